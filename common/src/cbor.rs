@@ -1,0 +1,480 @@
+//! Strict, bounded, zero-copy CBOR reading.
+//!
+//! Everything the engine decodes from a manifest goes through [`Decoder`]: it reads one data
+//! item header at a time (the header format comes from `ciborium-ll`), borrows byte and text
+//! strings from the input instead of copying them, and refuses what SUIT never needs and an
+//! attacker would love: indefinite lengths, lengths beyond the input, nesting beyond a fixed
+//! depth, duplicate map keys, invalid UTF-8 and trailing bytes. No input makes it panic.
+//!
+//! [`check_well_formed`] applies the same rules to a whole opaque item (e.g. a COSE structure
+//! that is then handed to `coset`), so nothing reaches a more permissive parser unchecked.
+
+use alloc::vec::Vec;
+use ciborium_ll::{Decoder as LlDecoder, Header};
+use core::fmt;
+
+/// Deepest nesting of arrays, maps and tags accepted anywhere.
+pub const MAX_DEPTH: usize = 16;
+/// Largest number of entries accepted in one array or map.
+pub const MAX_CONTAINER_LEN: usize = 256;
+
+/// What went wrong while reading CBOR, and at which byte offset of the buffer being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CborError {
+    /// The kind of failure.
+    pub kind: CborErrorKind,
+    /// Offset of the offending item in the buffer the decoder was created on.
+    pub offset: usize,
+}
+
+/// The kinds of CBOR failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CborErrorKind {
+    /// The input ended inside an item.
+    Truncated,
+    /// The bytes are not a CBOR header (reserved additional-information values, stray break).
+    Malformed,
+    /// An item of another major type was expected.
+    UnexpectedType {
+        /// What the caller wanted.
+        expected: &'static str,
+    },
+    /// Indefinite-length strings, arrays and maps are not accepted.
+    IndefiniteLength,
+    /// Nesting beyond [`MAX_DEPTH`].
+    TooDeep,
+    /// A container beyond [`MAX_CONTAINER_LEN`] entries or a length beyond the input.
+    TooLarge,
+    /// The same key appears twice in one map.
+    DuplicateKey,
+    /// A text string is not UTF-8.
+    InvalidUtf8,
+    /// An integer does not fit the expected range.
+    IntegerOverflow,
+    /// Bytes remain after the single expected item.
+    TrailingBytes,
+    /// A tag other than the expected one.
+    UnexpectedTag {
+        /// The tag found.
+        found: u64,
+    },
+}
+
+impl fmt::Display for CborError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} at byte {}", self.kind, self.offset)
+    }
+}
+
+/// One decoded data item. Containers report their length; their contents follow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Item<'a> {
+    /// Major type 0.
+    Uint(u64),
+    /// Major type 1, holding `n` for the value `-1 - n`.
+    Nint(u64),
+    /// Major type 2, borrowed.
+    Bytes(&'a [u8]),
+    /// Major type 3, borrowed and UTF-8 checked.
+    Text(&'a str),
+    /// Major type 4 with its element count.
+    Array(usize),
+    /// Major type 5 with its pair count.
+    Map(usize),
+    /// Major type 6; the tagged item follows.
+    Tag(u64),
+    /// `true` / `false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+    /// `undefined` and other simple values.
+    Simple(u8),
+    /// Floating point (never meaningful in SUIT, but well-formed).
+    Float(f64),
+}
+
+/// A cursor over one CBOR buffer.
+#[derive(Clone)]
+pub struct Decoder<'a> {
+    input: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Decoder<'a> {
+    /// Starts reading at the beginning of `input`.
+    pub fn new(input: &'a [u8]) -> Self {
+        Self { input, pos: 0 }
+    }
+
+    /// Current offset into the input.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// True when every byte has been consumed.
+    pub fn is_empty(&self) -> bool {
+        self.pos >= self.input.len()
+    }
+
+    fn err(&self, kind: CborErrorKind) -> CborError {
+        CborError {
+            kind,
+            offset: self.pos,
+        }
+    }
+
+    /// Fails unless the whole input has been consumed.
+    pub fn finish(&self) -> Result<(), CborError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(self.err(CborErrorKind::TrailingBytes))
+        }
+    }
+
+    fn rest(&self) -> &'a [u8] {
+        self.input.get(self.pos..).unwrap_or(&[])
+    }
+
+    fn take(&mut self, len: usize) -> Result<&'a [u8], CborError> {
+        let end = self
+            .pos
+            .checked_add(len)
+            .ok_or(self.err(CborErrorKind::TooLarge))?;
+        let slice = self
+            .input
+            .get(self.pos..end)
+            .ok_or(self.err(CborErrorKind::Truncated))?;
+        self.pos = end;
+        Ok(slice)
+    }
+
+    fn header(&mut self) -> Result<Header, CborError> {
+        let mut rest = self.rest();
+        if rest.is_empty() {
+            return Err(self.err(CborErrorKind::Truncated));
+        }
+        let mut dec = LlDecoder::from(&mut rest);
+        let header = dec.pull().map_err(|e| match e {
+            ciborium_ll::Error::Io(_) => self.err(CborErrorKind::Truncated),
+            ciborium_ll::Error::Syntax(_) => self.err(CborErrorKind::Malformed),
+        })?;
+        let used = dec.offset();
+        self.pos = self.pos.saturating_add(used);
+        Ok(header)
+    }
+
+    /// Reads the next item header (and the payload of a string).
+    pub fn item(&mut self) -> Result<Item<'a>, CborError> {
+        let start = self.pos;
+        let at = |kind| CborError {
+            kind,
+            offset: start,
+        };
+        let header = self.header()?;
+        let item = match header {
+            Header::Positive(n) => Item::Uint(n),
+            Header::Negative(n) => Item::Nint(n),
+            Header::Bytes(Some(len)) => Item::Bytes(self.take(len)?),
+            Header::Text(Some(len)) => {
+                let raw = self.take(len)?;
+                Item::Text(core::str::from_utf8(raw).map_err(|_| at(CborErrorKind::InvalidUtf8))?)
+            }
+            Header::Array(Some(len)) => {
+                if len > MAX_CONTAINER_LEN {
+                    return Err(at(CborErrorKind::TooLarge));
+                }
+                Item::Array(len)
+            }
+            Header::Map(Some(len)) => {
+                if len > MAX_CONTAINER_LEN {
+                    return Err(at(CborErrorKind::TooLarge));
+                }
+                Item::Map(len)
+            }
+            Header::Bytes(None) | Header::Text(None) | Header::Array(None) | Header::Map(None) => {
+                return Err(at(CborErrorKind::IndefiniteLength))
+            }
+            Header::Tag(t) => Item::Tag(t),
+            Header::Simple(20) => Item::Bool(false),
+            Header::Simple(21) => Item::Bool(true),
+            Header::Simple(22) => Item::Null,
+            Header::Simple(s) => Item::Simple(s),
+            Header::Float(f) => Item::Float(f),
+            Header::Break => return Err(at(CborErrorKind::Malformed)),
+        };
+        Ok(item)
+    }
+
+    /// Looks at the next item without consuming it.
+    pub fn peek(&self) -> Result<Item<'a>, CborError> {
+        self.clone().item()
+    }
+
+    fn expect<T>(
+        &mut self,
+        expected: &'static str,
+        f: impl FnOnce(Item<'a>) -> Option<T>,
+    ) -> Result<T, CborError> {
+        let start = self.pos;
+        let item = self.item()?;
+        f(item).ok_or(CborError {
+            kind: CborErrorKind::UnexpectedType { expected },
+            offset: start,
+        })
+    }
+
+    /// Reads an unsigned integer.
+    pub fn uint(&mut self) -> Result<u64, CborError> {
+        self.expect("unsigned integer", |i| match i {
+            Item::Uint(n) => Some(n),
+            _ => None,
+        })
+    }
+
+    /// Reads an integer of either sign that fits an `i64`.
+    pub fn int(&mut self) -> Result<i64, CborError> {
+        let start = self.pos;
+        let overflow = CborError {
+            kind: CborErrorKind::IntegerOverflow,
+            offset: start,
+        };
+        match self.item()? {
+            Item::Uint(n) => i64::try_from(n).map_err(|_| overflow),
+            Item::Nint(n) => i64::try_from(n).map(|n| -1 - n).map_err(|_| overflow),
+            _ => Err(CborError {
+                kind: CborErrorKind::UnexpectedType {
+                    expected: "integer",
+                },
+                offset: start,
+            }),
+        }
+    }
+
+    /// Reads a byte string.
+    pub fn bytes(&mut self) -> Result<&'a [u8], CborError> {
+        self.expect("byte string", |i| match i {
+            Item::Bytes(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    /// Reads a byte string and returns both its content and its full encoding (header included),
+    /// which is what SUIT digests are computed over.
+    pub fn bytes_with_encoding(&mut self) -> Result<(&'a [u8], &'a [u8]), CborError> {
+        let start = self.pos;
+        let content = self.bytes()?;
+        let encoded = self.input.get(start..self.pos).unwrap_or(&[]);
+        Ok((content, encoded))
+    }
+
+    /// Reads a text string.
+    pub fn text(&mut self) -> Result<&'a str, CborError> {
+        self.expect("text string", |i| match i {
+            Item::Text(t) => Some(t),
+            _ => None,
+        })
+    }
+
+    /// Reads a boolean.
+    pub fn bool(&mut self) -> Result<bool, CborError> {
+        self.expect("boolean", |i| match i {
+            Item::Bool(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    /// Reads an array header and returns its length.
+    pub fn array(&mut self) -> Result<usize, CborError> {
+        self.expect("array", |i| match i {
+            Item::Array(n) => Some(n),
+            _ => None,
+        })
+    }
+
+    /// Reads a map header and returns its number of pairs.
+    pub fn map(&mut self) -> Result<usize, CborError> {
+        self.expect("map", |i| match i {
+            Item::Map(n) => Some(n),
+            _ => None,
+        })
+    }
+
+    /// Reads a tag number.
+    pub fn tag(&mut self) -> Result<u64, CborError> {
+        self.expect("tag", |i| match i {
+            Item::Tag(t) => Some(t),
+            _ => None,
+        })
+    }
+
+    /// Consumes `tag` if it is the next item; errors on any other tag.
+    /// Returns whether the tag was present.
+    pub fn optional_tag(&mut self, tag: u64) -> Result<bool, CborError> {
+        match self.peek()? {
+            Item::Tag(t) if t == tag => {
+                self.item()?;
+                Ok(true)
+            }
+            Item::Tag(found) => Err(self.err(CborErrorKind::UnexpectedTag { found })),
+            _ => Ok(false),
+        }
+    }
+
+    /// Consumes `null` if it is the next item.
+    pub fn null(&mut self) -> Result<bool, CborError> {
+        if matches!(self.peek()?, Item::Null) {
+            self.item()?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// Skips one complete item (with everything nested in it) and returns its encoding.
+    /// Applies the same rules as [`check_well_formed`].
+    pub fn skip(&mut self) -> Result<&'a [u8], CborError> {
+        let start = self.pos;
+        self.skip_at_depth(0)?;
+        Ok(self.input.get(start..self.pos).unwrap_or(&[]))
+    }
+
+    fn skip_at_depth(&mut self, depth: usize) -> Result<(), CborError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err(CborErrorKind::TooDeep));
+        }
+        match self.item()? {
+            Item::Array(n) => {
+                for _ in 0..n {
+                    self.skip_at_depth(depth + 1)?;
+                }
+            }
+            Item::Map(n) => {
+                let mut keys: Vec<&'a [u8]> = Vec::new();
+                for _ in 0..n {
+                    let key_start = self.pos;
+                    self.skip_at_depth(depth + 1)?;
+                    let key = self.input.get(key_start..self.pos).unwrap_or(&[]);
+                    if keys.contains(&key) {
+                        return Err(CborError {
+                            kind: CborErrorKind::DuplicateKey,
+                            offset: key_start,
+                        });
+                    }
+                    keys.push(key);
+                    self.skip_at_depth(depth + 1)?;
+                }
+            }
+            Item::Tag(_) => self.skip_at_depth(depth + 1)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Reads a byte string that must contain exactly one well-formed CBOR item, and returns a
+    /// decoder over that content (the "bstr .cbor" pattern used throughout SUIT).
+    pub fn wrapped(&mut self) -> Result<Decoder<'a>, CborError> {
+        let start = self.pos;
+        let inner = self.bytes()?;
+        check_well_formed(inner).map_err(|e| CborError {
+            kind: e.kind,
+            offset: start.saturating_add(e.offset),
+        })?;
+        Ok(Decoder::new(inner))
+    }
+}
+
+/// Checks that `bytes` is exactly one well-formed CBOR item under this module's rules
+/// (definite lengths, bounded depth and sizes, no duplicate map keys, UTF-8 text, no trailing
+/// bytes).
+pub fn check_well_formed(bytes: &[u8]) -> Result<(), CborError> {
+    let mut dec = Decoder::new(bytes);
+    dec.skip()?;
+    dec.finish()
+}
+
+/// Tracks the integer keys of one map so duplicates are refused; SUIT maps are keyed by small
+/// integers (or text for integrated payloads), and a repeated key would let two readers of the
+/// same manifest disagree.
+#[derive(Default)]
+pub(crate) struct SeenKeys {
+    keys: Vec<i64>,
+}
+
+impl SeenKeys {
+    /// Records `key`; fails if it was seen before.
+    pub(crate) fn insert(&mut self, key: i64, offset: usize) -> Result<(), CborError> {
+        if self.keys.contains(&key) {
+            return Err(CborError {
+                kind: CborErrorKind::DuplicateKey,
+                offset,
+            });
+        }
+        self.keys.push(key);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_indefinite_and_trailing() {
+        assert_eq!(
+            check_well_formed(&[0x9f, 0x01, 0xff]).unwrap_err().kind,
+            CborErrorKind::IndefiniteLength
+        );
+        assert_eq!(
+            check_well_formed(&[0x01, 0x02]).unwrap_err().kind,
+            CborErrorKind::TrailingBytes
+        );
+        assert_eq!(
+            check_well_formed(&[0xa2, 0x01, 0x01, 0x01, 0x02])
+                .unwrap_err()
+                .kind,
+            CborErrorKind::DuplicateKey
+        );
+        assert_eq!(
+            check_well_formed(&[0x5a, 0xff, 0xff, 0xff, 0xff, 0x00])
+                .unwrap_err()
+                .kind,
+            CborErrorKind::Truncated
+        );
+    }
+
+    #[test]
+    fn rejects_deep_nesting() {
+        let deep = [0x81u8; 64];
+        let mut v = deep.to_vec();
+        v.push(0x00);
+        assert_eq!(
+            check_well_formed(&v).unwrap_err().kind,
+            CborErrorKind::TooDeep
+        );
+    }
+
+    #[test]
+    fn never_panics_on_prefixes() {
+        let sample = [
+            0xd8, 0x6b, 0xa2, 0x02, 0x43, 0x81, 0x41, 0x00, 0x03, 0x5f, 0xff, 0x7f, 0xff, 0xfb,
+        ];
+        for i in 0..sample.len() {
+            let _ = check_well_formed(&sample[..i]);
+            let _ = check_well_formed(&sample[i..]);
+        }
+        // every single-byte header value
+        for b in 0..=255u8 {
+            let _ = check_well_formed(&[b]);
+            let _ = check_well_formed(&[b, 0, 0, 0, 0, 0, 0, 0, 0]);
+        }
+    }
+
+    #[test]
+    fn ints() {
+        let mut d = Decoder::new(&[0x38, 0x1c]);
+        assert_eq!(d.int().unwrap(), -29);
+        let mut d = Decoder::new(&[0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(d.int().unwrap_err().kind, CborErrorKind::IntegerOverflow);
+    }
+}

@@ -1,0 +1,93 @@
+//! COSE authentication primitives for SUIT authentication blocks.
+//!
+//! Verification of COSE_Sign1 (ES256 -7, ESP256 -9, EdDSA -8 / Ed25519 -19, HSS-LMS -46) and
+//! COSE_Mac0 (HMAC 256/256, alg 5) over a *detached* payload, which is how SUIT uses them: the
+//! payload is the bstr-wrapped SUIT_Digest. The algorithm is taken from the protected header
+//! only and must agree with the key type, so an attacker cannot steer which primitive runs.
+//!
+//! Creation lives behind the `author` feature so the TA carries no signing code.
+
+mod key;
+#[cfg(feature = "author")]
+mod sign;
+mod verify;
+
+pub use key::VerificationKey;
+#[cfg(feature = "author")]
+pub use sign::{create_auth_block, SigningKey};
+pub use verify::{verify_auth_block, AuthBlock};
+
+/// COSE algorithms this engine authenticates with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// ECDSA P-256 with SHA-256 (COSE -7).
+    Es256,
+    /// ECDSA P-256 with SHA-256, fully specified (COSE -9), the SUIT MTI choice.
+    Esp256,
+    /// EdDSA (COSE -8); only Ed25519 keys are accepted.
+    EdDsa,
+    /// Ed25519, fully specified (COSE -19).
+    Ed25519,
+    /// HSS-LMS with SHA-256/256 (COSE -46).
+    HssLms,
+    /// HMAC with SHA-256, 256-bit tag (COSE 5).
+    Hmac256,
+}
+
+impl Algorithm {
+    /// The COSE algorithm identifier.
+    pub fn cose_id(self) -> i64 {
+        match self {
+            Algorithm::Es256 => -7,
+            Algorithm::Esp256 => -9,
+            Algorithm::EdDsa => -8,
+            Algorithm::Ed25519 => -19,
+            Algorithm::HssLms => -46,
+            Algorithm::Hmac256 => 5,
+        }
+    }
+
+    /// Maps a COSE algorithm identifier to a supported algorithm.
+    pub fn from_cose_id(id: i64) -> Option<Self> {
+        Some(match id {
+            -7 => Algorithm::Es256,
+            -9 => Algorithm::Esp256,
+            -8 => Algorithm::EdDsa,
+            -19 => Algorithm::Ed25519,
+            -46 => Algorithm::HssLms,
+            5 => Algorithm::Hmac256,
+            _ => return None,
+        })
+    }
+
+    /// True for MAC algorithms (COSE_Mac0), false for signatures (COSE_Sign1).
+    pub fn is_mac(self) -> bool {
+        matches!(self, Algorithm::Hmac256)
+    }
+}
+
+/// Why a COSE structure or key was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoseError {
+    /// Not well-formed CBOR or not the COSE structure it claims to be.
+    Malformed,
+    /// A COSE structure SUIT allows but this engine does not implement (COSE_Sign, COSE_Mac:
+    /// multiple signers/recipients), identified by its CBOR tag.
+    UnsupportedStructure(u64),
+    /// The protected header carries no algorithm.
+    MissingAlgorithm,
+    /// An algorithm this engine does not implement.
+    UnsupportedAlgorithm(i64),
+    /// The key cannot be used with the block's algorithm.
+    KeyAlgorithmMismatch,
+    /// The block carries its payload inline; SUIT requires a detached payload.
+    PayloadNotDetached,
+    /// The signature or tag does not verify.
+    VerificationFailed,
+    /// Key material is malformed (bad point, wrong length, unknown curve).
+    InvalidKey,
+    /// The protected header lists critical parameters this engine does not understand.
+    UnknownCriticalHeader,
+    /// Signing failed (author side only).
+    SigningFailed,
+}

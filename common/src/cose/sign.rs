@@ -1,0 +1,120 @@
+//! Creation of SUIT authentication blocks (author tool and tests only, feature `author`).
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use coset::iana::EnumI64;
+use coset::{CoseMac0Builder, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
+use zeroize::Zeroizing;
+
+use super::{Algorithm, CoseError, VerificationKey};
+
+/// A key that creates authentication blocks.
+pub enum SigningKey {
+    /// P-256 private key (ES256 / ESP256; deterministic ECDSA, RFC 6979).
+    P256(p256::ecdsa::SigningKey),
+    /// Ed25519 private key.
+    Ed25519(ed25519_dalek::SigningKey),
+    /// Shared HMAC-SHA-256 key.
+    Hmac256(Zeroizing<Vec<u8>>),
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(<secret>)")
+    }
+}
+
+impl SigningKey {
+    /// A P-256 private key from its 32-byte scalar.
+    pub fn p256(scalar: &[u8]) -> Result<Self, CoseError> {
+        p256::ecdsa::SigningKey::from_slice(scalar)
+            .map(SigningKey::P256)
+            .map_err(|_| CoseError::InvalidKey)
+    }
+
+    /// An Ed25519 private key from its 32-byte seed.
+    pub fn ed25519(seed: &[u8]) -> Result<Self, CoseError> {
+        let seed: &[u8; 32] = seed.try_into().map_err(|_| CoseError::InvalidKey)?;
+        Ok(SigningKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(
+            seed,
+        )))
+    }
+
+    /// A shared HMAC-SHA-256 key.
+    pub fn hmac256(secret: &[u8]) -> Result<Self, CoseError> {
+        // Same length rules as verification.
+        VerificationKey::hmac256(secret)?;
+        Ok(SigningKey::Hmac256(Zeroizing::new(secret.to_vec())))
+    }
+
+    /// The key that verifies what this key creates.
+    pub fn verification_key(&self) -> VerificationKey {
+        match self {
+            SigningKey::P256(k) => VerificationKey::P256(*k.verifying_key()),
+            SigningKey::Ed25519(k) => VerificationKey::Ed25519(k.verifying_key()),
+            SigningKey::Hmac256(s) => VerificationKey::Hmac256(s.clone()),
+        }
+    }
+
+    fn sign(&self, alg: Algorithm, message: &[u8]) -> Result<Vec<u8>, CoseError> {
+        if !self.verification_key().supports(alg) {
+            return Err(CoseError::KeyAlgorithmMismatch);
+        }
+        match self {
+            SigningKey::P256(k) => {
+                use p256::ecdsa::signature::Signer;
+                let sig: p256::ecdsa::Signature = k.sign(message);
+                Ok(sig.to_bytes().to_vec())
+            }
+            SigningKey::Ed25519(k) => {
+                use ed25519_dalek::Signer;
+                Ok(k.sign(message).to_bytes().to_vec())
+            }
+            SigningKey::Hmac256(s) => {
+                use hmac::{KeyInit, Mac};
+                let mut mac = hmac::Hmac::<sha2_0_11::Sha256>::new_from_slice(s)
+                    .map_err(|_| CoseError::InvalidKey)?;
+                mac.update(message);
+                Ok(mac.finalize().into_bytes().to_vec())
+            }
+        }
+    }
+}
+
+/// Creates a tagged COSE_Sign1 (or COSE_Mac0 for HMAC) over `detached_payload` with the
+/// algorithm in the protected header and `kid` (if non-empty) in the unprotected header.
+pub fn create_auth_block(
+    key: &SigningKey,
+    alg: Algorithm,
+    kid: &[u8],
+    detached_payload: &[u8],
+) -> Result<Vec<u8>, CoseError> {
+    let iana_alg =
+        coset::iana::Algorithm::from_i64(alg.cose_id()).ok_or(CoseError::SigningFailed)?;
+    let protected = HeaderBuilder::new().algorithm(iana_alg).build();
+    let mut unprotected = HeaderBuilder::new();
+    if !kid.is_empty() {
+        unprotected = unprotected.key_id(kid.to_vec());
+    }
+    let unprotected = unprotected.build();
+    let bytes = if alg.is_mac() {
+        let mac = CoseMac0Builder::new()
+            .protected(protected)
+            .unprotected(unprotected)
+            .payload(detached_payload.to_vec())
+            .try_create_tag(&[], |tbm| key.sign(alg, tbm))?
+            .build();
+        let mut mac = mac;
+        mac.payload = None;
+        mac.to_tagged_vec()
+    } else {
+        CoseSign1Builder::new()
+            .protected(protected)
+            .unprotected(unprotected)
+            .try_create_detached_signature(detached_payload, &[], |tbs| key.sign(alg, tbs))?
+            .build()
+            .to_tagged_vec()
+    };
+    bytes.map_err(|_| CoseError::SigningFailed)
+}

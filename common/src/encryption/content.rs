@@ -1,0 +1,363 @@
+//! Layer-0 content ciphers with memory independent of the payload size.
+//!
+//! # Why AES-GCM is composed here
+//!
+//! SUIT payloads are large (≥ 16 MiB) and arrive in chunks, while the RustCrypto `aes-gcm`
+//! crate (like every AEAD interface) is one-shot over a buffer holding the whole message.
+//! No maintained crate offers incremental GCM decryption, so [`GcmDecryptor`] composes the
+//! RustCrypto primitives exactly as NIST SP 800-38D §7 specifies: `H = E_K(0^128)`; `J0 =
+//! IV || 0^31 || 1` for 96-bit IVs, else `GHASH_H(IV || pad || [len(IV)]_64)`; GCTR with
+//! `inc32` from `inc32(J0)` (`ctr::Ctr32BE`); `S = GHASH_H(A || pad || C || pad || [len(A)]_64
+//! || [len(C)]_64)` (`ghash`); `T = E_K(J0) XOR S`, compared in constant time (`subtle`). It
+//! is checked against `aes-gcm` in the tests. No primitive is implemented here.
+//!
+//! # The contract streaming imposes
+//!
+//! **Plaintext returned by `update` is unauthenticated until `finish` returns `Ok`.** The
+//! tag is the last 16 bytes of the ciphertext stream, so a decryptor cannot know whether a
+//! chunk is genuine before it has seen the end. Callers must stage plaintext (e.g. in an
+//! inactive slot) and commit it only after `finish` succeeds *and* the manifest's image
+//! digest matches; on any error, discard everything staged. AES-CTR authenticates nothing at
+//! all: there the image digest is the only integrity check.
+
+use aes::cipher::{BlockCipherEncrypt, KeyInit, KeyIvInit, StreamCipher};
+use aes::{Aes128, Aes256, Block};
+use alloc::vec::Vec;
+use ghash::universal_hash::UniversalHash;
+use ghash::GHash;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::error::{DecryptError, Location, Problem};
+
+/// Length of the AES-GCM authentication tag appended to the ciphertext.
+pub const GCM_TAG_LEN: usize = 16;
+/// Accepted GCM IV lengths: 96 bits as RFC 9053 asks, up to 256 bits because SP 800-38D
+/// allows any length and COSE-HPKE's test vectors use 16- and 32-byte IVs. Shorter IVs are
+/// refused.
+pub const GCM_IV_LEN: core::ops::RangeInclusive<usize> = 12..=32;
+/// Largest GCM plaintext for one key and IV: 2^32 − 2 blocks (SP 800-38D §5.2.1.1).
+const GCM_MAX_TEXT: u64 = ((1 << 32) - 2) * 16;
+
+fn key_len_error(found: usize) -> DecryptError {
+    DecryptError::ContentKeyLength {
+        expected: if found < 32 { 16 } else { 32 },
+        found,
+    }
+}
+
+enum BlockCipher {
+    A128(Aes128),
+    A256(Aes256),
+}
+
+impl BlockCipher {
+    fn new(key: &[u8]) -> Result<Self, DecryptError> {
+        match key.len() {
+            16 => Aes128::new_from_slice(key)
+                .map(Self::A128)
+                .map_err(|_| key_len_error(16)),
+            32 => Aes256::new_from_slice(key)
+                .map(Self::A256)
+                .map_err(|_| key_len_error(32)),
+            n => Err(key_len_error(n)),
+        }
+    }
+
+    fn encrypt(&self, block: &mut Block) {
+        match self {
+            Self::A128(c) => c.encrypt_block(block),
+            Self::A256(c) => c.encrypt_block(block),
+        }
+    }
+}
+
+/// AES in counter mode with a 32-bit (GCM's `inc32`) or 128-bit (RFC 9459) counter.
+enum Keystream {
+    Ctr32A128(ctr::Ctr32BE<Aes128>),
+    Ctr32A256(ctr::Ctr32BE<Aes256>),
+    Ctr128A128(ctr::Ctr128BE<Aes128>),
+    Ctr128A256(ctr::Ctr128BE<Aes256>),
+}
+
+impl Keystream {
+    fn new(key: &[u8], counter_block: &[u8], gcm: bool) -> Result<Self, DecryptError> {
+        let iv_err = |_| DecryptError::Malformed {
+            at: Location::Unprotected,
+            problem: Problem::IvLength(counter_block.len()),
+        };
+        Ok(match (key.len(), gcm) {
+            (16, true) => {
+                Self::Ctr32A128(KeyIvInit::new_from_slices(key, counter_block).map_err(iv_err)?)
+            }
+            (32, true) => {
+                Self::Ctr32A256(KeyIvInit::new_from_slices(key, counter_block).map_err(iv_err)?)
+            }
+            (16, false) => {
+                Self::Ctr128A128(KeyIvInit::new_from_slices(key, counter_block).map_err(iv_err)?)
+            }
+            (32, false) => {
+                Self::Ctr128A256(KeyIvInit::new_from_slices(key, counter_block).map_err(iv_err)?)
+            }
+            (n, _) => return Err(key_len_error(n)),
+        })
+    }
+
+    fn apply(&mut self, buf: &mut [u8]) -> Result<(), DecryptError> {
+        match self {
+            Self::Ctr32A128(c) => c.try_apply_keystream(buf),
+            Self::Ctr32A256(c) => c.try_apply_keystream(buf),
+            Self::Ctr128A128(c) => c.try_apply_keystream(buf),
+            Self::Ctr128A256(c) => c.try_apply_keystream(buf),
+        }
+        .map_err(|_| DecryptError::PayloadTooLong)
+    }
+}
+
+/// GCM state shared by the decryptor and the encryptor.
+struct Gcm {
+    keystream: Keystream,
+    ghash: GHash,
+    /// `E_K(J0)`, the tag mask.
+    tag_mask: Zeroizing<[u8; 16]>,
+    /// Ciphertext not yet absorbed into GHASH (less than one block).
+    partial: [u8; 16],
+    partial_len: usize,
+    aad_len: u64,
+    text_len: u64,
+}
+
+impl Gcm {
+    fn new(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Self, DecryptError> {
+        if !GCM_IV_LEN.contains(&iv.len()) {
+            return Err(DecryptError::Malformed {
+                at: Location::Unprotected,
+                problem: Problem::IvLength(iv.len()),
+            });
+        }
+        let cipher = BlockCipher::new(key)?;
+        let mut h = Zeroizing::new(Block::default());
+        cipher.encrypt(&mut h);
+        let mut j0 = Zeroizing::new(Block::default());
+        if let Some(prefix) = j0.get_mut(..12).filter(|_| iv.len() == 12) {
+            prefix.copy_from_slice(iv);
+            j0[15] = 1;
+        } else {
+            let mut g = GHash::new(&h);
+            g.update_padded(iv);
+            let mut len_block = Block::default();
+            len_block[8..].copy_from_slice(&(iv.len() as u64 * 8).to_be_bytes());
+            g.update(&[len_block]);
+            *j0 = g.finalize();
+        }
+        let mut tag_mask = Zeroizing::new([0u8; 16]);
+        let mut mask_block = j0.clone();
+        cipher.encrypt(&mut mask_block);
+        tag_mask.copy_from_slice(&mask_block);
+        mask_block.zeroize();
+
+        // inc32(J0): the first counter block used for the text.
+        let mut counter = j0.clone();
+        let low = u32::from_be_bytes([counter[12], counter[13], counter[14], counter[15]]);
+        counter[12..].copy_from_slice(&low.wrapping_add(1).to_be_bytes());
+        let keystream = Keystream::new(key, &counter, true)?;
+        counter.zeroize();
+
+        let mut ghash = GHash::new(&h);
+        ghash.update_padded(aad);
+        Ok(Self {
+            keystream,
+            ghash,
+            tag_mask,
+            partial: [0; 16],
+            partial_len: 0,
+            aad_len: aad.len() as u64,
+            text_len: 0,
+        })
+    }
+
+    fn count(&mut self, n: usize) -> Result<(), DecryptError> {
+        let total = self
+            .text_len
+            .checked_add(n as u64)
+            .filter(|t| *t <= GCM_MAX_TEXT);
+        self.text_len = total.ok_or(DecryptError::PayloadTooLong)?;
+        Ok(())
+    }
+
+    /// Feeds ciphertext into GHASH, one whole block at a time.
+    fn absorb(&mut self, mut data: &[u8]) {
+        if self.partial_len > 0 {
+            let take = (16 - self.partial_len).min(data.len());
+            let (head, rest) = data.split_at(take);
+            if let Some(dst) = self
+                .partial
+                .get_mut(self.partial_len..self.partial_len + take)
+            {
+                dst.copy_from_slice(head);
+            }
+            self.partial_len += take;
+            data = rest;
+            if self.partial_len < 16 {
+                return;
+            }
+            self.ghash.update_padded(&self.partial);
+            self.partial_len = 0;
+        }
+        let (blocks, rest) = data.split_at(data.len() - data.len() % 16);
+        self.ghash.update_padded(blocks);
+        if let Some(dst) = self.partial.get_mut(..rest.len()) {
+            dst.copy_from_slice(rest);
+            self.partial_len = rest.len();
+        }
+    }
+
+    fn decrypt(&mut self, buf: &mut [u8]) -> Result<(), DecryptError> {
+        self.count(buf.len())?;
+        self.absorb(buf);
+        self.keystream.apply(buf)
+    }
+
+    fn encrypt(&mut self, buf: &mut [u8]) -> Result<(), DecryptError> {
+        self.count(buf.len())?;
+        self.keystream.apply(buf)?;
+        self.absorb(buf);
+        Ok(())
+    }
+
+    fn tag(mut self) -> [u8; 16] {
+        if let Some(rest) = self.partial.get(..self.partial_len) {
+            self.ghash.update_padded(rest);
+        }
+        let mut len_block = Block::default();
+        len_block[..8].copy_from_slice(&(self.aad_len * 8).to_be_bytes());
+        len_block[8..].copy_from_slice(&(self.text_len * 8).to_be_bytes());
+        self.ghash.update(&[len_block]);
+        let s = self.ghash.finalize();
+        let mut tag = [0u8; 16];
+        for ((t, s), m) in tag.iter_mut().zip(s.iter()).zip(self.tag_mask.iter()) {
+            *t = s ^ m;
+        }
+        tag
+    }
+}
+
+/// Incremental AES-GCM decryption of a ciphertext whose last 16 bytes are the tag.
+///
+/// `update` withholds the trailing 16 bytes it has seen (they may be the tag) and returns
+/// the plaintext of everything before them; `finish` checks the tag. See the module docs for
+/// the staging contract: **nothing returned by `update` is authentic before `finish` is Ok.**
+pub struct GcmDecryptor {
+    gcm: Gcm,
+    held: [u8; GCM_TAG_LEN],
+    held_len: usize,
+}
+
+impl GcmDecryptor {
+    /// Starts decryption with a 16- or 32-byte key, a 12-to-32-byte IV and the AAD.
+    pub fn new(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Self, DecryptError> {
+        Ok(Self {
+            gcm: Gcm::new(key, iv, aad)?,
+            held: [0; GCM_TAG_LEN],
+            held_len: 0,
+        })
+    }
+
+    /// Decrypts the next chunk; returns the (not yet authenticated) plaintext available.
+    pub fn update(&mut self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+        let total = self.held_len + ciphertext.len();
+        let mut out = Zeroizing::new(Vec::new());
+        if total <= GCM_TAG_LEN {
+            if let Some(dst) = self.held.get_mut(self.held_len..total) {
+                dst.copy_from_slice(ciphertext);
+            }
+            self.held_len = total;
+            return Ok(out);
+        }
+        // Everything but the last 16 bytes seen so far is ciphertext proper.
+        let n = total - GCM_TAG_LEN;
+        let from_held = self.held_len.min(n);
+        let (now, keep) = ciphertext.split_at(n - from_held);
+        out.reserve_exact(n);
+        out.extend_from_slice(self.held.get(..from_held).unwrap_or_default());
+        out.extend_from_slice(now);
+        let mut held = [0u8; GCM_TAG_LEN];
+        let old = self.held.get(from_held..self.held_len).unwrap_or_default();
+        let (a, b) = held.split_at_mut(old.len());
+        a.copy_from_slice(old);
+        b.copy_from_slice(keep);
+        self.held = held;
+        self.held_len = GCM_TAG_LEN;
+        self.gcm.decrypt(&mut out)?;
+        Ok(out)
+    }
+
+    /// Verifies the tag (in constant time). Fails with [`DecryptError::Truncated`] if fewer
+    /// than 16 bytes arrived and [`DecryptError::TagMismatch`] if the tag is wrong.
+    pub fn finish(self) -> Result<(), DecryptError> {
+        if self.held_len < GCM_TAG_LEN {
+            return Err(DecryptError::Truncated);
+        }
+        let tag = self.gcm.tag();
+        if bool::from(tag.ct_eq(&self.held)) {
+            Ok(())
+        } else {
+            Err(DecryptError::TagMismatch)
+        }
+    }
+}
+
+/// Incremental AES-GCM encryption; `finish` returns the tag to append.
+pub struct GcmEncryptor {
+    gcm: Gcm,
+}
+
+impl GcmEncryptor {
+    /// Starts encryption with a 16- or 32-byte key, a 12-to-32-byte IV and the AAD. The
+    /// caller guarantees the (key, IV) pair is never reused.
+    pub fn new(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Self, DecryptError> {
+        Ok(Self {
+            gcm: Gcm::new(key, iv, aad)?,
+        })
+    }
+
+    /// Encrypts a chunk.
+    pub fn update(&mut self, plaintext: &[u8]) -> Result<Vec<u8>, DecryptError> {
+        let mut out = plaintext.to_vec();
+        self.gcm.encrypt(&mut out)?;
+        Ok(out)
+    }
+
+    /// The 16-byte authentication tag.
+    pub fn finish(self) -> [u8; GCM_TAG_LEN] {
+        self.gcm.tag()
+    }
+}
+
+/// AES-CTR (RFC 9459): the IV is the full 16-byte initial counter block, incremented as a
+/// 128-bit big-endian integer. Encryption and decryption are the same operation.
+pub struct CtrCipher {
+    keystream: Keystream,
+}
+
+impl CtrCipher {
+    /// A 16- or 32-byte key and a 16-byte initial counter block.
+    pub fn new(key: &[u8], iv: &[u8]) -> Result<Self, DecryptError> {
+        if iv.len() != 16 {
+            return Err(DecryptError::Malformed {
+                at: Location::Unprotected,
+                problem: Problem::IvLength(iv.len()),
+            });
+        }
+        Ok(Self {
+            keystream: Keystream::new(key, iv, false)?,
+        })
+    }
+
+    /// XORs the keystream into `data` and returns it as a new zeroizing buffer.
+    pub fn apply(&mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+        let mut out = Zeroizing::new(data.to_vec());
+        self.keystream.apply(&mut out)?;
+        Ok(out)
+    }
+}

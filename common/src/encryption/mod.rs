@@ -1,0 +1,267 @@
+//! Payload decryption (and, with feature `author`, encryption) for SUIT firmware encryption
+//! (draft-ietf-suit-firmware-encryption) and COSE-HPKE (draft-ietf-cose-hpke).
+//!
+//! A `SUIT_Encryption_Info` is a COSE_Encrypt (tag 96) with detached ciphertext. Its
+//! recipients carry the content-encryption key (CEK) wrapped for the device by one of:
+//! A128KW/A256KW with a pre-shared KEK, ECDH-ES+A128KW/A256KW with a P-256 device key
+//! (HKDF-SHA256, SUIT COSE_KDF_Context), or COSE-HPKE key encryption (HPKE-0-KE, HPKE-7-KE).
+//! The payload itself is AES-GCM or AES-CTR.
+//!
+//! [`PayloadDecryptor`] streams the payload in constant memory. **Its output is not
+//! authentic until [`PayloadDecryptor::finish`] returns `Ok`** (GCM checks its tag there;
+//! CTR checks nothing): stage the plaintext, and commit it only after `finish` *and* the
+//! manifest's image digest succeed. Discard everything on any error.
+//!
+//! Device keys are reached only through [`DeviceKeys`], so private keys can stay inside the
+//! TA's key store. Algorithm identifiers live in [`algorithms`] (the provisional COSE-HPKE
+//! ids included).
+
+pub mod algorithms;
+#[cfg(feature = "author")]
+mod author;
+pub mod content;
+mod cose;
+mod error;
+mod integrated;
+pub mod keys;
+pub mod recipient;
+
+use alloc::vec::Vec;
+use zeroize::Zeroizing;
+
+use algorithms::{header, ContentAlgorithm, SUIT_KDF_OTHER};
+use content::{CtrCipher, GcmDecryptor, GCM_IV_LEN};
+use cose::{enc_structure, malformed, CoseEncrypt, Headers};
+
+#[cfg(feature = "author")]
+pub use author::{
+    encrypt_integrated, encrypt_payload, EncryptedPayload, PayloadEncryptor, Psk, Recipient,
+};
+pub use cose::{MAX_DEPTH, MAX_INFO_LEN, MAX_INTEGRATED_LEN, MAX_RECIPIENTS};
+#[cfg(feature = "author")]
+pub use error::EncryptError;
+pub use error::{DecryptError, KeyError, Location, Problem};
+pub use integrated::decrypt_integrated;
+pub use keys::{DeviceKeys, EcdhSecret, HpkeOpen, KeyKind, KeyRef, MemoryKeys, SecretBytes};
+
+/// Inputs COSE takes from outside the message. [`CoseOptions::SUIT`] (the default) is what
+/// SUIT firmware encryption prescribes; the other fields exist for COSE-HPKE profiles and
+/// interoperability testing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoseOptions<'a> {
+    /// `external_aad` of the layer-0 Enc_structure (SUIT: empty).
+    pub external_aad: &'a [u8],
+    /// SuppPubInfo `other` of the ECDH-ES COSE_KDF_Context (SUIT: "SUIT Payload
+    /// Encryption"; plain RFC 9053: absent).
+    pub ecdh_kdf_other: Option<&'a [u8]>,
+    /// COSE-HPKE: `recipient_extra_info` (key encryption) or HPKE `info` (integrated).
+    pub hpke_info: &'a [u8],
+    /// COSE-HPKE key encryption: the HPKE `aad` (SHOULD be empty).
+    pub hpke_aad: &'a [u8],
+}
+
+impl CoseOptions<'static> {
+    /// The SUIT firmware encryption profile.
+    pub const SUIT: Self = Self {
+        external_aad: b"",
+        ecdh_kdf_other: Some(SUIT_KDF_OTHER),
+        hpke_info: b"",
+        hpke_aad: b"",
+    };
+    /// Plain RFC 9052/9053 COSE (no SUIT KDF `other`).
+    pub const COSE: Self = Self {
+        external_aad: b"",
+        ecdh_kdf_other: None,
+        hpke_info: b"",
+        hpke_aad: b"",
+    };
+}
+
+impl Default for CoseOptions<'static> {
+    fn default() -> Self {
+        Self::SUIT
+    }
+}
+
+/// The layer-0 algorithm and IV, validated before any key is touched.
+fn content_params(h: &Headers) -> Result<(ContentAlgorithm, &[u8]), DecryptError> {
+    let alg = h.alg().ok_or(malformed(
+        Location::Protected,
+        Problem::MissingHeader(header::ALG),
+    ))?;
+    let alg =
+        ContentAlgorithm::from_id(alg).ok_or(DecryptError::UnsupportedContentAlgorithm(alg))?;
+    // SUIT firmware encryption: a non-AEAD cipher has nothing to bind a protected header to.
+    if !alg.is_aead() && !h.protected_bytes.is_empty() {
+        return Err(malformed(Location::Protected, Problem::ProtectedNotEmpty));
+    }
+    let iv = h.iv().ok_or(malformed(
+        Location::Unprotected,
+        Problem::MissingHeader(header::IV),
+    ))?;
+    let iv_ok = if alg.is_aead() {
+        GCM_IV_LEN.contains(&iv.len())
+    } else {
+        iv.len() == 16
+    };
+    if !iv_ok {
+        let at = if h.protected.iv.is_some() {
+            Location::Protected
+        } else {
+            Location::Unprotected
+        };
+        return Err(malformed(at, Problem::IvLength(iv.len())));
+    }
+    Ok((alg, iv))
+}
+
+// One per payload: the ~250-byte size difference does not justify a heap allocation.
+#[allow(clippy::large_enum_variant)]
+enum State {
+    Gcm(GcmDecryptor),
+    Ctr(CtrCipher),
+    Failed,
+}
+
+/// Streaming decryption of a detached SUIT payload.
+///
+/// Memory use is independent of the payload size: besides the output of each call, the
+/// decryptor keeps the cipher state and at most the 16 bytes that may be the GCM tag.
+///
+/// **Contract:** plaintext from [`update`](Self::update) is *unauthenticated* until
+/// [`finish`](Self::finish) returns `Ok`. Write it to a staging area only; commit after
+/// `finish` and the manifest's image digest check both succeed; on any error discard it.
+/// With AES-CTR `finish` verifies nothing and the image digest is the only integrity check.
+pub struct PayloadDecryptor {
+    algorithm: ContentAlgorithm,
+    state: State,
+}
+
+impl core::fmt::Debug for PayloadDecryptor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PayloadDecryptor")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PayloadDecryptor {
+    /// Parses `encryption_info` (SUIT_Encryption_Info: COSE_Encrypt, tag 96, detached
+    /// ciphertext), recovers the CEK through `keys` and prepares decryption, with the SUIT
+    /// profile ([`CoseOptions::SUIT`]).
+    pub fn new(
+        encryption_info: &[u8],
+        keys: &dyn DeviceKeys,
+    ) -> Result<PayloadDecryptor, DecryptError> {
+        Self::with_options(encryption_info, keys, &CoseOptions::SUIT)
+    }
+
+    /// [`new`](Self::new) with explicit external inputs.
+    pub fn with_options(
+        encryption_info: &[u8],
+        keys: &dyn DeviceKeys,
+        options: &CoseOptions<'_>,
+    ) -> Result<PayloadDecryptor, DecryptError> {
+        let msg = CoseEncrypt::decode(encryption_info)?;
+        if msg.ciphertext.is_some() {
+            return Err(malformed(
+                Location::Ciphertext,
+                Problem::CiphertextPlacement,
+            ));
+        }
+        Self::from_message(&msg, keys, options)
+    }
+
+    fn from_message(
+        msg: &CoseEncrypt,
+        keys: &dyn DeviceKeys,
+        options: &CoseOptions<'_>,
+    ) -> Result<Self, DecryptError> {
+        let (algorithm, iv) = content_params(&msg.headers)?;
+        let cek = recipient::recover_cek(msg, algorithm, keys, options)?;
+        let state = if algorithm.is_aead() {
+            let aad = enc_structure(
+                "Encrypt",
+                &msg.headers.protected_bytes,
+                options.external_aad,
+            )?;
+            State::Gcm(GcmDecryptor::new(cek.as_bytes(), iv, &aad)?)
+        } else {
+            State::Ctr(CtrCipher::new(cek.as_bytes(), iv)?)
+        };
+        Ok(Self { algorithm, state })
+    }
+
+    /// The layer-0 algorithm; [`ContentAlgorithm::is_aead`] tells whether `finish`
+    /// authenticates anything.
+    pub fn algorithm(&self) -> ContentAlgorithm {
+        self.algorithm
+    }
+
+    /// Decrypts the next chunk of ciphertext (any size, including empty or 1 byte) and
+    /// returns the plaintext available so far. **Unauthenticated until `finish`.**
+    pub fn update(&mut self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+        let result = match &mut self.state {
+            State::Gcm(d) => d.update(ciphertext),
+            State::Ctr(c) => c.apply(ciphertext),
+            State::Failed => Err(DecryptError::Poisoned),
+        };
+        if result.is_err() {
+            self.state = State::Failed;
+        }
+        result
+    }
+
+    /// Ends the stream. For AES-GCM verifies the tag: [`DecryptError::TagMismatch`] or
+    /// [`DecryptError::Truncated`] mean every byte returned so far must be discarded.
+    /// Returns any remaining plaintext (currently always empty).
+    pub fn finish(self) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+        match self.state {
+            State::Gcm(d) => d.finish().map(|()| Zeroizing::new(Vec::new())),
+            State::Ctr(_) => Ok(Zeroizing::new(Vec::new())),
+            State::Failed => Err(DecryptError::Poisoned),
+        }
+    }
+}
+
+/// One-shot decryption of a COSE_Encrypt whose ciphertext is either attached or passed as
+/// `detached` (exactly one of the two). Convenient for small payloads and tests; the whole
+/// plaintext is returned only after the tag has been verified.
+pub fn decrypt(
+    cose_encrypt: &[u8],
+    detached: Option<&[u8]>,
+    keys: &dyn DeviceKeys,
+    options: &CoseOptions<'_>,
+) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+    let msg = CoseEncrypt::decode(cose_encrypt)?;
+    let ciphertext = match (&msg.ciphertext, detached) {
+        (Some(c), None) => c.as_slice(),
+        (None, Some(d)) => d,
+        _ => {
+            return Err(malformed(
+                Location::Ciphertext,
+                Problem::CiphertextPlacement,
+            ))
+        }
+    };
+    let mut d = PayloadDecryptor::from_message(&msg, keys, options)?;
+    let out = d.update(ciphertext)?;
+    let rest = d.finish()?;
+    debug_assert!(rest.is_empty());
+    Ok(out)
+}
+
+/// Recovers only the content-encryption key of a COSE_Encrypt, e.g. to re-encrypt or to
+/// check a CEK against test vectors. Prefer [`PayloadDecryptor`], which never exposes it.
+pub fn unwrap_content_key(
+    cose_encrypt: &[u8],
+    keys: &dyn DeviceKeys,
+    options: &CoseOptions<'_>,
+) -> Result<(ContentAlgorithm, SecretBytes), DecryptError> {
+    let msg = CoseEncrypt::decode(cose_encrypt)?;
+    let (algorithm, _) = content_params(&msg.headers)?;
+    Ok((
+        algorithm,
+        recipient::recover_cek(&msg, algorithm, keys, options)?,
+    ))
+}

@@ -1,0 +1,18 @@
+//! The SUIT engine shared by the trusted application, the simulator and the author tool.
+//!
+//! No I/O happens here: everything that touches the world (storage, randomness, payload
+//! bytes, installation) enters through traits, so the very same code decides inside OP-TEE
+//! and on the host. Modules follow the pipeline a manifest takes.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod cbor;
+pub mod cose;
+pub mod encryption;
+pub mod protocol;
+pub mod service;
+pub mod suit;

@@ -1,0 +1,236 @@
+//! The host ↔ TA wire protocol, defined once for both sides.
+//!
+//! Every command uses the same parameter layout, so the TA can check it before looking at
+//! anything else:
+//!
+//! | slot | type | direction | meaning |
+//! |---|---|---|---|
+//! | 0 | value | in/out | in: `a` = [`PROTOCOL_VERSION`]; out: `a` = [`Status`] code, `b` = response length (or the length needed, on [`Status::ResponseTooLarge`]) |
+//! | 1 | memref | in | request: one CBOR item (at most [`MAX_REQUEST`] bytes) |
+//! | 2 | memref | out | response: one CBOR item, or a [`Refusal`] when `a` ≠ 0 |
+//! | 3 | none | | |
+//!
+//! Application outcomes travel in slot 0 with `TEE_SUCCESS` as the GP return code, because GP
+//! leaves output parameters undefined when a command fails; a GP error therefore only ever
+//! means the layout itself was wrong or the TA died. No response ever carries a secret.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// The TA's UUID (what the REE loads as `<uuid>.ta`).
+pub const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
+
+/// Bumped on any incompatible change to commands, layouts or message shapes.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest request the TA copies in; bigger inputs are streamed in chunks of this size.
+pub const MAX_REQUEST: usize = 256 * 1024 + 1024;
+
+/// Largest response the TA produces; the host allocates this much for slot 2.
+pub const MAX_RESPONSE: usize = 64 * 1024;
+
+/// Deepest CBOR nesting a protocol message may have.
+const MAX_DEPTH: usize = 16;
+
+/// Command identifiers (the GP `commandID`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Command {
+    /// Report protocol and TA versions and the platform's protections: [`StatusResponse`].
+    Status = 1,
+}
+
+impl TryFrom<u32> for Command {
+    type Error = Status;
+    fn try_from(id: u32) -> Result<Self, Status> {
+        match id {
+            1 => Ok(Command::Status),
+            _ => Err(Status::UnknownCommand),
+        }
+    }
+}
+
+/// Outcome codes in slot 0 `a`. Stable numbers: they cross the trust boundary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Status {
+    Ok = 0,
+    /// The host speaks another protocol version; `b` carries the TA's.
+    VersionMismatch = 1,
+    UnknownCommand = 2,
+    /// The request was not a well-formed CBOR message of the expected shape.
+    MalformedRequest = 3,
+    /// The response did not fit slot 2; `b` carries the size needed.
+    ResponseTooLarge = 4,
+    /// The request exceeded [`MAX_REQUEST`].
+    RequestTooLarge = 5,
+    /// The TA refused or failed; the response holds a [`Refusal`] saying why.
+    Refused = 6,
+}
+
+impl Status {
+    pub fn from_code(code: u32) -> Option<Status> {
+        Some(match code {
+            0 => Status::Ok,
+            1 => Status::VersionMismatch,
+            2 => Status::UnknownCommand,
+            3 => Status::MalformedRequest,
+            4 => Status::ResponseTooLarge,
+            5 => Status::RequestTooLarge,
+            6 => Status::Refused,
+            _ => return None,
+        })
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::VersionMismatch => "protocol version mismatch between agent and TA",
+            Status::UnknownCommand => "the TA does not know this command",
+            Status::MalformedRequest => "the TA could not decode the request",
+            Status::ResponseTooLarge => "the TA's response did not fit the agent's buffer",
+            Status::RequestTooLarge => "the request exceeds the TA's size limit",
+            Status::Refused => "the TA refused the request",
+        }
+    }
+}
+
+/// Why the TA refused: a stable machine-readable kind plus a human-readable reason.
+/// Reasons name what failed and where, never key material or plaintext.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub kind: String,
+    pub reason: String,
+}
+
+/// Request of [`Command::Status`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRequest {}
+
+/// Response of [`Command::Status`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusResponse {
+    pub protocol_version: u32,
+    /// The TA crate version.
+    pub ta_version: String,
+    /// What runs the engine: `"optee"` inside OP-TEE, `"simulator"` on the host.
+    pub backend: String,
+    pub platform: PlatformInfo,
+}
+
+/// What the TA can tell about the protections of the platform it runs on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformInfo {
+    /// `gpd.tee.trustedos.implementation.version`, e.g. OP-TEE's version string.
+    pub tee_version: Option<String>,
+    /// `gpd.tee.trustedStorage.antiRollback.protectionLevel`: 0 none, 100 REE-enforced,
+    /// 1000 TEE hardware (RPMB). Below 1000 the REE can restore an older copy of all of
+    /// secure storage, sequence numbers included.
+    pub anti_rollback_level: Option<u32>,
+    /// `gpd.tee.trustedStorage.rollbackDetection.protectionLevel`, same scale.
+    pub rollback_detection_level: Option<u32>,
+    /// Plain-language warnings about missing protections.
+    pub warnings: Vec<String>,
+}
+
+/// The protection level at which the TEE itself prevents storage rollback (GP TEE spec).
+pub const PROTECTION_LEVEL_TEE_HARDWARE: u32 = 1000;
+
+impl PlatformInfo {
+    /// Fills `warnings` from the levels, so every backend words them the same way.
+    pub fn with_derived_warnings(mut self) -> Self {
+        match self.anti_rollback_level {
+            Some(level) if level >= PROTECTION_LEVEL_TEE_HARDWARE => {}
+            Some(level) => self.warnings.push(alloc::format!(
+                "secure storage anti-rollback level is {level} (< {PROTECTION_LEVEL_TEE_HARDWARE}): \
+                 the normal world can roll back all of secure storage, sequence numbers included"
+            )),
+            None => self
+                .warnings
+                .push("secure storage anti-rollback level unknown: assume none".into()),
+        }
+        self
+    }
+}
+
+/// Error from encoding or decoding a protocol message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodecError {
+    TooLarge,
+    Malformed,
+    TrailingBytes,
+}
+
+/// Encodes one protocol message.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(value, &mut out).map_err(|_| CodecError::Malformed)?;
+    Ok(out)
+}
+
+/// Decodes exactly one protocol message of at most `limit` bytes, with bounded nesting.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
+    if bytes.len() > limit {
+        return Err(CodecError::TooLarge);
+    }
+    let mut rest = bytes;
+    let value = ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH)
+        .map_err(|_| CodecError::Malformed)?;
+    if !rest.is_empty() {
+        return Err(CodecError::TrailingBytes);
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trip() {
+        let r = StatusResponse {
+            protocol_version: PROTOCOL_VERSION,
+            ta_version: "0.1.0".into(),
+            backend: "simulator".into(),
+            platform: PlatformInfo {
+                anti_rollback_level: Some(100),
+                ..Default::default()
+            }
+            .with_derived_warnings(),
+        };
+        let bytes = encode(&r).unwrap();
+        assert_eq!(decode::<StatusResponse>(&bytes, MAX_RESPONSE).unwrap(), r);
+        assert_eq!(r.platform.warnings.len(), 1);
+    }
+
+    #[test]
+    fn decode_refuses_trailing_oversize_and_deep_input() {
+        let mut bytes = encode(&StatusRequest {}).unwrap();
+        bytes.push(0);
+        assert_eq!(
+            decode::<StatusRequest>(&bytes, 64),
+            Err(CodecError::TrailingBytes)
+        );
+        assert_eq!(
+            decode::<StatusRequest>(&[0xa0; 65], 64),
+            Err(CodecError::TooLarge)
+        );
+        let deep = [0x81u8; 40];
+        assert_eq!(
+            decode::<ciborium::Value>(&deep, 64),
+            Err(CodecError::Malformed),
+            "nesting beyond the limit must be refused, not recursed into"
+        );
+    }
+
+    #[test]
+    fn command_and_status_codes_are_stable() {
+        assert_eq!(Command::try_from(1), Ok(Command::Status));
+        assert_eq!(Command::try_from(0), Err(Status::UnknownCommand));
+        for code in 0..=6 {
+            assert_eq!(Status::from_code(code).map(|s| s as u32), Some(code));
+        }
+        assert_eq!(Status::from_code(7), None);
+    }
+}

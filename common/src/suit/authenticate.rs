@@ -1,0 +1,117 @@
+//! Authentication: the manifest digest, the authentication blocks, the severed members.
+//!
+//! Order matters and is fixed here: (1) hash the bstr-wrapped manifest and compare with the
+//! wrapper's SUIT_Digest, (2) verify authentication blocks over that SUIT_Digest against the
+//! trust anchors, (3) only then decode the manifest, and (4) restore severed members whose
+//! digests match. Nothing of the manifest is interpreted before step 3.
+
+use alloc::vec::Vec;
+
+use crate::cose::{AuthBlock, CoseError};
+use crate::suit::digest::Digest;
+use crate::suit::envelope::{Envelope, IntegratedPayload};
+use crate::suit::error::{AuthError, Error};
+use crate::suit::manifest::Manifest;
+use crate::suit::policy::{AnchorId, TrustAnchor};
+
+/// An envelope whose manifest is authentic, with the anchors that vouched for it.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedManifest<'a> {
+    /// The decoded manifest (severed members restored where the envelope carried them).
+    pub manifest: Manifest,
+    /// Anchors whose block verified, in block order, without duplicates.
+    pub signers: Vec<AnchorId>,
+    /// The manifest digest (SHA-256 over the bstr-wrapped manifest).
+    pub digest: Digest,
+    pub(crate) integrated: Vec<IntegratedPayload<'a>>,
+}
+
+impl<'a> AuthenticatedManifest<'a> {
+    /// Integrated payloads and dependencies carried by the envelope.
+    pub fn integrated_payloads(&self) -> &[IntegratedPayload<'a>] {
+        &self.integrated
+    }
+}
+
+impl<'a> Envelope<'a> {
+    /// Authenticates the envelope against `anchors` and decodes its manifest.
+    ///
+    /// Succeeds if at least one authentication block verifies with a trust anchor. Blocks whose
+    /// key is unknown are ignored (an envelope may be countersigned for other recipients);
+    /// if none verifies, the error says whether a candidate key was tried and failed
+    /// ([`AuthError::BadSignature`]) or no anchor applied at all.
+    pub fn authenticate(self, anchors: &[TrustAnchor]) -> Result<AuthenticatedManifest<'a>, Error> {
+        let computed = Digest::sha256(self.manifest_encoded);
+        if !computed.ct_eq(&self.digest) {
+            return Err(AuthError::ManifestDigestMismatch.into());
+        }
+        if self.auth_blocks.is_empty() {
+            return Err(AuthError::NoAuthenticationBlock.into());
+        }
+        let mut signers = Vec::new();
+        let mut first_failure: Option<AuthError> = None;
+        for (i, raw) in self.auth_blocks.iter().enumerate() {
+            let block = match AuthBlock::parse(raw) {
+                Ok(b) => b,
+                Err(error) => {
+                    first_failure.get_or_insert(AuthError::Cose { block: i, error });
+                    continue;
+                }
+            };
+            let candidates = anchors.iter().filter(|a| {
+                a.key.supports(block.algorithm())
+                    && (a.kid.is_empty() || block.key_id().is_empty() || a.kid == block.key_id())
+            });
+            let mut tried = false;
+            let mut verified = false;
+            for anchor in candidates {
+                tried = true;
+                match block.verify(self.digest_encoded, &anchor.key) {
+                    Ok(()) => {
+                        verified = true;
+                        if !signers.contains(&anchor.id) {
+                            signers.push(anchor.id);
+                        }
+                        break;
+                    }
+                    Err(CoseError::VerificationFailed) => {}
+                    Err(error) => {
+                        first_failure.get_or_insert(AuthError::Cose { block: i, error });
+                    }
+                }
+            }
+            if tried && !verified {
+                first_failure.get_or_insert(AuthError::BadSignature { block: i });
+            }
+        }
+        if signers.is_empty() {
+            return Err(first_failure
+                .unwrap_or(AuthError::NoMatchingTrustAnchor)
+                .into());
+        }
+
+        // Authentic: now, and only now, the manifest is decoded.
+        let mut manifest = Manifest::decode(self.manifest)?;
+        for member in &self.severed {
+            let Some(expected) = manifest.severed_digest(member.label) else {
+                return Err(AuthError::UnexpectedEnvelopeMember {
+                    member: member.label,
+                }
+                .into());
+            };
+            if !Digest::sha256(member.encoded).ct_eq(&expected) {
+                return Err(AuthError::SeveredMemberDigestMismatch {
+                    member: member.label,
+                }
+                .into());
+            }
+            manifest.restore_severed(member.label, member.content)?;
+        }
+        Ok(AuthenticatedManifest {
+            manifest,
+            signers,
+            digest: computed,
+            integrated: self.integrated,
+        })
+    }
+}

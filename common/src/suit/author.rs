@@ -1,0 +1,67 @@
+//! Envelope creation for the author tool and tests (feature `author`).
+
+use alloc::vec::Vec;
+
+use crate::cose::{create_auth_block, Algorithm, CoseError, SigningKey};
+use crate::suit::component::push_header;
+use crate::suit::digest::Digest;
+
+/// One signer of an envelope.
+pub struct Signer<'k> {
+    /// The key.
+    pub key: &'k SigningKey,
+    /// Algorithm to sign (or MAC) with.
+    pub alg: Algorithm,
+    /// Key id placed in the unprotected header (empty for none).
+    pub kid: &'k [u8],
+}
+
+/// Wraps an encoded SUIT_Manifest into a tagged SUIT_Envelope: SHA-256 digest over the
+/// bstr-wrapped manifest, one authentication block per signer, then the severed members
+/// (`(label, encoded content)`, whose digests the manifest must already hold) and
+/// integrated payloads.
+pub fn seal_envelope(
+    manifest: &[u8],
+    signers: &[Signer<'_>],
+    severed: &[(u8, &[u8])],
+    integrated: &[(&str, &[u8])],
+) -> Result<Vec<u8>, CoseError> {
+    let mut manifest_bstr = Vec::new();
+    push_bstr(&mut manifest_bstr, manifest);
+    let digest = Digest::sha256(&manifest_bstr).encode();
+
+    let mut auth = Vec::new();
+    push_header(&mut auth, 4, 1 + signers.len() as u64);
+    push_bstr(&mut auth, &digest);
+    for s in signers {
+        let block = create_auth_block(s.key, s.alg, s.kid, &digest)?;
+        push_bstr(&mut auth, &block);
+    }
+
+    let mut out = Vec::new();
+    out.extend_from_slice(&[0xd8, 107]);
+    push_header(
+        &mut out,
+        5,
+        2 + severed.len() as u64 + integrated.len() as u64,
+    );
+    out.push(0x02);
+    push_bstr(&mut out, &auth);
+    out.push(0x03);
+    out.extend_from_slice(&manifest_bstr);
+    for (label, content) in severed {
+        push_header(&mut out, 0, u64::from(*label));
+        push_bstr(&mut out, content);
+    }
+    for (key, payload) in integrated {
+        push_header(&mut out, 3, key.len() as u64);
+        out.extend_from_slice(key.as_bytes());
+        push_bstr(&mut out, payload);
+    }
+    Ok(out)
+}
+
+fn push_bstr(out: &mut Vec<u8>, data: &[u8]) {
+    push_header(out, 2, data.len() as u64);
+    out.extend_from_slice(data);
+}

@@ -1,0 +1,376 @@
+//! Typed SUIT command sequences and parameters.
+//!
+//! Sequences are decoded completely (including nested try-each / run-sequence arguments)
+//! before anything runs, so a malformed command deep inside an option is refused up front
+//! instead of after half an update has been staged.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::cbor::{Decoder, Item, SeenKeys};
+use crate::suit::digest::Digest;
+use crate::suit::error::{ConditionKind, DecodeContext, Error, Unsupported};
+
+/// Deepest nesting of try-each / run-sequence accepted.
+pub const MAX_SEQUENCE_DEPTH: usize = 4;
+/// Most commands in one sequence.
+pub const MAX_COMMANDS: usize = 64;
+/// Most options in one try-each.
+pub const MAX_TRY_EACH_OPTIONS: usize = 8;
+
+/// The argument of set-component-index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexArg {
+    /// One component.
+    One(u64),
+    /// Every component (`true`).
+    All,
+    /// The listed components, in order.
+    List(Vec<u64>),
+}
+
+/// A vendor identifier: an RFC 4122 UUID or a CBOR PEN (tag 112, relative OID bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VendorId {
+    /// 16-byte UUID.
+    Uuid([u8; 16]),
+    /// IANA Private Enterprise Number as a relative OID.
+    Pen(Vec<u8>),
+}
+
+impl VendorId {
+    /// The raw identifier bytes (UUID or relative OID).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            VendorId::Uuid(u) => u,
+            VendorId::Pen(p) => p,
+        }
+    }
+}
+
+/// A set of SUIT parameters, as carried by override-/set-parameters and as held per component.
+/// Owned: parameters outlive the manifest that set them when dependencies are processed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parameters {
+    /// suit-parameter-vendor-identifier (1).
+    pub vendor_id: Option<VendorId>,
+    /// suit-parameter-class-identifier (2).
+    pub class_id: Option<[u8; 16]>,
+    /// suit-parameter-image-digest (3).
+    pub image_digest: Option<Digest>,
+    /// suit-parameter-component-slot (5).
+    pub component_slot: Option<u64>,
+    /// suit-parameter-strict-order (12).
+    pub strict_order: Option<bool>,
+    /// suit-parameter-soft-failure (13).
+    pub soft_failure: Option<bool>,
+    /// suit-parameter-image-size (14).
+    pub image_size: Option<u64>,
+    /// suit-parameter-content (18).
+    pub content: Option<Vec<u8>>,
+    /// suit-parameter-encryption-info (19, firmware encryption): encoded COSE_Encrypt / _Encrypt0.
+    pub encryption_info: Option<Vec<u8>>,
+    /// suit-parameter-uri (21).
+    pub uri: Option<String>,
+    /// suit-parameter-source-component (22).
+    pub source_component: Option<u64>,
+    /// suit-parameter-invoke-args (23).
+    pub invoke_args: Option<Vec<u8>>,
+    /// suit-parameter-device-identifier (24).
+    pub device_id: Option<[u8; 16]>,
+    /// suit-parameter-fetch-arguments (25).
+    pub fetch_args: Option<Vec<u8>>,
+    /// suit-parameter-custom (negative labels), encoded values.
+    pub custom: Vec<(i64, Vec<u8>)>,
+}
+
+impl Parameters {
+    /// Applies `other` on top of `self`: with `overwrite`, every parameter in `other` replaces
+    /// the current value (override-parameters); without, only unset ones are filled
+    /// (set-parameters, trust domains).
+    pub fn apply(&mut self, other: &Parameters, overwrite: bool) {
+        fn put<T: Clone>(dst: &mut Option<T>, src: &Option<T>, overwrite: bool) {
+            if let Some(v) = src {
+                if overwrite || dst.is_none() {
+                    *dst = Some(v.clone());
+                }
+            }
+        }
+        put(&mut self.vendor_id, &other.vendor_id, overwrite);
+        put(&mut self.class_id, &other.class_id, overwrite);
+        put(&mut self.image_digest, &other.image_digest, overwrite);
+        put(&mut self.component_slot, &other.component_slot, overwrite);
+        put(&mut self.strict_order, &other.strict_order, overwrite);
+        put(&mut self.image_size, &other.image_size, overwrite);
+        put(&mut self.content, &other.content, overwrite);
+        put(&mut self.encryption_info, &other.encryption_info, overwrite);
+        put(&mut self.uri, &other.uri, overwrite);
+        put(
+            &mut self.source_component,
+            &other.source_component,
+            overwrite,
+        );
+        put(&mut self.invoke_args, &other.invoke_args, overwrite);
+        put(&mut self.device_id, &other.device_id, overwrite);
+        put(&mut self.fetch_args, &other.fetch_args, overwrite);
+        for (k, v) in &other.custom {
+            match self.custom.iter_mut().find(|(key, _)| key == k) {
+                Some(slot) if overwrite => slot.1 = v.clone(),
+                Some(_) => {}
+                None => self.custom.push((*k, v.clone())),
+            }
+        }
+        // soft-failure is interpreter state, not a component parameter (see interpreter).
+    }
+
+    fn decode(dec: &mut Decoder<'_>) -> Result<Self, Error> {
+        const AT: &str = "SUIT_Parameters";
+        let n = dec.map().at(AT)?;
+        let mut p = Parameters::default();
+        let mut seen = SeenKeys::default();
+        for _ in 0..n {
+            let off = dec.position();
+            let key = dec.int().at(AT)?;
+            seen.insert(key, off).at(AT)?;
+            match key {
+                1 => {
+                    p.vendor_id = Some(if dec.optional_tag(112).at(AT)? {
+                        VendorId::Pen(dec.bytes().at(AT)?.to_vec())
+                    } else {
+                        VendorId::Uuid(uuid(dec.bytes().at(AT)?)?)
+                    })
+                }
+                2 => p.class_id = Some(uuid(dec.bytes().at(AT)?)?),
+                3 => {
+                    let inner = dec.bytes().at(AT)?;
+                    p.image_digest = Some(Digest::decode_all(inner)?);
+                }
+                5 => p.component_slot = Some(dec.uint().at(AT)?),
+                12 => p.strict_order = Some(dec.bool().at(AT)?),
+                13 => p.soft_failure = Some(dec.bool().at(AT)?),
+                14 => p.image_size = Some(dec.uint().at(AT)?),
+                18 => p.content = Some(dec.bytes().at(AT)?.to_vec()),
+                19 => {
+                    let inner = dec.bytes().at(AT)?;
+                    crate::cbor::check_well_formed(inner).at("SUIT_Encryption_Info")?;
+                    p.encryption_info = Some(inner.to_vec());
+                }
+                21 => p.uri = Some(String::from(dec.text().at(AT)?)),
+                22 => p.source_component = Some(dec.uint().at(AT)?),
+                23 => p.invoke_args = Some(dec.bytes().at(AT)?.to_vec()),
+                24 => p.device_id = Some(uuid(dec.bytes().at(AT)?)?),
+                25 => p.fetch_args = Some(dec.bytes().at(AT)?.to_vec()),
+                k if k < 0 => {
+                    let raw = dec.skip().at(AT)?;
+                    p.custom.push((k, raw.to_vec()));
+                }
+                k => return Err(Error::Unsupported(Unsupported::Parameter(k))),
+            }
+        }
+        Ok(p)
+    }
+}
+
+fn uuid(b: &[u8]) -> Result<[u8; 16], Error> {
+    b.try_into().map_err(|_| Error::Invalid {
+        at: "RFC4122_UUID",
+        reason: "must be 16 bytes",
+    })
+}
+
+/// Directives that take a reporting policy and act on the current component(s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// suit-directive-write (18).
+    Write,
+    /// suit-directive-fetch (21).
+    Fetch,
+    /// suit-directive-copy (22).
+    Copy,
+    /// suit-directive-invoke (23).
+    Invoke,
+    /// suit-directive-swap (31).
+    Swap,
+    /// suit-directive-process-dependency (11, trust domains).
+    ProcessDependency,
+    /// suit-directive-unlink (33, trust domains).
+    Unlink,
+}
+
+/// One command of a sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// A condition with its reporting policy.
+    Condition(ConditionKind, u64),
+    /// suit-directive-set-component-index (12).
+    SetComponentIndex(IndexArg),
+    /// suit-directive-override-parameters (20).
+    OverrideParameters(Parameters),
+    /// suit-directive-set-parameters (19, trust domains).
+    SetParameters(Parameters),
+    /// suit-directive-try-each (15); `empty_fallback` is the trailing `nil`.
+    TryEach {
+        /// The alternatives, tried in order.
+        options: Vec<CommandSequence>,
+        /// A trailing nil: succeed even if every option fails.
+        empty_fallback: bool,
+    },
+    /// suit-directive-run-sequence (32).
+    RunSequence(CommandSequence),
+    /// A directive acting on the current component(s), with its reporting policy.
+    Action(Action, u64),
+    /// suit-command-custom (negative label) with its encoded argument.
+    Custom(i64, Vec<u8>),
+}
+
+/// A decoded SUIT_Command_Sequence.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommandSequence {
+    /// The commands, in order.
+    pub commands: Vec<Command>,
+}
+
+impl CommandSequence {
+    /// Decodes a sequence from its (bstr-unwrapped) bytes. `shared` applies the rules of the
+    /// shared sequence: only conditions and parameter / control-flow commands, so it can have
+    /// no side effect outside parameters.
+    pub(crate) fn decode(bytes: &[u8], shared: bool) -> Result<Self, Error> {
+        let mut dec = Decoder::new(bytes);
+        let seq = Self::decode_at(&mut dec, shared, 0)?;
+        dec.finish().at("SUIT_Command_Sequence")?;
+        Ok(seq)
+    }
+
+    fn decode_nested(bytes: &[u8], shared: bool, depth: usize) -> Result<Self, Error> {
+        let mut dec = Decoder::new(bytes);
+        let seq = Self::decode_at(&mut dec, shared, depth)?;
+        dec.finish().at("SUIT_Command_Sequence")?;
+        Ok(seq)
+    }
+
+    fn decode_at(dec: &mut Decoder<'_>, shared: bool, depth: usize) -> Result<Self, Error> {
+        const AT: &str = "SUIT_Command_Sequence";
+        if depth > MAX_SEQUENCE_DEPTH {
+            return Err(Error::Limit("command sequence nesting"));
+        }
+        let n = dec.array().at(AT)?;
+        if n % 2 != 0 {
+            return Err(Error::Invalid {
+                at: AT,
+                reason: "odd number of elements (commands come in label/argument pairs)",
+            });
+        }
+        if n / 2 > MAX_COMMANDS {
+            return Err(Error::Limit("commands per sequence"));
+        }
+        let mut commands = Vec::with_capacity(n / 2);
+        for _ in 0..n / 2 {
+            let label = dec.int().at(AT)?;
+            let cmd = match label {
+                1 => Command::Condition(ConditionKind::VendorIdentifier, dec.uint().at(AT)?),
+                2 => Command::Condition(ConditionKind::ClassIdentifier, dec.uint().at(AT)?),
+                3 => Command::Condition(ConditionKind::ImageMatch, dec.uint().at(AT)?),
+                5 => Command::Condition(ConditionKind::ComponentSlot, dec.uint().at(AT)?),
+                6 => Command::Condition(ConditionKind::CheckContent, dec.uint().at(AT)?),
+                7 => Command::Condition(ConditionKind::DependencyIntegrity, dec.uint().at(AT)?),
+                8 => Command::Condition(ConditionKind::IsDependency, dec.uint().at(AT)?),
+                14 => Command::Condition(ConditionKind::Abort, dec.uint().at(AT)?),
+                24 => Command::Condition(ConditionKind::DeviceIdentifier, dec.uint().at(AT)?),
+                12 => Command::SetComponentIndex(decode_index(dec)?),
+                19 => Command::SetParameters(Parameters::decode(dec)?),
+                20 => Command::OverrideParameters(Parameters::decode(dec)?),
+                15 => {
+                    let m = dec.array().at(AT)?;
+                    if m == 0 || m > MAX_TRY_EACH_OPTIONS + 1 {
+                        return Err(Error::Limit("try-each options"));
+                    }
+                    let mut options = Vec::with_capacity(m);
+                    let mut empty_fallback = false;
+                    for i in 0..m {
+                        if i + 1 == m && dec.null().at(AT)? {
+                            empty_fallback = true;
+                            break;
+                        }
+                        let inner = dec.bytes().at(AT)?;
+                        options.push(Self::decode_nested(inner, shared, depth + 1)?);
+                    }
+                    Command::TryEach {
+                        options,
+                        empty_fallback,
+                    }
+                }
+                32 => {
+                    let inner = dec.bytes().at(AT)?;
+                    Command::RunSequence(Self::decode_nested(inner, shared, depth + 1)?)
+                }
+                18 => Command::Action(Action::Write, dec.uint().at(AT)?),
+                21 => Command::Action(Action::Fetch, dec.uint().at(AT)?),
+                22 => Command::Action(Action::Copy, dec.uint().at(AT)?),
+                23 => Command::Action(Action::Invoke, dec.uint().at(AT)?),
+                31 => Command::Action(Action::Swap, dec.uint().at(AT)?),
+                11 => Command::Action(Action::ProcessDependency, dec.uint().at(AT)?),
+                33 => Command::Action(Action::Unlink, dec.uint().at(AT)?),
+                l if l < 0 => {
+                    let arg = dec.skip().at(AT)?;
+                    Command::Custom(l, arg.to_vec())
+                }
+                l => return Err(Error::Unsupported(Unsupported::Command(l))),
+            };
+            if shared && !allowed_in_shared(&cmd) {
+                return Err(Error::Invalid {
+                    at: "suit-shared-sequence",
+                    reason: "only conditions and parameter/control commands are allowed",
+                });
+            }
+            commands.push(cmd);
+        }
+        Ok(CommandSequence { commands })
+    }
+
+    /// Calls `f` on every parameter set in this sequence and in nested sequences.
+    pub(crate) fn for_each_parameters(&self, f: &mut dyn FnMut(&Parameters)) {
+        for c in &self.commands {
+            match c {
+                Command::OverrideParameters(p) | Command::SetParameters(p) => f(p),
+                Command::TryEach { options, .. } => {
+                    for o in options {
+                        o.for_each_parameters(f)
+                    }
+                }
+                Command::RunSequence(s) => s.for_each_parameters(f),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn allowed_in_shared(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Condition(..)
+            | Command::SetComponentIndex(_)
+            | Command::OverrideParameters(_)
+            | Command::SetParameters(_)
+            | Command::TryEach { .. }
+            | Command::RunSequence(_)
+    )
+}
+
+fn decode_index(dec: &mut Decoder<'_>) -> Result<IndexArg, Error> {
+    const AT: &str = "IndexArg";
+    match dec.item().at(AT)? {
+        Item::Uint(i) => Ok(IndexArg::One(i)),
+        Item::Bool(true) => Ok(IndexArg::All),
+        Item::Array(n) if n > 0 => {
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                v.push(dec.uint().at(AT)?);
+            }
+            Ok(IndexArg::List(v))
+        }
+        _ => Err(Error::Invalid {
+            at: AT,
+            reason: "must be uint, true or a non-empty array of uint",
+        }),
+    }
+}

@@ -1,0 +1,107 @@
+//! SUIT_Component_Identifier: a list of byte strings naming a component.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::cbor::Decoder;
+use crate::suit::error::{DecodeContext, Error};
+
+/// Most segments accepted in one component identifier.
+pub const MAX_SEGMENTS: usize = 8;
+/// Longest segment accepted.
+pub const MAX_SEGMENT_LEN: usize = 64;
+
+/// A component identifier, e.g. `['usr', 'bin', 'env']` or `[h'00']`.
+///
+/// Owned, because parameters are shared by component identifier between a manifest and its
+/// dependencies (trust domains), whose bytes have different lifetimes.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ComponentId(Vec<Vec<u8>>);
+
+impl ComponentId {
+    /// Builds an identifier from its segments.
+    pub fn new<S: AsRef<[u8]>>(segments: &[S]) -> Self {
+        ComponentId(segments.iter().map(|s| s.as_ref().to_vec()).collect())
+    }
+
+    /// The segments.
+    pub fn segments(&self) -> &[Vec<u8>] {
+        &self.0
+    }
+
+    /// True if `prefix`'s segments are the first segments of `self` (the empty prefix matches
+    /// everything), which is how permissions are granted for a subtree of components.
+    pub fn starts_with(&self, prefix: &ComponentId) -> bool {
+        self.0.len() >= prefix.0.len() && self.0.iter().zip(prefix.0.iter()).all(|(a, b)| a == b)
+    }
+
+    pub(crate) fn decode(dec: &mut Decoder<'_>) -> Result<Self, Error> {
+        const AT: &str = "SUIT_Component_Identifier";
+        let n = dec.array().at(AT)?;
+        if n > MAX_SEGMENTS {
+            return Err(Error::Limit("component identifier segments"));
+        }
+        let mut segs = Vec::with_capacity(n);
+        for _ in 0..n {
+            let s = dec.bytes().at(AT)?;
+            if s.len() > MAX_SEGMENT_LEN {
+                return Err(Error::Limit("component identifier segment length"));
+            }
+            segs.push(s.to_vec());
+        }
+        Ok(ComponentId(segs))
+    }
+
+    /// Deterministic CBOR encoding (array of bstr), used as a storage key.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        push_header(&mut out, 4, self.0.len() as u64);
+        for s in &self.0 {
+            push_header(&mut out, 2, s.len() as u64);
+            out.extend_from_slice(s);
+        }
+        out
+    }
+}
+
+pub(crate) fn push_header(out: &mut Vec<u8>, major: u8, value: u64) {
+    let m = major << 5;
+    if value < 24 {
+        out.push(m | value as u8);
+    } else if value <= 0xff {
+        out.extend_from_slice(&[m | 24, value as u8]);
+    } else if value <= 0xffff {
+        out.push(m | 25);
+        out.extend_from_slice(&(value as u16).to_be_bytes());
+    } else if value <= 0xffff_ffff {
+        out.push(m | 26);
+        out.extend_from_slice(&(value as u32).to_be_bytes());
+    } else {
+        out.push(m | 27);
+        out.extend_from_slice(&value.to_be_bytes());
+    }
+}
+
+impl fmt::Debug for ComponentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match core::str::from_utf8(s) {
+                Ok(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic()) => {
+                    write!(f, "'{t}'")?
+                }
+                _ => {
+                    f.write_str("h'")?;
+                    for b in s {
+                        write!(f, "{b:02x}")?;
+                    }
+                    f.write_str("'")?;
+                }
+            }
+        }
+        f.write_str("]")
+    }
+}

@@ -1,0 +1,91 @@
+//! SUIT_Digest (draft-ietf-suit-manifest §10): algorithm id + digest bytes.
+
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::cbor::Decoder;
+use crate::suit::error::{DecodeContext, Error, Unsupported};
+
+/// COSE algorithm id of SHA-256, the only digest SUIT requires and the only one accepted here.
+pub const COSE_ALG_SHA256: i64 = -16;
+
+/// A SHA-256 SUIT_Digest.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Digest(pub [u8; 32]);
+
+impl core::fmt::Debug for Digest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Digest(sha256:")?;
+        for b in &self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl Digest {
+    /// SHA-256 of `data`.
+    pub fn sha256(data: &[u8]) -> Self {
+        Digest(Sha256::digest(data).into())
+    }
+
+    /// Constant-time comparison (digests of secret plaintext must not leak through timing).
+    pub fn ct_eq(&self, other: &Digest) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+
+    /// Decodes `[alg, bytes, *extensions]` from `dec`.
+    pub(crate) fn decode(dec: &mut Decoder<'_>) -> Result<Self, Error> {
+        const AT: &str = "SUIT_Digest";
+        let len = dec.array().at(AT)?;
+        if len < 2 {
+            return Err(Error::Invalid {
+                at: AT,
+                reason: "needs algorithm and bytes",
+            });
+        }
+        let alg = dec.int().at(AT)?;
+        let bytes = dec.bytes().at(AT)?;
+        // Extensions are allowed by the CDDL; none changes how SHA-256 is checked.
+        for _ in 2..len {
+            dec.skip().at(AT)?;
+        }
+        if alg != COSE_ALG_SHA256 {
+            return Err(Error::Unsupported(Unsupported::DigestAlgorithm(alg)));
+        }
+        let value: [u8; 32] = bytes.try_into().map_err(|_| Error::Invalid {
+            at: AT,
+            reason: "SHA-256 digest must be 32 bytes",
+        })?;
+        Ok(Digest(value))
+    }
+
+    /// Decodes a complete SUIT_Digest occupying all of `bytes`.
+    pub(crate) fn decode_all(bytes: &[u8]) -> Result<Self, Error> {
+        let mut dec = Decoder::new(bytes);
+        let d = Self::decode(&mut dec)?;
+        dec.finish().at("SUIT_Digest")?;
+        Ok(d)
+    }
+
+    /// Encodes as a SUIT_Digest array.
+    pub fn encode(&self) -> alloc::vec::Vec<u8> {
+        let mut out = alloc::vec::Vec::with_capacity(36);
+        out.extend_from_slice(&[0x82, 0x2f, 0x58, 0x20]);
+        out.extend_from_slice(&self.0);
+        out
+    }
+}
+
+/// Streaming SHA-256 for payloads that arrive in chunks.
+#[derive(Clone, Default)]
+pub(crate) struct DigestStream(Sha256);
+
+impl DigestStream {
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+    pub(crate) fn finish(self) -> Digest {
+        Digest(self.0.finalize().into())
+    }
+}

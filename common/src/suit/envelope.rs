@@ -1,0 +1,185 @@
+//! SUIT_Envelope (tag 107 or untagged): authentication wrapper, manifest, severed members and
+//! integrated payloads.
+//!
+//! Decoding an envelope only splits it into those parts; the manifest stays opaque bytes until
+//! [`Envelope::authenticate`](crate::suit::authenticate) has checked digest and signatures.
+
+use alloc::vec::Vec;
+
+use crate::cbor::{self, Decoder, Item, SeenKeys};
+use crate::suit::digest::Digest;
+use crate::suit::error::{DecodeContext, Error, Unsupported};
+use crate::suit::manifest::SEVERABLE_LABELS;
+
+/// Largest envelope accepted (manifest, severed members and integrated payloads together).
+pub const MAX_ENVELOPE_LEN: usize = 512 * 1024;
+/// Most authentication blocks accepted in one wrapper.
+pub const MAX_AUTH_BLOCKS: usize = 8;
+/// Most integrated payloads accepted in one envelope.
+pub const MAX_INTEGRATED_PAYLOADS: usize = 8;
+
+const TAG_ENVELOPE: u64 = 107;
+const TAG_MANIFEST: u64 = 1070;
+
+/// A member moved out of the manifest into the envelope.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeveredMember<'a> {
+    pub label: i64,
+    /// The whole bstr (header included): what the manifest's digest covers.
+    pub encoded: &'a [u8],
+    /// The bstr content.
+    pub content: &'a [u8],
+}
+
+/// An integrated payload or integrated dependency: `"#name" => bstr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntegratedPayload<'a> {
+    /// The key (a URI reference, conventionally starting with `#`).
+    pub key: &'a str,
+    /// The payload bytes.
+    pub bytes: &'a [u8],
+}
+
+/// A decoded but **unauthenticated** envelope.
+#[derive(Debug, Clone)]
+pub struct Envelope<'a> {
+    pub(crate) digest: Digest,
+    /// Encoded SUIT_Digest (bstr content): the detached payload of every authentication block.
+    pub(crate) digest_encoded: &'a [u8],
+    pub(crate) auth_blocks: Vec<&'a [u8]>,
+    /// The manifest bstr with its header: what the digest covers.
+    pub(crate) manifest_encoded: &'a [u8],
+    pub(crate) manifest: &'a [u8],
+    pub(crate) severed: Vec<SeveredMember<'a>>,
+    pub(crate) integrated: Vec<IntegratedPayload<'a>>,
+}
+
+impl<'a> Envelope<'a> {
+    /// Splits an envelope into its parts, checking structure and bounds only.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, Error> {
+        const AT: &str = "SUIT_Envelope";
+        if bytes.len() > MAX_ENVELOPE_LEN {
+            return Err(Error::Limit("envelope size"));
+        }
+        cbor::check_well_formed(bytes).at(AT)?;
+        let mut dec = Decoder::new(bytes);
+        if let Item::Tag(t) = dec.peek().at(AT)? {
+            match t {
+                TAG_ENVELOPE => {
+                    dec.tag().at(AT)?;
+                }
+                TAG_MANIFEST => {
+                    return Err(Error::Unsupported(Unsupported::UnauthenticatedManifest))
+                }
+                _ => {
+                    return Err(Error::Invalid {
+                        at: AT,
+                        reason: "unexpected tag (expected 107)",
+                    })
+                }
+            }
+        }
+        let n = dec.map().at(AT)?;
+        let mut seen = SeenKeys::default();
+        let mut wrapper = None;
+        let mut manifest = None;
+        let mut severed = Vec::new();
+        let mut integrated: Vec<IntegratedPayload<'a>> = Vec::new();
+        for _ in 0..n {
+            let off = dec.position();
+            match dec.item().at(AT)? {
+                Item::Uint(2) => {
+                    seen.insert(2, off).at(AT)?;
+                    wrapper = Some(dec.bytes().at(AT)?);
+                }
+                Item::Uint(3) => {
+                    seen.insert(3, off).at(AT)?;
+                    manifest = Some(dec.bytes_with_encoding().at(AT)?);
+                }
+                Item::Uint(l) if SEVERABLE_LABELS.contains(&(l as i64)) => {
+                    let label = l as i64;
+                    seen.insert(label, off).at(AT)?;
+                    let (content, encoded) = dec.bytes_with_encoding().at(AT)?;
+                    severed.push(SeveredMember {
+                        label,
+                        encoded,
+                        content,
+                    });
+                }
+                Item::Text(key) => {
+                    // check_well_formed already refused duplicate keys.
+                    if integrated.len() >= MAX_INTEGRATED_PAYLOADS {
+                        return Err(Error::Limit("integrated payloads"));
+                    }
+                    let bytes = dec.bytes().at(AT)?;
+                    integrated.push(IntegratedPayload { key, bytes });
+                }
+                Item::Uint(l) => {
+                    return Err(Error::Unsupported(Unsupported::Member(
+                        i64::try_from(l).unwrap_or(i64::MAX),
+                    )))
+                }
+                _ => {
+                    return Err(Error::Invalid {
+                        at: AT,
+                        reason: "envelope keys are unsigned integers or text",
+                    })
+                }
+            }
+        }
+        dec.finish().at(AT)?;
+        let wrapper = wrapper.ok_or(Error::Invalid {
+            at: AT,
+            reason: "missing suit-authentication-wrapper",
+        })?;
+        let (manifest, manifest_encoded) = manifest.ok_or(Error::Invalid {
+            at: AT,
+            reason: "missing suit-manifest",
+        })?;
+
+        const AW: &str = "SUIT_Authentication";
+        let mut w = Decoder::new(wrapper);
+        let count = w.array().at(AW)?;
+        if count == 0 {
+            return Err(Error::Invalid {
+                at: AW,
+                reason: "missing SUIT_Digest",
+            });
+        }
+        if count - 1 > MAX_AUTH_BLOCKS {
+            return Err(Error::Limit("authentication blocks"));
+        }
+        let digest_encoded = w.bytes().at(AW)?;
+        let digest = Digest::decode_all(digest_encoded)?;
+        let mut auth_blocks = Vec::with_capacity(count - 1);
+        for _ in 1..count {
+            auth_blocks.push(w.bytes().at(AW)?);
+        }
+        w.finish().at(AW)?;
+
+        Ok(Envelope {
+            digest,
+            digest_encoded,
+            auth_blocks,
+            manifest_encoded,
+            manifest,
+            severed,
+            integrated,
+        })
+    }
+
+    /// Integrated payloads and dependencies carried by the envelope.
+    pub fn integrated_payloads(&self) -> &[IntegratedPayload<'a>] {
+        &self.integrated
+    }
+
+    /// The digest of the manifest claimed by the authentication wrapper (not yet checked).
+    pub fn claimed_digest(&self) -> Digest {
+        self.digest
+    }
+
+    /// Number of authentication blocks (signatures / MACs).
+    pub fn auth_block_count(&self) -> usize {
+        self.auth_blocks.len()
+    }
+}

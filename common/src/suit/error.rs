@@ -1,0 +1,325 @@
+//! Typed errors of the manifest engine: each says what went wrong and where.
+//!
+//! The host prints these and the TA maps them to protocol status codes, so they carry enough
+//! context (section, command path, component index, offending value) to diagnose a refused
+//! manifest without a debugger, and never any secret.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::cbor::CborError;
+use crate::cose::CoseError;
+use crate::suit::decrypt::DecryptError;
+use crate::suit::platform::PlatformError;
+
+/// Any failure of decoding, authenticating, approving or running a SUIT envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// The bytes do not follow the SUIT CDDL; `at` names the structure being read.
+    Decode {
+        /// Structure being decoded, e.g. `"SUIT_Manifest"`.
+        at: &'static str,
+        /// The underlying CBOR failure (offset is relative to that structure's bytes).
+        error: CborError,
+    },
+    /// Well-formed CBOR that breaks a SUIT rule (missing member, value out of range, ...).
+    Invalid {
+        /// Structure being decoded.
+        at: &'static str,
+        /// The rule broken.
+        reason: &'static str,
+    },
+    /// A feature this engine deliberately does not implement.
+    Unsupported(Unsupported),
+    /// The envelope is not authentic.
+    Auth(AuthError),
+    /// Authentic, but not acceptable to this device's policy.
+    Policy(PolicyError),
+    /// A command sequence failed.
+    Command(CommandError),
+    /// Decrypted bytes were staged for this component but never matched an image digest, so
+    /// nothing was committed.
+    UnverifiedPlaintext(crate::suit::component::ComponentId),
+    /// A procedure needs a section that was severed and not supplied in the envelope.
+    SeveredSectionMissing(Section),
+    /// The platform failed outside any command (sequence-number store, commit).
+    Platform(PlatformError),
+    /// A fixed resource bound was exceeded.
+    Limit(&'static str),
+}
+
+/// Things recognised but not implemented (the manifest is refused, as the draft requires).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsupported {
+    /// `suit-manifest-version` other than 1.
+    ManifestVersion(u64),
+    /// A SUIT_Digest algorithm other than SHA-256.
+    DigestAlgorithm(i64),
+    /// An unknown manifest, envelope or common member.
+    Member(i64),
+    /// An unknown parameter label.
+    Parameter(i64),
+    /// An unknown or unimplemented command.
+    Command(i64),
+    /// A bare SUIT_Manifest (tag 1070): it carries no authentication.
+    UnauthenticatedManifest,
+}
+
+/// Why an envelope failed authentication.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthError {
+    /// The authentication wrapper holds a digest but no authentication block.
+    NoAuthenticationBlock,
+    /// The manifest does not hash to the digest in the authentication wrapper.
+    ManifestDigestMismatch,
+    /// No trust anchor's key could even be tried against any block (unknown signer / kid).
+    NoMatchingTrustAnchor,
+    /// Every applicable key was tried and no block verified; `block` is the first failing one.
+    BadSignature {
+        /// Index of the authentication block (0 = first after the digest).
+        block: usize,
+    },
+    /// An authentication block could not be parsed or uses an unsupported algorithm.
+    Cose {
+        /// Index of the authentication block.
+        block: usize,
+        /// What was wrong with it.
+        error: CoseError,
+    },
+    /// A severable member in the envelope does not match the digest in the manifest.
+    SeveredMemberDigestMismatch {
+        /// Member label (16 payload-fetch, 20 install, 23 text, ...).
+        member: i64,
+    },
+    /// A severable member is in the envelope although the manifest holds it inline.
+    UnexpectedEnvelopeMember {
+        /// Member label.
+        member: i64,
+    },
+    /// A dependency manifest failed authentication against its own trust anchors.
+    Dependency(Box<Error>),
+}
+
+/// Why an authentic manifest was refused by device policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyError {
+    /// The sequence number is not greater than the one stored for this manifest.
+    Rollback {
+        /// Stored (installed) sequence number.
+        stored: u64,
+        /// Sequence number of the offered manifest.
+        offered: u64,
+    },
+    /// No signer of the manifest may act on this component.
+    ComponentNotPermitted {
+        /// Index into the manifest's component list.
+        component: usize,
+    },
+    /// The component requires a signer the manifest (and its dependents) lack.
+    MissingRequiredSigner {
+        /// Index into the manifest's component list.
+        component: usize,
+        /// What was required.
+        required: crate::suit::policy::Requirement,
+    },
+    /// The manifest sets a vendor or class identifier none of its signers may target.
+    IdentifierNotPermitted,
+}
+
+/// Which command sequence of a manifest was running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// `suit-shared-sequence` (run before every other section).
+    Shared,
+    /// `suit-dependency-resolution` (15, trust domains).
+    DependencyResolution,
+    /// `suit-payload-fetch` (16).
+    PayloadFetch,
+    /// `suit-candidate-verification` (18, trust domains).
+    CandidateVerification,
+    /// `suit-install` (20).
+    Install,
+    /// `suit-validate` (7).
+    Validate,
+    /// `suit-load` (8).
+    Load,
+    /// `suit-invoke` (9).
+    Invoke,
+}
+
+/// Where in a manifest tree a command failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// 0 for the root manifest, 1 for its dependencies, and so on.
+    pub manifest_depth: u8,
+    /// Section being executed.
+    pub section: Section,
+    /// Command indices from the section down to the failing command (nested sequences of
+    /// try-each / run-sequence add a level: `[2, 1, 0]` = command 2, its option 1, command 0).
+    pub path: Vec<u16>,
+    /// Component index (in the failing manifest) the command was applied to, if any.
+    pub component: Option<usize>,
+}
+
+/// A failed command, with its location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandError {
+    /// Where.
+    pub location: Location,
+    /// What.
+    pub kind: CommandErrorKind,
+}
+
+/// Conditions, for error reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionKind {
+    /// suit-condition-vendor-identifier (1).
+    VendorIdentifier,
+    /// suit-condition-class-identifier (2).
+    ClassIdentifier,
+    /// suit-condition-image-match (3).
+    ImageMatch,
+    /// suit-condition-component-slot (5).
+    ComponentSlot,
+    /// suit-condition-check-content (6).
+    CheckContent,
+    /// suit-condition-dependency-integrity (7, trust domains).
+    DependencyIntegrity,
+    /// suit-condition-is-dependency (8, trust domains).
+    IsDependency,
+    /// suit-condition-abort (14).
+    Abort,
+    /// suit-condition-device-identifier (24).
+    DeviceIdentifier,
+}
+
+/// Parameters, for error reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParameterKind {
+    /// Vendor identifier (1).
+    VendorId,
+    /// Class identifier (2).
+    ClassId,
+    /// Image digest (3).
+    ImageDigest,
+    /// Component slot (5).
+    ComponentSlot,
+    /// Content (18).
+    Content,
+    /// URI (21).
+    Uri,
+    /// Source component (22).
+    SourceComponent,
+    /// Device identifier (24).
+    DeviceId,
+}
+
+/// What went wrong in a command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandErrorKind {
+    /// A condition failed (and soft-failure did not absorb it).
+    ConditionFailed(ConditionKind),
+    /// A command needed a parameter that is not set for the current component.
+    MissingParameter(ParameterKind),
+    /// Set-component-index (or source-component) named an index outside the component list.
+    ComponentIndexOutOfRange(u64),
+    /// Every option of a try-each failed.
+    TryEachExhausted,
+    /// soft-failure set outside try-each / run-sequence.
+    SoftFailureOutsideTryEach,
+    /// More than one component and the sequence does not start with set-component-index.
+    MissingComponentIndex,
+    /// The image written does not match the image-digest parameter.
+    ImageDigestMismatch,
+    /// More (or fewer) bytes than the image-size parameter allows.
+    ImageSizeMismatch,
+    /// A payload exceeds the engine's bound.
+    PayloadTooLarge,
+    /// A URI beginning with `#` names no integrated payload in the envelope.
+    MissingIntegratedPayload,
+    /// process-dependency / dependency-integrity on a component that is not a dependency.
+    NotADependency,
+    /// process-dependency before dependency-integrity succeeded for that dependency.
+    DependencyNotVerified,
+    /// The dependency's manifest digest differs from the image-digest parameter.
+    DependencyDigestMismatch,
+    /// The dependency could not be decoded or authenticated, or its own commands failed.
+    Dependency(Box<Error>),
+    /// Dependencies nested deeper than the engine allows.
+    DependencyTooDeep,
+    /// A directive that the shared sequence may not contain.
+    NotAllowedInShared,
+    /// A copy or swap whose source and destination are the same component.
+    SourceIsDestination,
+    /// A custom (negative-label) command this engine does not know.
+    UnsupportedCommand(i64),
+    /// The platform refused or failed an operation.
+    Platform(PlatformError),
+    /// The payload decryptor refused the encryption info or the ciphertext.
+    Decrypt(DecryptError),
+    /// The manifest's signers may not perform this operation on this component.
+    Policy(PolicyError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Decode { at, error } => write!(f, "malformed {at}: {error}"),
+            Error::Invalid { at, reason } => write!(f, "invalid {at}: {reason}"),
+            Error::Unsupported(u) => write!(f, "unsupported: {u:?}"),
+            Error::Auth(e) => write!(f, "authentication failed: {e:?}"),
+            Error::Policy(e) => write!(f, "refused by policy: {e:?}"),
+            Error::Command(c) => write!(
+                f,
+                "{:?} failed in {:?} (manifest depth {}) at command {:?}{}",
+                c.kind,
+                c.location.section,
+                c.location.manifest_depth,
+                c.location.path,
+                match c.location.component {
+                    Some(_) => " on component",
+                    None => "",
+                }
+            )
+            .and_then(|_| match c.location.component {
+                Some(i) => write!(f, " {i}"),
+                None => Ok(()),
+            }),
+            Error::UnverifiedPlaintext(c) => {
+                write!(
+                    f,
+                    "decrypted payload for {c:?} never matched an image digest"
+                )
+            }
+            Error::SeveredSectionMissing(s) => {
+                write!(f, "section {s:?} was severed and not supplied")
+            }
+            Error::Platform(e) => write!(f, "platform failure: {e:?}"),
+            Error::Limit(what) => write!(f, "limit exceeded: {what}"),
+        }
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        Error::Auth(e)
+    }
+}
+
+impl From<PolicyError> for Error {
+    fn from(e: PolicyError) -> Self {
+        Error::Policy(e)
+    }
+}
+
+/// Adds the name of the structure being decoded to a CBOR error.
+pub(crate) trait DecodeContext<T> {
+    fn at(self, at: &'static str) -> Result<T, Error>;
+}
+
+impl<T> DecodeContext<T> for Result<T, CborError> {
+    fn at(self, at: &'static str) -> Result<T, Error> {
+        self.map_err(|error| Error::Decode { at, error })
+    }
+}

@@ -1,0 +1,953 @@
+//! The SUIT abstract machine (draft-ietf-suit-manifest §6.4, trust domains §5.3–5.6).
+//!
+//! Runs the command sequences of an *authenticated and approved* manifest against a
+//! [`Platform`]. Parameters are held per component identifier and shared with dependencies
+//! (a dependent may set, e.g., the encryption info a dependency's write consumes). Payload
+//! bytes stream through in [`CHUNK_LEN`] chunks: hashed on the way, decrypted when the
+//! component has `suit-parameter-encryption-info`, and staged; nothing is committed here.
+
+use alloc::boxed::Box;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use subtle::ConstantTimeEq;
+
+use crate::suit::command::{Action, Command, CommandSequence, IndexArg, Parameters};
+use crate::suit::component::ComponentId;
+use crate::suit::decrypt::{DeviceKeys, PayloadDecryptor};
+use crate::suit::digest::{Digest, DigestStream};
+use crate::suit::envelope::{Envelope, IntegratedPayload, MAX_ENVELOPE_LEN};
+use crate::suit::error::{
+    CommandError, CommandErrorKind, ConditionKind, Error, Location, ParameterKind, Section,
+};
+use crate::suit::manifest::Manifest;
+use crate::suit::platform::{Event, IdentifierKind, Platform, Record, CHUNK_LEN};
+use crate::suit::policy::{AnchorId, Policy};
+
+/// Largest payload (per component) the engine moves.
+pub const MAX_PAYLOAD_LEN: u64 = 64 * 1024 * 1024;
+/// Deepest chain of dependencies processed (root = 0).
+pub const MAX_DEPENDENCY_DEPTH: u8 = 3;
+
+/// How a command sequence ended unsuccessfully.
+enum Fail {
+    /// A condition failed: absorbed by an enclosing try-each / run-sequence with soft-failure.
+    Condition(Error),
+    /// A directive failed or a hard rule broke: the whole procedure stops.
+    Abort(Error),
+}
+
+impl Fail {
+    fn into_error(self) -> Error {
+        match self {
+            Fail::Condition(e) | Fail::Abort(e) => e,
+        }
+    }
+}
+
+/// What was staged for a component during this run.
+#[derive(Debug, Clone)]
+pub(crate) struct Staged {
+    pub component: ComponentId,
+    pub digest: Digest,
+    pub decrypted: bool,
+    /// Matched an image digest (at the directive or by a later image-match).
+    pub verified: bool,
+}
+
+/// One manifest being executed (the root, or a dependency).
+struct Frame<'m, 'e> {
+    manifest: &'m Manifest,
+    integrated: &'m [IntegratedPayload<'e>],
+    /// Signers vouching for this manifest's operations: its own plus its dependents'.
+    signers: Vec<AnchorId>,
+    depth: u8,
+    section: Section,
+    /// Dependency indices that passed dependency-integrity in this manifest's context.
+    verified_dependencies: Vec<usize>,
+}
+
+/// Per-sequence interpreter state.
+struct SeqState {
+    /// Current component indices (`None` = not set yet).
+    current: Option<Vec<usize>>,
+    soft_failure: bool,
+    /// Inside try-each / run-sequence (where soft-failure may be set).
+    nested: bool,
+}
+
+/// Mutable state of one procedure run.
+pub(crate) struct Machine<'x, P: Platform + ?Sized> {
+    platform: &'x mut P,
+    policy: &'x Policy,
+    keys: &'x dyn DeviceKeys,
+    params: Vec<(ComponentId, Parameters)>,
+    pub(crate) staged: Vec<Staged>,
+    /// Dependency envelopes fetched in this run, by component identifier.
+    dependencies: Vec<(ComponentId, Vec<u8>)>,
+    /// Sequence numbers to store on commit (dependencies).
+    pub(crate) sequence_updates: Vec<(Vec<u8>, u64)>,
+    pub(crate) invoked: Vec<ComponentId>,
+}
+
+/// Where payload bytes come from.
+enum Source<'s> {
+    Bytes(&'s [u8]),
+    Fetch,
+    Component(ComponentId),
+}
+
+impl<'x, P: Platform + ?Sized> Machine<'x, P> {
+    pub(crate) fn new(platform: &'x mut P, policy: &'x Policy, keys: &'x dyn DeviceKeys) -> Self {
+        Machine {
+            platform,
+            policy,
+            keys,
+            params: Vec::new(),
+            staged: Vec::new(),
+            dependencies: Vec::new(),
+            sequence_updates: Vec::new(),
+            invoked: Vec::new(),
+        }
+    }
+
+    pub(crate) fn platform(&mut self) -> &mut P {
+        self.platform
+    }
+
+    /// Runs `sections` of the root manifest in order.
+    pub(crate) fn run_root(
+        &mut self,
+        manifest: &Manifest,
+        integrated: &[IntegratedPayload<'_>],
+        signers: &[AnchorId],
+        sections: &[Section],
+    ) -> Result<(), Error> {
+        let mut frame = Frame {
+            manifest,
+            integrated,
+            signers: signers.to_vec(),
+            depth: 0,
+            section: Section::Shared,
+            verified_dependencies: Vec::new(),
+        };
+        for s in sections {
+            self.run_section(&mut frame, *s)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the shared sequence and then `section`, if the manifest has that section.
+    fn run_section(&mut self, frame: &mut Frame<'_, '_>, section: Section) -> Result<(), Error> {
+        let Some(seq) = frame.manifest.section(section)? else {
+            return Ok(());
+        };
+        if let Some(shared) = &frame.manifest.common.shared_sequence {
+            frame.section = Section::Shared;
+            self.run_top(frame, shared)?;
+        }
+        frame.section = section;
+        self.run_top(frame, seq)
+    }
+
+    fn run_top(&mut self, frame: &mut Frame<'_, '_>, seq: &CommandSequence) -> Result<(), Error> {
+        let mut st = SeqState {
+            current: default_index(frame.manifest),
+            soft_failure: false,
+            nested: false,
+        };
+        let mut path = Vec::new();
+        self.exec(frame, seq, &mut st, &mut path)
+            .map_err(Fail::into_error)
+    }
+
+    fn exec(
+        &mut self,
+        frame: &mut Frame<'_, '_>,
+        seq: &CommandSequence,
+        st: &mut SeqState,
+        path: &mut Vec<u16>,
+    ) -> Result<(), Fail> {
+        for (i, cmd) in seq.commands.iter().enumerate() {
+            path.push(u16::try_from(i).unwrap_or(u16::MAX));
+            let r = self.exec_command(frame, cmd, st, path);
+            path.pop();
+            r?;
+        }
+        Ok(())
+    }
+
+    fn err(
+        frame: &Frame<'_, '_>,
+        path: &[u16],
+        component: Option<usize>,
+        kind: CommandErrorKind,
+    ) -> Error {
+        Error::Command(CommandError {
+            location: Location {
+                manifest_depth: frame.depth,
+                section: frame.section,
+                path: path.to_vec(),
+                component,
+            },
+            kind,
+        })
+    }
+
+    fn current(frame: &Frame<'_, '_>, st: &SeqState, path: &[u16]) -> Result<Vec<usize>, Fail> {
+        st.current.clone().ok_or_else(|| {
+            Fail::Abort(Self::err(
+                frame,
+                path,
+                None,
+                CommandErrorKind::MissingComponentIndex,
+            ))
+        })
+    }
+
+    fn exec_command(
+        &mut self,
+        frame: &mut Frame<'_, '_>,
+        cmd: &Command,
+        st: &mut SeqState,
+        path: &mut Vec<u16>,
+    ) -> Result<(), Fail> {
+        match cmd {
+            Command::SetComponentIndex(arg) => {
+                let count = frame.manifest.index_count();
+                let list: Vec<usize> = match arg {
+                    IndexArg::All => (0..count).collect(),
+                    IndexArg::One(i) => vec![checked_index(*i, count).ok_or_else(|| {
+                        Fail::Abort(Self::err(
+                            frame,
+                            path,
+                            None,
+                            CommandErrorKind::ComponentIndexOutOfRange(*i),
+                        ))
+                    })?],
+                    IndexArg::List(l) => {
+                        let mut v = Vec::with_capacity(l.len());
+                        for i in l {
+                            v.push(checked_index(*i, count).ok_or_else(|| {
+                                Fail::Abort(Self::err(
+                                    frame,
+                                    path,
+                                    None,
+                                    CommandErrorKind::ComponentIndexOutOfRange(*i),
+                                ))
+                            })?);
+                        }
+                        v
+                    }
+                };
+                st.current = Some(list);
+                Ok(())
+            }
+            Command::OverrideParameters(p) | Command::SetParameters(p) => {
+                let overwrite = matches!(cmd, Command::OverrideParameters(_));
+                if let Some(soft) = p.soft_failure {
+                    if !st.nested {
+                        return Err(Fail::Abort(Self::err(
+                            frame,
+                            path,
+                            None,
+                            CommandErrorKind::SoftFailureOutsideTryEach,
+                        )));
+                    }
+                    st.soft_failure = soft;
+                }
+                for idx in Self::current(frame, st, path)? {
+                    let id = component_id(frame, idx);
+                    self.params_mut(&id).apply(p, overwrite);
+                }
+                Ok(())
+            }
+            Command::TryEach {
+                options,
+                empty_fallback,
+            } => {
+                for idx in Self::current(frame, st, path)? {
+                    self.try_each(frame, options, *empty_fallback, idx, path)?;
+                }
+                Ok(())
+            }
+            Command::RunSequence(seq) => {
+                for idx in Self::current(frame, st, path)? {
+                    let snapshot = self.snapshot();
+                    let mut inner = SeqState {
+                        current: Some(vec![idx]),
+                        soft_failure: false,
+                        nested: true,
+                    };
+                    match self.exec(frame, seq, &mut inner, path) {
+                        Ok(()) => {}
+                        // Soft failure: the sequence halts with no side effects.
+                        Err(Fail::Condition(e)) if inner.soft_failure => {
+                            self.restore(snapshot, e)?
+                        }
+                        Err(f) => return Err(f),
+                    }
+                }
+                Ok(())
+            }
+            Command::Condition(kind, policy) => {
+                for idx in Self::condition_targets(st) {
+                    let r = self.condition(frame, *kind, idx);
+                    let id = idx.map(|i| component_id(frame, i));
+                    self.platform.report(&Record {
+                        manifest_depth: frame.depth,
+                        section: frame.section,
+                        event: Event::Condition(*kind),
+                        component: id.as_ref(),
+                        success: r.is_ok(),
+                        policy: *policy,
+                    });
+                    match r {
+                        Ok(()) => {}
+                        Err(Failure::Soft(kind)) => {
+                            return Err(Fail::Condition(Self::err(frame, path, idx, kind)))
+                        }
+                        Err(Failure::Hard(kind)) => {
+                            return Err(Fail::Abort(Self::err(frame, path, idx, kind)))
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Command::Action(action, policy) => {
+                let indices = Self::current(frame, st, path)?;
+                for idx in indices {
+                    if *action == Action::ProcessDependency
+                        && frame.manifest.dependency(idx).is_none()
+                        && matches!(st.current.as_ref(), Some(l) if l.len() == frame.manifest.index_count() && l.len() > 1)
+                    {
+                        // Component index `true`: process-dependency applies to dependencies only.
+                        continue;
+                    }
+                    let id = component_id(frame, idx);
+                    let r = self.action(frame, *action, idx, path);
+                    self.platform.report(&Record {
+                        manifest_depth: frame.depth,
+                        section: frame.section,
+                        event: event_of(*action),
+                        component: Some(&id),
+                        success: r.is_ok(),
+                        policy: *policy,
+                    });
+                    if let Err(kind) = r {
+                        return Err(Fail::Abort(Self::err(frame, path, Some(idx), kind)));
+                    }
+                }
+                Ok(())
+            }
+            Command::Custom(label, _) => Err(Fail::Abort(Self::err(
+                frame,
+                path,
+                None,
+                CommandErrorKind::UnsupportedCommand(*label),
+            ))),
+        }
+    }
+
+    /// The components a condition runs on; with no index set it runs once without one
+    /// (abort needs none; any other condition then fails for lack of a component).
+    fn condition_targets(st: &SeqState) -> Vec<Option<usize>> {
+        match &st.current {
+            Some(l) => l.iter().map(|i| Some(*i)).collect(),
+            None => vec![None],
+        }
+    }
+
+    fn try_each(
+        &mut self,
+        frame: &mut Frame<'_, '_>,
+        options: &[CommandSequence],
+        empty_fallback: bool,
+        idx: usize,
+        path: &mut Vec<u16>,
+    ) -> Result<(), Fail> {
+        for (n, option) in options.iter().enumerate() {
+            let snapshot = self.snapshot();
+            let mut inner = SeqState {
+                current: Some(vec![idx]),
+                soft_failure: true,
+                nested: true,
+            };
+            path.push(u16::try_from(n).unwrap_or(u16::MAX));
+            let r = self.exec(frame, option, &mut inner, path);
+            path.pop();
+            match r {
+                Ok(()) => return Ok(()),
+                Err(Fail::Condition(e)) if inner.soft_failure => self.restore(snapshot, e)?,
+                Err(f) => return Err(f),
+            }
+        }
+        if empty_fallback {
+            return Ok(());
+        }
+        Err(Fail::Condition(Self::err(
+            frame,
+            path,
+            Some(idx),
+            CommandErrorKind::TryEachExhausted,
+        )))
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            params: self.params.clone(),
+            staged: self.staged.clone(),
+            dependencies: self.dependencies.len(),
+        }
+    }
+
+    /// Undoes a failed (soft) sequence: parameters and staging return to the snapshot.
+    /// A component staged before the snapshot and re-staged since cannot be restored by the
+    /// platform, so that case is escalated to an abort rather than silently kept.
+    fn restore(&mut self, snap: Snapshot, cause: Error) -> Result<(), Fail> {
+        self.params = snap.params;
+        let newly: Vec<ComponentId> = self.staged[..]
+            .iter()
+            .filter(|s| {
+                !snap
+                    .staged
+                    .iter()
+                    .any(|o| o.component == s.component && o.digest == s.digest)
+            })
+            .map(|s| s.component.clone())
+            .collect();
+        for c in &newly {
+            if snap.staged.iter().any(|o| &o.component == c) {
+                return Err(Fail::Abort(cause));
+            }
+            self.platform.stage_discard(c);
+        }
+        self.staged = snap.staged;
+        self.dependencies.truncate(snap.dependencies);
+        Ok(())
+    }
+
+    fn params_mut(&mut self, id: &ComponentId) -> &mut Parameters {
+        let pos = match self.params.iter().position(|(c, _)| c == id) {
+            Some(p) => p,
+            None => {
+                self.params.push((id.clone(), Parameters::default()));
+                self.params.len() - 1
+            }
+        };
+        &mut self.params[pos].1
+    }
+
+    fn params_of(&self, id: &ComponentId) -> Parameters {
+        self.params
+            .iter()
+            .find(|(c, _)| c == id)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_default()
+    }
+
+    fn condition(
+        &mut self,
+        frame: &mut Frame<'_, '_>,
+        kind: ConditionKind,
+        idx: Option<usize>,
+    ) -> Result<(), Failure> {
+        use CommandErrorKind as K;
+        if kind == ConditionKind::Abort {
+            return Err(Failure::Soft(K::ConditionFailed(kind)));
+        }
+        let Some(idx) = idx else {
+            return Err(Failure::Hard(K::MissingComponentIndex));
+        };
+        let id = component_id(frame, idx);
+        let p = self.params_of(&id);
+        let failed = Err(Failure::Soft(K::ConditionFailed(kind)));
+        let check = |ok: bool| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Failure::Soft(K::ConditionFailed(kind)))
+            }
+        };
+        match kind {
+            ConditionKind::VendorIdentifier => {
+                let v = p
+                    .vendor_id
+                    .ok_or(Failure::Soft(K::MissingParameter(ParameterKind::VendorId)))?;
+                check(
+                    self.platform
+                        .identifier_matches(IdentifierKind::Vendor, &id, v.as_bytes()),
+                )
+            }
+            ConditionKind::ClassIdentifier => {
+                let v = p
+                    .class_id
+                    .ok_or(Failure::Soft(K::MissingParameter(ParameterKind::ClassId)))?;
+                check(
+                    self.platform
+                        .identifier_matches(IdentifierKind::Class, &id, &v),
+                )
+            }
+            ConditionKind::DeviceIdentifier => {
+                let v = p
+                    .device_id
+                    .ok_or(Failure::Soft(K::MissingParameter(ParameterKind::DeviceId)))?;
+                check(
+                    self.platform
+                        .identifier_matches(IdentifierKind::Device, &id, &v),
+                )
+            }
+            ConditionKind::ComponentSlot => {
+                let slot = p.component_slot.ok_or(Failure::Soft(K::MissingParameter(
+                    ParameterKind::ComponentSlot,
+                )))?;
+                match self.platform.slot_matches(&id, slot) {
+                    Ok(ok) => check(ok),
+                    Err(e) => Err(Failure::Hard(K::Platform(e))),
+                }
+            }
+            ConditionKind::ImageMatch => {
+                let want = p.image_digest.ok_or(Failure::Soft(K::MissingParameter(
+                    ParameterKind::ImageDigest,
+                )))?;
+                let have = self.digest_of(frame, idx, &id)?;
+                if want.ct_eq(&have) {
+                    if let Some(s) = self.staged.iter_mut().find(|s| s.component == id) {
+                        s.verified = true;
+                    }
+                    Ok(())
+                } else {
+                    failed
+                }
+            }
+            ConditionKind::CheckContent => {
+                let want = p
+                    .content
+                    .ok_or(Failure::Soft(K::MissingParameter(ParameterKind::Content)))?;
+                let mut have = Vec::with_capacity(want.len());
+                let mut buf = [0u8; 256];
+                loop {
+                    let n = self
+                        .platform
+                        .read(&id, have.len() as u64, &mut buf)
+                        .map_err(|e| Failure::Hard(K::Platform(e)))?;
+                    if n == 0 {
+                        break;
+                    }
+                    have.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+                    if have.len() > want.len() {
+                        break;
+                    }
+                }
+                // Constant time over the content: no early exit on the first differing byte.
+                check(have.len() == want.len() && bool::from(have.ct_eq(&want)))
+            }
+            ConditionKind::IsDependency => check(frame.manifest.dependency(idx).is_some()),
+            ConditionKind::DependencyIntegrity => {
+                if frame.manifest.dependency(idx).is_none() {
+                    return Err(Failure::Hard(K::NotADependency));
+                }
+                let want = p.image_digest.ok_or(Failure::Hard(K::MissingParameter(
+                    ParameterKind::ImageDigest,
+                )))?;
+                let bytes = self.dependency_bytes(&id).ok_or(Failure::Hard(K::Platform(
+                    crate::suit::platform::PlatformError::NotFound,
+                )))?;
+                let auth = Envelope::decode(&bytes)
+                    .and_then(|e| e.authenticate(&self.policy.anchors))
+                    .map_err(|e| Failure::Hard(K::Dependency(Box::new(e))))?;
+                if !auth.digest.ct_eq(&want) {
+                    return Err(Failure::Hard(K::DependencyDigestMismatch));
+                }
+                if !frame.verified_dependencies.contains(&idx) {
+                    frame.verified_dependencies.push(idx);
+                }
+                Ok(())
+            }
+            ConditionKind::Abort => failed,
+        }
+    }
+
+    /// The digest image-match compares: of the staged bytes if this run staged the component,
+    /// of the dependency's manifest for a dependency, else of the platform's current content.
+    fn digest_of(
+        &mut self,
+        frame: &Frame<'_, '_>,
+        idx: usize,
+        id: &ComponentId,
+    ) -> Result<Digest, Failure> {
+        use CommandErrorKind as K;
+        if frame.manifest.dependency(idx).is_some() {
+            let bytes = self
+                .dependency_bytes(id)
+                .ok_or(Failure::Soft(K::ConditionFailed(ConditionKind::ImageMatch)))?;
+            let env =
+                Envelope::decode(&bytes).map_err(|e| Failure::Hard(K::Dependency(Box::new(e))))?;
+            return Ok(Digest::sha256(env.manifest_encoded));
+        }
+        if let Some(s) = self.staged.iter().find(|s| &s.component == id) {
+            return Ok(s.digest);
+        }
+        let mut h = DigestStream::default();
+        let mut buf = vec![0u8; CHUNK_LEN];
+        let mut offset = 0u64;
+        loop {
+            let n = match self.platform.read(id, offset, &mut buf) {
+                Ok(n) => n,
+                // An absent component simply does not match.
+                Err(crate::suit::platform::PlatformError::NotFound) => {
+                    return Err(Failure::Soft(K::ConditionFailed(ConditionKind::ImageMatch)))
+                }
+                Err(e) => return Err(Failure::Hard(K::Platform(e))),
+            };
+            if n == 0 {
+                break;
+            }
+            h.update(buf.get(..n).unwrap_or(&[]));
+            offset = offset.saturating_add(n as u64);
+            if offset > MAX_PAYLOAD_LEN {
+                return Err(Failure::Hard(K::PayloadTooLarge));
+            }
+        }
+        Ok(h.finish())
+    }
+
+    fn dependency_bytes(&self, id: &ComponentId) -> Option<Vec<u8>> {
+        self.dependencies
+            .iter()
+            .rev()
+            .find(|(c, _)| c == id)
+            .map(|(_, b)| b.clone())
+    }
+
+    fn action(
+        &mut self,
+        frame: &mut Frame<'_, '_>,
+        action: Action,
+        idx: usize,
+        path: &mut Vec<u16>,
+    ) -> Result<(), CommandErrorKind> {
+        use CommandErrorKind as K;
+        let id = component_id(frame, idx);
+        let p = self.params_of(&id);
+        let is_dependency = frame.manifest.dependency(idx).is_some();
+        if matches!(
+            action,
+            Action::Fetch | Action::Copy | Action::Write | Action::Swap
+        ) && !is_dependency
+        {
+            self.policy
+                .check_required_signers(&id, idx, &frame.signers)
+                .map_err(K::Policy)?;
+        }
+        match action {
+            Action::Fetch => {
+                let uri = p
+                    .uri
+                    .clone()
+                    .ok_or(K::MissingParameter(ParameterKind::Uri))?;
+                let integrated = if uri.starts_with('#') {
+                    Some(
+                        frame
+                            .integrated
+                            .iter()
+                            .find(|i| i.key == uri)
+                            .map(|i| i.bytes)
+                            .ok_or(K::MissingIntegratedPayload)?,
+                    )
+                } else {
+                    self.platform
+                        .fetch_open(&uri, p.fetch_args.as_deref())
+                        .map_err(K::Platform)?;
+                    None
+                };
+                if is_dependency {
+                    // Dependency envelopes stay in engine memory, re-authenticated on use.
+                    let bytes = match integrated {
+                        Some(b) => b.to_vec(),
+                        None => self.read_fetch_to_vec()?,
+                    };
+                    frame.verified_dependencies.retain(|d| *d != idx);
+                    self.dependencies.push((id, bytes));
+                    return Ok(());
+                }
+                let src = match integrated {
+                    Some(b) => Source::Bytes(b),
+                    None => Source::Fetch,
+                };
+                self.stage(&id, &p, src)
+            }
+            Action::Write => {
+                let content = p
+                    .content
+                    .clone()
+                    .ok_or(K::MissingParameter(ParameterKind::Content))?;
+                self.stage(&id, &p, Source::Bytes(&content))
+            }
+            Action::Copy => {
+                let src = self.source_component(frame, idx, &p)?;
+                self.stage(&id, &p, Source::Component(src))
+            }
+            Action::Swap => {
+                let src = self.source_component(frame, idx, &p)?;
+                self.platform.swap(&id, &src).map_err(K::Platform)
+            }
+            Action::Invoke => {
+                self.platform
+                    .invoke(&id, p.invoke_args.as_deref())
+                    .map_err(K::Platform)?;
+                self.invoked.push(id);
+                Ok(())
+            }
+            Action::ProcessDependency => self.process_dependency(frame, idx, &id, path),
+            Action::Unlink => Err(K::Platform(
+                crate::suit::platform::PlatformError::Unsupported,
+            )),
+        }
+    }
+
+    fn source_component(
+        &self,
+        frame: &Frame<'_, '_>,
+        idx: usize,
+        p: &Parameters,
+    ) -> Result<ComponentId, CommandErrorKind> {
+        use CommandErrorKind as K;
+        let src = p
+            .source_component
+            .ok_or(K::MissingParameter(ParameterKind::SourceComponent))?;
+        let src_idx = checked_index(src, frame.manifest.index_count())
+            .ok_or(K::ComponentIndexOutOfRange(src))?;
+        if src_idx == idx {
+            return Err(K::SourceIsDestination);
+        }
+        Ok(component_id(frame, src_idx))
+    }
+
+    fn read_fetch_to_vec(&mut self) -> Result<Vec<u8>, CommandErrorKind> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; CHUNK_LEN];
+        loop {
+            let n = self
+                .platform
+                .fetch_read(&mut buf)
+                .map_err(CommandErrorKind::Platform)?;
+            if n == 0 {
+                return Ok(out);
+            }
+            let chunk = buf.get(..n).ok_or(CommandErrorKind::Platform(
+                crate::suit::platform::PlatformError::Io,
+            ))?;
+            if out.len() + n > MAX_ENVELOPE_LEN {
+                return Err(CommandErrorKind::PayloadTooLarge);
+            }
+            out.extend_from_slice(chunk);
+        }
+    }
+
+    /// Streams `src` into the staged content of `id`: decrypting if the component has
+    /// encryption info, enforcing image-size, hashing what is staged.
+    fn stage(
+        &mut self,
+        id: &ComponentId,
+        p: &Parameters,
+        src: Source<'_>,
+    ) -> Result<(), CommandErrorKind> {
+        use CommandErrorKind as K;
+        let mut decryptor = match &p.encryption_info {
+            Some(info) => Some(PayloadDecryptor::new(info, self.keys).map_err(K::Decrypt)?),
+            None => None,
+        };
+        self.platform.stage_open(id).map_err(K::Platform)?;
+        let mut sink = Sink {
+            hasher: DigestStream::default(),
+            size: 0,
+            limit: p.image_size.unwrap_or(MAX_PAYLOAD_LEN).min(MAX_PAYLOAD_LEN),
+            exact: p.image_size,
+        };
+        let mut buf = vec![0u8; CHUNK_LEN];
+        let mut offset = 0u64;
+        let mut bytes_at = 0usize;
+        loop {
+            let chunk: &[u8] = match &src {
+                Source::Bytes(b) => {
+                    let end = bytes_at.saturating_add(CHUNK_LEN).min(b.len());
+                    let c = b.get(bytes_at..end).unwrap_or(&[]);
+                    bytes_at = end;
+                    c
+                }
+                Source::Fetch => {
+                    let n = self.platform.fetch_read(&mut buf).map_err(K::Platform)?;
+                    buf.get(..n).unwrap_or(&[])
+                }
+                Source::Component(c) => {
+                    let n = self
+                        .platform
+                        .read(c, offset, &mut buf)
+                        .map_err(K::Platform)?;
+                    offset = offset.saturating_add(n as u64);
+                    buf.get(..n).unwrap_or(&[])
+                }
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            match decryptor.as_mut() {
+                Some(d) => {
+                    let plain = d.update(chunk).map_err(K::Decrypt)?;
+                    sink.put(self.platform, id, &plain)?;
+                }
+                None => sink.put(self.platform, id, chunk)?,
+            }
+        }
+        let decrypted = decryptor.is_some();
+        if let Some(d) = decryptor {
+            let tail = d.finish().map_err(K::Decrypt)?;
+            sink.put(self.platform, id, &tail)?;
+        }
+        if let Some(exact) = sink.exact {
+            if sink.size != exact {
+                return Err(K::ImageSizeMismatch);
+            }
+        }
+        let digest = sink.hasher.finish();
+        let verified = p.image_digest.is_some_and(|d| d.ct_eq(&digest));
+        self.staged.retain(|s| &s.component != id);
+        self.staged.push(Staged {
+            component: id.clone(),
+            digest,
+            decrypted,
+            verified,
+        });
+        Ok(())
+    }
+
+    fn process_dependency(
+        &mut self,
+        frame: &mut Frame<'_, '_>,
+        idx: usize,
+        id: &ComponentId,
+        _path: &mut Vec<u16>,
+    ) -> Result<(), CommandErrorKind> {
+        use CommandErrorKind as K;
+        if frame.manifest.dependency(idx).is_none() {
+            return Err(K::NotADependency);
+        }
+        if !frame.verified_dependencies.contains(&idx) {
+            return Err(K::DependencyNotVerified);
+        }
+        if frame.depth >= MAX_DEPENDENCY_DEPTH {
+            return Err(K::DependencyTooDeep);
+        }
+        let bytes = self.dependency_bytes(id).ok_or(K::DependencyNotVerified)?;
+        let dep = |e: Error| K::Dependency(Box::new(e));
+        // Authenticated against the device's anchors on its own: a dependency signed by a
+        // different party is checked against that party's key and permissions.
+        let auth = Envelope::decode(&bytes)
+            .and_then(|e| e.authenticate(&self.policy.anchors))
+            .map_err(dep)?;
+        self.policy
+            .check_manifest(&auth.manifest, &auth.signers)
+            .map_err(|e| dep(Error::Policy(e)))?;
+        // A dependency may be re-used by a newer dependent: not older than stored is enough.
+        let key = auth.manifest.rollback_key();
+        let stored = self.platform.sequence_number(&key).map_err(K::Platform)?;
+        if let Some(s) = stored {
+            if auth.manifest.sequence_number < s {
+                return Err(dep(Error::Policy(
+                    crate::suit::error::PolicyError::Rollback {
+                        stored: s,
+                        offered: auth.manifest.sequence_number,
+                    },
+                )));
+            }
+        }
+        if !self.sequence_updates.iter().any(|(k, _)| *k == key) {
+            self.sequence_updates
+                .push((key, auth.manifest.sequence_number));
+        }
+        let mut signers = frame.signers.clone();
+        for s in &auth.signers {
+            if !signers.contains(s) {
+                signers.push(*s);
+            }
+        }
+        let mut sub = Frame {
+            manifest: &auth.manifest,
+            integrated: auth.integrated_payloads(),
+            signers,
+            depth: frame.depth + 1,
+            section: frame.section,
+            verified_dependencies: Vec::new(),
+        };
+        let section = frame.section;
+        self.run_section(&mut sub, section).map_err(dep)
+    }
+}
+
+enum Failure {
+    Soft(CommandErrorKind),
+    Hard(CommandErrorKind),
+}
+
+struct Snapshot {
+    params: Vec<(ComponentId, Parameters)>,
+    staged: Vec<Staged>,
+    dependencies: usize,
+}
+
+struct Sink {
+    hasher: DigestStream,
+    size: u64,
+    limit: u64,
+    exact: Option<u64>,
+}
+
+impl Sink {
+    fn put<P: Platform + ?Sized>(
+        &mut self,
+        platform: &mut P,
+        id: &ComponentId,
+        data: &[u8],
+    ) -> Result<(), CommandErrorKind> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.size = self.size.saturating_add(data.len() as u64);
+        if self.size > self.limit {
+            return Err(if self.exact.is_some() {
+                CommandErrorKind::ImageSizeMismatch
+            } else {
+                CommandErrorKind::PayloadTooLarge
+            });
+        }
+        self.hasher.update(data);
+        platform
+            .stage_write(id, data)
+            .map_err(CommandErrorKind::Platform)
+    }
+}
+
+fn checked_index(i: u64, count: usize) -> Option<usize> {
+    usize::try_from(i).ok().filter(|i| *i < count)
+}
+
+fn default_index(m: &Manifest) -> Option<Vec<usize>> {
+    (m.index_count() == 1).then(|| vec![0])
+}
+
+fn component_id(frame: &Frame<'_, '_>, idx: usize) -> ComponentId {
+    frame.manifest.component_id(idx).unwrap_or_default()
+}
+
+fn event_of(a: Action) -> Event {
+    match a {
+        Action::Write => Event::Write,
+        Action::Fetch => Event::Fetch,
+        Action::Copy => Event::Copy,
+        Action::Invoke => Event::Invoke,
+        Action::Swap => Event::Swap,
+        Action::ProcessDependency => Event::ProcessDependency,
+        Action::Unlink => Event::Unlink,
+    }
+}

@@ -1,0 +1,382 @@
+//! The typed SUIT_Manifest (draft-ietf-suit-manifest §8.4, plus the trust-domains members).
+//!
+//! Only decoded from bytes whose digest and signature have already been checked (see
+//! `authenticate`); the decoder is crate-private so no caller can skip that order.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::cbor::{Decoder, SeenKeys};
+use crate::suit::command::CommandSequence;
+use crate::suit::component::ComponentId;
+use crate::suit::digest::Digest;
+use crate::suit::error::{DecodeContext, Error, Section, Unsupported};
+
+/// Most components (plus dependencies) one manifest may declare.
+pub const MAX_COMPONENTS: usize = 16;
+
+/// Manifest member labels that may be severed into the envelope.
+pub(crate) const SEVERABLE_LABELS: [i64; 5] = [15, 16, 18, 20, 23];
+
+/// A severable member: absent, present in the manifest, or replaced by its digest.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Severable<T> {
+    /// Not in the manifest at all.
+    Absent,
+    /// Present (inline, or restored from the envelope after its digest matched).
+    Present(T),
+    /// Severed: only the digest is in the manifest and the envelope did not carry the member.
+    Severed(Digest),
+}
+
+impl<T> Severable<T> {
+    /// The member if present.
+    pub fn get(&self) -> Option<&T> {
+        match self {
+            Severable::Present(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// A dependency declared in `suit-common` (trust domains §5.2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// Component index that holds the dependency's envelope.
+    pub index: usize,
+    /// suit-dependency-prefix, if given (recorded; not applied to the dependency's components).
+    pub prefix: Option<ComponentId>,
+}
+
+/// suit-common.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Common {
+    /// suit-components: the identifiers commands refer to by index.
+    pub components: Vec<ComponentId>,
+    /// suit-dependencies (trust domains): which indices hold dependency envelopes.
+    pub dependencies: Vec<Dependency>,
+    /// suit-shared-sequence: run before every other sequence; parameters and checks only.
+    pub shared_sequence: Option<CommandSequence>,
+}
+
+/// A decoded, authenticated manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// suit-manifest-sequence-number: monotonic, for rollback protection.
+    pub sequence_number: u64,
+    /// suit-reference-uri.
+    pub reference_uri: Option<String>,
+    /// suit-common.
+    pub common: Common,
+    /// suit-manifest-component-id (trust domains): where a root manifest is stored.
+    pub manifest_component_id: Option<ComponentId>,
+    /// suit-validate (7).
+    pub validate: Option<CommandSequence>,
+    /// suit-load (8).
+    pub load: Option<CommandSequence>,
+    /// suit-invoke (9).
+    pub invoke: Option<CommandSequence>,
+    /// suit-uninstall (24, trust domains).
+    pub uninstall: Option<CommandSequence>,
+    /// suit-dependency-resolution (15, trust domains).
+    pub dependency_resolution: Severable<CommandSequence>,
+    /// suit-payload-fetch (16).
+    pub payload_fetch: Severable<CommandSequence>,
+    /// suit-candidate-verification (18, trust domains).
+    pub candidate_verification: Severable<CommandSequence>,
+    /// suit-install (20).
+    pub install: Severable<CommandSequence>,
+    /// suit-text (23), kept encoded (checked well-formed; never interpreted by the engine).
+    pub text: Severable<Vec<u8>>,
+}
+
+impl Manifest {
+    /// Decodes a manifest from the content of the envelope's `suit-manifest` bstr.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, Error> {
+        const AT: &str = "SUIT_Manifest";
+        let mut dec = Decoder::new(bytes);
+        let n = dec.map().at(AT)?;
+        let mut seen = SeenKeys::default();
+        let mut version = None;
+        let mut sequence_number = None;
+        let mut common = None;
+        let mut m = Manifest {
+            sequence_number: 0,
+            reference_uri: None,
+            common: Common::default(),
+            manifest_component_id: None,
+            validate: None,
+            load: None,
+            invoke: None,
+            uninstall: None,
+            dependency_resolution: Severable::Absent,
+            payload_fetch: Severable::Absent,
+            candidate_verification: Severable::Absent,
+            install: Severable::Absent,
+            text: Severable::Absent,
+        };
+        for _ in 0..n {
+            let off = dec.position();
+            let key = dec.int().at(AT)?;
+            seen.insert(key, off).at(AT)?;
+            match key {
+                1 => version = Some(dec.uint().at(AT)?),
+                2 => sequence_number = Some(dec.uint().at(AT)?),
+                3 => {
+                    let inner = dec.wrapped().at(AT)?;
+                    common = Some(decode_common(inner)?);
+                }
+                4 => m.reference_uri = Some(String::from(dec.text().at(AT)?)),
+                5 => m.manifest_component_id = Some(ComponentId::decode(&mut dec)?),
+                7 => m.validate = Some(sequence(&mut dec)?),
+                8 => m.load = Some(sequence(&mut dec)?),
+                9 => m.invoke = Some(sequence(&mut dec)?),
+                24 => m.uninstall = Some(sequence(&mut dec)?),
+                15 => m.dependency_resolution = severable_sequence(&mut dec)?,
+                16 => m.payload_fetch = severable_sequence(&mut dec)?,
+                18 => m.candidate_verification = severable_sequence(&mut dec)?,
+                20 => m.install = severable_sequence(&mut dec)?,
+                23 => {
+                    m.text = if is_digest(&dec) {
+                        Severable::Severed(Digest::decode(&mut dec)?)
+                    } else {
+                        Severable::Present(dec.wrapped().at(AT)?.skip().at(AT)?.to_vec())
+                    }
+                }
+                k => return Err(Error::Unsupported(Unsupported::Member(k))),
+            }
+        }
+        dec.finish().at(AT)?;
+        match version {
+            Some(1) => {}
+            Some(v) => return Err(Error::Unsupported(Unsupported::ManifestVersion(v))),
+            None => {
+                return Err(Error::Invalid {
+                    at: AT,
+                    reason: "missing suit-manifest-version",
+                })
+            }
+        }
+        m.sequence_number = sequence_number.ok_or(Error::Invalid {
+            at: AT,
+            reason: "missing suit-manifest-sequence-number",
+        })?;
+        m.common = common.ok_or(Error::Invalid {
+            at: AT,
+            reason: "missing suit-common",
+        })?;
+        Ok(m)
+    }
+
+    /// Replaces a severed member by its envelope copy (whose digest the caller checked).
+    pub(crate) fn restore_severed(&mut self, label: i64, content: &[u8]) -> Result<(), Error> {
+        let seq = || CommandSequence::decode(content, false);
+        match label {
+            15 => self.dependency_resolution = Severable::Present(seq()?),
+            16 => self.payload_fetch = Severable::Present(seq()?),
+            18 => self.candidate_verification = Severable::Present(seq()?),
+            20 => self.install = Severable::Present(seq()?),
+            23 => {
+                crate::cbor::check_well_formed(content).at("SUIT_Text_Map")?;
+                self.text = Severable::Present(content.to_vec())
+            }
+            _ => return Err(Error::Unsupported(Unsupported::Member(label))),
+        }
+        Ok(())
+    }
+
+    /// The digest a severable member was replaced by, if it was severed.
+    pub(crate) fn severed_digest(&self, label: i64) -> Option<Digest> {
+        let d = match label {
+            15 => &self.dependency_resolution,
+            16 => &self.payload_fetch,
+            18 => &self.candidate_verification,
+            20 => &self.install,
+            23 => {
+                return match &self.text {
+                    Severable::Severed(d) => Some(*d),
+                    _ => None,
+                }
+            }
+            _ => return None,
+        };
+        match d {
+            Severable::Severed(d) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// The command sequence of `section`: `Ok(None)` if the manifest has none,
+    /// an error if it was severed and not supplied.
+    pub fn section(&self, section: Section) -> Result<Option<&CommandSequence>, Error> {
+        let sev = match section {
+            Section::Shared => return Ok(self.common.shared_sequence.as_ref()),
+            Section::Validate => return Ok(self.validate.as_ref()),
+            Section::Load => return Ok(self.load.as_ref()),
+            Section::Invoke => return Ok(self.invoke.as_ref()),
+            Section::DependencyResolution => &self.dependency_resolution,
+            Section::PayloadFetch => &self.payload_fetch,
+            Section::CandidateVerification => &self.candidate_verification,
+            Section::Install => &self.install,
+        };
+        match sev {
+            Severable::Absent => Ok(None),
+            Severable::Present(s) => Ok(Some(s)),
+            Severable::Severed(_) => Err(Error::SeveredSectionMissing(section)),
+        }
+    }
+
+    /// Number of component indices: the component list, extended by dependency indices
+    /// beyond it (see [`Manifest::component_id`]).
+    pub fn index_count(&self) -> usize {
+        let deps = self.common.dependencies.iter().map(|d| d.index + 1).max();
+        self.common.components.len().max(deps.unwrap_or(0))
+    }
+
+    /// The identifier behind a component index.
+    ///
+    /// Trust domains puts dependencies in the component list. Some published examples
+    /// (suit-firmware-encryption's dependency example) number a dependency just past the
+    /// list instead; such an index is accepted only if it is a declared dependency, and is
+    /// identified by its dependency prefix.
+    pub fn component_id(&self, index: usize) -> Option<ComponentId> {
+        if let Some(c) = self.common.components.get(index) {
+            return Some(c.clone());
+        }
+        self.dependency(index)
+            .map(|d| d.prefix.clone().unwrap_or_default())
+    }
+
+    /// The dependency declared at `index`, if any.
+    pub fn dependency(&self, index: usize) -> Option<&Dependency> {
+        self.common.dependencies.iter().find(|d| d.index == index)
+    }
+
+    /// Key under which this manifest's sequence number is stored: the encoded
+    /// manifest-component-id if present, else the encoded component list.
+    pub fn rollback_key(&self) -> Vec<u8> {
+        if let Some(id) = &self.manifest_component_id {
+            return id.encode();
+        }
+        let mut out = Vec::new();
+        crate::suit::component::push_header(&mut out, 4, self.common.components.len() as u64);
+        for c in &self.common.components {
+            out.extend_from_slice(&c.encode());
+        }
+        out
+    }
+
+    /// All command sequences present (shared first), for static policy checks.
+    pub(crate) fn sequences(&self) -> impl Iterator<Item = &CommandSequence> {
+        [
+            self.common.shared_sequence.as_ref(),
+            self.dependency_resolution.get(),
+            self.payload_fetch.get(),
+            self.candidate_verification.get(),
+            self.install.get(),
+            self.validate.as_ref(),
+            self.load.as_ref(),
+            self.invoke.as_ref(),
+            self.uninstall.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+fn is_digest(dec: &Decoder<'_>) -> bool {
+    matches!(dec.peek(), Ok(crate::cbor::Item::Array(_)))
+}
+
+fn sequence(dec: &mut Decoder<'_>) -> Result<CommandSequence, Error> {
+    let inner = dec.bytes().at("SUIT_Manifest")?;
+    CommandSequence::decode(inner, false)
+}
+
+fn severable_sequence(dec: &mut Decoder<'_>) -> Result<Severable<CommandSequence>, Error> {
+    if is_digest(dec) {
+        Ok(Severable::Severed(Digest::decode(dec)?))
+    } else {
+        Ok(Severable::Present(sequence(dec)?))
+    }
+}
+
+fn decode_common(mut dec: Decoder<'_>) -> Result<Common, Error> {
+    const AT: &str = "SUIT_Common";
+    let n = dec.map().at(AT)?;
+    let mut seen = SeenKeys::default();
+    let mut common = Common::default();
+    for _ in 0..n {
+        let off = dec.position();
+        let key = dec.int().at(AT)?;
+        seen.insert(key, off).at(AT)?;
+        match key {
+            1 => {
+                let deps = dec.map().at("SUIT_Dependencies")?;
+                let mut seen_idx = SeenKeys::default();
+                for _ in 0..deps {
+                    let off = dec.position();
+                    let idx = dec.uint().at("SUIT_Dependencies")?;
+                    let idx = usize::try_from(idx)
+                        .ok()
+                        .filter(|i| *i < MAX_COMPONENTS)
+                        .ok_or(Error::Limit("dependency index"))?;
+                    seen_idx.insert(idx as i64, off).at("SUIT_Dependencies")?;
+                    let meta = dec.map().at("SUIT_Dependency_Metadata")?;
+                    let mut prefix = None;
+                    let mut seen_meta = SeenKeys::default();
+                    for _ in 0..meta {
+                        let off = dec.position();
+                        let k = dec.int().at("SUIT_Dependency_Metadata")?;
+                        seen_meta.insert(k, off).at("SUIT_Dependency_Metadata")?;
+                        if k == 1 {
+                            prefix = Some(ComponentId::decode(&mut dec)?);
+                        } else {
+                            // Extensions carry no meaning for this engine.
+                            dec.skip().at("SUIT_Dependency_Metadata")?;
+                        }
+                    }
+                    common.dependencies.push(Dependency { index: idx, prefix });
+                }
+            }
+            2 => {
+                let count = dec.array().at(AT)?;
+                if count == 0 {
+                    return Err(Error::Invalid {
+                        at: AT,
+                        reason: "suit-components must not be empty",
+                    });
+                }
+                if count > MAX_COMPONENTS {
+                    return Err(Error::Limit("components per manifest"));
+                }
+                for _ in 0..count {
+                    common.components.push(ComponentId::decode(&mut dec)?);
+                }
+            }
+            4 => {
+                let inner = dec.bytes().at(AT)?;
+                common.shared_sequence = Some(CommandSequence::decode(inner, true)?);
+            }
+            k => return Err(Error::Unsupported(Unsupported::Member(k))),
+        }
+    }
+    dec.finish().at(AT)?;
+    // Dependency indices past the list must follow it without gaps.
+    let total = common
+        .dependencies
+        .iter()
+        .map(|d| d.index + 1)
+        .max()
+        .unwrap_or(0)
+        .max(common.components.len());
+    for i in common.components.len()..total {
+        if !common.dependencies.iter().any(|d| d.index == i) {
+            return Err(Error::Invalid {
+                at: AT,
+                reason: "component index neither a component nor a dependency",
+            });
+        }
+    }
+    Ok(common)
+}

@@ -1,0 +1,166 @@
+//! The SUIT manifest engine, one pipeline stage per module:
+//!
+//! [`envelope`] (split the envelope) → [`authenticate`] (digest, signatures, severed members)
+//! → [`policy`] (permissions, rollback) → [`interpreter`] (command sequences, dependencies,
+//! payload staging and decryption) → commit through the [`platform`].
+//!
+//! [`process`] runs the whole pipeline; the stages are public for tools that need only part of
+//! it (e.g. the author tool verifying what it produced).
+
+pub mod authenticate;
+#[cfg(feature = "author")]
+pub mod author;
+pub mod command;
+pub mod component;
+pub mod decrypt;
+pub mod digest;
+pub mod envelope;
+pub mod error;
+pub mod interpreter;
+pub mod manifest;
+pub mod platform;
+pub mod policy;
+
+use alloc::vec::Vec;
+
+pub use authenticate::AuthenticatedManifest;
+pub use component::ComponentId;
+pub use digest::Digest;
+pub use envelope::Envelope;
+pub use error::Error;
+pub use manifest::Manifest;
+pub use platform::Platform;
+pub use policy::{AnchorId, Policy};
+
+use decrypt::DeviceKeys;
+use error::Section;
+use interpreter::Machine;
+
+/// Which SUIT procedure to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Procedure {
+    /// Update: dependency-resolution, payload-fetch, candidate-verification, install,
+    /// validate. The sequence number must be greater than the stored one.
+    Update,
+    /// Invocation (secure boot / launch): validate, load, invoke. The sequence number must
+    /// not be lower than the stored one.
+    Invoke,
+}
+
+impl Procedure {
+    /// The sections run, in order.
+    pub fn sections(self) -> &'static [Section] {
+        match self {
+            Procedure::Update => &[
+                Section::DependencyResolution,
+                Section::PayloadFetch,
+                Section::CandidateVerification,
+                Section::Install,
+                Section::Validate,
+            ],
+            Procedure::Invoke => &[Section::Validate, Section::Load, Section::Invoke],
+        }
+    }
+}
+
+/// What a successful run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Anchors that authenticated the root manifest.
+    pub signers: Vec<AnchorId>,
+    /// The root manifest's sequence number (stored on commit for [`Procedure::Update`]).
+    pub sequence_number: u64,
+    /// The root manifest's digest.
+    pub manifest_digest: Digest,
+    /// Components whose staged content was committed.
+    pub committed: Vec<ComponentId>,
+    /// Components invoked.
+    pub invoked: Vec<ComponentId>,
+}
+
+/// Runs `procedure` for an envelope: decode, authenticate against `policy`'s anchors, apply
+/// policy and rollback checks, execute, and commit through `platform` only if every step
+/// succeeded (otherwise everything staged is discarded).
+///
+/// `keys` are the device keys payload decryption may use.
+pub fn process<P: Platform + ?Sized>(
+    envelope: &[u8],
+    procedure: Procedure,
+    policy: &Policy,
+    keys: &dyn DeviceKeys,
+    platform: &mut P,
+) -> Result<Outcome, Error> {
+    let result = run(envelope, procedure, policy, keys, platform);
+    if result.is_err() {
+        platform.discard();
+    }
+    result
+}
+
+fn run<P: Platform + ?Sized>(
+    envelope: &[u8],
+    procedure: Procedure,
+    policy: &Policy,
+    keys: &dyn DeviceKeys,
+    platform: &mut P,
+) -> Result<Outcome, Error> {
+    let auth = Envelope::decode(envelope)?.authenticate(&policy.anchors)?;
+    let manifest = &auth.manifest;
+    policy.check_manifest(manifest, &auth.signers)?;
+
+    let key = manifest.rollback_key();
+    let stored = platform.sequence_number(&key).map_err(platform_error)?;
+    match procedure {
+        Procedure::Update => policy::check_rollback(stored, manifest.sequence_number)?,
+        Procedure::Invoke => {
+            if let Some(s) = stored {
+                if manifest.sequence_number < s {
+                    return Err(error::PolicyError::Rollback {
+                        stored: s,
+                        offered: manifest.sequence_number,
+                    }
+                    .into());
+                }
+            }
+        }
+    }
+
+    let mut machine = Machine::new(platform, policy, keys);
+    machine.run_root(
+        manifest,
+        auth.integrated_payloads(),
+        &auth.signers,
+        procedure.sections(),
+    )?;
+
+    // Decrypted bytes are committed only once they matched an image digest.
+    if let Some(s) = machine.staged.iter().find(|s| s.decrypted && !s.verified) {
+        return Err(Error::UnverifiedPlaintext(s.component.clone()));
+    }
+    let committed: Vec<ComponentId> = machine.staged.iter().map(|s| s.component.clone()).collect();
+    let invoked = core::mem::take(&mut machine.invoked);
+    let updates = core::mem::take(&mut machine.sequence_updates);
+    let platform = machine.platform();
+    if procedure == Procedure::Update {
+        platform
+            .stage_sequence_number(&key, manifest.sequence_number)
+            .map_err(platform_error)?;
+        for (k, v) in &updates {
+            platform
+                .stage_sequence_number(k, *v)
+                .map_err(platform_error)?;
+        }
+    }
+    platform.commit().map_err(platform_error)?;
+    Ok(Outcome {
+        signers: auth.signers.clone(),
+        sequence_number: manifest.sequence_number,
+        manifest_digest: auth.digest,
+        committed,
+        invoked,
+    })
+}
+
+fn platform_error(e: platform::PlatformError) -> Error {
+    Error::Platform(e)
+}

@@ -1,0 +1,149 @@
+//! The seam between the engine and the world.
+//!
+//! The interpreter decides; a [`Platform`] does. The TA implements it with GP TEE APIs, the
+//! host simulator with files, the tests with a recorder. All component writes are *staged*:
+//! nothing becomes visible until [`Platform::commit`], which the engine calls once, after every
+//! command, digest and policy check of the whole procedure has passed; on any failure it calls
+//! [`Platform::discard`] instead.
+
+use crate::suit::component::ComponentId;
+use crate::suit::error::{ConditionKind, Section};
+
+/// Size of the chunks the engine moves payloads in.
+pub const CHUNK_LEN: usize = 4096;
+
+/// A platform failure, reported inside the command error that caused the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlatformError {
+    /// The platform does not implement the operation (e.g. swap, invoke, slots).
+    Unsupported,
+    /// No such component or resource (unknown URI, empty component).
+    NotFound,
+    /// The platform refuses the operation for this component.
+    Refused,
+    /// The data does not fit the component or the staging area.
+    NoSpace,
+    /// Storage or transport failure.
+    Io,
+    /// Platform-specific code (e.g. a TEE_Result), for diagnostics only.
+    Other(u32),
+}
+
+/// Which device identifier a condition compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentifierKind {
+    /// Vendor identifier (UUID or PEN bytes).
+    Vendor,
+    /// Class identifier (UUID).
+    Class,
+    /// Device identifier (UUID).
+    Device,
+}
+
+/// What a command did, for the reporting engine (SUIT reporting policy) and for tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// 0 for the root manifest, 1 for a dependency, ...
+    pub manifest_depth: u8,
+    /// Section being run.
+    pub section: Section,
+    /// The command.
+    pub event: Event,
+    /// Component it applied to (`None` for commands without one).
+    pub component: Option<&'a ComponentId>,
+    /// Whether it succeeded.
+    pub success: bool,
+    /// The reporting-policy bits the manifest gave the command.
+    pub policy: u64,
+}
+
+/// Command kinds in a [`Record`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A condition was evaluated.
+    Condition(ConditionKind),
+    /// suit-directive-fetch.
+    Fetch,
+    /// suit-directive-copy.
+    Copy,
+    /// suit-directive-write.
+    Write,
+    /// suit-directive-swap.
+    Swap,
+    /// suit-directive-invoke.
+    Invoke,
+    /// suit-directive-process-dependency.
+    ProcessDependency,
+    /// suit-directive-unlink.
+    Unlink,
+}
+
+/// Everything the engine needs from the device.
+pub trait Platform {
+    /// Whether `value` is this device's identifier of `kind` for `component`.
+    fn identifier_matches(
+        &self,
+        kind: IdentifierKind,
+        component: &ComponentId,
+        value: &[u8],
+    ) -> bool;
+
+    /// Whether `component` is in slot `slot` (suit-condition-component-slot).
+    fn slot_matches(&self, _component: &ComponentId, _slot: u64) -> Result<bool, PlatformError> {
+        Err(PlatformError::Unsupported)
+    }
+
+    /// Starts transferring the payload named by `uri` (never called for `#` integrated
+    /// payloads, which the engine serves from the envelope).
+    fn fetch_open(&mut self, uri: &str, fetch_args: Option<&[u8]>) -> Result<(), PlatformError>;
+
+    /// Reads the next chunk of the open transfer into `buf`; `Ok(0)` marks its end.
+    fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError>;
+
+    /// Starts new staged content for `component`, replacing any earlier staged content.
+    fn stage_open(&mut self, component: &ComponentId) -> Result<(), PlatformError>;
+
+    /// Appends to the staged content of `component`.
+    fn stage_write(&mut self, component: &ComponentId, data: &[u8]) -> Result<(), PlatformError>;
+
+    /// Drops staged content of `component` (a try-each option that staged it failed).
+    fn stage_discard(&mut self, component: &ComponentId);
+
+    /// Reads `component` from `offset` into `buf` (staged content if any, else installed);
+    /// returns the number of bytes read, 0 at the end.
+    fn read(
+        &self,
+        component: &ComponentId,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, PlatformError>;
+
+    /// Stages exchanging the contents of two components.
+    fn swap(&mut self, _a: &ComponentId, _b: &ComponentId) -> Result<(), PlatformError> {
+        Err(PlatformError::Unsupported)
+    }
+
+    /// Transfers control to / launches `component` (suit-directive-invoke).
+    fn invoke(
+        &mut self,
+        _component: &ComponentId,
+        _args: Option<&[u8]>,
+    ) -> Result<(), PlatformError> {
+        Err(PlatformError::Unsupported)
+    }
+
+    /// The stored sequence number for the manifest identified by `key`, if any.
+    fn sequence_number(&self, key: &[u8]) -> Result<Option<u64>, PlatformError>;
+
+    /// Stages a new sequence number for `key` (made durable by `commit`).
+    fn stage_sequence_number(&mut self, key: &[u8], value: u64) -> Result<(), PlatformError>;
+
+    /// Makes all staged content and sequence numbers durable, atomically.
+    fn commit(&mut self) -> Result<(), PlatformError>;
+
+    /// Drops everything staged since the last commit.
+    fn discard(&mut self);
+
+    /// Receives a record of each executed condition and directive (reporting engine hook).
+    fn report(&mut self, _record: &Record<'_>) {}
+}

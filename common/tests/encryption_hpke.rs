@@ -1,0 +1,257 @@
+//! COSE-HPKE (draft-ietf-cose-hpke) vectors: all P-256 entries of testvectors.txt
+//! (HPKE-0, HPKE-7 integrated; HPKE-0-KE, HPKE-7-KE key encryption; base and PSK modes;
+//! default and external aad / info / hpke aad) and the draft's two examples.
+
+use ciborium::value::Value;
+use suit_common::encryption::{
+    decrypt, decrypt_integrated, unwrap_content_key, CoseOptions, DecryptError, MemoryKeys,
+};
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/cose-hpke/");
+const PSK: &str = "0247fd33b913760fa1fa51e1892d9f307fbe65eb171e8132c2af18555a738b82";
+const PSK_ID: &[u8] = b"Ennyn Durin aran Moria";
+
+fn read(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{DIR}{name}")).unwrap()
+}
+
+/// (kid, d) of a COSE_Key.
+fn cose_key(bytes: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let v: Value = ciborium::de::from_reader(bytes).unwrap();
+    let (mut kid, mut d) = (None, None);
+    for (k, v) in v.as_map().unwrap() {
+        match i128::from(k.as_integer().unwrap()) {
+            2 => kid = v.as_bytes().cloned(),
+            -4 => d = v.as_bytes().cloned(),
+            _ => {}
+        }
+    }
+    (kid.unwrap(), d.unwrap())
+}
+
+struct Vector {
+    suite: String,
+    title: String,
+    key: Vec<u8>,
+    ciphertext: Vec<u8>,
+}
+
+fn vectors() -> Vec<Vector> {
+    let text = String::from_utf8(read("testvectors.txt")).unwrap();
+    let (mut key, mut suite, mut title) = (Vec::new(), String::new(), String::new());
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some((s, hex)) = line.split_once(" COSE_Key:") {
+            suite = s.to_string();
+            key = hex::decode(hex.trim_start_matches(':').trim()).unwrap();
+        } else if let Some(hex) = line.strip_prefix("Ciphertext:") {
+            let ciphertext = hex::decode(hex.trim()).unwrap();
+            out.push(Vector {
+                suite: suite.clone(),
+                title: title.clone(),
+                key: key.clone(),
+                ciphertext,
+            });
+        } else {
+            title = line.to_string();
+        }
+    }
+    out
+}
+
+fn options(title: &str) -> CoseOptions<'static> {
+    CoseOptions {
+        external_aad: if title.contains("external aad") {
+            b"external-aad"
+        } else {
+            b""
+        },
+        ecdh_kdf_other: None,
+        hpke_info: if title.contains("external info") {
+            b"external-info"
+        } else {
+            b""
+        },
+        hpke_aad: if title.contains("external hpke aad") {
+            b"external-hpke-aad"
+        } else {
+            b""
+        },
+    }
+}
+
+fn keys_for(v: &Vector, with_psk: bool) -> MemoryKeys {
+    let (kid, d) = cose_key(&v.key);
+    let mut keys = MemoryKeys::new();
+    keys.add_hpke_p256(Some(&kid), &d).unwrap();
+    if with_psk {
+        keys.add_psk(PSK_ID, &hex::decode(PSK).unwrap());
+    }
+    keys
+}
+
+fn open(v: &Vector, keys: &MemoryKeys, opts: &CoseOptions<'_>) -> Result<Vec<u8>, DecryptError> {
+    let pt = if v.suite.ends_with("-KE") {
+        decrypt(&v.ciphertext, None, keys, opts)?
+    } else {
+        decrypt_integrated(&v.ciphertext, None, keys, opts)?
+    };
+    Ok(pt.to_vec())
+}
+
+const P256_SUITES: [&str; 4] = ["HPKE-0", "HPKE-7", "HPKE-0-KE", "HPKE-7-KE"];
+
+#[test]
+fn all_p256_test_vectors_decrypt() {
+    let all = vectors();
+    assert_eq!(all.len(), 192);
+    let p256: Vec<_> = all
+        .iter()
+        .filter(|v| P256_SUITES.contains(&v.suite.as_str()))
+        .collect();
+    assert_eq!(p256.len(), 48);
+    for v in &p256 {
+        let keys = keys_for(v, true);
+        let pt = open(v, &keys, &options(&v.title)).unwrap_or_else(|e| panic!("{}: {e}", v.title));
+        assert_eq!(pt, b"hpke test payload", "{}", v.title);
+    }
+    // Base and PSK, integrated and KE, each with all aad/info combinations.
+    assert_eq!(p256.iter().filter(|v| v.title.contains("PSK")).count(), 24);
+}
+
+#[test]
+fn p256_vectors_fail_with_the_wrong_inputs() {
+    for v in vectors()
+        .iter()
+        .filter(|v| P256_SUITES.contains(&v.suite.as_str()))
+    {
+        let keys = keys_for(v, true);
+        let ke = v.suite.ends_with("-KE");
+        let psk = v.title.contains("PSK");
+        let mut opts = options(&v.title);
+        // Dropping external inputs: aad binds layer 0 in KE mode (GCM tag) and the HPKE AEAD
+        // in integrated mode; info / hpke aad bind the HPKE open.
+        if !opts.external_aad.is_empty() {
+            opts.external_aad = b"";
+            let want = if ke {
+                DecryptError::TagMismatch
+            } else {
+                DecryptError::HpkeOpenFailed
+            };
+            assert_eq!(open(v, &keys, &opts).unwrap_err(), want, "{}", v.title);
+            opts = options(&v.title);
+        }
+        if !opts.hpke_info.is_empty() {
+            opts.hpke_info = b"";
+            assert_eq!(
+                open(v, &keys, &opts).unwrap_err(),
+                DecryptError::HpkeOpenFailed,
+                "{}",
+                v.title
+            );
+            opts = options(&v.title);
+        }
+        if !opts.hpke_aad.is_empty() {
+            opts.hpke_aad = b"other";
+            assert_eq!(
+                open(v, &keys, &opts).unwrap_err(),
+                DecryptError::HpkeOpenFailed,
+                "{}",
+                v.title
+            );
+            opts = options(&v.title);
+        }
+        if psk {
+            let no_psk = keys_for(v, false);
+            assert_eq!(
+                open(v, &no_psk, &opts).unwrap_err(),
+                DecryptError::UnknownPsk,
+                "{}",
+                v.title
+            );
+            let (kid, d) = cose_key(&v.key);
+            let mut wrong_psk = MemoryKeys::new();
+            wrong_psk.add_hpke_p256(Some(&kid), &d).unwrap();
+            wrong_psk.add_psk(PSK_ID, &[0x55; 32]);
+            assert_eq!(
+                open(v, &wrong_psk, &opts).unwrap_err(),
+                DecryptError::HpkeOpenFailed,
+                "{}",
+                v.title
+            );
+        }
+        // Another P-256 key under the same kid.
+        let (kid, _) = cose_key(&v.key);
+        let mut wrong = MemoryKeys::new();
+        wrong.add_hpke_p256(Some(&kid), &[3u8; 32]).unwrap();
+        wrong.add_psk(PSK_ID, &hex::decode(PSK).unwrap());
+        assert_eq!(
+            open(v, &wrong, &opts).unwrap_err(),
+            DecryptError::HpkeOpenFailed,
+            "{}",
+            v.title
+        );
+        // The kid is honoured: the right key under another kid is not a candidate.
+        let (_, d) = cose_key(&v.key);
+        let mut other_kid = MemoryKeys::new();
+        other_kid.add_hpke_p256(Some(b"someone-else"), &d).unwrap();
+        other_kid.add_psk(PSK_ID, &hex::decode(PSK).unwrap());
+        assert_eq!(
+            open(v, &other_kid, &opts).unwrap_err(),
+            DecryptError::NoRecipientForKeys,
+            "{}",
+            v.title
+        );
+        // Tampered recipient / layer ciphertext: flip the last byte (tag of the HPKE
+        // ciphertext in integrated mode, of the recipient's encrypted CEK in KE mode).
+        let mut t = v.ciphertext.clone();
+        *t.last_mut().unwrap() ^= 1;
+        let tampered = Vector {
+            suite: v.suite.clone(),
+            title: v.title.clone(),
+            key: v.key.clone(),
+            ciphertext: t,
+        };
+        assert_eq!(
+            open(&tampered, &keys, &opts).unwrap_err(),
+            DecryptError::HpkeOpenFailed,
+            "{}",
+            v.title
+        );
+    }
+}
+
+#[test]
+fn draft_example_key_encryption() {
+    let (kid, d) = cose_key(&read("example_ke_hpke0ke_bob.cose_key.cbor"));
+    assert_eq!(kid, b"bob");
+    let mut keys = MemoryKeys::new();
+    keys.add_hpke_p256(Some(&kid), &d).unwrap();
+    let msg = read("example_ke_hpke0ke.cbor");
+    let (_, cek) = unwrap_content_key(&msg, &keys, &CoseOptions::COSE).unwrap();
+    assert_eq!(
+        hex::encode(cek.as_bytes()),
+        "4423ec45d90284e7a6a3360732350572"
+    );
+    let pt = decrypt(&msg, None, &keys, &CoseOptions::COSE).unwrap();
+    assert_eq!(&pt[..], b"This is the content.\n");
+}
+
+#[test]
+fn draft_example_integrated() {
+    let (kid, d) = cose_key(&read("example_integrated_hpke0_bob.cose_key.cbor"));
+    let mut keys = MemoryKeys::new();
+    keys.add_hpke_p256(Some(&kid), &d).unwrap();
+    let msg = read("example_integrated_hpke0.cbor");
+    let pt = decrypt_integrated(&msg, None, &keys, &CoseOptions::COSE).unwrap();
+    assert_eq!(&pt[..], b"This is the content.\n");
+    // Integrated messages are not SUIT_Encryption_Info and vice versa.
+    assert!(decrypt(&msg, None, &keys, &CoseOptions::COSE).is_err());
+    assert!(decrypt_integrated(
+        &read("example_ke_hpke0ke.cbor"),
+        None,
+        &keys,
+        &CoseOptions::COSE
+    )
+    .is_err());
+}

@@ -1,0 +1,441 @@
+//! Author side ↔ device side: every content algorithm with every key distribution method,
+//! broadcast to several recipients, HPKE integrated mode, 16 MiB streams, and the streaming
+//! GCM checked against the one-shot `aes-gcm` crate.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use p256::elliptic_curve::Generate;
+use rand_core::{Rng, UnwrapErr};
+use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
+use suit_common::encryption::content::{GcmDecryptor, GcmEncryptor};
+use suit_common::encryption::{
+    decrypt, decrypt_integrated, encrypt_integrated, encrypt_payload, CoseOptions, DecryptError,
+    EncryptError, MemoryKeys, PayloadDecryptor, PayloadEncryptor, Psk, Recipient,
+};
+
+type TestRng = UnwrapErr<getrandom::SysRng>;
+
+fn rng() -> TestRng {
+    UnwrapErr(getrandom::SysRng)
+}
+
+const CONTENT: [ContentAlgorithm; 4] = [
+    ContentAlgorithm::A128Gcm,
+    ContentAlgorithm::A256Gcm,
+    ContentAlgorithm::A128Ctr,
+    ContentAlgorithm::A256Ctr,
+];
+
+struct Device {
+    keys: MemoryKeys,
+    public: p256::PublicKey,
+    kek128: [u8; 16],
+    kek256: [u8; 32],
+}
+
+/// A device with a KEK of each size, an ECDH-ES key and an HPKE key.
+fn device(name: &str) -> Device {
+    let mut r = rng();
+    let sk = p256::SecretKey::generate_from_rng(&mut r);
+    let mut keys = MemoryKeys::new();
+    let mut k16 = [0u8; 16];
+    let mut k32 = [0u8; 32];
+    r.fill_bytes(&mut k16);
+    r.fill_bytes(&mut k32);
+    keys.add_kek(Some(format!("{name}-kw128").as_bytes()), &k16)
+        .unwrap();
+    keys.add_kek(Some(format!("{name}-kw256").as_bytes()), &k32)
+        .unwrap();
+    keys.add_ecdh_p256(Some(name.as_bytes()), &sk.to_bytes())
+        .unwrap();
+    keys.add_hpke_p256(Some(name.as_bytes()), &sk.to_bytes())
+        .unwrap();
+    keys.add_psk(b"psk-1", &[0x42; 32]);
+    Device {
+        keys,
+        public: sk.public_key(),
+        kek128: k16,
+        kek256: k32,
+    }
+}
+
+fn streamed(
+    info: &[u8],
+    keys: &MemoryKeys,
+    ct: &[u8],
+    chunk: usize,
+) -> Result<Vec<u8>, DecryptError> {
+    let mut d = PayloadDecryptor::new(info, keys)?;
+    let mut out = Vec::with_capacity(ct.len());
+    for c in ct.chunks(chunk.max(1)) {
+        out.extend_from_slice(&d.update(c)?);
+    }
+    out.extend_from_slice(&d.finish()?);
+    Ok(out)
+}
+
+fn payload(len: usize) -> Vec<u8> {
+    let mut p = vec![0u8; len];
+    rng().fill_bytes(&mut p);
+    p
+}
+
+#[test]
+fn every_mode_round_trips() {
+    let dev = device("dev");
+    let (k16, k32) = (dev.kek128, dev.kek256);
+    let kid128 = b"dev-kw128".as_slice();
+    let kid256 = b"dev-kw256".as_slice();
+    let recipients = [
+        Recipient::AesKw {
+            kid: Some(kid128),
+            kek: &k16,
+        },
+        Recipient::AesKw {
+            kid: Some(kid256),
+            kek: &k32,
+        },
+        Recipient::AesKw {
+            kid: None,
+            kek: &k16,
+        },
+        Recipient::EcdhEs {
+            kid: Some(b"dev"),
+            public_key: &dev.public,
+            wrap: KeyWrap::A128Kw,
+        },
+        Recipient::EcdhEs {
+            kid: None,
+            public_key: &dev.public,
+            wrap: KeyWrap::A256Kw,
+        },
+        Recipient::Hpke {
+            kid: Some(b"dev"),
+            public_key: &dev.public,
+            suite: HpkeSuite::Hpke0,
+            psk: None,
+        },
+        Recipient::Hpke {
+            kid: None,
+            public_key: &dev.public,
+            suite: HpkeSuite::Hpke7,
+            psk: None,
+        },
+        Recipient::Hpke {
+            kid: Some(b"dev"),
+            public_key: &dev.public,
+            suite: HpkeSuite::Hpke0,
+            psk: Some(Psk {
+                id: b"psk-1",
+                key: &[0x42; 32],
+            }),
+        },
+    ];
+    for content in CONTENT {
+        for r in &recipients {
+            for len in [0usize, 1, 15, 16, 17, 1000] {
+                let pt = payload(len);
+                let e = encrypt_payload(
+                    &pt,
+                    content,
+                    std::slice::from_ref(r),
+                    &CoseOptions::SUIT,
+                    &mut rng(),
+                )
+                .unwrap();
+                let tag = if content.is_aead() { 16 } else { 0 };
+                assert_eq!(e.ciphertext.len(), len + tag);
+                for chunk in [1, 7, 16, 4096] {
+                    assert_eq!(
+                        streamed(&e.encryption_info, &dev.keys, &e.ciphertext, chunk).unwrap(),
+                        pt,
+                        "{content:?} {r:?}"
+                    );
+                }
+                if content.is_aead() && len > 0 {
+                    let mut bad = e.ciphertext.clone();
+                    bad[len / 2] ^= 0x80;
+                    assert_eq!(
+                        streamed(&e.encryption_info, &dev.keys, &bad, 5).unwrap_err(),
+                        DecryptError::TagMismatch
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn broadcast_one_ciphertext_many_devices() {
+    let a = device("a");
+    let b = device("b");
+    let c = device("c");
+    let ka = a.kek128;
+    let recipients = [
+        Recipient::AesKw {
+            kid: Some(b"a-kw128"),
+            kek: &ka,
+        },
+        Recipient::EcdhEs {
+            kid: Some(b"b"),
+            public_key: &b.public,
+            wrap: KeyWrap::A128Kw,
+        },
+        Recipient::Hpke {
+            kid: Some(b"c"),
+            public_key: &c.public,
+            suite: HpkeSuite::Hpke0,
+            psk: None,
+        },
+    ];
+    let pt = payload(5000);
+    let e = encrypt_payload(
+        &pt,
+        ContentAlgorithm::A128Gcm,
+        &recipients,
+        &CoseOptions::SUIT,
+        &mut rng(),
+    )
+    .unwrap();
+    for dev in [&a, &b, &c] {
+        assert_eq!(
+            streamed(&e.encryption_info, &dev.keys, &e.ciphertext, 333).unwrap(),
+            pt
+        );
+    }
+    // A device that is not a recipient.
+    let d = device("d");
+    assert_eq!(
+        PayloadDecryptor::new(&e.encryption_info, &d.keys).unwrap_err(),
+        DecryptError::NoRecipientForKeys
+    );
+    // Without kids, a stranger's keys are tried and fail cryptographically.
+    let anon = [Recipient::EcdhEs {
+        kid: None,
+        public_key: &b.public,
+        wrap: KeyWrap::A128Kw,
+    }];
+    let e = encrypt_payload(
+        &pt,
+        ContentAlgorithm::A256Ctr,
+        &anon,
+        &CoseOptions::SUIT,
+        &mut rng(),
+    )
+    .unwrap();
+    assert_eq!(
+        PayloadDecryptor::new(&e.encryption_info, &d.keys).unwrap_err(),
+        DecryptError::KeyUnwrapFailed
+    );
+    assert_eq!(
+        streamed(&e.encryption_info, &b.keys, &e.ciphertext, 999).unwrap(),
+        pt
+    );
+    assert_eq!(
+        encrypt_payload(
+            &pt,
+            ContentAlgorithm::A128Gcm,
+            &[],
+            &CoseOptions::SUIT,
+            &mut rng()
+        )
+        .unwrap_err(),
+        EncryptError::NoRecipients
+    );
+}
+
+#[test]
+fn hpke_integrated_round_trips() {
+    let dev = device("int");
+    let opts = CoseOptions {
+        external_aad: b"aad",
+        ecdh_kdf_other: None,
+        hpke_info: b"info",
+        hpke_aad: b"",
+    };
+    for suite in [HpkeSuite::Hpke0, HpkeSuite::Hpke7] {
+        for psk in [
+            None,
+            Some(Psk {
+                id: b"psk-1",
+                key: &[0x42; 32],
+            }),
+        ] {
+            let pt = payload(300);
+            let msg = encrypt_integrated(
+                &pt,
+                suite,
+                &dev.public,
+                Some(b"int"),
+                psk,
+                &opts,
+                &mut rng(),
+            )
+            .unwrap();
+            assert_eq!(
+                &decrypt_integrated(&msg, None, &dev.keys, &opts).unwrap()[..],
+                &pt[..]
+            );
+            assert_eq!(
+                decrypt_integrated(&msg, None, &dev.keys, &CoseOptions::COSE).unwrap_err(),
+                DecryptError::HpkeOpenFailed
+            );
+            let mut bad = msg.clone();
+            let n = bad.len();
+            bad[n - 20] ^= 1;
+            assert_eq!(
+                decrypt_integrated(&bad, None, &dev.keys, &opts).unwrap_err(),
+                DecryptError::HpkeOpenFailed
+            );
+        }
+    }
+}
+
+#[test]
+fn external_inputs_bind_the_key_encryption() {
+    let dev = device("ext");
+    let opts = CoseOptions {
+        external_aad: b"x",
+        ecdh_kdf_other: Some(b"other"),
+        hpke_info: b"i",
+        hpke_aad: b"a",
+    };
+    let r = [
+        Recipient::EcdhEs {
+            kid: Some(b"ext"),
+            public_key: &dev.public,
+            wrap: KeyWrap::A128Kw,
+        },
+        Recipient::Hpke {
+            kid: Some(b"ext"),
+            public_key: &dev.public,
+            suite: HpkeSuite::Hpke7,
+            psk: None,
+        },
+    ];
+    for one in &r {
+        let e = encrypt_payload(
+            b"fw",
+            ContentAlgorithm::A256Gcm,
+            std::slice::from_ref(one),
+            &opts,
+            &mut rng(),
+        )
+        .unwrap();
+        assert_eq!(
+            &decrypt(&e.encryption_info, Some(&e.ciphertext), &dev.keys, &opts).unwrap()[..],
+            b"fw"
+        );
+        assert!(decrypt(
+            &e.encryption_info,
+            Some(&e.ciphertext),
+            &dev.keys,
+            &CoseOptions::SUIT
+        )
+        .is_err());
+    }
+}
+
+#[test]
+fn sixteen_mebibytes_stream_in_constant_chunks() {
+    let dev = device("big");
+    let k16 = dev.kek128;
+    let pt = payload(16 * 1024 * 1024 + 5);
+    for content in [ContentAlgorithm::A128Gcm, ContentAlgorithm::A256Ctr] {
+        let r = [Recipient::AesKw {
+            kid: Some(b"big-kw128"),
+            kek: &k16,
+        }];
+        let mut enc = PayloadEncryptor::new(content, &r, &CoseOptions::SUIT, &mut rng()).unwrap();
+        let info = enc.encryption_info().to_vec();
+        let mut ct = Vec::with_capacity(pt.len() + 16);
+        for c in pt.chunks(64 * 1024) {
+            ct.extend_from_slice(&enc.update(c).unwrap());
+        }
+        ct.extend_from_slice(&enc.finish());
+        // Decrypt in odd-sized chunks; every returned piece is at most the input size.
+        let mut d = PayloadDecryptor::new(&info, &dev.keys).unwrap();
+        let mut pos = 0;
+        for c in ct.chunks(65_537) {
+            let out = d.update(c).unwrap();
+            assert!(out.len() <= c.len() + 16);
+            assert_eq!(&out[..], &pt[pos..pos + out.len()]);
+            pos += out.len();
+        }
+        d.finish().unwrap();
+        assert_eq!(pos, pt.len());
+        if content.is_aead() {
+            let mut bad = ct.clone();
+            bad[8 * 1024 * 1024] ^= 1;
+            let mut d = PayloadDecryptor::new(&info, &dev.keys).unwrap();
+            for c in bad.chunks(1 << 20) {
+                d.update(c).unwrap();
+            }
+            assert_eq!(d.finish().unwrap_err(), DecryptError::TagMismatch);
+        }
+    }
+}
+
+#[test]
+fn streaming_gcm_matches_aes_gcm_crate() {
+    type Gcm128N16 = aes_gcm::AesGcm<aes_gcm::aes::Aes128, aes_gcm::aead::consts::U16>;
+    let mut r = rng();
+    for round in 0..300 {
+        let key_len = if round % 2 == 0 { 16 } else { 32 };
+        let iv_len = if round % 3 == 0 { 16 } else { 12 };
+        let key = payload(key_len);
+        let iv = payload(iv_len);
+        let aad = payload((r.next_u32() % 70) as usize);
+        let pt = payload((r.next_u32() % 200) as usize);
+        let p = Payload {
+            msg: &pt,
+            aad: &aad,
+        };
+        let reference = match (key_len, iv_len) {
+            (16, 12) => aes_gcm::Aes128Gcm::new_from_slice(&key)
+                .unwrap()
+                .encrypt(iv.as_slice().try_into().unwrap(), p),
+            (32, 12) => aes_gcm::Aes256Gcm::new_from_slice(&key)
+                .unwrap()
+                .encrypt(iv.as_slice().try_into().unwrap(), p),
+            (16, 16) => Gcm128N16::new_from_slice(&key)
+                .unwrap()
+                .encrypt(iv.as_slice().try_into().unwrap(), p),
+            _ => continue,
+        }
+        .unwrap();
+        let mut e = GcmEncryptor::new(&key, &iv, &aad).unwrap();
+        let chunk = 1 + (r.next_u32() % 40) as usize;
+        let mut ours = Vec::new();
+        for c in pt.chunks(chunk) {
+            ours.extend_from_slice(&e.update(c).unwrap());
+        }
+        ours.extend_from_slice(&e.finish());
+        assert_eq!(ours, reference, "round {round}");
+        let mut d = GcmDecryptor::new(&key, &iv, &aad).unwrap();
+        let mut back = Vec::new();
+        for c in reference.chunks(chunk) {
+            back.extend_from_slice(&d.update(c).unwrap());
+        }
+        d.finish().unwrap();
+        assert_eq!(back, pt);
+    }
+}
+
+#[test]
+fn finish_without_a_tag_is_truncated() {
+    let dev = device("p");
+    let k16 = dev.kek128;
+    let e = encrypt_payload(
+        b"x",
+        ContentAlgorithm::A128Gcm,
+        &[Recipient::AesKw {
+            kid: Some(b"p-kw128"),
+            kek: &k16,
+        }],
+        &CoseOptions::SUIT,
+        &mut rng(),
+    )
+    .unwrap();
+    let d = PayloadDecryptor::new(&e.encryption_info, &dev.keys).unwrap();
+    assert_eq!(d.finish().unwrap_err(), DecryptError::Truncated);
+}

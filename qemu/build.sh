@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Build the project's aarch64 pieces (the TA, signed for OP-TEE, and the agent) with Debian's
+# Rust, and pack the guest initramfs: qemu/setup.sh's base tree + the TA + the agent + /init.
+#
+# Usage: qemu/build.sh          (after qemu/setup.sh)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=qemu/lib.sh
+. "$ROOT/qemu/lib.sh"
+
+[ -d "$QB/guest-base" ] || die "no guest base tree: run qemu/setup.sh first"
+for t in /usr/bin/cargo /usr/bin/rustc aarch64-linux-gnu-gcc aarch64-linux-gnu-objcopy aarch64-linux-gnu-readelf cpio gzip; do
+    need_tool "$t"
+done
+
+DEVKIT="$QB/pkgs/optee-os-dev/usr/lib/optee-os-dev/vexpress-qemu_armv8a"
+[ -f "$DEVKIT/lib/libutee.a" ] || die "TA dev kit missing at $DEVKIT"
+TARGET=aarch64-unknown-linux-gnu
+TDIR="$QB/target"
+TA_UUID="$(sed -n 's/^pub const TA_UUID: &str = "\(.*\)";/\1/p' "$ROOT/common/src/protocol.rs")"
+[ -n "$TA_UUID" ] || die "cannot read TA_UUID from common/src/protocol.rs"
+grep -q "\"$TA_UUID\"" "$ROOT/ta/build.rs" || die "ta/build.rs and common/src/protocol.rs disagree on the TA UUID"
+
+# Debian's cargo/rustc (they carry the prebuilt aarch64 std); rustup's shims stay for host builds.
+deb_cargo() {
+    env RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc CARGO_TARGET_DIR="$TDIR" \
+        CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+        CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
+        /usr/bin/cargo "$@"
+}
+
+T0=$SECONDS
+step "building the TA ($TA_UUID) for $TARGET"
+(cd "$ROOT" && TA_DEV_KIT_DIR="$DEVKIT" CC=aarch64-linux-gnu-gcc \
+    deb_cargo build --locked --release -p suit-ta --target $TARGET)
+ELF="$TDIR/$TARGET/release/suit-ta"
+if aarch64-linux-gnu-readelf -d "$ELF" | grep -q NEEDED; then
+    aarch64-linux-gnu-readelf -d "$ELF" | grep NEEDED >&2
+    die "the TA ELF has NEEDED entries; OP-TEE's loader would refuse it"
+fi
+mkdir -p "$QB/out"
+aarch64-linux-gnu-objcopy --strip-unneeded "$ELF" "$QB/out/suit-ta.stripped.elf"
+# ta_version: the TA store refuses a lower one; keep it in step with the crate's major/minor.
+TA_VERSION="${SUIT_TA_VERSION:-1}"
+/usr/bin/python3 "$DEVKIT/scripts/sign_encrypt.py" sign-enc --uuid "$TA_UUID" \
+    --ta-version "$TA_VERSION" --key "$DEVKIT/keys/default_ta.pem" \
+    --in "$QB/out/suit-ta.stripped.elf" --out "$QB/out/$TA_UUID.ta" >/dev/null ||
+    die "signing the TA failed"
+
+step "building suit-agent for $TARGET"
+(cd "$ROOT" && OPTEE_CLIENT_EXPORT="$QB/optee-client-export" \
+    deb_cargo build --locked --release -p suit-host --features optee --bin suit-agent --target $TARGET)
+AGENT="$TDIR/$TARGET/release/suit-agent"
+
+step "packing the guest initramfs"
+STAGE="$QB/initramfs"
+rm -rf "$STAGE"; cp -a "$QB/guest-base" "$STAGE"
+install -m 0755 "$ROOT/qemu/guest/init" "$STAGE/init"
+install -m 0644 "$QB/out/$TA_UUID.ta" "$STAGE/usr/lib/optee_armtz/$TA_UUID.ta"
+install -m 0755 "$AGENT" "$STAGE/usr/bin/suit-agent"
+mkdir -p "$STAGE/usr/share/suit/tests"
+cp "$ROOT"/qemu/guest/tests/*.sh "$STAGE/usr/share/suit/tests/" 2>/dev/null || true
+(cd "$STAGE" && find . -print0 | sort -z | cpio --null -o -H newc --quiet -R 0:0) | gzip -1 >"$QB/out/initrd.cpio.gz"
+step "guest built in $((SECONDS - T0)) s: TA $(stat -c %s "$QB/out/$TA_UUID.ta") B, initramfs $(stat -c %s "$QB/out/initrd.cpio.gz") B"

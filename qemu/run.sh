@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Boot OP-TEE on QEMU ARMv8 (headless, no network) and run guest commands.
+#
+# Usage: qemu/run.sh [--disk FILE] [--new-disk] [--timeout SECS] [--logs DIR] [--quiet|--verbose] CMD...
+#   Each CMD is one shell command line run in the guest, in order; all run, and the guest's
+#   exit status is the first non-zero one. The normal-world console is shown live and kept
+#   with the secure-world (OP-TEE) console as DIR/normal.log and DIR/secure.log.
+#   --disk FILE  virtio disk mounted at /data in the guest: secure storage (/data/tee) and
+#                agent files (/data/ree) survive from one run to the next. Created (ext4) if
+#                missing. Without --disk, /data is a tmpfs.
+# Exit: the guest's status; 124 on timeout; 125 if the guest never reported a status.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=qemu/lib.sh
+. "$ROOT/qemu/lib.sh"
+
+DISK="" NEW_DISK=0 TIMEOUT=300 LOGS="" QUIET=0 VERBOSE=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --disk) DISK="$2"; shift 2 ;;
+        --new-disk) NEW_DISK=1; shift ;;
+        --timeout) TIMEOUT="$2"; shift 2 ;;
+        --logs) LOGS="$2"; shift 2 ;;
+        --quiet) QUIET=1; shift ;;
+        --verbose) VERBOSE=1; shift ;;
+        --) shift; break ;;
+        -*) die "run.sh: unknown option $1" ;;
+        *) break ;;
+    esac
+done
+[ $# -gt 0 ] || die "run.sh: no guest command given"
+need_tool qemu-system-aarch64; need_tool cpio; need_tool timeout
+for f in qemu_fw.bios Image initrd.cpio.gz; do
+    [ -f "$QB/out/$f" ] || die "missing $QB/out/$f: run qemu/setup.sh and qemu/build.sh"
+done
+
+LOGS="${LOGS:-$QB/logs/run-$(date +%Y%m%d-%H%M%S)-$$}"
+mkdir -p "$LOGS"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+# The job rides along as a second (uncompressed) cpio archive appended to the initramfs.
+mkdir -p "$WORK/job/job"
+printf '%s\n' "$@" >"$WORK/job/job/commands"
+(cd "$WORK/job" && find . | cpio -o -H newc --quiet -R 0:0) >"$WORK/job.cpio"
+# The kernel looks for the next archive at a 4-byte boundary after the gzip stream ends.
+cp "$QB/out/initrd.cpio.gz" "$WORK/initrd"
+pad=$(( (4 - $(stat -c %s "$WORK/initrd") % 4) % 4 ))
+head -c "$pad" /dev/zero >>"$WORK/initrd"
+cat "$WORK/job.cpio" >>"$WORK/initrd"
+
+DRIVE=()
+if [ -n "$DISK" ]; then
+    need_tool mkfs.ext4
+    if [ "$NEW_DISK" = 1 ] || [ ! -f "$DISK" ]; then
+        rm -f "$DISK"; truncate -s 64M "$DISK"
+        mkfs.ext4 -q -F -L suit-data "$DISK" || die "mkfs.ext4 on $DISK failed"
+    fi
+    DRIVE=(-drive "if=none,format=raw,file=$DISK,id=data" -device virtio-blk-device,drive=data)
+fi
+
+# Live console: nothing with --quiet; everything with --verbose; by default the guest from the
+# kernel's hand-off on (firmware chatter stays in normal.log).
+live_view() {
+    if [ "$QUIET" = 1 ]; then cat >/dev/null
+    elif [ "$VERBOSE" = 1 ]; then cat
+    else awk '/^Starting kernel/ { on = 1; next } /reboot: Power down/ { on = 0 } on { print; fflush() }'
+    fi
+}
+
+: >"$LOGS/secure.log"
+set +e
+timeout --foreground -k 5 "$TIMEOUT" qemu-system-aarch64 \
+    -machine virt,secure=on,gic-version=3,virtualization=false -cpu cortex-a57 -smp 2 -m 1024 \
+    -bios "$QB/out/qemu_fw.bios" -kernel "$QB/out/Image" -initrd "$WORK/initrd" \
+    -append "console=ttyAMA0 rdinit=/init quiet loglevel=3 panic=-1" \
+    -nic none -display none -monitor none "${DRIVE[@]}" \
+    -serial stdio -serial "file:$LOGS/secure.log" -no-reboot </dev/null |
+    tr -d '\r' | tee "$LOGS/normal.log" | live_view
+qemu_rc=${PIPESTATUS[0]}
+set -e
+
+status="$(sed -n 's/^SUIT-GUEST-EXIT=\([0-9]*\).*/\1/p' "$LOGS/normal.log" | tail -1)"
+banner="$(grep -a -m1 'OP-TEE version' "$LOGS/secure.log" || true)"
+echo "qemu/run: secure world: ${banner:-NO OP-TEE BANNER}" | tr -d '\r'
+# A TA that panicked or aborted is named in the secure log; show it whatever the status.
+if grep -a -n -E 'TA panicked|Panic|panicked at|abort|Abort' "$LOGS/secure.log" >"$WORK/panics"; then
+    echo "qemu/run: the secure-world log reports a panic/abort ($LOGS/secure.log):" >&2
+    head -20 "$WORK/panics" | tr -d '\r' >&2
+    [ "${status:-0}" = 0 ] && status=126
+fi
+echo "qemu/run: logs in $LOGS"
+if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
+    echo "qemu/run: timed out after $TIMEOUT s" >&2; exit 124
+fi
+if [ -z "$status" ]; then
+    echo "qemu/run: the guest never reported a status (QEMU exit $qemu_rc); last lines:" >&2
+    tail -15 "$LOGS/normal.log" >&2; exit 125
+fi
+exit "$status"

@@ -1,0 +1,84 @@
+//! OP-TEE entry points of the SUIT update TA: a thin adapter from GP parameters to
+//! [`suit_common::service::Service`]. Every decision is made in `common`.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod backend;
+
+use optee_utee::prelude::*;
+use optee_utee::{trace_println, Result};
+use suit_common::protocol::{Status, MAX_REQUEST};
+use suit_common::service::Service;
+
+use crate::backend::Optee;
+
+/// Per-session state. The TA is single-instance and single-session, so there is exactly one.
+pub struct Session {
+    service: Service<Optee>,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session { service: Service::new(Optee) }
+    }
+}
+
+#[ta_create]
+fn create() -> Result<()> {
+    Ok(())
+}
+
+#[ta_open_session]
+fn open_session(_params: &mut ParametersNone, _session: &mut Session) -> Result<()> {
+    Ok(())
+}
+
+#[ta_close_session]
+fn close_session(_session: &mut Session) {}
+
+#[ta_destroy]
+fn destroy() {}
+
+/// Slot layout: see `suit_common::protocol`. A wrong layout is refused by the typed tuple
+/// before this runs (TEE_ERROR_BAD_PARAMETERS).
+#[ta_invoke_command]
+fn invoke_command(
+    session: &mut Session,
+    command: u32,
+    params: &mut (
+        ParameterValueInout<'_>,
+        ParameterMemrefInput<'_>,
+        ParameterMemrefOutput<'_>,
+        ParameterNone,
+    ),
+) -> Result<()> {
+    let (control, request, response, _) = params;
+    let host_version = control.get_a();
+    // Bound before copying; then parse only the TA-owned copy, never shared memory.
+    let reply = if request.buffer_len() > MAX_REQUEST {
+        suit_common::service::Reply {
+            status: Status::RequestTooLarge,
+            detail: MAX_REQUEST as u32,
+            body: alloc::vec::Vec::new(),
+        }
+    } else {
+        let copy = request.read_to_vec();
+        session.service.invoke(command, host_version, &copy)
+    };
+    let (status, detail) = if reply.body.len() > response.buffer_len() {
+        (Status::ResponseTooLarge, reply.body.len() as u32)
+    } else {
+        response.set_output(&reply.body)?;
+        (reply.status, reply.detail)
+    };
+    if status != Status::Ok {
+        trace_println!("[suit-ta] command {} -> {:?}", command, status);
+    }
+    control.set_a(status as u32);
+    control.set_b(detail);
+    Ok(())
+}
+
+include!(concat!(env!("OUT_DIR"), "/user_ta_header.rs"));
