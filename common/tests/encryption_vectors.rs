@@ -433,3 +433,47 @@ fn errors_and_debug_output_carry_no_secrets() {
         "AES key unwrap integrity check failed"
     );
 }
+
+#[test]
+fn hostile_cbor_lengths_and_nesting_are_bounded() {
+    let keys = device_keys();
+    let huge = [0xff; 8];
+    for major in [0x5b, 0x7b, 0x9b, 0xbb] {
+        // Tag 96 wrapping an item that claims 2^64-1 bytes/elements, and the bare item.
+        let mut tagged = vec![0xd8, 0x60, major];
+        tagged.extend_from_slice(&huge);
+        let mut bare = vec![major];
+        bare.extend_from_slice(&huge);
+        for input in [tagged, bare] {
+            assert!(matches!(
+                PayloadDecryptor::new(&input, &keys).unwrap_err(),
+                DecryptError::Malformed {
+                    at: Location::Structure,
+                    ..
+                }
+            ));
+        }
+    }
+    // Deep nesting: 10,000 nested arrays.
+    let deep = vec![0x81; 10_000];
+    assert_eq!(
+        PayloadDecryptor::new(&deep, &keys).unwrap_err(),
+        DecryptError::Malformed {
+            at: Location::Structure,
+            problem: Problem::Cbor
+        }
+    );
+    // Over the size limit.
+    let big = vec![0u8; suit_common::encryption::MAX_INFO_LEN + 1];
+    assert_eq!(
+        PayloadDecryptor::new(&big, &keys).unwrap_err(),
+        DecryptError::Malformed {
+            at: Location::Structure,
+            problem: Problem::Cbor
+        }
+    );
+    // A protected header bstr that claims more than it holds.
+    let mut info = info(&CASES[0]);
+    info[3] = 0x5a; // 43 A10101 → 5A <4-byte length>
+    assert!(PayloadDecryptor::new(&info, &keys).is_err());
+}

@@ -12,16 +12,21 @@ fn call<Q: Serialize, R: DeserializeOwned>(
     command: Command,
     request: &Q,
 ) -> Result<R, AgentError> {
-    let bytes = protocol::encode(request).map_err(|_| AgentError::BadResponse("request encoding"))?;
+    let bytes =
+        protocol::encode(request).map_err(|_| AgentError::BadResponse("request encoding"))?;
     let reply = tee.invoke(command, &bytes)?;
     match Status::from_code(reply.status) {
         Some(Status::Ok) => protocol::decode(&reply.body, MAX_RESPONSE)
             .map_err(|_| AgentError::BadResponse("undecodable response body")),
-        Some(Status::VersionMismatch) => {
-            Err(AgentError::VersionMismatch { agent: PROTOCOL_VERSION, ta: reply.detail })
-        }
+        Some(Status::VersionMismatch) => Err(AgentError::VersionMismatch {
+            agent: PROTOCOL_VERSION,
+            ta: reply.detail,
+        }),
         Some(Status::Refused) => match protocol::decode::<Refusal>(&reply.body, MAX_RESPONSE) {
-            Ok(r) => Err(AgentError::Refused { kind: r.kind, reason: r.reason }),
+            Ok(r) => Err(AgentError::Refused {
+                kind: r.kind,
+                reason: r.reason,
+            }),
             Err(_) => Err(AgentError::Status(Status::Refused)),
         },
         Some(other) => Err(AgentError::Status(other)),

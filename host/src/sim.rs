@@ -43,13 +43,25 @@ impl Simulator {
     pub fn open(state: &Path) -> Result<Self, AgentError> {
         std::fs::create_dir_all(state)
             .map_err(|e| AgentError::SimState(format!("{}: {e}", state.display())))?;
-        Ok(Simulator { service: Service::new(SimBackend { state: state.to_path_buf() }) })
+        Ok(Simulator {
+            service: Service::new(SimBackend {
+                state: state.to_path_buf(),
+            }),
+        })
     }
 }
 
 impl Transport for Simulator {
     fn invoke(&mut self, command: Command, request: &[u8]) -> Result<RawReply, AgentError> {
-        let reply = self.service.invoke(command as u32, suit_common::protocol::PROTOCOL_VERSION, request);
-        Ok(RawReply { status: reply.status as u32, detail: reply.detail, body: reply.body })
+        let reply = self.service.invoke(
+            command as u32,
+            suit_common::protocol::PROTOCOL_VERSION,
+            request,
+        );
+        Ok(RawReply {
+            status: reply.status as u32,
+            detail: reply.detail,
+            body: reply.body,
+        })
     }
 }

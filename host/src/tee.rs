@@ -33,7 +33,9 @@ pub enum AgentError {
     TaDead(String),
     #[error("invoking the TA failed: {0}")]
     Invoke(String),
-    #[error("protocol version mismatch: agent speaks {agent}, TA speaks {ta}; install matching builds")]
+    #[error(
+        "protocol version mismatch: agent speaks {agent}, TA speaks {ta}; install matching builds"
+    )]
     VersionMismatch { agent: u32, ta: u32 },
     #[error("the TA answered with unknown status code {0}")]
     UnknownStatus(u32),
@@ -73,13 +75,19 @@ pub mod optee {
                 return Err(AgentError::NoTeeDevice(TEE_DEVICE.into()));
             }
             let mut context = Context::new().map_err(|e| AgentError::Context(e.to_string()))?;
-            let uuid = Uuid::parse_str(TA_UUID).map_err(|e| AgentError::OpenSession(e.to_string()))?;
+            let uuid =
+                Uuid::parse_str(TA_UUID).map_err(|e| AgentError::OpenSession(e.to_string()))?;
             let session = context.open_session(uuid).map_err(|e| match e.kind() {
-                ErrorKind::ItemNotFound => AgentError::TaMissing { uuid: TA_UUID.into() },
+                ErrorKind::ItemNotFound => AgentError::TaMissing {
+                    uuid: TA_UUID.into(),
+                },
                 ErrorKind::Busy => AgentError::TaBusy,
                 _ => AgentError::OpenSession(e.to_string()),
             })?;
-            Ok(Optee { session, _context: context })
+            Ok(Optee {
+                session,
+                _context: context,
+            })
         }
     }
 
@@ -90,14 +98,20 @@ pub mod optee {
             let p1 = ParamTmpRef::new_input(request);
             let p2 = ParamTmpRef::new_output(&mut response);
             let mut op = Operation::new(0, p0, p1, p2, ParamNone);
-            self.session.invoke_command(command as u32, &mut op).map_err(|e| match e.kind() {
-                ErrorKind::TargetDead => AgentError::TaDead(e.to_string()),
-                _ => AgentError::Invoke(e.to_string()),
-            })?;
+            self.session
+                .invoke_command(command as u32, &mut op)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::TargetDead => AgentError::TaDead(e.to_string()),
+                    _ => AgentError::Invoke(e.to_string()),
+                })?;
             let (p0, _, p2, _) = op.parameters();
             let len = p2.updated_size().min(MAX_RESPONSE);
             response.truncate(len);
-            Ok(RawReply { status: p0.a(), detail: p0.b(), body: response })
+            Ok(RawReply {
+                status: p0.a(),
+                detail: p0.b(),
+                body: response,
+            })
         }
     }
 }

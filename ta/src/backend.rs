@@ -1,6 +1,5 @@
 //! The GP TEE Internal API side of [`suit_common::service::Backend`].
 
-use alloc::string::String;
 use optee_utee::property::{
     PropertyKey, TeeTrustedOsImplementationVersion, TeeTrustedStorageAntiRollbackProtectionLevel,
     TeeTrustedStorageRollbackDetectionProtectionLevel,
@@ -17,7 +16,7 @@ impl Backend for Optee {
 
     fn platform_info(&self) -> PlatformInfo {
         PlatformInfo {
-            tee_version: TeeTrustedOsImplementationVersion.get().ok().map(String::from),
+            tee_version: TeeTrustedOsImplementationVersion.get().ok(),
             anti_rollback_level: TeeTrustedStorageAntiRollbackProtectionLevel.get().ok(),
             rollback_detection_level: TeeTrustedStorageRollbackDetectionProtectionLevel.get().ok(),
             warnings: alloc::vec::Vec::new(),

@@ -21,7 +21,9 @@ pub struct Session {
 
 impl Default for Session {
     fn default() -> Self {
-        Session { service: Service::new(Optee) }
+        Session {
+            service: Service::new(Optee),
+        }
     }
 }
 

@@ -667,6 +667,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         Some(b) => b.to_vec(),
                         None => self.read_fetch_to_vec()?,
                     };
+                    if p.image_size.is_some_and(|n| n != bytes.len() as u64) {
+                        return Err(K::ImageSizeMismatch);
+                    }
                     frame.verified_dependencies.retain(|d| *d != idx);
                     self.dependencies.push((id, bytes));
                     return Ok(());

@@ -137,6 +137,8 @@ pub struct RecordingPlatform {
     staged_sequence: BTreeMap<Vec<u8>, u64>,
     pub log: Vec<Effect>,
     pub invocable: bool,
+    /// What was staged when the engine discarded (to inspect refused work).
+    pub discarded_staged: BTreeMap<ComponentId, Vec<u8>>,
 }
 
 impl RecordingPlatform {
@@ -281,7 +283,7 @@ impl Platform for RecordingPlatform {
 
     fn discard(&mut self) {
         self.log.push(Effect::Discard);
-        self.staged.clear();
+        self.discarded_staged = std::mem::take(&mut self.staged);
         self.staged_sequence.clear();
     }
 

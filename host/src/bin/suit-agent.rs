@@ -10,7 +10,11 @@ use suit_host::sim::{self, Simulator};
 use suit_host::tee::{AgentError, Transport};
 
 #[derive(Parser)]
-#[command(name = "suit-agent", version, about = "REE agent for the SUIT update TA")]
+#[command(
+    name = "suit-agent",
+    version,
+    about = "REE agent for the SUIT update TA"
+)]
 struct Cli {
     /// Which TEE to talk to.
     #[arg(long, value_enum, default_value_t = TeeKind::Optee, global = true)]
@@ -66,7 +70,10 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 println!("  protocol version:  {}", s.protocol_version);
                 println!("  TA version:        {}", s.ta_version);
                 let p = &s.platform;
-                println!("  TEE version:       {}", p.tee_version.as_deref().unwrap_or("unknown"));
+                println!(
+                    "  TEE version:       {}",
+                    p.tee_version.as_deref().unwrap_or("unknown")
+                );
                 let level = |l: Option<u32>| l.map_or("unknown".to_string(), |l| l.to_string());
                 println!("  anti-rollback:     {}", level(p.anti_rollback_level));
                 println!("  rollback detect:   {}", level(p.rollback_detection_level));

@@ -1,0 +1,436 @@
+//! Conformance against the suit-firmware-encryption manifests
+//! (tests/vectors/suit-firmware-encryption): COSE_Mac0 and ESP256 authentication, payload
+//! decryption wired through the interpreter, and the two-signer dependency example
+//! (trust domains).
+
+mod support;
+
+use base64::Engine as _;
+use suit_common::cose::VerificationKey;
+use suit_common::encryption::MemoryKeys;
+use suit_common::suit::error::{
+    AuthError, CommandErrorKind, ConditionKind, Error, PolicyError, Section,
+};
+use suit_common::suit::platform::Event;
+use suit_common::suit::policy::{ComponentRule, Policy, Requirement, Role};
+use suit_common::suit::{process, Envelope, Procedure};
+use support::*;
+
+const PLAINTEXT: &[u8] = b"This is a real firmware image.";
+
+fn vector(name: &str) -> Vec<u8> {
+    hex_file(&format!("suit-firmware-encryption/{name}"))
+}
+
+fn hmac_policy() -> Policy {
+    let key = VerificationKey::hmac256(&read("suit-firmware-encryption/hmac256_key.bin")).unwrap();
+    Policy {
+        anchors: vec![anchor(1, key, Role::Operator)],
+        rules: vec![],
+    }
+}
+
+const AUTHOR: u32 = 1;
+const OPERATOR: u32 = 2;
+
+fn author_key() -> VerificationKey {
+    p256_public_from_pem("suit-firmware-encryption/signer_es256_pub.pem")
+}
+
+fn operator_key() -> VerificationKey {
+    p256_public_from_pem("suit-firmware-encryption/dependent_manifest_signer_es256_pub.pem")
+}
+
+fn two_party_policy() -> Policy {
+    Policy {
+        anchors: vec![
+            anchor(AUTHOR, author_key(), Role::Author),
+            anchor(OPERATOR, operator_key(), Role::Operator),
+        ],
+        rules: vec![],
+    }
+}
+
+fn device_keys() -> MemoryKeys {
+    let mut keys = MemoryKeys::new();
+    keys.add_kek(Some(b"kid-1"), b"aaaaaaaaaaaaaaaa").unwrap();
+    let d = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode("YP5t1thdV0ClNJtvkSZ-6sW6gbjLU-4knktOsQLEdrM")
+        .unwrap();
+    keys.add_ecdh_p256(Some(b"kid-2"), &d).unwrap();
+    keys
+}
+
+fn plain(name: &str) -> suit_common::suit::ComponentId {
+    cid(&[name.as_bytes()])
+}
+
+#[test]
+fn mac0_manifests_authenticate_with_the_hmac_key() {
+    for name in [
+        "suit-manifest-aes-kw-content.hex.signed",
+        "suit-manifest-aes-kw.hex.signed",
+        "suit-manifest-aes-kw-slot.hex.signed",
+    ] {
+        let bytes = vector(name);
+        let auth = Envelope::decode(&bytes)
+            .unwrap()
+            .authenticate(&hmac_policy().anchors)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(auth.signers, vec![1]);
+        assert_eq!(auth.manifest.sequence_number, 1);
+    }
+    // A different HMAC key does not verify.
+    let wrong = Policy {
+        anchors: vec![anchor(
+            1,
+            VerificationKey::hmac256(&[0x62; 32]).unwrap(),
+            Role::Operator,
+        )],
+        rules: vec![],
+    };
+    let err = Envelope::decode(&vector("suit-manifest-aes-kw.hex.signed"))
+        .unwrap()
+        .authenticate(&wrong.anchors)
+        .unwrap_err();
+    assert_eq!(err, Error::Auth(AuthError::BadSignature { block: 0 }));
+    // A signature key cannot stand in for a MAC key.
+    let err = Envelope::decode(&vector("suit-manifest-aes-kw.hex.signed"))
+        .unwrap()
+        .authenticate(&two_party_policy().anchors)
+        .unwrap_err();
+    assert_eq!(err, Error::Auth(AuthError::NoMatchingTrustAnchor));
+}
+
+#[test]
+fn esp256_manifest_authenticates_with_the_signer_key() {
+    let bytes = vector("suit-manifest-es-ecdh-content.hex.signed");
+    let auth = Envelope::decode(&bytes)
+        .unwrap()
+        .authenticate(&two_party_policy().anchors)
+        .unwrap();
+    assert_eq!(auth.signers, vec![AUTHOR]);
+}
+
+#[test]
+fn aes_kw_write_decrypts_but_refuses_to_commit_without_an_image_digest() {
+    let mut dev = RecordingPlatform::default();
+    let err = process(
+        &vector("suit-manifest-aes-kw-content.hex.signed"),
+        Procedure::Update,
+        &hmac_policy(),
+        &device_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    // The plaintext was produced (AES-KW unwrap + AES-GCM), but this manifest has no
+    // image digest, so the engine will not commit decrypted bytes.
+    assert_eq!(err, Error::UnverifiedPlaintext(plain("plaintext-firmware")));
+    assert_eq!(
+        dev.directives(),
+        vec![(Event::Write, plain("plaintext-firmware"), true)]
+    );
+    assert_eq!(
+        dev.discarded_staged
+            .get(&plain("plaintext-firmware"))
+            .map(Vec::as_slice),
+        Some(PLAINTEXT)
+    );
+    assert!(!dev.committed() && dev.installed.is_empty());
+}
+
+#[test]
+fn aes_kw_fetch_then_copy_decrypts_into_the_plaintext_component() {
+    let mut dev = RecordingPlatform::default();
+    dev.remote.insert(
+        "coaps://example.com/encrypted-firmware".into(),
+        read("suit-firmware-encryption/encrypted-payload-aes-kw-aes-gcm.bin"),
+    );
+    let err = process(
+        &vector("suit-manifest-aes-kw.hex.signed"),
+        Procedure::Update,
+        &hmac_policy(),
+        &device_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    assert_eq!(err, Error::UnverifiedPlaintext(plain("plaintext-firmware")));
+    assert_eq!(
+        dev.directives(),
+        vec![
+            (Event::Fetch, plain("encrypted-firmware"), true),
+            (Event::Copy, plain("plaintext-firmware"), true),
+        ]
+    );
+    assert_eq!(
+        dev.discarded_staged
+            .get(&plain("plaintext-firmware"))
+            .map(Vec::as_slice),
+        Some(PLAINTEXT)
+    );
+}
+
+#[test]
+fn wrong_kek_fails_the_copy_with_a_decrypt_error() {
+    let mut keys = MemoryKeys::new();
+    keys.add_kek(Some(b"kid-1"), b"bbbbbbbbbbbbbbbb").unwrap();
+    let mut dev = RecordingPlatform::default();
+    dev.remote.insert(
+        "coaps://example.com/encrypted-firmware".into(),
+        read("suit-firmware-encryption/encrypted-payload-aes-kw-aes-gcm.bin"),
+    );
+    let err = process(
+        &vector("suit-manifest-aes-kw.hex.signed"),
+        Procedure::Update,
+        &hmac_policy(),
+        &keys,
+        &mut dev,
+    )
+    .unwrap_err();
+    match err {
+        Error::Command(c) => {
+            assert_eq!(c.location.section, Section::Install);
+            assert_eq!(c.location.path, vec![5]);
+            assert!(
+                matches!(c.kind, CommandErrorKind::Decrypt(_)),
+                "{:?}",
+                c.kind
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!dev.committed());
+}
+
+#[test]
+fn tampered_ciphertext_fails_authentication_of_the_payload() {
+    let mut ct = read("suit-firmware-encryption/encrypted-payload-aes-kw-aes-gcm.bin");
+    ct[3] ^= 1;
+    let mut dev = RecordingPlatform::default();
+    dev.remote
+        .insert("coaps://example.com/encrypted-firmware".into(), ct);
+    let err = process(
+        &vector("suit-manifest-aes-kw.hex.signed"),
+        Procedure::Update,
+        &hmac_policy(),
+        &device_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::Command(ref c) if matches!(c.kind, CommandErrorKind::Decrypt(_))),
+        "{err:?}"
+    );
+    assert!(!dev.committed());
+}
+
+#[test]
+fn es_ecdh_write_decrypts_with_the_device_key() {
+    let mut dev = RecordingPlatform::default();
+    let err = process(
+        &vector("suit-manifest-es-ecdh-content.hex.signed"),
+        Procedure::Update,
+        &two_party_policy(),
+        &device_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    assert_eq!(err, Error::UnverifiedPlaintext(plain("decrypted-firmware")));
+    assert_eq!(
+        dev.discarded_staged
+            .get(&plain("decrypted-firmware"))
+            .map(Vec::as_slice),
+        Some(PLAINTEXT)
+    );
+}
+
+#[test]
+fn dependency_example_installs_through_two_trust_domains() {
+    let mut dev = RecordingPlatform::default();
+    let out = process(
+        &vector("suit-manifest-es-ecdh-dependency.hex.signed"),
+        Procedure::Update,
+        &two_party_policy(),
+        &device_keys(),
+        &mut dev,
+    )
+    .unwrap();
+    assert_eq!(out.signers, vec![OPERATOR]);
+    assert_eq!(out.committed, vec![plain("decrypted-firmware")]);
+    assert_eq!(
+        dev.installed
+            .get(&plain("decrypted-firmware"))
+            .map(Vec::as_slice),
+        Some(PLAINTEXT)
+    );
+    let dep = plain("dependency-manifest.suit");
+    let effects: Vec<Effect> = dev
+        .log
+        .iter()
+        .filter(|e| !matches!(e, Effect::StageOpen(_)))
+        .cloned()
+        .collect();
+    assert_eq!(
+        effects,
+        vec![
+            // dependent (operator): fetch the integrated dependency, check it, process it
+            Effect::Directive {
+                depth: 0,
+                section: Section::Install,
+                event: Event::Fetch,
+                component: dep.clone(),
+                ok: true
+            },
+            Effect::Condition {
+                depth: 0,
+                section: Section::Install,
+                kind: ConditionKind::DependencyIntegrity,
+                component: Some(dep.clone()),
+                ok: true
+            },
+            // dependency (author): write with the dependent's encryption info, check digest
+            Effect::Directive {
+                depth: 1,
+                section: Section::Install,
+                event: Event::Write,
+                component: plain("decrypted-firmware"),
+                ok: true
+            },
+            Effect::Condition {
+                depth: 1,
+                section: Section::Install,
+                kind: ConditionKind::ImageMatch,
+                component: Some(plain("decrypted-firmware")),
+                ok: true
+            },
+            Effect::Directive {
+                depth: 0,
+                section: Section::Install,
+                event: Event::ProcessDependency,
+                component: dep,
+                ok: true
+            },
+            Effect::Commit,
+        ]
+    );
+    // Both manifests' sequence numbers were stored.
+    assert_eq!(dev.sequence.len(), 2);
+}
+
+#[test]
+fn dependency_outer_manifest_does_not_verify_with_the_author_key() {
+    let author_only = Policy {
+        anchors: vec![anchor(AUTHOR, author_key(), Role::Author)],
+        rules: vec![],
+    };
+    let err = Envelope::decode(&vector("suit-manifest-es-ecdh-dependency.hex.signed"))
+        .unwrap()
+        .authenticate(&author_only.anchors)
+        .unwrap_err();
+    assert_eq!(err, Error::Auth(AuthError::BadSignature { block: 0 }));
+}
+
+#[test]
+fn dependency_signed_by_an_unknown_party_is_refused() {
+    let operator_only = Policy {
+        anchors: vec![anchor(OPERATOR, operator_key(), Role::Operator)],
+        rules: vec![],
+    };
+    let mut dev = RecordingPlatform::default();
+    let err = process(
+        &vector("suit-manifest-es-ecdh-dependency.hex.signed"),
+        Procedure::Update,
+        &operator_only,
+        &device_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    match err {
+        Error::Command(c) => {
+            assert_eq!(c.location.path, vec![5]); // condition-dependency-integrity (6th command)
+            assert_eq!(
+                c.kind,
+                CommandErrorKind::Dependency(Box::new(Error::Auth(AuthError::BadSignature {
+                    block: 0
+                })))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!dev.committed() && dev.installed.is_empty());
+}
+
+#[test]
+fn required_signers_author_and_operator() {
+    // The firmware component needs both the author and the operator: the dependency example
+    // has both (operator outside, author inside), the single-signer manifest only the author.
+    let mut policy = two_party_policy();
+    policy.rules.push(ComponentRule {
+        prefix: plain("decrypted-firmware"),
+        required: vec![
+            Requirement::Role(Role::Author),
+            Requirement::Role(Role::Operator),
+        ],
+    });
+    let mut dev = RecordingPlatform::default();
+    process(
+        &vector("suit-manifest-es-ecdh-dependency.hex.signed"),
+        Procedure::Update,
+        &policy,
+        &device_keys(),
+        &mut dev,
+    )
+    .unwrap();
+
+    let mut dev = RecordingPlatform::default();
+    let err = process(
+        &vector("suit-manifest-es-ecdh-content.hex.signed"),
+        Procedure::Update,
+        &policy,
+        &device_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    match err {
+        Error::Command(c) => assert_eq!(
+            c.kind,
+            CommandErrorKind::Policy(PolicyError::MissingRequiredSigner {
+                component: 0,
+                required: Requirement::Role(Role::Operator)
+            })
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(dev.log.iter().all(|e| !matches!(e, Effect::StageOpen(_))));
+}
+
+#[test]
+fn dependency_rollback_is_refused() {
+    let policy = two_party_policy();
+    let mut dev = RecordingPlatform::default();
+    process(
+        &vector("suit-manifest-es-ecdh-dependency.hex.signed"),
+        Procedure::Update,
+        &policy,
+        &device_keys(),
+        &mut dev,
+    )
+    .unwrap();
+    // Replaying the same root manifest is a rollback of the root.
+    let err = process(
+        &vector("suit-manifest-es-ecdh-dependency.hex.signed"),
+        Procedure::Update,
+        &policy,
+        &device_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Policy(PolicyError::Rollback {
+            stored: 1,
+            offered: 1
+        })
+    );
+    assert_eq!(dev.log.last(), Some(&Effect::Discard));
+}

@@ -1,0 +1,732 @@
+//! Conformance against the draft-ietf-suit-manifest-37 examples (tests/vectors/suit-manifest-spec).
+//!
+//! Every signed example authenticates with the examples' key, the unsigned ones are refused,
+//! severed members are checked against their digests, and each example's command sequences run
+//! on a recording platform. The examples' image digests are dummies, so runs with the original
+//! bytes must stop at the first image-match; runs with the dummy digest replaced by the real one
+//! (and the manifest re-signed with the examples' private key) must go through.
+
+mod support;
+
+use suit_common::cose::Algorithm;
+use suit_common::suit::author::{seal_envelope, Signer};
+use suit_common::suit::error::{
+    AuthError, CommandErrorKind, ConditionKind, Error, PolicyError, Section,
+};
+use suit_common::suit::manifest::Severable;
+use suit_common::suit::platform::Event;
+use suit_common::suit::{process, Digest, Envelope, Procedure};
+use support::*;
+
+const SIGNED: [(&str, u64); 7] = [
+    ("example0.signed.hex", 0),
+    ("example1.signed.hex", 1),
+    ("example2.signed.hex", 2),
+    ("example2.signed-severed.hex", 2),
+    ("example3.signed.hex", 3),
+    ("example4.signed.hex", 4),
+    ("example5.signed.hex", 5),
+];
+
+const UNSIGNED: [&str; 6] = [
+    "example0.unsigned.hex",
+    "example1.unsigned.hex",
+    "example2.unsigned-severed.hex",
+    "example3.unsigned.hex",
+    "example4.unsigned.hex",
+    "example5.unsigned.hex",
+];
+
+fn vector(name: &str) -> Vec<u8> {
+    hex_file(&format!("suit-manifest-spec/{name}"))
+}
+
+/// Re-signs `manifest` with the examples' private key.
+fn reseal(manifest: &[u8]) -> Vec<u8> {
+    let key = p256_private_from_pem("suit-manifest-spec/private_key.pem");
+    seal_envelope(
+        manifest,
+        &[Signer {
+            key: &key,
+            alg: Algorithm::Es256,
+            kid: b"",
+        }],
+        &[],
+        &[],
+    )
+    .unwrap()
+}
+
+fn payload(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn command_error(e: Error) -> (Section, Vec<u16>, CommandErrorKind) {
+    match e {
+        Error::Command(c) => (c.location.section, c.location.path, c.kind),
+        other => panic!("expected a command error, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_signed_example_authenticates_with_the_example_key() {
+    let policy = spec_policy();
+    for (name, seq) in SIGNED {
+        let bytes = vector(name);
+        let env = Envelope::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let claimed = env.claimed_digest();
+        let auth = env
+            .authenticate(&policy.anchors)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(auth.signers, vec![1], "{name}");
+        assert_eq!(auth.manifest.sequence_number, seq, "{name}");
+        assert_eq!(auth.digest, claimed, "{name}");
+        let expected_components = if name.starts_with("example4") {
+            3
+        } else if name.starts_with("example5") {
+            2
+        } else {
+            1
+        };
+        assert_eq!(
+            auth.manifest.common.components.len(),
+            expected_components,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn every_unsigned_example_is_refused() {
+    let policy = spec_policy();
+    for name in UNSIGNED {
+        let bytes = vector(name);
+        let err = Envelope::decode(&bytes)
+            .unwrap()
+            .authenticate(&policy.anchors)
+            .unwrap_err();
+        assert_eq!(err, Error::Auth(AuthError::NoAuthenticationBlock), "{name}");
+        let mut dev = RecordingPlatform::spec_device();
+        let err = process(&bytes, Procedure::Update, &policy, &no_keys(), &mut dev).unwrap_err();
+        assert_eq!(err, Error::Auth(AuthError::NoAuthenticationBlock));
+        assert_eq!(
+            dev.log,
+            vec![Effect::Discard],
+            "{name}: no effect but discard"
+        );
+    }
+}
+
+#[test]
+fn example2_severable_members_are_restored_or_reported_severed() {
+    let policy = spec_policy();
+    let full = vector("example2.signed.hex");
+    let m = Envelope::decode(&full)
+        .unwrap()
+        .authenticate(&policy.anchors)
+        .unwrap()
+        .manifest;
+    assert!(matches!(m.install, Severable::Present(ref s) if s.commands.len() == 3));
+    assert!(matches!(m.text, Severable::Present(_)));
+
+    let severed = vector("example2.signed-severed.hex");
+    let m = Envelope::decode(&severed)
+        .unwrap()
+        .authenticate(&policy.anchors)
+        .unwrap()
+        .manifest;
+    assert!(matches!(m.install, Severable::Severed(_)));
+    assert!(matches!(m.text, Severable::Severed(_)));
+    assert_eq!(m.reference_uri.as_deref(), Some("https://git.io/JJYoj"));
+
+    // An update needs the install section, which was severed and not supplied.
+    let mut dev = RecordingPlatform::spec_device();
+    let err = process(&severed, Procedure::Update, &policy, &no_keys(), &mut dev).unwrap_err();
+    assert_eq!(err, Error::SeveredSectionMissing(Section::Install));
+    assert!(dev.discarded() && !dev.committed());
+}
+
+#[test]
+fn example0_secure_boot_stops_at_dummy_digest() {
+    let policy = spec_policy();
+    let mut dev = RecordingPlatform::spec_device();
+    dev.installed.insert(cid(&[&[0]]), payload(34768, 1));
+    let err = process(
+        &vector("example0.signed.hex"),
+        Procedure::Invoke,
+        &policy,
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    let (section, path, kind) = command_error(err);
+    assert_eq!(section, Section::Validate);
+    assert_eq!(path, vec![0]);
+    assert_eq!(
+        kind,
+        CommandErrorKind::ConditionFailed(ConditionKind::ImageMatch)
+    );
+    assert_eq!(
+        dev.conditions(),
+        vec![
+            (ConditionKind::VendorIdentifier, true),
+            (ConditionKind::ClassIdentifier, true),
+            (ConditionKind::ImageMatch, false),
+        ]
+    );
+    assert!(!dev.log.contains(&Effect::Invoke(cid(&[&[0]]))));
+    assert!(dev.discarded());
+}
+
+#[test]
+fn example0_secure_boot_invokes_a_matching_image() {
+    let image = payload(34768, 1);
+    let manifest = replace_all(
+        &manifest_of(&vector("example0.signed.hex")),
+        &DUMMY_DIGEST,
+        &Digest::sha256(&image).0,
+    );
+    let env = reseal(&manifest);
+    let mut dev = RecordingPlatform::spec_device();
+    dev.installed.insert(cid(&[&[0]]), image);
+    let out = process(
+        &env,
+        Procedure::Invoke,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap();
+    assert_eq!(out.invoked, vec![cid(&[&[0]])]);
+    assert_eq!(out.sequence_number, 0);
+    assert_eq!(
+        dev.conditions(),
+        vec![
+            (ConditionKind::VendorIdentifier, true),
+            (ConditionKind::ClassIdentifier, true),
+            (ConditionKind::ImageMatch, true),
+            // invoke section: shared sequence again, then invoke
+            (ConditionKind::VendorIdentifier, true),
+            (ConditionKind::ClassIdentifier, true),
+        ]
+    );
+    assert_eq!(dev.directives(), vec![(Event::Invoke, cid(&[&[0]]), true)]);
+    assert!(dev.committed());
+}
+
+#[test]
+fn example1_update_fetches_then_refuses_dummy_digest_without_committing() {
+    let mut dev = RecordingPlatform::spec_device();
+    dev.remote
+        .insert("http://example.com/file.bin".into(), payload(34768, 2));
+    let err = process(
+        &vector("example1.signed.hex"),
+        Procedure::Update,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    let (section, path, kind) = command_error(err);
+    assert_eq!((section, path), (Section::Install, vec![2]));
+    assert_eq!(
+        kind,
+        CommandErrorKind::ConditionFailed(ConditionKind::ImageMatch)
+    );
+    assert!(dev
+        .log
+        .contains(&Effect::FetchOpen("http://example.com/file.bin".into())));
+    assert!(dev.discarded() && !dev.committed());
+    assert!(dev.installed.is_empty());
+    assert!(dev.sequence.is_empty());
+}
+
+#[test]
+fn example1_update_installs_matching_payload_and_stores_sequence_number() {
+    let image = payload(34768, 2);
+    let manifest = replace_all(
+        &manifest_of(&vector("example1.signed.hex")),
+        &DUMMY_DIGEST,
+        &Digest::sha256(&image).0,
+    );
+    let env = reseal(&manifest);
+    let mut dev = RecordingPlatform::spec_device();
+    dev.remote
+        .insert("http://example.com/file.bin".into(), image.clone());
+    let out = process(
+        &env,
+        Procedure::Update,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap();
+    assert_eq!(out.committed, vec![cid(&[&[0]])]);
+    assert_eq!(
+        dev.log,
+        vec![
+            // install: shared sequence, then override(uri), fetch, image-match
+            cond(Section::Shared, ConditionKind::VendorIdentifier),
+            cond(Section::Shared, ConditionKind::ClassIdentifier),
+            Effect::FetchOpen("http://example.com/file.bin".into()),
+            Effect::StageOpen(cid(&[&[0]])),
+            Effect::Directive {
+                depth: 0,
+                section: Section::Install,
+                event: Event::Fetch,
+                component: cid(&[&[0]]),
+                ok: true
+            },
+            cond(Section::Install, ConditionKind::ImageMatch),
+            // validate
+            cond(Section::Shared, ConditionKind::VendorIdentifier),
+            cond(Section::Shared, ConditionKind::ClassIdentifier),
+            cond(Section::Validate, ConditionKind::ImageMatch),
+            Effect::Commit,
+        ]
+    );
+    assert_eq!(dev.installed.get(&cid(&[&[0]])), Some(&image));
+    assert_eq!(dev.sequence.values().copied().collect::<Vec<_>>(), vec![1]);
+
+    // The same manifest again is a rollback (sequence number not greater than stored).
+    let err = process(
+        &env,
+        Procedure::Update,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Policy(PolicyError::Rollback {
+            stored: 1,
+            offered: 1
+        })
+    );
+}
+
+fn cond(section: Section, kind: ConditionKind) -> Effect {
+    Effect::Condition {
+        depth: 0,
+        section,
+        kind,
+        component: Some(cid(&[&[0]])),
+        ok: true,
+    }
+}
+
+#[test]
+fn example2_update_uses_severed_install_from_envelope() {
+    let mut dev = RecordingPlatform::spec_device();
+    let uri = "http://example.com/very/long/path/to/file/file.bin";
+    dev.remote.insert(uri.into(), payload(34768, 3));
+    let err = process(
+        &vector("example2.signed.hex"),
+        Procedure::Update,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    // install (restored from the envelope) = [override(uri), fetch, image-match(dummy)].
+    let (section, path, kind) = command_error(err);
+    assert_eq!((section, path), (Section::Install, vec![2]));
+    assert_eq!(
+        kind,
+        CommandErrorKind::ConditionFailed(ConditionKind::ImageMatch)
+    );
+    assert!(dev.log.contains(&Effect::FetchOpen(uri.into())));
+    assert!(!dev.committed());
+}
+
+#[test]
+fn example3_try_each_selects_the_free_slot() {
+    let slot1_digest: [u8; 32] =
+        hex::decode("0123456789abcdeffedcba987654321000112233445566778899aabbccddeeff")
+            .unwrap()
+            .try_into()
+            .unwrap();
+    let image = payload(76834, 4);
+    let manifest = replace_all(
+        &manifest_of(&vector("example3.signed.hex")),
+        &slot1_digest,
+        &Digest::sha256(&image).0,
+    );
+    let env = reseal(&manifest);
+    let mut dev = RecordingPlatform::spec_device();
+    dev.slots.insert(cid(&[&[0]]), 1);
+    dev.remote
+        .insert("http://example.com/file2.bin".into(), image.clone());
+    dev.remote
+        .insert("http://example.com/file1.bin".into(), payload(34768, 5));
+    let out = process(
+        &env,
+        Procedure::Update,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap();
+    assert_eq!(out.committed, vec![cid(&[&[0]])]);
+    let fetched: Vec<_> = dev
+        .log
+        .iter()
+        .filter_map(|e| match e {
+            Effect::FetchOpen(u) => Some(u.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fetched, vec!["http://example.com/file2.bin"]);
+    // Shared: slot 0 fails (soft), slot 1 matches, vendor, class; install: same try-each.
+    let slots: Vec<bool> = dev
+        .conditions()
+        .into_iter()
+        .filter(|(k, _)| *k == ConditionKind::ComponentSlot)
+        .map(|(_, ok)| ok)
+        .collect();
+    assert_eq!(slots[..4], [false, true, false, true]);
+    assert_eq!(dev.installed.get(&cid(&[&[0]])), Some(&image));
+}
+
+#[test]
+fn example3_without_matching_slot_fails_try_each() {
+    let mut dev = RecordingPlatform::spec_device();
+    dev.slots.insert(cid(&[&[0]]), 7);
+    let err = process(
+        &vector("example3.signed.hex"),
+        Procedure::Update,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    let (section, path, kind) = command_error(err);
+    assert_eq!((section, path), (Section::Shared, vec![1]));
+    assert_eq!(kind, CommandErrorKind::TryEachExhausted);
+    assert!(!dev.log.iter().any(|e| matches!(e, Effect::FetchOpen(_))));
+}
+
+#[test]
+fn example4_fetch_to_external_storage_then_copy_install() {
+    let image = payload(34768, 6);
+    let manifest = replace_all(
+        &manifest_of(&vector("example4.signed.hex")),
+        &DUMMY_DIGEST,
+        &Digest::sha256(&image).0,
+    );
+    let env = reseal(&manifest);
+    let mut dev = RecordingPlatform::spec_device();
+    dev.remote
+        .insert("http://example.com/file.bin".into(), image.clone());
+    let out = process(
+        &env,
+        Procedure::Update,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap();
+    assert_eq!(out.committed, vec![cid(&[&[2]]), cid(&[&[0]])]);
+    assert_eq!(
+        dev.directives(),
+        vec![
+            (Event::Fetch, cid(&[&[2]]), true),
+            (Event::Copy, cid(&[&[0]]), true),
+        ]
+    );
+    assert_eq!(dev.installed.get(&cid(&[&[0]])), Some(&image));
+    assert_eq!(dev.installed.get(&cid(&[&[2]])), Some(&image));
+}
+
+#[test]
+fn example5_two_images_update_then_boot() {
+    let img0 = payload(34768, 7);
+    let img1 = payload(76834, 8);
+    let d1: [u8; 32] =
+        hex::decode("0123456789abcdeffedcba987654321000112233445566778899aabbccddeeff")
+            .unwrap()
+            .try_into()
+            .unwrap();
+    let m = manifest_of(&vector("example5.signed.hex"));
+    let m = replace_all(&m, &DUMMY_DIGEST, &Digest::sha256(&img0).0);
+    let m = replace_all(&m, &d1, &Digest::sha256(&img1).0);
+    let env = reseal(&m);
+    let mut dev = RecordingPlatform::spec_device();
+    dev.remote
+        .insert("http://example.com/file1.bin".into(), img0.clone());
+    dev.remote
+        .insert("http://example.com/file2.bin".into(), img1.clone());
+    let out = process(
+        &env,
+        Procedure::Update,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap();
+    assert_eq!(out.committed, vec![cid(&[&[0]]), cid(&[&[1]])]);
+    assert_eq!(dev.installed.get(&cid(&[&[1]])), Some(&img1));
+
+    dev.log.clear();
+    let out = process(
+        &env,
+        Procedure::Invoke,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap();
+    assert_eq!(out.invoked, vec![cid(&[&[0]])]);
+    assert_eq!(
+        dev.conditions()
+            .iter()
+            .filter(|(k, ok)| *k == ConditionKind::ImageMatch && *ok)
+            .count(),
+        2
+    );
+}
+
+// ---- negative tests built from the vectors ----
+
+#[test]
+fn modified_signature_is_refused() {
+    let mut bytes = vector("example0.signed.hex");
+    // The signature is the 64 bytes before the manifest member (0x03 0x58 0x71 ...).
+    let pos = bytes
+        .windows(3)
+        .position(|w| w == [0x03, 0x58, 0x71])
+        .unwrap();
+    bytes[pos - 10] ^= 0x01;
+    let mut dev = RecordingPlatform::spec_device();
+    let err = process(
+        &bytes,
+        Procedure::Invoke,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    assert_eq!(err, Error::Auth(AuthError::BadSignature { block: 0 }));
+    assert_eq!(dev.log, vec![Effect::Discard]);
+}
+
+#[test]
+fn modified_manifest_fails_the_digest() {
+    let bytes = vector("example1.signed.hex");
+    // Change the sequence number inside the manifest (1 -> 9): the digest no longer matches.
+    let tampered = replace_all(
+        &bytes,
+        &[0x01, 0x01, 0x02, 0x01, 0x03],
+        &[0x01, 0x01, 0x02, 0x09, 0x03],
+    );
+    let mut dev = RecordingPlatform::spec_device();
+    let err = process(
+        &tampered,
+        Procedure::Update,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    assert_eq!(err, Error::Auth(AuthError::ManifestDigestMismatch));
+
+    // Changing the claimed digest instead breaks it the other way round.
+    let digest_hex = "6a5197ed8f9dccf733d1c89a359441708e070b4c6dcb9a1c2c82c6165f609b90";
+    let d = hex::decode(digest_hex).unwrap();
+    let mut d2 = d.clone();
+    d2[0] ^= 0xff;
+    let tampered = replace_all(&vector("example2.signed.hex"), &d, &d2);
+    let err = Envelope::decode(&tampered)
+        .unwrap()
+        .authenticate(&spec_policy().anchors)
+        .unwrap_err();
+    assert_eq!(err, Error::Auth(AuthError::ManifestDigestMismatch));
+}
+
+#[test]
+fn wrong_key_is_refused() {
+    let policy = suit_common::suit::Policy {
+        anchors: vec![anchor(
+            9,
+            p256_public_from_pem(
+                "suit-firmware-encryption/dependent_manifest_signer_es256_pub.pem",
+            ),
+            suit_common::suit::policy::Role::Author,
+        )],
+        rules: vec![],
+    };
+    let err = Envelope::decode(&vector("example0.signed.hex"))
+        .unwrap()
+        .authenticate(&policy.anchors)
+        .unwrap_err();
+    assert_eq!(err, Error::Auth(AuthError::BadSignature { block: 0 }));
+}
+
+#[test]
+fn rollback_fails_without_side_effects() {
+    let bytes = vector("example1.signed.hex");
+    let key = Envelope::decode(&bytes)
+        .unwrap()
+        .authenticate(&spec_policy().anchors)
+        .unwrap()
+        .manifest
+        .rollback_key();
+    let mut dev = RecordingPlatform::spec_device();
+    dev.remote
+        .insert("http://example.com/file.bin".into(), payload(34768, 2));
+    dev.sequence.insert(key, 5);
+    let err = process(
+        &bytes,
+        Procedure::Update,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Policy(PolicyError::Rollback {
+            stored: 5,
+            offered: 1
+        })
+    );
+    assert_eq!(dev.log, vec![Effect::Discard]);
+}
+
+#[test]
+fn wrong_vendor_or_class_fails_before_any_fetch() {
+    for wrong_vendor in [true, false] {
+        let mut dev = RecordingPlatform::spec_device();
+        if wrong_vendor {
+            dev.vendor[0] ^= 1;
+        } else {
+            dev.class[15] ^= 1;
+        }
+        dev.remote
+            .insert("http://example.com/file.bin".into(), payload(34768, 2));
+        let err = process(
+            &vector("example1.signed.hex"),
+            Procedure::Update,
+            &spec_policy(),
+            &no_keys(),
+            &mut dev,
+        )
+        .unwrap_err();
+        let (section, path, kind) = command_error(err);
+        assert_eq!(section, Section::Shared);
+        let (want_path, want_kind) = if wrong_vendor {
+            (vec![1], ConditionKind::VendorIdentifier)
+        } else {
+            (vec![2], ConditionKind::ClassIdentifier)
+        };
+        assert_eq!(path, want_path);
+        assert_eq!(kind, CommandErrorKind::ConditionFailed(want_kind));
+        assert!(!dev
+            .log
+            .iter()
+            .any(|e| matches!(e, Effect::FetchOpen(_) | Effect::StageOpen(_))));
+        assert!(dev.discarded() && !dev.committed());
+    }
+}
+
+#[test]
+fn modified_vendor_id_in_resigned_manifest_is_refused() {
+    // Authentic (re-signed) but for another vendor: refused by the vendor condition.
+    let mut other = VENDOR_ID;
+    other[3] ^= 0x80;
+    let m = replace_all(
+        &manifest_of(&vector("example0.signed.hex")),
+        &VENDOR_ID,
+        &other,
+    );
+    let env = reseal(&m);
+    let mut dev = RecordingPlatform::spec_device();
+    let err = process(
+        &env,
+        Procedure::Invoke,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    let (_, _, kind) = command_error(err);
+    assert_eq!(
+        kind,
+        CommandErrorKind::ConditionFailed(ConditionKind::VendorIdentifier)
+    );
+}
+
+#[test]
+fn vendor_id_outside_signer_permissions_is_refused_by_policy() {
+    let mut policy = spec_policy();
+    policy.anchors[0].permissions.vendor_ids =
+        vec![suit_common::suit::command::VendorId::Uuid([0x11; 16])];
+    let mut dev = RecordingPlatform::spec_device();
+    let err = process(
+        &vector("example0.signed.hex"),
+        Procedure::Invoke,
+        &policy,
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    assert_eq!(err, Error::Policy(PolicyError::IdentifierNotPermitted));
+    assert_eq!(dev.log, vec![Effect::Discard]);
+}
+
+#[test]
+fn component_outside_signer_permissions_is_refused_by_policy() {
+    let mut policy = spec_policy();
+    policy.anchors[0].permissions.component_prefixes = vec![cid(&[&[9]])];
+    let mut dev = RecordingPlatform::spec_device();
+    let err = process(
+        &vector("example0.signed.hex"),
+        Procedure::Invoke,
+        &policy,
+        &no_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Policy(PolicyError::ComponentNotPermitted { component: 0 })
+    );
+}
+
+#[test]
+fn modified_severed_member_is_refused() {
+    let bytes = vector("example2.signed.hex");
+    // Flip a byte of the text member (the envelope's last bytes are its text).
+    let mut tampered = bytes.clone();
+    let n = tampered.len();
+    tampered[n - 3] ^= 0x20;
+    let err = Envelope::decode(&tampered)
+        .unwrap()
+        .authenticate(&spec_policy().anchors)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Auth(AuthError::SeveredMemberDigestMismatch { member: 23 })
+    );
+}
+
+#[test]
+fn truncations_and_bit_flips_never_panic() {
+    let policy = spec_policy();
+    for (name, _) in SIGNED {
+        let bytes = vector(name);
+        for cut in (0..bytes.len()).step_by(7) {
+            let _ = Envelope::decode(&bytes[..cut]).and_then(|e| e.authenticate(&policy.anchors));
+        }
+        for i in (0..bytes.len()).step_by(3) {
+            let mut b = bytes.clone();
+            b[i] ^= 0x5a;
+            let mut dev = RecordingPlatform::spec_device();
+            let r = process(&b, Procedure::Update, &policy, &no_keys(), &mut dev);
+            assert!(r.is_err() || dev.committed());
+        }
+    }
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Every test: host-native checks and tests, then the end-to-end tests inside OP-TEE on QEMU.
+# Run as root on Debian bookworm x86_64 (it installs what it needs). Stops at the first failure.
+#
+#   bash tests/run.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=qemu/lib.sh
+. "$ROOT/qemu/lib.sh"
+
+T0=$SECONDS
+lap() { echo "==> [$((SECONDS - T0)) s] $*"; }
+
+lap "environment (qemu/setup.sh)"
+bash qemu/setup.sh
+
+# Host-native toolchain: the machine's rustup stable when present, else Debian's Rust from setup.
+if command -v cargo >/dev/null 2>&1 && cargo --version >/dev/null 2>&1; then
+    CARGO=(cargo)
+else
+    warn "no cargo on PATH: using Debian's /usr/bin/cargo for host-native builds"
+    CARGO=(env RUSTC=/usr/bin/rustc /usr/bin/cargo)
+fi
+"${CARGO[@]}" fmt --version >/dev/null 2>&1 || die "cargo fmt is missing (rustup component add rustfmt)"
+"${CARGO[@]}" clippy --version >/dev/null 2>&1 || die "cargo clippy is missing (rustup component add clippy)"
+echo "host toolchain: $("${CARGO[@]}" --version)"
+
+# Lets the `optee` feature of the host crate type-check natively (libteec is only linked on aarch64).
+export OPTEE_CLIENT_EXPORT="$QB/optee-client-export"
+
+lap "cargo fmt --check"
+"${CARGO[@]}" fmt --all --check
+
+lap "cargo clippy (host crates, all features, all targets)"
+"${CARGO[@]}" clippy --locked -p suit-common -p suit-host -p suit-tests --all-features --all-targets -- -D warnings
+
+lap "host-native tests (common, host)"
+"${CARGO[@]}" test --locked -p suit-common -p suit-host --features suit-common/author
+
+lap "aarch64 build: TA and agent (qemu/build.sh)"
+bash qemu/build.sh
+
+lap "cargo clippy (the TA, aarch64, with Debian's clippy: it must match the rustc of the std)"
+env PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc CARGO_TARGET_DIR="$QB/target" CC=aarch64-linux-gnu-gcc \
+    TA_DEV_KIT_DIR="$QB/pkgs/optee-os-dev/usr/lib/optee-os-dev/vexpress-qemu_armv8a" \
+    /usr/bin/cargo clippy --locked --release -p suit-ta --target aarch64-unknown-linux-gnu -- -D warnings
+
+lap "end-to-end tests inside OP-TEE on QEMU"
+"${CARGO[@]}" test --locked -p suit-tests -- --test-threads=2
+
+lap "all tests passed"
