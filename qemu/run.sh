@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Boot OP-TEE on QEMU ARMv8 (headless, no network) and run guest commands.
 #
-# Usage: qemu/run.sh [--disk FILE] [--new-disk] [--timeout SECS] [--logs DIR] [--quiet|--verbose] CMD...
+# Usage: qemu/run.sh [--disk FILE] [--new-disk] [--timeout SECS] [--logs DIR] [--quiet|--verbose]
+#                    [--put HOST=GUEST]... CMD...
 #   Each CMD is one shell command line run in the guest, in order; all run, and the guest's
 #   exit status is the first non-zero one. The normal-world console is shown live and kept
 #   with the secure-world (OP-TEE) console as DIR/normal.log and DIR/secure.log.
+#   --put HOST=GUEST  copy a host file into the guest's initramfs at GUEST (repeatable).
 #   --disk FILE  virtio disk mounted at /data in the guest: secure storage (/data/tee) and
 #                agent files (/data/ree) survive from one run to the next. Created (ext4) if
 #                missing. Without --disk, /data is a tmpfs.
@@ -15,7 +17,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=qemu/lib.sh
 . "$ROOT/qemu/lib.sh"
 
-DISK="" NEW_DISK=0 TIMEOUT=300 LOGS="" QUIET=0 VERBOSE=0
+DISK="" NEW_DISK=0 TIMEOUT=300 LOGS="" QUIET=0 VERBOSE=0 PUTS=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --disk) DISK="$2"; shift 2 ;;
@@ -24,6 +26,7 @@ while [ $# -gt 0 ]; do
         --logs) LOGS="$2"; shift 2 ;;
         --quiet) QUIET=1; shift ;;
         --verbose) VERBOSE=1; shift ;;
+        --put) PUTS+=("$2"); shift 2 ;;
         --) shift; break ;;
         -*) die "run.sh: unknown option $1" ;;
         *) break ;;
@@ -43,6 +46,13 @@ trap 'rm -rf "$WORK"' EXIT
 # The job rides along as a second (uncompressed) cpio archive appended to the initramfs.
 mkdir -p "$WORK/job/job"
 printf '%s\n' "$@" >"$WORK/job/job/commands"
+for put in "${PUTS[@]}"; do
+    src="${put%%=*}"; dst="${put#*=}"
+    [ -f "$src" ] || die "run.sh: --put $put: no such file $src"
+    case "$dst" in /*) ;; *) die "run.sh: --put $put: guest path must be absolute" ;; esac
+    mkdir -p "$WORK/job$(dirname "$dst")"
+    cp "$src" "$WORK/job$dst"
+done
 (cd "$WORK/job" && find . | cpio -o -H newc --quiet -R 0:0) >"$WORK/job.cpio"
 # The kernel looks for the next archive at a 4-byte boundary after the gzip stream ends.
 cp "$QB/out/initrd.cpio.gz" "$WORK/initrd"

@@ -1,7 +1,14 @@
 //! Generates the TA header (UUID, flags, memory sizes) and the link setup from OP-TEE's TA
-//! dev kit (`TA_DEV_KIT_DIR`, set by qemu/build.sh).
+//! dev kit (`TA_DEV_KIT_DIR`, set by qemu/build.sh), and compiles in the TPA root.
+//!
+//! The TPA root is the only key that can manage the trust anchor store, so it is fixed at
+//! build time and never set by the REE: `SUIT_TPA_ROOT=/path/to/tpa.pub.pem` (a P-256
+//! SubjectPublicKeyInfo PEM). Without it the repository's public test key
+//! (tests/keys/tpa-test.pub.pem) is used and the TA says so in its status.
 
+use base64::Engine as _;
 use optee_utee_build::{Error, TaConfig};
+use std::path::PathBuf;
 
 /// From `suit_common::protocol::TA_UUID` (a build script cannot depend on the crate it builds
 /// for; tests/ check the two agree).
@@ -11,13 +18,60 @@ const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
 /// time, so OP-TEE serializes every client and the state needs no locking.
 const TA_FLAGS: u32 = 1 << 2;
 
-/// Heap: streamed chunks (256 KiB), their decrypted copies, the manifest and crypto state.
-const TA_DATA_SIZE: u32 = 2 * 1024 * 1024;
+/// Heap: the envelope (up to 1 MiB, held while it is processed), one streamed chunk
+/// (256 KiB) and its copy, and the engine's and crypto state.
+const TA_DATA_SIZE: u32 = 3 * 1024 * 1024;
 /// Stack: CBOR decoding scratch (4 KiB) plus bounded recursion and crypto.
 const TA_STACK_SIZE: u32 = 64 * 1024;
 
+/// DER prefix of a P-256 SubjectPublicKeyInfo with an uncompressed point.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+fn tpa_root_point(path: &PathBuf) -> Vec<u8> {
+    let pem = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("TPA root {}: {e}", path.display()));
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .unwrap_or_else(|e| panic!("TPA root {}: not PEM: {e}", path.display()));
+    if der.len() != 91 || der[..26] != P256_SPKI_PREFIX || der[26] != 0x04 {
+        panic!(
+            "TPA root {}: not a P-256 public key (SubjectPublicKeyInfo)",
+            path.display()
+        );
+    }
+    der[26..].to_vec()
+}
+
+fn write_tpa_root() {
+    println!("cargo:rerun-if-env-changed=SUIT_TPA_ROOT");
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let test_key = manifest_dir.join("../tests/keys/tpa-test.pub.pem");
+    let path = std::env::var_os("SUIT_TPA_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| test_key.clone());
+    println!("cargo:rerun-if-changed={}", path.display());
+    let point = tpa_root_point(&path);
+    let is_test = point == tpa_root_point(&test_key);
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("tpa_root.rs");
+    std::fs::write(
+        out,
+        format!(
+            "/// The TPA root (uncompressed P-256 point), from the build configuration.\n\
+             pub const TPA_ROOT_SEC1: [u8; 65] = {point:?};\n\
+             /// True when built with the repository's public test key.\n\
+             pub const TPA_ROOT_IS_TEST_KEY: bool = {is_test};\n"
+        ),
+    )
+    .expect("writing tpa_root.rs");
+}
+
 fn main() -> Result<(), Error> {
     println!("cargo:rerun-if-changed=build.rs");
+    write_tpa_root();
     // No C runtime start files: OP-TEE's loader refuses an ELF that NEEDs libc.
     println!("cargo:rustc-link-arg=-nostartfiles");
     let config = TaConfig::new_default_with_cargo_env(TA_UUID)?

@@ -17,6 +17,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 
 /// The TA's UUID (what the REE loads as `<uuid>.ta`).
 pub const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
@@ -24,8 +25,11 @@ pub const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
 /// Bumped on any incompatible change to commands, layouts or message shapes.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// Largest request the TA copies in; bigger inputs are streamed in chunks of this size.
-pub const MAX_REQUEST: usize = 256 * 1024 + 1024;
+/// Largest data chunk of a streamed transfer (envelope or payload).
+pub const MAX_CHUNK: usize = 256 * 1024;
+
+/// Largest request the TA copies in: a chunk plus its message framing.
+pub const MAX_REQUEST: usize = MAX_CHUNK + 4096;
 
 /// Largest response the TA produces; the host allocates this much for slot 2.
 pub const MAX_RESPONSE: usize = 64 * 1024;
@@ -39,15 +43,45 @@ const MAX_DEPTH: usize = 16;
 pub enum Command {
     /// Report protocol and TA versions and the platform's protections: [`StatusResponse`].
     Status = 1,
+    /// Export the public halves of the device keys: [`DeviceKeyResponse`].
+    DeviceKey = 2,
+    /// Apply a TPA-signed provisioning message: [`ProvisionRequest`] → [`ProvisionResponse`].
+    Provision = 3,
+    /// List trust anchors, rules and identity (no secrets): [`AnchorsResponse`].
+    Anchors = 4,
+    /// Start an install: [`InstallBeginRequest`] → [`Empty`].
+    InstallBegin = 5,
+    /// One envelope chunk: [`ChunkRequest`] → [`Empty`].
+    InstallEnvelope = 6,
+    /// Authenticate and check the envelope: [`Empty`] → [`InstallPrepareResponse`].
+    InstallPrepare = 7,
+    /// One payload chunk: [`PayloadChunkRequest`] → [`Empty`].
+    InstallPayload = 8,
+    /// Run the update and commit: [`Empty`] → [`InstallFinishResponse`].
+    InstallFinish = 9,
+}
+
+impl Command {
+    pub const ALL: [Command; 9] = [
+        Command::Status,
+        Command::DeviceKey,
+        Command::Provision,
+        Command::Anchors,
+        Command::InstallBegin,
+        Command::InstallEnvelope,
+        Command::InstallPrepare,
+        Command::InstallPayload,
+        Command::InstallFinish,
+    ];
 }
 
 impl TryFrom<u32> for Command {
     type Error = Status;
     fn try_from(id: u32) -> Result<Self, Status> {
-        match id {
-            1 => Ok(Command::Status),
-            _ => Err(Status::UnknownCommand),
-        }
+        Command::ALL
+            .into_iter()
+            .find(|c| *c as u32 == id)
+            .ok_or(Status::UnknownCommand)
     }
 }
 
@@ -104,9 +138,12 @@ pub struct Refusal {
     pub reason: String,
 }
 
-/// Request of [`Command::Status`].
+/// An empty request or response body.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusRequest {}
+pub struct Empty {}
+
+/// Request of [`Command::Status`].
+pub type StatusRequest = Empty;
 
 /// Response of [`Command::Status`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +154,115 @@ pub struct StatusResponse {
     /// What runs the engine: `"optee"` inside OP-TEE, `"simulator"` on the host.
     pub backend: String,
     pub platform: PlatformInfo,
+    pub service: ServiceInfo,
+}
+
+/// The TA's own state, as far as it is public.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    /// Key id (SHA-256 prefix) of the TPA root compiled into the TA.
+    pub tpa_root_kid: ByteBuf,
+    /// True when the TPA root is the repository's public test key: anyone can provision.
+    pub tpa_root_is_test_key: bool,
+    pub provisioning_counter: u64,
+    pub anchors: u32,
+    pub installed_components: u32,
+    /// Key id of the device decryption key, once it exists.
+    pub device_key_kid: Option<ByteBuf>,
+    /// Why the TA cannot use its stored state, if it cannot.
+    pub state_error: Option<String>,
+}
+
+/// Response of [`Command::DeviceKey`]: uncompressed SEC1 P-256 points and their key ids.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceKeyResponse {
+    pub decryption_key: ByteBuf,
+    pub decryption_kid: ByteBuf,
+    pub report_key: ByteBuf,
+    pub report_kid: ByteBuf,
+    pub origin: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionRequest {
+    pub message: ByteBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionResponse {
+    pub counter: u64,
+    /// 0 = the TPA root.
+    pub signer: u32,
+    pub applied: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnchorsResponse {
+    pub provisioning_counter: u64,
+    pub identity: IdentityInfo,
+    pub anchors: Vec<AnchorInfo>,
+    pub rules: Vec<RuleInfo>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityInfo {
+    pub vendor_id: Option<ByteBuf>,
+    pub class_id: Option<ByteBuf>,
+    pub device_id: Option<ByteBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnchorInfo {
+    pub id: u32,
+    pub role: String,
+    pub kid: ByteBuf,
+    /// "P-256", "Ed25519", "HSS-LMS" or "symmetric" (whose key is never shown).
+    pub key_type: String,
+    pub component_prefixes: Vec<String>,
+    pub vendor_ids: Vec<ByteBuf>,
+    pub class_ids: Vec<ByteBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleInfo {
+    pub prefix: String,
+    pub required: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallBeginRequest {
+    pub envelope_len: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkRequest {
+    pub offset: u64,
+    pub data: ByteBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallPrepareResponse {
+    /// Detached payloads the authenticated manifest may fetch, to be streamed in.
+    pub needed_uris: Vec<String>,
+    pub sequence_number: u64,
+    pub signers: Vec<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayloadChunkRequest {
+    pub uri: String,
+    pub total_len: u64,
+    pub offset: u64,
+    pub data: ByteBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallFinishResponse {
+    pub sequence_number: u64,
+    pub signers: Vec<u32>,
+    /// Components installed, in SUIT diagnostic style (e.g. `['ta', h'9d5b…']`).
+    pub components: Vec<String>,
+    pub manifest_digest: ByteBuf,
 }
 
 /// What the TA can tell about the protections of the platform it runs on.
@@ -198,6 +344,7 @@ mod tests {
                 ..Default::default()
             }
             .with_derived_warnings(),
+            service: ServiceInfo::default(),
         };
         let bytes = encode(&r).unwrap();
         assert_eq!(decode::<StatusResponse>(&bytes, MAX_RESPONSE).unwrap(), r);
@@ -226,8 +373,11 @@ mod tests {
 
     #[test]
     fn command_and_status_codes_are_stable() {
-        assert_eq!(Command::try_from(1), Ok(Command::Status));
+        for (i, c) in Command::ALL.iter().enumerate() {
+            assert_eq!(Command::try_from(i as u32 + 1), Ok(*c));
+        }
         assert_eq!(Command::try_from(0), Err(Status::UnknownCommand));
+        assert_eq!(Command::try_from(10), Err(Status::UnknownCommand));
         for code in 0..=6 {
             assert_eq!(Status::from_code(code).map(|s| s as u32), Some(code));
         }

@@ -1,8 +1,12 @@
 //! Typed calls over any [`Transport`]: encode the request, interpret slot 0, decode the body.
+//! The streaming install lives here too: the agent's whole job is moving these bytes.
 
 use serde::{de::DeserializeOwned, Serialize};
+use serde_bytes::ByteBuf;
 use suit_common::protocol::{
-    self, Command, Refusal, Status, StatusRequest, StatusResponse, MAX_RESPONSE, PROTOCOL_VERSION,
+    self, AnchorsResponse, ChunkRequest, Command, DeviceKeyResponse, Empty, InstallBeginRequest,
+    InstallFinishResponse, InstallPrepareResponse, PayloadChunkRequest, ProvisionRequest,
+    ProvisionResponse, Refusal, Status, StatusResponse, MAX_CHUNK, MAX_RESPONSE, PROTOCOL_VERSION,
 };
 
 use crate::tee::{AgentError, Transport};
@@ -34,7 +38,103 @@ fn call<Q: Serialize, R: DeserializeOwned>(
     }
 }
 
-/// `status`: versions and the platform's protections.
+/// `status`: versions, the platform's protections and the TA's public state.
 pub fn status(tee: &mut dyn Transport) -> Result<StatusResponse, AgentError> {
-    call(tee, Command::Status, &StatusRequest {})
+    call(tee, Command::Status, &Empty {})
+}
+
+/// The device's public keys (created inside the TA on first use).
+pub fn device_key(tee: &mut dyn Transport) -> Result<DeviceKeyResponse, AgentError> {
+    call(tee, Command::DeviceKey, &Empty {})
+}
+
+/// Relays a TPA-signed provisioning message.
+pub fn provision(tee: &mut dyn Transport, message: &[u8]) -> Result<ProvisionResponse, AgentError> {
+    call(
+        tee,
+        Command::Provision,
+        &ProvisionRequest {
+            message: ByteBuf::from(message.to_vec()),
+        },
+    )
+}
+
+pub fn anchors(tee: &mut dyn Transport) -> Result<AnchorsResponse, AgentError> {
+    call(tee, Command::Anchors, &Empty {})
+}
+
+/// Progress of a streamed install, for a progress bar.
+pub enum Progress<'a> {
+    Envelope { sent: u64, total: u64 },
+    Payload { uri: &'a str, sent: u64, total: u64 },
+}
+
+/// Streams `envelope` into the TA, then the payloads the authenticated manifest asks for
+/// (looked up with `resolve`), then runs the update.
+pub fn install(
+    tee: &mut dyn Transport,
+    envelope: &[u8],
+    resolve: &mut dyn FnMut(&str) -> Result<Vec<u8>, AgentError>,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
+    let total = envelope.len() as u64;
+    call::<_, Empty>(
+        tee,
+        Command::InstallBegin,
+        &InstallBeginRequest {
+            envelope_len: total,
+        },
+    )?;
+    let mut offset = 0u64;
+    for chunk in envelope.chunks(MAX_CHUNK) {
+        call::<_, Empty>(
+            tee,
+            Command::InstallEnvelope,
+            &ChunkRequest {
+                offset,
+                data: ByteBuf::from(chunk.to_vec()),
+            },
+        )?;
+        offset += chunk.len() as u64;
+        progress(Progress::Envelope {
+            sent: offset,
+            total,
+        });
+    }
+    let prepared: InstallPrepareResponse = call(tee, Command::InstallPrepare, &Empty {})?;
+    for uri in &prepared.needed_uris {
+        let data = resolve(uri)?;
+        let total = data.len() as u64;
+        let mut offset = 0u64;
+        let mut chunks = data.chunks(MAX_CHUNK).peekable();
+        if chunks.peek().is_none() {
+            call::<_, Empty>(
+                tee,
+                Command::InstallPayload,
+                &PayloadChunkRequest {
+                    uri: uri.clone(),
+                    total_len: 0,
+                    offset: 0,
+                    data: ByteBuf::new(),
+                },
+            )?;
+        }
+        for chunk in chunks {
+            let req = PayloadChunkRequest {
+                uri: uri.clone(),
+                total_len: total,
+                offset,
+                data: ByteBuf::from(chunk.to_vec()),
+            };
+            call::<_, Empty>(tee, Command::InstallPayload, &req)?;
+            offset += chunk.len() as u64;
+            progress(Progress::Payload {
+                uri,
+                sent: offset,
+                total,
+            });
+        }
+    }
+    let finished: InstallFinishResponse = call(tee, Command::InstallFinish, &Empty {})?;
+    Ok((prepared, finished))
 }

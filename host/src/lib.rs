@@ -1,7 +1,9 @@
-//! Normal-world side of the update service. The agent only moves bytes between storage,
-//! transport and the TA; it decides nothing. See `tee` for how it reaches the TA.
+//! Normal-world side of the update service. The agent (`tee`, `client`, `sim`) only moves
+//! bytes between storage, transport and the TA; it decides nothing. The author tool
+//! (`author`) creates, signs, encrypts and verifies envelopes offline.
 #![forbid(unsafe_code)]
 
+pub mod author;
 pub mod client;
 pub mod sim;
 pub mod tee;

@@ -1,11 +1,16 @@
-//! The simulator: the TA's own [`Service`] running in this process, with state in a
-//! directory. It exists for development and tests and protects nothing: keys and state sit
-//! in ordinary files readable by anyone with access to the directory.
+//! The simulator: the TA's own [`Service`] running in this process, with secure storage
+//! replaced by files in a directory. It exists for development and tests and protects
+//! nothing: keys and state sit in ordinary files readable by anyone with access to it.
 
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use suit_common::protocol::{Command, PlatformInfo};
-use suit_common::service::{Backend, Service};
+use suit_common::protocol::{Command, PlatformInfo, PROTOCOL_VERSION};
+use suit_common::service::keys::Rng;
+use suit_common::service::store::{check_name, SecureStore, StoreError};
+use suit_common::service::{Backend, Config, Service};
+use zeroize::Zeroizing;
 
 use crate::tee::{AgentError, RawReply, Transport};
 
@@ -13,10 +18,94 @@ use crate::tee::{AgentError, RawReply, Transport};
 pub const WARNING: &str =
     "WARNING: simulator backend: no TEE, no isolation; keys and state are plain files";
 
-/// File-backed stand-in for the TEE.
+/// The repository's public test TPA root, the simulator's default (as the TA's).
+pub const TEST_TPA_ROOT_PEM: &str = include_str!("../../tests/keys/tpa-test.pub.pem");
+
+/// File-backed stand-in for the TEE: one file per object, replaced by write-fsync-rename.
 pub struct SimBackend {
-    #[allow(dead_code)] // grows with the key store and rollback state
-    state: PathBuf,
+    dir: PathBuf,
+}
+
+fn io(e: std::io::Error) -> StoreError {
+    match e.raw_os_error() {
+        Some(28) => StoreError::NoSpace,
+        Some(code) => StoreError::Io(code as u32),
+        None => StoreError::Io(0),
+    }
+}
+
+impl SimBackend {
+    fn path(&self, name: &str) -> Result<PathBuf, StoreError> {
+        check_name(name)?;
+        Ok(self.dir.join(hex::encode(name.as_bytes())))
+    }
+}
+
+impl SecureStore for SimBackend {
+    fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        match fs::read(self.path(name)?) {
+            Ok(d) => Ok(Some(Zeroizing::new(d))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        let path = self.path(name)?;
+        let tmp = path.with_extension("tmp");
+        let mut f = File::create(&tmp).map_err(io)?;
+        f.write_all(data).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        fs::rename(&tmp, &path).map_err(io)?;
+        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io)
+    }
+
+    fn remove(&mut self, name: &str) -> Result<(), StoreError> {
+        match fs::remove_file(self.path(name)?) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path(name)?)
+            .map_err(io)?;
+        f.write_all(data).map_err(io)?;
+        f.sync_data().map_err(io)?;
+        Ok(f.metadata().map_err(io)?.len())
+    }
+
+    fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
+        let mut f = File::open(self.path(name)?).map_err(io)?;
+        f.seek(SeekFrom::Start(offset)).map_err(io)?;
+        let mut n = 0;
+        while n < buf.len() {
+            match f.read(&mut buf[n..]).map_err(io)? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        Ok(n)
+    }
+
+    fn len(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        match fs::metadata(self.path(name)?) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(e)),
+        }
+    }
+}
+
+impl Rng for SimBackend {
+    fn fill(&mut self, out: &mut [u8]) {
+        // The OS RNG failing is unrecoverable for key generation; the simulator is a dev tool.
+        getrandom::fill(out).expect("the operating system's random number generator failed");
+    }
 }
 
 impl Backend for SimBackend {
@@ -35,29 +124,46 @@ impl Backend for SimBackend {
     }
 }
 
+/// Decodes a P-256 SubjectPublicKeyInfo PEM to its uncompressed point.
+pub fn p256_point_from_pem(pem: &str) -> Result<Vec<u8>, String> {
+    use p256::pkcs8::DecodePublicKey as _;
+    let key = p256::PublicKey::from_public_key_pem(pem)
+        .map_err(|e| format!("not a P-256 public key PEM: {e}"))?;
+    use p256::elliptic_curve::sec1::ToSec1Point as _;
+    Ok(key.to_sec1_point(false).as_bytes().to_vec())
+}
+
 pub struct Simulator {
     service: Service<SimBackend>,
 }
 
 impl Simulator {
-    pub fn open(state: &Path) -> Result<Self, AgentError> {
-        std::fs::create_dir_all(state)
+    /// Opens (creating) the state directory. `tpa_root_pem`: the TPA root this simulated TA
+    /// was "built" with; `None` means the repository's public test key.
+    pub fn open(state: &Path, tpa_root_pem: Option<&str>) -> Result<Self, AgentError> {
+        fs::create_dir_all(state)
             .map_err(|e| AgentError::SimState(format!("{}: {e}", state.display())))?;
+        let pem = tpa_root_pem.unwrap_or(TEST_TPA_ROOT_PEM);
+        let point = p256_point_from_pem(pem).map_err(AgentError::SimState)?;
+        let test_point = p256_point_from_pem(TEST_TPA_ROOT_PEM).map_err(AgentError::SimState)?;
+        let config = Config::new(&point, point == test_point)
+            .map_err(|e| AgentError::SimState(format!("TPA root: {e:?}")))?;
         Ok(Simulator {
-            service: Service::new(SimBackend {
-                state: state.to_path_buf(),
-            }),
+            service: Service::new(
+                SimBackend {
+                    dir: state.to_path_buf(),
+                },
+                config,
+            ),
         })
     }
 }
 
 impl Transport for Simulator {
     fn invoke(&mut self, command: Command, request: &[u8]) -> Result<RawReply, AgentError> {
-        let reply = self.service.invoke(
-            command as u32,
-            suit_common::protocol::PROTOCOL_VERSION,
-            request,
-        );
+        let reply = self
+            .service
+            .invoke(command as u32, PROTOCOL_VERSION, request);
         Ok(RawReply {
             status: reply.status as u32,
             detail: reply.detail,

@@ -49,6 +49,8 @@ pub enum AgentError {
     NoOpteeSupport,
     #[error("simulator state: {0}")]
     SimState(String),
+    #[error("{0}")]
+    File(String),
 }
 
 #[cfg(feature = "optee")]

@@ -6,25 +6,23 @@
 extern crate alloc;
 
 mod backend;
+mod libc_shim;
 
 use optee_utee::prelude::*;
-use optee_utee::{trace_println, Result};
+use optee_utee::{trace_println, ErrorKind, Result};
 use suit_common::protocol::{Status, MAX_REQUEST};
-use suit_common::service::Service;
+use suit_common::service::{Config, Reply, Service};
 
 use crate::backend::Optee;
 
-/// Per-session state. The TA is single-instance and single-session, so there is exactly one.
-pub struct Session {
-    service: Service<Optee>,
+mod build_config {
+    include!(concat!(env!("OUT_DIR"), "/tpa_root.rs"));
 }
 
-impl Default for Session {
-    fn default() -> Self {
-        Session {
-            service: Service::new(Optee),
-        }
-    }
+/// Per-session state. The TA is single-instance and single-session, so there is exactly one.
+#[derive(Default)]
+pub struct Session {
+    service: Option<Service<Optee>>,
 }
 
 #[ta_create]
@@ -33,7 +31,13 @@ fn create() -> Result<()> {
 }
 
 #[ta_open_session]
-fn open_session(_params: &mut ParametersNone, _session: &mut Session) -> Result<()> {
+fn open_session(_params: &mut ParametersNone, session: &mut Session) -> Result<()> {
+    let config = Config::new(
+        &build_config::TPA_ROOT_SEC1,
+        build_config::TPA_ROOT_IS_TEST_KEY,
+    )
+    .map_err(|_| ErrorKind::BadState)?;
+    session.service = Some(Service::new(Optee, config));
     Ok(())
 }
 
@@ -58,16 +62,13 @@ fn invoke_command(
 ) -> Result<()> {
     let (control, request, response, _) = params;
     let host_version = control.get_a();
+    let service = session.service.as_mut().ok_or(ErrorKind::BadState)?;
     // Bound before copying; then parse only the TA-owned copy, never shared memory.
     let reply = if request.buffer_len() > MAX_REQUEST {
-        suit_common::service::Reply {
-            status: Status::RequestTooLarge,
-            detail: MAX_REQUEST as u32,
-            body: alloc::vec::Vec::new(),
-        }
+        Reply::bare(Status::RequestTooLarge, MAX_REQUEST as u32)
     } else {
         let copy = request.read_to_vec();
-        session.service.invoke(command, host_version, &copy)
+        service.invoke(command, host_version, &copy)
     };
     let (status, detail) = if reply.body.len() > response.buffer_len() {
         (Status::ResponseTooLarge, reply.body.len() as u32)
@@ -76,6 +77,8 @@ fn invoke_command(
         (reply.status, reply.detail)
     };
     if status != Status::Ok {
+        // Command id and status only: refusal texts can name manifest details, not secrets,
+        // but the secure log is not the place for them.
         trace_println!("[suit-ta] command {} -> {:?}", command, status);
     }
     control.set_a(status as u32);

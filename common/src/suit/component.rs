@@ -64,7 +64,8 @@ impl ComponentId {
     }
 }
 
-pub(crate) fn push_header(out: &mut Vec<u8>, major: u8, value: u64) {
+/// Appends a CBOR head (major type, argument) in its shortest form.
+pub fn push_header(out: &mut Vec<u8>, major: u8, value: u64) {
     let m = major << 5;
     if value < 24 {
         out.push(m | value as u8);

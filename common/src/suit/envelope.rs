@@ -182,4 +182,10 @@ impl<'a> Envelope<'a> {
     pub fn auth_block_count(&self) -> usize {
         self.auth_blocks.len()
     }
+
+    /// The raw (unverified) authentication blocks, e.g. for a tool that reports which
+    /// algorithm and key id each one names (parse them with `cose::AuthBlock::parse`).
+    pub fn auth_blocks(&self) -> &[&'a [u8]] {
+        &self.auth_blocks
+    }
 }

@@ -1,11 +1,12 @@
 //! `suit-agent`: the normal-world agent. It carries bytes to and from the SUIT TA and keeps
 //! files; every decision is the TA's.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use suit_host::client;
+use suit_host::client::{self, Progress};
 use suit_host::sim::{self, Simulator};
 use suit_host::tee::{AgentError, Transport};
 
@@ -22,6 +23,10 @@ struct Cli {
     /// Simulator state directory (only with --tee sim).
     #[arg(long, default_value = "suit-sim-state", global = true)]
     state: PathBuf,
+    /// TPA root public key (PEM) the simulated TA is built with (only with --tee sim;
+    /// default: the repository's public test key).
+    #[arg(long, global = true)]
+    sim_tpa_root: Option<PathBuf>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -34,11 +39,57 @@ enum TeeKind {
     Sim,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyFormat {
+    /// SubjectPublicKeyInfo PEM.
+    Pem,
+    /// COSE_Key (CBOR), with the key id.
+    Cose,
+    /// Uncompressed SEC1 point, hex.
+    Hex,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum WhichKey {
+    /// The payload decryption key (authors encrypt to it).
+    Decryption,
+    /// The report signing key (status trackers verify with it).
+    Report,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
-    /// Show protocol and TA versions and the platform's protections.
+    /// Show versions, the platform's protections and the TA's public state.
     Status {
-        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export a public device key (the private half never leaves the TA).
+    DeviceKey {
+        #[arg(long, value_enum, default_value_t = KeyFormat::Pem)]
+        format: KeyFormat,
+        #[arg(long, value_enum, default_value_t = WhichKey::Decryption)]
+        which: WhichKey,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Relay a TPA-signed provisioning message to the TA.
+    Provision { message: PathBuf },
+    /// List trust anchors, component rules and the device identity.
+    Anchors {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stream an envelope and the payloads it fetches into the TA and install it.
+    Install {
+        envelope: PathBuf,
+        /// Payload for a URI: `URI=FILE` (repeatable).
+        #[arg(long = "payload", value_name = "URI=FILE")]
+        payloads: Vec<String>,
+        /// Look payloads up here by the URI's last path segment.
+        #[arg(long)]
+        payload_dir: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -48,7 +99,11 @@ fn connect(cli: &Cli) -> Result<Box<dyn Transport>, AgentError> {
     match cli.tee {
         TeeKind::Sim => {
             eprintln!("{}", sim::WARNING);
-            Ok(Box::new(Simulator::open(&cli.state)?))
+            let root = match &cli.sim_tpa_root {
+                Some(p) => Some(read_text(p)?),
+                None => None,
+            };
+            Ok(Box::new(Simulator::open(&cli.state, root.as_deref())?))
         }
         #[cfg(feature = "optee")]
         TeeKind::Optee => Ok(Box::new(suit_host::tee::optee::Optee::connect()?)),
@@ -57,30 +112,254 @@ fn connect(cli: &Cli) -> Result<Box<dyn Transport>, AgentError> {
     }
 }
 
-fn run(cli: Cli) -> Result<(), AgentError> {
-    let mut tee = connect(&cli)?;
-    match cli.command {
-        Cmd::Status { json } => {
-            let s = client::status(tee.as_mut())?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
-            } else {
-                println!("SUIT TA status");
-                println!("  backend:           {}", s.backend);
-                println!("  protocol version:  {}", s.protocol_version);
-                println!("  TA version:        {}", s.ta_version);
-                let p = &s.platform;
-                println!(
-                    "  TEE version:       {}",
-                    p.tee_version.as_deref().unwrap_or("unknown")
-                );
-                let level = |l: Option<u32>| l.map_or("unknown".to_string(), |l| l.to_string());
-                println!("  anti-rollback:     {}", level(p.anti_rollback_level));
-                println!("  rollback detect:   {}", level(p.rollback_detection_level));
-                for w in &p.warnings {
-                    println!("  warning: {w}");
+fn read_file(path: &Path) -> Result<Vec<u8>, AgentError> {
+    std::fs::read(path).map_err(|e| AgentError::File(format!("{}: {e}", path.display())))
+}
+
+fn read_text(path: &Path) -> Result<String, AgentError> {
+    String::from_utf8(read_file(path)?)
+        .map_err(|_| AgentError::File(format!("{}: not text", path.display())))
+}
+
+fn show(bytes: &[u8]) -> String {
+    hex::encode(bytes)
+}
+
+fn format_key(point: &[u8], kid: &[u8], format: KeyFormat) -> Result<Vec<u8>, AgentError> {
+    match format {
+        KeyFormat::Hex => Ok(format!("{}\n", hex::encode(point)).into_bytes()),
+        KeyFormat::Pem => {
+            use p256::pkcs8::{EncodePublicKey as _, LineEnding};
+            let key = p256::PublicKey::from_sec1_bytes(point)
+                .map_err(|_| AgentError::BadResponse("device key is not a P-256 point"))?;
+            key.to_public_key_pem(LineEnding::LF)
+                .map(String::into_bytes)
+                .map_err(|_| AgentError::BadResponse("PEM encoding"))
+        }
+        KeyFormat::Cose => {
+            use ciborium::Value;
+            if point.len() != 65 {
+                return Err(AgentError::BadResponse(
+                    "device key is not an uncompressed point",
+                ));
+            }
+            let int = |i: i64| Value::Integer(i.into());
+            let key = Value::Map(vec![
+                (int(1), int(2)),
+                (int(2), Value::Bytes(kid.to_vec())),
+                (int(-1), int(1)),
+                (int(-2), Value::Bytes(point[1..33].to_vec())),
+                (int(-3), Value::Bytes(point[33..].to_vec())),
+            ]);
+            let mut out = Vec::new();
+            ciborium::ser::into_writer(&key, &mut out)
+                .map_err(|_| AgentError::BadResponse("COSE_Key encoding"))?;
+            Ok(out)
+        }
+    }
+}
+
+fn resolver(
+    payloads: &[String],
+    dir: Option<&Path>,
+) -> Result<impl FnMut(&str) -> Result<Vec<u8>, AgentError>, AgentError> {
+    let mut map = Vec::new();
+    for p in payloads {
+        let (uri, file) = p
+            .split_once('=')
+            .ok_or_else(|| AgentError::File(format!("--payload {p}: expected URI=FILE")))?;
+        map.push((uri.to_string(), PathBuf::from(file)));
+    }
+    let dir = dir.map(Path::to_path_buf);
+    Ok(move |uri: &str| {
+        if let Some((_, f)) = map.iter().find(|(u, _)| u == uri) {
+            return read_file(f);
+        }
+        if let Some(d) = &dir {
+            let name = uri.rsplit('/').next().unwrap_or(uri);
+            if !name.is_empty() && name != "." && name != ".." {
+                let path = d.join(name);
+                if path.is_file() {
+                    return read_file(&path);
                 }
             }
+        }
+        Err(AgentError::File(format!(
+            "the manifest fetches {uri}, but no --payload or --payload-dir file provides it"
+        )))
+    })
+}
+
+fn progress_bar(p: Progress<'_>) {
+    let (what, sent, total) = match p {
+        Progress::Envelope { sent, total } => ("envelope".to_string(), sent, total),
+        Progress::Payload { uri, sent, total } => (uri.to_string(), sent, total),
+    };
+    if total < 512 * 1024 {
+        return;
+    }
+    let pct = sent * 100 / total.max(1);
+    let bar = "#".repeat((pct / 4) as usize);
+    eprint!("\r  {what}: [{bar:<25}] {pct:>3}% ({sent}/{total} bytes)");
+    if sent == total {
+        eprintln!();
+    }
+    let _ = std::io::stderr().flush();
+}
+
+fn run(cli: Cli) -> Result<(), AgentError> {
+    let mut tee = connect(&cli)?;
+    match &cli.command {
+        Cmd::Status { json } => {
+            let s = client::status(tee.as_mut())?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+                return Ok(());
+            }
+            let level = |l: Option<u32>| l.map_or("unknown".to_string(), |l| l.to_string());
+            let p = &s.platform;
+            let v = &s.service;
+            println!("SUIT TA status");
+            println!("  backend:             {}", s.backend);
+            println!("  protocol version:    {}", s.protocol_version);
+            println!("  TA version:          {}", s.ta_version);
+            println!(
+                "  TEE version:         {}",
+                p.tee_version.as_deref().unwrap_or("unknown")
+            );
+            println!("  anti-rollback level: {}", level(p.anti_rollback_level));
+            println!(
+                "  rollback detection:  {}",
+                level(p.rollback_detection_level)
+            );
+            println!(
+                "  TPA root kid:        {}{}",
+                show(&v.tpa_root_kid),
+                if v.tpa_root_is_test_key {
+                    " (public TEST key)"
+                } else {
+                    ""
+                }
+            );
+            println!("  provisioning count:  {}", v.provisioning_counter);
+            println!("  trust anchors:       {}", v.anchors);
+            println!(
+                "  installed:           {} component(s)",
+                v.installed_components
+            );
+            println!(
+                "  device key kid:      {}",
+                v.device_key_kid
+                    .as_ref()
+                    .map_or("not created yet".into(), |k| show(k))
+            );
+            if let Some(e) = &v.state_error {
+                println!("  STATE ERROR:         {e}");
+            }
+            for w in &p.warnings {
+                println!("  warning: {w}");
+            }
+        }
+        Cmd::DeviceKey { format, which, out } => {
+            let k = client::device_key(tee.as_mut())?;
+            let (point, kid) = match which {
+                WhichKey::Decryption => (&k.decryption_key, &k.decryption_kid),
+                WhichKey::Report => (&k.report_key, &k.report_kid),
+            };
+            let bytes = format_key(point, kid, *format)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(path, &bytes)
+                        .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
+                    eprintln!(
+                        "wrote the {} key (kid {}) to {}",
+                        match which {
+                            WhichKey::Decryption => "decryption",
+                            WhichKey::Report => "report",
+                        },
+                        show(kid),
+                        path.display()
+                    );
+                }
+                None => std::io::stdout()
+                    .write_all(&bytes)
+                    .map_err(|e| AgentError::File(e.to_string()))?,
+            }
+        }
+        Cmd::Provision { message } => {
+            let r = client::provision(tee.as_mut(), &read_file(message)?)?;
+            let signer = if r.signer == 0 {
+                "the TPA root".to_string()
+            } else {
+                format!("TPA anchor {}", r.signer)
+            };
+            println!(
+                "provisioning message {} accepted (signed by {signer}):",
+                r.counter
+            );
+            for line in &r.applied {
+                println!("  {line}");
+            }
+        }
+        Cmd::Anchors { json } => {
+            let a = client::anchors(tee.as_mut())?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&a).unwrap_or_default());
+                return Ok(());
+            }
+            println!("provisioning counter: {}", a.provisioning_counter);
+            let id =
+                |v: &Option<serde_bytes::ByteBuf>| v.as_ref().map_or("unset".into(), |b| show(b));
+            println!(
+                "identity: vendor {} class {} device {}",
+                id(&a.identity.vendor_id),
+                id(&a.identity.class_id),
+                id(&a.identity.device_id)
+            );
+            for x in &a.anchors {
+                println!(
+                    "anchor {} ({}, {}, kid {}): components {:?}",
+                    x.id,
+                    x.role,
+                    x.key_type,
+                    show(&x.kid),
+                    x.component_prefixes
+                );
+            }
+            for r in &a.rules {
+                println!("rule {}: requires {}", r.prefix, r.required.join(" AND "));
+            }
+        }
+        Cmd::Install {
+            envelope,
+            payloads,
+            payload_dir,
+            json,
+        } => {
+            let bytes = read_file(envelope)?;
+            let mut resolve = resolver(payloads, payload_dir.as_deref())?;
+            let (prepared, done) =
+                client::install(tee.as_mut(), &bytes, &mut resolve, &mut progress_bar)?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&done).unwrap_or_default()
+                );
+                return Ok(());
+            }
+            println!(
+                "installed {} (sequence number {}, signed by anchor(s) {:?})",
+                envelope.display(),
+                done.sequence_number,
+                done.signers
+            );
+            for uri in &prepared.needed_uris {
+                println!("  fetched {uri}");
+            }
+            for c in &done.components {
+                println!("  component {c}");
+            }
+            println!("  manifest digest {}", show(&done.manifest_digest));
         }
     }
     Ok(())

@@ -1,0 +1,461 @@
+//! Installing an envelope the REE streams in over several TA calls.
+//!
+//! 1. `begin` with the envelope's length, then envelope chunks (kept in TA memory, bounded).
+//! 2. `prepare`: decode and authenticate the envelope and check policy and rollback, with no
+//!    side effect; answer which payload URIs the authenticated manifest may fetch.
+//! 3. payload chunks, only for those URIs, appended to secure-storage objects (bounded).
+//! 4. `finish`: run the whole SUIT update procedure over the staged bytes. Component writes
+//!    go to fresh objects; one atomic state write commits them together with the sequence
+//!    number; any failure deletes everything staged and changes nothing.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use sha2::{Digest as _, Sha256};
+
+use crate::encryption::DeviceKeys;
+use crate::suit::platform::{IdentifierKind, Platform, PlatformError, Record};
+use crate::suit::{self, ComponentId, Envelope, Procedure};
+
+use super::state::{component_from, segments_of, ComponentRecord, State};
+use super::store::{SecureStore, StoreError};
+
+/// Largest envelope (integrated payloads included) held in TA memory.
+pub const MAX_ENVELOPE: usize = 1024 * 1024;
+/// Largest detached payload staged in secure storage.
+pub const MAX_PAYLOAD: u64 = 64 * 1024 * 1024;
+/// Most detached payloads one envelope may fetch.
+pub const MAX_PAYLOADS: usize = 8;
+/// Most components staged by one update, and most staging objects it may create.
+const MAX_STAGED: usize = 16;
+const MAX_SERIAL: usize = 64;
+
+/// Where an install session is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallError {
+    /// The agent sent the steps out of order or inconsistent offsets/lengths.
+    Sequence(&'static str),
+    TooLarge(&'static str),
+    /// A payload the authenticated manifest does not ask for.
+    UnexpectedPayload,
+    Store(StoreError),
+    /// The engine refused; the text says what and where (no secrets).
+    Refused(String),
+}
+
+struct Payload {
+    uri: String,
+    object: String,
+    expected: Option<u64>,
+    received: u64,
+}
+
+/// The REE-fed staging area of one install.
+#[derive(Default)]
+pub struct InstallSession {
+    expected_len: usize,
+    envelope: Vec<u8>,
+    needed: Option<Vec<String>>,
+    payloads: Vec<Payload>,
+}
+
+/// What `prepare` learned from the authenticated manifest.
+pub struct Prepared {
+    pub needed_uris: Vec<String>,
+    pub sequence_number: u64,
+    pub signers: Vec<u32>,
+}
+
+/// What `finish` did.
+pub struct Installed {
+    pub sequence_number: u64,
+    pub signers: Vec<u32>,
+    pub committed: Vec<ComponentId>,
+    pub manifest_digest: [u8; 32],
+}
+
+fn payload_object(i: usize) -> String {
+    format!("suit/in/{i}")
+}
+
+impl InstallSession {
+    /// Starts over. Staged payloads of an abandoned session, and component objects an
+    /// interrupted commit may have left under the next generation's names, are deleted.
+    pub fn begin(
+        &mut self,
+        store: &mut dyn SecureStore,
+        state: &State,
+        envelope_len: u64,
+    ) -> Result<(), InstallError> {
+        self.clear(store);
+        for serial in 0..MAX_SERIAL {
+            let _ = store.remove(&format!("suit/c/{}/{serial}", state.generation + 1));
+        }
+        let len = usize::try_from(envelope_len).map_err(|_| InstallError::TooLarge("envelope"))?;
+        if len == 0 || len > MAX_ENVELOPE {
+            return Err(InstallError::TooLarge("envelope"));
+        }
+        self.expected_len = len;
+        self.envelope = Vec::with_capacity(len);
+        Ok(())
+    }
+
+    pub fn envelope_chunk(&mut self, offset: u64, data: &[u8]) -> Result<(), InstallError> {
+        if self.expected_len == 0 || self.needed.is_some() {
+            return Err(InstallError::Sequence("no install in progress"));
+        }
+        if offset != self.envelope.len() as u64 {
+            return Err(InstallError::Sequence("envelope chunk offset"));
+        }
+        if self.envelope.len() + data.len() > self.expected_len {
+            return Err(InstallError::TooLarge(
+                "envelope exceeds its announced length",
+            ));
+        }
+        self.envelope.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Authenticates the envelope and checks policy and rollback; no side effects.
+    pub fn prepare(&mut self, state: &State) -> Result<Prepared, InstallError> {
+        if self.expected_len == 0 || self.envelope.len() != self.expected_len {
+            return Err(InstallError::Sequence("envelope incomplete"));
+        }
+        let policy = state
+            .policy()
+            .map_err(|e| InstallError::Refused(format!("stored policy unusable: {e:?}")))?;
+        let refused = |e: suit::Error| InstallError::Refused(format!("{e}"));
+        let auth = Envelope::decode(&self.envelope)
+            .map_err(refused)?
+            .authenticate(&policy.anchors)
+            .map_err(refused)?;
+        policy
+            .check_manifest(&auth.manifest, &auth.signers)
+            .map_err(|e| refused(e.into()))?;
+        let stored = state.sequence_number(&auth.manifest.rollback_key());
+        suit::policy::check_rollback(stored, auth.manifest.sequence_number)
+            .map_err(|e| refused(e.into()))?;
+        let mut uris: Vec<String> = Vec::new();
+        for seq in auth.manifest.sequences() {
+            seq.for_each_parameters(&mut |p| {
+                if let Some(uri) = &p.uri {
+                    if !uri.starts_with('#') && !uris.contains(uri) {
+                        uris.push(uri.clone());
+                    }
+                }
+            });
+        }
+        if uris.len() > MAX_PAYLOADS {
+            return Err(InstallError::TooLarge("too many payload URIs"));
+        }
+        let prepared = Prepared {
+            needed_uris: uris.clone(),
+            sequence_number: auth.manifest.sequence_number,
+            signers: auth.signers.clone(),
+        };
+        self.payloads = uris
+            .iter()
+            .enumerate()
+            .map(|(i, uri)| Payload {
+                uri: uri.clone(),
+                object: payload_object(i),
+                expected: None,
+                received: 0,
+            })
+            .collect();
+        self.needed = Some(uris);
+        Ok(prepared)
+    }
+
+    pub fn payload_chunk(
+        &mut self,
+        store: &mut dyn SecureStore,
+        uri: &str,
+        total_len: u64,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), InstallError> {
+        if self.needed.is_none() {
+            return Err(InstallError::Sequence("payload before prepare"));
+        }
+        let p = self
+            .payloads
+            .iter_mut()
+            .find(|p| p.uri == uri)
+            .ok_or(InstallError::UnexpectedPayload)?;
+        if total_len > MAX_PAYLOAD {
+            return Err(InstallError::TooLarge("payload"));
+        }
+        // Validate fully before touching anything: a refused chunk changes nothing.
+        let start_over = offset == 0;
+        if !start_over && (p.expected != Some(total_len) || offset != p.received) {
+            return Err(InstallError::Sequence("payload chunk offset or length"));
+        }
+        if offset.saturating_add(data.len() as u64) > total_len {
+            return Err(InstallError::TooLarge(
+                "payload exceeds its announced length",
+            ));
+        }
+        if start_over {
+            store.remove(&p.object).map_err(InstallError::Store)?;
+            p.expected = Some(total_len);
+            p.received = 0;
+        }
+        if !data.is_empty() {
+            p.received = store.append(&p.object, data).map_err(InstallError::Store)?;
+        } else if total_len == 0 {
+            store.put(&p.object, &[]).map_err(InstallError::Store)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the update procedure and commits; on failure nothing changes.
+    pub fn finish(
+        &mut self,
+        store: &mut dyn SecureStore,
+        state: &mut State,
+        keys: &dyn DeviceKeys,
+    ) -> Result<Installed, InstallError> {
+        if self.needed.is_none() {
+            return Err(InstallError::Sequence("finish before prepare"));
+        }
+        if self
+            .payloads
+            .iter()
+            .any(|p| p.expected.is_some_and(|t| t != p.received))
+        {
+            return Err(InstallError::Sequence("payload incomplete"));
+        }
+        let policy = state
+            .policy()
+            .map_err(|e| InstallError::Refused(format!("stored policy unusable: {e:?}")))?;
+        let envelope = core::mem::take(&mut self.envelope);
+        let payloads: Vec<(String, Option<String>)> = self
+            .payloads
+            .iter()
+            .map(|p| (p.uri.clone(), p.expected.map(|_| p.object.clone())))
+            .collect();
+        let result = {
+            let mut platform = StorePlatform::new(store, state, &payloads);
+            let r = suit::process(&envelope, Procedure::Update, &policy, keys, &mut platform);
+            r.map(|o| (o, platform.take_commit()))
+        };
+        self.clear(store);
+        let (outcome, commit) = result.map_err(|e| InstallError::Refused(format!("{e}")))?;
+        // The engine's commit already wrote and saved the new state; now drop what it replaced.
+        for old in commit {
+            let _ = store.remove(&old);
+        }
+        Ok(Installed {
+            sequence_number: outcome.sequence_number,
+            signers: outcome.signers,
+            committed: outcome.committed,
+            manifest_digest: outcome.manifest_digest.0,
+        })
+    }
+
+    fn clear(&mut self, store: &mut dyn SecureStore) {
+        for p in &self.payloads {
+            let _ = store.remove(&p.object);
+        }
+        *self = InstallSession::default();
+    }
+}
+
+struct Staged {
+    component: ComponentId,
+    object: String,
+    len: u64,
+    hasher: Sha256,
+}
+
+/// The engine's [`Platform`] over secure storage and the state record.
+struct StorePlatform<'a> {
+    store: &'a mut dyn SecureStore,
+    state: &'a mut State,
+    payloads: &'a [(String, Option<String>)],
+    fetch: Option<(String, u64)>,
+    staged: Vec<Staged>,
+    staged_sequence: Vec<(Vec<u8>, u64)>,
+    serial: usize,
+    replaced: Vec<String>,
+}
+
+impl<'a> StorePlatform<'a> {
+    fn new(
+        store: &'a mut dyn SecureStore,
+        state: &'a mut State,
+        payloads: &'a [(String, Option<String>)],
+    ) -> Self {
+        StorePlatform {
+            store,
+            state,
+            payloads,
+            fetch: None,
+            staged: Vec::new(),
+            staged_sequence: Vec::new(),
+            serial: 0,
+            replaced: Vec::new(),
+        }
+    }
+
+    /// Objects the committed update replaced (to delete once the new state is durable).
+    fn take_commit(&mut self) -> Vec<String> {
+        core::mem::take(&mut self.replaced)
+    }
+
+    fn io(e: StoreError) -> PlatformError {
+        match e {
+            StoreError::NoSpace => PlatformError::NoSpace,
+            StoreError::Io(code) => PlatformError::Other(code),
+            _ => PlatformError::Io,
+        }
+    }
+}
+
+impl Platform for StorePlatform<'_> {
+    fn identifier_matches(
+        &self,
+        kind: IdentifierKind,
+        _component: &ComponentId,
+        value: &[u8],
+    ) -> bool {
+        let id = &self.state.identity;
+        let mine = match kind {
+            IdentifierKind::Vendor => &id.vendor_id,
+            IdentifierKind::Class => &id.class_id,
+            IdentifierKind::Device => &id.device_id,
+        };
+        mine.as_ref().is_some_and(|m| m.as_slice() == value)
+    }
+
+    fn fetch_open(&mut self, uri: &str, _fetch_args: Option<&[u8]>) -> Result<(), PlatformError> {
+        match self.payloads.iter().find(|(u, _)| u == uri) {
+            Some((_, Some(object))) => {
+                self.fetch = Some((object.clone(), 0));
+                Ok(())
+            }
+            _ => Err(PlatformError::NotFound),
+        }
+    }
+
+    fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError> {
+        let (object, offset) = self.fetch.as_mut().ok_or(PlatformError::NotFound)?;
+        let n = self.store.read_at(object, *offset, buf).map_err(Self::io)?;
+        *offset += n as u64;
+        Ok(n)
+    }
+
+    fn stage_open(&mut self, component: &ComponentId) -> Result<(), PlatformError> {
+        self.stage_discard(component);
+        if self.staged.len() >= MAX_STAGED || self.serial >= MAX_SERIAL {
+            return Err(PlatformError::NoSpace);
+        }
+        let object = format!("suit/c/{}/{}", self.state.generation + 1, self.serial);
+        self.serial += 1;
+        self.store.put(&object, &[]).map_err(Self::io)?;
+        self.staged.push(Staged {
+            component: component.clone(),
+            object,
+            len: 0,
+            hasher: Sha256::new(),
+        });
+        Ok(())
+    }
+
+    fn stage_write(&mut self, component: &ComponentId, data: &[u8]) -> Result<(), PlatformError> {
+        let s = self
+            .staged
+            .iter_mut()
+            .find(|s| s.component == *component)
+            .ok_or(PlatformError::NotFound)?;
+        s.len = self.store.append(&s.object, data).map_err(Self::io)?;
+        s.hasher.update(data);
+        Ok(())
+    }
+
+    fn stage_discard(&mut self, component: &ComponentId) {
+        if let Some(pos) = self.staged.iter().position(|s| s.component == *component) {
+            let s = self.staged.remove(pos);
+            let _ = self.store.remove(&s.object);
+        }
+    }
+
+    fn read(
+        &self,
+        component: &ComponentId,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, PlatformError> {
+        if let Some(s) = self.staged.iter().find(|s| s.component == *component) {
+            return self.store.read_at(&s.object, offset, buf).map_err(Self::io);
+        }
+        match self.state.component(component) {
+            Some(c) => self.store.read_at(&c.object, offset, buf).map_err(Self::io),
+            None => Err(PlatformError::NotFound),
+        }
+    }
+
+    fn sequence_number(&self, key: &[u8]) -> Result<Option<u64>, PlatformError> {
+        Ok(self.state.sequence_number(key))
+    }
+
+    fn stage_sequence_number(&mut self, key: &[u8], value: u64) -> Result<(), PlatformError> {
+        self.staged_sequence.retain(|(k, _)| k != key);
+        self.staged_sequence.push((key.to_vec(), value));
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), PlatformError> {
+        let mut next = self.state.clone();
+        next.generation += 1;
+        let sequence = self
+            .staged_sequence
+            .iter()
+            .map(|(_, v)| *v)
+            .max()
+            .unwrap_or(0);
+        for (k, v) in &self.staged_sequence {
+            next.set_sequence_number(k, *v);
+        }
+        let mut replaced = Vec::new();
+        for s in &self.staged {
+            let record = ComponentRecord {
+                id: segments_of(&s.component),
+                digest: serde_bytes::ByteBuf::from(s.hasher.clone().finalize().to_vec()),
+                size: s.len,
+                object: s.object.clone(),
+                sequence_number: sequence,
+            };
+            match next
+                .components
+                .iter_mut()
+                .find(|c| component_from(&c.id) == s.component)
+            {
+                Some(existing) => {
+                    replaced.push(core::mem::replace(existing, record).object);
+                }
+                None => next.components.push(record),
+            }
+        }
+        if next.components.len() > super::state::MAX_COMPONENTS {
+            return Err(PlatformError::NoSpace);
+        }
+        // The single atomic step: before it the old state holds, after it the new one.
+        next.save(self.store).map_err(|_| PlatformError::Io)?;
+        *self.state = next;
+        self.staged.clear();
+        self.staged_sequence.clear();
+        self.replaced = replaced;
+        Ok(())
+    }
+
+    fn discard(&mut self) {
+        for s in core::mem::take(&mut self.staged) {
+            let _ = self.store.remove(&s.object);
+        }
+        self.staged_sequence.clear();
+    }
+
+    fn report(&mut self, _record: &Record<'_>) {}
+}

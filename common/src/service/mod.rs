@@ -1,0 +1,494 @@
+//! The TA's request handling, independent of how requests arrive.
+//!
+//! The OP-TEE entry points in `ta/` and the host simulator both feed raw commands into
+//! [`Service::invoke`]; what differs between them is only the [`Backend`] (GP TEE APIs vs.
+//! files on disk). Keeping the dispatch here means the simulator exercises the same decisions
+//! the TA makes.
+//!
+//! Stages, one module each: [`store`] (secure objects) → [`state`] (the atomic state record)
+//! → [`keys`] (device keys) → [`provision`] (TPA-signed anchor management) → [`install`]
+//! (streamed envelopes through the SUIT engine into secure storage).
+
+pub mod install;
+pub mod keys;
+pub mod provision;
+pub mod state;
+pub mod store;
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use serde::{de::DeserializeOwned, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::cose::VerificationKey;
+use crate::protocol::{
+    self, AnchorInfo, AnchorsResponse, ChunkRequest, Command, DeviceKeyResponse, Empty,
+    IdentityInfo, InstallBeginRequest, InstallFinishResponse, InstallPrepareResponse,
+    PayloadChunkRequest, PlatformInfo, ProvisionRequest, ProvisionResponse, Refusal, RuleInfo,
+    ServiceInfo, Status, StatusResponse, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
+};
+use crate::suit::ComponentId;
+
+use install::{InstallError, InstallSession};
+use keys::{DeviceKeyPair, KeyStoreError, Rng};
+use state::{component_from, RoleRecord, State, StateError};
+use store::SecureStore;
+
+/// What the service needs from the environment it runs in.
+pub trait Backend: SecureStore + Rng {
+    /// `"optee"` or `"simulator"`: reported in status so nobody mistakes one for the other.
+    fn name(&self) -> &'static str;
+    /// The platform's protections, as far as they can be queried.
+    fn platform_info(&self) -> PlatformInfo;
+}
+
+/// Build-time configuration: the TPA root is fixed when the TA is built, never set by the REE.
+pub struct Config {
+    pub tpa_root: VerificationKey,
+    pub tpa_root_is_test_key: bool,
+    tpa_root_kid: Vec<u8>,
+}
+
+impl Config {
+    /// `tpa_root_sec1`: the TPA root's uncompressed P-256 point.
+    pub fn new(tpa_root_sec1: &[u8], is_test_key: bool) -> Result<Self, crate::cose::CoseError> {
+        Ok(Config {
+            tpa_root: VerificationKey::p256_from_sec1(tpa_root_sec1)?,
+            tpa_root_is_test_key: is_test_key,
+            tpa_root_kid: keys::key_id(tpa_root_sec1),
+        })
+    }
+}
+
+/// The outcome of one command, ready to be written into slots 0 and 2.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub status: Status,
+    /// Slot 0 `b`: response length, or the size needed / TA protocol version on errors.
+    pub detail: u32,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn bare(status: Status, detail: u32) -> Self {
+        Reply {
+            status,
+            detail,
+            body: Vec::new(),
+        }
+    }
+
+    fn refused(kind: &str, reason: &str) -> Self {
+        let refusal = Refusal {
+            kind: kind.to_string(),
+            reason: reason.to_string(),
+        };
+        match protocol::encode(&refusal) {
+            Ok(body) => Self::sized(Status::Refused, body),
+            Err(_) => Self::bare(Status::Refused, 0),
+        }
+    }
+
+    fn sized(status: Status, body: Vec<u8>) -> Self {
+        if body.len() > MAX_RESPONSE {
+            return Self::bare(Status::ResponseTooLarge, body.len() as u32);
+        }
+        Reply {
+            status,
+            detail: body.len() as u32,
+            body,
+        }
+    }
+}
+
+/// A typed refusal inside a handler: becomes [`Status::Refused`] with a [`Refusal`] body.
+struct Refuse {
+    kind: &'static str,
+    reason: String,
+}
+
+impl Refuse {
+    fn new(kind: &'static str, reason: impl Into<String>) -> Self {
+        Refuse {
+            kind,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<StateError> for Refuse {
+    fn from(e: StateError) -> Self {
+        Refuse::new("storage", format!("secure storage state unusable: {e:?}"))
+    }
+}
+
+impl From<KeyStoreError> for Refuse {
+    fn from(e: KeyStoreError) -> Self {
+        Refuse::new("device-key", format!("device key store: {e:?}"))
+    }
+}
+
+impl From<InstallError> for Refuse {
+    fn from(e: InstallError) -> Self {
+        match e {
+            InstallError::Refused(reason) => Refuse::new("manifest", reason),
+            InstallError::Sequence(what) => {
+                Refuse::new("sequence", format!("install steps out of order: {what}"))
+            }
+            InstallError::TooLarge(what) => {
+                Refuse::new("too-large", format!("{what} exceeds the TA's limit"))
+            }
+            InstallError::UnexpectedPayload => Refuse::new(
+                "payload",
+                "payload not referenced by the authenticated manifest",
+            ),
+            InstallError::Store(e) => Refuse::new("storage", format!("secure storage: {e:?}")),
+        }
+    }
+}
+
+enum Outcome {
+    Body(Vec<u8>),
+    Malformed,
+    Refused(Refuse),
+}
+
+/// The TA's command dispatcher. One instance per TA instance; sessions are serialized by the
+/// TEE (single-instance, single-session TA), so `&mut self` is never contended.
+pub struct Service<B: Backend> {
+    backend: B,
+    config: Config,
+    install: InstallSession,
+}
+
+impl<B: Backend> Service<B> {
+    pub fn new(backend: B, config: Config) -> Self {
+        Service {
+            backend,
+            config,
+            install: InstallSession::default(),
+        }
+    }
+
+    /// The backend, for tests that inspect what was stored.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.backend
+    }
+
+    /// Handles one command. `request` must already be a TA-owned copy of slot 1.
+    pub fn invoke(&mut self, command: u32, host_version: u32, request: &[u8]) -> Reply {
+        if host_version != PROTOCOL_VERSION {
+            return Reply::bare(Status::VersionMismatch, PROTOCOL_VERSION);
+        }
+        if request.len() > MAX_REQUEST {
+            return Reply::bare(Status::RequestTooLarge, MAX_REQUEST as u32);
+        }
+        let command = match Command::try_from(command) {
+            Ok(c) => c,
+            Err(status) => return Reply::bare(status, 0),
+        };
+        let outcome = match command {
+            Command::Status => self.handle(request, |s, _: Empty| s.status()),
+            Command::DeviceKey => self.handle(request, |s, _: Empty| s.device_key()),
+            Command::Provision => {
+                self.handle(request, |s, r: ProvisionRequest| s.provision(&r.message))
+            }
+            Command::Anchors => self.handle(request, |s, _: Empty| s.anchors()),
+            Command::InstallBegin => self.handle(request, |s, r: InstallBeginRequest| {
+                let state = State::load(&s.backend)?;
+                s.install.begin(&mut s.backend, &state, r.envelope_len)?;
+                Ok(Empty {})
+            }),
+            Command::InstallEnvelope => self.handle(request, |s, r: ChunkRequest| {
+                check_chunk(&r.data)?;
+                s.install.envelope_chunk(r.offset, &r.data)?;
+                Ok(Empty {})
+            }),
+            Command::InstallPrepare => self.handle(request, |s, _: Empty| {
+                let state = State::load(&s.backend)?;
+                let p = s.install.prepare(&state)?;
+                Ok(InstallPrepareResponse {
+                    needed_uris: p.needed_uris,
+                    sequence_number: p.sequence_number,
+                    signers: p.signers,
+                })
+            }),
+            Command::InstallPayload => self.handle(request, |s, r: PayloadChunkRequest| {
+                check_chunk(&r.data)?;
+                s.install
+                    .payload_chunk(&mut s.backend, &r.uri, r.total_len, r.offset, &r.data)?;
+                Ok(Empty {})
+            }),
+            Command::InstallFinish => self.handle(request, |s, _: Empty| s.install_finish()),
+        };
+        match outcome {
+            Outcome::Body(body) => Reply::sized(Status::Ok, body),
+            Outcome::Malformed => Reply::bare(Status::MalformedRequest, 0),
+            Outcome::Refused(r) => Reply::refused(r.kind, &r.reason),
+        }
+    }
+
+    fn handle<Q: DeserializeOwned, R: Serialize>(
+        &mut self,
+        request: &[u8],
+        f: impl FnOnce(&mut Self, Q) -> Result<R, Refuse>,
+    ) -> Outcome {
+        let Ok(q) = protocol::decode::<Q>(request, MAX_REQUEST) else {
+            return Outcome::Malformed;
+        };
+        match f(self, q) {
+            Ok(r) => match protocol::encode(&r) {
+                Ok(body) => Outcome::Body(body),
+                Err(_) => {
+                    Outcome::Refused(Refuse::new("internal", "could not encode the response"))
+                }
+            },
+            Err(e) => Outcome::Refused(e),
+        }
+    }
+
+    fn keys(&mut self) -> Result<DeviceKeyPair, Refuse> {
+        Ok(DeviceKeyPair::load_or_create(&mut self.backend)?)
+    }
+
+    fn status(&mut self) -> Result<StatusResponse, Refuse> {
+        let mut service = ServiceInfo {
+            tpa_root_kid: ByteBuf::from(self.config.tpa_root_kid.clone()),
+            tpa_root_is_test_key: self.config.tpa_root_is_test_key,
+            ..Default::default()
+        };
+        match State::load(&self.backend) {
+            Ok(state) => {
+                service.provisioning_counter = state.provisioning_counter;
+                service.anchors = state.anchors.len() as u32;
+                service.installed_components = state.components.len() as u32;
+            }
+            Err(e) => service.state_error = Some(format!("{e:?}")),
+        }
+        if matches!(self.backend.len(keys::KEYS_OBJECT), Ok(Some(_))) {
+            match self.keys() {
+                Ok(k) => service.device_key_kid = Some(ByteBuf::from(k.decryption_public().kid)),
+                Err(e) => service.state_error = Some(e.reason),
+            }
+        }
+        let mut platform = self.backend.platform_info().with_derived_warnings();
+        if self.config.tpa_root_is_test_key {
+            platform.warnings.push(
+                "the TPA root is the repository's public test key: anyone can provision this TA"
+                    .into(),
+            );
+        }
+        Ok(StatusResponse {
+            protocol_version: PROTOCOL_VERSION,
+            ta_version: env!("CARGO_PKG_VERSION").to_string(),
+            backend: self.backend.name().to_string(),
+            platform,
+            service,
+        })
+    }
+
+    fn device_key(&mut self) -> Result<DeviceKeyResponse, Refuse> {
+        let k = self.keys()?;
+        let (d, r) = (k.decryption_public(), k.report_public());
+        Ok(DeviceKeyResponse {
+            decryption_key: ByteBuf::from(d.sec1),
+            decryption_kid: ByteBuf::from(d.kid),
+            report_key: ByteBuf::from(r.sec1),
+            report_kid: ByteBuf::from(r.kid),
+            origin: format!("{:?}", k.origin).to_lowercase(),
+        })
+    }
+
+    fn provision(&mut self, message: &[u8]) -> Result<ProvisionResponse, Refuse> {
+        let device_kid = self.keys()?.decryption_public().kid;
+        let mut state = State::load(&self.backend)?;
+        let applied = provision::apply(message, &self.config.tpa_root, &device_kid, &mut state)
+            .map_err(|e| Refuse::new("provisioning", format!("{e}")))?;
+        state.save(&mut self.backend)?;
+        Ok(ProvisionResponse {
+            counter: applied.counter,
+            signer: applied.signer,
+            applied: applied.summary,
+        })
+    }
+
+    fn anchors(&mut self) -> Result<AnchorsResponse, Refuse> {
+        let state = State::load(&self.backend)?;
+        let anchors = state
+            .anchors
+            .iter()
+            .map(|a| {
+                let (key_type, kid) = match VerificationKey::from_cose_key(&a.cose_key) {
+                    Ok((k, kid)) => (key_type(&k), kid),
+                    Err(_) => ("unparseable".to_string(), Vec::new()),
+                };
+                AnchorInfo {
+                    id: a.id,
+                    role: role_name(a.role).to_string(),
+                    kid: ByteBuf::from(kid),
+                    key_type,
+                    component_prefixes: a
+                        .scope
+                        .component_prefixes
+                        .iter()
+                        .map(|p| show(&component_from(p)))
+                        .collect(),
+                    vendor_ids: a.scope.vendor_ids.clone(),
+                    class_ids: a.scope.class_ids.clone(),
+                }
+            })
+            .collect();
+        let rules = state
+            .rules
+            .iter()
+            .map(|r| RuleInfo {
+                prefix: show(&component_from(&r.prefix)),
+                required: r
+                    .required_roles
+                    .iter()
+                    .map(|x| format!("role {}", role_name(*x)))
+                    .chain(r.required_anchors.iter().map(|x| format!("anchor {x}")))
+                    .collect(),
+            })
+            .collect();
+        let id = &state.identity;
+        Ok(AnchorsResponse {
+            provisioning_counter: state.provisioning_counter,
+            identity: IdentityInfo {
+                vendor_id: id.vendor_id.clone(),
+                class_id: id.class_id.clone(),
+                device_id: id.device_id.clone(),
+            },
+            anchors,
+            rules,
+        })
+    }
+
+    fn install_finish(&mut self) -> Result<InstallFinishResponse, Refuse> {
+        let keys = self.keys()?;
+        let decryption = keys.decryption_keys(&[]);
+        let mut state = State::load(&self.backend)?;
+        let done = self
+            .install
+            .finish(&mut self.backend, &mut state, &decryption)?;
+        Ok(InstallFinishResponse {
+            sequence_number: done.sequence_number,
+            signers: done.signers,
+            components: done.committed.iter().map(show).collect(),
+            manifest_digest: ByteBuf::from(done.manifest_digest.to_vec()),
+        })
+    }
+}
+
+fn check_chunk(data: &[u8]) -> Result<(), Refuse> {
+    if data.len() > MAX_CHUNK {
+        return Err(Refuse::new(
+            "too-large",
+            format!("chunk exceeds {MAX_CHUNK} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+fn show(id: &ComponentId) -> String {
+    format!("{id:?}")
+}
+
+fn role_name(r: RoleRecord) -> &'static str {
+    match r {
+        RoleRecord::Tpa => "tpa",
+        RoleRecord::Author => "author",
+        RoleRecord::Operator => "operator",
+    }
+}
+
+fn key_type(k: &VerificationKey) -> String {
+    match k {
+        VerificationKey::P256(_) => "P-256",
+        VerificationKey::Ed25519(_) => "Ed25519",
+        VerificationKey::HssLms(_) => "HSS-LMS",
+        VerificationKey::Hmac256(_) => "symmetric",
+    }
+    .to_string()
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! An in-memory backend with a deterministic RNG.
+    use super::*;
+    use store::{MemoryStore, StoreError};
+    use zeroize::Zeroizing;
+
+    pub struct TestBackend {
+        pub store: MemoryStore,
+        pub seed: u8,
+        pub counter: u64,
+        pub broken_rng: bool,
+    }
+
+    impl TestBackend {
+        pub fn new(seed: u8) -> Self {
+            TestBackend {
+                store: MemoryStore::new(),
+                seed,
+                counter: 0,
+                broken_rng: false,
+            }
+        }
+    }
+
+    impl Rng for TestBackend {
+        /// Deterministic, non-repeating stream: SHA-256(seed || counter) blocks.
+        fn fill(&mut self, out: &mut [u8]) {
+            use sha2::{Digest as _, Sha256};
+            for chunk in out.chunks_mut(32) {
+                self.counter += 1;
+                let block = Sha256::new()
+                    .chain_update([self.seed])
+                    .chain_update(self.counter.to_be_bytes())
+                    .finalize();
+                for (b, r) in chunk.iter_mut().zip(block) {
+                    *b = if self.broken_rng { 0 } else { r };
+                }
+            }
+        }
+    }
+
+    impl SecureStore for TestBackend {
+        fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+            self.store.get(name)
+        }
+        fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+            self.store.put(name, data)
+        }
+        fn remove(&mut self, name: &str) -> Result<(), StoreError> {
+            self.store.remove(name)
+        }
+        fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
+            self.store.append(name, data)
+        }
+        fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
+            self.store.read_at(name, offset, buf)
+        }
+        fn len(&self, name: &str) -> Result<Option<u64>, StoreError> {
+            self.store.len(name)
+        }
+    }
+
+    impl Backend for TestBackend {
+        fn name(&self) -> &'static str {
+            "test"
+        }
+        fn platform_info(&self) -> PlatformInfo {
+            PlatformInfo {
+                anti_rollback_level: Some(1000),
+                ..Default::default()
+            }
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The TA's persistent state: one versioned record, replaced atomically.
+//!
+//! Everything that must change together lives in this single object: trust anchors,
+//! component rules, the provisioning counter, the device identity, sequence numbers and the
+//! list of installed components (their digests and the objects holding their bytes). An
+//! update writes new component objects under fresh names, then writes the new record in one
+//! atomic `put`; only after that are the objects it replaced deleted. A crash at any point
+//! leaves either the old or the new record, never a mix.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::cose::VerificationKey;
+use crate::protocol;
+use crate::suit::command::VendorId;
+use crate::suit::policy::{ComponentRule, Permissions, Policy, Requirement, Role, TrustAnchor};
+use crate::suit::ComponentId;
+
+use super::store::{SecureStore, StoreError};
+
+/// Object holding the state record.
+pub const STATE_OBJECT: &str = "suit/state";
+/// Record format; bump with a migration when the shape changes.
+pub const STATE_FORMAT: u32 = 1;
+/// Largest state record accepted when loading.
+const MAX_STATE: usize = 256 * 1024;
+
+/// Most anchors / rules / installed components / sequence numbers kept.
+pub const MAX_ANCHORS: usize = 32;
+pub const MAX_RULES: usize = 32;
+pub const MAX_COMPONENTS: usize = 64;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub format: u32,
+    /// Bumped by every committed update; names that update's new objects.
+    pub generation: u64,
+    /// Highest provisioning-message counter applied (replay protection).
+    pub provisioning_counter: u64,
+    pub identity: Identity,
+    pub anchors: Vec<AnchorRecord>,
+    pub rules: Vec<RuleRecord>,
+    pub sequence_numbers: Vec<SequenceRecord>,
+    pub components: Vec<ComponentRecord>,
+}
+
+/// Who this device is, for vendor/class/device conditions. Set by the TPA.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub vendor_id: Option<ByteBuf>,
+    pub class_id: Option<ByteBuf>,
+    pub device_id: Option<ByteBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoleRecord {
+    Tpa,
+    Author,
+    Operator,
+}
+
+impl From<RoleRecord> for Role {
+    fn from(r: RoleRecord) -> Role {
+        match r {
+            RoleRecord::Tpa => Role::TrustProvisioningAuthority,
+            RoleRecord::Author => Role::Author,
+            RoleRecord::Operator => Role::Operator,
+        }
+    }
+}
+
+/// A trust anchor with its permissions (RFC 9019 §7 / RFC 6024).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnchorRecord {
+    pub id: u32,
+    /// The key as a COSE_Key (P-256, Ed25519, HSS-LMS or symmetric). Symmetric anchor keys
+    /// are secrets: they never leave the TA.
+    pub cose_key: ByteBuf,
+    pub role: RoleRecord,
+    pub scope: Scope,
+}
+
+/// What an anchor may authorise. Component prefixes must be granted explicitly; empty
+/// vendor/class lists mean any.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    pub component_prefixes: Vec<Vec<ByteBuf>>,
+    pub vendor_ids: Vec<ByteBuf>,
+    pub class_ids: Vec<ByteBuf>,
+}
+
+/// "Changing components under `prefix` needs all of these signers."
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleRecord {
+    pub prefix: Vec<ByteBuf>,
+    pub required_roles: Vec<RoleRecord>,
+    pub required_anchors: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SequenceRecord {
+    pub key: ByteBuf,
+    pub value: u64,
+}
+
+/// An installed component: what was approved and where its bytes are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentRecord {
+    pub id: Vec<ByteBuf>,
+    /// SHA-256 of the installed bytes.
+    pub digest: ByteBuf,
+    pub size: u64,
+    /// Secure-storage object holding the bytes.
+    pub object: String,
+    /// Sequence number of the manifest that installed it.
+    pub sequence_number: u64,
+}
+
+/// Why the state could not be loaded or saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateError {
+    Store(StoreError),
+    /// The record does not decode or has an unknown format: refuse rather than guess.
+    Corrupt,
+    /// An anchor's stored key no longer parses.
+    BadAnchorKey(u32),
+}
+
+impl From<StoreError> for StateError {
+    fn from(e: StoreError) -> Self {
+        StateError::Store(e)
+    }
+}
+
+pub fn component_from(segments: &[ByteBuf]) -> ComponentId {
+    let segs: Vec<&[u8]> = segments.iter().map(|s| s.as_slice()).collect();
+    ComponentId::new(&segs)
+}
+
+pub fn segments_of(id: &ComponentId) -> Vec<ByteBuf> {
+    id.segments()
+        .iter()
+        .map(|s| ByteBuf::from(s.clone()))
+        .collect()
+}
+
+fn vendor_from(bytes: &[u8]) -> VendorId {
+    match <[u8; 16]>::try_from(bytes) {
+        Ok(uuid) => VendorId::Uuid(uuid),
+        Err(_) => VendorId::Pen(bytes.to_vec()),
+    }
+}
+
+impl State {
+    pub fn new() -> Self {
+        State {
+            format: STATE_FORMAT,
+            ..Default::default()
+        }
+    }
+
+    /// Loads the record; a device that never stored one starts empty.
+    pub fn load(store: &dyn SecureStore) -> Result<State, StateError> {
+        let Some(bytes) = store.get(STATE_OBJECT)? else {
+            return Ok(State::new());
+        };
+        let state: State = protocol::decode(&bytes, MAX_STATE).map_err(|_| StateError::Corrupt)?;
+        if state.format != STATE_FORMAT {
+            return Err(StateError::Corrupt);
+        }
+        Ok(state)
+    }
+
+    /// Writes the record in one atomic replace.
+    pub fn save(&self, store: &mut dyn SecureStore) -> Result<(), StateError> {
+        let bytes = protocol::encode(self).map_err(|_| StateError::Corrupt)?;
+        store.put(STATE_OBJECT, &bytes)?;
+        Ok(())
+    }
+
+    /// The engine's view of anchors and rules.
+    pub fn policy(&self) -> Result<Policy, StateError> {
+        let mut anchors = Vec::with_capacity(self.anchors.len());
+        for a in &self.anchors {
+            let (key, kid) = VerificationKey::from_cose_key(&a.cose_key)
+                .map_err(|_| StateError::BadAnchorKey(a.id))?;
+            anchors.push(TrustAnchor {
+                id: a.id,
+                kid,
+                key,
+                role: a.role.into(),
+                permissions: Permissions {
+                    component_prefixes: a
+                        .scope
+                        .component_prefixes
+                        .iter()
+                        .map(|p| component_from(p))
+                        .collect(),
+                    vendor_ids: a.scope.vendor_ids.iter().map(|v| vendor_from(v)).collect(),
+                    class_ids: a
+                        .scope
+                        .class_ids
+                        .iter()
+                        .filter_map(|c| <[u8; 16]>::try_from(c.as_slice()).ok())
+                        .collect(),
+                },
+            });
+        }
+        let rules = self
+            .rules
+            .iter()
+            .map(|r| ComponentRule {
+                prefix: component_from(&r.prefix),
+                required: r
+                    .required_roles
+                    .iter()
+                    .map(|role| Requirement::Role((*role).into()))
+                    .chain(r.required_anchors.iter().map(|id| Requirement::Anchor(*id)))
+                    .collect(),
+            })
+            .collect();
+        Ok(Policy { anchors, rules })
+    }
+
+    pub fn sequence_number(&self, key: &[u8]) -> Option<u64> {
+        self.sequence_numbers
+            .iter()
+            .find(|s| s.key.as_slice() == key)
+            .map(|s| s.value)
+    }
+
+    pub fn set_sequence_number(&mut self, key: &[u8], value: u64) {
+        match self
+            .sequence_numbers
+            .iter_mut()
+            .find(|s| s.key.as_slice() == key)
+        {
+            Some(s) => s.value = value,
+            None => self.sequence_numbers.push(SequenceRecord {
+                key: ByteBuf::from(key.to_vec()),
+                value,
+            }),
+        }
+    }
+
+    pub fn component(&self, id: &ComponentId) -> Option<&ComponentRecord> {
+        self.components
+            .iter()
+            .find(|c| component_from(&c.id) == *id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::store::MemoryStore;
+    use super::*;
+
+    #[test]
+    fn empty_store_loads_empty_state_and_round_trips() {
+        let mut store = MemoryStore::new();
+        let mut s = State::load(&store).unwrap();
+        assert_eq!(s, State::new());
+        s.provisioning_counter = 7;
+        s.set_sequence_number(b"k", 3);
+        s.set_sequence_number(b"k", 4);
+        s.save(&mut store).unwrap();
+        let back = State::load(&store).unwrap();
+        assert_eq!(back.sequence_number(b"k"), Some(4));
+        assert_eq!(back.provisioning_counter, 7);
+    }
+
+    #[test]
+    fn corrupt_or_foreign_records_are_refused() {
+        let mut store = MemoryStore::new();
+        store.put(STATE_OBJECT, &[0xff, 0x00]).unwrap();
+        assert_eq!(State::load(&store), Err(StateError::Corrupt));
+        let future = State {
+            format: STATE_FORMAT + 1,
+            ..State::new()
+        };
+        store
+            .put(STATE_OBJECT, &protocol::encode(&future).unwrap())
+            .unwrap();
+        assert_eq!(State::load(&store), Err(StateError::Corrupt));
+    }
+}

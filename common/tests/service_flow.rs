@@ -1,0 +1,866 @@
+//! The TA's service end to end over the wire protocol, on an in-memory backend: device keys,
+//! TPA provisioning, streamed installs, policy, rollback and storage faults. The same
+//! `Service` runs inside OP-TEE; these tests pin its decisions host-natively.
+
+mod support;
+
+use ciborium::Value;
+use serde::{de::DeserializeOwned, Serialize};
+use serde_bytes::ByteBuf;
+use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
+
+use suit_common::cose::{Algorithm, SigningKey};
+use suit_common::protocol::{self, *};
+use suit_common::service::keys::Rng;
+use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
+use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
+use suit_common::service::store::{MemoryStore, SecureStore, StoreError};
+use suit_common::service::{Backend, Config, Service};
+use suit_common::suit::author::{seal_envelope, Signer};
+
+use support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
+
+const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
+const TPA_PUB: &str = "../keys/tpa-test.pub.pem";
+const AUTHOR_PRIV: &str = "suit-manifest-spec/private_key.pem";
+const AUTHOR_PUB: &str = "suit-manifest-spec/public_key.pem";
+const OPERATOR_PRIV: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_priv.pem";
+const OPERATOR_PUB: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_pub.pem";
+
+// ---------------------------------------------------------------------------------------
+// A backend: memory store + deterministic RNG.
+
+struct Mem {
+    store: MemoryStore,
+    counter: u64,
+}
+
+impl Rng for Mem {
+    fn fill(&mut self, out: &mut [u8]) {
+        for chunk in out.chunks_mut(32) {
+            self.counter += 1;
+            let block = Sha256::digest(self.counter.to_be_bytes());
+            chunk.copy_from_slice(&block[..chunk.len()]);
+        }
+    }
+}
+
+impl SecureStore for Mem {
+    fn get(&self, n: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        self.store.get(n)
+    }
+    fn put(&mut self, n: &str, d: &[u8]) -> Result<(), StoreError> {
+        self.store.put(n, d)
+    }
+    fn remove(&mut self, n: &str) -> Result<(), StoreError> {
+        self.store.remove(n)
+    }
+    fn append(&mut self, n: &str, d: &[u8]) -> Result<u64, StoreError> {
+        self.store.append(n, d)
+    }
+    fn read_at(&self, n: &str, o: u64, b: &mut [u8]) -> Result<usize, StoreError> {
+        self.store.read_at(n, o, b)
+    }
+    fn len(&self, n: &str) -> Result<Option<u64>, StoreError> {
+        self.store.len(n)
+    }
+}
+
+impl Backend for Mem {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+    fn platform_info(&self) -> PlatformInfo {
+        PlatformInfo {
+            anti_rollback_level: Some(1000),
+            ..Default::default()
+        }
+    }
+}
+
+fn sec1_from_pem(rel: &str) -> Vec<u8> {
+    let text = String::from_utf8(read(rel)).unwrap();
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    der[der.len() - 65..].to_vec()
+}
+
+fn cose_key(rel: &str) -> ByteBuf {
+    let p = sec1_from_pem(rel);
+    let key = coset::CoseKeyBuilder::new_ec2_pub_key(
+        coset::iana::EllipticCurve::P_256,
+        p[1..33].to_vec(),
+        p[33..].to_vec(),
+    )
+    .build();
+    use coset::CborSerializable as _;
+    ByteBuf::from(key.to_vec().unwrap())
+}
+
+fn device() -> Service<Mem> {
+    let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
+    Service::new(
+        Mem {
+            store: MemoryStore::new(),
+            counter: 0,
+        },
+        config,
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Wire helpers.
+
+fn call<Q: Serialize, R: DeserializeOwned>(
+    s: &mut Service<Mem>,
+    cmd: Command,
+    q: &Q,
+) -> Result<R, (Status, Refusal)> {
+    let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
+    match reply.status {
+        Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
+        Status::Refused => Err((
+            reply.status,
+            protocol::decode(&reply.body, MAX_RESPONSE).unwrap(),
+        )),
+        other => Err((
+            other,
+            Refusal {
+                kind: String::new(),
+                reason: String::new(),
+            },
+        )),
+    }
+}
+
+fn refusal<T: std::fmt::Debug>(r: Result<T, (Status, Refusal)>) -> Refusal {
+    match r {
+        Err((Status::Refused, refusal)) => refusal,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn device_kid(s: &mut Service<Mem>) -> Vec<u8> {
+    let k: DeviceKeyResponse = call(s, Command::DeviceKey, &Empty {}).unwrap();
+    k.decryption_kid.into_vec()
+}
+
+fn provision(
+    s: &mut Service<Mem>,
+    signer: &str,
+    counter: u64,
+    device: Option<Vec<u8>>,
+    ops: Vec<Op>,
+) -> Result<ProvisionResponse, (Status, Refusal)> {
+    let body = ProvisioningBody {
+        counter,
+        device: device.map(ByteBuf::from),
+        ops,
+    };
+    let key = p256_private_from_pem(signer);
+    let message = seal(&body, &key, Algorithm::Esp256, b"").unwrap();
+    call(
+        s,
+        Command::Provision,
+        &ProvisionRequest {
+            message: ByteBuf::from(message),
+        },
+    )
+}
+
+fn app_anchor(id: u32, rel_pub: &str, role: RoleRecord, prefix: &[u8]) -> Op {
+    Op::AddAnchor(AnchorRecord {
+        id,
+        cose_key: cose_key(rel_pub),
+        role,
+        scope: Scope {
+            component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
+            vendor_ids: vec![],
+            class_ids: vec![],
+        },
+    })
+}
+
+fn identity(vendor: [u8; 16]) -> Op {
+    Op::SetIdentity(Identity {
+        vendor_id: Some(ByteBuf::from(vendor.to_vec())),
+        class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
+        device_id: None,
+    })
+}
+
+/// A device with an author anchor for components under ['app'] and its identity set.
+fn provisioned() -> Service<Mem> {
+    let mut s = device();
+    let kid = device_kid(&mut s);
+    provision(
+        &mut s,
+        TPA_PRIV,
+        1,
+        Some(kid),
+        vec![
+            app_anchor(1, AUTHOR_PUB, RoleRecord::Author, b"app"),
+            identity(VENDOR_ID),
+        ],
+    )
+    .unwrap();
+    s
+}
+
+// ---------------------------------------------------------------------------------------
+// Manifests.
+
+fn int(i: i64) -> Value {
+    Value::Integer(i.into())
+}
+fn bytes(b: &[u8]) -> Value {
+    Value::Bytes(b.to_vec())
+}
+fn cbor(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(v, &mut out).unwrap();
+    out
+}
+
+/// Manifest installing `payload` into component [component] from `uri` with image-match.
+fn manifest(seq: u64, component: &[u8], payload: &[u8], uri: &str, vendor: [u8; 16]) -> Vec<u8> {
+    let digest = cbor(&Value::Array(vec![
+        int(-16),
+        bytes(&Sha256::digest(payload)),
+    ]));
+    let shared = Value::Array(vec![
+        int(20),
+        Value::Map(vec![
+            (int(1), bytes(&vendor)),
+            (int(2), bytes(&CLASS_ID)),
+            (int(3), bytes(&digest)),
+            (int(14), int(payload.len() as i64)),
+        ]),
+        int(1),
+        int(15),
+        int(2),
+        int(15),
+    ]);
+    let install = Value::Array(vec![
+        int(20),
+        Value::Map(vec![(int(21), Value::Text(uri.into()))]),
+        int(21),
+        int(2),
+        int(3),
+        int(15),
+    ]);
+    let common = Value::Map(vec![
+        (
+            int(2),
+            Value::Array(vec![Value::Array(vec![bytes(component)])]),
+        ),
+        (int(4), bytes(&cbor(&shared))),
+    ]);
+    cbor(&Value::Map(vec![
+        (int(1), int(1)),
+        (int(2), int(seq as i64)),
+        (int(3), bytes(&cbor(&common))),
+        (int(20), bytes(&cbor(&install))),
+    ]))
+}
+
+fn sign(manifest: &[u8], signers: &[&str], integrated: &[(&str, &[u8])]) -> Vec<u8> {
+    let keys: Vec<SigningKey> = signers.iter().map(|s| p256_private_from_pem(s)).collect();
+    let signers: Vec<Signer> = keys
+        .iter()
+        .map(|k| Signer {
+            key: k,
+            alg: Algorithm::Esp256,
+            kid: b"",
+        })
+        .collect();
+    seal_envelope(manifest, &signers, &[], integrated).unwrap()
+}
+
+/// Streams an envelope and its payloads in `chunk`-sized pieces, like the agent does.
+fn install(
+    s: &mut Service<Mem>,
+    envelope: &[u8],
+    payloads: &[(&str, &[u8])],
+    chunk: usize,
+) -> Result<InstallFinishResponse, (Status, Refusal)> {
+    call::<_, Empty>(
+        s,
+        Command::InstallBegin,
+        &InstallBeginRequest {
+            envelope_len: envelope.len() as u64,
+        },
+    )?;
+    for (i, c) in envelope.chunks(chunk).enumerate() {
+        call::<_, Empty>(
+            s,
+            Command::InstallEnvelope,
+            &ChunkRequest {
+                offset: (i * chunk) as u64,
+                data: ByteBuf::from(c.to_vec()),
+            },
+        )?;
+    }
+    let prepared: InstallPrepareResponse = call(s, Command::InstallPrepare, &Empty {})?;
+    for uri in &prepared.needed_uris {
+        let data = payloads
+            .iter()
+            .find(|(u, _)| u == uri)
+            .map(|(_, d)| *d)
+            .unwrap_or_else(|| panic!("no payload for {uri}"));
+        for (i, c) in data.chunks(chunk).enumerate() {
+            call::<_, Empty>(
+                s,
+                Command::InstallPayload,
+                &PayloadChunkRequest {
+                    uri: uri.clone(),
+                    total_len: data.len() as u64,
+                    offset: (i * chunk) as u64,
+                    data: ByteBuf::from(c.to_vec()),
+                },
+            )?;
+        }
+    }
+    call(s, Command::InstallFinish, &Empty {})
+}
+
+fn anchors(s: &mut Service<Mem>) -> AnchorsResponse {
+    call(s, Command::Anchors, &Empty {}).unwrap()
+}
+
+/// Every stored object, to prove a refused operation changed nothing.
+fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
+    let st = &s.backend().store;
+    st.names()
+        .into_iter()
+        .map(|n| (n.clone(), st.raw(&n).unwrap().to_vec()))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Device keys and status.
+
+#[test]
+fn device_key_is_created_once_and_status_reports_it() {
+    let mut s = device();
+    let st: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+    assert_eq!(
+        st.service.device_key_kid, None,
+        "status alone creates no key"
+    );
+    assert!(st.service.tpa_root_is_test_key);
+    assert!(st
+        .platform
+        .warnings
+        .iter()
+        .any(|w| w.contains("public test key")));
+    let a: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
+    let b: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.decryption_key.len(), 65);
+    assert_ne!(a.decryption_key, a.report_key);
+    let st: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+    assert_eq!(st.service.device_key_kid, Some(a.decryption_kid));
+}
+
+#[test]
+fn stored_objects_hold_no_private_key_bytes_in_responses() {
+    let mut s = device();
+    let k: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
+    let raw = s
+        .backend()
+        .store
+        .raw(suit_common::service::keys::KEYS_OBJECT)
+        .unwrap()
+        .to_vec();
+    // The stored object holds two 32-byte scalars; neither may appear in any response.
+    let st: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+    let responses = [
+        protocol::encode(&k).unwrap(),
+        protocol::encode(&st).unwrap(),
+        protocol::encode(&anchors(&mut s)).unwrap(),
+    ];
+    for window in raw.windows(32).filter(|w| w.iter().any(|b| *b != 0)) {
+        for r in &responses {
+            assert!(
+                !r.windows(32).any(|x| x == window),
+                "a response contains stored key bytes"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Provisioning.
+
+#[test]
+fn tpa_adds_rescopes_and_removes_anchors() {
+    let mut s = provisioned();
+    let a = anchors(&mut s);
+    assert_eq!(a.provisioning_counter, 1);
+    assert_eq!(a.anchors.len(), 1);
+    assert_eq!(
+        (
+            a.anchors[0].id,
+            a.anchors[0].role.as_str(),
+            a.anchors[0].key_type.as_str()
+        ),
+        (1, "author", "P-256")
+    );
+    assert_eq!(a.anchors[0].component_prefixes, vec!["['app']".to_string()]);
+    assert_eq!(
+        a.identity.vendor_id.as_deref().map(|v| v.as_slice()),
+        Some(&VENDOR_ID[..])
+    );
+
+    provision(
+        &mut s,
+        TPA_PRIV,
+        2,
+        None,
+        vec![Op::Rescope {
+            id: 1,
+            scope: Scope {
+                component_prefixes: vec![vec![ByteBuf::from(b"other".to_vec())]],
+                vendor_ids: vec![],
+                class_ids: vec![],
+            },
+        }],
+    )
+    .unwrap();
+    assert_eq!(
+        anchors(&mut s).anchors[0].component_prefixes,
+        vec!["['other']".to_string()]
+    );
+    let r = provision(&mut s, TPA_PRIV, 3, None, vec![Op::RemoveAnchor { id: 1 }]).unwrap();
+    assert_eq!(r.applied, vec!["removed anchor 1".to_string()]);
+    assert!(anchors(&mut s).anchors.is_empty());
+}
+
+#[test]
+fn bad_provisioning_is_refused_and_changes_nothing() {
+    let mut s = provisioned();
+    let kid = device_kid(&mut s);
+    let before = snapshot(&s);
+    let cases: Vec<(Result<ProvisionResponse, (Status, Refusal)>, &str)> = vec![
+        (
+            provision(&mut s, AUTHOR_PRIV, 5, None, vec![identity([0; 16])]),
+            "not signed by the TPA root",
+        ),
+        (
+            provision(&mut s, TPA_PRIV, 1, None, vec![identity([0; 16])]),
+            "counter 1 is not greater than the applied counter 1",
+        ),
+        (
+            provision(&mut s, TPA_PRIV, 0, None, vec![identity([0; 16])]),
+            "replayed or older",
+        ),
+        (
+            provision(
+                &mut s,
+                TPA_PRIV,
+                5,
+                Some(vec![0xaa; 16]),
+                vec![identity([0; 16])],
+            ),
+            "bound to another device",
+        ),
+        (
+            provision(
+                &mut s,
+                TPA_PRIV,
+                5,
+                Some(kid),
+                vec![identity([0; 16]), Op::RemoveAnchor { id: 9 }],
+            ),
+            "operation 1: no anchor 9",
+        ),
+        (
+            provision(
+                &mut s,
+                TPA_PRIV,
+                5,
+                None,
+                vec![app_anchor(1, AUTHOR_PUB, RoleRecord::Author, b"x")],
+            ),
+            "anchor 1 already exists",
+        ),
+        (
+            provision(
+                &mut s,
+                TPA_PRIV,
+                5,
+                None,
+                vec![app_anchor(0, AUTHOR_PUB, RoleRecord::Author, b"x")],
+            ),
+            "reserved for the TPA root",
+        ),
+        (
+            provision(
+                &mut s,
+                TPA_PRIV,
+                5,
+                None,
+                vec![Op::SetRules(vec![RuleRecord {
+                    prefix: vec![],
+                    required_roles: vec![],
+                    required_anchors: vec![7],
+                }])],
+            ),
+            "unknown anchor 7",
+        ),
+    ];
+    for (result, expected) in cases {
+        let r = refusal(result);
+        assert_eq!(r.kind, "provisioning");
+        assert!(
+            r.reason.contains(expected),
+            "{:?} does not mention {expected:?}",
+            r.reason
+        );
+    }
+    // A tampered message (body changed after signing) and garbage are refused too.
+    let body = ProvisioningBody {
+        counter: 9,
+        device: None,
+        ops: vec![identity([0; 16])],
+    };
+    let mut msg = seal(
+        &body,
+        &p256_private_from_pem(TPA_PRIV),
+        Algorithm::Esp256,
+        b"",
+    )
+    .unwrap();
+    let pos = msg.len() / 3;
+    msg[pos] ^= 1;
+    let r = refusal(call::<_, ProvisionResponse>(
+        &mut s,
+        Command::Provision,
+        &ProvisionRequest {
+            message: ByteBuf::from(msg),
+        },
+    ));
+    assert_eq!(r.kind, "provisioning");
+    let r = refusal(call::<_, ProvisionResponse>(
+        &mut s,
+        Command::Provision,
+        &ProvisionRequest {
+            message: ByteBuf::from(vec![0x82, 0x40]),
+        },
+    ));
+    assert!(r.reason.contains("malformed"), "{}", r.reason);
+    assert_eq!(
+        snapshot(&s),
+        before,
+        "a refused provisioning message changed stored state"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Installing.
+
+#[test]
+fn install_streams_payload_commits_and_blocks_rollback() {
+    let mut s = provisioned();
+    let v1 = vec![0x5au8; 700_000];
+    let env = sign(
+        &manifest(1, b"app", &v1, "https://example.com/app.bin", VENDOR_ID),
+        &[AUTHOR_PRIV],
+        &[],
+    );
+    let done = install(
+        &mut s,
+        &env,
+        &[("https://example.com/app.bin", &v1)],
+        100_000,
+    )
+    .unwrap();
+    assert_eq!(done.sequence_number, 1);
+    assert_eq!(done.signers, vec![1]);
+    assert_eq!(done.components, vec!["['app']".to_string()]);
+    let st: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+    assert_eq!(st.service.installed_components, 1);
+    assert!(
+        !s.backend()
+            .store
+            .names()
+            .iter()
+            .any(|n| n.starts_with("suit/in/")),
+        "staged payloads are cleaned up"
+    );
+
+    // Same sequence number again: rollback, refused before any payload is taken.
+    let r = refusal(install(
+        &mut s,
+        &env,
+        &[("https://example.com/app.bin", &v1)],
+        100_000,
+    ));
+    assert_eq!(r.kind, "manifest");
+    assert!(
+        r.reason.to_lowercase().contains("rollback") || r.reason.contains("sequence"),
+        "{}",
+        r.reason
+    );
+
+    // A newer one replaces the component; the old object is deleted.
+    let v2 = b"version two".to_vec();
+    let env2 = sign(
+        &manifest(2, b"app", &v2, "#app", VENDOR_ID),
+        &[AUTHOR_PRIV],
+        &[("#app", &v2)],
+    );
+    let objects_before = s.backend().store.names().len();
+    install(&mut s, &env2, &[], 4096).unwrap();
+    assert_eq!(
+        s.backend().store.names().len(),
+        objects_before,
+        "replaced component object not deleted"
+    );
+    let r = refusal(install(
+        &mut s,
+        &env,
+        &[("https://example.com/app.bin", &v1)],
+        100_000,
+    ));
+    assert!(
+        r.reason.contains('1') && r.reason.contains('2'),
+        "rollback error names both numbers: {}",
+        r.reason
+    );
+}
+
+#[test]
+fn wrong_device_wrong_signer_and_out_of_scope_change_nothing() {
+    let mut s = provisioned();
+    let payload = b"firmware".to_vec();
+    let before = snapshot(&s);
+    // Another vendor's manifest: authentic, but the vendor condition fails.
+    let other_vendor = sign(
+        &manifest(1, b"app", &payload, "#p", [0x11; 16]),
+        &[AUTHOR_PRIV],
+        &[("#p", &payload)],
+    );
+    let r = refusal(install(&mut s, &other_vendor, &[], 4096));
+    assert!(
+        r.reason.contains("vendor") || r.reason.contains("Vendor"),
+        "{}",
+        r.reason
+    );
+    // Signed by a key the device does not trust.
+    let stranger = sign(
+        &manifest(1, b"app", &payload, "#p", VENDOR_ID),
+        &[OPERATOR_PRIV],
+        &[("#p", &payload)],
+    );
+    let r = refusal(install(&mut s, &stranger, &[], 4096));
+    assert_eq!(r.kind, "manifest");
+    // Trusted author, but component outside its scope.
+    let out_of_scope = sign(
+        &manifest(1, b"boot", &payload, "#p", VENDOR_ID),
+        &[AUTHOR_PRIV],
+        &[("#p", &payload)],
+    );
+    let r = refusal(install(&mut s, &out_of_scope, &[], 4096));
+    assert!(r.reason.to_lowercase().contains("permit"), "{}", r.reason);
+    // Payload that does not match the digest.
+    let tampered = sign(
+        &manifest(1, b"app", &payload, "#p", VENDOR_ID),
+        &[AUTHOR_PRIV],
+        &[("#p", b"firmwarX")],
+    );
+    refusal(install(&mut s, &tampered, &[], 4096));
+    assert_eq!(
+        snapshot(&s),
+        before,
+        "a refused install changed stored state"
+    );
+}
+
+#[test]
+fn required_signer_policy_needs_author_and_operator() {
+    let mut s = provisioned();
+    provision(
+        &mut s,
+        TPA_PRIV,
+        2,
+        None,
+        vec![
+            app_anchor(2, OPERATOR_PUB, RoleRecord::Operator, b"app"),
+            Op::SetRules(vec![RuleRecord {
+                prefix: vec![ByteBuf::from(b"app".to_vec())],
+                required_roles: vec![RoleRecord::Author, RoleRecord::Operator],
+                required_anchors: vec![],
+            }]),
+        ],
+    )
+    .unwrap();
+    let payload = b"needs two signatures".to_vec();
+    let m = manifest(1, b"app", &payload, "#p", VENDOR_ID);
+    let r = refusal(install(
+        &mut s,
+        &sign(&m, &[AUTHOR_PRIV], &[("#p", &payload)]),
+        &[],
+        4096,
+    ));
+    assert!(r.reason.to_lowercase().contains("required"), "{}", r.reason);
+    let done = install(
+        &mut s,
+        &sign(&m, &[AUTHOR_PRIV, OPERATOR_PRIV], &[("#p", &payload)]),
+        &[],
+        4096,
+    )
+    .unwrap();
+    assert_eq!(done.signers.len(), 2);
+}
+
+#[test]
+fn protocol_misuse_is_refused() {
+    let mut s = provisioned();
+    let payload = b"abc".to_vec();
+    let env = sign(
+        &manifest(1, b"app", &payload, "https://h/p", VENDOR_ID),
+        &[AUTHOR_PRIV],
+        &[],
+    );
+    // Finish before anything, payload before prepare, wrong offsets, unknown URIs, oversize.
+    assert_eq!(
+        refusal(call::<_, InstallFinishResponse>(
+            &mut s,
+            Command::InstallFinish,
+            &Empty {}
+        ))
+        .kind,
+        "sequence"
+    );
+    call::<_, Empty>(
+        &mut s,
+        Command::InstallBegin,
+        &InstallBeginRequest {
+            envelope_len: env.len() as u64,
+        },
+    )
+    .unwrap();
+    let r = refusal(call::<_, Empty>(
+        &mut s,
+        Command::InstallEnvelope,
+        &ChunkRequest {
+            offset: 5,
+            data: ByteBuf::from(env.clone()),
+        },
+    ));
+    assert_eq!(r.kind, "sequence");
+    call::<_, Empty>(
+        &mut s,
+        Command::InstallEnvelope,
+        &ChunkRequest {
+            offset: 0,
+            data: ByteBuf::from(env.clone()),
+        },
+    )
+    .unwrap();
+    let prepared: InstallPrepareResponse =
+        call(&mut s, Command::InstallPrepare, &Empty {}).unwrap();
+    assert_eq!(prepared.needed_uris, vec!["https://h/p".to_string()]);
+    let chunk = |uri: &str, total, offset, data: &[u8]| PayloadChunkRequest {
+        uri: uri.into(),
+        total_len: total,
+        offset,
+        data: ByteBuf::from(data.to_vec()),
+    };
+    assert_eq!(
+        refusal(call::<_, Empty>(
+            &mut s,
+            Command::InstallPayload,
+            &chunk("https://evil/x", 3, 0, b"abc")
+        ))
+        .kind,
+        "payload"
+    );
+    assert_eq!(
+        refusal(call::<_, Empty>(
+            &mut s,
+            Command::InstallPayload,
+            &chunk("https://h/p", 2, 0, b"abc")
+        ))
+        .kind,
+        "too-large"
+    );
+    let r = refusal(call::<_, Empty>(
+        &mut s,
+        Command::InstallPayload,
+        &chunk("https://h/p", u64::MAX, 0, b"abc"),
+    ));
+    assert_eq!(r.kind, "too-large");
+    call::<_, Empty>(
+        &mut s,
+        Command::InstallPayload,
+        &chunk("https://h/p", 3, 0, b"ab"),
+    )
+    .unwrap();
+    assert_eq!(
+        refusal(call::<_, InstallFinishResponse>(
+            &mut s,
+            Command::InstallFinish,
+            &Empty {}
+        ))
+        .kind,
+        "sequence",
+        "incomplete payload"
+    );
+    let r = call::<_, InstallBeginRequest>(
+        &mut s,
+        Command::InstallBegin,
+        &InstallBeginRequest { envelope_len: 0 },
+    );
+    assert_eq!(refusal(r).kind, "too-large");
+    // A request that is not the message it claims to be.
+    let reply = s.invoke(
+        Command::InstallBegin as u32,
+        PROTOCOL_VERSION,
+        &protocol::encode(&Empty {}).unwrap(),
+    );
+    assert_eq!(reply.status, Status::MalformedRequest);
+}
+
+#[test]
+fn a_storage_fault_during_install_commits_nothing() {
+    let payload = b"fault injection".to_vec();
+    let env = sign(
+        &manifest(1, b"app", &payload, "#p", VENDOR_ID),
+        &[AUTHOR_PRIV],
+        &[("#p", &payload)],
+    );
+    // Fail each mutating storage operation of the install in turn.
+    let mut failures = 0;
+    for n in 0..32 {
+        let mut s = provisioned();
+        let before = snapshot(&s);
+        s.backend_mut().store.fail_after = Some(n);
+        let result = install(&mut s, &env, &[], 4096);
+        s.backend_mut().store.fail_after = None;
+        match result {
+            Ok(_) => break,
+            Err(_) => {
+                failures += 1;
+                let state_now = snapshot(&s).into_iter().find(|(n, _)| n == "suit/state");
+                let state_before = before.iter().find(|(n, _)| n == "suit/state").cloned();
+                assert_eq!(
+                    state_now, state_before,
+                    "state changed after a storage fault at operation {n}"
+                );
+                // And the device still installs afterwards.
+                install(&mut s, &env, &[], 4096).unwrap();
+            }
+        }
+    }
+    assert!(
+        failures >= 3,
+        "fault injection hit only {failures} operations"
+    );
+}

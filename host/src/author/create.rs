@@ -1,0 +1,562 @@
+//! `suit-author create`: builds, encrypts and signs an envelope from a JSON description.
+//!
+//! The generated manifest follows the draft's examples (reporting policy 15 throughout):
+//!
+//! * shared sequence, per component: set-component-index N; override-parameters {vendor-id,
+//!   class-id, image-digest, image-size, [device-id]}; condition-vendor-identifier;
+//!   condition-class-identifier; [condition-device-identifier]
+//! * install, per component: set-component-index N; override-parameters {uri,
+//!   [encryption-info]}; directive-fetch; condition-image-match
+//! * validate, per component: set-component-index N; condition-image-match
+//!
+//! Image digest and size are always those of the *plaintext*, so the device commits
+//! decrypted bytes only after they matched. Integrated payloads use the URI `#component-N`.
+//! The description format is documented in host/README.md and in `suit-author create --help`.
+
+use std::path::{Path, PathBuf};
+
+use ciborium::value::Value;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use suit_common::cose::{Algorithm, SigningKey};
+use suit_common::encryption::algorithms::ContentAlgorithm;
+use suit_common::suit::author::{seal_envelope, Signer};
+use suit_common::suit::envelope::{MAX_ENVELOPE_LEN, MAX_INTEGRATED_PAYLOADS};
+use suit_common::suit::policy::{Permissions, Role, TrustAnchor};
+use suit_common::suit::{Digest, Envelope};
+
+use super::encrypt::{encrypt_for, parse_content_alg, Mode, RecipientSpec};
+use super::keys;
+use super::sim_platform::payload_file_name;
+use super::{read_file, write_file, AuthorError, Result};
+
+/// Most components one generated manifest may hold (the engine's bound).
+const MAX_COMPONENTS: usize = 16;
+/// Reporting policy used on every condition and directive: record and report everything.
+const REPORT_ALL: u64 = 15;
+
+/// The description file (JSON). Unknown fields are refused so typos do not pass silently.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Description {
+    /// suit-manifest-sequence-number.
+    pub sequence_number: u64,
+    /// Vendor identifier: a UUID string, or `{"name": "example.com"}` for
+    /// UUIDv5(DNS namespace, name).
+    pub vendor_id: IdSpec,
+    /// Class identifier: a UUID, or `{"name": "model"}` for UUIDv5(vendor-id, name).
+    pub class_id: IdSpec,
+    /// Optional device identifier: a UUID, or `{"name": "serial"}` for UUIDv5(class-id, name).
+    #[serde(default)]
+    pub device_id: Option<IdSpec>,
+    /// Optional suit-reference-uri.
+    #[serde(default)]
+    pub reference_uri: Option<String>,
+    /// Optional suit-manifest-component-id (segments as for components).
+    #[serde(default)]
+    pub manifest_component_id: Option<Vec<String>>,
+    /// The components, index 0 first.
+    pub components: Vec<ComponentSpec>,
+}
+
+/// A UUID given directly or derived by name (UUIDv5, RFC 9019 §... / manifest draft §8.4.8).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum IdSpec {
+    /// "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe"
+    Uuid(String),
+    /// {"name": "..."}
+    Name {
+        /// The name hashed into the UUIDv5.
+        name: String,
+    },
+}
+
+/// One component of the description.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ComponentSpec {
+    /// Component identifier segments: text (UTF-8) or `"hex:0a1b..."` for raw bytes.
+    #[serde(default)]
+    pub id: Option<Vec<String>>,
+    /// For a TA: its UUID; the component id is then `[h'<16 UUID bytes>']`.
+    #[serde(default)]
+    pub ta_uuid: Option<String>,
+    /// The plaintext payload (relative paths are relative to the description file).
+    pub file: PathBuf,
+    /// Detached delivery: the URI the device fetches. Absent: integrated in the envelope.
+    #[serde(default)]
+    pub uri: Option<String>,
+    /// Optional payload encryption.
+    #[serde(default)]
+    pub encryption: Option<EncryptionDesc>,
+}
+
+/// Encryption of one component.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EncryptionDesc {
+    /// A128GCM (default), A256GCM, A128CTR or A256CTR.
+    #[serde(default)]
+    pub content_alg: Option<String>,
+    /// Recipients: `{"key": "dev.pub.pem", "mode": "ecdh-es"|"hpke"}` or `{"kek": "kek.bin"}`,
+    /// each with an optional `"kid"` (text).
+    pub recipients: Vec<RecipientDesc>,
+}
+
+/// One recipient in a description.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RecipientDesc {
+    /// A P-256 public key file.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// A KEK file.
+    #[serde(default)]
+    pub kek: Option<PathBuf>,
+    /// ecdh-es (default) or hpke, for `key`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Key id sent in the recipient (text).
+    #[serde(default)]
+    pub kid: Option<String>,
+}
+
+/// How to sign.
+#[derive(Debug, Default, Clone)]
+pub struct SignOptions {
+    /// Private key files (P-256 -> ESP256, or ES256 with `es256`; Ed25519 -> EdDSA).
+    pub sign_keys: Vec<PathBuf>,
+    /// HMAC-SHA-256 key files (COSE_Mac0).
+    pub hmac_keys: Vec<PathBuf>,
+    /// Sign P-256 with ES256 (-7) instead of ESP256 (-9).
+    pub es256: bool,
+}
+
+/// Inputs of `create`.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// The description file.
+    pub description: PathBuf,
+    /// The envelope to write.
+    pub output: PathBuf,
+    /// Where detached payloads are written (default: the output's directory).
+    pub payload_out: Option<PathBuf>,
+    /// Overrides the description's sequence number.
+    pub sequence_number: Option<u64>,
+    /// Signing keys.
+    pub sign: SignOptions,
+}
+
+/// What `create` produced.
+#[derive(Debug)]
+pub struct Created {
+    /// The envelope bytes (also written to the output file).
+    pub envelope: Vec<u8>,
+    /// One line per component, for the report.
+    pub summary: Vec<String>,
+    /// Detached payload files written.
+    pub detached: Vec<PathBuf>,
+}
+
+struct Component {
+    id: Vec<Vec<u8>>,
+    digest: Digest,
+    size: u64,
+    uri: String,
+    encryption_info: Option<Vec<u8>>,
+    /// What the device receives (ciphertext or plaintext).
+    delivered: Vec<u8>,
+    detached: bool,
+}
+
+/// Builds, signs and writes the envelope.
+pub fn create(opts: &CreateOptions) -> Result<Created> {
+    let path = &opts.description;
+    let bad = |what: String| AuthorError::Description {
+        path: path.clone(),
+        what,
+    };
+    let text = read_file(path)?;
+    let desc: Description = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+
+    if desc.components.is_empty() {
+        return Err(bad("\"components\" is empty".into()));
+    }
+    if desc.components.len() > MAX_COMPONENTS {
+        return Err(bad(format!("more than {MAX_COMPONENTS} components")));
+    }
+    let vendor = resolve_id(&desc.vendor_id, &uuid::Uuid::NAMESPACE_DNS)
+        .map_err(|e| bad(format!("vendor-id: {e}")))?;
+    let class = resolve_id(&desc.class_id, &vendor).map_err(|e| bad(format!("class-id: {e}")))?;
+    let device = desc
+        .device_id
+        .as_ref()
+        .map(|d| resolve_id(d, &class))
+        .transpose()
+        .map_err(|e| bad(format!("device-id: {e}")))?;
+    let signers = load_signers(&opts.sign)?;
+
+    let mut components = Vec::new();
+    for (i, c) in desc.components.iter().enumerate() {
+        let cbad = |what: String| bad(format!("components[{i}]: {what}"));
+        let id = component_id(c).map_err(cbad)?;
+        let file = base.join(&c.file);
+        let plaintext = Zeroizing::new(read_file(&file)?);
+        let digest = Digest::sha256(&plaintext);
+        let (encryption_info, delivered) = match &c.encryption {
+            None => (None, plaintext.to_vec()),
+            Some(e) => {
+                let alg: ContentAlgorithm = match &e.content_alg {
+                    None => ContentAlgorithm::A128Gcm,
+                    Some(s) => parse_content_alg(s).ok_or_else(|| {
+                        cbad(format!(
+                            "unknown content-alg \"{s}\" (A128GCM, A256GCM, A128CTR, A256CTR)"
+                        ))
+                    })?,
+                };
+                let recipients = e
+                    .recipients
+                    .iter()
+                    .enumerate()
+                    .map(|(j, r)| {
+                        recipient_spec(r, &base).map_err(|w| cbad(format!("recipients[{j}]: {w}")))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let enc = encrypt_for(&plaintext, alg, &recipients)?;
+                (Some(enc.encryption_info), enc.ciphertext)
+            }
+        };
+        let (uri, detached) = match &c.uri {
+            Some(u) => {
+                if u.starts_with('#') {
+                    return Err(cbad("a detached \"uri\" must not start with '#'".into()));
+                }
+                if payload_file_name(u).is_none() {
+                    return Err(cbad(format!("\"uri\" {u} has no usable last path segment")));
+                }
+                (u.clone(), true)
+            }
+            None => (format!("#component-{i}"), false),
+        };
+        components.push(Component {
+            id,
+            digest,
+            size: plaintext.len() as u64,
+            uri,
+            encryption_info,
+            delivered,
+            detached,
+        });
+    }
+    let integrated_count = components.iter().filter(|c| !c.detached).count();
+    if integrated_count > MAX_INTEGRATED_PAYLOADS {
+        return Err(bad(format!(
+            "{integrated_count} integrated payloads; devices accept at most {MAX_INTEGRATED_PAYLOADS} (give the others a \"uri\")"
+        )));
+    }
+
+    let manifest_component_id = desc
+        .manifest_component_id
+        .as_ref()
+        .map(|segs| segments(segs))
+        .transpose()
+        .map_err(|e| bad(format!("manifest-component-id: {e}")))?;
+    let sequence_number = opts.sequence_number.unwrap_or(desc.sequence_number);
+    let manifest = encode_manifest(
+        sequence_number,
+        desc.reference_uri.as_deref(),
+        manifest_component_id.as_deref(),
+        &components,
+        vendor.as_bytes(),
+        class.as_bytes(),
+        device.as_ref().map(|d| d.as_bytes().as_slice()),
+    )?;
+
+    let signer_refs: Vec<Signer<'_>> = signers
+        .iter()
+        .map(|(key, alg, kid)| Signer {
+            key,
+            alg: *alg,
+            kid,
+        })
+        .collect();
+    let integrated: Vec<(&str, &[u8])> = components
+        .iter()
+        .filter(|c| !c.detached)
+        .map(|c| (c.uri.as_str(), c.delivered.as_slice()))
+        .collect();
+    let envelope = seal_envelope(&manifest, &signer_refs, &[], &integrated)
+        .map_err(|e| AuthorError::Create(format!("signing failed: {e:?}")))?;
+    if envelope.len() > MAX_ENVELOPE_LEN {
+        return Err(AuthorError::Create(format!(
+            "the envelope is {} bytes; devices accept at most {MAX_ENVELOPE_LEN} (make large payloads detached with a \"uri\")",
+            envelope.len()
+        )));
+    }
+    // Self-check: the device engine must accept what was just made.
+    let anchors: Vec<TrustAnchor> = signers
+        .iter()
+        .zip(1u32..)
+        .map(|((k, _, _), id)| TrustAnchor {
+            id,
+            kid: Vec::new(),
+            key: k.verification_key(),
+            role: Role::Author,
+            permissions: Permissions::everything(),
+        })
+        .collect();
+    Envelope::decode(&envelope)
+        .and_then(|e| e.authenticate(&anchors))
+        .map_err(|e| {
+            AuthorError::Create(format!("self-check failed: {}", super::explain::error(&e)))
+        })?;
+
+    write_file(&opts.output, &envelope)?;
+    let payload_dir = opts.payload_out.clone().unwrap_or_else(|| {
+        opts.output
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    });
+    let mut detached = Vec::new();
+    let mut summary = Vec::new();
+    for (i, c) in components.iter().enumerate() {
+        if c.detached {
+            let name = payload_file_name(&c.uri).unwrap_or("payload.bin");
+            let p = payload_dir.join(name);
+            write_file(&p, &c.delivered)?;
+            detached.push(p);
+        }
+        summary.push(format!(
+            "component {i} {:?}: {} bytes, sha-256 {}, {}{}",
+            suit_common::suit::ComponentId::new(&c.id),
+            c.size,
+            hex::encode(c.digest.0),
+            if c.detached {
+                format!("detached ({})", c.uri)
+            } else {
+                format!("integrated ({})", c.uri)
+            },
+            if c.encryption_info.is_some() {
+                ", encrypted"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(Created {
+        envelope,
+        summary,
+        detached,
+    })
+}
+
+fn resolve_id(spec: &IdSpec, namespace: &uuid::Uuid) -> std::result::Result<uuid::Uuid, String> {
+    match spec {
+        IdSpec::Uuid(s) => {
+            uuid::Uuid::parse_str(s).map_err(|e| format!("\"{s}\" is not a UUID: {e}"))
+        }
+        IdSpec::Name { name } => {
+            if name.is_empty() {
+                return Err("empty name".into());
+            }
+            Ok(uuid::Uuid::new_v5(namespace, name.as_bytes()))
+        }
+    }
+}
+
+fn segments(segs: &[String]) -> std::result::Result<Vec<Vec<u8>>, String> {
+    if segs.is_empty() || segs.len() > suit_common::suit::component::MAX_SEGMENTS {
+        return Err(format!(
+            "a component id needs 1 to {} segments",
+            suit_common::suit::component::MAX_SEGMENTS
+        ));
+    }
+    segs.iter()
+        .map(|s| {
+            let b = match s.strip_prefix("hex:") {
+                Some(h) => hex::decode(h).map_err(|e| format!("segment \"{s}\": bad hex: {e}"))?,
+                None => s.as_bytes().to_vec(),
+            };
+            if b.len() > suit_common::suit::component::MAX_SEGMENT_LEN {
+                return Err(format!(
+                    "segment \"{s}\" is longer than {} bytes",
+                    suit_common::suit::component::MAX_SEGMENT_LEN
+                ));
+            }
+            Ok(b)
+        })
+        .collect()
+}
+
+fn component_id(c: &ComponentSpec) -> std::result::Result<Vec<Vec<u8>>, String> {
+    match (&c.id, &c.ta_uuid) {
+        (Some(_), Some(_)) => Err("give either \"id\" or \"ta-uuid\", not both".into()),
+        (None, None) => Err("missing \"id\" (or \"ta-uuid\")".into()),
+        (Some(segs), None) => segments(segs),
+        (None, Some(u)) => {
+            let u = uuid::Uuid::parse_str(u).map_err(|e| format!("ta-uuid \"{u}\": {e}"))?;
+            Ok(vec![u.as_bytes().to_vec()])
+        }
+    }
+}
+
+fn recipient_spec(r: &RecipientDesc, base: &Path) -> std::result::Result<RecipientSpec, String> {
+    let kid = r.kid.as_ref().map(|k| k.as_bytes().to_vec());
+    match (&r.key, &r.kek) {
+        (Some(key), None) => {
+            let mode = match &r.mode {
+                None => Mode::EcdhEs,
+                Some(m) => {
+                    Mode::parse(m).ok_or_else(|| format!("unknown mode \"{m}\" (ecdh-es, hpke)"))?
+                }
+            };
+            Ok(RecipientSpec::PublicKey {
+                path: base.join(key),
+                mode,
+                kid,
+            })
+        }
+        (None, Some(kek)) => {
+            if r.mode.is_some() {
+                return Err("\"mode\" applies to \"key\" recipients only".into());
+            }
+            Ok(RecipientSpec::Kek {
+                path: base.join(kek),
+                kid,
+            })
+        }
+        _ => Err("give exactly one of \"key\" (P-256 public key) or \"kek\"".into()),
+    }
+}
+
+/// Loads signing keys: P-256 (ESP256 / ES256), Ed25519 (EdDSA), HMAC (COSE_Mac0).
+pub fn load_signers(opts: &SignOptions) -> Result<Vec<(SigningKey, Algorithm, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for p in &opts.sign_keys {
+        let k = keys::load_private(p)?;
+        let alg = k.key.signing_algorithm(opts.es256);
+        out.push((k.key.signing_key()?, alg, k.kid));
+    }
+    for p in &opts.hmac_keys {
+        let k = keys::load_symmetric(p, &(32..=64).collect::<Vec<_>>(), "HMAC key")?;
+        let key = SigningKey::hmac256(&k.secret)
+            .map_err(|e| AuthorError::key(p, format!("HMAC key refused: {e:?}")))?;
+        out.push((key, Algorithm::Hmac256, k.kid.clone()));
+    }
+    if out.is_empty() {
+        return Err(AuthorError::Usage(
+            "create needs at least one --sign-key or --hmac-key".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn bstr_of(v: &Value) -> Result<Value> {
+    Ok(Value::Bytes(encode(v)?))
+}
+
+fn encode(v: &Value) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(v, &mut out)
+        .map_err(|e| AuthorError::Create(format!("CBOR encoding failed: {e}")))?;
+    Ok(out)
+}
+
+fn imap(entries: Vec<(i64, Value)>) -> Value {
+    Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (Value::from(k), v))
+            .collect(),
+    )
+}
+
+fn cid(segs: &[Vec<u8>]) -> Value {
+    Value::Array(segs.iter().map(|s| Value::Bytes(s.clone())).collect())
+}
+
+fn encode_manifest(
+    sequence_number: u64,
+    reference_uri: Option<&str>,
+    manifest_component_id: Option<&[Vec<u8>]>,
+    components: &[Component],
+    vendor: &[u8],
+    class: &[u8],
+    device: Option<&[u8]>,
+) -> Result<Vec<u8>> {
+    let mut shared = Vec::new();
+    let mut install = Vec::new();
+    let mut validate = Vec::new();
+    for (i, c) in components.iter().enumerate() {
+        let index = Value::from(i as u64);
+        let mut params = vec![
+            (1, Value::Bytes(vendor.to_vec())),
+            (2, Value::Bytes(class.to_vec())),
+            (3, Value::Bytes(c.digest.encode())),
+            (14, Value::from(c.size)),
+        ];
+        if let Some(d) = device {
+            params.push((24, Value::Bytes(d.to_vec())));
+        }
+        shared.extend([
+            Value::from(12),
+            index.clone(),
+            Value::from(20),
+            imap(params),
+            Value::from(1),
+            Value::from(REPORT_ALL),
+            Value::from(2),
+            Value::from(REPORT_ALL),
+        ]);
+        if device.is_some() {
+            shared.extend([Value::from(24), Value::from(REPORT_ALL)]);
+        }
+
+        let mut p = Vec::new();
+        if let Some(info) = &c.encryption_info {
+            p.push((19, Value::Bytes(info.clone())));
+        }
+        p.push((21, Value::Text(c.uri.clone())));
+        install.extend([
+            Value::from(12),
+            index.clone(),
+            Value::from(20),
+            imap(p),
+            Value::from(21),
+            Value::from(REPORT_ALL),
+            Value::from(3),
+            Value::from(REPORT_ALL),
+        ]);
+        validate.extend([
+            Value::from(12),
+            index,
+            Value::from(3),
+            Value::from(REPORT_ALL),
+        ]);
+    }
+    let common = imap(vec![
+        (
+            2,
+            Value::Array(components.iter().map(|c| cid(&c.id)).collect()),
+        ),
+        (4, bstr_of(&Value::Array(shared))?),
+    ]);
+    let mut m = vec![
+        (1, Value::from(1)),
+        (2, Value::from(sequence_number)),
+        (3, bstr_of(&common)?),
+    ];
+    if let Some(uri) = reference_uri {
+        m.push((4, Value::Text(uri.to_string())));
+    }
+    if let Some(id) = manifest_component_id {
+        m.push((5, cid(id)));
+    }
+    m.push((7, bstr_of(&Value::Array(validate))?));
+    m.push((20, bstr_of(&Value::Array(install))?));
+    encode(&imap(m))
+}

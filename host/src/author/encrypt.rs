@@ -1,0 +1,151 @@
+//! Payload encryption for SUIT (draft-ietf-suit-firmware-encryption): one content key and
+//! one ciphertext, wrapped for every recipient (broadcast), emitted as a
+//! SUIT_Encryption_Info (COSE_Encrypt, detached ciphertext) plus the ciphertext.
+
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
+use suit_common::encryption::{encrypt_payload, CoseOptions, EncryptedPayload, Recipient};
+
+use super::keys::{self, PublicKey};
+use super::{read_file, write_file, AuthorError, Result};
+
+/// How a public-key recipient receives the content key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// ECDH-ES+A128KW (the SUIT firmware-encryption profile).
+    #[default]
+    EcdhEs,
+    /// COSE-HPKE key encryption, HPKE-0-KE (P-256, HKDF-SHA256, AES-128-GCM).
+    Hpke,
+}
+
+impl Mode {
+    /// Parses `ecdh-es` / `hpke`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "ecdh-es" | "ecdh-es+a128kw" | "esdh" => Some(Mode::EcdhEs),
+            "hpke" | "hpke-0-ke" | "cose-hpke" => Some(Mode::Hpke),
+            _ => None,
+        }
+    }
+}
+
+/// Parses a content algorithm name (A128GCM, A256GCM, A128CTR, A256CTR).
+pub fn parse_content_alg(s: &str) -> Option<ContentAlgorithm> {
+    Some(match s.to_ascii_uppercase().as_str() {
+        "A128GCM" => ContentAlgorithm::A128Gcm,
+        "A256GCM" => ContentAlgorithm::A256Gcm,
+        "A128CTR" => ContentAlgorithm::A128Ctr,
+        "A256CTR" => ContentAlgorithm::A256Ctr,
+        _ => return None,
+    })
+}
+
+/// One recipient, as given on the command line or in a description file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecipientSpec {
+    /// A device's P-256 public key (PEM SPKI, COSE_Key or JWK).
+    PublicKey {
+        /// Key file.
+        path: PathBuf,
+        /// Key distribution.
+        mode: Mode,
+        /// Key id to send (default: the file's kid, if any).
+        kid: Option<Vec<u8>>,
+    },
+    /// A pre-shared AES key-encryption key (16 bytes: A128KW, 32: A256KW; raw or COSE_Key).
+    Kek {
+        /// Key file.
+        path: PathBuf,
+        /// Key id to send (default: the file's kid, if any).
+        kid: Option<Vec<u8>>,
+    },
+}
+
+enum Loaded {
+    Public(p256::PublicKey, Mode, Option<Vec<u8>>),
+    Kek(Zeroizing<Vec<u8>>, Option<Vec<u8>>),
+}
+
+fn pick_kid(given: &Option<Vec<u8>>, file: Vec<u8>) -> Option<Vec<u8>> {
+    given.clone().or((!file.is_empty()).then_some(file))
+}
+
+fn load(spec: &RecipientSpec) -> Result<Loaded> {
+    match spec {
+        RecipientSpec::PublicKey { path, mode, kid } => {
+            let k = keys::load_public(path)?;
+            match k.key {
+                PublicKey::P256(pk) => Ok(Loaded::Public(pk, *mode, pick_kid(kid, k.kid))),
+                PublicKey::Ed25519(_) => Err(AuthorError::key(
+                    path,
+                    "recipients must be P-256 keys; Ed25519 cannot receive an encrypted payload",
+                )),
+            }
+        }
+        RecipientSpec::Kek { path, kid } => {
+            let k = keys::load_symmetric(path, &[16, 32], "KEK (A128KW / A256KW)")?;
+            Ok(Loaded::Kek(k.secret, pick_kid(kid, k.kid)))
+        }
+    }
+}
+
+/// Encrypts `plaintext` once for all `recipients`.
+pub fn encrypt_for(
+    plaintext: &[u8],
+    content: ContentAlgorithm,
+    recipients: &[RecipientSpec],
+) -> Result<EncryptedPayload> {
+    if recipients.is_empty() {
+        return Err(AuthorError::Usage(
+            "encryption needs at least one recipient (public key or KEK)".into(),
+        ));
+    }
+    let loaded = recipients.iter().map(load).collect::<Result<Vec<_>>>()?;
+    let list: Vec<Recipient<'_>> = loaded
+        .iter()
+        .map(|l| match l {
+            Loaded::Public(pk, Mode::EcdhEs, kid) => Recipient::EcdhEs {
+                kid: kid.as_deref(),
+                public_key: pk,
+                wrap: KeyWrap::A128Kw,
+            },
+            Loaded::Public(pk, Mode::Hpke, kid) => Recipient::Hpke {
+                kid: kid.as_deref(),
+                public_key: pk,
+                suite: HpkeSuite::Hpke0,
+                psk: None,
+            },
+            Loaded::Kek(kek, kid) => Recipient::AesKw {
+                kid: kid.as_deref(),
+                kek,
+            },
+        })
+        .collect();
+    encrypt_payload(
+        plaintext,
+        content,
+        &list,
+        &CoseOptions::SUIT,
+        &mut super::os_rng(),
+    )
+    .map_err(|e| AuthorError::Create(format!("encryption failed: {e}")))
+}
+
+/// `suit-author encrypt`: encrypts a file and writes the encryption info and ciphertext.
+pub fn encrypt_file(
+    payload: &Path,
+    content: ContentAlgorithm,
+    recipients: &[RecipientSpec],
+    info_out: &Path,
+    ciphertext_out: &Path,
+) -> Result<EncryptedPayload> {
+    let plaintext = Zeroizing::new(read_file(payload)?);
+    let e = encrypt_for(&plaintext, content, recipients)?;
+    write_file(info_out, &e.encryption_info)?;
+    write_file(ciphertext_out, &e.ciphertext)?;
+    Ok(e)
+}

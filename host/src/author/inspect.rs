@@ -1,0 +1,775 @@
+//! `suit-author inspect`: a readable, JSON or CBOR-diagnostic view of an envelope.
+//!
+//! Inspection decodes without verifying anything (it must work without keys); every view
+//! says so. The structure is read with a generic CBOR decoder, so even an envelope the
+//! engine refuses can be looked at; parts that do not follow the SUIT CDDL are shown as
+//! `{"error": ...}` instead of aborting the whole view.
+
+use ciborium::value::Value;
+use serde_json::{json, Map, Value as Json};
+
+use suit_common::suit::Digest;
+
+/// Deepest nesting of embedded envelopes / sequences the views descend into.
+const MAX_NESTING: usize = 8;
+
+/// Decodes exactly one CBOR item occupying all of `bytes`.
+pub fn decode_one(bytes: &[u8]) -> Result<Value, String> {
+    let mut cursor = std::io::Cursor::new(bytes);
+    let v: Value = ciborium::de::from_reader(&mut cursor).map_err(|e| format!("not CBOR: {e}"))?;
+    let used = usize::try_from(cursor.position()).unwrap_or(usize::MAX);
+    if used != bytes.len() {
+        return Err(format!(
+            "{} trailing bytes after the CBOR item",
+            bytes.len().saturating_sub(used)
+        ));
+    }
+    Ok(v)
+}
+
+fn get<'v>(map: &'v [(Value, Value)], key: i64) -> Option<&'v Value> {
+    map.iter().find_map(|(k, v)| match k {
+        Value::Integer(i) if i128::from(*i) == i128::from(key) => Some(v),
+        _ => None,
+    })
+}
+
+fn int(v: &Value) -> Option<i128> {
+    match v {
+        Value::Integer(i) => Some(i128::from(*i)),
+        _ => None,
+    }
+}
+
+fn err(msg: impl Into<String>) -> Json {
+    json!({ "error": msg.into() })
+}
+
+/// `'text'` for printable text, else `h'hex'` (as in CBOR diagnostic notation).
+pub fn bytes_label(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic()) => format!("'{t}'"),
+        _ => format!("h'{}'", hex::encode(b)),
+    }
+}
+
+fn uuid_or_hex(b: &[u8]) -> Json {
+    match <[u8; 16]>::try_from(b) {
+        Ok(u) => Json::String(uuid::Uuid::from_bytes(u).to_string()),
+        Err(_) => Json::String(format!("h'{}'", hex::encode(b))),
+    }
+}
+
+/// The JSON model of an envelope (what `inspect --json` prints).
+pub fn model(bytes: &[u8]) -> Result<Json, String> {
+    envelope_model(bytes, 0)
+}
+
+fn envelope_model(bytes: &[u8], depth: usize) -> Result<Json, String> {
+    let v = decode_one(bytes)?;
+    let (tag, inner) = match v {
+        Value::Tag(107, inner) => (Some(107), *inner),
+        Value::Tag(1070, _) => return Err("bare SUIT_Manifest (tag 1070), not an envelope".into()),
+        Value::Tag(t, _) => return Err(format!("unexpected CBOR tag {t} (expected 107)")),
+        other => (None, other),
+    };
+    let Value::Map(members) = inner else {
+        return Err("SUIT_Envelope is not a map".into());
+    };
+    let mut out = Map::new();
+    out.insert("verified".into(), json!(false));
+    out.insert("tagged".into(), json!(tag.is_some()));
+    out.insert("size".into(), json!(bytes.len()));
+    let mut severed = Map::new();
+    let mut integrated = Vec::new();
+    for (k, v) in &members {
+        match (k, v) {
+            (Value::Integer(i), Value::Bytes(b)) if i128::from(*i) == 2 => {
+                out.insert("authentication".into(), auth_model(b));
+            }
+            (Value::Integer(i), Value::Bytes(b)) if i128::from(*i) == 3 => {
+                let mut m = match decode_one(b) {
+                    Ok(Value::Map(m)) => manifest_model(&m, depth),
+                    Ok(_) => err("SUIT_Manifest is not a map"),
+                    Err(e) => err(e),
+                };
+                if let Json::Object(o) = &mut m {
+                    let mut wrapped = Vec::new();
+                    push_bstr_header(&mut wrapped, b.len());
+                    wrapped.extend_from_slice(b);
+                    o.insert(
+                        "digest".into(),
+                        json!(hex::encode(Digest::sha256(&wrapped).0)),
+                    );
+                }
+                out.insert("manifest".into(), m);
+            }
+            (Value::Integer(i), Value::Bytes(b)) => {
+                let label = i128::from(*i);
+                let name = section_name(label).unwrap_or("unknown");
+                let content = if label == 23 {
+                    text_model(b)
+                } else {
+                    sequence_from_bytes(b, depth)
+                };
+                severed.insert(
+                    name.to_string(),
+                    json!({ "label": label, "size": b.len(), "content": content }),
+                );
+            }
+            (Value::Text(key), Value::Bytes(b)) => {
+                let mut p = Map::new();
+                p.insert("key".into(), json!(key));
+                p.insert("size".into(), json!(b.len()));
+                p.insert("sha256".into(), json!(hex::encode(Digest::sha256(b).0)));
+                if b.starts_with(&[0xd8, 107]) && depth < MAX_NESTING {
+                    p.insert(
+                        "envelope".into(),
+                        envelope_model(b, depth + 1).unwrap_or_else(err),
+                    );
+                }
+                integrated.push(Json::Object(p));
+            }
+            (k, _) => {
+                out.insert(format!("unknown member {k:?}"), json!("present"));
+            }
+        }
+    }
+    if !severed.is_empty() {
+        out.insert("severed-members".into(), Json::Object(severed));
+    }
+    if !integrated.is_empty() {
+        out.insert("integrated-payloads".into(), Json::Array(integrated));
+    }
+    if !out.contains_key("manifest") {
+        return Err("SUIT_Envelope has no suit-manifest (3)".into());
+    }
+    Ok(Json::Object(out))
+}
+
+fn push_bstr_header(out: &mut Vec<u8>, len: usize) {
+    let len = len as u64;
+    if len < 24 {
+        out.push(0x40 | len as u8);
+    } else if len <= 0xff {
+        out.extend_from_slice(&[0x58, len as u8]);
+    } else if len <= 0xffff {
+        out.push(0x59);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else if len <= 0xffff_ffff {
+        out.push(0x5a);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+    } else {
+        out.push(0x5b);
+        out.extend_from_slice(&len.to_be_bytes());
+    }
+}
+
+fn digest_model(v: &Value) -> Json {
+    match v {
+        Value::Array(a) if a.len() >= 2 => {
+            let alg = int(&a[0]);
+            let bytes = match &a[1] {
+                Value::Bytes(b) => hex::encode(b),
+                _ => return err("digest bytes are not a bstr"),
+            };
+            json!({
+                "algorithm": match alg { Some(-16) => "sha-256".to_string(), Some(a) => a.to_string(), None => "?".into() },
+                "bytes": bytes,
+            })
+        }
+        _ => err("not a SUIT_Digest"),
+    }
+}
+
+fn alg_name(id: i128) -> &'static str {
+    match id {
+        -7 => "ES256",
+        -9 => "ESP256",
+        -8 => "EdDSA",
+        -19 => "Ed25519",
+        -46 => "HSS-LMS",
+        5 => "HMAC 256/256",
+        1 => "A128GCM",
+        3 => "A256GCM",
+        -65534 => "A128CTR",
+        -65532 => "A256CTR",
+        -3 => "A128KW",
+        -5 => "A256KW",
+        -29 => "ECDH-ES+A128KW",
+        -31 => "ECDH-ES+A256KW",
+        35 => "HPKE-0",
+        45 => "HPKE-7",
+        46 => "HPKE-0-KE",
+        53 => "HPKE-7-KE",
+        _ => "unknown",
+    }
+}
+
+fn headers(protected: &Value, unprotected: &Value) -> (Option<i128>, Option<Vec<u8>>) {
+    let mut alg = None;
+    let mut kid = None;
+    let mut scan = |m: &[(Value, Value)]| {
+        if let Some(a) = get(m, 1).and_then(int) {
+            alg = Some(a);
+        }
+        if let Some(Value::Bytes(k)) = get(m, 4) {
+            kid = Some(k.clone());
+        }
+    };
+    if let Value::Map(m) = unprotected {
+        scan(m);
+    }
+    if let Value::Bytes(p) = protected {
+        if let Ok(Value::Map(m)) = decode_one(p) {
+            scan(&m);
+        }
+    }
+    (alg, kid)
+}
+
+fn auth_model(bytes: &[u8]) -> Json {
+    let Ok(Value::Array(items)) = decode_one(bytes) else {
+        return err("SUIT_Authentication is not an array");
+    };
+    let mut blocks = Vec::new();
+    let mut digest = Json::Null;
+    for (i, item) in items.iter().enumerate() {
+        let Value::Bytes(b) = item else {
+            blocks.push(err("not a bstr"));
+            continue;
+        };
+        if i == 0 {
+            digest = decode_one(b).map(|d| digest_model(&d)).unwrap_or_else(err);
+            continue;
+        }
+        let block = match decode_one(b) {
+            Ok(Value::Tag(t, inner)) => {
+                let structure = match t {
+                    18 => "COSE_Sign1",
+                    17 => "COSE_Mac0",
+                    98 => "COSE_Sign",
+                    97 => "COSE_Mac",
+                    _ => "unknown",
+                };
+                match *inner {
+                    Value::Array(a) if a.len() >= 3 => {
+                        let (alg, kid) = headers(&a[0], &a[1]);
+                        json!({
+                            "structure": structure,
+                            "algorithm": alg.map(alg_name),
+                            "algorithm-id": alg.map(|a| a as i64),
+                            "kid": kid.map(|k| bytes_label(&k)),
+                            "payload-detached": matches!(a[2], Value::Null),
+                        })
+                    }
+                    _ => err(format!("{structure} is not an array")),
+                }
+            }
+            Ok(_) => err("authentication block is not a tagged COSE structure"),
+            Err(e) => err(e),
+        };
+        blocks.push(block);
+    }
+    json!({ "digest": digest, "blocks": blocks })
+}
+
+fn section_name(label: i128) -> Option<&'static str> {
+    Some(match label {
+        7 => "validate",
+        8 => "load",
+        9 => "invoke",
+        15 => "dependency-resolution",
+        16 => "payload-fetch",
+        18 => "candidate-verification",
+        20 => "install",
+        23 => "text",
+        24 => "uninstall",
+        _ => return None,
+    })
+}
+
+fn component_model(v: &Value) -> Json {
+    match v {
+        Value::Array(segs) => Json::Array(
+            segs.iter()
+                .map(|s| match s {
+                    Value::Bytes(b) => json!(bytes_label(b)),
+                    _ => json!("?not a bstr"),
+                })
+                .collect(),
+        ),
+        _ => err("component identifier is not an array"),
+    }
+}
+
+fn manifest_model(m: &[(Value, Value)], depth: usize) -> Json {
+    let mut out = Map::new();
+    for (k, v) in m {
+        let Some(label) = int(k) else {
+            out.insert(format!("{k:?}"), err("non-integer manifest key"));
+            continue;
+        };
+        let (name, value) = match label {
+            1 => (
+                "version",
+                int(v)
+                    .map(|i| json!(i as i64))
+                    .unwrap_or_else(|| err("not an int")),
+            ),
+            2 => (
+                "sequence-number",
+                int(v)
+                    .map(|i| json!(i as u64))
+                    .unwrap_or_else(|| err("not an int")),
+            ),
+            3 => ("common", common_model(v, depth)),
+            4 => (
+                "reference-uri",
+                match v {
+                    Value::Text(t) => json!(t),
+                    _ => err("not text"),
+                },
+            ),
+            5 => ("manifest-component-id", component_model(v)),
+            23 => (
+                "text",
+                match v {
+                    Value::Bytes(b) => text_model(b),
+                    d => json!({ "severed": digest_model(d) }),
+                },
+            ),
+            l => match section_name(l) {
+                Some(name) => (
+                    name,
+                    match v {
+                        Value::Bytes(b) => sequence_from_bytes(b, depth),
+                        d => json!({ "severed": digest_model(d) }),
+                    },
+                ),
+                None => {
+                    out.insert(format!("unknown-{l}"), json!("present"));
+                    continue;
+                }
+            },
+        };
+        out.insert(name.into(), value);
+    }
+    Json::Object(out)
+}
+
+fn text_model(b: &[u8]) -> Json {
+    match decode_one(b) {
+        Ok(v) => json!({ "diag": diag_value(&v, 0) }),
+        Err(e) => err(e),
+    }
+}
+
+fn common_model(v: &Value, depth: usize) -> Json {
+    let Value::Bytes(b) = v else {
+        return err("suit-common is not a bstr");
+    };
+    let Ok(Value::Map(m)) = decode_one(b) else {
+        return err("suit-common is not a CBOR map");
+    };
+    let mut out = Map::new();
+    for (k, v) in &m {
+        match int(k) {
+            Some(1) => {
+                let deps = match v {
+                    Value::Map(d) => d
+                        .iter()
+                        .map(|(i, meta)| {
+                            let prefix = match meta {
+                                Value::Map(mm) => get(mm, 1).map(component_model),
+                                _ => None,
+                            };
+                            json!({ "index": int(i).map(|x| x as i64), "prefix": prefix })
+                        })
+                        .collect(),
+                    _ => vec![err("not a map")],
+                };
+                out.insert("dependencies".into(), Json::Array(deps));
+            }
+            Some(2) => {
+                let comps = match v {
+                    Value::Array(a) => a.iter().map(component_model).collect(),
+                    _ => vec![err("not an array")],
+                };
+                out.insert("components".into(), Json::Array(comps));
+            }
+            Some(4) => {
+                let seq = match v {
+                    Value::Bytes(b) => sequence_from_bytes(b, depth),
+                    _ => err("not a bstr"),
+                };
+                out.insert("shared-sequence".into(), seq);
+            }
+            other => {
+                out.insert(format!("unknown-{other:?}"), json!("present"));
+            }
+        }
+    }
+    Json::Object(out)
+}
+
+fn sequence_from_bytes(b: &[u8], depth: usize) -> Json {
+    match decode_one(b) {
+        Ok(Value::Array(items)) => sequence_model(&items, depth),
+        Ok(_) => err("command sequence is not an array"),
+        Err(e) => err(e),
+    }
+}
+
+fn command_name(label: i128) -> &'static str {
+    match label {
+        1 => "condition-vendor-identifier",
+        2 => "condition-class-identifier",
+        3 => "condition-image-match",
+        5 => "condition-component-slot",
+        6 => "condition-check-content",
+        7 => "condition-dependency-integrity",
+        8 => "condition-is-dependency",
+        14 => "condition-abort",
+        24 => "condition-device-identifier",
+        11 => "directive-process-dependency",
+        12 => "directive-set-component-index",
+        15 => "directive-try-each",
+        18 => "directive-write",
+        19 => "directive-set-parameters",
+        20 => "directive-override-parameters",
+        21 => "directive-fetch",
+        22 => "directive-copy",
+        23 => "directive-invoke",
+        31 => "directive-swap",
+        32 => "directive-run-sequence",
+        33 => "directive-unlink",
+        l if l < 0 => "custom",
+        _ => "unknown",
+    }
+}
+
+fn sequence_model(items: &[Value], depth: usize) -> Json {
+    if depth > MAX_NESTING {
+        return err("nested too deeply to show");
+    }
+    if items.len() % 2 != 0 {
+        return err("odd number of elements in a command sequence");
+    }
+    let mut cmds = Vec::new();
+    for pair in items.chunks(2) {
+        let Some(label) = int(&pair[0]) else {
+            cmds.push(err("command label is not an integer"));
+            continue;
+        };
+        let arg = &pair[1];
+        let mut c = Map::new();
+        c.insert("command".into(), json!(command_name(label)));
+        match label {
+            12 => {
+                c.insert(
+                    "index".into(),
+                    match arg {
+                        Value::Integer(i) => json!(i128::from(*i) as i64),
+                        Value::Bool(true) => json!("all"),
+                        Value::Array(a) => {
+                            Json::Array(a.iter().map(|x| json!(int(x).map(|i| i as i64))).collect())
+                        }
+                        _ => err("bad index argument"),
+                    },
+                );
+            }
+            19 | 20 => {
+                c.insert("parameters".into(), parameters_model(arg, depth));
+            }
+            15 => {
+                let opts = match arg {
+                    Value::Array(a) => a
+                        .iter()
+                        .map(|o| match o {
+                            Value::Bytes(b) => sequence_from_bytes(b, depth + 1),
+                            Value::Null => json!("nil (succeed if every option failed)"),
+                            _ => err("option is not a bstr"),
+                        })
+                        .collect(),
+                    _ => vec![err("not an array")],
+                };
+                c.insert("options".into(), Json::Array(opts));
+            }
+            32 => {
+                c.insert(
+                    "sequence".into(),
+                    match arg {
+                        Value::Bytes(b) => sequence_from_bytes(b, depth + 1),
+                        _ => err("not a bstr"),
+                    },
+                );
+            }
+            l if l < 0 => {
+                c.insert("label".into(), json!(l as i64));
+                c.insert("argument".into(), json!(diag_value(arg, 0)));
+            }
+            _ => {
+                c.insert(
+                    "reporting-policy".into(),
+                    int(arg)
+                        .map(|i| json!(i as i64))
+                        .unwrap_or_else(|| json!(diag_value(arg, 0))),
+                );
+            }
+        }
+        cmds.push(Json::Object(c));
+    }
+    Json::Array(cmds)
+}
+
+fn parameters_model(v: &Value, depth: usize) -> Json {
+    let Value::Map(m) = v else {
+        return err("parameters are not a map");
+    };
+    let mut out = Map::new();
+    for (k, v) in m {
+        let Some(label) = int(k) else { continue };
+        let (name, value): (String, Json) = match (label, v) {
+            (1, Value::Bytes(b)) => ("vendor-id".into(), uuid_or_hex(b)),
+            (1, Value::Tag(112, inner)) => (
+                "vendor-id".into(),
+                json!(format!("PEN {}", diag_value(inner, 0))),
+            ),
+            (2, Value::Bytes(b)) => ("class-id".into(), uuid_or_hex(b)),
+            (24, Value::Bytes(b)) => ("device-id".into(), uuid_or_hex(b)),
+            (3, Value::Bytes(b)) => (
+                "image-digest".into(),
+                decode_one(b).map(|d| digest_model(&d)).unwrap_or_else(err),
+            ),
+            (5, v) => ("component-slot".into(), json!(int(v).map(|i| i as i64))),
+            (12, Value::Bool(b)) => ("strict-order".into(), json!(b)),
+            (13, Value::Bool(b)) => ("soft-failure".into(), json!(b)),
+            (14, v) => ("image-size".into(), json!(int(v).map(|i| i as u64))),
+            (18, Value::Bytes(b)) => (
+                "content".into(),
+                json!({ "size": b.len(), "sha256": hex::encode(Digest::sha256(b).0) }),
+            ),
+            (19, Value::Bytes(b)) => ("encryption-info".into(), encryption_info_model(b)),
+            (21, Value::Text(t)) => ("uri".into(), json!(t)),
+            (22, v) => ("source-component".into(), json!(int(v).map(|i| i as i64))),
+            (23, Value::Bytes(b)) => ("invoke-args".into(), json!(bytes_label(b))),
+            (25, Value::Bytes(b)) => ("fetch-args".into(), json!(bytes_label(b))),
+            (l, v) => (format!("parameter-{l}"), json!(diag_value(v, depth))),
+        };
+        out.insert(name, value);
+    }
+    Json::Object(out)
+}
+
+/// Summary of a SUIT_Encryption_Info: content algorithm and recipients (algorithm, kid).
+pub fn encryption_info_model(b: &[u8]) -> Json {
+    let v = match decode_one(b) {
+        Ok(v) => v,
+        Err(e) => return err(e),
+    };
+    let (structure, inner) = match v {
+        Value::Tag(96, i) => ("COSE_Encrypt", *i),
+        Value::Tag(16, i) => ("COSE_Encrypt0", *i),
+        _ => return err("not a tagged COSE_Encrypt / COSE_Encrypt0"),
+    };
+    let Value::Array(a) = inner else {
+        return err("COSE structure is not an array");
+    };
+    if a.len() < 3 {
+        return err("COSE structure too short");
+    }
+    let (alg, _) = headers(&a[0], &a[1]);
+    let mut out = Map::new();
+    out.insert("structure".into(), json!(structure));
+    out.insert("algorithm".into(), json!(alg.map(alg_name)));
+    out.insert(
+        "ciphertext".into(),
+        json!(if matches!(a[2], Value::Null) {
+            "detached"
+        } else {
+            "attached"
+        }),
+    );
+    if let Some(Value::Array(recipients)) = a.get(3) {
+        let rs = recipients
+            .iter()
+            .map(|r| match r {
+                Value::Array(ra) if ra.len() >= 3 => {
+                    let (alg, kid) = headers(&ra[0], &ra[1]);
+                    json!({ "algorithm": alg.map(alg_name), "kid": kid.map(|k| bytes_label(&k)) })
+                }
+                _ => err("malformed recipient"),
+            })
+            .collect();
+        out.insert("recipients".into(), Json::Array(rs));
+    }
+    Json::Object(out)
+}
+
+/// The readable text view of a model.
+pub fn render_text(model: &Json) -> String {
+    let mut out = String::new();
+    render(&mut out, model, 0);
+    out
+}
+
+fn scalar(v: &Json) -> Option<String> {
+    match v {
+        Json::Null => Some("-".into()),
+        Json::Bool(b) => Some(b.to_string()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::String(s) => Some(s.clone()),
+        Json::Array(a)
+            if a.iter()
+                .all(|x| matches!(x, Json::String(_) | Json::Number(_))) =>
+        {
+            Some(format!(
+                "[{}]",
+                a.iter()
+                    .map(|x| scalar(x).unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Display order of well-known keys (JSON objects are sorted by name; humans read the
+/// manifest in its own order).
+fn key_rank(k: &str) -> usize {
+    const ORDER: &[&str] = &[
+        "verified",
+        "tagged",
+        "size",
+        "authentication",
+        "manifest",
+        "version",
+        "sequence-number",
+        "digest",
+        "reference-uri",
+        "manifest-component-id",
+        "common",
+        "dependencies",
+        "components",
+        "shared-sequence",
+        "dependency-resolution",
+        "payload-fetch",
+        "candidate-verification",
+        "install",
+        "validate",
+        "load",
+        "invoke",
+        "uninstall",
+        "text",
+        "severed-members",
+        "integrated-payloads",
+    ];
+    ORDER.iter().position(|o| *o == k).unwrap_or(ORDER.len())
+}
+
+fn render(out: &mut String, v: &Json, indent: usize) {
+    let pad = "  ".repeat(indent);
+    match v {
+        Json::Object(o) => {
+            let mut entries: Vec<(&String, &Json)> = o.iter().collect();
+            entries.sort_by_key(|(k, _)| key_rank(k));
+            for (k, v) in entries {
+                match scalar(v) {
+                    Some(s) => out.push_str(&format!("{pad}{k}: {s}\n")),
+                    None => {
+                        out.push_str(&format!("{pad}{k}:\n"));
+                        render(out, v, indent + 1);
+                    }
+                }
+            }
+        }
+        Json::Array(a) => {
+            for item in a {
+                match item {
+                    Json::Object(o) if o.contains_key("command") => {
+                        let mut line = format!("{pad}- {}", o["command"].as_str().unwrap_or("?"));
+                        let mut nested = Vec::new();
+                        for (k, v) in o.iter().filter(|(k, _)| k.as_str() != "command") {
+                            match scalar(v) {
+                                Some(s) => line.push_str(&format!(" {k}={s}")),
+                                None => nested.push((k, v)),
+                            }
+                        }
+                        out.push_str(&line);
+                        out.push('\n');
+                        for (k, v) in nested {
+                            out.push_str(&format!("{pad}    {k}:\n"));
+                            render(out, v, indent + 3);
+                        }
+                    }
+                    other => match scalar(other) {
+                        Some(s) => out.push_str(&format!("{pad}- {s}\n")),
+                        None => {
+                            out.push_str(&format!("{pad}-\n"));
+                            render(out, other, indent + 1);
+                        }
+                    },
+                }
+            }
+        }
+        other => out.push_str(&format!("{pad}{}\n", scalar(other).unwrap_or_default())),
+    }
+}
+
+/// CBOR diagnostic notation (RFC 8949 §8) of a whole file, with byte strings that hold
+/// embedded CBOR (SUIT's bstr-wrapped structures) shown as `<< ... >>`.
+pub fn diag(bytes: &[u8]) -> Result<String, String> {
+    let v = decode_one(bytes)?;
+    let mut s = diag_value(&v, 0);
+    s.push('\n');
+    Ok(s)
+}
+
+fn diag_value(v: &Value, indent: usize) -> String {
+    let pad = "  ".repeat(indent + 1);
+    let end = "  ".repeat(indent);
+    match v {
+        Value::Integer(i) => i128::from(*i).to_string(),
+        Value::Bytes(b) => {
+            // A bstr holding a complete array, map or tagged item is shown expanded: that is
+            // how SUIT wraps its structures. Payload bytes rarely parse that way; when they
+            // do, the raw bytes are still recoverable from the expansion.
+            let embedded = b.len() > 1 && matches!(b[0] >> 5, 4..=6) && indent < 4 * MAX_NESTING;
+            match embedded.then(|| decode_one(b).ok()).flatten() {
+                Some(inner) => format!("<< {} >>", diag_value(&inner, indent)),
+                None => format!("h'{}'", hex::encode(b)),
+            }
+        }
+        Value::Float(f) => format!("{f:?}"),
+        Value::Text(t) => format!("{t:?}"),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".into(),
+        Value::Tag(t, inner) => format!("{t}({})", diag_value(inner, indent)),
+        Value::Array(a) => {
+            if a.is_empty() {
+                return "[]".into();
+            }
+            let items: Vec<String> = a.iter().map(|x| diag_value(x, indent + 1)).collect();
+            format!("[\n{pad}{}\n{end}]", items.join(&format!(",\n{pad}")))
+        }
+        Value::Map(m) => {
+            if m.is_empty() {
+                return "{}".into();
+            }
+            let items: Vec<String> = m
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}: {}",
+                        diag_value(k, indent + 1),
+                        diag_value(v, indent + 1)
+                    )
+                })
+                .collect();
+            format!("{{\n{pad}{}\n{end}}}", items.join(&format!(",\n{pad}")))
+        }
+        _ => "undefined".into(),
+    }
+}

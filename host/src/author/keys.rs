@@ -1,0 +1,637 @@
+//! Key files: PEM (SPKI public keys, PKCS#8 and SEC1 private keys), COSE_Key (RFC 9052 §7,
+//! CBOR), JWK (RFC 7517, JSON, as the SUIT examples ship device keys) and raw symmetric keys.
+//!
+//! The format is recognised from the content, not the file name. Loading never prints key
+//! material; errors name the file and what is wrong.
+
+use std::path::Path;
+
+use ciborium::value::Value;
+use p256::elliptic_curve::sec1::ToSec1Point;
+use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use zeroize::Zeroizing;
+
+use suit_common::cose::{Algorithm, SigningKey, VerificationKey};
+
+use super::{read_file, write_file, AuthorError, Result};
+
+/// COSE key type labels and values (RFC 9052 / 9053).
+mod cose_key {
+    pub const KTY: i64 = 1;
+    pub const KID: i64 = 2;
+    pub const ALG: i64 = 3;
+    pub const CRV: i64 = -1;
+    pub const X: i64 = -2;
+    pub const Y: i64 = -3;
+    pub const D: i64 = -4;
+    pub const K: i64 = -1;
+    pub const KTY_OKP: i64 = 1;
+    pub const KTY_EC2: i64 = 2;
+    pub const KTY_SYMMETRIC: i64 = 4;
+    pub const CRV_P256: i64 = 1;
+    pub const CRV_ED25519: i64 = 6;
+}
+
+/// A public key the tool can verify with or encrypt to.
+#[derive(Clone, Debug)]
+pub enum PublicKey {
+    /// NIST P-256.
+    P256(p256::PublicKey),
+    /// Ed25519 (signature verification only).
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl PublicKey {
+    /// Human name of the key type.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            PublicKey::P256(_) => "P-256",
+            PublicKey::Ed25519(_) => "Ed25519",
+        }
+    }
+
+    /// The public key bytes: uncompressed SEC1 point for P-256, 32 raw bytes for Ed25519.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            PublicKey::P256(k) => k.to_sec1_point(false).as_bytes().to_vec(),
+            PublicKey::Ed25519(k) => k.as_bytes().to_vec(),
+        }
+    }
+
+    /// The engine's verification key.
+    pub fn verification_key(&self) -> Result<VerificationKey> {
+        match self {
+            PublicKey::P256(k) => {
+                let point = k.to_sec1_point(false);
+                VerificationKey::p256_from_sec1(point.as_bytes())
+            }
+            PublicKey::Ed25519(k) => VerificationKey::ed25519(k.as_bytes()),
+        }
+        .map_err(|e| AuthorError::Create(format!("public key not accepted by the engine: {e:?}")))
+    }
+}
+
+/// A loaded public key and the key id its file carried (empty if none).
+#[derive(Clone, Debug)]
+pub struct PublicKeyFile {
+    /// The key.
+    pub key: PublicKey,
+    /// COSE/JWK key id (empty for PEM).
+    pub kid: Vec<u8>,
+}
+
+/// A private key (signing, or device key for decryption).
+pub enum PrivateKey {
+    /// NIST P-256.
+    P256(p256::SecretKey),
+    /// Ed25519.
+    Ed25519(ed25519_dalek::SigningKey),
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PrivateKey::P256(_) => f.write_str("PrivateKey::P256(<secret>)"),
+            PrivateKey::Ed25519(_) => f.write_str("PrivateKey::Ed25519(<secret>)"),
+        }
+    }
+}
+
+impl PrivateKey {
+    /// The matching public key.
+    pub fn public(&self) -> PublicKey {
+        match self {
+            PrivateKey::P256(k) => PublicKey::P256(k.public_key()),
+            PrivateKey::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
+        }
+    }
+
+    /// The engine's signing key.
+    pub fn signing_key(&self) -> Result<SigningKey> {
+        match self {
+            PrivateKey::P256(k) => SigningKey::p256(&k.to_bytes()),
+            PrivateKey::Ed25519(k) => SigningKey::ed25519(k.as_bytes()),
+        }
+        .map_err(|e| AuthorError::Create(format!("signing key not accepted: {e:?}")))
+    }
+
+    /// The signing algorithm for this key: ESP256 (-9) for P-256 unless `es256` asks for the
+    /// older ES256 (-7); EdDSA (-8) for Ed25519.
+    pub fn signing_algorithm(&self, es256: bool) -> Algorithm {
+        match self {
+            PrivateKey::P256(_) if es256 => Algorithm::Es256,
+            PrivateKey::P256(_) => Algorithm::Esp256,
+            PrivateKey::Ed25519(_) => Algorithm::EdDsa,
+        }
+    }
+}
+
+/// A loaded private key with its key id and COSE algorithm restriction, if the file had them.
+#[derive(Debug)]
+pub struct PrivateKeyFile {
+    /// The key.
+    pub key: PrivateKey,
+    /// Key id (empty if none).
+    pub kid: Vec<u8>,
+    /// COSE `alg` the key is restricted to (COSE_Key label 3 / JWK "alg").
+    pub alg: Option<i64>,
+}
+
+/// A symmetric key (KEK or HMAC key), wiped on drop.
+pub struct SymmetricKeyFile {
+    /// The secret.
+    pub secret: Zeroizing<Vec<u8>>,
+    /// Key id (empty if none).
+    pub kid: Vec<u8>,
+}
+
+impl std::fmt::Debug for SymmetricKeyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SymmetricKeyFile({} bytes, <secret>)", self.secret.len())
+    }
+}
+
+enum Parsed {
+    Public(PublicKeyFile),
+    Private(PrivateKeyFile),
+    Symmetric(SymmetricKeyFile),
+}
+
+/// Loads a public key; a private key file is accepted too (its public half is used).
+pub fn load_public(path: &Path) -> Result<PublicKeyFile> {
+    match parse(path, &read_file(path)?, false)? {
+        Some(Parsed::Public(p)) => Ok(p),
+        Some(Parsed::Private(p)) => Ok(PublicKeyFile {
+            key: p.key.public(),
+            kid: p.kid,
+        }),
+        Some(Parsed::Symmetric(_)) => Err(AuthorError::key(
+            path,
+            "a symmetric key where a P-256 or Ed25519 public key was expected",
+        )),
+        None => Err(not_a_key(path)),
+    }
+}
+
+/// Loads a private key (PKCS#8 / SEC1 PEM, COSE_Key with `d`, JWK with `d`).
+pub fn load_private(path: &Path) -> Result<PrivateKeyFile> {
+    match parse(path, &read_file(path)?, false)? {
+        Some(Parsed::Private(p)) => Ok(p),
+        Some(Parsed::Public(_)) => Err(AuthorError::key(
+            path,
+            "a public key where a private key was expected",
+        )),
+        Some(Parsed::Symmetric(_)) => Err(AuthorError::key(
+            path,
+            "a symmetric key where a private key was expected",
+        )),
+        None => Err(not_a_key(path)),
+    }
+}
+
+/// Loads a symmetric key: a COSE_Key of kty Symmetric, a JWK of kty "oct", or else the raw
+/// file content, whose length must be one of `lengths`.
+pub fn load_symmetric(path: &Path, lengths: &[usize], what: &str) -> Result<SymmetricKeyFile> {
+    let bytes = Zeroizing::new(read_file(path)?);
+    let key = match parse(path, &bytes, true)? {
+        Some(Parsed::Symmetric(s)) => s,
+        Some(_) => {
+            return Err(AuthorError::key(
+                path,
+                format!("an asymmetric key where a {what} was expected"),
+            ))
+        }
+        None => SymmetricKeyFile {
+            secret: Zeroizing::new(bytes.to_vec()),
+            kid: Vec::new(),
+        },
+    };
+    if !lengths.contains(&key.secret.len()) {
+        return Err(AuthorError::key(
+            path,
+            format!(
+                "{what} must be {} bytes long, the file holds {}",
+                lengths
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                key.secret.len()
+            ),
+        ));
+    }
+    Ok(key)
+}
+
+fn not_a_key(path: &Path) -> AuthorError {
+    AuthorError::key(
+        path,
+        "not a key file (expected PEM, COSE_Key CBOR or JWK JSON)",
+    )
+}
+
+/// Recognises the format. `Ok(None)`: not PEM, not JWK, not a COSE_Key (for symmetric keys:
+/// raw bytes).
+fn parse(path: &Path, bytes: &[u8], symmetric_ok: bool) -> Result<Option<Parsed>> {
+    let text = std::str::from_utf8(bytes).ok();
+    if let Some(t) = text.filter(|t| t.trim_start().starts_with("-----BEGIN ")) {
+        return parse_pem(path, t).map(Some);
+    }
+    if let Some(t) = text.filter(|t| t.trim_start().starts_with('{')) {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(t) {
+            return parse_jwk(path, &map).map(Some);
+        }
+    }
+    match ciborium::de::from_reader::<Value, _>(bytes) {
+        Ok(Value::Map(entries)) => parse_cose_key(path, &entries).map(Some),
+        _ if symmetric_ok => Ok(None),
+        _ => Ok(None),
+    }
+}
+
+fn pem_block<'t>(text: &'t str, label: &str) -> Option<&'t str> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)?;
+    let stop = text[start..].find(&end)? + start + end.len();
+    Some(&text[start..stop])
+}
+
+fn parse_pem(path: &Path, text: &str) -> Result<Parsed> {
+    if let Some(block) = pem_block(text, "PUBLIC KEY") {
+        if let Ok(k) = p256::PublicKey::from_public_key_pem(block) {
+            return Ok(Parsed::Public(PublicKeyFile {
+                key: PublicKey::P256(k),
+                kid: Vec::new(),
+            }));
+        }
+        if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_pem(block) {
+            return Ok(Parsed::Public(PublicKeyFile {
+                key: PublicKey::Ed25519(k),
+                kid: Vec::new(),
+            }));
+        }
+        return Err(AuthorError::key(
+            path,
+            "PEM public key is neither P-256 nor Ed25519 (or is malformed)",
+        ));
+    }
+    if let Some(block) = pem_block(text, "EC PRIVATE KEY") {
+        let k = p256::SecretKey::from_sec1_pem(block)
+            .map_err(|_| AuthorError::key(path, "SEC1 EC private key is not a valid P-256 key"))?;
+        return Ok(private(PrivateKey::P256(k)));
+    }
+    if let Some(block) = pem_block(text, "PRIVATE KEY") {
+        if let Ok(k) = p256::SecretKey::from_pkcs8_pem(block) {
+            return Ok(private(PrivateKey::P256(k)));
+        }
+        if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(block) {
+            return Ok(private(PrivateKey::Ed25519(k)));
+        }
+        return Err(AuthorError::key(
+            path,
+            "PKCS#8 private key is neither P-256 nor Ed25519 (or is malformed)",
+        ));
+    }
+    if text.contains("ENCRYPTED PRIVATE KEY") {
+        return Err(AuthorError::key(
+            path,
+            "password-protected PEM keys are not supported",
+        ));
+    }
+    Err(AuthorError::key(
+        path,
+        "PEM file holds no PUBLIC KEY, PRIVATE KEY or EC PRIVATE KEY block",
+    ))
+}
+
+fn private(key: PrivateKey) -> Parsed {
+    Parsed::Private(PrivateKeyFile {
+        key,
+        kid: Vec::new(),
+        alg: None,
+    })
+}
+
+fn parse_cose_key(path: &Path, entries: &[(Value, Value)]) -> Result<Parsed> {
+    let get = |label: i64| {
+        entries.iter().find_map(|(k, v)| match k {
+            Value::Integer(i) if i128::from(*i) == i128::from(label) => Some(v),
+            _ => None,
+        })
+    };
+    let int = |label: i64| -> Option<i64> {
+        match get(label) {
+            Some(Value::Integer(i)) => i64::try_from(*i).ok(),
+            _ => None,
+        }
+    };
+    let bytes = |label: i64| -> Option<&[u8]> {
+        match get(label) {
+            Some(Value::Bytes(b)) => Some(b.as_slice()),
+            _ => None,
+        }
+    };
+    let bad = |what: &str| AuthorError::key(path, format!("COSE_Key: {what}"));
+    let kid = bytes(cose_key::KID).map(<[u8]>::to_vec).unwrap_or_default();
+    let alg = int(cose_key::ALG);
+    let kty = int(cose_key::KTY).ok_or_else(|| bad("missing or non-integer kty (1)"))?;
+    match kty {
+        cose_key::KTY_EC2 => {
+            if int(cose_key::CRV) != Some(cose_key::CRV_P256) {
+                return Err(bad("EC2 key is not on P-256 (crv -1 must be 1)"));
+            }
+            if let Some(d) = bytes(cose_key::D) {
+                let sk = p256::SecretKey::from_slice(d)
+                    .map_err(|_| bad("d (-4) is not a valid P-256 scalar"))?;
+                return Ok(Parsed::Private(PrivateKeyFile {
+                    key: PrivateKey::P256(sk),
+                    kid,
+                    alg,
+                }));
+            }
+            let x = bytes(cose_key::X).ok_or_else(|| bad("missing x (-2)"))?;
+            let y = bytes(cose_key::Y)
+                .ok_or_else(|| bad("missing y (-3) (compressed points are not supported)"))?;
+            let pk = p256_from_xy(x, y).ok_or_else(|| bad("x/y is not a P-256 point"))?;
+            Ok(Parsed::Public(PublicKeyFile {
+                key: PublicKey::P256(pk),
+                kid,
+            }))
+        }
+        cose_key::KTY_OKP => {
+            if int(cose_key::CRV) != Some(cose_key::CRV_ED25519) {
+                return Err(bad("OKP key is not Ed25519 (crv -1 must be 6)"));
+            }
+            if let Some(d) = bytes(cose_key::D) {
+                let seed: &[u8; 32] = d.try_into().map_err(|_| bad("d (-4) must be 32 bytes"))?;
+                return Ok(Parsed::Private(PrivateKeyFile {
+                    key: PrivateKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(seed)),
+                    kid,
+                    alg,
+                }));
+            }
+            let x = bytes(cose_key::X).ok_or_else(|| bad("missing x (-2)"))?;
+            let x: &[u8; 32] = x.try_into().map_err(|_| bad("x (-2) must be 32 bytes"))?;
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(x)
+                .map_err(|_| bad("x (-2) is not an Ed25519 point"))?;
+            Ok(Parsed::Public(PublicKeyFile {
+                key: PublicKey::Ed25519(vk),
+                kid,
+            }))
+        }
+        cose_key::KTY_SYMMETRIC => {
+            let k = bytes(cose_key::K).ok_or_else(|| bad("symmetric key without k (-1)"))?;
+            Ok(Parsed::Symmetric(SymmetricKeyFile {
+                secret: Zeroizing::new(k.to_vec()),
+                kid,
+            }))
+        }
+        other => Err(bad(&format!("unsupported kty {other}"))),
+    }
+}
+
+fn p256_from_xy(x: &[u8], y: &[u8]) -> Option<p256::PublicKey> {
+    if x.len() != 32 || y.len() != 32 {
+        return None;
+    }
+    let mut sec1 = [0u8; 65];
+    sec1[0] = 4;
+    sec1[1..33].copy_from_slice(x);
+    sec1[33..].copy_from_slice(y);
+    p256::PublicKey::from_sec1_bytes(&sec1).ok()
+}
+
+fn parse_jwk(path: &Path, map: &serde_json::Map<String, serde_json::Value>) -> Result<Parsed> {
+    use base64::Engine as _;
+    let bad = |what: &str| AuthorError::key(path, format!("JWK: {what}"));
+    let s = |name: &str| map.get(name).and_then(|v| v.as_str());
+    let b64 = |name: &str| -> Result<Option<Zeroizing<Vec<u8>>>> {
+        match s(name) {
+            None => Ok(None),
+            Some(v) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(v.trim_end_matches('='))
+                .map(|b| Some(Zeroizing::new(b)))
+                .map_err(|_| bad(&format!("\"{name}\" is not base64url"))),
+        }
+    };
+    let kid = s("kid").map(|k| k.as_bytes().to_vec()).unwrap_or_default();
+    let alg = s("alg").and_then(jwk_alg);
+    match s("kty") {
+        Some("EC") => {
+            if s("crv") != Some("P-256") {
+                return Err(bad("EC key is not on P-256"));
+            }
+            if let Some(d) = b64("d")? {
+                let sk = p256::SecretKey::from_slice(&d)
+                    .map_err(|_| bad("\"d\" is not a valid P-256 scalar"))?;
+                return Ok(Parsed::Private(PrivateKeyFile {
+                    key: PrivateKey::P256(sk),
+                    kid,
+                    alg,
+                }));
+            }
+            let x = b64("x")?.ok_or_else(|| bad("missing \"x\""))?;
+            let y = b64("y")?.ok_or_else(|| bad("missing \"y\""))?;
+            let pk = p256_from_xy(&x, &y).ok_or_else(|| bad("x/y is not a P-256 point"))?;
+            Ok(Parsed::Public(PublicKeyFile {
+                key: PublicKey::P256(pk),
+                kid,
+            }))
+        }
+        Some("OKP") => {
+            if s("crv") != Some("Ed25519") {
+                return Err(bad("OKP key is not Ed25519"));
+            }
+            if let Some(d) = b64("d")? {
+                let seed: &[u8; 32] = d
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| bad("\"d\" must be 32 bytes"))?;
+                return Ok(Parsed::Private(PrivateKeyFile {
+                    key: PrivateKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(seed)),
+                    kid,
+                    alg,
+                }));
+            }
+            let x = b64("x")?.ok_or_else(|| bad("missing \"x\""))?;
+            let x: &[u8; 32] = x
+                .as_slice()
+                .try_into()
+                .map_err(|_| bad("\"x\" must be 32 bytes"))?;
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(x)
+                .map_err(|_| bad("\"x\" is not an Ed25519 point"))?;
+            Ok(Parsed::Public(PublicKeyFile {
+                key: PublicKey::Ed25519(vk),
+                kid,
+            }))
+        }
+        Some("oct") => {
+            let k = b64("k")?.ok_or_else(|| bad("missing \"k\""))?;
+            Ok(Parsed::Symmetric(SymmetricKeyFile { secret: k, kid }))
+        }
+        Some(other) => Err(bad(&format!("unsupported kty \"{other}\""))),
+        None => Err(bad("missing \"kty\"")),
+    }
+}
+
+/// COSE algorithm ids of the JOSE names a device-key JWK may carry.
+fn jwk_alg(name: &str) -> Option<i64> {
+    Some(match name {
+        "ECDH-ES+A128KW" => -29,
+        "ECDH-ES+A256KW" => -31,
+        "A128KW" => -3,
+        "A256KW" => -5,
+        "ES256" => -7,
+        "EdDSA" => -8,
+        _ => return None,
+    })
+}
+
+/// Key types `keygen` creates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyType {
+    /// NIST P-256 (signing with ESP256, or a device key for ECDH-ES / HPKE).
+    P256,
+    /// Ed25519 (signing with EdDSA).
+    Ed25519,
+}
+
+/// Files written by [`keygen`].
+#[derive(Debug)]
+pub struct GeneratedKey {
+    /// Every file written, private first.
+    pub files: Vec<std::path::PathBuf>,
+}
+
+/// Generates a key pair and writes `PREFIX.priv.pem` (PKCS#8) and `PREFIX.pub.pem` (SPKI);
+/// with `cose`, also `PREFIX.priv.cose` and `PREFIX.pub.cose` (COSE_Key, with `kid` if given).
+pub fn keygen(
+    kind: KeyType,
+    prefix: &Path,
+    cose: bool,
+    kid: Option<&[u8]>,
+) -> Result<GeneratedKey> {
+    use p256::pkcs8::LineEnding;
+    let name = |suffix: &str| {
+        let mut s = prefix.as_os_str().to_owned();
+        s.push(suffix);
+        std::path::PathBuf::from(s)
+    };
+    let gen_err =
+        |e: &dyn std::fmt::Display| AuthorError::Create(format!("key encoding failed: {e}"));
+    let (priv_pem, pub_pem, priv_cose, pub_cose) = match kind {
+        KeyType::P256 => {
+            let sk = <p256::SecretKey as p256::elliptic_curve::Generate>::generate_from_rng(
+                &mut super::os_rng(),
+            );
+            let pk = sk.public_key();
+            let priv_pem = sk.to_pkcs8_pem(LineEnding::LF).map_err(|e| gen_err(&e))?;
+            let pub_pem = pk
+                .to_public_key_pem(LineEnding::LF)
+                .map_err(|e| gen_err(&e))?;
+            let point = pk.to_sec1_point(false);
+            let (x, y) = (
+                point.as_bytes()[1..33].to_vec(),
+                point.as_bytes()[33..].to_vec(),
+            );
+            let mut public = vec![
+                (cose_key::KTY, Value::from(cose_key::KTY_EC2)),
+                (cose_key::CRV, Value::from(cose_key::CRV_P256)),
+                (cose_key::X, Value::Bytes(x)),
+                (cose_key::Y, Value::Bytes(y)),
+            ];
+            let mut private = public.clone();
+            private.push((cose_key::D, Value::Bytes(sk.to_bytes().to_vec())));
+            if let Some(kid) = kid {
+                public.insert(1, (cose_key::KID, Value::Bytes(kid.to_vec())));
+                private.insert(1, (cose_key::KID, Value::Bytes(kid.to_vec())));
+            }
+            (priv_pem, pub_pem, private, public)
+        }
+        KeyType::Ed25519 => {
+            let mut seed = Zeroizing::new([0u8; 32]);
+            rand_core::Rng::fill_bytes(&mut super::os_rng(), seed.as_mut());
+            let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
+            let vk = sk.verifying_key();
+            let priv_pem = sk.to_pkcs8_pem(LineEnding::LF).map_err(|e| gen_err(&e))?;
+            let pub_pem = vk
+                .to_public_key_pem(LineEnding::LF)
+                .map_err(|e| gen_err(&e))?;
+            let mut public = vec![
+                (cose_key::KTY, Value::from(cose_key::KTY_OKP)),
+                (cose_key::CRV, Value::from(cose_key::CRV_ED25519)),
+                (cose_key::X, Value::Bytes(vk.as_bytes().to_vec())),
+            ];
+            let mut private = public.clone();
+            private.push((cose_key::D, Value::Bytes(seed.to_vec())));
+            if let Some(kid) = kid {
+                public.insert(1, (cose_key::KID, Value::Bytes(kid.to_vec())));
+                private.insert(1, (cose_key::KID, Value::Bytes(kid.to_vec())));
+            }
+            (priv_pem, pub_pem, private, public)
+        }
+    };
+    let mut files = Vec::new();
+    let priv_path = name(".priv.pem");
+    write_secret(&priv_path, priv_pem.as_bytes())?;
+    files.push(priv_path);
+    let pub_path = name(".pub.pem");
+    write_file(&pub_path, pub_pem.as_bytes())?;
+    files.push(pub_path);
+    if cose {
+        let p = name(".priv.cose");
+        write_secret(&p, &Zeroizing::new(encode_map(priv_cose)?))?;
+        files.push(p);
+        let p = name(".pub.cose");
+        write_file(&p, &encode_map(pub_cose)?)?;
+        files.push(p);
+    }
+    Ok(GeneratedKey { files })
+}
+
+/// Writes a COSE_Key of kty Symmetric (`{1: 4, [2: kid], -1: k}`).
+pub fn symmetric_cose_key(secret: &[u8], kid: Option<&[u8]>) -> Result<Zeroizing<Vec<u8>>> {
+    let mut m = vec![(cose_key::KTY, Value::from(cose_key::KTY_SYMMETRIC))];
+    if let Some(kid) = kid {
+        m.push((cose_key::KID, Value::Bytes(kid.to_vec())));
+    }
+    m.push((cose_key::K, Value::Bytes(secret.to_vec())));
+    Ok(Zeroizing::new(encode_map(m)?))
+}
+
+fn encode_map(entries: Vec<(i64, Value)>) -> Result<Vec<u8>> {
+    let v = Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (Value::from(k), v))
+            .collect(),
+    );
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(&v, &mut out)
+        .map_err(|e| AuthorError::Create(format!("CBOR encoding failed: {e}")))?;
+    Ok(out)
+}
+
+/// Writes a secret file, created readable by its owner only (on Unix); an existing file is
+/// replaced, never reused with its old permissions.
+pub fn write_secret(path: &Path, data: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| AuthorError::io(parent, e))?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(AuthorError::io(path, e)),
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path).map_err(|e| AuthorError::io(path, e))?;
+    f.write_all(data).map_err(|e| AuthorError::io(path, e))
+}

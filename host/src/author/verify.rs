@@ -1,0 +1,362 @@
+//! `suit-author verify`: authenticate an envelope offline with the device engine and,
+//! with `--process`, run the update procedure on the simulator device.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use suit_common::cose::{AuthBlock, VerificationKey};
+use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
+use suit_common::suit::{process, AuthenticatedManifest, Envelope, Procedure};
+
+use super::explain;
+use super::inspect;
+use super::keys::{self, PrivateKey};
+use super::sim_platform::{DeviceIdentity, SimKeys, SimPlatform};
+use super::{read_cbor_file, AuthorError, Result};
+
+/// Deepest chain of integrated dependency envelopes checked without `--process`.
+const MAX_DEPENDENCY_DEPTH: usize = 4;
+
+/// Inputs of `verify`.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// The envelope file (CBOR or hex text).
+    pub envelope: PathBuf,
+    /// Public keys trusted to sign (PEM SPKI or COSE_Key; private key files also work).
+    pub trust_anchors: Vec<PathBuf>,
+    /// Shared HMAC-SHA-256 keys trusted for COSE_Mac0 (raw 32..64 bytes or COSE_Key).
+    pub hmac_keys: Vec<PathBuf>,
+    /// Run the update procedure on the simulator.
+    pub process: bool,
+    /// The simulated device's identifiers.
+    pub identity: DeviceIdentity,
+    /// Where detached payloads are looked up (by last URI path segment).
+    pub payload_dir: Option<PathBuf>,
+    /// Where committed components are written (`component-N.bin`).
+    pub out_dir: Option<PathBuf>,
+    /// P-256 device private keys (ECDH-ES and COSE-HPKE recipients).
+    pub device_keys: Vec<PathBuf>,
+    /// AES key-encryption keys.
+    pub keks: Vec<PathBuf>,
+    /// Print every condition and directive the engine ran.
+    pub trace: bool,
+}
+
+struct Anchor {
+    id: u32,
+    label: String,
+}
+
+/// Runs `verify`, writing the report to `out`. `Err(Refused)` when the envelope is not
+/// authentic, not well-formed, or (with `process`) does not apply.
+pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
+    if opts.trust_anchors.is_empty() && opts.hmac_keys.is_empty() {
+        return Err(AuthorError::Usage(
+            "verify needs at least one --trust-anchor or --hmac-key".into(),
+        ));
+    }
+    let (policy, anchors) = build_policy(opts)?;
+    let bytes = read_cbor_file(&opts.envelope)?;
+    let w = |out: &mut dyn Write, s: String| {
+        let _ = writeln!(out, "{s}");
+    };
+
+    let env = Envelope::decode(&bytes).map_err(|e| {
+        AuthorError::Refused(format!(
+            "{}: not a well-formed SUIT envelope: {}",
+            opts.envelope.display(),
+            explain::error(&e)
+        ))
+    })?;
+    w(
+        out,
+        format!(
+            "envelope: {} ({} bytes, {} authentication block(s))",
+            opts.envelope.display(),
+            bytes.len(),
+            env.auth_block_count()
+        ),
+    );
+    for (i, raw) in env.auth_blocks().iter().enumerate() {
+        match AuthBlock::parse(raw) {
+            Ok(b) => w(
+                out,
+                format!(
+                    "  block {i}: {:?} (COSE alg {}){}",
+                    b.algorithm(),
+                    b.algorithm().cose_id(),
+                    if b.key_id().is_empty() {
+                        String::new()
+                    } else {
+                        format!(", kid {}", super::kid_str(b.key_id()))
+                    }
+                ),
+            ),
+            Err(e) => w(out, format!("  block {i}: unusable: {e:?}")),
+        }
+    }
+    let auth = env.authenticate(&policy.anchors).map_err(|e| {
+        AuthorError::Refused(format!(
+            "{}: {}",
+            opts.envelope.display(),
+            explain::error(&e)
+        ))
+    })?;
+    w(
+        out,
+        format!(
+            "authentic: manifest digest sha-256:{} signed by {}",
+            hex::encode(auth.digest.0),
+            signer_names(&auth, &anchors)
+        ),
+    );
+    policy
+        .check_manifest(&auth.manifest, &auth.signers)
+        .map_err(|e| AuthorError::Refused(explain::error(&e.into())))?;
+
+    // Integrated dependency envelopes: authenticated against the same anchors.
+    let mut dependency_names = Vec::new();
+    check_dependencies(&auth, &policy, &anchors, 1, out, &mut dependency_names)?;
+    for dep in &auth.manifest.common.dependencies {
+        w(
+            out,
+            format!(
+                "dependency at component index {}{}",
+                dep.index,
+                dep.prefix
+                    .as_ref()
+                    .map(|p| format!(" (prefix {p:?})"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    for s in [
+        suit_common::suit::error::Section::DependencyResolution,
+        suit_common::suit::error::Section::PayloadFetch,
+        suit_common::suit::error::Section::CandidateVerification,
+        suit_common::suit::error::Section::Install,
+    ] {
+        if auth.manifest.section(s).is_err() {
+            w(
+                out,
+                format!(
+                    "note: {} is severed and not in this envelope (an update needs it)",
+                    explain::section(s)
+                ),
+            );
+        }
+    }
+    w(
+        out,
+        "all command sequences decode; the manifest says:".into(),
+    );
+    if let Ok(model) = inspect::model(&bytes) {
+        if let Some(m) = model.get("manifest") {
+            w(out, inspect::render_text(m).trim_end().to_string());
+        }
+    }
+
+    if !opts.process {
+        w(out, "OK: authentic and well-formed".into());
+        return Ok(());
+    }
+
+    // --process: the update procedure on the simulator device.
+    let keys = device_keys(opts)?;
+    let mut platform = SimPlatform::new(
+        opts.identity.clone(),
+        opts.payload_dir.clone(),
+        opts.out_dir.clone(),
+    );
+    for (i, c) in auth.manifest.common.components.iter().enumerate() {
+        platform.name_component(c.clone(), format!("component-{i}.bin"));
+    }
+    for (c, name) in dependency_names {
+        platform.name_component(c, name);
+    }
+    let result = process(&bytes, Procedure::Update, &policy, &keys, &mut platform);
+    if opts.trace {
+        w(out, "trace:".into());
+        for t in &platform.trace {
+            w(out, format!("  {t}"));
+        }
+    }
+    match result {
+        Ok(outcome) => {
+            for n in &platform.notes {
+                w(out, format!("  {n}"));
+            }
+            for c in &platform.committed {
+                w(
+                    out,
+                    format!(
+                        "installed {:?}: {} bytes{}",
+                        c.component,
+                        c.size,
+                        c.path
+                            .as_ref()
+                            .map(|p| format!(" -> {}", p.display()))
+                            .unwrap_or_default()
+                    ),
+                );
+            }
+            w(
+                out,
+                format!(
+                    "OK: update applied (sequence number {}, {} component(s) installed)",
+                    outcome.sequence_number,
+                    outcome.committed.len()
+                ),
+            );
+            Ok(())
+        }
+        Err(e) => {
+            let mut msg = format!(
+                "{}: update refused: {}",
+                opts.envelope.display(),
+                explain::error(&e)
+            );
+            for n in &platform.notes {
+                msg.push_str(&format!("\n  {n}"));
+            }
+            msg.push_str("\n  nothing was installed");
+            Err(AuthorError::Refused(msg))
+        }
+    }
+}
+
+fn build_policy(opts: &VerifyOptions) -> Result<(Policy, Vec<Anchor>)> {
+    let mut policy = Policy::default();
+    let mut labels = Vec::new();
+    let mut id = 0u32;
+    for path in &opts.trust_anchors {
+        id += 1;
+        let k = keys::load_public(path)?;
+        labels.push(Anchor {
+            id,
+            label: format!("#{id} {} ({})", path.display(), k.key.type_name()),
+        });
+        policy.anchors.push(TrustAnchor {
+            id,
+            kid: k.kid,
+            key: k.key.verification_key()?,
+            role: Role::Author,
+            permissions: Permissions::everything(),
+        });
+    }
+    for path in &opts.hmac_keys {
+        id += 1;
+        let k = keys::load_symmetric(path, &(32..=64).collect::<Vec<_>>(), "HMAC key")?;
+        let key = VerificationKey::hmac256(&k.secret)
+            .map_err(|e| AuthorError::key(path, format!("HMAC key refused: {e:?}")))?;
+        labels.push(Anchor {
+            id,
+            label: format!("#{id} {} (HMAC key)", path.display()),
+        });
+        policy.anchors.push(TrustAnchor {
+            id,
+            kid: k.kid.clone(),
+            key,
+            role: Role::Author,
+            permissions: Permissions::everything(),
+        });
+    }
+    Ok((policy, labels))
+}
+
+fn signer_names(auth: &AuthenticatedManifest<'_>, anchors: &[Anchor]) -> String {
+    auth.signers
+        .iter()
+        .map(|s| {
+            anchors
+                .iter()
+                .find(|a| a.id == *s)
+                .map(|a| format!("trust anchor {}", a.label))
+                .unwrap_or_else(|| format!("anchor {s}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn check_dependencies(
+    auth: &AuthenticatedManifest<'_>,
+    policy: &Policy,
+    anchors: &[Anchor],
+    depth: usize,
+    out: &mut dyn Write,
+    names: &mut Vec<(suit_common::suit::ComponentId, String)>,
+) -> Result<()> {
+    for p in auth.integrated_payloads() {
+        if !p.bytes.starts_with(&[0xd8, 107]) {
+            continue;
+        }
+        if depth > MAX_DEPENDENCY_DEPTH {
+            return Err(AuthorError::Refused(format!(
+                "integrated dependency {}: nested deeper than {MAX_DEPENDENCY_DEPTH}",
+                p.key
+            )));
+        }
+        let dep = Envelope::decode(p.bytes)
+            .and_then(|e| e.authenticate(&policy.anchors))
+            .map_err(|e| {
+                AuthorError::Refused(format!(
+                    "integrated dependency {}: {}",
+                    p.key,
+                    explain::error(&e)
+                ))
+            })?;
+        let _ = writeln!(
+            out,
+            "{}dependency envelope {}: authentic, sequence number {}, signed by {}",
+            "  ".repeat(depth),
+            p.key,
+            dep.manifest.sequence_number,
+            signer_names(&dep, anchors)
+        );
+        let stem: String = p
+            .key
+            .trim_start_matches('#')
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        for (i, c) in dep.manifest.common.components.iter().enumerate() {
+            names.push((c.clone(), format!("{stem}-component-{i}.bin")));
+        }
+        check_dependencies(&dep, policy, anchors, depth + 1, out, names)?;
+    }
+    Ok(())
+}
+
+fn device_keys(opts: &VerifyOptions) -> Result<SimKeys> {
+    let mut keys = SimKeys::new();
+    for path in &opts.device_keys {
+        let k = keys::load_private(path)?;
+        let PrivateKey::P256(sk) = &k.key else {
+            return Err(AuthorError::key(
+                path,
+                "device keys must be P-256 (ECDH-ES / COSE-HPKE); this is an Ed25519 key",
+            ));
+        };
+        // A key restricted by its file to one algorithm family is registered for that only.
+        let (ecdh, hpke) = match k.alg {
+            Some(-29 | -31) => (true, false),
+            Some(35 | 45 | 46 | 53) => (false, true),
+            _ => (true, true),
+        };
+        let kid = (!k.kid.is_empty()).then_some(k.kid.as_slice());
+        let scalar = zeroize::Zeroizing::new(sk.to_bytes().to_vec());
+        keys.add_p256(path, kid, &scalar, ecdh, hpke)?;
+    }
+    for path in &opts.keks {
+        let k = keys::load_symmetric(path, &[16, 32], "KEK (A128KW / A256KW)")?;
+        let kid = (!k.kid.is_empty()).then_some(k.kid.as_slice());
+        keys.add_kek(path, kid, &k.secret)?;
+    }
+    Ok(keys)
+}

@@ -1,0 +1,393 @@
+//! suit-author: create, sign, encrypt, verify and inspect SUIT envelopes.
+//!
+//! Exit status: 0 success; 1 the envelope was refused (not authentic, not well-formed, does
+//! not apply); 2 unusable input or arguments (missing files, malformed keys, bad options).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use suit_host::author::create::{create, CreateOptions, SignOptions};
+use suit_host::author::encrypt::{encrypt_file, parse_content_alg, Mode, RecipientSpec};
+use suit_host::author::keys::{keygen, KeyType};
+use suit_host::author::sim_platform::DeviceIdentity;
+use suit_host::author::verify::{verify, VerifyOptions};
+use suit_host::author::{inspect, read_cbor_file, AuthorError, Result};
+
+const CREATE_HELP: &str = r#"DESCRIPTION FILE (JSON; relative paths are relative to the file):
+  {
+    "sequence-number": 1,
+    "vendor-id": "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe" | {"name": "example.com"},
+    "class-id":  "1492af14-2569-5e48-bf42-9b2d51f2ab45" | {"name": "model-x"},
+    "device-id": optional, UUID or {"name": "..."},
+    "reference-uri": optional text,
+    "manifest-component-id": optional ["segment", ...],
+    "components": [
+      {
+        "id": ["segment", "hex:00ff"]     (text segments are UTF-8; "hex:" = raw bytes)
+          or "ta-uuid": "8aaaf200-2450-11e4-abe2-0002a5d5c51b"  (id = [h'<uuid bytes>']),
+        "file": "firmware.bin",           (plaintext payload)
+        "uri": "https://host/fw.bin",     (optional: detached; absent = integrated)
+        "encryption": {                   (optional)
+          "content-alg": "A128GCM" | "A256GCM" | "A128CTR" | "A256CTR",
+          "recipients": [
+            {"key": "device.pub.pem", "mode": "ecdh-es" | "hpke", "kid": "optional"},
+            {"kek": "kek.bin", "kid": "optional"}
+          ]
+        }
+      }
+    ]
+  }
+Names: vendor {"name"} = UUIDv5(DNS namespace, name); class {"name"} = UUIDv5(vendor-id,
+name); device {"name"} = UUIDv5(class-id, name) (RFC 9019 / SUIT manifest §8.4.8.1).
+Detached payloads (ciphertext if encrypted) are written to --payload-out DIR (default: the
+output's directory) under the URI's last path segment, which is what verify --payload-dir
+looks up."#;
+
+#[derive(Parser)]
+#[command(
+    name = "suit-author",
+    version,
+    about = "Create, sign, encrypt, verify and inspect SUIT envelopes",
+    after_help = "Exit status: 0 ok, 1 refused (not authentic / does not apply), 2 bad input or arguments."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyTypeArg {
+    P256,
+    Ed25519,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SigAlg {
+    /// ECDSA P-256 with SHA-256, fully specified (COSE -9), the SUIT default.
+    Esp256,
+    /// ECDSA with SHA-256 (COSE -7).
+    Es256,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Authenticate an envelope offline (and with --process, apply it on a simulated device).
+    Verify {
+        /// Envelope file (CBOR, or hex text as the SUIT examples ship).
+        envelope: PathBuf,
+        /// Trusted signer public key: PEM (SPKI, P-256 or Ed25519), COSE_Key or JWK. Repeatable.
+        #[arg(long = "trust-anchor", value_name = "KEY")]
+        trust_anchors: Vec<PathBuf>,
+        /// Trusted HMAC-SHA-256 key for COSE_Mac0 (raw 32..64 bytes or COSE_Key). Repeatable.
+        #[arg(long = "hmac-key", value_name = "FILE")]
+        hmac_keys: Vec<PathBuf>,
+        /// Also run the update procedure (dependency resolution, fetch, install) on the simulator.
+        #[arg(long)]
+        process: bool,
+        /// The simulated device's vendor UUID.
+        #[arg(long = "vendor-id", value_name = "UUID")]
+        vendor_id: Option<String>,
+        /// The simulated device's class UUID.
+        #[arg(long = "class-id", value_name = "UUID")]
+        class_id: Option<String>,
+        /// The simulated device's device UUID.
+        #[arg(long = "device-id", value_name = "UUID")]
+        device_id: Option<String>,
+        /// Directory of detached payloads, looked up by the URI's last path segment.
+        #[arg(long = "payload-dir", value_name = "DIR")]
+        payload_dir: Option<PathBuf>,
+        /// Directory receiving each installed component as component-N.bin.
+        #[arg(long = "out", value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Device P-256 private key (PKCS#8 / SEC1 PEM, COSE_Key or JWK) for decryption. Repeatable.
+        #[arg(long = "device-key", value_name = "KEY")]
+        device_keys: Vec<PathBuf>,
+        /// Device key-encryption key (16/32 raw bytes, COSE_Key or JWK) for A128KW/A256KW. Repeatable.
+        #[arg(long = "kek", value_name = "KEY")]
+        keks: Vec<PathBuf>,
+        /// Print every condition and directive the engine ran.
+        #[arg(long)]
+        trace: bool,
+    },
+    /// Show an envelope without verifying it.
+    Inspect {
+        /// Envelope file (CBOR or hex text).
+        envelope: PathBuf,
+        /// CBOR diagnostic notation.
+        #[arg(long, conflicts_with = "json")]
+        diag: bool,
+        /// JSON for machines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Encrypt a payload for one or more recipients (one ciphertext for all).
+    Encrypt {
+        /// The plaintext payload.
+        #[arg(long, value_name = "FILE")]
+        payload: PathBuf,
+        /// Recipient P-256 public key (PEM, COSE_Key or JWK). Repeatable (broadcast).
+        #[arg(long = "recipient", value_name = "KEY")]
+        recipients: Vec<PathBuf>,
+        /// Key distribution for --recipient keys: ecdh-es (ECDH-ES+A128KW) or hpke (HPKE-0-KE).
+        #[arg(long, default_value = "ecdh-es")]
+        mode: String,
+        /// Recipient key-encryption key (16 bytes A128KW / 32 bytes A256KW). Repeatable.
+        #[arg(long = "kek", value_name = "KEY")]
+        keks: Vec<PathBuf>,
+        /// Key id to send with every recipient that has none in its key file.
+        #[arg(long)]
+        kid: Option<String>,
+        /// A128GCM, A256GCM, A128CTR or A256CTR.
+        #[arg(long = "content-alg", default_value = "A128GCM")]
+        content_alg: String,
+        /// Where to write the SUIT_Encryption_Info (COSE_Encrypt, CBOR).
+        #[arg(long = "info-out", value_name = "FILE")]
+        info_out: PathBuf,
+        /// Where to write the detached ciphertext.
+        #[arg(long = "ciphertext-out", value_name = "FILE")]
+        ciphertext_out: PathBuf,
+    },
+    /// Build, encrypt and sign an envelope from a JSON description.
+    #[command(after_help = CREATE_HELP)]
+    Create {
+        /// The description file (JSON; see below).
+        description: PathBuf,
+        /// The envelope to write (tagged 107).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Signing key: P-256 (ESP256 by default) or Ed25519 (EdDSA); PEM, COSE_Key or JWK. Repeatable.
+        #[arg(long = "sign-key", value_name = "KEY")]
+        sign_keys: Vec<PathBuf>,
+        /// HMAC-SHA-256 key (COSE_Mac0). Repeatable.
+        #[arg(long = "hmac-key", value_name = "FILE")]
+        hmac_keys: Vec<PathBuf>,
+        /// Signature algorithm for P-256 keys.
+        #[arg(long, value_enum, default_value = "esp256")]
+        alg: SigAlg,
+        /// Directory for detached payloads (default: the output's directory).
+        #[arg(long = "payload-out", value_name = "DIR")]
+        payload_out: Option<PathBuf>,
+        /// Overrides the description's sequence number.
+        #[arg(long = "sequence-number")]
+        sequence_number: Option<u64>,
+    },
+    /// Generate a key pair: PREFIX.priv.pem (PKCS#8) and PREFIX.pub.pem (SPKI).
+    Keygen {
+        /// p256 or ed25519.
+        #[arg(long = "type", value_enum)]
+        key_type: KeyTypeArg,
+        /// Output file prefix.
+        #[arg(long, value_name = "PREFIX")]
+        out: PathBuf,
+        /// Also write PREFIX.priv.cose and PREFIX.pub.cose (COSE_Key).
+        #[arg(long)]
+        cose: bool,
+        /// Key id to put into the COSE_Keys.
+        #[arg(long)]
+        kid: Option<String>,
+    },
+}
+
+fn parse_uuid(flag: &str, s: &Option<String>) -> Result<Option<[u8; 16]>> {
+    s.as_ref()
+        .map(|v| {
+            uuid::Uuid::parse_str(v)
+                .map(|u| *u.as_bytes())
+                .map_err(|e| AuthorError::Usage(format!("{flag} \"{v}\" is not a UUID: {e}")))
+        })
+        .transpose()
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Cmd::Verify {
+            envelope,
+            trust_anchors,
+            hmac_keys,
+            process,
+            vendor_id,
+            class_id,
+            device_id,
+            payload_dir,
+            out: out_dir,
+            device_keys,
+            keks,
+            trace,
+        } => {
+            let identity = DeviceIdentity {
+                vendor_id: parse_uuid("--vendor-id", &vendor_id)?,
+                class_id: parse_uuid("--class-id", &class_id)?,
+                device_id: parse_uuid("--device-id", &device_id)?,
+            };
+            let process_only = [
+                (payload_dir.is_some(), "--payload-dir"),
+                (out_dir.is_some(), "--out"),
+                (!device_keys.is_empty(), "--device-key"),
+                (!keks.is_empty(), "--kek"),
+                (identity.vendor_id.is_some(), "--vendor-id"),
+                (identity.class_id.is_some(), "--class-id"),
+                (identity.device_id.is_some(), "--device-id"),
+            ];
+            if !process {
+                if let Some((_, flag)) = process_only.iter().find(|(set, _)| *set) {
+                    return Err(AuthorError::Usage(format!("{flag} needs --process")));
+                }
+            }
+            verify(
+                &VerifyOptions {
+                    envelope,
+                    trust_anchors,
+                    hmac_keys,
+                    process,
+                    identity,
+                    payload_dir,
+                    out_dir,
+                    device_keys,
+                    keks,
+                    trace,
+                },
+                &mut out,
+            )
+        }
+        Cmd::Inspect {
+            envelope,
+            diag,
+            json,
+        } => {
+            let bytes = read_cbor_file(&envelope)?;
+            let bad = |what: String| AuthorError::Input {
+                path: envelope.clone(),
+                what,
+            };
+            if diag {
+                let text = inspect::diag(&bytes).map_err(bad)?;
+                let _ = out.write_all(text.as_bytes());
+                return Ok(());
+            }
+            let model = inspect::model(&bytes).map_err(bad)?;
+            if json {
+                let text = serde_json::to_string_pretty(&model)
+                    .map_err(|e| AuthorError::Create(e.to_string()))?;
+                let _ = writeln!(out, "{text}");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{} (NOT VERIFIED: use `suit-author verify` to authenticate)",
+                    envelope.display()
+                );
+                let _ = write!(out, "{}", inspect::render_text(&model));
+            }
+            Ok(())
+        }
+        Cmd::Encrypt {
+            payload,
+            recipients,
+            mode,
+            keks,
+            kid,
+            content_alg,
+            info_out,
+            ciphertext_out,
+        } => {
+            let mode = Mode::parse(&mode).ok_or_else(|| {
+                AuthorError::Usage(format!("--mode \"{mode}\": expected ecdh-es or hpke"))
+            })?;
+            let alg = parse_content_alg(&content_alg).ok_or_else(|| {
+                AuthorError::Usage(format!(
+                    "--content-alg \"{content_alg}\": expected A128GCM, A256GCM, A128CTR or A256CTR"
+                ))
+            })?;
+            let kid = kid.map(String::into_bytes);
+            let mut specs: Vec<RecipientSpec> = recipients
+                .into_iter()
+                .map(|path| RecipientSpec::PublicKey {
+                    path,
+                    mode,
+                    kid: kid.clone(),
+                })
+                .collect();
+            specs.extend(keks.into_iter().map(|path| RecipientSpec::Kek {
+                path,
+                kid: kid.clone(),
+            }));
+            let e = encrypt_file(&payload, alg, &specs, &info_out, &ciphertext_out)?;
+            let _ = writeln!(
+                out,
+                "encrypted {} for {} recipient(s) with {content_alg}: {} ({} bytes), {} ({} bytes)",
+                payload.display(),
+                specs.len(),
+                info_out.display(),
+                e.encryption_info.len(),
+                ciphertext_out.display(),
+                e.ciphertext.len()
+            );
+            Ok(())
+        }
+        Cmd::Create {
+            description,
+            output,
+            sign_keys,
+            hmac_keys,
+            alg,
+            payload_out,
+            sequence_number,
+        } => {
+            let created = create(&CreateOptions {
+                description,
+                output: output.clone(),
+                payload_out,
+                sequence_number,
+                sign: SignOptions {
+                    sign_keys,
+                    hmac_keys,
+                    es256: matches!(alg, SigAlg::Es256),
+                },
+            })?;
+            let _ = writeln!(
+                out,
+                "wrote {} ({} bytes)",
+                output.display(),
+                created.envelope.len()
+            );
+            for s in &created.summary {
+                let _ = writeln!(out, "  {s}");
+            }
+            for d in &created.detached {
+                let _ = writeln!(out, "  detached payload: {}", d.display());
+            }
+            Ok(())
+        }
+        Cmd::Keygen {
+            key_type,
+            out: prefix,
+            cose,
+            kid,
+        } => {
+            let kind = match key_type {
+                KeyTypeArg::P256 => KeyType::P256,
+                KeyTypeArg::Ed25519 => KeyType::Ed25519,
+            };
+            let g = keygen(kind, &prefix, cose, kid.as_deref().map(str::as_bytes))?;
+            for f in &g.files {
+                let _ = writeln!(out, "wrote {}", f.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("suit-author: {e}");
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+        }
+    }
+}

@@ -1,0 +1,1187 @@
+//! `suit-author` end to end: the built binary against the published vectors (copies under
+//! tests/vectors) and create -> verify --process round trips.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PLAINTEXT: &[u8] = b"This is a real firmware image.";
+const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
+const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
+
+fn vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
+}
+
+fn spec(name: &str) -> PathBuf {
+    vectors().join("suit-manifest-spec").join(name)
+}
+
+fn fe(name: &str) -> PathBuf {
+    vectors().join("suit-firmware-encryption").join(name)
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_suit-author"))
+        .args(args)
+        .output()
+        .expect("run suit-author");
+    let r = Run {
+        // A panic aborts (panic = "abort"): no exit code. Never acceptable.
+        code: out.status.code().unwrap_or_else(|| {
+            panic!(
+                "suit-author died: {:?}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        }),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !r.stderr.contains("panicked"),
+        "suit-author panicked: {}",
+        r.stderr
+    );
+    r
+}
+
+fn ok(args: &[&std::ffi::OsStr]) -> Run {
+    let r = run(args);
+    assert_eq!(r.code, 0, "expected success\n{}\n{}", r.stdout, r.stderr);
+    r
+}
+
+macro_rules! args {
+    ($($a:expr),* $(,)?) => { vec![$(std::ffi::OsString::from($a)),*] };
+}
+
+fn refs(v: &[std::ffi::OsString]) -> Vec<&std::ffi::OsStr> {
+    v.iter().map(|s| s.as_os_str()).collect()
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+// ---------------------------------------------------------------- manifest-spec vectors
+
+#[test]
+fn every_signed_spec_example_verifies() {
+    for name in [
+        "example0.signed.hex",
+        "example1.signed.hex",
+        "example2.signed.hex",
+        "example2.signed-severed.hex",
+        "example3.signed.hex",
+        "example4.signed.hex",
+        "example5.signed.hex",
+    ] {
+        let a = args![
+            "verify",
+            "--trust-anchor",
+            spec("public_key.pem"),
+            spec(name)
+        ];
+        let r = ok(&refs(&a));
+        assert!(
+            r.stdout.contains("OK: authentic and well-formed"),
+            "{name}: {}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains("signed by trust anchor #1"),
+            "{name}: {}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains("sequence-number:"),
+            "{name}: {}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn every_unsigned_spec_example_is_refused() {
+    for name in [
+        "example0.unsigned.hex",
+        "example1.unsigned.hex",
+        "example2.unsigned-severed.hex",
+        "example3.unsigned.hex",
+        "example4.unsigned.hex",
+        "example5.unsigned.hex",
+    ] {
+        let a = args![
+            "verify",
+            "--trust-anchor",
+            spec("public_key.pem"),
+            spec(name)
+        ];
+        let r = run(&a);
+        assert_eq!(r.code, 1, "{name}");
+        assert!(
+            r.stderr.contains(
+                "not authenticated: the authentication wrapper holds only a digest, no signature or MAC (unsigned envelope)"
+            ),
+            "{name}: {}",
+            r.stderr
+        );
+        assert!(!r.stdout.contains("OK"), "{name}");
+    }
+}
+
+#[test]
+fn wrong_key_is_refused_with_the_block_named() {
+    // A different P-256 key: the block is tried and fails.
+    let a = args![
+        "verify",
+        "--trust-anchor",
+        fe("dependent_manifest_signer_es256_pub.pem"),
+        spec("example1.signed.hex")
+    ];
+    let r = run(&a);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("authentication block 0 does not verify with any given trust anchor"),
+        "{}",
+        r.stderr
+    );
+    // An HMAC key cannot check a signature at all.
+    let a = args![
+        "verify",
+        "--hmac-key",
+        fe("hmac256_key.bin"),
+        spec("example1.signed.hex")
+    ];
+    let r = run(&a);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("no trust anchor fits any authentication block"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn process_spec_example_fetches_by_last_uri_segment_and_checks_the_digest() {
+    // example1 fetches http://example.com/file.bin; its digest is a dummy, so any payload
+    // fails image-match and nothing is written.
+    let dir = tempfile::tempdir().unwrap();
+    let payloads = dir.path().join("payloads");
+    std::fs::create_dir(&payloads).unwrap();
+    std::fs::write(payloads.join("file.bin"), vec![0u8; 34768]).unwrap();
+    let out = dir.path().join("out");
+    let a = args![
+        "verify",
+        "--trust-anchor",
+        spec("public_key.pem"),
+        spec("example1.signed.hex"),
+        "--process",
+        "--vendor-id",
+        VENDOR,
+        "--class-id",
+        CLASS,
+        "--payload-dir",
+        &payloads,
+        "--out",
+        &out
+    ];
+    let r = run(&a);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("suit-install on component 0: image digest does not match"),
+        "{}",
+        r.stderr
+    );
+    assert!(files_in(&out).is_empty());
+
+    // Without the payload the reason names the file looked for.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let a = args![
+        "verify",
+        "--trust-anchor",
+        spec("public_key.pem"),
+        spec("example1.signed.hex"),
+        "--process",
+        "--vendor-id",
+        VENDOR,
+        "--class-id",
+        CLASS,
+        "--payload-dir",
+        &empty
+    ];
+    let r = run(&a);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no file file.bin in"), "{}", r.stderr);
+
+    // A device of another vendor stops at the vendor check.
+    let a = args![
+        "verify",
+        "--trust-anchor",
+        spec("public_key.pem"),
+        spec("example1.signed.hex"),
+        "--process",
+        "--vendor-id",
+        "00000000-0000-0000-0000-000000000001",
+        "--class-id",
+        CLASS,
+        "--payload-dir",
+        &payloads
+    ];
+    let r = run(&a);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("vendor identifier does not match this device"),
+        "{}",
+        r.stderr
+    );
+}
+
+// ----------------------------------------------------------- firmware-encryption vectors
+
+#[test]
+fn mac0_vectors_verify_with_the_hmac_key() {
+    for name in [
+        "suit-manifest-aes-kw-content.hex.signed",
+        "suit-manifest-aes-kw.hex.signed",
+        "suit-manifest-aes-kw-slot.hex.signed",
+    ] {
+        let a = args!["verify", "--hmac-key", fe("hmac256_key.bin"), fe(name)];
+        let r = ok(&refs(&a));
+        assert!(r.stdout.contains("block 0: Hmac256"), "{}", r.stdout);
+        assert!(r.stdout.contains("(HMAC key)"), "{}", r.stdout);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong.bin");
+    std::fs::write(&wrong, [0x62u8; 32]).unwrap();
+    let a = args![
+        "verify",
+        "--hmac-key",
+        &wrong,
+        fe("suit-manifest-aes-kw.hex.signed")
+    ];
+    let r = run(&a);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("authentication block 0 does not verify"),
+        "{}",
+        r.stderr
+    );
+    // Too short for HMAC 256/256: an input error naming the file.
+    let short = dir.path().join("short.bin");
+    std::fs::write(&short, [0x62u8; 16]).unwrap();
+    let a = args![
+        "verify",
+        "--hmac-key",
+        &short,
+        fe("suit-manifest-aes-kw.hex.signed")
+    ];
+    let r = run(&a);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("short.bin: HMAC key must be"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn esp256_and_dependency_vectors_verify() {
+    let a = args![
+        "verify",
+        "--trust-anchor",
+        fe("signer_es256_pub.pem"),
+        fe("suit-manifest-es-ecdh-content.hex.signed")
+    ];
+    let r = ok(&refs(&a));
+    assert!(
+        r.stdout.contains("block 0: Esp256 (COSE alg -9)"),
+        "{}",
+        r.stdout
+    );
+
+    let a = args![
+        "verify",
+        "--trust-anchor",
+        fe("signer_es256_pub.pem"),
+        "--trust-anchor",
+        fe("dependent_manifest_signer_es256_pub.pem"),
+        fe("suit-manifest-es-ecdh-dependency.hex.signed")
+    ];
+    let r = ok(&refs(&a));
+    assert!(
+        r.stdout.contains("signed by trust anchor #2"),
+        "outer manifest is the operator's: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("dependency envelope #dependency-manifest: authentic, sequence number 1, signed by trust anchor #1"),
+        "{}",
+        r.stdout
+    );
+
+    // Only the operator's key: the integrated dependency does not authenticate.
+    let a = args![
+        "verify",
+        "--trust-anchor",
+        fe("dependent_manifest_signer_es256_pub.pem"),
+        fe("suit-manifest-es-ecdh-dependency.hex.signed")
+    ];
+    let r = run(&a);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "integrated dependency #dependency-manifest: not authenticated: authentication block 0"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn dependency_vector_installs_the_plaintext() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let a = args![
+        "verify",
+        "--trust-anchor",
+        fe("signer_es256_pub.pem"),
+        "--trust-anchor",
+        fe("dependent_manifest_signer_es256_pub.pem"),
+        fe("suit-manifest-es-ecdh-dependency.hex.signed"),
+        "--process",
+        "--device-key",
+        fe("receiver_p256_ecdh_kid-2_private.jwk.json"),
+        "--out",
+        &out
+    ];
+    let r = ok(&refs(&a));
+    assert!(r.stdout.contains("OK: update applied"), "{}", r.stdout);
+    assert_eq!(files_in(&out), vec!["component-0.bin"]);
+    assert_eq!(
+        std::fs::read(out.join("component-0.bin")).unwrap(),
+        PLAINTEXT
+    );
+
+    // Without the device key the write cannot decrypt.
+    let out2 = dir.path().join("out2");
+    let a = args![
+        "verify",
+        "--trust-anchor",
+        fe("signer_es256_pub.pem"),
+        "--trust-anchor",
+        fe("dependent_manifest_signer_es256_pub.pem"),
+        fe("suit-manifest-es-ecdh-dependency.hex.signed"),
+        "--process",
+        "--out",
+        &out2
+    ];
+    let r = run(&a);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("payload decryption failed: no recipient for this device's keys"),
+        "{}",
+        r.stderr
+    );
+    assert!(files_in(&out2).is_empty());
+}
+
+#[test]
+fn vectors_without_image_digest_decrypt_but_are_not_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let payloads = dir.path().join("payloads");
+    std::fs::create_dir(&payloads).unwrap();
+    std::fs::copy(
+        fe("encrypted-payload-aes-kw-aes-gcm.bin"),
+        payloads.join("encrypted-firmware"),
+    )
+    .unwrap();
+    let cases: [(&str, Vec<std::ffi::OsString>); 3] = [
+        (
+            "suit-manifest-aes-kw-content.hex.signed",
+            args![
+                "--hmac-key",
+                fe("hmac256_key.bin"),
+                "--kek",
+                fe("kek_a128kw_kid-1.jwk.json")
+            ],
+        ),
+        (
+            "suit-manifest-aes-kw.hex.signed",
+            args![
+                "--hmac-key",
+                fe("hmac256_key.bin"),
+                "--kek",
+                fe("kek_a128kw_kid-1.jwk.json"),
+                "--payload-dir",
+                &payloads
+            ],
+        ),
+        (
+            "suit-manifest-es-ecdh-content.hex.signed",
+            args![
+                "--trust-anchor",
+                fe("signer_es256_pub.pem"),
+                "--device-key",
+                fe("receiver_p256_ecdh_kid-2_private.jwk.json")
+            ],
+        ),
+    ];
+    for (name, extra) in cases {
+        let out = dir.path().join(name);
+        let mut a = args!["verify", fe(name), "--process", "--out", &out];
+        a.extend(extra);
+        let r = run(&a);
+        assert_eq!(r.code, 1, "{name}: {}", r.stdout);
+        assert!(
+            r.stderr.contains("has no matching image digest, so the engine refuses to commit it (nothing was written)"),
+            "{name}: {}",
+            r.stderr
+        );
+        assert!(files_in(&out).is_empty(), "{name}");
+    }
+    // The wrong KEK fails earlier, in decryption.
+    let kek = dir.path().join("kek.bin");
+    std::fs::write(&kek, b"bbbbbbbbbbbbbbbb").unwrap();
+    let a = args![
+        "verify",
+        fe("suit-manifest-aes-kw.hex.signed"),
+        "--hmac-key",
+        fe("hmac256_key.bin"),
+        "--process",
+        "--kek",
+        &kek,
+        "--payload-dir",
+        &payloads
+    ];
+    let r = run(&a);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("payload decryption failed: AES key unwrap integrity check failed"),
+        "{}",
+        r.stderr
+    );
+}
+
+// ---------------------------------------------------------------- create round trips
+
+struct Keys {
+    dir: tempfile::TempDir,
+}
+
+impl Keys {
+    fn new() -> Self {
+        Keys {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn keygen(&self, kind: &str, name: &str, cose: bool) -> PathBuf {
+        let prefix = self.path(name);
+        let mut a = args!["keygen", "--type", kind, "--out", &prefix];
+        if cose {
+            a.push("--cose".into());
+        }
+        ok(&refs(&a));
+        prefix
+    }
+}
+
+fn with_suffix(p: &Path, s: &str) -> PathBuf {
+    let mut o = p.as_os_str().to_owned();
+    o.push(s);
+    PathBuf::from(o)
+}
+
+fn firmware(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// Writes a one-component description; returns its path.
+fn describe(
+    k: &Keys,
+    name: &str,
+    payload: &[u8],
+    uri: Option<&str>,
+    encryption: serde_json::Value,
+) -> PathBuf {
+    std::fs::write(k.path(&format!("{name}.bin")), payload).unwrap();
+    let mut comp = serde_json::json!({
+        "id": ["firmware", "hex:00"],
+        "file": format!("{name}.bin"),
+    });
+    if let Some(u) = uri {
+        comp["uri"] = u.into();
+    }
+    if !encryption.is_null() {
+        comp["encryption"] = encryption;
+    }
+    let desc = serde_json::json!({
+        "sequence-number": 3,
+        "vendor-id": VENDOR,
+        "class-id": CLASS,
+        "components": [comp],
+    });
+    let p = k.path(&format!("{name}.json"));
+    std::fs::write(&p, serde_json::to_vec_pretty(&desc).unwrap()).unwrap();
+    p
+}
+
+fn create(k: &Keys, desc: &Path, signer: &Path, extra: &[std::ffi::OsString]) -> PathBuf {
+    let env = with_suffix(desc, ".suit");
+    let mut a = args![
+        "create",
+        desc,
+        "-o",
+        &env,
+        "--sign-key",
+        with_suffix(signer, ".priv.pem"),
+        "--payload-out",
+        k.path("payloads")
+    ];
+    a.extend_from_slice(extra);
+    ok(&refs(&a));
+    env
+}
+
+fn process(env: &Path, signer_pub: &Path, extra: &[std::ffi::OsString], out: &Path) -> Run {
+    let mut a = args![
+        "verify",
+        "--trust-anchor",
+        signer_pub,
+        env,
+        "--process",
+        "--vendor-id",
+        VENDOR,
+        "--class-id",
+        CLASS,
+        "--out",
+        out
+    ];
+    a.extend_from_slice(extra);
+    run(&a)
+}
+
+#[test]
+fn create_verify_process_round_trips_every_mode() {
+    let k = Keys::new();
+    let signer = k.keygen("p256", "signer", false);
+    let dev = k.keygen("p256", "device", true);
+    std::fs::write(k.path("kek16.bin"), [7u8; 16]).unwrap();
+    let kek32 = k.path("kek32.cose");
+    std::fs::write(
+        &kek32,
+        suit_host::author::keys::symmetric_cose_key(&[9u8; 32], Some(b"k32"))
+            .unwrap()
+            .as_slice(),
+    )
+    .unwrap();
+
+    let payload = firmware(10_000, 1);
+    let cases: Vec<(&str, serde_json::Value, Vec<std::ffi::OsString>)> = vec![
+        ("plain", serde_json::Value::Null, vec![]),
+        (
+            "ecdh_gcm",
+            serde_json::json!({"recipients": [{"key": "device.pub.pem"}]}),
+            args!["--device-key", with_suffix(&dev, ".priv.pem")],
+        ),
+        (
+            "ecdh_ctr_cose",
+            serde_json::json!({"content-alg": "A256CTR", "recipients": [{"key": "device.pub.cose", "kid": "dev-1"}]}),
+            args!["--device-key", with_suffix(&dev, ".priv.cose")],
+        ),
+        (
+            "hpke_gcm",
+            serde_json::json!({"content-alg": "A256GCM", "recipients": [{"key": "device.pub.pem", "mode": "hpke"}]}),
+            args!["--device-key", with_suffix(&dev, ".priv.pem")],
+        ),
+        (
+            "a128kw_ctr",
+            serde_json::json!({"content-alg": "A128CTR", "recipients": [{"kek": "kek16.bin", "kid": "kid-1"}]}),
+            args!["--kek", k.path("kek16.bin")],
+        ),
+        (
+            "a256kw_gcm",
+            serde_json::json!({"recipients": [{"kek": "kek32.cose"}]}),
+            args!["--kek", &kek32],
+        ),
+    ];
+    for (name, enc, keys) in cases {
+        for detached in [false, true] {
+            let tag = format!(
+                "{name}_{}",
+                if detached { "detached" } else { "integrated" }
+            );
+            let uri = format!("https://updates.example.com/fw/{tag}.img");
+            let desc = describe(
+                &k,
+                &tag,
+                &payload,
+                detached.then_some(uri.as_str()),
+                enc.clone(),
+            );
+            let env = create(&k, &desc, &signer, &[]);
+            let out = k.path(&format!("out-{tag}"));
+            let mut extra = keys.clone();
+            if detached {
+                extra.extend(args!["--payload-dir", k.path("payloads")]);
+                // The detached payload on disk is the ciphertext, never the plaintext.
+                let delivered = std::fs::read(k.path(&format!("payloads/{tag}.img"))).unwrap();
+                assert_eq!(delivered == payload, enc.is_null(), "{tag}");
+            }
+            let r = process(&env, &with_suffix(&signer, ".pub.pem"), &extra, &out);
+            assert_eq!(r.code, 0, "{tag}\n{}\n{}", r.stdout, r.stderr);
+            assert_eq!(files_in(&out), vec!["component-0.bin"], "{tag}");
+            assert_eq!(
+                std::fs::read(out.join("component-0.bin")).unwrap(),
+                payload,
+                "{tag}"
+            );
+            if !enc.is_null() {
+                // And without the keys it is refused, with nothing written.
+                let out2 = k.path(&format!("out2-{tag}"));
+                let mut extra = Vec::new();
+                if detached {
+                    extra.extend(args!["--payload-dir", k.path("payloads")]);
+                }
+                let r = process(&env, &with_suffix(&signer, ".pub.pem"), &extra, &out2);
+                assert_eq!(r.code, 1, "{tag}");
+                assert!(
+                    r.stderr.contains("payload decryption failed"),
+                    "{tag}: {}",
+                    r.stderr
+                );
+                assert!(files_in(&out2).is_empty(), "{tag}");
+            }
+        }
+    }
+}
+
+#[test]
+fn broadcast_to_three_devices_and_a_wrong_device() {
+    let k = Keys::new();
+    let signer = k.keygen("p256", "signer", false);
+    for d in ["dev0", "dev1", "dev2", "stranger"] {
+        k.keygen("p256", d, false);
+    }
+    let payload = firmware(5000, 7);
+    let desc = describe(
+        &k,
+        "broadcast",
+        &payload,
+        Some("coaps://example.com/broadcast.enc"),
+        serde_json::json!({"recipients": [
+            {"key": "dev0.pub.pem"},
+            {"key": "dev1.pub.pem", "mode": "hpke"},
+            {"key": "dev2.pub.pem"}
+        ]}),
+    );
+    let env = create(&k, &desc, &signer, &[]);
+    let model = run(&args!["inspect", "--json", &env]);
+    let json: serde_json::Value = serde_json::from_str(&model.stdout).unwrap();
+    let recipients = &json["manifest"]["install"][1]["parameters"]["encryption-info"]["recipients"];
+    assert_eq!(
+        recipients.as_array().map(Vec::len),
+        Some(3),
+        "{}",
+        model.stdout
+    );
+    for d in ["dev0", "dev1", "dev2"] {
+        let out = k.path(&format!("out-{d}"));
+        let extra = args![
+            "--device-key",
+            k.path(&format!("{d}.priv.pem")),
+            "--payload-dir",
+            k.path("payloads")
+        ];
+        let r = process(&env, &with_suffix(&signer, ".pub.pem"), &extra, &out);
+        assert_eq!(r.code, 0, "{d}: {}", r.stderr);
+        assert_eq!(
+            std::fs::read(out.join("component-0.bin")).unwrap(),
+            payload,
+            "{d}"
+        );
+    }
+    let out = k.path("out-stranger");
+    let extra = args![
+        "--device-key",
+        k.path("stranger.priv.pem"),
+        "--payload-dir",
+        k.path("payloads")
+    ];
+    let r = process(&env, &with_suffix(&signer, ".pub.pem"), &extra, &out);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("payload decryption failed"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("nothing was installed"), "{}", r.stderr);
+    assert!(files_in(&out).is_empty());
+}
+
+#[test]
+fn wrong_vendor_wrong_signer_and_tampering_are_refused() {
+    let k = Keys::new();
+    let signer = k.keygen("p256", "signer", false);
+    let other = k.keygen("p256", "other", false);
+    let payload = firmware(300, 3);
+    let desc = describe(&k, "fw", &payload, None, serde_json::Value::Null);
+    let env = create(&k, &desc, &signer, &[]);
+    let out = k.path("out");
+
+    let a = args![
+        "verify",
+        "--trust-anchor",
+        with_suffix(&signer, ".pub.pem"),
+        &env,
+        "--process",
+        "--vendor-id",
+        "11111111-2222-3333-4444-555555555555",
+        "--class-id",
+        CLASS,
+        "--out",
+        &out
+    ];
+    let r = run(&a);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "suit-shared-sequence on component 0: vendor identifier does not match this device"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(files_in(&out).is_empty());
+
+    let r = process(&env, &with_suffix(&other, ".pub.pem"), &[], &out);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("authentication block 0 does not verify"),
+        "{}",
+        r.stderr
+    );
+
+    // Flip one byte of the (integrated) payload, of the manifest, and of the signature.
+    let bytes = std::fs::read(&env).unwrap();
+    let pos_payload = bytes.len() - 10;
+    let pos_manifest = bytes.windows(8).position(|w| w == b"firmware").unwrap();
+    let pos_signature = 60;
+    for (what, pos, expect) in [
+        ("payload", pos_payload, "image digest does not match"),
+        ("manifest", pos_manifest, "the manifest was modified"),
+        ("signature", pos_signature, "authentication block 0"),
+    ] {
+        let mut t = bytes.clone();
+        t[pos] ^= 0x01;
+        let tampered = k.path(&format!("tampered-{what}.suit"));
+        std::fs::write(&tampered, &t).unwrap();
+        let r = process(&tampered, &with_suffix(&signer, ".pub.pem"), &[], &out);
+        assert_eq!(r.code, 1, "{what}");
+        assert!(r.stderr.contains(expect), "{what}: {}", r.stderr);
+        assert!(files_in(&out).is_empty(), "{what}");
+    }
+}
+
+#[test]
+fn multi_component_ta_uuid_hmac_and_ed25519_signers() {
+    let k = Keys::new();
+    let ed = k.keygen("ed25519", "ed", true);
+    std::fs::write(k.path("hmac.key"), [0x5au8; 32]).unwrap();
+    std::fs::write(k.path("ta.bin"), firmware(2048, 9)).unwrap();
+    std::fs::write(k.path("cfg.bin"), b"config").unwrap();
+    let desc = serde_json::json!({
+        "sequence-number": 7,
+        "vendor-id": {"name": "example.com"},
+        "class-id": {"name": "board-a"},
+        "device-id": "01234567-89ab-cdef-0123-456789abcdef",
+        "manifest-component-id": ["manifests", "ta"],
+        "components": [
+            {"ta-uuid": "8aaaf200-2450-11e4-abe2-0002a5d5c51b", "file": "ta.bin"},
+            {"id": ["config"], "file": "cfg.bin", "uri": "https://example.com/cfg.bin"}
+        ]
+    });
+    let d = k.path("multi.json");
+    std::fs::write(&d, desc.to_string()).unwrap();
+    let env = k.path("multi.suit");
+    ok(&refs(&args![
+        "create",
+        &d,
+        "-o",
+        &env,
+        "--sign-key",
+        with_suffix(&ed, ".priv.pem"),
+        "--hmac-key",
+        k.path("hmac.key"),
+        "--payload-out",
+        k.path("p")
+    ]));
+    let vendor = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"example.com");
+    let class = uuid::Uuid::new_v5(&vendor, b"board-a");
+    for anchor in [
+        args!["--trust-anchor", with_suffix(&ed, ".pub.pem")],
+        args!["--trust-anchor", with_suffix(&ed, ".pub.cose")],
+        args!["--hmac-key", k.path("hmac.key")],
+    ] {
+        let out = k.path("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let mut a = args![
+            "verify",
+            &env,
+            "--process",
+            "--vendor-id",
+            vendor.to_string(),
+            "--class-id",
+            class.to_string(),
+            "--device-id",
+            "01234567-89ab-cdef-0123-456789abcdef",
+            "--payload-dir",
+            k.path("p"),
+            "--out",
+            &out
+        ];
+        a.extend(anchor);
+        let r = run(&a);
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        assert_eq!(files_in(&out), vec!["component-0.bin", "component-1.bin"]);
+        assert_eq!(
+            std::fs::read(out.join("component-0.bin")).unwrap(),
+            firmware(2048, 9)
+        );
+        assert_eq!(
+            std::fs::read(out.join("component-1.bin")).unwrap(),
+            b"config"
+        );
+    }
+    // Another device id is refused.
+    let a = args![
+        "verify",
+        &env,
+        "--hmac-key",
+        k.path("hmac.key"),
+        "--process",
+        "--vendor-id",
+        vendor.to_string(),
+        "--class-id",
+        class.to_string(),
+        "--device-id",
+        "01234567-89ab-cdef-0123-000000000000",
+        "--payload-dir",
+        k.path("p")
+    ];
+    let r = run(&a);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("device identifier does not match"),
+        "{}",
+        r.stderr
+    );
+
+    // inspect: the JSON parses and names both blocks; the diag view shows the tag.
+    let r = ok(&refs(&args!["inspect", "--json", &env]));
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["verified"], false);
+    assert_eq!(j["manifest"]["sequence-number"], 7);
+    assert_eq!(j["authentication"]["blocks"][0]["algorithm"], "EdDSA");
+    assert_eq!(j["authentication"]["blocks"][1]["structure"], "COSE_Mac0");
+    assert_eq!(
+        j["manifest"]["common"]["components"][0][0],
+        "h'8aaaf200245011e4abe20002a5d5c51b'"
+    );
+    let r = ok(&refs(&args!["inspect", "--diag", &env]));
+    assert!(r.stdout.starts_with("107("), "{}", r.stdout);
+    let r = ok(&refs(&args!["inspect", &env]));
+    assert!(r.stdout.contains("NOT VERIFIED"), "{}", r.stdout);
+}
+
+#[test]
+fn es256_option_and_description_errors() {
+    let k = Keys::new();
+    let signer = k.keygen("p256", "signer", false);
+    let desc = describe(&k, "fw", b"x", None, serde_json::Value::Null);
+    let env = create(&k, &desc, &signer, &args!["--alg", "es256"]);
+    let r = ok(&refs(&args![
+        "verify",
+        "--trust-anchor",
+        with_suffix(&signer, ".pub.pem"),
+        &env
+    ]));
+    assert!(
+        r.stdout.contains("block 0: Es256 (COSE alg -7)"),
+        "{}",
+        r.stdout
+    );
+
+    let bad = k.path("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"sequence-number": 1, "vendor-id": "nope", "class-id": "x", "components": []}"#,
+    )
+    .unwrap();
+    let r = run(&args![
+        "create",
+        &bad,
+        "-o",
+        k.path("x.suit"),
+        "--sign-key",
+        with_suffix(&signer, ".priv.pem")
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("bad.json: \"components\" is empty"),
+        "{}",
+        r.stderr
+    );
+
+    std::fs::write(&bad, r#"{"sequence-number": 1, "vendor-id": "nope", "class-id": "x", "components": [{"id": ["a"], "file": "fw.bin"}]}"#).unwrap();
+    let r = run(&args![
+        "create",
+        &bad,
+        "-o",
+        k.path("x.suit"),
+        "--sign-key",
+        with_suffix(&signer, ".priv.pem")
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("bad.json: vendor-id: \"nope\" is not a UUID"),
+        "{}",
+        r.stderr
+    );
+
+    std::fs::write(&bad, r#"{"sequence-number": 1, "vendorid": "x"}"#).unwrap();
+    let r = run(&args![
+        "create",
+        &bad,
+        "-o",
+        k.path("x.suit"),
+        "--sign-key",
+        with_suffix(&signer, ".priv.pem")
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("unknown field `vendorid`"),
+        "{}",
+        r.stderr
+    );
+
+    // A public key where a signing key is needed.
+    let r = run(&args![
+        "create",
+        &desc,
+        "-o",
+        k.path("x.suit"),
+        "--sign-key",
+        with_suffix(&signer, ".pub.pem")
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("signer.pub.pem: a public key where a private key was expected"),
+        "{}",
+        r.stderr
+    );
+    assert!(!k.path("x.suit").exists());
+}
+
+#[test]
+fn encrypt_command_emits_info_and_ciphertext_for_every_recipient() {
+    let k = Keys::new();
+    let a = k.keygen("p256", "a", true);
+    let b = k.keygen("p256", "b", false);
+    std::fs::write(k.path("kek.bin"), [3u8; 16]).unwrap();
+    let payload = firmware(4321, 5);
+    std::fs::write(k.path("fw.bin"), &payload).unwrap();
+    let r = ok(&refs(&args![
+        "encrypt",
+        "--payload",
+        k.path("fw.bin"),
+        "--recipient",
+        with_suffix(&a, ".pub.cose"),
+        "--recipient",
+        with_suffix(&b, ".pub.pem"),
+        "--kek",
+        k.path("kek.bin"),
+        "--content-alg",
+        "A256GCM",
+        "--info-out",
+        k.path("info.cbor"),
+        "--ciphertext-out",
+        k.path("fw.enc")
+    ]));
+    assert!(r.stdout.contains("for 3 recipient(s)"), "{}", r.stdout);
+    let info = std::fs::read(k.path("info.cbor")).unwrap();
+    let ct = std::fs::read(k.path("fw.enc")).unwrap();
+    assert_eq!(ct.len(), payload.len() + 16);
+
+    use suit_common::encryption::{decrypt, CoseOptions, MemoryKeys};
+    use suit_host::author::keys::{load_private, load_symmetric, PrivateKey};
+    for (which, keys) in [
+        ("a", {
+            let mut m = MemoryKeys::new();
+            let PrivateKey::P256(sk) = load_private(&with_suffix(&a, ".priv.pem")).unwrap().key
+            else {
+                panic!()
+            };
+            m.add_ecdh_p256(None, &sk.to_bytes()).unwrap();
+            m
+        }),
+        ("kek", {
+            let mut m = MemoryKeys::new();
+            let kek = load_symmetric(&k.path("kek.bin"), &[16], "KEK").unwrap();
+            m.add_kek(None, &kek.secret).unwrap();
+            m
+        }),
+    ] {
+        let plain = decrypt(&info, Some(&ct), &keys, &CoseOptions::SUIT)
+            .unwrap_or_else(|e| panic!("{which}: {e}"));
+        assert_eq!(plain.as_slice(), payload.as_slice(), "{which}");
+    }
+
+    // Ed25519 keys cannot receive.
+    let ed = k.keygen("ed25519", "ed", false);
+    let r = run(&args![
+        "encrypt",
+        "--payload",
+        k.path("fw.bin"),
+        "--recipient",
+        with_suffix(&ed, ".pub.pem"),
+        "--info-out",
+        k.path("i2"),
+        "--ciphertext-out",
+        k.path("c2")
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("ed.pub.pem: recipients must be P-256 keys"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn keygen_outputs_load() {
+    let k = Keys::new();
+    for kind in ["p256", "ed25519"] {
+        let p = k.keygen(kind, kind, true);
+        use suit_host::author::keys::{load_private, load_public};
+        let pem_priv = load_private(&with_suffix(&p, ".priv.pem")).unwrap();
+        let cose_priv = load_private(&with_suffix(&p, ".priv.cose")).unwrap();
+        let pem_pub = load_public(&with_suffix(&p, ".pub.pem")).unwrap();
+        let cose_pub = load_public(&with_suffix(&p, ".pub.cose")).unwrap();
+        let a = pem_priv.key.public().to_bytes();
+        assert_eq!(a.len(), if kind == "p256" { 65 } else { 32 });
+        assert_eq!(a, cose_priv.key.public().to_bytes(), "{kind}");
+        assert_eq!(a, pem_pub.key.to_bytes(), "{kind}");
+        assert_eq!(a, cose_pub.key.to_bytes(), "{kind}");
+        // No secret in the debug output of a private key.
+        assert!(format!("{pem_priv:?}").contains("<secret>"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(with_suffix(&p, ".priv.pem"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{kind}: private key readable by others");
+        }
+    }
+}
+
+#[test]
+fn garbage_input_is_refused_without_panicking() {
+    let k = Keys::new();
+    let signer = k.keygen("p256", "s", false);
+    let pubkey = with_suffix(&signer, ".pub.pem");
+    let valid = std::fs::read(spec("example1.signed.hex")).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("text", b"hello world".to_vec()),
+        ("cbor-int", vec![0x01]),
+        ("truncated-hex", valid[..valid.len() / 2].to_vec()),
+        ("odd-hex", b"abc".to_vec()),
+        ("manifest-tag", vec![0xd9, 0x04, 0x2e, 0xa0]),
+        ("deep", vec![0x81; 5000]),
+    ];
+    for (name, bytes) in cases {
+        let p = k.path(name);
+        std::fs::write(&p, &bytes).unwrap();
+        let r = run(&args!["verify", "--trust-anchor", &pubkey, &p]);
+        assert!(r.code == 1 || r.code == 2, "{name}: {}", r.code);
+        assert!(
+            r.stderr.contains(name),
+            "{name}: the message names the file: {}",
+            r.stderr
+        );
+        let r = run(&args!["inspect", "--json", &p]);
+        assert!(r.code == 0 || r.code == 2, "{name}");
+        let r = run(&args!["inspect", "--diag", &p]);
+        assert!(r.code == 0 || r.code == 2, "{name}");
+    }
+    // Bad key files name the file.
+    let junk = k.path("junk.pem");
+    std::fs::write(
+        &junk,
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    )
+    .unwrap();
+    let r = run(&args![
+        "verify",
+        "--trust-anchor",
+        &junk,
+        spec("example1.signed.hex")
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("junk.pem: PEM public key is neither P-256 nor Ed25519"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&args![
+        "verify",
+        "--trust-anchor",
+        k.path("missing.pem"),
+        spec("example1.signed.hex")
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("missing.pem"), "{}", r.stderr);
+    // Process-only flags without --process are a usage error.
+    let r = run(&args![
+        "verify",
+        "--trust-anchor",
+        &pubkey,
+        spec("example1.signed.hex"),
+        "--out",
+        k.path("o")
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--out needs --process"), "{}", r.stderr);
+}

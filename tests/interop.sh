@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# COSE interop with the independent Python implementation `cwt` (pinned), both directions:
+# COSE_Encrypt with A128KW, ECDH-ES+A128KW (SUIT and plain COSE KDF context), HPKE-0-KE and
+# HPKE-7-KE recipients (A128GCM / A128CTR / A256GCM content), COSE-HPKE integrated HPKE-0,
+# and COSE_Sign1 ES256 / COSE_Mac0 HMAC-256/256 with a detached payload.
+#
+#   bash tests/interop.sh
+#
+# Creates build/interop-venv (once) with Debian's /usr/bin/python3, or the machine's python3,
+# installs cwt==$CWT_VERSION, then runs common/tests/interop_cwt.rs, which drives
+# tests/interop/cwt_peer.py. Fails if python, venv or the package cannot be had.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+
+CWT_VERSION="3.3.0"
+VENV="$ROOT/build/interop-venv"
+
+die() { echo "interop.sh: FAILED: $*" >&2; exit 1; }
+
+pick_python() {
+    for p in /usr/bin/python3 "$(command -v python3 || true)"; do
+        [ -n "$p" ] && [ -x "$p" ] && "$p" -c 'import venv, ensurepip' 2>/dev/null && {
+            echo "$p"
+            return
+        }
+    done
+    return 1
+}
+
+if ! "$VENV/bin/python" -c "import cwt, sys; sys.exit(cwt.__version__ != '$CWT_VERSION')" 2>/dev/null; then
+    PY="$(pick_python)" || die "no python3 with the venv module (apt-get install python3-venv)"
+    echo "interop.sh: creating $VENV with $PY ($("$PY" --version))"
+    rm -rf "$VENV"
+    "$PY" -m venv "$VENV" || die "python3 -m venv"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "cwt==$CWT_VERSION" \
+        || die "pip install cwt==$CWT_VERSION"
+fi
+echo "interop.sh: cwt $("$VENV/bin/python" -c 'import cwt; print(cwt.__version__)')," \
+    "$("$VENV/bin/pip" list --disable-pip-version-check 2>/dev/null | grep -iE '^(pyhpke|cryptography|cbor2) ' | tr -s ' ' | paste -sd, -)"
+
+SUIT_INTEROP_PYTHON="$VENV/bin/python" SUIT_INTEROP_CWT_VERSION="$CWT_VERSION" \
+    cargo test -p suit-common --test interop_cwt -- --include-ignored --nocapture --test-threads=1 \
+    || die "interop tests"
