@@ -18,7 +18,7 @@ use suit_common::cose::{create_auth_block, verify_auth_block, Algorithm, Signing
 use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
 use suit_common::encryption::{
     decrypt, decrypt_integrated, encrypt_integrated, encrypt_payload, CoseOptions, MemoryKeys,
-    PayloadDecryptor, Recipient,
+    PayloadDecryptor, Psk, Recipient,
 };
 
 const KEK: &str = "000102030405060708090a0b0c0d0e0f";
@@ -28,13 +28,17 @@ const ECDH_D: &str = "60fe6dd6d85d5740a5349b6f91267eeac5ba81b8cb53ee249e4b4eb102
 const HPKE_D: &str = "b1162c568efcba91c8e4e82f66e36b45aa10bc55228cf65ecd3bb29cfb09f989";
 const SIGN_D: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721";
 const HMAC: &str = "6161616161616161616161616161616161616161616161616161616161616161";
+/// The PSK of the COSE-HPKE draft's test vectors.
+const PSK: &str = "0247fd33b913760fa1fa51e1892d9f307fbe65eb171e8132c2af18555a738b82";
+const PSK_ID: &[u8] = b"Ennyn Durin aran Moria";
 
 fn hexd(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap()
 }
 
 fn keys_json() -> Value {
-    json!({"kek": KEK, "ecdh_d": ECDH_D, "hpke_d": HPKE_D, "sign_d": SIGN_D, "hmac": HMAC})
+    json!({"kek": KEK, "ecdh_d": ECDH_D, "hpke_d": HPKE_D, "sign_d": SIGN_D, "hmac": HMAC,
+           "psk": PSK, "psk_id": hex::encode(PSK_ID)})
 }
 
 fn device_keys() -> MemoryKeys {
@@ -42,6 +46,7 @@ fn device_keys() -> MemoryKeys {
     k.add_kek(Some(b"kid-1"), &hexd(KEK)).unwrap();
     k.add_ecdh_p256(Some(b"kid-2"), &hexd(ECDH_D)).unwrap();
     k.add_hpke_p256(Some(b"hpke"), &hexd(HPKE_D)).unwrap();
+    k.add_psk(PSK_ID, &hexd(PSK));
     k
 }
 
@@ -117,6 +122,7 @@ const MODES: &[(&str, ContentAlgorithm)] = &[
     ("a128kw+a128ctr", ContentAlgorithm::A128Ctr),
     ("ecdh-es+a128kw+a128gcm", ContentAlgorithm::A128Gcm),
     ("hpke-0-ke+a128gcm", ContentAlgorithm::A128Gcm),
+    ("hpke-0-ke-psk+a128gcm", ContentAlgorithm::A128Gcm),
     ("hpke-7-ke+a256gcm", ContentAlgorithm::A256Gcm),
 ];
 
@@ -164,6 +170,7 @@ fn cwt_encrypts_rust_decrypts() {
 
 fn rust_recipient<'a>(
     mode: &str,
+    psk: &'a [u8],
     kek: &'a [u8],
     ecdh: &'a p256::PublicKey,
     hpke: &'a p256::PublicKey,
@@ -184,6 +191,15 @@ fn rust_recipient<'a>(
             suite: HpkeSuite::Hpke0,
             psk: None,
         },
+        "hpke-0-ke-psk" => Recipient::Hpke {
+            kid: Some(b"hpke"),
+            public_key: hpke,
+            suite: HpkeSuite::Hpke0,
+            psk: Some(Psk {
+                id: PSK_ID,
+                key: psk,
+            }),
+        },
         "hpke-7-ke" => Recipient::Hpke {
             kid: Some(b"hpke"),
             public_key: hpke,
@@ -197,12 +213,12 @@ fn rust_recipient<'a>(
 #[test]
 #[ignore = "needs the pinned cwt virtualenv: run tests/interop.sh"]
 fn rust_encrypts_cwt_decrypts() {
-    let kek = hexd(KEK);
+    let (kek, psk) = (hexd(KEK), hexd(PSK));
     let (ecdh, hpke) = (public(ECDH_D), public(HPKE_D));
     for &(mode, content) in MODES {
         for (profile, options) in profiles(mode) {
             let pt = plaintext();
-            let recipient = rust_recipient(mode, &kek, &ecdh, &hpke);
+            let recipient = rust_recipient(mode, &psk, &kek, &ecdh, &hpke);
             let e = encrypt_payload(&pt, content, &[recipient], options, &mut rng()).unwrap();
             let r = peer(json!({"op": "decrypt", "mode": mode, "profile": profile,
                                 "message": hex::encode(&e.encryption_info),

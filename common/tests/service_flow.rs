@@ -115,6 +115,9 @@ fn device() -> Service<Mem> {
 // ---------------------------------------------------------------------------------------
 // Wire helpers.
 
+/// A command's outcome: the response, or the status and refusal the TA answered with.
+type Answer<R> = Result<R, (Status, Refusal)>;
+
 fn call<Q: Serialize, R: DeserializeOwned>(
     s: &mut Service<Mem>,
     cmd: Command,
@@ -446,7 +449,7 @@ fn bad_provisioning_is_refused_and_changes_nothing() {
     let mut s = provisioned();
     let kid = device_kid(&mut s);
     let before = snapshot(&s);
-    let cases: Vec<(Result<ProvisionResponse, (Status, Refusal)>, &str)> = vec![
+    let cases: Vec<(Answer<ProvisionResponse>, &str)> = vec![
         (
             provision(&mut s, AUTHOR_PRIV, 5, None, vec![identity([0; 16])]),
             "not signed by the TPA root",

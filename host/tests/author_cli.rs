@@ -1,6 +1,9 @@
 //! `suit-author` end to end: the built binary against the published vectors (copies under
 //! tests/vectors) and create -> verify --process round trips.
 
+// `args!` builds owned argument vectors; many call sites only borrow them.
+#![allow(clippy::useless_vec)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

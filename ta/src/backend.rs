@@ -2,8 +2,10 @@
 //! objects in TA-private secure storage (OP-TEE encrypts and integrity-protects them with a
 //! key derived from the hardware unique key and this TA's UUID).
 
+use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 use optee_utee::property::{
     PropertyKey, TeeTrustedOsImplementationVersion, TeeTrustedStorageAntiRollbackProtectionLevel,
     TeeTrustedStorageRollbackDetectionProtectionLevel,
@@ -17,7 +19,20 @@ use suit_common::service::store::{check_name, SecureStore, StoreError};
 use suit_common::service::Backend;
 use zeroize::Zeroizing;
 
-pub struct Optee;
+/// The GP backend. Keeps the most recently used object open: the engine streams payloads
+/// through storage in chunks, and reopening an REE-FS object per chunk costs a walk of
+/// OP-TEE's hash tree and several supplicant round trips each time.
+#[derive(Default)]
+pub struct Optee {
+    open: RefCell<Option<Cached>>,
+}
+
+struct Cached {
+    name: String,
+    object: PersistentObject,
+    /// Current data position, to skip redundant seeks.
+    position: u64,
+}
 
 fn store_error(e: optee_utee::Error) -> StoreError {
     match e.kind() {
@@ -27,89 +42,156 @@ fn store_error(e: optee_utee::Error) -> StoreError {
     }
 }
 
-fn open(name: &str, flags: DataFlag) -> Result<Option<PersistentObject>, StoreError> {
-    check_name(name)?;
-    match PersistentObject::open(ObjectStorageConstants::Private, name.as_bytes(), flags) {
-        Ok(o) => Ok(Some(o)),
-        Err(e) if e.kind() == ErrorKind::ItemNotFound => Ok(None),
-        Err(e) => Err(store_error(e)),
-    }
+fn all_access() -> DataFlag {
+    DataFlag::ACCESS_READ | DataFlag::ACCESS_WRITE | DataFlag::ACCESS_WRITE_META
 }
 
 fn data_len(o: &PersistentObject) -> Result<u64, StoreError> {
     Ok(o.info().map_err(store_error)?.data_size() as u64)
 }
 
-impl SecureStore for Optee {
-    fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
-        let Some(mut o) = open(name, DataFlag::ACCESS_READ)? else {
+impl Optee {
+    /// Runs `f` on the open object `name` (opening it, or creating it empty when `create`),
+    /// or returns `None` if it does not exist.
+    fn with_object<T>(
+        &self,
+        name: &str,
+        create: bool,
+        f: impl FnOnce(&mut PersistentObject, &mut u64) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        check_name(name)?;
+        let mut slot = self.open.borrow_mut();
+        if slot.as_ref().is_some_and(|c| c.name != name) {
+            *slot = None; // closes the other object
+        }
+        if slot.is_none() {
+            let object = match PersistentObject::open(
+                ObjectStorageConstants::Private,
+                name.as_bytes(),
+                all_access(),
+            ) {
+                Ok(o) => o,
+                Err(e) if e.kind() == ErrorKind::ItemNotFound && create => {
+                    PersistentObject::create(
+                        ObjectStorageConstants::Private,
+                        name.as_bytes(),
+                        all_access(),
+                        None,
+                        &[],
+                    )
+                    .map_err(store_error)?
+                }
+                Err(e) if e.kind() == ErrorKind::ItemNotFound => return Ok(None),
+                Err(e) => return Err(store_error(e)),
+            };
+            *slot = Some(Cached {
+                name: name.to_string(),
+                object,
+                position: 0,
+            });
+        }
+        let Some(c) = slot.as_mut() else {
             return Ok(None);
         };
-        let len = usize::try_from(data_len(&o)?).map_err(|_| StoreError::Corrupt)?;
-        let mut buf = Zeroizing::new(vec![0u8; len]);
-        let n = o.read(&mut buf).map_err(store_error)? as usize;
-        if n != len {
-            return Err(StoreError::Corrupt);
+        let result = f(&mut c.object, &mut c.position);
+        if result.is_err() {
+            *slot = None; // do not keep a handle in an unknown state
         }
-        Ok(Some(buf))
+        result.map(Some)
+    }
+
+    fn forget(&self, name: &str) -> Option<PersistentObject> {
+        let mut slot = self.open.borrow_mut();
+        if slot.as_ref().is_some_and(|c| c.name == name) {
+            return slot.take().map(|c| c.object);
+        }
+        None
+    }
+}
+
+impl SecureStore for Optee {
+    fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        self.with_object(name, false, |o, pos| {
+            let len = usize::try_from(data_len(o)?).map_err(|_| StoreError::Corrupt)?;
+            let mut buf = Zeroizing::new(vec![0u8; len]);
+            o.seek(0, Whence::DataSeekSet).map_err(store_error)?;
+            let n = o.read(&mut buf).map_err(store_error)? as usize;
+            *pos = n as u64;
+            if n != len {
+                return Err(StoreError::Corrupt);
+            }
+            Ok(buf)
+        })
     }
 
     fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         check_name(name)?;
+        drop(self.forget(name));
         // OVERWRITE: GP guarantees readers see either the old object or the new one.
-        let flags = DataFlag::ACCESS_READ
-            | DataFlag::ACCESS_WRITE
-            | DataFlag::ACCESS_WRITE_META
-            | DataFlag::OVERWRITE;
-        PersistentObject::create(
+        let object = PersistentObject::create(
             ObjectStorageConstants::Private,
             name.as_bytes(),
-            flags,
+            all_access() | DataFlag::OVERWRITE,
             None,
             data,
         )
-        .map(drop)
-        .map_err(store_error)
+        .map_err(store_error)?;
+        *self.open.borrow_mut() = Some(Cached {
+            name: name.to_string(),
+            object,
+            position: data.len() as u64,
+        });
+        Ok(())
     }
 
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
-        match open(name, DataFlag::ACCESS_READ | DataFlag::ACCESS_WRITE_META)? {
-            Some(o) => o.close_and_delete().map_err(store_error),
-            None => Ok(()),
-        }
+        check_name(name)?;
+        let object = match self.forget(name) {
+            Some(o) => o,
+            None => {
+                *self.open.borrow_mut() = None;
+                match PersistentObject::open(
+                    ObjectStorageConstants::Private,
+                    name.as_bytes(),
+                    all_access(),
+                ) {
+                    Ok(o) => o,
+                    Err(e) if e.kind() == ErrorKind::ItemNotFound => return Ok(()),
+                    Err(e) => return Err(store_error(e)),
+                }
+            }
+        };
+        object.close_and_delete().map_err(store_error)
     }
 
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
-        let flags = || DataFlag::ACCESS_READ | DataFlag::ACCESS_WRITE;
-        let mut o = match open(name, flags())? {
-            Some(o) => o,
-            None => PersistentObject::create(
-                ObjectStorageConstants::Private,
-                name.as_bytes(),
-                flags() | DataFlag::ACCESS_WRITE_META,
-                None,
-                &[],
-            )
-            .map_err(store_error)?,
-        };
-        o.seek(0, Whence::DataSeekEnd).map_err(store_error)?;
-        o.write(data).map_err(store_error)?;
-        data_len(&o)
+        self.with_object(name, true, |o, pos| {
+            let len = data_len(o)?;
+            if *pos != len {
+                o.seek(0, Whence::DataSeekEnd).map_err(store_error)?;
+            }
+            o.write(data).map_err(store_error)?;
+            *pos = len + data.len() as u64;
+            Ok(*pos)
+        })?
+        .ok_or(StoreError::Io(optee_utee::raw::TEE_ERROR_ITEM_NOT_FOUND))
     }
 
     fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
-        let mut o = open(name, DataFlag::ACCESS_READ)?
-            .ok_or(StoreError::Io(optee_utee::raw::TEE_ERROR_ITEM_NOT_FOUND))?;
-        let offset = i32::try_from(offset).map_err(|_| StoreError::BadName)?;
-        o.seek(offset, Whence::DataSeekSet).map_err(store_error)?;
-        Ok(o.read(buf).map_err(store_error)? as usize)
+        self.with_object(name, false, |o, pos| {
+            if *pos != offset {
+                let to = i32::try_from(offset).map_err(|_| StoreError::BadName)?;
+                o.seek(to, Whence::DataSeekSet).map_err(store_error)?;
+            }
+            let n = o.read(buf).map_err(store_error)? as usize;
+            *pos = offset + n as u64;
+            Ok(n)
+        })?
+        .ok_or(StoreError::Io(optee_utee::raw::TEE_ERROR_ITEM_NOT_FOUND))
     }
 
     fn len(&self, name: &str) -> Result<Option<u64>, StoreError> {
-        match open(name, DataFlag::ACCESS_READ)? {
-            Some(o) => Ok(Some(data_len(&o)?)),
-            None => Ok(None),
-        }
+        self.with_object(name, false, |o, _| data_len(o))
     }
 }
 

@@ -15,7 +15,7 @@ Requests:
   {"op": "version"} -> {"cwt": "x.y.z"}
 
 Modes: a128kw+a128gcm, a128kw+a128ctr, ecdh-es+a128kw+a128gcm, hpke-0-ke+a128gcm,
-hpke-7-ke+a256gcm, hpke-0 (integrated COSE_Encrypt0).
+hpke-0-ke-psk+a128gcm (HPKE mode_psk), hpke-7-ke+a256gcm, hpke-0 (integrated COSE_Encrypt0).
 On failure: exit status 1 and {"error": "..."}.
 """
 import json
@@ -73,12 +73,18 @@ def recipient_for(mode, keys, profile, for_encrypt):
             pub = ec2_key(h(keys["ecdh_d"]), b"kid-2", -29, private=False)
             return Recipient.new(protected={1: -29}, unprotected={4: b"kid-2"}, recipient_key=pub, context=ctx), None, {}
         return None, ec2_key(h(keys["ecdh_d"]), b"kid-2", -29, private=True), {"context": ctx}
-    if kind in ("hpke-0-ke", "hpke-7-ke"):
-        alg = 46 if kind == "hpke-0-ke" else 53
+    if kind in ("hpke-0-ke", "hpke-7-ke", "hpke-0-ke-psk"):
+        alg = 53 if kind == "hpke-7-ke" else 46
+        protected = {1: alg, 4: b"hpke"}
+        psk = None
+        if kind.endswith("-psk"):
+            protected[-5] = h(keys["psk_id"])
+            psk = h(keys["psk"])
         if for_encrypt:
             pub = ec2_key(h(keys["hpke_d"]), b"hpke", alg, private=False)
-            return Recipient.new(protected={1: alg, 4: b"hpke"}, recipient_key=pub), None, {}
-        return None, ec2_key(h(keys["hpke_d"]), b"hpke", alg, private=True), {}
+            return Recipient.new(protected=protected, recipient_key=pub, hpke_psk=psk), None, {}
+        extra = {"hpke_psk": psk} if psk else {}
+        return None, ec2_key(h(keys["hpke_d"]), b"hpke", alg, private=True), extra
     raise ValueError(f"unknown mode {mode}")
 
 

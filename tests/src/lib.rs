@@ -76,6 +76,8 @@ pub struct Boot<'a> {
     /// Persistent disk image (secure storage); reused across boots to test persistence.
     pub disk: Option<&'a Path>,
     pub timeout_secs: Option<u32>,
+    /// Host files to place in the guest, as `HOST=GUEST` (see `qemu/run.sh --put`).
+    pub puts: Vec<&'a str>,
 }
 
 /// Boots the guest once and runs `commands` in order.
@@ -102,6 +104,9 @@ pub fn boot(opts: Boot<'_>, commands: &[&str]) -> GuestRun {
         .arg(opts.timeout_secs.unwrap_or(240).to_string());
     if let Some(disk) = opts.disk {
         cmd.arg("--disk").arg(disk);
+    }
+    for put in &opts.puts {
+        cmd.arg("--put").arg(put);
     }
     cmd.arg("--").args(commands);
     let result = cmd.output().expect("running qemu/run.sh");
@@ -175,4 +180,156 @@ mod tests {
         );
         assert_eq!((runs[1].output.as_str(), runs[1].status), ("x\ny\n", 3));
     }
+}
+
+/// Test keys and key encodings shared by the end-to-end tests.
+pub mod keys {
+    use base64::Engine as _;
+    use ciborium::Value;
+    use suit_common::cose::SigningKey;
+
+    use super::repo_root;
+
+    /// Path of a file under tests/ (keys, vectors).
+    pub fn path(rel: &str) -> std::path::PathBuf {
+        repo_root().join("tests").join(rel)
+    }
+
+    fn pem_der(rel: &str) -> Vec<u8> {
+        let text = std::fs::read_to_string(path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("PEM body")
+    }
+
+    /// Uncompressed point of a P-256 SubjectPublicKeyInfo PEM.
+    pub fn p256_point(rel: &str) -> Vec<u8> {
+        let der = pem_der(rel);
+        der[der.len() - 65..].to_vec()
+    }
+
+    /// Signing key from a PKCS#8/SEC1 P-256 private key PEM.
+    pub fn p256_signer(rel: &str) -> SigningKey {
+        let der = pem_der(rel);
+        let pos = der
+            .windows(5)
+            .position(|w| w == [0x02, 0x01, 0x01, 0x04, 0x20])
+            .expect("ECPrivateKey");
+        SigningKey::p256(&der[pos + 5..pos + 37]).expect("P-256 scalar")
+    }
+
+    fn encode(v: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        ciborium::ser::into_writer(v, &mut out).expect("CBOR");
+        out
+    }
+
+    /// COSE_Key (EC2, P-256) for a public key PEM.
+    pub fn p256_cose_key(rel: &str) -> Vec<u8> {
+        let p = p256_point(rel);
+        let int = |i: i64| Value::Integer(i.into());
+        encode(&Value::Map(vec![
+            (int(1), int(2)),
+            (int(-1), int(1)),
+            (int(-2), Value::Bytes(p[1..33].to_vec())),
+            (int(-3), Value::Bytes(p[33..].to_vec())),
+        ]))
+    }
+
+    /// COSE_Key (Symmetric) holding `secret`.
+    pub fn symmetric_cose_key(secret: &[u8]) -> Vec<u8> {
+        let int = |i: i64| Value::Integer(i.into());
+        encode(&Value::Map(vec![
+            (int(1), int(4)),
+            (int(-1), Value::Bytes(secret.to_vec())),
+        ]))
+    }
+}
+
+/// Copies a directory out of a guest disk image (ext4) without booting, as the REE (or an
+/// attacker with the disk) would see it. Uses e2fsprogs' debugfs.
+pub fn copy_out_of_disk(disk: &Path, guest_dir: &str) -> tempfile::TempDir {
+    let out = tempfile::tempdir().expect("temp dir");
+    let status = Command::new("debugfs")
+        .arg("-R")
+        .arg(format!("rdump {guest_dir} {}", out.path().display()))
+        .arg(disk)
+        .output()
+        .expect("running debugfs (e2fsprogs)");
+    assert!(
+        status.status.success(),
+        "debugfs failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    out
+}
+
+/// Every file below `dir`, with its bytes.
+pub fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).expect("read");
+                out.push((p, bytes));
+            }
+        }
+    }
+    out
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The host-side author tool, built on first use (`cargo build -p suit-host`).
+pub fn suit_author() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "suit-host",
+                    "--bin",
+                    "suit-author",
+                ])
+                .current_dir(repo_root())
+                .status()
+                .expect("running cargo build");
+            assert!(status.success(), "building suit-author failed");
+            let exe = std::env::current_exe().expect("test executable path");
+            let dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>/deps");
+            let tool = dir.join("suit-author");
+            assert!(tool.is_file(), "{} missing after build", tool.display());
+            tool
+        })
+        .clone()
+}
+
+/// Runs the author tool in `dir`; panics with its output unless it succeeds.
+pub fn author(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(suit_author())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("running suit-author");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "suit-author {args:?} failed:\n{text}");
+    text
 }

@@ -10,7 +10,7 @@ use crate::suit::component::ComponentId;
 use crate::suit::error::{ConditionKind, Section};
 
 /// Size of the chunks the engine moves payloads in.
-pub const CHUNK_LEN: usize = 4096;
+pub const CHUNK_LEN: usize = 64 * 1024;
 
 /// A platform failure, reported inside the command error that caused the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -354,7 +354,10 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     })
 }
 
-fn resolve_id(spec: &IdSpec, namespace: &uuid::Uuid) -> std::result::Result<uuid::Uuid, String> {
+pub(crate) fn resolve_id(
+    spec: &IdSpec,
+    namespace: &uuid::Uuid,
+) -> std::result::Result<uuid::Uuid, String> {
     match spec {
         IdSpec::Uuid(s) => {
             uuid::Uuid::parse_str(s).map_err(|e| format!("\"{s}\" is not a UUID: {e}"))
@@ -368,7 +371,7 @@ fn resolve_id(spec: &IdSpec, namespace: &uuid::Uuid) -> std::result::Result<uuid
     }
 }
 
-fn segments(segs: &[String]) -> std::result::Result<Vec<Vec<u8>>, String> {
+pub(crate) fn segments(segs: &[String]) -> std::result::Result<Vec<Vec<u8>>, String> {
     if segs.is_empty() || segs.len() > suit_common::suit::component::MAX_SEGMENTS {
         return Err(format!(
             "a component id needs 1 to {} segments",

@@ -27,7 +27,7 @@ pub fn decode_one(bytes: &[u8]) -> Result<Value, String> {
     Ok(v)
 }
 
-fn get<'v>(map: &'v [(Value, Value)], key: i64) -> Option<&'v Value> {
+fn get(map: &[(Value, Value)], key: i64) -> Option<&Value> {
     map.iter().find_map(|(k, v)| match k {
         Value::Integer(i) if i128::from(*i) == i128::from(key) => Some(v),
         _ => None,
@@ -453,7 +453,7 @@ fn sequence_model(items: &[Value], depth: usize) -> Json {
     if depth > MAX_NESTING {
         return err("nested too deeply to show");
     }
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return err("odd number of elements in a command sequence");
     }
     let mut cmds = Vec::new();

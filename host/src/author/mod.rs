@@ -11,6 +11,7 @@ pub mod encrypt;
 pub mod explain;
 pub mod inspect;
 pub mod keys;
+pub mod provision;
 pub mod sim_platform;
 pub mod verify;
 

@@ -174,6 +174,20 @@ enum Cmd {
         #[arg(long = "sequence-number")]
         sequence_number: Option<u64>,
     },
+    /// Make a TPA-signed provisioning message (trust anchors, rules, identity) for the TA.
+    Provision {
+        /// JSON description of the operations (see host/README.md).
+        description: PathBuf,
+        /// The TPA's private key (the TA's build-time TPA root, or a TPA-role anchor).
+        #[arg(long = "tpa-key", value_name = "KEY")]
+        tpa_key: PathBuf,
+        /// Output file.
+        #[arg(short = 'o', long = "out")]
+        output: PathBuf,
+        /// Overrides the description's counter.
+        #[arg(long)]
+        counter: Option<u64>,
+    },
     /// Generate a key pair: PREFIX.priv.pem (PKCS#8) and PREFIX.pub.pem (SPKI).
     Keygen {
         /// p256 or ed25519.
@@ -360,6 +374,34 @@ fn run(cli: Cli) -> Result<()> {
             for d in &created.detached {
                 let _ = writeln!(out, "  detached payload: {}", d.display());
             }
+            Ok(())
+        }
+        Cmd::Provision {
+            description,
+            tpa_key,
+            output,
+            counter,
+        } => {
+            let p = suit_host::author::provision::provision(&description, &tpa_key, counter)?;
+            std::fs::write(&output, &p.message).map_err(|source| {
+                suit_host::author::AuthorError::Io {
+                    path: output.clone(),
+                    source,
+                }
+            })?;
+            let bound = p
+                .device_kid
+                .as_deref()
+                .map_or("any device".to_string(), |k| {
+                    format!("device {}", hex::encode(k))
+                });
+            let _ = writeln!(
+                out,
+                "wrote {} ({} operation(s), counter {}, for {bound})",
+                output.display(),
+                p.ops,
+                p.counter
+            );
             Ok(())
         }
         Cmd::Keygen {

@@ -1,0 +1,179 @@
+//! Encrypted delivery into the TA inside OP-TEE on QEMU, driven exactly as users do it: the
+//! device exports its key, the TPA provisions an author, the author encrypts a payload for
+//! the device and signs the manifest with `suit-author`, the agent streams it into the TA.
+
+use std::path::Path;
+
+use suit_tests::{author, boot, contains, copy_out_of_disk, files_below, Boot};
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+fn pem_from(output: &str) -> String {
+    let start = output
+        .find("-----BEGIN PUBLIC KEY-----")
+        .expect("PEM in the guest output");
+    let end = output.find("-----END PUBLIC KEY-----").expect("PEM end")
+        + "-----END PUBLIC KEY-----".len();
+    format!("{}\n", &output[start..end])
+}
+
+fn manifest(seq: u64, vendor: &str, recipient: &str) -> String {
+    format!(
+        r#"{{"sequence-number": {seq}, "vendor-id": {{"name": "{vendor}"}}, "class-id": {{"name": "board"}},
+            "components": [{{"id": ["app"], "file": "firmware.bin", "uri": "https://updates.example.com/firmware.bin",
+            "encryption": {{"content-alg": "A128GCM", "recipients": [{{"key": "{recipient}", "mode": "hpke"}}]}}}}]}}"#
+    )
+}
+
+#[test]
+fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let disk = d.join("data.img");
+    let on_disk = |puts: Vec<String>| {
+        (
+            puts,
+            Boot {
+                disk: Some(&disk),
+                ..Default::default()
+            },
+        )
+    };
+
+    // Boot 1: the device's public key leaves the TA.
+    let run = boot(
+        Boot {
+            disk: Some(&disk),
+            ..Default::default()
+        },
+        &["suit-agent device-key"],
+    );
+    run.assert_ok();
+    write(d, "device.pub.pem", &pem_from(&run.command(0).output));
+
+    // Host side: TPA provisioning, an author, an encrypted payload and its manifests.
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    author(d, &["keygen", "--type", "p256", "--out", "stranger"]);
+    write(
+        d,
+        "provision.json",
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    );
+    let tpa = suit_tests::keys::path("keys/tpa-test.priv.pem");
+    author(
+        d,
+        &[
+            "provision",
+            "provision.json",
+            "--tpa-key",
+            tpa.to_str().unwrap(),
+            "-o",
+            "provision.cbor",
+        ],
+    );
+    let firmware: Vec<u8> = (0..1_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(d.join("firmware.bin"), &firmware).unwrap();
+    let cases = [
+        ("v1", manifest(1, "example.com", "device.pub.pem")),
+        ("stranger", manifest(2, "example.com", "stranger.pub.pem")),
+        ("vendor", manifest(3, "other.example", "device.pub.pem")),
+    ];
+    let mut puts = vec![format!(
+        "{}=/up/provision.cbor",
+        d.join("provision.cbor").display()
+    )];
+    for (name, json) in &cases {
+        write(d, &format!("{name}.json"), json);
+        author(
+            d,
+            &[
+                "create",
+                &format!("{name}.json"),
+                "-o",
+                &format!("{name}.suit"),
+                "--sign-key",
+                "author.priv.pem",
+                "--payload-out",
+                name,
+            ],
+        );
+        puts.push(format!(
+            "{}=/up/{name}.suit",
+            d.join(format!("{name}.suit")).display()
+        ));
+        puts.push(format!(
+            "{}=/up/{name}/firmware.bin",
+            d.join(name).join("firmware.bin").display()
+        ));
+    }
+    let ciphertext = std::fs::read(d.join("v1/firmware.bin")).unwrap();
+    assert!(
+        !contains(&ciphertext, &firmware[1000..1064]),
+        "the detached payload is encrypted"
+    );
+
+    let refused = |name: &str, text: &str| {
+        format!("! suit-agent install /up/{name}.suit --payload-dir /up/{name} 2>/tmp/e; cat /tmp/e; grep -q '{text}' /tmp/e")
+    };
+    // Boot 2: provision, install, and the refusals.
+    let cmds = [
+        "suit-agent provision /up/provision.cbor".to_string(),
+        "suit-agent install /up/v1.suit --payload-dir /up/v1".to_string(),
+        refused("v1", "Rollback"),
+        refused("stranger", "HpkeOpenFailed"),
+        refused("vendor", "endor"),
+        "suit-agent status".to_string(),
+    ];
+    let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
+    let (puts, mut opts) = on_disk(puts);
+    opts.puts = puts.iter().map(String::as_str).collect();
+    let run = boot(opts, &refs);
+    run.assert_ok();
+    let installed = &run.command(1).output;
+    assert!(
+        installed.contains("installed /up/v1.suit (sequence number 1"),
+        "{installed}"
+    );
+    assert!(installed.contains("component ['app']"), "{installed}");
+    assert!(
+        run.command(5)
+            .output
+            .contains("installed:           1 component(s)"),
+        "{}",
+        run.command(5).output
+    );
+
+    // The REE's copy of secure storage holds the installed image only encrypted.
+    for (path, bytes) in files_below(copy_out_of_disk(&disk, "/tee").path()) {
+        assert!(
+            !contains(&bytes, &firmware[4096..4160]),
+            "{} holds plaintext firmware",
+            path.display()
+        );
+    }
+
+    // Boot 3: after a reboot the sequence number still blocks the old manifest.
+    let (puts, mut opts) = on_disk(vec![
+        format!("{}=/up/v1.suit", d.join("v1.suit").display()),
+        format!(
+            "{}=/up/v1/firmware.bin",
+            d.join("v1/firmware.bin").display()
+        ),
+    ]);
+    opts.puts = puts.iter().map(String::as_str).collect();
+    let run = boot(
+        opts,
+        &[
+            &refused("v1", "Rollback"),
+            "suit-agent status | grep installed",
+        ],
+    );
+    run.assert_ok();
+    assert!(run.command(1).output.contains("1 component(s)"));
+}

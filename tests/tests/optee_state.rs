@@ -1,0 +1,186 @@
+//! The TA's own state inside OP-TEE on QEMU: device keys and TPA provisioning survive
+//! reboots, bad provisioning is refused, and nothing secret is visible in the REE's copy of
+//! secure storage.
+
+use serde_bytes::ByteBuf;
+use sha2::{Digest as _, Sha256};
+use suit_common::cose::Algorithm;
+use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
+use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
+use suit_tests::keys::{p256_cose_key, p256_signer, symmetric_cose_key};
+use suit_tests::{boot, contains, copy_out_of_disk, files_below, Boot};
+
+const TPA_PRIV: &str = "keys/tpa-test.priv.pem";
+const AUTHOR_PUB: &str = "vectors/suit-manifest-spec/public_key.pem";
+const AUTHOR_PRIV: &str = "vectors/suit-manifest-spec/private_key.pem";
+/// A secret the TA keeps (a symmetric anchor key): it must never appear in the REE's files.
+const HMAC_SECRET: &[u8; 32] = b"suit-e2e-hmac-anchor-secret-0001";
+
+fn message(signer: &str, counter: u64, device: Option<&[u8]>, ops: Vec<Op>) -> Vec<u8> {
+    let body = ProvisioningBody {
+        counter,
+        device: device.map(|d| ByteBuf::from(d.to_vec())),
+        ops,
+    };
+    seal(&body, &p256_signer(signer), Algorithm::Esp256, b"").expect("sealing")
+}
+
+fn scope(prefix: &[u8]) -> Scope {
+    Scope {
+        component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
+        vendor_ids: vec![],
+        class_ids: vec![],
+    }
+}
+
+#[test]
+fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("data.img");
+    let on_disk = || Boot {
+        disk: Some(&disk),
+        ..Default::default()
+    };
+
+    // Boot 1: the TA creates its keys; the REE exports the public half.
+    let run = boot(
+        on_disk(),
+        &[
+            "suit-agent device-key --format hex",
+            "suit-agent device-key --format hex --which report",
+        ],
+    );
+    run.assert_ok();
+    let point = hex::decode(run.command(0).output.trim()).expect("hex point");
+    assert_eq!(point.len(), 65);
+    assert_ne!(
+        run.command(0).output,
+        run.command(1).output,
+        "report and decryption keys differ"
+    );
+    let kid = Sha256::digest(&point)[..16].to_vec();
+
+    // The TPA prepares messages for this device.
+    let add = message(
+        TPA_PRIV,
+        1,
+        Some(&kid),
+        vec![
+            Op::AddAnchor(AnchorRecord {
+                id: 1,
+                cose_key: ByteBuf::from(p256_cose_key(AUTHOR_PUB)),
+                role: RoleRecord::Author,
+                scope: scope(b"app"),
+            }),
+            Op::AddAnchor(AnchorRecord {
+                id: 2,
+                cose_key: ByteBuf::from(symmetric_cose_key(HMAC_SECRET)),
+                role: RoleRecord::Operator,
+                scope: scope(b"app"),
+            }),
+            Op::SetIdentity(Identity {
+                vendor_id: Some(ByteBuf::from(vec![0xfa; 16])),
+                class_id: Some(ByteBuf::from(vec![0x14; 16])),
+                device_id: None,
+            }),
+        ],
+    );
+    let not_tpa = message(AUTHOR_PRIV, 2, None, vec![Op::RemoveAnchor { id: 1 }]);
+    let other_device = message(
+        TPA_PRIV,
+        3,
+        Some(&[0u8; 16]),
+        vec![Op::RemoveAnchor { id: 1 }],
+    );
+    let rescope = message(
+        TPA_PRIV,
+        4,
+        Some(&kid),
+        vec![Op::Rescope {
+            id: 1,
+            scope: scope(b"apps"),
+        }],
+    );
+    let files = [
+        ("add", &add),
+        ("not-tpa", &not_tpa),
+        ("other-device", &other_device),
+        ("rescope", &rescope),
+    ];
+    let mut puts = Vec::new();
+    for (name, bytes) in files {
+        let p = dir.path().join(format!("{name}.cbor"));
+        std::fs::write(&p, bytes).unwrap();
+        puts.push(format!("{}=/msg/{name}.cbor", p.display()));
+    }
+    let expect_refusal = |file: &str, text: &str| {
+        format!("! suit-agent provision /msg/{file} 2>/tmp/e; cat /tmp/e; grep -q '{text}' /tmp/e")
+    };
+
+    // Boot 2: the agent relays them; the TA decides.
+    let cmds = [
+        "suit-agent provision /msg/add.cbor".to_string(),
+        expect_refusal("add.cbor", "not greater than the applied counter"),
+        expect_refusal("not-tpa.cbor", "not signed by the TPA root"),
+        expect_refusal("other-device.cbor", "bound to another device"),
+        "suit-agent provision /msg/rescope.cbor".to_string(),
+        "suit-agent anchors --json".to_string(),
+    ];
+    let cmd_refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
+    let mut opts = on_disk();
+    opts.puts = puts.iter().map(String::as_str).collect();
+    let run = boot(opts, &cmd_refs);
+    run.assert_ok();
+    assert!(
+        run.command(0).output.contains("added anchor 1"),
+        "{}",
+        run.command(0).output
+    );
+    let anchors: serde_json::Value = serde_json::from_str(&run.command(5).output).unwrap();
+    assert_eq!(anchors["provisioning_counter"], 4);
+    assert_eq!(anchors["anchors"][0]["component_prefixes"][0], "['apps']");
+    assert_eq!(anchors["anchors"][1]["key_type"], "symmetric");
+
+    // The REE's copy of secure storage (read straight off the disk image) holds the anchor
+    // store, but never the symmetric anchor key in clear. Control: the message carries it.
+    assert!(
+        contains(&add, HMAC_SECRET),
+        "control: the provisioning message carries the secret"
+    );
+    let tee_files = files_below(copy_out_of_disk(&disk, "/tee").path());
+    assert!(
+        tee_files.len() >= 3,
+        "expected OP-TEE's REE-FS files, found {}",
+        tee_files.len()
+    );
+    for (path, bytes) in &tee_files {
+        assert!(
+            !contains(bytes, HMAC_SECRET),
+            "{} holds the anchor secret in clear",
+            path.display()
+        );
+        assert!(
+            !contains(bytes, &p256_cose_key(AUTHOR_PUB)),
+            "{} holds the anchor store in clear",
+            path.display()
+        );
+    }
+
+    // Boot 3: everything is still there, and the device key did not change.
+    let run = boot(
+        on_disk(),
+        &[
+            "suit-agent anchors --json",
+            "suit-agent device-key --format hex",
+        ],
+    );
+    run.assert_ok();
+    let anchors: serde_json::Value = serde_json::from_str(&run.command(0).output).unwrap();
+    assert_eq!(anchors["provisioning_counter"], 4);
+    assert_eq!(anchors["anchors"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        hex::decode(run.command(1).output.trim()).unwrap(),
+        point,
+        "device key changed across a reboot"
+    );
+}
