@@ -59,10 +59,18 @@ pub enum Command {
     InstallPayload = 8,
     /// Run the update and commit: [`Empty`] → [`InstallFinishResponse`].
     InstallFinish = 9,
+    /// Personalization data of the calling TA: [`Empty`] → [`PersonalizationResponse`].
+    /// Only answered on a TA-to-TA session (`TEE_LOGIN_TRUSTED_APP`) whose client UUID is
+    /// the TA the data was installed for; refused for everyone else, the REE included.
+    PersonalizationGet = 10,
+    /// A chunk of an approved REE component: [`ReeExportRequest`] → [`ReeExportResponse`].
+    ReeExport = 11,
+    /// The latest signed SUIT report: [`Empty`] → [`ReportResponse`].
+    Report = 12,
 }
 
 impl Command {
-    pub const ALL: [Command; 9] = [
+    pub const ALL: [Command; 12] = [
         Command::Status,
         Command::DeviceKey,
         Command::Provision,
@@ -72,6 +80,9 @@ impl Command {
         Command::InstallPrepare,
         Command::InstallPayload,
         Command::InstallFinish,
+        Command::PersonalizationGet,
+        Command::ReeExport,
+        Command::Report,
     ];
 }
 
@@ -256,6 +267,34 @@ pub struct PayloadChunkRequest {
     pub data: ByteBuf,
 }
 
+/// Response of [`Command::PersonalizationGet`]: the caller's data, exactly as installed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalizationResponse {
+    pub data: ByteBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReeExportRequest {
+    /// REE path as approved by the manifest (`['ree', ...]` segments joined by `/`).
+    pub path: String,
+    pub offset: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReeExportResponse {
+    pub total_len: u64,
+    /// SHA-256 of the whole approved image, for the agent to check what it wrote.
+    pub digest: ByteBuf,
+    pub data: ByteBuf,
+}
+
+/// Response of [`Command::Report`]: a COSE_Sign1 over a SUIT report, signed by the
+/// device's report key (see `suit-agent device-key --which report`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportResponse {
+    pub report: ByteBuf,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallFinishResponse {
     pub sequence_number: u64,
@@ -263,6 +302,9 @@ pub struct InstallFinishResponse {
     /// Components installed, in SUIT diagnostic style (e.g. `['ta', h'9d5b…']`).
     pub components: Vec<String>,
     pub manifest_digest: ByteBuf,
+    /// REE components the manifest approved, for the agent to export and write.
+    #[serde(default)]
+    pub ree_paths: Vec<String>,
 }
 
 /// What the TA can tell about the protections of the platform it runs on.
@@ -377,7 +419,7 @@ mod tests {
             assert_eq!(Command::try_from(i as u32 + 1), Ok(*c));
         }
         assert_eq!(Command::try_from(0), Err(Status::UnknownCommand));
-        assert_eq!(Command::try_from(10), Err(Status::UnknownCommand));
+        assert_eq!(Command::try_from(13), Err(Status::UnknownCommand));
         for code in 0..=6 {
             assert_eq!(Status::from_code(code).map(|s| s as u32), Some(code));
         }

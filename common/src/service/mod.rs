@@ -225,6 +225,9 @@ impl<B: Backend> Service<B> {
                 Ok(Empty {})
             }),
             Command::InstallFinish => self.handle(request, |s, _: Empty| s.install_finish()),
+            Command::PersonalizationGet | Command::ReeExport | Command::Report => {
+                Outcome::Refused(Refuse::new("unsupported", "not implemented in this TA version"))
+            }
         };
         match outcome {
             Outcome::Body(body) => Reply::sized(Status::Ok, body),
@@ -381,6 +384,7 @@ impl<B: Backend> Service<B> {
             signers: done.signers,
             components: done.committed.iter().map(show).collect(),
             manifest_digest: ByteBuf::from(done.manifest_digest.to_vec()),
+            ree_paths: Vec::new(),
         })
     }
 }
