@@ -14,5 +14,6 @@ pub mod cbor;
 pub mod cose;
 pub mod encryption;
 pub mod protocol;
+pub mod report;
 pub mod service;
 pub mod suit;

@@ -16,7 +16,7 @@ use suit_common::service::keys::Rng;
 use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
 use suit_common::service::store::{MemoryStore, SecureStore, StoreError};
-use suit_common::service::{Backend, Config, Service};
+use suit_common::service::{Backend, Client, Config, Service, TaStore};
 use suit_common::suit::author::{seal_envelope, Signer};
 
 use support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
@@ -34,6 +34,8 @@ const OPERATOR_PUB: &str = "suit-firmware-encryption/dependent_manifest_signer_e
 struct Mem {
     store: MemoryStore,
     counter: u64,
+    client: Client,
+    installed_tas: Vec<Vec<u8>>,
 }
 
 impl Rng for Mem {
@@ -67,7 +69,17 @@ impl SecureStore for Mem {
     }
 }
 
+impl TaStore for Mem {
+    fn install_ta(&mut self, image: &[u8]) -> Result<(), u32> {
+        self.installed_tas.push(image.to_vec());
+        Ok(())
+    }
+}
+
 impl Backend for Mem {
+    fn client(&self) -> Client {
+        self.client
+    }
     fn name(&self) -> &'static str {
         "memory"
     }
@@ -107,6 +119,8 @@ fn device() -> Service<Mem> {
         Mem {
             store: MemoryStore::new(),
             counter: 0,
+            client: Client::Ree,
+            installed_tas: Vec::new(),
         },
         config,
     )
@@ -230,7 +244,7 @@ fn cbor(v: &Value) -> Vec<u8> {
 }
 
 /// Manifest installing `payload` into component [component] from `uri` with image-match.
-fn manifest(seq: u64, component: &[u8], payload: &[u8], uri: &str, vendor: [u8; 16]) -> Vec<u8> {
+fn manifest(seq: u64, component: &[&[u8]], payload: &[u8], uri: &str, vendor: [u8; 16]) -> Vec<u8> {
     let digest = cbor(&Value::Array(vec![
         int(-16),
         bytes(&Sha256::digest(payload)),
@@ -259,7 +273,9 @@ fn manifest(seq: u64, component: &[u8], payload: &[u8], uri: &str, vendor: [u8; 
     let common = Value::Map(vec![
         (
             int(2),
-            Value::Array(vec![Value::Array(vec![bytes(component)])]),
+            Value::Array(vec![Value::Array(
+                component.iter().map(|c| bytes(c)).collect(),
+            )]),
         ),
         (int(4), bytes(&cbor(&shared))),
     ]);
@@ -572,7 +588,7 @@ fn install_streams_payload_commits_and_blocks_rollback() {
     let mut s = provisioned();
     let v1 = vec![0x5au8; 700_000];
     let env = sign(
-        &manifest(1, b"app", &v1, "https://example.com/app.bin", VENDOR_ID),
+        &manifest(1, &[b"app"], &v1, "https://example.com/app.bin", VENDOR_ID),
         &[AUTHOR_PRIV],
         &[],
     );
@@ -614,7 +630,7 @@ fn install_streams_payload_commits_and_blocks_rollback() {
     // A newer one replaces the component; the old object is deleted.
     let v2 = b"version two".to_vec();
     let env2 = sign(
-        &manifest(2, b"app", &v2, "#app", VENDOR_ID),
+        &manifest(2, &[b"app"], &v2, "#app", VENDOR_ID),
         &[AUTHOR_PRIV],
         &[("#app", &v2)],
     );
@@ -645,7 +661,7 @@ fn wrong_device_wrong_signer_and_out_of_scope_change_nothing() {
     let before = snapshot(&s);
     // Another vendor's manifest: authentic, but the vendor condition fails.
     let other_vendor = sign(
-        &manifest(1, b"app", &payload, "#p", [0x11; 16]),
+        &manifest(1, &[b"app"], &payload, "#p", [0x11; 16]),
         &[AUTHOR_PRIV],
         &[("#p", &payload)],
     );
@@ -657,7 +673,7 @@ fn wrong_device_wrong_signer_and_out_of_scope_change_nothing() {
     );
     // Signed by a key the device does not trust.
     let stranger = sign(
-        &manifest(1, b"app", &payload, "#p", VENDOR_ID),
+        &manifest(1, &[b"app"], &payload, "#p", VENDOR_ID),
         &[OPERATOR_PRIV],
         &[("#p", &payload)],
     );
@@ -665,7 +681,7 @@ fn wrong_device_wrong_signer_and_out_of_scope_change_nothing() {
     assert_eq!(r.kind, "manifest");
     // Trusted author, but component outside its scope.
     let out_of_scope = sign(
-        &manifest(1, b"boot", &payload, "#p", VENDOR_ID),
+        &manifest(1, &[b"boot"], &payload, "#p", VENDOR_ID),
         &[AUTHOR_PRIV],
         &[("#p", &payload)],
     );
@@ -673,7 +689,7 @@ fn wrong_device_wrong_signer_and_out_of_scope_change_nothing() {
     assert!(r.reason.to_lowercase().contains("permit"), "{}", r.reason);
     // Payload that does not match the digest.
     let tampered = sign(
-        &manifest(1, b"app", &payload, "#p", VENDOR_ID),
+        &manifest(1, &[b"app"], &payload, "#p", VENDOR_ID),
         &[AUTHOR_PRIV],
         &[("#p", b"firmwarX")],
     );
@@ -704,7 +720,7 @@ fn required_signer_policy_needs_author_and_operator() {
     )
     .unwrap();
     let payload = b"needs two signatures".to_vec();
-    let m = manifest(1, b"app", &payload, "#p", VENDOR_ID);
+    let m = manifest(1, &[b"app"], &payload, "#p", VENDOR_ID);
     let r = refusal(install(
         &mut s,
         &sign(&m, &[AUTHOR_PRIV], &[("#p", &payload)]),
@@ -727,7 +743,7 @@ fn protocol_misuse_is_refused() {
     let mut s = provisioned();
     let payload = b"abc".to_vec();
     let env = sign(
-        &manifest(1, b"app", &payload, "https://h/p", VENDOR_ID),
+        &manifest(1, &[b"app"], &payload, "https://h/p", VENDOR_ID),
         &[AUTHOR_PRIV],
         &[],
     );
@@ -835,7 +851,7 @@ fn protocol_misuse_is_refused() {
 fn a_storage_fault_during_install_commits_nothing() {
     let payload = b"fault injection".to_vec();
     let env = sign(
-        &manifest(1, b"app", &payload, "#p", VENDOR_ID),
+        &manifest(1, &[b"app"], &payload, "#p", VENDOR_ID),
         &[AUTHOR_PRIV],
         &[("#p", &payload)],
     );
@@ -866,4 +882,171 @@ fn a_storage_fault_during_install_commits_nothing() {
         failures >= 3,
         "fault injection hit only {failures} operations"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Component kinds: trusted applications, personalization data, REE files.
+
+const TA: [u8; 16] = [0x5e; 16];
+
+/// A bootstrap TA image header as sign_encrypt.py writes it (signature not checked here:
+/// that is OP-TEE's job when the image reaches its TA store).
+fn ta_image(uuid: [u8; 16], version: u32) -> Vec<u8> {
+    let body = b"\x7fELF pretend TA body".to_vec();
+    let mut v = Vec::new();
+    for x in [0x4f54_5348u32, 1, body.len() as u32, 0x7041_4930] {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.extend_from_slice(&32u16.to_le_bytes());
+    v.extend_from_slice(&4u16.to_le_bytes());
+    v.extend_from_slice(&[0xab; 36]);
+    v.extend_from_slice(&uuid);
+    v.extend_from_slice(&version.to_le_bytes());
+    v.extend_from_slice(&body);
+    v
+}
+
+/// A device whose author may act on everything about TA `TA` and on REE files.
+fn ta_device() -> Service<Mem> {
+    let mut s = device();
+    let author = Op::AddAnchor(AnchorRecord {
+        id: 1,
+        cose_key: cose_key(AUTHOR_PUB),
+        role: RoleRecord::Author,
+        scope: Scope {
+            component_prefixes: vec![
+                vec![ByteBuf::from(TA.to_vec())],
+                vec![ByteBuf::from(b"ree".to_vec())],
+            ],
+            vendor_ids: vec![],
+            class_ids: vec![],
+        },
+    });
+    provision(&mut s, TPA_PRIV, 1, None, vec![author, identity(VENDOR_ID)]).unwrap();
+    s
+}
+
+fn deliver(
+    s: &mut Service<Mem>,
+    seq: u64,
+    component: &[&[u8]],
+    payload: &[u8],
+) -> Answer<InstallFinishResponse> {
+    let m = manifest(seq, component, payload, "#p", VENDOR_ID);
+    install(s, &sign(&m, &[AUTHOR_PRIV], &[("#p", payload)]), &[], 4096)
+}
+
+#[test]
+fn a_trusted_application_installs_once_per_version_and_only_for_its_uuid() {
+    let mut s = ta_device();
+    let done = deliver(&mut s, 1, &[&TA], &ta_image(TA, 1)).unwrap();
+    assert_eq!(done.components.len(), 1);
+    assert_eq!(
+        s.backend().installed_tas,
+        vec![ta_image(TA, 1)],
+        "the image went to the TA store"
+    );
+    // No plaintext copy stays in our storage.
+    assert!(
+        !s.backend()
+            .store
+            .names()
+            .iter()
+            .any(|n| n.starts_with("suit/c/")),
+        "{:?}",
+        s.backend().store.names()
+    );
+
+    let r = refusal(deliver(&mut s, 2, &[&TA], &ta_image(TA, 1)));
+    assert!(
+        r.reason
+            .contains("TA version 1 is not newer than the installed version 1"),
+        "{}",
+        r.reason
+    );
+    let r = refusal(deliver(&mut s, 3, &[&TA], &ta_image([0x11; 16], 9)));
+    assert!(
+        r.reason.contains("but the manifest installs TA"),
+        "{}",
+        r.reason
+    );
+    let r = refusal(deliver(&mut s, 4, &[&TA], b"not a TA image"));
+    assert!(r.reason.contains("not a signed TA image"), "{}", r.reason);
+    assert_eq!(
+        s.backend().installed_tas.len(),
+        1,
+        "refused images never reach the TA store"
+    );
+    deliver(&mut s, 5, &[&TA], &ta_image(TA, 2)).unwrap();
+    assert_eq!(s.backend().installed_tas.len(), 2);
+}
+
+#[test]
+fn personalization_data_goes_only_to_its_ta() {
+    let mut s = ta_device();
+    deliver(
+        &mut s,
+        1,
+        &[&TA, b"perso"],
+        b"per-device secret configuration",
+    )
+    .unwrap();
+    let get = |s: &mut Service<Mem>| {
+        call::<_, PersonalizationResponse>(s, Command::PersonalizationGet, &Empty {})
+    };
+    let r = refusal(get(&mut s));
+    assert_eq!(r.kind, "access", "the REE is refused");
+    s.backend_mut().client = Client::TrustedApp([0x11; 16]);
+    assert_eq!(
+        refusal(get(&mut s)).kind,
+        "not-found",
+        "another TA gets nothing"
+    );
+    s.backend_mut().client = Client::TrustedApp(TA);
+    assert_eq!(
+        get(&mut s).unwrap().data.as_slice(),
+        b"per-device secret configuration"
+    );
+    // Oversize personalization data is refused at install.
+    let big = vec![7u8; 61 * 1024];
+    s.backend_mut().client = Client::Ree;
+    let r = refusal(deliver(&mut s, 2, &[&TA, b"perso"], &big));
+    assert!(r.reason.contains("exceeds"), "{}", r.reason);
+}
+
+#[test]
+fn ree_files_are_approved_then_exported_exactly() {
+    let mut s = ta_device();
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let done = deliver(&mut s, 1, &[b"ree", b"etc", b"app.conf"], &content).unwrap();
+    assert_eq!(done.ree_paths, vec!["etc/app.conf".to_string()]);
+    let mut out = Vec::new();
+    loop {
+        let r: ReeExportResponse = call(
+            &mut s,
+            Command::ReeExport,
+            &ReeExportRequest {
+                path: "etc/app.conf".into(),
+                offset: out.len() as u64,
+            },
+        )
+        .unwrap();
+        assert_eq!(r.digest.as_slice(), &Sha256::digest(&content)[..]);
+        if r.data.is_empty() {
+            break;
+        }
+        out.extend_from_slice(&r.data);
+    }
+    assert_eq!(out, content);
+    let r = refusal(call::<_, ReeExportResponse>(
+        &mut s,
+        Command::ReeExport,
+        &ReeExportRequest {
+            path: "etc/other".into(),
+            offset: 0,
+        },
+    ));
+    assert_eq!(r.kind, "not-found");
+    let r = refusal(deliver(&mut s, 2, &[b"ree", b"..", b"passwd"], b"x"));
+    assert!(r.reason.contains("not a valid REE path"), "{}", r.reason);
 }

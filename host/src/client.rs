@@ -6,7 +6,8 @@ use serde_bytes::ByteBuf;
 use suit_common::protocol::{
     self, AnchorsResponse, ChunkRequest, Command, DeviceKeyResponse, Empty, InstallBeginRequest,
     InstallFinishResponse, InstallPrepareResponse, PayloadChunkRequest, ProvisionRequest,
-    ProvisionResponse, Refusal, Status, StatusResponse, MAX_CHUNK, MAX_RESPONSE, PROTOCOL_VERSION,
+    ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal, Status, StatusResponse,
+    MAX_CHUNK, MAX_RESPONSE, PROTOCOL_VERSION,
 };
 
 use crate::tee::{AgentError, Transport};
@@ -137,4 +138,45 @@ pub fn install(
     }
     let finished: InstallFinishResponse = call(tee, Command::InstallFinish, &Empty {})?;
     Ok((prepared, finished))
+}
+
+/// Largest REE component the agent accepts from the TA (the TA's payload limit).
+const MAX_REE_COMPONENT: u64 = 64 * 1024 * 1024;
+
+/// Streams an approved REE component out of the TA; returns its bytes and SHA-256 as the TA
+/// reported it.
+pub fn ree_export(tee: &mut dyn Transport, path: &str) -> Result<(Vec<u8>, Vec<u8>), AgentError> {
+    let mut data = Vec::new();
+    let mut digest = Vec::new();
+    loop {
+        let r: ReeExportResponse = call(
+            tee,
+            Command::ReeExport,
+            &ReeExportRequest {
+                path: path.to_string(),
+                offset: data.len() as u64,
+            },
+        )?;
+        if r.total_len > MAX_REE_COMPONENT {
+            return Err(AgentError::BadResponse(
+                "REE component larger than the agent accepts",
+            ));
+        }
+        if !digest.is_empty() && digest != r.digest.as_slice() {
+            return Err(AgentError::BadResponse(
+                "REE component changed during export",
+            ));
+        }
+        digest = r.digest.into_vec();
+        if r.data.is_empty() {
+            break;
+        }
+        data.extend_from_slice(&r.data);
+        if data.len() as u64 > r.total_len {
+            return Err(AgentError::BadResponse(
+                "TA sent more than the component's length",
+            ));
+        }
+    }
+    Ok((data, digest))
 }

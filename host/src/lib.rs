@@ -5,5 +5,6 @@
 
 pub mod author;
 pub mod client;
+pub mod ree;
 pub mod sim;
 pub mod tee;

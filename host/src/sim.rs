@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use suit_common::protocol::{Command, PlatformInfo, PROTOCOL_VERSION};
 use suit_common::service::keys::Rng;
 use suit_common::service::store::{check_name, SecureStore, StoreError};
-use suit_common::service::{Backend, Config, Service};
+use suit_common::service::{Backend, Client, Config, Service, TaStore};
 use zeroize::Zeroizing;
 
 use crate::tee::{AgentError, RawReply, Transport};
@@ -24,6 +24,19 @@ pub const TEST_TPA_ROOT_PEM: &str = include_str!("../../tests/keys/tpa-test.pub.
 /// File-backed stand-in for the TEE: one file per object, replaced by write-fsync-rename.
 pub struct SimBackend {
     dir: PathBuf,
+}
+
+trait Code {
+    fn code(self) -> u32;
+}
+
+impl Code for StoreError {
+    fn code(self) -> u32 {
+        match self {
+            StoreError::Io(c) => c,
+            _ => 0xffff_0000,
+        }
+    }
 }
 
 fn io(e: std::io::Error) -> StoreError {
@@ -108,7 +121,29 @@ impl Rng for SimBackend {
     }
 }
 
+/// The simulated TA store: signed TA images land in `<state>/ta-store/<uuid>.ta`, after the
+/// same header checks the TA makes. Nothing verifies OP-TEE's signature here.
+impl TaStore for SimBackend {
+    fn install_ta(&mut self, image: &[u8]) -> Result<(), u32> {
+        const TEE_ERROR_BAD_FORMAT: u32 = 0xffff_0005;
+        let header = suit_common::service::components::parse_ta_header(image)
+            .map_err(|_| TEE_ERROR_BAD_FORMAT)?;
+        let dir = self.dir.join("ta-store");
+        let name = format!(
+            "{}.ta",
+            suit_common::service::components::uuid_string(&header.uuid)
+        );
+        fs::create_dir_all(&dir)
+            .and_then(|_| fs::write(dir.join(name), image))
+            .map_err(|e| io(e).code())
+    }
+}
+
 impl Backend for SimBackend {
+    fn client(&self) -> Client {
+        Client::Ree
+    }
+
     fn name(&self) -> &'static str {
         "simulator"
     }

@@ -6,25 +6,28 @@ use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
+use optee_utee::property::ClientIdentity;
 use optee_utee::property::{
     PropertyKey, TeeTrustedOsImplementationVersion, TeeTrustedStorageAntiRollbackProtectionLevel,
     TeeTrustedStorageRollbackDetectionProtectionLevel,
 };
 use optee_utee::{
-    DataFlag, ErrorKind, GenericObject, ObjectStorageConstants, PersistentObject, Random, Whence,
+    DataFlag, ErrorKind, GenericObject, LoginType, ObjectStorageConstants, ParamIndex,
+    PersistentObject, Random, TaSessionBuilder, TeeParams, Uuid, Whence,
 };
 use suit_common::protocol::PlatformInfo;
+use suit_common::service::components::parse_uuid;
 use suit_common::service::keys::Rng;
 use suit_common::service::store::{check_name, SecureStore, StoreError};
-use suit_common::service::Backend;
+use suit_common::service::{Backend, Client, TaStore};
 use zeroize::Zeroizing;
 
 /// The GP backend. Keeps the most recently used object open: the engine streams payloads
 /// through storage in chunks, and reopening an REE-FS object per chunk costs a walk of
 /// OP-TEE's hash tree and several supplicant round trips each time.
-#[derive(Default)]
 pub struct Optee {
     open: RefCell<Option<Cached>>,
+    client: Client,
 }
 
 struct Cached {
@@ -50,7 +53,32 @@ fn data_len(o: &PersistentObject) -> Result<u64, StoreError> {
     Ok(o.info().map_err(store_error)?.data_size() as u64)
 }
 
+/// The `secstor_ta_mgmt` pseudo-TA: installs bootstrap TA images into OP-TEE's
+/// secure-storage TA store after checking their signature and version.
+const SECSTOR_TA_MGMT_UUID: &str = "6e256cba-fc4d-4941-ad09-2ca1860342dd";
+const SECSTOR_TA_MGMT_BOOTSTRAP: u32 = 0;
+
 impl Optee {
+    /// A backend for a session opened by `client` (from `gpd.client.identity`).
+    pub fn new(client: Client) -> Self {
+        Optee {
+            open: RefCell::new(None),
+            client,
+        }
+    }
+
+    /// Reads the session's client identity. Only `TEE_LOGIN_TRUSTED_APP` carries a UUID the
+    /// TEE vouches for; every other login is the normal world.
+    pub fn session_client() -> Client {
+        match ClientIdentity.get() {
+            Ok(id) if id.login_type() == LoginType::TrustedApp => {
+                let text = alloc::format!("{}", id.uuid());
+                parse_uuid(&text).map_or(Client::Ree, Client::TrustedApp)
+            }
+            _ => Client::Ree,
+        }
+    }
+
     /// Runs `f` on the open object `name` (opening it, or creating it empty when `create`),
     /// or returns `None` if it does not exist.
     fn with_object<T>(
@@ -201,7 +229,24 @@ impl Rng for Optee {
     }
 }
 
+impl TaStore for Optee {
+    fn install_ta(&mut self, image: &[u8]) -> Result<(), u32> {
+        let uuid = Uuid::parse_str(SECSTOR_TA_MGMT_UUID).map_err(|e| e.raw_code())?;
+        let mut session = TaSessionBuilder::new(uuid)
+            .build()
+            .map_err(|e| e.raw_code())?;
+        let mut params = TeeParams::new().with_memref_in(ParamIndex::Arg0, image);
+        session
+            .invoke_command(SECSTOR_TA_MGMT_BOOTSTRAP, &mut params)
+            .map_err(|e| e.raw_code())
+    }
+}
+
 impl Backend for Optee {
+    fn client(&self) -> Client {
+        self.client
+    }
+
     fn name(&self) -> &'static str {
         "optee"
     }

@@ -17,8 +17,10 @@ use crate::encryption::DeviceKeys;
 use crate::suit::platform::{IdentifierKind, Platform, PlatformError, Record};
 use crate::suit::{self, ComponentId, Envelope, Procedure};
 
+use super::components::{self, Kind, MAX_PERSONALIZATION, MAX_TA_IMAGE};
 use super::state::{component_from, segments_of, ComponentRecord, State};
 use super::store::{SecureStore, StoreError};
+use super::TaStore;
 
 /// Largest envelope (integrated payloads included) held in TA memory.
 pub const MAX_ENVELOPE: usize = 1024 * 1024;
@@ -68,6 +70,8 @@ pub struct Prepared {
 
 /// What `finish` did.
 pub struct Installed {
+    /// Approved normal-world files, for the agent to export.
+    pub ree_paths: Vec<String>,
     pub sequence_number: u64,
     pub signers: Vec<u32>,
     pub committed: Vec<ComponentId>,
@@ -210,9 +214,9 @@ impl InstallSession {
     }
 
     /// Runs the update procedure and commits; on failure nothing changes.
-    pub fn finish(
+    pub fn finish<D: SecureStore + TaStore>(
         &mut self,
-        store: &mut dyn SecureStore,
+        store: &mut D,
         state: &mut State,
         keys: &dyn DeviceKeys,
     ) -> Result<Installed, InstallError> {
@@ -238,15 +242,24 @@ impl InstallSession {
         let result = {
             let mut platform = StorePlatform::new(store, state, &payloads);
             let r = suit::process(&envelope, Procedure::Update, &policy, keys, &mut platform);
-            r.map(|o| (o, platform.take_commit()))
+            match r {
+                Ok(o) => Ok((
+                    o,
+                    platform.take_commit(),
+                    core::mem::take(&mut platform.ree_paths),
+                )),
+                // A refusal at commit time has a more precise reason than the engine's.
+                Err(e) => Err(platform.refusal.take().unwrap_or_else(|| format!("{e}"))),
+            }
         };
         self.clear(store);
-        let (outcome, commit) = result.map_err(|e| InstallError::Refused(format!("{e}")))?;
+        let (outcome, commit, ree_paths) = result.map_err(InstallError::Refused)?;
         // The engine's commit already wrote and saved the new state; now drop what it replaced.
         for old in commit {
             let _ = store.remove(&old);
         }
         Ok(Installed {
+            ree_paths,
             sequence_number: outcome.sequence_number,
             signers: outcome.signers,
             committed: outcome.committed,
@@ -270,8 +283,8 @@ struct Staged {
 }
 
 /// The engine's [`Platform`] over secure storage and the state record.
-struct StorePlatform<'a> {
-    store: &'a mut dyn SecureStore,
+struct StorePlatform<'a, D: SecureStore + TaStore> {
+    store: &'a mut D,
     state: &'a mut State,
     payloads: &'a [(String, Option<String>)],
     fetch: Option<(String, u64)>,
@@ -279,11 +292,14 @@ struct StorePlatform<'a> {
     staged_sequence: Vec<(Vec<u8>, u64)>,
     serial: usize,
     replaced: Vec<String>,
+    /// Why `commit` refused, in words (the engine only sees `PlatformError::Refused`).
+    refusal: Option<String>,
+    ree_paths: Vec<String>,
 }
 
-impl<'a> StorePlatform<'a> {
+impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     fn new(
-        store: &'a mut dyn SecureStore,
+        store: &'a mut D,
         state: &'a mut State,
         payloads: &'a [(String, Option<String>)],
     ) -> Self {
@@ -296,7 +312,88 @@ impl<'a> StorePlatform<'a> {
             staged_sequence: Vec::new(),
             serial: 0,
             replaced: Vec::new(),
+            refusal: None,
+            ree_paths: Vec::new(),
         }
+    }
+
+    fn refuse(&mut self, reason: String) -> PlatformError {
+        self.refusal = Some(reason);
+        PlatformError::Refused
+    }
+
+    /// Checks every staged component against what its kind requires, before anything
+    /// irreversible happens; returns the TA images to install.
+    fn check_kinds(
+        &mut self,
+        next: &State,
+    ) -> Result<Vec<(usize, components::TaHeader)>, PlatformError> {
+        let mut tas = Vec::new();
+        for i in 0..self.staged.len() {
+            let (component, len) = (self.staged[i].component.clone(), self.staged[i].len);
+            match components::classify(&component) {
+                Err(_) => {
+                    return Err(
+                        self.refuse(format!("component {component:?} is not a valid REE path"))
+                    )
+                }
+                Ok(Kind::TrustedApp { uuid }) => {
+                    if len > MAX_TA_IMAGE {
+                        return Err(
+                            self.refuse(format!("TA image of {len} bytes exceeds {MAX_TA_IMAGE}"))
+                        );
+                    }
+                    let image = self.read_staged(i)?;
+                    let header = match components::parse_ta_header(&image) {
+                        Ok(h) => h,
+                        Err(e) => {
+                            return Err(self.refuse(format!(
+                                "payload for {component:?} is not a signed TA image: {e:?}"
+                            )))
+                        }
+                    };
+                    if header.uuid != uuid {
+                        return Err(self.refuse(format!(
+                            "the image is TA {} but the manifest installs TA {}",
+                            components::uuid_string(&header.uuid),
+                            components::uuid_string(&uuid)
+                        )));
+                    }
+                    if let Some(installed) = next.component(&component).and_then(|c| c.ta_version) {
+                        if header.ta_version <= installed {
+                            return Err(self.refuse(format!(
+                                "TA version {} is not newer than the installed version {installed}",
+                                header.ta_version
+                            )));
+                        }
+                    }
+                    tas.push((i, header));
+                }
+                Ok(Kind::Personalization { .. }) if len > MAX_PERSONALIZATION => {
+                    return Err(self.refuse(format!(
+                        "personalization data of {len} bytes exceeds {MAX_PERSONALIZATION}"
+                    )));
+                }
+                Ok(Kind::Ree { path }) => self.ree_paths.push(path),
+                Ok(_) => {}
+            }
+        }
+        Ok(tas)
+    }
+
+    fn read_staged(&mut self, i: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, PlatformError> {
+        let object = self.staged[i].object.clone();
+        let len = usize::try_from(self.staged[i].len).map_err(|_| PlatformError::NoSpace)?;
+        let mut image = zeroize::Zeroizing::new(alloc::vec![0u8; len]);
+        let mut at = 0;
+        while at < image.len() {
+            match self.store.read_at(&object, at as u64, &mut image[at..]) {
+                Ok(0) => return Err(PlatformError::Io),
+                Ok(n) => at += n,
+                Err(e) => return Err(Self::io(e)),
+            }
+        }
+        Ok(image)
     }
 
     /// Objects the committed update replaced (to delete once the new state is durable).
@@ -313,7 +410,7 @@ impl<'a> StorePlatform<'a> {
     }
 }
 
-impl Platform for StorePlatform<'_> {
+impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
     fn identifier_matches(
         &self,
         kind: IdentifierKind,
@@ -418,22 +515,50 @@ impl Platform for StorePlatform<'_> {
         for (k, v) in &self.staged_sequence {
             next.set_sequence_number(k, *v);
         }
+        self.ree_paths.clear();
+        let tas = self.check_kinds(&next)?;
+        // The one irreversible step outside our state: OP-TEE verifies the TA's signature and
+        // stores it. Only now, with every check of every component passed.
+        let mut ta_versions = Vec::new();
+        for (i, header) in &tas {
+            let image = self.read_staged(*i)?;
+            if let Err(code) = self.store.install_ta(&image) {
+                return Err(self.refuse(format!(
+                    "OP-TEE refused TA {} (TEE result {code:#010x})",
+                    components::uuid_string(&header.uuid)
+                )));
+            }
+            ta_versions.push((*i, header.ta_version));
+        }
         let mut replaced = Vec::new();
-        for s in &self.staged {
+        for (i, s) in self.staged.iter().enumerate() {
+            let ta_version = ta_versions.iter().find(|(j, _)| *j == i).map(|(_, v)| *v);
             let record = ComponentRecord {
                 id: segments_of(&s.component),
                 digest: serde_bytes::ByteBuf::from(s.hasher.clone().finalize().to_vec()),
                 size: s.len,
-                object: s.object.clone(),
+                // An installed TA lives in OP-TEE's TA store; we keep no plaintext copy.
+                object: if ta_version.is_some() {
+                    String::new()
+                } else {
+                    s.object.clone()
+                },
                 sequence_number: sequence,
+                ta_version,
             };
+            if ta_version.is_some() {
+                replaced.push(s.object.clone());
+            }
             match next
                 .components
                 .iter_mut()
                 .find(|c| component_from(&c.id) == s.component)
             {
                 Some(existing) => {
-                    replaced.push(core::mem::replace(existing, record).object);
+                    let old = core::mem::replace(existing, record).object;
+                    if !old.is_empty() {
+                        replaced.push(old);
+                    }
                 }
                 None => next.components.push(record),
             }

@@ -9,6 +9,7 @@
 //! → [`keys`] (device keys) → [`provision`] (TPA-signed anchor management) → [`install`]
 //! (streamed envelopes through the SUIT engine into secure storage).
 
+pub mod components;
 pub mod install;
 pub mod keys;
 pub mod provision;
@@ -25,8 +26,9 @@ use crate::cose::VerificationKey;
 use crate::protocol::{
     self, AnchorInfo, AnchorsResponse, ChunkRequest, Command, DeviceKeyResponse, Empty,
     IdentityInfo, InstallBeginRequest, InstallFinishResponse, InstallPrepareResponse,
-    PayloadChunkRequest, PlatformInfo, ProvisionRequest, ProvisionResponse, Refusal, RuleInfo,
-    ServiceInfo, Status, StatusResponse, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
+    PayloadChunkRequest, PersonalizationResponse, PlatformInfo, ProvisionRequest,
+    ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal, RuleInfo, ServiceInfo, Status,
+    StatusResponse, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
 use crate::suit::ComponentId;
 
@@ -35,12 +37,29 @@ use keys::{DeviceKeyPair, KeyStoreError, Rng};
 use state::{component_from, RoleRecord, State, StateError};
 use store::SecureStore;
 
+/// Who opened the session, as the TEE reports it. Only a TA-to-TA session carries an
+/// identity worth trusting; every normal-world login is just "the REE".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    Ree,
+    TrustedApp([u8; 16]),
+}
+
+/// Where trusted applications are installed (OP-TEE's secure-storage TA store).
+pub trait TaStore {
+    /// Hands a signed bootstrap TA image to the TEE, which verifies its signature and
+    /// stores it; the error is the TEE's result code.
+    fn install_ta(&mut self, image: &[u8]) -> Result<(), u32>;
+}
+
 /// What the service needs from the environment it runs in.
-pub trait Backend: SecureStore + Rng {
+pub trait Backend: SecureStore + Rng + TaStore {
     /// `"optee"` or `"simulator"`: reported in status so nobody mistakes one for the other.
     fn name(&self) -> &'static str;
     /// The platform's protections, as far as they can be queried.
     fn platform_info(&self) -> PlatformInfo;
+    /// The session's client.
+    fn client(&self) -> Client;
 }
 
 /// Build-time configuration: the TPA root is fixed when the TA is built, never set by the REE.
@@ -225,9 +244,12 @@ impl<B: Backend> Service<B> {
                 Ok(Empty {})
             }),
             Command::InstallFinish => self.handle(request, |s, _: Empty| s.install_finish()),
-            Command::PersonalizationGet | Command::ReeExport | Command::Report => {
-                Outcome::Refused(Refuse::new("unsupported", "not implemented in this TA version"))
-            }
+            Command::PersonalizationGet => self.handle(request, |s, _: Empty| s.personalization()),
+            Command::ReeExport => self.handle(request, |s, r: ReeExportRequest| s.ree_export(&r)),
+            Command::Report => Outcome::Refused(Refuse::new(
+                "unsupported",
+                "not implemented in this TA version",
+            )),
         };
         match outcome {
             Outcome::Body(body) => Reply::sized(Status::Ok, body),
@@ -384,7 +406,63 @@ impl<B: Backend> Service<B> {
             signers: done.signers,
             components: done.committed.iter().map(show).collect(),
             manifest_digest: ByteBuf::from(done.manifest_digest.to_vec()),
-            ree_paths: Vec::new(),
+            ree_paths: done.ree_paths,
+        })
+    }
+
+    fn personalization(&mut self) -> Result<PersonalizationResponse, Refuse> {
+        let Client::TrustedApp(uuid) = self.backend.client() else {
+            return Err(Refuse::new(
+                "access",
+                "personalization data is released only to the TA it belongs to, over a TA-to-TA session",
+            ));
+        };
+        let state = State::load(&self.backend)?;
+        let id = ComponentId::new(&[&uuid[..], b"perso"]);
+        let record = state.component(&id).ok_or_else(|| {
+            Refuse::new(
+                "not-found",
+                format!(
+                    "no personalization data for TA {}",
+                    components::uuid_string(&uuid)
+                ),
+            )
+        })?;
+        let data = self
+            .backend
+            .get(&record.object)
+            .map_err(|e| Refuse::new("storage", format!("secure storage: {e:?}")))?
+            .ok_or_else(|| Refuse::new("storage", "personalization object missing"))?;
+        Ok(PersonalizationResponse {
+            data: ByteBuf::from(data.to_vec()),
+        })
+    }
+
+    fn ree_export(&mut self, r: &ReeExportRequest) -> Result<ReeExportResponse, Refuse> {
+        let state = State::load(&self.backend)?;
+        let record = state
+            .components
+            .iter()
+            .find(|c| {
+                matches!(components::classify(&component_from(&c.id)), Ok(components::Kind::Ree { path }) if path == r.path)
+            })
+            .ok_or_else(|| Refuse::new("not-found", format!("no approved REE component {}", r.path)))?;
+        if r.offset > record.size {
+            return Err(Refuse::new("sequence", "offset beyond the component"));
+        }
+        // Leave room for the response's framing inside MAX_RESPONSE.
+        let chunk = (MAX_RESPONSE - 1024) as u64;
+        let len = usize::try_from((record.size - r.offset).min(chunk)).unwrap_or(0);
+        let mut data = alloc::vec![0u8; len];
+        let n = self
+            .backend
+            .read_at(&record.object, r.offset, &mut data)
+            .map_err(|e| Refuse::new("storage", format!("secure storage: {e:?}")))?;
+        data.truncate(n);
+        Ok(ReeExportResponse {
+            total_len: record.size,
+            digest: record.digest.clone(),
+            data: ByteBuf::from(data),
         })
     }
 }
@@ -484,7 +562,16 @@ pub(crate) mod test_support {
         }
     }
 
+    impl TaStore for TestBackend {
+        fn install_ta(&mut self, _image: &[u8]) -> Result<(), u32> {
+            Ok(())
+        }
+    }
+
     impl Backend for TestBackend {
+        fn client(&self) -> Client {
+            Client::Ree
+        }
         fn name(&self) -> &'static str {
             "test"
         }

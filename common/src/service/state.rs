@@ -116,6 +116,9 @@ pub struct ComponentRecord {
     pub object: String,
     /// Sequence number of the manifest that installed it.
     pub sequence_number: u64,
+    /// For trusted applications: the installed `ta_version` (downgrades are refused).
+    #[serde(default)]
+    pub ta_version: Option<u32>,
 }
 
 /// Why the state could not be loaded or saved.

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use suit_host::client::{self, Progress};
+use suit_host::ree;
 use suit_host::sim::{self, Simulator};
 use suit_host::tee::{AgentError, Transport};
 
@@ -90,8 +91,18 @@ enum Cmd {
         /// Look payloads up here by the URI's last path segment.
         #[arg(long)]
         payload_dir: Option<PathBuf>,
+        /// Write the normal-world files the manifest approved under this directory.
+        #[arg(long)]
+        ree_root: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+    },
+    /// Write an approved normal-world file (from an earlier install) under --ree-root.
+    Export {
+        /// The approved path (as `install` printed it).
+        path: String,
+        #[arg(long)]
+        ree_root: PathBuf,
     },
 }
 
@@ -330,16 +341,34 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 println!("rule {}: requires {}", r.prefix, r.required.join(" AND "));
             }
         }
+        Cmd::Export { path, ree_root } => {
+            let (data, digest) = client::ree_export(tee.as_mut(), path)?;
+            let dest = ree::write_approved(ree_root, path, &data, &digest)?;
+            println!(
+                "wrote {} ({} bytes, sha-256 {})",
+                dest.display(),
+                data.len(),
+                show(&digest)
+            );
+        }
         Cmd::Install {
             envelope,
             payloads,
             payload_dir,
+            ree_root,
             json,
         } => {
             let bytes = read_file(envelope)?;
             let mut resolve = resolver(payloads, payload_dir.as_deref())?;
             let (prepared, done) =
                 client::install(tee.as_mut(), &bytes, &mut resolve, &mut progress_bar)?;
+            let mut written = Vec::new();
+            if let Some(root) = ree_root {
+                for path in &done.ree_paths {
+                    let (data, digest) = client::ree_export(tee.as_mut(), path)?;
+                    written.push(ree::write_approved(root, path, &data, &digest)?);
+                }
+            }
             if *json {
                 println!(
                     "{}",
@@ -360,6 +389,15 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 println!("  component {c}");
             }
             println!("  manifest digest {}", show(&done.manifest_digest));
+            for w in &written {
+                println!("  wrote approved REE file {}", w.display());
+            }
+            if ree_root.is_none() && !done.ree_paths.is_empty() {
+                println!("  approved REE files (write them with `suit-agent export PATH --ree-root DIR`):");
+                for p in &done.ree_paths {
+                    println!("    {p}");
+                }
+            }
         }
     }
     Ok(())
