@@ -109,7 +109,7 @@ def main():
 
     empty = b"\xa0"
     refusal = cbor_map({"kind": "x", "reason": "y"})
-    for cmd in range(1, 10):
+    for cmd in range(1, 17):  # every command, and a few unknown ones
         write(out, "protocol", rec(cmd, empty))
     write(out, "protocol", rec(1, empty, 0xff) + rec(1, refusal) + rec(3, b"\xff"))
     for env in envelopes[:3]:

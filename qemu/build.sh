@@ -3,6 +3,15 @@
 # Rust, and pack the guest initramfs: qemu/setup.sh's base tree + the TA + the agent + /init.
 #
 # Usage: qemu/build.sh          (after qemu/setup.sh)
+#
+# Also builds the perso-consumer example (examples/perso-consumer), one TA crate under two UUIDs
+# (written to out/perso-consumer.env):
+#   A  (PERSO_CONSUMER_UUID_A, default from examples/perso-consumer/proto.rs) is delivered by
+#      SUIT, so it is NOT in the initramfs: out/perso-consumer-A.ta (ta-version
+#      SUIT_CONSUMER_TA_VERSION, default 1) and out/perso-consumer-A-v2.ta (ta-version 2);
+#   B  (PERSO_CONSUMER_UUID_B) is installed normally in /usr/lib/optee_armtz: the "wrong TA"
+#      the update TA must refuse.
+# The guest gets its client as /usr/bin/perso-consumer.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -48,10 +57,57 @@ TA_VERSION="${SUIT_TA_VERSION:-1}"
     --in "$QB/out/suit-ta.stripped.elf" --out "$QB/out/$TA_UUID.ta" >/dev/null ||
     die "signing the TA failed"
 
+# The perso-consumer example TA: the same crate per UUID and version (build.rs reads
+# PERSO_CONSUMER_UUID and PERSO_CONSUMER_TA_VERSION; only the TA crate itself rebuilds).
+CONSUMER_UUID_A="${PERSO_CONSUMER_UUID_A:-$(sed -n 's/^pub const DEFAULT_UUID: &str = "\(.*\)";/\1/p' "$ROOT/examples/perso-consumer/proto.rs")}"
+CONSUMER_UUID_B="${PERSO_CONSUMER_UUID_B:-cf768fad-c7d0-46e0-82ab-09be3410d40d}"
+CONSUMER_TA_VERSION="${SUIT_CONSUMER_TA_VERSION:-1}"
+for u in "$CONSUMER_UUID_A" "$CONSUMER_UUID_B"; do
+    [[ "$u" =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]] ||
+        die "perso-consumer UUID '$u' is not a lowercase UUID"
+done
+[ "$CONSUMER_UUID_A" != "$CONSUMER_UUID_B" ] || die "perso-consumer UUIDs A and B must differ"
+[ "$CONSUMER_UUID_A" != "$TA_UUID" ] && [ "$CONSUMER_UUID_B" != "$TA_UUID" ] ||
+    die "a perso-consumer UUID equals the update TA's ($TA_UUID)"
+[[ "$CONSUMER_TA_VERSION" =~ ^[0-9]+$ ]] || die "SUIT_CONSUMER_TA_VERSION='$CONSUMER_TA_VERSION' is not a number"
+
+# build_consumer UUID TA_VERSION OUT.ta: build, refuse NEEDED entries, strip, sign (bootstrap
+# image, img_type 1, as for the update TA).
+build_consumer() {
+    local uuid="$1" version="$2" out="$3" elf="$TDIR/$TARGET/release/perso-consumer-ta"
+    step "building the perso-consumer TA ($uuid, ta-version $version) for $TARGET"
+    (cd "$ROOT" && TA_DEV_KIT_DIR="$DEVKIT" CC=aarch64-linux-gnu-gcc \
+        PERSO_CONSUMER_UUID="$uuid" PERSO_CONSUMER_TA_VERSION="$version" \
+        deb_cargo build --locked --release -p perso-consumer-ta --target $TARGET)
+    if aarch64-linux-gnu-readelf -d "$elf" | grep -q NEEDED; then
+        aarch64-linux-gnu-readelf -d "$elf" | grep NEEDED >&2
+        die "the perso-consumer TA ELF has NEEDED entries; OP-TEE's loader would refuse it"
+    fi
+    aarch64-linux-gnu-objcopy --strip-unneeded "$elf" "$QB/out/perso-consumer.stripped.elf"
+    /usr/bin/python3 "$DEVKIT/scripts/sign_encrypt.py" sign-enc --uuid "$uuid" \
+        --ta-version "$version" --key "$DEVKIT/keys/default_ta.pem" \
+        --in "$QB/out/perso-consumer.stripped.elf" --out "$out" >/dev/null ||
+        die "signing the perso-consumer TA ($uuid) failed"
+}
+build_consumer "$CONSUMER_UUID_B" 1 "$QB/out/perso-consumer-B.ta"
+build_consumer "$CONSUMER_UUID_A" "$CONSUMER_TA_VERSION" "$QB/out/perso-consumer-A.ta"
+if [ "$CONSUMER_TA_VERSION" = 2 ]; then
+    cp "$QB/out/perso-consumer-A.ta" "$QB/out/perso-consumer-A-v2.ta"
+else
+    build_consumer "$CONSUMER_UUID_A" 2 "$QB/out/perso-consumer-A-v2.ta"
+fi
+printf '%s\n' "PERSO_CONSUMER_UUID_A=$CONSUMER_UUID_A" "PERSO_CONSUMER_UUID_B=$CONSUMER_UUID_B" \
+    "PERSO_CONSUMER_TA_VERSION_A=$CONSUMER_TA_VERSION" >"$QB/out/perso-consumer.env"
+
 step "building suit-agent for $TARGET"
 (cd "$ROOT" && OPTEE_CLIENT_EXPORT="$QB/optee-client-export" \
     deb_cargo build --locked --release -p suit-host --features optee --bin suit-agent --target $TARGET)
 AGENT="$TDIR/$TARGET/release/suit-agent"
+
+step "building perso-consumer (the example TA's client) for $TARGET"
+(cd "$ROOT" && OPTEE_CLIENT_EXPORT="$QB/optee-client-export" \
+    deb_cargo build --locked --release -p perso-consumer-host --features optee --bin perso-consumer --target $TARGET)
+CONSUMER_HOST="$TDIR/$TARGET/release/perso-consumer"
 
 step "packing the guest initramfs"
 STAGE="$QB/initramfs"
@@ -59,6 +115,9 @@ rm -rf "$STAGE"; cp -a "$QB/guest-base" "$STAGE"
 install -m 0755 "$ROOT/qemu/guest/init" "$STAGE/init"
 install -m 0644 "$QB/out/$TA_UUID.ta" "$STAGE/usr/lib/optee_armtz/$TA_UUID.ta"
 install -m 0755 "$AGENT" "$STAGE/usr/bin/suit-agent"
+# perso-consumer: B only; A reaches the TEE through SUIT (see the header).
+install -m 0644 "$QB/out/perso-consumer-B.ta" "$STAGE/usr/lib/optee_armtz/$CONSUMER_UUID_B.ta"
+install -m 0755 "$CONSUMER_HOST" "$STAGE/usr/bin/perso-consumer"
 mkdir -p "$STAGE/usr/share/suit/tests"
 cp "$ROOT"/qemu/guest/tests/*.sh "$STAGE/usr/share/suit/tests/" 2>/dev/null || true
 (cd "$STAGE" && find . -print0 | sort -z | cpio --null -o -H newc --quiet -R 0:0) | gzip -1 >"$QB/out/initrd.cpio.gz"

@@ -1,15 +1,98 @@
 #!/usr/bin/env bash
-# The main job: set up the OP-TEE on QEMU ARMv8 environment, build the TA and the agent, boot
-# the guest and talk to the TA from the normal world.
+# The main job: the whole delivery story on OP-TEE under QEMU.
+#
+#   1. set up the environment and build the TAs and agents;
+#   2. boot: the update TA creates its device key; the agent exports the public half;
+#   3. on the host: the TPA provisions an author, and the author encrypts a TA and its
+#      personalization data for this device and signs the manifest (suit-author);
+#   4. boot: the agent relays provisioning and streams the envelope into the TA, which
+#      installs the TA into OP-TEE's secure TA store and keeps the data; the new TA answers
+#      and reads its data over a TA-to-TA session; a TA with another UUID and the REE are
+#      refused; an approved REE file is written by the agent;
+#   5. reboot: the TA and its data are still there; replaying the manifest is refused.
 #
 #   bash qemu/demo.sh        (as root, Debian bookworm x86_64)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=qemu/lib.sh
+. "$ROOT/qemu/lib.sh"
+
 bash qemu/setup.sh
 bash qemu/build.sh
-echo "==> booting OP-TEE on QEMU; the agent in the normal world asks the TA for its status"
-bash qemu/run.sh --disk "build/qemu/demo-disk.img" --new-disk \
-    'suit-agent status' \
-    'echo "REE view of secure storage (/data/tee, encrypted by OP-TEE):"; ls -l /data/tee'
+step "building suit-author (host)"
+if command -v cargo >/dev/null 2>&1; then CARGO=(cargo); else CARGO=(env RUSTC=/usr/bin/rustc /usr/bin/cargo); fi
+"${CARGO[@]}" build --quiet --locked -p suit-host --bin suit-author
+AUTHOR="$ROOT/target/debug/suit-author"
+
+# shellcheck disable=SC1091
+. "$QB/out/perso-consumer.env"
+[ -n "${PERSO_CONSUMER_UUID_A:-}" ] && [ -n "${PERSO_CONSUMER_UUID_B:-}" ] ||
+    die "qemu/build.sh did not record the consumer TA UUIDs"
+TA_IMAGE="$QB/out/perso-consumer-A.ta"
+[ -f "$TA_IMAGE" ] || die "missing $TA_IMAGE (qemu/build.sh)"
+
+W="$ROOT/build/demo"
+rm -rf "$W"; mkdir -p "$W"
+DISK="$W/device-disk.img"
+run() { bash qemu/run.sh --disk "$DISK" --logs "$W/logs-$1" "${@:2}"; }
+
+echo
+step "boot 1: the TA creates its device key; the agent exports the public half"
+run boot1 --new-disk 'suit-agent status' 'suit-agent device-key'
+sed -n '/-----BEGIN PUBLIC KEY-----/,/-----END PUBLIC KEY-----/p' "$W/logs-boot1/normal.log" >"$W/device.pub.pem"
+grep -q 'END PUBLIC KEY' "$W/device.pub.pem" || die "no device key in the guest output"
+
+echo
+step "host: TPA provisioning, author key, encrypted TA + personalization data, signed manifest"
+cd "$W"
+"$AUTHOR" keygen --type p256 --out author
+cat >provision.json <<EOF
+{ "counter": 1, "device-key": "device.pub.pem",
+  "ops": [
+    {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author",
+                    "components": [["hex:${PERSO_CONSUMER_UUID_A//-/}"], ["ree"]]}},
+    {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "qemu-armv8"}}}
+  ] }
+EOF
+"$AUTHOR" provision provision.json --tpa-key "$ROOT/tests/keys/tpa-test.priv.pem" -o provision.cbor
+printf 'serial=QEMU-0001\napi-endpoint=https://api.example.com\nsecret-token=%s\n' "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >perso.txt
+printf 'log-level=info\n' >consumer.conf
+cat >manifest.json <<EOF
+{ "sequence-number": 1,
+  "vendor-id": {"name": "example.com"}, "class-id": {"name": "qemu-armv8"},
+  "components": [
+    {"ta-uuid": "$PERSO_CONSUMER_UUID_A", "file": "$TA_IMAGE", "uri": "https://ta.example.com/consumer.ta",
+     "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "device.pub.pem", "mode": "hpke"}]}},
+    {"id": ["hex:${PERSO_CONSUMER_UUID_A//-/}", "perso"], "file": "perso.txt",
+     "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "device.pub.pem", "mode": "ecdh-es"}]}},
+    {"id": ["ree", "etc", "consumer.conf"], "file": "consumer.conf"}
+  ] }
+EOF
+"$AUTHOR" create manifest.json -o update.suit --sign-key author.priv.pem --payload-out payloads
+"$AUTHOR" verify update.suit --trust-anchor author.pub.pem >/dev/null && echo "author tool: the envelope verifies"
+cd "$ROOT"
+
+PUTS=(--put "$W/provision.cbor=/up/provision.cbor" --put "$W/update.suit=/up/update.suit"
+      --put "$W/payloads/consumer.ta=/up/payloads/consumer.ta")
+echo
+step "boot 2: deliver, then use the new TA; the wrong TA and the REE are refused"
+run boot2 "${PUTS[@]}" \
+    'suit-agent provision /up/provision.cbor' \
+    'suit-agent install /up/update.suit --payload-dir /up/payloads --ree-root /data/ree' \
+    "perso-consumer --uuid $PERSO_CONSUMER_UUID_A hello" \
+    "perso-consumer --uuid $PERSO_CONSUMER_UUID_A info" \
+    "! perso-consumer --uuid $PERSO_CONSUMER_UUID_B info" \
+    '! suit-agent perso-get' \
+    'cat /data/ree/etc/consumer.conf' \
+    'suit-agent status'
+echo "host: sha-256 of the personalization data the author encrypted: $(sha256sum "$W/perso.txt" | cut -d' ' -f1)"
+
+echo
+step "boot 3 (reboot): the TA and its data persist; the same manifest again is a rollback"
+run boot3 "${PUTS[@]}" \
+    "perso-consumer --uuid $PERSO_CONSUMER_UUID_A info" \
+    '! suit-agent install /up/update.suit --payload-dir /up/payloads'
+echo
+step "main job done: logs in $W"

@@ -34,10 +34,10 @@ lap "cargo fmt --check"
 "${CARGO[@]}" fmt --all --check
 
 lap "cargo clippy (host crates, all features, all targets)"
-"${CARGO[@]}" clippy --locked -p suit-common -p suit-host -p suit-tests --all-features --all-targets -- -D warnings
+"${CARGO[@]}" clippy --locked -p suit-common -p suit-host -p suit-tests -p perso-consumer-host --all-features --all-targets -- -D warnings
 
-lap "host-native tests (common, host)"
-"${CARGO[@]}" test --locked -p suit-common -p suit-host --features suit-common/author
+lap "host-native tests (common, host, the consumer example's client)"
+"${CARGO[@]}" test --locked -p suit-common -p suit-host -p perso-consumer-host --features suit-common/author
 
 lap "aarch64 build: TA and agent (qemu/build.sh)"
 bash qemu/build.sh
@@ -46,6 +46,11 @@ lap "cargo clippy (the TA, aarch64, with Debian's clippy: it must match the rust
 env PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc CARGO_TARGET_DIR="$QB/target" CC=aarch64-linux-gnu-gcc \
     TA_DEV_KIT_DIR="$QB/pkgs/optee-os-dev/usr/lib/optee-os-dev/vexpress-qemu_armv8a" \
     /usr/bin/cargo clippy --locked --release -p suit-ta --target aarch64-unknown-linux-gnu -- -D warnings
+
+lap "cargo clippy (suit-perso and the perso-consumer TA, aarch64)"
+env PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc CARGO_TARGET_DIR="$QB/target" CC=aarch64-linux-gnu-gcc \
+    TA_DEV_KIT_DIR="$QB/pkgs/optee-os-dev/usr/lib/optee-os-dev/vexpress-qemu_armv8a" \
+    /usr/bin/cargo clippy --locked --release -p suit-perso -p perso-consumer-ta --target aarch64-unknown-linux-gnu -- -D warnings
 
 lap "end-to-end tests inside OP-TEE on QEMU"
 "${CARGO[@]}" test --locked -p suit-tests -- --test-threads=2

@@ -65,7 +65,8 @@ pub enum Command {
     PersonalizationGet = 10,
     /// A chunk of an approved REE component: [`ReeExportRequest`] → [`ReeExportResponse`].
     ReeExport = 11,
-    /// The latest signed SUIT report: [`Empty`] → [`ReportResponse`].
+    /// The SUIT report of the latest install attempt, signed now over the caller's nonce:
+    /// [`ReportRequest`] → [`ReportResponse`].
     Report = 12,
 }
 
@@ -286,6 +287,13 @@ pub struct ReeExportResponse {
     /// SHA-256 of the whole approved image, for the agent to check what it wrote.
     pub digest: ByteBuf,
     pub data: ByteBuf,
+}
+
+/// Request of [`Command::Report`]: a fresh nonce from the status tracker, so an old signed
+/// report cannot be replayed as the current one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportRequest {
+    pub nonce: Option<ByteBuf>,
 }
 
 /// Response of [`Command::Report`]: a COSE_Sign1 over a SUIT report, signed by the

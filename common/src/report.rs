@@ -565,7 +565,8 @@ impl Report {
     /// Encodes the SUIT_Report (keys in deterministic order).
     pub fn encode(&self) -> Result<Vec<u8>, ReportError> {
         let mut e = Enc(Vec::with_capacity(256));
-        let mut n = 4;
+        // records, result, reference, then the optional members.
+        let mut n = 3;
         n += usize::from(self.nonce.is_some());
         n += usize::from(self.sequence_number.is_some());
         let detail = match &self.result {
@@ -945,7 +946,9 @@ pub fn verify_report(bytes: &[u8], key: &VerificationKey) -> Result<DecodedRepor
         }
         Some(coset::RegisteredLabelWithPrivate::Assigned(a)) => {
             use coset::iana::EnumI64;
-            return Err(ReportError::Cose(CoseError::UnsupportedAlgorithm(a.to_i64())));
+            return Err(ReportError::Cose(CoseError::UnsupportedAlgorithm(
+                a.to_i64(),
+            )));
         }
         Some(coset::RegisteredLabelWithPrivate::PrivateUse(i)) => {
             return Err(ReportError::Cose(CoseError::UnsupportedAlgorithm(*i)))
@@ -1297,8 +1300,16 @@ fn encode_record(e: &mut Enc, r: &ReportRecord) -> Result<(), ReportError> {
 }
 
 fn encode_system(e: &mut Enc, s: &SystemProperties) -> Result<(), ReportError> {
-    if s.properties.iter().any(|(k, _)| *k == label::SYSTEM_COMPONENT_ID) {
-        return Err(ReportError::Malformed("property uses the component-id label"));
+    if s.properties.len() > MAX_PROPERTIES {
+        return Err(ReportError::TooLarge("properties"));
+    }
+    if s.properties
+        .iter()
+        .any(|(k, _)| *k == label::SYSTEM_COMPONENT_ID)
+    {
+        return Err(ReportError::Malformed(
+            "property uses the component-id label",
+        ));
     }
     let mut id = Enc(Vec::new());
     let segs = s.component.segments();
@@ -1313,9 +1324,6 @@ fn encode_system(e: &mut Enc, s: &SystemProperties) -> Result<(), ReportError> {
     for (k, v) in &s.properties {
         e.int(*k);
         e.value(v)?;
-    }
-    if s.properties.len() > MAX_PROPERTIES {
-        return Err(ReportError::TooLarge("properties"));
     }
     Ok(())
 }

@@ -351,11 +351,13 @@ fn anchors(s: &mut Service<Mem>) -> AnchorsResponse {
     call(s, Command::Anchors, &Empty {}).unwrap()
 }
 
-/// Every stored object, to prove a refused operation changed nothing.
+/// Every stored object except the latest report (which records every attempt), to prove a
+/// refused operation changed nothing.
 fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
     let st = &s.backend().store;
     st.names()
         .into_iter()
+        .filter(|n| n != suit_common::service::REPORT_OBJECT)
         .map(|n| (n.clone(), st.raw(&n).unwrap().to_vec()))
         .collect()
 }
@@ -1049,4 +1051,56 @@ fn ree_files_are_approved_then_exported_exactly() {
     assert_eq!(r.kind, "not-found");
     let r = refusal(deliver(&mut s, 2, &[b"ree", b"..", b"passwd"], b"x"));
     assert!(r.reason.contains("not a valid REE path"), "{}", r.reason);
+}
+
+// ---------------------------------------------------------------------------------------
+// Reports.
+
+#[test]
+fn every_install_attempt_leaves_a_signed_report_over_a_fresh_nonce() {
+    use suit_common::cose::VerificationKey;
+    use suit_common::report::verify_report;
+    let mut s = provisioned();
+    let none = refusal(call::<_, ReportResponse>(
+        &mut s,
+        Command::Report,
+        &ReportRequest::default(),
+    ));
+    assert_eq!(none.kind, "not-found");
+    let keys: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
+    let report_key = VerificationKey::p256_from_sec1(&keys.report_key).unwrap();
+    let get = |s: &mut Service<Mem>, nonce: &[u8]| {
+        let r: ReportResponse = call(
+            s,
+            Command::Report,
+            &ReportRequest {
+                nonce: Some(ByteBuf::from(nonce.to_vec())),
+            },
+        )
+        .unwrap();
+        r.report.into_vec()
+    };
+
+    let payload = b"reported firmware".to_vec();
+    let env = sign(
+        &manifest(1, &[b"app"], &payload, "#p", VENDOR_ID),
+        &[AUTHOR_PRIV],
+        &[("#p", &payload)],
+    );
+    install(&mut s, &env, &[], 4096).unwrap();
+    let signed = get(&mut s, b"nonce-1");
+    let report = verify_report(&signed, &report_key).unwrap();
+    assert!(report.is_success());
+    assert_eq!(report.nonce.as_deref(), Some(&b"nonce-1"[..]));
+    assert_eq!(report.sequence_number, Some(1));
+    // The report key signs; the decryption key does not verify it.
+    let decryption_key = VerificationKey::p256_from_sec1(&keys.decryption_key).unwrap();
+    assert!(verify_report(&signed, &decryption_key).is_err());
+
+    // A refused attempt (rollback) is reported too, with its reason.
+    refusal(install(&mut s, &env, &[], 4096));
+    let report = verify_report(&get(&mut s, b"nonce-2"), &report_key).unwrap();
+    assert!(!report.is_success());
+    assert_eq!(report.nonce.as_deref(), Some(&b"nonce-2"[..]));
+    assert_eq!(report.sequence_number, Some(1));
 }

@@ -5,7 +5,8 @@
 //!
 //! Input: a sequence of records `command (1) | flags (1) | length (2, big endian) | request`.
 //! flags ≥ 0xf0: that byte is sent as the protocol version (a mismatch); otherwise the
-//! current version. The last record takes what is left.
+//! current version. flags bit 0: the command comes from a trusted application (client UUID
+//! `[flags; 16]`) instead of the REE. The last record takes what is left.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -15,13 +16,15 @@ use suit_common::protocol::{
 };
 use suit_common::service::keys::Rng;
 use suit_common::service::store::{MemoryStore, SecureStore, StoreError};
-use suit_common::service::{Backend, Config, Service};
+use suit_common::service::{Backend, Client, Config, Service, TaStore};
 use zeroize::Zeroizing;
 
 /// A deterministic backend: in-memory store, counter-based "randomness".
 struct Fake {
     store: MemoryStore,
     counter: u64,
+    client: Client,
+    installed_tas: usize,
 }
 
 impl SecureStore for Fake {
@@ -57,7 +60,21 @@ impl Rng for Fake {
     }
 }
 
+impl TaStore for Fake {
+    fn install_ta(&mut self, image: &[u8]) -> Result<(), u32> {
+        // The TEE verifies the TA signature; here every non-empty image "verifies".
+        if image.is_empty() {
+            return Err(0xffff_0006);
+        }
+        self.installed_tas += 1;
+        Ok(())
+    }
+}
+
 impl Backend for Fake {
+    fn client(&self) -> Client {
+        self.client
+    }
     fn name(&self) -> &'static str {
         "fuzz"
     }
@@ -90,6 +107,8 @@ fuzz_target!(|data: &[u8]| {
     let backend = Fake {
         store: MemoryStore::new(),
         counter: 1,
+        client: Client::Ree,
+        installed_tas: 0,
     };
     let mut service = Service::new(backend, config);
     let mut rest = data;
@@ -106,6 +125,11 @@ fuzz_target!(|data: &[u8]| {
         round_trip::<ChunkRequest>(request);
         round_trip::<PayloadChunkRequest>(request);
 
+        service.backend_mut().client = if flags & 1 == 1 {
+            Client::TrustedApp([flags; 16])
+        } else {
+            Client::Ree
+        };
         let version = if flags >= 0xf0 {
             u32::from(flags)
         } else {

@@ -180,3 +180,19 @@ pub fn ree_export(tee: &mut dyn Transport, path: &str) -> Result<(Vec<u8>, Vec<u
     }
     Ok((data, digest))
 }
+
+/// PersonalizationGet as the normal world (refused by design; see `suit-agent perso-get`).
+pub fn personalization(tee: &mut dyn Transport) -> Result<Vec<u8>, AgentError> {
+    let r: suit_common::protocol::PersonalizationResponse =
+        call(tee, Command::PersonalizationGet, &Empty {})?;
+    Ok(r.data.into_vec())
+}
+
+/// The TA's signed SUIT report of the latest install attempt, over `nonce`.
+pub fn report(tee: &mut dyn Transport, nonce: Option<&[u8]>) -> Result<Vec<u8>, AgentError> {
+    let request = suit_common::protocol::ReportRequest {
+        nonce: nonce.map(|n| ByteBuf::from(n.to_vec())),
+    };
+    let r: suit_common::protocol::ReportResponse = call(tee, Command::Report, &request)?;
+    Ok(r.report.into_vec())
+}

@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
 
 use crate::encryption::DeviceKeys;
+use crate::report::{image_properties, Failure, Report, ReportBuilder};
 use crate::suit::platform::{IdentifierKind, Platform, PlatformError, Record};
 use crate::suit::{self, ComponentId, Envelope, Procedure};
 
@@ -59,6 +60,8 @@ pub struct InstallSession {
     envelope: Vec<u8>,
     needed: Option<Vec<String>>,
     payloads: Vec<Payload>,
+    /// The SUIT report of the last prepare/finish, for the service to keep.
+    report: Option<Report>,
 }
 
 /// What `prepare` learned from the authenticated manifest.
@@ -120,6 +123,11 @@ impl InstallSession {
         Ok(())
     }
 
+    /// The report of the last `prepare` or `finish`, once.
+    pub fn take_report(&mut self) -> Option<Report> {
+        self.report.take()
+    }
+
     /// Authenticates the envelope and checks policy and rollback; no side effects.
     pub fn prepare(&mut self, state: &State) -> Result<Prepared, InstallError> {
         if self.expected_len == 0 || self.envelope.len() != self.expected_len {
@@ -128,17 +136,22 @@ impl InstallSession {
         let policy = state
             .policy()
             .map_err(|e| InstallError::Refused(format!("stored policy unusable: {e:?}")))?;
-        let refused = |e: suit::Error| InstallError::Refused(format!("{e}"));
-        let auth = Envelope::decode(&self.envelope)
-            .map_err(refused)?
-            .authenticate(&policy.anchors)
-            .map_err(refused)?;
-        policy
-            .check_manifest(&auth.manifest, &auth.signers)
-            .map_err(|e| refused(e.into()))?;
-        let stored = state.sequence_number(&auth.manifest.rollback_key());
-        suit::policy::check_rollback(stored, auth.manifest.sequence_number)
-            .map_err(|e| refused(e.into()))?;
+        let checked = Envelope::decode(&self.envelope).and_then(|env| {
+            let auth = env.authenticate(&policy.anchors)?;
+            policy.check_manifest(&auth.manifest, &auth.signers)?;
+            let stored = state.sequence_number(&auth.manifest.rollback_key());
+            suit::policy::check_rollback(stored, auth.manifest.sequence_number)?;
+            Ok(auth)
+        });
+        let auth = match checked {
+            Ok(auth) => auth,
+            Err(e) => {
+                let report =
+                    ReportBuilder::for_envelope(&self.envelope).fail(&e, Some(&self.envelope));
+                self.report = Some(report);
+                return Err(InstallError::Refused(format!("{e}")));
+            }
+        };
         let mut uris: Vec<String> = Vec::new();
         for seq in auth.manifest.sequences() {
             seq.for_each_parameters(&mut |p| {
@@ -239,20 +252,33 @@ impl InstallSession {
             .iter()
             .map(|p| (p.uri.clone(), p.expected.map(|_| p.object.clone())))
             .collect();
-        let result = {
-            let mut platform = StorePlatform::new(store, state, &payloads);
+        let (result, report) = {
+            let builder = ReportBuilder::for_envelope(&envelope);
+            let mut platform = StorePlatform::new(store, state, &payloads, builder);
             let r = suit::process(&envelope, Procedure::Update, &policy, keys, &mut platform);
+            let builder = core::mem::take(&mut platform.report);
             match r {
-                Ok(o) => Ok((
-                    o,
-                    platform.take_commit(),
-                    core::mem::take(&mut platform.ree_paths),
-                )),
-                // A refusal at commit time has a more precise reason than the engine's.
-                Err(e) => Err(platform.refusal.take().unwrap_or_else(|| format!("{e}"))),
+                Ok(o) => {
+                    let report = builder.succeed(&o);
+                    let commit = platform.take_commit();
+                    (
+                        Ok((o, commit, core::mem::take(&mut platform.ree_paths))),
+                        report,
+                    )
+                }
+                Err(e) => {
+                    // A refusal at commit time has a more precise reason than the engine's.
+                    let mut failure = Failure::from_error(&e, Some(&envelope));
+                    if let Some(detail) = &platform.refusal {
+                        failure.detail = Some(detail.clone());
+                    }
+                    let text = platform.refusal.take().unwrap_or_else(|| format!("{e}"));
+                    (Err(text), builder.fail_with(failure))
+                }
             }
         };
         self.clear(store);
+        self.report = Some(report);
         let (outcome, commit, ree_paths) = result.map_err(InstallError::Refused)?;
         // The engine's commit already wrote and saved the new state; now drop what it replaced.
         for old in commit {
@@ -267,11 +293,16 @@ impl InstallSession {
         })
     }
 
-    fn clear(&mut self, store: &mut dyn SecureStore) {
+    /// Deletes staged payloads and resets the session (a pending report survives).
+    fn clear<S: SecureStore + ?Sized>(&mut self, store: &mut S) {
         for p in &self.payloads {
             let _ = store.remove(&p.object);
         }
-        *self = InstallSession::default();
+        let report = self.report.take();
+        *self = InstallSession {
+            report,
+            ..InstallSession::default()
+        };
     }
 }
 
@@ -295,6 +326,7 @@ struct StorePlatform<'a, D: SecureStore + TaStore> {
     /// Why `commit` refused, in words (the engine only sees `PlatformError::Refused`).
     refusal: Option<String>,
     ree_paths: Vec<String>,
+    report: ReportBuilder,
 }
 
 impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
@@ -302,6 +334,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         store: &'a mut D,
         state: &'a mut State,
         payloads: &'a [(String, Option<String>)],
+        report: ReportBuilder,
     ) -> Self {
         StorePlatform {
             store,
@@ -314,6 +347,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             replaced: Vec::new(),
             refusal: None,
             ree_paths: Vec::new(),
+            report,
         }
     }
 
@@ -582,5 +616,25 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         self.staged_sequence.clear();
     }
 
-    fn report(&mut self, _record: &Record<'_>) {}
+    /// Keeps what the manifest's reporting policy asks for; system information for a
+    /// component is its image digest and size (staged if any, else installed).
+    fn report(&mut self, record: &Record<'_>) {
+        if !self.report.record(record) {
+            return;
+        }
+        let Some(c) = record.component else {
+            return;
+        };
+        let properties = match self.staged.iter().find(|s| s.component == *c) {
+            Some(s) => Some(image_properties(&s.hasher.clone().finalize().into(), s.len)),
+            None => self.state.component(c).and_then(|x| {
+                <[u8; 32]>::try_from(x.digest.as_slice())
+                    .ok()
+                    .map(|d| image_properties(&d, x.size))
+            }),
+        };
+        if let Some(p) = properties {
+            self.report.system_properties(c, p);
+        }
+    }
 }

@@ -27,10 +27,15 @@ use crate::protocol::{
     self, AnchorInfo, AnchorsResponse, ChunkRequest, Command, DeviceKeyResponse, Empty,
     IdentityInfo, InstallBeginRequest, InstallFinishResponse, InstallPrepareResponse,
     PayloadChunkRequest, PersonalizationResponse, PlatformInfo, ProvisionRequest,
-    ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal, RuleInfo, ServiceInfo, Status,
-    StatusResponse, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
+    ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal, ReportRequest, ReportResponse,
+    RuleInfo, ServiceInfo, Status, StatusResponse, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE,
+    PROTOCOL_VERSION,
 };
+use crate::report::Report;
 use crate::suit::ComponentId;
+
+/// Object holding the (unsigned) report of the latest install attempt.
+pub const REPORT_OBJECT: &str = "suit/report";
 
 use install::{InstallError, InstallSession};
 use keys::{DeviceKeyPair, KeyStoreError, Rng};
@@ -230,7 +235,9 @@ impl<B: Backend> Service<B> {
             }),
             Command::InstallPrepare => self.handle(request, |s, _: Empty| {
                 let state = State::load(&s.backend)?;
-                let p = s.install.prepare(&state)?;
+                let p = s.install.prepare(&state);
+                s.keep_report()?;
+                let p = p?;
                 Ok(InstallPrepareResponse {
                     needed_uris: p.needed_uris,
                     sequence_number: p.sequence_number,
@@ -246,10 +253,7 @@ impl<B: Backend> Service<B> {
             Command::InstallFinish => self.handle(request, |s, _: Empty| s.install_finish()),
             Command::PersonalizationGet => self.handle(request, |s, _: Empty| s.personalization()),
             Command::ReeExport => self.handle(request, |s, r: ReeExportRequest| s.ree_export(&r)),
-            Command::Report => Outcome::Refused(Refuse::new(
-                "unsupported",
-                "not implemented in this TA version",
-            )),
+            Command::Report => self.handle(request, |s, r: ReportRequest| s.report(r)),
         };
         match outcome {
             Outcome::Body(body) => Reply::sized(Status::Ok, body),
@@ -394,13 +398,47 @@ impl<B: Backend> Service<B> {
         })
     }
 
+    /// Stores the report of the install step that just ran (unsigned: it is signed when
+    /// asked for, over the asker's nonce).
+    fn keep_report(&mut self) -> Result<(), Refuse> {
+        if let Some(report) = self.install.take_report() {
+            let bytes = report
+                .encode()
+                .map_err(|e| Refuse::new("report", format!("encoding the report: {e:?}")))?;
+            self.backend
+                .put(REPORT_OBJECT, &bytes)
+                .map_err(|e| Refuse::new("storage", format!("storing the report: {e:?}")))?;
+        }
+        Ok(())
+    }
+
+    fn report(&mut self, r: ReportRequest) -> Result<ReportResponse, Refuse> {
+        let bytes = self
+            .backend
+            .get(REPORT_OBJECT)
+            .map_err(|e| Refuse::new("storage", format!("secure storage: {e:?}")))?
+            .ok_or_else(|| Refuse::new("not-found", "no install attempt has been reported yet"))?;
+        let mut report = Report::decode(&bytes)
+            .map_err(|e| Refuse::new("report", format!("stored report unusable: {e:?}")))?;
+        report.nonce = r.nonce.map(ByteBuf::into_vec);
+        let keys = self.keys()?;
+        let signed = report
+            .sign(keys.report_secret())
+            .map_err(|e| Refuse::new("report", format!("signing the report: {e:?}")))?;
+        Ok(ReportResponse {
+            report: ByteBuf::from(signed),
+        })
+    }
+
     fn install_finish(&mut self) -> Result<InstallFinishResponse, Refuse> {
         let keys = self.keys()?;
         let decryption = keys.decryption_keys(&[]);
         let mut state = State::load(&self.backend)?;
         let done = self
             .install
-            .finish(&mut self.backend, &mut state, &decryption)?;
+            .finish(&mut self.backend, &mut state, &decryption);
+        self.keep_report()?;
+        let done = done?;
         Ok(InstallFinishResponse {
             sequence_number: done.sequence_number,
             signers: done.signers,

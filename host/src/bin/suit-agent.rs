@@ -97,6 +97,19 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Fetch the TA's signed SUIT report of the latest install attempt (for a status
+    /// tracker; verify it with `suit-author verify-report`).
+    Report {
+        /// Hex nonce from the status tracker, bound into the signature (freshness).
+        #[arg(long)]
+        nonce: Option<String>,
+        /// Write the COSE_Sign1 report here (otherwise: a summary on standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Ask the TA for personalization data as the normal world. Always refused: the data
+    /// goes only to its TA over a TA-to-TA session. Exists to demonstrate that boundary.
+    PersoGet,
     /// Write an approved normal-world file (from an earlier install) under --ree-root.
     Export {
         /// The approved path (as `install` printed it).
@@ -341,6 +354,52 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 println!("rule {}: requires {}", r.prefix, r.required.join(" AND "));
             }
         }
+        Cmd::Report { nonce, out } => {
+            let nonce = nonce
+                .as_deref()
+                .map(hex::decode)
+                .transpose()
+                .map_err(|e| AgentError::File(format!("--nonce: not hex: {e}")))?;
+            let signed = client::report(tee.as_mut(), nonce.as_deref())?;
+            match out {
+                Some(path) => {
+                    std::fs::write(path, &signed)
+                        .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
+                    println!(
+                        "wrote the signed report ({} bytes) to {}",
+                        signed.len(),
+                        path.display()
+                    );
+                }
+                None => {
+                    // The agent cannot vouch for it; it only shows what the TA signed.
+                    let r = suit_common::report::Report::decode(&signed_payload(&signed)?)
+                        .map_err(|_| AgentError::BadResponse("report does not decode"))?;
+                    println!("SUIT report (signed by the device report key; verify with suit-author verify-report)");
+                    println!(
+                        "  manifest digest: {}",
+                        r.manifest_digest.map_or("none".into(), |d| show(&d))
+                    );
+                    println!(
+                        "  sequence number: {}",
+                        r.sequence_number.map_or("none".into(), |n| n.to_string())
+                    );
+                    println!(
+                        "  result:          {}",
+                        if r.is_success() {
+                            "success".to_string()
+                        } else {
+                            format!("{:?}", r.result)
+                        }
+                    );
+                    println!("  records:         {}", r.records().count());
+                }
+            }
+        }
+        Cmd::PersoGet => {
+            let data = client::personalization(tee.as_mut())?;
+            println!("the TA released {} bytes to the normal world", data.len());
+        }
         Cmd::Export { path, ree_root } => {
             let (data, digest) = client::ree_export(tee.as_mut(), path)?;
             let dest = ree::write_approved(ree_root, path, &data, &digest)?;
@@ -410,5 +469,22 @@ fn main() -> ExitCode {
             eprintln!("suit-agent: error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The payload of a COSE_Sign1 (the SUIT report inside a signed report), unverified.
+fn signed_payload(signed: &[u8]) -> Result<Vec<u8>, AgentError> {
+    let value: ciborium::Value = ciborium::de::from_reader(signed)
+        .map_err(|_| AgentError::BadResponse("report is not CBOR"))?;
+    let inner = match value {
+        ciborium::Value::Tag(18, v) => *v,
+        v => v,
+    };
+    match inner {
+        ciborium::Value::Array(items) => match items.get(2) {
+            Some(ciborium::Value::Bytes(b)) => Ok(b.clone()),
+            _ => Err(AgentError::BadResponse("report has no payload")),
+        },
+        _ => Err(AgentError::BadResponse("report is not a COSE_Sign1")),
     }
 }

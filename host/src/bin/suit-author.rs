@@ -203,6 +203,17 @@ enum Cmd {
         #[arg(long)]
         kid: Option<String>,
     },
+    /// Verify a device's signed SUIT report and show it (exit 0 only if the signature verifies).
+    VerifyReport {
+        /// Signed report (COSE_Sign1; CBOR or hex text).
+        report: PathBuf,
+        /// The device's report public key (PEM, COSE_Key or JWK; P-256).
+        #[arg(long = "device-key", value_name = "PUB")]
+        device_key: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_uuid(flag: &str, s: &Option<String>) -> Result<Option<[u8; 16]>> {
@@ -420,6 +431,18 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::VerifyReport {
+            report,
+            device_key,
+            json,
+        } => suit_host::author::report::verify_report_file(
+            &suit_host::author::report::VerifyReportOptions {
+                report,
+                device_key,
+                json,
+            },
+            &mut out,
+        ),
     }
 }
 

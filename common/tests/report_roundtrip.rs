@@ -1,0 +1,594 @@
+//! SUIT reports (draft-ietf-suit-report-18): building from engine records by reporting policy,
+//! encoding, signing as COSE_Sign1 (ESP256, attached payload), verifying and decoding; the
+//! failure path; and real engine runs over the manifest-spec examples.
+
+mod support;
+
+use suit_common::cose::VerificationKey;
+use suit_common::report::{
+    self, image_properties, label, policy, sign_report, verify_report, Entry, Failure, Reason,
+    Report, ReportBuilder, ReportError, ReportRecord, ReportResult, Value,
+};
+use suit_common::suit::error::{ConditionKind, Error, PolicyError, Section};
+use suit_common::suit::platform::{Event, IdentifierKind, Platform, PlatformError, Record};
+use suit_common::suit::{process, ComponentId, Digest, Procedure};
+use support::*;
+
+fn device_key(seed: u8) -> p256::SecretKey {
+    let mut b = [0u8; 32];
+    b[31] = seed;
+    b[0] = 0x42;
+    p256::SecretKey::from_slice(&b).unwrap()
+}
+
+fn public(key: &p256::SecretKey) -> VerificationKey {
+    use p256::elliptic_curve::sec1::ToSec1Point;
+    VerificationKey::p256_from_sec1(key.public_key().to_sec1_point(false).as_bytes()).unwrap()
+}
+
+fn rec<'a>(event: Event, c: Option<&'a ComponentId>, success: bool, pol: u64) -> Record<'a> {
+    Record {
+        manifest_depth: 0,
+        section: Section::Install,
+        event,
+        component: c,
+        success,
+        policy: pol,
+    }
+}
+
+fn sample_report() -> Report {
+    let c = cid(&[b"fw"]);
+    let mut b = ReportBuilder::new();
+    b.set_manifest_digest(Some([7; 32]));
+    b.set_reference_uri(Some("https://example.com/m.suit"));
+    b.set_nonce(b"fresh-nonce").unwrap();
+    b.record(&rec(
+        Event::Condition(ConditionKind::VendorIdentifier),
+        Some(&c),
+        true,
+        policy::RECORD_ON_SUCCESS,
+    ));
+    if b.record(&rec(Event::Write, Some(&c), true, 15)) {
+        b.system_properties(&c, image_properties(&[9; 32], 1234));
+    }
+    b.fail_with(Failure::new(
+        Reason::OperationFailed,
+        report::code::SERVICE_STORE,
+        "secure storage full",
+    ))
+}
+
+#[test]
+fn signed_report_round_trips() {
+    let key = device_key(1);
+    let r = sample_report();
+    let bytes = r.encode().unwrap();
+    assert_eq!(Report::decode(&bytes).unwrap(), r);
+    let signed = sign_report(&bytes, &key).unwrap();
+    // COSE_Sign1_Tagged with the report attached.
+    assert_eq!(signed[0], 0xd2);
+    assert!(signed.windows(bytes.len()).any(|w| w == bytes.as_slice()));
+    let decoded = verify_report(&signed, &public(&key)).unwrap();
+    assert_eq!(decoded, r);
+    assert_eq!(decoded.manifest_digest, Some([7; 32]));
+    assert_eq!(decoded.nonce.as_deref(), Some(&b"fresh-nonce"[..]));
+    assert_eq!(
+        decoded.manifest_uri.as_deref(),
+        Some("https://example.com/m.suit")
+    );
+    // Deterministic ECDSA: same key, same report, same bytes.
+    assert_eq!(sign_report(&bytes, &key).unwrap(), signed);
+    assert_eq!(r.sign(&key).unwrap(), signed);
+}
+
+#[test]
+fn the_encoding_follows_the_draft_cddl() {
+    let bytes = sample_report().encode().unwrap();
+    let v: ciborium::Value = ciborium::from_reader(bytes.as_slice()).unwrap();
+    let map = v.into_map().unwrap();
+    let get = |k: i64| {
+        map.iter()
+            .find(|(key, _)| key == &ciborium::Value::Integer(k.into()))
+            .map(|(_, v)| v.clone())
+    };
+    // suit-reference => [ uri, SUIT_Digest ]
+    let reference = get(99).unwrap().into_array().unwrap();
+    assert_eq!(
+        reference[0],
+        ciborium::Value::Text("https://example.com/m.suit".into())
+    );
+    let digest = reference[1].clone().into_array().unwrap();
+    assert_eq!(digest[0], ciborium::Value::Integer((-16).into()));
+    assert_eq!(digest[1], ciborium::Value::Bytes(vec![7; 32]));
+    assert_eq!(
+        get(2),
+        Some(ciborium::Value::Bytes(b"fresh-nonce".to_vec()))
+    );
+    // records: SUIT_Record arrays and system-property-claims maps
+    let records = get(3).unwrap().into_array().unwrap();
+    assert_eq!(records.len(), 3);
+    let r0 = records[0].clone().into_array().unwrap();
+    assert_eq!(r0[0], ciborium::Value::Array(vec![]));
+    assert_eq!(r0[1], ciborium::Value::Integer(20.into())); // suit-install
+    assert!(r0[4].is_map());
+    assert!(records[2].is_map());
+    // result map { 5: code, 6: record, 7: reason }
+    let result = get(4).unwrap().into_map().unwrap();
+    let keys: Vec<_> = result.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            ciborium::Value::Integer(5.into()),
+            ciborium::Value::Integer(6.into()),
+            ciborium::Value::Integer(7.into())
+        ]
+    );
+    assert_eq!(result[2].1, ciborium::Value::Integer(11.into()));
+    assert!(get(label::EXT_DETAIL).is_some());
+}
+
+#[test]
+fn tampered_signature_or_payload_is_refused() {
+    let key = device_key(1);
+    let bytes = sample_report().encode().unwrap();
+    let signed = sign_report(&bytes, &key).unwrap();
+    let mut bad_sig = signed.clone();
+    let last = bad_sig.len() - 1;
+    bad_sig[last] ^= 1;
+    assert_eq!(
+        verify_report(&bad_sig, &public(&key)),
+        Err(ReportError::BadSignature)
+    );
+    // Change the result reason inside the payload (11 -> 10): still well-formed, not signed.
+    let at = signed
+        .windows(bytes.len())
+        .position(|w| w == bytes.as_slice())
+        .unwrap();
+    let reason_at = at + bytes.iter().rposition(|b| *b == 0x0b).unwrap();
+    let mut bad_payload = signed.clone();
+    bad_payload[reason_at] = 0x0a;
+    assert_eq!(
+        verify_report(&bad_payload, &public(&key)),
+        Err(ReportError::BadSignature)
+    );
+}
+
+#[test]
+fn a_report_signed_by_another_key_is_refused() {
+    let signed = sign_report(&sample_report().encode().unwrap(), &device_key(1)).unwrap();
+    assert_eq!(
+        verify_report(&signed, &public(&device_key(2))),
+        Err(ReportError::BadSignature)
+    );
+    let ed = VerificationKey::ed25519(
+        &ed25519_dalek::SigningKey::from_bytes(&[5; 32])
+            .verifying_key()
+            .to_bytes(),
+    )
+    .unwrap();
+    assert!(matches!(
+        verify_report(&signed, &ed),
+        Err(ReportError::Cose(_))
+    ));
+}
+
+#[test]
+fn failure_reports_carry_reason_code_and_detail() {
+    let err = Error::Policy(PolicyError::Rollback {
+        stored: 5,
+        offered: 3,
+    });
+    let r = ReportBuilder::failure(Some([1; 32]), Failure::from_error(&err, None));
+    let key = device_key(3);
+    let d = verify_report(&r.sign(&key).unwrap(), &public(&key)).unwrap();
+    assert!(!d.is_success());
+    assert_eq!(d.manifest_digest, Some([1; 32]));
+    let ReportResult::Failure(f) = &d.result else {
+        panic!("failure expected")
+    };
+    assert_eq!(f.reason, Reason::ConditionFailed);
+    assert_eq!(f.code, report::code::POLICY_ROLLBACK);
+    assert!(f.detail.as_deref().unwrap().contains("Rollback"));
+    assert_eq!(f.record, ReportRecord::outside_commands(None));
+
+    // A refusal before anything decoded: no manifest digest at all.
+    let r = ReportBuilder::failure(
+        None,
+        Failure::new(
+            Reason::CborParse,
+            report::code::DECODE,
+            "envelope is not CBOR",
+        ),
+    );
+    let d = Report::decode(&r.encode().unwrap()).unwrap();
+    assert_eq!(d.manifest_digest, None);
+    assert_eq!(d.manifest_uri, None);
+    assert!(d.entries.is_empty());
+}
+
+#[test]
+fn records_are_kept_by_their_policy_bits() {
+    let c = cid(&[b"c"]);
+    let mut b = ReportBuilder::new();
+    let ev = Event::Condition(ConditionKind::ImageMatch);
+    // (success, policy) -> (kept, sysinfo)
+    let cases = [
+        (true, 0, false, false),
+        (false, 0, false, false),
+        (true, policy::RECORD_ON_SUCCESS, true, false),
+        (false, policy::RECORD_ON_SUCCESS, false, false),
+        (true, policy::RECORD_ON_FAILURE, false, false),
+        (false, policy::RECORD_ON_FAILURE, true, false),
+        (true, policy::SYSINFO_SUCCESS, false, true),
+        (false, policy::SYSINFO_SUCCESS, false, false),
+        (true, policy::SYSINFO_FAILURE, false, false),
+        (false, policy::SYSINFO_FAILURE, false, true),
+        (false, 15, true, true),
+    ];
+    let mut kept = 0;
+    for (success, pol, keep, sysinfo) in cases {
+        let before = b.clone().fail_with(dummy_failure()).entries.len();
+        let r = rec(ev, Some(&c), success, pol);
+        assert_eq!(b.record(&r), sysinfo, "sysinfo for {success} {pol}");
+        let after = b.clone().fail_with(dummy_failure()).entries.len();
+        assert_eq!(
+            after - before,
+            usize::from(keep),
+            "record for {success} {pol}"
+        );
+        kept += usize::from(keep);
+    }
+    let r = b.fail_with(dummy_failure());
+    let records: Vec<_> = r.records().collect();
+    assert_eq!(records.len(), kept);
+    assert_eq!(
+        records.iter().map(|r| r.success).collect::<Vec<_>>(),
+        vec![Some(true), Some(false), Some(false)]
+    );
+    assert!(records.iter().all(|r| r.command == Some(3)));
+    // No component: nothing to report system information about.
+    assert!(!ReportBuilder::wants_sysinfo(&rec(
+        Event::Condition(ConditionKind::Abort),
+        None,
+        false,
+        15
+    )));
+}
+
+fn dummy_failure() -> Failure {
+    Failure::new(Reason::OperationFailed, 0, "")
+}
+
+#[test]
+fn records_are_bounded() {
+    let c = cid(&[b"c"]);
+    let mut b = ReportBuilder::new();
+    for _ in 0..report::MAX_RECORDS + 10 {
+        b.record(&rec(Event::Fetch, Some(&c), true, 1));
+    }
+    let r = b.fail_with(dummy_failure());
+    assert_eq!(r.entries.len(), report::MAX_RECORDS);
+    assert_eq!(r.dropped_records, 10);
+    let d = Report::decode(&r.encode().unwrap()).unwrap();
+    assert_eq!(d.dropped_records, 10);
+    // Nonces are bounded too.
+    assert!(ReportBuilder::new()
+        .set_nonce(&[0; report::MAX_NONCE_LEN + 1])
+        .is_err());
+}
+
+#[test]
+fn mangled_input_never_panics() {
+    let key = device_key(1);
+    let bytes = sample_report().encode().unwrap();
+    let signed = sign_report(&bytes, &key).unwrap();
+    let vk = public(&key);
+    let original = sample_report();
+    for input in [&bytes, &signed] {
+        for n in 0..input.len() {
+            let _ = Report::decode(&input[..n]);
+            let _ = verify_report(&input[..n], &vk);
+        }
+        for i in 0..input.len() {
+            for x in [0x01u8, 0x20, 0x80, 0xff] {
+                let mut m = input.clone();
+                m[i] ^= x;
+                let _ = Report::decode(&m);
+                // Only the unprotected header (kid) is outside the signature.
+                if let Ok(d) = verify_report(&m, &vk) {
+                    assert_eq!(d, original);
+                }
+            }
+        }
+    }
+    // Not a report at all; an encrypted report; a detached payload.
+    assert!(sign_report(b"\xa0", &key).is_err());
+    assert_eq!(
+        Report::decode(&[0x83, 0x40, 0xa0, 0x40]),
+        Err(ReportError::Encrypted)
+    );
+    let detached = {
+        use coset::{CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
+        CoseSign1Builder::new()
+            .protected(
+                HeaderBuilder::new()
+                    .algorithm(coset::iana::Algorithm::ESP256)
+                    .build(),
+            )
+            .build()
+            .to_tagged_vec()
+            .unwrap()
+    };
+    assert!(matches!(
+        verify_report(&detached, &vk),
+        Err(ReportError::Malformed(_))
+    ));
+}
+
+#[test]
+fn unknown_extensions_are_ignored_and_record_extensions_optional() {
+    // A minimal report another implementation might send: plain 5-element record, an unknown
+    // extension label, no URI.
+    let mut e = Vec::new();
+    e.extend_from_slice(&[0xa4]); // map(4)
+    e.extend_from_slice(&[0x03, 0x81, 0x85, 0x80, 0x14, 0x05, 0x00, 0xa0]); // records
+    e.extend_from_slice(&[0x04, 0xf5]); // result: true
+    e.extend_from_slice(&[0x18, 0x63, 0x82, 0x60, 0x82, 0x2f, 0x58, 0x20]); // reference
+    e.extend_from_slice(&[0xab; 32]);
+    e.extend_from_slice(&[0x19, 0x01, 0x00, 0x63, b'x', b'y', b'z']); // 256: "xyz"
+    let r = Report::decode(&e).unwrap();
+    assert!(r.is_success());
+    assert_eq!(r.manifest_digest, Some([0xab; 32]));
+    let rec = r.records().next().unwrap();
+    assert_eq!((rec.section, rec.offset, rec.command), (20, 5, None));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real engine runs: the platform feeds the builder, as the TA's StorePlatform will.
+
+struct Reporting {
+    dev: RecordingPlatform,
+    report: ReportBuilder,
+}
+
+impl Platform for Reporting {
+    fn identifier_matches(&self, k: IdentifierKind, c: &ComponentId, v: &[u8]) -> bool {
+        self.dev.identifier_matches(k, c, v)
+    }
+    fn slot_matches(&self, c: &ComponentId, s: u64) -> Result<bool, PlatformError> {
+        self.dev.slot_matches(c, s)
+    }
+    fn fetch_open(&mut self, uri: &str, a: Option<&[u8]>) -> Result<(), PlatformError> {
+        self.dev.fetch_open(uri, a)
+    }
+    fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError> {
+        self.dev.fetch_read(buf)
+    }
+    fn stage_open(&mut self, c: &ComponentId) -> Result<(), PlatformError> {
+        self.dev.stage_open(c)
+    }
+    fn stage_write(&mut self, c: &ComponentId, d: &[u8]) -> Result<(), PlatformError> {
+        self.dev.stage_write(c, d)
+    }
+    fn stage_discard(&mut self, c: &ComponentId) {
+        self.dev.stage_discard(c)
+    }
+    fn read(&self, c: &ComponentId, o: u64, buf: &mut [u8]) -> Result<usize, PlatformError> {
+        self.dev.read(c, o, buf)
+    }
+    fn swap(&mut self, a: &ComponentId, b: &ComponentId) -> Result<(), PlatformError> {
+        self.dev.swap(a, b)
+    }
+    fn invoke(&mut self, c: &ComponentId, a: Option<&[u8]>) -> Result<(), PlatformError> {
+        self.dev.invoke(c, a)
+    }
+    fn sequence_number(&self, k: &[u8]) -> Result<Option<u64>, PlatformError> {
+        self.dev.sequence_number(k)
+    }
+    fn stage_sequence_number(&mut self, k: &[u8], v: u64) -> Result<(), PlatformError> {
+        self.dev.stage_sequence_number(k, v)
+    }
+    fn commit(&mut self) -> Result<(), PlatformError> {
+        self.dev.commit()
+    }
+    fn discard(&mut self) {
+        self.dev.discard()
+    }
+    fn report(&mut self, r: &Record<'_>) {
+        self.dev.report(r);
+        if self.report.record(r) {
+            if let Some(c) = r.component {
+                // System information: the component's current image, if any.
+                let mut data = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = self.dev.read(c, data.len() as u64, &mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    data.extend_from_slice(&buf[..n]);
+                }
+                let props = image_properties(&Digest::sha256(&data).0, data.len() as u64);
+                self.report.system_properties(c, props);
+            }
+        }
+    }
+}
+
+fn example(name: &str) -> Vec<u8> {
+    hex_file(&format!("suit-manifest-spec/{name}"))
+}
+
+#[test]
+fn engine_failure_report_locates_the_failed_condition() {
+    // Example 0, secure boot: every command has policy 15; image-match fails on the dummy
+    // digest at validate (7), command 0, which is byte 1 of `[3, 15]`.
+    let env = example("example0.signed.hex");
+    let mut p = Reporting {
+        dev: RecordingPlatform::spec_device(),
+        report: ReportBuilder::for_envelope(&env),
+    };
+    let image: Vec<u8> = (0..34768u32).map(|i| i as u8).collect();
+    p.dev.installed.insert(cid(&[&[0]]), image.clone());
+    let err = process(&env, Procedure::Invoke, &spec_policy(), &no_keys(), &mut p).unwrap_err();
+    let report = std::mem::take(&mut p.report).fail(&err, Some(&env));
+    let key = device_key(9);
+    let d = verify_report(&report.sign(&key).unwrap(), &public(&key)).unwrap();
+
+    let claimed = suit_common::suit::Envelope::decode(&env)
+        .unwrap()
+        .claimed_digest();
+    assert_eq!(d.manifest_digest, Some(claimed.0));
+    assert_eq!(d.sequence_number, Some(0));
+    let ReportResult::Failure(f) = &d.result else {
+        panic!("failure expected")
+    };
+    assert_eq!(f.reason, Reason::ConditionFailed);
+    assert_eq!(
+        (f.record.section, f.record.offset, f.record.command),
+        (7, 1, Some(3))
+    );
+    assert_eq!(f.record.component_index, 0);
+    assert!(f.record.manifest_id.is_empty());
+
+    // vendor ok, class ok, image-match failed: three records, each with system information.
+    let records: Vec<_> = d
+        .records()
+        .map(|r| (r.section, r.command, r.success))
+        .collect();
+    assert_eq!(
+        records,
+        vec![
+            (3, Some(1), Some(true)),
+            (3, Some(2), Some(true)),
+            (7, Some(3), Some(false)),
+        ]
+    );
+    let claims: Vec<_> = d
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::System(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(claims.len(), 3);
+    assert_eq!(claims[0].component, cid(&[&[0]]));
+    assert_eq!(
+        claims[0].properties,
+        image_properties(&Digest::sha256(&image).0, image.len() as u64)
+    );
+    assert!(matches!(claims[0].properties[0].1, Value::Bytes(_)));
+}
+
+#[test]
+fn engine_success_report_and_nested_failure_offsets() {
+    // Example 1 (update) with the dummy digest: fetch goes through, install's image-match
+    // (command 2 of the install sequence) fails.
+    let env = example("example1.signed.hex");
+    let mut p = Reporting {
+        dev: RecordingPlatform::spec_device(),
+        report: ReportBuilder::for_envelope(&env),
+    };
+    let payload: Vec<u8> = (0..34768u32).map(|i| (i * 7) as u8).collect();
+    p.dev
+        .remote
+        .insert("http://example.com/file.bin".into(), payload.clone());
+    let err = process(&env, Procedure::Update, &spec_policy(), &no_keys(), &mut p).unwrap_err();
+    let r = std::mem::take(&mut p.report).fail(&err, Some(&env));
+    let ReportResult::Failure(f) = &r.result else {
+        panic!()
+    };
+    assert_eq!(f.record.section, 20);
+    assert_eq!(f.record.command, Some(3));
+    assert!(f.record.offset > 0);
+    assert_eq!(
+        report::command_offset(&env, Section::Install, &[2]),
+        Some((f.record.offset, 3))
+    );
+    // The fetch has policy 2 (record-on-failure) and succeeded: no record of it.
+    assert!(r.records().all(|x| x.command != Some(21)));
+    assert!(r
+        .records()
+        .any(|x| x.command == Some(3) && x.success == Some(false)));
+
+    // The same manifest with the real digest: success, digest and sequence number from the
+    // outcome.
+    let manifest = replace_all(
+        &manifest_of(&env),
+        &DUMMY_DIGEST,
+        &Digest::sha256(&payload).0,
+    );
+    let key = p256_private_from_pem("suit-manifest-spec/private_key.pem");
+    let env = suit_common::suit::author::seal_envelope(
+        &manifest,
+        &[suit_common::suit::author::Signer {
+            key: &key,
+            alg: suit_common::cose::Algorithm::Es256,
+            kid: b"",
+        }],
+        &[],
+        &[],
+    )
+    .unwrap();
+    let mut p = Reporting {
+        dev: RecordingPlatform::spec_device(),
+        report: ReportBuilder::for_envelope(&env),
+    };
+    p.dev
+        .remote
+        .insert("http://example.com/file.bin".into(), payload);
+    let outcome = process(&env, Procedure::Update, &spec_policy(), &no_keys(), &mut p).unwrap();
+    let r = std::mem::take(&mut p.report).succeed(&outcome);
+    let dk = device_key(4);
+    let d = verify_report(&r.sign(&dk).unwrap(), &public(&dk)).unwrap();
+    assert!(d.is_success());
+    assert_eq!(d.manifest_digest, Some(outcome.manifest_digest.0));
+    assert_eq!(d.sequence_number, Some(outcome.sequence_number));
+    assert!(d.records().all(|x| x.success == Some(true)));
+}
+
+#[test]
+fn every_engine_error_kind_maps_to_a_reason() {
+    use suit_common::suit::error::{AuthError, Unsupported};
+    let cases = [
+        (
+            Error::Auth(AuthError::BadSignature { block: 0 }),
+            Reason::Unauthorised,
+        ),
+        (
+            Error::Auth(AuthError::NoMatchingTrustAnchor),
+            Reason::Unauthorised,
+        ),
+        (
+            Error::Unsupported(Unsupported::Command(99)),
+            Reason::CommandUnsupported,
+        ),
+        (
+            Error::Unsupported(Unsupported::Parameter(99)),
+            Reason::ParameterUnsupported,
+        ),
+        (
+            Error::Policy(PolicyError::ComponentNotPermitted { component: 2 }),
+            Reason::ComponentUnauthorised,
+        ),
+        (
+            Error::SeveredSectionMissing(Section::Install),
+            Reason::SeveringUnsupported,
+        ),
+    ];
+    for (e, reason) in cases {
+        let f = Failure::from_error(&e, None);
+        assert_eq!(f.reason, reason, "{e:?}");
+        let r = ReportBuilder::failure(None, f.clone());
+        let ReportResult::Failure(g) = Report::decode(&r.encode().unwrap()).unwrap().result else {
+            panic!()
+        };
+        assert_eq!(g, f);
+    }
+    let f = Failure::from_error(
+        &Error::Policy(PolicyError::ComponentNotPermitted { component: 2 }),
+        None,
+    );
+    assert_eq!(f.record.component_index, 2);
+}

@@ -1,0 +1,125 @@
+//! perso-consumer: an example TA that receives its personalization data from the SUIT update
+//! TA through `suit-perso`, and shows its normal-world client only a summary of it.
+//!
+//! Protocol: `../proto.rs`. The same crate builds several TAs (UUID and version come from the
+//! build environment, see build.rs); the update TA releases the data only to the UUID it was
+//! installed for.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod libc_shim;
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use optee_utee::prelude::*;
+use optee_utee::{trace_println, ErrorKind, Result};
+use sha2::{Digest, Sha256};
+use suit_perso::PersoError;
+
+#[allow(dead_code)]
+#[path = "../../proto.rs"]
+mod proto;
+
+mod build_config {
+    include!(concat!(env!("OUT_DIR"), "/consumer.rs"));
+}
+
+#[ta_create]
+fn create() -> Result<()> {
+    Ok(())
+}
+
+#[ta_open_session]
+fn open_session(_params: &mut ParametersNone) -> Result<()> {
+    Ok(())
+}
+
+#[ta_close_session]
+fn close_session() {}
+
+#[ta_destroy]
+fn destroy() {}
+
+/// Slot layout: see `proto.rs`. A wrong layout is refused by the typed tuple before this runs.
+#[ta_invoke_command]
+fn invoke_command(
+    command: u32,
+    params: &mut (
+        ParameterValueOutput<'_>,
+        ParameterMemrefOutput<'_>,
+        ParameterNone,
+        ParameterNone,
+    ),
+) -> Result<()> {
+    let (control, response, _, _) = params;
+    if response.buffer_len() < proto::MAX_RESPONSE {
+        control.set_a(proto::STATUS_SHORT_BUFFER);
+        control.set_b(proto::MAX_RESPONSE as u32);
+        return Ok(());
+    }
+    let (status, body) = match command {
+        proto::CMD_HELLO => (proto::STATUS_OK, hello()),
+        proto::CMD_GET_INFO => match info() {
+            Ok(summary) => (proto::STATUS_OK, summary),
+            Err(e) => {
+                trace_println!("[perso-consumer] personalization data not available: {}", e);
+                failure(&e)
+            }
+        },
+        _ => return Err(ErrorKind::BadParameters.into()),
+    };
+    // Bodies are bounded by construction; cut a long refusal text rather than fail.
+    let len = body.len().min(proto::MAX_RESPONSE);
+    response.set_output(&body[..len])?;
+    control.set_a(status);
+    control.set_b(len as u32);
+    Ok(())
+}
+
+fn hello() -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&build_config::TA_VERSION.to_le_bytes());
+    out.extend_from_slice(
+        format!(
+            "{} {} (ta-version {})",
+            proto::HELLO_TEXT,
+            build_config::TA_UUID,
+            build_config::TA_VERSION
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// Length and SHA-256 of this TA's personalization data; the data stays in this TA and is
+/// wiped when `data` drops.
+fn info() -> core::result::Result<Vec<u8>, PersoError> {
+    let data = suit_perso::fetch_personalization()?;
+    let len = u32::try_from(data.len())
+        .map_err(|_| PersoError::Malformed("personalization data longer than 4 GiB"))?;
+    let mut out = Vec::with_capacity(proto::INFO_LEN);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&Sha256::digest(&data[..]));
+    Ok(out)
+}
+
+fn failure(e: &PersoError) -> (u32, Vec<u8>) {
+    match e {
+        PersoError::Refused(r) => (
+            proto::STATUS_REFUSED,
+            format!("{}\n{}", r.kind, r.reason).into_bytes(),
+        ),
+        PersoError::Unreachable(_) | PersoError::Invoke(_) => (
+            proto::STATUS_UPDATE_TA_UNREACHABLE,
+            format!("{e}").into_bytes(),
+        ),
+        PersoError::Status { .. } | PersoError::Malformed(_) => {
+            (proto::STATUS_ERROR, format!("{e}").into_bytes())
+        }
+    }
+}
+
+include!(concat!(env!("OUT_DIR"), "/user_ta_header.rs"));

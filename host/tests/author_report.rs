@@ -1,0 +1,213 @@
+//! `suit-author verify-report`: reports built and signed with the library (as the TA does),
+//! checked by the built binary.
+
+use std::path::Path;
+use std::process::Command;
+
+use p256::pkcs8::{EncodePublicKey, LineEnding};
+use suit_common::report::{code, image_properties, policy, Failure, Reason, Report, ReportBuilder};
+use suit_common::suit::error::{ConditionKind, Error, PolicyError, Section};
+use suit_common::suit::platform::{Event, Record};
+use suit_common::suit::{ComponentId, Digest, Outcome};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&std::ffi::OsStr]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_suit-author"))
+        .args(args)
+        .output()
+        .expect("run suit-author");
+    Run {
+        code: out
+            .status
+            .code()
+            .expect("suit-author must not die by signal"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn key(seed: u8) -> p256::SecretKey {
+    let mut b = [0x11u8; 32];
+    b[31] = seed;
+    p256::SecretKey::from_slice(&b).unwrap()
+}
+
+fn write_pub(dir: &Path, name: &str, k: &p256::SecretKey) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let pem = k.public_key().to_public_key_pem(LineEnding::LF).unwrap();
+    std::fs::write(&path, pem).unwrap();
+    path
+}
+
+fn verify(report: &Path, device_key: &Path, json: bool) -> Run {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "verify-report".as_ref(),
+        "--device-key".as_ref(),
+        device_key.as_os_str(),
+        report.as_os_str(),
+    ];
+    if json {
+        args.push("--json".as_ref());
+    }
+    run(&args)
+}
+
+fn success_report() -> Report {
+    let c = ComponentId::new(&[b"app"]);
+    let mut b = ReportBuilder::new();
+    b.set_reference_uri(Some("https://example.com/app.suit"));
+    b.set_nonce(&[1, 2, 3, 4]).unwrap();
+    let r = Record {
+        manifest_depth: 0,
+        section: Section::Install,
+        event: Event::Condition(ConditionKind::ImageMatch),
+        component: Some(&c),
+        success: true,
+        policy: policy::RECORD_ON_SUCCESS | policy::SYSINFO_SUCCESS,
+    };
+    if b.record(&r) {
+        b.system_properties(&c, image_properties(&[0xbb; 32], 4096));
+    }
+    // What `suit::process` returns on success.
+    let outcome = Outcome {
+        signers: vec![1],
+        sequence_number: 7,
+        manifest_digest: Digest([0xaa; 32]),
+        committed: vec![c.clone()],
+        invoked: vec![],
+    };
+    b.succeed(&outcome)
+}
+
+#[test]
+fn a_verified_success_report_is_shown_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1);
+    let report = dir.path().join("report.cbor");
+    std::fs::write(&report, success_report().sign(&k).unwrap()).unwrap();
+    let pubkey = write_pub(dir.path(), "device-report.pub.pem", &k);
+
+    let r = verify(&report, &pubkey, false);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("REPORT SIGNATURE VERIFIED"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains(&format!("sha256:{}", "aa".repeat(32))));
+    assert!(r.stdout.contains("https://example.com/app.suit"));
+    assert!(r.stdout.contains("sequence number: 7"));
+    assert!(r.stdout.contains("result: SUCCESS"));
+    assert!(
+        r.stdout.contains("condition-image-match (3): ok"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("system ['app']"), "{}", r.stdout);
+
+    let r = verify(&report, &pubkey, true);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["signature"], "verified");
+    assert_eq!(j["manifest-digest"], "aa".repeat(32));
+    assert_eq!(j["sequence-number"], 7);
+    assert_eq!(j["result"]["success"], true);
+    assert_eq!(j["records"][0]["command-name"], "condition-image-match");
+    assert_eq!(j["records"][1]["properties"]["14"], 4096);
+
+    // Hex text works too (how agents often print binary).
+    let hex_report = dir.path().join("report.hex");
+    std::fs::write(&hex_report, hex::encode(std::fs::read(&report).unwrap())).unwrap();
+    assert_eq!(verify(&hex_report, &pubkey, false).code, 0);
+}
+
+#[test]
+fn a_failure_report_shows_the_precise_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(2);
+    let err = Error::Policy(PolicyError::Rollback {
+        stored: 9,
+        offered: 4,
+    });
+    let report = ReportBuilder::failure(Some([0x33; 32]), Failure::from_error(&err, None));
+    let path = dir.path().join("failed.cbor");
+    std::fs::write(&path, report.sign(&k).unwrap()).unwrap();
+    let pubkey = write_pub(dir.path(), "k.pub.pem", &k);
+
+    let r = verify(&path, &pubkey, false);
+    assert_eq!(
+        r.code, 0,
+        "a verified failure report is still a verified report"
+    );
+    assert!(
+        r.stdout.contains(&format!(
+            "result: FAILED: condition-failed (reason 10, code {})",
+            code::POLICY_ROLLBACK
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("stored: 9, offered: 4"), "{}", r.stdout);
+
+    let r = verify(&path, &pubkey, true);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["result"]["success"], false);
+    assert_eq!(j["result"]["reason"], "condition-failed");
+    assert_eq!(j["result"]["code"], code::POLICY_ROLLBACK);
+
+    // Refusal before anything decoded: digest unknown.
+    let report = ReportBuilder::failure(
+        None,
+        Failure::new(Reason::CborParse, code::DECODE, "envelope is not CBOR"),
+    );
+    std::fs::write(&path, report.sign(&k).unwrap()).unwrap();
+    let r = verify(&path, &pubkey, false);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("manifest: (unknown"), "{}", r.stdout);
+    assert!(r.stdout.contains("cbor-parse"), "{}", r.stdout);
+}
+
+#[test]
+fn wrong_key_or_tampering_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(3);
+    let signed = success_report().sign(&k).unwrap();
+    let path = dir.path().join("r.cbor");
+    std::fs::write(&path, &signed).unwrap();
+    let other = write_pub(dir.path(), "other.pub.pem", &key(4));
+    let r = verify(&path, &other, false);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("does not verify"), "{}", r.stderr);
+    assert!(
+        r.stdout.is_empty(),
+        "nothing of an unverified report is shown"
+    );
+
+    let mut tampered = signed.clone();
+    let n = tampered.len();
+    tampered[n - 1] ^= 0x01;
+    std::fs::write(&path, &tampered).unwrap();
+    let right = write_pub(dir.path(), "right.pub.pem", &k);
+    assert_eq!(verify(&path, &right, false).code, 1);
+}
+
+#[test]
+fn unusable_inputs_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(5);
+    let pubkey = write_pub(dir.path(), "k.pub.pem", &k);
+    let path = dir.path().join("junk.cbor");
+    std::fs::write(&path, [0xa0]).unwrap();
+    assert_eq!(verify(&path, &pubkey, false).code, 2);
+    assert_eq!(verify(&dir.path().join("missing"), &pubkey, false).code, 2);
+    std::fs::write(&path, success_report().sign(&k).unwrap()).unwrap();
+    assert_eq!(
+        verify(&path, &dir.path().join("missing.pem"), false).code,
+        2
+    );
+}

@@ -1,0 +1,180 @@
+//! Personalization data for OP-TEE TAs, from the SUIT update TA.
+//!
+//! The update TA keeps personalization data bound to the UUID of the TA it was installed for
+//! and releases it only over a TA-to-TA session, where OP-TEE itself vouches for the caller's
+//! identity (`TEE_LOGIN_TRUSTED_APP` + the caller's UUID). A TA that links this crate calls
+//! [`fetch_personalization`]; nothing in the normal world sees the data.
+//!
+//! ```ignore
+//! let data = suit_perso::fetch_personalization()?; // Zeroizing<Vec<u8>>
+//! ```
+//!
+//! The call uses the update TA's protocol as every other client does
+//! ([`suit_common::protocol`]): slot 0 value in/out (in `a` = protocol version; out `a` =
+//! status, `b` = response length), slot 1 the request (`Empty`), slot 2 the response
+//! ([`PersonalizationResponse`] or a [`Refusal`]).
+//!
+//! The update TA serves one session at a time: while its normal-world agent holds a session,
+//! this call fails with [`PersoError::Unreachable`] and [`ErrorKind::Busy`]; retrying later is
+//! the caller's decision.
+//!
+//! What the data passes through in this TA: the response buffer (zeroized), the decoder's
+//! scratch space on the stack (up to 4 KiB, not wiped) and the returned vector (zeroized on
+//! drop). All of it is this TA's own memory.
+#![no_std]
+
+extern crate alloc;
+
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+use optee_utee::{ParamIndex, TaSessionBuilder, TeeParams, Uuid};
+use suit_common::protocol::{
+    self, Command, Empty, PersonalizationResponse, Refusal, Status, MAX_RESPONSE, PROTOCOL_VERSION,
+    TA_UUID,
+};
+
+pub use optee_utee::ErrorKind;
+pub use zeroize::Zeroizing;
+
+/// UUID of the update TA this crate talks to.
+pub const UPDATE_TA_UUID: &str = TA_UUID;
+
+/// Why no personalization data came back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PersoError {
+    /// No session to the update TA: not installed ([`ErrorKind::ItemNotFound`]), busy with
+    /// another client ([`ErrorKind::Busy`]), or it refused the session.
+    Unreachable(ErrorKind),
+    /// The session opened but the command failed at the GP level: the update TA died
+    /// ([`ErrorKind::TargetDead`]) or does not accept the parameter layout.
+    Invoke(ErrorKind),
+    /// The update TA refused, with its stable kind and human-readable reason (for example:
+    /// no data is installed for this TA, or the data is bound to another TA).
+    Refused(Refusal),
+    /// The update TA answered with another protocol status (for example
+    /// [`Status::VersionMismatch`], with its own protocol version in `detail`).
+    Status { status: Status, detail: u32 },
+    /// The answer did not follow the protocol.
+    Malformed(&'static str),
+}
+
+impl PersoError {
+    /// The refusal, when the update TA refused.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            PersoError::Refused(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for PersoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PersoError::Unreachable(ErrorKind::ItemNotFound) => {
+                write!(f, "the update TA ({UPDATE_TA_UUID}) is not installed")
+            }
+            PersoError::Unreachable(ErrorKind::Busy) => write!(
+                f,
+                "the update TA is busy with another session (it serves one at a time)"
+            ),
+            PersoError::Unreachable(kind) => write!(
+                f,
+                "opening a session to the update TA failed: {} (0x{:08x})",
+                optee_utee::Error::from(*kind).message(),
+                u32::from(*kind)
+            ),
+            PersoError::Invoke(kind) => write!(
+                f,
+                "invoking the update TA failed: {} (0x{:08x})",
+                optee_utee::Error::from(*kind).message(),
+                u32::from(*kind)
+            ),
+            PersoError::Refused(r) => {
+                write!(f, "refused by the update TA ({}): {}", r.kind, r.reason)
+            }
+            PersoError::Status {
+                status: Status::VersionMismatch,
+                detail,
+            } => write!(
+                f,
+                "protocol version mismatch: this TA speaks {PROTOCOL_VERSION}, the update TA {detail}"
+            ),
+            PersoError::Status { status, .. } => {
+                write!(f, "the update TA answered: {}", status.describe())
+            }
+            PersoError::Malformed(what) => write!(f, "malformed answer from the update TA: {what}"),
+        }
+    }
+}
+
+/// Fetches the personalization data the update TA holds for the calling TA.
+///
+/// Opens a session to the update TA, invokes [`Command::PersonalizationGet`], closes the
+/// session, and returns the data exactly as installed. The returned buffer is wiped on drop.
+pub fn fetch_personalization() -> Result<Zeroizing<Vec<u8>>, PersoError> {
+    let uuid = Uuid::parse_str(UPDATE_TA_UUID)
+        .map_err(|_| PersoError::Malformed("the update TA's UUID does not parse"))?;
+    let request = protocol::encode(&Empty {})
+        .map_err(|_| PersoError::Malformed("could not encode the request"))?;
+    let mut response = Zeroizing::new(vec![0u8; MAX_RESPONSE]);
+
+    let (status, detail, written) = {
+        let mut session = TaSessionBuilder::new(uuid)
+            .build()
+            .map_err(|e| PersoError::Unreachable(e.kind()))?;
+        let mut params = TeeParams::new()
+            .with_value_inout(ParamIndex::Arg0, PROTOCOL_VERSION, 0)
+            .with_memref_in(ParamIndex::Arg1, &request)
+            .with_memref_out(ParamIndex::Arg2, &mut response[..]);
+        session
+            .invoke_command(Command::PersonalizationGet as u32, &mut params)
+            .map_err(|e| PersoError::Invoke(e.kind()))?;
+        let (status, detail) = params[ParamIndex::Arg0]
+            .output_value()
+            .ok_or(PersoError::Malformed("no status in slot 0"))?;
+        let written = params[ParamIndex::Arg2]
+            .written_slice()
+            .map(<[u8]>::len)
+            .ok_or(PersoError::Malformed("no response in slot 2"))?;
+        (status, detail, written)
+        // The session closes here, before the data is decoded.
+    };
+    let body = response
+        .get(..written)
+        .ok_or(PersoError::Malformed("response length out of range"))?;
+
+    match Status::from_code(status) {
+        Some(Status::Ok) => {
+            if detail as usize != written {
+                return Err(PersoError::Malformed(
+                    "slot 0 length disagrees with the response",
+                ));
+            }
+            let reply: PersonalizationResponse =
+                protocol::decode(body, MAX_RESPONSE).map_err(|_| {
+                    PersoError::Malformed("the response is not a personalization response")
+                })?;
+            // ByteBuf -> Vec moves the allocation: no further copy of the data is left behind.
+            Ok(Zeroizing::new(reply.data.into_vec()))
+        }
+        Some(Status::Refused) => Err(PersoError::Refused(refusal(body)?)),
+        Some(status) => Err(PersoError::Status { status, detail }),
+        None => Err(PersoError::Malformed("unknown status code")),
+    }
+}
+
+/// The refusal in `body`; an empty body (the update TA could not encode one) still refuses.
+fn refusal(body: &[u8]) -> Result<Refusal, PersoError> {
+    if body.is_empty() {
+        return Ok(Refusal {
+            kind: String::from("unspecified"),
+            reason: String::from("the update TA gave no reason"),
+        });
+    }
+    protocol::decode(body, MAX_RESPONSE)
+        .map_err(|_| PersoError::Malformed("the refusal does not decode"))
+}

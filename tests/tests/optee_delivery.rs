@@ -1,0 +1,239 @@
+//! The delivery paths inside OP-TEE on QEMU (issue 6): an encrypted TA installed through
+//! OP-TEE's secure TA store and callable afterwards, its personalization data released only
+//! to it, an approved REE file written by the agent, downgrades and replays refused, and all
+//! of it still there after a reboot.
+
+use std::path::Path;
+
+use suit_tests::{author, boot, contains, copy_out_of_disk, files_below, repo_root, Boot};
+
+fn consumer_uuids() -> (String, String) {
+    let env = repo_root().join("build/qemu/out/perso-consumer.env");
+    let text = std::fs::read_to_string(&env)
+        .unwrap_or_else(|e| panic!("{}: {e} (run qemu/build.sh)", env.display()));
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("{k} missing in {}", env.display()))
+            .trim()
+            .to_string()
+    };
+    (get("PERSO_CONSUMER_UUID_A"), get("PERSO_CONSUMER_UUID_B"))
+}
+
+fn pem_from(output: &str) -> String {
+    let start = output
+        .find("-----BEGIN PUBLIC KEY-----")
+        .expect("PEM in the guest output");
+    let end = output.find("-----END PUBLIC KEY-----").expect("PEM end")
+        + "-----END PUBLIC KEY-----".len();
+    format!("{}\n", &output[start..end])
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// A manifest delivering the consumer TA image `ta` (encrypted for the device) plus, if
+/// given, its personalization data and an REE file.
+fn manifest(seq: u64, uuid: &str, ta: &Path, with_data: bool) -> String {
+    let hex_uuid = uuid.replace('-', "");
+    let mut components = vec![format!(
+        r#"{{"ta-uuid": "{uuid}", "file": "{}", "uri": "https://ta.example.com/consumer.ta",
+            "encryption": {{"content-alg": "A128GCM", "recipients": [{{"key": "device.pub.pem", "mode": "hpke"}}]}}}}"#,
+        ta.display()
+    )];
+    if with_data {
+        components.push(format!(
+            r#"{{"id": ["hex:{hex_uuid}", "perso"], "file": "perso.bin",
+                "encryption": {{"content-alg": "A256GCM", "recipients": [{{"key": "device.pub.pem", "mode": "ecdh-es"}}]}}}}"#
+        ));
+        components.push(
+            r#"{"id": ["ree", "etc", "consumer.conf"], "file": "consumer.conf"}"#.to_string(),
+        );
+    }
+    format!(
+        r#"{{"sequence-number": {seq}, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "qemu-armv8"}},
+            "components": [{}]}}"#,
+        components.join(",")
+    )
+}
+
+#[test]
+fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
+    let (uuid_a, uuid_b) = consumer_uuids();
+    let out = repo_root().join("build/qemu/out");
+    let (ta_v1, ta_v2) = (
+        out.join("perso-consumer-A.ta"),
+        out.join("perso-consumer-A-v2.ta"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let disk = d.join("data.img");
+
+    let run = boot(
+        Boot {
+            disk: Some(&disk),
+            ..Default::default()
+        },
+        &["suit-agent device-key"],
+    );
+    run.assert_ok();
+    write(d, "device.pub.pem", &pem_from(&run.command(0).output));
+
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    write(
+        d,
+        "provision.json",
+        &format!(
+            r#"{{"counter": 1, "device-key": "device.pub.pem", "ops": [
+            {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["hex:{}"], ["ree"]]}}}},
+            {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "qemu-armv8"}}}}}}]}}"#,
+            uuid_a.replace('-', "")
+        ),
+    );
+    let tpa = suit_tests::keys::path("keys/tpa-test.priv.pem");
+    author(
+        d,
+        &[
+            "provision",
+            "provision.json",
+            "--tpa-key",
+            tpa.to_str().unwrap(),
+            "-o",
+            "provision.cbor",
+        ],
+    );
+    let secret = b"personalization: device QEMU-0001, token 6f1d2c3b4a5968778695a4b3c2d1e0f0";
+    std::fs::write(d.join("perso.bin"), secret).unwrap();
+    write(d, "consumer.conf", "log-level=debug\n");
+    // v2 with data, then v1 (a downgrade with a newer sequence number), and v2 again (replay).
+    let cases = [
+        ("v2", manifest(2, &uuid_a, &ta_v2, true)),
+        ("v1", manifest(3, &uuid_a, &ta_v1, false)),
+    ];
+    let mut puts = vec![format!(
+        "{}=/up/provision.cbor",
+        d.join("provision.cbor").display()
+    )];
+    for (name, json) in &cases {
+        write(d, &format!("{name}.json"), json);
+        author(
+            d,
+            &[
+                "create",
+                &format!("{name}.json"),
+                "-o",
+                &format!("{name}.suit"),
+                "--sign-key",
+                "author.priv.pem",
+                "--payload-out",
+                name,
+            ],
+        );
+        puts.push(format!(
+            "{}=/up/{name}.suit",
+            d.join(format!("{name}.suit")).display()
+        ));
+        puts.push(format!(
+            "{}=/up/{name}/consumer.ta",
+            d.join(name).join("consumer.ta").display()
+        ));
+    }
+    let put_refs: Vec<&str> = puts.iter().map(String::as_str).collect();
+    let consumer = |uuid: &str, cmd: &str| format!("perso-consumer --uuid {uuid} {cmd}");
+    let cmds = [
+        "suit-agent provision /up/provision.cbor".to_string(),
+        format!("! {}", consumer(&uuid_a, "hello")),
+        "suit-agent install /up/v2.suit --payload-dir /up/v2 --ree-root /data/ree".to_string(),
+        consumer(&uuid_a, "hello"),
+        consumer(&uuid_a, "info --json"),
+        format!("! {} 2>&1", consumer(&uuid_b, "info")),
+        "! suit-agent perso-get 2>&1".to_string(),
+        "cat /data/ree/etc/consumer.conf".to_string(),
+        "! suit-agent install /up/v1.suit --payload-dir /up/v1 2>&1".to_string(),
+        "! suit-agent install /up/v2.suit --payload-dir /up/v2 2>&1".to_string(),
+    ];
+    let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
+    let run = boot(
+        Boot {
+            disk: Some(&disk),
+            puts: put_refs.clone(),
+            ..Default::default()
+        },
+        &refs,
+    );
+    run.assert_ok();
+    assert!(
+        run.command(3).output.to_lowercase().contains("hello"),
+        "the delivered TA answers: {}",
+        run.command(3).output
+    );
+    let info: serde_json::Value = serde_json::from_str(run.command(4).output.trim())
+        .unwrap_or_else(|e| panic!("{e}: {}", run.command(4).output));
+    assert_eq!(info["length"], secret.len());
+    assert_eq!(
+        info["sha256"].as_str().unwrap_or(""),
+        hex::encode(sha2_digest(secret))
+    );
+    assert!(
+        run.command(5)
+            .output
+            .contains("released only to the TA it belongs to")
+            || run.command(5).output.contains("no personalization data"),
+        "{}",
+        run.command(5).output
+    );
+    assert!(
+        run.command(6)
+            .output
+            .contains("released only to the TA it belongs to"),
+        "{}",
+        run.command(6).output
+    );
+    assert_eq!(run.command(7).output, "log-level=debug\n");
+    assert!(
+        run.command(8)
+            .output
+            .contains("is not newer than the installed version 2"),
+        "{}",
+        run.command(8).output
+    );
+    assert!(
+        run.command(9).output.contains("Rollback"),
+        "{}",
+        run.command(9).output
+    );
+
+    // Neither the TA's plaintext nor the personalization data is in the REE's files.
+    let ta_plain = std::fs::read(&ta_v2).unwrap();
+    for (path, bytes) in files_below(copy_out_of_disk(&disk, "/").path()) {
+        assert!(
+            !contains(&bytes, secret),
+            "{} holds the personalization data",
+            path.display()
+        );
+        assert!(
+            !contains(&bytes, &ta_plain[ta_plain.len() - 256..]),
+            "{} holds the TA in clear",
+            path.display()
+        );
+    }
+
+    // Reboot: the TA and its data are still there.
+    let run = boot(
+        Boot {
+            disk: Some(&disk),
+            ..Default::default()
+        },
+        &[&consumer(&uuid_a, "info --json")],
+    );
+    run.assert_ok();
+    let info: serde_json::Value = serde_json::from_str(run.command(0).output.trim()).unwrap();
+    assert_eq!(info["length"], secret.len());
+}
+
+fn sha2_digest(data: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(data).to_vec()
+}
