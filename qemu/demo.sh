@@ -40,9 +40,12 @@ run() { bash qemu/run.sh --disk "$DISK" --logs "$W/logs-$1" "${@:2}"; }
 
 echo
 step "boot 1: the TA creates its device key; the agent exports the public half"
-run boot1 --new-disk 'suit-agent status' 'suit-agent device-key'
-sed -n '/-----BEGIN PUBLIC KEY-----/,/-----END PUBLIC KEY-----/p' "$W/logs-boot1/normal.log" >"$W/device.pub.pem"
+run boot1 --new-disk 'suit-agent status' 'suit-agent device-key' 'suit-agent device-key --which report'
+pem_block() { awk -v n="$1" '/-----BEGIN PUBLIC KEY-----/ { i++ } i == n { print } /-----END PUBLIC KEY-----/ && i == n { exit }' "$W/logs-boot1/normal.log"; }
+pem_block 1 >"$W/device.pub.pem"
+pem_block 2 >"$W/report.pub.pem"
 grep -q 'END PUBLIC KEY' "$W/device.pub.pem" || die "no device key in the guest output"
+grep -q 'END PUBLIC KEY' "$W/report.pub.pem" || die "no report key in the guest output"
 
 echo
 step "host: TPA provisioning, author key, encrypted TA + personalization data, signed manifest"
@@ -91,8 +94,15 @@ echo "host: sha-256 of the personalization data the author encrypted: $(sha256su
 
 echo
 step "boot 3 (reboot): the TA and its data persist; the same manifest again is a rollback"
+NONCE="$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 run boot3 "${PUTS[@]}" \
     "perso-consumer --uuid $PERSO_CONSUMER_UUID_A info" \
-    '! suit-agent install /up/update.suit --payload-dir /up/payloads'
+    '! suit-agent install /up/update.suit --payload-dir /up/payloads' \
+    "suit-agent report --nonce $NONCE --out /data/ree/report.cose" \
+    'suit-agent report'
+echo
+step "status tracker (host): verify the device's signed report of the refused replay"
+debugfs -R "dump /ree/report.cose $W/report.cose" "$DISK" 2>/dev/null
+"$AUTHOR" verify-report --device-key "$W/report.pub.pem" "$W/report.cose"
 echo
 step "main job done: logs in $W"

@@ -39,7 +39,13 @@ lap "cargo clippy (host crates, all features, all targets)"
 lap "host-native tests (common, host, the consumer example's client)"
 "${CARGO[@]}" test --locked -p suit-common -p suit-host -p perso-consumer-host --features suit-common/author
 
-lap "aarch64 build: TA and agent (qemu/build.sh)"
+lap "COSE interop with Python cwt (tests/interop.sh)"
+bash tests/interop.sh
+
+lap "fuzzing, bounded (tests/fuzz.sh: every target for ${FUZZ_SECONDS:-30} s)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash tests/fuzz.sh
+
+lap "aarch64 build: TAs and agents (qemu/build.sh)"
 bash qemu/build.sh
 
 lap "cargo clippy (the TA, aarch64, with Debian's clippy: it must match the rustc of the std)"

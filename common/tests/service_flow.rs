@@ -1104,3 +1104,50 @@ fn every_install_attempt_leaves_a_signed_report_over_a_fresh_nonce() {
     assert_eq!(report.nonce.as_deref(), Some(&b"nonce-2"[..]));
     assert_eq!(report.sequence_number, Some(1));
 }
+
+#[test]
+fn device_keys_can_be_imported_once_before_first_use() {
+    use suit_common::service::provision::Secret;
+    let import = |d: u8, r: u8| Op::ImportDeviceKeys {
+        decryption: Secret(ByteBuf::from(vec![d; 32])),
+        report: Secret(ByteBuf::from(vec![r; 32])),
+    };
+    let mut s = device();
+    // Bound to a device that has no keys yet: refused.
+    let r = refusal(provision(
+        &mut s,
+        TPA_PRIV,
+        1,
+        Some(vec![0; 16]),
+        vec![import(1, 2)],
+    ));
+    assert!(r.reason.contains("bound to another device"), "{}", r.reason);
+    // Same scalar twice, or not a scalar: refused, nothing stored.
+    let r = refusal(provision(&mut s, TPA_PRIV, 1, None, vec![import(1, 1)]));
+    assert!(r.reason.contains("must differ"), "{}", r.reason);
+    let r = refusal(provision(&mut s, TPA_PRIV, 1, None, vec![import(0, 2)]));
+    assert!(r.reason.contains("not a P-256 scalar"), "{}", r.reason);
+    assert!(
+        s.backend().store.names().is_empty(),
+        "refused imports store nothing"
+    );
+
+    let applied = provision(&mut s, TPA_PRIV, 1, None, vec![import(1, 2)]).unwrap();
+    assert_eq!(applied.applied, vec!["imported device keys".to_string()]);
+    let k: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
+    assert_eq!(k.origin, "imported");
+    let expected = p256::SecretKey::from_slice(&[1; 32]).unwrap().public_key();
+    use p256::elliptic_curve::sec1::ToSec1Point as _;
+    assert_eq!(
+        k.decryption_key.as_slice(),
+        expected.to_sec1_point(false).as_bytes()
+    );
+    // Never again.
+    let r = refusal(provision(&mut s, TPA_PRIV, 2, None, vec![import(3, 4)]));
+    assert!(r.reason.contains("already has keys"), "{}", r.reason);
+    // Nor on a device that generated its own.
+    let mut g = device();
+    device_kid(&mut g);
+    let r = refusal(provision(&mut g, TPA_PRIV, 1, None, vec![import(3, 4)]));
+    assert!(r.reason.contains("already has keys"), "{}", r.reason);
+}

@@ -24,6 +24,9 @@ pub const DEFAULT_UUID: &str = "e031fd6d-6cc4-46e7-86d1-3b74e9c75ce9";
 pub const CMD_GET_INFO: u32 = 0;
 /// A fixed greeting and the TA version, to show a freshly installed TA runs.
 pub const CMD_HELLO: u32 = 1;
+/// Panics on purpose: proves that the QEMU test runner fails a run when a TA dies and points
+/// at the secure-world log (an example TA only; the update TA has no such command).
+pub const CMD_PANIC: u32 = 2;
 
 pub const STATUS_OK: u32 = 0;
 /// The update TA refused to release the data (wrong TA, nothing installed, ...).

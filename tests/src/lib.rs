@@ -333,3 +333,69 @@ pub fn author(dir: &Path, args: &[&str]) -> String {
     assert!(out.status.success(), "suit-author {args:?} failed:\n{text}");
     text
 }
+
+/// UUIDs of the example consumer TA: A (delivered through SUIT by the tests) and B (installed
+/// normally, the "wrong TA"), as qemu/build.sh recorded them.
+pub fn consumer_uuids() -> (String, String) {
+    let env = qemu_build_dir().join("out/perso-consumer.env");
+    let text = std::fs::read_to_string(&env)
+        .unwrap_or_else(|e| panic!("{}: {e} (run qemu/build.sh)", env.display()));
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("{k} missing in {}", env.display()))
+            .trim()
+            .to_string()
+    };
+    (get("PERSO_CONSUMER_UUID_A"), get("PERSO_CONSUMER_UUID_B"))
+}
+
+/// The first PEM public key in a guest command's output (e.g. `suit-agent device-key`).
+pub fn pem_from(output: &str) -> String {
+    let start = output
+        .find("-----BEGIN PUBLIC KEY-----")
+        .expect("PEM in the guest output");
+    let end = output[start..]
+        .find("-----END PUBLIC KEY-----")
+        .expect("PEM end")
+        + start
+        + "-----END PUBLIC KEY-----".len();
+    format!("{}\n", &output[start..end])
+}
+
+/// Writes `name` in `dir`.
+pub fn write_text(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap_or_else(|e| panic!("{name}: {e}"));
+}
+
+/// Writes the description `NAME.json`, runs `suit-author create` signed with
+/// `author.priv.pem` in `dir`, and returns the `--put` specs that place `NAME.suit` at
+/// `/up/NAME.suit` and its detached payloads under `/up/NAME/` in the guest.
+pub fn create_envelope(dir: &Path, name: &str, description: &str) -> Vec<String> {
+    write_text(dir, &format!("{name}.json"), description);
+    let (json, suit) = (format!("{name}.json"), format!("{name}.suit"));
+    author(
+        dir,
+        &[
+            "create",
+            &json,
+            "-o",
+            &suit,
+            "--sign-key",
+            "author.priv.pem",
+            "--payload-out",
+            name,
+        ],
+    );
+    let mut puts = vec![format!("{}=/up/{suit}", dir.join(&suit).display())];
+    if let Ok(entries) = std::fs::read_dir(dir.join(name)) {
+        for e in entries.flatten() {
+            puts.push(format!(
+                "{}=/up/{name}/{}",
+                e.path().display(),
+                e.file_name().to_string_lossy()
+            ));
+        }
+    }
+    puts
+}

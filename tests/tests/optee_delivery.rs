@@ -5,34 +5,10 @@
 
 use std::path::Path;
 
-use suit_tests::{author, boot, contains, copy_out_of_disk, files_below, repo_root, Boot};
-
-fn consumer_uuids() -> (String, String) {
-    let env = repo_root().join("build/qemu/out/perso-consumer.env");
-    let text = std::fs::read_to_string(&env)
-        .unwrap_or_else(|e| panic!("{}: {e} (run qemu/build.sh)", env.display()));
-    let get = |k: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}=")))
-            .unwrap_or_else(|| panic!("{k} missing in {}", env.display()))
-            .trim()
-            .to_string()
-    };
-    (get("PERSO_CONSUMER_UUID_A"), get("PERSO_CONSUMER_UUID_B"))
-}
-
-fn pem_from(output: &str) -> String {
-    let start = output
-        .find("-----BEGIN PUBLIC KEY-----")
-        .expect("PEM in the guest output");
-    let end = output.find("-----END PUBLIC KEY-----").expect("PEM end")
-        + "-----END PUBLIC KEY-----".len();
-    format!("{}\n", &output[start..end])
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::write(dir.join(name), text).unwrap();
-}
+use suit_tests::{
+    author, boot, consumer_uuids, contains, copy_out_of_disk, create_envelope, files_below,
+    pem_from, repo_root, write_text, Boot,
+};
 
 /// A manifest delivering the consumer TA image `ta` (encrypted for the device) plus, if
 /// given, its personalization data and an REE file.
@@ -79,10 +55,10 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
         &["suit-agent device-key"],
     );
     run.assert_ok();
-    write(d, "device.pub.pem", &pem_from(&run.command(0).output));
+    write_text(d, "device.pub.pem", &pem_from(&run.command(0).output));
 
     author(d, &["keygen", "--type", "p256", "--out", "author"]);
-    write(
+    write_text(
         d,
         "provision.json",
         &format!(
@@ -106,7 +82,7 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
     );
     let secret = b"personalization: device QEMU-0001, token 6f1d2c3b4a5968778695a4b3c2d1e0f0";
     std::fs::write(d.join("perso.bin"), secret).unwrap();
-    write(d, "consumer.conf", "log-level=debug\n");
+    write_text(d, "consumer.conf", "log-level=debug\n");
     // v2 with data, then v1 (a downgrade with a newer sequence number), and v2 again (replay).
     let cases = [
         ("v2", manifest(2, &uuid_a, &ta_v2, true)),
@@ -117,28 +93,7 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
         d.join("provision.cbor").display()
     )];
     for (name, json) in &cases {
-        write(d, &format!("{name}.json"), json);
-        author(
-            d,
-            &[
-                "create",
-                &format!("{name}.json"),
-                "-o",
-                &format!("{name}.suit"),
-                "--sign-key",
-                "author.priv.pem",
-                "--payload-out",
-                name,
-            ],
-        );
-        puts.push(format!(
-            "{}=/up/{name}.suit",
-            d.join(format!("{name}.suit")).display()
-        ));
-        puts.push(format!(
-            "{}=/up/{name}/consumer.ta",
-            d.join(name).join("consumer.ta").display()
-        ));
+        puts.extend(create_envelope(d, name, json));
     }
     let put_refs: Vec<&str> = puts.iter().map(String::as_str).collect();
     let consumer = |uuid: &str, cmd: &str| format!("perso-consumer --uuid {uuid} {cmd}");

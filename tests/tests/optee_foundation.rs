@@ -2,7 +2,7 @@
 //! reaches the Rust TA through the real TEE driver and OP-TEE.
 
 use suit_common::protocol::{PROTOCOL_VERSION, TA_UUID};
-use suit_tests::{boot, Boot};
+use suit_tests::{boot, consumer_uuids, Boot};
 
 #[test]
 fn optee_boots_and_xtest_1001_passes() {
@@ -100,5 +100,26 @@ fn secure_storage_disk_survives_a_reboot() {
     assert!(
         run.command(1).output.contains("dirf.db"),
         "OP-TEE's REE-FS secure storage is not on the disk"
+    );
+}
+
+#[test]
+fn a_ta_panic_fails_the_run_and_the_secure_log_names_it() {
+    // The guest command ignores the client's failure on purpose: only the runner's scan of
+    // the secure-world log can turn this run red.
+    let (_, uuid_b) = consumer_uuids();
+    let run = boot(
+        Boot::default(),
+        &[&format!("perso-consumer --uuid {uuid_b} panic; true")],
+    );
+    assert_eq!(
+        run.status, 126,
+        "a TA panic must fail the run; normal log:\n{}",
+        run.normal_log
+    );
+    assert!(
+        run.secure_log.contains("panicked"),
+        "the secure log names the panic:\n{}",
+        run.secure_log
     );
 }

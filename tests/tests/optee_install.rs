@@ -2,22 +2,10 @@
 //! device exports its key, the TPA provisions an author, the author encrypts a payload for
 //! the device and signs the manifest with `suit-author`, the agent streams it into the TA.
 
-use std::path::Path;
-
-use suit_tests::{author, boot, contains, copy_out_of_disk, files_below, Boot};
-
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::write(dir.join(name), text).unwrap();
-}
-
-fn pem_from(output: &str) -> String {
-    let start = output
-        .find("-----BEGIN PUBLIC KEY-----")
-        .expect("PEM in the guest output");
-    let end = output.find("-----END PUBLIC KEY-----").expect("PEM end")
-        + "-----END PUBLIC KEY-----".len();
-    format!("{}\n", &output[start..end])
-}
+use suit_tests::{
+    author, boot, contains, copy_out_of_disk, create_envelope, files_below, pem_from, write_text,
+    Boot,
+};
 
 fn manifest(seq: u64, vendor: &str, recipient: &str) -> String {
     format!(
@@ -51,12 +39,12 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         &["suit-agent device-key"],
     );
     run.assert_ok();
-    write(d, "device.pub.pem", &pem_from(&run.command(0).output));
+    write_text(d, "device.pub.pem", &pem_from(&run.command(0).output));
 
     // Host side: TPA provisioning, an author, an encrypted payload and its manifests.
     author(d, &["keygen", "--type", "p256", "--out", "author"]);
     author(d, &["keygen", "--type", "p256", "--out", "stranger"]);
-    write(
+    write_text(
         d,
         "provision.json",
         r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
@@ -89,28 +77,7 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         d.join("provision.cbor").display()
     )];
     for (name, json) in &cases {
-        write(d, &format!("{name}.json"), json);
-        author(
-            d,
-            &[
-                "create",
-                &format!("{name}.json"),
-                "-o",
-                &format!("{name}.suit"),
-                "--sign-key",
-                "author.priv.pem",
-                "--payload-out",
-                name,
-            ],
-        );
-        puts.push(format!(
-            "{}=/up/{name}.suit",
-            d.join(format!("{name}.suit")).display()
-        ));
-        puts.push(format!(
-            "{}=/up/{name}/firmware.bin",
-            d.join(name).join("firmware.bin").display()
-        ));
+        puts.extend(create_envelope(d, name, json));
     }
     let ciphertext = std::fs::read(d.join("v1/firmware.bin")).unwrap();
     assert!(

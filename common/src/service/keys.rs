@@ -28,6 +28,8 @@ pub trait Rng {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Origin {
     Generated,
+    /// Installed once from a TPA-signed provisioning message (weak-RNG platforms).
+    Imported,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -59,6 +61,8 @@ pub enum KeyStoreError {
     Corrupt,
     /// The RNG kept producing invalid scalars.
     Rng,
+    /// Keys exist already; they are never replaced.
+    AlreadyExists,
 }
 
 impl From<StoreError> for KeyStoreError {
@@ -130,6 +134,40 @@ impl DeviceKeyPair {
         let bytes = Zeroizing::new(protocol::encode(&stored).map_err(|_| KeyStoreError::Corrupt)?);
         env.put(KEYS_OBJECT, &bytes)?;
         Ok(pair)
+    }
+
+    /// Whether keys exist (without creating them).
+    pub fn exist<E: SecureStore + ?Sized>(env: &E) -> Result<bool, KeyStoreError> {
+        Ok(env.len(KEYS_OBJECT)?.is_some())
+    }
+
+    /// Stores TPA-provided keys; refused once keys exist (generated or imported).
+    pub fn import<E: SecureStore + ?Sized>(
+        env: &mut E,
+        decrypt: &[u8],
+        report: &[u8],
+    ) -> Result<Self, KeyStoreError> {
+        if Self::exist(env)? {
+            return Err(KeyStoreError::AlreadyExists);
+        }
+        let pair = DeviceKeyPair {
+            decrypt: p256::SecretKey::from_slice(decrypt).map_err(|_| KeyStoreError::Corrupt)?,
+            report: p256::SecretKey::from_slice(report).map_err(|_| KeyStoreError::Corrupt)?,
+            origin: Origin::Imported,
+        };
+        pair.store(env)?;
+        Ok(pair)
+    }
+
+    fn store<E: SecureStore + ?Sized>(&self, env: &mut E) -> Result<(), KeyStoreError> {
+        let stored = Stored {
+            decrypt: ByteBuf::from(self.decrypt.to_bytes().to_vec()),
+            report: ByteBuf::from(self.report.to_bytes().to_vec()),
+            origin: self.origin,
+        };
+        let bytes = Zeroizing::new(protocol::encode(&stored).map_err(|_| KeyStoreError::Corrupt)?);
+        env.put(KEYS_OBJECT, &bytes)?;
+        Ok(())
     }
 
     pub fn decryption_public(&self) -> PublicKeyInfo {

@@ -334,10 +334,25 @@ impl<B: Backend> Service<B> {
     }
 
     fn provision(&mut self, message: &[u8]) -> Result<ProvisionResponse, Refuse> {
-        let device_kid = self.keys()?.decryption_public().kid;
+        // Do not create keys here: a message may import them (weak-RNG platforms).
+        let device_kid = if DeviceKeyPair::exist(&self.backend)? {
+            Some(self.keys()?.decryption_public().kid)
+        } else {
+            None
+        };
         let mut state = State::load(&self.backend)?;
-        let applied = provision::apply(message, &self.config.tpa_root, &device_kid, &mut state)
-            .map_err(|e| Refuse::new("provisioning", format!("{e}")))?;
+        let applied = provision::apply(
+            message,
+            &self.config.tpa_root,
+            device_kid.as_deref(),
+            &mut state,
+        )
+        .map_err(|e| Refuse::new("provisioning", format!("{e}")))?;
+        if let Some((decryption, report)) = &applied.imported_keys {
+            // Keys first: if the state write then fails, the replayed message is refused
+            // (keys exist) rather than importing twice.
+            DeviceKeyPair::import(&mut self.backend, &decryption.0, &report.0)?;
+        }
         state.save(&mut self.backend)?;
         Ok(ProvisionResponse {
             counter: applied.counter,

@@ -56,6 +56,28 @@ pub enum Op {
     SetRules(Vec<RuleRecord>),
     /// Set the identifiers vendor/class/device conditions compare against.
     SetIdentity(Identity),
+    /// Install device keys the TPA generated, for platforms whose RNG cannot be trusted.
+    /// Accepted once, before the device has keys (a message with this op cannot be bound to
+    /// a device for that reason). It carries private keys: make and deliver it only in a
+    /// trusted provisioning environment.
+    ImportDeviceKeys { decryption: Secret, report: Secret },
+}
+
+/// A private scalar inside a provisioning message: never printed, wiped on drop.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub ByteBuf);
+
+impl core::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(self.0.as_mut_slice());
+    }
 }
 
 /// Why a provisioning message was refused. Nothing was changed.
@@ -106,6 +128,8 @@ pub struct Applied {
     /// Anchor id of the signer (0 = TPA root).
     pub signer: u32,
     pub summary: Vec<String>,
+    /// Device keys to import (decryption, report), validated P-256 scalars.
+    pub imported_keys: Option<(Secret, Secret)>,
 }
 
 fn split(message: &[u8]) -> Result<(&[u8], &[u8]), ProvisionError> {
@@ -133,10 +157,11 @@ fn split(message: &[u8]) -> Result<(&[u8], &[u8]), ProvisionError> {
 
 /// Verifies `message` against the TPA root and the state's TPA anchors, checks counter and
 /// device binding, and applies its operations to `state` (in memory; the caller saves).
+/// `device_kid` is `None` while the device has no keys yet.
 pub fn apply(
     message: &[u8],
     tpa_root: &VerificationKey,
-    device_kid: &[u8],
+    device_kid: Option<&[u8]>,
     state: &mut State,
 ) -> Result<Applied, ProvisionError> {
     let (body_bytes, auth) = split(message)?;
@@ -152,7 +177,7 @@ pub fn apply(
         });
     }
     if let Some(device) = &body.device {
-        if device.as_slice() != device_kid {
+        if Some(device.as_slice()) != device_kid {
             return Err(ProvisionError::WrongDevice);
         }
     }
@@ -161,10 +186,27 @@ pub fn apply(
     }
     let mut next = state.clone();
     let mut summary = Vec::new();
+    let mut imported_keys = None;
     for (index, op) in body.ops.iter().enumerate() {
-        let line =
-            apply_op(&mut next, op).map_err(|reason| ProvisionError::Op { index, reason })?;
-        summary.push(line);
+        let fail = |reason: String| ProvisionError::Op { index, reason };
+        if let Op::ImportDeviceKeys { decryption, report } = op {
+            if device_kid.is_some() || imported_keys.is_some() {
+                return Err(fail(
+                    "the device already has keys: import is allowed once, before first use".into(),
+                ));
+            }
+            for k in [decryption, report] {
+                p256::SecretKey::from_slice(&k.0)
+                    .map_err(|_| fail("imported key is not a P-256 scalar".into()))?;
+            }
+            if decryption == report {
+                return Err(fail("the decryption and report keys must differ".into()));
+            }
+            imported_keys = Some((decryption.clone(), report.clone()));
+            summary.push("imported device keys".to_string());
+            continue;
+        }
+        summary.push(apply_op(&mut next, op).map_err(fail)?);
     }
     next.provisioning_counter = body.counter;
     *state = next;
@@ -172,6 +214,7 @@ pub fn apply(
         counter: body.counter,
         signer,
         summary,
+        imported_keys,
     })
 }
 
@@ -301,6 +344,7 @@ fn apply_op(state: &mut State, op: &Op) -> Result<String, String> {
             state.identity = identity.clone();
             Ok("set device identity".to_string())
         }
+        Op::ImportDeviceKeys { .. } => Err("device keys are imported by the service".into()),
     }
 }
 

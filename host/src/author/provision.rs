@@ -13,19 +13,22 @@
 //!     {"rescope": {"id": 1, "components": [["app"], ["hex:00"]]}},
 //!     {"remove-anchor": 2},
 //!     {"set-rules": [{"prefix": ["app"], "require-roles": ["author", "operator"], "require-anchors": []}]},
-//!     {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}
+//!     {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}},
+//!     {"import-device-keys": {"decryption-key": "dev.priv.pem", "report-key": "rep.priv.pem"}}
 //!   ] }
 //! ```
 //!
 //! `device-key` (optional) binds the message to that device (its decryption-key id); `[[]]`
-//! as components grants every component.
+//! as components grants every component. `import-device-keys` is for platforms whose RNG
+//! cannot be trusted: the TA accepts it once, before it has keys, so such a message cannot
+//! be device-bound; it carries private keys and belongs in a trusted provisioning setting.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
-use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
+use suit_common::service::provision::{author::seal, Op, ProvisioningBody, Secret};
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
 
 use super::create::{resolve_id, segments, IdSpec};
@@ -49,6 +52,15 @@ enum OpDesc {
     Rescope(RescopeDesc),
     SetRules(Vec<RuleDesc>),
     SetIdentity(IdentityDesc),
+    ImportDeviceKeys(ImportDesc),
+}
+
+/// Device keys for a platform whose RNG cannot be trusted (P-256 private key files).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ImportDesc {
+    decryption_key: PathBuf,
+    report_key: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -236,6 +248,20 @@ fn op(d: &OpDesc, base: &Path, path: &Path) -> Result<Op> {
                 })
                 .collect::<Result<_>>()?,
         ),
+        OpDesc::ImportDeviceKeys(k) => {
+            let scalar = |p: &PathBuf| -> Result<Secret> {
+                match load_private(&base.join(p))?.key {
+                    super::keys::PrivateKey::P256(sk) => {
+                        Ok(Secret(ByteBuf::from(sk.to_bytes().to_vec())))
+                    }
+                    _ => Err(bad(format!("{}: device keys must be P-256", p.display()))),
+                }
+            };
+            Op::ImportDeviceKeys {
+                decryption: scalar(&k.decryption_key)?,
+                report: scalar(&k.report_key)?,
+            }
+        }
         OpDesc::SetIdentity(i) => {
             let vendor = vendor_uuid(&i.vendor_id).map_err(|e| bad(format!("vendor-id: {e}")))?;
             let class =

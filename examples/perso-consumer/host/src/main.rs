@@ -16,12 +16,14 @@ use std::process::ExitCode;
 #[path = "../../proto.rs"]
 mod proto;
 
-const USAGE: &str = "usage: perso-consumer [--uuid UUID] hello|info [--json]";
+const USAGE: &str = "usage: perso-consumer [--uuid UUID] hello|info|panic [--json]";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Action {
     Hello,
     Info,
+    /// Make the TA panic (test-runner self-test).
+    Panic,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -44,11 +46,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, Failure> {
             }
             "--json" => json = true,
             "-h" | "--help" => return Err(Failure::Usage(String::new())),
-            "hello" | "info" if action.is_none() => {
-                action = Some(if arg == "hello" {
-                    Action::Hello
-                } else {
-                    Action::Info
+            "hello" | "info" | "panic" if action.is_none() => {
+                action = Some(match arg.as_str() {
+                    "hello" => Action::Hello,
+                    "info" => Action::Info,
+                    _ => Action::Panic,
                 })
             }
             other => return Err(Failure::Usage(format!("unexpected argument '{other}'"))),
@@ -266,6 +268,15 @@ fn invoke(_uuid: &str, _command: u32) -> Result<Reply, Failure> {
 
 fn run(args: &Args) -> Result<(), Failure> {
     match args.action {
+        Action::Panic => {
+            let outcome = match invoke(&args.uuid, proto::CMD_PANIC) {
+                Ok(_) => "the TA answered".to_string(),
+                Err(e) => e.to_string(),
+            };
+            return Err(Failure::TaError(format!(
+                "after the panic command: {outcome}"
+            )));
+        }
         Action::Hello => {
             let hello = decode_hello(&invoke(&args.uuid, proto::CMD_HELLO)?)?;
             if args.json {

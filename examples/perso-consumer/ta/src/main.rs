@@ -62,6 +62,9 @@ fn invoke_command(
     }
     let (status, body) = match command {
         proto::CMD_HELLO => (proto::STATUS_OK, hello()),
+        proto::CMD_PANIC => {
+            panic!("perso-consumer: panic requested by its client (runner self-test)")
+        }
         proto::CMD_GET_INFO => match info() {
             Ok(summary) => (proto::STATUS_OK, summary),
             Err(e) => {
