@@ -372,21 +372,30 @@ pub fn write_text(dir: &Path, name: &str, text: &str) {
 /// `author.priv.pem` in `dir`, and returns the `--put` specs that place `NAME.suit` at
 /// `/up/NAME.suit` and its detached payloads under `/up/NAME/` in the guest.
 pub fn create_envelope(dir: &Path, name: &str, description: &str) -> Vec<String> {
+    create_envelope_signed(dir, name, description, &["author.priv.pem"])
+}
+
+/// [`create_envelope`] with explicit signer key files (each becomes one authentication block).
+pub fn create_envelope_signed(
+    dir: &Path,
+    name: &str,
+    description: &str,
+    signers: &[&str],
+) -> Vec<String> {
     write_text(dir, &format!("{name}.json"), description);
     let (json, suit) = (format!("{name}.json"), format!("{name}.suit"));
-    author(
-        dir,
-        &[
-            "create",
-            &json,
-            "-o",
-            &suit,
-            "--sign-key",
-            "author.priv.pem",
-            "--payload-out",
-            name,
-        ],
-    );
+    let mut args = vec![
+        "create",
+        json.as_str(),
+        "-o",
+        suit.as_str(),
+        "--payload-out",
+        name,
+    ];
+    for s in signers {
+        args.extend_from_slice(&["--sign-key", s]);
+    }
+    author(dir, &args);
     let mut puts = vec![format!("{}=/up/{suit}", dir.join(&suit).display())];
     if let Ok(entries) = std::fs::read_dir(dir.join(name)) {
         for e in entries.flatten() {

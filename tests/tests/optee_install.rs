@@ -3,8 +3,8 @@
 //! the device and signs the manifest with `suit-author`, the agent streams it into the TA.
 
 use suit_tests::{
-    author, boot, contains, copy_out_of_disk, create_envelope, files_below, pem_from, write_text,
-    Boot,
+    author, boot, contains, copy_out_of_disk, create_envelope, create_envelope_signed, files_below,
+    pem_from, write_text, Boot,
 };
 
 fn manifest(seq: u64, vendor: &str, recipient: &str) -> String {
@@ -44,11 +44,14 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
     // Host side: TPA provisioning, an author, an encrypted payload and its manifests.
     author(d, &["keygen", "--type", "p256", "--out", "author"]);
     author(d, &["keygen", "--type", "p256", "--out", "stranger"]);
+    author(d, &["keygen", "--type", "p256", "--out", "operator"]);
     write_text(
         d,
         "provision.json",
         r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
         {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
+        {"add-anchor": {"id": 2, "key": "operator.pub.pem", "role": "operator", "components": [["app"]]}},
+        {"set-rules": [{"prefix": ["app", "cfg"], "require-roles": ["author", "operator"]}]},
         {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
     );
     let tpa = suit_tests::keys::path("keys/tpa-test.priv.pem");
@@ -79,6 +82,66 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
     for (name, json) in &cases {
         puts.extend(create_envelope(d, name, json));
     }
+    // Policy cases with a small plaintext payload: a component outside the author's scope,
+    // and a component whose rule needs author AND operator, signed by one and by both.
+    std::fs::write(d.join("small.bin"), b"configuration blob").unwrap();
+    let small = |seq: u32, id: &str| {
+        format!(
+            r#"{{"sequence-number": {seq}, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}},
+                "components": [{{"id": {id}, "file": "small.bin"}}]}}"#
+        )
+    };
+    puts.extend(create_envelope(d, "scope", &small(1, r#"["boot"]"#)));
+    puts.extend(create_envelope(
+        d,
+        "cfg-author",
+        &small(1, r#"["app", "cfg"]"#),
+    ));
+    puts.extend(create_envelope_signed(
+        d,
+        "cfg-both",
+        &small(2, r#"["app", "cfg"]"#),
+        &["author.priv.pem", "operator.priv.pem"],
+    ));
+
+    // The REE sees the envelope, the ciphertext and the device's public key, and still
+    // cannot decrypt: the same engine on the host, without the TA's private key, refuses.
+    let vendor = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"example.com");
+    let class = uuid::Uuid::new_v5(&vendor, b"board");
+    let host_try = std::process::Command::new(suit_tests::suit_author())
+        .current_dir(d)
+        .args([
+            "verify",
+            "v1.suit",
+            "--trust-anchor",
+            "author.pub.pem",
+            "--process",
+        ])
+        .args([
+            "--vendor-id",
+            &vendor.to_string(),
+            "--class-id",
+            &class.to_string(),
+        ])
+        .args(["--payload-dir", "v1", "--out", "host-out"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&host_try.stderr);
+    assert!(
+        !host_try.status.success(),
+        "the host decrypted without the device key"
+    );
+    assert!(
+        text.contains("no recipient") || text.contains("REFUSED"),
+        "{text}"
+    );
+    let written = std::fs::read_dir(d.join("host-out"))
+        .map(|r| r.count())
+        .unwrap_or(0);
+    assert_eq!(
+        written, 0,
+        "nothing may be written when decryption is impossible"
+    );
     let ciphertext = std::fs::read(d.join("v1/firmware.bin")).unwrap();
     assert!(
         !contains(&ciphertext, &firmware[1000..1064]),
@@ -96,6 +159,9 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         refused("stranger", "HpkeOpenFailed"),
         refused("vendor", "endor"),
         "suit-agent status".to_string(),
+        refused("scope", "ermitted"),
+        refused("cfg-author", "equired"),
+        "suit-agent install /up/cfg-both.suit".to_string(),
     ];
     let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let (puts, mut opts) = on_disk(puts);
@@ -142,5 +208,10 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         ],
     );
     run.assert_ok();
-    assert!(run.command(1).output.contains("1 component(s)"));
+    // v1 and the two-signature cfg component.
+    assert!(
+        run.command(1).output.contains("2 component(s)"),
+        "{}",
+        run.command(1).output
+    );
 }

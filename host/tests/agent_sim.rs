@@ -1,0 +1,217 @@
+//! Every agent flow against the simulator (`--tee sim`): the TA's own service in-process with
+//! file-backed state, driven through the real `suit-agent` and `suit-author` binaries.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const TPA_PRIV: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/keys/tpa-test.priv.pem"
+);
+
+fn run(exe: &str, dir: &Path, args: &[&str]) -> Output {
+    Command::new(exe)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("running the binary")
+}
+
+fn agent(dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["--tee", "sim", "--state", "state"];
+    all.extend_from_slice(args);
+    run(env!("CARGO_BIN_EXE_suit-agent"), dir, &all)
+}
+
+fn ok(o: Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "command failed:\n{text}");
+    text
+}
+
+fn refused(o: Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        !o.status.success(),
+        "command unexpectedly succeeded:\n{text}"
+    );
+    text
+}
+
+fn author(dir: &Path, args: &[&str]) -> String {
+    ok(run(env!("CARGO_BIN_EXE_suit-author"), dir, args))
+}
+
+#[test]
+fn the_whole_agent_flow_runs_against_the_simulator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let w = |name: &str, text: &str| std::fs::write(d.join(name), text).unwrap();
+
+    // The simulator says loudly that it protects nothing.
+    let status = ok(agent(d, &["status"]));
+    assert!(status.contains("WARNING: simulator backend"), "{status}");
+    assert!(
+        status.contains("backend:             simulator"),
+        "{status}"
+    );
+
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
+    ok(agent(
+        d,
+        &["device-key", "--which", "report", "--out", "report.pub.pem"],
+    ));
+    let again = agent(d, &["device-key"]);
+    assert_eq!(
+        again.stdout,
+        std::fs::read(d.join("device.pub.pem")).unwrap(),
+        "the device key is stable"
+    );
+
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    w(
+        "provision.json",
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"], ["ree"]]}},
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    );
+    author(
+        d,
+        &[
+            "provision",
+            "provision.json",
+            "--tpa-key",
+            TPA_PRIV,
+            "-o",
+            "provision.cbor",
+        ],
+    );
+    assert!(ok(agent(d, &["provision", "provision.cbor"])).contains("added anchor 1"));
+    assert!(refused(agent(d, &["provision", "provision.cbor"]))
+        .contains("not greater than the applied counter"));
+    let anchors = agent(d, &["anchors", "--json"]);
+    assert!(anchors.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&anchors.stdout).unwrap();
+    assert_eq!(json["anchors"][0]["role"], "author");
+
+    std::fs::write(d.join("fw.bin"), vec![0x42u8; 700_000]).unwrap();
+    w("app.conf", "mode=fast\n");
+    w(
+        "m.json",
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+        "components": [
+          {"id": ["app"], "file": "fw.bin", "uri": "https://example.com/fw.bin",
+           "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "device.pub.pem", "mode": "hpke"}]}},
+          {"id": ["ree", "etc", "app.conf"], "file": "app.conf"}]}"#,
+    );
+    author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "m.suit",
+            "--sign-key",
+            "author.priv.pem",
+            "--payload-out",
+            "payloads",
+        ],
+    );
+
+    // A payload the agent cannot find: a clear error, nothing installed.
+    let missing = refused(agent(d, &["install", "m.suit"]));
+    assert!(
+        missing.contains("no --payload or --payload-dir file provides it"),
+        "{missing}"
+    );
+    let installed = ok(agent(
+        d,
+        &[
+            "install",
+            "m.suit",
+            "--payload-dir",
+            "payloads",
+            "--ree-root",
+            "ree",
+        ],
+    ));
+    assert!(
+        installed.contains("installed m.suit (sequence number 1"),
+        "{installed}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("ree/etc/app.conf")).unwrap(),
+        "mode=fast\n"
+    );
+    assert!(refused(agent(
+        d,
+        &["install", "m.suit", "--payload-dir", "payloads"]
+    ))
+    .contains("Rollback"));
+    // Export writes the same approved bytes again, atomically.
+    std::fs::remove_file(d.join("ree/etc/app.conf")).unwrap();
+    ok(agent(d, &["export", "etc/app.conf", "--ree-root", "ree"]));
+    assert_eq!(
+        std::fs::read_to_string(d.join("ree/etc/app.conf")).unwrap(),
+        "mode=fast\n"
+    );
+    // Personalization data is never released to the REE.
+    assert!(refused(agent(d, &["perso-get"])).contains("released only to the TA it belongs to"));
+
+    // The report of the refused replay verifies with the device report key.
+    ok(agent(
+        d,
+        &["report", "--nonce", "00112233", "--out", "report.cose"],
+    ));
+    let verified = author(
+        d,
+        &[
+            "verify-report",
+            "--device-key",
+            "report.pub.pem",
+            "report.cose",
+        ],
+    );
+    assert!(verified.contains("REPORT SIGNATURE VERIFIED"), "{verified}");
+    assert!(verified.contains("nonce: 00112233"), "{verified}");
+    let wrong_key = run(
+        env!("CARGO_BIN_EXE_suit-author"),
+        d,
+        &[
+            "verify-report",
+            "--device-key",
+            "device.pub.pem",
+            "report.cose",
+        ],
+    );
+    assert!(
+        !wrong_key.status.success(),
+        "the decryption key must not verify reports"
+    );
+
+    let status = ok(agent(d, &["status"]));
+    assert!(
+        status.contains("installed:           2 component(s)"),
+        "{status}"
+    );
+}
+
+#[test]
+fn the_real_tee_is_refused_cleanly_without_optee_support_or_a_device() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(env!("CARGO_BIN_EXE_suit-agent"), tmp.path(), &["status"]);
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        text.contains("built without OP-TEE support") || text.contains("no TEE device"),
+        "{text}"
+    );
+}
