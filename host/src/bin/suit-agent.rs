@@ -199,6 +199,9 @@ fn resolver(
         if let Some((_, f)) = map.iter().find(|(u, _)| u == uri) {
             return read_file(f);
         }
+        if let Some(path) = uri.strip_prefix("file://") {
+            return read_file(Path::new(path));
+        }
         if let Some(d) = &dir {
             let name = uri.rsplit('/').next().unwrap_or(uri);
             if !name.is_empty() && name != "." && name != ".." {
@@ -209,7 +212,8 @@ fn resolver(
             }
         }
         Err(AgentError::File(format!(
-            "the manifest fetches {uri}, but no --payload or --payload-dir file provides it"
+            "the manifest fetches {uri}, but no --payload or --payload-dir file provides it \
+             (this agent reads files and file:// URIs; it does not fetch over a network)"
         )))
     })
 }
