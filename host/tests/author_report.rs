@@ -152,7 +152,12 @@ fn a_failure_report_shows_the_precise_failure() {
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("stored: 9, offered: 4"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("sequence number 4 is not greater than the stored 9"),
+        "{}",
+        r.stdout
+    );
 
     let r = verify(&path, &pubkey, true);
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();

@@ -127,6 +127,35 @@ pub enum PolicyError {
     IdentifierNotPermitted,
 }
 
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyError::Rollback { stored, offered } => write!(
+                f,
+                "Rollback: sequence number {offered} is not greater than the stored {stored}"
+            ),
+            PolicyError::ComponentNotPermitted { component } => {
+                write!(
+                    f,
+                    "component {component} is not permitted for any signer of the manifest"
+                )
+            }
+            PolicyError::MissingRequiredSigner {
+                component,
+                required,
+            } => {
+                write!(
+                    f,
+                    "component {component}: a required signer is missing ({required:?})"
+                )
+            }
+            PolicyError::IdentifierNotPermitted => f.write_str(
+                "a vendor or class identifier is not permitted for any signer of the manifest",
+            ),
+        }
+    }
+}
+
 /// Which command sequence of a manifest was running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
@@ -269,7 +298,7 @@ impl fmt::Display for Error {
             Error::Invalid { at, reason } => write!(f, "invalid {at}: {reason}"),
             Error::Unsupported(u) => write!(f, "unsupported: {u:?}"),
             Error::Auth(e) => write!(f, "authentication failed: {e:?}"),
-            Error::Policy(e) => write!(f, "refused by policy: {e:?}"),
+            Error::Policy(e) => write!(f, "refused by policy: {e}"),
             Error::Command(c) => write!(
                 f,
                 "{:?} failed in {:?} (manifest depth {}) at command {:?}{}",
