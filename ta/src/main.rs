@@ -67,7 +67,8 @@ fn invoke_command(
     let reply = if request.buffer_len() > MAX_REQUEST {
         Reply::bare(Status::RequestTooLarge, MAX_REQUEST as u32)
     } else {
-        let copy = request.read_to_vec();
+        // Wiped after use: requests can carry imported device keys or plaintext data.
+        let copy = zeroize::Zeroizing::new(request.read_to_vec());
         service.invoke(command, host_version, &copy)
     };
     let (status, detail) = if reply.body.len() > response.buffer_len() {
