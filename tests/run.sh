@@ -13,6 +13,11 @@ cd "$ROOT"
 T0=$SECONDS
 lap() { echo "==> [$((SECONDS - T0)) s] $*"; }
 
+# Keep a copy of everything for the closing count.
+mkdir -p "$QB"
+LOG="$QB/test-run.log"
+exec > >(tee "$LOG") 2>&1
+
 lap "environment (qemu/setup.sh)"
 bash qemu/setup.sh
 
@@ -65,3 +70,7 @@ lap "end-to-end tests inside OP-TEE on QEMU"
 "${CARGO[@]}" test --locked -p suit-tests -- --test-threads=2
 
 lap "all tests passed"
+# Every step above stops the script on failure, so reaching here means nothing failed.
+passed=$(grep -aoE 'test result: ok\. [0-9]+ passed' "$LOG" | awk '{ n += $4 } END { print n + 0 }')
+fuzzed=$(grep -aoE '^fuzz: [0-9]+ passed' "$LOG" | awk '{ n += $2 } END { print n + 0 }')
+echo "tests: $((passed + fuzzed)) passed, 0 failed"
