@@ -8,15 +8,13 @@ use ciborium::Value;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
-use zeroize::Zeroizing;
 
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::protocol::{self, *};
-use suit_common::service::keys::Rng;
+use suit_common::service::memory::MemoryBackend;
 use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
-use suit_common::service::store::{MemoryStore, SecureStore, StoreError};
-use suit_common::service::{Backend, Client, Config, Service, TaStore};
+use suit_common::service::{Client, Config, Service};
 use suit_common::suit::author::{seal_envelope, Signer};
 
 use support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
@@ -29,67 +27,9 @@ const OPERATOR_PRIV: &str = "suit-firmware-encryption/dependent_manifest_signer_
 const OPERATOR_PUB: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_pub.pem";
 
 // ---------------------------------------------------------------------------------------
-// A backend: memory store + deterministic RNG.
+// The backend: `MemoryBackend` (memory store, deterministic RNG, recording TA store).
 
-struct Mem {
-    store: MemoryStore,
-    counter: u64,
-    client: Client,
-    installed_tas: Vec<Vec<u8>>,
-}
-
-impl Rng for Mem {
-    fn fill(&mut self, out: &mut [u8]) {
-        for chunk in out.chunks_mut(32) {
-            self.counter += 1;
-            let block = Sha256::digest(self.counter.to_be_bytes());
-            chunk.copy_from_slice(&block[..chunk.len()]);
-        }
-    }
-}
-
-impl SecureStore for Mem {
-    fn get(&self, n: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
-        self.store.get(n)
-    }
-    fn put(&mut self, n: &str, d: &[u8]) -> Result<(), StoreError> {
-        self.store.put(n, d)
-    }
-    fn remove(&mut self, n: &str) -> Result<(), StoreError> {
-        self.store.remove(n)
-    }
-    fn append(&mut self, n: &str, d: &[u8]) -> Result<u64, StoreError> {
-        self.store.append(n, d)
-    }
-    fn read_at(&self, n: &str, o: u64, b: &mut [u8]) -> Result<usize, StoreError> {
-        self.store.read_at(n, o, b)
-    }
-    fn len(&self, n: &str) -> Result<Option<u64>, StoreError> {
-        self.store.len(n)
-    }
-}
-
-impl TaStore for Mem {
-    fn install_ta(&mut self, image: &[u8]) -> Result<(), u32> {
-        self.installed_tas.push(image.to_vec());
-        Ok(())
-    }
-}
-
-impl Backend for Mem {
-    fn client(&self) -> Client {
-        self.client
-    }
-    fn name(&self) -> &'static str {
-        "memory"
-    }
-    fn platform_info(&self) -> PlatformInfo {
-        PlatformInfo {
-            anti_rollback_level: Some(1000),
-            ..Default::default()
-        }
-    }
-}
+type Mem = MemoryBackend;
 
 fn sec1_from_pem(rel: &str) -> Vec<u8> {
     let text = String::from_utf8(read(rel)).unwrap();
@@ -115,15 +55,7 @@ fn cose_key(rel: &str) -> ByteBuf {
 
 fn device() -> Service<Mem> {
     let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
-    Service::new(
-        Mem {
-            store: MemoryStore::new(),
-            counter: 0,
-            client: Client::Ree,
-            installed_tas: Vec::new(),
-        },
-        config,
-    )
+    Service::new(MemoryBackend::new(0), config)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -11,81 +11,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use suit_common::protocol::{
-    self, ChunkRequest, InstallBeginRequest, PayloadChunkRequest, PlatformInfo, Refusal, Status,
-    StatusResponse, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
+    self, ChunkRequest, InstallBeginRequest, PayloadChunkRequest, Refusal, Status, StatusResponse,
+    MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
-use suit_common::service::keys::Rng;
-use suit_common::service::store::{MemoryStore, SecureStore, StoreError};
-use suit_common::service::{Backend, Client, Config, Service, TaStore};
-use zeroize::Zeroizing;
-
-/// A deterministic backend: in-memory store, counter-based "randomness".
-struct Fake {
-    store: MemoryStore,
-    counter: u64,
-    client: Client,
-    installed_tas: usize,
-}
-
-impl SecureStore for Fake {
-    fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
-        self.store.get(name)
-    }
-    fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
-        self.store.put(name, data)
-    }
-    fn remove(&mut self, name: &str) -> Result<(), StoreError> {
-        self.store.remove(name)
-    }
-    fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
-        self.store.append(name, data)
-    }
-    fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
-        self.store.read_at(name, offset, buf)
-    }
-    fn len(&self, name: &str) -> Result<Option<u64>, StoreError> {
-        self.store.len(name)
-    }
-}
-
-impl Rng for Fake {
-    fn fill(&mut self, out: &mut [u8]) {
-        for b in out.iter_mut() {
-            self.counter = self
-                .counter
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            *b = (self.counter >> 33) as u8;
-        }
-    }
-}
-
-impl TaStore for Fake {
-    fn install_ta(&mut self, image: &[u8]) -> Result<(), u32> {
-        // The TEE verifies the TA signature; here every non-empty image "verifies".
-        if image.is_empty() {
-            return Err(0xffff_0006);
-        }
-        self.installed_tas += 1;
-        Ok(())
-    }
-}
-
-impl Backend for Fake {
-    fn client(&self) -> Client {
-        self.client
-    }
-    fn name(&self) -> &'static str {
-        "fuzz"
-    }
-    fn platform_info(&self) -> PlatformInfo {
-        PlatformInfo {
-            tee_version: Some("fuzz".into()),
-            anti_rollback_level: Some(100),
-            ..Default::default()
-        }
-    }
-}
+use suit_common::service::memory::MemoryBackend;
+use suit_common::service::{Client, Config, Service};
 
 /// The TPA root compiled into the fuzzed TA (the manifest-spec examples' ES256 key).
 const TPA_ROOT: &str = "048496811aae0baaabd26157189eecda26beaa8bf11b6f3fe6e2b5659c85dbc0ad\
@@ -104,12 +34,9 @@ where
 
 fuzz_target!(|data: &[u8]| {
     let config = Config::new(&suit_fuzz::hex(TPA_ROOT), true).unwrap();
-    let backend = Fake {
-        store: MemoryStore::new(),
-        counter: 1,
-        client: Client::Ree,
-        installed_tas: 0,
-    };
+    // Deterministic in-memory backend; level 100 so status takes its warning path too.
+    let mut backend = MemoryBackend::new(1);
+    backend.anti_rollback_level = Some(100);
     let mut service = Service::new(backend, config);
     let mut rest = data;
     while rest.len() >= 4 {

@@ -201,7 +201,7 @@ impl DeviceKeyPair {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::TestBackend;
+    use super::super::memory::MemoryBackend as TestBackend;
     use super::*;
 
     #[test]

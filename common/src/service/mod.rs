@@ -12,6 +12,7 @@
 pub mod components;
 pub mod install;
 pub mod keys;
+pub mod memory;
 pub mod provision;
 pub mod state;
 pub mod store;
@@ -550,89 +551,4 @@ fn key_type(k: &VerificationKey) -> String {
         VerificationKey::Hmac256(_) => "symmetric",
     }
     .to_string()
-}
-
-#[cfg(test)]
-pub(crate) mod test_support {
-    //! An in-memory backend with a deterministic RNG.
-    use super::*;
-    use store::{MemoryStore, StoreError};
-    use zeroize::Zeroizing;
-
-    pub struct TestBackend {
-        pub store: MemoryStore,
-        pub seed: u8,
-        pub counter: u64,
-        pub broken_rng: bool,
-    }
-
-    impl TestBackend {
-        pub fn new(seed: u8) -> Self {
-            TestBackend {
-                store: MemoryStore::new(),
-                seed,
-                counter: 0,
-                broken_rng: false,
-            }
-        }
-    }
-
-    impl Rng for TestBackend {
-        /// Deterministic, non-repeating stream: SHA-256(seed || counter) blocks.
-        fn fill(&mut self, out: &mut [u8]) {
-            use sha2::{Digest as _, Sha256};
-            for chunk in out.chunks_mut(32) {
-                self.counter += 1;
-                let block = Sha256::new()
-                    .chain_update([self.seed])
-                    .chain_update(self.counter.to_be_bytes())
-                    .finalize();
-                for (b, r) in chunk.iter_mut().zip(block) {
-                    *b = if self.broken_rng { 0 } else { r };
-                }
-            }
-        }
-    }
-
-    impl SecureStore for TestBackend {
-        fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
-            self.store.get(name)
-        }
-        fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
-            self.store.put(name, data)
-        }
-        fn remove(&mut self, name: &str) -> Result<(), StoreError> {
-            self.store.remove(name)
-        }
-        fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
-            self.store.append(name, data)
-        }
-        fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
-            self.store.read_at(name, offset, buf)
-        }
-        fn len(&self, name: &str) -> Result<Option<u64>, StoreError> {
-            self.store.len(name)
-        }
-    }
-
-    impl TaStore for TestBackend {
-        fn install_ta(&mut self, _image: &[u8]) -> Result<(), u32> {
-            Ok(())
-        }
-    }
-
-    impl Backend for TestBackend {
-        fn client(&self) -> Client {
-            Client::Ree
-        }
-        fn name(&self) -> &'static str {
-            "test"
-        }
-        fn platform_info(&self) -> PlatformInfo {
-            PlatformInfo {
-                anti_rollback_level: Some(1000),
-                ..Default::default()
-            }
-        }
-    }
 }
