@@ -530,23 +530,9 @@ pub fn keygen(
             let pub_pem = pk
                 .to_public_key_pem(LineEnding::LF)
                 .map_err(|e| gen_err(&e))?;
-            let point = pk.to_sec1_point(false);
-            let (x, y) = (
-                point.as_bytes()[1..33].to_vec(),
-                point.as_bytes()[33..].to_vec(),
-            );
-            let mut public = vec![
-                (cose_key::KTY, Value::from(cose_key::KTY_EC2)),
-                (cose_key::CRV, Value::from(cose_key::CRV_P256)),
-                (cose_key::X, Value::Bytes(x)),
-                (cose_key::Y, Value::Bytes(y)),
-            ];
+            let public = public_cose_entries(&PublicKey::P256(pk), kid);
             let mut private = public.clone();
             private.push((cose_key::D, Value::Bytes(sk.to_bytes().to_vec())));
-            if let Some(kid) = kid {
-                public.insert(1, (cose_key::KID, Value::Bytes(kid.to_vec())));
-                private.insert(1, (cose_key::KID, Value::Bytes(kid.to_vec())));
-            }
             (priv_pem, pub_pem, private, public)
         }
         KeyType::Ed25519 => {
@@ -558,17 +544,9 @@ pub fn keygen(
             let pub_pem = vk
                 .to_public_key_pem(LineEnding::LF)
                 .map_err(|e| gen_err(&e))?;
-            let mut public = vec![
-                (cose_key::KTY, Value::from(cose_key::KTY_OKP)),
-                (cose_key::CRV, Value::from(cose_key::CRV_ED25519)),
-                (cose_key::X, Value::Bytes(vk.as_bytes().to_vec())),
-            ];
+            let public = public_cose_entries(&PublicKey::Ed25519(vk), kid);
             let mut private = public.clone();
             private.push((cose_key::D, Value::Bytes(seed.to_vec())));
-            if let Some(kid) = kid {
-                public.insert(1, (cose_key::KID, Value::Bytes(kid.to_vec())));
-                private.insert(1, (cose_key::KID, Value::Bytes(kid.to_vec())));
-            }
             (priv_pem, pub_pem, private, public)
         }
     };
@@ -588,6 +566,34 @@ pub fn keygen(
         files.push(p);
     }
     Ok(GeneratedKey { files })
+}
+
+/// The COSE_Key entries of a public key (`kty, [kid,] crv, x[, y]`); keygen adds `d` for the
+/// private file.
+fn public_cose_entries(key: &PublicKey, kid: Option<&[u8]>) -> Vec<(i64, Value)> {
+    let bytes = key.to_bytes();
+    let mut entries = match key {
+        PublicKey::P256(_) => vec![
+            (cose_key::KTY, Value::from(cose_key::KTY_EC2)),
+            (cose_key::CRV, Value::from(cose_key::CRV_P256)),
+            (cose_key::X, Value::Bytes(bytes[1..33].to_vec())),
+            (cose_key::Y, Value::Bytes(bytes[33..].to_vec())),
+        ],
+        PublicKey::Ed25519(_) => vec![
+            (cose_key::KTY, Value::from(cose_key::KTY_OKP)),
+            (cose_key::CRV, Value::from(cose_key::CRV_ED25519)),
+            (cose_key::X, Value::Bytes(bytes)),
+        ],
+    };
+    if let Some(kid) = kid {
+        entries.insert(1, (cose_key::KID, Value::Bytes(kid.to_vec())));
+    }
+    entries
+}
+
+/// Encodes a public key as a COSE_Key (EC2 P-256 or OKP Ed25519), with `kid` if given.
+pub fn public_cose_key(key: &PublicKey, kid: Option<&[u8]>) -> Result<Vec<u8>> {
+    encode_map(public_cose_entries(key, kid))
 }
 
 /// Writes a COSE_Key of kty Symmetric (`{1: 4, [2: kid], -1: k}`).

@@ -32,7 +32,9 @@ use suit_common::service::provision::{author::seal, Op, ProvisioningBody, Secret
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
 
 use super::create::{resolve_id, segments, IdSpec};
-use super::keys::{load_private, load_public, load_symmetric, symmetric_cose_key, PublicKey};
+use super::keys::{
+    load_private, load_public, load_symmetric, public_cose_key, symmetric_cose_key, PublicKey,
+};
 use super::{AuthorError, Result};
 
 #[derive(Deserialize)]
@@ -169,34 +171,6 @@ fn scope(d: &ScopeDesc) -> std::result::Result<Scope, String> {
     })
 }
 
-fn cose_key_of(public: &PublicKey, kid: &[u8]) -> Vec<u8> {
-    use ciborium::Value;
-    let int = |i: i64| Value::Integer(i.into());
-    let mut entries = match public {
-        PublicKey::P256(_) => {
-            let p = public.to_bytes();
-            vec![
-                (int(1), int(2)),
-                (int(-1), int(1)),
-                (int(-2), Value::Bytes(p[1..33].to_vec())),
-                (int(-3), Value::Bytes(p[33..].to_vec())),
-            ]
-        }
-        PublicKey::Ed25519(_) => vec![
-            (int(1), int(1)),
-            (int(-1), int(6)),
-            (int(-2), Value::Bytes(public.to_bytes())),
-        ],
-    };
-    if !kid.is_empty() {
-        entries.push((int(2), Value::Bytes(kid.to_vec())));
-    }
-    let mut out = Vec::new();
-    // Encoding a map of integers and byte strings into a Vec cannot fail.
-    let _ = ciborium::ser::into_writer(&Value::Map(entries), &mut out);
-    out
-}
-
 fn op(d: &OpDesc, base: &Path, path: &Path) -> Result<Op> {
     let bad = |what: String| AuthorError::Description {
         path: path.to_path_buf(),
@@ -207,7 +181,7 @@ fn op(d: &OpDesc, base: &Path, path: &Path) -> Result<Op> {
             let cose_key = match (&a.key, &a.hmac_key) {
                 (Some(k), None) => {
                     let f = load_public(&base.join(k))?;
-                    cose_key_of(&f.key, &f.kid)
+                    public_cose_key(&f.key, (!f.kid.is_empty()).then_some(f.kid.as_slice()))?
                 }
                 (None, Some(k)) => {
                     let s = load_symmetric(&base.join(k), &[32, 48, 64], "HMAC key")?;

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use suit_host::author::keys::{public_cose_key, PublicKey};
+use suit_host::author::sim_platform::payload_file_name;
 use suit_host::client::{self, Progress};
 use suit_host::ree;
 use suit_host::sim::{self, Simulator};
@@ -161,24 +163,10 @@ fn format_key(point: &[u8], kid: &[u8], format: KeyFormat) -> Result<Vec<u8>, Ag
                 .map_err(|_| AgentError::BadResponse("PEM encoding"))
         }
         KeyFormat::Cose => {
-            use ciborium::Value;
-            if point.len() != 65 {
-                return Err(AgentError::BadResponse(
-                    "device key is not an uncompressed point",
-                ));
-            }
-            let int = |i: i64| Value::Integer(i.into());
-            let key = Value::Map(vec![
-                (int(1), int(2)),
-                (int(2), Value::Bytes(kid.to_vec())),
-                (int(-1), int(1)),
-                (int(-2), Value::Bytes(point[1..33].to_vec())),
-                (int(-3), Value::Bytes(point[33..].to_vec())),
-            ]);
-            let mut out = Vec::new();
-            ciborium::ser::into_writer(&key, &mut out)
-                .map_err(|_| AgentError::BadResponse("COSE_Key encoding"))?;
-            Ok(out)
+            let key = p256::PublicKey::from_sec1_bytes(point)
+                .map_err(|_| AgentError::BadResponse("device key is not a P-256 point"))?;
+            public_cose_key(&PublicKey::P256(key), Some(kid))
+                .map_err(|_| AgentError::BadResponse("COSE_Key encoding"))
         }
     }
 }
@@ -202,13 +190,10 @@ fn resolver(
         if let Some(path) = uri.strip_prefix("file://") {
             return read_file(Path::new(path));
         }
-        if let Some(d) = &dir {
-            let name = uri.rsplit('/').next().unwrap_or(uri);
-            if !name.is_empty() && name != "." && name != ".." {
-                let path = d.join(name);
-                if path.is_file() {
-                    return read_file(&path);
-                }
+        if let (Some(d), Some(name)) = (&dir, payload_file_name(uri)) {
+            let path = d.join(name);
+            if path.is_file() {
+                return read_file(&path);
             }
         }
         Err(AgentError::File(format!(
