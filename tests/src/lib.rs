@@ -408,3 +408,36 @@ pub fn create_envelope_signed(
     }
     puts
 }
+
+/// Boots once on `disk` and writes the device's public decryption key (created inside the TA
+/// on first use) to `dir/device.pub.pem`, as the agent exports it.
+pub fn export_device_key(disk: &Path, dir: &Path) {
+    let run = boot(
+        Boot {
+            disk: Some(disk),
+            ..Default::default()
+        },
+        &["suit-agent device-key"],
+    );
+    run.assert_ok();
+    write_text(dir, "device.pub.pem", &pem_from(&run.command(0).output));
+}
+
+/// Writes `provision.json` in `dir` and signs it with the repository's test TPA key into
+/// `provision.cbor` (`suit-author provision`).
+pub fn sign_provisioning(dir: &Path, description: &str) {
+    write_text(dir, "provision.json", description);
+    let tpa = keys::path("keys/tpa-test.priv.pem");
+    let tpa = tpa.to_str().expect("UTF-8 repository path");
+    author(
+        dir,
+        &[
+            "provision",
+            "provision.json",
+            "--tpa-key",
+            tpa,
+            "-o",
+            "provision.cbor",
+        ],
+    );
+}

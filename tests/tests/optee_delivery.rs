@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use suit_tests::{
-    author, boot, consumer_uuids, contains, copy_out_of_disk, create_envelope, files_below,
-    pem_from, repo_root, write_text, Boot,
+    author, boot, consumer_uuids, contains, copy_out_of_disk, create_envelope, export_device_key,
+    files_below, repo_root, sign_provisioning, write_text, Boot,
 };
 
 /// A manifest delivering the consumer TA image `ta` (encrypted for the device) plus, if
@@ -47,38 +47,17 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
     let d = dir.path();
     let disk = d.join("data.img");
 
-    let run = boot(
-        Boot {
-            disk: Some(&disk),
-            ..Default::default()
-        },
-        &["suit-agent device-key"],
-    );
-    run.assert_ok();
-    write_text(d, "device.pub.pem", &pem_from(&run.command(0).output));
+    export_device_key(&disk, d);
 
     author(d, &["keygen", "--type", "p256", "--out", "author"]);
-    write_text(
+    sign_provisioning(
         d,
-        "provision.json",
         &format!(
             r#"{{"counter": 1, "device-key": "device.pub.pem", "ops": [
             {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["hex:{}"], ["ree"]]}}}},
             {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "qemu-armv8"}}}}}}]}}"#,
             uuid_a.replace('-', "")
         ),
-    );
-    let tpa = suit_tests::keys::path("keys/tpa-test.priv.pem");
-    author(
-        d,
-        &[
-            "provision",
-            "provision.json",
-            "--tpa-key",
-            tpa.to_str().unwrap(),
-            "-o",
-            "provision.cbor",
-        ],
     );
     let secret = b"personalization: device QEMU-0001, token 6f1d2c3b4a5968778695a4b3c2d1e0f0";
     std::fs::write(d.join("perso.bin"), secret).unwrap();

@@ -3,8 +3,8 @@
 //! the device and signs the manifest with `suit-author`, the agent streams it into the TA.
 
 use suit_tests::{
-    author, boot, contains, copy_out_of_disk, create_envelope, create_envelope_signed, files_below,
-    pem_from, write_text, Boot,
+    author, boot, contains, copy_out_of_disk, create_envelope, create_envelope_signed,
+    export_device_key, files_below, sign_provisioning, Boot,
 };
 
 fn manifest(seq: u64, vendor: &str, recipient: &str) -> String {
@@ -31,40 +31,19 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
     };
 
     // Boot 1: the device's public key leaves the TA.
-    let run = boot(
-        Boot {
-            disk: Some(&disk),
-            ..Default::default()
-        },
-        &["suit-agent device-key"],
-    );
-    run.assert_ok();
-    write_text(d, "device.pub.pem", &pem_from(&run.command(0).output));
+    export_device_key(&disk, d);
 
     // Host side: TPA provisioning, an author, an encrypted payload and its manifests.
     author(d, &["keygen", "--type", "p256", "--out", "author"]);
     author(d, &["keygen", "--type", "p256", "--out", "stranger"]);
     author(d, &["keygen", "--type", "p256", "--out", "operator"]);
-    write_text(
+    sign_provisioning(
         d,
-        "provision.json",
         r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
         {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
         {"add-anchor": {"id": 2, "key": "operator.pub.pem", "role": "operator", "components": [["app"]]}},
         {"set-rules": [{"prefix": ["app", "cfg"], "require-roles": ["author", "operator"]}]},
         {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
-    );
-    let tpa = suit_tests::keys::path("keys/tpa-test.priv.pem");
-    author(
-        d,
-        &[
-            "provision",
-            "provision.json",
-            "--tpa-key",
-            tpa.to_str().unwrap(),
-            "-o",
-            "provision.cbor",
-        ],
     );
     let firmware: Vec<u8> = (0..1_000_000u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
