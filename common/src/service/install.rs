@@ -552,7 +552,8 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         self.ree_paths.clear();
         let tas = self.check_kinds(&next)?;
         // The one irreversible step outside our state: OP-TEE verifies the TA's signature and
-        // stores it. Only now, with every check of every component passed.
+        // stores it. Only now, with every check of every component passed. Each image is read
+        // again here rather than kept from the checks, so two TAs never sit in the heap at once.
         let mut ta_versions = Vec::new();
         for (i, header) in &tas {
             let image = self.read_staged(*i)?;
