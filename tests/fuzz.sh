@@ -34,6 +34,12 @@ fi
 # cargo-fuzz passes -Zsanitizer=address, a nightly flag; the machine has only the stable
 # toolchain, which accepts it with RUSTC_BOOTSTRAP=1 (only for this build).
 export RUSTC_BOOTSTRAP=1
+# Each input runs under the TA's heap budget (fuzz/src/heap.rs): an input that makes the engine
+# or the service allocate more than the TA has is a finding. One source of truth: ta/build.rs.
+ta_heap_expr="$(sed -n 's/^const TA_DATA_SIZE: u32 = \([0-9 *]*\);.*/\1/p' ta/build.rs)"
+[ -n "$ta_heap_expr" ] || die "TA_DATA_SIZE not found in ta/build.rs"
+export SUIT_FUZZ_HEAP_LIMIT="$((ta_heap_expr))"
+echo "fuzz.sh: heap budget per input ${SUIT_FUZZ_HEAP_LIMIT} bytes (the TA's TA_DATA_SIZE)"
 TARGET_DIR="$ROOT/build/fuzz-target"
 FUZZ_FLAGS=(-O -a --target-dir "$TARGET_DIR")
 

@@ -328,6 +328,45 @@ pub struct PlatformInfo {
     pub rollback_detection_level: Option<u32>,
     /// Plain-language warnings about missing protections.
     pub warnings: Vec<String>,
+    /// The production prerequisites, each as far as it can be checked where it runs.
+    #[serde(default)]
+    pub prerequisites: Vec<Prerequisite>,
+}
+
+/// A protection a production device needs and the QEMU development build lacks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prerequisite {
+    /// One of the [`prerequisite`] names.
+    pub name: String,
+    /// `Some(false)`: detected missing. `Some(true)`: the TEE itself reports it present.
+    /// `None`: it cannot be established from where it was checked (never read as "present").
+    pub met: Option<bool>,
+    /// What the check saw, in words.
+    pub evidence: String,
+}
+
+/// Names of the production prerequisites (SECURITY.md, "Production prerequisites").
+pub mod prerequisite {
+    /// OP-TEE verifies TAs with a key whose private half is secret (not the public dev key).
+    pub const TA_SIGNING_KEY: &str = "secret-ta-signing-key";
+    /// A device-unique hardware key (HUK) behind secure storage encryption.
+    pub const HARDWARE_UNIQUE_KEY: &str = "hardware-unique-key";
+    /// Secure storage the normal world cannot roll back (RPMB).
+    pub const ROLLBACK_PROTECTED_STORAGE: &str = "rollback-protected-storage";
+    /// A hardware entropy source behind `TEE_GenerateRandom`.
+    pub const HARDWARE_RNG: &str = "hardware-rng";
+    /// The TA trusts the device maker's own TPA root, not the repository's test key.
+    pub const OWN_TPA_ROOT: &str = "own-tpa-root";
+}
+
+impl Prerequisite {
+    pub fn new(name: &str, met: Option<bool>, evidence: impl Into<String>) -> Self {
+        Prerequisite {
+            name: name.into(),
+            met,
+            evidence: evidence.into(),
+        }
+    }
 }
 
 /// The protection level at which the TEE itself prevents storage rollback (GP TEE spec).
@@ -336,17 +375,43 @@ pub const PROTECTION_LEVEL_TEE_HARDWARE: u32 = 1000;
 impl PlatformInfo {
     /// Fills `warnings` from the levels, so every backend words them the same way.
     pub fn with_derived_warnings(mut self) -> Self {
-        match self.anti_rollback_level {
-            Some(level) if level >= PROTECTION_LEVEL_TEE_HARDWARE => {}
-            Some(level) => self.warnings.push(alloc::format!(
-                "secure storage anti-rollback level is {level} (< {PROTECTION_LEVEL_TEE_HARDWARE}): \
-                 the normal world can roll back all of secure storage, sequence numbers included"
-            )),
-            None => self
-                .warnings
-                .push("secure storage anti-rollback level unknown: assume none".into()),
-        }
+        let rollback = match self.anti_rollback_level {
+            Some(level) if level >= PROTECTION_LEVEL_TEE_HARDWARE => Prerequisite::new(
+                prerequisite::ROLLBACK_PROTECTED_STORAGE,
+                Some(true),
+                alloc::format!("the TEE reports anti-rollback level {level}"),
+            ),
+            Some(level) => {
+                self.warnings.push(alloc::format!(
+                    "secure storage anti-rollback level is {level} (< {PROTECTION_LEVEL_TEE_HARDWARE}): \
+                     the normal world can roll back all of secure storage, sequence numbers included"
+                ));
+                Prerequisite::new(
+                    prerequisite::ROLLBACK_PROTECTED_STORAGE,
+                    Some(false),
+                    alloc::format!(
+                        "the TEE reports anti-rollback level {level} (RPMB would be {PROTECTION_LEVEL_TEE_HARDWARE})"
+                    ),
+                )
+            }
+            None => {
+                self.warnings
+                    .push("secure storage anti-rollback level unknown: assume none".into());
+                Prerequisite::new(
+                    prerequisite::ROLLBACK_PROTECTED_STORAGE,
+                    None,
+                    "the TEE does not report an anti-rollback level",
+                )
+            }
+        };
+        self.set_prerequisite(rollback);
         self
+    }
+
+    /// Replaces the entry of the same name (a later, better-placed check wins).
+    pub fn set_prerequisite(&mut self, p: Prerequisite) {
+        self.prerequisites.retain(|x| x.name != p.name);
+        self.prerequisites.push(p);
     }
 }
 
@@ -359,10 +424,45 @@ pub enum CodecError {
 }
 
 /// Encodes one protocol message.
+///
+/// Messages can carry secrets (personalization data, the stored key and state records), so the
+/// buffer wipes every allocation it outgrows: no partial copy is left in freed heap.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::new();
-    ciborium::ser::into_writer(value, &mut out).map_err(|_| CodecError::Malformed)?;
+    let written = ciborium::ser::into_writer(value, WipingBuf(&mut out));
+    if written.is_err() {
+        zeroize::Zeroize::zeroize(&mut out);
+        return Err(CodecError::Malformed);
+    }
     Ok(out)
+}
+
+/// Grows a buffer by moving it by hand, zeroizing the allocation it leaves.
+struct WipingBuf<'a>(&'a mut Vec<u8>);
+
+impl ciborium_io::Write for WipingBuf<'_> {
+    type Error = CodecError;
+
+    fn write_all(&mut self, data: &[u8]) -> Result<(), CodecError> {
+        let needed = self
+            .0
+            .len()
+            .checked_add(data.len())
+            .ok_or(CodecError::TooLarge)?;
+        if needed > self.0.capacity() {
+            let mut grown =
+                Vec::with_capacity(needed.max(self.0.capacity().saturating_mul(2)).max(64));
+            grown.extend_from_slice(self.0);
+            zeroize::Zeroize::zeroize(&mut *self.0);
+            *self.0 = grown;
+        }
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), CodecError> {
+        Ok(())
+    }
 }
 
 /// Decodes exactly one protocol message of at most `limit` bytes, with bounded nesting.

@@ -12,6 +12,7 @@ use libfuzzer_sys::fuzz_target;
 use suit_common::encryption::{decrypt, decrypt_integrated, CoseOptions, PayloadDecryptor};
 
 fuzz_target!(|data: &[u8]| {
+    let _heap = suit_fuzz::heap::arm();
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };

@@ -6,6 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use suit_common::suit::Envelope;
 
 fuzz_target!(|data: &[u8]| {
+    let _heap = suit_fuzz::heap::arm();
     let Ok(envelope) = Envelope::decode(data) else {
         return;
     };

@@ -7,6 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use suit_common::suit::Procedure;
 
 fuzz_target!(|data: &[u8]| {
+    let _heap = suit_fuzz::heap::arm();
     if suit_fuzz::run_process(data, Procedure::Update, 61) {
         suit_fuzz::run_process(data, Procedure::Invoke, 4096);
     }

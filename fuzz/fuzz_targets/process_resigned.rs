@@ -13,6 +13,7 @@ use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::Procedure;
 
 fuzz_target!(|data: &[u8]| {
+    let _heap = suit_fuzz::heap::arm();
     let Some((&flags, rest)) = data.split_first() else {
         return;
     };

@@ -33,6 +33,7 @@ where
 }
 
 fuzz_target!(|data: &[u8]| {
+    let _heap = suit_fuzz::heap::arm();
     let config = Config::new(&suit_fuzz::hex(TPA_ROOT), true).unwrap();
     // Deterministic in-memory backend; level 100 so status takes its warning path too.
     let mut backend = MemoryBackend::new(1);

@@ -2,6 +2,8 @@
 //! keys of the vectors under tests/vectors, compiled in so a fuzz run reads no files), a fixed
 //! policy, and an in-memory platform that checks the engine's commit/discard contract.
 
+pub mod heap;
+
 use std::collections::BTreeMap;
 
 use suit_common::cose::{SigningKey, VerificationKey};

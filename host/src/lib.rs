@@ -7,4 +7,5 @@ pub mod author;
 pub mod client;
 pub mod ree;
 pub mod sim;
+pub mod ta_signature;
 pub mod tee;

@@ -6,7 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use suit_common::protocol::{Command, PlatformInfo, PROTOCOL_VERSION};
+use suit_common::protocol::{prerequisite, Command, PlatformInfo, Prerequisite, PROTOCOL_VERSION};
 use suit_common::service::keys::Rng;
 use suit_common::service::store::{check_name, SecureStore, StoreError};
 use suit_common::service::{Backend, Client, Config, Service, TaStore};
@@ -155,6 +155,15 @@ impl Backend for SimBackend {
             anti_rollback_level: Some(0),
             rollback_detection_level: Some(0),
             warnings: vec![WARNING.into()],
+            // Files on the host: none of the device's protections exist.
+            prerequisites: [
+                prerequisite::TA_SIGNING_KEY,
+                prerequisite::HARDWARE_UNIQUE_KEY,
+                prerequisite::HARDWARE_RNG,
+            ]
+            .into_iter()
+            .map(|name| Prerequisite::new(name, Some(false), "the simulator is not a TEE"))
+            .collect(),
         }
     }
 }
@@ -196,13 +205,13 @@ impl Simulator {
 
 impl Transport for Simulator {
     fn invoke(&mut self, command: Command, request: &[u8]) -> Result<RawReply, AgentError> {
-        let reply = self
+        let mut reply = self
             .service
             .invoke(command as u32, PROTOCOL_VERSION, request);
         Ok(RawReply {
             status: reply.status as u32,
             detail: reply.detail,
-            body: reply.body,
+            body: core::mem::take(&mut reply.body),
         })
     }
 }

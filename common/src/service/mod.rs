@@ -86,13 +86,20 @@ impl Config {
     }
 }
 
-/// The outcome of one command, ready to be written into slots 0 and 2.
+/// The outcome of one command, ready to be written into slots 0 and 2. The body is wiped on
+/// drop: it can hold personalization data on its way to the owning TA.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Reply {
     pub status: Status,
     /// Slot 0 `b`: response length, or the size needed / TA protocol version on errors.
     pub detail: u32,
     pub body: Vec<u8>,
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.body);
+    }
 }
 
 impl Reply {
@@ -313,6 +320,15 @@ impl<B: Backend> Service<B> {
                     .into(),
             );
         }
+        platform.set_prerequisite(protocol::Prerequisite::new(
+            protocol::prerequisite::OWN_TPA_ROOT,
+            Some(!self.config.tpa_root_is_test_key),
+            if self.config.tpa_root_is_test_key {
+                "built with the repository's public test TPA root (explicit test opt-in)"
+            } else {
+                "built with a TPA root given at build time"
+            },
+        ));
         Ok(StatusResponse {
             protocol_version: PROTOCOL_VERSION,
             ta_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -464,7 +480,7 @@ impl<B: Backend> Service<B> {
         })
     }
 
-    fn personalization(&mut self) -> Result<PersonalizationResponse, Refuse> {
+    fn personalization(&mut self) -> Result<Wiped<PersonalizationResponse>, Refuse> {
         let Client::TrustedApp(uuid) = self.backend.client() else {
             return Err(Refuse::new(
                 "access",
@@ -482,14 +498,15 @@ impl<B: Backend> Service<B> {
                 ),
             )
         })?;
-        let data = self
+        let mut data = self
             .backend
             .get(&record.object)
             .map_err(|e| Refuse::new("storage", format!("secure storage: {e:?}")))?
             .ok_or_else(|| Refuse::new("storage", "personalization object missing"))?;
-        Ok(PersonalizationResponse {
-            data: ByteBuf::from(data.to_vec()),
-        })
+        // Moves the allocation out of the Zeroizing wrapper: one copy, wiped by `Wiped`.
+        Ok(Wiped(PersonalizationResponse {
+            data: ByteBuf::from(core::mem::take(&mut *data)),
+        }))
     }
 
     fn ree_export(&mut self, r: &ReeExportRequest) -> Result<ReeExportResponse, Refuse> {
@@ -518,6 +535,32 @@ impl<B: Backend> Service<B> {
             digest: record.digest.clone(),
             data: ByteBuf::from(data),
         })
+    }
+}
+
+/// A response holding plaintext for its rightful owner: encoded like the inner value, its
+/// bytes wiped when the service is done with it.
+struct Wiped<T: Serialize + WipeBytes>(T);
+
+trait WipeBytes {
+    fn wipe(&mut self);
+}
+
+impl WipeBytes for PersonalizationResponse {
+    fn wipe(&mut self) {
+        zeroize::Zeroize::zeroize(self.data.as_mut_slice());
+    }
+}
+
+impl<T: Serialize + WipeBytes> Serialize for Wiped<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<T: Serialize + WipeBytes> Drop for Wiped<T> {
+    fn drop(&mut self) {
+        self.0.wipe();
     }
 }
 

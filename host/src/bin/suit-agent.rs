@@ -224,7 +224,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
     let mut tee = connect(&cli)?;
     match &cli.command {
         Cmd::Status { json } => {
-            let s = client::status(tee.as_mut())?;
+            let s = with_agent_checks(client::status(tee.as_mut())?);
             if *json {
                 println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
                 return Ok(());
@@ -271,6 +271,15 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             }
             for w in &p.warnings {
                 println!("  warning: {w}");
+            }
+            println!("  production prerequisites:");
+            for r in &p.prerequisites {
+                let state = match r.met {
+                    Some(true) => "met",
+                    Some(false) => "MISSING",
+                    None => "unknown",
+                };
+                println!("    {:<28} {state:<8} {}", r.name, r.evidence);
             }
         }
         Cmd::DeviceKey { format, which, out } => {
@@ -476,4 +485,52 @@ fn signed_payload(signed: &[u8]) -> Result<Vec<u8>, AgentError> {
         },
         _ => Err(AgentError::BadResponse("report is not a COSE_Sign1")),
     }
+}
+
+/// Adds what only the normal world can check: whether OP-TEE accepted an update TA signed with
+/// its public development key (see `suit_host::ta_signature`).
+fn with_agent_checks(
+    mut s: suit_common::protocol::StatusResponse,
+) -> suit_common::protocol::StatusResponse {
+    use suit_common::protocol::{prerequisite, Prerequisite, TA_UUID};
+    use suit_host::ta_signature::{check, DevKeyCheck};
+    if s.backend != "optee" {
+        return s;
+    }
+    let file = ["/usr/lib/optee_armtz", "/lib/optee_armtz"]
+        .iter()
+        .map(|d| std::path::Path::new(d).join(format!("{TA_UUID}.ta")))
+        .find(|p| p.exists());
+    let (met, evidence) = match file.as_deref().map(|p| (p, std::fs::read(p))) {
+        None => (None, "the update TA's file was not found".to_string()),
+        Some((p, Err(e))) => (None, format!("{}: {e}", p.display())),
+        Some((p, Ok(image))) => match check(&image) {
+            DevKeyCheck::SignedWithDevKey => (
+                Some(false),
+                format!(
+                    "{} verifies with OP-TEE's public development key: anybody can sign TAs this OP-TEE runs",
+                    p.display()
+                ),
+            ),
+            DevKeyCheck::OtherKey => (
+                None,
+                format!(
+                    "{} is not signed with OP-TEE's development key (whether its key is secret is not visible here)",
+                    p.display()
+                ),
+            ),
+            DevKeyCheck::Unreadable(why) => (None, format!("{}: {why}", p.display())),
+        },
+    };
+    if met == Some(false) {
+        s.platform
+            .warnings
+            .push("OP-TEE trusts its public development TA signing key".into());
+    }
+    s.platform.set_prerequisite(Prerequisite::new(
+        prerequisite::TA_SIGNING_KEY,
+        met,
+        evidence,
+    ));
+    s
 }
