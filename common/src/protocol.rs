@@ -359,6 +359,13 @@ pub mod prerequisite {
     pub const OWN_TPA_ROOT: &str = "own-tpa-root";
 }
 
+/// `gpd.tee.deviceID` of every OP-TEE whose hardware unique key is the default all-zero stub
+/// (`tee_otp_get_hw_unique_key` in core/kernel/otp_stubs.c): OP-TEE derives the die ID as
+/// HMAC-SHA256(HUK, usage 2)[..12] and the device ID as a version-5 UUID from
+/// SHA-256("OPTEE" || die ID). Seen on Debian's OP-TEE 4.10 QEMU ARMv8 build; the derivation is
+/// re-checked by a unit test below.
+pub const STUB_HUK_DEVICE_ID: &str = "94e9ab89-4c43-56ea-8b35-45dc07226830";
+
 impl Prerequisite {
     pub fn new(name: &str, met: Option<bool>, evidence: impl Into<String>) -> Self {
         Prerequisite {
@@ -482,6 +489,32 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, Code
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stub_huk_fingerprint_is_derived_from_an_all_zero_key() {
+        use hmac::{KeyInit as _, Mac as _};
+        use sha2::Digest as _;
+        let mut mac = hmac::Hmac::<sha2_0_11::Sha256>::new_from_slice(&[0u8; 16]).unwrap();
+        mac.update(&2u32.to_le_bytes());
+        let die_id = mac.finalize().into_bytes();
+        let mut h = sha2::Sha256::new();
+        h.update(b"OPTEE");
+        h.update(&die_id[..12]);
+        let d = h.finalize();
+        // TEE_UUID: the first three fields are little-endian integers; RFC 4122 version 5.
+        let time_low = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
+        let time_mid = u16::from_le_bytes([d[4], d[5]]);
+        let time_hi = (u16::from_le_bytes([d[6], d[7]]) & 0x0fff) | 0x5000;
+        let clock = (d[8] & 0x3f) | 0x80;
+        let mut text = alloc::format!(
+            "{time_low:08x}-{time_mid:04x}-{time_hi:04x}-{clock:02x}{:02x}-",
+            d[9]
+        );
+        for b in &d[10..16] {
+            text.push_str(&alloc::format!("{b:02x}"));
+        }
+        assert_eq!(text, STUB_HUK_DEVICE_ID);
+    }
 
     #[test]
     fn status_round_trip() {

@@ -16,7 +16,7 @@ use optee_utee::{
     DataFlag, ErrorKind, GenericObject, LoginType, ObjectStorageConstants, ParamIndex,
     PersistentObject, Random, TaSessionBuilder, TeeParams, Uuid, Whence,
 };
-use suit_common::protocol::{prerequisite, PlatformInfo, Prerequisite};
+use suit_common::protocol::{prerequisite, PlatformInfo, Prerequisite, STUB_HUK_DEVICE_ID};
 use suit_common::service::components::parse_uuid;
 use suit_common::service::keys::Rng;
 use suit_common::service::store::{check_name, SecureStore, StoreError};
@@ -286,11 +286,6 @@ impl Backend for Optee {
         info
     }
 }
-
-/// `gpd.tee.deviceID` of an OP-TEE whose `tee_otp_get_hw_unique_key` is the default stub (all
-/// zeros): OP-TEE derives the die ID from the HUK and the device ID from the die ID, so every
-/// such device reports this value (measured on Debian's OP-TEE 4.10 QEMU ARMv8 build).
-const STUB_HUK_DEVICE_ID: &str = "STUB_HUK_DEVICE_ID_PLACEHOLDER";
 
 /// Detects OP-TEE's all-zero stub HUK by its fingerprint. A different device ID shows the stub
 /// is not in use, not that the HUK is secret, so that case stays "unknown".

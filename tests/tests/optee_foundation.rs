@@ -48,6 +48,33 @@ fn agent_gets_status_from_the_ta() {
         text.contains("the normal world can roll back all of secure storage"),
         "{text}"
     );
+    // Each production prerequisite this development build lacks is detected at run time.
+    let prerequisites = status["platform"]["prerequisites"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no prerequisites in {json}"));
+    let met = |name: &str| {
+        prerequisites
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing from {json}"))["met"]
+            .clone()
+    };
+    for missing in [
+        "secret-ta-signing-key",
+        "hardware-unique-key",
+        "rollback-protected-storage",
+        "own-tpa-root",
+    ] {
+        assert_eq!(met(missing), false, "{missing}: {json}");
+    }
+    assert!(
+        met("hardware-rng").is_null(),
+        "not detectable by a TA: {json}"
+    );
+    assert!(
+        text.contains("OP-TEE's public development key") && text.contains("all-zero stub HUK"),
+        "{text}"
+    );
 }
 
 #[test]
