@@ -377,6 +377,7 @@ pub fn command_error_code(kind: &CommandErrorKind) -> i64 {
         CommandErrorKind::Platform(_) => 18,
         CommandErrorKind::Decrypt(_) => 19,
         CommandErrorKind::Policy(_) => 20,
+        CommandErrorKind::DecryptingFetch => 21,
     };
     code::COMMAND + n
 }

@@ -707,7 +707,7 @@ fn broadcast_to_three_devices_and_a_wrong_device() {
     let env = create(&k, &desc, &signer, &[]);
     let model = run(&args!["inspect", "--json", &env]);
     let json: serde_json::Value = serde_json::from_str(&model.stdout).unwrap();
-    let recipients = &json["manifest"]["install"][1]["parameters"]["encryption-info"]["recipients"];
+    let recipients = &json["manifest"]["install"][5]["parameters"]["encryption-info"]["recipients"];
     assert_eq!(
         recipients.as_array().map(Vec::len),
         Some(3),

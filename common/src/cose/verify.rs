@@ -61,6 +61,10 @@ impl AuthBlock {
         if !protected.crit.is_empty() {
             return Err(CoseError::UnknownCriticalHeader);
         }
+        // RFC 9052 §3: a label must not occur in both the protected and unprotected buckets.
+        if in_both(&protected, &unprotected) {
+            return Err(CoseError::Malformed);
+        }
         let alg = algorithm(&protected)?;
         if alg.is_mac() != matches!(structure, Structure::Mac0(_)) {
             return Err(CoseError::KeyAlgorithmMismatch);
@@ -110,6 +114,17 @@ impl AuthBlock {
             }
         }
     }
+}
+
+fn in_both(p: &Header, u: &Header) -> bool {
+    (p.alg.is_some() && u.alg.is_some())
+        || (!p.key_id.is_empty() && !u.key_id.is_empty())
+        || (p.content_type.is_some() && u.content_type.is_some())
+        || (!p.iv.is_empty() && !u.iv.is_empty())
+        || (!p.partial_iv.is_empty() && !u.partial_iv.is_empty())
+        || p.rest
+            .iter()
+            .any(|(l, _)| u.rest.iter().any(|(m, _)| m == l))
 }
 
 fn algorithm(protected: &Header) -> Result<Algorithm, CoseError> {

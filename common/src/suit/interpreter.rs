@@ -53,6 +53,9 @@ pub(crate) struct Staged {
     pub decrypted: bool,
     /// Matched an image digest (at the directive or by a later image-match).
     pub verified: bool,
+    /// Read as the source of a decrypting copy: a ciphertext download buffer, dropped at
+    /// commit instead of installed (see [`crate::suit::process`]).
+    pub consumed: bool,
 }
 
 /// One manifest being executed (the root, or a dependency).
@@ -661,6 +664,12 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         .map_err(K::Platform)?;
                     None
                 };
+                // The firmware-encryption draft decrypts on copy and write only; what a fetch
+                // with encryption info means is undefined (store ciphertext where plaintext was
+                // meant, or decrypt against the draft), so it is refused rather than guessed.
+                if p.encryption_info.is_some() && !is_dependency {
+                    return Err(K::DecryptingFetch);
+                }
                 if is_dependency {
                     // Dependency envelopes stay in engine memory, re-authenticated on use.
                     let bytes = match integrated {
@@ -816,11 +825,17 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         let digest = sink.hasher.finish();
         let verified = p.image_digest.is_some_and(|d| d.ct_eq(&digest));
         self.staged.retain(|s| &s.component != id);
+        if let (true, Source::Component(c)) = (decrypted, &src) {
+            if let Some(s) = self.staged.iter_mut().find(|s| &s.component == c) {
+                s.consumed = true;
+            }
+        }
         self.staged.push(Staged {
             component: id.clone(),
             digest,
             decrypted,
             verified,
+            consumed: false,
         });
         Ok(())
     }

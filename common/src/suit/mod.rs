@@ -137,6 +137,19 @@ fn run<P: Platform + ?Sized>(
     if let Some(s) = machine.staged.iter().find(|s| s.decrypted && !s.verified) {
         return Err(Error::UnverifiedPlaintext(s.component.clone()));
     }
+    // A component read as the source of a decrypting copy is the ciphertext download buffer
+    // of the firmware-encryption draft's fetch-then-copy form: the plaintext is what gets
+    // installed, the ciphertext is dropped rather than kept as a component of its own.
+    let buffers: Vec<ComponentId> = machine
+        .staged
+        .iter()
+        .filter(|s| s.consumed)
+        .map(|s| s.component.clone())
+        .collect();
+    machine.staged.retain(|s| !s.consumed);
+    for b in &buffers {
+        machine.platform().stage_discard(b);
+    }
     let committed: Vec<ComponentId> = machine.staged.iter().map(|s| s.component.clone()).collect();
     let invoked = core::mem::take(&mut machine.invoked);
     let updates = core::mem::take(&mut machine.sequence_updates);
