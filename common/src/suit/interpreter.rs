@@ -5,6 +5,17 @@
 //! (a dependent may set, e.g., the encryption info a dependency's write consumes). Payload
 //! bytes stream through in [`CHUNK_LEN`] chunks: hashed on the way, decrypted when the
 //! component has `suit-parameter-encryption-info`, and staged; nothing is committed here.
+//!
+//! Payload encryption follows draft-ietf-suit-firmware-encryption: decryption happens on
+//! `suit-directive-copy` and `suit-directive-write` only. A copy streams chunk by chunk from
+//! the source component (typically the ciphertext fetched into its own component) through the
+//! decryptor into the destination; no second plaintext image is made. A *fetch* whose
+//! component has encryption info is refused with [`CommandErrorKind::DecryptingFetch`]: the
+//! draft does not define it, and either reading (store the ciphertext where the author meant
+//! plaintext, or decrypt against the draft) would make the same manifest install different
+//! bytes on different processors, so this engine rejects it instead of guessing. A component
+//! staged in this run and then read by a decrypting copy is a ciphertext buffer: it is dropped
+//! before the commit (see [`crate::suit::process`]) and never installed as a component.
 
 use alloc::boxed::Box;
 use alloc::vec;
