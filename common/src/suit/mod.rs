@@ -133,8 +133,8 @@ fn run<P: Platform + ?Sized>(
         procedure.sections(),
     )?;
 
-    // Decrypted bytes are committed only once they matched an image digest.
-    if let Some(s) = machine.staged.iter().find(|s| s.decrypted && !s.verified) {
+    // Decrypted bytes are committed only once authenticated (and, for now, digest-matched).
+    if let Some(s) = machine.staged.iter().find(|s| !s.committable()) {
         return Err(Error::UnverifiedPlaintext(s.component.clone()));
     }
     let committed: Vec<ComponentId> = machine.staged.iter().map(|s| s.component.clone()).collect();
