@@ -410,6 +410,39 @@ pub fn check_well_formed(bytes: &[u8]) -> Result<(), CborError> {
     dec.finish()
 }
 
+/// [`check_well_formed`], and at most `max_items` data items in all (nested ones and tags
+/// included). For input handed to a parser that builds a tree of values (`coset`/`ciborium`)
+/// before it is authenticated: what such a parser allocates then stays proportional to
+/// `max_items` and the input's length, not to the structure an attacker chose.
+pub fn check_well_formed_within(bytes: &[u8], max_items: usize) -> Result<(), CborError> {
+    check_well_formed(bytes)?;
+    let mut dec = Decoder::new(bytes);
+    let mut left = max_items;
+    count_items(&mut dec, &mut left)
+}
+
+fn count_items(dec: &mut Decoder<'_>, left: &mut usize) -> Result<(), CborError> {
+    // Recursion is bounded: check_well_formed already refused nesting beyond MAX_DEPTH.
+    *left = left
+        .checked_sub(1)
+        .ok_or(dec.err(CborErrorKind::TooLarge))?;
+    match dec.item()? {
+        Item::Array(n) => {
+            for _ in 0..n {
+                count_items(dec, left)?;
+            }
+        }
+        Item::Map(n) => {
+            for _ in 0..n.saturating_mul(2) {
+                count_items(dec, left)?;
+            }
+        }
+        Item::Tag(_) => count_items(dec, left)?,
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Tracks the keys of one SUIT map: a repeated key would let two readers of the same manifest
 /// disagree, and the manifest draft requires canonical order (RFC 8949 §4.2.1: bytewise order
 /// of the encoded keys, i.e. unsigned integers ascending, then negative integers by

@@ -221,6 +221,167 @@ fn decrypting_fetch_is_refused_with_a_typed_reason() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Payload integrity (draft-ietf-suit-firmware-encryption, "Payload Integrity Validation").
+
+/// Fetch-then-copy with a ciphertext digest on the buffer and/or a plaintext digest.
+fn copy_form(
+    plaintext: &[u8],
+    info: &[u8],
+    ciphertext: &[u8],
+    ct_digest: bool,
+    pt_digest: bool,
+) -> Vec<u8> {
+    let mut buffer = vec![(14, int(ciphertext.len() as i64))];
+    if ct_digest {
+        buffer.insert(0, (3, bytes(&digest(ciphertext))));
+    }
+    buffer.push((21, Value::Text("#ct".into())));
+    let mut target = vec![(19, bytes(info)), (22, int(1))];
+    if pt_digest {
+        target.insert(0, (3, bytes(&digest(plaintext))));
+    }
+    manifest(
+        &[&[FW], &[FW, BUF]],
+        vec![
+            int(12),
+            int(1),
+            int(20),
+            map(buffer),
+            int(21),
+            int(15),
+            int(12),
+            int(0),
+            int(20),
+            map(target),
+            int(22),
+            int(15),
+        ],
+    )
+}
+
+fn run_policy(
+    env: &[u8],
+    strict: bool,
+) -> (Result<suit_common::suit::Outcome, Error>, RecordingPlatform) {
+    let mut policy = spec_policy();
+    policy.require_plaintext_digest = strict;
+    let mut dev = RecordingPlatform::spec_device();
+    let r = process(env, Procedure::Update, &policy, &kek_keys(), &mut dev);
+    (r, dev)
+}
+
+#[test]
+fn payload_integrity_follows_the_drafts_decision_tree() {
+    let plaintext = b"a payload of some length, not secret in this test".to_vec();
+    let fw = cid(&[FW]);
+    // (content alg, ciphertext digest, plaintext digest, accepted by default)
+    let cases = [
+        // AEAD: the tag authenticates; the encryption info is inside the signed manifest.
+        (ContentAlgorithm::A128Gcm, false, false, true),
+        // AES-CTR: integrity before decryption (ciphertext digest) or after (plaintext).
+        (ContentAlgorithm::A128Ctr, true, false, true),
+        (ContentAlgorithm::A128Ctr, false, true, true),
+        // AES-CTR with no digest at all stays refused.
+        (ContentAlgorithm::A128Ctr, false, false, false),
+    ];
+    for (alg, ct_digest, pt_digest, accepted) in cases {
+        let what = format!("{alg:?} ct-digest {ct_digest} pt-digest {pt_digest}");
+        let (info, ct) = encrypted(&plaintext, alg);
+        let env = seal(
+            &copy_form(&plaintext, &info, &ct, ct_digest, pt_digest),
+            &[("#ct", &ct)],
+        );
+        let (r, dev) = run_policy(&env, false);
+        if accepted {
+            assert_eq!(r.unwrap().committed, vec![fw.clone()], "{what}");
+            assert_eq!(dev.installed.get(&fw), Some(&plaintext), "{what}");
+        } else {
+            assert_eq!(
+                r.unwrap_err(),
+                Error::UnverifiedPlaintext(fw.clone()),
+                "{what}"
+            );
+            assert!(dev.installed.is_empty(), "{what}");
+        }
+        // The device policy demanding a plaintext digest accepts only that case.
+        let (r, dev) = run_policy(&env, true);
+        if pt_digest {
+            r.unwrap();
+        } else {
+            assert_eq!(
+                r.unwrap_err(),
+                Error::UnverifiedPlaintext(fw.clone()),
+                "{what}"
+            );
+            assert!(dev.installed.is_empty(), "{what}");
+        }
+    }
+}
+
+#[test]
+fn ctr_ciphertext_inside_the_signed_manifest_needs_no_digest() {
+    // suit-parameter-content is covered by the manifest's signature (decision tree Q1).
+    let plaintext = b"content carried in the manifest".to_vec();
+    let (info, ct) = encrypted(&plaintext, ContentAlgorithm::A128Ctr);
+    let m = manifest(
+        &[&[FW]],
+        vec![
+            int(20),
+            map(vec![(18, bytes(&ct)), (19, bytes(&info))]),
+            int(18),
+            int(15),
+        ],
+    );
+    let (r, dev) = run_policy(&seal(&m, &[]), false);
+    assert_eq!(r.unwrap().committed, vec![cid(&[FW])]);
+    assert_eq!(dev.installed.get(&cid(&[FW])), Some(&plaintext));
+    // But a CTR ciphertext the REE delivered unverified is not "in the manifest": a fetch into
+    // the buffer without a digest, then copy, stays refused (previous test); and a tampered
+    // in-manifest ciphertext cannot exist without breaking the signature.
+    let (r, _) = run_policy(&seal(&m, &[]), true);
+    assert_eq!(r.unwrap_err(), Error::UnverifiedPlaintext(cid(&[FW])));
+}
+
+#[test]
+fn ctr_buffer_tampered_after_its_digest_is_not_trusted() {
+    // The buffer's ciphertext digest matched, then the manifest fetches other bytes into the
+    // buffer without a digest before the copy: the copy must not inherit the old check.
+    let plaintext = b"payload".to_vec();
+    let (info, ct) = encrypted(&plaintext, ContentAlgorithm::A128Ctr);
+    let mut evil = ct.clone();
+    evil[0] ^= 1;
+    let m = manifest(
+        &[&[FW], &[FW, BUF]],
+        vec![
+            int(12),
+            int(1),
+            int(20),
+            map(vec![
+                (3, bytes(&digest(&ct))),
+                (21, Value::Text("#ct".into())),
+            ]),
+            int(21),
+            int(15),
+            int(3),
+            int(15),
+            int(20),
+            map(vec![(21, Value::Text("#evil".into()))]),
+            int(21),
+            int(15),
+            int(12),
+            int(0),
+            int(20),
+            map(vec![(19, bytes(&info)), (22, int(1))]),
+            int(22),
+            int(15),
+        ],
+    );
+    let (r, dev) = run_policy(&seal(&m, &[("#ct", &ct), ("#evil", &evil)]), false);
+    assert_eq!(r.unwrap_err(), Error::UnverifiedPlaintext(cid(&[FW])));
+    assert!(dev.installed.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
 // kid is a hint (RFC 9052 §3.1).
 
 /// Counts which keys the decryptor asked for, in order.

@@ -133,8 +133,13 @@ fn run<P: Platform + ?Sized>(
         procedure.sections(),
     )?;
 
-    // Decrypted bytes are committed only once they matched an image digest.
-    if let Some(s) = machine.staged.iter().find(|s| s.decrypted && !s.verified) {
+    // Decrypted bytes are committed only once authenticated (firmware-encryption draft,
+    // "Payload Integrity Validation"; a device policy may also demand a plaintext digest).
+    if let Some(s) = machine
+        .staged
+        .iter()
+        .find(|s| !s.committable(policy.require_plaintext_digest))
+    {
         return Err(Error::UnverifiedPlaintext(s.component.clone()));
     }
     // A component read as the source of a decrypting copy is the ciphertext download buffer
