@@ -2,7 +2,9 @@
 # COSE interop with the independent Python implementation `cwt` (pinned), both directions:
 # COSE_Encrypt with A128KW, ECDH-ES+A128KW (SUIT and plain COSE KDF context), HPKE-0-KE and
 # HPKE-7-KE recipients (A128GCM / A128CTR / A256GCM content), COSE-HPKE integrated HPKE-0,
-# and COSE_Sign1 ES256 / COSE_Mac0 HMAC-256/256 with a detached payload.
+# and COSE_Sign1 ES256 / COSE_Mac0 HMAC-256/256 with a detached payload; then the SUIT
+# envelope matrix (host/tests/interop_suit.rs): every mode suit-author creates, verified,
+# decrypted and read by tests/interop/suit_check.py.
 #
 #   bash tests/interop.sh
 #
@@ -43,3 +45,8 @@ echo "interop.sh: cwt $("$VENV/bin/python" -c 'import cwt; print(cwt.__version__
 SUIT_INTEROP_PYTHON="$VENV/bin/python" SUIT_INTEROP_CWT_VERSION="$CWT_VERSION" \
     cargo test -p suit-common --test interop_cwt -- --include-ignored --nocapture --test-threads=1 \
     || die "interop tests"
+# Whole envelopes: every mode suit-author creates, checked by tests/interop/suit_check.py
+# (cbor2 + cryptography + cwt: signatures, decryption, the draft's manifest form).
+SUIT_INTEROP_PYTHON="$VENV/bin/python" \
+    cargo test -p suit-host --test interop_suit -- --include-ignored --nocapture \
+    || die "SUIT envelope interop matrix"

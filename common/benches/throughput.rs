@@ -296,6 +296,7 @@ fn policy() -> Policy {
             ),
         ],
         rules: Vec::new(),
+        require_plaintext_digest: false,
     }
 }
 

@@ -6,6 +6,12 @@
 //! attacker would love: indefinite lengths, lengths beyond the input, nesting beyond a fixed
 //! depth, duplicate map keys, invalid UTF-8 and trailing bytes. No input makes it panic.
 //!
+//! [`Decoder::skip`] and [`check_well_formed`] also refuse `undefined`, the unassigned simple
+//! values and floating-point numbers: no SUIT, COSE or report structure this crate reads has
+//! them in its CDDL, and `undefined` passed for `nil` would let two parsers disagree.
+//! [`SeenKeys`] additionally enforces the canonical key order the manifest draft requires for
+//! every SUIT map (§"Encoding Considerations").
+//!
 //! [`check_well_formed`] applies the same rules to a whole opaque item (e.g. a COSE structure
 //! that is then handed to `coset`), so nothing reaches a more permissive parser unchecked.
 
@@ -53,6 +59,10 @@ pub enum CborErrorKind {
     IntegerOverflow,
     /// Bytes remain after the single expected item.
     TrailingBytes,
+    /// `undefined`, an unassigned simple value or a float, which no structure read here allows.
+    UnexpectedSimple,
+    /// Map keys not in canonical (RFC 8949 §4.2.1 bytewise) order, as SUIT requires.
+    NonCanonicalOrder,
     /// A tag other than the expected one.
     UnexpectedTag {
         /// The tag found.
@@ -343,6 +353,7 @@ impl<'a> Decoder<'a> {
         if depth > MAX_DEPTH {
             return Err(self.err(CborErrorKind::TooDeep));
         }
+        let start = self.pos;
         match self.item()? {
             Item::Array(n) => {
                 for _ in 0..n {
@@ -366,6 +377,12 @@ impl<'a> Decoder<'a> {
                 }
             }
             Item::Tag(_) => self.skip_at_depth(depth + 1)?,
+            Item::Simple(_) | Item::Float(_) => {
+                return Err(CborError {
+                    kind: CborErrorKind::UnexpectedSimple,
+                    offset: start,
+                })
+            }
             _ => {}
         }
         Ok(())
@@ -393,16 +410,53 @@ pub fn check_well_formed(bytes: &[u8]) -> Result<(), CborError> {
     dec.finish()
 }
 
-/// Tracks the integer keys of one map so duplicates are refused; SUIT maps are keyed by small
-/// integers (or text for integrated payloads), and a repeated key would let two readers of the
-/// same manifest disagree.
+/// [`check_well_formed`], and at most `max_items` data items in all (nested ones and tags
+/// included). For input handed to a parser that builds a tree of values (`coset`/`ciborium`)
+/// before it is authenticated: what such a parser allocates then stays proportional to
+/// `max_items` and the input's length, not to the structure an attacker chose.
+pub fn check_well_formed_within(bytes: &[u8], max_items: usize) -> Result<(), CborError> {
+    check_well_formed(bytes)?;
+    let mut dec = Decoder::new(bytes);
+    let mut left = max_items;
+    count_items(&mut dec, &mut left)
+}
+
+fn count_items(dec: &mut Decoder<'_>, left: &mut usize) -> Result<(), CborError> {
+    // Recursion is bounded: check_well_formed already refused nesting beyond MAX_DEPTH.
+    *left = left
+        .checked_sub(1)
+        .ok_or(dec.err(CborErrorKind::TooLarge))?;
+    match dec.item()? {
+        Item::Array(n) => {
+            for _ in 0..n {
+                count_items(dec, left)?;
+            }
+        }
+        Item::Map(n) => {
+            for _ in 0..n.saturating_mul(2) {
+                count_items(dec, left)?;
+            }
+        }
+        Item::Tag(_) => count_items(dec, left)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Tracks the keys of one SUIT map: a repeated key would let two readers of the same manifest
+/// disagree, and the manifest draft requires canonical order (RFC 8949 §4.2.1: bytewise order
+/// of the encoded keys, i.e. unsigned integers ascending, then negative integers by
+/// magnitude, then text keys), so each key must sort after the previous one.
 #[derive(Default)]
 pub(crate) struct SeenKeys {
     keys: Vec<i64>,
+    last: Option<(bool, u64)>,
+    /// A text key was seen: integer keys may no longer follow.
+    text: bool,
 }
 
 impl SeenKeys {
-    /// Records `key`; fails if it was seen before.
+    /// Records `key`; fails if it was seen before or breaks canonical order.
     pub(crate) fn insert(&mut self, key: i64, offset: usize) -> Result<(), CborError> {
         if self.keys.contains(&key) {
             return Err(CborError {
@@ -410,8 +464,27 @@ impl SeenKeys {
                 offset,
             });
         }
+        // Encoded order of integers: major type 0 before 1, then by argument.
+        let rank = if key >= 0 {
+            (false, key.unsigned_abs())
+        } else {
+            (true, (-1 - key).unsigned_abs())
+        };
+        if self.text || self.last.is_some_and(|l| l >= rank) {
+            return Err(CborError {
+                kind: CborErrorKind::NonCanonicalOrder,
+                offset,
+            });
+        }
+        self.last = Some(rank);
         self.keys.push(key);
         Ok(())
+    }
+
+    /// Records that a text key was read (it must come after every integer key; order among
+    /// text keys is checked by the caller, which holds their encodings).
+    pub(crate) fn text_key(&mut self) {
+        self.text = true;
     }
 }
 

@@ -294,6 +294,11 @@ pub struct ReeExportResponse {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportRequest {
     pub nonce: Option<ByteBuf>,
+    /// Ask for the report of the latest attempt refused *before* its manifest was
+    /// authenticated (kept apart, so forged envelopes cannot displace the report of the latest
+    /// authenticated attempt, which is what is returned otherwise).
+    #[serde(default)]
+    pub pre_auth: bool,
 }
 
 /// Response of [`Command::Report`]: a COSE_Sign1 over a SUIT report, signed by the

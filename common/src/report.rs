@@ -18,8 +18,24 @@
 //! Implementation extensions (unregistered labels from the First-Come-First-Served range of the
 //! SUIT_Report Elements registry, §10.5), ignored by any other reader: the root manifest's
 //! sequence number ([`label::EXT_SEQUENCE_NUMBER`]), a human-readable failure detail
-//! ([`label::EXT_DETAIL`]) and the number of records dropped at the bound
-//! ([`label::EXT_DROPPED_RECORDS`]). A SUIT_Record carries two extra elements after
+//! ([`label::EXT_DETAIL`]), the number of records dropped at the bound
+//! ([`label::EXT_DROPPED_RECORDS`]), whether the attempt's manifest was authenticated
+//! ([`label::EXT_AUTHENTICATED`]) and the device's state when the report was signed
+//! ([`label::EXT_DEVICE_STATE`]).
+//!
+//! What a report may say (the device signs it, the REE carries it):
+//! * claims about the manifest (suit-reference, sequence number, records) come only from an
+//!   authenticated manifest ([`ManifestClaims::of`]); an attempt refused before
+//!   authentication is reported by [`ReportBuilder::refused_before_authentication`] with an
+//!   empty reference, no records and `authenticated: false`, and nothing in it is decoded
+//!   from the unauthenticated bytes beyond the error itself;
+//! * system information about a component comes from the engine's
+//!   [`Disclosure`](crate::suit::platform::Disclosure) gate, never from staged plaintext that
+//!   is not authenticated;
+//! * the device state ([`DeviceState`]) is what the device holds, whatever attempt the REE
+//!   triggered last.
+//!
+//! A SUIT_Record carries two extra elements after
 //! `suit-record-properties` (the `$$SUIT_Record_Extensions` socket): the SUIT command label and
 //! whether the command succeeded, because the engine cannot yet give the byte offset of a
 //! command that did not fail (see [`ReportBuilder::record`]).
@@ -42,15 +58,17 @@ use crate::suit::digest::COSE_ALG_SHA256;
 use crate::suit::error::{
     AuthError, CommandErrorKind, ConditionKind, Error, Location, PolicyError, Section, Unsupported,
 };
-use crate::suit::manifest::Manifest;
 use crate::suit::platform::{Event, Record};
-use crate::suit::{Envelope, Outcome};
+use crate::suit::{AuthenticatedManifest, Envelope, Outcome};
 
 /// Most entries (records and system-property claims) one report keeps; later ones are counted
 /// in [`Report::dropped_records`].
 pub const MAX_RECORDS: usize = 64;
-/// Largest encoded SUIT_Report produced or accepted.
-pub const MAX_REPORT_LEN: usize = 16 * 1024;
+/// Largest encoded SUIT_Report produced or accepted (the signed report must fit one TA
+/// response).
+pub const MAX_REPORT_LEN: usize = 48 * 1024;
+/// Most installed components listed in a [`DeviceState`] (the TA's own bound).
+pub const MAX_STATE_COMPONENTS: usize = 64;
 /// Largest signed report accepted by [`verify_report`].
 pub const MAX_SIGNED_REPORT_LEN: usize = MAX_REPORT_LEN + 512;
 /// Longest nonce accepted.
@@ -94,6 +112,12 @@ pub mod label {
     pub const EXT_DETAIL: i64 = -70002;
     /// Extension: records dropped because [`super::MAX_RECORDS`] was reached (uint).
     pub const EXT_DROPPED_RECORDS: i64 = -70003;
+    /// Extension: whether the attempt's manifest was authenticated (bool). `false`: the
+    /// reference is empty and nothing in the report comes from the refused bytes.
+    pub const EXT_AUTHENTICATED: i64 = -70004;
+    /// Extension: the device's state when the report was signed ([`super::DeviceState`]):
+    /// `{1: provisioning counter, 2: [* [component-id, sequence number, SUIT_Digest, size]]}`.
+    pub const EXT_DEVICE_STATE: i64 = -70005;
 }
 
 /// Reporting-policy bits (draft-ietf-suit-manifest-37 §8.4.9.1, CDDL `suit-reporting-bits`).
@@ -377,6 +401,8 @@ pub fn command_error_code(kind: &CommandErrorKind) -> i64 {
         CommandErrorKind::Platform(_) => 18,
         CommandErrorKind::Decrypt(_) => 19,
         CommandErrorKind::Policy(_) => 20,
+        CommandErrorKind::UnauthenticatedContent => 21,
+        CommandErrorKind::DecryptingFetch => 22,
     };
     code::COMMAND + n
 }
@@ -543,6 +569,35 @@ pub struct Report {
     pub dropped_records: u64,
     /// Whether a capability report was present (read side; never produced).
     pub has_capability_report: bool,
+    /// Extension: `Some(false)` for an attempt refused before its manifest was authenticated
+    /// (then the reference, sequence number and records say nothing); `Some(true)` otherwise.
+    pub authenticated: Option<bool>,
+    /// Extension: the device's state when the report was signed.
+    pub device_state: Option<DeviceState>,
+}
+
+/// The device's state as a report carries it ([`label::EXT_DEVICE_STATE`]), so a status
+/// tracker learns what is installed whichever attempt the REE made the device report on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceState {
+    /// Counter of the last applied provisioning message.
+    pub provisioning_counter: u64,
+    /// Installed components (at most [`MAX_STATE_COMPONENTS`]).
+    pub components: Vec<InstalledComponent>,
+}
+
+/// One installed component in a [`DeviceState`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledComponent {
+    /// Its identifier.
+    pub component: ComponentId,
+    /// Sequence number of the manifest that installed it.
+    pub sequence_number: u64,
+    /// SHA-256 of the installed image (the manifest's image digest: installs are committed
+    /// only after it matched).
+    pub digest: [u8; 32],
+    /// Size in bytes.
+    pub size: u64,
 }
 
 /// The typed view [`verify_report`] returns.
@@ -575,6 +630,8 @@ impl Report {
         };
         n += usize::from(detail.is_some());
         n += usize::from(self.dropped_records > 0);
+        n += usize::from(self.authenticated.is_some());
+        n += usize::from(self.device_state.is_some());
         e.map(n);
         if let Some(nonce) = &self.nonce {
             if nonce.len() > MAX_NONCE_LEN {
@@ -632,6 +689,14 @@ impl Report {
             e.int(label::EXT_DROPPED_RECORDS);
             e.uint(self.dropped_records);
         }
+        if let Some(a) = self.authenticated {
+            e.int(label::EXT_AUTHENTICATED);
+            e.bool(a);
+        }
+        if let Some(s) = &self.device_state {
+            e.int(label::EXT_DEVICE_STATE);
+            encode_state(&mut e, s)?;
+        }
         if e.0.len() > MAX_REPORT_LEN {
             return Err(ReportError::TooLarge("report"));
         }
@@ -686,6 +751,7 @@ impl fmt::Display for ReportError {
 /// [`ReportBuilder::fail`] and signs the result.
 #[derive(Debug, Clone, Default)]
 pub struct ReportBuilder {
+    authenticated: Option<bool>,
     uri: Option<String>,
     digest: Option<[u8; 32]>,
     nonce: Option<Vec<u8>>,
@@ -703,26 +769,25 @@ impl ReportBuilder {
         Self::default()
     }
 
-    /// A builder for a run over `envelope`: takes the digest claimed by its authentication
-    /// wrapper (what the draft's suit-reference carries), and from the manifest (only if it
-    /// hashes to that digest) the reference URI and the component list used to give records
-    /// their component index. Nothing here is authenticated; a report about a forged envelope
-    /// names what the forgery claimed, next to a failure result.
-    pub fn for_envelope(envelope: &[u8]) -> Self {
+    /// A builder for a run over an authenticated manifest: the reference (digest, URI), the
+    /// sequence number and the component list that gives records their component index.
+    pub fn for_manifest(claims: &ManifestClaims) -> Self {
         let mut b = Self::new();
-        let Ok(env) = Envelope::decode(envelope) else {
-            return b;
-        };
-        b.digest = Some(env.claimed_digest().0);
-        let computed = crate::suit::Digest::sha256(env.manifest_encoded);
-        if computed.ct_eq(&env.claimed_digest()) {
-            if let Ok(m) = Manifest::decode(env.manifest) {
-                b.set_reference_uri(m.reference_uri.as_deref());
-                b.components = m.common.components.clone();
-                b.sequence_number = Some(m.sequence_number);
-            }
-        }
+        b.authenticated = Some(true);
+        b.digest = Some(claims.digest);
+        b.set_reference_uri(claims.uri.as_deref());
+        b.sequence_number = Some(claims.sequence_number);
+        b.components = claims.components.clone();
         b
+    }
+
+    /// The report of an attempt refused before its manifest was authenticated: the failure
+    /// only. No reference, sequence number or records: the bytes are the REE's, and the
+    /// device signs no claim taken from them (nor decodes more of them than it did).
+    pub fn refused_before_authentication(error: &Error) -> Report {
+        let mut b = Self::new();
+        b.authenticated = Some(false);
+        b.fail_with(Failure::from_error(error, None))
     }
 
     /// Sets the manifest digest.
@@ -866,6 +931,8 @@ impl ReportBuilder {
 
     fn finish(self, result: ReportResult) -> Report {
         Report {
+            authenticated: self.authenticated,
+            device_state: None,
             manifest_uri: self.uri,
             manifest_digest: self.digest,
             nonce: self.nonce,
@@ -889,6 +956,99 @@ impl ReportBuilder {
         self.entries.push(entry);
         true
     }
+}
+
+/// What a report may claim about an attempt's manifest, taken from the authenticated manifest
+/// only (kept by the install session between its steps).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManifestClaims {
+    /// SHA-256 of the bstr-wrapped manifest (verified against the authentication wrapper).
+    pub digest: [u8; 32],
+    /// suit-reference-uri, if the manifest has one.
+    pub uri: Option<String>,
+    /// The root manifest's sequence number.
+    pub sequence_number: u64,
+    /// The root manifest's components, for record component indices.
+    pub components: Vec<ComponentId>,
+}
+
+impl ManifestClaims {
+    /// The claims of an authenticated manifest.
+    pub fn of(auth: &AuthenticatedManifest<'_>) -> Self {
+        ManifestClaims {
+            digest: auth.digest.0,
+            uri: auth.manifest.reference_uri.clone(),
+            sequence_number: auth.manifest.sequence_number,
+            components: auth.manifest.common.components.clone(),
+        }
+    }
+}
+
+fn encode_state(e: &mut Enc, s: &DeviceState) -> Result<(), ReportError> {
+    if s.components.len() > MAX_STATE_COMPONENTS {
+        return Err(ReportError::TooLarge("device state components"));
+    }
+    e.map(2);
+    e.uint(1);
+    e.uint(s.provisioning_counter);
+    e.uint(2);
+    e.array(s.components.len());
+    for c in &s.components {
+        e.array(4);
+        let segs = c.component.segments();
+        e.array(segs.len());
+        for seg in segs {
+            e.bytes(seg);
+        }
+        e.uint(c.sequence_number);
+        e.bytes(&crate::suit::Digest(c.digest).encode());
+        e.uint(c.size);
+    }
+    Ok(())
+}
+
+fn decode_state(d: &mut Decoder<'_>) -> Result<DeviceState, ReportError> {
+    const AT: &str = "device state";
+    let n = d.map().map_err(m(AT))?;
+    let mut state = DeviceState::default();
+    for _ in 0..n {
+        match d.int().map_err(m(AT))? {
+            1 => state.provisioning_counter = d.uint().map_err(m(AT))?,
+            2 => {
+                let k = d.array().map_err(m(AT))?;
+                if k > MAX_STATE_COMPONENTS {
+                    return Err(ReportError::TooLarge("device state components"));
+                }
+                for _ in 0..k {
+                    if d.array().map_err(m(AT))? != 4 {
+                        return Err(ReportError::Malformed(AT));
+                    }
+                    let s = d.array().map_err(m(AT))?;
+                    if s > crate::suit::component::MAX_SEGMENTS {
+                        return Err(ReportError::TooLarge("system-component-id"));
+                    }
+                    let mut segs: Vec<&[u8]> = Vec::with_capacity(s);
+                    for _ in 0..s {
+                        segs.push(d.bytes().map_err(m(AT))?);
+                    }
+                    let sequence_number = d.uint().map_err(m(AT))?;
+                    let digest = crate::suit::Digest::decode_all(d.bytes().map_err(m(AT))?)
+                        .map_err(|_| ReportError::Malformed(AT))?;
+                    let size = d.uint().map_err(m(AT))?;
+                    state.components.push(InstalledComponent {
+                        component: ComponentId::new(&segs),
+                        sequence_number,
+                        digest: digest.0,
+                        size,
+                    });
+                }
+            }
+            _ => {
+                d.skip().map_err(m(AT))?;
+            }
+        }
+    }
+    Ok(state)
 }
 
 /// Signs an encoded SUIT_Report as `SUIT_Report_COSE_Sign1_Tagged` (report draft §8): tag 18,
@@ -1359,6 +1519,8 @@ fn decode_report(bytes: &[u8]) -> Result<Report, ReportError> {
         sequence_number: None,
         dropped_records: 0,
         has_capability_report: false,
+        authenticated: None,
+        device_state: None,
     };
     let mut detail = None;
     for _ in 0..n {
@@ -1401,6 +1563,10 @@ fn decode_report(bytes: &[u8]) -> Result<Report, ReportError> {
             label::EXT_DROPPED_RECORDS => {
                 report.dropped_records = d.uint().map_err(m("dropped records"))?;
             }
+            label::EXT_AUTHENTICATED => {
+                report.authenticated = Some(d.bool().map_err(m("authenticated"))?);
+            }
+            label::EXT_DEVICE_STATE => report.device_state = Some(decode_state(&mut d)?),
             _ => {
                 d.skip().map_err(m("extension"))?;
             }

@@ -191,17 +191,13 @@ fn p256_vectors_fail_with_the_wrong_inputs() {
             "{}",
             v.title
         );
-        // The kid is honoured: the right key under another kid is not a candidate.
+        // The kid is a hint (RFC 9052): the right key under another kid is still tried,
+        // after the keys with the named kid (issue 10).
         let (_, d) = cose_key(&v.key);
         let mut other_kid = MemoryKeys::new();
         other_kid.add_hpke_p256(Some(b"someone-else"), &d).unwrap();
         other_kid.add_psk(PSK_ID, &hex::decode(PSK).unwrap());
-        assert_eq!(
-            open(v, &other_kid, &opts).unwrap_err(),
-            DecryptError::NoRecipientForKeys,
-            "{}",
-            v.title
-        );
+        assert!(open(v, &other_kid, &opts).is_ok(), "{}", v.title);
         // Tampered recipient / layer ciphertext: flip the last byte (tag of the HPKE
         // ciphertext in integrated mode, of the recipient's encrypted CEK in KE mode).
         let mut t = v.ciphertext.clone();

@@ -274,14 +274,12 @@ fn tampered_recipients_are_refused() {
         PayloadDecryptor::new(&flip(&info_kw, wrapped_at + 3), &keys).unwrap_err(),
         DecryptError::KeyUnwrapFailed
     );
-    // kid changed to one the device does not have.
+    // kid changed to one the device does not have: a kid is a hint (RFC 9052), so the
+    // device's other A128KW key is still tried and opens it (issue 10).
     let kid_at = find(&info_kw, b"kid-1");
     let mut other_kid = info_kw.clone();
     other_kid[kid_at + 4] = b'9';
-    assert_eq!(
-        PayloadDecryptor::new(&other_kid, &keys).unwrap_err(),
-        DecryptError::NoRecipientForKeys
-    );
+    assert!(PayloadDecryptor::new(&other_kid, &keys).is_ok());
     // ES-DH: the recipient protected header is bound into the KDF: A101381C → A1013818
     // (alg -25) makes the algorithm unsupported; altering the KDF input via the wrapped key
     // fails the unwrap; an ephemeral point off the curve is rejected as such.

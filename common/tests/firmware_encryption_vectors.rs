@@ -27,6 +27,7 @@ fn hmac_policy() -> Policy {
     Policy {
         anchors: vec![anchor(1, key, Role::Operator)],
         rules: vec![],
+        require_plaintext_digest: false,
     }
 }
 
@@ -48,6 +49,7 @@ fn two_party_policy() -> Policy {
             anchor(OPERATOR, operator_key(), Role::Operator),
         ],
         rules: vec![],
+        require_plaintext_digest: false,
     }
 }
 
@@ -88,6 +90,7 @@ fn mac0_manifests_authenticate_with_the_hmac_key() {
             Role::Operator,
         )],
         rules: vec![],
+        require_plaintext_digest: false,
     };
     let err = Envelope::decode(&vector("suit-manifest-aes-kw.hex.signed"))
         .unwrap()
@@ -112,55 +115,89 @@ fn esp256_manifest_authenticates_with_the_signer_key() {
     assert_eq!(auth.signers, vec![AUTHOR]);
 }
 
+/// The same policy demanding a plaintext digest for every decrypted payload.
+fn strict(mut p: Policy) -> Policy {
+    p.require_plaintext_digest = true;
+    p
+}
+
 #[test]
-fn aes_kw_write_decrypts_but_refuses_to_commit_without_an_image_digest() {
+fn aes_kw_write_installs_without_an_image_digest_as_the_draft_allows() {
+    // Ciphertext in suit-parameter-content (inside the signed manifest) and AES-GCM: the
+    // draft's decision tree needs no further digest.
     let mut dev = RecordingPlatform::default();
-    let err = process(
+    let out = process(
         &vector("suit-manifest-aes-kw-content.hex.signed"),
         Procedure::Update,
         &hmac_policy(),
         &device_keys(),
         &mut dev,
     )
-    .unwrap_err();
-    // The plaintext was produced (AES-KW unwrap + AES-GCM), but this manifest has no
-    // image digest, so the engine will not commit decrypted bytes.
-    assert_eq!(err, Error::UnverifiedPlaintext(plain("plaintext-firmware")));
+    .unwrap();
+    assert_eq!(out.committed, vec![plain("plaintext-firmware")]);
     assert_eq!(
         dev.directives(),
         vec![(Event::Write, plain("plaintext-firmware"), true)]
     );
     assert_eq!(
-        dev.discarded_staged
+        dev.installed
             .get(&plain("plaintext-firmware"))
             .map(Vec::as_slice),
         Some(PLAINTEXT)
     );
-    assert!(!dev.committed() && dev.installed.is_empty());
-}
-
-#[test]
-fn aes_kw_fetch_then_copy_decrypts_into_the_plaintext_component() {
+    // A device policy demanding a plaintext digest refuses it, and commits nothing.
     let mut dev = RecordingPlatform::default();
-    dev.remote.insert(
-        "coaps://example.com/encrypted-firmware".into(),
-        read("suit-firmware-encryption/encrypted-payload-aes-kw-aes-gcm.bin"),
-    );
     let err = process(
-        &vector("suit-manifest-aes-kw.hex.signed"),
+        &vector("suit-manifest-aes-kw-content.hex.signed"),
         Procedure::Update,
-        &hmac_policy(),
+        &strict(hmac_policy()),
         &device_keys(),
         &mut dev,
     )
     .unwrap_err();
     assert_eq!(err, Error::UnverifiedPlaintext(plain("plaintext-firmware")));
+    assert!(!dev.committed() && dev.installed.is_empty());
+}
+
+#[test]
+fn aes_kw_fetch_then_copy_decrypts_into_the_plaintext_component() {
+    let run = |policy: &Policy| {
+        let mut dev = RecordingPlatform::default();
+        dev.remote.insert(
+            "coaps://example.com/encrypted-firmware".into(),
+            read("suit-firmware-encryption/encrypted-payload-aes-kw-aes-gcm.bin"),
+        );
+        let r = process(
+            &vector("suit-manifest-aes-kw.hex.signed"),
+            Procedure::Update,
+            policy,
+            &device_keys(),
+            &mut dev,
+        );
+        (r, dev)
+    };
+    let (out, dev) = run(&hmac_policy());
+    let out = out.unwrap();
     assert_eq!(
         dev.directives(),
         vec![
             (Event::Fetch, plain("encrypted-firmware"), true),
             (Event::Copy, plain("plaintext-firmware"), true),
         ]
+    );
+    // AES-GCM authenticated the plaintext; the ciphertext buffer is not installed.
+    assert_eq!(out.committed, vec![plain("plaintext-firmware")]);
+    assert_eq!(
+        dev.installed
+            .get(&plain("plaintext-firmware"))
+            .map(Vec::as_slice),
+        Some(PLAINTEXT)
+    );
+    assert!(!dev.installed.contains_key(&plain("encrypted-firmware")));
+    let (err, dev) = run(&strict(hmac_policy()));
+    assert_eq!(
+        err.unwrap_err(),
+        Error::UnverifiedPlaintext(plain("plaintext-firmware"))
     );
     assert_eq!(
         dev.discarded_staged
@@ -227,17 +264,17 @@ fn tampered_ciphertext_fails_authentication_of_the_payload() {
 #[test]
 fn es_ecdh_write_decrypts_with_the_device_key() {
     let mut dev = RecordingPlatform::default();
-    let err = process(
+    let out = process(
         &vector("suit-manifest-es-ecdh-content.hex.signed"),
         Procedure::Update,
         &two_party_policy(),
         &device_keys(),
         &mut dev,
     )
-    .unwrap_err();
-    assert_eq!(err, Error::UnverifiedPlaintext(plain("decrypted-firmware")));
+    .unwrap();
+    assert_eq!(out.committed, vec![plain("decrypted-firmware")]);
     assert_eq!(
-        dev.discarded_staged
+        dev.installed
             .get(&plain("decrypted-firmware"))
             .map(Vec::as_slice),
         Some(PLAINTEXT)
@@ -322,6 +359,7 @@ fn dependency_outer_manifest_does_not_verify_with_the_author_key() {
     let author_only = Policy {
         anchors: vec![anchor(AUTHOR, author_key(), Role::Author)],
         rules: vec![],
+        require_plaintext_digest: false,
     };
     let err = Envelope::decode(&vector("suit-manifest-es-ecdh-dependency.hex.signed"))
         .unwrap()
@@ -335,6 +373,7 @@ fn dependency_signed_by_an_unknown_party_is_refused() {
     let operator_only = Policy {
         anchors: vec![anchor(OPERATOR, operator_key(), Role::Operator)],
         rules: vec![],
+        require_plaintext_digest: false,
     };
     let mut dev = RecordingPlatform::default();
     let err = process(

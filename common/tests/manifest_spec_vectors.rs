@@ -557,6 +557,7 @@ fn wrong_key_is_refused() {
             suit_common::suit::policy::Role::Author,
         )],
         rules: vec![],
+        require_plaintext_digest: false,
     };
     let err = Envelope::decode(&vector("example0.signed.hex"))
         .unwrap()

@@ -34,6 +34,7 @@ fn rec<'a>(event: Event, c: Option<&'a ComponentId>, success: bool, pol: u64) ->
         component: c,
         success,
         policy: pol,
+        disclosure: suit_common::suit::platform::Disclosure::Installed,
     }
 }
 
@@ -415,6 +416,15 @@ impl Platform for Reporting {
     }
 }
 
+/// A builder with the claims of `env`'s authenticated manifest (what the service keeps).
+fn builder_for(env: &[u8]) -> ReportBuilder {
+    let auth = suit_common::suit::Envelope::decode(env)
+        .unwrap()
+        .authenticate(&spec_policy().anchors)
+        .unwrap();
+    ReportBuilder::for_manifest(&suit_common::report::ManifestClaims::of(&auth))
+}
+
 fn example(name: &str) -> Vec<u8> {
     hex_file(&format!("suit-manifest-spec/{name}"))
 }
@@ -426,7 +436,7 @@ fn engine_failure_report_locates_the_failed_condition() {
     let env = example("example0.signed.hex");
     let mut p = Reporting {
         dev: RecordingPlatform::spec_device(),
-        report: ReportBuilder::for_envelope(&env),
+        report: builder_for(&env),
     };
     let image: Vec<u8> = (0..34768u32).map(|i| i as u8).collect();
     p.dev.installed.insert(cid(&[&[0]]), image.clone());
@@ -488,7 +498,7 @@ fn engine_success_report_and_nested_failure_offsets() {
     let env = example("example1.signed.hex");
     let mut p = Reporting {
         dev: RecordingPlatform::spec_device(),
-        report: ReportBuilder::for_envelope(&env),
+        report: builder_for(&env),
     };
     let payload: Vec<u8> = (0..34768u32).map(|i| (i * 7) as u8).collect();
     p.dev
@@ -533,7 +543,7 @@ fn engine_success_report_and_nested_failure_offsets() {
     .unwrap();
     let mut p = Reporting {
         dev: RecordingPlatform::spec_device(),
-        report: ReportBuilder::for_envelope(&env),
+        report: builder_for(&env),
     };
     p.dev
         .remote

@@ -283,13 +283,16 @@ fn anchors(s: &mut Service<Mem>) -> AnchorsResponse {
     call(s, Command::Anchors, &Empty {}).unwrap()
 }
 
-/// Every stored object except the latest report (which records every attempt), to prove a
+/// Every stored object except the latest reports (which record every attempt), to prove a
 /// refused operation changed nothing.
 fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
     let st = &s.backend().store;
     st.names()
         .into_iter()
-        .filter(|n| n != suit_common::service::REPORT_OBJECT)
+        .filter(|n| {
+            n != suit_common::service::REPORT_OBJECT
+                && n != suit_common::service::PRE_AUTH_REPORT_OBJECT
+        })
         .map(|n| (n.clone(), st.raw(&n).unwrap().to_vec()))
         .collect()
 }
@@ -1007,6 +1010,7 @@ fn every_install_attempt_leaves_a_signed_report_over_a_fresh_nonce() {
             Command::Report,
             &ReportRequest {
                 nonce: Some(ByteBuf::from(nonce.to_vec())),
+                pre_auth: false,
             },
         )
         .unwrap();

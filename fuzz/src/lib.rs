@@ -95,6 +95,7 @@ pub fn policy() -> Policy {
             ),
         ],
         rules: Vec::new(),
+        require_plaintext_digest: false,
     }
 }
 

@@ -190,8 +190,19 @@ pub fn personalization(tee: &mut dyn Transport) -> Result<Vec<u8>, AgentError> {
 
 /// The TA's signed SUIT report of the latest install attempt, over `nonce`.
 pub fn report(tee: &mut dyn Transport, nonce: Option<&[u8]>) -> Result<Vec<u8>, AgentError> {
+    report_of(tee, nonce, false)
+}
+
+/// As [`report`]; with `pre_auth`, the report of the latest attempt refused before its
+/// manifest was authenticated (kept apart by the TA).
+pub fn report_of(
+    tee: &mut dyn Transport,
+    nonce: Option<&[u8]>,
+    pre_auth: bool,
+) -> Result<Vec<u8>, AgentError> {
     let request = suit_common::protocol::ReportRequest {
         nonce: nonce.map(|n| ByteBuf::from(n.to_vec())),
+        pre_auth,
     };
     let r: suit_common::protocol::ReportResponse = call(tee, Command::Report, &request)?;
     Ok(r.report.into_vec())

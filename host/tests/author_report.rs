@@ -69,6 +69,7 @@ fn success_report() -> Report {
         component: Some(&c),
         success: true,
         policy: policy::RECORD_ON_SUCCESS | policy::SYSINFO_SUCCESS,
+        disclosure: suit_common::suit::platform::Disclosure::Installed,
     };
     if b.record(&r) {
         b.system_properties(&c, image_properties(&[0xbb; 32], 4096));

@@ -13,6 +13,11 @@ const TAG_COSE_MAC0: u64 = 17;
 const TAG_COSE_SIGN: u64 = 98;
 const TAG_COSE_MAC: u64 = 97;
 
+/// Most CBOR data items in an authentication block, and in its protected header. A block is
+/// parsed before anything is authenticated, by `coset`, which builds a tree of values: this
+/// bound keeps that tree small whatever the REE sends (a real block has about ten items).
+pub const MAX_AUTH_BLOCK_ITEMS: usize = 64;
+
 #[derive(Debug, Clone)]
 enum Structure {
     Sign1(CoseSign1),
@@ -32,8 +37,22 @@ pub struct AuthBlock {
 
 impl AuthBlock {
     /// Parses a tagged COSE_Sign1 or COSE_Mac0 with a detached payload.
+    ///
+    /// Runs before authentication: the block and its protected header are first checked to
+    /// hold at most [`MAX_AUTH_BLOCK_ITEMS`] items each, so `coset` never allocates in
+    /// proportion to an attacker's structure.
     pub fn parse(bytes: &[u8]) -> Result<Self, CoseError> {
-        cbor::check_well_formed(bytes).map_err(|_| CoseError::Malformed)?;
+        cbor::check_well_formed_within(bytes, MAX_AUTH_BLOCK_ITEMS)
+            .map_err(|_| CoseError::Malformed)?;
+        let mut d = Decoder::new(bytes);
+        if let (Ok(Item::Tag(_)), Ok(Item::Array(_)), Ok(Item::Bytes(protected))) =
+            (d.item(), d.item(), d.item())
+        {
+            if !protected.is_empty() {
+                cbor::check_well_formed_within(protected, MAX_AUTH_BLOCK_ITEMS)
+                    .map_err(|_| CoseError::Malformed)?;
+            }
+        }
         let tag = match Decoder::new(bytes).item() {
             Ok(Item::Tag(t)) => t,
             _ => return Err(CoseError::Malformed),
@@ -60,6 +79,10 @@ impl AuthBlock {
         };
         if !protected.crit.is_empty() {
             return Err(CoseError::UnknownCriticalHeader);
+        }
+        // RFC 9052 §3: a label must not occur in both the protected and unprotected buckets.
+        if in_both(&protected, &unprotected) {
+            return Err(CoseError::Malformed);
         }
         let alg = algorithm(&protected)?;
         if alg.is_mac() != matches!(structure, Structure::Mac0(_)) {
@@ -110,6 +133,17 @@ impl AuthBlock {
             }
         }
     }
+}
+
+fn in_both(p: &Header, u: &Header) -> bool {
+    (p.alg.is_some() && u.alg.is_some())
+        || (!p.key_id.is_empty() && !u.key_id.is_empty())
+        || (p.content_type.is_some() && u.content_type.is_some())
+        || (!p.iv.is_empty() && !u.iv.is_empty())
+        || (!p.partial_iv.is_empty() && !u.partial_iv.is_empty())
+        || p.rest
+            .iter()
+            .any(|(l, _)| u.rest.iter().any(|(m, _)| m == l))
 }
 
 fn algorithm(protected: &Header) -> Result<Algorithm, CoseError> {

@@ -33,6 +33,18 @@ fn decode(bytes: &[u8], limit: usize, at: Location) -> Result<Value, DecryptErro
     if bytes.len() > limit {
         return Err(malformed(at, Problem::Cbor));
     }
+    // The strict reader first: ciborium alone would take `undefined` for `nil`, indefinite
+    // lengths and duplicate map keys.
+    crate::cbor::check_well_formed(bytes).map_err(|e| {
+        malformed(
+            at,
+            if e.kind == crate::cbor::CborErrorKind::TrailingBytes {
+                Problem::TrailingBytes
+            } else {
+                Problem::Cbor
+            },
+        )
+    })?;
     let mut reader = bytes;
     let value: Value = ciborium::de::from_reader_with_recursion_limit(&mut reader, MAX_DEPTH)
         .map_err(|_| malformed(at, Problem::Cbor))?;

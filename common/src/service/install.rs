@@ -7,6 +7,12 @@
 //! 4. `finish`: run the whole SUIT update procedure over the staged bytes. Component writes
 //!    go to fresh objects; one atomic state write commits them together with the sequence
 //!    number; any failure deletes everything staged and changes nothing.
+//!
+//! What leaves the TA about an attempt: before the manifest is authenticated nothing is
+//! decoded beyond what authentication needs, and a refusal's report and text name the error
+//! only ([`ReportBuilder::refused_before_authentication`]); afterwards, claims come from the
+//! authenticated manifest ([`ManifestClaims`]), and system information about components from
+//! the engine's `Disclosure` gate, never from staged plaintext that is not authenticated.
 
 use alloc::format;
 use alloc::string::String;
@@ -14,8 +20,8 @@ use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
 
 use crate::encryption::DeviceKeys;
-use crate::report::{image_properties, Failure, Report, ReportBuilder};
-use crate::suit::platform::{IdentifierKind, Platform, PlatformError, Record};
+use crate::report::{image_properties, Failure, ManifestClaims, Report, ReportBuilder};
+use crate::suit::platform::{Disclosure, IdentifierKind, Platform, PlatformError, Record};
 use crate::suit::{self, ComponentId, Envelope, Procedure};
 
 use super::components::{self, Kind, MAX_PERSONALIZATION, MAX_TA_IMAGE};
@@ -62,6 +68,9 @@ pub struct InstallSession {
     payloads: Vec<Payload>,
     /// The SUIT report of the last prepare/finish, for the service to keep.
     report: Option<Report>,
+    /// What `prepare` authenticated: the only source of the finish report's claims (the
+    /// envelope cannot change between the two; `begin` starts over).
+    claims: Option<ManifestClaims>,
 }
 
 /// What `prepare` learned from the authenticated manifest.
@@ -136,22 +145,30 @@ impl InstallSession {
         let policy = state
             .policy()
             .map_err(|e| InstallError::Refused(format!("stored policy unusable: {e:?}")))?;
-        let checked = Envelope::decode(&self.envelope).and_then(|env| {
-            let auth = env.authenticate(&policy.anchors)?;
-            policy.check_manifest(&auth.manifest, &auth.signers)?;
-            let stored = state.sequence_number(&auth.manifest.rollback_key());
-            suit::policy::check_rollback(stored, auth.manifest.sequence_number)?;
-            Ok(auth)
-        });
-        let auth = match checked {
+        // Nothing of the envelope is interpreted before authentication, not even for a report.
+        let auth = match Envelope::decode(&self.envelope)
+            .and_then(|env| env.authenticate(&policy.anchors))
+        {
             Ok(auth) => auth,
             Err(e) => {
-                let report =
-                    ReportBuilder::for_envelope(&self.envelope).fail(&e, Some(&self.envelope));
-                self.report = Some(report);
+                self.report = Some(ReportBuilder::refused_before_authentication(&e));
                 return Err(InstallError::Refused(format!("{e}")));
             }
         };
+        let claims = ManifestClaims::of(&auth);
+        let checked = policy
+            .check_manifest(&auth.manifest, &auth.signers)
+            .map_err(suit::Error::from)
+            .and_then(|()| {
+                let stored = state.sequence_number(&auth.manifest.rollback_key());
+                suit::policy::check_rollback(stored, auth.manifest.sequence_number)
+                    .map_err(suit::Error::from)
+            });
+        if let Err(e) = checked {
+            let report = ReportBuilder::for_manifest(&claims).fail(&e, Some(&self.envelope));
+            self.report = Some(report);
+            return Err(InstallError::Refused(format!("{e}")));
+        }
         let mut uris: Vec<String> = Vec::new();
         for seq in auth.manifest.sequences() {
             seq.for_each_parameters(&mut |p| {
@@ -181,6 +198,7 @@ impl InstallSession {
             })
             .collect();
         self.needed = Some(uris);
+        self.claims = Some(claims);
         Ok(prepared)
     }
 
@@ -233,9 +251,9 @@ impl InstallSession {
         state: &mut State,
         keys: &dyn DeviceKeys,
     ) -> Result<Installed, InstallError> {
-        if self.needed.is_none() {
+        let Some(claims) = self.claims.clone().filter(|_| self.needed.is_some()) else {
             return Err(InstallError::Sequence("finish before prepare"));
-        }
+        };
         if self
             .payloads
             .iter()
@@ -253,7 +271,7 @@ impl InstallSession {
             .map(|p| (p.uri.clone(), p.expected.map(|_| p.object.clone())))
             .collect();
         let (result, report) = {
-            let builder = ReportBuilder::for_envelope(&envelope);
+            let builder = ReportBuilder::for_manifest(&claims);
             let mut platform = StorePlatform::new(store, state, &payloads, builder);
             let r = suit::process(&envelope, Procedure::Update, &policy, keys, &mut platform);
             let builder = core::mem::take(&mut platform.report);
@@ -618,7 +636,9 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
     }
 
     /// Keeps what the manifest's reporting policy asks for; system information for a
-    /// component is its image digest and size (staged if any, else installed).
+    /// component is its image digest and size, as the engine's [`Disclosure`] allows: staged
+    /// content only when the engine vouches for it, else the installed image. This platform's
+    /// own staging area (which may hold unauthenticated plaintext) is never described.
     fn report(&mut self, record: &Record<'_>) {
         if !self.report.record(record) {
             return;
@@ -626,9 +646,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         let Some(c) = record.component else {
             return;
         };
-        let properties = match self.staged.iter().find(|s| s.component == *c) {
-            Some(s) => Some(image_properties(&s.hasher.clone().finalize().into(), s.len)),
-            None => self.state.component(c).and_then(|x| {
+        let properties = match record.disclosure {
+            Disclosure::Staged { digest, size } => Some(image_properties(&digest.0, size)),
+            Disclosure::Withheld => None,
+            Disclosure::Installed => self.state.component(c).and_then(|x| {
                 <[u8; 32]>::try_from(x.digest.as_slice())
                     .ok()
                     .map(|d| image_properties(&d, x.size))

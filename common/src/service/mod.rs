@@ -35,8 +35,13 @@ use crate::protocol::{
 use crate::report::Report;
 use crate::suit::ComponentId;
 
-/// Object holding the (unsigned) report of the latest install attempt.
+/// Object holding the (unsigned) report of the latest install attempt whose manifest was
+/// authenticated.
 pub const REPORT_OBJECT: &str = "suit/report";
+/// Object holding the (unsigned) report of the latest attempt refused before authentication.
+/// Kept apart from [`REPORT_OBJECT`] so that the REE, which can always produce such a
+/// refusal, cannot make it the report a status tracker gets by default.
+pub const PRE_AUTH_REPORT_OBJECT: &str = "suit/report-pre-auth";
 
 use install::{InstallError, InstallSession};
 use keys::{DeviceKeyPair, KeyStoreError, Rng};
@@ -437,22 +442,40 @@ impl<B: Backend> Service<B> {
             let bytes = report
                 .encode()
                 .map_err(|e| Refuse::new("report", format!("encoding the report: {e:?}")))?;
+            let object = if report.authenticated == Some(false) {
+                PRE_AUTH_REPORT_OBJECT
+            } else {
+                REPORT_OBJECT
+            };
             self.backend
-                .put(REPORT_OBJECT, &bytes)
+                .put(object, &bytes)
                 .map_err(|e| Refuse::new("storage", format!("storing the report: {e:?}")))?;
         }
         Ok(())
     }
 
     fn report(&mut self, r: ReportRequest) -> Result<ReportResponse, Refuse> {
+        let (object, none) = if r.pre_auth {
+            (
+                PRE_AUTH_REPORT_OBJECT,
+                "no attempt has been refused before authentication yet",
+            )
+        } else {
+            (
+                REPORT_OBJECT,
+                "no install attempt with an authenticated manifest has been reported yet",
+            )
+        };
         let bytes = self
             .backend
-            .get(REPORT_OBJECT)
+            .get(object)
             .map_err(|e| Refuse::new("storage", format!("secure storage: {e:?}")))?
-            .ok_or_else(|| Refuse::new("not-found", "no install attempt has been reported yet"))?;
+            .ok_or_else(|| Refuse::new("not-found", none))?;
         let mut report = Report::decode(&bytes)
             .map_err(|e| Refuse::new("report", format!("stored report unusable: {e:?}")))?;
         report.nonce = r.nonce.map(ByteBuf::into_vec);
+        // The device's state now, under the caller's nonce: the truth whatever attempt ran last.
+        report.device_state = Some(device_state(&State::load(&self.backend)?));
         let keys = self.keys()?;
         let signed = report
             .sign(keys.report_secret())
@@ -594,4 +617,24 @@ fn key_type(k: &VerificationKey) -> String {
         VerificationKey::Hmac256(_) => "symmetric",
     }
     .to_string()
+}
+
+/// What a report says the device holds ([`crate::report::DeviceState`]).
+fn device_state(state: &State) -> crate::report::DeviceState {
+    crate::report::DeviceState {
+        provisioning_counter: state.provisioning_counter,
+        components: state
+            .components
+            .iter()
+            .take(crate::report::MAX_STATE_COMPONENTS)
+            .filter_map(|c| {
+                Some(crate::report::InstalledComponent {
+                    component: component_from(&c.id),
+                    sequence_number: c.sequence_number,
+                    digest: <[u8; 32]>::try_from(c.digest.as_slice()).ok()?,
+                    size: c.size,
+                })
+            })
+            .collect(),
+    }
 }

@@ -224,7 +224,11 @@ impl State {
                     .collect(),
             })
             .collect();
-        Ok(Policy { anchors, rules })
+        Ok(Policy {
+            anchors,
+            rules,
+            require_plaintext_digest: false,
+        })
     }
 
     pub fn sequence_number(&self, key: &[u8]) -> Option<u64> {

@@ -17,6 +17,10 @@ pub const MAX_SEQUENCE_DEPTH: usize = 4;
 pub const MAX_COMMANDS: usize = 64;
 /// Most options in one try-each.
 pub const MAX_TRY_EACH_OPTIONS: usize = 8;
+/// Most commands in one top-level sequence, nested try-each options and run-sequences
+/// included. Without it the per-level bounds multiply (64 commands × 8 options, four levels
+/// deep); with it a decoded sequence costs at most this many `Command`s, whatever its shape.
+pub const MAX_SEQUENCE_COMMANDS: usize = 128;
 
 /// The argument of set-component-index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,20 +239,28 @@ impl CommandSequence {
     /// shared sequence: only conditions and parameter / control-flow commands, so it can have
     /// no side effect outside parameters.
     pub(crate) fn decode(bytes: &[u8], shared: bool) -> Result<Self, Error> {
+        let mut budget = MAX_SEQUENCE_COMMANDS;
+        Self::decode_nested(bytes, shared, 0, &mut budget)
+    }
+
+    fn decode_nested(
+        bytes: &[u8],
+        shared: bool,
+        depth: usize,
+        budget: &mut usize,
+    ) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
-        let seq = Self::decode_at(&mut dec, shared, 0)?;
+        let seq = Self::decode_at(&mut dec, shared, depth, budget)?;
         dec.finish().at("SUIT_Command_Sequence")?;
         Ok(seq)
     }
 
-    fn decode_nested(bytes: &[u8], shared: bool, depth: usize) -> Result<Self, Error> {
-        let mut dec = Decoder::new(bytes);
-        let seq = Self::decode_at(&mut dec, shared, depth)?;
-        dec.finish().at("SUIT_Command_Sequence")?;
-        Ok(seq)
-    }
-
-    fn decode_at(dec: &mut Decoder<'_>, shared: bool, depth: usize) -> Result<Self, Error> {
+    fn decode_at(
+        dec: &mut Decoder<'_>,
+        shared: bool,
+        depth: usize,
+        budget: &mut usize,
+    ) -> Result<Self, Error> {
         const AT: &str = "SUIT_Command_Sequence";
         if depth > MAX_SEQUENCE_DEPTH {
             return Err(Error::Limit("command sequence nesting"));
@@ -263,6 +275,10 @@ impl CommandSequence {
         if n / 2 > MAX_COMMANDS {
             return Err(Error::Limit("commands per sequence"));
         }
+        // Reserve the whole budget share up front: a declared count is not yet proven.
+        *budget = budget
+            .checked_sub(n / 2)
+            .ok_or(Error::Limit("commands per sequence, nested ones included"))?;
         let mut commands = Vec::with_capacity(n / 2);
         for _ in 0..n / 2 {
             let label = dec.int().at(AT)?;
@@ -292,7 +308,7 @@ impl CommandSequence {
                             break;
                         }
                         let inner = dec.bytes().at(AT)?;
-                        options.push(Self::decode_nested(inner, shared, depth + 1)?);
+                        options.push(Self::decode_nested(inner, shared, depth + 1, budget)?);
                     }
                     Command::TryEach {
                         options,
@@ -301,7 +317,7 @@ impl CommandSequence {
                 }
                 32 => {
                     let inner = dec.bytes().at(AT)?;
-                    Command::RunSequence(Self::decode_nested(inner, shared, depth + 1)?)
+                    Command::RunSequence(Self::decode_nested(inner, shared, depth + 1, budget)?)
                 }
                 18 => Command::Action(Action::Write, dec.uint().at(AT)?),
                 21 => Command::Action(Action::Fetch, dec.uint().at(AT)?),

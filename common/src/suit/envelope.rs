@@ -93,6 +93,13 @@ impl<'a> Envelope<'a> {
                     wrapper = Some(dec.bytes().at(AT)?);
                 }
                 Item::Uint(3) => {
+                    // "SUIT_Authentication MUST come before the suit-manifest element."
+                    if wrapper.is_none() {
+                        return Err(Error::Invalid {
+                            at: AT,
+                            reason: "suit-manifest before suit-authentication-wrapper",
+                        });
+                    }
                     seen.insert(3, off).at(AT)?;
                     manifest = Some(dec.bytes_with_encoding().at(AT)?);
                 }
@@ -107,7 +114,20 @@ impl<'a> Envelope<'a> {
                     });
                 }
                 Item::Text(key) => {
-                    // check_well_formed already refused duplicate keys.
+                    // check_well_formed already refused duplicate keys; canonical order puts
+                    // shorter keys first, then bytewise.
+                    seen.text_key();
+                    if integrated.last().is_some_and(|p| {
+                        (p.key.len(), p.key.as_bytes()) >= (key.len(), key.as_bytes())
+                    }) {
+                        return Err(Error::Decode {
+                            at: AT,
+                            error: cbor::CborError {
+                                kind: cbor::CborErrorKind::NonCanonicalOrder,
+                                offset: off,
+                            },
+                        });
+                    }
                     if integrated.len() >= MAX_INTEGRATED_PAYLOADS {
                         return Err(Error::Limit("integrated payloads"));
                     }

@@ -289,6 +289,12 @@ pub enum CommandErrorKind {
     Decrypt(DecryptError),
     /// The manifest's signers may not perform this operation on this component.
     Policy(PolicyError),
+    /// A condition would look at decrypted content that is not authenticated yet (only
+    /// image-match may: it is the check that authenticates it).
+    UnauthenticatedContent,
+    /// suit-directive-fetch with suit-parameter-encryption-info set: the firmware-encryption
+    /// draft decrypts only on copy or write (fetch the ciphertext into its own component).
+    DecryptingFetch,
 }
 
 impl fmt::Display for Error {

@@ -5,12 +5,33 @@
 //! (a dependent may set, e.g., the encryption info a dependency's write consumes). Payload
 //! bytes stream through in [`CHUNK_LEN`] chunks: hashed on the way, decrypted when the
 //! component has `suit-parameter-encryption-info`, and staged; nothing is committed here.
+//!
+//! Staged plaintext and the outside world: streaming decryption stages plaintext before it is
+//! authenticated (the AES-GCM tag comes last; AES-CTR has none, only the image digest). Each
+//! [`Staged`] record therefore carries its [`Plaintext`] class, and [`Staged::disclosure`] is
+//! the one gate through which anything about staged content reaches a report: a platform is
+//! handed a [`Disclosure`] in every [`Record`] and never describes staged content itself.
+//! Content that is not authenticated is [`Disclosure::Withheld`]; conditions other than
+//! image-match (the check that authenticates CTR content) refuse to look at it; it is never
+//! committed. Buffers that carry plaintext are wiped when dropped.
+//!
+//! Payload encryption follows draft-ietf-suit-firmware-encryption: decryption happens on
+//! `suit-directive-copy` and `suit-directive-write` only. A copy streams chunk by chunk from
+//! the source component (typically the ciphertext fetched into its own component) through the
+//! decryptor into the destination; no second plaintext image is made. A *fetch* whose
+//! component has encryption info is refused with [`CommandErrorKind::DecryptingFetch`]: the
+//! draft does not define it, and either reading (store the ciphertext where the author meant
+//! plaintext, or decrypt against the draft) would make the same manifest install different
+//! bytes on different processors, so this engine rejects it instead of guessing. A component
+//! staged in this run and then read by a decrypting copy is a ciphertext buffer: it is dropped
+//! before the commit (see [`crate::suit::process`]) and never installed as a component.
 
 use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use crate::suit::command::{Action, Command, CommandSequence, IndexArg, Parameters};
 use crate::suit::component::ComponentId;
@@ -21,7 +42,7 @@ use crate::suit::error::{
     CommandError, CommandErrorKind, ConditionKind, Error, Location, ParameterKind, Section,
 };
 use crate::suit::manifest::Manifest;
-use crate::suit::platform::{Event, IdentifierKind, Platform, Record, CHUNK_LEN};
+use crate::suit::platform::{Disclosure, Event, IdentifierKind, Platform, Record, CHUNK_LEN};
 use crate::suit::policy::{AnchorId, Policy};
 
 /// Largest payload (per component) the engine moves.
@@ -45,14 +66,76 @@ impl Fail {
     }
 }
 
+/// Where staged bytes came from, as far as trusting and describing them goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plaintext {
+    /// Not decrypted in this run: bytes the REE or the manifest supplied, or a copy of such
+    /// bytes or of an installed component.
+    Clear,
+    /// Decrypted with an AEAD cipher whose tag verified (or a copy of such content).
+    AeadVerified,
+    /// Decrypted with a cipher that authenticates nothing (AES-CTR), or a copy of content not
+    /// yet authenticated: authentic only once it matched an image digest.
+    Unauthenticated,
+    /// Decrypted (AES-CTR) from ciphertext authenticated *before* decryption: carried in
+    /// `suit-parameter-content` of the signed manifest, or read from a component whose
+    /// ciphertext matched an image digest (the firmware-encryption draft's "Payload Integrity
+    /// Validation": integrity before or after decryption).
+    CiphertextVerified,
+}
+
 /// What was staged for a component during this run.
 #[derive(Debug, Clone)]
 pub(crate) struct Staged {
     pub component: ComponentId,
-    pub digest: Digest,
-    pub decrypted: bool,
+    /// SHA-256 of the staged content; `None` while staging is under way (or broke off).
+    pub digest: Option<Digest>,
+    pub size: u64,
+    pub plaintext: Plaintext,
     /// Matched an image digest (at the directive or by a later image-match).
     pub verified: bool,
+    /// Read as the source of a decrypting copy: a ciphertext download buffer, dropped at
+    /// commit instead of installed (see [`crate::suit::process`]).
+    pub consumed: bool,
+}
+
+impl Staged {
+    /// Complete, and either never encrypted, or its tag / image digest checked.
+    pub(crate) fn authenticated(&self) -> bool {
+        self.digest.is_some()
+            && match self.plaintext {
+                Plaintext::Clear | Plaintext::AeadVerified | Plaintext::CiphertextVerified => true,
+                Plaintext::Unauthenticated => self.verified,
+            }
+    }
+
+    /// May be committed. By default the firmware-encryption draft's decision tree: authentic
+    /// content is enough (an AEAD tag, or a ciphertext digest / the signed manifest before
+    /// decryption, or a plaintext digest after it); AES-CTR content none of these vouch for is
+    /// refused. With `require_plaintext_digest` (device policy) decrypted content must also
+    /// have matched a plaintext image digest.
+    pub(crate) fn committable(&self, require_plaintext_digest: bool) -> bool {
+        self.authenticated()
+            && (self.plaintext == Plaintext::Clear || self.verified || !require_plaintext_digest)
+    }
+
+    /// What may be said about this content outside the TEE: decrypted content only once it
+    /// is authenticated *and* matched the manifest's image digest, so its digest and size
+    /// repeat what the signed manifest already says; otherwise nothing at all.
+    pub(crate) fn disclosure(&self) -> Disclosure {
+        match self.digest {
+            Some(digest)
+                if self.authenticated()
+                    && (self.plaintext == Plaintext::Clear || self.verified) =>
+            {
+                Disclosure::Staged {
+                    digest,
+                    size: self.size,
+                }
+            }
+            _ => Disclosure::Withheld,
+        }
+    }
 }
 
 /// One manifest being executed (the root, or a dependency).
@@ -93,6 +176,8 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
 /// Where payload bytes come from.
 enum Source<'s> {
     Bytes(&'s [u8]),
+    /// `suit-parameter-content`: inside the authenticated manifest.
+    Content(&'s [u8]),
     Fetch,
     Component(ComponentId),
 }
@@ -294,6 +379,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 for idx in Self::condition_targets(st) {
                     let r = self.condition(frame, *kind, idx);
                     let id = idx.map(|i| component_id(frame, i));
+                    let disclosure = self.disclosure(id.as_ref());
                     self.platform.report(&Record {
                         manifest_depth: frame.depth,
                         section: frame.section,
@@ -301,6 +387,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         component: id.as_ref(),
                         success: r.is_ok(),
                         policy: *policy,
+                        disclosure,
                     });
                     match r {
                         Ok(()) => {}
@@ -326,6 +413,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     }
                     let id = component_id(frame, idx);
                     let r = self.action(frame, *action, idx, path);
+                    let disclosure = self.disclosure(Some(&id));
                     self.platform.report(&Record {
                         manifest_depth: frame.depth,
                         section: frame.section,
@@ -333,6 +421,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         component: Some(&id),
                         success: r.is_ok(),
                         policy: *policy,
+                        disclosure,
                     });
                     if let Err(kind) = r {
                         return Err(Fail::Abort(Self::err(frame, path, Some(idx), kind)));
@@ -347,6 +436,24 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 CommandErrorKind::UnsupportedCommand(*label),
             ))),
         }
+    }
+
+    /// The [`Disclosure`] gate: what a record about `id` may say about its content.
+    fn disclosure(&self, id: Option<&ComponentId>) -> Disclosure {
+        let Some(id) = id else {
+            return Disclosure::Installed;
+        };
+        match self.staged.iter().find(|s| &s.component == id) {
+            Some(s) => s.disclosure(),
+            None => Disclosure::Installed,
+        }
+    }
+
+    /// The staged record of `id` in this run, if it holds content not yet authenticated.
+    fn unauthenticated(&self, id: &ComponentId) -> bool {
+        self.staged
+            .iter()
+            .any(|s| &s.component == id && !s.authenticated())
     }
 
     /// The components a condition runs on; with no index set it runs once without one
@@ -512,6 +619,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 )))?;
                 let have = self.digest_of(frame, idx, &id)?;
                 if want.ct_eq(&have) {
+                    // The one check allowed to look at unauthenticated plaintext: it is what
+                    // authenticates AES-CTR content, and says nothing beyond match / no match.
                     if let Some(s) = self.staged.iter_mut().find(|s| s.component == id) {
                         s.verified = true;
                     }
@@ -524,12 +633,16 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 let want = p
                     .content
                     .ok_or(Failure::Soft(K::MissingParameter(ParameterKind::Content)))?;
-                let mut have = Vec::with_capacity(want.len());
-                let mut buf = [0u8; 256];
+                // Comparing unauthenticated plaintext with a known value would be an oracle.
+                if self.unauthenticated(&id) {
+                    return Err(Failure::Hard(K::UnauthenticatedContent));
+                }
+                let mut have = Zeroizing::new(Vec::with_capacity(want.len()));
+                let mut buf = Zeroizing::new([0u8; 256]);
                 loop {
                     let n = self
                         .platform
-                        .read(&id, have.len() as u64, &mut buf)
+                        .read(&id, have.len() as u64, &mut buf[..])
                         .map_err(|e| Failure::Hard(K::Platform(e)))?;
                     if n == 0 {
                         break;
@@ -586,10 +699,13 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             return Ok(Digest::sha256(env.manifest_encoded));
         }
         if let Some(s) = self.staged.iter().find(|s| &s.component == id) {
-            return Ok(s.digest);
+            // Incomplete staging never matches.
+            return s
+                .digest
+                .ok_or(Failure::Soft(K::ConditionFailed(ConditionKind::ImageMatch)));
         }
         let mut h = DigestStream::default();
-        let mut buf = vec![0u8; CHUNK_LEN];
+        let mut buf = Zeroizing::new(vec![0u8; CHUNK_LEN]);
         let mut offset = 0u64;
         loop {
             let n = match self.platform.read(id, offset, &mut buf) {
@@ -661,6 +777,12 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         .map_err(K::Platform)?;
                     None
                 };
+                // The firmware-encryption draft decrypts on copy and write only; what a fetch
+                // with encryption info means is undefined (store ciphertext where plaintext was
+                // meant, or decrypt against the draft), so it is refused rather than guessed.
+                if p.encryption_info.is_some() && !is_dependency {
+                    return Err(K::DecryptingFetch);
+                }
                 if is_dependency {
                     // Dependency envelopes stay in engine memory, re-authenticated on use.
                     let bytes = match integrated {
@@ -685,7 +807,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     .content
                     .clone()
                     .ok_or(K::MissingParameter(ParameterKind::Content))?;
-                self.stage(&id, &p, Source::Bytes(&content))
+                self.stage(&id, &p, Source::Content(&content))
             }
             Action::Copy => {
                 let src = self.source_component(frame, idx, &p)?;
@@ -729,7 +851,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
 
     fn read_fetch_to_vec(&mut self) -> Result<Vec<u8>, CommandErrorKind> {
         let mut out = Vec::new();
-        let mut buf = vec![0u8; CHUNK_LEN];
+        let mut buf = Zeroizing::new(vec![0u8; CHUNK_LEN]);
         loop {
             let n = self
                 .platform
@@ -761,6 +883,36 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             Some(info) => Some(PayloadDecryptor::new(info, self.keys).map_err(K::Decrypt)?),
             None => None,
         };
+        // Provenance decided before any byte moves; recorded as incomplete (Withheld) for as
+        // long as staging is under way, and whatever way it ends.
+        let plaintext = match (&decryptor, &src) {
+            // The ciphertext itself is authentic: in the signed manifest, or a component
+            // staged in this run whose content matched its image digest.
+            (Some(_), Source::Content(_)) => Plaintext::CiphertextVerified,
+            (Some(_), Source::Component(c))
+                if self.staged.iter().any(|s| {
+                    &s.component == c && s.plaintext == Plaintext::Clear && s.verified
+                }) =>
+            {
+                Plaintext::CiphertextVerified
+            }
+            (Some(_), _) => Plaintext::Unauthenticated,
+            (None, Source::Component(c)) => match self.staged.iter().find(|s| &s.component == c) {
+                Some(s) if !s.authenticated() => Plaintext::Unauthenticated,
+                Some(s) => s.plaintext,
+                None => Plaintext::Clear,
+            },
+            (None, _) => Plaintext::Clear,
+        };
+        self.staged.retain(|s| &s.component != id);
+        self.staged.push(Staged {
+            component: id.clone(),
+            digest: None,
+            size: 0,
+            plaintext,
+            verified: false,
+            consumed: false,
+        });
         self.platform.stage_open(id).map_err(K::Platform)?;
         let mut sink = Sink {
             hasher: DigestStream::default(),
@@ -768,12 +920,13 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             limit: p.image_size.unwrap_or(MAX_PAYLOAD_LEN).min(MAX_PAYLOAD_LEN),
             exact: p.image_size,
         };
-        let mut buf = vec![0u8; CHUNK_LEN];
+        // Carries plaintext when copying a decrypted component: wiped on drop.
+        let mut buf = Zeroizing::new(vec![0u8; CHUNK_LEN]);
         let mut offset = 0u64;
         let mut bytes_at = 0usize;
         loop {
             let chunk: &[u8] = match &src {
-                Source::Bytes(b) => {
+                Source::Bytes(b) | Source::Content(b) => {
                     let end = bytes_at.saturating_add(CHUNK_LEN).min(b.len());
                     let c = b.get(bytes_at..end).unwrap_or(&[]);
                     bytes_at = end;
@@ -803,10 +956,16 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 None => sink.put(self.platform, id, chunk)?,
             }
         }
+        let mut plaintext = plaintext;
         let decrypted = decryptor.is_some();
         if let Some(d) = decryptor {
+            let aead = d.algorithm().is_aead();
             let tail = d.finish().map_err(K::Decrypt)?;
             sink.put(self.platform, id, &tail)?;
+            if aead {
+                // The tag verified: only now is AEAD plaintext authenticated.
+                plaintext = Plaintext::AeadVerified;
+            }
         }
         if let Some(exact) = sink.exact {
             if sink.size != exact {
@@ -815,13 +974,17 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         }
         let digest = sink.hasher.finish();
         let verified = p.image_digest.is_some_and(|d| d.ct_eq(&digest));
-        self.staged.retain(|s| &s.component != id);
-        self.staged.push(Staged {
-            component: id.clone(),
-            digest,
-            decrypted,
-            verified,
-        });
+        if let Some(s) = self.staged.iter_mut().find(|s| &s.component == id) {
+            s.digest = Some(digest);
+            s.size = sink.size;
+            s.plaintext = plaintext;
+            s.verified = verified;
+        }
+        if let (true, Source::Component(c)) = (decrypted, &src) {
+            if let Some(s) = self.staged.iter_mut().find(|s| &s.component == c) {
+                s.consumed = true;
+            }
+        }
         Ok(())
     }
 

@@ -133,9 +133,27 @@ fn run<P: Platform + ?Sized>(
         procedure.sections(),
     )?;
 
-    // Decrypted bytes are committed only once they matched an image digest.
-    if let Some(s) = machine.staged.iter().find(|s| s.decrypted && !s.verified) {
+    // Decrypted bytes are committed only once authenticated (firmware-encryption draft,
+    // "Payload Integrity Validation"; a device policy may also demand a plaintext digest).
+    if let Some(s) = machine
+        .staged
+        .iter()
+        .find(|s| !s.committable(policy.require_plaintext_digest))
+    {
         return Err(Error::UnverifiedPlaintext(s.component.clone()));
+    }
+    // A component read as the source of a decrypting copy is the ciphertext download buffer
+    // of the firmware-encryption draft's fetch-then-copy form: the plaintext is what gets
+    // installed, the ciphertext is dropped rather than kept as a component of its own.
+    let buffers: Vec<ComponentId> = machine
+        .staged
+        .iter()
+        .filter(|s| s.consumed)
+        .map(|s| s.component.clone())
+        .collect();
+    machine.staged.retain(|s| !s.consumed);
+    for b in &buffers {
+        machine.platform().stage_discard(b);
     }
     let committed: Vec<ComponentId> = machine.staged.iter().map(|s| s.component.clone()).collect();
     let invoked = core::mem::take(&mut machine.invoked);

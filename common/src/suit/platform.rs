@@ -7,6 +7,7 @@
 //! [`Platform::discard`] instead.
 
 use crate::suit::component::ComponentId;
+use crate::suit::digest::Digest;
 use crate::suit::error::{ConditionKind, Section};
 
 /// Size of the chunks the engine moves payloads in.
@@ -55,6 +56,32 @@ pub struct Record<'a> {
     pub success: bool,
     /// The reporting-policy bits the manifest gave the command.
     pub policy: u64,
+    /// What may be said about the component's content outside the TEE (system information).
+    /// The engine alone knows whether staged plaintext is authenticated, so a platform's
+    /// reporting hook describes a component from this and never from its own staging area.
+    pub disclosure: Disclosure,
+}
+
+/// What a [`Record`]'s component content may be described as outside the TEE.
+///
+/// Rule: nothing derived from plaintext that is not authenticated (AEAD tag checked, or for
+/// a cipher without integrity the image digest matched) leaves the TEE: no digest, no size,
+/// not even whether staging happened in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disclosure {
+    /// Nothing was staged for the component in this run: its installed content (if any) may
+    /// be described.
+    Installed,
+    /// Staged in this run, complete and describable (not decrypted, or decrypted and matched
+    /// the manifest's image digest, so the digest says nothing the manifest did not).
+    Staged {
+        /// SHA-256 of the staged image.
+        digest: Digest,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// Staged (completely or partly) in this run, and nothing about it may be said.
+    Withheld,
 }
 
 /// Command kinds in a [`Record`].

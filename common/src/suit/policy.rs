@@ -110,6 +110,10 @@ pub struct Policy {
     pub anchors: Vec<TrustAnchor>,
     /// Per-component signer rules.
     pub rules: Vec<ComponentRule>,
+    /// Commit decrypted content only if it also matched a plaintext image digest, even when
+    /// an AEAD tag or a verified ciphertext already authenticates it (stricter than the
+    /// firmware-encryption draft's decision tree, which is the default).
+    pub require_plaintext_digest: bool,
 }
 
 impl Policy {

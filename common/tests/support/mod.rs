@@ -91,6 +91,7 @@ pub fn spec_policy() -> Policy {
             Role::Author,
         )],
         rules: Vec::new(),
+        require_plaintext_digest: false,
     }
 }
 

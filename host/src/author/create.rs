@@ -1,17 +1,27 @@
 //! `suit-author create`: builds, encrypts and signs an envelope from a JSON description.
 //!
-//! The generated manifest follows the draft's examples (reporting policy 15 throughout):
+//! The generated manifest follows the drafts' examples (reporting policy 15 throughout):
 //!
 //! * shared sequence, per component: set-component-index N; override-parameters {vendor-id,
 //!   class-id, image-digest, image-size, [device-id]}; condition-vendor-identifier;
 //!   condition-class-identifier; [condition-device-identifier]
-//! * install, per component: set-component-index N; override-parameters {uri,
-//!   [encryption-info]}; directive-fetch; condition-image-match
-//! * validate, per component: set-component-index N; condition-image-match
+//! * install, plaintext component: set-component-index N; override-parameters {uri};
+//!   directive-fetch; condition-image-match
+//! * install, encrypted component (draft-ietf-suit-firmware-encryption, "Directive Copy" and
+//!   "Image Match before Decryption"): set-component-index B (the component's ciphertext
+//!   buffer); override-parameters {image-digest, image-size of the *ciphertext*, uri};
+//!   directive-fetch; condition-image-match; then set-component-index N;
+//!   override-parameters {encryption-info, source-component B}; directive-copy (decrypts);
+//!   condition-image-match (the plaintext digest from the shared sequence)
+//! * validate, per component N: set-component-index N; condition-image-match
 //!
-//! Image digest and size are always those of the *plaintext*, so the device commits
-//! decrypted bytes only after they matched. Integrated payloads use the URI `#component-N`.
-//! The description format is documented in host/README.md and in `suit-author create --help`.
+//! The ciphertext buffer B is listed after the described components, with the identifier of
+//! its plaintext component plus a last segment `'encrypted'` (so it falls under the same
+//! anchor scope and component rules). Devices running this engine drop a buffer consumed by a
+//! decrypting copy instead of installing it. Image digest and size in the shared sequence are
+//! those of the *plaintext*; decrypting fetches are never emitted (the draft decrypts only on
+//! copy and write). Integrated payloads use the URI `#component-N`. The description format is
+//! documented in host/README.md and in `suit-author create --help`.
 
 use std::path::{Path, PathBuf};
 
@@ -160,6 +170,9 @@ pub struct Created {
     pub detached: Vec<PathBuf>,
 }
 
+/// Last segment appended to a plaintext component's identifier to name its ciphertext buffer.
+pub const BUFFER_SEGMENT: &[u8] = b"encrypted";
+
 struct Component {
     id: Vec<Vec<u8>>,
     digest: Digest,
@@ -169,6 +182,15 @@ struct Component {
     /// What the device receives (ciphertext or plaintext).
     delivered: Vec<u8>,
     detached: bool,
+}
+
+/// The ciphertext buffer component of an encrypted component: its identifier, and the digest
+/// and size of the ciphertext fetched into it.
+fn buffer_of(c: &Component) -> Option<(Vec<Vec<u8>>, Digest, u64)> {
+    c.encryption_info.as_ref()?;
+    let mut id = c.id.clone();
+    id.push(BUFFER_SEGMENT.to_vec());
+    Some((id, Digest::sha256(&c.delivered), c.delivered.len() as u64))
 }
 
 /// Builds, signs and writes the envelope.
@@ -250,6 +272,24 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             delivered,
             detached,
         });
+    }
+    let encrypted = components
+        .iter()
+        .filter(|c| c.encryption_info.is_some())
+        .count();
+    if components.len() + encrypted > MAX_COMPONENTS {
+        return Err(bad(format!(
+            "{} components plus {encrypted} ciphertext buffers; a manifest holds at most {MAX_COMPONENTS}",
+            components.len()
+        )));
+    }
+    for (i, c) in components.iter().enumerate() {
+        if c.encryption_info.is_some() && c.id.len() >= suit_common::suit::component::MAX_SEGMENTS {
+            return Err(bad(format!(
+                "components[{i}]: an encrypted component's id needs at most {} segments (its ciphertext buffer adds one)",
+                suit_common::suit::component::MAX_SEGMENTS - 1
+            )));
+        }
     }
     let integrated_count = components.iter().filter(|c| !c.detached).count();
     if integrated_count > MAX_INTEGRATED_PAYLOADS {
@@ -442,10 +482,12 @@ pub fn load_signers(opts: &SignOptions) -> Result<Vec<(SigningKey, Algorithm, Ve
     for p in &opts.sign_keys {
         let k = keys::load_private(p)?;
         let alg = k.key.signing_algorithm(opts.es256);
+        keys::check_declared_alg(p, k.alg, alg.cose_id())?;
         out.push((k.key.signing_key()?, alg, k.kid));
     }
     for p in &opts.hmac_keys {
         let k = keys::load_symmetric(p, &(32..=64).collect::<Vec<_>>(), "HMAC key")?;
+        keys::check_declared_alg(p, k.alg, Algorithm::Hmac256.cose_id())?;
         let key = SigningKey::hmac256(&k.secret)
             .map_err(|e| AuthorError::key(p, format!("HMAC key refused: {e:?}")))?;
         out.push((key, Algorithm::Hmac256, k.kid.clone()));
@@ -494,6 +536,7 @@ fn encode_manifest(
     let mut shared = Vec::new();
     let mut install = Vec::new();
     let mut validate = Vec::new();
+    let mut ids: Vec<Value> = components.iter().map(|c| cid(&c.id)).collect();
     for (i, c) in components.iter().enumerate() {
         let index = Value::from(i as u64);
         let mut params = vec![
@@ -519,21 +562,44 @@ fn encode_manifest(
             shared.extend([Value::from(24), Value::from(REPORT_ALL)]);
         }
 
-        let mut p = Vec::new();
-        if let Some(info) = &c.encryption_info {
-            p.push((19, Value::Bytes(info.clone())));
+        match (buffer_of(c), &c.encryption_info) {
+            (Some((buffer_id, ct_digest, ct_size)), Some(info)) => {
+                let buffer = Value::from(ids.len() as u64);
+                ids.push(cid(&buffer_id));
+                install.extend([
+                    Value::from(12),
+                    buffer.clone(),
+                    Value::from(20),
+                    imap(vec![
+                        (3, Value::Bytes(ct_digest.encode())),
+                        (14, Value::from(ct_size)),
+                        (21, Value::Text(c.uri.clone())),
+                    ]),
+                    Value::from(21),
+                    Value::from(REPORT_ALL),
+                    Value::from(3),
+                    Value::from(REPORT_ALL),
+                    Value::from(12),
+                    index.clone(),
+                    Value::from(20),
+                    imap(vec![(19, Value::Bytes(info.clone())), (22, buffer)]),
+                    Value::from(22),
+                    Value::from(REPORT_ALL),
+                    Value::from(3),
+                    Value::from(REPORT_ALL),
+                ]);
+            }
+            _ => install.extend([
+                Value::from(12),
+                index.clone(),
+                Value::from(20),
+                imap(vec![(21, Value::Text(c.uri.clone()))]),
+                Value::from(21),
+                Value::from(REPORT_ALL),
+                Value::from(3),
+                Value::from(REPORT_ALL),
+            ]),
         }
-        p.push((21, Value::Text(c.uri.clone())));
-        install.extend([
-            Value::from(12),
-            index.clone(),
-            Value::from(20),
-            imap(p),
-            Value::from(21),
-            Value::from(REPORT_ALL),
-            Value::from(3),
-            Value::from(REPORT_ALL),
-        ]);
         validate.extend([
             Value::from(12),
             index,
@@ -542,10 +608,7 @@ fn encode_manifest(
         ]);
     }
     let common = imap(vec![
-        (
-            2,
-            Value::Array(components.iter().map(|c| cid(&c.id)).collect()),
-        ),
+        (2, Value::Array(ids)),
         (4, bstr_of(&Value::Array(shared))?),
     ]);
     let mut m = vec![

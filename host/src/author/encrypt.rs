@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
+use suit_common::encryption::algorithms::{
+    ContentAlgorithm, HpkeSuite, KeyWrap, RecipientAlgorithm,
+};
 use suit_common::encryption::{encrypt_payload, CoseOptions, EncryptedPayload, Recipient};
 
 use super::keys::{self, PublicKey};
@@ -78,6 +80,11 @@ fn load(spec: &RecipientSpec) -> Result<Loaded> {
     match spec {
         RecipientSpec::PublicKey { path, mode, kid } => {
             let k = keys::load_public(path)?;
+            let wanted = match mode {
+                Mode::EcdhEs => RecipientAlgorithm::EcdhEs(KeyWrap::A128Kw).id(),
+                Mode::Hpke => RecipientAlgorithm::Hpke(HpkeSuite::Hpke0).id(),
+            };
+            keys::check_declared_alg(path, k.alg, wanted)?;
             match k.key {
                 PublicKey::P256(pk) => Ok(Loaded::Public(pk, *mode, pick_kid(kid, k.kid))),
                 PublicKey::Ed25519(_) => Err(AuthorError::key(
@@ -88,6 +95,9 @@ fn load(spec: &RecipientSpec) -> Result<Loaded> {
         }
         RecipientSpec::Kek { path, kid } => {
             let k = keys::load_symmetric(path, &[16, 32], "KEK (A128KW / A256KW)")?;
+            if let Some(wrap) = KeyWrap::for_kek_len(k.secret.len()) {
+                keys::check_declared_alg(path, k.alg, RecipientAlgorithm::AesKw(wrap).id())?;
+            }
             Ok(Loaded::Kek(k.secret, pick_kid(kid, k.kid)))
         }
     }

@@ -78,6 +78,8 @@ pub struct PublicKeyFile {
     pub key: PublicKey,
     /// COSE/JWK key id (empty for PEM).
     pub kid: Vec<u8>,
+    /// COSE `alg` the key is restricted to (COSE_Key label 3 / JWK "alg"), if declared.
+    pub alg: Option<i64>,
 }
 
 /// A private key (signing, or device key for decryption).
@@ -143,6 +145,8 @@ pub struct SymmetricKeyFile {
     pub secret: Zeroizing<Vec<u8>>,
     /// Key id (empty if none).
     pub kid: Vec<u8>,
+    /// COSE `alg` the key is restricted to, if declared.
+    pub alg: Option<i64>,
 }
 
 impl std::fmt::Debug for SymmetricKeyFile {
@@ -164,6 +168,7 @@ pub fn load_public(path: &Path) -> Result<PublicKeyFile> {
         Some(Parsed::Private(p)) => Ok(PublicKeyFile {
             key: p.key.public(),
             kid: p.kid,
+            alg: p.alg,
         }),
         Some(Parsed::Symmetric(_)) => Err(AuthorError::key(
             path,
@@ -204,6 +209,7 @@ pub fn load_symmetric(path: &Path, lengths: &[usize], what: &str) -> Result<Symm
         None => SymmetricKeyFile {
             secret: Zeroizing::new(bytes.to_vec()),
             kid: Vec::new(),
+            alg: None,
         },
     };
     if !lengths.contains(&key.secret.len()) {
@@ -263,12 +269,14 @@ fn parse_pem(path: &Path, text: &str) -> Result<Parsed> {
             return Ok(Parsed::Public(PublicKeyFile {
                 key: PublicKey::P256(k),
                 kid: Vec::new(),
+                alg: None,
             }));
         }
         if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_pem(block) {
             return Ok(Parsed::Public(PublicKeyFile {
                 key: PublicKey::Ed25519(k),
                 kid: Vec::new(),
+                alg: None,
             }));
         }
         return Err(AuthorError::key(
@@ -357,6 +365,7 @@ fn parse_cose_key(path: &Path, entries: &[(Value, Value)]) -> Result<Parsed> {
             Ok(Parsed::Public(PublicKeyFile {
                 key: PublicKey::P256(pk),
                 kid,
+                alg,
             }))
         }
         cose_key::KTY_OKP => {
@@ -378,6 +387,7 @@ fn parse_cose_key(path: &Path, entries: &[(Value, Value)]) -> Result<Parsed> {
             Ok(Parsed::Public(PublicKeyFile {
                 key: PublicKey::Ed25519(vk),
                 kid,
+                alg,
             }))
         }
         cose_key::KTY_SYMMETRIC => {
@@ -385,6 +395,7 @@ fn parse_cose_key(path: &Path, entries: &[(Value, Value)]) -> Result<Parsed> {
             Ok(Parsed::Symmetric(SymmetricKeyFile {
                 secret: Zeroizing::new(k.to_vec()),
                 kid,
+                alg,
             }))
         }
         other => Err(bad(&format!("unsupported kty {other}"))),
@@ -416,7 +427,14 @@ fn parse_jwk(path: &Path, map: &serde_json::Map<String, serde_json::Value>) -> R
         }
     };
     let kid = s("kid").map(|k| k.as_bytes().to_vec()).unwrap_or_default();
-    let alg = s("alg").and_then(jwk_alg);
+    let alg = match s("alg") {
+        None => None,
+        Some(name) => Some(jwk_alg(name).ok_or_else(|| {
+            bad(&format!(
+                "\"alg\" {name} is not an algorithm this tool knows, so the key's use cannot be checked"
+            ))
+        })?),
+    };
     match s("kty") {
         Some("EC") => {
             if s("crv") != Some("P-256") {
@@ -437,6 +455,7 @@ fn parse_jwk(path: &Path, map: &serde_json::Map<String, serde_json::Value>) -> R
             Ok(Parsed::Public(PublicKeyFile {
                 key: PublicKey::P256(pk),
                 kid,
+                alg,
             }))
         }
         Some("OKP") => {
@@ -464,28 +483,81 @@ fn parse_jwk(path: &Path, map: &serde_json::Map<String, serde_json::Value>) -> R
             Ok(Parsed::Public(PublicKeyFile {
                 key: PublicKey::Ed25519(vk),
                 kid,
+                alg,
             }))
         }
         Some("oct") => {
             let k = b64("k")?.ok_or_else(|| bad("missing \"k\""))?;
-            Ok(Parsed::Symmetric(SymmetricKeyFile { secret: k, kid }))
+            Ok(Parsed::Symmetric(SymmetricKeyFile {
+                secret: k,
+                kid,
+                alg,
+            }))
         }
         Some(other) => Err(bad(&format!("unsupported kty \"{other}\""))),
         None => Err(bad("missing \"kty\"")),
     }
 }
 
-/// COSE algorithm ids of the JOSE names a device-key JWK may carry.
+/// COSE algorithm ids of the JOSE (or COSE) names a JWK may carry in "alg".
 fn jwk_alg(name: &str) -> Option<i64> {
     Some(match name {
         "ECDH-ES+A128KW" => -29,
+        "ECDH-ES+A192KW" => -30,
         "ECDH-ES+A256KW" => -31,
         "A128KW" => -3,
+        "A192KW" => -4,
         "A256KW" => -5,
         "ES256" => -7,
+        "ESP256" => -9,
         "EdDSA" => -8,
+        "Ed25519" => -19,
+        "HS256" => 5,
+        "HPKE-0" => 35,
+        "HPKE-7" => 45,
+        "HPKE-0-KE" => 46,
+        "HPKE-7-KE" => 53,
         _ => return None,
     })
+}
+
+/// A readable name for a COSE algorithm id (for errors).
+pub fn alg_name(alg: i64) -> String {
+    match alg {
+        -3 => "A128KW".into(),
+        -4 => "A192KW".into(),
+        -5 => "A256KW".into(),
+        -29 => "ECDH-ES+A128KW".into(),
+        -30 => "ECDH-ES+A192KW".into(),
+        -31 => "ECDH-ES+A256KW".into(),
+        -7 => "ES256".into(),
+        -9 => "ESP256".into(),
+        -8 => "EdDSA".into(),
+        -19 => "Ed25519".into(),
+        5 => "HMAC 256/256".into(),
+        35 => "HPKE-0".into(),
+        45 => "HPKE-7".into(),
+        46 => "HPKE-0-KE".into(),
+        53 => "HPKE-7-KE".into(),
+        other => format!("COSE alg {other}"),
+    }
+}
+
+/// Refuses to use a key for `wanted` when its file declares another algorithm (RFC 9052
+/// §7.1: a key's `alg` restricts it to that algorithm), as the device side does.
+pub fn check_declared_alg(path: &Path, declared: Option<i64>, wanted: i64) -> Result<()> {
+    match declared {
+        Some(d) if d != wanted => Err(AuthorError::key(
+            path,
+            format!(
+                "the key is declared for {} but would be used for {}; use a key made for {} (or one without \"alg\")",
+                alg_name(d),
+                alg_name(wanted),
+                alg_name(wanted)
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Key types `keygen` creates.

@@ -74,7 +74,7 @@ pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Re
 fn digest_str(d: &Option<[u8; 32]>) -> String {
     match d {
         Some(d) => format!("sha256:{}", hex_str(d)),
-        None => "(unknown: the envelope was not readable)".into(),
+        None => "(none: no authenticated manifest)".into(),
     }
 }
 
@@ -127,6 +127,9 @@ fn component_str(c: &suit_common::suit::ComponentId) -> String {
 /// The report as text.
 pub fn render_text(r: &DecodedReport) -> String {
     let mut s = String::new();
+    if r.authenticated == Some(false) {
+        s += "attempt refused before its manifest was authenticated: the report claims nothing about it\n";
+    }
     s += &format!("manifest: {}\n", digest_str(&r.manifest_digest));
     if let Some(uri) = &r.manifest_uri {
         s += &format!("manifest uri: {uri}\n");
@@ -175,6 +178,22 @@ pub fn render_text(r: &DecodedReport) -> String {
             "  ({} more records dropped by the device)\n",
             r.dropped_records
         );
+    }
+    if let Some(state) = &r.device_state {
+        s += &format!(
+            "device state: provisioning counter {}, {} installed component(s)\n",
+            state.provisioning_counter,
+            state.components.len()
+        );
+        for c in &state.components {
+            s += &format!(
+                "  - {} sequence {} sha256:{} size {}\n",
+                component_str(&c.component),
+                c.sequence_number,
+                hex_str(&c.digest),
+                c.size
+            );
+        }
     }
     s
 }
@@ -240,7 +259,20 @@ pub fn to_json(r: &DecodedReport) -> Json {
             }
         })
         .collect();
+    let state = r.device_state.as_ref().map(|st| {
+        json!({
+            "provisioning-counter": st.provisioning_counter,
+            "components": st.components.iter().map(|c| json!({
+                "component": c.component.segments().iter().map(|s| hex_str(s)).collect::<Vec<_>>(),
+                "sequence-number": c.sequence_number,
+                "digest": hex_str(&c.digest),
+                "size": c.size,
+            })).collect::<Vec<_>>(),
+        })
+    });
     json!({
+        "authenticated": r.authenticated,
+        "device-state": state,
         "manifest-digest": r.manifest_digest.map(|d| hex_str(&d)),
         "manifest-uri": r.manifest_uri,
         "sequence-number": r.sequence_number,

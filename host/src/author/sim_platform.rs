@@ -294,10 +294,9 @@ fn write_atomically(path: &Path, data: &[u8]) -> std::result::Result<(), String>
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The simulated device's key store: [`MemoryKeys`] with one relaxation for command-line
-/// keys: a key given without a key id (PEM, raw KEK) answers recipients with any `kid`,
-/// so a device key does not need to be re-wrapped into a COSE_Key just to carry its id.
-/// A key with an id only answers recipients naming that id (or none).
+/// The simulated device's key store: [`MemoryKeys`] where a key given without a key id (PEM,
+/// raw KEK) counts as matching any `kid`. Keys with another id are still tried after those
+/// (the recipient code treats `kid` as a hint, RFC 9052).
 #[derive(Debug, Default)]
 pub struct SimKeys {
     inner: MemoryKeys,

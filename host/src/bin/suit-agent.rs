@@ -99,8 +99,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Fetch the TA's signed SUIT report of the latest install attempt (for a status
-    /// tracker; verify it with `suit-author verify-report`).
+    /// Fetch the TA's signed SUIT report of the latest install attempt whose manifest was
+    /// authenticated, with the device's current state (for a status tracker; verify it with
+    /// `suit-author verify-report`).
     Report {
         /// Hex nonce from the status tracker, bound into the signature (freshness).
         #[arg(long)]
@@ -108,6 +109,10 @@ enum Cmd {
         /// Write the COSE_Sign1 report here (otherwise: a summary on standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The latest attempt refused before its manifest was authenticated, instead of the
+        /// latest authenticated attempt.
+        #[arg(long)]
+        pre_auth: bool,
     },
     /// Ask the TA for personalization data as the normal world. Always refused: the data
     /// goes only to its TA over a TA-to-TA session. Exists to demonstrate that boundary.
@@ -352,13 +357,17 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 println!("rule {}: requires {}", r.prefix, r.required.join(" AND "));
             }
         }
-        Cmd::Report { nonce, out } => {
+        Cmd::Report {
+            nonce,
+            out,
+            pre_auth,
+        } => {
             let nonce = nonce
                 .as_deref()
                 .map(hex::decode)
                 .transpose()
                 .map_err(|e| AgentError::File(format!("--nonce: not hex: {e}")))?;
-            let signed = client::report(tee.as_mut(), nonce.as_deref())?;
+            let signed = client::report_of(tee.as_mut(), nonce.as_deref(), *pre_auth)?;
             match out {
                 Some(path) => {
                     std::fs::write(path, &signed)
@@ -391,6 +400,12 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                         }
                     );
                     println!("  records:         {}", r.records().count());
+                    if r.authenticated == Some(false) {
+                        println!("  refused before authentication: no claim about the manifest");
+                    }
+                    if let Some(s) = &r.device_state {
+                        println!("  installed:       {} component(s)", s.components.len());
+                    }
                 }
             }
         }

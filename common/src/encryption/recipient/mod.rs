@@ -1,19 +1,44 @@
 //! Content key distribution: recovering the CEK from one of the COSE_recipients.
 //!
-//! Recipients are tried in order. A recipient with a `kid` is tried only with the device's
-//! key of that id; one without is tried with every device key of the matching type. The
-//! first recipient that opens yields the CEK. If none does, the error names the most
-//! specific reason: a failed unwrap/open beats "no key", which beats "unsupported algorithm".
+//! Recipients are tried in order. A `kid` is a hint (RFC 9052 §3.1), not an identity: a
+//! recipient is tried first with the device keys of that id, then with the other keys of the
+//! matching type (at most [`MAX_KEY_CANDIDATES`] keys in all), so an envelope made for this
+//! device's key but labelled with another kid still opens. A recipient without a kid is tried
+//! with every key of the type (same bound). The first recipient that opens yields the CEK. If
+//! none does, the error names the most specific reason: a failed unwrap/open with a key the
+//! recipient named (or with any key, when it named none) beats "no key", which beats
+//! "unsupported algorithm".
 
 pub mod aes_kw;
 pub mod ecdh_es;
 pub mod hpke;
 
+use alloc::vec::Vec;
+
 use super::algorithms::{header, ContentAlgorithm, HpkeSuite, KeyWrap, RecipientAlgorithm};
 use super::cose::{ec2_p256_point, malformed, CoseEncrypt, Recipient};
 use super::error::{DecryptError, KeyError, Location, Problem};
-use super::keys::{DeviceKeys, HpkeOpen, KeyKind, SecretBytes};
+use super::keys::{DeviceKeys, HpkeOpen, KeyKind, KeyRef, SecretBytes};
 use super::CoseOptions;
+
+/// Most device keys tried for one recipient (each try is one ECDH / HPKE open / unwrap).
+pub const MAX_KEY_CANDIDATES: usize = 8;
+
+/// The keys of `kind` to try for a recipient naming `kid`: those with that kid first, then
+/// the others (flagged `false`: their failure is not reported as the recipient's), bounded.
+fn candidates(keys: &dyn DeviceKeys, kind: KeyKind, kid: Option<&[u8]>) -> Vec<(KeyRef, bool)> {
+    let mut out: Vec<(KeyRef, bool)> = Vec::new();
+    if kid.is_some() {
+        out.extend(keys.find(kind, kid).into_iter().map(|k| (k, true)));
+    }
+    for k in keys.find(kind, None) {
+        if !out.iter().any(|(c, _)| *c == k) {
+            out.push((k, kid.is_none()));
+        }
+    }
+    out.truncate(MAX_KEY_CANDIDATES);
+    out
+}
 
 enum Attempt {
     Opened(SecretBytes),
@@ -91,11 +116,12 @@ fn aes_kw_recipient(
         ));
     }
     let mut result = Attempt::NoKey;
-    for key in keys.find(KeyKind::AesKw(wrap), r.headers.kid()) {
+    for (key, named) in candidates(keys, KeyKind::AesKw(wrap), r.headers.kid()) {
         let kek = keys.kek(key).map_err(DecryptError::DeviceKey)?;
         match unwrap_with(&kek, wrap, &r.ciphertext)? {
             Attempt::Opened(cek) => return Ok(Attempt::Opened(cek)),
-            other => result = other,
+            other if named => result = other,
+            _ => {}
         }
     }
     Ok(result)
@@ -133,7 +159,7 @@ fn ecdh_recipient(
     }
     .encode()?;
     let mut result = Attempt::NoKey;
-    for key in keys.find(KeyKind::EcdhEsP256, h.kid()) {
+    for (key, named) in candidates(keys, KeyKind::EcdhEsP256, h.kid()) {
         let z = keys.ecdh_p256(key, &peer).map_err(|e| match e {
             KeyError::InvalidPeerKey => DecryptError::InvalidPublicKey { recipient: i },
             e => DecryptError::DeviceKey(e),
@@ -141,7 +167,8 @@ fn ecdh_recipient(
         let kek = ecdh_es::derive_kek(&z, h.salt(), &context, wrap);
         match unwrap_with(&kek, wrap, &r.ciphertext)? {
             Attempt::Opened(cek) => return Ok(Attempt::Opened(cek)),
-            other => result = other,
+            other if named => result = other,
+            _ => {}
         }
     }
     Ok(result)
@@ -195,9 +222,10 @@ fn open_hpke(
     keys: &dyn DeviceKeys,
 ) -> Result<Attempt, DecryptError> {
     let mut result = Attempt::NoKey;
-    for key in keys.find(KeyKind::HpkeP256, kid) {
+    for (key, named) in candidates(keys, KeyKind::HpkeP256, kid) {
         match keys.hpke_open(key, op) {
             Ok(pt) => return Ok(Attempt::Opened(pt)),
+            Err(KeyError::OperationFailed | KeyError::InvalidPeerKey) if !named => {}
             Err(KeyError::OperationFailed) => {
                 result = Attempt::Failed(DecryptError::HpkeOpenFailed)
             }

@@ -1,0 +1,798 @@
+//! Oracle and pre-authentication attacks on the TA's service, host-natively (the same
+//! `Service` runs inside OP-TEE), with the REE as the attacker: it carries every byte, may
+//! truncate or forge anything, and reads every signed report.
+//!
+//! * Truncated-ciphertext oracle (issue 9, finding 1): the REE cuts an encrypted payload to
+//!   L (+16 for the GCM tag) bytes, lets the install fail and looks in the signed report for
+//!   anything derived from the L staged, unauthenticated plaintext bytes; one guessed byte
+//!   per attempt recovers the secret. For AES-GCM and AES-CTR, ECDH-ES and HPKE recipients.
+//! * Pre-authentication allocation (finding 6): hostile envelopes (nested try-each, huge COSE
+//!   headers) cost a bounded amount of heap until they are authenticated; after
+//!   authentication, command counts are capped.
+//! * Unauthenticated claims (finding 10): a forged envelope's report claims nothing and does
+//!   not displace the report of the last authenticated attempt; every report carries the
+//!   device's state.
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use ciborium::Value;
+use serde::{de::DeserializeOwned, Serialize};
+use serde_bytes::ByteBuf;
+use sha2::{Digest as _, Sha256};
+
+use suit_common::cose::{Algorithm, SigningKey, VerificationKey};
+use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
+use suit_common::encryption::{encrypt_payload, CoseOptions, Recipient};
+use suit_common::protocol::{self, *};
+use suit_common::report::{verify_report, DecodedReport, Entry, Value as RValue};
+use suit_common::service::memory::MemoryBackend;
+use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
+use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
+use suit_common::service::{Config, Service};
+use suit_common::suit::author::{seal_envelope, Signer};
+
+use support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
+
+const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
+const TPA_PUB: &str = "../keys/tpa-test.pub.pem";
+const AUTHOR_PRIV: &str = "suit-manifest-spec/private_key.pem";
+const AUTHOR_PUB: &str = "suit-manifest-spec/public_key.pem";
+/// Not an anchor of the device: envelopes it signs are forgeries.
+const FORGER_PRIV: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_priv.pem";
+
+/// The personalization secret the REE wants.
+const SECRET: &[u8] = b"PIN=4711;API-KEY=7a1b9c";
+const COMPONENT: [&[u8]; 2] = [b"app", b"secret"];
+const URI: &str = "https://vendor.example/secret.bin";
+
+// ---------------------------------------------------------------------------------------
+// Peak-heap measurement for the calling thread (other test threads are not counted).
+
+struct Counting;
+
+thread_local! {
+    static TRACK: Cell<bool> = const { Cell::new(false) };
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn account(delta: isize) {
+    let _ = TRACK.try_with(|t| {
+        if t.get() {
+            let _ = LIVE.try_with(|l| {
+                let now = l.get() + delta;
+                l.set(now);
+                let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
+            });
+        }
+    });
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged to the system allocator.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            account(layout.size() as isize);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        account(-(layout.size() as isize));
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded unchanged to the system allocator.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            account(new_size as isize - layout.size() as isize);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Runs `f` and returns its result and the most heap it held at once beyond what was live
+/// when it started.
+fn peak_heap<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    LIVE.with(|l| l.set(0));
+    PEAK.with(|p| p.set(0));
+    TRACK.with(|t| t.set(true));
+    let r = f();
+    TRACK.with(|t| t.set(false));
+    (r, PEAK.with(|p| p.get()).max(0) as usize)
+}
+
+// ---------------------------------------------------------------------------------------
+// Device and wire helpers.
+
+type Dev = Service<MemoryBackend>;
+
+fn sec1_from_pem(rel: &str) -> Vec<u8> {
+    let text = String::from_utf8(read(rel)).unwrap();
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    der[der.len() - 65..].to_vec()
+}
+
+fn cose_key(rel: &str) -> ByteBuf {
+    let p = sec1_from_pem(rel);
+    let key = coset::CoseKeyBuilder::new_ec2_pub_key(
+        coset::iana::EllipticCurve::P_256,
+        p[1..33].to_vec(),
+        p[33..].to_vec(),
+    )
+    .build();
+    use coset::CborSerializable as _;
+    ByteBuf::from(key.to_vec().unwrap())
+}
+
+fn call<Q: Serialize, R: DeserializeOwned>(
+    s: &mut Dev,
+    cmd: Command,
+    q: &Q,
+) -> Result<R, (Status, Refusal)> {
+    let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
+    match reply.status {
+        Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
+        Status::Refused => Err((
+            reply.status,
+            protocol::decode(&reply.body, MAX_RESPONSE).unwrap(),
+        )),
+        other => Err((
+            other,
+            Refusal {
+                kind: String::new(),
+                reason: String::new(),
+            },
+        )),
+    }
+}
+
+/// A device with an author anchor for components under ['app'] and its identity set.
+fn provisioned() -> Dev {
+    let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
+    let mut s = Service::new(MemoryBackend::new(0), config);
+    let keys: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
+    let body = ProvisioningBody {
+        counter: 1,
+        device: Some(keys.decryption_kid),
+        ops: vec![
+            Op::AddAnchor(AnchorRecord {
+                id: 1,
+                cose_key: cose_key(AUTHOR_PUB),
+                role: RoleRecord::Author,
+                scope: Scope {
+                    component_prefixes: vec![vec![ByteBuf::from(b"app".to_vec())]],
+                    vendor_ids: vec![],
+                    class_ids: vec![],
+                },
+            }),
+            Op::SetIdentity(Identity {
+                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
+                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
+                device_id: None,
+            }),
+        ],
+    };
+    let message = seal(
+        &body,
+        &p256_private_from_pem(TPA_PRIV),
+        Algorithm::Esp256,
+        b"",
+    )
+    .unwrap();
+    let _: ProvisionResponse = call(
+        &mut s,
+        Command::Provision,
+        &ProvisionRequest {
+            message: ByteBuf::from(message),
+        },
+    )
+    .unwrap();
+    s
+}
+
+fn device_keys(s: &mut Dev) -> DeviceKeyResponse {
+    call(s, Command::DeviceKey, &Empty {}).unwrap()
+}
+
+/// Sends the envelope and asks the TA to prepare it.
+fn prepare(s: &mut Dev, envelope: &[u8]) -> Result<InstallPrepareResponse, (Status, Refusal)> {
+    send_envelope(s, envelope)?;
+    call(s, Command::InstallPrepare, &Empty {})
+}
+
+/// Begin and envelope chunks: the envelope is in TA memory, nothing decoded yet.
+fn send_envelope(s: &mut Dev, envelope: &[u8]) -> Result<(), (Status, Refusal)> {
+    call::<_, Empty>(
+        s,
+        Command::InstallBegin,
+        &InstallBeginRequest {
+            envelope_len: envelope.len() as u64,
+        },
+    )?;
+    for (i, c) in envelope.chunks(MAX_CHUNK).enumerate() {
+        call::<_, Empty>(
+            s,
+            Command::InstallEnvelope,
+            &ChunkRequest {
+                offset: (i * MAX_CHUNK) as u64,
+                data: ByteBuf::from(c.to_vec()),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// The peak heap of the InstallPrepare call alone (the request and reply are a few bytes).
+fn measured_prepare(
+    s: &mut Dev,
+    envelope: &[u8],
+) -> (Result<InstallPrepareResponse, (Status, Refusal)>, usize) {
+    send_envelope(s, envelope).unwrap();
+    let request = protocol::encode(&Empty {}).unwrap();
+    let (reply, peak) =
+        peak_heap(|| s.invoke(Command::InstallPrepare as u32, PROTOCOL_VERSION, &request));
+    let r = match reply.status {
+        Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
+        status => Err((
+            status,
+            protocol::decode(&reply.body, MAX_RESPONSE).unwrap_or(Refusal {
+                kind: String::new(),
+                reason: String::new(),
+            }),
+        )),
+    };
+    (r, peak)
+}
+
+fn install(
+    s: &mut Dev,
+    envelope: &[u8],
+    payload: &[u8],
+) -> Result<InstallFinishResponse, (Status, Refusal)> {
+    let prepared = prepare(s, envelope)?;
+    for uri in &prepared.needed_uris {
+        call::<_, Empty>(
+            s,
+            Command::InstallPayload,
+            &PayloadChunkRequest {
+                uri: uri.clone(),
+                total_len: payload.len() as u64,
+                offset: 0,
+                data: ByteBuf::from(payload.to_vec()),
+            },
+        )?;
+    }
+    call(s, Command::InstallFinish, &Empty {})
+}
+
+/// The signed report the TA gives the REE, verified with the device's report key.
+fn signed_report(s: &mut Dev, nonce: &[u8], pre_auth: bool) -> DecodedReport {
+    let keys = device_keys(s);
+    let key = VerificationKey::p256_from_sec1(&keys.report_key).unwrap();
+    let r: ReportResponse = call(
+        s,
+        Command::Report,
+        &ReportRequest {
+            nonce: Some(ByteBuf::from(nonce.to_vec())),
+            pre_auth,
+        },
+    )
+    .unwrap();
+    verify_report(&r.report, &key).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// Manifests.
+
+fn int(i: i64) -> Value {
+    Value::Integer(i.into())
+}
+fn bytes(b: &[u8]) -> Value {
+    Value::Bytes(b.to_vec())
+}
+fn cbor(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(v, &mut out).unwrap();
+    out
+}
+fn suit_digest(data: &[u8]) -> Vec<u8> {
+    cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(data))]))
+}
+
+/// Reporting policy on every command, as `suit-author` writes it: records and system
+/// information on success and on failure.
+const POLICY: i64 = 15;
+
+/// A manifest for [COMPONENT], every command with reporting policy 15, in the
+/// firmware-encryption draft's form when encrypted: fetch `URI` into the ciphertext buffer
+/// (component 1, no digest of its own, so decryption meets whatever the REE delivered), then
+/// copy decrypting with `encryption_info` into [COMPONENT], whose image-size and image-digest
+/// are the plaintext's.
+fn manifest(
+    seq: u64,
+    plaintext: &[u8],
+    encryption_info: Option<&[u8]>,
+    install: Option<Value>,
+) -> Vec<u8> {
+    let shared = Value::Array(vec![
+        int(12),
+        int(0),
+        int(20),
+        Value::Map(vec![
+            (int(1), bytes(&VENDOR_ID)),
+            (int(2), bytes(&CLASS_ID)),
+            (int(3), bytes(&suit_digest(plaintext))),
+            (int(14), int(plaintext.len() as i64)),
+        ]),
+        int(1),
+        int(POLICY),
+        int(2),
+        int(POLICY),
+    ]);
+    let install = install.unwrap_or_else(|| match encryption_info {
+        None => Value::Array(vec![
+            int(12),
+            int(0),
+            int(20),
+            Value::Map(vec![(int(21), Value::Text(URI.into()))]),
+            int(21),
+            int(POLICY),
+            int(3),
+            int(POLICY),
+        ]),
+        Some(info) => Value::Array(vec![
+            int(12),
+            int(1),
+            int(20),
+            Value::Map(vec![(int(21), Value::Text(URI.into()))]),
+            int(21),
+            int(POLICY),
+            int(12),
+            int(0),
+            int(20),
+            Value::Map(vec![(int(19), bytes(info)), (int(22), int(1))]),
+            int(22),
+            int(POLICY),
+            int(3),
+            int(POLICY),
+        ]),
+    });
+    let component = Value::Array(COMPONENT.iter().map(|c| bytes(c)).collect());
+    let mut buffer = COMPONENT.iter().map(|c| bytes(c)).collect::<Vec<_>>();
+    buffer.push(bytes(b"encrypted"));
+    let common = Value::Map(vec![
+        (int(2), Value::Array(vec![component, Value::Array(buffer)])),
+        (int(4), bytes(&cbor(&shared))),
+    ]);
+    cbor(&Value::Map(vec![
+        (int(1), int(1)),
+        (int(2), int(seq as i64)),
+        (int(3), bytes(&cbor(&common))),
+        (
+            int(4),
+            Value::Text("https://vendor.example/manifest.suit".into()),
+        ),
+        (int(20), bytes(&cbor(&install))),
+    ]))
+}
+
+fn sign_with(manifest: &[u8], signer: &str) -> Vec<u8> {
+    let key: SigningKey = p256_private_from_pem(signer);
+    let signers = [Signer {
+        key: &key,
+        alg: Algorithm::Esp256,
+        kid: b"",
+    }];
+    seal_envelope(manifest, &signers, &[], &[]).unwrap()
+}
+
+/// An envelope with a correct SUIT_Digest over `manifest` and the given authentication
+/// blocks (for hostile blocks the signer would never produce).
+fn envelope_with_blocks(manifest: &[u8], blocks: &[Vec<u8>]) -> Vec<u8> {
+    let manifest_bstr = cbor(&bytes(manifest));
+    let mut auth = vec![bytes(&suit_digest(&manifest_bstr))];
+    auth.extend(blocks.iter().map(|b| bytes(b)));
+    cbor(&Value::Tag(
+        107,
+        Box::new(Value::Map(vec![
+            (int(2), bytes(&cbor(&Value::Array(auth)))),
+            (int(3), bytes(manifest)),
+        ])),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding 1: the truncated-ciphertext oracle.
+
+struct Variant {
+    name: &'static str,
+    content: ContentAlgorithm,
+    hpke: bool,
+}
+
+const VARIANTS: [Variant; 4] = [
+    Variant {
+        name: "A128GCM, ECDH-ES+A128KW",
+        content: ContentAlgorithm::A128Gcm,
+        hpke: false,
+    },
+    Variant {
+        name: "A128CTR, ECDH-ES+A128KW",
+        content: ContentAlgorithm::A128Ctr,
+        hpke: false,
+    },
+    Variant {
+        name: "A128GCM, HPKE-0",
+        content: ContentAlgorithm::A128Gcm,
+        hpke: true,
+    },
+    Variant {
+        name: "A256CTR, HPKE-0",
+        content: ContentAlgorithm::A256Ctr,
+        hpke: true,
+    },
+];
+
+fn encrypt_to_device(s: &mut Dev, v: &Variant) -> (Vec<u8>, Vec<u8>) {
+    let keys = device_keys(s);
+    let public = p256::PublicKey::from_sec1_bytes(&keys.decryption_key).unwrap();
+    let recipient = if v.hpke {
+        Recipient::Hpke {
+            kid: Some(&keys.decryption_kid[..]),
+            public_key: &public,
+            suite: HpkeSuite::Hpke0,
+            psk: None,
+        }
+    } else {
+        Recipient::EcdhEs {
+            kid: Some(&keys.decryption_kid[..]),
+            public_key: &public,
+            wrap: KeyWrap::A128Kw,
+        }
+    };
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let e = encrypt_payload(
+        SECRET,
+        v.content,
+        &[recipient],
+        &CoseOptions::SUIT,
+        &mut rng,
+    )
+    .unwrap();
+    (e.encryption_info, e.ciphertext)
+}
+
+/// Every byte string, number and text of a report, with where it was found.
+fn report_values(r: &DecodedReport) -> Vec<(String, RValue)> {
+    let mut out = Vec::new();
+    for e in &r.entries {
+        match e {
+            Entry::Record(rec) => {
+                for (k, v) in &rec.properties {
+                    out.push((format!("record property {k}"), v.clone()));
+                }
+            }
+            Entry::System(sys) => {
+                for (k, v) in &sys.properties {
+                    out.push((
+                        format!("system property {k} of {:?}", sys.component),
+                        v.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    if let suit_common::report::ReportResult::Failure(f) = &r.result {
+        for (k, v) in &f.record.properties {
+            out.push((format!("failure record property {k}"), v.clone()));
+        }
+        if let Some(d) = &f.detail {
+            out.push(("failure detail".into(), RValue::Text(d.clone())));
+        }
+    }
+    out
+}
+
+/// What the attacker does with one report: look for the digest of `known` + one more byte.
+fn guess_next_byte(report: &DecodedReport, known: &[u8]) -> Option<u8> {
+    let values = report_values(report);
+    (0..=255u8).find(|b| {
+        let mut guess = known.to_vec();
+        guess.push(*b);
+        let wanted = suit_digest(&guess);
+        values
+            .iter()
+            .any(|(_, v)| matches!(v, RValue::Bytes(x) if *x == wanted))
+    })
+}
+
+#[test]
+fn truncated_ciphertext_reports_reveal_nothing_about_the_plaintext() {
+    for v in &VARIANTS {
+        let mut s = provisioned();
+        let (info, ciphertext) = encrypt_to_device(&mut s, v);
+        let tag = if v.content.is_aead() { 16 } else { 0 };
+        assert_eq!(ciphertext.len(), SECRET.len() + tag);
+        let envelope = sign_with(&manifest(1, SECRET, Some(&info), None), AUTHOR_PRIV);
+
+        // The attack: one truncated delivery per byte, one guess per report.
+        let mut recovered = Vec::new();
+        for len in 1..SECRET.len() {
+            let refused = install(&mut s, &envelope, &ciphertext[..len + tag]);
+            let (_, refusal) = refused.expect_err("a truncated payload must be refused");
+            let report = signed_report(&mut s, format!("n{len}").as_bytes(), false);
+            assert!(!report.is_success(), "{}", v.name);
+            // The report is about the authenticated manifest, and nothing in it or in the
+            // refusal text is derived from the staged plaintext.
+            assert_eq!(report.authenticated, Some(true), "{}", v.name);
+            for (at, value) in report_values(&report) {
+                for prefix in 1..=SECRET.len() {
+                    let d = suit_digest(&SECRET[..prefix]);
+                    assert!(
+                        !matches!(&value, RValue::Bytes(x) if *x == d),
+                        "{}: {at} is the digest of the first {prefix} plaintext bytes",
+                        v.name
+                    );
+                    assert!(
+                        !matches!(&value, RValue::Bytes(x) if x.windows(32).any(|w| w == &d[d.len()-32..])),
+                        "{}: {at} carries the digest of the first {prefix} plaintext bytes",
+                        v.name
+                    );
+                }
+            }
+            for prefix in 1..=SECRET.len() {
+                let hex = hex::encode(Sha256::digest(&SECRET[..prefix]));
+                assert!(!refusal.reason.contains(&hex), "{}: refusal text", v.name);
+            }
+            let sys: Vec<_> = report
+                .entries
+                .iter()
+                .filter_map(|e| match e {
+                    Entry::System(x) if x.component.segments() == COMPONENT => Some(x),
+                    _ => None,
+                })
+                .collect();
+            assert!(
+                sys.is_empty(),
+                "{}: the report describes the component staged from unauthenticated plaintext: {sys:?}",
+                v.name
+            );
+            match guess_next_byte(&report, &recovered) {
+                Some(b) => recovered.push(b),
+                None => break,
+            }
+        }
+        // In the draft's fetch-then-copy form the report may describe the ciphertext buffer
+        // (clear bytes the REE itself delivered): "recovering" those is no leak. Anything
+        // recovered must be the REE's own ciphertext, and never a prefix of the secret.
+        assert!(
+            recovered.is_empty()
+                || (ciphertext.starts_with(&recovered) && !SECRET.starts_with(&recovered)),
+            "{}: the REE recovered {:?} of the secret from signed reports",
+            v.name,
+            String::from_utf8_lossy(&recovered)
+        );
+        // Nothing was installed, and the untruncated payload still installs (the attack did
+        // not cost the device its update), after which the image may be described.
+        install(&mut s, &envelope, &ciphertext).expect("the genuine payload installs");
+        let report = signed_report(&mut s, b"after", false);
+        assert!(report.is_success(), "{}", v.name);
+    }
+}
+
+#[test]
+fn ctr_plaintext_is_not_compared_before_its_digest_matched() {
+    // check-content on AES-CTR plaintext before image-match would be a comparison oracle
+    // on bytes the REE can flip at will.
+    let v = &VARIANTS[1];
+    let mut s = provisioned();
+    let (info, ciphertext) = encrypt_to_device(&mut s, v);
+    let install_seq = Value::Array(vec![
+        int(12),
+        int(1),
+        int(20),
+        Value::Map(vec![(int(21), Value::Text(URI.into()))]),
+        int(21),
+        int(POLICY),
+        int(12),
+        int(0),
+        int(20),
+        Value::Map(vec![
+            (int(18), bytes(&[0u8; SECRET.len()])),
+            (int(19), bytes(&info)),
+            (int(22), int(1)),
+        ]),
+        int(22),
+        int(POLICY),
+        int(6),
+        int(POLICY),
+        int(3),
+        int(POLICY),
+    ]);
+    let envelope = sign_with(&manifest(1, SECRET, None, Some(install_seq)), AUTHOR_PRIV);
+    // The REE flips a bit: the plaintext is no longer what the image digest names.
+    let mut flipped = ciphertext.clone();
+    flipped[0] ^= 1;
+    let (_, refusal) = install(&mut s, &envelope, &flipped).unwrap_err();
+    assert!(
+        refusal.reason.contains("UnauthenticatedContent"),
+        "{}",
+        refusal.reason
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding 6: bounded work before authentication, capped command counts after it.
+
+/// A command sequence of try-each nested `depth` levels, each with eight options, leaves of
+/// `leaf` abort conditions: a few bytes each, hundreds of bytes each once decoded.
+fn nested_try_each(depth: usize, leaf: usize) -> Vec<u8> {
+    if depth == 0 {
+        let mut v = Vec::new();
+        for _ in 0..leaf {
+            v.push(int(14));
+            v.push(int(0));
+        }
+        return cbor(&Value::Array(v));
+    }
+    let inner = nested_try_each(depth - 1, leaf);
+    let options = (0..8).map(|_| bytes(&inner)).collect();
+    cbor(&Value::Array(vec![int(15), Value::Array(options)]))
+}
+
+fn hostile_manifest() -> Vec<u8> {
+    let seq: Value = ciborium::de::from_reader(&nested_try_each(4, 16)[..]).unwrap();
+    manifest(7, b"x", None, Some(seq))
+}
+
+/// A COSE_Sign1 whose unprotected (or protected) header holds a large tree of small items.
+fn bomb_block(in_protected: bool) -> Vec<u8> {
+    let row = Value::Array((0..250).map(|_| int(0)).collect());
+    let grid = Value::Array((0..250).map(|_| row.clone()).collect());
+    let mut heavy: Vec<(Value, Value)> = (0..4).map(|i| (int(-70000 - i), grid.clone())).collect();
+    let mut protected = vec![(int(1), int(-9))];
+    let mut unprotected = vec![(int(4), bytes(b"kid"))];
+    if in_protected {
+        protected.append(&mut heavy);
+    } else {
+        unprotected.append(&mut heavy);
+    }
+    cbor(&Value::Tag(
+        18,
+        Box::new(Value::Array(vec![
+            bytes(&cbor(&Value::Map(protected))),
+            Value::Map(unprotected),
+            Value::Null,
+            bytes(&[0u8; 64]),
+        ])),
+    ))
+}
+
+/// Most heap the service may hold while refusing an unauthenticated envelope, whatever its
+/// structure (the TA's whole heap is 3 MiB, of which the envelope itself may take 1 MiB).
+const PRE_AUTH_HEAP_BOUND: usize = 64 * 1024;
+
+#[test]
+fn hostile_envelopes_cost_bounded_heap_before_authentication() {
+    let forged_nested = sign_with(&hostile_manifest(), FORGER_PRIV);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("nested try-each, forged signature", forged_nested),
+        (
+            "nested try-each behind a hostile block",
+            envelope_with_blocks(&hostile_manifest(), &[bomb_block(false)]),
+        ),
+        (
+            "huge unprotected header",
+            envelope_with_blocks(&manifest(1, b"x", None, None), &[bomb_block(false)]),
+        ),
+        (
+            "huge protected header",
+            envelope_with_blocks(&manifest(1, b"x", None, None), &[bomb_block(true)]),
+        ),
+    ];
+    let mut s = provisioned();
+    // Reference: what a genuine envelope costs to prepare.
+    let genuine = sign_with(&manifest(1, b"x", None, None), AUTHOR_PRIV);
+    let (ok, genuine_peak) = measured_prepare(&mut s, &genuine);
+    ok.unwrap();
+    for (name, envelope) in &cases {
+        assert!(
+            envelope.len() <= 512 * 1024,
+            "{name}: {} bytes",
+            envelope.len()
+        );
+        let (r, peak) = measured_prepare(&mut s, envelope);
+        eprintln!(
+            "{name}: {} bytes, peak heap of prepare {peak}",
+            envelope.len()
+        );
+        let (status, refusal) = r.expect_err(name);
+        assert_eq!(status, Status::Refused, "{name}");
+        assert_eq!(refusal.kind, "manifest", "{name}: {}", refusal.reason);
+        assert!(
+            peak <= PRE_AUTH_HEAP_BOUND,
+            "{name}: {peak} bytes of heap for a {}-byte envelope (genuine: {genuine_peak})",
+            envelope.len()
+        );
+        // The service still serves.
+        let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+    }
+}
+
+#[test]
+fn authenticated_manifests_have_capped_command_counts() {
+    let mut s = provisioned();
+    let envelope = sign_with(&hostile_manifest(), AUTHOR_PRIV);
+    let (r, peak) = measured_prepare(&mut s, &envelope);
+    let (_, refusal) = r.expect_err("a manifest beyond the command budget");
+    assert!(
+        refusal.reason.contains("commands per sequence"),
+        "{}",
+        refusal.reason
+    );
+    assert!(peak <= PRE_AUTH_HEAP_BOUND, "{peak} bytes of heap");
+    // The signature verified but the manifest never decoded: the report claims nothing.
+    let report = signed_report(&mut s, b"n", true);
+    assert_eq!(report.authenticated, Some(false));
+    assert_eq!(report.sequence_number, None);
+    // The service still serves.
+    let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding 10: no unauthenticated claims; the device's state in every report.
+
+#[test]
+fn forged_envelopes_claim_nothing_and_do_not_displace_the_last_report() {
+    let mut s = provisioned();
+    let payload = b"genuine firmware".to_vec();
+    let genuine = sign_with(&manifest(3, &payload, None, None), AUTHOR_PRIV);
+    install(&mut s, &genuine, &payload).unwrap();
+
+    // A forgery with its own URI, sequence number and (correct) digest.
+    let forged_manifest = manifest(99, b"evil", None, None);
+    let forged = sign_with(&forged_manifest, FORGER_PRIV);
+    let (_, refusal) = prepare(&mut s, &forged).unwrap_err();
+    assert!(
+        refusal.reason.contains("authentication"),
+        "{}",
+        refusal.reason
+    );
+
+    let pre = signed_report(&mut s, b"n1", true);
+    assert_eq!(pre.authenticated, Some(false));
+    assert!(!pre.is_success());
+    assert_eq!(pre.manifest_uri, None);
+    assert_eq!(pre.manifest_digest, None);
+    assert_eq!(pre.sequence_number, None);
+    assert!(pre.entries.is_empty());
+
+    // The default report is still the genuine attempt's, with the device's state.
+    let last = signed_report(&mut s, b"n2", false);
+    assert!(last.is_success());
+    assert_eq!(last.authenticated, Some(true));
+    assert_eq!(last.sequence_number, Some(3));
+    assert_eq!(last.nonce.as_deref(), Some(&b"n2"[..]));
+    for report in [&pre, &last] {
+        let state = report.device_state.as_ref().expect("device state");
+        assert_eq!(state.provisioning_counter, 1);
+        assert_eq!(state.components.len(), 1);
+        let c = &state.components[0];
+        assert_eq!(c.component.segments(), COMPONENT);
+        assert_eq!(c.sequence_number, 3);
+        assert_eq!(c.digest, <[u8; 32]>::from(Sha256::digest(&payload)));
+        assert_eq!(c.size, payload.len() as u64);
+    }
+}

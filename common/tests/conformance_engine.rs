@@ -1,0 +1,711 @@
+//! Conformance of the engine with the drafts (issue 10): the firmware-encryption draft's
+//! fetch-then-copy form, decrypting fetches (undefined by the draft: refused), `kid` as a hint
+//! (RFC 9052), and the CBOR rules tightened to the CDDL. CONFORMANCE.md points here.
+
+mod support;
+
+use ciborium::Value;
+use sha2::{Digest as _, Sha256};
+
+use suit_common::cose::{Algorithm, CoseError, SigningKey};
+use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
+use suit_common::encryption::keys::{
+    DeviceKeys, EcdhSecret, HpkeOpen, KeyKind, KeyRef, SecretBytes,
+};
+use suit_common::encryption::{
+    decrypt, encrypt_payload, CoseOptions, DecryptError, KeyError, MemoryKeys, Recipient,
+};
+use suit_common::suit::author::{seal_envelope, Signer};
+use suit_common::suit::error::{AuthError, CommandErrorKind, Error};
+use suit_common::suit::{process, Envelope, Procedure};
+
+use support::*;
+
+const KEK: [u8; 16] = *b"0123456789abcdef";
+
+fn int(i: i64) -> Value {
+    Value::Integer(i.into())
+}
+fn bytes(b: &[u8]) -> Value {
+    Value::Bytes(b.to_vec())
+}
+fn cbor(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(v, &mut out).unwrap();
+    out
+}
+fn digest(data: &[u8]) -> Vec<u8> {
+    cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(data))]))
+}
+fn map(entries: Vec<(i64, Value)>) -> Value {
+    Value::Map(entries.into_iter().map(|(k, v)| (int(k), v)).collect())
+}
+fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}
+
+fn author_key() -> SigningKey {
+    p256_private_from_pem("suit-manifest-spec/private_key.pem")
+}
+
+/// A manifest with `components`, a shared sequence checking vendor and class on component 0,
+/// and `install` as given.
+fn manifest(components: &[&[&[u8]]], install: Vec<Value>) -> Vec<u8> {
+    let shared = Value::Array(vec![
+        int(12),
+        int(0),
+        int(20),
+        map(vec![(1, bytes(&VENDOR_ID)), (2, bytes(&CLASS_ID))]),
+        int(1),
+        int(15),
+        int(2),
+        int(15),
+    ]);
+    let common = map(vec![
+        (
+            2,
+            Value::Array(
+                components
+                    .iter()
+                    .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
+                    .collect(),
+            ),
+        ),
+        (4, bytes(&cbor(&shared))),
+    ]);
+    cbor(&map(vec![
+        (1, int(1)),
+        (2, int(1)),
+        (3, bytes(&cbor(&common))),
+        (20, bytes(&cbor(&Value::Array(install)))),
+    ]))
+}
+
+fn seal(manifest: &[u8], integrated: &[(&str, &[u8])]) -> Vec<u8> {
+    let key = author_key();
+    seal_envelope(
+        manifest,
+        &[Signer {
+            key: &key,
+            alg: Algorithm::Esp256,
+            kid: b"",
+        }],
+        &[],
+        integrated,
+    )
+    .unwrap()
+}
+
+fn kek_keys() -> MemoryKeys {
+    let mut k = MemoryKeys::new();
+    k.add_kek(Some(b"device-kek"), &KEK).unwrap();
+    k
+}
+
+fn encrypted(plaintext: &[u8], content: ContentAlgorithm) -> (Vec<u8>, Vec<u8>) {
+    let e = encrypt_payload(
+        plaintext,
+        content,
+        &[Recipient::AesKw {
+            kid: Some(b"device-kek"),
+            kek: &KEK,
+        }],
+        &CoseOptions::SUIT,
+        &mut rng(),
+    )
+    .unwrap();
+    (e.encryption_info, e.ciphertext)
+}
+
+const FW: &[u8] = b"firmware";
+const BUF: &[u8] = b"encrypted";
+
+/// The draft's form (fetch ciphertext into its own component, image-match it, copy with
+/// encryption info into the plaintext component, image-match the plaintext).
+fn draft_form(plaintext: &[u8], info: &[u8], ciphertext: &[u8]) -> Vec<u8> {
+    manifest(
+        &[&[FW], &[FW, BUF]],
+        vec![
+            int(12),
+            int(1),
+            int(20),
+            map(vec![
+                (3, bytes(&digest(ciphertext))),
+                (14, int(ciphertext.len() as i64)),
+                (21, Value::Text("#ct".into())),
+            ]),
+            int(21),
+            int(15),
+            int(3),
+            int(15),
+            int(12),
+            int(0),
+            int(20),
+            map(vec![
+                (3, bytes(&digest(plaintext))),
+                (19, bytes(info)),
+                (22, int(1)),
+            ]),
+            int(22),
+            int(15),
+            int(3),
+            int(15),
+        ],
+    )
+}
+
+#[test]
+fn draft_fetch_then_copy_installs_the_plaintext_and_drops_the_ciphertext_buffer() {
+    let plaintext = vec![0x5a; 100_000];
+    let (info, ct) = encrypted(&plaintext, ContentAlgorithm::A128Gcm);
+    let env = seal(&draft_form(&plaintext, &info, &ct), &[("#ct", &ct)]);
+    let mut dev = RecordingPlatform::spec_device();
+    let out = process(
+        &env,
+        Procedure::Update,
+        &spec_policy(),
+        &kek_keys(),
+        &mut dev,
+    )
+    .unwrap();
+    let fw = cid(&[FW]);
+    let buffer = cid(&[FW, BUF]);
+    // Only the plaintext component is installed; the ciphertext buffer was discarded from
+    // staging before the commit, so no kind classification ever sees it.
+    assert_eq!(out.committed, vec![fw.clone()]);
+    assert_eq!(dev.installed.get(&fw), Some(&plaintext));
+    assert!(!dev.installed.contains_key(&buffer));
+    let discard = dev
+        .log
+        .iter()
+        .position(|e| *e == Effect::StageDiscard(buffer.clone()))
+        .expect("buffer discarded");
+    let commit = dev.log.iter().position(|e| *e == Effect::Commit).unwrap();
+    assert!(discard < commit);
+}
+
+#[test]
+fn decrypting_fetch_is_refused_with_a_typed_reason() {
+    // The form suit-author used to emit: encryption info set on the fetched component.
+    let plaintext = b"plain firmware".to_vec();
+    let (info, ct) = encrypted(&plaintext, ContentAlgorithm::A128Gcm);
+    let m = manifest(
+        &[&[FW]],
+        vec![
+            int(20),
+            map(vec![
+                (3, bytes(&digest(&plaintext))),
+                (19, bytes(&info)),
+                (21, Value::Text("#ct".into())),
+            ]),
+            int(21),
+            int(15),
+            int(3),
+            int(15),
+        ],
+    );
+    let mut dev = RecordingPlatform::spec_device();
+    let err = process(
+        &seal(&m, &[("#ct", &ct)]),
+        Procedure::Update,
+        &spec_policy(),
+        &kek_keys(),
+        &mut dev,
+    )
+    .unwrap_err();
+    match err {
+        Error::Command(c) => assert_eq!(c.kind, CommandErrorKind::DecryptingFetch),
+        other => panic!("{other:?}"),
+    }
+    assert!(!dev.committed() && dev.installed.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Payload integrity (draft-ietf-suit-firmware-encryption, "Payload Integrity Validation").
+
+/// Fetch-then-copy with a ciphertext digest on the buffer and/or a plaintext digest.
+fn copy_form(
+    plaintext: &[u8],
+    info: &[u8],
+    ciphertext: &[u8],
+    ct_digest: bool,
+    pt_digest: bool,
+) -> Vec<u8> {
+    let mut buffer = vec![(14, int(ciphertext.len() as i64))];
+    if ct_digest {
+        buffer.insert(0, (3, bytes(&digest(ciphertext))));
+    }
+    buffer.push((21, Value::Text("#ct".into())));
+    let mut target = vec![(19, bytes(info)), (22, int(1))];
+    if pt_digest {
+        target.insert(0, (3, bytes(&digest(plaintext))));
+    }
+    manifest(
+        &[&[FW], &[FW, BUF]],
+        vec![
+            int(12),
+            int(1),
+            int(20),
+            map(buffer),
+            int(21),
+            int(15),
+            int(12),
+            int(0),
+            int(20),
+            map(target),
+            int(22),
+            int(15),
+        ],
+    )
+}
+
+fn run_policy(
+    env: &[u8],
+    strict: bool,
+) -> (Result<suit_common::suit::Outcome, Error>, RecordingPlatform) {
+    let mut policy = spec_policy();
+    policy.require_plaintext_digest = strict;
+    let mut dev = RecordingPlatform::spec_device();
+    let r = process(env, Procedure::Update, &policy, &kek_keys(), &mut dev);
+    (r, dev)
+}
+
+#[test]
+fn payload_integrity_follows_the_drafts_decision_tree() {
+    let plaintext = b"a payload of some length, not secret in this test".to_vec();
+    let fw = cid(&[FW]);
+    // (content alg, ciphertext digest, plaintext digest, accepted by default)
+    let cases = [
+        // AEAD: the tag authenticates; the encryption info is inside the signed manifest.
+        (ContentAlgorithm::A128Gcm, false, false, true),
+        // AES-CTR: integrity before decryption (ciphertext digest) or after (plaintext).
+        (ContentAlgorithm::A128Ctr, true, false, true),
+        (ContentAlgorithm::A128Ctr, false, true, true),
+        // AES-CTR with no digest at all stays refused.
+        (ContentAlgorithm::A128Ctr, false, false, false),
+    ];
+    for (alg, ct_digest, pt_digest, accepted) in cases {
+        let what = format!("{alg:?} ct-digest {ct_digest} pt-digest {pt_digest}");
+        let (info, ct) = encrypted(&plaintext, alg);
+        let env = seal(
+            &copy_form(&plaintext, &info, &ct, ct_digest, pt_digest),
+            &[("#ct", &ct)],
+        );
+        let (r, dev) = run_policy(&env, false);
+        if accepted {
+            assert_eq!(r.unwrap().committed, vec![fw.clone()], "{what}");
+            assert_eq!(dev.installed.get(&fw), Some(&plaintext), "{what}");
+        } else {
+            assert_eq!(
+                r.unwrap_err(),
+                Error::UnverifiedPlaintext(fw.clone()),
+                "{what}"
+            );
+            assert!(dev.installed.is_empty(), "{what}");
+        }
+        // The device policy demanding a plaintext digest accepts only that case.
+        let (r, dev) = run_policy(&env, true);
+        if pt_digest {
+            r.unwrap();
+        } else {
+            assert_eq!(
+                r.unwrap_err(),
+                Error::UnverifiedPlaintext(fw.clone()),
+                "{what}"
+            );
+            assert!(dev.installed.is_empty(), "{what}");
+        }
+    }
+}
+
+#[test]
+fn ctr_ciphertext_inside_the_signed_manifest_needs_no_digest() {
+    // suit-parameter-content is covered by the manifest's signature (decision tree Q1).
+    let plaintext = b"content carried in the manifest".to_vec();
+    let (info, ct) = encrypted(&plaintext, ContentAlgorithm::A128Ctr);
+    let m = manifest(
+        &[&[FW]],
+        vec![
+            int(20),
+            map(vec![(18, bytes(&ct)), (19, bytes(&info))]),
+            int(18),
+            int(15),
+        ],
+    );
+    let (r, dev) = run_policy(&seal(&m, &[]), false);
+    assert_eq!(r.unwrap().committed, vec![cid(&[FW])]);
+    assert_eq!(dev.installed.get(&cid(&[FW])), Some(&plaintext));
+    // But a CTR ciphertext the REE delivered unverified is not "in the manifest": a fetch into
+    // the buffer without a digest, then copy, stays refused (previous test); and a tampered
+    // in-manifest ciphertext cannot exist without breaking the signature.
+    let (r, _) = run_policy(&seal(&m, &[]), true);
+    assert_eq!(r.unwrap_err(), Error::UnverifiedPlaintext(cid(&[FW])));
+}
+
+#[test]
+fn ctr_buffer_tampered_after_its_digest_is_not_trusted() {
+    // The buffer's ciphertext digest matched, then the manifest fetches other bytes into the
+    // buffer without a digest before the copy: the copy must not inherit the old check.
+    let plaintext = b"payload".to_vec();
+    let (info, ct) = encrypted(&plaintext, ContentAlgorithm::A128Ctr);
+    let mut evil = ct.clone();
+    evil[0] ^= 1;
+    let m = manifest(
+        &[&[FW], &[FW, BUF]],
+        vec![
+            int(12),
+            int(1),
+            int(20),
+            map(vec![
+                (3, bytes(&digest(&ct))),
+                (21, Value::Text("#ct".into())),
+            ]),
+            int(21),
+            int(15),
+            int(3),
+            int(15),
+            int(20),
+            map(vec![(21, Value::Text("#evil".into()))]),
+            int(21),
+            int(15),
+            int(12),
+            int(0),
+            int(20),
+            map(vec![(19, bytes(&info)), (22, int(1))]),
+            int(22),
+            int(15),
+        ],
+    );
+    let (r, dev) = run_policy(&seal(&m, &[("#ct", &ct), ("#evil", &evil)]), false);
+    assert_eq!(r.unwrap_err(), Error::UnverifiedPlaintext(cid(&[FW])));
+    assert!(dev.installed.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// kid is a hint (RFC 9052 §3.1).
+
+/// Counts which keys the decryptor asked for, in order.
+struct Counting<'k> {
+    inner: &'k MemoryKeys,
+    used: std::cell::RefCell<Vec<u32>>,
+}
+
+impl DeviceKeys for Counting<'_> {
+    fn find(&self, kind: KeyKind, kid: Option<&[u8]>) -> Vec<KeyRef> {
+        self.inner.find(kind, kid)
+    }
+    fn kek(&self, key: KeyRef) -> Result<SecretBytes, KeyError> {
+        self.used.borrow_mut().push(key.0);
+        self.inner.kek(key)
+    }
+    fn ecdh_p256(&self, key: KeyRef, peer: &p256::PublicKey) -> Result<EcdhSecret, KeyError> {
+        self.used.borrow_mut().push(key.0);
+        self.inner.ecdh_p256(key, peer)
+    }
+    fn hpke_open(&self, key: KeyRef, op: &HpkeOpen<'_>) -> Result<SecretBytes, KeyError> {
+        self.used.borrow_mut().push(key.0);
+        self.inner.hpke_open(key, op)
+    }
+}
+
+#[test]
+fn recipient_labelled_with_another_kid_opens_with_the_device_keys() {
+    use p256::elliptic_curve::Generate;
+    let sk = p256::SecretKey::generate_from_rng(&mut rng());
+    let mut keys = MemoryKeys::new();
+    keys.add_kek(Some(b"device-kek"), &KEK).unwrap();
+    keys.add_ecdh_p256(Some(b"device-ecdh"), &sk.to_bytes())
+        .unwrap();
+    keys.add_hpke_p256(Some(b"device-hpke"), &sk.to_bytes())
+        .unwrap();
+    let public = sk.public_key();
+    let peer_label: &[u8] = b"label-a-peer-chose";
+    let recipients = [
+        Recipient::AesKw {
+            kid: Some(peer_label),
+            kek: &KEK,
+        },
+        Recipient::EcdhEs {
+            kid: Some(peer_label),
+            public_key: &public,
+            wrap: KeyWrap::A128Kw,
+        },
+        Recipient::Hpke {
+            kid: Some(peer_label),
+            public_key: &public,
+            suite: HpkeSuite::Hpke0,
+            psk: None,
+        },
+    ];
+    for r in recipients {
+        let e = encrypt_payload(
+            FW,
+            ContentAlgorithm::A128Gcm,
+            &[r],
+            &CoseOptions::SUIT,
+            &mut rng(),
+        )
+        .unwrap();
+        let pt = decrypt(
+            &e.encryption_info,
+            Some(&e.ciphertext),
+            &keys,
+            &CoseOptions::SUIT,
+        )
+        .unwrap();
+        assert_eq!(pt.as_slice(), FW);
+    }
+}
+
+#[test]
+fn kid_matching_keys_are_tried_first_and_the_others_are_bounded() {
+    let mut keys = MemoryKeys::new();
+    // Eight wrong KEKs without the recipient's kid, then the right KEK also unlabelled.
+    for i in 0..8u8 {
+        keys.add_kek(Some(&[b'w', i]), &[i; 16]).unwrap();
+    }
+    let right = keys.add_kek(Some(b"other"), &KEK).unwrap();
+    let e = encrypt_payload(
+        FW,
+        ContentAlgorithm::A128Gcm,
+        &[Recipient::AesKw {
+            kid: Some(b"peer"),
+            kek: &KEK,
+        }],
+        &CoseOptions::SUIT,
+        &mut rng(),
+    )
+    .unwrap();
+    let counting = Counting {
+        inner: &keys,
+        used: Default::default(),
+    };
+    // The ninth candidate is beyond the bound: not tried, so no recipient opens.
+    let err = decrypt(
+        &e.encryption_info,
+        Some(&e.ciphertext),
+        &counting,
+        &CoseOptions::SUIT,
+    )
+    .unwrap_err();
+    assert_eq!(err, DecryptError::NoRecipientForKeys);
+    assert_eq!(counting.used.borrow().len(), 8);
+    assert!(!counting.used.borrow().contains(&right.0));
+
+    // Labelled with the right key's kid: that key is tried first, and only it.
+    let e = encrypt_payload(
+        FW,
+        ContentAlgorithm::A128Gcm,
+        &[Recipient::AesKw {
+            kid: Some(b"other"),
+            kek: &KEK,
+        }],
+        &CoseOptions::SUIT,
+        &mut rng(),
+    )
+    .unwrap();
+    let counting = Counting {
+        inner: &keys,
+        used: Default::default(),
+    };
+    decrypt(
+        &e.encryption_info,
+        Some(&e.ciphertext),
+        &counting,
+        &CoseOptions::SUIT,
+    )
+    .unwrap();
+    assert_eq!(*counting.used.borrow(), vec![right.0]);
+}
+
+// ---------------------------------------------------------------------------------------
+// CBOR: nothing beyond the CDDL.
+
+fn simple_envelope() -> Vec<u8> {
+    let m = manifest(&[&[FW]], vec![int(20), map(vec![(14, int(1))])]);
+    seal(&m, &[])
+}
+
+fn authenticate(env: &[u8]) -> Result<(), Error> {
+    Envelope::decode(env)?
+        .authenticate(&spec_policy().anchors)
+        .map(|_| ())
+}
+
+/// Replaces the one occurrence of `from` in `data`.
+fn patch(data: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let n = data.windows(from.len()).filter(|w| *w == from).count();
+    assert_eq!(n, 1, "pattern must occur once");
+    replace_all(data, from, to)
+}
+
+#[test]
+fn cose_sign1_payload_undefined_instead_of_nil_is_refused() {
+    let env = simple_envelope();
+    authenticate(&env).unwrap();
+    // COSE_Sign1: [h'a10128' (alg -9), {}, nil, sig]: `a0 f6 58 40` = {}, nil, bstr(64).
+    let bad = patch(&env, &[0xa0, 0xf6, 0x58, 0x40], &[0xa0, 0xf7, 0x58, 0x40]);
+    assert_eq!(
+        authenticate(&bad).unwrap_err(),
+        Error::Auth(AuthError::Cose {
+            block: 0,
+            error: CoseError::Malformed
+        })
+    );
+}
+
+#[test]
+fn cose_header_label_in_both_buckets_is_refused() {
+    let env = simple_envelope();
+    let auth = Envelope::decode(&env).unwrap().auth_blocks()[0].to_vec();
+    // Unprotected {} -> {1: -9}: the alg label in the protected and the unprotected bucket.
+    let mut block = auth.clone();
+    let at = block.windows(2).position(|w| w == [0xa0, 0xf6]).unwrap();
+    block.splice(at..at + 1, [0xa1, 0x01, 0x28]);
+    assert_eq!(
+        suit_common::cose::AuthBlock::parse(&auth).map(|_| ()),
+        Ok(())
+    );
+    assert_eq!(
+        suit_common::cose::AuthBlock::parse(&block).map(|_| ()),
+        Err(CoseError::Malformed)
+    );
+}
+
+#[test]
+fn encryption_info_with_undefined_ciphertext_is_refused() {
+    let (info, ct) = encrypted(FW, ContentAlgorithm::A128Gcm);
+    decrypt(&info, Some(&ct), &kek_keys(), &CoseOptions::SUIT).unwrap();
+    // COSE_Encrypt [protected, unprotected, nil, recipients]: the only `f6 81` is nil
+    // followed by the one-element recipient array.
+    let bad = patch(&info, &[0xf6, 0x81], &[0xf7, 0x81]);
+    assert!(matches!(
+        decrypt(&bad, Some(&ct), &kek_keys(), &CoseOptions::SUIT),
+        Err(DecryptError::Malformed { .. })
+    ));
+}
+
+#[test]
+fn manifest_before_authentication_wrapper_is_refused() {
+    let env = simple_envelope();
+    let e = Envelope::decode(&env).unwrap();
+    let wrapper_and_manifest = &env[3..];
+    // Re-encode the envelope map with the manifest (3) first.
+    let mut d = suit_common::cbor::Decoder::new(wrapper_and_manifest);
+    assert_eq!(d.uint().unwrap(), 2);
+    let wrapper = d.bytes().unwrap().to_vec();
+    assert_eq!(d.uint().unwrap(), 3);
+    let manifest = d.bytes().unwrap().to_vec();
+    let swapped = cbor(&Value::Tag(
+        107,
+        Box::new(map(vec![(3, bytes(&manifest)), (2, bytes(&wrapper))])),
+    ));
+    assert_eq!(e.auth_block_count(), 1);
+    assert!(matches!(
+        Envelope::decode(&swapped),
+        Err(Error::Invalid { reason, .. }) if reason.contains("before suit-authentication-wrapper")
+    ));
+}
+
+#[test]
+fn manifest_members_out_of_canonical_order_are_refused() {
+    let common = map(vec![(2, Value::Array(vec![Value::Array(vec![bytes(FW)])]))]);
+    let ordered = cbor(&map(vec![
+        (1, int(1)),
+        (2, int(1)),
+        (3, bytes(&cbor(&common))),
+    ]));
+    let swapped = cbor(&map(vec![
+        (2, int(1)),
+        (1, int(1)),
+        (3, bytes(&cbor(&common))),
+    ]));
+    authenticate(&seal(&ordered, &[])).unwrap();
+    match authenticate(&seal(&swapped, &[])).unwrap_err() {
+        Error::Decode { error, .. } => assert_eq!(
+            error.kind,
+            suit_common::cbor::CborErrorKind::NonCanonicalOrder
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Parameters inside a command sequence: {21, 14} instead of {14, 21}.
+    let install = |entries| manifest(&[&[FW]], vec![int(20), map(entries), int(21), int(15)]);
+    let bad = install(vec![(21, Value::Text("#x".into())), (14, int(1))]);
+    let good = install(vec![(14, int(1)), (21, Value::Text("#x".into()))]);
+    let mut dev = RecordingPlatform::spec_device();
+    let keys = MemoryKeys::new();
+    let err = process(
+        &seal(&good, &[("#x", b"y")]),
+        Procedure::Update,
+        &spec_policy(),
+        &keys,
+        &mut dev,
+    );
+    assert!(err.is_ok(), "{err:?}");
+    let mut dev = RecordingPlatform::spec_device();
+    let err = process(
+        &seal(&bad, &[("#x", b"y")]),
+        Procedure::Update,
+        &spec_policy(),
+        &keys,
+        &mut dev,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::Decode { error, .. } if error.kind == suit_common::cbor::CborErrorKind::NonCanonicalOrder),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn integrated_payload_keys_out_of_canonical_order_are_refused() {
+    let m = manifest(&[&[FW]], vec![int(20), map(vec![(14, int(1))])]);
+    authenticate(&seal(
+        &m,
+        &[("#a", b"1".as_slice()), ("#b", b"2".as_slice())],
+    ))
+    .unwrap();
+    // "#b" before "#a", and a longer key before a shorter one.
+    let one: &[u8] = b"1";
+    for keys in [[("#b", one), ("#a", one)], [("#aa", one), ("#b", one)]] {
+        match Envelope::decode(&seal(&m, &keys)).unwrap_err() {
+            Error::Decode { error, .. } => assert_eq!(
+                error.kind,
+                suit_common::cbor::CborErrorKind::NonCanonicalOrder
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn undefined_and_floats_are_refused_where_the_cddl_has_none() {
+    // A SUIT_Digest extension (allowed by the CDDL as any *CBOR type the CDDL uses*) holding
+    // `undefined` or a float: the strict reader refuses both.
+    for extra in [Value::Null, Value::Float(1.5)] {
+        let d = cbor(&Value::Array(vec![
+            int(-16),
+            bytes(&Sha256::digest(FW)),
+            extra.clone(),
+        ]));
+        let d = if extra == Value::Null {
+            // ciborium writes nil for Null; turn the last byte into `undefined`.
+            let mut d = d;
+            *d.last_mut().unwrap() = 0xf7;
+            d
+        } else {
+            d
+        };
+        assert!(
+            suit_common::cbor::check_well_formed(&d).is_err(),
+            "{d:02x?}"
+        );
+    }
+    // nil, true, false stay accepted.
+    let d = cbor(&Value::Array(vec![
+        Value::Null,
+        Value::Bool(true),
+        Value::Bool(false),
+    ]));
+    suit_common::cbor::check_well_formed(&d).unwrap();
+}

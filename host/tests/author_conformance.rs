@@ -1,0 +1,357 @@
+//! `suit-author create` against the drafts (issue 10): the manifest is the firmware-encryption
+//! draft's fetch-then-copy form, and keys are used only for the algorithm their file declares.
+
+#![allow(clippy::useless_vec)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest as _, Sha256};
+use suit_common::suit::command::{Action, Command as Cmd, IndexArg};
+use suit_common::suit::error::ConditionKind;
+use suit_common::suit::policy::{Permissions, Role, TrustAnchor};
+use suit_common::suit::Envelope;
+
+const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
+const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
+
+struct Run {
+    code: i32,
+    stderr: String,
+}
+
+fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_suit-author"))
+        .args(args)
+        .output()
+        .expect("run suit-author");
+    let r = Run {
+        code: out.status.code().expect("suit-author exited"),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}
+
+macro_rules! args {
+    ($($a:expr),* $(,)?) => { vec![$(std::ffi::OsString::from($a)),*] };
+}
+
+struct Dir(tempfile::TempDir);
+
+impl Dir {
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+}
+
+fn setup() -> Dir {
+    let d = Dir(tempfile::tempdir().unwrap());
+    for (kind, name) in [("p256", "signer"), ("p256", "device")] {
+        let r = run(&args![
+            "keygen",
+            "--type",
+            kind,
+            "--out",
+            d.path(name),
+            "--cose"
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    d
+}
+
+fn description(d: &Dir, name: &str, components: serde_json::Value) -> PathBuf {
+    let p = d.path(&format!("{name}.json"));
+    let desc = serde_json::json!({
+        "sequence-number": 1,
+        "vendor-id": VENDOR,
+        "class-id": CLASS,
+        "components": components,
+    });
+    std::fs::write(&p, serde_json::to_vec(&desc).unwrap()).unwrap();
+    p
+}
+
+fn create(d: &Dir, desc: &Path, extra: &[std::ffi::OsString]) -> (Run, PathBuf) {
+    let env = d.path("out.suit");
+    let mut a = args![
+        "create",
+        desc,
+        "-o",
+        &env,
+        "--payload-out",
+        d.path("payloads")
+    ];
+    if !extra.iter().any(|e| e == "--sign-key" || e == "--hmac-key") {
+        a.extend(args!["--sign-key", d.path("signer.priv.pem")]);
+    }
+    a.extend_from_slice(extra);
+    (run(&a), env)
+}
+
+fn anchors(d: &Dir) -> Vec<TrustAnchor> {
+    let text = std::fs::read_to_string(d.path("signer.pub.pem")).unwrap();
+    let key = suit_host::author::keys::load_public(&d.path("signer.pub.pem"))
+        .unwrap()
+        .key
+        .verification_key()
+        .unwrap();
+    assert!(text.contains("PUBLIC KEY"));
+    vec![TrustAnchor {
+        id: 1,
+        kid: Vec::new(),
+        key,
+        role: Role::Author,
+        permissions: Permissions::everything(),
+    }]
+}
+
+fn sha256_digest(data: &[u8]) -> suit_common::suit::Digest {
+    suit_common::suit::Digest(Sha256::digest(data).into())
+}
+
+#[test]
+fn create_emits_the_firmware_encryption_draft_form() {
+    let d = setup();
+    let plain0 = vec![0x11u8; 5000];
+    let plain1 = vec![0x22u8; 700];
+    std::fs::write(d.path("fw0.bin"), &plain0).unwrap();
+    std::fs::write(d.path("fw1.bin"), &plain1).unwrap();
+    let desc = description(
+        &d,
+        "two",
+        serde_json::json!([
+            {"id": ["fw", "a"], "file": "fw0.bin", "uri": "https://example.com/fw0.enc",
+             "encryption": {"recipients": [{"key": "device.pub.pem"}]}},
+            {"id": ["fw", "b"], "file": "fw1.bin"},
+        ]),
+    );
+    let (r, env) = create(&d, &desc, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ciphertext = std::fs::read(d.path("payloads/fw0.enc")).unwrap();
+    assert_ne!(ciphertext, plain0);
+
+    let bytes = std::fs::read(&env).unwrap();
+    let auth = Envelope::decode(&bytes)
+        .unwrap()
+        .authenticate(&anchors(&d))
+        .unwrap();
+    let m = &auth.manifest;
+    let ids: Vec<Vec<Vec<u8>>> = m
+        .common
+        .components
+        .iter()
+        .map(|c| c.segments().to_vec())
+        .collect();
+    // The described components first, then the ciphertext buffer of component 0.
+    assert_eq!(
+        ids,
+        vec![
+            vec![b"fw".to_vec(), b"a".to_vec()],
+            vec![b"fw".to_vec(), b"b".to_vec()],
+            vec![b"fw".to_vec(), b"a".to_vec(), b"encrypted".to_vec()],
+        ]
+    );
+    let install = &m.install.get().expect("install").commands;
+    // Encrypted component: fetch ciphertext into buffer 2 (its own digest and size), check
+    // it, then copy with encryption info into component 0 and check the plaintext.
+    assert_eq!(install[0], Cmd::SetComponentIndex(IndexArg::One(2)));
+    let Cmd::OverrideParameters(p) = &install[1] else {
+        panic!("{:?}", install[1])
+    };
+    assert_eq!(p.image_digest, Some(sha256_digest(&ciphertext)));
+    assert_eq!(p.image_size, Some(ciphertext.len() as u64));
+    assert_eq!(p.uri.as_deref(), Some("https://example.com/fw0.enc"));
+    assert!(p.encryption_info.is_none());
+    assert_eq!(install[2], Cmd::Action(Action::Fetch, 15));
+    assert_eq!(install[3], Cmd::Condition(ConditionKind::ImageMatch, 15));
+    assert_eq!(install[4], Cmd::SetComponentIndex(IndexArg::One(0)));
+    let Cmd::OverrideParameters(p) = &install[5] else {
+        panic!("{:?}", install[5])
+    };
+    assert!(p.encryption_info.is_some());
+    assert_eq!(p.source_component, Some(2));
+    assert!(p.uri.is_none());
+    assert_eq!(install[6], Cmd::Action(Action::Copy, 15));
+    assert_eq!(install[7], Cmd::Condition(ConditionKind::ImageMatch, 15));
+    // Plain component: fetch the integrated payload straight in.
+    assert_eq!(install[8], Cmd::SetComponentIndex(IndexArg::One(1)));
+    assert_eq!(install[10], Cmd::Action(Action::Fetch, 15));
+    // No fetch anywhere runs with encryption info set for its component.
+    let shared = &m.common.shared_sequence.as_ref().unwrap().commands;
+    let Cmd::OverrideParameters(p) = &shared[1] else {
+        panic!()
+    };
+    assert_eq!(p.image_digest, Some(sha256_digest(&plain0)));
+    assert_eq!(p.image_size, Some(plain0.len() as u64));
+
+    // The engine installs the two plaintexts and nothing for the buffer.
+    let out = d.path("installed");
+    let r = run(&args![
+        "verify",
+        "--trust-anchor",
+        d.path("signer.pub.pem"),
+        &env,
+        "--process",
+        "--vendor-id",
+        VENDOR,
+        "--class-id",
+        CLASS,
+        "--payload-dir",
+        d.path("payloads"),
+        "--device-key",
+        d.path("device.priv.pem"),
+        "--out",
+        &out
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, vec!["component-0.bin", "component-1.bin"]);
+    assert_eq!(std::fs::read(out.join("component-0.bin")).unwrap(), plain0);
+    assert_eq!(std::fs::read(out.join("component-1.bin")).unwrap(), plain1);
+}
+
+fn write_json(d: &Dir, name: &str, v: serde_json::Value) -> PathBuf {
+    let p = d.path(name);
+    std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    p
+}
+
+fn device_jwk(d: &Dir, alg: &str) -> serde_json::Value {
+    // The public half of device.pub.cose as a JWK, labelled with `alg`.
+    let k = suit_host::author::keys::load_public(&d.path("device.pub.pem")).unwrap();
+    let point = k.key.to_bytes();
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    serde_json::json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]),
+                       "y": b64(&point[33..]), "alg": alg})
+}
+
+#[test]
+fn keys_are_refused_for_an_algorithm_other_than_the_declared_one() {
+    let d = setup();
+    std::fs::write(d.path("fw.bin"), b"firmware").unwrap();
+    use base64::Engine as _;
+    let k16 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([7u8; 16]);
+    write_json(
+        &d,
+        "kek-a192.jwk",
+        serde_json::json!({"kty": "oct", "k": k16, "alg": "A192KW"}),
+    );
+    write_json(
+        &d,
+        "kek-a128.jwk",
+        serde_json::json!({"kty": "oct", "k": k16, "alg": "A128KW"}),
+    );
+    write_json(&d, "dev-ecdh.jwk", device_jwk(&d, "ECDH-ES+A128KW"));
+    write_json(&d, "dev-ecdh256.jwk", device_jwk(&d, "ECDH-ES+A256KW"));
+    write_json(&d, "dev-hpke.jwk", device_jwk(&d, "HPKE-0-KE"));
+    let cases: Vec<(serde_json::Value, Option<&str>)> = vec![
+        (
+            serde_json::json!({"kek": "kek-a192.jwk"}),
+            Some("declared for A192KW but would be used for A128KW"),
+        ),
+        (serde_json::json!({"kek": "kek-a128.jwk"}), None),
+        (
+            serde_json::json!({"key": "dev-ecdh.jwk", "mode": "hpke"}),
+            Some("declared for ECDH-ES+A128KW but would be used for HPKE-0-KE"),
+        ),
+        (serde_json::json!({"key": "dev-ecdh.jwk"}), None),
+        (
+            serde_json::json!({"key": "dev-ecdh256.jwk"}),
+            Some("declared for ECDH-ES+A256KW but would be used for ECDH-ES+A128KW"),
+        ),
+        (
+            serde_json::json!({"key": "dev-hpke.jwk"}),
+            Some("declared for HPKE-0-KE but would be used for ECDH-ES+A128KW"),
+        ),
+        (
+            serde_json::json!({"key": "dev-hpke.jwk", "mode": "hpke"}),
+            None,
+        ),
+    ];
+    for (i, (recipient, refusal)) in cases.into_iter().enumerate() {
+        let desc = description(
+            &d,
+            &format!("c{i}"),
+            serde_json::json!([{"id": ["fw"], "file": "fw.bin",
+                                "encryption": {"recipients": [recipient]}}]),
+        );
+        let (r, _) = create(&d, &desc, &[]);
+        match refusal {
+            None => assert_eq!(r.code, 0, "case {i}: {}", r.stderr),
+            Some(msg) => {
+                assert_eq!(r.code, 2, "case {i}: {}", r.stderr);
+                assert!(r.stderr.contains(msg), "case {i}: {}", r.stderr);
+            }
+        }
+    }
+
+    // Signing: a key declared ES256 is not used for the default ESP256, but is for --alg es256;
+    // an HMAC key declared for key wrap is not used for HMAC 256/256.
+    let desc = description(
+        &d,
+        "plain",
+        serde_json::json!([{"id": ["fw"], "file": "fw.bin"}]),
+    );
+    let signer = suit_host::author::keys::load_private(&d.path("signer.priv.pem")).unwrap();
+    let suit_host::author::keys::PrivateKey::P256(sk) = &signer.key else {
+        panic!()
+    };
+    let pt = suit_host::author::keys::PublicKey::P256(sk.public_key()).to_bytes();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    write_json(
+        &d,
+        "signer-es256.jwk",
+        serde_json::json!({"kty": "EC", "crv": "P-256", "alg": "ES256",
+            "x": b64(&pt[1..33]), "y": b64(&pt[33..]),
+            "d": b64(&sk.to_bytes())}),
+    );
+    let (r, _) = create(&d, &desc, &args!["--sign-key", d.path("signer-es256.jwk")]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("declared for ES256 but would be used for ESP256"),
+        "{}",
+        r.stderr
+    );
+    let (r, _) = create(
+        &d,
+        &desc,
+        &args!["--sign-key", d.path("signer-es256.jwk"), "--alg", "es256"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let k32 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([3u8; 32]);
+    write_json(
+        &d,
+        "hmac-as-kw.jwk",
+        serde_json::json!({"kty": "oct", "k": k32, "alg": "A256KW"}),
+    );
+    let (r, _) = create(&d, &desc, &args!["--hmac-key", d.path("hmac-as-kw.jwk")]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("declared for A256KW"), "{}", r.stderr);
+    // An alg name the tool does not know is refused rather than ignored.
+    write_json(
+        &d,
+        "kek-unknown.jwk",
+        serde_json::json!({"kty": "oct", "k": k16, "alg": "XYZ"}),
+    );
+    let desc = description(
+        &d,
+        "unknown",
+        serde_json::json!([{"id": ["fw"], "file": "fw.bin",
+                            "encryption": {"recipients": [{"kek": "kek-unknown.jwk"}]}}]),
+    );
+    let (r, _) = create(&d, &desc, &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not an algorithm this tool knows"),
+        "{}",
+        r.stderr
+    );
+}

@@ -1,0 +1,348 @@
+//! The REE attacks the TA inside OP-TEE on QEMU (issue 9, findings 1, 6 and 10), driven with
+//! the real agent; every signed report is verified on the host with `suit-author`.
+//!
+//! * Truncated-ciphertext oracle: an encrypted personalization secret (A128GCM / A128CTR,
+//!   ECDH-ES / HPKE recipients) is delivered cut to L (+16 for the GCM tag) bytes; the
+//!   install fails, and the signed report must carry nothing derived from the L staged
+//!   plaintext bytes (before the fix it carried their SHA-256 and size as system information,
+//!   one guessed byte per attempt).
+//! * Hostile envelopes before authentication (nested try-each under a forged signature,
+//!   authentication blocks with huge COSE headers) and a signed one beyond the command cap:
+//!   each is refused, the TA keeps serving, and no panic reaches the secure log (run.sh fails
+//!   the boot on one). Before the fix they cost 16-20 MiB of heap against the TA's 3 MiB.
+//! * A forged envelope's report claims nothing and does not displace the report of the last
+//!   authenticated attempt; reports carry the device's state.
+
+use ciborium::Value;
+use sha2::{Digest as _, Sha256};
+use suit_common::cose::Algorithm;
+use suit_common::suit::author::{seal_envelope, Signer};
+use suit_tests::{
+    author, boot, copy_out_of_disk, create_envelope, export_device_key, keys, sign_provisioning,
+    write_text, Boot,
+};
+
+const SECRET: &[u8] = b"PIN=4711;API-KEY=7a1b9c";
+const REPO_AUTHOR_PUB: &str = "vectors/suit-manifest-spec/public_key.pem";
+const REPO_AUTHOR_PRIV: &str = "vectors/suit-manifest-spec/private_key.pem";
+const FORGER_PRIV: &str =
+    "vectors/suit-firmware-encryption/dependent_manifest_signer_es256_priv.pem";
+
+/// (name, content algorithm, recipient mode)
+const VARIANTS: [(&str, &str, &str); 4] = [
+    ("gcm-ecdh", "A128GCM", "ecdh-es"),
+    ("ctr-ecdh", "A128CTR", "ecdh-es"),
+    ("gcm-hpke", "A128GCM", "hpke"),
+    ("ctr-hpke", "A128CTR", "hpke"),
+];
+/// Plaintext lengths the REE lets through.
+const CUTS: [usize; 2] = [1, 8];
+
+fn int(i: i64) -> Value {
+    Value::Integer(i.into())
+}
+fn bytes(b: &[u8]) -> Value {
+    Value::Bytes(b.to_vec())
+}
+fn cbor(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(v, &mut out).unwrap();
+    out
+}
+fn suit_digest(data: &[u8]) -> Vec<u8> {
+    cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(data))]))
+}
+
+/// Try-each nested four deep, eight options each, leaves of 16 abort conditions.
+fn nested_try_each(depth: usize) -> Value {
+    if depth == 0 {
+        return Value::Array((0..16).flat_map(|_| [int(14), int(0)]).collect());
+    }
+    let inner = cbor(&nested_try_each(depth - 1));
+    Value::Array(vec![
+        int(15),
+        Value::Array((0..8).map(|_| bytes(&inner)).collect()),
+    ])
+}
+
+fn manifest(install: Value) -> Vec<u8> {
+    let common = Value::Map(vec![(
+        int(2),
+        Value::Array(vec![Value::Array(vec![bytes(b"app"), bytes(b"x")])]),
+    )]);
+    cbor(&Value::Map(vec![
+        (int(1), int(1)),
+        (int(2), int(5)),
+        (int(3), bytes(&cbor(&common))),
+        (
+            int(4),
+            Value::Text("https://forged.example/claimed.suit".into()),
+        ),
+        (int(20), bytes(&cbor(&install))),
+    ]))
+}
+
+fn signed(manifest: &[u8], key_rel: &str) -> Vec<u8> {
+    let key = keys::p256_signer(key_rel);
+    seal_envelope(
+        manifest,
+        &[Signer {
+            key: &key,
+            alg: Algorithm::Esp256,
+            kid: b"",
+        }],
+        &[],
+        &[],
+    )
+    .unwrap()
+}
+
+/// A COSE_Sign1 with ~250 000 one-byte items in its protected or unprotected header.
+fn bomb_block(in_protected: bool) -> Vec<u8> {
+    let row = Value::Array((0..250).map(|_| int(0)).collect());
+    let grid = Value::Array((0..250).map(|_| row.clone()).collect());
+    let mut heavy: Vec<(Value, Value)> = (0..4).map(|i| (int(-70000 - i), grid.clone())).collect();
+    let mut protected = vec![(int(1), int(-9))];
+    let mut unprotected = vec![(int(4), bytes(b"kid"))];
+    if in_protected {
+        protected.append(&mut heavy);
+    } else {
+        unprotected.append(&mut heavy);
+    }
+    cbor(&Value::Tag(
+        18,
+        Box::new(Value::Array(vec![
+            bytes(&cbor(&Value::Map(protected))),
+            Value::Map(unprotected),
+            Value::Null,
+            bytes(&[0u8; 64]),
+        ])),
+    ))
+}
+
+fn with_block(manifest: &[u8], block: Vec<u8>) -> Vec<u8> {
+    let wrapped = cbor(&bytes(manifest));
+    let auth = cbor(&Value::Array(vec![
+        bytes(&suit_digest(&wrapped)),
+        bytes(&block),
+    ]));
+    cbor(&Value::Tag(
+        107,
+        Box::new(Value::Map(vec![
+            (int(2), bytes(&auth)),
+            (int(3), bytes(manifest)),
+        ])),
+    ))
+}
+
+/// `suit-author verify-report --json` of a report the guest wrote under /data/reports.
+fn verified(d: &std::path::Path, reports: &std::path::Path, name: &str) -> serde_json::Value {
+    let path = reports.join(name);
+    assert!(path.is_file(), "the guest wrote no {name}");
+    let out = author(
+        d,
+        &[
+            "verify-report",
+            path.to_str().unwrap(),
+            "--device-key",
+            "report.pub.pem",
+            "--json",
+        ],
+    );
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{name}: {e}: {out}"))
+}
+
+#[test]
+fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let disk = d.join("data.img");
+
+    // Boot 1: the device's public decryption key leaves the TA.
+    export_device_key(&disk, d);
+
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    let repo_author = keys::path(REPO_AUTHOR_PUB);
+    sign_provisioning(
+        d,
+        &format!(
+            r#"{{"counter": 1, "device-key": "device.pub.pem", "ops": [
+            {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}}},
+            {{"add-anchor": {{"id": 2, "key": "{}", "role": "author", "components": [["app"]]}}}},
+            {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}}}}}}]}}"#,
+            repo_author.display()
+        ),
+    );
+    std::fs::write(d.join("secret.bin"), SECRET).unwrap();
+    let mut puts = vec![format!(
+        "{}=/up/provision.cbor",
+        d.join("provision.cbor").display()
+    )];
+    for (name, alg, mode) in VARIANTS {
+        let json = format!(
+            r#"{{"sequence-number": 1, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}},
+                "components": [{{"id": ["app", "{name}"], "file": "secret.bin", "uri": "https://vendor.example/{name}.bin",
+                "encryption": {{"content-alg": "{alg}", "recipients": [{{"key": "device.pub.pem", "mode": "{mode}"}}]}}}}]}}"#
+        );
+        puts.extend(create_envelope(d, name, &json));
+        // The REE's truncated copies of the ciphertext.
+        let tag = if alg.ends_with("GCM") { 16 } else { 0 };
+        for cut in CUTS {
+            let out = d.join(format!("{name}-t{cut}"));
+            std::fs::create_dir_all(&out).unwrap();
+            for e in std::fs::read_dir(d.join(name)).unwrap().flatten() {
+                let ct = std::fs::read(e.path()).unwrap();
+                assert_eq!(ct.len(), SECRET.len() + tag, "{name}: ciphertext");
+                let file = out.join(e.file_name());
+                std::fs::write(&file, &ct[..cut + tag]).unwrap();
+                puts.push(format!(
+                    "{}=/up/{name}-t{cut}/{}",
+                    file.display(),
+                    e.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    // Hostile envelopes.
+    let nested = manifest(nested_try_each(4));
+    let small = manifest(Value::Array(vec![int(14), int(0)]));
+    let hostile = [
+        (
+            "h-forged-nested",
+            signed(&nested, FORGER_PRIV),
+            "authentication",
+        ),
+        (
+            "h-bomb-unprotected",
+            with_block(&small, bomb_block(false)),
+            "authentication",
+        ),
+        (
+            "h-bomb-protected",
+            with_block(&small, bomb_block(true)),
+            "authentication",
+        ),
+        (
+            "h-signed-nested",
+            signed(&nested, REPO_AUTHOR_PRIV),
+            "commands per sequence",
+        ),
+    ];
+    for (name, env, _) in &hostile {
+        assert!(env.len() < 512 * 1024, "{name}: {} bytes", env.len());
+        std::fs::write(d.join(format!("{name}.suit")), env).unwrap();
+        puts.push(format!(
+            "{}=/up/{name}.suit",
+            d.join(format!("{name}.suit")).display()
+        ));
+    }
+
+    // Boot 2: everything the REE tries, in one boot.
+    let mut cmds = vec![
+        "suit-agent provision /up/provision.cbor".to_string(),
+        "suit-agent device-key --which report".to_string(),
+        "mkdir -p /data/reports".to_string(),
+    ];
+    for (name, _, _) in VARIANTS {
+        for cut in CUTS {
+            cmds.push(format!(
+                "! suit-agent install /up/{name}.suit --payload-dir /up/{name}-t{cut}"
+            ));
+            cmds.push(format!(
+                "suit-agent report --nonce 0{cut} --out /data/reports/{name}-t{cut}.cbor"
+            ));
+        }
+    }
+    for (name, _, expect) in &hostile {
+        cmds.push(format!(
+            "! suit-agent install /up/{name}.suit 2>/tmp/e; cat /tmp/e; grep -q '{expect}' /tmp/e"
+        ));
+        cmds.push("suit-agent status >/dev/null".to_string());
+    }
+    cmds.push("suit-agent report --pre-auth --nonce 0c --out /data/reports/pre-auth.cbor".into());
+    cmds.push("suit-agent report --nonce 0d --out /data/reports/last-before.cbor".into());
+    cmds.push("suit-agent install /up/gcm-hpke.suit --payload-dir /up/gcm-hpke".into());
+    cmds.push("! suit-agent install /up/h-forged-nested.suit".into());
+    cmds.push("suit-agent report --nonce 0e --out /data/reports/final.cbor".into());
+    cmds.push("suit-agent status".into());
+    let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
+    // Boot may grow fields on other branches: keep the struct update.
+    #[allow(clippy::needless_update)]
+    let run = boot(
+        Boot {
+            disk: Some(&disk),
+            timeout_secs: Some(600),
+            puts: puts.iter().map(String::as_str).collect(),
+            ..Default::default()
+        },
+        &refs,
+    );
+    run.assert_ok();
+    write_text(
+        d,
+        "report.pub.pem",
+        &suit_tests::pem_from(&run.command(1).output),
+    );
+    let copied = copy_out_of_disk(&disk, "/reports");
+    let reports = copied.path().join("reports");
+
+    // Finding 1: no report of a truncated delivery says anything about the plaintext.
+    let prefixes: Vec<String> = (1..=SECRET.len())
+        .map(|n| hex::encode(Sha256::digest(&SECRET[..n])))
+        .collect();
+    for (name, _, _) in VARIANTS {
+        for cut in CUTS {
+            let file = format!("{name}-t{cut}.cbor");
+            let j = verified(d, &reports, &file);
+            assert_eq!(j["result"]["success"], false, "{file}: {j}");
+            assert_eq!(j["authenticated"], true, "{file}: {j}");
+            let text = j.to_string();
+            for (n, p) in prefixes.iter().enumerate() {
+                assert!(
+                    !text.contains(p),
+                    "{file}: carries the digest of the first {} plaintext bytes: {j}",
+                    n + 1
+                );
+            }
+            let component = hex::encode(name);
+            for r in j["records"].as_array().unwrap() {
+                let about_it = r["system-component"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|s| s == &component));
+                assert!(!about_it, "{file}: describes the staged component: {r}");
+            }
+        }
+    }
+
+    // Finding 6: every hostile envelope was refused and status answered after each (the
+    // commands above), and the secure log holds no panic (run.sh fails the boot otherwise).
+    assert!(
+        !run.secure_log.contains("panicked"),
+        "the TA panicked:\n{}",
+        run.secure_log
+    );
+
+    // Finding 10: the pre-auth refusal claims nothing; the default report stayed the last
+    // authenticated attempt's, and after the genuine install a forgery does not displace it.
+    let pre = verified(d, &reports, "pre-auth.cbor");
+    assert_eq!(pre["authenticated"], false, "{pre}");
+    assert_eq!(pre["manifest-digest"], serde_json::Value::Null, "{pre}");
+    assert_eq!(pre["manifest-uri"], serde_json::Value::Null, "{pre}");
+    assert_eq!(pre["sequence-number"], serde_json::Value::Null, "{pre}");
+    assert!(!pre.to_string().contains("forged.example"), "{pre}");
+    let before = verified(d, &reports, "last-before.cbor");
+    assert_eq!(before["authenticated"], true, "{before}");
+    let last = verified(d, &reports, "final.cbor");
+    assert_eq!(last["result"]["success"], true, "{last}");
+    assert_eq!(last["nonce"], "0e", "{last}");
+    let state = &last["device-state"];
+    assert_eq!(state["provisioning-counter"], 1, "{last}");
+    let installed = state["components"].as_array().unwrap();
+    assert_eq!(installed.len(), 1, "{last}");
+    assert_eq!(installed[0]["sequence-number"], 1, "{last}");
+    assert_eq!(
+        installed[0]["digest"],
+        hex::encode(Sha256::digest(SECRET)),
+        "{last}"
+    );
+}
