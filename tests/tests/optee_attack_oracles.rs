@@ -271,7 +271,6 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
             disk: Some(&disk),
             timeout_secs: Some(600),
             puts: puts.iter().map(String::as_str).collect(),
-            ..Default::default()
         },
         &refs,
     );
