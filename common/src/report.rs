@@ -21,7 +21,10 @@
 //! ([`label::EXT_DETAIL`]), the number of records dropped at the bound
 //! ([`label::EXT_DROPPED_RECORDS`]), whether the attempt's manifest was authenticated
 //! ([`label::EXT_AUTHENTICATED`]) and the device's state when the report was signed
-//! ([`label::EXT_DEVICE_STATE`]).
+//! ([`label::EXT_DEVICE_STATE`]). A SUIT_Record carries two extra elements after
+//! `suit-record-properties` (the `$$SUIT_Record_Extensions` socket): the SUIT command label and
+//! whether the command succeeded, because the engine cannot yet give the byte offset of a
+//! command that did not fail (see [`ReportBuilder::record`]).
 //!
 //! What a report may say (the device signs it, the REE carries it):
 //! * claims about the manifest (suit-reference, sequence number, records) come only from an
@@ -34,11 +37,6 @@
 //!   is not authenticated;
 //! * the device state ([`DeviceState`]) is what the device holds, whatever attempt the REE
 //!   triggered last.
-//!
-//! A SUIT_Record carries two extra elements after
-//! `suit-record-properties` (the `$$SUIT_Record_Extensions` socket): the SUIT command label and
-//! whether the command succeeded, because the engine cannot yet give the byte offset of a
-//! command that did not fail (see [`ReportBuilder::record`]).
 //!
 //! Everything is bounded and nothing panics on input.
 

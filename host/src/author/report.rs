@@ -74,7 +74,7 @@ pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Re
 fn digest_str(d: &Option<[u8; 32]>) -> String {
     match d {
         Some(d) => format!("sha256:{}", hex_str(d)),
-        None => "(none: no authenticated manifest)".into(),
+        None => "(unknown: no authenticated manifest)".into(),
     }
 }
 
