@@ -183,6 +183,26 @@ impl DeviceKeyPair {
         &self.report
     }
 
+    // TEMPORARY (h-prov): stand-ins for the per-purpose keys of branch h-keys, derived from
+    // the existing scalars; the merge of h-keys replaces them.
+    /// The device identity key (signs provisioning receipts).
+    pub fn identity_public(&self) -> PublicKeyInfo {
+        public(&self.report)
+    }
+
+    pub fn identity_secret(&self) -> &p256::SecretKey {
+        &self.report
+    }
+
+    /// The key TPA secrets (symmetric anchors, KEKs) are encrypted to.
+    pub fn provisioning_public(&self) -> PublicKeyInfo {
+        public(&self.decrypt)
+    }
+
+    pub fn provisioning_secret(&self) -> &p256::SecretKey {
+        &self.decrypt
+    }
+
     /// The decryption key set the engine uses: the device key for ECDH-ES and for HPKE (by
     /// kid or, for recipients without one, by trial), plus any provisioned KEKs.
     pub fn decryption_keys(&self, keks: &[(Vec<u8>, Zeroizing<Vec<u8>>)]) -> MemoryKeys {
