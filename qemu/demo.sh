@@ -20,7 +20,8 @@ cd "$ROOT"
 . "$ROOT/qemu/lib.sh"
 
 bash qemu/setup.sh
-bash qemu/build.sh
+# The demo plays the TPA with the repository's public test key: an explicitly insecure build.
+SUIT_INSECURE_TEST_TPA_ROOT=1 bash qemu/build.sh
 step "building suit-author (host)"
 if command -v cargo >/dev/null 2>&1; then CARGO=(cargo); else CARGO=(env RUSTC=/usr/bin/rustc /usr/bin/cargo); fi
 "${CARGO[@]}" build --quiet --locked -p suit-host --bin suit-author
