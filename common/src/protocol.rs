@@ -206,6 +206,9 @@ pub struct ProvisionResponse {
     /// 0 = the TPA root.
     pub signer: u32,
     pub applied: Vec<String>,
+    /// COSE_Sign1 by the device identity key over a `provision::Receipt` (the counter, the
+    /// resulting state's digest, the device and the message digest), for the TPA.
+    pub receipt: ByteBuf,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -335,30 +335,52 @@ impl<B: Backend> Service<B> {
     }
 
     fn provision(&mut self, message: &[u8]) -> Result<ProvisionResponse, Refuse> {
-        // Do not create keys here: a message may import them (weak-RNG platforms).
-        let device_kid = if DeviceKeyPair::exist(&self.backend)? {
-            Some(self.keys()?.decryption_public().kid)
-        } else {
-            None
-        };
+        let keys = self.keys()?;
+        let identity = keys.identity_public();
+        let prov = keys.provisioning_public();
+        let d = zeroize::Zeroizing::new(keys.provisioning_secret().to_bytes().to_vec());
+        let mut opener = crate::encryption::MemoryKeys::new();
+        opener
+            .add_hpke_p256(Some(&prov.kid), &d)
+            .map_err(|e| Refuse::new("device-key", format!("provisioning key: {e:?}")))?;
         let mut state = State::load(&self.backend)?;
+        let old_keks = provision::load_keks(&self.backend, state.provisioning_counter)?;
+        let mut keks = old_keks.clone();
+        let device = provision::Device {
+            identity_kid: &identity.kid,
+            provisioning: &opener,
+        };
         let applied = provision::apply(
             message,
             &self.config.tpa_root,
-            device_kid.as_deref(),
+            &device,
             &mut state,
+            &mut keks,
         )
         .map_err(|e| Refuse::new("provisioning", format!("{e}")))?;
-        if let Some((decryption, report)) = &applied.imported_keys {
-            // Keys first: if the state write then fails, the replayed message is refused
-            // (keys exist) rather than importing twice.
-            DeviceKeyPair::import(&mut self.backend, &decryption.0, &report.0)?;
+        let digest = provision::state_digest(&state, &keks)
+            .map_err(|_| Refuse::new("internal", "could not encode the state digest"))?;
+        let receipt = provision::sign_receipt(
+            &provision::Receipt {
+                counter: applied.counter,
+                state_digest: ByteBuf::from(digest.to_vec()),
+                device: ByteBuf::from(identity.kid.clone()),
+                message_digest: ByteBuf::from(applied.message_digest.to_vec()),
+            },
+            keys.identity_secret(),
+        )
+        .map_err(|e| Refuse::new("internal", format!("signing the receipt: {e:?}")))?;
+        // The KEK object first, the state record last: the record's counter decides which
+        // KEK set is in force, so a cut between the two writes leaves the old one.
+        if applied.keks_changed || self.backend.len(keys::KEKS_OBJECT).ok().flatten().is_some() {
+            provision::save_keks(&mut self.backend, applied.counter, &old_keks, &keks)?;
         }
         state.save(&mut self.backend)?;
         Ok(ProvisionResponse {
             counter: applied.counter,
             signer: applied.signer,
             applied: applied.summary,
+            receipt: ByteBuf::from(receipt),
         })
     }
 
@@ -448,8 +470,9 @@ impl<B: Backend> Service<B> {
 
     fn install_finish(&mut self) -> Result<InstallFinishResponse, Refuse> {
         let keys = self.keys()?;
-        let decryption = keys.decryption_keys(&[]);
         let mut state = State::load(&self.backend)?;
+        let keks = provision::load_keks(&self.backend, state.provisioning_counter)?;
+        let decryption = keys.decryption_keys(&provision::kek_list(&keks));
         let done = self
             .install
             .finish(&mut self.backend, &mut state, &decryption);

@@ -78,7 +78,12 @@ enum Cmd {
         out: Option<PathBuf>,
     },
     /// Relay a TPA-signed provisioning message to the TA.
-    Provision { message: PathBuf },
+    Provision {
+        message: PathBuf,
+        /// Write the TA's signed receipt here (for the TPA: `suit-author verify-receipt`).
+        #[arg(long = "receipt-out", value_name = "FILE")]
+        receipt_out: Option<PathBuf>,
+    },
     /// List trust anchors, component rules and the device identity.
     Anchors {
         #[arg(long)]
@@ -299,8 +304,15 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                     .map_err(|e| AgentError::File(e.to_string()))?,
             }
         }
-        Cmd::Provision { message } => {
+        Cmd::Provision {
+            message,
+            receipt_out,
+        } => {
             let r = client::provision(tee.as_mut(), &read_file(message)?)?;
+            if let Some(path) = receipt_out {
+                std::fs::write(path, &r.receipt)
+                    .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
+            }
             let signer = if r.signer == 0 {
                 "the TPA root".to_string()
             } else {
@@ -313,6 +325,10 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             for line in &r.applied {
                 println!("  {line}");
             }
+            println!(
+                "receipt (signed by the device identity key): {}",
+                show(&r.receipt)
+            );
         }
         Cmd::Anchors { json } => {
             let a = client::anchors(tee.as_mut())?;
