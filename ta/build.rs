@@ -69,7 +69,9 @@ fn write_tpa_root() {
     let point = tpa_root_point(&path);
     let is_test = choice.is_test_key;
     if is_test {
-        println!("cargo:warning=INSECURE TEST BUILD: the TPA root is the repository's public test key");
+        println!(
+            "cargo:warning=INSECURE TEST BUILD: the TPA root is the repository's public test key"
+        );
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("tpa_root.rs");
     std::fs::write(
