@@ -79,7 +79,7 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
     author(d, &["keygen", "--type", "p256", "--out", "author"]);
     w(
         "provision.json",
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        r#"{"counter": 1, "device-key": "report.pub.pem", "ops": [
         {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"], ["ree"]]}},
         {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
     );
