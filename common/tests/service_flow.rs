@@ -95,7 +95,7 @@ fn refusal<T: std::fmt::Debug>(r: Result<T, (Status, Refusal)>) -> Refusal {
 
 fn device_kid(s: &mut Service<Mem>) -> Vec<u8> {
     let k: DeviceKeyResponse = call(s, Command::DeviceKey, &Empty {}).unwrap();
-    k.decryption_kid.into_vec()
+    k.identity_kid.into_vec()
 }
 
 fn provision(
@@ -130,7 +130,9 @@ fn app_anchor(id: u32, rel_pub: &str, role: RoleRecord, prefix: &[u8]) -> Op {
             component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
             vendor_ids: vec![],
             class_ids: vec![],
+            ree_plaintext: false,
         },
+        key_scope: 0,
     })
 }
 
@@ -314,10 +316,12 @@ fn device_key_is_created_once_and_status_reports_it() {
     let a: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
     let b: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
     assert_eq!(a, b);
-    assert_eq!(a.decryption_key.len(), 65);
-    assert_ne!(a.decryption_key, a.report_key);
+    assert_eq!(a.identity_key.len(), 65);
+    assert_ne!(a.identity_key, a.report_key);
+    assert_ne!(a.identity_key, a.provisioning_key);
+    assert_ne!(a.report_key, a.provisioning_key);
     let st: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
-    assert_eq!(st.service.device_key_kid, Some(a.decryption_kid));
+    assert_eq!(st.service.device_key_kid, Some(a.identity_kid));
 }
 
 #[test]
@@ -381,6 +385,7 @@ fn tpa_adds_rescopes_and_removes_anchors() {
                 component_prefixes: vec![vec![ByteBuf::from(b"other".to_vec())]],
                 vendor_ids: vec![],
                 class_ids: vec![],
+                ree_plaintext: false,
             },
         }],
     )
@@ -854,7 +859,9 @@ fn ta_device() -> Service<Mem> {
             ],
             vendor_ids: vec![],
             class_ids: vec![],
+            ree_plaintext: false,
         },
+        key_scope: 0,
     });
     provision(&mut s, TPA_PRIV, 1, None, vec![author, identity(VENDOR_ID)]).unwrap();
     s
@@ -1025,9 +1032,9 @@ fn every_install_attempt_leaves_a_signed_report_over_a_fresh_nonce() {
     assert!(report.is_success());
     assert_eq!(report.nonce.as_deref(), Some(&b"nonce-1"[..]));
     assert_eq!(report.sequence_number, Some(1));
-    // The report key signs; the decryption key does not verify it.
-    let decryption_key = VerificationKey::p256_from_sec1(&keys.decryption_key).unwrap();
-    assert!(verify_report(&signed, &decryption_key).is_err());
+    // The report key signs; the identity key does not verify it.
+    let identity_key = VerificationKey::p256_from_sec1(&keys.identity_key).unwrap();
+    assert!(verify_report(&signed, &identity_key).is_err());
 
     // A refused attempt (rollback) is reported too, with its reason.
     refusal(install(&mut s, &env, &[], 4096));
@@ -1035,51 +1042,4 @@ fn every_install_attempt_leaves_a_signed_report_over_a_fresh_nonce() {
     assert!(!report.is_success());
     assert_eq!(report.nonce.as_deref(), Some(&b"nonce-2"[..]));
     assert_eq!(report.sequence_number, Some(1));
-}
-
-#[test]
-fn device_keys_can_be_imported_once_before_first_use() {
-    use suit_common::service::provision::Secret;
-    let import = |d: u8, r: u8| Op::ImportDeviceKeys {
-        decryption: Secret(ByteBuf::from(vec![d; 32])),
-        report: Secret(ByteBuf::from(vec![r; 32])),
-    };
-    let mut s = device();
-    // Bound to a device that has no keys yet: refused.
-    let r = refusal(provision(
-        &mut s,
-        TPA_PRIV,
-        1,
-        Some(vec![0; 16]),
-        vec![import(1, 2)],
-    ));
-    assert!(r.reason.contains("bound to another device"), "{}", r.reason);
-    // Same scalar twice, or not a scalar: refused, nothing stored.
-    let r = refusal(provision(&mut s, TPA_PRIV, 1, None, vec![import(1, 1)]));
-    assert!(r.reason.contains("must differ"), "{}", r.reason);
-    let r = refusal(provision(&mut s, TPA_PRIV, 1, None, vec![import(0, 2)]));
-    assert!(r.reason.contains("not a P-256 scalar"), "{}", r.reason);
-    assert!(
-        s.backend().store.names().is_empty(),
-        "refused imports store nothing"
-    );
-
-    let applied = provision(&mut s, TPA_PRIV, 1, None, vec![import(1, 2)]).unwrap();
-    assert_eq!(applied.applied, vec!["imported device keys".to_string()]);
-    let k: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
-    assert_eq!(k.origin, "imported");
-    let expected = p256::SecretKey::from_slice(&[1; 32]).unwrap().public_key();
-    use p256::elliptic_curve::sec1::ToSec1Point as _;
-    assert_eq!(
-        k.decryption_key.as_slice(),
-        expected.to_sec1_point(false).as_bytes()
-    );
-    // Never again.
-    let r = refusal(provision(&mut s, TPA_PRIV, 2, None, vec![import(3, 4)]));
-    assert!(r.reason.contains("already has keys"), "{}", r.reason);
-    // Nor on a device that generated its own.
-    let mut g = device();
-    device_kid(&mut g);
-    let r = refusal(provision(&mut g, TPA_PRIV, 1, None, vec![import(3, 4)]));
-    assert!(r.reason.contains("already has keys"), "{}", r.reason);
 }

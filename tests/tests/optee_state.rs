@@ -30,6 +30,7 @@ fn scope(prefix: &[u8]) -> Scope {
         component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
         vendor_ids: vec![],
         class_ids: vec![],
+        ree_plaintext: false,
     }
 }
 
@@ -56,7 +57,7 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
     assert_ne!(
         run.command(0).output,
         run.command(1).output,
-        "report and decryption keys differ"
+        "report and identity keys differ"
     );
     let kid = Sha256::digest(&point)[..16].to_vec();
 
@@ -71,12 +72,14 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
                 cose_key: ByteBuf::from(p256_cose_key(AUTHOR_PUB)),
                 role: RoleRecord::Author,
                 scope: scope(b"app"),
+                key_scope: 0,
             }),
             Op::AddAnchor(AnchorRecord {
                 id: 2,
                 cose_key: ByteBuf::from(symmetric_cose_key(HMAC_SECRET)),
                 role: RoleRecord::Operator,
                 scope: scope(b"app"),
+                key_scope: 0,
             }),
             Op::SetIdentity(Identity {
                 vendor_id: Some(ByteBuf::from(vec![0xfa; 16])),

@@ -56,11 +56,6 @@ pub enum Op {
     SetRules(Vec<RuleRecord>),
     /// Set the identifiers vendor/class/device conditions compare against.
     SetIdentity(Identity),
-    /// Install device keys the TPA generated, for platforms whose RNG cannot be trusted.
-    /// Accepted once, before the device has keys (a message with this op cannot be bound to
-    /// a device for that reason). It carries private keys: make and deliver it only in a
-    /// trusted provisioning environment.
-    ImportDeviceKeys { decryption: Secret, report: Secret },
 }
 
 /// A private scalar inside a provisioning message: never printed, wiped on drop.
@@ -128,8 +123,6 @@ pub struct Applied {
     /// Anchor id of the signer (0 = TPA root).
     pub signer: u32,
     pub summary: Vec<String>,
-    /// Device keys to import (decryption, report), validated P-256 scalars.
-    pub imported_keys: Option<(Secret, Secret)>,
 }
 
 fn split(message: &[u8]) -> Result<(&[u8], &[u8]), ProvisionError> {
@@ -186,26 +179,8 @@ pub fn apply(
     }
     let mut next = state.clone();
     let mut summary = Vec::new();
-    let mut imported_keys = None;
     for (index, op) in body.ops.iter().enumerate() {
         let fail = |reason: String| ProvisionError::Op { index, reason };
-        if let Op::ImportDeviceKeys { decryption, report } = op {
-            if device_kid.is_some() || imported_keys.is_some() {
-                return Err(fail(
-                    "the device already has keys: import is allowed once, before first use".into(),
-                ));
-            }
-            for k in [decryption, report] {
-                p256::SecretKey::from_slice(&k.0)
-                    .map_err(|_| fail("imported key is not a P-256 scalar".into()))?;
-            }
-            if decryption == report {
-                return Err(fail("the decryption and report keys must differ".into()));
-            }
-            imported_keys = Some((decryption.clone(), report.clone()));
-            summary.push("imported device keys".to_string());
-            continue;
-        }
         summary.push(apply_op(&mut next, op).map_err(fail)?);
     }
     next.provisioning_counter = body.counter;
@@ -214,7 +189,6 @@ pub fn apply(
         counter: body.counter,
         signer,
         summary,
-        imported_keys,
     })
 }
 
@@ -289,8 +263,14 @@ fn apply_op(state: &mut State, op: &Op) -> Result<String, String> {
             }
             describe_key(a)?;
             check_scope(&a.scope)?;
-            state.anchors.push(a.clone());
-            Ok(alloc::format!("added anchor {} ({:?})", a.id, a.role))
+            // The device, not the message, picks the key scope: a fresh one per addition.
+            let mut a = a.clone();
+            a.key_scope = state
+                .next_key_scope()
+                .ok_or_else(|| String::from("anchor key scopes exhausted"))?;
+            let summary = alloc::format!("added anchor {} ({:?})", a.id, a.role);
+            state.anchors.push(a);
+            Ok(summary)
         }
         Op::RemoveAnchor { id } => {
             let before = state.anchors.len();
@@ -344,7 +324,6 @@ fn apply_op(state: &mut State, op: &Op) -> Result<String, String> {
             state.identity = identity.clone();
             Ok("set device identity".to_string())
         }
-        Op::ImportDeviceKeys { .. } => Err("device keys are imported by the service".into()),
     }
 }
 

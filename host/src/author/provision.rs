@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
-use suit_common::service::provision::{author::seal, Op, ProvisioningBody, Secret};
+use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
 
 use super::create::{resolve_id, segments, IdSpec};
@@ -54,15 +54,6 @@ enum OpDesc {
     Rescope(RescopeDesc),
     SetRules(Vec<RuleDesc>),
     SetIdentity(IdentityDesc),
-    ImportDeviceKeys(ImportDesc),
-}
-
-/// Device keys for a platform whose RNG cannot be trusted (P-256 private key files).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct ImportDesc {
-    decryption_key: PathBuf,
-    report_key: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +86,9 @@ struct ScopeDesc {
     vendor_ids: Vec<IdSpec>,
     #[serde(default)]
     class_ids: Vec<String>,
+    /// Let payloads decrypted with this anchor's keys go to `['ree', ...]` components.
+    #[serde(default)]
+    ree_plaintext: bool,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -168,6 +162,7 @@ fn scope(d: &ScopeDesc) -> std::result::Result<Scope, String> {
                     .map_err(|e| format!("class id \"{c}\": {e}"))
             })
             .collect::<std::result::Result<_, _>>()?,
+        ree_plaintext: d.ree_plaintext,
     })
 }
 
@@ -203,6 +198,8 @@ fn op(d: &OpDesc, base: &Path, path: &Path) -> Result<Op> {
                 cose_key: ByteBuf::from(cose_key),
                 role: role(a.role),
                 scope: scope(&a.scope).map_err(|e| bad(format!("anchor {}: {e}", a.id)))?,
+                // Assigned by the device.
+                key_scope: 0,
             })
         }
         OpDesc::RemoveAnchor(id) => Op::RemoveAnchor { id: *id },
@@ -222,20 +219,6 @@ fn op(d: &OpDesc, base: &Path, path: &Path) -> Result<Op> {
                 })
                 .collect::<Result<_>>()?,
         ),
-        OpDesc::ImportDeviceKeys(k) => {
-            let scalar = |p: &PathBuf| -> Result<Secret> {
-                match load_private(&base.join(p))?.key {
-                    super::keys::PrivateKey::P256(sk) => {
-                        Ok(Secret(ByteBuf::from(sk.to_bytes().to_vec())))
-                    }
-                    _ => Err(bad(format!("{}: device keys must be P-256", p.display()))),
-                }
-            };
-            Op::ImportDeviceKeys {
-                decryption: scalar(&k.decryption_key)?,
-                report: scalar(&k.report_key)?,
-            }
-        }
         OpDesc::SetIdentity(i) => {
             let vendor = vendor_uuid(&i.vendor_id).map_err(|e| bad(format!("vendor-id: {e}")))?;
             let class =
