@@ -52,10 +52,10 @@ echo
 step "host: TPA provisioning, author key, encrypted TA + personalization data, signed manifest"
 cd "$W"
 "$AUTHOR" keygen --type p256 --out author
-# The message is bound to the device's identity key (until the per-purpose keys land, the
-# report key plays that part) and must carry the next counter.
+# The message is bound to the device's identity key (device.pub.pem: what `device-key`
+# exports by default) and must carry the next counter.
 cat >provision.json <<EOF
-{ "counter": 1, "device-key": "report.pub.pem",
+{ "counter": 1, "device-key": "device.pub.pem",
   "ops": [
     {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author",
                     "components": [["hex:${PERSO_CONSUMER_UUID_A//-/}"], ["ree"]]}},
@@ -96,7 +96,7 @@ run boot2 "${PUTS[@]}" \
 echo "host: sha-256 of the personalization data the author encrypted: $(sha256sum "$W/perso.txt" | cut -d' ' -f1)"
 step "TPA (host): verify the device's signed receipt of the provisioning message"
 debugfs -R "dump /ree/provision-receipt.cose $W/provision-receipt.cose" "$DISK" 2>/dev/null
-"$AUTHOR" verify-receipt "$W/provision-receipt.cose" --identity-key "$W/report.pub.pem" \
+"$AUTHOR" verify-receipt "$W/provision-receipt.cose" --identity-key "$W/device.pub.pem" \
     --message "$W/provision.cbor" --expect-state "$W/tpa-model.cbor"
 
 echo

@@ -96,7 +96,7 @@ struct Keys {
     identity_sec1: Vec<u8>,
     provisioning: p256::PublicKey,
     provisioning_kid: Vec<u8>,
-    decryption_kid: Vec<u8>,
+    report_kid: Vec<u8>,
 }
 
 fn keys(s: &mut Service<Mem>) -> Keys {
@@ -107,7 +107,7 @@ fn keys(s: &mut Service<Mem>) -> Keys {
         identity_sec1: k.identity_public().sec1,
         provisioning: p256::PublicKey::from_sec1_bytes(&p.sec1).unwrap(),
         provisioning_kid: p.kid,
-        decryption_kid: k.decryption_public().kid,
+        report_kid: k.report_public().kid,
     }
 }
 
@@ -174,6 +174,7 @@ fn scope(prefix: &[u8]) -> Scope {
         component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
         vendor_ids: vec![],
         class_ids: vec![],
+        ree_plaintext: false,
     }
 }
 
@@ -202,6 +203,7 @@ fn secret_anchor(k: &Keys, id: u32, role: RoleRecord, secret: &[u8]) -> Op {
     }
 }
 
+/// A KEK for the manifests of anchor 2.
 fn add_kek(k: &Keys, kid: &[u8], kek: &[u8]) -> Op {
     let wrapped = wrap_secret(
         kek,
@@ -213,6 +215,7 @@ fn add_kek(k: &Keys, kid: &[u8], kek: &[u8]) -> Op {
     .unwrap();
     Op::AddKek {
         kid: ByteBuf::from(kid.to_vec()),
+        anchors: vec![2],
         wrapped_key: ByteBuf::from(wrapped),
     }
 }
@@ -296,6 +299,7 @@ fn a_cleartext_symmetric_anchor_is_refused() {
         cose_key: ByteBuf::from(symmetric_cose_key(HMAC_SECRET)),
         role: RoleRecord::Operator,
         scope: scope(b"mac"),
+        key_scope: 0,
     });
     refused(
         &mut s,
@@ -370,6 +374,7 @@ fn a_symmetric_key_never_holds_the_tpa_role() {
         cose_key: ByteBuf::from(symmetric_cose_key(HMAC_SECRET)),
         role: RoleRecord::Tpa,
         scope: scope(b""),
+        key_scope: 0,
     });
     refused(
         &mut s,
@@ -426,10 +431,10 @@ fn a_message_for_another_device_or_bound_to_the_wrong_key_is_refused() {
         &message(1, &[0xaa; 16], vec![identity_op()]),
         "bound to another device",
     );
-    // The decryption key's id is not the device's identity.
+    // Another key's id of the same device (the report key) is not its identity.
     refused(
         &mut s,
-        &message(1, &k.decryption_kid, vec![identity_op()]),
+        &message(1, &k.report_kid, vec![identity_op()]),
         "another device",
     );
     // Unbound (the old format's absent/null device): does not even decode.
@@ -471,6 +476,7 @@ fn dropping_a_message_is_detected_and_replays_are_refused() {
             cose_key: public_cose_key(AUTHOR_PUB),
             role: RoleRecord::Author,
             scope: scope(b"app"),
+            key_scope: 0,
         })],
     );
     let revoke = message(2, &k.identity_kid, vec![Op::RemoveAnchor { id: 1 }]);
@@ -507,8 +513,8 @@ fn the_receipt_names_the_applied_message_and_state_and_tampering_fails() {
         &k.identity_kid,
         vec![
             identity_op(),
-            add_kek(&k, b"kek-1", KEK),
             secret_anchor(&k, 2, RoleRecord::Operator, HMAC_SECRET),
+            add_kek(&k, b"kek-1", KEK),
         ],
     );
     let (r, seen) = relay(&mut s, &msg);
@@ -568,14 +574,42 @@ fn keks_are_added_removed_and_never_shown() {
     let k = keys(&mut s);
     let (r, seen) = relay(
         &mut s,
-        &message(1, &k.identity_kid, vec![add_kek(&k, b"kek-1", KEK)]),
+        &message(
+            1,
+            &k.identity_kid,
+            vec![
+                secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET),
+                add_kek(&k, b"kek-1", KEK),
+            ],
+        ),
     );
-    assert_eq!(r.unwrap().applied, vec!["added KEK 6b656b2d31".to_string()]);
+    assert_eq!(r.unwrap().applied[1], "added KEK 6b656b2d31");
     assert!(!contains(&seen, KEK));
     let stored = provision::load_keks(s.backend(), 1).unwrap();
     assert_eq!(
         (stored[0].kid.as_slice(), stored[0].key.0.as_slice()),
         (&b"kek-1"[..], &KEK[..])
+    );
+    assert_eq!(stored[0].anchors, vec![2]);
+    // A KEK for an anchor the device does not have is refused.
+    let Op::AddKek {
+        kid, wrapped_key, ..
+    } = add_kek(&k, b"kek-3", KEK)
+    else {
+        unreachable!()
+    };
+    refused(
+        &mut s,
+        &message(
+            2,
+            &k.identity_kid,
+            vec![Op::AddKek {
+                kid,
+                anchors: vec![7],
+                wrapped_key,
+            }],
+        ),
+        "unknown anchor 7",
     );
     // A KEK in clear has no op; a wrong length is refused.
     refused(
@@ -604,13 +638,55 @@ fn keks_are_added_removed_and_never_shown() {
 }
 
 #[test]
+fn a_removed_anchor_takes_its_kek_access_with_it() {
+    let mut s = device();
+    let k = keys(&mut s);
+    let add = |s: &mut Service<Mem>, counter| {
+        relay(
+            s,
+            &message(
+                counter,
+                &k.identity_kid,
+                vec![secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET)],
+            ),
+        )
+        .0
+        .unwrap()
+    };
+    add(&mut s, 1);
+    relay(
+        &mut s,
+        &message(2, &k.identity_kid, vec![add_kek(&k, b"kek-1", KEK)]),
+    )
+    .0
+    .unwrap();
+    relay(
+        &mut s,
+        &message(3, &k.identity_kid, vec![Op::RemoveAnchor { id: 2 }]),
+    )
+    .0
+    .unwrap();
+    // A new anchor with the same id does not inherit the KEK.
+    add(&mut s, 4);
+    let keks = provision::load_keks(s.backend(), 4).unwrap();
+    assert!(keks[0].anchors.is_empty(), "{:?}", keks[0].anchors);
+}
+
+#[test]
 fn a_power_cut_at_any_provisioning_write_leaves_old_or_new_never_a_mix() {
     for n in 0..8 {
         let mut s = device();
         let k = keys(&mut s);
         relay(
             &mut s,
-            &message(1, &k.identity_kid, vec![add_kek(&k, b"old", KEK)]),
+            &message(
+                1,
+                &k.identity_kid,
+                vec![
+                    secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET),
+                    add_kek(&k, b"old", KEK),
+                ],
+            ),
         )
         .0
         .unwrap();

@@ -95,10 +95,8 @@ fn refusal<T: std::fmt::Debug>(r: Result<T, (Status, Refusal)>) -> Refusal {
 
 /// The id provisioning messages bind to: the device identity key's.
 fn device_kid(s: &mut Service<Mem>) -> Vec<u8> {
-    suit_common::service::keys::DeviceKeyPair::load_or_create(s.backend_mut())
-        .unwrap()
-        .identity_public()
-        .kid
+    let k: DeviceKeyResponse = call(s, Command::DeviceKey, &Empty {}).unwrap();
+    k.identity_kid.into_vec()
 }
 
 fn provision(
@@ -135,7 +133,9 @@ fn app_anchor(id: u32, rel_pub: &str, role: RoleRecord, prefix: &[u8]) -> Op {
             component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
             vendor_ids: vec![],
             class_ids: vec![],
+            ree_plaintext: false,
         },
+        key_scope: 0,
     })
 }
 
@@ -319,10 +319,12 @@ fn device_key_is_created_once_and_status_reports_it() {
     let a: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
     let b: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
     assert_eq!(a, b);
-    assert_eq!(a.decryption_key.len(), 65);
-    assert_ne!(a.decryption_key, a.report_key);
+    assert_eq!(a.identity_key.len(), 65);
+    assert_ne!(a.identity_key, a.report_key);
+    assert_ne!(a.identity_key, a.provisioning_key);
+    assert_ne!(a.report_key, a.provisioning_key);
     let st: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
-    assert_eq!(st.service.device_key_kid, Some(a.decryption_kid));
+    assert_eq!(st.service.device_key_kid, Some(a.identity_kid));
 }
 
 #[test]
@@ -386,6 +388,7 @@ fn tpa_adds_rescopes_and_removes_anchors() {
                 component_prefixes: vec![vec![ByteBuf::from(b"other".to_vec())]],
                 vendor_ids: vec![],
                 class_ids: vec![],
+                ree_plaintext: false,
             },
         }],
     )
@@ -859,7 +862,9 @@ fn ta_device() -> Service<Mem> {
             ],
             vendor_ids: vec![],
             class_ids: vec![],
+            ree_plaintext: false,
         },
+        key_scope: 0,
     });
     provision(&mut s, TPA_PRIV, 1, None, vec![author, identity(VENDOR_ID)]).unwrap();
     s
@@ -1030,9 +1035,9 @@ fn every_install_attempt_leaves_a_signed_report_over_a_fresh_nonce() {
     assert!(report.is_success());
     assert_eq!(report.nonce.as_deref(), Some(&b"nonce-1"[..]));
     assert_eq!(report.sequence_number, Some(1));
-    // The report key signs; the decryption key does not verify it.
-    let decryption_key = VerificationKey::p256_from_sec1(&keys.decryption_key).unwrap();
-    assert!(verify_report(&signed, &decryption_key).is_err());
+    // The report key signs; the identity key does not verify it.
+    let identity_key = VerificationKey::p256_from_sec1(&keys.identity_key).unwrap();
+    assert!(verify_report(&signed, &identity_key).is_err());
 
     // A refused attempt (rollback) is reported too, with its reason.
     refusal(install(&mut s, &env, &[], 4096));

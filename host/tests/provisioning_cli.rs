@@ -52,11 +52,9 @@ fn fails(o: Output, code: i32, expected: &str) {
 
 /// The device's identity and provisioning public keys, as the agent exports them.
 fn export_keys(d: &Path) {
-    // TEMPORARY until branch h-keys (per-purpose keys) is merged: its identity key is the
-    // report key here, its provisioning key the decryption key.
     for (which, file) in [
-        ("report", "identity.pub.pem"),
-        ("decryption", "provisioning.pub.pem"),
+        ("identity", "identity.pub.pem"),
+        ("provisioning", "provisioning.pub.pem"),
     ] {
         ok(agent(d, &["device-key", "--which", which, "--out", file]));
     }
@@ -92,7 +90,7 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
     std::fs::write(
         d.join("bad.json"),
         r#"{"counter": 1, "device-key": "identity.pub.pem", "ops": [
-            {"add-kek": {"kek": "kek.bin", "kid": "kek-1"}}]}"#,
+            {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [2]}}]}"#,
     )
     .unwrap();
     fails(
@@ -137,7 +135,7 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
         r#"{"counter": 1, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
             "ops": [
               {"add-anchor": {"id": 2, "hmac-key": "operator.key", "role": "author", "components": [["mac"]]}},
-              {"add-kek": {"kek": "kek.bin", "kid": "kek-1"}},
+              {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [2]}},
               {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
         "p1.cbor",
     );

@@ -420,19 +420,17 @@ pub fn export_device_key(disk: &Path, dir: &Path) {
         },
         &[
             "suit-agent device-key",
-            "suit-agent device-key --which report",
+            "suit-agent device-key --which identity",
+            "suit-agent device-key --which provisioning",
         ],
     );
     run.assert_ok();
     write_text(dir, "device.pub.pem", &pem_from(&run.command(0).output));
-    // TEMPORARY until branch h-keys (per-purpose keys) is merged: its identity key (what
-    // provisioning messages bind to) is the report key here, its provisioning key the
-    // decryption key.
     write_text(dir, "identity.pub.pem", &pem_from(&run.command(1).output));
     write_text(
         dir,
         "provisioning.pub.pem",
-        &pem_from(&run.command(0).output),
+        &pem_from(&run.command(2).output),
     );
 }
 

@@ -41,7 +41,7 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         r#"{"counter": 1, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
             "ops": [
               {"add-anchor": {"id": 2, "hmac-key": "operator.key", "role": "author", "components": [["mac"]]}},
-              {"add-kek": {"kek": "kek.bin", "kid": "kek-1"}},
+              {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [2]}},
               {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
         true,
     );

@@ -32,6 +32,7 @@ fn scope(prefix: &[u8]) -> Scope {
         component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
         vendor_ids: vec![],
         class_ids: vec![],
+        ree_plaintext: false,
     }
 }
 
@@ -50,6 +51,7 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
         &[
             "suit-agent device-key --format hex",
             "suit-agent device-key --format hex --which report",
+            "suit-agent device-key --format hex --which provisioning",
         ],
     );
     run.assert_ok();
@@ -58,14 +60,13 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
     assert_ne!(
         run.command(0).output,
         run.command(1).output,
-        "report and decryption keys differ"
+        "report and identity keys differ"
     );
-    // TEMPORARY until branch h-keys (per-purpose keys) is merged: the identity key is the
-    // report key here, the provisioning key the decryption key.
-    let identity_point = hex::decode(run.command(1).output.trim()).expect("hex point");
-    let kid = Sha256::digest(&identity_point)[..16].to_vec();
-    let provisioning = p256::PublicKey::from_sec1_bytes(&point).expect("P-256 point");
-    let provisioning_kid = Sha256::digest(&point)[..16].to_vec();
+    // Messages bind to the identity key; secrets are encrypted to the provisioning key.
+    let kid = Sha256::digest(&point)[..16].to_vec();
+    let prov_point = hex::decode(run.command(2).output.trim()).expect("hex point");
+    let provisioning = p256::PublicKey::from_sec1_bytes(&prov_point).expect("P-256 point");
+    let provisioning_kid = Sha256::digest(&prov_point)[..16].to_vec();
     let wrapped = wrap_secret(
         &symmetric_cose_key(HMAC_SECRET),
         &provisioning,
@@ -86,6 +87,7 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
                 cose_key: ByteBuf::from(p256_cose_key(AUTHOR_PUB)),
                 role: RoleRecord::Author,
                 scope: scope(b"app"),
+                key_scope: 0,
             }),
             Op::AddSecretAnchor {
                 id: 2,

@@ -13,8 +13,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
 
-use crate::encryption::DeviceKeys;
 use crate::report::{image_properties, Failure, Report, ReportBuilder};
+use crate::suit::decrypt::KeySource;
 use crate::suit::platform::{IdentifierKind, Platform, PlatformError, Record};
 use crate::suit::{self, ComponentId, Envelope, Procedure};
 
@@ -231,7 +231,7 @@ impl InstallSession {
         &mut self,
         store: &mut D,
         state: &mut State,
-        keys: &dyn DeviceKeys,
+        keys: &dyn KeySource,
     ) -> Result<Installed, InstallError> {
         if self.needed.is_none() {
             return Err(InstallError::Sequence("finish before prepare"));

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod memory;
 pub mod provision;
 pub mod state;
+pub mod statement;
 pub mod store;
 
 use alloc::format;
@@ -25,12 +26,12 @@ use serde_bytes::ByteBuf;
 
 use crate::cose::VerificationKey;
 use crate::protocol::{
-    self, AnchorInfo, AnchorsResponse, ChunkRequest, Command, DeviceKeyResponse, Empty,
-    IdentityInfo, InstallBeginRequest, InstallFinishResponse, InstallPrepareResponse,
-    PayloadChunkRequest, PersonalizationResponse, PlatformInfo, ProvisionRequest,
-    ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal, ReportRequest, ReportResponse,
-    RuleInfo, ServiceInfo, Status, StatusResponse, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE,
-    PROTOCOL_VERSION,
+    self, AnchorInfo, AnchorKeysInfo, AnchorsResponse, ChunkRequest, Command, DeviceKeyRequest,
+    DeviceKeyResponse, Empty, IdentityInfo, InstallBeginRequest, InstallFinishResponse,
+    InstallPrepareResponse, PayloadChunkRequest, PersonalizationResponse, PlatformInfo,
+    ProvisionRequest, ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal,
+    ReportRequest, ReportResponse, RuleInfo, ServiceInfo, Status, StatusResponse, MAX_CHUNK,
+    MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
 use crate::report::Report;
 use crate::suit::ComponentId;
@@ -219,7 +220,7 @@ impl<B: Backend> Service<B> {
         };
         let outcome = match command {
             Command::Status => self.handle(request, |s, _: Empty| s.status()),
-            Command::DeviceKey => self.handle(request, |s, _: Empty| s.device_key()),
+            Command::DeviceKey => self.handle(request, |s, r: DeviceKeyRequest| s.device_key(r)),
             Command::Provision => {
                 self.handle(request, |s, r: ProvisionRequest| s.provision(&r.message))
             }
@@ -302,7 +303,7 @@ impl<B: Backend> Service<B> {
         }
         if matches!(self.backend.len(keys::KEYS_OBJECT), Ok(Some(_))) {
             match self.keys() {
-                Ok(k) => service.device_key_kid = Some(ByteBuf::from(k.decryption_public().kid)),
+                Ok(k) => service.device_key_kid = Some(ByteBuf::from(k.identity_public().kid)),
                 Err(e) => service.state_error = Some(e.reason),
             }
         }
@@ -322,14 +323,58 @@ impl<B: Backend> Service<B> {
         })
     }
 
-    fn device_key(&mut self) -> Result<DeviceKeyResponse, Refuse> {
+    fn device_key(&mut self, r: DeviceKeyRequest) -> Result<DeviceKeyResponse, Refuse> {
+        use statement::StatedKey;
         let k = self.keys()?;
-        let (d, r) = (k.decryption_public(), k.report_public());
+        let (i, rep, p) = (
+            k.identity_public(),
+            k.report_public(),
+            k.provisioning_public(),
+        );
+        let mut stated = alloc::vec![
+            StatedKey::new("identity", None, &i),
+            StatedKey::new("report", None, &rep),
+            StatedKey::new("provisioning", None, &p),
+        ];
+        let anchor = match r.anchor {
+            None => None,
+            Some(id) => {
+                let state = State::load(&self.backend)?;
+                let a = state
+                    .anchors
+                    .iter()
+                    .find(|a| a.id == id)
+                    .ok_or_else(|| Refuse::new("not-found", format!("no anchor {id}")))?;
+                let keys = k.keys_of(a)?;
+                let (e, h) = (keys.ecdh_public(), keys.hpke_public());
+                stated.push(StatedKey::new("ecdh-es", Some((id, a.key_scope)), &e));
+                stated.push(StatedKey::new("hpke", Some((id, a.key_scope)), &h));
+                Some(AnchorKeysInfo {
+                    id,
+                    key_scope: a.key_scope,
+                    ecdh_es_key: ByteBuf::from(e.sec1),
+                    ecdh_es_kid: ByteBuf::from(e.kid),
+                    hpke_key: ByteBuf::from(h.sec1),
+                    hpke_kid: ByteBuf::from(h.kid),
+                })
+            }
+        };
+        let st = statement::KeyStatement {
+            statement: statement::STATEMENT_KIND.into(),
+            device: ByteBuf::from(i.kid.clone()),
+            keys: stated,
+        };
+        let signed = statement::sign(&st, k.identity_secret())
+            .map_err(|e| Refuse::new("device-key", format!("{e}")))?;
         Ok(DeviceKeyResponse {
-            decryption_key: ByteBuf::from(d.sec1),
-            decryption_kid: ByteBuf::from(d.kid),
-            report_key: ByteBuf::from(r.sec1),
-            report_kid: ByteBuf::from(r.kid),
+            identity_key: ByteBuf::from(i.sec1),
+            identity_kid: ByteBuf::from(i.kid),
+            report_key: ByteBuf::from(rep.sec1),
+            report_kid: ByteBuf::from(rep.kid),
+            provisioning_key: ByteBuf::from(p.sec1),
+            provisioning_kid: ByteBuf::from(p.kid),
+            anchor,
+            statement: ByteBuf::from(signed),
             origin: format!("{:?}", k.origin).to_lowercase(),
         })
     }
@@ -472,7 +517,10 @@ impl<B: Backend> Service<B> {
         let keys = self.keys()?;
         let mut state = State::load(&self.backend)?;
         let keks = provision::load_keks(&self.backend, state.provisioning_counter)?;
-        let decryption = keys.decryption_keys(&provision::kek_list(&keks));
+        let shared = provision::shared_keks(&keks);
+        // Keys are chosen inside the engine, per manifest, from its authenticated signers.
+        let anchors = state.anchors.clone();
+        let decryption = keys::AnchorKeySource::new(&keys, &anchors, &shared);
         let done = self
             .install
             .finish(&mut self.backend, &mut state, &decryption);

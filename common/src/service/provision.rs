@@ -110,10 +110,15 @@ pub enum Op {
     SetRules(Vec<RuleRecord>),
     /// Set the identifiers vendor/class/device conditions compare against.
     SetIdentity(Identity),
-    /// Add a key-encryption key for A128KW/A256KW recipients, found by `kid`:
-    /// `wrapped_key` is a COSE_Encrypt0 (HPKE) of the raw 16- or 32-byte KEK,
-    /// `external_aad` = [`kek_wrap_aad`].
-    AddKek { kid: ByteBuf, wrapped_key: ByteBuf },
+    /// Add a key-encryption key for A128KW/A256KW recipients, found by `kid`, usable only
+    /// for manifests signed by one of `anchors` (a KEK is shared with whoever wraps with it,
+    /// so it belongs to named tenants): `wrapped_key` is a COSE_Encrypt0 (HPKE) of the raw
+    /// 16- or 32-byte KEK, `external_aad` = [`kek_wrap_aad`].
+    AddKek {
+        kid: ByteBuf,
+        anchors: Vec<u32>,
+        wrapped_key: ByteBuf,
+    },
     /// Remove a KEK.
     RemoveKek { kid: ByteBuf },
 }
@@ -139,6 +144,8 @@ impl Drop for Secret {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Kek {
     pub kid: ByteBuf,
+    /// The anchors whose manifests may use it.
+    pub anchors: Vec<u32>,
     pub key: Secret,
 }
 
@@ -393,6 +400,11 @@ fn add_anchor(state: &mut State, a: AnchorRecord) -> Result<String, String> {
         return Err("anchor store is full".into());
     }
     check_scope(&a.scope)?;
+    // The device, not the message, picks the key scope: a fresh one per addition.
+    let mut a = a;
+    a.key_scope = state
+        .next_key_scope()
+        .ok_or_else(|| String::from("anchor key scopes exhausted"))?;
     let summary = alloc::format!("added anchor {} ({:?})", a.id, a.role);
     state.anchors.push(a);
     Ok(summary)
@@ -443,6 +455,7 @@ fn apply_op(
                     cose_key: ByteBuf::from(cose_key.to_vec()),
                     role: *role,
                     scope: scope.clone(),
+                    key_scope: 0,
                 },
             )
         }
@@ -454,6 +467,10 @@ fn apply_op(
             }
             for r in &mut state.rules {
                 r.required_anchors.retain(|x| x != id);
+            }
+            // A later anchor with the same id must not inherit its KEKs.
+            for k in keks.iter_mut() {
+                k.anchors.retain(|x| x != id);
             }
             Ok(alloc::format!("removed anchor {id}"))
         }
@@ -498,8 +515,21 @@ fn apply_op(
             state.identity = identity.clone();
             Ok("set device identity".to_string())
         }
-        Op::AddKek { kid, wrapped_key } => {
+        Op::AddKek {
+            kid,
+            anchors,
+            wrapped_key,
+        } => {
             check_kek_id(kid)?;
+            if anchors.is_empty() || anchors.len() > MAX_ANCHORS {
+                return Err("a KEK must name 1..32 anchors that may use it".into());
+            }
+            if let Some(missing) = anchors
+                .iter()
+                .find(|id| !state.anchors.iter().any(|a| a.id == **id))
+            {
+                return Err(alloc::format!("KEK names unknown anchor {missing}"));
+            }
             if keks.iter().any(|k| k.kid == *kid) {
                 return Err(alloc::format!(
                     "KEK {} already exists (remove it first)",
@@ -515,6 +545,7 @@ fn apply_op(
             }
             keks.push(Kek {
                 kid: kid.clone(),
+                anchors: anchors.clone(),
                 key: Secret(ByteBuf::from(key.to_vec())),
             });
             Ok(alloc::format!("added KEK {}", hex_id(kid)))
@@ -542,7 +573,7 @@ fn hex_id(id: &[u8]) -> String {
 pub struct Receipt {
     /// The counter of the message just applied (= the device's counter now).
     pub counter: u64,
-    /// [`state_digest`] of the anchors, rules, identity and KEK ids after the message.
+    /// [`state_digest`] of the anchors, rules, identity and KEKs (ids) after the message.
     pub state_digest: ByteBuf,
     /// Key id of the identity key that signed.
     pub device: ByteBuf,
@@ -567,12 +598,13 @@ struct StateDigestInput<'a> {
     identity: &'a Identity,
     anchors: Vec<AnchorDigestEntry<'a>>,
     rules: &'a [RuleRecord],
-    kek_ids: Vec<&'a ByteBuf>,
+    /// Each KEK by id, with the anchors that may use it (never its bytes).
+    keks: Vec<(&'a ByteBuf, &'a [u32])>,
 }
 
 /// SHA-256 over the canonical encoding (this crate's deterministic CBOR serialization of the
 /// fields, in state order) of the identity, anchors (public key bytes; symmetric keys by kid
-/// only), rules and KEK ids.
+/// only), rules and KEKs (id and anchors).
 pub fn state_digest(state: &State, keks: &[Kek]) -> Result<[u8; 32], protocol::CodecError> {
     let anchors = state
         .anchors
@@ -596,7 +628,10 @@ pub fn state_digest(state: &State, keks: &[Kek]) -> Result<[u8; 32], protocol::C
         identity: &state.identity,
         anchors,
         rules: &state.rules,
-        kek_ids: keks.iter().map(|k| &k.kid).collect(),
+        keks: keks
+            .iter()
+            .map(|k| (&k.kid, k.anchors.as_slice()))
+            .collect(),
     };
     Ok(Sha256::digest(protocol::encode(&input)?).into())
 }
@@ -739,10 +774,14 @@ pub fn save_keks(
     Ok(())
 }
 
-/// The KEKs as the engine's key list (kid, key).
-pub fn kek_list(keks: &[Kek]) -> Vec<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+/// The KEKs as the engine's key source takes them (each with the anchors that may use it).
+pub fn shared_keks(keks: &[Kek]) -> Vec<super::keys::SharedKek> {
     keks.iter()
-        .map(|k| (k.kid.to_vec(), Zeroizing::new(k.key.0.to_vec())))
+        .map(|k| super::keys::SharedKek {
+            kid: k.kid.to_vec(),
+            key: Zeroizing::new(k.key.0.to_vec()),
+            anchors: k.anchors.clone(),
+        })
         .collect()
 }
 

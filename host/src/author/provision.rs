@@ -15,7 +15,7 @@
 //!     {"remove-anchor": 2},
 //!     {"set-rules": [{"prefix": ["app"], "require-roles": ["author", "operator"], "require-anchors": []}]},
 //!     {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}},
-//!     {"add-kek": {"kek": "kek.bin", "kid": "kek-1"}},
+//!     {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [2]}},
 //!     {"remove-kek": "kek-1"}
 //!   ] }
 //! ```
@@ -73,6 +73,8 @@ struct KekDesc {
     kek: PathBuf,
     #[serde(default)]
     kid: Option<String>,
+    /// The anchors whose manifests may use the KEK.
+    anchors: Vec<u32>,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +107,9 @@ struct ScopeDesc {
     vendor_ids: Vec<IdSpec>,
     #[serde(default)]
     class_ids: Vec<String>,
+    /// Let payloads decrypted with this anchor's keys go to `['ree', ...]` components.
+    #[serde(default)]
+    ree_plaintext: bool,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -190,6 +195,7 @@ fn scope(d: &ScopeDesc) -> std::result::Result<Scope, String> {
                     .map_err(|e| format!("class id \"{c}\": {e}"))
             })
             .collect::<std::result::Result<_, _>>()?,
+        ree_plaintext: d.ree_plaintext,
     })
 }
 
@@ -234,6 +240,8 @@ fn op(
                         cose_key: ByteBuf::from(cose_key),
                         role: role(a.role),
                         scope,
+                        // Assigned by the device.
+                        key_scope: 0,
                     })
                 }
                 (None, Some(k)) => {
@@ -286,6 +294,7 @@ fn op(
             )?;
             Op::AddKek {
                 kid: ByteBuf::from(kid),
+                anchors: k.anchors.clone(),
                 wrapped_key,
             }
         }
