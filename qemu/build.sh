@@ -2,7 +2,10 @@
 # Build the project's aarch64 pieces (the TA, signed for OP-TEE, and the agent) with Debian's
 # Rust, and pack the guest initramfs: qemu/setup.sh's base tree + the TA + the agent + /init.
 #
-# Usage: qemu/build.sh          (after qemu/setup.sh)
+# Usage: SUIT_TPA_ROOT=/path/tpa.pub.pem qemu/build.sh      (after qemu/setup.sh)
+#        SUIT_INSECURE_TEST_TPA_ROOT=1 qemu/build.sh        (tests and demo only: trusts the
+#                                                            repository's public test TPA key)
+# Without either the TA build stops (ta/tpa_root.rs).
 #
 # Also builds the perso-consumer example (examples/perso-consumer), one TA crate under two UUIDs
 # (written to out/perso-consumer.env):

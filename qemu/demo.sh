@@ -20,7 +20,8 @@ cd "$ROOT"
 . "$ROOT/qemu/lib.sh"
 
 bash qemu/setup.sh
-bash qemu/build.sh
+# The demo plays the TPA with the repository's public test key: an explicitly insecure build.
+SUIT_INSECURE_TEST_TPA_ROOT=1 bash qemu/build.sh
 step "building suit-author (host)"
 if command -v cargo >/dev/null 2>&1; then CARGO=(cargo); else CARGO=(env RUSTC=/usr/bin/rustc /usr/bin/cargo); fi
 "${CARGO[@]}" build --quiet --locked -p suit-host --bin suit-author
@@ -51,6 +52,8 @@ echo
 step "host: TPA provisioning, author key, encrypted TA + personalization data, signed manifest"
 cd "$W"
 "$AUTHOR" keygen --type p256 --out author
+# The message is bound to the device's identity key (device.pub.pem: what `device-key`
+# exports by default) and must carry the next counter.
 cat >provision.json <<EOF
 { "counter": 1, "device-key": "device.pub.pem",
   "ops": [
@@ -59,7 +62,7 @@ cat >provision.json <<EOF
     {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "qemu-armv8"}}}
   ] }
 EOF
-"$AUTHOR" provision provision.json --tpa-key "$ROOT/tests/keys/tpa-test.priv.pem" -o provision.cbor
+"$AUTHOR" provision provision.json --tpa-key "$ROOT/tests/keys/tpa-test.priv.pem" -o provision.cbor --state tpa-model.cbor
 printf 'serial=QEMU-0001\napi-endpoint=https://api.example.com\nsecret-token=%s\n' "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >perso.txt
 printf 'log-level=info\n' >consumer.conf
 cat >manifest.json <<EOF
@@ -82,7 +85,7 @@ PUTS=(--put "$W/provision.cbor=/up/provision.cbor" --put "$W/update.suit=/up/upd
 echo
 step "boot 2: deliver, then use the new TA; the wrong TA and the REE are refused"
 run boot2 "${PUTS[@]}" \
-    'suit-agent provision /up/provision.cbor' \
+    'suit-agent provision /up/provision.cbor --receipt-out /data/ree/provision-receipt.cose' \
     'suit-agent install /up/update.suit --payload-dir /up/payloads --ree-root /data/ree' \
     "perso-consumer --uuid $PERSO_CONSUMER_UUID_A hello" \
     "perso-consumer --uuid $PERSO_CONSUMER_UUID_A info" \
@@ -91,6 +94,10 @@ run boot2 "${PUTS[@]}" \
     'cat /data/ree/etc/consumer.conf' \
     'suit-agent status'
 echo "host: sha-256 of the personalization data the author encrypted: $(sha256sum "$W/perso.txt" | cut -d' ' -f1)"
+step "TPA (host): verify the device's signed receipt of the provisioning message"
+debugfs -R "dump /ree/provision-receipt.cose $W/provision-receipt.cose" "$DISK" 2>/dev/null
+"$AUTHOR" verify-receipt "$W/provision-receipt.cose" --identity-key "$W/device.pub.pem" \
+    --message "$W/provision.cbor" --expect-state "$W/tpa-model.cbor"
 
 echo
 step "boot 3 (reboot): the TA and its data persist; the same manifest again is a rollback"

@@ -3,12 +3,16 @@
 //!
 //! The TPA root is the only key that can manage the trust anchor store, so it is fixed at
 //! build time and never set by the REE: `SUIT_TPA_ROOT=/path/to/tpa.pub.pem` (a P-256
-//! SubjectPublicKeyInfo PEM). Without it the repository's public test key
-//! (tests/keys/tpa-test.pub.pem) is used and the TA says so in its status.
+//! SubjectPublicKeyInfo PEM). Without it the build fails, unless the test opt-in
+//! `SUIT_INSECURE_TEST_TPA_ROOT=1` selects the repository's public test key
+//! (tests/keys/tpa-test.pub.pem); the TA then says so in its status (tpa_root.rs).
 
 use base64::Engine as _;
 use optee_utee_build::{Error, TaConfig};
 use std::path::PathBuf;
+
+#[path = "tpa_root.rs"]
+mod tpa_root;
 
 /// From `suit_common::protocol::TA_UUID` (a build script cannot depend on the crate it builds
 /// for; tests/ check the two agree).
@@ -47,15 +51,28 @@ fn tpa_root_point(path: &PathBuf) -> Vec<u8> {
 }
 
 fn write_tpa_root() {
-    println!("cargo:rerun-if-env-changed=SUIT_TPA_ROOT");
+    println!("cargo:rerun-if-env-changed={}", tpa_root::ROOT_VAR);
+    println!("cargo:rerun-if-env-changed={}", tpa_root::INSECURE_VAR);
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let test_key = manifest_dir.join("../tests/keys/tpa-test.pub.pem");
-    let path = std::env::var_os("SUIT_TPA_ROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| test_key.clone());
+    let var = |name| std::env::var(name).ok();
+    let test_point = tpa_root_point(&test_key);
+    let choice = tpa_root::choose(
+        var(tpa_root::ROOT_VAR).as_deref(),
+        var(tpa_root::INSECURE_VAR).as_deref(),
+        test_key.clone(),
+        |p| tpa_root_point(p) == test_point,
+    )
+    .unwrap_or_else(|e| panic!("building the update TA: {e}"));
+    let path = choice.path;
     println!("cargo:rerun-if-changed={}", path.display());
     let point = tpa_root_point(&path);
-    let is_test = point == tpa_root_point(&test_key);
+    let is_test = choice.is_test_key;
+    if is_test {
+        println!(
+            "cargo:warning=INSECURE TEST BUILD: the TPA root is the repository's public test key"
+        );
+    }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("tpa_root.rs");
     std::fs::write(
         out,

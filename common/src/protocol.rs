@@ -43,7 +43,8 @@ const MAX_DEPTH: usize = 16;
 pub enum Command {
     /// Report protocol and TA versions and the platform's protections: [`StatusResponse`].
     Status = 1,
-    /// Export the public halves of the device keys: [`DeviceKeyResponse`].
+    /// Export the public halves of the device keys, with a signed key statement:
+    /// [`DeviceKeyRequest`] → [`DeviceKeyResponse`].
     DeviceKey = 2,
     /// Apply a TPA-signed provisioning message: [`ProvisionRequest`] → [`ProvisionResponse`].
     Provision = 3,
@@ -179,20 +180,49 @@ pub struct ServiceInfo {
     pub provisioning_counter: u64,
     pub anchors: u32,
     pub installed_components: u32,
-    /// Key id of the device decryption key, once it exists.
+    /// Key id of the device identity key, once the device keys exist.
     pub device_key_kid: Option<ByteBuf>,
     /// Why the TA cannot use its stored state, if it cannot.
     pub state_error: Option<String>,
 }
 
+/// Request of [`Command::DeviceKey`]; an empty map asks for the device-wide keys only.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceKeyRequest {
+    /// Also export this anchor's payload-decryption keys.
+    #[serde(default)]
+    pub anchor: Option<u32>,
+}
+
 /// Response of [`Command::DeviceKey`]: uncompressed SEC1 P-256 points and their key ids.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceKeyResponse {
-    pub decryption_key: ByteBuf,
-    pub decryption_kid: ByteBuf,
+    /// Signs the device's statements about itself; enrolled once in a trusted factory step.
+    pub identity_key: ByteBuf,
+    pub identity_kid: ByteBuf,
     pub report_key: ByteBuf,
     pub report_kid: ByteBuf,
+    /// The TPA encrypts provisioning secrets to this key.
+    pub provisioning_key: ByteBuf,
+    pub provisioning_kid: ByteBuf,
+    /// The requested anchor's payload-decryption keys.
+    pub anchor: Option<AnchorKeysInfo>,
+    /// COSE_Sign1 by the identity key over a key statement naming every key above
+    /// (`service::statement`).
+    pub statement: ByteBuf,
     pub origin: String,
+}
+
+/// One anchor's payload-decryption keys: authors encrypt to these for manifests that anchor
+/// signs (ECDH-ES+AES-KW recipients to `ecdh_es_key`, COSE-HPKE recipients to `hpke_key`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnchorKeysInfo {
+    pub id: u32,
+    pub key_scope: u64,
+    pub ecdh_es_key: ByteBuf,
+    pub ecdh_es_kid: ByteBuf,
+    pub hpke_key: ByteBuf,
+    pub hpke_kid: ByteBuf,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,6 +236,9 @@ pub struct ProvisionResponse {
     /// 0 = the TPA root.
     pub signer: u32,
     pub applied: Vec<String>,
+    /// COSE_Sign1 by the device identity key over a `provision::Receipt` (the counter, the
+    /// resulting state's digest, the device and the message digest), for the TPA.
+    pub receipt: ByteBuf,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

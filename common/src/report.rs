@@ -353,6 +353,8 @@ pub mod code {
     pub const POLICY_SIGNER: i64 = 402;
     /// Vendor / class identifier not permitted to the signers.
     pub const POLICY_IDENTIFIER: i64 = 403;
+    /// Decrypted or secure content not permitted in the component for these signers.
+    pub const POLICY_PLAINTEXT: i64 = 404;
     /// A command failed: 500 + the command-error kind (see [`super::command_error_code`]).
     pub const COMMAND: i64 = 500;
     /// Decrypted payload never matched an image digest.
@@ -1192,6 +1194,9 @@ fn classify_policy(p: &PolicyError) -> (Reason, i64) {
         }
         PolicyError::IdentifierNotPermitted => {
             (Reason::ComponentUnauthorised, code::POLICY_IDENTIFIER)
+        }
+        PolicyError::PlaintextNotPermitted { .. } => {
+            (Reason::ComponentUnauthorised, code::POLICY_PLAINTEXT)
         }
     }
 }

@@ -93,9 +93,10 @@ fn refusal<T: std::fmt::Debug>(r: Result<T, (Status, Refusal)>) -> Refusal {
     }
 }
 
+/// The id provisioning messages bind to: the device identity key's.
 fn device_kid(s: &mut Service<Mem>) -> Vec<u8> {
     let k: DeviceKeyResponse = call(s, Command::DeviceKey, &Empty {}).unwrap();
-    k.decryption_kid.into_vec()
+    k.identity_kid.into_vec()
 }
 
 fn provision(
@@ -105,9 +106,11 @@ fn provision(
     device: Option<Vec<u8>>,
     ops: Vec<Op>,
 ) -> Result<ProvisionResponse, (Status, Refusal)> {
+    // `None`: bound to this device.
+    let device = device.unwrap_or_else(|| device_kid(s));
     let body = ProvisioningBody {
         counter,
-        device: device.map(ByteBuf::from),
+        device: ByteBuf::from(device),
         ops,
     };
     let key = p256_private_from_pem(signer);
@@ -130,7 +133,9 @@ fn app_anchor(id: u32, rel_pub: &str, role: RoleRecord, prefix: &[u8]) -> Op {
             component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
             vendor_ids: vec![],
             class_ids: vec![],
+            ree_plaintext: false,
         },
+        key_scope: 0,
     })
 }
 
@@ -317,10 +322,12 @@ fn device_key_is_created_once_and_status_reports_it() {
     let a: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
     let b: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
     assert_eq!(a, b);
-    assert_eq!(a.decryption_key.len(), 65);
-    assert_ne!(a.decryption_key, a.report_key);
+    assert_eq!(a.identity_key.len(), 65);
+    assert_ne!(a.identity_key, a.report_key);
+    assert_ne!(a.identity_key, a.provisioning_key);
+    assert_ne!(a.report_key, a.provisioning_key);
     let st: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
-    assert_eq!(st.service.device_key_kid, Some(a.decryption_kid));
+    assert_eq!(st.service.device_key_kid, Some(a.identity_kid));
 }
 
 #[test]
@@ -384,6 +391,7 @@ fn tpa_adds_rescopes_and_removes_anchors() {
                 component_prefixes: vec![vec![ByteBuf::from(b"other".to_vec())]],
                 vendor_ids: vec![],
                 class_ids: vec![],
+                ree_plaintext: false,
             },
         }],
     )
@@ -429,8 +437,8 @@ fn bad_provisioning_is_refused_and_changes_nothing() {
             provision(
                 &mut s,
                 TPA_PRIV,
-                5,
-                Some(kid),
+                2,
+                Some(kid.clone()),
                 vec![identity([0; 16]), Op::RemoveAnchor { id: 9 }],
             ),
             "operation 1: no anchor 9",
@@ -439,7 +447,7 @@ fn bad_provisioning_is_refused_and_changes_nothing() {
             provision(
                 &mut s,
                 TPA_PRIV,
-                5,
+                2,
                 None,
                 vec![app_anchor(1, AUTHOR_PUB, RoleRecord::Author, b"x")],
             ),
@@ -449,7 +457,7 @@ fn bad_provisioning_is_refused_and_changes_nothing() {
             provision(
                 &mut s,
                 TPA_PRIV,
-                5,
+                2,
                 None,
                 vec![app_anchor(0, AUTHOR_PUB, RoleRecord::Author, b"x")],
             ),
@@ -459,7 +467,7 @@ fn bad_provisioning_is_refused_and_changes_nothing() {
             provision(
                 &mut s,
                 TPA_PRIV,
-                5,
+                2,
                 None,
                 vec![Op::SetRules(vec![RuleRecord {
                     prefix: vec![],
@@ -481,8 +489,8 @@ fn bad_provisioning_is_refused_and_changes_nothing() {
     }
     // A tampered message (body changed after signing) and garbage are refused too.
     let body = ProvisioningBody {
-        counter: 9,
-        device: None,
+        counter: 2,
+        device: ByteBuf::from(kid.clone()),
         ops: vec![identity([0; 16])],
     };
     let mut msg = seal(
@@ -857,7 +865,9 @@ fn ta_device() -> Service<Mem> {
             ],
             vendor_ids: vec![],
             class_ids: vec![],
+            ree_plaintext: false,
         },
+        key_scope: 0,
     });
     provision(&mut s, TPA_PRIV, 1, None, vec![author, identity(VENDOR_ID)]).unwrap();
     s
@@ -1029,9 +1039,9 @@ fn every_install_attempt_leaves_a_signed_report_over_a_fresh_nonce() {
     assert!(report.is_success());
     assert_eq!(report.nonce.as_deref(), Some(&b"nonce-1"[..]));
     assert_eq!(report.sequence_number, Some(1));
-    // The report key signs; the decryption key does not verify it.
-    let decryption_key = VerificationKey::p256_from_sec1(&keys.decryption_key).unwrap();
-    assert!(verify_report(&signed, &decryption_key).is_err());
+    // The report key signs; the identity key does not verify it.
+    let identity_key = VerificationKey::p256_from_sec1(&keys.identity_key).unwrap();
+    assert!(verify_report(&signed, &identity_key).is_err());
 
     // A refused attempt (rollback) is reported too, with its reason.
     refusal(install(&mut s, &env, &[], 4096));
@@ -1039,51 +1049,4 @@ fn every_install_attempt_leaves_a_signed_report_over_a_fresh_nonce() {
     assert!(!report.is_success());
     assert_eq!(report.nonce.as_deref(), Some(&b"nonce-2"[..]));
     assert_eq!(report.sequence_number, Some(1));
-}
-
-#[test]
-fn device_keys_can_be_imported_once_before_first_use() {
-    use suit_common::service::provision::Secret;
-    let import = |d: u8, r: u8| Op::ImportDeviceKeys {
-        decryption: Secret(ByteBuf::from(vec![d; 32])),
-        report: Secret(ByteBuf::from(vec![r; 32])),
-    };
-    let mut s = device();
-    // Bound to a device that has no keys yet: refused.
-    let r = refusal(provision(
-        &mut s,
-        TPA_PRIV,
-        1,
-        Some(vec![0; 16]),
-        vec![import(1, 2)],
-    ));
-    assert!(r.reason.contains("bound to another device"), "{}", r.reason);
-    // Same scalar twice, or not a scalar: refused, nothing stored.
-    let r = refusal(provision(&mut s, TPA_PRIV, 1, None, vec![import(1, 1)]));
-    assert!(r.reason.contains("must differ"), "{}", r.reason);
-    let r = refusal(provision(&mut s, TPA_PRIV, 1, None, vec![import(0, 2)]));
-    assert!(r.reason.contains("not a P-256 scalar"), "{}", r.reason);
-    assert!(
-        s.backend().store.names().is_empty(),
-        "refused imports store nothing"
-    );
-
-    let applied = provision(&mut s, TPA_PRIV, 1, None, vec![import(1, 2)]).unwrap();
-    assert_eq!(applied.applied, vec!["imported device keys".to_string()]);
-    let k: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
-    assert_eq!(k.origin, "imported");
-    let expected = p256::SecretKey::from_slice(&[1; 32]).unwrap().public_key();
-    use p256::elliptic_curve::sec1::ToSec1Point as _;
-    assert_eq!(
-        k.decryption_key.as_slice(),
-        expected.to_sec1_point(false).as_bytes()
-    );
-    // Never again.
-    let r = refusal(provision(&mut s, TPA_PRIV, 2, None, vec![import(3, 4)]));
-    assert!(r.reason.contains("already has keys"), "{}", r.reason);
-    // Nor on a device that generated its own.
-    let mut g = device();
-    device_kid(&mut g);
-    let r = refusal(provision(&mut g, TPA_PRIV, 1, None, vec![import(3, 4)]));
-    assert!(r.reason.contains("already has keys"), "{}", r.reason);
 }

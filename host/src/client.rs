@@ -4,10 +4,10 @@
 use serde::{de::DeserializeOwned, Serialize};
 use serde_bytes::ByteBuf;
 use suit_common::protocol::{
-    self, AnchorsResponse, ChunkRequest, Command, DeviceKeyResponse, Empty, InstallBeginRequest,
-    InstallFinishResponse, InstallPrepareResponse, PayloadChunkRequest, ProvisionRequest,
-    ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal, Status, StatusResponse,
-    MAX_CHUNK, MAX_RESPONSE, PROTOCOL_VERSION,
+    self, AnchorsResponse, ChunkRequest, Command, DeviceKeyRequest, DeviceKeyResponse, Empty,
+    InstallBeginRequest, InstallFinishResponse, InstallPrepareResponse, PayloadChunkRequest,
+    ProvisionRequest, ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal, Status,
+    StatusResponse, MAX_CHUNK, MAX_RESPONSE, PROTOCOL_VERSION,
 };
 
 use crate::tee::{AgentError, Transport};
@@ -44,9 +44,13 @@ pub fn status(tee: &mut dyn Transport) -> Result<StatusResponse, AgentError> {
     call(tee, Command::Status, &Empty {})
 }
 
-/// The device's public keys (created inside the TA on first use).
-pub fn device_key(tee: &mut dyn Transport) -> Result<DeviceKeyResponse, AgentError> {
-    call(tee, Command::DeviceKey, &Empty {})
+/// The device's public keys (created inside the TA on first use), with `anchor`'s payload
+/// keys if asked, and the TA's signed key statement over them.
+pub fn device_key(
+    tee: &mut dyn Transport,
+    anchor: Option<u32>,
+) -> Result<DeviceKeyResponse, AgentError> {
+    call(tee, Command::DeviceKey, &DeviceKeyRequest { anchor })
 }
 
 /// Relays a TPA-signed provisioning message.

@@ -101,6 +101,12 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
     assert!(anchors.status.success());
     let json: serde_json::Value = serde_json::from_slice(&anchors.stdout).unwrap();
     assert_eq!(json["anchors"][0]["role"], "author");
+    // Payload keys are per anchor: export anchor 1's, with the TA's signed statement.
+    ok(agent(
+        d,
+        &["device-key", "--anchor", "1", "--out-dir", "keys"],
+    ));
+    assert!(refused(agent(d, &["device-key", "--which", "hpke"])).contains("--anchor"));
 
     std::fs::write(d.join("fw.bin"), vec![0x42u8; 700_000]).unwrap();
     w("app.conf", "mode=fast\n");
@@ -109,7 +115,7 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
         r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
         "components": [
           {"id": ["app"], "file": "fw.bin", "uri": "https://example.com/fw.bin",
-           "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "device.pub.pem", "mode": "hpke"}]}},
+           "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "keys/anchor-1.hpke.pub.pem", "mode": "hpke"}]}},
           {"id": ["ree", "etc", "app.conf"], "file": "app.conf"}]}"#,
     );
     author(

@@ -410,17 +410,28 @@ pub fn create_envelope_signed(
 }
 
 /// Boots once on `disk` and writes the device's public decryption key (created inside the TA
-/// on first use) to `dir/device.pub.pem`, as the agent exports it.
+/// on first use) to `dir/device.pub.pem`, its identity key to `identity.pub.pem` and its
+/// provisioning key to `provisioning.pub.pem`, as the agent exports them.
 pub fn export_device_key(disk: &Path, dir: &Path) {
     let run = boot(
         Boot {
             disk: Some(disk),
             ..Default::default()
         },
-        &["suit-agent device-key"],
+        &[
+            "suit-agent device-key",
+            "suit-agent device-key --which identity",
+            "suit-agent device-key --which provisioning",
+        ],
     );
     run.assert_ok();
     write_text(dir, "device.pub.pem", &pem_from(&run.command(0).output));
+    write_text(dir, "identity.pub.pem", &pem_from(&run.command(1).output));
+    write_text(
+        dir,
+        "provisioning.pub.pem",
+        &pem_from(&run.command(2).output),
+    );
 }
 
 /// Writes `provision.json` in `dir` and signs it with the repository's test TPA key into

@@ -53,7 +53,7 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
     sign_provisioning(
         d,
         &format!(
-            r#"{{"counter": 1, "device-key": "device.pub.pem", "ops": [
+            r#"{{"counter": 1, "device-key": "identity.pub.pem", "ops": [
             {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["hex:{}"], ["ree"]]}}}},
             {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "qemu-armv8"}}}}}}]}}"#,
             uuid_a.replace('-', "")

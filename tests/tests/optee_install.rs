@@ -39,7 +39,7 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
     author(d, &["keygen", "--type", "p256", "--out", "operator"]);
     sign_provisioning(
         d,
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        r#"{"counter": 1, "device-key": "identity.pub.pem", "ops": [
         {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
         {"add-anchor": {"id": 2, "key": "operator.pub.pem", "role": "operator", "components": [["app"]]}},
         {"set-rules": [{"prefix": ["app", "cfg"], "require-roles": ["author", "operator"]}]},

@@ -5,7 +5,9 @@
 use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::Algorithm;
-use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
+use suit_common::service::provision::{
+    anchor_wrap_aad, author::seal, author::wrap_secret, Op, ProvisioningBody,
+};
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
 use suit_tests::keys::{p256_cose_key, p256_signer, symmetric_cose_key};
 use suit_tests::{boot, contains, copy_out_of_disk, files_below, Boot};
@@ -16,10 +18,10 @@ const AUTHOR_PRIV: &str = "vectors/suit-manifest-spec/private_key.pem";
 /// A secret the TA keeps (a symmetric anchor key): it must never appear in the REE's files.
 const HMAC_SECRET: &[u8; 32] = b"suit-e2e-hmac-anchor-secret-0001";
 
-fn message(signer: &str, counter: u64, device: Option<&[u8]>, ops: Vec<Op>) -> Vec<u8> {
+fn message(signer: &str, counter: u64, device: &[u8], ops: Vec<Op>) -> Vec<u8> {
     let body = ProvisioningBody {
         counter,
-        device: device.map(|d| ByteBuf::from(d.to_vec())),
+        device: ByteBuf::from(device.to_vec()),
         ops,
     };
     seal(&body, &p256_signer(signer), Algorithm::Esp256, b"").expect("sealing")
@@ -30,6 +32,7 @@ fn scope(prefix: &[u8]) -> Scope {
         component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
         vendor_ids: vec![],
         class_ids: vec![],
+        ree_plaintext: false,
     }
 }
 
@@ -48,6 +51,7 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
         &[
             "suit-agent device-key --format hex",
             "suit-agent device-key --format hex --which report",
+            "suit-agent device-key --format hex --which provisioning",
         ],
     );
     run.assert_ok();
@@ -56,28 +60,41 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
     assert_ne!(
         run.command(0).output,
         run.command(1).output,
-        "report and decryption keys differ"
+        "report and identity keys differ"
     );
+    // Messages bind to the identity key; secrets are encrypted to the provisioning key.
     let kid = Sha256::digest(&point)[..16].to_vec();
+    let prov_point = hex::decode(run.command(2).output.trim()).expect("hex point");
+    let provisioning = p256::PublicKey::from_sec1_bytes(&prov_point).expect("P-256 point");
+    let provisioning_kid = Sha256::digest(&prov_point)[..16].to_vec();
+    let wrapped = wrap_secret(
+        &symmetric_cose_key(HMAC_SECRET),
+        &provisioning,
+        &provisioning_kid,
+        &anchor_wrap_aad(2),
+        &mut rand_core::UnwrapErr(getrandom::SysRng),
+    )
+    .expect("wrapping the HMAC key");
 
     // The TPA prepares messages for this device.
     let add = message(
         TPA_PRIV,
         1,
-        Some(&kid),
+        &kid,
         vec![
             Op::AddAnchor(AnchorRecord {
                 id: 1,
                 cose_key: ByteBuf::from(p256_cose_key(AUTHOR_PUB)),
                 role: RoleRecord::Author,
                 scope: scope(b"app"),
+                key_scope: 0,
             }),
-            Op::AddAnchor(AnchorRecord {
+            Op::AddSecretAnchor {
                 id: 2,
-                cose_key: ByteBuf::from(symmetric_cose_key(HMAC_SECRET)),
                 role: RoleRecord::Operator,
                 scope: scope(b"app"),
-            }),
+                wrapped_key: ByteBuf::from(wrapped),
+            },
             Op::SetIdentity(Identity {
                 vendor_id: Some(ByteBuf::from(vec![0xfa; 16])),
                 class_id: Some(ByteBuf::from(vec![0x14; 16])),
@@ -85,17 +102,12 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
             }),
         ],
     );
-    let not_tpa = message(AUTHOR_PRIV, 2, None, vec![Op::RemoveAnchor { id: 1 }]);
-    let other_device = message(
-        TPA_PRIV,
-        3,
-        Some(&[0u8; 16]),
-        vec![Op::RemoveAnchor { id: 1 }],
-    );
+    let not_tpa = message(AUTHOR_PRIV, 2, &kid, vec![Op::RemoveAnchor { id: 1 }]);
+    let other_device = message(TPA_PRIV, 2, &[0u8; 16], vec![Op::RemoveAnchor { id: 1 }]);
     let rescope = message(
         TPA_PRIV,
-        4,
-        Some(&kid),
+        2,
+        &kid,
         vec![Op::Rescope {
             id: 1,
             scope: scope(b"apps"),
@@ -137,15 +149,15 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
         run.command(0).output
     );
     let anchors: serde_json::Value = serde_json::from_str(&run.command(5).output).unwrap();
-    assert_eq!(anchors["provisioning_counter"], 4);
+    assert_eq!(anchors["provisioning_counter"], 2);
     assert_eq!(anchors["anchors"][0]["component_prefixes"][0], "['apps']");
     assert_eq!(anchors["anchors"][1]["key_type"], "symmetric");
 
-    // The REE's copy of secure storage (read straight off the disk image) holds the anchor
-    // store, but never the symmetric anchor key in clear. Control: the message carries it.
+    // Neither the message the REE relayed nor the REE's copy of secure storage (read
+    // straight off the disk image) holds the symmetric anchor key in clear.
     assert!(
-        contains(&add, HMAC_SECRET),
-        "control: the provisioning message carries the secret"
+        !contains(&add, HMAC_SECRET),
+        "the provisioning message carries the secret in clear"
     );
     let tee_files = files_below(copy_out_of_disk(&disk, "/tee").path());
     assert!(
@@ -176,7 +188,7 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
     );
     run.assert_ok();
     let anchors: serde_json::Value = serde_json::from_str(&run.command(0).output).unwrap();
-    assert_eq!(anchors["provisioning_counter"], 4);
+    assert_eq!(anchors["provisioning_counter"], 2);
     assert_eq!(anchors["anchors"].as_array().map(Vec::len), Some(2));
     assert_eq!(
         hex::decode(run.command(1).output.trim()).unwrap(),

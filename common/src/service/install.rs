@@ -19,8 +19,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
 
-use crate::encryption::DeviceKeys;
 use crate::report::{image_properties, Failure, ManifestClaims, Report, ReportBuilder};
+use crate::suit::decrypt::KeySource;
 use crate::suit::platform::{Disclosure, IdentifierKind, Platform, PlatformError, Record};
 use crate::suit::{self, ComponentId, Envelope, Procedure};
 
@@ -249,7 +249,7 @@ impl InstallSession {
         &mut self,
         store: &mut D,
         state: &mut State,
-        keys: &dyn DeviceKeys,
+        keys: &dyn KeySource,
     ) -> Result<Installed, InstallError> {
         let Some(claims) = self.claims.clone().filter(|_| self.needed.is_some()) else {
             return Err(InstallError::Sequence("finish before prepare"));

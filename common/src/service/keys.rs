@@ -1,8 +1,26 @@
-//! The device's own keys: a P-256 key for payload decryption (ECDH-ES and COSE-HPKE
-//! recipients) and a P-256 key for signing reports. Both are generated inside the TA from the
-//! TEE's RNG on first use and kept in one secure-storage object; only public halves leave.
+//! The device's own keys, all derived from one master secret.
+//!
+//! The master secret (32 bytes from the TEE's RNG, created on first use) is the only key
+//! material stored (`suit/device-keys`); it never leaves the TA and is never imported. Every
+//! key the device uses is derived from it with HKDF-SHA256 under a label naming its one
+//! purpose, so no scalar ever serves two purposes or two owners:
+//!
+//! | purpose | scope | used for |
+//! |---|---|---|
+//! | `identity` | device | signing the device's statements about itself (key statements, receipts) |
+//! | `report` | device | signing SUIT reports |
+//! | `provisioning` | device | decrypting secrets the TPA encrypts to this device |
+//! | `ecdh-es` | per anchor | ECDH-ES+AES-KW payload recipients of manifests that anchor signed |
+//! | `hpke` | per anchor | COSE-HPKE payload recipients of manifests that anchor signed |
+//!
+//! A per-anchor key is bound to the anchor's `key_scope` (a number the state assigns when the
+//! anchor is added and never hands out again) and to a digest of the anchor's own COSE_Key, so
+//! removing an anchor and adding another under the same id, or rolling back the state record
+//! and adding a different key, never yields the old tenant's decryption key.
+//! Derivation only needs the master, so deriving keys is cheap and nothing else is stored.
 
 use alloc::vec::Vec;
+use hkdf::Hkdf;
 use p256::elliptic_curve::sec1::ToSec1Point;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -14,42 +32,69 @@ use crate::protocol;
 
 use super::store::{SecureStore, StoreError};
 
-/// Object holding the private keys.
+/// Object holding the master secret.
 pub const KEYS_OBJECT: &str = "suit/device-keys";
 /// Object holding pre-shared key-encryption keys (A128KW/A256KW), added by the TPA.
 pub const KEKS_OBJECT: &str = "suit/keks";
+
+/// Format of the key object; a different one is refused (never silently replaced).
+const KEYS_FORMAT: u32 = 2;
+/// HKDF salt: names this derivation scheme, so a master reused elsewhere yields other keys.
+const HKDF_SALT: &[u8] = b"suit-tee device keys v2";
 
 /// Randomness from the environment (the TEE's RNG inside OP-TEE).
 pub trait Rng {
     fn fill(&mut self, out: &mut [u8]);
 }
 
-/// How the keys came to be: reported in status, because imported keys were once outside.
+/// How the keys came to be, reported in status. Only generation exists: device keys are
+/// never imported (a key that was once outside the TEE cannot be trusted to be secret).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Origin {
     Generated,
-    /// Installed once from a TPA-signed provisioning message (weak-RNG platforms).
-    Imported,
+}
+
+/// What a derived key is for: its HKDF label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Identity,
+    Report,
+    Provisioning,
+    EcdhEs,
+    Hpke,
+}
+
+impl Purpose {
+    pub fn label(self) -> &'static str {
+        match self {
+            Purpose::Identity => "identity",
+            Purpose::Report => "report",
+            Purpose::Provisioning => "provisioning",
+            Purpose::EcdhEs => "ecdh-es",
+            Purpose::Hpke => "hpke",
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
 struct Stored {
-    decrypt: ByteBuf,
-    report: ByteBuf,
-    origin: Origin,
+    format: u32,
+    master: ByteBuf,
 }
 
 impl Drop for Stored {
     fn drop(&mut self) {
-        self.decrypt.as_mut_slice().zeroize();
-        self.report.as_mut_slice().zeroize();
+        self.master.as_mut_slice().zeroize();
     }
 }
 
-/// The loaded private keys; zeroized on drop (p256::SecretKey zeroizes itself).
+/// The loaded device keys: the master secret and the device-wide keys derived from it.
+/// Everything is wiped on drop (p256::SecretKey zeroizes itself).
 pub struct DeviceKeyPair {
-    decrypt: p256::SecretKey,
+    master: Zeroizing<[u8; 32]>,
+    identity: p256::SecretKey,
     report: p256::SecretKey,
+    provisioning: p256::SecretKey,
     pub origin: Origin,
 }
 
@@ -59,10 +104,13 @@ pub enum KeyStoreError {
     Store(StoreError),
     /// The stored key object does not decode: refuse to silently make a new key.
     Corrupt,
-    /// The RNG kept producing invalid scalars.
+    /// The RNG looks stuck (repeated or constant output).
     Rng,
-    /// Keys exist already; they are never replaced.
-    AlreadyExists,
+    /// Derivation produced no valid scalar (probability ~2^-512; reported, never papered over).
+    Derivation,
+    /// The anchor has no key scope (recorded before per-anchor keys existed): it has no
+    /// decryption keys until the TPA adds it again.
+    NoKeyScope,
 }
 
 impl From<StoreError> for KeyStoreError {
@@ -84,18 +132,8 @@ pub fn key_id(sec1: &[u8]) -> Vec<u8> {
     Sha256::digest(sec1)[..16].to_vec()
 }
 
-fn random_scalar<R: Rng + ?Sized>(rng: &mut R) -> Result<p256::SecretKey, KeyStoreError> {
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    for _ in 0..16 {
-        rng.fill(bytes.as_mut());
-        if let Ok(k) = p256::SecretKey::from_slice(bytes.as_ref()) {
-            return Ok(k);
-        }
-    }
-    Err(KeyStoreError::Rng)
-}
-
-fn public(sk: &p256::SecretKey) -> PublicKeyInfo {
+/// The public half of `sk` with its key id.
+pub fn public(sk: &p256::SecretKey) -> PublicKeyInfo {
     let sec1 = sk.public_key().to_sec1_point(false).as_bytes().to_vec();
     PublicKeyInfo {
         kid: key_id(&sec1),
@@ -103,37 +141,109 @@ fn public(sk: &p256::SecretKey) -> PublicKeyInfo {
     }
 }
 
+/// Derives the P-256 key for `purpose` and `context` from `master`:
+/// HKDF-SHA256(salt, master, info = label ‖ 0x00 ‖ context ‖ attempt), rejection-sampled into
+/// a valid scalar.
+fn derive(
+    master: &[u8; 32],
+    purpose: Purpose,
+    context: &[u8],
+) -> Result<p256::SecretKey, KeyStoreError> {
+    let hk = Hkdf::<sha2_0_11::Sha256>::new(Some(HKDF_SALT), master);
+    let mut okm = Zeroizing::new([0u8; 32]);
+    for attempt in 0u8..16 {
+        let info: [&[u8]; 4] = [purpose.label().as_bytes(), &[0], context, &[attempt]];
+        hk.expand_multi_info(&info, okm.as_mut())
+            .map_err(|_| KeyStoreError::Derivation)?;
+        if let Ok(k) = p256::SecretKey::from_slice(okm.as_ref()) {
+            return Ok(k);
+        }
+    }
+    Err(KeyStoreError::Derivation)
+}
+
+/// The context binding an anchor's keys: its key scope and a digest of its COSE_Key.
+fn anchor_context(key_scope: u64, anchor_cose_key: &[u8]) -> [u8; 40] {
+    let mut c = [0u8; 40];
+    c[..8].copy_from_slice(&key_scope.to_be_bytes());
+    c[8..].copy_from_slice(&Sha256::digest(anchor_cose_key));
+    c
+}
+
+/// One anchor's payload-decryption keys: one for ECDH-ES recipients, one for COSE-HPKE.
+pub struct AnchorKeys {
+    pub key_scope: u64,
+    ecdh: p256::SecretKey,
+    hpke: p256::SecretKey,
+}
+
+impl AnchorKeys {
+    pub fn ecdh_public(&self) -> PublicKeyInfo {
+        public(&self.ecdh)
+    }
+
+    pub fn hpke_public(&self) -> PublicKeyInfo {
+        public(&self.hpke)
+    }
+
+    /// Registers both keys (each for its one purpose, under its own kid) in `keys`.
+    pub fn add_to(&self, keys: &mut MemoryKeys) {
+        let e = Zeroizing::new(self.ecdh.to_bytes().to_vec());
+        let h = Zeroizing::new(self.hpke.to_bytes().to_vec());
+        // Both are valid scalars, so registration cannot fail.
+        let _ = keys.add_ecdh_p256(Some(&self.ecdh_public().kid), &e);
+        let _ = keys.add_hpke_p256(Some(&self.hpke_public().kid), &h);
+    }
+
+    /// A key set holding only this anchor's keys.
+    pub fn memory_keys(&self) -> MemoryKeys {
+        let mut keys = MemoryKeys::new();
+        self.add_to(&mut keys);
+        keys
+    }
+}
+
 impl DeviceKeyPair {
-    /// Loads the keys, generating them from `env`'s RNG and storing them on first use.
+    /// Loads the master secret, generating it from `env`'s RNG and storing it on first use.
     pub fn load_or_create<E: SecureStore + Rng + ?Sized>(
         env: &mut E,
     ) -> Result<Self, KeyStoreError> {
         if let Some(bytes) = env.get(KEYS_OBJECT)? {
             let stored: Stored =
                 protocol::decode(&bytes, 1024).map_err(|_| KeyStoreError::Corrupt)?;
-            let decrypt =
-                p256::SecretKey::from_slice(&stored.decrypt).map_err(|_| KeyStoreError::Corrupt)?;
-            let report =
-                p256::SecretKey::from_slice(&stored.report).map_err(|_| KeyStoreError::Corrupt)?;
-            return Ok(DeviceKeyPair {
-                decrypt,
-                report,
-                origin: stored.origin,
-            });
+            if stored.format != KEYS_FORMAT {
+                return Err(KeyStoreError::Corrupt);
+            }
+            let master = <[u8; 32]>::try_from(stored.master.as_slice())
+                .map_err(|_| KeyStoreError::Corrupt)?;
+            return Self::from_master(Zeroizing::new(master));
         }
-        let pair = DeviceKeyPair {
-            decrypt: random_scalar(env)?,
-            report: random_scalar(env)?,
-            origin: Origin::Generated,
-        };
+        let mut master = Zeroizing::new([0u8; 32]);
+        let mut check = Zeroizing::new([0u8; 32]);
+        env.fill(master.as_mut());
+        env.fill(check.as_mut());
+        // A stuck RNG (constant or repeating output) must not become the device's root secret.
+        if master.iter().all(|b| *b == master[0]) || *master == *check {
+            return Err(KeyStoreError::Rng);
+        }
+        let pair = Self::from_master(master)?;
         let stored = Stored {
-            decrypt: ByteBuf::from(pair.decrypt.to_bytes().to_vec()),
-            report: ByteBuf::from(pair.report.to_bytes().to_vec()),
-            origin: pair.origin,
+            format: KEYS_FORMAT,
+            master: ByteBuf::from(pair.master.to_vec()),
         };
         let bytes = Zeroizing::new(protocol::encode(&stored).map_err(|_| KeyStoreError::Corrupt)?);
         env.put(KEYS_OBJECT, &bytes)?;
         Ok(pair)
+    }
+
+    fn from_master(master: Zeroizing<[u8; 32]>) -> Result<Self, KeyStoreError> {
+        Ok(DeviceKeyPair {
+            identity: derive(&master, Purpose::Identity, &[])?,
+            report: derive(&master, Purpose::Report, &[])?,
+            provisioning: derive(&master, Purpose::Provisioning, &[])?,
+            master,
+            origin: Origin::Generated,
+        })
     }
 
     /// Whether keys exist (without creating them).
@@ -141,37 +251,23 @@ impl DeviceKeyPair {
         Ok(env.len(KEYS_OBJECT)?.is_some())
     }
 
-    /// Stores TPA-provided keys; refused once keys exist (generated or imported).
-    pub fn import<E: SecureStore + ?Sized>(
-        env: &mut E,
-        decrypt: &[u8],
-        report: &[u8],
-    ) -> Result<Self, KeyStoreError> {
-        if Self::exist(env)? {
-            return Err(KeyStoreError::AlreadyExists);
-        }
-        let pair = DeviceKeyPair {
-            decrypt: p256::SecretKey::from_slice(decrypt).map_err(|_| KeyStoreError::Corrupt)?,
-            report: p256::SecretKey::from_slice(report).map_err(|_| KeyStoreError::Corrupt)?,
-            origin: Origin::Imported,
-        };
-        pair.store(env)?;
-        Ok(pair)
+    /// The identity key: signs the device's statements about itself (key statements,
+    /// provisioning receipts). Its public half is what a factory enrols.
+    pub fn identity_public(&self) -> PublicKeyInfo {
+        public(&self.identity)
     }
 
-    fn store<E: SecureStore + ?Sized>(&self, env: &mut E) -> Result<(), KeyStoreError> {
-        let stored = Stored {
-            decrypt: ByteBuf::from(self.decrypt.to_bytes().to_vec()),
-            report: ByteBuf::from(self.report.to_bytes().to_vec()),
-            origin: self.origin,
-        };
-        let bytes = Zeroizing::new(protocol::encode(&stored).map_err(|_| KeyStoreError::Corrupt)?);
-        env.put(KEYS_OBJECT, &bytes)?;
-        Ok(())
+    pub fn identity_secret(&self) -> &p256::SecretKey {
+        &self.identity
     }
 
-    pub fn decryption_public(&self) -> PublicKeyInfo {
-        public(&self.decrypt)
+    /// The provisioning key: the TPA encrypts secrets (symmetric anchor keys, KEKs) to it.
+    pub fn provisioning_public(&self) -> PublicKeyInfo {
+        public(&self.provisioning)
+    }
+
+    pub fn provisioning_secret(&self) -> &p256::SecretKey {
+        &self.provisioning
     }
 
     pub fn report_public(&self) -> PublicKeyInfo {
@@ -183,19 +279,30 @@ impl DeviceKeyPair {
         &self.report
     }
 
-    /// The decryption key set the engine uses: the device key for ECDH-ES and for HPKE (by
-    /// kid or, for recipients without one, by trial), plus any provisioned KEKs.
-    pub fn decryption_keys(&self, keks: &[(Vec<u8>, Zeroizing<Vec<u8>>)]) -> MemoryKeys {
-        let mut keys = MemoryKeys::new();
-        let kid = self.decryption_public().kid;
-        let d = Zeroizing::new(self.decrypt.to_bytes().to_vec());
-        // Both registrations are derived from one valid scalar, so they cannot fail.
-        let _ = keys.add_ecdh_p256(Some(&kid), &d);
-        let _ = keys.add_hpke_p256(Some(&kid), &d);
-        for (kek_id, kek) in keks {
-            let _ = keys.add_kek(Some(kek_id), kek);
+    /// The payload-decryption keys of the anchor with `key_scope` and COSE_Key
+    /// `anchor_cose_key` (see the module documentation for why both).
+    pub fn anchor_keys(
+        &self,
+        key_scope: u64,
+        anchor_cose_key: &[u8],
+    ) -> Result<AnchorKeys, KeyStoreError> {
+        if key_scope == 0 {
+            return Err(KeyStoreError::NoKeyScope);
         }
-        keys
+        let context = anchor_context(key_scope, anchor_cose_key);
+        Ok(AnchorKeys {
+            key_scope,
+            ecdh: derive(&self.master, Purpose::EcdhEs, &context)?,
+            hpke: derive(&self.master, Purpose::Hpke, &context)?,
+        })
+    }
+
+    /// The keys of a stored anchor.
+    pub fn keys_of(
+        &self,
+        anchor: &super::state::AnchorRecord,
+    ) -> Result<AnchorKeys, KeyStoreError> {
+        self.anchor_keys(anchor.key_scope, &anchor.cose_key)
     }
 }
 
@@ -210,25 +317,62 @@ mod tests {
         let a = DeviceKeyPair::load_or_create(&mut env).unwrap();
         env.seed = 99;
         let b = DeviceKeyPair::load_or_create(&mut env).unwrap();
-        assert_eq!(a.decryption_public(), b.decryption_public());
-        assert_ne!(
-            a.decryption_public(),
-            a.report_public(),
-            "two distinct keys"
+        assert_eq!(a.identity_public(), b.identity_public());
+        assert_eq!(
+            a.anchor_keys(1, b"k").unwrap().hpke_public(),
+            b.anchor_keys(1, b"k").unwrap().hpke_public()
         );
-        assert_eq!(a.decryption_public().sec1.len(), 65);
+        assert_eq!(a.identity_public().sec1.len(), 65);
         let other = DeviceKeyPair::load_or_create(&mut TestBackend::new(2)).unwrap();
         assert_ne!(
-            a.decryption_public(),
-            other.decryption_public(),
+            a.identity_public(),
+            other.identity_public(),
             "keys come from the RNG"
         );
     }
 
     #[test]
-    fn a_corrupt_key_object_is_an_error_not_a_new_key() {
+    fn every_purpose_and_every_anchor_has_its_own_key() {
+        let k = DeviceKeyPair::load_or_create(&mut TestBackend::new(1)).unwrap();
+        let a1 = k.anchor_keys(1, b"anchor key A").unwrap();
+        let a2 = k.anchor_keys(2, b"anchor key A").unwrap();
+        let b1 = k.anchor_keys(1, b"anchor key B").unwrap();
+        let all = [
+            k.identity_public(),
+            k.report_public(),
+            k.provisioning_public(),
+            a1.ecdh_public(),
+            a1.hpke_public(),
+            a2.ecdh_public(),
+            a2.hpke_public(),
+            b1.ecdh_public(),
+            b1.hpke_public(),
+        ];
+        for (i, x) in all.iter().enumerate() {
+            for y in &all[i + 1..] {
+                assert_ne!(x, y);
+            }
+        }
+        assert_eq!(
+            k.anchor_keys(0, b"x").err(),
+            Some(KeyStoreError::NoKeyScope)
+        );
+    }
+
+    #[test]
+    fn a_corrupt_or_old_format_key_object_is_an_error_not_a_new_key() {
         let mut env = TestBackend::new(1);
         env.put(KEYS_OBJECT, b"junk").unwrap();
+        assert_eq!(
+            DeviceKeyPair::load_or_create(&mut env).err(),
+            Some(KeyStoreError::Corrupt)
+        );
+        let old = Stored {
+            format: 1,
+            master: ByteBuf::from(alloc::vec![7u8; 32]),
+        };
+        env.put(KEYS_OBJECT, &protocol::encode(&old).unwrap())
+            .unwrap();
         assert_eq!(
             DeviceKeyPair::load_or_create(&mut env).err(),
             Some(KeyStoreError::Corrupt)
@@ -244,5 +388,103 @@ mod tests {
             Some(KeyStoreError::Rng)
         );
         assert!(env.store.names().is_empty());
+    }
+}
+
+/// A pre-shared key-encryption key and the anchors whose manifests may use it. A KEK is a
+/// secret shared with whoever wraps content keys with it, so it is only ever offered to the
+/// anchors it was provisioned for.
+pub struct SharedKek {
+    pub kid: Vec<u8>,
+    pub key: Zeroizing<Vec<u8>>,
+    pub anchors: Vec<u32>,
+}
+
+/// The service's [`KeySource`](crate::suit::decrypt::KeySource): each signer's own anchor
+/// keys (plus KEKs provisioned for it), never another anchor's; and decrypted or secure
+/// content into `['ree', ...]` components only for anchors whose scope has `ree_plaintext`.
+pub struct AnchorKeySource<'a> {
+    pair: &'a DeviceKeyPair,
+    anchors: &'a [super::state::AnchorRecord],
+    keks: &'a [SharedKek],
+}
+
+impl<'a> AnchorKeySource<'a> {
+    pub fn new(
+        pair: &'a DeviceKeyPair,
+        anchors: &'a [super::state::AnchorRecord],
+        keks: &'a [SharedKek],
+    ) -> Self {
+        AnchorKeySource {
+            pair,
+            anchors,
+            keks,
+        }
+    }
+
+    fn anchor(&self, id: u32) -> Option<&super::state::AnchorRecord> {
+        self.anchors.iter().find(|a| a.id == id)
+    }
+
+    /// Whether some signer's anchor lets confidential content into the normal world.
+    fn ree_allowed(&self, signers: &[u32]) -> bool {
+        signers
+            .iter()
+            .any(|s| self.anchor(*s).is_some_and(|a| a.scope.ree_plaintext))
+    }
+}
+
+/// Whether content written to `c` leaves the TEE (an unusable REE path counts as one).
+fn is_ree(c: &crate::suit::ComponentId) -> bool {
+    matches!(
+        super::components::classify(c),
+        Ok(super::components::Kind::Ree { .. }) | Err(_)
+    )
+}
+
+impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
+    fn keys_for(
+        &self,
+        signers: &[u32],
+        component: &crate::suit::ComponentId,
+    ) -> Result<crate::suit::decrypt::SelectedKeys<'_>, crate::suit::decrypt::PlaintextRefused>
+    {
+        let ree = is_ree(component);
+        let mut keys = MemoryKeys::new();
+        let mut allowed = false;
+        for id in signers {
+            let Some(a) = self.anchor(*id) else { continue };
+            if ree && !a.scope.ree_plaintext {
+                continue;
+            }
+            allowed = true;
+            // An anchor without a key scope simply has no keys (decryption then fails).
+            if let Ok(k) = self.pair.keys_of(a) {
+                k.add_to(&mut keys);
+            }
+            for kek in self.keks.iter().filter(|k| k.anchors.contains(id)) {
+                let _ = keys.add_kek(Some(&kek.kid), &kek.key);
+            }
+        }
+        if ree && !allowed {
+            return Err(crate::suit::decrypt::PlaintextRefused);
+        }
+        Ok(crate::suit::decrypt::SelectedKeys::Own(keys))
+    }
+
+    fn may_copy(
+        &self,
+        signers: &[u32],
+        component: &crate::suit::ComponentId,
+        source: &crate::suit::ComponentId,
+        source_decrypted: bool,
+    ) -> Result<(), crate::suit::decrypt::PlaintextRefused> {
+        // Secure components (TA data, personalization, secure storage) and anything decrypted
+        // in this run are confidential: copying them out is a decryption into the REE.
+        let confidential = source_decrypted || !is_ree(source);
+        if is_ree(component) && confidential && !self.ree_allowed(signers) {
+            return Err(crate::suit::decrypt::PlaintextRefused);
+        }
+        Ok(())
     }
 }

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod memory;
 pub mod provision;
 pub mod state;
+pub mod statement;
 pub mod store;
 
 use alloc::format;
@@ -25,12 +26,12 @@ use serde_bytes::ByteBuf;
 
 use crate::cose::VerificationKey;
 use crate::protocol::{
-    self, AnchorInfo, AnchorsResponse, ChunkRequest, Command, DeviceKeyResponse, Empty,
-    IdentityInfo, InstallBeginRequest, InstallFinishResponse, InstallPrepareResponse,
-    PayloadChunkRequest, PersonalizationResponse, PlatformInfo, ProvisionRequest,
-    ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal, ReportRequest, ReportResponse,
-    RuleInfo, ServiceInfo, Status, StatusResponse, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE,
-    PROTOCOL_VERSION,
+    self, AnchorInfo, AnchorKeysInfo, AnchorsResponse, ChunkRequest, Command, DeviceKeyRequest,
+    DeviceKeyResponse, Empty, IdentityInfo, InstallBeginRequest, InstallFinishResponse,
+    InstallPrepareResponse, PayloadChunkRequest, PersonalizationResponse, PlatformInfo,
+    ProvisionRequest, ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal,
+    ReportRequest, ReportResponse, RuleInfo, ServiceInfo, Status, StatusResponse, MAX_CHUNK,
+    MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
 use crate::report::Report;
 use crate::suit::ComponentId;
@@ -231,7 +232,7 @@ impl<B: Backend> Service<B> {
         };
         let outcome = match command {
             Command::Status => self.handle(request, |s, _: Empty| s.status()),
-            Command::DeviceKey => self.handle(request, |s, _: Empty| s.device_key()),
+            Command::DeviceKey => self.handle(request, |s, r: DeviceKeyRequest| s.device_key(r)),
             Command::Provision => {
                 self.handle(request, |s, r: ProvisionRequest| s.provision(&r.message))
             }
@@ -314,7 +315,7 @@ impl<B: Backend> Service<B> {
         }
         if matches!(self.backend.len(keys::KEYS_OBJECT), Ok(Some(_))) {
             match self.keys() {
-                Ok(k) => service.device_key_kid = Some(ByteBuf::from(k.decryption_public().kid)),
+                Ok(k) => service.device_key_kid = Some(ByteBuf::from(k.identity_public().kid)),
                 Err(e) => service.state_error = Some(e.reason),
             }
         }
@@ -343,43 +344,109 @@ impl<B: Backend> Service<B> {
         })
     }
 
-    fn device_key(&mut self) -> Result<DeviceKeyResponse, Refuse> {
+    fn device_key(&mut self, r: DeviceKeyRequest) -> Result<DeviceKeyResponse, Refuse> {
+        use statement::StatedKey;
         let k = self.keys()?;
-        let (d, r) = (k.decryption_public(), k.report_public());
+        let (i, rep, p) = (
+            k.identity_public(),
+            k.report_public(),
+            k.provisioning_public(),
+        );
+        let mut stated = alloc::vec![
+            StatedKey::new("identity", None, &i),
+            StatedKey::new("report", None, &rep),
+            StatedKey::new("provisioning", None, &p),
+        ];
+        let anchor = match r.anchor {
+            None => None,
+            Some(id) => {
+                let state = State::load(&self.backend)?;
+                let a = state
+                    .anchors
+                    .iter()
+                    .find(|a| a.id == id)
+                    .ok_or_else(|| Refuse::new("not-found", format!("no anchor {id}")))?;
+                let keys = k.keys_of(a)?;
+                let (e, h) = (keys.ecdh_public(), keys.hpke_public());
+                stated.push(StatedKey::new("ecdh-es", Some((id, a.key_scope)), &e));
+                stated.push(StatedKey::new("hpke", Some((id, a.key_scope)), &h));
+                Some(AnchorKeysInfo {
+                    id,
+                    key_scope: a.key_scope,
+                    ecdh_es_key: ByteBuf::from(e.sec1),
+                    ecdh_es_kid: ByteBuf::from(e.kid),
+                    hpke_key: ByteBuf::from(h.sec1),
+                    hpke_kid: ByteBuf::from(h.kid),
+                })
+            }
+        };
+        let st = statement::KeyStatement {
+            statement: statement::STATEMENT_KIND.into(),
+            device: ByteBuf::from(i.kid.clone()),
+            keys: stated,
+        };
+        let signed = statement::sign(&st, k.identity_secret())
+            .map_err(|e| Refuse::new("device-key", format!("{e}")))?;
         Ok(DeviceKeyResponse {
-            decryption_key: ByteBuf::from(d.sec1),
-            decryption_kid: ByteBuf::from(d.kid),
-            report_key: ByteBuf::from(r.sec1),
-            report_kid: ByteBuf::from(r.kid),
+            identity_key: ByteBuf::from(i.sec1),
+            identity_kid: ByteBuf::from(i.kid),
+            report_key: ByteBuf::from(rep.sec1),
+            report_kid: ByteBuf::from(rep.kid),
+            provisioning_key: ByteBuf::from(p.sec1),
+            provisioning_kid: ByteBuf::from(p.kid),
+            anchor,
+            statement: ByteBuf::from(signed),
             origin: format!("{:?}", k.origin).to_lowercase(),
         })
     }
 
     fn provision(&mut self, message: &[u8]) -> Result<ProvisionResponse, Refuse> {
-        // Do not create keys here: a message may import them (weak-RNG platforms).
-        let device_kid = if DeviceKeyPair::exist(&self.backend)? {
-            Some(self.keys()?.decryption_public().kid)
-        } else {
-            None
-        };
+        let keys = self.keys()?;
+        let identity = keys.identity_public();
+        let prov = keys.provisioning_public();
+        let d = zeroize::Zeroizing::new(keys.provisioning_secret().to_bytes().to_vec());
+        let mut opener = crate::encryption::MemoryKeys::new();
+        opener
+            .add_hpke_p256(Some(&prov.kid), &d)
+            .map_err(|e| Refuse::new("device-key", format!("provisioning key: {e:?}")))?;
         let mut state = State::load(&self.backend)?;
+        let old_keks = provision::load_keks(&self.backend, state.provisioning_counter)?;
+        let mut keks = old_keks.clone();
+        let device = provision::Device {
+            identity_kid: &identity.kid,
+            provisioning: &opener,
+        };
         let applied = provision::apply(
             message,
             &self.config.tpa_root,
-            device_kid.as_deref(),
+            &device,
             &mut state,
+            &mut keks,
         )
         .map_err(|e| Refuse::new("provisioning", format!("{e}")))?;
-        if let Some((decryption, report)) = &applied.imported_keys {
-            // Keys first: if the state write then fails, the replayed message is refused
-            // (keys exist) rather than importing twice.
-            DeviceKeyPair::import(&mut self.backend, &decryption.0, &report.0)?;
+        let digest = provision::state_digest(&state, &keks)
+            .map_err(|_| Refuse::new("internal", "could not encode the state digest"))?;
+        let receipt = provision::sign_receipt(
+            &provision::Receipt {
+                counter: applied.counter,
+                state_digest: ByteBuf::from(digest.to_vec()),
+                device: ByteBuf::from(identity.kid.clone()),
+                message_digest: ByteBuf::from(applied.message_digest.to_vec()),
+            },
+            keys.identity_secret(),
+        )
+        .map_err(|e| Refuse::new("internal", format!("signing the receipt: {e:?}")))?;
+        // The KEK object first, the state record last: the record's counter decides which
+        // KEK set is in force, so a cut between the two writes leaves the old one.
+        if applied.keks_changed || self.backend.len(keys::KEKS_OBJECT).ok().flatten().is_some() {
+            provision::save_keks(&mut self.backend, applied.counter, &old_keks, &keks)?;
         }
         state.save(&mut self.backend)?;
         Ok(ProvisionResponse {
             counter: applied.counter,
             signer: applied.signer,
             applied: applied.summary,
+            receipt: ByteBuf::from(receipt),
         })
     }
 
@@ -487,8 +554,12 @@ impl<B: Backend> Service<B> {
 
     fn install_finish(&mut self) -> Result<InstallFinishResponse, Refuse> {
         let keys = self.keys()?;
-        let decryption = keys.decryption_keys(&[]);
         let mut state = State::load(&self.backend)?;
+        let keks = provision::load_keks(&self.backend, state.provisioning_counter)?;
+        let shared = provision::shared_keks(&keks);
+        // Keys are chosen inside the engine, per manifest, from its authenticated signers.
+        let anchors = state.anchors.clone();
+        let decryption = keys::AnchorKeySource::new(&keys, &anchors, &shared);
         let done = self
             .install
             .finish(&mut self.backend, &mut state, &decryption);

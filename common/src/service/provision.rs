@@ -1,11 +1,21 @@
 //! Trust-anchor management by signed messages from the Trust Provisioning Authority.
 //!
 //! The REE only relays these messages; the TA believes them because they are signed by the
-//! TPA root fixed when the TA was built (or by an anchor the TPA gave the TPA role). A
-//! strictly increasing counter makes a replayed or older message fail, and an optional
-//! device binding makes a message for one device useless on another. A message is applied
-//! all-or-nothing: every operation is checked against a copy of the state, which is saved in
-//! one atomic write only if all of them pass.
+//! TPA root fixed when the TA was built (or by an asymmetric anchor the TPA gave the TPA
+//! role). Every message names the device it is for (the device identity key's id) and
+//! carries the counter that must come next: exactly the stored counter + 1. So a replayed,
+//! older or foreign message fails, and the REE cannot drop one message (a revocation, say)
+//! and apply the next: the TPA numbers its messages per device, and a gap is refused. A
+//! message is applied all-or-nothing: every operation is checked against a copy of the
+//! state, which is saved in one atomic write only if all of them pass. The TA answers with a
+//! receipt signed by its identity key naming the counter, the message and the resulting
+//! state, so the TPA sees what was applied.
+//!
+//! Secrets (symmetric anchor keys, KEKs) travel only encrypted to the device's provisioning
+//! key: COSE-HPKE integrated encryption (COSE_Encrypt0, HPKE-0: P-256, SHA-256, AES-128-GCM)
+//! with `external_aad` naming the operation and id, so a wrapped key cannot be moved to
+//! another purpose. A symmetric key in clear is refused, and a symmetric key never holds the
+//! TPA role (anyone who can verify with it could forge with it).
 //!
 //! Wire format (CBOR):
 //!
@@ -18,9 +28,12 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
+use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
 
 use crate::cbor::Decoder;
 use crate::cose::{AuthBlock, CoseError, VerificationKey};
+use crate::encryption::{decrypt_integrated, CoseOptions, DeviceKeys};
 use crate::protocol;
 
 use super::state::{
@@ -31,23 +44,64 @@ use super::state::{
 pub const MAX_MESSAGE: usize = 64 * 1024;
 /// Most operations in one message.
 pub const MAX_OPS: usize = 32;
+/// Most KEKs a device keeps.
+pub const MAX_KEKS: usize = 16;
+/// Largest wrapped secret (a symmetric COSE_Key of at most 64 bytes, encrypted).
+pub const MAX_WRAPPED: usize = 512;
 
 /// Anchor id reported when the build-time TPA root signed.
 pub const TPA_ROOT_ID: u32 = 0;
 
+/// HPKE `info` of every wrapped provisioning secret (domain separation from payloads).
+pub const WRAP_INFO: &[u8] = b"SUIT TA provisioning secret";
+
+/// The `external_aad` a wrapped anchor key is bound to: the operation and the anchor id.
+pub fn anchor_wrap_aad(id: u32) -> Vec<u8> {
+    let mut aad = b"suit-ta add-secret-anchor ".to_vec();
+    aad.extend_from_slice(&id.to_be_bytes());
+    aad
+}
+
+/// The `external_aad` a wrapped KEK is bound to: the operation and the KEK's id.
+pub fn kek_wrap_aad(kid: &[u8]) -> Vec<u8> {
+    let mut aad = b"suit-ta add-kek ".to_vec();
+    aad.extend_from_slice(kid);
+    aad
+}
+
+/// COSE options of a wrapped secret with `aad` as `external_aad`.
+pub fn wrap_options(aad: &[u8]) -> CoseOptions<'_> {
+    CoseOptions {
+        external_aad: aad,
+        ecdh_kdf_other: None,
+        hpke_info: WRAP_INFO,
+        hpke_aad: b"",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProvisioningBody {
-    /// Must exceed the device's stored counter.
+    /// Must be exactly the device's stored counter + 1.
     pub counter: u64,
-    /// If present, the message is for the device whose decryption-key id this is.
-    pub device: Option<ByteBuf>,
+    /// The device this message is for: the key id of its identity key.
+    pub device: ByteBuf,
     pub ops: Vec<Op>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
-    /// Add a new anchor (its id must be unused; ids are never 0, the TPA root's).
+    /// Add a new anchor with a public key (its id must be unused; ids are never 0, the TPA
+    /// root's). Symmetric keys are refused here: use `AddSecretAnchor`.
     AddAnchor(AnchorRecord),
+    /// Add an anchor whose key is symmetric (COSE_Mac0 verification), delivered encrypted
+    /// to the device's provisioning key: `wrapped_key` is a COSE_Encrypt0 (HPKE) of the
+    /// symmetric COSE_Key, `external_aad` = [`anchor_wrap_aad`]. Never the TPA role.
+    AddSecretAnchor {
+        id: u32,
+        role: RoleRecord,
+        scope: Scope,
+        wrapped_key: ByteBuf,
+    },
     /// Remove an anchor and every rule naming it.
     RemoveAnchor { id: u32 },
     /// Replace an anchor's permissions.
@@ -56,14 +110,20 @@ pub enum Op {
     SetRules(Vec<RuleRecord>),
     /// Set the identifiers vendor/class/device conditions compare against.
     SetIdentity(Identity),
-    /// Install device keys the TPA generated, for platforms whose RNG cannot be trusted.
-    /// Accepted once, before the device has keys (a message with this op cannot be bound to
-    /// a device for that reason). It carries private keys: make and deliver it only in a
-    /// trusted provisioning environment.
-    ImportDeviceKeys { decryption: Secret, report: Secret },
+    /// Add a key-encryption key for A128KW/A256KW recipients, found by `kid`, usable only
+    /// for manifests signed by one of `anchors` (a KEK is shared with whoever wraps with it,
+    /// so it belongs to named tenants): `wrapped_key` is a COSE_Encrypt0 (HPKE) of the raw
+    /// 16- or 32-byte KEK, `external_aad` = [`kek_wrap_aad`].
+    AddKek {
+        kid: ByteBuf,
+        anchors: Vec<u32>,
+        wrapped_key: ByteBuf,
+    },
+    /// Remove a KEK.
+    RemoveKek { kid: ByteBuf },
 }
 
-/// A private scalar inside a provisioning message: never printed, wiped on drop.
+/// A secret inside the TA (a KEK): never printed, wiped on drop.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(pub ByteBuf);
@@ -80,6 +140,15 @@ impl Drop for Secret {
     }
 }
 
+/// A key-encryption key the TPA provisioned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kek {
+    pub kid: ByteBuf,
+    /// The anchors whose manifests may use it.
+    pub anchors: Vec<u32>,
+    pub key: Secret,
+}
+
 /// Why a provisioning message was refused. Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProvisionError {
@@ -88,7 +157,12 @@ pub enum ProvisionError {
     /// The signature is not from the TPA root or a TPA-role anchor.
     NotTpaSigned(CoseError),
     /// Replay or older message.
-    Counter {
+    Replayed {
+        stored: u64,
+        offered: u64,
+    },
+    /// A message between the stored counter and this one was never applied.
+    Skipped {
         stored: u64,
         offered: u64,
     },
@@ -110,9 +184,16 @@ impl core::fmt::Display for ProvisionError {
             ProvisionError::NotTpaSigned(e) => {
                 write!(f, "not signed by the TPA root or a TPA anchor ({e:?})")
             }
-            ProvisionError::Counter { stored, offered } => write!(
+            ProvisionError::Replayed { stored, offered } => write!(
                 f,
                 "counter {offered} is not greater than the applied counter {stored} (replayed or older message)"
+            ),
+            ProvisionError::Skipped { stored, offered } => write!(
+                f,
+                "counter {offered} skips message(s) {}..={} (the next message must carry counter {}): an earlier message was not applied",
+                stored + 1,
+                offered - 1,
+                stored + 1
             ),
             ProvisionError::WrongDevice => write!(f, "message is bound to another device"),
             ProvisionError::TooManyOps => write!(f, "more than {MAX_OPS} operations"),
@@ -121,15 +202,25 @@ impl core::fmt::Display for ProvisionError {
     }
 }
 
-/// What an accepted message did, for the agent to print.
+/// What an accepted message did, for the agent to print and the receipt to sign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
     pub counter: u64,
     /// Anchor id of the signer (0 = TPA root).
     pub signer: u32,
     pub summary: Vec<String>,
-    /// Device keys to import (decryption, report), validated P-256 scalars.
-    pub imported_keys: Option<(Secret, Secret)>,
+    /// Whether the KEK set changed (the caller then stores it).
+    pub keks_changed: bool,
+    /// SHA-256 of the whole message, for the receipt.
+    pub message_digest: [u8; 32],
+}
+
+/// The device side of a message: who the device is and how it opens wrapped secrets.
+pub struct Device<'a> {
+    /// Key id of the device identity key: what a message must name.
+    pub identity_kid: &'a [u8],
+    /// The provisioning key, for wrapped secrets (COSE-HPKE recipient).
+    pub provisioning: &'a dyn DeviceKeys,
 }
 
 fn split(message: &[u8]) -> Result<(&[u8], &[u8]), ProvisionError> {
@@ -155,14 +246,15 @@ fn split(message: &[u8]) -> Result<(&[u8], &[u8]), ProvisionError> {
     Ok((body, auth))
 }
 
-/// Verifies `message` against the TPA root and the state's TPA anchors, checks counter and
-/// device binding, and applies its operations to `state` (in memory; the caller saves).
-/// `device_kid` is `None` while the device has no keys yet.
+/// Verifies `message` against the TPA root and the state's TPA anchors, checks device
+/// binding and counter, and applies its operations to `state` and `keks` (in memory; the
+/// caller saves). On error neither is changed.
 pub fn apply(
     message: &[u8],
     tpa_root: &VerificationKey,
-    device_kid: Option<&[u8]>,
+    device: &Device<'_>,
     state: &mut State,
+    keks: &mut Vec<Kek>,
 ) -> Result<Applied, ProvisionError> {
     let (body_bytes, auth) = split(message)?;
     let block = AuthBlock::parse(auth).map_err(ProvisionError::NotTpaSigned)?;
@@ -170,51 +262,51 @@ pub fn apply(
     let signer = authenticate(&block, body_bytes, tpa_root, state)?;
     let body: ProvisioningBody = protocol::decode(body_bytes, MAX_MESSAGE)
         .map_err(|_| ProvisionError::Malformed("body does not decode"))?;
-    if body.counter <= state.provisioning_counter {
-        return Err(ProvisionError::Counter {
-            stored: state.provisioning_counter,
-            offered: body.counter,
-        });
+    if body.device.as_slice() != device.identity_kid {
+        return Err(ProvisionError::WrongDevice);
     }
-    if let Some(device) = &body.device {
-        if Some(device.as_slice()) != device_kid {
-            return Err(ProvisionError::WrongDevice);
-        }
-    }
+    check_counter(state.provisioning_counter, body.counter)?;
     if body.ops.len() > MAX_OPS {
         return Err(ProvisionError::TooManyOps);
     }
     let mut next = state.clone();
-    let mut summary = Vec::new();
-    let mut imported_keys = None;
-    for (index, op) in body.ops.iter().enumerate() {
-        let fail = |reason: String| ProvisionError::Op { index, reason };
-        if let Op::ImportDeviceKeys { decryption, report } = op {
-            if device_kid.is_some() || imported_keys.is_some() {
-                return Err(fail(
-                    "the device already has keys: import is allowed once, before first use".into(),
-                ));
-            }
-            for k in [decryption, report] {
-                p256::SecretKey::from_slice(&k.0)
-                    .map_err(|_| fail("imported key is not a P-256 scalar".into()))?;
-            }
-            if decryption == report {
-                return Err(fail("the decryption and report keys must differ".into()));
-            }
-            imported_keys = Some((decryption.clone(), report.clone()));
-            summary.push("imported device keys".to_string());
-            continue;
-        }
-        summary.push(apply_op(&mut next, op).map_err(fail)?);
-    }
+    let mut next_keks = keks.clone();
+    let mut unwrap = |aad: &[u8], wrapped: &[u8]| unwrap_secret(device.provisioning, aad, wrapped);
+    let summary = apply_ops(&mut next, &mut next_keks, &body.ops, &mut unwrap)?;
     next.provisioning_counter = body.counter;
+    let keks_changed = next_keks != *keks;
     *state = next;
+    *keks = next_keks;
     Ok(Applied {
         counter: body.counter,
         signer,
         summary,
-        imported_keys,
+        keks_changed,
+        message_digest: Sha256::digest(message).into(),
+    })
+}
+
+/// The counter rule: exactly the next one.
+pub fn check_counter(stored: u64, offered: u64) -> Result<(), ProvisionError> {
+    if offered <= stored {
+        return Err(ProvisionError::Replayed { stored, offered });
+    }
+    if offered != stored + 1 {
+        return Err(ProvisionError::Skipped { stored, offered });
+    }
+    Ok(())
+}
+
+fn unwrap_secret(
+    keys: &dyn DeviceKeys,
+    aad: &[u8],
+    wrapped: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, String> {
+    if wrapped.len() > MAX_WRAPPED {
+        return Err(alloc::format!("wrapped key exceeds {MAX_WRAPPED} bytes"));
+    }
+    decrypt_integrated(wrapped, None, keys, &wrap_options(aad)).map_err(|e| {
+        alloc::format!("the wrapped key does not open with this device's provisioning key ({e:?})")
     })
 }
 
@@ -229,20 +321,42 @@ fn authenticate(
         Err(e) => e,
     };
     for a in state.anchors.iter().filter(|a| a.role == RoleRecord::Tpa) {
-        if let Ok((key, _)) = VerificationKey::from_cose_key(&a.cose_key) {
-            match block.verify(body, &key) {
+        match VerificationKey::from_cose_key(&a.cose_key) {
+            // A symmetric key never speaks for the TPA, even if an old state says so.
+            Ok((VerificationKey::Hmac256(_), _)) | Err(_) => continue,
+            Ok((key, _)) => match block.verify(body, &key) {
                 Ok(()) => return Ok(a.id),
                 Err(e) => last = e,
-            }
+            },
         }
     }
     Err(ProvisionError::NotTpaSigned(last))
 }
 
-fn describe_key(a: &AnchorRecord) -> Result<(), String> {
-    VerificationKey::from_cose_key(&a.cose_key)
-        .map(|_| ())
-        .map_err(|e| alloc::format!("anchor {} key does not parse ({e:?})", a.id))
+/// Opens a wrapped secret: `(external_aad, wrapped) -> plaintext`.
+pub type Unwrap<'a> = dyn FnMut(&[u8], &[u8]) -> Result<Zeroizing<Vec<u8>>, String> + 'a;
+
+/// Applies `ops` in order to `state` and `keks` (the caller works on copies and keeps them
+/// only on success). The TPA's model of a device (`suit-author provision --state`) runs the
+/// same function, so both sides agree on the result.
+pub fn apply_ops(
+    state: &mut State,
+    keks: &mut Vec<Kek>,
+    ops: &[Op],
+    unwrap: &mut Unwrap<'_>,
+) -> Result<Vec<String>, ProvisionError> {
+    let mut summary = Vec::new();
+    for (index, op) in ops.iter().enumerate() {
+        let fail = |reason: String| ProvisionError::Op { index, reason };
+        summary.push(apply_op(state, keks, op, unwrap).map_err(fail)?);
+    }
+    Ok(summary)
+}
+
+fn parse_key(id: u32, cose_key: &[u8]) -> Result<VerificationKey, String> {
+    VerificationKey::from_cose_key(cose_key)
+        .map(|(k, _)| k)
+        .map_err(|e| alloc::format!("anchor {id} key does not parse ({e:?})"))
 }
 
 fn check_scope(scope: &Scope) -> Result<(), String> {
@@ -272,25 +386,78 @@ fn check_scope(scope: &Scope) -> Result<(), String> {
     Ok(())
 }
 
-fn apply_op(state: &mut State, op: &Op) -> Result<String, String> {
+fn add_anchor(state: &mut State, a: AnchorRecord) -> Result<String, String> {
+    if a.id == TPA_ROOT_ID {
+        return Err("anchor id 0 is reserved for the TPA root".into());
+    }
+    if state.anchors.iter().any(|x| x.id == a.id) {
+        return Err(alloc::format!(
+            "anchor {} already exists (use Rescope)",
+            a.id
+        ));
+    }
+    if state.anchors.len() >= MAX_ANCHORS {
+        return Err("anchor store is full".into());
+    }
+    check_scope(&a.scope)?;
+    // The device, not the message, picks the key scope: a fresh one per addition.
+    let mut a = a;
+    a.key_scope = state
+        .next_key_scope()
+        .ok_or_else(|| String::from("anchor key scopes exhausted"))?;
+    let summary = alloc::format!("added anchor {} ({:?})", a.id, a.role);
+    state.anchors.push(a);
+    Ok(summary)
+}
+
+fn check_kek_id(kid: &[u8]) -> Result<(), String> {
+    if kid.is_empty() || kid.len() > 64 {
+        return Err("KEK ids must be 1..64 bytes".into());
+    }
+    Ok(())
+}
+
+fn apply_op(
+    state: &mut State,
+    keks: &mut Vec<Kek>,
+    op: &Op,
+    unwrap: &mut Unwrap<'_>,
+) -> Result<String, String> {
     match op {
-        Op::AddAnchor(a) => {
-            if a.id == TPA_ROOT_ID {
-                return Err("anchor id 0 is reserved for the TPA root".into());
-            }
-            if state.anchors.iter().any(|x| x.id == a.id) {
+        Op::AddAnchor(a) => match parse_key(a.id, &a.cose_key)? {
+            VerificationKey::Hmac256(_) => Err(alloc::format!(
+                "anchor {}: a symmetric key in clear is refused (it must arrive encrypted to the device's provisioning key: AddSecretAnchor)",
+                a.id
+            )),
+            _ => add_anchor(state, a.clone()),
+        },
+        Op::AddSecretAnchor {
+            id,
+            role,
+            scope,
+            wrapped_key,
+        } => {
+            if *role == RoleRecord::Tpa {
                 return Err(alloc::format!(
-                    "anchor {} already exists (use Rescope)",
-                    a.id
+                    "anchor {id}: a symmetric key cannot hold the TPA role"
                 ));
             }
-            if state.anchors.len() >= MAX_ANCHORS {
-                return Err("anchor store is full".into());
+            let cose_key = unwrap(&anchor_wrap_aad(*id), wrapped_key)?;
+            if !matches!(parse_key(*id, &cose_key)?, VerificationKey::Hmac256(_)) {
+                return Err(alloc::format!(
+                    "anchor {id}: an encrypted anchor key must be symmetric (public keys go in AddAnchor)"
+                ));
             }
-            describe_key(a)?;
-            check_scope(&a.scope)?;
-            state.anchors.push(a.clone());
-            Ok(alloc::format!("added anchor {} ({:?})", a.id, a.role))
+            add_anchor(
+                state,
+                AnchorRecord {
+                    id: *id,
+                    cose_key: ByteBuf::from(cose_key.to_vec()),
+                    role: *role,
+                    scope: scope.clone(),
+                    key_scope: 0,
+                },
+            )
         }
         Op::RemoveAnchor { id } => {
             let before = state.anchors.len();
@@ -300,6 +467,10 @@ fn apply_op(state: &mut State, op: &Op) -> Result<String, String> {
             }
             for r in &mut state.rules {
                 r.required_anchors.retain(|x| x != id);
+            }
+            // A later anchor with the same id must not inherit its KEKs.
+            for k in keks.iter_mut() {
+                k.anchors.retain(|x| x != id);
             }
             Ok(alloc::format!("removed anchor {id}"))
         }
@@ -344,8 +515,274 @@ fn apply_op(state: &mut State, op: &Op) -> Result<String, String> {
             state.identity = identity.clone();
             Ok("set device identity".to_string())
         }
-        Op::ImportDeviceKeys { .. } => Err("device keys are imported by the service".into()),
+        Op::AddKek {
+            kid,
+            anchors,
+            wrapped_key,
+        } => {
+            check_kek_id(kid)?;
+            if anchors.is_empty() || anchors.len() > MAX_ANCHORS {
+                return Err("a KEK must name 1..32 anchors that may use it".into());
+            }
+            if let Some(missing) = anchors
+                .iter()
+                .find(|id| !state.anchors.iter().any(|a| a.id == **id))
+            {
+                return Err(alloc::format!("KEK names unknown anchor {missing}"));
+            }
+            if keks.iter().any(|k| k.kid == *kid) {
+                return Err(alloc::format!(
+                    "KEK {} already exists (remove it first)",
+                    hex_id(kid)
+                ));
+            }
+            if keks.len() >= MAX_KEKS {
+                return Err(alloc::format!("the device keeps at most {MAX_KEKS} KEKs"));
+            }
+            let key = unwrap(&kek_wrap_aad(kid), wrapped_key)?;
+            if key.len() != 16 && key.len() != 32 {
+                return Err("a KEK must be 16 (A128KW) or 32 (A256KW) bytes".into());
+            }
+            keks.push(Kek {
+                kid: kid.clone(),
+                anchors: anchors.clone(),
+                key: Secret(ByteBuf::from(key.to_vec())),
+            });
+            Ok(alloc::format!("added KEK {}", hex_id(kid)))
+        }
+        Op::RemoveKek { kid } => {
+            let before = keks.len();
+            keks.retain(|k| k.kid != *kid);
+            if keks.len() == before {
+                return Err(alloc::format!("no KEK {}", hex_id(kid)));
+            }
+            Ok(alloc::format!("removed KEK {}", hex_id(kid)))
+        }
     }
+}
+
+fn hex_id(id: &[u8]) -> String {
+    id.iter().map(|b| alloc::format!("{b:02x}")).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Receipts: what the device applied, signed by its identity key.
+
+/// COSE_Sign1 payload of a provisioning receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The counter of the message just applied (= the device's counter now).
+    pub counter: u64,
+    /// [`state_digest`] of the anchors, rules, identity and KEKs (ids) after the message.
+    pub state_digest: ByteBuf,
+    /// Key id of the identity key that signed.
+    pub device: ByteBuf,
+    /// SHA-256 of the whole provisioning message applied.
+    pub message_digest: ByteBuf,
+}
+
+/// One anchor as the state digest covers it. A symmetric key is covered by its kid only:
+/// nothing derived from a secret key leaves the TA, not even a hash.
+#[derive(Serialize)]
+struct AnchorDigestEntry<'a> {
+    id: u32,
+    role: RoleRecord,
+    scope: &'a Scope,
+    /// The public COSE_Key, or empty for a symmetric key.
+    public_key: &'a [u8],
+    kid: ByteBuf,
+}
+
+#[derive(Serialize)]
+struct StateDigestInput<'a> {
+    identity: &'a Identity,
+    anchors: Vec<AnchorDigestEntry<'a>>,
+    rules: &'a [RuleRecord],
+    /// Each KEK by id, with the anchors that may use it (never its bytes).
+    keks: Vec<(&'a ByteBuf, &'a [u32])>,
+}
+
+/// SHA-256 over the canonical encoding (this crate's deterministic CBOR serialization of the
+/// fields, in state order) of the identity, anchors (public key bytes; symmetric keys by kid
+/// only), rules and KEKs (id and anchors).
+pub fn state_digest(state: &State, keks: &[Kek]) -> Result<[u8; 32], protocol::CodecError> {
+    let anchors = state
+        .anchors
+        .iter()
+        .map(|a| {
+            let (symmetric, kid) = match VerificationKey::from_cose_key(&a.cose_key) {
+                Ok((VerificationKey::Hmac256(_), kid)) => (true, kid),
+                Ok((_, kid)) => (false, kid),
+                Err(_) => (false, Vec::new()),
+            };
+            AnchorDigestEntry {
+                id: a.id,
+                role: a.role,
+                scope: &a.scope,
+                public_key: if symmetric { &[] } else { &a.cose_key },
+                kid: ByteBuf::from(kid),
+            }
+        })
+        .collect();
+    let input = StateDigestInput {
+        identity: &state.identity,
+        anchors,
+        rules: &state.rules,
+        keks: keks
+            .iter()
+            .map(|k| (&k.kid, k.anchors.as_slice()))
+            .collect(),
+    };
+    Ok(Sha256::digest(protocol::encode(&input)?).into())
+}
+
+/// Largest receipt accepted when verifying.
+pub const MAX_RECEIPT: usize = 1024;
+
+/// Signs a receipt with the device identity key: a tagged COSE_Sign1, ESP256, `kid` =
+/// the identity key id, the encoded [`Receipt`] as attached payload.
+pub fn sign_receipt(receipt: &Receipt, identity: &p256::SecretKey) -> Result<Vec<u8>, CoseError> {
+    use coset::{iana, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable as _};
+    let payload = protocol::encode(receipt).map_err(|_| CoseError::SigningFailed)?;
+    let signing = p256::ecdsa::SigningKey::from(identity);
+    let protected = HeaderBuilder::new()
+        .algorithm(iana::Algorithm::ESP256)
+        .build();
+    let unprotected = HeaderBuilder::new().key_id(receipt.device.to_vec()).build();
+    CoseSign1Builder::new()
+        .protected(protected)
+        .unprotected(unprotected)
+        .payload(payload)
+        .try_create_signature(&[], |tbs| {
+            use p256::ecdsa::signature::Signer;
+            let sig: p256::ecdsa::Signature = signing
+                .try_sign(tbs)
+                .map_err(|_| CoseError::SigningFailed)?;
+            Ok::<_, CoseError>(sig.to_bytes().to_vec())
+        })?
+        .build()
+        .to_tagged_vec()
+        .map_err(|_| CoseError::SigningFailed)
+}
+
+/// Why a receipt does not verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiptError {
+    TooLarge,
+    Malformed(&'static str),
+    Signature(CoseError),
+}
+
+impl core::fmt::Display for ReceiptError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ReceiptError::TooLarge => write!(f, "receipt exceeds {MAX_RECEIPT} bytes"),
+            ReceiptError::Malformed(what) => write!(f, "malformed receipt: {what}"),
+            ReceiptError::Signature(e) => {
+                write!(f, "the receipt is not signed by this identity key ({e:?})")
+            }
+        }
+    }
+}
+
+/// Verifies a receipt with the device's identity public key and decodes it. The kid in
+/// the payload must be that key's id.
+pub fn verify_receipt(bytes: &[u8], identity_sec1: &[u8]) -> Result<Receipt, ReceiptError> {
+    use coset::{CborSerializable as _, TaggedCborSerializable as _};
+    if bytes.len() > MAX_RECEIPT {
+        return Err(ReceiptError::TooLarge);
+    }
+    crate::cbor::check_well_formed(bytes).map_err(|_| ReceiptError::Malformed("not CBOR"))?;
+    let mut sign1 = coset::CoseSign1::from_tagged_slice(bytes)
+        .or_else(|_| coset::CoseSign1::from_slice(bytes))
+        .map_err(|_| ReceiptError::Malformed("not a COSE_Sign1"))?;
+    let payload = sign1
+        .payload
+        .take()
+        .ok_or(ReceiptError::Malformed("payload is detached"))?;
+    let detached = sign1
+        .to_tagged_vec()
+        .map_err(|_| ReceiptError::Malformed("not a COSE_Sign1"))?;
+    let key = VerificationKey::p256_from_sec1(identity_sec1).map_err(ReceiptError::Signature)?;
+    let block = AuthBlock::parse(&detached).map_err(ReceiptError::Signature)?;
+    if block.algorithm() != crate::cose::Algorithm::Esp256 {
+        return Err(ReceiptError::Malformed("receipts are signed with ESP256"));
+    }
+    block
+        .verify(&payload, &key)
+        .map_err(ReceiptError::Signature)?;
+    let receipt: Receipt = protocol::decode(&payload, MAX_RECEIPT)
+        .map_err(|_| ReceiptError::Malformed("payload is not a receipt"))?;
+    if receipt.device.as_slice() != super::keys::key_id(identity_sec1).as_slice() {
+        return Err(ReceiptError::Malformed(
+            "the receipt names another device than the key that signed it",
+        ));
+    }
+    Ok(receipt)
+}
+
+// ---------------------------------------------------------------------------------------
+// The KEK store (`suit/keks`), kept in step with the state record's counter.
+
+#[derive(Serialize, Deserialize)]
+struct StoredKeks {
+    /// Counter of the message that wrote `current`.
+    counter: u64,
+    current: Vec<Kek>,
+    /// The set before that message, in force while the state record still has the older
+    /// counter (the state write after this object failed or was cut).
+    previous: Vec<Kek>,
+}
+
+const MAX_KEK_OBJECT: usize = 8 * 1024;
+
+/// The KEKs in force for a device whose state record holds `counter`. A message is
+/// committed by the state record: a KEK object written for a later counter (the state write
+/// after it did not happen) falls back to the set before it.
+pub fn load_keks(
+    store: &dyn super::store::SecureStore,
+    counter: u64,
+) -> Result<Vec<Kek>, super::state::StateError> {
+    let Some(bytes) = store.get(super::keys::KEKS_OBJECT)? else {
+        return Ok(Vec::new());
+    };
+    let mut stored: StoredKeks =
+        protocol::decode(&bytes, MAX_KEK_OBJECT).map_err(|_| super::state::StateError::Corrupt)?;
+    Ok(if stored.counter <= counter {
+        core::mem::take(&mut stored.current)
+    } else {
+        core::mem::take(&mut stored.previous)
+    })
+}
+
+/// Writes the KEK set of message `counter`, keeping `previous` until the state record with
+/// that counter is written (call this first, then save the state).
+pub fn save_keks(
+    store: &mut dyn super::store::SecureStore,
+    counter: u64,
+    previous: &[Kek],
+    current: &[Kek],
+) -> Result<(), super::state::StateError> {
+    let stored = StoredKeks {
+        counter,
+        current: current.to_vec(),
+        previous: previous.to_vec(),
+    };
+    let bytes =
+        Zeroizing::new(protocol::encode(&stored).map_err(|_| super::state::StateError::Corrupt)?);
+    store.put(super::keys::KEKS_OBJECT, &bytes)?;
+    Ok(())
+}
+
+/// The KEKs as the engine's key source takes them (each with the anchors that may use it).
+pub fn shared_keks(keks: &[Kek]) -> Vec<super::keys::SharedKek> {
+    keks.iter()
+        .map(|k| super::keys::SharedKek {
+            kid: k.kid.to_vec(),
+            key: Zeroizing::new(k.key.0.to_vec()),
+            anchors: k.anchors.clone(),
+        })
+        .collect()
 }
 
 /// Creates provisioning messages (the author tool's `provision` command and tests).
@@ -369,5 +806,25 @@ pub mod author {
         out.extend_from_slice(&body_bytes);
         out.extend_from_slice(&auth);
         Ok(out)
+    }
+
+    /// Encrypts a secret to the device's provisioning key (COSE-HPKE integrated, HPKE-0),
+    /// bound to `aad` ([`anchor_wrap_aad`] or [`kek_wrap_aad`]).
+    pub fn wrap_secret(
+        secret: &[u8],
+        provisioning_key: &p256::PublicKey,
+        provisioning_kid: &[u8],
+        aad: &[u8],
+        rng: &mut impl rand_core::CryptoRng,
+    ) -> Result<Vec<u8>, crate::encryption::EncryptError> {
+        crate::encryption::encrypt_integrated(
+            secret,
+            crate::encryption::algorithms::HpkeSuite::Hpke0,
+            provisioning_key,
+            Some(provisioning_kid),
+            None,
+            &wrap_options(aad),
+            rng,
+        )
     }
 }

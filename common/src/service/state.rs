@@ -44,6 +44,9 @@ pub struct State {
     pub rules: Vec<RuleRecord>,
     pub sequence_numbers: Vec<SequenceRecord>,
     pub components: Vec<ComponentRecord>,
+    /// Last anchor key scope handed out (see [`AnchorRecord::key_scope`]); only increases.
+    #[serde(default)]
+    pub key_scopes: u64,
 }
 
 /// Who this device is, for vendor/class/device conditions. Set by the TPA.
@@ -80,6 +83,11 @@ pub struct AnchorRecord {
     pub cose_key: ByteBuf,
     pub role: RoleRecord,
     pub scope: Scope,
+    /// Selects the anchor's payload-decryption keys (keys.rs). Assigned by the device when
+    /// the anchor is added, from a counter that never repeats; whatever a provisioning
+    /// message carries here is ignored. 0 = none (records from before per-anchor keys).
+    #[serde(default)]
+    pub key_scope: u64,
 }
 
 /// What an anchor may authorise. Component prefixes must be granted explicitly; empty
@@ -89,6 +97,11 @@ pub struct Scope {
     pub component_prefixes: Vec<Vec<ByteBuf>>,
     pub vendor_ids: Vec<ByteBuf>,
     pub class_ids: Vec<ByteBuf>,
+    /// Whether payloads decrypted with this anchor's keys (or copied from secure components)
+    /// may be written to `['ree', ...]` components, i.e. leave the TEE. Off unless the TPA
+    /// sets it.
+    #[serde(default)]
+    pub ree_plaintext: bool,
 }
 
 /// "Changing components under `prefix` needs all of these signers."
@@ -250,6 +263,12 @@ impl State {
                 value,
             }),
         }
+    }
+
+    /// Hands out the next anchor key scope (`None` once the counter is exhausted: never reuse).
+    pub fn next_key_scope(&mut self) -> Option<u64> {
+        self.key_scopes = self.key_scopes.checked_add(1)?;
+        Some(self.key_scopes)
     }
 
     pub fn component(&self, id: &ComponentId) -> Option<&ComponentRecord> {

@@ -1,8 +1,73 @@
 //! The seam between the interpreter and payload decryption (`crate::encryption`).
 //!
-//! The interpreter only ever names these three items, so the payload pipeline can change
+//! The interpreter only ever names these items, so the payload pipeline can change
 //! behind them without touching command semantics. Contract: plaintext from
 //! [`PayloadDecryptor::update`] is staged only, and the interpreter commits it only after
 //! [`PayloadDecryptor::finish`] succeeded *and* the component matched its image digest.
+//!
+//! Which keys may decrypt is local policy, decided after authentication: the interpreter
+//! asks a [`KeySource`] for the keys of the anchors that signed the manifest whose command
+//! writes the payload, so a manifest signed by one tenant cannot open another tenant's
+//! ciphertext (it has no key for it). The SUIT and COSE formats are unchanged.
 
-pub use crate::encryption::{DecryptError, DeviceKeys, PayloadDecryptor};
+use crate::suit::component::ComponentId;
+use crate::suit::policy::AnchorId;
+
+pub use crate::encryption::{DecryptError, DeviceKeys, MemoryKeys, PayloadDecryptor};
+
+/// Keys chosen for one decryption.
+pub enum SelectedKeys<'a> {
+    /// The same keys for every signer (tools and tests with one key set).
+    Shared(&'a dyn DeviceKeys),
+    /// Keys assembled for these signers.
+    Own(MemoryKeys),
+}
+
+impl SelectedKeys<'_> {
+    pub fn get(&self) -> &dyn DeviceKeys {
+        match self {
+            SelectedKeys::Shared(k) => *k,
+            SelectedKeys::Own(k) => k,
+        }
+    }
+}
+
+/// Local policy refused confidential content in a component (e.g. plaintext into a
+/// normal-world file when no signer's anchor allows that).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaintextRefused;
+
+/// Chooses decryption keys by who signed.
+pub trait KeySource {
+    /// The keys for decrypting a payload into `component`, for a manifest authenticated by
+    /// `signers` (that manifest's own signers, not its dependents').
+    fn keys_for(
+        &self,
+        signers: &[AnchorId],
+        component: &ComponentId,
+    ) -> Result<SelectedKeys<'_>, PlaintextRefused>;
+
+    /// Whether `signers` may copy `source` (decrypted in this run if `source_decrypted`)
+    /// into `component`. Copying is how decrypted or secure content could otherwise reach a
+    /// place decryption into it is refused.
+    fn may_copy(
+        &self,
+        _signers: &[AnchorId],
+        _component: &ComponentId,
+        _source: &ComponentId,
+        _source_decrypted: bool,
+    ) -> Result<(), PlaintextRefused> {
+        Ok(())
+    }
+}
+
+/// One key set for everyone: the author tool's simulated device, tests, fuzzing.
+impl<T: DeviceKeys> KeySource for T {
+    fn keys_for(
+        &self,
+        _signers: &[AnchorId],
+        _component: &ComponentId,
+    ) -> Result<SelectedKeys<'_>, PlaintextRefused> {
+        Ok(SelectedKeys::Shared(self))
+    }
+}

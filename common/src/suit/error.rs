@@ -125,6 +125,12 @@ pub enum PolicyError {
     },
     /// The manifest sets a vendor or class identifier none of its signers may target.
     IdentifierNotPermitted,
+    /// Local key policy: decrypted (or secure) content may not go to this component for
+    /// these signers (e.g. a normal-world file without the anchor's permission).
+    PlaintextNotPermitted {
+        /// Index into the manifest's component list.
+        component: usize,
+    },
 }
 
 impl fmt::Display for PolicyError {
@@ -151,6 +157,10 @@ impl fmt::Display for PolicyError {
             }
             PolicyError::IdentifierNotPermitted => f.write_str(
                 "a vendor or class identifier is not permitted for any signer of the manifest",
+            ),
+            PolicyError::PlaintextNotPermitted { component } => write!(
+                f,
+                "component {component}: no signer's anchor may put decrypted or secure content there"
             ),
         }
     }

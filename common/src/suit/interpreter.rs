@@ -35,11 +35,12 @@ use zeroize::Zeroizing;
 
 use crate::suit::command::{Action, Command, CommandSequence, IndexArg, Parameters};
 use crate::suit::component::ComponentId;
-use crate::suit::decrypt::{DeviceKeys, PayloadDecryptor};
+use crate::suit::decrypt::{KeySource, PayloadDecryptor};
 use crate::suit::digest::{Digest, DigestStream};
 use crate::suit::envelope::{Envelope, IntegratedPayload, MAX_ENVELOPE_LEN};
 use crate::suit::error::{
-    CommandError, CommandErrorKind, ConditionKind, Error, Location, ParameterKind, Section,
+    CommandError, CommandErrorKind, ConditionKind, Error, Location, ParameterKind, PolicyError,
+    Section,
 };
 use crate::suit::manifest::Manifest;
 use crate::suit::platform::{Disclosure, Event, IdentifierKind, Platform, Record, CHUNK_LEN};
@@ -144,6 +145,9 @@ struct Frame<'m, 'e> {
     integrated: &'m [IntegratedPayload<'e>],
     /// Signers vouching for this manifest's operations: its own plus its dependents'.
     signers: Vec<AnchorId>,
+    /// This manifest's own signers: they alone choose its decryption keys, so a dependent
+    /// cannot lend its keys to a dependency's commands, nor borrow theirs.
+    own_signers: Vec<AnchorId>,
     depth: u8,
     section: Section,
     /// Dependency indices that passed dependency-integrity in this manifest's context.
@@ -163,7 +167,7 @@ struct SeqState {
 pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     platform: &'x mut P,
     policy: &'x Policy,
-    keys: &'x dyn DeviceKeys,
+    keys: &'x dyn KeySource,
     params: Vec<(ComponentId, Parameters)>,
     pub(crate) staged: Vec<Staged>,
     /// Dependency envelopes fetched in this run, by component identifier.
@@ -183,7 +187,7 @@ enum Source<'s> {
 }
 
 impl<'x, P: Platform + ?Sized> Machine<'x, P> {
-    pub(crate) fn new(platform: &'x mut P, policy: &'x Policy, keys: &'x dyn DeviceKeys) -> Self {
+    pub(crate) fn new(platform: &'x mut P, policy: &'x Policy, keys: &'x dyn KeySource) -> Self {
         Machine {
             platform,
             policy,
@@ -212,6 +216,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             manifest,
             integrated,
             signers: signers.to_vec(),
+            own_signers: signers.to_vec(),
             depth: 0,
             section: Section::Shared,
             verified_dependencies: Vec::new(),
@@ -800,18 +805,27 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     Some(b) => Source::Bytes(b),
                     None => Source::Fetch,
                 };
-                self.stage(&id, &p, src)
+                self.stage(&id, &p, src, &frame.own_signers, idx)
             }
             Action::Write => {
                 let content = p
                     .content
                     .clone()
                     .ok_or(K::MissingParameter(ParameterKind::Content))?;
-                self.stage(&id, &p, Source::Content(&content))
+                self.stage(&id, &p, Source::Content(&content), &frame.own_signers, idx)
             }
             Action::Copy => {
                 let src = self.source_component(frame, idx, &p)?;
-                self.stage(&id, &p, Source::Component(src))
+                let src_decrypted = self
+                    .staged
+                    .iter()
+                    .any(|s| s.component == src && s.decrypted);
+                self.keys
+                    .may_copy(&frame.own_signers, &id, &src, src_decrypted)
+                    .map_err(|_| {
+                        K::Policy(PolicyError::PlaintextNotPermitted { component: idx })
+                    })?;
+                self.stage(&id, &p, Source::Component(src), &frame.own_signers, idx)
             }
             Action::Swap => {
                 let src = self.source_component(frame, idx, &p)?;
@@ -877,10 +891,19 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         id: &ComponentId,
         p: &Parameters,
         src: Source<'_>,
+        signers: &[AnchorId],
+        idx: usize,
     ) -> Result<(), CommandErrorKind> {
         use CommandErrorKind as K;
+        // Keys are chosen only now, from who signed this manifest (local key policy).
         let mut decryptor = match &p.encryption_info {
-            Some(info) => Some(PayloadDecryptor::new(info, self.keys).map_err(K::Decrypt)?),
+            Some(info) => {
+                let source = self.keys;
+                let keys = source.keys_for(signers, id).map_err(|_| {
+                    K::Policy(PolicyError::PlaintextNotPermitted { component: idx })
+                })?;
+                Some(PayloadDecryptor::new(info, keys.get()).map_err(K::Decrypt)?)
+            }
             None => None,
         };
         // Provenance decided before any byte moves; recorded as incomplete (Withheld) for as
@@ -1042,6 +1065,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             manifest: &auth.manifest,
             integrated: auth.integrated_payloads(),
             signers,
+            own_signers: auth.signers.clone(),
             depth: frame.depth + 1,
             section: frame.section,
             verified_dependencies: Vec::new(),

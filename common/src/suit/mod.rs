@@ -32,7 +32,7 @@ pub use manifest::Manifest;
 pub use platform::Platform;
 pub use policy::{AnchorId, Policy};
 
-use decrypt::DeviceKeys;
+use decrypt::KeySource;
 use error::Section;
 use interpreter::Machine;
 
@@ -82,12 +82,13 @@ pub struct Outcome {
 /// policy and rollback checks, execute, and commit through `platform` only if every step
 /// succeeded (otherwise everything staged is discarded).
 ///
-/// `keys` are the device keys payload decryption may use.
+/// `keys` chooses, after authentication and per manifest signer set, the keys payload
+/// decryption may use (a plain key set serves every signer).
 pub fn process<P: Platform + ?Sized>(
     envelope: &[u8],
     procedure: Procedure,
     policy: &Policy,
-    keys: &dyn DeviceKeys,
+    keys: &dyn KeySource,
     platform: &mut P,
 ) -> Result<Outcome, Error> {
     let result = run(envelope, procedure, policy, keys, platform);
@@ -101,7 +102,7 @@ fn run<P: Platform + ?Sized>(
     envelope: &[u8],
     procedure: Procedure,
     policy: &Policy,
-    keys: &dyn DeviceKeys,
+    keys: &dyn KeySource,
     platform: &mut P,
 ) -> Result<Outcome, Error> {
     let auth = Envelope::decode(envelope)?.authenticate(&policy.anchors)?;

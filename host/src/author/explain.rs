@@ -145,6 +145,9 @@ fn policy(p: &PolicyError) -> String {
         PolicyError::IdentifierNotPermitted => {
             "the manifest sets a vendor or class id its signers may not target".into()
         }
+        PolicyError::PlaintextNotPermitted { component } => {
+            format!("no signer may put decrypted or secure content into component {component}")
+        }
     }
 }
 

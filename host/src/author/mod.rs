@@ -12,6 +12,7 @@ pub mod explain;
 pub mod inspect;
 pub mod keys;
 pub mod provision;
+pub mod receipt;
 pub mod report;
 pub mod sim_platform;
 pub mod verify;

@@ -5,7 +5,8 @@
 //!
 //! ```json
 //! { "counter": 1,
-//!   "device-key": "device.pub.pem",
+//!   "device-key": "identity.pub.pem",
+//!   "provisioning-key": "provisioning.pub.pem",
 //!   "ops": [
 //!     {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author",
 //!                     "components": [["app"]], "vendor-ids": ["<uuid>"], "class-ids": []}},
@@ -14,21 +15,25 @@
 //!     {"remove-anchor": 2},
 //!     {"set-rules": [{"prefix": ["app"], "require-roles": ["author", "operator"], "require-anchors": []}]},
 //!     {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}},
-//!     {"import-device-keys": {"decryption-key": "dev.priv.pem", "report-key": "rep.priv.pem"}}
+//!     {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [2]}},
+//!     {"remove-kek": "kek-1"}
 //!   ] }
 //! ```
 //!
-//! `device-key` (optional) binds the message to that device (its decryption-key id); `[[]]`
-//! as components grants every component. `import-device-keys` is for platforms whose RNG
-//! cannot be trusted: the TA accepts it once, before it has keys, so such a message cannot
-//! be device-bound; it carries private keys and belongs in a trusted provisioning setting.
+//! `device-key` (required) is the device's identity public key: the message is bound to it
+//! and the device's receipt is signed by it. `counter` must be exactly the device's counter
+//! + 1. `[[]]` as components grants every component. Secrets (`hmac-key` anchors, KEKs) are
+//! encrypted to `provisioning-key` (the device's provisioning public key; required when the
+//! message carries a secret); a symmetric key cannot hold the TPA role.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
-use suit_common::service::provision::{author::seal, Op, ProvisioningBody, Secret};
+use suit_common::service::provision::{
+    anchor_wrap_aad, author::seal, author::wrap_secret, kek_wrap_aad, Op, ProvisioningBody,
+};
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
 
 use super::create::{resolve_id, segments, IdSpec};
@@ -36,13 +41,15 @@ use super::keys::{
     load_private, load_public, load_symmetric, public_cose_key, symmetric_cose_key, PublicKey,
 };
 use super::{AuthorError, Result};
+use zeroize::Zeroizing;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct Description {
     counter: u64,
+    device_key: PathBuf,
     #[serde(default)]
-    device_key: Option<PathBuf>,
+    provisioning_key: Option<PathBuf>,
     ops: Vec<OpDesc>,
 }
 
@@ -54,15 +61,20 @@ enum OpDesc {
     Rescope(RescopeDesc),
     SetRules(Vec<RuleDesc>),
     SetIdentity(IdentityDesc),
-    ImportDeviceKeys(ImportDesc),
+    AddKek(KekDesc),
+    RemoveKek(String),
 }
 
-/// Device keys for a platform whose RNG cannot be trusted (P-256 private key files).
+/// A KEK (raw 16/32 bytes, COSE_Key or JWK `oct`) and its id (text, or `hex:...`; default:
+/// the file's kid).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct ImportDesc {
-    decryption_key: PathBuf,
-    report_key: PathBuf,
+struct KekDesc {
+    kek: PathBuf,
+    #[serde(default)]
+    kid: Option<String>,
+    /// The anchors whose manifests may use the KEK.
+    anchors: Vec<u32>,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +107,9 @@ struct ScopeDesc {
     vendor_ids: Vec<IdSpec>,
     #[serde(default)]
     class_ids: Vec<String>,
+    /// Let payloads decrypted with this anchor's keys go to `['ree', ...]` components.
+    #[serde(default)]
+    ree_plaintext: bool,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -122,6 +137,18 @@ struct IdentityDesc {
     class_id: IdSpec,
     #[serde(default)]
     device_id: Option<IdSpec>,
+}
+
+/// A KEK id as written in a description: text, or `hex:...` for raw bytes.
+fn kek_id(text: &str) -> std::result::Result<Vec<u8>, String> {
+    let id = match text.strip_prefix("hex:") {
+        Some(h) => hex::decode(h).map_err(|e| format!("kid \"{text}\": {e}"))?,
+        None => text.as_bytes().to_vec(),
+    };
+    if id.is_empty() || id.len() > 64 {
+        return Err(format!("kid \"{text}\" must be 1..64 bytes"));
+    }
+    Ok(id)
 }
 
 fn role(r: RoleDesc) -> RoleRecord {
@@ -168,28 +195,77 @@ fn scope(d: &ScopeDesc) -> std::result::Result<Scope, String> {
                     .map_err(|e| format!("class id \"{c}\": {e}"))
             })
             .collect::<std::result::Result<_, _>>()?,
+        ree_plaintext: d.ree_plaintext,
     })
 }
 
-fn op(d: &OpDesc, base: &Path, path: &Path) -> Result<Op> {
+/// The device's provisioning public key and its id (what secrets are encrypted to).
+type ProvisioningKey = (p256::PublicKey, Vec<u8>);
+
+/// Plaintext secrets of a message by their `external_aad`, for the TPA's model of the device.
+pub type Secrets = Vec<(Vec<u8>, Zeroizing<Vec<u8>>)>;
+
+fn op(
+    d: &OpDesc,
+    base: &Path,
+    path: &Path,
+    prov: Option<&ProvisioningKey>,
+    secrets: &mut Secrets,
+) -> Result<Op> {
     let bad = |what: String| AuthorError::Description {
         path: path.to_path_buf(),
         what,
     };
+    let mut wrap = |what: &str, secret: &[u8], aad: Vec<u8>| -> Result<ByteBuf> {
+        let (key, kid) = prov.ok_or_else(|| {
+            bad(format!(
+                "{what} is a secret: it is encrypted to the device's \"provisioning-key\", which the description must give"
+            ))
+        })?;
+        let wrapped = wrap_secret(secret, key, kid, &aad, &mut super::os_rng())
+            .map_err(|e| AuthorError::Create(format!("encrypting {what}: {e:?}")))?;
+        secrets.push((aad, Zeroizing::new(secret.to_vec())));
+        Ok(ByteBuf::from(wrapped))
+    };
     Ok(match d {
         OpDesc::AddAnchor(a) => {
-            let cose_key = match (&a.key, &a.hmac_key) {
+            let scope = scope(&a.scope).map_err(|e| bad(format!("anchor {}: {e}", a.id)))?;
+            match (&a.key, &a.hmac_key) {
                 (Some(k), None) => {
                     let f = load_public(&base.join(k))?;
-                    public_cose_key(&f.key, (!f.kid.is_empty()).then_some(f.kid.as_slice()))?
+                    let cose_key =
+                        public_cose_key(&f.key, (!f.kid.is_empty()).then_some(f.kid.as_slice()))?;
+                    Op::AddAnchor(AnchorRecord {
+                        id: a.id,
+                        cose_key: ByteBuf::from(cose_key),
+                        role: role(a.role),
+                        scope,
+                        // Assigned by the device.
+                        key_scope: 0,
+                    })
                 }
                 (None, Some(k)) => {
+                    if matches!(a.role, RoleDesc::Tpa) {
+                        return Err(bad(format!(
+                            "anchor {}: a symmetric (HMAC) key cannot hold the TPA role",
+                            a.id
+                        )));
+                    }
                     let s = load_symmetric(&base.join(k), &[32, 48, 64], "HMAC key")?;
-                    symmetric_cose_key(
+                    let cose_key = symmetric_cose_key(
                         &s.secret,
                         if s.kid.is_empty() { None } else { Some(&s.kid) },
-                    )?
-                    .to_vec()
+                    )?;
+                    Op::AddSecretAnchor {
+                        id: a.id,
+                        role: role(a.role),
+                        scope,
+                        wrapped_key: wrap(
+                            &format!("anchor {}'s HMAC key", a.id),
+                            &cose_key,
+                            anchor_wrap_aad(a.id),
+                        )?,
+                    }
                 }
                 _ => {
                     return Err(bad(format!(
@@ -197,14 +273,34 @@ fn op(d: &OpDesc, base: &Path, path: &Path) -> Result<Op> {
                         a.id
                     )))
                 }
-            };
-            Op::AddAnchor(AnchorRecord {
-                id: a.id,
-                cose_key: ByteBuf::from(cose_key),
-                role: role(a.role),
-                scope: scope(&a.scope).map_err(|e| bad(format!("anchor {}: {e}", a.id)))?,
-            })
+            }
         }
+        OpDesc::AddKek(k) => {
+            let file = load_symmetric(&base.join(&k.kek), &[16, 32], "KEK")?;
+            let kid = match &k.kid {
+                Some(text) => kek_id(text).map_err(|e| bad(format!("add-kek: {e}")))?,
+                None if !file.kid.is_empty() => file.kid.clone(),
+                None => {
+                    return Err(bad(format!(
+                        "add-kek {}: give a \"kid\" (recipients find the KEK by it)",
+                        k.kek.display()
+                    )))
+                }
+            };
+            let wrapped_key = wrap(
+                &format!("KEK {}", k.kek.display()),
+                &file.secret,
+                kek_wrap_aad(&kid),
+            )?;
+            Op::AddKek {
+                kid: ByteBuf::from(kid),
+                anchors: k.anchors.clone(),
+                wrapped_key,
+            }
+        }
+        OpDesc::RemoveKek(kid) => Op::RemoveKek {
+            kid: ByteBuf::from(kek_id(kid).map_err(|e| bad(format!("remove-kek: {e}")))?),
+        },
         OpDesc::RemoveAnchor(id) => Op::RemoveAnchor { id: *id },
         OpDesc::Rescope(r) => Op::Rescope {
             id: r.id,
@@ -222,20 +318,6 @@ fn op(d: &OpDesc, base: &Path, path: &Path) -> Result<Op> {
                 })
                 .collect::<Result<_>>()?,
         ),
-        OpDesc::ImportDeviceKeys(k) => {
-            let scalar = |p: &PathBuf| -> Result<Secret> {
-                match load_private(&base.join(p))?.key {
-                    super::keys::PrivateKey::P256(sk) => {
-                        Ok(Secret(ByteBuf::from(sk.to_bytes().to_vec())))
-                    }
-                    _ => Err(bad(format!("{}: device keys must be P-256", p.display()))),
-                }
-            };
-            Op::ImportDeviceKeys {
-                decryption: scalar(&k.decryption_key)?,
-                report: scalar(&k.report_key)?,
-            }
-        }
         OpDesc::SetIdentity(i) => {
             let vendor = vendor_uuid(&i.vendor_id).map_err(|e| bad(format!("vendor-id: {e}")))?;
             let class =
@@ -261,8 +343,26 @@ pub struct Provisioning {
     pub message: Vec<u8>,
     pub counter: u64,
     pub ops: usize,
-    /// The device the message is bound to (decryption-key id), if any.
-    pub device_kid: Option<Vec<u8>>,
+    /// The device the message is bound to (identity key id).
+    pub device_kid: Vec<u8>,
+    /// The body as signed, and the plaintext of its secrets (for the TPA's device model).
+    pub body: ProvisioningBody,
+    pub secrets: Secrets,
+}
+
+fn p256_of(path: &Path, what: &str, description: &Path) -> Result<p256::PublicKey> {
+    match load_public(path)?.key {
+        PublicKey::P256(k) => Ok(k),
+        PublicKey::Ed25519(_) => Err(AuthorError::Description {
+            path: description.to_path_buf(),
+            what: format!("{what} must be the device's P-256 key"),
+        }),
+    }
+}
+
+/// The TA's key id of a P-256 public key: SHA-256 of its uncompressed point, first 16 bytes.
+fn kid_of(key: &p256::PublicKey) -> Vec<u8> {
+    Sha256::digest(PublicKey::P256(*key).to_bytes())[..16].to_vec()
 }
 
 /// Builds and signs the message described by `description` with the TPA key `tpa_key`.
@@ -277,31 +377,34 @@ pub fn provision(description: &Path, tpa_key: &Path, counter: Option<u64>) -> Re
         what: e.to_string(),
     })?;
     let base = description.parent().unwrap_or(Path::new("."));
+    let identity = p256_of(&base.join(&desc.device_key), "device-key", description)?;
+    let device_kid = kid_of(&identity);
+    let prov = match &desc.provisioning_key {
+        Some(p) => {
+            let k = p256_of(&base.join(p), "provisioning-key", description)?;
+            if k == identity {
+                return Err(AuthorError::Description {
+                    path: description.to_path_buf(),
+                    what: "provisioning-key and device-key are the same key: give the device's provisioning key".into(),
+                });
+            }
+            Some((k, kid_of(&k)))
+        }
+        None => None,
+    };
+    let mut secrets = Vec::new();
     let ops = desc
         .ops
         .iter()
-        .map(|o| op(o, base, description))
+        .map(|o| op(o, base, description, prov.as_ref(), &mut secrets))
         .collect::<Result<Vec<_>>>()?;
-    let device_kid = match &desc.device_key {
-        Some(p) => match load_public(&base.join(p))?.key {
-            // The TA names its device by the SHA-256 prefix of its decryption key's point.
-            key @ PublicKey::P256(_) => Some(Sha256::digest(key.to_bytes())[..16].to_vec()),
-            PublicKey::Ed25519(_) => {
-                return Err(AuthorError::Description {
-                    path: description.to_path_buf(),
-                    what: "device-key must be the device's P-256 key".into(),
-                })
-            }
-        },
-        None => None,
-    };
     let signer = load_private(tpa_key)?;
     let key = signer.key.signing_key()?;
     let alg = signer.key.signing_algorithm(false);
     let counter = counter.unwrap_or(desc.counter);
     let body = ProvisioningBody {
         counter,
-        device: device_kid.clone().map(ByteBuf::from),
+        device: ByteBuf::from(device_kid.clone()),
         ops,
     };
     let message = seal(&body, &key, alg, &signer.kid)
@@ -311,5 +414,71 @@ pub fn provision(description: &Path, tpa_key: &Path, counter: Option<u64>) -> Re
         counter,
         ops: body.ops.len(),
         device_kid,
+        body,
+        secrets,
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// The TPA's model of a device (`provision --state FILE`): the same `apply_ops` the TA runs,
+// on what the TPA believes the device holds, so it knows the state digest to expect in the
+// device's receipt.
+
+/// What the TPA believes one device holds. Contains the secrets the TPA provisioned: the
+/// file is written readable by its owner only.
+#[derive(serde::Serialize, Deserialize)]
+pub struct DeviceModel {
+    pub device: ByteBuf,
+    pub state: suit_common::service::state::State,
+    pub keks: Vec<suit_common::service::provision::Kek>,
+}
+
+impl DeviceModel {
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = super::read_file(path)?;
+        ciborium::de::from_reader(bytes.as_slice())
+            .map_err(|e| AuthorError::input(path, format!("not a device model: {e}")))
+    }
+
+    /// The state digest the device's receipt must carry.
+    pub fn digest(&self) -> Result<[u8; 32]> {
+        suit_common::service::provision::state_digest(&self.state, &self.keks)
+            .map_err(|e| AuthorError::Create(format!("state digest: {e:?}")))
+    }
+}
+
+/// Applies a message made by [`provision`] to the model in `path` (created when missing)
+/// and saves it; returns the state digest the device will report.
+pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
+    use suit_common::service::provision::{apply_ops, check_counter};
+    let mut model = if path.exists() {
+        DeviceModel::load(path)?
+    } else {
+        DeviceModel {
+            device: ByteBuf::from(p.device_kid.clone()),
+            state: Default::default(),
+            keks: Vec::new(),
+        }
+    };
+    let refuse = |what: String| AuthorError::Refused(format!("{}: {what}", path.display()));
+    if model.device.as_slice() != p.device_kid.as_slice() {
+        return Err(refuse("the model is of another device".into()));
+    }
+    check_counter(model.state.provisioning_counter, p.counter)
+        .map_err(|e| refuse(e.to_string()))?;
+    let mut unwrap = |aad: &[u8], _wrapped: &[u8]| {
+        p.secrets
+            .iter()
+            .find(|(a, _)| a == aad)
+            .map(|(_, s)| s.clone())
+            .ok_or_else(|| "secret not made by this run".to_string())
+    };
+    apply_ops(&mut model.state, &mut model.keks, &p.body.ops, &mut unwrap)
+        .map_err(|e| refuse(format!("the message does not apply to the model: {e}")))?;
+    model.state.provisioning_counter = p.counter;
+    let mut bytes = Zeroizing::new(Vec::new());
+    ciborium::ser::into_writer(&model, &mut *bytes)
+        .map_err(|e| AuthorError::Create(format!("encoding the model: {e}")))?;
+    super::keys::write_secret(path, &bytes)?;
+    model.digest()
 }

@@ -54,10 +54,28 @@ enum KeyFormat {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum WhichKey {
-    /// The payload decryption key (authors encrypt to it).
-    Decryption,
+    /// The identity key: signs key statements; enrolled once in the factory.
+    Identity,
     /// The report signing key (status trackers verify with it).
     Report,
+    /// The provisioning key (the TPA encrypts provisioning secrets to it).
+    Provisioning,
+    /// An anchor's ECDH-ES+A128KW payload key (needs --anchor).
+    EcdhEs,
+    /// An anchor's COSE-HPKE payload key (needs --anchor).
+    Hpke,
+}
+
+impl WhichKey {
+    fn name(self) -> &'static str {
+        match self {
+            WhichKey::Identity => "identity",
+            WhichKey::Report => "report",
+            WhichKey::Provisioning => "provisioning",
+            WhichKey::EcdhEs => "ecdh-es",
+            WhichKey::Hpke => "hpke",
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -67,18 +85,36 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Export a public device key (the private half never leaves the TA).
+    /// Export public device keys (private halves never leave the TA) and the TA's signed key
+    /// statement over them. Payload keys are per trust anchor: `--anchor ID`.
     DeviceKey {
         #[arg(long, value_enum, default_value_t = KeyFormat::Pem)]
         format: KeyFormat,
-        #[arg(long, value_enum, default_value_t = WhichKey::Decryption)]
-        which: WhichKey,
+        /// Which key to print (default: identity; with --anchor: hpke).
+        #[arg(long, value_enum)]
+        which: Option<WhichKey>,
+        /// Export this trust anchor's payload-decryption keys (ECDH-ES and HPKE).
+        #[arg(long)]
+        anchor: Option<u32>,
         /// Write to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write every exported key (PEM) and the signed key statement into this directory:
+        /// identity/report/provisioning.pub.pem, anchor-N.ecdh.pub.pem, anchor-N.hpke.pub.pem,
+        /// key-statement.cbor (anchor-N.statement.cbor with --anchor).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+        /// Write the signed key statement (COSE_Sign1, CBOR) to this file.
+        #[arg(long)]
+        statement: Option<PathBuf>,
     },
     /// Relay a TPA-signed provisioning message to the TA.
-    Provision { message: PathBuf },
+    Provision {
+        message: PathBuf,
+        /// Write the TA's signed receipt here (for the TPA: `suit-author verify-receipt`).
+        #[arg(long = "receipt-out", value_name = "FILE")]
+        receipt_out: Option<PathBuf>,
+    },
     /// List trust anchors, component rules and the device identity.
     Anchors {
         #[arg(long)]
@@ -287,23 +323,76 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 println!("    {:<28} {state:<8} {}", r.name, r.evidence);
             }
         }
-        Cmd::DeviceKey { format, which, out } => {
-            let k = client::device_key(tee.as_mut())?;
-            let (point, kid) = match which {
-                WhichKey::Decryption => (&k.decryption_key, &k.decryption_kid),
-                WhichKey::Report => (&k.report_key, &k.report_kid),
+        Cmd::DeviceKey {
+            format,
+            which,
+            anchor,
+            out,
+            out_dir,
+            statement,
+        } => {
+            let k = client::device_key(tee.as_mut(), *anchor)?;
+            let which = which.unwrap_or(if anchor.is_some() {
+                WhichKey::Hpke
+            } else {
+                WhichKey::Identity
+            });
+            let pick = |w: WhichKey| -> Result<(&serde_bytes::ByteBuf, &serde_bytes::ByteBuf), AgentError> {
+                let a = || {
+                    k.anchor.as_ref().ok_or(AgentError::File(
+                        "ecdh-es and hpke keys belong to a trust anchor: give --anchor ID".into(),
+                    ))
+                };
+                Ok(match w {
+                    WhichKey::Identity => (&k.identity_key, &k.identity_kid),
+                    WhichKey::Report => (&k.report_key, &k.report_kid),
+                    WhichKey::Provisioning => (&k.provisioning_key, &k.provisioning_kid),
+                    WhichKey::EcdhEs => (&a()?.ecdh_es_key, &a()?.ecdh_es_kid),
+                    WhichKey::Hpke => (&a()?.hpke_key, &a()?.hpke_kid),
+                })
             };
+            let write = |path: &Path, bytes: &[u8]| {
+                std::fs::write(path, bytes)
+                    .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))
+            };
+            if let Some(path) = statement {
+                write(path, &k.statement)?;
+            }
+            if let Some(dir) = out_dir {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| AgentError::File(format!("{}: {e}", dir.display())))?;
+                let mut files = vec![
+                    (WhichKey::Identity, "identity.pub.pem".to_string()),
+                    (WhichKey::Report, "report.pub.pem".to_string()),
+                    (WhichKey::Provisioning, "provisioning.pub.pem".to_string()),
+                ];
+                let statement_name = match anchor {
+                    Some(id) => {
+                        files.push((WhichKey::EcdhEs, format!("anchor-{id}.ecdh.pub.pem")));
+                        files.push((WhichKey::Hpke, format!("anchor-{id}.hpke.pub.pem")));
+                        format!("anchor-{id}.statement.cbor")
+                    }
+                    None => "key-statement.cbor".to_string(),
+                };
+                for (w, name) in files {
+                    let (point, kid) = pick(w)?;
+                    write(&dir.join(name), &format_key(point, kid, KeyFormat::Pem)?)?;
+                }
+                write(&dir.join(&statement_name), &k.statement)?;
+                eprintln!(
+                    "wrote the device's public keys and its signed key statement to {}",
+                    dir.display()
+                );
+                return Ok(());
+            }
+            let (point, kid) = pick(which)?;
             let bytes = format_key(point, kid, *format)?;
             match out {
                 Some(path) => {
-                    std::fs::write(path, &bytes)
-                        .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
+                    write(path, &bytes)?;
                     eprintln!(
                         "wrote the {} key (kid {}) to {}",
-                        match which {
-                            WhichKey::Decryption => "decryption",
-                            WhichKey::Report => "report",
-                        },
+                        which.name(),
                         show(kid),
                         path.display()
                     );
@@ -313,8 +402,15 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                     .map_err(|e| AgentError::File(e.to_string()))?,
             }
         }
-        Cmd::Provision { message } => {
+        Cmd::Provision {
+            message,
+            receipt_out,
+        } => {
             let r = client::provision(tee.as_mut(), &read_file(message)?)?;
+            if let Some(path) = receipt_out {
+                std::fs::write(path, &r.receipt)
+                    .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
+            }
             let signer = if r.signer == 0 {
                 "the TPA root".to_string()
             } else {
@@ -327,6 +423,10 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             for line in &r.applied {
                 println!("  {line}");
             }
+            println!(
+                "receipt (signed by the device identity key): {}",
+                show(&r.receipt)
+            );
         }
         Cmd::Anchors { json } => {
             let a = client::anchors(tee.as_mut())?;

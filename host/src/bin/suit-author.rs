@@ -187,6 +187,30 @@ enum Cmd {
         /// Overrides the description's counter.
         #[arg(long)]
         counter: Option<u64>,
+        /// The TPA's model of the device (CBOR, created when missing, owner-only: holds the
+        /// provisioned secrets): the message is applied to it and the state digest the
+        /// device's receipt must carry is printed.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+    },
+    /// Verify a device's provisioning receipt with its identity key (exit 0 only if it
+    /// verifies and matches --message / --expect-state).
+    VerifyReceipt {
+        /// The receipt (COSE_Sign1; CBOR or hex text), from `suit-agent provision --receipt-out`.
+        receipt: PathBuf,
+        /// The device's identity public key (PEM, COSE_Key or JWK; P-256), as enrolled.
+        #[arg(long = "identity-key", value_name = "PUB")]
+        identity_key: PathBuf,
+        /// The provisioning message the receipt must be for.
+        #[arg(long, value_name = "FILE")]
+        message: Option<PathBuf>,
+        /// The TPA's model of the device (`provision --state`): counter and state digest
+        /// must match.
+        #[arg(long = "expect-state", value_name = "FILE")]
+        expect_state: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Generate a key pair: PREFIX.priv.pem (PKCS#8) and PREFIX.pub.pem (SPKI).
     Keygen {
@@ -392,29 +416,49 @@ fn run(cli: Cli) -> Result<()> {
             tpa_key,
             output,
             counter,
+            state,
         } => {
             let p = suit_host::author::provision::provision(&description, &tpa_key, counter)?;
+            let expected = state
+                .as_deref()
+                .map(|m| suit_host::author::provision::apply_to_model(m, &p))
+                .transpose()?;
             std::fs::write(&output, &p.message).map_err(|source| {
                 suit_host::author::AuthorError::Io {
                     path: output.clone(),
                     source,
                 }
             })?;
-            let bound = p
-                .device_kid
-                .as_deref()
-                .map_or("any device".to_string(), |k| {
-                    format!("device {}", hex::encode(k))
-                });
             let _ = writeln!(
                 out,
-                "wrote {} ({} operation(s), counter {}, for {bound})",
+                "wrote {} ({} operation(s), counter {}, for device {})",
                 output.display(),
                 p.ops,
-                p.counter
+                p.counter,
+                hex::encode(&p.device_kid)
             );
+            if let Some(d) = expected {
+                let _ = writeln!(out, "expected state digest: {}", hex::encode(d));
+            }
             Ok(())
         }
+        Cmd::VerifyReceipt {
+            receipt,
+            identity_key,
+            message,
+            expect_state,
+            json,
+        } => suit_host::author::receipt::verify_receipt_file(
+            &suit_host::author::receipt::VerifyReceiptOptions {
+                receipt,
+                identity_key,
+                message,
+                expect_state,
+                json,
+            },
+            &mut out,
+        )
+        .map(|_| ()),
         Cmd::Keygen {
             key_type,
             out: prefix,

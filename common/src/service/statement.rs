@@ -1,0 +1,182 @@
+//! Key statements: the device's signed word on which public keys are its own.
+//!
+//! A statement is a COSE_Sign1 (tag 18, ESP256, attached payload, protected content type
+//! [`CONTENT_TYPE`]) made with the device *identity* key over a CBOR [`KeyStatement`] that
+//! names every exported key with its purpose and, for payload-decryption keys, the anchor
+//! (id and key scope) whose manifests they decrypt. Whoever holds the identity key's public
+//! half from a trusted source (factory enrolment, see SECURITY.md) can check that exported
+//! keys really are the TA's, instead of trusting whatever the normal world hands over.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use coset::iana;
+use coset::{CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::cbor::{self, Decoder, Item};
+use crate::cose::{Algorithm, VerificationKey};
+use crate::protocol;
+
+use super::keys::{key_id, PublicKeyInfo};
+
+/// Protected-header content type of a key statement (so it is never mistaken for a report
+/// or anything else the identity key signs).
+pub const CONTENT_TYPE: &str = "application/vnd.suit-tee.key-statement+cbor";
+/// Value of [`KeyStatement::statement`].
+pub const STATEMENT_KIND: &str = "suit-tee device keys v1";
+/// Largest signed statement accepted.
+pub const MAX_STATEMENT: usize = 4096;
+
+/// What the device states about its keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyStatement {
+    /// Always [`STATEMENT_KIND`].
+    pub statement: String,
+    /// Key id of the identity key that signs (the device's id).
+    pub device: ByteBuf,
+    pub keys: Vec<StatedKey>,
+}
+
+/// One public key and what it is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatedKey {
+    /// `identity`, `report`, `provisioning`, `ecdh-es` or `hpke`.
+    pub purpose: String,
+    /// For `ecdh-es` / `hpke`: the anchor whose manifests this key decrypts.
+    pub anchor: Option<u32>,
+    /// For `ecdh-es` / `hpke`: that anchor's key scope (changes if the anchor is re-added).
+    pub key_scope: Option<u64>,
+    /// Uncompressed SEC1 P-256 point.
+    pub key: ByteBuf,
+    pub kid: ByteBuf,
+}
+
+impl StatedKey {
+    pub fn new(purpose: &str, anchor: Option<(u32, u64)>, k: &PublicKeyInfo) -> Self {
+        StatedKey {
+            purpose: purpose.into(),
+            anchor: anchor.map(|a| a.0),
+            key_scope: anchor.map(|a| a.1),
+            key: ByteBuf::from(k.sec1.clone()),
+            kid: ByteBuf::from(k.kid.clone()),
+        }
+    }
+}
+
+/// Why a statement was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatementError {
+    TooLarge,
+    /// Not a COSE_Sign1 key statement of this format.
+    Malformed(&'static str),
+    /// Not signed by the given identity key.
+    BadSignature,
+    /// Signed, but the statement names a different identity key than the one checked with.
+    IdentityMismatch,
+    SigningFailed,
+}
+
+impl core::fmt::Display for StatementError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            StatementError::TooLarge => write!(f, "key statement exceeds {MAX_STATEMENT} bytes"),
+            StatementError::Malformed(w) => write!(f, "malformed key statement: {w}"),
+            StatementError::BadSignature => {
+                write!(
+                    f,
+                    "key statement is not signed by the enrolled identity key"
+                )
+            }
+            StatementError::IdentityMismatch => write!(
+                f,
+                "key statement names another identity key than the enrolled one"
+            ),
+            StatementError::SigningFailed => write!(f, "signing the key statement failed"),
+        }
+    }
+}
+
+/// Signs `statement` with the identity key.
+pub fn sign(
+    statement: &KeyStatement,
+    identity: &p256::SecretKey,
+) -> Result<Vec<u8>, StatementError> {
+    let payload = protocol::encode(statement).map_err(|_| StatementError::SigningFailed)?;
+    let signing = p256::ecdsa::SigningKey::from(identity);
+    let protected = HeaderBuilder::new()
+        .algorithm(iana::Algorithm::ESP256)
+        .content_type(CONTENT_TYPE.into())
+        .build();
+    let unprotected = HeaderBuilder::new()
+        .key_id(statement.device.to_vec())
+        .build();
+    CoseSign1Builder::new()
+        .protected(protected)
+        .unprotected(unprotected)
+        .payload(payload)
+        .try_create_signature(&[], |tbs| {
+            use p256::ecdsa::signature::Signer;
+            let sig: p256::ecdsa::Signature = signing
+                .try_sign(tbs)
+                .map_err(|_| StatementError::SigningFailed)?;
+            Ok::<_, StatementError>(sig.to_bytes().to_vec())
+        })?
+        .build()
+        .to_tagged_vec()
+        .map_err(|_| StatementError::SigningFailed)
+}
+
+/// Verifies a statement with the enrolled identity key (uncompressed SEC1) and returns it.
+/// The statement must name that same key as `identity`.
+pub fn verify(bytes: &[u8], identity_sec1: &[u8]) -> Result<KeyStatement, StatementError> {
+    if bytes.len() > MAX_STATEMENT {
+        return Err(StatementError::TooLarge);
+    }
+    let key = VerificationKey::p256_from_sec1(identity_sec1)
+        .map_err(|_| StatementError::Malformed("identity key is not a P-256 point"))?;
+    cbor::check_well_formed(bytes).map_err(|_| StatementError::Malformed("not CBOR"))?;
+    if !matches!(Decoder::new(bytes).item(), Ok(Item::Tag(18))) {
+        return Err(StatementError::Malformed("not a tagged COSE_Sign1"));
+    }
+    let sign1 = CoseSign1::from_tagged_slice(bytes)
+        .map_err(|_| StatementError::Malformed("not a COSE_Sign1"))?;
+    let h = &sign1.protected.header;
+    if !h.crit.is_empty() {
+        return Err(StatementError::Malformed("critical headers"));
+    }
+    if h.alg
+        != Some(coset::RegisteredLabelWithPrivate::Assigned(
+            iana::Algorithm::ESP256,
+        ))
+    {
+        return Err(StatementError::Malformed("algorithm is not ESP256"));
+    }
+    if h.content_type != Some(coset::ContentType::Text(CONTENT_TYPE.into())) {
+        return Err(StatementError::Malformed(
+            "content type is not a key statement",
+        ));
+    }
+    sign1
+        .verify_signature(&[], |sig, tbs| key.check(Algorithm::Esp256, tbs, sig))
+        .map_err(|_| StatementError::BadSignature)?;
+    let payload = sign1
+        .payload
+        .as_deref()
+        .ok_or(StatementError::Malformed("payload is detached"))?;
+    let st: KeyStatement = protocol::decode(payload, MAX_STATEMENT)
+        .map_err(|_| StatementError::Malformed("statement does not decode"))?;
+    if st.statement != STATEMENT_KIND {
+        return Err(StatementError::Malformed("unknown statement kind"));
+    }
+    let named = st
+        .keys
+        .iter()
+        .find(|k| k.purpose == "identity")
+        .ok_or(StatementError::Malformed("no identity key stated"))?;
+    if named.key.as_slice() != identity_sec1 || st.device.as_slice() != key_id(identity_sec1) {
+        return Err(StatementError::IdentityMismatch);
+    }
+    Ok(st)
+}

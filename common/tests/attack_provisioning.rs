@@ -1,0 +1,738 @@
+//! Attacks on TPA provisioning, host-natively on the TA's service (in-memory backend), with
+//! the REE as the attacker: it relays (or not) every message, in any order, and sees every
+//! byte that crosses the boundary. Each attack is refused with a typed refusal and leaves
+//! the stored state unchanged.
+
+mod support;
+
+use ciborium::Value;
+use serde::{de::DeserializeOwned, Serialize};
+use serde_bytes::ByteBuf;
+use sha2::{Digest as _, Sha256};
+
+use suit_common::cose::{create_auth_block, Algorithm, SigningKey};
+use suit_common::protocol::{self, *};
+use suit_common::service::keys::DeviceKeyPair;
+use suit_common::service::memory::MemoryBackend;
+use suit_common::service::provision::{
+    self, anchor_wrap_aad, author::seal, author::wrap_secret, kek_wrap_aad, verify_receipt, Op,
+    ProvisioningBody,
+};
+use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope, State};
+use suit_common::service::{Config, Service};
+use suit_common::suit::author::{seal_envelope, Signer};
+
+use support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
+
+type Mem = MemoryBackend;
+
+const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
+const TPA_PUB: &str = "../keys/tpa-test.pub.pem";
+const AUTHOR_PUB: &str = "suit-manifest-spec/public_key.pem";
+/// The symmetric anchor key the TPA provisions: it must never be visible to the REE.
+const HMAC_SECRET: &[u8; 32] = b"attack-test-hmac-anchor-secret!!";
+const KEK: &[u8; 16] = b"attack-test-kek!";
+
+fn sec1_from_pem(rel: &str) -> Vec<u8> {
+    let text = String::from_utf8(read(rel)).unwrap();
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    der[der.len() - 65..].to_vec()
+}
+
+fn cbor(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(v, &mut out).unwrap();
+    out
+}
+
+fn int(i: i64) -> Value {
+    Value::Integer(i.into())
+}
+
+fn public_cose_key(rel: &str) -> ByteBuf {
+    let p = sec1_from_pem(rel);
+    ByteBuf::from(cbor(&Value::Map(vec![
+        (int(1), int(2)),
+        (int(-1), int(1)),
+        (int(-2), Value::Bytes(p[1..33].to_vec())),
+        (int(-3), Value::Bytes(p[33..].to_vec())),
+    ])))
+}
+
+fn symmetric_cose_key(secret: &[u8]) -> Vec<u8> {
+    cbor(&Value::Map(vec![
+        (int(1), int(4)),
+        (int(2), Value::Bytes(b"op-hmac".to_vec())),
+        (int(-1), Value::Bytes(secret.to_vec())),
+    ]))
+}
+
+fn device() -> Service<Mem> {
+    let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
+    Service::new(MemoryBackend::new(7), config)
+}
+
+fn call<Q: Serialize, R: DeserializeOwned>(
+    s: &mut Service<Mem>,
+    cmd: Command,
+    q: &Q,
+) -> (Result<R, Refusal>, Vec<u8>) {
+    let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
+    let body = reply.body.clone();
+    let r = match reply.status {
+        Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
+        Status::Refused => Err(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
+        other => panic!("unexpected status {other:?}"),
+    };
+    (r, body)
+}
+
+struct Keys {
+    identity_kid: Vec<u8>,
+    identity_sec1: Vec<u8>,
+    provisioning: p256::PublicKey,
+    provisioning_kid: Vec<u8>,
+    report_kid: Vec<u8>,
+}
+
+fn keys(s: &mut Service<Mem>) -> Keys {
+    let k = DeviceKeyPair::load_or_create(s.backend_mut()).unwrap();
+    let p = k.provisioning_public();
+    Keys {
+        identity_kid: k.identity_public().kid,
+        identity_sec1: k.identity_public().sec1,
+        provisioning: p256::PublicKey::from_sec1_bytes(&p.sec1).unwrap(),
+        provisioning_kid: p.kid,
+        report_kid: k.report_public().kid,
+    }
+}
+
+fn message(counter: u64, device: &[u8], ops: Vec<Op>) -> Vec<u8> {
+    let body = ProvisioningBody {
+        counter,
+        device: ByteBuf::from(device.to_vec()),
+        ops,
+    };
+    seal(
+        &body,
+        &p256_private_from_pem(TPA_PRIV),
+        Algorithm::Esp256,
+        b"",
+    )
+    .unwrap()
+}
+
+/// Relays a message; returns the response (or refusal) and every byte the REE saw back.
+fn relay(s: &mut Service<Mem>, msg: &[u8]) -> (Result<ProvisionResponse, Refusal>, Vec<u8>) {
+    call(
+        s,
+        Command::Provision,
+        &ProvisionRequest {
+            message: ByteBuf::from(msg.to_vec()),
+        },
+    )
+}
+
+fn refused(s: &mut Service<Mem>, msg: &[u8], expected: &str) {
+    let before = snapshot(s);
+    match relay(s, msg).0 {
+        Err(r) => {
+            assert_eq!(r.kind, "provisioning");
+            assert!(
+                r.reason.contains(expected),
+                "{:?} lacks {expected:?}",
+                r.reason
+            );
+        }
+        Ok(r) => panic!(
+            "accepted ({:?}), expected a refusal with {expected:?}",
+            r.applied
+        ),
+    }
+    assert_eq!(
+        snapshot(s),
+        before,
+        "a refused message changed stored state"
+    );
+}
+
+fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
+    let st = &s.backend().store;
+    st.names()
+        .into_iter()
+        .filter(|n| n != suit_common::service::REPORT_OBJECT)
+        .map(|n| (n.clone(), st.raw(&n).unwrap().to_vec()))
+        .collect()
+}
+
+fn scope(prefix: &[u8]) -> Scope {
+    Scope {
+        component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
+        vendor_ids: vec![],
+        class_ids: vec![],
+        ree_plaintext: false,
+    }
+}
+
+fn identity_op() -> Op {
+    Op::SetIdentity(Identity {
+        vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
+        class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
+        device_id: None,
+    })
+}
+
+fn secret_anchor(k: &Keys, id: u32, role: RoleRecord, secret: &[u8]) -> Op {
+    let wrapped = wrap_secret(
+        &symmetric_cose_key(secret),
+        &k.provisioning,
+        &k.provisioning_kid,
+        &anchor_wrap_aad(id),
+        &mut rand_core::UnwrapErr(getrandom::SysRng),
+    )
+    .unwrap();
+    Op::AddSecretAnchor {
+        id,
+        role,
+        scope: scope(b"mac"),
+        wrapped_key: ByteBuf::from(wrapped),
+    }
+}
+
+/// A KEK for the manifests of anchor 2.
+fn add_kek(k: &Keys, kid: &[u8], kek: &[u8]) -> Op {
+    let wrapped = wrap_secret(
+        kek,
+        &k.provisioning,
+        &k.provisioning_kid,
+        &kek_wrap_aad(kid),
+        &mut rand_core::UnwrapErr(getrandom::SysRng),
+    )
+    .unwrap();
+    Op::AddKek {
+        kid: ByteBuf::from(kid.to_vec()),
+        anchors: vec![2],
+        wrapped_key: ByteBuf::from(wrapped),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A manifest for component ['mac'] with an integrated payload, MAC'd with `secret`.
+fn mac_envelope(secret: &[u8], payload: &[u8]) -> Vec<u8> {
+    let digest = cbor(&Value::Array(vec![
+        int(-16),
+        Value::Bytes(Sha256::digest(payload).to_vec()),
+    ]));
+    let shared = Value::Array(vec![
+        int(20),
+        Value::Map(vec![
+            (int(1), Value::Bytes(VENDOR_ID.to_vec())),
+            (int(2), Value::Bytes(CLASS_ID.to_vec())),
+            (int(3), Value::Bytes(digest)),
+            (int(14), int(payload.len() as i64)),
+        ]),
+        int(1),
+        int(15),
+        int(2),
+        int(15),
+    ]);
+    let install = Value::Array(vec![
+        int(20),
+        Value::Map(vec![(int(21), Value::Text("#p".into()))]),
+        int(21),
+        int(2),
+        int(3),
+        int(15),
+    ]);
+    let common = Value::Map(vec![
+        (
+            int(2),
+            Value::Array(vec![Value::Array(vec![Value::Bytes(b"mac".to_vec())])]),
+        ),
+        (int(4), Value::Bytes(cbor(&shared))),
+    ]);
+    let manifest = cbor(&Value::Map(vec![
+        (int(1), int(1)),
+        (int(2), int(1)),
+        (int(3), Value::Bytes(cbor(&common))),
+        (int(20), Value::Bytes(cbor(&install))),
+    ]));
+    let key = SigningKey::hmac256(secret).unwrap();
+    let signer = Signer {
+        key: &key,
+        alg: Algorithm::Hmac256,
+        kid: b"op-hmac",
+    };
+    seal_envelope(&manifest, &[signer], &[], &[("#p", payload)]).unwrap()
+}
+
+fn install(s: &mut Service<Mem>, envelope: &[u8]) -> Result<InstallFinishResponse, Refusal> {
+    let begin = InstallBeginRequest {
+        envelope_len: envelope.len() as u64,
+    };
+    call::<_, Empty>(s, Command::InstallBegin, &begin).0?;
+    let chunk = ChunkRequest {
+        offset: 0,
+        data: ByteBuf::from(envelope.to_vec()),
+    };
+    call::<_, Empty>(s, Command::InstallEnvelope, &chunk).0?;
+    call::<_, InstallPrepareResponse>(s, Command::InstallPrepare, &Empty {}).0?;
+    call(s, Command::InstallFinish, &Empty {}).0
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding 3: symmetric anchors.
+
+#[test]
+fn a_cleartext_symmetric_anchor_is_refused() {
+    let mut s = device();
+    let k = keys(&mut s);
+    let clear = Op::AddAnchor(AnchorRecord {
+        id: 2,
+        cose_key: ByteBuf::from(symmetric_cose_key(HMAC_SECRET)),
+        role: RoleRecord::Operator,
+        scope: scope(b"mac"),
+        key_scope: 0,
+    });
+    refused(
+        &mut s,
+        &message(1, &k.identity_kid, vec![clear]),
+        "in clear is refused",
+    );
+}
+
+#[test]
+fn an_encrypted_symmetric_anchor_works_and_its_key_never_leaves() {
+    let mut s = device();
+    let k = keys(&mut s);
+    let msg = message(
+        1,
+        &k.identity_kid,
+        vec![
+            identity_op(),
+            secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET),
+        ],
+    );
+    assert!(
+        !contains(&msg, HMAC_SECRET),
+        "the message the REE relays carries the key in clear"
+    );
+    let (r, mut seen) = relay(&mut s, &msg);
+    assert!(r
+        .unwrap()
+        .applied
+        .iter()
+        .any(|l| l == "added anchor 2 (Author)"));
+
+    // The anchor authenticates COSE_Mac0 manifests inside the TA.
+    let done = install(&mut s, &mac_envelope(HMAC_SECRET, b"mac'd payload")).unwrap();
+    assert_eq!(done.signers, vec![2]);
+    // A manifest MAC'd with another key is refused.
+    let r = install(&mut s, &mac_envelope(&[0x55; 32], b"forged")).unwrap_err();
+    assert!(
+        r.reason.contains("authent") || r.reason.contains("sign"),
+        "{}",
+        r.reason
+    );
+
+    // Nothing the REE can ask for shows the key: anchors, status, device keys.
+    let (a, bytes) = call::<_, AnchorsResponse>(&mut s, Command::Anchors, &Empty {});
+    let a = a.unwrap();
+    assert_eq!(a.anchors[0].key_type, "symmetric");
+    assert_eq!(a.anchors[0].kid.as_slice(), b"op-hmac");
+    seen.extend(bytes);
+    seen.extend(call::<_, StatusResponse>(&mut s, Command::Status, &Empty {}).1);
+    seen.extend(call::<_, DeviceKeyResponse>(&mut s, Command::DeviceKey, &Empty {}).1);
+    assert!(
+        !contains(&seen, HMAC_SECRET),
+        "a response carries the anchor key"
+    );
+}
+
+#[test]
+fn a_symmetric_key_never_holds_the_tpa_role() {
+    let mut s = device();
+    let k = keys(&mut s);
+    refused(
+        &mut s,
+        &message(
+            1,
+            &k.identity_kid,
+            vec![secret_anchor(&k, 3, RoleRecord::Tpa, HMAC_SECRET)],
+        ),
+        "cannot hold the TPA role",
+    );
+    let clear = Op::AddAnchor(AnchorRecord {
+        id: 3,
+        cose_key: ByteBuf::from(symmetric_cose_key(HMAC_SECRET)),
+        role: RoleRecord::Tpa,
+        scope: scope(b""),
+        key_scope: 0,
+    });
+    refused(
+        &mut s,
+        &message(1, &k.identity_kid, vec![clear]),
+        "symmetric",
+    );
+}
+
+#[test]
+fn a_wrapped_key_cannot_be_moved_to_another_anchor_or_device() {
+    let mut s = device();
+    let k = keys(&mut s);
+    // Wrapped for anchor 2, offered as anchor 4 (external_aad binds the id).
+    let Op::AddSecretAnchor { wrapped_key, .. } =
+        secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET)
+    else {
+        unreachable!()
+    };
+    let moved = Op::AddSecretAnchor {
+        id: 4,
+        role: RoleRecord::Author,
+        scope: scope(b"mac"),
+        wrapped_key,
+    };
+    refused(
+        &mut s,
+        &message(1, &k.identity_kid, vec![moved]),
+        "does not open",
+    );
+    // Wrapped for another device's provisioning key.
+    let mut other = device();
+    *other.backend_mut() = MemoryBackend::new(99);
+    let ok = keys(&mut other);
+    refused(
+        &mut s,
+        &message(
+            1,
+            &k.identity_kid,
+            vec![secret_anchor(&ok, 2, RoleRecord::Author, HMAC_SECRET)],
+        ),
+        "does not open",
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding 7: binding, counters, receipts.
+
+#[test]
+fn a_message_for_another_device_or_bound_to_the_wrong_key_is_refused() {
+    let mut s = device();
+    let k = keys(&mut s);
+    refused(
+        &mut s,
+        &message(1, &[0xaa; 16], vec![identity_op()]),
+        "bound to another device",
+    );
+    // Another key's id of the same device (the report key) is not its identity.
+    refused(
+        &mut s,
+        &message(1, &k.report_kid, vec![identity_op()]),
+        "another device",
+    );
+    // Unbound (the old format's absent/null device): does not even decode.
+    #[derive(Serialize)]
+    struct Unbound {
+        counter: u64,
+        device: Option<ByteBuf>,
+        ops: Vec<Op>,
+    }
+    let body = protocol::encode(&Unbound {
+        counter: 1,
+        device: None,
+        ops: vec![identity_op()],
+    })
+    .unwrap();
+    let auth = create_auth_block(
+        &p256_private_from_pem(TPA_PRIV),
+        Algorithm::Esp256,
+        b"",
+        &body,
+    )
+    .unwrap();
+    let msg = cbor(&Value::Array(vec![
+        Value::Bytes(body),
+        ciborium::de::from_reader(auth.as_slice()).unwrap(),
+    ]));
+    refused(&mut s, &msg, "malformed");
+}
+
+#[test]
+fn dropping_a_message_is_detected_and_replays_are_refused() {
+    let mut s = device();
+    let k = keys(&mut s);
+    let add = message(
+        1,
+        &k.identity_kid,
+        vec![Op::AddAnchor(AnchorRecord {
+            id: 1,
+            cose_key: public_cose_key(AUTHOR_PUB),
+            role: RoleRecord::Author,
+            scope: scope(b"app"),
+            key_scope: 0,
+        })],
+    );
+    let revoke = message(2, &k.identity_kid, vec![Op::RemoveAnchor { id: 1 }]);
+    let next = message(3, &k.identity_kid, vec![identity_op()]);
+    relay(&mut s, &add).0.unwrap();
+    // The REE drops the revocation and relays the next message: refused.
+    refused(&mut s, &next, "skips message(s) 2..=2");
+    assert_eq!(
+        call::<_, AnchorsResponse>(&mut s, Command::Anchors, &Empty {})
+            .0
+            .unwrap()
+            .anchors
+            .len(),
+        1
+    );
+    relay(&mut s, &revoke).0.unwrap();
+    relay(&mut s, &next).0.unwrap();
+    // Replays of anything applied: refused.
+    for m in [&add, &revoke, &next] {
+        refused(&mut s, m, "replayed or older");
+    }
+    let a = call::<_, AnchorsResponse>(&mut s, Command::Anchors, &Empty {})
+        .0
+        .unwrap();
+    assert_eq!((a.provisioning_counter, a.anchors.len()), (3, 0));
+}
+
+#[test]
+fn the_receipt_names_the_applied_message_and_state_and_tampering_fails() {
+    let mut s = device();
+    let k = keys(&mut s);
+    let msg = message(
+        1,
+        &k.identity_kid,
+        vec![
+            identity_op(),
+            secret_anchor(&k, 2, RoleRecord::Operator, HMAC_SECRET),
+            add_kek(&k, b"kek-1", KEK),
+        ],
+    );
+    let (r, seen) = relay(&mut s, &msg);
+    let r = r.unwrap();
+    assert!(!contains(&seen, KEK) && !contains(&seen, HMAC_SECRET));
+    let receipt = verify_receipt(&r.receipt, &k.identity_sec1).unwrap();
+    assert_eq!(receipt.counter, 1);
+    assert_eq!(receipt.device.as_slice(), k.identity_kid.as_slice());
+    assert_eq!(
+        receipt.message_digest.as_slice(),
+        Sha256::digest(&msg).as_slice()
+    );
+    // The state digest is the one of what the device now holds.
+    let state = State::load(s.backend()).unwrap();
+    let keks = provision::load_keks(s.backend(), state.provisioning_counter).unwrap();
+    assert_eq!(keks.len(), 1);
+    let digest = provision::state_digest(&state, &keks).unwrap();
+    assert_eq!(receipt.state_digest.as_slice(), digest.as_slice());
+    // It changes with the state.
+    let r2 = relay(
+        &mut s,
+        &message(
+            2,
+            &k.identity_kid,
+            vec![Op::RemoveKek {
+                kid: ByteBuf::from(b"kek-1".to_vec()),
+            }],
+        ),
+    )
+    .0
+    .unwrap();
+    let receipt2 = verify_receipt(&r2.receipt, &k.identity_sec1).unwrap();
+    assert_ne!(receipt2.state_digest, receipt.state_digest);
+    assert_eq!(receipt2.counter, 2);
+
+    // Any flipped byte, or another key, fails.
+    for i in 0..r.receipt.len() {
+        let mut t = r.receipt.to_vec();
+        t[i] ^= 0x01;
+        if let Ok(x) = verify_receipt(&t, &k.identity_sec1) {
+            assert_eq!(
+                x, receipt,
+                "byte {i} changed the receipt's meaning yet it verified"
+            );
+        }
+    }
+    let other = DeviceKeyPair::load_or_create(&mut MemoryBackend::new(5)).unwrap();
+    assert!(verify_receipt(&r.receipt, &other.identity_public().sec1).is_err());
+}
+
+// ---------------------------------------------------------------------------------------
+// KEKs.
+
+#[test]
+fn keks_are_added_removed_and_never_shown() {
+    let mut s = device();
+    let k = keys(&mut s);
+    let (r, seen) = relay(
+        &mut s,
+        &message(
+            1,
+            &k.identity_kid,
+            vec![
+                secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET),
+                add_kek(&k, b"kek-1", KEK),
+            ],
+        ),
+    );
+    assert_eq!(r.unwrap().applied[1], "added KEK 6b656b2d31");
+    assert!(!contains(&seen, KEK));
+    let stored = provision::load_keks(s.backend(), 1).unwrap();
+    assert_eq!(
+        (stored[0].kid.as_slice(), stored[0].key.0.as_slice()),
+        (&b"kek-1"[..], &KEK[..])
+    );
+    assert_eq!(stored[0].anchors, vec![2]);
+    // A KEK for an anchor the device does not have is refused.
+    let Op::AddKek {
+        kid, wrapped_key, ..
+    } = add_kek(&k, b"kek-3", KEK)
+    else {
+        unreachable!()
+    };
+    refused(
+        &mut s,
+        &message(
+            2,
+            &k.identity_kid,
+            vec![Op::AddKek {
+                kid,
+                anchors: vec![7],
+                wrapped_key,
+            }],
+        ),
+        "unknown anchor 7",
+    );
+    // A KEK in clear has no op; a wrong length is refused.
+    refused(
+        &mut s,
+        &message(2, &k.identity_kid, vec![add_kek(&k, b"kek-2", &[1; 24])]),
+        "16 (A128KW) or 32",
+    );
+    refused(
+        &mut s,
+        &message(2, &k.identity_kid, vec![add_kek(&k, b"kek-1", KEK)]),
+        "already exists",
+    );
+    relay(
+        &mut s,
+        &message(
+            2,
+            &k.identity_kid,
+            vec![Op::RemoveKek {
+                kid: ByteBuf::from(b"kek-1".to_vec()),
+            }],
+        ),
+    )
+    .0
+    .unwrap();
+    assert!(provision::load_keks(s.backend(), 2).unwrap().is_empty());
+}
+
+#[test]
+fn a_removed_anchor_takes_its_kek_access_with_it() {
+    let mut s = device();
+    let k = keys(&mut s);
+    let add = |s: &mut Service<Mem>, counter| {
+        relay(
+            s,
+            &message(
+                counter,
+                &k.identity_kid,
+                vec![secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET)],
+            ),
+        )
+        .0
+        .unwrap()
+    };
+    add(&mut s, 1);
+    relay(
+        &mut s,
+        &message(2, &k.identity_kid, vec![add_kek(&k, b"kek-1", KEK)]),
+    )
+    .0
+    .unwrap();
+    relay(
+        &mut s,
+        &message(3, &k.identity_kid, vec![Op::RemoveAnchor { id: 2 }]),
+    )
+    .0
+    .unwrap();
+    // A new anchor with the same id does not inherit the KEK.
+    add(&mut s, 4);
+    let keks = provision::load_keks(s.backend(), 4).unwrap();
+    assert!(keks[0].anchors.is_empty(), "{:?}", keks[0].anchors);
+}
+
+#[test]
+fn a_power_cut_at_any_provisioning_write_leaves_old_or_new_never_a_mix() {
+    for n in 0..8 {
+        let mut s = device();
+        let k = keys(&mut s);
+        relay(
+            &mut s,
+            &message(
+                1,
+                &k.identity_kid,
+                vec![
+                    secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET),
+                    add_kek(&k, b"old", KEK),
+                ],
+            ),
+        )
+        .0
+        .unwrap();
+        let msg = message(
+            2,
+            &k.identity_kid,
+            vec![
+                Op::RemoveKek {
+                    kid: ByteBuf::from(b"old".to_vec()),
+                },
+                add_kek(&k, b"new", &[7; 32]),
+                identity_op(),
+            ],
+        );
+        s.backend_mut().store.fail_after = Some(n);
+        let result = relay(&mut s, &msg).0;
+        s.backend_mut().store.fail_after = None;
+        let state = State::load(s.backend()).unwrap();
+        let keks = provision::load_keks(s.backend(), state.provisioning_counter).unwrap();
+        let ids: Vec<&[u8]> = keks.iter().map(|k| k.kid.as_slice()).collect();
+        match state.provisioning_counter {
+            1 => {
+                assert!(result.is_err(), "cut {n}: accepted but not committed");
+                assert_eq!(
+                    ids,
+                    vec![&b"old"[..]],
+                    "cut {n}: old counter with a new KEK set"
+                );
+                assert!(state.identity.vendor_id.is_none());
+                // The same message still applies afterwards.
+                relay(&mut s, &msg).0.unwrap();
+            }
+            2 => {
+                assert_eq!(
+                    ids,
+                    vec![&b"new"[..]],
+                    "cut {n}: new counter with an old KEK set"
+                );
+                assert!(state.identity.vendor_id.is_some());
+            }
+            c => panic!("counter {c}"),
+        }
+        if result.is_ok() {
+            assert!(n >= 2, "fault {n} did not hit a write");
+            return;
+        }
+    }
+    panic!("the message never went through");
+}

@@ -1,0 +1,90 @@
+//! `suit-author verify-receipt`: checks a device's provisioning receipt (returned by
+//! `suit-agent provision --receipt-out`) with the device's enrolled identity public key, and
+//! optionally against the message sent and the TPA's model of the device.
+//!
+//! Exit status: 0 if the receipt verifies and matches everything asked; 1 if not; 2 for
+//! unusable files.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use sha2::{Digest as _, Sha256};
+use suit_common::service::provision::{verify_receipt, Receipt};
+
+use super::keys::{load_public, PublicKey};
+use super::provision::DeviceModel;
+use super::{hex_str, read_cbor_file, read_file, AuthorError, Result};
+
+/// What `verify-receipt` was asked to check.
+#[derive(Debug, Clone)]
+pub struct VerifyReceiptOptions {
+    pub receipt: PathBuf,
+    /// The device identity public key, as enrolled.
+    pub identity_key: PathBuf,
+    /// The provisioning message the receipt must be for.
+    pub message: Option<PathBuf>,
+    /// The TPA's model of the device (`provision --state`): counter and state digest.
+    pub expect_state: Option<PathBuf>,
+    pub json: bool,
+}
+
+/// Verifies and prints the receipt; `Err(Refused)` if anything does not match.
+pub fn verify_receipt_file(opts: &VerifyReceiptOptions, out: &mut dyn Write) -> Result<Receipt> {
+    let key = load_public(&opts.identity_key)?;
+    let PublicKey::P256(_) = key.key else {
+        return Err(AuthorError::key(
+            &opts.identity_key,
+            "device identity keys are P-256",
+        ));
+    };
+    let bytes = read_cbor_file(&opts.receipt)?;
+    let receipt = verify_receipt(&bytes, &key.key.to_bytes())
+        .map_err(|e| AuthorError::Refused(format!("{}: {e}", opts.receipt.display())))?;
+    let refuse = |what: String| AuthorError::Refused(format!("{}: {what}", opts.receipt.display()));
+    if let Some(m) = &opts.message {
+        let digest = Sha256::digest(read_file(m)?);
+        if receipt.message_digest.as_slice() != digest.as_slice() {
+            return Err(refuse(format!(
+                "the device applied another message than {}",
+                m.display()
+            )));
+        }
+    }
+    if let Some(path) = &opts.expect_state {
+        let model = DeviceModel::load(path)?;
+        if model.device != receipt.device {
+            return Err(refuse(format!("{} models another device", path.display())));
+        }
+        if model.state.provisioning_counter != receipt.counter {
+            return Err(refuse(format!(
+                "the device is at counter {}, the model at {}",
+                receipt.counter, model.state.provisioning_counter
+            )));
+        }
+        if model.digest()?.as_slice() != receipt.state_digest.as_slice() {
+            return Err(refuse(
+                "the device's anchors, rules, identity or KEKs differ from the model".into(),
+            ));
+        }
+    }
+    let text = if opts.json {
+        serde_json::json!({
+            "verified": true,
+            "counter": receipt.counter,
+            "device": hex_str(&receipt.device),
+            "state-digest": hex_str(&receipt.state_digest),
+            "message-digest": hex_str(&receipt.message_digest),
+        })
+        .to_string()
+    } else {
+        format!(
+            "receipt verified: device {} applied provisioning message {} (sha-256 {})\n  state digest: {}",
+            hex_str(&receipt.device),
+            receipt.counter,
+            hex_str(&receipt.message_digest),
+            hex_str(&receipt.state_digest)
+        )
+    };
+    let _ = writeln!(out, "{text}");
+    Ok(receipt)
+}

@@ -1,0 +1,296 @@
+//! Provisioning through the real tools against the simulator (`--tee sim`): secrets (an HMAC
+//! anchor key, a KEK) encrypted to the device's provisioning key, the device's signed
+//! receipt checked by `suit-author verify-receipt` against the TPA's model of the device, and
+//! a KEK recipient made by `suit-author create` decrypting on the device.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const TPA_PRIV: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/keys/tpa-test.priv.pem"
+);
+const HMAC_KEY: &[u8; 32] = b"cli-test-hmac-anchor-key-32bytes";
+const KEK: &[u8; 16] = b"cli-test-kek-16b";
+
+fn run(exe: &str, dir: &Path, args: &[&str]) -> Output {
+    Command::new(exe)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("running the binary")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn agent(dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["--tee", "sim", "--state", "state"];
+    all.extend_from_slice(args);
+    run(env!("CARGO_BIN_EXE_suit-agent"), dir, &all)
+}
+
+fn author(dir: &Path, args: &[&str]) -> Output {
+    run(env!("CARGO_BIN_EXE_suit-author"), dir, args)
+}
+
+fn ok(o: Output) -> String {
+    assert!(o.status.success(), "command failed:\n{}", text(&o));
+    text(&o)
+}
+
+fn fails(o: Output, code: i32, expected: &str) {
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(code), "{t}");
+    assert!(t.contains(expected), "{t:?} lacks {expected:?}");
+}
+
+/// The device's identity and provisioning public keys, as the agent exports them.
+fn export_keys(d: &Path) {
+    for (which, file) in [
+        ("identity", "identity.pub.pem"),
+        ("provisioning", "provisioning.pub.pem"),
+    ] {
+        ok(agent(d, &["device-key", "--which", which, "--out", file]));
+    }
+}
+
+fn provision(d: &Path, json: &str, out: &str) -> String {
+    std::fs::write(d.join("p.json"), json).unwrap();
+    ok(author(
+        d,
+        &[
+            "provision",
+            "p.json",
+            "--tpa-key",
+            TPA_PRIV,
+            "-o",
+            out,
+            "--state",
+            "model.cbor",
+        ],
+    ))
+}
+
+#[test]
+fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    export_keys(d);
+    std::fs::write(d.join("operator.key"), HMAC_KEY).unwrap();
+    std::fs::write(d.join("kek.bin"), KEK).unwrap();
+
+    // Authoring refuses what the device would: a secret without the provisioning key, and an
+    // HMAC key in the TPA role.
+    std::fs::write(
+        d.join("bad.json"),
+        r#"{"counter": 1, "device-key": "identity.pub.pem", "ops": [
+            {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [2]}}]}"#,
+    )
+    .unwrap();
+    fails(
+        author(
+            d,
+            &[
+                "provision",
+                "bad.json",
+                "--tpa-key",
+                TPA_PRIV,
+                "-o",
+                "x.cbor",
+            ],
+        ),
+        2,
+        "provisioning-key",
+    );
+    std::fs::write(
+        d.join("bad.json"),
+        r#"{"counter": 1, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
+            "ops": [{"add-anchor": {"id": 9, "hmac-key": "operator.key", "role": "tpa", "components": [[]]}}]}"#,
+    )
+    .unwrap();
+    fails(
+        author(
+            d,
+            &[
+                "provision",
+                "bad.json",
+                "--tpa-key",
+                TPA_PRIV,
+                "-o",
+                "x.cbor",
+            ],
+        ),
+        2,
+        "cannot hold the TPA role",
+    );
+
+    let out = provision(
+        d,
+        r#"{"counter": 1, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
+            "ops": [
+              {"add-anchor": {"id": 2, "hmac-key": "operator.key", "role": "author", "components": [["mac"]]}},
+              {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [2]}},
+              {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+        "p1.cbor",
+    );
+    assert!(out.contains("expected state digest: "), "{out}");
+    let message = std::fs::read(d.join("p1.cbor")).unwrap();
+    for secret in [&HMAC_KEY[..], &KEK[..]] {
+        assert!(
+            !message.windows(secret.len()).any(|w| w == secret),
+            "the message carries a secret in clear"
+        );
+    }
+    let applied = ok(agent(
+        d,
+        &["provision", "p1.cbor", "--receipt-out", "r1.cose"],
+    ));
+    assert!(applied.contains("added KEK"), "{applied}");
+
+    // The TPA checks what the device applied.
+    let verified = ok(author(
+        d,
+        &[
+            "verify-receipt",
+            "r1.cose",
+            "--identity-key",
+            "identity.pub.pem",
+            "--message",
+            "p1.cbor",
+            "--expect-state",
+            "model.cbor",
+        ],
+    ));
+    assert!(
+        verified.contains("applied provisioning message 1"),
+        "{verified}"
+    );
+    let mut tampered = std::fs::read(d.join("r1.cose")).unwrap();
+    let i = tampered.len() - 40;
+    tampered[i] ^= 1;
+    std::fs::write(d.join("bad.cose"), &tampered).unwrap();
+    fails(
+        author(
+            d,
+            &[
+                "verify-receipt",
+                "bad.cose",
+                "--identity-key",
+                "identity.pub.pem",
+            ],
+        ),
+        1,
+        "REFUSED",
+    );
+    fails(
+        author(
+            d,
+            &[
+                "verify-receipt",
+                "r1.cose",
+                "--identity-key",
+                "provisioning.pub.pem",
+            ],
+        ),
+        1,
+        "REFUSED",
+    );
+
+    // Message 2 is made (the model moves on) but the REE drops it and relays 3: refused;
+    // the old receipt no longer matches the model.
+    provision(
+        d,
+        r#"{"counter": 2, "device-key": "identity.pub.pem", "ops": [{"remove-anchor": 2}]}"#,
+        "p2.cbor",
+    );
+    fails(
+        author(
+            d,
+            &[
+                "verify-receipt",
+                "r1.cose",
+                "--identity-key",
+                "identity.pub.pem",
+                "--expect-state",
+                "model.cbor",
+            ],
+        ),
+        1,
+        "counter 1, the model at 2",
+    );
+    std::fs::write(
+        d.join("p3.json"),
+        r#"{"counter": 3, "device-key": "identity.pub.pem", "ops": [{"set-rules": []}]}"#,
+    )
+    .unwrap();
+    ok(author(
+        d,
+        &[
+            "provision",
+            "p3.json",
+            "--tpa-key",
+            TPA_PRIV,
+            "-o",
+            "p3.cbor",
+        ],
+    ));
+    fails(
+        agent(d, &["provision", "p3.cbor"]),
+        1,
+        "skips message(s) 2..=2",
+    );
+
+    // A KEK recipient made by the author tool decrypts on the device; the envelope is
+    // MAC'd with the provisioned HMAC anchor key.
+    std::fs::write(d.join("fw.bin"), b"firmware for the KEK recipient").unwrap();
+    let manifest = |kek: &str| {
+        format!(
+            r#"{{"sequence-number": 1, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}},
+            "components": [{{"id": ["mac"], "file": "fw.bin", "uri": "https://example.com/fw.bin",
+              "encryption": {{"content-alg": "A128GCM", "recipients": [{{"kek": "{kek}", "kid": "kek-1"}}]}}}}]}}"#
+        )
+    };
+    std::fs::write(d.join("wrong.bin"), [0x11u8; 16]).unwrap();
+    std::fs::write(d.join("wrong.json"), manifest("wrong.bin")).unwrap();
+    ok(author(
+        d,
+        &[
+            "create",
+            "wrong.json",
+            "-o",
+            "wrong.suit",
+            "--hmac-key",
+            "operator.key",
+            "--payload-out",
+            "pw",
+        ],
+    ));
+    let wrong = agent(d, &["install", "wrong.suit", "--payload-dir", "pw"]);
+    assert!(
+        !wrong.status.success() && text(&wrong).contains("KeyUnwrapFailed"),
+        "{}",
+        text(&wrong)
+    );
+    std::fs::write(d.join("m.json"), manifest("kek.bin")).unwrap();
+    ok(author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "m.suit",
+            "--hmac-key",
+            "operator.key",
+            "--payload-out",
+            "pk",
+        ],
+    ));
+    let installed = ok(agent(d, &["install", "m.suit", "--payload-dir", "pk"]));
+    assert!(installed.contains("'mac'"), "{installed}");
+}
