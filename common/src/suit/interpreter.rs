@@ -819,7 +819,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 let src_decrypted = self
                     .staged
                     .iter()
-                    .any(|s| s.component == src && s.decrypted);
+                    .any(|s| s.component == src && s.plaintext != Plaintext::Clear);
                 self.keys
                     .may_copy(&frame.own_signers, &id, &src, src_decrypted)
                     .map_err(|_| {
