@@ -77,12 +77,17 @@ impl SecureStore for MemoryBackend {
 }
 
 impl TaStore for MemoryBackend {
-    /// Records the image. Like OP-TEE, refuses an empty one; signatures are not checked.
+    /// Records the image. Like OP-TEE, refuses an empty one; signatures are not checked. The
+    /// store's fault plan applies: a TA install is one more write that a power cut can stop.
     fn install_ta(&mut self, image: &[u8]) -> Result<(), u32> {
         const TEE_ERROR_BAD_PARAMETERS: u32 = 0xffff_0006;
+        const TEE_ERROR_STORAGE_NOT_AVAILABLE: u32 = 0xf010_0003;
         if image.is_empty() {
             return Err(TEE_ERROR_BAD_PARAMETERS);
         }
+        self.store
+            .mutation()
+            .map_err(|_| TEE_ERROR_STORAGE_NOT_AVAILABLE)?;
         self.installed_tas.push(image.to_vec());
         Ok(())
     }

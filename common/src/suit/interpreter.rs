@@ -53,6 +53,8 @@ pub(crate) struct Staged {
     pub decrypted: bool,
     /// Matched an image digest (at the directive or by a later image-match).
     pub verified: bool,
+    /// Sequence number of the manifest (root or dependency) whose directive staged it.
+    pub sequence_number: u64,
 }
 
 /// One manifest being executed (the root, or a dependency).
@@ -88,6 +90,11 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     /// Sequence numbers to store on commit (dependencies).
     pub(crate) sequence_updates: Vec<(Vec<u8>, u64)>,
     pub(crate) invoked: Vec<ComponentId>,
+    /// Update procedure: replacing a component needs a greater sequence number than the one
+    /// that installed it (an invocation only needs one not lower).
+    pub(crate) installing: bool,
+    /// Sequence number of the manifest whose directive is staging right now.
+    staging_sequence: u64,
 }
 
 /// Where payload bytes come from.
@@ -108,6 +115,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             dependencies: Vec::new(),
             sequence_updates: Vec::new(),
             invoked: Vec::new(),
+            installing: true,
+            staging_sequence: 0,
         }
     }
 
@@ -639,6 +648,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             self.policy
                 .check_required_signers(&id, idx, &frame.signers)
                 .map_err(K::Policy)?;
+            self.check_component_rollback(frame, idx, &id)?;
+            self.staging_sequence = frame.manifest.sequence_number;
         }
         match action {
             Action::Fetch => {
@@ -821,7 +832,43 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             digest,
             decrypted,
             verified,
+            sequence_number: self.staging_sequence,
         });
+        Ok(())
+    }
+
+    /// Per-component rollback (RFC 9124 THREAT.IMG.EXPIRED): an old but authentic manifest
+    /// may not replace content a newer one installed, even under another component list. A
+    /// dependency may be re-run by a newer dependent, so an equal number passes there (the
+    /// platform still refuses different content at commit).
+    fn check_component_rollback(
+        &self,
+        frame: &Frame<'_, '_>,
+        idx: usize,
+        id: &ComponentId,
+    ) -> Result<(), CommandErrorKind> {
+        let Some(installed) = self
+            .platform
+            .component_sequence_number(id)
+            .map_err(CommandErrorKind::Platform)?
+        else {
+            return Ok(());
+        };
+        let offered = frame.manifest.sequence_number;
+        let refused = if self.installing && frame.depth == 0 {
+            offered <= installed
+        } else {
+            offered < installed
+        };
+        if refused {
+            return Err(CommandErrorKind::Policy(
+                crate::suit::error::PolicyError::ComponentRollback {
+                    component: idx,
+                    installed,
+                    offered,
+                },
+            ));
+        }
         Ok(())
     }
 

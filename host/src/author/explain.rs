@@ -145,6 +145,13 @@ fn policy(p: &PolicyError) -> String {
         PolicyError::IdentifierNotPermitted => {
             "the manifest sets a vendor or class id its signers may not target".into()
         }
+        PolicyError::ComponentRollback {
+            component,
+            installed,
+            offered,
+        } => format!(
+            "rollback of component {component}: sequence number {offered} is not greater than the installed content's {installed}"
+        ),
     }
 }
 
