@@ -376,3 +376,151 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
     // Control: the complete install of the same release still goes through.
     install(&mut s, &r2).unwrap();
 }
+
+// ---------------------------------------------------------------------------------------
+// Per dependency: a component a dependency manifest installs is checked against that
+// manifest's own sequence number (the firmware-encryption draft's two-signer example: the
+// operator's dependent manifest processes the author's dependency, which writes the image).
+
+use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError, Record};
+use suit_common::suit::ComponentId;
+use support::RecordingPlatform;
+
+/// The recording device, plus per-component sequence numbers as a real store keeps them.
+struct Tracking {
+    inner: RecordingPlatform,
+    installed_by: Vec<(ComponentId, u64)>,
+    staged_by: Vec<(ComponentId, u64)>,
+}
+
+impl Platform for Tracking {
+    fn identifier_matches(&self, k: IdentifierKind, c: &ComponentId, v: &[u8]) -> bool {
+        self.inner.identifier_matches(k, c, v)
+    }
+    fn fetch_open(&mut self, uri: &str, args: Option<&[u8]>) -> Result<(), PlatformError> {
+        self.inner.fetch_open(uri, args)
+    }
+    fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError> {
+        self.inner.fetch_read(buf)
+    }
+    fn stage_open(&mut self, c: &ComponentId) -> Result<(), PlatformError> {
+        self.inner.stage_open(c)
+    }
+    fn stage_write(&mut self, c: &ComponentId, data: &[u8]) -> Result<(), PlatformError> {
+        self.inner.stage_write(c, data)
+    }
+    fn stage_discard(&mut self, c: &ComponentId) {
+        self.inner.stage_discard(c)
+    }
+    fn read(&self, c: &ComponentId, offset: u64, buf: &mut [u8]) -> Result<usize, PlatformError> {
+        self.inner.read(c, offset, buf)
+    }
+    fn sequence_number(&self, key: &[u8]) -> Result<Option<u64>, PlatformError> {
+        self.inner.sequence_number(key)
+    }
+    fn stage_sequence_number(&mut self, key: &[u8], value: u64) -> Result<(), PlatformError> {
+        self.inner.stage_sequence_number(key, value)
+    }
+    fn component_sequence_number(&self, c: &ComponentId) -> Result<Option<u64>, PlatformError> {
+        Ok(self
+            .installed_by
+            .iter()
+            .find(|(x, _)| x == c)
+            .map(|(_, v)| *v))
+    }
+    fn stage_component_sequence_number(
+        &mut self,
+        c: &ComponentId,
+        value: u64,
+    ) -> Result<(), PlatformError> {
+        self.staged_by.push((c.clone(), value));
+        Ok(())
+    }
+    fn commit(&mut self) -> Result<(), PlatformError> {
+        self.inner.commit()
+    }
+    fn discard(&mut self) {
+        self.inner.discard()
+    }
+    fn report(&mut self, r: &Record<'_>) {
+        self.inner.report(r)
+    }
+}
+
+#[test]
+fn a_component_installed_through_a_dependency_is_protected_by_the_dependency_number() {
+    use suit_common::cose::VerificationKey;
+    use suit_common::encryption::MemoryKeys;
+    use suit_common::suit::error::{CommandErrorKind, Error, PolicyError};
+    use suit_common::suit::policy::{Policy, Role};
+    use suit_common::suit::{process, Procedure};
+    use support::{anchor, cid, hex_file, p256_public_from_pem};
+
+    let envelope = hex_file("suit-firmware-encryption/suit-manifest-es-ecdh-dependency.hex.signed");
+    let key = |f: &str| -> VerificationKey {
+        p256_public_from_pem(&format!("suit-firmware-encryption/{f}"))
+    };
+    let policy = Policy {
+        anchors: vec![
+            anchor(1, key("signer_es256_pub.pem"), Role::Author),
+            anchor(
+                2,
+                key("dependent_manifest_signer_es256_pub.pem"),
+                Role::Operator,
+            ),
+        ],
+        rules: vec![],
+    };
+    let keys = || {
+        let mut k = MemoryKeys::new();
+        use base64::Engine as _;
+        let d = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode("YP5t1thdV0ClNJtvkSZ-6sW6gbjLU-4knktOsQLEdrM")
+            .unwrap();
+        k.add_ecdh_p256(Some(b"kid-2"), &d).unwrap();
+        k
+    };
+    let firmware = cid(&[b"decrypted-firmware"]);
+    let run = |installed_by: u64| {
+        let mut dev = Tracking {
+            inner: RecordingPlatform::default(),
+            installed_by: vec![(firmware.clone(), installed_by)],
+            staged_by: vec![],
+        };
+        let r = process(&envelope, Procedure::Update, &policy, &keys(), &mut dev);
+        (r, dev)
+    };
+    // Learn the dependency's own number from a first install onto a fresh component.
+    let (r, dev) = run(0);
+    r.unwrap();
+    let dep_seq = dev.staged_by[0].1;
+    assert_eq!(dev.staged_by, vec![(firmware.clone(), dep_seq)]);
+
+    // Content installed by a newer manifest than the dependency: refused inside the
+    // dependency, whatever the dependent's own number is.
+    let (r, dev) = run(dep_seq + 1);
+    let Err(Error::Command(c)) = r else {
+        panic!("expected a refusal, got {r:?}")
+    };
+    let CommandErrorKind::Dependency(inner) = c.kind else {
+        panic!("refused outside the dependency: {c:?}")
+    };
+    let Error::Command(inner) = *inner else {
+        panic!("{inner:?}")
+    };
+    assert_eq!(
+        inner.kind,
+        CommandErrorKind::Policy(PolicyError::ComponentRollback {
+            component: 0,
+            installed: dep_seq + 1,
+            offered: dep_seq,
+        })
+    );
+    assert!(
+        !dev.inner.installed.contains_key(&firmware),
+        "nothing committed"
+    );
+    // The same dependency re-run by a newer dependent (equal number) passes the engine (a
+    // root manifest would need a greater one; the store then requires identical content).
+    run(dep_seq).0.unwrap();
+}
