@@ -260,3 +260,58 @@ fn a_power_cut_at_any_write_of_provisioning_leaves_the_old_or_the_new_state() {
         assert_eq!(state(&s), new);
     }
 }
+
+/// The store as a power cut right after the pending commit was recorded leaves it: the TA
+/// not yet handed to OP-TEE, the state still old.
+fn cut_before_the_ta_install(sc: &Scenario) -> (MemoryStore, Vec<Vec<u8>>) {
+    for n in 0.. {
+        let mut s = restart(&sc.base, &sc.base_tas);
+        s.backend_mut().store.power_cut_after = Some(n);
+        let _ = install(&mut s, &sc.v2);
+        assert!(
+            s.backend().store.powered_off,
+            "no cut point before the TA install"
+        );
+        let s = restart(&s.backend().store, &s.backend().installed_tas);
+        if pending(&s) {
+            assert_eq!(
+                s.backend().installed_tas,
+                sc.base_tas,
+                "TA installed too early"
+            );
+            return (s.backend().store.clone(), s.backend().installed_tas.clone());
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn a_failed_roll_forward_is_retried_and_a_refused_image_drops_the_update() {
+    let sc = scenario();
+    let (store, tas) = cut_before_the_ta_install(&sc);
+
+    // Storage fails under the re-install (the REE can provoke that): the commit stays
+    // pending, commands other than status are refused, nothing is mixed.
+    let mut s = restart(&store, &tas);
+    s.backend_mut().store.fail_once_at = Some(0);
+    let r = refusal(call::<_, suit_common::protocol::AnchorsResponse>(
+        &mut s,
+        Command::Anchors,
+        &Empty {},
+    ));
+    assert_eq!(r.kind, "storage", "{r:?}");
+    assert!(pending(&s) && observe(&s) == sc.old);
+    // The next command retries and finishes it.
+    let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+    assert!(!pending(&s));
+    assert_eq!(observe(&s), sc.new);
+    assert_no_orphans(&mut s, "after the retried roll-forward");
+
+    // OP-TEE refuses the image itself (bad signature): the update is dropped, old state.
+    let mut s = restart(&store, &tas);
+    s.backend_mut().refuse_tas = Some(0xffff_000f);
+    let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+    assert!(!pending(&s));
+    assert_eq!(observe(&s), sc.old);
+    assert_no_orphans(&mut s, "after the dropped update");
+}

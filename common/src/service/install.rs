@@ -803,14 +803,26 @@ pub enum Reconciled {
     Nothing,
     /// An interrupted commit was finished: its TA images are installed, its state is current.
     RolledForward,
-    /// OP-TEE refused the image of an interrupted commit (so it never held it): the old state
-    /// stands. The TEE result code.
+    /// OP-TEE refused the image of an interrupted commit as such (signature, format,
+    /// version), so it never held it: the old state stands. The TEE result code.
     Dropped(u32),
 }
+
+/// TEE results that refuse the image itself; anything else (storage, memory, busy: things the
+/// REE can provoke) keeps the commit pending and is retried, so a provoked failure can delay
+/// the roll-forward but never leave OP-TEE's TA newer than the state.
+const REFUSES_THE_IMAGE: [u32; 5] = [
+    0xffff_0003, // TEE_ERROR_ACCESS_CONFLICT
+    0xffff_0005, // TEE_ERROR_BAD_FORMAT
+    0xffff_0006, // TEE_ERROR_BAD_PARAMETERS
+    0xffff_000a, // TEE_ERROR_NOT_SUPPORTED
+    0xffff_000f, // TEE_ERROR_SECURITY
+];
 
 /// Finishes a commit a power cut interrupted after it recorded its next state: installs its
 /// TA images again (OP-TEE accepts the same version twice) and switches to its state. Runs
 /// before the first command of a session; idempotent, so a cut inside it is recovered too.
+/// An error leaves the commit pending (the service then refuses all but status).
 pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, StateError> {
     let Some(mut journal) = Journal::load(store)? else {
         return Ok(Reconciled::Nothing);
@@ -823,9 +835,13 @@ pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, 
     if pending.state.generation > state.generation {
         for object in &pending.tas {
             let image = read_object(store, object, MAX_TA_IMAGE)?;
-            if let Err(code) = store.install_ta(&image) {
-                outcome = Reconciled::Dropped(code);
-                break;
+            match store.install_ta(&image) {
+                Ok(()) => {}
+                Err(code) if REFUSES_THE_IMAGE.contains(&code) => {
+                    outcome = Reconciled::Dropped(code);
+                    break;
+                }
+                Err(code) => return Err(StateError::Store(StoreError::Io(code))),
             }
         }
         if outcome == Reconciled::RolledForward {

@@ -21,6 +21,9 @@ pub struct MemoryBackend {
     pub client: Client,
     /// Every TA image handed to the TA store, in order.
     pub installed_tas: Vec<Vec<u8>>,
+    /// When set, the TA store refuses every image with this TEE result (as OP-TEE does for
+    /// a bad signature).
+    pub refuse_tas: Option<u32>,
     /// What `platform_info` reports (1000: the TEE prevents storage rollback).
     pub anti_rollback_level: Option<u32>,
 }
@@ -34,6 +37,7 @@ impl MemoryBackend {
             broken_rng: false,
             client: Client::Ree,
             installed_tas: Vec::new(),
+            refuse_tas: None,
             anti_rollback_level: Some(1000),
         }
     }
@@ -84,6 +88,9 @@ impl TaStore for MemoryBackend {
         const TEE_ERROR_STORAGE_NOT_AVAILABLE: u32 = 0xf010_0003;
         if image.is_empty() {
             return Err(TEE_ERROR_BAD_PARAMETERS);
+        }
+        if let Some(code) = self.refuse_tas {
+            return Err(code);
         }
         self.store
             .mutation()
