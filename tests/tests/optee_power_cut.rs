@@ -126,7 +126,8 @@ fn a_power_cut_mid_install_leaves_the_old_or_the_new_release() {
                 disk: Some(&disk),
                 puts: puts.iter().map(String::as_str).collect(),
                 kill_on,
-                timeout_secs: Some(400),
+                // Generous: under a loaded host the 1 MB install alone took ~5 min.
+                timeout_secs: Some(1500),
             },
             &refs,
         )
