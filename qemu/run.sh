@@ -10,14 +10,18 @@
 #   --disk FILE  virtio disk mounted at /data in the guest: secure storage (/data/tee) and
 #                agent files (/data/ree) survive from one run to the next. Created (ext4) if
 #                missing. Without --disk, /data is a tmpfs.
-# Exit: the guest's status; 124 on timeout; 125 if the guest never reported a status.
+#   --kill-on REGEX [--kill-delay SECS]  simulated power cut: once REGEX (grep -E) appears in
+#                the normal-world console, wait SECS (default 0) and SIGKILL QEMU (no shutdown,
+#                no sync; the disk keeps what the guest had written).
+# Exit: the guest's status; 123 if killed by --kill-on; 124 on timeout; 125 if the guest never
+# reported a status.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=qemu/lib.sh
 . "$ROOT/qemu/lib.sh"
 
-DISK="" NEW_DISK=0 TIMEOUT=300 LOGS="" QUIET=0 VERBOSE=0 PUTS=()
+DISK="" NEW_DISK=0 TIMEOUT=300 LOGS="" QUIET=0 VERBOSE=0 PUTS=() KILL_ON="" KILL_DELAY=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --disk) DISK="$2"; shift 2 ;;
@@ -27,6 +31,8 @@ while [ $# -gt 0 ]; do
         --quiet) QUIET=1; shift ;;
         --verbose) VERBOSE=1; shift ;;
         --put) PUTS+=("$2"); shift 2 ;;
+        --kill-on) KILL_ON="$2"; shift 2 ;;
+        --kill-delay) KILL_DELAY="$2"; shift 2 ;;
         --) shift; break ;;
         -*) die "run.sh: unknown option $1" ;;
         *) break ;;
@@ -80,16 +86,40 @@ live_view() {
 }
 
 : >"$LOGS/secure.log"
+: >"$LOGS/normal.log"
+# Unbuffered console copy when a watcher waits for a marker in it.
+STRIP=(tr -d '\r')
+WATCHER=""
+if [ -n "$KILL_ON" ]; then
+    STRIP=(stdbuf -o0 tr -d '\r')
+    (
+        while ! grep -a -q -E -- "$KILL_ON" "$LOGS/normal.log"; do sleep 0.05; done
+        sleep "$KILL_DELAY"
+        if [ -s "$WORK/qemu.pid" ] && kill -KILL "$(cat "$WORK/qemu.pid")" 2>/dev/null; then
+            : >"$WORK/killed"
+        fi
+    ) &
+    WATCHER=$!
+fi
 set +e
 timeout --foreground -k 5 "$TIMEOUT" qemu-system-aarch64 \
     -machine virt,secure=on,gic-version=3,virtualization=false -cpu cortex-a57 -smp 2 -m 1024 \
     -bios "$QB/out/qemu_fw.bios" -kernel "$QB/out/Image" -initrd "$WORK/initrd" \
     -append "console=ttyAMA0 rdinit=/init quiet loglevel=3 panic=-1" \
-    -nic none -display none -monitor none "${DRIVE[@]}" \
+    -nic none -display none -monitor none "${DRIVE[@]}" -pidfile "$WORK/qemu.pid" \
     -serial stdio -serial "file:$LOGS/secure.log" -no-reboot </dev/null |
-    tr -d '\r' | tee "$LOGS/normal.log" | live_view
+    "${STRIP[@]}" | tee "$LOGS/normal.log" | live_view
 qemu_rc=${PIPESTATUS[0]}
 set -e
+if [ -n "$WATCHER" ]; then
+    kill "$WATCHER" 2>/dev/null || true
+    wait "$WATCHER" 2>/dev/null || true
+    if [ -f "$WORK/killed" ]; then
+        echo "qemu/run: killed QEMU after '$KILL_ON' (+${KILL_DELAY}s): simulated power cut"
+        echo "qemu/run: logs in $LOGS"
+        exit 123
+    fi
+fi
 
 status="$(sed -n 's/^SUIT-GUEST-EXIT=\([0-9]*\).*/\1/p' "$LOGS/normal.log" | tail -1)"
 banner="$(grep -a -m1 'OP-TEE version' "$LOGS/secure.log" || true)"

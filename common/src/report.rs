@@ -1185,7 +1185,9 @@ fn classify(error: &Error) -> (Reason, i64) {
 fn classify_policy(p: &PolicyError) -> (Reason, i64) {
     match p {
         // No reason names rollback; the sequence-number check is a precondition that failed.
-        PolicyError::Rollback { .. } => (Reason::ConditionFailed, code::POLICY_ROLLBACK),
+        PolicyError::Rollback { .. } | PolicyError::ComponentRollback { .. } => {
+            (Reason::ConditionFailed, code::POLICY_ROLLBACK)
+        }
         PolicyError::ComponentNotPermitted { .. } => {
             (Reason::ComponentUnauthorised, code::POLICY_COMPONENT)
         }

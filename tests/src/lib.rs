@@ -78,7 +78,13 @@ pub struct Boot<'a> {
     pub timeout_secs: Option<u32>,
     /// Host files to place in the guest, as `HOST=GUEST` (see `qemu/run.sh --put`).
     pub puts: Vec<&'a str>,
+    /// Simulated power cut: once this regex appears in the guest console, QEMU is killed
+    /// (`qemu/run.sh --kill-on`, which then exits [`KILLED`]).
+    pub kill_on: Option<&'a str>,
 }
+
+/// `qemu/run.sh`'s status when `--kill-on` killed the guest.
+pub const KILLED: i32 = 123;
 
 /// Boots the guest once and runs `commands` in order.
 pub fn boot(opts: Boot<'_>, commands: &[&str]) -> GuestRun {
@@ -107,6 +113,9 @@ pub fn boot(opts: Boot<'_>, commands: &[&str]) -> GuestRun {
     }
     for put in &opts.puts {
         cmd.arg("--put").arg(put);
+    }
+    if let Some(marker) = opts.kill_on {
+        cmd.arg("--kill-on").arg(marker);
     }
     cmd.arg("--").args(commands);
     let result = cmd.output().expect("running qemu/run.sh");

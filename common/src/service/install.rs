@@ -13,10 +13,16 @@
 //! only ([`ReportBuilder::refused_before_authentication`]); afterwards, claims come from the
 //! authenticated manifest ([`ManifestClaims`]), and system information about components from
 //! the engine's `Disclosure` gate, never from staged plaintext that is not authenticated.
+//!
+//! Power cuts: every object an install creates is named in the [`Journal`] before it exists,
+//! and a commit that hands a TA image to OP-TEE (irreversible) records its whole next state
+//! there first. [`reconcile`] rolls such a commit forward at the next start; [`cleanup`]
+//! (at `begin`) deletes exactly the journal's objects the state does not use.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::report::{image_properties, Failure, ManifestClaims, Report, ReportBuilder};
@@ -25,7 +31,7 @@ use crate::suit::platform::{Disclosure, IdentifierKind, Platform, PlatformError,
 use crate::suit::{self, ComponentId, Envelope, Procedure};
 
 use super::components::{self, Kind, MAX_PERSONALIZATION, MAX_TA_IMAGE};
-use super::state::{component_from, segments_of, ComponentRecord, State};
+use super::state::{component_from, segments_of, ComponentRecord, State, StateError};
 use super::store::{SecureStore, StoreError};
 use super::TaStore;
 
@@ -71,6 +77,8 @@ pub struct InstallSession {
     /// What `prepare` authenticated: the only source of the finish report's claims (the
     /// envelope cannot change between the two; `begin` starts over).
     claims: Option<ManifestClaims>,
+    /// What this install created so far (mirrors the stored journal).
+    journal: Journal,
 }
 
 /// What `prepare` learned from the authenticated manifest.
@@ -95,8 +103,8 @@ fn payload_object(i: usize) -> String {
 }
 
 impl InstallSession {
-    /// Starts over. Staged payloads of an abandoned session, and component objects an
-    /// interrupted commit may have left under the next generation's names, are deleted.
+    /// Starts over. Whatever an abandoned or interrupted install left behind (the journal's
+    /// objects the state does not use) is deleted, and nothing else.
     pub fn begin(
         &mut self,
         store: &mut dyn SecureStore,
@@ -104,9 +112,11 @@ impl InstallSession {
         envelope_len: u64,
     ) -> Result<(), InstallError> {
         self.clear(store);
-        for serial in 0..MAX_SERIAL {
-            let _ = store.remove(&format!("suit/c/{}/{serial}", state.generation + 1));
-        }
+        cleanup(store, state).map_err(|e| match e {
+            StateError::Store(e) => InstallError::Store(e),
+            _ => InstallError::Store(StoreError::Corrupt),
+        })?;
+        self.journal = Journal::default();
         let len = usize::try_from(envelope_len).map_err(|_| InstallError::TooLarge("envelope"))?;
         if len == 0 || len > MAX_ENVELOPE {
             return Err(InstallError::TooLarge("envelope"));
@@ -232,6 +242,9 @@ impl InstallSession {
             ));
         }
         if start_over {
+            self.journal
+                .note(store, &p.object)
+                .map_err(InstallError::Store)?;
             store.remove(&p.object).map_err(InstallError::Store)?;
             p.expected = Some(total_len);
             p.received = 0;
@@ -259,6 +272,9 @@ impl InstallSession {
             .iter()
             .any(|p| p.expected.is_some_and(|t| t != p.received))
         {
+            // Finish ends the session either way: nothing half-sent stays in storage.
+            self.clear(store);
+            let _ = cleanup(store, state);
             return Err(InstallError::Sequence("payload incomplete"));
         }
         let policy = state
@@ -272,17 +288,14 @@ impl InstallSession {
             .collect();
         let (result, report) = {
             let builder = ReportBuilder::for_manifest(&claims);
-            let mut platform = StorePlatform::new(store, state, &payloads, builder);
+            let mut platform =
+                StorePlatform::new(store, state, &payloads, builder, &mut self.journal);
             let r = suit::process(&envelope, Procedure::Update, &policy, keys, &mut platform);
             let builder = core::mem::take(&mut platform.report);
             match r {
                 Ok(o) => {
                     let report = builder.succeed(&o);
-                    let commit = platform.take_commit();
-                    (
-                        Ok((o, commit, core::mem::take(&mut platform.ree_paths))),
-                        report,
-                    )
+                    (Ok((o, core::mem::take(&mut platform.ree_paths))), report)
                 }
                 Err(e) => {
                     // A refusal at commit time has a more precise reason than the engine's.
@@ -297,11 +310,10 @@ impl InstallSession {
         };
         self.clear(store);
         self.report = Some(report);
-        let (outcome, commit, ree_paths) = result.map_err(InstallError::Refused)?;
-        // The engine's commit already wrote and saved the new state; now drop what it replaced.
-        for old in commit {
-            let _ = store.remove(&old);
-        }
+        // Success or not, drop what the journal lists and the (new or old) state does not use.
+        // A failure here leaves the journal for the next `begin`; it never undoes a commit.
+        let _ = cleanup(store, state);
+        let (outcome, ree_paths) = result.map_err(InstallError::Refused)?;
         Ok(Installed {
             ree_paths,
             sequence_number: outcome.sequence_number,
@@ -317,8 +329,10 @@ impl InstallSession {
             let _ = store.remove(&p.object);
         }
         let report = self.report.take();
+        let journal = core::mem::take(&mut self.journal);
         *self = InstallSession {
             report,
+            journal,
             ..InstallSession::default()
         };
     }
@@ -339,8 +353,10 @@ struct StorePlatform<'a, D: SecureStore + TaStore> {
     fetch: Option<(String, u64)>,
     staged: Vec<Staged>,
     staged_sequence: Vec<(Vec<u8>, u64)>,
+    /// Per staged component: the sequence number of the manifest that staged it.
+    staged_by: Vec<(ComponentId, u64)>,
+    journal: &'a mut Journal,
     serial: usize,
-    replaced: Vec<String>,
     /// Why `commit` refused, in words (the engine only sees `PlatformError::Refused`).
     refusal: Option<String>,
     ree_paths: Vec<String>,
@@ -353,6 +369,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         state: &'a mut State,
         payloads: &'a [(String, Option<String>)],
         report: ReportBuilder,
+        journal: &'a mut Journal,
     ) -> Self {
         StorePlatform {
             store,
@@ -361,8 +378,9 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             fetch: None,
             staged: Vec::new(),
             staged_sequence: Vec::new(),
+            staged_by: Vec::new(),
+            journal,
             serial: 0,
-            replaced: Vec::new(),
             refusal: None,
             ree_paths: Vec::new(),
             report,
@@ -383,6 +401,21 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         let mut tas = Vec::new();
         for i in 0..self.staged.len() {
             let (component, len) = (self.staged[i].component.clone(), self.staged[i].len);
+            // Per-component rollback, again at the last moment: only a newer manifest, or the
+            // same one re-run as a dependency with identical content, may replace content.
+            if let Some(current) = next.component(&component) {
+                let by = self.staged_by_sequence(&component, current.sequence_number);
+                let digest = self.staged[i].hasher.clone().finalize();
+                if by < current.sequence_number
+                    || (by == current.sequence_number
+                        && current.digest.as_slice() != digest.as_slice())
+                {
+                    return Err(self.refuse(format!(
+                        "Rollback of component {component:?}: sequence number {by} is not greater than {}, that of the manifest that installed its current content",
+                        current.sequence_number
+                    )));
+                }
+            }
             match components::classify(&component) {
                 Err(_) => {
                     return Err(
@@ -419,6 +452,12 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                             )));
                         }
                     }
+                    if !tas.is_empty() {
+                        return Err(self.refuse(
+                            "one update may change at most one TA: OP-TEE installs each on its own and cannot undo one"
+                                .into(),
+                        ));
+                    }
                     tas.push((i, header));
                 }
                 Ok(Kind::Personalization { .. }) if len > MAX_PERSONALIZATION => {
@@ -448,9 +487,12 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         Ok(image)
     }
 
-    /// Objects the committed update replaced (to delete once the new state is durable).
-    fn take_commit(&mut self) -> Vec<String> {
-        core::mem::take(&mut self.replaced)
+    /// The sequence number of the manifest that staged `component` (`fallback` if unknown).
+    fn staged_by_sequence(&self, component: &ComponentId, fallback: u64) -> u64 {
+        self.staged_by
+            .iter()
+            .find(|(c, _)| c == component)
+            .map_or(fallback, |(_, v)| *v)
     }
 
     fn io(e: StoreError) -> PlatformError {
@@ -502,6 +544,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         }
         let object = format!("suit/c/{}/{}", self.state.generation + 1, self.serial);
         self.serial += 1;
+        self.journal.note(self.store, &object).map_err(Self::io)?;
         self.store.put(&object, &[]).map_err(Self::io)?;
         self.staged.push(Staged {
             component: component.clone(),
@@ -555,6 +598,23 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         Ok(())
     }
 
+    fn component_sequence_number(
+        &self,
+        component: &ComponentId,
+    ) -> Result<Option<u64>, PlatformError> {
+        Ok(self.state.component(component).map(|c| c.sequence_number))
+    }
+
+    fn stage_component_sequence_number(
+        &mut self,
+        component: &ComponentId,
+        value: u64,
+    ) -> Result<(), PlatformError> {
+        self.staged_by.retain(|(c, _)| c != component);
+        self.staged_by.push((component.clone(), value));
+        Ok(())
+    }
+
     fn commit(&mut self) -> Result<(), PlatformError> {
         let mut next = self.state.clone();
         next.generation += 1;
@@ -569,23 +629,9 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         }
         self.ree_paths.clear();
         let tas = self.check_kinds(&next)?;
-        // The one irreversible step outside our state: OP-TEE verifies the TA's signature and
-        // stores it. Only now, with every check of every component passed. Each image is read
-        // again here rather than kept from the checks, so two TAs never sit in the heap at once.
-        let mut ta_versions = Vec::new();
-        for (i, header) in &tas {
-            let image = self.read_staged(*i)?;
-            if let Err(code) = self.store.install_ta(&image) {
-                return Err(self.refuse(format!(
-                    "OP-TEE refused TA {} (TEE result {code:#010x})",
-                    components::uuid_string(&header.uuid)
-                )));
-            }
-            ta_versions.push((*i, header.ta_version));
-        }
         let mut replaced = Vec::new();
         for (i, s) in self.staged.iter().enumerate() {
-            let ta_version = ta_versions.iter().find(|(j, _)| *j == i).map(|(_, v)| *v);
+            let ta_version = tas.iter().find(|(j, _)| *j == i).map(|(_, h)| h.ta_version);
             let record = ComponentRecord {
                 id: segments_of(&s.component),
                 digest: serde_bytes::ByteBuf::from(s.hasher.clone().finalize().to_vec()),
@@ -596,7 +642,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 } else {
                     s.object.clone()
                 },
-                sequence_number: sequence,
+                sequence_number: self.staged_by_sequence(&s.component, sequence),
                 ta_version,
             };
             if ta_version.is_some() {
@@ -619,18 +665,61 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         if next.components.len() > super::state::MAX_COMPONENTS {
             return Err(PlatformError::NoSpace);
         }
-        // The single atomic step: before it the old state holds, after it the new one.
-        next.save(self.store).map_err(|_| PlatformError::Io)?;
+        // What the new state no longer uses becomes garbage the moment it is durable: list it
+        // first, so a power cut after the switch leaves nothing unaccounted for.
+        for name in &replaced {
+            if !self.journal.objects.contains(name) {
+                self.journal.objects.push(name.clone());
+            }
+        }
+        if let Some((i, header)) = tas.first() {
+            // OP-TEE's TA store is outside our state and cannot be undone: record the whole
+            // next state and the staged image (kept until installed) before touching it, so
+            // a power cut from here on is rolled forward by `reconcile`.
+            let object = self.staged[*i].object.clone();
+            self.journal.pending = Some(PendingCommit {
+                state: next.clone(),
+                tas: alloc::vec![object],
+            });
+            if let Err(e) = self.journal.save(self.store) {
+                self.journal.pending = None;
+                return Err(Self::io(e));
+            }
+            // Each image is read again here rather than kept from the checks, so the heap
+            // holds one copy at a time.
+            let image = self.read_staged(*i)?;
+            if let Err(code) = self.store.install_ta(&image) {
+                // OP-TEE refused before storing anything: the old state stands.
+                self.journal.pending = None;
+                let _ = self.journal.save(self.store);
+                return Err(self.refuse(format!(
+                    "OP-TEE refused TA {} (TEE result {code:#010x})",
+                    components::uuid_string(&header.uuid)
+                )));
+            }
+            // The TA is in; if the state write below fails, `reconcile` finishes the commit.
+            next.save(self.store).map_err(|_| PlatformError::Io)?;
+            self.journal.pending = None;
+        } else {
+            self.journal.save(self.store).map_err(Self::io)?;
+            // The single atomic step: before it the old state holds, after it the new one.
+            next.save(self.store).map_err(|_| PlatformError::Io)?;
+        }
         *self.state = next;
         self.staged.clear();
         self.staged_sequence.clear();
-        self.replaced = replaced;
         Ok(())
     }
 
     fn discard(&mut self) {
-        for s in core::mem::take(&mut self.staged) {
-            let _ = self.store.remove(&s.object);
+        let staged = core::mem::take(&mut self.staged);
+        // A commit whose TA already reached OP-TEE is finished by `reconcile`, which needs
+        // the staged objects (the kept image, and the content its state names); the journal
+        // lists them all for the cleanup after.
+        if self.journal.pending.is_none() {
+            for s in staged {
+                let _ = self.store.remove(&s.object);
+            }
         }
         self.staged_sequence.clear();
     }
@@ -659,4 +748,179 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             self.report.system_properties(c, p);
         }
     }
+}
+
+/// Object holding the install [`Journal`].
+pub const JOURNAL_OBJECT: &str = "suit/journal";
+/// Largest journal accepted (a pending commit carries a whole state record).
+const MAX_JOURNAL: usize = 320 * 1024;
+/// Most objects a journal lists: payloads, staging objects and replaced components.
+const MAX_JOURNAL_OBJECTS: usize = MAX_PAYLOADS + MAX_SERIAL + super::state::MAX_COMPONENTS + 1;
+
+/// What an unfinished install may have left behind, written before it happens.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    /// Objects that are garbage unless the committed state uses them: payloads and staging
+    /// objects (named before they are created) and the components a commit replaces (named
+    /// before the state switches).
+    pub objects: Vec<String>,
+    /// A commit that has started handing a TA image to OP-TEE.
+    pub pending: Option<PendingCommit>,
+}
+
+/// The state a commit switches to, and the staged TA images (kept as plaintext objects in
+/// secure storage until installed) that OP-TEE must hold before it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCommit {
+    pub state: State,
+    pub tas: Vec<String>,
+}
+
+impl Journal {
+    /// The stored journal, if any (none: nothing to recover).
+    pub fn load<S: SecureStore + ?Sized>(store: &S) -> Result<Option<Journal>, StateError> {
+        let Some(bytes) = store.get(JOURNAL_OBJECT)? else {
+            return Ok(None);
+        };
+        let journal: Journal =
+            crate::protocol::decode(&bytes, MAX_JOURNAL).map_err(|_| StateError::Corrupt)?;
+        let tas = journal.pending.as_ref().map_or(0, |p| p.tas.len());
+        if journal.objects.len() > MAX_JOURNAL_OBJECTS || tas > MAX_STAGED {
+            return Err(StateError::Corrupt);
+        }
+        Ok(Some(journal))
+    }
+
+    fn save<S: SecureStore + ?Sized>(&self, store: &mut S) -> Result<(), StoreError> {
+        if self.objects.len() > MAX_JOURNAL_OBJECTS {
+            return Err(StoreError::NoSpace);
+        }
+        let bytes = crate::protocol::encode(self).map_err(|_| StoreError::Corrupt)?;
+        store.put(JOURNAL_OBJECT, &bytes)
+    }
+
+    /// Records `name` before the caller creates it.
+    fn note<S: SecureStore + ?Sized>(
+        &mut self,
+        store: &mut S,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        if self.objects.iter().any(|o| o == name) {
+            return Ok(());
+        }
+        self.objects.push(name.into());
+        if let Err(e) = self.save(store) {
+            self.objects.pop();
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+/// What [`reconcile`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconciled {
+    /// No commit was interrupted.
+    Nothing,
+    /// An interrupted commit was finished: its TA images are installed, its state is current.
+    RolledForward,
+    /// OP-TEE refused the image of an interrupted commit as such (signature, format,
+    /// version), so it never held it: the old state stands. The TEE result code.
+    Dropped(u32),
+}
+
+/// TEE results that refuse the image itself; anything else (storage, memory, busy: things the
+/// REE can provoke) keeps the commit pending and is retried, so a provoked failure can delay
+/// the roll-forward but never leave OP-TEE's TA newer than the state.
+const REFUSES_THE_IMAGE: [u32; 5] = [
+    0xffff_0003, // TEE_ERROR_ACCESS_CONFLICT
+    0xffff_0005, // TEE_ERROR_BAD_FORMAT
+    0xffff_0006, // TEE_ERROR_BAD_PARAMETERS
+    0xffff_000a, // TEE_ERROR_NOT_SUPPORTED
+    0xffff_000f, // TEE_ERROR_SECURITY
+];
+
+/// Finishes a commit a power cut interrupted after it recorded its next state: installs its
+/// TA images again (OP-TEE accepts the same version twice) and switches to its state. Runs
+/// before the first command of a session; idempotent, so a cut inside it is recovered too.
+/// An error leaves the commit pending (the service then refuses all but status).
+pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, StateError> {
+    let Some(mut journal) = Journal::load(store)? else {
+        return Ok(Reconciled::Nothing);
+    };
+    let Some(pending) = journal.pending.clone() else {
+        return Ok(Reconciled::Nothing);
+    };
+    let state = State::load(store)?;
+    let mut outcome = Reconciled::RolledForward;
+    if pending.state.generation > state.generation {
+        for object in &pending.tas {
+            let image = read_object(store, object, MAX_TA_IMAGE)?;
+            match store.install_ta(&image) {
+                Ok(()) => {}
+                Err(code) if REFUSES_THE_IMAGE.contains(&code) => {
+                    outcome = Reconciled::Dropped(code);
+                    break;
+                }
+                Err(code) => return Err(StateError::Store(StoreError::Io(code))),
+            }
+        }
+        if outcome == Reconciled::RolledForward {
+            pending.state.save(store)?;
+        }
+    }
+    // Done (or dropped): the kept images are garbage now, like everything else listed.
+    journal.pending = None;
+    for object in pending.tas {
+        if !journal.objects.contains(&object) {
+            journal.objects.push(object);
+        }
+    }
+    journal.save(store)?;
+    Ok(outcome)
+}
+
+/// Deletes exactly the journal's objects that `state` does not use, then the journal. Only
+/// staging and payload names are ever deleted, and nothing while a commit is pending (its
+/// kept TA images are listed among the objects too, as the objects it replaced).
+pub fn cleanup(store: &mut dyn SecureStore, state: &State) -> Result<(), StateError> {
+    let Some(journal) = Journal::load(store)? else {
+        return Ok(());
+    };
+    // A pending commit not yet in the state is `reconcile`'s; one already in it is done.
+    if journal
+        .pending
+        .as_ref()
+        .is_some_and(|p| p.state.generation > state.generation)
+    {
+        return Ok(());
+    }
+    for name in &journal.objects {
+        let ours = name.starts_with("suit/c/") || name.starts_with("suit/in/");
+        if ours && !state.components.iter().any(|c| &c.object == name) {
+            store.remove(name)?;
+        }
+    }
+    store.remove(JOURNAL_OBJECT)?;
+    Ok(())
+}
+
+fn read_object<S: SecureStore + ?Sized>(
+    store: &S,
+    name: &str,
+    limit: u64,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, StateError> {
+    let len = store.len(name)?.ok_or(StateError::Corrupt)?;
+    if len > limit {
+        return Err(StateError::Corrupt);
+    }
+    let mut image = zeroize::Zeroizing::new(alloc::vec![0u8; len as usize]);
+    let mut at = 0;
+    while at < image.len() {
+        match store.read_at(name, at as u64, &mut image[at..])? {
+            0 => return Err(StateError::Corrupt),
+            n => at += n,
+        }
+    }
+    Ok(image)
 }

@@ -21,6 +21,9 @@ pub struct MemoryBackend {
     pub client: Client,
     /// Every TA image handed to the TA store, in order.
     pub installed_tas: Vec<Vec<u8>>,
+    /// When set, the TA store refuses every image with this TEE result (as OP-TEE does for
+    /// a bad signature).
+    pub refuse_tas: Option<u32>,
     /// What `platform_info` reports (1000: the TEE prevents storage rollback).
     pub anti_rollback_level: Option<u32>,
 }
@@ -34,6 +37,7 @@ impl MemoryBackend {
             broken_rng: false,
             client: Client::Ree,
             installed_tas: Vec::new(),
+            refuse_tas: None,
             anti_rollback_level: Some(1000),
         }
     }
@@ -77,12 +81,20 @@ impl SecureStore for MemoryBackend {
 }
 
 impl TaStore for MemoryBackend {
-    /// Records the image. Like OP-TEE, refuses an empty one; signatures are not checked.
+    /// Records the image. Like OP-TEE, refuses an empty one; signatures are not checked. The
+    /// store's fault plan applies: a TA install is one more write that a power cut can stop.
     fn install_ta(&mut self, image: &[u8]) -> Result<(), u32> {
         const TEE_ERROR_BAD_PARAMETERS: u32 = 0xffff_0006;
+        const TEE_ERROR_STORAGE_NOT_AVAILABLE: u32 = 0xf010_0003;
         if image.is_empty() {
             return Err(TEE_ERROR_BAD_PARAMETERS);
         }
+        if let Some(code) = self.refuse_tas {
+            return Err(code);
+        }
+        self.store
+            .mutation()
+            .map_err(|_| TEE_ERROR_STORAGE_NOT_AVAILABLE)?;
         self.installed_tas.push(image.to_vec());
         Ok(())
     }

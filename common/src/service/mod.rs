@@ -198,6 +198,8 @@ pub struct Service<B: Backend> {
     backend: B,
     config: Config,
     install: InstallSession,
+    /// Whether an interrupted commit has been looked for since this instance started.
+    reconciled: bool,
 }
 
 impl<B: Backend> Service<B> {
@@ -206,6 +208,7 @@ impl<B: Backend> Service<B> {
             backend,
             config,
             install: InstallSession::default(),
+            reconciled: false,
         }
     }
 
@@ -230,6 +233,20 @@ impl<B: Backend> Service<B> {
             Ok(c) => c,
             Err(status) => return Reply::bare(status, 0),
         };
+        // Before anything reads the state: finish a commit a power cut interrupted.
+        if !self.reconciled {
+            match install::reconcile(&mut self.backend) {
+                Ok(_) => self.reconciled = true,
+                // Status still answers, and says what is wrong (it loads the state itself).
+                Err(_) if command == Command::Status => {}
+                Err(e) => {
+                    return Reply::refused(
+                        "storage",
+                        &format!("an interrupted update could not be finished: {e:?}"),
+                    )
+                }
+            }
+        }
         let outcome = match command {
             Command::Status => self.handle(request, |s, _: Empty| s.status()),
             Command::DeviceKey => self.handle(request, |s, r: DeviceKeyRequest| s.device_key(r)),
@@ -563,7 +580,13 @@ impl<B: Backend> Service<B> {
         let done = self
             .install
             .finish(&mut self.backend, &mut state, &decryption);
-        self.keep_report()?;
+        // A commit whose state write failed after its TA reached OP-TEE is finished next time.
+        self.reconciled = done.is_ok();
+        // The answer tells what happened to the state: a report that cannot be stored after a
+        // commit does not turn it into a refusal; no stale report is left as the latest one.
+        if self.keep_report().is_err() {
+            let _ = self.backend.remove(REPORT_OBJECT);
+        }
         let done = done?;
         Ok(InstallFinishResponse {
             sequence_number: done.sequence_number,

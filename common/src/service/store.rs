@@ -50,12 +50,23 @@ pub fn check_name(name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// In-memory store for tests; can be told to fail, to exercise storage-fault paths.
-#[derive(Default)]
+/// In-memory store for tests, with a fault plan to exercise storage faults and power cuts.
+#[derive(Default, Clone)]
 pub struct MemoryStore {
     objects: BTreeMap<String, Zeroizing<Vec<u8>>>,
-    /// When set, the n-th mutating operation from now (0 = the next) fails with `Io`.
+    /// When set, the n-th mutating operation from now (0 = the next) and all later ones fail
+    /// with `Io` while the code keeps running its error paths.
     pub fail_after: Option<usize>,
+    /// When set, only the n-th mutating operation from now fails (a transient fault).
+    pub fail_once_at: Option<usize>,
+    /// When set, power is lost at the n-th mutating operation from now (0 = the next): it and
+    /// every later one fail with `Io` and change nothing, so the store keeps exactly what was
+    /// written before the cut.
+    pub power_cut_after: Option<usize>,
+    /// Set once the power cut happened.
+    pub powered_off: bool,
+    /// Mutating operations that took effect so far (to size fault-injection loops).
+    pub mutations: usize,
 }
 
 impl MemoryStore {
@@ -73,14 +84,43 @@ impl MemoryStore {
         self.objects.get(name).map(|v| v.as_slice())
     }
 
-    fn mutation(&mut self) -> Result<(), StoreError> {
-        match self.fail_after {
-            Some(0) => Err(StoreError::Io(0xffff_0000)),
-            Some(n) => {
-                self.fail_after = Some(n - 1);
-                Ok(())
+    /// Consults the fault plan before a mutating operation (the backend's TA store calls it
+    /// too, so a power cut can land on either side of a TA install).
+    pub fn mutation(&mut self) -> Result<(), StoreError> {
+        const POWER_LOST: StoreError = StoreError::Io(0xffff_3024);
+        if self.powered_off {
+            return Err(POWER_LOST);
+        }
+        match self.power_cut_after {
+            Some(0) => {
+                self.powered_off = true;
+                return Err(POWER_LOST);
             }
-            None => Ok(()),
+            Some(n) => self.power_cut_after = Some(n - 1),
+            None => {}
+        }
+        match self.fail_after {
+            Some(0) => return Err(StoreError::Io(0xffff_0000)),
+            Some(n) => self.fail_after = Some(n - 1),
+            None => {}
+        }
+        match self.fail_once_at {
+            Some(0) => {
+                self.fail_once_at = None;
+                return Err(StoreError::Io(0xffff_0000));
+            }
+            Some(n) => self.fail_once_at = Some(n - 1),
+            None => {}
+        }
+        self.mutations += 1;
+        Ok(())
+    }
+
+    /// The objects that survived, with the fault plan cleared: the store after a reboot.
+    pub fn after_reboot(&self) -> MemoryStore {
+        MemoryStore {
+            objects: self.objects.clone(),
+            ..MemoryStore::default()
         }
     }
 }

@@ -131,6 +131,16 @@ pub enum PolicyError {
         /// Index into the manifest's component list.
         component: usize,
     },
+    /// The component's current content was installed by a manifest with a sequence number
+    /// this one does not exceed (checked per component, whatever component list carries it).
+    ComponentRollback {
+        /// Index into the manifest's component list.
+        component: usize,
+        /// Sequence number of the manifest that installed the current content.
+        installed: u64,
+        /// Sequence number of the manifest that wants to replace it.
+        offered: u64,
+    },
 }
 
 impl fmt::Display for PolicyError {
@@ -161,6 +171,14 @@ impl fmt::Display for PolicyError {
             PolicyError::PlaintextNotPermitted { component } => write!(
                 f,
                 "component {component}: no signer's anchor may put decrypted or secure content there"
+            ),
+            PolicyError::ComponentRollback {
+                component,
+                installed,
+                offered,
+            } => write!(
+                f,
+                "Rollback of component {component}: sequence number {offered} is not greater than {installed}, that of the manifest that installed its current content"
             ),
         }
     }
@@ -330,6 +348,10 @@ impl fmt::Display for Error {
             .and_then(|_| match c.location.component {
                 Some(i) => write!(f, " {i}"),
                 None => Ok(()),
+            })
+            .and_then(|_| match &c.kind {
+                CommandErrorKind::Policy(p) => write!(f, " ({p})"),
+                _ => Ok(()),
             }),
             Error::UnverifiedPlaintext(c) => {
                 write!(

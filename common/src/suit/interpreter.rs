@@ -98,6 +98,8 @@ pub(crate) struct Staged {
     /// Read as the source of a decrypting copy: a ciphertext download buffer, dropped at
     /// commit instead of installed (see [`crate::suit::process`]).
     pub consumed: bool,
+    /// Sequence number of the manifest (root or dependency) whose directive staged it.
+    pub sequence_number: u64,
 }
 
 impl Staged {
@@ -175,6 +177,11 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     /// Sequence numbers to store on commit (dependencies).
     pub(crate) sequence_updates: Vec<(Vec<u8>, u64)>,
     pub(crate) invoked: Vec<ComponentId>,
+    /// Update procedure: replacing a component needs a greater sequence number than the one
+    /// that installed it (an invocation only needs one not lower).
+    pub(crate) installing: bool,
+    /// Sequence number of the manifest whose directive is staging right now.
+    staging_sequence: u64,
 }
 
 /// Where payload bytes come from.
@@ -197,6 +204,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             dependencies: Vec::new(),
             sequence_updates: Vec::new(),
             invoked: Vec::new(),
+            installing: true,
+            staging_sequence: 0,
         }
     }
 
@@ -760,6 +769,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             self.policy
                 .check_required_signers(&id, idx, &frame.signers)
                 .map_err(K::Policy)?;
+            self.check_component_rollback(frame, idx, &id)?;
+            self.staging_sequence = frame.manifest.sequence_number;
         }
         match action {
             Action::Fetch => {
@@ -935,6 +946,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             plaintext,
             verified: false,
             consumed: false,
+            sequence_number: self.staging_sequence,
         });
         self.platform.stage_open(id).map_err(K::Platform)?;
         let mut sink = Sink {
@@ -1007,6 +1019,41 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             if let Some(s) = self.staged.iter_mut().find(|s| &s.component == c) {
                 s.consumed = true;
             }
+        }
+        Ok(())
+    }
+
+    /// Per-component rollback (RFC 9124 THREAT.IMG.EXPIRED): an old but authentic manifest
+    /// may not replace content a newer one installed, even under another component list. A
+    /// dependency may be re-run by a newer dependent, so an equal number passes there (the
+    /// platform still refuses different content at commit).
+    fn check_component_rollback(
+        &self,
+        frame: &Frame<'_, '_>,
+        idx: usize,
+        id: &ComponentId,
+    ) -> Result<(), CommandErrorKind> {
+        let Some(installed) = self
+            .platform
+            .component_sequence_number(id)
+            .map_err(CommandErrorKind::Platform)?
+        else {
+            return Ok(());
+        };
+        let offered = frame.manifest.sequence_number;
+        let refused = if self.installing && frame.depth == 0 {
+            offered <= installed
+        } else {
+            offered < installed
+        };
+        if refused {
+            return Err(CommandErrorKind::Policy(
+                crate::suit::error::PolicyError::ComponentRollback {
+                    component: idx,
+                    installed,
+                    offered,
+                },
+            ));
         }
         Ok(())
     }

@@ -127,6 +127,7 @@ fn run<P: Platform + ?Sized>(
     }
 
     let mut machine = Machine::new(platform, policy, keys);
+    machine.installing = procedure == Procedure::Update;
     machine.run_root(
         manifest,
         auth.integrated_payloads(),
@@ -157,6 +158,7 @@ fn run<P: Platform + ?Sized>(
         machine.platform().stage_discard(b);
     }
     let committed: Vec<ComponentId> = machine.staged.iter().map(|s| s.component.clone()).collect();
+    let staged_by: Vec<u64> = machine.staged.iter().map(|s| s.sequence_number).collect();
     let invoked = core::mem::take(&mut machine.invoked);
     let updates = core::mem::take(&mut machine.sequence_updates);
     let platform = machine.platform();
@@ -167,6 +169,11 @@ fn run<P: Platform + ?Sized>(
         for (k, v) in &updates {
             platform
                 .stage_sequence_number(k, *v)
+                .map_err(platform_error)?;
+        }
+        for (c, v) in committed.iter().zip(&staged_by) {
+            platform
+                .stage_component_sequence_number(c, *v)
                 .map_err(platform_error)?;
         }
     }

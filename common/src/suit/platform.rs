@@ -165,6 +165,25 @@ pub trait Platform {
     /// Stages a new sequence number for `key` (made durable by `commit`).
     fn stage_sequence_number(&mut self, key: &[u8], value: u64) -> Result<(), PlatformError>;
 
+    /// Sequence number of the manifest that installed `component`'s current content, for
+    /// per-component rollback protection (`None`: nothing installed, or not tracked).
+    fn component_sequence_number(
+        &self,
+        _component: &ComponentId,
+    ) -> Result<Option<u64>, PlatformError> {
+        Ok(None)
+    }
+
+    /// Stages the sequence number of the manifest whose directive staged `component`, to be
+    /// stored with the component by `commit`.
+    fn stage_component_sequence_number(
+        &mut self,
+        _component: &ComponentId,
+        _value: u64,
+    ) -> Result<(), PlatformError> {
+        Ok(())
+    }
+
     /// Makes all staged content and sequence numbers durable, atomically.
     fn commit(&mut self) -> Result<(), PlatformError>;
 

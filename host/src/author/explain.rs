@@ -148,6 +148,13 @@ fn policy(p: &PolicyError) -> String {
         PolicyError::PlaintextNotPermitted { component } => {
             format!("no signer may put decrypted or secure content into component {component}")
         }
+        PolicyError::ComponentRollback {
+            component,
+            installed,
+            offered,
+        } => format!(
+            "rollback of component {component}: sequence number {offered} is not greater than the installed content's {installed}"
+        ),
     }
 }
 

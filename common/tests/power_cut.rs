@@ -1,0 +1,317 @@
+//! Power cuts and storage faults at every write of an install (a TA, its personalization
+//! data and a plain component with a detached payload) and of a provisioning message. After
+//! each cut the device restarts from what storage kept, finishes or drops the interrupted
+//! commit, and must be exactly in the old or exactly in the new state (state record,
+//! component bytes, OP-TEE's TA store), never a mix, with no orphan object left once the
+//! next install begins.
+
+mod state_support;
+mod support;
+
+use state_support::*;
+use suit_common::protocol::{Command, Empty, StatusResponse};
+use suit_common::service::install::{Journal, JOURNAL_OBJECT};
+use suit_common::service::keys::KEYS_OBJECT;
+use suit_common::service::memory::MemoryBackend;
+use suit_common::service::state::{State, STATE_OBJECT};
+use suit_common::service::store::MemoryStore;
+use suit_common::service::{Service, REPORT_OBJECT};
+
+/// What must be all old or all new.
+#[derive(Debug, PartialEq)]
+struct Observed {
+    state: State,
+    /// Each component's stored bytes (SHA-256), by object name.
+    bytes: Vec<(String, String)>,
+    /// The image OP-TEE would run for `TA` (SHA-256).
+    ta: Option<String>,
+}
+
+fn observe(s: &Service<Mem>) -> Observed {
+    let state = state(s);
+    let store = &s.backend().store;
+    let bytes = state
+        .components
+        .iter()
+        .filter(|c| !c.object.is_empty())
+        .map(|c| {
+            let b = store
+                .raw(&c.object)
+                .unwrap_or_else(|| panic!("{} missing", c.object));
+            (c.object.clone(), hex::encode(sha256(b)))
+        })
+        .collect();
+    Observed {
+        state,
+        bytes,
+        ta: s
+            .backend()
+            .installed_tas
+            .last()
+            .map(|t| hex::encode(sha256(t))),
+    }
+}
+
+fn sha256(b: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(b).to_vec()
+}
+
+/// The device after a restart: what storage (and the TA store) kept, fault plan cleared.
+fn restart(store: &MemoryStore, tas: &[Vec<u8>]) -> Service<Mem> {
+    let mut b = MemoryBackend::new(0);
+    b.store = store.after_reboot();
+    b.installed_tas = tas.to_vec();
+    service(b)
+}
+
+/// Whether an interrupted commit waits in the journal.
+fn pending(s: &Service<Mem>) -> bool {
+    Journal::load(&s.backend().store)
+        .unwrap()
+        .is_some_and(|j| j.pending.is_some())
+}
+
+/// After the next begin, only the state, keys, report and the objects the state uses exist.
+fn assert_no_orphans(s: &mut Service<Mem>, when: &str) {
+    begin(s, 1).unwrap();
+    let st = state(s);
+    for name in s.backend().store.names() {
+        let known = [STATE_OBJECT, KEYS_OBJECT, REPORT_OBJECT].contains(&name.as_str())
+            || st.components.iter().any(|c| c.object == name);
+        assert!(known, "{when}: orphan object {name} after the next begin");
+    }
+    assert!(
+        s.backend().store.raw(JOURNAL_OBJECT).is_none(),
+        "{when}: journal left"
+    );
+}
+
+/// Which of `old` / `new` the device is in; panics on anything else.
+fn old_or_new(s: &Service<Mem>, old: &Observed, new: &Observed, when: &str) -> bool {
+    let now = observe(s);
+    if now == *old {
+        false
+    } else if now == *new {
+        true
+    } else {
+        panic!("{when}: mixed state\nnow: {now:#?}\nold: {old:#?}\nnew: {new:#?}")
+    }
+}
+
+struct Scenario {
+    base: MemoryStore,
+    base_tas: Vec<Vec<u8>>,
+    v2: Release,
+    old: Observed,
+    new: Observed,
+}
+
+/// A device with release 1 installed, and release 2 (TA v2, its personalization data and a
+/// plain component fetched as a detached payload) with the state it leads to.
+fn scenario() -> Scenario {
+    let (ta1, ta2) = (ta_image(TA, 1), ta_image(TA, 2));
+    let (blob1, blob2) = (vec![0xb1u8; 70_000], vec![0xb2u8; 90_000]);
+    let parts = |ta: &'static [u8], perso: &'static [u8], blob: &'static [u8]| {
+        [
+            Part {
+                id: &[&TA],
+                image: ta,
+                uri: "#ta",
+            },
+            Part {
+                id: &[&TA, b"perso"],
+                image: perso,
+                uri: "#perso",
+            },
+            Part {
+                id: &[&TA, b"blob"],
+                image: blob,
+                uri: "https://u/blob",
+            },
+        ]
+    };
+    let leak = |v: Vec<u8>| -> &'static [u8] { Box::leak(v.into_boxed_slice()) };
+    let v1 = release(1, &parts(leak(ta1), b"perso one", leak(blob1)));
+    let v2 = release(2, &parts(leak(ta2), b"perso two, longer", leak(blob2)));
+    let mut s = device();
+    install(&mut s, &v1).unwrap();
+    let old = observe(&s);
+    let (base, base_tas) = (s.backend().store.clone(), s.backend().installed_tas.clone());
+    install(&mut s, &v2).unwrap();
+    let new = observe(&s);
+    assert_ne!(old, new);
+    Scenario {
+        base,
+        base_tas,
+        v2,
+        old,
+        new,
+    }
+}
+
+#[test]
+fn a_power_cut_at_any_write_of_an_install_leaves_the_old_or_the_new_state() {
+    let sc = scenario();
+    let (mut olds, mut news, mut rolled_forward) = (0, 0, 0);
+    for n in 0.. {
+        let mut s = restart(&sc.base, &sc.base_tas);
+        s.backend_mut().store.power_cut_after = Some(n);
+        let result = install(&mut s, &sc.v2);
+        let cut = s.backend().store.powered_off;
+        if !cut {
+            result.unwrap();
+            assert!(n > 20, "only {n} writes in the install");
+            break;
+        }
+        let when = format!("power cut at write {n}");
+        let mut s = restart(&s.backend().store, &s.backend().installed_tas);
+        let was_pending = pending(&s);
+        // The first command of the new session finishes or drops the interrupted commit.
+        let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+        let is_new = old_or_new(&s, &sc.old, &sc.new, &when);
+        if was_pending && is_new {
+            rolled_forward += 1;
+        }
+        if is_new {
+            news += 1;
+        } else {
+            olds += 1;
+        }
+        assert_no_orphans(&mut s, &when);
+        // And the device goes on: the new release installs once, and only once.
+        if is_new {
+            assert!(
+                refusal(install(&mut s, &sc.v2)).reason.contains("Rollback"),
+                "{when}"
+            );
+        } else {
+            install(&mut s, &sc.v2).unwrap_or_else(|e| panic!("{when}: {e:?}"));
+            assert_eq!(observe(&s), sc.new, "{when}: the retried install");
+        }
+    }
+    assert!(olds > 10 && news >= 1, "cuts: {olds} old, {news} new");
+    assert!(
+        rolled_forward >= 1,
+        "no cut landed between the TA install and the state switch"
+    );
+}
+
+#[test]
+fn a_storage_fault_at_any_write_of_an_install_leaves_the_old_or_the_new_state() {
+    let sc = scenario();
+    let mut faults = 0;
+    for n in 0.. {
+        let mut s = restart(&sc.base, &sc.base_tas);
+        s.backend_mut().store.fail_once_at = Some(n);
+        let result = install(&mut s, &sc.v2);
+        if s.backend().store.fail_once_at.is_some() {
+            result.unwrap();
+            break;
+        }
+        faults += 1;
+        let when = format!("storage fault at write {n}");
+        // Same session: the next command sees the old or the new state.
+        let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+        let is_new = old_or_new(&s, &sc.old, &sc.new, &when);
+        if result.is_ok() {
+            assert!(
+                is_new,
+                "{when}: reported installed but not in the new state"
+            );
+        }
+        assert_no_orphans(&mut s, &when);
+    }
+    assert!(faults > 20, "only {faults} faults injected");
+}
+
+#[test]
+fn a_power_cut_at_any_write_of_provisioning_leaves_the_old_or_the_new_state() {
+    let mut s = service(MemoryBackend::new(0));
+    let _: suit_common::protocol::DeviceKeyResponse =
+        call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
+    provision(&mut s, &provision_message(1, vec![identity()])).unwrap();
+    let old = state(&s);
+    let base = s.backend().store.clone();
+    let message = provision_message(2, vec![author_anchor(1, &[&TA, b"app"]), identity()]);
+    provision(&mut s, &message).unwrap();
+    let new = state(&s);
+    assert_ne!(old, new);
+    for n in 0.. {
+        let mut s = restart(&base, &[]);
+        s.backend_mut().store.power_cut_after = Some(n);
+        let result = provision(&mut s, &message);
+        if !s.backend().store.powered_off {
+            result.unwrap();
+            break;
+        }
+        let mut s = restart(&s.backend().store, &[]);
+        let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+        let now = state(&s);
+        assert!(
+            now == old || now == new,
+            "power cut at write {n}: mixed state {now:#?}"
+        );
+        if now == old {
+            provision(&mut s, &message).unwrap();
+        } else {
+            refusal(provision(&mut s, &message));
+        }
+        assert_eq!(state(&s), new);
+    }
+}
+
+/// The store as a power cut right after the pending commit was recorded leaves it: the TA
+/// not yet handed to OP-TEE, the state still old.
+fn cut_before_the_ta_install(sc: &Scenario) -> (MemoryStore, Vec<Vec<u8>>) {
+    for n in 0.. {
+        let mut s = restart(&sc.base, &sc.base_tas);
+        s.backend_mut().store.power_cut_after = Some(n);
+        let _ = install(&mut s, &sc.v2);
+        assert!(
+            s.backend().store.powered_off,
+            "no cut point before the TA install"
+        );
+        let s = restart(&s.backend().store, &s.backend().installed_tas);
+        if pending(&s) {
+            assert_eq!(
+                s.backend().installed_tas,
+                sc.base_tas,
+                "TA installed too early"
+            );
+            return (s.backend().store.clone(), s.backend().installed_tas.clone());
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn a_failed_roll_forward_is_retried_and_a_refused_image_drops_the_update() {
+    let sc = scenario();
+    let (store, tas) = cut_before_the_ta_install(&sc);
+
+    // Storage fails under the re-install (the REE can provoke that): the commit stays
+    // pending, commands other than status are refused, nothing is mixed.
+    let mut s = restart(&store, &tas);
+    s.backend_mut().store.fail_once_at = Some(0);
+    let r = refusal(call::<_, suit_common::protocol::AnchorsResponse>(
+        &mut s,
+        Command::Anchors,
+        &Empty {},
+    ));
+    assert_eq!(r.kind, "storage", "{r:?}");
+    assert!(pending(&s) && observe(&s) == sc.old);
+    // The next command retries and finishes it.
+    let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+    assert!(!pending(&s));
+    assert_eq!(observe(&s), sc.new);
+    assert_no_orphans(&mut s, "after the retried roll-forward");
+
+    // OP-TEE refuses the image itself (bad signature): the update is dropped, old state.
+    let mut s = restart(&store, &tas);
+    s.backend_mut().refuse_tas = Some(0xffff_000f);
+    let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+    assert!(!pending(&s));
+    assert_eq!(observe(&s), sc.old);
+    assert_no_orphans(&mut s, "after the dropped update");
+}
