@@ -266,13 +266,12 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
     cmds.push("suit-agent report --nonce 0e --out /data/reports/final.cbor".into());
     cmds.push("suit-agent status".into());
     let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
-    // Boot may grow fields on other branches: keep the struct update.
-    #[allow(clippy::needless_update)]
     let run = boot(
         Boot {
             disk: Some(&disk),
             timeout_secs: Some(1100),
             puts: puts.iter().map(String::as_str).collect(),
+            ..Default::default()
         },
         &refs,
     );
