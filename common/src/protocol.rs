@@ -358,6 +358,10 @@ pub struct PlatformInfo {
     pub rollback_detection_level: Option<u32>,
     /// Plain-language warnings about missing protections.
     pub warnings: Vec<String>,
+    /// Whether OP-TEE's attestation PTA is present (`None`: not a TEE). Without it, exported
+    /// keys are vouched for only by the identity key's factory enrolment.
+    #[serde(default)]
+    pub attestation_pta: Option<bool>,
 }
 
 /// The protection level at which the TEE itself prevents storage rollback (GP TEE spec).
@@ -375,6 +379,13 @@ impl PlatformInfo {
             None => self
                 .warnings
                 .push("secure storage anti-rollback level unknown: assume none".into()),
+        }
+        if self.attestation_pta != Some(true) {
+            self.warnings.push(
+                "no attestation PTA: the device's key statements are trustworthy only through \
+                 the factory enrolment of its identity key"
+                    .into(),
+            );
         }
         self
     }
