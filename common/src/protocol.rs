@@ -380,7 +380,7 @@ impl PlatformInfo {
                 .warnings
                 .push("secure storage anti-rollback level unknown: assume none".into()),
         }
-        if self.attestation_pta != Some(true) {
+        if self.attestation_pta == Some(false) {
             self.warnings.push(
                 "no attestation PTA: the device's key statements are trustworthy only through \
                  the factory enrolment of its identity key"
