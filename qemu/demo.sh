@@ -40,16 +40,17 @@ DISK="$W/device-disk.img"
 run() { bash qemu/run.sh --disk "$DISK" --logs "$W/logs-$1" "${@:2}"; }
 
 echo
-step "boot 1: the TA creates its device key; the agent exports the public half"
+step "boot 1: the TA creates its keys; the agent exports the identity and report public keys"
+echo "(this first export stands for the factory enrolment of the device's identity key)"
 run boot1 --new-disk 'suit-agent status' 'suit-agent device-key' 'suit-agent device-key --which report'
 pem_block() { awk -v n="$1" '/-----BEGIN PUBLIC KEY-----/ { i++ } i == n { print } /-----END PUBLIC KEY-----/ && i == n { exit }' "$W/logs-boot1/normal.log"; }
 pem_block 1 >"$W/device.pub.pem"
 pem_block 2 >"$W/report.pub.pem"
-grep -q 'END PUBLIC KEY' "$W/device.pub.pem" || die "no device key in the guest output"
+grep -q 'END PUBLIC KEY' "$W/device.pub.pem" || die "no identity key in the guest output"
 grep -q 'END PUBLIC KEY' "$W/report.pub.pem" || die "no report key in the guest output"
 
 echo
-step "host: TPA provisioning, author key, encrypted TA + personalization data, signed manifest"
+step "host: TPA provisioning of an author anchor"
 cd "$W"
 "$AUTHOR" keygen --type p256 --out author
 # The message is bound to the device's identity key (device.pub.pem: what `device-key`
@@ -63,6 +64,21 @@ cat >provision.json <<EOF
   ] }
 EOF
 "$AUTHOR" provision provision.json --tpa-key "$ROOT/tests/keys/tpa-test.priv.pem" -o provision.cbor --state tpa-model.cbor
+cd "$ROOT"
+
+echo
+step "boot 2: provision; export anchor 1's payload keys with the TA's signed key statement"
+run boot2 --put "$W/provision.cbor=/up/provision.cbor" \
+    'suit-agent provision /up/provision.cbor --receipt-out /data/ree/provision-receipt.cose' \
+    'suit-agent device-key --anchor 1 --out-dir /data/keys'
+rm -rf "$W/keys"; debugfs -R "rdump /keys $W" "$DISK" 2>/dev/null
+[ -f "$W/keys/anchor-1.statement.cbor" ] || die "no key statement on the device disk"
+
+echo
+step "host: check the key statement with the enrolled identity key; encrypt and sign"
+cd "$W"
+"$AUTHOR" verify-key-statement keys/anchor-1.statement.cbor --identity-key device.pub.pem \
+    --anchor 1 --out-dir verified
 printf 'serial=QEMU-0001\napi-endpoint=https://api.example.com\nsecret-token=%s\n' "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >perso.txt
 printf 'log-level=info\n' >consumer.conf
 cat >manifest.json <<EOF
@@ -70,9 +86,9 @@ cat >manifest.json <<EOF
   "vendor-id": {"name": "example.com"}, "class-id": {"name": "qemu-armv8"},
   "components": [
     {"ta-uuid": "$PERSO_CONSUMER_UUID_A", "file": "$TA_IMAGE", "uri": "https://ta.example.com/consumer.ta",
-     "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "device.pub.pem", "mode": "hpke"}]}},
+     "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "verified/anchor-1.hpke.pub.pem", "mode": "hpke"}]}},
     {"id": ["hex:${PERSO_CONSUMER_UUID_A//-/}", "perso"], "file": "perso.txt",
-     "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "device.pub.pem", "mode": "ecdh-es"}]}},
+     "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "verified/anchor-1.ecdh.pub.pem", "mode": "ecdh-es"}]}},
     {"id": ["ree", "etc", "consumer.conf"], "file": "consumer.conf"}
   ] }
 EOF
@@ -80,12 +96,11 @@ EOF
 "$AUTHOR" verify update.suit --trust-anchor author.pub.pem >/dev/null && echo "author tool: the envelope verifies"
 cd "$ROOT"
 
-PUTS=(--put "$W/provision.cbor=/up/provision.cbor" --put "$W/update.suit=/up/update.suit"
+PUTS=(--put "$W/update.suit=/up/update.suit"
       --put "$W/payloads/consumer.ta=/up/payloads/consumer.ta")
 echo
-step "boot 2: deliver, then use the new TA; the wrong TA and the REE are refused"
-run boot2 "${PUTS[@]}" \
-    'suit-agent provision /up/provision.cbor --receipt-out /data/ree/provision-receipt.cose' \
+step "boot 3: deliver, then use the new TA; the wrong TA and the REE are refused"
+run boot3 "${PUTS[@]}" \
     'suit-agent install /up/update.suit --payload-dir /up/payloads --ree-root /data/ree' \
     "perso-consumer --uuid $PERSO_CONSUMER_UUID_A hello" \
     "perso-consumer --uuid $PERSO_CONSUMER_UUID_A info" \
@@ -100,9 +115,9 @@ debugfs -R "dump /ree/provision-receipt.cose $W/provision-receipt.cose" "$DISK" 
     --message "$W/provision.cbor" --expect-state "$W/tpa-model.cbor"
 
 echo
-step "boot 3 (reboot): the TA and its data persist; the same manifest again is a rollback"
+step "boot 4 (reboot): the TA and its data persist; the same manifest again is a rollback"
 NONCE="$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-run boot3 "${PUTS[@]}" \
+run boot4 "${PUTS[@]}" \
     "perso-consumer --uuid $PERSO_CONSUMER_UUID_A info" \
     '! suit-agent install /up/update.suit --payload-dir /up/payloads' \
     "suit-agent report --nonce $NONCE --out /data/ree/report.cose" \

@@ -366,6 +366,10 @@ pub struct PlatformInfo {
     pub rollback_detection_level: Option<u32>,
     /// Plain-language warnings about missing protections.
     pub warnings: Vec<String>,
+    /// Whether OP-TEE's attestation PTA is present (`None`: not a TEE). Without it, exported
+    /// keys are vouched for only by the identity key's factory enrolment.
+    #[serde(default)]
+    pub attestation_pta: Option<bool>,
     /// The production prerequisites, each as far as it can be checked where it runs.
     #[serde(default)]
     pub prerequisites: Vec<Prerequisite>,
@@ -450,6 +454,13 @@ impl PlatformInfo {
             }
         };
         self.set_prerequisite(rollback);
+        if self.attestation_pta == Some(false) {
+            self.warnings.push(
+                "no attestation PTA: the device's key statements are trustworthy only through \
+                 the factory enrolment of its identity key"
+                    .into(),
+            );
+        }
         self
     }
 

@@ -155,6 +155,7 @@ impl Backend for SimBackend {
             anti_rollback_level: Some(0),
             rollback_detection_level: Some(0),
             warnings: vec![WARNING.into()],
+            attestation_pta: None,
             // Files on the host: none of the device's protections exist.
             prerequisites: [
                 prerequisite::TA_SIGNING_KEY,

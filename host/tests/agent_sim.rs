@@ -107,6 +107,56 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
         &["device-key", "--anchor", "1", "--out-dir", "keys"],
     ));
     assert!(refused(agent(d, &["device-key", "--which", "hpke"])).contains("--anchor"));
+    // The author checks the TA's statement against the enrolled identity key
+    // (device.pub.pem, exported before provisioning) and uses only the keys it vouches for.
+    author(
+        d,
+        &[
+            "verify-key-statement",
+            "keys/anchor-1.statement.cbor",
+            "--identity-key",
+            "device.pub.pem",
+            "--anchor",
+            "1",
+            "--out-dir",
+            "verified",
+        ],
+    );
+    assert_eq!(
+        std::fs::read(d.join("verified/anchor-1.hpke.pub.pem")).unwrap(),
+        std::fs::read(d.join("keys/anchor-1.hpke.pub.pem")).unwrap()
+    );
+    let mut st = std::fs::read(d.join("keys/anchor-1.statement.cbor")).unwrap();
+    let n = st.len();
+    st[n - 1] ^= 1;
+    std::fs::write(d.join("tampered.cbor"), &st).unwrap();
+    let t = run(
+        env!("CARGO_BIN_EXE_suit-author"),
+        d,
+        &[
+            "verify-key-statement",
+            "tampered.cbor",
+            "--identity-key",
+            "device.pub.pem",
+        ],
+    );
+    assert_eq!(
+        t.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&t.stderr)
+    );
+    let other = run(
+        env!("CARGO_BIN_EXE_suit-author"),
+        d,
+        &[
+            "verify-key-statement",
+            "keys/anchor-1.statement.cbor",
+            "--identity-key",
+            "report.pub.pem",
+        ],
+    );
+    assert_eq!(other.status.code(), Some(1));
 
     std::fs::write(d.join("fw.bin"), vec![0x42u8; 700_000]).unwrap();
     w("app.conf", "mode=fast\n");
@@ -115,7 +165,7 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
         r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
         "components": [
           {"id": ["app"], "file": "fw.bin", "uri": "https://example.com/fw.bin",
-           "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "keys/anchor-1.hpke.pub.pem", "mode": "hpke"}]}},
+           "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "verified/anchor-1.hpke.pub.pem", "mode": "hpke"}]}},
           {"id": ["ree", "etc", "app.conf"], "file": "app.conf"}]}"#,
     );
     author(

@@ -57,6 +57,16 @@ fn data_len(o: &PersistentObject) -> Result<u64, StoreError> {
 /// The `secstor_ta_mgmt` pseudo-TA: installs bootstrap TA images into OP-TEE's
 /// secure-storage TA store after checking their signature and version.
 const SECSTOR_TA_MGMT_UUID: &str = "6e256cba-fc4d-4941-ad09-2ca1860342dd";
+/// OP-TEE's attestation PTA (`PTA_ATTESTATION_UUID`, CFG_ATTESTATION_PTA). Only probed, to
+/// report whether hardware-rooted attestation of the device keys would be available.
+const ATTESTATION_PTA_UUID: &str = "39800861-182a-4720-9b67-2bcd622bc0b5";
+
+/// Whether the attestation PTA answers a session request.
+fn attestation_pta_present() -> bool {
+    Uuid::parse_str(ATTESTATION_PTA_UUID)
+        .map(|uuid| TaSessionBuilder::new(uuid).build().is_ok())
+        .unwrap_or(false)
+}
 const SECSTOR_TA_MGMT_BOOTSTRAP: u32 = 0;
 
 impl Optee {
@@ -257,6 +267,7 @@ impl Backend for Optee {
             tee_version: TeeTrustedOsImplementationVersion.get().ok(),
             anti_rollback_level: TeeTrustedStorageAntiRollbackProtectionLevel.get().ok(),
             rollback_detection_level: TeeTrustedStorageRollbackDetectionProtectionLevel.get().ok(),
+            attestation_pta: Some(attestation_pta_present()),
             warnings: Vec::new(),
             prerequisites: Vec::new(),
         };

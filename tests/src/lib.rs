@@ -418,9 +418,11 @@ pub fn create_envelope_signed(
     puts
 }
 
-/// Boots once on `disk` and writes the device's public decryption key (created inside the TA
-/// on first use) to `dir/device.pub.pem`, its identity key to `identity.pub.pem` and its
-/// provisioning key to `provisioning.pub.pem`, as the agent exports them.
+/// Boots once on `disk` and writes the device's public identity key (created inside the TA
+/// on first use; what `suit-agent device-key` exports by default) to `dir/device.pub.pem` and
+/// `identity.pub.pem`, and its provisioning key to `provisioning.pub.pem`. Tests treat this
+/// first export as the factory enrolment: it binds provisioning messages to the device and
+/// checks the key statements of [`provision_and_export_anchor_keys`].
 pub fn export_device_key(disk: &Path, dir: &Path) {
     let run = boot(
         Boot {
@@ -460,4 +462,50 @@ pub fn sign_provisioning(dir: &Path, description: &str) {
             "provision.cbor",
         ],
     );
+}
+
+/// Boots once on `disk`: applies `dir/provision.cbor`, then exports each anchor's payload
+/// keys with the TA's signed key statement. On the host, every statement is checked against
+/// the enrolled identity key (`dir/device.pub.pem`, from [`export_device_key`]) with
+/// `suit-author verify-key-statement`, which writes the verified `anchor-N.ecdh.pub.pem`
+/// (ECDH-ES recipients) and `anchor-N.hpke.pub.pem` (HPKE recipients) into `dir`.
+pub fn provision_and_export_anchor_keys(disk: &Path, dir: &Path, anchors: &[u32]) {
+    let put = format!(
+        "{}=/up/provision.cbor",
+        dir.join("provision.cbor").display()
+    );
+    let mut cmds = vec!["suit-agent provision /up/provision.cbor".to_string()];
+    for a in anchors {
+        cmds.push(format!(
+            "suit-agent device-key --anchor {a} --out-dir /data/keys"
+        ));
+    }
+    let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
+    boot(
+        Boot {
+            disk: Some(disk),
+            puts: vec![&put],
+            ..Default::default()
+        },
+        &refs,
+    )
+    .assert_ok();
+    let keys = copy_out_of_disk(disk, "/keys");
+    for a in anchors {
+        let statement = keys.path().join(format!("keys/anchor-{a}.statement.cbor"));
+        let statement = statement.to_str().expect("UTF-8 temp path");
+        author(
+            dir,
+            &[
+                "verify-key-statement",
+                statement,
+                "--identity-key",
+                "device.pub.pem",
+                "--anchor",
+                &a.to_string(),
+                "--out-dir",
+                ".",
+            ],
+        );
+    }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use suit_tests::{
     author, boot, consumer_uuids, contains, copy_out_of_disk, create_envelope, export_device_key,
-    files_below, repo_root, sign_provisioning, write_text, Boot,
+    files_below, provision_and_export_anchor_keys, repo_root, sign_provisioning, write_text, Boot,
 };
 
 /// A manifest delivering the consumer TA image `ta` (encrypted for the device) plus, if
@@ -16,13 +16,13 @@ fn manifest(seq: u64, uuid: &str, ta: &Path, with_data: bool) -> String {
     let hex_uuid = uuid.replace('-', "");
     let mut components = vec![format!(
         r#"{{"ta-uuid": "{uuid}", "file": "{}", "uri": "https://ta.example.com/consumer.ta",
-            "encryption": {{"content-alg": "A128GCM", "recipients": [{{"key": "device.pub.pem", "mode": "hpke"}}]}}}}"#,
+            "encryption": {{"content-alg": "A128GCM", "recipients": [{{"key": "anchor-1.hpke.pub.pem", "mode": "hpke"}}]}}}}"#,
         ta.display()
     )];
     if with_data {
         components.push(format!(
             r#"{{"id": ["hex:{hex_uuid}", "perso"], "file": "perso.bin",
-                "encryption": {{"content-alg": "A256GCM", "recipients": [{{"key": "device.pub.pem", "mode": "ecdh-es"}}]}}}}"#
+                "encryption": {{"content-alg": "A256GCM", "recipients": [{{"key": "anchor-1.ecdh.pub.pem", "mode": "ecdh-es"}}]}}}}"#
         ));
         components.push(
             r#"{"id": ["ree", "etc", "consumer.conf"], "file": "consumer.conf"}"#.to_string(),
@@ -59,6 +59,8 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
             uuid_a.replace('-', "")
         ),
     );
+    // Payload keys are per anchor: provision first, then export anchor 1's (verified).
+    provision_and_export_anchor_keys(&disk, d, &[1]);
     let secret = b"personalization: device QEMU-0001, token 6f1d2c3b4a5968778695a4b3c2d1e0f0";
     std::fs::write(d.join("perso.bin"), secret).unwrap();
     write_text(d, "consumer.conf", "log-level=debug\n");
@@ -77,7 +79,7 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
     let put_refs: Vec<&str> = puts.iter().map(String::as_str).collect();
     let consumer = |uuid: &str, cmd: &str| format!("perso-consumer --uuid {uuid} {cmd}");
     let cmds = [
-        "suit-agent provision /up/provision.cbor".to_string(),
+        "suit-agent anchors".to_string(),
         format!("! {}", consumer(&uuid_a, "hello")),
         "suit-agent install /up/v2.suit --payload-dir /up/v2 --ree-root /data/ree".to_string(),
         consumer(&uuid_a, "hello"),

@@ -4,7 +4,7 @@
 
 use suit_tests::{
     author, boot, contains, copy_out_of_disk, create_envelope, create_envelope_signed,
-    export_device_key, files_below, sign_provisioning, Boot,
+    export_device_key, files_below, provision_and_export_anchor_keys, sign_provisioning, Boot,
 };
 
 fn manifest(seq: u64, vendor: &str, recipient: &str) -> String {
@@ -45,14 +45,19 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         {"set-rules": [{"prefix": ["app", "cfg"], "require-roles": ["author", "operator"]}]},
         {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
     );
+    // Payload keys are per anchor: provision, then export anchor 1's (statement verified).
+    provision_and_export_anchor_keys(&disk, d, &[1]);
     let firmware: Vec<u8> = (0..1_000_000u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
     std::fs::write(d.join("firmware.bin"), &firmware).unwrap();
     let cases = [
-        ("v1", manifest(1, "example.com", "device.pub.pem")),
+        ("v1", manifest(1, "example.com", "anchor-1.hpke.pub.pem")),
         ("stranger", manifest(2, "example.com", "stranger.pub.pem")),
-        ("vendor", manifest(3, "other.example", "device.pub.pem")),
+        (
+            "vendor",
+            manifest(3, "other.example", "anchor-1.hpke.pub.pem"),
+        ),
     ];
     let mut puts = vec![format!(
         "{}=/up/provision.cbor",
@@ -130,9 +135,9 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
     let refused = |name: &str, text: &str| {
         format!("! suit-agent install /up/{name}.suit --payload-dir /up/{name} 2>/tmp/e; cat /tmp/e; grep -q '{text}' /tmp/e")
     };
-    // Boot 2: provision, install, and the refusals.
+    // Boot 3 (anchors were provisioned in boot 2): install, and the refusals.
     let cmds = [
-        "suit-agent provision /up/provision.cbor".to_string(),
+        "suit-agent anchors".to_string(),
         "suit-agent install /up/v1.suit --payload-dir /up/v1".to_string(),
         refused("v1", "Rollback"),
         refused("stranger", "HpkeOpenFailed"),

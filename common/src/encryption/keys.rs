@@ -215,6 +215,16 @@ impl MemoryKeys {
         Ok(self.push(kid, KeyKind::HpkeP256, Material::P256(sk)))
     }
 
+    /// Adds a P-256 private key for ECDH-ES+AES-KW without passing its bytes around.
+    pub fn add_ecdh_p256_key(&mut self, kid: Option<&[u8]>, sk: p256::SecretKey) -> KeyRef {
+        self.push(kid, KeyKind::EcdhEsP256, Material::P256(sk))
+    }
+
+    /// Adds a P-256 private key for COSE-HPKE without passing its bytes around.
+    pub fn add_hpke_p256_key(&mut self, kid: Option<&[u8]>, sk: p256::SecretKey) -> KeyRef {
+        self.push(kid, KeyKind::HpkeP256, Material::P256(sk))
+    }
+
     /// Adds an HPKE pre-shared key, selected by the recipient's `psk_id`.
     pub fn add_psk(&mut self, psk_id: &[u8], psk: &[u8]) {
         self.psks

@@ -188,11 +188,9 @@ impl AnchorKeys {
 
     /// Registers both keys (each for its one purpose, under its own kid) in `keys`.
     pub fn add_to(&self, keys: &mut MemoryKeys) {
-        let e = Zeroizing::new(self.ecdh.to_bytes().to_vec());
-        let h = Zeroizing::new(self.hpke.to_bytes().to_vec());
-        // Both are valid scalars, so registration cannot fail.
-        let _ = keys.add_ecdh_p256(Some(&self.ecdh_public().kid), &e);
-        let _ = keys.add_hpke_p256(Some(&self.hpke_public().kid), &h);
+        // Handed over as key objects (wiped on drop), never as loose scalar bytes.
+        keys.add_ecdh_p256_key(Some(&self.ecdh_public().kid), self.ecdh.clone());
+        keys.add_hpke_p256_key(Some(&self.hpke_public().kid), self.hpke.clone());
     }
 
     /// A key set holding only this anchor's keys.
@@ -306,91 +304,6 @@ impl DeviceKeyPair {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::memory::MemoryBackend as TestBackend;
-    use super::*;
-
-    #[test]
-    fn keys_are_created_once_and_stable() {
-        let mut env = TestBackend::new(1);
-        let a = DeviceKeyPair::load_or_create(&mut env).unwrap();
-        env.seed = 99;
-        let b = DeviceKeyPair::load_or_create(&mut env).unwrap();
-        assert_eq!(a.identity_public(), b.identity_public());
-        assert_eq!(
-            a.anchor_keys(1, b"k").unwrap().hpke_public(),
-            b.anchor_keys(1, b"k").unwrap().hpke_public()
-        );
-        assert_eq!(a.identity_public().sec1.len(), 65);
-        let other = DeviceKeyPair::load_or_create(&mut TestBackend::new(2)).unwrap();
-        assert_ne!(
-            a.identity_public(),
-            other.identity_public(),
-            "keys come from the RNG"
-        );
-    }
-
-    #[test]
-    fn every_purpose_and_every_anchor_has_its_own_key() {
-        let k = DeviceKeyPair::load_or_create(&mut TestBackend::new(1)).unwrap();
-        let a1 = k.anchor_keys(1, b"anchor key A").unwrap();
-        let a2 = k.anchor_keys(2, b"anchor key A").unwrap();
-        let b1 = k.anchor_keys(1, b"anchor key B").unwrap();
-        let all = [
-            k.identity_public(),
-            k.report_public(),
-            k.provisioning_public(),
-            a1.ecdh_public(),
-            a1.hpke_public(),
-            a2.ecdh_public(),
-            a2.hpke_public(),
-            b1.ecdh_public(),
-            b1.hpke_public(),
-        ];
-        for (i, x) in all.iter().enumerate() {
-            for y in &all[i + 1..] {
-                assert_ne!(x, y);
-            }
-        }
-        assert_eq!(
-            k.anchor_keys(0, b"x").err(),
-            Some(KeyStoreError::NoKeyScope)
-        );
-    }
-
-    #[test]
-    fn a_corrupt_or_old_format_key_object_is_an_error_not_a_new_key() {
-        let mut env = TestBackend::new(1);
-        env.put(KEYS_OBJECT, b"junk").unwrap();
-        assert_eq!(
-            DeviceKeyPair::load_or_create(&mut env).err(),
-            Some(KeyStoreError::Corrupt)
-        );
-        let old = Stored {
-            format: 1,
-            master: ByteBuf::from(alloc::vec![7u8; 32]),
-        };
-        env.put(KEYS_OBJECT, &protocol::encode(&old).unwrap())
-            .unwrap();
-        assert_eq!(
-            DeviceKeyPair::load_or_create(&mut env).err(),
-            Some(KeyStoreError::Corrupt)
-        );
-    }
-
-    #[test]
-    fn a_broken_rng_is_reported_and_nothing_stored() {
-        let mut env = TestBackend::new(1);
-        env.broken_rng = true;
-        assert_eq!(
-            DeviceKeyPair::load_or_create(&mut env).err(),
-            Some(KeyStoreError::Rng)
-        );
-        assert!(env.store.names().is_empty());
-    }
-}
-
 /// A pre-shared key-encryption key and the anchors whose manifests may use it. A KEK is a
 /// secret shared with whoever wraps content keys with it, so it is only ever offered to the
 /// anchors it was provisioned for.
@@ -486,5 +399,90 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
             return Err(crate::suit::decrypt::PlaintextRefused);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::memory::MemoryBackend as TestBackend;
+    use super::*;
+
+    #[test]
+    fn keys_are_created_once_and_stable() {
+        let mut env = TestBackend::new(1);
+        let a = DeviceKeyPair::load_or_create(&mut env).unwrap();
+        env.seed = 99;
+        let b = DeviceKeyPair::load_or_create(&mut env).unwrap();
+        assert_eq!(a.identity_public(), b.identity_public());
+        assert_eq!(
+            a.anchor_keys(1, b"k").unwrap().hpke_public(),
+            b.anchor_keys(1, b"k").unwrap().hpke_public()
+        );
+        assert_eq!(a.identity_public().sec1.len(), 65);
+        let other = DeviceKeyPair::load_or_create(&mut TestBackend::new(2)).unwrap();
+        assert_ne!(
+            a.identity_public(),
+            other.identity_public(),
+            "keys come from the RNG"
+        );
+    }
+
+    #[test]
+    fn every_purpose_and_every_anchor_has_its_own_key() {
+        let k = DeviceKeyPair::load_or_create(&mut TestBackend::new(1)).unwrap();
+        let a1 = k.anchor_keys(1, b"anchor key A").unwrap();
+        let a2 = k.anchor_keys(2, b"anchor key A").unwrap();
+        let b1 = k.anchor_keys(1, b"anchor key B").unwrap();
+        let all = [
+            k.identity_public(),
+            k.report_public(),
+            k.provisioning_public(),
+            a1.ecdh_public(),
+            a1.hpke_public(),
+            a2.ecdh_public(),
+            a2.hpke_public(),
+            b1.ecdh_public(),
+            b1.hpke_public(),
+        ];
+        for (i, x) in all.iter().enumerate() {
+            for y in &all[i + 1..] {
+                assert_ne!(x, y);
+            }
+        }
+        assert_eq!(
+            k.anchor_keys(0, b"x").err(),
+            Some(KeyStoreError::NoKeyScope)
+        );
+    }
+
+    #[test]
+    fn a_corrupt_or_old_format_key_object_is_an_error_not_a_new_key() {
+        let mut env = TestBackend::new(1);
+        env.put(KEYS_OBJECT, b"junk").unwrap();
+        assert_eq!(
+            DeviceKeyPair::load_or_create(&mut env).err(),
+            Some(KeyStoreError::Corrupt)
+        );
+        let old = Stored {
+            format: 1,
+            master: ByteBuf::from(alloc::vec![7u8; 32]),
+        };
+        env.put(KEYS_OBJECT, &protocol::encode(&old).unwrap())
+            .unwrap();
+        assert_eq!(
+            DeviceKeyPair::load_or_create(&mut env).err(),
+            Some(KeyStoreError::Corrupt)
+        );
+    }
+
+    #[test]
+    fn a_broken_rng_is_reported_and_nothing_stored() {
+        let mut env = TestBackend::new(1);
+        env.broken_rng = true;
+        assert_eq!(
+            DeviceKeyPair::load_or_create(&mut env).err(),
+            Some(KeyStoreError::Rng)
+        );
+        assert!(env.store.names().is_empty());
     }
 }

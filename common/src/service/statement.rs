@@ -158,6 +158,11 @@ pub fn verify(bytes: &[u8], identity_sec1: &[u8]) -> Result<KeyStatement, Statem
             "content type is not a key statement",
         ));
     }
+    // The unprotected header is not signed: accept exactly what `sign` writes, the kid of
+    // the key checked with, and nothing else.
+    if sign1.unprotected != HeaderBuilder::new().key_id(key_id(identity_sec1)).build() {
+        return Err(StatementError::IdentityMismatch);
+    }
     sign1
         .verify_signature(&[], |sig, tbs| key.check(Algorithm::Esp256, tbs, sig))
         .map_err(|_| StatementError::BadSignature)?;

@@ -10,6 +10,7 @@ pub mod create;
 pub mod encrypt;
 pub mod explain;
 pub mod inspect;
+pub mod key_statement;
 pub mod keys;
 pub mod provision;
 pub mod receipt;

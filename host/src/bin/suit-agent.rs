@@ -287,6 +287,14 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 level(p.rollback_detection_level)
             );
             println!(
+                "  attestation PTA:     {}",
+                match p.attestation_pta {
+                    Some(true) => "present",
+                    Some(false) => "absent (key statements rest on the identity key's enrolment)",
+                    None => "not applicable",
+                }
+            );
+            println!(
                 "  TPA root kid:        {}{}",
                 show(&v.tpa_root_kid),
                 if v.tpa_root_is_test_key {

@@ -227,6 +227,22 @@ enum Cmd {
         #[arg(long)]
         kid: Option<String>,
     },
+    /// Verify the TA's signed key statement (`suit-agent device-key --statement/--out-dir`)
+    /// against the device's enrolled identity key and write out the keys it vouches for.
+    VerifyKeyStatement {
+        /// Signed key statement (COSE_Sign1; CBOR or hex text).
+        statement: PathBuf,
+        /// The device's identity public key as enrolled at the factory (PEM, COSE_Key, JWK).
+        #[arg(long = "identity-key", value_name = "PUB")]
+        identity_key: PathBuf,
+        /// Require this anchor's ECDH-ES and HPKE keys to be in the statement.
+        #[arg(long)]
+        anchor: Option<u32>,
+        /// Write the verified public keys here (identity/report/provisioning.pub.pem,
+        /// anchor-N.ecdh.pub.pem for ECDH-ES recipients, anchor-N.hpke.pub.pem for HPKE).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
     /// Verify a device's signed SUIT report and show it (exit 0 only if the signature verifies).
     VerifyReport {
         /// Signed report (COSE_Sign1; CBOR or hex text).
@@ -475,6 +491,20 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::VerifyKeyStatement {
+            statement,
+            identity_key,
+            anchor,
+            out_dir,
+        } => suit_host::author::key_statement::verify_statement_file(
+            &suit_host::author::key_statement::VerifyStatementOptions {
+                statement,
+                identity_key,
+                anchor,
+                out_dir,
+            },
+            &mut out,
+        ),
         Cmd::VerifyReport {
             report,
             device_key,

@@ -1,0 +1,619 @@
+//! Key isolation attacks on the TA's service (in-memory backend, over the wire protocol).
+//!
+//! The attacker holds one tenant's signing key (anchor B) and everything the normal world
+//! sees, including tenant A's published manifests, encryption info and ciphertexts. Each test
+//! names the attack it proves refused; a refused install changes no stored object.
+
+mod support;
+
+use ciborium::Value;
+use serde::{de::DeserializeOwned, Serialize};
+use serde_bytes::ByteBuf;
+use sha2::{Digest as _, Sha256};
+
+use suit_common::cose::{Algorithm, SigningKey};
+use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
+use suit_common::encryption::{encrypt_payload, CoseOptions, EncryptedPayload, Recipient};
+use suit_common::protocol::{self, *};
+use suit_common::service::memory::MemoryBackend;
+use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
+use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
+use suit_common::service::statement::{self, StatementError};
+use suit_common::service::{Config, Service};
+use suit_common::suit::author::{seal_envelope, Signer};
+
+use support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
+
+const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
+const TPA_PUB: &str = "../keys/tpa-test.pub.pem";
+/// Tenant A's author key.
+const A_PRIV: &str = "suit-manifest-spec/private_key.pem";
+const A_PUB: &str = "suit-manifest-spec/public_key.pem";
+/// Tenant B's author key (the attacker).
+const B_PRIV: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_priv.pem";
+const B_PUB: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_pub.pem";
+
+type Mem = MemoryBackend;
+
+fn sec1_from_pem(rel: &str) -> Vec<u8> {
+    let text = String::from_utf8(read(rel)).unwrap();
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    der[der.len() - 65..].to_vec()
+}
+
+fn cose_key(rel: &str) -> ByteBuf {
+    let p = sec1_from_pem(rel);
+    let key = coset::CoseKeyBuilder::new_ec2_pub_key(
+        coset::iana::EllipticCurve::P_256,
+        p[1..33].to_vec(),
+        p[33..].to_vec(),
+    )
+    .build();
+    use coset::CborSerializable as _;
+    ByteBuf::from(key.to_vec().unwrap())
+}
+
+fn call<Q: Serialize, R: DeserializeOwned>(
+    s: &mut Service<Mem>,
+    cmd: Command,
+    q: &Q,
+) -> Result<R, (Status, Refusal)> {
+    let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
+    match reply.status {
+        Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
+        Status::Refused => Err((
+            reply.status,
+            protocol::decode(&reply.body, MAX_RESPONSE).unwrap(),
+        )),
+        other => panic!("unexpected status {other:?}"),
+    }
+}
+
+fn refusal<T: std::fmt::Debug>(r: Result<T, (Status, Refusal)>) -> Refusal {
+    match r {
+        Err((Status::Refused, refusal)) => refusal,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn provision(s: &mut Service<Mem>, counter: u64, ops: Vec<Op>) {
+    let k: DeviceKeyResponse = call(s, Command::DeviceKey, &DeviceKeyRequest::default()).unwrap();
+    let body = ProvisioningBody {
+        counter,
+        device: Some(k.identity_kid),
+        ops,
+    };
+    let message = seal(
+        &body,
+        &p256_private_from_pem(TPA_PRIV),
+        Algorithm::Esp256,
+        b"",
+    )
+    .unwrap();
+    let _: ProvisionResponse = call(
+        s,
+        Command::Provision,
+        &ProvisionRequest {
+            message: ByteBuf::from(message),
+        },
+    )
+    .unwrap();
+}
+
+fn scope(prefixes: &[&[&[u8]]], ree_plaintext: bool) -> Scope {
+    Scope {
+        component_prefixes: prefixes
+            .iter()
+            .map(|p| p.iter().map(|s| ByteBuf::from(s.to_vec())).collect())
+            .collect(),
+        vendor_ids: vec![],
+        class_ids: vec![],
+        ree_plaintext,
+    }
+}
+
+fn add_anchor(id: u32, key: &str, scope: Scope) -> Op {
+    Op::AddAnchor(AnchorRecord {
+        id,
+        cose_key: cose_key(key),
+        role: RoleRecord::Author,
+        scope,
+        // Whatever a message says here is ignored: the device assigns key scopes.
+        key_scope: 7,
+    })
+}
+
+/// Tenant A (anchor 1) owns ['app-a'], tenant B (anchor 2) owns ['app-b']; both may write
+/// REE files and (unless `ree_plaintext` is false) put decrypted payloads there.
+fn two_tenants(ree_plaintext: bool) -> Service<Mem> {
+    let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
+    let mut s = Service::new(MemoryBackend::new(3), config);
+    provision(
+        &mut s,
+        1,
+        vec![
+            add_anchor(1, A_PUB, scope(&[&[b"app-a"], &[b"ree"]], ree_plaintext)),
+            add_anchor(2, B_PUB, scope(&[&[b"app-b"], &[b"ree"]], ree_plaintext)),
+            Op::SetIdentity(Identity {
+                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
+                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
+                device_id: None,
+            }),
+        ],
+    );
+    s
+}
+
+fn anchor_keys(s: &mut Service<Mem>, anchor: u32) -> DeviceKeyResponse {
+    call(
+        s,
+        Command::DeviceKey,
+        &DeviceKeyRequest {
+            anchor: Some(anchor),
+        },
+    )
+    .unwrap()
+}
+
+fn point(sec1: &[u8]) -> p256::PublicKey {
+    p256::PublicKey::from_sec1_bytes(sec1).unwrap()
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    EcdhEs,
+    Hpke,
+}
+
+/// Encrypts `plaintext` to `anchor`'s exported key for `mode`, as tenant A's author does.
+fn encrypt_for(
+    s: &mut Service<Mem>,
+    anchor: u32,
+    mode: Mode,
+    plaintext: &[u8],
+) -> EncryptedPayload {
+    let k = anchor_keys(s, anchor).anchor.unwrap();
+    let (ecdh, hpke) = (point(&k.ecdh_es_key), point(&k.hpke_key));
+    let r = match mode {
+        Mode::EcdhEs => Recipient::EcdhEs {
+            kid: Some(&k.ecdh_es_kid),
+            public_key: &ecdh,
+            wrap: KeyWrap::A128Kw,
+        },
+        Mode::Hpke => Recipient::Hpke {
+            kid: Some(&k.hpke_kid),
+            public_key: &hpke,
+            suite: HpkeSuite::Hpke0,
+            psk: None,
+        },
+    };
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    encrypt_payload(
+        plaintext,
+        ContentAlgorithm::A128Gcm,
+        &[r],
+        &CoseOptions::SUIT,
+        &mut rng,
+    )
+    .unwrap()
+}
+
+fn int(i: i64) -> Value {
+    Value::Integer(i.into())
+}
+fn bytes(b: &[u8]) -> Value {
+    Value::Bytes(b.to_vec())
+}
+fn cbor(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(v, &mut out).unwrap();
+    out
+}
+fn segs(c: &[&[u8]]) -> Value {
+    Value::Array(c.iter().map(|s| bytes(s)).collect())
+}
+
+/// A manifest fetching `uri` into `component`, decrypting with `info` if given, and
+/// requiring the plaintext to match `plaintext_digest` (as every encrypted SUIT payload must).
+fn fetch_manifest(
+    seq: u64,
+    component: &[&[u8]],
+    uri: &str,
+    info: Option<&[u8]>,
+    plaintext_digest: &[u8],
+    size: usize,
+) -> Vec<u8> {
+    let digest = cbor(&Value::Array(vec![int(-16), bytes(plaintext_digest)]));
+    let shared = Value::Array(vec![
+        int(20),
+        Value::Map(vec![
+            (int(1), bytes(&VENDOR_ID)),
+            (int(2), bytes(&CLASS_ID)),
+            (int(3), bytes(&digest)),
+            (int(14), int(size as i64)),
+        ]),
+        int(1),
+        int(15),
+        int(2),
+        int(15),
+    ]);
+    let mut params = vec![(int(21), Value::Text(uri.into()))];
+    if let Some(info) = info {
+        params.push((int(19), bytes(info)));
+    }
+    let install = Value::Array(vec![
+        int(20),
+        Value::Map(params),
+        int(21),
+        int(2),
+        int(3),
+        int(15),
+    ]);
+    let common = Value::Map(vec![
+        (int(2), Value::Array(vec![segs(component)])),
+        (int(4), bytes(&cbor(&shared))),
+    ]);
+    cbor(&Value::Map(vec![
+        (int(1), int(1)),
+        (int(2), int(seq as i64)),
+        (int(3), bytes(&cbor(&common))),
+        (int(20), bytes(&cbor(&install))),
+    ]))
+}
+
+/// A manifest copying installed component `from` into `to` (directive-copy), digest-checked.
+fn copy_manifest(seq: u64, from: &[&[u8]], to: &[&[u8]], digest: &[u8], size: usize) -> Vec<u8> {
+    let digest = cbor(&Value::Array(vec![int(-16), bytes(digest)]));
+    let shared = Value::Array(vec![
+        int(12),
+        int(1),
+        int(20),
+        Value::Map(vec![
+            (int(1), bytes(&VENDOR_ID)),
+            (int(2), bytes(&CLASS_ID)),
+            (int(3), bytes(&digest)),
+            (int(14), int(size as i64)),
+        ]),
+        int(1),
+        int(15),
+        int(2),
+        int(15),
+    ]);
+    let install = Value::Array(vec![
+        int(12),
+        int(1),
+        int(20),
+        Value::Map(vec![(int(22), int(0))]),
+        int(22),
+        int(2),
+        int(3),
+        int(15),
+    ]);
+    let common = Value::Map(vec![
+        (int(2), Value::Array(vec![segs(from), segs(to)])),
+        (int(4), bytes(&cbor(&shared))),
+    ]);
+    cbor(&Value::Map(vec![
+        (int(1), int(1)),
+        (int(2), int(seq as i64)),
+        (int(3), bytes(&cbor(&common))),
+        (int(20), bytes(&cbor(&install))),
+    ]))
+}
+
+fn sign(manifest: &[u8], signer: &str) -> Vec<u8> {
+    let key: SigningKey = p256_private_from_pem(signer);
+    seal_envelope(
+        manifest,
+        &[Signer {
+            key: &key,
+            alg: Algorithm::Esp256,
+            kid: b"",
+        }],
+        &[],
+        &[],
+    )
+    .unwrap()
+}
+
+fn install(
+    s: &mut Service<Mem>,
+    envelope: &[u8],
+    payloads: &[(&str, &[u8])],
+) -> Result<InstallFinishResponse, (Status, Refusal)> {
+    call::<_, Empty>(
+        s,
+        Command::InstallBegin,
+        &InstallBeginRequest {
+            envelope_len: envelope.len() as u64,
+        },
+    )?;
+    call::<_, Empty>(
+        s,
+        Command::InstallEnvelope,
+        &ChunkRequest {
+            offset: 0,
+            data: ByteBuf::from(envelope.to_vec()),
+        },
+    )?;
+    let prepared: InstallPrepareResponse = call(s, Command::InstallPrepare, &Empty {})?;
+    for uri in &prepared.needed_uris {
+        let data = payloads.iter().find(|(u, _)| u == uri).unwrap().1;
+        call::<_, Empty>(
+            s,
+            Command::InstallPayload,
+            &PayloadChunkRequest {
+                uri: uri.clone(),
+                total_len: data.len() as u64,
+                offset: 0,
+                data: ByteBuf::from(data.to_vec()),
+            },
+        )?;
+    }
+    call(s, Command::InstallFinish, &Empty {})
+}
+
+/// Every stored object except the latest report (which records every attempt).
+fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
+    let st = &s.backend().store;
+    st.names()
+        .into_iter()
+        .filter(|n| n != suit_common::service::REPORT_OBJECT)
+        .map(|n| (n.clone(), st.raw(&n).unwrap().to_vec()))
+        .collect()
+}
+
+fn ree_export(s: &mut Service<Mem>, path: &str) -> Result<ReeExportResponse, (Status, Refusal)> {
+    call(
+        s,
+        Command::ReeExport,
+        &ReeExportRequest {
+            path: path.into(),
+            offset: 0,
+        },
+    )
+}
+
+const SECRET: &[u8] = b"tenant A's confidential personalization: key=0x5ec7e7";
+
+/// Attack (finding 2): tenant B copies tenant A's encryption info and ciphertext (and the
+/// plaintext digest from A's published manifest) into its own signed manifest, targeting an
+/// REE file or its own secure component. Refused for lack of a key (B's anchor may even put
+/// plaintext into the REE); nothing stored, nothing exported. The same manifest signed by A
+/// installs and exports the plaintext, so the refusal is the signer's, not the manifest's.
+#[test]
+fn a_tenant_cannot_decrypt_another_tenants_payload_by_referencing_it() {
+    for mode in [Mode::EcdhEs, Mode::Hpke] {
+        let mut s = two_tenants(true);
+        let a = encrypt_for(&mut s, 1, mode, SECRET);
+        let digest = Sha256::digest(SECRET);
+        let payloads: &[(&str, &[u8])] = &[("https://a.example/perso.bin", &a.ciphertext)];
+        for target in [&[&b"ree"[..], b"stolen.bin"][..], &[&b"app-b"[..]][..]] {
+            let stolen = fetch_manifest(
+                1,
+                target,
+                "https://a.example/perso.bin",
+                Some(&a.encryption_info),
+                &digest,
+                SECRET.len(),
+            );
+            let before = snapshot(&s);
+            let r = refusal(install(&mut s, &sign(&stolen, B_PRIV), payloads));
+            assert_eq!(r.kind, "manifest", "{mode:?} {r:?}");
+            assert!(r.reason.contains("Decrypt"), "{mode:?}: {}", r.reason);
+            assert_eq!(snapshot(&s), before, "{mode:?}: state changed");
+            assert_eq!(refusal(ree_export(&mut s, "stolen.bin")).kind, "not-found");
+        }
+        // The owner's signature on the very same manifest works.
+        let owned = fetch_manifest(
+            1,
+            &[b"ree", b"stolen.bin"],
+            "https://a.example/perso.bin",
+            Some(&a.encryption_info),
+            &digest,
+            SECRET.len(),
+        );
+        install(&mut s, &sign(&owned, A_PRIV), payloads).unwrap();
+        assert_eq!(
+            ree_export(&mut s, "stolen.bin").unwrap().data.as_slice(),
+            SECRET
+        );
+    }
+}
+
+/// Attack (finding 2, REE policy): an anchor without `ree_plaintext` gets its decrypted
+/// payload written to a normal-world file, directly or by decrypting into a secure component
+/// first and copying it out. Both refused with a typed policy error and no state change; the
+/// secure component itself installs; after the TPA allows it, the REE file installs.
+#[test]
+fn decrypted_payloads_reach_ree_components_only_if_the_anchor_allows_it() {
+    let mut s = two_tenants(false);
+    let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
+    let digest = Sha256::digest(SECRET);
+    let payloads: &[(&str, &[u8])] = &[("https://a.example/perso.bin", &a.ciphertext)];
+    let to_ree = |seq| {
+        fetch_manifest(
+            seq,
+            &[b"ree", b"a.conf"],
+            "https://a.example/perso.bin",
+            Some(&a.encryption_info),
+            &digest,
+            SECRET.len(),
+        )
+    };
+    let before = snapshot(&s);
+    let r = refusal(install(&mut s, &sign(&to_ree(1), A_PRIV), payloads));
+    assert!(r.reason.contains("PlaintextNotPermitted"), "{}", r.reason);
+    assert_eq!(snapshot(&s), before);
+
+    // Into A's own secure component: fine.
+    let secure = fetch_manifest(
+        1,
+        &[b"app-a"],
+        "https://a.example/perso.bin",
+        Some(&a.encryption_info),
+        &digest,
+        SECRET.len(),
+    );
+    install(&mut s, &sign(&secure, A_PRIV), payloads).unwrap();
+    // Copying it out to the REE is the same leak by another route.
+    let copy = copy_manifest(
+        1,
+        &[b"app-a"],
+        &[b"ree", b"copy.bin"],
+        &digest,
+        SECRET.len(),
+    );
+    let before = snapshot(&s);
+    let r = refusal(install(&mut s, &sign(&copy, A_PRIV), &[]));
+    assert!(r.reason.contains("PlaintextNotPermitted"), "{}", r.reason);
+    assert_eq!(snapshot(&s), before);
+    assert_eq!(refusal(ree_export(&mut s, "copy.bin")).kind, "not-found");
+
+    // Plaintext (unencrypted) REE files stay allowed.
+    let conf = b"mode=fast\n";
+    let plain = fetch_manifest(
+        2,
+        &[b"ree", b"plain.conf"],
+        "https://a.example/plain.conf",
+        None,
+        &Sha256::digest(conf),
+        conf.len(),
+    );
+    install(
+        &mut s,
+        &sign(&plain, A_PRIV),
+        &[("https://a.example/plain.conf", conf)],
+    )
+    .unwrap();
+
+    // The TPA lets anchor 1 put plaintext into the REE: now it installs.
+    provision(
+        &mut s,
+        2,
+        vec![Op::Rescope {
+            id: 1,
+            scope: scope(&[&[b"app-a"], &[b"ree"]], true),
+        }],
+    );
+    install(&mut s, &sign(&to_ree(3), A_PRIV), payloads).unwrap();
+    assert_eq!(
+        ree_export(&mut s, "a.conf").unwrap().data.as_slice(),
+        SECRET
+    );
+}
+
+/// Finding 11 and re-use: every purpose and every anchor has its own key; an anchor removed
+/// and added again under the same id (a new tenant, or the same key) gets new keys, so the
+/// old tenant's ciphertext does not open for it. The message's `key_scope` is ignored.
+#[test]
+fn keys_are_distinct_per_purpose_and_anchor_and_a_readded_anchor_gets_new_ones() {
+    let mut s = two_tenants(true);
+    let k1 = anchor_keys(&mut s, 1);
+    let k2 = anchor_keys(&mut s, 2);
+    let (a1, a2) = (k1.anchor.clone().unwrap(), k2.anchor.clone().unwrap());
+    assert_eq!(
+        (a1.key_scope, a2.key_scope),
+        (1, 2),
+        "device-assigned scopes"
+    );
+    let all = [
+        &k1.identity_key,
+        &k1.report_key,
+        &k1.provisioning_key,
+        &a1.ecdh_es_key,
+        &a1.hpke_key,
+        &a2.ecdh_es_key,
+        &a2.hpke_key,
+    ];
+    for (i, x) in all.iter().enumerate() {
+        for y in &all[i + 1..] {
+            assert_ne!(x, y, "two purposes or anchors share a key");
+        }
+    }
+    assert_eq!(k1.identity_key, k2.identity_key);
+
+    let old = encrypt_for(&mut s, 1, Mode::EcdhEs, SECRET);
+    provision(&mut s, 2, vec![Op::RemoveAnchor { id: 1 }]);
+    assert_eq!(
+        refusal(call::<_, DeviceKeyResponse>(
+            &mut s,
+            Command::DeviceKey,
+            &DeviceKeyRequest { anchor: Some(1) }
+        ))
+        .kind,
+        "not-found"
+    );
+    provision(
+        &mut s,
+        3,
+        vec![add_anchor(1, A_PUB, scope(&[&[b"app-a"], &[b"ree"]], true))],
+    );
+    let again = anchor_keys(&mut s, 1).anchor.unwrap();
+    assert_eq!(again.key_scope, 3);
+    assert_ne!(again.ecdh_es_key, a1.ecdh_es_key);
+    assert_ne!(again.hpke_key, a1.hpke_key);
+    let m = fetch_manifest(
+        1,
+        &[b"app-a"],
+        "https://a.example/old.bin",
+        Some(&old.encryption_info),
+        &Sha256::digest(SECRET),
+        SECRET.len(),
+    );
+    let before = snapshot(&s);
+    let r = refusal(install(
+        &mut s,
+        &sign(&m, A_PRIV),
+        &[("https://a.example/old.bin", &old.ciphertext)],
+    ));
+    assert!(r.reason.contains("Decrypt"), "{}", r.reason);
+    assert_eq!(snapshot(&s), before);
+}
+
+/// Finding 8: the export carries a statement signed by the identity key naming the anchor,
+/// the purposes and the keys; it verifies with the identity key, not with any other key, and
+/// any change to it breaks it.
+#[test]
+fn exported_keys_come_with_a_statement_signed_by_the_identity_key() {
+    let mut s = two_tenants(true);
+    let k = anchor_keys(&mut s, 2);
+    let a = k.anchor.clone().unwrap();
+    let st = statement::verify(&k.statement, &k.identity_key).unwrap();
+    assert_eq!(st.device.as_slice(), k.identity_kid.as_slice());
+    let find = |p: &str| st.keys.iter().find(|x| x.purpose == p).unwrap().clone();
+    assert_eq!(find("ecdh-es").key, a.ecdh_es_key);
+    assert_eq!(find("ecdh-es").anchor, Some(2));
+    assert_eq!(find("hpke").key, a.hpke_key);
+    assert_eq!(find("hpke").key_scope, Some(a.key_scope));
+    assert_eq!(find("report").key, k.report_key);
+    assert_eq!(find("provisioning").key, k.provisioning_key);
+    // Not the identity key: refused.
+    for other in [&k.report_key, &a.hpke_key] {
+        assert!(matches!(
+            statement::verify(&k.statement, other),
+            Err(StatementError::BadSignature | StatementError::IdentityMismatch)
+        ));
+    }
+    // Any flipped byte: refused (malformed or bad signature, never accepted).
+    for i in 0..k.statement.len() {
+        let mut t = k.statement.to_vec();
+        t[i] ^= 0x01;
+        assert!(statement::verify(&t, &k.identity_key).is_err(), "byte {i}");
+    }
+    // A substituted key inside an otherwise identical statement is refused.
+    let mut swapped = k.statement.to_vec();
+    let at = swapped
+        .windows(65)
+        .position(|w| w == a.hpke_key.as_slice())
+        .unwrap();
+    swapped[at..at + 65].copy_from_slice(&k.report_key);
+    assert_eq!(
+        statement::verify(&swapped, &k.identity_key),
+        Err(StatementError::BadSignature)
+    );
+}

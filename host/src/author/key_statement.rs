@@ -1,0 +1,104 @@
+//! `suit-author verify-key-statement`: check the TA's signed key statement against the
+//! device's *enrolled* identity key and write out the public keys it vouches for.
+//!
+//! The identity key must come from a trusted source (recorded at the factory, see
+//! SECURITY.md), never from the same REE channel that delivered the statement: then the
+//! written PEMs are keys the update TA holds, not keys the normal world substituted.
+//!
+//! Exit status: 0 verified; 1 not signed by that identity key (or the asked-for anchor is not
+//! in it); 2 unusable files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use p256::elliptic_curve::sec1::ToSec1Point as _;
+use suit_common::service::statement::{verify, KeyStatement, StatementError};
+
+use super::keys::{load_public, PublicKey};
+use super::{hex_str, read_cbor_file, write_file, AuthorError, Result};
+
+/// What `verify-key-statement` was asked to do.
+#[derive(Debug, Clone)]
+pub struct VerifyStatementOptions {
+    pub statement: PathBuf,
+    /// The enrolled identity public key (PEM, COSE_Key or JWK; P-256).
+    pub identity_key: PathBuf,
+    /// Require this anchor's ECDH-ES and HPKE keys in the statement.
+    pub anchor: Option<u32>,
+    /// Write the verified keys here as PEM.
+    pub out_dir: Option<PathBuf>,
+}
+
+fn pem(sec1: &[u8], path: &Path) -> Result<String> {
+    use p256::pkcs8::{EncodePublicKey as _, LineEnding};
+    p256::PublicKey::from_sec1_bytes(sec1)
+        .map_err(|_| AuthorError::input(path, "a stated key is not a P-256 point"))?
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|_| AuthorError::Create("PEM encoding".into()))
+}
+
+/// File name a stated key is written under.
+fn file_name(purpose: &str, anchor: Option<u32>) -> Option<String> {
+    match (purpose, anchor) {
+        ("identity" | "report" | "provisioning", None) => Some(format!("{purpose}.pub.pem")),
+        ("ecdh-es", Some(a)) => Some(format!("anchor-{a}.ecdh.pub.pem")),
+        ("hpke", Some(a)) => Some(format!("anchor-{a}.hpke.pub.pem")),
+        _ => None,
+    }
+}
+
+/// Verifies the statement; on success prints the keys and writes them to `out_dir`.
+pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write) -> Result<()> {
+    let id = load_public(&opts.identity_key)?;
+    let PublicKey::P256(pk) = id.key else {
+        return Err(AuthorError::key(
+            &opts.identity_key,
+            "device identity keys are P-256",
+        ));
+    };
+    let sec1 = pk.to_sec1_point(false).as_bytes().to_vec();
+    let bytes = read_cbor_file(&opts.statement)?;
+    let st: KeyStatement = verify(&bytes, &sec1).map_err(|e| match e {
+        StatementError::BadSignature | StatementError::IdentityMismatch => {
+            AuthorError::Refused(format!(
+                "{}: {e} ({})",
+                opts.statement.display(),
+                opts.identity_key.display()
+            ))
+        }
+        other => AuthorError::input(&opts.statement, other.to_string()),
+    })?;
+    if let Some(a) = opts.anchor {
+        for purpose in ["ecdh-es", "hpke"] {
+            if !st
+                .keys
+                .iter()
+                .any(|k| k.purpose == purpose && k.anchor == Some(a))
+            {
+                return Err(AuthorError::Refused(format!(
+                    "{}: the statement names no {purpose} key for anchor {a}",
+                    opts.statement.display()
+                )));
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "key statement verified: device {} (identity key {})",
+        hex_str(&st.device),
+        opts.identity_key.display()
+    );
+    for k in &st.keys {
+        let owner = match (k.anchor, k.key_scope) {
+            (Some(a), Some(s)) => format!(" anchor {a} (key scope {s})"),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "  {:<13}{owner} kid {}", k.purpose, hex_str(&k.kid));
+        if let (Some(dir), Some(name)) = (&opts.out_dir, file_name(&k.purpose, k.anchor)) {
+            let path = dir.join(name);
+            write_file(&path, pem(&k.key, &opts.statement)?.as_bytes())?;
+            let _ = writeln!(out, "    wrote {}", path.display());
+        }
+    }
+    Ok(())
+}

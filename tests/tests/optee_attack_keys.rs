@@ -1,0 +1,257 @@
+//! Key isolation inside OP-TEE on QEMU: per-anchor payload keys and signed key statements.
+//!
+//! Tenant B (anchor 2) copies tenant A's (anchor 1) encryption info and ciphertext into its
+//! own signed manifest; the real TA refuses it for lack of a key, writes nothing, and the same
+//! manifest signed by A installs. The key statements the real TA exports verify on the host
+//! with the enrolled identity key; a tampered statement, or another key, does not.
+
+use std::path::Path;
+use std::process::Command;
+
+use ciborium::Value;
+use sha2::{Digest as _, Sha256};
+use suit_common::cose::{Algorithm, SigningKey};
+use suit_common::suit::author::{seal_envelope, Signer};
+use suit_tests::{
+    author, boot, copy_out_of_disk, export_device_key, provision_and_export_anchor_keys,
+    sign_provisioning, suit_author, Boot,
+};
+
+const SECRET: &[u8] = b"tenant A only: api-token=7c1e5a90d2b34f68";
+
+fn signer(path: &Path) -> SigningKey {
+    let text = std::fs::read_to_string(path).unwrap();
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let pos = der
+        .windows(5)
+        .position(|w| w == [0x02, 0x01, 0x01, 0x04, 0x20])
+        .expect("ECPrivateKey");
+    SigningKey::p256(&der[pos + 5..pos + 37]).unwrap()
+}
+
+fn cbor(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(v, &mut out).unwrap();
+    out
+}
+
+/// A manifest fetching `uri` into `['ree', file]`, decrypting with `info`, image-matched.
+fn manifest(seq: i64, file: &str, uri: &str, info: &[u8]) -> Vec<u8> {
+    let int = |i: i64| Value::Integer(i.into());
+    let bytes = |b: &[u8]| Value::Bytes(b.to_vec());
+    let vendor = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"example.com");
+    let class = uuid::Uuid::new_v5(&vendor, b"board");
+    let digest = cbor(&Value::Array(vec![
+        int(-16),
+        bytes(&Sha256::digest(SECRET)),
+    ]));
+    let shared = Value::Array(vec![
+        int(20),
+        Value::Map(vec![
+            (int(1), bytes(vendor.as_bytes())),
+            (int(2), bytes(class.as_bytes())),
+            (int(3), bytes(&digest)),
+            (int(14), int(SECRET.len() as i64)),
+        ]),
+        int(1),
+        int(15),
+        int(2),
+        int(15),
+    ]);
+    let install = Value::Array(vec![
+        int(20),
+        Value::Map(vec![
+            (int(21), Value::Text(uri.into())),
+            (int(19), bytes(info)),
+        ]),
+        int(21),
+        int(2),
+        int(3),
+        int(15),
+    ]);
+    let common = Value::Map(vec![
+        (
+            int(2),
+            Value::Array(vec![Value::Array(vec![
+                bytes(b"ree"),
+                bytes(file.as_bytes()),
+            ])]),
+        ),
+        (int(4), bytes(&cbor(&shared))),
+    ]);
+    cbor(&Value::Map(vec![
+        (int(1), int(1)),
+        (int(2), int(seq)),
+        (int(3), bytes(&cbor(&common))),
+        (int(20), bytes(&cbor(&install))),
+    ]))
+}
+
+fn sign(d: &Path, manifest: &[u8], key: &str, name: &str) {
+    let k = signer(&d.join(key));
+    let env = seal_envelope(
+        manifest,
+        &[Signer {
+            key: &k,
+            alg: Algorithm::Esp256,
+            kid: b"",
+        }],
+        &[],
+        &[],
+    )
+    .unwrap();
+    std::fs::write(d.join(name), env).unwrap();
+}
+
+fn verify_statement(d: &Path, statement: &Path, identity: &str) -> std::process::Output {
+    Command::new(suit_author())
+        .current_dir(d)
+        .arg("verify-key-statement")
+        .arg(statement)
+        .args(["--identity-key", identity, "--anchor", "2"])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let disk = d.join("data.img");
+
+    // Boot 1: the identity key is exported (the factory enrolment in this test).
+    export_device_key(&disk, d);
+    author(d, &["keygen", "--type", "p256", "--out", "tenant-a"]);
+    author(d, &["keygen", "--type", "p256", "--out", "tenant-b"]);
+    sign_provisioning(
+        d,
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "tenant-a.pub.pem", "role": "author", "components": [["app-a"], ["ree"]], "ree-plaintext": true}},
+        {"add-anchor": {"id": 2, "key": "tenant-b.pub.pem", "role": "author", "components": [["app-b"], ["ree"]], "ree-plaintext": true}},
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    );
+    // Boot 2: provision; export both anchors' keys; statements verified on the host.
+    provision_and_export_anchor_keys(&disk, d, &[1, 2]);
+    for f in [
+        "anchor-1.ecdh.pub.pem",
+        "anchor-1.hpke.pub.pem",
+        "anchor-2.ecdh.pub.pem",
+        "anchor-2.hpke.pub.pem",
+    ] {
+        assert!(d.join(f).is_file(), "{f} not written");
+    }
+    let a_hpke = std::fs::read(d.join("anchor-1.hpke.pub.pem")).unwrap();
+    assert_ne!(
+        a_hpke,
+        std::fs::read(d.join("anchor-2.hpke.pub.pem")).unwrap()
+    );
+    assert_ne!(
+        a_hpke,
+        std::fs::read(d.join("anchor-1.ecdh.pub.pem")).unwrap()
+    );
+
+    // The statement from the real TA: verifies with the identity key only, and not tampered.
+    let keys = copy_out_of_disk(&disk, "/keys");
+    let statement = keys.path().join("keys/anchor-2.statement.cbor");
+    assert!(verify_statement(d, &statement, "device.pub.pem")
+        .status
+        .success());
+    let wrong = verify_statement(d, &statement, "anchor-2.hpke.pub.pem");
+    assert_eq!(wrong.status.code(), Some(1), "{wrong:?}");
+    let mut bytes = std::fs::read(&statement).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    let tampered = d.join("tampered.cbor");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let t = verify_statement(d, &tampered, "device.pub.pem");
+    assert_eq!(t.status.code(), Some(1), "{t:?}");
+    assert!(String::from_utf8_lossy(&t.stderr).contains("not signed by the enrolled identity key"));
+
+    // Tenant A encrypts its secret to its own keys (HPKE and ECDH-ES).
+    std::fs::write(d.join("secret.bin"), SECRET).unwrap();
+    std::fs::create_dir_all(d.join("p")).unwrap();
+    for (mode, key) in [
+        ("hpke", "anchor-1.hpke.pub.pem"),
+        ("ecdh-es", "anchor-1.ecdh.pub.pem"),
+    ] {
+        author(
+            d,
+            &[
+                "encrypt",
+                "--payload",
+                "secret.bin",
+                "--recipient",
+                key,
+                "--mode",
+                mode,
+                "--info-out",
+                &format!("{mode}.info"),
+                "--ciphertext-out",
+                &format!("p/{mode}.ct"),
+            ],
+        );
+    }
+    let info = |mode: &str| std::fs::read(d.join(format!("{mode}.info"))).unwrap();
+    // Tenant B references A's encryption info and ciphertext in its own manifests.
+    for mode in ["hpke", "ecdh-es"] {
+        let m = manifest(
+            1,
+            "stolen.bin",
+            &format!("https://a.example/{mode}.ct"),
+            &info(mode),
+        );
+        sign(d, &m, "tenant-b.priv.pem", &format!("stolen-{mode}.suit"));
+    }
+    // The very same manifest, signed by A.
+    let m = manifest(1, "stolen.bin", "https://a.example/hpke.ct", &info("hpke"));
+    sign(d, &m, "tenant-a.priv.pem", "owned.suit");
+
+    let puts: Vec<String> = [
+        "stolen-hpke.suit",
+        "stolen-ecdh-es.suit",
+        "owned.suit",
+        "p/hpke.ct",
+        "p/ecdh-es.ct",
+    ]
+    .iter()
+    .map(|f| format!("{}=/up/{f}", d.join(f).display()))
+    .collect();
+    let run = boot(
+        Boot {
+            disk: Some(&disk),
+            puts: puts.iter().map(String::as_str).collect(),
+            ..Default::default()
+        },
+        &[
+            "! suit-agent install /up/stolen-hpke.suit --payload-dir /up/p --ree-root /data/ree 2>&1",
+            "! suit-agent install /up/stolen-ecdh-es.suit --payload-dir /up/p --ree-root /data/ree 2>&1",
+            "! test -e /data/ree/stolen.bin",
+            "suit-agent status",
+            "suit-agent install /up/owned.suit --payload-dir /up/p --ree-root /data/ree",
+            "cat /data/ree/stolen.bin; echo",
+        ],
+    );
+    run.assert_ok();
+    for i in [0, 1] {
+        let out = &run.command(i).output;
+        assert!(
+            out.contains("Decrypt"),
+            "B's manifest was not refused for lack of a key: {out}"
+        );
+    }
+    assert!(
+        run.command(3)
+            .output
+            .contains("installed:           0 component(s)"),
+        "{}",
+        run.command(3).output
+    );
+    assert_eq!(
+        run.command(5).output,
+        format!("{}\n", String::from_utf8_lossy(SECRET))
+    );
+}
