@@ -84,7 +84,7 @@ fn provision(s: &mut Service<Mem>, counter: u64, ops: Vec<Op>) {
     let k: DeviceKeyResponse = call(s, Command::DeviceKey, &DeviceKeyRequest::default()).unwrap();
     let body = ProvisioningBody {
         counter,
-        device: Some(k.identity_kid),
+        device: k.identity_kid,
         ops,
     };
     let message = seal(

@@ -165,16 +165,18 @@ fn provisioned() -> Dev {
     let keys: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
     let body = ProvisioningBody {
         counter: 1,
-        device: Some(keys.decryption_kid),
+        device: keys.identity_kid,
         ops: vec![
             Op::AddAnchor(AnchorRecord {
                 id: 1,
                 cose_key: cose_key(AUTHOR_PUB),
                 role: RoleRecord::Author,
+                key_scope: 0,
                 scope: Scope {
                     component_prefixes: vec![vec![ByteBuf::from(b"app".to_vec())]],
                     vendor_ids: vec![],
                     class_ids: vec![],
+                    ree_plaintext: false,
                 },
             }),
             Op::SetIdentity(Identity {
@@ -202,8 +204,11 @@ fn provisioned() -> Dev {
     s
 }
 
-fn device_keys(s: &mut Dev) -> DeviceKeyResponse {
-    call(s, Command::DeviceKey, &Empty {}).unwrap()
+/// Anchor 1's payload-decryption keys (the author's manifests decrypt with these).
+fn device_keys(s: &mut Dev) -> AnchorKeysInfo {
+    let r: DeviceKeyResponse =
+        call(s, Command::DeviceKey, &DeviceKeyRequest { anchor: Some(1) }).unwrap();
+    r.anchor.expect("anchor 1 keys")
 }
 
 /// Sends the envelope and asks the TA to prepare it.
@@ -279,7 +284,7 @@ fn install(
 
 /// The signed report the TA gives the REE, verified with the device's report key.
 fn signed_report(s: &mut Dev, nonce: &[u8], pre_auth: bool) -> DecodedReport {
-    let keys = device_keys(s);
+    let keys: DeviceKeyResponse = call(s, Command::DeviceKey, &Empty {}).unwrap();
     let key = VerificationKey::p256_from_sec1(&keys.report_key).unwrap();
     let r: ReportResponse = call(
         s,
@@ -447,17 +452,22 @@ const VARIANTS: [Variant; 4] = [
 
 fn encrypt_to_device(s: &mut Dev, v: &Variant) -> (Vec<u8>, Vec<u8>) {
     let keys = device_keys(s);
-    let public = p256::PublicKey::from_sec1_bytes(&keys.decryption_key).unwrap();
+    let (point, kid) = if v.hpke {
+        (&keys.hpke_key, &keys.hpke_kid)
+    } else {
+        (&keys.ecdh_es_key, &keys.ecdh_es_kid)
+    };
+    let public = p256::PublicKey::from_sec1_bytes(point).unwrap();
     let recipient = if v.hpke {
         Recipient::Hpke {
-            kid: Some(&keys.decryption_kid[..]),
+            kid: Some(&kid[..]),
             public_key: &public,
             suite: HpkeSuite::Hpke0,
             psk: None,
         }
     } else {
         Recipient::EcdhEs {
-            kid: Some(&keys.decryption_kid[..]),
+            kid: Some(&kid[..]),
             public_key: &public,
             wrap: KeyWrap::A128Kw,
         }

@@ -230,10 +230,15 @@ fn a_power_cut_at_any_write_of_provisioning_leaves_the_old_or_the_new_state() {
     let mut s = service(MemoryBackend::new(0));
     let _: suit_common::protocol::DeviceKeyResponse =
         call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
-    provision(&mut s, &provision_message(1, vec![identity()])).unwrap();
+    let first = provision_message(&mut s, 1, vec![identity()]);
+    provision(&mut s, &first).unwrap();
     let old = state(&s);
     let base = s.backend().store.clone();
-    let message = provision_message(2, vec![author_anchor(1, &[&TA, b"app"]), identity()]);
+    let message = provision_message(
+        &mut s,
+        2,
+        vec![author_anchor(1, &[&TA, b"app"]), identity()],
+    );
     provision(&mut s, &message).unwrap();
     let new = state(&s);
     assert_ne!(old, new);

@@ -84,10 +84,15 @@ pub fn refusal<T: std::fmt::Debug>(r: Result<T, (Status, Refusal)>) -> Refusal {
     }
 }
 
-pub fn provision_message(counter: u64, ops: Vec<Op>) -> Vec<u8> {
+/// A TPA message bound to `s`'s device (its identity key id).
+pub fn provision_message(s: &mut Service<Mem>, counter: u64, ops: Vec<Op>) -> Vec<u8> {
+    let device = suit_common::service::keys::DeviceKeyPair::load_or_create(s.backend_mut())
+        .unwrap()
+        .identity_public()
+        .kid;
     let body = ProvisioningBody {
         counter,
-        device: None,
+        device: ByteBuf::from(device),
         ops,
     };
     seal(
@@ -117,6 +122,8 @@ pub fn author_anchor(id: u32, prefixes: &[&[u8]]) -> Op {
         id,
         cose_key: cose_key(AUTHOR_PUB),
         role: RoleRecord::Author,
+        // Assigned by the device; whatever a message says is ignored.
+        key_scope: 0,
         scope: Scope {
             component_prefixes: prefixes
                 .iter()
@@ -124,6 +131,7 @@ pub fn author_anchor(id: u32, prefixes: &[&[u8]]) -> Op {
                 .collect(),
             vendor_ids: vec![],
             class_ids: vec![],
+            ree_plaintext: false,
         },
     })
 }
@@ -140,11 +148,12 @@ pub fn identity() -> Op {
 pub fn device() -> Service<Mem> {
     let mut s = service(MemoryBackend::new(0));
     let _: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
-    provision(
+    let message = provision_message(
         &mut s,
-        &provision_message(1, vec![author_anchor(1, &[&TA, b"app"]), identity()]),
-    )
-    .unwrap();
+        1,
+        vec![author_anchor(1, &[&TA, b"app"]), identity()],
+    );
+    provision(&mut s, &message).unwrap();
     s
 }
 
