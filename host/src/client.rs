@@ -78,6 +78,17 @@ pub fn install(
     resolve: &mut dyn FnMut(&str) -> Result<Vec<u8>, AgentError>,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
+    install_available(tee, envelope, &mut |uri| resolve(uri).map(Some), progress)
+}
+
+/// [`install`] where `resolve` may answer `None`: that payload is not sent, and the TA
+/// refuses the update if (and only if) the manifest's commands really fetch it.
+pub fn install_available(
+    tee: &mut dyn Transport,
+    envelope: &[u8],
+    resolve: &mut dyn FnMut(&str) -> Result<Option<Vec<u8>>, AgentError>,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
     let total = envelope.len() as u64;
     call::<_, Empty>(
         tee,
@@ -104,7 +115,9 @@ pub fn install(
     }
     let prepared: InstallPrepareResponse = call(tee, Command::InstallPrepare, &Empty {})?;
     for uri in &prepared.needed_uris {
-        let data = resolve(uri)?;
+        let Some(data) = resolve(uri)? else {
+            continue;
+        };
         let total = data.len() as u64;
         let mut offset = 0u64;
         let mut chunks = data.chunks(MAX_CHUNK).peekable();

@@ -99,7 +99,10 @@ impl InstallSession {
             let _ = store.remove(&format!("suit/c/{}/{serial}", state.generation + 1));
         }
         let len = usize::try_from(envelope_len).map_err(|_| InstallError::TooLarge("envelope"))?;
-        if len == 0 || len > MAX_ENVELOPE {
+        if len == 0 {
+            return Err(InstallError::Refused("the envelope is empty".into()));
+        }
+        if len > MAX_ENVELOPE {
             return Err(InstallError::TooLarge("envelope"));
         }
         self.expected_len = len;

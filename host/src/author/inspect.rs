@@ -761,15 +761,42 @@ fn diag_value(v: &Value, indent: usize) -> String {
             let items: Vec<String> = m
                 .iter()
                 .map(|(k, v)| {
-                    format!(
-                        "{}: {}",
-                        diag_value(k, indent + 1),
+                    let value = if is_secret_entry(m, k) {
+                        redacted(v)
+                    } else {
                         diag_value(v, indent + 1)
-                    )
+                    };
+                    format!("{}: {value}", diag_value(k, indent + 1))
                 })
                 .collect();
             format!("{{\n{pad}{}\n{end}}}", items.join(&format!(",\n{pad}")))
         }
         _ => "undefined".into(),
+    }
+}
+
+/// Whether `key` of `map` holds private key material, which no view ever prints: `d` of an
+/// OKP/EC2 COSE_Key, `k` of a symmetric one, the private RSA parameters, and the keys of a
+/// provisioning message's `ImportDeviceKeys` operation.
+fn is_secret_entry(map: &[(Value, Value)], key: &Value) -> bool {
+    if let Value::Text(t) = key {
+        return t == "ImportDeviceKeys";
+    }
+    let (Some(kty), Some(label)) = (get(map, 1).and_then(int), int(key)) else {
+        return false;
+    };
+    match kty {
+        1 | 2 => label == -4,
+        3 => label <= -3,
+        4 => label == -1,
+        _ => false,
+    }
+}
+
+/// What the views show instead of a secret: its shape only.
+fn redacted(v: &Value) -> String {
+    match v {
+        Value::Bytes(b) => format!("h'' / private key material redacted ({} bytes) /", b.len()),
+        _ => "null / private key material redacted /".into(),
     }
 }

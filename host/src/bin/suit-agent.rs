@@ -108,6 +108,9 @@ enum Cmd {
         /// Write the COSE_Sign1 report here (otherwise: a summary on standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Print the (unverified) report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Ask the TA for personalization data as the normal world. Always refused: the data
     /// goes only to its TA over a TA-to-TA session. Exists to demonstrate that boundary.
@@ -343,7 +346,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 println!("rule {}: requires {}", r.prefix, r.required.join(" AND "));
             }
         }
-        Cmd::Report { nonce, out } => {
+        Cmd::Report { nonce, out, json } => {
             let nonce = nonce
                 .as_deref()
                 .map(hex::decode)
@@ -364,24 +367,14 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                     // The agent cannot vouch for it; it only shows what the TA signed.
                     let r = suit_common::report::Report::decode(&signed_payload(&signed)?)
                         .map_err(|_| AgentError::BadResponse("report does not decode"))?;
-                    println!("SUIT report (signed by the device report key; verify with suit-author verify-report)");
-                    println!(
-                        "  manifest digest: {}",
-                        r.manifest_digest.map_or("none".into(), |d| show(&d))
-                    );
-                    println!(
-                        "  sequence number: {}",
-                        r.sequence_number.map_or("none".into(), |n| n.to_string())
-                    );
-                    println!(
-                        "  result:          {}",
-                        if r.is_success() {
-                            "success".to_string()
-                        } else {
-                            format!("{:?}", r.result)
-                        }
-                    );
-                    println!("  records:         {}", r.records().count());
+                    if *json {
+                        let mut j = suit_host::author::report::to_json(&r);
+                        j["signature"] = "not verified (use suit-author verify-report)".into();
+                        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+                    } else {
+                        println!("SUIT report (signed by the device report key; NOT VERIFIED here: use suit-author verify-report)");
+                        print!("{}", suit_host::author::report::render_text(&r));
+                    }
                 }
             }
         }
@@ -406,7 +399,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             ree_root,
             json,
         } => {
-            let bytes = read_file(envelope)?;
+            let bytes = read_envelope(envelope)?;
             let mut resolve = resolver(payloads, payload_dir.as_deref())?;
             let (prepared, done) =
                 client::install(tee.as_mut(), &bytes, &mut resolve, &mut progress_bar)?;
@@ -452,11 +445,17 @@ fn run(cli: Cli) -> Result<(), AgentError> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    let json = wants_json(&cli.command);
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            let code = exit_code(&e);
+            if json {
+                println!("{}", error_json(&e, code));
+            }
             eprintln!("suit-agent: error: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }
@@ -476,4 +475,49 @@ fn signed_payload(signed: &[u8]) -> Result<Vec<u8>, AgentError> {
         },
         _ => Err(AgentError::BadResponse("report is not a COSE_Sign1")),
     }
+}
+
+/// Exit status 1: the TA (or its policy) refused. Documented in host/README.md.
+const EXIT_REFUSED: u8 = 1;
+/// Exit status 2: unusable input or arguments (missing/empty/malformed file, bad option).
+const EXIT_USAGE: u8 = 2;
+/// Exit status 3: the TEE could not be reached or answered out of protocol.
+const EXIT_TEE: u8 = 3;
+
+fn exit_code(e: &AgentError) -> u8 {
+    match e {
+        AgentError::Refused { .. } => EXIT_REFUSED,
+        AgentError::Status(s) if *s == suit_common::protocol::Status::Refused => EXIT_REFUSED,
+        AgentError::File(_) => EXIT_USAGE,
+        _ => EXIT_TEE,
+    }
+}
+
+fn wants_json(cmd: &Cmd) -> bool {
+    match cmd {
+        Cmd::Status { json }
+        | Cmd::Anchors { json }
+        | Cmd::Install { json, .. }
+        | Cmd::Report { json, .. } => *json,
+        _ => false,
+    }
+}
+
+/// A failure as JSON (kebab-case), so `--json` callers always get one document on stdout.
+fn error_json(e: &AgentError, code: u8) -> String {
+    let mut j = serde_json::json!({
+        "ok": false,
+        "exit-code": code,
+        "error": e.to_string(),
+    });
+    if let AgentError::Refused { kind, reason } = e {
+        j["refusal"] = serde_json::json!({ "kind": kind, "reason": reason });
+    }
+    serde_json::to_string_pretty(&j).unwrap_or_default()
+}
+
+/// Reads an envelope the way `suit-author` does: binary CBOR or hex text, `-` for standard
+/// input; an empty input is named as such (not as a size limit).
+fn read_envelope(path: &Path) -> Result<Vec<u8>, AgentError> {
+    suit_host::author::read_cbor_file(path).map_err(|e| AgentError::File(e.to_string()))
 }

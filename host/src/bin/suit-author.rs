@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use suit_host::author::create::{create, CreateOptions, SignOptions};
 use suit_host::author::encrypt::{encrypt_file, parse_content_alg, Mode, RecipientSpec};
-use suit_host::author::keys::{keygen, KeyType};
+use suit_host::author::keys::{keygen_checked, KeyType};
 use suit_host::author::sim_platform::DeviceIdentity;
 use suit_host::author::verify::{verify, VerifyOptions};
 use suit_host::author::{inspect, read_cbor_file, AuthorError, Result};
@@ -202,6 +202,9 @@ enum Cmd {
         /// Key id to put into the COSE_Keys.
         #[arg(long)]
         kid: Option<String>,
+        /// Replace existing key files (by default keygen refuses to overwrite).
+        #[arg(long)]
+        force: bool,
     },
     /// Verify a device's signed SUIT report and show it (exit 0 only if the signature verifies).
     VerifyReport {
@@ -420,12 +423,19 @@ fn run(cli: Cli) -> Result<()> {
             out: prefix,
             cose,
             kid,
+            force,
         } => {
             let kind = match key_type {
                 KeyTypeArg::P256 => KeyType::P256,
                 KeyTypeArg::Ed25519 => KeyType::Ed25519,
             };
-            let g = keygen(kind, &prefix, cose, kid.as_deref().map(str::as_bytes))?;
+            let g = keygen_checked(
+                kind,
+                &prefix,
+                cose,
+                kid.as_deref().map(str::as_bytes),
+                force,
+            )?;
             for f in &g.files {
                 let _ = writeln!(out, "wrote {}", f.display());
             }
@@ -448,11 +458,33 @@ fn run(cli: Cli) -> Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = wants_json(&cli.command);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if json {
+                println!("{}", error_json(&e));
+            }
             eprintln!("suit-author: {e}");
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
         }
     }
+}
+
+fn wants_json(cmd: &Cmd) -> bool {
+    match cmd {
+        Cmd::Inspect { json, .. } | Cmd::VerifyReport { json, .. } => *json,
+        _ => false,
+    }
+}
+
+/// A failure as one JSON document on standard output (kebab-case keys), for `--json` callers.
+fn error_json(e: &AuthorError) -> String {
+    let j = serde_json::json!({
+        "ok": false,
+        "exit-code": e.exit_code(),
+        "refused": matches!(e, AuthorError::Refused(_)),
+        "error": e.to_string(),
+    });
+    serde_json::to_string_pretty(&j).unwrap_or_default()
 }
