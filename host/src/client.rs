@@ -81,12 +81,15 @@ pub fn install(
     install_available(tee, envelope, &mut |uri| resolve(uri).map(Some), progress)
 }
 
+/// Looks a payload up by URI; `None`: not available here.
+pub type OptionalResolver<'a> = dyn FnMut(&str) -> Result<Option<Vec<u8>>, AgentError> + 'a;
+
 /// [`install`] where `resolve` may answer `None`: that payload is not sent, and the TA
 /// refuses the update if (and only if) the manifest's commands really fetch it.
 pub fn install_available(
     tee: &mut dyn Transport,
     envelope: &[u8],
-    resolve: &mut dyn FnMut(&str) -> Result<Option<Vec<u8>>, AgentError>,
+    resolve: &mut OptionalResolver<'_>,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
     let total = envelope.len() as u64;
