@@ -30,6 +30,9 @@ struct Cli {
     /// default: the repository's public test key).
     #[arg(long, global = true)]
     sim_tpa_root: Option<PathBuf>,
+    /// No progress output (progress is only shown on a terminal anyway).
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -74,7 +77,7 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = WhichKey::Decryption)]
         which: WhichKey,
         /// Write to this file instead of standard output.
-        #[arg(long)]
+        #[arg(short = 'o', long)]
         out: Option<PathBuf>,
     },
     /// Relay a TPA-signed provisioning message to the TA.
@@ -106,7 +109,7 @@ enum Cmd {
         #[arg(long)]
         nonce: Option<String>,
         /// Write the COSE_Sign1 report here (otherwise: a summary on standard output).
-        #[arg(long)]
+        #[arg(short = 'o', long)]
         out: Option<PathBuf>,
         /// Print the (unverified) report as JSON.
         #[arg(long)]
@@ -229,7 +232,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         Cmd::Status { json } => {
             let s = client::status(tee.as_mut())?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+                println!("{}", to_json(&s));
                 return Ok(());
             }
             let level = |l: Option<u32>| l.map_or("unknown".to_string(), |l| l.to_string());
@@ -303,7 +306,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             }
         }
         Cmd::Provision { message } => {
-            let r = client::provision(tee.as_mut(), &read_file(message)?)?;
+            let r = client::provision(tee.as_mut(), &read_envelope(message)?)?;
             let signer = if r.signer == 0 {
                 "the TPA root".to_string()
             } else {
@@ -320,7 +323,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         Cmd::Anchors { json } => {
             let a = client::anchors(tee.as_mut())?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&a).unwrap_or_default());
+                println!("{}", to_json(&a));
                 return Ok(());
             }
             println!("provisioning counter: {}", a.provisioning_counter);
@@ -401,8 +404,14 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         } => {
             let bytes = read_envelope(envelope)?;
             let mut resolve = resolver(payloads, payload_dir.as_deref())?;
+            let show_progress = !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let mut progress = |p: Progress<'_>| {
+                if show_progress {
+                    progress_bar(p)
+                }
+            };
             let (prepared, done) =
-                client::install(tee.as_mut(), &bytes, &mut resolve, &mut progress_bar)?;
+                client::install(tee.as_mut(), &bytes, &mut resolve, &mut progress)?;
             let mut written = Vec::new();
             if let Some(root) = ree_root {
                 for path in &done.ree_paths {
@@ -411,10 +420,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 }
             }
             if *json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&done).unwrap_or_default()
-                );
+                println!("{}", to_json(&done));
                 return Ok(());
             }
             println!(
@@ -520,4 +526,53 @@ fn error_json(e: &AgentError, code: u8) -> String {
 /// input; an empty input is named as such (not as a size limit).
 fn read_envelope(path: &Path) -> Result<Vec<u8>, AgentError> {
     suit_host::author::read_cbor_file(path).map_err(|e| AgentError::File(e.to_string()))
+}
+
+/// Protocol fields that hold bytes: shown as hex in JSON.
+const BYTE_FIELDS: &[&str] = &[
+    "tpa_root_kid",
+    "device_key_kid",
+    "kid",
+    "vendor_id",
+    "class_id",
+    "device_id",
+    "vendor_ids",
+    "class_ids",
+    "manifest_digest",
+];
+
+/// A protocol response as JSON in the tools' one convention: kebab-case keys, hex for bytes.
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    fn hex_of(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Array(items) if items.iter().all(|x| x.is_u64()) => {
+                let bytes: Vec<u8> = items
+                    .iter()
+                    .filter_map(|x| x.as_u64().and_then(|n| u8::try_from(n).ok()))
+                    .collect();
+                serde_json::Value::String(hex::encode(bytes))
+            }
+            serde_json::Value::Array(items) => items.iter().map(hex_of).collect(),
+            other => other.clone(),
+        }
+    }
+    fn convert(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(map) => map
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = if BYTE_FIELDS.contains(&k.as_str()) {
+                        hex_of(&v)
+                    } else {
+                        convert(v)
+                    };
+                    (k.replace('_', "-"), v)
+                })
+                .collect(),
+            serde_json::Value::Array(items) => items.into_iter().map(convert).collect(),
+            other => other,
+        }
+    }
+    let v = serde_json::to_value(value).unwrap_or_default();
+    serde_json::to_string_pretty(&convert(v)).unwrap_or_default()
 }

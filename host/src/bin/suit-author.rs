@@ -87,14 +87,14 @@ enum Cmd {
         /// Also run the update procedure (dependency resolution, fetch, install) on the simulator.
         #[arg(long)]
         process: bool,
-        /// The simulated device's vendor UUID.
-        #[arg(long = "vendor-id", value_name = "UUID")]
+        /// The simulated device's vendor id: a UUID, or a name (UUIDv5 as in description files).
+        #[arg(long = "vendor-id", value_name = "UUID|NAME")]
         vendor_id: Option<String>,
-        /// The simulated device's class UUID.
-        #[arg(long = "class-id", value_name = "UUID")]
+        /// The simulated device's class id: a UUID, or a name (UUIDv5 as in description files).
+        #[arg(long = "class-id", value_name = "UUID|NAME")]
         class_id: Option<String>,
-        /// The simulated device's device UUID.
-        #[arg(long = "device-id", value_name = "UUID")]
+        /// The simulated device's device id: a UUID, or a name (UUIDv5 as in description files).
+        #[arg(long = "device-id", value_name = "UUID|NAME")]
         device_id: Option<String>,
         /// Directory of detached payloads, looked up by the URI's last path segment.
         #[arg(long = "payload-dir", value_name = "DIR")]
@@ -156,7 +156,7 @@ enum Cmd {
         /// The description file (JSON; see below).
         description: PathBuf,
         /// The envelope to write (tagged 107).
-        #[arg(short, long, value_name = "FILE")]
+        #[arg(short, long, visible_alias = "out", value_name = "FILE")]
         output: PathBuf,
         /// Signing key: P-256 (ESP256 by default) or Ed25519 (EdDSA); PEM, COSE_Key or JWK. Repeatable.
         #[arg(long = "sign-key", value_name = "KEY")]
@@ -194,7 +194,7 @@ enum Cmd {
         #[arg(long = "type", value_enum)]
         key_type: KeyTypeArg,
         /// Output file prefix.
-        #[arg(long, value_name = "PREFIX")]
+        #[arg(short = 'o', long, value_name = "PREFIX")]
         out: PathBuf,
         /// Also write PREFIX.priv.cose and PREFIX.pub.cose (COSE_Key).
         #[arg(long)]
@@ -219,16 +219,6 @@ enum Cmd {
     },
 }
 
-fn parse_uuid(flag: &str, s: &Option<String>) -> Result<Option<[u8; 16]>> {
-    s.as_ref()
-        .map(|v| {
-            uuid::Uuid::parse_str(v)
-                .map(|u| *u.as_bytes())
-                .map_err(|e| AuthorError::Usage(format!("{flag} \"{v}\" is not a UUID: {e}")))
-        })
-        .transpose()
-}
-
 fn run(cli: Cli) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -247,10 +237,13 @@ fn run(cli: Cli) -> Result<()> {
             keks,
             trace,
         } => {
+            let vendor = id_or_name("--vendor-id", &vendor_id, None)?;
+            let class = id_or_name("--class-id", &class_id, Some(("--vendor-id", vendor)))?;
+            let device = id_or_name("--device-id", &device_id, Some(("--class-id", class)))?;
             let identity = DeviceIdentity {
-                vendor_id: parse_uuid("--vendor-id", &vendor_id)?,
-                class_id: parse_uuid("--class-id", &class_id)?,
-                device_id: parse_uuid("--device-id", &device_id)?,
+                vendor_id: vendor,
+                class_id: class,
+                device_id: device,
             };
             let process_only = [
                 (payload_dir.is_some(), "--payload-dir"),
@@ -487,4 +480,33 @@ fn error_json(e: &AuthorError) -> String {
         "error": e.to_string(),
     });
     serde_json::to_string_pretty(&j).unwrap_or_default()
+}
+
+/// A UUID, or a name turned into one as in description files: vendor = UUIDv5(DNS, name),
+/// class = UUIDv5(vendor, name), device = UUIDv5(class, name). `parent`: the flag whose
+/// (resolved) value is the namespace of a name.
+fn id_or_name(
+    flag: &str,
+    value: &Option<String>,
+    parent: Option<(&str, Option<[u8; 16]>)>,
+) -> Result<Option<[u8; 16]>> {
+    let Some(v) = value else { return Ok(None) };
+    if let Ok(u) = uuid::Uuid::parse_str(v) {
+        return Ok(Some(*u.as_bytes()));
+    }
+    if v.is_empty() {
+        return Err(AuthorError::Usage(format!("{flag}: empty")));
+    }
+    let namespace = match parent {
+        None => uuid::Uuid::NAMESPACE_DNS,
+        Some((_, Some(p))) => uuid::Uuid::from_bytes(p),
+        Some((pflag, None)) => {
+            return Err(AuthorError::Usage(format!(
+                "{flag} \"{v}\" is not a UUID; as a name it is derived from {pflag}, which is not given"
+            )))
+        }
+    };
+    Ok(Some(
+        *uuid::Uuid::new_v5(&namespace, v.as_bytes()).as_bytes(),
+    ))
 }
