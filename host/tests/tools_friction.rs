@@ -225,3 +225,56 @@ fn the_simulator_remembers_its_tpa_root() {
         r.stderr
     );
 }
+
+#[test]
+fn inspect_names_the_tools_other_formats_and_truncation() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    setup(d);
+    ok(author(d, &["keygen", "--type", "p256", "-o", "dev"]));
+    ok(author(
+        d,
+        &[
+            "encrypt",
+            "--payload",
+            "fw.bin",
+            "--recipient",
+            "dev.pub.pem",
+            "--info-out",
+            "info.cbor",
+            "--ciphertext-out",
+            "fw.enc",
+        ],
+    ));
+    for (file, kind) in [
+        ("p.cbor", "a TPA-signed provisioning message"),
+        ("info.cbor", "a COSE_Encrypt (SUIT_Encryption_Info, tag 96)"),
+    ] {
+        let r = ok(author(d, &["inspect", file]));
+        assert!(r.stdout.contains(kind), "{file}: {}", r.stdout);
+        let r = ok(author(d, &["inspect", "--json", file]));
+        let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(
+            j["format"].as_str().map(|f| f.contains(kind)),
+            Some(true),
+            "{j}"
+        );
+    }
+    // A signed report from the simulator.
+    ok(agent(d, &["install", "m.suit"]));
+    ok(agent(d, &["report", "-o", "report.cose"]));
+    let r = ok(author(d, &["inspect", "report.cose"]));
+    assert!(r.stdout.contains("a signed SUIT report"), "{}", r.stdout);
+    // A truncated envelope: a sentence, not a Rust error value.
+    let bytes = std::fs::read(d.join("m.suit")).unwrap();
+    std::fs::write(d.join("cut.suit"), &bytes[..bytes.len() / 2]).unwrap();
+    let r = author(d, &["inspect", "cut.suit"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("cut.suit: the data ends in the middle of a CBOR item (truncated file?)"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("UnexpectedEof"), "{}", r.stderr);
+}

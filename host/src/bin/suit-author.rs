@@ -290,6 +290,30 @@ fn run(cli: Cli) -> Result<()> {
                 let _ = out.write_all(text.as_bytes());
                 return Ok(());
             }
+            if let Some(kind) = inspect::identify(&bytes) {
+                // Another of the tool's formats: say what it is, show its structure.
+                let text = inspect::diag(&bytes).map_err(bad)?;
+                if json {
+                    let j = serde_json::json!({
+                        "verified": false,
+                        "format": kind,
+                        "diag": text.trim_end(),
+                    });
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string_pretty(&j).unwrap_or_default()
+                    );
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "{}: {kind}, not an envelope (NOT VERIFIED)",
+                        envelope.display()
+                    );
+                    let _ = out.write_all(text.as_bytes());
+                }
+                return Ok(());
+            }
             let model = inspect::model(&bytes).map_err(bad)?;
             if json {
                 let text = serde_json::to_string_pretty(&model)
