@@ -278,3 +278,63 @@ fn inspect_names_the_tools_other_formats_and_truncation() {
     );
     assert!(!r.stderr.contains("UnexpectedEof"), "{}", r.stderr);
 }
+
+#[test]
+fn ignored_flags_are_named() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    // Simulator-only flags against the real TEE: warned about (then the TEE is unreachable).
+    let r = out(Command::new(env!("CARGO_BIN_EXE_suit-agent"))
+        .args(["--state", "x", "status"])
+        .current_dir(d)
+        .output()
+        .unwrap());
+    assert!(
+        r.stderr
+            .contains("warning: --state is ignored without --tee sim"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.code, 3, "TEE unreachable: {}", r.stderr);
+    // --alg with no P-256 signer.
+    ok(author(d, &["keygen", "--type", "ed25519", "-o", "ed"]));
+    std::fs::write(d.join("fw.bin"), b"fw").unwrap();
+    std::fs::write(
+        d.join("m.json"),
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "b"},
+        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
+    )
+    .unwrap();
+    let r = ok(author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "m.suit",
+            "--sign-key",
+            "ed.priv.pem",
+            "--alg",
+            "es256",
+        ],
+    ));
+    assert!(
+        r.stderr
+            .contains("warning: --alg applies to P-256 signing keys"),
+        "{}",
+        r.stderr
+    );
+    // --trace without --process would do nothing: refused like the other process-only flags.
+    let r = author(
+        d,
+        &[
+            "verify",
+            "m.suit",
+            "--trust-anchor",
+            "ed.pub.pem",
+            "--trace",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--trace needs --process"), "{}", r.stderr);
+}

@@ -385,7 +385,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                         Ok(h) => h,
                         Err(e) => {
                             return Err(self.refuse(format!(
-                                "payload for {component:?} is not a signed TA image: {e:?}"
+                                "payload for {component:?} is not a signed TA image: {e}"
                             )))
                         }
                     };

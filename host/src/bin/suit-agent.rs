@@ -23,9 +23,9 @@ struct Cli {
     /// Which TEE to talk to.
     #[arg(long, value_enum, default_value_t = TeeKind::Optee, global = true)]
     tee: TeeKind,
-    /// Simulator state directory (only with --tee sim).
-    #[arg(long, default_value = "suit-sim-state", global = true)]
-    state: PathBuf,
+    /// Simulator state directory (only with --tee sim; default suit-sim-state).
+    #[arg(long, global = true)]
+    state: Option<PathBuf>,
     /// TPA root public key (PEM) the simulated TA is built with (only with --tee sim;
     /// default: the repository's public test key).
     #[arg(long, global = true)]
@@ -135,7 +135,11 @@ fn connect(cli: &Cli) -> Result<Box<dyn Transport>, AgentError> {
                 Some(p) => Some(read_text(p)?),
                 None => None,
             };
-            Ok(Box::new(Simulator::open(&cli.state, root.as_deref())?))
+            let state = cli
+                .state
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("suit-sim-state"));
+            Ok(Box::new(Simulator::open(&state, root.as_deref())?))
         }
         #[cfg(feature = "optee")]
         TeeKind::Optee => Ok(Box::new(suit_host::tee::optee::Optee::connect()?)),
@@ -227,6 +231,16 @@ fn progress_bar(p: Progress<'_>) {
 }
 
 fn run(cli: Cli) -> Result<(), AgentError> {
+    if !matches!(cli.tee, TeeKind::Sim) {
+        for (set, flag) in [
+            (cli.state.is_some(), "--state"),
+            (cli.sim_tpa_root.is_some(), "--sim-tpa-root"),
+        ] {
+            if set {
+                eprintln!("suit-agent: warning: {flag} is ignored without --tee sim");
+            }
+        }
+    }
     let mut tee = connect(&cli)?;
     match &cli.command {
         Cmd::Status { json } => {
@@ -337,12 +351,12 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             );
             for x in &a.anchors {
                 println!(
-                    "anchor {} ({}, {}, kid {}): components {:?}",
+                    "anchor {} ({}, {}, kid {}): components {}",
                     x.id,
                     x.role,
                     x.key_type,
                     show(&x.kid),
-                    x.component_prefixes
+                    x.component_prefixes.join(", ")
                 );
             }
             for r in &a.rules {
@@ -424,10 +438,14 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 return Ok(());
             }
             println!(
-                "installed {} (sequence number {}, signed by anchor(s) {:?})",
+                "installed {} (sequence number {}, signed by anchor(s) {})",
                 envelope.display(),
                 done.sequence_number,
                 done.signers
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             for uri in &prepared.needed_uris {
                 println!("  fetched {uri}");

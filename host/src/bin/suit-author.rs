@@ -253,6 +253,7 @@ fn run(cli: Cli) -> Result<()> {
                 (identity.vendor_id.is_some(), "--vendor-id"),
                 (identity.class_id.is_some(), "--class-id"),
                 (identity.device_id.is_some(), "--device-id"),
+                (trace, "--trace"),
             ];
             if !process {
                 if let Some((_, flag)) = process_only.iter().find(|(set, _)| *set) {
@@ -382,6 +383,16 @@ fn run(cli: Cli) -> Result<()> {
             payload_out,
             sequence_number,
         } => {
+            if matches!(alg, SigAlg::Es256)
+                && !sign_keys.iter().any(|p| {
+                    matches!(
+                        suit_host::author::keys::load_private(p).map(|k| k.key),
+                        Ok(suit_host::author::keys::PrivateKey::P256(_))
+                    )
+                })
+            {
+                eprintln!("suit-author: warning: --alg applies to P-256 signing keys; none is given, so it is ignored");
+            }
             let created = create(&CreateOptions {
                 description,
                 output: output.clone(),
