@@ -338,3 +338,30 @@ fn ignored_flags_are_named() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--trace needs --process"), "{}", r.stderr);
 }
+
+#[test]
+fn status_lists_the_inventory() {
+    use sha2::Digest as _;
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    setup(d);
+    ok(agent(d, &["install", "m.suit"]));
+    let r = ok(agent(d, &["status", "--json"]));
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let c = &j["service"]["components"][0];
+    assert_eq!(c["id"], "['app']", "{j}");
+    assert_eq!(c["sequence-number"], 1);
+    assert_eq!(c["size"], 11);
+    assert_eq!(
+        c["digest"],
+        hex::encode(sha2::Sha256::digest(b"firmware v1")),
+        "{j}"
+    );
+    let r = ok(agent(d, &["status"]));
+    assert!(
+        r.stdout
+            .contains("['app']: sequence number 1, 11 bytes, sha-256 "),
+        "{}",
+        r.stdout
+    );
+}

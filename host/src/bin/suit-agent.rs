@@ -286,6 +286,18 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                     .as_ref()
                     .map_or("not created yet".into(), |k| show(k))
             );
+            for c in &v.components {
+                println!(
+                    "    {}: sequence number {}, {} bytes, sha-256 {}{}",
+                    c.id,
+                    c.sequence_number,
+                    c.size,
+                    show(&c.digest),
+                    c.ta_version
+                        .map(|t| format!(", TA version {t}"))
+                        .unwrap_or_default()
+                );
+            }
             if let Some(e) = &v.state_error {
                 println!("  STATE ERROR:         {e}");
             }
@@ -557,6 +569,7 @@ const BYTE_FIELDS: &[&str] = &[
     "vendor_ids",
     "class_ids",
     "manifest_digest",
+    "digest",
 ];
 
 /// A protocol response as JSON in the tools' one convention: kebab-case keys, hex for bytes.
