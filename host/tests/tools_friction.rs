@@ -365,3 +365,99 @@ fn status_lists_the_inventory() {
         r.stdout
     );
 }
+
+#[test]
+fn every_printing_command_has_json() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let json = |r: Out| -> serde_json::Value {
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
+    };
+    let j = json(ok(author(
+        d,
+        &["keygen", "--type", "p256", "-o", "a", "--json"],
+    )));
+    assert_eq!(j["ok"], true);
+    assert!(
+        j["messages"][0].as_str().unwrap().contains("a.priv.pem"),
+        "{j}"
+    );
+    // A failure of the same command: JSON too, with its exit code.
+    let r = author(d, &["keygen", "--type", "p256", "-o", "a", "--json"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(json(r)["exit-code"], 2);
+    std::fs::write(d.join("fw.bin"), b"fw").unwrap();
+    let j = json(ok(author(
+        d,
+        &[
+            "encrypt",
+            "--payload",
+            "fw.bin",
+            "--recipient",
+            "a.pub.pem",
+            "--info-out",
+            "i",
+            "--ciphertext-out",
+            "c",
+            "--json",
+        ],
+    )));
+    assert_eq!(j["ok"], true);
+    std::fs::write(
+        d.join("m.json"),
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "b"},
+        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
+    )
+    .unwrap();
+    let j = json(ok(author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "m.suit",
+            "--sign-key",
+            "a.priv.pem",
+            "--json",
+        ],
+    )));
+    assert_eq!(j["ok"], true);
+    let j = json(ok(author(
+        d,
+        &["verify", "m.suit", "--trust-anchor", "a.pub.pem", "--json"],
+    )));
+    assert!(
+        j["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "OK: authentic and well-formed"),
+        "{j}"
+    );
+    let r = author(d, &["verify", "m.suit", "--trust-anchor", "i", "--json"]);
+    assert_ne!(r.code, 0);
+    assert_eq!(json(r)["ok"], false);
+    // The agent's provision and device-key.
+    std::fs::write(
+        d.join("p.json"),
+        r#"{"counter": 1, "ops": [{"add-anchor": {"id": 1, "key": "a.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
+    )
+    .unwrap();
+    let j = json(ok(author(
+        d,
+        &[
+            "provision",
+            "p.json",
+            "--tpa-key",
+            TPA_PRIV,
+            "-o",
+            "p.cbor",
+            "--json",
+        ],
+    )));
+    assert_eq!(j["ok"], true);
+    let j = json(ok(agent(d, &["provision", "p.cbor", "--json"])));
+    assert_eq!(j["counter"], 1);
+    let j = json(ok(agent(d, &["device-key", "--format", "json"])));
+    assert_eq!(j["key"].as_str().map(str::len), Some(130), "{j}");
+}

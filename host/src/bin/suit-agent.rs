@@ -53,6 +53,8 @@ enum KeyFormat {
     Cose,
     /// Uncompressed SEC1 point, hex.
     Hex,
+    /// JSON: the point and its key id, hex.
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -81,7 +83,11 @@ enum Cmd {
         out: Option<PathBuf>,
     },
     /// Relay a TPA-signed provisioning message to the TA.
-    Provision { message: PathBuf },
+    Provision {
+        message: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// List trust anchors, component rules and the device identity.
     Anchors {
         #[arg(long)]
@@ -164,6 +170,11 @@ fn show(bytes: &[u8]) -> String {
 fn format_key(point: &[u8], kid: &[u8], format: KeyFormat) -> Result<Vec<u8>, AgentError> {
     match format {
         KeyFormat::Hex => Ok(format!("{}\n", hex::encode(point)).into_bytes()),
+        KeyFormat::Json => Ok(format!(
+            "{}\n",
+            serde_json::json!({ "key": hex::encode(point), "kid": hex::encode(kid) })
+        )
+        .into_bytes()),
         KeyFormat::Pem => {
             use p256::pkcs8::{EncodePublicKey as _, LineEnding};
             let key = p256::PublicKey::from_sec1_bytes(point)
@@ -331,8 +342,12 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                     .map_err(|e| AgentError::File(e.to_string()))?,
             }
         }
-        Cmd::Provision { message } => {
+        Cmd::Provision { message, json } => {
             let r = client::provision(tee.as_mut(), &read_envelope(message)?)?;
+            if *json {
+                println!("{}", to_json(&r));
+                return Ok(());
+            }
             let signer = if r.signer == 0 {
                 "the TPA root".to_string()
             } else {
@@ -534,7 +549,8 @@ fn wants_json(cmd: &Cmd) -> bool {
         Cmd::Status { json }
         | Cmd::Anchors { json }
         | Cmd::Install { json, .. }
-        | Cmd::Report { json, .. } => *json,
+        | Cmd::Report { json, .. }
+        | Cmd::Provision { json, .. } => *json,
         _ => false,
     }
 }

@@ -111,6 +111,9 @@ enum Cmd {
         /// Print every condition and directive the engine ran.
         #[arg(long)]
         trace: bool,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
     },
     /// Show an envelope without verifying it.
     Inspect {
@@ -149,6 +152,9 @@ enum Cmd {
         /// Where to write the detached ciphertext.
         #[arg(long = "ciphertext-out", value_name = "FILE")]
         ciphertext_out: PathBuf,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
     },
     /// Build, encrypt and sign an envelope from a JSON description.
     #[command(after_help = CREATE_HELP)]
@@ -173,6 +179,9 @@ enum Cmd {
         /// Overrides the description's sequence number.
         #[arg(long = "sequence-number")]
         sequence_number: Option<u64>,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
     },
     /// Make a TPA-signed provisioning message (trust anchors, rules, identity) for the TA.
     Provision {
@@ -187,6 +196,9 @@ enum Cmd {
         /// Overrides the description's counter.
         #[arg(long)]
         counter: Option<u64>,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
     },
     /// Generate a key pair: PREFIX.priv.pem (PKCS#8) and PREFIX.pub.pem (SPKI).
     Keygen {
@@ -205,6 +217,9 @@ enum Cmd {
         /// Replace existing key files (by default keygen refuses to overwrite).
         #[arg(long)]
         force: bool,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
     },
     /// Verify a device's signed SUIT report and show it (exit 0 only if the signature verifies).
     VerifyReport {
@@ -219,9 +234,8 @@ enum Cmd {
     },
 }
 
-fn run(cli: Cli) -> Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+    let mut out = out;
     match cli.command {
         Cmd::Verify {
             envelope,
@@ -236,6 +250,7 @@ fn run(cli: Cli) -> Result<()> {
             device_keys,
             keks,
             trace,
+            json: _,
         } => {
             let vendor = id_or_name("--vendor-id", &vendor_id, None)?;
             let class = id_or_name("--class-id", &class_id, Some(("--vendor-id", vendor)))?;
@@ -339,6 +354,7 @@ fn run(cli: Cli) -> Result<()> {
             content_alg,
             info_out,
             ciphertext_out,
+            json: _,
         } => {
             let mode = Mode::parse(&mode).ok_or_else(|| {
                 AuthorError::Usage(format!("--mode \"{mode}\": expected ecdh-es or hpke"))
@@ -382,6 +398,7 @@ fn run(cli: Cli) -> Result<()> {
             alg,
             payload_out,
             sequence_number,
+            json: _,
         } => {
             if matches!(alg, SigAlg::Es256)
                 && !sign_keys.iter().any(|p| {
@@ -423,6 +440,7 @@ fn run(cli: Cli) -> Result<()> {
             tpa_key,
             output,
             counter,
+            json: _,
         } => {
             let p = suit_host::author::provision::provision(&description, &tpa_key, counter)?;
             std::fs::write(&output, &p.message).map_err(|source| {
@@ -452,6 +470,7 @@ fn run(cli: Cli) -> Result<()> {
             cose,
             kid,
             force,
+            json: _,
         } => {
             let kind = match key_type {
                 KeyTypeArg::P256 => KeyType::P256,
@@ -487,7 +506,25 @@ fn run(cli: Cli) -> Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = wants_json(&cli.command);
-    match run(cli) {
+    // Commands without a JSON view of their own report their messages inside one document.
+    let wrap = json && !matches!(cli.command, Cmd::Inspect { .. } | Cmd::VerifyReport { .. });
+    let mut buffer = Vec::new();
+    let result = if wrap {
+        run(cli, &mut buffer)
+    } else {
+        run(cli, &mut std::io::stdout().lock())
+    };
+    match result {
+        Ok(()) if wrap => {
+            let text = String::from_utf8_lossy(&buffer);
+            let j = serde_json::json!({
+                "ok": true,
+                "exit-code": 0,
+                "messages": text.lines().collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if json {
@@ -501,8 +538,13 @@ fn main() -> ExitCode {
 
 fn wants_json(cmd: &Cmd) -> bool {
     match cmd {
-        Cmd::Inspect { json, .. } | Cmd::VerifyReport { json, .. } => *json,
-        _ => false,
+        Cmd::Inspect { json, .. }
+        | Cmd::VerifyReport { json, .. }
+        | Cmd::Verify { json, .. }
+        | Cmd::Encrypt { json, .. }
+        | Cmd::Create { json, .. }
+        | Cmd::Provision { json, .. }
+        | Cmd::Keygen { json, .. } => *json,
     }
 }
 
