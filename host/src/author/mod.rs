@@ -13,6 +13,7 @@ pub mod inspect;
 pub mod keys;
 pub mod provision;
 pub mod report;
+pub mod sign;
 pub mod sim_platform;
 pub mod verify;
 

@@ -179,6 +179,9 @@ enum Cmd {
         /// Overrides the description's sequence number.
         #[arg(long = "sequence-number")]
         sequence_number: Option<u64>,
+        /// Write the envelope unsigned (digest only), to be signed later with `sign`.
+        #[arg(long)]
+        unsigned: bool,
         /// Print the outcome as JSON (kebab-case; failures too).
         #[arg(long)]
         json: bool,
@@ -229,6 +232,27 @@ enum Cmd {
         #[arg(long = "device-key", value_name = "PUB")]
         device_key: PathBuf,
         /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add signatures or MACs to an existing envelope (e.g. one made with `create --unsigned`,
+    /// or an operator's signature next to the author's).
+    Sign {
+        /// The envelope (CBOR, hex text, or - for standard input).
+        envelope: PathBuf,
+        /// Where to write the signed envelope.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        output: PathBuf,
+        /// Signing key: P-256 (ESP256 by default) or Ed25519 (EdDSA). Repeatable.
+        #[arg(long = "sign-key", value_name = "KEY")]
+        sign_keys: Vec<PathBuf>,
+        /// HMAC-SHA-256 key (COSE_Mac0). Repeatable.
+        #[arg(long = "hmac-key", value_name = "FILE")]
+        hmac_keys: Vec<PathBuf>,
+        /// Signature algorithm for P-256 keys.
+        #[arg(long, value_enum, default_value = "esp256")]
+        alg: SigAlg,
+        /// Print the outcome as JSON (kebab-case; failures too).
         #[arg(long)]
         json: bool,
     },
@@ -398,6 +422,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             alg,
             payload_out,
             sequence_number,
+            unsigned,
             json: _,
         } => {
             if matches!(alg, SigAlg::Es256)
@@ -419,6 +444,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     sign_keys,
                     hmac_keys,
                     es256: matches!(alg, SigAlg::Es256),
+                    unsigned,
                 },
             })?;
             let _ = writeln!(
@@ -500,6 +526,42 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             },
             &mut out,
         ),
+        Cmd::Sign {
+            envelope,
+            output,
+            sign_keys,
+            hmac_keys,
+            alg,
+            json: _,
+        } => {
+            let bytes = read_cbor_file(&envelope)?;
+            let signed = suit_host::author::sign::sign_envelope(
+                &bytes,
+                &SignOptions {
+                    sign_keys: sign_keys.clone(),
+                    hmac_keys: hmac_keys.clone(),
+                    es256: matches!(alg, SigAlg::Es256),
+                    unsigned: false,
+                },
+            )?;
+            suit_host::author::check_outputs(
+                &[(output.clone(), "the signed envelope".into())],
+                &sign_keys
+                    .iter()
+                    .chain(&hmac_keys)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )?;
+            suit_host::author::write_file(&output, &signed)?;
+            let _ = writeln!(
+                out,
+                "wrote {} ({} bytes, {} new authentication block(s))",
+                output.display(),
+                signed.len(),
+                sign_keys.len() + hmac_keys.len()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -544,7 +606,8 @@ fn wants_json(cmd: &Cmd) -> bool {
         | Cmd::Encrypt { json, .. }
         | Cmd::Create { json, .. }
         | Cmd::Provision { json, .. }
-        | Cmd::Keygen { json, .. } => *json,
+        | Cmd::Keygen { json, .. }
+        | Cmd::Sign { json, .. } => *json,
     }
 }
 
