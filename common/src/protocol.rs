@@ -184,6 +184,9 @@ pub struct ServiceInfo {
     pub device_key_kid: Option<ByteBuf>,
     /// Why the TA cannot use its stored state, if it cannot.
     pub state_error: Option<String>,
+    /// The inventory: every installed component (absent from older TAs).
+    #[serde(default)]
+    pub components: Vec<ComponentInfo>,
 }
 
 /// Request of [`Command::DeviceKey`]; an empty map asks for the device-wide keys only.
@@ -615,4 +618,19 @@ mod tests {
         }
         assert_eq!(Status::from_code(7), None);
     }
+}
+
+/// One installed component, as `status` lists it (public facts only: no content).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentInfo {
+    /// The component id in SUIT diagnostic style (e.g. `['app']`).
+    pub id: String,
+    /// Sequence number of the manifest that installed it.
+    pub sequence_number: u64,
+    pub size: u64,
+    /// SHA-256 of the installed bytes.
+    pub digest: ByteBuf,
+    /// For a trusted application: its installed `ta_version`.
+    #[serde(default)]
+    pub ta_version: Option<u32>,
 }

@@ -82,6 +82,20 @@ pub fn install(
     resolve: &mut dyn FnMut(&str) -> Result<Vec<u8>, AgentError>,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
+    install_available(tee, envelope, &mut |uri| resolve(uri).map(Some), progress)
+}
+
+/// Looks a payload up by URI; `None`: not available here.
+pub type OptionalResolver<'a> = dyn FnMut(&str) -> Result<Option<Vec<u8>>, AgentError> + 'a;
+
+/// [`install`] where `resolve` may answer `None`: that payload is not sent, and the TA
+/// refuses the update if (and only if) the manifest's commands really fetch it.
+pub fn install_available(
+    tee: &mut dyn Transport,
+    envelope: &[u8],
+    resolve: &mut OptionalResolver<'_>,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
     let total = envelope.len() as u64;
     call::<_, Empty>(
         tee,
@@ -108,7 +122,9 @@ pub fn install(
     }
     let prepared: InstallPrepareResponse = call(tee, Command::InstallPrepare, &Empty {})?;
     for uri in &prepared.needed_uris {
-        let data = resolve(uri)?;
+        let Some(data) = resolve(uri)? else {
+            continue;
+        };
         let total = data.len() as u64;
         let mut offset = 0u64;
         let mut chunks = data.chunks(MAX_CHUNK).peekable();

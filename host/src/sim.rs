@@ -188,7 +188,8 @@ impl Simulator {
     pub fn open(state: &Path, tpa_root_pem: Option<&str>) -> Result<Self, AgentError> {
         fs::create_dir_all(state)
             .map_err(|e| AgentError::SimState(format!("{}: {e}", state.display())))?;
-        let pem = tpa_root_pem.unwrap_or(TEST_TPA_ROOT_PEM);
+        let pem = remembered_tpa_root(state, tpa_root_pem)?;
+        let pem = pem.as_str();
         let point = p256_point_from_pem(pem).map_err(AgentError::SimState)?;
         let test_point = p256_point_from_pem(TEST_TPA_ROOT_PEM).map_err(AgentError::SimState)?;
         let config = Config::new(&point, point == test_point)
@@ -214,5 +215,38 @@ impl Transport for Simulator {
             detail: reply.detail,
             body: core::mem::take(&mut reply.body),
         })
+    }
+}
+
+/// File in the state directory holding the TPA root the simulated TA was first "built" with.
+pub const TPA_ROOT_FILE: &str = "tpa-root.pub.pem";
+
+/// The state's TPA root: the one recorded at creation (a TA's root is fixed at build time, so
+/// the state remembers it); `given` must match it. A new state records `given` or the test key.
+fn remembered_tpa_root(state: &Path, given: Option<&str>) -> Result<String, AgentError> {
+    let file = state.join(TPA_ROOT_FILE);
+    let point = |pem: &str| p256_point_from_pem(pem).map_err(AgentError::SimState);
+    match fs::read_to_string(&file) {
+        Ok(stored) => {
+            if let Some(g) = given {
+                if point(g)? != point(&stored)? {
+                    return Err(AgentError::SimState(format!(
+                        "{} was created with another TPA root ({}); a TA's root cannot change: \
+                         use a new --state directory",
+                        state.display(),
+                        file.display()
+                    )));
+                }
+            }
+            Ok(stored)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let pem = given.unwrap_or(TEST_TPA_ROOT_PEM).to_string();
+            point(&pem)?;
+            fs::write(&file, &pem)
+                .map_err(|e| AgentError::SimState(format!("{}: {e}", file.display())))?;
+            Ok(pem)
+        }
+        Err(e) => Err(AgentError::SimState(format!("{}: {e}", file.display()))),
     }
 }

@@ -35,14 +35,14 @@ fn agent_gets_status_from_the_ta() {
     let status: serde_json::Value =
         serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
     assert_eq!(status["backend"], "optee");
-    assert_eq!(status["protocol_version"], PROTOCOL_VERSION);
-    assert_eq!(status["ta_version"], env!("CARGO_PKG_VERSION"));
-    assert!(status["platform"]["tee_version"]
+    assert_eq!(status["protocol-version"], PROTOCOL_VERSION);
+    assert_eq!(status["ta-version"], env!("CARGO_PKG_VERSION"));
+    assert!(status["platform"]["tee-version"]
         .as_str()
         .unwrap_or("")
         .contains("4.10"));
     // QEMU's REE-FS storage has no RPMB: OP-TEE says 100 and the TA must warn about it.
-    assert_eq!(status["platform"]["anti_rollback_level"], 100);
+    assert_eq!(status["platform"]["anti-rollback-level"], 100);
     let text = &run.command(1).output;
     assert!(
         text.contains("the normal world can roll back all of secure storage"),

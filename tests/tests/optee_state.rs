@@ -149,9 +149,9 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
         run.command(0).output
     );
     let anchors: serde_json::Value = serde_json::from_str(&run.command(5).output).unwrap();
-    assert_eq!(anchors["provisioning_counter"], 2);
-    assert_eq!(anchors["anchors"][0]["component_prefixes"][0], "['apps']");
-    assert_eq!(anchors["anchors"][1]["key_type"], "symmetric");
+    assert_eq!(anchors["provisioning-counter"], 2);
+    assert_eq!(anchors["anchors"][0]["component-prefixes"][0], "['apps']");
+    assert_eq!(anchors["anchors"][1]["key-type"], "symmetric");
 
     // Neither the message the REE relayed nor the REE's copy of secure storage (read
     // straight off the disk image) holds the symmetric anchor key in clear.
@@ -188,7 +188,7 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
     );
     run.assert_ok();
     let anchors: serde_json::Value = serde_json::from_str(&run.command(0).output).unwrap();
-    assert_eq!(anchors["provisioning_counter"], 2);
+    assert_eq!(anchors["provisioning-counter"], 2);
     assert_eq!(anchors["anchors"].as_array().map(Vec::len), Some(2));
     assert_eq!(
         hex::decode(run.command(1).output.trim()).unwrap(),

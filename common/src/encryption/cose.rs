@@ -21,7 +21,9 @@ pub const MAX_INFO_LEN: usize = 16 * 1024;
 pub const MAX_INTEGRATED_LEN: usize = 1024 * 1024;
 /// Deepest CBOR nesting accepted (COSE_Encrypt with an ephemeral key needs 6).
 pub const MAX_DEPTH: usize = 12;
-/// Most recipients accepted in one COSE_Encrypt.
+/// Most recipients accepted in one COSE_Encrypt. Devices refuse more ("too many
+/// recipients"); `suit-author create`/`encrypt` enforce the same constant, so nothing the tool
+/// makes is refused for this.
 pub const MAX_RECIPIENTS: usize = 32;
 
 pub(crate) fn malformed(at: Location, problem: Problem) -> DecryptError {

@@ -87,6 +87,24 @@ pub enum TaImageError {
     Length,
 }
 
+impl core::fmt::Display for TaImageError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TaImageError::Truncated => f.write_str("its header is truncated"),
+            TaImageError::BadMagic => {
+                f.write_str("it does not start with OP-TEE's signed header (magic \"HSTO\")")
+            }
+            TaImageError::ImageType(t) => {
+                write!(
+                    f,
+                    "image type {t} is neither bootstrap (1) nor encrypted (2)"
+                )
+            }
+            TaImageError::Length => f.write_str("the header's sizes do not match its length"),
+        }
+    }
+}
+
 const SHDR_MAGIC: u32 = 0x4f54_5348;
 const SHDR_SIZE: usize = 20;
 

@@ -118,7 +118,10 @@ impl InstallSession {
         })?;
         self.journal = Journal::default();
         let len = usize::try_from(envelope_len).map_err(|_| InstallError::TooLarge("envelope"))?;
-        if len == 0 || len > MAX_ENVELOPE {
+        if len == 0 {
+            return Err(InstallError::Refused("the envelope is empty".into()));
+        }
+        if len > MAX_ENVELOPE {
             return Err(InstallError::TooLarge("envelope"));
         }
         self.expected_len = len;
@@ -433,7 +436,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                         Ok(h) => h,
                         Err(e) => {
                             return Err(self.refuse(format!(
-                                "payload for {component:?} is not a signed TA image: {e:?}"
+                                "payload for {component:?} is not a signed TA image: {e}"
                             )))
                         }
                     };

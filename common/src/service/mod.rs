@@ -327,6 +327,17 @@ impl<B: Backend> Service<B> {
                 service.provisioning_counter = state.provisioning_counter;
                 service.anchors = state.anchors.len() as u32;
                 service.installed_components = state.components.len() as u32;
+                service.components = state
+                    .components
+                    .iter()
+                    .map(|c| crate::protocol::ComponentInfo {
+                        id: show(&component_from(&c.id)),
+                        sequence_number: c.sequence_number,
+                        size: c.size,
+                        digest: c.digest.clone(),
+                        ta_version: c.ta_version,
+                    })
+                    .collect();
             }
             Err(e) => service.state_error = Some(format!("{e:?}")),
         }

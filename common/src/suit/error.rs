@@ -325,46 +325,11 @@ pub enum CommandErrorKind {
     DecryptingFetch,
 }
 
+/// Plain sentences (see [`super::explain`]): the same words in the TA's refusals, the agent
+/// and the author tool.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Decode { at, error } => write!(f, "malformed {at}: {error}"),
-            Error::Invalid { at, reason } => write!(f, "invalid {at}: {reason}"),
-            Error::Unsupported(u) => write!(f, "unsupported: {u:?}"),
-            Error::Auth(e) => write!(f, "authentication failed: {e:?}"),
-            Error::Policy(e) => write!(f, "refused by policy: {e}"),
-            Error::Command(c) => write!(
-                f,
-                "{:?} failed in {:?} (manifest depth {}) at command {:?}{}",
-                c.kind,
-                c.location.section,
-                c.location.manifest_depth,
-                c.location.path,
-                match c.location.component {
-                    Some(_) => " on component",
-                    None => "",
-                }
-            )
-            .and_then(|_| match c.location.component {
-                Some(i) => write!(f, " {i}"),
-                None => Ok(()),
-            })
-            .and_then(|_| match &c.kind {
-                CommandErrorKind::Policy(p) => write!(f, " ({p})"),
-                _ => Ok(()),
-            }),
-            Error::UnverifiedPlaintext(c) => {
-                write!(
-                    f,
-                    "decrypted payload for {c:?} never matched an image digest"
-                )
-            }
-            Error::SeveredSectionMissing(s) => {
-                write!(f, "section {s:?} was severed and not supplied")
-            }
-            Error::Platform(e) => write!(f, "platform failure: {e:?}"),
-            Error::Limit(what) => write!(f, "limit exceeded: {what}"),
-        }
+        f.write_str(&super::explain::error(self))
     }
 }
 

@@ -16,6 +16,7 @@ pub mod decrypt;
 pub mod digest;
 pub mod envelope;
 pub mod error;
+pub mod explain;
 pub mod interpreter;
 pub mod manifest;
 pub mod platform;

@@ -71,8 +71,7 @@ pub struct Description {
 }
 
 /// A UUID given directly or derived by name (UUIDv5, RFC 9019 §... / manifest draft §8.4.8).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum IdSpec {
     /// "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe"
     Uuid(String),
@@ -142,6 +141,8 @@ pub struct SignOptions {
     pub hmac_keys: Vec<PathBuf>,
     /// Sign P-256 with ES256 (-7) instead of ESP256 (-9).
     pub es256: bool,
+    /// Leave the envelope unsigned (digest only) for a later `sign` step.
+    pub unsigned: bool,
 }
 
 /// Inputs of `create`.
@@ -219,7 +220,16 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         .map(|d| resolve_id(d, &class))
         .transpose()
         .map_err(|e| bad(format!("device-id: {e}")))?;
-    let signers = load_signers(&opts.sign)?;
+    let signers = if opts.sign.unsigned {
+        if !opts.sign.sign_keys.is_empty() || !opts.sign.hmac_keys.is_empty() {
+            return Err(AuthorError::Usage(
+                "--unsigned and signing keys exclude each other".into(),
+            ));
+        }
+        Vec::new()
+    } else {
+        load_signers(&opts.sign)?
+    };
 
     let mut components = Vec::new();
     for (i, c) in desc.components.iter().enumerate() {
@@ -349,24 +359,41 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         })
         .collect();
     Envelope::decode(&envelope)
-        .and_then(|e| e.authenticate(&anchors))
+        .and_then(|e| {
+            if opts.sign.unsigned {
+                return Ok(());
+            }
+            e.authenticate(&anchors).map(|_| ())
+        })
         .map_err(|e| {
             AuthorError::Create(format!("self-check failed: {}", super::explain::error(&e)))
         })?;
 
-    write_file(&opts.output, &envelope)?;
     let payload_dir = opts.payload_out.clone().unwrap_or_else(|| {
         opts.output
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default()
     });
-    let mut detached = Vec::new();
-    let mut summary = Vec::new();
+    // Every output is checked against every input before the first write.
+    let mut outputs = vec![(opts.output.clone(), "the envelope".to_string())];
     for (i, c) in components.iter().enumerate() {
         if c.detached {
             let name = payload_file_name(&c.uri).unwrap_or("payload.bin");
-            let p = payload_dir.join(name);
+            outputs.push((
+                payload_dir.join(name),
+                format!("the detached payload of component {i}"),
+            ));
+        }
+    }
+    super::check_outputs(&outputs, &create_inputs(opts, &desc, &base))?;
+    write_file(&opts.output, &envelope)?;
+    let mut detached = Vec::new();
+    let mut summary = Vec::new();
+    let mut detached_paths = outputs.into_iter().skip(1).map(|(p, _)| p);
+    for (i, c) in components.iter().enumerate() {
+        if c.detached {
+            let p = detached_paths.next().unwrap_or_default();
             write_file(&p, &c.delivered)?;
             detached.push(p);
         }
@@ -625,4 +652,60 @@ fn encode_manifest(
     m.push((7, bstr_of(&Value::Array(validate))?));
     m.push((20, bstr_of(&Value::Array(install))?));
     encode(&imap(m))
+}
+
+/// Every file `create` reads: none of them may be overwritten by its outputs.
+fn create_inputs(opts: &CreateOptions, desc: &Description, base: &Path) -> Vec<PathBuf> {
+    let mut inputs = vec![opts.description.clone()];
+    inputs.extend(opts.sign.sign_keys.iter().cloned());
+    inputs.extend(opts.sign.hmac_keys.iter().cloned());
+    for c in &desc.components {
+        inputs.push(base.join(&c.file));
+        for r in c.encryption.iter().flat_map(|e| &e.recipients) {
+            inputs.extend(r.key.iter().chain(&r.kek).map(|k| base.join(k)));
+        }
+    }
+    inputs
+}
+
+/// A UUID string or `{"name": "..."}` and nothing else: unknown fields are refused by name
+/// (an untagged enum would accept them silently and explain a typo badly).
+impl<'de> Deserialize<'de> for IdSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        const EXPECTED: &str = "a UUID string or {\"name\": \"...\"}";
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = IdSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<IdSpec, E> {
+                Ok(IdSpec::Uuid(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<IdSpec, A::Error> {
+                use serde::de::Error as _;
+                let mut name: Option<String> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key != "name" {
+                        return Err(A::Error::custom(format!(
+                            "unknown field `{key}` in an identifier: expected {EXPECTED}"
+                        )));
+                    }
+                    if name.is_some() {
+                        return Err(A::Error::custom("duplicate field `name` in an identifier"));
+                    }
+                    name = Some(map.next_value()?);
+                }
+                name.map(|name| IdSpec::Name { name }).ok_or_else(|| {
+                    A::Error::custom(format!(
+                        "an identifier object needs \"name\": expected {EXPECTED}"
+                    ))
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }

@@ -9,7 +9,9 @@ use zeroize::Zeroizing;
 use suit_common::encryption::algorithms::{
     ContentAlgorithm, HpkeSuite, KeyWrap, RecipientAlgorithm,
 };
-use suit_common::encryption::{encrypt_payload, CoseOptions, EncryptedPayload, Recipient};
+use suit_common::encryption::{
+    encrypt_payload, CoseOptions, EncryptedPayload, Recipient, MAX_RECIPIENTS,
+};
 
 use super::keys::{self, PublicKey};
 use super::{read_file, write_file, AuthorError, Result};
@@ -114,6 +116,13 @@ pub fn encrypt_for(
             "encryption needs at least one recipient (public key or KEK)".into(),
         ));
     }
+    if recipients.len() > MAX_RECIPIENTS {
+        return Err(AuthorError::Usage(format!(
+            "{} recipients: devices accept at most {MAX_RECIPIENTS} in one COSE_Encrypt \
+             (suit_common::encryption::MAX_RECIPIENTS); encrypt separately for the others",
+            recipients.len()
+        )));
+    }
     let loaded = recipients.iter().map(load).collect::<Result<Vec<_>>>()?;
     let list: Vec<Recipient<'_>> = loaded
         .iter()
@@ -153,6 +162,17 @@ pub fn encrypt_file(
     info_out: &Path,
     ciphertext_out: &Path,
 ) -> Result<EncryptedPayload> {
+    let mut inputs = vec![payload.to_path_buf()];
+    inputs.extend(recipients.iter().map(|r| match r {
+        RecipientSpec::PublicKey { path, .. } | RecipientSpec::Kek { path, .. } => path.clone(),
+    }));
+    super::check_outputs(
+        &[
+            (info_out.to_path_buf(), "the encryption info".into()),
+            (ciphertext_out.to_path_buf(), "the ciphertext".into()),
+        ],
+        &inputs,
+    )?;
     let plaintext = Zeroizing::new(read_file(payload)?);
     let e = encrypt_for(&plaintext, content, recipients)?;
     write_file(info_out, &e.encryption_info)?;

@@ -16,7 +16,19 @@ const MAX_NESTING: usize = 8;
 /// Decodes exactly one CBOR item occupying all of `bytes`.
 pub fn decode_one(bytes: &[u8]) -> Result<Value, String> {
     let mut cursor = std::io::Cursor::new(bytes);
-    let v: Value = ciborium::de::from_reader(&mut cursor).map_err(|e| format!("not CBOR: {e}"))?;
+    let v: Value = ciborium::de::from_reader(&mut cursor).map_err(|e| match e {
+        ciborium::de::Error::Io(_) => {
+            "the data ends in the middle of a CBOR item (truncated file?)".to_string()
+        }
+        ciborium::de::Error::Syntax(at) => format!("not CBOR: invalid CBOR at byte {at}"),
+        ciborium::de::Error::Semantic(at, what) => match at {
+            Some(at) => format!("not CBOR: {what} at byte {at}"),
+            None => format!("not CBOR: {what}"),
+        },
+        ciborium::de::Error::RecursionLimitExceeded => {
+            "not usable: CBOR nested too deeply".to_string()
+        }
+    })?;
     let used = usize::try_from(cursor.position()).unwrap_or(usize::MAX);
     if used != bytes.len() {
         return Err(format!(
@@ -761,15 +773,80 @@ fn diag_value(v: &Value, indent: usize) -> String {
             let items: Vec<String> = m
                 .iter()
                 .map(|(k, v)| {
-                    format!(
-                        "{}: {}",
-                        diag_value(k, indent + 1),
+                    let value = if is_secret_entry(m, k) {
+                        redacted(v)
+                    } else {
                         diag_value(v, indent + 1)
-                    )
+                    };
+                    format!("{}: {value}", diag_value(k, indent + 1))
                 })
                 .collect();
             format!("{{\n{pad}{}\n{end}}}", items.join(&format!(",\n{pad}")))
         }
         _ => "undefined".into(),
+    }
+}
+
+/// Whether `key` of `map` holds private key material, which no view ever prints: `d` of an
+/// OKP/EC2 COSE_Key, `k` of a symmetric one, the private RSA parameters, and the keys of a
+/// provisioning message's `ImportDeviceKeys` operation.
+fn is_secret_entry(map: &[(Value, Value)], key: &Value) -> bool {
+    if let Value::Text(t) = key {
+        return t == "ImportDeviceKeys";
+    }
+    let (Some(kty), Some(label)) = (get(map, 1).and_then(int), int(key)) else {
+        return false;
+    };
+    match kty {
+        1 | 2 => label == -4,
+        3 => label <= -3,
+        4 => label == -1,
+        _ => false,
+    }
+}
+
+/// What the views show instead of a secret: its shape only.
+fn redacted(v: &Value) -> String {
+    match v {
+        Value::Bytes(b) => format!("h'' / private key material redacted ({} bytes) /", b.len()),
+        _ => "null / private key material redacted /".into(),
+    }
+}
+
+/// What a file is, for the tool's formats other than envelopes (`None`: not one of them).
+/// Recognised from the structure only; nothing is verified.
+pub fn identify(bytes: &[u8]) -> Option<&'static str> {
+    let v = decode_one(bytes).ok()?;
+    match &v {
+        Value::Tag(107, _) => None,
+        Value::Tag(1070, _) => Some("a bare SUIT_Manifest (tag 1070): no authentication wrapper"),
+        Value::Tag(96, _) => Some("a COSE_Encrypt (SUIT_Encryption_Info, tag 96)"),
+        Value::Tag(16, _) => Some("a COSE_Encrypt0 (tag 16)"),
+        Value::Tag(18, inner) => match inner.as_ref() {
+            Value::Array(a) if a.len() == 4 => match a.get(2) {
+                Some(Value::Bytes(p)) if suit_common::report::Report::decode(p).is_ok() => {
+                    Some("a signed SUIT report (COSE_Sign1 over a SUIT_Report)")
+                }
+                _ => Some("a COSE_Sign1 (tag 18)"),
+            },
+            _ => None,
+        },
+        Value::Array(a) if a.len() == 2 => match (&a[0], &a[1]) {
+            (Value::Bytes(_), Value::Tag(18, _)) => {
+                Some("a TPA-signed provisioning message (body, COSE_Sign1)")
+            }
+            _ => None,
+        },
+        Value::Array(a)
+            if a.len() == 4 && matches!(a.get(2), Some(Value::Bytes(_) | Value::Null)) =>
+        {
+            Some("a COSE_Encrypt or COSE_Sign1 without tag")
+        }
+        // Label 1 (kty) never occurs in an envelope.
+        Value::Map(m) if get(m, 1).and_then(int).is_some() => Some("a COSE_Key"),
+        Value::Map(_) if suit_common::report::Report::decode(bytes).is_ok() => {
+            Some("an unsigned SUIT report")
+        }
+        _ => None,
     }
 }

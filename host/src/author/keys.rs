@@ -713,3 +713,35 @@ pub fn write_secret(path: &Path, data: &[u8]) -> Result<()> {
     let mut f = options.open(path).map_err(|e| AuthorError::io(path, e))?;
     f.write_all(data).map_err(|e| AuthorError::io(path, e))
 }
+
+/// [`keygen`] that never silently replaces a key: without `force`, refuses (usage error) if
+/// any file it would write exists, so a private key in use cannot be lost by a repeated
+/// command.
+pub fn keygen_checked(
+    kind: KeyType,
+    prefix: &Path,
+    cose: bool,
+    kid: Option<&[u8]>,
+    force: bool,
+) -> Result<GeneratedKey> {
+    if !force {
+        let suffixes: &[&str] = if cose {
+            &[".priv.pem", ".pub.pem", ".priv.cose", ".pub.cose"]
+        } else {
+            &[".priv.pem", ".pub.pem"]
+        };
+        for suffix in suffixes {
+            let mut s = prefix.as_os_str().to_owned();
+            s.push(suffix);
+            let path = std::path::PathBuf::from(s);
+            if std::fs::symlink_metadata(&path).is_ok() {
+                return Err(AuthorError::Usage(format!(
+                    "{} exists: keygen does not replace keys (use --force to overwrite; \
+                     nothing was written)",
+                    path.display()
+                )));
+            }
+        }
+    }
+    keygen(kind, prefix, cose, kid)
+}

@@ -1,12 +1,12 @@
 //! The author tool (`suit-author`): key handling, envelope creation and signing, payload
 //! encryption, offline verification on a simulated device, and inspection.
 //!
-//! Everything that decides runs through the same engine as the TA (`suit_common::suit`);
-//! this module only adds files, key formats and a simulator [`Platform`] around it.
-//!
-//! [`Platform`]: suit_common::suit::Platform
+//! Everything that decides runs through the same code as the TA: `verify` authenticates with
+//! the engine (`suit_common::suit`), and `verify --process` runs the TA's own service on the
+//! in-memory backend ([`device`]); this module only adds files and key formats around them.
 
 pub mod create;
+pub mod device;
 pub mod encrypt;
 pub mod explain;
 pub mod inspect;
@@ -15,6 +15,7 @@ pub mod keys;
 pub mod provision;
 pub mod receipt;
 pub mod report;
+pub mod sign;
 pub mod sim_platform;
 pub mod verify;
 
@@ -138,10 +139,15 @@ pub fn write_file(path: &Path, data: &[u8]) -> Result<()> {
 /// Reads an envelope (or other CBOR) file: raw CBOR, or hex text (whitespace ignored), which
 /// is how the published SUIT examples are distributed. Binary CBOR of an envelope starts
 /// with a tag or map byte, never with an ASCII hex digit, so the two cannot be confused.
+/// `-` reads standard input (bounded like a file).
 pub fn read_cbor_file(path: &Path) -> Result<Vec<u8>> {
-    let raw = read_file(path)?;
+    let raw = if path == Path::new("-") {
+        read_stdin()?
+    } else {
+        read_file(path)?
+    };
     if raw.is_empty() {
-        return Err(AuthorError::input(path, "empty file"));
+        return Err(AuthorError::input(path, "empty file (not an envelope)"));
     }
     let looks_hex = raw
         .iter()
@@ -176,4 +182,70 @@ pub fn kid_str(kid: &[u8]) -> String {
         }
         _ => format!("h'{}'", hex::encode(kid)),
     }
+}
+
+/// Refuses to write any of `outputs` over one of `inputs` (or over another output): the tool
+/// never destroys a file it reads, e.g. a plaintext payload sitting where its ciphertext would
+/// go. Checked before anything is written; same file = same path after resolving links, or
+/// (Unix) the same device and inode.
+pub fn check_outputs(outputs: &[(PathBuf, String)], inputs: &[PathBuf]) -> Result<()> {
+    fn identity(p: &Path) -> Option<PathBuf> {
+        if let Ok(c) = std::fs::canonicalize(p) {
+            return Some(c);
+        }
+        // Not there yet: its directory resolved, plus the name.
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
+        let dir = std::fs::canonicalize(parent.unwrap_or(Path::new("."))).ok()?;
+        Some(dir.join(p.file_name()?))
+    }
+    #[cfg(unix)]
+    fn inode(p: &Path) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    fn inode(_: &Path) -> Option<(u64, u64)> {
+        None
+    }
+    let same = |a: &Path, b: &Path| {
+        (identity(a).is_some() && identity(a) == identity(b))
+            || (inode(a).is_some() && inode(a) == inode(b))
+    };
+    for (i, (out, what)) in outputs.iter().enumerate() {
+        if let Some(input) = inputs.iter().find(|input| same(out, input)) {
+            return Err(AuthorError::Usage(format!(
+                "refusing to write {what} to {}: that file is an input ({}); nothing was written \
+                 (choose another output directory or name)",
+                out.display(),
+                input.display()
+            )));
+        }
+        if let Some((other, other_what)) = outputs[..i].iter().find(|(o, _)| same(out, o)) {
+            return Err(AuthorError::Usage(format!(
+                "refusing to write {what} and {other_what} to the same file {}; nothing was \
+                 written",
+                other.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Standard input, refusing more than [`MAX_FILE_LEN`] bytes.
+fn read_stdin() -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let path = Path::new("-");
+    let mut data = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(MAX_FILE_LEN + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| AuthorError::io(path, e))?;
+    if data.len() as u64 > MAX_FILE_LEN {
+        return Err(AuthorError::input(
+            path,
+            format!("standard input exceeds {MAX_FILE_LEN} bytes"),
+        ));
+    }
+    Ok(data)
 }

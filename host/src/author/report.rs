@@ -282,3 +282,8 @@ pub fn to_json(r: &DecodedReport) -> Json {
         "dropped-records": r.dropped_records,
     })
 }
+
+/// A component id for people: `['text', h'00ff']`.
+pub fn component_text(c: &suit_common::suit::ComponentId) -> String {
+    component_str(c)
+}

@@ -6,12 +6,13 @@ use std::path::PathBuf;
 
 use suit_common::cose::{AuthBlock, VerificationKey};
 use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
-use suit_common::suit::{process, AuthenticatedManifest, Envelope, Procedure};
+use suit_common::suit::{AuthenticatedManifest, Envelope};
 
+use super::device;
 use super::explain;
 use super::inspect;
 use super::keys::{self, PrivateKey};
-use super::sim_platform::{DeviceIdentity, SimKeys, SimPlatform};
+use super::sim_platform::DeviceIdentity;
 use super::{read_cbor_file, AuthorError, Result};
 
 /// Deepest chain of integrated dependency envelopes checked without `--process`.
@@ -161,40 +162,60 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
         return Ok(());
     }
 
-    // --process: the update procedure on the simulator device.
-    let keys = device_keys(opts)?;
-    let mut platform = SimPlatform::new(
-        opts.identity.clone(),
-        opts.payload_dir.clone(),
-        opts.out_dir.clone(),
-    );
-    for (i, c) in auth.manifest.common.components.iter().enumerate() {
-        platform.name_component(c.clone(), format!("component-{i}.bin"));
-    }
-    for (c, name) in dependency_names {
-        platform.name_component(c, name);
-    }
-    let result = process(&bytes, Procedure::Update, &policy, &keys, &mut platform);
+    // --process: the TA's own service on a simulated device, provisioned with these anchors.
+    let setup = device_setup(opts)?;
+    let mut names: Vec<(suit_common::suit::ComponentId, String)> = auth
+        .manifest
+        .common
+        .components
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.clone(), format!("component-{i}.bin")))
+        .collect();
+    names.extend(dependency_names);
+    let run = device::run(&setup, &bytes)?;
     if opts.trace {
-        w(out, "trace:".into());
-        for t in &platform.trace {
-            w(out, format!("  {t}"));
+        w(
+            out,
+            "trace (the device's SUIT report of the attempt):".into(),
+        );
+        if let Some(r) = &run.report {
+            for line in super::report::render_text(r).lines() {
+                w(out, format!("  {line}"));
+            }
         }
     }
-    match result {
-        Ok(outcome) => {
-            for n in &platform.notes {
+    match run.result {
+        Ok(sequence_number) => {
+            for n in &run.notes {
                 w(out, format!("  {n}"));
             }
-            for c in &platform.committed {
+            let mut files = Vec::new();
+            for c in &run.installed {
+                let path = opts.out_dir.as_ref().map(|dir| {
+                    let name = names
+                        .iter()
+                        .find(|(id, _)| *id == c.component)
+                        .map(|(_, n)| n.clone())
+                        .unwrap_or_else(|| {
+                            format!("component-id-{}.bin", hex::encode(c.component.encode()))
+                        });
+                    dir.join(name)
+                });
+                files.push((path, c));
+            }
+            for (path, c) in &files {
+                if let Some(p) = path {
+                    device::write_atomically(p, &c.data)?;
+                }
                 w(
                     out,
                     format!(
-                        "installed {:?}: {} bytes{}",
-                        c.component,
-                        c.size,
-                        c.path
-                            .as_ref()
+                        "installed {} as {}: {} bytes{}",
+                        super::report::component_text(&c.component),
+                        c.kind,
+                        c.data.len(),
+                        path.as_ref()
                             .map(|p| format!(" -> {}", p.display()))
                             .unwrap_or_default()
                     ),
@@ -203,26 +224,77 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
             w(
                 out,
                 format!(
-                    "OK: update applied (sequence number {}, {} component(s) installed)",
-                    outcome.sequence_number,
-                    outcome.committed.len()
+                    "OK: update applied (sequence number {sequence_number}, {} component(s) installed)",
+                    run.installed.len()
                 ),
             );
             Ok(())
         }
-        Err(e) => {
-            let mut msg = format!(
-                "{}: update refused: {}",
-                opts.envelope.display(),
-                explain::error(&e)
-            );
-            for n in &platform.notes {
+        Err(reason) => {
+            let mut msg = format!("{}: update refused: {reason}", opts.envelope.display());
+            for n in &run.notes {
                 msg.push_str(&format!("\n  {n}"));
             }
             msg.push_str("\n  nothing was installed");
             Err(AuthorError::Refused(msg))
         }
     }
+}
+
+/// The simulated device of `--process`: the anchors, identity and device key given.
+fn device_setup(opts: &VerifyOptions) -> Result<device::DeviceSetup> {
+    if let Some(k) = opts.keks.first() {
+        return Err(AuthorError::Usage(format!(
+            "--kek {}: devices hold no key-encryption keys (no provisioning operation installs \
+             one), so a KEK recipient cannot be decrypted by a device; --process models a device",
+            k.display()
+        )));
+    }
+    if opts.device_keys.len() > 1 {
+        return Err(AuthorError::Usage(
+            "a device holds one decryption key: give at most one --device-key with --process"
+                .into(),
+        ));
+    }
+    let mut anchors = Vec::new();
+    let mut id = 0u32;
+    for path in &opts.trust_anchors {
+        id += 1;
+        let k = keys::load_public(path)?;
+        let kid = (!k.kid.is_empty()).then_some(k.kid.as_slice());
+        anchors.push(device::AnchorKey {
+            id,
+            cose_key: keys::public_cose_key(&k.key, kid)?,
+        });
+    }
+    for path in &opts.hmac_keys {
+        id += 1;
+        let k = keys::load_symmetric(path, &(32..=64).collect::<Vec<_>>(), "HMAC key")?;
+        let kid = (!k.kid.is_empty()).then_some(k.kid.as_slice());
+        anchors.push(device::AnchorKey {
+            id,
+            cose_key: keys::symmetric_cose_key(&k.secret, kid)?.to_vec(),
+        });
+    }
+    let device_key = match opts.device_keys.first() {
+        None => None,
+        Some(path) => {
+            let k = keys::load_private(path)?;
+            let PrivateKey::P256(sk) = &k.key else {
+                return Err(AuthorError::key(
+                    path,
+                    "device keys must be P-256 (ECDH-ES / COSE-HPKE); this is an Ed25519 key",
+                ));
+            };
+            Some(zeroize::Zeroizing::new(sk.to_bytes().to_vec()))
+        }
+    };
+    Ok(device::DeviceSetup {
+        anchors,
+        identity: opts.identity.clone(),
+        device_key,
+        payload_dir: opts.payload_dir.clone(),
+    })
 }
 
 fn build_policy(opts: &VerifyOptions) -> Result<(Policy, Vec<Anchor>)> {
@@ -331,32 +403,4 @@ fn check_dependencies(
         check_dependencies(&dep, policy, anchors, depth + 1, out, names)?;
     }
     Ok(())
-}
-
-fn device_keys(opts: &VerifyOptions) -> Result<SimKeys> {
-    let mut keys = SimKeys::new();
-    for path in &opts.device_keys {
-        let k = keys::load_private(path)?;
-        let PrivateKey::P256(sk) = &k.key else {
-            return Err(AuthorError::key(
-                path,
-                "device keys must be P-256 (ECDH-ES / COSE-HPKE); this is an Ed25519 key",
-            ));
-        };
-        // A key restricted by its file to one algorithm family is registered for that only.
-        let (ecdh, hpke) = match k.alg {
-            Some(-29 | -31) => (true, false),
-            Some(35 | 45 | 46 | 53) => (false, true),
-            _ => (true, true),
-        };
-        let kid = (!k.kid.is_empty()).then_some(k.kid.as_slice());
-        let scalar = zeroize::Zeroizing::new(sk.to_bytes().to_vec());
-        keys.add_p256(path, kid, &scalar, ecdh, hpke)?;
-    }
-    for path in &opts.keks {
-        let k = keys::load_symmetric(path, &[16, 32], "KEK (A128KW / A256KW)")?;
-        let kid = (!k.kid.is_empty()).then_some(k.kid.as_slice());
-        keys.add_kek(path, kid, &k.secret)?;
-    }
-    Ok(keys)
 }

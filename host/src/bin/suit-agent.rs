@@ -23,13 +23,16 @@ struct Cli {
     /// Which TEE to talk to.
     #[arg(long, value_enum, default_value_t = TeeKind::Optee, global = true)]
     tee: TeeKind,
-    /// Simulator state directory (only with --tee sim).
-    #[arg(long, default_value = "suit-sim-state", global = true)]
-    state: PathBuf,
+    /// Simulator state directory (only with --tee sim; default suit-sim-state).
+    #[arg(long, global = true)]
+    state: Option<PathBuf>,
     /// TPA root public key (PEM) the simulated TA is built with (only with --tee sim;
     /// default: the repository's public test key).
     #[arg(long, global = true)]
     sim_tpa_root: Option<PathBuf>,
+    /// No progress output (progress is only shown on a terminal anyway).
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -50,6 +53,8 @@ enum KeyFormat {
     Cose,
     /// Uncompressed SEC1 point, hex.
     Hex,
+    /// JSON: the point and its key id, hex.
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -97,7 +102,7 @@ enum Cmd {
         #[arg(long)]
         anchor: Option<u32>,
         /// Write to this file instead of standard output.
-        #[arg(long)]
+        #[arg(short = 'o', long)]
         out: Option<PathBuf>,
         /// Write every exported key (PEM) and the signed key statement into this directory:
         /// identity/report/provisioning.pub.pem, anchor-N.ecdh.pub.pem, anchor-N.hpke.pub.pem,
@@ -114,6 +119,8 @@ enum Cmd {
         /// Write the TA's signed receipt here (for the TPA: `suit-author verify-receipt`).
         #[arg(long = "receipt-out", value_name = "FILE")]
         receipt_out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
     },
     /// List trust anchors, component rules and the device identity.
     Anchors {
@@ -143,12 +150,15 @@ enum Cmd {
         #[arg(long)]
         nonce: Option<String>,
         /// Write the COSE_Sign1 report here (otherwise: a summary on standard output).
-        #[arg(long)]
+        #[arg(short = 'o', long)]
         out: Option<PathBuf>,
         /// The latest attempt refused before its manifest was authenticated, instead of the
         /// latest authenticated attempt.
         #[arg(long)]
         pre_auth: bool,
+        /// Print the (unverified) report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Ask the TA for personalization data as the normal world. Always refused: the data
     /// goes only to its TA over a TA-to-TA session. Exists to demonstrate that boundary.
@@ -170,7 +180,11 @@ fn connect(cli: &Cli) -> Result<Box<dyn Transport>, AgentError> {
                 Some(p) => Some(read_text(p)?),
                 None => None,
             };
-            Ok(Box::new(Simulator::open(&cli.state, root.as_deref())?))
+            let state = cli
+                .state
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("suit-sim-state"));
+            Ok(Box::new(Simulator::open(&state, root.as_deref())?))
         }
         #[cfg(feature = "optee")]
         TeeKind::Optee => Ok(Box::new(suit_host::tee::optee::Optee::connect()?)),
@@ -195,6 +209,11 @@ fn show(bytes: &[u8]) -> String {
 fn format_key(point: &[u8], kid: &[u8], format: KeyFormat) -> Result<Vec<u8>, AgentError> {
     match format {
         KeyFormat::Hex => Ok(format!("{}\n", hex::encode(point)).into_bytes()),
+        KeyFormat::Json => Ok(format!(
+            "{}\n",
+            serde_json::json!({ "key": hex::encode(point), "kid": hex::encode(kid) })
+        )
+        .into_bytes()),
         KeyFormat::Pem => {
             use p256::pkcs8::{EncodePublicKey as _, LineEnding};
             let key = p256::PublicKey::from_sec1_bytes(point)
@@ -262,12 +281,22 @@ fn progress_bar(p: Progress<'_>) {
 }
 
 fn run(cli: Cli) -> Result<(), AgentError> {
+    if !matches!(cli.tee, TeeKind::Sim) {
+        for (set, flag) in [
+            (cli.state.is_some(), "--state"),
+            (cli.sim_tpa_root.is_some(), "--sim-tpa-root"),
+        ] {
+            if set {
+                eprintln!("suit-agent: warning: {flag} is ignored without --tee sim");
+            }
+        }
+    }
     let mut tee = connect(&cli)?;
     match &cli.command {
         Cmd::Status { json } => {
             let s = with_agent_checks(client::status(tee.as_mut())?);
             if *json {
-                println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+                println!("{}", to_json(&s));
                 return Ok(());
             }
             let level = |l: Option<u32>| l.map_or("unknown".to_string(), |l| l.to_string());
@@ -315,6 +344,18 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                     .as_ref()
                     .map_or("not created yet".into(), |k| show(k))
             );
+            for c in &v.components {
+                println!(
+                    "    {}: sequence number {}, {} bytes, sha-256 {}{}",
+                    c.id,
+                    c.sequence_number,
+                    c.size,
+                    show(&c.digest),
+                    c.ta_version
+                        .map(|t| format!(", TA version {t}"))
+                        .unwrap_or_default()
+                );
+            }
             if let Some(e) = &v.state_error {
                 println!("  STATE ERROR:         {e}");
             }
@@ -413,11 +454,16 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         Cmd::Provision {
             message,
             receipt_out,
+            json,
         } => {
-            let r = client::provision(tee.as_mut(), &read_file(message)?)?;
+            let r = client::provision(tee.as_mut(), &read_envelope(message)?)?;
             if let Some(path) = receipt_out {
                 std::fs::write(path, &r.receipt)
                     .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
+            }
+            if *json {
+                println!("{}", to_json(&r));
+                return Ok(());
             }
             let signer = if r.signer == 0 {
                 "the TPA root".to_string()
@@ -439,7 +485,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         Cmd::Anchors { json } => {
             let a = client::anchors(tee.as_mut())?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&a).unwrap_or_default());
+                println!("{}", to_json(&a));
                 return Ok(());
             }
             println!("provisioning counter: {}", a.provisioning_counter);
@@ -453,12 +499,12 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             );
             for x in &a.anchors {
                 println!(
-                    "anchor {} ({}, {}, kid {}): components {:?}",
+                    "anchor {} ({}, {}, kid {}): components {}",
                     x.id,
                     x.role,
                     x.key_type,
                     show(&x.kid),
-                    x.component_prefixes
+                    x.component_prefixes.join(", ")
                 );
             }
             for r in &a.rules {
@@ -469,6 +515,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             nonce,
             out,
             pre_auth,
+            json,
         } => {
             let nonce = nonce
                 .as_deref()
@@ -490,29 +537,13 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                     // The agent cannot vouch for it; it only shows what the TA signed.
                     let r = suit_common::report::Report::decode(&signed_payload(&signed)?)
                         .map_err(|_| AgentError::BadResponse("report does not decode"))?;
-                    println!("SUIT report (signed by the device report key; verify with suit-author verify-report)");
-                    println!(
-                        "  manifest digest: {}",
-                        r.manifest_digest.map_or("none".into(), |d| show(&d))
-                    );
-                    println!(
-                        "  sequence number: {}",
-                        r.sequence_number.map_or("none".into(), |n| n.to_string())
-                    );
-                    println!(
-                        "  result:          {}",
-                        if r.is_success() {
-                            "success".to_string()
-                        } else {
-                            format!("{:?}", r.result)
-                        }
-                    );
-                    println!("  records:         {}", r.records().count());
-                    if r.authenticated == Some(false) {
-                        println!("  refused before authentication: no claim about the manifest");
-                    }
-                    if let Some(s) = &r.device_state {
-                        println!("  installed:       {} component(s)", s.components.len());
+                    if *json {
+                        let mut j = suit_host::author::report::to_json(&r);
+                        j["signature"] = "not verified (use suit-author verify-report)".into();
+                        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+                    } else {
+                        println!("SUIT report (signed by the device report key; NOT VERIFIED here: use suit-author verify-report)");
+                        print!("{}", suit_host::author::report::render_text(&r));
                     }
                 }
             }
@@ -538,10 +569,16 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             ree_root,
             json,
         } => {
-            let bytes = read_file(envelope)?;
+            let bytes = read_envelope(envelope)?;
             let mut resolve = resolver(payloads, payload_dir.as_deref())?;
+            let show_progress = !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let mut progress = |p: Progress<'_>| {
+                if show_progress {
+                    progress_bar(p)
+                }
+            };
             let (prepared, done) =
-                client::install(tee.as_mut(), &bytes, &mut resolve, &mut progress_bar)?;
+                client::install(tee.as_mut(), &bytes, &mut resolve, &mut progress)?;
             let mut written = Vec::new();
             if let Some(root) = ree_root {
                 for path in &done.ree_paths {
@@ -550,17 +587,18 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 }
             }
             if *json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&done).unwrap_or_default()
-                );
+                println!("{}", to_json(&done));
                 return Ok(());
             }
             println!(
-                "installed {} (sequence number {}, signed by anchor(s) {:?})",
+                "installed {} (sequence number {}, signed by anchor(s) {})",
                 envelope.display(),
                 done.sequence_number,
                 done.signers
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             for uri in &prepared.needed_uris {
                 println!("  fetched {uri}");
@@ -584,11 +622,17 @@ fn run(cli: Cli) -> Result<(), AgentError> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    let json = wants_json(&cli.command);
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            let code = exit_code(&e);
+            if json {
+                println!("{}", error_json(&e, code));
+            }
             eprintln!("suit-agent: error: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }
@@ -656,4 +700,98 @@ fn with_agent_checks(
         evidence,
     ));
     s
+/// Exit status 1: the TA (or its policy) refused. Documented in host/README.md.
+const EXIT_REFUSED: u8 = 1;
+/// Exit status 2: unusable input or arguments (missing/empty/malformed file, bad option).
+const EXIT_USAGE: u8 = 2;
+/// Exit status 3: the TEE could not be reached or answered out of protocol.
+const EXIT_TEE: u8 = 3;
+
+fn exit_code(e: &AgentError) -> u8 {
+    match e {
+        AgentError::Refused { .. } => EXIT_REFUSED,
+        AgentError::Status(s) if *s == suit_common::protocol::Status::Refused => EXIT_REFUSED,
+        AgentError::File(_) => EXIT_USAGE,
+        _ => EXIT_TEE,
+    }
+}
+
+fn wants_json(cmd: &Cmd) -> bool {
+    match cmd {
+        Cmd::Status { json }
+        | Cmd::Anchors { json }
+        | Cmd::Install { json, .. }
+        | Cmd::Report { json, .. }
+        | Cmd::Provision { json, .. } => *json,
+        _ => false,
+    }
+}
+
+/// A failure as JSON (kebab-case), so `--json` callers always get one document on stdout.
+fn error_json(e: &AgentError, code: u8) -> String {
+    let mut j = serde_json::json!({
+        "ok": false,
+        "exit-code": code,
+        "error": e.to_string(),
+    });
+    if let AgentError::Refused { kind, reason } = e {
+        j["refusal"] = serde_json::json!({ "kind": kind, "reason": reason });
+    }
+    serde_json::to_string_pretty(&j).unwrap_or_default()
+}
+
+/// Reads an envelope the way `suit-author` does: binary CBOR or hex text, `-` for standard
+/// input; an empty input is named as such (not as a size limit).
+fn read_envelope(path: &Path) -> Result<Vec<u8>, AgentError> {
+    suit_host::author::read_cbor_file(path).map_err(|e| AgentError::File(e.to_string()))
+}
+
+/// Protocol fields that hold bytes: shown as hex in JSON.
+const BYTE_FIELDS: &[&str] = &[
+    "tpa_root_kid",
+    "device_key_kid",
+    "kid",
+    "vendor_id",
+    "class_id",
+    "device_id",
+    "vendor_ids",
+    "class_ids",
+    "manifest_digest",
+    "digest",
+];
+
+/// A protocol response as JSON in the tools' one convention: kebab-case keys, hex for bytes.
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    fn hex_of(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Array(items) if items.iter().all(|x| x.is_u64()) => {
+                let bytes: Vec<u8> = items
+                    .iter()
+                    .filter_map(|x| x.as_u64().and_then(|n| u8::try_from(n).ok()))
+                    .collect();
+                serde_json::Value::String(hex::encode(bytes))
+            }
+            serde_json::Value::Array(items) => items.iter().map(hex_of).collect(),
+            other => other.clone(),
+        }
+    }
+    fn convert(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(map) => map
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = if BYTE_FIELDS.contains(&k.as_str()) {
+                        hex_of(&v)
+                    } else {
+                        convert(v)
+                    };
+                    (k.replace('_', "-"), v)
+                })
+                .collect(),
+            serde_json::Value::Array(items) => items.into_iter().map(convert).collect(),
+            other => other,
+        }
+    }
+    let v = serde_json::to_value(value).unwrap_or_default();
+    serde_json::to_string_pretty(&convert(v)).unwrap_or_default()
 }

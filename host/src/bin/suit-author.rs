@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use suit_host::author::create::{create, CreateOptions, SignOptions};
 use suit_host::author::encrypt::{encrypt_file, parse_content_alg, Mode, RecipientSpec};
-use suit_host::author::keys::{keygen, KeyType};
+use suit_host::author::keys::{keygen_checked, KeyType};
 use suit_host::author::sim_platform::DeviceIdentity;
 use suit_host::author::verify::{verify, VerifyOptions};
 use suit_host::author::{inspect, read_cbor_file, AuthorError, Result};
@@ -87,14 +87,14 @@ enum Cmd {
         /// Also run the update procedure (dependency resolution, fetch, install) on the simulator.
         #[arg(long)]
         process: bool,
-        /// The simulated device's vendor UUID.
-        #[arg(long = "vendor-id", value_name = "UUID")]
+        /// The simulated device's vendor id: a UUID, or a name (UUIDv5 as in description files).
+        #[arg(long = "vendor-id", value_name = "UUID|NAME")]
         vendor_id: Option<String>,
-        /// The simulated device's class UUID.
-        #[arg(long = "class-id", value_name = "UUID")]
+        /// The simulated device's class id: a UUID, or a name (UUIDv5 as in description files).
+        #[arg(long = "class-id", value_name = "UUID|NAME")]
         class_id: Option<String>,
-        /// The simulated device's device UUID.
-        #[arg(long = "device-id", value_name = "UUID")]
+        /// The simulated device's device id: a UUID, or a name (UUIDv5 as in description files).
+        #[arg(long = "device-id", value_name = "UUID|NAME")]
         device_id: Option<String>,
         /// Directory of detached payloads, looked up by the URI's last path segment.
         #[arg(long = "payload-dir", value_name = "DIR")]
@@ -111,6 +111,9 @@ enum Cmd {
         /// Print every condition and directive the engine ran.
         #[arg(long)]
         trace: bool,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
     },
     /// Show an envelope without verifying it.
     Inspect {
@@ -149,6 +152,9 @@ enum Cmd {
         /// Where to write the detached ciphertext.
         #[arg(long = "ciphertext-out", value_name = "FILE")]
         ciphertext_out: PathBuf,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
     },
     /// Build, encrypt and sign an envelope from a JSON description.
     #[command(after_help = CREATE_HELP)]
@@ -156,7 +162,7 @@ enum Cmd {
         /// The description file (JSON; see below).
         description: PathBuf,
         /// The envelope to write (tagged 107).
-        #[arg(short, long, value_name = "FILE")]
+        #[arg(short, long, visible_alias = "out", value_name = "FILE")]
         output: PathBuf,
         /// Signing key: P-256 (ESP256 by default) or Ed25519 (EdDSA); PEM, COSE_Key or JWK. Repeatable.
         #[arg(long = "sign-key", value_name = "KEY")]
@@ -173,6 +179,12 @@ enum Cmd {
         /// Overrides the description's sequence number.
         #[arg(long = "sequence-number")]
         sequence_number: Option<u64>,
+        /// Write the envelope unsigned (digest only), to be signed later with `sign`.
+        #[arg(long)]
+        unsigned: bool,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
     },
     /// Make a TPA-signed provisioning message (trust anchors, rules, identity) for the TA.
     Provision {
@@ -192,6 +204,9 @@ enum Cmd {
         /// device's receipt must carry is printed.
         #[arg(long, value_name = "FILE")]
         state: Option<PathBuf>,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
     },
     /// Verify a device's provisioning receipt with its identity key (exit 0 only if it
     /// verifies and matches --message / --expect-state).
@@ -218,7 +233,7 @@ enum Cmd {
         #[arg(long = "type", value_enum)]
         key_type: KeyTypeArg,
         /// Output file prefix.
-        #[arg(long, value_name = "PREFIX")]
+        #[arg(short = 'o', long, value_name = "PREFIX")]
         out: PathBuf,
         /// Also write PREFIX.priv.cose and PREFIX.pub.cose (COSE_Key).
         #[arg(long)]
@@ -226,6 +241,12 @@ enum Cmd {
         /// Key id to put into the COSE_Keys.
         #[arg(long)]
         kid: Option<String>,
+        /// Replace existing key files (by default keygen refuses to overwrite).
+        #[arg(long)]
+        force: bool,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
     },
     /// Verify the TA's signed key statement (`suit-agent device-key --statement/--out-dir`)
     /// against the device's enrolled identity key and write out the keys it vouches for.
@@ -254,21 +275,31 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Add signatures or MACs to an existing envelope (e.g. one made with `create --unsigned`,
+    /// or an operator's signature next to the author's).
+    Sign {
+        /// The envelope (CBOR, hex text, or - for standard input).
+        envelope: PathBuf,
+        /// Where to write the signed envelope.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        output: PathBuf,
+        /// Signing key: P-256 (ESP256 by default) or Ed25519 (EdDSA). Repeatable.
+        #[arg(long = "sign-key", value_name = "KEY")]
+        sign_keys: Vec<PathBuf>,
+        /// HMAC-SHA-256 key (COSE_Mac0). Repeatable.
+        #[arg(long = "hmac-key", value_name = "FILE")]
+        hmac_keys: Vec<PathBuf>,
+        /// Signature algorithm for P-256 keys.
+        #[arg(long, value_enum, default_value = "esp256")]
+        alg: SigAlg,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-fn parse_uuid(flag: &str, s: &Option<String>) -> Result<Option<[u8; 16]>> {
-    s.as_ref()
-        .map(|v| {
-            uuid::Uuid::parse_str(v)
-                .map(|u| *u.as_bytes())
-                .map_err(|e| AuthorError::Usage(format!("{flag} \"{v}\" is not a UUID: {e}")))
-        })
-        .transpose()
-}
-
-fn run(cli: Cli) -> Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+    let mut out = out;
     match cli.command {
         Cmd::Verify {
             envelope,
@@ -283,11 +314,15 @@ fn run(cli: Cli) -> Result<()> {
             device_keys,
             keks,
             trace,
+            json: _,
         } => {
+            let vendor = id_or_name("--vendor-id", &vendor_id, None)?;
+            let class = id_or_name("--class-id", &class_id, Some(("--vendor-id", vendor)))?;
+            let device = id_or_name("--device-id", &device_id, Some(("--class-id", class)))?;
             let identity = DeviceIdentity {
-                vendor_id: parse_uuid("--vendor-id", &vendor_id)?,
-                class_id: parse_uuid("--class-id", &class_id)?,
-                device_id: parse_uuid("--device-id", &device_id)?,
+                vendor_id: vendor,
+                class_id: class,
+                device_id: device,
             };
             let process_only = [
                 (payload_dir.is_some(), "--payload-dir"),
@@ -297,6 +332,7 @@ fn run(cli: Cli) -> Result<()> {
                 (identity.vendor_id.is_some(), "--vendor-id"),
                 (identity.class_id.is_some(), "--class-id"),
                 (identity.device_id.is_some(), "--device-id"),
+                (trace, "--trace"),
             ];
             if !process {
                 if let Some((_, flag)) = process_only.iter().find(|(set, _)| *set) {
@@ -334,6 +370,30 @@ fn run(cli: Cli) -> Result<()> {
                 let _ = out.write_all(text.as_bytes());
                 return Ok(());
             }
+            if let Some(kind) = inspect::identify(&bytes) {
+                // Another of the tool's formats: say what it is, show its structure.
+                let text = inspect::diag(&bytes).map_err(bad)?;
+                if json {
+                    let j = serde_json::json!({
+                        "verified": false,
+                        "format": kind,
+                        "diag": text.trim_end(),
+                    });
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string_pretty(&j).unwrap_or_default()
+                    );
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "{}: {kind}, not an envelope (NOT VERIFIED)",
+                        envelope.display()
+                    );
+                    let _ = out.write_all(text.as_bytes());
+                }
+                return Ok(());
+            }
             let model = inspect::model(&bytes).map_err(bad)?;
             if json {
                 let text = serde_json::to_string_pretty(&model)
@@ -358,6 +418,7 @@ fn run(cli: Cli) -> Result<()> {
             content_alg,
             info_out,
             ciphertext_out,
+            json: _,
         } => {
             let mode = Mode::parse(&mode).ok_or_else(|| {
                 AuthorError::Usage(format!("--mode \"{mode}\": expected ecdh-es or hpke"))
@@ -401,7 +462,19 @@ fn run(cli: Cli) -> Result<()> {
             alg,
             payload_out,
             sequence_number,
+            unsigned,
+            json: _,
         } => {
+            if matches!(alg, SigAlg::Es256)
+                && !sign_keys.iter().any(|p| {
+                    matches!(
+                        suit_host::author::keys::load_private(p).map(|k| k.key),
+                        Ok(suit_host::author::keys::PrivateKey::P256(_))
+                    )
+                })
+            {
+                eprintln!("suit-author: warning: --alg applies to P-256 signing keys; none is given, so it is ignored");
+            }
             let created = create(&CreateOptions {
                 description,
                 output: output.clone(),
@@ -411,6 +484,7 @@ fn run(cli: Cli) -> Result<()> {
                     sign_keys,
                     hmac_keys,
                     es256: matches!(alg, SigAlg::Es256),
+                    unsigned,
                 },
             })?;
             let _ = writeln!(
@@ -433,6 +507,7 @@ fn run(cli: Cli) -> Result<()> {
             output,
             counter,
             state,
+            json: _,
         } => {
             let p = suit_host::author::provision::provision(&description, &tpa_key, counter)?;
             let expected = state
@@ -480,12 +555,20 @@ fn run(cli: Cli) -> Result<()> {
             out: prefix,
             cose,
             kid,
+            force,
+            json: _,
         } => {
             let kind = match key_type {
                 KeyTypeArg::P256 => KeyType::P256,
                 KeyTypeArg::Ed25519 => KeyType::Ed25519,
             };
-            let g = keygen(kind, &prefix, cose, kid.as_deref().map(str::as_bytes))?;
+            let g = keygen_checked(
+                kind,
+                &prefix,
+                cose,
+                kid.as_deref().map(str::as_bytes),
+                force,
+            )?;
             for f in &g.files {
                 let _ = writeln!(out, "wrote {}", f.display());
             }
@@ -517,16 +600,127 @@ fn run(cli: Cli) -> Result<()> {
             },
             &mut out,
         ),
+        Cmd::Sign {
+            envelope,
+            output,
+            sign_keys,
+            hmac_keys,
+            alg,
+            json: _,
+        } => {
+            let bytes = read_cbor_file(&envelope)?;
+            let signed = suit_host::author::sign::sign_envelope(
+                &bytes,
+                &SignOptions {
+                    sign_keys: sign_keys.clone(),
+                    hmac_keys: hmac_keys.clone(),
+                    es256: matches!(alg, SigAlg::Es256),
+                    unsigned: false,
+                },
+            )?;
+            suit_host::author::check_outputs(
+                &[(output.clone(), "the signed envelope".into())],
+                &sign_keys
+                    .iter()
+                    .chain(&hmac_keys)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )?;
+            suit_host::author::write_file(&output, &signed)?;
+            let _ = writeln!(
+                out,
+                "wrote {} ({} bytes, {} new authentication block(s))",
+                output.display(),
+                signed.len(),
+                sign_keys.len() + hmac_keys.len()
+            );
+            Ok(())
+        }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let json = wants_json(&cli.command);
+    // Commands without a JSON view of their own report their messages inside one document.
+    let wrap = json && !matches!(cli.command, Cmd::Inspect { .. } | Cmd::VerifyReport { .. });
+    let mut buffer = Vec::new();
+    let result = if wrap {
+        run(cli, &mut buffer)
+    } else {
+        run(cli, &mut std::io::stdout().lock())
+    };
+    match result {
+        Ok(()) if wrap => {
+            let text = String::from_utf8_lossy(&buffer);
+            let j = serde_json::json!({
+                "ok": true,
+                "exit-code": 0,
+                "messages": text.lines().collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if json {
+                println!("{}", error_json(&e));
+            }
             eprintln!("suit-author: {e}");
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
         }
     }
+}
+
+fn wants_json(cmd: &Cmd) -> bool {
+    match cmd {
+        Cmd::Inspect { json, .. }
+        | Cmd::VerifyReport { json, .. }
+        | Cmd::Verify { json, .. }
+        | Cmd::Encrypt { json, .. }
+        | Cmd::Create { json, .. }
+        | Cmd::Provision { json, .. }
+        | Cmd::Keygen { json, .. }
+        | Cmd::Sign { json, .. } => *json,
+    }
+}
+
+/// A failure as one JSON document on standard output (kebab-case keys), for `--json` callers.
+fn error_json(e: &AuthorError) -> String {
+    let j = serde_json::json!({
+        "ok": false,
+        "exit-code": e.exit_code(),
+        "refused": matches!(e, AuthorError::Refused(_)),
+        "error": e.to_string(),
+    });
+    serde_json::to_string_pretty(&j).unwrap_or_default()
+}
+
+/// A UUID, or a name turned into one as in description files: vendor = UUIDv5(DNS, name),
+/// class = UUIDv5(vendor, name), device = UUIDv5(class, name). `parent`: the flag whose
+/// (resolved) value is the namespace of a name.
+fn id_or_name(
+    flag: &str,
+    value: &Option<String>,
+    parent: Option<(&str, Option<[u8; 16]>)>,
+) -> Result<Option<[u8; 16]>> {
+    let Some(v) = value else { return Ok(None) };
+    if let Ok(u) = uuid::Uuid::parse_str(v) {
+        return Ok(Some(*u.as_bytes()));
+    }
+    if v.is_empty() {
+        return Err(AuthorError::Usage(format!("{flag}: empty")));
+    }
+    let namespace = match parent {
+        None => uuid::Uuid::NAMESPACE_DNS,
+        Some((_, Some(p))) => uuid::Uuid::from_bytes(p),
+        Some((pflag, None)) => {
+            return Err(AuthorError::Usage(format!(
+                "{flag} \"{v}\" is not a UUID; as a name it is derived from {pflag}, which is not given"
+            )))
+        }
+    };
+    Ok(Some(
+        *uuid::Uuid::new_v5(&namespace, v.as_bytes()).as_bytes(),
+    ))
 }

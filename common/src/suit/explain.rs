@@ -1,0 +1,227 @@
+//! Engine errors in words: what was refused, where, and the likely cause. The one place both
+//! tools (and the TA's refusal texts) take their wording from; [`Error`]'s `Display` uses it.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use super::error::{AuthError, CommandErrorKind, Error, PolicyError, Section};
+use super::platform::PlatformError;
+use crate::cose::CoseError;
+
+/// One line explaining an engine error.
+pub fn error(e: &Error) -> String {
+    match e {
+        Error::Auth(a) => auth(a),
+        Error::Policy(p) => policy(p),
+        Error::Command(c) => {
+            let mut s = format!(
+                "{} failed at command {} of {}{}",
+                if c.location.manifest_depth == 0 {
+                    "the manifest".to_string()
+                } else {
+                    format!("dependency manifest (depth {})", c.location.manifest_depth)
+                },
+                c.location
+                    .path
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join("."),
+                section(c.location.section),
+                c.location
+                    .component
+                    .map(|i| format!(" on component {i}"))
+                    .unwrap_or_default()
+            );
+            s.push_str(": ");
+            s.push_str(&command(&c.kind));
+            s
+        }
+        Error::UnverifiedPlaintext(c) => format!(
+            "decrypted payload for component {c:?} has no matching image digest, so the engine \
+             refuses to commit it (nothing was written)"
+        ),
+        Error::SeveredSectionMissing(s) => format!(
+            "{} was severed from the manifest and the envelope does not carry it",
+            section(*s)
+        ),
+        Error::Decode { at, error } => format!("malformed {at}: {error}"),
+        Error::Invalid { at, reason } => format!("invalid {at}: {reason}"),
+        Error::Unsupported(u) => format!("not supported by this engine: {}", unsupported(u)),
+        Error::Platform(p) => format!("platform failure: {}", platform(*p)),
+        Error::Limit(what) => format!("engine limit exceeded: {what}"),
+    }
+}
+
+/// Section name as in the draft.
+pub fn section(s: Section) -> &'static str {
+    match s {
+        Section::Shared => "suit-shared-sequence",
+        Section::DependencyResolution => "suit-dependency-resolution",
+        Section::PayloadFetch => "suit-payload-fetch",
+        Section::CandidateVerification => "suit-candidate-verification",
+        Section::Install => "suit-install",
+        Section::Validate => "suit-validate",
+        Section::Load => "suit-load",
+        Section::Invoke => "suit-invoke",
+    }
+}
+
+fn auth(a: &AuthError) -> String {
+    match a {
+        AuthError::NoAuthenticationBlock => {
+            "not authenticated: the authentication wrapper holds only a digest, no signature \
+             or MAC (unsigned envelope)"
+                .into()
+        }
+        AuthError::ManifestDigestMismatch => {
+            "not authenticated: the manifest does not match the digest in the authentication \
+             wrapper (the manifest was modified)"
+                .into()
+        }
+        AuthError::NoMatchingTrustAnchor => {
+            "not authenticated: no trust anchor fits any authentication block (key type, \
+             algorithm or kid differ: wrong key, or a MAC key needed?)"
+                .into()
+        }
+        AuthError::BadSignature { block } => format!(
+            "not authenticated: authentication block {block} does not verify with any given \
+             trust anchor (wrong key, or the envelope was modified)"
+        ),
+        AuthError::Cose { block, error } => {
+            format!(
+                "not authenticated: authentication block {block}: {}",
+                cose(error)
+            )
+        }
+        AuthError::SeveredMemberDigestMismatch { member } => format!(
+            "severed member {} does not match its digest in the manifest (modified)",
+            member_name(*member)
+        ),
+        AuthError::UnexpectedEnvelopeMember { member } => format!(
+            "the envelope carries severed member {} although the manifest holds it inline",
+            member_name(*member)
+        ),
+        AuthError::Dependency(e) => format!("dependency manifest: {}", error(e)),
+    }
+}
+
+fn cose(e: &CoseError) -> String {
+    match e {
+        CoseError::Malformed => "malformed COSE structure".into(),
+        CoseError::UnsupportedStructure(t) => {
+            format!("COSE structure with tag {t} is not supported (only COSE_Sign1 and COSE_Mac0)")
+        }
+        CoseError::MissingAlgorithm => "no algorithm in the protected header".into(),
+        CoseError::UnsupportedAlgorithm(a) => format!("unsupported algorithm {a}"),
+        CoseError::KeyAlgorithmMismatch => "key type does not fit the algorithm".into(),
+        CoseError::PayloadNotDetached => "payload is not detached".into(),
+        CoseError::VerificationFailed => "signature or MAC does not verify".into(),
+        CoseError::InvalidKey => "invalid key".into(),
+        CoseError::UnknownCriticalHeader => "unknown critical header parameter".into(),
+        CoseError::SigningFailed => "signing failed".into(),
+    }
+}
+
+fn member_name(label: i64) -> String {
+    match label {
+        15 => "suit-dependency-resolution (15)".into(),
+        16 => "suit-payload-fetch (16)".into(),
+        18 => "suit-candidate-verification (18)".into(),
+        20 => "suit-install (20)".into(),
+        23 => "suit-text (23)".into(),
+        l => format!("{l}"),
+    }
+}
+
+fn policy(p: &PolicyError) -> String {
+    format!("refused by policy: {p}")
+}
+
+fn platform(p: PlatformError) -> String {
+    match p {
+        PlatformError::Unsupported => "operation not supported by this device".into(),
+        PlatformError::NotFound => "not found".into(),
+        PlatformError::Refused => "refused".into(),
+        PlatformError::NoSpace => "no space".into(),
+        PlatformError::Io => "I/O error".into(),
+        PlatformError::Other(c) => format!("error {c:#x}"),
+    }
+}
+
+fn command(k: &CommandErrorKind) -> String {
+    use super::error::ConditionKind as C;
+    match k {
+        CommandErrorKind::ConditionFailed(c) => match c {
+            C::VendorIdentifier => "vendor identifier does not match this device".into(),
+            C::ClassIdentifier => "class identifier does not match this device".into(),
+            C::DeviceIdentifier => "device identifier does not match this device".into(),
+            C::ImageMatch => "image digest does not match the component's content".into(),
+            other => format!("condition {other:?} failed"),
+        },
+        CommandErrorKind::MissingParameter(p) => format!("parameter {p:?} is not set"),
+        CommandErrorKind::ImageDigestMismatch => "image digest mismatch".into(),
+        CommandErrorKind::ImageSizeMismatch => "payload size differs from image-size".into(),
+        CommandErrorKind::MissingIntegratedPayload => {
+            "the URI names an integrated payload the envelope does not carry".into()
+        }
+        CommandErrorKind::Dependency(e) => format!("dependency: {}", error(e)),
+        CommandErrorKind::Platform(p) => format!("platform: {}", platform(*p)),
+        CommandErrorKind::Decrypt(d) => format!("payload decryption failed: {d}"),
+        CommandErrorKind::Policy(p) => policy(p),
+        CommandErrorKind::ComponentIndexOutOfRange(i) => {
+            format!("component index {i} is beyond the manifest's components")
+        }
+        CommandErrorKind::TryEachExhausted => "no alternative of try-each succeeded".into(),
+        CommandErrorKind::SoftFailureOutsideTryEach => {
+            "soft-failure is set outside try-each".into()
+        }
+        CommandErrorKind::MissingComponentIndex => "no component index is set".into(),
+        CommandErrorKind::PayloadTooLarge => "the payload exceeds the device's limit".into(),
+        CommandErrorKind::NotADependency => "the component is not a dependency".into(),
+        CommandErrorKind::DependencyNotVerified => {
+            "the dependency was not verified before use".into()
+        }
+        CommandErrorKind::DependencyDigestMismatch => {
+            "the dependency manifest does not match its digest".into()
+        }
+        CommandErrorKind::DependencyTooDeep => "dependencies are nested too deeply".into(),
+        CommandErrorKind::NotAllowedInShared => {
+            "the command is not allowed in the shared sequence".into()
+        }
+        CommandErrorKind::SourceIsDestination => {
+            "source and destination component are the same".into()
+        }
+        CommandErrorKind::UnsupportedCommand(c) => format!("command {c} is not supported"),
+        CommandErrorKind::UnauthenticatedContent => {
+            "a condition would read decrypted content that is not authenticated yet (only \
+             image-match may)"
+                .into()
+        }
+        CommandErrorKind::DecryptingFetch => {
+            "fetch with encryption-info: decryption happens only on copy or write (fetch the \
+             ciphertext into its own component)"
+                .into()
+        }
+        // Kinds added later read as their names until they get a sentence here.
+        #[allow(unreachable_patterns)]
+        other => format!("{other:?}"),
+    }
+}
+
+fn unsupported(u: &super::error::Unsupported) -> String {
+    use super::error::Unsupported as U;
+    match u {
+        U::ManifestVersion(v) => format!("manifest version {v} (only 1)"),
+        U::DigestAlgorithm(a) => format!("digest algorithm {a} (only SHA-256, -16)"),
+        U::Member(m) => format!("unknown member {m}"),
+        U::Parameter(p) => format!("unknown parameter {p}"),
+        U::Command(c) => format!("unknown command {c}"),
+        U::UnauthenticatedManifest => {
+            "a bare manifest (tag 1070) carries no authentication; send an envelope".into()
+        }
+        #[allow(unreachable_patterns)]
+        other => format!("{other:?}"),
+    }
+}

@@ -1,0 +1,260 @@
+//! The device `verify --process` runs on: the TA's own [`Service`] over the in-memory
+//! backend, provisioned with a TPA-signed message and fed through the same protocol calls
+//! the agent makes. Every check the TA makes (authentication, policy, rollback, TA headers,
+//! personalization size, REE paths, decryption with the device key) is made by the same code,
+//! so the author tool's verdict is the device's.
+//!
+//! The simulated device's TPA root is a fresh key made for the run; the anchors, identity and
+//! device key come from the command line. It protects nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use suit_common::cose::{Algorithm, SigningKey};
+use suit_common::protocol::{Command, PROTOCOL_VERSION};
+use suit_common::report::Report;
+use suit_common::service::keys::DeviceKeyPair;
+use suit_common::service::memory::MemoryBackend;
+use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
+use suit_common::service::state::{
+    component_from, AnchorRecord, Identity, RoleRecord, Scope, State,
+};
+use suit_common::service::store::SecureStore as _;
+use suit_common::service::{components, Config, Service, REPORT_OBJECT};
+use suit_common::suit::ComponentId;
+
+use crate::client;
+use crate::tee::{AgentError, RawReply, Transport};
+
+use super::sim_platform::{payload_file_name, DeviceIdentity};
+use super::{AuthorError, Result};
+
+/// A trust anchor to provision: its COSE_Key (public, or symmetric for HMAC).
+pub struct AnchorKey {
+    /// The anchor id the device reports for it.
+    pub id: u32,
+    /// COSE_Key bytes.
+    pub cose_key: Vec<u8>,
+}
+
+/// What the simulated device is given before the update.
+pub struct DeviceSetup {
+    /// Trust anchors (role author, every component).
+    pub anchors: Vec<AnchorKey>,
+    /// Identity for vendor/class/device conditions.
+    pub identity: DeviceIdentity,
+    /// The device's decryption key (P-256 scalar); `None`: the device makes its own.
+    pub device_key: Option<zeroize::Zeroizing<Vec<u8>>>,
+    /// Where detached payloads are looked up (last URI segment).
+    pub payload_dir: Option<PathBuf>,
+}
+
+/// An installed component, as the device holds it.
+pub struct Installed {
+    /// The component id.
+    pub component: ComponentId,
+    /// Its bytes (for a TA: the image handed to the TA store).
+    pub data: Vec<u8>,
+    /// What the device keeps it as (TA, personalization data, REE file, secure storage).
+    pub kind: String,
+}
+
+/// The outcome of one update attempt.
+pub struct Run {
+    /// `Ok(sequence number)` or the device's refusal, in its words.
+    pub result: std::result::Result<u64, String>,
+    /// Every installed component (empty on refusal: nothing is committed).
+    pub installed: Vec<Installed>,
+    /// What the platform side did (payload look-ups).
+    pub notes: Vec<String>,
+    /// The device's SUIT report of the attempt (unsigned), if it made one.
+    pub report: Option<Report>,
+}
+
+struct InProcess(Service<MemoryBackend>);
+
+impl Transport for InProcess {
+    fn invoke(
+        &mut self,
+        command: Command,
+        request: &[u8],
+    ) -> std::result::Result<RawReply, AgentError> {
+        let reply = self.0.invoke(command as u32, PROTOCOL_VERSION, request);
+        Ok(RawReply {
+            status: reply.status as u32,
+            detail: reply.detail,
+            body: reply.body,
+        })
+    }
+}
+
+fn internal(what: &str) -> AuthorError {
+    AuthorError::Create(format!("setting up the simulated device failed: {what}"))
+}
+
+/// Provisions a fresh simulated device as `setup` says and runs the update of `envelope`.
+pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
+    // This run's TPA root: the device believes only messages it signs, like a real TA.
+    let tpa = <p256::SecretKey as p256::elliptic_curve::Generate>::generate_from_rng(
+        &mut super::os_rng(),
+    );
+    let tpa_point = {
+        use p256::elliptic_curve::sec1::ToSec1Point as _;
+        tpa.public_key().to_sec1_point(false).as_bytes().to_vec()
+    };
+    let config = Config::new(&tpa_point, false).map_err(|_| internal("TPA root"))?;
+    let mut backend = MemoryBackend::new(0);
+    if let Some(d) = &setup.device_key {
+        // The device's own key object, as if its TA had generated this key; the report key
+        // is a fresh one (reports are not checked here).
+        let report = <p256::SecretKey as p256::elliptic_curve::Generate>::generate_from_rng(
+            &mut super::os_rng(),
+        );
+        DeviceKeyPair::import(&mut backend, d, &report.to_bytes())
+            .map_err(|_| internal("device key"))?;
+    }
+    let mut tee = InProcess(Service::new(backend, config));
+
+    let uuid = |u: Option<[u8; 16]>| u.map(|u| serde_bytes::ByteBuf::from(u.to_vec()));
+    let mut ops: Vec<Op> = setup
+        .anchors
+        .iter()
+        .map(|a| {
+            Op::AddAnchor(AnchorRecord {
+                id: a.id,
+                cose_key: serde_bytes::ByteBuf::from(a.cose_key.clone()),
+                role: RoleRecord::Author,
+                scope: Scope {
+                    component_prefixes: vec![vec![]],
+                    vendor_ids: Vec::new(),
+                    class_ids: Vec::new(),
+                },
+            })
+        })
+        .collect();
+    ops.push(Op::SetIdentity(Identity {
+        vendor_id: uuid(setup.identity.vendor_id),
+        class_id: uuid(setup.identity.class_id),
+        device_id: uuid(setup.identity.device_id),
+    }));
+    let body = ProvisioningBody {
+        counter: 1,
+        device: None,
+        ops,
+    };
+    let signer = SigningKey::p256(&tpa.to_bytes()).map_err(|_| internal("TPA key"))?;
+    let message = seal(&body, &signer, Algorithm::Esp256, &[]).map_err(|_| internal("seal"))?;
+    client::provision(&mut tee, &message).map_err(|e| match e {
+        // Anchors the TA does not take (e.g. a key type it cannot store) are the device's
+        // verdict too.
+        AgentError::Refused { reason, .. } => {
+            AuthorError::Refused(format!("the device refuses the trust anchors: {reason}"))
+        }
+        other => internal(&other.to_string()),
+    })?;
+
+    let mut notes = Vec::new();
+    let dir = setup.payload_dir.clone();
+    let mut resolve = |uri: &str| -> std::result::Result<Option<Vec<u8>>, AgentError> {
+        let Some(dir) = &dir else {
+            notes.push(format!("fetch {uri}: no --payload-dir given"));
+            return Ok(None);
+        };
+        let Some(name) = payload_file_name(uri) else {
+            notes.push(format!(
+                "fetch {uri}: the URI has no usable last path segment"
+            ));
+            return Ok(None);
+        };
+        let path = dir.join(name);
+        if !path.is_file() {
+            notes.push(format!("fetch {uri}: no file {name} in {}", dir.display()));
+            return Ok(None);
+        }
+        notes.push(format!("fetch {uri}: reading {}", path.display()));
+        super::read_file(&path)
+            .map(Some)
+            .map_err(|e| AgentError::File(e.to_string()))
+    };
+    let outcome = client::install_available(&mut tee, envelope, &mut resolve, &mut |_| {});
+    let report = tee
+        .0
+        .backend()
+        .store
+        .get(REPORT_OBJECT)
+        .ok()
+        .flatten()
+        .and_then(|b| Report::decode(&b).ok());
+    let result = match outcome {
+        Ok((_, done)) => Ok(done.sequence_number),
+        Err(AgentError::Refused { reason, .. }) => Err(reason),
+        Err(AgentError::File(what)) => return Err(AuthorError::Usage(what)),
+        Err(other) => Err(other.to_string()),
+    };
+    let installed = if result.is_ok() {
+        installed(tee.0.backend())?
+    } else {
+        Vec::new()
+    };
+    Ok(Run {
+        result,
+        installed,
+        notes,
+        report,
+    })
+}
+
+/// Every component the device now holds, with its bytes.
+fn installed(backend: &MemoryBackend) -> Result<Vec<Installed>> {
+    let state = State::load(&backend.store).map_err(|_| internal("state"))?;
+    let mut tas: BTreeMap<[u8; 16], &Vec<u8>> = BTreeMap::new();
+    for image in &backend.installed_tas {
+        if let Ok(h) = components::parse_ta_header(image) {
+            tas.insert(h.uuid, image);
+        }
+    }
+    let mut out = Vec::new();
+    for record in &state.components {
+        let component = component_from(&record.id);
+        let (data, kind) = match components::classify(&component) {
+            Ok(components::Kind::TrustedApp { uuid }) => (
+                tas.get(&uuid).map(|i| i.to_vec()).unwrap_or_default(),
+                format!("TA {}", components::uuid_string(&uuid)),
+            ),
+            Ok(k) => {
+                let data = backend
+                    .store
+                    .get(&record.object)
+                    .ok()
+                    .flatten()
+                    .map(|d| d.to_vec())
+                    .unwrap_or_default();
+                let kind = match k {
+                    components::Kind::Personalization { .. } => "personalization data".into(),
+                    components::Kind::Ree { path } => format!("REE file {path}"),
+                    _ => "secure storage".into(),
+                };
+                (data, kind)
+            }
+            Err(_) => continue,
+        };
+        out.push(Installed {
+            component,
+            data,
+            kind,
+        });
+    }
+    Ok(out)
+}
+
+/// Writes `data` to `path` via a temporary file and a rename.
+pub fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| AuthorError::io(parent, e))?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, data).map_err(|e| AuthorError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| AuthorError::io(path, e))
+}

@@ -1,0 +1,439 @@
+//! The bugs a new user hit in `suit-author` and `suit-agent` (issue 11), one test each, run
+//! against the built binaries (the agent with `--tee sim`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
+const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn out(o: Output) -> Out {
+    let r = Out {
+        code: o.status.code().expect("the tool died without an exit code"),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}
+
+fn author(dir: &Path, args: &[&str]) -> Out {
+    out(Command::new(env!("CARGO_BIN_EXE_suit-author"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap())
+}
+
+fn agent(dir: &Path, args: &[&str]) -> Out {
+    let mut all = vec!["--tee", "sim", "--state", "state"];
+    all.extend_from_slice(args);
+    out(Command::new(env!("CARGO_BIN_EXE_suit-agent"))
+        .args(all)
+        .current_dir(dir)
+        .output()
+        .unwrap())
+}
+
+fn ok(r: Out) -> Out {
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    r
+}
+
+fn keygen(dir: &Path, name: &str, cose: bool) {
+    let mut a = vec!["keygen", "--type", "p256", "--out", name];
+    if cose {
+        a.push("--cose");
+    }
+    ok(author(dir, &a));
+}
+
+fn vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
+}
+
+// Bug 1: the plaintext payload sat where its detached ciphertext goes and was overwritten.
+#[test]
+fn create_never_writes_a_ciphertext_over_its_plaintext() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "signer", false);
+    keygen(d, "device", false);
+    let plaintext = b"the only copy of the firmware".to_vec();
+    std::fs::write(d.join("app.bin"), &plaintext).unwrap();
+    std::fs::write(
+        d.join("m.json"),
+        format!(
+            r#"{{"sequence-number": 1, "vendor-id": "{VENDOR}", "class-id": "{CLASS}",
+            "components": [{{"id": ["app"], "file": "app.bin", "uri": "https://example.com/app.bin",
+            "encryption": {{"recipients": [{{"key": "device.pub.pem"}}]}}}}]}}"#
+        ),
+    )
+    .unwrap();
+    let r = author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "app.suit",
+            "--sign-key",
+            "signer.priv.pem",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("refusing to write the detached payload of component 0")
+            && r.stderr.contains("that file is an input"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read(d.join("app.bin")).unwrap(), plaintext);
+    assert!(!d.join("app.suit").exists(), "nothing is written");
+    // Elsewhere it works, and the source is untouched.
+    ok(author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "app.suit",
+            "--sign-key",
+            "signer.priv.pem",
+            "--payload-out",
+            "out",
+        ],
+    ));
+    assert_eq!(std::fs::read(d.join("app.bin")).unwrap(), plaintext);
+    assert_ne!(std::fs::read(d.join("out/app.bin")).unwrap(), plaintext);
+    // The encrypt command: the ciphertext output may not be the payload either.
+    let r = author(
+        d,
+        &[
+            "encrypt",
+            "--payload",
+            "app.bin",
+            "--recipient",
+            "device.pub.pem",
+            "--info-out",
+            "info.cbor",
+            "--ciphertext-out",
+            "./app.bin",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(std::fs::read(d.join("app.bin")).unwrap(), plaintext);
+}
+
+// Bug 2: 33 recipients were accepted at creation; every device refuses "too many recipients".
+#[test]
+fn more_recipients_than_devices_accept_are_refused_at_creation() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "signer", false);
+    keygen(d, "device", false);
+    std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
+    let max = suit_common::encryption::MAX_RECIPIENTS;
+    let mut a: Vec<String> = ["encrypt", "--payload", "fw.bin"]
+        .map(String::from)
+        .to_vec();
+    for _ in 0..=max {
+        a.extend(["--recipient".into(), "device.pub.pem".into()]);
+    }
+    a.extend(["--info-out", "i.cbor", "--ciphertext-out", "c.bin"].map(String::from));
+    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+    let r = author(d, &refs);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr.contains(&format!(
+            "{} recipients: devices accept at most {max}",
+            max + 1
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!d.join("c.bin").exists());
+    // The limit itself is fine (and the device decodes it: see verify below).
+    let refs: Vec<&str> = refs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !(3..5).contains(i))
+        .map(|(_, s)| *s)
+        .collect();
+    ok(author(d, &refs));
+
+    let recipients: Vec<String> = (0..=max)
+        .map(|_| r#"{"key": "device.pub.pem"}"#.to_string())
+        .collect();
+    std::fs::write(
+        d.join("m.json"),
+        format!(
+            r#"{{"sequence-number": 1, "vendor-id": "{VENDOR}", "class-id": "{CLASS}",
+            "components": [{{"id": ["app"], "file": "fw.bin",
+            "encryption": {{"recipients": [{}]}}}}]}}"#,
+            recipients.join(",")
+        ),
+    )
+    .unwrap();
+    let r = author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "m.suit",
+            "--sign-key",
+            "signer.priv.pem",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("devices accept at most"), "{}", r.stderr);
+    assert!(!d.join("m.suit").exists());
+}
+
+// Bug 3 (= issue 10 item 8): `verify --process` accepted a "TA" of random bytes that every
+// device refuses; it now runs the TA's own service, so the verdicts agree.
+#[test]
+fn verify_process_gives_the_devices_verdict_on_a_ta_of_random_bytes() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "signer", false);
+    let junk: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(d.join("ta.bin"), &junk).unwrap();
+    std::fs::write(
+        d.join("m.json"),
+        format!(
+            r#"{{"sequence-number": 1, "vendor-id": "{VENDOR}", "class-id": "{CLASS}",
+            "components": [{{"ta-uuid": "8aaaf200-2450-11e4-abe2-0002a5d5c51b", "file": "ta.bin"}}]}}"#
+        ),
+    )
+    .unwrap();
+    ok(author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "m.suit",
+            "--sign-key",
+            "signer.priv.pem",
+        ],
+    ));
+    let r = author(
+        d,
+        &[
+            "verify",
+            "m.suit",
+            "--trust-anchor",
+            "signer.pub.pem",
+            "--process",
+            "--vendor-id",
+            VENDOR,
+            "--class-id",
+            CLASS,
+            "--out",
+            "out",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("is not a signed TA image"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("nothing was installed"), "{}", r.stderr);
+    assert!(!d.join("out").join("component-0.bin").exists());
+
+    // The device (the simulator agent, same service) refuses it with the same words.
+    std::fs::write(
+        d.join("p.json"),
+        format!(
+            r#"{{"counter": 1, "ops": [
+            {{"add-anchor": {{"id": 1, "key": "signer.pub.pem", "role": "author", "components": [[]]}}}},
+            {{"set-identity": {{"vendor-id": "{VENDOR}", "class-id": "{CLASS}"}}}}]}}"#
+        ),
+    )
+    .unwrap();
+    let tpa = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/keys/tpa-test.priv.pem");
+    ok(author(
+        d,
+        &[
+            "provision",
+            "p.json",
+            "--tpa-key",
+            tpa.to_str().unwrap(),
+            "-o",
+            "p.cbor",
+        ],
+    ));
+    ok(agent(d, &["provision", "p.cbor"]));
+    let r = agent(d, &["install", "m.suit"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("is not a signed TA image"),
+        "{}",
+        r.stderr
+    );
+}
+
+// Bug 4: an empty envelope file was reported as "exceeds the TA's limit".
+#[test]
+fn agent_install_of_an_empty_file_says_it_is_empty() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    std::fs::write(d.join("empty.suit"), b"").unwrap();
+    let r = agent(d, &["install", "empty.suit"]);
+    assert_eq!(r.code, 2, "input error: {}", r.stderr);
+    assert!(r.stderr.contains("empty.suit: empty file"), "{}", r.stderr);
+    assert!(!r.stderr.contains("exceeds"), "{}", r.stderr);
+}
+
+// Bug 5: `--json` wrote nothing on failure; `suit-agent report` printed Rust Debug text.
+#[test]
+fn json_failures_are_json_and_reports_are_sentences() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    std::fs::write(d.join("empty.suit"), b"").unwrap();
+    let r = agent(d, &["install", "--json", "empty.suit"]);
+    assert_eq!(r.code, 2);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON on stdout");
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["exit-code"], 2);
+    assert!(j["error"].as_str().unwrap().contains("empty file"), "{j}");
+
+    std::fs::write(d.join("junk"), b"\xff\x00").unwrap();
+    let r = author(d, &["inspect", "--json", "junk"]);
+    assert_eq!(r.code, 2);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON on stdout");
+    assert_eq!(j["ok"], false);
+
+    // A refused install (an unsigned envelope), then its report.
+    let unsigned = vectors().join("suit-manifest-spec/example0.unsigned.hex");
+    let r = agent(d, &["install", "--json", unsigned.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "refused: {}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON on stdout");
+    assert_eq!(j["refusal"]["kind"], "manifest");
+    let r = ok(agent(d, &["report"]));
+    assert!(r.stdout.contains("result: FAILED"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("Failure {") && !r.stdout.contains("Failure("),
+        "no Debug text: {}",
+        r.stdout
+    );
+    let r = ok(agent(d, &["report", "--json"]));
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["result"]["success"], false);
+}
+
+// Bug 6: unknown fields inside {"name": ...} identifiers were accepted silently.
+#[test]
+fn unknown_fields_in_identifiers_are_refused_by_name() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "signer", false);
+    std::fs::write(d.join("fw.bin"), b"fw").unwrap();
+    for (vendor, expect) in [
+        (
+            r#"{"name": "example.com", "nmae": "typo"}"#,
+            "unknown field `nmae` in an identifier",
+        ),
+        (r#"{"nmae": "example.com"}"#, "unknown field `nmae`"),
+        (r#"{}"#, "an identifier object needs \"name\""),
+        (r#"7"#, "expected a UUID string or {\"name\": \"...\"}"),
+    ] {
+        std::fs::write(
+            d.join("m.json"),
+            format!(
+                r#"{{"sequence-number": 1, "vendor-id": {vendor}, "class-id": "{CLASS}",
+                "components": [{{"id": ["a"], "file": "fw.bin"}}]}}"#
+            ),
+        )
+        .unwrap();
+        let r = author(
+            d,
+            &[
+                "create",
+                "m.json",
+                "-o",
+                "m.suit",
+                "--sign-key",
+                "signer.priv.pem",
+            ],
+        );
+        assert_eq!(r.code, 2, "{vendor}");
+        assert!(r.stderr.contains(expect), "{vendor}: {}", r.stderr);
+        assert!(!r.stderr.contains("untagged"), "{}", r.stderr);
+        assert!(!d.join("m.suit").exists(), "{vendor}");
+    }
+}
+
+// Bug 7: `inspect --diag` printed the private scalar of a COSE_Key.
+#[test]
+fn inspect_never_prints_private_key_material() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "k", true);
+    let key = suit_host::author::keys::load_private(&d.join("k.priv.cose")).unwrap();
+    let suit_host::author::keys::PrivateKey::P256(sk) = key.key else {
+        panic!("a P-256 key")
+    };
+    let secret = hex::encode(sk.to_bytes());
+    std::fs::write(d.join("hmac.cose"), {
+        suit_host::author::keys::symmetric_cose_key(&[0x5a; 32], Some(b"h"))
+            .unwrap()
+            .to_vec()
+    })
+    .unwrap();
+    let hmac_secret = hex::encode([0x5a; 32]);
+    for file in ["k.priv.cose", "hmac.cose"] {
+        for mode in [&["--diag"][..], &["--json"][..], &[][..]] {
+            let mut a = vec!["inspect", file];
+            a.extend_from_slice(mode);
+            let r = author(d, &a);
+            let all = format!("{}{}", r.stdout, r.stderr);
+            assert!(!all.contains(&secret), "{file} {mode:?}: {all}");
+            assert!(!all.contains(&hmac_secret), "{file} {mode:?}: {all}");
+        }
+    }
+    let r = ok(author(d, &["inspect", "--diag", "k.priv.cose"]));
+    assert!(
+        r.stdout
+            .contains("private key material redacted (32 bytes)"),
+        "{}",
+        r.stdout
+    );
+    // The public half is still shown.
+    assert!(r.stdout.contains("-2: h'"), "{}", r.stdout);
+}
+
+// Bug 8: keygen replaced an existing private key without a word.
+#[test]
+fn keygen_refuses_to_replace_a_key_without_force() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "k", false);
+    let before = std::fs::read(d.join("k.priv.pem")).unwrap();
+    let r = author(d, &["keygen", "--type", "p256", "--out", "k"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("k.priv.pem exists"), "{}", r.stderr);
+    assert!(r.stderr.contains("--force"), "{}", r.stderr);
+    assert_eq!(std::fs::read(d.join("k.priv.pem")).unwrap(), before);
+    // Only the COSE files would be new: still refused, the PEM pair exists.
+    let r = author(d, &["keygen", "--type", "ed25519", "--out", "k", "--cose"]);
+    assert_eq!(r.code, 2);
+    assert!(!d.join("k.priv.cose").exists());
+    ok(author(
+        d,
+        &["keygen", "--type", "p256", "--out", "k", "--force"],
+    ));
+    assert_ne!(std::fs::read(d.join("k.priv.pem")).unwrap(), before);
+}

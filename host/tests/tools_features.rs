@@ -1,0 +1,170 @@
+//! Features users of suit-tool expect (issue 11): a separate `sign` step.
+
+use std::path::Path;
+use std::process::Command;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn author(dir: &Path, args: &[&str]) -> Out {
+    let o = Command::new(env!("CARGO_BIN_EXE_suit-author"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let r = Out {
+        code: o.status.code().expect("exit code"),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}
+
+fn ok(r: Out) -> Out {
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    r
+}
+
+#[test]
+fn create_unsigned_then_sign_in_separate_steps() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(author(d, &["keygen", "--type", "p256", "-o", "author"]));
+    ok(author(
+        d,
+        &["keygen", "--type", "ed25519", "-o", "operator"],
+    ));
+    std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
+    std::fs::write(
+        d.join("m.json"),
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "b"},
+        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
+    )
+    .unwrap();
+    ok(author(
+        d,
+        &["create", "m.json", "-o", "m.suit", "--unsigned"],
+    ));
+    let r = author(d, &["verify", "m.suit", "--trust-anchor", "author.pub.pem"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("unsigned envelope"), "{}", r.stderr);
+
+    ok(author(
+        d,
+        &[
+            "sign",
+            "m.suit",
+            "-o",
+            "a.suit",
+            "--sign-key",
+            "author.priv.pem",
+        ],
+    ));
+    let r = ok(author(
+        d,
+        &["verify", "a.suit", "--trust-anchor", "author.pub.pem"],
+    ));
+    assert!(
+        r.stdout.contains("1 authentication block(s)"),
+        "{}",
+        r.stdout
+    );
+    // A second signer, in place.
+    ok(author(
+        d,
+        &[
+            "sign",
+            "a.suit",
+            "-o",
+            "a.suit",
+            "--sign-key",
+            "operator.priv.pem",
+        ],
+    ));
+    let r = ok(author(
+        d,
+        &[
+            "verify",
+            "a.suit",
+            "--trust-anchor",
+            "author.pub.pem",
+            "--trust-anchor",
+            "operator.pub.pem",
+        ],
+    ));
+    assert!(
+        r.stdout.contains("2 authentication block(s)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("signed by trust anchor #1"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("trust anchor #2"), "{}", r.stdout);
+    // The device installs it (same verdict as create's own signature would get).
+    let r = ok(author(
+        d,
+        &[
+            "verify",
+            "a.suit",
+            "--trust-anchor",
+            "author.pub.pem",
+            "--process",
+            "--vendor-id",
+            "example.com",
+            "--class-id",
+            "b",
+            "--out",
+            "out",
+        ],
+    ));
+    assert!(r.stdout.contains("OK: update applied"), "{}", r.stdout);
+    assert_eq!(
+        std::fs::read(d.join("out/component-0.bin")).unwrap(),
+        b"firmware"
+    );
+
+    // A manifest that no longer matches its digest is not signed.
+    let mut bytes = std::fs::read(d.join("m.suit")).unwrap();
+    let at = bytes.windows(3).position(|w| w == b"app").unwrap();
+    bytes[at] ^= 1;
+    std::fs::write(d.join("t.suit"), &bytes).unwrap();
+    let r = author(
+        d,
+        &[
+            "sign",
+            "t.suit",
+            "-o",
+            "t2.suit",
+            "--sign-key",
+            "author.priv.pem",
+        ],
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("the manifest does not match the digest"),
+        "{}",
+        r.stderr
+    );
+    assert!(!d.join("t2.suit").exists());
+    // --unsigned with keys is a usage error.
+    let r = author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "x.suit",
+            "--unsigned",
+            "--sign-key",
+            "author.priv.pem",
+        ],
+    );
+    assert_eq!(r.code, 2);
+}

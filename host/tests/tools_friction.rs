@@ -1,0 +1,463 @@
+//! Conventions both tools share (issue 11 "friction"): plain refusal sentences, JSON in one
+//! convention, documented exit codes, the same envelope inputs, names for ids, a simulator
+//! that remembers its TPA root.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const TPA_PRIV: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/keys/tpa-test.priv.pem"
+);
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn out(o: Output) -> Out {
+    let r = Out {
+        code: o.status.code().expect("the tool died without an exit code"),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}
+
+fn author(dir: &Path, args: &[&str]) -> Out {
+    out(Command::new(env!("CARGO_BIN_EXE_suit-author"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap())
+}
+
+fn agent_in(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Out {
+    let mut all = vec!["--tee", "sim", "--state", "state"];
+    all.extend_from_slice(args);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_suit-agent"))
+        .args(all)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(data) = stdin {
+        input.write_all(data).unwrap();
+    }
+    drop(input);
+    out(child.wait_with_output().unwrap())
+}
+
+fn agent(dir: &Path, args: &[&str]) -> Out {
+    agent_in(dir, args, None)
+}
+
+fn ok(r: Out) -> Out {
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    r
+}
+
+/// A provisioned simulator (anchor `author`, identity by names) and an envelope for it.
+fn setup(d: &Path) {
+    ok(author(d, &["keygen", "--type", "p256", "-o", "author"]));
+    std::fs::write(
+        d.join("p.json"),
+        r#"{"counter": 1, "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    )
+    .unwrap();
+    ok(author(
+        d,
+        &["provision", "p.json", "--tpa-key", TPA_PRIV, "-o", "p.cbor"],
+    ));
+    ok(agent(d, &["provision", "p.cbor"]));
+    std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();
+    std::fs::write(
+        d.join("m.json"),
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
+    )
+    .unwrap();
+    ok(author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "--out",
+            "m.suit",
+            "--sign-key",
+            "author.priv.pem",
+        ],
+    ));
+}
+
+#[test]
+fn names_work_for_verify_ids_and_refusals_are_sentences() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    setup(d);
+    let r = ok(author(
+        d,
+        &[
+            "verify",
+            "m.suit",
+            "--trust-anchor",
+            "author.pub.pem",
+            "--process",
+            "--vendor-id",
+            "example.com",
+            "--class-id",
+            "board",
+        ],
+    ));
+    assert!(r.stdout.contains("OK: update applied"), "{}", r.stdout);
+    // Another class name: the device's own sentence, no Rust debug text.
+    let r = author(
+        d,
+        &[
+            "verify",
+            "m.suit",
+            "--trust-anchor",
+            "author.pub.pem",
+            "--process",
+            "--vendor-id",
+            "example.com",
+            "--class-id",
+            "board-b",
+        ],
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "suit-shared-sequence on component 0: class identifier does not match this device"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("ConditionFailed("), "{}", r.stderr);
+    // A class name without a vendor is a usage error that says why.
+    let r = author(
+        d,
+        &[
+            "verify",
+            "m.suit",
+            "--trust-anchor",
+            "author.pub.pem",
+            "--process",
+            "--class-id",
+            "board",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("derived from --vendor-id"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn the_agent_takes_hex_and_stdin_and_speaks_one_json_convention() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    setup(d);
+    // Hex text, like the published examples and suit-author.
+    let bytes = std::fs::read(d.join("m.suit")).unwrap();
+    std::fs::write(d.join("m.hex"), hex::encode(&bytes)).unwrap();
+    let r = ok(agent(d, &["install", "--json", "m.hex"]));
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["sequence-number"], 1);
+    let digest = j["manifest-digest"].as_str().expect("hex string");
+    assert_eq!(digest.len(), 64, "{j}");
+    // The same envelope again from standard input: refused (rollback), exit 1, JSON.
+    let r = agent_in(d, &["install", "--json", "-"], Some(&bytes));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["exit-code"], 1);
+    assert!(
+        j["refusal"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("sequence number 1 is not greater"),
+        "{j}"
+    );
+    // status/anchors: kebab-case keys, bytes as hex.
+    let r = ok(agent(d, &["status", "--json"]));
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(j["service"]["tpa-root-kid"].is_string(), "{j}");
+    assert_eq!(j["service"]["installed-components"], 1);
+    let r = ok(agent(d, &["anchors", "--json"]));
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["provisioning-counter"], 1);
+    assert!(j["identity"]["vendor-id"].is_string(), "{j}");
+    // Usage errors: exit 2.
+    let r = agent(d, &["install", "missing.suit"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+#[test]
+fn the_simulator_remembers_its_tpa_root() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(author(d, &["keygen", "--type", "p256", "-o", "tpa"]));
+    ok(agent(d, &["--sim-tpa-root", "tpa.pub.pem", "status"]));
+    // Later runs without the flag keep that root (not the public test key) ...
+    let r = ok(agent(d, &["status", "--json"]));
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["service"]["tpa-root-is-test-key"], false, "{j}");
+    // ... and another root is refused for this state.
+    let test_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/keys/tpa-test.pub.pem");
+    let r = agent(
+        d,
+        &["--sim-tpa-root", test_root.to_str().unwrap(), "status"],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("was created with another TPA root"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn inspect_names_the_tools_other_formats_and_truncation() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    setup(d);
+    ok(author(d, &["keygen", "--type", "p256", "-o", "dev"]));
+    ok(author(
+        d,
+        &[
+            "encrypt",
+            "--payload",
+            "fw.bin",
+            "--recipient",
+            "dev.pub.pem",
+            "--info-out",
+            "info.cbor",
+            "--ciphertext-out",
+            "fw.enc",
+        ],
+    ));
+    for (file, kind) in [
+        ("p.cbor", "a TPA-signed provisioning message"),
+        ("info.cbor", "a COSE_Encrypt (SUIT_Encryption_Info, tag 96)"),
+    ] {
+        let r = ok(author(d, &["inspect", file]));
+        assert!(r.stdout.contains(kind), "{file}: {}", r.stdout);
+        let r = ok(author(d, &["inspect", "--json", file]));
+        let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(
+            j["format"].as_str().map(|f| f.contains(kind)),
+            Some(true),
+            "{j}"
+        );
+    }
+    // A signed report from the simulator.
+    ok(agent(d, &["install", "m.suit"]));
+    ok(agent(d, &["report", "-o", "report.cose"]));
+    let r = ok(author(d, &["inspect", "report.cose"]));
+    assert!(r.stdout.contains("a signed SUIT report"), "{}", r.stdout);
+    // A truncated envelope: a sentence, not a Rust error value.
+    let bytes = std::fs::read(d.join("m.suit")).unwrap();
+    std::fs::write(d.join("cut.suit"), &bytes[..bytes.len() / 2]).unwrap();
+    let r = author(d, &["inspect", "cut.suit"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("cut.suit: the data ends in the middle of a CBOR item (truncated file?)"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("UnexpectedEof"), "{}", r.stderr);
+}
+
+#[test]
+fn ignored_flags_are_named() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    // Simulator-only flags against the real TEE: warned about (then the TEE is unreachable).
+    let r = out(Command::new(env!("CARGO_BIN_EXE_suit-agent"))
+        .args(["--state", "x", "status"])
+        .current_dir(d)
+        .output()
+        .unwrap());
+    assert!(
+        r.stderr
+            .contains("warning: --state is ignored without --tee sim"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.code, 3, "TEE unreachable: {}", r.stderr);
+    // --alg with no P-256 signer.
+    ok(author(d, &["keygen", "--type", "ed25519", "-o", "ed"]));
+    std::fs::write(d.join("fw.bin"), b"fw").unwrap();
+    std::fs::write(
+        d.join("m.json"),
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "b"},
+        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
+    )
+    .unwrap();
+    let r = ok(author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "m.suit",
+            "--sign-key",
+            "ed.priv.pem",
+            "--alg",
+            "es256",
+        ],
+    ));
+    assert!(
+        r.stderr
+            .contains("warning: --alg applies to P-256 signing keys"),
+        "{}",
+        r.stderr
+    );
+    // --trace without --process would do nothing: refused like the other process-only flags.
+    let r = author(
+        d,
+        &[
+            "verify",
+            "m.suit",
+            "--trust-anchor",
+            "ed.pub.pem",
+            "--trace",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--trace needs --process"), "{}", r.stderr);
+}
+
+#[test]
+fn status_lists_the_inventory() {
+    use sha2::Digest as _;
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    setup(d);
+    ok(agent(d, &["install", "m.suit"]));
+    let r = ok(agent(d, &["status", "--json"]));
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let c = &j["service"]["components"][0];
+    assert_eq!(c["id"], "['app']", "{j}");
+    assert_eq!(c["sequence-number"], 1);
+    assert_eq!(c["size"], 11);
+    assert_eq!(
+        c["digest"],
+        hex::encode(sha2::Sha256::digest(b"firmware v1")),
+        "{j}"
+    );
+    let r = ok(agent(d, &["status"]));
+    assert!(
+        r.stdout
+            .contains("['app']: sequence number 1, 11 bytes, sha-256 "),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn every_printing_command_has_json() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let json = |r: Out| -> serde_json::Value {
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
+    };
+    let j = json(ok(author(
+        d,
+        &["keygen", "--type", "p256", "-o", "a", "--json"],
+    )));
+    assert_eq!(j["ok"], true);
+    assert!(
+        j["messages"][0].as_str().unwrap().contains("a.priv.pem"),
+        "{j}"
+    );
+    // A failure of the same command: JSON too, with its exit code.
+    let r = author(d, &["keygen", "--type", "p256", "-o", "a", "--json"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(json(r)["exit-code"], 2);
+    std::fs::write(d.join("fw.bin"), b"fw").unwrap();
+    let j = json(ok(author(
+        d,
+        &[
+            "encrypt",
+            "--payload",
+            "fw.bin",
+            "--recipient",
+            "a.pub.pem",
+            "--info-out",
+            "i",
+            "--ciphertext-out",
+            "c",
+            "--json",
+        ],
+    )));
+    assert_eq!(j["ok"], true);
+    std::fs::write(
+        d.join("m.json"),
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "b"},
+        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
+    )
+    .unwrap();
+    let j = json(ok(author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "m.suit",
+            "--sign-key",
+            "a.priv.pem",
+            "--json",
+        ],
+    )));
+    assert_eq!(j["ok"], true);
+    let j = json(ok(author(
+        d,
+        &["verify", "m.suit", "--trust-anchor", "a.pub.pem", "--json"],
+    )));
+    assert!(
+        j["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "OK: authentic and well-formed"),
+        "{j}"
+    );
+    let r = author(d, &["verify", "m.suit", "--trust-anchor", "i", "--json"]);
+    assert_ne!(r.code, 0);
+    assert_eq!(json(r)["ok"], false);
+    // The agent's provision and device-key.
+    std::fs::write(
+        d.join("p.json"),
+        r#"{"counter": 1, "ops": [{"add-anchor": {"id": 1, "key": "a.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
+    )
+    .unwrap();
+    let j = json(ok(author(
+        d,
+        &[
+            "provision",
+            "p.json",
+            "--tpa-key",
+            TPA_PRIV,
+            "-o",
+            "p.cbor",
+            "--json",
+        ],
+    )));
+    assert_eq!(j["ok"], true);
+    let j = json(ok(agent(d, &["provision", "p.cbor", "--json"])));
+    assert_eq!(j["counter"], 1);
+    let j = json(ok(agent(d, &["device-key", "--format", "json"])));
+    assert_eq!(j["key"].as_str().map(str::len), Some(130), "{j}");
+}
