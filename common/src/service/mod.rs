@@ -200,6 +200,10 @@ pub struct Service<B: Backend> {
     install: InstallSession,
     /// Whether an interrupted commit has been looked for since this instance started.
     reconciled: bool,
+    /// The author tool's simulated device only (`author` feature, never in the TA): every
+    /// manifest decrypts with these keys instead of the per-anchor keys.
+    #[cfg(feature = "author")]
+    simulated_keys: Option<crate::encryption::MemoryKeys>,
 }
 
 impl<B: Backend> Service<B> {
@@ -209,7 +213,17 @@ impl<B: Backend> Service<B> {
             config,
             install: InstallSession::default(),
             reconciled: false,
+            #[cfg(feature = "author")]
+            simulated_keys: None,
         }
+    }
+
+    /// INSECURE, simulation only (`author` feature, which the TA never enables): makes every
+    /// manifest decrypt with `keys`, as `suit-author verify --process --device-key` needs for
+    /// envelopes encrypted to a key the caller holds. A real device derives its keys per anchor.
+    #[cfg(feature = "author")]
+    pub fn insecure_simulated_decryption_keys(&mut self, keys: crate::encryption::MemoryKeys) {
+        self.simulated_keys = Some(keys);
     }
 
     /// The backend, for tests that inspect what was stored.
@@ -588,9 +602,14 @@ impl<B: Backend> Service<B> {
         // Keys are chosen inside the engine, per manifest, from its authenticated signers.
         let anchors = state.anchors.clone();
         let decryption = keys::AnchorKeySource::new(&keys, &anchors, &shared);
-        let done = self
-            .install
-            .finish(&mut self.backend, &mut state, &decryption);
+        #[cfg(feature = "author")]
+        let source: &dyn crate::suit::decrypt::KeySource = match &self.simulated_keys {
+            Some(k) => k,
+            None => &decryption,
+        };
+        #[cfg(not(feature = "author"))]
+        let source: &dyn crate::suit::decrypt::KeySource = &decryption;
+        let done = self.install.finish(&mut self.backend, &mut state, source);
         // A commit whose state write failed after its TA reached OP-TEE is finished next time.
         self.reconciled = done.is_ok();
         // The answer tells what happened to the state: a report that cannot be stored after a

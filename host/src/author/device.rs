@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::protocol::{Command, PROTOCOL_VERSION};
 use suit_common::report::Report;
-use suit_common::service::keys::DeviceKeyPair;
 use suit_common::service::memory::MemoryBackend;
 use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
 use suit_common::service::state::{
@@ -79,11 +78,11 @@ impl Transport for InProcess {
         command: Command,
         request: &[u8],
     ) -> std::result::Result<RawReply, AgentError> {
-        let reply = self.0.invoke(command as u32, PROTOCOL_VERSION, request);
+        let mut reply = self.0.invoke(command as u32, PROTOCOL_VERSION, request);
         Ok(RawReply {
             status: reply.status as u32,
             detail: reply.detail,
-            body: reply.body,
+            body: core::mem::take(&mut reply.body),
         })
     }
 }
@@ -104,34 +103,60 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
     };
     let config = Config::new(&tpa_point, false).map_err(|_| internal("TPA root"))?;
     let mut backend = MemoryBackend::new(0);
+    let mut service = Service::new(backend, config);
     if let Some(d) = &setup.device_key {
-        // The device's own key object, as if its TA had generated this key; the report key
-        // is a fresh one (reports are not checked here).
-        let report = <p256::SecretKey as p256::elliptic_curve::Generate>::generate_from_rng(
-            &mut super::os_rng(),
-        );
-        DeviceKeyPair::import(&mut backend, d, &report.to_bytes())
+        // A simulated device that decrypts with the caller's key, whoever signed.
+        let mut keys = suit_common::encryption::MemoryKeys::new();
+        keys.add_ecdh_p256(None, d)
             .map_err(|_| internal("device key"))?;
+        keys.add_hpke_p256(None, d)
+            .map_err(|_| internal("device key"))?;
+        service.insecure_simulated_decryption_keys(keys);
     }
-    let mut tee = InProcess(Service::new(backend, config));
+    let mut tee = InProcess(service);
 
+    // The device's identity (binding) and provisioning key (HMAC anchors travel encrypted).
+    let keys = client::device_key(&mut tee, None).map_err(|_| internal("device keys"))?;
+    let provisioning = p256::PublicKey::from_sec1_bytes(&keys.provisioning_key)
+        .map_err(|_| internal("provisioning key"))?;
     let uuid = |u: Option<[u8; 16]>| u.map(|u| serde_bytes::ByteBuf::from(u.to_vec()));
-    let mut ops: Vec<Op> = setup
-        .anchors
-        .iter()
-        .map(|a| {
+    let scope = || Scope {
+        component_prefixes: vec![vec![]],
+        vendor_ids: Vec::new(),
+        class_ids: Vec::new(),
+        ree_plaintext: true,
+    };
+    let mut ops: Vec<Op> = Vec::new();
+    for a in &setup.anchors {
+        let symmetric = matches!(
+            suit_common::cose::VerificationKey::from_cose_key(&a.cose_key),
+            Ok((suit_common::cose::VerificationKey::Hmac256(_), _))
+        );
+        ops.push(if symmetric {
+            let wrapped = suit_common::service::provision::author::wrap_secret(
+                &a.cose_key,
+                &provisioning,
+                &keys.provisioning_kid,
+                &suit_common::service::provision::anchor_wrap_aad(a.id),
+                &mut super::os_rng(),
+            )
+            .map_err(|_| internal("wrapping an HMAC anchor"))?;
+            Op::AddSecretAnchor {
+                id: a.id,
+                role: RoleRecord::Author,
+                scope: scope(),
+                wrapped_key: serde_bytes::ByteBuf::from(wrapped),
+            }
+        } else {
             Op::AddAnchor(AnchorRecord {
                 id: a.id,
                 cose_key: serde_bytes::ByteBuf::from(a.cose_key.clone()),
                 role: RoleRecord::Author,
-                scope: Scope {
-                    component_prefixes: vec![vec![]],
-                    vendor_ids: Vec::new(),
-                    class_ids: Vec::new(),
-                },
+                key_scope: 0,
+                scope: scope(),
             })
-        })
-        .collect();
+        });
+    }
     ops.push(Op::SetIdentity(Identity {
         vendor_id: uuid(setup.identity.vendor_id),
         class_id: uuid(setup.identity.class_id),
@@ -139,7 +164,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
     }));
     let body = ProvisioningBody {
         counter: 1,
-        device: None,
+        device: keys.identity_kid.clone(),
         ops,
     };
     let signer = SigningKey::p256(&tpa.to_bytes()).map_err(|_| internal("TPA key"))?;

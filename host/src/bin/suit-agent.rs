@@ -700,6 +700,8 @@ fn with_agent_checks(
         evidence,
     ));
     s
+}
+
 /// Exit status 1: the TA (or its policy) refused. Documented in host/README.md.
 const EXIT_REFUSED: u8 = 1;
 /// Exit status 2: unusable input or arguments (missing/empty/malformed file, bad option).

@@ -681,7 +681,9 @@ fn wants_json(cmd: &Cmd) -> bool {
         | Cmd::Create { json, .. }
         | Cmd::Provision { json, .. }
         | Cmd::Keygen { json, .. }
-        | Cmd::Sign { json, .. } => *json,
+        | Cmd::Sign { json, .. }
+        | Cmd::VerifyReceipt { json, .. } => *json,
+        Cmd::VerifyKeyStatement { .. } => false,
     }
 }
 
