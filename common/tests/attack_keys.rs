@@ -217,8 +217,10 @@ fn segs(c: &[&[u8]]) -> Value {
     Value::Array(c.iter().map(|s| bytes(s)).collect())
 }
 
-/// A manifest fetching `uri` into `component`, decrypting with `info` if given, and
-/// requiring the plaintext to match `plaintext_digest` (as every encrypted SUIT payload must).
+/// A manifest fetching `uri` into `component`, decrypting with `info` if given (in the
+/// firmware-encryption draft's form: the ciphertext is fetched into a buffer component, then
+/// copied into `component` with the encryption info), and requiring the plaintext to match
+/// `plaintext_digest`.
 fn fetch_manifest(
     seq: u64,
     component: &[&[u8]],
@@ -229,6 +231,8 @@ fn fetch_manifest(
 ) -> Vec<u8> {
     let digest = cbor(&Value::Array(vec![int(-16), bytes(plaintext_digest)]));
     let shared = Value::Array(vec![
+        int(12),
+        int(0),
         int(20),
         Value::Map(vec![
             (int(1), bytes(&VENDOR_ID)),
@@ -241,20 +245,42 @@ fn fetch_manifest(
         int(2),
         int(15),
     ]);
-    let mut params = vec![(int(21), Value::Text(uri.into()))];
-    if let Some(info) = info {
-        params.push((int(19), bytes(info)));
-    }
-    let install = Value::Array(vec![
-        int(20),
-        Value::Map(params),
-        int(21),
-        int(2),
-        int(3),
-        int(15),
-    ]);
+    let mut components = vec![segs(component)];
+    let install = match info {
+        None => Value::Array(vec![
+            int(12),
+            int(0),
+            int(20),
+            Value::Map(vec![(int(21), Value::Text(uri.into()))]),
+            int(21),
+            int(2),
+            int(3),
+            int(15),
+        ]),
+        Some(info) => {
+            let mut buffer: Vec<&[u8]> = component.to_vec();
+            buffer.push(b"encrypted");
+            components.push(segs(&buffer));
+            Value::Array(vec![
+                int(12),
+                int(1),
+                int(20),
+                Value::Map(vec![(int(21), Value::Text(uri.into()))]),
+                int(21),
+                int(2),
+                int(12),
+                int(0),
+                int(20),
+                Value::Map(vec![(int(19), bytes(info)), (int(22), int(1))]),
+                int(22),
+                int(2),
+                int(3),
+                int(15),
+            ])
+        }
+    };
     let common = Value::Map(vec![
-        (int(2), Value::Array(vec![segs(component)])),
+        (int(2), Value::Array(components)),
         (int(4), bytes(&cbor(&shared))),
     ]);
     cbor(&Value::Map(vec![
@@ -404,7 +430,11 @@ fn a_tenant_cannot_decrypt_another_tenants_payload_by_referencing_it() {
             let before = snapshot(&s);
             let r = refusal(install(&mut s, &sign(&stolen, B_PRIV), payloads));
             assert_eq!(r.kind, "manifest", "{mode:?} {r:?}");
-            assert!(r.reason.contains("Decrypt"), "{mode:?}: {}", r.reason);
+            assert!(
+                r.reason.contains("payload decryption failed"),
+                "{mode:?}: {}",
+                r.reason
+            );
             assert_eq!(snapshot(&s), before, "{mode:?}: state changed");
             assert_eq!(refusal(ree_export(&mut s, "stolen.bin")).kind, "not-found");
         }
@@ -447,7 +477,12 @@ fn decrypted_payloads_reach_ree_components_only_if_the_anchor_allows_it() {
     };
     let before = snapshot(&s);
     let r = refusal(install(&mut s, &sign(&to_ree(1), A_PRIV), payloads));
-    assert!(r.reason.contains("PlaintextNotPermitted"), "{}", r.reason);
+    assert!(
+        r.reason
+            .contains("no signer's anchor may put decrypted or secure content there"),
+        "{}",
+        r.reason
+    );
     assert_eq!(snapshot(&s), before);
 
     // Into A's own secure component: fine.
@@ -470,7 +505,12 @@ fn decrypted_payloads_reach_ree_components_only_if_the_anchor_allows_it() {
     );
     let before = snapshot(&s);
     let r = refusal(install(&mut s, &sign(&copy, A_PRIV), &[]));
-    assert!(r.reason.contains("PlaintextNotPermitted"), "{}", r.reason);
+    assert!(
+        r.reason
+            .contains("no signer's anchor may put decrypted or secure content there"),
+        "{}",
+        r.reason
+    );
     assert_eq!(snapshot(&s), before);
     assert_eq!(refusal(ree_export(&mut s, "copy.bin")).kind, "not-found");
 
@@ -571,7 +611,11 @@ fn keys_are_distinct_per_purpose_and_anchor_and_a_readded_anchor_gets_new_ones()
         &sign(&m, A_PRIV),
         &[("https://a.example/old.bin", &old.ciphertext)],
     ));
-    assert!(r.reason.contains("Decrypt"), "{}", r.reason);
+    assert!(
+        r.reason.contains("payload decryption failed"),
+        "{}",
+        r.reason
+    );
     assert_eq!(snapshot(&s), before);
 }
 

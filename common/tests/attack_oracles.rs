@@ -637,7 +637,9 @@ fn ctr_plaintext_is_not_compared_before_its_digest_matched() {
     flipped[0] ^= 1;
     let (_, refusal) = install(&mut s, &envelope, &flipped).unwrap_err();
     assert!(
-        refusal.reason.contains("UnauthenticatedContent"),
+        refusal
+            .reason
+            .contains("decrypted content that is not authenticated yet"),
         "{}",
         refusal.reason
     );
@@ -804,5 +806,87 @@ fn forged_envelopes_claim_nothing_and_do_not_displace_the_last_report() {
         assert_eq!(c.sequence_number, 3);
         assert_eq!(c.digest, <[u8; 32]>::from(Sha256::digest(&payload)));
         assert_eq!(c.size, payload.len() as u64);
+    }
+}
+
+/// A manifest whose shared sequence gives no plaintext digest: AES-GCM content is then
+/// authenticated by its tag alone (the firmware-encryption draft allows it).
+fn manifest_without_plaintext_digest(seq: u64, encryption_info: &[u8]) -> Vec<u8> {
+    let shared = Value::Array(vec![
+        int(12),
+        int(0),
+        int(20),
+        Value::Map(vec![
+            (int(1), bytes(&VENDOR_ID)),
+            (int(2), bytes(&CLASS_ID)),
+        ]),
+        int(1),
+        int(POLICY),
+        int(2),
+        int(POLICY),
+    ]);
+    let install = Value::Array(vec![
+        int(12),
+        int(1),
+        int(20),
+        Value::Map(vec![(int(21), Value::Text(URI.into()))]),
+        int(21),
+        int(POLICY),
+        int(12),
+        int(0),
+        int(20),
+        Value::Map(vec![(int(19), bytes(encryption_info)), (int(22), int(1))]),
+        int(22),
+        int(POLICY),
+    ]);
+    let component = Value::Array(COMPONENT.iter().map(|c| bytes(c)).collect());
+    let mut buffer = COMPONENT.iter().map(|c| bytes(c)).collect::<Vec<_>>();
+    buffer.push(bytes(b"encrypted"));
+    let common = Value::Map(vec![
+        (int(2), Value::Array(vec![component, Value::Array(buffer)])),
+        (int(4), bytes(&cbor(&shared))),
+    ]);
+    cbor(&Value::Map(vec![
+        (int(1), int(1)),
+        (int(2), int(seq as i64)),
+        (int(3), bytes(&cbor(&common))),
+        (int(20), bytes(&cbor(&install))),
+    ]))
+}
+
+#[test]
+fn a_secret_authenticated_only_by_its_tag_has_no_digest_outside_the_ta() {
+    for v in VARIANTS.iter().filter(|v| v.content.is_aead()) {
+        let mut s = provisioned();
+        let (info, ciphertext) = encrypt_to_device(&mut s, v);
+        let envelope = sign_with(&manifest_without_plaintext_digest(1, &info), AUTHOR_PRIV);
+        install(&mut s, &envelope, &ciphertext)
+            .unwrap_or_else(|e| panic!("{}: the tag authenticates the content: {e:?}", v.name));
+        let secret_digest = suit_digest(SECRET);
+        let sha = &secret_digest[secret_digest.len() - 32..];
+        // Not in the status inventory...
+        let status: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+        let listed: Vec<_> = status
+            .service
+            .components
+            .iter()
+            .map(|c| c.digest.to_vec())
+            .collect();
+        assert!(!listed.is_empty(), "{}: the component is installed", v.name);
+        assert!(
+            !listed.iter().any(|d| d.as_slice() == sha),
+            "{}: status shows the secret's SHA-256",
+            v.name
+        );
+        // ...nor anywhere in the signed report with its device state.
+        let report = signed_report(&mut s, b"fresh", false);
+        assert!(report.is_success(), "{}", v.name);
+        for (at, value) in report_values(&report) {
+            assert!(
+                !matches!(&value, RValue::Bytes(x) if x.windows(32).any(|w| w == sha)),
+                "{}: {at} carries the secret's SHA-256",
+                v.name
+            );
+        }
     }
 }

@@ -273,7 +273,7 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
     ));
     let wrong = agent(d, &["install", "wrong.suit", "--payload-dir", "pw"]);
     assert!(
-        !wrong.status.success() && text(&wrong).contains("KeyUnwrapFailed"),
+        !wrong.status.success() && text(&wrong).contains("AES key unwrap integrity check failed"),
         "{}",
         text(&wrong)
     );

@@ -254,10 +254,11 @@ fn verify_process_gives_the_devices_verdict_on_a_ta_of_random_bytes() {
     assert!(!d.join("out").join("component-0.bin").exists());
 
     // The device (the simulator agent, same service) refuses it with the same words.
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
     std::fs::write(
         d.join("p.json"),
         format!(
-            r#"{{"counter": 1, "ops": [
+            r#"{{"counter": 1, "device-key": "device.pub.pem", "ops": [
             {{"add-anchor": {{"id": 1, "key": "signer.pub.pem", "role": "author", "components": [[]]}}}},
             {{"set-identity": {{"vendor-id": "{VENDOR}", "class-id": "{CLASS}"}}}}]}}"#
         ),
@@ -316,20 +317,21 @@ fn json_failures_are_json_and_reports_are_sentences() {
     let j: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON on stdout");
     assert_eq!(j["ok"], false);
 
-    // A refused install (an unsigned envelope), then its report.
+    // A refused install (an unsigned envelope), then its report (refused before
+    // authentication: kept apart from the latest authenticated attempt's report).
     let unsigned = vectors().join("suit-manifest-spec/example0.unsigned.hex");
     let r = agent(d, &["install", "--json", unsigned.to_str().unwrap()]);
     assert_eq!(r.code, 1, "refused: {}", r.stderr);
     let j: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON on stdout");
     assert_eq!(j["refusal"]["kind"], "manifest");
-    let r = ok(agent(d, &["report"]));
+    let r = ok(agent(d, &["report", "--pre-auth"]));
     assert!(r.stdout.contains("result: FAILED"), "{}", r.stdout);
     assert!(
         !r.stdout.contains("Failure {") && !r.stdout.contains("Failure("),
         "no Debug text: {}",
         r.stdout
     );
-    let r = ok(agent(d, &["report", "--json"]));
+    let r = ok(agent(d, &["report", "--pre-auth", "--json"]));
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(j["result"]["success"], false);
 }

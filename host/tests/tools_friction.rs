@@ -66,9 +66,10 @@ fn ok(r: Out) -> Out {
 /// A provisioned simulator (anchor `author`, identity by names) and an envelope for it.
 fn setup(d: &Path) {
     ok(author(d, &["keygen", "--type", "p256", "-o", "author"]));
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
     std::fs::write(
         d.join("p.json"),
-        r#"{"counter": 1, "ops": [
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
         {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
         {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
     )
@@ -438,9 +439,10 @@ fn every_printing_command_has_json() {
     assert_ne!(r.code, 0);
     assert_eq!(json(r)["ok"], false);
     // The agent's provision and device-key.
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
     std::fs::write(
         d.join("p.json"),
-        r#"{"counter": 1, "ops": [{"add-anchor": {"id": 1, "key": "a.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [{"add-anchor": {"id": 1, "key": "a.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
     )
     .unwrap();
     let j = json(ok(author(

@@ -358,6 +358,8 @@ struct StorePlatform<'a, D: SecureStore + TaStore> {
     staged_sequence: Vec<(Vec<u8>, u64)>,
     /// Per staged component: the sequence number of the manifest that staged it.
     staged_by: Vec<(ComponentId, u64)>,
+    /// Components whose digest stays inside the TA (see `ComponentRecord::digest_withheld`).
+    withheld: Vec<ComponentId>,
     journal: &'a mut Journal,
     serial: usize,
     /// Why `commit` refused, in words (the engine only sees `PlatformError::Refused`).
@@ -382,6 +384,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             staged: Vec::new(),
             staged_sequence: Vec::new(),
             staged_by: Vec::new(),
+            withheld: Vec::new(),
             journal,
             serial: 0,
             refusal: None,
@@ -608,6 +611,12 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         Ok(self.state.component(component).map(|c| c.sequence_number))
     }
 
+    fn stage_digest_withheld(&mut self, component: &ComponentId) {
+        if !self.withheld.contains(component) {
+            self.withheld.push(component.clone());
+        }
+    }
+
     fn stage_component_sequence_number(
         &mut self,
         component: &ComponentId,
@@ -647,6 +656,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 },
                 sequence_number: self.staged_by_sequence(&s.component, sequence),
                 ta_version,
+                digest_withheld: self.withheld.contains(&s.component),
             };
             if ta_version.is_some() {
                 replaced.push(s.object.clone());
@@ -742,7 +752,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             Disclosure::Staged { digest, size } => Some(image_properties(&digest.0, size)),
             Disclosure::Withheld => None,
             Disclosure::Installed => self.state.component(c).and_then(|x| {
-                <[u8; 32]>::try_from(x.digest.as_slice())
+                <[u8; 32]>::try_from(x.public_digest()?)
                     .ok()
                     .map(|d| image_properties(&d, x.size))
             }),

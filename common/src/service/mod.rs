@@ -348,7 +348,7 @@ impl<B: Backend> Service<B> {
                         id: show(&component_from(&c.id)),
                         sequence_number: c.sequence_number,
                         size: c.size,
-                        digest: c.digest.clone(),
+                        digest: ByteBuf::from(c.public_digest().unwrap_or_default().to_vec()),
                         ta_version: c.ta_version,
                     })
                     .collect();
@@ -755,7 +755,7 @@ fn device_state(state: &State) -> crate::report::DeviceState {
                 Some(crate::report::InstalledComponent {
                     component: component_from(&c.id),
                     sequence_number: c.sequence_number,
-                    digest: <[u8; 32]>::try_from(c.digest.as_slice()).ok()?,
+                    digest: <[u8; 32]>::try_from(c.public_digest()?).ok()?,
                     size: c.size,
                 })
             })

@@ -132,6 +132,18 @@ pub struct ComponentRecord {
     /// For trusted applications: the installed `ta_version` (downgrades are refused).
     #[serde(default)]
     pub ta_version: Option<u32>,
+    /// Decrypted content that never matched a digest of the signed manifest (an AEAD tag
+    /// authenticated it): its digest stays inside the TA, or the REE could test guesses of a
+    /// low-entropy secret against it. Status and reports leave it out.
+    #[serde(default)]
+    pub digest_withheld: bool,
+}
+
+impl ComponentRecord {
+    /// The digest that may leave the TA, if any.
+    pub fn public_digest(&self) -> Option<&[u8]> {
+        (!self.digest_withheld).then_some(self.digest.as_slice())
+    }
 }
 
 /// Why the state could not be loaded or saved.

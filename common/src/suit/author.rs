@@ -49,11 +49,17 @@ pub fn seal_envelope(
     push_bstr(&mut out, &auth);
     out.push(0x03);
     out.extend_from_slice(&manifest_bstr);
-    for (label, content) in severed {
+    // Deterministic CBOR (the manifest draft's MUST): map keys in bytewise order of their
+    // encodings, i.e. by label for the severed members and length-first for the text keys.
+    let mut severed = severed.to_vec();
+    severed.sort_by_key(|(label, _)| *label);
+    let mut integrated = integrated.to_vec();
+    integrated.sort_by(|a, b| (a.0.len(), a.0.as_bytes()).cmp(&(b.0.len(), b.0.as_bytes())));
+    for (label, content) in &severed {
         push_header(&mut out, 0, u64::from(*label));
         push_bstr(&mut out, content);
     }
-    for (key, payload) in integrated {
+    for (key, payload) in &integrated {
         push_header(&mut out, 3, key.len() as u64);
         out.extend_from_slice(key.as_bytes());
         push_bstr(&mut out, payload);

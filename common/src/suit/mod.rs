@@ -160,6 +160,12 @@ fn run<P: Platform + ?Sized>(
     }
     let committed: Vec<ComponentId> = machine.staged.iter().map(|s| s.component.clone()).collect();
     let staged_by: Vec<u64> = machine.staged.iter().map(|s| s.sequence_number).collect();
+    let withheld: Vec<ComponentId> = machine
+        .staged
+        .iter()
+        .filter(|s| s.disclosure() == platform::Disclosure::Withheld)
+        .map(|s| s.component.clone())
+        .collect();
     let invoked = core::mem::take(&mut machine.invoked);
     let updates = core::mem::take(&mut machine.sequence_updates);
     let platform = machine.platform();
@@ -177,6 +183,9 @@ fn run<P: Platform + ?Sized>(
                 .stage_component_sequence_number(c, *v)
                 .map_err(platform_error)?;
         }
+    }
+    for c in &withheld {
+        platform.stage_digest_withheld(c);
     }
     platform.commit().map_err(platform_error)?;
     Ok(Outcome {

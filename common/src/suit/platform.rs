@@ -174,6 +174,10 @@ pub trait Platform {
         Ok(None)
     }
 
+    /// Marks `component`'s staged content as one whose digest must stay inside the TEE after
+    /// commit too (decrypted, authenticated only by an AEAD tag: see [`Disclosure::Withheld`]).
+    fn stage_digest_withheld(&mut self, _component: &ComponentId) {}
+
     /// Stages the sequence number of the manifest whose directive staged `component`, to be
     /// stored with the component by `commit`.
     fn stage_component_sequence_number(

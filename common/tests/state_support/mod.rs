@@ -364,7 +364,11 @@ pub fn objects(s: &Service<Mem>) -> Vec<(String, usize, String)> {
     let st = &s.backend().store;
     st.names()
         .into_iter()
-        .filter(|n| n != suit_common::service::REPORT_OBJECT)
+        // The latest reports are the one thing a refused attempt may change.
+        .filter(|n| {
+            n != suit_common::service::REPORT_OBJECT
+                && n != suit_common::service::PRE_AUTH_REPORT_OBJECT
+        })
         .map(|n| {
             let b = st.raw(&n).unwrap();
             (n.clone(), b.len(), hex::encode(Sha256::digest(b)))

@@ -102,7 +102,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         tpa.public_key().to_sec1_point(false).as_bytes().to_vec()
     };
     let config = Config::new(&tpa_point, false).map_err(|_| internal("TPA root"))?;
-    let mut backend = MemoryBackend::new(0);
+    let backend = MemoryBackend::new(0);
     let mut service = Service::new(backend, config);
     if let Some(d) = &setup.device_key {
         // A simulated device that decrypts with the caller's key, whoever signed.
