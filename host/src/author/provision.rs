@@ -21,8 +21,8 @@
 //! ```
 //!
 //! `device-key` (required) is the device's identity public key: the message is bound to it
-//! and the device's receipt is signed by it. `counter` must be exactly the device's counter
-//! + 1. `[[]]` as components grants every component. Secrets (`hmac-key` anchors, KEKs) are
+//! and the device's receipt is signed by it. `counter` must be exactly one more than the
+//! device's counter. `[[]]` as components grants every component. Secrets (`hmac-key` anchors, KEKs) are
 //! encrypted to `provisioning-key` (the device's provisioning public key; required when the
 //! message carries a secret); a symmetric key cannot hold the TPA role.
 
