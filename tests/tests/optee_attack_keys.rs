@@ -39,7 +39,9 @@ fn cbor(v: &Value) -> Vec<u8> {
     out
 }
 
-/// A manifest fetching `uri` into `['ree', file]`, decrypting with `info`, image-matched.
+/// A manifest fetching `uri` into a buffer `['ree', file, 'encrypted']`, then copying it
+/// decrypted with `info` into `['ree', file]` (the firmware-encryption draft's form),
+/// image-matched.
 fn manifest(seq: i64, file: &str, uri: &str, info: &[u8]) -> Vec<u8> {
     let int = |i: i64| Value::Integer(i.into());
     let bytes = |b: &[u8]| Value::Bytes(b.to_vec());
@@ -50,6 +52,8 @@ fn manifest(seq: i64, file: &str, uri: &str, info: &[u8]) -> Vec<u8> {
         bytes(&Sha256::digest(SECRET)),
     ]));
     let shared = Value::Array(vec![
+        int(12),
+        int(0),
         int(20),
         Value::Map(vec![
             (int(1), bytes(vendor.as_bytes())),
@@ -63,12 +67,17 @@ fn manifest(seq: i64, file: &str, uri: &str, info: &[u8]) -> Vec<u8> {
         int(15),
     ]);
     let install = Value::Array(vec![
+        int(12),
+        int(1),
         int(20),
-        Value::Map(vec![
-            (int(21), Value::Text(uri.into())),
-            (int(19), bytes(info)),
-        ]),
+        Value::Map(vec![(int(21), Value::Text(uri.into()))]),
         int(21),
+        int(2),
+        int(12),
+        int(0),
+        int(20),
+        Value::Map(vec![(int(19), bytes(info)), (int(22), int(1))]),
+        int(22),
         int(2),
         int(3),
         int(15),
@@ -76,10 +85,14 @@ fn manifest(seq: i64, file: &str, uri: &str, info: &[u8]) -> Vec<u8> {
     let common = Value::Map(vec![
         (
             int(2),
-            Value::Array(vec![Value::Array(vec![
-                bytes(b"ree"),
-                bytes(file.as_bytes()),
-            ])]),
+            Value::Array(vec![
+                Value::Array(vec![bytes(b"ree"), bytes(file.as_bytes())]),
+                Value::Array(vec![
+                    bytes(b"ree"),
+                    bytes(file.as_bytes()),
+                    bytes(b"encrypted"),
+                ]),
+            ]),
         ),
         (int(4), bytes(&cbor(&shared))),
     ]);
@@ -239,7 +252,7 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
     for i in [0, 1] {
         let out = &run.command(i).output;
         assert!(
-            out.contains("Decrypt"),
+            out.contains("payload decryption failed"),
             "B's manifest was not refused for lack of a key: {out}"
         );
     }

@@ -18,8 +18,8 @@ use sha2::{Digest as _, Sha256};
 use suit_common::cose::Algorithm;
 use suit_common::suit::author::{seal_envelope, Signer};
 use suit_tests::{
-    author, boot, copy_out_of_disk, create_envelope, export_device_key, keys, sign_provisioning,
-    write_text, Boot,
+    author, boot, copy_out_of_disk, create_envelope, export_device_key, keys,
+    provision_and_export_anchor_keys, sign_provisioning, write_text, Boot,
 };
 
 const SECRET: &[u8] = b"PIN=4711;API-KEY=7a1b9c";
@@ -173,16 +173,20 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
             repo_author.display()
         ),
     );
+    // Boot 2: provisioning, then anchor 1's payload keys with the TA's signed statement.
+    provision_and_export_anchor_keys(&disk, d, &[1]);
     std::fs::write(d.join("secret.bin"), SECRET).unwrap();
-    let mut puts = vec![format!(
-        "{}=/up/provision.cbor",
-        d.join("provision.cbor").display()
-    )];
+    let mut puts = Vec::new();
     for (name, alg, mode) in VARIANTS {
+        let key = if mode == "hpke" {
+            "anchor-1.hpke.pub.pem"
+        } else {
+            "anchor-1.ecdh.pub.pem"
+        };
         let json = format!(
             r#"{{"sequence-number": 1, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}},
                 "components": [{{"id": ["app", "{name}"], "file": "secret.bin", "uri": "https://vendor.example/{name}.bin",
-                "encryption": {{"content-alg": "{alg}", "recipients": [{{"key": "device.pub.pem", "mode": "{mode}"}}]}}}}]}}"#
+                "encryption": {{"content-alg": "{alg}", "recipients": [{{"key": "{key}", "mode": "{mode}"}}]}}}}]}}"#
         );
         puts.extend(create_envelope(d, name, &json));
         // The REE's truncated copies of the ciphertext.
@@ -237,9 +241,9 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
         ));
     }
 
-    // Boot 2: everything the REE tries, in one boot.
+    // Boot 3: everything the REE tries, in one boot (command 0 keeps the numbering).
     let mut cmds = vec![
-        "suit-agent provision /up/provision.cbor".to_string(),
+        "suit-agent status >/dev/null".to_string(),
         "suit-agent device-key --which report".to_string(),
         "mkdir -p /data/reports".to_string(),
     ];

@@ -140,7 +140,7 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         "suit-agent anchors".to_string(),
         "suit-agent install /up/v1.suit --payload-dir /up/v1".to_string(),
         refused("v1", "Rollback"),
-        refused("stranger", "HpkeOpenFailed"),
+        refused("stranger", "HPKE open failed"),
         refused("vendor", "endor"),
         "suit-agent status".to_string(),
         refused("scope", "ermitted"),

@@ -120,16 +120,16 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     // After the refused skip and replay: message 1's state, the HMAC anchor listed without
     // its key.
     let a: serde_json::Value = serde_json::from_str(&run.command(3).output).unwrap();
-    assert_eq!(a["provisioning_counter"], 1);
+    assert_eq!(a["provisioning-counter"], 1);
     assert_eq!(a["anchors"][0]["id"], 2);
-    assert_eq!(a["anchors"][0]["key_type"], "symmetric");
+    assert_eq!(a["anchors"][0]["key-type"], "symmetric");
     assert!(
         run.command(4).output.contains("'mac'"),
         "{}",
         run.command(4).output
     );
     let a: serde_json::Value = serde_json::from_str(&run.command(7).output).unwrap();
-    assert_eq!(a["provisioning_counter"], 2);
+    assert_eq!(a["provisioning-counter"], 2);
     assert_eq!(a["anchors"].as_array().map(Vec::len), Some(0));
     let all_output: String = (0..cmds.len())
         .map(|i| run.command(i).output.clone())
