@@ -18,7 +18,7 @@ use suit_tests::{
 /// for release 1, then prints the marker the host kills QEMU on.
 const CUT_SH: &str = r#"#!/bin/sh
 name=$1; frac=$2
-suit-agent install /up/$name.suit --payload-dir /up/$name --ree-root /data/ree >/tmp/$name.out 2>&1 &
+suit-agent --progress install /up/$name.suit --payload-dir /up/$name --ree-root /data/ree >/tmp/$name.out 2>&1 &
 pid=$!
 t0=$(cut -d' ' -f1 /proc/uptime)
 while ! grep -q 'blob.bin.*100%' /tmp/$name.out; do

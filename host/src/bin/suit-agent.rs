@@ -33,6 +33,9 @@ struct Cli {
     /// No progress output (progress is only shown on a terminal anyway).
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Progress output even when standard error is not a terminal (for scripts watching it).
+    #[arg(long, global = true, conflicts_with = "quiet")]
+    progress: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -571,7 +574,8 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         } => {
             let bytes = read_envelope(envelope)?;
             let mut resolve = resolver(payloads, payload_dir.as_deref())?;
-            let show_progress = !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let show_progress = cli.progress
+                || (!cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()));
             let mut progress = |p: Progress<'_>| {
                 if show_progress {
                     progress_bar(p)
