@@ -665,10 +665,15 @@ fn integrated_payload_keys_out_of_canonical_order_are_refused() {
         &[("#a", b"1".as_slice()), ("#b", b"2".as_slice())],
     ))
     .unwrap();
+    // The sealer writes canonical order; swap the two encoded entries to break it:
     // "#b" before "#a", and a longer key before a shorter one.
-    let one: &[u8] = b"1";
-    for keys in [[("#b", one), ("#a", one)], [("#aa", one), ("#b", one)]] {
-        match Envelope::decode(&seal(&m, &keys)).unwrap_err() {
+    let entry =
+        |k: &str| cbor(&Value::Map(vec![(Value::Text(k.into()), bytes(b"1"))]))[1..].to_vec();
+    for (first, second) in [("#a", "#b"), ("#b", "#aa")] {
+        let sealed = seal(&m, &[(first, b"1".as_slice()), (second, b"1".as_slice())]);
+        let ordered = [entry(first), entry(second)].concat();
+        let swapped = [entry(second), entry(first)].concat();
+        match Envelope::decode(&patch(&sealed, &ordered, &swapped)).unwrap_err() {
             Error::Decode { error, .. } => assert_eq!(
                 error.kind,
                 suit_common::cbor::CborErrorKind::NonCanonicalOrder
