@@ -403,6 +403,8 @@ pub fn command_error_code(kind: &CommandErrorKind) -> i64 {
         CommandErrorKind::Policy(_) => 20,
         CommandErrorKind::UnauthenticatedContent => 21,
         CommandErrorKind::DecryptingFetch => 22,
+        CommandErrorKind::UnorderedSourceAndTarget { .. } => 40,
+        CommandErrorKind::UnorderedRunSequenceIndex => 41,
     };
     code::COMMAND + n
 }

@@ -14,8 +14,8 @@ mod verify;
 
 pub use key::VerificationKey;
 #[cfg(feature = "author")]
-pub use sign::{create_auth_block, SigningKey};
-pub use verify::{verify_auth_block, AuthBlock};
+pub use sign::{create_auth_block, create_cose_mac, create_cose_sign, SigningKey};
+pub use verify::{verify_auth_block, AuthBlock, MAX_COSE_SIGNERS};
 
 /// COSE algorithms this engine authenticates with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,4 +90,9 @@ pub enum CoseError {
     UnknownCriticalHeader,
     /// Signing failed (author side only).
     SigningFailed,
+    /// A COSE_Sign with more signatures, or a COSE_Mac with more recipients, than
+    /// [`MAX_COSE_SIGNERS`].
+    TooManySigners,
+    /// A COSE_Mac recipient with a key distribution other than "direct" (alg -6), given.
+    UnsupportedRecipient(i64),
 }

@@ -4,7 +4,10 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use coset::iana::EnumI64;
-use coset::{CoseMac0Builder, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
+use coset::{
+    CoseMac0Builder, CoseMacBuilder, CoseRecipientBuilder, CoseSign1Builder, CoseSignBuilder,
+    CoseSignatureBuilder, HeaderBuilder, TaggedCborSerializable,
+};
 use zeroize::Zeroizing;
 
 use super::{Algorithm, CoseError, VerificationKey};
@@ -117,4 +120,71 @@ pub fn create_auth_block(
             .to_tagged_vec()
     };
     bytes.map_err(|_| CoseError::SigningFailed)
+}
+
+/// Creates a tagged COSE_Sign (RFC 9052 §4.1) with one signature per `(key, alg, kid)`, over
+/// `detached_payload`: empty body headers, each signature's algorithm in its protected header
+/// and `kid` (if non-empty) in its unprotected header. Signature algorithms only (a MAC key
+/// goes into a COSE_Mac0 of its own).
+pub fn create_cose_sign(
+    signers: &[(&SigningKey, Algorithm, &[u8])],
+    detached_payload: &[u8],
+) -> Result<Vec<u8>, CoseError> {
+    if signers.is_empty() || signers.len() > super::MAX_COSE_SIGNERS {
+        return Err(CoseError::TooManySigners);
+    }
+    let mut builder = CoseSignBuilder::new();
+    for (key, alg, kid) in signers {
+        if alg.is_mac() {
+            return Err(CoseError::KeyAlgorithmMismatch);
+        }
+        let iana_alg =
+            coset::iana::Algorithm::from_i64(alg.cose_id()).ok_or(CoseError::SigningFailed)?;
+        let mut unprotected = HeaderBuilder::new();
+        if !kid.is_empty() {
+            unprotected = unprotected.key_id(kid.to_vec());
+        }
+        let sig = CoseSignatureBuilder::new()
+            .protected(HeaderBuilder::new().algorithm(iana_alg).build())
+            .unprotected(unprotected.build())
+            .build();
+        builder = builder
+            .try_add_detached_signature(sig, detached_payload, &[], |tbs| key.sign(*alg, tbs))?;
+    }
+    builder
+        .build()
+        .to_tagged_vec()
+        .map_err(|_| CoseError::SigningFailed)
+}
+
+/// Creates a tagged COSE_Mac (RFC 9052 §6.1) over `detached_payload` with one recipient using
+/// direct key distribution (alg -6, empty ciphertext) naming the shared key by `kid`: the
+/// only COSE_Mac form a device with provisioned MAC keys can verify.
+pub fn create_cose_mac(
+    key: &SigningKey,
+    alg: Algorithm,
+    kid: &[u8],
+    detached_payload: &[u8],
+) -> Result<Vec<u8>, CoseError> {
+    if !alg.is_mac() {
+        return Err(CoseError::KeyAlgorithmMismatch);
+    }
+    let iana_alg =
+        coset::iana::Algorithm::from_i64(alg.cose_id()).ok_or(CoseError::SigningFailed)?;
+    let mut unprotected = HeaderBuilder::new().algorithm(coset::iana::Algorithm::Direct);
+    if !kid.is_empty() {
+        unprotected = unprotected.key_id(kid.to_vec());
+    }
+    let recipient = CoseRecipientBuilder::new()
+        .unprotected(unprotected.build())
+        .ciphertext(Vec::new())
+        .build();
+    let mut mac = CoseMacBuilder::new()
+        .protected(HeaderBuilder::new().algorithm(iana_alg).build())
+        .payload(detached_payload.to_vec())
+        .add_recipient(recipient)
+        .try_create_tag(&[], |tbm| key.sign(alg, tbm))?
+        .build();
+    mac.payload = None;
+    mac.to_tagged_vec().map_err(|_| CoseError::SigningFailed)
 }

@@ -33,13 +33,23 @@ impl<'a> AuthenticatedManifest<'a> {
     }
 }
 
+/// Most trust anchors tried against one signature: `kid` is only a hint, so anchors it does
+/// not name are tried too, but never more than this many verifications per signature.
+pub const MAX_KEY_TRIES: usize = 4;
+
+/// Most signatures (and MACs) in one authentication wrapper, all blocks together, counted
+/// before any cryptography; as many as the wrapper may hold Sign1 blocks.
+pub const MAX_SIGNATURES: usize = crate::suit::envelope::MAX_AUTH_BLOCKS;
+
 impl<'a> Envelope<'a> {
     /// Authenticates the envelope against `anchors` and decodes its manifest.
     ///
-    /// Succeeds if at least one authentication block verifies with a trust anchor. Blocks whose
-    /// key is unknown are ignored (an envelope may be countersigned for other recipients);
-    /// if none verifies, the error says whether a candidate key was tried and failed
-    /// ([`AuthError::BadSignature`]) or no anchor applied at all.
+    /// Succeeds if at least one signature (a COSE_Sign1 / COSE_Mac0 block, one signature of a
+    /// COSE_Sign, or a COSE_Mac) verifies with a trust anchor; every anchor whose signature
+    /// verified is a signer, and per-component required-signer rules count them all.
+    /// Signatures whose key is unknown are ignored (an envelope may be countersigned for other
+    /// recipients); if none verifies, the error says whether a candidate key was tried and
+    /// failed ([`AuthError::BadSignature`]) or no anchor applied at all.
     pub fn authenticate(self, anchors: &[TrustAnchor]) -> Result<AuthenticatedManifest<'a>, Error> {
         let computed = Digest::sha256(self.manifest_encoded);
         if !computed.ct_eq(&self.digest) {
@@ -50,38 +60,65 @@ impl<'a> Envelope<'a> {
         }
         let mut signers = Vec::new();
         let mut first_failure: Option<AuthError> = None;
+        // A COSE_Sign yields one entry per signature; every other block one entry. All are
+        // parsed and counted before any verification runs.
+        let mut parsed = Vec::with_capacity(self.auth_blocks.len());
+        let mut total = 0usize;
         for (i, raw) in self.auth_blocks.iter().enumerate() {
-            let block = match AuthBlock::parse(raw) {
-                Ok(b) => b,
+            match AuthBlock::parse_signers(raw) {
+                Ok(b) => {
+                    total += b.len();
+                    if total > MAX_SIGNATURES {
+                        return Err(AuthError::Cose {
+                            block: i,
+                            error: CoseError::TooManySigners,
+                        }
+                        .into());
+                    }
+                    parsed.push((i, b));
+                }
                 Err(error) => {
                     first_failure.get_or_insert(AuthError::Cose { block: i, error });
-                    continue;
-                }
-            };
-            let candidates = anchors.iter().filter(|a| {
-                a.key.supports(block.algorithm())
-                    && (a.kid.is_empty() || block.key_id().is_empty() || a.kid == block.key_id())
-            });
-            let mut tried = false;
-            let mut verified = false;
-            for anchor in candidates {
-                tried = true;
-                match block.verify(self.digest_encoded, &anchor.key) {
-                    Ok(()) => {
-                        verified = true;
-                        if !signers.contains(&anchor.id) {
-                            signers.push(anchor.id);
-                        }
-                        break;
-                    }
-                    Err(CoseError::VerificationFailed) => {}
-                    Err(error) => {
-                        first_failure.get_or_insert(AuthError::Cose { block: i, error });
-                    }
                 }
             }
-            if tried && !verified {
-                first_failure.get_or_insert(AuthError::BadSignature { block: i });
+        }
+        for (i, entries) in &parsed {
+            let i = *i;
+            for block in entries {
+                // `kid` is a hint (RFC 9052 §3.1): anchors it names (or that have no kid, or
+                // when the block names none) first, then the other anchors of the algorithm,
+                // at most MAX_KEY_TRIES verifications in all per signature.
+                let fits = |a: &&TrustAnchor| a.key.supports(block.algorithm());
+                let named = |a: &&TrustAnchor| {
+                    a.kid.is_empty() || block.key_id().is_empty() || a.kid == block.key_id()
+                };
+                let candidates = anchors
+                    .iter()
+                    .filter(fits)
+                    .filter(named)
+                    .chain(anchors.iter().filter(fits).filter(|a| !named(a)))
+                    .take(MAX_KEY_TRIES);
+                let mut tried = false;
+                let mut verified = false;
+                for anchor in candidates {
+                    tried = true;
+                    match block.verify(self.digest_encoded, &anchor.key) {
+                        Ok(()) => {
+                            verified = true;
+                            if !signers.contains(&anchor.id) {
+                                signers.push(anchor.id);
+                            }
+                            break;
+                        }
+                        Err(CoseError::VerificationFailed) => {}
+                        Err(error) => {
+                            first_failure.get_or_insert(AuthError::Cose { block: i, error });
+                        }
+                    }
+                }
+                if tried && !verified {
+                    first_failure.get_or_insert(AuthError::BadSignature { block: i });
+                }
             }
         }
         if signers.is_empty() {

@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use crate::cose::{create_auth_block, Algorithm, CoseError, SigningKey};
+use crate::cose::{create_auth_block, create_cose_sign, Algorithm, CoseError, SigningKey};
 use crate::suit::component::push_header;
 use crate::suit::digest::Digest;
 
@@ -26,16 +26,58 @@ pub fn seal_envelope(
     severed: &[(u8, &[u8])],
     integrated: &[(&str, &[u8])],
 ) -> Result<Vec<u8>, CoseError> {
+    seal_envelope_as(AuthForm::Sign1, manifest, signers, severed, integrated)
+}
+
+/// How signers become SUIT_Authentication_Blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthForm {
+    /// One COSE_Sign1 (or COSE_Mac0) block per signer: the default.
+    Sign1,
+    /// One COSE_Sign holding every signature (RFC 9052 multi-signer form); MAC signers still
+    /// get a COSE_Mac0 block each.
+    CoseSign,
+}
+
+/// The authentication blocks `signers` make over the encoded SUIT_Digest `digest`.
+pub fn authentication_blocks(
+    form: AuthForm,
+    signers: &[Signer<'_>],
+    digest: &[u8],
+) -> Result<Vec<Vec<u8>>, CoseError> {
+    let mut blocks = Vec::new();
+    let mut multi = Vec::new();
+    for s in signers {
+        if form == AuthForm::CoseSign && !s.alg.is_mac() {
+            multi.push((s.key, s.alg, s.kid));
+        } else {
+            blocks.push(create_auth_block(s.key, s.alg, s.kid, digest)?);
+        }
+    }
+    if !multi.is_empty() {
+        blocks.insert(0, create_cose_sign(&multi, digest)?);
+    }
+    Ok(blocks)
+}
+
+/// [`seal_envelope`] with the authentication blocks in `form`.
+pub fn seal_envelope_as(
+    form: AuthForm,
+    manifest: &[u8],
+    signers: &[Signer<'_>],
+    severed: &[(u8, &[u8])],
+    integrated: &[(&str, &[u8])],
+) -> Result<Vec<u8>, CoseError> {
     let mut manifest_bstr = Vec::new();
     push_bstr(&mut manifest_bstr, manifest);
     let digest = Digest::sha256(&manifest_bstr).encode();
 
+    let blocks = authentication_blocks(form, signers, &digest)?;
     let mut auth = Vec::new();
-    push_header(&mut auth, 4, 1 + signers.len() as u64);
+    push_header(&mut auth, 4, 1 + blocks.len() as u64);
     push_bstr(&mut auth, &digest);
-    for s in signers {
-        let block = create_auth_block(s.key, s.alg, s.kid, &digest)?;
-        push_bstr(&mut auth, &block);
+    for block in &blocks {
+        push_bstr(&mut auth, block);
     }
 
     let mut out = Vec::new();

@@ -323,6 +323,16 @@ pub enum CommandErrorKind {
     /// suit-directive-fetch with suit-parameter-encryption-info set: the firmware-encryption
     /// draft decrypts only on copy or write (fetch the ciphertext into its own component).
     DecryptingFetch,
+    /// With suit-parameter-strict-order false, a component is the target of one command and
+    /// the source of another between two barriers (manifest-37 §6.7: MUST abort).
+    UnorderedSourceAndTarget {
+        /// Index of the component in the manifest's list.
+        component: usize,
+    },
+    /// A run-sequence issued with strict-order false has a set-component-index other than as
+    /// its first command (for an integer index), or at all (index true / a list), or does
+    /// not begin with one for an integer index (manifest-37 §6.7: MUST abort).
+    UnorderedRunSequenceIndex,
 }
 
 /// Plain sentences (see [`super::explain`]): the same words in the TA's refusals, the agent

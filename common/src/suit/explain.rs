@@ -111,7 +111,9 @@ fn cose(e: &CoseError) -> String {
     match e {
         CoseError::Malformed => "malformed COSE structure".into(),
         CoseError::UnsupportedStructure(t) => {
-            format!("COSE structure with tag {t} is not supported (only COSE_Sign1 and COSE_Mac0)")
+            format!(
+                "COSE structure with tag {t} is not supported here (only COSE_Sign1 and COSE_Mac0)"
+            )
         }
         CoseError::MissingAlgorithm => "no algorithm in the protected header".into(),
         CoseError::UnsupportedAlgorithm(a) => format!("unsupported algorithm {a}"),
@@ -121,6 +123,14 @@ fn cose(e: &CoseError) -> String {
         CoseError::InvalidKey => "invalid key".into(),
         CoseError::UnknownCriticalHeader => "unknown critical header parameter".into(),
         CoseError::SigningFailed => "signing failed".into(),
+        CoseError::TooManySigners => format!(
+            "more than {} signatures (COSE_Sign) or recipients (COSE_Mac) in one block",
+            crate::cose::MAX_COSE_SIGNERS
+        ),
+        CoseError::UnsupportedRecipient(a) => format!(
+            "COSE_Mac recipient algorithm {a} is not supported (only direct, -6, with a \
+             provisioned MAC key)"
+        ),
     }
 }
 
@@ -202,6 +212,15 @@ fn command(k: &CommandErrorKind) -> String {
         CommandErrorKind::DecryptingFetch => {
             "fetch with encryption-info: decryption happens only on copy or write (fetch the \
              ciphertext into its own component)"
+                .into()
+        }
+        CommandErrorKind::UnorderedSourceAndTarget { component } => format!(
+            "with strict-order false, component {component} is both written by one command \
+             and read by another that may run in parallel (set strict-order true between them)"
+        ),
+        CommandErrorKind::UnorderedRunSequenceIndex => {
+            "with strict-order false, a run-sequence may set the component index only as its \
+             first command (integer index) and not at all for index true or a list"
                 .into()
         }
         // Kinds added later read as their names until they get a sentence here.

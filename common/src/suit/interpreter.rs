@@ -163,6 +163,51 @@ struct SeqState {
     soft_failure: bool,
     /// Inside try-each / run-sequence (where soft-failure may be set).
     nested: bool,
+    /// suit-parameter-strict-order false: commands may run in any order (see [`Unordered`]).
+    unordered: Option<Unordered>,
+    /// The index was set by an integer (or is the default single component).
+    single_index: bool,
+    /// Every component written or read as a source in this sequence (nested ones included),
+    /// so an enclosing unordered sequence can check a nested one against its other commands.
+    accessed: Unordered,
+}
+
+/// suit-parameter-strict-order (manifest-37 §6.7) is a processor parameter, not a
+/// component's: true by default in every sequence, set by override- or set-parameters
+/// (it always has a value, so set-parameters cannot find it unset). This engine always runs commands in order,
+/// which is one of the schedules strict-order false allows; it enforces what the draft
+/// requires of such a manifest so that it means the same on a parallel processor: between
+/// barriers (override-parameters, set-component-index, strict-order true) no component may
+/// be the target of one command and the source of another, and a run-sequence issued while
+/// unordered may set its component index only as its first command (integer index) or not
+/// at all (index true / a list). Each run-sequence iteration runs with strict-order true.
+#[derive(Debug, Clone, Default)]
+struct Unordered {
+    /// Components written since the last barrier.
+    targets: Vec<ComponentId>,
+    /// Components read as a copy / swap source since the last barrier.
+    sources: Vec<ComponentId>,
+}
+
+impl SeqState {
+    fn new(current: Option<Vec<usize>>, soft_failure: bool, nested: bool) -> Self {
+        let single_index = current.as_ref().is_some_and(|c| c.len() == 1);
+        SeqState {
+            current,
+            soft_failure,
+            nested,
+            unordered: None,
+            single_index,
+            accessed: Unordered::default(),
+        }
+    }
+
+    /// A barrier: everything issued before it has completed.
+    fn barrier(&mut self) {
+        if let Some(u) = self.unordered.as_mut() {
+            *u = Unordered::default();
+        }
+    }
 }
 
 /// Mutable state of one procedure run.
@@ -250,11 +295,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     }
 
     fn run_top(&mut self, frame: &mut Frame<'_, '_>, seq: &CommandSequence) -> Result<(), Error> {
-        let mut st = SeqState {
-            current: default_index(frame.manifest),
-            soft_failure: false,
-            nested: false,
-        };
+        let mut st = SeqState::new(default_index(frame.manifest), false, false);
         let mut path = Vec::new();
         self.exec(frame, seq, &mut st, &mut path)
             .map_err(Fail::into_error)
@@ -339,11 +380,25 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         v
                     }
                 };
+                st.single_index = matches!(arg, IndexArg::One(_));
                 st.current = Some(list);
+                st.barrier();
                 Ok(())
             }
             Command::OverrideParameters(p) | Command::SetParameters(p) => {
                 let overwrite = matches!(cmd, Command::OverrideParameters(_));
+                if overwrite {
+                    st.barrier();
+                }
+                // A processor parameter with a value at all times (default true): both
+                // directives set it. True is a barrier (the sets start afresh).
+                match p.strict_order {
+                    Some(true) => st.unordered = None,
+                    Some(false) if st.unordered.is_none() => {
+                        st.unordered = Some(Unordered::default())
+                    }
+                    _ => {}
+                }
                 if let Some(soft) = p.soft_failure {
                     if !st.nested {
                         return Err(Fail::Abort(Self::err(
@@ -366,20 +421,33 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 empty_fallback,
             } => {
                 for idx in Self::current(frame, st, path)? {
-                    self.try_each(frame, options, *empty_fallback, idx, path)?;
+                    let accessed = self.try_each(frame, options, *empty_fallback, idx, path)?;
+                    Self::note_access(frame, st, accessed, Some(idx), path)?;
                 }
                 Ok(())
             }
             Command::RunSequence(seq) => {
+                if st.unordered.is_some() {
+                    // Issued while unordered: only a leading set-component-index, and only
+                    // for an integer index (manifest-37 §6.7).
+                    let allowed = usize::from(st.single_index);
+                    let sets = |c: &Command| matches!(c, Command::SetComponentIndex(_));
+                    let leads = seq.commands.first().is_some_and(sets);
+                    if (st.single_index && !leads) || seq.commands.iter().skip(allowed).any(sets) {
+                        return Err(Fail::Abort(Self::err(
+                            frame,
+                            path,
+                            None,
+                            CommandErrorKind::UnorderedRunSequenceIndex,
+                        )));
+                    }
+                }
                 for idx in Self::current(frame, st, path)? {
                     let snapshot = self.snapshot();
-                    let mut inner = SeqState {
-                        current: Some(vec![idx]),
-                        soft_failure: false,
-                        nested: true,
-                    };
+                    // Each iteration runs with strict-order true (manifest-37 §6.7).
+                    let mut inner = SeqState::new(Some(vec![idx]), false, true);
                     match self.exec(frame, seq, &mut inner, path) {
-                        Ok(()) => {}
+                        Ok(()) => Self::note_access(frame, st, inner.accessed, Some(idx), path)?,
                         // Soft failure: the sequence halts with no side effects.
                         Err(Fail::Condition(e)) if inner.soft_failure => {
                             self.restore(snapshot, e)?
@@ -425,6 +493,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         // Component index `true`: process-dependency applies to dependencies only.
                         continue;
                     }
+                    let a = self.accesses(frame, *action, idx);
+                    Self::note_access(frame, st, a, Some(idx), path)?;
                     let id = component_id(frame, idx);
                     let r = self.action(frame, *action, idx, path);
                     let disclosure = self.disclosure(Some(&id));
@@ -479,6 +549,63 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         }
     }
 
+    /// The components `action` on `idx` writes and reads as a source.
+    fn accesses(&self, frame: &Frame<'_, '_>, action: Action, idx: usize) -> Unordered {
+        let id = component_id(frame, idx);
+        let source = match action {
+            Action::Copy | Action::Swap => {
+                self.source_component(frame, idx, &self.params_of(&id)).ok()
+            }
+            _ => None,
+        };
+        let mut a = Unordered::default();
+        if !matches!(action, Action::Invoke | Action::ProcessDependency) {
+            a.targets.push(id.clone());
+        }
+        a.sources.extend(source.clone());
+        if action == Action::Swap {
+            a.targets.extend(source);
+            a.sources.push(id);
+        }
+        a
+    }
+
+    /// Records what a command (or a whole nested sequence) accessed; with strict-order false,
+    /// refuses it if it writes a component an earlier command read as a source, or reads one
+    /// an earlier command wrote, since the last barrier.
+    fn note_access(
+        frame: &Frame<'_, '_>,
+        st: &mut SeqState,
+        a: Unordered,
+        idx: Option<usize>,
+        path: &[u16],
+    ) -> Result<(), Fail> {
+        if let Some(u) = st.unordered.as_mut() {
+            let conflict = a
+                .targets
+                .iter()
+                .find(|t| u.sources.contains(t))
+                .or_else(|| a.sources.iter().find(|s| u.targets.contains(s)));
+            if let Some(c) = conflict {
+                let component = (0..frame.manifest.index_count())
+                    .find(|i| component_id(frame, *i) == *c)
+                    .or(idx)
+                    .unwrap_or_default();
+                return Err(Fail::Abort(Self::err(
+                    frame,
+                    path,
+                    idx,
+                    CommandErrorKind::UnorderedSourceAndTarget { component },
+                )));
+            }
+            u.targets.extend(a.targets.iter().cloned());
+            u.sources.extend(a.sources.iter().cloned());
+        }
+        st.accessed.targets.extend(a.targets);
+        st.accessed.sources.extend(a.sources);
+        Ok(())
+    }
+
     fn try_each(
         &mut self,
         frame: &mut Frame<'_, '_>,
@@ -486,25 +613,21 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         empty_fallback: bool,
         idx: usize,
         path: &mut Vec<u16>,
-    ) -> Result<(), Fail> {
+    ) -> Result<Unordered, Fail> {
         for (n, option) in options.iter().enumerate() {
             let snapshot = self.snapshot();
-            let mut inner = SeqState {
-                current: Some(vec![idx]),
-                soft_failure: true,
-                nested: true,
-            };
+            let mut inner = SeqState::new(Some(vec![idx]), true, true);
             path.push(u16::try_from(n).unwrap_or(u16::MAX));
             let r = self.exec(frame, option, &mut inner, path);
             path.pop();
             match r {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(inner.accessed),
                 Err(Fail::Condition(e)) if inner.soft_failure => self.restore(snapshot, e)?,
                 Err(f) => return Err(f),
             }
         }
         if empty_fallback {
-            return Ok(());
+            return Ok(Unordered::default());
         }
         Err(Fail::Condition(Self::err(
             frame,

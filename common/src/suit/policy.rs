@@ -75,7 +75,8 @@ impl Permissions {
 pub struct TrustAnchor {
     /// Identifier reported back when this anchor authenticates a manifest.
     pub id: AnchorId,
-    /// COSE key id; if both this and a block's kid are non-empty they must be equal.
+    /// COSE key id. A signature's kid is a hint: anchors it names are tried first, the
+    /// others after them (bounded by `authenticate::MAX_KEY_TRIES`).
     pub kid: Vec<u8>,
     /// The verification key.
     pub key: VerificationKey,

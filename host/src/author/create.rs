@@ -31,7 +31,7 @@ use zeroize::Zeroizing;
 
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::encryption::algorithms::ContentAlgorithm;
-use suit_common::suit::author::{seal_envelope, Signer};
+use suit_common::suit::author::{seal_envelope_as, AuthForm, Signer};
 use suit_common::suit::envelope::{MAX_ENVELOPE_LEN, MAX_INTEGRATED_PAYLOADS};
 use suit_common::suit::policy::{Permissions, Role, TrustAnchor};
 use suit_common::suit::{Digest, Envelope};
@@ -143,6 +143,8 @@ pub struct SignOptions {
     pub es256: bool,
     /// Leave the envelope unsigned (digest only) for a later `sign` step.
     pub unsigned: bool,
+    /// One COSE_Sign block for all signature keys instead of a COSE_Sign1 block each.
+    pub cose_sign: bool,
 }
 
 /// Inputs of `create`.
@@ -338,8 +340,14 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         .filter(|c| !c.detached)
         .map(|c| (c.uri.as_str(), c.delivered.as_slice()))
         .collect();
-    let envelope = seal_envelope(&manifest, &signer_refs, &[], &integrated)
-        .map_err(|e| AuthorError::Create(format!("signing failed: {e:?}")))?;
+    let envelope = seal_envelope_as(
+        auth_form(&opts.sign),
+        &manifest,
+        &signer_refs,
+        &[],
+        &integrated,
+    )
+    .map_err(|e| AuthorError::Create(format!("signing failed: {e:?}")))?;
     if envelope.len() > MAX_ENVELOPE_LEN {
         return Err(AuthorError::Create(format!(
             "the envelope is {} bytes; devices accept at most {MAX_ENVELOPE_LEN} (make large payloads detached with a \"uri\")",
@@ -500,6 +508,15 @@ fn recipient_spec(r: &RecipientDesc, base: &Path) -> std::result::Result<Recipie
             })
         }
         _ => Err("give exactly one of \"key\" (P-256 public key) or \"kek\"".into()),
+    }
+}
+
+/// The authentication block form `sign` asks for.
+pub fn auth_form(sign: &SignOptions) -> AuthForm {
+    if sign.cose_sign {
+        AuthForm::CoseSign
+    } else {
+        AuthForm::Sign1
     }
 }
 

@@ -5,11 +5,11 @@
 
 use ciborium::value::Value;
 
-use suit_common::cose::create_auth_block;
+use suit_common::suit::author::{authentication_blocks, Signer};
 use suit_common::suit::policy::{Permissions, Role, TrustAnchor};
 use suit_common::suit::{Digest, Envelope};
 
-use super::create::{load_signers, SignOptions};
+use super::create::{auth_form, load_signers, SignOptions};
 use super::{AuthorError, Result};
 
 /// Most authentication blocks an envelope may carry after signing.
@@ -64,9 +64,17 @@ pub fn sign_envelope(envelope: &[u8], sign: &SignOptions) -> Result<Vec<u8>> {
             "an envelope carries at most {MAX_BLOCKS} authentication blocks"
         )));
     }
-    for (key, alg, kid) in &signers {
-        let block = create_auth_block(key, *alg, kid, &digest)
-            .map_err(|e| AuthorError::Create(format!("signing failed: {e:?}")))?;
+    let refs: Vec<Signer<'_>> = signers
+        .iter()
+        .map(|(key, alg, kid)| Signer {
+            key,
+            alg: *alg,
+            kid,
+        })
+        .collect();
+    let blocks = authentication_blocks(auth_form(sign), &refs, &digest)
+        .map_err(|e| AuthorError::Create(format!("signing failed: {e:?}")))?;
+    for block in blocks {
         items.push(Value::Bytes(block));
     }
     let mut auth = Vec::new();

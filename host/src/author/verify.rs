@@ -79,20 +79,31 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
         ),
     );
     for (i, raw) in env.auth_blocks().iter().enumerate() {
-        match AuthBlock::parse(raw) {
-            Ok(b) => w(
-                out,
-                format!(
-                    "  block {i}: {:?} (COSE alg {}){}",
-                    b.algorithm(),
-                    b.algorithm().cose_id(),
-                    if b.key_id().is_empty() {
-                        String::new()
-                    } else {
-                        format!(", kid {}", super::kid_str(b.key_id()))
-                    }
-                ),
-            ),
+        match AuthBlock::parse_signers(raw) {
+            Ok(entries) => {
+                // A COSE_Sign lists one line per signature.
+                let many = entries.len() > 1;
+                for (n, b) in entries.iter().enumerate() {
+                    w(
+                        out,
+                        format!(
+                            "  block {i}{}: {:?} (COSE alg {}){}",
+                            if many {
+                                format!(" signature {n}")
+                            } else {
+                                String::new()
+                            },
+                            b.algorithm(),
+                            b.algorithm().cose_id(),
+                            if b.key_id().is_empty() {
+                                String::new()
+                            } else {
+                                format!(", kid {}", super::kid_str(b.key_id()))
+                            }
+                        ),
+                    )
+                }
+            }
             Err(e) => w(out, format!("  block {i}: unusable: {e:?}")),
         }
     }

@@ -182,6 +182,10 @@ enum Cmd {
         /// Write the envelope unsigned (digest only), to be signed later with `sign`.
         #[arg(long)]
         unsigned: bool,
+        /// Put every signature into one COSE_Sign block (RFC 9052 multi-signer form) instead
+        /// of one COSE_Sign1 block per key (the default); HMAC keys keep a COSE_Mac0 each.
+        #[arg(long = "cose-sign")]
+        cose_sign: bool,
         /// Print the outcome as JSON (kebab-case; failures too).
         #[arg(long)]
         json: bool,
@@ -292,6 +296,10 @@ enum Cmd {
         /// Signature algorithm for P-256 keys.
         #[arg(long, value_enum, default_value = "esp256")]
         alg: SigAlg,
+        /// Put every signature into one COSE_Sign block (RFC 9052 multi-signer form) instead
+        /// of one COSE_Sign1 block per key (the default); HMAC keys keep a COSE_Mac0 each.
+        #[arg(long = "cose-sign")]
+        cose_sign: bool,
         /// Print the outcome as JSON (kebab-case; failures too).
         #[arg(long)]
         json: bool,
@@ -463,6 +471,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             payload_out,
             sequence_number,
             unsigned,
+            cose_sign,
             json: _,
         } => {
             if matches!(alg, SigAlg::Es256)
@@ -485,6 +494,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     hmac_keys,
                     es256: matches!(alg, SigAlg::Es256),
                     unsigned,
+                    cose_sign,
                 },
             })?;
             let _ = writeln!(
@@ -606,6 +616,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             sign_keys,
             hmac_keys,
             alg,
+            cose_sign,
             json: _,
         } => {
             let bytes = read_cbor_file(&envelope)?;
@@ -616,6 +627,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     hmac_keys: hmac_keys.clone(),
                     es256: matches!(alg, SigAlg::Es256),
                     unsigned: false,
+                    cose_sign,
                 },
             )?;
             suit_host::author::check_outputs(

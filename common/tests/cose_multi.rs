@@ -1,0 +1,315 @@
+//! COSE_Sign and COSE_Mac authentication blocks (RFC 9052 multi-signer / multi-recipient
+//! structures, manifest-37 §8.3): accepted next to COSE_Sign1 / COSE_Mac0, every verified
+//! signature counts as a signer for the per-component rules, the number of signatures is
+//! bounded before any cryptography, `kid` is a hint, and COSE_Mac takes direct recipients only.
+
+mod support;
+
+use coset::{
+    CoseMacBuilder, CoseRecipientBuilder, CoseSignBuilder, CoseSignatureBuilder, HeaderBuilder,
+    TaggedCborSerializable,
+};
+use suit_common::cose::{
+    create_auth_block, create_cose_mac, create_cose_sign, Algorithm, AuthBlock, CoseError,
+    SigningKey, MAX_COSE_SIGNERS,
+};
+use suit_common::suit::author::{authentication_blocks, seal_envelope_as, AuthForm, Signer};
+use suit_common::suit::error::{AuthError, CommandErrorKind, Error, PolicyError};
+use suit_common::suit::policy::{ComponentRule, Policy, Requirement, Role};
+use suit_common::suit::{process, Digest, Envelope, Procedure};
+use support::*;
+
+fn author_key() -> SigningKey {
+    p256_private_from_pem("suit-manifest-spec/private_key.pem")
+}
+
+fn operator_key() -> SigningKey {
+    SigningKey::ed25519(&[7u8; 32]).unwrap()
+}
+
+fn hmac_key() -> SigningKey {
+    SigningKey::hmac256(&[0x42u8; 32]).unwrap()
+}
+
+/// example1 (fetch + image-match + install of component [h'00']) with a real digest, and
+/// the image it installs.
+fn example1() -> (Vec<u8>, Vec<u8>) {
+    let image: Vec<u8> = (0..34768u32).map(|i| (i % 251) as u8).collect();
+    let manifest = replace_all(
+        &manifest_of(&hex_file("suit-manifest-spec/example1.signed.hex")),
+        &DUMMY_DIGEST,
+        &Digest::sha256(&image).0,
+    );
+    (manifest, image)
+}
+
+fn policy(operator_kid: &[u8]) -> Policy {
+    let mut operator = anchor(2, operator_key().verification_key(), Role::Operator);
+    operator.kid = operator_kid.to_vec();
+    Policy {
+        anchors: vec![
+            anchor(1, author_key().verification_key(), Role::Author),
+            operator,
+            anchor(3, hmac_key().verification_key(), Role::Operator),
+        ],
+        rules: Vec::new(),
+        require_plaintext_digest: false,
+    }
+}
+
+fn two_signers<'k>(a: &'k SigningKey, o: &'k SigningKey) -> Vec<Signer<'k>> {
+    vec![
+        Signer {
+            key: a,
+            alg: Algorithm::Esp256,
+            kid: b"author",
+        },
+        Signer {
+            key: o,
+            alg: Algorithm::EdDsa,
+            kid: b"operator",
+        },
+    ]
+}
+
+/// The encoded SUIT_Digest of a manifest (what every block signs).
+fn digest_of(manifest: &[u8]) -> Vec<u8> {
+    let mut bstr = Vec::new();
+    ciborium::into_writer(&ciborium::Value::Bytes(manifest.to_vec()), &mut bstr).unwrap();
+    Digest::sha256(&bstr).encode()
+}
+
+/// An envelope of `manifest` whose wrapper holds exactly `blocks`.
+fn envelope_with(manifest: &[u8], blocks: Vec<Vec<u8>>) -> Vec<u8> {
+    let mut items = vec![ciborium::Value::Bytes(digest_of(manifest))];
+    items.extend(blocks.into_iter().map(ciborium::Value::Bytes));
+    let mut auth = Vec::new();
+    ciborium::into_writer(&ciborium::Value::Array(items), &mut auth).unwrap();
+    let env = ciborium::Value::Tag(
+        107,
+        Box::new(ciborium::Value::Map(vec![
+            (2.into(), ciborium::Value::Bytes(auth)),
+            (3.into(), ciborium::Value::Bytes(manifest.to_vec())),
+        ])),
+    );
+    let mut out = Vec::new();
+    ciborium::into_writer(&env, &mut out).unwrap();
+    out
+}
+
+fn authenticate(env: &[u8], policy: &Policy) -> Result<Vec<u32>, Error> {
+    Envelope::decode(env)?
+        .authenticate(&policy.anchors)
+        .map(|a| a.signers)
+}
+
+#[test]
+fn cose_sign_with_two_signers_authenticates_both() {
+    let (manifest, _) = example1();
+    let (a, o) = (author_key(), operator_key());
+    let env = seal_envelope_as(
+        AuthForm::CoseSign,
+        &manifest,
+        &two_signers(&a, &o),
+        &[],
+        &[],
+    )
+    .unwrap();
+    // One block, a COSE_Sign (tag 98) with two signatures.
+    let e = Envelope::decode(&env).unwrap();
+    assert_eq!(e.auth_block_count(), 1);
+    assert_eq!(e.auth_blocks()[0][..2], [0xd8, 98]);
+    assert_eq!(
+        AuthBlock::parse_signers(e.auth_blocks()[0]).unwrap().len(),
+        2
+    );
+    // Provisioning messages and reports keep the single-signer forms.
+    assert_eq!(
+        AuthBlock::parse(e.auth_blocks()[0]).unwrap_err(),
+        CoseError::UnsupportedStructure(98)
+    );
+    assert_eq!(authenticate(&env, &policy(b"")).unwrap(), vec![1, 2]);
+}
+
+#[test]
+fn cose_sign_signers_count_for_required_signer_rules() {
+    let (manifest, image) = example1();
+    let (a, o) = (author_key(), operator_key());
+    let mut both = policy(b"");
+    both.rules.push(ComponentRule {
+        prefix: cid(&[&[0]]),
+        required: vec![
+            Requirement::Role(Role::Author),
+            Requirement::Role(Role::Operator),
+        ],
+    });
+    let run = |env: &[u8]| {
+        let mut dev = RecordingPlatform::spec_device();
+        dev.remote
+            .insert("http://example.com/file.bin".into(), image.clone());
+        process(env, Procedure::Update, &both, &no_keys(), &mut dev).map(|o| o.committed)
+    };
+    let signed_by_both = seal_envelope_as(
+        AuthForm::CoseSign,
+        &manifest,
+        &two_signers(&a, &o),
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(run(&signed_by_both).unwrap(), vec![cid(&[&[0]])]);
+
+    // The operator's signature inside the COSE_Sign is broken: only the author signed.
+    let d = digest_of(&manifest);
+    let block = &authentication_blocks(AuthForm::CoseSign, &two_signers(&a, &o), &d).unwrap()[0];
+    let mut sign = coset::CoseSign::from_tagged_slice(block).unwrap();
+    sign.signatures[1].signature[0] ^= 1;
+    let tampered = envelope_with(&manifest, vec![sign.to_tagged_vec().unwrap()]);
+    assert_eq!(authenticate(&tampered, &both).unwrap(), vec![1]);
+    match run(&tampered).unwrap_err() {
+        Error::Command(c) => assert!(matches!(
+            c.kind,
+            CommandErrorKind::Policy(PolicyError::MissingRequiredSigner { component: 0, .. })
+        )),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn too_many_signatures_are_refused_before_any_verification() {
+    let (manifest, _) = example1();
+    // MAX_COSE_SIGNERS + 1 signatures with garbage values: refused for their number, not
+    // for a failed verification (no verification ran).
+    let mut b = CoseSignBuilder::new();
+    for _ in 0..=MAX_COSE_SIGNERS {
+        b = b.add_signature(
+            CoseSignatureBuilder::new()
+                .protected(
+                    HeaderBuilder::new()
+                        .algorithm(coset::iana::Algorithm::ESP256)
+                        .build(),
+                )
+                .signature(vec![0u8; 64])
+                .build(),
+        );
+    }
+    let block = b.build().to_tagged_vec().unwrap();
+    assert_eq!(
+        authenticate(&envelope_with(&manifest, vec![block]), &policy(b"")).unwrap_err(),
+        Error::Auth(AuthError::Cose {
+            block: 0,
+            error: CoseError::TooManySigners
+        })
+    );
+    // The wrapper-wide bound: three COSE_Sign blocks of MAX_COSE_SIGNERS valid signatures
+    // each exceed MAX_SIGNATURES (8) although each block is within its own bound.
+    let a = author_key();
+    let signers: Vec<Signer<'_>> = (0..MAX_COSE_SIGNERS)
+        .map(|_| Signer {
+            key: &a,
+            alg: Algorithm::Esp256,
+            kid: b"",
+        })
+        .collect();
+    let d = digest_of(&manifest);
+    let one = authentication_blocks(AuthForm::CoseSign, &signers, &d).unwrap();
+    assert_eq!(one.len(), 1);
+    let env = envelope_with(
+        &manifest,
+        vec![one[0].clone(), one[0].clone(), one[0].clone()],
+    );
+    assert_eq!(
+        authenticate(&env, &policy(b"")).unwrap_err(),
+        Error::Auth(AuthError::Cose {
+            block: 2,
+            error: CoseError::TooManySigners
+        })
+    );
+    // The author tool refuses to make an oversized COSE_Sign.
+    let refs: Vec<(&SigningKey, Algorithm, &[u8])> = (0..=MAX_COSE_SIGNERS)
+        .map(|_| (&a, Algorithm::Esp256, &b""[..]))
+        .collect();
+    assert_eq!(
+        create_cose_sign(&refs, &d).unwrap_err(),
+        CoseError::TooManySigners
+    );
+}
+
+#[test]
+fn kid_is_a_hint_not_a_filter() {
+    let (manifest, _) = example1();
+    let o = operator_key();
+    let d = digest_of(&manifest);
+    // The block names a kid the operator's anchor does not carry: still tried, and verified.
+    let block = create_auth_block(&o, Algorithm::EdDsa, b"renamed", &d).unwrap();
+    let env = envelope_with(&manifest, vec![block]);
+    assert_eq!(authenticate(&env, &policy(b"operator")).unwrap(), vec![2]);
+    // Inside a COSE_Sign too.
+    let block = create_cose_sign(&[(&o, Algorithm::EdDsa, &b"renamed"[..])], &d).unwrap();
+    let env = envelope_with(&manifest, vec![block]);
+    assert_eq!(authenticate(&env, &policy(b"operator")).unwrap(), vec![2]);
+}
+
+#[test]
+fn cose_mac_with_a_direct_recipient_authenticates_with_the_hmac_anchor() {
+    let (manifest, _) = example1();
+    let d = digest_of(&manifest);
+    let block = create_cose_mac(&hmac_key(), Algorithm::Hmac256, b"mac-key", &d).unwrap();
+    assert_eq!(block[..2], [0xd8, 97]);
+    let env = envelope_with(&manifest, vec![block.clone()]);
+    assert_eq!(authenticate(&env, &policy(b"")).unwrap(), vec![3]);
+    // Another manifest's digest: the tag does not verify.
+    let mut other = manifest.clone();
+    let last = other.len() - 1;
+    other[last] ^= 1;
+    let env = envelope_with(&other, vec![block]);
+    assert!(matches!(
+        authenticate(&env, &policy(b"")).unwrap_err(),
+        Error::Auth(AuthError::BadSignature { block: 0 })
+    ));
+}
+
+#[test]
+fn cose_mac_recipients_other_than_direct_are_refused() {
+    let (manifest, _) = example1();
+    // An A128KW recipient (alg -3) would carry a wrapped MAC key: the device has no KEK
+    // role for manifests, so it is refused by name rather than ignored.
+    let recipient = CoseRecipientBuilder::new()
+        .unprotected(
+            HeaderBuilder::new()
+                .algorithm(coset::iana::Algorithm::A128KW)
+                .key_id(b"kek".to_vec())
+                .build(),
+        )
+        .ciphertext(vec![0u8; 40])
+        .build();
+    let block = CoseMacBuilder::new()
+        .protected(
+            HeaderBuilder::new()
+                .algorithm(coset::iana::Algorithm::HMAC_256_256)
+                .build(),
+        )
+        .tag(vec![0u8; 32])
+        .add_recipient(recipient)
+        .build()
+        .to_tagged_vec()
+        .unwrap();
+    assert_eq!(
+        authenticate(&envelope_with(&manifest, vec![block]), &policy(b"")).unwrap_err(),
+        Error::Auth(AuthError::Cose {
+            block: 0,
+            error: CoseError::UnsupportedRecipient(-3)
+        })
+    );
+}
+
+#[test]
+fn sign1_stays_the_default_form() {
+    let (manifest, _) = example1();
+    let (a, o) = (author_key(), operator_key());
+    let env = suit_common::suit::author::seal_envelope(&manifest, &two_signers(&a, &o), &[], &[])
+        .unwrap();
+    let e = Envelope::decode(&env).unwrap();
+    assert_eq!(e.auth_block_count(), 2);
+    assert!(e.auth_blocks().iter().all(|b| b[..2] == [0xd2, 0x84]));
+}
