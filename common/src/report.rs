@@ -405,6 +405,7 @@ pub fn command_error_code(kind: &CommandErrorKind) -> i64 {
         CommandErrorKind::DecryptingFetch => 22,
         CommandErrorKind::UnorderedSourceAndTarget { .. } => 40,
         CommandErrorKind::UnorderedRunSequenceIndex => 41,
+        CommandErrorKind::DependencyNotProcessed => 42,
     };
     code::COMMAND + n
 }

@@ -220,3 +220,216 @@ fn unordered_run_sequence_may_set_the_index_only_as_its_first_command() {
         CommandErrorKind::UnorderedRunSequenceIndex
     );
 }
+
+// ---- suit-directive-process-dependency (trust domains) ----
+
+const DEVICE: [u8; 16] = *b"device-identity!";
+
+/// A manifest with `components`, dependencies at `deps`, an optional `shared` sequence
+/// (vendor / class checks on component 0 are prepended) and `install`.
+fn manifest_with(
+    components: &[&[u8]],
+    deps: &[i64],
+    shared: Vec<Value>,
+    install: Vec<Value>,
+    component_id: &[u8],
+) -> Vec<u8> {
+    let mut sh = vec![
+        int(12),
+        int(0),
+        int(20),
+        map(vec![(1, bytes(&VENDOR_ID)), (2, bytes(&CLASS_ID))]),
+        int(1),
+        int(15),
+        int(2),
+        int(15),
+    ];
+    sh.extend(shared);
+    let mut common = vec![(
+        2,
+        Value::Array(
+            components
+                .iter()
+                .map(|c| Value::Array(vec![bytes(c)]))
+                .collect(),
+        ),
+    )];
+    if !deps.is_empty() {
+        common.insert(
+            0,
+            (1, map(deps.iter().map(|d| (*d, map(vec![]))).collect())),
+        );
+    }
+    common.push((4, bytes(&cbor(&Value::Array(sh)))));
+    cbor(&map(vec![
+        (1, int(1)),
+        (2, int(1)),
+        (3, bytes(&cbor(&map(common)))),
+        (5, Value::Array(vec![bytes(component_id)])),
+        (20, bytes(&cbor(&Value::Array(install)))),
+    ]))
+}
+
+fn sealed(manifest: &[u8], integrated: &[(&str, &[u8])]) -> Vec<u8> {
+    let key = author_key();
+    seal_envelope(
+        manifest,
+        &[Signer {
+            key: &key,
+            alg: Algorithm::Esp256,
+            kid: b"",
+        }],
+        &[],
+        integrated,
+    )
+    .unwrap()
+}
+
+/// The dependency: component `x`, install checks the device identifier (a parameter the
+/// dependent may set) and writes `x`. `fail_hard` makes its install abort (a write without
+/// content) instead.
+fn dependency(fail_hard: bool) -> (Vec<u8>, Vec<u8>) {
+    let install = if fail_hard {
+        vec![int(12), int(0), int(18), int(15)]
+    } else {
+        vec![
+            int(12),
+            int(0),
+            int(24),
+            int(15),
+            int(20),
+            map(vec![(18, bytes(b"from the dependency"))]),
+            int(18),
+            int(15),
+        ]
+    };
+    let m = manifest_with(&[b"x"], &[], vec![], install, b"dependency.suit");
+    let env = sealed(&m, &[]);
+    let mut bstr = Vec::new();
+    ciborium::into_writer(&Value::Bytes(m), &mut bstr).unwrap();
+    (env, suit_common::suit::Digest::sha256(&bstr).encode())
+}
+
+/// Dependent prologue in install: select the dependency (index 1), fetch it, check it.
+fn fetch_dependency(digest: &[u8]) -> Vec<Value> {
+    vec![
+        int(12),
+        int(1),
+        int(20),
+        map(vec![(3, bytes(digest)), (21, text("#dep"))]),
+        int(21),
+        int(15),
+        int(7),
+        int(15),
+    ]
+}
+
+fn device_id(id: &[u8; 16]) -> Vec<Value> {
+    vec![
+        int(12),
+        int(0),
+        int(20),
+        map(vec![(24, bytes(id))]),
+        int(12),
+        int(1),
+    ]
+}
+
+fn run_dependent(
+    shared: Vec<Value>,
+    install: Vec<Value>,
+    dep: &[u8],
+) -> Result<Vec<suit_common::suit::ComponentId>, Error> {
+    let m = manifest_with(
+        &[b"x", b"dependency.suit"],
+        &[1],
+        shared,
+        install,
+        b"dependent",
+    );
+    let env = sealed(&m, &[("#dep", dep)]);
+    let mut dev = RecordingPlatform::spec_device();
+    dev.device = Some(DEVICE.to_vec());
+    process(
+        &env,
+        Procedure::Update,
+        &spec_policy(),
+        &no_keys(),
+        &mut dev,
+    )
+    .map(|o| o.committed)
+}
+
+#[test]
+fn a_failed_condition_in_a_dependency_is_a_failed_condition_in_the_dependent() {
+    let (dep, digest) = dependency(false);
+    // try-each: first with a wrong device identifier (the dependency's condition fails),
+    // then with the right one.
+    let attempt = |id: &[u8; 16]| {
+        let mut o = device_id(id);
+        o.extend([int(11), int(15)]);
+        seq(o)
+    };
+    let mut install = fetch_dependency(&digest);
+    install.extend([
+        int(15),
+        Value::Array(vec![attempt(b"another-device!!"), attempt(&DEVICE)]),
+    ]);
+    assert_eq!(
+        run_dependent(vec![], install, &dep).unwrap(),
+        vec![cid(&[b"x"])]
+    );
+
+    // An abort in the dependency aborts the dependent, try-each or not.
+    let (dep, digest) = dependency(true);
+    let mut install = fetch_dependency(&digest);
+    install.extend([
+        int(15),
+        Value::Array(vec![seq(vec![int(11), int(15)]), seq(vec![])]),
+    ]);
+    match run_dependent(vec![], install, &dep).unwrap_err() {
+        Error::Command(c) => assert!(matches!(c.kind, CommandErrorKind::Dependency(_))),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn process_dependency_in_the_shared_sequence_is_refused() {
+    // Already refused when the manifest is decoded (the shared sequence holds conditions
+    // and parameter / control commands only), directly or nested in try-each; the engine
+    // refuses it again at run time (NotAllowedInShared) in case a decoder path lets it by.
+    let (dep, digest) = dependency(false);
+    let mut install = fetch_dependency(&digest);
+    install.extend([int(11), int(15)]);
+    for shared in [
+        vec![int(12), int(1), int(11), int(15)],
+        vec![
+            int(12),
+            int(1),
+            int(15),
+            Value::Array(vec![seq(vec![int(11), int(15)])]),
+        ],
+    ] {
+        match run_dependent(shared, install.clone(), &dep).unwrap_err() {
+            Error::Invalid { at, .. } => assert_eq!(at, "suit-shared-sequence"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_section_that_skips_its_dependency_is_aborted() {
+    let (dep, digest) = dependency(false);
+    // Fetched and checked, never processed, although the dependency has an install section.
+    let mut install = device_id(&DEVICE);
+    install.extend(fetch_dependency(&digest));
+    assert_eq!(
+        kind(run_dependent(vec![], install.clone(), &dep).unwrap_err()),
+        CommandErrorKind::DependencyNotProcessed
+    );
+    install.extend([int(11), int(15)]);
+    assert_eq!(
+        run_dependent(vec![], install, &dep).unwrap(),
+        vec![cid(&[b"x"])]
+    );
+}

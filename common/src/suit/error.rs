@@ -333,6 +333,9 @@ pub enum CommandErrorKind {
     /// its first command (for an integer index), or at all (index true / a list), or does
     /// not begin with one for an integer index (manifest-37 §6.7: MUST abort).
     UnorderedRunSequenceIndex,
+    /// A section of a dependent ended without processing a dependency that has the same
+    /// section (trust domains, required checks: MUST abort).
+    DependencyNotProcessed,
 }
 
 /// Plain sentences (see [`super::explain`]): the same words in the TA's refusals, the agent

@@ -223,6 +223,11 @@ fn command(k: &CommandErrorKind) -> String {
              first command (integer index) and not at all for index true or a list"
                 .into()
         }
+        CommandErrorKind::DependencyNotProcessed => {
+            "the section ended without process-dependency for a dependency that has this \
+             section (a dependent must process its dependencies in every section)"
+                .into()
+        }
         // Kinds added later read as their names until they get a sentence here.
         #[allow(unreachable_patterns)]
         other => format!("{other:?}"),

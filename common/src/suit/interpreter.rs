@@ -154,6 +154,8 @@ struct Frame<'m, 'e> {
     section: Section,
     /// Dependency indices that passed dependency-integrity in this manifest's context.
     verified_dependencies: Vec<usize>,
+    /// Dependency indices processed (process-dependency succeeded) in the current section.
+    processed_dependencies: Vec<usize>,
 }
 
 /// Per-sequence interpreter state.
@@ -227,6 +229,9 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     pub(crate) installing: bool,
     /// Sequence number of the manifest whose directive is staging right now.
     staging_sequence: u64,
+    /// The last process-dependency failed on a condition inside the dependency (forwarded as
+    /// a condition failure, not an abort).
+    dependency_condition_failed: bool,
 }
 
 /// Where payload bytes come from.
@@ -251,6 +256,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             invoked: Vec::new(),
             installing: true,
             staging_sequence: 0,
+            dependency_condition_failed: false,
         }
     }
 
@@ -274,6 +280,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             depth: 0,
             section: Section::Shared,
             verified_dependencies: Vec::new(),
+            processed_dependencies: Vec::new(),
         };
         for s in sections {
             self.run_section(&mut frame, *s)?;
@@ -283,22 +290,72 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
 
     /// Runs the shared sequence and then `section`, if the manifest has that section.
     fn run_section(&mut self, frame: &mut Frame<'_, '_>, section: Section) -> Result<(), Error> {
-        let Some(seq) = frame.manifest.section(section)? else {
+        self.run_section_keep(frame, section)
+            .map_err(Fail::into_error)
+    }
+
+    /// [`Self::run_section`] keeping whether a condition failed or the section aborted.
+    fn run_section_keep(
+        &mut self,
+        frame: &mut Frame<'_, '_>,
+        section: Section,
+    ) -> Result<(), Fail> {
+        let Some(seq) = frame.manifest.section(section).map_err(Fail::Abort)? else {
             return Ok(());
         };
+        frame.processed_dependencies.clear();
         if let Some(shared) = &frame.manifest.common.shared_sequence {
             frame.section = Section::Shared;
             self.run_top(frame, shared)?;
         }
         frame.section = section;
-        self.run_top(frame, seq)
+        self.run_top(frame, seq)?;
+        self.check_dependencies_processed(frame, section)
+            .map_err(Fail::Abort)
     }
 
-    fn run_top(&mut self, frame: &mut Frame<'_, '_>, seq: &CommandSequence) -> Result<(), Error> {
+    /// Trust domains, required checks: at the end of each section of a dependent, the
+    /// corresponding section of each dependency (if it has one) has been executed. A
+    /// dependency not fetched in this run cannot have been processed: that is left to the
+    /// directives that need it. (The other required check, "the dependent populates every
+    /// sequence its dependencies have", is not enforced: the firmware-encryption draft's
+    /// dependency example has a dependency with a validate section under a dependent
+    /// without one.)
+    fn check_dependencies_processed(
+        &mut self,
+        frame: &Frame<'_, '_>,
+        section: Section,
+    ) -> Result<(), Error> {
+        for d in &frame.manifest.common.dependencies {
+            if frame.processed_dependencies.contains(&d.index) {
+                continue;
+            }
+            let id = component_id(frame, d.index);
+            let Some(bytes) = self.dependency_bytes(&id) else {
+                continue;
+            };
+            let auth = Envelope::decode(&bytes).and_then(|e| e.authenticate(&self.policy.anchors));
+            let has_section = match auth {
+                Ok(a) => a.manifest.section(section).ok().flatten().is_some(),
+                // Refused when processed; not processing it is the failure to report here.
+                Err(_) => true,
+            };
+            if has_section {
+                return Err(Self::err(
+                    frame,
+                    &[],
+                    Some(d.index),
+                    CommandErrorKind::DependencyNotProcessed,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn run_top(&mut self, frame: &mut Frame<'_, '_>, seq: &CommandSequence) -> Result<(), Fail> {
         let mut st = SeqState::new(default_index(frame.manifest), false, false);
         let mut path = Vec::new();
         self.exec(frame, seq, &mut st, &mut path)
-            .map_err(Fail::into_error)
     }
 
     fn exec(
@@ -508,7 +565,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         disclosure,
                     });
                     if let Err(kind) = r {
-                        return Err(Fail::Abort(Self::err(frame, path, Some(idx), kind)));
+                        let e = Self::err(frame, path, Some(idx), kind);
+                        if core::mem::take(&mut self.dependency_condition_failed) {
+                            return Err(Fail::Condition(e));
+                        }
+                        return Err(Fail::Abort(e));
                     }
                 }
                 Ok(())
@@ -642,6 +703,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             params: self.params.clone(),
             staged: self.staged.clone(),
             dependencies: self.dependencies.len(),
+            sequence_updates: self.sequence_updates.len(),
         }
     }
 
@@ -668,6 +730,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         }
         self.staged = snap.staged;
         self.dependencies.truncate(snap.dependencies);
+        // A dependency processed inside the failed sequence does not get its number stored.
+        self.sequence_updates.truncate(snap.sequence_updates);
         Ok(())
     }
 
@@ -1189,6 +1253,10 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         _path: &mut Vec<u16>,
     ) -> Result<(), CommandErrorKind> {
         use CommandErrorKind as K;
+        // Trust domains: never in the shared sequence ("Common metadata").
+        if frame.section == Section::Shared {
+            return Err(K::NotAllowedInShared);
+        }
         if frame.manifest.dependency(idx).is_none() {
             return Err(K::NotADependency);
         }
@@ -1239,9 +1307,22 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             depth: frame.depth + 1,
             section: frame.section,
             verified_dependencies: Vec::new(),
+            processed_dependencies: Vec::new(),
         };
         let section = frame.section;
-        self.run_section(&mut sub, section).map_err(dep)
+        match self.run_section_keep(&mut sub, section) {
+            Ok(()) => {
+                frame.processed_dependencies.push(idx);
+                Ok(())
+            }
+            Err(f) => {
+                // Trust domains: the dependency's last status is forwarded; an abort in it
+                // aborts the dependent, a failed condition is a failed condition there
+                // (a dependent's try-each / soft-failure may absorb it).
+                self.dependency_condition_failed = matches!(f, Fail::Condition(_));
+                Err(dep(f.into_error()))
+            }
+        }
     }
 }
 
@@ -1254,6 +1335,7 @@ struct Snapshot {
     params: Vec<(ComponentId, Parameters)>,
     staged: Vec<Staged>,
     dependencies: usize,
+    sequence_updates: usize,
 }
 
 struct Sink {
