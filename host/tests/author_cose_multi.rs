@@ -1,0 +1,205 @@
+//! `suit-author` and COSE_Sign (issue 10 item 7): `create --cose-sign` / `sign --cose-sign`
+//! put several signers into one COSE_Sign block that `verify` lists per signature and
+//! `verify --process` (the TA's own service) accepts; and slot conditions under
+//! `verify --process` get the TA's refusal.
+
+#![allow(clippy::useless_vec)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
+const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
+
+macro_rules! args {
+    ($($a:expr),* $(,)?) => { vec![$(std::ffi::OsString::from($a)),*] };
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[std::ffi::OsString]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_suit-author"))
+        .args(args)
+        .output()
+        .expect("run suit-author");
+    let r = Run {
+        code: out.status.code().expect("suit-author died"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}
+
+fn ok(args: &[std::ffi::OsString]) -> Run {
+    let r = run(args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    r
+}
+
+fn with_suffix(p: &Path, s: &str) -> PathBuf {
+    let mut o = p.as_os_str().to_owned();
+    o.push(s);
+    PathBuf::from(o)
+}
+
+fn keygen(dir: &Path, kind: &str, name: &str) -> PathBuf {
+    let prefix = dir.join(name);
+    ok(&args!["keygen", "--type", kind, "--out", &prefix]);
+    prefix
+}
+
+fn description(dir: &Path) -> PathBuf {
+    std::fs::write(dir.join("fw.bin"), b"firmware signed by two parties").unwrap();
+    let desc = serde_json::json!({
+        "sequence-number": 2,
+        "vendor-id": VENDOR,
+        "class-id": CLASS,
+        "components": [{ "id": ["firmware"], "file": "fw.bin" }],
+    });
+    let p = dir.join("fw.json");
+    std::fs::write(&p, serde_json::to_vec(&desc).unwrap()).unwrap();
+    p
+}
+
+fn verify(env: &Path, anchors: &[&Path], process: bool, out: &Path) -> Run {
+    let mut a = args!["verify"];
+    for k in anchors {
+        a.extend(args!["--trust-anchor", with_suffix(k, ".pub.pem")]);
+    }
+    a.push(env.into());
+    if process {
+        a.extend(args![
+            "--process",
+            "--vendor-id",
+            VENDOR,
+            "--class-id",
+            CLASS,
+            "--out",
+            out
+        ]);
+    }
+    run(&a)
+}
+
+#[test]
+fn create_and_sign_emit_one_cose_sign_for_several_signers() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p256 = keygen(d, "p256", "author");
+    let ed = keygen(d, "ed25519", "operator");
+    let desc = description(d);
+
+    let env = d.join("multi.suit");
+    ok(&args![
+        "create",
+        &desc,
+        "-o",
+        &env,
+        "--sign-key",
+        with_suffix(&p256, ".priv.pem"),
+        "--sign-key",
+        with_suffix(&ed, ".priv.pem"),
+        "--cose-sign"
+    ]);
+    let r = verify(&env, &[&p256, &ed], false, d);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("1 authentication block(s)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("block 0 signature 0: Esp256"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("block 0 signature 1: EdDsa"),
+        "{}",
+        r.stdout
+    );
+    // Either signer alone is enough to authenticate (the other signature's key is unknown).
+    assert_eq!(verify(&env, &[&ed], false, d).code, 0);
+    // The simulated device (the TA's service) installs it.
+    let r = verify(&env, &[&p256, &ed], true, &d.join("out"));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // Default stays one COSE_Sign1 per key.
+    let env1 = d.join("sign1.suit");
+    ok(&args![
+        "create",
+        &desc,
+        "-o",
+        &env1,
+        "--sign-key",
+        with_suffix(&p256, ".priv.pem"),
+        "--sign-key",
+        with_suffix(&ed, ".priv.pem")
+    ]);
+    let r = verify(&env1, &[&p256, &ed], false, d);
+    assert!(
+        r.stdout.contains("2 authentication block(s)"),
+        "{}",
+        r.stdout
+    );
+
+    // sign --cose-sign adds one COSE_Sign to an unsigned envelope.
+    let unsigned = d.join("unsigned.suit");
+    ok(&args!["create", &desc, "-o", &unsigned, "--unsigned"]);
+    let signed = d.join("signed.suit");
+    ok(&args![
+        "sign",
+        &unsigned,
+        "-o",
+        &signed,
+        "--sign-key",
+        with_suffix(&p256, ".priv.pem"),
+        "--sign-key",
+        with_suffix(&ed, ".priv.pem"),
+        "--cose-sign"
+    ]);
+    let r = verify(&signed, &[&p256, &ed], false, d);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("block 0 signature 1: EdDsa"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn slot_conditions_under_process_get_the_tas_refusal() {
+    // example3 selects a slot with condition-component-slot. The TA keeps no slots, and
+    // `verify --process` runs the TA's own service: the same typed refusal, at the same
+    // command (1.0.1 of the shared sequence: try-each, option 0, the slot condition).
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/suit-manifest-spec");
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&args![
+        "verify",
+        "--trust-anchor",
+        vectors.join("public_key.pem"),
+        vectors.join("example3.signed.hex"),
+        "--process",
+        "--vendor-id",
+        VENDOR,
+        "--class-id",
+        CLASS,
+        "--out",
+        dir.path().join("out")
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains(
+            "command 1.0.1 of suit-shared-sequence on component 0: platform: operation not \
+             supported by this device"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("nothing was installed"), "{}", r.stderr);
+}
