@@ -23,8 +23,8 @@
 //! ([`label::EXT_AUTHENTICATED`]) and the device's state when the report was signed
 //! ([`label::EXT_DEVICE_STATE`]). A SUIT_Record carries two extra elements after
 //! `suit-record-properties` (the `$$SUIT_Record_Extensions` socket): the SUIT command label and
-//! whether the command succeeded, because the engine cannot yet give the byte offset of a
-//! command that did not fail (see [`ReportBuilder::record`]).
+//! whether the command succeeded (a record of a command that succeeded says so; the draft's
+//! fields alone cannot).
 //!
 //! What a report may say (the device signs it, the REE carries it):
 //! * claims about the manifest (suit-reference, sequence number, records) come only from an
@@ -761,8 +761,6 @@ pub struct ReportBuilder {
     sequence_number: Option<u64>,
     components: Vec<ComponentId>,
     entries: Vec<Entry>,
-    /// Per entry: its manifest depth, and whether its walk's first element is still unknown.
-    pending: Vec<(usize, u8)>,
     dropped: u64,
 }
 
@@ -841,56 +839,35 @@ impl ReportBuilder {
     /// policy bits ask for one; returns [`ReportBuilder::wants_sysinfo`], and the caller then
     /// passes the component's measured properties to [`ReportBuilder::system_properties`].
     ///
-    /// The engine's [`Record`] carries neither the command's position nor the component index
-    /// nor the dependency walk: the index comes from the root manifest's component list (when
-    /// built [`ReportBuilder::for_envelope`]), the offset is 0, and the command label and
-    /// success go in the record's extension elements. A record of a dependency (depth d > 0)
-    /// gets a walk of d elements whose first is the root component index of the dependency
-    /// processed next at depth 0, the others 0.
+    /// The engine's [`Record`] locates the command exactly: the dependency walk
+    /// (suit-record-manifest-id), the section, the byte offset in the section's command
+    /// sequence and the component index in the manifest that holds the command. The command
+    /// label and its success go in the record's extension elements.
     pub fn record(&mut self, record: &Record<'_>) -> bool {
         self.record_at(record, None, None)
     }
 
-    /// As [`ReportBuilder::record`], with the byte offset and component index when the caller
-    /// knows them (for an engine that passes them).
+    /// As [`ReportBuilder::record`], with the offset and component index replaced by the
+    /// caller's where given.
     pub fn record_at(
         &mut self,
         record: &Record<'_>,
         offset: Option<u64>,
         component_index: Option<usize>,
     ) -> bool {
-        if record.event == Event::ProcessDependency && record.manifest_depth == 0 {
-            // Everything recorded deeper since the last one came from this dependency.
-            let idx = record.component.and_then(|c| self.index_of(c)).unwrap_or(0) as u64;
-            for (i, _) in self.pending.drain(..) {
-                if let Some(Entry::Record(r)) = self.entries.get_mut(i) {
-                    if let Some(first) = r.manifest_id.first_mut() {
-                        *first = idx;
-                    }
-                }
-            }
-        }
         if Self::wants_record(record) {
-            let depth = record.manifest_depth;
-            let component_index = component_index.or_else(|| {
-                if depth == 0 {
-                    record.component.and_then(|c| self.index_of(c))
-                } else {
-                    None
-                }
-            });
+            let component_index = component_index.or(record.component_index);
+            let walk = record.manifest_id;
             let r = ReportRecord {
-                manifest_id: vec![0; usize::from(depth).min(MAX_WALK)],
+                manifest_id: walk.get(..walk.len().min(MAX_WALK)).unwrap_or(&[]).to_vec(),
                 section: section_label(record.section),
-                offset: offset.unwrap_or(0),
+                offset: offset.unwrap_or(record.offset),
                 component_index: component_index.map_or(0, |i| i as u64),
                 properties: Vec::new(),
                 command: Some(command_label(record.event)),
                 success: Some(record.success),
             };
-            if self.push(Entry::Record(r)) && depth > 0 {
-                self.pending.push((self.entries.len() - 1, depth));
-            }
+            self.push(Entry::Record(r));
         }
         Self::wants_sysinfo(record)
     }
@@ -945,10 +922,6 @@ impl ReportBuilder {
             dropped_records: self.dropped,
             has_capability_report: false,
         }
-    }
-
-    fn index_of(&self, c: &ComponentId) -> Option<usize> {
-        self.components.iter().position(|x| x == c)
     }
 
     fn push(&mut self, entry: Entry) -> bool {
@@ -1247,19 +1220,24 @@ fn failure_record(error: &Error, envelope: Option<&[u8]>) -> ReportRecord {
 }
 
 fn command_record(walk: Vec<u64>, loc: &Location, envelope: Option<&[u8]>) -> ReportRecord {
-    // Offsets are known only for the root manifest, whose bytes the caller holds.
-    let located = match envelope {
-        Some(env) if walk.is_empty() => command_offset(env, loc.section, &loc.path),
+    // The engine gives the offset at every depth; the command label is read back from the
+    // root manifest's bytes when the caller holds them (a dependency's are not kept).
+    let label = match envelope {
+        Some(env) if walk.is_empty() && loc.offset.is_some() => {
+            command_offset(env, loc.section, &loc.path)
+                .filter(|(o, _)| Some(*o) == loc.offset)
+                .map(|(_, l)| l)
+        }
         _ => None,
     };
     ReportRecord {
         manifest_id: walk,
         section: section_label(loc.section),
-        offset: located.map_or(0, |(o, _)| o),
+        offset: loc.offset.unwrap_or(0),
         component_index: loc.component.map_or(0, |i| i as u64),
         properties: Vec::new(),
-        command: located.map(|(_, l)| l),
-        success: located.map(|_| false),
+        command: label,
+        success: label.map(|_| false),
     }
 }
 

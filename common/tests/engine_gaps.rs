@@ -433,3 +433,150 @@ fn a_section_that_skips_its_dependency_is_aborted() {
         vec![cid(&[b"x"])]
     );
 }
+
+// ---- records locate their command: dependency walk, section offset, component index ----
+
+use suit_common::report::{self, ReportBuilder, ReportResult};
+use suit_common::suit::error::Section;
+use suit_common::suit::platform::{Event, IdentifierKind, Platform, PlatformError, Record};
+use suit_common::suit::ComponentId;
+
+/// (manifest-id, section, offset, component index, event, success) of every engine record.
+type Located = (Vec<u64>, Section, u64, Option<usize>, Event, bool);
+
+struct Locating {
+    dev: RecordingPlatform,
+    seen: Vec<Located>,
+    report: ReportBuilder,
+}
+
+impl Platform for Locating {
+    fn identifier_matches(&self, k: IdentifierKind, c: &ComponentId, v: &[u8]) -> bool {
+        self.dev.identifier_matches(k, c, v)
+    }
+    fn fetch_open(&mut self, uri: &str, a: Option<&[u8]>) -> Result<(), PlatformError> {
+        self.dev.fetch_open(uri, a)
+    }
+    fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError> {
+        self.dev.fetch_read(buf)
+    }
+    fn stage_open(&mut self, c: &ComponentId) -> Result<(), PlatformError> {
+        self.dev.stage_open(c)
+    }
+    fn stage_write(&mut self, c: &ComponentId, d: &[u8]) -> Result<(), PlatformError> {
+        self.dev.stage_write(c, d)
+    }
+    fn stage_discard(&mut self, c: &ComponentId) {
+        self.dev.stage_discard(c)
+    }
+    fn read(&self, c: &ComponentId, o: u64, buf: &mut [u8]) -> Result<usize, PlatformError> {
+        self.dev.read(c, o, buf)
+    }
+    fn sequence_number(&self, k: &[u8]) -> Result<Option<u64>, PlatformError> {
+        self.dev.sequence_number(k)
+    }
+    fn stage_sequence_number(&mut self, k: &[u8], v: u64) -> Result<(), PlatformError> {
+        self.dev.stage_sequence_number(k, v)
+    }
+    fn commit(&mut self) -> Result<(), PlatformError> {
+        self.dev.commit()
+    }
+    fn discard(&mut self) {
+        self.dev.discard()
+    }
+    fn report(&mut self, r: &Record<'_>) {
+        self.seen.push((
+            r.manifest_id.to_vec(),
+            r.section,
+            r.offset,
+            r.component_index,
+            r.event,
+            r.success,
+        ));
+        self.report.record(r);
+    }
+}
+
+fn locate(install: Vec<Value>, dep: &[u8]) -> (Vec<u8>, Locating, Result<(), Error>) {
+    let m = manifest_with(
+        &[b"x", b"dependency.suit"],
+        &[1],
+        vec![],
+        install,
+        b"dependent",
+    );
+    let env = sealed(&m, &[("#dep", dep)]);
+    let mut p = Locating {
+        dev: RecordingPlatform::spec_device(),
+        seen: Vec::new(),
+        report: ReportBuilder::new(),
+    };
+    p.dev.device = Some(DEVICE.to_vec());
+    let r = process(&env, Procedure::Update, &spec_policy(), &no_keys(), &mut p).map(|_| ());
+    (env, p, r)
+}
+
+/// Byte offset of the command at `path` of `section` in `env` (the independent walker).
+fn offset(env: &[u8], section: Section, path: &[u16]) -> u64 {
+    report::command_offset(env, section, path).unwrap().0
+}
+
+#[test]
+fn records_carry_the_dependency_walk_offset_and_component_index() {
+    let (dep, digest) = dependency(false);
+    let mut install = device_id(&DEVICE); // commands 0-2
+    install.extend(fetch_dependency(&digest)); // commands 3-6
+    install.extend([int(15), Value::Array(vec![seq(vec![int(11), int(15)])])]); // command 7: try-each, option 0, command 0: process-dependency
+    let (env, p, r) = locate(install, &dep);
+    r.unwrap();
+    let dev_cond = Event::Condition(suit_common::suit::error::ConditionKind::DeviceIdentifier);
+    // The dependency's device-identifier condition: command 1 of its install, component 0
+    // of the dependency, walk [1] (the dependent's component index of the dependency).
+    let in_dep = p.seen.iter().find(|s| s.4 == dev_cond).unwrap();
+    assert_eq!(
+        in_dep,
+        &(
+            vec![1],
+            Section::Install,
+            offset(&dep, Section::Install, &[1]),
+            Some(0),
+            dev_cond,
+            true
+        )
+    );
+    // The dependency's write (command 3).
+    let write = p.seen.iter().find(|s| s.4 == Event::Write).unwrap();
+    assert_eq!(
+        (write.0.clone(), write.2, write.3),
+        (vec![1], offset(&dep, Section::Install, &[3]), Some(0))
+    );
+    // process-dependency, nested in the dependent's try-each: root walk, nested offset.
+    let pd = p
+        .seen
+        .iter()
+        .find(|s| s.4 == Event::ProcessDependency)
+        .unwrap();
+    assert_eq!(
+        (pd.0.clone(), pd.2, pd.3),
+        (vec![], offset(&env, Section::Install, &[7, 0, 0]), Some(1))
+    );
+    assert!(pd.2 > offset(&env, Section::Install, &[7]));
+}
+
+#[test]
+fn a_failure_inside_a_dependency_is_located_in_the_dependency() {
+    let (dep, digest) = dependency(true); // install: set-index 0, write without content
+    let mut install = fetch_dependency(&digest);
+    install.extend([int(11), int(15)]);
+    let (env, p, r) = locate(install, &dep);
+    let err = r.unwrap_err();
+    let report = p.report.fail(&err, Some(&env));
+    let ReportResult::Failure(f) = &report.result else {
+        panic!()
+    };
+    assert_eq!(f.record.manifest_id, vec![1]);
+    assert_eq!(f.record.section, 20);
+    assert_eq!(f.record.offset, offset(&dep, Section::Install, &[1]));
+    assert!(f.record.offset > 0);
+    assert_eq!(f.record.component_index, 0);
+}

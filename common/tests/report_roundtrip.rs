@@ -35,6 +35,9 @@ fn rec<'a>(event: Event, c: Option<&'a ComponentId>, success: bool, pol: u64) ->
         success,
         policy: pol,
         disclosure: suit_common::suit::platform::Disclosure::Installed,
+        manifest_id: &[],
+        offset: 0,
+        component_index: None,
     }
 }
 

@@ -70,6 +70,9 @@ fn success_report() -> Report {
         success: true,
         policy: policy::RECORD_ON_SUCCESS | policy::SYSINFO_SUCCESS,
         disclosure: suit_common::suit::platform::Disclosure::Installed,
+        manifest_id: &[],
+        offset: 0,
+        component_index: Some(0),
     };
     if b.record(&r) {
         b.system_properties(&c, image_properties(&[0xbb; 32], 4096));

@@ -366,6 +366,16 @@ struct StorePlatform<'a, D: SecureStore + TaStore> {
     refusal: Option<String>,
     ree_paths: Vec<String>,
     report: ReportBuilder,
+    /// Installed components whose removal (suit-directive-unlink) is staged.
+    unlinked: Vec<ComponentId>,
+}
+
+/// Sequence-number key under which an unlinked component keeps its rollback floor: a removed
+/// component may only come back from a manifest newer than the one that removed it.
+fn unlinked_key(component: &ComponentId) -> Vec<u8> {
+    let mut k = b"unlinked:".to_vec();
+    k.extend_from_slice(&component.encode());
+    k
 }
 
 impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
@@ -390,6 +400,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             refusal: None,
             ree_paths: Vec::new(),
             report,
+            unlinked: Vec::new(),
         }
     }
 
@@ -409,6 +420,13 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             let (component, len) = (self.staged[i].component.clone(), self.staged[i].len);
             // Per-component rollback, again at the last moment: only a newer manifest, or the
             // same one re-run as a dependency with identical content, may replace content.
+            if let Some(floor) = next.sequence_number(&unlinked_key(&component)) {
+                if self.staged_by_sequence(&component, floor) <= floor {
+                    return Err(self.refuse(format!(
+                        "Rollback of component {component:?}: it was removed by a manifest with sequence number {floor}; only a newer one may install it again"
+                    )));
+                }
+            }
             if let Some(current) = next.component(&component) {
                 let by = self.staged_by_sequence(&component, current.sequence_number);
                 let digest = self.staged[i].hasher.clone().finalize();
@@ -573,6 +591,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
     }
 
     fn stage_discard(&mut self, component: &ComponentId) {
+        self.unlinked.retain(|u| u != component);
         if let Some(pos) = self.staged.iter().position(|s| s.component == *component) {
             let s = self.staged.remove(pos);
             let _ = self.store.remove(&s.object);
@@ -608,7 +627,11 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         &self,
         component: &ComponentId,
     ) -> Result<Option<u64>, PlatformError> {
-        Ok(self.state.component(component).map(|c| c.sequence_number))
+        Ok(self
+            .state
+            .component(component)
+            .map(|c| c.sequence_number)
+            .or_else(|| self.state.sequence_number(&unlinked_key(component))))
     }
 
     fn stage_digest_withheld(&mut self, component: &ComponentId) {
@@ -625,6 +648,29 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         self.staged_by.retain(|(c, _)| c != component);
         self.staged_by.push((component.clone(), value));
         Ok(())
+    }
+
+    /// What removal means per kind: personalization data and other secure-storage
+    /// components are deleted at commit; a TA is refused (OP-TEE gives a TA no call to
+    /// delete another TA from its store); an `['ree', ...]` file is refused (the agent has
+    /// no removal step the TA could approve). Removing what is not installed does nothing.
+    fn unlink(&mut self, component: &ComponentId) -> Result<(), PlatformError> {
+        match components::classify(component) {
+            Err(_) => Err(self.refuse(format!("component {component:?} is not a valid REE path"))),
+            Ok(Kind::TrustedApp { uuid }) => Err(self.refuse(format!(
+                "unlink of TA {}: removing a TA is not supported (OP-TEE offers no removal from its TA store)",
+                components::uuid_string(&uuid)
+            ))),
+            Ok(Kind::Ree { path }) => Err(self.refuse(format!(
+                "unlink of normal-world file {path}: not supported (the agent has no removal step)"
+            ))),
+            Ok(Kind::Personalization { .. }) | Ok(Kind::Secure) => {
+                if self.state.component(component).is_some() && !self.unlinked.contains(component) {
+                    self.unlinked.push(component.clone());
+                }
+                Ok(())
+            }
+        }
     }
 
     fn commit(&mut self) -> Result<(), PlatformError> {
@@ -673,6 +719,21 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                     }
                 }
                 None => next.components.push(record),
+            }
+        }
+        // Removals: the record goes, its object becomes garbage after the switch (journaled
+        // below like a replaced one), and the rollback floor stays as a sequence number.
+        for c in &self.unlinked {
+            if let Some(pos) = next
+                .components
+                .iter()
+                .position(|r| component_from(&r.id) == *c)
+            {
+                let old = next.components.remove(pos);
+                if !old.object.is_empty() {
+                    replaced.push(old.object);
+                }
+                next.set_sequence_number(&unlinked_key(c), old.sequence_number.max(sequence));
             }
         }
         if next.components.len() > super::state::MAX_COMPONENTS {

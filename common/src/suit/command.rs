@@ -232,6 +232,9 @@ pub enum Command {
 pub struct CommandSequence {
     /// The commands, in order.
     pub commands: Vec<Command>,
+    /// Byte offset of each command's label in its top-level section sequence, nested
+    /// sequences included (suit-record-section-offset of the report draft).
+    pub offsets: Vec<u32>,
 }
 
 impl CommandSequence {
@@ -240,7 +243,7 @@ impl CommandSequence {
     /// no side effect outside parameters.
     pub(crate) fn decode(bytes: &[u8], shared: bool) -> Result<Self, Error> {
         let mut budget = MAX_SEQUENCE_COMMANDS;
-        Self::decode_nested(bytes, shared, 0, &mut budget)
+        Self::decode_nested(bytes, shared, 0, &mut budget, 0)
     }
 
     fn decode_nested(
@@ -248,9 +251,10 @@ impl CommandSequence {
         shared: bool,
         depth: usize,
         budget: &mut usize,
+        base: u32,
     ) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
-        let seq = Self::decode_at(&mut dec, shared, depth, budget)?;
+        let seq = Self::decode_at(&mut dec, shared, depth, budget, base)?;
         dec.finish().at("SUIT_Command_Sequence")?;
         Ok(seq)
     }
@@ -260,7 +264,16 @@ impl CommandSequence {
         shared: bool,
         depth: usize,
         budget: &mut usize,
+        base: u32,
     ) -> Result<Self, Error> {
+        // Where a nested sequence's bytes start, relative to the top-level sequence.
+        let inner_base = |dec: &Decoder<'_>, inner: &[u8]| -> Result<u32, Error> {
+            dec.position()
+                .checked_sub(inner.len())
+                .and_then(|p| u32::try_from(p).ok())
+                .and_then(|p| base.checked_add(p))
+                .ok_or(Error::Limit("command sequence offset"))
+        };
         const AT: &str = "SUIT_Command_Sequence";
         if depth > MAX_SEQUENCE_DEPTH {
             return Err(Error::Limit("command sequence nesting"));
@@ -280,7 +293,12 @@ impl CommandSequence {
             .checked_sub(n / 2)
             .ok_or(Error::Limit("commands per sequence, nested ones included"))?;
         let mut commands = Vec::with_capacity(n / 2);
+        let mut offsets = Vec::with_capacity(n / 2);
         for _ in 0..n / 2 {
+            let at = u32::try_from(dec.position())
+                .ok()
+                .and_then(|p| base.checked_add(p))
+                .ok_or(Error::Limit("command sequence offset"))?;
             let label = dec.int().at(AT)?;
             let cmd = match label {
                 1 => Command::Condition(ConditionKind::VendorIdentifier, dec.uint().at(AT)?),
@@ -308,7 +326,8 @@ impl CommandSequence {
                             break;
                         }
                         let inner = dec.bytes().at(AT)?;
-                        options.push(Self::decode_nested(inner, shared, depth + 1, budget)?);
+                        let b = inner_base(dec, inner)?;
+                        options.push(Self::decode_nested(inner, shared, depth + 1, budget, b)?);
                     }
                     Command::TryEach {
                         options,
@@ -317,7 +336,8 @@ impl CommandSequence {
                 }
                 32 => {
                     let inner = dec.bytes().at(AT)?;
-                    Command::RunSequence(Self::decode_nested(inner, shared, depth + 1, budget)?)
+                    let b = inner_base(dec, inner)?;
+                    Command::RunSequence(Self::decode_nested(inner, shared, depth + 1, budget, b)?)
                 }
                 18 => Command::Action(Action::Write, dec.uint().at(AT)?),
                 21 => Command::Action(Action::Fetch, dec.uint().at(AT)?),
@@ -339,8 +359,9 @@ impl CommandSequence {
                 });
             }
             commands.push(cmd);
+            offsets.push(at);
         }
-        Ok(CommandSequence { commands })
+        Ok(CommandSequence { commands, offsets })
     }
 
     /// Calls `f` on every parameter set in this sequence and in nested sequences.

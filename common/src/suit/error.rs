@@ -217,6 +217,9 @@ pub struct Location {
     pub path: Vec<u16>,
     /// Component index (in the failing manifest) the command was applied to, if any.
     pub component: Option<usize>,
+    /// Byte offset of the failing command in its section's command sequence (nested ones
+    /// included); `None` for a check at the end of a section, outside any command.
+    pub offset: Option<u64>,
 }
 
 /// A failed command, with its location.

@@ -156,6 +156,10 @@ struct Frame<'m, 'e> {
     verified_dependencies: Vec<usize>,
     /// Dependency indices processed (process-dependency succeeded) in the current section.
     processed_dependencies: Vec<usize>,
+    /// suit-record-manifest-id of this manifest: dependency component indices from the root.
+    walk: Vec<u64>,
+    /// Byte offset of the command being run in its section (`None` between commands).
+    offset: Option<u64>,
 }
 
 /// Per-sequence interpreter state.
@@ -232,6 +236,8 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     /// The last process-dependency failed on a condition inside the dependency (forwarded as
     /// a condition failure, not an abort).
     dependency_condition_failed: bool,
+    /// Components whose removal (suit-directive-unlink) is staged.
+    unlinked: Vec<ComponentId>,
 }
 
 /// Where payload bytes come from.
@@ -257,6 +263,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             installing: true,
             staging_sequence: 0,
             dependency_condition_failed: false,
+            unlinked: Vec::new(),
         }
     }
 
@@ -281,6 +288,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             section: Section::Shared,
             verified_dependencies: Vec::new(),
             processed_dependencies: Vec::new(),
+            walk: Vec::new(),
+            offset: None,
         };
         for s in sections {
             self.run_section(&mut frame, *s)?;
@@ -310,6 +319,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         }
         frame.section = section;
         self.run_top(frame, seq)?;
+        frame.offset = None;
         self.check_dependencies_processed(frame, section)
             .map_err(Fail::Abort)
     }
@@ -365,12 +375,20 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         st: &mut SeqState,
         path: &mut Vec<u16>,
     ) -> Result<(), Fail> {
+        let outer = frame.offset;
         for (i, cmd) in seq.commands.iter().enumerate() {
+            frame.offset = seq.offsets.get(i).map(|o| u64::from(*o));
             path.push(u16::try_from(i).unwrap_or(u16::MAX));
             let r = self.exec_command(frame, cmd, st, path);
             path.pop();
+            if r.is_err() {
+                // An error has its offset already; the enclosing command is current again.
+                frame.offset = outer;
+            }
             r?;
         }
+        // Back to the command that ran this sequence (try-each / run-sequence).
+        frame.offset = outer;
         Ok(())
     }
 
@@ -386,6 +404,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 section: frame.section,
                 path: path.to_vec(),
                 component,
+                offset: frame.offset,
             },
             kind,
         })
@@ -527,6 +546,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         success: r.is_ok(),
                         policy: *policy,
                         disclosure,
+                        manifest_id: &frame.walk,
+                        offset: frame.offset.unwrap_or(0),
+                        component_index: idx,
                     });
                     match r {
                         Ok(()) => {}
@@ -563,6 +585,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         success: r.is_ok(),
                         policy: *policy,
                         disclosure,
+                        manifest_id: &frame.walk,
+                        offset: frame.offset.unwrap_or(0),
+                        component_index: Some(idx),
                     });
                     if let Err(kind) = r {
                         let e = Self::err(frame, path, Some(idx), kind);
@@ -704,6 +729,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             staged: self.staged.clone(),
             dependencies: self.dependencies.len(),
             sequence_updates: self.sequence_updates.len(),
+            unlinked: self.unlinked.clone(),
         }
     }
 
@@ -728,6 +754,27 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             }
             self.platform.stage_discard(c);
         }
+        // Removals staged since are cancelled; one that discarded content staged before the
+        // snapshot cannot be undone, so that case aborts (as for re-staged content above).
+        let cancelled: Vec<ComponentId> = self
+            .unlinked
+            .iter()
+            .filter(|c| !snap.unlinked.contains(c))
+            .cloned()
+            .collect();
+        for c in &cancelled {
+            if snap.staged.iter().any(|o| &o.component == c) {
+                return Err(Fail::Abort(cause));
+            }
+            self.platform.stage_discard(c);
+        }
+        // Removals staged before the snapshot stand again (a write since may have cancelled one).
+        for c in &snap.unlinked {
+            if self.platform.unlink(c).is_err() {
+                return Err(Fail::Abort(cause));
+            }
+        }
+        self.unlinked = snap.unlinked;
         self.staged = snap.staged;
         self.dependencies.truncate(snap.dependencies);
         // A dependency processed inside the failed sequence does not get its number stored.
@@ -950,7 +997,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         let is_dependency = frame.manifest.dependency(idx).is_some();
         if matches!(
             action,
-            Action::Fetch | Action::Copy | Action::Write | Action::Swap
+            Action::Fetch | Action::Copy | Action::Write | Action::Swap | Action::Unlink
         ) && !is_dependency
         {
             self.policy
@@ -1037,9 +1084,20 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 Ok(())
             }
             Action::ProcessDependency => self.process_dependency(frame, idx, &id, path),
-            Action::Unlink => Err(K::Platform(
-                crate::suit::platform::PlatformError::Unsupported,
-            )),
+            Action::Unlink => {
+                if is_dependency {
+                    return Err(K::NotADependency);
+                }
+                // Content staged for it in this run goes; the removal itself is staged by the
+                // platform and happens at commit (same signer and rollback rules as a write).
+                self.staged.retain(|s| s.component != id);
+                self.platform.stage_discard(&id);
+                self.platform.unlink(&id).map_err(K::Platform)?;
+                if !self.unlinked.contains(&id) {
+                    self.unlinked.push(id);
+                }
+                Ok(())
+            }
         }
     }
 
@@ -1126,6 +1184,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             (None, _) => Plaintext::Clear,
         };
         self.staged.retain(|s| &s.component != id);
+        // New content cancels a staged removal (the platform's stage_open does the same).
+        self.unlinked.retain(|u| u != id);
         self.staged.push(Staged {
             component: id.clone(),
             digest: None,
@@ -1299,7 +1359,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 signers.push(*s);
             }
         }
+        let mut walk = frame.walk.clone();
+        walk.push(idx as u64);
         let mut sub = Frame {
+            walk,
+            offset: None,
             manifest: &auth.manifest,
             integrated: auth.integrated_payloads(),
             signers,
@@ -1336,6 +1400,7 @@ struct Snapshot {
     staged: Vec<Staged>,
     dependencies: usize,
     sequence_updates: usize,
+    unlinked: Vec<ComponentId>,
 }
 
 struct Sink {

@@ -60,6 +60,13 @@ pub struct Record<'a> {
     /// The engine alone knows whether staged plaintext is authenticated, so a platform's
     /// reporting hook describes a component from this and never from its own staging area.
     pub disclosure: Disclosure,
+    /// suit-record-manifest-id: the component indices of the dependencies processed from
+    /// the root down to the manifest holding the command (`[]` = the root).
+    pub manifest_id: &'a [u64],
+    /// suit-record-section-offset: byte offset of the command in its section's sequence.
+    pub offset: u64,
+    /// suit-record-component-index: the component index (in that manifest) it applied to.
+    pub component_index: Option<usize>,
 }
 
 /// What a [`Record`]'s component content may be described as outside the TEE.
@@ -196,4 +203,12 @@ pub trait Platform {
 
     /// Receives a record of each executed condition and directive (reporting engine hook).
     fn report(&mut self, _record: &Record<'_>) {}
+
+    /// Stages removing `component` (suit-directive-unlink, trust domains): the platform
+    /// decides what removal means for the component's kind, or refuses it; nothing is
+    /// removed before `commit`. `stage_discard` (and a later `stage_open`) of the component
+    /// cancels a staged removal.
+    fn unlink(&mut self, _component: &ComponentId) -> Result<(), PlatformError> {
+        Err(PlatformError::Unsupported)
+    }
 }
