@@ -33,8 +33,8 @@ impl<'a> AuthenticatedManifest<'a> {
     }
 }
 
-/// Most trust anchors tried against one signature: `kid` is only a hint, so anchors it does
-/// not name are tried too, but never more than this many verifications per signature.
+/// Most trust anchors tried against one signature beyond those its `kid` names: `kid` is
+/// only a hint, so anchors with another kid are tried too, but no more than this many.
 pub const MAX_KEY_TRIES: usize = 4;
 
 /// Most signatures (and MACs) in one authentication wrapper, all blocks together, counted
@@ -85,19 +85,20 @@ impl<'a> Envelope<'a> {
         for (i, entries) in &parsed {
             let i = *i;
             for block in entries {
-                // `kid` is a hint (RFC 9052 §3.1): anchors it names (or that have no kid, or
-                // when the block names none) first, then the other anchors of the algorithm,
-                // at most MAX_KEY_TRIES verifications in all per signature.
+                // `kid` is a hint (RFC 9052 §3.1): the anchors it names (or that have no kid,
+                // or every anchor when the signature names none) first, as before; then at
+                // most MAX_KEY_TRIES anchors of the algorithm whose kid differs.
                 let fits = |a: &&TrustAnchor| a.key.supports(block.algorithm());
                 let named = |a: &&TrustAnchor| {
                     a.kid.is_empty() || block.key_id().is_empty() || a.kid == block.key_id()
                 };
-                let candidates = anchors
-                    .iter()
-                    .filter(fits)
-                    .filter(named)
-                    .chain(anchors.iter().filter(fits).filter(|a| !named(a)))
-                    .take(MAX_KEY_TRIES);
+                let candidates = anchors.iter().filter(fits).filter(named).chain(
+                    anchors
+                        .iter()
+                        .filter(fits)
+                        .filter(|a| !named(a))
+                        .take(MAX_KEY_TRIES),
+                );
                 let mut tried = false;
                 let mut verified = false;
                 for anchor in candidates {

@@ -179,10 +179,11 @@ struct SeqState {
 }
 
 /// suit-parameter-strict-order (manifest-37 §6.7) is a processor parameter, not a
-/// component's: true by default in every sequence, set by override- or set-parameters
-/// (it always has a value, so set-parameters cannot find it unset). This engine always runs commands in order,
-/// which is one of the schedules strict-order false allows; it enforces what the draft
-/// requires of such a manifest so that it means the same on a parallel processor: between
+/// component's: true by default in every sequence, set by override- or set-parameters (it
+/// always has a value, so set-parameters cannot find it unset). This engine always runs
+/// commands in order, which is one of the schedules strict-order false allows; it enforces
+/// what the draft requires of such a manifest so that it means the same on a parallel
+/// processor: between
 /// barriers (override-parameters, set-component-index, strict-order true) no component may
 /// be the target of one command and the source of another, and a run-sequence issued while
 /// unordered may set its component index only as its first command (integer index) or not
