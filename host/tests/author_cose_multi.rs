@@ -123,6 +123,8 @@ fn create_and_sign_emit_one_cose_sign_for_several_signers() {
         "{}",
         r.stdout
     );
+    // Both signatures verified: both anchors are signers.
+    assert!(r.stdout.contains("trust anchor #2"), "{}", r.stdout);
     // Either signer alone is enough to authenticate (the other signature's key is unknown).
     assert_eq!(verify(&env, &[&ed], false, d).code, 0);
     // The simulated device (the TA's service) installs it.

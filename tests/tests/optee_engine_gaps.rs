@@ -1,0 +1,221 @@
+//! Issue 10 item 7 inside OP-TEE on QEMU: a COSE_Sign envelope (author and operator in one
+//! block) satisfies a rule requiring both, one signer alone does not; suit-directive-unlink
+//! removes a secure-storage component, and a TA's removal is refused.
+
+use ciborium::Value;
+use suit_common::cose::Algorithm;
+use suit_common::suit::author::{seal_envelope_as, AuthForm, Signer};
+use suit_tests::keys::p256_signer;
+use suit_tests::{author, boot, export_device_key, sign_provisioning, write_text, Boot};
+
+const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
+const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
+const AUTHOR: &str = "vectors/suit-manifest-spec/private_key.pem";
+const OPERATOR: &str = "vectors/suit-firmware-encryption/dependent_manifest_signer_es256_priv.pem";
+/// A TA the device does not hold (its removal is refused whatever it holds).
+const SOME_TA: [u8; 16] = [0x5e; 16];
+
+fn int(i: i64) -> Value {
+    Value::Integer(i.into())
+}
+fn bytes(b: &[u8]) -> Value {
+    Value::Bytes(b.to_vec())
+}
+fn cbor(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(v, &mut out).unwrap();
+    out
+}
+fn uuid(s: &str) -> Vec<u8> {
+    hex::decode(s.replace('-', "")).unwrap()
+}
+
+/// A manifest (sequence `seq`) unlinking `component`, signed by author and operator in one
+/// COSE_Sign.
+fn unlink_envelope(seq: u64, component: &[&[u8]]) -> Vec<u8> {
+    let shared = Value::Array(vec![
+        int(12),
+        int(0),
+        int(20),
+        Value::Map(vec![
+            (int(1), bytes(&uuid(VENDOR))),
+            (int(2), bytes(&uuid(CLASS))),
+        ]),
+        int(1),
+        int(15),
+        int(2),
+        int(15),
+    ]);
+    let common = Value::Map(vec![
+        (
+            int(2),
+            Value::Array(vec![Value::Array(
+                component.iter().map(|s| bytes(s)).collect(),
+            )]),
+        ),
+        (int(4), bytes(&cbor(&shared))),
+    ]);
+    let install = Value::Array(vec![int(12), int(0), int(33), int(15)]);
+    let manifest = cbor(&Value::Map(vec![
+        (int(1), int(1)),
+        (int(2), int(seq as i64)),
+        (int(3), bytes(&cbor(&common))),
+        (int(20), bytes(&cbor(&install))),
+    ]));
+    let (a, o) = (p256_signer(AUTHOR), p256_signer(OPERATOR));
+    seal_envelope_as(
+        AuthForm::CoseSign,
+        &manifest,
+        &[
+            Signer {
+                key: &a,
+                alg: Algorithm::Esp256,
+                kid: b"",
+            },
+            Signer {
+                key: &o,
+                alg: Algorithm::Esp256,
+                kid: b"",
+            },
+        ],
+        &[],
+        &[],
+    )
+    .unwrap()
+}
+
+#[test]
+fn cose_sign_signers_and_unlink_in_the_ta() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let disk = d.join("data.img");
+    export_device_key(&disk, d);
+
+    for (name, rel) in [
+        ("author.priv.pem", AUTHOR),
+        ("operator.priv.pem", OPERATOR),
+        (
+            "author.pub.pem",
+            "vectors/suit-manifest-spec/public_key.pem",
+        ),
+        (
+            "operator.pub.pem",
+            "vectors/suit-firmware-encryption/dependent_manifest_signer_es256_pub.pem",
+        ),
+    ] {
+        std::fs::copy(suit_tests::keys::path(rel), d.join(name)).unwrap();
+    }
+    sign_provisioning(
+        d,
+        &format!(
+            r#"{{"counter": 1, "device-key": "identity.pub.pem", "ops": [
+            {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"], ["hex:{ta}"]]}}}},
+            {{"add-anchor": {{"id": 2, "key": "operator.pub.pem", "role": "operator", "components": [["app"], ["hex:{ta}"]]}}}},
+            {{"set-rules": [{{"prefix": ["app"], "require-roles": ["author", "operator"], "require-anchors": []}}]}},
+            {{"set-identity": {{"vendor-id": "{VENDOR}", "class-id": "{CLASS}"}}}}]}}"#,
+            ta = hex::encode(SOME_TA)
+        ),
+    );
+    std::fs::write(d.join("data.bin"), b"secure data, removed later").unwrap();
+    let description = |seq: u64| {
+        format!(
+            r#"{{"sequence-number": {seq}, "vendor-id": "{VENDOR}", "class-id": "{CLASS}",
+                "components": [{{"id": ["app", "data"], "file": "data.bin"}}]}}"#
+        )
+    };
+    write_text(d, "both.json", &description(1));
+    author(
+        d,
+        &[
+            "create",
+            "both.json",
+            "-o",
+            "both.suit",
+            "--sign-key",
+            "author.priv.pem",
+            "--sign-key",
+            "operator.priv.pem",
+            "--cose-sign",
+        ],
+    );
+    write_text(d, "alone.json", &description(2));
+    author(
+        d,
+        &[
+            "create",
+            "alone.json",
+            "-o",
+            "alone.suit",
+            "--sign-key",
+            "author.priv.pem",
+        ],
+    );
+    std::fs::write(
+        d.join("unlink.suit"),
+        unlink_envelope(3, &[b"app", b"data"]),
+    )
+    .unwrap();
+    std::fs::write(d.join("unlink-ta.suit"), unlink_envelope(4, &[&SOME_TA])).unwrap();
+
+    let puts: Vec<String> = [
+        "provision.cbor",
+        "both.suit",
+        "alone.suit",
+        "unlink.suit",
+        "unlink-ta.suit",
+    ]
+    .iter()
+    .map(|f| format!("{}=/up/{f}", d.join(f).display()))
+    .collect();
+    let put_refs: Vec<&str> = puts.iter().map(String::as_str).collect();
+    let run = boot(
+        Boot {
+            disk: Some(&disk),
+            puts: put_refs,
+            ..Default::default()
+        },
+        &[
+            "suit-agent provision /up/provision.cbor",
+            "suit-agent install /up/both.suit",
+            "! suit-agent install /up/alone.suit 2>&1",
+            "suit-agent status",
+            "suit-agent install /up/unlink.suit",
+            "suit-agent status",
+            "! suit-agent install /up/unlink-ta.suit 2>&1",
+        ],
+    );
+    run.assert_ok();
+    assert!(
+        run.command(1).output.contains("signed by anchor(s) 1, 2"),
+        "one COSE_Sign, both signers: {}",
+        run.command(1).output
+    );
+    assert!(
+        run.command(2)
+            .output
+            .contains("a required signer is missing"),
+        "the author alone lacks the operator the rule requires: {}",
+        run.command(2).output
+    );
+    assert!(
+        run.command(3)
+            .output
+            .contains("installed:           1 component(s)"),
+        "{}",
+        run.command(3).output
+    );
+    assert!(
+        run.command(5)
+            .output
+            .contains("installed:           0 component(s)"),
+        "unlinked: {}",
+        run.command(5).output
+    );
+    assert!(
+        run.command(6)
+            .output
+            .contains("removing a TA is not supported"),
+        "{}",
+        run.command(6).output
+    );
+}
