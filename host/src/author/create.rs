@@ -339,7 +339,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         .map(|c| (c.uri.as_str(), c.delivered.as_slice()))
         .collect();
     let envelope = seal_envelope(&manifest, &signer_refs, &[], &integrated)
-        .map_err(|e| AuthorError::Create(format!("signing failed: {e:?}")))?;
+        .map_err(|e| AuthorError::Create(format!("signing failed: {e}")))?;
     if envelope.len() > MAX_ENVELOPE_LEN {
         return Err(AuthorError::Create(format!(
             "the envelope is {} bytes; devices accept at most {MAX_ENVELOPE_LEN} (make large payloads detached with a \"uri\")",
@@ -516,7 +516,7 @@ pub fn load_signers(opts: &SignOptions) -> Result<Vec<(SigningKey, Algorithm, Ve
         let k = keys::load_symmetric(p, &(32..=64).collect::<Vec<_>>(), "HMAC key")?;
         keys::check_declared_alg(p, k.alg, Algorithm::Hmac256.cose_id())?;
         let key = SigningKey::hmac256(&k.secret)
-            .map_err(|e| AuthorError::key(p, format!("HMAC key refused: {e:?}")))?;
+            .map_err(|e| AuthorError::key(p, format!("HMAC key refused: {e}")))?;
         out.push((key, Algorithm::Hmac256, k.kid.clone()));
     }
     if out.is_empty() {

@@ -223,7 +223,7 @@ fn op(
             ))
         })?;
         let wrapped = wrap_secret(secret, key, kid, &aad, &mut super::os_rng())
-            .map_err(|e| AuthorError::Create(format!("encrypting {what}: {e:?}")))?;
+            .map_err(|e| AuthorError::Create(format!("encrypting {what}: {e}")))?;
         secrets.push((aad, Zeroizing::new(secret.to_vec())));
         Ok(ByteBuf::from(wrapped))
     };
@@ -408,7 +408,7 @@ pub fn provision(description: &Path, tpa_key: &Path, counter: Option<u64>) -> Re
         ops,
     };
     let message = seal(&body, &key, alg, &signer.kid)
-        .map_err(|e| AuthorError::Create(format!("signing the message: {e:?}")))?;
+        .map_err(|e| AuthorError::Create(format!("signing the message: {e}")))?;
     Ok(Provisioning {
         message,
         counter,
@@ -443,7 +443,7 @@ impl DeviceModel {
     /// The state digest the device's receipt must carry.
     pub fn digest(&self) -> Result<[u8; 32]> {
         suit_common::service::provision::state_digest(&self.state, &self.keks)
-            .map_err(|e| AuthorError::Create(format!("state digest: {e:?}")))
+            .map_err(|e| AuthorError::Create(format!("state digest: {e}")))
     }
 }
 

@@ -93,7 +93,7 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
                     }
                 ),
             ),
-            Err(e) => w(out, format!("  block {i}: unusable: {e:?}")),
+            Err(e) => w(out, format!("  block {i}: unusable: {e}")),
         }
     }
     let auth = env.authenticate(&policy.anchors).map_err(|e| {
@@ -320,7 +320,7 @@ fn build_policy(opts: &VerifyOptions) -> Result<(Policy, Vec<Anchor>)> {
         id += 1;
         let k = keys::load_symmetric(path, &(32..=64).collect::<Vec<_>>(), "HMAC key")?;
         let key = VerificationKey::hmac256(&k.secret)
-            .map_err(|e| AuthorError::key(path, format!("HMAC key refused: {e:?}")))?;
+            .map_err(|e| AuthorError::key(path, format!("HMAC key refused: {e}")))?;
         labels.push(Anchor {
             id,
             label: format!("#{id} {} (HMAC key)", path.display()),
