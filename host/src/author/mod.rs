@@ -15,6 +15,7 @@ pub mod keys;
 pub mod provision;
 pub mod receipt;
 pub mod report;
+pub mod sever;
 pub mod sign;
 pub mod sim_platform;
 pub mod verify;

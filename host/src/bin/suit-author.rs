@@ -182,6 +182,10 @@ enum Cmd {
         /// Write the envelope unsigned (digest only), to be signed later with `sign`.
         #[arg(long)]
         unsigned: bool,
+        /// Make install and text severable: the manifest holds their digests, the envelope
+        /// carries them (`sever` can drop them later without re-signing).
+        #[arg(long)]
+        severable: bool,
         /// Print the outcome as JSON (kebab-case; failures too).
         #[arg(long)]
         json: bool,
@@ -292,6 +296,40 @@ enum Cmd {
         /// Signature algorithm for P-256 keys.
         #[arg(long, value_enum, default_value = "esp256")]
         alg: SigAlg,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move severable members (whose digests the manifest holds) out of the envelope into
+    /// files; the signatures stay valid.
+    Sever {
+        /// The envelope (CBOR, hex text, or - for standard input).
+        envelope: PathBuf,
+        /// Where to write the envelope without the members.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        output: PathBuf,
+        /// Directory receiving each member as suit-<name>.cbor.
+        #[arg(long = "members-out", value_name = "DIR")]
+        members_out: PathBuf,
+        /// Member to sever: install, text, payload-fetch, dependency-resolution,
+        /// candidate-verification. Repeatable; default: every one the envelope carries.
+        #[arg(long = "member", value_name = "NAME")]
+        members: Vec<String>,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put severed members back into the envelope, each checked against its digest in the
+    /// manifest (a modified member is refused).
+    Unsever {
+        /// The envelope (CBOR, hex text, or - for standard input).
+        envelope: PathBuf,
+        /// Where to write the envelope with the members.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        output: PathBuf,
+        /// A member file written by `sever` (its digest tells which member it is). Repeatable.
+        #[arg(long = "member", value_name = "FILE", required = true)]
+        members: Vec<PathBuf>,
         /// Print the outcome as JSON (kebab-case; failures too).
         #[arg(long)]
         json: bool,
@@ -463,6 +501,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             payload_out,
             sequence_number,
             unsigned,
+            severable,
             json: _,
         } => {
             if matches!(alg, SigAlg::Es256)
@@ -486,6 +525,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     es256: matches!(alg, SigAlg::Es256),
                     unsigned,
                 },
+                severable,
             })?;
             let _ = writeln!(
                 out,
@@ -636,7 +676,98 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             );
             Ok(())
         }
+        Cmd::Sever {
+            envelope,
+            output,
+            members_out,
+            members,
+            json: _,
+        } => sever_cmd(envelope, output, members_out, members, out),
+        Cmd::Unsever {
+            envelope,
+            output,
+            members,
+            json: _,
+        } => unsever_cmd(envelope, output, members, out),
     }
+}
+
+fn sever_cmd(
+    envelope: PathBuf,
+    output: PathBuf,
+    members_out: PathBuf,
+    members: Vec<String>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use suit_host::author::sever;
+    let which = members
+        .iter()
+        .map(|n| {
+            sever::label_of(n).ok_or_else(|| {
+                AuthorError::Usage(format!(
+                    "--member {n}: expected one of {}",
+                    sever::SEVERABLE.map(|(_, n)| n).join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Vec<u8>>>()?;
+    let bytes = read_cbor_file(&envelope)?;
+    let (rest, removed) = sever::sever(&bytes, &which)?;
+    let mut outputs = vec![(output.clone(), "the severed envelope".to_string())];
+    for m in &removed {
+        outputs.push((
+            members_out.join(sever::file_name(m.label)),
+            format!("suit-{}", sever::name_of(m.label)),
+        ));
+    }
+    suit_host::author::check_outputs(&outputs, &[envelope.clone()])?;
+    std::fs::create_dir_all(&members_out).map_err(|source| AuthorError::Io {
+        path: members_out.clone(),
+        source,
+    })?;
+    suit_host::author::write_file(&output, &rest)?;
+    let _ = writeln!(out, "wrote {} ({} bytes)", output.display(), rest.len());
+    for (m, (path, _)) in removed.iter().zip(outputs.iter().skip(1)) {
+        suit_host::author::write_file(path, &m.content)?;
+        let _ = writeln!(
+            out,
+            "severed suit-{}: {} ({} bytes)",
+            sever::name_of(m.label),
+            path.display(),
+            m.content.len()
+        );
+    }
+    Ok(())
+}
+
+fn unsever_cmd(
+    envelope: PathBuf,
+    output: PathBuf,
+    members: Vec<PathBuf>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use suit_host::author::sever;
+    let bytes = read_cbor_file(&envelope)?;
+    let contents = members
+        .iter()
+        .map(|p| Ok((p.display().to_string(), suit_host::author::read_file(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let (full, restored) = sever::unsever(&bytes, &contents)?;
+    let mut inputs = members.clone();
+    inputs.push(envelope.clone());
+    // Writing in place is fine (the input is read already), as for `sign`.
+    inputs.retain(|p| p != &output);
+    suit_host::author::check_outputs(&[(output.clone(), "the envelope".into())], &inputs)?;
+    suit_host::author::write_file(&output, &full)?;
+    let _ = writeln!(out, "wrote {} ({} bytes)", output.display(), full.len());
+    for l in restored {
+        let _ = writeln!(
+            out,
+            "restored suit-{} (digest matches the manifest)",
+            sever::name_of(l)
+        );
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -682,6 +813,8 @@ fn wants_json(cmd: &Cmd) -> bool {
         | Cmd::Provision { json, .. }
         | Cmd::Keygen { json, .. }
         | Cmd::Sign { json, .. }
+        | Cmd::Sever { json, .. }
+        | Cmd::Unsever { json, .. }
         | Cmd::VerifyReceipt { json, .. } => *json,
         Cmd::VerifyKeyStatement { .. } => false,
     }
