@@ -528,6 +528,16 @@ fn recipient_spec(r: &RecipientDesc, base: &Path) -> std::result::Result<Recipie
 pub fn load_signers(opts: &SignOptions) -> Result<Vec<(SigningKey, Algorithm, Vec<u8>)>> {
     let mut out = Vec::new();
     for p in &opts.sign_keys {
+        if super::pkcs11::is_uri(p) {
+            let (key, kid) = super::pkcs11::open_signer(p)?;
+            let alg = if opts.es256 {
+                Algorithm::Es256
+            } else {
+                Algorithm::Esp256
+            };
+            out.push((key, alg, kid));
+            continue;
+        }
         let k = keys::load_private(p)?;
         let alg = k.key.signing_algorithm(opts.es256);
         keys::check_declared_alg(p, k.alg, alg.cose_id())?;

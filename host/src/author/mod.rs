@@ -12,6 +12,7 @@ pub mod explain;
 pub mod inspect;
 pub mod key_statement;
 pub mod keys;
+pub mod pkcs11;
 pub mod provision;
 pub mod receipt;
 pub mod report;

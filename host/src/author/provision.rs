@@ -398,16 +398,24 @@ pub fn provision(description: &Path, tpa_key: &Path, counter: Option<u64>) -> Re
         .iter()
         .map(|o| op(o, base, description, prov.as_ref(), &mut secrets))
         .collect::<Result<Vec<_>>>()?;
-    let signer = load_private(tpa_key)?;
-    let key = signer.key.signing_key()?;
-    let alg = signer.key.signing_algorithm(false);
+    let (key, alg, kid) = if super::pkcs11::is_uri(tpa_key) {
+        let (key, kid) = super::pkcs11::open_signer(tpa_key)?;
+        (key, suit_common::cose::Algorithm::Esp256, kid)
+    } else {
+        let signer = load_private(tpa_key)?;
+        (
+            signer.key.signing_key()?,
+            signer.key.signing_algorithm(false),
+            signer.kid,
+        )
+    };
     let counter = counter.unwrap_or(desc.counter);
     let body = ProvisioningBody {
         counter,
         device: ByteBuf::from(device_kid.clone()),
         ops,
     };
-    let message = seal(&body, &key, alg, &signer.kid)
+    let message = seal(&body, &key, alg, &kid)
         .map_err(|e| AuthorError::Create(format!("signing the message: {e}")))?;
     Ok(Provisioning {
         message,

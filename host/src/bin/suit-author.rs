@@ -506,10 +506,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         } => {
             if matches!(alg, SigAlg::Es256)
                 && !sign_keys.iter().any(|p| {
-                    matches!(
-                        suit_host::author::keys::load_private(p).map(|k| k.key),
-                        Ok(suit_host::author::keys::PrivateKey::P256(_))
-                    )
+                    suit_host::author::pkcs11::is_uri(p)
+                        || matches!(
+                            suit_host::author::keys::load_private(p).map(|k| k.key),
+                            Ok(suit_host::author::keys::PrivateKey::P256(_))
+                        )
                 })
             {
                 eprintln!("suit-author: warning: --alg applies to P-256 signing keys; none is given, so it is ignored");
