@@ -772,6 +772,14 @@ fn unsever_cmd(
 }
 
 fn main() -> ExitCode {
+    // Hidden: completions and man pages from this very definition (suit_host::assets).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == suit_host::assets::ARG)
+    {
+        let dir = suit_host::assets::requested();
+        return suit_host::assets::main::<Cli>("suit-author", dir.as_deref());
+    }
     let cli = Cli::parse();
     let json = wants_json(&cli.command);
     // Commands without a JSON view of their own report their messages inside one document.
