@@ -490,3 +490,76 @@ pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
     super::keys::write_secret(path, &bytes)?;
     model.digest()
 }
+
+/// What a provisioning description gives a simulated device (`verify --process
+/// --provisioning`): its operations with every secret encrypted to *that* device's
+/// provisioning key (the description's device and provisioning keys and counter are the real
+/// device's and are not used), and the KEKs in clear (id, key) for a simulation that
+/// decrypts with caller-given keys.
+pub struct DeviceOps {
+    pub ops: Vec<Op>,
+    pub keks: Vec<(Vec<u8>, Zeroizing<Vec<u8>>)>,
+}
+
+/// The operations of `description` for a device whose provisioning key is `provisioning`.
+pub fn device_ops(
+    description: &Path,
+    provisioning: &p256::PublicKey,
+    provisioning_kid: &[u8],
+) -> Result<DeviceOps> {
+    let text = std::fs::read_to_string(description).map_err(|source| AuthorError::Io {
+        path: description.to_path_buf(),
+        source,
+    })?;
+    let desc: Description = serde_json::from_str(&text).map_err(|e| AuthorError::Description {
+        path: description.to_path_buf(),
+        what: e.to_string(),
+    })?;
+    let base = description.parent().unwrap_or(Path::new("."));
+    let prov: ProvisioningKey = (*provisioning, provisioning_kid.to_vec());
+    let mut ops = Vec::new();
+    let mut keks = Vec::new();
+    for d in &desc.ops {
+        let mut secrets = Vec::new();
+        let o = op(d, base, description, Some(&prov), &mut secrets)?;
+        if let (Op::AddKek { kid, .. }, Some((_, secret))) = (&o, secrets.pop()) {
+            keks.push((kid.to_vec(), secret));
+        }
+        ops.push(o);
+    }
+    Ok(DeviceOps { ops, keks })
+}
+
+/// An `AddKek` for a simulated device: `file` (raw 16/32 bytes, COSE_Key or JWK) under its
+/// own kid or `fallback_kid`, usable by `anchors`, encrypted to the device's provisioning key.
+pub fn device_kek(
+    file: &Path,
+    fallback_kid: &[u8],
+    anchors: Vec<u32>,
+    provisioning: &p256::PublicKey,
+    provisioning_kid: &[u8],
+) -> Result<(Op, Vec<u8>, Zeroizing<Vec<u8>>)> {
+    let k = load_symmetric(file, &[16, 32], "KEK")?;
+    let kid = if k.kid.is_empty() {
+        fallback_kid.to_vec()
+    } else {
+        k.kid.clone()
+    };
+    let wrapped = wrap_secret(
+        &k.secret,
+        provisioning,
+        provisioning_kid,
+        &kek_wrap_aad(&kid),
+        &mut super::os_rng(),
+    )
+    .map_err(|e| AuthorError::Create(format!("encrypting KEK {}: {e}", file.display())))?;
+    Ok((
+        Op::AddKek {
+            kid: ByteBuf::from(kid.clone()),
+            anchors,
+            wrapped_key: ByteBuf::from(wrapped),
+        },
+        kid,
+        Zeroizing::new(k.secret.to_vec()),
+    ))
+}

@@ -105,9 +105,14 @@ enum Cmd {
         /// Device P-256 private key (PKCS#8 / SEC1 PEM, COSE_Key or JWK) for decryption. Repeatable.
         #[arg(long = "device-key", value_name = "KEY")]
         device_keys: Vec<PathBuf>,
-        /// Device key-encryption key (16/32 raw bytes, COSE_Key or JWK) for A128KW/A256KW. Repeatable.
+        /// Device key-encryption key (16/32 raw bytes, COSE_Key or JWK) for A128KW/A256KW,
+        /// provisioned to the simulated device for every anchor. Repeatable.
         #[arg(long = "kek", value_name = "KEY")]
         keks: Vec<PathBuf>,
+        /// Provision the simulated device from this `provision` description (anchors, scopes,
+        /// rules, identity, KEKs) instead of the trust anchors, as the real device is.
+        #[arg(long = "provisioning", value_name = "DESCRIPTION")]
+        provisioning: Option<PathBuf>,
         /// Print every condition and directive the engine ran.
         #[arg(long)]
         trace: bool,
@@ -351,6 +356,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             out: out_dir,
             device_keys,
             keks,
+            provisioning,
             trace,
             json: _,
         } => {
@@ -367,6 +373,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 (out_dir.is_some(), "--out"),
                 (!device_keys.is_empty(), "--device-key"),
                 (!keks.is_empty(), "--kek"),
+                (provisioning.is_some(), "--provisioning"),
                 (identity.vendor_id.is_some(), "--vendor-id"),
                 (identity.class_id.is_some(), "--class-id"),
                 (identity.device_id.is_some(), "--device-id"),
@@ -388,6 +395,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     out_dir,
                     device_keys,
                     keks,
+                    provisioning,
                     trace,
                 },
                 &mut out,
