@@ -145,6 +145,10 @@ pub struct RecipientDesc {
     /// Key id sent in the recipient (text).
     #[serde(default)]
     pub kid: Option<String>,
+    /// A fleet: a file listing one P-256 public key file per line (broadcast: one recipient
+    /// per key, with `mode`), instead of `key`.
+    #[serde(default)]
+    pub key_list: Option<PathBuf>,
 }
 
 /// How to sign.
@@ -267,14 +271,36 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                         ))
                     })?,
                 };
-                let recipients = e
-                    .recipients
-                    .iter()
-                    .enumerate()
-                    .map(|(j, r)| {
-                        recipient_spec(r, &base).map_err(|w| cbad(format!("recipients[{j}]: {w}")))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let mut recipients = Vec::new();
+                for (j, r) in e.recipients.iter().enumerate() {
+                    if let Some(list) = &r.key_list {
+                        if r.key.is_some() || r.kek.is_some() || r.kid.is_some() {
+                            return Err(cbad(format!(
+                                "recipients[{j}]: \"key-list\" stands alone (with \"mode\")"
+                            )));
+                        }
+                        let mode = match &r.mode {
+                            None => Mode::EcdhEs,
+                            Some(m) => Mode::parse(m).ok_or_else(|| {
+                                cbad(format!(
+                                    "recipients[{j}]: unknown mode \"{m}\" (ecdh-es, hpke)"
+                                ))
+                            })?,
+                        };
+                        for path in super::encrypt::read_key_list(&base.join(list))? {
+                            recipients.push(RecipientSpec::PublicKey {
+                                path,
+                                mode,
+                                kid: None,
+                            });
+                        }
+                        continue;
+                    }
+                    recipients.push(
+                        recipient_spec(r, &base)
+                            .map_err(|w| cbad(format!("recipients[{j}]: {w}")))?,
+                    );
+                }
                 let enc = encrypt_for(&plaintext, alg, &recipients)?;
                 (Some(enc.encryption_info), enc.ciphertext)
             }

@@ -368,6 +368,53 @@ fn kid_of(key: &p256::PublicKey) -> Vec<u8> {
 /// Builds and signs the message described by `description` with the TPA key `tpa_key`.
 /// `counter` overrides the description's.
 pub fn provision(description: &Path, tpa_key: &Path, counter: Option<u64>) -> Result<Provisioning> {
+    let signer = tpa_signer(tpa_key)?;
+    provision_device(description, &signer, counter, None)
+}
+
+/// The TPA's signing key, its algorithm and key id (a key file or a `pkcs11:` URI).
+pub fn tpa_signer(
+    tpa_key: &Path,
+) -> Result<(
+    suit_common::cose::SigningKey,
+    suit_common::cose::Algorithm,
+    Vec<u8>,
+)> {
+    Ok(if super::pkcs11::is_uri(tpa_key) {
+        let (key, kid) = super::pkcs11::open_signer(tpa_key)?;
+        (key, suit_common::cose::Algorithm::Esp256, kid)
+    } else {
+        let signer = load_private(tpa_key)?;
+        (
+            signer.key.signing_key()?,
+            signer.key.signing_algorithm(false),
+            signer.kid,
+        )
+    })
+}
+
+/// One device of a fleet: its enrolled identity key and (from its verified key statement)
+/// its provisioning key.
+#[derive(Clone)]
+pub struct FleetDevice {
+    pub identity: p256::PublicKey,
+    pub provisioning: Option<p256::PublicKey>,
+    /// Where the device came from (the list line), for messages.
+    pub source: String,
+}
+
+/// The message of `description` for `device` (or, when `None`, for the description's own
+/// `device-key` / `provisioning-key`), signed by `signer`.
+pub fn provision_device(
+    description: &Path,
+    signer: &(
+        suit_common::cose::SigningKey,
+        suit_common::cose::Algorithm,
+        Vec<u8>,
+    ),
+    counter: Option<u64>,
+    device: Option<&FleetDevice>,
+) -> Result<Provisioning> {
     let text = std::fs::read_to_string(description).map_err(|source| AuthorError::Io {
         path: description.to_path_buf(),
         source,
@@ -377,11 +424,18 @@ pub fn provision(description: &Path, tpa_key: &Path, counter: Option<u64>) -> Re
         what: e.to_string(),
     })?;
     let base = description.parent().unwrap_or(Path::new("."));
-    let identity = p256_of(&base.join(&desc.device_key), "device-key", description)?;
+    let identity = match device {
+        Some(d) => d.identity,
+        None => p256_of(&base.join(&desc.device_key), "device-key", description)?,
+    };
     let device_kid = kid_of(&identity);
-    let prov = match &desc.provisioning_key {
-        Some(p) => {
-            let k = p256_of(&base.join(p), "provisioning-key", description)?;
+    let prov_key = match (device, &desc.provisioning_key) {
+        (Some(d), _) => d.provisioning,
+        (None, Some(p)) => Some(p256_of(&base.join(p), "provisioning-key", description)?),
+        (None, None) => None,
+    };
+    let prov = match prov_key {
+        Some(k) => {
             if k == identity {
                 return Err(AuthorError::Description {
                     path: description.to_path_buf(),
@@ -398,24 +452,14 @@ pub fn provision(description: &Path, tpa_key: &Path, counter: Option<u64>) -> Re
         .iter()
         .map(|o| op(o, base, description, prov.as_ref(), &mut secrets))
         .collect::<Result<Vec<_>>>()?;
-    let (key, alg, kid) = if super::pkcs11::is_uri(tpa_key) {
-        let (key, kid) = super::pkcs11::open_signer(tpa_key)?;
-        (key, suit_common::cose::Algorithm::Esp256, kid)
-    } else {
-        let signer = load_private(tpa_key)?;
-        (
-            signer.key.signing_key()?,
-            signer.key.signing_algorithm(false),
-            signer.kid,
-        )
-    };
+    let (key, alg, kid) = signer;
     let counter = counter.unwrap_or(desc.counter);
     let body = ProvisioningBody {
         counter,
         device: ByteBuf::from(device_kid.clone()),
         ops,
     };
-    let message = seal(&body, &key, alg, &kid)
+    let message = seal(&body, key, *alg, kid)
         .map_err(|e| AuthorError::Create(format!("signing the message: {e}")))?;
     Ok(Provisioning {
         message,
@@ -562,4 +606,98 @@ pub fn device_kek(
         kid,
         Zeroizing::new(k.secret.to_vec()),
     ))
+}
+
+/// Reads a fleet list: one device per line, `IDENTITY-KEY [KEY-STATEMENT]` (paths relative to
+/// the list; `#` starts a comment). The identity key is the device's enrolled one; a key
+/// statement (`suit-agent device-key --out-dir` writes key-statement.cbor) is verified against
+/// it and gives the device's provisioning key, which messages carrying secrets need.
+pub fn read_fleet(list: &Path) -> Result<Vec<FleetDevice>> {
+    use p256::elliptic_curve::sec1::ToSec1Point as _;
+    /// Devices one run provisions (bounds the work one list can ask for).
+    const MAX_FLEET: usize = 10_000;
+    let text = std::fs::read_to_string(list).map_err(|source| AuthorError::Io {
+        path: list.to_path_buf(),
+        source,
+    })?;
+    let base = list.parent().unwrap_or(Path::new("."));
+    let bad = |n: usize, what: String| AuthorError::Input {
+        path: list.to_path_buf(),
+        what: format!("line {n}: {what}"),
+    };
+    let mut out: Vec<FleetDevice> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        if out.len() == MAX_FLEET {
+            return Err(bad(n, format!("more than {MAX_FLEET} devices in one list")));
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (id_path, statement) = match fields.as_slice() {
+            [id] => (base.join(id), None),
+            [id, st] => (base.join(id), Some(base.join(st))),
+            _ => return Err(bad(n, "expected IDENTITY-KEY [KEY-STATEMENT]".into())),
+        };
+        let identity = match load_public(&id_path)?.key {
+            PublicKey::P256(k) => k,
+            PublicKey::Ed25519(_) => {
+                return Err(bad(
+                    n,
+                    format!("{}: identity keys are P-256", id_path.display()),
+                ))
+            }
+        };
+        let provisioning = match statement {
+            None => None,
+            Some(st) => {
+                let bytes = super::read_cbor_file(&st)?;
+                let sec1 = identity.to_sec1_point(false).as_bytes().to_vec();
+                let stated =
+                    suit_common::service::statement::verify(&bytes, &sec1).map_err(|e| {
+                        AuthorError::Refused(format!(
+                            "{} line {n}: {}: {e} ({})",
+                            list.display(),
+                            st.display(),
+                            id_path.display()
+                        ))
+                    })?;
+                let k = stated
+                    .keys
+                    .iter()
+                    .find(|k| k.purpose == "provisioning" && k.anchor.is_none())
+                    .ok_or_else(|| {
+                        bad(n, format!("{}: states no provisioning key", st.display()))
+                    })?;
+                Some(p256::PublicKey::from_sec1_bytes(&k.key).map_err(|_| {
+                    bad(
+                        n,
+                        format!(
+                            "{}: the provisioning key is not a P-256 point",
+                            st.display()
+                        ),
+                    )
+                })?)
+            }
+        };
+        if out.iter().any(|d| d.identity == identity) {
+            return Err(bad(n, format!("{} is listed twice", id_path.display())));
+        }
+        out.push(FleetDevice {
+            identity,
+            provisioning,
+            source: format!("{} line {n}", list.display()),
+        });
+    }
+    if out.is_empty() {
+        return Err(AuthorError::input(list, "lists no device"));
+    }
+    Ok(out)
+}
+
+/// The file a fleet device's message is written to: its device id (identity key id), hex.
+pub fn fleet_file_name(device: &FleetDevice) -> String {
+    format!("{}.cbor", hex::encode(kid_of(&device.identity)))
 }

@@ -139,6 +139,10 @@ enum Cmd {
         /// Recipient P-256 public key (PEM, COSE_Key or JWK). Repeatable (broadcast).
         #[arg(long = "recipient", value_name = "KEY")]
         recipients: Vec<PathBuf>,
+        /// A fleet: a file listing one recipient public key file per line (with the
+        /// --recipient keys, at most 32 recipients in all).
+        #[arg(long = "recipient-list", value_name = "LIST")]
+        recipient_list: Option<PathBuf>,
         /// Key distribution for --recipient keys: ecdh-es (ECDH-ES+A128KW) or hpke (HPKE-0-KE).
         #[arg(long, default_value = "ecdh-es")]
         mode: String,
@@ -203,8 +207,17 @@ enum Cmd {
         #[arg(long = "tpa-key", value_name = "KEY")]
         tpa_key: PathBuf,
         /// Output file.
-        #[arg(short = 'o', long = "out")]
-        output: PathBuf,
+        #[arg(short = 'o', long = "out", required_unless_present = "devices")]
+        output: Option<PathBuf>,
+        /// A fleet: one message per listed device (`IDENTITY-KEY [KEY-STATEMENT]` per line;
+        /// the statement, verified against the identity key, gives the provisioning key),
+        /// written to --out-dir as <device id>.cbor. The description's device and
+        /// provisioning keys are not used.
+        #[arg(long, value_name = "LIST", requires = "out_dir", conflicts_with_all = ["output", "state"])]
+        devices: Option<PathBuf>,
+        /// Directory for the fleet's messages (with --devices).
+        #[arg(long = "out-dir", value_name = "DIR", requires = "devices")]
+        out_dir: Option<PathBuf>,
         /// Overrides the description's counter.
         #[arg(long)]
         counter: Option<u64>,
@@ -457,7 +470,8 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         }
         Cmd::Encrypt {
             payload,
-            recipients,
+            mut recipients,
+            recipient_list,
             mode,
             keks,
             kid,
@@ -474,6 +488,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     "--content-alg \"{content_alg}\": expected A128GCM, A256GCM, A128CTR or A256CTR"
                 ))
             })?;
+            if let Some(list) = &recipient_list {
+                recipients.extend(suit_host::author::encrypt::read_key_list(list)?);
+            }
             let kid = kid.map(String::into_bytes);
             let mut specs: Vec<RecipientSpec> = recipients
                 .into_iter()
@@ -554,10 +571,20 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             description,
             tpa_key,
             output,
+            devices,
+            out_dir,
             counter,
             state,
             json: _,
         } => {
+            if let (Some(list), Some(dir)) = (devices, out_dir) {
+                return provision_fleet(&description, &tpa_key, counter, &list, &dir, out);
+            }
+            let Some(output) = output else {
+                return Err(AuthorError::Usage(
+                    "provision needs -o FILE or --devices".into(),
+                ));
+            };
             let p = suit_host::author::provision::provision(&description, &tpa_key, counter)?;
             let expected = state
                 .as_deref()
@@ -699,6 +726,66 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             json: _,
         } => unsever_cmd(envelope, output, members, out),
     }
+}
+
+/// `provision --devices`: every message is made (and checked) before the first is written.
+fn provision_fleet(
+    description: &std::path::Path,
+    tpa_key: &std::path::Path,
+    counter: Option<u64>,
+    list: &std::path::Path,
+    dir: &std::path::Path,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use suit_host::author::provision as p;
+    let fleet = p::read_fleet(list)?;
+    let signer = p::tpa_signer(tpa_key)?;
+    let mut made = Vec::new();
+    for d in &fleet {
+        let m =
+            p::provision_device(description, &signer, counter, Some(d)).map_err(|e| match e {
+                AuthorError::Description { path, what } => AuthorError::Description {
+                    path,
+                    what: format!("{} ({})", what, d.source),
+                },
+                other => other,
+            })?;
+        made.push((dir.join(p::fleet_file_name(d)), m));
+    }
+    let outputs: Vec<(PathBuf, String)> = made
+        .iter()
+        .map(|(f, m)| {
+            (
+                f.clone(),
+                format!("the message for device {}", hex::encode(&m.device_kid)),
+            )
+        })
+        .collect();
+    suit_host::author::check_outputs(
+        &outputs,
+        &[
+            description.to_path_buf(),
+            list.to_path_buf(),
+            tpa_key.to_path_buf(),
+        ],
+    )?;
+    std::fs::create_dir_all(dir).map_err(|source| AuthorError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for (f, m) in &made {
+        suit_host::author::write_file(f, &m.message)?;
+        let _ = writeln!(
+            out,
+            "wrote {} ({} operation(s), counter {}, for device {})",
+            f.display(),
+            m.ops,
+            m.counter,
+            hex::encode(&m.device_kid)
+        );
+    }
+    let _ = writeln!(out, "{} device(s)", made.len());
+    Ok(())
 }
 
 fn sever_cmd(
