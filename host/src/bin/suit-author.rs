@@ -285,6 +285,9 @@ enum Cmd {
         /// anchor-N.ecdh.pub.pem for ECDH-ES recipients, anchor-N.hpke.pub.pem for HPKE).
         #[arg(long)]
         out_dir: Option<PathBuf>,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
     },
     /// Verify a device's signed SUIT report and show it (exit 0 only if the signature verifies).
     VerifyReport {
@@ -655,6 +658,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             identity_key,
             anchor,
             out_dir,
+            json: _,
         } => suit_host::author::key_statement::verify_statement_file(
             &suit_host::author::key_statement::VerifyStatementOptions {
                 statement,
@@ -919,8 +923,8 @@ fn wants_json(cmd: &Cmd) -> bool {
         | Cmd::Sign { json, .. }
         | Cmd::Sever { json, .. }
         | Cmd::Unsever { json, .. }
-        | Cmd::VerifyReceipt { json, .. } => *json,
-        Cmd::VerifyKeyStatement { .. } => false,
+        | Cmd::VerifyReceipt { json, .. }
+        | Cmd::VerifyKeyStatement { json, .. } => *json,
     }
 }
 
