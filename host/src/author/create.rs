@@ -608,6 +608,9 @@ fn cid(segs: &[Vec<u8>]) -> Value {
     Value::Array(segs.iter().map(|s| Value::Bytes(s.clone())).collect())
 }
 
+/// Severed members: (label, encoded content).
+type Severed = Vec<(u8, Vec<u8>)>;
+
 /// The manifest, and the members severed from it (`(label, encoded content)`) when
 /// `severable`: the manifest then holds the SHA-256 SUIT_Digest of each bstr-wrapped member.
 #[allow(clippy::too_many_arguments)]
@@ -621,7 +624,7 @@ fn encode_manifest(
     vendor: &[u8],
     class: &[u8],
     device: Option<&[u8]>,
-) -> Result<(Vec<u8>, Vec<(u8, Vec<u8>)>)> {
+) -> Result<(Vec<u8>, Severed)> {
     let mut shared = Vec::new();
     let mut install = Vec::new();
     let mut validate = Vec::new();

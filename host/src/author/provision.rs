@@ -372,14 +372,15 @@ pub fn provision(description: &Path, tpa_key: &Path, counter: Option<u64>) -> Re
     provision_device(description, &signer, counter, None)
 }
 
-/// The TPA's signing key, its algorithm and key id (a key file or a `pkcs11:` URI).
-pub fn tpa_signer(
-    tpa_key: &Path,
-) -> Result<(
+/// A TPA signing key, its algorithm and key id.
+pub type TpaSigner = (
     suit_common::cose::SigningKey,
     suit_common::cose::Algorithm,
     Vec<u8>,
-)> {
+);
+
+/// The TPA's signing key, its algorithm and key id (a key file or a `pkcs11:` URI).
+pub fn tpa_signer(tpa_key: &Path) -> Result<TpaSigner> {
     Ok(if super::pkcs11::is_uri(tpa_key) {
         let (key, kid) = super::pkcs11::open_signer(tpa_key)?;
         (key, suit_common::cose::Algorithm::Esp256, kid)
@@ -407,11 +408,7 @@ pub struct FleetDevice {
 /// `device-key` / `provisioning-key`), signed by `signer`.
 pub fn provision_device(
     description: &Path,
-    signer: &(
-        suit_common::cose::SigningKey,
-        suit_common::cose::Algorithm,
-        Vec<u8>,
-    ),
+    signer: &TpaSigner,
     counter: Option<u64>,
     device: Option<&FleetDevice>,
 ) -> Result<Provisioning> {

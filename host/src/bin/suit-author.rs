@@ -820,7 +820,7 @@ fn sever_cmd(
             format!("suit-{}", sever::name_of(m.label)),
         ));
     }
-    suit_host::author::check_outputs(&outputs, &[envelope.clone()])?;
+    suit_host::author::check_outputs(&outputs, std::slice::from_ref(&envelope))?;
     std::fs::create_dir_all(&members_out).map_err(|source| AuthorError::Io {
         path: members_out.clone(),
         source,
