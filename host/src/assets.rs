@@ -3,10 +3,12 @@
 //! `generate-assets DIR` of `suit-author` or `suit-agent` (no xtask, no build script);
 //! `qemu/setup.sh` installs them under `/usr/local/share`:
 //!
-//!     DIR/bash-completion/completions/NAME
-//!     DIR/zsh/site-functions/_NAME
-//!     DIR/fish/vendor_completions.d/NAME.fish
-//!     DIR/man/man1/NAME.1, DIR/man/man1/NAME-SUBCOMMAND.1
+//! ```text
+//! DIR/bash-completion/completions/NAME
+//! DIR/zsh/site-functions/_NAME
+//! DIR/fish/vendor_completions.d/NAME.fish
+//! DIR/man/man1/NAME.1, DIR/man/man1/NAME-SUBCOMMAND.1
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -4,7 +4,9 @@
 //! with SHA-256 and the token signs the hash with CKM_ECDSA (P-256, COSE ES256/ESP256; the
 //! raw `r || s` PKCS#11 returns is COSE's form).
 //!
-//!     pkcs11:token=LABEL;object=KEY-LABEL?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:PIN-FILE
+//! ```text
+//! pkcs11:token=LABEL;object=KEY-LABEL?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:PIN-FILE
+//! ```
 //!
 //! The module comes from `module-path` or `SUIT_PKCS11_MODULE`; the user PIN from
 //! `pin-source=file:PATH` or `SUIT_PKCS11_PIN`. A PIN in the URI itself (`pin-value`) is
