@@ -90,9 +90,17 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
             "fleet.txt",
             "--out-dir",
             "msgs",
+            "--state-dir",
+            "models",
         ],
     ));
     assert!(r.stdout.contains("3 device(s)"), "{}", r.stdout);
+    assert_eq!(
+        r.stdout.matches("expected state digest").count(),
+        3,
+        "{}",
+        r.stdout
+    );
     // One message per device, named after its id; each device applies its own (the KEK in it
     // is encrypted to that device's provisioning key) and refuses another's.
     for (dev, kid) in devices.iter().zip(&kids) {
@@ -102,7 +110,25 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
             let r = agent(d, dev, &["provision", &format!("msgs/{}.cbor", kids[1])]);
             assert_eq!(r.code, 1, "{}", r.stderr);
         }
-        ok(agent(d, dev, &["provision", &msg]));
+        ok(agent(
+            d,
+            dev,
+            &["provision", &msg, "--receipt-out", "receipt.cbor"],
+        ));
+        // The TPA's model of this device predicts the state its receipt carries.
+        ok(author(
+            d,
+            &[
+                "verify-receipt",
+                "receipt.cbor",
+                "--identity-key",
+                &format!("{dev}/identity.pub.pem"),
+                "--message",
+                &msg,
+                "--expect-state",
+                &format!("models/{kid}.model.cbor"),
+            ],
+        ));
         ok(agent(
             d,
             dev,

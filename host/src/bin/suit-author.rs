@@ -218,6 +218,10 @@ enum Cmd {
         /// Directory for the fleet's messages (with --devices).
         #[arg(long = "out-dir", value_name = "DIR", requires = "devices")]
         out_dir: Option<PathBuf>,
+        /// The TPA's models of a fleet's devices (with --devices): DIR/<device id>.model.cbor,
+        /// as --state for one device; each expected state digest is printed.
+        #[arg(long = "state-dir", value_name = "DIR", requires = "devices")]
+        state_dir: Option<PathBuf>,
         /// Overrides the description's counter.
         #[arg(long)]
         counter: Option<u64>,
@@ -576,12 +580,19 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             output,
             devices,
             out_dir,
+            state_dir,
             counter,
             state,
             json: _,
         } => {
             if let (Some(list), Some(dir)) = (devices, out_dir) {
-                return provision_fleet(&description, &tpa_key, counter, &list, &dir, out);
+                return provision_fleet(
+                    &description,
+                    &tpa_key,
+                    counter,
+                    (&list, &dir, state_dir.as_deref()),
+                    out,
+                );
             }
             let Some(output) = output else {
                 return Err(AuthorError::Usage(
@@ -737,8 +748,7 @@ fn provision_fleet(
     description: &std::path::Path,
     tpa_key: &std::path::Path,
     counter: Option<u64>,
-    list: &std::path::Path,
-    dir: &std::path::Path,
+    (list, dir, state_dir): (&std::path::Path, &std::path::Path, Option<&std::path::Path>),
     out: &mut dyn Write,
 ) -> Result<()> {
     use suit_host::author::provision as p;
@@ -756,7 +766,7 @@ fn provision_fleet(
             })?;
         made.push((dir.join(p::fleet_file_name(d)), m));
     }
-    let outputs: Vec<(PathBuf, String)> = made
+    let mut outputs: Vec<(PathBuf, String)> = made
         .iter()
         .map(|(f, m)| {
             (
@@ -765,6 +775,15 @@ fn provision_fleet(
             )
         })
         .collect();
+    if let Some(sd) = state_dir {
+        for (f, m) in &made {
+            let name = f.file_stem().map(|s| s.to_string_lossy().into_owned());
+            outputs.push((
+                sd.join(format!("{}.model.cbor", name.unwrap_or_default())),
+                format!("the model of device {}", hex::encode(&m.device_kid)),
+            ));
+        }
+    }
     suit_host::author::check_outputs(
         &outputs,
         &[
@@ -777,7 +796,18 @@ fn provision_fleet(
         path: dir.to_path_buf(),
         source,
     })?;
-    for (f, m) in &made {
+    if let Some(sd) = state_dir {
+        std::fs::create_dir_all(sd).map_err(|source| AuthorError::Io {
+            path: sd.to_path_buf(),
+            source,
+        })?;
+    }
+    for (i, (f, m)) in made.iter().enumerate() {
+        // The model first: a message whose model update is refused (counter) is not written.
+        let digest = match state_dir {
+            Some(_) => Some(p::apply_to_model(&outputs[made.len() + i].0, m)?),
+            None => None,
+        };
         suit_host::author::write_file(f, &m.message)?;
         let _ = writeln!(
             out,
@@ -787,6 +817,9 @@ fn provision_fleet(
             m.counter,
             hex::encode(&m.device_kid)
         );
+        if let Some(d) = digest {
+            let _ = writeln!(out, "  expected state digest: {}", hex::encode(d));
+        }
     }
     let _ = writeln!(out, "{} device(s)", made.len());
     Ok(())
