@@ -736,7 +736,7 @@ impl fmt::Display for ReportError {
         match self {
             ReportError::Malformed(what) => write!(f, "malformed report: {what}"),
             ReportError::TooLarge(what) => write!(f, "report too large: {what}"),
-            ReportError::Cose(e) => write!(f, "report signature envelope refused: {e:?}"),
+            ReportError::Cose(e) => write!(f, "report signature envelope refused: {e}"),
             ReportError::BadSignature => f.write_str("report signature does not verify"),
             ReportError::Encrypted => f.write_str("encrypted reports are not supported"),
             ReportError::SigningFailed => f.write_str("signing the report failed"),

@@ -193,7 +193,7 @@ impl Simulator {
         let point = p256_point_from_pem(pem).map_err(AgentError::SimState)?;
         let test_point = p256_point_from_pem(TEST_TPA_ROOT_PEM).map_err(AgentError::SimState)?;
         let config = Config::new(&point, point == test_point)
-            .map_err(|e| AgentError::SimState(format!("TPA root: {e:?}")))?;
+            .map_err(|e| AgentError::SimState(format!("TPA root: {e}")))?;
         Ok(Simulator {
             service: Service::new(
                 SimBackend {

@@ -14,7 +14,7 @@ mod verify;
 
 pub use key::VerificationKey;
 #[cfg(feature = "author")]
-pub use sign::{create_auth_block, SigningKey};
+pub use sign::{create_auth_block, ExternalP256, SigningKey};
 pub use verify::{verify_auth_block, AuthBlock};
 
 /// COSE algorithms this engine authenticates with.

@@ -157,7 +157,7 @@ impl InstallSession {
         }
         let policy = state
             .policy()
-            .map_err(|e| InstallError::Refused(format!("stored policy unusable: {e:?}")))?;
+            .map_err(|e| InstallError::Refused(format!("stored policy unusable: {e}")))?;
         // Nothing of the envelope is interpreted before authentication, not even for a report.
         let auth = match Envelope::decode(&self.envelope)
             .and_then(|env| env.authenticate(&policy.anchors))
@@ -282,7 +282,7 @@ impl InstallSession {
         }
         let policy = state
             .policy()
-            .map_err(|e| InstallError::Refused(format!("stored policy unusable: {e:?}")))?;
+            .map_err(|e| InstallError::Refused(format!("stored policy unusable: {e}")))?;
         let envelope = core::mem::take(&mut self.envelope);
         let payloads: Vec<(String, Option<String>)> = self
             .payloads

@@ -225,3 +225,95 @@ fn unsupported(u: &super::error::Unsupported) -> String {
         other => format!("{other:?}"),
     }
 }
+
+// Service-side failures in words, so refusals never show Rust's Debug text.
+
+/// A secure-storage failure.
+pub fn store(e: &crate::service::store::StoreError) -> String {
+    use crate::service::store::StoreError as S;
+    match e {
+        S::Io(code) => format!("the storage failed (code {code:#x})"),
+        S::NoSpace => "the storage is full".into(),
+        S::Corrupt => "a stored object is corrupt (secure storage tampered with?)".into(),
+        S::BadName => "an object name is invalid".into(),
+    }
+}
+
+/// A failure of the device's state record.
+pub fn state(e: &crate::service::state::StateError) -> String {
+    use crate::service::state::StateError as S;
+    match e {
+        S::Store(s) => store(s),
+        S::Corrupt => "the state record does not decode (corrupt or an unknown format)".into(),
+        S::BadAnchorKey(id) => format!("the stored key of anchor {id} no longer parses"),
+    }
+}
+
+/// A failure of the device-key store.
+pub fn key_store(e: &crate::service::keys::KeyStoreError) -> String {
+    use crate::service::keys::KeyStoreError as K;
+    match e {
+        K::Store(s) => store(s),
+        K::Corrupt => "the stored device key object does not decode (not replaced)".into(),
+        K::Rng => "the random number generator repeated itself".into(),
+        K::Derivation => "key derivation produced no valid key".into(),
+        K::NoKeyScope => {
+            "the anchor predates per-anchor keys and has none until the TPA adds it again".into()
+        }
+    }
+}
+
+/// A CBOR decoding failure (the kind; the offset is added by `CborError`'s Display).
+pub fn cbor(k: &crate::cbor::CborErrorKind) -> String {
+    use crate::cbor::CborErrorKind as C;
+    match k {
+        C::Truncated => "truncated input".into(),
+        C::Malformed => "not well-formed CBOR".into(),
+        C::UnexpectedType { expected } => format!("expected {expected}"),
+        C::IndefiniteLength => "indefinite length (not accepted)".into(),
+        C::TooDeep => "nested too deeply".into(),
+        C::TooLarge => "container or length too large".into(),
+        C::DuplicateKey => "duplicate map key".into(),
+        C::InvalidUtf8 => "text string is not UTF-8".into(),
+        C::IntegerOverflow => "integer out of range".into(),
+        C::TrailingBytes => "bytes after the item".into(),
+        C::UnexpectedSimple => "unexpected simple value or float".into(),
+        C::NonCanonicalOrder => "map keys not in canonical order".into(),
+        C::UnexpectedTag { found } => format!("unexpected tag {found}"),
+    }
+}
+
+impl core::fmt::Display for CoseError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&cose(self))
+    }
+}
+
+impl core::fmt::Display for crate::service::store::StoreError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&store(self))
+    }
+}
+
+impl core::fmt::Display for crate::service::state::StateError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&state(self))
+    }
+}
+
+impl core::fmt::Display for crate::service::keys::KeyStoreError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&key_store(self))
+    }
+}
+
+impl core::fmt::Display for crate::protocol::CodecError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use crate::protocol::CodecError as C;
+        f.write_str(match self {
+            C::TooLarge => "the message is too large",
+            C::Malformed => "the message does not decode",
+            C::TrailingBytes => "bytes follow the message",
+        })
+    }
+}

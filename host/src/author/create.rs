@@ -68,6 +68,21 @@ pub struct Description {
     pub manifest_component_id: Option<Vec<String>>,
     /// The components, index 0 first.
     pub components: Vec<ComponentSpec>,
+    /// Optional suit-text (23): human-readable descriptions, never interpreted by a device.
+    #[serde(default)]
+    pub text: Option<TextDesc>,
+}
+
+/// suit-text's manifest-wide entries (SUIT_Text_Map keys 1 and 2).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TextDesc {
+    /// suit-text-manifest-description (1).
+    #[serde(default)]
+    pub manifest_description: Option<String>,
+    /// suit-text-update-description (2).
+    #[serde(default)]
+    pub update_description: Option<String>,
 }
 
 /// A UUID given directly or derived by name (UUIDv5, RFC 9019 §... / manifest draft §8.4.8).
@@ -130,6 +145,10 @@ pub struct RecipientDesc {
     /// Key id sent in the recipient (text).
     #[serde(default)]
     pub kid: Option<String>,
+    /// A fleet: a file listing one P-256 public key file per line (broadcast: one recipient
+    /// per key, with `mode`), instead of `key`.
+    #[serde(default)]
+    pub key_list: Option<PathBuf>,
 }
 
 /// How to sign.
@@ -158,6 +177,9 @@ pub struct CreateOptions {
     pub sequence_number: Option<u64>,
     /// Signing keys.
     pub sign: SignOptions,
+    /// Make install and text severable (suit-tool's `create -s`): the manifest holds their
+    /// digests and the envelope carries them, so `sever` can later drop them.
+    pub severable: bool,
 }
 
 /// What `create` produced.
@@ -249,14 +271,36 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                         ))
                     })?,
                 };
-                let recipients = e
-                    .recipients
-                    .iter()
-                    .enumerate()
-                    .map(|(j, r)| {
-                        recipient_spec(r, &base).map_err(|w| cbad(format!("recipients[{j}]: {w}")))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let mut recipients = Vec::new();
+                for (j, r) in e.recipients.iter().enumerate() {
+                    if let Some(list) = &r.key_list {
+                        if r.key.is_some() || r.kek.is_some() || r.kid.is_some() {
+                            return Err(cbad(format!(
+                                "recipients[{j}]: \"key-list\" stands alone (with \"mode\")"
+                            )));
+                        }
+                        let mode = match &r.mode {
+                            None => Mode::EcdhEs,
+                            Some(m) => Mode::parse(m).ok_or_else(|| {
+                                cbad(format!(
+                                    "recipients[{j}]: unknown mode \"{m}\" (ecdh-es, hpke)"
+                                ))
+                            })?,
+                        };
+                        for path in super::encrypt::read_key_list(&base.join(list))? {
+                            recipients.push(RecipientSpec::PublicKey {
+                                path,
+                                mode,
+                                kid: None,
+                            });
+                        }
+                        continue;
+                    }
+                    recipients.push(
+                        recipient_spec(r, &base)
+                            .map_err(|w| cbad(format!("recipients[{j}]: {w}")))?,
+                    );
+                }
                 let enc = encrypt_for(&plaintext, alg, &recipients)?;
                 (Some(enc.encryption_info), enc.ciphertext)
             }
@@ -315,7 +359,9 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         .transpose()
         .map_err(|e| bad(format!("manifest-component-id: {e}")))?;
     let sequence_number = opts.sequence_number.unwrap_or(desc.sequence_number);
-    let manifest = encode_manifest(
+    let (manifest, severed) = encode_manifest(
+        opts.severable,
+        desc.text.as_ref(),
         sequence_number,
         desc.reference_uri.as_deref(),
         manifest_component_id.as_deref(),
@@ -338,8 +384,9 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         .filter(|c| !c.detached)
         .map(|c| (c.uri.as_str(), c.delivered.as_slice()))
         .collect();
-    let envelope = seal_envelope(&manifest, &signer_refs, &[], &integrated)
-        .map_err(|e| AuthorError::Create(format!("signing failed: {e:?}")))?;
+    let severed_refs: Vec<(u8, &[u8])> = severed.iter().map(|(l, c)| (*l, c.as_slice())).collect();
+    let envelope = seal_envelope(&manifest, &signer_refs, &severed_refs, &integrated)
+        .map_err(|e| AuthorError::Create(format!("signing failed: {e}")))?;
     if envelope.len() > MAX_ENVELOPE_LEN {
         return Err(AuthorError::Create(format!(
             "the envelope is {} bytes; devices accept at most {MAX_ENVELOPE_LEN} (make large payloads detached with a \"uri\")",
@@ -507,6 +554,16 @@ fn recipient_spec(r: &RecipientDesc, base: &Path) -> std::result::Result<Recipie
 pub fn load_signers(opts: &SignOptions) -> Result<Vec<(SigningKey, Algorithm, Vec<u8>)>> {
     let mut out = Vec::new();
     for p in &opts.sign_keys {
+        if super::pkcs11::is_uri(p) {
+            let (key, kid) = super::pkcs11::open_signer(p)?;
+            let alg = if opts.es256 {
+                Algorithm::Es256
+            } else {
+                Algorithm::Esp256
+            };
+            out.push((key, alg, kid));
+            continue;
+        }
         let k = keys::load_private(p)?;
         let alg = k.key.signing_algorithm(opts.es256);
         keys::check_declared_alg(p, k.alg, alg.cose_id())?;
@@ -516,7 +573,7 @@ pub fn load_signers(opts: &SignOptions) -> Result<Vec<(SigningKey, Algorithm, Ve
         let k = keys::load_symmetric(p, &(32..=64).collect::<Vec<_>>(), "HMAC key")?;
         keys::check_declared_alg(p, k.alg, Algorithm::Hmac256.cose_id())?;
         let key = SigningKey::hmac256(&k.secret)
-            .map_err(|e| AuthorError::key(p, format!("HMAC key refused: {e:?}")))?;
+            .map_err(|e| AuthorError::key(p, format!("HMAC key refused: {e}")))?;
         out.push((key, Algorithm::Hmac256, k.kid.clone()));
     }
     if out.is_empty() {
@@ -551,7 +608,15 @@ fn cid(segs: &[Vec<u8>]) -> Value {
     Value::Array(segs.iter().map(|s| Value::Bytes(s.clone())).collect())
 }
 
+/// Severed members: (label, encoded content).
+type Severed = Vec<(u8, Vec<u8>)>;
+
+/// The manifest, and the members severed from it (`(label, encoded content)`) when
+/// `severable`: the manifest then holds the SHA-256 SUIT_Digest of each bstr-wrapped member.
+#[allow(clippy::too_many_arguments)]
 fn encode_manifest(
+    severable: bool,
+    text: Option<&TextDesc>,
     sequence_number: u64,
     reference_uri: Option<&str>,
     manifest_component_id: Option<&[Vec<u8>]>,
@@ -559,7 +624,7 @@ fn encode_manifest(
     vendor: &[u8],
     class: &[u8],
     device: Option<&[u8]>,
-) -> Result<Vec<u8>> {
+) -> Result<(Vec<u8>, Severed)> {
     let mut shared = Vec::new();
     let mut install = Vec::new();
     let mut validate = Vec::new();
@@ -650,8 +715,32 @@ fn encode_manifest(
         m.push((5, cid(id)));
     }
     m.push((7, bstr_of(&Value::Array(validate))?));
-    m.push((20, bstr_of(&Value::Array(install))?));
-    encode(&imap(m))
+    let mut severed = Vec::new();
+    let mut member = |label: u8, content: &Value, m: &mut Vec<(i64, Value)>| -> Result<()> {
+        if severable {
+            let encoded = encode(content)?;
+            let digest = Digest::sha256(&encode(&Value::Bytes(encoded.clone()))?).encode();
+            let digest: Value = ciborium::de::from_reader(digest.as_slice())
+                .map_err(|e| AuthorError::Create(format!("digest encoding: {e}")))?;
+            m.push((i64::from(label), digest));
+            severed.push((label, encoded));
+        } else {
+            m.push((i64::from(label), bstr_of(content)?));
+        }
+        Ok(())
+    };
+    member(20, &Value::Array(install), &mut m)?;
+    if let Some(t) = text {
+        let mut entries = Vec::new();
+        if let Some(d) = &t.manifest_description {
+            entries.push((1, Value::Text(d.clone())));
+        }
+        if let Some(d) = &t.update_description {
+            entries.push((2, Value::Text(d.clone())));
+        }
+        member(23, &imap(entries), &mut m)?;
+    }
+    Ok((encode(&imap(m))?, severed))
 }
 
 /// Every file `create` reads: none of them may be overwritten by its outputs.

@@ -66,7 +66,7 @@ pub fn sign_envelope(envelope: &[u8], sign: &SignOptions) -> Result<Vec<u8>> {
     }
     for (key, alg, kid) in &signers {
         let block = create_auth_block(key, *alg, kid, &digest)
-            .map_err(|e| AuthorError::Create(format!("signing failed: {e:?}")))?;
+            .map_err(|e| AuthorError::Create(format!("signing failed: {e}")))?;
         items.push(Value::Bytes(block));
     }
     let mut auth = Vec::new();
