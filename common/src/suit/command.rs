@@ -97,8 +97,9 @@ pub struct Parameters {
     pub version: Option<VersionMatch>,
     /// suit-parameter-wait-info (29, update management).
     pub wait_info: Option<WaitInfo>,
-    /// suit-parameter-component-metadata (30, update management).
-    pub component_metadata: Option<ComponentMetadata>,
+    /// suit-parameter-component-metadata (30, update management); boxed so that commands
+    /// (and the budget of decoded commands) stay small when it is absent.
+    pub component_metadata: Option<alloc::boxed::Box<ComponentMetadata>>,
 }
 
 impl Parameters {
@@ -252,8 +253,9 @@ impl Parameters {
                 28 => p.version = Some(VersionMatch::decode_all(dec.bytes().at(AT)?)?),
                 29 => p.wait_info = Some(WaitInfo::decode_all(dec.bytes().at(AT)?)?),
                 30 => {
-                    p.component_metadata =
-                        Some(ComponentMetadata::decode_all(dec.bytes().at(AT)?)?)
+                    p.component_metadata = Some(alloc::boxed::Box::new(
+                        ComponentMetadata::decode_all(dec.bytes().at(AT)?)?,
+                    ))
                 }
                 k if k < 0 => {
                     let raw = dec.skip().at(AT)?;

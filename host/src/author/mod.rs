@@ -17,6 +17,7 @@ pub mod receipt;
 pub mod report;
 pub mod sign;
 pub mod sim_platform;
+pub mod update_management;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
