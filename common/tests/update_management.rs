@@ -10,7 +10,9 @@ use sha2::{Digest as _, Sha256};
 
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::suit::author::{seal_envelope, Signer};
-use suit_common::suit::error::{CommandErrorKind, ConditionKind, Error, ParameterKind, PolicyError};
+use suit_common::suit::error::{
+    CommandErrorKind, ConditionKind, Error, ParameterKind, PolicyError,
+};
 use suit_common::suit::platform::{Event, IdentifierKind, Platform, PlatformError, Record};
 use suit_common::suit::update_management::{
     compare_versions, Authorization, ComponentMetadata, FileType, UmError, WaitEvent,
@@ -274,12 +276,8 @@ fn version_comparison_follows_the_draft() {
 fn version_condition_passes_and_refuses_by_comparison_type() {
     let policy = spec_policy();
     // >= [1,0] and < [1,10]: 1.9.4 passes (the draft's example).
-    let install = |cmp1, v1: &[i64]| {
-        on_c0(
-            vec![(28, version_param(cmp1, v1))],
-            vec![int(28), int(15)],
-        )
-    };
+    let install =
+        |cmp1, v1: &[i64]| on_c0(vec![(28, version_param(cmp1, v1))], vec![int(28), int(15)]);
     for (cmp, v, ok) in [
         (2, &[1, 0][..], true),
         (5, &[1, 10][..], true),
@@ -311,7 +309,10 @@ fn version_condition_passes_and_refuses_by_comparison_type() {
 #[test]
 fn version_too_low_is_refused_with_the_named_condition() {
     let mut dev = Device::new().version(C0, &[1, 2]);
-    let install = on_c0(vec![(28, version_param(2, &[2, 0]))], vec![int(28), int(15)]);
+    let install = on_c0(
+        vec![(28, version_param(2, &[2, 0]))],
+        vec![int(28), int(15)],
+    );
     let r = run_install(install, &spec_policy(), &mut dev);
     let words = r.as_ref().unwrap_err().to_string();
     assert!(
@@ -326,7 +327,10 @@ fn version_too_low_is_refused_with_the_named_condition() {
         .contains(&(ConditionKind::Version, false)));
     let label = suit_common::report::command_label(Event::Condition(ConditionKind::Version));
     assert_eq!(label, 28);
-    assert_eq!(suit_common::report::command_name(label), "condition-version");
+    assert_eq!(
+        suit_common::report::command_name(label),
+        "condition-version"
+    );
     assert!(!dev.inner.committed());
 }
 
@@ -656,10 +660,7 @@ fn wait_is_bounded_by_policy() {
         .unwrap_err()
         .to_string()
         .contains("suit-wait-event-network did not occur"));
-    assert_eq!(
-        um(r),
-        UmError::WaitNotSatisfied(WaitEventKind::Network)
-    );
+    assert_eq!(um(r), UmError::WaitNotSatisfied(WaitEventKind::Network));
     assert_eq!(dev.waits, vec![(WaitEvent::Network(1), 0)]);
     assert!(!dev.inner.committed());
 
@@ -684,13 +685,21 @@ fn wait_is_bounded_by_policy() {
 fn wait_events_the_device_cannot_observe_are_refused() {
     let mut dev = Device::new(); // default platform: no waiting at all
     assert_eq!(
-        um(run_install(wait(vec![(6, int(3600))]), &spec_policy(), &mut dev)),
+        um(run_install(
+            wait(vec![(6, int(3600))]),
+            &spec_policy(),
+            &mut dev
+        )),
         UmError::WaitUnsupported(WaitEventKind::TimeOfDay)
     );
     // A future time without a clock: refused, not waited for.
     let mut dev = Device::new();
     assert_eq!(
-        um(run_install(wait(vec![(5, int(10))]), &spec_policy(), &mut dev)),
+        um(run_install(
+            wait(vec![(5, int(10))]),
+            &spec_policy(),
+            &mut dev
+        )),
         UmError::TimeUnknown
     );
     // Without wait-info the directive cannot run.
@@ -819,10 +828,7 @@ fn override_multiple_identifiers_are_checked_by_policy() {
     let mut policy = spec_policy();
     policy.anchors[0].permissions.vendor_ids =
         vec![suit_common::suit::command::VendorId::Uuid(VENDOR_ID)];
-    let install = vec![
-        int(34),
-        map(vec![(1, map(vec![(1, bytes(&[7u8; 16]))]))]),
-    ];
+    let install = vec![int(34), map(vec![(1, map(vec![(1, bytes(&[7u8; 16]))]))])];
     let mut dev = Device::new();
     assert_eq!(
         run_install(install, &policy, &mut dev),
@@ -838,7 +844,10 @@ fn copy_params_copies_only_the_listed_parameters() {
         int(12),
         int(0),
         int(20),
-        map(vec![(18, bytes(b"shared")), (21, text("https://example/x"))]),
+        map(vec![
+            (18, bytes(b"shared")),
+            (21, text("https://example/x")),
+        ]),
         int(12),
         int(1),
         // Copy content (18) only, not the URI (21).
@@ -896,7 +905,11 @@ fn metadata() -> Value {
 fn component_metadata_is_applied_or_the_write_refused() {
     // A device that cannot apply metadata refuses rather than ignoring it.
     let mut dev = Device::new();
-    let r = run_install(on_c0(vec![(30, metadata())], vec![]), &spec_policy(), &mut dev);
+    let r = run_install(
+        on_c0(vec![(30, metadata())], vec![]),
+        &spec_policy(),
+        &mut dev,
+    );
     assert!(r
         .as_ref()
         .unwrap_err()
@@ -910,7 +923,12 @@ fn component_metadata_is_applied_or_the_write_refused() {
         metadata: Some(Vec::new()),
         ..Device::new()
     };
-    run_install(on_c0(vec![(30, metadata())], vec![]), &spec_policy(), &mut dev).unwrap();
+    run_install(
+        on_c0(vec![(30, metadata())], vec![]),
+        &spec_policy(),
+        &mut dev,
+    )
+    .unwrap();
     let log = dev.metadata.unwrap();
     assert_eq!(log.len(), 1);
     let (c, m) = &log[0];
@@ -931,11 +949,11 @@ fn component_metadata_is_applied_or_the_write_refused() {
 #[test]
 fn malformed_component_metadata_is_refused() {
     for bad in [
-        wrap(&map(vec![(5, int(9))])),                       // unknown file type
-        wrap(&map(vec![(6, int(5))])),                       // time without tag 1
-        wrap(&map(vec![(9, int(5))])),                       // unknown member
-        wrap(&map(vec![(8, text("evil\u{202e}txt"))])),      // bidi override in text
-        wrap(&map(vec![(2, Value::Map(vec![]))])),           // empty permission map
+        wrap(&map(vec![(5, int(9))])),                  // unknown file type
+        wrap(&map(vec![(6, int(5))])),                  // time without tag 1
+        wrap(&map(vec![(9, int(5))])),                  // unknown member
+        wrap(&map(vec![(8, text("evil\u{202e}txt"))])), // bidi override in text
+        wrap(&map(vec![(2, Value::Map(vec![]))])),      // empty permission map
     ] {
         let mut dev = Device {
             metadata: Some(Vec::new()),
@@ -950,10 +968,17 @@ fn malformed_component_metadata_is_refused() {
 
 #[test]
 fn set_version_coswid_and_text_versions_are_accepted() {
-    let coswid = map(vec![(0, text("tag-id")), (1, text("example")), (12, int(0))]);
+    let coswid = map(vec![
+        (0, text("tag-id")),
+        (1, text("example")),
+        (12, int(0)),
+    ]);
     let text_map = Value::Map(vec![(
         arr(vec![bytes(b"um"), bytes(b"0")]),
-        map(vec![(7, text(">=1.2.5,<2")), (8, text("1.3.0-rc.1+build.5"))]),
+        map(vec![
+            (7, text(">=1.2.5,<2")),
+            (8, text("1.3.0-rc.1+build.5")),
+        ]),
     )]);
     let m = manifest_with(vec![
         (6, wrap(&arr(vec![int(1), int(3), int(0), int(-1), int(1)]))),
@@ -977,7 +1002,10 @@ fn set_version_coswid_and_text_versions_are_accepted() {
     let m = manifest_with(vec![
         (
             14,
-            arr(vec![int(-16), bytes(&Sha256::digest(cbor(&Value::Bytes(coswid_bytes.clone()))))]),
+            arr(vec![
+                int(-16),
+                bytes(&Sha256::digest(cbor(&Value::Bytes(coswid_bytes.clone())))),
+            ]),
         ),
         (20, wrap(&arr(on_c0(vec![], vec![])))),
     ]);
@@ -1022,7 +1050,10 @@ fn conditions_fail_softly_inside_try_each() {
             .into_iter()
             .filter(|(k, _)| *k == ConditionKind::Version)
             .collect::<Vec<_>>(),
-        vec![(ConditionKind::Version, false), (ConditionKind::Version, true)]
+        vec![
+            (ConditionKind::Version, false),
+            (ConditionKind::Version, true)
+        ]
     );
     assert!(committed_c0(&dev));
 }

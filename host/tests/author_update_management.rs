@@ -3,6 +3,8 @@
 //! device engine (a version that passes and one refused with the condition named), the
 //! author-side refusals, and `inspect` naming the new labels.
 
+#![allow(clippy::useless_vec)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -159,7 +161,11 @@ impl Platform for Device {
         Ok(())
     }
     fn stage_write(&mut self, c: &ComponentId, d: &[u8]) -> Result<(), PlatformError> {
-        let s = self.staged.iter_mut().find(|(x, _)| x == c).ok_or(PlatformError::Io)?;
+        let s = self
+            .staged
+            .iter_mut()
+            .find(|(x, _)| x == c)
+            .ok_or(PlatformError::Io)?;
         s.1.extend_from_slice(d);
         Ok(())
     }
@@ -220,7 +226,11 @@ fn full_fields() -> serde_json::Value {
 #[test]
 fn create_emits_the_drafts_forms_and_the_engine_runs_them() {
     let d = setup();
-    let desc = describe(&d, full_fields(), serde_json::json!({ "set-version": [1, 5, 0] }));
+    let desc = describe(
+        &d,
+        full_fields(),
+        serde_json::json!({ "set-version": [1, 5, 0] }),
+    );
     let (r, env) = create(&d, &desc);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let bytes = std::fs::read(&env).unwrap();
@@ -240,7 +250,10 @@ fn create_emits_the_drafts_forms_and_the_engine_runs_them() {
     assert_eq!(p.use_before, Some(1_800_000_000));
     assert_eq!(p.minimum_battery, Some(500));
     let v = p.version.as_ref().unwrap();
-    assert_eq!((v.comparison, v.value.clone()), (Comparison::GreaterEqual, vec![1, 2]));
+    assert_eq!(
+        (v.comparison, v.value.clone()),
+        (Comparison::GreaterEqual, vec![1, 2])
+    );
     let conds: Vec<ConditionKind> = install.commands[2..5]
         .iter()
         .map(|c| match c {
@@ -259,19 +272,40 @@ fn create_emits_the_drafts_forms_and_the_engine_runs_them() {
     // suit-text: {['um','fw']: {7: ">=1.2,<2", 8: "1.5.0"}}.
     let text: ciborium::Value = ciborium::from_reader(m.text.get().unwrap().as_slice()).unwrap();
     let diag = format!("{text:?}");
-    assert!(diag.contains("Integer(7)") && diag.contains(">=1.2,<2"), "{diag}");
-    assert!(diag.contains("Integer(8)") && diag.contains("1.5.0"), "{diag}");
+    assert!(
+        diag.contains("Integer(7)") && diag.contains(">=1.2,<2"),
+        "{diag}"
+    );
+    assert!(
+        diag.contains("Integer(8)") && diag.contains("1.5.0"),
+        "{diag}"
+    );
 
     // Round trip: a device at 1.5 installs it ...
     let mut dev = Device::new(&[1, 5]);
-    process(&bytes, Procedure::Update, &policy, &suit_common::encryption::MemoryKeys::new(), &mut dev)
-        .unwrap();
+    process(
+        &bytes,
+        Procedure::Update,
+        &policy,
+        &suit_common::encryption::MemoryKeys::new(),
+        &mut dev,
+    )
+    .unwrap();
     assert!(dev.committed);
     // ... a device at 1.1 refuses it, naming the condition.
     let mut dev = Device::new(&[1, 1]);
-    let e = process(&bytes, Procedure::Update, &policy, &suit_common::encryption::MemoryKeys::new(), &mut dev)
-        .unwrap_err();
-    assert!(e.to_string().contains("suit-condition-version failed"), "{e}");
+    let e = process(
+        &bytes,
+        Procedure::Update,
+        &policy,
+        &suit_common::encryption::MemoryKeys::new(),
+        &mut dev,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("suit-condition-version failed"),
+        "{e}"
+    );
     assert!(matches!(
         e,
         Error::Command(ref c) if matches!(c.kind, CommandErrorKind::UpdateManagement(UmError::VersionMismatch { .. }))
@@ -335,7 +369,12 @@ fn wait_priority_and_metadata_are_emitted() {
         ]
     );
     let r = run(&args!["inspect", "--json", &env]);
-    for needle in ["directive-wait", "condition-update-authorized", "network (3)", "file-type (5)"] {
+    for needle in [
+        "directive-wait",
+        "condition-update-authorized",
+        "network (3)",
+        "file-type (5)",
+    ] {
         assert!(r.stdout.contains(needle), "{needle} missing:\n{}", r.stdout);
     }
 }
@@ -344,12 +383,30 @@ fn wait_priority_and_metadata_are_emitted() {
 fn create_refuses_what_the_draft_does_not_allow() {
     let d = setup();
     for (fields, needle) in [
-        (serde_json::json!({ "version": { "compare": "=>", "value": [1] } }), "compare"),
-        (serde_json::json!({ "version": { "compare": ">", "value": [-1, 2] } }), "pre-release"),
-        (serde_json::json!({ "version": { "compare": ">", "value": [] } }), "1 to 8"),
-        (serde_json::json!({ "wait": { "tomorrow": 1 } }), "unknown event"),
-        (serde_json::json!({ "current-version-text": "1.0\u{1b}[31m" }), "printable"),
-        (serde_json::json!({ "metadata": { "file-type": "fifo" } }), "file-type"),
+        (
+            serde_json::json!({ "version": { "compare": "=>", "value": [1] } }),
+            "compare",
+        ),
+        (
+            serde_json::json!({ "version": { "compare": ">", "value": [-1, 2] } }),
+            "pre-release",
+        ),
+        (
+            serde_json::json!({ "version": { "compare": ">", "value": [] } }),
+            "1 to 8",
+        ),
+        (
+            serde_json::json!({ "wait": { "tomorrow": 1 } }),
+            "unknown event",
+        ),
+        (
+            serde_json::json!({ "current-version-text": "1.0\u{1b}[31m" }),
+            "printable",
+        ),
+        (
+            serde_json::json!({ "metadata": { "file-type": "fifo" } }),
+            "file-type",
+        ),
         (serde_json::json!({ "use-before": "soon" }), "expected u64"),
     ] {
         let desc = describe(&d, fields.clone(), serde_json::json!({}));

@@ -237,7 +237,10 @@ fn version_text(v: &[i64]) -> String {
 }
 
 fn priority_text(p: Option<i64>) -> String {
-    p.map_or_else(|| "no update priority".into(), |p| format!("update priority {p}"))
+    p.map_or_else(
+        || "no update priority".into(),
+        |p| format!("update priority {p}"),
+    )
 }
 
 /// An update-management failure (draft-ietf-suit-update-management) in words, naming the

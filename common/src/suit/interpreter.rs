@@ -707,9 +707,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     return Err(Failure::Hard(K::UnauthenticatedContent));
                 }
                 match self.digest_of(frame, idx, &id) {
-                    Ok(have) if bool::from(want.ct_eq(&have)) => Err(Failure::Soft(
-                        K::UpdateManagement(UmError::ImageMatches),
-                    )),
+                    Ok(have) if want.ct_eq(&have) => {
+                        Err(Failure::Soft(K::UpdateManagement(UmError::ImageMatches)))
+                    }
                     Ok(_) => Ok(()),
                     // Absent (or incompletely staged) content matches no digest.
                     Err(Failure::Soft(K::ConditionFailed(ConditionKind::ImageMatch))) => Ok(()),
@@ -720,8 +720,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             | ConditionKind::MinimumBattery
             | ConditionKind::UpdateAuthorized
             | ConditionKind::Version => {
-                match um::condition(self.platform, &self.policy.update_management, kind, &id, &p)
-                {
+                match um::condition(self.platform, &self.policy.update_management, kind, &id, &p) {
                     Ok(()) => Ok(()),
                     Err(e @ K::Platform(_)) => Err(Failure::Hard(e)),
                     Err(e) => Err(Failure::Soft(e)),
@@ -1244,7 +1243,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         frame: &mut Frame<'_, '_>,
         list: &[(u64, Parameters)],
         st: &mut SeqState,
-        path: &mut Vec<u16>,
+        path: &[u16],
     ) -> Result<(), Fail> {
         let count = frame.manifest.index_count();
         for (i, p) in list {
@@ -1281,7 +1280,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         frame: &mut Frame<'_, '_>,
         list: &[(u64, Vec<i64>)],
         st: &mut SeqState,
-        path: &mut Vec<u16>,
+        path: &[u16],
     ) -> Result<(), Fail> {
         let count = frame.manifest.index_count();
         let targets = Self::current(frame, st, path)?;

@@ -9,7 +9,9 @@
 use crate::suit::component::ComponentId;
 use crate::suit::digest::Digest;
 use crate::suit::error::{ConditionKind, Section};
-use crate::suit::update_management::{Authorization, ComponentMetadata, WaitEvent, WaitOutcome, WallClock};
+use crate::suit::update_management::{
+    Authorization, ComponentMetadata, WaitEvent, WaitOutcome, WallClock,
+};
 
 /// Size of the chunks the engine moves payloads in.
 pub const CHUNK_LEN: usize = 64 * 1024;

@@ -424,14 +424,16 @@ fn actor(dec: &mut Decoder<'_>, at: &'static str) -> Result<ActorId, Error> {
             at,
             reason: "actor integer out of range",
         })?),
-        Item::Nint(n) => ActorId::Int(
-            i64::try_from(n)
-                .map(|n| -1 - n)
-                .map_err(|_| Error::Invalid {
-                    at,
-                    reason: "actor integer out of range",
-                })?,
-        ),
+        Item::Nint(n) => {
+            ActorId::Int(
+                i64::try_from(n)
+                    .map(|n| -1 - n)
+                    .map_err(|_| Error::Invalid {
+                        at,
+                        reason: "actor integer out of range",
+                    })?,
+            )
+        }
         _ => {
             return Err(Error::Invalid {
                 at,
@@ -510,17 +512,17 @@ impl ComponentMetadata {
                 3 => m.group_permissions = permission_map(&mut dec)?,
                 4 => m.role_permissions = permission_map(&mut dec)?,
                 5 => {
-                    m.file_type = Some(match dec.uint().at(AT)? {
-                        1 => FileType::Regular,
-                        2 => FileType::Directory,
-                        3 => FileType::Symlink,
-                        _ => {
-                            return Err(Error::Invalid {
+                    m.file_type =
+                        Some(match dec.uint().at(AT)? {
+                            1 => FileType::Regular,
+                            2 => FileType::Directory,
+                            3 => FileType::Symlink,
+                            _ => return Err(Error::Invalid {
                                 at: AT,
-                                reason: "file type must be 1 (regular), 2 (directory) or 3 (symlink)",
-                            })
-                        }
-                    })
+                                reason:
+                                    "file type must be 1 (regular), 2 (directory) or 3 (symlink)",
+                            }),
+                        })
                 }
                 6 => m.modification_time = Some(time(&mut dec)?),
                 7 => m.creation_time = Some(time(&mut dec)?),
@@ -750,7 +752,10 @@ fn current_version<P: Platform + ?Sized>(
     })
 }
 
-fn time<P: Platform + ?Sized>(platform: &P, policy: &UpdateManagementPolicy) -> Result<u64, UmError> {
+fn time<P: Platform + ?Sized>(
+    platform: &P,
+    policy: &UpdateManagementPolicy,
+) -> Result<u64, UmError> {
     match platform.wall_clock() {
         None => Err(UmError::TimeUnknown),
         Some(c) if !c.trusted && !policy.accept_untrusted_time => Err(UmError::TimeUntrusted),
@@ -883,9 +888,9 @@ pub(crate) fn apply_metadata<P: Platform + ?Sized>(
     match platform.stage_metadata(id, meta) {
         Ok(()) => Ok(()),
         Err(PlatformError::Unsupported) if policy.ignore_component_metadata => Ok(()),
-        Err(PlatformError::Unsupported) => {
-            Err(CommandErrorKind::UpdateManagement(UmError::MetadataNotApplicable))
-        }
+        Err(PlatformError::Unsupported) => Err(CommandErrorKind::UpdateManagement(
+            UmError::MetadataNotApplicable,
+        )),
         Err(e) => Err(CommandErrorKind::Platform(e)),
     }
 }

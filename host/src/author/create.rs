@@ -737,7 +737,10 @@ fn encode_manifest(
         m.push((5, cid(id)));
     }
     if let Some(v) = set_version {
-        m.push((6, bstr_of(&Value::Array(v.iter().map(|i| Value::from(*i)).collect()))?));
+        m.push((
+            6,
+            bstr_of(&Value::Array(v.iter().map(|i| Value::from(*i)).collect()))?,
+        ));
     }
     m.push((7, bstr_of(&Value::Array(validate))?));
     m.push((20, bstr_of(&Value::Array(install))?));

@@ -405,7 +405,10 @@ fn text_model(b: &[u8]) -> Json {
                         }
                     }
                     if !versions.is_empty() {
-                        named.insert(diag_value(k, 0).replace(['\n', ' '], ""), Json::Object(versions));
+                        named.insert(
+                            diag_value(k, 0).replace(['\n', ' '], ""),
+                            Json::Object(versions),
+                        );
                     }
                 }
                 if !named.is_empty() {
@@ -754,7 +757,10 @@ fn parameters_model(v: &Value, depth: usize) -> Json {
             (23, Value::Bytes(b)) => ("invoke-args".into(), json!(bytes_label(b))),
             (25, Value::Bytes(b)) => ("fetch-args".into(), json!(bytes_label(b))),
             (4, v) => ("use-before".into(), json!(int(v).map(|i| i as u64))),
-            (26, v) => ("minimum-battery-mwh".into(), json!(int(v).map(|i| i as u64))),
+            (26, v) => (
+                "minimum-battery-mwh".into(),
+                json!(int(v).map(|i| i as u64)),
+            ),
             (27, v) => ("update-priority".into(), json!(int(v).map(|i| i as i64))),
             (28, Value::Bytes(b)) => (
                 "version".into(),
@@ -764,7 +770,9 @@ fn parameters_model(v: &Value, depth: usize) -> Json {
             ),
             (29, Value::Bytes(b)) => (
                 "wait-info".into(),
-                decode_one(b).map(|w| wait_info_model(&w)).unwrap_or_else(err),
+                decode_one(b)
+                    .map(|w| wait_info_model(&w))
+                    .unwrap_or_else(err),
             ),
             (30, Value::Bytes(b)) => (
                 "component-metadata".into(),

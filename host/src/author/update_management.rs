@@ -78,10 +78,7 @@ fn wait_label(name: &str) -> Option<i64> {
 }
 
 /// Permission maps: canonical order of text keys is by encoded bytes (length, then bytes).
-fn permissions(
-    what: &str,
-    m: &BTreeMap<String, u64>,
-) -> std::result::Result<Value, String> {
+fn permissions(what: &str, m: &BTreeMap<String, u64>) -> std::result::Result<Value, String> {
     if m.is_empty() {
         return Err(format!("{what} needs at least one actor"));
     }
@@ -194,8 +191,10 @@ pub(crate) fn component(c: &ComponentSpec) -> std::result::Result<ComponentUm, S
         um.commands.push(29);
     }
     if let Some(m) = &c.metadata {
-        um.params
-            .push((30, Value::Bytes(encode(&metadata(m).map_err(|e| format!("metadata: {e}"))?)?)));
+        um.params.push((
+            30,
+            Value::Bytes(encode(&metadata(m).map_err(|e| format!("metadata: {e}"))?)?),
+        ));
     }
     if let Some(t) = &c.version_required_text {
         display_text("version-required-text", t)?;
