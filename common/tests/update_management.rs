@@ -1057,3 +1057,39 @@ fn conditions_fail_softly_inside_try_each() {
     );
     assert!(committed_c0(&dev));
 }
+
+// ---- reports ---------------------------------------------------------------------------------
+
+#[test]
+fn report_names_a_failed_version_condition() {
+    use suit_common::report::{code, command_error_code, Failure, Reason};
+    let mut dev = Device::new().version(C0, &[1, 2]);
+    let env = seal(&manifest(on_c0(
+        vec![(28, version_param(2, &[2, 0]))],
+        vec![int(28), int(15)],
+    )));
+    let err = run(&env, &spec_policy(), &mut dev).unwrap_err();
+    let f = Failure::from_error(&err, Some(&env));
+    assert_eq!(f.reason, Reason::ConditionFailed);
+    let Error::Command(c) = &err else { panic!() };
+    assert_eq!(f.code, command_error_code(&c.kind));
+    assert_eq!(f.code, code::COMMAND + 23);
+    // The failing command is located and labelled: suit-condition-version (28) in install.
+    assert_eq!(f.record.section, 20);
+    assert_eq!(f.record.command, Some(28));
+    assert!(
+        f.detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("suit-condition-version failed"),
+        "{:?}",
+        f.detail
+    );
+    // A wait that did not happen is an operation failure, not a failed condition.
+    let mut dev = Device::new();
+    let env = seal(&manifest(wait(vec![(3, int(1))])));
+    let err = run(&env, &spec_policy(), &mut dev).unwrap_err();
+    let f = Failure::from_error(&err, Some(&env));
+    assert_eq!(f.reason, Reason::OperationFailed);
+    assert_eq!(f.record.command, Some(29));
+}
