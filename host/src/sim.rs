@@ -137,6 +137,17 @@ impl TaStore for SimBackend {
             .and_then(|_| fs::write(dir.join(name), image))
             .map_err(|e| io(e).code())
     }
+
+    /// The host's clock, marked not trusted like the TA's REE time it stands in for.
+    fn wall_clock(&self) -> Option<suit_common::suit::update_management::WallClock> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some(suit_common::suit::update_management::WallClock {
+            seconds: now.as_secs(),
+            trusted: false,
+        })
+    }
 }
 
 impl Backend for SimBackend {

@@ -611,6 +611,24 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         Ok(self.state.component(component).map(|c| c.sequence_number))
     }
 
+    /// Trusted applications assert their version through the signed TA header's
+    /// `ta_version`, recorded at install: `[ta_version]`. Other components have no version
+    /// the TA knows, so suit-condition-version fails on them.
+    fn component_version(
+        &self,
+        component: &ComponentId,
+    ) -> Result<Option<alloc::vec::Vec<i64>>, PlatformError> {
+        Ok(self
+            .state
+            .component(component)
+            .and_then(|c| c.ta_version)
+            .map(|v| alloc::vec![i64::from(v)]))
+    }
+
+    fn wall_clock(&self) -> Option<crate::suit::update_management::WallClock> {
+        self.store.wall_clock()
+    }
+
     fn stage_digest_withheld(&mut self, component: &ComponentId) {
         if !self.withheld.contains(component) {
             self.withheld.push(component.clone());

@@ -62,6 +62,13 @@ pub trait TaStore {
     /// Hands a signed bootstrap TA image to the TEE, which verifies its signature and
     /// stores it; the error is the TEE's result code.
     fn install_ta(&mut self, image: &[u8]) -> Result<(), u32>;
+
+    /// The wall clock for the update-management conditions (use-before, time waits), if the
+    /// environment has one. Here rather than on [`Backend`] because the install platform is
+    /// generic over the store. OP-TEE's is REE time: `trusted: false`.
+    fn wall_clock(&self) -> Option<crate::suit::update_management::WallClock> {
+        None
+    }
 }
 
 /// What the service needs from the environment it runs in.

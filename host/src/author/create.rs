@@ -68,6 +68,10 @@ pub struct Description {
     pub manifest_component_id: Option<Vec<String>>,
     /// The components, index 0 first.
     pub components: Vec<ComponentSpec>,
+    /// suit-set-version (update management): the release as 1 to 8 integers, e.g. `[1,2,3]`
+    /// or `[1,2,-1,3]` for 1.2-rc.3 (no build metadata).
+    #[serde(default)]
+    pub set_version: Option<Vec<i64>>,
     /// Optional suit-text (23): human-readable descriptions, never interpreted by a device.
     #[serde(default)]
     pub text: Option<TextDesc>,
@@ -115,6 +119,75 @@ pub struct ComponentSpec {
     /// Optional payload encryption.
     #[serde(default)]
     pub encryption: Option<EncryptionDesc>,
+    /// Update management: install only if the installed version compares so,
+    /// `{"compare": ">=", "value": [1,2]}` (suit-parameter-version + suit-condition-version).
+    #[serde(default)]
+    pub version: Option<VersionDesc>,
+    /// Update management: POSIX seconds before which the update must be installed
+    /// (suit-parameter-use-before + suit-condition-use-before).
+    #[serde(default)]
+    pub use_before: Option<u64>,
+    /// Update management: mWh the battery must hold (suit-condition-minimum-battery).
+    #[serde(default)]
+    pub minimum_battery: Option<u64>,
+    /// Update management: ask the device's application for authorization at this priority
+    /// (smaller = more urgent; suit-parameter-update-priority + suit-condition-update-authorized).
+    #[serde(default)]
+    pub update_priority: Option<i64>,
+    /// Update management: wait for these events before fetching (suit-directive-wait), e.g.
+    /// `{"network": 1, "time-utc": ..}`: keys authorization, power, network, time, time-of-day,
+    /// day-of-week, time-of-day-utc, day-of-week-utc (integers).
+    #[serde(default)]
+    pub wait: Option<std::collections::BTreeMap<String, i64>>,
+    /// Update management: component metadata (suit-parameter-component-metadata).
+    #[serde(default)]
+    pub metadata: Option<MetadataDesc>,
+    /// Update management: suit-text-version-required for this component (display only).
+    #[serde(default)]
+    pub version_required_text: Option<String>,
+    /// Update management: suit-text-current-version for this component (display only).
+    #[serde(default)]
+    pub current_version_text: Option<String>,
+}
+
+/// A version condition of a description.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VersionDesc {
+    /// `>`, `>=`, `=`, `<=` or `<` (the draft's operator strings).
+    pub compare: String,
+    /// The version, 1 to 8 integers; a pre-release class (-1 rc, -2 beta, -3 alpha) never first.
+    pub value: Vec<i64>,
+}
+
+/// Component metadata of a description.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MetadataDesc {
+    /// Permission bits for everyone without explicit permissions.
+    #[serde(default)]
+    pub default_permissions: Option<u64>,
+    /// Actor name (text) => permission bits.
+    #[serde(default)]
+    pub user_permissions: Option<std::collections::BTreeMap<String, u64>>,
+    /// Actor name (text) => permission bits.
+    #[serde(default)]
+    pub group_permissions: Option<std::collections::BTreeMap<String, u64>>,
+    /// Actor name (text) => permission bits.
+    #[serde(default)]
+    pub role_permissions: Option<std::collections::BTreeMap<String, u64>>,
+    /// regular, directory or symlink.
+    #[serde(default)]
+    pub file_type: Option<String>,
+    /// POSIX seconds.
+    #[serde(default)]
+    pub modification_time: Option<u64>,
+    /// POSIX seconds.
+    #[serde(default)]
+    pub creation_time: Option<u64>,
+    /// Creator name (text).
+    #[serde(default)]
+    pub creator: Option<String>,
 }
 
 /// Encryption of one component.
@@ -205,6 +278,9 @@ struct Component {
     /// What the device receives (ciphertext or plaintext).
     delivered: Vec<u8>,
     detached: bool,
+    /// Update management: parameters and commands run before the component is fetched, and
+    /// its suit-text version entries.
+    um: super::update_management::ComponentUm,
 }
 
 /// The ciphertext buffer component of an encrypted component: its identifier, and the digest
@@ -317,6 +393,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             }
             None => (format!("#component-{i}"), false),
         };
+        let um = super::update_management::component(c).map_err(cbad)?;
         components.push(Component {
             id,
             digest,
@@ -325,6 +402,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             encryption_info,
             delivered,
             detached,
+            um,
         });
     }
     let encrypted = components
@@ -359,9 +437,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         .transpose()
         .map_err(|e| bad(format!("manifest-component-id: {e}")))?;
     let sequence_number = opts.sequence_number.unwrap_or(desc.sequence_number);
+    if let Some(v) = &desc.set_version {
+        super::update_management::check_version(v).map_err(|e| bad(format!("set-version: {e}")))?;
+    }
     let (manifest, severed) = encode_manifest(
         opts.severable,
         desc.text.as_ref(),
+        desc.set_version.as_deref(),
         sequence_number,
         desc.reference_uri.as_deref(),
         manifest_component_id.as_deref(),
@@ -617,6 +699,7 @@ type Severed = Vec<(u8, Vec<u8>)>;
 fn encode_manifest(
     severable: bool,
     text: Option<&TextDesc>,
+    set_version: Option<&[i64]>,
     sequence_number: u64,
     reference_uri: Option<&str>,
     manifest_component_id: Option<&[Vec<u8>]>,
@@ -654,6 +737,9 @@ fn encode_manifest(
             shared.extend([Value::from(24), Value::from(REPORT_ALL)]);
         }
 
+        // Update management first: conditions on the installed component and waits, before
+        // anything is fetched.
+        install.extend(c.um.install_prefix(&index)?);
         match (buffer_of(c), &c.encryption_info) {
             (Some((buffer_id, ct_digest, ct_size)), Some(info)) => {
                 let buffer = Value::from(ids.len() as u64);
@@ -714,6 +800,12 @@ fn encode_manifest(
     if let Some(id) = manifest_component_id {
         m.push((5, cid(id)));
     }
+    if let Some(v) = set_version {
+        m.push((
+            6,
+            bstr_of(&Value::Array(v.iter().map(|i| Value::from(*i)).collect()))?,
+        ));
+    }
     m.push((7, bstr_of(&Value::Array(validate))?));
     let mut severed = Vec::new();
     let mut member = |label: u8, content: &Value, m: &mut Vec<(i64, Value)>| -> Result<()> {
@@ -730,15 +822,24 @@ fn encode_manifest(
         Ok(())
     };
     member(20, &Value::Array(install), &mut m)?;
+    // suit-text: the manifest-wide entries (keys 1, 2) sort before the per-component ones
+    // (component identifiers are arrays), so canonical order is these, then those.
+    let mut entries: Vec<(Value, Value)> = Vec::new();
     if let Some(t) = text {
-        let mut entries = Vec::new();
         if let Some(d) = &t.manifest_description {
-            entries.push((1, Value::Text(d.clone())));
+            entries.push((Value::from(1), Value::Text(d.clone())));
         }
         if let Some(d) = &t.update_description {
-            entries.push((2, Value::Text(d.clone())));
+            entries.push((Value::from(2), Value::Text(d.clone())));
         }
-        member(23, &imap(entries), &mut m)?;
+    }
+    if let Some(Value::Map(per_component)) =
+        super::update_management::text_map(components.iter().map(|c| (&c.id, &c.um)))?
+    {
+        entries.extend(per_component);
+    }
+    if !entries.is_empty() {
+        member(23, &Value::Map(entries), &mut m)?;
     }
     Ok((encode(&imap(m))?, severed))
 }

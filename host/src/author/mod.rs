@@ -19,6 +19,7 @@ pub mod report;
 pub mod sever;
 pub mod sign;
 pub mod sim_platform;
+pub mod update_management;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
