@@ -24,8 +24,13 @@ bash qemu/setup.sh
 SUIT_INSECURE_TEST_TPA_ROOT=1 bash qemu/build.sh
 step "building suit-author (host)"
 if command -v cargo >/dev/null 2>&1; then CARGO=(cargo); else CARGO=(env RUSTC=/usr/bin/rustc /usr/bin/cargo); fi
-"${CARGO[@]}" build --quiet --locked -p suit-host --bin suit-author
+"${CARGO[@]}" build --quiet --locked -p suit-host --bin suit-author --bin suit-agent
 AUTHOR="$ROOT/target/debug/suit-author"
+step "installing shell completions and man pages of suit-author and suit-agent under /usr/local/share"
+for tool in suit-author suit-agent; do
+    "$ROOT/target/debug/$tool" generate-assets /usr/local/share >/dev/null ||
+        die "$tool generate-assets /usr/local/share failed"
+done
 
 # shellcheck disable=SC1091
 . "$QB/out/perso-consumer.env"

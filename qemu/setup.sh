@@ -46,9 +46,11 @@ host_packages() {
     fi
     for tool in qemu-system-aarch64 aarch64-linux-gnu-gcc aarch64-linux-gnu-objcopy \
         aarch64-linux-gnu-readelf /usr/bin/rustc /usr/bin/cargo /usr/bin/python3 \
-        dpkg-source make cpio xz gzip mkfs.ext4; do
+        dpkg-source make cpio xz gzip mkfs.ext4 softhsm2-util; do
         need_tool "$tool"
     done
+    [ -f /usr/lib/softhsm/libsofthsm2.so ] ||
+        die "SoftHSM's PKCS#11 module /usr/lib/softhsm/libsofthsm2.so is missing (package softhsm2)"
     /usr/bin/python3 -c 'import cryptography, elftools' 2>/dev/null ||
         die "Debian's /usr/bin/python3 lacks 'cryptography' or 'elftools' (needed to sign TAs)"
     [ -d /usr/lib/rustlib/aarch64-unknown-linux-gnu/lib ] ||

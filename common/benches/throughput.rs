@@ -297,6 +297,7 @@ fn policy() -> Policy {
         ],
         rules: Vec::new(),
         require_plaintext_digest: false,
+        update_management: Default::default(),
     }
 }
 

@@ -72,7 +72,12 @@ pub enum CborErrorKind {
 
 impl fmt::Display for CborError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} at byte {}", self.kind, self.offset)
+        write!(
+            f,
+            "{} at byte {}",
+            crate::suit::explain::cbor(&self.kind),
+            self.offset
+        )
     }
 }
 

@@ -172,6 +172,7 @@ pub fn command_label(event: Event) -> i64 {
         Event::Invoke => 23,
         Event::ProcessDependency => 11,
         Event::Unlink => 33,
+        Event::Wait => 29,
     }
 }
 
@@ -186,6 +187,11 @@ fn condition_label(kind: ConditionKind) -> i64 {
         ConditionKind::IsDependency => 8,
         ConditionKind::Abort => 14,
         ConditionKind::DeviceIdentifier => 24,
+        ConditionKind::UseBefore => 4,
+        ConditionKind::ImageNotMatch => 25,
+        ConditionKind::MinimumBattery => 26,
+        ConditionKind::UpdateAuthorized => 27,
+        ConditionKind::Version => 28,
     }
 }
 
@@ -213,6 +219,14 @@ pub fn command_name(label: i64) -> &'static str {
         31 => "directive-swap",
         32 => "directive-run-sequence",
         33 => "directive-unlink",
+        4 => "condition-use-before",
+        25 => "condition-image-not-match",
+        26 => "condition-minimum-battery",
+        27 => "condition-update-authorized",
+        28 => "condition-version",
+        29 => "directive-wait",
+        34 => "directive-override-multiple",
+        35 => "directive-copy-params",
         _ => "unknown-command",
     }
 }
@@ -355,6 +369,8 @@ pub mod code {
     pub const POLICY_IDENTIFIER: i64 = 403;
     /// Decrypted or secure content not permitted in the component for these signers.
     pub const POLICY_PLAINTEXT: i64 = 404;
+    /// An update-management rule of device policy (e.g. update-authorized required).
+    pub const POLICY_UPDATE_MANAGEMENT: i64 = 405;
     /// A command failed: 500 + the command-error kind (see [`super::command_error_code`]).
     pub const COMMAND: i64 = 500;
     /// Decrypted payload never matched an image digest.
@@ -406,6 +422,7 @@ pub fn command_error_code(kind: &CommandErrorKind) -> i64 {
         CommandErrorKind::UnorderedSourceAndTarget { .. } => 40,
         CommandErrorKind::UnorderedRunSequenceIndex => 41,
         CommandErrorKind::DependencyNotProcessed => 42,
+        CommandErrorKind::UpdateManagement(_) => 23,
     };
     code::COMMAND + n
 }
@@ -739,7 +756,7 @@ impl fmt::Display for ReportError {
         match self {
             ReportError::Malformed(what) => write!(f, "malformed report: {what}"),
             ReportError::TooLarge(what) => write!(f, "report too large: {what}"),
-            ReportError::Cose(e) => write!(f, "report signature envelope refused: {e:?}"),
+            ReportError::Cose(e) => write!(f, "report signature envelope refused: {e}"),
             ReportError::BadSignature => f.write_str("report signature does not verify"),
             ReportError::Encrypted => f.write_str("encrypted reports are not supported"),
             ReportError::SigningFailed => f.write_str("signing the report failed"),
@@ -1176,6 +1193,7 @@ fn classify_policy(p: &PolicyError) -> (Reason, i64) {
         PolicyError::PlaintextNotPermitted { .. } => {
             (Reason::ComponentUnauthorised, code::POLICY_PLAINTEXT)
         }
+        PolicyError::UpdateManagement(_) => (Reason::Unauthorised, code::POLICY_UPDATE_MANAGEMENT),
     }
 }
 
@@ -1187,6 +1205,9 @@ fn command_reason(kind: &CommandErrorKind) -> Reason {
         CommandErrorKind::UnsupportedCommand(_) => Reason::CommandUnsupported,
         CommandErrorKind::ComponentIndexOutOfRange(_) => Reason::ComponentUnsupported,
         CommandErrorKind::Policy(_) => Reason::ComponentUnauthorised,
+        // A failed update-management condition (version, use-before, battery, authorization,
+        // image-not-match) is a failed condition; a wait or metadata failure an operation.
+        CommandErrorKind::UpdateManagement(e) if e.is_condition() => Reason::ConditionFailed,
         _ => Reason::OperationFailed,
     }
 }

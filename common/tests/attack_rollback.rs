@@ -476,6 +476,7 @@ fn a_component_installed_through_a_dependency_is_protected_by_the_dependency_num
         ],
         rules: vec![],
         require_plaintext_digest: false,
+        update_management: Default::default(),
     };
     let keys = || {
         let mut k = MemoryKeys::new();

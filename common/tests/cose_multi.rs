@@ -54,6 +54,7 @@ fn policy(operator_kid: &[u8]) -> Policy {
         ],
         rules: Vec::new(),
         require_plaintext_digest: false,
+        update_management: Default::default(),
     }
 }
 

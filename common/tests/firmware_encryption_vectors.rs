@@ -28,6 +28,7 @@ fn hmac_policy() -> Policy {
         anchors: vec![anchor(1, key, Role::Operator)],
         rules: vec![],
         require_plaintext_digest: false,
+        update_management: Default::default(),
     }
 }
 
@@ -50,6 +51,7 @@ fn two_party_policy() -> Policy {
         ],
         rules: vec![],
         require_plaintext_digest: false,
+        update_management: Default::default(),
     }
 }
 
@@ -91,6 +93,7 @@ fn mac0_manifests_authenticate_with_the_hmac_key() {
         )],
         rules: vec![],
         require_plaintext_digest: false,
+        update_management: Default::default(),
     };
     let err = Envelope::decode(&vector("suit-manifest-aes-kw.hex.signed"))
         .unwrap()
@@ -360,6 +363,7 @@ fn dependency_outer_manifest_does_not_verify_with_the_author_key() {
         anchors: vec![anchor(AUTHOR, author_key(), Role::Author)],
         rules: vec![],
         require_plaintext_digest: false,
+        update_management: Default::default(),
     };
     let err = Envelope::decode(&vector("suit-manifest-es-ecdh-dependency.hex.signed"))
         .unwrap()
@@ -374,6 +378,7 @@ fn dependency_signed_by_an_unknown_party_is_refused() {
         anchors: vec![anchor(OPERATOR, operator_key(), Role::Operator)],
         rules: vec![],
         require_plaintext_digest: false,
+        update_management: Default::default(),
     };
     let mut dev = RecordingPlatform::default();
     let err = process(

@@ -558,6 +558,7 @@ fn wrong_key_is_refused() {
         )],
         rules: vec![],
         require_plaintext_digest: false,
+        update_management: Default::default(),
     };
     let err = Envelope::decode(&vector("example0.signed.hex"))
         .unwrap()

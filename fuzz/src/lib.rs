@@ -96,6 +96,7 @@ pub fn policy() -> Policy {
         ],
         rules: Vec::new(),
         require_plaintext_digest: false,
+        update_management: Default::default(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! (`author`) creates, signs, encrypts and verifies envelopes offline.
 #![forbid(unsafe_code)]
 
+pub mod assets;
 pub mod author;
 pub mod client;
 pub mod ree;

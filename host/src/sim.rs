@@ -137,6 +137,17 @@ impl TaStore for SimBackend {
             .and_then(|_| fs::write(dir.join(name), image))
             .map_err(|e| io(e).code())
     }
+
+    /// The host's clock, marked not trusted like the TA's REE time it stands in for.
+    fn wall_clock(&self) -> Option<suit_common::suit::update_management::WallClock> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some(suit_common::suit::update_management::WallClock {
+            seconds: now.as_secs(),
+            trusted: false,
+        })
+    }
 }
 
 impl Backend for SimBackend {
@@ -193,7 +204,7 @@ impl Simulator {
         let point = p256_point_from_pem(pem).map_err(AgentError::SimState)?;
         let test_point = p256_point_from_pem(TEST_TPA_ROOT_PEM).map_err(AgentError::SimState)?;
         let config = Config::new(&point, point == test_point)
-            .map_err(|e| AgentError::SimState(format!("TPA root: {e:?}")))?;
+            .map_err(|e| AgentError::SimState(format!("TPA root: {e}")))?;
         Ok(Simulator {
             service: Service::new(
                 SimBackend {

@@ -251,6 +251,17 @@ impl TaStore for Optee {
             .invoke_command(SECSTOR_TA_MGMT_BOOTSTRAP, &mut params)
             .map_err(|e| e.raw_code())
     }
+
+    /// OP-TEE's REE time (TEE_GetREETime): the normal world sets it, so it is marked not
+    /// trusted and a use-before check against it is no security guarantee (SECURITY.md).
+    fn wall_clock(&self) -> Option<suit_common::suit::update_management::WallClock> {
+        let mut t = optee_utee::Time::new();
+        t.ree_time();
+        Some(suit_common::suit::update_management::WallClock {
+            seconds: u64::from(t.seconds),
+            trusted: false,
+        })
+    }
 }
 
 impl Backend for Optee {

@@ -14,7 +14,7 @@ mod verify;
 
 pub use key::VerificationKey;
 #[cfg(feature = "author")]
-pub use sign::{create_auth_block, create_cose_mac, create_cose_sign, SigningKey};
+pub use sign::{create_auth_block, create_cose_mac, create_cose_sign, ExternalP256, SigningKey};
 pub use verify::{verify_auth_block, AuthBlock, MAX_COSE_SIGNERS};
 
 /// COSE algorithms this engine authenticates with.

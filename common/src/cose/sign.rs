@@ -20,6 +20,18 @@ pub enum SigningKey {
     Ed25519(ed25519_dalek::SigningKey),
     /// Shared HMAC-SHA-256 key.
     Hmac256(Zeroizing<Vec<u8>>),
+    /// A P-256 key held elsewhere (an HSM through PKCS#11): only its public half is here.
+    P256External(ExternalP256),
+}
+
+/// Signs with a P-256 key the author tool cannot see: `sign` gets the COSE ToBeSigned bytes
+/// and returns the raw `r || s` signature (64 bytes), as COSE carries it.
+pub struct ExternalP256 {
+    /// The key's public half (checks what `sign` returns).
+    pub public: p256::ecdsa::VerifyingKey,
+    /// Makes the signature (e.g. SHA-256 on the host, CKM_ECDSA in the token).
+    #[allow(clippy::type_complexity)]
+    pub sign: alloc::boxed::Box<dyn Fn(&[u8]) -> Result<Vec<u8>, CoseError>>,
 }
 
 impl fmt::Debug for SigningKey {
@@ -57,6 +69,7 @@ impl SigningKey {
             SigningKey::P256(k) => VerificationKey::P256(*k.verifying_key()),
             SigningKey::Ed25519(k) => VerificationKey::Ed25519(k.verifying_key()),
             SigningKey::Hmac256(s) => VerificationKey::Hmac256(s.clone()),
+            SigningKey::P256External(e) => VerificationKey::P256(e.public),
         }
     }
 
@@ -80,6 +93,18 @@ impl SigningKey {
                     .map_err(|_| CoseError::InvalidKey)?;
                 mac.update(message);
                 Ok(mac.finalize().into_bytes().to_vec())
+            }
+            SigningKey::P256External(e) => {
+                // Whatever the token returned must verify under the key it claims to be.
+                use p256::ecdsa::signature::Verifier;
+                let raw = (e.sign)(message)?;
+                let sig = p256::ecdsa::Signature::from_slice(&raw)
+                    .map_err(|_| CoseError::SigningFailed)?;
+                let sig = sig.normalize_s();
+                e.public
+                    .verify(message, &sig)
+                    .map_err(|_| CoseError::SigningFailed)?;
+                Ok(sig.to_bytes().to_vec())
             }
         }
     }

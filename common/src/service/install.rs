@@ -157,7 +157,7 @@ impl InstallSession {
         }
         let policy = state
             .policy()
-            .map_err(|e| InstallError::Refused(format!("stored policy unusable: {e:?}")))?;
+            .map_err(|e| InstallError::Refused(format!("stored policy unusable: {e}")))?;
         // Nothing of the envelope is interpreted before authentication, not even for a report.
         let auth = match Envelope::decode(&self.envelope)
             .and_then(|env| env.authenticate(&policy.anchors))
@@ -282,7 +282,7 @@ impl InstallSession {
         }
         let policy = state
             .policy()
-            .map_err(|e| InstallError::Refused(format!("stored policy unusable: {e:?}")))?;
+            .map_err(|e| InstallError::Refused(format!("stored policy unusable: {e}")))?;
         let envelope = core::mem::take(&mut self.envelope);
         let payloads: Vec<(String, Option<String>)> = self
             .payloads
@@ -632,6 +632,24 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             .component(component)
             .map(|c| c.sequence_number)
             .or_else(|| self.state.sequence_number(&unlinked_key(component))))
+    }
+
+    /// Trusted applications assert their version through the signed TA header's
+    /// `ta_version`, recorded at install: `[ta_version]`. Other components have no version
+    /// the TA knows, so suit-condition-version fails on them.
+    fn component_version(
+        &self,
+        component: &ComponentId,
+    ) -> Result<Option<alloc::vec::Vec<i64>>, PlatformError> {
+        Ok(self
+            .state
+            .component(component)
+            .and_then(|c| c.ta_version)
+            .map(|v| alloc::vec![i64::from(v)]))
+    }
+
+    fn wall_clock(&self) -> Option<crate::suit::update_management::WallClock> {
+        self.store.wall_clock()
     }
 
     fn stage_digest_withheld(&mut self, component: &ComponentId) {

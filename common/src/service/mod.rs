@@ -62,6 +62,13 @@ pub trait TaStore {
     /// Hands a signed bootstrap TA image to the TEE, which verifies its signature and
     /// stores it; the error is the TEE's result code.
     fn install_ta(&mut self, image: &[u8]) -> Result<(), u32>;
+
+    /// The wall clock for the update-management conditions (use-before, time waits), if the
+    /// environment has one. Here rather than on [`Backend`] because the install platform is
+    /// generic over the store. OP-TEE's is REE time: `trusted: false`.
+    fn wall_clock(&self) -> Option<crate::suit::update_management::WallClock> {
+        None
+    }
 }
 
 /// What the service needs from the environment it runs in.
@@ -157,13 +164,13 @@ impl Refuse {
 
 impl From<StateError> for Refuse {
     fn from(e: StateError) -> Self {
-        Refuse::new("storage", format!("secure storage state unusable: {e:?}"))
+        Refuse::new("storage", format!("secure storage state unusable: {e}"))
     }
 }
 
 impl From<KeyStoreError> for Refuse {
     fn from(e: KeyStoreError) -> Self {
-        Refuse::new("device-key", format!("device key store: {e:?}"))
+        Refuse::new("device-key", format!("device key store: {e}"))
     }
 }
 
@@ -181,7 +188,7 @@ impl From<InstallError> for Refuse {
                 "payload",
                 "payload not referenced by the authenticated manifest",
             ),
-            InstallError::Store(e) => Refuse::new("storage", format!("secure storage: {e:?}")),
+            InstallError::Store(e) => Refuse::new("storage", format!("secure storage: {e}")),
         }
     }
 }
@@ -256,7 +263,7 @@ impl<B: Backend> Service<B> {
                 Err(e) => {
                     return Reply::refused(
                         "storage",
-                        &format!("an interrupted update could not be finished: {e:?}"),
+                        &format!("an interrupted update could not be finished: {e}"),
                     )
                 }
             }
@@ -353,7 +360,7 @@ impl<B: Backend> Service<B> {
                     })
                     .collect();
             }
-            Err(e) => service.state_error = Some(format!("{e:?}")),
+            Err(e) => service.state_error = Some(format!("{e}")),
         }
         if matches!(self.backend.len(keys::KEYS_OBJECT), Ok(Some(_))) {
             match self.keys() {
@@ -450,7 +457,7 @@ impl<B: Backend> Service<B> {
         let mut opener = crate::encryption::MemoryKeys::new();
         opener
             .add_hpke_p256(Some(&prov.kid), &d)
-            .map_err(|e| Refuse::new("device-key", format!("provisioning key: {e:?}")))?;
+            .map_err(|e| Refuse::new("device-key", format!("provisioning key: {e}")))?;
         let mut state = State::load(&self.backend)?;
         let old_keks = provision::load_keks(&self.backend, state.provisioning_counter)?;
         let mut keks = old_keks.clone();
@@ -477,7 +484,7 @@ impl<B: Backend> Service<B> {
             },
             keys.identity_secret(),
         )
-        .map_err(|e| Refuse::new("internal", format!("signing the receipt: {e:?}")))?;
+        .map_err(|e| Refuse::new("internal", format!("signing the receipt: {e}")))?;
         // The KEK object first, the state record last: the record's counter decides which
         // KEK set is in force, so a cut between the two writes leaves the old one.
         if applied.keks_changed || self.backend.len(keys::KEKS_OBJECT).ok().flatten().is_some() {
@@ -550,7 +557,7 @@ impl<B: Backend> Service<B> {
         if let Some(report) = self.install.take_report() {
             let bytes = report
                 .encode()
-                .map_err(|e| Refuse::new("report", format!("encoding the report: {e:?}")))?;
+                .map_err(|e| Refuse::new("report", format!("encoding the report: {e}")))?;
             let object = if report.authenticated == Some(false) {
                 PRE_AUTH_REPORT_OBJECT
             } else {
@@ -558,7 +565,7 @@ impl<B: Backend> Service<B> {
             };
             self.backend
                 .put(object, &bytes)
-                .map_err(|e| Refuse::new("storage", format!("storing the report: {e:?}")))?;
+                .map_err(|e| Refuse::new("storage", format!("storing the report: {e}")))?;
         }
         Ok(())
     }
@@ -578,17 +585,17 @@ impl<B: Backend> Service<B> {
         let bytes = self
             .backend
             .get(object)
-            .map_err(|e| Refuse::new("storage", format!("secure storage: {e:?}")))?
+            .map_err(|e| Refuse::new("storage", format!("secure storage: {e}")))?
             .ok_or_else(|| Refuse::new("not-found", none))?;
         let mut report = Report::decode(&bytes)
-            .map_err(|e| Refuse::new("report", format!("stored report unusable: {e:?}")))?;
+            .map_err(|e| Refuse::new("report", format!("stored report unusable: {e}")))?;
         report.nonce = r.nonce.map(ByteBuf::into_vec);
         // The device's state now, under the caller's nonce: the truth whatever attempt ran last.
         report.device_state = Some(device_state(&State::load(&self.backend)?));
         let keys = self.keys()?;
         let signed = report
             .sign(keys.report_secret())
-            .map_err(|e| Refuse::new("report", format!("signing the report: {e:?}")))?;
+            .map_err(|e| Refuse::new("report", format!("signing the report: {e}")))?;
         Ok(ReportResponse {
             report: ByteBuf::from(signed),
         })
@@ -648,7 +655,7 @@ impl<B: Backend> Service<B> {
         let mut data = self
             .backend
             .get(&record.object)
-            .map_err(|e| Refuse::new("storage", format!("secure storage: {e:?}")))?
+            .map_err(|e| Refuse::new("storage", format!("secure storage: {e}")))?
             .ok_or_else(|| Refuse::new("storage", "personalization object missing"))?;
         // Moves the allocation out of the Zeroizing wrapper: one copy, wiped by `Wiped`.
         Ok(Wiped(PersonalizationResponse {
@@ -675,7 +682,7 @@ impl<B: Backend> Service<B> {
         let n = self
             .backend
             .read_at(&record.object, r.offset, &mut data)
-            .map_err(|e| Refuse::new("storage", format!("secure storage: {e:?}")))?;
+            .map_err(|e| Refuse::new("storage", format!("secure storage: {e}")))?;
         data.truncate(n);
         Ok(ReeExportResponse {
             total_len: record.size,

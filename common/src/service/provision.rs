@@ -182,7 +182,7 @@ impl core::fmt::Display for ProvisionError {
             ProvisionError::TooLarge => write!(f, "provisioning message exceeds {MAX_MESSAGE} bytes"),
             ProvisionError::Malformed(what) => write!(f, "malformed provisioning message: {what}"),
             ProvisionError::NotTpaSigned(e) => {
-                write!(f, "not signed by the TPA root or a TPA anchor ({e:?})")
+                write!(f, "not signed by the TPA root or a TPA anchor ({e})")
             }
             ProvisionError::Replayed { stored, offered } => write!(
                 f,
@@ -306,7 +306,7 @@ fn unwrap_secret(
         return Err(alloc::format!("wrapped key exceeds {MAX_WRAPPED} bytes"));
     }
     decrypt_integrated(wrapped, None, keys, &wrap_options(aad)).map_err(|e| {
-        alloc::format!("the wrapped key does not open with this device's provisioning key ({e:?})")
+        alloc::format!("the wrapped key does not open with this device's provisioning key ({e})")
     })
 }
 
@@ -356,7 +356,7 @@ pub fn apply_ops(
 fn parse_key(id: u32, cose_key: &[u8]) -> Result<VerificationKey, String> {
     VerificationKey::from_cose_key(cose_key)
         .map(|(k, _)| k)
-        .map_err(|e| alloc::format!("anchor {id} key does not parse ({e:?})"))
+        .map_err(|e| alloc::format!("anchor {id} key does not parse ({e})"))
 }
 
 fn check_scope(scope: &Scope) -> Result<(), String> {
@@ -679,7 +679,7 @@ impl core::fmt::Display for ReceiptError {
             ReceiptError::TooLarge => write!(f, "receipt exceeds {MAX_RECEIPT} bytes"),
             ReceiptError::Malformed(what) => write!(f, "malformed receipt: {what}"),
             ReceiptError::Signature(e) => {
-                write!(f, "the receipt is not signed by this identity key ({e:?})")
+                write!(f, "the receipt is not signed by this identity key ({e})")
             }
         }
     }

@@ -253,6 +253,12 @@ impl State {
             anchors,
             rules,
             require_plaintext_digest: false,
+            // Update management, the strict default on purpose (SECURITY.md): the TA's only
+            // wall clock is OP-TEE's REE time, which the normal world sets, so use-before
+            // fails as "clock not trusted"; no battery gauge and no application to ask, so
+            // minimum-battery and update-authorized fail; waits only poll; metadata cannot be
+            // applied to secure-storage objects, so fetch / copy / write with it are refused.
+            update_management: Default::default(),
         })
     }
 

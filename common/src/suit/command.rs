@@ -10,6 +10,7 @@ use alloc::vec::Vec;
 use crate::cbor::{Decoder, Item, SeenKeys};
 use crate::suit::digest::Digest;
 use crate::suit::error::{ConditionKind, DecodeContext, Error, Unsupported};
+use crate::suit::update_management::{self as um, ComponentMetadata, VersionMatch, WaitInfo};
 
 /// Deepest nesting of try-each / run-sequence accepted.
 pub const MAX_SEQUENCE_DEPTH: usize = 4;
@@ -86,6 +87,19 @@ pub struct Parameters {
     pub fetch_args: Option<Vec<u8>>,
     /// suit-parameter-custom (negative labels), encoded values.
     pub custom: Vec<(i64, Vec<u8>)>,
+    /// suit-parameter-use-before (4, update management): POSIX seconds.
+    pub use_before: Option<u64>,
+    /// suit-parameter-minimum-battery (26, update management): mWh.
+    pub minimum_battery: Option<u64>,
+    /// suit-parameter-update-priority (27, update management): smaller = more urgent.
+    pub update_priority: Option<i64>,
+    /// suit-parameter-version (28, update management).
+    pub version: Option<VersionMatch>,
+    /// suit-parameter-wait-info (29, update management).
+    pub wait_info: Option<WaitInfo>,
+    /// suit-parameter-component-metadata (30, update management); boxed so that commands
+    /// (and the budget of decoded commands) stay small when it is absent.
+    pub component_metadata: Option<alloc::boxed::Box<ComponentMetadata>>,
 }
 
 impl Parameters {
@@ -117,6 +131,16 @@ impl Parameters {
         put(&mut self.invoke_args, &other.invoke_args, overwrite);
         put(&mut self.device_id, &other.device_id, overwrite);
         put(&mut self.fetch_args, &other.fetch_args, overwrite);
+        put(&mut self.use_before, &other.use_before, overwrite);
+        put(&mut self.minimum_battery, &other.minimum_battery, overwrite);
+        put(&mut self.update_priority, &other.update_priority, overwrite);
+        put(&mut self.version, &other.version, overwrite);
+        put(&mut self.wait_info, &other.wait_info, overwrite);
+        put(
+            &mut self.component_metadata,
+            &other.component_metadata,
+            overwrite,
+        );
         for (k, v) in &other.custom {
             match self.custom.iter_mut().find(|(key, _)| key == k) {
                 Some(slot) if overwrite => slot.1 = v.clone(),
@@ -127,7 +151,66 @@ impl Parameters {
         // soft-failure is interpreter state, not a component parameter (see interpreter).
     }
 
-    fn decode(dec: &mut Decoder<'_>) -> Result<Self, Error> {
+    /// Copies the parameters labelled `labels` from `src` (suit-directive-copy-params): like
+    /// override-parameters with the source's values, so a label the source has no value for
+    /// leaves the current value as it is.
+    pub(crate) fn copy_from(&mut self, src: &Parameters, labels: &[i64]) {
+        fn put<T: Clone>(dst: &mut Option<T>, src: &Option<T>) {
+            if let Some(v) = src {
+                *dst = Some(v.clone());
+            }
+        }
+        for l in labels {
+            match l {
+                1 => put(&mut self.vendor_id, &src.vendor_id),
+                2 => put(&mut self.class_id, &src.class_id),
+                3 => put(&mut self.image_digest, &src.image_digest),
+                4 => put(&mut self.use_before, &src.use_before),
+                5 => put(&mut self.component_slot, &src.component_slot),
+                12 => put(&mut self.strict_order, &src.strict_order),
+                14 => put(&mut self.image_size, &src.image_size),
+                18 => put(&mut self.content, &src.content),
+                19 => put(&mut self.encryption_info, &src.encryption_info),
+                21 => put(&mut self.uri, &src.uri),
+                22 => put(&mut self.source_component, &src.source_component),
+                23 => put(&mut self.invoke_args, &src.invoke_args),
+                24 => put(&mut self.device_id, &src.device_id),
+                25 => put(&mut self.fetch_args, &src.fetch_args),
+                26 => put(&mut self.minimum_battery, &src.minimum_battery),
+                27 => put(&mut self.update_priority, &src.update_priority),
+                28 => put(&mut self.version, &src.version),
+                29 => put(&mut self.wait_info, &src.wait_info),
+                30 => put(&mut self.component_metadata, &src.component_metadata),
+                k if *k < 0 => {
+                    if let Some((_, v)) = src.custom.iter().find(|(key, _)| key == k) {
+                        let v = v.clone();
+                        match self.custom.iter_mut().find(|(key, _)| key == k) {
+                            Some(slot) => slot.1 = v,
+                            None => self.custom.push((*k, v)),
+                        }
+                    }
+                }
+                // check_copyable refused every other label at decode time.
+                _ => {}
+            }
+        }
+    }
+
+    /// Whether copy-params may name `label`: a parameter this engine knows, other than
+    /// soft-failure (interpreter state, not a component parameter).
+    pub(crate) fn check_copyable(label: i64) -> Result<(), Error> {
+        match label {
+            1..=5 | 12 | 14 | 18 | 19 | 21..=30 => Ok(()),
+            k if k < 0 => Ok(()),
+            13 => Err(Error::Invalid {
+                at: "SUIT_Directive_Copy_Params",
+                reason: "soft-failure is not a component parameter and cannot be copied",
+            }),
+            k => Err(Error::Unsupported(Unsupported::Parameter(k))),
+        }
+    }
+
+    pub(crate) fn decode(dec: &mut Decoder<'_>) -> Result<Self, Error> {
         const AT: &str = "SUIT_Parameters";
         let n = dec.map().at(AT)?;
         let mut p = Parameters::default();
@@ -164,6 +247,16 @@ impl Parameters {
                 23 => p.invoke_args = Some(dec.bytes().at(AT)?.to_vec()),
                 24 => p.device_id = Some(uuid(dec.bytes().at(AT)?)?),
                 25 => p.fetch_args = Some(dec.bytes().at(AT)?.to_vec()),
+                4 => p.use_before = Some(dec.uint().at(AT)?),
+                26 => p.minimum_battery = Some(dec.uint().at(AT)?),
+                27 => p.update_priority = Some(dec.int().at(AT)?),
+                28 => p.version = Some(VersionMatch::decode_all(dec.bytes().at(AT)?)?),
+                29 => p.wait_info = Some(WaitInfo::decode_all(dec.bytes().at(AT)?)?),
+                30 => {
+                    p.component_metadata = Some(alloc::boxed::Box::new(
+                        ComponentMetadata::decode_all(dec.bytes().at(AT)?)?,
+                    ))
+                }
                 k if k < 0 => {
                     let raw = dec.skip().at(AT)?;
                     p.custom.push((k, raw.to_vec()));
@@ -199,6 +292,8 @@ pub enum Action {
     ProcessDependency,
     /// suit-directive-unlink (33, trust domains).
     Unlink,
+    /// suit-directive-wait (29, update management).
+    Wait,
 }
 
 /// One command of a sequence.
@@ -225,6 +320,12 @@ pub enum Command {
     Action(Action, u64),
     /// suit-command-custom (negative label) with its encoded argument.
     Custom(i64, Vec<u8>),
+    /// suit-directive-override-multiple (34, update management): per component index, the
+    /// parameters to override, in encoded order.
+    OverrideMultiple(Vec<(u64, Parameters)>),
+    /// suit-directive-copy-params (35, update management): per source component index, the
+    /// parameter labels to copy into the current component(s).
+    CopyParams(Vec<(u64, Vec<i64>)>),
 }
 
 /// A decoded SUIT_Command_Sequence.
@@ -346,6 +447,14 @@ impl CommandSequence {
                 31 => Command::Action(Action::Swap, dec.uint().at(AT)?),
                 11 => Command::Action(Action::ProcessDependency, dec.uint().at(AT)?),
                 33 => Command::Action(Action::Unlink, dec.uint().at(AT)?),
+                4 => Command::Condition(ConditionKind::UseBefore, dec.uint().at(AT)?),
+                25 => Command::Condition(ConditionKind::ImageNotMatch, dec.uint().at(AT)?),
+                26 => Command::Condition(ConditionKind::MinimumBattery, dec.uint().at(AT)?),
+                27 => Command::Condition(ConditionKind::UpdateAuthorized, dec.uint().at(AT)?),
+                28 => Command::Condition(ConditionKind::Version, dec.uint().at(AT)?),
+                29 => Command::Action(Action::Wait, dec.uint().at(AT)?),
+                34 => Command::OverrideMultiple(um::decode_override_multiple(dec)?),
+                35 => Command::CopyParams(um::decode_copy_params(dec)?),
                 l if l < 0 => {
                     let arg = dec.skip().at(AT)?;
                     Command::Custom(l, arg.to_vec())
@@ -369,6 +478,11 @@ impl CommandSequence {
         for c in &self.commands {
             match c {
                 Command::OverrideParameters(p) | Command::SetParameters(p) => f(p),
+                Command::OverrideMultiple(list) => {
+                    for (_, p) in list {
+                        f(p)
+                    }
+                }
                 Command::TryEach { options, .. } => {
                     for o in options {
                         o.for_each_parameters(f)
@@ -390,6 +504,8 @@ fn allowed_in_shared(cmd: &Command) -> bool {
             | Command::SetParameters(_)
             | Command::TryEach { .. }
             | Command::RunSequence(_)
+            | Command::OverrideMultiple(_)
+            | Command::CopyParams(_)
     )
 }
 

@@ -141,6 +141,8 @@ pub enum PolicyError {
         /// Sequence number of the manifest that wants to replace it.
         offered: u64,
     },
+    /// An update-management rule of device policy (e.g. authorization required).
+    UpdateManagement(crate::suit::update_management::UmError),
 }
 
 impl fmt::Display for PolicyError {
@@ -180,6 +182,9 @@ impl fmt::Display for PolicyError {
                 f,
                 "Rollback of component {component}: sequence number {offered} is not greater than {installed}, that of the manifest that installed its current content"
             ),
+            PolicyError::UpdateManagement(e) => {
+                f.write_str(&super::explain::update_management(e))
+            }
         }
     }
 }
@@ -252,6 +257,16 @@ pub enum ConditionKind {
     Abort,
     /// suit-condition-device-identifier (24).
     DeviceIdentifier,
+    /// suit-condition-use-before (4, update management).
+    UseBefore,
+    /// suit-condition-image-not-match (25, update management).
+    ImageNotMatch,
+    /// suit-condition-minimum-battery (26, update management).
+    MinimumBattery,
+    /// suit-condition-update-authorized (27, update management).
+    UpdateAuthorized,
+    /// suit-condition-version (28, update management).
+    Version,
 }
 
 /// Parameters, for error reporting.
@@ -273,6 +288,14 @@ pub enum ParameterKind {
     SourceComponent,
     /// Device identifier (24).
     DeviceId,
+    /// Use before (4, update management).
+    UseBefore,
+    /// Minimum battery (26, update management).
+    MinimumBattery,
+    /// Version (28, update management).
+    Version,
+    /// Wait info (29, update management).
+    WaitInfo,
 }
 
 /// What went wrong in a command.
@@ -339,6 +362,8 @@ pub enum CommandErrorKind {
     /// A section of a dependent ended without processing a dependency that has the same
     /// section (trust domains, required checks: MUST abort).
     DependencyNotProcessed,
+    /// An update-management condition or directive failed (draft-ietf-suit-update-management).
+    UpdateManagement(crate::suit::update_management::UmError),
 }
 
 /// Plain sentences (see [`super::explain`]): the same words in the TA's refusals, the agent

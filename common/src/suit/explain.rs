@@ -168,6 +168,11 @@ fn command(k: &CommandErrorKind) -> String {
             C::ClassIdentifier => "class identifier does not match this device".into(),
             C::DeviceIdentifier => "device identifier does not match this device".into(),
             C::ImageMatch => "image digest does not match the component's content".into(),
+            C::UseBefore => "suit-condition-use-before failed".into(),
+            C::ImageNotMatch => "suit-condition-image-not-match failed".into(),
+            C::MinimumBattery => "suit-condition-minimum-battery failed".into(),
+            C::UpdateAuthorized => "suit-condition-update-authorized failed".into(),
+            C::Version => "suit-condition-version failed".into(),
             other => format!("condition {other:?} failed"),
         },
         CommandErrorKind::MissingParameter(p) => format!("parameter {p:?} is not set"),
@@ -209,6 +214,7 @@ fn command(k: &CommandErrorKind) -> String {
              image-match may)"
                 .into()
         }
+        CommandErrorKind::UpdateManagement(e) => update_management(e),
         CommandErrorKind::DecryptingFetch => {
             "fetch with encryption-info: decryption happens only on copy or write (fetch the \
              ciphertext into its own component)"
@@ -247,5 +253,175 @@ fn unsupported(u: &super::error::Unsupported) -> String {
         }
         #[allow(unreachable_patterns)]
         other => format!("{other:?}"),
+    }
+}
+
+// Service-side failures in words, so refusals never show Rust's Debug text.
+
+/// A secure-storage failure.
+pub fn store(e: &crate::service::store::StoreError) -> String {
+    use crate::service::store::StoreError as S;
+    match e {
+        S::Io(code) => format!("the storage failed (code {code:#x})"),
+        S::NoSpace => "the storage is full".into(),
+        S::Corrupt => "a stored object is corrupt (secure storage tampered with?)".into(),
+        S::BadName => "an object name is invalid".into(),
+    }
+}
+
+/// A failure of the device's state record.
+pub fn state(e: &crate::service::state::StateError) -> String {
+    use crate::service::state::StateError as S;
+    match e {
+        S::Store(s) => store(s),
+        S::Corrupt => "the state record does not decode (corrupt or an unknown format)".into(),
+        S::BadAnchorKey(id) => format!("the stored key of anchor {id} no longer parses"),
+    }
+}
+
+/// A failure of the device-key store.
+pub fn key_store(e: &crate::service::keys::KeyStoreError) -> String {
+    use crate::service::keys::KeyStoreError as K;
+    match e {
+        K::Store(s) => store(s),
+        K::Corrupt => "the stored device key object does not decode (not replaced)".into(),
+        K::Rng => "the random number generator repeated itself".into(),
+        K::Derivation => "key derivation produced no valid key".into(),
+        K::NoKeyScope => {
+            "the anchor predates per-anchor keys and has none until the TPA adds it again".into()
+        }
+    }
+}
+
+/// A CBOR decoding failure (the kind; the offset is added by `CborError`'s Display).
+pub fn cbor(k: &crate::cbor::CborErrorKind) -> String {
+    use crate::cbor::CborErrorKind as C;
+    match k {
+        C::Truncated => "truncated input".into(),
+        C::Malformed => "not well-formed CBOR".into(),
+        C::UnexpectedType { expected } => format!("expected {expected}"),
+        C::IndefiniteLength => "indefinite length (not accepted)".into(),
+        C::TooDeep => "nested too deeply".into(),
+        C::TooLarge => "container or length too large".into(),
+        C::DuplicateKey => "duplicate map key".into(),
+        C::InvalidUtf8 => "text string is not UTF-8".into(),
+        C::IntegerOverflow => "integer out of range".into(),
+        C::TrailingBytes => "bytes after the item".into(),
+        C::UnexpectedSimple => "unexpected simple value or float".into(),
+        C::NonCanonicalOrder => "map keys not in canonical order".into(),
+        C::UnexpectedTag { found } => format!("unexpected tag {found}"),
+    }
+}
+
+impl core::fmt::Display for CoseError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&cose(self))
+    }
+}
+
+impl core::fmt::Display for crate::service::store::StoreError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&store(self))
+    }
+}
+
+impl core::fmt::Display for crate::service::state::StateError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&state(self))
+    }
+}
+
+impl core::fmt::Display for crate::service::keys::KeyStoreError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&key_store(self))
+    }
+}
+
+impl core::fmt::Display for crate::protocol::CodecError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use crate::protocol::CodecError as C;
+        f.write_str(match self {
+            C::TooLarge => "the message is too large",
+            C::Malformed => "the message does not decode",
+            C::TrailingBytes => "bytes follow the message",
+        })
+    }
+}
+
+fn version_text(v: &[i64]) -> String {
+    v.iter().map(i64::to_string).collect::<Vec<_>>().join(".")
+}
+
+fn priority_text(p: Option<i64>) -> String {
+    p.map_or_else(
+        || "no update priority".into(),
+        |p| format!("update priority {p}"),
+    )
+}
+
+/// An update-management failure (draft-ietf-suit-update-management) in words, naming the
+/// condition or directive.
+pub fn update_management(e: &super::update_management::UmError) -> String {
+    use super::update_management::UmError as U;
+    match e {
+        U::Expired { now, use_before } => format!(
+            "suit-condition-use-before failed: the manifest may be used only before {use_before} \
+             (POSIX seconds) and the device's time is {now}"
+        ),
+        U::TimeUnknown => "suit-condition-use-before / time wait: the device has no clock, so \
+             the time limit cannot be checked (refused, never assumed)"
+            .into(),
+        U::TimeUntrusted => "suit-condition-use-before / time wait: the device's only clock is \
+             not trusted (e.g. OP-TEE REE time, set by the normal world) and device policy \
+             refuses to check a time limit against it"
+            .into(),
+        U::BatteryUnknown => "suit-condition-minimum-battery failed: the device cannot measure \
+             its battery and device policy does not assume enough energy"
+            .into(),
+        U::BatteryLow { have_mwh, need_mwh } => format!(
+            "suit-condition-minimum-battery failed: the battery holds {have_mwh} mWh, the \
+             manifest needs at least {need_mwh} mWh"
+        ),
+        U::NotAuthorized { priority } => format!(
+            "suit-condition-update-authorized failed: the update ({}) was not authorized",
+            priority_text(*priority)
+        ),
+        U::AuthorizationUnavailable { priority } => format!(
+            "suit-condition-update-authorized failed: nobody on this device can authorize the \
+             update ({}) and device policy does not authorize it on its own",
+            priority_text(*priority)
+        ),
+        U::VersionUnknown => "suit-condition-version failed: the device does not know the \
+             component's current version"
+            .into(),
+        U::VersionMismatch {
+            comparison,
+            wanted,
+            current,
+        } => format!(
+            "suit-condition-version failed: the component's version {} is not {} {}",
+            version_text(current),
+            comparison.symbol(),
+            version_text(wanted)
+        ),
+        U::ImageMatches => "suit-condition-image-not-match failed: the component already \
+             matches the image digest"
+            .into(),
+        U::WaitNotSatisfied(k) => format!(
+            "suit-directive-wait: {} did not occur within the device's wait limit (the update \
+             stops; retry later)",
+            k.name()
+        ),
+        U::WaitUnsupported(k) => format!(
+            "suit-directive-wait: this device cannot observe {}",
+            k.name()
+        ),
+        U::MetadataNotApplicable => "suit-parameter-component-metadata is set and this device \
+             cannot apply component metadata (permissions, owner, file type), so it refuses \
+             the fetch / copy / write rather than ignore it"
+            .into(),
+        U::AuthorizationRequired => "device policy requires update manifests to ask for \
+             authorization (suit-condition-update-authorized) and this one does not"
+            .into(),
     }
 }

@@ -45,6 +45,7 @@ use crate::suit::error::{
 use crate::suit::manifest::Manifest;
 use crate::suit::platform::{Disclosure, Event, IdentifierKind, Platform, Record, CHUNK_LEN};
 use crate::suit::policy::{AnchorId, Policy};
+use crate::suit::update_management::{self as um, UmError};
 
 /// Largest payload (per component) the engine moves.
 pub const MAX_PAYLOAD_LEN: u64 = 64 * 1024 * 1024;
@@ -239,6 +240,8 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     dependency_condition_failed: bool,
     /// Components whose removal (suit-directive-unlink) is staged.
     unlinked: Vec<ComponentId>,
+    /// Seconds suit-directive-wait may still block in this run (update-management policy).
+    wait_budget: u64,
 }
 
 /// Where payload bytes come from.
@@ -265,6 +268,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             staging_sequence: 0,
             dependency_condition_failed: false,
             unlinked: Vec::new(),
+            wait_budget: policy.update_management.max_wait_seconds,
         }
     }
 
@@ -606,6 +610,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 None,
                 CommandErrorKind::UnsupportedCommand(*label),
             ))),
+            Command::OverrideMultiple(list) => self.override_multiple(frame, list, st, path),
+            Command::CopyParams(list) => self.copy_params(frame, list, st, path),
         }
     }
 
@@ -927,6 +933,34 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 Ok(())
             }
             ConditionKind::Abort => failed,
+            ConditionKind::ImageNotMatch => {
+                let want = p.image_digest.ok_or(Failure::Soft(K::MissingParameter(
+                    ParameterKind::ImageDigest,
+                )))?;
+                // Match / no match of unauthenticated plaintext authenticates nothing here.
+                if self.unauthenticated(&id) {
+                    return Err(Failure::Hard(K::UnauthenticatedContent));
+                }
+                match self.digest_of(frame, idx, &id) {
+                    Ok(have) if want.ct_eq(&have) => {
+                        Err(Failure::Soft(K::UpdateManagement(UmError::ImageMatches)))
+                    }
+                    Ok(_) => Ok(()),
+                    // Absent (or incompletely staged) content matches no digest.
+                    Err(Failure::Soft(K::ConditionFailed(ConditionKind::ImageMatch))) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            ConditionKind::UseBefore
+            | ConditionKind::MinimumBattery
+            | ConditionKind::UpdateAuthorized
+            | ConditionKind::Version => {
+                match um::condition(self.platform, &self.policy.update_management, kind, &id, &p) {
+                    Ok(()) => Ok(()),
+                    Err(e @ K::Platform(_)) => Err(Failure::Hard(e)),
+                    Err(e) => Err(Failure::Soft(e)),
+                }
+            }
         }
     }
 
@@ -1007,7 +1041,17 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             self.check_component_rollback(frame, idx, &id)?;
             self.staging_sequence = frame.manifest.sequence_number;
         }
+        if matches!(action, Action::Fetch | Action::Copy | Action::Write) && !is_dependency {
+            um::apply_metadata(self.platform, &self.policy.update_management, &id, &p)?;
+        }
         match action {
+            Action::Wait => um::wait(
+                self.platform,
+                &self.policy.update_management,
+                &mut self.wait_budget,
+                &id,
+                &p,
+            ),
             Action::Fetch => {
                 let uri = p
                     .uri
@@ -1457,5 +1501,75 @@ fn event_of(a: Action) -> Event {
         Action::Swap => Event::Swap,
         Action::ProcessDependency => Event::ProcessDependency,
         Action::Unlink => Event::Unlink,
+        Action::Wait => Event::Wait,
+    }
+}
+
+// Update management (draft-ietf-suit-update-management): parameter directives.
+impl<'x, P: Platform + ?Sized> Machine<'x, P> {
+    /// suit-directive-override-multiple: an encoding alias for set-component-index +
+    /// override-parameters per listed component; the component index ends on the last one.
+    fn override_multiple(
+        &mut self,
+        frame: &mut Frame<'_, '_>,
+        list: &[(u64, Parameters)],
+        st: &mut SeqState,
+        path: &[u16],
+    ) -> Result<(), Fail> {
+        let count = frame.manifest.index_count();
+        for (i, p) in list {
+            let idx = checked_index(*i, count).ok_or_else(|| {
+                Fail::Abort(Self::err(
+                    frame,
+                    path,
+                    None,
+                    CommandErrorKind::ComponentIndexOutOfRange(*i),
+                ))
+            })?;
+            if let Some(soft) = p.soft_failure {
+                if !st.nested {
+                    return Err(Fail::Abort(Self::err(
+                        frame,
+                        path,
+                        None,
+                        CommandErrorKind::SoftFailureOutsideTryEach,
+                    )));
+                }
+                st.soft_failure = soft;
+            }
+            let id = component_id(frame, idx);
+            self.params_mut(&id).apply(p, true);
+            st.current = Some(vec![idx]);
+        }
+        Ok(())
+    }
+
+    /// suit-directive-copy-params: for each source component, copy the listed parameters
+    /// into the current component(s).
+    fn copy_params(
+        &mut self,
+        frame: &mut Frame<'_, '_>,
+        list: &[(u64, Vec<i64>)],
+        st: &mut SeqState,
+        path: &[u16],
+    ) -> Result<(), Fail> {
+        let count = frame.manifest.index_count();
+        let targets = Self::current(frame, st, path)?;
+        for (i, labels) in list {
+            let src = checked_index(*i, count).ok_or_else(|| {
+                Fail::Abort(Self::err(
+                    frame,
+                    path,
+                    None,
+                    CommandErrorKind::ComponentIndexOutOfRange(*i),
+                ))
+            })?;
+            let from = self.params_of(&component_id(frame, src));
+            for idx in &targets {
+                let id = component_id(frame, *idx);
+                self.params_mut(&id).copy_from(&from, labels);
+            }
+        }
+        Ok(())
     }
 }

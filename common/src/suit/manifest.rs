@@ -16,7 +16,7 @@ use crate::suit::error::{DecodeContext, Error, Section, Unsupported};
 pub const MAX_COMPONENTS: usize = 16;
 
 /// Manifest member labels that may be severed into the envelope.
-pub(crate) const SEVERABLE_LABELS: [i64; 5] = [15, 16, 18, 20, 23];
+pub(crate) const SEVERABLE_LABELS: [i64; 6] = [14, 15, 16, 18, 20, 23];
 
 /// A severable member: absent, present in the manifest, or replaced by its digest.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +88,12 @@ pub struct Manifest {
     pub install: Severable<CommandSequence>,
     /// suit-text (23), kept encoded (checked well-formed; never interpreted by the engine).
     pub text: Severable<Vec<u8>>,
+    /// suit-set-version (6, update management): the manifest's version. Metadata for
+    /// management systems: the engine reads it, conditions never depend on it.
+    pub set_version: Option<Vec<i64>>,
+    /// suit-coswid (14, update management), kept encoded (checked well-formed, not
+    /// interpreted: this device does not consume CoSWID), inline or severed.
+    pub coswid: Severable<Vec<u8>>,
 }
 
 impl Manifest {
@@ -114,6 +120,8 @@ impl Manifest {
             candidate_verification: Severable::Absent,
             install: Severable::Absent,
             text: Severable::Absent,
+            set_version: None,
+            coswid: Severable::Absent,
         };
         for _ in 0..n {
             let off = dec.position();
@@ -141,6 +149,20 @@ impl Manifest {
                         Severable::Severed(Digest::decode(&mut dec)?)
                     } else {
                         Severable::Present(dec.wrapped().at(AT)?.skip().at(AT)?.to_vec())
+                    }
+                }
+                6 => {
+                    m.set_version = Some(crate::suit::update_management::decode_set_version(
+                        dec.bytes().at(AT)?,
+                    )?)
+                }
+                14 => {
+                    m.coswid = if is_digest(&dec) {
+                        Severable::Severed(Digest::decode(&mut dec)?)
+                    } else {
+                        let inner = dec.bytes().at(AT)?;
+                        crate::cbor::check_well_formed(inner).at("concise-swid-tag")?;
+                        Severable::Present(inner.to_vec())
                     }
                 }
                 k => return Err(Error::Unsupported(Unsupported::Member(k))),
@@ -180,6 +202,10 @@ impl Manifest {
                 crate::cbor::check_well_formed(content).at("SUIT_Text_Map")?;
                 self.text = Severable::Present(content.to_vec())
             }
+            14 => {
+                crate::cbor::check_well_formed(content).at("concise-swid-tag")?;
+                self.coswid = Severable::Present(content.to_vec())
+            }
             _ => return Err(Error::Unsupported(Unsupported::Member(label))),
         }
         Ok(())
@@ -194,6 +220,12 @@ impl Manifest {
             20 => &self.install,
             23 => {
                 return match &self.text {
+                    Severable::Severed(d) => Some(*d),
+                    _ => None,
+                }
+            }
+            14 => {
+                return match &self.coswid {
                     Severable::Severed(d) => Some(*d),
                     _ => None,
                 }

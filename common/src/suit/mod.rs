@@ -21,6 +21,7 @@ pub mod interpreter;
 pub mod manifest;
 pub mod platform;
 pub mod policy;
+pub mod update_management;
 
 use alloc::vec::Vec;
 
@@ -113,7 +114,10 @@ fn run<P: Platform + ?Sized>(
     let key = manifest.rollback_key();
     let stored = platform.sequence_number(&key).map_err(platform_error)?;
     match procedure {
-        Procedure::Update => policy::check_rollback(stored, manifest.sequence_number)?,
+        Procedure::Update => {
+            policy::check_rollback(stored, manifest.sequence_number)?;
+            update_management::check_update(&policy.update_management, manifest)?;
+        }
         Procedure::Invoke => {
             if let Some(s) = stored {
                 if manifest.sequence_number < s {

@@ -9,6 +9,9 @@
 use crate::suit::component::ComponentId;
 use crate::suit::digest::Digest;
 use crate::suit::error::{ConditionKind, Section};
+use crate::suit::update_management::{
+    Authorization, ComponentMetadata, WaitEvent, WaitOutcome, WallClock,
+};
 
 /// Size of the chunks the engine moves payloads in.
 pub const CHUNK_LEN: usize = 64 * 1024;
@@ -110,6 +113,8 @@ pub enum Event {
     ProcessDependency,
     /// suit-directive-unlink.
     Unlink,
+    /// suit-directive-wait (update management).
+    Wait,
 }
 
 /// Everything the engine needs from the device.
@@ -209,6 +214,58 @@ pub trait Platform {
     /// removed before `commit`. `stage_discard` (and a later `stage_open`) of the component
     /// cancels a staged removal.
     fn unlink(&mut self, _component: &ComponentId) -> Result<(), PlatformError> {
+        Err(PlatformError::Unsupported)
+    }
+
+    // Update management (draft-ietf-suit-update-management). Every default answers "unknown"
+    // or "cannot", which fails the condition or directive unless device policy says otherwise.
+
+    /// The wall clock, if the device has one (use-before, time waits).
+    fn wall_clock(&self) -> Option<WallClock> {
+        None
+    }
+
+    /// Energy left in the battery, mWh (minimum-battery); `None`: not measurable.
+    fn battery_mwh(&self) -> Option<u64> {
+        None
+    }
+
+    /// Asks the application / user whether the update of `component` at `priority`
+    /// (smaller = more urgent) may proceed (update-authorized).
+    fn authorize_update(
+        &mut self,
+        _component: &ComponentId,
+        _priority: Option<i64>,
+    ) -> Authorization {
+        Authorization::Unavailable
+    }
+
+    /// The version `component` currently asserts (condition-version); `None`: unknown.
+    fn component_version(
+        &self,
+        _component: &ComponentId,
+    ) -> Result<Option<alloc::vec::Vec<i64>>, PlatformError> {
+        Ok(None)
+    }
+
+    /// Waits for `event` at most `budget_seconds` (never longer: the engine relies on it to
+    /// bound suit-directive-wait), returning the outcome and the seconds actually spent.
+    fn wait_for(
+        &mut self,
+        _component: &ComponentId,
+        _event: &WaitEvent,
+        _budget_seconds: u64,
+    ) -> (WaitOutcome, u64) {
+        (WaitOutcome::Unsupported, 0)
+    }
+
+    /// Applies component metadata to the content about to be staged for `component` (called
+    /// before fetch, copy and write when the parameter is set; made durable by `commit`).
+    fn stage_metadata(
+        &mut self,
+        _component: &ComponentId,
+        _metadata: &ComponentMetadata,
+    ) -> Result<(), PlatformError> {
         Err(PlatformError::Unsupported)
     }
 }

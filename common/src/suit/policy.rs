@@ -115,6 +115,9 @@ pub struct Policy {
     /// an AEAD tag or a verified ciphertext already authenticates it (stricter than the
     /// firmware-encryption draft's decision tree, which is the default).
     pub require_plaintext_digest: bool,
+    /// Update-management extensions: what the device does when it cannot answer a condition,
+    /// how long it may wait (see [`UpdateManagementPolicy`]; the default is strict).
+    pub update_management: crate::suit::update_management::UpdateManagementPolicy,
 }
 
 impl Policy {

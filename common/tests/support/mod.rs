@@ -92,6 +92,7 @@ pub fn spec_policy() -> Policy {
         )],
         rules: Vec::new(),
         require_plaintext_digest: false,
+        update_management: Default::default(),
     }
 }
 

@@ -68,6 +68,25 @@ pub struct Description {
     pub manifest_component_id: Option<Vec<String>>,
     /// The components, index 0 first.
     pub components: Vec<ComponentSpec>,
+    /// suit-set-version (update management): the release as 1 to 8 integers, e.g. `[1,2,3]`
+    /// or `[1,2,-1,3]` for 1.2-rc.3 (no build metadata).
+    #[serde(default)]
+    pub set_version: Option<Vec<i64>>,
+    /// Optional suit-text (23): human-readable descriptions, never interpreted by a device.
+    #[serde(default)]
+    pub text: Option<TextDesc>,
+}
+
+/// suit-text's manifest-wide entries (SUIT_Text_Map keys 1 and 2).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TextDesc {
+    /// suit-text-manifest-description (1).
+    #[serde(default)]
+    pub manifest_description: Option<String>,
+    /// suit-text-update-description (2).
+    #[serde(default)]
+    pub update_description: Option<String>,
 }
 
 /// A UUID given directly or derived by name (UUIDv5, RFC 9019 §... / manifest draft §8.4.8).
@@ -100,6 +119,75 @@ pub struct ComponentSpec {
     /// Optional payload encryption.
     #[serde(default)]
     pub encryption: Option<EncryptionDesc>,
+    /// Update management: install only if the installed version compares so,
+    /// `{"compare": ">=", "value": [1,2]}` (suit-parameter-version + suit-condition-version).
+    #[serde(default)]
+    pub version: Option<VersionDesc>,
+    /// Update management: POSIX seconds before which the update must be installed
+    /// (suit-parameter-use-before + suit-condition-use-before).
+    #[serde(default)]
+    pub use_before: Option<u64>,
+    /// Update management: mWh the battery must hold (suit-condition-minimum-battery).
+    #[serde(default)]
+    pub minimum_battery: Option<u64>,
+    /// Update management: ask the device's application for authorization at this priority
+    /// (smaller = more urgent; suit-parameter-update-priority + suit-condition-update-authorized).
+    #[serde(default)]
+    pub update_priority: Option<i64>,
+    /// Update management: wait for these events before fetching (suit-directive-wait), e.g.
+    /// `{"network": 1, "time-utc": ..}`: keys authorization, power, network, time, time-of-day,
+    /// day-of-week, time-of-day-utc, day-of-week-utc (integers).
+    #[serde(default)]
+    pub wait: Option<std::collections::BTreeMap<String, i64>>,
+    /// Update management: component metadata (suit-parameter-component-metadata).
+    #[serde(default)]
+    pub metadata: Option<MetadataDesc>,
+    /// Update management: suit-text-version-required for this component (display only).
+    #[serde(default)]
+    pub version_required_text: Option<String>,
+    /// Update management: suit-text-current-version for this component (display only).
+    #[serde(default)]
+    pub current_version_text: Option<String>,
+}
+
+/// A version condition of a description.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VersionDesc {
+    /// `>`, `>=`, `=`, `<=` or `<` (the draft's operator strings).
+    pub compare: String,
+    /// The version, 1 to 8 integers; a pre-release class (-1 rc, -2 beta, -3 alpha) never first.
+    pub value: Vec<i64>,
+}
+
+/// Component metadata of a description.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MetadataDesc {
+    /// Permission bits for everyone without explicit permissions.
+    #[serde(default)]
+    pub default_permissions: Option<u64>,
+    /// Actor name (text) => permission bits.
+    #[serde(default)]
+    pub user_permissions: Option<std::collections::BTreeMap<String, u64>>,
+    /// Actor name (text) => permission bits.
+    #[serde(default)]
+    pub group_permissions: Option<std::collections::BTreeMap<String, u64>>,
+    /// Actor name (text) => permission bits.
+    #[serde(default)]
+    pub role_permissions: Option<std::collections::BTreeMap<String, u64>>,
+    /// regular, directory or symlink.
+    #[serde(default)]
+    pub file_type: Option<String>,
+    /// POSIX seconds.
+    #[serde(default)]
+    pub modification_time: Option<u64>,
+    /// POSIX seconds.
+    #[serde(default)]
+    pub creation_time: Option<u64>,
+    /// Creator name (text).
+    #[serde(default)]
+    pub creator: Option<String>,
 }
 
 /// Encryption of one component.
@@ -130,6 +218,10 @@ pub struct RecipientDesc {
     /// Key id sent in the recipient (text).
     #[serde(default)]
     pub kid: Option<String>,
+    /// A fleet: a file listing one P-256 public key file per line (broadcast: one recipient
+    /// per key, with `mode`), instead of `key`.
+    #[serde(default)]
+    pub key_list: Option<PathBuf>,
 }
 
 /// How to sign.
@@ -160,6 +252,9 @@ pub struct CreateOptions {
     pub sequence_number: Option<u64>,
     /// Signing keys.
     pub sign: SignOptions,
+    /// Make install and text severable (suit-tool's `create -s`): the manifest holds their
+    /// digests and the envelope carries them, so `sever` can later drop them.
+    pub severable: bool,
 }
 
 /// What `create` produced.
@@ -185,6 +280,9 @@ struct Component {
     /// What the device receives (ciphertext or plaintext).
     delivered: Vec<u8>,
     detached: bool,
+    /// Update management: parameters and commands run before the component is fetched, and
+    /// its suit-text version entries.
+    um: super::update_management::ComponentUm,
 }
 
 /// The ciphertext buffer component of an encrypted component: its identifier, and the digest
@@ -251,14 +349,36 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                         ))
                     })?,
                 };
-                let recipients = e
-                    .recipients
-                    .iter()
-                    .enumerate()
-                    .map(|(j, r)| {
-                        recipient_spec(r, &base).map_err(|w| cbad(format!("recipients[{j}]: {w}")))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let mut recipients = Vec::new();
+                for (j, r) in e.recipients.iter().enumerate() {
+                    if let Some(list) = &r.key_list {
+                        if r.key.is_some() || r.kek.is_some() || r.kid.is_some() {
+                            return Err(cbad(format!(
+                                "recipients[{j}]: \"key-list\" stands alone (with \"mode\")"
+                            )));
+                        }
+                        let mode = match &r.mode {
+                            None => Mode::EcdhEs,
+                            Some(m) => Mode::parse(m).ok_or_else(|| {
+                                cbad(format!(
+                                    "recipients[{j}]: unknown mode \"{m}\" (ecdh-es, hpke)"
+                                ))
+                            })?,
+                        };
+                        for path in super::encrypt::read_key_list(&base.join(list))? {
+                            recipients.push(RecipientSpec::PublicKey {
+                                path,
+                                mode,
+                                kid: None,
+                            });
+                        }
+                        continue;
+                    }
+                    recipients.push(
+                        recipient_spec(r, &base)
+                            .map_err(|w| cbad(format!("recipients[{j}]: {w}")))?,
+                    );
+                }
                 let enc = encrypt_for(&plaintext, alg, &recipients)?;
                 (Some(enc.encryption_info), enc.ciphertext)
             }
@@ -275,6 +395,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             }
             None => (format!("#component-{i}"), false),
         };
+        let um = super::update_management::component(c).map_err(cbad)?;
         components.push(Component {
             id,
             digest,
@@ -283,6 +404,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             encryption_info,
             delivered,
             detached,
+            um,
         });
     }
     let encrypted = components
@@ -317,7 +439,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         .transpose()
         .map_err(|e| bad(format!("manifest-component-id: {e}")))?;
     let sequence_number = opts.sequence_number.unwrap_or(desc.sequence_number);
-    let manifest = encode_manifest(
+    if let Some(v) = &desc.set_version {
+        super::update_management::check_version(v).map_err(|e| bad(format!("set-version: {e}")))?;
+    }
+    let (manifest, severed) = encode_manifest(
+        opts.severable,
+        desc.text.as_ref(),
+        desc.set_version.as_deref(),
         sequence_number,
         desc.reference_uri.as_deref(),
         manifest_component_id.as_deref(),
@@ -340,14 +468,15 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         .filter(|c| !c.detached)
         .map(|c| (c.uri.as_str(), c.delivered.as_slice()))
         .collect();
+    let severed_refs: Vec<(u8, &[u8])> = severed.iter().map(|(l, c)| (*l, c.as_slice())).collect();
     let envelope = seal_envelope_as(
         auth_form(&opts.sign),
         &manifest,
         &signer_refs,
-        &[],
+        &severed_refs,
         &integrated,
     )
-    .map_err(|e| AuthorError::Create(format!("signing failed: {e:?}")))?;
+    .map_err(|e| AuthorError::Create(format!("signing failed: {e}")))?;
     if envelope.len() > MAX_ENVELOPE_LEN {
         return Err(AuthorError::Create(format!(
             "the envelope is {} bytes; devices accept at most {MAX_ENVELOPE_LEN} (make large payloads detached with a \"uri\")",
@@ -524,6 +653,16 @@ pub fn auth_form(sign: &SignOptions) -> AuthForm {
 pub fn load_signers(opts: &SignOptions) -> Result<Vec<(SigningKey, Algorithm, Vec<u8>)>> {
     let mut out = Vec::new();
     for p in &opts.sign_keys {
+        if super::pkcs11::is_uri(p) {
+            let (key, kid) = super::pkcs11::open_signer(p)?;
+            let alg = if opts.es256 {
+                Algorithm::Es256
+            } else {
+                Algorithm::Esp256
+            };
+            out.push((key, alg, kid));
+            continue;
+        }
         let k = keys::load_private(p)?;
         let alg = k.key.signing_algorithm(opts.es256);
         keys::check_declared_alg(p, k.alg, alg.cose_id())?;
@@ -533,7 +672,7 @@ pub fn load_signers(opts: &SignOptions) -> Result<Vec<(SigningKey, Algorithm, Ve
         let k = keys::load_symmetric(p, &(32..=64).collect::<Vec<_>>(), "HMAC key")?;
         keys::check_declared_alg(p, k.alg, Algorithm::Hmac256.cose_id())?;
         let key = SigningKey::hmac256(&k.secret)
-            .map_err(|e| AuthorError::key(p, format!("HMAC key refused: {e:?}")))?;
+            .map_err(|e| AuthorError::key(p, format!("HMAC key refused: {e}")))?;
         out.push((key, Algorithm::Hmac256, k.kid.clone()));
     }
     if out.is_empty() {
@@ -568,7 +707,16 @@ fn cid(segs: &[Vec<u8>]) -> Value {
     Value::Array(segs.iter().map(|s| Value::Bytes(s.clone())).collect())
 }
 
+/// Severed members: (label, encoded content).
+type Severed = Vec<(u8, Vec<u8>)>;
+
+/// The manifest, and the members severed from it (`(label, encoded content)`) when
+/// `severable`: the manifest then holds the SHA-256 SUIT_Digest of each bstr-wrapped member.
+#[allow(clippy::too_many_arguments)]
 fn encode_manifest(
+    severable: bool,
+    text: Option<&TextDesc>,
+    set_version: Option<&[i64]>,
     sequence_number: u64,
     reference_uri: Option<&str>,
     manifest_component_id: Option<&[Vec<u8>]>,
@@ -576,7 +724,7 @@ fn encode_manifest(
     vendor: &[u8],
     class: &[u8],
     device: Option<&[u8]>,
-) -> Result<Vec<u8>> {
+) -> Result<(Vec<u8>, Severed)> {
     let mut shared = Vec::new();
     let mut install = Vec::new();
     let mut validate = Vec::new();
@@ -606,6 +754,9 @@ fn encode_manifest(
             shared.extend([Value::from(24), Value::from(REPORT_ALL)]);
         }
 
+        // Update management first: conditions on the installed component and waits, before
+        // anything is fetched.
+        install.extend(c.um.install_prefix(&index)?);
         match (buffer_of(c), &c.encryption_info) {
             (Some((buffer_id, ct_digest, ct_size)), Some(info)) => {
                 let buffer = Value::from(ids.len() as u64);
@@ -666,9 +817,48 @@ fn encode_manifest(
     if let Some(id) = manifest_component_id {
         m.push((5, cid(id)));
     }
+    if let Some(v) = set_version {
+        m.push((
+            6,
+            bstr_of(&Value::Array(v.iter().map(|i| Value::from(*i)).collect()))?,
+        ));
+    }
     m.push((7, bstr_of(&Value::Array(validate))?));
-    m.push((20, bstr_of(&Value::Array(install))?));
-    encode(&imap(m))
+    let mut severed = Vec::new();
+    let mut member = |label: u8, content: &Value, m: &mut Vec<(i64, Value)>| -> Result<()> {
+        if severable {
+            let encoded = encode(content)?;
+            let digest = Digest::sha256(&encode(&Value::Bytes(encoded.clone()))?).encode();
+            let digest: Value = ciborium::de::from_reader(digest.as_slice())
+                .map_err(|e| AuthorError::Create(format!("digest encoding: {e}")))?;
+            m.push((i64::from(label), digest));
+            severed.push((label, encoded));
+        } else {
+            m.push((i64::from(label), bstr_of(content)?));
+        }
+        Ok(())
+    };
+    member(20, &Value::Array(install), &mut m)?;
+    // suit-text: the manifest-wide entries (keys 1, 2) sort before the per-component ones
+    // (component identifiers are arrays), so canonical order is these, then those.
+    let mut entries: Vec<(Value, Value)> = Vec::new();
+    if let Some(t) = text {
+        if let Some(d) = &t.manifest_description {
+            entries.push((Value::from(1), Value::Text(d.clone())));
+        }
+        if let Some(d) = &t.update_description {
+            entries.push((Value::from(2), Value::Text(d.clone())));
+        }
+    }
+    if let Some(Value::Map(per_component)) =
+        super::update_management::text_map(components.iter().map(|c| (&c.id, &c.um)))?
+    {
+        entries.extend(per_component);
+    }
+    if !entries.is_empty() {
+        member(23, &Value::Map(entries), &mut m)?;
+    }
+    Ok((encode(&imap(m))?, severed))
 }
 
 /// Every file `create` reads: none of them may be overwritten by its outputs.

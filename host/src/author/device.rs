@@ -46,6 +46,12 @@ pub struct DeviceSetup {
     pub device_key: Option<zeroize::Zeroizing<Vec<u8>>>,
     /// Where detached payloads are looked up (last URI segment).
     pub payload_dir: Option<PathBuf>,
+    /// Key-encryption keys (`--kek`), provisioned with `AddKek` for every anchor.
+    pub keks: Vec<PathBuf>,
+    /// A provisioning description (`suit-author provision`'s JSON): when given, the device is
+    /// provisioned with its operations (anchors, scopes, rules, identity, KEKs) instead of
+    /// `anchors`, each secret encrypted to this device like a real message.
+    pub provisioning: Option<PathBuf>,
 }
 
 /// An installed component, as the device holds it.
@@ -103,7 +109,8 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
     };
     let config = Config::new(&tpa_point, false).map_err(|_| internal("TPA root"))?;
     let backend = MemoryBackend::new(0);
-    let mut service = Service::new(backend, config);
+    let service = Service::new(backend, config);
+    let mut simulated_keys: Option<suit_common::encryption::MemoryKeys> = None;
     if let Some(d) = &setup.device_key {
         // A simulated device that decrypts with the caller's key, whoever signed.
         let mut keys = suit_common::encryption::MemoryKeys::new();
@@ -111,7 +118,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
             .map_err(|_| internal("device key"))?;
         keys.add_hpke_p256(None, d)
             .map_err(|_| internal("device key"))?;
-        service.insecure_simulated_decryption_keys(keys);
+        simulated_keys = Some(keys);
     }
     let mut tee = InProcess(service);
 
@@ -127,7 +134,17 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         ree_plaintext: true,
     };
     let mut ops: Vec<Op> = Vec::new();
-    for a in &setup.anchors {
+    let mut clear_keks = Vec::new();
+    if let Some(desc) = &setup.provisioning {
+        let d = super::provision::device_ops(desc, &provisioning, &keys.provisioning_kid)?;
+        ops = d.ops;
+        clear_keks = d.keks;
+    }
+    for a in setup
+        .anchors
+        .iter()
+        .filter(|_| setup.provisioning.is_none())
+    {
         let symmetric = matches!(
             suit_common::cose::VerificationKey::from_cose_key(&a.cose_key),
             Ok((suit_common::cose::VerificationKey::Hmac256(_), _))
@@ -157,11 +174,42 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
             })
         });
     }
-    ops.push(Op::SetIdentity(Identity {
-        vendor_id: uuid(setup.identity.vendor_id),
-        class_id: uuid(setup.identity.class_id),
-        device_id: uuid(setup.identity.device_id),
-    }));
+    let anchor_ids: Vec<u32> = ops
+        .iter()
+        .filter_map(|o| match o {
+            Op::AddAnchor(a) => Some(a.id),
+            Op::AddSecretAnchor { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    for (i, path) in setup.keks.iter().enumerate() {
+        let (op, kid, secret) = super::provision::device_kek(
+            path,
+            format!("kek-{}", i + 1).as_bytes(),
+            anchor_ids.clone(),
+            &provisioning,
+            &keys.provisioning_kid,
+        )?;
+        ops.push(op);
+        clear_keks.push((kid, secret));
+    }
+    if let Some(mut k) = simulated_keys {
+        // The caller's keys replace the per-anchor ones; the KEKs join them.
+        for (kid, secret) in &clear_keks {
+            k.add_kek(Some(kid), secret).map_err(|_| internal("KEK"))?;
+        }
+        tee.0.insecure_simulated_decryption_keys(k);
+    }
+    let identity_given = setup.identity.vendor_id.is_some()
+        || setup.identity.class_id.is_some()
+        || setup.identity.device_id.is_some();
+    if setup.provisioning.is_none() || identity_given {
+        ops.push(Op::SetIdentity(Identity {
+            vendor_id: uuid(setup.identity.vendor_id),
+            class_id: uuid(setup.identity.class_id),
+            device_id: uuid(setup.identity.device_id),
+        }));
+    }
     let body = ProvisioningBody {
         counter: 1,
         device: keys.identity_kid.clone(),

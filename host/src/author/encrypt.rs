@@ -179,3 +179,31 @@ pub fn encrypt_file(
     write_file(ciphertext_out, &e.ciphertext)?;
     Ok(e)
 }
+
+/// A fleet's recipient keys: one public key file per line (relative to the list; `#` starts a
+/// comment). Reading stops one past the device limit, so an oversized list is refused by
+/// the recipient bound without loading every key.
+pub fn read_key_list(list: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    let text = String::from_utf8(read_file(list)?)
+        .map_err(|_| AuthorError::input(list, "a key list is text"))?;
+    let base = list.parent().unwrap_or(std::path::Path::new("."));
+    let keys: Vec<std::path::PathBuf> = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .take(MAX_RECIPIENTS + 1)
+        .map(|l| base.join(l))
+        .collect();
+    if keys.is_empty() {
+        return Err(AuthorError::input(list, "lists no key"));
+    }
+    if keys.len() > MAX_RECIPIENTS {
+        return Err(AuthorError::Usage(format!(
+            "{}: more than {MAX_RECIPIENTS} keys; devices accept at most {MAX_RECIPIENTS} \
+             recipients in one COSE_Encrypt (suit_common::encryption::MAX_RECIPIENTS): split the \
+             fleet and encrypt separately for the others",
+            list.display()
+        )));
+    }
+    Ok(keys)
+}

@@ -344,6 +344,22 @@ fn manifest_model(m: &[(Value, Value)], depth: usize) -> Json {
                 },
             ),
             5 => ("manifest-component-id", component_model(v)),
+            6 => (
+                "set-version",
+                match v {
+                    Value::Bytes(b) => decode_one(b)
+                        .map(|v| json!(version_text(&v)))
+                        .unwrap_or_else(err),
+                    _ => err("not a bstr"),
+                },
+            ),
+            14 => (
+                "coswid",
+                match v {
+                    Value::Bytes(b) => text_model(b),
+                    d => json!({ "severed": digest_model(d) }),
+                },
+            ),
             23 => (
                 "text",
                 match v {
@@ -372,9 +388,143 @@ fn manifest_model(m: &[(Value, Value)], depth: usize) -> Json {
 
 fn text_model(b: &[u8]) -> Json {
     match decode_one(b) {
-        Ok(v) => json!({ "diag": diag_value(&v, 0) }),
+        Ok(v) => {
+            let mut out = json!({ "diag": diag_value(&v, 0) });
+            // Update management's per-component text (draft -14 §3.3-3.4): named, shown
+            // escaped (display-only, never interpreted).
+            if let Value::Map(m) = &v {
+                let mut named = Map::new();
+                for (k, entries) in m {
+                    let (Value::Array(_), Value::Map(e)) = (k, entries) else {
+                        continue;
+                    };
+                    let mut versions = Map::new();
+                    for (label, name) in [(7, "version-required"), (8, "current-version")] {
+                        if let Some(Value::Text(t)) = get(e, label) {
+                            versions.insert(name.into(), json!(format!("{t:?}")));
+                        }
+                    }
+                    if !versions.is_empty() {
+                        named.insert(
+                            diag_value(k, 0).replace(['\n', ' '], ""),
+                            Json::Object(versions),
+                        );
+                    }
+                }
+                if !named.is_empty() {
+                    out["component-versions"] = Json::Object(named);
+                }
+            }
+            out
+        }
         Err(e) => err(e),
     }
+}
+
+/// SUIT parameter names (manifest draft, trust domains, encryption, update management).
+fn parameter_name(label: i128) -> &'static str {
+    match label {
+        1 => "vendor-id",
+        2 => "class-id",
+        3 => "image-digest",
+        4 => "use-before",
+        5 => "component-slot",
+        12 => "strict-order",
+        13 => "soft-failure",
+        14 => "image-size",
+        18 => "content",
+        19 => "encryption-info",
+        21 => "uri",
+        22 => "source-component",
+        23 => "invoke-args",
+        24 => "device-id",
+        25 => "fetch-args",
+        26 => "minimum-battery",
+        27 => "update-priority",
+        28 => "version",
+        29 => "wait-info",
+        30 => "component-metadata",
+        l if l < 0 => "custom",
+        _ => "unknown",
+    }
+}
+
+fn version_text(v: &Value) -> String {
+    match v {
+        Value::Array(a) => a
+            .iter()
+            .map(|i| int(i).map_or("?".into(), |i| i.to_string()))
+            .collect::<Vec<_>>()
+            .join("."),
+        _ => "?".into(),
+    }
+}
+
+/// `[type, [ints]]` as `>= 1.2.3`.
+fn version_match_text(m: &Value) -> String {
+    match m {
+        Value::Array(a) if a.len() == 2 => {
+            let op = match int(&a[0]) {
+                Some(1) => ">",
+                Some(2) => ">=",
+                Some(3) => "=",
+                Some(4) => "<=",
+                Some(5) => "<",
+                _ => "?",
+            };
+            format!("{op} {}", version_text(&a[1]))
+        }
+        _ => "malformed".into(),
+    }
+}
+
+fn wait_event_name(label: i128) -> &'static str {
+    match label {
+        1 => "authorization",
+        2 => "power",
+        3 => "network",
+        4 => "other-device-version",
+        5 => "time",
+        6 => "time-of-day",
+        7 => "day-of-week",
+        8 => "time-of-day-utc",
+        9 => "day-of-week-utc",
+        _ => "unknown",
+    }
+}
+
+fn wait_info_model(v: &Value) -> Json {
+    named_map(v, wait_event_name)
+}
+
+fn metadata_member(label: i128) -> &'static str {
+    match label {
+        1 => "default-permissions",
+        2 => "user-permissions",
+        3 => "group-permissions",
+        4 => "role-permissions",
+        5 => "file-type",
+        6 => "modification-time",
+        7 => "creation-time",
+        8 => "creator",
+        _ => "unknown",
+    }
+}
+
+/// A map with integer keys, keys named by `name`, values in diagnostic notation.
+fn named_map(v: &Value, name: fn(i128) -> &'static str) -> Json {
+    let Value::Map(m) = v else {
+        return err("not a map");
+    };
+    let mut out = Map::new();
+    for (k, v) in m {
+        let key = match int(k) {
+            Some(l) => format!("{} ({l})", name(l)),
+            None => diag_value(k, 0),
+        };
+        out.insert(key, json!(diag_value(v, 0)));
+    }
+    Json::Object(out)
 }
 
 fn common_model(v: &Value, depth: usize) -> Json {
@@ -456,6 +606,14 @@ fn command_name(label: i128) -> &'static str {
         31 => "directive-swap",
         32 => "directive-run-sequence",
         33 => "directive-unlink",
+        4 => "condition-use-before",
+        25 => "condition-image-not-match",
+        26 => "condition-minimum-battery",
+        27 => "condition-update-authorized",
+        28 => "condition-version",
+        29 => "directive-wait",
+        34 => "directive-override-multiple",
+        35 => "directive-copy-params",
         l if l < 0 => "custom",
         _ => "unknown",
     }
@@ -493,6 +651,37 @@ fn sequence_model(items: &[Value], depth: usize) -> Json {
             }
             19 | 20 => {
                 c.insert("parameters".into(), parameters_model(arg, depth));
+            }
+            34 => {
+                let mut per = Map::new();
+                if let Value::Map(m) = arg {
+                    for (k, v) in m {
+                        per.insert(
+                            format!("component-{}", diag_value(k, 0)),
+                            parameters_model(v, depth),
+                        );
+                    }
+                }
+                c.insert("parameters-per-component".into(), Json::Object(per));
+            }
+            35 => {
+                let mut per = Map::new();
+                if let Value::Map(m) = arg {
+                    for (k, v) in m {
+                        let labels = match v {
+                            Value::Array(a) => a
+                                .iter()
+                                .map(|l| json!(int(l).map_or("?", parameter_name)))
+                                .collect(),
+                            _ => vec![err("not an array of labels")],
+                        };
+                        per.insert(
+                            format!("from-component-{}", diag_value(k, 0)),
+                            Json::Array(labels),
+                        );
+                    }
+                }
+                c.insert("copy".into(), Json::Object(per));
             }
             15 => {
                 let opts = match arg {
@@ -567,6 +756,30 @@ fn parameters_model(v: &Value, depth: usize) -> Json {
             (22, v) => ("source-component".into(), json!(int(v).map(|i| i as i64))),
             (23, Value::Bytes(b)) => ("invoke-args".into(), json!(bytes_label(b))),
             (25, Value::Bytes(b)) => ("fetch-args".into(), json!(bytes_label(b))),
+            (4, v) => ("use-before".into(), json!(int(v).map(|i| i as u64))),
+            (26, v) => (
+                "minimum-battery-mwh".into(),
+                json!(int(v).map(|i| i as u64)),
+            ),
+            (27, v) => ("update-priority".into(), json!(int(v).map(|i| i as i64))),
+            (28, Value::Bytes(b)) => (
+                "version".into(),
+                decode_one(b)
+                    .map(|m| json!(version_match_text(&m)))
+                    .unwrap_or_else(err),
+            ),
+            (29, Value::Bytes(b)) => (
+                "wait-info".into(),
+                decode_one(b)
+                    .map(|w| wait_info_model(&w))
+                    .unwrap_or_else(err),
+            ),
+            (30, Value::Bytes(b)) => (
+                "component-metadata".into(),
+                decode_one(b)
+                    .map(|m| named_map(&m, metadata_member))
+                    .unwrap_or_else(err),
+            ),
             (l, v) => (format!("parameter-{l}"), json!(diag_value(v, depth))),
         };
         out.insert(name, value);

@@ -67,7 +67,7 @@ impl PublicKey {
             }
             PublicKey::Ed25519(k) => VerificationKey::ed25519(k.as_bytes()),
         }
-        .map_err(|e| AuthorError::Create(format!("public key not accepted by the engine: {e:?}")))
+        .map_err(|e| AuthorError::Create(format!("public key not accepted by the engine: {e}")))
     }
 }
 
@@ -114,7 +114,7 @@ impl PrivateKey {
             PrivateKey::P256(k) => SigningKey::p256(&k.to_bytes()),
             PrivateKey::Ed25519(k) => SigningKey::ed25519(k.as_bytes()),
         }
-        .map_err(|e| AuthorError::Create(format!("signing key not accepted: {e:?}")))
+        .map_err(|e| AuthorError::Create(format!("signing key not accepted: {e}")))
     }
 
     /// The signing algorithm for this key: ESP256 (-9) for P-256 unless `es256` asks for the

@@ -12,11 +12,14 @@ pub mod explain;
 pub mod inspect;
 pub mod key_statement;
 pub mod keys;
+pub mod pkcs11;
 pub mod provision;
 pub mod receipt;
 pub mod report;
+pub mod sever;
 pub mod sign;
 pub mod sim_platform;
+pub mod update_management;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

@@ -223,7 +223,7 @@ fn op(
             ))
         })?;
         let wrapped = wrap_secret(secret, key, kid, &aad, &mut super::os_rng())
-            .map_err(|e| AuthorError::Create(format!("encrypting {what}: {e:?}")))?;
+            .map_err(|e| AuthorError::Create(format!("encrypting {what}: {e}")))?;
         secrets.push((aad, Zeroizing::new(secret.to_vec())));
         Ok(ByteBuf::from(wrapped))
     };
@@ -368,6 +368,50 @@ fn kid_of(key: &p256::PublicKey) -> Vec<u8> {
 /// Builds and signs the message described by `description` with the TPA key `tpa_key`.
 /// `counter` overrides the description's.
 pub fn provision(description: &Path, tpa_key: &Path, counter: Option<u64>) -> Result<Provisioning> {
+    let signer = tpa_signer(tpa_key)?;
+    provision_device(description, &signer, counter, None)
+}
+
+/// A TPA signing key, its algorithm and key id.
+pub type TpaSigner = (
+    suit_common::cose::SigningKey,
+    suit_common::cose::Algorithm,
+    Vec<u8>,
+);
+
+/// The TPA's signing key, its algorithm and key id (a key file or a `pkcs11:` URI).
+pub fn tpa_signer(tpa_key: &Path) -> Result<TpaSigner> {
+    Ok(if super::pkcs11::is_uri(tpa_key) {
+        let (key, kid) = super::pkcs11::open_signer(tpa_key)?;
+        (key, suit_common::cose::Algorithm::Esp256, kid)
+    } else {
+        let signer = load_private(tpa_key)?;
+        (
+            signer.key.signing_key()?,
+            signer.key.signing_algorithm(false),
+            signer.kid,
+        )
+    })
+}
+
+/// One device of a fleet: its enrolled identity key and (from its verified key statement)
+/// its provisioning key.
+#[derive(Clone)]
+pub struct FleetDevice {
+    pub identity: p256::PublicKey,
+    pub provisioning: Option<p256::PublicKey>,
+    /// Where the device came from (the list line), for messages.
+    pub source: String,
+}
+
+/// The message of `description` for `device` (or, when `None`, for the description's own
+/// `device-key` / `provisioning-key`), signed by `signer`.
+pub fn provision_device(
+    description: &Path,
+    signer: &TpaSigner,
+    counter: Option<u64>,
+    device: Option<&FleetDevice>,
+) -> Result<Provisioning> {
     let text = std::fs::read_to_string(description).map_err(|source| AuthorError::Io {
         path: description.to_path_buf(),
         source,
@@ -377,11 +421,18 @@ pub fn provision(description: &Path, tpa_key: &Path, counter: Option<u64>) -> Re
         what: e.to_string(),
     })?;
     let base = description.parent().unwrap_or(Path::new("."));
-    let identity = p256_of(&base.join(&desc.device_key), "device-key", description)?;
+    let identity = match device {
+        Some(d) => d.identity,
+        None => p256_of(&base.join(&desc.device_key), "device-key", description)?,
+    };
     let device_kid = kid_of(&identity);
-    let prov = match &desc.provisioning_key {
-        Some(p) => {
-            let k = p256_of(&base.join(p), "provisioning-key", description)?;
+    let prov_key = match (device, &desc.provisioning_key) {
+        (Some(d), _) => d.provisioning,
+        (None, Some(p)) => Some(p256_of(&base.join(p), "provisioning-key", description)?),
+        (None, None) => None,
+    };
+    let prov = match prov_key {
+        Some(k) => {
             if k == identity {
                 return Err(AuthorError::Description {
                     path: description.to_path_buf(),
@@ -398,17 +449,15 @@ pub fn provision(description: &Path, tpa_key: &Path, counter: Option<u64>) -> Re
         .iter()
         .map(|o| op(o, base, description, prov.as_ref(), &mut secrets))
         .collect::<Result<Vec<_>>>()?;
-    let signer = load_private(tpa_key)?;
-    let key = signer.key.signing_key()?;
-    let alg = signer.key.signing_algorithm(false);
+    let (key, alg, kid) = signer;
     let counter = counter.unwrap_or(desc.counter);
     let body = ProvisioningBody {
         counter,
         device: ByteBuf::from(device_kid.clone()),
         ops,
     };
-    let message = seal(&body, &key, alg, &signer.kid)
-        .map_err(|e| AuthorError::Create(format!("signing the message: {e:?}")))?;
+    let message = seal(&body, key, *alg, kid)
+        .map_err(|e| AuthorError::Create(format!("signing the message: {e}")))?;
     Ok(Provisioning {
         message,
         counter,
@@ -443,7 +492,7 @@ impl DeviceModel {
     /// The state digest the device's receipt must carry.
     pub fn digest(&self) -> Result<[u8; 32]> {
         suit_common::service::provision::state_digest(&self.state, &self.keks)
-            .map_err(|e| AuthorError::Create(format!("state digest: {e:?}")))
+            .map_err(|e| AuthorError::Create(format!("state digest: {e}")))
     }
 }
 
@@ -481,4 +530,171 @@ pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
         .map_err(|e| AuthorError::Create(format!("encoding the model: {e}")))?;
     super::keys::write_secret(path, &bytes)?;
     model.digest()
+}
+
+/// What a provisioning description gives a simulated device (`verify --process
+/// --provisioning`): its operations with every secret encrypted to *that* device's
+/// provisioning key (the description's device and provisioning keys and counter are the real
+/// device's and are not used), and the KEKs in clear (id, key) for a simulation that
+/// decrypts with caller-given keys.
+pub struct DeviceOps {
+    pub ops: Vec<Op>,
+    pub keks: Vec<(Vec<u8>, Zeroizing<Vec<u8>>)>,
+}
+
+/// The operations of `description` for a device whose provisioning key is `provisioning`.
+pub fn device_ops(
+    description: &Path,
+    provisioning: &p256::PublicKey,
+    provisioning_kid: &[u8],
+) -> Result<DeviceOps> {
+    let text = std::fs::read_to_string(description).map_err(|source| AuthorError::Io {
+        path: description.to_path_buf(),
+        source,
+    })?;
+    let desc: Description = serde_json::from_str(&text).map_err(|e| AuthorError::Description {
+        path: description.to_path_buf(),
+        what: e.to_string(),
+    })?;
+    let base = description.parent().unwrap_or(Path::new("."));
+    let prov: ProvisioningKey = (*provisioning, provisioning_kid.to_vec());
+    let mut ops = Vec::new();
+    let mut keks = Vec::new();
+    for d in &desc.ops {
+        let mut secrets = Vec::new();
+        let o = op(d, base, description, Some(&prov), &mut secrets)?;
+        if let (Op::AddKek { kid, .. }, Some((_, secret))) = (&o, secrets.pop()) {
+            keks.push((kid.to_vec(), secret));
+        }
+        ops.push(o);
+    }
+    Ok(DeviceOps { ops, keks })
+}
+
+/// An `AddKek` for a simulated device: `file` (raw 16/32 bytes, COSE_Key or JWK) under its
+/// own kid or `fallback_kid`, usable by `anchors`, encrypted to the device's provisioning key.
+pub fn device_kek(
+    file: &Path,
+    fallback_kid: &[u8],
+    anchors: Vec<u32>,
+    provisioning: &p256::PublicKey,
+    provisioning_kid: &[u8],
+) -> Result<(Op, Vec<u8>, Zeroizing<Vec<u8>>)> {
+    let k = load_symmetric(file, &[16, 32], "KEK")?;
+    let kid = if k.kid.is_empty() {
+        fallback_kid.to_vec()
+    } else {
+        k.kid.clone()
+    };
+    let wrapped = wrap_secret(
+        &k.secret,
+        provisioning,
+        provisioning_kid,
+        &kek_wrap_aad(&kid),
+        &mut super::os_rng(),
+    )
+    .map_err(|e| AuthorError::Create(format!("encrypting KEK {}: {e}", file.display())))?;
+    Ok((
+        Op::AddKek {
+            kid: ByteBuf::from(kid.clone()),
+            anchors,
+            wrapped_key: ByteBuf::from(wrapped),
+        },
+        kid,
+        Zeroizing::new(k.secret.to_vec()),
+    ))
+}
+
+/// Reads a fleet list: one device per line, `IDENTITY-KEY [KEY-STATEMENT]` (paths relative to
+/// the list; `#` starts a comment). The identity key is the device's enrolled one; a key
+/// statement (`suit-agent device-key --out-dir` writes key-statement.cbor) is verified against
+/// it and gives the device's provisioning key, which messages carrying secrets need.
+pub fn read_fleet(list: &Path) -> Result<Vec<FleetDevice>> {
+    use p256::elliptic_curve::sec1::ToSec1Point as _;
+    /// Devices one run provisions (bounds the work one list can ask for).
+    const MAX_FLEET: usize = 10_000;
+    let text = std::fs::read_to_string(list).map_err(|source| AuthorError::Io {
+        path: list.to_path_buf(),
+        source,
+    })?;
+    let base = list.parent().unwrap_or(Path::new("."));
+    let bad = |n: usize, what: String| AuthorError::Input {
+        path: list.to_path_buf(),
+        what: format!("line {n}: {what}"),
+    };
+    let mut out: Vec<FleetDevice> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        if out.len() == MAX_FLEET {
+            return Err(bad(n, format!("more than {MAX_FLEET} devices in one list")));
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (id_path, statement) = match fields.as_slice() {
+            [id] => (base.join(id), None),
+            [id, st] => (base.join(id), Some(base.join(st))),
+            _ => return Err(bad(n, "expected IDENTITY-KEY [KEY-STATEMENT]".into())),
+        };
+        let identity = match load_public(&id_path)?.key {
+            PublicKey::P256(k) => k,
+            PublicKey::Ed25519(_) => {
+                return Err(bad(
+                    n,
+                    format!("{}: identity keys are P-256", id_path.display()),
+                ))
+            }
+        };
+        let provisioning = match statement {
+            None => None,
+            Some(st) => {
+                let bytes = super::read_cbor_file(&st)?;
+                let sec1 = identity.to_sec1_point(false).as_bytes().to_vec();
+                let stated =
+                    suit_common::service::statement::verify(&bytes, &sec1).map_err(|e| {
+                        AuthorError::Refused(format!(
+                            "{} line {n}: {}: {e} ({})",
+                            list.display(),
+                            st.display(),
+                            id_path.display()
+                        ))
+                    })?;
+                let k = stated
+                    .keys
+                    .iter()
+                    .find(|k| k.purpose == "provisioning" && k.anchor.is_none())
+                    .ok_or_else(|| {
+                        bad(n, format!("{}: states no provisioning key", st.display()))
+                    })?;
+                Some(p256::PublicKey::from_sec1_bytes(&k.key).map_err(|_| {
+                    bad(
+                        n,
+                        format!(
+                            "{}: the provisioning key is not a P-256 point",
+                            st.display()
+                        ),
+                    )
+                })?)
+            }
+        };
+        if out.iter().any(|d| d.identity == identity) {
+            return Err(bad(n, format!("{} is listed twice", id_path.display())));
+        }
+        out.push(FleetDevice {
+            identity,
+            provisioning,
+            source: format!("{} line {n}", list.display()),
+        });
+    }
+    if out.is_empty() {
+        return Err(AuthorError::input(list, "lists no device"));
+    }
+    Ok(out)
+}
+
+/// The file a fleet device's message is written to: its device id (identity key id), hex.
+pub fn fleet_file_name(device: &FleetDevice) -> String {
+    format!("{}.cbor", hex::encode(kid_of(&device.identity)))
 }

@@ -73,7 +73,7 @@ pub fn sign_envelope(envelope: &[u8], sign: &SignOptions) -> Result<Vec<u8>> {
         })
         .collect();
     let blocks = authentication_blocks(auth_form(sign), &refs, &digest)
-        .map_err(|e| AuthorError::Create(format!("signing failed: {e:?}")))?;
+        .map_err(|e| AuthorError::Create(format!("signing failed: {e}")))?;
     for block in blocks {
         items.push(Value::Bytes(block));
     }

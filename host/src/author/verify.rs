@@ -37,8 +37,11 @@ pub struct VerifyOptions {
     pub out_dir: Option<PathBuf>,
     /// P-256 device private keys (ECDH-ES and COSE-HPKE recipients).
     pub device_keys: Vec<PathBuf>,
-    /// AES key-encryption keys.
+    /// AES key-encryption keys, provisioned (`AddKek`) for every anchor of the simulated device.
     pub keks: Vec<PathBuf>,
+    /// Provision the simulated device from this `provision` description instead of the
+    /// trust anchors (its anchors, scopes, rules, identity and KEKs).
+    pub provisioning: Option<PathBuf>,
     /// Print every condition and directive the engine ran.
     pub trace: bool,
 }
@@ -104,7 +107,7 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
                     )
                 }
             }
-            Err(e) => w(out, format!("  block {i}: unusable: {e:?}")),
+            Err(e) => w(out, format!("  block {i}: unusable: {e}")),
         }
     }
     let auth = env.authenticate(&policy.anchors).map_err(|e| {
@@ -254,13 +257,6 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
 
 /// The simulated device of `--process`: the anchors, identity and device key given.
 fn device_setup(opts: &VerifyOptions) -> Result<device::DeviceSetup> {
-    if let Some(k) = opts.keks.first() {
-        return Err(AuthorError::Usage(format!(
-            "--kek {}: devices hold no key-encryption keys (no provisioning operation installs \
-             one), so a KEK recipient cannot be decrypted by a device; --process models a device",
-            k.display()
-        )));
-    }
     if opts.device_keys.len() > 1 {
         return Err(AuthorError::Usage(
             "a device holds one decryption key: give at most one --device-key with --process"
@@ -305,6 +301,8 @@ fn device_setup(opts: &VerifyOptions) -> Result<device::DeviceSetup> {
         identity: opts.identity.clone(),
         device_key,
         payload_dir: opts.payload_dir.clone(),
+        keks: opts.keks.clone(),
+        provisioning: opts.provisioning.clone(),
     })
 }
 
@@ -331,7 +329,7 @@ fn build_policy(opts: &VerifyOptions) -> Result<(Policy, Vec<Anchor>)> {
         id += 1;
         let k = keys::load_symmetric(path, &(32..=64).collect::<Vec<_>>(), "HMAC key")?;
         let key = VerificationKey::hmac256(&k.secret)
-            .map_err(|e| AuthorError::key(path, format!("HMAC key refused: {e:?}")))?;
+            .map_err(|e| AuthorError::key(path, format!("HMAC key refused: {e}")))?;
         labels.push(Anchor {
             id,
             label: format!("#{id} {} (HMAC key)", path.display()),

@@ -115,6 +115,10 @@ enum Cmd {
         /// Write the signed key statement (COSE_Sign1, CBOR) to this file.
         #[arg(long)]
         statement: Option<PathBuf>,
+        /// Print every exported key (SEC1 point and kid, hex) and the statement as JSON
+        /// (failures too), after writing any files asked for.
+        #[arg(long)]
+        json: bool,
     },
     /// Relay a TPA-signed provisioning message to the TA.
     Provision {
@@ -165,13 +169,20 @@ enum Cmd {
     },
     /// Ask the TA for personalization data as the normal world. Always refused: the data
     /// goes only to its TA over a TA-to-TA session. Exists to demonstrate that boundary.
-    PersoGet,
+    PersoGet {
+        /// Print the outcome as JSON (failures too).
+        #[arg(long)]
+        json: bool,
+    },
     /// Write an approved normal-world file (from an earlier install) under --ree-root.
     Export {
         /// The approved path (as `install` printed it).
         path: String,
         #[arg(long)]
         ree_root: PathBuf,
+        /// Print the outcome as JSON (failures too).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -382,6 +393,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             out,
             out_dir,
             statement,
+            json,
         } => {
             let k = client::device_key(tee.as_mut(), *anchor)?;
             let which = which.unwrap_or(if anchor.is_some() {
@@ -435,6 +447,28 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                     "wrote the device's public keys and its signed key statement to {}",
                     dir.display()
                 );
+                if !*json {
+                    return Ok(());
+                }
+            }
+            if *json {
+                let key =
+                    |p: &[u8], kid: &[u8]| serde_json::json!({"key": show(p), "kid": show(kid)});
+                let mut j = serde_json::json!({
+                    "ok": true,
+                    "identity": key(&k.identity_key, &k.identity_kid),
+                    "report": key(&k.report_key, &k.report_kid),
+                    "provisioning": key(&k.provisioning_key, &k.provisioning_kid),
+                    "statement": show(&k.statement),
+                });
+                if let (Some(a), Some(id)) = (&k.anchor, anchor) {
+                    j["anchor"] = serde_json::json!({
+                        "id": id,
+                        "ecdh-es": key(&a.ecdh_es_key, &a.ecdh_es_kid),
+                        "hpke": key(&a.hpke_key, &a.hpke_kid),
+                    });
+                }
+                println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
                 return Ok(());
             }
             let (point, kid) = pick(which)?;
@@ -530,6 +564,15 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 Some(path) => {
                     std::fs::write(path, &signed)
                         .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
+                    if *json {
+                        let j = serde_json::json!({
+                            "ok": true,
+                            "out": path.display().to_string(),
+                            "size": signed.len(),
+                        });
+                        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+                        return Ok(());
+                    }
                     println!(
                         "wrote the signed report ({} bytes) to {}",
                         signed.len(),
@@ -551,13 +594,34 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 }
             }
         }
-        Cmd::PersoGet => {
+        Cmd::PersoGet { json } => {
             let data = client::personalization(tee.as_mut())?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": true, "released-bytes": data.len()})
+                );
+                return Ok(());
+            }
             println!("the TA released {} bytes to the normal world", data.len());
         }
-        Cmd::Export { path, ree_root } => {
+        Cmd::Export {
+            path,
+            ree_root,
+            json,
+        } => {
             let (data, digest) = client::ree_export(tee.as_mut(), path)?;
             let dest = ree::write_approved(ree_root, path, &data, &digest)?;
+            if *json {
+                let j = serde_json::json!({
+                    "ok": true,
+                    "path": dest.display().to_string(),
+                    "size": data.len(),
+                    "sha-256": show(&digest),
+                });
+                println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+                return Ok(());
+            }
             println!(
                 "wrote {} ({} bytes, sha-256 {})",
                 dest.display(),
@@ -626,6 +690,14 @@ fn run(cli: Cli) -> Result<(), AgentError> {
 }
 
 fn main() -> ExitCode {
+    // Hidden: completions and man pages from this very definition (suit_host::assets).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == suit_host::assets::ARG)
+    {
+        let dir = suit_host::assets::requested();
+        return suit_host::assets::main::<Cli>("suit-agent", dir.as_deref());
+    }
     let cli = Cli::parse();
     let json = wants_json(&cli.command);
     match run(cli) {
@@ -728,8 +800,10 @@ fn wants_json(cmd: &Cmd) -> bool {
         | Cmd::Anchors { json }
         | Cmd::Install { json, .. }
         | Cmd::Report { json, .. }
-        | Cmd::Provision { json, .. } => *json,
-        _ => false,
+        | Cmd::Provision { json, .. }
+        | Cmd::DeviceKey { json, .. }
+        | Cmd::PersoGet { json }
+        | Cmd::Export { json, .. } => *json,
     }
 }
 

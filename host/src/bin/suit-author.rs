@@ -105,9 +105,14 @@ enum Cmd {
         /// Device P-256 private key (PKCS#8 / SEC1 PEM, COSE_Key or JWK) for decryption. Repeatable.
         #[arg(long = "device-key", value_name = "KEY")]
         device_keys: Vec<PathBuf>,
-        /// Device key-encryption key (16/32 raw bytes, COSE_Key or JWK) for A128KW/A256KW. Repeatable.
+        /// Device key-encryption key (16/32 raw bytes, COSE_Key or JWK) for A128KW/A256KW,
+        /// provisioned to the simulated device for every anchor. Repeatable.
         #[arg(long = "kek", value_name = "KEY")]
         keks: Vec<PathBuf>,
+        /// Provision the simulated device from this `provision` description (anchors, scopes,
+        /// rules, identity, KEKs) instead of the trust anchors, as the real device is.
+        #[arg(long = "provisioning", value_name = "DESCRIPTION")]
+        provisioning: Option<PathBuf>,
         /// Print every condition and directive the engine ran.
         #[arg(long)]
         trace: bool,
@@ -134,6 +139,10 @@ enum Cmd {
         /// Recipient P-256 public key (PEM, COSE_Key or JWK). Repeatable (broadcast).
         #[arg(long = "recipient", value_name = "KEY")]
         recipients: Vec<PathBuf>,
+        /// A fleet: a file listing one recipient public key file per line (with the
+        /// --recipient keys, at most 32 recipients in all).
+        #[arg(long = "recipient-list", value_name = "LIST")]
+        recipient_list: Option<PathBuf>,
         /// Key distribution for --recipient keys: ecdh-es (ECDH-ES+A128KW) or hpke (HPKE-0-KE).
         #[arg(long, default_value = "ecdh-es")]
         mode: String,
@@ -186,6 +195,10 @@ enum Cmd {
         /// of one COSE_Sign1 block per key (the default); HMAC keys keep a COSE_Mac0 each.
         #[arg(long = "cose-sign")]
         cose_sign: bool,
+        /// Make install and text severable: the manifest holds their digests, the envelope
+        /// carries them (`sever` can drop them later without re-signing).
+        #[arg(long)]
+        severable: bool,
         /// Print the outcome as JSON (kebab-case; failures too).
         #[arg(long)]
         json: bool,
@@ -198,8 +211,21 @@ enum Cmd {
         #[arg(long = "tpa-key", value_name = "KEY")]
         tpa_key: PathBuf,
         /// Output file.
-        #[arg(short = 'o', long = "out")]
-        output: PathBuf,
+        #[arg(short = 'o', long = "out", required_unless_present = "devices")]
+        output: Option<PathBuf>,
+        /// A fleet: one message per listed device (`IDENTITY-KEY [KEY-STATEMENT]` per line;
+        /// the statement, verified against the identity key, gives the provisioning key),
+        /// written to --out-dir as <device id>.cbor. The description's device and
+        /// provisioning keys are not used.
+        #[arg(long, value_name = "LIST", requires = "out_dir", conflicts_with_all = ["output", "state"])]
+        devices: Option<PathBuf>,
+        /// Directory for the fleet's messages (with --devices).
+        #[arg(long = "out-dir", value_name = "DIR", requires = "devices")]
+        out_dir: Option<PathBuf>,
+        /// The TPA's models of a fleet's devices (with --devices): DIR/<device id>.model.cbor,
+        /// as --state for one device; each expected state digest is printed.
+        #[arg(long = "state-dir", value_name = "DIR", requires = "devices")]
+        state_dir: Option<PathBuf>,
         /// Overrides the description's counter.
         #[arg(long)]
         counter: Option<u64>,
@@ -267,6 +293,9 @@ enum Cmd {
         /// anchor-N.ecdh.pub.pem for ECDH-ES recipients, anchor-N.hpke.pub.pem for HPKE).
         #[arg(long)]
         out_dir: Option<PathBuf>,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
     },
     /// Verify a device's signed SUIT report and show it (exit 0 only if the signature verifies).
     VerifyReport {
@@ -304,6 +333,40 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Move severable members (whose digests the manifest holds) out of the envelope into
+    /// files; the signatures stay valid.
+    Sever {
+        /// The envelope (CBOR, hex text, or - for standard input).
+        envelope: PathBuf,
+        /// Where to write the envelope without the members.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        output: PathBuf,
+        /// Directory receiving each member as suit-<name>.cbor.
+        #[arg(long = "members-out", value_name = "DIR")]
+        members_out: PathBuf,
+        /// Member to sever: install, text, payload-fetch, dependency-resolution,
+        /// candidate-verification. Repeatable; default: every one the envelope carries.
+        #[arg(long = "member", value_name = "NAME")]
+        members: Vec<String>,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put severed members back into the envelope, each checked against its digest in the
+    /// manifest (a modified member is refused).
+    Unsever {
+        /// The envelope (CBOR, hex text, or - for standard input).
+        envelope: PathBuf,
+        /// Where to write the envelope with the members.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        output: PathBuf,
+        /// A member file written by `sever` (its digest tells which member it is). Repeatable.
+        #[arg(long = "member", value_name = "FILE", required = true)]
+        members: Vec<PathBuf>,
+        /// Print the outcome as JSON (kebab-case; failures too).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
@@ -321,6 +384,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             out: out_dir,
             device_keys,
             keks,
+            provisioning,
             trace,
             json: _,
         } => {
@@ -337,6 +401,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 (out_dir.is_some(), "--out"),
                 (!device_keys.is_empty(), "--device-key"),
                 (!keks.is_empty(), "--kek"),
+                (provisioning.is_some(), "--provisioning"),
                 (identity.vendor_id.is_some(), "--vendor-id"),
                 (identity.class_id.is_some(), "--class-id"),
                 (identity.device_id.is_some(), "--device-id"),
@@ -358,6 +423,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     out_dir,
                     device_keys,
                     keks,
+                    provisioning,
                     trace,
                 },
                 &mut out,
@@ -419,7 +485,8 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         }
         Cmd::Encrypt {
             payload,
-            recipients,
+            mut recipients,
+            recipient_list,
             mode,
             keks,
             kid,
@@ -436,6 +503,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     "--content-alg \"{content_alg}\": expected A128GCM, A256GCM, A128CTR or A256CTR"
                 ))
             })?;
+            if let Some(list) = &recipient_list {
+                recipients.extend(suit_host::author::encrypt::read_key_list(list)?);
+            }
             let kid = kid.map(String::into_bytes);
             let mut specs: Vec<RecipientSpec> = recipients
                 .into_iter()
@@ -472,14 +542,16 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             sequence_number,
             unsigned,
             cose_sign,
+            severable,
             json: _,
         } => {
             if matches!(alg, SigAlg::Es256)
                 && !sign_keys.iter().any(|p| {
-                    matches!(
-                        suit_host::author::keys::load_private(p).map(|k| k.key),
-                        Ok(suit_host::author::keys::PrivateKey::P256(_))
-                    )
+                    suit_host::author::pkcs11::is_uri(p)
+                        || matches!(
+                            suit_host::author::keys::load_private(p).map(|k| k.key),
+                            Ok(suit_host::author::keys::PrivateKey::P256(_))
+                        )
                 })
             {
                 eprintln!("suit-author: warning: --alg applies to P-256 signing keys; none is given, so it is ignored");
@@ -496,6 +568,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     unsigned,
                     cose_sign,
                 },
+                severable,
             })?;
             let _ = writeln!(
                 out,
@@ -515,10 +588,27 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             description,
             tpa_key,
             output,
+            devices,
+            out_dir,
+            state_dir,
             counter,
             state,
             json: _,
         } => {
+            if let (Some(list), Some(dir)) = (devices, out_dir) {
+                return provision_fleet(
+                    &description,
+                    &tpa_key,
+                    counter,
+                    (&list, &dir, state_dir.as_deref()),
+                    out,
+                );
+            }
+            let Some(output) = output else {
+                return Err(AuthorError::Usage(
+                    "provision needs -o FILE or --devices".into(),
+                ));
+            };
             let p = suit_host::author::provision::provision(&description, &tpa_key, counter)?;
             let expected = state
                 .as_deref()
@@ -589,6 +679,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             identity_key,
             anchor,
             out_dir,
+            json: _,
         } => suit_host::author::key_statement::verify_statement_file(
             &suit_host::author::key_statement::VerifyStatementOptions {
                 statement,
@@ -648,10 +739,191 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             );
             Ok(())
         }
+        Cmd::Sever {
+            envelope,
+            output,
+            members_out,
+            members,
+            json: _,
+        } => sever_cmd(envelope, output, members_out, members, out),
+        Cmd::Unsever {
+            envelope,
+            output,
+            members,
+            json: _,
+        } => unsever_cmd(envelope, output, members, out),
     }
 }
 
+/// `provision --devices`: every message is made (and checked) before the first is written.
+fn provision_fleet(
+    description: &std::path::Path,
+    tpa_key: &std::path::Path,
+    counter: Option<u64>,
+    (list, dir, state_dir): (&std::path::Path, &std::path::Path, Option<&std::path::Path>),
+    out: &mut dyn Write,
+) -> Result<()> {
+    use suit_host::author::provision as p;
+    let fleet = p::read_fleet(list)?;
+    let signer = p::tpa_signer(tpa_key)?;
+    let mut made = Vec::new();
+    for d in &fleet {
+        let m =
+            p::provision_device(description, &signer, counter, Some(d)).map_err(|e| match e {
+                AuthorError::Description { path, what } => AuthorError::Description {
+                    path,
+                    what: format!("{} ({})", what, d.source),
+                },
+                other => other,
+            })?;
+        made.push((dir.join(p::fleet_file_name(d)), m));
+    }
+    let mut outputs: Vec<(PathBuf, String)> = made
+        .iter()
+        .map(|(f, m)| {
+            (
+                f.clone(),
+                format!("the message for device {}", hex::encode(&m.device_kid)),
+            )
+        })
+        .collect();
+    if let Some(sd) = state_dir {
+        for (f, m) in &made {
+            let name = f.file_stem().map(|s| s.to_string_lossy().into_owned());
+            outputs.push((
+                sd.join(format!("{}.model.cbor", name.unwrap_or_default())),
+                format!("the model of device {}", hex::encode(&m.device_kid)),
+            ));
+        }
+    }
+    suit_host::author::check_outputs(
+        &outputs,
+        &[
+            description.to_path_buf(),
+            list.to_path_buf(),
+            tpa_key.to_path_buf(),
+        ],
+    )?;
+    std::fs::create_dir_all(dir).map_err(|source| AuthorError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if let Some(sd) = state_dir {
+        std::fs::create_dir_all(sd).map_err(|source| AuthorError::Io {
+            path: sd.to_path_buf(),
+            source,
+        })?;
+    }
+    for (i, (f, m)) in made.iter().enumerate() {
+        // The model first: a message whose model update is refused (counter) is not written.
+        let digest = match state_dir {
+            Some(_) => Some(p::apply_to_model(&outputs[made.len() + i].0, m)?),
+            None => None,
+        };
+        suit_host::author::write_file(f, &m.message)?;
+        let _ = writeln!(
+            out,
+            "wrote {} ({} operation(s), counter {}, for device {})",
+            f.display(),
+            m.ops,
+            m.counter,
+            hex::encode(&m.device_kid)
+        );
+        if let Some(d) = digest {
+            let _ = writeln!(out, "  expected state digest: {}", hex::encode(d));
+        }
+    }
+    let _ = writeln!(out, "{} device(s)", made.len());
+    Ok(())
+}
+
+fn sever_cmd(
+    envelope: PathBuf,
+    output: PathBuf,
+    members_out: PathBuf,
+    members: Vec<String>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use suit_host::author::sever;
+    let which = members
+        .iter()
+        .map(|n| {
+            sever::label_of(n).ok_or_else(|| {
+                AuthorError::Usage(format!(
+                    "--member {n}: expected one of {}",
+                    sever::SEVERABLE.map(|(_, n)| n).join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Vec<u8>>>()?;
+    let bytes = read_cbor_file(&envelope)?;
+    let (rest, removed) = sever::sever(&bytes, &which)?;
+    let mut outputs = vec![(output.clone(), "the severed envelope".to_string())];
+    for m in &removed {
+        outputs.push((
+            members_out.join(sever::file_name(m.label)),
+            format!("suit-{}", sever::name_of(m.label)),
+        ));
+    }
+    suit_host::author::check_outputs(&outputs, std::slice::from_ref(&envelope))?;
+    std::fs::create_dir_all(&members_out).map_err(|source| AuthorError::Io {
+        path: members_out.clone(),
+        source,
+    })?;
+    suit_host::author::write_file(&output, &rest)?;
+    let _ = writeln!(out, "wrote {} ({} bytes)", output.display(), rest.len());
+    for (m, (path, _)) in removed.iter().zip(outputs.iter().skip(1)) {
+        suit_host::author::write_file(path, &m.content)?;
+        let _ = writeln!(
+            out,
+            "severed suit-{}: {} ({} bytes)",
+            sever::name_of(m.label),
+            path.display(),
+            m.content.len()
+        );
+    }
+    Ok(())
+}
+
+fn unsever_cmd(
+    envelope: PathBuf,
+    output: PathBuf,
+    members: Vec<PathBuf>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use suit_host::author::sever;
+    let bytes = read_cbor_file(&envelope)?;
+    let contents = members
+        .iter()
+        .map(|p| Ok((p.display().to_string(), suit_host::author::read_file(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let (full, restored) = sever::unsever(&bytes, &contents)?;
+    let mut inputs = members.clone();
+    inputs.push(envelope.clone());
+    // Writing in place is fine (the input is read already), as for `sign`.
+    inputs.retain(|p| p != &output);
+    suit_host::author::check_outputs(&[(output.clone(), "the envelope".into())], &inputs)?;
+    suit_host::author::write_file(&output, &full)?;
+    let _ = writeln!(out, "wrote {} ({} bytes)", output.display(), full.len());
+    for l in restored {
+        let _ = writeln!(
+            out,
+            "restored suit-{} (digest matches the manifest)",
+            sever::name_of(l)
+        );
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    // Hidden: completions and man pages from this very definition (suit_host::assets).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == suit_host::assets::ARG)
+    {
+        let dir = suit_host::assets::requested();
+        return suit_host::assets::main::<Cli>("suit-author", dir.as_deref());
+    }
     let cli = Cli::parse();
     let json = wants_json(&cli.command);
     // Commands without a JSON view of their own report their messages inside one document.
@@ -694,8 +966,10 @@ fn wants_json(cmd: &Cmd) -> bool {
         | Cmd::Provision { json, .. }
         | Cmd::Keygen { json, .. }
         | Cmd::Sign { json, .. }
-        | Cmd::VerifyReceipt { json, .. } => *json,
-        Cmd::VerifyKeyStatement { .. } => false,
+        | Cmd::Sever { json, .. }
+        | Cmd::Unsever { json, .. }
+        | Cmd::VerifyReceipt { json, .. }
+        | Cmd::VerifyKeyStatement { json, .. } => *json,
     }
 }
 

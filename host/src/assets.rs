@@ -1,0 +1,90 @@
+//! Shell completions (bash, zsh, fish) and man pages, generated from the very clap definition
+//! a binary parses with, so they cannot drift from it. Run as the hidden first argument
+//! `generate-assets DIR` of `suit-author` or `suit-agent` (no xtask, no build script);
+//! `qemu/setup.sh` installs them under `/usr/local/share`:
+//!
+//! ```text
+//! DIR/bash-completion/completions/NAME
+//! DIR/zsh/site-functions/_NAME
+//! DIR/fish/vendor_completions.d/NAME.fish
+//! DIR/man/man1/NAME.1, DIR/man/man1/NAME-SUBCOMMAND.1
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+/// The hidden first argument that asks for the assets.
+pub const ARG: &str = "generate-assets";
+
+/// `Some(DIR)` when the process was started as `NAME generate-assets DIR`.
+pub fn requested() -> Option<PathBuf> {
+    let mut args = std::env::args_os().skip(1);
+    (args.next()? == ARG).then(|| args.next().map(PathBuf::from))?
+}
+
+/// Writes every asset of `C`'s command `name` under `dir`; returns the files written.
+pub fn write<C: CommandFactory>(name: &'static str, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut cmd = C::command().name(name).bin_name(name);
+    cmd.build();
+    let mut written = Vec::new();
+    for (shell, sub, file) in [
+        (Shell::Bash, "bash-completion/completions", name.to_string()),
+        (Shell::Zsh, "zsh/site-functions", format!("_{name}")),
+        (
+            Shell::Fish,
+            "fish/vendor_completions.d",
+            format!("{name}.fish"),
+        ),
+    ] {
+        let d = dir.join(sub);
+        std::fs::create_dir_all(&d)?;
+        let mut buf = Vec::new();
+        clap_complete::generate(shell, &mut cmd.clone(), name, &mut buf);
+        let p = d.join(file);
+        std::fs::write(&p, buf)?;
+        written.push(p);
+    }
+    let man = dir.join("man/man1");
+    std::fs::create_dir_all(&man)?;
+    let mut page = |c: &clap::Command, file: String| -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(c.clone()).render(&mut buf)?;
+        let p = man.join(file);
+        std::fs::write(&p, buf)?;
+        written.push(p);
+        Ok(())
+    };
+    page(&cmd, format!("{name}.1"))?;
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
+        // clap names are 'static; this one-shot command leaks a few bytes per page.
+        let full: &'static str = Box::leak(format!("{name}-{}", sub.get_name()).into_boxed_str());
+        page(&sub.clone().name(full), format!("{full}.1"))?;
+    }
+    Ok(written)
+}
+
+/// The whole hidden command: writes the assets, prints each file, exit 0 (2 on failure).
+pub fn main<C: CommandFactory>(name: &'static str, dir: Option<&Path>) -> ExitCode {
+    let Some(dir) = dir else {
+        eprintln!("{name}: usage: {name} {ARG} DIR");
+        return ExitCode::from(2);
+    };
+    match write::<C>(name, dir) {
+        Ok(files) => {
+            for f in files {
+                println!("{}", f.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{name}: {}: {e}", dir.display());
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! `suit-author create` with the update-management description fields
+//! (draft-ietf-suit-update-management-14): the draft's exact forms, a round trip through the
+//! device engine (a version that passes and one refused with the condition named), the
+//! author-side refusals, and `inspect` naming the new labels.
+
+#![allow(clippy::useless_vec)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use suit_common::suit::command::{Action, Command as Cmd};
+use suit_common::suit::error::{CommandErrorKind, ConditionKind, Error};
+use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError};
+use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
+use suit_common::suit::update_management::{Comparison, UmError, WaitEvent, WallClock};
+use suit_common::suit::{process, ComponentId, Envelope, Procedure};
+
+const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
+const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_suit-author"))
+        .args(args)
+        .output()
+        .expect("run suit-author");
+    let r = Run {
+        code: out.status.code().expect("suit-author exited"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}
+
+macro_rules! args {
+    ($($a:expr),* $(,)?) => { vec![$(std::ffi::OsString::from($a)),*] };
+}
+
+struct Dir(tempfile::TempDir);
+
+impl Dir {
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+}
+
+fn setup() -> Dir {
+    let d = Dir(tempfile::tempdir().unwrap());
+    let r = run(&args![
+        "keygen",
+        "--type",
+        "p256",
+        "--out",
+        d.path("signer"),
+        "--cose"
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::write(d.path("fw.bin"), b"firmware v1.5").unwrap();
+    d
+}
+
+fn describe(d: &Dir, component_extra: serde_json::Value, top_extra: serde_json::Value) -> PathBuf {
+    let mut component = serde_json::json!({ "id": ["um", "fw"], "file": "fw.bin" });
+    for (k, v) in component_extra.as_object().unwrap() {
+        component[k] = v.clone();
+    }
+    let mut desc = serde_json::json!({
+        "sequence-number": 3,
+        "vendor-id": VENDOR,
+        "class-id": CLASS,
+        "components": [component],
+    });
+    for (k, v) in top_extra.as_object().unwrap() {
+        desc[k] = v.clone();
+    }
+    let p = d.path("desc.json");
+    std::fs::write(&p, serde_json::to_vec(&desc).unwrap()).unwrap();
+    p
+}
+
+fn create(d: &Dir, desc: &Path) -> (Run, PathBuf) {
+    let env = d.path("out.suit");
+    let r = run(&args![
+        "create",
+        desc,
+        "-o",
+        &env,
+        "--sign-key",
+        d.path("signer.priv.pem")
+    ]);
+    (r, env)
+}
+
+fn policy(d: &Dir) -> Policy {
+    let key = suit_host::author::keys::load_public(&d.path("signer.pub.pem"))
+        .unwrap()
+        .key
+        .verification_key()
+        .unwrap();
+    Policy {
+        anchors: vec![TrustAnchor {
+            id: 1,
+            kid: Vec::new(),
+            key,
+            role: Role::Author,
+            permissions: Permissions::everything(),
+        }],
+        rules: Vec::new(),
+        require_plaintext_digest: false,
+        update_management: Default::default(),
+    }
+}
+
+/// A device with the example vendor/class, a trusted clock, a battery, and a version for
+/// the component.
+struct Device {
+    vendor: [u8; 16],
+    class: [u8; 16],
+    version: Vec<i64>,
+    staged: Vec<(ComponentId, Vec<u8>)>,
+    installed: Vec<(ComponentId, Vec<u8>)>,
+    committed: bool,
+}
+
+impl Device {
+    fn new(version: &[i64]) -> Self {
+        Device {
+            vendor: *uuid::Uuid::parse_str(VENDOR).unwrap().as_bytes(),
+            class: *uuid::Uuid::parse_str(CLASS).unwrap().as_bytes(),
+            version: version.to_vec(),
+            staged: Vec::new(),
+            installed: Vec::new(),
+            committed: false,
+        }
+    }
+}
+
+impl Platform for Device {
+    fn identifier_matches(&self, kind: IdentifierKind, _c: &ComponentId, v: &[u8]) -> bool {
+        match kind {
+            IdentifierKind::Vendor => v == self.vendor,
+            IdentifierKind::Class => v == self.class,
+            IdentifierKind::Device => false,
+        }
+    }
+    fn fetch_open(&mut self, _uri: &str, _a: Option<&[u8]>) -> Result<(), PlatformError> {
+        Err(PlatformError::NotFound)
+    }
+    fn fetch_read(&mut self, _buf: &mut [u8]) -> Result<usize, PlatformError> {
+        Err(PlatformError::Io)
+    }
+    fn stage_open(&mut self, c: &ComponentId) -> Result<(), PlatformError> {
+        self.staged.retain(|(x, _)| x != c);
+        self.staged.push((c.clone(), Vec::new()));
+        Ok(())
+    }
+    fn stage_write(&mut self, c: &ComponentId, d: &[u8]) -> Result<(), PlatformError> {
+        let s = self
+            .staged
+            .iter_mut()
+            .find(|(x, _)| x == c)
+            .ok_or(PlatformError::Io)?;
+        s.1.extend_from_slice(d);
+        Ok(())
+    }
+    fn stage_discard(&mut self, c: &ComponentId) {
+        self.staged.retain(|(x, _)| x != c);
+    }
+    fn read(&self, c: &ComponentId, o: u64, b: &mut [u8]) -> Result<usize, PlatformError> {
+        let data = self
+            .staged
+            .iter()
+            .chain(&self.installed)
+            .find(|(x, _)| x == c)
+            .map(|(_, d)| d)
+            .ok_or(PlatformError::NotFound)?;
+        let o = (o as usize).min(data.len());
+        let n = (data.len() - o).min(b.len());
+        b[..n].copy_from_slice(&data[o..o + n]);
+        Ok(n)
+    }
+    fn sequence_number(&self, _k: &[u8]) -> Result<Option<u64>, PlatformError> {
+        Ok(None)
+    }
+    fn stage_sequence_number(&mut self, _k: &[u8], _v: u64) -> Result<(), PlatformError> {
+        Ok(())
+    }
+    fn commit(&mut self) -> Result<(), PlatformError> {
+        self.installed.append(&mut self.staged);
+        self.committed = true;
+        Ok(())
+    }
+    fn discard(&mut self) {
+        self.staged.clear();
+    }
+    fn wall_clock(&self) -> Option<WallClock> {
+        Some(WallClock {
+            seconds: 1_700_000_000,
+            trusted: true,
+        })
+    }
+    fn battery_mwh(&self) -> Option<u64> {
+        Some(1_000)
+    }
+    fn component_version(&self, _c: &ComponentId) -> Result<Option<Vec<i64>>, PlatformError> {
+        Ok(Some(self.version.clone()))
+    }
+}
+
+fn full_fields() -> serde_json::Value {
+    serde_json::json!({
+        "version": { "compare": ">=", "value": [1, 2] },
+        "use-before": 1_800_000_000u64,
+        "minimum-battery": 500,
+        "version-required-text": ">=1.2,<2",
+        "current-version-text": "1.5.0"
+    })
+}
+
+#[test]
+fn create_emits_the_drafts_forms_and_the_engine_runs_them() {
+    let d = setup();
+    let desc = describe(
+        &d,
+        full_fields(),
+        serde_json::json!({ "set-version": [1, 5, 0] }),
+    );
+    let (r, env) = create(&d, &desc);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bytes = std::fs::read(&env).unwrap();
+    let policy = policy(&d);
+    let auth = Envelope::decode(&bytes)
+        .unwrap()
+        .authenticate(&policy.anchors)
+        .unwrap();
+    let m = &auth.manifest;
+    assert_eq!(m.set_version, Some(vec![1, 5, 0]));
+    // install: set-component-index 0, override-parameters {4, 26, 28}, use-before,
+    // minimum-battery, version (label order), then the fetch part.
+    let install = m.install.get().unwrap();
+    let Cmd::OverrideParameters(p) = &install.commands[1] else {
+        panic!("{:?}", install.commands)
+    };
+    assert_eq!(p.use_before, Some(1_800_000_000));
+    assert_eq!(p.minimum_battery, Some(500));
+    let v = p.version.as_ref().unwrap();
+    assert_eq!(
+        (v.comparison, v.value.clone()),
+        (Comparison::GreaterEqual, vec![1, 2])
+    );
+    let conds: Vec<ConditionKind> = install.commands[2..5]
+        .iter()
+        .map(|c| match c {
+            Cmd::Condition(k, 15) => *k,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        conds,
+        vec![
+            ConditionKind::UseBefore,
+            ConditionKind::MinimumBattery,
+            ConditionKind::Version
+        ]
+    );
+    // suit-text: {['um','fw']: {7: ">=1.2,<2", 8: "1.5.0"}}.
+    let text: ciborium::Value = ciborium::from_reader(m.text.get().unwrap().as_slice()).unwrap();
+    let diag = format!("{text:?}");
+    assert!(
+        diag.contains("Integer(7)") && diag.contains(">=1.2,<2"),
+        "{diag}"
+    );
+    assert!(
+        diag.contains("Integer(8)") && diag.contains("1.5.0"),
+        "{diag}"
+    );
+
+    // Round trip: a device at 1.5 installs it ...
+    let mut dev = Device::new(&[1, 5]);
+    process(
+        &bytes,
+        Procedure::Update,
+        &policy,
+        &suit_common::encryption::MemoryKeys::new(),
+        &mut dev,
+    )
+    .unwrap();
+    assert!(dev.committed);
+    // ... a device at 1.1 refuses it, naming the condition.
+    let mut dev = Device::new(&[1, 1]);
+    let e = process(
+        &bytes,
+        Procedure::Update,
+        &policy,
+        &suit_common::encryption::MemoryKeys::new(),
+        &mut dev,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("suit-condition-version failed"),
+        "{e}"
+    );
+    assert!(matches!(
+        e,
+        Error::Command(ref c) if matches!(c.kind, CommandErrorKind::UpdateManagement(UmError::VersionMismatch { .. }))
+    ));
+    assert!(!dev.committed);
+
+    // inspect names the labels.
+    let r = run(&args!["inspect", "--json", &env]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for needle in [
+        "condition-version",
+        "condition-use-before",
+        "condition-minimum-battery",
+        "\"version\": \">= 1.2\"",
+        "\"set-version\": \"1.5.0\"",
+        "current-version",
+        "version-required",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle} missing:\n{}", r.stdout);
+    }
+}
+
+#[test]
+fn wait_priority_and_metadata_are_emitted() {
+    let d = setup();
+    let desc = describe(
+        &d,
+        serde_json::json!({
+            "update-priority": -1,
+            "wait": { "network": 1, "time-of-day-utc": 7200 },
+            "metadata": { "file-type": "regular", "default-permissions": 4, "creator": "alice",
+                          "user-permissions": { "bob": 6, "al": 4 } }
+        }),
+        serde_json::json!({}),
+    );
+    let (r, env) = create(&d, &desc);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bytes = std::fs::read(&env).unwrap();
+    let auth = Envelope::decode(&bytes)
+        .unwrap()
+        .authenticate(&policy(&d).anchors)
+        .unwrap();
+    let install = auth.manifest.install.get().unwrap();
+    let Cmd::OverrideParameters(p) = &install.commands[1] else {
+        panic!("{:?}", install.commands)
+    };
+    assert_eq!(p.update_priority, Some(-1));
+    assert_eq!(
+        p.wait_info.as_ref().unwrap().events,
+        vec![WaitEvent::Network(1), WaitEvent::TimeOfDayUtc(7200)]
+    );
+    let meta = p.component_metadata.as_ref().unwrap();
+    assert_eq!(meta.default_permissions, Some(4));
+    assert_eq!(meta.user_permissions.len(), 2);
+    // update-authorized, then the wait last.
+    assert_eq!(
+        install.commands[2..4].to_vec(),
+        vec![
+            Cmd::Condition(ConditionKind::UpdateAuthorized, 15),
+            Cmd::Action(Action::Wait, 15)
+        ]
+    );
+    let r = run(&args!["inspect", "--json", &env]);
+    for needle in [
+        "directive-wait",
+        "condition-update-authorized",
+        "network (3)",
+        "file-type (5)",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle} missing:\n{}", r.stdout);
+    }
+}
+
+#[test]
+fn create_refuses_what_the_draft_does_not_allow() {
+    let d = setup();
+    for (fields, needle) in [
+        (
+            serde_json::json!({ "version": { "compare": "=>", "value": [1] } }),
+            "compare",
+        ),
+        (
+            serde_json::json!({ "version": { "compare": ">", "value": [-1, 2] } }),
+            "pre-release",
+        ),
+        (
+            serde_json::json!({ "version": { "compare": ">", "value": [] } }),
+            "1 to 8",
+        ),
+        (
+            serde_json::json!({ "wait": { "tomorrow": 1 } }),
+            "unknown event",
+        ),
+        (
+            serde_json::json!({ "current-version-text": "1.0\u{1b}[31m" }),
+            "printable",
+        ),
+        (
+            serde_json::json!({ "metadata": { "file-type": "fifo" } }),
+            "file-type",
+        ),
+        (serde_json::json!({ "use-before": "soon" }), "expected u64"),
+    ] {
+        let desc = describe(&d, fields.clone(), serde_json::json!({}));
+        let (r, _) = create(&d, &desc);
+        assert_ne!(r.code, 0, "{fields}");
+        assert!(r.stderr.contains(needle), "{fields}: {}", r.stderr);
+    }
+}

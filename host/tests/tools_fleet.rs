@@ -1,0 +1,251 @@
+//! Fleets (issue 11): `provision --devices` makes one message per listed device (bound to its
+//! identity key, secrets encrypted to the provisioning key its verified key statement gives),
+//! named after the device id; `create`/`encrypt` broadcast one payload to a list of device
+//! keys, bounded by the devices' recipient limit.
+
+use std::path::Path;
+use std::process::Command;
+
+const TPA_PRIV: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/keys/tpa-test.priv.pem"
+);
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(exe: &str, d: &Path, args: &[&str]) -> Out {
+    let o = Command::new(exe)
+        .args(args)
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let r = Out {
+        code: o.status.code().expect("exit code"),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}
+
+fn author(d: &Path, args: &[&str]) -> Out {
+    run(env!("CARGO_BIN_EXE_suit-author"), d, args)
+}
+
+fn agent(d: &Path, state: &str, args: &[&str]) -> Out {
+    let mut all = vec!["--tee", "sim", "--state", state];
+    all.extend_from_slice(args);
+    run(env!("CARGO_BIN_EXE_suit-agent"), d, &all)
+}
+
+fn ok(r: Out) -> Out {
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    r
+}
+
+#[test]
+fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let devices = ["dev1", "dev2", "dev3"];
+    let mut kids = Vec::new();
+    for dev in devices {
+        ok(agent(d, dev, &["device-key", "--out-dir", dev]));
+        let j: serde_json::Value =
+            serde_json::from_str(&ok(agent(d, dev, &["device-key", "--format", "json"])).stdout)
+                .unwrap();
+        kids.push(j["kid"].as_str().unwrap().to_string());
+    }
+    std::fs::write(
+        d.join("fleet.txt"),
+        "# the fleet: identity key (enrolled) and key statement\n\
+         dev1/identity.pub.pem dev1/key-statement.cbor\n\
+         \n\
+         dev2/identity.pub.pem dev2/key-statement.cbor  # second\n\
+         dev3/identity.pub.pem dev3/key-statement.cbor\n",
+    )
+    .unwrap();
+    ok(author(d, &["keygen", "--type", "p256", "-o", "author"]));
+    std::fs::write(d.join("kek.bin"), [7u8; 16]).unwrap();
+    std::fs::write(
+        d.join("p.json"),
+        r#"{"counter": 1, "device-key": "unused.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
+        {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [1]}},
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    )
+    .unwrap();
+    let r = ok(author(
+        d,
+        &[
+            "provision",
+            "p.json",
+            "--tpa-key",
+            TPA_PRIV,
+            "--devices",
+            "fleet.txt",
+            "--out-dir",
+            "msgs",
+            "--state-dir",
+            "models",
+        ],
+    ));
+    assert!(r.stdout.contains("3 device(s)"), "{}", r.stdout);
+    assert_eq!(
+        r.stdout.matches("expected state digest").count(),
+        3,
+        "{}",
+        r.stdout
+    );
+    // One message per device, named after its id; each device applies its own (the KEK in it
+    // is encrypted to that device's provisioning key) and refuses another's.
+    for (dev, kid) in devices.iter().zip(&kids) {
+        let msg = format!("msgs/{kid}.cbor");
+        assert!(d.join(&msg).exists(), "{msg}");
+        if *dev == "dev1" {
+            let r = agent(d, dev, &["provision", &format!("msgs/{}.cbor", kids[1])]);
+            assert_eq!(r.code, 1, "{}", r.stderr);
+        }
+        ok(agent(
+            d,
+            dev,
+            &["provision", &msg, "--receipt-out", "receipt.cbor"],
+        ));
+        // The TPA's model of this device predicts the state its receipt carries.
+        ok(author(
+            d,
+            &[
+                "verify-receipt",
+                "receipt.cbor",
+                "--identity-key",
+                &format!("{dev}/identity.pub.pem"),
+                "--message",
+                &msg,
+                "--expect-state",
+                &format!("models/{kid}.model.cbor"),
+            ],
+        ));
+        ok(agent(
+            d,
+            dev,
+            &["device-key", "--anchor", "1", "--out-dir", dev],
+        ));
+    }
+    assert_eq!(std::fs::read_dir(d.join("msgs")).unwrap().count(), 3);
+
+    // Broadcast: one payload, one HPKE recipient per device (each anchor's own key).
+    std::fs::write(
+        d.join("keys.txt"),
+        "dev1/anchor-1.hpke.pub.pem\ndev2/anchor-1.hpke.pub.pem\ndev3/anchor-1.hpke.pub.pem\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("fw.bin"), b"fleet firmware").unwrap();
+    std::fs::write(
+        d.join("m.json"),
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+        "components": [{"id": ["app"], "file": "fw.bin",
+          "encryption": {"recipients": [{"key-list": "keys.txt", "mode": "hpke"}]}}]}"#,
+    )
+    .unwrap();
+    ok(author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "m.suit",
+            "--sign-key",
+            "author.priv.pem",
+        ],
+    ));
+    for dev in devices {
+        ok(agent(d, dev, &["install", "m.suit"]));
+    }
+    // encrypt takes the same list.
+    let r = ok(author(
+        d,
+        &[
+            "encrypt",
+            "--payload",
+            "fw.bin",
+            "--recipient-list",
+            "keys.txt",
+            "--mode",
+            "hpke",
+            "--info-out",
+            "info.cbor",
+            "--ciphertext-out",
+            "fw.enc",
+        ],
+    ));
+    assert!(r.stdout.contains("3 recipient(s)"), "{}", r.stdout);
+
+    // Beyond the devices' recipient limit: refused with the limit named, nothing written.
+    let many: String = (0..33).map(|i| format!("k{i}.pub.pem\n")).collect();
+    std::fs::write(d.join("many.txt"), many).unwrap();
+    let r = author(
+        d,
+        &[
+            "encrypt",
+            "--payload",
+            "fw.bin",
+            "--recipient-list",
+            "many.txt",
+            "--info-out",
+            "i2",
+            "--ciphertext-out",
+            "c2",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("at most 32"), "{}", r.stderr);
+    assert!(!d.join("c2").exists());
+    std::fs::write(
+        d.join("m2.json"),
+        r#"{"sequence-number": 2, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+        "components": [{"id": ["app"], "file": "fw.bin",
+          "encryption": {"recipients": [{"key-list": "many.txt"}]}}]}"#,
+    )
+    .unwrap();
+    let r = author(
+        d,
+        &[
+            "create",
+            "m2.json",
+            "-o",
+            "m2.suit",
+            "--sign-key",
+            "author.priv.pem",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("at most 32"), "{}", r.stderr);
+    assert!(!d.join("m2.suit").exists());
+
+    // A key statement that is not the listed identity's is refused, naming the line.
+    std::fs::write(
+        d.join("mixed.txt"),
+        "dev1/identity.pub.pem dev2/key-statement.cbor\n",
+    )
+    .unwrap();
+    let r = author(
+        d,
+        &[
+            "provision",
+            "p.json",
+            "--tpa-key",
+            TPA_PRIV,
+            "--devices",
+            "mixed.txt",
+            "--out-dir",
+            "msgs2",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("mixed.txt line 1"), "{}", r.stderr);
+    assert!(!d.join("msgs2").exists());
+}

@@ -1,0 +1,137 @@
+//! `verify --process` with KEKs (issue 11): the simulated device is provisioned from the same
+//! provisioning description the TPA uses for the real device (`--provisioning`), KEKs
+//! included and bound to their anchors, so A128KW recipients are checked as the device checks
+//! them; the device in the agent's simulator, provisioned by the real message, agrees.
+
+use std::path::Path;
+use std::process::Command;
+
+const TPA_PRIV: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/keys/tpa-test.priv.pem"
+);
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(exe: &str, d: &Path, args: &[&str]) -> Out {
+    let o = Command::new(exe)
+        .args(args)
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let r = Out {
+        code: o.status.code().expect("exit code"),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}
+
+fn author(d: &Path, args: &[&str]) -> Out {
+    run(env!("CARGO_BIN_EXE_suit-author"), d, args)
+}
+
+fn agent(d: &Path, args: &[&str]) -> Out {
+    let mut all = vec!["--tee", "sim", "--state", "state"];
+    all.extend_from_slice(args);
+    run(env!("CARGO_BIN_EXE_suit-agent"), d, &all)
+}
+
+fn ok(r: Out) -> Out {
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    r
+}
+
+fn description(kek_anchors: &str) -> String {
+    format!(
+        r#"{{"counter": 1, "device-key": "dev/identity.pub.pem",
+        "provisioning-key": "dev/provisioning.pub.pem", "ops": [
+        {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}}},
+        {{"add-anchor": {{"id": 2, "key": "other.pub.pem", "role": "author", "components": [["app"]]}}}},
+        {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}}}}}},
+        {{"add-kek": {{"kek": "kek.bin", "kid": "kek-1", "anchors": {kek_anchors}}}}}]}}"#
+    )
+}
+
+#[test]
+fn process_checks_kek_recipients_with_the_devices_provisioning() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(author(d, &["keygen", "--type", "p256", "-o", "author"]));
+    ok(author(d, &["keygen", "--type", "p256", "-o", "other"]));
+    std::fs::write(d.join("kek.bin"), [0x5a; 16]).unwrap();
+    ok(agent(d, &["device-key", "--out-dir", "dev"]));
+    std::fs::write(d.join("p.json"), description("[1]")).unwrap();
+    std::fs::write(d.join("wrong.json"), description("[2]")).unwrap();
+    std::fs::write(d.join("fw.bin"), b"firmware under a KEK").unwrap();
+    std::fs::write(
+        d.join("m.json"),
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+        "components": [{"id": ["app"], "file": "fw.bin",
+          "encryption": {"recipients": [{"kek": "kek.bin", "kid": "kek-1"}]}}]}"#,
+    )
+    .unwrap();
+    ok(author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "m.suit",
+            "--sign-key",
+            "author.priv.pem",
+        ],
+    ));
+
+    // The simulated device, provisioned from the description: the KEK is anchor 1's.
+    ok(author(
+        d,
+        &[
+            "verify",
+            "m.suit",
+            "--trust-anchor",
+            "author.pub.pem",
+            "--process",
+            "--provisioning",
+            "p.json",
+            "--out",
+            "out",
+        ],
+    ));
+    assert_eq!(
+        std::fs::read(d.join("out/component-0.bin")).unwrap(),
+        b"firmware under a KEK"
+    );
+    // The same KEK given to anchor 2 only: anchor 1's manifest cannot use it.
+    let r = author(
+        d,
+        &[
+            "verify",
+            "m.suit",
+            "--trust-anchor",
+            "author.pub.pem",
+            "--process",
+            "--provisioning",
+            "wrong.json",
+            "--out",
+            "out2",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("nothing was installed"), "{}", r.stderr);
+    assert!(!d.join("out2/component-0.bin").exists());
+
+    // The real device (the agent's simulator), provisioned with the message made from the
+    // same description, gives the same verdict.
+    ok(author(
+        d,
+        &["provision", "p.json", "--tpa-key", TPA_PRIV, "-o", "p.cbor"],
+    ));
+    ok(agent(d, &["provision", "p.cbor"]));
+    ok(agent(d, &["install", "m.suit"]));
+}

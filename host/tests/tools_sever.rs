@@ -1,0 +1,210 @@
+//! `suit-author sever` / `unsever` (issue 11): severable members leave the envelope and come
+//! back only with the digest the signed manifest holds; a device installs an envelope without
+//! the members it does not need and refuses one missing a member it needs.
+
+use std::path::Path;
+use std::process::Command;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn author(dir: &Path, args: &[&str]) -> Out {
+    let o = Command::new(env!("CARGO_BIN_EXE_suit-author"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let r = Out {
+        code: o.status.code().expect("exit code"),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}
+
+fn ok(r: Out) -> Out {
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    r
+}
+
+fn process(d: &Path, envelope: &str) -> Out {
+    author(
+        d,
+        &[
+            "verify",
+            envelope,
+            "--trust-anchor",
+            "author.pub.pem",
+            "--process",
+            "--vendor-id",
+            "example.com",
+            "--class-id",
+            "board",
+        ],
+    )
+}
+
+#[test]
+fn sever_and_unsever_round_trip_and_refuse_a_tampered_member() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(author(d, &["keygen", "--type", "p256", "-o", "author"]));
+    std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();
+    std::fs::write(
+        d.join("m.json"),
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+        "text": {"manifest-description": "sever test", "update-description": "first release"},
+        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
+    )
+    .unwrap();
+    ok(author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "full.suit",
+            "--sign-key",
+            "author.priv.pem",
+            "--severable",
+        ],
+    ));
+    ok(process(d, "full.suit"));
+
+    // Text severed: the device does not need it and installs.
+    let r = ok(author(
+        d,
+        &[
+            "sever",
+            "full.suit",
+            "-o",
+            "no-text.suit",
+            "--members-out",
+            "m1",
+            "--member",
+            "text",
+        ],
+    ));
+    assert!(r.stdout.contains("severed suit-text"), "{}", r.stdout);
+    assert!(d.join("m1/suit-text.cbor").exists());
+    assert!(!d.join("m1/suit-install.cbor").exists());
+    let full = std::fs::read(d.join("full.suit")).unwrap();
+    let no_text = std::fs::read(d.join("no-text.suit")).unwrap();
+    assert!(no_text.len() < full.len());
+    ok(process(d, "no-text.suit"));
+
+    // Everything severed: still authentic, but the device needs install and refuses.
+    ok(author(
+        d,
+        &[
+            "sever",
+            "full.suit",
+            "-o",
+            "bare.suit",
+            "--members-out",
+            "m2",
+        ],
+    ));
+    assert!(d.join("m2/suit-install.cbor").exists());
+    assert!(d.join("m2/suit-text.cbor").exists());
+    ok(author(
+        d,
+        &["verify", "bare.suit", "--trust-anchor", "author.pub.pem"],
+    ));
+    let r = process(d, "bare.suit");
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("suit-install was severed"),
+        "{}",
+        r.stderr
+    );
+
+    // Back together: byte for byte the original, and the device installs it.
+    ok(author(
+        d,
+        &[
+            "unsever",
+            "bare.suit",
+            "-o",
+            "again.suit",
+            "--member",
+            "m2/suit-text.cbor",
+            "--member",
+            "m2/suit-install.cbor",
+        ],
+    ));
+    assert_eq!(std::fs::read(d.join("again.suit")).unwrap(), full);
+    ok(process(d, "again.suit"));
+
+    // A modified member is refused and nothing is written.
+    let mut text = std::fs::read(d.join("m2/suit-text.cbor")).unwrap();
+    let last = text.len() - 1;
+    text[last] ^= 0x01;
+    std::fs::write(d.join("evil-text.cbor"), &text).unwrap();
+    let r = author(
+        d,
+        &[
+            "unsever",
+            "bare.suit",
+            "-o",
+            "evil.suit",
+            "--member",
+            "evil-text.cbor",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("evil-text.cbor") && r.stderr.contains("matches no digest"),
+        "{}",
+        r.stderr
+    );
+    assert!(!d.join("evil.suit").exists());
+
+    // Severing an envelope made without --severable says how to make one.
+    ok(author(
+        d,
+        &[
+            "create",
+            "m.json",
+            "-o",
+            "inline.suit",
+            "--sign-key",
+            "author.priv.pem",
+        ],
+    ));
+    let r = author(
+        d,
+        &[
+            "sever",
+            "inline.suit",
+            "-o",
+            "x.suit",
+            "--members-out",
+            "m3",
+        ],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("--severable"), "{}", r.stderr);
+    // A member put into an envelope that already carries it is refused too.
+    let r = author(
+        d,
+        &[
+            "unsever",
+            "no-text.suit",
+            "-o",
+            "y.suit",
+            "--member",
+            "m2/suit-install.cbor",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("already carries suit-install"),
+        "{}",
+        r.stderr
+    );
+}
