@@ -9,3 +9,4 @@ pub mod ree;
 pub mod sim;
 pub mod ta_signature;
 pub mod tee;
+pub mod transport;
