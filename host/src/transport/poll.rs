@@ -100,7 +100,8 @@ pub fn feed_file(path: &Path, max: u64, sink: &mut dyn Sink) -> Result<(), Agent
     sink.finish()
 }
 
-/// Fetches a payload URI the TA named: over the network for http(s), else a local file.
+/// Fetches a payload URI the TA named over the network. `poll` reads no local files: an
+/// envelope from a server names network resources only (`install` resolves files itself).
 pub fn fetch_uri(net: &Net, uri: &str, sink: &mut dyn Sink) -> Result<bool, AgentError> {
     let max = net.config().max_payload;
     match Location::parse(uri) {
@@ -109,10 +110,9 @@ pub fn fetch_uri(net: &Net, uri: &str, sink: &mut dyn Sink) -> Result<bool, Agen
             log::info(&format!("fetched {url} ({n} bytes)"));
             Ok(true)
         }
-        Location::File(path) => {
-            feed_file(&path, max, sink)?;
-            Ok(true)
-        }
+        Location::File(_) => Err(AgentError::File(format!(
+            "the manifest fetches {uri}: poll fetches only http(s) URIs (use install for files)"
+        ))),
     }
 }
 
