@@ -6,7 +6,7 @@ port="$1"
 case "$port" in ''|*[!0-9]*) exit 1 ;; esac
 exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
 # guest -> server in the background (its standard output is the server socket)
-cat >&3 &
+cat <&0 >&3 &
 up=$!
 # server -> guest; when the server closes, end the upstream copy too so the guest sees EOF
 cat <&3
