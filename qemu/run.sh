@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Boot OP-TEE on QEMU ARMv8 (headless, no network) and run guest commands.
+# Boot OP-TEE on QEMU ARMv8 (headless; no network unless --net-to) and run guest commands.
 #
 # Usage: qemu/run.sh [--disk FILE] [--new-disk] [--timeout SECS] [--logs DIR] [--quiet|--verbose]
 #                    [--put HOST=GUEST]... CMD...
@@ -13,6 +13,10 @@
 #   --kill-on REGEX [--kill-delay SECS]  simulated power cut: once REGEX (grep -E) appears in
 #                the normal-world console, wait SECS (default 0) and SIGKILL QEMU (no shutdown,
 #                no sync; the disk keeps what the guest had written).
+#   --net-to PORT  a virtio-net NIC on QEMU user networking with restrict=on: the guest (eth0,
+#                10.0.2.15/24) reaches exactly one server, http://10.0.2.100:80, which QEMU
+#                forwards (per connection, qemu/net-relay.sh) to 127.0.0.1:PORT on the host.
+#                No other address, the host's included, is reachable; no DHCP, DNS or route.
 # Exit: the guest's status; 123 if killed by --kill-on; 124 on timeout; 125 if the guest never
 # reported a status.
 set -euo pipefail
@@ -21,7 +25,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=qemu/lib.sh
 . "$ROOT/qemu/lib.sh"
 
-DISK="" NEW_DISK=0 TIMEOUT=300 LOGS="" QUIET=0 VERBOSE=0 PUTS=() KILL_ON="" KILL_DELAY=0
+DISK="" NEW_DISK=0 TIMEOUT=300 LOGS="" QUIET=0 VERBOSE=0 PUTS=() KILL_ON="" KILL_DELAY=0 NET_TO=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --disk) DISK="$2"; shift 2 ;;
@@ -33,6 +37,7 @@ while [ $# -gt 0 ]; do
         --put) PUTS+=("$2"); shift 2 ;;
         --kill-on) KILL_ON="$2"; shift 2 ;;
         --kill-delay) KILL_DELAY="$2"; shift 2 ;;
+        --net-to) NET_TO="$2"; shift 2 ;;
         --) shift; break ;;
         -*) die "run.sh: unknown option $1" ;;
         *) break ;;
@@ -51,6 +56,17 @@ trap 'rm -rf "$WORK"' EXIT
 
 # The job rides along as a second (uncompressed) cpio archive appended to the initramfs.
 mkdir -p "$WORK/job/job"
+NIC=(-nic none)
+if [ -n "$NET_TO" ]; then
+    case "$NET_TO" in ''|*[!0-9]*) die "run.sh: --net-to takes a host port number" ;; esac
+    need_tool bash
+    # Commas in a -netdev value are doubled; the relay path must not contain any.
+    case "$ROOT" in *,*) die "run.sh: --net-to needs a repository path without commas" ;; esac
+    NIC=(-netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:bash $ROOT/qemu/net-relay.sh $NET_TO"
+         -device virtio-net-device,netdev=n0)
+    # The guest's side: a static address on the slirp subnet, no default route.
+    set -- "ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0" "$@"
+fi
 printf '%s\n' "$@" >"$WORK/job/job/commands"
 for put in "${PUTS[@]}"; do
     src="${put%%=*}"; dst="${put#*=}"
@@ -106,7 +122,7 @@ timeout --foreground -k 5 "$TIMEOUT" qemu-system-aarch64 \
     -machine virt,secure=on,gic-version=3,virtualization=false -cpu cortex-a57 -smp 2 -m 1024 \
     -bios "$QB/out/qemu_fw.bios" -kernel "$QB/out/Image" -initrd "$WORK/initrd" \
     -append "console=ttyAMA0 rdinit=/init quiet loglevel=3 panic=-1" \
-    -nic none -display none -monitor none "${DRIVE[@]}" -pidfile "$WORK/qemu.pid" \
+    "${NIC[@]}" -display none -monitor none "${DRIVE[@]}" -pidfile "$WORK/qemu.pid" \
     -serial stdio -serial "file:$LOGS/secure.log" -no-reboot </dev/null |
     "${STRIP[@]}" | tee "$LOGS/normal.log" | live_view
 qemu_rc=${PIPESTATUS[0]}

@@ -159,8 +159,9 @@ prepare_guest_base() {
 }
 
 # Guest kernel modules in dependency order: TEE driver stack, then virtio block + ext4 for the
-# persistent disk that holds secure storage across reboots.
-GUEST_MODULES="ffa-core tee optee virtio_mmio virtio_blk crc16 mbcache jbd2 ext4"
+# persistent disk that holds secure storage across reboots, then virtio-net (qemu/run.sh
+# --net-to: one forwarded server, nothing else).
+GUEST_MODULES="ffa-core tee optee virtio_mmio virtio_blk crc16 mbcache jbd2 ext4 failover net_failover virtio_net"
 
 STAMP_INPUTS="$(cat "$ROOT/qemu/versions.env" "$ROOT/qemu/setup.sh" "$ROOT/qemu/lib.sh" | sha256sum | cut -c1-16)"
 run_step() { # name function

@@ -227,3 +227,145 @@ pub fn report_of(
     let r: suit_common::protocol::ReportResponse = call(tee, Command::Report, &request)?;
     Ok(r.report.into_vec())
 }
+
+/// Streams one payload into the TA as a [`crate::transport::Sink`]: bytes are sent in
+/// `MAX_CHUNK` pieces as they arrive when the length is known up front; a download of unknown
+/// length is held (bounded by the transport's cap) and sent at the end, since the TA needs the
+/// total with the first chunk. `begin` again restarts at offset 0, which the TA treats as
+/// starting the payload over.
+pub struct TaPayloadSink<'a> {
+    tee: &'a mut dyn Transport,
+    uri: &'a str,
+    total: Option<u64>,
+    sent: u64,
+    buffer: Vec<u8>,
+    progress: &'a mut dyn FnMut(Progress<'_>),
+}
+
+impl<'a> TaPayloadSink<'a> {
+    pub fn new(
+        tee: &'a mut dyn Transport,
+        uri: &'a str,
+        progress: &'a mut dyn FnMut(Progress<'_>),
+    ) -> Self {
+        TaPayloadSink {
+            tee,
+            uri,
+            total: None,
+            sent: 0,
+            buffer: Vec::new(),
+            progress,
+        }
+    }
+
+    fn send(&mut self, total: u64, upto_full_chunks: bool) -> Result<(), AgentError> {
+        while self.buffer.len() >= MAX_CHUNK || (!upto_full_chunks && !self.buffer.is_empty()) {
+            let n = self.buffer.len().min(MAX_CHUNK);
+            let req = PayloadChunkRequest {
+                uri: self.uri.to_string(),
+                total_len: total,
+                offset: self.sent,
+                data: ByteBuf::from(self.buffer[..n].to_vec()),
+            };
+            call::<_, Empty>(self.tee, Command::InstallPayload, &req)?;
+            self.buffer.drain(..n);
+            self.sent += n as u64;
+            (self.progress)(Progress::Payload {
+                uri: self.uri,
+                sent: self.sent,
+                total,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl crate::transport::Sink for TaPayloadSink<'_> {
+    fn begin(&mut self, total: Option<u64>) -> Result<(), AgentError> {
+        self.total = total;
+        self.sent = 0;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), AgentError> {
+        self.buffer.extend_from_slice(data);
+        match self.total {
+            Some(total) => self.send(total, true),
+            None => Ok(()),
+        }
+    }
+
+    fn position(&self) -> u64 {
+        self.sent + self.buffer.len() as u64
+    }
+
+    fn finish(&mut self) -> Result<(), AgentError> {
+        let total = self.total.unwrap_or(self.position());
+        if total == 0 {
+            return call::<_, Empty>(
+                self.tee,
+                Command::InstallPayload,
+                &PayloadChunkRequest {
+                    uri: self.uri.to_string(),
+                    total_len: 0,
+                    offset: 0,
+                    data: ByteBuf::new(),
+                },
+            )
+            .map(|_| ());
+        }
+        self.send(total, false)
+    }
+}
+
+/// Fetches one payload URI into the sink; `Ok(false)`: not available here (not sent; the TA
+/// refuses the update only if the manifest really fetches it).
+pub type PayloadFetcher<'a> =
+    dyn FnMut(&str, &mut dyn crate::transport::Sink) -> Result<bool, AgentError> + 'a;
+
+/// As [`install_available`], with payloads streamed into the TA by `fetch` as they arrive
+/// (network downloads). `authenticated` is set once the TA has authenticated the manifest
+/// (so a caller knows which report describes a failure).
+pub fn install_streamed(
+    tee: &mut dyn Transport,
+    envelope: &[u8],
+    fetch: &mut PayloadFetcher<'_>,
+    progress: &mut dyn FnMut(Progress<'_>),
+    authenticated: &mut bool,
+) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
+    *authenticated = false;
+    let total = envelope.len() as u64;
+    call::<_, Empty>(
+        tee,
+        Command::InstallBegin,
+        &InstallBeginRequest {
+            envelope_len: total,
+        },
+    )?;
+    let mut offset = 0u64;
+    for chunk in envelope.chunks(MAX_CHUNK) {
+        call::<_, Empty>(
+            tee,
+            Command::InstallEnvelope,
+            &ChunkRequest {
+                offset,
+                data: ByteBuf::from(chunk.to_vec()),
+            },
+        )?;
+        offset += chunk.len() as u64;
+        progress(Progress::Envelope {
+            sent: offset,
+            total,
+        });
+    }
+    let prepared: InstallPrepareResponse = call(tee, Command::InstallPrepare, &Empty {})?;
+    *authenticated = true;
+    // Only the URIs the TA named after authenticating the manifest are fetched.
+    for uri in &prepared.needed_uris {
+        let mut sink = TaPayloadSink::new(tee, uri, progress);
+        fetch(uri, &mut sink)?;
+    }
+    let finished: InstallFinishResponse = call(tee, Command::InstallFinish, &Empty {})?;
+    Ok((prepared, finished))
+}

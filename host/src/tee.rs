@@ -51,6 +51,9 @@ pub enum AgentError {
     SimState(String),
     #[error("{0}")]
     File(String),
+    /// A network transfer failed (after its retries); names the URL and why.
+    #[error("network: {0}")]
+    Network(String),
 }
 
 #[cfg(feature = "optee")]

@@ -81,6 +81,10 @@ pub struct Boot<'a> {
     /// Simulated power cut: once this regex appears in the guest console, QEMU is killed
     /// (`qemu/run.sh --kill-on`, which then exits [`KILLED`]).
     pub kill_on: Option<&'a str>,
+    /// Network to one host server: `qemu/run.sh --net-to PORT` (the guest reaches
+    /// http://10.0.2.100/ = 127.0.0.1:PORT and nothing else; guest command 0 is the
+    /// interface setup run.sh adds).
+    pub net_to: Option<u16>,
 }
 
 /// `qemu/run.sh`'s status when `--kill-on` killed the guest.
@@ -116,6 +120,9 @@ pub fn boot(opts: Boot<'_>, commands: &[&str]) -> GuestRun {
     }
     if let Some(marker) = opts.kill_on {
         cmd.arg("--kill-on").arg(marker);
+    }
+    if let Some(port) = opts.net_to {
+        cmd.arg("--net-to").arg(port.to_string());
     }
     cmd.arg("--").args(commands);
     let result = cmd.output().expect("running qemu/run.sh");

@@ -135,6 +135,7 @@ fn a_power_cut_mid_install_leaves_the_old_or_the_new_release() {
                 kill_on,
                 // Generous: under a loaded host the 1 MB install alone took ~5 min.
                 timeout_secs: Some(1500),
+                net_to: None,
             },
             &refs,
         )

@@ -287,3 +287,82 @@ pub fn to_json(r: &DecodedReport) -> Json {
 pub fn component_text(c: &suit_common::suit::ComponentId) -> String {
     component_str(c)
 }
+
+/// Most reports `verify-report DIR` reads from one directory.
+const MAX_REPORTS_IN_DIR: usize = 10_000;
+
+/// `verify-report DIR`: every regular file in the directory (a status tracker's collection,
+/// one file per POST), in name order, verified with the same key and printed; refused if any
+/// does not verify (the others are still checked and printed).
+pub fn verify_report_dir(opts: &VerifyReportOptions, out: &mut dyn Write) -> Result<()> {
+    let dir = &opts.report;
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| AuthorError::input(dir, e.to_string()))? {
+        let entry = entry.map_err(|e| AuthorError::input(dir, e.to_string()))?;
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
+            files.push(entry.path());
+        }
+        if files.len() > MAX_REPORTS_IN_DIR {
+            return Err(AuthorError::input(
+                dir,
+                format!("more than {MAX_REPORTS_IN_DIR} files"),
+            ));
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(AuthorError::input(dir, "no report files in the directory"));
+    }
+    let mut failed = Vec::new();
+    let mut docs = Vec::new();
+    for file in &files {
+        let mut buffer = Vec::new();
+        let one = VerifyReportOptions {
+            report: file.clone(),
+            ..opts.clone()
+        };
+        let name = file.display().to_string();
+        match verify_report_file(&one, &mut buffer) {
+            Ok(()) if opts.json => docs.push(json!({
+                "file": name,
+                "ok": true,
+                "report": serde_json::from_slice::<serde_json::Value>(&buffer).unwrap_or_default(),
+            })),
+            Ok(()) => {
+                let _ = writeln!(out, "== {name}");
+                let _ = out.write_all(&buffer);
+            }
+            Err(e) => {
+                if opts.json {
+                    docs.push(json!({"file": name, "ok": false, "error": e.to_string()}));
+                } else {
+                    let _ = writeln!(out, "== {name}\nNOT VERIFIED: {e}");
+                }
+                failed.push(name);
+            }
+        }
+    }
+    if opts.json {
+        let j = json!({"reports": docs, "verified": files.len() - failed.len(), "failed": failed.len()});
+        let text =
+            serde_json::to_string_pretty(&j).map_err(|e| AuthorError::Create(e.to_string()))?;
+        let _ = writeln!(out, "{text}");
+    } else {
+        let _ = writeln!(
+            out,
+            "{} of {} reports verified",
+            files.len() - failed.len(),
+            files.len()
+        );
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(AuthorError::Refused(format!(
+            "{} report(s) in {} do not verify: {}",
+            failed.len(),
+            dir.display(),
+            failed.join(", ")
+        )))
+    }
+}

@@ -12,6 +12,7 @@ use suit_host::client::{self, Progress};
 use suit_host::ree;
 use suit_host::sim::{self, Simulator};
 use suit_host::tee::{AgentError, Transport};
+use suit_host::transport::{self, log};
 
 #[derive(Parser)]
 #[command(
@@ -36,8 +37,65 @@ struct Cli {
     /// Progress output even when standard error is not a terminal (for scripts watching it).
     #[arg(long, global = true, conflicts_with = "quiet")]
     progress: bool,
+    /// Log level of the lines on standard error.
+    #[arg(long, value_enum, default_value_t = LogLevel::Info, global = true)]
+    log_level: LogLevel,
+    /// Lock file held while the agent talks to the TA, so two agents never interleave
+    /// (default: /run/lock/suit-agent.lock, or STATE.lock with --tee sim).
+    #[arg(long, global = true)]
+    lock: Option<PathBuf>,
+    /// How long to wait for another agent's lock (seconds).
+    #[arg(long, global = true, default_value_t = 600)]
+    lock_wait: u64,
     #[command(subcommand)]
     command: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+/// Network options (install, poll).
+#[derive(clap::Args, Clone)]
+struct NetArgs {
+    /// CA certificates (PEM) trusted for HTTPS (default: SSL_CERT_FILE, else the system's
+    /// roots, /etc/ssl/certs/ca-certificates.crt).
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// Largest payload accepted from a server or file (bytes).
+    #[arg(long, default_value_t = suit_host::transport::DEFAULT_MAX_PAYLOAD)]
+    max_payload_bytes: u64,
+    /// A server silent this long (seconds; connect or read) counts as stalled.
+    #[arg(long, default_value_t = 30)]
+    stall_timeout: u64,
+    /// Time limit for one transfer, retries included (seconds).
+    #[arg(long, default_value_t = 600)]
+    transfer_timeout: u64,
+    /// Further attempts after a dropped connection, stall or server error (attempts that
+    /// move a download forward do not count).
+    #[arg(long, default_value_t = 4)]
+    retries: u32,
+    /// First wait between attempts (milliseconds; doubles each time, at most 60 s).
+    #[arg(long, default_value_t = 1000)]
+    backoff_ms: u64,
+}
+
+impl NetArgs {
+    fn net(&self) -> Result<suit_host::transport::Net, AgentError> {
+        use std::time::Duration;
+        suit_host::transport::Net::new(suit_host::transport::NetConfig {
+            ca_file: self.ca_file.clone(),
+            max_payload: self.max_payload_bytes,
+            stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
+            deadline: Duration::from_secs(self.transfer_timeout.max(1)),
+            retries: self.retries,
+            backoff: Duration::from_millis(self.backoff_ms),
+        })
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -136,7 +194,8 @@ enum Cmd {
     },
     /// Stream an envelope and the payloads it fetches into the TA and install it.
     Install {
-        envelope: PathBuf,
+        /// The envelope: a file, `-`, a file:// URI, or an http(s):// URL.
+        envelope: String,
         /// Payload for a URI: `URI=FILE` (repeatable).
         #[arg(long = "payload", value_name = "URI=FILE")]
         payloads: Vec<String>,
@@ -148,6 +207,36 @@ enum Cmd {
         ree_root: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+        /// Fetch http(s) payload URIs the TA names over the network (implied when the
+        /// envelope is a URL). Files given with --payload/--payload-dir still come first.
+        #[arg(long)]
+        net: bool,
+        #[command(flatten)]
+        net_args: NetArgs,
+    },
+    /// Ask a firmware server for this device's latest envelope, install it if it is new, and
+    /// post the TA's signed report to a status tracker (layout: host/README.md).
+    Poll {
+        /// Firmware server base URL (`BASE/<vendor-id>/<class-id>/envelope.suit`).
+        url: String,
+        /// Poll again every S seconds (run as a daemon); without it: one round.
+        #[arg(long, value_name = "S")]
+        interval: Option<u64>,
+        /// Status tracker: POST each signed report here.
+        #[arg(long, value_name = "URL")]
+        report_url: Option<String>,
+        /// GET the report's nonce here first (default: a fresh random nonce).
+        #[arg(long, value_name = "URL", requires = "report_url")]
+        nonce_url: Option<String>,
+        /// Remembers the envelope's ETag and digest between rounds
+        /// (default: /var/lib/suit-agent/poll.json, or STATE/poll.json with --tee sim).
+        #[arg(long, value_name = "FILE")]
+        poll_state: Option<PathBuf>,
+        /// Write the normal-world files the manifest approved under this directory.
+        #[arg(long)]
+        ree_root: Option<PathBuf>,
+        #[command(flatten)]
+        net_args: NetArgs,
     },
     /// Fetch the TA's signed SUIT report of the latest install attempt whose manifest was
     /// authenticated, with the device's current state (for a status tracker; verify it with
@@ -245,36 +334,31 @@ fn format_key(point: &[u8], kid: &[u8], format: KeyFormat) -> Result<Vec<u8>, Ag
     }
 }
 
-fn resolver(
+/// Where a payload URI's bytes are on this machine: `--payload URI=FILE`, a `file://` URI, or
+/// `--payload-dir/<last URI segment>`, in that order.
+fn local_payload(
     payloads: &[String],
     dir: Option<&Path>,
-) -> Result<impl FnMut(&str) -> Result<Vec<u8>, AgentError>, AgentError> {
-    let mut map = Vec::new();
+    uri: &str,
+) -> Result<Option<PathBuf>, AgentError> {
     for p in payloads {
-        let (uri, file) = p
+        let (u, file) = p
             .split_once('=')
             .ok_or_else(|| AgentError::File(format!("--payload {p}: expected URI=FILE")))?;
-        map.push((uri.to_string(), PathBuf::from(file)));
+        if u == uri {
+            return Ok(Some(PathBuf::from(file)));
+        }
     }
-    let dir = dir.map(Path::to_path_buf);
-    Ok(move |uri: &str| {
-        if let Some((_, f)) = map.iter().find(|(u, _)| u == uri) {
-            return read_file(f);
+    if let Some(path) = uri.strip_prefix("file://") {
+        return Ok(Some(PathBuf::from(path)));
+    }
+    if let (Some(d), Some(name)) = (dir, payload_file_name(uri)) {
+        let path = d.join(name);
+        if path.is_file() {
+            return Ok(Some(path));
         }
-        if let Some(path) = uri.strip_prefix("file://") {
-            return read_file(Path::new(path));
-        }
-        if let (Some(d), Some(name)) = (&dir, payload_file_name(uri)) {
-            let path = d.join(name);
-            if path.is_file() {
-                return read_file(&path);
-            }
-        }
-        Err(AgentError::File(format!(
-            "the manifest fetches {uri}, but no --payload or --payload-dir file provides it \
-             (this agent reads files and file:// URIs; it does not fetch over a network)"
-        )))
-    })
+    }
+    Ok(None)
 }
 
 fn progress_bar(p: Progress<'_>) {
@@ -294,7 +378,121 @@ fn progress_bar(p: Progress<'_>) {
     let _ = std::io::stderr().flush();
 }
 
+/// The lock file: `--lock`, else next to the simulator's state, else /run/lock.
+fn lock_path(cli: &Cli) -> PathBuf {
+    if let Some(p) = &cli.lock {
+        return p.clone();
+    }
+    if matches!(cli.tee, TeeKind::Sim) {
+        let state = cli
+            .state
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("suit-sim-state"));
+        let mut name = state.into_os_string();
+        name.push(".lock");
+        return PathBuf::from(name);
+    }
+    let run_lock = Path::new("/run/lock");
+    if run_lock.is_dir() {
+        run_lock.join("suit-agent.lock")
+    } else {
+        std::env::temp_dir().join("suit-agent.lock")
+    }
+}
+
+fn take_lock(cli: &Cli) -> Result<transport::lock::AgentLock, AgentError> {
+    transport::lock::AgentLock::acquire(
+        &lock_path(cli),
+        std::time::Duration::from_secs(cli.lock_wait),
+    )
+}
+
+fn show_progress(cli: &Cli) -> bool {
+    cli.progress || (!cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+}
+
+/// `poll`: one round, or one every `--interval` seconds (errors of a round are logged and the
+/// next round tries again). The lock and the TA session are held only during a round.
+fn run_poll(cli: &Cli) -> Result<(), AgentError> {
+    let Cmd::Poll {
+        url,
+        interval,
+        report_url,
+        nonce_url,
+        poll_state,
+        ree_root,
+        net_args,
+    } = &cli.command
+    else {
+        return Ok(());
+    };
+    let net = net_args.net()?;
+    let state_file = poll_state.clone().unwrap_or_else(|| match cli.tee {
+        TeeKind::Sim => cli
+            .state
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("suit-sim-state"))
+            .join("poll.json"),
+        TeeKind::Optee => PathBuf::from("/var/lib/suit-agent/poll.json"),
+    });
+    if let Some(dir) = state_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AgentError::File(format!("{}: {e}", dir.display())))?;
+    }
+    let opts = transport::poll::PollOptions {
+        base: url.clone(),
+        report_url: report_url.clone(),
+        nonce_url: nonce_url.clone(),
+        state_file,
+        ree_root: ree_root.clone(),
+    };
+    let show = show_progress(cli);
+    let round = || -> Result<transport::poll::Round, AgentError> {
+        let _lock = take_lock(cli)?;
+        let mut tee = connect(cli)?;
+        let mut progress = |p: Progress<'_>| {
+            if show {
+                progress_bar(p)
+            }
+        };
+        transport::poll::poll_once(tee.as_mut(), &net, &opts, &mut progress)
+    };
+    let report = |r: &Result<transport::poll::Round, AgentError>| match r {
+        Ok(transport::poll::Round::UpToDate) => log::info("up to date"),
+        Ok(transport::poll::Round::Installed { components }) => {
+            log::info(&format!("installed: {}", components.join(", ")))
+        }
+        Ok(transport::poll::Round::Refused(e)) => log::warn(&format!("{e}")),
+        Err(e) => log::error(&format!("{e}")),
+    };
+    let Some(every) = interval else {
+        let r = round();
+        report(&r);
+        return match r? {
+            transport::poll::Round::Refused(e) => Err(e),
+            _ => Ok(()),
+        };
+    };
+    let every = std::time::Duration::from_secs((*every).max(1));
+    log::info(&format!("polling {url} every {} s", every.as_secs()));
+    loop {
+        let r = round();
+        report(&r);
+        if let Err(e @ (AgentError::VersionMismatch { .. } | AgentError::NoOpteeSupport)) = &r {
+            // Nothing a later round could change.
+            return Err(AgentError::File(format!("stopping: {e}")));
+        }
+        std::thread::sleep(every);
+    }
+}
+
 fn run(cli: Cli) -> Result<(), AgentError> {
+    log::set_level(match cli.log_level {
+        LogLevel::Error => log::Level::Error,
+        LogLevel::Warn => log::Level::Warn,
+        LogLevel::Info => log::Level::Info,
+        LogLevel::Debug => log::Level::Debug,
+    });
     if !matches!(cli.tee, TeeKind::Sim) {
         for (set, flag) in [
             (cli.state.is_some(), "--state"),
@@ -305,8 +503,13 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             }
         }
     }
+    if matches!(cli.command, Cmd::Poll { .. }) {
+        return run_poll(&cli);
+    }
+    let _lock = take_lock(&cli)?;
     let mut tee = connect(&cli)?;
     match &cli.command {
+        Cmd::Poll { .. } => unreachable!("handled above"),
         Cmd::Status { json } => {
             let s = with_agent_checks(client::status(tee.as_mut())?);
             if *json {
@@ -635,18 +838,63 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             payload_dir,
             ree_root,
             json,
+            net,
+            net_args,
         } => {
-            let bytes = read_envelope(envelope)?;
-            let mut resolve = resolver(payloads, payload_dir.as_deref())?;
-            let show_progress = cli.progress
-                || (!cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()));
+            let location = transport::Location::parse(envelope);
+            let is_url = matches!(location, transport::Location::Http(_));
+            let network = if *net || is_url {
+                Some(net_args.net()?)
+            } else {
+                None
+            };
+            let bytes = match (&location, &network) {
+                (transport::Location::Http(url), Some(n)) => match n.get(
+                    url,
+                    transport::poll::MAX_ENVELOPE_DOWNLOAD,
+                    transport::ENVELOPE_MEDIA_TYPE,
+                    None,
+                )? {
+                    transport::Conditional::Body { data, .. } => data,
+                    transport::Conditional::NotModified => {
+                        return Err(AgentError::Network(format!("{url}: no envelope")))
+                    }
+                },
+                (transport::Location::File(p), _) if envelope.starts_with("file://") => {
+                    read_envelope(p)?
+                }
+                _ => read_envelope(Path::new(envelope))?,
+            };
+            let max = net_args.max_payload_bytes;
+            let mut fetch = |uri: &str, sink: &mut dyn transport::Sink| {
+                if let Some(path) = local_payload(payloads, payload_dir.as_deref(), uri)? {
+                    transport::poll::feed_file(&path, max, sink)?;
+                    return Ok(true);
+                }
+                match (&network, transport::Location::parse(uri)) {
+                    (Some(n), transport::Location::Http(_)) => {
+                        transport::poll::fetch_uri(n, uri, sink)
+                    }
+                    _ => Err(AgentError::File(format!(
+                        "the manifest fetches {uri}, but no --payload or --payload-dir file provides it \
+                         (give --net to fetch http(s) URIs over the network)"
+                    ))),
+                }
+            };
+            let with_progress = show_progress(&cli);
             let mut progress = |p: Progress<'_>| {
-                if show_progress {
+                if with_progress {
                     progress_bar(p)
                 }
             };
-            let (prepared, done) =
-                client::install(tee.as_mut(), &bytes, &mut resolve, &mut progress)?;
+            let mut authenticated = false;
+            let (prepared, done) = client::install_streamed(
+                tee.as_mut(),
+                &bytes,
+                &mut fetch,
+                &mut progress,
+                &mut authenticated,
+            )?;
             let mut written = Vec::new();
             if let Some(root) = ree_root {
                 for path in &done.ree_paths {
@@ -660,7 +908,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             }
             println!(
                 "installed {} (sequence number {}, signed by anchor(s) {})",
-                envelope.display(),
+                envelope,
                 done.sequence_number,
                 done.signers
                     .iter()
@@ -784,12 +1032,15 @@ const EXIT_REFUSED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 /// Exit status 3: the TEE could not be reached or answered out of protocol.
 const EXIT_TEE: u8 = 3;
+/// Exit status 4: a network transfer failed (after its retries).
+const EXIT_NETWORK: u8 = 4;
 
 fn exit_code(e: &AgentError) -> u8 {
     match e {
         AgentError::Refused { .. } => EXIT_REFUSED,
         AgentError::Status(s) if *s == suit_common::protocol::Status::Refused => EXIT_REFUSED,
         AgentError::File(_) => EXIT_USAGE,
+        AgentError::Network(_) => EXIT_NETWORK,
         _ => EXIT_TEE,
     }
 }

@@ -299,7 +299,8 @@ enum Cmd {
     },
     /// Verify a device's signed SUIT report and show it (exit 0 only if the signature verifies).
     VerifyReport {
-        /// Signed report (COSE_Sign1; CBOR or hex text).
+        /// Signed report (COSE_Sign1; CBOR or hex text), or a directory of them (a status
+        /// tracker's collection: every file is verified).
         report: PathBuf,
         /// The device's report public key (PEM, COSE_Key or JWK; P-256).
         #[arg(long = "device-key", value_name = "PUB")]
@@ -693,14 +694,18 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             report,
             device_key,
             json,
-        } => suit_host::author::report::verify_report_file(
-            &suit_host::author::report::VerifyReportOptions {
+        } => {
+            let opts = suit_host::author::report::VerifyReportOptions {
                 report,
                 device_key,
                 json,
-            },
-            &mut out,
-        ),
+            };
+            if opts.report.is_dir() {
+                suit_host::author::report::verify_report_dir(&opts, &mut out)
+            } else {
+                suit_host::author::report::verify_report_file(&opts, &mut out)
+            }
+        }
         Cmd::Sign {
             envelope,
             output,

@@ -1,0 +1,595 @@
+//! Network transport for the agent (RFC 9019's "transport" job): HTTP(S) downloads streamed
+//! into a [`Sink`] (the TA), with a size cap, HTTP Range resume, retries with backoff and time
+//! limits; small bounded GETs (envelopes, nonces) and one POST per report.
+//!
+//! The agent decides nothing here either: it fetches the URLs it is given on the command line
+//! and the URIs the TA returns after authenticating a manifest, and hands the bytes over. Wrong
+//! bytes are the TA's to refuse (digests are checked inside it); this module only refuses what
+//! it can see without trusting anything: more bytes than allowed, inconsistent ranges, stalls.
+
+pub mod lock;
+pub mod log;
+pub mod poll;
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::tee::AgentError;
+
+/// Media type of a SUIT envelope (draft-ietf-suit-manifest-37, IANA section).
+pub const ENVELOPE_MEDIA_TYPE: &str = "application/suit-envelope+cose";
+/// Media type of a signed SUIT report (draft-ietf-suit-report).
+pub const REPORT_MEDIA_TYPE: &str = "application/suit-report+cose";
+/// Largest nonce accepted from a status tracker.
+pub const MAX_NONCE: usize = 64;
+/// Default cap for a payload whose size the agent has no other bound for (= the TA's limit).
+pub const DEFAULT_MAX_PAYLOAD: u64 = 64 * 1024 * 1024;
+/// Bytes read from the network per read call.
+const READ_BUF: usize = 64 * 1024;
+/// Longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Where bytes come from: a local file (plain path or `file://`) or an HTTP(S) URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    Http(String),
+}
+
+impl Location {
+    pub fn parse(text: &str) -> Location {
+        let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            Location::Http(text.to_string())
+        } else if let Some(path) = text.strip_prefix("file://") {
+            Location::File(PathBuf::from(path))
+        } else {
+            Location::File(PathBuf::from(text))
+        }
+    }
+}
+
+fn is_plain_http(url: &str) -> bool {
+    url.get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+}
+
+/// Limits and trust for network transfers.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// PEM file of CA certificates for HTTPS; `None`: the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Cap for one payload (bytes).
+    pub max_payload: u64,
+    /// A read (or connect) that waits longer than this counts as a stall.
+    pub stall_timeout: Duration,
+    /// Time limit for one whole transfer, retries included.
+    pub deadline: Duration,
+    /// Further attempts after a transient failure (dropped connection, stall, 5xx).
+    pub retries: u32,
+    /// First wait between attempts; doubles each time (at most one minute).
+    pub backoff: Duration,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            ca_file: None,
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            stall_timeout: Duration::from_secs(30),
+            deadline: Duration::from_secs(600),
+            retries: 4,
+            backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Files tried, in order, for the system's CA roots when no CA file is given.
+const SYSTEM_ROOTS: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+];
+
+fn load_roots(
+    ca_file: Option<&Path>,
+) -> Result<(Vec<ureq::tls::Certificate<'static>>, String), AgentError> {
+    let env = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+    let (path, what) = match (ca_file, &env) {
+        (Some(p), _) => (Some(p.to_path_buf()), "--ca-file"),
+        (None, Some(p)) => (Some(p.clone()), "SSL_CERT_FILE"),
+        (None, None) => (
+            SYSTEM_ROOTS.iter().map(PathBuf::from).find(|p| p.is_file()),
+            "system roots",
+        ),
+    };
+    let Some(path) = path else {
+        // No roots at all: HTTPS fails with a clear error when used.
+        return Ok((Vec::new(), "no CA roots found".into()));
+    };
+    let pem = std::fs::read(&path)
+        .map_err(|e| AgentError::File(format!("{} ({what}): {e}", path.display())))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(AgentError::File(format!(
+                    "{} ({what}): not PEM certificates: {e}",
+                    path.display()
+                )))
+            }
+        }
+    }
+    if certs.is_empty() && ca_file.is_some() {
+        return Err(AgentError::File(format!(
+            "{}: no PEM certificate in the CA file",
+            path.display()
+        )));
+    }
+    let n = certs.len();
+    Ok((
+        certs,
+        format!("{} ({what}, {n} certificates)", path.display()),
+    ))
+}
+
+/// Receives a download. The agent's implementation streams into the TA (`client`).
+pub trait Sink {
+    /// A (new) transfer of `total` bytes (`None`: unknown) starts at offset 0; anything
+    /// received before is discarded.
+    fn begin(&mut self, total: Option<u64>) -> Result<(), AgentError>;
+    /// The next bytes, in order.
+    fn write(&mut self, data: &[u8]) -> Result<(), AgentError>;
+    /// Bytes accepted so far (where a resumed transfer continues).
+    fn position(&self) -> u64;
+    /// The transfer is complete.
+    fn finish(&mut self) -> Result<(), AgentError>;
+}
+
+/// A sink collecting into memory (envelopes, nonces, tests).
+#[derive(Default)]
+pub struct VecSink(pub Vec<u8>);
+
+impl Sink for VecSink {
+    fn begin(&mut self, _total: Option<u64>) -> Result<(), AgentError> {
+        self.0.clear();
+        Ok(())
+    }
+    fn write(&mut self, data: &[u8]) -> Result<(), AgentError> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+    fn position(&self) -> u64 {
+        self.0.len() as u64
+    }
+    fn finish(&mut self) -> Result<(), AgentError> {
+        Ok(())
+    }
+}
+
+/// Outcome of a conditional GET.
+pub enum Conditional {
+    /// 304: what the device has is current.
+    NotModified,
+    /// New content, with the server's entity tag (if any).
+    Body { data: Vec<u8>, etag: Option<String> },
+}
+
+/// One attempt's failure: worth retrying or final.
+enum Failure {
+    Transient(String),
+    Fatal(AgentError),
+}
+
+fn net_error(url: &str, what: impl std::fmt::Display) -> AgentError {
+    AgentError::Network(format!("{url}: {what}"))
+}
+
+/// An HTTP(S) client with the agent's limits.
+pub struct Net {
+    agent: ureq::Agent,
+    cfg: NetConfig,
+}
+
+impl Net {
+    pub fn new(cfg: NetConfig) -> Result<Net, AgentError> {
+        let (roots, described) = load_roots(cfg.ca_file.as_deref())?;
+        log::debug(&format!("HTTPS trust: {described}"));
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
+            .build();
+        let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            // Redirects would let a server send the agent anywhere; URLs are taken as given.
+            .max_redirects(0)
+            .timeout_connect(Some(cfg.stall_timeout))
+            .timeout_per_read(Some(cfg.stall_timeout))
+            .timeout_per_write(Some(cfg.stall_timeout))
+            .timeout_recv_response(Some(cfg.stall_timeout))
+            .user_agent(concat!("suit-agent/", env!("CARGO_PKG_VERSION")))
+            // No proxy from the environment: the agent contacts exactly the URLs it is given.
+            .proxy(None)
+            .build()
+            .new_agent();
+        Ok(Net { agent, cfg })
+    }
+
+    pub fn config(&self) -> &NetConfig {
+        &self.cfg
+    }
+
+    fn note_plain(url: &str) {
+        if is_plain_http(url) {
+            log::warn(&format!(
+                "{url}: plain HTTP (not encrypted, server not authenticated; the TA \
+                 authenticates the envelope and checks every payload's digest)"
+            ));
+        }
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or retries/deadline run out.
+    fn with_retries<T>(
+        &self,
+        url: &str,
+        mut attempt: impl FnMut(&mut bool) -> Result<T, Failure>,
+    ) -> Result<T, AgentError> {
+        let start = Instant::now();
+        let mut failures = 0u32;
+        let mut wait = self.cfg.backoff;
+        loop {
+            let mut progressed = false;
+            match attempt(&mut progressed) {
+                Ok(v) => return Ok(v),
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Transient(why)) => {
+                    // An attempt that moved the transfer forward does not use up a retry.
+                    if progressed {
+                        failures = 0;
+                        wait = self.cfg.backoff;
+                    } else {
+                        failures += 1;
+                    }
+                    if failures > self.cfg.retries {
+                        return Err(net_error(
+                            url,
+                            format!("{why} (gave up after {failures} attempts without progress)"),
+                        ));
+                    }
+                    if start.elapsed() + wait >= self.cfg.deadline {
+                        return Err(net_error(
+                            url,
+                            format!(
+                                "{why} (time limit of {} s reached)",
+                                self.cfg.deadline.as_secs()
+                            ),
+                        ));
+                    }
+                    log::warn(&format!(
+                        "{url}: {why}; retrying in {} ms",
+                        wait.as_millis()
+                    ));
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    fn classify(url: &str, e: ureq::Error) -> Failure {
+        use ureq::Error as E;
+        match e {
+            E::Timeout(t) => Failure::Transient(format!("no answer in time ({t})")),
+            E::Io(io) => match tls_error(&io) {
+                Some(t) => Failure::Fatal(net_error(
+                    url,
+                    format!(
+                        "TLS: {t} (trust comes from --ca-file, SSL_CERT_FILE or the system roots)"
+                    ),
+                )),
+                None => Failure::Transient(describe_io(&io)),
+            },
+            E::ConnectionFailed => Failure::Transient("connection failed".into()),
+            E::HostNotFound => Failure::Transient("host not found".into()),
+            E::Protocol(p) => Failure::Transient(format!("HTTP protocol error: {p}")),
+            E::Tls(t) => Failure::Fatal(net_error(url, format!("TLS: {t}"))),
+            E::Rustls(t) => Failure::Fatal(net_error(
+                url,
+                format!("TLS: {t} (trust comes from --ca-file or the system roots)"),
+            )),
+            E::BadUri(u) => Failure::Fatal(net_error(url, format!("bad URL: {u}"))),
+            other => Failure::Fatal(net_error(url, other)),
+        }
+    }
+
+    fn status_failure(url: &str, code: u16) -> Failure {
+        match code {
+            408 | 429 | 500..=599 => Failure::Transient(format!("server answered HTTP {code}")),
+            301..=308 => Failure::Fatal(net_error(
+                url,
+                format!("server redirects (HTTP {code}); the agent does not follow redirects: give the final URL"),
+            )),
+            _ => Failure::Fatal(net_error(url, format!("server answered HTTP {code}"))),
+        }
+    }
+
+    /// Streams `url` into `sink`: at most `max` bytes; a dropped connection or stall resumes
+    /// with `Range` (guarded by `If-Range` when the server gave a validator); a server that
+    /// ignores the range restarts the transfer from offset 0. Returns the byte count.
+    pub fn stream(&self, url: &str, max: u64, sink: &mut dyn Sink) -> Result<u64, AgentError> {
+        Self::note_plain(url);
+        let mut total: Option<u64> = None;
+        let mut validator: Option<String> = None;
+        let mut begun = false;
+        // Progress means bytes beyond the furthest point reached so far: a server that
+        // restarts the body and stalls at the same place again does not count as progressing.
+        let mut furthest = 0u64;
+        self.with_retries(url, |progressed| {
+            let pos = if begun { sink.position() } else { 0 };
+            // A transfer of unknown length cannot be resumed safely: start over.
+            let resume = pos > 0 && total.is_some();
+            let mut req = self
+                .agent
+                .get(url)
+                .header("Accept-Encoding", "identity");
+            if resume {
+                req = req.header("Range", format!("bytes={pos}-"));
+                if let Some(v) = &validator {
+                    req = req.header("If-Range", v.as_str());
+                }
+            }
+            let resp = req.call().map_err(|e| Self::classify(url, e))?;
+            let code = resp.status().as_u16();
+            let header = |name: &str| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            match code {
+                200 => {
+                    let len = header("content-length")
+                        .map(|v| v.trim().parse::<u64>())
+                        .transpose()
+                        .map_err(|_| {
+                            Failure::Fatal(net_error(url, "malformed Content-Length"))
+                        })?;
+                    if let Some(n) = len {
+                        if n > max {
+                            return Err(Failure::Fatal(net_error(
+                                url,
+                                format!("the server announces {n} bytes, more than the {max} allowed; nothing was sent to the TA"),
+                            )));
+                        }
+                    }
+                    if resume {
+                        log::info(&format!(
+                            "{url}: server sent the whole resource again (range not honoured or resource changed); restarting"
+                        ));
+                    }
+                    total = len;
+                    validator = header("etag").or_else(|| header("last-modified"));
+                    sink.begin(total).map_err(Failure::Fatal)?;
+                    begun = true;
+                }
+                206 if resume => {
+                    let range = header("content-range").unwrap_or_default();
+                    let ok = parse_content_range(&range)
+                        .is_some_and(|(first, _, size)| first == pos && Some(size) == total);
+                    if !ok {
+                        return Err(Failure::Fatal(net_error(
+                            url,
+                            format!("resumed at byte {pos}, but the server sent range {range:?} for a resource of {total:?} bytes"),
+                        )));
+                    }
+                    log::info(&format!("{url}: resuming at byte {pos}"));
+                }
+                other => return Err(Self::status_failure(url, other)),
+            }
+            let mut reader = resp.into_body().into_reader();
+            let mut buf = vec![0u8; READ_BUF];
+            loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        return Err(match tls_error(&e) {
+                            Some(t) => Failure::Fatal(net_error(url, format!("TLS: {t}"))),
+                            None => Failure::Transient(describe_io(&e)),
+                        })
+                    }
+                };
+                let after = sink.position() + n as u64;
+                if after > max || total.is_some_and(|t| after > t) {
+                    return Err(Failure::Fatal(net_error(
+                        url,
+                        format!(
+                            "the server sent more than {} bytes; transfer stopped",
+                            total.unwrap_or(max).min(max)
+                        ),
+                    )));
+                }
+                sink.write(&buf[..n]).map_err(Failure::Fatal)?;
+                if after > furthest {
+                    furthest = after;
+                    *progressed = true;
+                }
+            }
+            let got = sink.position();
+            if let Some(t) = total {
+                if got < t {
+                    return Err(Failure::Transient(format!(
+                        "connection closed after {got} of {t} bytes"
+                    )));
+                }
+            }
+            sink.finish().map_err(Failure::Fatal)?;
+            Ok(got)
+        })
+    }
+
+    /// A bounded GET into memory (envelopes, nonces), conditional on `etag` when given.
+    pub fn get(
+        &self,
+        url: &str,
+        max: u64,
+        accept: &str,
+        etag: Option<&str>,
+    ) -> Result<Conditional, AgentError> {
+        Self::note_plain(url);
+        self.with_retries(url, |_| {
+            let mut req = self
+                .agent
+                .get(url)
+                .header("Accept", accept)
+                .header("Accept-Encoding", "identity");
+            if let Some(tag) = etag {
+                req = req.header("If-None-Match", tag);
+            }
+            let resp = req.call().map_err(|e| Self::classify(url, e))?;
+            match resp.status().as_u16() {
+                304 if etag.is_some() => return Ok(Conditional::NotModified),
+                200 => {}
+                other => return Err(Self::status_failure(url, other)),
+            }
+            let etag = resp
+                .headers()
+                .get("etag")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let mut data = Vec::new();
+            let mut reader = resp.into_body().into_reader().take(max + 1);
+            reader
+                .read_to_end(&mut data)
+                .map_err(|e| Failure::Transient(describe_io(&e)))?;
+            if data.len() as u64 > max {
+                return Err(Failure::Fatal(net_error(
+                    url,
+                    format!("more than the {max} bytes allowed"),
+                )));
+            }
+            Ok(Conditional::Body { data, etag })
+        })
+    }
+
+    /// POSTs `body`; success is any 2xx. Retried like downloads.
+    pub fn post(&self, url: &str, content_type: &str, body: &[u8]) -> Result<u16, AgentError> {
+        Self::note_plain(url);
+        self.with_retries(url, |_| {
+            let resp = self
+                .agent
+                .post(url)
+                .header("Content-Type", content_type)
+                .send(body)
+                .map_err(|e| Self::classify(url, e))?;
+            match resp.status().as_u16() {
+                code @ 200..=299 => Ok(code),
+                other => Err(Self::status_failure(url, other)),
+            }
+        })
+    }
+}
+
+/// A TLS failure (certificate, handshake) inside an I/O error: never worth a retry.
+fn tls_error(e: &std::io::Error) -> Option<&rustls::Error> {
+    let inner = e.get_ref()?;
+    inner.downcast_ref::<rustls::Error>().or_else(|| {
+        inner.downcast_ref::<ureq::Error>().and_then(|u| match u {
+            ureq::Error::Rustls(t) => Some(t),
+            ureq::Error::Io(io) => tls_error(io),
+            _ => None,
+        })
+    })
+}
+
+fn describe_io(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+            "the server stalled (no data within the stall timeout)".into()
+        }
+        std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::ConnectionAborted
+        | std::io::ErrorKind::BrokenPipe => format!("connection dropped ({e})"),
+        _ => {
+            // ureq wraps its own timeouts in io errors; name them as stalls too.
+            let text = e.to_string();
+            if text.contains("timeout") || text.contains("timed out") {
+                format!("the server stalled ({text})")
+            } else {
+                format!("connection error ({text})")
+            }
+        }
+    }
+}
+
+/// `bytes FIRST-LAST/SIZE` → (FIRST, LAST, SIZE), consistent or `None`.
+pub fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (range, size) = rest.split_once('/')?;
+    let (first, last) = range.split_once('-')?;
+    let (first, last, size) = (
+        first.trim().parse::<u64>().ok()?,
+        last.trim().parse::<u64>().ok()?,
+        size.trim().parse::<u64>().ok()?,
+    );
+    (first <= last && last < size).then_some((first, last, size))
+}
+
+/// Reads a local file of at most `max` bytes (for `file://` and paths), refusing larger ones
+/// before reading them.
+pub fn read_local(path: &Path, max: u64) -> Result<Vec<u8>, AgentError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
+    if meta.len() > max {
+        return Err(AgentError::File(format!(
+            "{}: {} bytes, more than the {max} allowed",
+            path.display(),
+            meta.len()
+        )));
+    }
+    std::fs::read(path).map_err(|e| AgentError::File(format!("{}: {e}", path.display())))
+}
+
+/// Joins a firmware server's base URL and a relative path.
+pub fn join(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_is_parsed_strictly() {
+        assert_eq!(parse_content_range("bytes 5-9/10"), Some((5, 9, 10)));
+        assert_eq!(parse_content_range("bytes 5-9/9"), None);
+        assert_eq!(parse_content_range("bytes 9-5/10"), None);
+        assert_eq!(parse_content_range("bytes */10"), None);
+        assert_eq!(parse_content_range(""), None);
+    }
+
+    #[test]
+    fn locations() {
+        assert_eq!(
+            Location::parse("HTTPS://x/y"),
+            Location::Http("HTTPS://x/y".into())
+        );
+        assert_eq!(
+            Location::parse("file:///a/b"),
+            Location::File("/a/b".into())
+        );
+        assert_eq!(Location::parse("a/b"), Location::File("a/b".into()));
+        assert_eq!(join("http://h/base/", "/x/y"), "http://h/base/x/y");
+    }
+}
