@@ -1055,6 +1055,8 @@ fn wants_json(cmd: &Cmd) -> bool {
         | Cmd::DeviceKey { json, .. }
         | Cmd::PersoGet { json }
         | Cmd::Export { json, .. } => *json,
+        // poll runs unattended: its progress goes to the log on stderr.
+        Cmd::Poll { .. } => false,
     }
 }
 
