@@ -7,6 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// A boot that passes takes 30-120 s on an idle 2-core machine but up to ~4 min when other
+/// builds share the cores; the limit only ends a hung guest, so it is generous.
+const DEFAULT_TIMEOUT_SECS: u32 = 600;
+
 /// Repository root (this crate lives in `tests/`).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -111,7 +115,7 @@ pub fn boot(opts: Boot<'_>, commands: &[&str]) -> GuestRun {
         .arg("--logs")
         .arg(&logs);
     cmd.arg("--timeout")
-        .arg(opts.timeout_secs.unwrap_or(240).to_string());
+        .arg(opts.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).to_string());
     if let Some(disk) = opts.disk {
         cmd.arg("--disk").arg(disk);
     }
