@@ -229,7 +229,7 @@ fn kind(r: Result<(), Error>) -> CommandErrorKind {
 
 fn um(r: Result<(), Error>) -> UmError {
     match kind(r) {
-        CommandErrorKind::UpdateManagement(e) => e,
+        CommandErrorKind::UpdateManagement(e) => *e,
         other => panic!("expected an update-management failure, got {other:?}"),
     }
 }

@@ -308,7 +308,7 @@ fn create_emits_the_drafts_forms_and_the_engine_runs_them() {
     );
     assert!(matches!(
         e,
-        Error::Command(ref c) if matches!(c.kind, CommandErrorKind::UpdateManagement(UmError::VersionMismatch { .. }))
+        Error::Command(ref c) if matches!(&c.kind, CommandErrorKind::UpdateManagement(u) if matches!(**u, UmError::VersionMismatch { .. }))
     ));
     assert!(!dev.committed);
 

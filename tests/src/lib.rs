@@ -114,8 +114,11 @@ pub fn boot(opts: Boot<'_>, commands: &[&str]) -> GuestRun {
         .arg("--quiet")
         .arg("--logs")
         .arg(&logs);
-    cmd.arg("--timeout")
-        .arg(opts.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).to_string());
+    cmd.arg("--timeout").arg(
+        opts.timeout_secs
+            .unwrap_or(DEFAULT_TIMEOUT_SECS)
+            .to_string(),
+    );
     if let Some(disk) = opts.disk {
         cmd.arg("--disk").arg(disk);
     }

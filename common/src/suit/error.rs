@@ -363,7 +363,7 @@ pub enum CommandErrorKind {
     /// section (trust domains, required checks: MUST abort).
     DependencyNotProcessed,
     /// An update-management condition or directive failed (draft-ietf-suit-update-management).
-    UpdateManagement(crate::suit::update_management::UmError),
+    UpdateManagement(alloc::boxed::Box<crate::suit::update_management::UmError>),
 }
 
 /// Plain sentences (see [`super::explain`]): the same words in the TA's refusals, the agent

@@ -942,9 +942,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     return Err(Failure::Hard(K::UnauthenticatedContent));
                 }
                 match self.digest_of(frame, idx, &id) {
-                    Ok(have) if want.ct_eq(&have) => {
-                        Err(Failure::Soft(K::UpdateManagement(UmError::ImageMatches)))
-                    }
+                    Ok(have) if want.ct_eq(&have) => Err(Failure::Soft(K::UpdateManagement(
+                        alloc::boxed::Box::new(UmError::ImageMatches),
+                    ))),
                     Ok(_) => Ok(()),
                     // Absent (or incompletely staged) content matches no digest.
                     Err(Failure::Soft(K::ConditionFailed(ConditionKind::ImageMatch))) => Ok(()),

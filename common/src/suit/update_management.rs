@@ -774,7 +774,7 @@ pub(crate) fn condition<P: Platform + ?Sized>(
     p: &Parameters,
 ) -> Result<(), CommandErrorKind> {
     use CommandErrorKind as K;
-    let um = K::UpdateManagement;
+    let um = |e| K::UpdateManagement(alloc::boxed::Box::new(e));
     match kind {
         ConditionKind::UseBefore => {
             let limit = p
@@ -857,7 +857,7 @@ pub(crate) fn wait<P: Platform + ?Sized>(
             match time(platform, policy) {
                 Ok(now) if now >= *t => continue,
                 Ok(_) => {}
-                Err(e) => return Err(K::UpdateManagement(e)),
+                Err(e) => return Err(K::UpdateManagement(alloc::boxed::Box::new(e))),
             }
         }
         let (outcome, spent) = platform.wait_for(id, event, *budget);
@@ -865,10 +865,14 @@ pub(crate) fn wait<P: Platform + ?Sized>(
         match outcome {
             WaitOutcome::Satisfied => {}
             WaitOutcome::NotYet => {
-                return Err(K::UpdateManagement(UmError::WaitNotSatisfied(event.kind())))
+                return Err(K::UpdateManagement(alloc::boxed::Box::new(
+                    UmError::WaitNotSatisfied(event.kind()),
+                )))
             }
             WaitOutcome::Unsupported => {
-                return Err(K::UpdateManagement(UmError::WaitUnsupported(event.kind())))
+                return Err(K::UpdateManagement(alloc::boxed::Box::new(
+                    UmError::WaitUnsupported(event.kind()),
+                )))
             }
         }
     }
@@ -889,7 +893,7 @@ pub(crate) fn apply_metadata<P: Platform + ?Sized>(
         Ok(()) => Ok(()),
         Err(PlatformError::Unsupported) if policy.ignore_component_metadata => Ok(()),
         Err(PlatformError::Unsupported) => Err(CommandErrorKind::UpdateManagement(
-            UmError::MetadataNotApplicable,
+            alloc::boxed::Box::new(UmError::MetadataNotApplicable),
         )),
         Err(e) => Err(CommandErrorKind::Platform(e)),
     }
