@@ -194,7 +194,7 @@ fn installed_components(d: &Path) -> u64 {
         .unwrap()
 }
 
-fn map_get<'a>(m: &'a mut [(Value, Value)], key: i64) -> &'a mut Value {
+fn map_get(m: &mut [(Value, Value)], key: i64) -> &mut Value {
     &mut m
         .iter_mut()
         .find(|(k, _)| k.as_integer() == Some(key.into()))
