@@ -294,6 +294,11 @@ pub struct InstallPrepareResponse {
     pub needed_uris: Vec<String>,
     pub sequence_number: u64,
     pub signers: Vec<u32>,
+    /// Per entry of `needed_uris`: the largest suit-parameter-image-size (authenticated) any
+    /// fetch of it may stage, for the REE to stop a longer download early; `None` when a fetch
+    /// may have none. Absent from older TAs (then no bound).
+    #[serde(default)]
+    pub needed_sizes: Vec<Option<u64>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

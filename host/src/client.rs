@@ -319,10 +319,11 @@ impl crate::transport::Sink for TaPayloadSink<'_> {
     }
 }
 
-/// Fetches one payload URI into the sink; `Ok(false)`: not available here (not sent; the TA
-/// refuses the update only if the manifest really fetches it).
+/// Fetches one payload URI into the sink, given the TA's authenticated size bound for it (the
+/// manifest's image size; `None`: the manifest gives none); `Ok(false)`: not available here
+/// (not sent; the TA refuses the update only if the manifest really fetches it).
 pub type PayloadFetcher<'a> =
-    dyn FnMut(&str, &mut dyn crate::transport::Sink) -> Result<bool, AgentError> + 'a;
+    dyn FnMut(&str, Option<u64>, &mut dyn crate::transport::Sink) -> Result<bool, AgentError> + 'a;
 
 /// As [`install_available`], with payloads streamed into the TA by `fetch` as they arrive
 /// (network downloads). `authenticated` is set once the TA has authenticated the manifest
@@ -362,9 +363,11 @@ pub fn install_streamed(
     let prepared: InstallPrepareResponse = call(tee, Command::InstallPrepare, &Empty {})?;
     *authenticated = true;
     // Only the URIs the TA named after authenticating the manifest are fetched.
-    for uri in &prepared.needed_uris {
+    for (i, uri) in prepared.needed_uris.iter().enumerate() {
+        // An older TA sends no bounds: then none applies but the caller's cap.
+        let bound = prepared.needed_sizes.get(i).copied().flatten();
         let mut sink = TaPayloadSink::new(tee, uri, progress);
-        fetch(uri, &mut sink)?;
+        fetch(uri, bound, &mut sink)?;
     }
     let finished: InstallFinishResponse = call(tee, Command::InstallFinish, &Empty {})?;
     Ok((prepared, finished))

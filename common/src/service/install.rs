@@ -84,6 +84,8 @@ pub struct InstallSession {
 /// What `prepare` learned from the authenticated manifest.
 pub struct Prepared {
     pub needed_uris: Vec<String>,
+    /// Authenticated size bound of each needed URI (see [`suit::fetch_bound`]).
+    pub needed_sizes: Vec<Option<u64>>,
     pub sequence_number: u64,
     pub signers: Vec<u32>,
 }
@@ -197,6 +199,7 @@ impl InstallSession {
         }
         let prepared = Prepared {
             needed_uris: uris.clone(),
+            needed_sizes: suit::fetch_bound::fetch_bounds(&auth.manifest, &uris),
             sequence_number: auth.manifest.sequence_number,
             signers: auth.signers.clone(),
         };

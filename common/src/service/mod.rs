@@ -294,6 +294,7 @@ impl<B: Backend> Service<B> {
                     needed_uris: p.needed_uris,
                     sequence_number: p.sequence_number,
                     signers: p.signers,
+                    needed_sizes: p.needed_sizes,
                 })
             }),
             Command::InstallPayload => self.handle(request, |s, r: PayloadChunkRequest| {

@@ -17,6 +17,7 @@ pub mod digest;
 pub mod envelope;
 pub mod error;
 pub mod explain;
+pub mod fetch_bound;
 pub mod interpreter;
 pub mod manifest;
 pub mod platform;

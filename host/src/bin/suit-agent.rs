@@ -866,14 +866,16 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 _ => read_envelope(Path::new(envelope))?,
             };
             let max = net_args.max_payload_bytes;
-            let mut fetch = |uri: &str, sink: &mut dyn transport::Sink| {
+            let mut fetch = |uri: &str, bound: Option<u64>, sink: &mut dyn transport::Sink| {
                 if let Some(path) = local_payload(payloads, payload_dir.as_deref(), uri)? {
-                    transport::poll::feed_file(&path, max, sink)?;
+                    // A local file is not a download: the cap only (a wrong size is the
+                    // TA's to refuse, with its report).
+                    transport::poll::feed_file(&path, transport::Limit::new(max, None), sink)?;
                     return Ok(true);
                 }
                 match (&network, transport::Location::parse(uri)) {
                     (Some(n), transport::Location::Http(_)) => {
-                        transport::poll::fetch_uri(n, uri, sink)
+                        transport::poll::fetch_uri(n, uri, bound, sink)
                     }
                     _ => Err(AgentError::File(format!(
                         "the manifest fetches {uri}, but no --payload or --payload-dir file provides it \

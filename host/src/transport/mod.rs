@@ -26,6 +26,38 @@ pub const REPORT_MEDIA_TYPE: &str = "application/suit-report+cose";
 pub const MAX_NONCE: usize = 64;
 /// Default cap for a payload whose size the agent has no other bound for (= the TA's limit).
 pub const DEFAULT_MAX_PAYLOAD: u64 = 64 * 1024 * 1024;
+/// The most bytes one payload may have, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub bytes: u64,
+    /// Set by the manifest's authenticated image size (else by the configured cap).
+    pub authenticated: bool,
+}
+
+impl Limit {
+    /// The authenticated size bound the TA gave for a payload (if any), capped by `cap`.
+    pub fn new(cap: u64, authenticated: Option<u64>) -> Limit {
+        match authenticated {
+            Some(n) if n <= cap => Limit {
+                bytes: n,
+                authenticated: true,
+            },
+            _ => Limit {
+                bytes: cap,
+                authenticated: false,
+            },
+        }
+    }
+
+    fn why(&self) -> &'static str {
+        if self.authenticated {
+            "the manifest's authenticated image size"
+        } else {
+            "the configured cap, --max-payload-bytes"
+        }
+    }
+}
+
 /// Bytes read from the network per read call.
 const READ_BUF: usize = 64 * 1024;
 /// Longest wait between two attempts.
@@ -322,8 +354,10 @@ impl Net {
     /// Streams `url` into `sink`: at most `max` bytes; a dropped connection or stall resumes
     /// with `Range` (guarded by `If-Range` when the server gave a validator); a server that
     /// ignores the range restarts the transfer from offset 0. Returns the byte count.
-    pub fn stream(&self, url: &str, max: u64, sink: &mut dyn Sink) -> Result<u64, AgentError> {
+    pub fn stream(&self, url: &str, limit: Limit, sink: &mut dyn Sink) -> Result<u64, AgentError> {
         Self::note_plain(url);
+        let max = limit.bytes;
+        let why = limit.why();
         let mut total: Option<u64> = None;
         let mut validator: Option<String> = None;
         let mut begun = false;
@@ -364,7 +398,7 @@ impl Net {
                         if n > max {
                             return Err(Failure::Fatal(net_error(
                                 url,
-                                format!("the server announces {n} bytes, more than the {max} allowed; nothing was sent to the TA"),
+                                format!("the server announces {n} bytes, more than the {max} allowed ({why}); nothing was sent to the TA"),
                             )));
                         }
                     }
@@ -409,10 +443,16 @@ impl Net {
                 if after > max || total.is_some_and(|t| after > t) {
                     return Err(Failure::Fatal(net_error(
                         url,
-                        format!(
-                            "the server sent more than {} bytes; transfer stopped",
-                            total.unwrap_or(max).min(max)
-                        ),
+                        if total.is_some_and(|t| t < max) {
+                            format!(
+                                "the server sent more than the {} bytes it announced; transfer stopped",
+                                total.unwrap_or(max)
+                            )
+                        } else {
+                            format!(
+                                "the server sent more than {max} bytes ({why}); transfer stopped"
+                            )
+                        },
                     )));
                 }
                 sink.write(&buf[..n]).map_err(Failure::Fatal)?;
@@ -545,13 +585,26 @@ pub fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
 /// Reads a local file of at most `max` bytes (for `file://` and paths), refusing larger ones
 /// before reading them.
 pub fn read_local(path: &Path, max: u64) -> Result<Vec<u8>, AgentError> {
+    read_limited(
+        path,
+        Limit {
+            bytes: max,
+            authenticated: false,
+        },
+    )
+}
+
+/// [`read_local`] with the reason of the limit in the error.
+pub fn read_limited(path: &Path, limit: Limit) -> Result<Vec<u8>, AgentError> {
     let meta = std::fs::metadata(path)
         .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
-    if meta.len() > max {
+    if meta.len() > limit.bytes {
         return Err(AgentError::File(format!(
-            "{}: {} bytes, more than the {max} allowed",
+            "{}: {} bytes, more than the {} allowed ({}); nothing was sent to the TA",
             path.display(),
-            meta.len()
+            meta.len(),
+            limit.bytes,
+            limit.why()
         )));
     }
     std::fs::read(path).map_err(|e| AgentError::File(format!("{}: {e}", path.display())))

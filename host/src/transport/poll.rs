@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use super::{log, Conditional, Location, Net, Sink, ENVELOPE_MEDIA_TYPE, MAX_NONCE};
+use super::{log, Conditional, Limit, Location, Net, Sink, ENVELOPE_MEDIA_TYPE, MAX_NONCE};
 use crate::client::{self, Progress};
 use crate::tee::{AgentError, Transport};
 
@@ -93,8 +93,8 @@ pub fn envelope_url(tee: &mut dyn Transport, base: &str) -> Result<String, Agent
 }
 
 /// Feeds a local file into a sink (payloads given as files or `file://` URIs).
-pub fn feed_file(path: &Path, max: u64, sink: &mut dyn Sink) -> Result<(), AgentError> {
-    let data = super::read_local(path, max)?;
+pub fn feed_file(path: &Path, limit: Limit, sink: &mut dyn Sink) -> Result<(), AgentError> {
+    let data = super::read_limited(path, limit)?;
     sink.begin(Some(data.len() as u64))?;
     sink.write(&data)?;
     sink.finish()
@@ -102,11 +102,17 @@ pub fn feed_file(path: &Path, max: u64, sink: &mut dyn Sink) -> Result<(), Agent
 
 /// Fetches a payload URI the TA named over the network. `poll` reads no local files: an
 /// envelope from a server names network resources only (`install` resolves files itself).
-pub fn fetch_uri(net: &Net, uri: &str, sink: &mut dyn Sink) -> Result<bool, AgentError> {
-    let max = net.config().max_payload;
+/// `authenticated`: the TA's size bound for this URI (the manifest's image size), if any.
+pub fn fetch_uri(
+    net: &Net,
+    uri: &str,
+    authenticated: Option<u64>,
+    sink: &mut dyn Sink,
+) -> Result<bool, AgentError> {
+    let limit = Limit::new(net.config().max_payload, authenticated);
     match Location::parse(uri) {
         Location::Http(url) => {
-            let n = net.stream(&url, max, sink)?;
+            let n = net.stream(&url, limit, sink)?;
             log::info(&format!("fetched {url} ({n} bytes)"));
             Ok(true)
         }
@@ -245,7 +251,7 @@ pub fn poll_once(
     let outcome = client::install_streamed(
         tee,
         &envelope,
-        &mut |uri, sink| fetch_uri(net, uri, sink),
+        &mut |uri, bound, sink| fetch_uri(net, uri, bound, sink),
         progress,
         &mut authenticated,
     );
