@@ -541,72 +541,75 @@ impl ComponentMetadata {
     }
 }
 
-/// suit-directive-override-multiple's argument: `{+ uint => {+ $$SUIT_Parameters}}`.
-pub(crate) fn decode_override_multiple(
+/// A map keyed by component index, as override-multiple and copy-params take it: non-empty,
+/// at most [`MAX_MULTI_COMPONENTS`] entries, no duplicate index; `value` decodes each entry.
+fn decode_component_map<T>(
     dec: &mut Decoder<'_>,
-) -> Result<Vec<(u64, Parameters)>, Error> {
-    const AT: &str = "SUIT_Override_Mult_Arg";
-    let n = dec.map().at(AT)?;
+    at: &'static str,
+    what: &'static str,
+    empty: &'static str,
+    mut value: impl FnMut(&mut Decoder<'_>) -> Result<T, Error>,
+) -> Result<Vec<(u64, T)>, Error> {
+    let n = dec.map().at(at)?;
     if n == 0 {
-        return Err(Error::Invalid {
-            at: AT,
-            reason: "needs at least one component",
-        });
+        return Err(Error::Invalid { at, reason: empty });
     }
     if n > MAX_MULTI_COMPONENTS {
-        return Err(Error::Limit("components in override-multiple"));
+        return Err(Error::Limit(what));
     }
     let mut seen = SeenKeys::default();
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let off = dec.position();
-        let i = dec.uint().at(AT)?;
+        let i = dec.uint().at(at)?;
         seen.insert(i64::try_from(i).unwrap_or(i64::MAX), off)
-            .at(AT)?;
-        out.push((i, Parameters::decode(dec)?));
+            .at(at)?;
+        out.push((i, value(dec)?));
     }
     Ok(out)
+}
+
+/// suit-directive-override-multiple's argument: `{+ uint => {+ $$SUIT_Parameters}}`.
+pub(crate) fn decode_override_multiple(
+    dec: &mut Decoder<'_>,
+) -> Result<Vec<(u64, Parameters)>, Error> {
+    decode_component_map(
+        dec,
+        "SUIT_Override_Mult_Arg",
+        "components in override-multiple",
+        "needs at least one component",
+        Parameters::decode,
+    )
 }
 
 /// suit-directive-copy-params's argument: `{+ uint => [+ int]}`.
 pub(crate) fn decode_copy_params(dec: &mut Decoder<'_>) -> Result<Vec<(u64, Vec<i64>)>, Error> {
     const AT: &str = "SUIT_Directive_Copy_Params";
-    let n = dec.map().at(AT)?;
-    if n == 0 {
-        return Err(Error::Invalid {
-            at: AT,
-            reason: "needs at least one source component",
-        });
-    }
-    if n > MAX_MULTI_COMPONENTS {
-        return Err(Error::Limit("components in copy-params"));
-    }
-    let mut seen = SeenKeys::default();
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        let off = dec.position();
-        let i = dec.uint().at(AT)?;
-        seen.insert(i64::try_from(i).unwrap_or(i64::MAX), off)
-            .at(AT)?;
-        let m = dec.array().at(AT)?;
-        if m == 0 {
-            return Err(Error::Invalid {
-                at: AT,
-                reason: "needs at least one parameter label per source",
-            });
-        }
-        if m > MAX_COPY_LABELS {
-            return Err(Error::Limit("labels in copy-params"));
-        }
-        let mut labels = Vec::with_capacity(m);
-        for _ in 0..m {
-            let l = dec.int().at(AT)?;
-            Parameters::check_copyable(l)?;
-            labels.push(l);
-        }
-        out.push((i, labels));
-    }
-    Ok(out)
+    decode_component_map(
+        dec,
+        AT,
+        "components in copy-params",
+        "needs at least one source component",
+        |dec| {
+            let m = dec.array().at(AT)?;
+            if m == 0 {
+                return Err(Error::Invalid {
+                    at: AT,
+                    reason: "needs at least one parameter label per source",
+                });
+            }
+            if m > MAX_COPY_LABELS {
+                return Err(Error::Limit("labels in copy-params"));
+            }
+            let mut labels = Vec::with_capacity(m);
+            for _ in 0..m {
+                let l = dec.int().at(AT)?;
+                Parameters::check_copyable(l)?;
+                labels.push(l);
+            }
+            Ok(labels)
+        },
+    )
 }
 
 /// A wall-clock reading (POSIX seconds) and whether the device can trust it.
