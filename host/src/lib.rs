@@ -10,3 +10,4 @@ pub mod ree;
 pub mod sim;
 pub mod ta_signature;
 pub mod tee;
+pub mod timing;

@@ -124,8 +124,12 @@ impl InstallSession {
         if len > MAX_ENVELOPE {
             return Err(InstallError::TooLarge("envelope"));
         }
+        let mut envelope = Vec::new();
+        envelope
+            .try_reserve_exact(len)
+            .map_err(|_| InstallError::Store(StoreError::OutOfMemory))?;
         self.expected_len = len;
-        self.envelope = Vec::with_capacity(len);
+        self.envelope = envelope;
         Ok(())
     }
 
@@ -399,11 +403,14 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     }
 
     /// Checks every staged component against what its kind requires, before anything
-    /// irreversible happens; returns the TA images to install.
+    /// irreversible happens; returns the TA images to install (at most one, read once: the
+    /// heap holds one copy, bounded by [`MAX_TA_IMAGE`]).
+    #[allow(clippy::type_complexity)]
     fn check_kinds(
         &mut self,
         next: &State,
-    ) -> Result<Vec<(usize, components::TaHeader)>, PlatformError> {
+    ) -> Result<Vec<(usize, components::TaHeader, zeroize::Zeroizing<Vec<u8>>)>, PlatformError>
+    {
         let mut tas = Vec::new();
         for i in 0..self.staged.len() {
             let (component, len) = (self.staged[i].component.clone(), self.staged[i].len);
@@ -434,6 +441,13 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                             self.refuse(format!("TA image of {len} bytes exceeds {MAX_TA_IMAGE}"))
                         );
                     }
+                    // Before reading a second image: the heap holds at most one.
+                    if !tas.is_empty() {
+                        return Err(self.refuse(
+                            "one update may change at most one TA: OP-TEE installs each on its own and cannot undo one"
+                                .into(),
+                        ));
+                    }
                     let image = self.read_staged(i)?;
                     let header = match components::parse_ta_header(&image) {
                         Ok(h) => h,
@@ -458,13 +472,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                             )));
                         }
                     }
-                    if !tas.is_empty() {
-                        return Err(self.refuse(
-                            "one update may change at most one TA: OP-TEE installs each on its own and cannot undo one"
-                                .into(),
-                        ));
-                    }
-                    tas.push((i, header));
+                    tas.push((i, header, image));
                 }
                 Ok(Kind::Personalization { .. }) if len > MAX_PERSONALIZATION => {
                     return Err(self.refuse(format!(
@@ -481,7 +489,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     fn read_staged(&mut self, i: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, PlatformError> {
         let object = self.staged[i].object.clone();
         let len = usize::try_from(self.staged[i].len).map_err(|_| PlatformError::NoSpace)?;
-        let mut image = zeroize::Zeroizing::new(alloc::vec![0u8; len]);
+        let mut image = super::store::zeroed(len).map_err(Self::io)?;
         let mut at = 0;
         while at < image.len() {
             match self.store.read_at(&object, at as u64, &mut image[at..]) {
@@ -643,7 +651,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         let tas = self.check_kinds(&next)?;
         let mut replaced = Vec::new();
         for (i, s) in self.staged.iter().enumerate() {
-            let ta_version = tas.iter().find(|(j, _)| *j == i).map(|(_, h)| h.ta_version);
+            let ta_version = tas
+                .iter()
+                .find(|(j, _, _)| *j == i)
+                .map(|(_, h, _)| h.ta_version);
             let record = ComponentRecord {
                 id: segments_of(&s.component),
                 digest: serde_bytes::ByteBuf::from(s.hasher.clone().finalize().to_vec()),
@@ -685,7 +696,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 self.journal.objects.push(name.clone());
             }
         }
-        if let Some((i, header)) = tas.first() {
+        if let Some((i, header, image)) = tas.first() {
             // OP-TEE's TA store is outside our state and cannot be undone: record the whole
             // next state and the staged image (kept until installed) before touching it, so
             // a power cut from here on is rolled forward by `reconcile`.
@@ -698,10 +709,8 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 self.journal.pending = None;
                 return Err(Self::io(e));
             }
-            // Each image is read again here rather than kept from the checks, so the heap
-            // holds one copy at a time.
-            let image = self.read_staged(*i)?;
-            if let Err(code) = self.store.install_ta(&image) {
+            // The image checked above, not re-read: what OP-TEE gets is what was checked.
+            if let Err(code) = self.store.install_ta(image) {
                 // OP-TEE refused before storing anything: the old state stands.
                 self.journal.pending = None;
                 let _ = self.journal.save(self.store);
@@ -927,7 +936,8 @@ fn read_object<S: SecureStore + ?Sized>(
     if len > limit {
         return Err(StateError::Corrupt);
     }
-    let mut image = zeroize::Zeroizing::new(alloc::vec![0u8; len as usize]);
+    let len = usize::try_from(len).map_err(|_| StateError::Corrupt)?;
+    let mut image = super::store::zeroed(len)?;
     let mut at = 0;
     while at < image.len() {
         match store.read_at(name, at as u64, &mut image[at..])? {

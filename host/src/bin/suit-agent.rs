@@ -36,6 +36,10 @@ struct Cli {
     /// Progress output even when standard error is not a terminal (for scripts watching it).
     #[arg(long, global = true, conflicts_with = "quiet")]
     progress: bool,
+    /// Print the time spent opening the session and in each TA command to standard error
+    /// (`timing <Command> calls=N seconds=S` lines, for qemu/bench.sh).
+    #[arg(long, global = true)]
+    timings: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -305,7 +309,11 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             }
         }
     }
+    let started = std::time::Instant::now();
     let mut tee = connect(&cli)?;
+    if cli.timings {
+        tee = Box::new(suit_host::timing::Timed::new(tee, started.elapsed()));
+    }
     match &cli.command {
         Cmd::Status { json } => {
             let s = with_agent_checks(client::status(tee.as_mut())?);
