@@ -32,6 +32,52 @@ fn a_detached_ta_image_is_read_back_twice_not_three_times() {
     );
 }
 
+/// A component fetched without change keeps the payload object as its content: each byte is
+/// written once (the payload), not twice (payload, then a staged copy), and the state names
+/// the payload object.
+#[test]
+fn a_plain_detached_payload_is_written_once() {
+    let blob: Vec<u8> = (0..500_000u32).map(|i| (i % 253) as u8).collect();
+    let part = [Part {
+        id: &[&TA, b"blob"],
+        image: &blob,
+        uri: "https://u/blob",
+    }];
+    let r = release(1, &part);
+    let mut s = device();
+    let before = s.backend().store.bytes_written;
+    install(&mut s, &r).unwrap();
+    let written = s.backend().store.bytes_written - before;
+    let n = blob.len() as u64;
+    assert!(
+        written < n + 64 * 1024,
+        "wrote {written} bytes for a {n}-byte payload"
+    );
+    let st = state(&s);
+    let c = &st.components[0];
+    assert!(c.object.starts_with("suit/in/"), "{}", c.object);
+    assert_eq!(s.backend().store.raw(&c.object).unwrap(), blob.as_slice());
+    // The next install of the same component replaces it and leaves no orphan.
+    let blob2: Vec<u8> = blob.iter().map(|b| b ^ 0xff).collect();
+    let part2 = [Part {
+        id: &[&TA, b"blob"],
+        image: &blob2,
+        uri: "https://u/blob",
+    }];
+    install(&mut s, &release(2, &part2)).unwrap();
+    let st = state(&s);
+    assert_eq!(
+        s.backend().store.raw(&st.components[0].object).unwrap(),
+        blob2.as_slice()
+    );
+    let used: Vec<&str> = st.components.iter().map(|c| c.object.as_str()).collect();
+    for name in s.backend().store.names() {
+        if name.starts_with("suit/in/") || name.starts_with("suit/c/") {
+            assert!(used.contains(&name.as_str()), "orphan {name}");
+        }
+    }
+}
+
 /// `ta_image`'s layout (OP-TEE's signed header) with a `body`-byte body.
 fn big_ta_image(body: usize) -> Vec<u8> {
     let mut v = Vec::new();

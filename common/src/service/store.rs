@@ -81,6 +81,8 @@ pub struct MemoryStore {
     pub mutations: usize,
     /// Bytes returned by `read_at` so far (tests of how often content is read back).
     pub bytes_read: core::cell::Cell<u64>,
+    /// Bytes written by `put` and `append` so far.
+    pub bytes_written: u64,
 }
 
 impl MemoryStore {
@@ -148,6 +150,7 @@ impl SecureStore for MemoryStore {
     fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         check_name(name)?;
         self.mutation()?;
+        self.bytes_written += data.len() as u64;
         self.objects
             .insert(name.into(), Zeroizing::new(data.to_vec()));
         Ok(())
@@ -163,6 +166,7 @@ impl SecureStore for MemoryStore {
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
         check_name(name)?;
         self.mutation()?;
+        self.bytes_written += data.len() as u64;
         let o = self.objects.entry(name.into()).or_default();
         o.extend_from_slice(data);
         Ok(o.len() as u64)
