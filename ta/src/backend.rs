@@ -3,7 +3,6 @@
 //! key derived from the hardware unique key and this TA's UUID).
 
 use alloc::string::{String, ToString};
-use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use optee_utee::property::ClientIdentity;

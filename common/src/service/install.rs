@@ -521,7 +521,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     }
 
     fn read_staged(&mut self, i: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, PlatformError> {
-        let object = self.staged[i].stored().unwrap_or_default().into();
+        let object = self.staged[i].stored().unwrap_or_default();
         let len = usize::try_from(self.staged[i].len).map_err(|_| PlatformError::NoSpace)?;
         let mut image = super::store::zeroed(len).map_err(Self::io)?;
         let mut at = 0;
