@@ -79,8 +79,9 @@ fn main() {
     let ta = |file: &Path, alg: &str, mode: &str| {
         format!(
             r#"{{"ta-uuid": "{uuid_a}", "file": "{}", "uri": "https://ta.example.com/consumer.ta",
-                "encryption": {{"content-alg": "{alg}", "recipients": [{{"key": "anchor-1.{mode}.pub.pem", "mode": "{mode}"}}]}}}}"#,
-            file.display()
+                "encryption": {{"content-alg": "{alg}", "recipients": [{{"key": "anchor-1.{key}.pub.pem", "mode": "{mode}"}}]}}}}"#,
+            file.display(),
+            key = if mode == "hpke" { "hpke" } else { "ecdh" }
         )
     };
     let blob = |file: &str, alg: &str| {
@@ -106,7 +107,7 @@ fn main() {
         },
         Case {
             name: "ta-ecdh".into(),
-            json: manifest(3, ta(&ta_v2, "A128GCM", "ecdh")),
+            json: manifest(3, ta(&ta_v2, "A128GCM", "ecdh-es")),
             size: ta_len(&ta_v2),
         },
     ];
