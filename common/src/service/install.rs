@@ -382,6 +382,11 @@ struct LastFetch {
     object: String,
     offset: u64,
     bytes: zeroize::Zeroizing<Vec<u8>>,
+    /// No stage write since it was read: only the write that directly follows a fetch read
+    /// is compared with it, so decrypted plaintext (written after component reads, never
+    /// after a fetch read: the engine refuses decrypting fetches) is never compared with
+    /// REE-supplied bytes, and storage behaviour never depends on plaintext.
+    fresh: bool,
 }
 
 /// The engine's [`Platform`] over secure storage and the state record.
@@ -615,6 +620,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         let (object, offset) = self.fetch.as_mut().ok_or(PlatformError::NotFound)?;
         let n = self.store.read_at(object, *offset, buf).map_err(Self::io)?;
         let chunk = buf.get(..n).ok_or(PlatformError::Io)?;
+        if n == 0 {
+            self.last_fetch = None;
+            return Ok(0);
+        }
         // Remembered so that a stage write of exactly these bytes needs no copy.
         let last = match self.last_fetch.take() {
             Some(mut l) => {
@@ -626,10 +635,12 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 object: object.clone(),
                 offset: 0,
                 bytes: zeroize::Zeroizing::new(Vec::new()),
+                fresh: false,
             },
         };
         let mut last = last;
         last.offset = *offset;
+        last.fresh = true;
         if last.bytes.try_reserve(n).is_ok() {
             last.bytes.extend_from_slice(chunk);
             self.last_fetch = Some(last);
@@ -664,10 +675,16 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             .iter()
             .position(|s| s.component == *component)
             .ok_or(PlatformError::NotFound)?;
+        let fresh = self.last_fetch.as_mut().is_some_and(|l| {
+            let f = l.fresh;
+            l.fresh = false;
+            f
+        });
         let s = &self.staged[i];
         // The same bytes at the same offset of the payload object the fetch just read:
         // that object already holds them.
-        let mirrors = !s.created
+        let mirrors = fresh
+            && !s.created
             && self.last_fetch.as_ref().is_some_and(|l| {
                 l.offset == s.len
                     && l.bytes.as_slice() == data
