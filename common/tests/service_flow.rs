@@ -549,13 +549,20 @@ fn install_streams_payload_commits_and_blocks_rollback() {
     assert_eq!(done.components, vec!["['app']".to_string()]);
     let st: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
     assert_eq!(st.service.installed_components, 1);
+    // A payload fetched without change is the component's content (no copy); any other
+    // staged payload object is cleaned up.
+    let state = suit_common::service::state::State::load(&s.backend().store).unwrap();
+    let orphans: Vec<String> = s
+        .backend()
+        .store
+        .names()
+        .into_iter()
+        .filter(|n| n.starts_with("suit/in/") || n.starts_with("suit/c/"))
+        .filter(|n| !state.components.iter().any(|c| &c.object == n))
+        .collect();
     assert!(
-        !s.backend()
-            .store
-            .names()
-            .iter()
-            .any(|n| n.starts_with("suit/in/")),
-        "staged payloads are cleaned up"
+        orphans.is_empty(),
+        "staged objects left behind: {orphans:?}"
     );
 
     // Same sequence number again: rollback, refused before any payload is taken.

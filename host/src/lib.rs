@@ -10,4 +10,5 @@ pub mod ree;
 pub mod sim;
 pub mod ta_signature;
 pub mod tee;
+pub mod timing;
 pub mod transport;

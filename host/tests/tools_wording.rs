@@ -76,6 +76,7 @@ fn service_error_types_display_as_sentences() {
         StoreError::NoSpace,
         StoreError::Corrupt,
         StoreError::BadName,
+        StoreError::OutOfMemory,
     ];
     for s in stores {
         assert_sentence("StoreError", &s.to_string());

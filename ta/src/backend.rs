@@ -3,9 +3,8 @@
 //! key derived from the hardware unique key and this TA's UUID).
 
 use alloc::string::{String, ToString};
-use alloc::vec;
 use alloc::vec::Vec;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use optee_utee::property::ClientIdentity;
 use optee_utee::property::{
     PropertyKey, TeeDeviceId, TeeTrustedOsImplementationVersion,
@@ -19,23 +18,60 @@ use optee_utee::{
 use suit_common::protocol::{prerequisite, PlatformInfo, Prerequisite, STUB_HUK_DEVICE_ID};
 use suit_common::service::components::parse_uuid;
 use suit_common::service::keys::Rng;
-use suit_common::service::store::{check_name, SecureStore, StoreError};
+use suit_common::service::store::{check_name, zeroed, SecureStore, StoreError};
 use suit_common::service::{Backend, Client, TaStore};
 use zeroize::Zeroizing;
 
-/// The GP backend. Keeps the most recently used object open: the engine streams payloads
-/// through storage in chunks, and reopening an REE-FS object per chunk costs a walk of
-/// OP-TEE's hash tree and several supplicant round trips each time.
+/// The GP backend. Keeps the most recently used objects open (up to [`MAX_OPEN`]): the engine
+/// streams payloads through storage in chunks, alternating between a source and a staging
+/// object, and reopening an REE-FS object costs a walk of OP-TEE's hash tree and several
+/// supplicant round trips each time.
 pub struct Optee {
-    open: RefCell<Option<Cached>>,
+    /// Least recently used first. At most one handle per name (GP refuses a second
+    /// conflicting open of the same object).
+    open: RefCell<Vec<Cached>>,
     client: Client,
+    stats: Cell<StoreStats>,
 }
+
+impl core::fmt::Display for StoreStats {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "opens={} creates={} writes={} bytes_written={} reads={} bytes_read={} deletes={}",
+            self.opens,
+            self.creates,
+            self.writes,
+            self.bytes_written,
+            self.reads,
+            self.bytes_read,
+            self.deletes
+        )
+    }
+}
+
+/// Most objects kept open at once: the payload being read, the object being staged, the
+/// journal and the state record.
+const MAX_OPEN: usize = 4;
 
 struct Cached {
     name: String,
     object: PersistentObject,
     /// Current data position, to skip redundant seeks.
     position: u64,
+}
+
+/// Secure-storage operations since the last [`Optee::take_stats`]: what the REE's
+/// tee-supplicant sees anyway (counts and sizes, no content), for benchmarks.
+#[derive(Clone, Copy, Default)]
+pub struct StoreStats {
+    pub opens: u32,
+    pub creates: u32,
+    pub writes: u32,
+    pub bytes_written: u64,
+    pub reads: u32,
+    pub bytes_read: u64,
+    pub deletes: u32,
 }
 
 fn store_error(e: optee_utee::Error) -> StoreError {
@@ -73,9 +109,26 @@ impl Optee {
     /// A backend for a session opened by `client` (from `gpd.client.identity`).
     pub fn new(client: Client) -> Self {
         Optee {
-            open: RefCell::new(None),
+            open: RefCell::new(Vec::new()),
             client,
+            stats: Cell::new(StoreStats::default()),
         }
+    }
+
+    /// The counts since the last call, and starts counting again.
+    pub fn take_stats(&self) -> StoreStats {
+        self.stats.take()
+    }
+
+    /// The counts so far.
+    pub fn stats(&self) -> StoreStats {
+        self.stats.get()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut StoreStats)) {
+        let mut s = self.stats.get();
+        f(&mut s);
+        self.stats.set(s);
     }
 
     /// Reads the session's client identity. Only `TEE_LOGIN_TRUSTED_APP` carries a UUID the
@@ -99,52 +152,60 @@ impl Optee {
         f: impl FnOnce(&mut PersistentObject, &mut u64) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
         check_name(name)?;
-        let mut slot = self.open.borrow_mut();
-        if slot.as_ref().is_some_and(|c| c.name != name) {
-            *slot = None; // closes the other object
-        }
-        if slot.is_none() {
-            let object = match PersistentObject::open(
-                ObjectStorageConstants::Private,
-                name.as_bytes(),
-                all_access(),
-            ) {
-                Ok(o) => o,
-                Err(e) if e.kind() == ErrorKind::ItemNotFound && create => {
-                    PersistentObject::create(
-                        ObjectStorageConstants::Private,
-                        name.as_bytes(),
-                        all_access(),
-                        None,
-                        &[],
-                    )
-                    .map_err(store_error)?
+        let mut open = self.open.borrow_mut();
+        let cached = match open.iter().position(|c| c.name == name) {
+            Some(i) => open.remove(i),
+            None => {
+                self.count(|s| s.opens += 1);
+                let object = match PersistentObject::open(
+                    ObjectStorageConstants::Private,
+                    name.as_bytes(),
+                    all_access(),
+                ) {
+                    Ok(o) => o,
+                    Err(e) if e.kind() == ErrorKind::ItemNotFound && create => {
+                        self.count(|s| s.creates += 1);
+                        PersistentObject::create(
+                            ObjectStorageConstants::Private,
+                            name.as_bytes(),
+                            all_access(),
+                            None,
+                            &[],
+                        )
+                        .map_err(store_error)?
+                    }
+                    Err(e) if e.kind() == ErrorKind::ItemNotFound => return Ok(None),
+                    Err(e) => return Err(store_error(e)),
+                };
+                Cached {
+                    name: name.to_string(),
+                    object,
+                    position: 0,
                 }
-                Err(e) if e.kind() == ErrorKind::ItemNotFound => return Ok(None),
-                Err(e) => return Err(store_error(e)),
-            };
-            *slot = Some(Cached {
-                name: name.to_string(),
-                object,
-                position: 0,
-            });
-        }
-        let Some(c) = slot.as_mut() else {
-            return Ok(None);
+            }
         };
-        let result = f(&mut c.object, &mut c.position);
-        if result.is_err() {
-            *slot = None; // do not keep a handle in an unknown state
+        let mut cached = cached;
+        let result = f(&mut cached.object, &mut cached.position);
+        // An error drops (closes) the handle: do not keep one in an unknown state.
+        if result.is_ok() {
+            Self::keep(&mut open, cached);
         }
         result.map(Some)
     }
 
-    fn forget(&self, name: &str) -> Option<PersistentObject> {
-        let mut slot = self.open.borrow_mut();
-        if slot.as_ref().is_some_and(|c| c.name == name) {
-            return slot.take().map(|c| c.object);
+    /// Puts `cached` last (most recently used), closing the least recently used beyond
+    /// [`MAX_OPEN`].
+    fn keep(open: &mut Vec<Cached>, cached: Cached) {
+        if open.len() >= MAX_OPEN {
+            open.remove(0);
         }
-        None
+        open.push(cached);
+    }
+
+    fn forget(&self, name: &str) -> Option<PersistentObject> {
+        let mut open = self.open.borrow_mut();
+        let i = open.iter().position(|c| c.name == name)?;
+        Some(open.remove(i).object)
     }
 }
 
@@ -152,7 +213,7 @@ impl SecureStore for Optee {
     fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         self.with_object(name, false, |o, pos| {
             let len = usize::try_from(data_len(o)?).map_err(|_| StoreError::Corrupt)?;
-            let mut buf = Zeroizing::new(vec![0u8; len]);
+            let mut buf = zeroed(len)?;
             o.seek(0, Whence::DataSeekSet).map_err(store_error)?;
             let n = o.read(&mut buf).map_err(store_error)? as usize;
             *pos = n as u64;
@@ -175,11 +236,19 @@ impl SecureStore for Optee {
             data,
         )
         .map_err(store_error)?;
-        *self.open.borrow_mut() = Some(Cached {
-            name: name.to_string(),
-            object,
-            position: data.len() as u64,
+        self.count(|s| {
+            s.creates += 1;
+            s.writes += 1;
+            s.bytes_written += data.len() as u64;
         });
+        Self::keep(
+            &mut self.open.borrow_mut(),
+            Cached {
+                name: name.to_string(),
+                object,
+                position: data.len() as u64,
+            },
+        );
         Ok(())
     }
 
@@ -188,7 +257,7 @@ impl SecureStore for Optee {
         let object = match self.forget(name) {
             Some(o) => o,
             None => {
-                *self.open.borrow_mut() = None;
+                self.count(|s| s.opens += 1);
                 match PersistentObject::open(
                     ObjectStorageConstants::Private,
                     name.as_bytes(),
@@ -200,6 +269,7 @@ impl SecureStore for Optee {
                 }
             }
         };
+        self.count(|s| s.deletes += 1);
         object.close_and_delete().map_err(store_error)
     }
 
@@ -210,6 +280,10 @@ impl SecureStore for Optee {
                 o.seek(0, Whence::DataSeekEnd).map_err(store_error)?;
             }
             o.write(data).map_err(store_error)?;
+            self.count(|s| {
+                s.writes += 1;
+                s.bytes_written += data.len() as u64;
+            });
             *pos = len + data.len() as u64;
             Ok(*pos)
         })?
@@ -223,6 +297,10 @@ impl SecureStore for Optee {
                 o.seek(to, Whence::DataSeekSet).map_err(store_error)?;
             }
             let n = o.read(buf).map_err(store_error)? as usize;
+            self.count(|s| {
+                s.reads += 1;
+                s.bytes_read += n as u64;
+            });
             *pos = offset + n as u64;
             Ok(n)
         })?

@@ -10,7 +10,7 @@ mod libc_shim;
 
 use optee_utee::prelude::*;
 use optee_utee::{trace_println, ErrorKind, Result};
-use suit_common::protocol::{Status, MAX_REQUEST};
+use suit_common::protocol::{Command, Status, MAX_REQUEST};
 use suit_common::service::{Config, Reply, Service};
 
 use crate::backend::Optee;
@@ -69,7 +69,21 @@ fn invoke_command(
     } else {
         // Wiped after use: requests can carry imported device keys or plaintext data.
         let copy = zeroize::Zeroizing::new(request.read_to_vec());
-        service.invoke(command, host_version, &copy)
+        if command == Command::InstallBegin as u32 {
+            service.backend().take_stats();
+        }
+        let reply = service.invoke(command, host_version, &copy);
+        // Secure-storage counts per install (what tee-supplicant sees anyway), for
+        // qemu/bench.sh: after Begin, and the whole install after Finish.
+        if command == Command::InstallBegin as u32 {
+            trace_println!("[suit-ta] storage begin {}", service.backend().stats());
+        } else if command == Command::InstallFinish as u32 {
+            trace_println!(
+                "[suit-ta] storage install {}",
+                service.backend().take_stats()
+            );
+        }
+        reply
     };
     let (status, detail) = if reply.body.len() > response.buffer_len() {
         (Status::ResponseTooLarge, reply.body.len() as u32)

@@ -330,10 +330,12 @@ pub fn suit_author() -> PathBuf {
                 .expect("running cargo build");
             assert!(status.success(), "building suit-author failed");
             let exe = std::env::current_exe().expect("test executable path");
+            // Tests run from target/<profile>/deps, binaries (qemu-bench) from target/<profile>.
             let dir = exe
                 .parent()
-                .and_then(Path::parent)
-                .expect("target/<profile>/deps");
+                .filter(|d| !d.ends_with("deps"))
+                .or_else(|| exe.parent().and_then(Path::parent))
+                .expect("target/<profile>");
             let tool = dir.join("suit-author");
             assert!(tool.is_file(), "{} missing after build", tool.display());
             tool

@@ -100,8 +100,10 @@ pub struct Installed {
     pub manifest_digest: [u8; 32],
 }
 
-fn payload_object(i: usize) -> String {
-    format!("suit/in/{i}")
+/// Payload objects are named per generation: a component fetched without change keeps its
+/// payload object as its content (no copy), so the next install must not reuse the name.
+fn payload_object(generation: u64, i: usize) -> String {
+    format!("suit/in/{generation}/{i}")
 }
 
 impl InstallSession {
@@ -126,8 +128,12 @@ impl InstallSession {
         if len > MAX_ENVELOPE {
             return Err(InstallError::TooLarge("envelope"));
         }
+        let mut envelope = Vec::new();
+        envelope
+            .try_reserve_exact(len)
+            .map_err(|_| InstallError::Store(StoreError::OutOfMemory))?;
         self.expected_len = len;
-        self.envelope = Vec::with_capacity(len);
+        self.envelope = envelope;
         Ok(())
     }
 
@@ -208,7 +214,7 @@ impl InstallSession {
             .enumerate()
             .map(|(i, uri)| Payload {
                 uri: uri.clone(),
-                object: payload_object(i),
+                object: payload_object(state.generation + 1, i),
                 expected: None,
                 received: 0,
             })
@@ -251,14 +257,13 @@ impl InstallSession {
             self.journal
                 .note(store, &p.object)
                 .map_err(InstallError::Store)?;
-            store.remove(&p.object).map_err(InstallError::Store)?;
+            // Created empty (or emptied) in one step: no probe, no delete.
+            store.put(&p.object, &[]).map_err(InstallError::Store)?;
             p.expected = Some(total_len);
             p.received = 0;
         }
         if !data.is_empty() {
             p.received = store.append(&p.object, data).map_err(InstallError::Store)?;
-        } else if total_len == 0 {
-            store.put(&p.object, &[]).map_err(InstallError::Store)?;
         }
         Ok(())
     }
@@ -314,7 +319,9 @@ impl InstallSession {
                 }
             }
         };
-        self.clear(store);
+        // Payload objects are left to `cleanup`: a committed (or pending) state may use one as
+        // a component's content.
+        self.reset();
         self.report = Some(report);
         // Success or not, drop what the journal lists and the (new or old) state does not use.
         // A failure here leaves the journal for the next `begin`; it never undoes a commit.
@@ -334,6 +341,11 @@ impl InstallSession {
         for p in &self.payloads {
             let _ = store.remove(&p.object);
         }
+        self.reset();
+    }
+
+    /// Resets the session, leaving storage alone (a pending report survives).
+    fn reset(&mut self) {
         let report = self.report.take();
         let journal = core::mem::take(&mut self.journal);
         *self = InstallSession {
@@ -346,9 +358,38 @@ impl InstallSession {
 
 struct Staged {
     component: ComponentId,
+    /// This component's own staging object (created on first use).
     object: String,
     len: u64,
     hasher: Sha256,
+    /// Whether `object` exists.
+    created: bool,
+    /// While every byte written so far equals the same bytes of a payload object (a fetch
+    /// without change), that object holds the content and nothing is copied.
+    mirror: Option<String>,
+}
+
+impl Staged {
+    /// Where the content is, if anywhere yet.
+    fn stored(&self) -> Option<&str> {
+        match &self.mirror {
+            Some(m) => Some(m),
+            None if self.created => Some(&self.object),
+            None => None,
+        }
+    }
+}
+
+/// The chunk `fetch_read` returned last: object, offset and bytes (wiped on drop).
+struct LastFetch {
+    object: String,
+    offset: u64,
+    bytes: zeroize::Zeroizing<Vec<u8>>,
+    /// No stage write since it was read: only the write that directly follows a fetch read
+    /// is compared with it, so decrypted plaintext (written after component reads, never
+    /// after a fetch read: the engine refuses decrypting fetches) is never compared with
+    /// REE-supplied bytes, and storage behaviour never depends on plaintext.
+    fresh: bool,
 }
 
 /// The engine's [`Platform`] over secure storage and the state record.
@@ -357,6 +398,7 @@ struct StorePlatform<'a, D: SecureStore + TaStore> {
     state: &'a mut State,
     payloads: &'a [(String, Option<String>)],
     fetch: Option<(String, u64)>,
+    last_fetch: Option<LastFetch>,
     staged: Vec<Staged>,
     staged_sequence: Vec<(Vec<u8>, u64)>,
     /// Per staged component: the sequence number of the manifest that staged it.
@@ -394,6 +436,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             state,
             payloads,
             fetch: None,
+            last_fetch: None,
             staged: Vec::new(),
             staged_sequence: Vec::new(),
             staged_by: Vec::new(),
@@ -413,11 +456,14 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     }
 
     /// Checks every staged component against what its kind requires, before anything
-    /// irreversible happens; returns the TA images to install.
+    /// irreversible happens; returns the TA images to install (at most one, read once: the
+    /// heap holds one copy, bounded by [`MAX_TA_IMAGE`]).
+    #[allow(clippy::type_complexity)]
     fn check_kinds(
         &mut self,
         next: &State,
-    ) -> Result<Vec<(usize, components::TaHeader)>, PlatformError> {
+    ) -> Result<Vec<(usize, components::TaHeader, zeroize::Zeroizing<Vec<u8>>)>, PlatformError>
+    {
         let mut tas = Vec::new();
         for i in 0..self.staged.len() {
             let (component, len) = (self.staged[i].component.clone(), self.staged[i].len);
@@ -455,6 +501,13 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                             self.refuse(format!("TA image of {len} bytes exceeds {MAX_TA_IMAGE}"))
                         );
                     }
+                    // Before reading a second image: the heap holds at most one.
+                    if !tas.is_empty() {
+                        return Err(self.refuse(
+                            "one update may change at most one TA: OP-TEE installs each on its own and cannot undo one"
+                                .into(),
+                        ));
+                    }
                     let image = self.read_staged(i)?;
                     let header = match components::parse_ta_header(&image) {
                         Ok(h) => h,
@@ -479,13 +532,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                             )));
                         }
                     }
-                    if !tas.is_empty() {
-                        return Err(self.refuse(
-                            "one update may change at most one TA: OP-TEE installs each on its own and cannot undo one"
-                                .into(),
-                        ));
-                    }
-                    tas.push((i, header));
+                    tas.push((i, header, image));
                 }
                 Ok(Kind::Personalization { .. }) if len > MAX_PERSONALIZATION => {
                     return Err(self.refuse(format!(
@@ -500,18 +547,51 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     }
 
     fn read_staged(&mut self, i: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, PlatformError> {
-        let object = self.staged[i].object.clone();
+        let object = self.staged[i].stored().unwrap_or_default();
         let len = usize::try_from(self.staged[i].len).map_err(|_| PlatformError::NoSpace)?;
-        let mut image = zeroize::Zeroizing::new(alloc::vec![0u8; len]);
+        let mut image = super::store::zeroed(len).map_err(Self::io)?;
         let mut at = 0;
         while at < image.len() {
-            match self.store.read_at(&object, at as u64, &mut image[at..]) {
+            match self.store.read_at(object, at as u64, &mut image[at..]) {
                 Ok(0) => return Err(PlatformError::Io),
                 Ok(n) => at += n,
                 Err(e) => return Err(Self::io(e)),
             }
         }
         Ok(image)
+    }
+
+    /// Gives staged component `i` its own object (named in the journal first), copying the
+    /// mirrored payload bytes into it if it had none.
+    fn materialize(&mut self, i: usize) -> Result<(), PlatformError> {
+        if self.staged[i].created {
+            return Ok(());
+        }
+        let object = self.staged[i].object.clone();
+        self.journal.note(self.store, &object).map_err(Self::io)?;
+        self.store.put(&object, &[]).map_err(Self::io)?;
+        self.staged[i].created = true;
+        if let Some(source) = self.staged[i].mirror.take() {
+            let len = self.staged[i].len;
+            let mut buf =
+                super::store::zeroed(crate::suit::platform::CHUNK_LEN).map_err(Self::io)?;
+            let mut at = 0u64;
+            while at < len {
+                let want = usize::try_from(len - at)
+                    .unwrap_or(usize::MAX)
+                    .min(buf.len());
+                let n = self
+                    .store
+                    .read_at(&source, at, &mut buf[..want])
+                    .map_err(Self::io)?;
+                if n == 0 {
+                    return Err(PlatformError::Io);
+                }
+                self.store.append(&object, &buf[..n]).map_err(Self::io)?;
+                at += n as u64;
+            }
+        }
+        Ok(())
     }
 
     /// The sequence number of the manifest that staged `component` (`fallback` if unknown).
@@ -560,6 +640,32 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
     fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError> {
         let (object, offset) = self.fetch.as_mut().ok_or(PlatformError::NotFound)?;
         let n = self.store.read_at(object, *offset, buf).map_err(Self::io)?;
+        let chunk = buf.get(..n).ok_or(PlatformError::Io)?;
+        if n == 0 {
+            self.last_fetch = None;
+            return Ok(0);
+        }
+        // Remembered so that a stage write of exactly these bytes needs no copy.
+        let last = match self.last_fetch.take() {
+            Some(mut l) => {
+                l.object.clone_from(object);
+                l.bytes.clear();
+                l
+            }
+            None => LastFetch {
+                object: object.clone(),
+                offset: 0,
+                bytes: zeroize::Zeroizing::new(Vec::new()),
+                fresh: false,
+            },
+        };
+        let mut last = last;
+        last.offset = *offset;
+        last.fresh = true;
+        if last.bytes.try_reserve(n).is_ok() {
+            last.bytes.extend_from_slice(chunk);
+            self.last_fetch = Some(last);
+        }
         *offset += n as u64;
         Ok(n)
     }
@@ -571,25 +677,52 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         }
         let object = format!("suit/c/{}/{}", self.state.generation + 1, self.serial);
         self.serial += 1;
-        self.journal.note(self.store, &object).map_err(Self::io)?;
-        self.store.put(&object, &[]).map_err(Self::io)?;
+        // Created (and named in the journal) on the first write that is not a fetched
+        // payload's own bytes, or at commit.
         self.staged.push(Staged {
             component: component.clone(),
             object,
             len: 0,
             hasher: Sha256::new(),
+            created: false,
+            mirror: None,
         });
         Ok(())
     }
 
     fn stage_write(&mut self, component: &ComponentId, data: &[u8]) -> Result<(), PlatformError> {
-        let s = self
+        let i = self
             .staged
-            .iter_mut()
-            .find(|s| s.component == *component)
+            .iter()
+            .position(|s| s.component == *component)
             .ok_or(PlatformError::NotFound)?;
-        s.len = self.store.append(&s.object, data).map_err(Self::io)?;
-        s.hasher.update(data);
+        let fresh = self.last_fetch.as_mut().is_some_and(|l| {
+            let f = l.fresh;
+            l.fresh = false;
+            f
+        });
+        let s = &self.staged[i];
+        // The same bytes at the same offset of the payload object the fetch just read:
+        // that object already holds them.
+        let mirrors = fresh
+            && !s.created
+            && self.last_fetch.as_ref().is_some_and(|l| {
+                l.offset == s.len
+                    && l.bytes.as_slice() == data
+                    && s.mirror.as_ref().is_none_or(|m| *m == l.object)
+                    && (s.mirror.is_some() || s.len == 0)
+            });
+        if mirrors {
+            let object = self.last_fetch.as_ref().map(|l| l.object.clone());
+            let s = &mut self.staged[i];
+            s.mirror = object;
+            s.len += data.len() as u64;
+        } else {
+            self.materialize(i)?;
+            let s = &mut self.staged[i];
+            s.len = self.store.append(&s.object, data).map_err(Self::io)?;
+        }
+        self.staged[i].hasher.update(data);
         Ok(())
     }
 
@@ -597,7 +730,9 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         self.unlinked.retain(|u| u != component);
         if let Some(pos) = self.staged.iter().position(|s| s.component == *component) {
             let s = self.staged.remove(pos);
-            let _ = self.store.remove(&s.object);
+            if s.created {
+                let _ = self.store.remove(&s.object);
+            }
         }
     }
 
@@ -608,7 +743,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         buf: &mut [u8],
     ) -> Result<usize, PlatformError> {
         if let Some(s) = self.staged.iter().find(|s| s.component == *component) {
-            return self.store.read_at(&s.object, offset, buf).map_err(Self::io);
+            return match s.stored() {
+                Some(object) => self.store.read_at(object, offset, buf).map_err(Self::io),
+                None => Ok(0),
+            };
         }
         match self.state.component(component) {
             Some(c) => self.store.read_at(&c.object, offset, buf).map_err(Self::io),
@@ -707,10 +845,19 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             next.set_sequence_number(k, *v);
         }
         self.ree_paths.clear();
+        // Every component needs an object to name in the state; empty ones get theirs now.
+        for i in 0..self.staged.len() {
+            if self.staged[i].stored().is_none() {
+                self.materialize(i)?;
+            }
+        }
         let tas = self.check_kinds(&next)?;
         let mut replaced = Vec::new();
         for (i, s) in self.staged.iter().enumerate() {
-            let ta_version = tas.iter().find(|(j, _)| *j == i).map(|(_, h)| h.ta_version);
+            let ta_version = tas
+                .iter()
+                .find(|(j, _, _)| *j == i)
+                .map(|(_, h, _)| h.ta_version);
             let record = ComponentRecord {
                 id: segments_of(&s.component),
                 digest: serde_bytes::ByteBuf::from(s.hasher.clone().finalize().to_vec()),
@@ -719,14 +866,14 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 object: if ta_version.is_some() {
                     String::new()
                 } else {
-                    s.object.clone()
+                    s.stored().unwrap_or_default().into()
                 },
                 sequence_number: self.staged_by_sequence(&s.component, sequence),
                 ta_version,
                 digest_withheld: self.withheld.contains(&s.component),
             };
             if ta_version.is_some() {
-                replaced.push(s.object.clone());
+                replaced.push(s.stored().unwrap_or_default().into());
             }
             match next
                 .components
@@ -767,11 +914,11 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 self.journal.objects.push(name.clone());
             }
         }
-        if let Some((i, header)) = tas.first() {
+        if let Some((i, header, image)) = tas.first() {
             // OP-TEE's TA store is outside our state and cannot be undone: record the whole
             // next state and the staged image (kept until installed) before touching it, so
             // a power cut from here on is rolled forward by `reconcile`.
-            let object = self.staged[*i].object.clone();
+            let object: String = self.staged[*i].stored().unwrap_or_default().into();
             self.journal.pending = Some(PendingCommit {
                 state: next.clone(),
                 tas: alloc::vec![object],
@@ -780,10 +927,8 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 self.journal.pending = None;
                 return Err(Self::io(e));
             }
-            // Each image is read again here rather than kept from the checks, so the heap
-            // holds one copy at a time.
-            let image = self.read_staged(*i)?;
-            if let Err(code) = self.store.install_ta(&image) {
+            // The image checked above, not re-read: what OP-TEE gets is what was checked.
+            if let Err(code) = self.store.install_ta(image) {
                 // OP-TEE refused before storing anything: the old state stands.
                 self.journal.pending = None;
                 let _ = self.journal.save(self.store);
@@ -812,7 +957,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         // the staged objects (the kept image, and the content its state names); the journal
         // lists them all for the cleanup after.
         if self.journal.pending.is_none() {
-            for s in staged {
+            for s in staged.into_iter().filter(|s| s.created) {
                 let _ = self.store.remove(&s.object);
             }
         }
@@ -1009,7 +1154,8 @@ fn read_object<S: SecureStore + ?Sized>(
     if len > limit {
         return Err(StateError::Corrupt);
     }
-    let mut image = zeroize::Zeroizing::new(alloc::vec![0u8; len as usize]);
+    let len = usize::try_from(len).map_err(|_| StateError::Corrupt)?;
+    let mut image = super::store::zeroed(len)?;
     let mut at = 0;
     while at < image.len() {
         match store.read_at(name, at as u64, &mut image[at..])? {

@@ -24,6 +24,8 @@ pub enum StoreError {
     Corrupt,
     /// A name longer than [`MAX_OBJECT_ID`] or otherwise invalid.
     BadName,
+    /// The TA could not allocate a buffer for the object (an error, never a panic).
+    OutOfMemory,
 }
 
 /// Named objects in secure storage.
@@ -40,6 +42,16 @@ pub trait SecureStore {
     fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError>;
     /// The object's length, or `None` if it does not exist.
     fn len(&self, name: &str) -> Result<Option<u64>, StoreError>;
+}
+
+/// A zeroed, wiped-on-drop buffer of `len` bytes, or [`StoreError::OutOfMemory`]: a failed
+/// allocation must be an error the caller reports, not an abort that kills the TA.
+pub fn zeroed(len: usize) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| StoreError::OutOfMemory)?;
+    v.resize(len, 0);
+    Ok(Zeroizing::new(v))
 }
 
 /// Checks a name before it reaches a backend.
@@ -67,6 +79,10 @@ pub struct MemoryStore {
     pub powered_off: bool,
     /// Mutating operations that took effect so far (to size fault-injection loops).
     pub mutations: usize,
+    /// Bytes returned by `read_at` so far (tests of how often content is read back).
+    pub bytes_read: core::cell::Cell<u64>,
+    /// Bytes written by `put` and `append` so far.
+    pub bytes_written: u64,
 }
 
 impl MemoryStore {
@@ -134,6 +150,7 @@ impl SecureStore for MemoryStore {
     fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         check_name(name)?;
         self.mutation()?;
+        self.bytes_written += data.len() as u64;
         self.objects
             .insert(name.into(), Zeroizing::new(data.to_vec()));
         Ok(())
@@ -149,6 +166,7 @@ impl SecureStore for MemoryStore {
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
         check_name(name)?;
         self.mutation()?;
+        self.bytes_written += data.len() as u64;
         let o = self.objects.entry(name.into()).or_default();
         o.extend_from_slice(data);
         Ok(o.len() as u64)
@@ -161,6 +179,7 @@ impl SecureStore for MemoryStore {
         let rest = o.get(start..).unwrap_or(&[]);
         let n = rest.len().min(buf.len());
         buf[..n].copy_from_slice(&rest[..n]);
+        self.bytes_read.set(self.bytes_read.get() + n as u64);
         Ok(n)
     }
 

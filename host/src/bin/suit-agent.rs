@@ -47,6 +47,10 @@ struct Cli {
     /// How long to wait for another agent's lock (seconds).
     #[arg(long, global = true, default_value_t = 600)]
     lock_wait: u64,
+    /// Print the time spent opening the session and in each TA command to standard error
+    /// (`timing <Command> calls=N seconds=S` lines, for qemu/bench.sh).
+    #[arg(long, global = true)]
+    timings: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -507,7 +511,11 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         return run_poll(&cli);
     }
     let _lock = take_lock(&cli)?;
+    let started = std::time::Instant::now();
     let mut tee = connect(&cli)?;
+    if cli.timings {
+        tee = Box::new(suit_host::timing::Timed::new(tee, started.elapsed()));
+    }
     match &cli.command {
         Cmd::Poll { .. } => unreachable!("handled above"),
         Cmd::Status { json } => {

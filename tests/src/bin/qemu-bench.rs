@@ -1,0 +1,340 @@
+//! `qemu/bench.sh`: the update TA's install path against OP-TEE's own tools, measured in the
+//! same boot (issue 14). Prints one Markdown table per boot; every row is a ratio against an
+//! OP-TEE reference from that boot, so the machine's load cancels out as far as it can.
+//!
+//! Usage: `cargo run -p suit-tests --bin qemu-bench -- [BOOTS] [--big MIB]` (after
+//! qemu/setup.sh and qemu/build.sh). Two setup boots provision a device; each measuring boot
+//! copies its secure storage to a tmpfs first, so every boot starts from the same state and
+//! storage speed is RAM speed, as in the issue's measurements.
+
+use std::path::Path;
+
+use suit_tests::{
+    author, boot, consumer_uuids, export_device_key, provision_and_export_anchor_keys, repo_root,
+    sign_provisioning, write_text, Boot, GuestRun,
+};
+
+/// Guest helper: `t.sh LABEL CMD...` runs CMD and prints `BENCH LABEL seconds=S rc=N`
+/// (/proc/uptime: 10 ms resolution).
+const TIMER: &str = r#"#!/bin/sh
+label=$1; shift
+s=$(cut -d' ' -f1 /proc/uptime)
+"$@"
+rc=$?
+e=$(cut -d' ' -f1 /proc/uptime)
+echo "BENCH $label seconds=$(awk "BEGIN{printf \"%.2f\", $e-$s}") rc=$rc"
+exit 0
+"#;
+
+/// Moves secure storage (REE FS under /data/tee) onto a tmpfs for this boot.
+const TMPFS: &str = "mkdir -p /tmp/teecopy && cp -a /data/tee/. /tmp/teecopy/ && \
+                     mount -t tmpfs tmpfs /data/tee && cp -a /tmp/teecopy/. /data/tee/";
+
+struct Case {
+    name: String,
+    json: String,
+    /// Payload bytes (0: manifest only).
+    size: u64,
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut boots = 1usize;
+    let mut big_mib = 16u64;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--big" => big_mib = args.next().and_then(|v| v.parse().ok()).expect("--big MIB"),
+            n => boots = n.parse().expect("usage: qemu-bench [BOOTS] [--big MIB]"),
+        }
+    }
+    let (uuid_a, _) = consumer_uuids();
+    let out = repo_root().join("build/qemu/out");
+    let update_ta = out.join(format!("{}.ta", suit_common::protocol::TA_UUID));
+    let (ta_v1, ta_v2) = (
+        out.join("perso-consumer-A.ta"),
+        out.join("perso-consumer-A-v2.ta"),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let disk = d.join("data.img");
+    eprintln!("qemu-bench: provisioning a device (2 boots)");
+    export_device_key(&disk, d);
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    let hex_a = uuid_a.replace('-', "");
+    sign_provisioning(
+        d,
+        &format!(
+            r#"{{"counter": 1, "device-key": "identity.pub.pem", "ops": [
+            {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["hex:{hex_a}"]]}}}},
+            {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "qemu-armv8"}}}}}}]}}"#
+        ),
+    );
+    provision_and_export_anchor_keys(&disk, d, &[1]);
+
+    let manifest = |seq: u64, component: String| {
+        format!(
+            r#"{{"sequence-number": {seq}, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "qemu-armv8"}}, "components": [{component}]}}"#
+        )
+    };
+    let ta = |file: &Path, alg: &str, mode: &str| {
+        format!(
+            r#"{{"ta-uuid": "{uuid_a}", "file": "{}", "uri": "https://ta.example.com/consumer.ta",
+                "encryption": {{"content-alg": "{alg}", "recipients": [{{"key": "anchor-1.{key}.pub.pem", "mode": "{mode}"}}]}}}}"#,
+            file.display(),
+            key = if mode == "hpke" { "hpke" } else { "ecdh" }
+        )
+    };
+    let blob = |file: &str, alg: &str| {
+        format!(
+            r#"{{"id": ["hex:{hex_a}", "blob"], "file": "{file}", "uri": "https://example.com/{file}",
+                "encryption": {{"content-alg": "{alg}", "recipients": [{{"key": "anchor-1.ecdh.pub.pem", "mode": "ecdh-es"}}]}}}}"#
+        )
+    };
+    let ta_len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let mut sizes = vec![1u64];
+    if big_mib > 1 {
+        sizes.push(big_mib);
+    }
+    for mib in &sizes {
+        std::fs::write(d.join(format!("blob{mib}.bin")), pattern(*mib << 20)).expect("blob");
+    }
+    write_text(d, "note.txt", "manifest-only install\n");
+    let mut cases = vec![
+        Case {
+            name: "ta-hpke".into(),
+            json: manifest(2, ta(&ta_v1, "A128GCM", "hpke")),
+            size: ta_len(&ta_v1),
+        },
+        Case {
+            name: "ta-ecdh".into(),
+            json: manifest(3, ta(&ta_v2, "A128GCM", "ecdh-es")),
+            size: ta_len(&ta_v2),
+        },
+    ];
+    let mut seq = 4;
+    for mib in &sizes {
+        for alg in ["A128GCM", "A128CTR"] {
+            cases.push(Case {
+                name: format!("blob{mib}-{}", &alg[4..].to_lowercase()),
+                json: manifest(seq, blob(&format!("blob{mib}.bin"), alg)),
+                size: mib << 20,
+            });
+            seq += 1;
+        }
+    }
+    cases.push(Case {
+        name: "manifest-only".into(),
+        json: manifest(
+            seq,
+            format!(r#"{{"id": ["hex:{hex_a}", "note"], "file": "note.txt"}}"#),
+        ),
+        size: 0,
+    });
+    let mut puts = Vec::new();
+    for c in &cases {
+        puts.extend(suit_tests::create_envelope(d, &c.name, &c.json));
+    }
+    write_text(d, "t.sh", TIMER);
+    puts.push(format!("{}=/up/t.sh", d.join("t.sh").display()));
+    puts.push(format!("{}=/up/A1.ta", ta_v1.display()));
+    puts.push(format!("{}=/up/A2.ta", ta_v2.display()));
+
+    let mut cmds = vec![
+        TMPFS.to_string(),
+        "suit-agent status >/dev/null".to_string(),
+    ];
+    // QEMU_BENCH_NO_TIMINGS=1: for an agent that predates `--timings` (a "before" run).
+    let timings = if std::env::var_os("QEMU_BENCH_NO_TIMINGS").is_some() {
+        ""
+    } else {
+        " --timings"
+    };
+    let install = |c: &Case| {
+        let payload_dir = if c.size > 0 {
+            format!(" --payload-dir /up/{}", c.name)
+        } else {
+            String::new()
+        };
+        format!(
+            "sh /up/t.sh {} suit-agent{timings} install /up/{}.suit{payload_dir}",
+            c.name, c.name
+        )
+    };
+    // The same plaintext TA through OP-TEE's own installer first (the TA store takes the
+    // same version twice, not a lower one), then through the update TA.
+    cmds.push("sh /up/t.sh xtest-install-A1 xtest --install-ta /up/A1.ta".into());
+    cmds.push(install(&cases[0]));
+    cmds.push("sh /up/t.sh xtest-install-A2 xtest --install-ta /up/A2.ta".into());
+    cmds.push(install(&cases[1]));
+    for c in &cases[2..] {
+        cmds.push(install(c));
+    }
+    for mode in ["GCM", "CTR"] {
+        cmds.push(format!(
+            "xtest --aes-perf -m {mode} -k 128 -d -s 1048576 -n 10 2>&1 | sed 's/^/AES-{mode} /'"
+        ));
+    }
+    cmds.push("xtest --hash-perf -a SHA256 -s 1048576 -n 10 2>&1 | sed 's/^/SHA256 /'".into());
+    cmds.push("xtest --asym-perf -a ECDSA_VERIFY -n 20 2>&1 | sed 's/^/ECDSA /'".into());
+    let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
+    let put_refs: Vec<&str> = puts.iter().map(String::as_str).collect();
+    let pristine = d.join("pristine.img");
+    std::fs::copy(&disk, &pristine).expect("copy disk");
+
+    println!("# qemu-bench: {} boot(s)\n", boots);
+    println!(
+        "update TA: {} bytes signed ({}); payload cases: {:?} MiB\n",
+        ta_len(&update_ta),
+        update_ta.display(),
+        sizes
+    );
+    for b in 1..=boots {
+        std::fs::copy(&pristine, &disk).expect("restore disk");
+        eprintln!("qemu-bench: measuring boot {b}/{boots}");
+        let run = boot(
+            Boot {
+                disk: Some(&disk),
+                puts: put_refs.clone(),
+                timeout_secs: Some(1800),
+                ..Default::default()
+            },
+            &refs,
+        );
+        report(b, &run, &cases, ta_len(&update_ta));
+    }
+}
+
+/// Deterministic filler (the content does not matter, only that it is not all zeros).
+fn pattern(len: u64) -> Vec<u8> {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// `KEY=value` from a line of words.
+fn field(line: &str, key: &str) -> Option<f64> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+}
+
+/// The `BENCH LABEL seconds=S` line for `label`.
+fn seconds(log: &str, label: &str) -> Option<f64> {
+    log.lines()
+        .find(|l| l.starts_with(&format!("BENCH {label} ")))
+        .and_then(|l| field(l, "seconds"))
+}
+
+/// Mean microseconds and MiB/s from an xtest perf line tagged `tag`.
+fn xtest_perf(log: &str, tag: &str) -> Option<(f64, f64)> {
+    let line = log
+        .lines()
+        .find(|l| l.starts_with(tag) && l.contains("mean="))?;
+    let mean = line
+        .split("mean=")
+        .nth(1)?
+        .split("us")
+        .next()?
+        .parse()
+        .ok()?;
+    let mibs = line
+        .rsplit('(')
+        .next()?
+        .split("MiB/s")
+        .next()?
+        .trim()
+        .parse()
+        .unwrap_or(0.0);
+    Some((mean, mibs))
+}
+
+fn report(b: usize, run: &GuestRun, cases: &[Case], ta_size: u64) {
+    let log = &run.normal_log;
+    let storage: Vec<&str> = run
+        .secure_log
+        .lines()
+        .filter_map(|l| l.split("[suit-ta] storage install ").nth(1))
+        .collect();
+    println!("## boot {b} (guest status {})\n", run.status);
+    println!(
+        "| case | payload | ours (s) | reference | ref (s) | ratio | connect | Begin | Envelope | Prepare | Payload | Finish | storage ops (install) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let aes = |m: &str| xtest_perf(log, &format!("AES-{m}"));
+    let sha = xtest_perf(log, "SHA256");
+    let ecdsa = xtest_perf(log, "ECDSA");
+    for (i, c) in cases.iter().enumerate() {
+        let ours = seconds(log, &c.name);
+        // The install's own lines: between its BENCH start (the command) and its BENCH line.
+        let section = run
+            .commands
+            .iter()
+            .find(|r| r.command.contains(&format!("t.sh {} ", c.name)))
+            .map(|r| r.output.as_str())
+            .unwrap_or("");
+        let t = |cmd: &str| {
+            section
+                .lines()
+                .find(|l| l.starts_with(&format!("timing {cmd} ")))
+                .and_then(|l| field(l, "seconds"))
+                .map_or("-".to_string(), |s| format!("{s:.2}"))
+        };
+        let (reference, ref_s) = match c.name.as_str() {
+            "ta-hpke" => ("xtest --install-ta", seconds(log, "xtest-install-A1")),
+            "ta-ecdh" => ("xtest --install-ta", seconds(log, "xtest-install-A2")),
+            "manifest-only" => (
+                "ECDSA verify (asym-perf mean)",
+                ecdsa.map(|(us, _)| us / 1e6),
+            ),
+            n => {
+                // OP-TEE's own decrypt then digest of the same bytes, at its measured rates.
+                let mode = if n.ends_with("gcm") { "GCM" } else { "CTR" };
+                let mib = c.size as f64 / (1 << 20) as f64;
+                let r = match (aes(mode), sha) {
+                    (Some((_, a)), Some((_, h))) if a > 0.0 && h > 0.0 => Some(mib / a + mib / h),
+                    _ => None,
+                };
+                (
+                    if mode == "GCM" {
+                        "aes-perf GCM + hash-perf SHA256"
+                    } else {
+                        "aes-perf CTR + hash-perf SHA256"
+                    },
+                    r,
+                )
+            }
+        };
+        let fmt = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{s:.2}"));
+        let ratio = match (ours, ref_s) {
+            (Some(o), Some(r)) if r > 0.0 => format!("{:.1}x", o / r),
+            _ => "-".into(),
+        };
+        println!(
+            "| {} | {} B | {} | {reference} | {} | {ratio} | {} | {} | {} | {} | {} | {} | {} |",
+            c.name,
+            c.size,
+            fmt(ours),
+            fmt(ref_s),
+            t("connect"),
+            t("InstallBegin"),
+            t("InstallEnvelope"),
+            t("InstallPrepare"),
+            t("InstallPayload"),
+            t("InstallFinish"),
+            storage.get(i).copied().unwrap_or("-")
+        );
+    }
+    println!(
+        "\nOP-TEE references: AES-128-GCM decrypt {} MiB/s, AES-128-CTR decrypt {} MiB/s, SHA-256 {} MiB/s (1 MiB buffers), ECDSA verify {} µs mean.",
+        aes("GCM").map_or("-".into(), |v| format!("{:.1}", v.1)),
+        aes("CTR").map_or("-".into(), |v| format!("{:.1}", v.1)),
+        sha.map_or("-".into(), |v| format!("{:.1}", v.1)),
+        ecdsa.map_or("-".into(), |v| format!("{:.0}", v.0)),
+    );
+    println!("Update TA: {ta_size} bytes signed; peak TA heap: not measured (OP-TEE's libutee allocator exposes no statistics to the TA).\n");
+}
