@@ -878,7 +878,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 if let Some(path) = local_payload(payloads, payload_dir.as_deref(), uri)? {
                     // A local file is not a download: the cap only (a wrong size is the
                     // TA's to refuse, with its report).
-                    transport::poll::feed_file(&path, transport::Limit::new(max, None), sink)?;
+                    transport::feed_file(&path, transport::Limit::new(max, None), sink)?;
                     return Ok(true);
                 }
                 match (&network, transport::Location::parse(uri)) {

@@ -596,18 +596,59 @@ pub fn read_local(path: &Path, max: u64) -> Result<Vec<u8>, AgentError> {
 
 /// [`read_local`] with the reason of the limit in the error.
 pub fn read_limited(path: &Path, limit: Limit) -> Result<Vec<u8>, AgentError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
-    if meta.len() > limit.bytes {
+    let meta = std::fs::metadata(path).map_err(|e| file_error(path, &e))?;
+    check_file_len(path, meta.len(), limit)?;
+    std::fs::read(path).map_err(|e| file_error(path, &e))
+}
+
+/// Streams a local file into a sink in [`READ_BUF`] pieces, so the agent's memory does not
+/// grow with the payload. The length is checked against `limit` before anything is sent, and
+/// a file that changes size while being read is an error (the TA refuses a short payload
+/// anyway; a longer one must not be sent past what was announced).
+pub fn feed_file(path: &Path, limit: Limit, sink: &mut dyn Sink) -> Result<(), AgentError> {
+    let mut file = std::fs::File::open(path).map_err(|e| file_error(path, &e))?;
+    let len = file.metadata().map_err(|e| file_error(path, &e))?.len();
+    check_file_len(path, len, limit)?;
+    sink.begin(Some(len))?;
+    let mut buf = vec![0u8; READ_BUF];
+    let mut read = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(file_error(path, &e)),
+        };
+        read += n as u64;
+        if read > len {
+            break;
+        }
+        sink.write(&buf[..n])?;
+    }
+    if read != len {
+        return Err(AgentError::File(format!(
+            "{}: changed size while being read ({len} bytes announced to the TA)",
+            path.display()
+        )));
+    }
+    sink.finish()
+}
+
+fn file_error(path: &Path, e: &std::io::Error) -> AgentError {
+    AgentError::File(format!("{}: {e}", path.display()))
+}
+
+fn check_file_len(path: &Path, len: u64, limit: Limit) -> Result<(), AgentError> {
+    if len > limit.bytes {
         return Err(AgentError::File(format!(
             "{}: {} bytes, more than the {} allowed ({}); nothing was sent to the TA",
             path.display(),
-            meta.len(),
+            len,
             limit.bytes,
             limit.why()
         )));
     }
-    std::fs::read(path).map_err(|e| AgentError::File(format!("{}: {e}", path.display())))
+    Ok(())
 }
 
 /// Joins a firmware server's base URL and a relative path.
@@ -622,6 +663,68 @@ pub fn join(base: &str, path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records what a sink is given, to see the shape of a transfer.
+    #[derive(Default)]
+    struct Recorder {
+        total: Option<u64>,
+        writes: Vec<usize>,
+        data: Vec<u8>,
+        finished: bool,
+    }
+
+    impl Sink for Recorder {
+        fn begin(&mut self, total: Option<u64>) -> Result<(), AgentError> {
+            self.total = total;
+            Ok(())
+        }
+        fn write(&mut self, data: &[u8]) -> Result<(), AgentError> {
+            self.writes.push(data.len());
+            self.data.extend_from_slice(data);
+            Ok(())
+        }
+        fn position(&self) -> u64 {
+            self.data.len() as u64
+        }
+        fn finish(&mut self) -> Result<(), AgentError> {
+            self.finished = true;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn local_files_are_streamed_in_bounded_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("payload");
+        let content: Vec<u8> = (0..(3 * READ_BUF + 123)).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let mut sink = Recorder::default();
+        feed_file(&path, Limit::new(1 << 20, None), &mut sink).unwrap();
+        assert_eq!(sink.total, Some(content.len() as u64));
+        assert!(sink.writes.len() >= 4, "{:?}", sink.writes);
+        assert!(
+            sink.writes.iter().all(|&n| n <= READ_BUF),
+            "{:?}",
+            sink.writes
+        );
+        assert_eq!(sink.data, content);
+        assert!(sink.finished);
+    }
+
+    #[test]
+    fn local_files_over_the_limit_are_refused_before_anything_is_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("payload");
+        std::fs::write(&path, vec![7u8; 1001]).unwrap();
+        let mut sink = Recorder::default();
+        let err = feed_file(&path, Limit::new(4096, Some(1000)), &mut sink).unwrap_err();
+        assert!(
+            err.to_string().contains("authenticated image size"),
+            "{err}"
+        );
+        assert_eq!(sink.total, None);
+        assert!(sink.writes.is_empty() && !sink.finished);
+    }
 
     #[test]
     fn content_range_is_parsed_strictly() {

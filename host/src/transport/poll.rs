@@ -92,14 +92,6 @@ pub fn envelope_url(tee: &mut dyn Transport, base: &str) -> Result<String, Agent
     ))
 }
 
-/// Feeds a local file into a sink (payloads given as files or `file://` URIs).
-pub fn feed_file(path: &Path, limit: Limit, sink: &mut dyn Sink) -> Result<(), AgentError> {
-    let data = super::read_limited(path, limit)?;
-    sink.begin(Some(data.len() as u64))?;
-    sink.write(&data)?;
-    sink.finish()
-}
-
 /// Fetches a payload URI the TA named over the network. `poll` reads no local files: an
 /// envelope from a server names network resources only (`install` resolves files itself).
 /// `authenticated`: the TA's size bound for this URI (the manifest's image size), if any.
