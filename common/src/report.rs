@@ -736,6 +736,7 @@ impl Report {
 
 /// Why a report could not be built, signed, verified or decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReportError {
     /// Not the structure the draft defines; names the element.
     Malformed(&'static str),
@@ -760,6 +761,15 @@ impl fmt::Display for ReportError {
             ReportError::BadSignature => f.write_str("report signature does not verify"),
             ReportError::Encrypted => f.write_str("encrypted reports are not supported"),
             ReportError::SigningFailed => f.write_str("signing the report failed"),
+        }
+    }
+}
+
+impl core::error::Error for ReportError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            ReportError::Cose(e) => Some(e),
+            _ => None,
         }
     }
 }

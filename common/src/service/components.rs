@@ -29,6 +29,7 @@ pub enum Kind {
 
 /// Why a component identifier is unusable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KindError {
     /// An `['ree', ...]` path segment is empty, `.`/`..`, contains `/` or NUL, or is not UTF-8.
     BadReePath,
@@ -67,6 +68,19 @@ pub fn classify(id: &ComponentId) -> Result<Kind, KindError> {
     }
 }
 
+impl core::fmt::Display for KindError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            KindError::BadReePath => f.write_str(
+                "a normal-world path segment is empty, '.' or '..', contains '/', '\\' or NUL, \
+                 or is not UTF-8",
+            ),
+        }
+    }
+}
+
+impl core::error::Error for KindError {}
+
 /// What an OP-TEE signed TA header says (`shdr` + `shdr_bootstrap_ta`). OP-TEE checks the
 /// signature itself when installing; the TA reads the header to bind the image to the
 /// manifest's component (UUID) and to refuse downgrades before handing it over.
@@ -78,6 +92,7 @@ pub struct TaHeader {
 
 /// Why a payload is not an acceptable TA image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TaImageError {
     Truncated,
     BadMagic,
@@ -104,6 +119,8 @@ impl core::fmt::Display for TaImageError {
         }
     }
 }
+
+impl core::error::Error for TaImageError {}
 
 const SHDR_MAGIC: u32 = 0x4f54_5348;
 const SHDR_SIZE: usize = 20;

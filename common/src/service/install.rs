@@ -47,6 +47,7 @@ const MAX_SERIAL: usize = 64;
 
 /// Where an install session is.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InstallError {
     /// The agent sent the steps out of order or inconsistent offsets/lengths.
     Sequence(&'static str),
@@ -56,6 +57,30 @@ pub enum InstallError {
     Store(StoreError),
     /// The engine refused; the text says what and where (no secrets).
     Refused(String),
+}
+
+/// The words of the TA's refusal (kind aside, see `service::Refuse`).
+impl core::fmt::Display for InstallError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            InstallError::Sequence(what) => write!(f, "install steps out of order: {what}"),
+            InstallError::TooLarge(what) => write!(f, "{what} exceeds the TA's limit"),
+            InstallError::UnexpectedPayload => {
+                f.write_str("payload not referenced by the authenticated manifest")
+            }
+            InstallError::Store(e) => write!(f, "secure storage: {e}"),
+            InstallError::Refused(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl core::error::Error for InstallError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            InstallError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 struct Payload {
@@ -472,7 +497,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             if let Some(floor) = next.sequence_number(&unlinked_key(&component)) {
                 if self.staged_by_sequence(&component, floor) <= floor {
                     return Err(self.refuse(format!(
-                        "Rollback of component {component:?}: it was removed by a manifest with sequence number {floor}; only a newer one may install it again"
+                        "Rollback of component {component}: it was removed by a manifest with sequence number {floor}; only a newer one may install it again"
                     )));
                 }
             }
@@ -484,7 +509,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                         && current.digest.as_slice() != digest.as_slice())
                 {
                     return Err(self.refuse(format!(
-                        "Rollback of component {component:?}: sequence number {by} is not greater than {}, that of the manifest that installed its current content",
+                        "Rollback of component {component}: sequence number {by} is not greater than {}, that of the manifest that installed its current content",
                         current.sequence_number
                     )));
                 }
@@ -492,7 +517,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             match components::classify(&component) {
                 Err(_) => {
                     return Err(
-                        self.refuse(format!("component {component:?} is not a valid REE path"))
+                        self.refuse(format!("component {component} is not a valid REE path"))
                     )
                 }
                 Ok(Kind::TrustedApp { uuid }) => {
@@ -513,7 +538,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                         Ok(h) => h,
                         Err(e) => {
                             return Err(self.refuse(format!(
-                                "payload for {component:?} is not a signed TA image: {e}"
+                                "payload for {component} is not a signed TA image: {e}"
                             )))
                         }
                     };
@@ -815,7 +840,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
     /// no removal step the TA could approve). Removing what is not installed does nothing.
     fn unlink(&mut self, component: &ComponentId) -> Result<(), PlatformError> {
         match components::classify(component) {
-            Err(_) => Err(self.refuse(format!("component {component:?} is not a valid REE path"))),
+            Err(_) => Err(self.refuse(format!("component {component} is not a valid REE path"))),
             Ok(Kind::TrustedApp { uuid }) => Err(self.refuse(format!(
                 "unlink of TA {}: removing a TA is not supported (OP-TEE offers no removal from its TA store)",
                 components::uuid_string(&uuid)

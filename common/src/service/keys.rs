@@ -100,6 +100,7 @@ pub struct DeviceKeyPair {
 
 /// Failures of the key store. Never carries key bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeyStoreError {
     Store(StoreError),
     /// The stored key object does not decode: refuse to silently make a new key.

@@ -176,19 +176,16 @@ impl From<KeyStoreError> for Refuse {
 
 impl From<InstallError> for Refuse {
     fn from(e: InstallError) -> Self {
+        let kind = match &e {
+            InstallError::Refused(_) => "manifest",
+            InstallError::Sequence(_) => "sequence",
+            InstallError::TooLarge(_) => "too-large",
+            InstallError::UnexpectedPayload => "payload",
+            InstallError::Store(_) => "storage",
+        };
         match e {
-            InstallError::Refused(reason) => Refuse::new("manifest", reason),
-            InstallError::Sequence(what) => {
-                Refuse::new("sequence", format!("install steps out of order: {what}"))
-            }
-            InstallError::TooLarge(what) => {
-                Refuse::new("too-large", format!("{what} exceeds the TA's limit"))
-            }
-            InstallError::UnexpectedPayload => Refuse::new(
-                "payload",
-                "payload not referenced by the authenticated manifest",
-            ),
-            InstallError::Store(e) => Refuse::new("storage", format!("secure storage: {e}")),
+            InstallError::Refused(reason) => Refuse::new(kind, reason),
+            other => Refuse::new(kind, other.to_string()),
         }
     }
 }
@@ -730,7 +727,7 @@ fn check_chunk(data: &[u8]) -> Result<(), Refuse> {
 }
 
 fn show(id: &ComponentId) -> String {
-    format!("{id:?}")
+    format!("{id}")
 }
 
 fn role_name(r: RoleRecord) -> &'static str {

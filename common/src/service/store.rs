@@ -15,6 +15,7 @@ pub const MAX_OBJECT_ID: usize = 64;
 
 /// A storage failure. Carries no object content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The storage refused or failed (GP result code or errno where known).
     Io(u32),

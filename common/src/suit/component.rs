@@ -83,6 +83,13 @@ pub fn push_header(out: &mut Vec<u8>, major: u8, value: u64) {
     }
 }
 
+/// The same text as `Debug` (CBOR diagnostic notation, text segments quoted), for messages.
+impl fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
 impl fmt::Debug for ComponentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[")?;
