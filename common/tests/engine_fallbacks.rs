@@ -2,7 +2,14 @@
 //! bytes than its buffer holds used to read as the end of the data (an empty or short payload
 //! could then be committed, an image-match hashed the wrong bytes); now the engine refuses
 //! with `PlatformError::BadLength`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 
 mod support;
 
@@ -167,7 +174,10 @@ fn fetch_read_beyond_the_buffer_is_a_platform_error_not_the_end_of_the_payload()
     let mut lying = device(true);
     let e = run(install, &mut lying).unwrap_err();
     assert!(e.to_string().contains("more bytes than its buffer"), "{e}");
-    assert_eq!(kind(e), CommandErrorKind::Platform(PlatformError::BadLength));
+    assert_eq!(
+        kind(e),
+        CommandErrorKind::Platform(PlatformError::BadLength)
+    );
     assert!(lying.inner.installed.is_empty(), "nothing may be committed");
 }
 
@@ -176,12 +186,7 @@ fn component_read_beyond_the_buffer_fails_image_match_with_a_platform_error() {
     const CONTENT: &[u8] = b"installed image";
     // image-match on the installed content: the old engine hashed nothing for the lying
     // read and reported a plain condition failure, hiding the platform bug.
-    let install = vec![
-        int(20),
-        map(vec![(3, digest(CONTENT))]),
-        int(3),
-        int(15),
-    ];
+    let install = vec![int(20), map(vec![(3, digest(CONTENT))]), int(3), int(15)];
     let device = |lie| {
         let mut inner = RecordingPlatform::spec_device();
         inner.installed.insert(cid(&[b"a"]), CONTENT.to_vec());
@@ -189,5 +194,8 @@ fn component_read_beyond_the_buffer_fails_image_match_with_a_platform_error() {
     };
     run(install.clone(), &mut device(false)).unwrap();
     let e = run(install, &mut device(true)).unwrap_err();
-    assert_eq!(kind(e), CommandErrorKind::Platform(PlatformError::BadLength));
+    assert_eq!(
+        kind(e),
+        CommandErrorKind::Platform(PlatformError::BadLength)
+    );
 }

@@ -126,13 +126,19 @@ const SHDR_MAGIC: u32 = 0x4f54_5348;
 const SHDR_SIZE: usize = 20;
 
 fn u32_le(b: &[u8], at: usize) -> Result<u32, TaImageError> {
-    let s = b.get(at..at + 4).ok_or(TaImageError::Truncated)?;
-    Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    let s = b
+        .get(at..at.saturating_add(4))
+        .and_then(|s| <[u8; 4]>::try_from(s).ok())
+        .ok_or(TaImageError::Truncated)?;
+    Ok(u32::from_le_bytes(s))
 }
 
 fn u16_le(b: &[u8], at: usize) -> Result<u16, TaImageError> {
-    let s = b.get(at..at + 2).ok_or(TaImageError::Truncated)?;
-    Ok(u16::from_le_bytes([s[0], s[1]]))
+    let s = b
+        .get(at..at.saturating_add(2))
+        .and_then(|s| <[u8; 2]>::try_from(s).ok())
+        .ok_or(TaImageError::Truncated)?;
+    Ok(u16::from_le_bytes(s))
 }
 
 /// Parses the header of a signed TA image (as `sign_encrypt.py sign-enc` writes it).
@@ -180,9 +186,9 @@ pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
         return None;
     }
     let mut out = [0u8; 16];
-    for (i, pair) in hex.chunks(2).enumerate() {
+    for (o, pair) in out.iter_mut().zip(hex.chunks(2)) {
         let text = core::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(text, 16).ok()?;
+        *o = u8::from_str_radix(text, 16).ok()?;
     }
     Some(out)
 }

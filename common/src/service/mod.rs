@@ -137,11 +137,11 @@ impl Reply {
 
     fn sized(status: Status, body: Vec<u8>) -> Self {
         if body.len() > MAX_RESPONSE {
-            return Self::bare(Status::ResponseTooLarge, body.len() as u32);
+            return Self::bare(Status::ResponseTooLarge, saturating_u32(body.len()));
         }
         Reply {
             status,
-            detail: body.len() as u32,
+            detail: saturating_u32(body.len()),
             body,
         }
     }
@@ -245,7 +245,7 @@ impl<B: Backend> Service<B> {
             return Reply::bare(Status::VersionMismatch, PROTOCOL_VERSION);
         }
         if request.len() > MAX_REQUEST {
-            return Reply::bare(Status::RequestTooLarge, MAX_REQUEST as u32);
+            return Reply::bare(Status::RequestTooLarge, saturating_u32(MAX_REQUEST));
         }
         let command = match Command::try_from(command) {
             Ok(c) => c,
@@ -344,8 +344,8 @@ impl<B: Backend> Service<B> {
         match State::load(&self.backend) {
             Ok(state) => {
                 service.provisioning_counter = state.provisioning_counter;
-                service.anchors = state.anchors.len() as u32;
-                service.installed_components = state.components.len() as u32;
+                service.anchors = saturating_u32(state.anchors.len());
+                service.installed_components = saturating_u32(state.components.len());
                 service.components = state
                     .components
                     .iter()
@@ -724,6 +724,13 @@ fn check_chunk(data: &[u8]) -> Result<(), Refuse> {
         ));
     }
     Ok(())
+}
+
+/// A length or count for the wire's u32 fields. Every one reported is bounded far below
+/// `u32::MAX` (MAX_RESPONSE, MAX_REQUEST, the state's anchor and component limits), so
+/// saturating never changes a value; it only spares a cast that could truncate.
+fn saturating_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 fn show(id: &ComponentId) -> String {

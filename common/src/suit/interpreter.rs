@@ -813,6 +813,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 self.params.len() - 1
             }
         };
+        // In bounds: a position just found, or the index of the entry just pushed.
+        #[allow(clippy::indexing_slicing)]
         &mut self.params[pos].1
     }
 
