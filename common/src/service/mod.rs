@@ -675,7 +675,9 @@ impl<B: Backend> Service<B> {
         }
         // Leave room for the response's framing inside MAX_RESPONSE.
         let chunk = (MAX_RESPONSE - 1024) as u64;
-        let len = usize::try_from((record.size - r.offset).min(chunk)).unwrap_or(0);
+        // At most `chunk`, so it fits; an error rather than an empty read (which means the end).
+        let len = usize::try_from((record.size - r.offset).min(chunk))
+            .map_err(|_| Refuse::new("too-large", "chunk length does not fit this device"))?;
         let mut data = alloc::vec![0u8; len];
         let n = self
             .backend
