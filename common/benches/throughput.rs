@@ -4,6 +4,14 @@
 //! heap of a streaming vs a one-shot decrypt (counting global allocator).
 //!
 //! `cargo bench -p suit-common --bench throughput [-- --quick]` prints Markdown tables.
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;

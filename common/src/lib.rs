@@ -5,6 +5,8 @@
 //! and on the host. Modules follow the pipeline a manifest takes.
 #![no_std]
 #![forbid(unsafe_code)]
+// Unit tests may cast freely (clippy.toml already lets them unwrap, panic and index).
+#![cfg_attr(test, allow(clippy::cast_possible_truncation))]
 
 extern crate alloc;
 #[cfg(test)]

@@ -736,6 +736,7 @@ impl Report {
 
 /// Why a report could not be built, signed, verified or decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReportError {
     /// Not the structure the draft defines; names the element.
     Malformed(&'static str),
@@ -760,6 +761,15 @@ impl fmt::Display for ReportError {
             ReportError::BadSignature => f.write_str("report signature does not verify"),
             ReportError::Encrypted => f.write_str("encrypted reports are not supported"),
             ReportError::SigningFailed => f.write_str("signing the report failed"),
+        }
+    }
+}
+
+impl core::error::Error for ReportError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            ReportError::Cose(e) => Some(e),
+            _ => None,
         }
     }
 }
@@ -1368,22 +1378,7 @@ struct Enc(Vec<u8>);
 
 impl Enc {
     fn head(&mut self, major: u8, n: u64) {
-        let m = major << 5;
-        if n < 24 {
-            self.0.push(m | n as u8);
-        } else if n <= 0xff {
-            self.0.push(m | 24);
-            self.0.push(n as u8);
-        } else if n <= 0xffff {
-            self.0.push(m | 25);
-            self.0.extend_from_slice(&(n as u16).to_be_bytes());
-        } else if n <= 0xffff_ffff {
-            self.0.push(m | 26);
-            self.0.extend_from_slice(&(n as u32).to_be_bytes());
-        } else {
-            self.0.push(m | 27);
-            self.0.extend_from_slice(&n.to_be_bytes());
-        }
+        crate::suit::component::push_header(&mut self.0, major, n);
     }
     fn uint(&mut self, n: u64) {
         self.head(0, n);
@@ -1433,7 +1428,7 @@ impl Enc {
             return Err(ReportError::TooLarge("properties"));
         }
         for (i, (k, _)) in props.iter().enumerate() {
-            if props[..i].iter().any(|(k2, _)| k2 == k) {
+            if props.iter().take(i).any(|(k2, _)| k2 == k) {
                 return Err(ReportError::Malformed("duplicate property"));
             }
         }

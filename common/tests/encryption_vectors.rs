@@ -1,6 +1,14 @@
 //! SUIT firmware encryption vectors (suit-wg/suit-firmware-encryption examples): every
 //! SUIT_Encryption_Info + ciphertext pair decrypts, one-shot and streamed, and every kind of
 //! tampering is refused with its precise error.
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 
 use suit_common::encryption::algorithms::{ContentAlgorithm, SUIT_KDF_OTHER};
 use suit_common::encryption::recipient::ecdh_es::KdfContext;

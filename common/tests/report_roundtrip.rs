@@ -1,6 +1,14 @@
 //! SUIT reports (draft-ietf-suit-report-18): building from engine records by reporting policy,
 //! encoding, signing as COSE_Sign1 (ESP256, attached payload), verifying and decoding; the
 //! failure path; and real engine runs over the manifest-spec examples.
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 
 mod support;
 

@@ -18,6 +18,7 @@ pub trait Transport {
 
 /// Everything that can go wrong between the agent and the TA, in words an operator can act on.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum AgentError {
     #[error("no TEE device at {0}: is the OP-TEE driver loaded (modprobe optee) and tee-supplicant running?")]
     NoTeeDevice(String),

@@ -111,6 +111,8 @@ impl fmt::Display for PersoError {
     }
 }
 
+impl core::error::Error for PersoError {}
+
 /// Fetches the personalization data the update TA holds for the calling TA.
 ///
 /// Opens a session to the update TA, invokes [`Command::PersonalizationGet`], closes the

@@ -65,7 +65,10 @@ fn invoke_command(
     let service = session.service.as_mut().ok_or(ErrorKind::BadState)?;
     // Bound before copying; then parse only the TA-owned copy, never shared memory.
     let reply = if request.buffer_len() > MAX_REQUEST {
-        Reply::bare(Status::RequestTooLarge, MAX_REQUEST as u32)
+        Reply::bare(
+            Status::RequestTooLarge,
+            u32::try_from(MAX_REQUEST).unwrap_or(u32::MAX),
+        )
     } else {
         // Wiped after use: requests can carry imported device keys or plaintext data.
         let copy = zeroize::Zeroizing::new(request.read_to_vec());
@@ -86,7 +89,11 @@ fn invoke_command(
         reply
     };
     let (status, detail) = if reply.body.len() > response.buffer_len() {
-        (Status::ResponseTooLarge, reply.body.len() as u32)
+        // Saturating: the length is only reported, and bodies are bounded by MAX_RESPONSE.
+        (
+            Status::ResponseTooLarge,
+            u32::try_from(reply.body.len()).unwrap_or(u32::MAX),
+        )
     } else {
         response.set_output(&reply.body)?;
         (reply.status, reply.detail)

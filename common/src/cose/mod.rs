@@ -68,6 +68,7 @@ impl Algorithm {
 
 /// Why a COSE structure or key was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CoseError {
     /// Not well-formed CBOR or not the COSE structure it claims to be.
     Malformed,

@@ -228,7 +228,14 @@ impl fmt::Display for KeyError {
     }
 }
 
-impl core::error::Error for DecryptError {}
+impl core::error::Error for DecryptError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::DeviceKey(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 impl core::error::Error for KeyError {}
 
 /// Why a payload could not be encrypted (author side).

@@ -29,6 +29,7 @@ pub enum Kind {
 
 /// Why a component identifier is unusable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KindError {
     /// An `['ree', ...]` path segment is empty, `.`/`..`, contains `/` or NUL, or is not UTF-8.
     BadReePath,
@@ -67,6 +68,19 @@ pub fn classify(id: &ComponentId) -> Result<Kind, KindError> {
     }
 }
 
+impl core::fmt::Display for KindError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            KindError::BadReePath => f.write_str(
+                "a normal-world path segment is empty, '.' or '..', contains '/', '\\' or NUL, \
+                 or is not UTF-8",
+            ),
+        }
+    }
+}
+
+impl core::error::Error for KindError {}
+
 /// What an OP-TEE signed TA header says (`shdr` + `shdr_bootstrap_ta`). OP-TEE checks the
 /// signature itself when installing; the TA reads the header to bind the image to the
 /// manifest's component (UUID) and to refuse downgrades before handing it over.
@@ -78,6 +92,7 @@ pub struct TaHeader {
 
 /// Why a payload is not an acceptable TA image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TaImageError {
     Truncated,
     BadMagic,
@@ -105,17 +120,25 @@ impl core::fmt::Display for TaImageError {
     }
 }
 
+impl core::error::Error for TaImageError {}
+
 const SHDR_MAGIC: u32 = 0x4f54_5348;
 const SHDR_SIZE: usize = 20;
 
 fn u32_le(b: &[u8], at: usize) -> Result<u32, TaImageError> {
-    let s = b.get(at..at + 4).ok_or(TaImageError::Truncated)?;
-    Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    let s = b
+        .get(at..at.saturating_add(4))
+        .and_then(|s| <[u8; 4]>::try_from(s).ok())
+        .ok_or(TaImageError::Truncated)?;
+    Ok(u32::from_le_bytes(s))
 }
 
 fn u16_le(b: &[u8], at: usize) -> Result<u16, TaImageError> {
-    let s = b.get(at..at + 2).ok_or(TaImageError::Truncated)?;
-    Ok(u16::from_le_bytes([s[0], s[1]]))
+    let s = b
+        .get(at..at.saturating_add(2))
+        .and_then(|s| <[u8; 2]>::try_from(s).ok())
+        .ok_or(TaImageError::Truncated)?;
+    Ok(u16::from_le_bytes(s))
 }
 
 /// Parses the header of a signed TA image (as `sign_encrypt.py sign-enc` writes it).
@@ -163,9 +186,9 @@ pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
         return None;
     }
     let mut out = [0u8; 16];
-    for (i, pair) in hex.chunks(2).enumerate() {
+    for (o, pair) in out.iter_mut().zip(hex.chunks(2)) {
         let text = core::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(text, 16).ok()?;
+        *o = u8::from_str_radix(text, 16).ok()?;
     }
     Some(out)
 }

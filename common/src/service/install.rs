@@ -47,6 +47,7 @@ const MAX_SERIAL: usize = 64;
 
 /// Where an install session is.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InstallError {
     /// The agent sent the steps out of order or inconsistent offsets/lengths.
     Sequence(&'static str),
@@ -56,6 +57,30 @@ pub enum InstallError {
     Store(StoreError),
     /// The engine refused; the text says what and where (no secrets).
     Refused(String),
+}
+
+/// The words of the TA's refusal (kind aside, see `service::Refuse`).
+impl core::fmt::Display for InstallError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            InstallError::Sequence(what) => write!(f, "install steps out of order: {what}"),
+            InstallError::TooLarge(what) => write!(f, "{what} exceeds the TA's limit"),
+            InstallError::UnexpectedPayload => {
+                f.write_str("payload not referenced by the authenticated manifest")
+            }
+            InstallError::Store(e) => write!(f, "secure storage: {e}"),
+            InstallError::Refused(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl core::error::Error for InstallError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            InstallError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 struct Payload {
@@ -466,25 +491,32 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     {
         let mut tas = Vec::new();
         for i in 0..self.staged.len() {
-            let (component, len) = (self.staged[i].component.clone(), self.staged[i].len);
+            let staged = self.staged.get(i).ok_or(PlatformError::NotFound)?;
+            let (component, len) = (staged.component.clone(), staged.len);
             // Per-component rollback, again at the last moment: only a newer manifest, or the
             // same one re-run as a dependency with identical content, may replace content.
             if let Some(floor) = next.sequence_number(&unlinked_key(&component)) {
                 if self.staged_by_sequence(&component, floor) <= floor {
                     return Err(self.refuse(format!(
-                        "Rollback of component {component:?}: it was removed by a manifest with sequence number {floor}; only a newer one may install it again"
+                        "Rollback of component {component}: it was removed by a manifest with sequence number {floor}; only a newer one may install it again"
                     )));
                 }
             }
             if let Some(current) = next.component(&component) {
                 let by = self.staged_by_sequence(&component, current.sequence_number);
-                let digest = self.staged[i].hasher.clone().finalize();
+                let digest = self
+                    .staged
+                    .get(i)
+                    .ok_or(PlatformError::NotFound)?
+                    .hasher
+                    .clone()
+                    .finalize();
                 if by < current.sequence_number
                     || (by == current.sequence_number
                         && current.digest.as_slice() != digest.as_slice())
                 {
                     return Err(self.refuse(format!(
-                        "Rollback of component {component:?}: sequence number {by} is not greater than {}, that of the manifest that installed its current content",
+                        "Rollback of component {component}: sequence number {by} is not greater than {}, that of the manifest that installed its current content",
                         current.sequence_number
                     )));
                 }
@@ -492,7 +524,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             match components::classify(&component) {
                 Err(_) => {
                     return Err(
-                        self.refuse(format!("component {component:?} is not a valid REE path"))
+                        self.refuse(format!("component {component} is not a valid REE path"))
                     )
                 }
                 Ok(Kind::TrustedApp { uuid }) => {
@@ -513,7 +545,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                         Ok(h) => h,
                         Err(e) => {
                             return Err(self.refuse(format!(
-                                "payload for {component:?} is not a signed TA image: {e}"
+                                "payload for {component} is not a signed TA image: {e}"
                             )))
                         }
                     };
@@ -547,12 +579,13 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     }
 
     fn read_staged(&mut self, i: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, PlatformError> {
-        let object = self.staged[i].stored().unwrap_or_default();
-        let len = usize::try_from(self.staged[i].len).map_err(|_| PlatformError::NoSpace)?;
+        let staged = self.staged.get(i).ok_or(PlatformError::NotFound)?;
+        let object = staged.stored().ok_or(PlatformError::NotFound)?;
+        let len = usize::try_from(staged.len).map_err(|_| PlatformError::NoSpace)?;
         let mut image = super::store::zeroed(len).map_err(Self::io)?;
         let mut at = 0;
-        while at < image.len() {
-            match self.store.read_at(object, at as u64, &mut image[at..]) {
+        while let Some(rest) = image.get_mut(at..).filter(|r| !r.is_empty()) {
+            match self.store.read_at(object, at as u64, rest) {
                 Ok(0) => return Err(PlatformError::Io),
                 Ok(n) => at += n,
                 Err(e) => return Err(Self::io(e)),
@@ -564,15 +597,16 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     /// Gives staged component `i` its own object (named in the journal first), copying the
     /// mirrored payload bytes into it if it had none.
     fn materialize(&mut self, i: usize) -> Result<(), PlatformError> {
-        if self.staged[i].created {
+        let staged = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
+        if staged.created {
             return Ok(());
         }
-        let object = self.staged[i].object.clone();
+        let object = staged.object.clone();
         self.journal.note(self.store, &object).map_err(Self::io)?;
         self.store.put(&object, &[]).map_err(Self::io)?;
-        self.staged[i].created = true;
-        if let Some(source) = self.staged[i].mirror.take() {
-            let len = self.staged[i].len;
+        staged.created = true;
+        if let Some(source) = staged.mirror.take() {
+            let len = staged.len;
             let mut buf =
                 super::store::zeroed(crate::suit::platform::CHUNK_LEN).map_err(Self::io)?;
             let mut at = 0u64;
@@ -582,12 +616,13 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                     .min(buf.len());
                 let n = self
                     .store
-                    .read_at(&source, at, &mut buf[..want])
+                    .read_at(&source, at, buf.get_mut(..want).ok_or(PlatformError::Io)?)
                     .map_err(Self::io)?;
                 if n == 0 {
                     return Err(PlatformError::Io);
                 }
-                self.store.append(&object, &buf[..n]).map_err(Self::io)?;
+                let read = buf.get(..n).ok_or(PlatformError::BadLength)?;
+                self.store.append(&object, read).map_err(Self::io)?;
                 at += n as u64;
             }
         }
@@ -701,7 +736,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             l.fresh = false;
             f
         });
-        let s = &self.staged[i];
+        let s = self.staged.get(i).ok_or(PlatformError::NotFound)?;
         // The same bytes at the same offset of the payload object the fetch just read:
         // that object already holds them.
         let mirrors = fresh
@@ -714,15 +749,19 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             });
         if mirrors {
             let object = self.last_fetch.as_ref().map(|l| l.object.clone());
-            let s = &mut self.staged[i];
+            let s = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
             s.mirror = object;
             s.len += data.len() as u64;
         } else {
             self.materialize(i)?;
-            let s = &mut self.staged[i];
+            let s = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
             s.len = self.store.append(&s.object, data).map_err(Self::io)?;
         }
-        self.staged[i].hasher.update(data);
+        self.staged
+            .get_mut(i)
+            .ok_or(PlatformError::NotFound)?
+            .hasher
+            .update(data);
         Ok(())
     }
 
@@ -815,7 +854,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
     /// no removal step the TA could approve). Removing what is not installed does nothing.
     fn unlink(&mut self, component: &ComponentId) -> Result<(), PlatformError> {
         match components::classify(component) {
-            Err(_) => Err(self.refuse(format!("component {component:?} is not a valid REE path"))),
+            Err(_) => Err(self.refuse(format!("component {component} is not a valid REE path"))),
             Ok(Kind::TrustedApp { uuid }) => Err(self.refuse(format!(
                 "unlink of TA {}: removing a TA is not supported (OP-TEE offers no removal from its TA store)",
                 components::uuid_string(&uuid)
@@ -847,7 +886,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         self.ree_paths.clear();
         // Every component needs an object to name in the state; empty ones get theirs now.
         for i in 0..self.staged.len() {
-            if self.staged[i].stored().is_none() {
+            if self.staged.get(i).is_some_and(|s| s.stored().is_none()) {
                 self.materialize(i)?;
             }
         }
@@ -918,7 +957,12 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             // OP-TEE's TA store is outside our state and cannot be undone: record the whole
             // next state and the staged image (kept until installed) before touching it, so
             // a power cut from here on is rolled forward by `reconcile`.
-            let object: String = self.staged[*i].stored().unwrap_or_default().into();
+            let object: String = self
+                .staged
+                .get(*i)
+                .and_then(Staged::stored)
+                .ok_or(PlatformError::NotFound)?
+                .into();
             self.journal.pending = Some(PendingCommit {
                 state: next.clone(),
                 tas: alloc::vec![object],
@@ -1157,8 +1201,8 @@ fn read_object<S: SecureStore + ?Sized>(
     let len = usize::try_from(len).map_err(|_| StateError::Corrupt)?;
     let mut image = super::store::zeroed(len)?;
     let mut at = 0;
-    while at < image.len() {
-        match store.read_at(name, at as u64, &mut image[at..])? {
+    while let Some(rest) = image.get_mut(at..).filter(|r| !r.is_empty()) {
+        match store.read_at(name, at as u64, rest)? {
             0 => return Err(StateError::Corrupt),
             n => at += n,
         }

@@ -100,6 +100,7 @@ pub struct DeviceKeyPair {
 
 /// Failures of the key store. Never carries key bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeyStoreError {
     Store(StoreError),
     /// The stored key object does not decode: refuse to silently make a new key.
@@ -129,7 +130,7 @@ pub struct PublicKeyInfo {
 /// Key id of a P-256 public key: the first 16 bytes of SHA-256 over its SEC1 point. Authors
 /// may put it in a recipient's `kid`; recipients without one are tried anyway.
 pub fn key_id(sec1: &[u8]) -> Vec<u8> {
-    Sha256::digest(sec1)[..16].to_vec()
+    Sha256::digest(sec1).iter().take(16).copied().collect()
 }
 
 /// The public half of `sk` with its key id.
@@ -221,7 +222,7 @@ impl DeviceKeyPair {
         env.fill(master.as_mut());
         env.fill(check.as_mut());
         // A stuck RNG (constant or repeating output) must not become the device's root secret.
-        if master.iter().all(|b| *b == master[0]) || *master == *check {
+        if master.iter().all(|b| Some(b) == master.first()) || *master == *check {
             return Err(KeyStoreError::Rng);
         }
         let pair = Self::from_master(master)?;

@@ -137,11 +137,11 @@ impl Reply {
 
     fn sized(status: Status, body: Vec<u8>) -> Self {
         if body.len() > MAX_RESPONSE {
-            return Self::bare(Status::ResponseTooLarge, body.len() as u32);
+            return Self::bare(Status::ResponseTooLarge, saturating_u32(body.len()));
         }
         Reply {
             status,
-            detail: body.len() as u32,
+            detail: saturating_u32(body.len()),
             body,
         }
     }
@@ -176,19 +176,16 @@ impl From<KeyStoreError> for Refuse {
 
 impl From<InstallError> for Refuse {
     fn from(e: InstallError) -> Self {
+        let kind = match &e {
+            InstallError::Refused(_) => "manifest",
+            InstallError::Sequence(_) => "sequence",
+            InstallError::TooLarge(_) => "too-large",
+            InstallError::UnexpectedPayload => "payload",
+            InstallError::Store(_) => "storage",
+        };
         match e {
-            InstallError::Refused(reason) => Refuse::new("manifest", reason),
-            InstallError::Sequence(what) => {
-                Refuse::new("sequence", format!("install steps out of order: {what}"))
-            }
-            InstallError::TooLarge(what) => {
-                Refuse::new("too-large", format!("{what} exceeds the TA's limit"))
-            }
-            InstallError::UnexpectedPayload => Refuse::new(
-                "payload",
-                "payload not referenced by the authenticated manifest",
-            ),
-            InstallError::Store(e) => Refuse::new("storage", format!("secure storage: {e}")),
+            InstallError::Refused(reason) => Refuse::new(kind, reason),
+            other => Refuse::new(kind, other.to_string()),
         }
     }
 }
@@ -248,7 +245,7 @@ impl<B: Backend> Service<B> {
             return Reply::bare(Status::VersionMismatch, PROTOCOL_VERSION);
         }
         if request.len() > MAX_REQUEST {
-            return Reply::bare(Status::RequestTooLarge, MAX_REQUEST as u32);
+            return Reply::bare(Status::RequestTooLarge, saturating_u32(MAX_REQUEST));
         }
         let command = match Command::try_from(command) {
             Ok(c) => c,
@@ -347,8 +344,8 @@ impl<B: Backend> Service<B> {
         match State::load(&self.backend) {
             Ok(state) => {
                 service.provisioning_counter = state.provisioning_counter;
-                service.anchors = state.anchors.len() as u32;
-                service.installed_components = state.components.len() as u32;
+                service.anchors = saturating_u32(state.anchors.len());
+                service.installed_components = saturating_u32(state.components.len());
                 service.components = state
                     .components
                     .iter()
@@ -678,7 +675,9 @@ impl<B: Backend> Service<B> {
         }
         // Leave room for the response's framing inside MAX_RESPONSE.
         let chunk = (MAX_RESPONSE - 1024) as u64;
-        let len = usize::try_from((record.size - r.offset).min(chunk)).unwrap_or(0);
+        // At most `chunk`, so it fits; an error rather than an empty read (which means the end).
+        let len = usize::try_from((record.size - r.offset).min(chunk))
+            .map_err(|_| Refuse::new("too-large", "chunk length does not fit this device"))?;
         let mut data = alloc::vec![0u8; len];
         let n = self
             .backend
@@ -729,8 +728,15 @@ fn check_chunk(data: &[u8]) -> Result<(), Refuse> {
     Ok(())
 }
 
+/// A length or count for the wire's u32 fields. Every one reported is bounded far below
+/// `u32::MAX` (MAX_RESPONSE, MAX_REQUEST, the state's anchor and component limits), so
+/// saturating never changes a value; it only spares a cast that could truncate.
+fn saturating_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 fn show(id: &ComponentId) -> String {
-    format!("{id:?}")
+    format!("{id}")
 }
 
 fn role_name(r: RoleRecord) -> &'static str {

@@ -151,6 +151,7 @@ pub struct Kek {
 
 /// Why a provisioning message was refused. Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProvisionError {
     TooLarge,
     Malformed(&'static str),
@@ -198,6 +199,15 @@ impl core::fmt::Display for ProvisionError {
             ProvisionError::WrongDevice => write!(f, "message is bound to another device"),
             ProvisionError::TooManyOps => write!(f, "more than {MAX_OPS} operations"),
             ProvisionError::Op { index, reason } => write!(f, "operation {index}: {reason}"),
+        }
+    }
+}
+
+impl core::error::Error for ProvisionError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            ProvisionError::NotTpaSigned(e) => Some(e),
+            _ => None,
         }
     }
 }
@@ -667,6 +677,7 @@ pub fn sign_receipt(receipt: &Receipt, identity: &p256::SecretKey) -> Result<Vec
 
 /// Why a receipt does not verify.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReceiptError {
     TooLarge,
     Malformed(&'static str),
@@ -681,6 +692,15 @@ impl core::fmt::Display for ReceiptError {
             ReceiptError::Signature(e) => {
                 write!(f, "the receipt is not signed by this identity key ({e})")
             }
+        }
+    }
+}
+
+impl core::error::Error for ReceiptError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            ReceiptError::Signature(e) => Some(e),
+            _ => None,
         }
     }
 }

@@ -148,6 +148,7 @@ impl ComponentRecord {
 
 /// Why the state could not be loaded or saved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StateError {
     Store(StoreError),
     /// The record does not decode or has an unknown format: refuse rather than guess.

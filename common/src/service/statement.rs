@@ -67,6 +67,7 @@ impl StatedKey {
 
 /// Why a statement was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StatementError {
     TooLarge,
     /// Not a COSE_Sign1 key statement of this format.
@@ -97,6 +98,8 @@ impl core::fmt::Display for StatementError {
         }
     }
 }
+
+impl core::error::Error for StatementError {}
 
 /// Signs `statement` with the identity key.
 pub fn sign(

@@ -15,6 +15,7 @@ pub const MAX_OBJECT_ID: usize = 64;
 
 /// A storage failure. Carries no object content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The storage refused or failed (GP result code or errno where known).
     Io(u32),
@@ -176,9 +177,13 @@ impl SecureStore for MemoryStore {
         check_name(name)?;
         let o = self.objects.get(name).ok_or(StoreError::Io(0xffff_0008))?;
         let start = usize::try_from(offset).map_err(|_| StoreError::BadName)?;
+        // An offset at or past the end reads nothing (end of object), as GP's TEE_ReadObjectData.
         let rest = o.get(start..).unwrap_or(&[]);
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
+        let mut n = 0;
+        for (d, s) in buf.iter_mut().zip(rest) {
+            *d = *s;
+            n += 1;
+        }
         self.bytes_read.set(self.bytes_read.get() + n as u64);
         Ok(n)
     }

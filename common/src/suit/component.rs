@@ -67,19 +67,28 @@ impl ComponentId {
 /// Appends a CBOR head (major type, argument) in its shortest form.
 pub fn push_header(out: &mut Vec<u8>, major: u8, value: u64) {
     let m = major << 5;
-    if value < 24 {
-        out.push(m | value as u8);
-    } else if value <= 0xff {
-        out.extend_from_slice(&[m | 24, value as u8]);
-    } else if value <= 0xffff {
+    if let Ok(v) = u8::try_from(value) {
+        if v < 24 {
+            out.push(m | v);
+        } else {
+            out.extend_from_slice(&[m | 24, v]);
+        }
+    } else if let Ok(v) = u16::try_from(value) {
         out.push(m | 25);
-        out.extend_from_slice(&(value as u16).to_be_bytes());
-    } else if value <= 0xffff_ffff {
+        out.extend_from_slice(&v.to_be_bytes());
+    } else if let Ok(v) = u32::try_from(value) {
         out.push(m | 26);
-        out.extend_from_slice(&(value as u32).to_be_bytes());
+        out.extend_from_slice(&v.to_be_bytes());
     } else {
         out.push(m | 27);
         out.extend_from_slice(&value.to_be_bytes());
+    }
+}
+
+/// The same text as `Debug` (CBOR diagnostic notation, text segments quoted), for messages.
+impl fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
     }
 }
 

@@ -15,6 +15,7 @@ use crate::suit::platform::PlatformError;
 
 /// Any failure of decoding, authenticating, approving or running a SUIT envelope.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Error {
     /// The bytes do not follow the SUIT CDDL; `at` names the structure being read.
     Decode {
@@ -51,6 +52,7 @@ pub enum Error {
 
 /// Things recognised but not implemented (the manifest is refused, as the draft requires).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Unsupported {
     /// `suit-manifest-version` other than 1.
     ManifestVersion(u64),
@@ -68,6 +70,7 @@ pub enum Unsupported {
 
 /// Why an envelope failed authentication.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum AuthError {
     /// The authentication wrapper holds a digest but no authentication block.
     NoAuthenticationBlock,
@@ -103,6 +106,7 @@ pub enum AuthError {
 
 /// Why an authentic manifest was refused by device policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PolicyError {
     /// The sequence number is not greater than the one stored for this manifest.
     Rollback {
@@ -164,7 +168,7 @@ impl fmt::Display for PolicyError {
             } => {
                 write!(
                     f,
-                    "component {component}: a required signer is missing ({required:?})"
+                    "component {component}: a required signer is missing ({required})"
                 )
             }
             PolicyError::IdentifierNotPermitted => f.write_str(
@@ -238,6 +242,7 @@ pub struct CommandError {
 
 /// Conditions, for error reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConditionKind {
     /// suit-condition-vendor-identifier (1).
     VendorIdentifier,
@@ -271,6 +276,7 @@ pub enum ConditionKind {
 
 /// Parameters, for error reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParameterKind {
     /// Vendor identifier (1).
     VendorId,
@@ -300,6 +306,7 @@ pub enum ParameterKind {
 
 /// What went wrong in a command.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum CommandErrorKind {
     /// A condition failed (and soft-failure did not absorb it).
     ConditionFailed(ConditionKind),

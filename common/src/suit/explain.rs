@@ -5,7 +5,10 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::error::{AuthError, CommandErrorKind, Error, PolicyError, Section};
+use super::error::{
+    AuthError, CommandError, CommandErrorKind, ConditionKind, Error, ParameterKind, PolicyError,
+    Section, Unsupported,
+};
 use super::platform::PlatformError;
 use crate::cose::CoseError;
 
@@ -14,32 +17,9 @@ pub fn error(e: &Error) -> String {
     match e {
         Error::Auth(a) => auth(a),
         Error::Policy(p) => policy(p),
-        Error::Command(c) => {
-            let mut s = format!(
-                "{} failed at command {} of {}{}",
-                if c.location.manifest_depth == 0 {
-                    "the manifest".to_string()
-                } else {
-                    format!("dependency manifest (depth {})", c.location.manifest_depth)
-                },
-                c.location
-                    .path
-                    .iter()
-                    .map(u16::to_string)
-                    .collect::<Vec<_>>()
-                    .join("."),
-                section(c.location.section),
-                c.location
-                    .component
-                    .map(|i| format!(" on component {i}"))
-                    .unwrap_or_default()
-            );
-            s.push_str(": ");
-            s.push_str(&command(&c.kind));
-            s
-        }
+        Error::Command(c) => command_error(c),
         Error::UnverifiedPlaintext(c) => format!(
-            "decrypted payload for component {c:?} has no matching image digest, so the engine \
+            "decrypted payload for component {c} has no matching image digest, so the engine \
              refuses to commit it (nothing was written)"
         ),
         Error::SeveredSectionMissing(s) => format!(
@@ -52,6 +32,32 @@ pub fn error(e: &Error) -> String {
         Error::Platform(p) => format!("platform failure: {}", platform(*p)),
         Error::Limit(what) => format!("engine limit exceeded: {what}"),
     }
+}
+
+/// A failed command: where (manifest, command path, section, component) and what.
+pub fn command_error(c: &CommandError) -> String {
+    let mut s = format!(
+        "{} failed at command {} of {}{}",
+        if c.location.manifest_depth == 0 {
+            "the manifest".to_string()
+        } else {
+            format!("dependency manifest (depth {})", c.location.manifest_depth)
+        },
+        c.location
+            .path
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join("."),
+        section(c.location.section),
+        c.location
+            .component
+            .map(|i| format!(" on component {i}"))
+            .unwrap_or_default()
+    );
+    s.push_str(": ");
+    s.push_str(&command(&c.kind));
+    s
 }
 
 /// Section name as in the draft.
@@ -157,11 +163,14 @@ fn platform(p: PlatformError) -> String {
         PlatformError::NoSpace => "no space".into(),
         PlatformError::Io => "I/O error".into(),
         PlatformError::Other(c) => format!("error {c:#x}"),
+        PlatformError::BadLength => {
+            "a read reported more bytes than its buffer holds (platform bug)".into()
+        }
     }
 }
 
 fn command(k: &CommandErrorKind) -> String {
-    use super::error::ConditionKind as C;
+    use ConditionKind as C;
     match k {
         CommandErrorKind::ConditionFailed(c) => match c {
             C::VendorIdentifier => "vendor identifier does not match this device".into(),
@@ -173,9 +182,9 @@ fn command(k: &CommandErrorKind) -> String {
             C::MinimumBattery => "suit-condition-minimum-battery failed".into(),
             C::UpdateAuthorized => "suit-condition-update-authorized failed".into(),
             C::Version => "suit-condition-version failed".into(),
-            other => format!("condition {other:?} failed"),
+            other => format!("{} failed", condition(*other)),
         },
-        CommandErrorKind::MissingParameter(p) => format!("parameter {p:?} is not set"),
+        CommandErrorKind::MissingParameter(p) => format!("parameter {} is not set", parameter(*p)),
         CommandErrorKind::ImageDigestMismatch => "image digest mismatch".into(),
         CommandErrorKind::ImageSizeMismatch => "payload size differs from image-size".into(),
         CommandErrorKind::MissingIntegratedPayload => {
@@ -234,14 +243,11 @@ fn command(k: &CommandErrorKind) -> String {
              section (a dependent must process its dependencies in every section)"
                 .into()
         }
-        // Kinds added later read as their names until they get a sentence here.
-        #[allow(unreachable_patterns)]
-        other => format!("{other:?}"),
     }
 }
 
-fn unsupported(u: &super::error::Unsupported) -> String {
-    use super::error::Unsupported as U;
+fn unsupported(u: &Unsupported) -> String {
+    use Unsupported as U;
     match u {
         U::ManifestVersion(v) => format!("manifest version {v} (only 1)"),
         U::DigestAlgorithm(a) => format!("digest algorithm {a} (only SHA-256, -16)"),
@@ -251,8 +257,6 @@ fn unsupported(u: &super::error::Unsupported) -> String {
         U::UnauthenticatedManifest => {
             "a bare manifest (tag 1070) carries no authentication; send an envelope".into()
         }
-        #[allow(unreachable_patterns)]
-        other => format!("{other:?}"),
     }
 }
 
@@ -426,3 +430,164 @@ pub fn update_management(e: &super::update_management::UmError) -> String {
             .into(),
     }
 }
+
+/// A condition's name as in the drafts.
+pub fn condition(c: ConditionKind) -> &'static str {
+    use ConditionKind as C;
+    match c {
+        C::VendorIdentifier => "suit-condition-vendor-identifier",
+        C::ClassIdentifier => "suit-condition-class-identifier",
+        C::ImageMatch => "suit-condition-image-match",
+        C::ComponentSlot => "suit-condition-component-slot",
+        C::CheckContent => "suit-condition-check-content",
+        C::DependencyIntegrity => "suit-condition-dependency-integrity",
+        C::IsDependency => "suit-condition-is-dependency",
+        C::Abort => "suit-condition-abort",
+        C::DeviceIdentifier => "suit-condition-device-identifier",
+        C::UseBefore => "suit-condition-use-before",
+        C::ImageNotMatch => "suit-condition-image-not-match",
+        C::MinimumBattery => "suit-condition-minimum-battery",
+        C::UpdateAuthorized => "suit-condition-update-authorized",
+        C::Version => "suit-condition-version",
+    }
+}
+
+/// A parameter's name as in the drafts.
+pub fn parameter(p: ParameterKind) -> &'static str {
+    use ParameterKind as P;
+    match p {
+        P::VendorId => "suit-parameter-vendor-identifier",
+        P::ClassId => "suit-parameter-class-identifier",
+        P::ImageDigest => "suit-parameter-image-digest",
+        P::ComponentSlot => "suit-parameter-component-slot",
+        P::Content => "suit-parameter-content",
+        P::Uri => "suit-parameter-uri",
+        P::SourceComponent => "suit-parameter-source-component",
+        P::DeviceId => "suit-parameter-device-identifier",
+        P::UseBefore => "suit-parameter-use-before",
+        P::MinimumBattery => "suit-parameter-minimum-battery",
+        P::Version => "suit-parameter-version",
+        P::WaitInfo => "suit-parameter-wait-info",
+    }
+}
+
+/// A signer requirement of a component rule.
+pub fn requirement(r: &crate::suit::policy::Requirement) -> String {
+    use crate::suit::policy::{Requirement, Role};
+    match r {
+        Requirement::Role(Role::TrustProvisioningAuthority) => "a TPA-role anchor".into(),
+        Requirement::Role(Role::Author) => "an author-role anchor".into(),
+        Requirement::Role(Role::Operator) => "an operator-role anchor".into(),
+        Requirement::Anchor(id) => format!("anchor {id}"),
+    }
+}
+
+// `Display` (and `core::error::Error`) of the engine's errors and the kinds they carry: all
+// text comes from the functions above, so there is one wording.
+
+macro_rules! display_with {
+    ($($ty:ty => $f:expr;)*) => {$(
+        impl core::fmt::Display for $ty {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                #[allow(clippy::redundant_closure_call)]
+                f.write_str(&($f)(self))
+            }
+        }
+    )*};
+}
+
+display_with! {
+    AuthError => auth;
+    CommandError => command_error;
+    CommandErrorKind => command;
+    Unsupported => |u: &Unsupported| format!("not supported by this engine: {}", unsupported(u));
+    Section => |s: &Section| section(*s);
+    ConditionKind => |c: &ConditionKind| condition(*c);
+    ParameterKind => |p: &ParameterKind| parameter(*p);
+    PlatformError => |p: &PlatformError| platform(*p);
+    super::update_management::UmError => update_management;
+    super::update_management::WaitEventKind => |k: &super::update_management::WaitEventKind| k.name();
+    crate::suit::policy::Requirement => requirement;
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Decode { error, .. } => Some(error),
+            Error::Unsupported(u) => Some(u),
+            Error::Auth(a) => Some(a),
+            Error::Policy(p) => Some(p),
+            Error::Command(c) => Some(c),
+            Error::Platform(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl core::error::Error for AuthError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            AuthError::Cose { error, .. } => Some(error),
+            AuthError::Dependency(e) => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl core::error::Error for PolicyError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            PolicyError::UpdateManagement(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl core::error::Error for CommandError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&self.kind)
+    }
+}
+
+impl core::error::Error for CommandErrorKind {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            CommandErrorKind::Dependency(e) => Some(e.as_ref()),
+            CommandErrorKind::Platform(p) => Some(p),
+            CommandErrorKind::Decrypt(d) => Some(d),
+            CommandErrorKind::Policy(p) => Some(p),
+            CommandErrorKind::UpdateManagement(u) => Some(u.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl core::error::Error for Unsupported {}
+impl core::error::Error for PlatformError {}
+impl core::error::Error for super::update_management::UmError {}
+impl core::error::Error for CoseError {}
+
+impl core::error::Error for crate::service::store::StoreError {}
+
+impl core::error::Error for crate::service::state::StateError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            crate::service::state::StateError::Store(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl core::error::Error for crate::service::keys::KeyStoreError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            crate::service::keys::KeyStoreError::Store(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+// These two types live in cbor.rs and protocol.rs (their Display too); the impls move with
+// them when those files become crates of their own.
+impl core::error::Error for crate::cbor::CborError {}
+impl core::error::Error for crate::protocol::CodecError {}

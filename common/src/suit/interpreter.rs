@@ -43,7 +43,9 @@ use crate::suit::error::{
     Section,
 };
 use crate::suit::manifest::Manifest;
-use crate::suit::platform::{Disclosure, Event, IdentifierKind, Platform, Record, CHUNK_LEN};
+use crate::suit::platform::{
+    Disclosure, Event, IdentifierKind, Platform, PlatformError, Record, CHUNK_LEN,
+};
 use crate::suit::policy::{AnchorId, Policy};
 use crate::suit::update_management::{self as um, UmError};
 
@@ -345,7 +347,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             if frame.processed_dependencies.contains(&d.index) {
                 continue;
             }
-            let id = component_id(frame, d.index);
+            let id = component_id(frame, d.index)
+                .map_err(|k| Self::err(frame, &[], Some(d.index), k))?;
             let Some(bytes) = self.dependency_bytes(&id) else {
                 continue;
             };
@@ -395,6 +398,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         // Back to the command that ran this sequence (try-each / run-sequence).
         frame.offset = outer;
         Ok(())
+    }
+
+    /// [`component_id`] for a command at `path`: an unknown index aborts the procedure.
+    fn component_at(frame: &Frame<'_, '_>, path: &[u16], idx: usize) -> Result<ComponentId, Fail> {
+        component_id(frame, idx).map_err(|k| Fail::Abort(Self::err(frame, path, Some(idx), k)))
     }
 
     fn err(
@@ -492,7 +500,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     st.soft_failure = soft;
                 }
                 for idx in Self::current(frame, st, path)? {
-                    let id = component_id(frame, idx);
+                    let id = Self::component_at(frame, path, idx)?;
                     self.params_mut(&id).apply(p, overwrite);
                 }
                 Ok(())
@@ -541,7 +549,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             Command::Condition(kind, policy) => {
                 for idx in Self::condition_targets(st) {
                     let r = self.condition(frame, *kind, idx);
-                    let id = idx.map(|i| component_id(frame, i));
+                    let id = idx
+                        .map(|i| Self::component_at(frame, path, i))
+                        .transpose()?;
                     let disclosure = self.disclosure(id.as_ref());
                     self.platform.report(&Record {
                         manifest_depth: frame.depth,
@@ -577,9 +587,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         // Component index `true`: process-dependency applies to dependencies only.
                         continue;
                     }
-                    let a = self.accesses(frame, *action, idx);
+                    let id = Self::component_at(frame, path, idx)?;
+                    let a = self.accesses(frame, *action, idx, &id);
                     Self::note_access(frame, st, a, Some(idx), path)?;
-                    let id = component_id(frame, idx);
                     let r = self.action(frame, *action, idx, path);
                     let disclosure = self.disclosure(Some(&id));
                     self.platform.report(&Record {
@@ -643,8 +653,14 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     }
 
     /// The components `action` on `idx` writes and reads as a source.
-    fn accesses(&self, frame: &Frame<'_, '_>, action: Action, idx: usize) -> Unordered {
-        let id = component_id(frame, idx);
+    fn accesses(
+        &self,
+        frame: &Frame<'_, '_>,
+        action: Action,
+        idx: usize,
+        id: &ComponentId,
+    ) -> Unordered {
+        let id = id.clone();
         let source = match action {
             Action::Copy | Action::Swap => {
                 self.source_component(frame, idx, &self.params_of(&id)).ok()
@@ -681,7 +697,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 .or_else(|| a.sources.iter().find(|s| u.targets.contains(s)));
             if let Some(c) = conflict {
                 let component = (0..frame.manifest.index_count())
-                    .find(|i| component_id(frame, *i) == *c)
+                    .find(|i| component_id(frame, *i).as_ref() == Ok(c))
                     .or(idx)
                     .unwrap_or_default();
                 return Err(Fail::Abort(Self::err(
@@ -797,6 +813,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 self.params.len() - 1
             }
         };
+        // In bounds: a position just found, or the index of the entry just pushed.
+        #[allow(clippy::indexing_slicing)]
         &mut self.params[pos].1
     }
 
@@ -821,7 +839,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         let Some(idx) = idx else {
             return Err(Failure::Hard(K::MissingComponentIndex));
         };
-        let id = component_id(frame, idx);
+        let id = component_id(frame, idx).map_err(Failure::Hard)?;
         let p = self.params_of(&id);
         let failed = Err(Failure::Soft(K::ConditionFailed(kind)));
         let check = |ok: bool| {
@@ -902,7 +920,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     if n == 0 {
                         break;
                     }
-                    have.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+                    have.extend_from_slice(
+                        filled(buf.as_slice(), n).map_err(|e| Failure::Hard(K::Platform(e)))?,
+                    );
                     if have.len() > want.len() {
                         break;
                     }
@@ -1002,7 +1022,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             if n == 0 {
                 break;
             }
-            h.update(buf.get(..n).unwrap_or(&[]));
+            h.update(filled(buf.as_slice(), n).map_err(|e| Failure::Hard(K::Platform(e)))?);
             offset = offset.saturating_add(n as u64);
             if offset > MAX_PAYLOAD_LEN {
                 return Err(Failure::Hard(K::PayloadTooLarge));
@@ -1027,7 +1047,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         path: &mut Vec<u16>,
     ) -> Result<(), CommandErrorKind> {
         use CommandErrorKind as K;
-        let id = component_id(frame, idx);
+        let id = component_id(frame, idx)?;
         let p = self.params_of(&id);
         let is_dependency = frame.manifest.dependency(idx).is_some();
         if matches!(
@@ -1161,7 +1181,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         if src_idx == idx {
             return Err(K::SourceIsDestination);
         }
-        Ok(component_id(frame, src_idx))
+        component_id(frame, src_idx)
     }
 
     fn read_fetch_to_vec(&mut self) -> Result<Vec<u8>, CommandErrorKind> {
@@ -1261,7 +1281,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 }
                 Source::Fetch => {
                     let n = self.platform.fetch_read(&mut buf).map_err(K::Platform)?;
-                    buf.get(..n).unwrap_or(&[])
+                    filled(buf.as_slice(), n).map_err(K::Platform)?
                 }
                 Source::Component(c) => {
                     let n = self
@@ -1269,7 +1289,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         .read(c, offset, &mut buf)
                         .map_err(K::Platform)?;
                     offset = offset.saturating_add(n as u64);
-                    buf.get(..n).unwrap_or(&[])
+                    filled(buf.as_slice(), n).map_err(K::Platform)?
                 }
             };
             if chunk.is_empty() {
@@ -1488,8 +1508,19 @@ fn default_index(m: &Manifest) -> Option<Vec<usize>> {
     (m.index_count() == 1).then(|| vec![0])
 }
 
-fn component_id(frame: &Frame<'_, '_>, idx: usize) -> ComponentId {
-    frame.manifest.component_id(idx).unwrap_or_default()
+/// The identifier behind component index `idx`; an index outside the manifest's components
+/// and dependencies is an error, never an empty identifier.
+fn component_id(frame: &Frame<'_, '_>, idx: usize) -> Result<ComponentId, CommandErrorKind> {
+    frame
+        .manifest
+        .component_id(idx)
+        .ok_or(CommandErrorKind::ComponentIndexOutOfRange(idx as u64))
+}
+
+/// The first `n` bytes of `buf`, which a platform read said it filled; a count beyond the
+/// buffer is a platform error, never the end of the data.
+fn filled(buf: &[u8], n: usize) -> Result<&[u8], PlatformError> {
+    buf.get(..n).ok_or(PlatformError::BadLength)
 }
 
 fn event_of(a: Action) -> Event {
@@ -1537,7 +1568,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 }
                 st.soft_failure = soft;
             }
-            let id = component_id(frame, idx);
+            let id = Self::component_at(frame, path, idx)?;
             self.params_mut(&id).apply(p, true);
             st.current = Some(vec![idx]);
         }
@@ -1564,9 +1595,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     CommandErrorKind::ComponentIndexOutOfRange(*i),
                 ))
             })?;
-            let from = self.params_of(&component_id(frame, src));
+            let from = self.params_of(&Self::component_at(frame, path, src)?);
             for idx in &targets {
-                let id = component_id(frame, *idx);
+                let id = Self::component_at(frame, path, *idx)?;
                 self.params_mut(&id).copy_from(&from, labels);
             }
         }

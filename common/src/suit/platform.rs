@@ -18,6 +18,7 @@ pub const CHUNK_LEN: usize = 64 * 1024;
 
 /// A platform failure, reported inside the command error that caused the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PlatformError {
     /// The platform does not implement the operation (e.g. swap, invoke, slots).
     Unsupported,
@@ -31,6 +32,9 @@ pub enum PlatformError {
     Io,
     /// Platform-specific code (e.g. a TEE_Result), for diagnostics only.
     Other(u32),
+    /// A read reported more bytes than the buffer it was given holds (a platform bug; the
+    /// engine refuses rather than treat it as the end of the data).
+    BadLength,
 }
 
 /// Which device identifier a condition compares.

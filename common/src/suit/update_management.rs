@@ -176,6 +176,7 @@ pub(crate) fn decode_set_version(bytes: &[u8]) -> Result<Vec<i64>, Error> {
 
 /// Kinds of SUIT_Wait_Events (labels of draft §4.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WaitEventKind {
     /// 1 suit-wait-event-authorization.
     Authorization,
@@ -673,6 +674,7 @@ pub struct UpdateManagementPolicy {
 
 /// Why an update-management condition or directive failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UmError {
     /// use-before: the current time is not before the limit.
     Expired {

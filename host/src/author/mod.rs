@@ -32,6 +32,7 @@ pub const EXIT_USAGE: i32 = 2;
 /// Every failure of the author tool. Messages name the file and what is wrong with it and
 /// never contain key material or plaintext.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthorError {
     /// A file could not be read or written.
     #[error("{path}: {source}")]

@@ -419,7 +419,11 @@ impl Net {
                     if !ok {
                         return Err(Failure::Fatal(net_error(
                             url,
-                            format!("resumed at byte {pos}, but the server sent range {range:?} for a resource of {total:?} bytes"),
+                            // `{range:?}` quotes and escapes the server's text; the size in words.
+                            format!(
+                                "resumed at byte {pos}, but the server sent range {range:?} for a resource of {} bytes",
+                                total.map_or_else(|| "unknown".to_string(), |t| t.to_string())
+                            ),
                         )));
                     }
                     log::info(&format!("{url}: resuming at byte {pos}"));

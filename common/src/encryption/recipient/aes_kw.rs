@@ -9,6 +9,7 @@ use crate::encryption::keys::SecretBytes;
 
 /// Why an unwrap failed; both mean "this KEK does not open this recipient".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UnwrapError {
     /// The KEK is neither 16 nor 32 bytes long.
     KekLength,
@@ -16,6 +17,19 @@ pub enum UnwrapError {
     /// is not a multiple of 8 bytes of at least 16.
     Integrity,
 }
+
+impl core::fmt::Display for UnwrapError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            UnwrapError::KekLength => "the key-encryption key is neither 16 nor 32 bytes long",
+            UnwrapError::Integrity => {
+                "AES key unwrap failed: wrong key-encryption key or altered wrapped key"
+            }
+        })
+    }
+}
+
+impl core::error::Error for UnwrapError {}
 
 /// Unwraps `wrapped` with a 16-byte (A128KW) or 32-byte (A256KW) KEK.
 pub fn unwrap(kek: &[u8], wrapped: &[u8]) -> Result<SecretBytes, UnwrapError> {
