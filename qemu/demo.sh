@@ -12,7 +12,22 @@
 #   5. reboot: the TA and its data are still there; replaying the manifest is refused.
 #
 #   bash qemu/demo.sh        (as root, Debian bookworm x86_64)
+#
+# With --net, step 4 delivers over the network instead of from files in the guest: the host
+# runs suit-fw-server (firmware server + status tracker, tests/src/fw_server.rs) on its
+# loopback; the guest (QEMU user networking, restrict=on, one forward to that server) runs
+# `suit-agent poll`, which fetches the envelope and the encrypted TA the TA names and posts the
+# signed report; the host verifies the collected reports with `suit-author verify-report DIR`.
+#
+#   bash qemu/demo.sh --net
 set -euo pipefail
+
+NET=0
+case "${1:-}" in
+    --net) NET=1 ;;
+    "") ;;
+    *) echo "usage: bash qemu/demo.sh [--net]" >&2; exit 2 ;;
+esac
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -25,6 +40,10 @@ SUIT_INSECURE_TEST_TPA_ROOT=1 bash qemu/build.sh
 step "building suit-author (host)"
 if command -v cargo >/dev/null 2>&1; then CARGO=(cargo); else CARGO=(env RUSTC=/usr/bin/rustc /usr/bin/cargo); fi
 "${CARGO[@]}" build --quiet --locked -p suit-host --bin suit-author --bin suit-agent
+if [ "$NET" = 1 ]; then
+    step "building suit-fw-server (host; the firmware server and status tracker of --net)"
+    "${CARGO[@]}" build --quiet --locked -p suit-tests --bin suit-fw-server
+fi
 AUTHOR="$ROOT/target/debug/suit-author"
 step "installing shell completions and man pages of suit-author and suit-agent under /usr/local/share"
 for tool in suit-author suit-agent; do
@@ -86,11 +105,14 @@ cd "$W"
     --anchor 1 --out-dir verified
 printf 'serial=QEMU-0001\napi-endpoint=https://api.example.com\nsecret-token=%s\n' "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >perso.txt
 printf 'log-level=info\n' >consumer.conf
+# The TA's URI: where the device fetches it (--net: the one server the guest can reach).
+TA_URI="https://ta.example.com/consumer.ta"
+[ "$NET" = 0 ] || TA_URI="http://10.0.2.100/payloads/consumer.ta"
 cat >manifest.json <<EOF
 { "sequence-number": 1,
   "vendor-id": {"name": "example.com"}, "class-id": {"name": "qemu-armv8"},
   "components": [
-    {"ta-uuid": "$PERSO_CONSUMER_UUID_A", "file": "$TA_IMAGE", "uri": "https://ta.example.com/consumer.ta",
+    {"ta-uuid": "$PERSO_CONSUMER_UUID_A", "file": "$TA_IMAGE", "uri": "$TA_URI",
      "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "verified/anchor-1.hpke.pub.pem", "mode": "hpke"}]}},
     {"id": ["hex:${PERSO_CONSUMER_UUID_A//-/}", "perso"], "file": "perso.txt",
      "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "verified/anchor-1.ecdh.pub.pem", "mode": "ecdh-es"}]}},
@@ -103,10 +125,34 @@ cd "$ROOT"
 
 PUTS=(--put "$W/update.suit=/up/update.suit"
       --put "$W/payloads/consumer.ta=/up/payloads/consumer.ta")
+DELIVER=("${PUTS[@]}")
+DELIVER_CMD='suit-agent install /up/update.suit --payload-dir /up/payloads --ree-root /data/ree'
+POLL_CMD='suit-agent poll http://10.0.2.100/fw --report-url http://10.0.2.100/status/reports --nonce-url http://10.0.2.100/status/nonce --poll-state /data/poll.json --ree-root /data/ree'
+if [ "$NET" = 1 ]; then
+    echo
+    step "host: publish the envelope and the encrypted TA on a firmware server (loopback only)"
+    # host/README.md's layout: BASE/<vendor-id hex>/<class-id hex>/envelope.suit.
+    uuid_of() { "$AUTHOR" inspect "$W/update.suit" --json | grep -m1 -o "\"$1\": *\"[0-9a-f-]\{36\}\"" | grep -o '[0-9a-f-]\{36\}' | tr -d -; }
+    VENDOR="$(uuid_of vendor-id)"; CLASS="$(uuid_of class-id)"
+    [ -n "$VENDOR" ] && [ -n "$CLASS" ] || die "no vendor/class identifier in update.suit"
+    mkdir -p "$W/www/fw/$VENDOR/$CLASS" "$W/www/payloads" "$W/reports"
+    cp "$W/update.suit" "$W/www/fw/$VENDOR/$CLASS/envelope.suit"
+    cp "$W/payloads/consumer.ta" "$W/www/payloads/consumer.ta"
+    "$ROOT/target/debug/suit-fw-server" --root "$W/www" --reports "$W/reports" \
+        --port-file "$W/server.port" >"$W/server.log" 2>&1 &
+    SERVER_PID=$!
+    trap 'kill "$SERVER_PID" 2>/dev/null || true' EXIT
+    for _ in $(seq 100); do [ -s "$W/server.port" ] && break; sleep 0.1; done
+    [ -s "$W/server.port" ] || die "suit-fw-server did not start (see $W/server.log)"
+    PORT="$(cat "$W/server.port")"
+    echo "firmware server and status tracker: http://127.0.0.1:$PORT/ (the guest sees http://10.0.2.100/)"
+    DELIVER=(--net-to "$PORT")
+    DELIVER_CMD="$POLL_CMD"
+fi
 echo
 step "boot 3: deliver, then use the new TA; the wrong TA and the REE are refused"
-run boot3 "${PUTS[@]}" \
-    'suit-agent install /up/update.suit --payload-dir /up/payloads --ree-root /data/ree' \
+run boot3 "${DELIVER[@]}" \
+    "$DELIVER_CMD" \
     "perso-consumer --uuid $PERSO_CONSUMER_UUID_A hello" \
     "perso-consumer --uuid $PERSO_CONSUMER_UUID_A info" \
     "! perso-consumer --uuid $PERSO_CONSUMER_UUID_B info" \
@@ -122,8 +168,12 @@ debugfs -R "dump /ree/provision-receipt.cose $W/provision-receipt.cose" "$DISK" 
 echo
 step "boot 4 (reboot): the TA and its data persist; the same manifest again is a rollback"
 NONCE="$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-run boot4 "${PUTS[@]}" \
+BOOT4_NET=() BOOT4_POLL=()
+# --net: the device polls again; the server answers 304 (nothing new, no report).
+[ "$NET" = 0 ] || { BOOT4_NET=(--net-to "$PORT"); BOOT4_POLL=("$POLL_CMD 2>&1 | tee /tmp/poll.log && grep -q 'not modified' /tmp/poll.log"); }
+run boot4 "${PUTS[@]}" "${BOOT4_NET[@]}" \
     "perso-consumer --uuid $PERSO_CONSUMER_UUID_A info" \
+    "${BOOT4_POLL[@]}" \
     '! suit-agent install /up/update.suit --payload-dir /up/payloads' \
     "suit-agent report --nonce $NONCE --out /data/ree/report.cose" \
     'suit-agent report'
@@ -131,5 +181,13 @@ echo
 step "status tracker (host): verify the device's signed report of the refused replay"
 debugfs -R "dump /ree/report.cose $W/report.cose" "$DISK" 2>/dev/null
 "$AUTHOR" verify-report --device-key "$W/report.pub.pem" "$W/report.cose"
+if [ "$NET" = 1 ]; then
+    echo
+    step "status tracker (host): verify the reports the device posted over the network"
+    n="$(find "$W/reports" -name '*.cose' | wc -l)"
+    [ "$n" = 1 ] || die "expected one posted report (the install), found $n in $W/reports"
+    "$AUTHOR" verify-report --device-key "$W/report.pub.pem" "$W/reports"
+    echo "server log ($W/server.log):"; cat "$W/server.log"
+fi
 echo
 step "main job done: logs in $W"

@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod fw_server;
+
 /// A boot that passes takes 30-120 s on an idle 2-core machine but up to ~4 min when other
 /// builds share the cores; the limit only ends a hung guest, so it is generous.
 const DEFAULT_TIMEOUT_SECS: u32 = 600;

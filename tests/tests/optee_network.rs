@@ -1,127 +1,15 @@
 //! The agent as a network client inside OP-TEE on QEMU (issue 12): the guest has one NIC on
 //! QEMU user networking with `restrict=on` and a single forward, http://10.0.2.100/ → a server
-//! this test runs on the host's 127.0.0.1. `suit-agent poll` finds the device's envelope,
+//! on the host's 127.0.0.1 (suit_tests::fw_server, the server `qemu/demo.sh --net` runs as
+//! `suit-fw-server`). `suit-agent poll` finds the device's envelope,
 //! streams it and the encrypted TA the TA names into the TA, and posts the signed report,
 //! which the host verifies. The guest cannot reach anything else (checked).
 
-use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-
+use suit_tests::fw_server::{etag, FwServer, NONCE_PATH, REPORTS_PATH};
 use suit_tests::{
     author, boot, consumer_uuids, create_envelope, export_device_key, pem_from,
     provision_and_export_anchor_keys, repo_root, sign_provisioning, write_text, Boot,
 };
-
-#[derive(Clone, Debug)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-/// Path → (body, ETag).
-type Files = HashMap<String, (Vec<u8>, String)>;
-
-/// A static HTTP/1.1 server on 127.0.0.1 (one request per connection): GET of the files in
-/// `files` (path → (body, ETag), with If-None-Match), POSTs recorded; everything logged.
-#[derive(Clone, Default)]
-struct Server {
-    files: Arc<Mutex<Files>>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Server {
-    fn start(&self) -> u16 {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let me = self.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let me = me.clone();
-                std::thread::spawn(move || {
-                    let mut r = BufReader::new(stream.try_clone().unwrap());
-                    let mut w = stream;
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut it = line.split_whitespace();
-                    let method = it.next().unwrap_or_default().to_string();
-                    let path = it.next().unwrap_or_default().to_string();
-                    let mut headers = HashMap::new();
-                    loop {
-                        let mut h = String::new();
-                        if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':') {
-                            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-                        }
-                    }
-                    let mut body = Vec::new();
-                    if let Some(n) = headers
-                        .get("content-length")
-                        .and_then(|v| v.parse::<usize>().ok())
-                    {
-                        body.resize(n.min(1 << 20), 0);
-                        let _ = r.read_exact(&mut body);
-                    }
-                    me.seen.lock().unwrap().push(Seen {
-                        method: method.clone(),
-                        path: path.clone(),
-                        headers: headers.clone(),
-                        body,
-                    });
-                    let file = me.files.lock().unwrap().get(&path).cloned();
-                    let mut out = match (method.as_str(), file) {
-                        ("POST", _) => {
-                            b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                                .to_vec()
-                        }
-                        ("GET", Some((_, etag))) if headers.get("if-none-match") == Some(&etag) => {
-                            format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes()
-                        }
-                        ("GET", Some((data, etag))) => {
-                            let mut o = format!(
-                                "HTTP/1.1 200 OK\r\nETag: {etag}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                                data.len()
-                            )
-                            .into_bytes();
-                            o.extend_from_slice(&data);
-                            o
-                        }
-                        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                            .to_vec(),
-                    };
-                    let _ = w.write_all(&out);
-                    let _ = w.flush();
-                    out.clear();
-                });
-            }
-        });
-        port
-    }
-
-    fn serve(&self, path: &str, data: Vec<u8>, etag: &str) {
-        self.files
-            .lock()
-            .unwrap()
-            .insert(path.to_string(), (data, etag.to_string()));
-    }
-
-    fn to(&self, path: &str) -> Vec<Seen> {
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|s| s.path == path)
-            .cloned()
-            .collect()
-    }
-}
 
 #[test]
 fn poll_installs_an_encrypted_ta_over_the_network_and_reports() {
@@ -158,20 +46,16 @@ fn poll_installs_an_encrypted_ta_over_the_network_and_reports() {
             ta.display()
         ),
     );
-    let server = Server::default();
-    let port = server.start();
-    server.serve(
-        &env_path,
-        std::fs::read(d.join("v1.suit")).unwrap(),
-        "\"v1\"",
-    );
-    server.serve(
-        "/payloads/consumer.ta",
-        std::fs::read(d.join("v1/consumer.ta")).unwrap(),
-        "\"ta1\"",
-    );
-    let nonce = "5eed0000000000000000000000c0ffee";
-    server.serve("/status/nonce", nonce.as_bytes().to_vec(), "\"n\"");
+    // The demo's server (suit-fw-server), serving this directory and collecting reports.
+    let root = d.join("www");
+    let env_file = root.join(env_path.trim_start_matches('/'));
+    std::fs::create_dir_all(env_file.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(root.join("payloads")).unwrap();
+    let v1 = std::fs::read(d.join("v1.suit")).unwrap();
+    std::fs::write(&env_file, &v1).unwrap();
+    std::fs::copy(d.join("v1/consumer.ta"), root.join("payloads/consumer.ta")).unwrap();
+    let server = FwServer::start(&root, &d.join("collected"), 0, true).unwrap();
+    let port = server.port();
 
     let poll =
         "suit-agent poll http://10.0.2.100/fw --report-url http://10.0.2.100/status/reports \
@@ -182,7 +66,7 @@ fn poll_installs_an_encrypted_ta_over_the_network_and_reports() {
         poll.to_string(),
         "suit-agent device-key --which report".to_string(),
         // The host itself (slirp's gateway) and any other address are unreachable.
-        format!("command -v wget && ! wget -q -T 5 -O /dev/null http://10.0.2.2:{port}/status/nonce 2>&1"),
+        format!("command -v wget && ! wget -q -T 5 -O /dev/null http://10.0.2.2:{port}{NONCE_PATH} 2>&1"),
         "command -v wget && ! wget -q -T 5 -O /dev/null http://10.0.2.100:81/ 2>&1".to_string(),
     ];
     let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
@@ -220,33 +104,30 @@ fn poll_installs_an_encrypted_ta_over_the_network_and_reports() {
         env_reqs[0].headers["accept"],
         "application/suit-envelope+cose"
     );
-    assert_eq!(env_reqs[1].headers["if-none-match"], "\"v1\"");
+    assert_eq!(env_reqs[0].status, 200);
+    assert_eq!(env_reqs[1].headers["if-none-match"], etag(&v1));
+    assert_eq!(env_reqs[1].status, 304);
     assert_eq!(server.to("/payloads/consumer.ta").len(), 1);
-    let posts = server.to("/status/reports");
+    let posts = server.to(REPORTS_PATH);
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0].method, "POST");
     assert_eq!(
         posts[0].headers["content-type"],
         "application/suit-report+cose"
     );
-    let all: Vec<String> = server
-        .seen
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|s| s.path.clone())
-        .collect();
+    let all: Vec<String> = server.seen().into_iter().map(|s| s.path).collect();
     assert!(
         all.iter().all(|p| p == &env_path
             || p == "/payloads/consumer.ta"
-            || p == "/status/nonce"
-            || p == "/status/reports"),
+            || p == NONCE_PATH
+            || p == REPORTS_PATH),
         "{all:?}"
     );
 
-    // The host verifies the collected report (the tracker's nonce is signed into it).
-    std::fs::create_dir(d.join("collected")).unwrap();
-    std::fs::write(d.join("collected/report-1.cose"), &posts[0].body).unwrap();
+    // The host verifies the tracker's collection (the tracker's nonce is signed into it).
+    assert_eq!(server.reports().len(), 1);
+    let nonces = server.nonces();
+    assert_eq!(nonces.len(), 1);
     let t = author(
         d,
         &[
@@ -259,5 +140,5 @@ fn poll_installs_an_encrypted_ta_over_the_network_and_reports() {
     );
     let j: serde_json::Value = serde_json::from_str(&t).unwrap();
     assert_eq!(j["verified"], 1, "{t}");
-    assert!(t.contains(nonce), "{t}");
+    assert!(t.contains(&nonces[0]), "{t}");
 }

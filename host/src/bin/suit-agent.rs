@@ -52,7 +52,7 @@ struct Cli {
     #[arg(long, global = true)]
     timings: bool,
     #[command(subcommand)]
-    command: Cmd,
+    command: Command,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -148,6 +148,45 @@ impl WhichKey {
     }
 }
 
+/// The subcommands: `poll` runs rounds that each take the lock and open their own TA session;
+/// every other command runs in one session (`Cmd`), so dispatch needs no dead arm.
+#[derive(Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Session(Cmd),
+    /// Ask a firmware server for this device's latest envelope, install it if it is new, and
+    /// post the TA's signed report to a status tracker (layout: host/README.md).
+    Poll(PollArgs),
+}
+
+#[derive(clap::Args)]
+struct PollArgs {
+    /// Firmware server base URL (`BASE/<vendor-id>/<class-id>/envelope.suit`).
+    url: String,
+    /// Poll again every S seconds (run as a daemon); without it: one round.
+    #[arg(long, value_name = "S")]
+    interval: Option<u64>,
+    /// Stop after N rounds (with --interval; for tests and supervised runs). The exit status
+    /// is that of the last round.
+    #[arg(long, value_name = "N", requires = "interval")]
+    rounds: Option<u64>,
+    /// Status tracker: POST each signed report here.
+    #[arg(long, value_name = "URL")]
+    report_url: Option<String>,
+    /// GET the report's nonce here first (default: a fresh random nonce).
+    #[arg(long, value_name = "URL", requires = "report_url")]
+    nonce_url: Option<String>,
+    /// Remembers the envelope's ETag and digest between rounds
+    /// (default: /var/lib/suit-agent/poll.json, or STATE/poll.json with --tee sim).
+    #[arg(long, value_name = "FILE")]
+    poll_state: Option<PathBuf>,
+    /// Write the normal-world files the manifest approved under this directory.
+    #[arg(long)]
+    ree_root: Option<PathBuf>,
+    #[command(flatten)]
+    net_args: NetArgs,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Show versions, the platform's protections and the TA's public state.
@@ -215,30 +254,6 @@ enum Cmd {
         /// envelope is a URL). Files given with --payload/--payload-dir still come first.
         #[arg(long)]
         net: bool,
-        #[command(flatten)]
-        net_args: NetArgs,
-    },
-    /// Ask a firmware server for this device's latest envelope, install it if it is new, and
-    /// post the TA's signed report to a status tracker (layout: host/README.md).
-    Poll {
-        /// Firmware server base URL (`BASE/<vendor-id>/<class-id>/envelope.suit`).
-        url: String,
-        /// Poll again every S seconds (run as a daemon); without it: one round.
-        #[arg(long, value_name = "S")]
-        interval: Option<u64>,
-        /// Status tracker: POST each signed report here.
-        #[arg(long, value_name = "URL")]
-        report_url: Option<String>,
-        /// GET the report's nonce here first (default: a fresh random nonce).
-        #[arg(long, value_name = "URL", requires = "report_url")]
-        nonce_url: Option<String>,
-        /// Remembers the envelope's ETag and digest between rounds
-        /// (default: /var/lib/suit-agent/poll.json, or STATE/poll.json with --tee sim).
-        #[arg(long, value_name = "FILE")]
-        poll_state: Option<PathBuf>,
-        /// Write the normal-world files the manifest approved under this directory.
-        #[arg(long)]
-        ree_root: Option<PathBuf>,
         #[command(flatten)]
         net_args: NetArgs,
     },
@@ -417,19 +432,17 @@ fn show_progress(cli: &Cli) -> bool {
 
 /// `poll`: one round, or one every `--interval` seconds (errors of a round are logged and the
 /// next round tries again). The lock and the TA session are held only during a round.
-fn run_poll(cli: &Cli) -> Result<(), AgentError> {
-    let Cmd::Poll {
+fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
+    let PollArgs {
         url,
         interval,
+        rounds,
         report_url,
         nonce_url,
         poll_state,
         ree_root,
         net_args,
-    } = &cli.command
-    else {
-        return Ok(());
-    };
+    } = args;
     let net = net_args.net()?;
     let state_file = poll_state.clone().unwrap_or_else(|| match cli.tee {
         TeeKind::Sim => cli
@@ -479,12 +492,21 @@ fn run_poll(cli: &Cli) -> Result<(), AgentError> {
     };
     let every = std::time::Duration::from_secs((*every).max(1));
     log::info(&format!("polling {url} every {} s", every.as_secs()));
+    let mut done = 0u64;
     loop {
         let r = round();
         report(&r);
         if let Err(e @ (AgentError::VersionMismatch { .. } | AgentError::NoOpteeSupport)) = &r {
             // Nothing a later round could change.
             return Err(AgentError::File(format!("stopping: {e}")));
+        }
+        done += 1;
+        if rounds.is_some_and(|n| done >= n) {
+            log::info(&format!("stopping after {done} rounds (--rounds)"));
+            return match r? {
+                transport::poll::Round::Refused(e) => Err(e),
+                _ => Ok(()),
+            };
         }
         std::thread::sleep(every);
     }
@@ -507,17 +529,17 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             }
         }
     }
-    if matches!(cli.command, Cmd::Poll { .. }) {
-        return run_poll(&cli);
-    }
+    let cmd = match &cli.command {
+        Command::Poll(args) => return run_poll(&cli, args),
+        Command::Session(cmd) => cmd,
+    };
     let _lock = take_lock(&cli)?;
     let started = std::time::Instant::now();
     let mut tee = connect(&cli)?;
     if cli.timings {
         tee = Box::new(suit_host::timing::Timed::new(tee, started.elapsed()));
     }
-    match &cli.command {
-        Cmd::Poll { .. } => unreachable!("handled above"),
+    match cmd {
         Cmd::Status { json } => {
             let s = with_agent_checks(client::status(tee.as_mut())?);
             if *json {
@@ -1055,7 +1077,11 @@ fn exit_code(e: &AgentError) -> u8 {
     }
 }
 
-fn wants_json(cmd: &Cmd) -> bool {
+fn wants_json(cmd: &Command) -> bool {
+    let Command::Session(cmd) = cmd else {
+        // poll runs unattended: its progress goes to the log on stderr.
+        return false;
+    };
     match cmd {
         Cmd::Status { json }
         | Cmd::Anchors { json }
@@ -1065,8 +1091,6 @@ fn wants_json(cmd: &Cmd) -> bool {
         | Cmd::DeviceKey { json, .. }
         | Cmd::PersoGet { json }
         | Cmd::Export { json, .. } => *json,
-        // poll runs unattended: its progress goes to the log on stderr.
-        Cmd::Poll { .. } => false,
     }
 }
 

@@ -1,0 +1,156 @@
+//! The simulated device and the tools the transport tests drive: the real `suit-agent`
+//! (`--tee sim`) and `suit-author` binaries, run in a test's directory.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub const TPA_PRIV: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/keys/tpa-test.priv.pem"
+);
+
+/// Runs `exe` in `dir` without proxies or an inherited CA file.
+pub fn run(exe: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(exe)
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .output()
+        .expect("running the binary")
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+pub fn agent(dir: &Path, args: &[&str]) -> Output {
+    agent_env(dir, args, &[])
+}
+
+pub fn agent_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut all = vec!["--tee", "sim", "--state", "state"];
+    all.extend_from_slice(args);
+    run(env!("CARGO_BIN_EXE_suit-agent"), dir, &all, env)
+}
+
+pub fn ok(o: Output) -> String {
+    let t = text(&o);
+    assert!(o.status.success(), "command failed:\n{t}");
+    t
+}
+
+pub fn fails(o: Output, code: i32) -> String {
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(code), "unexpected exit status:\n{t}");
+    t
+}
+
+pub fn author(dir: &Path, args: &[&str]) -> String {
+    ok(run(env!("CARGO_BIN_EXE_suit-author"), dir, args, &[]))
+}
+
+/// A simulated device provisioned with one author anchor for `app` and an identity; the
+/// author's key pair (`author.*.pem`) and the device's report key (`report.pub.pem`).
+pub fn device(d: &Path) {
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
+    ok(agent(
+        d,
+        &["device-key", "--which", "report", "--out", "report.pub.pem"],
+    ));
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    std::fs::write(
+        d.join("provision.json"),
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    )
+    .unwrap();
+    author(
+        d,
+        &[
+            "provision",
+            "provision.json",
+            "--tpa-key",
+            TPA_PRIV,
+            "-o",
+            "provision.cbor",
+        ],
+    );
+    ok(agent(d, &["provision", "provision.cbor"]));
+}
+
+/// Creates `name.suit` (signed by the author) installing `file` as `app` from `uri`,
+/// optionally HPKE-encrypted to anchor 1's device key; the detached payload goes to
+/// `payloads/`.
+pub fn envelope(d: &Path, name: &str, seq: u64, file: &str, uri: &str, encrypt: bool) {
+    create(
+        d,
+        name,
+        seq,
+        file,
+        uri,
+        encrypt,
+        &["--sign-key", "author.priv.pem"],
+    );
+}
+
+/// As `envelope`, unsigned (for tests that rewrite the manifest and sign it themselves).
+pub fn unsigned_envelope(d: &Path, name: &str, seq: u64, file: &str, uri: &str) {
+    create(d, name, seq, file, uri, false, &["--unsigned"]);
+}
+
+fn create(d: &Path, name: &str, seq: u64, file: &str, uri: &str, encrypt: bool, sign: &[&str]) {
+    let enc = if encrypt {
+        ok(agent(
+            d,
+            &["device-key", "--anchor", "1", "--out-dir", "keys"],
+        ));
+        r#", "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "keys/anchor-1.hpke.pub.pem", "mode": "hpke"}]}"#
+    } else {
+        ""
+    };
+    std::fs::write(
+        d.join(format!("{name}.json")),
+        format!(
+            r#"{{"sequence-number": {seq}, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}},
+            "components": [{{"id": ["app"], "file": "{file}", "uri": "{uri}"{enc}}}]}}"#
+        ),
+    )
+    .unwrap();
+    let json = format!("{name}.json");
+    let out = format!("{name}.suit");
+    let mut args = vec!["create", &json, "-o", &out, "--payload-out", "payloads"];
+    args.extend_from_slice(sign);
+    author(d, &args);
+}
+
+pub fn status(d: &Path) -> serde_json::Value {
+    let o = agent(d, &["status", "--json"]);
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+pub fn installed_components(d: &Path) -> u64 {
+    status(d)["service"]["installed-components"]
+        .as_u64()
+        .unwrap()
+}
+
+/// `n` bytes of a pattern that differs with `seed`.
+pub fn payload(n: usize, seed: u8) -> Vec<u8> {
+    (0..n).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect()
+}
+
+/// The firmware server path of this device's envelope (host/README.md's layout).
+pub fn envelope_path(d: &Path) -> String {
+    let anchors: serde_json::Value =
+        serde_json::from_slice(&agent(d, &["anchors", "--json"]).stdout).unwrap();
+    let id = |k: &str| anchors["identity"][k].as_str().unwrap().to_string();
+    format!("/fw/{}/{}/envelope.suit", id("vendor-id"), id("class-id"))
+}

@@ -1,0 +1,127 @@
+//! `suit-agent poll --interval S --rounds N` (issue 12): the agent as a polling daemon, run
+//! for a bounded number of rounds with `--tee sim` against the test server of
+//! support/http.rs on 127.0.0.1. The server publishes a newer envelope after the agent's
+//! second request (counted, not timed), so the rounds are deterministic.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::device::{
+    agent, author, device, envelope, envelope_path, fails, installed_components, ok, payload,
+};
+use support::http::{serve, serve_envelope, Behaviour, Server};
+
+#[test]
+fn poll_rounds_install_then_wait_then_install_the_newer_envelope() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let server = Server::default();
+    let base = server.start_http();
+    device(d);
+    let env_path = envelope_path(d);
+
+    // v1 (encrypted to the device) is published; v2 only from the third envelope request on.
+    std::fs::write(d.join("v1.bin"), payload(300_000, 1)).unwrap();
+    envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), true);
+    std::fs::write(d.join("v2.bin"), payload(200_000, 2)).unwrap();
+    envelope(d, "v2", 2, "v2.bin", &format!("{base}/p/v2.bin"), false);
+    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
+    server.route("/p/v1.bin", serve(read("payloads/v1.bin"), "\"p1\""));
+    server.route("/p/v2.bin", serve(read("payloads/v2.bin"), "\"p2\""));
+    server.route(&env_path, serve_envelope(read("v1.suit"), "\"e1\""));
+    server.publish_after(&env_path, 2, serve_envelope(read("v2.suit"), "\"e2\""));
+    server.route("/status/reports", Behaviour::Collect);
+
+    let fw = format!("{base}/fw");
+    let reports = format!("{base}/status/reports");
+    let args = [
+        "poll",
+        fw.as_str(),
+        "--report-url",
+        reports.as_str(),
+        "--poll-state",
+        "poll.json",
+        "--interval",
+        "1",
+        "--rounds",
+        "3",
+    ];
+    let start = Instant::now();
+    let t = ok(agent(d, &args));
+    let took = start.elapsed();
+    // Two waits of one second between three rounds; no real-time sleeping beyond that.
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    assert!(t.contains("polling"), "{t}");
+    assert_eq!(t.matches("installed: ").count(), 2, "{t}");
+    assert_eq!(t.matches("not modified").count(), 1, "{t}");
+    assert!(t.contains("stopping after 3 rounds"), "{t}");
+
+    // Round 1: the envelope (unconditional), the payload the TA named, one report. Round 2:
+    // a conditional GET answered 304, nothing else. Round 3: the same conditional GET now
+    // gets v2, its payload, one report.
+    let order: Vec<(String, String)> = server
+        .seen()
+        .into_iter()
+        .map(|s| (s.method, s.path))
+        .collect();
+    let get = |p: &str| ("GET".to_string(), p.to_string());
+    let post = ("POST".to_string(), "/status/reports".to_string());
+    assert_eq!(
+        order,
+        [
+            get(&env_path),
+            get("/p/v1.bin"),
+            post.clone(),
+            get(&env_path),
+            get(&env_path),
+            get("/p/v2.bin"),
+            post,
+        ]
+    );
+    let env_reqs = server.requests_to(&env_path);
+    assert!(!env_reqs[0].headers.contains_key("if-none-match"));
+    assert_eq!(env_reqs[1].headers["if-none-match"], "\"e1\"");
+    assert_eq!(env_reqs[2].headers["if-none-match"], "\"e1\"");
+    assert_eq!(installed_components(d), 1);
+
+    // Both reports verify with the device's report key, one per installing round.
+    let posts = server.requests_to("/status/reports");
+    std::fs::create_dir(d.join("collected")).unwrap();
+    for (i, p) in posts.iter().enumerate() {
+        std::fs::write(d.join(format!("collected/{i}.cose")), &p.body).unwrap();
+    }
+    let t = author(
+        d,
+        &[
+            "verify-report",
+            "collected",
+            "--device-key",
+            "report.pub.pem",
+            "--json",
+        ],
+    );
+    let j: serde_json::Value = serde_json::from_str(&t).unwrap();
+    assert_eq!(j["verified"], 2, "{t}");
+    let seq = |i: usize| j["reports"][i]["report"]["sequence-number"].as_u64();
+    assert_eq!((seq(0), seq(1)), (Some(1), Some(2)), "{t}");
+
+    // The state file remembers v2: a further single round is up to date and posts nothing.
+    let t = ok(agent(d, &args[..6]));
+    assert!(t.contains("not modified"), "{t}");
+    assert_eq!(server.requests_to("/status/reports").len(), 2);
+}
+
+#[test]
+fn rounds_needs_an_interval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = fails(
+        agent(
+            tmp.path(),
+            &["poll", "http://127.0.0.1:9/fw", "--rounds", "2"],
+        ),
+        2,
+    );
+    assert!(t.contains("--interval"), "{t}");
+}
