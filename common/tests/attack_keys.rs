@@ -4,8 +4,6 @@
 //! sees, including tenant A's published manifests, encryption info and ciphertexts. Each test
 //! names the attack it proves refused; a refused install changes no stored object.
 
-mod support;
-
 use ciborium::Value;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_bytes::ByteBuf;
@@ -22,7 +20,7 @@ use suit_common::service::statement::{self, StatementError};
 use suit_common::service::{Config, Service};
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
+use suit_test_support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
 
 const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
 const TPA_PUB: &str = "../keys/tpa-test.pub.pem";

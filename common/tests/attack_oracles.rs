@@ -13,8 +13,6 @@
 //!   not displace the report of the last authenticated attempt; every report carries the
 //!   device's state.
 
-mod support;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -34,7 +32,7 @@ use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
 use suit_common::service::{Config, Service};
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
+use suit_test_support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
 
 const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
 const TPA_PUB: &str = "../keys/tpa-test.pub.pem";

@@ -3,8 +3,6 @@
 //! byte that crosses the boundary. Each attack is refused with a typed refusal and leaves
 //! the stored state unchanged.
 
-mod support;
-
 use ciborium::Value;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_bytes::ByteBuf;
@@ -22,7 +20,7 @@ use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope, Sta
 use suit_common::service::{Config, Service};
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
+use suit_test_support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
 
 type Mem = MemoryBackend;
 

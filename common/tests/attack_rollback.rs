@@ -3,11 +3,8 @@
 //! mix-and-match, partial install). Each is refused with a typed refusal and leaves the
 //! state record and every stored object exactly as they were.
 
-mod state_support;
-mod support;
-
-use state_support::*;
 use suit_common::protocol::Refusal;
+use suit_test_support::service::*;
 
 /// Runs `attack`, which must be refused, and checks nothing stored changed.
 fn refused_and_unchanged(
@@ -327,7 +324,7 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
     let r = refused_and_unchanged(&mut s, |s| {
         begin(s, r2.envelope.len() as u64).unwrap();
         let half = &r2.envelope[..r2.envelope.len() / 2];
-        state_support::call::<_, suit_common::protocol::Empty>(
+        suit_test_support::service::call::<_, suit_common::protocol::Empty>(
             s,
             suit_common::protocol::Command::InstallEnvelope,
             &suit_common::protocol::ChunkRequest {
@@ -336,7 +333,7 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
             },
         )
         .unwrap();
-        refusal(state_support::call::<
+        refusal(suit_test_support::service::call::<
             _,
             suit_common::protocol::InstallPrepareResponse,
         >(
@@ -389,7 +386,7 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
 
 use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError, Record};
 use suit_common::suit::ComponentId;
-use support::RecordingPlatform;
+use suit_test_support::RecordingPlatform;
 
 /// The recording device, plus per-component sequence numbers as a real store keeps them.
 struct Tracking {
@@ -459,7 +456,7 @@ fn a_component_installed_through_a_dependency_is_protected_by_the_dependency_num
     use suit_common::suit::error::{CommandErrorKind, Error, PolicyError};
     use suit_common::suit::policy::{Policy, Role};
     use suit_common::suit::{process, Procedure};
-    use support::{anchor, cid, hex_file, p256_public_from_pem};
+    use suit_test_support::{anchor, cid, hex_file, p256_public_from_pem};
 
     let envelope = hex_file("suit-firmware-encryption/suit-manifest-es-ecdh-dependency.hex.signed");
     let key = |f: &str| -> VerificationKey {

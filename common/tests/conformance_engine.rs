@@ -2,8 +2,6 @@
 //! fetch-then-copy form, decrypting fetches (undefined by the draft: refused), `kid` as a hint
 //! (RFC 9052), and the CBOR rules tightened to the CDDL. CONFORMANCE.md points here.
 
-mod support;
-
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -19,7 +17,7 @@ use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::error::{AuthError, CommandErrorKind, Error};
 use suit_common::suit::{process, Envelope, Procedure};
 
-use support::*;
+use suit_test_support::*;
 
 const KEK: [u8; 16] = *b"0123456789abcdef";
 

@@ -1,8 +1,6 @@
 //! Engine gaps of issue 10 item 7: suit-parameter-strict-order = false (manifest-37 §6.7)
 //! and the trust-domains rules for suit-directive-process-dependency.
 
-mod support;
-
 use ciborium::Value;
 
 use suit_common::cose::{Algorithm, SigningKey};
@@ -10,7 +8,7 @@ use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::error::{CommandErrorKind, Error};
 use suit_common::suit::{process, Procedure};
 
-use support::*;
+use suit_test_support::*;
 
 fn int(i: i64) -> Value {
     Value::Integer(i.into())

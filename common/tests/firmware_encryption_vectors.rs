@@ -3,8 +3,6 @@
 //! decryption wired through the interpreter, and the two-signer dependency example
 //! (trust domains).
 
-mod support;
-
 use base64::Engine as _;
 use suit_common::cose::VerificationKey;
 use suit_common::encryption::MemoryKeys;
@@ -14,7 +12,7 @@ use suit_common::suit::error::{
 use suit_common::suit::platform::Event;
 use suit_common::suit::policy::{ComponentRule, Policy, Requirement, Role};
 use suit_common::suit::{process, Envelope, Procedure};
-use support::*;
+use suit_test_support::*;
 
 const PLAINTEXT: &[u8] = b"This is a real firmware image.";
 

@@ -6,8 +6,6 @@
 //! bytes must stop at the first image-match; runs with the dummy digest replaced by the real one
 //! (and the manifest re-signed with the examples' private key) must go through.
 
-mod support;
-
 use suit_common::cose::Algorithm;
 use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::error::{
@@ -16,7 +14,7 @@ use suit_common::suit::error::{
 use suit_common::suit::manifest::Severable;
 use suit_common::suit::platform::Event;
 use suit_common::suit::{process, Digest, Envelope, Procedure};
-use support::*;
+use suit_test_support::*;
 
 const SIGNED: [(&str, u64); 7] = [
     ("example0.signed.hex", 0),

@@ -2,11 +2,8 @@
 //! object costs OP-TEE a hash-tree walk, so each staged byte should be read as few times as
 //! the procedure needs. And a buffer the TA cannot allocate is an error, not an abort.
 
-mod state_support;
-mod support;
-
-use state_support::*;
 use suit_common::service::store::{zeroed, StoreError};
+use suit_test_support::service::*;
 
 /// A TA image fetched as a detached payload is read once from the payload object (the
 /// engine's fetch, which hashes it) and once more for the checks and the TA-store install,

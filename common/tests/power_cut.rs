@@ -5,10 +5,6 @@
 //! component bytes, OP-TEE's TA store), never a mix, with no orphan object left once the
 //! next install begins.
 
-mod state_support;
-mod support;
-
-use state_support::*;
 use suit_common::protocol::{Command, Empty, StatusResponse};
 use suit_common::service::install::{Journal, JOURNAL_OBJECT};
 use suit_common::service::keys::KEYS_OBJECT;
@@ -16,6 +12,7 @@ use suit_common::service::memory::MemoryBackend;
 use suit_common::service::state::{State, STATE_OBJECT};
 use suit_common::service::store::MemoryStore;
 use suit_common::service::{Service, REPORT_OBJECT};
+use suit_test_support::service::*;
 
 /// What must be all old or all new.
 #[derive(Debug, PartialEq)]

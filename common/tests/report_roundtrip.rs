@@ -2,8 +2,6 @@
 //! encoding, signing as COSE_Sign1 (ESP256, attached payload), verifying and decoding; the
 //! failure path; and real engine runs over the manifest-spec examples.
 
-mod support;
-
 use suit_common::cose::VerificationKey;
 use suit_common::report::{
     self, image_properties, label, policy, sign_report, verify_report, Entry, Failure, Reason,
@@ -12,7 +10,7 @@ use suit_common::report::{
 use suit_common::suit::error::{ConditionKind, Error, PolicyError, Section};
 use suit_common::suit::platform::{Event, IdentifierKind, Platform, PlatformError, Record};
 use suit_common::suit::{process, ComponentId, Digest, Procedure};
-use support::*;
+use suit_test_support::*;
 
 fn device_key(seed: u8) -> p256::SecretKey {
     let mut b = [0u8; 32];

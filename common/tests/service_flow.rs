@@ -2,8 +2,6 @@
 //! TPA provisioning, streamed installs, policy, rollback and storage faults. The same
 //! `Service` runs inside OP-TEE; these tests pin its decisions host-natively.
 
-mod support;
-
 use ciborium::Value;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_bytes::ByteBuf;
@@ -17,7 +15,7 @@ use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord
 use suit_common::service::{Client, Config, Service};
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
+use suit_test_support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
 
 const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
 const TPA_PUB: &str = "../keys/tpa-test.pub.pem";

@@ -3,15 +3,12 @@
 //! deleted, rollback floor kept); a TA or a normal-world file is refused with a typed reason
 //! and nothing changes; a soft-failed option's removal is cancelled.
 
-mod state_support;
-mod support;
-
 use ciborium::Value;
-use state_support::*;
 use suit_common::service::memory::MemoryBackend;
 use suit_common::service::state::component_from;
 use suit_common::suit::ComponentId;
-use support::{CLASS_ID, VENDOR_ID};
+use suit_test_support::service::*;
+use suit_test_support::{CLASS_ID, VENDOR_ID};
 
 fn int(i: i64) -> Value {
     Value::Integer(i.into())

@@ -3,8 +3,6 @@
 //! and the bounds (wait budget). The draft has no CBOR examples, so the manifests are built
 //! here from its CDDL (labels from its IANA section). CONFORMANCE.md points here.
 
-mod support;
-
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -20,7 +18,7 @@ use suit_common::suit::update_management::{
 };
 use suit_common::suit::{process, ComponentId, Envelope, Policy, Procedure};
 
-use support::*;
+use suit_test_support::*;
 
 fn int(i: i64) -> Value {
     Value::Integer(i.into())

@@ -1,6 +1,6 @@
-//! Helpers for the state tests (attack_rollback.rs, power_cut.rs): a device on the in-memory
-//! backend, the wire calls the agent makes, and manifests installing several components.
-#![allow(dead_code)]
+//! The TA's `Service` on the in-memory backend (`service::memory::MemoryBackend`, not a fork):
+//! a provisioned device, the wire calls the agent makes, and signed manifests installing
+//! several components.
 
 use ciborium::Value;
 use serde::{de::DeserializeOwned, Serialize};
@@ -15,39 +15,14 @@ use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope, Sta
 use suit_common::service::{Config, Service};
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use crate::support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
-
-pub const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
-pub const TPA_PUB: &str = "../keys/tpa-test.pub.pem";
-pub const AUTHOR_PRIV: &str = "suit-manifest-spec/private_key.pem";
-pub const AUTHOR_PUB: &str = "suit-manifest-spec/public_key.pem";
+use crate::keys::p256_private_from_pem;
+pub use crate::keys::{cose_key, sec1_from_pem, AUTHOR_PRIV, AUTHOR_PUB, TPA_PRIV, TPA_PUB};
+use crate::vectors::{CLASS_ID, VENDOR_ID};
 
 /// The TA whose image, personalization data and files the tests deliver.
 pub const TA: [u8; 16] = [0x5e; 16];
 
 pub type Mem = MemoryBackend;
-
-pub fn sec1_from_pem(rel: &str) -> Vec<u8> {
-    let text = String::from_utf8(read(rel)).unwrap();
-    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap();
-    der[der.len() - 65..].to_vec()
-}
-
-pub fn cose_key(rel: &str) -> ByteBuf {
-    let p = sec1_from_pem(rel);
-    let key = coset::CoseKeyBuilder::new_ec2_pub_key(
-        coset::iana::EllipticCurve::P_256,
-        p[1..33].to_vec(),
-        p[33..].to_vec(),
-    )
-    .build();
-    use coset::CborSerializable as _;
-    ByteBuf::from(key.to_vec().unwrap())
-}
 
 /// A service over `backend`, as the TA builds one per session.
 pub fn service(backend: Mem) -> Service<Mem> {
