@@ -4,6 +4,7 @@
 //! Cargo only tells the host crate's own tests where its binaries are
 //! (`CARGO_BIN_EXE_*`), so [`cli_tools!`](crate::cli_tools) expands the runners there.
 
+use std::ffi::OsStr;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -26,7 +27,7 @@ impl Out {
 
 /// Runs `exe` in `dir` with `args`, feeding `stdin` (or an empty one). A tool that dies by a
 /// signal or panics fails the test: refusals must be orderly.
-pub fn run(exe: &str, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Out {
+pub fn run<S: AsRef<OsStr>>(exe: &str, dir: &Path, args: &[S], stdin: Option<&[u8]>) -> Out {
     let mut child = Command::new(exe)
         .args(args)
         .current_dir(dir)
@@ -42,7 +43,11 @@ pub fn run(exe: &str, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Out {
     drop(input);
     let o = child.wait_with_output().expect("tool output");
     let r = Out {
-        code: o.status.code().expect("the tool died without an exit code"),
+        // A panic aborts (panic = "abort"): no exit code, never acceptable.
+        code: o.status.code().unwrap_or_else(|| {
+            let err = String::from_utf8_lossy(&o.stderr);
+            panic!("{exe} died: {:?}\n{err}", o.status)
+        }),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
     };
@@ -73,6 +78,12 @@ pub fn fails(r: Out, code: i32, expected: &str) -> String {
     all
 }
 
+/// An owned argument vector from strings and paths alike.
+#[macro_export]
+macro_rules! args {
+    ($($a:expr),* $(,)?) => { vec![$(::std::ffi::OsString::from($a)),*] };
+}
+
 /// Defines `author(dir, args)`, `agent(dir, args)` (simulator state `state`),
 /// `agent_in(dir, args, stdin)` and `agent_state(dir, state, args)` in a test of the host
 /// crate, bound to its built binaries.
@@ -80,7 +91,10 @@ pub fn fails(r: Out, code: i32, expected: &str) -> String {
 macro_rules! cli_tools {
     () => {
         #[allow(dead_code)]
-        fn author(dir: &::std::path::Path, args: &[&str]) -> $crate::cli::Out {
+        fn author<S: AsRef<::std::ffi::OsStr>>(
+            dir: &::std::path::Path,
+            args: &[S],
+        ) -> $crate::cli::Out {
             $crate::cli::run(env!("CARGO_BIN_EXE_suit-author"), dir, args, None)
         }
         #[allow(dead_code)]
