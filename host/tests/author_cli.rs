@@ -5,7 +5,19 @@
 #![allow(clippy::useless_vec)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use suit_test_support::args;
+use suit_test_support::cli::Out as Run;
+
+suit_test_support::cli_tools!();
+
+/// `suit-author` in the current directory (paths in the arguments are absolute).
+fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    author(Path::new("."), args)
+}
+
+fn ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    suit_test_support::cli::ok(run(args))
+}
 
 const PLAINTEXT: &[u8] = b"This is a real firmware image.";
 const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
@@ -21,47 +33,6 @@ fn spec(name: &str) -> PathBuf {
 
 fn fe(name: &str) -> PathBuf {
     vectors().join("suit-firmware-encryption").join(name)
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_suit-author"))
-        .args(args)
-        .output()
-        .expect("run suit-author");
-    let r = Run {
-        // A panic aborts (panic = "abort"): no exit code. Never acceptable.
-        code: out.status.code().unwrap_or_else(|| {
-            panic!(
-                "suit-author died: {:?}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            )
-        }),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !r.stderr.contains("panicked"),
-        "suit-author panicked: {}",
-        r.stderr
-    );
-    r
-}
-
-fn ok(args: &[&std::ffi::OsStr]) -> Run {
-    let r = run(args);
-    assert_eq!(r.code, 0, "expected success\n{}\n{}", r.stdout, r.stderr);
-    r
-}
-
-macro_rules! args {
-    ($($a:expr),* $(,)?) => { vec![$(std::ffi::OsString::from($a)),*] };
 }
 
 fn refs(v: &[std::ffi::OsString]) -> Vec<&std::ffi::OsStr> {
