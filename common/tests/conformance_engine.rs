@@ -21,17 +21,6 @@ use suit_test_support::*;
 
 const KEK: [u8; 16] = *b"0123456789abcdef";
 
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
-fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
-}
 fn digest(data: &[u8]) -> Vec<u8> {
     cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(data))]))
 }

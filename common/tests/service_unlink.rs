@@ -10,13 +10,6 @@ use suit_common::suit::ComponentId;
 use suit_test_support::service::*;
 use suit_test_support::{CLASS_ID, VENDOR_ID};
 
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
-
 /// A signed manifest over `components` (vendor / class checked on the first) whose install
 /// sequence is `install`.
 fn with_install(seq: u64, components: &[&[&[u8]]], install: Vec<Value>) -> Release {

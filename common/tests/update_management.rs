@@ -20,22 +20,8 @@ use suit_common::suit::{process, ComponentId, Envelope, Policy, Procedure};
 
 use suit_test_support::*;
 
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
-fn text(s: &str) -> Value {
-    Value::Text(s.into())
-}
 fn arr(v: Vec<Value>) -> Value {
     Value::Array(v)
-}
-fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
 }
 fn wrap(v: &Value) -> Value {
     Value::Bytes(cbor(v))

@@ -3,12 +3,14 @@
 //! platform, the service on the in-memory backend, and runners for the command-line tools.
 //! One copy each, so a fix to a helper reaches every test.
 
+pub mod cbor;
 pub mod cli;
 pub mod keys;
 pub mod platform;
 pub mod service;
 pub mod vectors;
 
+pub use cbor::*;
 pub use keys::*;
 pub use platform::*;
 pub use vectors::*;

@@ -15,6 +15,7 @@ use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope, Sta
 use suit_common::service::{Config, Service};
 use suit_common::suit::author::{seal_envelope, Signer};
 
+pub use crate::cbor::{bytes, cbor, int};
 use crate::keys::p256_private_from_pem;
 pub use crate::keys::{cose_key, sec1_from_pem, AUTHOR_PRIV, AUTHOR_PUB, TPA_PRIV, TPA_PUB};
 use crate::vectors::{CLASS_ID, VENDOR_ID};
@@ -135,18 +136,6 @@ pub fn provisioned(prefixes: &[&[u8]]) -> Service<Mem> {
     let message = provision_message(&mut s, 1, vec![author_anchor(1, prefixes), identity()]);
     provision(&mut s, &message).unwrap();
     s
-}
-
-pub fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-pub fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
-pub fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
 }
 
 /// One component of a manifest: its identifier, its image, and the URI it is fetched from

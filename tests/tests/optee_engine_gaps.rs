@@ -5,7 +5,7 @@
 use ciborium::Value;
 use suit_common::cose::Algorithm;
 use suit_common::suit::author::{seal_envelope_as, AuthForm, Signer};
-use suit_test_support::service::{bytes, cbor, int};
+use suit_test_support::cbor::{bytes, cbor, int};
 use suit_tests::keys::p256_signer;
 use suit_tests::{author, boot, export_device_key, sign_provisioning, write_text, Boot};
 
