@@ -384,7 +384,7 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
 // manifest's own sequence number (the firmware-encryption draft's two-signer example: the
 // operator's dependent manifest processes the author's dependency, which writes the image).
 
-use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError, Record};
+use suit_common::suit::platform::{Platform, PlatformError, Record};
 use suit_common::suit::ComponentId;
 use suit_test_support::RecordingPlatform;
 
@@ -395,34 +395,7 @@ struct Tracking {
     staged_by: Vec<(ComponentId, u64)>,
 }
 
-impl Platform for Tracking {
-    fn identifier_matches(&self, k: IdentifierKind, c: &ComponentId, v: &[u8]) -> bool {
-        self.inner.identifier_matches(k, c, v)
-    }
-    fn fetch_open(&mut self, uri: &str, args: Option<&[u8]>) -> Result<(), PlatformError> {
-        self.inner.fetch_open(uri, args)
-    }
-    fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError> {
-        self.inner.fetch_read(buf)
-    }
-    fn stage_open(&mut self, c: &ComponentId) -> Result<(), PlatformError> {
-        self.inner.stage_open(c)
-    }
-    fn stage_write(&mut self, c: &ComponentId, data: &[u8]) -> Result<(), PlatformError> {
-        self.inner.stage_write(c, data)
-    }
-    fn stage_discard(&mut self, c: &ComponentId) {
-        self.inner.stage_discard(c)
-    }
-    fn read(&self, c: &ComponentId, offset: u64, buf: &mut [u8]) -> Result<usize, PlatformError> {
-        self.inner.read(c, offset, buf)
-    }
-    fn sequence_number(&self, key: &[u8]) -> Result<Option<u64>, PlatformError> {
-        self.inner.sequence_number(key)
-    }
-    fn stage_sequence_number(&mut self, key: &[u8], value: u64) -> Result<(), PlatformError> {
-        self.inner.stage_sequence_number(key, value)
-    }
+suit_test_support::recording_platform_via!(Tracking, inner, {
     fn component_sequence_number(&self, c: &ComponentId) -> Result<Option<u64>, PlatformError> {
         Ok(self
             .installed_by
@@ -438,16 +411,10 @@ impl Platform for Tracking {
         self.staged_by.push((c.clone(), value));
         Ok(())
     }
-    fn commit(&mut self) -> Result<(), PlatformError> {
-        self.inner.commit()
-    }
-    fn discard(&mut self) {
-        self.inner.discard()
-    }
     fn report(&mut self, r: &Record<'_>) {
         self.inner.report(r)
     }
-}
+});
 
 #[test]
 fn a_component_installed_through_a_dependency_is_protected_by_the_dependency_number() {

@@ -14,3 +14,7 @@ pub use cbor::*;
 pub use keys::*;
 pub use platform::*;
 pub use vectors::*;
+
+/// For the macros, which expand in the tests' crates.
+#[doc(hidden)]
+pub use suit_common as __suit_common;

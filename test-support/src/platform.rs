@@ -222,3 +222,101 @@ impl Platform for RecordingPlatform {
         self.log.push(e);
     }
 }
+
+/// Implements `Platform` for a test device that wraps a [`RecordingPlatform`] in `$field`:
+/// every storage, fetch and sequence-number method goes to the recording device, and the
+/// methods given in the braces (the one thing each test device adds: `report` and any
+/// update-management or per-component hooks) are written out as usual.
+#[macro_export]
+macro_rules! recording_platform_via {
+    ($ty:ty, $field:ident, { $($extra:tt)* }) => {
+        impl $crate::__suit_common::suit::platform::Platform for $ty {
+            fn identifier_matches(
+                &self,
+                k: $crate::__suit_common::suit::platform::IdentifierKind,
+                c: &$crate::__suit_common::suit::ComponentId,
+                v: &[u8],
+            ) -> bool {
+                self.$field.identifier_matches(k, c, v)
+            }
+            fn slot_matches(
+                &self,
+                c: &$crate::__suit_common::suit::ComponentId,
+                s: u64,
+            ) -> Result<bool, $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.slot_matches(c, s)
+            }
+            fn fetch_open(
+                &mut self,
+                uri: &str,
+                a: Option<&[u8]>,
+            ) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.fetch_open(uri, a)
+            }
+            fn fetch_read(
+                &mut self,
+                buf: &mut [u8],
+            ) -> Result<usize, $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.fetch_read(buf)
+            }
+            fn stage_open(
+                &mut self,
+                c: &$crate::__suit_common::suit::ComponentId,
+            ) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.stage_open(c)
+            }
+            fn stage_write(
+                &mut self,
+                c: &$crate::__suit_common::suit::ComponentId,
+                d: &[u8],
+            ) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.stage_write(c, d)
+            }
+            fn stage_discard(&mut self, c: &$crate::__suit_common::suit::ComponentId) {
+                self.$field.stage_discard(c)
+            }
+            fn read(
+                &self,
+                c: &$crate::__suit_common::suit::ComponentId,
+                o: u64,
+                buf: &mut [u8],
+            ) -> Result<usize, $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.read(c, o, buf)
+            }
+            fn swap(
+                &mut self,
+                a: &$crate::__suit_common::suit::ComponentId,
+                b: &$crate::__suit_common::suit::ComponentId,
+            ) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.swap(a, b)
+            }
+            fn invoke(
+                &mut self,
+                c: &$crate::__suit_common::suit::ComponentId,
+                a: Option<&[u8]>,
+            ) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.invoke(c, a)
+            }
+            fn sequence_number(
+                &self,
+                k: &[u8],
+            ) -> Result<Option<u64>, $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.sequence_number(k)
+            }
+            fn stage_sequence_number(
+                &mut self,
+                k: &[u8],
+                v: u64,
+            ) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.stage_sequence_number(k, v)
+            }
+            fn commit(&mut self) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.commit()
+            }
+            fn discard(&mut self) {
+                self.$field.discard()
+            }
+            $($extra)*
+        }
+    };
+}
