@@ -384,7 +384,7 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
 // manifest's own sequence number (the firmware-encryption draft's two-signer example: the
 // operator's dependent manifest processes the author's dependency, which writes the image).
 
-use suit_common::suit::platform::{Platform, PlatformError, Record};
+use suit_common::suit::platform::{PlatformError, Record};
 use suit_common::suit::ComponentId;
 use suit_test_support::RecordingPlatform;
 

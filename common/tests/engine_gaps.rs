@@ -422,7 +422,7 @@ fn a_section_that_skips_its_dependency_is_aborted() {
 
 use suit_common::report::{self, ReportBuilder, ReportResult};
 use suit_common::suit::error::Section;
-use suit_common::suit::platform::{Event, Platform, Record};
+use suit_common::suit::platform::{Event, Record};
 
 /// (manifest-id, section, offset, component index, event, success) of every engine record.
 type Located = (Vec<u64>, Section, u64, Option<usize>, Event, bool);

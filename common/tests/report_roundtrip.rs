@@ -8,7 +8,7 @@ use suit_common::report::{
     Report, ReportBuilder, ReportError, ReportRecord, ReportResult, Value,
 };
 use suit_common::suit::error::{ConditionKind, Error, PolicyError, Section};
-use suit_common::suit::platform::{Event, Platform, Record};
+use suit_common::suit::platform::{Event, Record};
 use suit_common::suit::{process, ComponentId, Digest, Procedure};
 use suit_test_support::*;
 

@@ -11,7 +11,7 @@ use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::error::{
     CommandErrorKind, ConditionKind, Error, ParameterKind, PolicyError,
 };
-use suit_common::suit::platform::{Event, Platform, PlatformError, Record};
+use suit_common::suit::platform::{Event, PlatformError, Record};
 use suit_common::suit::update_management::{
     compare_versions, Authorization, ComponentMetadata, FileType, UmError, WaitEvent,
     WaitEventKind, WaitOutcome, WallClock,
