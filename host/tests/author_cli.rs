@@ -8,16 +8,7 @@ use std::path::{Path, PathBuf};
 use suit_test_support::args;
 use suit_test_support::cli::Out as Run;
 
-suit_test_support::cli_tools!();
-
-/// `suit-author` in the current directory (paths in the arguments are absolute).
-fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    author(Path::new("."), args)
-}
-
-fn ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    suit_test_support::cli::ok(run(args))
-}
+suit_test_support::author_in_cwd!();
 
 const PLAINTEXT: &[u8] = b"This is a real firmware image.";
 const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";

@@ -10,12 +10,7 @@ use suit_common::suit::platform::{Event, Record};
 use suit_common::suit::{ComponentId, Digest, Outcome};
 use suit_test_support::cli::Out as Run;
 
-suit_test_support::cli_tools!();
-
-/// `suit-author` in the current directory (paths in the arguments are absolute).
-fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    author(Path::new("."), args)
-}
+suit_test_support::author_in_cwd!();
 
 fn key(seed: u8) -> p256::SecretKey {
     let mut b = [0x11u8; 32];

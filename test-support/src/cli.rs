@@ -117,3 +117,20 @@ macro_rules! cli_tools {
         }
     };
 }
+
+/// Defines `run(args)` and `ok(args)`: `suit-author` in the current directory (for tests whose
+/// arguments are absolute paths), the second asserting success.
+#[macro_export]
+macro_rules! author_in_cwd {
+    () => {
+        #[allow(dead_code)]
+        fn run<S: AsRef<::std::ffi::OsStr>>(args: &[S]) -> $crate::cli::Out {
+            let here = ::std::path::Path::new(".");
+            $crate::cli::run(env!("CARGO_BIN_EXE_suit-author"), here, args, None)
+        }
+        #[allow(dead_code)]
+        fn ok<S: AsRef<::std::ffi::OsStr>>(args: &[S]) -> $crate::cli::Out {
+            $crate::cli::ok(run(args))
+        }
+    };
+}

@@ -73,3 +73,16 @@ pub fn replace_all(data: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 pub fn cid(segments: &[&[u8]]) -> suit_common::suit::ComponentId {
     suit_common::suit::ComponentId::new(segments)
 }
+
+/// A cose-wg/Examples vector (tests/vectors/cose-wg-examples/NAME.json) as JSON.
+pub fn cose_wg(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&read(&format!("cose-wg-examples/{name}.json"))).unwrap()
+}
+
+/// A base64url (unpadded) JSON string's bytes, as the cose-wg vectors write keys.
+pub fn b64url(s: &serde_json::Value) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.as_str().unwrap())
+        .unwrap()
+}
