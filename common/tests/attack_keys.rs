@@ -12,104 +12,36 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
-
 use ciborium::Value;
-use serde::{de::DeserializeOwned, Serialize};
 use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
 
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
 use suit_common::encryption::{encrypt_payload, CoseOptions, EncryptedPayload, Recipient};
-use suit_common::protocol::{self, *};
+use suit_common::protocol::*;
 use suit_common::service::memory::MemoryBackend;
-use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
+use suit_common::service::provision::Op;
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
 use suit_common::service::statement::{self, StatementError};
 use suit_common::service::{Config, Service};
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
-
-const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
-const TPA_PUB: &str = "../keys/tpa-test.pub.pem";
-/// Tenant A's author key.
-const A_PRIV: &str = "suit-manifest-spec/private_key.pem";
-const A_PUB: &str = "suit-manifest-spec/public_key.pem";
-/// Tenant B's author key (the attacker).
-const B_PRIV: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_priv.pem";
-const B_PUB: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_pub.pem";
-
-type Mem = MemoryBackend;
-
-fn sec1_from_pem(rel: &str) -> Vec<u8> {
-    let text = String::from_utf8(read(rel)).unwrap();
-    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap();
-    der[der.len() - 65..].to_vec()
-}
-
-fn cose_key(rel: &str) -> ByteBuf {
-    let p = sec1_from_pem(rel);
-    let key = coset::CoseKeyBuilder::new_ec2_pub_key(
-        coset::iana::EllipticCurve::P_256,
-        p[1..33].to_vec(),
-        p[33..].to_vec(),
-    )
-    .build();
-    use coset::CborSerializable as _;
-    ByteBuf::from(key.to_vec().unwrap())
-}
-
-fn call<Q: Serialize, R: DeserializeOwned>(
-    s: &mut Service<Mem>,
-    cmd: Command,
-    q: &Q,
-) -> Result<R, (Status, Refusal)> {
-    let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
-    match reply.status {
-        Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
-        Status::Refused => Err((
-            reply.status,
-            protocol::decode(&reply.body, MAX_RESPONSE).unwrap(),
-        )),
-        other => panic!("unexpected status {other:?}"),
-    }
-}
-
-fn refusal<T: std::fmt::Debug>(r: Result<T, (Status, Refusal)>) -> Refusal {
-    match r {
-        Err((Status::Refused, refusal)) => refusal,
-        other => panic!("expected a refusal, got {other:?}"),
-    }
-}
+use suit_test_support::service::{
+    bytes, call, cbor, cose_key, install_with as install, int, provision_message, refusal,
+    sec1_from_pem, Mem,
+};
+use suit_test_support::{p256_private_from_pem, CLASS_ID, VENDOR_ID};
+// Tenant A signs with the manifest-spec key, tenant B with the firmware-encryption draft's.
+use suit_test_support::{
+    AUTHOR_PRIV as A_PRIV, AUTHOR_PUB as A_PUB, OPERATOR_PRIV as B_PRIV, OPERATOR_PUB as B_PUB,
+    TPA_PUB,
+};
 
 fn provision(s: &mut Service<Mem>, counter: u64, ops: Vec<Op>) {
-    let k: DeviceKeyResponse = call(s, Command::DeviceKey, &DeviceKeyRequest::default()).unwrap();
-    let body = ProvisioningBody {
-        counter,
-        device: k.identity_kid,
-        ops,
-    };
-    let message = seal(
-        &body,
-        &p256_private_from_pem(TPA_PRIV),
-        Algorithm::Esp256,
-        b"",
-    )
-    .unwrap();
-    let _: ProvisionResponse = call(
-        s,
-        Command::Provision,
-        &ProvisionRequest {
-            message: ByteBuf::from(message),
-        },
-    )
-    .unwrap();
+    let _: DeviceKeyResponse = call(s, Command::DeviceKey, &DeviceKeyRequest::default()).unwrap();
+    let message = provision_message(s, counter, ops);
+    suit_test_support::service::provision(s, &message).unwrap();
 }
 
 fn scope(prefixes: &[&[&[u8]]], ree_plaintext: bool) -> Scope {
@@ -210,17 +142,6 @@ fn encrypt_for(
     .unwrap()
 }
 
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
-fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
-}
 fn segs(c: &[&[u8]]) -> Value {
     Value::Array(c.iter().map(|s| bytes(s)).collect())
 }
@@ -352,43 +273,6 @@ fn sign(manifest: &[u8], signer: &str) -> Vec<u8> {
         &[],
     )
     .unwrap()
-}
-
-fn install(
-    s: &mut Service<Mem>,
-    envelope: &[u8],
-    payloads: &[(&str, &[u8])],
-) -> Result<InstallFinishResponse, (Status, Refusal)> {
-    call::<_, Empty>(
-        s,
-        Command::InstallBegin,
-        &InstallBeginRequest {
-            envelope_len: envelope.len() as u64,
-        },
-    )?;
-    call::<_, Empty>(
-        s,
-        Command::InstallEnvelope,
-        &ChunkRequest {
-            offset: 0,
-            data: ByteBuf::from(envelope.to_vec()),
-        },
-    )?;
-    let prepared: InstallPrepareResponse = call(s, Command::InstallPrepare, &Empty {})?;
-    for uri in &prepared.needed_uris {
-        let data = payloads.iter().find(|(u, _)| u == uri).unwrap().1;
-        call::<_, Empty>(
-            s,
-            Command::InstallPayload,
-            &PayloadChunkRequest {
-                uri: uri.clone(),
-                total_len: data.len() as u64,
-                offset: 0,
-                data: ByteBuf::from(data.to_vec()),
-            },
-        )?;
-    }
-    call(s, Command::InstallFinish, &Empty {})
 }
 
 /// Every stored object except the latest report (which records every attempt).

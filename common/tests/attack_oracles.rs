@@ -21,13 +21,10 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use ciborium::Value;
-use serde::{de::DeserializeOwned, Serialize};
 use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
 
@@ -37,17 +34,13 @@ use suit_common::encryption::{encrypt_payload, CoseOptions, Recipient};
 use suit_common::protocol::{self, *};
 use suit_common::report::{verify_report, DecodedReport, Entry, Value as RValue};
 use suit_common::service::memory::MemoryBackend;
-use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
-use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
-use suit_common::service::{Config, Service};
+use suit_common::service::Service;
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
+use suit_test_support::service::{bytes, call, cbor, int};
+use suit_test_support::AUTHOR_PRIV;
+use suit_test_support::{p256_private_from_pem, CLASS_ID, VENDOR_ID};
 
-const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
-const TPA_PUB: &str = "../keys/tpa-test.pub.pem";
-const AUTHOR_PRIV: &str = "suit-manifest-spec/private_key.pem";
-const AUTHOR_PUB: &str = "suit-manifest-spec/public_key.pem";
 /// Not an anchor of the device: envelopes it signs are forgeries.
 const FORGER_PRIV: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_priv.pem";
 
@@ -122,94 +115,9 @@ fn peak_heap<R>(f: impl FnOnce() -> R) -> (R, usize) {
 
 type Dev = Service<MemoryBackend>;
 
-fn sec1_from_pem(rel: &str) -> Vec<u8> {
-    let text = String::from_utf8(read(rel)).unwrap();
-    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap();
-    der[der.len() - 65..].to_vec()
-}
-
-fn cose_key(rel: &str) -> ByteBuf {
-    let p = sec1_from_pem(rel);
-    let key = coset::CoseKeyBuilder::new_ec2_pub_key(
-        coset::iana::EllipticCurve::P_256,
-        p[1..33].to_vec(),
-        p[33..].to_vec(),
-    )
-    .build();
-    use coset::CborSerializable as _;
-    ByteBuf::from(key.to_vec().unwrap())
-}
-
-fn call<Q: Serialize, R: DeserializeOwned>(
-    s: &mut Dev,
-    cmd: Command,
-    q: &Q,
-) -> Result<R, (Status, Refusal)> {
-    let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
-    match reply.status {
-        Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
-        Status::Refused => Err((
-            reply.status,
-            protocol::decode(&reply.body, MAX_RESPONSE).unwrap(),
-        )),
-        other => Err((
-            other,
-            Refusal {
-                kind: String::new(),
-                reason: String::new(),
-            },
-        )),
-    }
-}
-
 /// A device with an author anchor for components under ['app'] and its identity set.
 fn provisioned() -> Dev {
-    let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
-    let mut s = Service::new(MemoryBackend::new(0), config);
-    let keys: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
-    let body = ProvisioningBody {
-        counter: 1,
-        device: keys.identity_kid,
-        ops: vec![
-            Op::AddAnchor(AnchorRecord {
-                id: 1,
-                cose_key: cose_key(AUTHOR_PUB),
-                role: RoleRecord::Author,
-                key_scope: 0,
-                scope: Scope {
-                    component_prefixes: vec![vec![ByteBuf::from(b"app".to_vec())]],
-                    vendor_ids: vec![],
-                    class_ids: vec![],
-                    ree_plaintext: false,
-                },
-            }),
-            Op::SetIdentity(Identity {
-                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
-                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
-                device_id: None,
-            }),
-        ],
-    };
-    let message = seal(
-        &body,
-        &p256_private_from_pem(TPA_PRIV),
-        Algorithm::Esp256,
-        b"",
-    )
-    .unwrap();
-    let _: ProvisionResponse = call(
-        &mut s,
-        Command::Provision,
-        &ProvisionRequest {
-            message: ByteBuf::from(message),
-        },
-    )
-    .unwrap();
-    s
+    suit_test_support::service::provisioned(&[b"app"])
 }
 
 /// Anchor 1's payload-decryption keys (the author's manifests decrypt with these).
@@ -309,17 +217,6 @@ fn signed_report(s: &mut Dev, nonce: &[u8], pre_auth: bool) -> DecodedReport {
 // ---------------------------------------------------------------------------------------
 // Manifests.
 
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
-fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
-}
 fn suit_digest(data: &[u8]) -> Vec<u8> {
     cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(data))]))
 }

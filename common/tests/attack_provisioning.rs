@@ -11,8 +11,6 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
-
 use ciborium::Value;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_bytes::ByteBuf;
@@ -27,39 +25,19 @@ use suit_common::service::provision::{
     ProvisioningBody,
 };
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope, State};
-use suit_common::service::{Config, Service};
+use suit_common::service::Service;
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
+use suit_test_support::service::{cbor, int, sec1_from_pem, service, Mem};
+use suit_test_support::{p256_private_from_pem, AUTHOR_PUB, CLASS_ID, TPA_PRIV, VENDOR_ID};
 
-type Mem = MemoryBackend;
+fn device() -> Service<Mem> {
+    service(MemoryBackend::new(7))
+}
 
-const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
-const TPA_PUB: &str = "../keys/tpa-test.pub.pem";
-const AUTHOR_PUB: &str = "suit-manifest-spec/public_key.pem";
 /// The symmetric anchor key the TPA provisions: it must never be visible to the REE.
 const HMAC_SECRET: &[u8; 32] = b"attack-test-hmac-anchor-secret!!";
 const KEK: &[u8; 16] = b"attack-test-kek!";
-
-fn sec1_from_pem(rel: &str) -> Vec<u8> {
-    let text = String::from_utf8(read(rel)).unwrap();
-    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap();
-    der[der.len() - 65..].to_vec()
-}
-
-fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
-}
-
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
 
 fn public_cose_key(rel: &str) -> ByteBuf {
     let p = sec1_from_pem(rel);
@@ -77,11 +55,6 @@ fn symmetric_cose_key(secret: &[u8]) -> Vec<u8> {
         (int(2), Value::Bytes(b"op-hmac".to_vec())),
         (int(-1), Value::Bytes(secret.to_vec())),
     ]))
-}
-
-fn device() -> Service<Mem> {
-    let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
-    Service::new(MemoryBackend::new(7), config)
 }
 
 fn call<Q: Serialize, R: DeserializeOwned>(

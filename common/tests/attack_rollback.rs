@@ -11,11 +11,8 @@
     clippy::cast_possible_truncation
 )]
 
-mod state_support;
-mod support;
-
-use state_support::*;
 use suit_common::protocol::Refusal;
+use suit_test_support::service::*;
 
 /// Runs `attack`, which must be refused, and checks nothing stored changed.
 fn refused_and_unchanged(
@@ -335,7 +332,7 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
     let r = refused_and_unchanged(&mut s, |s| {
         begin(s, r2.envelope.len() as u64).unwrap();
         let half = &r2.envelope[..r2.envelope.len() / 2];
-        state_support::call::<_, suit_common::protocol::Empty>(
+        suit_test_support::service::call::<_, suit_common::protocol::Empty>(
             s,
             suit_common::protocol::Command::InstallEnvelope,
             &suit_common::protocol::ChunkRequest {
@@ -344,7 +341,7 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
             },
         )
         .unwrap();
-        refusal(state_support::call::<
+        refusal(suit_test_support::service::call::<
             _,
             suit_common::protocol::InstallPrepareResponse,
         >(
@@ -395,9 +392,9 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
 // manifest's own sequence number (the firmware-encryption draft's two-signer example: the
 // operator's dependent manifest processes the author's dependency, which writes the image).
 
-use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError, Record};
+use suit_common::suit::platform::{PlatformError, Record};
 use suit_common::suit::ComponentId;
-use support::RecordingPlatform;
+use suit_test_support::RecordingPlatform;
 
 /// The recording device, plus per-component sequence numbers as a real store keeps them.
 struct Tracking {
@@ -406,34 +403,7 @@ struct Tracking {
     staged_by: Vec<(ComponentId, u64)>,
 }
 
-impl Platform for Tracking {
-    fn identifier_matches(&self, k: IdentifierKind, c: &ComponentId, v: &[u8]) -> bool {
-        self.inner.identifier_matches(k, c, v)
-    }
-    fn fetch_open(&mut self, uri: &str, args: Option<&[u8]>) -> Result<(), PlatformError> {
-        self.inner.fetch_open(uri, args)
-    }
-    fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError> {
-        self.inner.fetch_read(buf)
-    }
-    fn stage_open(&mut self, c: &ComponentId) -> Result<(), PlatformError> {
-        self.inner.stage_open(c)
-    }
-    fn stage_write(&mut self, c: &ComponentId, data: &[u8]) -> Result<(), PlatformError> {
-        self.inner.stage_write(c, data)
-    }
-    fn stage_discard(&mut self, c: &ComponentId) {
-        self.inner.stage_discard(c)
-    }
-    fn read(&self, c: &ComponentId, offset: u64, buf: &mut [u8]) -> Result<usize, PlatformError> {
-        self.inner.read(c, offset, buf)
-    }
-    fn sequence_number(&self, key: &[u8]) -> Result<Option<u64>, PlatformError> {
-        self.inner.sequence_number(key)
-    }
-    fn stage_sequence_number(&mut self, key: &[u8], value: u64) -> Result<(), PlatformError> {
-        self.inner.stage_sequence_number(key, value)
-    }
+suit_test_support::recording_platform_via!(Tracking, inner, {
     fn component_sequence_number(&self, c: &ComponentId) -> Result<Option<u64>, PlatformError> {
         Ok(self
             .installed_by
@@ -449,16 +419,10 @@ impl Platform for Tracking {
         self.staged_by.push((c.clone(), value));
         Ok(())
     }
-    fn commit(&mut self) -> Result<(), PlatformError> {
-        self.inner.commit()
-    }
-    fn discard(&mut self) {
-        self.inner.discard()
-    }
     fn report(&mut self, r: &Record<'_>) {
         self.inner.report(r)
     }
-}
+});
 
 #[test]
 fn a_component_installed_through_a_dependency_is_protected_by_the_dependency_number() {
@@ -467,7 +431,7 @@ fn a_component_installed_through_a_dependency_is_protected_by_the_dependency_num
     use suit_common::suit::error::{CommandErrorKind, Error, PolicyError};
     use suit_common::suit::policy::{Policy, Role};
     use suit_common::suit::{process, Procedure};
-    use support::{anchor, cid, hex_file, p256_public_from_pem};
+    use suit_test_support::{anchor, cid, hex_file, p256_public_from_pem};
 
     let envelope = hex_file("suit-firmware-encryption/suit-manifest-es-ecdh-dependency.hex.signed");
     let key = |f: &str| -> VerificationKey {

@@ -10,8 +10,6 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
-
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -27,21 +25,10 @@ use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::error::{AuthError, CommandErrorKind, Error};
 use suit_common::suit::{process, Envelope, Procedure};
 
-use support::*;
+use suit_test_support::*;
 
 const KEK: [u8; 16] = *b"0123456789abcdef";
 
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
-fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
-}
 fn digest(data: &[u8]) -> Vec<u8> {
     cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(data))]))
 }

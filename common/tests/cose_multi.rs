@@ -11,8 +11,6 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
-
 use coset::{
     CoseMacBuilder, CoseRecipientBuilder, CoseSignBuilder, CoseSignatureBuilder, HeaderBuilder,
     TaggedCborSerializable,
@@ -25,7 +23,7 @@ use suit_common::suit::author::{authentication_blocks, seal_envelope_as, AuthFor
 use suit_common::suit::error::{AuthError, CommandErrorKind, Error, PolicyError};
 use suit_common::suit::policy::{ComponentRule, Policy, Requirement, Role};
 use suit_common::suit::{process, Digest, Envelope, Procedure};
-use support::*;
+use suit_test_support::*;
 
 fn author_key() -> SigningKey {
     p256_private_from_pem("suit-manifest-spec/private_key.pem")

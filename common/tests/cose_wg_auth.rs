@@ -12,22 +12,7 @@
 
 use ciborium::value::Value;
 use suit_common::cose::{AuthBlock, CoseError, VerificationKey};
-
-const DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/vectors/cose-wg-examples/"
-);
-
-fn load(name: &str) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(format!("{DIR}{name}.json")).unwrap()).unwrap()
-}
-
-fn b64(s: &serde_json::Value) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s.as_str().unwrap())
-        .unwrap()
-}
+use suit_test_support::{b64url as b64, cose_wg as load};
 
 /// The vector's key as the engine's verification key.
 fn key(j: &serde_json::Value) -> VerificationKey {

@@ -16,22 +16,7 @@ use suit_common::encryption::recipient::{aes_kw, ecdh_es::KdfContext};
 use suit_common::encryption::{
     decrypt, unwrap_content_key, CoseOptions, DecryptError, Location, MemoryKeys,
 };
-
-const DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/vectors/cose-wg-examples/"
-);
-
-fn load(name: &str) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(format!("{DIR}{name}.json")).unwrap()).unwrap()
-}
-
-fn b64(s: &serde_json::Value) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s.as_str().unwrap())
-        .unwrap()
-}
+use suit_test_support::{b64url as b64, cose_wg as load};
 
 fn hexf(j: &serde_json::Value) -> Vec<u8> {
     hex::decode(j.as_str().unwrap()).unwrap()

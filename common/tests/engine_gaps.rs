@@ -9,8 +9,6 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
-
 use ciborium::Value;
 
 use suit_common::cose::{Algorithm, SigningKey};
@@ -18,22 +16,8 @@ use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::error::{CommandErrorKind, Error};
 use suit_common::suit::{process, Procedure};
 
-use support::*;
+use suit_test_support::*;
 
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
-fn text(t: &str) -> Value {
-    Value::Text(t.into())
-}
-fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
-}
 fn map(entries: Vec<(i64, Value)>) -> Value {
     Value::Map(entries.into_iter().map(|(k, v)| (int(k), v)).collect())
 }
@@ -446,8 +430,7 @@ fn a_section_that_skips_its_dependency_is_aborted() {
 
 use suit_common::report::{self, ReportBuilder, ReportResult};
 use suit_common::suit::error::Section;
-use suit_common::suit::platform::{Event, IdentifierKind, Platform, PlatformError, Record};
-use suit_common::suit::ComponentId;
+use suit_common::suit::platform::{Event, Record};
 
 /// (manifest-id, section, offset, component index, event, success) of every engine record.
 type Located = (Vec<u64>, Section, u64, Option<usize>, Event, bool);
@@ -458,40 +441,7 @@ struct Locating {
     report: ReportBuilder,
 }
 
-impl Platform for Locating {
-    fn identifier_matches(&self, k: IdentifierKind, c: &ComponentId, v: &[u8]) -> bool {
-        self.dev.identifier_matches(k, c, v)
-    }
-    fn fetch_open(&mut self, uri: &str, a: Option<&[u8]>) -> Result<(), PlatformError> {
-        self.dev.fetch_open(uri, a)
-    }
-    fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError> {
-        self.dev.fetch_read(buf)
-    }
-    fn stage_open(&mut self, c: &ComponentId) -> Result<(), PlatformError> {
-        self.dev.stage_open(c)
-    }
-    fn stage_write(&mut self, c: &ComponentId, d: &[u8]) -> Result<(), PlatformError> {
-        self.dev.stage_write(c, d)
-    }
-    fn stage_discard(&mut self, c: &ComponentId) {
-        self.dev.stage_discard(c)
-    }
-    fn read(&self, c: &ComponentId, o: u64, buf: &mut [u8]) -> Result<usize, PlatformError> {
-        self.dev.read(c, o, buf)
-    }
-    fn sequence_number(&self, k: &[u8]) -> Result<Option<u64>, PlatformError> {
-        self.dev.sequence_number(k)
-    }
-    fn stage_sequence_number(&mut self, k: &[u8], v: u64) -> Result<(), PlatformError> {
-        self.dev.stage_sequence_number(k, v)
-    }
-    fn commit(&mut self) -> Result<(), PlatformError> {
-        self.dev.commit()
-    }
-    fn discard(&mut self) {
-        self.dev.discard()
-    }
+suit_test_support::recording_platform_via!(Locating, dev, {
     fn report(&mut self, r: &Record<'_>) {
         self.seen.push((
             r.manifest_id.to_vec(),
@@ -503,7 +453,7 @@ impl Platform for Locating {
         ));
         self.report.record(r);
     }
-}
+});
 
 fn locate(install: Vec<Value>, dep: &[u8]) -> (Vec<u8>, Locating, Result<(), Error>) {
     let m = manifest_with(

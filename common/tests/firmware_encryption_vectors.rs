@@ -11,8 +11,6 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
-
 use base64::Engine as _;
 use suit_common::cose::VerificationKey;
 use suit_common::encryption::MemoryKeys;
@@ -22,7 +20,7 @@ use suit_common::suit::error::{
 use suit_common::suit::platform::Event;
 use suit_common::suit::policy::{ComponentRule, Policy, Requirement, Role};
 use suit_common::suit::{process, Envelope, Procedure};
-use support::*;
+use suit_test_support::*;
 
 const PLAINTEXT: &[u8] = b"This is a real firmware image.";
 

@@ -14,8 +14,6 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
-
 use suit_common::cose::Algorithm;
 use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::error::{
@@ -24,7 +22,7 @@ use suit_common::suit::error::{
 use suit_common::suit::manifest::Severable;
 use suit_common::suit::platform::Event;
 use suit_common::suit::{process, Digest, Envelope, Procedure};
-use support::*;
+use suit_test_support::*;
 
 const SIGNED: [(&str, u64); 7] = [
     ("example0.signed.hex", 0),
@@ -63,6 +61,16 @@ fn reseal(manifest: &[u8]) -> Vec<u8> {
         &[],
     )
     .unwrap()
+}
+
+/// `example`'s manifest with the digest `from` replaced by `image`'s, re-signed with the
+/// example key (the published examples name a dummy image).
+fn resealed_for(example: &str, from: &[u8], image: &[u8]) -> Vec<u8> {
+    reseal(&replace_all(
+        &manifest_of(&vector(example)),
+        from,
+        &Digest::sha256(image).0,
+    ))
 }
 
 fn payload(len: usize, seed: u8) -> Vec<u8> {
@@ -191,12 +199,7 @@ fn example0_secure_boot_stops_at_dummy_digest() {
 #[test]
 fn example0_secure_boot_invokes_a_matching_image() {
     let image = payload(34768, 1);
-    let manifest = replace_all(
-        &manifest_of(&vector("example0.signed.hex")),
-        &DUMMY_DIGEST,
-        &Digest::sha256(&image).0,
-    );
-    let env = reseal(&manifest);
+    let env = resealed_for("example0.signed.hex", &DUMMY_DIGEST, &image);
     let mut dev = RecordingPlatform::spec_device();
     dev.installed.insert(cid(&[&[0]]), image);
     let out = process(
@@ -254,12 +257,7 @@ fn example1_update_fetches_then_refuses_dummy_digest_without_committing() {
 #[test]
 fn example1_update_installs_matching_payload_and_stores_sequence_number() {
     let image = payload(34768, 2);
-    let manifest = replace_all(
-        &manifest_of(&vector("example1.signed.hex")),
-        &DUMMY_DIGEST,
-        &Digest::sha256(&image).0,
-    );
-    let env = reseal(&manifest);
+    let env = resealed_for("example1.signed.hex", &DUMMY_DIGEST, &image);
     let mut dev = RecordingPlatform::spec_device();
     dev.remote
         .insert("http://example.com/file.bin".into(), image.clone());
@@ -358,12 +356,7 @@ fn example3_try_each_selects_the_free_slot() {
             .try_into()
             .unwrap();
     let image = payload(76834, 4);
-    let manifest = replace_all(
-        &manifest_of(&vector("example3.signed.hex")),
-        &slot1_digest,
-        &Digest::sha256(&image).0,
-    );
-    let env = reseal(&manifest);
+    let env = resealed_for("example3.signed.hex", &slot1_digest, &image);
     let mut dev = RecordingPlatform::spec_device();
     dev.slots.insert(cid(&[&[0]]), 1);
     dev.remote
@@ -420,12 +413,7 @@ fn example3_without_matching_slot_fails_try_each() {
 #[test]
 fn example4_fetch_to_external_storage_then_copy_install() {
     let image = payload(34768, 6);
-    let manifest = replace_all(
-        &manifest_of(&vector("example4.signed.hex")),
-        &DUMMY_DIGEST,
-        &Digest::sha256(&image).0,
-    );
-    let env = reseal(&manifest);
+    let env = resealed_for("example4.signed.hex", &DUMMY_DIGEST, &image);
     let mut dev = RecordingPlatform::spec_device();
     dev.remote
         .insert("http://example.com/file.bin".into(), image.clone());

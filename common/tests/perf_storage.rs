@@ -10,11 +10,8 @@
     clippy::cast_possible_truncation
 )]
 
-mod state_support;
-mod support;
-
-use state_support::*;
 use suit_common::service::store::{zeroed, StoreError};
+use suit_test_support::service::*;
 
 /// A TA image fetched as a detached payload is read once from the payload object (the
 /// engine's fetch, which hashes it) and once more for the checks and the TA-store install,

@@ -13,10 +13,6 @@
     clippy::cast_possible_truncation
 )]
 
-mod state_support;
-mod support;
-
-use state_support::*;
 use suit_common::protocol::{Command, Empty, StatusResponse};
 use suit_common::service::install::{Journal, JOURNAL_OBJECT};
 use suit_common::service::keys::KEYS_OBJECT;
@@ -24,6 +20,7 @@ use suit_common::service::memory::MemoryBackend;
 use suit_common::service::state::{State, STATE_OBJECT};
 use suit_common::service::store::MemoryStore;
 use suit_common::service::{Service, REPORT_OBJECT};
+use suit_test_support::service::*;
 
 /// What must be all old or all new.
 #[derive(Debug, PartialEq)]

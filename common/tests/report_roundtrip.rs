@@ -10,17 +10,15 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
-
 use suit_common::cose::VerificationKey;
 use suit_common::report::{
     self, image_properties, label, policy, sign_report, verify_report, Entry, Failure, Reason,
     Report, ReportBuilder, ReportError, ReportRecord, ReportResult, Value,
 };
 use suit_common::suit::error::{ConditionKind, Error, PolicyError, Section};
-use suit_common::suit::platform::{Event, IdentifierKind, Platform, PlatformError, Record};
+use suit_common::suit::platform::{Event, Record};
 use suit_common::suit::{process, ComponentId, Digest, Procedure};
-use support::*;
+use suit_test_support::*;
 
 fn device_key(seed: u8) -> p256::SecretKey {
     let mut b = [0u8; 32];
@@ -364,49 +362,7 @@ struct Reporting {
     report: ReportBuilder,
 }
 
-impl Platform for Reporting {
-    fn identifier_matches(&self, k: IdentifierKind, c: &ComponentId, v: &[u8]) -> bool {
-        self.dev.identifier_matches(k, c, v)
-    }
-    fn slot_matches(&self, c: &ComponentId, s: u64) -> Result<bool, PlatformError> {
-        self.dev.slot_matches(c, s)
-    }
-    fn fetch_open(&mut self, uri: &str, a: Option<&[u8]>) -> Result<(), PlatformError> {
-        self.dev.fetch_open(uri, a)
-    }
-    fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError> {
-        self.dev.fetch_read(buf)
-    }
-    fn stage_open(&mut self, c: &ComponentId) -> Result<(), PlatformError> {
-        self.dev.stage_open(c)
-    }
-    fn stage_write(&mut self, c: &ComponentId, d: &[u8]) -> Result<(), PlatformError> {
-        self.dev.stage_write(c, d)
-    }
-    fn stage_discard(&mut self, c: &ComponentId) {
-        self.dev.stage_discard(c)
-    }
-    fn read(&self, c: &ComponentId, o: u64, buf: &mut [u8]) -> Result<usize, PlatformError> {
-        self.dev.read(c, o, buf)
-    }
-    fn swap(&mut self, a: &ComponentId, b: &ComponentId) -> Result<(), PlatformError> {
-        self.dev.swap(a, b)
-    }
-    fn invoke(&mut self, c: &ComponentId, a: Option<&[u8]>) -> Result<(), PlatformError> {
-        self.dev.invoke(c, a)
-    }
-    fn sequence_number(&self, k: &[u8]) -> Result<Option<u64>, PlatformError> {
-        self.dev.sequence_number(k)
-    }
-    fn stage_sequence_number(&mut self, k: &[u8], v: u64) -> Result<(), PlatformError> {
-        self.dev.stage_sequence_number(k, v)
-    }
-    fn commit(&mut self) -> Result<(), PlatformError> {
-        self.dev.commit()
-    }
-    fn discard(&mut self) {
-        self.dev.discard()
-    }
+suit_test_support::recording_platform_via!(Reporting, dev, {
     fn report(&mut self, r: &Record<'_>) {
         self.dev.report(r);
         if self.report.record(r) {
@@ -425,7 +381,7 @@ impl Platform for Reporting {
             }
         }
     }
-}
+});
 
 /// A builder with the claims of `env`'s authenticated manifest (what the service keeps).
 fn builder_for(env: &[u8]) -> ReportBuilder {

@@ -10,10 +10,7 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
-
 use ciborium::Value;
-use serde::{de::DeserializeOwned, Serialize};
 use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
 
@@ -22,84 +19,24 @@ use suit_common::protocol::{self, *};
 use suit_common::service::memory::MemoryBackend;
 use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
-use suit_common::service::{Client, Config, Service};
+use suit_common::service::{Client, Service};
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
+use suit_test_support::service::{
+    bytes, call, cbor, cose_key, install_chunked as install, int, refusal, service, Answer, Mem, TA,
+};
+use suit_test_support::{p256_private_from_pem, CLASS_ID, VENDOR_ID};
+use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV};
 
-const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
-const TPA_PUB: &str = "../keys/tpa-test.pub.pem";
-const AUTHOR_PRIV: &str = "suit-manifest-spec/private_key.pem";
-const AUTHOR_PUB: &str = "suit-manifest-spec/public_key.pem";
-const OPERATOR_PRIV: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_priv.pem";
-const OPERATOR_PUB: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_pub.pem";
+fn device() -> Service<Mem> {
+    service(MemoryBackend::new(0))
+}
 
 // ---------------------------------------------------------------------------------------
 // The backend: `MemoryBackend` (memory store, deterministic RNG, recording TA store).
 
-type Mem = MemoryBackend;
-
-fn sec1_from_pem(rel: &str) -> Vec<u8> {
-    let text = String::from_utf8(read(rel)).unwrap();
-    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap();
-    der[der.len() - 65..].to_vec()
-}
-
-fn cose_key(rel: &str) -> ByteBuf {
-    let p = sec1_from_pem(rel);
-    let key = coset::CoseKeyBuilder::new_ec2_pub_key(
-        coset::iana::EllipticCurve::P_256,
-        p[1..33].to_vec(),
-        p[33..].to_vec(),
-    )
-    .build();
-    use coset::CborSerializable as _;
-    ByteBuf::from(key.to_vec().unwrap())
-}
-
-fn device() -> Service<Mem> {
-    let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
-    Service::new(MemoryBackend::new(0), config)
-}
-
 // ---------------------------------------------------------------------------------------
 // Wire helpers.
-
-/// A command's outcome: the response, or the status and refusal the TA answered with.
-type Answer<R> = Result<R, (Status, Refusal)>;
-
-fn call<Q: Serialize, R: DeserializeOwned>(
-    s: &mut Service<Mem>,
-    cmd: Command,
-    q: &Q,
-) -> Result<R, (Status, Refusal)> {
-    let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
-    match reply.status {
-        Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
-        Status::Refused => Err((
-            reply.status,
-            protocol::decode(&reply.body, MAX_RESPONSE).unwrap(),
-        )),
-        other => Err((
-            other,
-            Refusal {
-                kind: String::new(),
-                reason: String::new(),
-            },
-        )),
-    }
-}
-
-fn refusal<T: std::fmt::Debug>(r: Result<T, (Status, Refusal)>) -> Refusal {
-    match r {
-        Err((Status::Refused, refusal)) => refusal,
-        other => panic!("expected a refusal, got {other:?}"),
-    }
-}
 
 /// The id provisioning messages bind to: the device identity key's.
 fn device_kid(s: &mut Service<Mem>) -> Vec<u8> {
@@ -176,18 +113,6 @@ fn provisioned() -> Service<Mem> {
 // ---------------------------------------------------------------------------------------
 // Manifests.
 
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
-fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
-}
-
 /// Manifest installing `payload` into component [component] from `uri` with image-match.
 fn manifest(seq: u64, component: &[&[u8]], payload: &[u8], uri: &str, vendor: [u8; 16]) -> Vec<u8> {
     let digest = cbor(&Value::Array(vec![
@@ -243,53 +168,6 @@ fn sign(manifest: &[u8], signers: &[&str], integrated: &[(&str, &[u8])]) -> Vec<
         })
         .collect();
     seal_envelope(manifest, &signers, &[], integrated).unwrap()
-}
-
-/// Streams an envelope and its payloads in `chunk`-sized pieces, like the agent does.
-fn install(
-    s: &mut Service<Mem>,
-    envelope: &[u8],
-    payloads: &[(&str, &[u8])],
-    chunk: usize,
-) -> Result<InstallFinishResponse, (Status, Refusal)> {
-    call::<_, Empty>(
-        s,
-        Command::InstallBegin,
-        &InstallBeginRequest {
-            envelope_len: envelope.len() as u64,
-        },
-    )?;
-    for (i, c) in envelope.chunks(chunk).enumerate() {
-        call::<_, Empty>(
-            s,
-            Command::InstallEnvelope,
-            &ChunkRequest {
-                offset: (i * chunk) as u64,
-                data: ByteBuf::from(c.to_vec()),
-            },
-        )?;
-    }
-    let prepared: InstallPrepareResponse = call(s, Command::InstallPrepare, &Empty {})?;
-    for uri in &prepared.needed_uris {
-        let data = payloads
-            .iter()
-            .find(|(u, _)| u == uri)
-            .map(|(_, d)| *d)
-            .unwrap_or_else(|| panic!("no payload for {uri}"));
-        for (i, c) in data.chunks(chunk).enumerate() {
-            call::<_, Empty>(
-                s,
-                Command::InstallPayload,
-                &PayloadChunkRequest {
-                    uri: uri.clone(),
-                    total_len: data.len() as u64,
-                    offset: (i * chunk) as u64,
-                    data: ByteBuf::from(c.to_vec()),
-                },
-            )?;
-        }
-    }
-    call(s, Command::InstallFinish, &Empty {})
 }
 
 fn anchors(s: &mut Service<Mem>) -> AnchorsResponse {
@@ -851,8 +729,6 @@ fn a_storage_fault_during_install_commits_nothing() {
 
 // ---------------------------------------------------------------------------------------
 // Component kinds: trusted applications, personalization data, REE files.
-
-const TA: [u8; 16] = [0x5e; 16];
 
 /// A bootstrap TA image header as sign_encrypt.py writes it (signature not checked here:
 /// that is OP-TEE's job when the image reaches its TA store).

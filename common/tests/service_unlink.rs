@@ -11,22 +11,12 @@
     clippy::cast_possible_truncation
 )]
 
-mod state_support;
-mod support;
-
 use ciborium::Value;
-use state_support::*;
 use suit_common::service::memory::MemoryBackend;
 use suit_common::service::state::component_from;
 use suit_common::suit::ComponentId;
-use support::{CLASS_ID, VENDOR_ID};
-
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
+use suit_test_support::service::*;
+use suit_test_support::{CLASS_ID, VENDOR_ID};
 
 /// A signed manifest over `components` (vendor / class checked on the first) whose install
 /// sequence is `install`.

@@ -11,8 +11,6 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
-
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -21,31 +19,17 @@ use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::error::{
     CommandErrorKind, ConditionKind, Error, ParameterKind, PolicyError,
 };
-use suit_common::suit::platform::{Event, IdentifierKind, Platform, PlatformError, Record};
+use suit_common::suit::platform::{Event, PlatformError, Record};
 use suit_common::suit::update_management::{
     compare_versions, Authorization, ComponentMetadata, FileType, UmError, WaitEvent,
     WaitEventKind, WaitOutcome, WallClock,
 };
 use suit_common::suit::{process, ComponentId, Envelope, Policy, Procedure};
 
-use support::*;
+use suit_test_support::*;
 
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
-fn text(s: &str) -> Value {
-    Value::Text(s.into())
-}
 fn arr(v: Vec<Value>) -> Value {
     Value::Array(v)
-}
-fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
 }
 fn wrap(v: &Value) -> Value {
     Value::Bytes(cbor(v))
@@ -143,40 +127,7 @@ impl Device {
     }
 }
 
-impl Platform for Device {
-    fn identifier_matches(&self, kind: IdentifierKind, c: &ComponentId, value: &[u8]) -> bool {
-        self.inner.identifier_matches(kind, c, value)
-    }
-    fn fetch_open(&mut self, uri: &str, a: Option<&[u8]>) -> Result<(), PlatformError> {
-        self.inner.fetch_open(uri, a)
-    }
-    fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError> {
-        self.inner.fetch_read(buf)
-    }
-    fn stage_open(&mut self, c: &ComponentId) -> Result<(), PlatformError> {
-        self.inner.stage_open(c)
-    }
-    fn stage_write(&mut self, c: &ComponentId, d: &[u8]) -> Result<(), PlatformError> {
-        self.inner.stage_write(c, d)
-    }
-    fn stage_discard(&mut self, c: &ComponentId) {
-        self.inner.stage_discard(c)
-    }
-    fn read(&self, c: &ComponentId, o: u64, b: &mut [u8]) -> Result<usize, PlatformError> {
-        self.inner.read(c, o, b)
-    }
-    fn sequence_number(&self, k: &[u8]) -> Result<Option<u64>, PlatformError> {
-        self.inner.sequence_number(k)
-    }
-    fn stage_sequence_number(&mut self, k: &[u8], v: u64) -> Result<(), PlatformError> {
-        self.inner.stage_sequence_number(k, v)
-    }
-    fn commit(&mut self) -> Result<(), PlatformError> {
-        self.inner.commit()
-    }
-    fn discard(&mut self) {
-        self.inner.discard()
-    }
+suit_test_support::recording_platform_via!(Device, inner, {
     fn report(&mut self, r: &Record<'_>) {
         self.inner.report(r)
     }
@@ -217,7 +168,7 @@ impl Platform for Device {
             None => Err(PlatformError::Unsupported),
         }
     }
-}
+});
 
 fn run(envelope: &[u8], policy: &Policy, dev: &mut Device) -> Result<(), Error> {
     process(envelope, Procedure::Update, policy, &no_keys(), dev).map(|_| ())

@@ -2,48 +2,31 @@
 //! file-backed state, driven through the real `suit-agent` and `suit-author` binaries.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-const TPA_PRIV: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/keys/tpa-test.priv.pem"
-);
+use suit_test_support::cli::{sim_args, Out};
+use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
-fn run(exe: &str, dir: &Path, args: &[&str]) -> Output {
-    Command::new(exe)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("running the binary")
+fn run(exe: &str, dir: &Path, args: &[&str]) -> Out {
+    suit_test_support::cli::run(exe, dir, args, None)
 }
 
-fn agent(dir: &Path, args: &[&str]) -> Output {
-    let mut all = vec!["--tee", "sim", "--state", "state"];
-    all.extend_from_slice(args);
-    run(env!("CARGO_BIN_EXE_suit-agent"), dir, &all)
+fn agent(dir: &Path, args: &[&str]) -> Out {
+    run(
+        env!("CARGO_BIN_EXE_suit-agent"),
+        dir,
+        &sim_args("state", args),
+    )
 }
 
-fn ok(o: Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "command failed:\n{text}");
-    text
+/// Everything a successful run said.
+fn ok(o: Out) -> String {
+    suit_test_support::cli::ok(o).text()
 }
 
-fn refused(o: Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(
-        !o.status.success(),
-        "command unexpectedly succeeded:\n{text}"
-    );
-    text
+/// Everything a failed run said.
+fn refused(o: Out) -> String {
+    assert_ne!(o.code, 0, "command unexpectedly succeeded:\n{}", o.text());
+    o.text()
 }
 
 fn author(dir: &Path, args: &[&str]) -> String {
@@ -71,7 +54,7 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
     ));
     let again = agent(d, &["device-key"]);
     assert_eq!(
-        again.stdout,
+        again.stdout.as_bytes(),
         std::fs::read(d.join("device.pub.pem")).unwrap(),
         "the device key is stable"
     );
@@ -98,8 +81,8 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
     assert!(refused(agent(d, &["provision", "provision.cbor"]))
         .contains("not greater than the applied counter"));
     let anchors = agent(d, &["anchors", "--json"]);
-    assert!(anchors.status.success());
-    let json: serde_json::Value = serde_json::from_slice(&anchors.stdout).unwrap();
+    assert_eq!(anchors.code, 0);
+    let json: serde_json::Value = serde_json::from_str(&anchors.stdout).unwrap();
     assert_eq!(json["anchors"][0]["role"], "author");
     // Payload keys are per anchor: export anchor 1's, with the TA's signed statement.
     ok(agent(
@@ -140,12 +123,7 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
             "device.pub.pem",
         ],
     );
-    assert_eq!(
-        t.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&t.stderr)
-    );
+    assert_eq!(t.code, 1, "{}", t.stderr);
     let other = run(
         env!("CARGO_BIN_EXE_suit-author"),
         d,
@@ -156,7 +134,7 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
             "report.pub.pem",
         ],
     );
-    assert_eq!(other.status.code(), Some(1));
+    assert_eq!(other.code, 1);
 
     std::fs::write(d.join("fw.bin"), vec![0x42u8; 700_000]).unwrap();
     w("app.conf", "mode=fast\n");
@@ -249,7 +227,7 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
         ],
     );
     assert!(
-        !wrong_key.status.success(),
+        wrong_key.code != 0,
         "the decryption key must not verify reports"
     );
 
@@ -264,8 +242,8 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
 fn the_real_tee_is_refused_cleanly_without_optee_support_or_a_device() {
     let tmp = tempfile::tempdir().unwrap();
     let o = run(env!("CARGO_BIN_EXE_suit-agent"), tmp.path(), &["status"]);
-    let text = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
+    let text = &o.stderr;
+    assert_ne!(o.code, 0);
     assert!(
         text.contains("built without OP-TEE support") || text.contains("no TEE device"),
         "{text}"

@@ -5,7 +5,10 @@
 #![allow(clippy::useless_vec)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use suit_test_support::args;
+use suit_test_support::cli::Out as Run;
+
+suit_test_support::author_in_cwd!();
 
 const PLAINTEXT: &[u8] = b"This is a real firmware image.";
 const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
@@ -21,47 +24,6 @@ fn spec(name: &str) -> PathBuf {
 
 fn fe(name: &str) -> PathBuf {
     vectors().join("suit-firmware-encryption").join(name)
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_suit-author"))
-        .args(args)
-        .output()
-        .expect("run suit-author");
-    let r = Run {
-        // A panic aborts (panic = "abort"): no exit code. Never acceptable.
-        code: out.status.code().unwrap_or_else(|| {
-            panic!(
-                "suit-author died: {:?}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            )
-        }),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !r.stderr.contains("panicked"),
-        "suit-author panicked: {}",
-        r.stderr
-    );
-    r
-}
-
-fn ok(args: &[&std::ffi::OsStr]) -> Run {
-    let r = run(args);
-    assert_eq!(r.code, 0, "expected success\n{}\n{}", r.stdout, r.stderr);
-    r
-}
-
-macro_rules! args {
-    ($($a:expr),* $(,)?) => { vec![$(std::ffi::OsString::from($a)),*] };
 }
 
 fn refs(v: &[std::ffi::OsString]) -> Vec<&std::ffi::OsStr> {
@@ -147,38 +109,78 @@ fn every_unsigned_spec_example_is_refused() {
     }
 }
 
+/// `verify` refusals of the published vectors: each row is one command, the exit code and the
+/// reason it must give (named in the failure message).
 #[test]
-fn wrong_key_is_refused_with_the_block_named() {
-    // A different P-256 key: the block is tried and fails.
-    let a = args![
-        "verify",
-        "--trust-anchor",
-        fe("dependent_manifest_signer_es256_pub.pem"),
-        spec("example1.signed.hex")
+fn wrong_keys_are_refused_with_the_reason_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong.bin");
+    std::fs::write(&wrong, [0x62u8; 32]).unwrap();
+    // Too short for HMAC 256/256: an input error naming the file.
+    let short = dir.path().join("short.bin");
+    std::fs::write(&short, [0x62u8; 16]).unwrap();
+    let cases = [
+        (
+            "a different P-256 key: the block is tried and fails",
+            args![
+                "verify",
+                "--trust-anchor",
+                fe("dependent_manifest_signer_es256_pub.pem"),
+                spec("example1.signed.hex")
+            ],
+            1,
+            "authentication block 0 does not verify with any given trust anchor",
+        ),
+        (
+            "an HMAC key cannot check a signature at all",
+            args![
+                "verify",
+                "--hmac-key",
+                fe("hmac256_key.bin"),
+                spec("example1.signed.hex")
+            ],
+            1,
+            "no trust anchor fits any authentication block",
+        ),
+        (
+            "the wrong HMAC key",
+            args![
+                "verify",
+                "--hmac-key",
+                &wrong,
+                fe("suit-manifest-aes-kw.hex.signed")
+            ],
+            1,
+            "authentication block 0 does not verify",
+        ),
+        (
+            "an HMAC key too short",
+            args![
+                "verify",
+                "--hmac-key",
+                &short,
+                fe("suit-manifest-aes-kw.hex.signed")
+            ],
+            2,
+            "short.bin: HMAC key must be",
+        ),
+        (
+            "only the operator's key: the integrated dependency does not authenticate",
+            args![
+                "verify",
+                "--trust-anchor",
+                fe("dependent_manifest_signer_es256_pub.pem"),
+                fe("suit-manifest-es-ecdh-dependency.hex.signed")
+            ],
+            1,
+            "integrated dependency #dependency-manifest: not authenticated: authentication block 0",
+        ),
     ];
-    let r = run(&a);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr
-            .contains("authentication block 0 does not verify with any given trust anchor"),
-        "{}",
-        r.stderr
-    );
-    // An HMAC key cannot check a signature at all.
-    let a = args![
-        "verify",
-        "--hmac-key",
-        fe("hmac256_key.bin"),
-        spec("example1.signed.hex")
-    ];
-    let r = run(&a);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr
-            .contains("no trust anchor fits any authentication block"),
-        "{}",
-        r.stderr
-    );
+    for (name, a, code, expected) in cases {
+        let r = run(&a);
+        assert_eq!(r.code, code, "{name}: {}", r.stderr);
+        assert!(r.stderr.contains(expected), "{name}: {}", r.stderr);
+    }
 }
 
 #[test]
@@ -273,38 +275,6 @@ fn mac0_vectors_verify_with_the_hmac_key() {
         assert!(r.stdout.contains("block 0: Hmac256"), "{}", r.stdout);
         assert!(r.stdout.contains("(HMAC key)"), "{}", r.stdout);
     }
-    let dir = tempfile::tempdir().unwrap();
-    let wrong = dir.path().join("wrong.bin");
-    std::fs::write(&wrong, [0x62u8; 32]).unwrap();
-    let a = args![
-        "verify",
-        "--hmac-key",
-        &wrong,
-        fe("suit-manifest-aes-kw.hex.signed")
-    ];
-    let r = run(&a);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("authentication block 0 does not verify"),
-        "{}",
-        r.stderr
-    );
-    // Too short for HMAC 256/256: an input error naming the file.
-    let short = dir.path().join("short.bin");
-    std::fs::write(&short, [0x62u8; 16]).unwrap();
-    let a = args![
-        "verify",
-        "--hmac-key",
-        &short,
-        fe("suit-manifest-aes-kw.hex.signed")
-    ];
-    let r = run(&a);
-    assert_eq!(r.code, 2);
-    assert!(
-        r.stderr.contains("short.bin: HMAC key must be"),
-        "{}",
-        r.stderr
-    );
 }
 
 #[test]
@@ -340,23 +310,6 @@ fn esp256_and_dependency_vectors_verify() {
         r.stdout.contains("dependency envelope #dependency-manifest: authentic, sequence number 1, signed by trust anchor #1"),
         "{}",
         r.stdout
-    );
-
-    // Only the operator's key: the integrated dependency does not authenticate.
-    let a = args![
-        "verify",
-        "--trust-anchor",
-        fe("dependent_manifest_signer_es256_pub.pem"),
-        fe("suit-manifest-es-ecdh-dependency.hex.signed")
-    ];
-    let r = run(&a);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains(
-            "integrated dependency #dependency-manifest: not authenticated: authentication block 0"
-        ),
-        "{}",
-        r.stderr
     );
 }
 

@@ -6,40 +6,13 @@
 #![allow(clippy::useless_vec)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use suit_test_support::args;
+use suit_test_support::cli::Out as Run;
+
+suit_test_support::author_in_cwd!();
 
 const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
 const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
-
-macro_rules! args {
-    ($($a:expr),* $(,)?) => { vec![$(std::ffi::OsString::from($a)),*] };
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[std::ffi::OsString]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_suit-author"))
-        .args(args)
-        .output()
-        .expect("run suit-author");
-    let r = Run {
-        code: out.status.code().expect("suit-author died"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
-
-fn ok(args: &[std::ffi::OsString]) -> Run {
-    let r = run(args);
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    r
-}
 
 fn with_suffix(p: &Path, s: &str) -> PathBuf {
     let mut o = p.as_os_str().to_owned();

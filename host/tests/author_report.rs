@@ -2,34 +2,15 @@
 //! checked by the built binary.
 
 use std::path::Path;
-use std::process::Command;
 
 use p256::pkcs8::{EncodePublicKey, LineEnding};
 use suit_common::report::{code, image_properties, policy, Failure, Reason, Report, ReportBuilder};
 use suit_common::suit::error::{ConditionKind, Error, PolicyError, Section};
 use suit_common::suit::platform::{Event, Record};
 use suit_common::suit::{ComponentId, Digest, Outcome};
+use suit_test_support::cli::Out as Run;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&std::ffi::OsStr]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_suit-author"))
-        .args(args)
-        .output()
-        .expect("run suit-author");
-    Run {
-        code: out
-            .status
-            .code()
-            .expect("suit-author must not die by signal"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+suit_test_support::author_in_cwd!();
 
 fn key(seed: u8) -> p256::SecretKey {
     let mut b = [0x11u8; 32];

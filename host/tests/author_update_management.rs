@@ -6,7 +6,6 @@
 #![allow(clippy::useless_vec)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use suit_common::suit::command::{Action, Command as Cmd};
 use suit_common::suit::error::{CommandErrorKind, ConditionKind, Error};
@@ -14,33 +13,13 @@ use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError};
 use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
 use suit_common::suit::update_management::{Comparison, UmError, WaitEvent, WallClock};
 use suit_common::suit::{process, ComponentId, Envelope, Procedure};
+use suit_test_support::args;
+use suit_test_support::cli::Out as Run;
+
+suit_test_support::author_in_cwd!();
 
 const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
 const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_suit-author"))
-        .args(args)
-        .output()
-        .expect("run suit-author");
-    let r = Run {
-        code: out.status.code().expect("suit-author exited"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
-
-macro_rules! args {
-    ($($a:expr),* $(,)?) => { vec![$(std::ffi::OsString::from($a)),*] };
-}
 
 struct Dir(tempfile::TempDir);
 

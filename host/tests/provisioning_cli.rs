@@ -4,51 +4,19 @@
 //! a KEK recipient made by `suit-author create` decrypting on the device.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-const TPA_PRIV: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/keys/tpa-test.priv.pem"
-);
+use suit_test_support::cli::{fails, Out};
+use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
+
+suit_test_support::cli_tools!();
+
+/// Everything a successful run said.
+fn ok(o: Out) -> String {
+    suit_test_support::cli::ok(o).text()
+}
+
 const HMAC_KEY: &[u8; 32] = b"cli-test-hmac-anchor-key-32bytes";
 const KEK: &[u8; 16] = b"cli-test-kek-16b";
-
-fn run(exe: &str, dir: &Path, args: &[&str]) -> Output {
-    Command::new(exe)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("running the binary")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn agent(dir: &Path, args: &[&str]) -> Output {
-    let mut all = vec!["--tee", "sim", "--state", "state"];
-    all.extend_from_slice(args);
-    run(env!("CARGO_BIN_EXE_suit-agent"), dir, &all)
-}
-
-fn author(dir: &Path, args: &[&str]) -> Output {
-    run(env!("CARGO_BIN_EXE_suit-author"), dir, args)
-}
-
-fn ok(o: Output) -> String {
-    assert!(o.status.success(), "command failed:\n{}", text(&o));
-    text(&o)
-}
-
-fn fails(o: Output, code: i32, expected: &str) {
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(code), "{t}");
-    assert!(t.contains(expected), "{t:?} lacks {expected:?}");
-}
 
 /// The device's identity and provisioning public keys, as the agent exports them.
 fn export_keys(d: &Path) {
@@ -273,9 +241,12 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
     ));
     let wrong = agent(d, &["install", "wrong.suit", "--payload-dir", "pw"]);
     assert!(
-        !wrong.status.success() && text(&wrong).contains("AES key unwrap integrity check failed"),
+        wrong.code != 0
+            && wrong
+                .text()
+                .contains("AES key unwrap integrity check failed"),
         "{}",
-        text(&wrong)
+        wrong.text()
     );
     std::fs::write(d.join("m.json"), manifest("kek.bin")).unwrap();
     ok(author(

@@ -2,49 +2,12 @@
 //! against the built binaries (the agent with `--tee sim`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use suit_test_support::cli::ok;
+
+suit_test_support::cli_tools!();
 
 const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
 const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn out(o: Output) -> Out {
-    let r = Out {
-        code: o.status.code().expect("the tool died without an exit code"),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
-
-fn author(dir: &Path, args: &[&str]) -> Out {
-    out(Command::new(env!("CARGO_BIN_EXE_suit-author"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap())
-}
-
-fn agent(dir: &Path, args: &[&str]) -> Out {
-    let mut all = vec!["--tee", "sim", "--state", "state"];
-    all.extend_from_slice(args);
-    out(Command::new(env!("CARGO_BIN_EXE_suit-agent"))
-        .args(all)
-        .current_dir(dir)
-        .output()
-        .unwrap())
-}
-
-fn ok(r: Out) -> Out {
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    r
-}
 
 fn keygen(dir: &Path, name: &str, cose: bool) {
     let mut a = vec!["keygen", "--type", "p256", "--out", name];

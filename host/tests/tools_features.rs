@@ -1,33 +1,8 @@
 //! Features users of suit-tool expect (issue 11): a separate `sign` step.
 
-use std::path::Path;
-use std::process::Command;
+use suit_test_support::cli::ok;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn author(dir: &Path, args: &[&str]) -> Out {
-    let o = Command::new(env!("CARGO_BIN_EXE_suit-author"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let r = Out {
-        code: o.status.code().expect("exit code"),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
-
-fn ok(r: Out) -> Out {
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    r
-}
+suit_test_support::cli_tools!();
 
 #[test]
 fn create_unsigned_then_sign_in_separate_steps() {

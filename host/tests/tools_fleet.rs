@@ -3,49 +3,10 @@
 //! named after the device id; `create`/`encrypt` broadcast one payload to a list of device
 //! keys, bounded by the devices' recipient limit.
 
-use std::path::Path;
-use std::process::Command;
+use suit_test_support::cli::ok;
+use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
-const TPA_PRIV: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/keys/tpa-test.priv.pem"
-);
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(exe: &str, d: &Path, args: &[&str]) -> Out {
-    let o = Command::new(exe)
-        .args(args)
-        .current_dir(d)
-        .output()
-        .unwrap();
-    let r = Out {
-        code: o.status.code().expect("exit code"),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
-
-fn author(d: &Path, args: &[&str]) -> Out {
-    run(env!("CARGO_BIN_EXE_suit-author"), d, args)
-}
-
-fn agent(d: &Path, state: &str, args: &[&str]) -> Out {
-    let mut all = vec!["--tee", "sim", "--state", state];
-    all.extend_from_slice(args);
-    run(env!("CARGO_BIN_EXE_suit-agent"), d, &all)
-}
-
-fn ok(r: Out) -> Out {
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    r
-}
+suit_test_support::cli_tools!();
 
 #[test]
 fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
@@ -54,10 +15,11 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
     let devices = ["dev1", "dev2", "dev3"];
     let mut kids = Vec::new();
     for dev in devices {
-        ok(agent(d, dev, &["device-key", "--out-dir", dev]));
-        let j: serde_json::Value =
-            serde_json::from_str(&ok(agent(d, dev, &["device-key", "--format", "json"])).stdout)
-                .unwrap();
+        ok(agent_state(d, dev, &["device-key", "--out-dir", dev]));
+        let j: serde_json::Value = serde_json::from_str(
+            &ok(agent_state(d, dev, &["device-key", "--format", "json"])).stdout,
+        )
+        .unwrap();
         kids.push(j["kid"].as_str().unwrap().to_string());
     }
     std::fs::write(
@@ -107,10 +69,10 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
         let msg = format!("msgs/{kid}.cbor");
         assert!(d.join(&msg).exists(), "{msg}");
         if *dev == "dev1" {
-            let r = agent(d, dev, &["provision", &format!("msgs/{}.cbor", kids[1])]);
+            let r = agent_state(d, dev, &["provision", &format!("msgs/{}.cbor", kids[1])]);
             assert_eq!(r.code, 1, "{}", r.stderr);
         }
-        ok(agent(
+        ok(agent_state(
             d,
             dev,
             &["provision", &msg, "--receipt-out", "receipt.cbor"],
@@ -129,7 +91,7 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
                 &format!("models/{kid}.model.cbor"),
             ],
         ));
-        ok(agent(
+        ok(agent_state(
             d,
             dev,
             &["device-key", "--anchor", "1", "--out-dir", dev],
@@ -163,7 +125,7 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
         ],
     ));
     for dev in devices {
-        ok(agent(d, dev, &["install", "m.suit"]));
+        ok(agent_state(d, dev, &["install", "m.suit"]));
     }
     // encrypt takes the same list.
     let r = ok(author(

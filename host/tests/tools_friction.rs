@@ -2,66 +2,11 @@
 //! convention, documented exit codes, the same envelope inputs, names for ids, a simulator
 //! that remembers its TPA root.
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use suit_test_support::cli::{ok, Out};
+use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
-const TPA_PRIV: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/keys/tpa-test.priv.pem"
-);
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn out(o: Output) -> Out {
-    let r = Out {
-        code: o.status.code().expect("the tool died without an exit code"),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
-
-fn author(dir: &Path, args: &[&str]) -> Out {
-    out(Command::new(env!("CARGO_BIN_EXE_suit-author"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap())
-}
-
-fn agent_in(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Out {
-    let mut all = vec!["--tee", "sim", "--state", "state"];
-    all.extend_from_slice(args);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_suit-agent"))
-        .args(all)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(data) = stdin {
-        input.write_all(data).unwrap();
-    }
-    drop(input);
-    out(child.wait_with_output().unwrap())
-}
-
-fn agent(dir: &Path, args: &[&str]) -> Out {
-    agent_in(dir, args, None)
-}
-
-fn ok(r: Out) -> Out {
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    r
-}
+suit_test_support::cli_tools!();
 
 /// A provisioned simulator (anchor `author`, identity by names) and an envelope for it.
 fn setup(d: &Path) {
@@ -285,11 +230,12 @@ fn ignored_flags_are_named() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
     // Simulator-only flags against the real TEE: warned about (then the TEE is unreachable).
-    let r = out(Command::new(env!("CARGO_BIN_EXE_suit-agent"))
-        .args(["--state", "x", "status"])
-        .current_dir(d)
-        .output()
-        .unwrap());
+    let r = suit_test_support::cli::run(
+        env!("CARGO_BIN_EXE_suit-agent"),
+        d,
+        &["--state", "x", "status"],
+        None,
+    );
     assert!(
         r.stderr
             .contains("warning: --state is ignored without --tee sim"),

@@ -3,49 +3,10 @@
 //! included and bound to their anchors, so A128KW recipients are checked as the device checks
 //! them; the device in the agent's simulator, provisioned by the real message, agrees.
 
-use std::path::Path;
-use std::process::Command;
+use suit_test_support::cli::ok;
+use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
-const TPA_PRIV: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/keys/tpa-test.priv.pem"
-);
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(exe: &str, d: &Path, args: &[&str]) -> Out {
-    let o = Command::new(exe)
-        .args(args)
-        .current_dir(d)
-        .output()
-        .unwrap();
-    let r = Out {
-        code: o.status.code().expect("exit code"),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
-
-fn author(d: &Path, args: &[&str]) -> Out {
-    run(env!("CARGO_BIN_EXE_suit-author"), d, args)
-}
-
-fn agent(d: &Path, args: &[&str]) -> Out {
-    let mut all = vec!["--tee", "sim", "--state", "state"];
-    all.extend_from_slice(args);
-    run(env!("CARGO_BIN_EXE_suit-agent"), d, &all)
-}
-
-fn ok(r: Out) -> Out {
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    r
-}
+suit_test_support::cli_tools!();
 
 fn description(kek_anchors: &str) -> String {
     format!(

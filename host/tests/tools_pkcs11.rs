@@ -5,7 +5,6 @@
 //! fails, it never skips.
 
 use std::path::Path;
-use std::process::Command;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
@@ -13,47 +12,13 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
 use p256::pkcs8::EncodePublicKey;
+use suit_test_support::cli::ok;
+use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
+
+suit_test_support::cli_tools!();
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-const TPA_PRIV: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/keys/tpa-test.priv.pem"
-);
 const P256_OID: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(exe: &str, d: &Path, args: &[&str]) -> Out {
-    let o = Command::new(exe)
-        .args(args)
-        .current_dir(d)
-        .output()
-        .unwrap();
-    let r = Out {
-        code: o.status.code().expect("exit code"),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
-
-fn author(d: &Path, args: &[&str]) -> Out {
-    run(env!("CARGO_BIN_EXE_suit-author"), d, args)
-}
-
-fn agent(d: &Path, args: &[&str]) -> Out {
-    run(env!("CARGO_BIN_EXE_suit-agent"), d, args)
-}
-
-fn ok(r: Out) -> Out {
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    r
-}
 
 /// A fresh SoftHSM token "suit-test" (user PIN 1234) holding a P-256 key pair "author"
 /// generated inside it; returns the public key as PEM.
@@ -206,14 +171,7 @@ fn an_hsm_key_signs_envelopes_and_provisioning_messages() {
     // provision: the TPA key in the token; a simulated device whose TPA root is that key
     // applies the message.
     let sim = |args: &[&str]| {
-        let mut all = vec![
-            "--tee",
-            "sim",
-            "--state",
-            "state",
-            "--sim-tpa-root",
-            "author.pub.pem",
-        ];
+        let mut all = vec!["--sim-tpa-root", "author.pub.pem"];
         all.extend_from_slice(args);
         agent(d, &all)
     };

@@ -3,33 +3,9 @@
 //! the members it does not need and refuses one missing a member it needs.
 
 use std::path::Path;
-use std::process::Command;
+use suit_test_support::cli::{ok, Out};
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn author(dir: &Path, args: &[&str]) -> Out {
-    let o = Command::new(env!("CARGO_BIN_EXE_suit-author"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let r = Out {
-        code: o.status.code().expect("exit code"),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
-
-fn ok(r: Out) -> Out {
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    r
-}
+suit_test_support::cli_tools!();
 
 fn process(d: &Path, envelope: &str) -> Out {
     author(

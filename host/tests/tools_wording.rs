@@ -3,20 +3,16 @@
 //! `suit_common::suit::explain`, and a representative set of refusals from both tools is
 //! checked end to end.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use suit_common::cbor::{CborError, CborErrorKind};
 use suit_common::cose::CoseError;
 use suit_common::protocol::CodecError;
 use suit_common::service::keys::KeyStoreError;
 use suit_common::service::state::StateError;
 use suit_common::service::store::StoreError;
+use suit_test_support::cli::Out;
+use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
-const TPA_PRIV: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/keys/tpa-test.priv.pem"
-);
+suit_test_support::cli_tools!();
 
 /// Debug text of an enum or struct: a CamelCase identifier (two humps or more), a capitalised
 /// identifier directly followed by `(` (a tuple variant), or `Name { field:` struct syntax.
@@ -123,40 +119,6 @@ fn service_error_types_display_as_sentences() {
     ] {
         assert_sentence("CodecError", &e.to_string());
     }
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn out(o: Output) -> Out {
-    let r = Out {
-        code: o.status.code().expect("exit code"),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
-
-fn author(d: &Path, args: &[&str]) -> Out {
-    out(Command::new(env!("CARGO_BIN_EXE_suit-author"))
-        .args(args)
-        .current_dir(d)
-        .output()
-        .unwrap())
-}
-
-fn agent(d: &Path, args: &[&str]) -> Out {
-    let mut all = vec!["--tee", "sim", "--state", "state"];
-    all.extend_from_slice(args);
-    out(Command::new(env!("CARGO_BIN_EXE_suit-agent"))
-        .args(all)
-        .current_dir(d)
-        .output()
-        .unwrap())
 }
 
 fn refused(what: &str, r: Out, expected: &str) {

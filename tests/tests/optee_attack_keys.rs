@@ -12,6 +12,7 @@ use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::suit::author::{seal_envelope, Signer};
+use suit_test_support::cbor::cbor;
 use suit_tests::{
     author, boot, copy_out_of_disk, export_device_key, provision_and_export_anchor_keys,
     sign_provisioning, suit_author, Boot,
@@ -31,12 +32,6 @@ fn signer(path: &Path) -> SigningKey {
         .position(|w| w == [0x02, 0x01, 0x01, 0x04, 0x20])
         .expect("ECPrivateKey");
     SigningKey::p256(&der[pos + 5..pos + 37]).unwrap()
-}
-
-fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
 }
 
 /// A manifest fetching `uri` into a buffer `['ree', file, 'encrypted']`, then copying it

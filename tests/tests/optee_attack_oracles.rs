@@ -17,6 +17,7 @@ use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::Algorithm;
 use suit_common::suit::author::{seal_envelope, Signer};
+use suit_test_support::cbor::{bytes, cbor, int};
 use suit_tests::{
     author, boot, copy_out_of_disk, create_envelope, export_device_key, keys,
     provision_and_export_anchor_keys, sign_provisioning, write_text, Boot,
@@ -38,17 +39,6 @@ const VARIANTS: [(&str, &str, &str); 4] = [
 /// Plaintext lengths the REE lets through.
 const CUTS: [usize; 1] = [8];
 
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
-fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
-}
 fn suit_digest(data: &[u8]) -> Vec<u8> {
     cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(data))]))
 }

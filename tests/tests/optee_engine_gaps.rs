@@ -5,6 +5,7 @@
 use ciborium::Value;
 use suit_common::cose::Algorithm;
 use suit_common::suit::author::{seal_envelope_as, AuthForm, Signer};
+use suit_test_support::cbor::{bytes, cbor, int};
 use suit_tests::keys::p256_signer;
 use suit_tests::{author, boot, export_device_key, sign_provisioning, write_text, Boot};
 
@@ -15,17 +16,6 @@ const OPERATOR: &str = "vectors/suit-firmware-encryption/dependent_manifest_sign
 /// A TA the device does not hold (its removal is refused whatever it holds).
 const SOME_TA: [u8; 16] = [0x5e; 16];
 
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
-fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
-}
 fn uuid(s: &str) -> Vec<u8> {
     hex::decode(s.replace('-', "")).unwrap()
 }
@@ -123,33 +113,22 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
                 "components": [{{"id": ["app", "data"], "file": "data.bin"}}]}}"#
         )
     };
-    write_text(d, "both.json", &description(1));
-    author(
-        d,
-        &[
-            "create",
-            "both.json",
-            "-o",
-            "both.suit",
-            "--sign-key",
-            "author.priv.pem",
-            "--sign-key",
-            "operator.priv.pem",
-            "--cose-sign",
-        ],
-    );
-    write_text(d, "alone.json", &description(2));
-    author(
-        d,
-        &[
-            "create",
-            "alone.json",
-            "-o",
-            "alone.suit",
-            "--sign-key",
-            "author.priv.pem",
-        ],
-    );
+    // The same description twice: signed by both in one COSE_Sign, then by the author alone.
+    let both: &[&str] = &[
+        "--sign-key",
+        "author.priv.pem",
+        "--sign-key",
+        "operator.priv.pem",
+        "--cose-sign",
+    ];
+    let alone: &[&str] = &["--sign-key", "author.priv.pem"];
+    for (name, seq, signers) in [("both", 1, both), ("alone", 2, alone)] {
+        let (json, out) = (format!("{name}.json"), format!("{name}.suit"));
+        write_text(d, &json, &description(seq));
+        let mut args = vec!["create", json.as_str(), "-o", out.as_str()];
+        args.extend_from_slice(signers);
+        author(d, &args);
+    }
     std::fs::write(
         d.join("unlink.suit"),
         unlink_envelope(3, &[b"app", b"data"]),
@@ -185,37 +164,18 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
         ],
     );
     run.assert_ok();
-    assert!(
-        run.command(1).output.contains("signed by anchor(s) 1, 2"),
-        "one COSE_Sign, both signers: {}",
-        run.command(1).output
-    );
-    assert!(
-        run.command(2)
-            .output
-            .contains("a required signer is missing"),
-        "the author alone lacks the operator the rule requires: {}",
-        run.command(2).output
-    );
-    assert!(
-        run.command(3)
-            .output
-            .contains("installed:           1 component(s)"),
-        "{}",
-        run.command(3).output
-    );
-    assert!(
-        run.command(5)
-            .output
-            .contains("installed:           0 component(s)"),
-        "unlinked: {}",
-        run.command(5).output
-    );
-    assert!(
-        run.command(6)
-            .output
-            .contains("removing a TA is not supported"),
-        "{}",
-        run.command(6).output
-    );
+    for (n, expected, why) in [
+        (1, "signed by anchor(s) 1, 2", "one COSE_Sign, both signers"),
+        (
+            2,
+            "a required signer is missing",
+            "the author alone lacks the operator the rule requires",
+        ),
+        (3, "installed:           1 component(s)", "installed"),
+        (5, "installed:           0 component(s)", "unlinked"),
+        (6, "removing a TA is not supported", "a TA is not removed"),
+    ] {
+        let out = &run.command(n).output;
+        assert!(out.contains(expected), "command {n} ({why}): {out}");
+    }
 }

@@ -1,100 +1,13 @@
-//! Shared helpers for the conformance tests: vector loading, PEM key extraction and a
-//! recording platform that logs every effect the engine asks for.
-#![allow(dead_code)]
+//! The one in-memory SUIT platform for tests: a device that records every effect the engine
+//! asks for, so tests assert on what happened, not only on the result.
 
 use std::collections::BTreeMap;
-use std::string::String;
-use std::vec::Vec;
 
-use base64::Engine as _;
-use suit_common::cose::{SigningKey, VerificationKey};
 use suit_common::suit::error::{ConditionKind, Section};
 use suit_common::suit::platform::{Event, IdentifierKind, Platform, PlatformError, Record};
-use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
 use suit_common::suit::ComponentId;
 
-pub const VENDOR_ID: [u8; 16] = [
-    0xfa, 0x6b, 0x4a, 0x53, 0xd5, 0xad, 0x5f, 0xdf, 0xbe, 0x9d, 0xe6, 0x63, 0xe4, 0xd4, 0x1f, 0xfe,
-];
-pub const CLASS_ID: [u8; 16] = [
-    0x14, 0x92, 0xaf, 0x14, 0x25, 0x69, 0x5e, 0x48, 0xbf, 0x42, 0x9b, 0x2d, 0x51, 0xf2, 0xab, 0x45,
-];
-/// The dummy image digest used by every manifest-spec example.
-pub const DUMMY_DIGEST: [u8; 32] = [
-    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
-    0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
-];
-
-/// Path of a vector file (copied into the repository; never /work/shared).
-pub fn vector_path(rel: &str) -> String {
-    format!("{}/../tests/vectors/{}", env!("CARGO_MANIFEST_DIR"), rel)
-}
-
-pub fn read(rel: &str) -> Vec<u8> {
-    std::fs::read(vector_path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
-/// Decodes a hex vector file (whitespace and line breaks ignored).
-pub fn hex_file(rel: &str) -> Vec<u8> {
-    let text = String::from_utf8(read(rel)).unwrap();
-    let clean: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    hex::decode(clean).unwrap()
-}
-
-fn pem_der(rel: &str) -> Vec<u8> {
-    let text = String::from_utf8(read(rel)).unwrap();
-    let body: String = text
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect::<Vec<_>>()
-        .concat();
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .unwrap()
-}
-
-/// The uncompressed P-256 point of a SubjectPublicKeyInfo PEM (its last 65 bytes).
-pub fn p256_public_from_pem(rel: &str) -> VerificationKey {
-    let der = pem_der(rel);
-    let point = &der[der.len() - 65..];
-    assert_eq!(point[0], 0x04);
-    VerificationKey::p256_from_sec1(point).unwrap()
-}
-
-/// The 32-byte scalar of a PKCS#8 or SEC1 P-256 private key PEM
-/// (the OCTET STRING after ECPrivateKey's version 1).
-pub fn p256_private_from_pem(rel: &str) -> SigningKey {
-    let der = pem_der(rel);
-    let pos = der
-        .windows(5)
-        .position(|w| w == [0x02, 0x01, 0x01, 0x04, 0x20])
-        .expect("ECPrivateKey");
-    SigningKey::p256(&der[pos + 5..pos + 37]).unwrap()
-}
-
-pub fn anchor(id: u32, key: VerificationKey, role: Role) -> TrustAnchor {
-    TrustAnchor {
-        id,
-        kid: Vec::new(),
-        key,
-        role,
-        permissions: Permissions::everything(),
-    }
-}
-
-/// Policy trusting the manifest-spec examples' key (author role, full permissions).
-pub fn spec_policy() -> Policy {
-    Policy {
-        anchors: vec![anchor(
-            1,
-            p256_public_from_pem("suit-manifest-spec/public_key.pem"),
-            Role::Author,
-        )],
-        rules: Vec::new(),
-        require_plaintext_digest: false,
-        update_management: Default::default(),
-    }
-}
+use crate::vectors::{CLASS_ID, VENDOR_ID};
 
 /// Everything the engine asked the platform to do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,46 +223,100 @@ impl Platform for RecordingPlatform {
     }
 }
 
-/// No device keys (for manifests without encryption).
-pub fn no_keys() -> suit_common::encryption::MemoryKeys {
-    suit_common::encryption::MemoryKeys::new()
-}
-
-/// Extracts the encoded manifest (content of key 3) from an envelope, via ciborium.
-pub fn manifest_of(envelope: &[u8]) -> Vec<u8> {
-    let v: ciborium::Value = ciborium::from_reader(envelope).unwrap();
-    let v = match v {
-        ciborium::Value::Tag(107, inner) => *inner,
-        v => v,
-    };
-    let map = v.into_map().unwrap();
-    map.into_iter()
-        .find(|(k, _)| k == &ciborium::Value::Integer(3.into()))
-        .unwrap()
-        .1
-        .into_bytes()
-        .unwrap()
-}
-
-/// Replaces every occurrence of `from` by `to` (same length) in `data`.
-pub fn replace_all(data: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-    assert_eq!(from.len(), to.len());
-    let mut out = data.to_vec();
-    let mut i = 0;
-    let mut hits = 0;
-    while i + from.len() <= out.len() {
-        if &out[i..i + from.len()] == from {
-            out[i..i + from.len()].copy_from_slice(to);
-            i += from.len();
-            hits += 1;
-        } else {
-            i += 1;
+/// Implements `Platform` for a test device that wraps a [`RecordingPlatform`] in `$field`:
+/// every storage, fetch and sequence-number method goes to the recording device, and the
+/// methods given in the braces (the one thing each test device adds: `report` and any
+/// update-management or per-component hooks) are written out as usual.
+#[macro_export]
+macro_rules! recording_platform_via {
+    ($ty:ty, $field:ident, { $($extra:tt)* }) => {
+        impl $crate::__suit_common::suit::platform::Platform for $ty {
+            fn identifier_matches(
+                &self,
+                k: $crate::__suit_common::suit::platform::IdentifierKind,
+                c: &$crate::__suit_common::suit::ComponentId,
+                v: &[u8],
+            ) -> bool {
+                self.$field.identifier_matches(k, c, v)
+            }
+            fn slot_matches(
+                &self,
+                c: &$crate::__suit_common::suit::ComponentId,
+                s: u64,
+            ) -> Result<bool, $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.slot_matches(c, s)
+            }
+            fn fetch_open(
+                &mut self,
+                uri: &str,
+                a: Option<&[u8]>,
+            ) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.fetch_open(uri, a)
+            }
+            fn fetch_read(
+                &mut self,
+                buf: &mut [u8],
+            ) -> Result<usize, $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.fetch_read(buf)
+            }
+            fn stage_open(
+                &mut self,
+                c: &$crate::__suit_common::suit::ComponentId,
+            ) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.stage_open(c)
+            }
+            fn stage_write(
+                &mut self,
+                c: &$crate::__suit_common::suit::ComponentId,
+                d: &[u8],
+            ) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.stage_write(c, d)
+            }
+            fn stage_discard(&mut self, c: &$crate::__suit_common::suit::ComponentId) {
+                self.$field.stage_discard(c)
+            }
+            fn read(
+                &self,
+                c: &$crate::__suit_common::suit::ComponentId,
+                o: u64,
+                buf: &mut [u8],
+            ) -> Result<usize, $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.read(c, o, buf)
+            }
+            fn swap(
+                &mut self,
+                a: &$crate::__suit_common::suit::ComponentId,
+                b: &$crate::__suit_common::suit::ComponentId,
+            ) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.swap(a, b)
+            }
+            fn invoke(
+                &mut self,
+                c: &$crate::__suit_common::suit::ComponentId,
+                a: Option<&[u8]>,
+            ) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.invoke(c, a)
+            }
+            fn sequence_number(
+                &self,
+                k: &[u8],
+            ) -> Result<Option<u64>, $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.sequence_number(k)
+            }
+            fn stage_sequence_number(
+                &mut self,
+                k: &[u8],
+                v: u64,
+            ) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.stage_sequence_number(k, v)
+            }
+            fn commit(&mut self) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
+                self.$field.commit()
+            }
+            fn discard(&mut self) {
+                self.$field.discard()
+            }
+            $($extra)*
         }
-    }
-    assert!(hits > 0, "pattern not found");
-    out
-}
-
-pub fn cid(segments: &[&[u8]]) -> ComponentId {
-    ComponentId::new(segments)
+    };
 }

@@ -1,6 +1,6 @@
-//! Helpers for the state tests (attack_rollback.rs, power_cut.rs): a device on the in-memory
-//! backend, the wire calls the agent makes, and manifests installing several components.
-#![allow(dead_code)]
+//! The TA's `Service` on the in-memory backend (`service::memory::MemoryBackend`, not a fork):
+//! a provisioned device, the wire calls the agent makes, and signed manifests installing
+//! several components.
 
 use ciborium::Value;
 use serde::{de::DeserializeOwned, Serialize};
@@ -15,39 +15,18 @@ use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope, Sta
 use suit_common::service::{Config, Service};
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use crate::support::{p256_private_from_pem, read, CLASS_ID, VENDOR_ID};
-
-pub const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
-pub const TPA_PUB: &str = "../keys/tpa-test.pub.pem";
-pub const AUTHOR_PRIV: &str = "suit-manifest-spec/private_key.pem";
-pub const AUTHOR_PUB: &str = "suit-manifest-spec/public_key.pem";
+pub use crate::cbor::{bytes, cbor, int};
+use crate::keys::p256_private_from_pem;
+pub use crate::keys::{cose_key, sec1_from_pem, AUTHOR_PRIV, AUTHOR_PUB, TPA_PRIV, TPA_PUB};
+use crate::vectors::{CLASS_ID, VENDOR_ID};
 
 /// The TA whose image, personalization data and files the tests deliver.
 pub const TA: [u8; 16] = [0x5e; 16];
 
 pub type Mem = MemoryBackend;
 
-pub fn sec1_from_pem(rel: &str) -> Vec<u8> {
-    let text = String::from_utf8(read(rel)).unwrap();
-    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap();
-    der[der.len() - 65..].to_vec()
-}
-
-pub fn cose_key(rel: &str) -> ByteBuf {
-    let p = sec1_from_pem(rel);
-    let key = coset::CoseKeyBuilder::new_ec2_pub_key(
-        coset::iana::EllipticCurve::P_256,
-        p[1..33].to_vec(),
-        p[33..].to_vec(),
-    )
-    .build();
-    use coset::CborSerializable as _;
-    ByteBuf::from(key.to_vec().unwrap())
-}
+/// A command's outcome: the response, or the status and refusal the TA answered with.
+pub type Answer<R> = Result<R, (Status, Refusal)>;
 
 /// A service over `backend`, as the TA builds one per session.
 pub fn service(backend: Mem) -> Service<Mem> {
@@ -146,27 +125,17 @@ pub fn identity() -> Op {
 
 /// A device with its keys and an author trusted for everything under `TA` and `app`.
 pub fn device() -> Service<Mem> {
-    let mut s = service(MemoryBackend::new(0));
-    let _: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
-    let message = provision_message(
-        &mut s,
-        1,
-        vec![author_anchor(1, &[&TA, b"app"]), identity()],
-    );
-    provision(&mut s, &message).unwrap();
-    s
+    provisioned(&[&TA, b"app"])
 }
 
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
-pub fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
+/// A device with its keys, its identity set and author anchor 1 (the manifest-spec key)
+/// trusted for components under `prefixes`.
+pub fn provisioned(prefixes: &[&[u8]]) -> Service<Mem> {
+    let mut s = service(MemoryBackend::new(0));
+    let _: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
+    let message = provision_message(&mut s, 1, vec![author_anchor(1, prefixes), identity()]);
+    provision(&mut s, &message).unwrap();
+    s
 }
 
 /// One component of a manifest: its identifier, its image, and the URI it is fetched from
@@ -276,19 +245,30 @@ pub fn begin(s: &mut Service<Mem>, len: u64) -> Result<Empty, (Status, Refusal)>
     )
 }
 
+/// The chunk size the agent uses.
+pub const CHUNK: usize = 16 * 1024;
+
 /// Begin, envelope chunks and prepare, as the agent does them.
 pub fn prepare(
     s: &mut Service<Mem>,
     envelope: &[u8],
 ) -> Result<InstallPrepareResponse, (Status, Refusal)> {
-    const CHUNK: usize = 16 * 1024;
+    prepare_chunked(s, envelope, CHUNK)
+}
+
+/// `prepare` with the envelope sent in `chunk`-byte pieces.
+pub fn prepare_chunked(
+    s: &mut Service<Mem>,
+    envelope: &[u8],
+    chunk: usize,
+) -> Result<InstallPrepareResponse, (Status, Refusal)> {
     begin(s, envelope.len() as u64)?;
-    for (i, c) in envelope.chunks(CHUNK).enumerate() {
+    for (i, c) in envelope.chunks(chunk).enumerate() {
         call::<_, Empty>(
             s,
             Command::InstallEnvelope,
             &ChunkRequest {
-                offset: (i * CHUNK) as u64,
+                offset: (i * chunk) as u64,
                 data: ByteBuf::from(c.to_vec()),
             },
         )?;
@@ -303,7 +283,17 @@ pub fn send_payload(
     total: u64,
     data: &[u8],
 ) -> Result<(), (Status, Refusal)> {
-    const CHUNK: usize = 16 * 1024;
+    send_payload_chunked(s, uri, total, data, CHUNK)
+}
+
+/// `send_payload` in `chunk`-byte pieces (an empty payload is one empty piece).
+pub fn send_payload_chunked(
+    s: &mut Service<Mem>,
+    uri: &str,
+    total: u64,
+    data: &[u8],
+    chunk: usize,
+) -> Result<(), (Status, Refusal)> {
     if data.is_empty() {
         call::<_, Empty>(
             s,
@@ -316,14 +306,14 @@ pub fn send_payload(
             },
         )?;
     }
-    for (i, c) in data.chunks(CHUNK).enumerate() {
+    for (i, c) in data.chunks(chunk).enumerate() {
         call::<_, Empty>(
             s,
             Command::InstallPayload,
             &PayloadChunkRequest {
                 uri: uri.into(),
                 total_len: total,
-                offset: (i * CHUNK) as u64,
+                offset: (i * chunk) as u64,
                 data: ByteBuf::from(c.to_vec()),
             },
         )?;
@@ -340,15 +330,38 @@ pub fn install(
     s: &mut Service<Mem>,
     r: &Release,
 ) -> Result<InstallFinishResponse, (Status, Refusal)> {
-    let prepared = prepare(s, &r.envelope)?;
+    let payloads: Vec<(&str, &[u8])> = r
+        .payloads
+        .iter()
+        .map(|(u, d)| (u.as_str(), d.as_slice()))
+        .collect();
+    install_with(s, &r.envelope, &payloads)
+}
+
+/// Installs `envelope`, sending each payload the TA asks for from `payloads` (by URI).
+pub fn install_with(
+    s: &mut Service<Mem>,
+    envelope: &[u8],
+    payloads: &[(&str, &[u8])],
+) -> Result<InstallFinishResponse, (Status, Refusal)> {
+    install_chunked(s, envelope, payloads, CHUNK)
+}
+
+/// `install_with`, envelope and payloads sent in `chunk`-byte pieces.
+pub fn install_chunked(
+    s: &mut Service<Mem>,
+    envelope: &[u8],
+    payloads: &[(&str, &[u8])],
+    chunk: usize,
+) -> Result<InstallFinishResponse, (Status, Refusal)> {
+    let prepared = prepare_chunked(s, envelope, chunk)?;
     for uri in &prepared.needed_uris {
-        let data = &r
-            .payloads
+        let data = payloads
             .iter()
             .find(|(u, _)| u == uri)
             .unwrap_or_else(|| panic!("no payload for {uri}"))
             .1;
-        send_payload(s, uri, data.len() as u64, data)?;
+        send_payload_chunked(s, uri, data.len() as u64, data, chunk)?;
     }
     finish(s)
 }

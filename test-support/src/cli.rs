@@ -1,0 +1,136 @@
+//! Runs the built command-line tools (`suit-author`, `suit-agent --tee sim`) the way a user
+//! does, and checks what every run must satisfy: an exit code and no panic.
+//!
+//! Cargo only tells the host crate's own tests where its binaries are
+//! (`CARGO_BIN_EXE_*`), so [`cli_tools!`](crate::cli_tools) expands the runners there.
+
+use std::ffi::OsStr;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// One finished run of a tool.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Standard output followed by standard error, for checks that do not care where a
+    /// message went.
+    pub fn text(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `exe` in `dir` with `args`, feeding `stdin` (or an empty one). A tool that dies by a
+/// signal or panics fails the test: refusals must be orderly.
+pub fn run<S: AsRef<OsStr>>(exe: &str, dir: &Path, args: &[S], stdin: Option<&[u8]>) -> Out {
+    let mut child = Command::new(exe)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{exe}: {e}"));
+    let mut input = child.stdin.take().expect("piped stdin");
+    if let Some(data) = stdin {
+        input.write_all(data).expect("write stdin");
+    }
+    drop(input);
+    let o = child.wait_with_output().expect("tool output");
+    let r = Out {
+        // A panic aborts (panic = "abort"): no exit code, never acceptable.
+        code: o.status.code().unwrap_or_else(|| {
+            let err = String::from_utf8_lossy(&o.stderr);
+            panic!("{exe} died: {:?}\n{err}", o.status)
+        }),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}
+
+/// `args` for `suit-agent` on the simulator whose state lives in `state` (below the run's
+/// directory).
+pub fn sim_args<'a>(state: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["--tee", "sim", "--state", state];
+    all.extend_from_slice(args);
+    all
+}
+
+/// Asserts a run succeeded, showing both streams otherwise.
+pub fn ok(r: Out) -> Out {
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    r
+}
+
+/// Asserts a run failed with exit code `code` and said `expected` (on either stream);
+/// returns everything it said.
+pub fn fails(r: Out, code: i32, expected: &str) -> String {
+    let all = r.text();
+    assert_eq!(r.code, code, "{all}");
+    assert!(all.contains(expected), "{all:?} lacks {expected:?}");
+    all
+}
+
+/// An owned argument vector from strings and paths alike.
+#[macro_export]
+macro_rules! args {
+    ($($a:expr),* $(,)?) => { vec![$(::std::ffi::OsString::from($a)),*] };
+}
+
+/// Defines `author(dir, args)`, `agent(dir, args)` (simulator state `state`),
+/// `agent_in(dir, args, stdin)` and `agent_state(dir, state, args)` in a test of the host
+/// crate, bound to its built binaries.
+#[macro_export]
+macro_rules! cli_tools {
+    () => {
+        #[allow(dead_code)]
+        fn author<S: AsRef<::std::ffi::OsStr>>(
+            dir: &::std::path::Path,
+            args: &[S],
+        ) -> $crate::cli::Out {
+            $crate::cli::run(env!("CARGO_BIN_EXE_suit-author"), dir, args, None)
+        }
+        #[allow(dead_code)]
+        fn agent_state(dir: &::std::path::Path, state: &str, args: &[&str]) -> $crate::cli::Out {
+            let all = $crate::cli::sim_args(state, args);
+            $crate::cli::run(env!("CARGO_BIN_EXE_suit-agent"), dir, &all, None)
+        }
+        #[allow(dead_code)]
+        fn agent_in(
+            dir: &::std::path::Path,
+            args: &[&str],
+            stdin: Option<&[u8]>,
+        ) -> $crate::cli::Out {
+            let all = $crate::cli::sim_args("state", args);
+            $crate::cli::run(env!("CARGO_BIN_EXE_suit-agent"), dir, &all, stdin)
+        }
+        #[allow(dead_code)]
+        fn agent(dir: &::std::path::Path, args: &[&str]) -> $crate::cli::Out {
+            agent_in(dir, args, None)
+        }
+    };
+}
+
+/// Defines `run(args)` and `ok(args)`: `suit-author` in the current directory (for tests whose
+/// arguments are absolute paths), the second asserting success.
+#[macro_export]
+macro_rules! author_in_cwd {
+    () => {
+        #[allow(dead_code)]
+        fn run<S: AsRef<::std::ffi::OsStr>>(args: &[S]) -> $crate::cli::Out {
+            let here = ::std::path::Path::new(".");
+            $crate::cli::run(env!("CARGO_BIN_EXE_suit-author"), here, args, None)
+        }
+        #[allow(dead_code)]
+        fn ok<S: AsRef<::std::ffi::OsStr>>(args: &[S]) -> $crate::cli::Out {
+            $crate::cli::ok(run(args))
+        }
+    };
+}

@@ -1,0 +1,98 @@
+//! Test keys: the PEM files under tests/vectors and tests/keys, read without a PEM crate
+//! (the tests must not share the tool's parser they check), and anchors/policies built on them.
+
+use base64::Engine as _;
+use serde_bytes::ByteBuf;
+use suit_common::cose::{SigningKey, VerificationKey};
+use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
+
+use crate::vectors::read;
+
+/// The test TPA's keys (tests/keys), relative to tests/vectors as `read` takes them.
+pub const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
+pub const TPA_PUB: &str = "../keys/tpa-test.pub.pem";
+/// The manifest-spec examples' signer, used as the author.
+pub const AUTHOR_PRIV: &str = "suit-manifest-spec/private_key.pem";
+pub const AUTHOR_PUB: &str = "suit-manifest-spec/public_key.pem";
+/// The firmware-encryption draft's dependent-manifest signer, used as the operator.
+pub const OPERATOR_PRIV: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_priv.pem";
+pub const OPERATOR_PUB: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_pub.pem";
+/// Absolute path of the test TPA's private key, for the command-line tools.
+pub const TPA_PRIV_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/keys/tpa-test.priv.pem"
+);
+
+pub fn pem_der(rel: &str) -> Vec<u8> {
+    let text = String::from_utf8(read(rel)).unwrap();
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
+}
+
+/// The uncompressed P-256 point of a SubjectPublicKeyInfo PEM (its last 65 bytes).
+pub fn p256_public_from_pem(rel: &str) -> VerificationKey {
+    let der = pem_der(rel);
+    let point = &der[der.len() - 65..];
+    assert_eq!(point[0], 0x04);
+    VerificationKey::p256_from_sec1(point).unwrap()
+}
+
+/// The 32-byte scalar of a PKCS#8 or SEC1 P-256 private key PEM
+/// (the OCTET STRING after ECPrivateKey's version 1).
+pub fn p256_private_from_pem(rel: &str) -> SigningKey {
+    let der = pem_der(rel);
+    let pos = der
+        .windows(5)
+        .position(|w| w == [0x02, 0x01, 0x01, 0x04, 0x20])
+        .expect("ECPrivateKey");
+    SigningKey::p256(&der[pos + 5..pos + 37]).unwrap()
+}
+
+pub fn anchor(id: u32, key: VerificationKey, role: Role) -> TrustAnchor {
+    TrustAnchor {
+        id,
+        kid: Vec::new(),
+        key,
+        role,
+        permissions: Permissions::everything(),
+    }
+}
+
+/// Policy trusting the manifest-spec examples' key (author role, full permissions).
+pub fn spec_policy() -> Policy {
+    Policy {
+        anchors: vec![anchor(
+            1,
+            p256_public_from_pem("suit-manifest-spec/public_key.pem"),
+            Role::Author,
+        )],
+        rules: Vec::new(),
+        require_plaintext_digest: false,
+        update_management: Default::default(),
+    }
+}
+
+/// The uncompressed SEC1 point (65 bytes) of a P-256 SubjectPublicKeyInfo PEM.
+pub fn sec1_from_pem(rel: &str) -> Vec<u8> {
+    let der = pem_der(rel);
+    der[der.len() - 65..].to_vec()
+}
+
+/// A P-256 public key PEM as an encoded COSE_Key (EC2), as provisioning messages carry it.
+pub fn cose_key(rel: &str) -> ByteBuf {
+    let p = sec1_from_pem(rel);
+    let key = coset::CoseKeyBuilder::new_ec2_pub_key(
+        coset::iana::EllipticCurve::P_256,
+        p[1..33].to_vec(),
+        p[33..].to_vec(),
+    )
+    .build();
+    use coset::CborSerializable as _;
+    ByteBuf::from(key.to_vec().unwrap())
+}

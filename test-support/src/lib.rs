@@ -1,0 +1,20 @@
+//! Helpers shared by the workspace's tests (dev-dependency only, never in a product):
+//! vectors and the drafts' identifiers, test keys and PEM reading, the one in-memory SUIT
+//! platform, the service on the in-memory backend, and runners for the command-line tools.
+//! One copy each, so a fix to a helper reaches every test.
+
+pub mod cbor;
+pub mod cli;
+pub mod keys;
+pub mod platform;
+pub mod service;
+pub mod vectors;
+
+pub use cbor::*;
+pub use keys::*;
+pub use platform::*;
+pub use vectors::*;
+
+/// For the macros, which expand in the tests' crates.
+#[doc(hidden)]
+pub use suit_common as __suit_common;
