@@ -19,9 +19,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use ciborium::Value;
-use serde::{de::DeserializeOwned, Serialize};
-use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
+use suit_common::protocol::ByteBuf;
+use suit_common::protocol::Codec;
 
 use suit_common::cose::{Algorithm, SigningKey, VerificationKey};
 use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
@@ -136,11 +136,7 @@ fn cose_key(rel: &str) -> ByteBuf {
     ByteBuf::from(key.to_vec().unwrap())
 }
 
-fn call<Q: Serialize, R: DeserializeOwned>(
-    s: &mut Dev,
-    cmd: Command,
-    q: &Q,
-) -> Result<R, (Status, Refusal)> {
+fn call<Q: Codec, R: Codec>(s: &mut Dev, cmd: Command, q: &Q) -> Result<R, (Status, Refusal)> {
     let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
     match reply.status {
         Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
@@ -151,7 +147,7 @@ fn call<Q: Serialize, R: DeserializeOwned>(
         other => Err((
             other,
             Refusal {
-                kind: String::new(),
+                kind: RefusalKind::Unspecified,
                 reason: String::new(),
             },
         )),
@@ -253,7 +249,7 @@ fn measured_prepare(
         status => Err((
             status,
             protocol::decode(&reply.body, MAX_RESPONSE).unwrap_or(Refusal {
-                kind: String::new(),
+                kind: RefusalKind::Unspecified,
                 reason: String::new(),
             }),
         )),
@@ -732,7 +728,12 @@ fn hostile_envelopes_cost_bounded_heap_before_authentication() {
         );
         let (status, refusal) = r.expect_err(name);
         assert_eq!(status, Status::Refused, "{name}");
-        assert_eq!(refusal.kind, "manifest", "{name}: {}", refusal.reason);
+        assert_eq!(
+            refusal.kind,
+            RefusalKind::Manifest,
+            "{name}: {}",
+            refusal.reason
+        );
         assert!(
             peak <= PRE_AUTH_HEAP_BOUND,
             "{name}: {peak} bytes of heap for a {}-byte envelope (genuine: {genuine_peak})",

@@ -6,9 +6,9 @@
 mod support;
 
 use ciborium::Value;
-use serde::{de::DeserializeOwned, Serialize};
-use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
+use suit_common::protocol::ByteBuf;
+use suit_common::protocol::Codec;
 
 use suit_common::cose::{create_auth_block, Algorithm, SigningKey};
 use suit_common::protocol::{self, *};
@@ -76,7 +76,7 @@ fn device() -> Service<Mem> {
     Service::new(MemoryBackend::new(7), config)
 }
 
-fn call<Q: Serialize, R: DeserializeOwned>(
+fn call<Q: Codec, R: Codec>(
     s: &mut Service<Mem>,
     cmd: Command,
     q: &Q,
@@ -141,7 +141,7 @@ fn refused(s: &mut Service<Mem>, msg: &[u8], expected: &str) {
     let before = snapshot(s);
     match relay(s, msg).0 {
         Err(r) => {
-            assert_eq!(r.kind, "provisioning");
+            assert_eq!(r.kind, RefusalKind::Provisioning);
             assert!(
                 r.reason.contains(expected),
                 "{:?} lacks {expected:?}",
@@ -438,13 +438,13 @@ fn a_message_for_another_device_or_bound_to_the_wrong_key_is_refused() {
         "another device",
     );
     // Unbound (the old format's absent/null device): does not even decode.
-    #[derive(Serialize)]
+    #[derive(serde::Serialize)]
     struct Unbound {
         counter: u64,
         device: Option<ByteBuf>,
         ops: Vec<Op>,
     }
-    let body = protocol::encode(&Unbound {
+    let body = suit_common::service::record::encode(&Unbound {
         counter: 1,
         device: None,
         ops: vec![identity_op()],

@@ -3,9 +3,9 @@
 #![allow(dead_code)]
 
 use ciborium::Value;
-use serde::{de::DeserializeOwned, Serialize};
-use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
+use suit_common::protocol::ByteBuf;
+use suit_common::protocol::Codec;
 
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::protocol::{self, *};
@@ -55,7 +55,7 @@ pub fn service(backend: Mem) -> Service<Mem> {
     Service::new(backend, config)
 }
 
-pub fn call<Q: Serialize, R: DeserializeOwned>(
+pub fn call<Q: Codec, R: Codec>(
     s: &mut Service<Mem>,
     cmd: Command,
     q: &Q,
@@ -70,7 +70,7 @@ pub fn call<Q: Serialize, R: DeserializeOwned>(
         other => Err((
             other,
             Refusal {
-                kind: String::new(),
+                kind: RefusalKind::Unspecified,
                 reason: String::new(),
             },
         )),
