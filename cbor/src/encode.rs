@@ -269,7 +269,7 @@ mod tests {
         assert_eq!(d.text().unwrap(), "c");
         assert_eq!(d.item().unwrap(), Item::Array(2));
         assert_eq!(d.item().unwrap(), Item::Null);
-        assert_eq!(d.bool().unwrap(), true);
+        assert!(d.bool().unwrap());
         d.finish().unwrap();
     }
 }

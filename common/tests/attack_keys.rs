@@ -8,8 +8,6 @@ mod support;
 
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
-use suit_common::protocol::ByteBuf;
-use suit_common::protocol::Codec;
 
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
@@ -63,14 +61,18 @@ fn call<Q: Codec, R: Codec>(
     q: &Q,
 ) -> Result<R, (Status, Refusal)> {
     let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
-    match reply.status {
-        Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
-        Status::Refused => Err((
-            reply.status,
-            protocol::decode(&reply.body, MAX_RESPONSE).unwrap(),
-        )),
-        other => panic!("unexpected status {other:?}"),
-    }
+    // The clients' one reply reader (slot 0 length, refusal decoding).
+    protocol::decode_reply(reply.status as u32, reply.detail, &reply.body).map_err(|e| match e {
+        protocol::ReplyError::Refused(r) => (Status::Refused, r),
+        protocol::ReplyError::Status { status, .. } => (
+            status,
+            Refusal {
+                kind: RefusalKind::Unspecified,
+                reason: String::new(),
+            },
+        ),
+        other => panic!("unexpected reply: {other}"),
+    })
 }
 
 fn refusal<T: std::fmt::Debug>(r: Result<T, (Status, Refusal)>) -> Refusal {

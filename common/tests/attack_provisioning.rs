@@ -7,8 +7,6 @@ mod support;
 
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
-use suit_common::protocol::ByteBuf;
-use suit_common::protocol::Codec;
 
 use suit_common::cose::{create_auth_block, Algorithm, SigningKey};
 use suit_common::protocol::{self, *};
@@ -83,11 +81,13 @@ fn call<Q: Codec, R: Codec>(
 ) -> (Result<R, Refusal>, Vec<u8>) {
     let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
     let body = reply.body.clone();
-    let r = match reply.status {
-        Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
-        Status::Refused => Err(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
-        other => panic!("unexpected status {other:?}"),
-    };
+    // The clients' one reply reader (slot 0 length, refusal decoding).
+    let r = protocol::decode_reply(reply.status as u32, reply.detail, &reply.body).map_err(|e| {
+        match e {
+            protocol::ReplyError::Refused(r) => r,
+            other => panic!("unexpected reply: {other}"),
+        }
+    });
     (r, body)
 }
 
