@@ -82,12 +82,13 @@ fn call<Q: Codec, R: Codec>(
     let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
     let body = reply.body.clone();
     // The clients' one reply reader (slot 0 length, refusal decoding).
-    let r = protocol::decode_reply(reply.status as u32, reply.detail, &reply.body).map_err(|e| {
-        match e {
-            protocol::ReplyError::Refused(r) => r,
-            other => panic!("unexpected reply: {other}"),
-        }
-    });
+    let r =
+        protocol::decode_reply(reply.status as u32, reply.detail, &reply.body).map_err(
+            |e| match e {
+                protocol::ReplyError::Refused(r) => r,
+                other => panic!("unexpected reply: {other}"),
+            },
+        );
     (r, body)
 }
 
