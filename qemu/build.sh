@@ -30,9 +30,9 @@ DEVKIT="$QB/pkgs/optee-os-dev/usr/lib/optee-os-dev/vexpress-qemu_armv8a"
 [ -f "$DEVKIT/lib/libutee.a" ] || die "TA dev kit missing at $DEVKIT"
 TARGET=aarch64-unknown-linux-gnu
 TDIR="$QB/target"
-TA_UUID="$(sed -n 's/^pub const TA_UUID: &str = "\(.*\)";/\1/p' "$ROOT/common/src/protocol.rs")"
-[ -n "$TA_UUID" ] || die "cannot read TA_UUID from common/src/protocol.rs"
-grep -q "\"$TA_UUID\"" "$ROOT/ta/build.rs" || die "ta/build.rs and common/src/protocol.rs disagree on the TA UUID"
+TA_UUID="$(sed -n 's/^pub const TA_UUID: &str = "\(.*\)";/\1/p' "$ROOT/protocol/src/lib.rs")"
+[ -n "$TA_UUID" ] || die "cannot read TA_UUID from protocol/src/lib.rs"
+grep -q "\"$TA_UUID\"" "$ROOT/ta/build.rs" || die "ta/build.rs and protocol/src/lib.rs disagree on the TA UUID"
 
 # Debian's cargo/rustc (they carry the prebuilt aarch64 std); rustup's shims stay for host builds.
 deb_cargo() {

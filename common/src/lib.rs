@@ -12,10 +12,12 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
-pub mod cbor;
+/// The strict bounded CBOR reader and the one writer (crate `suit-cbor`).
+pub use suit_cbor as cbor;
 pub mod cose;
 pub mod encryption;
-pub mod protocol;
+/// The host ↔ TA wire protocol (crate `suit-protocol`).
+pub use suit_protocol as protocol;
 pub mod report;
 pub mod service;
 pub mod suit;

@@ -1062,7 +1062,7 @@ pub fn sign_report(report_bytes: &[u8], key: &p256::SecretKey) -> Result<Vec<u8>
     decode_report(report_bytes)?;
     let signing = p256::ecdsa::SigningKey::from(key);
     let sec1 = key.public_key().to_sec1_point(false);
-    let kid = crate::service::keys::key_id(sec1.as_bytes());
+    let kid = crate::cose::key_id(sec1.as_bytes());
     let protected = HeaderBuilder::new()
         .algorithm(iana::Algorithm::ESP256)
         .build();

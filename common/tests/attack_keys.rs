@@ -13,8 +13,8 @@
 )]
 
 use ciborium::Value;
-use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
+use suit_common::protocol::ByteBuf;
 
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
@@ -321,14 +321,17 @@ fn a_tenant_cannot_decrypt_another_tenants_payload_by_referencing_it() {
             );
             let before = snapshot(&s);
             let r = refusal(install(&mut s, &sign(&stolen, B_PRIV), payloads));
-            assert_eq!(r.kind, "manifest", "{mode:?} {r:?}");
+            assert_eq!(r.kind, RefusalKind::Manifest, "{mode:?} {r:?}");
             assert!(
                 r.reason.contains("payload decryption failed"),
                 "{mode:?}: {}",
                 r.reason
             );
             assert_eq!(snapshot(&s), before, "{mode:?}: state changed");
-            assert_eq!(refusal(ree_export(&mut s, "stolen.bin")).kind, "not-found");
+            assert_eq!(
+                refusal(ree_export(&mut s, "stolen.bin")).kind,
+                RefusalKind::NotFound
+            );
         }
         // The owner's signature on the very same manifest works.
         let owned = fetch_manifest(
@@ -404,7 +407,10 @@ fn decrypted_payloads_reach_ree_components_only_if_the_anchor_allows_it() {
         r.reason
     );
     assert_eq!(snapshot(&s), before);
-    assert_eq!(refusal(ree_export(&mut s, "copy.bin")).kind, "not-found");
+    assert_eq!(
+        refusal(ree_export(&mut s, "copy.bin")).kind,
+        RefusalKind::NotFound
+    );
 
     // Plaintext (unencrypted) REE files stay allowed.
     let conf = b"mode=fast\n";
@@ -478,7 +484,7 @@ fn keys_are_distinct_per_purpose_and_anchor_and_a_readded_anchor_gets_new_ones()
             &DeviceKeyRequest { anchor: Some(1) }
         ))
         .kind,
-        "not-found"
+        RefusalKind::NotFound
     );
     provision(
         &mut s,

@@ -25,8 +25,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use ciborium::Value;
-use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
+use suit_common::protocol::ByteBuf;
 
 use suit_common::cose::{Algorithm, SigningKey, VerificationKey};
 use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
@@ -169,7 +169,7 @@ fn measured_prepare(
         status => Err((
             status,
             protocol::decode(&reply.body, MAX_RESPONSE).unwrap_or(Refusal {
-                kind: String::new(),
+                kind: RefusalKind::Unspecified,
                 reason: String::new(),
             }),
         )),
@@ -637,7 +637,12 @@ fn hostile_envelopes_cost_bounded_heap_before_authentication() {
         );
         let (status, refusal) = r.expect_err(name);
         assert_eq!(status, Status::Refused, "{name}");
-        assert_eq!(refusal.kind, "manifest", "{name}: {}", refusal.reason);
+        assert_eq!(
+            refusal.kind,
+            RefusalKind::Manifest,
+            "{name}: {}",
+            refusal.reason
+        );
         assert!(
             peak <= PRE_AUTH_HEAP_BOUND,
             "{name}: {peak} bytes of heap for a {}-byte envelope (genuine: {genuine_peak})",

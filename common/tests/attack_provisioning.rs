@@ -12,8 +12,6 @@
 )]
 
 use ciborium::Value;
-use serde::{de::DeserializeOwned, Serialize};
-use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
 
 use suit_common::cose::{create_auth_block, Algorithm, SigningKey};
@@ -57,18 +55,21 @@ fn symmetric_cose_key(secret: &[u8]) -> Vec<u8> {
     ]))
 }
 
-fn call<Q: Serialize, R: DeserializeOwned>(
+fn call<Q: Codec, R: Codec>(
     s: &mut Service<Mem>,
     cmd: Command,
     q: &Q,
 ) -> (Result<R, Refusal>, Vec<u8>) {
     let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
     let body = reply.body.clone();
-    let r = match reply.status {
-        Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
-        Status::Refused => Err(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
-        other => panic!("unexpected status {other:?}"),
-    };
+    // The clients' one reply reader (slot 0 length, refusal decoding).
+    let r =
+        protocol::decode_reply(reply.status as u32, reply.detail, &reply.body).map_err(
+            |e| match e {
+                protocol::ReplyError::Refused(r) => r,
+                other => panic!("unexpected reply: {other}"),
+            },
+        );
     (r, body)
 }
 
@@ -122,7 +123,7 @@ fn refused(s: &mut Service<Mem>, msg: &[u8], expected: &str) {
     let before = snapshot(s);
     match relay(s, msg).0 {
         Err(r) => {
-            assert_eq!(r.kind, "provisioning");
+            assert_eq!(r.kind, RefusalKind::Provisioning);
             assert!(
                 r.reason.contains(expected),
                 "{:?} lacks {expected:?}",
@@ -419,13 +420,13 @@ fn a_message_for_another_device_or_bound_to_the_wrong_key_is_refused() {
         "another device",
     );
     // Unbound (the old format's absent/null device): does not even decode.
-    #[derive(Serialize)]
+    #[derive(serde::Serialize)]
     struct Unbound {
         counter: u64,
         device: Option<ByteBuf>,
         ops: Vec<Op>,
     }
-    let body = protocol::encode(&Unbound {
+    let body = suit_common::service::record::encode(&Unbound {
         counter: 1,
         device: None,
         ops: vec![identity_op()],

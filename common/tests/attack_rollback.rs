@@ -11,7 +11,7 @@
     clippy::cast_possible_truncation
 )]
 
-use suit_common::protocol::Refusal;
+use suit_common::protocol::{Refusal, RefusalKind};
 use suit_test_support::service::*;
 
 /// Runs `attack`, which must be refused, and checks nothing stored changed.
@@ -70,7 +70,7 @@ fn an_older_manifest_with_another_component_list_cannot_reinstall_old_personaliz
     assert_eq!(personalization(&mut s).as_deref(), Some(&new_perso[..]));
 
     let r = refused_and_unchanged(&mut s, |s| refusal(install(s, &old)));
-    assert_eq!(r.kind, "manifest");
+    assert_eq!(r.kind, RefusalKind::Manifest);
     assert!(
         r.reason.contains("Rollback of component 0")
             && r.reason.contains("sequence number 3 is not greater than 5"),
@@ -164,7 +164,7 @@ fn replaying_an_applied_manifest_is_refused() {
     install(&mut s, &r2).unwrap();
     for (name, r) in [("latest", &r2), ("earlier", &r1)] {
         let refusal = refused_and_unchanged(&mut s, |s| refusal(install(s, r)));
-        assert_eq!(refusal.kind, "manifest", "{name}");
+        assert_eq!(refusal.kind, RefusalKind::Manifest, "{name}");
         assert!(
             refusal.reason.contains("Rollback"),
             "{name}: {}",
@@ -249,7 +249,7 @@ fn components_from_two_releases_cannot_be_combined() {
         send_payload(s, &prepared.needed_uris[0], a2.len() as u64, &a2).unwrap();
         refusal(finish(s))
     });
-    assert_eq!(r.kind, "manifest");
+    assert_eq!(r.kind, RefusalKind::Manifest);
     assert!(
         [
             "image digest does not match",
@@ -265,7 +265,7 @@ fn components_from_two_releases_cannot_be_combined() {
     // 3. Release 4's signature (authentication wrapper) spliced onto release 2's manifest.
     let spliced = splice_auth(&r4.envelope, &r2.envelope);
     let r = refused_and_unchanged(&mut s, |s| refusal(prepare(s, &spliced)));
-    assert_eq!(r.kind, "manifest");
+    assert_eq!(r.kind, RefusalKind::Manifest);
     assert!(r.reason.contains("not authenticated"), "{}", r.reason);
 }
 
@@ -337,7 +337,7 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
             suit_common::protocol::Command::InstallEnvelope,
             &suit_common::protocol::ChunkRequest {
                 offset: 0,
-                data: serde_bytes::ByteBuf::from(half.to_vec()),
+                data: suit_common::protocol::ByteBuf::from(half.to_vec()),
             },
         )
         .unwrap();
@@ -350,7 +350,7 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
             &suit_common::protocol::Empty {},
         ))
     });
-    assert_eq!(r.kind, "sequence");
+    assert_eq!(r.kind, RefusalKind::Sequence);
 
     // Truncated payload, announced at full length: finish refuses the incomplete payload.
     let r = refused_and_unchanged(&mut s, |s| {
@@ -358,7 +358,7 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
         send_payload(s, uri, image.len() as u64, &image[..30_000]).unwrap();
         refusal(finish(s))
     });
-    assert_eq!(r.kind, "sequence");
+    assert_eq!(r.kind, RefusalKind::Sequence);
     assert!(r.reason.contains("payload incomplete"), "{}", r.reason);
 
     // Truncated payload, announced as complete: the image size / digest do not match.
@@ -367,7 +367,7 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
         send_payload(s, uri, 30_000, &image[..30_000]).unwrap();
         refusal(finish(s))
     });
-    assert_eq!(r.kind, "manifest");
+    assert_eq!(r.kind, RefusalKind::Manifest);
     assert!(
         r.reason.contains("payload size differs from image-size")
             || r.reason.contains("image digest"),
@@ -380,7 +380,7 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
         prepare(s, &r2.envelope).unwrap();
         refusal(finish(s))
     });
-    assert_eq!(r.kind, "manifest");
+    assert_eq!(r.kind, RefusalKind::Manifest);
     assert!(r.reason.contains("not found"), "{}", r.reason);
 
     // Control: the complete install of the same release still goes through.

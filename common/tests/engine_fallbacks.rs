@@ -11,8 +11,6 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
-
 use ciborium::Value;
 
 use suit_common::cose::{Algorithm, SigningKey};
@@ -21,7 +19,7 @@ use suit_common::suit::error::{CommandErrorKind, Error};
 use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError, Record};
 use suit_common::suit::{process, ComponentId, Procedure};
 
-use support::*;
+use suit_test_support::*;
 
 fn int(i: i64) -> Value {
     Value::Integer(i.into())

@@ -13,7 +13,7 @@
     clippy::cast_possible_truncation
 )]
 
-use suit_common::protocol::{Command, Empty, StatusResponse};
+use suit_common::protocol::{Command, Empty, RefusalKind, StatusResponse};
 use suit_common::service::install::{Journal, JOURNAL_OBJECT};
 use suit_common::service::keys::KEYS_OBJECT;
 use suit_common::service::memory::MemoryBackend;
@@ -309,7 +309,7 @@ fn a_failed_roll_forward_is_retried_and_a_refused_image_drops_the_update() {
         Command::Anchors,
         &Empty {},
     ));
-    assert_eq!(r.kind, "storage", "{r:?}");
+    assert_eq!(r.kind, RefusalKind::Storage, "{r:?}");
     assert!(pending(&s) && observe(&s) == sc.old);
     // The next command retries and finishes it.
     let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();

@@ -11,8 +11,8 @@
 )]
 
 use ciborium::Value;
-use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
+use suit_common::protocol::ByteBuf;
 
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::protocol::{self, *};
@@ -366,7 +366,7 @@ fn bad_provisioning_is_refused_and_changes_nothing() {
     ];
     for (result, expected) in cases {
         let r = refusal(result);
-        assert_eq!(r.kind, "provisioning");
+        assert_eq!(r.kind, RefusalKind::Provisioning);
         assert!(
             r.reason.contains(expected),
             "{:?} does not mention {expected:?}",
@@ -395,7 +395,7 @@ fn bad_provisioning_is_refused_and_changes_nothing() {
             message: ByteBuf::from(msg),
         },
     ));
-    assert_eq!(r.kind, "provisioning");
+    assert_eq!(r.kind, RefusalKind::Provisioning);
     let r = refusal(call::<_, ProvisionResponse>(
         &mut s,
         Command::Provision,
@@ -458,7 +458,7 @@ fn install_streams_payload_commits_and_blocks_rollback() {
         &[("https://example.com/app.bin", &v1)],
         100_000,
     ));
-    assert_eq!(r.kind, "manifest");
+    assert_eq!(r.kind, RefusalKind::Manifest);
     assert!(
         r.reason.to_lowercase().contains("rollback") || r.reason.contains("sequence"),
         "{}",
@@ -516,7 +516,7 @@ fn wrong_device_wrong_signer_and_out_of_scope_change_nothing() {
         &[("#p", &payload)],
     );
     let r = refusal(install(&mut s, &stranger, &[], 4096));
-    assert_eq!(r.kind, "manifest");
+    assert_eq!(r.kind, RefusalKind::Manifest);
     // Trusted author, but component outside its scope.
     let out_of_scope = sign(
         &manifest(1, &[b"boot"], &payload, "#p", VENDOR_ID),
@@ -593,7 +593,7 @@ fn protocol_misuse_is_refused() {
             &Empty {}
         ))
         .kind,
-        "sequence"
+        RefusalKind::Sequence
     );
     call::<_, Empty>(
         &mut s,
@@ -611,7 +611,7 @@ fn protocol_misuse_is_refused() {
             data: ByteBuf::from(env.clone()),
         },
     ));
-    assert_eq!(r.kind, "sequence");
+    assert_eq!(r.kind, RefusalKind::Sequence);
     call::<_, Empty>(
         &mut s,
         Command::InstallEnvelope,
@@ -637,7 +637,7 @@ fn protocol_misuse_is_refused() {
             &chunk("https://evil/x", 3, 0, b"abc")
         ))
         .kind,
-        "payload"
+        RefusalKind::Payload
     );
     assert_eq!(
         refusal(call::<_, Empty>(
@@ -646,14 +646,14 @@ fn protocol_misuse_is_refused() {
             &chunk("https://h/p", 2, 0, b"abc")
         ))
         .kind,
-        "too-large"
+        RefusalKind::TooLarge
     );
     let r = refusal(call::<_, Empty>(
         &mut s,
         Command::InstallPayload,
         &chunk("https://h/p", u64::MAX, 0, b"abc"),
     ));
-    assert_eq!(r.kind, "too-large");
+    assert_eq!(r.kind, RefusalKind::TooLarge);
     call::<_, Empty>(
         &mut s,
         Command::InstallPayload,
@@ -667,7 +667,7 @@ fn protocol_misuse_is_refused() {
             &Empty {}
         ))
         .kind,
-        "sequence",
+        RefusalKind::Sequence,
         "incomplete payload"
     );
     let r = call::<_, InstallBeginRequest>(
@@ -678,8 +678,8 @@ fn protocol_misuse_is_refused() {
     // An empty envelope is named as such, not as a size limit.
     let r = refusal(r);
     assert_eq!(
-        (r.kind.as_str(), r.reason.as_str()),
-        ("manifest", "the envelope is empty")
+        (r.kind, r.reason.as_str()),
+        (RefusalKind::Manifest, "the envelope is empty")
     );
     // A request that is not the message it claims to be.
     let reply = s.invoke(
@@ -838,11 +838,11 @@ fn personalization_data_goes_only_to_its_ta() {
         call::<_, PersonalizationResponse>(s, Command::PersonalizationGet, &Empty {})
     };
     let r = refusal(get(&mut s));
-    assert_eq!(r.kind, "access", "the REE is refused");
+    assert_eq!(r.kind, RefusalKind::Access, "the REE is refused");
     s.backend_mut().client = Client::TrustedApp([0x11; 16]);
     assert_eq!(
         refusal(get(&mut s)).kind,
-        "not-found",
+        RefusalKind::NotFound,
         "another TA gets nothing"
     );
     s.backend_mut().client = Client::TrustedApp(TA);
@@ -889,7 +889,7 @@ fn ree_files_are_approved_then_exported_exactly() {
             offset: 0,
         },
     ));
-    assert_eq!(r.kind, "not-found");
+    assert_eq!(r.kind, RefusalKind::NotFound);
     let r = refusal(deliver(&mut s, 2, &[b"ree", b"..", b"passwd"], b"x"));
     assert!(r.reason.contains("not a valid REE path"), "{}", r.reason);
 }
@@ -907,7 +907,7 @@ fn every_install_attempt_leaves_a_signed_report_over_a_fresh_nonce() {
         Command::Report,
         &ReportRequest::default(),
     ));
-    assert_eq!(none.kind, "not-found");
+    assert_eq!(none.kind, RefusalKind::NotFound);
     let keys: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
     let report_key = VerificationKey::p256_from_sec1(&keys.report_key).unwrap();
     let get = |s: &mut Service<Mem>, nonce: &[u8]| {

@@ -1,5 +1,5 @@
 //! The host ↔ TA wire protocol and the TA's dispatcher: `protocol::decode` of several message
-//! types (with a re-encode round trip), and a *session* of commands fed to one
+//! types (with a re-encode round trip), `protocol::decode_reply` over the same bytes, and a *session* of commands fed to one
 //! `service::Service` over an in-memory secure store, checking the reply invariants the TA
 //! glue relies on.
 //!
@@ -11,7 +11,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use suit_common::protocol::{
-    self, ChunkRequest, InstallBeginRequest, PayloadChunkRequest, Refusal, Status, StatusResponse,
+    self, AnchorsResponse, ChunkRequest, Codec, DeviceKeyResponse, Empty, InstallBeginRequest,
+    InstallPrepareResponse, PayloadChunkRequest, Refusal, ReportRequest, Status, StatusResponse,
     MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
 use suit_common::service::memory::MemoryBackend;
@@ -23,7 +24,7 @@ const TPA_ROOT: &str = "048496811aae0baaabd26157189eecda26beaa8bf11b6f3fe6e2b565
 
 fn round_trip<T>(bytes: &[u8])
 where
-    T: serde::de::DeserializeOwned + serde::Serialize + PartialEq + core::fmt::Debug,
+    T: Codec + PartialEq + core::fmt::Debug,
 {
     if let Ok(v) = protocol::decode::<T>(bytes, MAX_REQUEST) {
         let again = protocol::encode(&v).expect("a decoded message re-encodes");
@@ -52,6 +53,17 @@ fuzz_target!(|data: &[u8]| {
         round_trip::<InstallBeginRequest>(request);
         round_trip::<ChunkRequest>(request);
         round_trip::<PayloadChunkRequest>(request);
+        round_trip::<ReportRequest>(request);
+        round_trip::<Empty>(request);
+        round_trip::<DeviceKeyResponse>(request);
+        round_trip::<AnchorsResponse>(request);
+        round_trip::<InstallPrepareResponse>(request);
+        // The one reply reader: slot 0 from the record header, never a panic.
+        let _ = protocol::decode_reply::<StatusResponse>(
+            u32::from(cmd) % 8,
+            u32::from(flags).wrapping_mul(len as u32),
+            request,
+        );
 
         service.backend_mut().client = if flags & 1 == 1 {
             Client::TrustedApp([flags; 16])

@@ -1,18 +1,16 @@
 //! Typed calls over any [`Transport`]: encode the request, interpret slot 0, decode the body.
 //! The streaming install lives here too: the agent's whole job is moving these bytes.
 
-use serde::{de::DeserializeOwned, Serialize};
-use serde_bytes::ByteBuf;
 use suit_common::protocol::{
-    self, AnchorsResponse, ChunkRequest, Command, DeviceKeyRequest, DeviceKeyResponse, Empty,
-    InstallBeginRequest, InstallFinishResponse, InstallPrepareResponse, PayloadChunkRequest,
-    ProvisionRequest, ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal, Status,
-    StatusResponse, MAX_CHUNK, MAX_RESPONSE, PROTOCOL_VERSION,
+    self, AnchorsResponse, ByteBuf, ChunkRequest, Codec, Command, DeviceKeyRequest,
+    DeviceKeyResponse, Empty, InstallBeginRequest, InstallFinishResponse, InstallPrepareResponse,
+    PayloadChunkRequest, ProvisionRequest, ProvisionResponse, ReeExportRequest, ReeExportResponse,
+    ReplyError, StatusResponse, MAX_CHUNK, PROTOCOL_VERSION,
 };
 
 use crate::tee::{AgentError, Transport};
 
-fn call<Q: Serialize, R: DeserializeOwned>(
+fn call<Q: Codec, R: Codec>(
     tee: &mut dyn Transport,
     command: Command,
     request: &Q,
@@ -20,23 +18,20 @@ fn call<Q: Serialize, R: DeserializeOwned>(
     let bytes =
         protocol::encode(request).map_err(|_| AgentError::BadResponse("request encoding"))?;
     let reply = tee.invoke(command, &bytes)?;
-    match Status::from_code(reply.status) {
-        Some(Status::Ok) => protocol::decode(&reply.body, MAX_RESPONSE)
-            .map_err(|_| AgentError::BadResponse("undecodable response body")),
-        Some(Status::VersionMismatch) => Err(AgentError::VersionMismatch {
+    protocol::decode_reply(reply.status, reply.detail, &reply.body).map_err(|e| match e {
+        ReplyError::VersionMismatch { ta } => AgentError::VersionMismatch {
             agent: PROTOCOL_VERSION,
-            ta: reply.detail,
-        }),
-        Some(Status::Refused) => match protocol::decode::<Refusal>(&reply.body, MAX_RESPONSE) {
-            Ok(r) => Err(AgentError::Refused {
-                kind: r.kind,
-                reason: r.reason,
-            }),
-            Err(_) => Err(AgentError::Status(Status::Refused)),
+            ta,
         },
-        Some(other) => Err(AgentError::Status(other)),
-        None => Err(AgentError::UnknownStatus(reply.status)),
-    }
+        ReplyError::Refused(r) => AgentError::Refused {
+            kind: r.kind.to_string(),
+            reason: r.reason,
+        },
+        ReplyError::Status { status, .. } => AgentError::Status(status),
+        ReplyError::UnknownStatus(code) => AgentError::UnknownStatus(code),
+        ReplyError::Malformed(what) => AgentError::BadResponse(what),
+        _ => AgentError::BadResponse("a reply this agent cannot read"),
+    })
 }
 
 /// `status`: versions, the platform's protections and the TA's public state.

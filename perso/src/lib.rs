@@ -10,7 +10,7 @@
 //! ```
 //!
 //! The call uses the update TA's protocol as every other client does
-//! ([`suit_common::protocol`]): slot 0 value in/out (in `a` = protocol version; out `a` =
+//! ([`suit_protocol`]): slot 0 value in/out (in `a` = protocol version; out `a` =
 //! status, `b` = response length), slot 1 the request (`Empty`), slot 2 the response
 //! ([`PersonalizationResponse`] or a [`Refusal`]).
 //!
@@ -18,22 +18,21 @@
 //! this call fails with [`PersoError::Unreachable`] and [`ErrorKind::Busy`]; retrying later is
 //! the caller's decision.
 //!
-//! What the data passes through in this TA: the response buffer (zeroized), the decoder's
-//! scratch space on the stack (up to 4 KiB, not wiped) and the returned vector (zeroized on
-//! drop). All of it is this TA's own memory.
+//! What the data passes through in this TA: the response buffer (zeroized) and the returned
+//! vector (zeroized on drop; the decoder copies the data straight into it). All of it is this
+//! TA's own memory.
 #![no_std]
 
 extern crate alloc;
 
-use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
 use optee_utee::{ParamIndex, TaSessionBuilder, TeeParams, Uuid};
-use suit_common::protocol::{
-    self, Command, Empty, PersonalizationResponse, Refusal, Status, MAX_RESPONSE, PROTOCOL_VERSION,
-    TA_UUID,
+use suit_protocol::{
+    self as protocol, Command, Empty, PersonalizationResponse, Refusal, ReplyError, Status,
+    MAX_RESPONSE, PROTOCOL_VERSION, TA_UUID,
 };
 
 pub use optee_utee::ErrorKind;
@@ -149,34 +148,18 @@ pub fn fetch_personalization() -> Result<Zeroizing<Vec<u8>>, PersoError> {
         .get(..written)
         .ok_or(PersoError::Malformed("response length out of range"))?;
 
-    match Status::from_code(status) {
-        Some(Status::Ok) => {
-            if detail as usize != written {
-                return Err(PersoError::Malformed(
-                    "slot 0 length disagrees with the response",
-                ));
-            }
-            let reply: PersonalizationResponse =
-                protocol::decode(body, MAX_RESPONSE).map_err(|_| {
-                    PersoError::Malformed("the response is not a personalization response")
-                })?;
-            // ByteBuf -> Vec moves the allocation: no further copy of the data is left behind.
-            Ok(Zeroizing::new(reply.data.into_vec()))
-        }
-        Some(Status::Refused) => Err(PersoError::Refused(refusal(body)?)),
-        Some(status) => Err(PersoError::Status { status, detail }),
-        None => Err(PersoError::Malformed("unknown status code")),
-    }
-}
-
-/// The refusal in `body`; an empty body (the update TA could not encode one) still refuses.
-fn refusal(body: &[u8]) -> Result<Refusal, PersoError> {
-    if body.is_empty() {
-        return Ok(Refusal {
-            kind: String::from("unspecified"),
-            reason: String::from("the update TA gave no reason"),
-        });
-    }
-    protocol::decode(body, MAX_RESPONSE)
-        .map_err(|_| PersoError::Malformed("the refusal does not decode"))
+    let reply: PersonalizationResponse =
+        protocol::decode_reply(status, detail, body).map_err(|e| match e {
+            ReplyError::Refused(r) => PersoError::Refused(r),
+            ReplyError::VersionMismatch { ta } => PersoError::Status {
+                status: Status::VersionMismatch,
+                detail: ta,
+            },
+            ReplyError::Status { status, detail } => PersoError::Status { status, detail },
+            ReplyError::UnknownStatus(_) => PersoError::Malformed("unknown status code"),
+            ReplyError::Malformed(what) => PersoError::Malformed(what),
+            _ => PersoError::Malformed("a reply this helper cannot read"),
+        })?;
+    // ByteBuf -> Vec moves the allocation: no further copy of the data is left behind.
+    Ok(Zeroizing::new(reply.data.into_vec()))
 }

@@ -2,8 +2,8 @@
 //! (the tests must not share the tool's parser they check), and anchors/policies built on them.
 
 use base64::Engine as _;
-use serde_bytes::ByteBuf;
 use suit_common::cose::{SigningKey, VerificationKey};
+use suit_common::protocol::ByteBuf;
 use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
 
 use crate::vectors::read;

@@ -3,8 +3,6 @@
 //! several components.
 
 use ciborium::Value;
-use serde::{de::DeserializeOwned, Serialize};
-use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
 
 use suit_common::cose::{Algorithm, SigningKey};
@@ -34,26 +32,24 @@ pub fn service(backend: Mem) -> Service<Mem> {
     Service::new(backend, config)
 }
 
-pub fn call<Q: Serialize, R: DeserializeOwned>(
+pub fn call<Q: Codec, R: Codec>(
     s: &mut Service<Mem>,
     cmd: Command,
     q: &Q,
 ) -> Result<R, (Status, Refusal)> {
     let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
-    match reply.status {
-        Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
-        Status::Refused => Err((
-            reply.status,
-            protocol::decode(&reply.body, MAX_RESPONSE).unwrap(),
-        )),
-        other => Err((
-            other,
+    // The clients' one reply reader (slot 0 length, refusal decoding).
+    protocol::decode_reply(reply.status as u32, reply.detail, &reply.body).map_err(|e| match e {
+        protocol::ReplyError::Refused(r) => (Status::Refused, r),
+        protocol::ReplyError::Status { status, .. } => (
+            status,
             Refusal {
-                kind: String::new(),
+                kind: RefusalKind::Unspecified,
                 reason: String::new(),
             },
-        )),
-    }
+        ),
+        other => panic!("unexpected reply: {other}"),
+    })
 }
 
 pub fn refusal<T: std::fmt::Debug>(r: Result<T, (Status, Refusal)>) -> Refusal {

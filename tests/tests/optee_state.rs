@@ -2,9 +2,9 @@
 //! reboots, bad provisioning is refused, and nothing secret is visible in the REE's copy of
 //! secure storage.
 
-use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::Algorithm;
+use suit_common::protocol::ByteBuf;
 use suit_common::service::provision::{
     anchor_wrap_aad, author::seal, author::wrap_secret, Op, ProvisioningBody,
 };

@@ -219,3 +219,16 @@ fn hss_verify(message: &[u8], signature: &[u8], public_key: &[u8]) -> Result<(),
 fn hss_verify(_message: &[u8], _signature: &[u8], _public_key: &[u8]) -> Result<(), CoseError> {
     Err(CoseError::UnsupportedAlgorithm(Algorithm::HssLms.cose_id()))
 }
+
+/// Key id of a P-256 public key: the first 16 bytes of SHA-256 over its uncompressed SEC1
+/// point. Derived here only: the device keys, the TPA root, reports, statements and the author
+/// tool all name keys this way. Authors may put it in a recipient's `kid`; recipients without
+/// one are tried anyway.
+pub fn key_id(sec1: &[u8]) -> alloc::vec::Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(sec1)
+        .iter()
+        .take(16)
+        .copied()
+        .collect()
+}

@@ -12,7 +12,7 @@ mod key;
 mod sign;
 mod verify;
 
-pub use key::VerificationKey;
+pub use key::{key_id, VerificationKey};
 #[cfg(feature = "author")]
 pub use sign::{create_auth_block, create_cose_mac, create_cose_sign, ExternalP256, SigningKey};
 pub use verify::{verify_auth_block, AuthBlock, MAX_COSE_SIGNERS};

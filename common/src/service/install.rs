@@ -899,7 +899,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 .map(|(_, h, _)| h.ta_version);
             let record = ComponentRecord {
                 id: segments_of(&s.component),
-                digest: serde_bytes::ByteBuf::from(s.hasher.clone().finalize().to_vec()),
+                digest: crate::protocol::ByteBuf::from(s.hasher.clone().finalize().to_vec()),
                 size: s.len,
                 // An installed TA lives in OP-TEE's TA store; we keep no plaintext copy.
                 object: if ta_version.is_some() {
@@ -1067,7 +1067,7 @@ impl Journal {
             return Ok(None);
         };
         let journal: Journal =
-            crate::protocol::decode(&bytes, MAX_JOURNAL).map_err(|_| StateError::Corrupt)?;
+            super::record::decode(&bytes, MAX_JOURNAL).map_err(|_| StateError::Corrupt)?;
         let tas = journal.pending.as_ref().map_or(0, |p| p.tas.len());
         if journal.objects.len() > MAX_JOURNAL_OBJECTS || tas > MAX_STAGED {
             return Err(StateError::Corrupt);
@@ -1079,7 +1079,7 @@ impl Journal {
         if self.objects.len() > MAX_JOURNAL_OBJECTS {
             return Err(StoreError::NoSpace);
         }
-        let bytes = crate::protocol::encode(self).map_err(|_| StoreError::Corrupt)?;
+        let bytes = super::record::encode(self).map_err(|_| StoreError::Corrupt)?;
         store.put(JOURNAL_OBJECT, &bytes)
     }
 

@@ -19,16 +19,15 @@
 //! and adding a different key, never yields the old tenant's decryption key.
 //! Derivation only needs the master, so deriving keys is cheap and nothing else is stored.
 
+use crate::protocol::ByteBuf;
 use alloc::vec::Vec;
 use hkdf::Hkdf;
 use p256::elliptic_curve::sec1::ToSec1Point;
 use serde::{Deserialize, Serialize};
-use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::encryption::MemoryKeys;
-use crate::protocol;
 
 use super::store::{SecureStore, StoreError};
 
@@ -127,11 +126,8 @@ pub struct PublicKeyInfo {
     pub kid: Vec<u8>,
 }
 
-/// Key id of a P-256 public key: the first 16 bytes of SHA-256 over its SEC1 point. Authors
-/// may put it in a recipient's `kid`; recipients without one are tried anyway.
-pub fn key_id(sec1: &[u8]) -> Vec<u8> {
-    Sha256::digest(sec1).iter().take(16).copied().collect()
-}
+/// Key ids are derived in one place, [`crate::cose::key_id`].
+pub use crate::cose::key_id;
 
 /// The public half of `sk` with its key id.
 pub fn public(sk: &p256::SecretKey) -> PublicKeyInfo {
@@ -209,7 +205,7 @@ impl DeviceKeyPair {
     ) -> Result<Self, KeyStoreError> {
         if let Some(bytes) = env.get(KEYS_OBJECT)? {
             let stored: Stored =
-                protocol::decode(&bytes, 1024).map_err(|_| KeyStoreError::Corrupt)?;
+                super::record::decode(&bytes, 1024).map_err(|_| KeyStoreError::Corrupt)?;
             if stored.format != KEYS_FORMAT {
                 return Err(KeyStoreError::Corrupt);
             }
@@ -230,7 +226,8 @@ impl DeviceKeyPair {
             format: KEYS_FORMAT,
             master: ByteBuf::from(pair.master.to_vec()),
         };
-        let bytes = Zeroizing::new(protocol::encode(&stored).map_err(|_| KeyStoreError::Corrupt)?);
+        let bytes =
+            Zeroizing::new(super::record::encode(&stored).map_err(|_| KeyStoreError::Corrupt)?);
         env.put(KEYS_OBJECT, &bytes)?;
         Ok(pair)
     }
@@ -468,7 +465,7 @@ mod tests {
             format: 1,
             master: ByteBuf::from(alloc::vec![7u8; 32]),
         };
-        env.put(KEYS_OBJECT, &protocol::encode(&old).unwrap())
+        env.put(KEYS_OBJECT, &crate::service::record::encode(&old).unwrap())
             .unwrap();
         assert_eq!(
             DeviceKeyPair::load_or_create(&mut env).err(),

@@ -14,6 +14,7 @@ pub mod install;
 pub mod keys;
 pub mod memory;
 pub mod provision;
+pub mod record;
 pub mod state;
 pub mod statement;
 pub mod store;
@@ -21,17 +22,15 @@ pub mod store;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use serde::{de::DeserializeOwned, Serialize};
-use serde_bytes::ByteBuf;
 
 use crate::cose::VerificationKey;
 use crate::protocol::{
-    self, AnchorInfo, AnchorKeysInfo, AnchorsResponse, ChunkRequest, Command, DeviceKeyRequest,
-    DeviceKeyResponse, Empty, IdentityInfo, InstallBeginRequest, InstallFinishResponse,
-    InstallPrepareResponse, PayloadChunkRequest, PersonalizationResponse, PlatformInfo,
-    ProvisionRequest, ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal,
-    ReportRequest, ReportResponse, RuleInfo, ServiceInfo, Status, StatusResponse, MAX_CHUNK,
-    MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
+    self, AnchorInfo, AnchorKeysInfo, AnchorsResponse, ByteBuf, ChunkRequest, Codec, Command,
+    DeviceKeyRequest, DeviceKeyResponse, Empty, IdentityInfo, InstallBeginRequest,
+    InstallFinishResponse, InstallPrepareResponse, PayloadChunkRequest, PersonalizationResponse,
+    PlatformInfo, ProvisionRequest, ProvisionResponse, ReeExportRequest, ReeExportResponse,
+    Refusal, RefusalKind, ReportRequest, ReportResponse, RuleInfo, ServiceInfo, Status,
+    StatusResponse, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
 use crate::report::Report;
 use crate::suit::ComponentId;
@@ -124,9 +123,9 @@ impl Reply {
         }
     }
 
-    fn refused(kind: &str, reason: &str) -> Self {
+    fn refused(kind: RefusalKind, reason: &str) -> Self {
         let refusal = Refusal {
-            kind: kind.to_string(),
+            kind,
             reason: reason.to_string(),
         };
         match protocol::encode(&refusal) {
@@ -149,12 +148,12 @@ impl Reply {
 
 /// A typed refusal inside a handler: becomes [`Status::Refused`] with a [`Refusal`] body.
 struct Refuse {
-    kind: &'static str,
+    kind: RefusalKind,
     reason: String,
 }
 
 impl Refuse {
-    fn new(kind: &'static str, reason: impl Into<String>) -> Self {
+    fn new(kind: RefusalKind, reason: impl Into<String>) -> Self {
         Refuse {
             kind,
             reason: reason.into(),
@@ -164,24 +163,27 @@ impl Refuse {
 
 impl From<StateError> for Refuse {
     fn from(e: StateError) -> Self {
-        Refuse::new("storage", format!("secure storage state unusable: {e}"))
+        Refuse::new(
+            RefusalKind::Storage,
+            format!("secure storage state unusable: {e}"),
+        )
     }
 }
 
 impl From<KeyStoreError> for Refuse {
     fn from(e: KeyStoreError) -> Self {
-        Refuse::new("device-key", format!("device key store: {e}"))
+        Refuse::new(RefusalKind::DeviceKey, format!("device key store: {e}"))
     }
 }
 
 impl From<InstallError> for Refuse {
     fn from(e: InstallError) -> Self {
         let kind = match &e {
-            InstallError::Refused(_) => "manifest",
-            InstallError::Sequence(_) => "sequence",
-            InstallError::TooLarge(_) => "too-large",
-            InstallError::UnexpectedPayload => "payload",
-            InstallError::Store(_) => "storage",
+            InstallError::Refused(_) => RefusalKind::Manifest,
+            InstallError::Sequence(_) => RefusalKind::Sequence,
+            InstallError::TooLarge(_) => RefusalKind::TooLarge,
+            InstallError::UnexpectedPayload => RefusalKind::Payload,
+            InstallError::Store(_) => RefusalKind::Storage,
         };
         match e {
             InstallError::Refused(reason) => Refuse::new(kind, reason),
@@ -259,7 +261,7 @@ impl<B: Backend> Service<B> {
                 Err(_) if command == Command::Status => {}
                 Err(e) => {
                     return Reply::refused(
-                        "storage",
+                        RefusalKind::Storage,
                         &format!("an interrupted update could not be finished: {e}"),
                     )
                 }
@@ -312,7 +314,7 @@ impl<B: Backend> Service<B> {
         }
     }
 
-    fn handle<Q: DeserializeOwned, R: Serialize>(
+    fn handle<Q: Codec, R: Codec>(
         &mut self,
         request: &[u8],
         f: impl FnOnce(&mut Self, Q) -> Result<R, Refuse>,
@@ -323,9 +325,10 @@ impl<B: Backend> Service<B> {
         match f(self, q) {
             Ok(r) => match protocol::encode(&r) {
                 Ok(body) => Outcome::Body(body),
-                Err(_) => {
-                    Outcome::Refused(Refuse::new("internal", "could not encode the response"))
-                }
+                Err(_) => Outcome::Refused(Refuse::new(
+                    RefusalKind::Internal,
+                    "could not encode the response",
+                )),
             },
             Err(e) => Outcome::Refused(e),
         }
@@ -408,11 +411,10 @@ impl<B: Backend> Service<B> {
             None => None,
             Some(id) => {
                 let state = State::load(&self.backend)?;
-                let a = state
-                    .anchors
-                    .iter()
-                    .find(|a| a.id == id)
-                    .ok_or_else(|| Refuse::new("not-found", format!("no anchor {id}")))?;
+                let a =
+                    state.anchors.iter().find(|a| a.id == id).ok_or_else(|| {
+                        Refuse::new(RefusalKind::NotFound, format!("no anchor {id}"))
+                    })?;
                 let keys = k.keys_of(a)?;
                 let (e, h) = (keys.ecdh_public(), keys.hpke_public());
                 stated.push(StatedKey::new("ecdh-es", Some((id, a.key_scope)), &e));
@@ -433,7 +435,7 @@ impl<B: Backend> Service<B> {
             keys: stated,
         };
         let signed = statement::sign(&st, k.identity_secret())
-            .map_err(|e| Refuse::new("device-key", format!("{e}")))?;
+            .map_err(|e| Refuse::new(RefusalKind::DeviceKey, format!("{e}")))?;
         Ok(DeviceKeyResponse {
             identity_key: ByteBuf::from(i.sec1),
             identity_kid: ByteBuf::from(i.kid),
@@ -455,7 +457,7 @@ impl<B: Backend> Service<B> {
         let mut opener = crate::encryption::MemoryKeys::new();
         opener
             .add_hpke_p256(Some(&prov.kid), &d)
-            .map_err(|e| Refuse::new("device-key", format!("provisioning key: {e}")))?;
+            .map_err(|e| Refuse::new(RefusalKind::DeviceKey, format!("provisioning key: {e}")))?;
         let mut state = State::load(&self.backend)?;
         let old_keks = provision::load_keks(&self.backend, state.provisioning_counter)?;
         let mut keks = old_keks.clone();
@@ -470,9 +472,9 @@ impl<B: Backend> Service<B> {
             &mut state,
             &mut keks,
         )
-        .map_err(|e| Refuse::new("provisioning", format!("{e}")))?;
+        .map_err(|e| Refuse::new(RefusalKind::Provisioning, format!("{e}")))?;
         let digest = provision::state_digest(&state, &keks)
-            .map_err(|_| Refuse::new("internal", "could not encode the state digest"))?;
+            .map_err(|_| Refuse::new(RefusalKind::Internal, "could not encode the state digest"))?;
         let receipt = provision::sign_receipt(
             &provision::Receipt {
                 counter: applied.counter,
@@ -482,7 +484,7 @@ impl<B: Backend> Service<B> {
             },
             keys.identity_secret(),
         )
-        .map_err(|e| Refuse::new("internal", format!("signing the receipt: {e}")))?;
+        .map_err(|e| Refuse::new(RefusalKind::Internal, format!("signing the receipt: {e}")))?;
         // The KEK object first, the state record last: the record's counter decides which
         // KEK set is in force, so a cut between the two writes leaves the old one.
         if applied.keks_changed || self.backend.len(keys::KEKS_OBJECT).ok().flatten().is_some() {
@@ -553,17 +555,17 @@ impl<B: Backend> Service<B> {
     /// asked for, over the asker's nonce).
     fn keep_report(&mut self) -> Result<(), Refuse> {
         if let Some(report) = self.install.take_report() {
-            let bytes = report
-                .encode()
-                .map_err(|e| Refuse::new("report", format!("encoding the report: {e}")))?;
+            let bytes = report.encode().map_err(|e| {
+                Refuse::new(RefusalKind::Report, format!("encoding the report: {e}"))
+            })?;
             let object = if report.authenticated == Some(false) {
                 PRE_AUTH_REPORT_OBJECT
             } else {
                 REPORT_OBJECT
             };
-            self.backend
-                .put(object, &bytes)
-                .map_err(|e| Refuse::new("storage", format!("storing the report: {e}")))?;
+            self.backend.put(object, &bytes).map_err(|e| {
+                Refuse::new(RefusalKind::Storage, format!("storing the report: {e}"))
+            })?;
         }
         Ok(())
     }
@@ -583,17 +585,18 @@ impl<B: Backend> Service<B> {
         let bytes = self
             .backend
             .get(object)
-            .map_err(|e| Refuse::new("storage", format!("secure storage: {e}")))?
-            .ok_or_else(|| Refuse::new("not-found", none))?;
-        let mut report = Report::decode(&bytes)
-            .map_err(|e| Refuse::new("report", format!("stored report unusable: {e}")))?;
+            .map_err(|e| Refuse::new(RefusalKind::Storage, format!("secure storage: {e}")))?
+            .ok_or_else(|| Refuse::new(RefusalKind::NotFound, none))?;
+        let mut report = Report::decode(&bytes).map_err(|e| {
+            Refuse::new(RefusalKind::Report, format!("stored report unusable: {e}"))
+        })?;
         report.nonce = r.nonce.map(ByteBuf::into_vec);
         // The device's state now, under the caller's nonce: the truth whatever attempt ran last.
         report.device_state = Some(device_state(&State::load(&self.backend)?));
         let keys = self.keys()?;
         let signed = report
             .sign(keys.report_secret())
-            .map_err(|e| Refuse::new("report", format!("signing the report: {e}")))?;
+            .map_err(|e| Refuse::new(RefusalKind::Report, format!("signing the report: {e}")))?;
         Ok(ReportResponse {
             report: ByteBuf::from(signed),
         })
@@ -635,7 +638,7 @@ impl<B: Backend> Service<B> {
     fn personalization(&mut self) -> Result<Wiped<PersonalizationResponse>, Refuse> {
         let Client::TrustedApp(uuid) = self.backend.client() else {
             return Err(Refuse::new(
-                "access",
+                RefusalKind::Access,
                 "personalization data is released only to the TA it belongs to, over a TA-to-TA session",
             ));
         };
@@ -643,7 +646,7 @@ impl<B: Backend> Service<B> {
         let id = ComponentId::new(&[&uuid[..], b"perso"]);
         let record = state.component(&id).ok_or_else(|| {
             Refuse::new(
-                "not-found",
+                RefusalKind::NotFound,
                 format!(
                     "no personalization data for TA {}",
                     components::uuid_string(&uuid)
@@ -653,8 +656,8 @@ impl<B: Backend> Service<B> {
         let mut data = self
             .backend
             .get(&record.object)
-            .map_err(|e| Refuse::new("storage", format!("secure storage: {e}")))?
-            .ok_or_else(|| Refuse::new("storage", "personalization object missing"))?;
+            .map_err(|e| Refuse::new(RefusalKind::Storage, format!("secure storage: {e}")))?
+            .ok_or_else(|| Refuse::new(RefusalKind::Storage, "personalization object missing"))?;
         // Moves the allocation out of the Zeroizing wrapper: one copy, wiped by `Wiped`.
         Ok(Wiped(PersonalizationResponse {
             data: ByteBuf::from(core::mem::take(&mut *data)),
@@ -669,20 +672,27 @@ impl<B: Backend> Service<B> {
             .find(|c| {
                 matches!(components::classify(&component_from(&c.id)), Ok(components::Kind::Ree { path }) if path == r.path)
             })
-            .ok_or_else(|| Refuse::new("not-found", format!("no approved REE component {}", r.path)))?;
+            .ok_or_else(|| Refuse::new(RefusalKind::NotFound, format!("no approved REE component {}", r.path)))?;
         if r.offset > record.size {
-            return Err(Refuse::new("sequence", "offset beyond the component"));
+            return Err(Refuse::new(
+                RefusalKind::Sequence,
+                "offset beyond the component",
+            ));
         }
         // Leave room for the response's framing inside MAX_RESPONSE.
         let chunk = (MAX_RESPONSE - 1024) as u64;
         // At most `chunk`, so it fits; an error rather than an empty read (which means the end).
-        let len = usize::try_from((record.size - r.offset).min(chunk))
-            .map_err(|_| Refuse::new("too-large", "chunk length does not fit this device"))?;
+        let len = usize::try_from((record.size - r.offset).min(chunk)).map_err(|_| {
+            Refuse::new(
+                RefusalKind::TooLarge,
+                "chunk length does not fit this device",
+            )
+        })?;
         let mut data = alloc::vec![0u8; len];
         let n = self
             .backend
             .read_at(&record.object, r.offset, &mut data)
-            .map_err(|e| Refuse::new("storage", format!("secure storage: {e}")))?;
+            .map_err(|e| Refuse::new(RefusalKind::Storage, format!("secure storage: {e}")))?;
         data.truncate(n);
         Ok(ReeExportResponse {
             total_len: record.size,
@@ -694,7 +704,7 @@ impl<B: Backend> Service<B> {
 
 /// A response holding plaintext for its rightful owner: encoded like the inner value, its
 /// bytes wiped when the service is done with it.
-struct Wiped<T: Serialize + WipeBytes>(T);
+struct Wiped<T: Codec + WipeBytes>(T);
 
 trait WipeBytes {
     fn wipe(&mut self);
@@ -706,13 +716,16 @@ impl WipeBytes for PersonalizationResponse {
     }
 }
 
-impl<T: Serialize + WipeBytes> Serialize for Wiped<T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
+impl<T: Codec + WipeBytes> Codec for Wiped<T> {
+    fn encode_into(&self, e: &mut crate::cbor::Encoder) {
+        self.0.encode_into(e)
+    }
+    fn decode_from(d: &mut crate::cbor::Decoder<'_>) -> Result<Self, protocol::CodecError> {
+        T::decode_from(d).map(Wiped)
     }
 }
 
-impl<T: Serialize + WipeBytes> Drop for Wiped<T> {
+impl<T: Codec + WipeBytes> Drop for Wiped<T> {
     fn drop(&mut self) {
         self.0.wipe();
     }
@@ -721,7 +734,7 @@ impl<T: Serialize + WipeBytes> Drop for Wiped<T> {
 fn check_chunk(data: &[u8]) -> Result<(), Refuse> {
     if data.len() > MAX_CHUNK {
         return Err(Refuse::new(
-            "too-large",
+            RefusalKind::TooLarge,
             format!("chunk exceeds {MAX_CHUNK} bytes"),
         ));
     }

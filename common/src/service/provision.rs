@@ -24,10 +24,10 @@
 //!                          auth: COSE_Sign1_Tagged (payload detached = body) ]
 //! ```
 
+use crate::protocol::ByteBuf;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
-use serde_bytes::ByteBuf;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
@@ -270,7 +270,7 @@ pub fn apply(
     let block = AuthBlock::parse(auth).map_err(ProvisionError::NotTpaSigned)?;
     // Authenticate before interpreting the body.
     let signer = authenticate(&block, body_bytes, tpa_root, state)?;
-    let body: ProvisioningBody = protocol::decode(body_bytes, MAX_MESSAGE)
+    let body: ProvisioningBody = super::record::decode(body_bytes, MAX_MESSAGE)
         .map_err(|_| ProvisionError::Malformed("body does not decode"))?;
     if body.device.as_slice() != device.identity_kid {
         return Err(ProvisionError::WrongDevice);
@@ -643,7 +643,7 @@ pub fn state_digest(state: &State, keks: &[Kek]) -> Result<[u8; 32], protocol::C
             .map(|k| (&k.kid, k.anchors.as_slice()))
             .collect(),
     };
-    Ok(Sha256::digest(protocol::encode(&input)?).into())
+    Ok(Sha256::digest(super::record::encode(&input)?).into())
 }
 
 /// Largest receipt accepted when verifying.
@@ -653,7 +653,7 @@ pub const MAX_RECEIPT: usize = 1024;
 /// the identity key id, the encoded [`Receipt`] as attached payload.
 pub fn sign_receipt(receipt: &Receipt, identity: &p256::SecretKey) -> Result<Vec<u8>, CoseError> {
     use coset::{iana, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable as _};
-    let payload = protocol::encode(receipt).map_err(|_| CoseError::SigningFailed)?;
+    let payload = super::record::encode(receipt).map_err(|_| CoseError::SigningFailed)?;
     let signing = p256::ecdsa::SigningKey::from(identity);
     let protected = HeaderBuilder::new()
         .algorithm(iana::Algorithm::ESP256)
@@ -731,7 +731,7 @@ pub fn verify_receipt(bytes: &[u8], identity_sec1: &[u8]) -> Result<Receipt, Rec
     block
         .verify(&payload, &key)
         .map_err(ReceiptError::Signature)?;
-    let receipt: Receipt = protocol::decode(&payload, MAX_RECEIPT)
+    let receipt: Receipt = super::record::decode(&payload, MAX_RECEIPT)
         .map_err(|_| ReceiptError::Malformed("payload is not a receipt"))?;
     if receipt.device.as_slice() != super::keys::key_id(identity_sec1).as_slice() {
         return Err(ReceiptError::Malformed(
@@ -766,8 +766,8 @@ pub fn load_keks(
     let Some(bytes) = store.get(super::keys::KEKS_OBJECT)? else {
         return Ok(Vec::new());
     };
-    let mut stored: StoredKeks =
-        protocol::decode(&bytes, MAX_KEK_OBJECT).map_err(|_| super::state::StateError::Corrupt)?;
+    let mut stored: StoredKeks = super::record::decode(&bytes, MAX_KEK_OBJECT)
+        .map_err(|_| super::state::StateError::Corrupt)?;
     Ok(if stored.counter <= counter {
         core::mem::take(&mut stored.current)
     } else {
@@ -788,8 +788,9 @@ pub fn save_keks(
         current: current.to_vec(),
         previous: previous.to_vec(),
     };
-    let bytes =
-        Zeroizing::new(protocol::encode(&stored).map_err(|_| super::state::StateError::Corrupt)?);
+    let bytes = Zeroizing::new(
+        super::record::encode(&stored).map_err(|_| super::state::StateError::Corrupt)?,
+    );
     store.put(super::keys::KEKS_OBJECT, &bytes)?;
     Ok(())
 }
@@ -818,7 +819,8 @@ pub mod author {
         alg: Algorithm,
         kid: &[u8],
     ) -> Result<Vec<u8>, CoseError> {
-        let body_bytes = protocol::encode(body).map_err(|_| CoseError::SigningFailed)?;
+        let body_bytes =
+            crate::service::record::encode(body).map_err(|_| CoseError::SigningFailed)?;
         let auth = create_auth_block(key, alg, kid, &body_bytes)?;
         let mut out = Vec::with_capacity(body_bytes.len() + auth.len() + 8);
         crate::suit::component::push_header(&mut out, 4, 2);

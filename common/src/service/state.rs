@@ -7,13 +7,12 @@
 //! atomic `put`; only after that are the objects it replaced deleted. A crash at any point
 //! leaves either the old or the new record, never a mix.
 
+use crate::protocol::ByteBuf;
 use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
-use serde_bytes::ByteBuf;
 
 use crate::cose::VerificationKey;
-use crate::protocol;
 use crate::suit::command::VendorId;
 use crate::suit::policy::{ComponentRule, Permissions, Policy, Requirement, Role, TrustAnchor};
 use crate::suit::ComponentId;
@@ -195,7 +194,8 @@ impl State {
         let Some(bytes) = store.get(STATE_OBJECT)? else {
             return Ok(State::new());
         };
-        let state: State = protocol::decode(&bytes, MAX_STATE).map_err(|_| StateError::Corrupt)?;
+        let state: State =
+            super::record::decode(&bytes, MAX_STATE).map_err(|_| StateError::Corrupt)?;
         if state.format != STATE_FORMAT {
             return Err(StateError::Corrupt);
         }
@@ -204,7 +204,7 @@ impl State {
 
     /// Writes the record in one atomic replace.
     pub fn save(&self, store: &mut dyn SecureStore) -> Result<(), StateError> {
-        let bytes = protocol::encode(self).map_err(|_| StateError::Corrupt)?;
+        let bytes = super::record::encode(self).map_err(|_| StateError::Corrupt)?;
         store.put(STATE_OBJECT, &bytes)?;
         Ok(())
     }
@@ -326,7 +326,10 @@ mod tests {
             ..State::new()
         };
         store
-            .put(STATE_OBJECT, &protocol::encode(&future).unwrap())
+            .put(
+                STATE_OBJECT,
+                &crate::service::record::encode(&future).unwrap(),
+            )
             .unwrap();
         assert_eq!(State::load(&store), Err(StateError::Corrupt));
     }

@@ -10,14 +10,13 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::protocol::ByteBuf;
 use coset::iana;
 use coset::{CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
 use serde::{Deserialize, Serialize};
-use serde_bytes::ByteBuf;
 
 use crate::cbor::{self, Decoder, Item};
 use crate::cose::{Algorithm, VerificationKey};
-use crate::protocol;
 
 use super::keys::{key_id, PublicKeyInfo};
 
@@ -106,7 +105,7 @@ pub fn sign(
     statement: &KeyStatement,
     identity: &p256::SecretKey,
 ) -> Result<Vec<u8>, StatementError> {
-    let payload = protocol::encode(statement).map_err(|_| StatementError::SigningFailed)?;
+    let payload = super::record::encode(statement).map_err(|_| StatementError::SigningFailed)?;
     let signing = p256::ecdsa::SigningKey::from(identity);
     let protected = HeaderBuilder::new()
         .algorithm(iana::Algorithm::ESP256)
@@ -173,7 +172,7 @@ pub fn verify(bytes: &[u8], identity_sec1: &[u8]) -> Result<KeyStatement, Statem
         .payload
         .as_deref()
         .ok_or(StatementError::Malformed("payload is detached"))?;
-    let st: KeyStatement = protocol::decode(payload, MAX_STATEMENT)
+    let st: KeyStatement = super::record::decode(payload, MAX_STATEMENT)
         .map_err(|_| StatementError::Malformed("statement does not decode"))?;
     if st.statement != STATEMENT_KIND {
         return Err(StatementError::Malformed("unknown statement kind"));

@@ -300,22 +300,8 @@ pub fn key_store(e: &crate::service::keys::KeyStoreError) -> String {
 
 /// A CBOR decoding failure (the kind; the offset is added by `CborError`'s Display).
 pub fn cbor(k: &crate::cbor::CborErrorKind) -> String {
-    use crate::cbor::CborErrorKind as C;
-    match k {
-        C::Truncated => "truncated input".into(),
-        C::Malformed => "not well-formed CBOR".into(),
-        C::UnexpectedType { expected } => format!("expected {expected}"),
-        C::IndefiniteLength => "indefinite length (not accepted)".into(),
-        C::TooDeep => "nested too deeply".into(),
-        C::TooLarge => "container or length too large".into(),
-        C::DuplicateKey => "duplicate map key".into(),
-        C::InvalidUtf8 => "text string is not UTF-8".into(),
-        C::IntegerOverflow => "integer out of range".into(),
-        C::TrailingBytes => "bytes after the item".into(),
-        C::UnexpectedSimple => "unexpected simple value or float".into(),
-        C::NonCanonicalOrder => "map keys not in canonical order".into(),
-        C::UnexpectedTag { found } => format!("unexpected tag {found}"),
-    }
+    // The wording lives with the type, in suit-cbor (a crate of its own).
+    k.to_string()
 }
 
 impl core::fmt::Display for CoseError {
@@ -339,17 +325,6 @@ impl core::fmt::Display for crate::service::state::StateError {
 impl core::fmt::Display for crate::service::keys::KeyStoreError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(&key_store(self))
-    }
-}
-
-impl core::fmt::Display for crate::protocol::CodecError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        use crate::protocol::CodecError as C;
-        f.write_str(match self {
-            C::TooLarge => "the message is too large",
-            C::Malformed => "the message does not decode",
-            C::TrailingBytes => "bytes follow the message",
-        })
     }
 }
 
@@ -586,8 +561,3 @@ impl core::error::Error for crate::service::keys::KeyStoreError {
         }
     }
 }
-
-// These two types live in cbor.rs and protocol.rs (their Display too); the impls move with
-// them when those files become crates of their own.
-impl core::error::Error for crate::cbor::CborError {}
-impl core::error::Error for crate::protocol::CodecError {}

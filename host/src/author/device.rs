@@ -126,7 +126,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
     let keys = client::device_key(&mut tee, None).map_err(|_| internal("device keys"))?;
     let provisioning = p256::PublicKey::from_sec1_bytes(&keys.provisioning_key)
         .map_err(|_| internal("provisioning key"))?;
-    let uuid = |u: Option<[u8; 16]>| u.map(|u| serde_bytes::ByteBuf::from(u.to_vec()));
+    let uuid = |u: Option<[u8; 16]>| u.map(|u| suit_common::protocol::ByteBuf::from(u.to_vec()));
     let scope = || Scope {
         component_prefixes: vec![vec![]],
         vendor_ids: Vec::new(),
@@ -162,12 +162,12 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
                 id: a.id,
                 role: RoleRecord::Author,
                 scope: scope(),
-                wrapped_key: serde_bytes::ByteBuf::from(wrapped),
+                wrapped_key: suit_common::protocol::ByteBuf::from(wrapped),
             }
         } else {
             Op::AddAnchor(AnchorRecord {
                 id: a.id,
-                cose_key: serde_bytes::ByteBuf::from(a.cose_key.clone()),
+                cose_key: suit_common::protocol::ByteBuf::from(a.cose_key.clone()),
                 role: RoleRecord::Author,
                 key_scope: 0,
                 scope: scope(),

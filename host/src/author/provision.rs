@@ -29,8 +29,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use serde_bytes::ByteBuf;
-use sha2::{Digest as _, Sha256};
+use suit_common::protocol::ByteBuf;
 use suit_common::service::provision::{
     anchor_wrap_aad, author::seal, author::wrap_secret, kek_wrap_aad, Op, ProvisioningBody,
 };
@@ -360,9 +359,9 @@ fn p256_of(path: &Path, what: &str, description: &Path) -> Result<p256::PublicKe
     }
 }
 
-/// The TA's key id of a P-256 public key: SHA-256 of its uncompressed point, first 16 bytes.
+/// The TA's key id of a P-256 public key ([`suit_common::cose::key_id`]).
 fn kid_of(key: &p256::PublicKey) -> Vec<u8> {
-    Sha256::digest(PublicKey::P256(*key).to_bytes())[..16].to_vec()
+    suit_common::cose::key_id(&PublicKey::P256(*key).to_bytes())
 }
 
 /// Builds and signs the message described by `description` with the TPA key `tpa_key`.

@@ -634,7 +634,13 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             } else {
                 WhichKey::Identity
             });
-            let pick = |w: WhichKey| -> Result<(&serde_bytes::ByteBuf, &serde_bytes::ByteBuf), AgentError> {
+            let pick = |w: WhichKey| -> Result<
+                (
+                    &suit_common::protocol::ByteBuf,
+                    &suit_common::protocol::ByteBuf,
+                ),
+                AgentError,
+            > {
                 let a = || {
                     k.anchor.as_ref().ok_or(AgentError::File(
                         "ecdh-es and hpke keys belong to a trust anchor: give --anchor ID".into(),
@@ -759,8 +765,9 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 return Ok(());
             }
             println!("provisioning counter: {}", a.provisioning_counter);
-            let id =
-                |v: &Option<serde_bytes::ByteBuf>| v.as_ref().map_or("unset".into(), |b| show(b));
+            let id = |v: &Option<suit_common::protocol::ByteBuf>| {
+                v.as_ref().map_or("unset".into(), |b| show(b))
+            };
             println!(
                 "identity: vendor {} class {} device {}",
                 id(&a.identity.vendor_id),

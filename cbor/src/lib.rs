@@ -14,6 +14,29 @@
 //!
 //! [`check_well_formed`] applies the same rules to a whole opaque item (e.g. a COSE structure
 //! that is then handed to `coset`), so nothing reaches a more permissive parser unchecked.
+//!
+//! [`Encoder`] is the one writer: definite lengths, shortest-form headers, into a buffer that
+//! wipes every allocation it outgrows (messages and records can carry secrets).
+//!
+//! A crate of its own so the wire protocol (`suit-protocol`) and the TA-side helper crate
+//! (`suit-perso`) can read and write CBOR without the SUIT engine; `suit-common` re-exports it
+//! as `suit_common::cbor`.
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+extern crate alloc;
+
+mod encode;
+pub use encode::Encoder;
 
 use alloc::vec::Vec;
 use ciborium_ll::{Decoder as LlDecoder, Header};
@@ -34,6 +57,7 @@ pub struct CborError {
 }
 
 /// The kinds of CBOR failure.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CborErrorKind {
     /// The input ended inside an item.
@@ -72,12 +96,31 @@ pub enum CborErrorKind {
 
 impl fmt::Display for CborError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} at byte {}",
-            crate::suit::explain::cbor(&self.kind),
-            self.offset
-        )
+        write!(f, "{} at byte {}", self.kind, self.offset)
+    }
+}
+
+impl core::error::Error for CborError {}
+
+/// The wording of each kind (the engine's `explain::cbor` defers to this).
+impl fmt::Display for CborErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use CborErrorKind as C;
+        match self {
+            C::Truncated => f.write_str("truncated input"),
+            C::Malformed => f.write_str("not well-formed CBOR"),
+            C::UnexpectedType { expected } => write!(f, "expected {expected}"),
+            C::IndefiniteLength => f.write_str("indefinite length (not accepted)"),
+            C::TooDeep => f.write_str("nested too deeply"),
+            C::TooLarge => f.write_str("container or length too large"),
+            C::DuplicateKey => f.write_str("duplicate map key"),
+            C::InvalidUtf8 => f.write_str("text string is not UTF-8"),
+            C::IntegerOverflow => f.write_str("integer out of range"),
+            C::TrailingBytes => f.write_str("bytes after the item"),
+            C::UnexpectedSimple => f.write_str("unexpected simple value or float"),
+            C::NonCanonicalOrder => f.write_str("map keys not in canonical order"),
+            C::UnexpectedTag { found } => write!(f, "unexpected tag {found}"),
+        }
     }
 }
 
@@ -131,7 +174,8 @@ impl<'a> Decoder<'a> {
         self.pos >= self.input.len()
     }
 
-    fn err(&self, kind: CborErrorKind) -> CborError {
+    /// An error of `kind` at the current position.
+    pub fn err(&self, kind: CborErrorKind) -> CborError {
         CborError {
             kind,
             offset: self.pos,
@@ -453,7 +497,7 @@ fn count_items(dec: &mut Decoder<'_>, left: &mut usize) -> Result<(), CborError>
 /// of the encoded keys, i.e. unsigned integers ascending, then negative integers by
 /// magnitude, then text keys), so each key must sort after the previous one.
 #[derive(Default)]
-pub(crate) struct SeenKeys {
+pub struct SeenKeys {
     keys: Vec<i64>,
     last: Option<(bool, u64)>,
     /// A text key was seen: integer keys may no longer follow.
@@ -462,7 +506,7 @@ pub(crate) struct SeenKeys {
 
 impl SeenKeys {
     /// Records `key`; fails if it was seen before or breaks canonical order.
-    pub(crate) fn insert(&mut self, key: i64, offset: usize) -> Result<(), CborError> {
+    pub fn insert(&mut self, key: i64, offset: usize) -> Result<(), CborError> {
         if self.keys.contains(&key) {
             return Err(CborError {
                 kind: CborErrorKind::DuplicateKey,
@@ -488,7 +532,7 @@ impl SeenKeys {
 
     /// Records that a text key was read (it must come after every integer key; order among
     /// text keys is checked by the caller, which holds their encodings).
-    pub(crate) fn text_key(&mut self) {
+    pub fn text_key(&mut self) {
         self.text = true;
     }
 }

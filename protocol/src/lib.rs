@@ -14,16 +14,39 @@
 //! leaves output parameters undefined when a command fails; a GP error therefore only ever
 //! means the layout itself was wrong or the TA died. No response ever carries a secret.
 
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::cast_possible_truncation
+    )
+)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+mod codec;
+mod reply;
+
+pub use codec::{decode, encode, ByteBuf, Codec, CodecError, Field};
+pub use reply::{decode_reply, ReplyError};
+pub use suit_cbor as cbor;
+
 use alloc::string::String;
 use alloc::vec::Vec;
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use serde_bytes::ByteBuf;
 
 /// The TA's UUID (what the REE loads as `<uuid>.ta`).
 pub const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
 
 /// Bumped on any incompatible change to commands, layouts or message shapes.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2: [`Refusal::kind`] is a [`RefusalKind`] code (an unsigned integer), no longer text.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest data chunk of a streamed transfer (envelope or payload).
 pub const MAX_CHUNK: usize = 256 * 1024;
@@ -33,9 +56,6 @@ pub const MAX_REQUEST: usize = MAX_CHUNK + 4096;
 
 /// Largest response the TA produces; the host allocates this much for slot 2.
 pub const MAX_RESPONSE: usize = 64 * 1024;
-
-/// Deepest CBOR nesting a protocol message may have.
-const MAX_DEPTH: usize = 16;
 
 /// Command identifiers (the GP `commandID`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,21 +165,118 @@ impl Status {
 
 /// Why the TA refused: a stable machine-readable kind plus a human-readable reason.
 /// Reasons name what failed and where, never key material or plaintext.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Refusal {
-    pub kind: String,
+    pub kind: RefusalKind,
     pub reason: String,
 }
 
+/// The kind of a [`Refusal`], carried as a stable code so programs can branch on it; its
+/// Display is the stable kebab-case name the tools print. A code this build does not know
+/// decodes to [`RefusalKind::Other`], so newer TAs stay readable by older clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// No reason given (an empty refusal body).
+    Unspecified,
+    /// The TA failed internally (e.g. could not encode its answer).
+    Internal,
+    /// Secure storage is unusable or an interrupted update could not be finished.
+    Storage,
+    /// The device key store is unusable.
+    DeviceKey,
+    /// A provisioning message was refused.
+    Provisioning,
+    /// The manifest (or what it asks for) was refused.
+    Manifest,
+    /// Install steps out of order.
+    Sequence,
+    /// A chunk or item exceeds the TA's limit.
+    TooLarge,
+    /// A payload the authenticated manifest does not reference.
+    Payload,
+    /// The thing asked for does not exist.
+    NotFound,
+    /// The caller may not have it.
+    Access,
+    /// No report could be produced.
+    Report,
+    /// A code from another version.
+    Other(u32),
+}
+
+impl RefusalKind {
+    const KNOWN: [(RefusalKind, u32, &'static str); 12] = [
+        (RefusalKind::Unspecified, 0, "unspecified"),
+        (RefusalKind::Internal, 1, "internal"),
+        (RefusalKind::Storage, 2, "storage"),
+        (RefusalKind::DeviceKey, 3, "device-key"),
+        (RefusalKind::Provisioning, 4, "provisioning"),
+        (RefusalKind::Manifest, 5, "manifest"),
+        (RefusalKind::Sequence, 6, "sequence"),
+        (RefusalKind::TooLarge, 7, "too-large"),
+        (RefusalKind::Payload, 8, "payload"),
+        (RefusalKind::NotFound, 9, "not-found"),
+        (RefusalKind::Access, 10, "access"),
+        (RefusalKind::Report, 11, "report"),
+    ];
+
+    /// The stable wire code.
+    pub fn code(self) -> u32 {
+        match self {
+            RefusalKind::Other(code) => code,
+            known => Self::KNOWN
+                .iter()
+                .find(|(k, _, _)| *k == known)
+                .map_or(0, |(_, c, _)| *c),
+        }
+    }
+
+    /// The kind of `code`; unknown codes are kept as [`RefusalKind::Other`].
+    pub fn from_code(code: u32) -> Self {
+        Self::KNOWN
+            .iter()
+            .find(|(_, c, _)| *c == code)
+            .map_or(RefusalKind::Other(code), |(k, _, _)| *k)
+    }
+
+    /// The stable kebab-case name (`None` for [`RefusalKind::Other`]).
+    pub fn name(self) -> Option<&'static str> {
+        Self::KNOWN
+            .iter()
+            .find(|(k, _, _)| *k == self)
+            .map(|(_, _, n)| *n)
+    }
+}
+
+impl core::fmt::Display for RefusalKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match (self.name(), self) {
+            (Some(name), _) => f.write_str(name),
+            (None, _) => write!(f, "kind {}", self.code()),
+        }
+    }
+}
+
+/// JSON shows the name (or `kind N` for a code from another version).
+#[cfg(feature = "serde")]
+impl serde::Serialize for RefusalKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// An empty request or response body.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Empty {}
 
 /// Request of [`Command::Status`].
 pub type StatusRequest = Empty;
 
 /// Response of [`Command::Status`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct StatusResponse {
     pub protocol_version: u32,
     /// The TA crate version.
@@ -171,7 +288,8 @@ pub struct StatusResponse {
 }
 
 /// The TA's own state, as far as it is public.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ServiceInfo {
     /// Key id (SHA-256 prefix) of the TPA root compiled into the TA.
     pub tpa_root_kid: ByteBuf,
@@ -185,20 +303,20 @@ pub struct ServiceInfo {
     /// Why the TA cannot use its stored state, if it cannot.
     pub state_error: Option<String>,
     /// The inventory: every installed component (absent from older TAs).
-    #[serde(default)]
     pub components: Vec<ComponentInfo>,
 }
 
 /// Request of [`Command::DeviceKey`]; an empty map asks for the device-wide keys only.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeviceKeyRequest {
     /// Also export this anchor's payload-decryption keys.
-    #[serde(default)]
     pub anchor: Option<u32>,
 }
 
 /// Response of [`Command::DeviceKey`]: uncompressed SEC1 P-256 points and their key ids.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeviceKeyResponse {
     /// Signs the device's statements about itself; enrolled once in a trusted factory step.
     pub identity_key: ByteBuf,
@@ -218,7 +336,8 @@ pub struct DeviceKeyResponse {
 
 /// One anchor's payload-decryption keys: authors encrypt to these for manifests that anchor
 /// signs (ECDH-ES+AES-KW recipients to `ecdh_es_key`, COSE-HPKE recipients to `hpke_key`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AnchorKeysInfo {
     pub id: u32,
     pub key_scope: u64,
@@ -228,12 +347,14 @@ pub struct AnchorKeysInfo {
     pub hpke_kid: ByteBuf,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ProvisionRequest {
     pub message: ByteBuf,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ProvisionResponse {
     pub counter: u64,
     /// 0 = the TPA root.
@@ -244,7 +365,8 @@ pub struct ProvisionResponse {
     pub receipt: ByteBuf,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AnchorsResponse {
     pub provisioning_counter: u64,
     pub identity: IdentityInfo,
@@ -252,14 +374,16 @@ pub struct AnchorsResponse {
     pub rules: Vec<RuleInfo>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct IdentityInfo {
     pub vendor_id: Option<ByteBuf>,
     pub class_id: Option<ByteBuf>,
     pub device_id: Option<ByteBuf>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AnchorInfo {
     pub id: u32,
     pub role: String,
@@ -271,24 +395,28 @@ pub struct AnchorInfo {
     pub class_ids: Vec<ByteBuf>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RuleInfo {
     pub prefix: String,
     pub required: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct InstallBeginRequest {
     pub envelope_len: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ChunkRequest {
     pub offset: u64,
     pub data: ByteBuf,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct InstallPrepareResponse {
     /// Detached payloads the authenticated manifest may fetch, to be streamed in.
     pub needed_uris: Vec<String>,
@@ -297,11 +425,11 @@ pub struct InstallPrepareResponse {
     /// Per entry of `needed_uris`: the largest suit-parameter-image-size (authenticated) any
     /// fetch of it may stage, for the REE to stop a longer download early; `None` when a fetch
     /// may have none. Absent from older TAs (then no bound).
-    #[serde(default)]
     pub needed_sizes: Vec<Option<u64>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PayloadChunkRequest {
     pub uri: String,
     pub total_len: u64,
@@ -310,19 +438,22 @@ pub struct PayloadChunkRequest {
 }
 
 /// Response of [`Command::PersonalizationGet`]: the caller's data, exactly as installed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PersonalizationResponse {
     pub data: ByteBuf,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ReeExportRequest {
     /// REE path as approved by the manifest (`['ree', ...]` segments joined by `/`).
     pub path: String,
     pub offset: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ReeExportResponse {
     pub total_len: u64,
     /// SHA-256 of the whole approved image, for the agent to check what it wrote.
@@ -332,24 +463,26 @@ pub struct ReeExportResponse {
 
 /// Request of [`Command::Report`]: a fresh nonce from the status tracker, so an old signed
 /// report cannot be replayed as the current one.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ReportRequest {
     pub nonce: Option<ByteBuf>,
     /// Ask for the report of the latest attempt refused *before* its manifest was
     /// authenticated (kept apart, so forged envelopes cannot displace the report of the latest
     /// authenticated attempt, which is what is returned otherwise).
-    #[serde(default)]
     pub pre_auth: bool,
 }
 
 /// Response of [`Command::Report`]: a COSE_Sign1 over a SUIT report, signed by the
 /// device's report key (see `suit-agent device-key --which report`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ReportResponse {
     pub report: ByteBuf,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct InstallFinishResponse {
     pub sequence_number: u64,
     pub signers: Vec<u32>,
@@ -357,12 +490,12 @@ pub struct InstallFinishResponse {
     pub components: Vec<String>,
     pub manifest_digest: ByteBuf,
     /// REE components the manifest approved, for the agent to export and write.
-    #[serde(default)]
     pub ree_paths: Vec<String>,
 }
 
 /// What the TA can tell about the protections of the platform it runs on.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PlatformInfo {
     /// `gpd.tee.trustedos.implementation.version`, e.g. OP-TEE's version string.
     pub tee_version: Option<String>,
@@ -376,15 +509,14 @@ pub struct PlatformInfo {
     pub warnings: Vec<String>,
     /// Whether OP-TEE's attestation PTA is present (`None`: not a TEE). Without it, exported
     /// keys are vouched for only by the identity key's factory enrolment.
-    #[serde(default)]
     pub attestation_pta: Option<bool>,
     /// The production prerequisites, each as far as it can be checked where it runs.
-    #[serde(default)]
     pub prerequisites: Vec<Prerequisite>,
 }
 
 /// A protection a production device needs and the QEMU development build lacks.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Prerequisite {
     /// One of the [`prerequisite`] names.
     pub name: String,
@@ -479,70 +611,6 @@ impl PlatformInfo {
     }
 }
 
-/// Error from encoding or decoding a protocol message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CodecError {
-    TooLarge,
-    Malformed,
-    TrailingBytes,
-}
-
-/// Encodes one protocol message.
-///
-/// Messages can carry secrets (personalization data, the stored key and state records), so the
-/// buffer wipes every allocation it outgrows: no partial copy is left in freed heap.
-pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    let mut out = Vec::new();
-    let written = ciborium::ser::into_writer(value, WipingBuf(&mut out));
-    if written.is_err() {
-        zeroize::Zeroize::zeroize(&mut out);
-        return Err(CodecError::Malformed);
-    }
-    Ok(out)
-}
-
-/// Grows a buffer by moving it by hand, zeroizing the allocation it leaves.
-struct WipingBuf<'a>(&'a mut Vec<u8>);
-
-impl ciborium_io::Write for WipingBuf<'_> {
-    type Error = CodecError;
-
-    fn write_all(&mut self, data: &[u8]) -> Result<(), CodecError> {
-        let needed = self
-            .0
-            .len()
-            .checked_add(data.len())
-            .ok_or(CodecError::TooLarge)?;
-        if needed > self.0.capacity() {
-            let mut grown =
-                Vec::with_capacity(needed.max(self.0.capacity().saturating_mul(2)).max(64));
-            grown.extend_from_slice(self.0);
-            zeroize::Zeroize::zeroize(&mut *self.0);
-            *self.0 = grown;
-        }
-        self.0.extend_from_slice(data);
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), CodecError> {
-        Ok(())
-    }
-}
-
-/// Decodes exactly one protocol message of at most `limit` bytes, with bounded nesting.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
-    if bytes.len() > limit {
-        return Err(CodecError::TooLarge);
-    }
-    let mut rest = bytes;
-    let value = ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH)
-        .map_err(|_| CodecError::Malformed)?;
-    if !rest.is_empty() {
-        return Err(CodecError::TrailingBytes);
-    }
-    Ok(value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,9 +671,12 @@ mod tests {
             decode::<StatusRequest>(&[0xa0; 65], 64),
             Err(CodecError::TooLarge)
         );
-        let deep = [0x81u8; 40];
+        // An unknown key whose value nests 40 deep: skipped keys are bounded too.
+        let mut deep = std::vec![0xa1, 0x61, b'x'];
+        deep.extend([0x81u8; 40]);
+        deep.push(0x00);
         assert_eq!(
-            decode::<ciborium::Value>(&deep, 64),
+            decode::<StatusRequest>(&deep, 64),
             Err(CodecError::Malformed),
             "nesting beyond the limit must be refused, not recursed into"
         );
@@ -626,7 +697,8 @@ mod tests {
 }
 
 /// One installed component, as `status` lists it (public facts only: no content).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ComponentInfo {
     /// The component id in SUIT diagnostic style (e.g. `['app']`).
     pub id: String,
@@ -636,6 +708,5 @@ pub struct ComponentInfo {
     /// SHA-256 of the installed bytes.
     pub digest: ByteBuf,
     /// For a trusted application: its installed `ta_version`.
-    #[serde(default)]
     pub ta_version: Option<u32>,
 }

@@ -1,0 +1,488 @@
+//! The protocol codec: every message round-trips, its bytes are the ones the earlier
+//! serde/ciborium encoding produced (protocol version 1 clients read them), and malformed,
+//! trailing, oversize and too-deep input is refused without panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
+
+use std::fmt::Debug;
+
+use suit_protocol::*;
+
+fn b(bytes: &[u8]) -> ByteBuf {
+    ByteBuf::from(bytes.to_vec())
+}
+
+fn platform() -> PlatformInfo {
+    PlatformInfo {
+        tee_version: Some("4.1".into()),
+        anti_rollback_level: Some(100),
+        rollback_detection_level: None,
+        warnings: vec!["w".into()],
+        attestation_pta: Some(false),
+        prerequisites: vec![Prerequisite::new(
+            prerequisite::HARDWARE_RNG,
+            None,
+            "unknown",
+        )],
+    }
+}
+
+fn service() -> ServiceInfo {
+    ServiceInfo {
+        tpa_root_kid: b(&[1; 16]),
+        tpa_root_is_test_key: true,
+        provisioning_counter: u64::MAX,
+        anchors: 3,
+        installed_components: 1,
+        device_key_kid: Some(b(&[2; 16])),
+        state_error: Some("bad".into()),
+        components: vec![ComponentInfo {
+            id: "['app']".into(),
+            sequence_number: 7,
+            size: 70_000,
+            digest: b(&[3; 32]),
+            ta_version: Some(2),
+        }],
+    }
+}
+
+fn anchor_keys() -> AnchorKeysInfo {
+    AnchorKeysInfo {
+        id: 1,
+        key_scope: 1 << 40,
+        ecdh_es_key: b(&[4; 65]),
+        ecdh_es_kid: b(&[5; 16]),
+        hpke_key: b(&[6; 65]),
+        hpke_kid: b(&[7; 16]),
+    }
+}
+
+/// One sample of every message, each field set (optional ones both ways across samples).
+struct Samples;
+
+/// Checks one message: round trip, the earlier bytes, and refusal of every truncation.
+fn check<T: Codec + serde::Serialize + PartialEq + Debug>(name: &str, v: T, same_as_v1: bool) {
+    let bytes = encode(&v).unwrap();
+    assert_eq!(
+        decode::<T>(&bytes, MAX_REQUEST).unwrap(),
+        v,
+        "{name}: round trip"
+    );
+    if same_as_v1 {
+        let mut old = Vec::new();
+        ciborium::ser::into_writer(&v, &mut old).unwrap();
+        assert_eq!(bytes, old, "{name}: bytes differ from the serde encoding");
+    }
+    for cut in 0..bytes.len() {
+        assert!(
+            decode::<T>(&bytes[..cut], MAX_REQUEST).is_err(),
+            "{name}: a {cut}-byte prefix decoded"
+        );
+    }
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert_eq!(
+        decode::<T>(&trailing, MAX_REQUEST),
+        Err(CodecError::TrailingBytes),
+        "{name}"
+    );
+    assert_eq!(
+        decode::<T>(&bytes, bytes.len() - 1),
+        Err(CodecError::TooLarge),
+        "{name}"
+    );
+}
+
+impl Samples {
+    fn all() {
+        check("Empty", Empty {}, true);
+        check(
+            "StatusResponse",
+            StatusResponse {
+                protocol_version: PROTOCOL_VERSION,
+                ta_version: "0.1.0".into(),
+                backend: "simulator".into(),
+                platform: platform(),
+                service: service(),
+            },
+            true,
+        );
+        check("PlatformInfo default", PlatformInfo::default(), true);
+        check("ServiceInfo default", ServiceInfo::default(), true);
+        check(
+            "DeviceKeyRequest none",
+            DeviceKeyRequest { anchor: None },
+            true,
+        );
+        check(
+            "DeviceKeyRequest some",
+            DeviceKeyRequest { anchor: Some(9) },
+            true,
+        );
+        let dk = DeviceKeyResponse {
+            identity_key: b(&[8; 65]),
+            identity_kid: b(&[9; 16]),
+            report_key: b(&[10; 65]),
+            report_kid: b(&[11; 16]),
+            provisioning_key: b(&[12; 65]),
+            provisioning_kid: b(&[13; 16]),
+            anchor: Some(anchor_keys()),
+            statement: b(&[14; 100]),
+            origin: "optee".into(),
+        };
+        check("DeviceKeyResponse", dk.clone(), true);
+        check(
+            "DeviceKeyResponse no anchor",
+            DeviceKeyResponse { anchor: None, ..dk },
+            true,
+        );
+        check("AnchorKeysInfo", anchor_keys(), true);
+        check(
+            "ProvisionRequest",
+            ProvisionRequest {
+                message: b(&[0xa5; 1000]),
+            },
+            true,
+        );
+        check(
+            "ProvisionResponse",
+            ProvisionResponse {
+                counter: 2,
+                signer: 0,
+                applied: vec!["add anchor 1".into(), "rule".into()],
+                receipt: b(&[15; 80]),
+            },
+            true,
+        );
+        check(
+            "AnchorsResponse",
+            AnchorsResponse {
+                provisioning_counter: 5,
+                identity: IdentityInfo {
+                    vendor_id: Some(b(&[16; 16])),
+                    class_id: None,
+                    device_id: Some(b(&[17; 16])),
+                },
+                anchors: vec![AnchorInfo {
+                    id: 1,
+                    role: "author".into(),
+                    kid: b(&[18; 16]),
+                    key_type: "P-256".into(),
+                    component_prefixes: vec!["['app']".into()],
+                    vendor_ids: vec![b(&[19; 16]), b(&[])],
+                    class_ids: vec![],
+                }],
+                rules: vec![RuleInfo {
+                    prefix: "['ta']".into(),
+                    required: vec!["tpa".into()],
+                }],
+            },
+            true,
+        );
+        check("IdentityInfo default", IdentityInfo::default(), true);
+        check(
+            "InstallBeginRequest",
+            InstallBeginRequest { envelope_len: 300 },
+            true,
+        );
+        check(
+            "ChunkRequest",
+            ChunkRequest {
+                offset: 1 << 33,
+                data: b(&[20; 70_000]),
+            },
+            true,
+        );
+        check(
+            "InstallPrepareResponse",
+            InstallPrepareResponse {
+                needed_uris: vec!["https://h/p".into(), "https://h/q".into()],
+                sequence_number: 3,
+                signers: vec![1, 2],
+                needed_sizes: vec![Some(10), None],
+            },
+            true,
+        );
+        check(
+            "PayloadChunkRequest",
+            PayloadChunkRequest {
+                uri: "https://h/p".into(),
+                total_len: 0,
+                offset: 0,
+                data: b(&[]),
+            },
+            true,
+        );
+        check(
+            "PersonalizationResponse",
+            PersonalizationResponse { data: b(b"secret") },
+            true,
+        );
+        check(
+            "ReeExportRequest",
+            ReeExportRequest {
+                path: "ree/x".into(),
+                offset: 24,
+            },
+            true,
+        );
+        check(
+            "ReeExportResponse",
+            ReeExportResponse {
+                total_len: 1 << 20,
+                digest: b(&[21; 32]),
+                data: b(&[22; 256]),
+            },
+            true,
+        );
+        check(
+            "ReportRequest",
+            ReportRequest {
+                nonce: Some(b(&[23; 8])),
+                pre_auth: true,
+            },
+            true,
+        );
+        check("ReportRequest default", ReportRequest::default(), true);
+        check(
+            "ReportResponse",
+            ReportResponse {
+                report: b(&[24; 500]),
+            },
+            true,
+        );
+        check(
+            "InstallFinishResponse",
+            InstallFinishResponse {
+                sequence_number: 4,
+                signers: vec![],
+                components: vec!["['app']".into()],
+                manifest_digest: b(&[25; 32]),
+                ree_paths: vec!["ree/x".into()],
+            },
+            true,
+        );
+        check(
+            "Prerequisite",
+            Prerequisite::new(prerequisite::OWN_TPA_ROOT, Some(true), "yes"),
+            true,
+        );
+        check("ComponentInfo default", ComponentInfo::default(), true);
+        // The one message whose bytes changed (protocol version 2): the kind is a code.
+        check(
+            "Refusal",
+            Refusal {
+                kind: RefusalKind::Manifest,
+                reason: "no".into(),
+            },
+            false,
+        );
+    }
+}
+
+#[test]
+fn every_message_round_trips_with_its_earlier_bytes_and_refuses_truncation() {
+    Samples::all();
+}
+
+#[test]
+fn a_refusal_carries_its_kind_as_a_stable_code() {
+    let r = Refusal {
+        kind: RefusalKind::NotFound,
+        reason: "x".into(),
+    };
+    // {"kind": 9, "reason": "x"}
+    let expected = [
+        0xa2, 0x64, b'k', b'i', b'n', b'd', 0x09, 0x66, b'r', b'e', b'a', b's', b'o', b'n', 0x61,
+        b'x',
+    ];
+    assert_eq!(encode(&r).unwrap(), expected);
+    // Codes are fixed once given; names are what the tools print.
+    let table = [
+        (RefusalKind::Unspecified, 0, "unspecified"),
+        (RefusalKind::Internal, 1, "internal"),
+        (RefusalKind::Storage, 2, "storage"),
+        (RefusalKind::DeviceKey, 3, "device-key"),
+        (RefusalKind::Provisioning, 4, "provisioning"),
+        (RefusalKind::Manifest, 5, "manifest"),
+        (RefusalKind::Sequence, 6, "sequence"),
+        (RefusalKind::TooLarge, 7, "too-large"),
+        (RefusalKind::Payload, 8, "payload"),
+        (RefusalKind::NotFound, 9, "not-found"),
+        (RefusalKind::Access, 10, "access"),
+        (RefusalKind::Report, 11, "report"),
+    ];
+    for (kind, code, name) in table {
+        assert_eq!(kind.code(), code);
+        assert_eq!(RefusalKind::from_code(code), kind);
+        assert_eq!(kind.to_string(), name);
+    }
+    // A code from a newer TA stays readable, and is passed on unchanged.
+    let mut newer = expected;
+    newer[6] = 0x17; // kind 23
+    let r: Refusal = decode(&newer, MAX_RESPONSE).unwrap();
+    assert_eq!(r.kind, RefusalKind::Other(23));
+    assert_eq!(r.kind.to_string(), "kind 23");
+    assert_eq!(encode(&r).unwrap(), newer);
+    // A text kind (protocol version 1) is not a refusal of this version.
+    let v1 = [
+        0xa2, 0x64, b'k', b'i', b'n', b'd', 0x61, b'm', 0x66, b'r', b'e', b'a', b's', b'o', b'n',
+        0x61, b'x',
+    ];
+    assert_eq!(
+        decode::<Refusal>(&v1, MAX_RESPONSE),
+        Err(CodecError::Malformed)
+    );
+}
+
+#[test]
+fn unknown_keys_are_skipped_and_optional_fields_may_be_absent() {
+    // {"offset": 1, "extra": [1, {"x": h''}], 7: 0, "data": h'01'}
+    let bytes = [
+        0xa4, 0x66, b'o', b'f', b'f', b's', b'e', b't', 0x01, 0x65, b'e', b'x', b't', b'r', b'a',
+        0x82, 0x01, 0xa1, 0x61, b'x', 0x40, 0x07, 0x00, 0x64, b'd', b'a', b't', b'a', 0x41, 0x01,
+    ];
+    let c: ChunkRequest = decode(&bytes, MAX_REQUEST).unwrap();
+    assert_eq!(c.offset, 1);
+    assert_eq!(c.data.as_slice(), [1]);
+    // {"nonce": null}: pre_auth defaults to false; {} : nonce absent too.
+    let r: ReportRequest = decode(&[0xa1, 0x65, b'n', b'o', b'n', b'c', b'e', 0xf6], 64).unwrap();
+    assert_eq!(r, ReportRequest::default());
+    assert_eq!(decode::<ReportRequest>(&[0xa0], 64).unwrap(), r);
+    // Fields older TAs did not send.
+    let old = [
+        0xa3, 0x6b, b'n', b'e', b'e', b'd', b'e', b'd', b'_', b'u', b'r', b'i', b's', 0x80, 0x6f,
+        b's', b'e', b'q', b'u', b'e', b'n', b'c', b'e', b'_', b'n', b'u', b'm', b'b', b'e', b'r',
+        0x01, 0x67, b's', b'i', b'g', b'n', b'e', b'r', b's', 0x80,
+    ];
+    let p: InstallPrepareResponse = decode(&old, MAX_RESPONSE).unwrap();
+    assert!(p.needed_sizes.is_empty());
+}
+
+#[test]
+fn malformed_input_is_refused() {
+    let refused = |bytes: &[u8]| decode::<ChunkRequest>(bytes, MAX_REQUEST);
+    // A required field missing: {"offset": 1}.
+    assert_eq!(
+        refused(&[0xa1, 0x66, b'o', b'f', b'f', b's', b'e', b't', 0x01]),
+        Err(CodecError::Malformed)
+    );
+    // The wrong type: {"offset": "1", "data": h''}.
+    let wrong = [
+        0xa2, 0x66, b'o', b'f', b'f', b's', b'e', b't', 0x61, b'1', 0x64, b'd', b'a', b't', b'a',
+        0x40,
+    ];
+    assert_eq!(refused(&wrong), Err(CodecError::Malformed));
+    // A duplicate key: {"offset": 1, "offset": 2, "data": h''}.
+    let dup = [
+        0xa3, 0x66, b'o', b'f', b'f', b's', b'e', b't', 0x01, 0x66, b'o', b'f', b'f', b's', b'e',
+        b't', 0x02, 0x64, b'd', b'a', b't', b'a', 0x40,
+    ];
+    assert_eq!(refused(&dup), Err(CodecError::Malformed));
+    // An indefinite-length map, and one with an indefinite byte string.
+    assert_eq!(refused(&[0xbf, 0xff]), Err(CodecError::Malformed));
+    let indef = [
+        0xa2, 0x66, b'o', b'f', b'f', b's', b'e', b't', 0x01, 0x64, b'd', b'a', b't', b'a', 0x5f,
+        0x41, 0x01, 0xff,
+    ];
+    assert_eq!(refused(&indef), Err(CodecError::Malformed));
+    // Not a map; a length beyond the input; a u32 field beyond u32.
+    assert_eq!(refused(&[0x80]), Err(CodecError::Malformed));
+    assert_eq!(
+        refused(&[0xa1, 0x64, b'd', b'a', b't', b'a', 0x5a, 0xff, 0xff, 0xff, 0xff]),
+        Err(CodecError::Malformed)
+    );
+    let big = [
+        0xa1, 0x65, b'a', b'n', b'c', b'h', b'o', b'r', 0x1b, 0, 0, 0, 1, 0, 0, 0, 0,
+    ];
+    assert_eq!(
+        decode::<DeviceKeyRequest>(&big, 64),
+        Err(CodecError::Malformed)
+    );
+    // An unknown key nesting beyond the depth limit.
+    let mut deep = vec![0xa1, 0x61, b'x'];
+    deep.extend([0x81u8; 20]);
+    deep.push(0);
+    assert_eq!(decode::<Empty>(&deep, 64), Err(CodecError::Malformed));
+    // An array beyond the container limit, inside a field (counted, not allocated).
+    let mut long = vec![
+        0xa1, 0x6b, b'n', b'e', b'e', b'd', b'e', b'd', b'_', b'u', b'r', b'i', b's', 0x99, 0x01,
+        0x01,
+    ];
+    long.extend(std::iter::repeat_n(0x60, 257));
+    assert_eq!(
+        decode::<InstallPrepareResponse>(&long, MAX_RESPONSE),
+        Err(CodecError::Malformed)
+    );
+    // Every single byte, and every byte after a map header: no panic.
+    for x in 0..=255u8 {
+        let _ = decode::<StatusResponse>(&[x], 64);
+        let _ = decode::<StatusResponse>(&[0xa1, x, 0, 0, 0, 0, 0, 0, 0, 0], 64);
+    }
+}
+
+#[test]
+fn replies_are_read_one_way() {
+    let body = encode(&PersonalizationResponse { data: b(b"d") }).unwrap();
+    let len = body.len() as u32;
+    let ok: PersonalizationResponse = decode_reply(0, len, &body).unwrap();
+    assert_eq!(ok.data.as_slice(), b"d");
+    // Slot 0 `b` must be the body's length.
+    assert_eq!(
+        decode_reply::<PersonalizationResponse>(0, len + 1, &body),
+        Err(ReplyError::Malformed(
+            "slot 0 length disagrees with the response"
+        ))
+    );
+    assert!(matches!(
+        decode_reply::<PersonalizationResponse>(0, len - 1, &body[..body.len() - 1]),
+        Err(ReplyError::Malformed(_))
+    ));
+    // Refusals: decoded, empty (unspecified) or undecodable.
+    let refusal = Refusal {
+        kind: RefusalKind::Access,
+        reason: "no".into(),
+    };
+    let rb = encode(&refusal).unwrap();
+    assert_eq!(
+        decode_reply::<Empty>(Status::Refused as u32, rb.len() as u32, &rb),
+        Err(ReplyError::Refused(refusal))
+    );
+    assert!(matches!(
+        decode_reply::<Empty>(Status::Refused as u32, 0, &[]),
+        Err(ReplyError::Refused(Refusal {
+            kind: RefusalKind::Unspecified,
+            ..
+        }))
+    ));
+    assert!(matches!(
+        decode_reply::<Empty>(Status::Refused as u32, 1, &[0xff]),
+        Err(ReplyError::Malformed(_))
+    ));
+    assert_eq!(
+        decode_reply::<Empty>(Status::VersionMismatch as u32, 1, &[]),
+        Err(ReplyError::VersionMismatch { ta: 1 })
+    );
+    assert_eq!(
+        decode_reply::<Empty>(Status::ResponseTooLarge as u32, 70_000, &[]),
+        Err(ReplyError::Status {
+            status: Status::ResponseTooLarge,
+            detail: 70_000
+        })
+    );
+    assert_eq!(
+        decode_reply::<Empty>(99, 0, &[]),
+        Err(ReplyError::UnknownStatus(99))
+    );
+    // The wrong message in an Ok reply.
+    let status = encode(&InstallBeginRequest { envelope_len: 1 }).unwrap();
+    assert!(matches!(
+        decode_reply::<ReportResponse>(0, status.len() as u32, &status),
+        Err(ReplyError::Malformed(_))
+    ));
+}
