@@ -39,10 +39,10 @@ lap "cargo fmt --check"
 "${CARGO[@]}" fmt --all --check
 
 lap "cargo clippy (host crates, all features, all targets)"
-"${CARGO[@]}" clippy --locked -p suit-common -p suit-host -p suit-tests -p perso-consumer-host --all-features --all-targets -- -D warnings
+"${CARGO[@]}" clippy --locked -p suit-cbor -p suit-protocol -p suit-common -p suit-host -p suit-tests -p perso-consumer-host -p suit-test-support --all-features --all-targets -- -D warnings
 
-lap "host-native tests (common, host, the consumer example's client)"
-"${CARGO[@]}" test --locked -p suit-common -p suit-host -p perso-consumer-host --features suit-common/author
+lap "host-native tests (cbor, protocol, common, host, the consumer example's client, test support)"
+"${CARGO[@]}" test --locked -p suit-cbor -p suit-protocol -p suit-common -p suit-host -p perso-consumer-host -p suit-test-support --features suit-common/author
 
 lap "COSE interop with Python cwt (tests/interop.sh)"
 bash tests/interop.sh
