@@ -12,8 +12,8 @@
 //! - a missing field is an error unless it is optional (`Option`, or marked with a default
 //!   below for fields older TAs did not send).
 //!
-//! Nothing is allocated before the input's size and shape have been checked, and every
-//! allocation is at most the size of the item it holds.
+//! Nothing is allocated before the input's size and shape have been checked; what decoding
+//! allocates is bounded by the input's length and the container limit.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -197,8 +197,16 @@ impl ByteBuf {
     }
 
     /// The bytes, moved out (no copy left behind).
-    pub fn into_vec(self) -> Vec<u8> {
-        self.0
+    pub fn into_vec(mut self) -> Vec<u8> {
+        core::mem::take(&mut self.0)
+    }
+}
+
+/// Decoded fields can be secrets or plaintext (chunks, personalization data, provisioning
+/// messages): a buffer dropped without being moved out is wiped.
+impl Drop for ByteBuf {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 
@@ -216,7 +224,7 @@ impl From<Vec<u8>> for ByteBuf {
 
 impl From<ByteBuf> for Vec<u8> {
     fn from(b: ByteBuf) -> Self {
-        b.0
+        b.into_vec()
     }
 }
 
@@ -323,8 +331,14 @@ macro_rules! message {
                 for _ in 0..n {
                     match key(d)? {
                         $(
-                            // Duplicate keys were refused by check_well_formed.
-                            Some(stringify!($field)) => $field = Some(Field::take(d)?),
+                            // check_well_formed compares keys as encoded; the same name in
+                            // a longer head is caught here, by field.
+                            Some(stringify!($field)) => {
+                                if $field.is_some() {
+                                    return Err(CodecError::Malformed);
+                                }
+                                $field = Some(Field::take(d)?);
+                            }
                         )*
                         _ => {
                             d.skip()?;

@@ -384,6 +384,12 @@ fn malformed_input_is_refused() {
         b't', 0x02, 0x64, b'd', b'a', b't', b'a', 0x40,
     ];
     assert_eq!(refused(&dup), Err(CodecError::Malformed));
+    // The same key in a longer text head (0x78 0x06): different bytes, same name.
+    let dup_long = [
+        0xa3, 0x66, b'o', b'f', b'f', b's', b'e', b't', 0x01, 0x78, 0x06, b'o', b'f', b'f', b's',
+        b'e', b't', 0x02, 0x64, b'd', b'a', b't', b'a', 0x40,
+    ];
+    assert_eq!(refused(&dup_long), Err(CodecError::Malformed));
     // An indefinite-length map, and one with an indefinite byte string.
     assert_eq!(refused(&[0xbf, 0xff]), Err(CodecError::Malformed));
     let indef = [

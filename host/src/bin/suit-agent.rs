@@ -168,7 +168,7 @@ struct PollArgs {
     interval: Option<u64>,
     /// Stop after N rounds (with --interval; for tests and supervised runs). The exit status
     /// is that of the last round.
-    #[arg(long, value_name = "N", requires = "interval")]
+    #[arg(long, value_name = "N", requires = "interval", value_parser = clap::value_parser!(u64).range(1..))]
     rounds: Option<u64>,
     /// Status tracker: POST each signed report here.
     #[arg(long, value_name = "URL")]
