@@ -496,9 +496,10 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
     loop {
         let r = round();
         report(&r);
-        if let Err(e @ (AgentError::VersionMismatch { .. } | AgentError::NoOpteeSupport)) = &r {
-            // Nothing a later round could change.
-            return Err(AgentError::File(format!("stopping: {e}")));
+        if let Err(AgentError::VersionMismatch { .. } | AgentError::NoOpteeSupport) = &r {
+            // Nothing a later round could change: stop with that error (and its exit code).
+            log::info("stopping: a later round cannot change this");
+            return r.map(|_| ());
         }
         done += 1;
         if rounds.is_some_and(|n| done >= n) {
