@@ -22,6 +22,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/qemu/lib.sh"
 
 [ -d "$QB/guest-base" ] || die "no guest base tree: run qemu/setup.sh first"
+[ -f "$QB/.done-guest-base-$(setup_stamp)" ] \
+    || die "$QB was set up by another version of qemu/setup.sh: run bash qemu/setup.sh again"
 for t in /usr/bin/cargo /usr/bin/rustc aarch64-linux-gnu-gcc aarch64-linux-gnu-objcopy aarch64-linux-gnu-readelf cpio gzip; do
     need_tool "$t"
 done

@@ -11,6 +11,9 @@ die() { echo "qemu: error: $*" >&2; exit 1; }
 warn() { echo "qemu: warning: $*" >&2; }
 step() { echo "==> $*"; }
 need_tool() { command -v "$1" >/dev/null 2>&1 || die "required tool '$1' is missing (run qemu/setup.sh as root)"; }
+# What qemu/setup.sh's cached steps were made from: a build dir whose steps carry another stamp
+# was set up by another version of the scripts (e.g. without a guest module run.sh needs).
+setup_stamp() { cat "$ROOT/qemu/versions.env" "$ROOT/qemu/setup.sh" "$ROOT/qemu/lib.sh" | sha256sum | cut -c1-16; }
 
 # apt-get against the pinned sid snapshot without touching the machine's own apt sources.
 sid_apt() {

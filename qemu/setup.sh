@@ -163,7 +163,7 @@ prepare_guest_base() {
 # --net-to: one forwarded server, nothing else).
 GUEST_MODULES="ffa-core tee optee virtio_mmio virtio_blk crc16 mbcache jbd2 ext4 failover net_failover virtio_net"
 
-STAMP_INPUTS="$(cat "$ROOT/qemu/versions.env" "$ROOT/qemu/setup.sh" "$ROOT/qemu/lib.sh" | sha256sum | cut -c1-16)"
+STAMP_INPUTS="$(setup_stamp)"
 run_step() { # name function
     local stamp="$QB/.done-$1-$STAMP_INPUTS"
     if [ -f "$stamp" ]; then echo "==> $1: cached"; return; fi
