@@ -7,8 +7,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::device::{
-    agent, agent_env, author, device, envelope, envelope_path, fails, installed_components, ok,
-    payload, run, text,
+    agent, agent_env, device, envelope, envelope_path, fails, installed_components, ok, payload,
+    run, text, verify_collected,
 };
 use support::http::{serve, serve_envelope, tls_server, Behaviour, Server};
 
@@ -398,21 +398,7 @@ fn poll_installs_posts_reports_and_uses_etags() {
 
     // The status tracker's collection verifies with the device's report key, and carries
     // the tracker's nonce.
-    std::fs::create_dir(d.join("collected")).unwrap();
-    for (i, p) in posts.iter().enumerate() {
-        std::fs::write(d.join(format!("collected/report-{i}.cose")), &p.body).unwrap();
-    }
-    let t = author(
-        d,
-        &[
-            "verify-report",
-            "collected",
-            "--device-key",
-            "report.pub.pem",
-            "--json",
-        ],
-    );
-    let j: serde_json::Value = serde_json::from_str(&t).unwrap();
+    let (t, j) = verify_collected(d, posts.iter().map(|p| p.body.as_slice()));
     assert_eq!(j["verified"], 3, "{t}");
     assert!(t.contains("00112233445566778899aabbccddeeff"), "{t}");
 

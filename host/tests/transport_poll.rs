@@ -8,7 +8,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::device::{
-    agent, author, device, envelope, envelope_path, fails, installed_components, ok, payload,
+    agent, device, envelope, envelope_path, fails, installed_components, ok, payload,
+    verify_collected,
 };
 use support::http::{serve, serve_envelope, Behaviour, Server};
 
@@ -88,21 +89,7 @@ fn poll_rounds_install_then_wait_then_install_the_newer_envelope() {
 
     // Both reports verify with the device's report key, one per installing round.
     let posts = server.requests_to("/status/reports");
-    std::fs::create_dir(d.join("collected")).unwrap();
-    for (i, p) in posts.iter().enumerate() {
-        std::fs::write(d.join(format!("collected/{i}.cose")), &p.body).unwrap();
-    }
-    let t = author(
-        d,
-        &[
-            "verify-report",
-            "collected",
-            "--device-key",
-            "report.pub.pem",
-            "--json",
-        ],
-    );
-    let j: serde_json::Value = serde_json::from_str(&t).unwrap();
+    let (t, j) = verify_collected(d, posts.iter().map(|p| p.body.as_slice()));
     assert_eq!(j["verified"], 2, "{t}");
     let seq = |i: usize| j["reports"][i]["report"]["sequence-number"].as_u64();
     assert_eq!((seq(0), seq(1)), (Some(1), Some(2)), "{t}");

@@ -56,6 +56,30 @@ pub fn author(dir: &Path, args: &[&str]) -> String {
     ok(run(env!("CARGO_BIN_EXE_suit-author"), dir, args, &[]))
 }
 
+/// Writes what a status tracker collected into `d/collected` (`report-<i>.cose`) and checks
+/// it with `verify-report collected --json`: (output text, parsed output).
+pub fn verify_collected<'a>(
+    d: &Path,
+    bodies: impl IntoIterator<Item = &'a [u8]>,
+) -> (String, serde_json::Value) {
+    std::fs::create_dir(d.join("collected")).unwrap();
+    for (i, body) in bodies.into_iter().enumerate() {
+        std::fs::write(d.join(format!("collected/report-{i}.cose")), body).unwrap();
+    }
+    let t = author(
+        d,
+        &[
+            "verify-report",
+            "collected",
+            "--device-key",
+            "report.pub.pem",
+            "--json",
+        ],
+    );
+    let j = serde_json::from_str(&t).unwrap();
+    (t, j)
+}
+
 /// A simulated device provisioned with one author anchor for `app` and an identity; the
 /// author's key pair (`author.*.pem`) and the device's report key (`report.pub.pem`).
 pub fn device(d: &Path) {
