@@ -32,9 +32,6 @@ const KEK: [u8; 16] = *b"0123456789abcdef";
 fn digest(data: &[u8]) -> Vec<u8> {
     cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(data))]))
 }
-fn map(entries: Vec<(i64, Value)>) -> Value {
-    Value::Map(entries.into_iter().map(|(k, v)| (int(k), v)).collect())
-}
 fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
     rand_core::UnwrapErr(getrandom::SysRng)
 }

@@ -21,21 +21,6 @@ use suit_common::suit::{process, ComponentId, Procedure};
 
 use suit_test_support::*;
 
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-fn bytes(b: &[u8]) -> Value {
-    Value::Bytes(b.to_vec())
-}
-fn cbor(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).unwrap();
-    out
-}
-fn map(entries: Vec<(i64, Value)>) -> Value {
-    Value::Map(entries.into_iter().map(|(k, v)| (int(k), v)).collect())
-}
-
 /// One component `a`; the shared sequence checks vendor and class; `install` as given.
 fn envelope(install: Vec<Value>) -> Vec<u8> {
     let shared = Value::Array(vec![

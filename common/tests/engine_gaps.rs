@@ -18,9 +18,6 @@ use suit_common::suit::{process, Procedure};
 
 use suit_test_support::*;
 
-fn map(entries: Vec<(i64, Value)>) -> Value {
-    Value::Map(entries.into_iter().map(|(k, v)| (int(k), v)).collect())
-}
 fn seq(commands: Vec<Value>) -> Value {
     bytes(&cbor(&Value::Array(commands)))
 }

@@ -34,9 +34,6 @@ fn arr(v: Vec<Value>) -> Value {
 fn wrap(v: &Value) -> Value {
     Value::Bytes(cbor(v))
 }
-fn map(entries: Vec<(i64, Value)>) -> Value {
-    Value::Map(entries.into_iter().map(|(k, v)| (int(k), v)).collect())
-}
 fn digest_value(data: &[u8]) -> Value {
     wrap(&arr(vec![int(-16), bytes(&Sha256::digest(data))]))
 }

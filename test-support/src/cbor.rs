@@ -15,6 +15,11 @@ pub fn text(t: &str) -> Value {
     Value::Text(t.into())
 }
 
+/// A map with integer keys (the SUIT and COSE structures' usual shape).
+pub fn map(entries: Vec<(i64, Value)>) -> Value {
+    Value::Map(entries.into_iter().map(|(k, v)| (int(k), v)).collect())
+}
+
 /// The encoding of `v`.
 pub fn cbor(v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
