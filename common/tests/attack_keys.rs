@@ -25,7 +25,7 @@ use suit_common::service::provision::Op;
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
 use suit_common::service::statement::{self, StatementError};
 use suit_common::service::{Config, Service};
-use suit_common::suit::author::{seal_envelope, Signer};
+use suit_test_support::{seal_one, suit_manifest};
 
 use suit_test_support::service::{
     bytes, call, cbor, cose_key, install_with as install, int, provision_message, refusal,
@@ -208,16 +208,7 @@ fn fetch_manifest(
             ])
         }
     };
-    let common = Value::Map(vec![
-        (int(2), Value::Array(components)),
-        (int(4), bytes(&cbor(&shared))),
-    ]);
-    cbor(&Value::Map(vec![
-        (int(1), int(1)),
-        (int(2), int(seq as i64)),
-        (int(3), bytes(&cbor(&common))),
-        (int(20), bytes(&cbor(&install))),
-    ]))
+    suit_manifest(seq as i64, components, &shared, &install)
 }
 
 /// A manifest copying installed component `from` into `to` (directive-copy), digest-checked.
@@ -248,31 +239,12 @@ fn copy_manifest(seq: u64, from: &[&[u8]], to: &[&[u8]], digest: &[u8], size: us
         int(3),
         int(15),
     ]);
-    let common = Value::Map(vec![
-        (int(2), Value::Array(vec![segs(from), segs(to)])),
-        (int(4), bytes(&cbor(&shared))),
-    ]);
-    cbor(&Value::Map(vec![
-        (int(1), int(1)),
-        (int(2), int(seq as i64)),
-        (int(3), bytes(&cbor(&common))),
-        (int(20), bytes(&cbor(&install))),
-    ]))
+    suit_manifest(seq as i64, vec![segs(from), segs(to)], &shared, &install)
 }
 
 fn sign(manifest: &[u8], signer: &str) -> Vec<u8> {
     let key: SigningKey = p256_private_from_pem(signer);
-    seal_envelope(
-        manifest,
-        &[Signer {
-            key: &key,
-            alg: Algorithm::Esp256,
-            kid: b"",
-        }],
-        &[],
-        &[],
-    )
-    .unwrap()
+    seal_one(manifest, &key, Algorithm::Esp256, &[], &[])
 }
 
 /// Every stored object except the latest report (which records every attempt).

@@ -39,7 +39,7 @@ use suit_common::suit::author::{seal_envelope, Signer};
 
 use suit_test_support::service::{bytes, call, cbor, int};
 use suit_test_support::AUTHOR_PRIV;
-use suit_test_support::{p256_private_from_pem, CLASS_ID, VENDOR_ID};
+use suit_test_support::{p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID};
 
 /// Not an anchor of the device: envelopes it signs are forgeries.
 const FORGER_PRIV: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_priv.pem";
@@ -752,16 +752,12 @@ fn manifest_without_plaintext_digest(seq: u64, encryption_info: &[u8]) -> Vec<u8
     let component = Value::Array(COMPONENT.iter().map(|c| bytes(c)).collect());
     let mut buffer = COMPONENT.iter().map(|c| bytes(c)).collect::<Vec<_>>();
     buffer.push(bytes(b"encrypted"));
-    let common = Value::Map(vec![
-        (int(2), Value::Array(vec![component, Value::Array(buffer)])),
-        (int(4), bytes(&cbor(&shared))),
-    ]);
-    cbor(&Value::Map(vec![
-        (int(1), int(1)),
-        (int(2), int(seq as i64)),
-        (int(3), bytes(&cbor(&common))),
-        (int(20), bytes(&cbor(&install))),
-    ]))
+    suit_manifest(
+        seq as i64,
+        vec![component, Value::Array(buffer)],
+        &shared,
+        &install,
+    )
 }
 
 #[test]

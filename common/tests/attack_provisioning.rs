@@ -27,7 +27,9 @@ use suit_common::service::Service;
 use suit_common::suit::author::{seal_envelope, Signer};
 
 use suit_test_support::service::{cbor, int, sec1_from_pem, service, Mem};
-use suit_test_support::{p256_private_from_pem, AUTHOR_PUB, CLASS_ID, TPA_PRIV, VENDOR_ID};
+use suit_test_support::{
+    p256_private_from_pem, suit_manifest, AUTHOR_PUB, CLASS_ID, TPA_PRIV, VENDOR_ID,
+};
 
 fn device() -> Service<Mem> {
     service(MemoryBackend::new(7))
@@ -233,19 +235,12 @@ fn mac_envelope(secret: &[u8], payload: &[u8]) -> Vec<u8> {
         int(3),
         int(15),
     ]);
-    let common = Value::Map(vec![
-        (
-            int(2),
-            Value::Array(vec![Value::Array(vec![Value::Bytes(b"mac".to_vec())])]),
-        ),
-        (int(4), Value::Bytes(cbor(&shared))),
-    ]);
-    let manifest = cbor(&Value::Map(vec![
-        (int(1), int(1)),
-        (int(2), int(1)),
-        (int(3), Value::Bytes(cbor(&common))),
-        (int(20), Value::Bytes(cbor(&install))),
-    ]));
+    let manifest = suit_manifest(
+        1,
+        vec![Value::Array(vec![Value::Bytes(b"mac".to_vec())])],
+        &shared,
+        &install,
+    );
     let key = SigningKey::hmac256(secret).unwrap();
     let signer = Signer {
         key: &key,

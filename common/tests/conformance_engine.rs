@@ -21,7 +21,6 @@ use suit_common::encryption::keys::{
 use suit_common::encryption::{
     decrypt, encrypt_payload, CoseOptions, DecryptError, KeyError, MemoryKeys, Recipient,
 };
-use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::error::{AuthError, CommandErrorKind, Error};
 use suit_common::suit::{process, Envelope, Procedure};
 
@@ -53,39 +52,15 @@ fn manifest(components: &[&[&[u8]]], install: Vec<Value>) -> Vec<u8> {
         int(2),
         int(15),
     ]);
-    let common = map(vec![
-        (
-            2,
-            Value::Array(
-                components
-                    .iter()
-                    .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
-                    .collect(),
-            ),
-        ),
-        (4, bytes(&cbor(&shared))),
-    ]);
-    cbor(&map(vec![
-        (1, int(1)),
-        (2, int(1)),
-        (3, bytes(&cbor(&common))),
-        (20, bytes(&cbor(&Value::Array(install)))),
-    ]))
+    let components = components
+        .iter()
+        .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
+        .collect();
+    suit_manifest(1, components, &shared, &Value::Array(install))
 }
 
 fn seal(manifest: &[u8], integrated: &[(&str, &[u8])]) -> Vec<u8> {
-    let key = author_key();
-    seal_envelope(
-        manifest,
-        &[Signer {
-            key: &key,
-            alg: Algorithm::Esp256,
-            kid: b"",
-        }],
-        &[],
-        integrated,
-    )
-    .unwrap()
+    seal_one(manifest, &author_key(), Algorithm::Esp256, &[], integrated)
 }
 
 fn kek_keys() -> MemoryKeys {

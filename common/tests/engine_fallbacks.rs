@@ -14,7 +14,6 @@
 use ciborium::Value;
 
 use suit_common::cose::{Algorithm, SigningKey};
-use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::error::{CommandErrorKind, Error};
 use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError, Record};
 use suit_common::suit::{process, ComponentId, Procedure};
@@ -31,28 +30,14 @@ fn envelope(install: Vec<Value>) -> Vec<u8> {
         int(2),
         int(15),
     ]);
-    let common = map(vec![
-        (2, Value::Array(vec![Value::Array(vec![bytes(b"a")])])),
-        (4, bytes(&cbor(&shared))),
-    ]);
-    let manifest = cbor(&map(vec![
-        (1, int(1)),
-        (2, int(1)),
-        (3, bytes(&cbor(&common))),
-        (20, bytes(&cbor(&Value::Array(install)))),
-    ]));
+    let manifest = suit_manifest(
+        1,
+        vec![Value::Array(vec![bytes(b"a")])],
+        &shared,
+        &Value::Array(install),
+    );
     let key: SigningKey = p256_private_from_pem("suit-manifest-spec/private_key.pem");
-    seal_envelope(
-        &manifest,
-        &[Signer {
-            key: &key,
-            alg: Algorithm::Esp256,
-            kid: b"",
-        }],
-        &[],
-        &[],
-    )
-    .unwrap()
+    seal_one(&manifest, &key, Algorithm::Esp256, &[], &[])
 }
 
 fn digest(data: &[u8]) -> Value {

@@ -12,7 +12,6 @@
 use ciborium::Value;
 
 use suit_common::cose::{Algorithm, SigningKey};
-use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::error::{CommandErrorKind, Error};
 use suit_common::suit::{process, Procedure};
 
@@ -41,37 +40,21 @@ fn manifest(install: Vec<Value>) -> Vec<u8> {
         int(2),
         int(15),
     ]);
-    let common = map(vec![
-        (
-            2,
-            Value::Array(vec![
-                Value::Array(vec![bytes(b"a")]),
-                Value::Array(vec![bytes(b"b")]),
-            ]),
-        ),
-        (4, bytes(&cbor(&shared))),
-    ]);
-    cbor(&map(vec![
-        (1, int(1)),
-        (2, int(1)),
-        (3, bytes(&cbor(&common))),
-        (20, bytes(&cbor(&Value::Array(install)))),
-    ]))
+    let components = vec![
+        Value::Array(vec![bytes(b"a")]),
+        Value::Array(vec![bytes(b"b")]),
+    ];
+    suit_manifest(1, components, &shared, &Value::Array(install))
 }
 
 fn run(install: Vec<Value>) -> Result<Vec<suit_common::suit::ComponentId>, Error> {
-    let key = author_key();
-    let env = seal_envelope(
+    let env = seal_one(
         &manifest(install),
-        &[Signer {
-            key: &key,
-            alg: Algorithm::Esp256,
-            kid: b"",
-        }],
+        &author_key(),
+        Algorithm::Esp256,
         &[],
         &[("#a", A), ("#b", B)],
-    )
-    .unwrap();
+    );
     let mut dev = RecordingPlatform::spec_device();
     process(
         &env,
@@ -260,18 +243,7 @@ fn manifest_with(
 }
 
 fn sealed(manifest: &[u8], integrated: &[(&str, &[u8])]) -> Vec<u8> {
-    let key = author_key();
-    seal_envelope(
-        manifest,
-        &[Signer {
-            key: &key,
-            alg: Algorithm::Esp256,
-            kid: b"",
-        }],
-        &[],
-        integrated,
-    )
-    .unwrap()
+    seal_one(manifest, &author_key(), Algorithm::Esp256, &[], integrated)
 }
 
 /// The dependency: component `x`, install checks the device identifier (a parameter the

@@ -15,7 +15,6 @@
 )]
 
 use suit_common::cose::Algorithm;
-use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::error::{
     AuthError, CommandErrorKind, ConditionKind, Error, PolicyError, Section,
 };
@@ -50,17 +49,7 @@ fn vector(name: &str) -> Vec<u8> {
 /// Re-signs `manifest` with the examples' private key.
 fn reseal(manifest: &[u8]) -> Vec<u8> {
     let key = p256_private_from_pem("suit-manifest-spec/private_key.pem");
-    seal_envelope(
-        manifest,
-        &[Signer {
-            key: &key,
-            alg: Algorithm::Es256,
-            kid: b"",
-        }],
-        &[],
-        &[],
-    )
-    .unwrap()
+    seal_one(manifest, &key, Algorithm::Es256, &[], &[])
 }
 
 /// `example`'s manifest with the digest `from` replaced by `image`'s, re-signed with the

@@ -25,7 +25,7 @@ use suit_common::suit::author::{seal_envelope, Signer};
 use suit_test_support::service::{
     bytes, call, cbor, cose_key, install_chunked as install, int, refusal, service, Answer, Mem, TA,
 };
-use suit_test_support::{p256_private_from_pem, CLASS_ID, VENDOR_ID};
+use suit_test_support::{p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID};
 use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV};
 
 fn device() -> Service<Mem> {
@@ -140,21 +140,8 @@ fn manifest(seq: u64, component: &[&[u8]], payload: &[u8], uri: &str, vendor: [u
         int(3),
         int(15),
     ]);
-    let common = Value::Map(vec![
-        (
-            int(2),
-            Value::Array(vec![Value::Array(
-                component.iter().map(|c| bytes(c)).collect(),
-            )]),
-        ),
-        (int(4), bytes(&cbor(&shared))),
-    ]);
-    cbor(&Value::Map(vec![
-        (int(1), int(1)),
-        (int(2), int(seq as i64)),
-        (int(3), bytes(&cbor(&common))),
-        (int(20), bytes(&cbor(&install))),
-    ]))
+    let components = vec![Value::Array(component.iter().map(|c| bytes(c)).collect())];
+    suit_manifest(seq as i64, components, &shared, &install)
 }
 
 fn sign(manifest: &[u8], signers: &[&str], integrated: &[(&str, &[u8])]) -> Vec<u8> {

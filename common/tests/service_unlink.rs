@@ -16,7 +16,7 @@ use suit_common::service::memory::MemoryBackend;
 use suit_common::service::state::component_from;
 use suit_common::suit::ComponentId;
 use suit_test_support::service::*;
-use suit_test_support::{CLASS_ID, VENDOR_ID};
+use suit_test_support::{suit_manifest, CLASS_ID, VENDOR_ID};
 
 /// A signed manifest over `components` (vendor / class checked on the first) whose install
 /// sequence is `install`.
@@ -34,24 +34,16 @@ fn with_install(seq: u64, components: &[&[&[u8]]], install: Vec<Value>) -> Relea
         int(2),
         int(15),
     ];
-    let common = Value::Map(vec![
-        (
-            int(2),
-            Value::Array(
-                components
-                    .iter()
-                    .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
-                    .collect(),
-            ),
-        ),
-        (int(4), bytes(&cbor(&Value::Array(shared)))),
-    ]);
-    let m = cbor(&Value::Map(vec![
-        (int(1), int(1)),
-        (int(2), int(seq as i64)),
-        (int(3), bytes(&cbor(&common))),
-        (int(20), bytes(&cbor(&Value::Array(install)))),
-    ]));
+    let components = components
+        .iter()
+        .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
+        .collect();
+    let m = suit_manifest(
+        seq as i64,
+        components,
+        &Value::Array(shared),
+        &Value::Array(install),
+    );
     Release {
         envelope: envelope(&m, &[]),
         payloads: vec![],

@@ -15,7 +15,6 @@ use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 
 use suit_common::cose::{Algorithm, SigningKey};
-use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::error::{
     CommandErrorKind, ConditionKind, Error, ParameterKind, PolicyError,
 };
@@ -64,18 +63,7 @@ fn key() -> SigningKey {
 }
 
 fn seal_with(manifest: &[u8], severed: &[(u8, &[u8])]) -> Vec<u8> {
-    let key = key();
-    seal_envelope(
-        manifest,
-        &[Signer {
-            key: &key,
-            alg: Algorithm::Esp256,
-            kid: b"",
-        }],
-        severed,
-        &[],
-    )
-    .unwrap()
+    seal_one(manifest, &key(), Algorithm::Esp256, severed, &[])
 }
 
 fn seal(manifest: &[u8]) -> Vec<u8> {

@@ -26,3 +26,18 @@ pub fn cbor(v: &Value) -> Vec<u8> {
     ciborium::ser::into_writer(v, &mut out).unwrap();
     out
 }
+
+/// The encoding of a SUIT_Manifest (version 1, sequence number `seq`) whose common has
+/// `components` and the shared sequence `shared`, and whose install sequence is `install`.
+pub fn suit_manifest(seq: i64, components: Vec<Value>, shared: &Value, install: &Value) -> Vec<u8> {
+    let common = map(vec![
+        (2, Value::Array(components)),
+        (4, bytes(&cbor(shared))),
+    ]);
+    cbor(&map(vec![
+        (1, int(1)),
+        (2, int(seq)),
+        (3, bytes(&cbor(&common))),
+        (20, bytes(&cbor(install))),
+    ]))
+}

@@ -96,3 +96,16 @@ pub fn cose_key(rel: &str) -> ByteBuf {
     use coset::CborSerializable as _;
     ByteBuf::from(key.to_vec().unwrap())
 }
+
+/// `manifest` in an envelope signed by `key` alone (no kid), with `severed` members and
+/// `integrated` payloads: the one-signer form most tests need.
+pub fn seal_one(
+    manifest: &[u8],
+    key: &SigningKey,
+    alg: suit_common::cose::Algorithm,
+    severed: &[(u8, &[u8])],
+    integrated: &[(&str, &[u8])],
+) -> Vec<u8> {
+    let signer = suit_common::suit::author::Signer { key, alg, kid: b"" };
+    suit_common::suit::author::seal_envelope(manifest, &[signer], severed, integrated).unwrap()
+}

@@ -11,7 +11,6 @@ use suit_common::service::memory::MemoryBackend;
 use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope, State};
 use suit_common::service::{Config, Service};
-use suit_common::suit::author::{seal_envelope, Signer};
 
 pub use crate::cbor::{bytes, cbor, int};
 use crate::keys::p256_private_from_pem;
@@ -188,32 +187,23 @@ pub fn manifest(seq: u64, parts: &[Part<'_>]) -> Vec<u8> {
         .iter()
         .map(|p| Value::Array(p.id.iter().map(|s| bytes(s)).collect()))
         .collect();
-    let common = Value::Map(vec![
-        (int(2), Value::Array(components)),
-        (int(4), bytes(&cbor(&Value::Array(shared)))),
-    ]);
-    cbor(&Value::Map(vec![
-        (int(1), int(1)),
-        (int(2), int(seq as i64)),
-        (int(3), bytes(&cbor(&common))),
-        (int(20), bytes(&cbor(&Value::Array(install)))),
-    ]))
+    crate::cbor::suit_manifest(
+        seq as i64,
+        components,
+        &Value::Array(shared),
+        &Value::Array(install),
+    )
 }
 
 /// Signs `manifest` with the author key, integrating the parts whose URI starts with `#`.
 pub fn envelope(manifest: &[u8], parts: &[Part<'_>]) -> Vec<u8> {
     let key: SigningKey = p256_private_from_pem(AUTHOR_PRIV);
-    let signer = Signer {
-        key: &key,
-        alg: Algorithm::Esp256,
-        kid: b"",
-    };
     let integrated: Vec<(&str, &[u8])> = parts
         .iter()
         .filter(|p| p.uri.starts_with('#'))
         .map(|p| (p.uri, p.image))
         .collect();
-    seal_envelope(manifest, &[signer], &[], &integrated).unwrap()
+    crate::keys::seal_one(manifest, &key, Algorithm::Esp256, &[], &integrated)
 }
 
 /// A signed envelope and the detached payloads the agent would send for it.

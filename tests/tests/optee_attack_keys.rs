@@ -11,8 +11,8 @@ use std::process::Command;
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::{Algorithm, SigningKey};
-use suit_common::suit::author::{seal_envelope, Signer};
-use suit_test_support::cbor::cbor;
+use suit_test_support::cbor::{cbor, suit_manifest};
+use suit_test_support::seal_one;
 use suit_tests::{
     author, boot, copy_out_of_disk, export_device_key, provision_and_export_anchor_keys,
     sign_provisioning, suit_author, Boot,
@@ -77,41 +77,20 @@ fn manifest(seq: i64, file: &str, uri: &str, info: &[u8]) -> Vec<u8> {
         int(3),
         int(15),
     ]);
-    let common = Value::Map(vec![
-        (
-            int(2),
-            Value::Array(vec![
-                Value::Array(vec![bytes(b"ree"), bytes(file.as_bytes())]),
-                Value::Array(vec![
-                    bytes(b"ree"),
-                    bytes(file.as_bytes()),
-                    bytes(b"encrypted"),
-                ]),
-            ]),
-        ),
-        (int(4), bytes(&cbor(&shared))),
-    ]);
-    cbor(&Value::Map(vec![
-        (int(1), int(1)),
-        (int(2), int(seq)),
-        (int(3), bytes(&cbor(&common))),
-        (int(20), bytes(&cbor(&install))),
-    ]))
+    let components = vec![
+        Value::Array(vec![bytes(b"ree"), bytes(file.as_bytes())]),
+        Value::Array(vec![
+            bytes(b"ree"),
+            bytes(file.as_bytes()),
+            bytes(b"encrypted"),
+        ]),
+    ];
+    suit_manifest(seq, components, &shared, &install)
 }
 
 fn sign(d: &Path, manifest: &[u8], key: &str, name: &str) {
     let k = signer(&d.join(key));
-    let env = seal_envelope(
-        manifest,
-        &[Signer {
-            key: &k,
-            alg: Algorithm::Esp256,
-            kid: b"",
-        }],
-        &[],
-        &[],
-    )
-    .unwrap();
+    let env = seal_one(manifest, &k, Algorithm::Esp256, &[], &[]);
     std::fs::write(d.join(name), env).unwrap();
 }
 

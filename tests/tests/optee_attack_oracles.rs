@@ -16,8 +16,8 @@
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::Algorithm;
-use suit_common::suit::author::{seal_envelope, Signer};
 use suit_test_support::cbor::{bytes, cbor, int};
+use suit_test_support::seal_one;
 use suit_tests::{
     author, boot, copy_out_of_disk, create_envelope, export_device_key, keys,
     provision_and_export_anchor_keys, sign_provisioning, write_text, Boot,
@@ -73,18 +73,13 @@ fn manifest(install: Value) -> Vec<u8> {
 }
 
 fn signed(manifest: &[u8], key_rel: &str) -> Vec<u8> {
-    let key = keys::p256_signer(key_rel);
-    seal_envelope(
+    seal_one(
         manifest,
-        &[Signer {
-            key: &key,
-            alg: Algorithm::Esp256,
-            kid: b"",
-        }],
+        &keys::p256_signer(key_rel),
+        Algorithm::Esp256,
         &[],
         &[],
     )
-    .unwrap()
 }
 
 /// A COSE_Sign1 with ~250 000 one-byte items in its protected or unprotected header.

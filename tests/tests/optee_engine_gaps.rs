@@ -5,7 +5,7 @@
 use ciborium::Value;
 use suit_common::cose::Algorithm;
 use suit_common::suit::author::{seal_envelope_as, AuthForm, Signer};
-use suit_test_support::cbor::{bytes, cbor, int};
+use suit_test_support::cbor::{bytes, int, suit_manifest};
 use suit_tests::keys::p256_signer;
 use suit_tests::{author, boot, export_device_key, sign_provisioning, write_text, Boot};
 
@@ -36,22 +36,9 @@ fn unlink_envelope(seq: u64, component: &[&[u8]]) -> Vec<u8> {
         int(2),
         int(15),
     ]);
-    let common = Value::Map(vec![
-        (
-            int(2),
-            Value::Array(vec![Value::Array(
-                component.iter().map(|s| bytes(s)).collect(),
-            )]),
-        ),
-        (int(4), bytes(&cbor(&shared))),
-    ]);
     let install = Value::Array(vec![int(12), int(0), int(33), int(15)]);
-    let manifest = cbor(&Value::Map(vec![
-        (int(1), int(1)),
-        (int(2), int(seq as i64)),
-        (int(3), bytes(&cbor(&common))),
-        (int(20), bytes(&cbor(&install))),
-    ]));
+    let components = vec![Value::Array(component.iter().map(|s| bytes(s)).collect())];
+    let manifest = suit_manifest(seq as i64, components, &shared, &install);
     let (a, o) = (p256_signer(AUTHOR), p256_signer(OPERATOR));
     seal_envelope_as(
         AuthForm::CoseSign,
