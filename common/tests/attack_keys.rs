@@ -25,7 +25,7 @@ use suit_common::service::provision::Op;
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
 use suit_common::service::statement::{self, StatementError};
 use suit_common::service::{Config, Service};
-use suit_test_support::{seal_one, suit_manifest};
+use suit_test_support::{check_vendor_class, seal_one, suit_manifest};
 
 use suit_test_support::service::{
     bytes, call, cbor, cose_key, install_with as install, int, provision_message, refusal,
@@ -159,21 +159,13 @@ fn fetch_manifest(
     size: usize,
 ) -> Vec<u8> {
     let digest = cbor(&Value::Array(vec![int(-16), bytes(plaintext_digest)]));
-    let shared = Value::Array(vec![
-        int(12),
-        int(0),
-        int(20),
-        Value::Map(vec![
-            (int(1), bytes(&VENDOR_ID)),
-            (int(2), bytes(&CLASS_ID)),
-            (int(3), bytes(&digest)),
-            (int(14), int(size as i64)),
-        ]),
-        int(1),
-        int(15),
-        int(2),
-        int(15),
-    ]);
+    let shared = Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![(3, bytes(&digest)), (14, int(size as i64))],
+        15,
+    ));
     let mut components = vec![segs(component)];
     let install = match info {
         None => Value::Array(vec![
@@ -214,21 +206,13 @@ fn fetch_manifest(
 /// A manifest copying installed component `from` into `to` (directive-copy), digest-checked.
 fn copy_manifest(seq: u64, from: &[&[u8]], to: &[&[u8]], digest: &[u8], size: usize) -> Vec<u8> {
     let digest = cbor(&Value::Array(vec![int(-16), bytes(digest)]));
-    let shared = Value::Array(vec![
-        int(12),
-        int(1),
-        int(20),
-        Value::Map(vec![
-            (int(1), bytes(&VENDOR_ID)),
-            (int(2), bytes(&CLASS_ID)),
-            (int(3), bytes(&digest)),
-            (int(14), int(size as i64)),
-        ]),
-        int(1),
-        int(15),
-        int(2),
-        int(15),
-    ]);
+    let shared = Value::Array(check_vendor_class(
+        vec![int(12), int(1)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![(3, bytes(&digest)), (14, int(size as i64))],
+        15,
+    ));
     let install = Value::Array(vec![
         int(12),
         int(1),

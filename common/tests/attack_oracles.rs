@@ -39,7 +39,9 @@ use suit_common::suit::author::{seal_envelope, Signer};
 
 use suit_test_support::service::{bytes, call, cbor, int};
 use suit_test_support::AUTHOR_PRIV;
-use suit_test_support::{p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID};
+use suit_test_support::{
+    check_vendor_class, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
+};
 
 /// Not an anchor of the device: envelopes it signs are forgeries.
 const FORGER_PRIV: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_priv.pem";
@@ -236,21 +238,16 @@ fn manifest(
     encryption_info: Option<&[u8]>,
     install: Option<Value>,
 ) -> Vec<u8> {
-    let shared = Value::Array(vec![
-        int(12),
-        int(0),
-        int(20),
-        Value::Map(vec![
-            (int(1), bytes(&VENDOR_ID)),
-            (int(2), bytes(&CLASS_ID)),
-            (int(3), bytes(&suit_digest(plaintext))),
-            (int(14), int(plaintext.len() as i64)),
-        ]),
-        int(1),
-        int(POLICY),
-        int(2),
-        int(POLICY),
-    ]);
+    let shared = Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![
+            (3, bytes(&suit_digest(plaintext))),
+            (14, int(plaintext.len() as i64)),
+        ],
+        POLICY,
+    ));
     let install = install.unwrap_or_else(|| match encryption_info {
         None => Value::Array(vec![
             int(12),
@@ -722,19 +719,13 @@ fn forged_envelopes_claim_nothing_and_do_not_displace_the_last_report() {
 /// A manifest whose shared sequence gives no plaintext digest: AES-GCM content is then
 /// authenticated by its tag alone (the firmware-encryption draft allows it).
 fn manifest_without_plaintext_digest(seq: u64, encryption_info: &[u8]) -> Vec<u8> {
-    let shared = Value::Array(vec![
-        int(12),
-        int(0),
-        int(20),
-        Value::Map(vec![
-            (int(1), bytes(&VENDOR_ID)),
-            (int(2), bytes(&CLASS_ID)),
-        ]),
-        int(1),
-        int(POLICY),
-        int(2),
-        int(POLICY),
-    ]);
+    let shared = Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![],
+        POLICY,
+    ));
     let install = Value::Array(vec![
         int(12),
         int(1),

@@ -28,7 +28,8 @@ use suit_common::suit::author::{seal_envelope, Signer};
 
 use suit_test_support::service::{cbor, int, sec1_from_pem, service, Mem};
 use suit_test_support::{
-    p256_private_from_pem, suit_manifest, AUTHOR_PUB, CLASS_ID, TPA_PRIV, VENDOR_ID,
+    check_vendor_class, p256_private_from_pem, suit_manifest, AUTHOR_PUB, CLASS_ID, TPA_PRIV,
+    VENDOR_ID,
 };
 
 fn device() -> Service<Mem> {
@@ -214,19 +215,13 @@ fn mac_envelope(secret: &[u8], payload: &[u8]) -> Vec<u8> {
         int(-16),
         Value::Bytes(Sha256::digest(payload).to_vec()),
     ]));
-    let shared = Value::Array(vec![
-        int(20),
-        Value::Map(vec![
-            (int(1), Value::Bytes(VENDOR_ID.to_vec())),
-            (int(2), Value::Bytes(CLASS_ID.to_vec())),
-            (int(3), Value::Bytes(digest)),
-            (int(14), int(payload.len() as i64)),
-        ]),
-        int(1),
-        int(15),
-        int(2),
-        int(15),
-    ]);
+    let shared = Value::Array(check_vendor_class(
+        vec![],
+        Value::Bytes(VENDOR_ID.to_vec()),
+        Value::Bytes(CLASS_ID.to_vec()),
+        vec![(3, Value::Bytes(digest)), (14, int(payload.len() as i64))],
+        15,
+    ));
     let install = Value::Array(vec![
         int(20),
         Value::Map(vec![(int(21), Value::Text("#p".into()))]),

@@ -22,14 +22,13 @@ use suit_test_support::*;
 
 /// One component `a`; the shared sequence checks vendor and class; `install` as given.
 fn envelope(install: Vec<Value>) -> Vec<u8> {
-    let shared = Value::Array(vec![
-        int(20),
-        map(vec![(1, bytes(&VENDOR_ID)), (2, bytes(&CLASS_ID))]),
-        int(1),
-        int(15),
-        int(2),
-        int(15),
-    ]);
+    let shared = Value::Array(check_vendor_class(
+        vec![],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![],
+        15,
+    ));
     let manifest = suit_manifest(
         1,
         vec![Value::Array(vec![bytes(b"a")])],

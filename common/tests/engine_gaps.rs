@@ -30,16 +30,13 @@ const B: &[u8] = b"image-b";
 
 /// Components `a` and `b`; shared sequence checks vendor and class on `a`; `install` as given.
 fn manifest(install: Vec<Value>) -> Vec<u8> {
-    let shared = Value::Array(vec![
-        int(12),
-        int(0),
-        int(20),
-        map(vec![(1, bytes(&VENDOR_ID)), (2, bytes(&CLASS_ID))]),
-        int(1),
-        int(15),
-        int(2),
-        int(15),
-    ]);
+    let shared = Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![],
+        15,
+    ));
     let components = vec![
         Value::Array(vec![bytes(b"a")]),
         Value::Array(vec![bytes(b"b")]),
@@ -206,16 +203,13 @@ fn manifest_with(
     install: Vec<Value>,
     component_id: &[u8],
 ) -> Vec<u8> {
-    let mut sh = vec![
-        int(12),
-        int(0),
-        int(20),
-        map(vec![(1, bytes(&VENDOR_ID)), (2, bytes(&CLASS_ID))]),
-        int(1),
-        int(15),
-        int(2),
-        int(15),
-    ];
+    let mut sh = check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![],
+        15,
+    );
     sh.extend(shared);
     let mut common = vec![(
         2,

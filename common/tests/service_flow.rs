@@ -25,7 +25,9 @@ use suit_common::suit::author::{seal_envelope, Signer};
 use suit_test_support::service::{
     bytes, call, cbor, cose_key, install_chunked as install, int, refusal, service, Answer, Mem, TA,
 };
-use suit_test_support::{p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID};
+use suit_test_support::{
+    check_vendor_class, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
+};
 use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV};
 
 fn device() -> Service<Mem> {
@@ -119,19 +121,13 @@ fn manifest(seq: u64, component: &[&[u8]], payload: &[u8], uri: &str, vendor: [u
         int(-16),
         bytes(&Sha256::digest(payload)),
     ]));
-    let shared = Value::Array(vec![
-        int(20),
-        Value::Map(vec![
-            (int(1), bytes(&vendor)),
-            (int(2), bytes(&CLASS_ID)),
-            (int(3), bytes(&digest)),
-            (int(14), int(payload.len() as i64)),
-        ]),
-        int(1),
-        int(15),
-        int(2),
-        int(15),
-    ]);
+    let shared = Value::Array(check_vendor_class(
+        vec![],
+        bytes(&vendor),
+        bytes(&CLASS_ID),
+        vec![(3, bytes(&digest)), (14, int(payload.len() as i64))],
+        15,
+    ));
     let install = Value::Array(vec![
         int(20),
         Value::Map(vec![(int(21), Value::Text(uri.into()))]),

@@ -16,24 +16,18 @@ use suit_common::service::memory::MemoryBackend;
 use suit_common::service::state::component_from;
 use suit_common::suit::ComponentId;
 use suit_test_support::service::*;
-use suit_test_support::{suit_manifest, CLASS_ID, VENDOR_ID};
+use suit_test_support::{check_vendor_class, suit_manifest, CLASS_ID, VENDOR_ID};
 
 /// A signed manifest over `components` (vendor / class checked on the first) whose install
 /// sequence is `install`.
 fn with_install(seq: u64, components: &[&[&[u8]]], install: Vec<Value>) -> Release {
-    let shared = vec![
-        int(12),
-        int(0),
-        int(20),
-        Value::Map(vec![
-            (int(1), bytes(&VENDOR_ID)),
-            (int(2), bytes(&CLASS_ID)),
-        ]),
-        int(1),
-        int(15),
-        int(2),
-        int(15),
-    ];
+    let shared = check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![],
+        15,
+    );
     let components = components
         .iter()
         .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use suit_test_support::cli::{sim_args, Out};
+use suit_test_support::cli::{sim_args, words, Out};
 use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
 fn run(exe: &str, dir: &Path, args: &[&str]) -> Out {
@@ -94,16 +94,7 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
     // (device.pub.pem, exported before provisioning) and uses only the keys it vouches for.
     author(
         d,
-        &[
-            "verify-key-statement",
-            "keys/anchor-1.statement.cbor",
-            "--identity-key",
-            "device.pub.pem",
-            "--anchor",
-            "1",
-            "--out-dir",
-            "verified",
-        ],
+        &words("verify-key-statement keys/anchor-1.statement.cbor --identity-key device.pub.pem --anchor 1 --out-dir verified"),
     );
     assert_eq!(
         std::fs::read(d.join("verified/anchor-1.hpke.pub.pem")).unwrap(),
@@ -116,23 +107,13 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
     let t = run(
         env!("CARGO_BIN_EXE_suit-author"),
         d,
-        &[
-            "verify-key-statement",
-            "tampered.cbor",
-            "--identity-key",
-            "device.pub.pem",
-        ],
+        &words("verify-key-statement tampered.cbor --identity-key device.pub.pem"),
     );
     assert_eq!(t.code, 1, "{}", t.stderr);
     let other = run(
         env!("CARGO_BIN_EXE_suit-author"),
         d,
-        &[
-            "verify-key-statement",
-            "keys/anchor-1.statement.cbor",
-            "--identity-key",
-            "report.pub.pem",
-        ],
+        &words("verify-key-statement keys/anchor-1.statement.cbor --identity-key report.pub.pem"),
     );
     assert_eq!(other.code, 1);
 
@@ -148,16 +129,7 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
     );
     author(
         d,
-        &[
-            "create",
-            "m.json",
-            "-o",
-            "m.suit",
-            "--sign-key",
-            "author.priv.pem",
-            "--payload-out",
-            "payloads",
-        ],
+        &words("create m.json -o m.suit --sign-key author.priv.pem --payload-out payloads"),
     );
 
     // A payload the agent cannot find: a clear error, nothing installed.
@@ -168,14 +140,7 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
     );
     let installed = ok(agent(
         d,
-        &[
-            "install",
-            "m.suit",
-            "--payload-dir",
-            "payloads",
-            "--ree-root",
-            "ree",
-        ],
+        &words("install m.suit --payload-dir payloads --ree-root ree"),
     ));
     assert!(
         installed.contains("installed m.suit (sequence number 1"),
@@ -207,24 +172,14 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
     ));
     let verified = author(
         d,
-        &[
-            "verify-report",
-            "--device-key",
-            "report.pub.pem",
-            "report.cose",
-        ],
+        &words("verify-report --device-key report.pub.pem report.cose"),
     );
     assert!(verified.contains("REPORT SIGNATURE VERIFIED"), "{verified}");
     assert!(verified.contains("nonce: 00112233"), "{verified}");
     let wrong_key = run(
         env!("CARGO_BIN_EXE_suit-author"),
         d,
-        &[
-            "verify-report",
-            "--device-key",
-            "device.pub.pem",
-            "report.cose",
-        ],
+        &words("verify-report --device-key device.pub.pem report.cose"),
     );
     assert!(
         wrong_key.code != 0,

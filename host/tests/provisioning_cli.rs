@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use suit_test_support::cli::{fails, Out};
+use suit_test_support::cli::{fails, words, Out};
 use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
 suit_test_support::cli_tools!();
@@ -124,16 +124,7 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
     // The TPA checks what the device applied.
     let verified = ok(author(
         d,
-        &[
-            "verify-receipt",
-            "r1.cose",
-            "--identity-key",
-            "identity.pub.pem",
-            "--message",
-            "p1.cbor",
-            "--expect-state",
-            "model.cbor",
-        ],
+        &words("verify-receipt r1.cose --identity-key identity.pub.pem --message p1.cbor --expect-state model.cbor"),
     ));
     assert!(
         verified.contains("applied provisioning message 1"),
@@ -146,12 +137,7 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
     fails(
         author(
             d,
-            &[
-                "verify-receipt",
-                "bad.cose",
-                "--identity-key",
-                "identity.pub.pem",
-            ],
+            &words("verify-receipt bad.cose --identity-key identity.pub.pem"),
         ),
         1,
         "REFUSED",
@@ -159,12 +145,7 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
     fails(
         author(
             d,
-            &[
-                "verify-receipt",
-                "r1.cose",
-                "--identity-key",
-                "provisioning.pub.pem",
-            ],
+            &words("verify-receipt r1.cose --identity-key provisioning.pub.pem"),
         ),
         1,
         "REFUSED",
@@ -180,14 +161,9 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
     fails(
         author(
             d,
-            &[
-                "verify-receipt",
-                "r1.cose",
-                "--identity-key",
-                "identity.pub.pem",
-                "--expect-state",
-                "model.cbor",
-            ],
+            &words(
+                "verify-receipt r1.cose --identity-key identity.pub.pem --expect-state model.cbor",
+            ),
         ),
         1,
         "counter 1, the model at 2",
@@ -228,16 +204,7 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
     std::fs::write(d.join("wrong.json"), manifest("wrong.bin")).unwrap();
     ok(author(
         d,
-        &[
-            "create",
-            "wrong.json",
-            "-o",
-            "wrong.suit",
-            "--hmac-key",
-            "operator.key",
-            "--payload-out",
-            "pw",
-        ],
+        &words("create wrong.json -o wrong.suit --hmac-key operator.key --payload-out pw"),
     ));
     let wrong = agent(d, &["install", "wrong.suit", "--payload-dir", "pw"]);
     assert!(
@@ -251,16 +218,7 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
     std::fs::write(d.join("m.json"), manifest("kek.bin")).unwrap();
     ok(author(
         d,
-        &[
-            "create",
-            "m.json",
-            "-o",
-            "m.suit",
-            "--hmac-key",
-            "operator.key",
-            "--payload-out",
-            "pk",
-        ],
+        &words("create m.json -o m.suit --hmac-key operator.key --payload-out pk"),
     ));
     let installed = ok(agent(d, &["install", "m.suit", "--payload-dir", "pk"]));
     assert!(installed.contains("'mac'"), "{installed}");

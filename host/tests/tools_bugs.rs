@@ -2,7 +2,7 @@
 //! against the built binaries (the agent with `--tee sim`).
 
 use std::path::{Path, PathBuf};
-use suit_test_support::cli::ok;
+use suit_test_support::cli::{ok, words};
 
 suit_test_support::cli_tools!();
 
@@ -41,14 +41,7 @@ fn create_never_writes_a_ciphertext_over_its_plaintext() {
     .unwrap();
     let r = author(
         d,
-        &[
-            "create",
-            "m.json",
-            "-o",
-            "app.suit",
-            "--sign-key",
-            "signer.priv.pem",
-        ],
+        &words("create m.json -o app.suit --sign-key signer.priv.pem"),
     );
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
     assert!(
@@ -63,33 +56,14 @@ fn create_never_writes_a_ciphertext_over_its_plaintext() {
     // Elsewhere it works, and the source is untouched.
     ok(author(
         d,
-        &[
-            "create",
-            "m.json",
-            "-o",
-            "app.suit",
-            "--sign-key",
-            "signer.priv.pem",
-            "--payload-out",
-            "out",
-        ],
+        &words("create m.json -o app.suit --sign-key signer.priv.pem --payload-out out"),
     ));
     assert_eq!(std::fs::read(d.join("app.bin")).unwrap(), plaintext);
     assert_ne!(std::fs::read(d.join("out/app.bin")).unwrap(), plaintext);
     // The encrypt command: the ciphertext output may not be the payload either.
     let r = author(
         d,
-        &[
-            "encrypt",
-            "--payload",
-            "app.bin",
-            "--recipient",
-            "device.pub.pem",
-            "--info-out",
-            "info.cbor",
-            "--ciphertext-out",
-            "./app.bin",
-        ],
+        &words("encrypt --payload app.bin --recipient device.pub.pem --info-out info.cbor --ciphertext-out ./app.bin"),
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_eq!(std::fs::read(d.join("app.bin")).unwrap(), plaintext);
@@ -147,14 +121,7 @@ fn more_recipients_than_devices_accept_are_refused_at_creation() {
     .unwrap();
     let r = author(
         d,
-        &[
-            "create",
-            "m.json",
-            "-o",
-            "m.suit",
-            "--sign-key",
-            "signer.priv.pem",
-        ],
+        &words("create m.json -o m.suit --sign-key signer.priv.pem"),
     );
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stderr.contains("devices accept at most"), "{}", r.stderr);
@@ -182,14 +149,7 @@ fn verify_process_gives_the_devices_verdict_on_a_ta_of_random_bytes() {
     .unwrap();
     ok(author(
         d,
-        &[
-            "create",
-            "m.json",
-            "-o",
-            "m.suit",
-            "--sign-key",
-            "signer.priv.pem",
-        ],
+        &words("create m.json -o m.suit --sign-key signer.priv.pem"),
     ));
     let r = author(
         d,
@@ -325,14 +285,7 @@ fn unknown_fields_in_identifiers_are_refused_by_name() {
         .unwrap();
         let r = author(
             d,
-            &[
-                "create",
-                "m.json",
-                "-o",
-                "m.suit",
-                "--sign-key",
-                "signer.priv.pem",
-            ],
+            &words("create m.json -o m.suit --sign-key signer.priv.pem"),
         );
         assert_eq!(r.code, 2, "{vendor}");
         assert!(r.stderr.contains(expect), "{vendor}: {}", r.stderr);

@@ -1,6 +1,6 @@
 //! Features users of suit-tool expect (issue 11): a separate `sign` step.
 
-use suit_test_support::cli::ok;
+use suit_test_support::cli::{ok, words};
 
 suit_test_support::cli_tools!();
 
@@ -30,14 +30,7 @@ fn create_unsigned_then_sign_in_separate_steps() {
 
     ok(author(
         d,
-        &[
-            "sign",
-            "m.suit",
-            "-o",
-            "a.suit",
-            "--sign-key",
-            "author.priv.pem",
-        ],
+        &words("sign m.suit -o a.suit --sign-key author.priv.pem"),
     ));
     let r = ok(author(
         d,
@@ -51,25 +44,11 @@ fn create_unsigned_then_sign_in_separate_steps() {
     // A second signer, in place.
     ok(author(
         d,
-        &[
-            "sign",
-            "a.suit",
-            "-o",
-            "a.suit",
-            "--sign-key",
-            "operator.priv.pem",
-        ],
+        &words("sign a.suit -o a.suit --sign-key operator.priv.pem"),
     ));
     let r = ok(author(
         d,
-        &[
-            "verify",
-            "a.suit",
-            "--trust-anchor",
-            "author.pub.pem",
-            "--trust-anchor",
-            "operator.pub.pem",
-        ],
+        &words("verify a.suit --trust-anchor author.pub.pem --trust-anchor operator.pub.pem"),
     ));
     assert!(
         r.stdout.contains("2 authentication block(s)"),
@@ -85,19 +64,7 @@ fn create_unsigned_then_sign_in_separate_steps() {
     // The device installs it (same verdict as create's own signature would get).
     let r = ok(author(
         d,
-        &[
-            "verify",
-            "a.suit",
-            "--trust-anchor",
-            "author.pub.pem",
-            "--process",
-            "--vendor-id",
-            "example.com",
-            "--class-id",
-            "b",
-            "--out",
-            "out",
-        ],
+        &words("verify a.suit --trust-anchor author.pub.pem --process --vendor-id example.com --class-id b --out out"),
     ));
     assert!(r.stdout.contains("OK: update applied"), "{}", r.stdout);
     assert_eq!(
@@ -112,14 +79,7 @@ fn create_unsigned_then_sign_in_separate_steps() {
     std::fs::write(d.join("t.suit"), &bytes).unwrap();
     let r = author(
         d,
-        &[
-            "sign",
-            "t.suit",
-            "-o",
-            "t2.suit",
-            "--sign-key",
-            "author.priv.pem",
-        ],
+        &words("sign t.suit -o t2.suit --sign-key author.priv.pem"),
     );
     assert_eq!(r.code, 1);
     assert!(
@@ -131,15 +91,7 @@ fn create_unsigned_then_sign_in_separate_steps() {
     // --unsigned with keys is a usage error.
     let r = author(
         d,
-        &[
-            "create",
-            "m.json",
-            "-o",
-            "x.suit",
-            "--unsigned",
-            "--sign-key",
-            "author.priv.pem",
-        ],
+        &words("create m.json -o x.suit --unsigned --sign-key author.priv.pem"),
     );
     assert_eq!(r.code, 2);
 }

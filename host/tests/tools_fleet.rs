@@ -3,7 +3,7 @@
 //! named after the device id; `create`/`encrypt` broadcast one payload to a list of device
 //! keys, bounded by the devices' recipient limit.
 
-use suit_test_support::cli::ok;
+use suit_test_support::cli::{ok, words};
 use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
 suit_test_support::cli_tools!();
@@ -115,14 +115,7 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
     .unwrap();
     ok(author(
         d,
-        &[
-            "create",
-            "m.json",
-            "-o",
-            "m.suit",
-            "--sign-key",
-            "author.priv.pem",
-        ],
+        &words("create m.json -o m.suit --sign-key author.priv.pem"),
     ));
     for dev in devices {
         ok(agent_state(d, dev, &["install", "m.suit"]));
@@ -130,19 +123,7 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
     // encrypt takes the same list.
     let r = ok(author(
         d,
-        &[
-            "encrypt",
-            "--payload",
-            "fw.bin",
-            "--recipient-list",
-            "keys.txt",
-            "--mode",
-            "hpke",
-            "--info-out",
-            "info.cbor",
-            "--ciphertext-out",
-            "fw.enc",
-        ],
+        &words("encrypt --payload fw.bin --recipient-list keys.txt --mode hpke --info-out info.cbor --ciphertext-out fw.enc"),
     ));
     assert!(r.stdout.contains("3 recipient(s)"), "{}", r.stdout);
 
@@ -151,17 +132,9 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
     std::fs::write(d.join("many.txt"), many).unwrap();
     let r = author(
         d,
-        &[
-            "encrypt",
-            "--payload",
-            "fw.bin",
-            "--recipient-list",
-            "many.txt",
-            "--info-out",
-            "i2",
-            "--ciphertext-out",
-            "c2",
-        ],
+        &words(
+            "encrypt --payload fw.bin --recipient-list many.txt --info-out i2 --ciphertext-out c2",
+        ),
     );
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("at most 32"), "{}", r.stderr);
@@ -175,14 +148,7 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
     .unwrap();
     let r = author(
         d,
-        &[
-            "create",
-            "m2.json",
-            "-o",
-            "m2.suit",
-            "--sign-key",
-            "author.priv.pem",
-        ],
+        &words("create m2.json -o m2.suit --sign-key author.priv.pem"),
     );
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("at most 32"), "{}", r.stderr);

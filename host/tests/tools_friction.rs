@@ -3,7 +3,7 @@
 //! that remembers its TPA root.
 
 use std::path::Path;
-use suit_test_support::cli::{ok, Out};
+use suit_test_support::cli::{ok, words, Out};
 use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
 suit_test_support::cli_tools!();
@@ -33,14 +33,7 @@ fn setup(d: &Path) {
     .unwrap();
     ok(author(
         d,
-        &[
-            "create",
-            "m.json",
-            "--out",
-            "m.suit",
-            "--sign-key",
-            "author.priv.pem",
-        ],
+        &words("create m.json --out m.suit --sign-key author.priv.pem"),
     ));
 }
 
@@ -51,33 +44,13 @@ fn names_work_for_verify_ids_and_refusals_are_sentences() {
     setup(d);
     let r = ok(author(
         d,
-        &[
-            "verify",
-            "m.suit",
-            "--trust-anchor",
-            "author.pub.pem",
-            "--process",
-            "--vendor-id",
-            "example.com",
-            "--class-id",
-            "board",
-        ],
+        &words("verify m.suit --trust-anchor author.pub.pem --process --vendor-id example.com --class-id board"),
     ));
     assert!(r.stdout.contains("OK: update applied"), "{}", r.stdout);
     // Another class name: the device's own sentence, no Rust debug text.
     let r = author(
         d,
-        &[
-            "verify",
-            "m.suit",
-            "--trust-anchor",
-            "author.pub.pem",
-            "--process",
-            "--vendor-id",
-            "example.com",
-            "--class-id",
-            "board-b",
-        ],
+        &words("verify m.suit --trust-anchor author.pub.pem --process --vendor-id example.com --class-id board-b"),
     );
     assert_eq!(r.code, 1);
     assert!(
@@ -91,15 +64,7 @@ fn names_work_for_verify_ids_and_refusals_are_sentences() {
     // A class name without a vendor is a usage error that says why.
     let r = author(
         d,
-        &[
-            "verify",
-            "m.suit",
-            "--trust-anchor",
-            "author.pub.pem",
-            "--process",
-            "--class-id",
-            "board",
-        ],
+        &words("verify m.suit --trust-anchor author.pub.pem --process --class-id board"),
     );
     assert_eq!(r.code, 2);
     assert!(
@@ -180,17 +145,7 @@ fn inspect_names_the_tools_other_formats_and_truncation() {
     ok(author(d, &["keygen", "--type", "p256", "-o", "dev"]));
     ok(author(
         d,
-        &[
-            "encrypt",
-            "--payload",
-            "fw.bin",
-            "--recipient",
-            "dev.pub.pem",
-            "--info-out",
-            "info.cbor",
-            "--ciphertext-out",
-            "fw.enc",
-        ],
+        &words("encrypt --payload fw.bin --recipient dev.pub.pem --info-out info.cbor --ciphertext-out fw.enc"),
     ));
     for (file, kind) in [
         ("p.cbor", "a TPA-signed provisioning message"),
@@ -254,16 +209,7 @@ fn ignored_flags_are_named() {
     .unwrap();
     let r = ok(author(
         d,
-        &[
-            "create",
-            "m.json",
-            "-o",
-            "m.suit",
-            "--sign-key",
-            "ed.priv.pem",
-            "--alg",
-            "es256",
-        ],
+        &words("create m.json -o m.suit --sign-key ed.priv.pem --alg es256"),
     ));
     assert!(
         r.stderr
@@ -272,16 +218,7 @@ fn ignored_flags_are_named() {
         r.stderr
     );
     // --trace without --process would do nothing: refused like the other process-only flags.
-    let r = author(
-        d,
-        &[
-            "verify",
-            "m.suit",
-            "--trust-anchor",
-            "ed.pub.pem",
-            "--trace",
-        ],
-    );
+    let r = author(d, &words("verify m.suit --trust-anchor ed.pub.pem --trace"));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--trace needs --process"), "{}", r.stderr);
 }
@@ -336,18 +273,9 @@ fn every_printing_command_has_json() {
     std::fs::write(d.join("fw.bin"), b"fw").unwrap();
     let j = json(ok(author(
         d,
-        &[
-            "encrypt",
-            "--payload",
-            "fw.bin",
-            "--recipient",
-            "a.pub.pem",
-            "--info-out",
-            "i",
-            "--ciphertext-out",
-            "c",
-            "--json",
-        ],
+        &words(
+            "encrypt --payload fw.bin --recipient a.pub.pem --info-out i --ciphertext-out c --json",
+        ),
     )));
     assert_eq!(j["ok"], true);
     std::fs::write(
@@ -358,15 +286,7 @@ fn every_printing_command_has_json() {
     .unwrap();
     let j = json(ok(author(
         d,
-        &[
-            "create",
-            "m.json",
-            "-o",
-            "m.suit",
-            "--sign-key",
-            "a.priv.pem",
-            "--json",
-        ],
+        &words("create m.json -o m.suit --sign-key a.priv.pem --json"),
     )));
     assert_eq!(j["ok"], true);
     let j = json(ok(author(

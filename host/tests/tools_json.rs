@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use suit_test_support::cli::words;
 
 const TPA_PRIV: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -83,31 +84,11 @@ fn every_printing_command_speaks_json_on_success_and_failure() {
     std::fs::write(d.join("fw.bin"), b"fw").unwrap();
     ok(author(
         d,
-        &[
-            "encrypt",
-            "--payload",
-            "fw.bin",
-            "--recipient",
-            "a.pub.pem",
-            "--info-out",
-            "i",
-            "--ciphertext-out",
-            "c",
-        ],
+        &words("encrypt --payload fw.bin --recipient a.pub.pem --info-out i --ciphertext-out c"),
     ));
     fails(author(
         d,
-        &[
-            "encrypt",
-            "--payload",
-            "missing",
-            "--recipient",
-            "a.pub.pem",
-            "--info-out",
-            "i2",
-            "--ciphertext-out",
-            "c2",
-        ],
+        &words("encrypt --payload missing --recipient a.pub.pem --info-out i2 --ciphertext-out c2"),
     ));
     std::fs::write(
         d.join("m.json"),
@@ -118,26 +99,11 @@ fn every_printing_command_speaks_json_on_success_and_failure() {
     .unwrap();
     ok(author(
         d,
-        &[
-            "create",
-            "m.json",
-            "-o",
-            "m.suit",
-            "--sign-key",
-            "a.priv.pem",
-            "--severable",
-        ],
+        &words("create m.json -o m.suit --sign-key a.priv.pem --severable"),
     ));
     fails(author(
         d,
-        &[
-            "create",
-            "nothing.json",
-            "-o",
-            "x.suit",
-            "--sign-key",
-            "a.priv.pem",
-        ],
+        &words("create nothing.json -o x.suit --sign-key a.priv.pem"),
     ));
     ok(author(
         d,
@@ -164,27 +130,11 @@ fn every_printing_command_speaks_json_on_success_and_failure() {
     ));
     fails(author(
         d,
-        &[
-            "sever",
-            "sev.suit",
-            "-o",
-            "sev2.suit",
-            "--members-out",
-            "mem2",
-        ],
+        &words("sever sev.suit -o sev2.suit --members-out mem2"),
     ));
     ok(author(
         d,
-        &[
-            "unsever",
-            "sev.suit",
-            "-o",
-            "un.suit",
-            "--member",
-            "mem/suit-text.cbor",
-            "--member",
-            "mem/suit-install.cbor",
-        ],
+        &words("unsever sev.suit -o un.suit --member mem/suit-text.cbor --member mem/suit-install.cbor"),
     ));
     fails(author(
         d,
@@ -203,21 +153,11 @@ fn every_printing_command_speaks_json_on_success_and_failure() {
     fails(agent(d, &["device-key", "--anchor", "9"]));
     ok(author(
         d,
-        &[
-            "verify-key-statement",
-            "dev/key-statement.cbor",
-            "--identity-key",
-            "dev/identity.pub.pem",
-        ],
+        &words("verify-key-statement dev/key-statement.cbor --identity-key dev/identity.pub.pem"),
     ));
     fails(author(
         d,
-        &[
-            "verify-key-statement",
-            "dev/key-statement.cbor",
-            "--identity-key",
-            "a.pub.pem",
-        ],
+        &words("verify-key-statement dev/key-statement.cbor --identity-key a.pub.pem"),
     ));
     ok(agent(d, &["status"]));
     ok(agent(d, &["anchors"]));
@@ -243,12 +183,7 @@ fn every_printing_command_speaks_json_on_success_and_failure() {
     fails(agent(d, &["provision", "p.cbor"]));
     ok(author(
         d,
-        &[
-            "verify-receipt",
-            "r.cbor",
-            "--identity-key",
-            "dev/identity.pub.pem",
-        ],
+        &words("verify-receipt r.cbor --identity-key dev/identity.pub.pem"),
     ));
     fails(author(
         d,
@@ -256,17 +191,9 @@ fn every_printing_command_speaks_json_on_success_and_failure() {
     ));
     ok(author(
         d,
-        &[
-            "verify",
-            "m.suit",
-            "--trust-anchor",
-            "a.pub.pem",
-            "--process",
-            "--vendor-id",
-            "example.com",
-            "--class-id",
-            "b",
-        ],
+        &words(
+            "verify m.suit --trust-anchor a.pub.pem --process --vendor-id example.com --class-id b",
+        ),
     ));
     ok(agent(d, &["install", "m.suit"]));
     fails(agent(d, &["install", "m.suit"]));
@@ -277,12 +204,7 @@ fn every_printing_command_speaks_json_on_success_and_failure() {
     fails(agent(d, &["report", "--nonce", "zz"]));
     ok(author(
         d,
-        &[
-            "verify-report",
-            "report.cbor",
-            "--device-key",
-            "dev/report.pub.pem",
-        ],
+        &words("verify-report report.cbor --device-key dev/report.pub.pem"),
     ));
     fails(author(
         d,

@@ -3,7 +3,7 @@
 //! included and bound to their anchors, so A128KW recipients are checked as the device checks
 //! them; the device in the agent's simulator, provisioned by the real message, agrees.
 
-use suit_test_support::cli::ok;
+use suit_test_support::cli::{ok, words};
 use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
 suit_test_support::cli_tools!();
@@ -39,30 +39,15 @@ fn process_checks_kek_recipients_with_the_devices_provisioning() {
     .unwrap();
     ok(author(
         d,
-        &[
-            "create",
-            "m.json",
-            "-o",
-            "m.suit",
-            "--sign-key",
-            "author.priv.pem",
-        ],
+        &words("create m.json -o m.suit --sign-key author.priv.pem"),
     ));
 
     // The simulated device, provisioned from the description: the KEK is anchor 1's.
     ok(author(
         d,
-        &[
-            "verify",
-            "m.suit",
-            "--trust-anchor",
-            "author.pub.pem",
-            "--process",
-            "--provisioning",
-            "p.json",
-            "--out",
-            "out",
-        ],
+        &words(
+            "verify m.suit --trust-anchor author.pub.pem --process --provisioning p.json --out out",
+        ),
     ));
     assert_eq!(
         std::fs::read(d.join("out/component-0.bin")).unwrap(),
@@ -71,17 +56,7 @@ fn process_checks_kek_recipients_with_the_devices_provisioning() {
     // The same KEK given to anchor 2 only: anchor 1's manifest cannot use it.
     let r = author(
         d,
-        &[
-            "verify",
-            "m.suit",
-            "--trust-anchor",
-            "author.pub.pem",
-            "--process",
-            "--provisioning",
-            "wrong.json",
-            "--out",
-            "out2",
-        ],
+        &words("verify m.suit --trust-anchor author.pub.pem --process --provisioning wrong.json --out out2"),
     );
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("nothing was installed"), "{}", r.stderr);

@@ -3,7 +3,7 @@
 //! the members it does not need and refuses one missing a member it needs.
 
 use std::path::Path;
-use suit_test_support::cli::{ok, Out};
+use suit_test_support::cli::{ok, words, Out};
 
 suit_test_support::cli_tools!();
 
@@ -39,31 +39,14 @@ fn sever_and_unsever_round_trip_and_refuse_a_tampered_member() {
     .unwrap();
     ok(author(
         d,
-        &[
-            "create",
-            "m.json",
-            "-o",
-            "full.suit",
-            "--sign-key",
-            "author.priv.pem",
-            "--severable",
-        ],
+        &words("create m.json -o full.suit --sign-key author.priv.pem --severable"),
     ));
     ok(process(d, "full.suit"));
 
     // Text severed: the device does not need it and installs.
     let r = ok(author(
         d,
-        &[
-            "sever",
-            "full.suit",
-            "-o",
-            "no-text.suit",
-            "--members-out",
-            "m1",
-            "--member",
-            "text",
-        ],
+        &words("sever full.suit -o no-text.suit --members-out m1 --member text"),
     ));
     assert!(r.stdout.contains("severed suit-text"), "{}", r.stdout);
     assert!(d.join("m1/suit-text.cbor").exists());
@@ -76,14 +59,7 @@ fn sever_and_unsever_round_trip_and_refuse_a_tampered_member() {
     // Everything severed: still authentic, but the device needs install and refuses.
     ok(author(
         d,
-        &[
-            "sever",
-            "full.suit",
-            "-o",
-            "bare.suit",
-            "--members-out",
-            "m2",
-        ],
+        &words("sever full.suit -o bare.suit --members-out m2"),
     ));
     assert!(d.join("m2/suit-install.cbor").exists());
     assert!(d.join("m2/suit-text.cbor").exists());
@@ -102,16 +78,7 @@ fn sever_and_unsever_round_trip_and_refuse_a_tampered_member() {
     // Back together: byte for byte the original, and the device installs it.
     ok(author(
         d,
-        &[
-            "unsever",
-            "bare.suit",
-            "-o",
-            "again.suit",
-            "--member",
-            "m2/suit-text.cbor",
-            "--member",
-            "m2/suit-install.cbor",
-        ],
+        &words("unsever bare.suit -o again.suit --member m2/suit-text.cbor --member m2/suit-install.cbor"),
     ));
     assert_eq!(std::fs::read(d.join("again.suit")).unwrap(), full);
     ok(process(d, "again.suit"));
@@ -123,14 +90,7 @@ fn sever_and_unsever_round_trip_and_refuse_a_tampered_member() {
     std::fs::write(d.join("evil-text.cbor"), &text).unwrap();
     let r = author(
         d,
-        &[
-            "unsever",
-            "bare.suit",
-            "-o",
-            "evil.suit",
-            "--member",
-            "evil-text.cbor",
-        ],
+        &words("unsever bare.suit -o evil.suit --member evil-text.cbor"),
     );
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
@@ -143,39 +103,15 @@ fn sever_and_unsever_round_trip_and_refuse_a_tampered_member() {
     // Severing an envelope made without --severable says how to make one.
     ok(author(
         d,
-        &[
-            "create",
-            "m.json",
-            "-o",
-            "inline.suit",
-            "--sign-key",
-            "author.priv.pem",
-        ],
+        &words("create m.json -o inline.suit --sign-key author.priv.pem"),
     ));
-    let r = author(
-        d,
-        &[
-            "sever",
-            "inline.suit",
-            "-o",
-            "x.suit",
-            "--members-out",
-            "m3",
-        ],
-    );
+    let r = author(d, &words("sever inline.suit -o x.suit --members-out m3"));
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("--severable"), "{}", r.stderr);
     // A member put into an envelope that already carries it is refused too.
     let r = author(
         d,
-        &[
-            "unsever",
-            "no-text.suit",
-            "-o",
-            "y.suit",
-            "--member",
-            "m2/suit-install.cbor",
-        ],
+        &words("unsever no-text.suit -o y.suit --member m2/suit-install.cbor"),
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(

@@ -6,6 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use suit_test_support::cli::words;
+
 use support::device::{
     agent, agent_env, device, envelope, envelope_path, fails, installed_components, ok, payload,
     run, text, verify_collected,
@@ -105,13 +107,7 @@ fn oversize_downloads_are_stopped_and_leave_the_ta_unchanged() {
     let t = fails(
         agent(
             d,
-            &[
-                "install",
-                "m.suit",
-                "--net",
-                "--max-payload-bytes",
-                "1000000",
-            ],
+            &words("install m.suit --net --max-payload-bytes 1000000"),
         ),
         4,
     );
@@ -132,16 +128,7 @@ fn oversize_downloads_are_stopped_and_leave_the_ta_unchanged() {
         },
     );
     let t = fails(
-        agent(
-            d,
-            &[
-                "install",
-                "m.suit",
-                "--net",
-                "--max-payload-bytes",
-                "100000",
-            ],
-        ),
+        agent(d, &words("install m.suit --net --max-payload-bytes 100000")),
         4,
     );
     assert!(t.contains("sent more than 4096 bytes"), "{t}");
@@ -173,17 +160,7 @@ fn a_stalled_server_times_out_with_a_clear_error() {
     let t = fails(
         agent(
             d,
-            &[
-                "install",
-                "m.suit",
-                "--net",
-                "--stall-timeout",
-                "1",
-                "--retries",
-                "1",
-                "--backoff-ms",
-                "100",
-            ],
+            &words("install m.suit --net --stall-timeout 1 --retries 1 --backoff-ms 100"),
         ),
         4,
     );
@@ -201,19 +178,7 @@ fn a_stalled_server_times_out_with_a_clear_error() {
     let t = fails(
         agent(
             d,
-            &[
-                "install",
-                "m.suit",
-                "--net",
-                "--stall-timeout",
-                "1",
-                "--retries",
-                "100",
-                "--backoff-ms",
-                "500",
-                "--transfer-timeout",
-                "4",
-            ],
+            &words("install m.suit --net --stall-timeout 1 --retries 100 --backoff-ms 500 --transfer-timeout 4"),
         ),
         4,
     );
@@ -410,12 +375,7 @@ fn poll_installs_posts_reports_and_uses_etags() {
     let o = run(
         env!("CARGO_BIN_EXE_suit-author"),
         d,
-        &[
-            "verify-report",
-            "collected",
-            "--device-key",
-            "report.pub.pem",
-        ],
+        &words("verify-report collected --device-key report.pub.pem"),
         &[],
     );
     let t = text(&o);

@@ -41,3 +41,27 @@ pub fn suit_manifest(seq: i64, components: Vec<Value>, shared: &Value, install: 
         (20, bytes(&cbor(install))),
     ]))
 }
+
+/// The shared-sequence commands that set the vendor and class ids (`vendor`, `class`) and
+/// `more` parameters, then check both ids with reporting policy `policy`, after the commands
+/// in `before` (such as set-component-index).
+pub fn check_vendor_class(
+    before: Vec<Value>,
+    vendor: Value,
+    class: Value,
+    more: Vec<(i64, Value)>,
+    policy: i64,
+) -> Vec<Value> {
+    let mut params = vec![(1, vendor), (2, class)];
+    params.extend(more);
+    let mut seq = before;
+    seq.extend([
+        int(20),
+        map(params),
+        int(1),
+        int(policy),
+        int(2),
+        int(policy),
+    ]);
+    seq
+}

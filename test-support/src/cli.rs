@@ -134,3 +134,9 @@ macro_rules! author_in_cwd {
         }
     };
 }
+
+/// A command line's arguments from one string split at white space, for the many runs whose
+/// arguments are plain words: `words("create m.json -o m.suit")`.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}

@@ -144,19 +144,13 @@ pub struct Part<'a> {
 /// A manifest that checks vendor and class, then fetches each part into its component and
 /// checks its digest (image-match).
 pub fn manifest(seq: u64, parts: &[Part<'_>]) -> Vec<u8> {
-    let mut shared = vec![
-        int(12),
-        Value::Bool(true),
-        int(20),
-        Value::Map(vec![
-            (int(1), bytes(&VENDOR_ID)),
-            (int(2), bytes(&CLASS_ID)),
-        ]),
-        int(1),
-        int(15),
-        int(2),
-        int(15),
-    ];
+    let mut shared = crate::cbor::check_vendor_class(
+        vec![int(12), Value::Bool(true)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![],
+        15,
+    );
     let mut install = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         let digest = cbor(&Value::Array(vec![

@@ -5,7 +5,7 @@
 use ciborium::Value;
 use suit_common::cose::Algorithm;
 use suit_common::suit::author::{seal_envelope_as, AuthForm, Signer};
-use suit_test_support::cbor::{bytes, int, suit_manifest};
+use suit_test_support::cbor::{bytes, check_vendor_class, int, suit_manifest};
 use suit_tests::keys::p256_signer;
 use suit_tests::{author, boot, export_device_key, sign_provisioning, write_text, Boot};
 
@@ -23,19 +23,13 @@ fn uuid(s: &str) -> Vec<u8> {
 /// A manifest (sequence `seq`) unlinking `component`, signed by author and operator in one
 /// COSE_Sign.
 fn unlink_envelope(seq: u64, component: &[&[u8]]) -> Vec<u8> {
-    let shared = Value::Array(vec![
-        int(12),
-        int(0),
-        int(20),
-        Value::Map(vec![
-            (int(1), bytes(&uuid(VENDOR))),
-            (int(2), bytes(&uuid(CLASS))),
-        ]),
-        int(1),
-        int(15),
-        int(2),
-        int(15),
-    ]);
+    let shared = Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&uuid(VENDOR)),
+        bytes(&uuid(CLASS)),
+        vec![],
+        15,
+    ));
     let install = Value::Array(vec![int(12), int(0), int(33), int(15)]);
     let components = vec![Value::Array(component.iter().map(|s| bytes(s)).collect())];
     let manifest = suit_manifest(seq as i64, components, &shared, &install);

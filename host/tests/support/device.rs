@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use suit_test_support::cli::words;
 
 pub const TPA_PRIV: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -68,13 +69,7 @@ pub fn verify_collected<'a>(
     }
     let t = author(
         d,
-        &[
-            "verify-report",
-            "collected",
-            "--device-key",
-            "report.pub.pem",
-            "--json",
-        ],
+        &words("verify-report collected --device-key report.pub.pem --json"),
     );
     let j = serde_json::from_str(&t).unwrap();
     (t, j)
