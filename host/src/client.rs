@@ -80,17 +80,13 @@ pub fn install(
     install_available(tee, envelope, &mut |uri| resolve(uri).map(Some), progress)
 }
 
-/// Looks a payload up by URI; `None`: not available here.
-pub type OptionalResolver<'a> = dyn FnMut(&str) -> Result<Option<Vec<u8>>, AgentError> + 'a;
-
-/// [`install`] where `resolve` may answer `None`: that payload is not sent, and the TA
-/// refuses the update if (and only if) the manifest's commands really fetch it.
-pub fn install_available(
+/// Begins an install: sends `envelope` in chunks (reporting progress) and asks the TA to
+/// authenticate and prepare it; the answer names the payloads the manifest fetches.
+fn send_envelope(
     tee: &mut dyn Transport,
     envelope: &[u8],
-    resolve: &mut OptionalResolver<'_>,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
+) -> Result<InstallPrepareResponse, AgentError> {
     let total = envelope.len() as u64;
     call::<_, Empty>(
         tee,
@@ -116,6 +112,21 @@ pub fn install_available(
         });
     }
     let prepared: InstallPrepareResponse = call(tee, Command::InstallPrepare, &Empty {})?;
+    Ok(prepared)
+}
+
+/// Looks a payload up by URI; `None`: not available here.
+pub type OptionalResolver<'a> = dyn FnMut(&str) -> Result<Option<Vec<u8>>, AgentError> + 'a;
+
+/// [`install`] where `resolve` may answer `None`: that payload is not sent, and the TA
+/// refuses the update if (and only if) the manifest's commands really fetch it.
+pub fn install_available(
+    tee: &mut dyn Transport,
+    envelope: &[u8],
+    resolve: &mut OptionalResolver<'_>,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
+    let prepared = send_envelope(tee, envelope, progress)?;
     for uri in &prepared.needed_uris {
         let Some(data) = resolve(uri)? else {
             continue;
@@ -331,31 +342,7 @@ pub fn install_streamed(
     authenticated: &mut bool,
 ) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
     *authenticated = false;
-    let total = envelope.len() as u64;
-    call::<_, Empty>(
-        tee,
-        Command::InstallBegin,
-        &InstallBeginRequest {
-            envelope_len: total,
-        },
-    )?;
-    let mut offset = 0u64;
-    for chunk in envelope.chunks(MAX_CHUNK) {
-        call::<_, Empty>(
-            tee,
-            Command::InstallEnvelope,
-            &ChunkRequest {
-                offset,
-                data: ByteBuf::from(chunk.to_vec()),
-            },
-        )?;
-        offset += chunk.len() as u64;
-        progress(Progress::Envelope {
-            sent: offset,
-            total,
-        });
-    }
-    let prepared: InstallPrepareResponse = call(tee, Command::InstallPrepare, &Empty {})?;
+    let prepared = send_envelope(tee, envelope, progress)?;
     *authenticated = true;
     // Only the URIs the TA named after authenticating the manifest are fetched.
     for (i, uri) in prepared.needed_uris.iter().enumerate() {

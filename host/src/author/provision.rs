@@ -403,14 +403,8 @@ pub struct FleetDevice {
     pub source: String,
 }
 
-/// The message of `description` for `device` (or, when `None`, for the description's own
-/// `device-key` / `provisioning-key`), signed by `signer`.
-pub fn provision_device(
-    description: &Path,
-    signer: &TpaSigner,
-    counter: Option<u64>,
-    device: Option<&FleetDevice>,
-) -> Result<Provisioning> {
+/// The provisioning description file at `description`, parsed.
+fn read_description(description: &Path) -> Result<Description> {
     let text = std::fs::read_to_string(description).map_err(|source| AuthorError::Io {
         path: description.to_path_buf(),
         source,
@@ -419,6 +413,18 @@ pub fn provision_device(
         path: description.to_path_buf(),
         what: e.to_string(),
     })?;
+    Ok(desc)
+}
+
+/// The message of `description` for `device` (or, when `None`, for the description's own
+/// `device-key` / `provisioning-key`), signed by `signer`.
+pub fn provision_device(
+    description: &Path,
+    signer: &TpaSigner,
+    counter: Option<u64>,
+    device: Option<&FleetDevice>,
+) -> Result<Provisioning> {
+    let desc = read_description(description)?;
     let base = description.parent().unwrap_or(Path::new("."));
     let identity = match device {
         Some(d) => d.identity,
@@ -547,14 +553,7 @@ pub fn device_ops(
     provisioning: &p256::PublicKey,
     provisioning_kid: &[u8],
 ) -> Result<DeviceOps> {
-    let text = std::fs::read_to_string(description).map_err(|source| AuthorError::Io {
-        path: description.to_path_buf(),
-        source,
-    })?;
-    let desc: Description = serde_json::from_str(&text).map_err(|e| AuthorError::Description {
-        path: description.to_path_buf(),
-        what: e.to_string(),
-    })?;
+    let desc = read_description(description)?;
     let base = description.parent().unwrap_or(Path::new("."));
     let prov: ProvisioningKey = (*provisioning, provisioning_kid.to_vec());
     let mut ops = Vec::new();
