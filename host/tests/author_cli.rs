@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use suit_test_support::args;
 use suit_test_support::cli::Out as Run;
+use suit_test_support::{says, says_as};
 
 suit_test_support::author_in_cwd!();
 
@@ -62,21 +63,9 @@ fn every_signed_spec_example_verifies() {
             spec(name)
         ];
         let r = ok(&refs(&a));
-        assert!(
-            r.stdout.contains("OK: authentic and well-formed"),
-            "{name}: {}",
-            r.stdout
-        );
-        assert!(
-            r.stdout.contains("signed by trust anchor #1"),
-            "{name}: {}",
-            r.stdout
-        );
-        assert!(
-            r.stdout.contains("sequence-number:"),
-            "{name}: {}",
-            r.stdout
-        );
+        says_as(name, &r.stdout, "OK: authentic and well-formed");
+        says_as(name, &r.stdout, "signed by trust anchor #1");
+        says_as(name, &r.stdout, "sequence-number:");
     }
 }
 
@@ -286,11 +275,7 @@ fn esp256_and_dependency_vectors_verify() {
         fe("suit-manifest-es-ecdh-content.hex.signed")
     ];
     let r = ok(&refs(&a));
-    assert!(
-        r.stdout.contains("block 0: Esp256 (COSE alg -9)"),
-        "{}",
-        r.stdout
-    );
+    says(&r.stdout, "block 0: Esp256 (COSE alg -9)");
 
     let a = args![
         "verify",
@@ -306,11 +291,7 @@ fn esp256_and_dependency_vectors_verify() {
         "outer manifest is the operator's: {}",
         r.stdout
     );
-    assert!(
-        r.stdout.contains("dependency envelope #dependency-manifest: authentic, sequence number 1, signed by trust anchor #1"),
-        "{}",
-        r.stdout
-    );
+    says(&r.stdout, "dependency envelope #dependency-manifest: authentic, sequence number 1, signed by trust anchor #1");
 }
 
 #[test]
@@ -610,11 +591,7 @@ fn create_verify_process_round_trips_every_mode() {
                 }
                 let r = process(&env, &with_suffix(&signer, ".pub.pem"), &extra, &out2);
                 assert_eq!(r.code, 1, "{tag}");
-                assert!(
-                    r.stderr.contains("payload decryption failed"),
-                    "{tag}: {}",
-                    r.stderr
-                );
+                says_as(&tag, &r.stderr, "payload decryption failed");
                 assert!(files_in(&out2).is_empty(), "{tag}");
             }
         }
@@ -675,11 +652,7 @@ fn broadcast_to_three_devices_and_a_wrong_device() {
     ];
     let r = process(&env, &with_suffix(&signer, ".pub.pem"), &extra, &out);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("payload decryption failed"),
-        "{}",
-        r.stderr
-    );
+    says(&r.stderr, "payload decryption failed");
     assert!(r.stderr.contains("nothing was installed"), "{}", r.stderr);
     assert!(files_in(&out).is_empty());
 }
@@ -720,11 +693,7 @@ fn wrong_vendor_wrong_signer_and_tampering_are_refused() {
 
     let r = process(&env, &with_suffix(&other, ".pub.pem"), &[], &out);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("authentication block 0 does not verify"),
-        "{}",
-        r.stderr
-    );
+    says(&r.stderr, "authentication block 0 does not verify");
 
     // Flip one byte of the (integrated) payload, of the manifest, and of the signature.
     let bytes = std::fs::read(&env).unwrap();
@@ -836,11 +805,7 @@ fn multi_component_ta_uuid_hmac_and_ed25519_signers() {
     ];
     let r = run(&a);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("device identifier does not match"),
-        "{}",
-        r.stderr
-    );
+    says(&r.stderr, "device identifier does not match");
 
     // inspect: the JSON parses and names both blocks; the diag view shows the tag.
     let r = ok(&refs(&args!["inspect", "--json", &env]));
@@ -871,11 +836,7 @@ fn es256_option_and_description_errors() {
         with_suffix(&signer, ".pub.pem"),
         &env
     ]));
-    assert!(
-        r.stdout.contains("block 0: Es256 (COSE alg -7)"),
-        "{}",
-        r.stdout
-    );
+    says(&r.stdout, "block 0: Es256 (COSE alg -7)");
 
     let bad = k.path("bad.json");
     std::fs::write(
@@ -892,11 +853,7 @@ fn es256_option_and_description_errors() {
         with_suffix(&signer, ".priv.pem")
     ]);
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr.contains("bad.json: \"components\" is empty"),
-        "{}",
-        r.stderr
-    );
+    says(&r.stderr, "bad.json: \"components\" is empty");
 
     std::fs::write(&bad, r#"{"sequence-number": 1, "vendor-id": "nope", "class-id": "x", "components": [{"id": ["a"], "file": "fw.bin"}]}"#).unwrap();
     let r = run(&args![
@@ -925,11 +882,7 @@ fn es256_option_and_description_errors() {
         with_suffix(&signer, ".priv.pem")
     ]);
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr.contains("unknown field `vendorid`"),
-        "{}",
-        r.stderr
-    );
+    says(&r.stderr, "unknown field `vendorid`");
 
     // A public key where a signing key is needed.
     let r = run(&args![

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use suit_test_support::args;
 use suit_test_support::cli::Out as Run;
+use suit_test_support::says;
 
 suit_test_support::author_in_cwd!();
 
@@ -81,21 +82,9 @@ fn create_and_sign_emit_one_cose_sign_for_several_signers() {
     ]);
     let r = verify(&env, &[&p256, &ed], false, d);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stdout.contains("1 authentication block(s)"),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout.contains("block 0 signature 0: Esp256"),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout.contains("block 0 signature 1: EdDsa"),
-        "{}",
-        r.stdout
-    );
+    says(&r.stdout, "1 authentication block(s)");
+    says(&r.stdout, "block 0 signature 0: Esp256");
+    says(&r.stdout, "block 0 signature 1: EdDsa");
     // Both signatures verified: both anchors are signers.
     assert!(r.stdout.contains("trust anchor #2"), "{}", r.stdout);
     // Either signer alone is enough to authenticate (the other signature's key is unknown).
@@ -117,11 +106,7 @@ fn create_and_sign_emit_one_cose_sign_for_several_signers() {
         with_suffix(&ed, ".priv.pem")
     ]);
     let r = verify(&env1, &[&p256, &ed], false, d);
-    assert!(
-        r.stdout.contains("2 authentication block(s)"),
-        "{}",
-        r.stdout
-    );
+    says(&r.stdout, "2 authentication block(s)");
 
     // sign --cose-sign adds one COSE_Sign to an unsigned envelope.
     let unsigned = d.join("unsigned.suit");
@@ -140,11 +125,7 @@ fn create_and_sign_emit_one_cose_sign_for_several_signers() {
     ]);
     let r = verify(&signed, &[&p256, &ed], false, d);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stdout.contains("block 0 signature 1: EdDsa"),
-        "{}",
-        r.stdout
-    );
+    says(&r.stdout, "block 0 signature 1: EdDsa");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Features users of suit-tool expect (issue 11): a separate `sign` step.
 
 use suit_test_support::cli::{ok, words};
+use suit_test_support::says;
 
 suit_test_support::cli_tools!();
 
@@ -36,11 +37,7 @@ fn create_unsigned_then_sign_in_separate_steps() {
         d,
         &["verify", "a.suit", "--trust-anchor", "author.pub.pem"],
     ));
-    assert!(
-        r.stdout.contains("1 authentication block(s)"),
-        "{}",
-        r.stdout
-    );
+    says(&r.stdout, "1 authentication block(s)");
     // A second signer, in place.
     ok(author(
         d,
@@ -50,16 +47,8 @@ fn create_unsigned_then_sign_in_separate_steps() {
         d,
         &words("verify a.suit --trust-anchor author.pub.pem --trust-anchor operator.pub.pem"),
     ));
-    assert!(
-        r.stdout.contains("2 authentication block(s)"),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout.contains("signed by trust anchor #1"),
-        "{}",
-        r.stdout
-    );
+    says(&r.stdout, "2 authentication block(s)");
+    says(&r.stdout, "signed by trust anchor #1");
     assert!(r.stdout.contains("trust anchor #2"), "{}", r.stdout);
     // The device installs it (same verdict as create's own signature would get).
     let r = ok(author(
@@ -82,11 +71,7 @@ fn create_unsigned_then_sign_in_separate_steps() {
         &words("sign t.suit -o t2.suit --sign-key author.priv.pem"),
     );
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("the manifest does not match the digest"),
-        "{}",
-        r.stderr
-    );
+    says(&r.stderr, "the manifest does not match the digest");
     assert!(!d.join("t2.suit").exists());
     // --unsigned with keys is a usage error.
     let r = author(

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use suit_test_support::cli::{ok, words, Out};
+use suit_test_support::says;
 
 suit_test_support::cli_tools!();
 
@@ -69,11 +70,7 @@ fn sever_and_unsever_round_trip_and_refuse_a_tampered_member() {
     ));
     let r = process(d, "bare.suit");
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stderr.contains("suit-install was severed"),
-        "{}",
-        r.stderr
-    );
+    says(&r.stderr, "suit-install was severed");
 
     // Back together: byte for byte the original, and the device installs it.
     ok(author(
@@ -114,9 +111,5 @@ fn sever_and_unsever_round_trip_and_refuse_a_tampered_member() {
         &words("unsever no-text.suit -o y.suit --member m2/suit-install.cbor"),
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("already carries suit-install"),
-        "{}",
-        r.stderr
-    );
+    says(&r.stderr, "already carries suit-install");
 }

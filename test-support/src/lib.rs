@@ -4,6 +4,7 @@
 //! One copy each, so a fix to a helper reaches every test.
 
 pub mod cbor;
+pub mod check;
 pub mod cli;
 pub mod keys;
 pub mod platform;
@@ -11,6 +12,7 @@ pub mod service;
 pub mod vectors;
 
 pub use cbor::*;
+pub use check::*;
 pub use keys::*;
 pub use platform::*;
 pub use vectors::*;
