@@ -28,8 +28,11 @@ use suit_common::encryption::{
     decrypt, encrypt_payload, CoseOptions, MemoryKeys, PayloadDecryptor, Recipient,
 };
 use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError};
-use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
+use suit_common::suit::policy::{Policy, Role};
 use suit_common::suit::{process, ComponentId, Envelope, Procedure};
+use suit_test_support::{
+    anchor, hex_file as hex_vector, p256_public_from_pem, read as vector, AUTHOR_PUB, OPERATOR_PUB,
+};
 
 // ---- counting allocator -------------------------------------------------------------------
 
@@ -111,20 +114,6 @@ fn per_call(budget: Duration, mut f: impl FnMut()) -> Duration {
 
 fn mib_s(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / MIB as f64 / d.as_secs_f64()
-}
-
-fn vector(rel: &str) -> Vec<u8> {
-    let p = format!("{}/../tests/vectors/{rel}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
-}
-
-fn hex_vector(rel: &str) -> Vec<u8> {
-    let text: String = String::from_utf8(vector(rel))
-        .unwrap()
-        .chars()
-        .filter(char::is_ascii_hexdigit)
-        .collect();
-    hex::decode(text).unwrap()
 }
 
 const KEK: [u8; 16] = *b"aaaaaaaaaaaaaaaa";
@@ -265,37 +254,13 @@ fn memory() {
 
 // ---- authentication and process -----------------------------------------------------------
 
-/// ES256 key of the manifest-spec examples and of the firmware-encryption author.
-const SPEC_SIGNER: &str = "048496811aae0baaabd26157189eecda26beaa8bf11b6f3fe6e2b5659c85dbc0ad\
-                           3b1f2a4b6c098131c0a36dacd1d78bd381dcdfb09c052db33991db7338b4a896";
-/// The firmware-encryption dependent manifest's signer (operator).
-const DEPENDENT_SIGNER: &str = "040e908aa8f066db1f084e0c3652c63952bd99f2a5bdb22f9e01367aad03aba6\
-                                8b77da1bd8ac4f0cb490ba210648bf79ab164d49ad3551d71d314b2749ee42d29a";
-
-fn anchor(id: u32, key: VerificationKey, role: Role) -> TrustAnchor {
-    TrustAnchor {
-        id,
-        kid: Vec::new(),
-        key,
-        role,
-        permissions: Permissions::everything(),
-    }
-}
-
+/// The manifest-spec examples' (and firmware-encryption author's) key, the
+/// firmware-encryption dependent manifest's signer (operator) and its HMAC key.
 fn policy() -> Policy {
-    let clean = |s: &str| hex::decode(s.replace(' ', "")).unwrap();
     Policy {
         anchors: vec![
-            anchor(
-                1,
-                VerificationKey::p256_from_sec1(&clean(SPEC_SIGNER)).unwrap(),
-                Role::Author,
-            ),
-            anchor(
-                2,
-                VerificationKey::p256_from_sec1(&clean(DEPENDENT_SIGNER)).unwrap(),
-                Role::Operator,
-            ),
+            anchor(1, p256_public_from_pem(AUTHOR_PUB), Role::Author),
+            anchor(2, p256_public_from_pem(OPERATOR_PUB), Role::Operator),
             anchor(
                 3,
                 VerificationKey::hmac256(&vector("suit-firmware-encryption/hmac256_key.bin"))

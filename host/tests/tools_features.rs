@@ -1,6 +1,6 @@
 //! Features users of suit-tool expect (issue 11): a separate `sign` step.
 
-use suit_test_support::cli::{ok, words};
+use suit_test_support::cli::{app_description, ok, words, write};
 use suit_test_support::says;
 
 suit_test_support::cli_tools!();
@@ -15,12 +15,7 @@ fn create_unsigned_then_sign_in_separate_steps() {
         &["keygen", "--type", "ed25519", "-o", "operator"],
     ));
     std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
-    std::fs::write(
-        d.join("m.json"),
-        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "b"},
-        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
-    )
-    .unwrap();
+    write(d, "m.json", app_description("b"));
     ok(author(
         d,
         &["create", "m.json", "-o", "m.suit", "--unsigned"],

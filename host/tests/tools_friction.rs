@@ -3,7 +3,7 @@
 //! that remembers its TPA root.
 
 use std::path::Path;
-use suit_test_support::cli::{ok, words, Out};
+use suit_test_support::cli::{app_description, ok, words, write, Out};
 use suit_test_support::says;
 use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
@@ -26,12 +26,7 @@ fn setup(d: &Path) {
     ));
     ok(agent(d, &["provision", "p.cbor"]));
     std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();
-    std::fs::write(
-        d.join("m.json"),
-        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
-        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
-    )
-    .unwrap();
+    write(d, "m.json", app_description("board"));
     ok(author(
         d,
         &words("create m.json --out m.suit --sign-key author.priv.pem"),
@@ -194,12 +189,7 @@ fn ignored_flags_are_named() {
     // --alg with no P-256 signer.
     ok(author(d, &["keygen", "--type", "ed25519", "-o", "ed"]));
     std::fs::write(d.join("fw.bin"), b"fw").unwrap();
-    std::fs::write(
-        d.join("m.json"),
-        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "b"},
-        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
-    )
-    .unwrap();
+    write(d, "m.json", app_description("b"));
     let r = ok(author(
         d,
         &words("create m.json -o m.suit --sign-key ed.priv.pem --alg es256"),
@@ -271,12 +261,7 @@ fn every_printing_command_has_json() {
         ),
     )));
     assert_eq!(j["ok"], true);
-    std::fs::write(
-        d.join("m.json"),
-        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "b"},
-        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
-    )
-    .unwrap();
+    write(d, "m.json", app_description("b"));
     let j = json(ok(author(
         d,
         &words("create m.json -o m.suit --sign-key a.priv.pem --json"),

@@ -12,7 +12,7 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
 use p256::pkcs8::EncodePublicKey;
-use suit_test_support::cli::ok;
+use suit_test_support::cli::{app_description, ok, write};
 use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
 suit_test_support::cli_tools!();
@@ -121,12 +121,7 @@ fn an_hsm_key_signs_envelopes_and_provisioning_messages() {
     );
 
     std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
-    std::fs::write(
-        d.join("m.json"),
-        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "b"},
-        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
-    )
-    .unwrap();
+    write(d, "m.json", app_description("b"));
     // create, ES256 (COSE -7), signed in the token.
     ok(author(
         d,

@@ -9,7 +9,7 @@ use suit_common::protocol::CodecError;
 use suit_common::service::keys::KeyStoreError;
 use suit_common::service::state::StateError;
 use suit_common::service::store::StoreError;
-use suit_test_support::cli::Out;
+use suit_test_support::cli::{app_description, write, Out};
 use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
 suit_test_support::cli_tools!();
@@ -183,12 +183,7 @@ fn representative_refusals_are_sentences() {
     assert_eq!(agent(d, &["provision", "p.cbor"]).code, 0);
     // The envelope signed by a key the device does not trust (verify, offline).
     std::fs::write(d.join("fw.bin"), b"fw").unwrap();
-    std::fs::write(
-        d.join("m.json"),
-        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "b"},
-        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
-    )
-    .unwrap();
+    write(d, "m.json", app_description("b"));
     assert_eq!(
         author(
             d,

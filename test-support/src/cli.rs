@@ -140,3 +140,17 @@ macro_rules! author_in_cwd {
 pub fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
 }
+
+/// A `suit-author create` description of release 1: component `app` from `fw.bin`, vendor
+/// `example.com`, class `class` (by name).
+pub fn app_description(class: &str) -> String {
+    format!(
+        r#"{{"sequence-number": 1, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "{class}"}},
+        "components": [{{"id": ["app"], "file": "fw.bin"}}]}}"#
+    )
+}
+
+/// Writes `contents` to `name` in `dir`.
+pub fn write(dir: &Path, name: &str, contents: impl AsRef<[u8]>) {
+    std::fs::write(dir.join(name), contents).unwrap_or_else(|e| panic!("{name}: {e}"));
+}
