@@ -29,7 +29,7 @@ use suit_test_support::{check_vendor_class, seal_one, suit_manifest};
 
 use suit_test_support::service::{
     bytes, call, cbor, cose_key, install_with as install, int, provision_message, refusal,
-    sec1_from_pem, Mem,
+    sec1_from_pem, snapshot, Mem,
 };
 use suit_test_support::{p256_private_from_pem, CLASS_ID, VENDOR_ID};
 // Tenant A signs with the manifest-spec key, tenant B with the firmware-encryption draft's.
@@ -230,16 +230,6 @@ fn copy_manifest(seq: u64, from: &[&[u8]], to: &[&[u8]], digest: &[u8], size: us
 fn sign(manifest: &[u8], signer: &str) -> Vec<u8> {
     let key: SigningKey = p256_private_from_pem(signer);
     seal_one(manifest, &key, Algorithm::Esp256, &[], &[])
-}
-
-/// Every stored object except the latest report (which records every attempt).
-fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
-    let st = &s.backend().store;
-    st.names()
-        .into_iter()
-        .filter(|n| n != suit_common::service::REPORT_OBJECT)
-        .map(|n| (n.clone(), st.raw(&n).unwrap().to_vec()))
-        .collect()
 }
 
 fn ree_export(s: &mut Service<Mem>, path: &str) -> Result<ReeExportResponse, (Status, Refusal)> {

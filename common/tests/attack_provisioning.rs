@@ -19,14 +19,13 @@ use suit_common::protocol::{self, *};
 use suit_common::service::keys::DeviceKeyPair;
 use suit_common::service::memory::MemoryBackend;
 use suit_common::service::provision::{
-    self, anchor_wrap_aad, author::seal, author::wrap_secret, kek_wrap_aad, verify_receipt, Op,
-    ProvisioningBody,
+    self, anchor_wrap_aad, author::wrap_secret, kek_wrap_aad, verify_receipt, Op,
 };
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope, State};
 use suit_common::service::Service;
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use suit_test_support::service::{cbor, int, sec1_from_pem, service, Mem};
+use suit_test_support::service::{cbor, int, sec1_from_pem, service, snapshot, Mem};
 use suit_test_support::{
     check_vendor_class, p256_private_from_pem, suit_manifest, AUTHOR_PUB, CLASS_ID, TPA_PRIV,
     VENDOR_ID,
@@ -97,18 +96,7 @@ fn keys(s: &mut Service<Mem>) -> Keys {
 }
 
 fn message(counter: u64, device: &[u8], ops: Vec<Op>) -> Vec<u8> {
-    let body = ProvisioningBody {
-        counter,
-        device: ByteBuf::from(device.to_vec()),
-        ops,
-    };
-    seal(
-        &body,
-        &p256_private_from_pem(TPA_PRIV),
-        Algorithm::Esp256,
-        b"",
-    )
-    .unwrap()
+    suit_test_support::service::tpa_message(counter, device, ops)
 }
 
 /// Relays a message; returns the response (or refusal) and every byte the REE saw back.
@@ -143,15 +131,6 @@ fn refused(s: &mut Service<Mem>, msg: &[u8], expected: &str) {
         before,
         "a refused message changed stored state"
     );
-}
-
-fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
-    let st = &s.backend().store;
-    st.names()
-        .into_iter()
-        .filter(|n| n != suit_common::service::REPORT_OBJECT)
-        .map(|n| (n.clone(), st.raw(&n).unwrap().to_vec()))
-        .collect()
 }
 
 fn scope(prefix: &[u8]) -> Scope {

@@ -42,13 +42,7 @@ fn author_key() -> SigningKey {
 /// A manifest with `components`, a shared sequence checking vendor and class on component 0,
 /// and `install` as given.
 fn manifest(components: &[&[&[u8]]], install: Vec<Value>) -> Vec<u8> {
-    let shared = Value::Array(check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(&VENDOR_ID),
-        bytes(&CLASS_ID),
-        vec![],
-        15,
-    ));
+    let shared = Value::Array(spec_id_checks());
     let components = components
         .iter()
         .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))

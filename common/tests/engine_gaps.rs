@@ -30,13 +30,7 @@ const B: &[u8] = b"image-b";
 
 /// Components `a` and `b`; shared sequence checks vendor and class on `a`; `install` as given.
 fn manifest(install: Vec<Value>) -> Vec<u8> {
-    let shared = Value::Array(check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(&VENDOR_ID),
-        bytes(&CLASS_ID),
-        vec![],
-        15,
-    ));
+    let shared = Value::Array(spec_id_checks());
     let components = vec![
         Value::Array(vec![bytes(b"a")]),
         Value::Array(vec![bytes(b"b")]),
@@ -203,13 +197,7 @@ fn manifest_with(
     install: Vec<Value>,
     component_id: &[u8],
 ) -> Vec<u8> {
-    let mut sh = check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(&VENDOR_ID),
-        bytes(&CLASS_ID),
-        vec![],
-        15,
-    );
+    let mut sh = spec_id_checks();
     sh.extend(shared);
     let mut common = vec![(
         2,

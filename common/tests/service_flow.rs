@@ -717,18 +717,7 @@ fn a_storage_fault_during_install_commits_nothing() {
 /// A bootstrap TA image header as sign_encrypt.py writes it (signature not checked here:
 /// that is OP-TEE's job when the image reaches its TA store).
 fn ta_image(uuid: [u8; 16], version: u32) -> Vec<u8> {
-    let body = b"\x7fELF pretend TA body".to_vec();
-    let mut v = Vec::new();
-    for x in [0x4f54_5348u32, 1, body.len() as u32, 0x7041_4930] {
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.extend_from_slice(&32u16.to_le_bytes());
-    v.extend_from_slice(&4u16.to_le_bytes());
-    v.extend_from_slice(&[0xab; 36]);
-    v.extend_from_slice(&uuid);
-    v.extend_from_slice(&version.to_le_bytes());
-    v.extend_from_slice(&body);
-    v
+    suit_test_support::service::ta_image_with_body(uuid, version, b"\x7fELF pretend TA body")
 }
 
 /// A device whose author may act on everything about TA `TA` and on REE files.

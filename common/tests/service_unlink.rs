@@ -16,18 +16,12 @@ use suit_common::service::memory::MemoryBackend;
 use suit_common::service::state::component_from;
 use suit_common::suit::ComponentId;
 use suit_test_support::service::*;
-use suit_test_support::{check_vendor_class, suit_manifest, CLASS_ID, VENDOR_ID};
+use suit_test_support::{spec_id_checks, suit_manifest};
 
 /// A signed manifest over `components` (vendor / class checked on the first) whose install
 /// sequence is `install`.
 fn with_install(seq: u64, components: &[&[&[u8]]], install: Vec<Value>) -> Release {
-    let shared = check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(&VENDOR_ID),
-        bytes(&CLASS_ID),
-        vec![],
-        15,
-    );
+    let shared = spec_id_checks();
     let components = components
         .iter()
         .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))

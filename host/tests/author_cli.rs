@@ -1085,18 +1085,7 @@ const TA_UUID: [u8; 16] = [
 
 /// A bootstrap TA image with a well-formed header (shdr + UUID + version), as the TA parses it.
 fn ta_image(uuid: [u8; 16], version: u32) -> Vec<u8> {
-    let body = b"\x7fELF pretend TA body".to_vec();
-    let mut v = Vec::new();
-    for x in [0x4f54_5348u32, 1, body.len() as u32, 0x7041_4930] {
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.extend_from_slice(&32u16.to_le_bytes());
-    v.extend_from_slice(&4u16.to_le_bytes());
-    v.extend_from_slice(&[0xab; 36]);
-    v.extend_from_slice(&uuid);
-    v.extend_from_slice(&version.to_le_bytes());
-    v.extend_from_slice(&body);
-    v
+    suit_test_support::service::ta_image_with_body(uuid, version, b"\x7fELF pretend TA body")
 }
 
 /// Recipients whose kid is not the device's own key id: today's device does not try its key

@@ -154,19 +154,7 @@ fn verify_process_gives_the_devices_verdict_on_a_ta_of_random_bytes() {
     ));
     let r = author(
         d,
-        &[
-            "verify",
-            "m.suit",
-            "--trust-anchor",
-            "signer.pub.pem",
-            "--process",
-            "--vendor-id",
-            VENDOR,
-            "--class-id",
-            CLASS,
-            "--out",
-            "out",
-        ],
+        &words(&format!("verify m.suit --trust-anchor signer.pub.pem --process --vendor-id {VENDOR} --class-id {CLASS} --out out")),
     );
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     says(&r.stderr, "is not a signed TA image");

@@ -65,3 +65,16 @@ pub fn check_vendor_class(
     ]);
     seq
 }
+
+/// [`check_vendor_class`] on component 0 for the manifest-spec examples' vendor and class ids
+/// (policy 15: every report bit).
+pub fn spec_id_checks() -> Vec<Value> {
+    use crate::vectors::{CLASS_ID, VENDOR_ID};
+    check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![],
+        15,
+    )
+}

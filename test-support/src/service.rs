@@ -64,9 +64,14 @@ pub fn provision_message(s: &mut Service<Mem>, counter: u64, ops: Vec<Op>) -> Ve
         .unwrap()
         .identity_public()
         .kid;
+    tpa_message(counter, &device, ops)
+}
+
+/// A TPA message for the device whose identity key id is `device`.
+pub fn tpa_message(counter: u64, device: &[u8], ops: Vec<Op>) -> Vec<u8> {
     let body = ProvisioningBody {
         counter,
-        device: ByteBuf::from(device),
+        device: ByteBuf::from(device.to_vec()),
         ops,
     };
     seal(
@@ -76,6 +81,16 @@ pub fn provision_message(s: &mut Service<Mem>, counter: u64, ops: Vec<Op>) -> Ve
         b"",
     )
     .unwrap()
+}
+
+/// Every stored object except the latest report (which records every attempt).
+pub fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
+    let st = &s.backend().store;
+    st.names()
+        .into_iter()
+        .filter(|n| n != suit_common::service::REPORT_OBJECT)
+        .map(|n| (n.clone(), st.raw(&n).unwrap().to_vec()))
+        .collect()
 }
 
 pub fn provision(
@@ -371,7 +386,12 @@ pub fn objects(s: &Service<Mem>) -> Vec<(String, usize, String)> {
 
 /// A bootstrap TA image header as sign_encrypt.py writes it (OP-TEE checks the signature).
 pub fn ta_image(uuid: [u8; 16], version: u32) -> Vec<u8> {
-    let body = format!("\x7fELF pretend TA body, version {version}").into_bytes();
+    let body = format!("\x7fELF pretend TA body, version {version}");
+    ta_image_with_body(uuid, version, body.as_bytes())
+}
+
+/// As [`ta_image`], with `body` after the header.
+pub fn ta_image_with_body(uuid: [u8; 16], version: u32, body: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();
     for x in [0x4f54_5348u32, 1, body.len() as u32, 0x7041_4930] {
         v.extend_from_slice(&x.to_le_bytes());
@@ -381,7 +401,7 @@ pub fn ta_image(uuid: [u8; 16], version: u32) -> Vec<u8> {
     v.extend_from_slice(&[0xab; 36]);
     v.extend_from_slice(&uuid);
     v.extend_from_slice(&version.to_le_bytes());
-    v.extend_from_slice(&body);
+    v.extend_from_slice(body);
     v
 }
 
