@@ -31,7 +31,8 @@ use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError};
 use suit_common::suit::policy::{Policy, Role};
 use suit_common::suit::{process, ComponentId, Envelope, Procedure};
 use suit_test_support::{
-    anchor, hex_file as hex_vector, p256_public_from_pem, read as vector, AUTHOR_PUB, OPERATOR_PUB,
+    anchor, hex_file as hex_vector, p256_public_from_pem, policy_of, read as vector, AUTHOR_PUB,
+    OPERATOR_PUB,
 };
 
 // ---- counting allocator -------------------------------------------------------------------
@@ -257,21 +258,15 @@ fn memory() {
 /// The manifest-spec examples' (and firmware-encryption author's) key, the
 /// firmware-encryption dependent manifest's signer (operator) and its HMAC key.
 fn policy() -> Policy {
-    Policy {
-        anchors: vec![
-            anchor(1, p256_public_from_pem(AUTHOR_PUB), Role::Author),
-            anchor(2, p256_public_from_pem(OPERATOR_PUB), Role::Operator),
-            anchor(
-                3,
-                VerificationKey::hmac256(&vector("suit-firmware-encryption/hmac256_key.bin"))
-                    .unwrap(),
-                Role::Operator,
-            ),
-        ],
-        rules: Vec::new(),
-        require_plaintext_digest: false,
-        update_management: Default::default(),
-    }
+    policy_of(vec![
+        anchor(1, p256_public_from_pem(AUTHOR_PUB), Role::Author),
+        anchor(2, p256_public_from_pem(OPERATOR_PUB), Role::Operator),
+        anchor(
+            3,
+            VerificationKey::hmac256(&vector("suit-firmware-encryption/hmac256_key.bin")).unwrap(),
+            Role::Operator,
+        ),
+    ])
 }
 
 fn device_keys() -> MemoryKeys {

@@ -12,8 +12,8 @@
 )]
 
 use suit_common::protocol::{Refusal, RefusalKind};
-use suit_test_support::says_as;
 use suit_test_support::service::*;
+use suit_test_support::{policy_of, says_as};
 
 /// Runs `attack`, which must be refused, and checks nothing stored changed.
 fn refused_and_unchanged(
@@ -426,7 +426,7 @@ fn a_component_installed_through_a_dependency_is_protected_by_the_dependency_num
     use suit_common::cose::VerificationKey;
     use suit_common::encryption::MemoryKeys;
     use suit_common::suit::error::{CommandErrorKind, Error, PolicyError};
-    use suit_common::suit::policy::{Policy, Role};
+    use suit_common::suit::policy::Role;
     use suit_common::suit::{process, Procedure};
     use suit_test_support::{anchor, cid, hex_file, p256_public_from_pem};
 
@@ -434,19 +434,14 @@ fn a_component_installed_through_a_dependency_is_protected_by_the_dependency_num
     let key = |f: &str| -> VerificationKey {
         p256_public_from_pem(&format!("suit-firmware-encryption/{f}"))
     };
-    let policy = Policy {
-        anchors: vec![
-            anchor(1, key("signer_es256_pub.pem"), Role::Author),
-            anchor(
-                2,
-                key("dependent_manifest_signer_es256_pub.pem"),
-                Role::Operator,
-            ),
-        ],
-        rules: vec![],
-        require_plaintext_digest: false,
-        update_management: Default::default(),
-    };
+    let policy = policy_of(vec![
+        anchor(1, key("signer_es256_pub.pem"), Role::Author),
+        anchor(
+            2,
+            key("dependent_manifest_signer_es256_pub.pem"),
+            Role::Operator,
+        ),
+    ]);
     let keys = || {
         let mut k = MemoryKeys::new();
         use base64::Engine as _;

@@ -52,16 +52,11 @@ fn example1() -> (Vec<u8>, Vec<u8>) {
 fn policy(operator_kid: &[u8]) -> Policy {
     let mut operator = anchor(2, operator_key().verification_key(), Role::Operator);
     operator.kid = operator_kid.to_vec();
-    Policy {
-        anchors: vec![
-            anchor(1, author_key().verification_key(), Role::Author),
-            operator,
-            anchor(3, hmac_key().verification_key(), Role::Operator),
-        ],
-        rules: Vec::new(),
-        require_plaintext_digest: false,
-        update_management: Default::default(),
-    }
+    policy_of(vec![
+        anchor(1, author_key().verification_key(), Role::Author),
+        operator,
+        anchor(3, hmac_key().verification_key(), Role::Operator),
+    ])
 }
 
 fn two_signers<'k>(a: &'k SigningKey, o: &'k SigningKey) -> Vec<Signer<'k>> {

@@ -47,14 +47,7 @@ fn run(install: Vec<Value>) -> Result<Vec<suit_common::suit::ComponentId>, Error
         &[("#a", A), ("#b", B)],
     );
     let mut dev = RecordingPlatform::spec_device();
-    process(
-        &env,
-        Procedure::Update,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .map(|o| o.committed)
+    spec_process(&env, Procedure::Update, &mut dev).map(|o| o.committed)
 }
 
 fn kind(e: Error) -> CommandErrorKind {
@@ -293,14 +286,7 @@ fn run_dependent(
     let env = sealed(&m, &[("#dep", dep)]);
     let mut dev = RecordingPlatform::spec_device();
     dev.device = Some(DEVICE.to_vec());
-    process(
-        &env,
-        Procedure::Update,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .map(|o| o.committed)
+    spec_process(&env, Procedure::Update, &mut dev).map(|o| o.committed)
 }
 
 #[test]

@@ -30,12 +30,7 @@ fn vector(name: &str) -> Vec<u8> {
 
 fn hmac_policy() -> Policy {
     let key = VerificationKey::hmac256(&read("suit-firmware-encryption/hmac256_key.bin")).unwrap();
-    Policy {
-        anchors: vec![anchor(1, key, Role::Operator)],
-        rules: vec![],
-        require_plaintext_digest: false,
-        update_management: Default::default(),
-    }
+    policy_of(vec![anchor(1, key, Role::Operator)])
 }
 
 const AUTHOR: u32 = 1;
@@ -50,15 +45,10 @@ fn operator_key() -> VerificationKey {
 }
 
 fn two_party_policy() -> Policy {
-    Policy {
-        anchors: vec![
-            anchor(AUTHOR, author_key(), Role::Author),
-            anchor(OPERATOR, operator_key(), Role::Operator),
-        ],
-        rules: vec![],
-        require_plaintext_digest: false,
-        update_management: Default::default(),
-    }
+    policy_of(vec![
+        anchor(AUTHOR, author_key(), Role::Author),
+        anchor(OPERATOR, operator_key(), Role::Operator),
+    ])
 }
 
 fn device_keys() -> MemoryKeys {
@@ -91,16 +81,11 @@ fn mac0_manifests_authenticate_with_the_hmac_key() {
         assert_eq!(auth.manifest.sequence_number, 1);
     }
     // A different HMAC key does not verify.
-    let wrong = Policy {
-        anchors: vec![anchor(
-            1,
-            VerificationKey::hmac256(&[0x62; 32]).unwrap(),
-            Role::Operator,
-        )],
-        rules: vec![],
-        require_plaintext_digest: false,
-        update_management: Default::default(),
-    };
+    let wrong = policy_of(vec![anchor(
+        1,
+        VerificationKey::hmac256(&[0x62; 32]).unwrap(),
+        Role::Operator,
+    )]);
     let err = Envelope::decode(&vector("suit-manifest-aes-kw.hex.signed"))
         .unwrap()
         .authenticate(&wrong.anchors)
@@ -365,12 +350,7 @@ fn dependency_example_installs_through_two_trust_domains() {
 
 #[test]
 fn dependency_outer_manifest_does_not_verify_with_the_author_key() {
-    let author_only = Policy {
-        anchors: vec![anchor(AUTHOR, author_key(), Role::Author)],
-        rules: vec![],
-        require_plaintext_digest: false,
-        update_management: Default::default(),
-    };
+    let author_only = policy_of(vec![anchor(AUTHOR, author_key(), Role::Author)]);
     let err = Envelope::decode(&vector("suit-manifest-es-ecdh-dependency.hex.signed"))
         .unwrap()
         .authenticate(&author_only.anchors)
@@ -380,12 +360,7 @@ fn dependency_outer_manifest_does_not_verify_with_the_author_key() {
 
 #[test]
 fn dependency_signed_by_an_unknown_party_is_refused() {
-    let operator_only = Policy {
-        anchors: vec![anchor(OPERATOR, operator_key(), Role::Operator)],
-        rules: vec![],
-        require_plaintext_digest: false,
-        update_management: Default::default(),
-    };
+    let operator_only = policy_of(vec![anchor(OPERATOR, operator_key(), Role::Operator)]);
     let mut dev = RecordingPlatform::default();
     let err = process(
         &vector("suit-manifest-es-ecdh-dependency.hex.signed"),

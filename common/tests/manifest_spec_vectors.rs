@@ -191,14 +191,7 @@ fn example0_secure_boot_invokes_a_matching_image() {
     let env = resealed_for("example0.signed.hex", &DUMMY_DIGEST, &image);
     let mut dev = RecordingPlatform::spec_device();
     dev.installed.insert(cid(&[&[0]]), image);
-    let out = process(
-        &env,
-        Procedure::Invoke,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap();
+    let out = spec_process(&env, Procedure::Invoke, &mut dev).unwrap();
     assert_eq!(out.invoked, vec![cid(&[&[0]])]);
     assert_eq!(out.sequence_number, 0);
     assert_eq!(
@@ -221,14 +214,8 @@ fn example1_update_fetches_then_refuses_dummy_digest_without_committing() {
     let mut dev = RecordingPlatform::spec_device();
     dev.remote
         .insert("http://example.com/file.bin".into(), payload(34768, 2));
-    let err = process(
-        &vector("example1.signed.hex"),
-        Procedure::Update,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
+    let err =
+        spec_process(&vector("example1.signed.hex"), Procedure::Update, &mut dev).unwrap_err();
     let (section, path, kind) = command_error(err);
     assert_eq!((section, path), (Section::Install, vec![2]));
     assert_eq!(
@@ -250,14 +237,7 @@ fn example1_update_installs_matching_payload_and_stores_sequence_number() {
     let mut dev = RecordingPlatform::spec_device();
     dev.remote
         .insert("http://example.com/file.bin".into(), image.clone());
-    let out = process(
-        &env,
-        Procedure::Update,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap();
+    let out = spec_process(&env, Procedure::Update, &mut dev).unwrap();
     assert_eq!(out.committed, vec![cid(&[&[0]])]);
     assert_eq!(
         dev.log,
@@ -286,14 +266,7 @@ fn example1_update_installs_matching_payload_and_stores_sequence_number() {
     assert_eq!(dev.sequence.values().copied().collect::<Vec<_>>(), vec![1]);
 
     // The same manifest again is a rollback (sequence number not greater than stored).
-    let err = process(
-        &env,
-        Procedure::Update,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
+    let err = spec_process(&env, Procedure::Update, &mut dev).unwrap_err();
     assert_eq!(
         err,
         Error::Policy(PolicyError::Rollback {
@@ -318,14 +291,8 @@ fn example2_update_uses_severed_install_from_envelope() {
     let mut dev = RecordingPlatform::spec_device();
     let uri = "http://example.com/very/long/path/to/file/file.bin";
     dev.remote.insert(uri.into(), payload(34768, 3));
-    let err = process(
-        &vector("example2.signed.hex"),
-        Procedure::Update,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
+    let err =
+        spec_process(&vector("example2.signed.hex"), Procedure::Update, &mut dev).unwrap_err();
     // install (restored from the envelope) = [override(uri), fetch, image-match(dummy)].
     let (section, path, kind) = command_error(err);
     assert_eq!((section, path), (Section::Install, vec![2]));
@@ -352,14 +319,7 @@ fn example3_try_each_selects_the_free_slot() {
         .insert("http://example.com/file2.bin".into(), image.clone());
     dev.remote
         .insert("http://example.com/file1.bin".into(), payload(34768, 5));
-    let out = process(
-        &env,
-        Procedure::Update,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap();
+    let out = spec_process(&env, Procedure::Update, &mut dev).unwrap();
     assert_eq!(out.committed, vec![cid(&[&[0]])]);
     let fetched: Vec<_> = dev
         .log
@@ -385,14 +345,8 @@ fn example3_try_each_selects_the_free_slot() {
 fn example3_without_matching_slot_fails_try_each() {
     let mut dev = RecordingPlatform::spec_device();
     dev.slots.insert(cid(&[&[0]]), 7);
-    let err = process(
-        &vector("example3.signed.hex"),
-        Procedure::Update,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
+    let err =
+        spec_process(&vector("example3.signed.hex"), Procedure::Update, &mut dev).unwrap_err();
     let (section, path, kind) = command_error(err);
     assert_eq!((section, path), (Section::Shared, vec![1]));
     assert_eq!(kind, CommandErrorKind::TryEachExhausted);
@@ -406,14 +360,7 @@ fn example4_fetch_to_external_storage_then_copy_install() {
     let mut dev = RecordingPlatform::spec_device();
     dev.remote
         .insert("http://example.com/file.bin".into(), image.clone());
-    let out = process(
-        &env,
-        Procedure::Update,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap();
+    let out = spec_process(&env, Procedure::Update, &mut dev).unwrap();
     assert_eq!(out.committed, vec![cid(&[&[2]]), cid(&[&[0]])]);
     assert_eq!(
         dev.directives(),
@@ -444,26 +391,12 @@ fn example5_two_images_update_then_boot() {
         .insert("http://example.com/file1.bin".into(), img0.clone());
     dev.remote
         .insert("http://example.com/file2.bin".into(), img1.clone());
-    let out = process(
-        &env,
-        Procedure::Update,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap();
+    let out = spec_process(&env, Procedure::Update, &mut dev).unwrap();
     assert_eq!(out.committed, vec![cid(&[&[0]]), cid(&[&[1]])]);
     assert_eq!(dev.installed.get(&cid(&[&[1]])), Some(&img1));
 
     dev.log.clear();
-    let out = process(
-        &env,
-        Procedure::Invoke,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap();
+    let out = spec_process(&env, Procedure::Invoke, &mut dev).unwrap();
     assert_eq!(out.invoked, vec![cid(&[&[0]])]);
     assert_eq!(
         dev.conditions()
@@ -486,14 +419,7 @@ fn modified_signature_is_refused() {
         .unwrap();
     bytes[pos - 10] ^= 0x01;
     let mut dev = RecordingPlatform::spec_device();
-    let err = process(
-        &bytes,
-        Procedure::Invoke,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
+    let err = spec_process(&bytes, Procedure::Invoke, &mut dev).unwrap_err();
     assert_eq!(err, Error::Auth(AuthError::BadSignature { block: 0 }));
     assert_eq!(dev.log, vec![Effect::Discard]);
 }
@@ -508,14 +434,7 @@ fn modified_manifest_fails_the_digest() {
         &[0x01, 0x01, 0x02, 0x09, 0x03],
     );
     let mut dev = RecordingPlatform::spec_device();
-    let err = process(
-        &tampered,
-        Procedure::Update,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
+    let err = spec_process(&tampered, Procedure::Update, &mut dev).unwrap_err();
     assert_eq!(err, Error::Auth(AuthError::ManifestDigestMismatch));
 
     // Changing the claimed digest instead breaks it the other way round.
@@ -533,18 +452,11 @@ fn modified_manifest_fails_the_digest() {
 
 #[test]
 fn wrong_key_is_refused() {
-    let policy = suit_common::suit::Policy {
-        anchors: vec![anchor(
-            9,
-            p256_public_from_pem(
-                "suit-firmware-encryption/dependent_manifest_signer_es256_pub.pem",
-            ),
-            suit_common::suit::policy::Role::Author,
-        )],
-        rules: vec![],
-        require_plaintext_digest: false,
-        update_management: Default::default(),
-    };
+    let policy = policy_of(vec![anchor(
+        9,
+        p256_public_from_pem("suit-firmware-encryption/dependent_manifest_signer_es256_pub.pem"),
+        suit_common::suit::policy::Role::Author,
+    )]);
     let err = Envelope::decode(&vector("example0.signed.hex"))
         .unwrap()
         .authenticate(&policy.anchors)
@@ -565,14 +477,7 @@ fn rollback_fails_without_side_effects() {
     dev.remote
         .insert("http://example.com/file.bin".into(), payload(34768, 2));
     dev.sequence.insert(key, 5);
-    let err = process(
-        &bytes,
-        Procedure::Update,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
+    let err = spec_process(&bytes, Procedure::Update, &mut dev).unwrap_err();
     assert_eq!(
         err,
         Error::Policy(PolicyError::Rollback {
@@ -594,14 +499,8 @@ fn wrong_vendor_or_class_fails_before_any_fetch() {
         }
         dev.remote
             .insert("http://example.com/file.bin".into(), payload(34768, 2));
-        let err = process(
-            &vector("example1.signed.hex"),
-            Procedure::Update,
-            &spec_policy(),
-            &no_keys(),
-            &mut dev,
-        )
-        .unwrap_err();
+        let err =
+            spec_process(&vector("example1.signed.hex"), Procedure::Update, &mut dev).unwrap_err();
         let (section, path, kind) = command_error(err);
         assert_eq!(section, Section::Shared);
         let (want_path, want_kind) = if wrong_vendor {
@@ -631,14 +530,7 @@ fn modified_vendor_id_in_resigned_manifest_is_refused() {
     );
     let env = reseal(&m);
     let mut dev = RecordingPlatform::spec_device();
-    let err = process(
-        &env,
-        Procedure::Invoke,
-        &spec_policy(),
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
+    let err = spec_process(&env, Procedure::Invoke, &mut dev).unwrap_err();
     let (_, _, kind) = command_error(err);
     assert_eq!(
         kind,

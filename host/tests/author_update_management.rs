@@ -13,8 +13,8 @@ use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError};
 use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
 use suit_common::suit::update_management::{Comparison, UmError, WaitEvent, WallClock};
 use suit_common::suit::{process, ComponentId, Envelope, Procedure};
-use suit_test_support::args;
 use suit_test_support::cli::Out as Run;
+use suit_test_support::{args, policy_of};
 
 suit_test_support::author_in_cwd!();
 
@@ -82,18 +82,13 @@ fn policy(d: &Dir) -> Policy {
         .key
         .verification_key()
         .unwrap();
-    Policy {
-        anchors: vec![TrustAnchor {
-            id: 1,
-            kid: Vec::new(),
-            key,
-            role: Role::Author,
-            permissions: Permissions::everything(),
-        }],
-        rules: Vec::new(),
-        require_plaintext_digest: false,
-        update_management: Default::default(),
-    }
+    policy_of(vec![TrustAnchor {
+        id: 1,
+        kid: Vec::new(),
+        key,
+        role: Role::Author,
+        permissions: Permissions::everything(),
+    }])
 }
 
 /// A device with the example vendor/class, a trusted clock, a battery, and a version for

@@ -66,16 +66,11 @@ pub fn anchor(id: u32, key: VerificationKey, role: Role) -> TrustAnchor {
 
 /// Policy trusting the manifest-spec examples' key (author role, full permissions).
 pub fn spec_policy() -> Policy {
-    Policy {
-        anchors: vec![anchor(
-            1,
-            p256_public_from_pem("suit-manifest-spec/public_key.pem"),
-            Role::Author,
-        )],
-        rules: Vec::new(),
-        require_plaintext_digest: false,
-        update_management: Default::default(),
-    }
+    policy_of(vec![anchor(
+        1,
+        p256_public_from_pem("suit-manifest-spec/public_key.pem"),
+        Role::Author,
+    )])
 }
 
 /// The uncompressed SEC1 point (65 bytes) of a P-256 SubjectPublicKeyInfo PEM.
@@ -108,4 +103,15 @@ pub fn seal_one(
 ) -> Vec<u8> {
     let signer = suit_common::suit::author::Signer { key, alg, kid: b"" };
     suit_common::suit::author::seal_envelope(manifest, &[signer], severed, integrated).unwrap()
+}
+
+/// A policy of `anchors` alone: no rules, no plaintext-digest requirement, default update
+/// management.
+pub fn policy_of(anchors: Vec<TrustAnchor>) -> Policy {
+    Policy {
+        anchors,
+        rules: Vec::new(),
+        require_plaintext_digest: false,
+        update_management: Default::default(),
+    }
 }

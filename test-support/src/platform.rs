@@ -320,3 +320,14 @@ macro_rules! recording_platform_via {
         }
     };
 }
+
+/// `suit::process` of `envelope` under [`spec_policy`](crate::spec_policy) with no device
+/// keys: the manifest-spec examples' setting.
+pub fn spec_process<P: Platform + ?Sized>(
+    envelope: &[u8],
+    procedure: suit_common::suit::Procedure,
+    dev: &mut P,
+) -> Result<suit_common::suit::Outcome, suit_common::suit::error::Error> {
+    let keys = crate::vectors::no_keys();
+    suit_common::suit::process(envelope, procedure, &crate::keys::spec_policy(), &keys, dev)
+}
