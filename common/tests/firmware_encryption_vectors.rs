@@ -14,12 +14,13 @@
 use base64::Engine as _;
 use suit_common::cose::VerificationKey;
 use suit_common::encryption::MemoryKeys;
+use suit_common::suit::decrypt::KeySource;
 use suit_common::suit::error::{
     AuthError, CommandErrorKind, ConditionKind, Error, PolicyError, Section,
 };
 use suit_common::suit::platform::Event;
 use suit_common::suit::policy::{ComponentRule, Policy, Requirement, Role};
-use suit_common::suit::{process, Envelope, Procedure};
+use suit_common::suit::{process, Envelope, Outcome, Procedure};
 use suit_test_support::*;
 
 const PLAINTEXT: &[u8] = b"This is a real firmware image.";
@@ -49,6 +50,16 @@ fn two_party_policy() -> Policy {
         anchor(AUTHOR, author_key(), Role::Author),
         anchor(OPERATOR, operator_key(), Role::Operator),
     ])
+}
+
+/// `suit::process` (update) of the vector `name` on `dev`.
+fn update(
+    name: &str,
+    policy: &Policy,
+    keys: &dyn KeySource,
+    dev: &mut RecordingPlatform,
+) -> Result<Outcome, Error> {
+    process(&vector(name), Procedure::Update, policy, keys, dev)
 }
 
 fn device_keys() -> MemoryKeys {
@@ -120,9 +131,8 @@ fn aes_kw_write_installs_without_an_image_digest_as_the_draft_allows() {
     // Ciphertext in suit-parameter-content (inside the signed manifest) and AES-GCM: the
     // draft's decision tree needs no further digest.
     let mut dev = RecordingPlatform::default();
-    let out = process(
-        &vector("suit-manifest-aes-kw-content.hex.signed"),
-        Procedure::Update,
+    let out = update(
+        "suit-manifest-aes-kw-content.hex.signed",
         &hmac_policy(),
         &device_keys(),
         &mut dev,
@@ -141,9 +151,8 @@ fn aes_kw_write_installs_without_an_image_digest_as_the_draft_allows() {
     );
     // A device policy demanding a plaintext digest refuses it, and commits nothing.
     let mut dev = RecordingPlatform::default();
-    let err = process(
-        &vector("suit-manifest-aes-kw-content.hex.signed"),
-        Procedure::Update,
+    let err = update(
+        "suit-manifest-aes-kw-content.hex.signed",
         &strict(hmac_policy()),
         &device_keys(),
         &mut dev,
@@ -161,9 +170,8 @@ fn aes_kw_fetch_then_copy_decrypts_into_the_plaintext_component() {
             "coaps://example.com/encrypted-firmware".into(),
             read("suit-firmware-encryption/encrypted-payload-aes-kw-aes-gcm.bin"),
         );
-        let r = process(
-            &vector("suit-manifest-aes-kw.hex.signed"),
-            Procedure::Update,
+        let r = update(
+            "suit-manifest-aes-kw.hex.signed",
             policy,
             &device_keys(),
             &mut dev,
@@ -210,9 +218,8 @@ fn wrong_kek_fails_the_copy_with_a_decrypt_error() {
         "coaps://example.com/encrypted-firmware".into(),
         read("suit-firmware-encryption/encrypted-payload-aes-kw-aes-gcm.bin"),
     );
-    let err = process(
-        &vector("suit-manifest-aes-kw.hex.signed"),
-        Procedure::Update,
+    let err = update(
+        "suit-manifest-aes-kw.hex.signed",
         &hmac_policy(),
         &keys,
         &mut dev,
@@ -240,9 +247,8 @@ fn tampered_ciphertext_fails_authentication_of_the_payload() {
     let mut dev = RecordingPlatform::default();
     dev.remote
         .insert("coaps://example.com/encrypted-firmware".into(), ct);
-    let err = process(
-        &vector("suit-manifest-aes-kw.hex.signed"),
-        Procedure::Update,
+    let err = update(
+        "suit-manifest-aes-kw.hex.signed",
         &hmac_policy(),
         &device_keys(),
         &mut dev,
@@ -258,9 +264,8 @@ fn tampered_ciphertext_fails_authentication_of_the_payload() {
 #[test]
 fn es_ecdh_write_decrypts_with_the_device_key() {
     let mut dev = RecordingPlatform::default();
-    let out = process(
-        &vector("suit-manifest-es-ecdh-content.hex.signed"),
-        Procedure::Update,
+    let out = update(
+        "suit-manifest-es-ecdh-content.hex.signed",
         &two_party_policy(),
         &device_keys(),
         &mut dev,
@@ -278,9 +283,8 @@ fn es_ecdh_write_decrypts_with_the_device_key() {
 #[test]
 fn dependency_example_installs_through_two_trust_domains() {
     let mut dev = RecordingPlatform::default();
-    let out = process(
-        &vector("suit-manifest-es-ecdh-dependency.hex.signed"),
-        Procedure::Update,
+    let out = update(
+        "suit-manifest-es-ecdh-dependency.hex.signed",
         &two_party_policy(),
         &device_keys(),
         &mut dev,
@@ -362,9 +366,8 @@ fn dependency_outer_manifest_does_not_verify_with_the_author_key() {
 fn dependency_signed_by_an_unknown_party_is_refused() {
     let operator_only = policy_of(vec![anchor(OPERATOR, operator_key(), Role::Operator)]);
     let mut dev = RecordingPlatform::default();
-    let err = process(
-        &vector("suit-manifest-es-ecdh-dependency.hex.signed"),
-        Procedure::Update,
+    let err = update(
+        "suit-manifest-es-ecdh-dependency.hex.signed",
         &operator_only,
         &device_keys(),
         &mut dev,
@@ -398,9 +401,8 @@ fn required_signers_author_and_operator() {
         ],
     });
     let mut dev = RecordingPlatform::default();
-    process(
-        &vector("suit-manifest-es-ecdh-dependency.hex.signed"),
-        Procedure::Update,
+    update(
+        "suit-manifest-es-ecdh-dependency.hex.signed",
         &policy,
         &device_keys(),
         &mut dev,
@@ -408,9 +410,8 @@ fn required_signers_author_and_operator() {
     .unwrap();
 
     let mut dev = RecordingPlatform::default();
-    let err = process(
-        &vector("suit-manifest-es-ecdh-content.hex.signed"),
-        Procedure::Update,
+    let err = update(
+        "suit-manifest-es-ecdh-content.hex.signed",
         &policy,
         &device_keys(),
         &mut dev,
@@ -433,18 +434,16 @@ fn required_signers_author_and_operator() {
 fn dependency_rollback_is_refused() {
     let policy = two_party_policy();
     let mut dev = RecordingPlatform::default();
-    process(
-        &vector("suit-manifest-es-ecdh-dependency.hex.signed"),
-        Procedure::Update,
+    update(
+        "suit-manifest-es-ecdh-dependency.hex.signed",
         &policy,
         &device_keys(),
         &mut dev,
     )
     .unwrap();
     // Replaying the same root manifest is a rollback of the root.
-    let err = process(
-        &vector("suit-manifest-es-ecdh-dependency.hex.signed"),
-        Procedure::Update,
+    let err = update(
+        "suit-manifest-es-ecdh-dependency.hex.signed",
         &policy,
         &device_keys(),
         &mut dev,
