@@ -527,3 +527,25 @@ pub fn provision_and_export_anchor_keys(disk: &Path, dir: &Path, anchors: &[u32]
         );
     }
 }
+
+impl GuestRun {
+    /// Asserts guest command `n`'s output contains `needle`, showing that output otherwise.
+    #[track_caller]
+    pub fn says(&self, n: usize, needle: &str) -> &Self {
+        let out = &self.command(n).output;
+        assert!(
+            out.contains(needle),
+            "{out}\n(command {n} lacks {needle:?})"
+        );
+        self
+    }
+}
+
+/// A scratch directory with a new data disk (`data.img`) whose device has exported its keys
+/// ([`export_device_key`]: one boot).
+pub fn enrolled_device() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("data.img");
+    export_device_key(&disk, dir.path());
+    (dir, disk)
+}

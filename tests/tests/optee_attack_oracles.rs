@@ -19,7 +19,7 @@ use suit_common::cose::Algorithm;
 use suit_test_support::cbor::{bytes, cbor, int};
 use suit_test_support::seal_one;
 use suit_tests::{
-    author, boot, copy_out_of_disk, create_envelope, export_device_key, keys,
+    author, boot, copy_out_of_disk, create_envelope, enrolled_device, keys,
     provision_and_export_anchor_keys, sign_provisioning, write_text, Boot,
 };
 
@@ -139,12 +139,9 @@ fn verified(d: &std::path::Path, reports: &std::path::Path, name: &str) -> serde
 
 #[test]
 fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let disk = d.join("data.img");
-
     // Boot 1: the device's public decryption key leaves the TA.
-    export_device_key(&disk, d);
+    let (dir, disk) = enrolled_device();
+    let d = dir.path();
 
     author(d, &["keygen", "--type", "p256", "--out", "author"]);
     let repo_author = keys::path(REPO_AUTHOR_PUB);

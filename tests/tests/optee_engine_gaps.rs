@@ -7,7 +7,7 @@ use suit_common::cose::Algorithm;
 use suit_common::suit::author::{seal_envelope_as, AuthForm, Signer};
 use suit_test_support::cbor::{bytes, check_vendor_class, int, suit_manifest};
 use suit_tests::keys::p256_signer;
-use suit_tests::{author, boot, export_device_key, sign_provisioning, write_text, Boot};
+use suit_tests::{author, boot, enrolled_device, sign_provisioning, write_text, Boot};
 
 const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
 const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
@@ -57,10 +57,8 @@ fn unlink_envelope(seq: u64, component: &[&[u8]]) -> Vec<u8> {
 
 #[test]
 fn cose_sign_signers_and_unlink_in_the_ta() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, disk) = enrolled_device();
     let d = dir.path();
-    let disk = d.join("data.img");
-    export_device_key(&disk, d);
 
     for (name, rel) in [
         ("author.priv.pem", AUTHOR),
