@@ -25,7 +25,7 @@ use suit_common::service::provision::Op;
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
 use suit_common::service::statement::{self, StatementError};
 use suit_common::service::{Config, Service};
-use suit_test_support::{check_vendor_class, seal_one, suit_manifest};
+use suit_test_support::{check_vendor_class, fetch_and_decrypt, seal_one, suit_manifest};
 
 use suit_test_support::service::{
     bytes, call, cbor, cose_key, install_with as install, int, provision_message, refusal,
@@ -183,22 +183,7 @@ fn fetch_manifest(
             let mut buffer: Vec<&[u8]> = component.to_vec();
             buffer.push(b"encrypted");
             components.push(segs(&buffer));
-            Value::Array(vec![
-                int(12),
-                int(1),
-                int(20),
-                Value::Map(vec![(int(21), Value::Text(uri.into()))]),
-                int(21),
-                int(2),
-                int(12),
-                int(0),
-                int(20),
-                Value::Map(vec![(int(19), bytes(info)), (int(22), int(1))]),
-                int(22),
-                int(2),
-                int(3),
-                int(15),
-            ])
+            Value::Array([fetch_and_decrypt(uri, info, 2), vec![int(3), int(15)]].concat())
         }
     };
     suit_manifest(seq as i64, components, &shared, &install)

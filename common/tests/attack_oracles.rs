@@ -37,9 +37,9 @@ use suit_common::service::memory::MemoryBackend;
 use suit_common::service::Service;
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use suit_test_support::says;
 use suit_test_support::service::{bytes, call, cbor, int};
 use suit_test_support::AUTHOR_PRIV;
+use suit_test_support::{bomb_block, fetch_and_decrypt, says};
 use suit_test_support::{
     check_vendor_class, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
 };
@@ -260,22 +260,13 @@ fn manifest(
             int(3),
             int(POLICY),
         ]),
-        Some(info) => Value::Array(vec![
-            int(12),
-            int(1),
-            int(20),
-            Value::Map(vec![(int(21), Value::Text(URI.into()))]),
-            int(21),
-            int(POLICY),
-            int(12),
-            int(0),
-            int(20),
-            Value::Map(vec![(int(19), bytes(info)), (int(22), int(1))]),
-            int(22),
-            int(POLICY),
-            int(3),
-            int(POLICY),
-        ]),
+        Some(info) => Value::Array(
+            [
+                fetch_and_decrypt(URI, info, POLICY),
+                vec![int(3), int(POLICY)],
+            ]
+            .concat(),
+        ),
     });
     let component = Value::Array(COMPONENT.iter().map(|c| bytes(c)).collect());
     let mut buffer = COMPONENT.iter().map(|c| bytes(c)).collect::<Vec<_>>();
@@ -572,29 +563,6 @@ fn hostile_manifest() -> Vec<u8> {
     manifest(7, b"x", None, Some(seq))
 }
 
-/// A COSE_Sign1 whose unprotected (or protected) header holds a large tree of small items.
-fn bomb_block(in_protected: bool) -> Vec<u8> {
-    let row = Value::Array((0..250).map(|_| int(0)).collect());
-    let grid = Value::Array((0..250).map(|_| row.clone()).collect());
-    let mut heavy: Vec<(Value, Value)> = (0..4).map(|i| (int(-70000 - i), grid.clone())).collect();
-    let mut protected = vec![(int(1), int(-9))];
-    let mut unprotected = vec![(int(4), bytes(b"kid"))];
-    if in_protected {
-        protected.append(&mut heavy);
-    } else {
-        unprotected.append(&mut heavy);
-    }
-    cbor(&Value::Tag(
-        18,
-        Box::new(Value::Array(vec![
-            bytes(&cbor(&Value::Map(protected))),
-            Value::Map(unprotected),
-            Value::Null,
-            bytes(&[0u8; 64]),
-        ])),
-    ))
-}
-
 /// Most heap the service may hold while refusing an unauthenticated envelope, whatever its
 /// structure (the TA's whole heap is 3 MiB, of which the envelope itself may take 1 MiB).
 const PRE_AUTH_HEAP_BOUND: usize = 64 * 1024;
@@ -719,20 +687,7 @@ fn manifest_without_plaintext_digest(seq: u64, encryption_info: &[u8]) -> Vec<u8
         vec![],
         POLICY,
     ));
-    let install = Value::Array(vec![
-        int(12),
-        int(1),
-        int(20),
-        Value::Map(vec![(int(21), Value::Text(URI.into()))]),
-        int(21),
-        int(POLICY),
-        int(12),
-        int(0),
-        int(20),
-        Value::Map(vec![(int(19), bytes(encryption_info)), (int(22), int(1))]),
-        int(22),
-        int(POLICY),
-    ]);
+    let install = Value::Array(fetch_and_decrypt(URI, encryption_info, POLICY));
     let component = Value::Array(COMPONENT.iter().map(|c| bytes(c)).collect());
     let mut buffer = COMPONENT.iter().map(|c| bytes(c)).collect::<Vec<_>>();
     buffer.push(bytes(b"encrypted"));

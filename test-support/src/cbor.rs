@@ -78,3 +78,45 @@ pub fn spec_id_checks() -> Vec<Value> {
         15,
     )
 }
+
+/// Install commands: fetch `uri` into component 1, then copy it into component 0 decrypting
+/// with the COSE encryption info `info` (directive-fetch and -copy report with `policy`).
+pub fn fetch_and_decrypt(uri: &str, info: &[u8], policy: i64) -> Vec<Value> {
+    vec![
+        int(12),
+        int(1),
+        int(20),
+        map(vec![(21, text(uri))]),
+        int(21),
+        int(policy),
+        int(12),
+        int(0),
+        int(20),
+        map(vec![(19, bytes(info)), (22, int(1))]),
+        int(22),
+        int(policy),
+    ]
+}
+
+/// A COSE_Sign1 with ~250 000 one-byte items in its protected or unprotected header.
+pub fn bomb_block(in_protected: bool) -> Vec<u8> {
+    let row = Value::Array((0..250).map(|_| int(0)).collect());
+    let grid = Value::Array((0..250).map(|_| row.clone()).collect());
+    let mut heavy: Vec<(Value, Value)> = (0..4).map(|i| (int(-70000 - i), grid.clone())).collect();
+    let mut protected = vec![(int(1), int(-9))];
+    let mut unprotected = vec![(int(4), bytes(b"kid"))];
+    if in_protected {
+        protected.append(&mut heavy);
+    } else {
+        unprotected.append(&mut heavy);
+    }
+    cbor(&Value::Tag(
+        18,
+        Box::new(Value::Array(vec![
+            bytes(&cbor(&Value::Map(protected))),
+            Value::Map(unprotected),
+            Value::Null,
+            bytes(&[0u8; 64]),
+        ])),
+    ))
+}

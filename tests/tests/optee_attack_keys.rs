@@ -11,7 +11,7 @@ use std::process::Command;
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::{Algorithm, SigningKey};
-use suit_test_support::cbor::{cbor, suit_manifest};
+use suit_test_support::cbor::{cbor, fetch_and_decrypt, suit_manifest};
 use suit_test_support::seal_one;
 use suit_tests::{
     author, boot, copy_out_of_disk, enrolled_device, provision_and_export_anchor_keys,
@@ -61,22 +61,7 @@ fn manifest(seq: i64, file: &str, uri: &str, info: &[u8]) -> Vec<u8> {
         int(2),
         int(15),
     ]);
-    let install = Value::Array(vec![
-        int(12),
-        int(1),
-        int(20),
-        Value::Map(vec![(int(21), Value::Text(uri.into()))]),
-        int(21),
-        int(2),
-        int(12),
-        int(0),
-        int(20),
-        Value::Map(vec![(int(19), bytes(info)), (int(22), int(1))]),
-        int(22),
-        int(2),
-        int(3),
-        int(15),
-    ]);
+    let install = Value::Array([fetch_and_decrypt(uri, info, 2), vec![int(3), int(15)]].concat());
     let components = vec![
         Value::Array(vec![bytes(b"ree"), bytes(file.as_bytes())]),
         Value::Array(vec![

@@ -16,7 +16,7 @@
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::Algorithm;
-use suit_test_support::cbor::{bytes, cbor, int};
+use suit_test_support::cbor::{bomb_block, bytes, cbor, int};
 use suit_test_support::seal_one;
 use suit_tests::{
     author, boot, copy_out_of_disk, create_envelope, enrolled_device, keys,
@@ -80,29 +80,6 @@ fn signed(manifest: &[u8], key_rel: &str) -> Vec<u8> {
         &[],
         &[],
     )
-}
-
-/// A COSE_Sign1 with ~250 000 one-byte items in its protected or unprotected header.
-fn bomb_block(in_protected: bool) -> Vec<u8> {
-    let row = Value::Array((0..250).map(|_| int(0)).collect());
-    let grid = Value::Array((0..250).map(|_| row.clone()).collect());
-    let mut heavy: Vec<(Value, Value)> = (0..4).map(|i| (int(-70000 - i), grid.clone())).collect();
-    let mut protected = vec![(int(1), int(-9))];
-    let mut unprotected = vec![(int(4), bytes(b"kid"))];
-    if in_protected {
-        protected.append(&mut heavy);
-    } else {
-        unprotected.append(&mut heavy);
-    }
-    cbor(&Value::Tag(
-        18,
-        Box::new(Value::Array(vec![
-            bytes(&cbor(&Value::Map(protected))),
-            Value::Map(unprotected),
-            Value::Null,
-            bytes(&[0u8; 64]),
-        ])),
-    ))
 }
 
 fn with_block(manifest: &[u8], block: Vec<u8>) -> Vec<u8> {
