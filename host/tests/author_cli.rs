@@ -12,8 +12,7 @@ use suit_test_support::{says, says_as};
 suit_test_support::author_in_cwd!();
 
 const PLAINTEXT: &[u8] = b"This is a real firmware image.";
-const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
-const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
+use suit_test_support::{CLASS_UUID as CLASS, VENDOR_UUID as VENDOR};
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")

@@ -11,24 +11,15 @@ use suit_common::suit::error::ConditionKind;
 use suit_common::suit::policy::{Permissions, Role, TrustAnchor};
 use suit_common::suit::Envelope;
 use suit_test_support::args;
-use suit_test_support::cli::Out as Run;
+use suit_test_support::cli::{Dir, Out as Run};
 use suit_test_support::says;
 
 suit_test_support::author_in_cwd!();
 
-const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
-const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
-
-struct Dir(tempfile::TempDir);
-
-impl Dir {
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.path().join(name)
-    }
-}
+use suit_test_support::{CLASS_UUID as CLASS, VENDOR_UUID as VENDOR};
 
 fn setup() -> Dir {
-    let d = Dir(tempfile::tempdir().unwrap());
+    let d = Dir::new();
     for (kind, name) in [("p256", "signer"), ("p256", "device")] {
         let r = run(&args![
             "keygen",

@@ -12,8 +12,7 @@ use suit_test_support::says;
 
 suit_test_support::author_in_cwd!();
 
-const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
-const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
+use suit_test_support::{CLASS_UUID as CLASS, VENDOR_UUID as VENDOR};
 
 fn with_suffix(p: &Path, s: &str) -> PathBuf {
     let mut o = p.as_os_str().to_owned();

@@ -11,8 +11,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
-const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
-const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
+use suit_test_support::{CLASS_UUID as CLASS, VENDOR_UUID as VENDOR};
 
 fn author(args: &[&std::ffi::OsStr]) {
     let out = Command::new(env!("CARGO_BIN_EXE_suit-author"))

@@ -7,8 +7,7 @@ use suit_test_support::says;
 
 suit_test_support::cli_tools!();
 
-const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
-const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
+use suit_test_support::{CLASS_UUID as CLASS, VENDOR_UUID as VENDOR};
 
 fn keygen(dir: &Path, name: &str, cose: bool) {
     let mut a = vec!["keygen", "--type", "p256", "--out", name];

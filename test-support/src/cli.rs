@@ -154,3 +154,23 @@ pub fn app_description(class: &str) -> String {
 pub fn write(dir: &Path, name: &str, contents: impl AsRef<[u8]>) {
     std::fs::write(dir.join(name), contents).unwrap_or_else(|e| panic!("{name}: {e}"));
 }
+
+/// A scratch directory for one test's files, removed when dropped.
+pub struct Dir(pub tempfile::TempDir);
+
+impl Dir {
+    pub fn new() -> Self {
+        Dir(tempfile::tempdir().unwrap())
+    }
+
+    /// The path of `name` in the directory.
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.0.path().join(name)
+    }
+}
+
+impl Default for Dir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
