@@ -3,8 +3,7 @@
 
 use std::path::Path;
 
-use suit_test_support::cli::{sim_args, words, Out};
-use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
+use suit_test_support::cli::{provision_args, sim_args, words, Out};
 
 fn run(exe: &str, dir: &Path, args: &[&str]) -> Out {
     suit_test_support::cli::run(exe, dir, args, None)
@@ -66,17 +65,7 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
         {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"], ["ree"]]}},
         {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
     );
-    author(
-        d,
-        &[
-            "provision",
-            "provision.json",
-            "--tpa-key",
-            TPA_PRIV,
-            "-o",
-            "provision.cbor",
-        ],
-    );
+    author(d, &provision_args("provision.json", "provision.cbor", &[]));
     assert!(ok(agent(d, &["provision", "provision.cbor"])).contains("added anchor 1"));
     assert!(refused(agent(d, &["provision", "provision.cbor"]))
         .contains("not greater than the applied counter"));

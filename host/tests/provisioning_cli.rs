@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use suit_test_support::cli::{fails, words, Out};
+use suit_test_support::cli::{fails, provision_args, words, Out};
 use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
 suit_test_support::cli_tools!();
@@ -62,17 +62,7 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
     )
     .unwrap();
     fails(
-        author(
-            d,
-            &[
-                "provision",
-                "bad.json",
-                "--tpa-key",
-                TPA_PRIV,
-                "-o",
-                "x.cbor",
-            ],
-        ),
+        author(d, &provision_args("bad.json", "x.cbor", &[])),
         2,
         "provisioning-key",
     );
@@ -83,17 +73,7 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
     )
     .unwrap();
     fails(
-        author(
-            d,
-            &[
-                "provision",
-                "bad.json",
-                "--tpa-key",
-                TPA_PRIV,
-                "-o",
-                "x.cbor",
-            ],
-        ),
+        author(d, &provision_args("bad.json", "x.cbor", &[])),
         2,
         "cannot hold the TPA role",
     );
@@ -173,17 +153,7 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
         r#"{"counter": 3, "device-key": "identity.pub.pem", "ops": [{"set-rules": []}]}"#,
     )
     .unwrap();
-    ok(author(
-        d,
-        &[
-            "provision",
-            "p3.json",
-            "--tpa-key",
-            TPA_PRIV,
-            "-o",
-            "p3.cbor",
-        ],
-    ));
+    ok(author(d, &provision_args("p3.json", "p3.cbor", &[])));
     fails(
         agent(d, &["provision", "p3.cbor"]),
         1,

@@ -3,9 +3,8 @@
 //! that remembers its TPA root.
 
 use std::path::Path;
-use suit_test_support::cli::{app_description, ok, words, write, Out};
+use suit_test_support::cli::{app_description, ok, provision_args, words, write, Out};
 use suit_test_support::says;
-use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
 suit_test_support::cli_tools!();
 
@@ -20,10 +19,7 @@ fn setup(d: &Path) {
         {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
     )
     .unwrap();
-    ok(author(
-        d,
-        &["provision", "p.json", "--tpa-key", TPA_PRIV, "-o", "p.cbor"],
-    ));
+    ok(author(d, &provision_args("p.json", "p.cbor", &[])));
     ok(agent(d, &["provision", "p.cbor"]));
     std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();
     write(d, "m.json", app_description("board"));
@@ -291,15 +287,7 @@ fn every_printing_command_has_json() {
     .unwrap();
     let j = json(ok(author(
         d,
-        &[
-            "provision",
-            "p.json",
-            "--tpa-key",
-            TPA_PRIV,
-            "-o",
-            "p.cbor",
-            "--json",
-        ],
+        &provision_args("p.json", "p.cbor", &["--json"]),
     )));
     assert_eq!(j["ok"], true);
     let j = json(ok(agent(d, &["provision", "p.cbor", "--json"])));

@@ -4,12 +4,7 @@
 
 use std::path::Path;
 use std::process::Command;
-use suit_test_support::cli::words;
-
-const TPA_PRIV: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/keys/tpa-test.priv.pem"
-);
+use suit_test_support::cli::{provision_args, words};
 
 fn run(exe: &str, d: &Path, args: &[&str]) -> (i32, serde_json::Value) {
     let o = Command::new(exe)
@@ -168,10 +163,7 @@ fn every_printing_command_speaks_json_on_success_and_failure() {
         {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "b"}}}]}"#,
     )
     .unwrap();
-    ok(author(
-        d,
-        &["provision", "p.json", "--tpa-key", TPA_PRIV, "-o", "p.cbor"],
-    ));
+    ok(author(d, &provision_args("p.json", "p.cbor", &[])));
     fails(author(
         d,
         &["provision", "p.json", "--tpa-key", "fw.bin", "-o", "q.cbor"],

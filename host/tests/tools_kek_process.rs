@@ -3,8 +3,7 @@
 //! included and bound to their anchors, so A128KW recipients are checked as the device checks
 //! them; the device in the agent's simulator, provisioned by the real message, agrees.
 
-use suit_test_support::cli::{ok, words};
-use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
+use suit_test_support::cli::{ok, provision_args, words};
 
 suit_test_support::cli_tools!();
 
@@ -64,10 +63,7 @@ fn process_checks_kek_recipients_with_the_devices_provisioning() {
 
     // The real device (the agent's simulator), provisioned with the message made from the
     // same description, gives the same verdict.
-    ok(author(
-        d,
-        &["provision", "p.json", "--tpa-key", TPA_PRIV, "-o", "p.cbor"],
-    ));
+    ok(author(d, &provision_args("p.json", "p.cbor", &[])));
     ok(agent(d, &["provision", "p.cbor"]));
     ok(agent(d, &["install", "m.suit"]));
 }

@@ -12,8 +12,7 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
 use p256::pkcs8::EncodePublicKey;
-use suit_test_support::cli::{app_description, ok, write};
-use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
+use suit_test_support::cli::{app_description, ok, provision_args, write};
 
 suit_test_support::cli_tools!();
 
@@ -186,16 +185,7 @@ fn an_hsm_key_signs_envelopes_and_provisioning_messages() {
     // The same message signed by the repository's test TPA key is refused by this device.
     ok(author(
         d,
-        &[
-            "provision",
-            "p.json",
-            "--tpa-key",
-            TPA_PRIV,
-            "-o",
-            "q.cbor",
-            "--counter",
-            "2",
-        ],
+        &provision_args("p.json", "q.cbor", &["--counter", "2"]),
     ));
     assert_eq!(sim(&["provision", "q.cbor"]).code, 1);
 

@@ -9,8 +9,7 @@ use suit_common::protocol::CodecError;
 use suit_common::service::keys::KeyStoreError;
 use suit_common::service::state::StateError;
 use suit_common::service::store::StoreError;
-use suit_test_support::cli::{app_description, write, Out};
-use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
+use suit_test_support::cli::{app_description, provision_args, write, Out};
 
 suit_test_support::cli_tools!();
 
@@ -172,14 +171,7 @@ fn representative_refusals_are_sentences() {
         agent(d, &["provision", "rogue.cbor", "--json"]),
         "signature or MAC does not verify",
     );
-    assert_eq!(
-        author(
-            d,
-            &["provision", "p.json", "--tpa-key", TPA_PRIV, "-o", "p.cbor"]
-        )
-        .code,
-        0
-    );
+    assert_eq!(author(d, &provision_args("p.json", "p.cbor", &[])).code, 0);
     assert_eq!(agent(d, &["provision", "p.cbor"]).code, 0);
     // The envelope signed by a key the device does not trust (verify, offline).
     std::fs::write(d.join("fw.bin"), b"fw").unwrap();

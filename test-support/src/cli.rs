@@ -174,3 +174,17 @@ impl Default for Dir {
         Self::new()
     }
 }
+
+/// `suit-author provision JSON --tpa-key <the test TPA key> -o OUT`, then `extra`.
+pub fn provision_args<'a>(json: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "provision",
+        json,
+        "--tpa-key",
+        crate::keys::TPA_PRIV_PATH,
+        "-o",
+        out,
+    ];
+    v.extend_from_slice(extra);
+    v
+}

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
-use suit_test_support::cli::words;
+use suit_test_support::cli::{provision_args, words};
 
 pub const TPA_PRIV: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -91,17 +91,7 @@ pub fn device(d: &Path) {
         {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
     )
     .unwrap();
-    author(
-        d,
-        &[
-            "provision",
-            "provision.json",
-            "--tpa-key",
-            TPA_PRIV,
-            "-o",
-            "provision.cbor",
-        ],
-    );
+    author(d, &provision_args("provision.json", "provision.cbor", &[]));
     ok(agent(d, &["provision", "provision.cbor"]));
 }
 
