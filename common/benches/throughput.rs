@@ -117,6 +117,18 @@ fn mib_s(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / MIB as f64 / d.as_secs_f64()
 }
 
+/// A random AES-128-GCM key (as a cipher), the nonce and a random `size`-byte plaintext
+/// encrypted with them: the aes-gcm crate's one-shot reference.
+fn gcm_reference(size: usize) -> (aes_gcm::Aes128Gcm, [u8; 12], Vec<u8>) {
+    let key = random(16);
+    let nonce = [7u8; 12];
+    let cipher = aes_gcm::Aes128Gcm::new_from_slice(&key).unwrap();
+    let ct = cipher
+        .encrypt(&nonce.into(), random(size).as_slice())
+        .unwrap();
+    (cipher, nonce, ct)
+}
+
 const KEK: [u8; 16] = *b"aaaaaaaaaaaaaaaa";
 
 fn kek_keys() -> MemoryKeys {
@@ -178,12 +190,7 @@ fn throughput(quick: bool) {
     println!("| what | payload | time | MiB/s |");
     println!("|---|---|---|---|");
     for size in [MIB, 16 * MIB] {
-        let key = random(16);
-        let nonce = [7u8; 12];
-        let cipher = aes_gcm::Aes128Gcm::new_from_slice(&key).unwrap();
-        let ct = cipher
-            .encrypt(&nonce.into(), random(size).as_slice())
-            .unwrap();
+        let (cipher, nonce, ct) = gcm_reference(size);
         let d = best(runs, || {
             black_box(cipher.decrypt(&nonce.into(), ct.as_slice()).unwrap());
         });
@@ -238,12 +245,7 @@ fn memory() {
             size / MIB,
             peak.div_ceil(1024)
         );
-        let key = random(16);
-        let nonce = [7u8; 12];
-        let cipher = aes_gcm::Aes128Gcm::new_from_slice(&key).unwrap();
-        let ct = cipher
-            .encrypt(&nonce.into(), random(size).as_slice())
-            .unwrap();
+        let (cipher, nonce, ct) = gcm_reference(size);
         let (peak, _) = peak_heap(|| cipher.decrypt(&nonce.into(), ct.as_slice()).unwrap());
         println!(
             "| aes-gcm one-shot decrypt | {} MiB | {} KiB |",

@@ -33,15 +33,6 @@ const SIGNED: [(&str, u64); 7] = [
     ("example5.signed.hex", 5),
 ];
 
-const UNSIGNED: [&str; 6] = [
-    "example0.unsigned.hex",
-    "example1.unsigned.hex",
-    "example2.unsigned-severed.hex",
-    "example3.unsigned.hex",
-    "example4.unsigned.hex",
-    "example5.unsigned.hex",
-];
-
 fn vector(name: &str) -> Vec<u8> {
     hex_file(&format!("suit-manifest-spec/{name}"))
 }
@@ -106,7 +97,7 @@ fn every_signed_example_authenticates_with_the_example_key() {
 #[test]
 fn every_unsigned_example_is_refused() {
     let policy = spec_policy();
-    for name in UNSIGNED {
+    for name in SPEC_UNSIGNED {
         let bytes = vector(name);
         let err = Envelope::decode(&bytes)
             .unwrap()

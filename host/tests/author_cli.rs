@@ -12,7 +12,7 @@ use suit_test_support::{says, says_as};
 suit_test_support::author_in_cwd!();
 
 const PLAINTEXT: &[u8] = b"This is a real firmware image.";
-use suit_test_support::{CLASS_UUID as CLASS, VENDOR_UUID as VENDOR};
+use suit_test_support::{CLASS_UUID as CLASS, SPEC_UNSIGNED, VENDOR_UUID as VENDOR};
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
@@ -70,14 +70,7 @@ fn every_signed_spec_example_verifies() {
 
 #[test]
 fn every_unsigned_spec_example_is_refused() {
-    for name in [
-        "example0.unsigned.hex",
-        "example1.unsigned.hex",
-        "example2.unsigned-severed.hex",
-        "example3.unsigned.hex",
-        "example4.unsigned.hex",
-        "example5.unsigned.hex",
-    ] {
+    for name in SPEC_UNSIGNED {
         let a = args![
             "verify",
             "--trust-anchor",

@@ -10,6 +10,15 @@ pub const CLASS_ID: [u8; 16] = [
 /// [`VENDOR_ID`] and [`CLASS_ID`] as the command-line tools take them.
 pub const VENDOR_UUID: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
 pub const CLASS_UUID: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
+/// The manifest-spec examples' unsigned forms (tests/vectors/suit-manifest-spec).
+pub const SPEC_UNSIGNED: [&str; 6] = [
+    "example0.unsigned.hex",
+    "example1.unsigned.hex",
+    "example2.unsigned-severed.hex",
+    "example3.unsigned.hex",
+    "example4.unsigned.hex",
+    "example5.unsigned.hex",
+];
 /// The dummy image digest used by every manifest-spec example.
 pub const DUMMY_DIGEST: [u8; 32] = [
     0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,

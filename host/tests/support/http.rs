@@ -100,39 +100,39 @@ impl Server {
 
     /// Serves plain HTTP on 127.0.0.1; returns the base URL.
     pub fn start_http(&self) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let me = self.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let me = me.clone();
-                std::thread::spawn(move || {
-                    let reader = stream.try_clone().unwrap();
-                    me.handle(BufReader::new(reader), stream);
-                });
-            }
+        let port = self.accept_each(|me, stream| {
+            let reader = stream.try_clone().unwrap();
+            me.handle(BufReader::new(reader), stream);
         });
         format!("http://127.0.0.1:{port}")
     }
 
     /// Serves HTTPS (certificate for 127.0.0.1 issued by `ca`); returns the base URL.
     pub fn start_https(&self, tls: Arc<rustls::ServerConfig>) -> String {
+        let port = self.accept_each(move |me, stream| {
+            let conn = rustls::ServerConnection::new(tls.clone()).unwrap();
+            let stream = Shared(Arc::new(Mutex::new(rustls::StreamOwned::new(conn, stream))));
+            me.handle(BufReader::new(stream.clone()), stream);
+        });
+        format!("https://127.0.0.1:{port}")
+    }
+
+    /// Listens on a free port of 127.0.0.1 and serves each connection with `serve` on its
+    /// own thread; returns the port.
+    fn accept_each(
+        &self,
+        serve: impl Fn(Self, std::net::TcpStream) + Send + Sync + Clone + 'static,
+    ) -> u16 {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let me = self.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let me = me.clone();
-                let tls = tls.clone();
-                std::thread::spawn(move || {
-                    let conn = rustls::ServerConnection::new(tls).unwrap();
-                    let stream =
-                        Shared(Arc::new(Mutex::new(rustls::StreamOwned::new(conn, stream))));
-                    me.handle(BufReader::new(stream.clone()), stream);
-                });
+                let (me, serve) = (me.clone(), serve.clone());
+                std::thread::spawn(move || serve(me, stream));
             }
         });
-        format!("https://127.0.0.1:{port}")
+        port
     }
 
     fn handle<R: Read, W: Write>(&self, mut r: BufReader<R>, mut w: W) {
