@@ -25,7 +25,9 @@ use suit_common::service::provision::Op;
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
 use suit_common::service::statement::{self, StatementError};
 use suit_common::service::{Config, Service};
-use suit_test_support::{check_vendor_class, fetch_and_decrypt, seal_one, suit_manifest};
+use suit_test_support::{
+    check_vendor_class, fetch_and_check, fetch_and_decrypt, seal_one, suit_manifest,
+};
 
 use suit_test_support::service::{
     bytes, call, cbor, cose_key, install_with as install, int, provision_message, refusal,
@@ -169,16 +171,7 @@ fn fetch_manifest(
     ));
     let mut components = vec![segs(component)];
     let install = match info {
-        None => Value::Array(vec![
-            int(12),
-            int(0),
-            int(20),
-            Value::Map(vec![(int(21), Value::Text(uri.into()))]),
-            int(21),
-            int(2),
-            int(3),
-            int(15),
-        ]),
+        None => Value::Array([vec![int(12), int(0)], fetch_and_check(uri, 2, 15)].concat()),
         Some(info) => {
             let mut buffer: Vec<&[u8]> = component.to_vec();
             buffer.push(b"encrypted");

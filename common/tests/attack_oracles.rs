@@ -39,7 +39,7 @@ use suit_common::suit::author::{seal_envelope, Signer};
 
 use suit_test_support::service::{bytes, call, cbor, int};
 use suit_test_support::AUTHOR_PRIV;
-use suit_test_support::{bomb_block, fetch_and_decrypt, says};
+use suit_test_support::{bomb_block, fetch_and_check, fetch_and_decrypt, says};
 use suit_test_support::{
     check_vendor_class, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
 };
@@ -250,16 +250,9 @@ fn manifest(
         POLICY,
     ));
     let install = install.unwrap_or_else(|| match encryption_info {
-        None => Value::Array(vec![
-            int(12),
-            int(0),
-            int(20),
-            Value::Map(vec![(int(21), Value::Text(URI.into()))]),
-            int(21),
-            int(POLICY),
-            int(3),
-            int(POLICY),
-        ]),
+        None => {
+            Value::Array([vec![int(12), int(0)], fetch_and_check(URI, POLICY, POLICY)].concat())
+        }
         Some(info) => Value::Array(
             [
                 fetch_and_decrypt(URI, info, POLICY),

@@ -27,8 +27,8 @@ use suit_common::suit::author::{seal_envelope, Signer};
 
 use suit_test_support::service::{cbor, int, sec1_from_pem, service, snapshot, Mem};
 use suit_test_support::{
-    check_vendor_class, p256_private_from_pem, suit_manifest, AUTHOR_PUB, CLASS_ID, TPA_PRIV,
-    VENDOR_ID,
+    check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, AUTHOR_PUB,
+    CLASS_ID, TPA_PRIV, VENDOR_ID,
 };
 
 fn device() -> Service<Mem> {
@@ -201,14 +201,7 @@ fn mac_envelope(secret: &[u8], payload: &[u8]) -> Vec<u8> {
         vec![(3, Value::Bytes(digest)), (14, int(payload.len() as i64))],
         15,
     ));
-    let install = Value::Array(vec![
-        int(20),
-        Value::Map(vec![(int(21), Value::Text("#p".into()))]),
-        int(21),
-        int(2),
-        int(3),
-        int(15),
-    ]);
+    let install = Value::Array(fetch_and_check("#p", 2, 15));
     let manifest = suit_manifest(
         1,
         vec![Value::Array(vec![Value::Bytes(b"mac".to_vec())])],

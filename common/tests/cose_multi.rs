@@ -59,6 +59,11 @@ fn policy(operator_kid: &[u8]) -> Policy {
     ])
 }
 
+/// `manifest` in one COSE_Sign block signed by the author `a` and the operator `o`.
+fn cose_sign_both(manifest: &[u8], a: &SigningKey, o: &SigningKey) -> Vec<u8> {
+    seal_envelope_as(AuthForm::CoseSign, manifest, &two_signers(a, o), &[], &[]).unwrap()
+}
+
 fn two_signers<'k>(a: &'k SigningKey, o: &'k SigningKey) -> Vec<Signer<'k>> {
     vec![
         Signer {
@@ -109,14 +114,7 @@ fn authenticate(env: &[u8], policy: &Policy) -> Result<Vec<u32>, Error> {
 fn cose_sign_with_two_signers_authenticates_both() {
     let (manifest, _) = example1();
     let (a, o) = (author_key(), operator_key());
-    let env = seal_envelope_as(
-        AuthForm::CoseSign,
-        &manifest,
-        &two_signers(&a, &o),
-        &[],
-        &[],
-    )
-    .unwrap();
+    let env = cose_sign_both(&manifest, &a, &o);
     // One block, a COSE_Sign (tag 98) with two signatures.
     let e = Envelope::decode(&env).unwrap();
     assert_eq!(e.auth_block_count(), 1);
@@ -151,14 +149,7 @@ fn cose_sign_signers_count_for_required_signer_rules() {
             .insert("http://example.com/file.bin".into(), image.clone());
         process(env, Procedure::Update, &both, &no_keys(), &mut dev).map(|o| o.committed)
     };
-    let signed_by_both = seal_envelope_as(
-        AuthForm::CoseSign,
-        &manifest,
-        &two_signers(&a, &o),
-        &[],
-        &[],
-    )
-    .unwrap();
+    let signed_by_both = cose_sign_both(&manifest, &a, &o);
     assert_eq!(run(&signed_by_both).unwrap(), vec![cid(&[&[0]])]);
 
     // The operator's signature inside the COSE_Sign is broken: only the author signed.

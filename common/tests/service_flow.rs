@@ -27,7 +27,7 @@ use suit_test_support::service::{
     bytes, call, cbor, cose_key, install_chunked as install, int, refusal, service, Answer, Mem, TA,
 };
 use suit_test_support::{
-    check_vendor_class, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
+    check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
 };
 use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV};
 
@@ -129,14 +129,7 @@ fn manifest(seq: u64, component: &[&[u8]], payload: &[u8], uri: &str, vendor: [u
         vec![(3, bytes(&digest)), (14, int(payload.len() as i64))],
         15,
     ));
-    let install = Value::Array(vec![
-        int(20),
-        Value::Map(vec![(int(21), Value::Text(uri.into()))]),
-        int(21),
-        int(2),
-        int(3),
-        int(15),
-    ]);
+    let install = Value::Array(fetch_and_check(uri, 2, 15));
     let components = vec![Value::Array(component.iter().map(|c| bytes(c)).collect())];
     suit_manifest(seq as i64, components, &shared, &install)
 }

@@ -98,6 +98,19 @@ pub fn fetch_and_decrypt(uri: &str, info: &[u8], policy: i64) -> Vec<Value> {
     ]
 }
 
+/// Commands that set `uri`, fetch it (reporting with `fetch_policy`) and check the image
+/// digest (reporting with `check_policy`).
+pub fn fetch_and_check(uri: &str, fetch_policy: i64, check_policy: i64) -> Vec<Value> {
+    vec![
+        int(20),
+        map(vec![(21, text(uri))]),
+        int(21),
+        int(fetch_policy),
+        int(3),
+        int(check_policy),
+    ]
+}
+
 /// A COSE_Sign1 with ~250 000 one-byte items in its protected or unprotected header.
 pub fn bomb_block(in_protected: bool) -> Vec<u8> {
     let row = Value::Array((0..250).map(|_| int(0)).collect());
