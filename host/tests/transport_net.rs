@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use suit_test_support::cli::words;
 
 use support::device::{
-    agent, agent_env, device, envelope, envelope_path, fails, installed_components, ok, payload,
-    run, text, verify_collected,
+    agent, agent_env, device, device_and_server, envelope, envelope_path, fails,
+    installed_components, ok, payload, run, text, verify_collected,
 };
 use support::http::{serve, serve_envelope, tls_server, Behaviour, Server};
 
@@ -18,11 +18,8 @@ use support::http::{serve, serve_envelope, tls_server, Behaviour, Server};
 
 #[test]
 fn http_payload_streams_into_the_ta_and_plain_http_is_named() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let server = Server::default();
-    let base = server.start_http();
-    device(d);
     std::fs::write(d.join("fw.bin"), payload(700_000, 1)).unwrap();
     let uri = format!("{base}/fw/fw.bin");
     envelope(d, "m", 1, "fw.bin", &uri, false);
@@ -49,11 +46,8 @@ fn http_payload_streams_into_the_ta_and_plain_http_is_named() {
 
 #[test]
 fn a_dropped_download_resumes_with_range_and_if_range() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let server = Server::default();
-    let base = server.start_http();
-    device(d);
     let body = payload(900_000, 2);
     std::fs::write(d.join("fw.bin"), &body).unwrap();
     envelope(d, "m", 1, "fw.bin", &format!("{base}/fw.bin"), false);
@@ -88,11 +82,8 @@ fn a_dropped_download_resumes_with_range_and_if_range() {
 
 #[test]
 fn oversize_downloads_are_stopped_and_leave_the_ta_unchanged() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let server = Server::default();
-    let base = server.start_http();
-    device(d);
     std::fs::write(d.join("fw.bin"), payload(4096, 3)).unwrap();
     envelope(d, "m", 1, "fw.bin", &format!("{base}/fw.bin"), false);
 
@@ -142,11 +133,8 @@ fn oversize_downloads_are_stopped_and_leave_the_ta_unchanged() {
 
 #[test]
 fn a_stalled_server_times_out_with_a_clear_error() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let server = Server::default();
-    let base = server.start_http();
-    device(d);
     std::fs::write(d.join("fw.bin"), payload(50_000, 4)).unwrap();
     envelope(d, "m", 1, "fw.bin", &format!("{base}/fw.bin"), false);
     server.route(
@@ -188,11 +176,8 @@ fn a_stalled_server_times_out_with_a_clear_error() {
 
 #[test]
 fn wrong_bytes_are_refused_by_the_ta_and_change_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let server = Server::default();
-    let base = server.start_http();
-    device(d);
     std::fs::write(d.join("fw.bin"), payload(300_000, 5)).unwrap();
     envelope(d, "m", 1, "fw.bin", &format!("{base}/fw.bin"), false);
     // Same length, other content: only the TA can tell.
@@ -241,11 +226,8 @@ fn https_trusts_the_ca_file_and_refuses_other_roots() {
 
 #[test]
 fn poll_installs_posts_reports_and_uses_etags() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let server = Server::default();
-    let base = server.start_http();
-    device(d);
     let env_path = envelope_path(d);
 
     std::fs::write(d.join("v1.bin"), payload(500_000, 8)).unwrap();

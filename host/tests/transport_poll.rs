@@ -8,18 +8,15 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::device::{
-    agent, device, envelope, envelope_path, fails, installed_components, ok, payload,
+    agent, device_and_server, envelope, envelope_path, fails, installed_components, ok, payload,
     verify_collected,
 };
-use support::http::{serve, serve_envelope, Behaviour, Server};
+use support::http::{serve, serve_envelope, Behaviour};
 
 #[test]
 fn poll_rounds_install_then_wait_then_install_the_newer_envelope() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let server = Server::default();
-    let base = server.start_http();
-    device(d);
     let env_path = envelope_path(d);
 
     // v1 (encrypted to the device) is published; v2 only from the third envelope request on.

@@ -11,7 +11,8 @@ use std::process::Output;
 
 use ciborium::value::Value;
 use support::device::{
-    agent, author, device, envelope, fails, installed_components, status, unsigned_envelope,
+    agent, author, device_and_server, envelope, fails, installed_components, status,
+    unsigned_envelope,
 };
 use support::http::{Behaviour, Server};
 
@@ -105,11 +106,8 @@ fn install(d: &Path, name: &str, cap: Option<&str>) -> Output {
 
 #[test]
 fn a_download_beyond_the_authenticated_size_is_stopped_there() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let server = Server::default();
-    let base = server.start_http();
-    device(d);
     std::fs::write(d.join("fw.bin"), vec![7u8; 4096]).unwrap();
     envelope(d, "m", 1, "fw.bin", &format!("{base}/fw.bin"), false);
     let before = status(d);
@@ -139,11 +137,8 @@ fn a_download_beyond_the_authenticated_size_is_stopped_there() {
 
 #[test]
 fn the_encrypted_form_is_bounded_by_the_fetched_ciphertext_size() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let server = Server::default();
-    let base = server.start_http();
-    device(d);
     std::fs::write(d.join("fw.bin"), vec![9u8; 3000]).unwrap();
     envelope(d, "m", 1, "fw.bin", &format!("{base}/fw.bin"), true);
     // The fetched buffer component's image-size is that of the ciphertext (the detached
@@ -170,11 +165,8 @@ fn the_encrypted_form_is_bounded_by_the_fetched_ciphertext_size() {
 
 #[test]
 fn without_an_image_size_the_configured_cap_bounds_the_download() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let server = Server::default();
-    let base = server.start_http();
-    device(d);
     std::fs::write(d.join("fw.bin"), vec![7u8; 4096]).unwrap();
     unsigned_envelope(d, "u", 1, "fw.bin", &format!("{base}/fw.bin"));
     without_image_size(d, "u.suit", "n.suit");

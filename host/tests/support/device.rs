@@ -163,3 +163,13 @@ pub fn envelope_path(d: &Path) -> String {
     let id = |k: &str| anchors["identity"][k].as_str().unwrap().to_string();
     format!("/fw/{}/{}/envelope.suit", id("vendor-id"), id("class-id"))
 }
+
+/// A scratch directory with a provisioned simulated device ([`device`]), a plain-HTTP test
+/// server and its base URL.
+pub fn device_and_server() -> (tempfile::TempDir, super::http::Server, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = super::http::Server::default();
+    let base = server.start_http();
+    device(tmp.path());
+    (tmp, server, base)
+}
