@@ -24,7 +24,8 @@ use suit_common::suit::author::{seal_envelope, Signer};
 
 use suit_test_support::says;
 use suit_test_support::service::{
-    bytes, call, cbor, cose_key, install_chunked as install, int, refusal, service, Answer, Mem, TA,
+    bytes, call, cbor, cose_key, install_chunked as install, int, is_latest_report, refusal,
+    service, Answer, Mem, TA,
 };
 use suit_test_support::{
     check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
@@ -157,10 +158,7 @@ fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
     let st = &s.backend().store;
     st.names()
         .into_iter()
-        .filter(|n| {
-            n != suit_common::service::REPORT_OBJECT
-                && n != suit_common::service::PRE_AUTH_REPORT_OBJECT
-        })
+        .filter(|n| !is_latest_report(n))
         .map(|n| (n.clone(), st.raw(&n).unwrap().to_vec()))
         .collect()
 }

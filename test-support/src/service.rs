@@ -366,17 +366,20 @@ pub fn state(s: &Service<Mem>) -> State {
     State::load(&s.backend().store).unwrap()
 }
 
+/// Whether `name` is one of the latest-report objects: the one thing a refused attempt may
+/// change.
+pub fn is_latest_report(name: &str) -> bool {
+    name == suit_common::service::REPORT_OBJECT
+        || name == suit_common::service::PRE_AUTH_REPORT_OBJECT
+}
+
 /// Every stored object with its length and SHA-256, except the latest report (which records
 /// every attempt, refused ones too): a refused operation must leave this unchanged.
 pub fn objects(s: &Service<Mem>) -> Vec<(String, usize, String)> {
     let st = &s.backend().store;
     st.names()
         .into_iter()
-        // The latest reports are the one thing a refused attempt may change.
-        .filter(|n| {
-            n != suit_common::service::REPORT_OBJECT
-                && n != suit_common::service::PRE_AUTH_REPORT_OBJECT
-        })
+        .filter(|n| !is_latest_report(n))
         .map(|n| {
             let b = st.raw(&n).unwrap();
             (n.clone(), b.len(), hex::encode(Sha256::digest(b)))
