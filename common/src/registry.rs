@@ -383,7 +383,7 @@ registry! {
 
 registry! {
     /// SUIT_Report map members (report draft §10.5 "SUIT_Report Elements").
-    pub enum ReportKey, prefix "suit-report-" {
+    pub enum ReportKey, prefix "suit-" {
         /// suit-report-nonce.
         Nonce = 2 => "suit-report-nonce",
         /// suit-report-records.

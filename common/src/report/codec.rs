@@ -17,6 +17,7 @@ use super::{
 };
 use crate::cbor::{self, Decoder, Encoder, Item};
 use crate::cose::{Algorithm, CoseError, VerificationKey};
+use crate::registry::{RecordElement, ReportKey};
 use crate::suit::component::ComponentId;
 use crate::suit::digest::COSE_ALG_SHA256;
 
@@ -369,20 +370,20 @@ pub(super) fn decode_report(bytes: &[u8]) -> Result<Report, ReportError> {
         match key {
             label::REFERENCE => reference = Some(decode_reference(&mut d)?),
             label::NONCE => {
-                let nonce = d.bytes().map_err(m("suit-report-nonce"))?;
+                let nonce = d.bytes().map_err(m(ReportKey::Nonce.name()))?;
                 if nonce.len() > MAX_NONCE_LEN {
                     return Err(ReportError::TooLarge("nonce"));
                 }
                 report.nonce = Some(nonce.to_vec());
             }
             label::RECORDS => {
-                let k = d.array().map_err(m("suit-report-records"))?;
+                let k = d.array().map_err(m(ReportKey::Records.name()))?;
                 if k > MAX_RECORDS {
                     return Err(ReportError::TooLarge("records"));
                 }
                 let mut entries = Vec::with_capacity(k);
                 for _ in 0..k {
-                    entries.push(match d.peek().map_err(m("suit-report-records"))? {
+                    entries.push(match d.peek().map_err(m(ReportKey::Records.name()))? {
                         Item::Map(_) => Entry::System(decode_system(&mut d)?),
                         _ => Entry::Record(decode_record(&mut d)?),
                     });
@@ -428,7 +429,7 @@ pub(super) fn decode_report(bytes: &[u8]) -> Result<Report, ReportError> {
 type Reference = (Option<String>, Option<[u8; 32]>);
 
 fn decode_reference(d: &mut Decoder<'_>) -> Result<Reference, ReportError> {
-    const AT: &str = "suit-reference";
+    const AT: &str = ReportKey::Reference.name();
     if d.array().map_err(m(AT))? != 2 {
         return Err(ReportError::Malformed(AT));
     }
@@ -465,24 +466,24 @@ fn decode_record(d: &mut Decoder<'_>) -> Result<ReportRecord, ReportError> {
     if n < 5 {
         return Err(ReportError::Malformed(AT));
     }
-    let w = d.array().map_err(m("suit-record-manifest-id"))?;
+    let w = d.array().map_err(m(RecordElement::ManifestId.name()))?;
     if w > MAX_WALK {
         return Err(ReportError::TooLarge("manifest walk"));
     }
     let mut manifest_id = Vec::with_capacity(w);
     for _ in 0..w {
-        manifest_id.push(d.uint().map_err(m("suit-record-manifest-id"))?);
+        manifest_id.push(d.uint().map_err(m(RecordElement::ManifestId.name()))?);
     }
-    let section = d.int().map_err(m("suit-record-manifest-section"))?;
-    let offset = d.uint().map_err(m("suit-record-section-offset"))?;
-    let component_index = d.uint().map_err(m("suit-record-component-index"))?;
-    let k = d.map().map_err(m("suit-record-properties"))?;
+    let section = d.int().map_err(m(RecordElement::ManifestSection.name()))?;
+    let offset = d.uint().map_err(m(RecordElement::SectionOffset.name()))?;
+    let component_index = d.uint().map_err(m(RecordElement::ComponentIndex.name()))?;
+    let k = d.map().map_err(m(RecordElement::Properties.name()))?;
     if k > MAX_PROPERTIES {
         return Err(ReportError::TooLarge("properties"));
     }
     let mut properties = Vec::with_capacity(k);
     for _ in 0..k {
-        let key = d.int().map_err(m("suit-record-properties"))?;
+        let key = d.int().map_err(m(RecordElement::Properties.name()))?;
         properties.push((key, decode_value(d)?));
     }
     let mut r = ReportRecord {
@@ -564,7 +565,7 @@ fn decode_value(d: &mut Decoder<'_>) -> Result<Value, ReportError> {
 }
 
 fn decode_result(d: &mut Decoder<'_>) -> Result<ReportResult, ReportError> {
-    const AT: &str = "suit-report-result";
+    const AT: &str = ReportKey::Result.name();
     match d.peek().map_err(m(AT))? {
         Item::Bool(true) => {
             d.item().map_err(m(AT))?;

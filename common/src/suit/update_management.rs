@@ -213,6 +213,20 @@ impl WaitEventKind {
             WaitEventKind::DayOfWeekUtc => "suit-wait-event-day-of-week-utc",
         }
     }
+    /// The draft's label (SUIT_Wait_Event key).
+    pub fn label(self) -> u64 {
+        match self {
+            WaitEventKind::Authorization => 1,
+            WaitEventKind::Power => 2,
+            WaitEventKind::Network => 3,
+            WaitEventKind::OtherDeviceVersion => 4,
+            WaitEventKind::Time => 5,
+            WaitEventKind::TimeOfDay => 6,
+            WaitEventKind::DayOfWeek => 7,
+            WaitEventKind::TimeOfDayUtc => 8,
+            WaitEventKind::DayOfWeekUtc => 9,
+        }
+    }
 }
 
 /// One wait event with its argument.
