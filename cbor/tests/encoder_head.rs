@@ -112,7 +112,7 @@ fn head_writes_what_the_typed_methods_write() {
 #[test]
 fn bytes_header_then_content_is_a_byte_string() {
     for len in [0usize, 1, 23, 24, 255, 256, 1000, 70_000] {
-        let content: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let content: Vec<u8> = (0..len).map(|i| u8::try_from(i % 251).unwrap()).collect();
         let split = bytes_of(|e| {
             e.bytes_header(content.len()).raw(&content);
         });

@@ -46,6 +46,9 @@ fn bstr(item: &[u8]) -> Option<&[u8]> {
     Decoder::new(item).bytes().ok()
 }
 
+/// A sequence's name, its decoded form and its bytes in the envelope.
+type Pair<'a> = (&'static str, Option<&'a CommandSequence>, Option<&'a [u8]>);
+
 fn authenticated(env: &[u8]) -> Manifest {
     Envelope::decode(env)
         .unwrap()
@@ -70,7 +73,7 @@ fn the_drafts_example_sequences_encode_back_to_their_bytes() {
         let raw = bstr(member(&env, EnvelopeKey::Manifest.value()).unwrap()).unwrap();
         let common = bstr(member(raw, ManifestKey::Common.value()).unwrap()).unwrap();
         let shared = member(common, CommonKey::SharedSequence.value()).and_then(bstr);
-        let mut pairs: Vec<(&str, Option<&CommandSequence>, Option<&[u8]>)> =
+        let mut pairs: Vec<Pair<'_>> =
             vec![("shared", manifest.common.shared_sequence.as_ref(), shared)];
         for (key, seq) in [
             (ManifestKey::Validate, manifest.validate.as_ref()),

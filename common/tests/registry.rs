@@ -270,3 +270,74 @@ fn unknown_envelope_members_are_refused_by_label_not_a_panic() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `{1: 1, 2: 1, 3: << {2: [[h'00']]} >>, extra_key: extra}`, signed with the spec key.
+fn sealed_with(extra_key: i64, extra: &[u8]) -> Vec<u8> {
+    use suit_common::cbor::Encoder;
+    use suit_common::suit::author::{seal_envelope, Signer};
+    let mut common = Encoder::new();
+    common.map(1).int(CommonKey::Components.value()).array(1);
+    common.array(1).bytes(&[0]);
+    let mut m = Encoder::new();
+    m.map(4);
+    m.int(ManifestKey::Version.value()).uint(1);
+    m.int(ManifestKey::SequenceNumber.value()).uint(1);
+    m.int(ManifestKey::Common.value())
+        .bytes(&common.into_bytes());
+    m.int(extra_key).raw(extra);
+    let key = suit_test_support::p256_private_from_pem("suit-manifest-spec/private_key.pem");
+    seal_envelope(
+        &m.into_bytes(),
+        &[Signer {
+            key: &key,
+            alg: Algorithm::Es256,
+            kid: &[],
+        }],
+        &[],
+        &[],
+    )
+    .unwrap()
+}
+
+fn decode_signed(env: &[u8]) -> Result<suit_common::suit::Manifest, Error> {
+    Envelope::decode(env)?
+        .authenticate(&suit_test_support::spec_policy().anchors)
+        .map(|a| a.manifest)
+}
+
+#[test]
+fn unknown_labels_in_an_authenticated_manifest_are_refused_or_kept_as_the_drafts_say() {
+    use suit_common::cbor::Encoder;
+    use suit_common::suit::command::Command as Cmd;
+    let install = |seq: &[u8]| {
+        let mut e = Encoder::new();
+        e.bytes(seq);
+        sealed_with(ManifestKey::Install.value(), &e.into_bytes())
+    };
+    // Command 13 is unassigned: refused, naming it.
+    match decode_signed(&install(&[0x82, 0x0d, 0x00])) {
+        Err(Error::Unsupported(Unsupported::Command(13))) => {}
+        other => panic!("{other:?}"),
+    }
+    // A negative label is a custom command (suit-command-custom): kept with its argument.
+    let m = decode_signed(&install(&[0x82, 0x24, 0x41, 0x07])).unwrap();
+    assert_eq!(
+        m.install.get().unwrap().commands,
+        [Cmd::Custom(-5, vec![0x41, 0x07])]
+    );
+    // Parameter 6 is unassigned: refused, naming it; a negative one is kept as custom.
+    match decode_signed(&install(&[0x82, 0x14, 0xa1, 0x06, 0x00])) {
+        Err(Error::Unsupported(Unsupported::Parameter(6))) => {}
+        other => panic!("{other:?}"),
+    }
+    let m = decode_signed(&install(&[0x82, 0x14, 0xa1, 0x20, 0xf5])).unwrap();
+    match &m.install.get().unwrap().commands[..] {
+        [Cmd::OverrideParameters(p)] => assert_eq!(p.custom, [(-1, vec![0xf5])]),
+        other => panic!("{other:?}"),
+    }
+    // Manifest member 10 is unassigned: refused, naming it.
+    match decode_signed(&sealed_with(10, &[0x00])) {
+        Err(Error::Unsupported(Unsupported::Member(10))) => {}
+        other => panic!("{other:?}"),
+    }
+}
