@@ -382,6 +382,54 @@ registry! {
 }
 
 registry! {
+    /// SUIT_Wait_Event keys: the events suit-directive-wait waits for (update management
+    /// §4.5). The engine's name for the kind of a decoded
+    /// [`WaitEvent`](crate::suit::update_management::WaitEvent).
+    pub enum WaitEventKind, prefix "suit-wait-event-" {
+        /// suit-wait-event-authorization.
+        Authorization = 1 => "suit-wait-event-authorization",
+        /// suit-wait-event-power.
+        Power = 2 => "suit-wait-event-power",
+        /// suit-wait-event-network.
+        Network = 3 => "suit-wait-event-network",
+        /// suit-wait-event-other-device-version.
+        OtherDeviceVersion = 4 => "suit-wait-event-other-device-version",
+        /// suit-wait-event-time.
+        Time = 5 => "suit-wait-event-time",
+        /// suit-wait-event-time-of-day (local time).
+        TimeOfDay = 6 => "suit-wait-event-time-of-day",
+        /// suit-wait-event-day-of-week (local time).
+        DayOfWeek = 7 => "suit-wait-event-day-of-week",
+        /// suit-wait-event-time-of-day-utc.
+        TimeOfDayUtc = 8 => "suit-wait-event-time-of-day-utc",
+        /// suit-wait-event-day-of-week-utc.
+        DayOfWeekUtc = 9 => "suit-wait-event-day-of-week-utc",
+    }
+}
+
+registry! {
+    /// SUIT_Component_Metadata members (update management §4.6).
+    pub enum MetadataKey, prefix "suit-meta-" {
+        /// suit-meta-default-permissions.
+        DefaultPermissions = 1 => "suit-meta-default-permissions",
+        /// suit-meta-user-permissions.
+        UserPermissions = 2 => "suit-meta-user-permissions",
+        /// suit-meta-group-permissions.
+        GroupPermissions = 3 => "suit-meta-group-permissions",
+        /// suit-meta-role-permissions.
+        RolePermissions = 4 => "suit-meta-role-permissions",
+        /// suit-meta-file-type.
+        FileType = 5 => "suit-meta-file-type",
+        /// suit-meta-modification-time.
+        ModificationTime = 6 => "suit-meta-modification-time",
+        /// suit-meta-creation-time.
+        CreationTime = 7 => "suit-meta-creation-time",
+        /// suit-meta-creator.
+        Creator = 8 => "suit-meta-creator",
+    }
+}
+
+registry! {
     /// SUIT_Report map members (report draft §10.5 "SUIT_Report Elements").
     pub enum ReportKey, prefix "suit-" {
         /// suit-report-nonce.

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use suit_common::cose::Algorithm;
 use suit_common::registry::{
     Command, CommonKey, ComponentTextKey, CoseAlg, DependencyMetadataKey, EnvelopeKey, ManifestKey,
-    Parameter, Reason, RecordElement, ReportKey, TextKey,
+    MetadataKey, Parameter, Reason, RecordElement, ReportKey, TextKey, WaitEventKind,
 };
 use suit_common::report::{self, Failure, Report, ReportRecord, ReportResult};
 use suit_common::suit::error::{ConditionKind, Section, Unsupported};
@@ -66,6 +66,8 @@ fn every_registry_maps_both_ways_and_is_unique() {
     assert_eq!(check_registry!(ReportKey, "suit-"), 8);
     assert_eq!(check_registry!(RecordElement, "suit-record-"), 5);
     assert_eq!(check_registry!(CoseAlg, ""), 22);
+    assert_eq!(check_registry!(WaitEventKind, "suit-wait-event-"), 9);
+    assert_eq!(check_registry!(MetadataKey, "suit-meta-"), 8);
 }
 
 #[test]

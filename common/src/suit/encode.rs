@@ -10,7 +10,7 @@
 use alloc::vec::Vec;
 
 use crate::cbor::Encoder;
-use crate::registry::{Command as Label, Parameter as P};
+use crate::registry::{Command as Label, MetadataKey, Parameter as P};
 use crate::suit::command::{Action, Command, CommandSequence, IndexArg, Parameters, VendorId};
 use crate::suit::update_management::{
     ActorId, ComponentMetadata, FileType, VersionMatch, WaitEvent, WaitInfo,
@@ -297,10 +297,10 @@ impl WaitInfo {
     /// SUIT_Wait_Event: events in ascending label order.
     pub fn encode_to(&self, e: &mut Encoder) {
         let mut events: Vec<&WaitEvent> = self.events.iter().collect();
-        events.sort_by_key(|ev| ev.kind().label());
+        events.sort_by_key(|ev| ev.kind().value());
         e.map(events.len());
         for ev in events {
-            e.uint(ev.kind().label());
+            e.int(ev.kind().value());
             match ev {
                 WaitEvent::Authorization(v) | WaitEvent::Power(v) | WaitEvent::Network(v) => {
                     e.int(*v);
@@ -370,33 +370,37 @@ impl ComponentMetadata {
         .count();
         e.map(n);
         if let Some(p) = self.default_permissions {
-            e.uint(1).uint(p);
+            e.int(MetadataKey::DefaultPermissions.value()).uint(p);
         }
         for (label, map) in [
-            (2, &self.user_permissions),
-            (3, &self.group_permissions),
-            (4, &self.role_permissions),
+            (MetadataKey::UserPermissions, &self.user_permissions),
+            (MetadataKey::GroupPermissions, &self.group_permissions),
+            (MetadataKey::RolePermissions, &self.role_permissions),
         ] {
             if !map.is_empty() {
-                e.uint(label);
+                e.int(label.value());
                 permission_map(e, map);
             }
         }
         if let Some(t) = self.file_type {
-            e.uint(5).uint(match t {
+            e.int(MetadataKey::FileType.value()).uint(match t {
                 FileType::Regular => 1,
                 FileType::Directory => 2,
                 FileType::Symlink => 3,
             });
         }
         if let Some(t) = self.modification_time {
-            e.uint(6).tag(TAG_EPOCH_TIME).uint(t);
+            e.int(MetadataKey::ModificationTime.value())
+                .tag(TAG_EPOCH_TIME)
+                .uint(t);
         }
         if let Some(t) = self.creation_time {
-            e.uint(7).tag(TAG_EPOCH_TIME).uint(t);
+            e.int(MetadataKey::CreationTime.value())
+                .tag(TAG_EPOCH_TIME)
+                .uint(t);
         }
         if let Some(c) = &self.creator {
-            e.uint(8);
+            e.int(MetadataKey::Creator.value());
             c.encode_to(e);
         }
     }

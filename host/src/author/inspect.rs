@@ -12,7 +12,7 @@ use suit_common::cbor::Encoder;
 use suit_common::encryption::algorithms::header;
 use suit_common::registry::{
     Command, CommonKey, ComponentTextKey, CoseAlg, DependencyMetadataKey, EnvelopeKey, ManifestKey,
-    Parameter,
+    MetadataKey, Parameter, WaitEventKind,
 };
 use suit_common::suit::Digest;
 
@@ -429,18 +429,10 @@ fn version_match_text(m: &Value) -> String {
 }
 
 fn wait_event_name(label: i128) -> &'static str {
-    match label {
-        1 => "authorization",
-        2 => "power",
-        3 => "network",
-        4 => "other-device-version",
-        5 => "time",
-        6 => "time-of-day",
-        7 => "day-of-week",
-        8 => "time-of-day-utc",
-        9 => "day-of-week-utc",
-        _ => "unknown",
-    }
+    i64::try_from(label)
+        .ok()
+        .and_then(WaitEventKind::from_value)
+        .map_or("unknown", WaitEventKind::short_name)
 }
 
 fn wait_info_model(v: &Value) -> Json {
@@ -448,17 +440,10 @@ fn wait_info_model(v: &Value) -> Json {
 }
 
 fn metadata_member(label: i128) -> &'static str {
-    match label {
-        1 => "default-permissions",
-        2 => "user-permissions",
-        3 => "group-permissions",
-        4 => "role-permissions",
-        5 => "file-type",
-        6 => "modification-time",
-        7 => "creation-time",
-        8 => "creator",
-        _ => "unknown",
-    }
+    i64::try_from(label)
+        .ok()
+        .and_then(MetadataKey::from_value)
+        .map_or("unknown", MetadataKey::short_name)
 }
 
 /// A map with integer keys, keys named by `name`, values in diagnostic notation.

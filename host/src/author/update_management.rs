@@ -168,7 +168,7 @@ pub(crate) fn component(c: &ComponentSpec) -> std::result::Result<ComponentUm, S
             .iter()
             .map(|(name, v)| wait_event(name, *v))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        events.sort_by_key(|e| e.kind().label());
+        events.sort_by_key(|e| e.kind().value());
         um.params.wait_info = Some(WaitInfo { events });
         um.commands.push(Command::Action(Action::Wait, REPORT_ALL));
     }
