@@ -80,6 +80,21 @@ impl Encoder {
         self.put(tail);
     }
 
+    /// A bare header: major type `major` (its low three bits) with argument `arg`, in its
+    /// shortest form. For the cases the typed methods do not cover, e.g. the header of a byte
+    /// string whose content is then written item by item ([`Encoder::bytes_header`]).
+    pub fn head(&mut self, major: u8, arg: u64) -> &mut Self {
+        self.header(major & 7, arg);
+        self
+    }
+
+    /// The header of a byte string of `len` bytes; exactly `len` bytes must follow (through
+    /// [`Encoder::raw`] or as encoded items: bstr-wrapped CBOR, as SUIT nests its structures).
+    pub fn bytes_header(&mut self, len: usize) -> &mut Self {
+        self.count(BYTES, len);
+        self
+    }
+
     fn count(&mut self, major: u8, len: usize) {
         self.header(major, u64::try_from(len).unwrap_or(u64::MAX));
     }

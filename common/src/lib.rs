@@ -18,6 +18,7 @@ pub mod cose;
 pub mod encryption;
 /// The host ↔ TA wire protocol (crate `suit-protocol`).
 pub use suit_protocol as protocol;
+pub mod registry;
 pub mod report;
 pub mod service;
 pub mod suit;

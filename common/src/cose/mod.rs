@@ -17,6 +17,8 @@ pub use key::{key_id, VerificationKey};
 pub use sign::{create_auth_block, create_cose_mac, create_cose_sign, ExternalP256, SigningKey};
 pub use verify::{verify_auth_block, AuthBlock, MAX_COSE_SIGNERS};
 
+use crate::registry::CoseAlg;
+
 /// COSE algorithms this engine authenticates with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -35,29 +37,39 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    /// The COSE algorithm identifier.
-    pub fn cose_id(self) -> i64 {
+    /// The algorithm's entry in the COSE registry.
+    pub const fn cose_alg(self) -> CoseAlg {
         match self {
-            Algorithm::Es256 => -7,
-            Algorithm::Esp256 => -9,
-            Algorithm::EdDsa => -8,
-            Algorithm::Ed25519 => -19,
-            Algorithm::HssLms => -46,
-            Algorithm::Hmac256 => 5,
+            Algorithm::Es256 => CoseAlg::Es256,
+            Algorithm::Esp256 => CoseAlg::Esp256,
+            Algorithm::EdDsa => CoseAlg::EdDsa,
+            Algorithm::Ed25519 => CoseAlg::Ed25519,
+            Algorithm::HssLms => CoseAlg::HssLms,
+            Algorithm::Hmac256 => CoseAlg::Hmac256,
         }
+    }
+
+    /// The COSE algorithm identifier.
+    pub const fn cose_id(self) -> i64 {
+        self.cose_alg().value()
     }
 
     /// Maps a COSE algorithm identifier to a supported algorithm.
     pub fn from_cose_id(id: i64) -> Option<Self> {
-        Some(match id {
-            -7 => Algorithm::Es256,
-            -9 => Algorithm::Esp256,
-            -8 => Algorithm::EdDsa,
-            -19 => Algorithm::Ed25519,
-            -46 => Algorithm::HssLms,
-            5 => Algorithm::Hmac256,
+        Some(match CoseAlg::from_value(id)? {
+            CoseAlg::Es256 => Algorithm::Es256,
+            CoseAlg::Esp256 => Algorithm::Esp256,
+            CoseAlg::EdDsa => Algorithm::EdDsa,
+            CoseAlg::Ed25519 => Algorithm::Ed25519,
+            CoseAlg::HssLms => Algorithm::HssLms,
+            CoseAlg::Hmac256 => Algorithm::Hmac256,
             _ => return None,
         })
+    }
+
+    /// The registered name (`ES256`, `ESP256`, ...).
+    pub const fn name(self) -> &'static str {
+        self.cose_alg().name()
     }
 
     /// True for MAC algorithms (COSE_Mac0), false for signatures (COSE_Sign1).

@@ -1,38 +1,42 @@
 //! The one table of COSE identifiers this module understands.
 //!
-//! Every numeric identifier used by payload encryption lives here and nowhere else. The
+//! Every identifier payload encryption uses is named here (algorithm numbers come from the
+//! registry; header and key labels are listed here). The
 //! COSE-HPKE algorithm identifiers are still provisional ("TBD", the values the draft
-//! assumes and its test vectors use); when IANA assigns the final values, change the
-//! constants in [`id`] and rebuild — nothing else refers to the numbers.
+//! assumes and its test vectors use); when IANA assigns the final values, change them in
+//! [`crate::registry::CoseAlg`] and rebuild: [`id`] names its entries, nothing else holds the
+//! numbers.
 
 /// COSE algorithm identifiers (RFC 9053, RFC 9459, draft-ietf-cose-hpke).
 pub mod id {
+    use crate::registry::CoseAlg;
+
     /// AES-GCM, 128-bit key (RFC 9053).
-    pub const A128GCM: i64 = 1;
+    pub const A128GCM: i64 = CoseAlg::A128Gcm.value();
     /// AES-GCM, 256-bit key (RFC 9053).
-    pub const A256GCM: i64 = 3;
+    pub const A256GCM: i64 = CoseAlg::A256Gcm.value();
     /// AES-CTR, 128-bit key (RFC 9459).
-    pub const A128CTR: i64 = -65534;
+    pub const A128CTR: i64 = CoseAlg::A128Ctr.value();
     /// AES-CTR, 256-bit key (RFC 9459).
-    pub const A256CTR: i64 = -65532;
+    pub const A256CTR: i64 = CoseAlg::A256Ctr.value();
     /// AES key wrap, 128-bit KEK (RFC 9053).
-    pub const A128KW: i64 = -3;
+    pub const A128KW: i64 = CoseAlg::A128Kw.value();
     /// AES key wrap, 256-bit KEK (RFC 9053).
-    pub const A256KW: i64 = -5;
+    pub const A256KW: i64 = CoseAlg::A256Kw.value();
     /// ECDH ephemeral-static + HKDF-SHA256 + A128KW (RFC 9053).
-    pub const ECDH_ES_A128KW: i64 = -29;
+    pub const ECDH_ES_A128KW: i64 = CoseAlg::EcdhEsA128Kw.value();
     /// ECDH ephemeral-static + HKDF-SHA256 + A256KW (RFC 9053).
-    pub const ECDH_ES_A256KW: i64 = -31;
+    pub const ECDH_ES_A256KW: i64 = CoseAlg::EcdhEsA256Kw.value();
     /// HPKE-0 integrated encryption: DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AES-128-GCM.
     /// Provisional value from draft-ietf-cose-hpke.
-    pub const HPKE_0: i64 = 35;
+    pub const HPKE_0: i64 = CoseAlg::Hpke0.value();
     /// HPKE-7 integrated encryption: DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AES-256-GCM.
     /// Provisional value from draft-ietf-cose-hpke.
-    pub const HPKE_7: i64 = 45;
+    pub const HPKE_7: i64 = CoseAlg::Hpke7.value();
     /// HPKE-0-KE key encryption (same suite as [`HPKE_0`]). Provisional.
-    pub const HPKE_0_KE: i64 = 46;
+    pub const HPKE_0_KE: i64 = CoseAlg::Hpke0Ke.value();
     /// HPKE-7-KE key encryption (same suite as [`HPKE_7`]). Provisional.
-    pub const HPKE_7_KE: i64 = 53;
+    pub const HPKE_7_KE: i64 = CoseAlg::Hpke7Ke.value();
 }
 
 /// COSE header parameter labels (RFC 9052, RFC 9053, draft-ietf-cose-hpke).

@@ -2,9 +2,13 @@
 
 use alloc::vec::Vec;
 
+use crate::cbor::Encoder;
 use crate::cose::{create_auth_block, create_cose_sign, Algorithm, CoseError, SigningKey};
-use crate::suit::component::push_header;
+use crate::registry::EnvelopeKey;
 use crate::suit::digest::Digest;
+
+/// CBOR tag of SUIT_Envelope (manifest draft §8.2).
+const TAG_ENVELOPE: u64 = 107;
 
 /// One signer of an envelope.
 pub struct Signer<'k> {
@@ -68,29 +72,26 @@ pub fn seal_envelope_as(
     severed: &[(u8, &[u8])],
     integrated: &[(&str, &[u8])],
 ) -> Result<Vec<u8>, CoseError> {
-    let mut manifest_bstr = Vec::new();
-    push_bstr(&mut manifest_bstr, manifest);
+    let mut manifest_bstr = Encoder::new();
+    manifest_bstr.bytes(manifest);
+    let manifest_bstr = manifest_bstr.into_bytes();
     let digest = Digest::sha256(&manifest_bstr).encode();
 
     let blocks = authentication_blocks(form, signers, &digest)?;
-    let mut auth = Vec::new();
-    push_header(&mut auth, 4, 1 + blocks.len() as u64);
-    push_bstr(&mut auth, &digest);
+    let mut auth = Encoder::new();
+    auth.array(1 + blocks.len());
+    auth.bytes(&digest);
     for block in &blocks {
-        push_bstr(&mut auth, block);
+        auth.bytes(block);
     }
 
-    let mut out = Vec::new();
-    out.extend_from_slice(&[0xd8, 107]);
-    push_header(
-        &mut out,
-        5,
-        2 + severed.len() as u64 + integrated.len() as u64,
-    );
-    out.push(0x02);
-    push_bstr(&mut out, &auth);
-    out.push(0x03);
-    out.extend_from_slice(&manifest_bstr);
+    let mut out = Encoder::new();
+    out.tag(TAG_ENVELOPE);
+    out.map(2 + severed.len() + integrated.len());
+    out.uint(EnvelopeKey::AuthenticationWrapper.value().unsigned_abs());
+    out.bytes(&auth.into_bytes());
+    out.uint(EnvelopeKey::Manifest.value().unsigned_abs());
+    out.raw(&manifest_bstr);
     // Deterministic CBOR (the manifest draft's MUST): map keys in bytewise order of their
     // encodings, i.e. by label for the severed members and length-first for the text keys.
     let mut severed = severed.to_vec();
@@ -98,18 +99,12 @@ pub fn seal_envelope_as(
     let mut integrated = integrated.to_vec();
     integrated.sort_by(|a, b| (a.0.len(), a.0.as_bytes()).cmp(&(b.0.len(), b.0.as_bytes())));
     for (label, content) in &severed {
-        push_header(&mut out, 0, u64::from(*label));
-        push_bstr(&mut out, content);
+        out.uint(u64::from(*label));
+        out.bytes(content);
     }
     for (key, payload) in &integrated {
-        push_header(&mut out, 3, key.len() as u64);
-        out.extend_from_slice(key.as_bytes());
-        push_bstr(&mut out, payload);
+        out.text(key);
+        out.bytes(payload);
     }
-    Ok(out)
-}
-
-fn push_bstr(out: &mut Vec<u8>, data: &[u8]) {
-    push_header(out, 2, data.len() as u64);
-    out.extend_from_slice(data);
+    Ok(out.into_bytes())
 }

@@ -8,6 +8,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::cbor::{Decoder, Item, SeenKeys};
+use crate::registry::{Command as C, Parameter as P};
 use crate::suit::digest::Digest;
 use crate::suit::error::{ConditionKind, DecodeContext, Error, Unsupported};
 use crate::suit::update_management::{self as um, ComponentMetadata, VersionMatch, WaitInfo};
@@ -161,27 +162,30 @@ impl Parameters {
             }
         }
         for l in labels {
-            match l {
-                1 => put(&mut self.vendor_id, &src.vendor_id),
-                2 => put(&mut self.class_id, &src.class_id),
-                3 => put(&mut self.image_digest, &src.image_digest),
-                4 => put(&mut self.use_before, &src.use_before),
-                5 => put(&mut self.component_slot, &src.component_slot),
-                12 => put(&mut self.strict_order, &src.strict_order),
-                14 => put(&mut self.image_size, &src.image_size),
-                18 => put(&mut self.content, &src.content),
-                19 => put(&mut self.encryption_info, &src.encryption_info),
-                21 => put(&mut self.uri, &src.uri),
-                22 => put(&mut self.source_component, &src.source_component),
-                23 => put(&mut self.invoke_args, &src.invoke_args),
-                24 => put(&mut self.device_id, &src.device_id),
-                25 => put(&mut self.fetch_args, &src.fetch_args),
-                26 => put(&mut self.minimum_battery, &src.minimum_battery),
-                27 => put(&mut self.update_priority, &src.update_priority),
-                28 => put(&mut self.version, &src.version),
-                29 => put(&mut self.wait_info, &src.wait_info),
-                30 => put(&mut self.component_metadata, &src.component_metadata),
-                k if *k < 0 => {
+            match P::from_value(*l) {
+                Some(P::VendorIdentifier) => put(&mut self.vendor_id, &src.vendor_id),
+                Some(P::ClassIdentifier) => put(&mut self.class_id, &src.class_id),
+                Some(P::ImageDigest) => put(&mut self.image_digest, &src.image_digest),
+                Some(P::UseBefore) => put(&mut self.use_before, &src.use_before),
+                Some(P::ComponentSlot) => put(&mut self.component_slot, &src.component_slot),
+                Some(P::StrictOrder) => put(&mut self.strict_order, &src.strict_order),
+                Some(P::ImageSize) => put(&mut self.image_size, &src.image_size),
+                Some(P::Content) => put(&mut self.content, &src.content),
+                Some(P::EncryptionInfo) => put(&mut self.encryption_info, &src.encryption_info),
+                Some(P::Uri) => put(&mut self.uri, &src.uri),
+                Some(P::SourceComponent) => put(&mut self.source_component, &src.source_component),
+                Some(P::InvokeArgs) => put(&mut self.invoke_args, &src.invoke_args),
+                Some(P::DeviceIdentifier) => put(&mut self.device_id, &src.device_id),
+                Some(P::FetchArguments) => put(&mut self.fetch_args, &src.fetch_args),
+                Some(P::MinimumBattery) => put(&mut self.minimum_battery, &src.minimum_battery),
+                Some(P::UpdatePriority) => put(&mut self.update_priority, &src.update_priority),
+                Some(P::Version) => put(&mut self.version, &src.version),
+                Some(P::WaitInfo) => put(&mut self.wait_info, &src.wait_info),
+                Some(P::ComponentMetadata) => {
+                    put(&mut self.component_metadata, &src.component_metadata)
+                }
+                None if *l < 0 => {
+                    let k = l;
                     if let Some((_, v)) = src.custom.iter().find(|(key, _)| key == k) {
                         let v = v.clone();
                         match self.custom.iter_mut().find(|(key, _)| key == k) {
@@ -199,14 +203,14 @@ impl Parameters {
     /// Whether copy-params may name `label`: a parameter this engine knows, other than
     /// soft-failure (interpreter state, not a component parameter).
     pub(crate) fn check_copyable(label: i64) -> Result<(), Error> {
-        match label {
-            1..=5 | 12 | 14 | 18 | 19 | 21..=30 => Ok(()),
-            k if k < 0 => Ok(()),
-            13 => Err(Error::Invalid {
+        match P::from_value(label) {
+            Some(P::SoftFailure) => Err(Error::Invalid {
                 at: "SUIT_Directive_Copy_Params",
                 reason: "soft-failure is not a component parameter and cannot be copied",
             }),
-            k => Err(Error::Unsupported(Unsupported::Parameter(k))),
+            Some(_) => Ok(()),
+            None if label < 0 => Ok(()),
+            None => Err(Error::Unsupported(Unsupported::Parameter(label))),
         }
     }
 
@@ -219,49 +223,51 @@ impl Parameters {
             let off = dec.position();
             let key = dec.int().at(AT)?;
             seen.insert(key, off).at(AT)?;
-            match key {
-                1 => {
+            match P::from_value(key) {
+                Some(P::VendorIdentifier) => {
                     p.vendor_id = Some(if dec.optional_tag(112).at(AT)? {
                         VendorId::Pen(dec.bytes().at(AT)?.to_vec())
                     } else {
                         VendorId::Uuid(uuid(dec.bytes().at(AT)?)?)
                     })
                 }
-                2 => p.class_id = Some(uuid(dec.bytes().at(AT)?)?),
-                3 => {
+                Some(P::ClassIdentifier) => p.class_id = Some(uuid(dec.bytes().at(AT)?)?),
+                Some(P::ImageDigest) => {
                     let inner = dec.bytes().at(AT)?;
                     p.image_digest = Some(Digest::decode_all(inner)?);
                 }
-                5 => p.component_slot = Some(dec.uint().at(AT)?),
-                12 => p.strict_order = Some(dec.bool().at(AT)?),
-                13 => p.soft_failure = Some(dec.bool().at(AT)?),
-                14 => p.image_size = Some(dec.uint().at(AT)?),
-                18 => p.content = Some(dec.bytes().at(AT)?.to_vec()),
-                19 => {
+                Some(P::ComponentSlot) => p.component_slot = Some(dec.uint().at(AT)?),
+                Some(P::StrictOrder) => p.strict_order = Some(dec.bool().at(AT)?),
+                Some(P::SoftFailure) => p.soft_failure = Some(dec.bool().at(AT)?),
+                Some(P::ImageSize) => p.image_size = Some(dec.uint().at(AT)?),
+                Some(P::Content) => p.content = Some(dec.bytes().at(AT)?.to_vec()),
+                Some(P::EncryptionInfo) => {
                     let inner = dec.bytes().at(AT)?;
                     crate::cbor::check_well_formed(inner).at("SUIT_Encryption_Info")?;
                     p.encryption_info = Some(inner.to_vec());
                 }
-                21 => p.uri = Some(String::from(dec.text().at(AT)?)),
-                22 => p.source_component = Some(dec.uint().at(AT)?),
-                23 => p.invoke_args = Some(dec.bytes().at(AT)?.to_vec()),
-                24 => p.device_id = Some(uuid(dec.bytes().at(AT)?)?),
-                25 => p.fetch_args = Some(dec.bytes().at(AT)?.to_vec()),
-                4 => p.use_before = Some(dec.uint().at(AT)?),
-                26 => p.minimum_battery = Some(dec.uint().at(AT)?),
-                27 => p.update_priority = Some(dec.int().at(AT)?),
-                28 => p.version = Some(VersionMatch::decode_all(dec.bytes().at(AT)?)?),
-                29 => p.wait_info = Some(WaitInfo::decode_all(dec.bytes().at(AT)?)?),
-                30 => {
+                Some(P::Uri) => p.uri = Some(String::from(dec.text().at(AT)?)),
+                Some(P::SourceComponent) => p.source_component = Some(dec.uint().at(AT)?),
+                Some(P::InvokeArgs) => p.invoke_args = Some(dec.bytes().at(AT)?.to_vec()),
+                Some(P::DeviceIdentifier) => p.device_id = Some(uuid(dec.bytes().at(AT)?)?),
+                Some(P::FetchArguments) => p.fetch_args = Some(dec.bytes().at(AT)?.to_vec()),
+                Some(P::UseBefore) => p.use_before = Some(dec.uint().at(AT)?),
+                Some(P::MinimumBattery) => p.minimum_battery = Some(dec.uint().at(AT)?),
+                Some(P::UpdatePriority) => p.update_priority = Some(dec.int().at(AT)?),
+                Some(P::Version) => {
+                    p.version = Some(VersionMatch::decode_all(dec.bytes().at(AT)?)?)
+                }
+                Some(P::WaitInfo) => p.wait_info = Some(WaitInfo::decode_all(dec.bytes().at(AT)?)?),
+                Some(P::ComponentMetadata) => {
                     p.component_metadata = Some(alloc::boxed::Box::new(
                         ComponentMetadata::decode_all(dec.bytes().at(AT)?)?,
                     ))
                 }
-                k if k < 0 => {
+                None if key < 0 => {
                     let raw = dec.skip().at(AT)?;
-                    p.custom.push((k, raw.to_vec()));
+                    p.custom.push((key, raw.to_vec()));
                 }
-                k => return Err(Error::Unsupported(Unsupported::Parameter(k))),
+                None => return Err(Error::Unsupported(Unsupported::Parameter(key))),
             }
         }
         Ok(p)
@@ -401,65 +407,69 @@ impl CommandSequence {
                 .and_then(|p| base.checked_add(p))
                 .ok_or(Error::Limit("command sequence offset"))?;
             let label = dec.int().at(AT)?;
-            let cmd = match label {
-                1 => Command::Condition(ConditionKind::VendorIdentifier, dec.uint().at(AT)?),
-                2 => Command::Condition(ConditionKind::ClassIdentifier, dec.uint().at(AT)?),
-                3 => Command::Condition(ConditionKind::ImageMatch, dec.uint().at(AT)?),
-                5 => Command::Condition(ConditionKind::ComponentSlot, dec.uint().at(AT)?),
-                6 => Command::Condition(ConditionKind::CheckContent, dec.uint().at(AT)?),
-                7 => Command::Condition(ConditionKind::DependencyIntegrity, dec.uint().at(AT)?),
-                8 => Command::Condition(ConditionKind::IsDependency, dec.uint().at(AT)?),
-                14 => Command::Condition(ConditionKind::Abort, dec.uint().at(AT)?),
-                24 => Command::Condition(ConditionKind::DeviceIdentifier, dec.uint().at(AT)?),
-                12 => Command::SetComponentIndex(decode_index(dec)?),
-                19 => Command::SetParameters(Parameters::decode(dec)?),
-                20 => Command::OverrideParameters(Parameters::decode(dec)?),
-                15 => {
-                    let m = dec.array().at(AT)?;
-                    if m == 0 || m > MAX_TRY_EACH_OPTIONS + 1 {
-                        return Err(Error::Limit("try-each options"));
+            let known = C::from_value(label);
+            let cmd = if let Some(kind) = known.and_then(C::condition) {
+                Command::Condition(kind, dec.uint().at(AT)?)
+            } else {
+                match known {
+                    Some(C::SetComponentIndex) => Command::SetComponentIndex(decode_index(dec)?),
+                    Some(C::SetParameters) => Command::SetParameters(Parameters::decode(dec)?),
+                    Some(C::OverrideParameters) => {
+                        Command::OverrideParameters(Parameters::decode(dec)?)
                     }
-                    let mut options = Vec::with_capacity(m);
-                    let mut empty_fallback = false;
-                    for i in 0..m {
-                        if i + 1 == m && dec.null().at(AT)? {
-                            empty_fallback = true;
-                            break;
+                    Some(C::TryEach) => {
+                        let m = dec.array().at(AT)?;
+                        if m == 0 || m > MAX_TRY_EACH_OPTIONS + 1 {
+                            return Err(Error::Limit("try-each options"));
                         }
+                        let mut options = Vec::with_capacity(m);
+                        let mut empty_fallback = false;
+                        for i in 0..m {
+                            if i + 1 == m && dec.null().at(AT)? {
+                                empty_fallback = true;
+                                break;
+                            }
+                            let inner = dec.bytes().at(AT)?;
+                            let b = inner_base(dec, inner)?;
+                            options.push(Self::decode_nested(inner, shared, depth + 1, budget, b)?);
+                        }
+                        Command::TryEach {
+                            options,
+                            empty_fallback,
+                        }
+                    }
+                    Some(C::RunSequence) => {
                         let inner = dec.bytes().at(AT)?;
                         let b = inner_base(dec, inner)?;
-                        options.push(Self::decode_nested(inner, shared, depth + 1, budget, b)?);
+                        Command::RunSequence(Self::decode_nested(
+                            inner,
+                            shared,
+                            depth + 1,
+                            budget,
+                            b,
+                        )?)
                     }
-                    Command::TryEach {
-                        options,
-                        empty_fallback,
+                    Some(C::Write) => Command::Action(Action::Write, dec.uint().at(AT)?),
+                    Some(C::Fetch) => Command::Action(Action::Fetch, dec.uint().at(AT)?),
+                    Some(C::Copy) => Command::Action(Action::Copy, dec.uint().at(AT)?),
+                    Some(C::Invoke) => Command::Action(Action::Invoke, dec.uint().at(AT)?),
+                    Some(C::Swap) => Command::Action(Action::Swap, dec.uint().at(AT)?),
+                    Some(C::ProcessDependency) => {
+                        Command::Action(Action::ProcessDependency, dec.uint().at(AT)?)
                     }
+                    Some(C::Unlink) => Command::Action(Action::Unlink, dec.uint().at(AT)?),
+                    Some(C::Wait) => Command::Action(Action::Wait, dec.uint().at(AT)?),
+                    Some(C::OverrideMultiple) => {
+                        Command::OverrideMultiple(um::decode_override_multiple(dec)?)
+                    }
+                    Some(C::CopyParams) => Command::CopyParams(um::decode_copy_params(dec)?),
+                    None if label < 0 => {
+                        let arg = dec.skip().at(AT)?;
+                        Command::Custom(label, arg.to_vec())
+                    }
+                    // Unknown labels; the conditions were handled above.
+                    _ => return Err(Error::Unsupported(Unsupported::Command(label))),
                 }
-                32 => {
-                    let inner = dec.bytes().at(AT)?;
-                    let b = inner_base(dec, inner)?;
-                    Command::RunSequence(Self::decode_nested(inner, shared, depth + 1, budget, b)?)
-                }
-                18 => Command::Action(Action::Write, dec.uint().at(AT)?),
-                21 => Command::Action(Action::Fetch, dec.uint().at(AT)?),
-                22 => Command::Action(Action::Copy, dec.uint().at(AT)?),
-                23 => Command::Action(Action::Invoke, dec.uint().at(AT)?),
-                31 => Command::Action(Action::Swap, dec.uint().at(AT)?),
-                11 => Command::Action(Action::ProcessDependency, dec.uint().at(AT)?),
-                33 => Command::Action(Action::Unlink, dec.uint().at(AT)?),
-                4 => Command::Condition(ConditionKind::UseBefore, dec.uint().at(AT)?),
-                25 => Command::Condition(ConditionKind::ImageNotMatch, dec.uint().at(AT)?),
-                26 => Command::Condition(ConditionKind::MinimumBattery, dec.uint().at(AT)?),
-                27 => Command::Condition(ConditionKind::UpdateAuthorized, dec.uint().at(AT)?),
-                28 => Command::Condition(ConditionKind::Version, dec.uint().at(AT)?),
-                29 => Command::Action(Action::Wait, dec.uint().at(AT)?),
-                34 => Command::OverrideMultiple(um::decode_override_multiple(dec)?),
-                35 => Command::CopyParams(um::decode_copy_params(dec)?),
-                l if l < 0 => {
-                    let arg = dec.skip().at(AT)?;
-                    Command::Custom(l, arg.to_vec())
-                }
-                l => return Err(Error::Unsupported(Unsupported::Command(l))),
             };
             if shared && !allowed_in_shared(&cmd) {
                 return Err(Error::Invalid {

@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::cbor::Decoder;
+use crate::cbor::{Decoder, Encoder};
 use crate::suit::error::{DecodeContext, Error};
 
 /// Most segments accepted in one component identifier.
@@ -54,35 +54,27 @@ impl ComponentId {
 
     /// Deterministic CBOR encoding (array of bstr), used as a storage key.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        push_header(&mut out, 4, self.0.len() as u64);
+        let mut e = Encoder::new();
+        self.encode_to(&mut e);
+        e.into_bytes()
+    }
+
+    /// Writes the identifier (array of bstr) into `e`: the inverse of the decoder above.
+    pub fn encode_to(&self, e: &mut Encoder) {
+        e.array(self.0.len());
         for s in &self.0 {
-            push_header(&mut out, 2, s.len() as u64);
-            out.extend_from_slice(s);
+            e.bytes(s);
         }
-        out
     }
 }
 
-/// Appends a CBOR head (major type, argument) in its shortest form.
+/// Appends a CBOR head (major type, argument) in its shortest form. Kept for the provisioning
+/// message code that still builds its bytes by hand; it writes through [`Encoder`], the one
+/// writer, so both agree byte for byte.
 pub fn push_header(out: &mut Vec<u8>, major: u8, value: u64) {
-    let m = major << 5;
-    if let Ok(v) = u8::try_from(value) {
-        if v < 24 {
-            out.push(m | v);
-        } else {
-            out.extend_from_slice(&[m | 24, v]);
-        }
-    } else if let Ok(v) = u16::try_from(value) {
-        out.push(m | 25);
-        out.extend_from_slice(&v.to_be_bytes());
-    } else if let Ok(v) = u32::try_from(value) {
-        out.push(m | 26);
-        out.extend_from_slice(&v.to_be_bytes());
-    } else {
-        out.push(m | 27);
-        out.extend_from_slice(&value.to_be_bytes());
-    }
+    let mut e = Encoder::new();
+    e.head(major, value);
+    out.extend_from_slice(&e.into_bytes());
 }
 
 /// The same text as `Debug` (CBOR diagnostic notation, text segments quoted), for messages.

@@ -7,7 +7,7 @@ use crate::cbor::Decoder;
 use crate::suit::error::{DecodeContext, Error, Unsupported};
 
 /// COSE algorithm id of SHA-256, the only digest SUIT requires and the only one accepted here.
-pub const COSE_ALG_SHA256: i64 = -16;
+pub const COSE_ALG_SHA256: i64 = crate::registry::CoseAlg::Sha256.value();
 
 /// A SHA-256 SUIT_Digest.
 #[derive(Clone, Copy, PartialEq, Eq)]

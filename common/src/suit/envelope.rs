@@ -7,9 +7,9 @@
 use alloc::vec::Vec;
 
 use crate::cbor::{self, Decoder, Item, SeenKeys};
+use crate::registry::EnvelopeKey;
 use crate::suit::digest::Digest;
 use crate::suit::error::{DecodeContext, Error, Unsupported};
-use crate::suit::manifest::SEVERABLE_LABELS;
 
 /// Largest envelope accepted (manifest, severed members and integrated payloads together).
 pub const MAX_ENVELOPE_LEN: usize = 512 * 1024;
@@ -88,30 +88,35 @@ impl<'a> Envelope<'a> {
         for _ in 0..n {
             let off = dec.position();
             match dec.item().at(AT)? {
-                Item::Uint(2) => {
-                    seen.insert(2, off).at(AT)?;
-                    wrapper = Some(dec.bytes().at(AT)?);
-                }
-                Item::Uint(3) => {
-                    // "SUIT_Authentication MUST come before the suit-manifest element."
-                    if wrapper.is_none() {
-                        return Err(Error::Invalid {
-                            at: AT,
-                            reason: "suit-manifest before suit-authentication-wrapper",
-                        });
+                Item::Uint(l) => {
+                    let label = i64::try_from(l).unwrap_or(i64::MAX);
+                    match EnvelopeKey::from_value(label) {
+                        Some(EnvelopeKey::AuthenticationWrapper) => {
+                            seen.insert(label, off).at(AT)?;
+                            wrapper = Some(dec.bytes().at(AT)?);
+                        }
+                        Some(EnvelopeKey::Manifest) => {
+                            // "SUIT_Authentication MUST come before the suit-manifest element."
+                            if wrapper.is_none() {
+                                return Err(Error::Invalid {
+                                    at: AT,
+                                    reason: "suit-manifest before suit-authentication-wrapper",
+                                });
+                            }
+                            seen.insert(label, off).at(AT)?;
+                            manifest = Some(dec.bytes_with_encoding().at(AT)?);
+                        }
+                        Some(member) if member.is_severable() => {
+                            seen.insert(label, off).at(AT)?;
+                            let (content, encoded) = dec.bytes_with_encoding().at(AT)?;
+                            severed.push(SeveredMember {
+                                label,
+                                encoded,
+                                content,
+                            });
+                        }
+                        _ => return Err(Error::Unsupported(Unsupported::Member(label))),
                     }
-                    seen.insert(3, off).at(AT)?;
-                    manifest = Some(dec.bytes_with_encoding().at(AT)?);
-                }
-                Item::Uint(l) if SEVERABLE_LABELS.contains(&(l as i64)) => {
-                    let label = l as i64;
-                    seen.insert(label, off).at(AT)?;
-                    let (content, encoded) = dec.bytes_with_encoding().at(AT)?;
-                    severed.push(SeveredMember {
-                        label,
-                        encoded,
-                        content,
-                    });
                 }
                 Item::Text(key) => {
                     // check_well_formed already refused duplicate keys; canonical order puts
@@ -133,11 +138,6 @@ impl<'a> Envelope<'a> {
                     }
                     let bytes = dec.bytes().at(AT)?;
                     integrated.push(IntegratedPayload { key, bytes });
-                }
-                Item::Uint(l) => {
-                    return Err(Error::Unsupported(Unsupported::Member(
-                        i64::try_from(l).unwrap_or(i64::MAX),
-                    )))
                 }
                 _ => {
                     return Err(Error::Invalid {

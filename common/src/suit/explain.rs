@@ -62,16 +62,7 @@ pub fn command_error(c: &CommandError) -> String {
 
 /// Section name as in the draft.
 pub fn section(s: Section) -> &'static str {
-    match s {
-        Section::Shared => "suit-shared-sequence",
-        Section::DependencyResolution => "suit-dependency-resolution",
-        Section::PayloadFetch => "suit-payload-fetch",
-        Section::CandidateVerification => "suit-candidate-verification",
-        Section::Install => "suit-install",
-        Section::Validate => "suit-validate",
-        Section::Load => "suit-load",
-        Section::Invoke => "suit-invoke",
-    }
+    s.name()
 }
 
 fn auth(a: &AuthError) -> String {
@@ -141,13 +132,9 @@ fn cose(e: &CoseError) -> String {
 }
 
 fn member_name(label: i64) -> String {
-    match label {
-        15 => "suit-dependency-resolution (15)".into(),
-        16 => "suit-payload-fetch (16)".into(),
-        18 => "suit-candidate-verification (18)".into(),
-        20 => "suit-install (20)".into(),
-        23 => "suit-text (23)".into(),
-        l => format!("{l}"),
+    match crate::registry::ManifestKey::from_value(label) {
+        Some(m) => format!("{} ({label})", m.name()),
+        None => format!("{label}"),
     }
 }
 
@@ -408,42 +395,12 @@ pub fn update_management(e: &super::update_management::UmError) -> String {
 
 /// A condition's name as in the drafts.
 pub fn condition(c: ConditionKind) -> &'static str {
-    use ConditionKind as C;
-    match c {
-        C::VendorIdentifier => "suit-condition-vendor-identifier",
-        C::ClassIdentifier => "suit-condition-class-identifier",
-        C::ImageMatch => "suit-condition-image-match",
-        C::ComponentSlot => "suit-condition-component-slot",
-        C::CheckContent => "suit-condition-check-content",
-        C::DependencyIntegrity => "suit-condition-dependency-integrity",
-        C::IsDependency => "suit-condition-is-dependency",
-        C::Abort => "suit-condition-abort",
-        C::DeviceIdentifier => "suit-condition-device-identifier",
-        C::UseBefore => "suit-condition-use-before",
-        C::ImageNotMatch => "suit-condition-image-not-match",
-        C::MinimumBattery => "suit-condition-minimum-battery",
-        C::UpdateAuthorized => "suit-condition-update-authorized",
-        C::Version => "suit-condition-version",
-    }
+    c.command().name()
 }
 
 /// A parameter's name as in the drafts.
 pub fn parameter(p: ParameterKind) -> &'static str {
-    use ParameterKind as P;
-    match p {
-        P::VendorId => "suit-parameter-vendor-identifier",
-        P::ClassId => "suit-parameter-class-identifier",
-        P::ImageDigest => "suit-parameter-image-digest",
-        P::ComponentSlot => "suit-parameter-component-slot",
-        P::Content => "suit-parameter-content",
-        P::Uri => "suit-parameter-uri",
-        P::SourceComponent => "suit-parameter-source-component",
-        P::DeviceId => "suit-parameter-device-identifier",
-        P::UseBefore => "suit-parameter-use-before",
-        P::MinimumBattery => "suit-parameter-minimum-battery",
-        P::Version => "suit-parameter-version",
-        P::WaitInfo => "suit-parameter-wait-info",
-    }
+    p.parameter().name()
 }
 
 /// A signer requirement of a component rule.

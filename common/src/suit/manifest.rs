@@ -7,6 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::cbor::{Decoder, SeenKeys};
+use crate::registry::{CommonKey, DependencyMetadataKey, ManifestKey as M};
 use crate::suit::command::CommandSequence;
 use crate::suit::component::ComponentId;
 use crate::suit::digest::Digest;
@@ -14,9 +15,6 @@ use crate::suit::error::{DecodeContext, Error, Section, Unsupported};
 
 /// Most components (plus dependencies) one manifest may declare.
 pub const MAX_COMPONENTS: usize = 16;
-
-/// Manifest member labels that may be severed into the envelope.
-pub(crate) const SEVERABLE_LABELS: [i64; 6] = [14, 15, 16, 18, 20, 23];
 
 /// A severable member: absent, present in the manifest, or replaced by its digest.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,36 +125,42 @@ impl Manifest {
             let off = dec.position();
             let key = dec.int().at(AT)?;
             seen.insert(key, off).at(AT)?;
-            match key {
-                1 => version = Some(dec.uint().at(AT)?),
-                2 => sequence_number = Some(dec.uint().at(AT)?),
-                3 => {
+            match M::from_value(key) {
+                Some(M::Version) => version = Some(dec.uint().at(AT)?),
+                Some(M::SequenceNumber) => sequence_number = Some(dec.uint().at(AT)?),
+                Some(M::Common) => {
                     let inner = dec.wrapped().at(AT)?;
                     common = Some(decode_common(inner)?);
                 }
-                4 => m.reference_uri = Some(String::from(dec.text().at(AT)?)),
-                5 => m.manifest_component_id = Some(ComponentId::decode(&mut dec)?),
-                7 => m.validate = Some(sequence(&mut dec)?),
-                8 => m.load = Some(sequence(&mut dec)?),
-                9 => m.invoke = Some(sequence(&mut dec)?),
-                24 => m.uninstall = Some(sequence(&mut dec)?),
-                15 => m.dependency_resolution = severable_sequence(&mut dec)?,
-                16 => m.payload_fetch = severable_sequence(&mut dec)?,
-                18 => m.candidate_verification = severable_sequence(&mut dec)?,
-                20 => m.install = severable_sequence(&mut dec)?,
-                23 => {
+                Some(M::ReferenceUri) => m.reference_uri = Some(String::from(dec.text().at(AT)?)),
+                Some(M::ManifestComponentId) => {
+                    m.manifest_component_id = Some(ComponentId::decode(&mut dec)?)
+                }
+                Some(M::Validate) => m.validate = Some(sequence(&mut dec)?),
+                Some(M::Load) => m.load = Some(sequence(&mut dec)?),
+                Some(M::Invoke) => m.invoke = Some(sequence(&mut dec)?),
+                Some(M::Uninstall) => m.uninstall = Some(sequence(&mut dec)?),
+                Some(M::DependencyResolution) => {
+                    m.dependency_resolution = severable_sequence(&mut dec)?
+                }
+                Some(M::PayloadFetch) => m.payload_fetch = severable_sequence(&mut dec)?,
+                Some(M::CandidateVerification) => {
+                    m.candidate_verification = severable_sequence(&mut dec)?
+                }
+                Some(M::Install) => m.install = severable_sequence(&mut dec)?,
+                Some(M::Text) => {
                     m.text = if is_digest(&dec) {
                         Severable::Severed(Digest::decode(&mut dec)?)
                     } else {
                         Severable::Present(dec.wrapped().at(AT)?.skip().at(AT)?.to_vec())
                     }
                 }
-                6 => {
+                Some(M::SetVersion) => {
                     m.set_version = Some(crate::suit::update_management::decode_set_version(
                         dec.bytes().at(AT)?,
                     )?)
                 }
-                14 => {
+                Some(M::Coswid) => {
                     m.coswid = if is_digest(&dec) {
                         Severable::Severed(Digest::decode(&mut dec)?)
                     } else {
@@ -165,7 +169,7 @@ impl Manifest {
                         Severable::Present(inner.to_vec())
                     }
                 }
-                k => return Err(Error::Unsupported(Unsupported::Member(k))),
+                None => return Err(Error::Unsupported(Unsupported::Member(key))),
             }
         }
         dec.finish().at(AT)?;
@@ -193,16 +197,20 @@ impl Manifest {
     /// Replaces a severed member by its envelope copy (whose digest the caller checked).
     pub(crate) fn restore_severed(&mut self, label: i64, content: &[u8]) -> Result<(), Error> {
         let seq = || CommandSequence::decode(content, false);
-        match label {
-            15 => self.dependency_resolution = Severable::Present(seq()?),
-            16 => self.payload_fetch = Severable::Present(seq()?),
-            18 => self.candidate_verification = Severable::Present(seq()?),
-            20 => self.install = Severable::Present(seq()?),
-            23 => {
+        match M::from_value(label) {
+            Some(M::DependencyResolution) => {
+                self.dependency_resolution = Severable::Present(seq()?)
+            }
+            Some(M::PayloadFetch) => self.payload_fetch = Severable::Present(seq()?),
+            Some(M::CandidateVerification) => {
+                self.candidate_verification = Severable::Present(seq()?)
+            }
+            Some(M::Install) => self.install = Severable::Present(seq()?),
+            Some(M::Text) => {
                 crate::cbor::check_well_formed(content).at("SUIT_Text_Map")?;
                 self.text = Severable::Present(content.to_vec())
             }
-            14 => {
+            Some(M::Coswid) => {
                 crate::cbor::check_well_formed(content).at("concise-swid-tag")?;
                 self.coswid = Severable::Present(content.to_vec())
             }
@@ -213,18 +221,18 @@ impl Manifest {
 
     /// The digest a severable member was replaced by, if it was severed.
     pub(crate) fn severed_digest(&self, label: i64) -> Option<Digest> {
-        let d = match label {
-            15 => &self.dependency_resolution,
-            16 => &self.payload_fetch,
-            18 => &self.candidate_verification,
-            20 => &self.install,
-            23 => {
+        let d = match M::from_value(label)? {
+            M::DependencyResolution => &self.dependency_resolution,
+            M::PayloadFetch => &self.payload_fetch,
+            M::CandidateVerification => &self.candidate_verification,
+            M::Install => &self.install,
+            M::Text => {
                 return match &self.text {
                     Severable::Severed(d) => Some(*d),
                     _ => None,
                 }
             }
-            14 => {
+            M::Coswid => {
                 return match &self.coswid {
                     Severable::Severed(d) => Some(*d),
                     _ => None,
@@ -290,12 +298,12 @@ impl Manifest {
         if let Some(id) = &self.manifest_component_id {
             return id.encode();
         }
-        let mut out = Vec::new();
-        crate::suit::component::push_header(&mut out, 4, self.common.components.len() as u64);
+        let mut e = crate::cbor::Encoder::new();
+        e.array(self.common.components.len());
         for c in &self.common.components {
-            out.extend_from_slice(&c.encode());
+            c.encode_to(&mut e);
         }
-        out
+        e.into_bytes()
     }
 
     /// All command sequences present (shared first), for static policy checks.
@@ -342,8 +350,8 @@ fn decode_common(mut dec: Decoder<'_>) -> Result<Common, Error> {
         let off = dec.position();
         let key = dec.int().at(AT)?;
         seen.insert(key, off).at(AT)?;
-        match key {
-            1 => {
+        match CommonKey::from_value(key) {
+            Some(CommonKey::Dependencies) => {
                 let deps = dec.map().at("SUIT_Dependencies")?;
                 let mut seen_idx = SeenKeys::default();
                 for _ in 0..deps {
@@ -361,7 +369,7 @@ fn decode_common(mut dec: Decoder<'_>) -> Result<Common, Error> {
                         let off = dec.position();
                         let k = dec.int().at("SUIT_Dependency_Metadata")?;
                         seen_meta.insert(k, off).at("SUIT_Dependency_Metadata")?;
-                        if k == 1 {
+                        if k == DependencyMetadataKey::Prefix.value() {
                             prefix = Some(ComponentId::decode(&mut dec)?);
                         } else {
                             // Extensions carry no meaning for this engine.
@@ -371,7 +379,7 @@ fn decode_common(mut dec: Decoder<'_>) -> Result<Common, Error> {
                     common.dependencies.push(Dependency { index: idx, prefix });
                 }
             }
-            2 => {
+            Some(CommonKey::Components) => {
                 let count = dec.array().at(AT)?;
                 if count == 0 {
                     return Err(Error::Invalid {
@@ -386,11 +394,11 @@ fn decode_common(mut dec: Decoder<'_>) -> Result<Common, Error> {
                     common.components.push(ComponentId::decode(&mut dec)?);
                 }
             }
-            4 => {
+            Some(CommonKey::SharedSequence) => {
                 let inner = dec.bytes().at(AT)?;
                 common.shared_sequence = Some(CommandSequence::decode(inner, true)?);
             }
-            k => return Err(Error::Unsupported(Unsupported::Member(k))),
+            None => return Err(Error::Unsupported(Unsupported::Member(key))),
         }
     }
     dec.finish().at(AT)?;

@@ -14,6 +14,8 @@ pub mod command;
 pub mod component;
 pub mod decrypt;
 pub mod digest;
+#[cfg(feature = "author")]
+pub mod encode;
 pub mod envelope;
 pub mod error;
 pub mod explain;

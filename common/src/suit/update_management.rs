@@ -174,46 +174,8 @@ pub(crate) fn decode_set_version(bytes: &[u8]) -> Result<Vec<i64>, Error> {
     Ok(v)
 }
 
-/// Kinds of SUIT_Wait_Events (labels of draft §4.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WaitEventKind {
-    /// 1 suit-wait-event-authorization.
-    Authorization,
-    /// 2 suit-wait-event-power.
-    Power,
-    /// 3 suit-wait-event-network.
-    Network,
-    /// 4 suit-wait-event-other-device-version.
-    OtherDeviceVersion,
-    /// 5 suit-wait-event-time.
-    Time,
-    /// 6 suit-wait-event-time-of-day (local time).
-    TimeOfDay,
-    /// 7 suit-wait-event-day-of-week (local time).
-    DayOfWeek,
-    /// 8 suit-wait-event-time-of-day-utc.
-    TimeOfDayUtc,
-    /// 9 suit-wait-event-day-of-week-utc.
-    DayOfWeekUtc,
-}
-
-impl WaitEventKind {
-    /// The draft's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            WaitEventKind::Authorization => "suit-wait-event-authorization",
-            WaitEventKind::Power => "suit-wait-event-power",
-            WaitEventKind::Network => "suit-wait-event-network",
-            WaitEventKind::OtherDeviceVersion => "suit-wait-event-other-device-version",
-            WaitEventKind::Time => "suit-wait-event-time",
-            WaitEventKind::TimeOfDay => "suit-wait-event-time-of-day",
-            WaitEventKind::DayOfWeek => "suit-wait-event-day-of-week",
-            WaitEventKind::TimeOfDayUtc => "suit-wait-event-time-of-day-utc",
-            WaitEventKind::DayOfWeekUtc => "suit-wait-event-day-of-week-utc",
-        }
-    }
-}
+/// Kinds of SUIT_Wait_Events (labels of draft §4.5): the registry's entries.
+pub use crate::registry::WaitEventKind;
 
 /// One wait event with its argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,11 +252,12 @@ impl WaitInfo {
             let key = dec.int().at(AT)?;
             seen.insert(key, off).at(AT)?;
             let uint_arg = |dec: &mut Decoder<'_>| dec.uint().at(AT);
-            events.push(match key {
-                1 => WaitEvent::Authorization(dec.int().at(AT)?),
-                2 => WaitEvent::Power(dec.int().at(AT)?),
-                3 => WaitEvent::Network(dec.int().at(AT)?),
-                4 => {
+            use WaitEventKind as K;
+            events.push(match WaitEventKind::from_value(key) {
+                Some(K::Authorization) => WaitEvent::Authorization(dec.int().at(AT)?),
+                Some(K::Power) => WaitEvent::Power(dec.int().at(AT)?),
+                Some(K::Network) => WaitEvent::Network(dec.int().at(AT)?),
+                Some(K::OtherDeviceVersion) => {
                     const AT4: &str = "SUIT_Wait_Event_Argument_Other_Device_Version";
                     if dec.array().at(AT4)? != 2 {
                         return Err(Error::Invalid {
@@ -325,12 +288,12 @@ impl WaitInfo {
                         versions,
                     }
                 }
-                5 => WaitEvent::Time(uint_arg(&mut dec)?),
-                6 => WaitEvent::TimeOfDay(uint_arg(&mut dec)?),
-                7 => WaitEvent::DayOfWeek(uint_arg(&mut dec)?),
-                8 => WaitEvent::TimeOfDayUtc(uint_arg(&mut dec)?),
-                9 => WaitEvent::DayOfWeekUtc(uint_arg(&mut dec)?),
-                _ => {
+                Some(K::Time) => WaitEvent::Time(uint_arg(&mut dec)?),
+                Some(K::TimeOfDay) => WaitEvent::TimeOfDay(uint_arg(&mut dec)?),
+                Some(K::DayOfWeek) => WaitEvent::DayOfWeek(uint_arg(&mut dec)?),
+                Some(K::TimeOfDayUtc) => WaitEvent::TimeOfDayUtc(uint_arg(&mut dec)?),
+                Some(K::DayOfWeekUtc) => WaitEvent::DayOfWeekUtc(uint_arg(&mut dec)?),
+                None => {
                     return Err(Error::Invalid {
                         at: AT,
                         reason: "unknown wait event (labels 1 to 9 are defined)",
@@ -507,12 +470,13 @@ impl ComponentMetadata {
             let off = dec.position();
             let key = dec.int().at(AT)?;
             seen.insert(key, off).at(AT)?;
-            match key {
-                1 => m.default_permissions = Some(dec.uint().at(AT)?),
-                2 => m.user_permissions = permission_map(&mut dec)?,
-                3 => m.group_permissions = permission_map(&mut dec)?,
-                4 => m.role_permissions = permission_map(&mut dec)?,
-                5 => {
+            use crate::registry::MetadataKey as K;
+            match K::from_value(key) {
+                Some(K::DefaultPermissions) => m.default_permissions = Some(dec.uint().at(AT)?),
+                Some(K::UserPermissions) => m.user_permissions = permission_map(&mut dec)?,
+                Some(K::GroupPermissions) => m.group_permissions = permission_map(&mut dec)?,
+                Some(K::RolePermissions) => m.role_permissions = permission_map(&mut dec)?,
+                Some(K::FileType) => {
                     m.file_type =
                         Some(match dec.uint().at(AT)? {
                             1 => FileType::Regular,
@@ -525,11 +489,11 @@ impl ComponentMetadata {
                             }),
                         })
                 }
-                6 => m.modification_time = Some(time(&mut dec)?),
-                7 => m.creation_time = Some(time(&mut dec)?),
-                8 => m.creator = Some(actor(&mut dec, AT)?),
+                Some(K::ModificationTime) => m.modification_time = Some(time(&mut dec)?),
+                Some(K::CreationTime) => m.creation_time = Some(time(&mut dec)?),
+                Some(K::Creator) => m.creator = Some(actor(&mut dec, AT)?),
                 // An extension this engine cannot apply: refusing beats ignoring metadata.
-                _ => {
+                None => {
                     return Err(Error::Invalid {
                         at: AT,
                         reason: "unknown component metadata member",

@@ -25,15 +25,21 @@
 
 use std::path::{Path, PathBuf};
 
-use ciborium::value::Value;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use suit_common::cbor::Encoder;
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::encryption::algorithms::ContentAlgorithm;
+use suit_common::registry::{CommonKey, ManifestKey as M, TextKey};
 use suit_common::suit::author::{seal_envelope_as, AuthForm, Signer};
+use suit_common::suit::command::{
+    Action, Command, CommandSequence, IndexArg, Parameters, VendorId,
+};
 use suit_common::suit::envelope::{MAX_ENVELOPE_LEN, MAX_INTEGRATED_PAYLOADS};
+use suit_common::suit::error::ConditionKind;
 use suit_common::suit::policy::{Permissions, Role, TrustAnchor};
+use suit_common::suit::ComponentId;
 use suit_common::suit::{Digest, Envelope};
 
 use super::encrypt::{encrypt_for, parse_content_alg, Mode, RecipientSpec};
@@ -452,7 +458,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         &components,
         vendor.as_bytes(),
         class.as_bytes(),
-        device.as_ref().map(|d| d.as_bytes().as_slice()),
+        device.as_ref().map(|d| d.as_bytes()),
     )?;
 
     let signer_refs: Vec<Signer<'_>> = signers
@@ -683,35 +689,30 @@ pub fn load_signers(opts: &SignOptions) -> Result<Vec<(SigningKey, Algorithm, Ve
     Ok(out)
 }
 
-fn bstr_of(v: &Value) -> Result<Value> {
-    Ok(Value::Bytes(encode(v)?))
-}
-
-fn encode(v: &Value) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out)
-        .map_err(|e| AuthorError::Create(format!("CBOR encoding failed: {e}")))?;
-    Ok(out)
-}
-
-fn imap(entries: Vec<(i64, Value)>) -> Value {
-    Value::Map(
-        entries
-            .into_iter()
-            .map(|(k, v)| (Value::from(k), v))
-            .collect(),
-    )
-}
-
-fn cid(segs: &[Vec<u8>]) -> Value {
-    Value::Array(segs.iter().map(|s| Value::Bytes(s.clone())).collect())
-}
-
 /// Severed members: (label, encoded content).
 type Severed = Vec<(u8, Vec<u8>)>;
 
+/// `set-component-index index, override-parameters params`.
+fn select(index: usize, params: Parameters) -> [Command; 2] {
+    [
+        Command::SetComponentIndex(IndexArg::One(index as u64)),
+        Command::OverrideParameters(params),
+    ]
+}
+
+/// A condition or directive with the reporting policy [`REPORT_ALL`].
+fn condition(kind: ConditionKind) -> Command {
+    Command::Condition(kind, REPORT_ALL)
+}
+
+fn action(action: Action) -> Command {
+    Command::Action(action, REPORT_ALL)
+}
+
 /// The manifest, and the members severed from it (`(label, encoded content)`) when
 /// `severable`: the manifest then holds the SHA-256 SUIT_Digest of each bstr-wrapped member.
+/// The command sequences are built as the engine's typed commands and written by their own
+/// encoding (`suit_common::suit::encode`), the inverse of what the device decodes.
 #[allow(clippy::too_many_arguments)]
 fn encode_manifest(
     severable: bool,
@@ -721,144 +722,162 @@ fn encode_manifest(
     reference_uri: Option<&str>,
     manifest_component_id: Option<&[Vec<u8>]>,
     components: &[Component],
-    vendor: &[u8],
-    class: &[u8],
-    device: Option<&[u8]>,
+    vendor: &[u8; 16],
+    class: &[u8; 16],
+    device: Option<&[u8; 16]>,
 ) -> Result<(Vec<u8>, Severed)> {
     let mut shared = Vec::new();
     let mut install = Vec::new();
     let mut validate = Vec::new();
-    let mut ids: Vec<Value> = components.iter().map(|c| cid(&c.id)).collect();
+    let mut ids: Vec<ComponentId> = components.iter().map(|c| ComponentId::new(&c.id)).collect();
     for (i, c) in components.iter().enumerate() {
-        let index = Value::from(i as u64);
-        let mut params = vec![
-            (1, Value::Bytes(vendor.to_vec())),
-            (2, Value::Bytes(class.to_vec())),
-            (3, Value::Bytes(c.digest.encode())),
-            (14, Value::from(c.size)),
-        ];
-        if let Some(d) = device {
-            params.push((24, Value::Bytes(d.to_vec())));
-        }
+        shared.extend(select(
+            i,
+            Parameters {
+                vendor_id: Some(VendorId::Uuid(*vendor)),
+                class_id: Some(*class),
+                image_digest: Some(c.digest),
+                image_size: Some(c.size),
+                device_id: device.copied(),
+                ..Parameters::default()
+            },
+        ));
         shared.extend([
-            Value::from(12),
-            index.clone(),
-            Value::from(20),
-            imap(params),
-            Value::from(1),
-            Value::from(REPORT_ALL),
-            Value::from(2),
-            Value::from(REPORT_ALL),
+            condition(ConditionKind::VendorIdentifier),
+            condition(ConditionKind::ClassIdentifier),
         ]);
         if device.is_some() {
-            shared.extend([Value::from(24), Value::from(REPORT_ALL)]);
+            shared.push(condition(ConditionKind::DeviceIdentifier));
         }
 
         // Update management first: conditions on the installed component and waits, before
         // anything is fetched.
-        install.extend(c.um.install_prefix(&index)?);
+        install.extend(c.um.install_prefix(i as u64));
+        let uri = Parameters {
+            uri: Some(c.uri.clone()),
+            ..Parameters::default()
+        };
         match (buffer_of(c), &c.encryption_info) {
             (Some((buffer_id, ct_digest, ct_size)), Some(info)) => {
-                let buffer = Value::from(ids.len() as u64);
-                ids.push(cid(&buffer_id));
-                install.extend([
-                    Value::from(12),
-                    buffer.clone(),
-                    Value::from(20),
-                    imap(vec![
-                        (3, Value::Bytes(ct_digest.encode())),
-                        (14, Value::from(ct_size)),
-                        (21, Value::Text(c.uri.clone())),
-                    ]),
-                    Value::from(21),
-                    Value::from(REPORT_ALL),
-                    Value::from(3),
-                    Value::from(REPORT_ALL),
-                    Value::from(12),
-                    index.clone(),
-                    Value::from(20),
-                    imap(vec![(19, Value::Bytes(info.clone())), (22, buffer)]),
-                    Value::from(22),
-                    Value::from(REPORT_ALL),
-                    Value::from(3),
-                    Value::from(REPORT_ALL),
-                ]);
+                let buffer = ids.len();
+                ids.push(ComponentId::new(&buffer_id));
+                install.extend(select(
+                    buffer,
+                    Parameters {
+                        image_digest: Some(ct_digest),
+                        image_size: Some(ct_size),
+                        ..uri
+                    },
+                ));
+                install.extend([action(Action::Fetch), condition(ConditionKind::ImageMatch)]);
+                install.extend(select(
+                    i,
+                    Parameters {
+                        encryption_info: Some(info.clone()),
+                        source_component: Some(buffer as u64),
+                        ..Parameters::default()
+                    },
+                ));
+                install.extend([action(Action::Copy), condition(ConditionKind::ImageMatch)]);
             }
-            _ => install.extend([
-                Value::from(12),
-                index.clone(),
-                Value::from(20),
-                imap(vec![(21, Value::Text(c.uri.clone()))]),
-                Value::from(21),
-                Value::from(REPORT_ALL),
-                Value::from(3),
-                Value::from(REPORT_ALL),
-            ]),
+            _ => {
+                install.extend(select(i, uri));
+                install.extend([action(Action::Fetch), condition(ConditionKind::ImageMatch)]);
+            }
         }
         validate.extend([
-            Value::from(12),
-            index,
-            Value::from(3),
-            Value::from(REPORT_ALL),
+            Command::SetComponentIndex(IndexArg::One(i as u64)),
+            condition(ConditionKind::ImageMatch),
         ]);
     }
-    let common = imap(vec![
-        (2, Value::Array(ids)),
-        (4, bstr_of(&Value::Array(shared))?),
-    ]);
-    let mut m = vec![
-        (1, Value::from(1)),
-        (2, Value::from(sequence_number)),
-        (3, bstr_of(&common)?),
-    ];
+    let shared = CommandSequence::from_commands(shared).encode();
+    let mut common = Encoder::new();
+    common.map(2);
+    common.int(CommonKey::Components.value()).array(ids.len());
+    for id in &ids {
+        id.encode_to(&mut common);
+    }
+    common.int(CommonKey::SharedSequence.value()).bytes(&shared);
+
+    // suit-text: the manifest-wide entries (keys 1, 2) sort before the per-component ones
+    // (component identifiers are arrays), so canonical order is these, then those.
+    let mut wide: Vec<(TextKey, &str)> = Vec::new();
+    if let Some(t) = text {
+        if let Some(d) = &t.manifest_description {
+            wide.push((TextKey::ManifestDescription, d));
+        }
+        if let Some(d) = &t.update_description {
+            wide.push((TextKey::UpdateDescription, d));
+        }
+    }
+    let per_component =
+        super::update_management::text_entries(components.iter().map(|c| (&c.id, &c.um)));
+    let text_map = (!wide.is_empty() || !per_component.is_empty()).then(|| {
+        let mut t = Encoder::new();
+        t.map(wide.len() + per_component.len());
+        for (key, value) in &wide {
+            t.int(key.value()).text(value);
+        }
+        for (id, entries) in &per_component {
+            t.raw(id).map(entries.len());
+            for (key, value) in entries {
+                t.int(key.value()).text(value);
+            }
+        }
+        t.into_bytes()
+    });
+
+    let mut m = Encoder::new();
+    let n = 5
+        + usize::from(reference_uri.is_some())
+        + usize::from(manifest_component_id.is_some())
+        + usize::from(set_version.is_some())
+        + usize::from(text_map.is_some());
+    m.map(n);
+    m.int(M::Version.value()).uint(1);
+    m.int(M::SequenceNumber.value()).uint(sequence_number);
+    m.int(M::Common.value()).bytes(&common.into_bytes());
     if let Some(uri) = reference_uri {
-        m.push((4, Value::Text(uri.to_string())));
+        m.int(M::ReferenceUri.value()).text(uri);
     }
     if let Some(id) = manifest_component_id {
-        m.push((5, cid(id)));
+        m.int(M::ManifestComponentId.value());
+        ComponentId::new(id).encode_to(&mut m);
     }
     if let Some(v) = set_version {
-        m.push((
-            6,
-            bstr_of(&Value::Array(v.iter().map(|i| Value::from(*i)).collect()))?,
-        ));
+        let mut version = Encoder::new();
+        version.array(v.len());
+        for i in v {
+            version.int(*i);
+        }
+        m.int(M::SetVersion.value()).bytes(&version.into_bytes());
     }
-    m.push((7, bstr_of(&Value::Array(validate))?));
+    m.int(M::Validate.value())
+        .bytes(&CommandSequence::from_commands(validate).encode());
     let mut severed = Vec::new();
-    let mut member = |label: u8, content: &Value, m: &mut Vec<(i64, Value)>| -> Result<()> {
+    let mut member = |key: M, content: Vec<u8>, m: &mut Encoder| -> Result<()> {
+        let label = u8::try_from(key.value())
+            .map_err(|_| AuthorError::Create(format!("{} is not severable", key.name())))?;
+        m.int(key.value());
         if severable {
-            let encoded = encode(content)?;
-            let digest = Digest::sha256(&encode(&Value::Bytes(encoded.clone()))?).encode();
-            let digest: Value = ciborium::de::from_reader(digest.as_slice())
-                .map_err(|e| AuthorError::Create(format!("digest encoding: {e}")))?;
-            m.push((i64::from(label), digest));
-            severed.push((label, encoded));
+            let mut wrapped = Encoder::new();
+            wrapped.bytes(&content);
+            m.raw(&Digest::sha256(&wrapped.into_bytes()).encode());
+            severed.push((label, content));
         } else {
-            m.push((i64::from(label), bstr_of(content)?));
+            m.bytes(&content);
         }
         Ok(())
     };
-    member(20, &Value::Array(install), &mut m)?;
-    // suit-text: the manifest-wide entries (keys 1, 2) sort before the per-component ones
-    // (component identifiers are arrays), so canonical order is these, then those.
-    let mut entries: Vec<(Value, Value)> = Vec::new();
-    if let Some(t) = text {
-        if let Some(d) = &t.manifest_description {
-            entries.push((Value::from(1), Value::Text(d.clone())));
-        }
-        if let Some(d) = &t.update_description {
-            entries.push((Value::from(2), Value::Text(d.clone())));
-        }
+    member(
+        M::Install,
+        CommandSequence::from_commands(install).encode(),
+        &mut m,
+    )?;
+    if let Some(t) = text_map {
+        member(M::Text, t, &mut m)?;
     }
-    if let Some(Value::Map(per_component)) =
-        super::update_management::text_map(components.iter().map(|c| (&c.id, &c.um)))?
-    {
-        entries.extend(per_component);
-    }
-    if !entries.is_empty() {
-        member(23, &Value::Map(entries), &mut m)?;
-    }
-    Ok((encode(&imap(m))?, severed))
+    Ok((m.into_bytes(), severed))
 }
 
 /// Every file `create` reads: none of them may be overwritten by its outputs.

@@ -8,6 +8,12 @@
 use ciborium::value::Value;
 use serde_json::{json, Map, Value as Json};
 
+use suit_common::cbor::Encoder;
+use suit_common::encryption::algorithms::header;
+use suit_common::registry::{
+    Command, CommonKey, ComponentTextKey, CoseAlg, DependencyMetadataKey, EnvelopeKey, ManifestKey,
+    MetadataKey, Parameter, WaitEventKind,
+};
 use suit_common::suit::Digest;
 
 /// Deepest nesting of embedded envelopes / sequences the views descend into.
@@ -96,19 +102,21 @@ fn envelope_model(bytes: &[u8], depth: usize) -> Result<Json, String> {
     let mut integrated = Vec::new();
     for (k, v) in &members {
         match (k, v) {
-            (Value::Integer(i), Value::Bytes(b)) if i128::from(*i) == 2 => {
+            (Value::Integer(i), Value::Bytes(b))
+                if is(*i, EnvelopeKey::AuthenticationWrapper.value()) =>
+            {
                 out.insert("authentication".into(), auth_model(b));
             }
-            (Value::Integer(i), Value::Bytes(b)) if i128::from(*i) == 3 => {
+            (Value::Integer(i), Value::Bytes(b)) if is(*i, EnvelopeKey::Manifest.value()) => {
                 let mut m = match decode_one(b) {
                     Ok(Value::Map(m)) => manifest_model(&m, depth),
                     Ok(_) => err("SUIT_Manifest is not a map"),
                     Err(e) => err(e),
                 };
                 if let Json::Object(o) = &mut m {
-                    let mut wrapped = Vec::new();
-                    push_bstr_header(&mut wrapped, b.len());
-                    wrapped.extend_from_slice(b);
+                    let mut wrapped = Encoder::new();
+                    wrapped.bytes(b);
+                    let wrapped = wrapped.into_bytes();
                     o.insert(
                         "digest".into(),
                         json!(hex::encode(Digest::sha256(&wrapped).0)),
@@ -118,11 +126,14 @@ fn envelope_model(bytes: &[u8], depth: usize) -> Result<Json, String> {
             }
             (Value::Integer(i), Value::Bytes(b)) => {
                 let label = i128::from(*i);
-                let name = section_name(label).unwrap_or("unknown");
-                let content = if label == 23 {
-                    text_model(b)
-                } else {
-                    sequence_from_bytes(b, depth)
+                let member = i64::try_from(label)
+                    .ok()
+                    .and_then(EnvelopeKey::from_value)
+                    .filter(|m| m.is_severable());
+                let name = member.map_or("unknown", EnvelopeKey::short_name);
+                let content = match member {
+                    Some(EnvelopeKey::Text | EnvelopeKey::Coswid) => text_model(b),
+                    _ => sequence_from_bytes(b, depth),
                 };
                 severed.insert(
                     name.to_string(),
@@ -159,22 +170,9 @@ fn envelope_model(bytes: &[u8], depth: usize) -> Result<Json, String> {
     Ok(Json::Object(out))
 }
 
-fn push_bstr_header(out: &mut Vec<u8>, len: usize) {
-    let len = len as u64;
-    if len < 24 {
-        out.push(0x40 | len as u8);
-    } else if len <= 0xff {
-        out.extend_from_slice(&[0x58, len as u8]);
-    } else if len <= 0xffff {
-        out.push(0x59);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else if len <= 0xffff_ffff {
-        out.push(0x5a);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
-    } else {
-        out.push(0x5b);
-        out.extend_from_slice(&len.to_be_bytes());
-    }
+/// Whether the CBOR integer `i` is `label`.
+fn is(i: ciborium::value::Integer, label: i64) -> bool {
+    i128::from(i) == i128::from(label)
 }
 
 fn digest_model(v: &Value) -> Json {
@@ -186,7 +184,7 @@ fn digest_model(v: &Value) -> Json {
                 _ => return err("digest bytes are not a bstr"),
             };
             json!({
-                "algorithm": match alg { Some(-16) => "sha-256".to_string(), Some(a) => a.to_string(), None => "?".into() },
+                "algorithm": match alg { Some(a) => i64::try_from(a).ok().and_then(CoseAlg::from_value).map_or_else(|| a.to_string(), |a| a.name().to_string()), None => "?".into() },
                 "bytes": bytes,
             })
         }
@@ -194,38 +192,22 @@ fn digest_model(v: &Value) -> Json {
     }
 }
 
+/// The registered name of a COSE algorithm id.
 fn alg_name(id: i128) -> &'static str {
-    match id {
-        -7 => "ES256",
-        -9 => "ESP256",
-        -8 => "EdDSA",
-        -19 => "Ed25519",
-        -46 => "HSS-LMS",
-        5 => "HMAC 256/256",
-        1 => "A128GCM",
-        3 => "A256GCM",
-        -65534 => "A128CTR",
-        -65532 => "A256CTR",
-        -3 => "A128KW",
-        -5 => "A256KW",
-        -29 => "ECDH-ES+A128KW",
-        -31 => "ECDH-ES+A256KW",
-        35 => "HPKE-0",
-        45 => "HPKE-7",
-        46 => "HPKE-0-KE",
-        53 => "HPKE-7-KE",
-        _ => "unknown",
-    }
+    i64::try_from(id)
+        .ok()
+        .and_then(CoseAlg::from_value)
+        .map_or("unknown", CoseAlg::name)
 }
 
 fn headers(protected: &Value, unprotected: &Value) -> (Option<i128>, Option<Vec<u8>>) {
     let mut alg = None;
     let mut kid = None;
     let mut scan = |m: &[(Value, Value)]| {
-        if let Some(a) = get(m, 1).and_then(int) {
+        if let Some(a) = get(m, header::ALG).and_then(int) {
             alg = Some(a);
         }
-        if let Some(Value::Bytes(k)) = get(m, 4) {
+        if let Some(Value::Bytes(k)) = get(m, header::KID) {
             kid = Some(k.clone());
         }
     };
@@ -286,21 +268,6 @@ fn auth_model(bytes: &[u8]) -> Json {
     json!({ "digest": digest, "blocks": blocks })
 }
 
-fn section_name(label: i128) -> Option<&'static str> {
-    Some(match label {
-        7 => "validate",
-        8 => "load",
-        9 => "invoke",
-        15 => "dependency-resolution",
-        16 => "payload-fetch",
-        18 => "candidate-verification",
-        20 => "install",
-        23 => "text",
-        24 => "uninstall",
-        _ => return None,
-    })
-}
-
 fn component_model(v: &Value) -> Json {
     match v {
         Value::Array(segs) => Json::Array(
@@ -322,29 +289,30 @@ fn manifest_model(m: &[(Value, Value)], depth: usize) -> Json {
             out.insert(format!("{k:?}"), err("non-integer manifest key"));
             continue;
         };
-        let (name, value) = match label {
-            1 => (
+        let key = i64::try_from(label).ok().and_then(ManifestKey::from_value);
+        let (name, value) = match key {
+            Some(ManifestKey::Version) => (
                 "version",
                 int(v)
                     .map(|i| json!(i as i64))
                     .unwrap_or_else(|| err("not an int")),
             ),
-            2 => (
+            Some(ManifestKey::SequenceNumber) => (
                 "sequence-number",
                 int(v)
                     .map(|i| json!(i as u64))
                     .unwrap_or_else(|| err("not an int")),
             ),
-            3 => ("common", common_model(v, depth)),
-            4 => (
+            Some(ManifestKey::Common) => ("common", common_model(v, depth)),
+            Some(ManifestKey::ReferenceUri) => (
                 "reference-uri",
                 match v {
                     Value::Text(t) => json!(t),
                     _ => err("not text"),
                 },
             ),
-            5 => ("manifest-component-id", component_model(v)),
-            6 => (
+            Some(ManifestKey::ManifestComponentId) => ("manifest-component-id", component_model(v)),
+            Some(ManifestKey::SetVersion) => (
                 "set-version",
                 match v {
                     Value::Bytes(b) => decode_one(b)
@@ -353,33 +321,31 @@ fn manifest_model(m: &[(Value, Value)], depth: usize) -> Json {
                     _ => err("not a bstr"),
                 },
             ),
-            14 => (
+            Some(ManifestKey::Coswid) => (
                 "coswid",
                 match v {
                     Value::Bytes(b) => text_model(b),
                     d => json!({ "severed": digest_model(d) }),
                 },
             ),
-            23 => (
+            Some(ManifestKey::Text) => (
                 "text",
                 match v {
                     Value::Bytes(b) => text_model(b),
                     d => json!({ "severed": digest_model(d) }),
                 },
             ),
-            l => match section_name(l) {
-                Some(name) => (
-                    name,
-                    match v {
-                        Value::Bytes(b) => sequence_from_bytes(b, depth),
-                        d => json!({ "severed": digest_model(d) }),
-                    },
-                ),
-                None => {
-                    out.insert(format!("unknown-{l}"), json!("present"));
-                    continue;
-                }
-            },
+            Some(sequence) => (
+                sequence.short_name(),
+                match v {
+                    Value::Bytes(b) => sequence_from_bytes(b, depth),
+                    d => json!({ "severed": digest_model(d) }),
+                },
+            ),
+            None => {
+                out.insert(format!("unknown-{label}"), json!("present"));
+                continue;
+            }
         };
         out.insert(name.into(), value);
     }
@@ -399,9 +365,12 @@ fn text_model(b: &[u8]) -> Json {
                         continue;
                     };
                     let mut versions = Map::new();
-                    for (label, name) in [(7, "version-required"), (8, "current-version")] {
-                        if let Some(Value::Text(t)) = get(e, label) {
-                            versions.insert(name.into(), json!(format!("{t:?}")));
+                    for key in [
+                        ComponentTextKey::VersionRequired,
+                        ComponentTextKey::CurrentVersion,
+                    ] {
+                        if let Some(Value::Text(t)) = get(e, key.value()) {
+                            versions.insert(key.short_name().into(), json!(format!("{t:?}")));
                         }
                     }
                     if !versions.is_empty() {
@@ -421,31 +390,12 @@ fn text_model(b: &[u8]) -> Json {
     }
 }
 
-/// SUIT parameter names (manifest draft, trust domains, encryption, update management).
+/// SUIT parameter names (the drafts' names without `suit-parameter-`).
 fn parameter_name(label: i128) -> &'static str {
-    match label {
-        1 => "vendor-id",
-        2 => "class-id",
-        3 => "image-digest",
-        4 => "use-before",
-        5 => "component-slot",
-        12 => "strict-order",
-        13 => "soft-failure",
-        14 => "image-size",
-        18 => "content",
-        19 => "encryption-info",
-        21 => "uri",
-        22 => "source-component",
-        23 => "invoke-args",
-        24 => "device-id",
-        25 => "fetch-args",
-        26 => "minimum-battery",
-        27 => "update-priority",
-        28 => "version",
-        29 => "wait-info",
-        30 => "component-metadata",
-        l if l < 0 => "custom",
-        _ => "unknown",
+    match i64::try_from(label).ok().and_then(Parameter::from_value) {
+        Some(p) => p.short_name(),
+        None if label < 0 => "custom",
+        None => "unknown",
     }
 }
 
@@ -479,18 +429,10 @@ fn version_match_text(m: &Value) -> String {
 }
 
 fn wait_event_name(label: i128) -> &'static str {
-    match label {
-        1 => "authorization",
-        2 => "power",
-        3 => "network",
-        4 => "other-device-version",
-        5 => "time",
-        6 => "time-of-day",
-        7 => "day-of-week",
-        8 => "time-of-day-utc",
-        9 => "day-of-week-utc",
-        _ => "unknown",
-    }
+    i64::try_from(label)
+        .ok()
+        .and_then(WaitEventKind::from_value)
+        .map_or("unknown", WaitEventKind::short_name)
 }
 
 fn wait_info_model(v: &Value) -> Json {
@@ -498,17 +440,10 @@ fn wait_info_model(v: &Value) -> Json {
 }
 
 fn metadata_member(label: i128) -> &'static str {
-    match label {
-        1 => "default-permissions",
-        2 => "user-permissions",
-        3 => "group-permissions",
-        4 => "role-permissions",
-        5 => "file-type",
-        6 => "modification-time",
-        7 => "creation-time",
-        8 => "creator",
-        _ => "unknown",
-    }
+    i64::try_from(label)
+        .ok()
+        .and_then(MetadataKey::from_value)
+        .map_or("unknown", MetadataKey::short_name)
 }
 
 /// A map with integer keys, keys named by `name`, values in diagnostic notation.
@@ -536,14 +471,18 @@ fn common_model(v: &Value, depth: usize) -> Json {
     };
     let mut out = Map::new();
     for (k, v) in &m {
-        match int(k) {
-            Some(1) => {
+        let key = int(k)
+            .and_then(|l| i64::try_from(l).ok())
+            .and_then(CommonKey::from_value);
+        match key {
+            Some(CommonKey::Dependencies) => {
                 let deps = match v {
                     Value::Map(d) => d
                         .iter()
                         .map(|(i, meta)| {
                             let prefix = match meta {
-                                Value::Map(mm) => get(mm, 1).map(component_model),
+                                Value::Map(mm) => get(mm, DependencyMetadataKey::Prefix.value())
+                                    .map(component_model),
                                 _ => None,
                             };
                             json!({ "index": int(i).map(|x| x as i64), "prefix": prefix })
@@ -551,24 +490,30 @@ fn common_model(v: &Value, depth: usize) -> Json {
                         .collect(),
                     _ => vec![err("not a map")],
                 };
-                out.insert("dependencies".into(), Json::Array(deps));
+                out.insert(
+                    CommonKey::Dependencies.short_name().into(),
+                    Json::Array(deps),
+                );
             }
-            Some(2) => {
+            Some(CommonKey::Components) => {
                 let comps = match v {
                     Value::Array(a) => a.iter().map(component_model).collect(),
                     _ => vec![err("not an array")],
                 };
-                out.insert("components".into(), Json::Array(comps));
+                out.insert(
+                    CommonKey::Components.short_name().into(),
+                    Json::Array(comps),
+                );
             }
-            Some(4) => {
+            Some(CommonKey::SharedSequence) => {
                 let seq = match v {
                     Value::Bytes(b) => sequence_from_bytes(b, depth),
                     _ => err("not a bstr"),
                 };
-                out.insert("shared-sequence".into(), seq);
+                out.insert(CommonKey::SharedSequence.short_name().into(), seq);
             }
-            other => {
-                out.insert(format!("unknown-{other:?}"), json!("present"));
+            _ => {
+                out.insert(format!("unknown-{:?}", int(k)), json!("present"));
             }
         }
     }
@@ -583,39 +528,12 @@ fn sequence_from_bytes(b: &[u8], depth: usize) -> Json {
     }
 }
 
+/// SUIT command names (the drafts' names without `suit-`).
 fn command_name(label: i128) -> &'static str {
-    match label {
-        1 => "condition-vendor-identifier",
-        2 => "condition-class-identifier",
-        3 => "condition-image-match",
-        5 => "condition-component-slot",
-        6 => "condition-check-content",
-        7 => "condition-dependency-integrity",
-        8 => "condition-is-dependency",
-        14 => "condition-abort",
-        24 => "condition-device-identifier",
-        11 => "directive-process-dependency",
-        12 => "directive-set-component-index",
-        15 => "directive-try-each",
-        18 => "directive-write",
-        19 => "directive-set-parameters",
-        20 => "directive-override-parameters",
-        21 => "directive-fetch",
-        22 => "directive-copy",
-        23 => "directive-invoke",
-        31 => "directive-swap",
-        32 => "directive-run-sequence",
-        33 => "directive-unlink",
-        4 => "condition-use-before",
-        25 => "condition-image-not-match",
-        26 => "condition-minimum-battery",
-        27 => "condition-update-authorized",
-        28 => "condition-version",
-        29 => "directive-wait",
-        34 => "directive-override-multiple",
-        35 => "directive-copy-params",
-        l if l < 0 => "custom",
-        _ => "unknown",
+    match i64::try_from(label).ok().and_then(Command::from_value) {
+        Some(c) => c.short_name(),
+        None if label < 0 => "custom",
+        None => "unknown",
     }
 }
 
@@ -635,8 +553,8 @@ fn sequence_model(items: &[Value], depth: usize) -> Json {
         let arg = &pair[1];
         let mut c = Map::new();
         c.insert("command".into(), json!(command_name(label)));
-        match label {
-            12 => {
+        match i64::try_from(label).ok().and_then(Command::from_value) {
+            Some(Command::SetComponentIndex) => {
                 c.insert(
                     "index".into(),
                     match arg {
@@ -649,10 +567,10 @@ fn sequence_model(items: &[Value], depth: usize) -> Json {
                     },
                 );
             }
-            19 | 20 => {
+            Some(Command::SetParameters | Command::OverrideParameters) => {
                 c.insert("parameters".into(), parameters_model(arg, depth));
             }
-            34 => {
+            Some(Command::OverrideMultiple) => {
                 let mut per = Map::new();
                 if let Value::Map(m) = arg {
                     for (k, v) in m {
@@ -664,7 +582,7 @@ fn sequence_model(items: &[Value], depth: usize) -> Json {
                 }
                 c.insert("parameters-per-component".into(), Json::Object(per));
             }
-            35 => {
+            Some(Command::CopyParams) => {
                 let mut per = Map::new();
                 if let Value::Map(m) = arg {
                     for (k, v) in m {
@@ -683,7 +601,7 @@ fn sequence_model(items: &[Value], depth: usize) -> Json {
                 }
                 c.insert("copy".into(), Json::Object(per));
             }
-            15 => {
+            Some(Command::TryEach) => {
                 let opts = match arg {
                     Value::Array(a) => a
                         .iter()
@@ -697,7 +615,7 @@ fn sequence_model(items: &[Value], depth: usize) -> Json {
                 };
                 c.insert("options".into(), Json::Array(opts));
             }
-            32 => {
+            Some(Command::RunSequence) => {
                 c.insert(
                     "sequence".into(),
                     match arg {
@@ -706,8 +624,8 @@ fn sequence_model(items: &[Value], depth: usize) -> Json {
                     },
                 );
             }
-            l if l < 0 => {
-                c.insert("label".into(), json!(l as i64));
+            None if label < 0 => {
+                c.insert("label".into(), json!(label as i64));
                 c.insert("argument".into(), json!(diag_value(arg, 0)));
             }
             _ => {
@@ -731,58 +649,46 @@ fn parameters_model(v: &Value, depth: usize) -> Json {
     let mut out = Map::new();
     for (k, v) in m {
         let Some(label) = int(k) else { continue };
-        let (name, value): (String, Json) = match (label, v) {
-            (1, Value::Bytes(b)) => ("vendor-id".into(), uuid_or_hex(b)),
-            (1, Value::Tag(112, inner)) => (
-                "vendor-id".into(),
-                json!(format!("PEN {}", diag_value(inner, 0))),
-            ),
-            (2, Value::Bytes(b)) => ("class-id".into(), uuid_or_hex(b)),
-            (24, Value::Bytes(b)) => ("device-id".into(), uuid_or_hex(b)),
-            (3, Value::Bytes(b)) => (
-                "image-digest".into(),
-                decode_one(b).map(|d| digest_model(&d)).unwrap_or_else(err),
-            ),
-            (5, v) => ("component-slot".into(), json!(int(v).map(|i| i as i64))),
-            (12, Value::Bool(b)) => ("strict-order".into(), json!(b)),
-            (13, Value::Bool(b)) => ("soft-failure".into(), json!(b)),
-            (14, v) => ("image-size".into(), json!(int(v).map(|i| i as u64))),
-            (18, Value::Bytes(b)) => (
-                "content".into(),
-                json!({ "size": b.len(), "sha256": hex::encode(Digest::sha256(b).0) }),
-            ),
-            (19, Value::Bytes(b)) => ("encryption-info".into(), encryption_info_model(b)),
-            (21, Value::Text(t)) => ("uri".into(), json!(t)),
-            (22, v) => ("source-component".into(), json!(int(v).map(|i| i as i64))),
-            (23, Value::Bytes(b)) => ("invoke-args".into(), json!(bytes_label(b))),
-            (25, Value::Bytes(b)) => ("fetch-args".into(), json!(bytes_label(b))),
-            (4, v) => ("use-before".into(), json!(int(v).map(|i| i as u64))),
-            (26, v) => (
-                "minimum-battery-mwh".into(),
-                json!(int(v).map(|i| i as u64)),
-            ),
-            (27, v) => ("update-priority".into(), json!(int(v).map(|i| i as i64))),
-            (28, Value::Bytes(b)) => (
-                "version".into(),
-                decode_one(b)
-                    .map(|m| json!(version_match_text(&m)))
-                    .unwrap_or_else(err),
-            ),
-            (29, Value::Bytes(b)) => (
-                "wait-info".into(),
-                decode_one(b)
-                    .map(|w| wait_info_model(&w))
-                    .unwrap_or_else(err),
-            ),
-            (30, Value::Bytes(b)) => (
-                "component-metadata".into(),
-                decode_one(b)
-                    .map(|m| named_map(&m, metadata_member))
-                    .unwrap_or_else(err),
-            ),
-            (l, v) => (format!("parameter-{l}"), json!(diag_value(v, depth))),
+        use Parameter as P;
+        let param = i64::try_from(label).ok().and_then(Parameter::from_value);
+        let value = match (param, v) {
+            (Some(P::VendorIdentifier), Value::Bytes(b)) => uuid_or_hex(b),
+            (Some(P::VendorIdentifier), Value::Tag(112, inner)) => {
+                json!(format!("PEN {}", diag_value(inner, 0)))
+            }
+            (Some(P::ClassIdentifier | P::DeviceIdentifier), Value::Bytes(b)) => uuid_or_hex(b),
+            (Some(P::ImageDigest), Value::Bytes(b)) => {
+                decode_one(b).map(|d| digest_model(&d)).unwrap_or_else(err)
+            }
+            (Some(P::ComponentSlot | P::SourceComponent | P::UpdatePriority), v) => {
+                json!(int(v).map(|i| i as i64))
+            }
+            (Some(P::StrictOrder | P::SoftFailure), Value::Bool(b)) => json!(b),
+            (Some(P::ImageSize | P::UseBefore | P::MinimumBattery), v) => {
+                json!(int(v).map(|i| i as u64))
+            }
+            (Some(P::Content), Value::Bytes(b)) => {
+                json!({ "size": b.len(), "sha256": hex::encode(Digest::sha256(b).0) })
+            }
+            (Some(P::EncryptionInfo), Value::Bytes(b)) => encryption_info_model(b),
+            (Some(P::Uri), Value::Text(t)) => json!(t),
+            (Some(P::InvokeArgs | P::FetchArguments), Value::Bytes(b)) => json!(bytes_label(b)),
+            (Some(P::Version), Value::Bytes(b)) => decode_one(b)
+                .map(|m| json!(version_match_text(&m)))
+                .unwrap_or_else(err),
+            (Some(P::WaitInfo), Value::Bytes(b)) => decode_one(b)
+                .map(|w| wait_info_model(&w))
+                .unwrap_or_else(err),
+            (Some(P::ComponentMetadata), Value::Bytes(b)) => decode_one(b)
+                .map(|m| named_map(&m, metadata_member))
+                .unwrap_or_else(err),
+            _ => {
+                out.insert(format!("parameter-{label}"), json!(diag_value(v, depth)));
+                continue;
+            }
         };
-        out.insert(name, value);
+        let name = param.map_or("unknown", Parameter::short_name);
+        out.insert(name.into(), value);
     }
     Json::Object(out)
 }

@@ -12,6 +12,7 @@ use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePub
 use zeroize::Zeroizing;
 
 use suit_common::cose::{Algorithm, SigningKey, VerificationKey};
+use suit_common::registry::CoseAlg;
 
 use super::{read_file, write_file, AuthorError, Result};
 
@@ -499,47 +500,40 @@ fn parse_jwk(path: &Path, map: &serde_json::Map<String, serde_json::Value>) -> R
     }
 }
 
-/// COSE algorithm ids of the JOSE (or COSE) names a JWK may carry in "alg".
+/// The algorithms a key file may be declared for (its "alg"), by their registered names.
+const KEY_ALGS: [CoseAlg; 14] = [
+    CoseAlg::EcdhEsA128Kw,
+    CoseAlg::EcdhEsA192Kw,
+    CoseAlg::EcdhEsA256Kw,
+    CoseAlg::A128Kw,
+    CoseAlg::A192Kw,
+    CoseAlg::A256Kw,
+    CoseAlg::Es256,
+    CoseAlg::Esp256,
+    CoseAlg::EdDsa,
+    CoseAlg::Ed25519,
+    CoseAlg::Hpke0,
+    CoseAlg::Hpke7,
+    CoseAlg::Hpke0Ke,
+    CoseAlg::Hpke7Ke,
+];
+
+/// COSE algorithm ids of the JOSE (or COSE) names a JWK may carry in "alg": the registered
+/// COSE names of [`KEY_ALGS`], and JOSE's "HS256" for HMAC 256/256.
 fn jwk_alg(name: &str) -> Option<i64> {
-    Some(match name {
-        "ECDH-ES+A128KW" => -29,
-        "ECDH-ES+A192KW" => -30,
-        "ECDH-ES+A256KW" => -31,
-        "A128KW" => -3,
-        "A192KW" => -4,
-        "A256KW" => -5,
-        "ES256" => -7,
-        "ESP256" => -9,
-        "EdDSA" => -8,
-        "Ed25519" => -19,
-        "HS256" => 5,
-        "HPKE-0" => 35,
-        "HPKE-7" => 45,
-        "HPKE-0-KE" => 46,
-        "HPKE-7-KE" => 53,
-        _ => return None,
-    })
+    if name == "HS256" {
+        return Some(CoseAlg::Hmac256.value());
+    }
+    CoseAlg::from_name(name)
+        .filter(|a| KEY_ALGS.contains(a))
+        .map(CoseAlg::value)
 }
 
 /// A readable name for a COSE algorithm id (for errors).
 pub fn alg_name(alg: i64) -> String {
-    match alg {
-        -3 => "A128KW".into(),
-        -4 => "A192KW".into(),
-        -5 => "A256KW".into(),
-        -29 => "ECDH-ES+A128KW".into(),
-        -30 => "ECDH-ES+A192KW".into(),
-        -31 => "ECDH-ES+A256KW".into(),
-        -7 => "ES256".into(),
-        -9 => "ESP256".into(),
-        -8 => "EdDSA".into(),
-        -19 => "Ed25519".into(),
-        5 => "HMAC 256/256".into(),
-        35 => "HPKE-0".into(),
-        45 => "HPKE-7".into(),
-        46 => "HPKE-0-KE".into(),
-        53 => "HPKE-7-KE".into(),
-        other => format!("COSE alg {other}"),
+    match CoseAlg::from_value(alg) {
+        Some(a) => a.name().into(),
+        None => format!("COSE alg {alg}"),
     }
 }
 

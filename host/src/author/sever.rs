@@ -7,18 +7,25 @@
 
 use ciborium::value::Value;
 
+use suit_common::registry::{CoseAlg, EnvelopeKey};
 use suit_common::suit::Digest;
 
 use super::{AuthorError, Result};
 
 /// The severable members: label and name (the member's name in the draft without `suit-`).
 pub const SEVERABLE: [(u8, &str); 5] = [
-    (15, "dependency-resolution"),
-    (16, "payload-fetch"),
-    (18, "candidate-verification"),
-    (20, "install"),
-    (23, "text"),
+    entry(EnvelopeKey::DependencyResolution),
+    entry(EnvelopeKey::PayloadFetch),
+    entry(EnvelopeKey::CandidateVerification),
+    entry(EnvelopeKey::Install),
+    entry(EnvelopeKey::Text),
 ];
+
+/// A member's label and its registry name without `suit-`.
+const fn entry(key: EnvelopeKey) -> (u8, &'static str) {
+    let (_, short) = key.name().split_at("suit-".len());
+    (key.value() as u8, short)
+}
 
 /// A member's name from its label.
 pub fn name_of(label: u8) -> &'static str {
@@ -90,7 +97,9 @@ fn parse(envelope: &[u8]) -> Result<Parsed> {
         // Severed form: SUIT_Digest = [algorithm, bytes]; otherwise the member is inline.
         if let Value::Array(d) = v {
             match d.as_slice() {
-                [Value::Integer(alg), Value::Bytes(bytes)] if i128::from(*alg) == -16 => {
+                [Value::Integer(alg), Value::Bytes(bytes)]
+                    if i128::from(*alg) == i128::from(CoseAlg::Sha256.value()) =>
+                {
                     digests.push((label, bytes.clone()))
                 }
                 _ => {

@@ -2,13 +2,18 @@
 //! forms: parameters in one override-parameters before the component is fetched, followed by
 //! the matching conditions and suit-directive-wait, and suit-text version entries.
 
-use ciborium::Value;
 use std::collections::BTreeMap;
 
-use suit_common::suit::update_management::{is_display_text, MAX_VERSION_INTS};
+use suit_common::cbor::Encoder;
+use suit_common::registry::ComponentTextKey;
+use suit_common::suit::command::{Action, Command, IndexArg, Parameters};
+use suit_common::suit::error::ConditionKind;
+use suit_common::suit::update_management::{
+    is_display_text, ActorId, Comparison, ComponentMetadata, FileType, VersionMatch, WaitEvent,
+    WaitInfo, MAX_VERSION_INTS,
+};
 
 use super::create::{ComponentSpec, MetadataDesc};
-use super::{AuthorError, Result};
 
 /// Reporting policy on the emitted commands (record and report everything, as create does).
 const REPORT_ALL: u64 = 15;
@@ -16,10 +21,10 @@ const REPORT_ALL: u64 = 15;
 /// What one component asks of the update-management draft.
 #[derive(Debug, Default)]
 pub(crate) struct ComponentUm {
-    /// Parameters (label, value), canonical (ascending) order.
-    params: Vec<(i64, Value)>,
-    /// Commands after the parameters: (label, reporting policy).
-    commands: Vec<i64>,
+    /// The parameters of the one override-parameters (all unset: no update management).
+    params: Parameters,
+    /// The conditions after the parameters, and suit-directive-wait.
+    commands: Vec<Command>,
     /// suit-text-version-required.
     version_required: Option<String>,
     /// suit-text-current-version.
@@ -37,21 +42,15 @@ pub(crate) fn check_version(v: &[i64]) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn comparison(op: &str) -> Option<u64> {
+fn comparison(op: &str) -> Option<Comparison> {
     Some(match op {
-        ">" => 1,
-        ">=" => 2,
-        "=" => 3,
-        "<=" => 4,
-        "<" => 5,
+        ">" => Comparison::Greater,
+        ">=" => Comparison::GreaterEqual,
+        "=" => Comparison::Equal,
+        "<=" => Comparison::LesserEqual,
+        "<" => Comparison::Lesser,
         _ => return None,
     })
-}
-
-fn encode(v: &Value) -> std::result::Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).map_err(|e| e.to_string())?;
-    Ok(out)
 }
 
 fn display_text(what: &str, t: &str) -> std::result::Result<(), String> {
@@ -63,138 +62,119 @@ fn display_text(what: &str, t: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn wait_label(name: &str) -> Option<i64> {
-    Some(match name {
-        "authorization" => 1,
-        "power" => 2,
-        "network" => 3,
-        "time" => 5,
-        "time-of-day" => 6,
-        "day-of-week" => 7,
-        "time-of-day-utc" => 8,
-        "day-of-week-utc" => 9,
-        _ => return None,
+/// The wait event `name` with argument `v` (the time events take non-negative values).
+fn wait_event(name: &str, v: i64) -> std::result::Result<WaitEvent, String> {
+    let time = |v: i64| {
+        u64::try_from(v).map_err(|_| format!("wait: \"{name}\" is a non-negative integer"))
+    };
+    Ok(match name {
+        "authorization" => WaitEvent::Authorization(v),
+        "power" => WaitEvent::Power(v),
+        "network" => WaitEvent::Network(v),
+        "time" => WaitEvent::Time(time(v)?),
+        "time-of-day" => WaitEvent::TimeOfDay(time(v)?),
+        "day-of-week" => WaitEvent::DayOfWeek(time(v)?),
+        "time-of-day-utc" => WaitEvent::TimeOfDayUtc(time(v)?),
+        "day-of-week-utc" => WaitEvent::DayOfWeekUtc(time(v)?),
+        _ => return Err(format!("wait: unknown event \"{name}\" (authorization, power, network, time, time-of-day, day-of-week, time-of-day-utc, day-of-week-utc)")),
     })
 }
 
-/// Permission maps: canonical order of text keys is by encoded bytes (length, then bytes).
-fn permissions(what: &str, m: &BTreeMap<String, u64>) -> std::result::Result<Value, String> {
+/// A permission map: named actors (display text) => permission bits.
+fn permissions(
+    what: &str,
+    m: &BTreeMap<String, u64>,
+) -> std::result::Result<Vec<(ActorId, u64)>, String> {
     if m.is_empty() {
         return Err(format!("{what} needs at least one actor"));
     }
-    let mut entries: Vec<(&String, &u64)> = m.iter().collect();
-    for (k, _) in &entries {
-        display_text(what, k)?;
-    }
-    entries.sort_by(|a, b| (a.0.len(), a.0.as_bytes()).cmp(&(b.0.len(), b.0.as_bytes())));
-    Ok(Value::Map(
-        entries
-            .into_iter()
-            .map(|(k, v)| (Value::Text(k.clone()), Value::from(*v)))
-            .collect(),
-    ))
+    m.iter()
+        .map(|(k, v)| {
+            display_text(what, k)?;
+            Ok((ActorId::Text(k.clone()), *v))
+        })
+        .collect()
 }
 
-fn metadata(m: &MetadataDesc) -> std::result::Result<Value, String> {
-    let mut e: Vec<(i64, Value)> = Vec::new();
-    if let Some(p) = m.default_permissions {
-        e.push((1, Value::from(p)));
+fn metadata(m: &MetadataDesc) -> std::result::Result<ComponentMetadata, String> {
+    let mut out = ComponentMetadata {
+        default_permissions: m.default_permissions,
+        modification_time: m.modification_time,
+        creation_time: m.creation_time,
+        ..ComponentMetadata::default()
+    };
+    if let Some(map) = &m.user_permissions {
+        out.user_permissions = permissions("user-permissions", map)?;
     }
-    for (label, name, map) in [
-        (2, "user-permissions", &m.user_permissions),
-        (3, "group-permissions", &m.group_permissions),
-        (4, "role-permissions", &m.role_permissions),
-    ] {
-        if let Some(map) = map {
-            e.push((label, permissions(name, map)?));
-        }
+    if let Some(map) = &m.group_permissions {
+        out.group_permissions = permissions("group-permissions", map)?;
+    }
+    if let Some(map) = &m.role_permissions {
+        out.role_permissions = permissions("role-permissions", map)?;
     }
     if let Some(t) = &m.file_type {
-        let v = match t.as_str() {
-            "regular" => 1,
-            "directory" => 2,
-            "symlink" => 3,
+        out.file_type = Some(match t.as_str() {
+            "regular" => FileType::Regular,
+            "directory" => FileType::Directory,
+            "symlink" => FileType::Symlink,
             _ => return Err(format!("file-type \"{t}\" (regular, directory, symlink)")),
-        };
-        e.push((5, Value::from(v)));
-    }
-    if let Some(t) = m.modification_time {
-        e.push((6, Value::Tag(1, Box::new(Value::from(t)))));
-    }
-    if let Some(t) = m.creation_time {
-        e.push((7, Value::Tag(1, Box::new(Value::from(t)))));
+        });
     }
     if let Some(c) = &m.creator {
         display_text("creator", c)?;
-        e.push((8, Value::Text(c.clone())));
+        out.creator = Some(ActorId::Text(c.clone()));
     }
-    if e.is_empty() {
+    if out == ComponentMetadata::default() {
         return Err("metadata is empty".into());
     }
-    Ok(Value::Map(
-        e.into_iter().map(|(k, v)| (Value::from(k), v)).collect(),
-    ))
+    Ok(out)
 }
 
 /// Reads a component's update-management fields.
 pub(crate) fn component(c: &ComponentSpec) -> std::result::Result<ComponentUm, String> {
     let mut um = ComponentUm::default();
+    let condition = |kind| Command::Condition(kind, REPORT_ALL);
     if let Some(t) = c.use_before {
-        um.params.push((4, Value::from(t)));
-        um.commands.push(4);
+        um.params.use_before = Some(t);
+        um.commands.push(condition(ConditionKind::UseBefore));
     }
     if let Some(b) = c.minimum_battery {
-        um.params.push((26, Value::from(b)));
-        um.commands.push(26);
+        um.params.minimum_battery = Some(b);
+        um.commands.push(condition(ConditionKind::MinimumBattery));
     }
     if let Some(p) = c.update_priority {
-        um.params.push((27, Value::from(p)));
-        um.commands.push(27);
+        um.params.update_priority = Some(p);
+        um.commands.push(condition(ConditionKind::UpdateAuthorized));
     }
     if let Some(v) = &c.version {
-        let cmp = comparison(&v.compare).ok_or_else(|| {
+        let comparison = comparison(&v.compare).ok_or_else(|| {
             format!(
                 "version: compare \"{}\" (one of >, >=, =, <=, <)",
                 v.compare
             )
         })?;
         check_version(&v.value).map_err(|e| format!("version: {e}"))?;
-        let m = Value::Array(vec![
-            Value::from(cmp),
-            Value::Array(v.value.iter().map(|i| Value::from(*i)).collect()),
-        ]);
-        um.params.push((28, Value::Bytes(encode(&m)?)));
-        um.commands.push(28);
+        um.params.version = Some(VersionMatch {
+            comparison,
+            value: v.value.clone(),
+        });
+        um.commands.push(condition(ConditionKind::Version));
     }
     if let Some(w) = &c.wait {
         if w.is_empty() {
             return Err("wait: needs at least one event".into());
         }
-        let mut events = Vec::new();
-        for (name, v) in w {
-            let label = wait_label(name).ok_or_else(|| {
-                format!("wait: unknown event \"{name}\" (authorization, power, network, time, time-of-day, day-of-week, time-of-day-utc, day-of-week-utc)")
-            })?;
-            if label >= 5 && *v < 0 {
-                return Err(format!("wait: \"{name}\" is a non-negative integer"));
-            }
-            events.push((label, Value::from(*v)));
-        }
-        events.sort_by_key(|(k, _)| *k);
-        let m = Value::Map(
-            events
-                .into_iter()
-                .map(|(k, v)| (Value::from(k), v))
-                .collect(),
-        );
-        um.params.push((29, Value::Bytes(encode(&m)?)));
-        um.commands.push(29);
+        let mut events = w
+            .iter()
+            .map(|(name, v)| wait_event(name, *v))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        events.sort_by_key(|e| e.kind().value());
+        um.params.wait_info = Some(WaitInfo { events });
+        um.commands.push(Command::Action(Action::Wait, REPORT_ALL));
     }
     if let Some(m) = &c.metadata {
-        um.params.push((
-            30,
-            Value::Bytes(encode(&metadata(m).map_err(|e| format!("metadata: {e}"))?)?),
-        ));
+        um.params.component_metadata =
+            Some(Box::new(metadata(m).map_err(|e| format!("metadata: {e}"))?));
     }
     if let Some(t) = &c.version_required_text {
         display_text("version-required-text", t)?;
@@ -204,7 +184,6 @@ pub(crate) fn component(c: &ComponentSpec) -> std::result::Result<ComponentUm, S
         display_text("current-version-text", t)?;
         um.current_version = Some(t.clone());
     }
-    um.params.sort_by_key(|(k, _)| *k);
     Ok(um)
 }
 
@@ -212,56 +191,53 @@ impl ComponentUm {
     /// `set-component-index i, override-parameters {..}, conditions.., wait` (empty if the
     /// component asks nothing of this draft). Conditions in label order; the wait last, so
     /// a device waits only for an update it would accept.
-    pub(crate) fn install_prefix(&self, index: &Value) -> Result<Vec<Value>> {
-        if self.params.is_empty() {
-            return Ok(Vec::new());
+    pub(crate) fn install_prefix(&self, index: u64) -> Vec<Command> {
+        if self.params == Parameters::default() {
+            return Vec::new();
         }
         let mut out = vec![
-            Value::from(12),
-            index.clone(),
-            Value::from(20),
-            Value::Map(
-                self.params
-                    .iter()
-                    .map(|(k, v)| (Value::from(*k), v.clone()))
-                    .collect(),
-            ),
+            Command::SetComponentIndex(IndexArg::One(index)),
+            Command::OverrideParameters(self.params.clone()),
         ];
-        let mut cmds = self.commands.clone();
-        cmds.sort_by_key(|l| (*l == 29, *l));
-        for l in cmds {
-            out.extend([Value::from(l), Value::from(REPORT_ALL)]);
-        }
-        Ok(out)
+        // Conditions in label order, the wait last.
+        let mut commands = self.commands.clone();
+        commands.sort_by_key(|c| match c {
+            Command::Condition(kind, _) => (false, kind.command().value()),
+            _ => (true, 0),
+        });
+        out.extend(commands);
+        out
     }
 }
 
-/// suit-text with each component's version entries (7 version-required, 8 current-version),
-/// or `None` if no component has any. Keys in canonical order (by encoded bytes).
-pub(crate) fn text_map<'a>(
+/// One component's suit-text entries: its encoded identifier (the map key) and the entries.
+pub(crate) type ComponentText = (Vec<u8>, Vec<(ComponentTextKey, String)>);
+
+/// suit-text's per-component entries (update management: 7 version-required, 8
+/// current-version): `(encoded component identifier, entries)`, in canonical order (by the
+/// identifier's encoding), components without any left out.
+pub(crate) fn text_entries<'a>(
     components: impl Iterator<Item = (&'a Vec<Vec<u8>>, &'a ComponentUm)>,
-) -> Result<Option<Value>> {
-    let mut entries: Vec<(Vec<u8>, Value, Value)> = Vec::new();
+) -> Vec<ComponentText> {
+    let mut entries = Vec::new();
     for (id, um) in components {
         let mut inner = Vec::new();
         if let Some(t) = &um.version_required {
-            inner.push((Value::from(7), Value::Text(t.clone())));
+            inner.push((ComponentTextKey::VersionRequired, t.clone()));
         }
         if let Some(t) = &um.current_version {
-            inner.push((Value::from(8), Value::Text(t.clone())));
+            inner.push((ComponentTextKey::CurrentVersion, t.clone()));
         }
         if inner.is_empty() {
             continue;
         }
-        let key = Value::Array(id.iter().map(|s| Value::Bytes(s.clone())).collect());
-        let enc = encode(&key).map_err(AuthorError::Create)?;
-        entries.push((enc, key, Value::Map(inner)));
-    }
-    if entries.is_empty() {
-        return Ok(None);
+        let mut key = Encoder::new();
+        key.array(id.len());
+        for seg in id {
+            key.bytes(seg);
+        }
+        entries.push((key.into_bytes(), inner));
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(Some(Value::Map(
-        entries.into_iter().map(|(_, k, v)| (k, v)).collect(),
-    )))
+    entries
 }

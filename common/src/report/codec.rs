@@ -1,0 +1,598 @@
+//! The SUIT_Report codec: encoding and decoding side by side (report draft §4, labels
+//! §10.5-10.7, plus this implementation's extensions, see the module above), and the
+//! COSE_Sign1 wrapping (§8) that signs and verifies it.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use coset::iana;
+use coset::{CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
+use p256::elliptic_curve::sec1::ToSec1Point;
+
+use super::{
+    bounded_text, label, DecodedReport, DeviceState, Entry, Failure, InstalledComponent, Reason,
+    Report, ReportError, ReportRecord, ReportResult, SystemProperties, Value, MAX_DETAIL_LEN,
+    MAX_NONCE_LEN, MAX_PROPERTIES, MAX_RECORDS, MAX_REPORT_LEN, MAX_SIGNED_REPORT_LEN,
+    MAX_STATE_COMPONENTS, MAX_URI_LEN, MAX_VALUE_LEN, MAX_WALK,
+};
+use crate::cbor::{self, Decoder, Encoder, Item};
+use crate::cose::{Algorithm, CoseError, VerificationKey};
+use crate::registry::{RecordElement, ReportKey};
+use crate::suit::component::ComponentId;
+use crate::suit::digest::COSE_ALG_SHA256;
+
+/// Encodes a SUIT_Report (keys in deterministic order): [`Report::encode`].
+pub(super) fn encode_report(r: &Report) -> Result<Vec<u8>, ReportError> {
+    let mut e = Encoder::with_capacity(256);
+    // records, result, reference, then the optional members.
+    let mut n = 3;
+    n += usize::from(r.nonce.is_some());
+    n += usize::from(r.sequence_number.is_some());
+    let detail = match &r.result {
+        ReportResult::Failure(f) => f.detail.as_deref(),
+        ReportResult::Success => None,
+    };
+    n += usize::from(detail.is_some());
+    n += usize::from(r.dropped_records > 0);
+    n += usize::from(r.authenticated.is_some());
+    n += usize::from(r.device_state.is_some());
+    e.map(n);
+    if let Some(nonce) = &r.nonce {
+        if nonce.len() > MAX_NONCE_LEN {
+            return Err(ReportError::TooLarge("nonce"));
+        }
+        e.int(label::NONCE);
+        e.bytes(nonce);
+    }
+    e.int(label::RECORDS);
+    if r.entries.len() > MAX_RECORDS {
+        return Err(ReportError::TooLarge("records"));
+    }
+    e.array(r.entries.len());
+    for entry in &r.entries {
+        match entry {
+            Entry::Record(r) => encode_record(&mut e, r)?,
+            Entry::System(s) => encode_system(&mut e, s)?,
+        }
+    }
+    e.int(label::RESULT);
+    match &r.result {
+        ReportResult::Success => {
+            e.bool(true);
+        }
+        ReportResult::Failure(f) => {
+            e.map(3);
+            e.int(label::RESULT_CODE);
+            e.int(f.code);
+            e.int(label::RESULT_RECORD);
+            encode_record(&mut e, &f.record)?;
+            e.int(label::RESULT_REASON);
+            e.int(f.reason.code());
+        }
+    }
+    e.int(label::REFERENCE);
+    e.array(2);
+    let uri = r.manifest_uri.as_deref().unwrap_or("");
+    if uri.len() > MAX_URI_LEN {
+        return Err(ReportError::TooLarge("manifest URI"));
+    }
+    e.text(uri);
+    e.array(2);
+    e.int(COSE_ALG_SHA256);
+    match &r.manifest_digest {
+        Some(d) => e.bytes(d),
+        None => e.bytes(&[]),
+    };
+    if let Some(s) = r.sequence_number {
+        e.int(label::EXT_SEQUENCE_NUMBER);
+        e.uint(s);
+    }
+    if let Some(d) = detail {
+        e.int(label::EXT_DETAIL);
+        e.text(&bounded_text(d, MAX_DETAIL_LEN));
+    }
+    if r.dropped_records > 0 {
+        e.int(label::EXT_DROPPED_RECORDS);
+        e.uint(r.dropped_records);
+    }
+    if let Some(a) = r.authenticated {
+        e.int(label::EXT_AUTHENTICATED);
+        e.bool(a);
+    }
+    if let Some(s) = &r.device_state {
+        e.int(label::EXT_DEVICE_STATE);
+        encode_state(&mut e, s)?;
+    }
+    if e.len() > MAX_REPORT_LEN {
+        return Err(ReportError::TooLarge("report"));
+    }
+    Ok(e.into_bytes())
+}
+
+fn encode_state(e: &mut Encoder, s: &DeviceState) -> Result<(), ReportError> {
+    if s.components.len() > MAX_STATE_COMPONENTS {
+        return Err(ReportError::TooLarge("device state components"));
+    }
+    e.map(2);
+    e.uint(1);
+    e.uint(s.provisioning_counter);
+    e.uint(2);
+    e.array(s.components.len());
+    for c in &s.components {
+        e.array(4);
+        c.component.encode_to(e);
+        e.uint(c.sequence_number);
+        e.bytes(&crate::suit::Digest(c.digest).encode());
+        e.uint(c.size);
+    }
+    Ok(())
+}
+
+fn decode_state(d: &mut Decoder<'_>) -> Result<DeviceState, ReportError> {
+    const AT: &str = "device state";
+    let n = d.map().map_err(m(AT))?;
+    let mut state = DeviceState::default();
+    for _ in 0..n {
+        match d.int().map_err(m(AT))? {
+            1 => state.provisioning_counter = d.uint().map_err(m(AT))?,
+            2 => {
+                let k = d.array().map_err(m(AT))?;
+                if k > MAX_STATE_COMPONENTS {
+                    return Err(ReportError::TooLarge("device state components"));
+                }
+                for _ in 0..k {
+                    if d.array().map_err(m(AT))? != 4 {
+                        return Err(ReportError::Malformed(AT));
+                    }
+                    let s = d.array().map_err(m(AT))?;
+                    if s > crate::suit::component::MAX_SEGMENTS {
+                        return Err(ReportError::TooLarge("system-component-id"));
+                    }
+                    let mut segs: Vec<&[u8]> = Vec::with_capacity(s);
+                    for _ in 0..s {
+                        segs.push(d.bytes().map_err(m(AT))?);
+                    }
+                    let sequence_number = d.uint().map_err(m(AT))?;
+                    let digest = crate::suit::Digest::decode_all(d.bytes().map_err(m(AT))?)
+                        .map_err(|_| ReportError::Malformed(AT))?;
+                    let size = d.uint().map_err(m(AT))?;
+                    state.components.push(InstalledComponent {
+                        component: ComponentId::new(&segs),
+                        sequence_number,
+                        digest: digest.0,
+                        size,
+                    });
+                }
+            }
+            _ => {
+                d.skip().map_err(m(AT))?;
+            }
+        }
+    }
+    Ok(state)
+}
+
+/// Signs an encoded SUIT_Report as `SUIT_Report_COSE_Sign1_Tagged` (report draft §8): tag 18,
+/// protected `{alg: ESP256}`, unprotected `{kid}` (first 16 bytes of SHA-256 over the key's
+/// uncompressed SEC1 point, as the device's status reports it), the report as attached payload.
+/// The bytes must be a SUIT_Report.
+pub fn sign_report(report_bytes: &[u8], key: &p256::SecretKey) -> Result<Vec<u8>, ReportError> {
+    decode_report(report_bytes)?;
+    let signing = p256::ecdsa::SigningKey::from(key);
+    let sec1 = key.public_key().to_sec1_point(false);
+    let kid = crate::cose::key_id(sec1.as_bytes());
+    let protected = HeaderBuilder::new()
+        .algorithm(iana::Algorithm::ESP256)
+        .build();
+    let unprotected = HeaderBuilder::new().key_id(kid).build();
+    CoseSign1Builder::new()
+        .protected(protected)
+        .unprotected(unprotected)
+        .payload(report_bytes.to_vec())
+        .try_create_signature(&[], |tbs| {
+            use p256::ecdsa::signature::Signer;
+            let sig: p256::ecdsa::Signature = signing
+                .try_sign(tbs)
+                .map_err(|_| ReportError::SigningFailed)?;
+            Ok::<_, ReportError>(sig.to_bytes().to_vec())
+        })?
+        .build()
+        .to_tagged_vec()
+        .map_err(|_| ReportError::SigningFailed)
+}
+
+/// Verifies a signed report (COSE_Sign1, tagged or not, ESP256 or ES256, attached payload)
+/// with the device's report key and decodes it.
+pub fn verify_report(bytes: &[u8], key: &VerificationKey) -> Result<DecodedReport, ReportError> {
+    if bytes.len() > MAX_SIGNED_REPORT_LEN {
+        return Err(ReportError::TooLarge("signed report"));
+    }
+    cbor::check_well_formed(bytes).map_err(|_| ReportError::Cose(CoseError::Malformed))?;
+    let sign1 = match Decoder::new(bytes).item() {
+        Ok(Item::Tag(18)) => CoseSign1::from_tagged_slice(bytes),
+        Ok(Item::Tag(t)) => return Err(ReportError::Cose(CoseError::UnsupportedStructure(t))),
+        Ok(Item::Array(4)) => CoseSign1::from_slice(bytes),
+        _ => return Err(ReportError::Cose(CoseError::Malformed)),
+    }
+    .map_err(|_| ReportError::Cose(CoseError::Malformed))?;
+    if !sign1.protected.header.crit.is_empty() {
+        return Err(ReportError::Cose(CoseError::UnknownCriticalHeader));
+    }
+    let alg = match &sign1.protected.header.alg {
+        Some(coset::RegisteredLabelWithPrivate::Assigned(iana::Algorithm::ESP256)) => {
+            Algorithm::Esp256
+        }
+        Some(coset::RegisteredLabelWithPrivate::Assigned(iana::Algorithm::ES256)) => {
+            Algorithm::Es256
+        }
+        Some(coset::RegisteredLabelWithPrivate::Assigned(a)) => {
+            use coset::iana::EnumI64;
+            return Err(ReportError::Cose(CoseError::UnsupportedAlgorithm(
+                a.to_i64(),
+            )));
+        }
+        Some(coset::RegisteredLabelWithPrivate::PrivateUse(i)) => {
+            return Err(ReportError::Cose(CoseError::UnsupportedAlgorithm(*i)))
+        }
+        Some(coset::RegisteredLabelWithPrivate::Text(_)) => {
+            return Err(ReportError::Cose(CoseError::UnsupportedAlgorithm(0)))
+        }
+        None => return Err(ReportError::Cose(CoseError::MissingAlgorithm)),
+    };
+    if !key.supports(alg) {
+        return Err(ReportError::Cose(CoseError::KeyAlgorithmMismatch));
+    }
+    let payload = sign1
+        .payload
+        .as_deref()
+        .ok_or(ReportError::Malformed("COSE_Sign1 payload is detached"))?;
+    sign1
+        .verify_signature(&[], |sig, tbs| key.check(alg, tbs, sig))
+        .map_err(|_| ReportError::BadSignature)?;
+    decode_report(payload)
+}
+// ---------------------------------------------------------------------------------------------
+// Encoding helpers.
+
+fn encode_value(e: &mut Encoder, v: &Value) -> Result<(), ReportError> {
+    match v {
+        Value::Uint(n) => e.uint(*n),
+        Value::Int(i) => e.int(*i),
+        Value::Bytes(b) if b.len() <= MAX_VALUE_LEN => e.bytes(b),
+        Value::Text(t) if t.len() <= MAX_VALUE_LEN => e.text(t),
+        Value::Bool(b) => e.bool(*b),
+        Value::Other(raw) if raw.len() <= MAX_VALUE_LEN => {
+            cbor::check_well_formed(raw).map_err(|_| ReportError::Malformed("property"))?;
+            e.raw(raw)
+        }
+        _ => return Err(ReportError::TooLarge("property value")),
+    };
+    Ok(())
+}
+
+fn encode_properties(e: &mut Encoder, props: &[(i64, Value)]) -> Result<(), ReportError> {
+    if props.len() > MAX_PROPERTIES {
+        return Err(ReportError::TooLarge("properties"));
+    }
+    for (i, (k, _)) in props.iter().enumerate() {
+        if props.iter().take(i).any(|(k2, _)| k2 == k) {
+            return Err(ReportError::Malformed("duplicate property"));
+        }
+    }
+    e.map(props.len());
+    for (k, v) in props {
+        e.int(*k);
+        encode_value(e, v)?;
+    }
+    Ok(())
+}
+
+fn encode_record(e: &mut Encoder, r: &ReportRecord) -> Result<(), ReportError> {
+    if r.manifest_id.len() > MAX_WALK {
+        return Err(ReportError::TooLarge("manifest walk"));
+    }
+    e.array(if r.command.is_some() { 7 } else { 5 });
+    e.array(r.manifest_id.len());
+    for i in &r.manifest_id {
+        e.uint(*i);
+    }
+    e.int(r.section);
+    e.uint(r.offset);
+    e.uint(r.component_index);
+    encode_properties(e, &r.properties)?;
+    if let Some(c) = r.command {
+        e.int(c);
+        e.bool(r.success.unwrap_or(false));
+    }
+    Ok(())
+}
+
+fn encode_system(e: &mut Encoder, s: &SystemProperties) -> Result<(), ReportError> {
+    if s.properties.len() > MAX_PROPERTIES {
+        return Err(ReportError::TooLarge("properties"));
+    }
+    if s.properties
+        .iter()
+        .any(|(k, _)| *k == label::SYSTEM_COMPONENT_ID)
+    {
+        return Err(ReportError::Malformed(
+            "property uses the component-id label",
+        ));
+    }
+    // Keys in order: 0 (component id) first, then the parameters as given.
+    e.map(s.properties.len() + 1);
+    e.int(label::SYSTEM_COMPONENT_ID);
+    s.component.encode_to(e);
+    for (k, v) in &s.properties {
+        e.int(*k);
+        encode_value(e, v)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding.
+
+fn m(what: &'static str) -> impl Fn(cbor::CborError) -> ReportError {
+    move |_| ReportError::Malformed(what)
+}
+
+pub(super) fn decode_report(bytes: &[u8]) -> Result<Report, ReportError> {
+    if bytes.len() > MAX_REPORT_LEN {
+        return Err(ReportError::TooLarge("report"));
+    }
+    cbor::check_well_formed(bytes).map_err(m("SUIT_Report is not well-formed CBOR"))?;
+    let mut d = Decoder::new(bytes);
+    match d.peek() {
+        // SUIT_Report_COSE_Encrypt0 (tagged or a 3-element array).
+        Ok(Item::Tag(16)) | Ok(Item::Array(3)) => return Err(ReportError::Encrypted),
+        _ => {}
+    }
+    let n = d.map().map_err(m("SUIT_Report is not a map"))?;
+    let mut reference = None;
+    let mut records = None;
+    let mut result = None;
+    let mut report = Report {
+        manifest_uri: None,
+        manifest_digest: None,
+        nonce: None,
+        entries: Vec::new(),
+        result: ReportResult::Success,
+        sequence_number: None,
+        dropped_records: 0,
+        has_capability_report: false,
+        authenticated: None,
+        device_state: None,
+    };
+    let mut detail = None;
+    for _ in 0..n {
+        let key = d.int().map_err(m("SUIT_Report key"))?;
+        match key {
+            label::REFERENCE => reference = Some(decode_reference(&mut d)?),
+            label::NONCE => {
+                let nonce = d.bytes().map_err(m(ReportKey::Nonce.name()))?;
+                if nonce.len() > MAX_NONCE_LEN {
+                    return Err(ReportError::TooLarge("nonce"));
+                }
+                report.nonce = Some(nonce.to_vec());
+            }
+            label::RECORDS => {
+                let k = d.array().map_err(m(ReportKey::Records.name()))?;
+                if k > MAX_RECORDS {
+                    return Err(ReportError::TooLarge("records"));
+                }
+                let mut entries = Vec::with_capacity(k);
+                for _ in 0..k {
+                    entries.push(match d.peek().map_err(m(ReportKey::Records.name()))? {
+                        Item::Map(_) => Entry::System(decode_system(&mut d)?),
+                        _ => Entry::Record(decode_record(&mut d)?),
+                    });
+                }
+                records = Some(entries);
+            }
+            label::RESULT => result = Some(decode_result(&mut d)?),
+            label::CAPABILITY_REPORT => {
+                d.skip().map_err(m("capability report"))?;
+                report.has_capability_report = true;
+            }
+            label::EXT_SEQUENCE_NUMBER => {
+                report.sequence_number = Some(d.uint().map_err(m("sequence number"))?);
+            }
+            label::EXT_DETAIL => {
+                let t = d.text().map_err(m("detail"))?;
+                detail = Some(bounded_text(t, MAX_DETAIL_LEN));
+            }
+            label::EXT_DROPPED_RECORDS => {
+                report.dropped_records = d.uint().map_err(m("dropped records"))?;
+            }
+            label::EXT_AUTHENTICATED => {
+                report.authenticated = Some(d.bool().map_err(m("authenticated"))?);
+            }
+            label::EXT_DEVICE_STATE => report.device_state = Some(decode_state(&mut d)?),
+            _ => {
+                d.skip().map_err(m("extension"))?;
+            }
+        }
+    }
+    d.finish().map_err(m("bytes after SUIT_Report"))?;
+    let (uri, digest) = reference.ok_or(ReportError::Malformed("suit-reference missing"))?;
+    report.manifest_uri = uri;
+    report.manifest_digest = digest;
+    report.entries = records.ok_or(ReportError::Malformed("suit-report-records missing"))?;
+    report.result = result.ok_or(ReportError::Malformed("suit-report-result missing"))?;
+    if let ReportResult::Failure(f) = &mut report.result {
+        f.detail = detail;
+    }
+    Ok(report)
+}
+
+type Reference = (Option<String>, Option<[u8; 32]>);
+
+fn decode_reference(d: &mut Decoder<'_>) -> Result<Reference, ReportError> {
+    const AT: &str = ReportKey::Reference.name();
+    if d.array().map_err(m(AT))? != 2 {
+        return Err(ReportError::Malformed(AT));
+    }
+    let uri = d.text().map_err(m("suit-report-manifest-uri"))?;
+    if uri.len() > MAX_URI_LEN {
+        return Err(ReportError::TooLarge("manifest URI"));
+    }
+    const DIG: &str = "suit-report-manifest-digest";
+    let k = d.array().map_err(m(DIG))?;
+    if k < 2 {
+        return Err(ReportError::Malformed(DIG));
+    }
+    let alg = d.int().map_err(m(DIG))?;
+    let bytes = d.bytes().map_err(m(DIG))?;
+    for _ in 2..k {
+        d.skip().map_err(m(DIG))?;
+    }
+    let digest = match (alg, bytes.len()) {
+        (_, 0) => None,
+        (COSE_ALG_SHA256, 32) => {
+            let mut out = [0u8; 32];
+            out.copy_from_slice(bytes);
+            Some(out)
+        }
+        _ => return Err(ReportError::Malformed(DIG)),
+    };
+    let uri = (!uri.is_empty()).then(|| String::from(uri));
+    Ok((uri, digest))
+}
+
+fn decode_record(d: &mut Decoder<'_>) -> Result<ReportRecord, ReportError> {
+    const AT: &str = "SUIT_Record";
+    let n = d.array().map_err(m(AT))?;
+    if n < 5 {
+        return Err(ReportError::Malformed(AT));
+    }
+    let w = d.array().map_err(m(RecordElement::ManifestId.name()))?;
+    if w > MAX_WALK {
+        return Err(ReportError::TooLarge("manifest walk"));
+    }
+    let mut manifest_id = Vec::with_capacity(w);
+    for _ in 0..w {
+        manifest_id.push(d.uint().map_err(m(RecordElement::ManifestId.name()))?);
+    }
+    let section = d.int().map_err(m(RecordElement::ManifestSection.name()))?;
+    let offset = d.uint().map_err(m(RecordElement::SectionOffset.name()))?;
+    let component_index = d.uint().map_err(m(RecordElement::ComponentIndex.name()))?;
+    let k = d.map().map_err(m(RecordElement::Properties.name()))?;
+    if k > MAX_PROPERTIES {
+        return Err(ReportError::TooLarge("properties"));
+    }
+    let mut properties = Vec::with_capacity(k);
+    for _ in 0..k {
+        let key = d.int().map_err(m(RecordElement::Properties.name()))?;
+        properties.push((key, decode_value(d)?));
+    }
+    let mut r = ReportRecord {
+        manifest_id,
+        section,
+        offset,
+        component_index,
+        properties,
+        command: None,
+        success: None,
+    };
+    let mut extra = n - 5;
+    if extra >= 2 {
+        // This implementation's extension: [command label, success]; anything else is skipped.
+        let mut probe = d.clone();
+        if let (Ok(c), Ok(s)) = (probe.int(), probe.bool()) {
+            r.command = Some(c);
+            r.success = Some(s);
+            *d = probe;
+            extra -= 2;
+        }
+    }
+    for _ in 0..extra {
+        d.skip().map_err(m(AT))?;
+    }
+    Ok(r)
+}
+
+fn decode_system(d: &mut Decoder<'_>) -> Result<SystemProperties, ReportError> {
+    const AT: &str = "system-property-claims";
+    let n = d.map().map_err(m(AT))?;
+    if n > MAX_PROPERTIES + 1 {
+        return Err(ReportError::TooLarge("properties"));
+    }
+    let mut component = None;
+    let mut properties = Vec::with_capacity(n);
+    for _ in 0..n {
+        let key = d.int().map_err(m(AT))?;
+        if key == label::SYSTEM_COMPONENT_ID {
+            let k = d.array().map_err(m("system-component-id"))?;
+            if k > crate::suit::component::MAX_SEGMENTS {
+                return Err(ReportError::TooLarge("system-component-id"));
+            }
+            let mut segs: Vec<&[u8]> = Vec::with_capacity(k);
+            for _ in 0..k {
+                segs.push(d.bytes().map_err(m("system-component-id"))?);
+            }
+            component = Some(ComponentId::new(&segs));
+        } else {
+            properties.push((key, decode_value(d)?));
+        }
+    }
+    Ok(SystemProperties {
+        component: component.ok_or(ReportError::Malformed("system-component-id missing"))?,
+        properties,
+    })
+}
+
+fn decode_value(d: &mut Decoder<'_>) -> Result<Value, ReportError> {
+    const AT: &str = "property value";
+    let raw = d.clone().skip().map_err(m(AT))?;
+    if raw.len() > MAX_VALUE_LEN + 9 {
+        return Err(ReportError::TooLarge(AT));
+    }
+    let v = match d.peek().map_err(m(AT))? {
+        Item::Uint(n) => Value::Uint(n),
+        Item::Nint(n) => match i64::try_from(n) {
+            Ok(n) => Value::Int(-1 - n),
+            Err(_) => Value::Other(raw.to_vec()),
+        },
+        Item::Bytes(b) => Value::Bytes(b.to_vec()),
+        Item::Text(t) => Value::Text(String::from(t)),
+        Item::Bool(b) => Value::Bool(b),
+        // Containers, tags, other simple values: kept whole, as encoded.
+        _ => Value::Other(raw.to_vec()),
+    };
+    d.skip().map_err(m(AT))?;
+    Ok(v)
+}
+
+fn decode_result(d: &mut Decoder<'_>) -> Result<ReportResult, ReportError> {
+    const AT: &str = ReportKey::Result.name();
+    match d.peek().map_err(m(AT))? {
+        Item::Bool(true) => {
+            d.item().map_err(m(AT))?;
+            Ok(ReportResult::Success)
+        }
+        Item::Map(_) => {
+            let n = d.map().map_err(m(AT))?;
+            let (mut code, mut record, mut reason) = (None, None, None);
+            for _ in 0..n {
+                match d.int().map_err(m(AT))? {
+                    label::RESULT_CODE => code = Some(d.int().map_err(m("result code"))?),
+                    label::RESULT_RECORD => record = Some(decode_record(d)?),
+                    label::RESULT_REASON => {
+                        reason = Some(Reason::from_code(d.int().map_err(m("result reason"))?))
+                    }
+                    _ => {
+                        d.skip().map_err(m(AT))?;
+                    }
+                }
+            }
+            Ok(ReportResult::Failure(Failure {
+                reason: reason.ok_or(ReportError::Malformed("result reason missing"))?,
+                code: code.ok_or(ReportError::Malformed("result code missing"))?,
+                record: record.ok_or(ReportError::Malformed("result record missing"))?,
+                detail: None,
+            }))
+        }
+        _ => Err(ReportError::Malformed(AT)),
+    }
+}
