@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use suit_host::author::keys::{public_cose_key, PublicKey};
-use suit_host::author::sim_platform::payload_file_name;
 use suit_host::client::{self, Progress};
+use suit_host::cose_key::{public_cose_key, PublicKey};
+use suit_host::files::payload_file_name;
 use suit_host::ree;
 use suit_host::sim::{self, Simulator};
 use suit_host::tee::{AgentError, Transport};
@@ -825,12 +825,12 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                     let r = suit_common::report::Report::decode(&signed_payload(&signed)?)
                         .map_err(|_| AgentError::BadResponse("report does not decode"))?;
                     if *json {
-                        let mut j = suit_host::author::report::to_json(&r);
+                        let mut j = suit_host::human::to_json(&r);
                         j["signature"] = "not verified (use suit-author verify-report)".into();
                         println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
                     } else {
                         println!("SUIT report (signed by the device report key; NOT VERIFIED here: use suit-author verify-report)");
-                        print!("{}", suit_host::author::report::render_text(&r));
+                        print!("{}", suit_host::human::render_text(&r));
                     }
                 }
             }
@@ -1118,7 +1118,7 @@ fn error_json(e: &AgentError, code: u8) -> String {
 /// Reads an envelope the way `suit-author` does: binary CBOR or hex text, `-` for standard
 /// input; an empty input is named as such (not as a size limit).
 fn read_envelope(path: &Path) -> Result<Vec<u8>, AgentError> {
-    suit_host::author::read_cbor_file(path).map_err(|e| AgentError::File(e.to_string()))
+    suit_host::files::read_cbor_file(path).map_err(|e| AgentError::File(e.to_string()))
 }
 
 /// Protocol fields that hold bytes: shown as hex in JSON.
