@@ -1,12 +1,18 @@
 //! Installing an envelope the REE streams in over several TA calls.
 //!
 //! 1. `begin` with the envelope's length, then envelope chunks (kept in TA memory, bounded).
-//! 2. `prepare`: decode and authenticate the envelope and check policy and rollback, with no
-//!    side effect; answer which payload URIs the authenticated manifest may fetch.
+//! 2. `prepare`: the engine's own checks ([`suit::check`]: decode, authenticate, policy,
+//!    rollback), with no side effect; answer which payload URIs the authenticated manifest
+//!    may fetch, with their authenticated size bounds.
 //! 3. payload chunks, only for those URIs, appended to secure-storage objects (bounded).
 //! 4. `finish`: run the whole SUIT update procedure over the staged bytes. Component writes
 //!    go to fresh objects; one atomic state write commits them together with the sequence
 //!    number; any failure deletes everything staged and changes nothing.
+//!
+//! The session is in one phase at a time (`Phase`: idle, receiving the envelope, prepared);
+//! each step matches the phases it belongs to, and a step out of its phase is refused with
+//! [`InstallError::Sequence`] and changes nothing. The engine's [`suit::Platform`] over secure
+//! storage is in `platform`, the journal and its recovery in `journal`.
 //!
 //! What leaves the TA about an attempt: before the manifest is authenticated nothing is
 //! decoded beyond what authentication needs, and a refusal's report and text name the error
@@ -27,12 +33,12 @@ use crate::report::{Failure, ManifestClaims, Report, ReportBuilder};
 use crate::suit::decrypt::KeySource;
 use crate::suit::{self, ComponentId, Procedure, Refusal};
 
-// The platform and journal modules name `record`, `state` and `store` by path
-// (`super::store::zeroed`), as they did when all of this was one file.
 use super::components::MAX_TA_IMAGE;
 use super::state::{State, StateError};
 use super::store::{SecureStore, StoreError};
 use super::TaStore;
+// The platform and journal modules name `record`, `state` and `store` by path
+// (`super::store::zeroed`), as they did when all of this was one file.
 use super::{record, state, store};
 
 mod journal;
