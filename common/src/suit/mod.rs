@@ -1,7 +1,7 @@
 //! The SUIT manifest engine, one pipeline stage per module:
 //!
 //! [`envelope`] (split the envelope) → [`authenticate`] (digest, signatures, severed members)
-//! → [`policy`] (permissions, rollback; [`check`] runs these first three, for the engine and
+//! → [`policy`] (permissions, rollback; [`check()`] runs these first three, for the engine and
 //! the TA's install session alike) → [`interpreter`] (command sequences, dependencies,
 //! payload staging and decryption) → commit through the [`platform`].
 //!

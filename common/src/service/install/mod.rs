@@ -1,7 +1,7 @@
 //! Installing an envelope the REE streams in over several TA calls.
 //!
 //! 1. `begin` with the envelope's length, then envelope chunks (kept in TA memory, bounded).
-//! 2. `prepare`: the engine's own checks ([`suit::check`]: decode, authenticate, policy,
+//! 2. `prepare`: the engine's own checks ([`suit::check()`]: decode, authenticate, policy,
 //!    rollback), with no side effect; answer which payload URIs the authenticated manifest
 //!    may fetch, with their authenticated size bounds.
 //! 3. payload chunks, only for those URIs, appended to secure-storage objects (bounded).
@@ -220,7 +220,7 @@ impl InstallSession {
         self.report.take()
     }
 
-    /// Runs the engine's checks ([`suit::check`]: authentication, policy, rollback) on the
+    /// Runs the engine's checks ([`suit::check()`]: authentication, policy, rollback) on the
     /// whole envelope; no side effects. Again after a success, it checks anew and forgets the
     /// payloads received so far.
     pub fn prepare(&mut self, state: &State) -> Result<Prepared, InstallError> {
