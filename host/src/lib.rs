@@ -1,11 +1,17 @@
 //! Normal-world side of the update service. The agent (`tee`, `client`, `sim`) only moves
 //! bytes between storage, transport and the TA; it decides nothing. The author tool
-//! (`author`) creates, signs, encrypts and verifies envelopes offline.
+//! (`author`, behind the `author` feature, which also enables `suit-common/author`) creates,
+//! signs, encrypts and verifies envelopes offline. What both tools share (`files`, `human`,
+//! `cose_key`) is outside `author`, so the agent builds without the creation side.
 #![forbid(unsafe_code)]
 
 pub mod assets;
+#[cfg(feature = "author")]
 pub mod author;
 pub mod client;
+pub mod cose_key;
+pub mod files;
+pub mod human;
 pub mod ree;
 pub mod sim;
 pub mod ta_signature;

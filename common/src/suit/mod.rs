@@ -1,7 +1,8 @@
 //! The SUIT manifest engine, one pipeline stage per module:
 //!
 //! [`envelope`] (split the envelope) → [`authenticate`] (digest, signatures, severed members)
-//! → [`policy`] (permissions, rollback) → [`interpreter`] (command sequences, dependencies,
+//! → [`policy`] (permissions, rollback; [`check()`] runs these first three, for the engine and
+//! the TA's install session alike) → [`interpreter`] (command sequences, dependencies,
 //! payload staging and decryption) → commit through the [`platform`].
 //!
 //! [`process`] runs the whole pipeline; the stages are public for tools that need only part of
@@ -10,6 +11,7 @@
 pub mod authenticate;
 #[cfg(feature = "author")]
 pub mod author;
+pub mod check;
 pub mod command;
 pub mod component;
 pub mod decrypt;
@@ -29,6 +31,7 @@ pub mod update_management;
 use alloc::vec::Vec;
 
 pub use authenticate::AuthenticatedManifest;
+pub use check::{check, Checked, Refusal};
 pub use component::ComponentId;
 pub use digest::Digest;
 pub use envelope::Envelope;
@@ -110,29 +113,11 @@ fn run<P: Platform + ?Sized>(
     keys: &dyn KeySource,
     platform: &mut P,
 ) -> Result<Outcome, Error> {
-    let auth = Envelope::decode(envelope)?.authenticate(&policy.anchors)?;
+    let Checked { auth } = check(envelope, procedure, policy, |key| {
+        platform.sequence_number(key)
+    })?;
     let manifest = &auth.manifest;
-    policy.check_manifest(manifest, &auth.signers)?;
-
     let key = manifest.rollback_key();
-    let stored = platform.sequence_number(&key).map_err(platform_error)?;
-    match procedure {
-        Procedure::Update => {
-            policy::check_rollback(stored, manifest.sequence_number)?;
-            update_management::check_update(&policy.update_management, manifest)?;
-        }
-        Procedure::Invoke => {
-            if let Some(s) = stored {
-                if manifest.sequence_number < s {
-                    return Err(error::PolicyError::Rollback {
-                        stored: s,
-                        offered: manifest.sequence_number,
-                    }
-                    .into());
-                }
-            }
-        }
-    }
 
     let mut machine = Machine::new(platform, policy, keys);
     machine.installing = procedure == Procedure::Update;

@@ -44,8 +44,8 @@ use suit_common::suit::{Digest, Envelope};
 
 use super::encrypt::{encrypt_for, parse_content_alg, Mode, RecipientSpec};
 use super::keys;
-use super::sim_platform::payload_file_name;
 use super::{read_file, write_file, AuthorError, Result};
+use crate::files::payload_file_name;
 
 /// Most components one generated manifest may hold (the engine's bound).
 const MAX_COMPONENTS: usize = 16;

@@ -25,8 +25,9 @@ use suit_common::suit::ComponentId;
 use crate::client;
 use crate::tee::{AgentError, RawReply, Transport};
 
-use super::sim_platform::{payload_file_name, DeviceIdentity};
+use super::identity::DeviceIdentity;
 use super::{AuthorError, Result};
+use crate::files::payload_file_name;
 
 /// A trust anchor to provision: its COSE_Key (public, or symmetric for HMAC).
 pub struct AnchorKey {

@@ -15,50 +15,10 @@ use suit_common::cose::{Algorithm, SigningKey, VerificationKey};
 use suit_common::registry::CoseAlg;
 
 use super::{read_file, write_file, AuthorError, Result};
-
-/// COSE key type labels and values (RFC 9052 / 9053).
-mod cose_key {
-    pub const KTY: i64 = 1;
-    pub const KID: i64 = 2;
-    pub const ALG: i64 = 3;
-    pub const CRV: i64 = -1;
-    pub const X: i64 = -2;
-    pub const Y: i64 = -3;
-    pub const D: i64 = -4;
-    pub const K: i64 = -1;
-    pub const KTY_OKP: i64 = 1;
-    pub const KTY_EC2: i64 = 2;
-    pub const KTY_SYMMETRIC: i64 = 4;
-    pub const CRV_P256: i64 = 1;
-    pub const CRV_ED25519: i64 = 6;
-}
-
-/// A public key the tool can verify with or encrypt to.
-#[derive(Clone, Debug)]
-pub enum PublicKey {
-    /// NIST P-256.
-    P256(p256::PublicKey),
-    /// Ed25519 (signature verification only).
-    Ed25519(ed25519_dalek::VerifyingKey),
-}
+pub use crate::cose_key::PublicKey;
+use crate::cose_key::{label as cose_key, public_cose_entries};
 
 impl PublicKey {
-    /// Human name of the key type.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            PublicKey::P256(_) => "P-256",
-            PublicKey::Ed25519(_) => "Ed25519",
-        }
-    }
-
-    /// The public key bytes: uncompressed SEC1 point for P-256, 32 raw bytes for Ed25519.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        match self {
-            PublicKey::P256(k) => k.to_sec1_point(false).as_bytes().to_vec(),
-            PublicKey::Ed25519(k) => k.as_bytes().to_vec(),
-        }
-    }
-
     /// The engine's verification key.
     pub fn verification_key(&self) -> Result<VerificationKey> {
         match self {
@@ -634,29 +594,6 @@ pub fn keygen(
     Ok(GeneratedKey { files })
 }
 
-/// The COSE_Key entries of a public key (`kty, [kid,] crv, x[, y]`); keygen adds `d` for the
-/// private file.
-fn public_cose_entries(key: &PublicKey, kid: Option<&[u8]>) -> Vec<(i64, Value)> {
-    let bytes = key.to_bytes();
-    let mut entries = match key {
-        PublicKey::P256(_) => vec![
-            (cose_key::KTY, Value::from(cose_key::KTY_EC2)),
-            (cose_key::CRV, Value::from(cose_key::CRV_P256)),
-            (cose_key::X, Value::Bytes(bytes[1..33].to_vec())),
-            (cose_key::Y, Value::Bytes(bytes[33..].to_vec())),
-        ],
-        PublicKey::Ed25519(_) => vec![
-            (cose_key::KTY, Value::from(cose_key::KTY_OKP)),
-            (cose_key::CRV, Value::from(cose_key::CRV_ED25519)),
-            (cose_key::X, Value::Bytes(bytes)),
-        ],
-    };
-    if let Some(kid) = kid {
-        entries.insert(1, (cose_key::KID, Value::Bytes(kid.to_vec())));
-    }
-    entries
-}
-
 /// Encodes a public key as a COSE_Key (EC2 P-256 or OKP Ed25519), with `kid` if given.
 pub fn public_cose_key(key: &PublicKey, kid: Option<&[u8]>) -> Result<Vec<u8>> {
     encode_map(public_cose_entries(key, kid))
@@ -673,16 +610,8 @@ pub fn symmetric_cose_key(secret: &[u8], kid: Option<&[u8]>) -> Result<Zeroizing
 }
 
 fn encode_map(entries: Vec<(i64, Value)>) -> Result<Vec<u8>> {
-    let v = Value::Map(
-        entries
-            .into_iter()
-            .map(|(k, v)| (Value::from(k), v))
-            .collect(),
-    );
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(&v, &mut out)
-        .map_err(|e| AuthorError::Create(format!("CBOR encoding failed: {e}")))?;
-    Ok(out)
+    crate::cose_key::encode_map(entries)
+        .map_err(|e| AuthorError::Create(format!("CBOR encoding failed: {e}")))
 }
 
 /// Writes a secret file, created readable by its owner only (on Unix); an existing file is

@@ -9,6 +9,7 @@ pub mod create;
 pub mod device;
 pub mod encrypt;
 pub mod explain;
+pub mod identity;
 pub mod inspect;
 pub mod key_statement;
 pub mod keys;
@@ -18,11 +19,12 @@ pub mod receipt;
 pub mod report;
 pub mod sever;
 pub mod sign;
-pub mod sim_platform;
 pub mod update_management;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
+
+use crate::files::{self, FileError};
 
 /// Exit status for "the input was read, and it is refused" (not authentic, not applicable).
 pub const EXIT_REFUSED: i32 = 1;
@@ -111,25 +113,25 @@ impl AuthorError {
 /// Result type of the author tool.
 pub type Result<T> = std::result::Result<T, AuthorError>;
 
-/// Largest file the tool reads into memory (payloads are bounded by the engine anyway).
-pub const MAX_FILE_LEN: u64 = 64 * 1024 * 1024;
+impl From<FileError> for AuthorError {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::Io { path, source } => AuthorError::Io { path, source },
+            FileError::Input { path, what } => AuthorError::Input { path, what },
+        }
+    }
+}
 
-/// Reads a whole file, refusing anything larger than [`MAX_FILE_LEN`].
+pub use crate::files::MAX_FILE_LEN;
+
+/// Reads a whole file, refusing anything larger than [`MAX_FILE_LEN`] ([`files::read_file`]).
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| AuthorError::io(path, e))?;
-    if !meta.is_file() {
-        return Err(AuthorError::input(path, "not a regular file"));
-    }
-    if meta.len() > MAX_FILE_LEN {
-        return Err(AuthorError::input(
-            path,
-            format!(
-                "file too large ({} bytes, limit {MAX_FILE_LEN})",
-                meta.len()
-            ),
-        ));
-    }
-    std::fs::read(path).map_err(|e| AuthorError::io(path, e))
+    Ok(files::read_file(path)?)
+}
+
+/// Reads an envelope (or other CBOR) file, raw or hex text ([`files::read_cbor_file`]).
+pub fn read_cbor_file(path: &Path) -> Result<Vec<u8>> {
+    Ok(files::read_cbor_file(path)?)
 }
 
 /// Writes a file, creating its parent directory if needed.
@@ -140,53 +142,12 @@ pub fn write_file(path: &Path, data: &[u8]) -> Result<()> {
     std::fs::write(path, data).map_err(|e| AuthorError::io(path, e))
 }
 
-/// Reads an envelope (or other CBOR) file: raw CBOR, or hex text (whitespace ignored), which
-/// is how the published SUIT examples are distributed. Binary CBOR of an envelope starts
-/// with a tag or map byte, never with an ASCII hex digit, so the two cannot be confused.
-/// `-` reads standard input (bounded like a file).
-pub fn read_cbor_file(path: &Path) -> Result<Vec<u8>> {
-    let raw = if path == Path::new("-") {
-        read_stdin()?
-    } else {
-        read_file(path)?
-    };
-    if raw.is_empty() {
-        return Err(AuthorError::input(path, "empty file (not an envelope)"));
-    }
-    let looks_hex = raw
-        .iter()
-        .all(|b| b.is_ascii_hexdigit() || b.is_ascii_whitespace())
-        && raw.iter().any(u8::is_ascii_hexdigit);
-    if looks_hex {
-        let clean: Vec<u8> = raw
-            .into_iter()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect();
-        return hex::decode(&clean)
-            .map_err(|e| AuthorError::input(path, format!("hex text does not decode: {e}")));
-    }
-    Ok(raw)
-}
-
 /// The operating system's CSPRNG, as the `rand_core` 0.10 `CryptoRng` the engine takes.
 pub fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
     rand_core::UnwrapErr(getrandom::SysRng)
 }
 
-/// Formats bytes as lower-case hex.
-pub fn hex_str(b: &[u8]) -> String {
-    hex::encode(b)
-}
-
-/// Formats a key id for humans: text if printable, else hex.
-pub fn kid_str(kid: &[u8]) -> String {
-    match std::str::from_utf8(kid) {
-        Ok(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic() || c == ' ') => {
-            format!("'{t}'")
-        }
-        _ => format!("h'{}'", hex::encode(kid)),
-    }
-}
+pub use crate::human::{hex_str, kid_str};
 
 /// Refuses to write any of `outputs` over one of `inputs` (or over another output): the tool
 /// never destroys a file it reads, e.g. a plaintext payload sitting where its ciphertext would
@@ -233,23 +194,4 @@ pub fn check_outputs(outputs: &[(PathBuf, String)], inputs: &[PathBuf]) -> Resul
         }
     }
     Ok(())
-}
-
-/// Standard input, refusing more than [`MAX_FILE_LEN`] bytes.
-fn read_stdin() -> Result<Vec<u8>> {
-    use std::io::Read as _;
-    let path = Path::new("-");
-    let mut data = Vec::new();
-    std::io::stdin()
-        .lock()
-        .take(MAX_FILE_LEN + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| AuthorError::io(path, e))?;
-    if data.len() as u64 > MAX_FILE_LEN {
-        return Err(AuthorError::input(
-            path,
-            format!("standard input exceeds {MAX_FILE_LEN} bytes"),
-        ));
-    }
-    Ok(data)
 }

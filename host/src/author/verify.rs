@@ -10,9 +10,9 @@ use suit_common::suit::{AuthenticatedManifest, Envelope};
 
 use super::device;
 use super::explain;
+use super::identity::DeviceIdentity;
 use super::inspect;
 use super::keys::{self, PrivateKey};
-use super::sim_platform::DeviceIdentity;
 use super::{read_cbor_file, AuthorError, Result};
 
 /// Deepest chain of integrated dependency envelopes checked without `--process`.

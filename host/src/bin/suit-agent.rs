@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use suit_host::author::keys::{public_cose_key, PublicKey};
-use suit_host::author::sim_platform::payload_file_name;
 use suit_host::client::{self, Progress};
+use suit_host::cose_key::{public_cose_key, PublicKey};
+use suit_host::files::payload_file_name;
 use suit_host::ree;
 use suit_host::sim::{self, Simulator};
 use suit_host::tee::{AgentError, Transport};
@@ -196,31 +196,7 @@ enum Cmd {
     },
     /// Export public device keys (private halves never leave the TA) and the TA's signed key
     /// statement over them. Payload keys are per trust anchor: `--anchor ID`.
-    DeviceKey {
-        #[arg(long, value_enum, default_value_t = KeyFormat::Pem)]
-        format: KeyFormat,
-        /// Which key to print (default: identity; with --anchor: hpke).
-        #[arg(long, value_enum)]
-        which: Option<WhichKey>,
-        /// Export this trust anchor's payload-decryption keys (ECDH-ES and HPKE).
-        #[arg(long)]
-        anchor: Option<u32>,
-        /// Write to this file instead of standard output.
-        #[arg(short = 'o', long)]
-        out: Option<PathBuf>,
-        /// Write every exported key (PEM) and the signed key statement into this directory:
-        /// identity/report/provisioning.pub.pem, anchor-N.ecdh.pub.pem, anchor-N.hpke.pub.pem,
-        /// key-statement.cbor (anchor-N.statement.cbor with --anchor).
-        #[arg(long)]
-        out_dir: Option<PathBuf>,
-        /// Write the signed key statement (COSE_Sign1, CBOR) to this file.
-        #[arg(long)]
-        statement: Option<PathBuf>,
-        /// Print every exported key (SEC1 point and kid, hex) and the statement as JSON
-        /// (failures too), after writing any files asked for.
-        #[arg(long)]
-        json: bool,
-    },
+    DeviceKey(DeviceKeyArgs),
     /// Relay a TPA-signed provisioning message to the TA.
     Provision {
         message: PathBuf,
@@ -236,27 +212,7 @@ enum Cmd {
         json: bool,
     },
     /// Stream an envelope and the payloads it fetches into the TA and install it.
-    Install {
-        /// The envelope: a file, `-`, a file:// URI, or an http(s):// URL.
-        envelope: String,
-        /// Payload for a URI: `URI=FILE` (repeatable).
-        #[arg(long = "payload", value_name = "URI=FILE")]
-        payloads: Vec<String>,
-        /// Look payloads up here by the URI's last path segment.
-        #[arg(long)]
-        payload_dir: Option<PathBuf>,
-        /// Write the normal-world files the manifest approved under this directory.
-        #[arg(long)]
-        ree_root: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-        /// Fetch http(s) payload URIs the TA names over the network (implied when the
-        /// envelope is a URL). Files given with --payload/--payload-dir still come first.
-        #[arg(long)]
-        net: bool,
-        #[command(flatten)]
-        net_args: NetArgs,
-    },
+    Install(InstallArgs),
     /// Fetch the TA's signed SUIT report of the latest install attempt whose manifest was
     /// authenticated, with the device's current state (for a status tracker; verify it with
     /// `suit-author verify-report`).
@@ -292,6 +248,56 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(clap::Args)]
+struct DeviceKeyArgs {
+    #[arg(long, value_enum, default_value_t = KeyFormat::Pem)]
+    format: KeyFormat,
+    /// Which key to print (default: identity; with --anchor: hpke).
+    #[arg(long, value_enum)]
+    which: Option<WhichKey>,
+    /// Export this trust anchor's payload-decryption keys (ECDH-ES and HPKE).
+    #[arg(long)]
+    anchor: Option<u32>,
+    /// Write to this file instead of standard output.
+    #[arg(short = 'o', long)]
+    out: Option<PathBuf>,
+    /// Write every exported key (PEM) and the signed key statement into this directory:
+    /// identity/report/provisioning.pub.pem, anchor-N.ecdh.pub.pem, anchor-N.hpke.pub.pem,
+    /// key-statement.cbor (anchor-N.statement.cbor with --anchor).
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Write the signed key statement (COSE_Sign1, CBOR) to this file.
+    #[arg(long)]
+    statement: Option<PathBuf>,
+    /// Print every exported key (SEC1 point and kid, hex) and the statement as JSON
+    /// (failures too), after writing any files asked for.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct InstallArgs {
+    /// The envelope: a file, `-`, a file:// URI, or an http(s):// URL.
+    envelope: String,
+    /// Payload for a URI: `URI=FILE` (repeatable).
+    #[arg(long = "payload", value_name = "URI=FILE")]
+    payloads: Vec<String>,
+    /// Look payloads up here by the URI's last path segment.
+    #[arg(long)]
+    payload_dir: Option<PathBuf>,
+    /// Write the normal-world files the manifest approved under this directory.
+    #[arg(long)]
+    ree_root: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+    /// Fetch http(s) payload URIs the TA names over the network (implied when the
+    /// envelope is a URL). Files given with --payload/--payload-dir still come first.
+    #[arg(long)]
+    net: bool,
+    #[command(flatten)]
+    net_args: NetArgs,
 }
 
 fn connect(cli: &Cli) -> Result<Box<dyn Transport>, AgentError> {
@@ -540,438 +546,481 @@ fn run(cli: Cli) -> Result<(), AgentError> {
     if cli.timings {
         tee = Box::new(suit_host::timing::Timed::new(tee, started.elapsed()));
     }
+    let tee = tee.as_mut();
     match cmd {
-        Cmd::Status { json } => {
-            let s = with_agent_checks(client::status(tee.as_mut())?);
-            if *json {
-                println!("{}", to_json(&s));
-                return Ok(());
-            }
-            let level = |l: Option<u32>| l.map_or("unknown".to_string(), |l| l.to_string());
-            let p = &s.platform;
-            let v = &s.service;
-            println!("SUIT TA status");
-            println!("  backend:             {}", s.backend);
-            println!("  protocol version:    {}", s.protocol_version);
-            println!("  TA version:          {}", s.ta_version);
-            println!(
-                "  TEE version:         {}",
-                p.tee_version.as_deref().unwrap_or("unknown")
-            );
-            println!("  anti-rollback level: {}", level(p.anti_rollback_level));
-            println!(
-                "  rollback detection:  {}",
-                level(p.rollback_detection_level)
-            );
-            println!(
-                "  attestation PTA:     {}",
-                match p.attestation_pta {
-                    Some(true) => "present",
-                    Some(false) => "absent (key statements rest on the identity key's enrolment)",
-                    None => "not applicable",
-                }
-            );
-            println!(
-                "  TPA root kid:        {}{}",
-                show(&v.tpa_root_kid),
-                if v.tpa_root_is_test_key {
-                    " (public TEST key)"
-                } else {
-                    ""
-                }
-            );
-            println!("  provisioning count:  {}", v.provisioning_counter);
-            println!("  trust anchors:       {}", v.anchors);
-            println!(
-                "  installed:           {} component(s)",
-                v.installed_components
-            );
-            println!(
-                "  device key kid:      {}",
-                v.device_key_kid
-                    .as_ref()
-                    .map_or("not created yet".into(), |k| show(k))
-            );
-            for c in &v.components {
-                println!(
-                    "    {}: sequence number {}, {} bytes, sha-256 {}{}",
-                    c.id,
-                    c.sequence_number,
-                    c.size,
-                    show(&c.digest),
-                    c.ta_version
-                        .map(|t| format!(", TA version {t}"))
-                        .unwrap_or_default()
-                );
-            }
-            if let Some(e) = &v.state_error {
-                println!("  STATE ERROR:         {e}");
-            }
-            for w in &p.warnings {
-                println!("  warning: {w}");
-            }
-            println!("  production prerequisites:");
-            for r in &p.prerequisites {
-                let state = match r.met {
-                    Some(true) => "met",
-                    Some(false) => "MISSING",
-                    None => "unknown",
-                };
-                println!("    {:<28} {state:<8} {}", r.name, r.evidence);
-            }
-        }
-        Cmd::DeviceKey {
-            format,
-            which,
-            anchor,
-            out,
-            out_dir,
-            statement,
-            json,
-        } => {
-            let k = client::device_key(tee.as_mut(), *anchor)?;
-            let which = which.unwrap_or(if anchor.is_some() {
-                WhichKey::Hpke
-            } else {
-                WhichKey::Identity
-            });
-            let pick = |w: WhichKey| -> Result<
-                (
-                    &suit_common::protocol::ByteBuf,
-                    &suit_common::protocol::ByteBuf,
-                ),
-                AgentError,
-            > {
-                let a = || {
-                    k.anchor.as_ref().ok_or(AgentError::File(
-                        "ecdh-es and hpke keys belong to a trust anchor: give --anchor ID".into(),
-                    ))
-                };
-                Ok(match w {
-                    WhichKey::Identity => (&k.identity_key, &k.identity_kid),
-                    WhichKey::Report => (&k.report_key, &k.report_kid),
-                    WhichKey::Provisioning => (&k.provisioning_key, &k.provisioning_kid),
-                    WhichKey::EcdhEs => (&a()?.ecdh_es_key, &a()?.ecdh_es_kid),
-                    WhichKey::Hpke => (&a()?.hpke_key, &a()?.hpke_kid),
-                })
-            };
-            let write = |path: &Path, bytes: &[u8]| {
-                std::fs::write(path, bytes)
-                    .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))
-            };
-            if let Some(path) = statement {
-                write(path, &k.statement)?;
-            }
-            if let Some(dir) = out_dir {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| AgentError::File(format!("{}: {e}", dir.display())))?;
-                let mut files = vec![
-                    (WhichKey::Identity, "identity.pub.pem".to_string()),
-                    (WhichKey::Report, "report.pub.pem".to_string()),
-                    (WhichKey::Provisioning, "provisioning.pub.pem".to_string()),
-                ];
-                let statement_name = match anchor {
-                    Some(id) => {
-                        files.push((WhichKey::EcdhEs, format!("anchor-{id}.ecdh.pub.pem")));
-                        files.push((WhichKey::Hpke, format!("anchor-{id}.hpke.pub.pem")));
-                        format!("anchor-{id}.statement.cbor")
-                    }
-                    None => "key-statement.cbor".to_string(),
-                };
-                for (w, name) in files {
-                    let (point, kid) = pick(w)?;
-                    write(&dir.join(name), &format_key(point, kid, KeyFormat::Pem)?)?;
-                }
-                write(&dir.join(&statement_name), &k.statement)?;
-                eprintln!(
-                    "wrote the device's public keys and its signed key statement to {}",
-                    dir.display()
-                );
-                if !*json {
-                    return Ok(());
-                }
-            }
-            if *json {
-                let key =
-                    |p: &[u8], kid: &[u8]| serde_json::json!({"key": show(p), "kid": show(kid)});
-                let mut j = serde_json::json!({
-                    "ok": true,
-                    "identity": key(&k.identity_key, &k.identity_kid),
-                    "report": key(&k.report_key, &k.report_kid),
-                    "provisioning": key(&k.provisioning_key, &k.provisioning_kid),
-                    "statement": show(&k.statement),
-                });
-                if let (Some(a), Some(id)) = (&k.anchor, anchor) {
-                    j["anchor"] = serde_json::json!({
-                        "id": id,
-                        "ecdh-es": key(&a.ecdh_es_key, &a.ecdh_es_kid),
-                        "hpke": key(&a.hpke_key, &a.hpke_kid),
-                    });
-                }
-                println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
-                return Ok(());
-            }
-            let (point, kid) = pick(which)?;
-            let bytes = format_key(point, kid, *format)?;
-            match out {
-                Some(path) => {
-                    write(path, &bytes)?;
-                    eprintln!(
-                        "wrote the {} key (kid {}) to {}",
-                        which.name(),
-                        show(kid),
-                        path.display()
-                    );
-                }
-                None => std::io::stdout()
-                    .write_all(&bytes)
-                    .map_err(|e| AgentError::File(e.to_string()))?,
-            }
-        }
+        Cmd::Status { json } => status(tee, *json),
+        Cmd::DeviceKey(args) => device_key(tee, args),
         Cmd::Provision {
             message,
             receipt_out,
             json,
-        } => {
-            let r = client::provision(tee.as_mut(), &read_envelope(message)?)?;
-            if let Some(path) = receipt_out {
-                std::fs::write(path, &r.receipt)
-                    .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
-            }
-            if *json {
-                println!("{}", to_json(&r));
-                return Ok(());
-            }
-            let signer = if r.signer == 0 {
-                "the TPA root".to_string()
-            } else {
-                format!("TPA anchor {}", r.signer)
-            };
-            println!(
-                "provisioning message {} accepted (signed by {signer}):",
-                r.counter
-            );
-            for line in &r.applied {
-                println!("  {line}");
-            }
-            println!(
-                "receipt (signed by the device identity key): {}",
-                show(&r.receipt)
-            );
-        }
-        Cmd::Anchors { json } => {
-            let a = client::anchors(tee.as_mut())?;
-            if *json {
-                println!("{}", to_json(&a));
-                return Ok(());
-            }
-            println!("provisioning counter: {}", a.provisioning_counter);
-            let id = |v: &Option<suit_common::protocol::ByteBuf>| {
-                v.as_ref().map_or("unset".into(), |b| show(b))
-            };
-            println!(
-                "identity: vendor {} class {} device {}",
-                id(&a.identity.vendor_id),
-                id(&a.identity.class_id),
-                id(&a.identity.device_id)
-            );
-            for x in &a.anchors {
-                println!(
-                    "anchor {} ({}, {}, kid {}): components {}",
-                    x.id,
-                    x.role,
-                    x.key_type,
-                    show(&x.kid),
-                    x.component_prefixes.join(", ")
-                );
-            }
-            for r in &a.rules {
-                println!("rule {}: requires {}", r.prefix, r.required.join(" AND "));
-            }
-        }
+        } => provision(tee, message, receipt_out.as_deref(), *json),
+        Cmd::Anchors { json } => anchors(tee, *json),
         Cmd::Report {
             nonce,
             out,
             pre_auth,
             json,
-        } => {
-            let nonce = nonce
-                .as_deref()
-                .map(hex::decode)
-                .transpose()
-                .map_err(|e| AgentError::File(format!("--nonce: not hex: {e}")))?;
-            let signed = client::report_of(tee.as_mut(), nonce.as_deref(), *pre_auth)?;
-            match out {
-                Some(path) => {
-                    std::fs::write(path, &signed)
-                        .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
-                    if *json {
-                        let j = serde_json::json!({
-                            "ok": true,
-                            "out": path.display().to_string(),
-                            "size": signed.len(),
-                        });
-                        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
-                        return Ok(());
-                    }
-                    println!(
-                        "wrote the signed report ({} bytes) to {}",
-                        signed.len(),
-                        path.display()
-                    );
-                }
-                None => {
-                    // The agent cannot vouch for it; it only shows what the TA signed.
-                    let r = suit_common::report::Report::decode(&signed_payload(&signed)?)
-                        .map_err(|_| AgentError::BadResponse("report does not decode"))?;
-                    if *json {
-                        let mut j = suit_host::author::report::to_json(&r);
-                        j["signature"] = "not verified (use suit-author verify-report)".into();
-                        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
-                    } else {
-                        println!("SUIT report (signed by the device report key; NOT VERIFIED here: use suit-author verify-report)");
-                        print!("{}", suit_host::author::report::render_text(&r));
-                    }
-                }
-            }
-        }
-        Cmd::PersoGet { json } => {
-            let data = client::personalization(tee.as_mut())?;
-            if *json {
-                println!(
-                    "{}",
-                    serde_json::json!({"ok": true, "released-bytes": data.len()})
-                );
-                return Ok(());
-            }
-            println!("the TA released {} bytes to the normal world", data.len());
-        }
+        } => report(tee, nonce.as_deref(), out.as_deref(), *pre_auth, *json),
+        Cmd::PersoGet { json } => perso_get(tee, *json),
         Cmd::Export {
             path,
             ree_root,
             json,
-        } => {
-            let (data, digest) = client::ree_export(tee.as_mut(), path)?;
-            let dest = ree::write_approved(ree_root, path, &data, &digest)?;
-            if *json {
+        } => export(tee, path, ree_root, *json),
+        Cmd::Install(args) => install(tee, args, show_progress(&cli)),
+    }
+}
+
+/// `status`: the TA's status with the agent's own checks of the platform.
+fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
+    let s = with_agent_checks(client::status(tee)?);
+    if json {
+        println!("{}", to_json(&s));
+        return Ok(());
+    }
+    let level = |l: Option<u32>| l.map_or("unknown".to_string(), |l| l.to_string());
+    let p = &s.platform;
+    let v = &s.service;
+    println!("SUIT TA status");
+    println!("  backend:             {}", s.backend);
+    println!("  protocol version:    {}", s.protocol_version);
+    println!("  TA version:          {}", s.ta_version);
+    println!(
+        "  TEE version:         {}",
+        p.tee_version.as_deref().unwrap_or("unknown")
+    );
+    println!("  anti-rollback level: {}", level(p.anti_rollback_level));
+    println!(
+        "  rollback detection:  {}",
+        level(p.rollback_detection_level)
+    );
+    println!(
+        "  attestation PTA:     {}",
+        match p.attestation_pta {
+            Some(true) => "present",
+            Some(false) => "absent (key statements rest on the identity key's enrolment)",
+            None => "not applicable",
+        }
+    );
+    println!(
+        "  TPA root kid:        {}{}",
+        show(&v.tpa_root_kid),
+        if v.tpa_root_is_test_key {
+            " (public TEST key)"
+        } else {
+            ""
+        }
+    );
+    println!("  provisioning count:  {}", v.provisioning_counter);
+    println!("  trust anchors:       {}", v.anchors);
+    println!(
+        "  installed:           {} component(s)",
+        v.installed_components
+    );
+    println!(
+        "  device key kid:      {}",
+        v.device_key_kid
+            .as_ref()
+            .map_or("not created yet".into(), |k| show(k))
+    );
+    for c in &v.components {
+        println!(
+            "    {}: sequence number {}, {} bytes, sha-256 {}{}",
+            c.id,
+            c.sequence_number,
+            c.size,
+            show(&c.digest),
+            c.ta_version
+                .map(|t| format!(", TA version {t}"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(e) = &v.state_error {
+        println!("  STATE ERROR:         {e}");
+    }
+    for w in &p.warnings {
+        println!("  warning: {w}");
+    }
+    println!("  production prerequisites:");
+    for r in &p.prerequisites {
+        let state = match r.met {
+            Some(true) => "met",
+            Some(false) => "MISSING",
+            None => "unknown",
+        };
+        println!("    {:<28} {state:<8} {}", r.name, r.evidence);
+    }
+    Ok(())
+}
+
+/// `device-key`: public device keys and the signed key statement, to files or stdout.
+fn device_key(tee: &mut dyn Transport, args: &DeviceKeyArgs) -> Result<(), AgentError> {
+    let DeviceKeyArgs {
+        format,
+        which,
+        anchor,
+        out,
+        out_dir,
+        statement,
+        json,
+    } = args;
+    let k = client::device_key(tee, *anchor)?;
+    let which = which.unwrap_or(if anchor.is_some() {
+        WhichKey::Hpke
+    } else {
+        WhichKey::Identity
+    });
+    let pick = |w: WhichKey| -> Result<
+        (
+            &suit_common::protocol::ByteBuf,
+            &suit_common::protocol::ByteBuf,
+        ),
+        AgentError,
+    > {
+        let a = || {
+            k.anchor.as_ref().ok_or(AgentError::File(
+                "ecdh-es and hpke keys belong to a trust anchor: give --anchor ID".into(),
+            ))
+        };
+        Ok(match w {
+            WhichKey::Identity => (&k.identity_key, &k.identity_kid),
+            WhichKey::Report => (&k.report_key, &k.report_kid),
+            WhichKey::Provisioning => (&k.provisioning_key, &k.provisioning_kid),
+            WhichKey::EcdhEs => (&a()?.ecdh_es_key, &a()?.ecdh_es_kid),
+            WhichKey::Hpke => (&a()?.hpke_key, &a()?.hpke_kid),
+        })
+    };
+    let write = |path: &Path, bytes: &[u8]| {
+        std::fs::write(path, bytes)
+            .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))
+    };
+    if let Some(path) = statement {
+        write(path, &k.statement)?;
+    }
+    if let Some(dir) = out_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AgentError::File(format!("{}: {e}", dir.display())))?;
+        let mut files = vec![
+            (WhichKey::Identity, "identity.pub.pem".to_string()),
+            (WhichKey::Report, "report.pub.pem".to_string()),
+            (WhichKey::Provisioning, "provisioning.pub.pem".to_string()),
+        ];
+        let statement_name = match anchor {
+            Some(id) => {
+                files.push((WhichKey::EcdhEs, format!("anchor-{id}.ecdh.pub.pem")));
+                files.push((WhichKey::Hpke, format!("anchor-{id}.hpke.pub.pem")));
+                format!("anchor-{id}.statement.cbor")
+            }
+            None => "key-statement.cbor".to_string(),
+        };
+        for (w, name) in files {
+            let (point, kid) = pick(w)?;
+            write(&dir.join(name), &format_key(point, kid, KeyFormat::Pem)?)?;
+        }
+        write(&dir.join(&statement_name), &k.statement)?;
+        eprintln!(
+            "wrote the device's public keys and its signed key statement to {}",
+            dir.display()
+        );
+        if !*json {
+            return Ok(());
+        }
+    }
+    if *json {
+        let key = |p: &[u8], kid: &[u8]| serde_json::json!({"key": show(p), "kid": show(kid)});
+        let mut j = serde_json::json!({
+            "ok": true,
+            "identity": key(&k.identity_key, &k.identity_kid),
+            "report": key(&k.report_key, &k.report_kid),
+            "provisioning": key(&k.provisioning_key, &k.provisioning_kid),
+            "statement": show(&k.statement),
+        });
+        if let (Some(a), Some(id)) = (&k.anchor, anchor) {
+            j["anchor"] = serde_json::json!({
+                "id": id,
+                "ecdh-es": key(&a.ecdh_es_key, &a.ecdh_es_kid),
+                "hpke": key(&a.hpke_key, &a.hpke_kid),
+            });
+        }
+        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+        return Ok(());
+    }
+    let (point, kid) = pick(which)?;
+    let bytes = format_key(point, kid, *format)?;
+    match out {
+        Some(path) => {
+            write(path, &bytes)?;
+            eprintln!(
+                "wrote the {} key (kid {}) to {}",
+                which.name(),
+                show(kid),
+                path.display()
+            );
+        }
+        None => std::io::stdout()
+            .write_all(&bytes)
+            .map_err(|e| AgentError::File(e.to_string()))?,
+    }
+    Ok(())
+}
+
+/// `provision`: relays a TPA message and keeps the TA's receipt.
+fn provision(
+    tee: &mut dyn Transport,
+    message: &Path,
+    receipt_out: Option<&Path>,
+    json: bool,
+) -> Result<(), AgentError> {
+    let r = client::provision(tee, &read_envelope(message)?)?;
+    if let Some(path) = receipt_out {
+        std::fs::write(path, &r.receipt)
+            .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
+    }
+    if json {
+        println!("{}", to_json(&r));
+        return Ok(());
+    }
+    let signer = if r.signer == 0 {
+        "the TPA root".to_string()
+    } else {
+        format!("TPA anchor {}", r.signer)
+    };
+    println!(
+        "provisioning message {} accepted (signed by {signer}):",
+        r.counter
+    );
+    for line in &r.applied {
+        println!("  {line}");
+    }
+    println!(
+        "receipt (signed by the device identity key): {}",
+        show(&r.receipt)
+    );
+    Ok(())
+}
+
+/// `anchors`: trust anchors, rules and identity.
+fn anchors(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
+    let a = client::anchors(tee)?;
+    if json {
+        println!("{}", to_json(&a));
+        return Ok(());
+    }
+    println!("provisioning counter: {}", a.provisioning_counter);
+    let id =
+        |v: &Option<suit_common::protocol::ByteBuf>| v.as_ref().map_or("unset".into(), |b| show(b));
+    println!(
+        "identity: vendor {} class {} device {}",
+        id(&a.identity.vendor_id),
+        id(&a.identity.class_id),
+        id(&a.identity.device_id)
+    );
+    for x in &a.anchors {
+        println!(
+            "anchor {} ({}, {}, kid {}): components {}",
+            x.id,
+            x.role,
+            x.key_type,
+            show(&x.kid),
+            x.component_prefixes.join(", ")
+        );
+    }
+    for r in &a.rules {
+        println!("rule {}: requires {}", r.prefix, r.required.join(" AND "));
+    }
+    Ok(())
+}
+
+/// `report`: the TA's signed report, to a file or shown (unverified).
+fn report(
+    tee: &mut dyn Transport,
+    nonce: Option<&str>,
+    out: Option<&Path>,
+    pre_auth: bool,
+    json: bool,
+) -> Result<(), AgentError> {
+    let nonce = nonce
+        .map(hex::decode)
+        .transpose()
+        .map_err(|e| AgentError::File(format!("--nonce: not hex: {e}")))?;
+    let signed = client::report_of(tee, nonce.as_deref(), pre_auth)?;
+    match out {
+        Some(path) => {
+            std::fs::write(path, &signed)
+                .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
+            if json {
                 let j = serde_json::json!({
                     "ok": true,
-                    "path": dest.display().to_string(),
-                    "size": data.len(),
-                    "sha-256": show(&digest),
+                    "out": path.display().to_string(),
+                    "size": signed.len(),
                 });
                 println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
                 return Ok(());
             }
             println!(
-                "wrote {} ({} bytes, sha-256 {})",
-                dest.display(),
-                data.len(),
-                show(&digest)
+                "wrote the signed report ({} bytes) to {}",
+                signed.len(),
+                path.display()
             );
         }
-        Cmd::Install {
-            envelope,
-            payloads,
-            payload_dir,
-            ree_root,
-            json,
-            net,
-            net_args,
-        } => {
-            let location = transport::Location::parse(envelope);
-            let is_url = matches!(location, transport::Location::Http(_));
-            let network = if *net || is_url {
-                Some(net_args.net()?)
+        None => {
+            // The agent cannot vouch for it; it only shows what the TA signed.
+            let r = suit_common::report::Report::decode(&signed_payload(&signed)?)
+                .map_err(|_| AgentError::BadResponse("report does not decode"))?;
+            if json {
+                let mut j = suit_host::human::to_json(&r);
+                j["signature"] = "not verified (use suit-author verify-report)".into();
+                println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
             } else {
-                None
-            };
-            let bytes = match (&location, &network) {
-                (transport::Location::Http(url), Some(n)) => match n.get(
-                    url,
-                    transport::poll::MAX_ENVELOPE_DOWNLOAD,
-                    transport::ENVELOPE_MEDIA_TYPE,
-                    None,
-                )? {
-                    transport::Conditional::Body { data, .. } => data,
-                    transport::Conditional::NotModified => {
-                        return Err(AgentError::Network(format!("{url}: no envelope")))
-                    }
-                },
-                (transport::Location::File(p), _) if envelope.starts_with("file://") => {
-                    read_envelope(p)?
-                }
-                _ => read_envelope(Path::new(envelope))?,
-            };
-            let max = net_args.max_payload_bytes;
-            let mut fetch = |uri: &str, bound: Option<u64>, sink: &mut dyn transport::Sink| {
-                if let Some(path) = local_payload(payloads, payload_dir.as_deref(), uri)? {
-                    // A local file is not a download: the cap only (a wrong size is the
-                    // TA's to refuse, with its report).
-                    transport::feed_file(&path, transport::Limit::new(max, None), sink)?;
-                    return Ok(true);
-                }
-                match (&network, transport::Location::parse(uri)) {
-                    (Some(n), transport::Location::Http(_)) => {
-                        transport::poll::fetch_uri(n, uri, bound, sink)
-                    }
-                    _ => Err(AgentError::File(format!(
-                        "the manifest fetches {uri}, but no --payload or --payload-dir file provides it \
-                         (give --net to fetch http(s) URIs over the network)"
-                    ))),
-                }
-            };
-            let with_progress = show_progress(&cli);
-            let mut progress = |p: Progress<'_>| {
-                if with_progress {
-                    progress_bar(p)
-                }
-            };
-            let mut authenticated = false;
-            let (prepared, done) = client::install_streamed(
-                tee.as_mut(),
-                &bytes,
-                &mut fetch,
-                &mut progress,
-                &mut authenticated,
-            )?;
-            let mut written = Vec::new();
-            if let Some(root) = ree_root {
-                for path in &done.ree_paths {
-                    let (data, digest) = client::ree_export(tee.as_mut(), path)?;
-                    written.push(ree::write_approved(root, path, &data, &digest)?);
-                }
+                println!("SUIT report (signed by the device report key; NOT VERIFIED here: use suit-author verify-report)");
+                print!("{}", suit_host::human::render_text(&r));
             }
-            if *json {
-                println!("{}", to_json(&done));
-                return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// `perso-get`: asks for personalization data as the normal world (always refused).
+fn perso_get(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
+    let data = client::personalization(tee)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"ok": true, "released-bytes": data.len()})
+        );
+        return Ok(());
+    }
+    println!("the TA released {} bytes to the normal world", data.len());
+    Ok(())
+}
+
+/// `export`: writes an approved normal-world file under `ree_root`.
+fn export(
+    tee: &mut dyn Transport,
+    path: &str,
+    ree_root: &Path,
+    json: bool,
+) -> Result<(), AgentError> {
+    let (data, digest) = client::ree_export(tee, path)?;
+    let dest = ree::write_approved(ree_root, path, &data, &digest)?;
+    if json {
+        let j = serde_json::json!({
+            "ok": true,
+            "path": dest.display().to_string(),
+            "size": data.len(),
+            "sha-256": show(&digest),
+        });
+        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+        return Ok(());
+    }
+    println!(
+        "wrote {} ({} bytes, sha-256 {})",
+        dest.display(),
+        data.len(),
+        show(&digest)
+    );
+    Ok(())
+}
+
+/// `install`: streams the envelope and its payloads into the TA, then exports approved files.
+fn install(
+    tee: &mut dyn Transport,
+    args: &InstallArgs,
+    with_progress: bool,
+) -> Result<(), AgentError> {
+    let InstallArgs {
+        envelope,
+        payloads,
+        payload_dir,
+        ree_root,
+        json,
+        net,
+        net_args,
+    } = args;
+    let location = transport::Location::parse(envelope);
+    let is_url = matches!(location, transport::Location::Http(_));
+    let network = if *net || is_url {
+        Some(net_args.net()?)
+    } else {
+        None
+    };
+    let bytes = match (&location, &network) {
+        (transport::Location::Http(url), Some(n)) => match n.get(
+            url,
+            transport::poll::MAX_ENVELOPE_DOWNLOAD,
+            transport::ENVELOPE_MEDIA_TYPE,
+            None,
+        )? {
+            transport::Conditional::Body { data, .. } => data,
+            transport::Conditional::NotModified => {
+                return Err(AgentError::Network(format!("{url}: no envelope")))
             }
-            println!(
-                "installed {} (sequence number {}, signed by anchor(s) {})",
-                envelope,
-                done.sequence_number,
-                done.signers
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            for uri in &prepared.needed_uris {
-                println!("  fetched {uri}");
+        },
+        (transport::Location::File(p), _) if envelope.starts_with("file://") => read_envelope(p)?,
+        _ => read_envelope(Path::new(envelope))?,
+    };
+    let max = net_args.max_payload_bytes;
+    let mut fetch = |uri: &str, bound: Option<u64>, sink: &mut dyn transport::Sink| {
+        if let Some(path) = local_payload(payloads, payload_dir.as_deref(), uri)? {
+            // A local file is not a download: the cap only (a wrong size is the
+            // TA's to refuse, with its report).
+            transport::feed_file(&path, transport::Limit::new(max, None), sink)?;
+            return Ok(true);
+        }
+        match (&network, transport::Location::parse(uri)) {
+            (Some(n), transport::Location::Http(_)) => {
+                transport::poll::fetch_uri(n, uri, bound, sink)
             }
-            for c in &done.components {
-                println!("  component {c}");
-            }
-            println!("  manifest digest {}", show(&done.manifest_digest));
-            for w in &written {
-                println!("  wrote approved REE file {}", w.display());
-            }
-            if ree_root.is_none() && !done.ree_paths.is_empty() {
-                println!("  approved REE files (write them with `suit-agent export PATH --ree-root DIR`):");
-                for p in &done.ree_paths {
-                    println!("    {p}");
-                }
-            }
+            _ => Err(AgentError::File(format!(
+                "the manifest fetches {uri}, but no --payload or --payload-dir file provides it \
+                     (give --net to fetch http(s) URIs over the network)"
+            ))),
+        }
+    };
+    let mut progress = |p: Progress<'_>| {
+        if with_progress {
+            progress_bar(p)
+        }
+    };
+    let mut authenticated = false;
+    let (prepared, done) =
+        client::install_streamed(tee, &bytes, &mut fetch, &mut progress, &mut authenticated)?;
+    let mut written = Vec::new();
+    if let Some(root) = ree_root {
+        for path in &done.ree_paths {
+            let (data, digest) = client::ree_export(tee, path)?;
+            written.push(ree::write_approved(root, path, &data, &digest)?);
+        }
+    }
+    if *json {
+        println!("{}", to_json(&done));
+        return Ok(());
+    }
+    println!(
+        "installed {} (sequence number {}, signed by anchor(s) {})",
+        envelope,
+        done.sequence_number,
+        done.signers
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for uri in &prepared.needed_uris {
+        println!("  fetched {uri}");
+    }
+    for c in &done.components {
+        println!("  component {c}");
+    }
+    println!("  manifest digest {}", show(&done.manifest_digest));
+    for w in &written {
+        println!("  wrote approved REE file {}", w.display());
+    }
+    if ree_root.is_none() && !done.ree_paths.is_empty() {
+        println!("  approved REE files (write them with `suit-agent export PATH --ree-root DIR`):");
+        for p in &done.ree_paths {
+            println!("    {p}");
         }
     }
     Ok(())
@@ -1093,10 +1142,10 @@ fn wants_json(cmd: &Command) -> bool {
     match cmd {
         Cmd::Status { json }
         | Cmd::Anchors { json }
-        | Cmd::Install { json, .. }
+        | Cmd::Install(InstallArgs { json, .. })
         | Cmd::Report { json, .. }
         | Cmd::Provision { json, .. }
-        | Cmd::DeviceKey { json, .. }
+        | Cmd::DeviceKey(DeviceKeyArgs { json, .. })
         | Cmd::PersoGet { json }
         | Cmd::Export { json, .. } => *json,
     }
@@ -1118,7 +1167,7 @@ fn error_json(e: &AgentError, code: u8) -> String {
 /// Reads an envelope the way `suit-author` does: binary CBOR or hex text, `-` for standard
 /// input; an empty input is named as such (not as a size limit).
 fn read_envelope(path: &Path) -> Result<Vec<u8>, AgentError> {
-    suit_host::author::read_cbor_file(path).map_err(|e| AgentError::File(e.to_string()))
+    suit_host::files::read_cbor_file(path).map_err(|e| AgentError::File(e.to_string()))
 }
 
 /// Protocol fields that hold bytes: shown as hex in JSON.

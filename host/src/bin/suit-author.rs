@@ -11,8 +11,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use suit_host::author::create::{create, CreateOptions, SignOptions};
 use suit_host::author::encrypt::{encrypt_file, parse_content_alg, Mode, RecipientSpec};
+use suit_host::author::identity::DeviceIdentity;
 use suit_host::author::keys::{keygen_checked, KeyType};
-use suit_host::author::sim_platform::DeviceIdentity;
 use suit_host::author::verify::{verify, VerifyOptions};
 use suit_host::author::{inspect, read_cbor_file, AuthorError, Result};
 

@@ -1,0 +1,188 @@
+//! The install journal: what an unfinished install may have left behind, named before it
+//! exists, and the recovery that runs on it ([`reconcile`] rolls an interrupted TA commit
+//! forward; [`cleanup`] deletes exactly the objects the committed state does not use).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use super::super::state::{State, StateError};
+use super::super::store::{SecureStore, StoreError};
+use super::super::TaStore;
+use super::{MAX_PAYLOADS, MAX_SERIAL, MAX_STAGED, MAX_TA_IMAGE};
+
+/// Object holding the install [`Journal`].
+pub const JOURNAL_OBJECT: &str = "suit/journal";
+/// Largest journal accepted (a pending commit carries a whole state record).
+const MAX_JOURNAL: usize = 320 * 1024;
+/// Most objects a journal lists: payloads, staging objects and replaced components.
+const MAX_JOURNAL_OBJECTS: usize = MAX_PAYLOADS + MAX_SERIAL + super::state::MAX_COMPONENTS + 1;
+
+/// What an unfinished install may have left behind, written before it happens.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    /// Objects that are garbage unless the committed state uses them: payloads and staging
+    /// objects (named before they are created) and the components a commit replaces (named
+    /// before the state switches).
+    pub objects: Vec<String>,
+    /// A commit that has started handing a TA image to OP-TEE.
+    pub pending: Option<PendingCommit>,
+}
+
+/// The state a commit switches to, and the staged TA images (kept as plaintext objects in
+/// secure storage until installed) that OP-TEE must hold before it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCommit {
+    pub state: State,
+    pub tas: Vec<String>,
+}
+
+impl Journal {
+    /// The stored journal, if any (none: nothing to recover).
+    pub fn load<S: SecureStore + ?Sized>(store: &S) -> Result<Option<Journal>, StateError> {
+        let Some(bytes) = store.get(JOURNAL_OBJECT)? else {
+            return Ok(None);
+        };
+        let journal: Journal =
+            super::record::decode(&bytes, MAX_JOURNAL).map_err(|_| StateError::Corrupt)?;
+        let tas = journal.pending.as_ref().map_or(0, |p| p.tas.len());
+        if journal.objects.len() > MAX_JOURNAL_OBJECTS || tas > MAX_STAGED {
+            return Err(StateError::Corrupt);
+        }
+        Ok(Some(journal))
+    }
+
+    pub(super) fn save<S: SecureStore + ?Sized>(&self, store: &mut S) -> Result<(), StoreError> {
+        if self.objects.len() > MAX_JOURNAL_OBJECTS {
+            return Err(StoreError::NoSpace);
+        }
+        let bytes = super::record::encode(self).map_err(|_| StoreError::Corrupt)?;
+        store.put(JOURNAL_OBJECT, &bytes)
+    }
+
+    /// Records `name` before the caller creates it.
+    pub(super) fn note<S: SecureStore + ?Sized>(
+        &mut self,
+        store: &mut S,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        if self.objects.iter().any(|o| o == name) {
+            return Ok(());
+        }
+        self.objects.push(name.into());
+        if let Err(e) = self.save(store) {
+            self.objects.pop();
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+/// What [`reconcile`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconciled {
+    /// No commit was interrupted.
+    Nothing,
+    /// An interrupted commit was finished: its TA images are installed, its state is current.
+    RolledForward,
+    /// OP-TEE refused the image of an interrupted commit as such (signature, format,
+    /// version), so it never held it: the old state stands. The TEE result code.
+    Dropped(u32),
+}
+
+/// TEE results that refuse the image itself; anything else (storage, memory, busy: things the
+/// REE can provoke) keeps the commit pending and is retried, so a provoked failure can delay
+/// the roll-forward but never leave OP-TEE's TA newer than the state.
+const REFUSES_THE_IMAGE: [u32; 5] = [
+    0xffff_0003, // TEE_ERROR_ACCESS_CONFLICT
+    0xffff_0005, // TEE_ERROR_BAD_FORMAT
+    0xffff_0006, // TEE_ERROR_BAD_PARAMETERS
+    0xffff_000a, // TEE_ERROR_NOT_SUPPORTED
+    0xffff_000f, // TEE_ERROR_SECURITY
+];
+
+/// Finishes a commit a power cut interrupted after it recorded its next state: installs its
+/// TA images again (OP-TEE accepts the same version twice) and switches to its state. Runs
+/// before the first command of a session; idempotent, so a cut inside it is recovered too.
+/// An error leaves the commit pending (the service then refuses all but status).
+pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, StateError> {
+    let Some(mut journal) = Journal::load(store)? else {
+        return Ok(Reconciled::Nothing);
+    };
+    let Some(pending) = journal.pending.clone() else {
+        return Ok(Reconciled::Nothing);
+    };
+    let state = State::load(store)?;
+    let mut outcome = Reconciled::RolledForward;
+    if pending.state.generation > state.generation {
+        for object in &pending.tas {
+            let image = read_object(store, object, MAX_TA_IMAGE)?;
+            match store.install_ta(&image) {
+                Ok(()) => {}
+                Err(code) if REFUSES_THE_IMAGE.contains(&code) => {
+                    outcome = Reconciled::Dropped(code);
+                    break;
+                }
+                Err(code) => return Err(StateError::Store(StoreError::Io(code))),
+            }
+        }
+        if outcome == Reconciled::RolledForward {
+            pending.state.save(store)?;
+        }
+    }
+    // Done (or dropped): the kept images are garbage now, like everything else listed.
+    journal.pending = None;
+    for object in pending.tas {
+        if !journal.objects.contains(&object) {
+            journal.objects.push(object);
+        }
+    }
+    journal.save(store)?;
+    Ok(outcome)
+}
+
+/// Deletes exactly the journal's objects that `state` does not use, then the journal. Only
+/// staging and payload names are ever deleted, and nothing while a commit is pending (its
+/// kept TA images are listed among the objects too, as the objects it replaced).
+pub fn cleanup(store: &mut dyn SecureStore, state: &State) -> Result<(), StateError> {
+    let Some(journal) = Journal::load(store)? else {
+        return Ok(());
+    };
+    // A pending commit not yet in the state is `reconcile`'s; one already in it is done.
+    if journal
+        .pending
+        .as_ref()
+        .is_some_and(|p| p.state.generation > state.generation)
+    {
+        return Ok(());
+    }
+    for name in &journal.objects {
+        let ours = name.starts_with("suit/c/") || name.starts_with("suit/in/");
+        if ours && !state.components.iter().any(|c| &c.object == name) {
+            store.remove(name)?;
+        }
+    }
+    store.remove(JOURNAL_OBJECT)?;
+    Ok(())
+}
+
+fn read_object<S: SecureStore + ?Sized>(
+    store: &S,
+    name: &str,
+    limit: u64,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, StateError> {
+    let len = store.len(name)?.ok_or(StateError::Corrupt)?;
+    if len > limit {
+        return Err(StateError::Corrupt);
+    }
+    let len = usize::try_from(len).map_err(|_| StateError::Corrupt)?;
+    let mut image = super::store::zeroed(len)?;
+    let mut at = 0;
+    while let Some(rest) = image.get_mut(at..).filter(|r| !r.is_empty()) {
+        match store.read_at(name, at as u64, rest)? {
+            0 => return Err(StateError::Corrupt),
+            n => at += n,
+        }
+    }
+    Ok(image)
+}

@@ -1,0 +1,425 @@
+//! Installing an envelope the REE streams in over several TA calls.
+//!
+//! 1. `begin` with the envelope's length, then envelope chunks (kept in TA memory, bounded).
+//! 2. `prepare`: the engine's own checks ([`suit::check()`]: decode, authenticate, policy,
+//!    rollback), with no side effect; answer which payload URIs the authenticated manifest
+//!    may fetch, with their authenticated size bounds.
+//! 3. payload chunks, only for those URIs, appended to secure-storage objects (bounded).
+//! 4. `finish`: run the whole SUIT update procedure over the staged bytes. Component writes
+//!    go to fresh objects; one atomic state write commits them together with the sequence
+//!    number; any failure deletes everything staged and changes nothing.
+//!
+//! The session is in one phase at a time (`Phase`: idle, receiving the envelope, prepared);
+//! each step matches the phases it belongs to, and a step out of its phase is refused with
+//! [`InstallError::Sequence`] and changes nothing. The engine's [`suit::Platform`] over secure
+//! storage is in `platform`, the journal and its recovery in `journal`.
+//!
+//! What leaves the TA about an attempt: before the manifest is authenticated nothing is
+//! decoded beyond what authentication needs, and a refusal's report and text name the error
+//! only ([`ReportBuilder::refused_before_authentication`]); afterwards, claims come from the
+//! authenticated manifest ([`ManifestClaims`]), and system information about components from
+//! the engine's `Disclosure` gate, never from staged plaintext that is not authenticated.
+//!
+//! Power cuts: every object an install creates is named in the [`Journal`] before it exists,
+//! and a commit that hands a TA image to OP-TEE (irreversible) records its whole next state
+//! there first. [`reconcile`] rolls such a commit forward at the next start; [`cleanup`]
+//! (at `begin`) deletes exactly the journal's objects the state does not use.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::report::{Failure, ManifestClaims, Report, ReportBuilder};
+use crate::suit::decrypt::KeySource;
+use crate::suit::{self, ComponentId, Procedure, Refusal};
+
+use super::components::MAX_TA_IMAGE;
+use super::state::{State, StateError};
+use super::store::{SecureStore, StoreError};
+use super::TaStore;
+// The platform and journal modules name `record`, `state` and `store` by path
+// (`super::store::zeroed`), as they did when all of this was one file.
+use super::{record, state, store};
+
+mod journal;
+mod platform;
+
+pub use journal::{cleanup, reconcile, Journal, PendingCommit, Reconciled, JOURNAL_OBJECT};
+use platform::StorePlatform;
+
+/// Largest envelope (integrated payloads included) held in TA memory.
+pub const MAX_ENVELOPE: usize = 1024 * 1024;
+/// Largest detached payload staged in secure storage.
+pub const MAX_PAYLOAD: u64 = 64 * 1024 * 1024;
+/// Most detached payloads one envelope may fetch.
+pub const MAX_PAYLOADS: usize = 8;
+/// Most components staged by one update, and most staging objects it may create.
+const MAX_STAGED: usize = 16;
+const MAX_SERIAL: usize = 64;
+
+/// Where an install session is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InstallError {
+    /// The agent sent the steps out of order or inconsistent offsets/lengths.
+    Sequence(&'static str),
+    TooLarge(&'static str),
+    /// A payload the authenticated manifest does not ask for.
+    UnexpectedPayload,
+    Store(StoreError),
+    /// The engine refused; the text says what and where (no secrets).
+    Refused(String),
+}
+
+/// The words of the TA's refusal (kind aside, see `service::Refuse`).
+impl core::fmt::Display for InstallError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            InstallError::Sequence(what) => write!(f, "install steps out of order: {what}"),
+            InstallError::TooLarge(what) => write!(f, "{what} exceeds the TA's limit"),
+            InstallError::UnexpectedPayload => {
+                f.write_str("payload not referenced by the authenticated manifest")
+            }
+            InstallError::Store(e) => write!(f, "secure storage: {e}"),
+            InstallError::Refused(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl core::error::Error for InstallError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            InstallError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+struct Payload {
+    uri: String,
+    object: String,
+    expected: Option<u64>,
+    received: u64,
+}
+
+/// Where an install session is. Each step matches the phases it belongs to and refuses the
+/// others with [`InstallError::Sequence`], changing nothing.
+#[derive(Default)]
+enum Phase {
+    /// No install in progress: none begun, or the last one finished or was abandoned.
+    #[default]
+    Idle,
+    /// `begin` announced `expected_len` bytes; envelope chunks arrive (and `prepare` may be
+    /// retried once they are all in).
+    ReceivingEnvelope {
+        expected_len: usize,
+        envelope: Vec<u8>,
+    },
+    /// `prepare` accepted the envelope: payload chunks for its URIs arrive, then `finish`.
+    /// The envelope is kept whole (it cannot change before `finish`; `begin` starts over),
+    /// and `finish` runs the engine's whole procedure on it, checks included: the
+    /// authenticated manifest borrows the envelope, so it is not kept across calls.
+    Prepared {
+        envelope: Vec<u8>,
+        /// What `prepare` authenticated: the only source of the finish report's claims.
+        claims: ManifestClaims,
+        payloads: Vec<Payload>,
+    },
+}
+
+/// The REE-fed staging area of one install.
+#[derive(Default)]
+pub struct InstallSession {
+    phase: Phase,
+    /// The SUIT report of the last prepare/finish, for the service to keep.
+    report: Option<Report>,
+    /// What this install created so far (mirrors the stored journal).
+    journal: Journal,
+}
+
+/// What `prepare` learned from the authenticated manifest.
+pub struct Prepared {
+    pub needed_uris: Vec<String>,
+    /// Authenticated size bound of each needed URI (see [`suit::fetch_bound`]).
+    pub needed_sizes: Vec<Option<u64>>,
+    pub sequence_number: u64,
+    pub signers: Vec<u32>,
+}
+
+/// What `finish` did.
+pub struct Installed {
+    /// Approved normal-world files, for the agent to export.
+    pub ree_paths: Vec<String>,
+    pub sequence_number: u64,
+    pub signers: Vec<u32>,
+    pub committed: Vec<ComponentId>,
+    pub manifest_digest: [u8; 32],
+}
+
+/// Payload objects are named per generation: a component fetched without change keeps its
+/// payload object as its content (no copy), so the next install must not reuse the name.
+fn payload_object(generation: u64, i: usize) -> String {
+    format!("suit/in/{generation}/{i}")
+}
+
+impl InstallSession {
+    /// Starts over. Whatever an abandoned or interrupted install left behind (the journal's
+    /// objects the state does not use) is deleted, and nothing else.
+    pub fn begin(
+        &mut self,
+        store: &mut dyn SecureStore,
+        state: &State,
+        envelope_len: u64,
+    ) -> Result<(), InstallError> {
+        self.clear(store);
+        cleanup(store, state).map_err(|e| match e {
+            StateError::Store(e) => InstallError::Store(e),
+            _ => InstallError::Store(StoreError::Corrupt),
+        })?;
+        self.journal = Journal::default();
+        let len = usize::try_from(envelope_len).map_err(|_| InstallError::TooLarge("envelope"))?;
+        if len == 0 {
+            return Err(InstallError::Refused("the envelope is empty".into()));
+        }
+        if len > MAX_ENVELOPE {
+            return Err(InstallError::TooLarge("envelope"));
+        }
+        let mut envelope = Vec::new();
+        envelope
+            .try_reserve_exact(len)
+            .map_err(|_| InstallError::Store(StoreError::OutOfMemory))?;
+        self.phase = Phase::ReceivingEnvelope {
+            expected_len: len,
+            envelope,
+        };
+        Ok(())
+    }
+
+    pub fn envelope_chunk(&mut self, offset: u64, data: &[u8]) -> Result<(), InstallError> {
+        let Phase::ReceivingEnvelope {
+            expected_len,
+            envelope,
+        } = &mut self.phase
+        else {
+            return Err(InstallError::Sequence("no install in progress"));
+        };
+        if offset != envelope.len() as u64 {
+            return Err(InstallError::Sequence("envelope chunk offset"));
+        }
+        if envelope.len() + data.len() > *expected_len {
+            return Err(InstallError::TooLarge(
+                "envelope exceeds its announced length",
+            ));
+        }
+        envelope.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// The report of the last `prepare` or `finish`, once.
+    pub fn take_report(&mut self) -> Option<Report> {
+        self.report.take()
+    }
+
+    /// Runs the engine's checks ([`suit::check()`]: authentication, policy, rollback) on the
+    /// whole envelope; no side effects. Again after a success, it checks anew and forgets the
+    /// payloads received so far.
+    pub fn prepare(&mut self, state: &State) -> Result<Prepared, InstallError> {
+        let envelope = match &self.phase {
+            Phase::ReceivingEnvelope {
+                expected_len,
+                envelope,
+            } if envelope.len() == *expected_len => envelope,
+            Phase::Prepared { envelope, .. } => envelope,
+            _ => return Err(InstallError::Sequence("envelope incomplete")),
+        };
+        let policy = state
+            .policy()
+            .map_err(|e| InstallError::Refused(format!("stored policy unusable: {e}")))?;
+        let stored = |key: &[u8]| Ok(state.sequence_number(key));
+        let checked = match suit::check(envelope, Procedure::Update, &policy, stored) {
+            Ok(checked) => checked,
+            Err(refusal) => {
+                // Nothing of the envelope is interpreted before authentication, not even for
+                // a report; after it, the report's claims come from the authentic manifest.
+                self.report = Some(match &refusal {
+                    Refusal::Unauthenticated(e) => ReportBuilder::refused_before_authentication(e),
+                    Refusal::Refused(r) => {
+                        ReportBuilder::for_manifest(&ManifestClaims::of(&r.auth))
+                            .fail(&r.error, Some(envelope))
+                    }
+                });
+                return Err(InstallError::Refused(format!("{}", refusal.error())));
+            }
+        };
+        let claims = ManifestClaims::of(&checked.auth);
+        let uris = checked.payload_uris();
+        if uris.len() > MAX_PAYLOADS {
+            return Err(InstallError::TooLarge("too many payload URIs"));
+        }
+        let prepared = Prepared {
+            needed_sizes: checked.fetch_bounds(&uris),
+            needed_uris: uris,
+            sequence_number: checked.auth.manifest.sequence_number,
+            signers: checked.auth.signers.clone(),
+        };
+        let payloads = prepared
+            .needed_uris
+            .iter()
+            .enumerate()
+            .map(|(i, uri)| Payload {
+                uri: uri.clone(),
+                object: payload_object(state.generation + 1, i),
+                expected: None,
+                received: 0,
+            })
+            .collect();
+        if let Phase::ReceivingEnvelope { envelope, .. } | Phase::Prepared { envelope, .. } =
+            core::mem::take(&mut self.phase)
+        {
+            self.phase = Phase::Prepared {
+                envelope,
+                claims,
+                payloads,
+            };
+        }
+        Ok(prepared)
+    }
+
+    pub fn payload_chunk(
+        &mut self,
+        store: &mut dyn SecureStore,
+        uri: &str,
+        total_len: u64,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), InstallError> {
+        let Phase::Prepared { payloads, .. } = &mut self.phase else {
+            return Err(InstallError::Sequence("payload before prepare"));
+        };
+        let p = payloads
+            .iter_mut()
+            .find(|p| p.uri == uri)
+            .ok_or(InstallError::UnexpectedPayload)?;
+        if total_len > MAX_PAYLOAD {
+            return Err(InstallError::TooLarge("payload"));
+        }
+        // Validate fully before touching anything: a refused chunk changes nothing.
+        let start_over = offset == 0;
+        if !start_over && (p.expected != Some(total_len) || offset != p.received) {
+            return Err(InstallError::Sequence("payload chunk offset or length"));
+        }
+        if offset.saturating_add(data.len() as u64) > total_len {
+            return Err(InstallError::TooLarge(
+                "payload exceeds its announced length",
+            ));
+        }
+        if start_over {
+            self.journal
+                .note(store, &p.object)
+                .map_err(InstallError::Store)?;
+            // Created empty (or emptied) in one step: no probe, no delete.
+            store.put(&p.object, &[]).map_err(InstallError::Store)?;
+            p.expected = Some(total_len);
+            p.received = 0;
+        }
+        if !data.is_empty() {
+            p.received = store.append(&p.object, data).map_err(InstallError::Store)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the update procedure and commits; on failure nothing changes.
+    pub fn finish<D: SecureStore + TaStore>(
+        &mut self,
+        store: &mut D,
+        state: &mut State,
+        keys: &dyn KeySource,
+    ) -> Result<Installed, InstallError> {
+        let (envelope, claims, payloads) = match core::mem::take(&mut self.phase) {
+            Phase::Prepared {
+                envelope,
+                claims,
+                payloads,
+            } => (envelope, claims, payloads),
+            other => {
+                self.phase = other;
+                return Err(InstallError::Sequence("finish before prepare"));
+            }
+        };
+        if payloads
+            .iter()
+            .any(|p| p.expected.is_some_and(|t| t != p.received))
+        {
+            // Finish ends the session either way: nothing half-sent stays in storage.
+            remove_payloads(store, &payloads);
+            let _ = cleanup(store, state);
+            return Err(InstallError::Sequence("payload incomplete"));
+        }
+        let policy = match state.policy() {
+            Ok(policy) => policy,
+            Err(e) => {
+                self.phase = Phase::Prepared {
+                    envelope,
+                    claims,
+                    payloads,
+                };
+                return Err(InstallError::Refused(format!(
+                    "stored policy unusable: {e}"
+                )));
+            }
+        };
+        let payloads: Vec<(String, Option<String>)> = payloads
+            .iter()
+            .map(|p| (p.uri.clone(), p.expected.map(|_| p.object.clone())))
+            .collect();
+        let (result, report) = {
+            let builder = ReportBuilder::for_manifest(&claims);
+            let mut platform =
+                StorePlatform::new(store, state, &payloads, builder, &mut self.journal);
+            let r = suit::process(&envelope, Procedure::Update, &policy, keys, &mut platform);
+            let builder = core::mem::take(&mut platform.report);
+            match r {
+                Ok(o) => {
+                    let report = builder.succeed(&o);
+                    (Ok((o, core::mem::take(&mut platform.ree_paths))), report)
+                }
+                Err(e) => {
+                    // A refusal at commit time has a more precise reason than the engine's.
+                    let mut failure = Failure::from_error(&e, Some(&envelope));
+                    if let Some(detail) = &platform.refusal {
+                        failure.detail = Some(detail.clone());
+                    }
+                    let text = platform.refusal.take().unwrap_or_else(|| format!("{e}"));
+                    (Err(text), builder.fail_with(failure))
+                }
+            }
+        };
+        // Payload objects are left to `cleanup`: a committed (or pending) state may use one as
+        // a component's content. The session is idle again (taken above).
+        self.report = Some(report);
+        // Success or not, drop what the journal lists and the (new or old) state does not use.
+        // A failure here leaves the journal for the next `begin`; it never undoes a commit.
+        let _ = cleanup(store, state);
+        let (outcome, ree_paths) = result.map_err(InstallError::Refused)?;
+        Ok(Installed {
+            ree_paths,
+            sequence_number: outcome.sequence_number,
+            signers: outcome.signers,
+            committed: outcome.committed,
+            manifest_digest: outcome.manifest_digest.0,
+        })
+    }
+
+    /// Deletes staged payloads and ends the session (a pending report survives).
+    fn clear<S: SecureStore + ?Sized>(&mut self, store: &mut S) {
+        if let Phase::Prepared { payloads, .. } = core::mem::take(&mut self.phase) {
+            remove_payloads(store, &payloads);
+        }
+    }
+}
+
+fn remove_payloads<S: SecureStore + ?Sized>(store: &mut S, payloads: &[Payload]) {
+    for p in payloads {
+        let _ = store.remove(&p.object);
+    }
+}

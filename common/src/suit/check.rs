@@ -1,0 +1,132 @@
+//! Everything decided about an envelope before any command runs, in one place for the engine
+//! ([`super::process`]) and the TA's install session (`service::install`, whose `prepare`
+//! answers the REE before payloads arrive): decode, authenticate against the policy's anchors,
+//! the policy's manifest checks, rollback, and what the authenticated manifest may fetch.
+//!
+//! Nothing here has a side effect; the stored sequence number is read through a callback so
+//! that a caller without a [`super::Platform`] (the install session) runs the same checks.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::authenticate::AuthenticatedManifest;
+use super::envelope::Envelope;
+use super::error::{Error, PolicyError};
+use super::platform::PlatformError;
+use super::policy::{self, Policy};
+use super::{fetch_bound, update_management, Procedure};
+
+/// An envelope that passed every check before execution.
+#[derive(Debug, Clone)]
+pub struct Checked<'a> {
+    /// The authenticated manifest and its signers.
+    pub auth: AuthenticatedManifest<'a>,
+}
+
+/// Why [`check`] refused, split at authentication: before it nothing of the manifest may be
+/// described (a report names the error only); after it the manifest's claims are authentic.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Refusal<'a> {
+    /// Decoding or authentication failed.
+    Unauthenticated(Error),
+    /// The manifest is authentic, but policy or rollback refuses it.
+    Refused(Box<RefusedManifest<'a>>),
+}
+
+/// An authentic manifest [`check`] refused, and why.
+#[derive(Debug)]
+pub struct RefusedManifest<'a> {
+    pub auth: AuthenticatedManifest<'a>,
+    pub error: Error,
+}
+
+impl Refusal<'_> {
+    /// The engine's error, wherever it arose.
+    pub fn error(&self) -> &Error {
+        match self {
+            Refusal::Unauthenticated(e) => e,
+            Refusal::Refused(r) => &r.error,
+        }
+    }
+}
+
+impl From<Refusal<'_>> for Error {
+    fn from(r: Refusal<'_>) -> Self {
+        match r {
+            Refusal::Unauthenticated(e) => e,
+            Refusal::Refused(r) => r.error,
+        }
+    }
+}
+
+/// Decodes and authenticates `envelope` against `policy`'s anchors, then applies the policy's
+/// manifest checks and the rollback rule of `procedure` (update: newer than stored, plus the
+/// update-management policy; invocation: not older). `stored` gives the stored sequence
+/// number for a rollback key.
+pub fn check<'a>(
+    envelope: &'a [u8],
+    procedure: Procedure,
+    policy: &Policy,
+    stored: impl FnOnce(&[u8]) -> Result<Option<u64>, PlatformError>,
+) -> Result<Checked<'a>, Refusal<'a>> {
+    let auth = Envelope::decode(envelope)
+        .and_then(|env| env.authenticate(&policy.anchors))
+        .map_err(Refusal::Unauthenticated)?;
+    match after_authentication(&auth, procedure, policy, stored) {
+        Ok(()) => Ok(Checked { auth }),
+        Err(error) => Err(Refusal::Refused(Box::new(RefusedManifest { auth, error }))),
+    }
+}
+
+fn after_authentication(
+    auth: &AuthenticatedManifest<'_>,
+    procedure: Procedure,
+    policy: &Policy,
+    stored: impl FnOnce(&[u8]) -> Result<Option<u64>, PlatformError>,
+) -> Result<(), Error> {
+    let manifest = &auth.manifest;
+    policy.check_manifest(manifest, &auth.signers)?;
+    let stored = stored(&manifest.rollback_key()).map_err(Error::Platform)?;
+    match procedure {
+        Procedure::Update => {
+            policy::check_rollback(stored, manifest.sequence_number)?;
+            update_management::check_update(&policy.update_management, manifest)?;
+        }
+        Procedure::Invoke => {
+            if let Some(s) = stored.filter(|s| manifest.sequence_number < *s) {
+                return Err(PolicyError::Rollback {
+                    stored: s,
+                    offered: manifest.sequence_number,
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Checked<'_> {
+    /// The detached payload URIs the manifest's parameters name (`#` references to integrated
+    /// payloads excluded), each once, in order of first appearance.
+    pub fn payload_uris(&self) -> Vec<String> {
+        let mut uris: Vec<String> = Vec::new();
+        for seq in self.auth.manifest.sequences() {
+            seq.for_each_parameters(&mut |p| {
+                if let Some(uri) = &p.uri {
+                    if !uri.starts_with('#') && !uris.contains(uri) {
+                        uris.push(uri.clone());
+                    }
+                }
+            });
+        }
+        uris
+    }
+
+    /// The authenticated size bound of each of `uris` (see [`fetch_bound`]); computed on
+    /// demand, as only a caller that hands the REE a download list needs it.
+    pub fn fetch_bounds(&self, uris: &[String]) -> Vec<Option<u64>> {
+        fetch_bound::fetch_bounds(&self.auth.manifest, uris)
+    }
+}

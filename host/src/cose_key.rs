@@ -1,0 +1,96 @@
+//! COSE_Key (RFC 9052 section 7, RFC 9053) as both tools write public keys: the agent's
+//! `device-key --format cose` and the author tool's key files. Outside the author code (the
+//! agent is built without it).
+
+use ciborium::value::Value;
+use p256::elliptic_curve::sec1::ToSec1Point;
+
+/// COSE key type labels and values (RFC 9052 / 9053).
+pub mod label {
+    pub const KTY: i64 = 1;
+    pub const KID: i64 = 2;
+    pub const ALG: i64 = 3;
+    pub const CRV: i64 = -1;
+    pub const X: i64 = -2;
+    pub const Y: i64 = -3;
+    pub const D: i64 = -4;
+    pub const K: i64 = -1;
+    pub const KTY_OKP: i64 = 1;
+    pub const KTY_EC2: i64 = 2;
+    pub const KTY_SYMMETRIC: i64 = 4;
+    pub const CRV_P256: i64 = 1;
+    pub const CRV_ED25519: i64 = 6;
+}
+
+/// A public key the tool can verify with or encrypt to.
+#[derive(Clone, Debug)]
+pub enum PublicKey {
+    /// NIST P-256.
+    P256(p256::PublicKey),
+    /// Ed25519 (signature verification only).
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl PublicKey {
+    /// Human name of the key type.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            PublicKey::P256(_) => "P-256",
+            PublicKey::Ed25519(_) => "Ed25519",
+        }
+    }
+
+    /// The public key bytes: uncompressed SEC1 point for P-256, 32 raw bytes for Ed25519.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            PublicKey::P256(k) => k.to_sec1_point(false).as_bytes().to_vec(),
+            PublicKey::Ed25519(k) => k.as_bytes().to_vec(),
+        }
+    }
+}
+
+/// The COSE_Key entries of a public key (`kty, [kid,] crv, x[, y]`); keygen adds `d` for the
+/// private file.
+pub fn public_cose_entries(key: &PublicKey, kid: Option<&[u8]>) -> Vec<(i64, Value)> {
+    let bytes = key.to_bytes();
+    let mut entries = match key {
+        PublicKey::P256(_) => vec![
+            (label::KTY, Value::from(label::KTY_EC2)),
+            (label::CRV, Value::from(label::CRV_P256)),
+            (label::X, Value::Bytes(bytes[1..33].to_vec())),
+            (label::Y, Value::Bytes(bytes[33..].to_vec())),
+        ],
+        PublicKey::Ed25519(_) => vec![
+            (label::KTY, Value::from(label::KTY_OKP)),
+            (label::CRV, Value::from(label::CRV_ED25519)),
+            (label::X, Value::Bytes(bytes)),
+        ],
+    };
+    if let Some(kid) = kid {
+        entries.insert(1, (label::KID, Value::Bytes(kid.to_vec())));
+    }
+    entries
+}
+
+/// Encodes a public key as a COSE_Key (EC2 P-256 or OKP Ed25519), with `kid` if given.
+pub fn public_cose_key(
+    key: &PublicKey,
+    kid: Option<&[u8]>,
+) -> Result<Vec<u8>, ciborium::ser::Error<std::io::Error>> {
+    encode_map(public_cose_entries(key, kid))
+}
+
+/// A CBOR map with integer labels, in the order given.
+pub fn encode_map(
+    entries: Vec<(i64, Value)>,
+) -> Result<Vec<u8>, ciborium::ser::Error<std::io::Error>> {
+    let v = Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (Value::from(k), v))
+            .collect(),
+    );
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(&v, &mut out)?;
+    Ok(out)
+}

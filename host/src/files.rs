@@ -1,0 +1,125 @@
+//! Reading the files both tools take (envelopes, reports, payloads), and the rule mapping a
+//! payload URI to a file name: one copy for the agent and the author tool, outside the
+//! author code (the agent is built without it).
+
+use std::path::{Path, PathBuf};
+
+/// Why an input file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not what it should be (too large, empty, bad hex text).
+    #[error("{path}: {what}")]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        what: String,
+    },
+}
+
+impl FileError {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        FileError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn input(path: &Path, what: impl Into<String>) -> Self {
+        FileError::Input {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, FileError>;
+
+/// Largest file either tool reads into memory (payloads are bounded by the engine anyway).
+pub const MAX_FILE_LEN: u64 = 64 * 1024 * 1024;
+
+/// Reads a whole file, refusing anything larger than [`MAX_FILE_LEN`].
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| FileError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(FileError::input(path, "not a regular file"));
+    }
+    if meta.len() > MAX_FILE_LEN {
+        return Err(FileError::input(
+            path,
+            format!(
+                "file too large ({} bytes, limit {MAX_FILE_LEN})",
+                meta.len()
+            ),
+        ));
+    }
+    std::fs::read(path).map_err(|e| FileError::io(path, e))
+}
+
+/// Reads an envelope (or other CBOR) file: raw CBOR, or hex text (whitespace ignored), which
+/// is how the published SUIT examples are distributed. Binary CBOR of an envelope starts
+/// with a tag or map byte, never with an ASCII hex digit, so the two cannot be confused.
+/// `-` reads standard input (bounded like a file).
+pub fn read_cbor_file(path: &Path) -> Result<Vec<u8>> {
+    let raw = if path == Path::new("-") {
+        read_stdin()?
+    } else {
+        read_file(path)?
+    };
+    if raw.is_empty() {
+        return Err(FileError::input(path, "empty file (not an envelope)"));
+    }
+    let looks_hex = raw
+        .iter()
+        .all(|b| b.is_ascii_hexdigit() || b.is_ascii_whitespace())
+        && raw.iter().any(u8::is_ascii_hexdigit);
+    if looks_hex {
+        let clean: Vec<u8> = raw
+            .into_iter()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        return hex::decode(&clean)
+            .map_err(|e| FileError::input(path, format!("hex text does not decode: {e}")));
+    }
+    Ok(raw)
+}
+
+/// Standard input, refusing more than [`MAX_FILE_LEN`] bytes.
+fn read_stdin() -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let path = Path::new("-");
+    let mut data = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(MAX_FILE_LEN + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| FileError::io(path, e))?;
+    if data.len() as u64 > MAX_FILE_LEN {
+        return Err(FileError::input(
+            path,
+            format!("standard input exceeds {MAX_FILE_LEN} bytes"),
+        ));
+    }
+    Ok(data)
+}
+
+/// The payload file name for a URI: its last path segment, without query or fragment.
+/// `None` if that is empty, `.` or `..` (never a path outside the payload directory).
+pub fn payload_file_name(uri: &str) -> Option<&str> {
+    let no_fragment = uri.split('#').next().unwrap_or("");
+    let path = no_fragment.split('?').next().unwrap_or("");
+    let last = path.rsplit(['/', '\\']).next().unwrap_or("");
+    if last.is_empty() || last == "." || last == ".." || last.contains(':') {
+        return None;
+    }
+    Some(last)
+}

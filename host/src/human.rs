@@ -1,0 +1,239 @@
+//! How both tools show things to people: bytes, key ids, component ids and SUIT reports
+//! (text and JSON), outside the author code (the agent is built without it).
+
+use serde_json::{json, Value as Json};
+use suit_common::report::{
+    command_name, section_name, DecodedReport, Entry, ReportRecord, ReportResult, Value,
+};
+
+/// Formats bytes as lower-case hex.
+pub fn hex_str(b: &[u8]) -> String {
+    hex::encode(b)
+}
+
+/// Formats a key id for humans: text if printable, else hex.
+pub fn kid_str(kid: &[u8]) -> String {
+    match std::str::from_utf8(kid) {
+        Ok(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic() || c == ' ') => {
+            format!("'{t}'")
+        }
+        _ => format!("h'{}'", hex::encode(kid)),
+    }
+}
+
+fn digest_str(d: &Option<[u8; 32]>) -> String {
+    match d {
+        Some(d) => format!("sha256:{}", hex_str(d)),
+        None => "(unknown: no authenticated manifest)".into(),
+    }
+}
+
+fn record_str(r: &ReportRecord) -> String {
+    let mut s = String::new();
+    if !r.manifest_id.is_empty() {
+        s += &format!("dependency {:?} ", r.manifest_id);
+    }
+    if r.section == 0 {
+        s += "outside command sequences";
+    } else {
+        s += &format!(
+            "{} ({}) offset {}",
+            section_name(r.section),
+            r.section,
+            r.offset
+        );
+    }
+    s += &format!(" component {}", r.component_index);
+    if let Some(c) = r.command {
+        s += &format!(" {} ({c})", command_name(c));
+    }
+    match r.success {
+        Some(true) => s += ": ok",
+        Some(false) => s += ": FAILED",
+        None => {}
+    }
+    for (k, v) in &r.properties {
+        s += &format!(" {k}={}", value_str(v));
+    }
+    s
+}
+
+fn value_str(v: &Value) -> String {
+    match v {
+        Value::Uint(n) => n.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Bytes(b) => format!("h'{}'", hex_str(b)),
+        Value::Text(t) => format!("{t:?}"),
+        Value::Bool(b) => b.to_string(),
+        Value::Other(raw) => format!("<cbor {}>", hex_str(raw)),
+    }
+}
+
+fn component_str(c: &suit_common::suit::ComponentId) -> String {
+    let segs: Vec<String> = c.segments().iter().map(|s| kid_str(s)).collect();
+    format!("[{}]", segs.join(", "))
+}
+
+/// The report as text.
+pub fn render_text(r: &DecodedReport) -> String {
+    let mut s = String::new();
+    if r.authenticated == Some(false) {
+        s += "attempt refused before its manifest was authenticated: the report claims nothing about it\n";
+    }
+    s += &format!("manifest: {}\n", digest_str(&r.manifest_digest));
+    if let Some(uri) = &r.manifest_uri {
+        s += &format!("manifest uri: {uri}\n");
+    }
+    if let Some(n) = r.sequence_number {
+        s += &format!("sequence number: {n}\n");
+    }
+    if let Some(n) = &r.nonce {
+        s += &format!("nonce: {}\n", hex_str(n));
+    }
+    match &r.result {
+        ReportResult::Success => s += "result: SUCCESS\n",
+        ReportResult::Failure(f) => {
+            s += &format!(
+                "result: FAILED: {} (reason {}, code {})\n",
+                f.reason.name(),
+                f.reason.code(),
+                f.code
+            );
+            if let Some(d) = &f.detail {
+                s += &format!("  detail: {d}\n");
+            }
+            s += &format!("  at: {}\n", record_str(&f.record));
+        }
+    }
+    s += &format!("records ({}):\n", r.entries.len());
+    for e in &r.entries {
+        match e {
+            Entry::Record(rec) => s += &format!("  - {}\n", record_str(rec)),
+            Entry::System(sys) => {
+                let props: Vec<String> = sys
+                    .properties
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", value_str(v)))
+                    .collect();
+                s += &format!(
+                    "  - system {}: {}\n",
+                    component_str(&sys.component),
+                    props.join(" ")
+                );
+            }
+        }
+    }
+    if r.dropped_records > 0 {
+        s += &format!(
+            "  ({} more records dropped by the device)\n",
+            r.dropped_records
+        );
+    }
+    if let Some(state) = &r.device_state {
+        s += &format!(
+            "device state: provisioning counter {}, {} installed component(s)\n",
+            state.provisioning_counter,
+            state.components.len()
+        );
+        for c in &state.components {
+            s += &format!(
+                "  - {} sequence {} sha256:{} size {}\n",
+                component_str(&c.component),
+                c.sequence_number,
+                hex_str(&c.digest),
+                c.size
+            );
+        }
+    }
+    s
+}
+
+fn value_json(v: &Value) -> Json {
+    match v {
+        Value::Uint(n) => json!(n),
+        Value::Int(i) => json!(i),
+        Value::Bytes(b) => json!({ "hex": hex_str(b) }),
+        Value::Text(t) => json!(t),
+        Value::Bool(b) => json!(b),
+        Value::Other(raw) => json!({ "cbor": hex_str(raw) }),
+    }
+}
+
+fn record_json(r: &ReportRecord) -> Json {
+    let props: serde_json::Map<String, Json> = r
+        .properties
+        .iter()
+        .map(|(k, v)| (k.to_string(), value_json(v)))
+        .collect();
+    json!({
+        "manifest-id": r.manifest_id,
+        "section": r.section,
+        "section-name": section_name(r.section),
+        "offset": r.offset,
+        "component-index": r.component_index,
+        "command": r.command,
+        "command-name": r.command.map(command_name),
+        "success": r.success,
+        "properties": props,
+    })
+}
+
+/// The report as JSON.
+pub fn to_json(r: &DecodedReport) -> Json {
+    let result = match &r.result {
+        ReportResult::Success => json!({ "success": true }),
+        ReportResult::Failure(f) => json!({
+            "success": false,
+            "reason": f.reason.name(),
+            "reason-code": f.reason.code(),
+            "code": f.code,
+            "detail": f.detail,
+            "record": record_json(&f.record),
+        }),
+    };
+    let records: Vec<Json> = r
+        .entries
+        .iter()
+        .map(|e| match e {
+            Entry::Record(rec) => record_json(rec),
+            Entry::System(sys) => {
+                let props: serde_json::Map<String, Json> = sys
+                    .properties
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), value_json(v)))
+                    .collect();
+                json!({
+                    "system-component": sys.component.segments().iter().map(|s| hex_str(s)).collect::<Vec<_>>(),
+                    "properties": props,
+                })
+            }
+        })
+        .collect();
+    let state = r.device_state.as_ref().map(|st| {
+        json!({
+            "provisioning-counter": st.provisioning_counter,
+            "components": st.components.iter().map(|c| json!({
+                "component": c.component.segments().iter().map(|s| hex_str(s)).collect::<Vec<_>>(),
+                "sequence-number": c.sequence_number,
+                "digest": hex_str(&c.digest),
+                "size": c.size,
+            })).collect::<Vec<_>>(),
+        })
+    });
+    json!({
+        "authenticated": r.authenticated,
+        "device-state": state,
+        "manifest-digest": r.manifest_digest.map(|d| hex_str(&d)),
+        "manifest-uri": r.manifest_uri,
+        "sequence-number": r.sequence_number,
+        "nonce": r.nonce.as_ref().map(|n| hex_str(n)),
+        "result": result,
+        "records": records,
+        "dropped-records": r.dropped_records,
+    })
+}
+
+/// A component id for people: `['text', h'00ff']`.
+pub fn component_text(c: &suit_common::suit::ComponentId) -> String {
+    component_str(c)
+}
