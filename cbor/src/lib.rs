@@ -35,7 +35,9 @@
 
 extern crate alloc;
 
+pub mod codec;
 mod encode;
+pub use codec::{Codec, Field};
 pub use encode::Encoder;
 
 use alloc::vec::Vec;
@@ -92,6 +94,13 @@ pub enum CborErrorKind {
         /// The tag found.
         found: u64,
     },
+    /// A required field of a [`Codec`] struct is absent.
+    MissingField {
+        /// The field's name.
+        name: &'static str,
+    },
+    /// An enum variant name the reader does not know.
+    UnknownVariant,
 }
 
 impl fmt::Display for CborError {
@@ -120,6 +129,8 @@ impl fmt::Display for CborErrorKind {
             C::UnexpectedSimple => f.write_str("unexpected simple value or float"),
             C::NonCanonicalOrder => f.write_str("map keys not in canonical order"),
             C::UnexpectedTag { found } => write!(f, "unexpected tag {found}"),
+            C::MissingField { name } => write!(f, "field `{name}` is missing"),
+            C::UnknownVariant => f.write_str("unknown variant"),
         }
     }
 }

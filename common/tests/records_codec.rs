@@ -353,3 +353,275 @@ fn golden_records_decode_to_their_values() {
     store.put(STATE_OBJECT, &unhex(GOLDEN_STATE)).unwrap();
     assert_eq!(State::load(&store).unwrap(), state());
 }
+
+// ---------------------------------------------------------------------------------------
+// Refusals: each typed, none panics.
+
+use suit_common::cbor::CborErrorKind;
+use suit_common::service::record::RecordError;
+use suit_common::service::state::StateError;
+
+const LIMIT: usize = 1 << 20;
+
+fn receipt_map(entries: Vec<(&str, Value)>) -> Vec<u8> {
+    cbor(&Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (Value::Text(k.into()), v))
+            .collect(),
+    ))
+}
+
+fn receipt_entries() -> Vec<(&'static str, Value)> {
+    let r = receipt();
+    vec![
+        ("counter", int(301)),
+        ("state_digest", Value::Bytes(r.state_digest.to_vec())),
+        ("device", Value::Bytes(r.device.to_vec())),
+        ("message_digest", Value::Bytes(r.message_digest.to_vec())),
+    ]
+}
+
+fn kind<T: record::Codec + std::fmt::Debug>(bytes: &[u8]) -> CborErrorKind {
+    record::decode::<T>(bytes, LIMIT).unwrap_err().kind
+}
+
+#[test]
+fn oversized_trailing_and_truncated_records_are_refused() {
+    let golden = unhex(GOLDEN_STATE);
+    assert_eq!(
+        record::decode::<State>(&golden, golden.len() - 1).unwrap_err(),
+        RecordError {
+            kind: CborErrorKind::TooLarge,
+            offset: golden.len() - 1
+        }
+    );
+    let mut trailing = golden.clone();
+    trailing.push(0x00);
+    assert_eq!(kind::<State>(&trailing), CborErrorKind::TrailingBytes);
+    assert_eq!(
+        kind::<State>(&golden[..golden.len() - 1]),
+        CborErrorKind::Truncated
+    );
+    assert_eq!(kind::<State>(&[]), CborErrorKind::Truncated);
+    // The service's loader turns each into Corrupt, never a fresh state.
+    let mut store = MemoryStore::new();
+    store.put(STATE_OBJECT, &trailing).unwrap();
+    assert_eq!(State::load(&store), Err(StateError::Corrupt));
+}
+
+#[test]
+fn a_field_named_twice_is_refused_however_it_is_encoded() {
+    // The same key bytes twice: refused while checking the whole item.
+    let mut twice = receipt_entries();
+    twice.push(("counter", int(302)));
+    assert_eq!(
+        kind::<Receipt>(&receipt_map(twice)),
+        CborErrorKind::DuplicateKey
+    );
+    // "counter" again in a two-byte text head: other bytes, the same field.
+    let mut bytes = receipt_map(receipt_entries());
+    bytes[0] += 1; // five entries
+    bytes.extend_from_slice(&[0x78, 7]);
+    bytes.extend_from_slice(b"counter");
+    bytes.push(0x01);
+    assert_eq!(kind::<Receipt>(&bytes), CborErrorKind::DuplicateKey);
+    // And in another record kind (the journal).
+    let mut journal = unhex(GOLDEN_EMPTY_JOURNAL);
+    journal[0] = 0xa3;
+    journal.extend_from_slice(&[0x67]);
+    journal.extend_from_slice(b"objects");
+    journal.push(0x80);
+    assert_eq!(kind::<Journal>(&journal), CborErrorKind::DuplicateKey);
+}
+
+#[test]
+fn missing_wrong_and_unknown_fields_keep_the_earlier_rules() {
+    // A required field absent: refused, by name.
+    let mut entries = receipt_entries();
+    entries.remove(2);
+    assert_eq!(
+        kind::<Receipt>(&receipt_map(entries)),
+        CborErrorKind::MissingField { name: "device" }
+    );
+    // Unknown keys (text or not) are skipped, in any order: a newer writer's extra fields.
+    let mut entries = receipt_entries();
+    entries.reverse();
+    entries.insert(1, ("added_later", Value::Array(vec![int(1)])));
+    let mut bytes = receipt_map(entries);
+    bytes[0] += 1;
+    bytes.extend_from_slice(&[0x01, 0xf6]);
+    assert_eq!(record::decode::<Receipt>(&bytes, LIMIT).unwrap(), receipt());
+    // A wrong type, an integer out of range, an unknown variant.
+    let mut entries = receipt_entries();
+    entries[0].1 = Value::Text("301".into());
+    assert!(matches!(
+        kind::<Receipt>(&receipt_map(entries)),
+        CborErrorKind::UnexpectedType { .. }
+    ));
+    let stated = |anchor: Value| {
+        cbor(&Value::Map(vec![
+            (Value::Text("purpose".into()), Value::Text("hpke".into())),
+            (Value::Text("anchor".into()), anchor),
+            (Value::Text("key_scope".into()), Value::Null),
+            (Value::Text("key".into()), Value::Bytes(vec![4])),
+            (Value::Text("kid".into()), Value::Bytes(vec![1])),
+        ]))
+    };
+    assert_eq!(
+        kind::<StatedKey>(&stated(int(1 << 32))),
+        CborErrorKind::IntegerOverflow
+    );
+    assert_eq!(
+        record::decode::<StatedKey>(&stated(int((1 << 32) - 1)), LIMIT)
+            .unwrap()
+            .anchor,
+        Some(u32::MAX)
+    );
+    let rule = |role: &str| {
+        cbor(&Value::Map(vec![
+            (Value::Text("prefix".into()), Value::Array(vec![])),
+            (
+                Value::Text("required_roles".into()),
+                Value::Array(vec![Value::Text(role.into())]),
+            ),
+            (Value::Text("required_anchors".into()), Value::Array(vec![])),
+        ]))
+    };
+    assert_eq!(
+        record::decode::<RuleRecord>(&rule("Operator"), LIMIT)
+            .unwrap()
+            .required_roles,
+        vec![RoleRecord::Operator]
+    );
+    assert_eq!(
+        kind::<RuleRecord>(&rule("Admin")),
+        CborErrorKind::UnknownVariant
+    );
+    // An operation is a one-entry map naming it; anything else is refused.
+    let op = |v: Value| {
+        let mut body = unhex(GOLDEN_BODY);
+        // Replace the ops array (the last entry) with [v].
+        let at = body
+            .windows(4)
+            .position(|w| w == [0x63, b'o', b'p', b's'])
+            .unwrap();
+        body.truncate(at + 4);
+        body.extend_from_slice(&cbor(&Value::Array(vec![v])));
+        body
+    };
+    let named = |name: &str, v: Value| Value::Map(vec![(Value::Text(name.into()), v)]);
+    let remove = |id: i64| Value::Map(vec![(Value::Text("id".into()), int(id))]);
+    assert_eq!(
+        record::decode::<ProvisioningBody>(&op(named("RemoveAnchor", remove(9))), LIMIT)
+            .unwrap()
+            .ops,
+        vec![Op::RemoveAnchor { id: 9 }]
+    );
+    assert_eq!(
+        kind::<ProvisioningBody>(&op(named("Reboot", remove(9)))),
+        CborErrorKind::UnknownVariant
+    );
+    assert!(matches!(
+        kind::<ProvisioningBody>(&op(Value::Map(vec![
+            (Value::Text("RemoveAnchor".into()), remove(9)),
+            (Value::Text("RemoveKek".into()), remove(9)),
+        ]))),
+        CborErrorKind::UnexpectedType { .. }
+    ));
+    assert_eq!(
+        kind::<ProvisioningBody>(&op(named("RemoveAnchor", Value::Map(vec![])))),
+        CborErrorKind::MissingField { name: "id" }
+    );
+}
+
+#[test]
+fn fields_added_after_the_first_records_may_be_absent() {
+    // A state record from before `key_scopes`, anchors from before `key_scope`, scopes from
+    // before `ree_plaintext`, components from before `ta_version`/`digest_withheld`.
+    let Value::Map(mut entries) = ciborium::de::from_reader(&unhex(GOLDEN_STATE)[..]).unwrap()
+    else {
+        panic!("the state record is a map")
+    };
+    let strip = |v: &mut Value, names: &[&str]| {
+        if let Value::Map(m) = v {
+            m.retain(|(k, _)| !names.iter().any(|n| k == &Value::Text((*n).into())));
+        }
+    };
+    entries.retain(|(k, _)| k != &Value::Text("key_scopes".into()));
+    for (k, v) in &mut entries {
+        let Value::Array(items) = v else { continue };
+        for item in items {
+            if k == &Value::Text("anchors".into()) {
+                strip(item, &["key_scope"]);
+                if let Value::Map(m) = item {
+                    for (_, scope) in m.iter_mut() {
+                        strip(scope, &["ree_plaintext"]);
+                    }
+                }
+            }
+            if k == &Value::Text("components".into()) {
+                strip(item, &["ta_version", "digest_withheld"]);
+            }
+        }
+    }
+    let old = record::decode::<State>(&cbor(&Value::Map(entries)), LIMIT).unwrap();
+    let mut expected = state();
+    expected.key_scopes = 0;
+    for a in &mut expected.anchors {
+        a.key_scope = 0;
+        a.scope.ree_plaintext = false;
+    }
+    for c in &mut expected.components {
+        c.ta_version = None;
+        c.digest_withheld = false;
+    }
+    assert_eq!(old, expected);
+}
+
+#[test]
+fn nesting_indefinite_lengths_and_floats_are_refused_even_in_unknown_fields() {
+    let with_extra = |extra: &[u8]| {
+        let mut bytes = receipt_map(receipt_entries());
+        bytes[0] += 1;
+        bytes.extend_from_slice(&[0x61, b'x']);
+        bytes.extend_from_slice(extra);
+        bytes
+    };
+    let mut deep = vec![0x81u8; 20];
+    deep.push(0x00);
+    assert_eq!(kind::<Receipt>(&with_extra(&deep)), CborErrorKind::TooDeep);
+    assert_eq!(
+        kind::<Receipt>(&with_extra(&[0x9f, 0x01, 0xff])),
+        CborErrorKind::IndefiniteLength
+    );
+    assert_eq!(
+        kind::<Receipt>(&with_extra(&[0xf9, 0x3c, 0x00])),
+        CborErrorKind::UnexpectedSimple
+    );
+    // More entries than any record may hold, in a header alone: refused before reading on.
+    assert_eq!(
+        kind::<Receipt>(&with_extra(&[0x99, 0xff, 0xff])),
+        CborErrorKind::TooLarge
+    );
+}
+
+#[test]
+fn no_prefix_or_byte_flip_of_a_golden_record_panics() {
+    for golden in [GOLDEN_BODY, GOLDEN_JOURNAL, GOLDEN_KEKS, GOLDEN_STATEMENT] {
+        let bytes = unhex(golden);
+        for end in 0..bytes.len() {
+            assert!(record::decode::<ProvisioningBody>(&bytes[..end], LIMIT).is_err());
+            assert!(record::decode::<Journal>(&bytes[..end], LIMIT).is_err());
+        }
+        for i in 0..bytes.len() {
+            for flip in [0x01u8, 0x20, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[i] ^= flip;
+                let _ = record::decode::<ProvisioningBody>(&b, LIMIT);
+                let _ = record::decode::<Journal>(&b, LIMIT);
+                let _ = record::decode::<KeyStatement>(&b, LIMIT);
+            }
+        }
+    }
+}
