@@ -18,13 +18,13 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::{check_well_formed, CborError, CborErrorKind, Decoder, Encoder, Item};
+use crate::{check_well_formed_with, CborError, CborErrorKind, Decoder, Encoder, Item};
 
 /// A value written and read as one CBOR item: a message or a record.
 pub trait Codec: Sized {
     /// Writes the value as one CBOR item.
     fn encode_into(&self, e: &mut Encoder);
-    /// Reads one value from input already checked by [`check_well_formed`].
+    /// Reads one value from input already checked by [`crate::check_well_formed`].
     fn decode_from(d: &mut Decoder<'_>) -> Result<Self, CborError>;
 }
 
@@ -47,16 +47,26 @@ pub fn encode<T: Codec>(value: &T) -> Vec<u8> {
 }
 
 /// Decodes exactly one value of at most `limit` bytes (longer input: [`CborErrorKind::TooLarge`]
-/// at offset `limit`, before anything else is read).
+/// at offset `limit`, before anything else is read), with at most
+/// [`crate::MAX_CONTAINER_LEN`] entries per array or map.
 pub fn decode<T: Codec>(bytes: &[u8], limit: usize) -> Result<T, CborError> {
+    decode_with(bytes, limit, crate::MAX_CONTAINER_LEN)
+}
+
+/// [`decode`] with at most `max_container` entries per array or map.
+pub fn decode_with<T: Codec>(
+    bytes: &[u8],
+    limit: usize,
+    max_container: usize,
+) -> Result<T, CborError> {
     if bytes.len() > limit {
         return Err(CborError {
             kind: CborErrorKind::TooLarge,
             offset: limit,
         });
     }
-    check_well_formed(bytes)?;
-    let mut d = Decoder::new(bytes);
+    check_well_formed_with(bytes, max_container)?;
+    let mut d = Decoder::with_max_container(bytes, max_container);
     let value = T::decode_from(&mut d)?;
     d.finish()?;
     Ok(value)

@@ -625,3 +625,21 @@ fn no_prefix_or_byte_flip_of_a_golden_record_panics() {
         }
     }
 }
+
+#[test]
+fn a_state_with_more_entries_than_a_message_may_hold_stays_readable() {
+    // Sequence numbers accumulate with the device's history; the earlier decoder had no
+    // container bound, so a record it could read must still read.
+    let mut s = State::new();
+    for i in 0..300u32 {
+        s.set_sequence_number(&i.to_be_bytes(), u64::from(i));
+    }
+    let mut store = MemoryStore::new();
+    s.save(&mut store).unwrap();
+    assert_eq!(State::load(&store).unwrap(), s);
+    // Input from outside (the provisioning formats) keeps the 256-entry bound.
+    assert_eq!(
+        kind::<State>(store.raw(STATE_OBJECT).unwrap()),
+        CborErrorKind::TooLarge
+    );
+}

@@ -1069,7 +1069,7 @@ impl Journal {
             return Ok(None);
         };
         let journal: Journal =
-            super::record::decode(&bytes, MAX_JOURNAL).map_err(|_| StateError::Corrupt)?;
+            super::record::decode_stored(&bytes, MAX_JOURNAL).map_err(|_| StateError::Corrupt)?;
         let tas = journal.pending.as_ref().map_or(0, |p| p.tas.len());
         if journal.objects.len() > MAX_JOURNAL_OBJECTS || tas > MAX_STAGED {
             return Err(StateError::Corrupt);

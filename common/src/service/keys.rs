@@ -205,7 +205,7 @@ impl DeviceKeyPair {
     ) -> Result<Self, KeyStoreError> {
         if let Some(bytes) = env.get(KEYS_OBJECT)? {
             let stored: Stored =
-                super::record::decode(&bytes, 1024).map_err(|_| KeyStoreError::Corrupt)?;
+                super::record::decode_stored(&bytes, 1024).map_err(|_| KeyStoreError::Corrupt)?;
             if stored.format != KEYS_FORMAT {
                 return Err(KeyStoreError::Corrupt);
             }

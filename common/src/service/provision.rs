@@ -854,7 +854,7 @@ pub fn load_keks(
     let Some(bytes) = store.get(super::keys::KEKS_OBJECT)? else {
         return Ok(Vec::new());
     };
-    let mut stored: StoredKeks = super::record::decode(&bytes, MAX_KEK_OBJECT)
+    let mut stored: StoredKeks = super::record::decode_stored(&bytes, MAX_KEK_OBJECT)
         .map_err(|_| super::state::StateError::Corrupt)?;
     Ok(if stored.counter <= counter {
         core::mem::take(&mut stored.current)

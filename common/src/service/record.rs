@@ -22,7 +22,18 @@ pub fn encode<T: Codec>(value: &T) -> Result<Vec<u8>, RecordError> {
     Ok(crate::cbor::codec::encode(value))
 }
 
-/// Decodes exactly one record of at most `limit` bytes.
+/// Decodes exactly one provisioning format (body, receipt, key statement) of at most `limit`
+/// bytes: input from outside, so at most [`crate::cbor::MAX_CONTAINER_LEN`] entries per
+/// array or map.
 pub fn decode<T: Codec>(bytes: &[u8], limit: usize) -> Result<T, RecordError> {
     crate::cbor::codec::decode(bytes, limit)
+}
+
+/// Decodes exactly one record the service stored itself, of at most `limit` bytes. Its
+/// arrays and maps may have as many entries as `limit` bytes hold: the earlier decoder had no
+/// other bound, and some lists grow with the device's history (the state's sequence
+/// numbers), so a record it wrote must not become unreadable here. What decoding allocates
+/// stays proportional to `limit`.
+pub fn decode_stored<T: Codec>(bytes: &[u8], limit: usize) -> Result<T, RecordError> {
+    crate::cbor::codec::decode_with(bytes, limit, limit)
 }

@@ -241,7 +241,7 @@ impl State {
             return Ok(State::new());
         };
         let state: State =
-            super::record::decode(&bytes, MAX_STATE).map_err(|_| StateError::Corrupt)?;
+            super::record::decode_stored(&bytes, MAX_STATE).map_err(|_| StateError::Corrupt)?;
         if state.format != STATE_FORMAT {
             return Err(StateError::Corrupt);
         }

@@ -493,7 +493,7 @@ const MAX_DEVICE_MODEL: usize = 320 * 1024;
 impl DeviceModel {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = super::read_file(path)?;
-        suit_common::service::record::decode(&bytes, MAX_DEVICE_MODEL)
+        suit_common::service::record::decode_stored(&bytes, MAX_DEVICE_MODEL)
             .map_err(|e| AuthorError::input(path, format!("not a device model: {e}")))
     }
 
