@@ -244,32 +244,36 @@ macro_rules! put_fields {
 #[macro_export]
 macro_rules! take_fields {
     ($d:ident; $($ctor:ident)::+ { $($field:ident $(= $dflt:ident)?),* $(,)? }) => {{
-            let n = $d.map()?;
-            $( let mut $field = ::core::option::Option::None; )*
-            for _ in 0..n {
-                let at = $d.position();
-                match $crate::codec::field_key($d)? {
-                    $(
-                        ::core::option::Option::Some(stringify!($field)) => {
-                            if $field.is_some() {
-                                return ::core::result::Result::Err($crate::codec::duplicate(at));
-                            }
-                            $field = ::core::option::Option::Some($crate::Field::take($d)?);
+        let n = $d.map()?;
+        $( let mut $field = ::core::option::Option::None; )*
+        for _ in 0..n {
+            let at = $d.position();
+            match $crate::codec::field_key($d)? {
+                $(
+                    ::core::option::Option::Some(stringify!($field)) => {
+                        if $field.is_some() {
+                            return ::core::result::Result::Err($crate::codec::duplicate(at));
                         }
-                    )*
-                    _ => {
-                        $d.skip()?;
+                        $field = ::core::option::Option::Some($crate::Field::take($d)?);
                     }
+                )*
+                _ => {
+                    $d.skip()?;
                 }
             }
-            ::core::result::Result::Ok($($ctor)::+ {
-                $(
-                    $field: match $field.or_else(|| $crate::__absent!($($dflt)?)) {
-                        ::core::option::Option::Some(v) => v,
-                        ::core::option::Option::None => return ::core::result::Result::Err($crate::codec::missing($d, stringify!($field))),
-                    },
-                )*
-            })
+        }
+        ::core::result::Result::Ok($($ctor)::+ {
+            $(
+                $field: match $field.or_else(|| $crate::__absent!($($dflt)?)) {
+                    ::core::option::Option::Some(v) => v,
+                    ::core::option::Option::None => {
+                        return ::core::result::Result::Err(
+                            $crate::codec::missing($d, stringify!($field)),
+                        );
+                    }
+                },
+            )*
+        })
     }};
 }
 
