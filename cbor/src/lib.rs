@@ -35,7 +35,9 @@
 
 extern crate alloc;
 
+pub mod codec;
 mod encode;
+pub use codec::{Codec, Field};
 pub use encode::Encoder;
 
 use alloc::vec::Vec;
@@ -92,6 +94,13 @@ pub enum CborErrorKind {
         /// The tag found.
         found: u64,
     },
+    /// A required field of a [`Codec`] struct is absent.
+    MissingField {
+        /// The field's name.
+        name: &'static str,
+    },
+    /// An enum variant name the reader does not know.
+    UnknownVariant,
 }
 
 impl fmt::Display for CborError {
@@ -120,6 +129,8 @@ impl fmt::Display for CborErrorKind {
             C::UnexpectedSimple => f.write_str("unexpected simple value or float"),
             C::NonCanonicalOrder => f.write_str("map keys not in canonical order"),
             C::UnexpectedTag { found } => write!(f, "unexpected tag {found}"),
+            C::MissingField { name } => write!(f, "field `{name}` is missing"),
+            C::UnknownVariant => f.write_str("unknown variant"),
         }
     }
 }
@@ -156,12 +167,23 @@ pub enum Item<'a> {
 pub struct Decoder<'a> {
     input: &'a [u8],
     pos: usize,
+    max_container: usize,
 }
 
 impl<'a> Decoder<'a> {
     /// Starts reading at the beginning of `input`.
     pub fn new(input: &'a [u8]) -> Self {
-        Self { input, pos: 0 }
+        Self::with_max_container(input, MAX_CONTAINER_LEN)
+    }
+
+    /// [`Decoder::new`] with another bound than [`MAX_CONTAINER_LEN`] on the entries of one
+    /// array or map (the service's own stored records, bounded by their length instead).
+    pub fn with_max_container(input: &'a [u8], max_container: usize) -> Self {
+        Self {
+            input,
+            pos: 0,
+            max_container,
+        }
     }
 
     /// Current offset into the input.
@@ -240,13 +262,13 @@ impl<'a> Decoder<'a> {
                 Item::Text(core::str::from_utf8(raw).map_err(|_| at(CborErrorKind::InvalidUtf8))?)
             }
             Header::Array(Some(len)) => {
-                if len > MAX_CONTAINER_LEN {
+                if len > self.max_container {
                     return Err(at(CborErrorKind::TooLarge));
                 }
                 Item::Array(len)
             }
             Header::Map(Some(len)) => {
-                if len > MAX_CONTAINER_LEN {
+                if len > self.max_container {
                     return Err(at(CborErrorKind::TooLarge));
                 }
                 Item::Map(len)
@@ -454,7 +476,12 @@ impl<'a> Decoder<'a> {
 /// (definite lengths, bounded depth and sizes, no duplicate map keys, UTF-8 text, no trailing
 /// bytes).
 pub fn check_well_formed(bytes: &[u8]) -> Result<(), CborError> {
-    let mut dec = Decoder::new(bytes);
+    check_well_formed_with(bytes, MAX_CONTAINER_LEN)
+}
+
+/// [`check_well_formed`] with at most `max_container` entries per array or map.
+pub fn check_well_formed_with(bytes: &[u8], max_container: usize) -> Result<(), CborError> {
+    let mut dec = Decoder::with_max_container(bytes, max_container);
     dec.skip()?;
     dec.finish()
 }

@@ -382,12 +382,16 @@ fn a_message_for_another_device_or_bound_to_the_wrong_key_is_refused() {
         "another device",
     );
     // Unbound (the old format's absent/null device): does not even decode.
-    #[derive(serde::Serialize)]
     struct Unbound {
         counter: u64,
         device: Option<ByteBuf>,
         ops: Vec<Op>,
     }
+    suit_common::cbor::struct_codec!(Unbound {
+        counter,
+        device,
+        ops
+    });
     let body = suit_common::service::record::encode(&Unbound {
         counter: 1,
         device: None,

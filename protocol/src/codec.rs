@@ -1,24 +1,21 @@
-//! Encoding and decoding of every message, on `suit-cbor` (no serde in the TA).
+//! Encoding and decoding of every message, on `suit-cbor`'s typed codec ([`suit_cbor::codec`],
+//! shared with the service's stored records; no serde in the TA).
 //!
 //! Each message is a CBOR map whose keys are its field names as text, in declaration order,
 //! with `null` for an absent optional value: the very bytes the earlier serde/ciborium
 //! encoding produced, so only [`crate::RefusalKind`] changed the wire (protocol version 2).
 //!
-//! Decoding is strict where it costs nothing to be and tolerant where versions differ:
-//! - the whole input is first checked by [`suit_cbor::check_well_formed`]: definite lengths,
-//!   nesting at most [`suit_cbor::MAX_DEPTH`], at most [`suit_cbor::MAX_CONTAINER_LEN`]
-//!   entries per container, no duplicate map keys, UTF-8 text, no trailing bytes;
-//! - unknown keys (of any type) are skipped, so a newer peer's extra fields are ignored;
-//! - a missing field is an error unless it is optional (`Option`, or marked with a default
-//!   below for fields older TAs did not send).
-//!
-//! Nothing is allocated before the input's size and shape have been checked; what decoding
-//! allocates is bounded by the input's length and the container limit.
+//! Decoding is strict where it costs nothing to be and tolerant where versions differ (see
+//! [`suit_cbor::codec`]): the whole input is checked first (definite lengths, bounded depth
+//! and container sizes, no duplicate keys, UTF-8, no trailing bytes); unknown keys are
+//! skipped, so a newer peer's extra fields are ignored; a missing field is an error unless it
+//! is optional (`Option`, or marked with a default below for fields older TAs did not send).
+//! Nothing is allocated before the input's size and shape have been checked.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
-use suit_cbor::{check_well_formed, CborError, CborErrorKind, Decoder, Encoder, Item};
+use suit_cbor::{CborError, CborErrorKind, Decoder, Encoder};
+pub use suit_cbor::{Codec, Field};
 
 use crate::*;
 
@@ -55,21 +52,11 @@ impl From<CborError> for CodecError {
     }
 }
 
-/// A protocol message: how it is written and read, in one place.
-pub trait Codec: Sized {
-    /// Writes the message as one CBOR item.
-    fn encode_into(&self, e: &mut Encoder);
-    /// Reads one message from input already checked by [`check_well_formed`].
-    fn decode_from(d: &mut Decoder<'_>) -> Result<Self, CodecError>;
-}
-
 /// Encodes one protocol message. Messages can carry secrets (personalization data), so the
 /// buffer wipes every allocation it outgrows. Infallible today; the `Result` keeps callers
 /// ready for a bounded encoder.
 pub fn encode<T: Codec>(value: &T) -> Result<Vec<u8>, CodecError> {
-    let mut e = Encoder::new();
-    value.encode_into(&mut e);
-    Ok(e.into_bytes())
+    Ok(suit_cbor::codec::encode(value))
 }
 
 /// Decodes exactly one protocol message of at most `limit` bytes.
@@ -77,112 +64,14 @@ pub fn decode<T: Codec>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
     if bytes.len() > limit {
         return Err(CodecError::TooLarge);
     }
-    check_well_formed(bytes)?;
-    let mut d = Decoder::new(bytes);
-    let value = T::decode_from(&mut d)?;
-    d.finish()?;
-    Ok(value)
-}
-
-/// A value that can be a message field.
-pub trait Field: Sized {
-    fn put(&self, e: &mut Encoder);
-    fn take(d: &mut Decoder<'_>) -> Result<Self, CodecError>;
-    /// The value of an absent key; `None`: the field is required.
-    fn absent() -> Option<Self> {
-        None
-    }
-}
-
-impl Field for u64 {
-    fn put(&self, e: &mut Encoder) {
-        e.uint(*self);
-    }
-    fn take(d: &mut Decoder<'_>) -> Result<Self, CodecError> {
-        Ok(d.uint()?)
-    }
-}
-
-impl Field for u32 {
-    fn put(&self, e: &mut Encoder) {
-        e.uint(u64::from(*self));
-    }
-    fn take(d: &mut Decoder<'_>) -> Result<Self, CodecError> {
-        u32::try_from(d.uint()?).map_err(|_| CodecError::Malformed)
-    }
-}
-
-impl Field for bool {
-    fn put(&self, e: &mut Encoder) {
-        e.bool(*self);
-    }
-    fn take(d: &mut Decoder<'_>) -> Result<Self, CodecError> {
-        Ok(d.bool()?)
-    }
-}
-
-impl Field for String {
-    fn put(&self, e: &mut Encoder) {
-        e.text(self);
-    }
-    fn take(d: &mut Decoder<'_>) -> Result<Self, CodecError> {
-        Ok(String::from(d.text()?))
-    }
-}
-
-impl Field for ByteBuf {
-    fn put(&self, e: &mut Encoder) {
-        e.bytes(self);
-    }
-    fn take(d: &mut Decoder<'_>) -> Result<Self, CodecError> {
-        Ok(ByteBuf::from(d.bytes()?.to_vec()))
-    }
-}
-
-impl<T: Field> Field for Option<T> {
-    fn put(&self, e: &mut Encoder) {
-        match self {
-            Some(v) => v.put(e),
-            None => {
-                e.null();
-            }
-        }
-    }
-    fn take(d: &mut Decoder<'_>) -> Result<Self, CodecError> {
-        if d.null()? {
-            Ok(None)
-        } else {
-            T::take(d).map(Some)
-        }
-    }
-    fn absent() -> Option<Self> {
-        Some(None)
-    }
-}
-
-impl<T: Field> Field for Vec<T> {
-    fn put(&self, e: &mut Encoder) {
-        e.array(self.len());
-        for v in self {
-            v.put(e);
-        }
-    }
-    fn take(d: &mut Decoder<'_>) -> Result<Self, CodecError> {
-        // At most MAX_CONTAINER_LEN (checked by the decoder); grown item by item.
-        let n = d.array()?;
-        let mut out = Vec::new();
-        for _ in 0..n {
-            out.push(T::take(d)?);
-        }
-        Ok(out)
-    }
+    Ok(suit_cbor::codec::decode(bytes, limit)?)
 }
 
 impl Field for RefusalKind {
     fn put(&self, e: &mut Encoder) {
         e.uint(u64::from(self.code()));
     }
-    fn take(d: &mut Decoder<'_>) -> Result<Self, CodecError> {
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
         u32::take(d).map(RefusalKind::from_code)
     }
 }
@@ -247,6 +136,15 @@ impl AsRef<[u8]> for ByteBuf {
     }
 }
 
+impl Field for ByteBuf {
+    fn put(&self, e: &mut Encoder) {
+        e.bytes(self);
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        Ok(ByteBuf::from(d.bytes()?.to_vec()))
+    }
+}
+
 #[cfg(feature = "serde")]
 impl serde::Serialize for ByteBuf {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -254,117 +152,9 @@ impl serde::Serialize for ByteBuf {
     }
 }
 
-/// For `suit-common`'s records, which share this type with the messages while they are still
-/// serde structures: a byte string (or, as `serde_bytes` accepted, a sequence of bytes).
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for ByteBuf {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = ByteBuf;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a byte string")
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<ByteBuf, E> {
-                Ok(ByteBuf(v.to_vec()))
-            }
-            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<ByteBuf, E> {
-                Ok(ByteBuf(v))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<ByteBuf, A::Error> {
-                let mut out = Vec::new();
-                while let Some(b) = seq.next_element::<u8>()? {
-                    out.push(b);
-                }
-                Ok(ByteBuf(out))
-            }
-        }
-        d.deserialize_byte_buf(Visitor)
-    }
-}
-
-/// Reads the key of a map entry: `Some(name)` for a text key, `None` (key skipped) otherwise.
-fn key<'a>(d: &mut Decoder<'a>) -> Result<Option<&'a str>, CodecError> {
-    if let Item::Text(_) = d.peek()? {
-        Ok(Some(d.text()?))
-    } else {
-        d.skip()?;
-        Ok(None)
-    }
-}
-
-macro_rules! absent {
-    () => {
-        Field::absent()
-    };
-    (default) => {
-        Some(Default::default())
-    };
-}
-
-macro_rules! one {
-    ($x:ident) => {
-        1usize
-    };
-}
-
-/// Implements [`Codec`] (and [`Field`], to nest) for a message with these fields, in
-/// declaration order; `= default` marks fields older peers may omit.
-macro_rules! message {
-    ($ty:ident { $($field:ident $(= $dflt:ident)?),* $(,)? }) => {
-        impl Codec for $ty {
-            fn encode_into(&self, e: &mut Encoder) {
-                e.map(0 $(+ one!($field))*);
-                $(
-                    e.text(stringify!($field));
-                    Field::put(&self.$field, e);
-                )*
-            }
-
-            #[allow(unused_mut)]
-            fn decode_from(d: &mut Decoder<'_>) -> Result<Self, CodecError> {
-                let n = d.map()?;
-                $( let mut $field = None; )*
-                for _ in 0..n {
-                    match key(d)? {
-                        $(
-                            // check_well_formed compares keys as encoded; the same name in
-                            // a longer head is caught here, by field.
-                            Some(stringify!($field)) => {
-                                if $field.is_some() {
-                                    return Err(CodecError::Malformed);
-                                }
-                                $field = Some(Field::take(d)?);
-                            }
-                        )*
-                        _ => {
-                            d.skip()?;
-                        }
-                    }
-                }
-                Ok($ty {
-                    $(
-                        $field: $field
-                            .or_else(|| absent!($($dflt)?))
-                            .ok_or(CodecError::Malformed)?,
-                    )*
-                })
-            }
-        }
-
-        impl Field for $ty {
-            fn put(&self, e: &mut Encoder) {
-                self.encode_into(e)
-            }
-            fn take(d: &mut Decoder<'_>) -> Result<Self, CodecError> {
-                Self::decode_from(d)
-            }
-        }
-    };
-}
+/// Every message below: a map of its named fields (`suit_cbor::struct_codec!`, the same
+/// codec as the service's stored records); `= default` marks fields older peers may omit.
+use suit_cbor::struct_codec as message;
 
 message!(Refusal { kind, reason });
 message!(Empty {});

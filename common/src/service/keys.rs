@@ -23,7 +23,6 @@ use crate::protocol::ByteBuf;
 use alloc::vec::Vec;
 use hkdf::Hkdf;
 use p256::elliptic_curve::sec1::ToSec1Point;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -48,7 +47,7 @@ pub trait Rng {
 
 /// How the keys came to be, reported in status. Only generation exists: device keys are
 /// never imported (a key that was once outside the TEE cannot be trusted to be secret).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     Generated,
 }
@@ -75,7 +74,6 @@ impl Purpose {
     }
 }
 
-#[derive(Serialize, Deserialize)]
 struct Stored {
     format: u32,
     master: ByteBuf,
@@ -86,6 +84,8 @@ impl Drop for Stored {
         self.master.as_mut_slice().zeroize();
     }
 }
+
+crate::cbor::struct_codec!(Stored { format, master });
 
 /// The loaded device keys: the master secret and the device-wide keys derived from it.
 /// Everything is wiped on drop (p256::SecretKey zeroizes itself).
@@ -205,7 +205,7 @@ impl DeviceKeyPair {
     ) -> Result<Self, KeyStoreError> {
         if let Some(bytes) = env.get(KEYS_OBJECT)? {
             let stored: Stored =
-                super::record::decode(&bytes, 1024).map_err(|_| KeyStoreError::Corrupt)?;
+                super::record::decode_stored(&bytes, 1024).map_err(|_| KeyStoreError::Corrupt)?;
             if stored.format != KEYS_FORMAT {
                 return Err(KeyStoreError::Corrupt);
             }

@@ -720,7 +720,7 @@ impl<T: Codec + WipeBytes> Codec for Wiped<T> {
     fn encode_into(&self, e: &mut crate::cbor::Encoder) {
         self.0.encode_into(e)
     }
-    fn decode_from(d: &mut crate::cbor::Decoder<'_>) -> Result<Self, protocol::CodecError> {
+    fn decode_from(d: &mut crate::cbor::Decoder<'_>) -> Result<Self, crate::cbor::CborError> {
         T::decode_from(d).map(Wiped)
     }
 }

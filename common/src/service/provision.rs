@@ -27,11 +27,10 @@
 use crate::protocol::ByteBuf;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-use crate::cbor::Decoder;
+use crate::cbor::{CborError, Decoder, Encoder, Field};
 use crate::cose::{AuthBlock, CoseError, VerificationKey};
 use crate::encryption::{decrypt_integrated, CoseOptions, DeviceKeys};
 use crate::protocol;
@@ -79,7 +78,7 @@ pub fn wrap_options(aad: &[u8]) -> CoseOptions<'_> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvisioningBody {
     /// Must be exactly the device's stored counter + 1.
     pub counter: u64,
@@ -88,7 +87,7 @@ pub struct ProvisioningBody {
     pub ops: Vec<Op>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     /// Add a new anchor with a public key (its id must be unused; ids are never 0, the TPA
     /// root's). Symmetric keys are refused here: use `AddSecretAnchor`.
@@ -124,8 +123,7 @@ pub enum Op {
 }
 
 /// A secret inside the TA (a KEK): never printed, wiped on drop.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub ByteBuf);
 
 impl core::fmt::Debug for Secret {
@@ -140,14 +138,107 @@ impl Drop for Secret {
     }
 }
 
+crate::cbor::struct_codec!(ProvisioningBody {
+    counter,
+    device,
+    ops
+});
+
+/// Each operation as serde's externally tagged enums were written: `{name: content}`.
+impl Field for Op {
+    fn put(&self, e: &mut Encoder) {
+        use crate::cbor::{codec::put_variant, put_fields};
+        match self {
+            Op::AddAnchor(anchor) => {
+                put_variant(e, "AddAnchor");
+                anchor.put(e);
+            }
+            Op::AddSecretAnchor {
+                id,
+                role,
+                scope,
+                wrapped_key,
+            } => {
+                put_variant(e, "AddSecretAnchor");
+                put_fields!(e; id, role, scope, wrapped_key);
+            }
+            Op::RemoveAnchor { id } => {
+                put_variant(e, "RemoveAnchor");
+                put_fields!(e; id);
+            }
+            Op::Rescope { id, scope } => {
+                put_variant(e, "Rescope");
+                put_fields!(e; id, scope);
+            }
+            Op::SetRules(rules) => {
+                put_variant(e, "SetRules");
+                rules.put(e);
+            }
+            Op::SetIdentity(identity) => {
+                put_variant(e, "SetIdentity");
+                identity.put(e);
+            }
+            Op::AddKek {
+                kid,
+                anchors,
+                wrapped_key,
+            } => {
+                put_variant(e, "AddKek");
+                put_fields!(e; kid, anchors, wrapped_key);
+            }
+            Op::RemoveKek { kid } => {
+                put_variant(e, "RemoveKek");
+                put_fields!(e; kid);
+            }
+        }
+    }
+
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        use crate::cbor::{codec, take_fields};
+        let at = d.position();
+        match codec::take_variant(d)? {
+            "AddAnchor" => Ok(Op::AddAnchor(Field::take(d)?)),
+            "AddSecretAnchor" => take_fields!(d; Op::AddSecretAnchor {
+                id,
+                role,
+                scope,
+                wrapped_key
+            }),
+            "RemoveAnchor" => take_fields!(d; Op::RemoveAnchor { id }),
+            "Rescope" => take_fields!(d; Op::Rescope { id, scope }),
+            "SetRules" => Ok(Op::SetRules(Field::take(d)?)),
+            "SetIdentity" => Ok(Op::SetIdentity(Field::take(d)?)),
+            "AddKek" => take_fields!(d; Op::AddKek {
+                kid,
+                anchors,
+                wrapped_key
+            }),
+            "RemoveKek" => take_fields!(d; Op::RemoveKek { kid }),
+            _ => Err(codec::unknown_variant(at)),
+        }
+    }
+}
+
+/// The bytes alone, as a byte string.
+impl Field for Secret {
+    fn put(&self, e: &mut Encoder) {
+        self.0.put(e);
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        ByteBuf::take(d).map(Secret)
+    }
+}
+
 /// A key-encryption key the TPA provisioned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kek {
     pub kid: ByteBuf,
     /// The anchors whose manifests may use it.
     pub anchors: Vec<u32>,
     pub key: Secret,
 }
+
+crate::cbor::struct_codec!(Kek { kid, anchors, key });
 
 /// Why a provisioning message was refused. Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -579,7 +670,7 @@ fn hex_id(id: &[u8]) -> String {
 // Receipts: what the device applied, signed by its identity key.
 
 /// COSE_Sign1 payload of a provisioning receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     /// The counter of the message just applied (= the device's counter now).
     pub counter: u64,
@@ -591,59 +682,51 @@ pub struct Receipt {
     pub message_digest: ByteBuf,
 }
 
-/// One anchor as the state digest covers it. A symmetric key is covered by its kid only:
-/// nothing derived from a secret key leaves the TA, not even a hash.
-#[derive(Serialize)]
-struct AnchorDigestEntry<'a> {
-    id: u32,
-    role: RoleRecord,
-    scope: &'a Scope,
-    /// The public COSE_Key, or empty for a symmetric key.
-    public_key: &'a [u8],
-    kid: ByteBuf,
-}
-
-#[derive(Serialize)]
-struct StateDigestInput<'a> {
-    identity: &'a Identity,
-    anchors: Vec<AnchorDigestEntry<'a>>,
-    rules: &'a [RuleRecord],
-    /// Each KEK by id, with the anchors that may use it (never its bytes).
-    keks: Vec<(&'a ByteBuf, &'a [u32])>,
-}
+crate::cbor::struct_codec!(Receipt {
+    counter,
+    state_digest,
+    device,
+    message_digest
+});
 
 /// SHA-256 over the canonical encoding (this crate's deterministic CBOR serialization of the
 /// fields, in state order) of the identity, anchors (public key bytes; symmetric keys by kid
 /// only), rules and KEKs (id and anchors).
 pub fn state_digest(state: &State, keks: &[Kek]) -> Result<[u8; 32], protocol::CodecError> {
-    let anchors = state
-        .anchors
-        .iter()
-        .map(|a| {
-            let (symmetric, kid) = match VerificationKey::from_cose_key(&a.cose_key) {
-                Ok((VerificationKey::Hmac256(_), kid)) => (true, kid),
-                Ok((_, kid)) => (false, kid),
-                Err(_) => (false, Vec::new()),
-            };
-            AnchorDigestEntry {
-                id: a.id,
-                role: a.role,
-                scope: &a.scope,
-                public_key: if symmetric { &[] } else { &a.cose_key },
-                kid: ByteBuf::from(kid),
-            }
-        })
-        .collect();
-    let input = StateDigestInput {
-        identity: &state.identity,
-        anchors,
-        rules: &state.rules,
-        keks: keks
-            .iter()
-            .map(|k| (&k.kid, k.anchors.as_slice()))
-            .collect(),
-    };
-    Ok(Sha256::digest(super::record::encode(&input)?).into())
+    // The layout the earlier serde structures gave it (an author tool checks receipts against
+    // it): {identity, anchors: [{id, role, scope, public_key, kid}], rules, keks: [[kid,
+    // anchors]]}, with `public_key` an array of byte values and empty for a symmetric key:
+    // nothing derived from a secret key leaves the TA, not even a hash.
+    let mut e = Encoder::new();
+    e.map(4).text("identity");
+    state.identity.put(&mut e);
+    e.text("anchors").array(state.anchors.len());
+    for a in &state.anchors {
+        let (symmetric, kid) = match VerificationKey::from_cose_key(&a.cose_key) {
+            Ok((VerificationKey::Hmac256(_), kid)) => (true, kid),
+            Ok((_, kid)) => (false, kid),
+            Err(_) => (false, Vec::new()),
+        };
+        let public_key: &[u8] = if symmetric { &[] } else { &a.cose_key };
+        e.map(5).text("id").uint(u64::from(a.id)).text("role");
+        a.role.put(&mut e);
+        e.text("scope");
+        a.scope.put(&mut e);
+        e.text("public_key").array(public_key.len());
+        for byte in public_key {
+            e.uint(u64::from(*byte));
+        }
+        e.text("kid").bytes(&kid);
+    }
+    e.text("rules");
+    state.rules.put(&mut e);
+    e.text("keks").array(keks.len());
+    for k in keks {
+        e.array(2);
+        k.kid.put(&mut e);
+        k.anchors.put(&mut e);
+    }
+    Ok(Sha256::digest(e.into_bytes()).into())
 }
 
 /// Largest receipt accepted when verifying.
@@ -744,7 +827,6 @@ pub fn verify_receipt(bytes: &[u8], identity_sec1: &[u8]) -> Result<Receipt, Rec
 // ---------------------------------------------------------------------------------------
 // The KEK store (`suit/keks`), kept in step with the state record's counter.
 
-#[derive(Serialize, Deserialize)]
 struct StoredKeks {
     /// Counter of the message that wrote `current`.
     counter: u64,
@@ -753,6 +835,12 @@ struct StoredKeks {
     /// counter (the state write after this object failed or was cut).
     previous: Vec<Kek>,
 }
+
+crate::cbor::struct_codec!(StoredKeks {
+    counter,
+    current,
+    previous
+});
 
 const MAX_KEK_OBJECT: usize = 8 * 1024;
 
@@ -766,7 +854,7 @@ pub fn load_keks(
     let Some(bytes) = store.get(super::keys::KEKS_OBJECT)? else {
         return Ok(Vec::new());
     };
-    let mut stored: StoredKeks = super::record::decode(&bytes, MAX_KEK_OBJECT)
+    let mut stored: StoredKeks = super::record::decode_stored(&bytes, MAX_KEK_OBJECT)
         .map_err(|_| super::state::StateError::Corrupt)?;
     Ok(if stored.counter <= counter {
         core::mem::take(&mut stored.current)

@@ -1,68 +1,39 @@
-//! The encoding of the service's own records (state, device keys, journal, KEKs) and of the
-//! provisioning formats (TPA messages, receipts, key statements): serde structures through
-//! ciborium, with a buffer that wipes what it outgrows.
+//! The service's own storage encoding: the records it keeps (state, device keys, journal,
+//! KEKs) and the provisioning formats it shares with the author tool (bodies, receipts, key
+//! statements).
 //!
-//! Interim: these moved off the wire codec (`suit-protocol`) so the protocol no longer needs
-//! serde; they still use ciborium's serde layer until each gets a `suit-cbor` codec.
+//! Each record type implements [`Codec`] with `suit-cbor`'s typed codec
+//! ([`crate::cbor::codec`], the same one the wire messages use, no serde): a struct is a map
+//! keyed by field names in declaration order, a unit enum its variant's name, an enum with
+//! data a one-entry map. These are, byte for byte, what the earlier serde/ciborium encoding
+//! wrote (pinned by `tests/records_codec.rs`), so records stored by earlier versions read
+//! without a migration. Decoding is strict and bounded (see [`crate::cbor::codec`]) and its
+//! errors are typed ([`RecordError`]: the kind says why, the offset where).
 
 use alloc::vec::Vec;
-use serde::{de::DeserializeOwned, Serialize};
 
-pub use crate::protocol::CodecError;
+pub use crate::cbor::{CborError as RecordError, Codec};
 
-/// Deepest CBOR nesting a record may have.
-const MAX_DEPTH: usize = 16;
-
-/// Encodes one record. Records can carry secrets (the stored key and state records), so the
-/// buffer wipes every allocation it outgrows: no partial copy is left in freed heap.
-pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    let mut out = Vec::new();
-    let written = ciborium::ser::into_writer(value, WipingBuf(&mut out));
-    if written.is_err() {
-        zeroize::Zeroize::zeroize(&mut out);
-        return Err(CodecError::Malformed);
-    }
-    Ok(out)
+/// Encodes one record. Records can carry secrets (the key, KEK and state records): the
+/// encoder wipes every allocation it outgrows, so no partial copy is left in freed heap, and
+/// the caller wipes the result. Infallible today; the `Result` keeps callers ready for a
+/// bounded encoder.
+pub fn encode<T: Codec>(value: &T) -> Result<Vec<u8>, RecordError> {
+    Ok(crate::cbor::codec::encode(value))
 }
 
-/// Grows a buffer by moving it by hand, zeroizing the allocation it leaves.
-struct WipingBuf<'a>(&'a mut Vec<u8>);
-
-impl ciborium_io::Write for WipingBuf<'_> {
-    type Error = CodecError;
-
-    fn write_all(&mut self, data: &[u8]) -> Result<(), CodecError> {
-        let needed = self
-            .0
-            .len()
-            .checked_add(data.len())
-            .ok_or(CodecError::TooLarge)?;
-        if needed > self.0.capacity() {
-            let mut grown =
-                Vec::with_capacity(needed.max(self.0.capacity().saturating_mul(2)).max(64));
-            grown.extend_from_slice(self.0);
-            zeroize::Zeroize::zeroize(&mut *self.0);
-            *self.0 = grown;
-        }
-        self.0.extend_from_slice(data);
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), CodecError> {
-        Ok(())
-    }
+/// Decodes exactly one provisioning format (body, receipt, key statement) of at most `limit`
+/// bytes: input from outside, so at most [`crate::cbor::MAX_CONTAINER_LEN`] entries per
+/// array or map.
+pub fn decode<T: Codec>(bytes: &[u8], limit: usize) -> Result<T, RecordError> {
+    crate::cbor::codec::decode(bytes, limit)
 }
 
-/// Decodes exactly one record of at most `limit` bytes, with bounded nesting.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
-    if bytes.len() > limit {
-        return Err(CodecError::TooLarge);
-    }
-    let mut rest = bytes;
-    let value = ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH)
-        .map_err(|_| CodecError::Malformed)?;
-    if !rest.is_empty() {
-        return Err(CodecError::TrailingBytes);
-    }
-    Ok(value)
+/// Decodes exactly one record the service stored itself, of at most `limit` bytes. Its
+/// arrays and maps may have as many entries as `limit` bytes hold: the earlier decoder had no
+/// other bound, and some lists grow with the device's history (the state's sequence
+/// numbers), so a record it wrote must not become unreadable here. What decoding allocates
+/// stays proportional to `limit`.
+pub fn decode_stored<T: Codec>(bytes: &[u8], limit: usize) -> Result<T, RecordError> {
+    crate::cbor::codec::decode_with(bytes, limit, limit)
 }

@@ -10,7 +10,6 @@
 use crate::protocol::ByteBuf;
 use alloc::string::String;
 use alloc::vec::Vec;
-use serde::{Deserialize, Serialize};
 
 use crate::cose::VerificationKey;
 use crate::suit::command::VendorId;
@@ -31,7 +30,7 @@ pub const MAX_ANCHORS: usize = 32;
 pub const MAX_RULES: usize = 32;
 pub const MAX_COMPONENTS: usize = 64;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
     pub format: u32,
     /// Bumped by every committed update; names that update's new objects.
@@ -44,19 +43,18 @@ pub struct State {
     pub sequence_numbers: Vec<SequenceRecord>,
     pub components: Vec<ComponentRecord>,
     /// Last anchor key scope handed out (see [`AnchorRecord::key_scope`]); only increases.
-    #[serde(default)]
     pub key_scopes: u64,
 }
 
 /// Who this device is, for vendor/class/device conditions. Set by the TPA.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {
     pub vendor_id: Option<ByteBuf>,
     pub class_id: Option<ByteBuf>,
     pub device_id: Option<ByteBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleRecord {
     Tpa,
     Author,
@@ -74,7 +72,7 @@ impl From<RoleRecord> for Role {
 }
 
 /// A trust anchor with its permissions (RFC 9019 §7 / RFC 6024).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnchorRecord {
     pub id: u32,
     /// The key as a COSE_Key (P-256, Ed25519, HSS-LMS or symmetric). Symmetric anchor keys
@@ -85,13 +83,12 @@ pub struct AnchorRecord {
     /// Selects the anchor's payload-decryption keys (keys.rs). Assigned by the device when
     /// the anchor is added, from a counter that never repeats; whatever a provisioning
     /// message carries here is ignored. 0 = none (records from before per-anchor keys).
-    #[serde(default)]
     pub key_scope: u64,
 }
 
 /// What an anchor may authorise. Component prefixes must be granted explicitly; empty
 /// vendor/class lists mean any.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
     pub component_prefixes: Vec<Vec<ByteBuf>>,
     pub vendor_ids: Vec<ByteBuf>,
@@ -99,26 +96,25 @@ pub struct Scope {
     /// Whether payloads decrypted with this anchor's keys (or copied from secure components)
     /// may be written to `['ree', ...]` components, i.e. leave the TEE. Off unless the TPA
     /// sets it.
-    #[serde(default)]
     pub ree_plaintext: bool,
 }
 
 /// "Changing components under `prefix` needs all of these signers."
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleRecord {
     pub prefix: Vec<ByteBuf>,
     pub required_roles: Vec<RoleRecord>,
     pub required_anchors: Vec<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SequenceRecord {
     pub key: ByteBuf,
     pub value: u64,
 }
 
 /// An installed component: what was approved and where its bytes are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentRecord {
     pub id: Vec<ByteBuf>,
     /// SHA-256 of the installed bytes.
@@ -129,12 +125,10 @@ pub struct ComponentRecord {
     /// Sequence number of the manifest that installed it.
     pub sequence_number: u64,
     /// For trusted applications: the installed `ta_version` (downgrades are refused).
-    #[serde(default)]
     pub ta_version: Option<u32>,
     /// Decrypted content that never matched a digest of the signed manifest (an AEAD tag
     /// authenticated it): its digest stays inside the TA, or the REE could test guesses of a
     /// low-entropy secret against it. Status and reports leave it out.
-    #[serde(default)]
     pub digest_withheld: bool,
 }
 
@@ -144,6 +138,58 @@ impl ComponentRecord {
         (!self.digest_withheld).then_some(self.digest.as_slice())
     }
 }
+
+// The stored layout (`service::record`): each a map keyed by field name in this order;
+// `= default` for fields added after records were first stored.
+crate::cbor::struct_codec!(State {
+    format,
+    generation,
+    provisioning_counter,
+    identity,
+    anchors,
+    rules,
+    sequence_numbers,
+    components,
+    key_scopes = default,
+});
+crate::cbor::struct_codec!(Identity {
+    vendor_id,
+    class_id,
+    device_id
+});
+crate::cbor::unit_enum_codec!(RoleRecord {
+    Tpa,
+    Author,
+    Operator
+});
+crate::cbor::struct_codec!(AnchorRecord {
+    id,
+    cose_key,
+    role,
+    scope,
+    key_scope = default,
+});
+crate::cbor::struct_codec!(Scope {
+    component_prefixes,
+    vendor_ids,
+    class_ids,
+    ree_plaintext = default,
+});
+crate::cbor::struct_codec!(RuleRecord {
+    prefix,
+    required_roles,
+    required_anchors
+});
+crate::cbor::struct_codec!(SequenceRecord { key, value });
+crate::cbor::struct_codec!(ComponentRecord {
+    id,
+    digest,
+    size,
+    object,
+    sequence_number,
+    ta_version = default,
+    digest_withheld = default,
+});
 
 /// Why the state could not be loaded or saved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +241,7 @@ impl State {
             return Ok(State::new());
         };
         let state: State =
-            super::record::decode(&bytes, MAX_STATE).map_err(|_| StateError::Corrupt)?;
+            super::record::decode_stored(&bytes, MAX_STATE).map_err(|_| StateError::Corrupt)?;
         if state.format != STATE_FORMAT {
             return Err(StateError::Corrupt);
         }
@@ -204,7 +250,9 @@ impl State {
 
     /// Writes the record in one atomic replace.
     pub fn save(&self, store: &mut dyn SecureStore) -> Result<(), StateError> {
-        let bytes = super::record::encode(self).map_err(|_| StateError::Corrupt)?;
+        // Wiped after the write: symmetric anchor keys are in it.
+        let bytes =
+            zeroize::Zeroizing::new(super::record::encode(self).map_err(|_| StateError::Corrupt)?);
         store.put(STATE_OBJECT, &bytes)?;
         Ok(())
     }

@@ -13,7 +13,6 @@ use alloc::vec::Vec;
 use crate::protocol::ByteBuf;
 use coset::iana;
 use coset::{CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
-use serde::{Deserialize, Serialize};
 
 use crate::cbor::{self, Decoder, Item};
 use crate::cose::{Algorithm, VerificationKey};
@@ -29,7 +28,7 @@ pub const STATEMENT_KIND: &str = "suit-tee device keys v1";
 pub const MAX_STATEMENT: usize = 4096;
 
 /// What the device states about its keys.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyStatement {
     /// Always [`STATEMENT_KIND`].
     pub statement: String,
@@ -39,7 +38,7 @@ pub struct KeyStatement {
 }
 
 /// One public key and what it is for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatedKey {
     /// `identity`, `report`, `provisioning`, `ecdh-es` or `hpke`.
     pub purpose: String,
@@ -51,6 +50,19 @@ pub struct StatedKey {
     pub key: ByteBuf,
     pub kid: ByteBuf,
 }
+
+crate::cbor::struct_codec!(KeyStatement {
+    statement,
+    device,
+    keys
+});
+crate::cbor::struct_codec!(StatedKey {
+    purpose,
+    anchor,
+    key_scope,
+    key,
+    kid
+});
 
 impl StatedKey {
     pub fn new(purpose: &str, anchor: Option<(u32, u64)>, k: &PublicKeyInfo) -> Self {

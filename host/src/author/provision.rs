@@ -479,18 +479,27 @@ pub fn provision_device(
 // device's receipt.
 
 /// What the TPA believes one device holds. Contains the secrets the TPA provisioned: the
-/// file is written readable by its owner only.
-#[derive(serde::Serialize, Deserialize)]
+/// file is written readable by its owner only. Encoded like the device's own records
+/// (`service::record`; the same bytes earlier versions wrote through serde).
 pub struct DeviceModel {
     pub device: ByteBuf,
     pub state: suit_common::service::state::State,
     pub keks: Vec<suit_common::service::provision::Kek>,
 }
 
+suit_common::cbor::struct_codec!(DeviceModel {
+    device,
+    state,
+    keks
+});
+
+/// Largest device model read: a state record (256 KiB) and a KEK object (8 KiB) at most.
+const MAX_DEVICE_MODEL: usize = 320 * 1024;
+
 impl DeviceModel {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = super::read_file(path)?;
-        ciborium::de::from_reader(bytes.as_slice())
+        suit_common::service::record::decode_stored(&bytes, MAX_DEVICE_MODEL)
             .map_err(|e| AuthorError::input(path, format!("not a device model: {e}")))
     }
 
@@ -530,9 +539,10 @@ pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
     apply_ops(&mut model.state, &mut model.keks, &p.body.ops, &mut unwrap)
         .map_err(|e| refuse(format!("the message does not apply to the model: {e}")))?;
     model.state.provisioning_counter = p.counter;
-    let mut bytes = Zeroizing::new(Vec::new());
-    ciborium::ser::into_writer(&model, &mut *bytes)
-        .map_err(|e| AuthorError::Create(format!("encoding the model: {e}")))?;
+    let bytes = Zeroizing::new(
+        suit_common::service::record::encode(&model)
+            .map_err(|e| AuthorError::Create(format!("encoding the model: {e}")))?,
+    );
     super::keys::write_secret(path, &bytes)?;
     model.digest()
 }

@@ -4,7 +4,6 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use serde::{Deserialize, Serialize};
 
 use super::super::state::{State, StateError};
 use super::super::store::{SecureStore, StoreError};
@@ -19,7 +18,7 @@ const MAX_JOURNAL: usize = 320 * 1024;
 const MAX_JOURNAL_OBJECTS: usize = MAX_PAYLOADS + MAX_SERIAL + super::state::MAX_COMPONENTS + 1;
 
 /// What an unfinished install may have left behind, written before it happens.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Journal {
     /// Objects that are garbage unless the committed state uses them: payloads and staging
     /// objects (named before they are created) and the components a commit replaces (named
@@ -31,11 +30,14 @@ pub struct Journal {
 
 /// The state a commit switches to, and the staged TA images (kept as plaintext objects in
 /// secure storage until installed) that OP-TEE must hold before it does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingCommit {
     pub state: State,
     pub tas: Vec<String>,
 }
+
+crate::cbor::struct_codec!(Journal { objects, pending });
+crate::cbor::struct_codec!(PendingCommit { state, tas });
 
 impl Journal {
     /// The stored journal, if any (none: nothing to recover).
@@ -44,7 +46,7 @@ impl Journal {
             return Ok(None);
         };
         let journal: Journal =
-            super::record::decode(&bytes, MAX_JOURNAL).map_err(|_| StateError::Corrupt)?;
+            super::record::decode_stored(&bytes, MAX_JOURNAL).map_err(|_| StateError::Corrupt)?;
         let tas = journal.pending.as_ref().map_or(0, |p| p.tas.len());
         if journal.objects.len() > MAX_JOURNAL_OBJECTS || tas > MAX_STAGED {
             return Err(StateError::Corrupt);
@@ -56,7 +58,9 @@ impl Journal {
         if self.objects.len() > MAX_JOURNAL_OBJECTS {
             return Err(StoreError::NoSpace);
         }
-        let bytes = super::record::encode(self).map_err(|_| StoreError::Corrupt)?;
+        // Wiped after the write: a pending state holds symmetric anchor keys.
+        let bytes =
+            zeroize::Zeroizing::new(super::record::encode(self).map_err(|_| StoreError::Corrupt)?);
         store.put(JOURNAL_OBJECT, &bytes)
     }
 

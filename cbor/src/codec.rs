@@ -1,0 +1,444 @@
+//! Typed values as CBOR, written once for the wire messages (`suit-protocol`) and the
+//! service's stored records (`suit-common`'s `service::record`).
+//!
+//! A struct is a map whose keys are its field names as text, in declaration order, with
+//! `null` for an absent optional value; a unit enum is its variant's name as text; an enum
+//! with data is a one-entry map `{name: content}`. These are the bytes the earlier
+//! serde/ciborium encoding wrote, so records already stored on a device and messages of
+//! older peers still read.
+//!
+//! Reading is strict: [`decode`] bounds the input's length, then [`crate::check_well_formed`]
+//! checks the whole item (definite lengths, nesting at most [`crate::MAX_DEPTH`], at most
+//! [`crate::MAX_CONTAINER_LEN`] entries per container, no duplicate keys as encoded, UTF-8,
+//! no trailing bytes) before anything is allocated; a field named twice (even in a longer
+//! head) is refused by name, a missing required field is refused, unknown keys are skipped
+//! (a newer writer's extra fields). What decoding allocates is bounded by the input's
+//! length.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::{check_well_formed_with, CborError, CborErrorKind, Decoder, Encoder, Item};
+
+/// A value written and read as one CBOR item: a message or a record.
+pub trait Codec: Sized {
+    /// Writes the value as one CBOR item.
+    fn encode_into(&self, e: &mut Encoder);
+    /// Reads one value from input already checked by [`crate::check_well_formed`].
+    fn decode_from(d: &mut Decoder<'_>) -> Result<Self, CborError>;
+}
+
+/// A value that can be a field of a [`Codec`] struct.
+pub trait Field: Sized {
+    fn put(&self, e: &mut Encoder);
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError>;
+    /// The value of an absent key; `None`: the field is required.
+    fn absent() -> Option<Self> {
+        None
+    }
+}
+
+/// Encodes one value, in a buffer that wipes every allocation it outgrows (values can carry
+/// secrets); the caller owns wiping the result.
+pub fn encode<T: Codec>(value: &T) -> Vec<u8> {
+    let mut e = Encoder::new();
+    value.encode_into(&mut e);
+    e.into_bytes()
+}
+
+/// Decodes exactly one value of at most `limit` bytes (longer input: [`CborErrorKind::TooLarge`]
+/// at offset `limit`, before anything else is read), with at most
+/// [`crate::MAX_CONTAINER_LEN`] entries per array or map.
+pub fn decode<T: Codec>(bytes: &[u8], limit: usize) -> Result<T, CborError> {
+    decode_with(bytes, limit, crate::MAX_CONTAINER_LEN)
+}
+
+/// [`decode`] with at most `max_container` entries per array or map.
+pub fn decode_with<T: Codec>(
+    bytes: &[u8],
+    limit: usize,
+    max_container: usize,
+) -> Result<T, CborError> {
+    if bytes.len() > limit {
+        return Err(CborError {
+            kind: CborErrorKind::TooLarge,
+            offset: limit,
+        });
+    }
+    check_well_formed_with(bytes, max_container)?;
+    let mut d = Decoder::with_max_container(bytes, max_container);
+    let value = T::decode_from(&mut d)?;
+    d.finish()?;
+    Ok(value)
+}
+
+impl Field for u64 {
+    fn put(&self, e: &mut Encoder) {
+        e.uint(*self);
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        d.uint()
+    }
+}
+
+impl Field for u32 {
+    fn put(&self, e: &mut Encoder) {
+        e.uint(u64::from(*self));
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        let at = d.position();
+        u32::try_from(d.uint()?).map_err(|_| CborError {
+            kind: CborErrorKind::IntegerOverflow,
+            offset: at,
+        })
+    }
+}
+
+impl Field for bool {
+    fn put(&self, e: &mut Encoder) {
+        e.bool(*self);
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        d.bool()
+    }
+}
+
+impl Field for String {
+    fn put(&self, e: &mut Encoder) {
+        e.text(self);
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        Ok(String::from(d.text()?))
+    }
+}
+
+impl<T: Field> Field for Option<T> {
+    fn put(&self, e: &mut Encoder) {
+        match self {
+            Some(v) => v.put(e),
+            None => {
+                e.null();
+            }
+        }
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        if d.null()? {
+            Ok(None)
+        } else {
+            T::take(d).map(Some)
+        }
+    }
+    fn absent() -> Option<Self> {
+        Some(None)
+    }
+}
+
+impl<T: Field> Field for Vec<T> {
+    fn put(&self, e: &mut Encoder) {
+        e.array(self.len());
+        for v in self {
+            v.put(e);
+        }
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        // At most MAX_CONTAINER_LEN (checked by the decoder); grown item by item.
+        let n = d.array()?;
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(T::take(d)?);
+        }
+        Ok(out)
+    }
+}
+
+/// Reads the key of a struct's map entry: `Some(name)` for a text key, `None` (key skipped)
+/// otherwise.
+#[doc(hidden)]
+pub fn field_key<'a>(d: &mut Decoder<'a>) -> Result<Option<&'a str>, CborError> {
+    if let Item::Text(_) = d.peek()? {
+        Ok(Some(d.text()?))
+    } else {
+        d.skip()?;
+        Ok(None)
+    }
+}
+
+/// A field named twice in one map (compared by name: the encodings may differ).
+#[doc(hidden)]
+pub fn duplicate(offset: usize) -> CborError {
+    CborError {
+        kind: CborErrorKind::DuplicateKey,
+        offset,
+    }
+}
+
+/// A required field is absent from the map that ends at `d`'s position.
+#[doc(hidden)]
+pub fn missing(d: &Decoder<'_>, name: &'static str) -> CborError {
+    d.err(CborErrorKind::MissingField { name })
+}
+
+/// Writes the head of an enum variant with content: a one-entry map keyed by its name.
+pub fn put_variant(e: &mut Encoder, name: &str) {
+    e.map(1).text(name);
+}
+
+/// Reads the head [`put_variant`] writes and returns the name; its content follows. The
+/// caller refuses a name it does not know with [`unknown_variant`].
+pub fn take_variant<'a>(d: &mut Decoder<'a>) -> Result<&'a str, CborError> {
+    let at = d.position();
+    if d.map()? != 1 {
+        return Err(CborError {
+            kind: CborErrorKind::UnexpectedType {
+                expected: "a one-entry map naming the variant",
+            },
+            offset: at,
+        });
+    }
+    d.text()
+}
+
+/// An enum variant name this reader does not know, at `offset`.
+pub fn unknown_variant(offset: usize) -> CborError {
+    CborError {
+        kind: CborErrorKind::UnknownVariant,
+        offset,
+    }
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __one {
+    ($x:ident) => {
+        1usize
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __absent {
+    () => {
+        $crate::Field::absent()
+    };
+    (default) => {
+        ::core::option::Option::Some(::core::default::Default::default())
+    };
+}
+
+/// Writes a map of named fields: `put_fields!(e; a, b)` with `a`, `b` references in scope.
+#[macro_export]
+macro_rules! put_fields {
+    ($e:ident; $($field:ident),* $(,)?) => {{
+        $e.map(0 $(+ $crate::__one!($field))*);
+        $(
+            $e.text(stringify!($field));
+            $crate::Field::put($field, $e);
+        )*
+    }};
+}
+
+/// Reads the map [`put_fields!`] writes into `Path { field, .. }` (a struct or a struct-like
+/// enum variant); `= default` marks fields older writers may omit. Evaluates to
+/// `::core::result::Result::Ok(value)`; on error it returns from the enclosing function, which must return
+/// `Result<_, CborError>`.
+#[macro_export]
+macro_rules! take_fields {
+    ($d:ident; $($ctor:ident)::+ { $($field:ident $(= $dflt:ident)?),* $(,)? }) => {{
+        let n = $d.map()?;
+        $( let mut $field = ::core::option::Option::None; )*
+        for _ in 0..n {
+            let at = $d.position();
+            match $crate::codec::field_key($d)? {
+                $(
+                    ::core::option::Option::Some(stringify!($field)) => {
+                        if $field.is_some() {
+                            return ::core::result::Result::Err($crate::codec::duplicate(at));
+                        }
+                        $field = ::core::option::Option::Some($crate::Field::take($d)?);
+                    }
+                )*
+                _ => {
+                    $d.skip()?;
+                }
+            }
+        }
+        ::core::result::Result::Ok($($ctor)::+ {
+            $(
+                $field: match $field.or_else(|| $crate::__absent!($($dflt)?)) {
+                    ::core::option::Option::Some(v) => v,
+                    ::core::option::Option::None => {
+                        return ::core::result::Result::Err(
+                            $crate::codec::missing($d, stringify!($field)),
+                        );
+                    }
+                },
+            )*
+        })
+    }};
+}
+
+/// Implements [`Codec`] and [`Field`] for a struct with named fields, written in the order
+/// listed (every field must be listed); `= default` marks fields older writers may omit.
+#[macro_export]
+macro_rules! struct_codec {
+    ($ty:ident { $($field:ident $(= $dflt:ident)?),* $(,)? }) => {
+        impl $crate::Codec for $ty {
+            fn encode_into(&self, e: &mut $crate::Encoder) {
+                let $ty { $($field),* } = self;
+                $crate::put_fields!(e; $($field),*);
+            }
+
+            fn decode_from(d: &mut $crate::Decoder<'_>) -> ::core::result::Result<Self, $crate::CborError> {
+                $crate::take_fields!(d; $ty { $($field $(= $dflt)?),* })
+            }
+        }
+
+        impl $crate::Field for $ty {
+            fn put(&self, e: &mut $crate::Encoder) {
+                $crate::Codec::encode_into(self, e)
+            }
+            fn take(d: &mut $crate::Decoder<'_>) -> ::core::result::Result<Self, $crate::CborError> {
+                <Self as $crate::Codec>::decode_from(d)
+            }
+        }
+    };
+}
+
+/// Implements [`Field`] for an enum of unit variants: each is its name as text.
+#[macro_export]
+macro_rules! unit_enum_codec {
+    ($ty:ident { $($variant:ident),* $(,)? }) => {
+        impl $crate::Field for $ty {
+            fn put(&self, e: &mut $crate::Encoder) {
+                e.text(match self {
+                    $( $ty::$variant => stringify!($variant), )*
+                });
+            }
+            fn take(d: &mut $crate::Decoder<'_>) -> ::core::result::Result<Self, $crate::CborError> {
+                let at = d.position();
+                match d.text()? {
+                    $( stringify!($variant) => ::core::result::Result::Ok($ty::$variant), )*
+                    _ => ::core::result::Result::Err($crate::codec::unknown_variant(at)),
+                }
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[derive(Debug, PartialEq)]
+    struct Inner {
+        a: u32,
+        b: Option<String>,
+    }
+    crate::struct_codec!(Inner { a, b });
+
+    #[derive(Debug, PartialEq, Clone, Copy)]
+    enum Kind {
+        One,
+        Two,
+    }
+    crate::unit_enum_codec!(Kind { One, Two });
+
+    #[derive(Debug, PartialEq)]
+    struct Outer {
+        inner: Vec<Inner>,
+        kind: Kind,
+        flag: bool,
+    }
+    crate::struct_codec!(Outer { inner, kind, flag = default });
+
+    fn sample() -> Outer {
+        Outer {
+            inner: vec![
+                Inner { a: 1, b: None },
+                Inner {
+                    a: 70000,
+                    b: Some("x".into()),
+                },
+            ],
+            kind: Kind::Two,
+            flag: true,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_layout() {
+        let bytes = encode(&sample());
+        // {"inner": [{"a": 1, "b": null}, ...], "kind": "Two", "flag": true}
+        assert_eq!(
+            &bytes[..8],
+            &[0xa3, 0x65, b'i', b'n', b'n', b'e', b'r', 0x82]
+        );
+        assert_eq!(decode::<Outer>(&bytes, 1024).unwrap(), sample());
+    }
+
+    fn kind_of(bytes: &[u8]) -> CborErrorKind {
+        decode::<Inner>(bytes, 64).unwrap_err().kind
+    }
+
+    #[test]
+    fn refusals_are_typed() {
+        // {"a": 1} without "b" is fine (Option), without "a" is not.
+        assert_eq!(
+            decode::<Inner>(&[0xa1, 0x61, b'a', 0x01], 64).unwrap(),
+            Inner { a: 1, b: None }
+        );
+        assert_eq!(
+            kind_of(&[0xa1, 0x61, b'b', 0xf6]),
+            CborErrorKind::MissingField { name: "a" }
+        );
+        // "a" twice, the second in a longer head: equal by name, not by encoding.
+        assert_eq!(
+            kind_of(&[0xa2, 0x61, b'a', 0x01, 0x78, 0x01, b'a', 0x02]),
+            CborErrorKind::DuplicateKey
+        );
+        // Unknown keys, text or not, are skipped.
+        assert_eq!(
+            decode::<Inner>(&[0xa3, 0x61, b'a', 0x01, 0x61, b'z', 0x01, 0x01, 0x02], 64).unwrap(),
+            Inner { a: 1, b: None }
+        );
+        assert_eq!(
+            kind_of(&[0xa1, 0x61, b'a', 0x01, 0x00]),
+            CborErrorKind::TrailingBytes
+        );
+        assert_eq!(
+            decode::<Inner>(&[0xa1, 0x61, b'a', 0x1a, 0xff, 0xff, 0xff, 0xff], 64).unwrap(),
+            Inner {
+                a: u32::MAX,
+                b: None
+            }
+        );
+        assert_eq!(
+            kind_of(&[0xa1, 0x61, b'a', 0x1b, 0, 0, 0, 1, 0, 0, 0, 0]),
+            CborErrorKind::IntegerOverflow
+        );
+        assert_eq!(
+            decode::<Inner>(&[0xa1, 0x61, b'a', 0x01], 3).unwrap_err(),
+            CborError {
+                kind: CborErrorKind::TooLarge,
+                offset: 3
+            }
+        );
+        assert_eq!(
+            decode::<Kind>(&[0x65, b'T', b'h', b'r', b'e', b'e'], 64)
+                .map(|_| ())
+                .unwrap_err()
+                .kind,
+            CborErrorKind::UnknownVariant
+        );
+    }
+
+    impl Codec for Kind {
+        fn encode_into(&self, e: &mut Encoder) {
+            self.put(e)
+        }
+        fn decode_from(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+            Self::take(d)
+        }
+    }
+}
