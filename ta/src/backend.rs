@@ -18,19 +18,29 @@ use optee_utee::{
 use suit_common::protocol::{prerequisite, PlatformInfo, Prerequisite, STUB_HUK_DEVICE_ID};
 use suit_common::service::components::parse_uuid;
 use suit_common::service::keys::Rng;
+use suit_common::service::segments::Segmented;
 use suit_common::service::store::{check_name, zeroed, SecureStore, StoreError};
 use suit_common::service::{Backend, Client, TaStore};
 use zeroize::Zeroizing;
 
-/// The GP backend. Keeps the most recently used objects open (up to [`MAX_OPEN`]): the engine
-/// streams payloads through storage in chunks, alternating between a source and a staging
-/// object, and reopening an REE-FS object costs a walk of OP-TEE's hash tree and several
-/// supplicant round trips each time.
+/// The GP backend: secure storage as segmented objects ([`Segmented`]) over [`GpObjects`].
 pub struct Optee {
+    objects: Segmented<GpObjects>,
+    client: Client,
+}
+
+/// Longest GP persistent object (see [`suit_common::service::segments`]): with
+/// [`MAX_OPEN`] of them open, at most 2 MiB of payload has its hash tree in core memory.
+pub const SEGMENT_LEN: u64 = 512 * 1024;
+
+/// GP persistent objects in TA-private storage. Keeps the most recently used objects open
+/// (up to [`MAX_OPEN`]): the engine streams payloads through storage in chunks, alternating
+/// between a source and a staging object, and reopening an REE-FS object costs a walk of
+/// OP-TEE's hash tree and several supplicant round trips each time.
+pub struct GpObjects {
     /// Least recently used first. At most one handle per name (GP refuses a second
     /// conflicting open of the same object).
     open: RefCell<Vec<Cached>>,
-    client: Client,
     stats: Cell<StoreStats>,
 }
 
@@ -53,6 +63,9 @@ impl core::fmt::Display for StoreStats {
 /// Most objects kept open at once: the payload being read, the object being staged, the
 /// journal and the state record.
 const MAX_OPEN: usize = 4;
+
+/// A [`Cached::position`] that matches no offset.
+const UNKNOWN_POSITION: u64 = u64::MAX;
 
 struct Cached {
     name: String,
@@ -109,28 +122,37 @@ impl Optee {
     /// A backend for a session opened by `client` (from `gpd.client.identity`).
     pub fn new(client: Client) -> Self {
         Optee {
-            open: RefCell::new(Vec::new()),
+            objects: Segmented::new(
+                GpObjects {
+                    open: RefCell::new(Vec::new()),
+                    stats: Cell::new(StoreStats::default()),
+                },
+                SEGMENT_LEN,
+            ),
             client,
-            stats: Cell::new(StoreStats::default()),
         }
     }
 
     /// The counts since the last call, and starts counting again.
     pub fn take_stats(&self) -> StoreStats {
-        self.stats.take()
+        self.objects.inner().stats.take()
     }
 
     /// The counts so far.
     pub fn stats(&self) -> StoreStats {
-        self.stats.get()
+        self.objects.inner().stats.get()
     }
+}
 
+impl GpObjects {
     fn count(&self, f: impl FnOnce(&mut StoreStats)) {
         let mut s = self.stats.get();
         f(&mut s);
         self.stats.set(s);
     }
+}
 
+impl Optee {
     /// Reads the session's client identity. Only `TEE_LOGIN_TRUSTED_APP` carries a UUID the
     /// TEE vouches for; every other login is the normal world.
     pub fn session_client() -> Client {
@@ -142,7 +164,9 @@ impl Optee {
             _ => Client::Ree,
         }
     }
+}
 
+impl GpObjects {
     /// Runs `f` on the open object `name` (opening it, or creating it empty when `create`),
     /// or returns `None` if it does not exist.
     fn with_object<T>(
@@ -211,6 +235,33 @@ impl Optee {
 
 impl SecureStore for Optee {
     fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        self.objects.get(name)
+    }
+
+    fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        self.objects.put(name, data)
+    }
+
+    fn remove(&mut self, name: &str) -> Result<(), StoreError> {
+        self.objects.remove(name)
+    }
+
+    fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
+        self.objects.append(name, data)
+    }
+
+    fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
+        self.objects.read_at(name, offset, buf)
+    }
+
+    fn len(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        self.objects.len(name)
+    }
+}
+
+/// One GP persistent object per name (no segments: [`Optee`] adds them).
+impl SecureStore for GpObjects {
+    fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         self.with_object(name, false, |o, pos| {
             let len = usize::try_from(data_len(o)?).map_err(|_| StoreError::Corrupt)?;
             let mut buf = zeroed(len)?;
@@ -246,7 +297,9 @@ impl SecureStore for Optee {
             Cached {
                 name: name.to_string(),
                 object,
-                position: data.len() as u64,
+                // Not known: a created object's data position is not the end of its
+                // initial data, so the next read or append seeks.
+                position: UNKNOWN_POSITION,
             },
         );
         Ok(())

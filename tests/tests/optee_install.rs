@@ -7,6 +7,9 @@ use suit_tests::{
     export_device_key, files_below, provision_and_export_anchor_keys, sign_provisioning, Boot,
 };
 
+/// Bytes of the large payload: 8 MiB, over twice the TA's 3 MiB heap.
+const BIG_PAYLOAD: u32 = 8 << 20;
+
 fn manifest(seq: u64, vendor: &str, recipient: &str) -> String {
     format!(
         r#"{{"sequence-number": {seq}, "vendor-id": {{"name": "{vendor}"}}, "class-id": {{"name": "board"}},
@@ -87,6 +90,19 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         &small(2, r#"["app", "cfg"]"#),
         &["author.priv.pem", "operator.priv.pem"],
     ));
+    // Issue 14: a payload well beyond the TA's heap (TA_DATA_SIZE, 3 MiB in ta/build.rs)
+    // installs, so the TA's memory does not grow with the payload.
+    let big: Vec<u8> = (0..BIG_PAYLOAD)
+        .map(|i| (i.wrapping_mul(2246822519) >> 11) as u8)
+        .collect();
+    std::fs::write(d.join("big.bin"), &big).unwrap();
+    puts.extend(create_envelope(
+        d,
+        "big",
+        r#"{"sequence-number": 4, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+            "components": [{"id": ["app", "big"], "file": "big.bin", "uri": "https://updates.example.com/big.bin",
+            "encryption": {"content-alg": "A128GCM", "recipients": [{"key": "anchor-1.hpke.pub.pem", "mode": "hpke"}]}}]}"#,
+    ));
 
     // The REE sees the envelope, the ciphertext and the device's public key, and still
     // cannot decrypt: the same engine on the host, without the TA's private key, refuses.
@@ -146,10 +162,13 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         refused("scope", "ermitted"),
         refused("cfg-author", "equired"),
         "suit-agent install /up/cfg-both.suit".to_string(),
+        "suit-agent install /up/big.suit --payload-dir /up/big".to_string(),
     ];
     let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let (puts, mut opts) = on_disk(puts);
     opts.puts = puts.iter().map(String::as_str).collect();
+    // The 8 MiB install alone takes minutes under emulation.
+    opts.timeout_secs = Some(1800);
     let run = boot(opts, &refs);
     run.assert_ok();
     let installed = &run.command(1).output;
@@ -166,13 +185,27 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         run.command(5).output
     );
 
-    // The REE's copy of secure storage holds the installed image only encrypted.
+    let installed_big = &run.command(9).output;
+    assert!(
+        installed_big.contains("installed /up/big.suit (sequence number 4"),
+        "{installed_big}"
+    );
+    assert!(
+        installed_big.contains("component ['app', 'big']"),
+        "{installed_big}"
+    );
+
+    // The REE's copy of secure storage holds the installed images only encrypted.
     for (path, bytes) in files_below(copy_out_of_disk(&disk, "/tee").path()) {
-        assert!(
-            !contains(&bytes, &firmware[4096..4160]),
-            "{} holds plaintext firmware",
-            path.display()
-        );
+        for (name, image) in [("firmware", &firmware), ("big payload", &big)] {
+            for at in [4096, image.len() / 2, image.len() - 64] {
+                assert!(
+                    !contains(&bytes, &image[at..at + 64]),
+                    "{} holds plaintext {name}",
+                    path.display()
+                );
+            }
+        }
     }
 
     // Boot 3: after a reboot the sequence number still blocks the old manifest.
@@ -192,9 +225,9 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         ],
     );
     run.assert_ok();
-    // v1 and the two-signature cfg component.
+    // v1, the two-signature cfg component and the large one.
     assert!(
-        run.command(1).output.contains("2 component(s)"),
+        run.command(1).output.contains("3 component(s)"),
         "{}",
         run.command(1).output
     );

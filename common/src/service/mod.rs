@@ -15,6 +15,7 @@ pub mod keys;
 pub mod memory;
 pub mod provision;
 pub mod record;
+pub mod segments;
 pub mod state;
 pub mod statement;
 pub mod store;

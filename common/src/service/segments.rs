@@ -1,0 +1,240 @@
+//! Objects longer than one physical object may be: each logical object is a chain of
+//! segments, `name`, `name~1`, `name~2`, ..., every one but the last exactly
+//! [`Segmented::segment_len`] long.
+//!
+//! Why: OP-TEE's REE FS holds an open object's whole hash tree in TEE core memory, and
+//! `TEE_WriteObjectData` panics the TA (TEE_ERROR_OUT_OF_MEMORY, which GP does not let it
+//! return) once the core heap cannot hold it; on the QEMU build one object reached 5.25 MiB.
+//! With segments, what a backend keeps open is bounded whatever the payload size.
+//!
+//! Power cuts: `put` replaces the first segment atomically (shorter than a segment, so it
+//! alone ends the object: old or new, never a mix) and then deletes the old tail; `remove`
+//! deletes from the highest segment down, up to the first missing one, so what an
+//! interrupted `put` or `remove` leaves is found by the next `put` or `remove` of the name
+//! (the service removes or restarts every object its journal names after a power cut); a new
+//! segment is always created afresh, never appended to something left under its name.
+
+use alloc::string::String;
+
+use super::store::{check_name, SecureStore, StoreError};
+
+/// Marks a segment name; refused in logical names so that none can alias a segment.
+pub const SEGMENT_MARK: char = '~';
+
+/// Highest segment index (with 512 KiB segments, 128 MiB: twice the largest payload).
+pub const MAX_SEGMENT: u64 = 256;
+
+/// A [`SecureStore`] of logical objects over a store of bounded physical objects.
+pub struct Segmented<S> {
+    inner: S,
+    segment_len: u64,
+    /// The object last appended to and its logical length: payloads arrive in many chunks,
+    /// and finding an object's end otherwise means opening every segment.
+    appended: core::cell::RefCell<Option<(String, u64)>>,
+}
+
+impl<S: SecureStore> Segmented<S> {
+    /// Segments of at most `segment_len` bytes (at least 1).
+    pub fn new(inner: S, segment_len: u64) -> Self {
+        Segmented {
+            inner,
+            segment_len: segment_len.max(1),
+            appended: core::cell::RefCell::new(None),
+        }
+    }
+
+    /// The physical store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The physical store, mutably (tests: fault plans).
+    pub fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Longest physical object.
+    pub fn segment_len(&self) -> u64 {
+        self.segment_len
+    }
+
+    fn forget_length(&self, name: &str) {
+        let mut appended = self.appended.borrow_mut();
+        if appended.as_ref().is_some_and(|(n, _)| n == name) {
+            *appended = None;
+        }
+    }
+
+    /// The segments `name` has from `first` on: their count and the length of the last. The
+    /// object ends at its first short segment; `past_end` also counts what follows it (an old
+    /// tail a power cut inside `put` left), for deletion.
+    fn segments_from(
+        &self,
+        name: &str,
+        first: u64,
+        past_end: bool,
+    ) -> Result<(u64, u64), StoreError> {
+        let mut k = first;
+        let mut last = 0;
+        while k <= MAX_SEGMENT {
+            match self.inner.len(&segment_name(name, k)?)? {
+                None => break,
+                Some(len) => {
+                    last = len;
+                    k += 1;
+                    if len < self.segment_len && !past_end {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok((k - first, last))
+    }
+
+    /// Deletes segments `first..` (up to the first missing one), the highest first.
+    fn remove_segments_from(&mut self, name: &str, first: u64) -> Result<(), StoreError> {
+        let (count, _) = self.segments_from(name, first, true)?;
+        for k in (first..first + count).rev() {
+            self.inner.remove(&segment_name(name, k)?)?;
+        }
+        Ok(())
+    }
+
+    fn logical_len(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        let (count, last) = self.segments_from(name, 0, false)?;
+        Ok((count > 0).then(|| (count - 1) * self.segment_len + last))
+    }
+}
+
+/// The physical name of segment `k` of `name`.
+pub fn segment_name(name: &str, k: u64) -> Result<String, StoreError> {
+    let physical = if k == 0 {
+        String::from(name)
+    } else {
+        alloc::format!("{name}{SEGMENT_MARK}{k}")
+    };
+    check_name(&physical)?;
+    Ok(physical)
+}
+
+fn check_logical(name: &str) -> Result<(), StoreError> {
+    check_name(name)?;
+    if name.contains(SEGMENT_MARK) {
+        return Err(StoreError::BadName);
+    }
+    Ok(())
+}
+
+impl<S: SecureStore> SecureStore for Segmented<S> {
+    fn get(
+        &self,
+        name: &str,
+    ) -> Result<Option<zeroize::Zeroizing<alloc::vec::Vec<u8>>>, StoreError> {
+        check_logical(name)?;
+        let Some(total) = self.logical_len(name)? else {
+            return Ok(None);
+        };
+        let len = usize::try_from(total).map_err(|_| StoreError::Corrupt)?;
+        let mut buf = super::store::zeroed(len)?;
+        if self.read_at(name, 0, &mut buf)? != len {
+            return Err(StoreError::Corrupt);
+        }
+        Ok(Some(buf))
+    }
+
+    /// Atomic within one segment, so a whole-object write of a segment or more is refused
+    /// (records are far smaller; payloads grow by `append`).
+    fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        check_logical(name)?;
+        if data.len() as u64 >= self.segment_len {
+            return Err(StoreError::NoSpace);
+        }
+        self.forget_length(name);
+        self.inner.put(name, data)?;
+        // The short first segment already ends the new object; an older, longer one's tail
+        // (a payload upload started over) only takes space.
+        self.remove_segments_from(name, 1)
+    }
+
+    fn remove(&mut self, name: &str) -> Result<(), StoreError> {
+        check_logical(name)?;
+        self.forget_length(name);
+        self.remove_segments_from(name, 0)
+    }
+
+    fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
+        check_logical(name)?;
+        // Taken: an append that fails part way leaves the length to be found again.
+        let known = self
+            .appended
+            .take()
+            .and_then(|(n, len)| (n == name).then_some(len));
+        let mut total = match known {
+            Some(len) => len,
+            None => self.logical_len(name)?.unwrap_or(0),
+        };
+        let mut rest = data;
+        loop {
+            let (k, within) = (total / self.segment_len, total % self.segment_len);
+            if k > MAX_SEGMENT {
+                return Err(StoreError::NoSpace);
+            }
+            let room = usize::try_from(self.segment_len - within).unwrap_or(usize::MAX);
+            let (piece, after) = rest.split_at(rest.len().min(room));
+            let physical = segment_name(name, k)?;
+            if within == 0 && k > 0 {
+                // A new segment: anything left under its name is dropped first.
+                self.inner.put(&physical, piece)?;
+            } else if self.inner.append(&physical, piece)? != within + piece.len() as u64 {
+                return Err(StoreError::Corrupt);
+            }
+            total += piece.len() as u64;
+            rest = after;
+            if rest.is_empty() {
+                break;
+            }
+        }
+        *self.appended.borrow_mut() = Some((String::from(name), total));
+        Ok(total)
+    }
+
+    fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
+        check_logical(name)?;
+        let mut done = 0usize;
+        while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
+            let at = offset.saturating_add(done as u64);
+            let (k, within) = (at / self.segment_len, at % self.segment_len);
+            if k > MAX_SEGMENT {
+                break;
+            }
+            let want = rest
+                .len()
+                .min(usize::try_from(self.segment_len - within).unwrap_or(usize::MAX));
+            let dest = rest.get_mut(..want).ok_or(StoreError::Corrupt)?;
+            let physical = segment_name(name, k)?;
+            if k > 0 && self.inner.len(&physical)?.is_none() {
+                // Past the last segment: the end of the object.
+                break;
+            }
+            let n = self.inner.read_at(&physical, within, dest)?;
+            done += n;
+            if n < want {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    fn len(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        check_logical(name)?;
+        let known = self
+            .appended
+            .borrow()
+            .as_ref()
+            .and_then(|(n, len)| (n == name).then_some(*len));
+        match known {
+            Some(len) => Ok(Some(len)),
+            None => self.logical_len(name),
+        }
+    }
+}

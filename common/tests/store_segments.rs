@@ -1,0 +1,270 @@
+//! Segmented secure storage (`service::segments`): logical objects longer than one physical
+//! object, as the TA stores payloads (OP-TEE panics a TA whose single object outgrows the core
+//! heap). Checked over the in-memory store with 16-byte segments, including power cuts.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
+
+use suit_common::service::segments::Segmented;
+use suit_common::service::store::{MemoryStore, SecureStore, StoreError};
+
+const SEG: u64 = 16;
+
+fn bytes(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn store() -> Segmented<MemoryStore> {
+    Segmented::new(MemoryStore::new(), SEG)
+}
+
+/// Appends `data` in pieces of the given sizes (cycled).
+fn append_in(s: &mut Segmented<MemoryStore>, name: &str, data: &[u8], pieces: &[usize]) {
+    let base = s.len(name).unwrap().unwrap_or(0);
+    let mut at = 0;
+    let mut i = 0;
+    while at < data.len() {
+        let n = pieces[i % pieces.len()].min(data.len() - at);
+        let total = s.append(name, &data[at..at + n]).unwrap();
+        at += n;
+        assert_eq!(total, base + at as u64);
+        i += 1;
+    }
+}
+
+fn read_all(s: &Segmented<MemoryStore>, name: &str, buf_len: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; buf_len];
+    loop {
+        let n = s.read_at(name, out.len() as u64, &mut buf).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Every physical object of `name`, in segment order; checks the chain's shape.
+fn physical(s: &Segmented<MemoryStore>, name: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for k in 0.. {
+        let n = if k == 0 {
+            name.to_string()
+        } else {
+            format!("{name}~{k}")
+        };
+        match s.inner().raw(&n) {
+            Some(b) => out.push(b.to_vec()),
+            None => break,
+        }
+    }
+    for (k, seg) in out.iter().enumerate() {
+        assert!(
+            seg.len() as u64 <= SEG,
+            "segment {k} is {} bytes",
+            seg.len()
+        );
+        if k + 1 < out.len() {
+            assert_eq!(
+                seg.len() as u64,
+                SEG,
+                "segment {k} is not full but not last"
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn a_long_object_round_trips_through_bounded_segments() {
+    for (len, pieces) in [
+        (150usize, &[1usize, 7, 16, 33, 5][..]),
+        (48, &[16][..]),
+        (47, &[100][..]),
+        (0, &[3][..]),
+        (16, &[15, 1][..]),
+    ] {
+        let mut s = store();
+        let data = bytes(len, 3);
+        if len == 0 {
+            s.put("obj", &[]).unwrap();
+        }
+        append_in(&mut s, "obj", &data, pieces);
+        assert_eq!(s.len("obj").unwrap(), Some(len as u64), "len {len}");
+        for buf_len in [1, 5, 16, 17, 64, 1000] {
+            assert_eq!(
+                read_all(&s, "obj", buf_len),
+                data,
+                "len {len} buf {buf_len}"
+            );
+        }
+        // Reads at every offset, including ones that start mid-segment and cross into the next.
+        for off in 0..=len {
+            let mut buf = [0u8; 21];
+            let n = s.read_at("obj", off as u64, &mut buf).unwrap();
+            let want = (len - off).min(21);
+            assert_eq!(n, want, "len {len} offset {off}");
+            assert_eq!(&buf[..n], &data[off..off + n]);
+        }
+        assert_eq!(*s.get("obj").unwrap().unwrap(), data);
+        let segs = physical(&s, "obj");
+        assert_eq!(segs.concat(), data);
+        assert_eq!(
+            segs.len(),
+            len / SEG as usize + usize::from(len % SEG as usize != 0).max(usize::from(len == 0))
+        );
+        // A fresh view (no remembered length) finds the same end.
+        let fresh = Segmented::new(s.inner().clone(), SEG);
+        assert_eq!(fresh.len("obj").unwrap(), Some(len as u64));
+        assert_eq!(read_all(&fresh, "obj", 7), data);
+    }
+}
+
+#[test]
+fn appending_after_a_fresh_start_continues_at_the_probed_end() {
+    let mut s = store();
+    let data = bytes(70, 9);
+    append_in(&mut s, "obj", &data[..40], &[40]);
+    // Another view of the same objects (the TA after a reboot) appends the rest.
+    let mut again = Segmented::new(s.inner().clone(), SEG);
+    append_in(&mut again, "obj", &data[40..], &[6]);
+    assert_eq!(read_all(&again, "obj", 9), data);
+    physical(&again, "obj");
+}
+
+#[test]
+fn put_over_a_long_object_replaces_it_and_drops_its_tail() {
+    let mut s = store();
+    append_in(&mut s, "obj", &bytes(100, 1), &[13]);
+    s.put("obj", b"abc").unwrap();
+    assert_eq!(s.inner().names(), vec!["obj".to_string()]);
+    assert_eq!(s.len("obj").unwrap(), Some(3));
+    assert_eq!(read_all(&s, "obj", 64), b"abc");
+    // Growing it again builds a new chain.
+    let more = bytes(40, 2);
+    append_in(&mut s, "obj", &more, &[40]);
+    let mut want = b"abc".to_vec();
+    want.extend_from_slice(&more);
+    assert_eq!(read_all(&s, "obj", 64), want);
+    physical(&s, "obj");
+}
+
+#[test]
+fn a_whole_object_write_of_a_segment_or_more_is_refused_and_changes_nothing() {
+    let mut s = store();
+    s.put("obj", b"old").unwrap();
+    assert_eq!(s.put("obj", &bytes(16, 0)), Err(StoreError::NoSpace));
+    assert_eq!(read_all(&s, "obj", 8), b"old");
+}
+
+#[test]
+fn names_that_could_alias_a_segment_are_refused() {
+    let mut s = store();
+    assert_eq!(s.put("obj~1", b"x"), Err(StoreError::BadName));
+    assert_eq!(s.append("obj~1", b"x"), Err(StoreError::BadName));
+    assert_eq!(s.remove("a~b"), Err(StoreError::BadName));
+    assert!(s.inner().names().is_empty());
+}
+
+#[test]
+fn a_leftover_object_under_a_new_segments_name_never_joins_the_object() {
+    let mut s = store();
+    s.inner_mut().put("obj~1", b"stale stale").unwrap();
+    s.inner_mut().put("obj~2", b"more stale").unwrap();
+    // The first segment is short: the leftovers are past the end.
+    s.put("obj", b"short").unwrap();
+    assert_eq!(read_all(&s, "obj", 64), b"short");
+    let data = bytes(40, 5);
+    append_in(&mut s, "obj", &data, &[7]);
+    let mut want = b"short".to_vec();
+    want.extend_from_slice(&data);
+    assert_eq!(read_all(&s, "obj", 64), want);
+    s.remove("obj").unwrap();
+    assert!(s.inner().names().is_empty(), "{:?}", s.inner().names());
+}
+
+#[test]
+fn remove_deletes_every_segment_and_a_power_cut_leaves_what_the_next_removal_finds() {
+    let data = bytes(70, 4);
+    let mut reference = store();
+    append_in(&mut reference, "obj", &data, &[70]);
+    reference.put("other", b"kept").unwrap();
+    let segments = physical(&reference, "obj").len();
+    assert_eq!(segments, 5);
+    for cut in 0..=segments {
+        let mut s = Segmented::new(reference.inner().clone(), SEG);
+        s.inner_mut().power_cut_after = Some(cut);
+        let first = s.remove("obj");
+        assert_eq!(first.is_ok(), cut >= segments, "cut {cut}");
+        let mut rebooted = Segmented::new(s.inner().after_reboot(), SEG);
+        // What survived is a prefix of the chain (read as a prefix of the data).
+        let left = read_all_or_none(&rebooted, "obj");
+        assert!(data.starts_with(&left), "cut {cut}");
+        rebooted.remove("obj").unwrap();
+        assert_eq!(
+            rebooted.inner().names(),
+            vec!["other".to_string()],
+            "cut {cut}"
+        );
+    }
+}
+
+fn read_all_or_none(s: &Segmented<MemoryStore>, name: &str) -> Vec<u8> {
+    match s.len(name).unwrap() {
+        None => Vec::new(),
+        Some(_) => read_all(s, name, 16),
+    }
+}
+
+#[test]
+fn a_power_cut_while_replacing_a_long_object_leaves_the_old_or_the_new_never_a_mix() {
+    let old = bytes(70, 8);
+    let mut reference = store();
+    append_in(&mut reference, "obj", &old, &[70]);
+    for cut in 0..8 {
+        let mut s = Segmented::new(reference.inner().clone(), SEG);
+        s.inner_mut().power_cut_after = Some(cut);
+        let _ = s.put("obj", b"new");
+        let mut rebooted = Segmented::new(s.inner().after_reboot(), SEG);
+        let seen = read_all(&rebooted, "obj", 16);
+        assert!(seen == old || seen == b"new", "cut {cut}: {seen:?}");
+        // Whatever is left, one removal clears it.
+        rebooted.remove("obj").unwrap();
+        assert!(
+            rebooted.inner().names().is_empty(),
+            "cut {cut}: {:?}",
+            rebooted.inner().names()
+        );
+    }
+}
+
+#[test]
+fn eight_mebibytes_in_512_kib_segments() {
+    let mut s = Segmented::new(MemoryStore::new(), 512 * 1024);
+    let data: Vec<u8> = (0..8u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    for chunk in data.chunks(256 * 1024 + 7) {
+        s.append("suit/in/1/0", chunk).unwrap();
+    }
+    assert_eq!(s.len("suit/in/1/0").unwrap(), Some(8 << 20));
+    let names = s.inner().names();
+    assert_eq!(names.len(), 16, "{names:?}");
+    for n in &names {
+        assert!(s.inner().raw(n).unwrap().len() <= 512 * 1024);
+    }
+    let mut back = vec![0u8; 64 * 1024];
+    let mut at = 0usize;
+    while at < data.len() {
+        let n = s.read_at("suit/in/1/0", at as u64, &mut back).unwrap();
+        assert_eq!(&back[..n], &data[at..at + n]);
+        at += n;
+    }
+    s.remove("suit/in/1/0").unwrap();
+    assert!(s.inner().names().is_empty());
+}
