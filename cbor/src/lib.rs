@@ -177,7 +177,8 @@ impl<'a> Decoder<'a> {
     }
 
     /// [`Decoder::new`] with another bound than [`MAX_CONTAINER_LEN`] on the entries of one
-    /// array or map (the service's own stored records, bounded by their length instead).
+    /// array (the service's own stored records, bounded by their length instead); maps never
+    /// exceed [`MAX_CONTAINER_LEN`].
     pub fn with_max_container(input: &'a [u8], max_container: usize) -> Self {
         Self {
             input,
@@ -268,7 +269,9 @@ impl<'a> Decoder<'a> {
                 Item::Array(len)
             }
             Header::Map(Some(len)) => {
-                if len > self.max_container {
+                // Maps keep the default bound whatever `max_container` says: the duplicate-key
+                // check is quadratic in a map's entries, and no record has a large map.
+                if len > self.max_container.min(MAX_CONTAINER_LEN) {
                     return Err(at(CborErrorKind::TooLarge));
                 }
                 Item::Map(len)

@@ -879,6 +879,10 @@ pub fn save_keks(
     let bytes = Zeroizing::new(
         super::record::encode(&stored).map_err(|_| super::state::StateError::Corrupt)?,
     );
+    // A record `load_keks` would refuse must not replace one it accepts.
+    if bytes.len() > MAX_KEK_OBJECT {
+        return Err(super::store::StoreError::NoSpace.into());
+    }
     store.put(super::keys::KEKS_OBJECT, &bytes)?;
     Ok(())
 }

@@ -12,7 +12,11 @@
 //! deletes from the highest segment down, up to the first missing one, so what an
 //! interrupted `put` or `remove` leaves is found by the next `put` or `remove` of the name
 //! (the service removes or restarts every object its journal names after a power cut); a new
-//! segment is always created afresh, never appended to something left under its name.
+//! segment is always created afresh, never appended to something left under its name, and an
+//! append that fills its last segment exactly deletes what is left under the next name.
+//!
+//! An object longer than a segment in its first physical object was written by a TA from
+//! before segments; it is read and grown as the one object it is.
 
 use alloc::string::String;
 
@@ -100,6 +104,15 @@ impl<S: SecureStore> Segmented<S> {
         Ok(())
     }
 
+    /// Whether `name` is one physical object longer than a segment: written by a TA from
+    /// before segments, read and grown as it is.
+    fn is_whole(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .inner
+            .len(name)?
+            .is_some_and(|len| len > self.segment_len))
+    }
+
     fn logical_len(&self, name: &str) -> Result<Option<u64>, StoreError> {
         let (count, last) = self.segments_from(name, 0, false)?;
         Ok((count > 0).then(|| (count - 1) * self.segment_len + last))
@@ -173,6 +186,11 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
             Some(len) => len,
             None => self.logical_len(name)?.unwrap_or(0),
         };
+        if total > self.segment_len && self.is_whole(name)? {
+            let total = self.inner.append(name, data)?;
+            *self.appended.borrow_mut() = Some((String::from(name), total));
+            return Ok(total);
+        }
         let mut rest = data;
         loop {
             let (k, within) = (total / self.segment_len, total % self.segment_len);
@@ -194,12 +212,20 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
                 break;
             }
         }
+        if total % self.segment_len == 0 && total > 0 {
+            // A full last segment: whatever is left under the next name would be read as
+            // part of the object.
+            self.remove_segments_from(name, total / self.segment_len)?;
+        }
         *self.appended.borrow_mut() = Some((String::from(name), total));
         Ok(total)
     }
 
     fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
         check_logical(name)?;
+        if offset.saturating_add(buf.len() as u64) > self.segment_len && self.is_whole(name)? {
+            return self.inner.read_at(name, offset, buf);
+        }
         let mut done = 0usize;
         while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
             let at = offset.saturating_add(done as u64);

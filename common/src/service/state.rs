@@ -249,10 +249,25 @@ impl State {
     }
 
     /// Writes the record in one atomic replace.
+    /// Whether the record fits what `load` accepts: checked before a commit starts, so that
+    /// no journal ever holds a state that cannot be written.
+    pub fn fits(&self) -> Result<(), StateError> {
+        let bytes =
+            zeroize::Zeroizing::new(super::record::encode(self).map_err(|_| StateError::Corrupt)?);
+        if bytes.len() > MAX_STATE {
+            return Err(StoreError::NoSpace.into());
+        }
+        Ok(())
+    }
+
     pub fn save(&self, store: &mut dyn SecureStore) -> Result<(), StateError> {
         // Wiped after the write: symmetric anchor keys are in it.
         let bytes =
             zeroize::Zeroizing::new(super::record::encode(self).map_err(|_| StateError::Corrupt)?);
+        // A record `load` would refuse must not replace one it accepts.
+        if bytes.len() > MAX_STATE {
+            return Err(StoreError::NoSpace.into());
+        }
         store.put(STATE_OBJECT, &bytes)?;
         Ok(())
     }

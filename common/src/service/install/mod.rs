@@ -98,6 +98,9 @@ impl core::error::Error for InstallError {
 struct Payload {
     uri: String,
     object: String,
+    /// The authenticated image size every fetch of this URI is bound by, if known: the REE
+    /// may not fill secure storage beyond what the manifest could use.
+    bound: Option<u64>,
     expected: Option<u64>,
     received: u64,
 }
@@ -269,6 +272,7 @@ impl InstallSession {
             .map(|(i, uri)| Payload {
                 uri: uri.clone(),
                 object: payload_object(state.generation + 1, i),
+                bound: prepared.needed_sizes.get(i).copied().flatten(),
                 expected: None,
                 received: 0,
             })
@@ -302,6 +306,11 @@ impl InstallSession {
             .ok_or(InstallError::UnexpectedPayload)?;
         if total_len > MAX_PAYLOAD {
             return Err(InstallError::TooLarge("payload"));
+        }
+        if p.bound.is_some_and(|bound| total_len > bound) {
+            return Err(InstallError::TooLarge(
+                "payload larger than the manifest's image size",
+            ));
         }
         // Validate fully before touching anything: a refused chunk changes nothing.
         let start_over = offset == 0;

@@ -590,6 +590,8 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 self.journal.objects.push(name.clone());
             }
         }
+        // Before anything irreversible: a state `load` would refuse is never journaled.
+        next.fits().map_err(|_| PlatformError::NoSpace)?;
         if let Some((i, header, image)) = tas.first() {
             // OP-TEE's TA store is outside our state and cannot be undone: record the whole
             // next state and the staged image (kept until installed) before touching it, so
