@@ -32,9 +32,9 @@ pub const MAX_SEGMENT: u64 = 256;
 pub struct Segmented<S> {
     inner: S,
     segment_len: u64,
-    /// The object last appended to and its logical length: payloads arrive in many chunks,
-    /// and finding an object's end otherwise means opening every segment.
-    appended: core::cell::RefCell<Option<(String, u64)>>,
+    /// The object last appended to: payloads arrive in many chunks, and finding an object's
+    /// end (and whether it is whole) otherwise means opening its segments for each.
+    appended: core::cell::RefCell<Option<Appended>>,
 }
 
 impl<S: SecureStore> Segmented<S> {
@@ -62,9 +62,17 @@ impl<S: SecureStore> Segmented<S> {
         self.segment_len
     }
 
+    fn remember(&self, name: &str, len: u64, whole: bool) {
+        *self.appended.borrow_mut() = Some(Appended {
+            name: String::from(name),
+            len,
+            whole,
+        });
+    }
+
     fn forget_length(&self, name: &str) {
         let mut appended = self.appended.borrow_mut();
-        if appended.as_ref().is_some_and(|(n, _)| n == name) {
+        if appended.as_ref().is_some_and(|a| a.name == name) {
             *appended = None;
         }
     }
@@ -117,6 +125,14 @@ impl<S: SecureStore> Segmented<S> {
         let (count, last) = self.segments_from(name, 0, false)?;
         Ok((count > 0).then(|| (count - 1) * self.segment_len + last))
     }
+}
+
+/// What [`Segmented::append`] remembers of the object it last grew.
+struct Appended {
+    name: String,
+    len: u64,
+    /// Written whole by a TA from before segments: grown as the one object it is.
+    whole: bool,
 }
 
 /// The physical name of segment `k` of `name`.
@@ -178,18 +194,18 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
         check_logical(name)?;
         // Taken: an append that fails part way leaves the length to be found again.
-        let known = self
-            .appended
-            .take()
-            .and_then(|(n, len)| (n == name).then_some(len));
-        let mut total = match known {
-            Some(len) => len,
-            None => self.logical_len(name)?.unwrap_or(0),
+        let known = self.appended.take().filter(|a| a.name == name);
+        let (mut total, whole) = match known {
+            Some(a) => (a.len, a.whole),
+            None => {
+                let len = self.logical_len(name)?.unwrap_or(0);
+                (len, len > self.segment_len && self.is_whole(name)?)
+            }
         };
-        if total > self.segment_len && self.is_whole(name)? {
-            let total = self.inner.append(name, data)?;
-            *self.appended.borrow_mut() = Some((String::from(name), total));
-            return Ok(total);
+        if whole {
+            let len = self.inner.append(name, data)?;
+            self.remember(name, len, true);
+            return Ok(len);
         }
         let mut rest = data;
         loop {
@@ -217,15 +233,12 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
             // part of the object.
             self.remove_segments_from(name, total / self.segment_len)?;
         }
-        *self.appended.borrow_mut() = Some((String::from(name), total));
+        self.remember(name, total, false);
         Ok(total)
     }
 
     fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
         check_logical(name)?;
-        if offset.saturating_add(buf.len() as u64) > self.segment_len && self.is_whole(name)? {
-            return self.inner.read_at(name, offset, buf);
-        }
         let mut done = 0usize;
         while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
             let at = offset.saturating_add(done as u64);
@@ -239,7 +252,10 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
             let dest = rest.get_mut(..want).ok_or(StoreError::Corrupt)?;
             let physical = segment_name(name, k)?;
             if k > 0 && self.inner.len(&physical)?.is_none() {
-                // Past the last segment: the end of the object.
+                // Past the last segment: the end of the object, unless it is whole.
+                if self.is_whole(name)? {
+                    done += self.inner.read_at(name, at, rest)?;
+                }
                 break;
             }
             let n = self.inner.read_at(&physical, within, dest)?;
@@ -257,7 +273,8 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
             .appended
             .borrow()
             .as_ref()
-            .and_then(|(n, len)| (n == name).then_some(*len));
+            .filter(|a| a.name == name)
+            .map(|a| a.len);
         match known {
             Some(len) => Ok(Some(len)),
             None => self.logical_len(name),

@@ -252,24 +252,23 @@ impl State {
     /// Whether the record fits what `load` accepts: checked before a commit starts, so that
     /// no journal ever holds a state that cannot be written.
     pub fn fits(&self) -> Result<(), StateError> {
-        let bytes =
-            zeroize::Zeroizing::new(super::record::encode(self).map_err(|_| StateError::Corrupt)?);
-        if bytes.len() > MAX_STATE {
-            return Err(StoreError::NoSpace.into());
-        }
-        Ok(())
+        self.encode().map(drop)
     }
 
     pub fn save(&self, store: &mut dyn SecureStore) -> Result<(), StateError> {
-        // Wiped after the write: symmetric anchor keys are in it.
+        store.put(STATE_OBJECT, &self.encode()?)?;
+        Ok(())
+    }
+
+    /// The record, refused if `load` would refuse it (it must not replace one `load`
+    /// accepts); wiped after use: symmetric anchor keys are in it.
+    fn encode(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, StateError> {
         let bytes =
             zeroize::Zeroizing::new(super::record::encode(self).map_err(|_| StateError::Corrupt)?);
-        // A record `load` would refuse must not replace one it accepts.
         if bytes.len() > MAX_STATE {
             return Err(StoreError::NoSpace.into());
         }
-        store.put(STATE_OBJECT, &bytes)?;
-        Ok(())
+        Ok(bytes)
     }
 
     /// The engine's view of anchors and rules.
