@@ -17,6 +17,11 @@
 //!
 //! An object longer than a segment in its first physical object was written by a TA from
 //! before segments; it is read and grown as the one object it is.
+//!
+//! Cost: on OP-TEE each look for a segment that is not there is a failed open, as dear as a
+//! write under emulation. The instance remembers the names it knows to have no segment past
+//! the first (see [`Segmented::tail_free`]), so `put` and `remove` of a record look once per
+//! instance, not on every call.
 
 use alloc::string::String;
 
@@ -35,7 +40,16 @@ pub struct Segmented<S> {
     /// The object last appended to: payloads arrive in many chunks, and finding an object's
     /// end (and whether it is whole) otherwise means opening its segments for each.
     appended: core::cell::RefCell<Option<Appended>>,
+    /// Logical names known to have no physical segment past the first: this instance removed
+    /// their tails itself, or found their first segment missing (removal goes highest first,
+    /// so no segment outlives the first), and has not written past the first since. Sound
+    /// because the instance is its store's only writer while it lives (the TA's storage is
+    /// private to it, and OP-TEE runs one instance at a time). At most [`MAX_KNOWN`] names.
+    tail_free: core::cell::RefCell<alloc::vec::Vec<String>>,
 }
+
+/// Most names [`Segmented`] remembers as tail-free (an install touches about ten).
+const MAX_KNOWN: usize = 16;
 
 impl<S: SecureStore> Segmented<S> {
     /// Segments of at most `segment_len` bytes (at least 1).
@@ -44,6 +58,28 @@ impl<S: SecureStore> Segmented<S> {
             inner,
             segment_len: segment_len.max(1),
             appended: core::cell::RefCell::new(None),
+            tail_free: core::cell::RefCell::new(alloc::vec::Vec::new()),
+        }
+    }
+
+    fn is_tail_free(&self, name: &str) -> bool {
+        self.tail_free.borrow().iter().any(|n| n == name)
+    }
+
+    fn set_tail_free(&self, name: &str, free: bool) {
+        let mut known = self.tail_free.borrow_mut();
+        let at = known.iter().position(|n| n == name);
+        match (at, free) {
+            (Some(i), false) => {
+                known.remove(i);
+            }
+            (None, true) => {
+                if known.len() >= MAX_KNOWN {
+                    known.remove(0);
+                }
+                known.push(String::from(name));
+            }
+            _ => {}
         }
     }
 
@@ -89,7 +125,14 @@ impl<S: SecureStore> Segmented<S> {
         let mut k = first;
         let mut last = 0;
         while k <= MAX_SEGMENT {
+            if k > 0 && self.is_tail_free(name) {
+                break;
+            }
             match self.inner.len(&segment_name(name, k)?)? {
+                None if k == 0 => {
+                    self.set_tail_free(name, true);
+                    break;
+                }
                 None => break,
                 Some(len) => {
                     last = len;
@@ -108,6 +151,9 @@ impl<S: SecureStore> Segmented<S> {
         let (count, _) = self.segments_from(name, first, true)?;
         for k in (first..first + count).rev() {
             self.inner.remove(&segment_name(name, k)?)?;
+        }
+        if first <= 1 {
+            self.set_tail_free(name, true);
         }
         Ok(())
     }
@@ -216,6 +262,9 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
             let room = usize::try_from(self.segment_len - within).unwrap_or(usize::MAX);
             let (piece, after) = rest.split_at(rest.len().min(room));
             let physical = segment_name(name, k)?;
+            if k > 0 {
+                self.set_tail_free(name, false);
+            }
             if within == 0 && k > 0 {
                 // A new segment: anything left under its name is dropped first.
                 self.inner.put(&physical, piece)?;
