@@ -6,6 +6,7 @@
 extern crate alloc;
 
 mod backend;
+mod heap;
 mod libc_shim;
 
 use optee_utee::prelude::*;
@@ -74,10 +75,11 @@ fn invoke_command(
         let copy = zeroize::Zeroizing::new(request.read_to_vec());
         if command == Command::InstallBegin as u32 {
             service.backend().take_stats();
+            heap::reset();
         }
         let reply = service.invoke(command, host_version, &copy);
-        // Secure-storage counts per install (what tee-supplicant sees anyway), for
-        // qemu/bench.sh: after Begin, and the whole install after Finish.
+        // Secure-storage counts per install (what tee-supplicant sees anyway) and the heap's
+        // high-water mark, for qemu/bench.sh: after Begin, and the whole install after Finish.
         if command == Command::InstallBegin as u32 {
             trace_println!("[suit-ta] storage begin {}", service.backend().stats());
         } else if command == Command::InstallFinish as u32 {
@@ -85,6 +87,7 @@ fn invoke_command(
                 "[suit-ta] storage install {}",
                 service.backend().take_stats()
             );
+            trace_println!("[suit-ta] heap install {}", heap::used());
         }
         reply
     };
