@@ -490,17 +490,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         )));
     }
     // Self-check: the device engine must accept what was just made.
-    let anchors: Vec<TrustAnchor> = signers
-        .iter()
-        .zip(1u32..)
-        .map(|((k, _, _), id)| TrustAnchor {
-            id,
-            kid: Vec::new(),
-            key: k.verification_key(),
-            role: Role::Author,
-            permissions: Permissions::everything(),
-        })
-        .collect();
+    let anchors = author_anchors(&signers);
     Envelope::decode(&envelope)
         .and_then(|e| {
             if opts.sign.unsigned {
@@ -687,6 +677,22 @@ pub fn load_signers(opts: &SignOptions) -> Result<Vec<(SigningKey, Algorithm, Ve
         ));
     }
     Ok(out)
+}
+
+/// Anchors 1, 2, ... trusting `signers` as authors with every permission: what the tool's
+/// self-checks authenticate a new envelope against.
+pub(crate) fn author_anchors(signers: &[(SigningKey, Algorithm, Vec<u8>)]) -> Vec<TrustAnchor> {
+    signers
+        .iter()
+        .zip(1u32..)
+        .map(|((k, _, _), id)| TrustAnchor {
+            id,
+            kid: Vec::new(),
+            key: k.verification_key(),
+            role: Role::Author,
+            permissions: Permissions::everything(),
+        })
+        .collect()
 }
 
 /// Severed members: (label, encoded content).
