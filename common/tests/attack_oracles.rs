@@ -37,7 +37,7 @@ use suit_common::service::memory::MemoryBackend;
 use suit_common::service::Service;
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use suit_test_support::service::{bytes, call, cbor, int};
+use suit_test_support::service::{bytes, call, cbor, int, send_envelope};
 use suit_test_support::AUTHOR_PRIV;
 use suit_test_support::{bomb_block, fetch_and_check, fetch_and_decrypt, says};
 use suit_test_support::{
@@ -132,30 +132,8 @@ fn device_keys(s: &mut Dev) -> AnchorKeysInfo {
 
 /// Sends the envelope and asks the TA to prepare it.
 fn prepare(s: &mut Dev, envelope: &[u8]) -> Result<InstallPrepareResponse, (Status, Refusal)> {
-    send_envelope(s, envelope)?;
+    send_envelope(s, envelope, MAX_CHUNK)?;
     call(s, Command::InstallPrepare, &Empty {})
-}
-
-/// Begin and envelope chunks: the envelope is in TA memory, nothing decoded yet.
-fn send_envelope(s: &mut Dev, envelope: &[u8]) -> Result<(), (Status, Refusal)> {
-    call::<_, Empty>(
-        s,
-        Command::InstallBegin,
-        &InstallBeginRequest {
-            envelope_len: envelope.len() as u64,
-        },
-    )?;
-    for (i, c) in envelope.chunks(MAX_CHUNK).enumerate() {
-        call::<_, Empty>(
-            s,
-            Command::InstallEnvelope,
-            &ChunkRequest {
-                offset: (i * MAX_CHUNK) as u64,
-                data: ByteBuf::from(c.to_vec()),
-            },
-        )?;
-    }
-    Ok(())
 }
 
 /// The peak heap of the InstallPrepare call alone (the request and reply are a few bytes).
@@ -163,7 +141,7 @@ fn measured_prepare(
     s: &mut Dev,
     envelope: &[u8],
 ) -> (Result<InstallPrepareResponse, (Status, Refusal)>, usize) {
-    send_envelope(s, envelope).unwrap();
+    send_envelope(s, envelope, MAX_CHUNK).unwrap();
     let request = protocol::encode(&Empty {}).unwrap();
     let (reply, peak) =
         peak_heap(|| s.invoke(Command::InstallPrepare as u32, PROTOCOL_VERSION, &request));

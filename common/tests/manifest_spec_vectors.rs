@@ -402,13 +402,7 @@ fn example5_two_images_update_then_boot() {
 
 #[test]
 fn modified_signature_is_refused() {
-    let mut bytes = vector("example0.signed.hex");
-    // The signature is the 64 bytes before the manifest member (0x03 0x58 0x71 ...).
-    let pos = bytes
-        .windows(3)
-        .position(|w| w == [0x03, 0x58, 0x71])
-        .unwrap();
-    bytes[pos - 10] ^= 0x01;
+    let bytes = spec_example0_forged();
     let mut dev = RecordingPlatform::spec_device();
     let err = spec_process(&bytes, Procedure::Invoke, &mut dev).unwrap_err();
     assert_eq!(err, Error::Auth(AuthError::BadSignature { block: 0 }));

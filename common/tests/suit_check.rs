@@ -65,37 +65,20 @@ fn vector(name: &str) -> Vec<u8> {
     hex_file(&format!("suit-manifest-spec/{name}"))
 }
 
-const EXAMPLES: [&str; 13] = [
-    "example0.signed.hex",
-    "example1.signed.hex",
-    "example2.signed.hex",
-    "example2.signed-severed.hex",
-    "example3.signed.hex",
-    "example4.signed.hex",
-    "example5.signed.hex",
-    "example0.unsigned.hex",
-    "example1.unsigned.hex",
-    "example2.unsigned-severed.hex",
-    "example3.unsigned.hex",
-    "example4.unsigned.hex",
-    "example5.unsigned.hex",
-];
-
 /// (name, envelope, policy): the examples under the examples' key, plus forged and
 /// narrowed-policy variants.
 fn cases() -> Vec<(String, Vec<u8>, Policy)> {
-    let mut cases: Vec<(String, Vec<u8>, Policy)> = EXAMPLES
+    let mut cases: Vec<(String, Vec<u8>, Policy)> = SPEC_SIGNED
         .iter()
+        .chain(&SPEC_UNSIGNED)
         .map(|n| (n.to_string(), vector(n), spec_policy()))
         .collect();
     // A signature byte changed (the 64 bytes before the manifest member 0x03 0x58 0x71).
-    let mut forged = vector("example0.signed.hex");
-    let pos = forged
-        .windows(3)
-        .position(|w| w == [0x03, 0x58, 0x71])
-        .unwrap();
-    forged[pos - 10] ^= 0x01;
-    cases.push(("forged signature".into(), forged, spec_policy()));
+    cases.push((
+        "forged signature".into(),
+        spec_example0_forged(),
+        spec_policy(),
+    ));
     // Truncated: not an envelope.
     let whole = vector("example1.signed.hex");
     cases.push((

@@ -12,7 +12,7 @@ use suit_test_support::{says, says_as};
 suit_test_support::author_in_cwd!();
 
 const PLAINTEXT: &[u8] = b"This is a real firmware image.";
-use suit_test_support::{CLASS_UUID as CLASS, SPEC_UNSIGNED, VENDOR_UUID as VENDOR};
+use suit_test_support::{CLASS_UUID as CLASS, SPEC_SIGNED, SPEC_UNSIGNED, VENDOR_UUID as VENDOR};
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
@@ -46,15 +46,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 #[test]
 fn every_signed_spec_example_verifies() {
-    for name in [
-        "example0.signed.hex",
-        "example1.signed.hex",
-        "example2.signed.hex",
-        "example2.signed-severed.hex",
-        "example3.signed.hex",
-        "example4.signed.hex",
-        "example5.signed.hex",
-    ] {
+    for name in SPEC_SIGNED {
         let a = args![
             "verify",
             "--trust-anchor",

@@ -17,6 +17,14 @@ fn keygen(dir: &Path, name: &str, cose: bool) {
     ok(author(dir, &a));
 }
 
+/// A scratch directory with the key pairs `signer` and `device`.
+fn signer_and_device() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    keygen(t.path(), "signer", false);
+    keygen(t.path(), "device", false);
+    t
+}
+
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
 }
@@ -24,10 +32,8 @@ fn vectors() -> PathBuf {
 // Bug 1: the plaintext payload sat where its detached ciphertext goes and was overwritten.
 #[test]
 fn create_never_writes_a_ciphertext_over_its_plaintext() {
-    let t = tempfile::tempdir().unwrap();
+    let t = signer_and_device();
     let d = t.path();
-    keygen(d, "signer", false);
-    keygen(d, "device", false);
     let plaintext = b"the only copy of the firmware".to_vec();
     std::fs::write(d.join("app.bin"), &plaintext).unwrap();
     std::fs::write(
@@ -72,10 +78,8 @@ fn create_never_writes_a_ciphertext_over_its_plaintext() {
 // Bug 2: 33 recipients were accepted at creation; every device refuses "too many recipients".
 #[test]
 fn more_recipients_than_devices_accept_are_refused_at_creation() {
-    let t = tempfile::tempdir().unwrap();
+    let t = signer_and_device();
     let d = t.path();
-    keygen(d, "signer", false);
-    keygen(d, "device", false);
     std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
     let max = suit_common::encryption::MAX_RECIPIENTS;
     let mut a: Vec<String> = ["encrypt", "--payload", "fw.bin"]

@@ -3,7 +3,9 @@
 //! that remembers its TPA root.
 
 use std::path::Path;
-use suit_test_support::cli::{app_description, ok, provision_args, words, write, Out};
+use suit_test_support::cli::{
+    app_description, app_provisioning, ok, provision_args, words, write, Out,
+};
 use suit_test_support::says;
 
 suit_test_support::cli_tools!();
@@ -12,13 +14,7 @@ suit_test_support::cli_tools!();
 fn setup(d: &Path) {
     ok(author(d, &["keygen", "--type", "p256", "-o", "author"]));
     ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
-    std::fs::write(
-        d.join("p.json"),
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
-        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
-        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
-    )
-    .unwrap();
+    write(d, "p.json", app_provisioning("board"));
     ok(author(d, &provision_args("p.json", "p.cbor", &[])));
     ok(agent(d, &["provision", "p.cbor"]));
     std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();

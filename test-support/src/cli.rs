@@ -141,6 +141,17 @@ pub fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
 }
 
+/// The TPA's provisioning description most tool tests use: for the device key
+/// `device.pub.pem`, anchor 1 (`author.pub.pem`, author) for `app` and the identity
+/// example.com / `class` (by name).
+pub fn app_provisioning(class: &str) -> String {
+    format!(
+        r#"{{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}}},
+        {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "{class}"}}}}}}]}}"#
+    )
+}
+
 /// A `suit-author create` description of release 1: component `app` from `fw.bin`, vendor
 /// `example.com`, class `class` (by name).
 pub fn app_description(class: &str) -> String {
