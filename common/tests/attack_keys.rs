@@ -3,14 +3,6 @@
 //! The attacker holds one tenant's signing key (anchor B) and everything the normal world
 //! sees, including tenant A's published manifests, encryption info and ciphertexts. Each test
 //! names the attack it proves refused; a refused install changes no stored object.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};

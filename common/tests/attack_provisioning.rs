@@ -2,14 +2,6 @@
 //! the REE as the attacker: it relays (or not) every message, in any order, and sees every
 //! byte that crosses the boundary. Each attack is refused with a typed refusal and leaves
 //! the stored state unchanged.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};

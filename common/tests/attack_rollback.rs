@@ -2,14 +2,6 @@
 //! and payload it ever transported (Uptane/TUF taxonomy: rollback, replay/freeze,
 //! mix-and-match, partial install). Each is refused with a typed refusal and leaves the
 //! state record and every stored object exactly as they were.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use suit_common::protocol::{Refusal, RefusalKind};
 use suit_test_support::service::*;

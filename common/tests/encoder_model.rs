@@ -3,7 +3,6 @@
 //! encodes back to its exact bytes, and a sequence using every command and every parameter
 //! survives encode -> seal -> authenticate -> decode unchanged.
 #![cfg(feature = "author")]
-#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 use suit_common::cbor::{Decoder, Encoder, Item};
 use suit_common::registry::{CommonKey, EnvelopeKey, ManifestKey};

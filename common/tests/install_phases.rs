@@ -4,14 +4,6 @@
 //! then goes on as if the refused call had not been made); `prepare` answers exactly what
 //! the engine's shared `suit::check` decides; and a payload announced beyond its
 //! authenticated image size is refused before anything is stored.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use suit_common::protocol::*;
 use suit_common::service::Service;

@@ -5,14 +5,6 @@
 //! on a recording platform. The examples' image digests are dummies, so runs with the original
 //! bytes must stop at the first image-match; runs with the dummy digest replaced by the real one
 //! (and the manifest re-signed with the examples' private key) must go through.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use suit_common::cose::Algorithm;
 use suit_common::suit::error::{

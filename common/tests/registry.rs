@@ -2,7 +2,6 @@
 //! integer and name -> entry -> name, names and values are unique within a registry, unknown
 //! integers come back as "unknown" (never a panic, never a wrong entry), and the places that
 //! used to hold their own tables (report, explain, cose) now agree with it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
 

@@ -1,14 +1,6 @@
 //! The TA's service end to end over the wire protocol, on an in-memory backend: device keys,
 //! TPA provisioning, streamed installs, policy, rollback and storage faults. The same
 //! `Service` runs inside OP-TEE; these tests pin its decisions host-natively.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};

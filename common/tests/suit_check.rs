@@ -3,14 +3,6 @@
 //! unsigned, forged and under narrowed policies, for both procedures and several stored
 //! sequence numbers, it gives the verdict the separate checks gave before it existed, and
 //! `process` refuses exactly what it refuses, with the same error, before any command runs.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use suit_common::suit::command::VendorId;
 use suit_common::suit::error::{Error, PolicyError};

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use suit_common::cose::{SigningKey, VerificationKey};
 use suit_common::encryption::MemoryKeys;
 use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError, Record};
-use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
+use suit_common::suit::policy::{Policy, Role, TrustAnchor};
 use suit_common::suit::ComponentId;
 
 /// Vendor and class ids of the manifest-spec examples.
@@ -69,37 +69,27 @@ pub fn device_keys() -> MemoryKeys {
     k
 }
 
-fn anchor(id: u32, key: VerificationKey, role: Role) -> TrustAnchor {
-    TrustAnchor {
-        id,
-        kid: Vec::new(),
-        key,
-        role,
-        permissions: Permissions::everything(),
-    }
-}
-
 /// Anchors 1 (spec/author ES256), 2 (dependent signer, operator), 3 (vector HMAC, operator),
 /// 4 (the fuzz HMAC key, author).
 pub fn policy() -> Policy {
     Policy {
         anchors: vec![
-            anchor(
+            TrustAnchor::unrestricted(
                 1,
                 VerificationKey::p256_from_sec1(&hex(SPEC_SIGNER)).unwrap(),
                 Role::Author,
             ),
-            anchor(
+            TrustAnchor::unrestricted(
                 2,
                 VerificationKey::p256_from_sec1(&hex(DEPENDENT_SIGNER)).unwrap(),
                 Role::Operator,
             ),
-            anchor(
+            TrustAnchor::unrestricted(
                 3,
                 VerificationKey::hmac256(VECTOR_HMAC).unwrap(),
                 Role::Operator,
             ),
-            anchor(
+            TrustAnchor::unrestricted(
                 4,
                 VerificationKey::hmac256(FUZZ_HMAC).unwrap(),
                 Role::Author,

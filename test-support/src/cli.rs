@@ -141,6 +141,20 @@ pub fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
 }
 
+/// `verify`'s arguments that run the envelope on a simulated device of the manifest-spec
+/// examples' vendor and class (`--process --vendor-id .. --class-id ..`).
+pub fn spec_device() -> Vec<std::ffi::OsString> {
+    [
+        "--process",
+        "--vendor-id",
+        crate::VENDOR_UUID,
+        "--class-id",
+        crate::CLASS_UUID,
+    ]
+    .map(std::ffi::OsString::from)
+    .to_vec()
+}
+
 /// The TPA's provisioning description most tool tests use: for the device key
 /// `device.pub.pem`, anchor 1 (`author.pub.pem`, author) for `app` and the identity
 /// example.com / `class` (by name).
@@ -158,6 +172,15 @@ pub fn app_description(class: &str) -> String {
     format!(
         r#"{{"sequence-number": 1, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "{class}"}},
         "components": [{{"id": ["app"], "file": "fw.bin"}}]}}"#
+    )
+}
+
+/// [`app_description`] of class `board` with the payload encrypted to `recipients` (the
+/// description's JSON list of recipients).
+pub fn encrypted_app_description(recipients: &str) -> String {
+    format!(
+        r#"{{"sequence-number": 1, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}},
+        "components": [{{"id": ["app"], "file": "fw.bin", "encryption": {{"recipients": {recipients}}}}}]}}"#
     )
 }
 

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use suit_common::cose::{SigningKey, VerificationKey};
 use suit_common::protocol::ByteBuf;
-use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
+use suit_common::suit::policy::{Policy, Role, TrustAnchor};
 
 use crate::vectors::read;
 
@@ -55,13 +55,7 @@ pub fn p256_private_from_pem(rel: &str) -> SigningKey {
 }
 
 pub fn anchor(id: u32, key: VerificationKey, role: Role) -> TrustAnchor {
-    TrustAnchor {
-        id,
-        kid: Vec::new(),
-        key,
-        role,
-        permissions: Permissions::everything(),
-    }
+    TrustAnchor::unrestricted(id, key, role)
 }
 
 /// Policy trusting the manifest-spec examples' key (author role, full permissions).

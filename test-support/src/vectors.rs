@@ -64,6 +64,23 @@ pub fn hex_file(rel: &str) -> Vec<u8> {
     hex::decode(clean).unwrap()
 }
 
+/// Decrypts `ciphertext` as a device does, in `chunk`-byte pieces (at least 1) through the
+/// streaming `PayloadDecryptor` of SUIT_Encryption_Info `info`.
+pub fn decrypt_in_chunks(
+    info: &[u8],
+    keys: &suit_common::encryption::MemoryKeys,
+    ciphertext: &[u8],
+    chunk: usize,
+) -> Result<Vec<u8>, suit_common::encryption::DecryptError> {
+    let mut d = suit_common::encryption::PayloadDecryptor::new(info, keys)?;
+    let mut out = Vec::with_capacity(ciphertext.len());
+    for c in ciphertext.chunks(chunk.max(1)) {
+        out.extend_from_slice(&d.update(c)?);
+    }
+    out.extend_from_slice(&d.finish()?);
+    Ok(out)
+}
+
 /// No device keys (for manifests without encryption).
 pub fn no_keys() -> suit_common::encryption::MemoryKeys {
     suit_common::encryption::MemoryKeys::new()

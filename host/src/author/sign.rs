@@ -7,10 +7,10 @@
 
 use suit_common::cbor::{Decoder, Encoder};
 use suit_common::registry::EnvelopeKey;
-use suit_common::suit::author::{authentication_blocks, Members, Signer};
+use suit_common::suit::author::{authentication_blocks, Members};
 use suit_common::suit::{Digest, Envelope};
 
-use super::create::{auth_form, author_anchors, load_signers, SignOptions};
+use super::create::{auth_form, author_anchors, load_signers, signer_refs, SignOptions};
 use super::{AuthorError, Result};
 
 /// Most authentication blocks an envelope may carry after signing.
@@ -61,15 +61,7 @@ pub fn sign_envelope(envelope: &[u8], sign: &SignOptions) -> Result<Vec<u8>> {
             "an envelope carries at most {MAX_BLOCKS} authentication blocks"
         )));
     }
-    let refs: Vec<Signer<'_>> = signers
-        .iter()
-        .map(|(key, alg, kid)| Signer {
-            key,
-            alg: *alg,
-            kid,
-        })
-        .collect();
-    let new_blocks = authentication_blocks(auth_form(sign), &refs, &digest)
+    let new_blocks = authentication_blocks(auth_form(sign), &signer_refs(&signers), &digest)
         .map_err(|e| AuthorError::Create(format!("signing failed: {e}")))?;
     let mut wrapper = Encoder::new();
     wrapper.array(1 + blocks.len() + new_blocks.len());
