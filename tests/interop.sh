@@ -43,7 +43,7 @@ echo "interop.sh: cwt $("$VENV/bin/python" -c 'import cwt; print(cwt.__version__
     "$("$VENV/bin/pip" list --disable-pip-version-check 2>/dev/null | grep -iE '^(pyhpke|cryptography|cbor2) ' | tr -s ' ' | paste -sd, -)"
 
 SUIT_INTEROP_PYTHON="$VENV/bin/python" SUIT_INTEROP_CWT_VERSION="$CWT_VERSION" \
-    cargo test -p suit-common --test interop_cwt -- --include-ignored --nocapture --test-threads=1 \
+    cargo test -p suit-common --test main interop_cwt:: -- --include-ignored --nocapture --test-threads=1 \
     || die "interop tests"
 # Whole envelopes: every mode suit-author creates, checked by tests/interop/suit_check.py
 # (cbor2 + cryptography + cwt: signatures, decryption, the draft's manifest form).

@@ -178,7 +178,7 @@ mod tests {
     use crate::{check_well_formed, Decoder, Item};
     use alloc::vec;
 
-    fn one(f: impl FnOnce(&mut Encoder)) -> Vec<u8> {
+    fn one(f: impl FnOnce(&mut Encoder) -> &mut Encoder) -> Vec<u8> {
         let mut e = Encoder::new();
         f(&mut e);
         e.into_bytes()
@@ -187,84 +187,25 @@ mod tests {
     #[test]
     fn headers_take_their_shortest_form() {
         // RFC 8949 Appendix A examples.
+        assert_eq!(one(|e| e.uint(0)), [0x00]);
+        assert_eq!(one(|e| e.uint(23)), [0x17]);
+        assert_eq!(one(|e| e.uint(24)), [0x18, 0x18]);
+        assert_eq!(one(|e| e.uint(1000)), [0x19, 0x03, 0xe8]);
+        assert_eq!(one(|e| e.uint(1_000_000)), [0x1a, 0x00, 0x0f, 0x42, 0x40]);
         assert_eq!(
-            one(|e| {
-                e.uint(0);
-            }),
-            [0x00]
-        );
-        assert_eq!(
-            one(|e| {
-                e.uint(23);
-            }),
-            [0x17]
-        );
-        assert_eq!(
-            one(|e| {
-                e.uint(24);
-            }),
-            [0x18, 0x18]
-        );
-        assert_eq!(
-            one(|e| {
-                e.uint(1000);
-            }),
-            [0x19, 0x03, 0xe8]
-        );
-        assert_eq!(
-            one(|e| {
-                e.uint(1_000_000);
-            }),
-            [0x1a, 0x00, 0x0f, 0x42, 0x40]
-        );
-        assert_eq!(
-            one(|e| {
-                e.uint(u64::MAX);
-            }),
+            one(|e| e.uint(u64::MAX)),
             [0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
         );
+        assert_eq!(one(|e| e.int(-1)), [0x20]);
+        assert_eq!(one(|e| e.int(-1000)), [0x39, 0x03, 0xe7]);
         assert_eq!(
-            one(|e| {
-                e.int(-1);
-            }),
-            [0x20]
-        );
-        assert_eq!(
-            one(|e| {
-                e.int(-1000);
-            }),
-            [0x39, 0x03, 0xe7]
-        );
-        assert_eq!(
-            one(|e| {
-                e.int(i64::MIN);
-            }),
+            one(|e| e.int(i64::MIN)),
             [0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
         );
-        assert_eq!(
-            one(|e| {
-                e.bytes(&[1, 2, 3, 4]);
-            }),
-            [0x44, 1, 2, 3, 4]
-        );
-        assert_eq!(
-            one(|e| {
-                e.text("IETF");
-            }),
-            [0x64, b'I', b'E', b'T', b'F']
-        );
-        assert_eq!(
-            one(|e| {
-                e.bool(false).bool(true).null();
-            }),
-            [0xf4, 0xf5, 0xf6]
-        );
-        assert_eq!(
-            one(|e| {
-                e.tag(1).uint(1);
-            }),
-            [0xc1, 0x01]
-        );
+        assert_eq!(one(|e| e.bytes(&[1, 2, 3, 4])), [0x44, 1, 2, 3, 4]);
+        assert_eq!(one(|e| e.text("IETF")), [0x64, b'I', b'E', b'T', b'F']);
+        assert_eq!(one(|e| e.bool(false).bool(true).null()), [0xf4, 0xf5, 0xf6]);
+        assert_eq!(one(|e| e.tag(1).uint(1)), [0xc1, 0x01]);
     }
 
     #[test]
@@ -272,7 +213,7 @@ mod tests {
         let long = vec![0xa5u8; 300];
         let bytes = one(|e| {
             e.map(3).text("a").int(-29).text("b").bytes(&long);
-            e.text("c").array(2).null().bool(true);
+            e.text("c").array(2).null().bool(true)
         });
         check_well_formed(&bytes).unwrap();
         let mut d = Decoder::new(&bytes);

@@ -7,7 +7,6 @@
 // Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
     clippy::cast_possible_truncation

@@ -12,14 +12,6 @@
 //! * Unauthenticated claims (finding 10): a forged envelope's report claims nothing and does
 //!   not displace the report of the last authenticated attempt; every report carries the
 //!   device's state.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -37,7 +29,7 @@ use suit_common::service::memory::MemoryBackend;
 use suit_common::service::Service;
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use suit_test_support::service::{bytes, call, cbor, int};
+use suit_test_support::service::{bytes, call, cbor, int, send_envelope};
 use suit_test_support::AUTHOR_PRIV;
 use suit_test_support::{bomb_block, fetch_and_check, fetch_and_decrypt, says};
 use suit_test_support::{
@@ -53,7 +45,8 @@ const COMPONENT: [&[u8]; 2] = [b"app", b"secret"];
 const URI: &str = "https://vendor.example/secret.bin";
 
 // ---------------------------------------------------------------------------------------
-// Peak-heap measurement for the calling thread (other test threads are not counted).
+// Peak-heap measurement for the calling thread (other test threads are not counted). The
+// allocator is the whole test binary's; it only counts while a thread asks it to.
 
 struct Counting;
 
@@ -132,30 +125,8 @@ fn device_keys(s: &mut Dev) -> AnchorKeysInfo {
 
 /// Sends the envelope and asks the TA to prepare it.
 fn prepare(s: &mut Dev, envelope: &[u8]) -> Result<InstallPrepareResponse, (Status, Refusal)> {
-    send_envelope(s, envelope)?;
+    send_envelope(s, envelope, MAX_CHUNK)?;
     call(s, Command::InstallPrepare, &Empty {})
-}
-
-/// Begin and envelope chunks: the envelope is in TA memory, nothing decoded yet.
-fn send_envelope(s: &mut Dev, envelope: &[u8]) -> Result<(), (Status, Refusal)> {
-    call::<_, Empty>(
-        s,
-        Command::InstallBegin,
-        &InstallBeginRequest {
-            envelope_len: envelope.len() as u64,
-        },
-    )?;
-    for (i, c) in envelope.chunks(MAX_CHUNK).enumerate() {
-        call::<_, Empty>(
-            s,
-            Command::InstallEnvelope,
-            &ChunkRequest {
-                offset: (i * MAX_CHUNK) as u64,
-                data: ByteBuf::from(c.to_vec()),
-            },
-        )?;
-    }
-    Ok(())
 }
 
 /// The peak heap of the InstallPrepare call alone (the request and reply are a few bytes).
@@ -163,7 +134,7 @@ fn measured_prepare(
     s: &mut Dev,
     envelope: &[u8],
 ) -> (Result<InstallPrepareResponse, (Status, Refusal)>, usize) {
-    send_envelope(s, envelope).unwrap();
+    send_envelope(s, envelope, MAX_CHUNK).unwrap();
     let request = protocol::encode(&Empty {}).unwrap();
     let (reply, peak) =
         peak_heap(|| s.invoke(Command::InstallPrepare as u32, PROTOCOL_VERSION, &request));

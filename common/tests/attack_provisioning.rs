@@ -2,14 +2,6 @@
 //! the REE as the attacker: it relays (or not) every message, in any order, and sees every
 //! byte that crosses the boundary. Each attack is refused with a typed refusal and leaves
 //! the stored state unchanged.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
@@ -21,11 +13,11 @@ use suit_common::service::memory::MemoryBackend;
 use suit_common::service::provision::{
     self, anchor_wrap_aad, author::wrap_secret, kek_wrap_aad, verify_receipt, Op,
 };
-use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope, State};
+use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, State};
 use suit_common::service::Service;
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use suit_test_support::service::{cbor, int, sec1_from_pem, service, snapshot, Mem};
+use suit_test_support::service::{cbor, int, scope, sec1_from_pem, service, snapshot, Mem};
 use suit_test_support::{
     check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, AUTHOR_PUB,
     CLASS_ID, TPA_PRIV, VENDOR_ID,
@@ -133,15 +125,6 @@ fn refused(s: &mut Service<Mem>, msg: &[u8], expected: &str) {
     );
 }
 
-fn scope(prefix: &[u8]) -> Scope {
-    Scope {
-        component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
-        vendor_ids: vec![],
-        class_ids: vec![],
-        ree_plaintext: false,
-    }
-}
-
 fn identity_op() -> Op {
     Op::SetIdentity(Identity {
         vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
@@ -162,7 +145,7 @@ fn secret_anchor(k: &Keys, id: u32, role: RoleRecord, secret: &[u8]) -> Op {
     Op::AddSecretAnchor {
         id,
         role,
-        scope: scope(b"mac"),
+        scope: scope(&[b"mac"]),
         wrapped_key: ByteBuf::from(wrapped),
     }
 }
@@ -242,7 +225,7 @@ fn a_cleartext_symmetric_anchor_is_refused() {
         id: 2,
         cose_key: ByteBuf::from(symmetric_cose_key(HMAC_SECRET)),
         role: RoleRecord::Operator,
-        scope: scope(b"mac"),
+        scope: scope(&[b"mac"]),
         key_scope: 0,
     });
     refused(
@@ -317,7 +300,7 @@ fn a_symmetric_key_never_holds_the_tpa_role() {
         id: 3,
         cose_key: ByteBuf::from(symmetric_cose_key(HMAC_SECRET)),
         role: RoleRecord::Tpa,
-        scope: scope(b""),
+        scope: scope(&[b""]),
         key_scope: 0,
     });
     refused(
@@ -340,7 +323,7 @@ fn a_wrapped_key_cannot_be_moved_to_another_anchor_or_device() {
     let moved = Op::AddSecretAnchor {
         id: 4,
         role: RoleRecord::Author,
-        scope: scope(b"mac"),
+        scope: scope(&[b"mac"]),
         wrapped_key,
     };
     refused(
@@ -423,7 +406,7 @@ fn dropping_a_message_is_detected_and_replays_are_refused() {
             id: 1,
             cose_key: public_cose_key(AUTHOR_PUB),
             role: RoleRecord::Author,
-            scope: scope(b"app"),
+            scope: scope(&[b"app"]),
             key_scope: 0,
         })],
     );

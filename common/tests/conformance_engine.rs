@@ -1,14 +1,6 @@
 //! Conformance of the engine with the drafts (issue 10): the firmware-encryption draft's
 //! fetch-then-copy form, decrypting fetches (undefined by the draft: refused), `kid` as a hint
 //! (RFC 9052), and the CBOR rules tightened to the CDDL. CONFORMANCE.md points here.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};

@@ -1,13 +1,5 @@
 //! COSE authentication primitives beyond what the SUIT vectors exercise: Ed25519, HSS-LMS,
 //! key/algorithm binding and COSE_Key import.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use coset::iana::{self, EnumI64};
 use coset::{

@@ -2,14 +2,6 @@
 //! structures, manifest-37 §8.3): accepted next to COSE_Sign1 / COSE_Mac0, every verified
 //! signature counts as a signer for the per-component rules, the number of signatures is
 //! bounded before any cryptography, `kid` is a hint, and COSE_Mac takes direct recipients only.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use coset::{
     CoseMacBuilder, CoseRecipientBuilder, CoseSignBuilder, CoseSignatureBuilder, HeaderBuilder,

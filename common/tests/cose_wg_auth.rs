@@ -1,14 +1,6 @@
 //! cose-wg/Examples COSE_Sign1 / COSE_Mac0 vectors (tests/vectors/cose-wg-examples) against the
 //! authentication-block verifier: the vectors that fit SUIT verify, every negative vector
 //! fails, and the vectors SUIT's profile excludes are refused for the stated reason.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::value::Value;
 use suit_common::cose::{AuthBlock, CoseError, VerificationKey};

@@ -3,14 +3,6 @@
 //! multi-signer / multi-recipient structures built by another implementation verify with
 //! their keys (payload moved out, as SUIT detaches it), the negative vector fails, and the
 //! algorithms outside SUIT's profile are refused for that reason.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::value::Value;
 use suit_common::cose::{AuthBlock, CoseError, VerificationKey};

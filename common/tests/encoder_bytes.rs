@@ -1,7 +1,6 @@
 //! Bytes pinned by hand from the CDDL, for what now goes through `suit_cbor::Encoder` instead
 //! of hand-written header writers: a SUIT_Report (report draft §4, with this implementation's
 //! record and report extensions) and component identifiers at every header width.
-#![allow(clippy::unwrap_used)]
 
 use suit_common::report::{Entry, Report, ReportRecord, ReportResult, SystemProperties, Value};
 use suit_common::suit::ComponentId;

@@ -3,12 +3,9 @@
 //! encodes back to its exact bytes, and a sequence using every command and every parameter
 //! survives encode -> seal -> authenticate -> decode unchanged.
 #![cfg(feature = "author")]
-#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 use suit_common::cbor::{Decoder, Encoder, Item};
-use suit_common::cose::Algorithm;
 use suit_common::registry::{CommonKey, EnvelopeKey, ManifestKey};
-use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::command::{
     Action, Command, CommandSequence, IndexArg, Parameters, VendorId,
 };
@@ -17,7 +14,7 @@ use suit_common::suit::update_management::{
     ActorId, Comparison, ComponentMetadata, FileType, VersionMatch, WaitEvent, WaitInfo,
 };
 use suit_common::suit::{Digest, Envelope, Manifest};
-use suit_test_support::{hex_file, p256_private_from_pem, spec_policy};
+use suit_test_support::{hex_file, spec_policy, spec_signed_with};
 
 /// The value of integer key `key` in the CBOR map `bytes`, as encoded.
 fn member(bytes: &[u8], key: i64) -> Option<&[u8]> {
@@ -226,38 +223,15 @@ fn without_offsets(seq: &CommandSequence) -> Vec<Command> {
         .collect()
 }
 
-/// `{1: 1, 2: 1, 3: << {2: [[h'00'], [h'01']]} >>, 20: << install >>}`.
-fn manifest_with_install(install: &CommandSequence) -> Vec<u8> {
-    let mut common = Encoder::new();
-    common.map(1).int(CommonKey::Components.value()).array(2);
-    common.array(1).bytes(&[0]);
-    common.array(1).bytes(&[1]);
-    let mut m = Encoder::new();
-    m.map(4);
-    m.int(ManifestKey::Version.value()).uint(1);
-    m.int(ManifestKey::SequenceNumber.value()).uint(1);
-    m.int(ManifestKey::Common.value())
-        .bytes(&common.into_bytes());
-    m.int(ManifestKey::Install.value()).bytes(&install.encode());
-    m.into_bytes()
-}
-
 #[test]
 fn every_command_and_parameter_survives_encode_and_decode() {
     let seq = every_command();
     let bytes = seq.encode();
-    let key = p256_private_from_pem("suit-manifest-spec/private_key.pem");
-    let env = seal_envelope(
-        &manifest_with_install(&seq),
-        &[Signer {
-            key: &key,
-            alg: Algorithm::Es256,
-            kid: &[],
-        }],
-        &[],
-        &[],
-    )
-    .unwrap();
+    let env = spec_signed_with(
+        &[&[0], &[1]],
+        ManifestKey::Install.value(),
+        suit_test_support::bytes(&bytes),
+    );
     let manifest = authenticated(&env);
     let decoded = manifest.install.get().unwrap();
     assert_eq!(without_offsets(decoded), without_offsets(&seq));

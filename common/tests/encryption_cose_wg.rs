@@ -1,13 +1,5 @@
 //! cose-wg/Examples: A128KW unwrap, ECDH-ES+A128KW/A256KW with P-256 (plain RFC 9053 KDF
 //! context), and the AES-GCM content layer.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::value::Value;
 use suit_common::encryption::algorithms::KeyWrap;

@@ -1,14 +1,6 @@
 //! COSE-HPKE (draft-ietf-cose-hpke) vectors: all P-256 entries of testvectors.txt
 //! (HPKE-0, HPKE-7 integrated; HPKE-0-KE, HPKE-7-KE key encryption; base and PSK modes;
 //! default and external aad / info / hpke aad) and the draft's two examples.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::value::Value;
 use suit_common::encryption::{

@@ -1,14 +1,6 @@
 //! Author side ↔ device side: every content algorithm with every key distribution method,
 //! broadcast to several recipients, HPKE integrated mode, 16 MiB streams, and the streaming
 //! GCM checked against the one-shot `aes-gcm` crate.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use p256::elliptic_curve::Generate;
@@ -19,6 +11,7 @@ use suit_common::encryption::{
     decrypt, decrypt_integrated, encrypt_integrated, encrypt_payload, CoseOptions, DecryptError,
     EncryptError, MemoryKeys, PayloadDecryptor, PayloadEncryptor, Psk, Recipient,
 };
+use suit_test_support::decrypt_in_chunks;
 
 type TestRng = UnwrapErr<getrandom::SysRng>;
 
@@ -64,21 +57,6 @@ fn device(name: &str) -> Device {
         kek128: k16,
         kek256: k32,
     }
-}
-
-fn streamed(
-    info: &[u8],
-    keys: &MemoryKeys,
-    ct: &[u8],
-    chunk: usize,
-) -> Result<Vec<u8>, DecryptError> {
-    let mut d = PayloadDecryptor::new(info, keys)?;
-    let mut out = Vec::with_capacity(ct.len());
-    for c in ct.chunks(chunk.max(1)) {
-        out.extend_from_slice(&d.update(c)?);
-    }
-    out.extend_from_slice(&d.finish()?);
-    Ok(out)
 }
 
 fn payload(len: usize) -> Vec<u8> {
@@ -154,7 +132,8 @@ fn every_mode_round_trips() {
                 assert_eq!(e.ciphertext.len(), len + tag);
                 for chunk in [1, 7, 16, 4096] {
                     assert_eq!(
-                        streamed(&e.encryption_info, &dev.keys, &e.ciphertext, chunk).unwrap(),
+                        decrypt_in_chunks(&e.encryption_info, &dev.keys, &e.ciphertext, chunk)
+                            .unwrap(),
                         pt,
                         "{content:?} {r:?}"
                     );
@@ -163,7 +142,7 @@ fn every_mode_round_trips() {
                     let mut bad = e.ciphertext.clone();
                     bad[len / 2] ^= 0x80;
                     assert_eq!(
-                        streamed(&e.encryption_info, &dev.keys, &bad, 5).unwrap_err(),
+                        decrypt_in_chunks(&e.encryption_info, &dev.keys, &bad, 5).unwrap_err(),
                         DecryptError::TagMismatch
                     );
                 }
@@ -206,7 +185,7 @@ fn broadcast_one_ciphertext_many_devices() {
     .unwrap();
     for dev in [&a, &b, &c] {
         assert_eq!(
-            streamed(&e.encryption_info, &dev.keys, &e.ciphertext, 333).unwrap(),
+            decrypt_in_chunks(&e.encryption_info, &dev.keys, &e.ciphertext, 333).unwrap(),
             pt
         );
     }
@@ -235,7 +214,7 @@ fn broadcast_one_ciphertext_many_devices() {
         DecryptError::KeyUnwrapFailed
     );
     assert_eq!(
-        streamed(&e.encryption_info, &b.keys, &e.ciphertext, 999).unwrap(),
+        decrypt_in_chunks(&e.encryption_info, &b.keys, &e.ciphertext, 999).unwrap(),
         pt
     );
     assert_eq!(

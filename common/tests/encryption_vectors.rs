@@ -1,14 +1,6 @@
 //! SUIT firmware encryption vectors (suit-wg/suit-firmware-encryption examples): every
 //! SUIT_Encryption_Info + ciphertext pair decrypts, one-shot and streamed, and every kind of
 //! tampering is refused with its precise error.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use suit_common::encryption::algorithms::{ContentAlgorithm, SUIT_KDF_OTHER};
 use suit_common::encryption::recipient::ecdh_es::KdfContext;
@@ -16,6 +8,7 @@ use suit_common::encryption::{
     decrypt, unwrap_content_key, CoseOptions, DecryptError, Location, MemoryKeys, PayloadDecryptor,
     Problem,
 };
+use suit_test_support::decrypt_in_chunks;
 
 const DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -91,21 +84,6 @@ fn ciphertext(case: &Case) -> Vec<u8> {
     read(&format!("encrypted-payload-{}.bin", case.name))
 }
 
-fn stream(
-    info: &[u8],
-    keys: &MemoryKeys,
-    ct: &[u8],
-    chunk: usize,
-) -> Result<Vec<u8>, DecryptError> {
-    let mut d = PayloadDecryptor::new(info, keys)?;
-    let mut out = Vec::new();
-    for c in ct.chunks(chunk) {
-        out.extend_from_slice(&d.update(c)?);
-    }
-    out.extend_from_slice(&d.finish()?);
-    Ok(out)
-}
-
 #[test]
 fn every_vector_decrypts_to_the_firmware_image() {
     let keys = device_keys();
@@ -135,7 +113,7 @@ fn streaming_in_every_chunk_size() {
         let (info, ct) = (info(case), ciphertext(case));
         for chunk in 1..=ct.len() + 1 {
             assert_eq!(
-                stream(&info, &keys, &ct, chunk).unwrap(),
+                decrypt_in_chunks(&info, &keys, &ct, chunk).unwrap(),
                 PLAINTEXT,
                 "{} chunk {chunk}",
                 case.name
@@ -202,7 +180,7 @@ fn tampered_gcm_ciphertext_or_tag_fails_at_finish() {
     for case in &CASES[..2] {
         let (info, ct) = (info(case), ciphertext(case));
         for at in [0, 15, 29, 30, 45] {
-            let err = stream(&info, &keys, &flip(&ct, at), 7).unwrap_err();
+            let err = decrypt_in_chunks(&info, &keys, &flip(&ct, at), 7).unwrap_err();
             assert_eq!(err, DecryptError::TagMismatch, "{} byte {at}", case.name);
             assert_eq!(
                 decrypt(&info, Some(&flip(&ct, at)), &keys, &CoseOptions::SUIT).unwrap_err(),
@@ -218,25 +196,25 @@ fn truncated_or_extended_gcm_stream_is_refused() {
     let case = &CASES[0];
     let (info, ct) = (info(case), ciphertext(case));
     assert_eq!(
-        stream(&info, &keys, &ct[..ct.len() - 1], 5).unwrap_err(),
+        decrypt_in_chunks(&info, &keys, &ct[..ct.len() - 1], 5).unwrap_err(),
         DecryptError::TagMismatch
     );
     assert_eq!(
-        stream(&info, &keys, &ct[..30], 5).unwrap_err(),
+        decrypt_in_chunks(&info, &keys, &ct[..30], 5).unwrap_err(),
         DecryptError::TagMismatch
     );
     assert_eq!(
-        stream(&info, &keys, &ct[..15], 5).unwrap_err(),
+        decrypt_in_chunks(&info, &keys, &ct[..15], 5).unwrap_err(),
         DecryptError::Truncated
     );
     assert_eq!(
-        stream(&info, &keys, &[], 5).unwrap_err(),
+        decrypt_in_chunks(&info, &keys, &[], 5).unwrap_err(),
         DecryptError::Truncated
     );
     let mut longer = ct.clone();
     longer.push(0);
     assert_eq!(
-        stream(&info, &keys, &longer, 5).unwrap_err(),
+        decrypt_in_chunks(&info, &keys, &longer, 5).unwrap_err(),
         DecryptError::TagMismatch
     );
 }
@@ -249,7 +227,7 @@ fn tampered_layer0_headers_are_refused() {
     // IV F14AAB9D…: authenticated through GCM, so a changed IV fails the tag.
     let iv_at = find(&info, &hex::decode("F14AAB9D").unwrap());
     assert_eq!(
-        stream(&flip(&info, iv_at), &keys, &ct, 46).unwrap_err(),
+        decrypt_in_chunks(&flip(&info, iv_at), &keys, &ct, 46).unwrap_err(),
         DecryptError::TagMismatch
     );
     // Protected {1: 1} → {1: 3}: A256GCM needs a 32-byte CEK, the recipient gives 16.
@@ -347,7 +325,7 @@ fn ctr_has_no_integrity_of_its_own() {
     let keys = device_keys();
     let case = &CASES[2];
     let (info, ct) = (info(case), ciphertext(case));
-    let out = stream(&info, &keys, &flip(&ct, 3), 4).unwrap();
+    let out = decrypt_in_chunks(&info, &keys, &flip(&ct, 3), 4).unwrap();
     assert_eq!(out, flip(PLAINTEXT, 3));
 }
 

@@ -2,14 +2,6 @@
 //! bytes than its buffer holds used to read as the end of the data (an empty or short payload
 //! could then be committed, an image-match hashed the wrong bytes); now the engine refuses
 //! with `PlatformError::BadLength`.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::Value;
 

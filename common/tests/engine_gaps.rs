@@ -1,13 +1,5 @@
 //! Engine gaps of issue 10 item 7: suit-parameter-strict-order = false (manifest-37 §6.7)
 //! and the trust-domains rules for suit-directive-process-dependency.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::Value;
 

@@ -1,14 +1,6 @@
 //! Errors in words (issue 13 item 4): every engine error and the kinds it carries read as
 //! sentences with the drafts' names, never as Rust's Debug text, and wrapped errors are
 //! reachable through `core::error::Error::source`.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use core::error::Error as _;
 

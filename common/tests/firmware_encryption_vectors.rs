@@ -2,14 +2,6 @@
 //! (tests/vectors/suit-firmware-encryption): COSE_Mac0 and ESP256 authentication, payload
 //! decryption wired through the interpreter, and the two-signer dependency example
 //! (trust domains).
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use base64::Engine as _;
 use suit_common::cose::VerificationKey;

@@ -1,21 +1,15 @@
 //! The install session's phases (idle, receiving the envelope, prepared) over the wire, on the
 //! TA's `Service` with the in-memory backend: every step sent in a phase it does not belong to
 //! is refused with its sequence error and changes neither storage nor the session (the install
-//! then goes on as if the refused call had not been made); and `prepare` answers exactly what
-//! the engine's shared `suit::check` decides.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
+//! then goes on as if the refused call had not been made); `prepare` answers exactly what
+//! the engine's shared `suit::check` decides; and a payload announced beyond its
+//! authenticated image size is refused before anything is stored.
 
 use suit_common::protocol::*;
 use suit_common::service::Service;
 use suit_common::suit::{self, Procedure, Refusal as CheckRefusal};
 use suit_test_support::cid;
+use suit_test_support::says;
 use suit_test_support::service::*;
 
 const URI: &str = "https://h/p";
@@ -48,16 +42,7 @@ fn prepare_now(s: &mut Service<Mem>) -> Answer<InstallPrepareResponse> {
 }
 
 fn payload(s: &mut Service<Mem>, offset: u64, data: &[u8]) -> Answer<Empty> {
-    call(
-        s,
-        Command::InstallPayload,
-        &PayloadChunkRequest {
-            uri: URI.into(),
-            total_len: IMAGE.len() as u64,
-            offset,
-            data: ByteBuf::from(data.to_vec()),
-        },
-    )
+    payload_chunk(s, URI, IMAGE.len() as u64, offset, data)
 }
 
 /// `r` is the sequence refusal `what`, word for word.
@@ -123,13 +108,20 @@ fn each_step_out_of_its_phase_is_refused_and_changes_nothing() {
     idle_refuses_all_but_begin(&mut s, &r.envelope);
 }
 
-#[test]
-fn finish_with_a_payload_half_sent_ends_the_session_and_leaves_nothing() {
+/// A device in the prepared phase of `app(1)` with the payload's first 4 bytes staged, and
+/// the objects it held before the install began.
+fn half_sent() -> (Service<Mem>, Release, Vec<(String, usize, String)>) {
     let mut s = device();
     let r = app(1);
     let before = objects(&s);
     prepare(&mut s, &r.envelope).unwrap();
     payload(&mut s, 0, &IMAGE[..4]).unwrap();
+    (s, r, before)
+}
+
+#[test]
+fn finish_with_a_payload_half_sent_ends_the_session_and_leaves_nothing() {
+    let (mut s, r, before) = half_sent();
     out_of_order(finish(&mut s), "payload incomplete");
     // The session ended: its payload object and journal are gone, and every step but
     // begin is refused as in a session never begun.
@@ -140,11 +132,7 @@ fn finish_with_a_payload_half_sent_ends_the_session_and_leaves_nothing() {
 
 #[test]
 fn begin_abandons_any_phase_and_deletes_what_it_staged() {
-    let mut s = device();
-    let r = app(1);
-    let before = objects(&s);
-    prepare(&mut s, &r.envelope).unwrap();
-    payload(&mut s, 0, &IMAGE[..4]).unwrap();
+    let (mut s, r, before) = half_sent();
     assert_ne!(
         objects(&s),
         before,
@@ -207,4 +195,23 @@ fn prepare_answers_what_suit_check_decides() {
         (said.kind, said.reason),
         (RefusalKind::Manifest, refused.error().to_string())
     );
+}
+
+/// A detached payload longer than the authenticated image size its fetch is bound by is
+/// refused when announced, before any of it reaches secure storage.
+#[test]
+fn a_payload_announced_beyond_its_image_size_is_refused_and_stores_nothing() {
+    let mut s = device();
+    let r = app(1);
+    let before = objects(&s);
+    let prepared = prepare(&mut s, &r.envelope).unwrap();
+    assert_eq!(prepared.needed_sizes, vec![Some(IMAGE.len() as u64)]);
+    let too_long = IMAGE.len() as u64 + 1;
+    let refused = refusal(payload_chunk(&mut s, URI, too_long, 0, &IMAGE[..4]));
+    assert_eq!(refused.kind, RefusalKind::TooLarge, "{}", refused.reason);
+    says(&refused.reason, "image size");
+    assert_eq!(objects(&s), before, "nothing staged");
+    // The right length still goes through, and the install completes.
+    payload(&mut s, 0, IMAGE).unwrap();
+    finish(&mut s).unwrap();
 }

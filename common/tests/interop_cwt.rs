@@ -8,14 +8,6 @@
 //!
 //! Needs the pinned `cwt` virtualenv, so it is ignored by plain `cargo test`; run it with
 //! `bash tests/interop.sh` (which sets `SUIT_INTEROP_PYTHON` and passes `--include-ignored`).
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};

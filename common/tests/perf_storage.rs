@@ -1,14 +1,6 @@
 //! How much an install reads back from secure storage (issue 14): every REE-FS read of an
 //! object costs OP-TEE a hash-tree walk, so each staged byte should be read as few times as
 //! the procedure needs. And a buffer the TA cannot allocate is an error, not an abort.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use suit_common::service::store::{zeroed, StoreError};
 use suit_test_support::service::*;

@@ -4,14 +4,6 @@
 //! commit, and must be exactly in the old or exactly in the new state (state record,
 //! component bytes, OP-TEE's TA store), never a mix, with no orphan object left once the
 //! next install begins.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use suit_common::protocol::{Command, Empty, RefusalKind, StatusResponse};
 use suit_common::service::install::{Journal, JOURNAL_OBJECT};

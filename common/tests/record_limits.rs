@@ -1,6 +1,5 @@
 //! A record the service could not load again is never written: the state record and the KEK
 //! object are refused at their load limits when saved, so the stored one stays.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use suit_common::service::state::{State, StateError};
 use suit_common::service::store::{MemoryStore, SecureStore, StoreError};

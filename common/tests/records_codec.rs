@@ -4,13 +4,6 @@
 //! device stay readable and the author tool's formats do not change. Also the refusals:
 //! oversized, malformed, duplicate, trailing and deeply nested input, each with its typed
 //! error.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::Value;
 

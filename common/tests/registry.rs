@@ -2,7 +2,6 @@
 //! integer and name -> entry -> name, names and values are unique within a registry, unknown
 //! integers come back as "unknown" (never a panic, never a wrong entry), and the places that
 //! used to hold their own tables (report, explain, cose) now agree with it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
 
@@ -273,34 +272,6 @@ fn unknown_envelope_members_are_refused_by_label_not_a_panic() {
     }
 }
 
-/// `{1: 1, 2: 1, 3: << {2: [[h'00']]} >>, extra_key: extra}`, signed with the spec key.
-fn sealed_with(extra_key: i64, extra: &[u8]) -> Vec<u8> {
-    use suit_common::cbor::Encoder;
-    use suit_common::suit::author::{seal_envelope, Signer};
-    let mut common = Encoder::new();
-    common.map(1).int(CommonKey::Components.value()).array(1);
-    common.array(1).bytes(&[0]);
-    let mut m = Encoder::new();
-    m.map(4);
-    m.int(ManifestKey::Version.value()).uint(1);
-    m.int(ManifestKey::SequenceNumber.value()).uint(1);
-    m.int(ManifestKey::Common.value())
-        .bytes(&common.into_bytes());
-    m.int(extra_key).raw(extra);
-    let key = suit_test_support::p256_private_from_pem("suit-manifest-spec/private_key.pem");
-    seal_envelope(
-        &m.into_bytes(),
-        &[Signer {
-            key: &key,
-            alg: Algorithm::Es256,
-            kid: &[],
-        }],
-        &[],
-        &[],
-    )
-    .unwrap()
-}
-
 fn decode_signed(env: &[u8]) -> Result<suit_common::suit::Manifest, Error> {
     Envelope::decode(env)?
         .authenticate(&suit_test_support::spec_policy().anchors)
@@ -309,13 +280,9 @@ fn decode_signed(env: &[u8]) -> Result<suit_common::suit::Manifest, Error> {
 
 #[test]
 fn unknown_labels_in_an_authenticated_manifest_are_refused_or_kept_as_the_drafts_say() {
-    use suit_common::cbor::Encoder;
     use suit_common::suit::command::Command as Cmd;
-    let install = |seq: &[u8]| {
-        let mut e = Encoder::new();
-        e.bytes(seq);
-        sealed_with(ManifestKey::Install.value(), &e.into_bytes())
-    };
+    use suit_test_support::{bytes, int, spec_signed_with};
+    let install = |seq: &[u8]| spec_signed_with(&[&[0]], ManifestKey::Install.value(), bytes(seq));
     // Command 13 is unassigned: refused, naming it.
     match decode_signed(&install(&[0x82, 0x0d, 0x00])) {
         Err(Error::Unsupported(Unsupported::Command(13))) => {}
@@ -338,7 +305,7 @@ fn unknown_labels_in_an_authenticated_manifest_are_refused_or_kept_as_the_drafts
         other => panic!("{other:?}"),
     }
     // Manifest member 10 is unassigned: refused, naming it.
-    match decode_signed(&sealed_with(10, &[0x00])) {
+    match decode_signed(&spec_signed_with(&[&[0]], 10, int(0))) {
         Err(Error::Unsupported(Unsupported::Member(10))) => {}
         other => panic!("{other:?}"),
     }

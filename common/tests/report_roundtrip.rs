@@ -1,14 +1,6 @@
 //! SUIT reports (draft-ietf-suit-report-18): building from engine records by reporting policy,
 //! encoding, signing as COSE_Sign1 (ESP256, attached payload), verifying and decoding; the
 //! failure path; and real engine runs over the manifest-spec examples.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use suit_common::cose::VerificationKey;
 use suit_common::report::{
@@ -383,13 +375,19 @@ suit_test_support::recording_platform_via!(Reporting, dev, {
     }
 });
 
-/// A builder with the claims of `env`'s authenticated manifest (what the service keeps).
-fn builder_for(env: &[u8]) -> ReportBuilder {
-    let auth = suit_common::suit::Envelope::decode(env)
-        .unwrap()
-        .authenticate(&spec_policy().anchors)
-        .unwrap();
-    ReportBuilder::for_manifest(&suit_common::report::ManifestClaims::of(&auth))
+impl Reporting {
+    /// The spec device, reporting into a builder with the claims of `env`'s authenticated
+    /// manifest (what the service keeps).
+    fn for_envelope(env: &[u8]) -> Self {
+        let auth = suit_common::suit::Envelope::decode(env)
+            .unwrap()
+            .authenticate(&spec_policy().anchors)
+            .unwrap();
+        Reporting {
+            dev: RecordingPlatform::spec_device(),
+            report: ReportBuilder::for_manifest(&suit_common::report::ManifestClaims::of(&auth)),
+        }
+    }
 }
 
 fn example(name: &str) -> Vec<u8> {
@@ -401,10 +399,7 @@ fn engine_failure_report_locates_the_failed_condition() {
     // Example 0, secure boot: every command has policy 15; image-match fails on the dummy
     // digest at validate (7), command 0, which is byte 1 of `[3, 15]`.
     let env = example("example0.signed.hex");
-    let mut p = Reporting {
-        dev: RecordingPlatform::spec_device(),
-        report: builder_for(&env),
-    };
+    let mut p = Reporting::for_envelope(&env);
     let image: Vec<u8> = (0..34768u32).map(|i| i as u8).collect();
     p.dev.installed.insert(cid(&[&[0]]), image.clone());
     let err = process(&env, Procedure::Invoke, &spec_policy(), &no_keys(), &mut p).unwrap_err();
@@ -463,10 +458,7 @@ fn engine_success_report_and_nested_failure_offsets() {
     // Example 1 (update) with the dummy digest: fetch goes through, install's image-match
     // (command 2 of the install sequence) fails.
     let env = example("example1.signed.hex");
-    let mut p = Reporting {
-        dev: RecordingPlatform::spec_device(),
-        report: builder_for(&env),
-    };
+    let mut p = Reporting::for_envelope(&env);
     let payload: Vec<u8> = (0..34768u32).map(|i| (i * 7) as u8).collect();
     p.dev
         .remote
@@ -508,10 +500,7 @@ fn engine_success_report_and_nested_failure_offsets() {
         &[],
     )
     .unwrap();
-    let mut p = Reporting {
-        dev: RecordingPlatform::spec_device(),
-        report: builder_for(&env),
-    };
+    let mut p = Reporting::for_envelope(&env);
     p.dev
         .remote
         .insert("http://example.com/file.bin".into(), payload);

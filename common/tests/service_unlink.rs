@@ -2,14 +2,6 @@
 //! secure-storage and personalization components are removed at commit (record gone, object
 //! deleted, rollback floor kept); a TA or a normal-world file is refused with a typed reason
 //! and nothing changes; a soft-failed option's removal is cancelled.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::Value;
 use suit_common::service::memory::MemoryBackend;

@@ -1,12 +1,6 @@
 //! Segmented secure storage (`service::segments`): logical objects longer than one physical
 //! object, as the TA stores payloads (OP-TEE panics a TA whose single object outgrows the core
 //! heap). Checked over the in-memory store with 16-byte segments, including power cuts.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use suit_common::service::segments::Segmented;
 use suit_common::service::store::{MemoryStore, SecureStore, StoreError};

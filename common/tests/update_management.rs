@@ -2,14 +2,6 @@
 //! case that passes and one that is refused with the named reason, the device-policy knobs,
 //! and the bounds (wait budget). The draft has no CBOR examples, so the manifests are built
 //! here from its CDDL (labels from its IANA section). CONFORMANCE.md points here.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};

@@ -13,14 +13,9 @@ use suit_common::encryption::{decrypt, decrypt_integrated, CoseOptions, PayloadD
 
 fuzz_target!(|data: &[u8]| {
     let _heap = suit_fuzz::heap::arm();
-    let Some((&sel, rest)) = data.split_first() else {
+    let Some((sel, message, ciphertext)) = suit_fuzz::split_input(data) else {
         return;
     };
-    if rest.len() < 2 {
-        return;
-    }
-    let len = usize::from(u16::from_be_bytes([rest[0], rest[1]])).min(rest.len() - 2);
-    let (message, ciphertext) = rest[2..].split_at(len);
     let keys = suit_fuzz::device_keys();
     let options = if sel & 4 == 0 {
         CoseOptions::SUIT

@@ -14,14 +14,9 @@ use suit_common::suit::Procedure;
 
 fuzz_target!(|data: &[u8]| {
     let _heap = suit_fuzz::heap::arm();
-    let Some((&flags, rest)) = data.split_first() else {
+    let Some((flags, manifest, payload)) = suit_fuzz::split_input(data) else {
         return;
     };
-    if rest.len() < 2 {
-        return;
-    }
-    let len = usize::from(u16::from_be_bytes([rest[0], rest[1]])).min(rest.len() - 2);
-    let (manifest, payload) = rest[2..].split_at(len);
     let key = suit_fuzz::fuzz_signing_key();
     let signer = Signer {
         key: &key,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use suit_common::cose::{SigningKey, VerificationKey};
 use suit_common::encryption::MemoryKeys;
 use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError, Record};
-use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
+use suit_common::suit::policy::{Policy, Role, TrustAnchor};
 use suit_common::suit::ComponentId;
 
 /// Vendor and class ids of the manifest-spec examples.
@@ -40,6 +40,17 @@ const HPKE_KE_BOB_D: &str = "b1162c568efcba91c8e4e82f66e36b45aa10bc55228cf65ecd3
 const HPKE_INT_BOB_D: &str = "eca39300147c91a2a65d17e00ea278b57a14178245bf5686d9a404cca1816b8e";
 const HPKE_PSK: &str = "0247fd33b913760fa1fa51e1892d9f307fbe65eb171e8132c2af18555a738b82";
 
+/// Splits a fuzz input laid out as `first byte | length (2, big endian) | part | rest`: the
+/// first byte (the target's selector or flags), the part (its length capped at what is
+/// there) and the rest. `None` for an input shorter than the three header bytes.
+pub fn split_input(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&first, rest) = data.split_first()?;
+    let (len, rest) = rest.split_first_chunk::<2>()?;
+    let len = usize::from(u16::from_be_bytes(*len)).min(rest.len());
+    let (part, rest) = rest.split_at(len);
+    Some((first, part, rest))
+}
+
 /// Decodes a hex constant (fixtures only).
 pub fn hex(s: &str) -> Vec<u8> {
     let s: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
@@ -58,37 +69,27 @@ pub fn device_keys() -> MemoryKeys {
     k
 }
 
-fn anchor(id: u32, key: VerificationKey, role: Role) -> TrustAnchor {
-    TrustAnchor {
-        id,
-        kid: Vec::new(),
-        key,
-        role,
-        permissions: Permissions::everything(),
-    }
-}
-
 /// Anchors 1 (spec/author ES256), 2 (dependent signer, operator), 3 (vector HMAC, operator),
 /// 4 (the fuzz HMAC key, author).
 pub fn policy() -> Policy {
     Policy {
         anchors: vec![
-            anchor(
+            TrustAnchor::unrestricted(
                 1,
                 VerificationKey::p256_from_sec1(&hex(SPEC_SIGNER)).unwrap(),
                 Role::Author,
             ),
-            anchor(
+            TrustAnchor::unrestricted(
                 2,
                 VerificationKey::p256_from_sec1(&hex(DEPENDENT_SIGNER)).unwrap(),
                 Role::Operator,
             ),
-            anchor(
+            TrustAnchor::unrestricted(
                 3,
                 VerificationKey::hmac256(VECTOR_HMAC).unwrap(),
                 Role::Operator,
             ),
-            anchor(
+            TrustAnchor::unrestricted(
                 4,
                 VerificationKey::hmac256(FUZZ_HMAC).unwrap(),
                 Role::Author,

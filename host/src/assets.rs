@@ -69,6 +69,13 @@ pub fn write<C: CommandFactory>(name: &'static str, dir: &Path) -> std::io::Resu
     Ok(written)
 }
 
+/// Runs the hidden command if the process was started with it as its first argument (each
+/// tool's `main` asks first): `None` for any other command line.
+pub fn serve<C: CommandFactory>(name: &'static str) -> Option<ExitCode> {
+    let asked = std::env::args_os().nth(1).is_some_and(|a| a == ARG);
+    asked.then(|| main::<C>(name, requested().as_deref()))
+}
+
 /// The whole hidden command: writes the assets, prints each file, exit 0 (2 on failure).
 pub fn main<C: CommandFactory>(name: &'static str, dir: Option<&Path>) -> ExitCode {
     let Some(dir) = dir else {

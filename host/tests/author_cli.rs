@@ -6,13 +6,14 @@
 
 use std::path::{Path, PathBuf};
 use suit_test_support::args;
+use suit_test_support::cli::spec_device;
 use suit_test_support::cli::Out as Run;
 use suit_test_support::{says, says_as};
 
 suit_test_support::author_in_cwd!();
 
 const PLAINTEXT: &[u8] = b"This is a real firmware image.";
-use suit_test_support::{CLASS_UUID as CLASS, SPEC_UNSIGNED, VENDOR_UUID as VENDOR};
+use suit_test_support::{CLASS_UUID as CLASS, SPEC_SIGNED, SPEC_UNSIGNED, VENDOR_UUID as VENDOR};
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
@@ -46,15 +47,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 #[test]
 fn every_signed_spec_example_verifies() {
-    for name in [
-        "example0.signed.hex",
-        "example1.signed.hex",
-        "example2.signed.hex",
-        "example2.signed-severed.hex",
-        "example3.signed.hex",
-        "example4.signed.hex",
-        "example5.signed.hex",
-    ] {
+    for name in SPEC_SIGNED {
         let a = args![
             "verify",
             "--trust-anchor",
@@ -173,50 +166,42 @@ fn process_spec_example_fetches_by_last_uri_segment_and_checks_the_digest() {
     std::fs::create_dir(&payloads).unwrap();
     std::fs::write(payloads.join("file.bin"), vec![0u8; 34768]).unwrap();
     let out = dir.path().join("out");
-    let a = args![
-        "verify",
-        "--trust-anchor",
-        spec("public_key.pem"),
-        spec("example1.signed.hex"),
-        "--process",
-        "--vendor-id",
-        VENDOR,
-        "--class-id",
-        CLASS,
-        "--payload-dir",
-        &payloads,
-        "--out",
-        &out
-    ];
+    let a = [
+        args![
+            "verify",
+            "--trust-anchor",
+            spec("public_key.pem"),
+            spec("example1.signed.hex")
+        ],
+        spec_device(),
+        args!["--payload-dir", &payloads, "--out", &out],
+    ]
+    .concat();
     let r = run(&a);
     assert_eq!(r.code, 1, "{}", r.stdout);
-    assert!(
-        r.stderr
-            .contains("suit-install on component 0: image digest does not match"),
-        "{}",
-        r.stderr
+    says(
+        &r.stderr,
+        "suit-install on component 0: image digest does not match",
     );
     assert!(files_in(&out).is_empty());
 
     // Without the payload the reason names the file looked for.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let a = args![
-        "verify",
-        "--trust-anchor",
-        spec("public_key.pem"),
-        spec("example1.signed.hex"),
-        "--process",
-        "--vendor-id",
-        VENDOR,
-        "--class-id",
-        CLASS,
-        "--payload-dir",
-        &empty
-    ];
+    let a = [
+        args![
+            "verify",
+            "--trust-anchor",
+            spec("public_key.pem"),
+            spec("example1.signed.hex")
+        ],
+        spec_device(),
+        args!["--payload-dir", &empty],
+    ]
+    .concat();
     let r = run(&a);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("no file file.bin in"), "{}", r.stderr);
+    says(&r.stderr, "no file file.bin in");
 
     // A device of another vendor stops at the vendor check.
     let a = args![
@@ -234,12 +219,7 @@ fn process_spec_example_fetches_by_last_uri_segment_and_checks_the_digest() {
     ];
     let r = run(&a);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr
-            .contains("vendor identifier does not match this device"),
-        "{}",
-        r.stderr
-    );
+    says(&r.stderr, "vendor identifier does not match this device");
 }
 
 // ----------------------------------------------------------- firmware-encryption vectors
@@ -253,8 +233,8 @@ fn mac0_vectors_verify_with_the_hmac_key() {
     ] {
         let a = args!["verify", "--hmac-key", fe("hmac256_key.bin"), fe(name)];
         let r = ok(&refs(&a));
-        assert!(r.stdout.contains("block 0: Hmac256"), "{}", r.stdout);
-        assert!(r.stdout.contains("(HMAC key)"), "{}", r.stdout);
+        says(&r.stdout, "block 0: Hmac256");
+        says(&r.stdout, "(HMAC key)");
     }
 }
 
@@ -306,7 +286,7 @@ fn dependency_vector_installs_the_plaintext() {
     // The recipient says kid 'kid-2'; the device's key id is its own (see kid_mismatch_verdict).
     let r = run(&a);
     if kid_mismatch_verdict(&r, &out, PLAINTEXT) {
-        assert!(r.stdout.contains("OK: update applied"), "{}", r.stdout);
+        says(&r.stdout, "OK: update applied");
         assert_eq!(files_in(&out), vec!["component-0.bin"]);
     }
 
@@ -325,11 +305,9 @@ fn dependency_vector_installs_the_plaintext() {
     ];
     let r = run(&a);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr
-            .contains("payload decryption failed: no recipient for this device's keys"),
-        "{}",
-        r.stderr
+    says(
+        &r.stderr,
+        "payload decryption failed: no recipient for this device's keys",
     );
     assert!(files_in(&out2).is_empty());
 }
@@ -477,19 +455,12 @@ fn create(k: &Keys, desc: &Path, signer: &Path, extra: &[std::ffi::OsString]) ->
 }
 
 fn process(env: &Path, signer_pub: &Path, extra: &[std::ffi::OsString], out: &Path) -> Run {
-    let mut a = args![
-        "verify",
-        "--trust-anchor",
-        signer_pub,
-        env,
-        "--process",
-        "--vendor-id",
-        VENDOR,
-        "--class-id",
-        CLASS,
-        "--out",
-        out
-    ];
+    let mut a = [
+        args!["verify", "--trust-anchor", signer_pub, env],
+        spec_device(),
+        args!["--out", out],
+    ]
+    .concat();
     a.extend_from_slice(extra);
     run(&a)
 }
@@ -645,7 +616,7 @@ fn broadcast_to_three_devices_and_a_wrong_device() {
     let r = process(&env, &with_suffix(&signer, ".pub.pem"), &extra, &out);
     assert_eq!(r.code, 1);
     says(&r.stderr, "payload decryption failed");
-    assert!(r.stderr.contains("nothing was installed"), "{}", r.stderr);
+    says(&r.stderr, "nothing was installed");
     assert!(files_in(&out).is_empty());
 }
 
@@ -674,12 +645,9 @@ fn wrong_vendor_wrong_signer_and_tampering_are_refused() {
     ];
     let r = run(&a);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains(
-            "suit-shared-sequence on component 0: vendor identifier does not match this device"
-        ),
-        "{}",
-        r.stderr
+    says(
+        &r.stderr,
+        "suit-shared-sequence on component 0: vendor identifier does not match this device",
     );
     assert!(files_in(&out).is_empty());
 
@@ -813,7 +781,7 @@ fn multi_component_ta_uuid_hmac_and_ed25519_signers() {
     let r = ok(&refs(&args!["inspect", "--diag", &env]));
     assert!(r.stdout.starts_with("107("), "{}", r.stdout);
     let r = ok(&refs(&args!["inspect", &env]));
-    assert!(r.stdout.contains("NOT VERIFIED"), "{}", r.stdout);
+    says(&r.stdout, "NOT VERIFIED");
 }
 
 #[test]
@@ -857,12 +825,7 @@ fn es256_option_and_description_errors() {
         with_suffix(&signer, ".priv.pem")
     ]);
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr
-            .contains("bad.json: vendor-id: \"nope\" is not a UUID"),
-        "{}",
-        r.stderr
-    );
+    says(&r.stderr, "bad.json: vendor-id: \"nope\" is not a UUID");
 
     std::fs::write(&bad, r#"{"sequence-number": 1, "vendorid": "x"}"#).unwrap();
     let r = run(&args![
@@ -886,11 +849,9 @@ fn es256_option_and_description_errors() {
         with_suffix(&signer, ".pub.pem")
     ]);
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr
-            .contains("signer.pub.pem: a public key where a private key was expected"),
-        "{}",
-        r.stderr
+    says(
+        &r.stderr,
+        "signer.pub.pem: a public key where a private key was expected",
     );
     assert!(!k.path("x.suit").exists());
 }
@@ -920,7 +881,7 @@ fn encrypt_command_emits_info_and_ciphertext_for_every_recipient() {
         "--ciphertext-out",
         k.path("fw.enc")
     ]));
-    assert!(r.stdout.contains("for 3 recipient(s)"), "{}", r.stdout);
+    says(&r.stdout, "for 3 recipient(s)");
     let info = std::fs::read(k.path("info.cbor")).unwrap();
     let ct = std::fs::read(k.path("fw.enc")).unwrap();
     assert_eq!(ct.len(), payload.len() + 16);
@@ -963,12 +924,7 @@ fn encrypt_command_emits_info_and_ciphertext_for_every_recipient() {
         k.path("c2")
     ]);
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr
-            .contains("ed.pub.pem: recipients must be P-256 keys"),
-        "{}",
-        r.stderr
-    );
+    says(&r.stderr, "ed.pub.pem: recipients must be P-256 keys");
 }
 
 #[test]
@@ -1044,11 +1000,9 @@ fn garbage_input_is_refused_without_panicking() {
         spec("example1.signed.hex")
     ]);
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr
-            .contains("junk.pem: PEM public key is neither P-256 nor Ed25519"),
-        "{}",
-        r.stderr
+    says(
+        &r.stderr,
+        "junk.pem: PEM public key is neither P-256 nor Ed25519",
     );
     let r = run(&args![
         "verify",
@@ -1057,7 +1011,7 @@ fn garbage_input_is_refused_without_panicking() {
         spec("example1.signed.hex")
     ]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("missing.pem"), "{}", r.stderr);
+    says(&r.stderr, "missing.pem");
     // Process-only flags without --process are a usage error.
     let r = run(&args![
         "verify",
@@ -1068,7 +1022,7 @@ fn garbage_input_is_refused_without_panicking() {
         k.path("o")
     ]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("--out needs --process"), "{}", r.stderr);
+    says(&r.stderr, "--out needs --process");
 }
 
 const TA_UUID: [u8; 16] = [
@@ -1089,11 +1043,9 @@ fn kid_mismatch_verdict(r: &Run, out: &Path, expect: &[u8]) -> bool {
         return true;
     }
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr
-            .contains("payload decryption failed: no recipient for this device's keys"),
-        "{}",
-        r.stderr
+    says(
+        &r.stderr,
+        "payload decryption failed: no recipient for this device's keys",
     );
     assert!(files_in(out).is_empty());
     false

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 use suit_common::suit::command::{Action, Command as Cmd, IndexArg};
 use suit_common::suit::error::ConditionKind;
-use suit_common::suit::policy::{Permissions, Role, TrustAnchor};
+use suit_common::suit::policy::{Role, TrustAnchor};
 use suit_common::suit::Envelope;
 use suit_test_support::args;
+use suit_test_support::cli::spec_device;
 use suit_test_support::cli::{Dir, Out as Run};
 use suit_test_support::says;
 
@@ -71,13 +72,7 @@ fn anchors(d: &Dir) -> Vec<TrustAnchor> {
         .verification_key()
         .unwrap();
     assert!(text.contains("PUBLIC KEY"));
-    vec![TrustAnchor {
-        id: 1,
-        kid: Vec::new(),
-        key,
-        role: Role::Author,
-        permissions: Permissions::everything(),
-    }]
+    vec![TrustAnchor::unrestricted(1, key, Role::Author)]
 }
 
 fn sha256_digest(data: &[u8]) -> suit_common::suit::Digest {
@@ -161,23 +156,19 @@ fn create_emits_the_firmware_encryption_draft_form() {
 
     // The engine installs the two plaintexts and nothing for the buffer.
     let out = d.path("installed");
-    let r = run(&args![
-        "verify",
-        "--trust-anchor",
-        d.path("signer.pub.pem"),
-        &env,
-        "--process",
-        "--vendor-id",
-        VENDOR,
-        "--class-id",
-        CLASS,
-        "--payload-dir",
-        d.path("payloads"),
-        "--device-key",
-        d.path("device.priv.pem"),
-        "--out",
-        &out
-    ]);
+    let r = run(&[
+        args!["verify", "--trust-anchor", d.path("signer.pub.pem"), &env],
+        spec_device(),
+        args![
+            "--payload-dir",
+            d.path("payloads"),
+            "--device-key",
+            d.path("device.priv.pem"),
+            "--out",
+            &out
+        ],
+    ]
+    .concat());
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mut files: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
@@ -287,12 +278,7 @@ fn keys_are_refused_for_an_algorithm_other_than_the_declared_one() {
     );
     let (r, _) = create(&d, &desc, &args!["--sign-key", d.path("signer-es256.jwk")]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(
-        r.stderr
-            .contains("declared for ES256 but would be used for ESP256"),
-        "{}",
-        r.stderr
-    );
+    says(&r.stderr, "declared for ES256 but would be used for ESP256");
     let (r, _) = create(
         &d,
         &desc,
@@ -307,7 +293,7 @@ fn keys_are_refused_for_an_algorithm_other_than_the_declared_one() {
     );
     let (r, _) = create(&d, &desc, &args!["--hmac-key", d.path("hmac-as-kw.jwk")]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("declared for A256KW"), "{}", r.stderr);
+    says(&r.stderr, "declared for A256KW");
     // An alg name the tool does not know is refused rather than ignored.
     write_json(
         &d,

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use suit_test_support::args;
+use suit_test_support::cli::spec_device;
 use suit_test_support::cli::Out as Run;
 use suit_test_support::says;
 
@@ -46,15 +47,7 @@ fn verify(env: &Path, anchors: &[&Path], process: bool, out: &Path) -> Run {
     }
     a.push(env.into());
     if process {
-        a.extend(args![
-            "--process",
-            "--vendor-id",
-            VENDOR,
-            "--class-id",
-            CLASS,
-            "--out",
-            out
-        ]);
+        a.extend([args![], spec_device(), args!["--out", out]].concat());
     }
     run(&a)
 }
@@ -67,25 +60,26 @@ fn create_and_sign_emit_one_cose_sign_for_several_signers() {
     let ed = keygen(d, "ed25519", "operator");
     let desc = description(d);
 
-    let env = d.join("multi.suit");
-    ok(&args![
-        "create",
-        &desc,
-        "-o",
-        &env,
+    // Both keys, as every signing command below takes them.
+    let both = args![
         "--sign-key",
         with_suffix(&p256, ".priv.pem"),
         "--sign-key",
-        with_suffix(&ed, ".priv.pem"),
-        "--cose-sign"
-    ]);
+        with_suffix(&ed, ".priv.pem")
+    ];
+    let env = d.join("multi.suit");
+    ok(&[
+        args!["create", &desc, "-o", &env, "--cose-sign"],
+        both.clone(),
+    ]
+    .concat());
     let r = verify(&env, &[&p256, &ed], false, d);
     assert_eq!(r.code, 0, "{}", r.stderr);
     says(&r.stdout, "1 authentication block(s)");
     says(&r.stdout, "block 0 signature 0: Esp256");
     says(&r.stdout, "block 0 signature 1: EdDsa");
     // Both signatures verified: both anchors are signers.
-    assert!(r.stdout.contains("trust anchor #2"), "{}", r.stdout);
+    says(&r.stdout, "trust anchor #2");
     // Either signer alone is enough to authenticate (the other signature's key is unknown).
     assert_eq!(verify(&env, &[&ed], false, d).code, 0);
     // The simulated device (the TA's service) installs it.
@@ -94,16 +88,7 @@ fn create_and_sign_emit_one_cose_sign_for_several_signers() {
 
     // Default stays one COSE_Sign1 per key.
     let env1 = d.join("sign1.suit");
-    ok(&args![
-        "create",
-        &desc,
-        "-o",
-        &env1,
-        "--sign-key",
-        with_suffix(&p256, ".priv.pem"),
-        "--sign-key",
-        with_suffix(&ed, ".priv.pem")
-    ]);
+    ok(&[args!["create", &desc, "-o", &env1], both.clone()].concat());
     let r = verify(&env1, &[&p256, &ed], false, d);
     says(&r.stdout, "2 authentication block(s)");
 
@@ -111,17 +96,7 @@ fn create_and_sign_emit_one_cose_sign_for_several_signers() {
     let unsigned = d.join("unsigned.suit");
     ok(&args!["create", &desc, "-o", &unsigned, "--unsigned"]);
     let signed = d.join("signed.suit");
-    ok(&args![
-        "sign",
-        &unsigned,
-        "-o",
-        &signed,
-        "--sign-key",
-        with_suffix(&p256, ".priv.pem"),
-        "--sign-key",
-        with_suffix(&ed, ".priv.pem"),
-        "--cose-sign"
-    ]);
+    ok(&[args!["sign", &unsigned, "-o", &signed, "--cose-sign"], both].concat());
     let r = verify(&signed, &[&p256, &ed], false, d);
     assert_eq!(r.code, 0, "{}", r.stderr);
     says(&r.stdout, "block 0 signature 1: EdDsa");
@@ -134,27 +109,22 @@ fn slot_conditions_under_process_get_the_tas_refusal() {
     // command (1.0.1 of the shared sequence: try-each, option 0, the slot condition).
     let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/suit-manifest-spec");
     let dir = tempfile::tempdir().unwrap();
-    let r = run(&args![
-        "verify",
-        "--trust-anchor",
-        vectors.join("public_key.pem"),
-        vectors.join("example3.signed.hex"),
-        "--process",
-        "--vendor-id",
-        VENDOR,
-        "--class-id",
-        CLASS,
-        "--out",
-        dir.path().join("out")
-    ]);
+    let r = run(&[
+        args![
+            "verify",
+            "--trust-anchor",
+            vectors.join("public_key.pem"),
+            vectors.join("example3.signed.hex")
+        ],
+        spec_device(),
+        args!["--out", dir.path().join("out")],
+    ]
+    .concat());
     assert_eq!(r.code, 1, "{}", r.stdout);
-    assert!(
-        r.stderr.contains(
-            "command 1.0.1 of suit-shared-sequence on component 0: platform: operation not \
-             supported by this device"
-        ),
-        "{}",
-        r.stderr
+    says(
+        &r.stderr,
+        "command 1.0.1 of suit-shared-sequence on component 0: platform: operation not \
+             supported by this device",
     );
-    assert!(r.stderr.contains("nothing was installed"), "{}", r.stderr);
+    says(&r.stderr, "nothing was installed");
 }

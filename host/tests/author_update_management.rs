@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use suit_common::suit::command::{Action, Command as Cmd};
 use suit_common::suit::error::{CommandErrorKind, ConditionKind, Error};
 use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError};
-use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
+use suit_common::suit::policy::{Policy, Role, TrustAnchor};
 use suit_common::suit::update_management::{Comparison, UmError, WaitEvent, WallClock};
 use suit_common::suit::{process, ComponentId, Envelope, Procedure};
 use suit_test_support::cli::{Dir, Out as Run};
@@ -73,13 +73,7 @@ fn policy(d: &Dir) -> Policy {
         .key
         .verification_key()
         .unwrap();
-    policy_of(vec![TrustAnchor {
-        id: 1,
-        kid: Vec::new(),
-        key,
-        role: Role::Author,
-        permissions: Permissions::everything(),
-    }])
+    policy_of(vec![TrustAnchor::unrestricted(1, key, Role::Author)])
 }
 
 /// A device with the example vendor/class, a trusted clock, a battery, and a version for

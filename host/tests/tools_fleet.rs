@@ -3,7 +3,8 @@
 //! named after the device id; `create`/`encrypt` broadcast one payload to a list of device
 //! keys, bounded by the devices' recipient limit.
 
-use suit_test_support::cli::{ok, words};
+use suit_test_support::cli::{encrypted_app_description, ok, words, write};
+use suit_test_support::says;
 use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;
 
 suit_test_support::cli_tools!();
@@ -56,7 +57,7 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
             "models",
         ],
     ));
-    assert!(r.stdout.contains("3 device(s)"), "{}", r.stdout);
+    says(&r.stdout, "3 device(s)");
     assert_eq!(
         r.stdout.matches("expected state digest").count(),
         3,
@@ -106,13 +107,11 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
     )
     .unwrap();
     std::fs::write(d.join("fw.bin"), b"fleet firmware").unwrap();
-    std::fs::write(
-        d.join("m.json"),
-        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
-        "components": [{"id": ["app"], "file": "fw.bin",
-          "encryption": {"recipients": [{"key-list": "keys.txt", "mode": "hpke"}]}}]}"#,
-    )
-    .unwrap();
+    write(
+        d,
+        "m.json",
+        encrypted_app_description(r#"[{"key-list": "keys.txt", "mode": "hpke"}]"#),
+    );
     ok(author(
         d,
         &words("create m.json -o m.suit --sign-key author.priv.pem"),
@@ -125,7 +124,7 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
         d,
         &words("encrypt --payload fw.bin --recipient-list keys.txt --mode hpke --info-out info.cbor --ciphertext-out fw.enc"),
     ));
-    assert!(r.stdout.contains("3 recipient(s)"), "{}", r.stdout);
+    says(&r.stdout, "3 recipient(s)");
 
     // Beyond the devices' recipient limit: refused with the limit named, nothing written.
     let many: String = (0..33).map(|i| format!("k{i}.pub.pem\n")).collect();
@@ -137,7 +136,7 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
         ),
     );
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("at most 32"), "{}", r.stderr);
+    says(&r.stderr, "at most 32");
     assert!(!d.join("c2").exists());
     std::fs::write(
         d.join("m2.json"),
@@ -151,7 +150,7 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
         &words("create m2.json -o m2.suit --sign-key author.priv.pem"),
     );
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("at most 32"), "{}", r.stderr);
+    says(&r.stderr, "at most 32");
     assert!(!d.join("m2.suit").exists());
 
     // A key statement that is not the listed identity's is refused, naming the line.
@@ -174,6 +173,6 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
         ],
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("mixed.txt line 1"), "{}", r.stderr);
+    says(&r.stderr, "mixed.txt line 1");
     assert!(!d.join("msgs2").exists());
 }

@@ -3,7 +3,9 @@
 //! that remembers its TPA root.
 
 use std::path::Path;
-use suit_test_support::cli::{app_description, ok, provision_args, words, write, Out};
+use suit_test_support::cli::{
+    app_description, app_provisioning, ok, provision_args, words, write, Out,
+};
 use suit_test_support::says;
 
 suit_test_support::cli_tools!();
@@ -12,13 +14,7 @@ suit_test_support::cli_tools!();
 fn setup(d: &Path) {
     ok(author(d, &["keygen", "--type", "p256", "-o", "author"]));
     ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
-    std::fs::write(
-        d.join("p.json"),
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
-        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
-        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
-    )
-    .unwrap();
+    write(d, "p.json", app_provisioning("board"));
     ok(author(d, &provision_args("p.json", "p.cbor", &[])));
     ok(agent(d, &["provision", "p.cbor"]));
     std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();
@@ -38,19 +34,16 @@ fn names_work_for_verify_ids_and_refusals_are_sentences() {
         d,
         &words("verify m.suit --trust-anchor author.pub.pem --process --vendor-id example.com --class-id board"),
     ));
-    assert!(r.stdout.contains("OK: update applied"), "{}", r.stdout);
+    says(&r.stdout, "OK: update applied");
     // Another class name: the device's own sentence, no Rust debug text.
     let r = author(
         d,
         &words("verify m.suit --trust-anchor author.pub.pem --process --vendor-id example.com --class-id board-b"),
     );
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains(
-            "suit-shared-sequence on component 0: class identifier does not match this device"
-        ),
-        "{}",
-        r.stderr
+    says(
+        &r.stderr,
+        "suit-shared-sequence on component 0: class identifier does not match this device",
     );
     assert!(!r.stderr.contains("ConditionFailed("), "{}", r.stderr);
     // A class name without a vendor is a usage error that says why.
@@ -149,17 +142,15 @@ fn inspect_names_the_tools_other_formats_and_truncation() {
     ok(agent(d, &["install", "m.suit"]));
     ok(agent(d, &["report", "-o", "report.cose"]));
     let r = ok(author(d, &["inspect", "report.cose"]));
-    assert!(r.stdout.contains("a signed SUIT report"), "{}", r.stdout);
+    says(&r.stdout, "a signed SUIT report");
     // A truncated envelope: a sentence, not a Rust error value.
     let bytes = std::fs::read(d.join("m.suit")).unwrap();
     std::fs::write(d.join("cut.suit"), &bytes[..bytes.len() / 2]).unwrap();
     let r = author(d, &["inspect", "cut.suit"]);
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr
-            .contains("cut.suit: the data ends in the middle of a CBOR item (truncated file?)"),
-        "{}",
-        r.stderr
+    says(
+        &r.stderr,
+        "cut.suit: the data ends in the middle of a CBOR item (truncated file?)",
     );
     assert!(!r.stderr.contains("UnexpectedEof"), "{}", r.stderr);
 }
@@ -175,12 +166,7 @@ fn ignored_flags_are_named() {
         &["--state", "x", "status"],
         None,
     );
-    assert!(
-        r.stderr
-            .contains("warning: --state is ignored without --tee sim"),
-        "{}",
-        r.stderr
-    );
+    says(&r.stderr, "warning: --state is ignored without --tee sim");
     assert_eq!(r.code, 3, "TEE unreachable: {}", r.stderr);
     // --alg with no P-256 signer.
     ok(author(d, &["keygen", "--type", "ed25519", "-o", "ed"]));
@@ -190,16 +176,11 @@ fn ignored_flags_are_named() {
         d,
         &words("create m.json -o m.suit --sign-key ed.priv.pem --alg es256"),
     ));
-    assert!(
-        r.stderr
-            .contains("warning: --alg applies to P-256 signing keys"),
-        "{}",
-        r.stderr
-    );
+    says(&r.stderr, "warning: --alg applies to P-256 signing keys");
     // --trace without --process would do nothing: refused like the other process-only flags.
     let r = author(d, &words("verify m.suit --trust-anchor ed.pub.pem --trace"));
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("--trace needs --process"), "{}", r.stderr);
+    says(&r.stderr, "--trace needs --process");
 }
 
 #[test]
@@ -221,12 +202,7 @@ fn status_lists_the_inventory() {
         "{j}"
     );
     let r = ok(agent(d, &["status"]));
-    assert!(
-        r.stdout
-            .contains("['app']: sequence number 1, 11 bytes, sha-256 "),
-        "{}",
-        r.stdout
-    );
+    says(&r.stdout, "['app']: sequence number 1, 11 bytes, sha-256 ");
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! included and bound to their anchors, so A128KW recipients are checked as the device checks
 //! them; the device in the agent's simulator, provisioned by the real message, agrees.
 
-use suit_test_support::cli::{ok, provision_args, words};
+use suit_test_support::cli::{encrypted_app_description, ok, provision_args, words, write};
+use suit_test_support::says;
 
 suit_test_support::cli_tools!();
 
@@ -29,13 +30,11 @@ fn process_checks_kek_recipients_with_the_devices_provisioning() {
     std::fs::write(d.join("p.json"), description("[1]")).unwrap();
     std::fs::write(d.join("wrong.json"), description("[2]")).unwrap();
     std::fs::write(d.join("fw.bin"), b"firmware under a KEK").unwrap();
-    std::fs::write(
-        d.join("m.json"),
-        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
-        "components": [{"id": ["app"], "file": "fw.bin",
-          "encryption": {"recipients": [{"kek": "kek.bin", "kid": "kek-1"}]}}]}"#,
-    )
-    .unwrap();
+    write(
+        d,
+        "m.json",
+        encrypted_app_description(r#"[{"kek": "kek.bin", "kid": "kek-1"}]"#),
+    );
     ok(author(
         d,
         &words("create m.json -o m.suit --sign-key author.priv.pem"),
@@ -58,7 +57,7 @@ fn process_checks_kek_recipients_with_the_devices_provisioning() {
         &words("verify m.suit --trust-anchor author.pub.pem --process --provisioning wrong.json --out out2"),
     );
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("nothing was installed"), "{}", r.stderr);
+    says(&r.stderr, "nothing was installed");
     assert!(!d.join("out2/component-0.bin").exists());
 
     // The real device (the agent's simulator), provisioned with the message made from the

@@ -5,6 +5,7 @@
 //! fails, it never skips.
 
 use std::path::Path;
+use suit_test_support::says;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
@@ -139,7 +140,7 @@ fn an_hsm_key_signs_envelopes_and_provisioning_messages() {
         d,
         &["verify", "m.suit", "--trust-anchor", "author.pub.pem"],
     ));
-    assert!(r.stdout.contains("COSE alg -7"), "{}", r.stdout);
+    says(&r.stdout, "COSE alg -7");
     // Another key does not verify it: the signature really is the token key's.
     ok(author(d, &["keygen", "--type", "p256", "-o", "other"]));
     assert_eq!(
@@ -160,7 +161,7 @@ fn an_hsm_key_signs_envelopes_and_provisioning_messages() {
         d,
         &["verify", "s.suit", "--trust-anchor", "author.pub.pem"],
     ));
-    assert!(r.stdout.contains("COSE alg -9"), "{}", r.stdout);
+    says(&r.stdout, "COSE alg -9");
 
     // provision: the TPA key in the token; a simulated device whose TPA root is that key
     // applies the message.
@@ -181,7 +182,7 @@ fn an_hsm_key_signs_envelopes_and_provisioning_messages() {
         &["provision", "p.json", "--tpa-key", &uri, "-o", "p.cbor"],
     ));
     let r = ok(sim(&["provision", "p.cbor"]));
-    assert!(r.stdout.contains("anchor 1"), "{}", r.stdout);
+    says(&r.stdout, "anchor 1");
     // The same message signed by the repository's test TPA key is refused by this device.
     ok(author(
         d,
@@ -202,11 +203,11 @@ fn an_hsm_key_signs_envelopes_and_provisioning_messages() {
         ],
     );
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("pin-value is refused"), "{}", r.stderr);
+    says(&r.stderr, "pin-value is refused");
     std::fs::write(d.join("bad-pin.txt"), "0000\n").unwrap();
     let bad = uri.replace("pin.txt", "bad-pin.txt");
     let r = author(d, &["sign", "u.suit", "-o", "x.suit", "--sign-key", &bad]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("login to the token"), "{}", r.stderr);
+    says(&r.stderr, "login to the token");
     assert!(!d.join("x.suit").exists());
 }

@@ -16,16 +16,6 @@
 
 #![no_std]
 #![forbid(unsafe_code)]
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::cast_possible_truncation
-    )
-)]
 
 extern crate alloc;
 #[cfg(test)]
@@ -611,7 +601,9 @@ impl PlatformInfo {
     }
 }
 
+// Unit tests may unwrap, expect, panic and index (clippy.toml); they also narrow integers.
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

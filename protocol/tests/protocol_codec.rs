@@ -1,10 +1,9 @@
 //! The protocol codec: every message round-trips, its bytes are the ones the earlier
 //! serde/ciborium encoding produced (protocol version 1 clients read them), and malformed,
 //! trailing, oversize and too-deep input is refused without panicking.
+// Helpers outside #[test] unwrap, slice and narrow lengths (clippy.toml covers the tests).
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
     clippy::indexing_slicing,
     clippy::cast_possible_truncation
 )]

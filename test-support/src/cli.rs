@@ -141,12 +141,46 @@ pub fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
 }
 
+/// `verify`'s arguments that run the envelope on a simulated device of the manifest-spec
+/// examples' vendor and class (`--process --vendor-id .. --class-id ..`).
+pub fn spec_device() -> Vec<std::ffi::OsString> {
+    [
+        "--process",
+        "--vendor-id",
+        crate::VENDOR_UUID,
+        "--class-id",
+        crate::CLASS_UUID,
+    ]
+    .map(std::ffi::OsString::from)
+    .to_vec()
+}
+
+/// The TPA's provisioning description most tool tests use: for the device key
+/// `device.pub.pem`, anchor 1 (`author.pub.pem`, author) for `app` and the identity
+/// example.com / `class` (by name).
+pub fn app_provisioning(class: &str) -> String {
+    format!(
+        r#"{{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}}},
+        {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "{class}"}}}}}}]}}"#
+    )
+}
+
 /// A `suit-author create` description of release 1: component `app` from `fw.bin`, vendor
 /// `example.com`, class `class` (by name).
 pub fn app_description(class: &str) -> String {
     format!(
         r#"{{"sequence-number": 1, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "{class}"}},
         "components": [{{"id": ["app"], "file": "fw.bin"}}]}}"#
+    )
+}
+
+/// [`app_description`] of class `board` with the payload encrypted to `recipients` (the
+/// description's JSON list of recipients).
+pub fn encrypted_app_description(recipients: &str) -> String {
+    format!(
+        r#"{{"sequence-number": 1, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}},
+        "components": [{{"id": ["app"], "file": "fw.bin", "encryption": {{"recipients": {recipients}}}}}]}}"#
     )
 }
 

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use suit_common::cose::{SigningKey, VerificationKey};
 use suit_common::protocol::ByteBuf;
-use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
+use suit_common::suit::policy::{Policy, Role, TrustAnchor};
 
 use crate::vectors::read;
 
@@ -55,13 +55,7 @@ pub fn p256_private_from_pem(rel: &str) -> SigningKey {
 }
 
 pub fn anchor(id: u32, key: VerificationKey, role: Role) -> TrustAnchor {
-    TrustAnchor {
-        id,
-        kid: Vec::new(),
-        key,
-        role,
-        permissions: Permissions::everything(),
-    }
+    TrustAnchor::unrestricted(id, key, role)
 }
 
 /// Policy trusting the manifest-spec examples' key (author role, full permissions).
@@ -114,4 +108,29 @@ pub fn policy_of(anchors: Vec<TrustAnchor>) -> Policy {
         require_plaintext_digest: false,
         update_management: Default::default(),
     }
+}
+
+/// `{1: 1, 2: 1, 3: << {2: [[c] per component]} >>, key: value}` signed (ES256) with the
+/// manifest-spec examples' key: an authenticated manifest around the one member under test.
+pub fn spec_signed_with(components: &[&[u8]], key: i64, value: ciborium::Value) -> Vec<u8> {
+    use crate::cbor::{bytes, cbor, int, map};
+    let ids = components
+        .iter()
+        .map(|c| ciborium::Value::Array(vec![bytes(c)]))
+        .collect();
+    let common = map(vec![(2, ciborium::Value::Array(ids))]);
+    let manifest = cbor(&map(vec![
+        (1, int(1)),
+        (2, int(1)),
+        (3, bytes(&cbor(&common))),
+        (key, value),
+    ]));
+    let signer = p256_private_from_pem(AUTHOR_PRIV);
+    seal_one(
+        &manifest,
+        &signer,
+        suit_common::cose::Algorithm::Es256,
+        &[],
+        &[],
+    )
 }

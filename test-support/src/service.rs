@@ -113,16 +113,22 @@ pub fn author_anchor(id: u32, prefixes: &[&[u8]]) -> Op {
         role: RoleRecord::Author,
         // Assigned by the device; whatever a message says is ignored.
         key_scope: 0,
-        scope: Scope {
-            component_prefixes: prefixes
-                .iter()
-                .map(|p| vec![ByteBuf::from(p.to_vec())])
-                .collect(),
-            vendor_ids: vec![],
-            class_ids: vec![],
-            ree_plaintext: false,
-        },
+        scope: scope(prefixes),
     })
+}
+
+/// An anchor scope of component-id prefixes (one segment each), any vendor and class, no
+/// plaintext to REE components.
+pub fn scope<P: AsRef<[u8]>>(prefixes: &[P]) -> Scope {
+    Scope {
+        component_prefixes: prefixes
+            .iter()
+            .map(|p| vec![ByteBuf::from(p.as_ref().to_vec())])
+            .collect(),
+        vendor_ids: vec![],
+        class_ids: vec![],
+        ree_plaintext: false,
+    }
 }
 
 pub fn identity() -> Op {
@@ -257,6 +263,17 @@ pub fn prepare_chunked(
     envelope: &[u8],
     chunk: usize,
 ) -> Result<InstallPrepareResponse, (Status, Refusal)> {
+    send_envelope(s, envelope, chunk)?;
+    call(s, Command::InstallPrepare, &Empty {})
+}
+
+/// Begin, then the envelope in `chunk`-byte pieces: the envelope is in TA memory, nothing
+/// decoded yet.
+pub fn send_envelope(
+    s: &mut Service<Mem>,
+    envelope: &[u8],
+    chunk: usize,
+) -> Result<(), (Status, Refusal)> {
     begin(s, envelope.len() as u64)?;
     for (i, c) in envelope.chunks(chunk).enumerate() {
         call::<_, Empty>(
@@ -268,7 +285,7 @@ pub fn prepare_chunked(
             },
         )?;
     }
-    call(s, Command::InstallPrepare, &Empty {})
+    Ok(())
 }
 
 /// Sends `data` as the payload for `uri`, announcing `total` bytes.
@@ -290,30 +307,33 @@ pub fn send_payload_chunked(
     chunk: usize,
 ) -> Result<(), (Status, Refusal)> {
     if data.is_empty() {
-        call::<_, Empty>(
-            s,
-            Command::InstallPayload,
-            &PayloadChunkRequest {
-                uri: uri.into(),
-                total_len: total,
-                offset: 0,
-                data: ByteBuf::new(),
-            },
-        )?;
+        payload_chunk(s, uri, total, 0, &[])?;
     }
     for (i, c) in data.chunks(chunk).enumerate() {
-        call::<_, Empty>(
-            s,
-            Command::InstallPayload,
-            &PayloadChunkRequest {
-                uri: uri.into(),
-                total_len: total,
-                offset: (i * chunk) as u64,
-                data: ByteBuf::from(c.to_vec()),
-            },
-        )?;
+        payload_chunk(s, uri, total, (i * chunk) as u64, c)?;
     }
     Ok(())
+}
+
+/// One `InstallPayload` call: `data` at `offset` of the payload for `uri`, announced as
+/// `total` bytes.
+pub fn payload_chunk(
+    s: &mut Service<Mem>,
+    uri: &str,
+    total: u64,
+    offset: u64,
+    data: &[u8],
+) -> Answer<Empty> {
+    call(
+        s,
+        Command::InstallPayload,
+        &PayloadChunkRequest {
+            uri: uri.into(),
+            total_len: total,
+            offset,
+            data: ByteBuf::from(data.to_vec()),
+        },
+    )
 }
 
 pub fn finish(s: &mut Service<Mem>) -> Result<InstallFinishResponse, (Status, Refusal)> {

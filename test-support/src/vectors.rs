@@ -10,6 +10,17 @@ pub const CLASS_ID: [u8; 16] = [
 /// [`VENDOR_ID`] and [`CLASS_ID`] as the command-line tools take them.
 pub const VENDOR_UUID: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
 pub const CLASS_UUID: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
+/// The manifest-spec examples' signed forms (tests/vectors/suit-manifest-spec), severed
+/// example 2 included.
+pub const SPEC_SIGNED: [&str; 7] = [
+    "example0.signed.hex",
+    "example1.signed.hex",
+    "example2.signed.hex",
+    "example2.signed-severed.hex",
+    "example3.signed.hex",
+    "example4.signed.hex",
+    "example5.signed.hex",
+];
 /// The manifest-spec examples' unsigned forms (tests/vectors/suit-manifest-spec).
 pub const SPEC_UNSIGNED: [&str; 6] = [
     "example0.unsigned.hex",
@@ -25,6 +36,18 @@ pub const DUMMY_DIGEST: [u8; 32] = [
     0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
 ];
 
+/// The manifest-spec example 0 with one byte of its signature changed (the signature is the
+/// 64 bytes before the manifest member, `0x03 0x58 0x71 ...`).
+pub fn spec_example0_forged() -> Vec<u8> {
+    let mut bytes = hex_file("suit-manifest-spec/example0.signed.hex");
+    let pos = bytes
+        .windows(3)
+        .position(|w| w == [0x03, 0x58, 0x71])
+        .expect("example 0's manifest member");
+    bytes[pos - 10] ^= 0x01;
+    bytes
+}
+
 /// Path of a vector file (copied into the repository; never /work/shared).
 pub fn vector_path(rel: &str) -> String {
     format!("{}/../tests/vectors/{}", env!("CARGO_MANIFEST_DIR"), rel)
@@ -39,6 +62,23 @@ pub fn hex_file(rel: &str) -> Vec<u8> {
     let text = String::from_utf8(read(rel)).unwrap();
     let clean: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
     hex::decode(clean).unwrap()
+}
+
+/// Decrypts `ciphertext` as a device does, in `chunk`-byte pieces (at least 1) through the
+/// streaming `PayloadDecryptor` of SUIT_Encryption_Info `info`.
+pub fn decrypt_in_chunks(
+    info: &[u8],
+    keys: &suit_common::encryption::MemoryKeys,
+    ciphertext: &[u8],
+    chunk: usize,
+) -> Result<Vec<u8>, suit_common::encryption::DecryptError> {
+    let mut d = suit_common::encryption::PayloadDecryptor::new(info, keys)?;
+    let mut out = Vec::with_capacity(ciphertext.len());
+    for c in ciphertext.chunks(chunk.max(1)) {
+        out.extend_from_slice(&d.update(c)?);
+    }
+    out.extend_from_slice(&d.finish()?);
+    Ok(out)
 }
 
 /// No device keys (for manifests without encryption).

@@ -209,7 +209,6 @@ mod tests {
 
 /// Test keys and key encodings shared by the end-to-end tests.
 pub mod keys {
-    use base64::Engine as _;
     use ciborium::Value;
     use suit_common::cose::SigningKey;
 
@@ -220,28 +219,14 @@ pub mod keys {
         repo_root().join("tests").join(rel)
     }
 
-    fn pem_der(rel: &str) -> Vec<u8> {
-        let text = std::fs::read_to_string(path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
-        let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .expect("PEM body")
-    }
-
     /// Uncompressed point of a P-256 SubjectPublicKeyInfo PEM.
     pub fn p256_point(rel: &str) -> Vec<u8> {
-        let der = pem_der(rel);
-        der[der.len() - 65..].to_vec()
+        suit_test_support::sec1_from_pem(&format!("../{rel}"))
     }
 
     /// Signing key from a PKCS#8/SEC1 P-256 private key PEM.
     pub fn p256_signer(rel: &str) -> SigningKey {
-        let der = pem_der(rel);
-        let pos = der
-            .windows(5)
-            .position(|w| w == [0x02, 0x01, 0x01, 0x04, 0x20])
-            .expect("ECPrivateKey");
-        SigningKey::p256(&der[pos + 5..pos + 37]).expect("P-256 scalar")
+        suit_test_support::p256_private_from_pem(&format!("../{rel}"))
     }
 
     fn encode(v: &Value) -> Vec<u8> {
@@ -361,6 +346,15 @@ pub fn author(dir: &Path, args: &[&str]) -> String {
     text
 }
 
+/// The example consumer TA A's images as qemu/build.sh signed them: version 1 and version 2.
+pub fn consumer_tas() -> (PathBuf, PathBuf) {
+    let out = repo_root().join("build/qemu/out");
+    (
+        out.join("perso-consumer-A.ta"),
+        out.join("perso-consumer-A-v2.ta"),
+    )
+}
+
 /// UUIDs of the example consumer TA: A (delivered through SUIT by the tests) and B (installed
 /// normally, the "wrong TA"), as qemu/build.sh recorded them.
 pub fn consumer_uuids() -> (String, String) {
@@ -400,6 +394,20 @@ pub fn write_text(dir: &Path, name: &str, text: &str) {
 /// `/up/NAME.suit` and its detached payloads under `/up/NAME/` in the guest.
 pub fn create_envelope(dir: &Path, name: &str, description: &str) -> Vec<String> {
     create_envelope_signed(dir, name, description, &["author.priv.pem"])
+}
+
+/// The files a provision-then-install boot puts into the guest: the TPA's message
+/// `provision.cbor` (in `dir`) as /up/provision.cbor, then each case's envelope and payloads
+/// ([`create_envelope`] under the case's name).
+pub fn provision_and_envelopes(dir: &Path, cases: &[(&str, String)]) -> Vec<String> {
+    let mut puts = vec![format!(
+        "{}=/up/provision.cbor",
+        dir.join("provision.cbor").display()
+    )];
+    for (name, json) in cases {
+        puts.extend(create_envelope(dir, name, json));
+    }
+    puts
 }
 
 /// [`create_envelope`] with explicit signer key files (each becomes one authentication block).
@@ -547,5 +555,26 @@ pub fn enrolled_device() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let disk = dir.path().join("data.img");
     export_device_key(&disk, dir.path());
+    (dir, disk)
+}
+
+/// [`enrolled_device`] with an author key (`author.priv.pem`) and the TPA's signed message
+/// `provision.cbor` (not sent yet): it adds the author as anchor 1 for the consumer TA
+/// `uuid`'s components (and the REE's files with `ree`) and sets the identity the consumer
+/// tests use (example.com / qemu-armv8).
+pub fn consumer_author_device(uuid: &str, ree: bool) -> (tempfile::TempDir, PathBuf) {
+    let (dir, disk) = enrolled_device();
+    let d = dir.path();
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    let ree = if ree { r#", ["ree"]"# } else { "" };
+    sign_provisioning(
+        d,
+        &format!(
+            r#"{{"counter": 1, "device-key": "identity.pub.pem", "ops": [
+            {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["hex:{}"]{ree}]}}}},
+            {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "qemu-armv8"}}}}}}]}}"#,
+            uuid.replace('-', "")
+        ),
+    );
     (dir, disk)
 }

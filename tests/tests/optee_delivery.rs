@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use suit_tests::{
-    author, boot, consumer_uuids, contains, copy_out_of_disk, create_envelope, export_device_key,
-    files_below, provision_and_export_anchor_keys, repo_root, sign_provisioning, write_text, Boot,
+    boot, consumer_author_device, consumer_tas, consumer_uuids, contains, copy_out_of_disk,
+    files_below, provision_and_envelopes, provision_and_export_anchor_keys, write_text, Boot,
 };
 
 /// A manifest delivering the consumer TA image `ta` (encrypted for the device) plus, if
@@ -38,27 +38,9 @@ fn manifest(seq: u64, uuid: &str, ta: &Path, with_data: bool) -> String {
 #[test]
 fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
     let (uuid_a, uuid_b) = consumer_uuids();
-    let out = repo_root().join("build/qemu/out");
-    let (ta_v1, ta_v2) = (
-        out.join("perso-consumer-A.ta"),
-        out.join("perso-consumer-A-v2.ta"),
-    );
-    let dir = tempfile::tempdir().unwrap();
+    let (ta_v1, ta_v2) = consumer_tas();
+    let (dir, disk) = consumer_author_device(&uuid_a, true);
     let d = dir.path();
-    let disk = d.join("data.img");
-
-    export_device_key(&disk, d);
-
-    author(d, &["keygen", "--type", "p256", "--out", "author"]);
-    sign_provisioning(
-        d,
-        &format!(
-            r#"{{"counter": 1, "device-key": "identity.pub.pem", "ops": [
-            {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["hex:{}"], ["ree"]]}}}},
-            {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "qemu-armv8"}}}}}}]}}"#,
-            uuid_a.replace('-', "")
-        ),
-    );
     // Payload keys are per anchor: provision first, then export anchor 1's (verified).
     provision_and_export_anchor_keys(&disk, d, &[1]);
     let secret = b"personalization: device QEMU-0001, token 6f1d2c3b4a5968778695a4b3c2d1e0f0";
@@ -69,13 +51,7 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
         ("v2", manifest(2, &uuid_a, &ta_v2, true)),
         ("v1", manifest(3, &uuid_a, &ta_v1, false)),
     ];
-    let mut puts = vec![format!(
-        "{}=/up/provision.cbor",
-        d.join("provision.cbor").display()
-    )];
-    for (name, json) in &cases {
-        puts.extend(create_envelope(d, name, json));
-    }
+    let puts = provision_and_envelopes(d, &cases);
     let put_refs: Vec<&str> = puts.iter().map(String::as_str).collect();
     let consumer = |uuid: &str, cmd: &str| format!("perso-consumer --uuid {uuid} {cmd}");
     let cmds = [
@@ -120,26 +96,10 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
         "{}",
         run.command(5).output
     );
-    assert!(
-        run.command(6)
-            .output
-            .contains("released only to the TA it belongs to"),
-        "{}",
-        run.command(6).output
-    );
+    run.says(6, "released only to the TA it belongs to");
     assert_eq!(run.command(7).output, "log-level=debug\n");
-    assert!(
-        run.command(8)
-            .output
-            .contains("is not newer than the installed version 2"),
-        "{}",
-        run.command(8).output
-    );
-    assert!(
-        run.command(9).output.contains("Rollback"),
-        "{}",
-        run.command(9).output
-    );
+    run.says(8, "is not newer than the installed version 2");
+    run.says(9, "Rollback");
 
     // Neither the TA's plaintext nor the personalization data is in the REE's files.
     let ta_plain = std::fs::read(&ta_v2).unwrap();

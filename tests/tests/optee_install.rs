@@ -4,7 +4,8 @@
 
 use suit_tests::{
     author, boot, contains, copy_out_of_disk, create_envelope, create_envelope_signed,
-    export_device_key, files_below, provision_and_export_anchor_keys, sign_provisioning, Boot,
+    export_device_key, files_below, provision_and_envelopes, provision_and_export_anchor_keys,
+    sign_provisioning, Boot,
 };
 
 /// Bytes of the large payload: 8 MiB, over twice the TA's 3 MiB heap.
@@ -62,13 +63,7 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
             manifest(3, "other.example", "anchor-1.hpke.pub.pem"),
         ),
     ];
-    let mut puts = vec![format!(
-        "{}=/up/provision.cbor",
-        d.join("provision.cbor").display()
-    )];
-    for (name, json) in &cases {
-        puts.extend(create_envelope(d, name, json));
-    }
+    let mut puts = provision_and_envelopes(d, &cases);
     // Policy cases with a small plaintext payload: a component outside the author's scope,
     // and a component whose rule needs author AND operator, signed by one and by both.
     std::fs::write(d.join("small.bin"), b"configuration blob").unwrap();
@@ -177,13 +172,7 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         "{installed}"
     );
     assert!(installed.contains("component ['app']"), "{installed}");
-    assert!(
-        run.command(5)
-            .output
-            .contains("installed:           1 component(s)"),
-        "{}",
-        run.command(5).output
-    );
+    run.says(5, "installed:           1 component(s)");
 
     let installed_big = &run.command(9).output;
     assert!(
@@ -226,9 +215,5 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
     );
     run.assert_ok();
     // v1, the two-signature cfg component and the large one.
-    assert!(
-        run.command(1).output.contains("3 component(s)"),
-        "{}",
-        run.command(1).output
-    );
+    run.says(1, "3 component(s)");
 }

@@ -7,29 +7,16 @@
 
 use suit_tests::fw_server::{etag, FwServer, NONCE_PATH, REPORTS_PATH};
 use suit_tests::{
-    author, boot, consumer_uuids, create_envelope, export_device_key, pem_from,
-    provision_and_export_anchor_keys, repo_root, sign_provisioning, write_text, Boot,
+    author, boot, consumer_author_device, consumer_tas, consumer_uuids, create_envelope, pem_from,
+    provision_and_export_anchor_keys, write_text, Boot,
 };
 
 #[test]
 fn poll_installs_an_encrypted_ta_over_the_network_and_reports() {
     let (uuid_a, _) = consumer_uuids();
-    let ta = repo_root().join("build/qemu/out/perso-consumer-A.ta");
-    let dir = tempfile::tempdir().unwrap();
+    let (ta, _) = consumer_tas();
+    let (dir, disk) = consumer_author_device(&uuid_a, false);
     let d = dir.path();
-    let disk = d.join("data.img");
-
-    export_device_key(&disk, d);
-    author(d, &["keygen", "--type", "p256", "--out", "author"]);
-    sign_provisioning(
-        d,
-        &format!(
-            r#"{{"counter": 1, "device-key": "identity.pub.pem", "ops": [
-            {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["hex:{}"]]}}}},
-            {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "qemu-armv8"}}}}}}]}}"#,
-            uuid_a.replace('-', "")
-        ),
-    );
     provision_and_export_anchor_keys(&disk, d, &[1]);
 
     // The firmware server: the layout host/README.md documents.
@@ -89,11 +76,7 @@ fn poll_installs_an_encrypted_ta_over_the_network_and_reports() {
         "the delivered TA answers: {}",
         run.command(2).output
     );
-    assert!(
-        run.command(3).output.contains("not modified"),
-        "{}",
-        run.command(3).output
-    );
+    run.says(3, "not modified");
     write_text(d, "report.pub.pem", &pem_from(&run.command(4).output));
 
     // What the server saw: the envelope (media type, then conditional), the one payload URI

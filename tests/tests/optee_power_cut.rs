@@ -8,9 +8,8 @@
 use std::path::Path;
 
 use suit_tests::{
-    author, boot, consumer_uuids, create_envelope, export_device_key,
-    provision_and_export_anchor_keys, repo_root, sign_provisioning, write_text, Boot, GuestRun,
-    KILLED,
+    author, boot, consumer_tas, consumer_uuids, create_envelope, export_device_key,
+    provision_and_export_anchor_keys, sign_provisioning, write_text, Boot, GuestRun, KILLED,
 };
 
 /// The update script run in the guest: installs `/up/NAME.suit`, and once the large payload
@@ -118,11 +117,7 @@ fn manifest(seq: u64, uuid: &str, ta: &Path, perso: &str, version: &str, blob: &
 #[test]
 fn a_power_cut_mid_install_leaves_the_old_or_the_new_release() {
     let (uuid, _) = consumer_uuids();
-    let out = repo_root().join("build/qemu/out");
-    let (ta1, ta2) = (
-        out.join("perso-consumer-A.ta"),
-        out.join("perso-consumer-A-v2.ta"),
-    );
+    let (ta1, ta2) = consumer_tas();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let disk = d.join("data.img");

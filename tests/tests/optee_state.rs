@@ -8,7 +8,8 @@ use suit_common::protocol::ByteBuf;
 use suit_common::service::provision::{
     anchor_wrap_aad, author::seal, author::wrap_secret, Op, ProvisioningBody,
 };
-use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
+use suit_common::service::state::{AnchorRecord, Identity, RoleRecord};
+use suit_test_support::service::scope;
 use suit_tests::keys::{p256_cose_key, p256_signer, symmetric_cose_key};
 use suit_tests::{boot, contains, copy_out_of_disk, files_below, Boot};
 
@@ -25,15 +26,6 @@ fn message(signer: &str, counter: u64, device: &[u8], ops: Vec<Op>) -> Vec<u8> {
         ops,
     };
     seal(&body, &p256_signer(signer), Algorithm::Esp256, b"").expect("sealing")
-}
-
-fn scope(prefix: &[u8]) -> Scope {
-    Scope {
-        component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
-        vendor_ids: vec![],
-        class_ids: vec![],
-        ree_plaintext: false,
-    }
 }
 
 #[test]
@@ -86,13 +78,13 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
                 id: 1,
                 cose_key: ByteBuf::from(p256_cose_key(AUTHOR_PUB)),
                 role: RoleRecord::Author,
-                scope: scope(b"app"),
+                scope: scope(&[b"app"]),
                 key_scope: 0,
             }),
             Op::AddSecretAnchor {
                 id: 2,
                 role: RoleRecord::Operator,
-                scope: scope(b"app"),
+                scope: scope(&[b"app"]),
                 wrapped_key: ByteBuf::from(wrapped),
             },
             Op::SetIdentity(Identity {
@@ -110,7 +102,7 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
         &kid,
         vec![Op::Rescope {
             id: 1,
-            scope: scope(b"apps"),
+            scope: scope(&[b"apps"]),
         }],
     );
     let files = [
@@ -143,11 +135,7 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
     opts.puts = puts.iter().map(String::as_str).collect();
     let run = boot(opts, &cmd_refs);
     run.assert_ok();
-    assert!(
-        run.command(0).output.contains("added anchor 1"),
-        "{}",
-        run.command(0).output
-    );
+    run.says(0, "added anchor 1");
     let anchors: serde_json::Value = serde_json::from_str(&run.command(5).output).unwrap();
     assert_eq!(anchors["provisioning-counter"], 2);
     assert_eq!(anchors["anchors"][0]["component-prefixes"][0], "['apps']");

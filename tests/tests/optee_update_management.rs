@@ -5,8 +5,7 @@
 //! the TA's policy (the normal world sets that clock).
 
 use suit_tests::{
-    author, boot, consumer_uuids, create_envelope, export_device_key, repo_root, sign_provisioning,
-    Boot,
+    boot, consumer_author_device, consumer_tas, consumer_uuids, provision_and_envelopes, Boot,
 };
 
 fn manifest(seq: u64, uuid: &str, ta: &std::path::Path, extra: &str) -> String {
@@ -20,26 +19,9 @@ fn manifest(seq: u64, uuid: &str, ta: &std::path::Path, extra: &str) -> String {
 #[test]
 fn version_condition_passes_or_refuses_in_the_ta() {
     let (uuid, _) = consumer_uuids();
-    let out = repo_root().join("build/qemu/out");
-    let (ta_v1, ta_v2) = (
-        out.join("perso-consumer-A.ta"),
-        out.join("perso-consumer-A-v2.ta"),
-    );
-    let dir = tempfile::tempdir().unwrap();
+    let (ta_v1, ta_v2) = consumer_tas();
+    let (dir, disk) = consumer_author_device(&uuid, false);
     let d = dir.path();
-    let disk = d.join("data.img");
-
-    export_device_key(&disk, d);
-    author(d, &["keygen", "--type", "p256", "--out", "author"]);
-    sign_provisioning(
-        d,
-        &format!(
-            r#"{{"counter": 1, "device-key": "identity.pub.pem", "ops": [
-            {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["hex:{}"]]}}}},
-            {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "qemu-armv8"}}}}}}]}}"#,
-            uuid.replace('-', "")
-        ),
-    );
     // v1 (ta_version 1) plain; v2 only from a version >= 2 (refused); v2 only from version 1
     // (installs); v2 with a use-before far in the future (refused: REE time is not trusted).
     let cases = [
@@ -67,13 +49,7 @@ fn version_condition_passes_or_refuses_in_the_ta() {
             manifest(4, &uuid, &ta_v2, r#", "use-before": 4102444800"#),
         ),
     ];
-    let mut puts = vec![format!(
-        "{}=/up/provision.cbor",
-        d.join("provision.cbor").display()
-    )];
-    for (name, json) in &cases {
-        puts.extend(create_envelope(d, name, json));
-    }
+    let puts = provision_and_envelopes(d, &cases);
     let put_refs: Vec<&str> = puts.iter().map(String::as_str).collect();
     let cmds = [
         "suit-agent provision /up/provision.cbor",
@@ -103,11 +79,7 @@ fn version_condition_passes_or_refuses_in_the_ta() {
         "the refused update changed nothing: {}",
         run.command(3).output
     );
-    assert!(
-        run.command(5).output.contains("TA version 2"),
-        "{}",
-        run.command(5).output
-    );
+    run.says(5, "TA version 2");
     let expired = &run.command(6).output;
     assert!(expired.contains("not trusted"), "{expired}");
 }

@@ -914,12 +914,9 @@ pub mod author {
         let body_bytes =
             crate::service::record::encode(body).map_err(|_| CoseError::SigningFailed)?;
         let auth = create_auth_block(key, alg, kid, &body_bytes)?;
-        let mut out = Vec::with_capacity(body_bytes.len() + auth.len() + 8);
-        crate::suit::component::push_header(&mut out, 4, 2);
-        crate::suit::component::push_header(&mut out, 2, body_bytes.len() as u64);
-        out.extend_from_slice(&body_bytes);
-        out.extend_from_slice(&auth);
-        Ok(out)
+        let mut out = Encoder::with_capacity(body_bytes.len() + auth.len() + 8);
+        out.array(2).bytes(&body_bytes).raw(&auth);
+        Ok(out.into_bytes())
     }
 
     /// Encrypts a secret to the device's provisioning key (COSE-HPKE integrated, HPKE-0),

@@ -68,15 +68,6 @@ impl ComponentId {
     }
 }
 
-/// Appends a CBOR head (major type, argument) in its shortest form. Kept for the provisioning
-/// message code that still builds its bytes by hand; it writes through [`Encoder`], the one
-/// writer, so both agree byte for byte.
-pub fn push_header(out: &mut Vec<u8>, major: u8, value: u64) {
-    let mut e = Encoder::new();
-    e.head(major, value);
-    out.extend_from_slice(&e.into_bytes());
-}
-
 /// The same text as `Debug` (CBOR diagnostic notation, text segments quoted), for messages.
 impl fmt::Display for ComponentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -86,6 +86,21 @@ pub struct TrustAnchor {
     pub permissions: Permissions,
 }
 
+impl TrustAnchor {
+    /// An anchor without key id and with every permission: a key trusted outright, as the
+    /// author tool's own checks and the tests trust one (a device's anchors come from
+    /// provisioning, with their scope).
+    pub fn unrestricted(id: AnchorId, key: VerificationKey, role: Role) -> Self {
+        Self {
+            id,
+            kid: Vec::new(),
+            key,
+            role,
+            permissions: Permissions::everything(),
+        }
+    }
+}
+
 /// A signer requirement of a component rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requirement {

@@ -38,7 +38,7 @@ use suit_common::suit::command::{
 };
 use suit_common::suit::envelope::{MAX_ENVELOPE_LEN, MAX_INTEGRATED_PAYLOADS};
 use suit_common::suit::error::ConditionKind;
-use suit_common::suit::policy::{Permissions, Role, TrustAnchor};
+use suit_common::suit::policy::{Role, TrustAnchor};
 use suit_common::suit::ComponentId;
 use suit_common::suit::{Digest, Envelope};
 
@@ -461,14 +461,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         device.as_ref().map(|d| d.as_bytes()),
     )?;
 
-    let signer_refs: Vec<Signer<'_>> = signers
-        .iter()
-        .map(|(key, alg, kid)| Signer {
-            key,
-            alg: *alg,
-            kid,
-        })
-        .collect();
+    let signer_refs = signer_refs(&signers);
     let integrated: Vec<(&str, &[u8])> = components
         .iter()
         .filter(|c| !c.detached)
@@ -490,17 +483,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         )));
     }
     // Self-check: the device engine must accept what was just made.
-    let anchors: Vec<TrustAnchor> = signers
-        .iter()
-        .zip(1u32..)
-        .map(|((k, _, _), id)| TrustAnchor {
-            id,
-            kid: Vec::new(),
-            key: k.verification_key(),
-            role: Role::Author,
-            permissions: Permissions::everything(),
-        })
-        .collect();
+    let anchors = author_anchors(&signers);
     Envelope::decode(&envelope)
         .and_then(|e| {
             if opts.sign.unsigned {
@@ -687,6 +670,28 @@ pub fn load_signers(opts: &SignOptions) -> Result<Vec<(SigningKey, Algorithm, Ve
         ));
     }
     Ok(out)
+}
+
+/// `signers` as the engine's [`Signer`]s.
+pub(crate) fn signer_refs(signers: &[(SigningKey, Algorithm, Vec<u8>)]) -> Vec<Signer<'_>> {
+    signers
+        .iter()
+        .map(|(key, alg, kid)| Signer {
+            key,
+            alg: *alg,
+            kid,
+        })
+        .collect()
+}
+
+/// Anchors 1, 2, ... trusting `signers` as authors with every permission: what the tool's
+/// self-checks authenticate a new envelope against.
+pub(crate) fn author_anchors(signers: &[(SigningKey, Algorithm, Vec<u8>)]) -> Vec<TrustAnchor> {
+    signers
+        .iter()
+        .zip(1u32..)
+        .map(|((k, _, _), id)| TrustAnchor::unrestricted(id, k.verification_key(), Role::Author))
+        .collect()
 }
 
 /// Severed members: (label, encoded content).

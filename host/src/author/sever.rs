@@ -5,9 +5,9 @@
 //! digest is the one the manifest holds, so a tampered file is refused by the author tool
 //! before a device would refuse it.
 
-use ciborium::value::Value;
-
+use suit_common::cbor::{Decoder, Encoder, Item};
 use suit_common::registry::{CoseAlg, EnvelopeKey};
+use suit_common::suit::author::{bstr, content_of, Members};
 use suit_common::suit::Digest;
 
 use super::{AuthorError, Result};
@@ -52,102 +52,58 @@ pub struct Member {
 }
 
 struct Parsed {
-    tagged: bool,
-    members: Vec<(Value, Value)>,
+    envelope: Members,
     /// label -> the SHA-256 the manifest holds for the bstr-wrapped member.
     digests: Vec<(u8, Vec<u8>)>,
 }
 
-fn int_label(v: &Value) -> Option<i128> {
-    match v {
-        Value::Integer(i) => Some(i128::from(*i)),
-        _ => None,
-    }
+/// A member's label if it is a severable one.
+fn severable(key: &[u8]) -> Option<u8> {
+    let label = Members::label_of(key).and_then(|l| u8::try_from(l).ok())?;
+    SEVERABLE.iter().any(|(l, _)| *l == label).then_some(label)
 }
 
 fn parse(envelope: &[u8]) -> Result<Parsed> {
     let refused = |what: &str| AuthorError::Refused(format!("not a usable envelope: {what}"));
-    let value = super::inspect::decode_one(envelope).map_err(|e| refused(&e))?;
-    let (tagged, inner) = match value {
-        Value::Tag(107, inner) => (true, *inner),
-        Value::Tag(t, _) => return Err(refused(&format!("CBOR tag {t} is not an envelope (107)"))),
-        other => (false, other),
-    };
-    let Value::Map(members) = inner else {
-        return Err(refused("not a SUIT_Envelope (map)"));
-    };
-    let manifest = members
-        .iter()
-        .find_map(|(k, v)| match v {
-            Value::Bytes(b) if int_label(k) == Some(3) => Some(b.clone()),
-            _ => None,
-        })
+    let envelope =
+        Members::decode(envelope).map_err(|e| refused(&super::explain::not_an_envelope(&e)))?;
+    let manifest = envelope
+        .bstr(EnvelopeKey::Manifest)
         .ok_or_else(|| refused("the envelope has no manifest"))?;
-    let Ok(Value::Map(m)) = super::inspect::decode_one(&manifest) else {
-        return Err(refused("the manifest is not a map"));
-    };
+    let not_a_map = || refused("the manifest is not a map");
+    suit_common::cbor::check_well_formed(manifest).map_err(|_| not_a_map())?;
+    let mut m = Decoder::new(manifest);
+    let count = m.map().map_err(|_| not_a_map())?;
     let mut digests = Vec::new();
-    for (k, v) in &m {
-        let Some(label) = int_label(k).and_then(|l| u8::try_from(l).ok()) else {
+    for _ in 0..count {
+        let key = m.skip().map_err(|_| not_a_map())?;
+        let value = m.skip().map_err(|_| not_a_map())?;
+        let Some(label) = severable(key) else {
             continue;
         };
-        if !SEVERABLE.iter().any(|(l, _)| *l == label) {
+        // Severed form: SUIT_Digest = [algorithm, bytes]; otherwise the member is inline.
+        if !matches!(Decoder::new(value).peek(), Ok(Item::Array(_))) {
             continue;
         }
-        // Severed form: SUIT_Digest = [algorithm, bytes]; otherwise the member is inline.
-        if let Value::Array(d) = v {
-            match d.as_slice() {
-                [Value::Integer(alg), Value::Bytes(bytes)]
-                    if i128::from(*alg) == i128::from(CoseAlg::Sha256.value()) =>
-                {
-                    digests.push((label, bytes.clone()))
-                }
-                _ => {
-                    return Err(refused(&format!(
-                        "the manifest's digest of suit-{} is not a SHA-256 SUIT_Digest",
-                        name_of(label)
-                    )))
-                }
+        let mut d = Decoder::new(value);
+        match (d.array(), d.int(), d.bytes(), d.finish()) {
+            (Ok(2), Ok(alg), Ok(bytes), Ok(())) if alg == CoseAlg::Sha256.value() => {
+                digests.push((label, bytes.to_vec()))
+            }
+            _ => {
+                return Err(refused(&format!(
+                    "the manifest's digest of suit-{} is not a SHA-256 SUIT_Digest",
+                    name_of(label)
+                )))
             }
         }
     }
-    Ok(Parsed {
-        tagged,
-        members,
-        digests,
-    })
+    Ok(Parsed { envelope, digests })
 }
 
 /// SHA-256 over the bstr-wrapped content, as the manifest's digest of a severed member covers.
 fn member_digest(content: &[u8]) -> Vec<u8> {
-    let mut wrapped = Vec::new();
-    let _ = ciborium::ser::into_writer(&Value::Bytes(content.to_vec()), &mut wrapped);
-    Digest::sha256(&wrapped).0.to_vec()
-}
-
-/// Deterministic order of envelope keys (manifest draft: core deterministic encoding):
-/// integers by value, then text keys shorter first, then bytewise.
-fn sort_members(members: &mut [(Value, Value)]) {
-    members.sort_by(|(a, _), (b, _)| match (a, b) {
-        (Value::Integer(x), Value::Integer(y)) => i128::from(*x).cmp(&i128::from(*y)),
-        (Value::Integer(_), _) => std::cmp::Ordering::Less,
-        (_, Value::Integer(_)) => std::cmp::Ordering::Greater,
-        (Value::Text(x), Value::Text(y)) => (x.len(), x.as_bytes()).cmp(&(y.len(), y.as_bytes())),
-        _ => std::cmp::Ordering::Equal,
-    });
-}
-
-fn encode(tagged: bool, members: Vec<(Value, Value)>) -> Result<Vec<u8>> {
-    let map = Value::Map(members);
-    let v = if tagged {
-        Value::Tag(107, Box::new(map))
-    } else {
-        map
-    };
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(&v, &mut out)
-        .map_err(|e| AuthorError::Create(format!("encoding the envelope: {e}")))?;
-    Ok(out)
+    Digest::sha256(&bstr(content)).0.to_vec()
 }
 
 /// Removes the severed members `which` (all the envelope carries when empty) and returns the
@@ -157,13 +113,9 @@ pub fn sever(envelope: &[u8], which: &[u8]) -> Result<(Vec<u8>, Vec<Member>)> {
     let p = parse(envelope)?;
     let mut kept = Vec::new();
     let mut removed = Vec::new();
-    for (k, v) in p.members {
-        let label = int_label(&k).and_then(|l| u8::try_from(l).ok());
-        match (label, &v) {
-            (Some(l), Value::Bytes(content))
-                if SEVERABLE.iter().any(|(s, _)| *s == l)
-                    && (which.is_empty() || which.contains(&l)) =>
-            {
+    for (k, v) in p.envelope.members {
+        match (severable(&k), content_of(&v)) {
+            (Some(l), Some(content)) if which.is_empty() || which.contains(&l) => {
                 let Some((_, expected)) = p.digests.iter().find(|(d, _)| *d == l) else {
                     return Err(AuthorError::Refused(format!(
                         "the envelope carries suit-{} but the manifest holds it inline (not severable)",
@@ -178,7 +130,7 @@ pub fn sever(envelope: &[u8], which: &[u8]) -> Result<(Vec<u8>, Vec<Member>)> {
                 }
                 removed.push(Member {
                     label: l,
-                    content: content.clone(),
+                    content: content.to_vec(),
                 });
             }
             _ => kept.push((k, v)),
@@ -202,7 +154,11 @@ pub fn sever(envelope: &[u8], which: &[u8]) -> Result<(Vec<u8>, Vec<Member>)> {
             "the envelope carries no severable member (create it with --severable)".into(),
         ));
     }
-    Ok((encode(p.tagged, kept)?, removed))
+    let envelope = Members {
+        tagged: p.envelope.tagged,
+        members: kept,
+    };
+    Ok((envelope.encode(), removed))
 }
 
 /// Puts members back: each file's content must hash to the digest the manifest holds for one
@@ -219,21 +175,19 @@ pub fn unsever(envelope: &[u8], members: &[(String, Vec<u8>)]) -> Result<(Vec<u8
             )));
         };
         let label = *label;
-        if p.members
-            .iter()
-            .any(|(k, _)| int_label(k) == Some(i128::from(label)))
-        {
+        if p.envelope.get(i64::from(label)).is_some() {
             return Err(AuthorError::Refused(format!(
                 "the envelope already carries suit-{}",
                 name_of(label)
             )));
         }
-        p.members
-            .push((Value::from(u64::from(label)), Value::Bytes(content.clone())));
+        let mut key = Encoder::new();
+        key.uint(u64::from(label));
+        p.envelope.members.push((key.into_bytes(), bstr(content)));
         restored.push(label);
     }
-    sort_members(&mut p.members);
-    Ok((encode(p.tagged, p.members)?, restored))
+    p.envelope.sort();
+    Ok((p.envelope.encode(), restored))
 }
 
 /// The file name a severed member is written under: `suit-<name>.cbor`.

@@ -1,15 +1,16 @@
 //! `suit-author sign`: adds authentication blocks (signatures or MACs) to an existing envelope,
 //! so signing can be a separate step (an unsigned `create --unsigned`, then an author's and an
 //! operator's signature, each with their own key). The manifest is not touched: a new block
-//! signs the digest already in the authentication wrapper, after checking that digest.
+//! signs the digest already in the authentication wrapper, after checking that digest. Only
+//! the authentication wrapper is rewritten (suit-cbor's encoder); every other member keeps
+//! its bytes.
 
-use ciborium::value::Value;
-
-use suit_common::suit::author::{authentication_blocks, Signer};
-use suit_common::suit::policy::{Permissions, Role, TrustAnchor};
+use suit_common::cbor::{Decoder, Encoder};
+use suit_common::registry::EnvelopeKey;
+use suit_common::suit::author::{authentication_blocks, Members};
 use suit_common::suit::{Digest, Envelope};
 
-use super::create::{auth_form, load_signers, SignOptions};
+use super::create::{auth_form, author_anchors, load_signers, signer_refs, SignOptions};
 use super::{AuthorError, Result};
 
 /// Most authentication blocks an envelope may carry after signing.
@@ -18,89 +19,64 @@ pub const MAX_BLOCKS: usize = 8;
 /// Returns `envelope` with one more authentication block per key in `sign`.
 pub fn sign_envelope(envelope: &[u8], sign: &SignOptions) -> Result<Vec<u8>> {
     let refused = |what: &str| AuthorError::Refused(format!("cannot sign: {what}"));
-    let value = super::inspect::decode_one(envelope).map_err(|e| refused(&e))?;
-    let (tagged, inner) = match value {
-        Value::Tag(107, inner) => (true, *inner),
-        Value::Tag(t, _) => return Err(refused(&format!("CBOR tag {t} is not an envelope (107)"))),
-        other => (false, other),
-    };
-    let Value::Map(mut members) = inner else {
-        return Err(refused("not a SUIT_Envelope (map)"));
-    };
-    let label =
-        |v: &Value, n: i64| matches!(v, Value::Integer(i) if i128::from(*i) == i128::from(n));
+    let mut members =
+        Members::decode(envelope).map_err(|e| refused(&super::explain::not_an_envelope(&e)))?;
     let manifest = members
-        .iter()
-        .find_map(|(k, v)| match v {
-            Value::Bytes(b) if label(k, 3) => Some(b.clone()),
-            _ => None,
-        })
+        .get(EnvelopeKey::Manifest.value())
+        .filter(|v| suit_common::suit::author::content_of(v).is_some())
         .ok_or_else(|| refused("the envelope has no manifest"))?;
-    let auth_at = members
-        .iter()
-        .position(|(k, v)| label(k, 2) && matches!(v, Value::Bytes(_)))
+    // The digest the manifest has (over its bstr as the envelope carries it).
+    let manifest_digest = Digest::sha256(manifest).encode();
+    let auth = members
+        .bstr(EnvelopeKey::AuthenticationWrapper)
         .ok_or_else(|| refused("the envelope has no authentication wrapper"))?;
-    let Value::Bytes(auth) = &members[auth_at].1 else {
-        return Err(refused("the authentication wrapper is not a byte string"));
-    };
-    let Ok(Value::Array(mut items)) = super::inspect::decode_one(auth) else {
+    let mut d = Decoder::new(auth);
+    let count = d
+        .array()
+        .map_err(|_| refused("the authentication wrapper is not an array"))?;
+    let digest = d
+        .bytes()
+        .map_err(|_| refused("the authentication wrapper has no digest"))?
+        .to_vec();
+    // The blocks already there, as they are encoded.
+    let mut blocks = Vec::new();
+    for _ in 1..count {
+        blocks.push(
+            d.skip()
+                .map_err(|_| refused("the authentication wrapper is not an array"))?,
+        );
+    }
+    if d.finish().is_err() {
         return Err(refused("the authentication wrapper is not an array"));
-    };
-    let Some(Value::Bytes(digest)) = items.first().cloned() else {
-        return Err(refused("the authentication wrapper has no digest"));
-    };
+    }
     // The digest must be the manifest's: signing a digest of something else helps nobody.
-    let mut manifest_bstr = Vec::new();
-    ciborium::ser::into_writer(&Value::Bytes(manifest), &mut manifest_bstr)
-        .map_err(|_| refused("encoding"))?;
-    if Digest::sha256(&manifest_bstr).encode() != digest {
+    if manifest_digest != digest {
         return Err(refused(
             "the manifest does not match the digest in the authentication wrapper",
         ));
     }
     let signers = load_signers(sign)?;
-    if items.len() - 1 + signers.len() > MAX_BLOCKS {
+    if blocks.len() + signers.len() > MAX_BLOCKS {
         return Err(AuthorError::Usage(format!(
             "an envelope carries at most {MAX_BLOCKS} authentication blocks"
         )));
     }
-    let refs: Vec<Signer<'_>> = signers
-        .iter()
-        .map(|(key, alg, kid)| Signer {
-            key,
-            alg: *alg,
-            kid,
-        })
-        .collect();
-    let blocks = authentication_blocks(auth_form(sign), &refs, &digest)
+    let new_blocks = authentication_blocks(auth_form(sign), &signer_refs(&signers), &digest)
         .map_err(|e| AuthorError::Create(format!("signing failed: {e}")))?;
+    let mut wrapper = Encoder::new();
+    wrapper.array(1 + blocks.len() + new_blocks.len());
+    wrapper.bytes(&digest);
     for block in blocks {
-        items.push(Value::Bytes(block));
+        wrapper.raw(block);
     }
-    let mut auth = Vec::new();
-    ciborium::ser::into_writer(&Value::Array(items), &mut auth).map_err(|_| refused("encoding"))?;
-    members[auth_at].1 = Value::Bytes(auth);
-    let map = Value::Map(members);
-    let out_value = if tagged {
-        Value::Tag(107, Box::new(map))
-    } else {
-        map
-    };
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(&out_value, &mut out).map_err(|_| refused("encoding"))?;
+    for block in &new_blocks {
+        wrapper.bytes(block);
+    }
+    members.set_bstr(EnvelopeKey::AuthenticationWrapper, &wrapper.into_bytes());
+    let out = members.encode();
 
     // Self-check: every new block verifies with its key, through the device's engine.
-    let anchors: Vec<TrustAnchor> = signers
-        .iter()
-        .zip(1u32..)
-        .map(|((k, _, _), id)| TrustAnchor {
-            id,
-            kid: Vec::new(),
-            key: k.verification_key(),
-            role: Role::Author,
-            permissions: Permissions::everything(),
-        })
-        .collect();
+    let anchors = author_anchors(&signers);
     let env = Envelope::decode(&out).map_err(|e| {
         AuthorError::Create(format!("self-check failed: {}", super::explain::error(&e)))
     })?;

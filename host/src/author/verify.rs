@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use suit_common::cose::{AuthBlock, VerificationKey};
-use suit_common::suit::policy::{Permissions, Policy, Role, TrustAnchor};
+use suit_common::suit::policy::{Policy, Role, TrustAnchor};
 use suit_common::suit::{AuthenticatedManifest, Envelope};
 
 use super::device;
@@ -317,12 +317,10 @@ fn build_policy(opts: &VerifyOptions) -> Result<(Policy, Vec<Anchor>)> {
             id,
             label: format!("#{id} {} ({})", path.display(), k.key.type_name()),
         });
+        let key = k.key.verification_key()?;
         policy.anchors.push(TrustAnchor {
-            id,
             kid: k.kid,
-            key: k.key.verification_key()?,
-            role: Role::Author,
-            permissions: Permissions::everything(),
+            ..TrustAnchor::unrestricted(id, key, Role::Author)
         });
     }
     for path in &opts.hmac_keys {
@@ -335,11 +333,8 @@ fn build_policy(opts: &VerifyOptions) -> Result<(Policy, Vec<Anchor>)> {
             label: format!("#{id} {} (HMAC key)", path.display()),
         });
         policy.anchors.push(TrustAnchor {
-            id,
             kid: k.kid.clone(),
-            key,
-            role: Role::Author,
-            permissions: Permissions::everything(),
+            ..TrustAnchor::unrestricted(id, key, Role::Author)
         });
     }
     Ok((policy, labels))

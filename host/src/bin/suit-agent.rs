@@ -1028,12 +1028,8 @@ fn install(
 
 fn main() -> ExitCode {
     // Hidden: completions and man pages from this very definition (suit_host::assets).
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|a| a == suit_host::assets::ARG)
-    {
-        let dir = suit_host::assets::requested();
-        return suit_host::assets::main::<Cli>("suit-agent", dir.as_deref());
+    if let Some(code) = suit_host::assets::serve::<Cli>("suit-agent") {
+        return code;
     }
     let cli = Cli::parse();
     let json = wants_json(&cli.command);

@@ -922,12 +922,8 @@ fn unsever_cmd(
 
 fn main() -> ExitCode {
     // Hidden: completions and man pages from this very definition (suit_host::assets).
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|a| a == suit_host::assets::ARG)
-    {
-        let dir = suit_host::assets::requested();
-        return suit_host::assets::main::<Cli>("suit-author", dir.as_deref());
+    if let Some(code) = suit_host::assets::serve::<Cli>("suit-author") {
+        return code;
     }
     let cli = Cli::parse();
     let json = wants_json(&cli.command);

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
-use suit_test_support::cli::{provision_args, words};
+use suit_test_support::cli::{app_provisioning, provision_args, words, write};
 
 pub const TPA_PRIV: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -84,13 +84,7 @@ pub fn device(d: &Path) {
         &["device-key", "--which", "report", "--out", "report.pub.pem"],
     ));
     author(d, &["keygen", "--type", "p256", "--out", "author"]);
-    std::fs::write(
-        d.join("provision.json"),
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
-        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
-        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
-    )
-    .unwrap();
+    write(d, "provision.json", app_provisioning("board"));
     author(d, &provision_args("provision.json", "provision.cbor", &[]));
     ok(agent(d, &["provision", "provision.cbor"]));
 }

@@ -1,0 +1,70 @@
+//! suit-common's integration tests in one binary: the crate and its dependencies are linked
+//! once, not once per file. Each file here is a module, so a test is run by its path:
+//! `cargo test -p suit-common --test main install_phases::` (a file) or
+//! `... --test main install_phases::begin_abandons_any_phase_and_deletes_what_it_staged`.
+//! (`attack_oracles` brings the binary's global allocator, which counts per thread and only
+//! when a test asks it to.)
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
+
+mod attack_keys;
+mod attack_oracles;
+mod attack_provisioning;
+mod attack_rollback;
+mod conformance_engine;
+mod cose_algorithms;
+mod cose_multi;
+mod cose_wg_auth;
+mod cose_wg_multi;
+mod encoder_bytes;
+mod encoder_model;
+mod encryption_cose_wg;
+mod encryption_hpke;
+mod encryption_roundtrip;
+mod encryption_vectors;
+mod engine_fallbacks;
+mod engine_gaps;
+mod error_display;
+mod firmware_encryption_vectors;
+mod install_phases;
+mod interop_cwt;
+mod manifest_spec_vectors;
+mod perf_storage;
+mod power_cut;
+mod record_limits;
+mod records_codec;
+mod registry;
+mod report_roundtrip;
+mod service_flow;
+mod service_unlink;
+mod store_segments;
+mod suit_check;
+mod update_management;
+
+/// A test file added to common/tests without a `mod` line here would never be compiled or
+/// run (common/Cargo.toml turns the one-binary-per-file default off): refuse that.
+#[test]
+fn every_test_file_is_compiled() {
+    let this = include_str!("main.rs");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let Some(module) = name.strip_suffix(".rs") else {
+            continue;
+        };
+        if module != "main" && !this.contains(&format!("\nmod {module};\n")) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not compiled into any test binary: {missing:?}"
+    );
+}
