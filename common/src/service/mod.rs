@@ -233,6 +233,14 @@ impl<B: Backend> Service<B> {
         self.simulated_keys = Some(keys);
     }
 
+    /// Tests and tools (`author` feature): store every detached payload as it comes and let
+    /// the engine decrypt at `finish` (the path taken by manifests not in the streaming form),
+    /// to compare the two paths on the same manifest.
+    #[cfg(feature = "author")]
+    pub fn store_payloads_as_received(&mut self, yes: bool) {
+        self.install.no_streaming = yes;
+    }
+
     /// The backend, for tests that inspect what was stored.
     pub fn backend(&self) -> &B {
         &self.backend

@@ -146,6 +146,8 @@ pub struct InstallSession {
     report: Option<Report>,
     /// What this install created so far (mirrors the stored journal).
     journal: Journal,
+    /// Never decrypt as payloads arrive (see `Service::store_payloads_as_received`).
+    pub(super) no_streaming: bool,
 }
 
 /// What `prepare` learned from the authenticated manifest.
@@ -311,7 +313,9 @@ impl InstallSession {
         let Phase::Prepared { payloads, .. } = &self.phase else {
             return false;
         };
-        offset == 0 && payloads.iter().any(|p| p.uri == uri && p.planned.is_some())
+        !self.no_streaming
+            && offset == 0
+            && payloads.iter().any(|p| p.uri == uri && p.planned.is_some())
     }
 
     /// Takes a payload chunk. A payload `prepare` found in the streaming form is decrypted as
