@@ -85,7 +85,14 @@ impl Stream {
         let decryptor =
             PayloadDecryptor::new(&planned.plan.encryption_info, selected.get()).ok()?;
         let heap = match planned.sink {
-            Sink::Heap => Some(Zeroizing::new(Vec::new())),
+            // Reserved whole (the authenticated image size, at most MAX_TA_IMAGE): the buffer
+            // never moves, so no unwiped copy of plaintext is left behind by a reallocation.
+            Sink::Heap => {
+                let mut v = Vec::new();
+                v.try_reserve_exact(usize::try_from(planned.limit).ok()?)
+                    .ok()?;
+                Some(Zeroizing::new(v))
+            }
             Sink::Object => None,
         };
         Some(Stream {
@@ -153,9 +160,10 @@ impl Stream {
         self.plain.update(plain);
         match self.heap.as_mut() {
             Some(heap) => {
-                // Bounded by `limit`, which `prepare` capped at MAX_TA_IMAGE for a TA.
-                heap.try_reserve(plain.len())
-                    .map_err(|_| StoreError::OutOfMemory)?;
+                // Within the capacity reserved at `start` (`limit`, checked above).
+                if heap.capacity() - heap.len() < plain.len() {
+                    return Err(StoreError::OutOfMemory);
+                }
                 heap.extend_from_slice(plain);
             }
             None => {
