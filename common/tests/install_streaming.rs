@@ -161,7 +161,7 @@ struct Run {
     /// Bytes written to secure storage by the install.
     written: u64,
     /// Every stored object after the install (the report aside) and the TA store.
-    after: (Vec<(String, Vec<u8>)>, Vec<Vec<u8>>),
+    after: Stored,
 }
 
 /// The state's component records (object names aside) with their stored content.
@@ -199,7 +199,10 @@ fn outcome(s: &Service<Mem>, answer: Result<InstallFinishResponse, (Status, Refu
     }
 }
 
-fn stored(s: &Service<Mem>) -> (Vec<(String, Vec<u8>)>, Vec<Vec<u8>>) {
+/// Every stored object (the report aside) and the TA store.
+type Stored = (Vec<(String, Vec<u8>)>, Vec<Vec<u8>>);
+
+fn stored(s: &Service<Mem>) -> Stored {
     let store = &s.backend().store;
     let objects = store
         .names()

@@ -13,6 +13,7 @@
 //! parameter the engine will see. The plan is a promise about the engine's run, which the
 //! platform checks again when the engine asks for the streamed result.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -38,7 +39,7 @@ pub struct StreamPlan {
 /// What a command did to a component, in the order the engine would do it.
 enum Event {
     /// The action, its component, that component's parameters, and for a copy its source.
-    Action(Action, ComponentId, Parameters, Option<ComponentId>),
+    Action(Action, ComponentId, Box<Parameters>, Option<ComponentId>),
     /// A condition that reads the component's content (check-content).
     Reads(ComponentId),
 }
@@ -137,7 +138,7 @@ fn run(
                         (Action::Copy, None) => return None,
                         _ => None,
                     };
-                    events.push(Event::Action(*a, id, p, source));
+                    events.push(Event::Action(*a, id, Box::new(p), source));
                 }
             }
             _ => return None,

@@ -377,18 +377,17 @@ impl InstallSession {
         }
         let end = offset.saturating_add(data.len() as u64);
         match (p.stream.as_mut(), p.planned.as_ref()) {
-            (Some(stream), Some(planned)) => {
-                if !data.is_empty() || end == total_len {
-                    let r = stream.chunk(store, &p.object, planned.limit, data, end == total_len);
-                    if let Err(e) = r {
-                        // Nothing half-decrypted stays usable: this payload starts over.
-                        p.stream = None;
-                        p.poisoned = true;
-                        return Err(InstallError::Store(e));
-                    }
-                    p.received = end;
+            (Some(stream), Some(planned)) if !data.is_empty() || end == total_len => {
+                let r = stream.chunk(store, &p.object, planned.limit, data, end == total_len);
+                if let Err(e) = r {
+                    // Nothing half-decrypted stays usable: this payload starts over.
+                    p.stream = None;
+                    p.poisoned = true;
+                    return Err(InstallError::Store(e));
                 }
+                p.received = end;
             }
+            (Some(_), Some(_)) => {}
             _ if !data.is_empty() => {
                 p.received = store.append(&p.object, data).map_err(InstallError::Store)?;
             }
