@@ -356,14 +356,12 @@ impl InstallSession {
             ));
         }
         if start_over {
-            p.stream = None;
-            p.stream = p
+            let stream = p
                 .planned
                 .as_ref()
                 .zip(keys)
                 .and_then(|(planned, keys)| Stream::start(planned, keys));
-            let heap =
-                p.stream.is_some() && p.planned.as_ref().is_some_and(|x| x.sink == Sink::Heap);
+            let heap = stream.is_some() && p.planned.as_ref().is_some_and(|x| x.sink == Sink::Heap);
             if !heap {
                 self.journal
                     .note(store, &p.object)
@@ -371,6 +369,7 @@ impl InstallSession {
                 // Created empty (or emptied) in one step: no probe, no delete.
                 store.put(&p.object, &[]).map_err(InstallError::Store)?;
             }
+            p.stream = stream;
             p.expected = Some(total_len);
             p.received = 0;
             p.poisoned = false;
