@@ -504,6 +504,13 @@ fn remove_payloads<S: SecureStore + ?Sized>(store: &mut S, payloads: &[Payload])
     }
 }
 
+/// Whether a streamed TA image stays in TA memory only (no secure-storage write at all) or
+/// is written once into its payload object. Off: OP-TEE's TA-store install takes seconds,
+/// and a power cut inside it must leave the image where `reconcile` can install it again;
+/// in memory, such a cut rolls the state forward while OP-TEE keeps the old TA (measured
+/// in BENCHMARKS.md, s6-stream; SECURITY.md, Known residuals).
+const TA_IMAGE_IN_MEMORY: bool = false;
+
 /// The streaming decision for a proved plan: a TA image into TA memory when its
 /// authenticated image size fits the TA limit, a secure component into its payload object;
 /// anything else (other kinds, a TA without a size bound) keeps the ordinary path.
@@ -511,7 +518,14 @@ fn planned(plan: suit::streaming::StreamPlan, signers: &[suit::AnchorId]) -> Opt
     use super::components::{classify, Kind};
     let engine_limit = suit::interpreter::MAX_PAYLOAD_LEN;
     let (sink, limit) = match classify(&plan.target).ok()? {
-        Kind::TrustedApp { .. } => (Sink::Heap, plan.target_size.filter(|n| *n <= MAX_TA_IMAGE)?),
+        Kind::TrustedApp { .. } => {
+            let sink = if TA_IMAGE_IN_MEMORY {
+                Sink::Heap
+            } else {
+                Sink::Object
+            };
+            (sink, plan.target_size.filter(|n| *n <= MAX_TA_IMAGE)?)
+        }
         Kind::Secure => (
             Sink::Object,
             plan.target_size.unwrap_or(engine_limit).min(engine_limit),

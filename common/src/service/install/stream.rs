@@ -3,9 +3,9 @@
 //! When the authenticated manifest fetches a URI into a buffer and then decrypts the buffer
 //! into a TA or a secure-storage component, in the static form [`suit::streaming`] proves,
 //! each payload chunk is decrypted on arrival with the key the engine would choose, hashed,
-//! and written once: a secure component's plaintext into the payload object (journaled
-//! before it exists, like every object an install creates), a TA image into a bounded
-//! buffer in TA memory (wiped on drop) from which commit installs it. The ciphertext is
+//! and written once into the payload object (journaled before it exists, like every object
+//! an install creates); with `TA_IMAGE_IN_MEMORY` a TA image goes into a bounded buffer in
+//! TA memory (wiped on drop) from which commit installs it instead. The ciphertext is
 //! hashed (the engine's fetch digest) and never stored. At `finish` the engine runs the
 //! whole manifest as before; its fetch and decrypting copy find the work done through
 //! [`suit::Platform::streamed_fetch`] and [`suit::Platform::streamed_copy`], and every check
