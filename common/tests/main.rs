@@ -33,6 +33,7 @@ mod engine_gaps;
 mod error_display;
 mod firmware_encryption_vectors;
 mod install_phases;
+mod install_streaming;
 mod interop_cwt;
 mod manifest_spec_vectors;
 mod perf_storage;

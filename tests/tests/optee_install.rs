@@ -183,6 +183,31 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         installed_big.contains("component ['app', 'big']"),
         "{installed_big}"
     );
+    // Decrypted as it arrived (issue 14, s6-stream): each byte of the 8 MiB component is
+    // written to secure storage once (the plaintext), not twice (ciphertext, then plaintext),
+    // and not read back. The TA logs its storage counts per install to the secure log.
+    let big_install = run
+        .secure_log
+        .lines()
+        .filter_map(|l| l.split("[suit-ta] storage install ").nth(1))
+        .next_back()
+        .unwrap_or_else(|| panic!("no storage counts in the secure log"));
+    let count = |key: &str| -> u64 {
+        big_install
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {big_install}"))
+    };
+    let n = big.len() as u64;
+    assert!(
+        count("bytes_written") >= n && count("bytes_written") < n + 256 * 1024,
+        "8 MiB install: {big_install}"
+    );
+    assert!(
+        count("bytes_read") < 256 * 1024,
+        "8 MiB install: {big_install}"
+    );
 
     // The REE's copy of secure storage holds the installed images only encrypted.
     for (path, bytes) in files_below(copy_out_of_disk(&disk, "/tee").path()) {

@@ -233,6 +233,14 @@ impl<B: Backend> Service<B> {
         self.simulated_keys = Some(keys);
     }
 
+    /// Tests and tools (`author` feature): store every detached payload as it comes and let
+    /// the engine decrypt at `finish` (the path taken by manifests not in the streaming form),
+    /// to compare the two paths on the same manifest.
+    #[cfg(feature = "author")]
+    pub fn store_payloads_as_received(&mut self, yes: bool) {
+        self.install.no_streaming = yes;
+    }
+
     /// The backend, for tests that inspect what was stored.
     pub fn backend(&self) -> &B {
         &self.backend
@@ -299,8 +307,7 @@ impl<B: Backend> Service<B> {
             }),
             Command::InstallPayload => self.handle(request, |s, r: PayloadChunkRequest| {
                 check_chunk(&r.data)?;
-                s.install
-                    .payload_chunk(&mut s.backend, &r.uri, r.total_len, r.offset, &r.data)?;
+                s.install_payload(&r)?;
                 Ok(Empty {})
             }),
             Command::InstallFinish => self.handle(request, |s, _: Empty| s.install_finish()),
@@ -601,6 +608,37 @@ impl<B: Backend> Service<B> {
         Ok(ReportResponse {
             report: ByteBuf::from(signed),
         })
+    }
+
+    /// A payload chunk; the first one of a payload decrypted as it arrives gets the same key
+    /// source `install_finish` gives the engine (issue 14: see `install::stream`).
+    fn install_payload(&mut self, r: &PayloadChunkRequest) -> Result<(), Refuse> {
+        let (uri, total, offset, data) = (&r.uri, r.total_len, r.offset, &r.data[..]);
+        if !self.install.wants_keys(uri, offset) {
+            return Ok(self.install.payload_chunk(
+                &mut self.backend,
+                uri,
+                total,
+                offset,
+                data,
+                None,
+            )?);
+        }
+        let keys = self.keys()?;
+        let state = State::load(&self.backend)?;
+        let keks = provision::load_keks(&self.backend, state.provisioning_counter)?;
+        let shared = provision::shared_keks(&keks);
+        let decryption = keys::AnchorKeySource::new(&keys, &state.anchors, &shared);
+        #[cfg(feature = "author")]
+        let source: &dyn crate::suit::decrypt::KeySource = match &self.simulated_keys {
+            Some(k) => k,
+            None => &decryption,
+        };
+        #[cfg(not(feature = "author"))]
+        let source: &dyn crate::suit::decrypt::KeySource = &decryption;
+        Ok(self
+            .install
+            .payload_chunk(&mut self.backend, uri, total, offset, data, Some(source))?)
     }
 
     fn install_finish(&mut self) -> Result<InstallFinishResponse, Refuse> {

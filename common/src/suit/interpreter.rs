@@ -18,7 +18,10 @@
 //! Payload encryption follows draft-ietf-suit-firmware-encryption: decryption happens on
 //! `suit-directive-copy` and `suit-directive-write` only. A copy streams chunk by chunk from
 //! the source component (typically the ciphertext fetched into its own component) through the
-//! decryptor into the destination; no second plaintext image is made. A *fetch* whose
+//! decryptor into the destination; no second plaintext image is made. An install session may
+//! have done such a fetch and its decrypting copy as the payload arrived (issue 14): the
+//! platform then answers [`Platform::streamed_fetch`] / [`Platform::streamed_copy`] with the
+//! counts, digests and decryptor end, and every limit, tag and size check below applies. A *fetch* whose
 //! component has encryption info is refused with [`CommandErrorKind::DecryptingFetch`]: the
 //! draft does not define it, and either reading (store the ciphertext where the author meant
 //! plaintext, or decrypt against the draft) would make the same manifest install different
@@ -1267,48 +1270,75 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             limit: p.image_size.unwrap_or(MAX_PAYLOAD_LEN).min(MAX_PAYLOAD_LEN),
             exact: p.image_size,
         };
-        // Carries plaintext when copying a decrypted component: wiped on drop.
-        let mut buf = Zeroizing::new(vec![0u8; CHUNK_LEN]);
-        let mut offset = 0u64;
-        let mut bytes_at = 0usize;
-        loop {
-            let chunk: &[u8] = match &src {
-                Source::Bytes(b) | Source::Content(b) => {
-                    let end = bytes_at.saturating_add(CHUNK_LEN).min(b.len());
-                    let c = b.get(bytes_at..end).unwrap_or(&[]);
-                    bytes_at = end;
-                    c
+        // Streaming install: the platform may have done this fetch, or this decrypting copy
+        // (same source, encryption-info bytes and target), as the payload arrived; its answer
+        // goes through the same limit, tag and size checks, in the same order, as the loop's.
+        let streamed = match (&src, &decryptor, &p.encryption_info) {
+            (Source::Fetch, None, _) => self
+                .platform
+                .streamed_fetch(id)
+                .map(|f| (f.digest, f.size, Ok(()))),
+            (Source::Component(c), Some(_), Some(info)) => self
+                .platform
+                .streamed_copy(c, info, id)
+                .map(|c| (c.digest, c.size, c.finish)),
+            _ => None,
+        };
+        let mut streamed_end = None;
+        let mut streamed_digest = None;
+        if let Some((digest, size, end)) = streamed {
+            sink.streamed(size)?;
+            streamed_digest = Some(digest);
+            streamed_end = Some(end);
+        } else {
+            // Carries plaintext when copying a decrypted component: wiped on drop.
+            let mut buf = Zeroizing::new(vec![0u8; CHUNK_LEN]);
+            let mut offset = 0u64;
+            let mut bytes_at = 0usize;
+            loop {
+                let chunk: &[u8] = match &src {
+                    Source::Bytes(b) | Source::Content(b) => {
+                        let end = bytes_at.saturating_add(CHUNK_LEN).min(b.len());
+                        let c = b.get(bytes_at..end).unwrap_or(&[]);
+                        bytes_at = end;
+                        c
+                    }
+                    Source::Fetch => {
+                        let n = self.platform.fetch_read(&mut buf).map_err(K::Platform)?;
+                        filled(buf.as_slice(), n).map_err(K::Platform)?
+                    }
+                    Source::Component(c) => {
+                        let n = self
+                            .platform
+                            .read(c, offset, &mut buf)
+                            .map_err(K::Platform)?;
+                        offset = offset.saturating_add(n as u64);
+                        filled(buf.as_slice(), n).map_err(K::Platform)?
+                    }
+                };
+                if chunk.is_empty() {
+                    break;
                 }
-                Source::Fetch => {
-                    let n = self.platform.fetch_read(&mut buf).map_err(K::Platform)?;
-                    filled(buf.as_slice(), n).map_err(K::Platform)?
+                match decryptor.as_mut() {
+                    Some(d) => {
+                        let plain = d.update(chunk).map_err(K::Decrypt)?;
+                        sink.put(self.platform, id, &plain)?;
+                    }
+                    None => sink.put(self.platform, id, chunk)?,
                 }
-                Source::Component(c) => {
-                    let n = self
-                        .platform
-                        .read(c, offset, &mut buf)
-                        .map_err(K::Platform)?;
-                    offset = offset.saturating_add(n as u64);
-                    filled(buf.as_slice(), n).map_err(K::Platform)?
-                }
-            };
-            if chunk.is_empty() {
-                break;
-            }
-            match decryptor.as_mut() {
-                Some(d) => {
-                    let plain = d.update(chunk).map_err(K::Decrypt)?;
-                    sink.put(self.platform, id, &plain)?;
-                }
-                None => sink.put(self.platform, id, chunk)?,
             }
         }
         let mut plaintext = plaintext;
         let decrypted = decryptor.is_some();
         if let Some(d) = decryptor {
             let aead = d.algorithm().is_aead();
-            let tail = d.finish().map_err(K::Decrypt)?;
-            sink.put(self.platform, id, &tail)?;
+            match streamed_end {
+                Some(end) => end.map_err(K::Decrypt)?,
+                None => {
+                    let tail = d.finish().map_err(K::Decrypt)?;
+                    sink.put(self.platform, id, &tail)?;
+                }
+            }
             if aead {
                 // The tag verified: only now is AEAD plaintext authenticated.
                 plaintext = Plaintext::AeadVerified;
@@ -1319,7 +1349,10 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 return Err(K::ImageSizeMismatch);
             }
         }
-        let digest = sink.hasher.finish();
+        let digest = match streamed_digest {
+            Some(d) => d,
+            None => sink.hasher.finish(),
+        };
         let verified = p.image_digest.is_some_and(|d| d.ct_eq(&digest));
         if let Some(s) = self.staged.iter_mut().find(|s| &s.component == id) {
             s.digest = Some(digest);
@@ -1497,6 +1530,20 @@ impl Sink {
         platform
             .stage_write(id, data)
             .map_err(CommandErrorKind::Platform)
+    }
+
+    /// Takes `size` bytes staged by the platform as they arrived (see
+    /// [`Platform::streamed_copy`]): the limit [`Sink::put`] would have enforced on the way.
+    fn streamed(&mut self, size: u64) -> Result<(), CommandErrorKind> {
+        self.size = size;
+        if size > self.limit {
+            return Err(if self.exact.is_some() {
+                CommandErrorKind::ImageSizeMismatch
+            } else {
+                CommandErrorKind::PayloadTooLarge
+            });
+        }
+        Ok(())
     }
 }
 

@@ -26,6 +26,7 @@ pub mod interpreter;
 pub mod manifest;
 pub mod platform;
 pub mod policy;
+pub mod streaming;
 pub mod update_management;
 
 use alloc::vec::Vec;

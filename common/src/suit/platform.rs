@@ -272,4 +272,43 @@ pub trait Platform {
     ) -> Result<(), PlatformError> {
         Err(PlatformError::Unsupported)
     }
+
+    /// Streaming install (issue 14): the open fetch's bytes already arrived and were consumed
+    /// as they came (see [`crate::suit::streaming`]); if so, the platform attaches them to
+    /// `component`'s staging (just opened) and answers what the engine would have counted
+    /// and hashed. `None` (the default): the engine reads the fetch as usual.
+    fn streamed_fetch(&mut self, _component: &ComponentId) -> Option<Streamed> {
+        None
+    }
+
+    /// Streaming install: whether the decrypting copy of `source` into `target` with exactly
+    /// `encryption_info` was already done as the payload arrived, with the key the engine
+    /// would choose; if so, the platform makes that plaintext `target`'s staged content (just
+    /// opened) and answers its size, digest and how the decryptor finished. Asked only after
+    /// the engine built its own decryptor for the same bytes and keys.
+    fn streamed_copy(
+        &mut self,
+        _source: &ComponentId,
+        _encryption_info: &[u8],
+        _target: &ComponentId,
+    ) -> Option<StreamedCopy> {
+        None
+    }
+}
+
+/// What a streamed fetch staged: the engine's count and hash of the fetched bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Streamed {
+    pub digest: Digest,
+    pub size: u64,
+}
+
+/// What a streamed decrypting copy staged. `size` counts every plaintext byte the decryptor
+/// released (staging stopped past the engine's limit, which the engine then refuses as it
+/// would have); `finish` is the decryptor's own end (GCM: the tag check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamedCopy {
+    pub digest: Digest,
+    pub size: u64,
+    pub finish: Result<(), crate::encryption::DecryptError>,
 }

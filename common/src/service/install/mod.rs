@@ -43,9 +43,11 @@ use super::{record, state, store};
 
 mod journal;
 mod platform;
+mod stream;
 
 pub use journal::{cleanup, reconcile, Journal, PendingCommit, Reconciled, JOURNAL_OBJECT};
-use platform::StorePlatform;
+use platform::{Delivered, StorePlatform};
+use stream::{Planned, Sink, Stream};
 
 /// Largest envelope (integrated payloads included) held in TA memory.
 pub const MAX_ENVELOPE: usize = 1024 * 1024;
@@ -103,6 +105,12 @@ struct Payload {
     bound: Option<u64>,
     expected: Option<u64>,
     received: u64,
+    /// The manifest's static fetch-then-decrypting-copy form for this URI, if proved.
+    planned: Option<Planned>,
+    /// Decrypting as it arrives (started at offset 0 when the key source gave a key).
+    stream: Option<Stream>,
+    /// Staging a streamed chunk failed: only a restart at offset 0 is taken.
+    poisoned: bool,
 }
 
 /// Where an install session is. Each step matches the phases it belongs to and refuses the
@@ -138,6 +146,8 @@ pub struct InstallSession {
     report: Option<Report>,
     /// What this install created so far (mirrors the stored journal).
     journal: Journal,
+    /// Never decrypt as payloads arrive (see `Service::store_payloads_as_received`).
+    pub(super) no_streaming: bool,
 }
 
 /// What `prepare` learned from the authenticated manifest.
@@ -255,6 +265,7 @@ impl InstallSession {
             }
         };
         let claims = ManifestClaims::of(&checked.auth);
+        let mut plans = suit::streaming::stream_plans(&checked.auth.manifest);
         let uris = checked.payload_uris();
         if uris.len() > MAX_PAYLOADS {
             return Err(InstallError::TooLarge("too many payload URIs"));
@@ -275,6 +286,13 @@ impl InstallSession {
                 bound: prepared.needed_sizes.get(i).copied().flatten(),
                 expected: None,
                 received: 0,
+                planned: plans
+                    .iter()
+                    .position(|p| p.uri == *uri)
+                    .map(|pos| plans.swap_remove(pos))
+                    .and_then(|plan| planned(plan, &checked.auth.signers)),
+                stream: None,
+                poisoned: false,
             })
             .collect();
         if let Phase::ReceivingEnvelope { envelope, .. } | Phase::Prepared { envelope, .. } =
@@ -289,6 +307,20 @@ impl InstallSession {
         Ok(prepared)
     }
 
+    /// Whether the chunk at `offset` of `uri` needs the key source: the first chunk of a
+    /// payload `prepare` found in the streaming form (see [`Self::payload_chunk`]).
+    pub fn wants_keys(&self, uri: &str, offset: u64) -> bool {
+        let Phase::Prepared { payloads, .. } = &self.phase else {
+            return false;
+        };
+        !self.no_streaming
+            && offset == 0
+            && payloads.iter().any(|p| p.uri == uri && p.planned.is_some())
+    }
+
+    /// Takes a payload chunk. A payload `prepare` found in the streaming form is decrypted as
+    /// it arrives, with the key `keys` gives for the manifest's signers (asked at offset 0),
+    /// and written once as plaintext (see `stream`); any other is stored as it comes.
     pub fn payload_chunk(
         &mut self,
         store: &mut dyn SecureStore,
@@ -296,6 +328,7 @@ impl InstallSession {
         total_len: u64,
         offset: u64,
         data: &[u8],
+        keys: Option<&dyn KeySource>,
     ) -> Result<(), InstallError> {
         let Phase::Prepared { payloads, .. } = &mut self.phase else {
             return Err(InstallError::Sequence("payload before prepare"));
@@ -314,7 +347,7 @@ impl InstallSession {
         }
         // Validate fully before touching anything: a refused chunk changes nothing.
         let start_over = offset == 0;
-        if !start_over && (p.expected != Some(total_len) || offset != p.received) {
+        if !start_over && (p.poisoned || p.expected != Some(total_len) || offset != p.received) {
             return Err(InstallError::Sequence("payload chunk offset or length"));
         }
         if offset.saturating_add(data.len() as u64) > total_len {
@@ -323,16 +356,41 @@ impl InstallSession {
             ));
         }
         if start_over {
-            self.journal
-                .note(store, &p.object)
-                .map_err(InstallError::Store)?;
-            // Created empty (or emptied) in one step: no probe, no delete.
-            store.put(&p.object, &[]).map_err(InstallError::Store)?;
+            let stream = p
+                .planned
+                .as_ref()
+                .zip(keys)
+                .and_then(|(planned, keys)| Stream::start(planned, keys));
+            let heap = stream.is_some() && p.planned.as_ref().is_some_and(|x| x.sink == Sink::Heap);
+            if !heap {
+                self.journal
+                    .note(store, &p.object)
+                    .map_err(InstallError::Store)?;
+                // Created empty (or emptied) in one step: no probe, no delete.
+                store.put(&p.object, &[]).map_err(InstallError::Store)?;
+            }
+            p.stream = stream;
             p.expected = Some(total_len);
             p.received = 0;
+            p.poisoned = false;
         }
-        if !data.is_empty() {
-            p.received = store.append(&p.object, data).map_err(InstallError::Store)?;
+        let end = offset.saturating_add(data.len() as u64);
+        match (p.stream.as_mut(), p.planned.as_ref()) {
+            (Some(stream), Some(planned)) if !data.is_empty() || end == total_len => {
+                let r = stream.chunk(store, &p.object, planned.limit, data, end == total_len);
+                if let Err(e) = r {
+                    // Nothing half-decrypted stays usable: this payload starts over.
+                    p.stream = None;
+                    p.poisoned = true;
+                    return Err(InstallError::Store(e));
+                }
+                p.received = end;
+            }
+            (Some(_), Some(_)) => {}
+            _ if !data.is_empty() => {
+                p.received = store.append(&p.object, data).map_err(InstallError::Store)?;
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -377,14 +435,27 @@ impl InstallSession {
                 )));
             }
         };
-        let payloads: Vec<(String, Option<String>)> = payloads
-            .iter()
-            .map(|p| (p.uri.clone(), p.expected.map(|_| p.object.clone())))
+        let payloads: Vec<Delivered> = payloads
+            .into_iter()
+            .map(|p| match (p.stream, p.planned) {
+                // Plaintext is never served as the fetched bytes: a stream the engine cannot
+                // take has no object to fetch.
+                (Some(stream), Some(planned)) => Delivered {
+                    uri: p.uri,
+                    object: None,
+                    stream: stream.finished(planned.plan, &p.object),
+                },
+                _ => Delivered {
+                    object: p.expected.map(|_| p.object.clone()),
+                    uri: p.uri,
+                    stream: None,
+                },
+            })
             .collect();
         let (result, report) = {
             let builder = ReportBuilder::for_manifest(&claims);
             let mut platform =
-                StorePlatform::new(store, state, &payloads, builder, &mut self.journal);
+                StorePlatform::new(store, state, payloads, builder, &mut self.journal);
             let r = suit::process(&envelope, Procedure::Update, &policy, keys, &mut platform);
             let builder = core::mem::take(&mut platform.report);
             match r {
@@ -431,4 +502,40 @@ fn remove_payloads<S: SecureStore + ?Sized>(store: &mut S, payloads: &[Payload])
     for p in payloads {
         let _ = store.remove(&p.object);
     }
+}
+
+/// Whether a streamed TA image stays in TA memory only (no secure-storage write at all) or
+/// is written once into its payload object. Off: OP-TEE's TA-store install takes seconds,
+/// and a power cut inside it must leave the image where `reconcile` can install it again;
+/// in memory, such a cut rolls the state forward while OP-TEE keeps the old TA (measured
+/// in BENCHMARKS.md, s6-stream; SECURITY.md, Known residuals).
+const TA_IMAGE_IN_MEMORY: bool = false;
+
+/// The streaming decision for a proved plan: a TA image into TA memory when its
+/// authenticated image size fits the TA limit, a secure component into its payload object;
+/// anything else (other kinds, a TA without a size bound) keeps the ordinary path.
+fn planned(plan: suit::streaming::StreamPlan, signers: &[suit::AnchorId]) -> Option<Planned> {
+    use super::components::{classify, Kind};
+    let engine_limit = suit::interpreter::MAX_PAYLOAD_LEN;
+    let (sink, limit) = match classify(&plan.target).ok()? {
+        Kind::TrustedApp { .. } => {
+            let sink = if TA_IMAGE_IN_MEMORY {
+                Sink::Heap
+            } else {
+                Sink::Object
+            };
+            (sink, plan.target_size.filter(|n| *n <= MAX_TA_IMAGE)?)
+        }
+        Kind::Secure => (
+            Sink::Object,
+            plan.target_size.unwrap_or(engine_limit).min(engine_limit),
+        ),
+        _ => return None,
+    };
+    Some(Planned {
+        plan,
+        sink,
+        signers: signers.to_vec(),
+        limit,
+    })
 }

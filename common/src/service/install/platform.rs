@@ -8,7 +8,9 @@ use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
 
 use crate::report::{image_properties, ReportBuilder};
-use crate::suit::platform::{Disclosure, IdentifierKind, Platform, PlatformError, Record};
+use crate::suit::platform::{
+    Disclosure, IdentifierKind, Platform, PlatformError, Record, Streamed, StreamedCopy,
+};
 use crate::suit::ComponentId;
 
 use super::super::components::{self, Kind, MAX_PERSONALIZATION, MAX_TA_IMAGE};
@@ -16,7 +18,16 @@ use super::super::state::{component_from, segments_of, ComponentRecord, State};
 use super::super::store::{SecureStore, StoreError};
 use super::super::TaStore;
 use super::journal::{Journal, PendingCommit};
+use super::stream::Finished;
 use super::{MAX_SERIAL, MAX_STAGED};
+
+/// A payload as the session hands it to the engine: stored as it came (`object`), or
+/// decrypted as it arrived (`stream`), or not sent.
+pub(super) struct Delivered {
+    pub uri: String,
+    pub object: Option<String>,
+    pub stream: Option<Finished>,
+}
 
 struct Staged {
     component: ComponentId,
@@ -29,6 +40,13 @@ struct Staged {
     /// While every byte written so far equals the same bytes of a payload object (a fetch
     /// without change), that object holds the content and nothing is copied.
     mirror: Option<String>,
+    /// A TA image decrypted as it arrived: in TA memory only (wiped on drop).
+    heap: Option<zeroize::Zeroizing<Vec<u8>>>,
+    /// `heap` was set (it is handed over to the checks at commit).
+    in_memory: bool,
+    /// A download buffer whose ciphertext was decrypted as it arrived and not kept: nothing
+    /// may read it, and it is never committed.
+    buffer: bool,
 }
 
 impl Staged {
@@ -58,8 +76,10 @@ struct LastFetch {
 pub(super) struct StorePlatform<'a, D: SecureStore + TaStore> {
     store: &'a mut D,
     state: &'a mut State,
-    payloads: &'a [(String, Option<String>)],
+    payloads: Vec<Delivered>,
     fetch: Option<(String, u64)>,
+    /// The open fetch is streamed payload `payloads[i]` (see `streamed_fetch`).
+    streamed_open: Option<usize>,
     last_fetch: Option<LastFetch>,
     staged: Vec<Staged>,
     staged_sequence: Vec<(Vec<u8>, u64)>,
@@ -89,7 +109,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     pub(super) fn new(
         store: &'a mut D,
         state: &'a mut State,
-        payloads: &'a [(String, Option<String>)],
+        payloads: Vec<Delivered>,
         report: ReportBuilder,
         journal: &'a mut Journal,
     ) -> Self {
@@ -98,6 +118,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             state,
             payloads,
             fetch: None,
+            streamed_open: None,
             last_fetch: None,
             staged: Vec::new(),
             staged_sequence: Vec::new(),
@@ -216,6 +237,10 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     }
 
     fn read_staged(&mut self, i: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, PlatformError> {
+        // An image decrypted as it arrived is already in memory: handed over, not copied.
+        if let Some(image) = self.staged.get_mut(i).and_then(|s| s.heap.take()) {
+            return Ok(image);
+        }
         let staged = self.staged.get(i).ok_or(PlatformError::NotFound)?;
         let object = staged.stored().ok_or(PlatformError::NotFound)?;
         let len = usize::try_from(staged.len).map_err(|_| PlatformError::NoSpace)?;
@@ -300,9 +325,26 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
     }
 
     fn fetch_open(&mut self, uri: &str, _fetch_args: Option<&[u8]>) -> Result<(), PlatformError> {
-        match self.payloads.iter().find(|(u, _)| u == uri) {
-            Some((_, Some(object))) => {
+        self.fetch = None;
+        self.streamed_open = None;
+        let i = self
+            .payloads
+            .iter()
+            .position(|d| d.uri == uri)
+            .ok_or(PlatformError::NotFound)?;
+        match self.payloads.get(i) {
+            Some(Delivered {
+                object: Some(object),
+                ..
+            }) => {
                 self.fetch = Some((object.clone(), 0));
+                Ok(())
+            }
+            // Only `streamed_fetch` takes it; `fetch_read` finds nothing open.
+            Some(Delivered {
+                stream: Some(_), ..
+            }) => {
+                self.streamed_open = Some(i);
                 Ok(())
             }
             _ => Err(PlatformError::NotFound),
@@ -358,6 +400,9 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             hasher: Sha256::new(),
             created: false,
             mirror: None,
+            heap: None,
+            in_memory: false,
+            buffer: false,
         });
         Ok(())
     }
@@ -419,6 +464,20 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         buf: &mut [u8],
     ) -> Result<usize, PlatformError> {
         if let Some(s) = self.staged.iter().find(|s| s.component == *component) {
+            if s.buffer {
+                return Err(PlatformError::NotFound);
+            }
+            if let Some(heap) = &s.heap {
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(heap.len());
+                let rest = heap.get(start..).unwrap_or_default();
+                let n = rest.len().min(buf.len());
+                if let (Some(dst), Some(src)) = (buf.get_mut(..n), rest.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
+                return Ok(n);
+            }
             return match s.stored() {
                 Some(object) => self.store.read_at(object, offset, buf).map_err(Self::io),
                 None => Ok(0),
@@ -521,9 +580,18 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             next.set_sequence_number(k, *v);
         }
         self.ree_paths.clear();
-        // Every component needs an object to name in the state; empty ones get theirs now.
+        // A streamed download buffer is never committed (the engine drops it once copied).
+        if self.staged.iter().any(|s| s.buffer) {
+            return Err(PlatformError::Refused);
+        }
+        // Every component needs an object to name in the state; empty ones get theirs now
+        // (a TA image in TA memory needs none: OP-TEE's store holds it).
         for i in 0..self.staged.len() {
-            if self.staged.get(i).is_some_and(|s| s.stored().is_none()) {
+            if self
+                .staged
+                .get(i)
+                .is_some_and(|s| s.stored().is_none() && s.heap.is_none())
+            {
                 self.materialize(i)?;
             }
         }
@@ -548,8 +616,8 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 ta_version,
                 digest_withheld: self.withheld.contains(&s.component),
             };
-            if ta_version.is_some() {
-                replaced.push(s.stored().unwrap_or_default().into());
+            if let (Some(_), Some(object)) = (ta_version, s.stored()) {
+                replaced.push(object.into());
             }
             match next
                 .components
@@ -595,16 +663,18 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         if let Some((i, header, image)) = tas.first() {
             // OP-TEE's TA store is outside our state and cannot be undone: record the whole
             // next state and the staged image (kept until installed) before touching it, so
-            // a power cut from here on is rolled forward by `reconcile`.
-            let object: String = self
-                .staged
-                .get(*i)
-                .and_then(Staged::stored)
-                .ok_or(PlatformError::NotFound)?
-                .into();
+            // a power cut from here on is rolled forward by `reconcile`. An image decrypted
+            // as it arrived has no stored copy (it was never written): `reconcile` then
+            // saves the pending state without reinstalling (see SECURITY.md).
+            let staged = self.staged.get(*i).ok_or(PlatformError::NotFound)?;
+            let tas = match staged.stored() {
+                Some(object) => alloc::vec![String::from(object)],
+                None if staged.in_memory => alloc::vec![],
+                None => return Err(PlatformError::NotFound),
+            };
             self.journal.pending = Some(PendingCommit {
                 state: next.clone(),
-                tas: alloc::vec![object],
+                tas,
             });
             if let Err(e) = self.journal.save(self.store) {
                 self.journal.pending = None;
@@ -670,5 +740,63 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         if let Some(p) = properties {
             self.report.system_properties(c, p);
         }
+    }
+
+    /// The open fetch is a payload decrypted as it arrived, planned into `component`: the
+    /// buffer stays empty (nothing may read it) and the engine gets the ciphertext's count
+    /// and digest, taken as it arrived.
+    fn streamed_fetch(&mut self, component: &ComponentId) -> Option<Streamed> {
+        let i = self.streamed_open.take()?;
+        let stream = self.payloads.get_mut(i)?.stream.as_mut()?;
+        if stream.fetched || stream.plan.buffer != *component {
+            return None;
+        }
+        stream.fetched = true;
+        let answer = Streamed {
+            digest: crate::suit::Digest(stream.cipher_digest),
+            size: stream.cipher_len,
+        };
+        let staged = self.staged.iter_mut().find(|s| s.component == *component)?;
+        staged.buffer = true;
+        staged.len = answer.size;
+        Some(answer)
+    }
+
+    /// The decrypting copy the session did as the payload arrived, if it is exactly this
+    /// one: same buffer (fetched in this run), target and encryption-info bytes.
+    fn streamed_copy(
+        &mut self,
+        source: &ComponentId,
+        encryption_info: &[u8],
+        target: &ComponentId,
+    ) -> Option<StreamedCopy> {
+        let stream = self.payloads.iter_mut().find_map(|d| {
+            d.stream.as_mut().filter(|s| {
+                s.fetched
+                    && !s.copied
+                    && s.plan.buffer == *source
+                    && s.plan.target == *target
+                    && s.plan.encryption_info == encryption_info
+            })
+        })?;
+        let staged = self.staged.iter_mut().find(|s| s.component == *target)?;
+        stream.copied = true;
+        staged.len = stream.plain_len;
+        staged.hasher = stream.plain.clone();
+        match stream.heap.take() {
+            Some(heap) => {
+                staged.heap = Some(heap);
+                staged.in_memory = true;
+            }
+            // The payload object holds the plaintext: the component's content, as for a
+            // fetch without change (journaled at its creation; `cleanup` removes it unless
+            // the committed state names it).
+            None => staged.mirror = stream.object.clone(),
+        }
+        Some(StreamedCopy {
+            digest: crate::suit::Digest(stream.plain.clone().finalize().into()),
+            size: stream.plain_len,
+            finish: stream.end,
+        })
     }
 }

@@ -1,0 +1,192 @@
+//! Decrypting and hashing a detached payload as it arrives (issue 14 item 2).
+//!
+//! When the authenticated manifest fetches a URI into a buffer and then decrypts the buffer
+//! into a TA or a secure-storage component, in the static form [`suit::streaming`] proves,
+//! each payload chunk is decrypted on arrival with the key the engine would choose, hashed,
+//! and written once into the payload object (journaled before it exists, like every object
+//! an install creates); with `TA_IMAGE_IN_MEMORY` a TA image goes into a bounded buffer in
+//! TA memory (wiped on drop) from which commit installs it instead. The ciphertext is
+//! hashed (the engine's fetch digest) and never stored. At `finish` the engine runs the
+//! whole manifest as before; its fetch and decrypting copy find the work done through
+//! [`suit::Platform::streamed_fetch`] and [`suit::Platform::streamed_copy`], and every check
+//! it makes (limits, the tag, size, digests, policy, kinds) applies to the result in the same
+//! order.
+//!
+//! Nothing derived from the plaintext leaves the TA before the tag and digest checks: chunk
+//! answers do not depend on it (a tag failure is known only at `finish`, where the engine
+//! reports it as it would have), and staged plaintext is used by nothing before commit.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
+
+use crate::encryption::DecryptError;
+use crate::suit::decrypt::{KeySource, PayloadDecryptor};
+use crate::suit::streaming::StreamPlan;
+use crate::suit::AnchorId;
+
+use super::super::store::{SecureStore, StoreError};
+
+/// Where a streamed payload's plaintext goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sink {
+    /// A TA image: TA memory only, at most the target's authenticated image size.
+    Heap,
+    /// A secure-storage component: the payload object.
+    Object,
+}
+
+/// What `prepare` decided for one URI.
+pub(super) struct Planned {
+    pub plan: StreamPlan,
+    pub sink: Sink,
+    /// The manifest's own signers: whose keys the engine would decrypt with.
+    pub signers: Vec<AnchorId>,
+    /// The engine's plaintext limit for the copy.
+    pub limit: u64,
+}
+
+/// A payload being decrypted as it arrives.
+pub(super) struct Stream {
+    decryptor: Option<PayloadDecryptor>,
+    cipher: Sha256,
+    cipher_len: u64,
+    plain: Sha256,
+    plain_len: u64,
+    /// The plaintext passed the engine's limit: nothing more is staged (the engine refuses).
+    over: bool,
+    heap: Option<Zeroizing<Vec<u8>>>,
+    end: Option<Result<(), DecryptError>>,
+}
+
+/// A stream whose every announced byte arrived, handed to the engine's platform.
+pub(super) struct Finished {
+    pub plan: StreamPlan,
+    /// The payload object holding a secure component's plaintext (`None`: a TA in `heap`).
+    pub object: Option<String>,
+    pub heap: Option<Zeroizing<Vec<u8>>>,
+    pub cipher_digest: [u8; 32],
+    pub cipher_len: u64,
+    pub plain: Sha256,
+    pub plain_len: u64,
+    pub end: Result<(), DecryptError>,
+    /// The engine's fetch took it (into `plan.buffer`), and its copy (into `plan.target`).
+    pub fetched: bool,
+    pub copied: bool,
+}
+
+impl Stream {
+    /// Starts decrypting with the key the engine would choose for the same bytes; `None`
+    /// when the key source refuses or the decryptor cannot start (the install then stores
+    /// the ciphertext as before and the engine refuses at `finish` in its own words).
+    pub(super) fn start(planned: &Planned, keys: &dyn KeySource) -> Option<Stream> {
+        let selected = keys.keys_for(&planned.signers, &planned.plan.target).ok()?;
+        let decryptor =
+            PayloadDecryptor::new(&planned.plan.encryption_info, selected.get()).ok()?;
+        let heap = match planned.sink {
+            // Reserved whole (the authenticated image size, at most MAX_TA_IMAGE): the buffer
+            // never moves, so no unwiped copy of plaintext is left behind by a reallocation.
+            Sink::Heap => {
+                let mut v = Vec::new();
+                v.try_reserve_exact(usize::try_from(planned.limit).ok()?)
+                    .ok()?;
+                Some(Zeroizing::new(v))
+            }
+            Sink::Object => None,
+        };
+        Some(Stream {
+            decryptor: Some(decryptor),
+            cipher: Sha256::new(),
+            cipher_len: 0,
+            plain: Sha256::new(),
+            plain_len: 0,
+            over: false,
+            heap,
+            end: None,
+        })
+    }
+
+    /// Takes the next ciphertext chunk; `last` when it completes the announced length.
+    pub(super) fn chunk(
+        &mut self,
+        store: &mut dyn SecureStore,
+        object: &str,
+        limit: u64,
+        data: &[u8],
+        last: bool,
+    ) -> Result<(), StoreError> {
+        self.cipher.update(data);
+        self.cipher_len = self.cipher_len.saturating_add(data.len() as u64);
+        if let Some(d) = self.decryptor.as_mut() {
+            match d.update(data) {
+                Ok(plain) => self.stage(store, object, limit, &plain)?,
+                Err(e) => {
+                    self.decryptor = None;
+                    self.end = Some(Err(e));
+                }
+            }
+        }
+        if last {
+            if let Some(d) = self.decryptor.take() {
+                match d.finish() {
+                    Ok(tail) => {
+                        self.stage(store, object, limit, &tail)?;
+                        self.end = Some(Ok(()));
+                    }
+                    Err(e) => self.end = Some(Err(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stages released plaintext up to the engine's limit, counting all of it.
+    fn stage(
+        &mut self,
+        store: &mut dyn SecureStore,
+        object: &str,
+        limit: u64,
+        plain: &[u8],
+    ) -> Result<(), StoreError> {
+        if plain.is_empty() {
+            return Ok(());
+        }
+        self.plain_len = self.plain_len.saturating_add(plain.len() as u64);
+        if self.over || self.plain_len > limit {
+            self.over = true;
+            return Ok(());
+        }
+        self.plain.update(plain);
+        match self.heap.as_mut() {
+            Some(heap) => {
+                // Within the capacity reserved at `start` (`limit`, checked above).
+                if heap.capacity() - heap.len() < plain.len() {
+                    return Err(StoreError::OutOfMemory);
+                }
+                heap.extend_from_slice(plain);
+            }
+            None => {
+                store.append(object, plain)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The stream once complete (`None` if the decryptor never ended: not every byte came).
+    pub(super) fn finished(self, plan: StreamPlan, object: &str) -> Option<Finished> {
+        let end = self.end?;
+        Some(Finished {
+            plan,
+            object: self.heap.is_none().then(|| object.into()),
+            heap: self.heap,
+            cipher_digest: self.cipher.finalize().into(),
+            cipher_len: self.cipher_len,
+            plain: self.plain,
+            plain_len: self.plain_len,
+            end,
+            fetched: false,
+            copied: false,
+        })
+    }
+}
