@@ -438,8 +438,9 @@ fn assert_no_orphans(s: &mut Service<Mem>, when: &str) {
 /// secure component and of a TA): after the restart the device is in the old or the new
 /// state, nothing orphaned, and it takes the update (again) or refuses it as a rollback.
 ///
-/// (With `TA_IMAGE_IN_MEMORY`, off, a cut during OP-TEE's TA-store install would roll the
-/// state forward while OP-TEE keeps the old TA: that window is counted and must not occur.)
+/// (A TA image kept in TA memory only would leave `reconcile` nothing to install again: a
+/// cut during OP-TEE's TA-store install would roll the state forward while OP-TEE keeps the
+/// old TA. That window is counted and must not occur.)
 #[test]
 fn a_power_cut_at_any_write_of_a_streamed_install_recovers() {
     for target in [&SECURE[..], &[&TA[..]][..]] {

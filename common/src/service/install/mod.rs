@@ -47,7 +47,7 @@ mod stream;
 
 pub use journal::{cleanup, reconcile, Journal, PendingCommit, Reconciled, JOURNAL_OBJECT};
 use platform::{Delivered, StorePlatform};
-use stream::{Planned, Sink, Stream};
+use stream::{Planned, Stream};
 
 /// Largest envelope (integrated payloads included) held in TA memory.
 pub const MAX_ENVELOPE: usize = 1024 * 1024;
@@ -361,14 +361,11 @@ impl InstallSession {
                 .as_ref()
                 .zip(keys)
                 .and_then(|(planned, keys)| Stream::start(planned, keys));
-            let heap = stream.is_some() && p.planned.as_ref().is_some_and(|x| x.sink == Sink::Heap);
-            if !heap {
-                self.journal
-                    .note(store, &p.object)
-                    .map_err(InstallError::Store)?;
-                // Created empty (or emptied) in one step: no probe, no delete.
-                store.put(&p.object, &[]).map_err(InstallError::Store)?;
-            }
+            self.journal
+                .note(store, &p.object)
+                .map_err(InstallError::Store)?;
+            // Created empty (or emptied) in one step: no probe, no delete.
+            store.put(&p.object, &[]).map_err(InstallError::Store)?;
             p.stream = stream;
             p.expected = Some(total_len);
             p.received = 0;
@@ -504,37 +501,24 @@ fn remove_payloads<S: SecureStore + ?Sized>(store: &mut S, payloads: &[Payload])
     }
 }
 
-/// Whether a streamed TA image stays in TA memory only (no secure-storage write at all) or
-/// is written once into its payload object. Off: OP-TEE's TA-store install takes seconds,
-/// and a power cut inside it must leave the image where `reconcile` can install it again;
-/// in memory, such a cut rolls the state forward while OP-TEE keeps the old TA (measured
-/// in BENCHMARKS.md, s6-stream; SECURITY.md, Known residuals).
-const TA_IMAGE_IN_MEMORY: bool = false;
-
-/// The streaming decision for a proved plan: a TA image into TA memory when its
-/// authenticated image size fits the TA limit, a secure component into its payload object;
-/// anything else (other kinds, a TA without a size bound) keeps the ordinary path.
+/// The streaming decision for a proved plan: a TA image whose authenticated image size fits
+/// the TA limit, or a secure component, is decrypted into its payload object; anything else
+/// (other kinds, a TA without a size bound) keeps the ordinary path.
 fn planned(plan: suit::streaming::StreamPlan, signers: &[suit::AnchorId]) -> Option<Planned> {
     use super::components::{classify, Kind};
     let engine_limit = suit::interpreter::MAX_PAYLOAD_LEN;
-    let (sink, limit) = match classify(&plan.target).ok()? {
+    let limit = match classify(&plan.target).ok()? {
         Kind::TrustedApp { .. } => {
-            let sink = if TA_IMAGE_IN_MEMORY {
-                Sink::Heap
-            } else {
-                Sink::Object
-            };
-            (sink, plan.target_size.filter(|n| *n <= MAX_TA_IMAGE)?)
+            // Written once into the payload object, not kept in TA memory only: OP-TEE's
+            // TA-store install takes seconds, and a power cut inside it must leave the image
+            // where `reconcile` can install it again.
+            plan.target_size.filter(|n| *n <= MAX_TA_IMAGE)?
         }
-        Kind::Secure => (
-            Sink::Object,
-            plan.target_size.unwrap_or(engine_limit).min(engine_limit),
-        ),
+        Kind::Secure => plan.target_size.unwrap_or(engine_limit).min(engine_limit),
         _ => return None,
     };
     Some(Planned {
         plan,
-        sink,
         signers: signers.to_vec(),
         limit,
     })

@@ -40,10 +40,6 @@ struct Staged {
     /// While every byte written so far equals the same bytes of a payload object (a fetch
     /// without change), that object holds the content and nothing is copied.
     mirror: Option<String>,
-    /// A TA image decrypted as it arrived: in TA memory only (wiped on drop).
-    heap: Option<zeroize::Zeroizing<Vec<u8>>>,
-    /// `heap` was set (it is handed over to the checks at commit).
-    in_memory: bool,
     /// A download buffer whose ciphertext was decrypted as it arrived and not kept: nothing
     /// may read it, and it is never committed.
     buffer: bool,
@@ -237,10 +233,6 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     }
 
     fn read_staged(&mut self, i: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, PlatformError> {
-        // An image decrypted as it arrived is already in memory: handed over, not copied.
-        if let Some(image) = self.staged.get_mut(i).and_then(|s| s.heap.take()) {
-            return Ok(image);
-        }
         let staged = self.staged.get(i).ok_or(PlatformError::NotFound)?;
         let object = staged.stored().ok_or(PlatformError::NotFound)?;
         let len = usize::try_from(staged.len).map_err(|_| PlatformError::NoSpace)?;
@@ -400,8 +392,6 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             hasher: Sha256::new(),
             created: false,
             mirror: None,
-            heap: None,
-            in_memory: false,
             buffer: false,
         });
         Ok(())
@@ -466,17 +456,6 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         if let Some(s) = self.staged.iter().find(|s| s.component == *component) {
             if s.buffer {
                 return Err(PlatformError::NotFound);
-            }
-            if let Some(heap) = &s.heap {
-                let start = usize::try_from(offset)
-                    .unwrap_or(usize::MAX)
-                    .min(heap.len());
-                let rest = heap.get(start..).unwrap_or_default();
-                let n = rest.len().min(buf.len());
-                if let (Some(dst), Some(src)) = (buf.get_mut(..n), rest.get(..n)) {
-                    dst.copy_from_slice(src);
-                }
-                return Ok(n);
             }
             return match s.stored() {
                 Some(object) => self.store.read_at(object, offset, buf).map_err(Self::io),
@@ -584,14 +563,9 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         if self.staged.iter().any(|s| s.buffer) {
             return Err(PlatformError::Refused);
         }
-        // Every component needs an object to name in the state; empty ones get theirs now
-        // (a TA image in TA memory needs none: OP-TEE's store holds it).
+        // Every component needs an object to name in the state; empty ones get theirs now.
         for i in 0..self.staged.len() {
-            if self
-                .staged
-                .get(i)
-                .is_some_and(|s| s.stored().is_none() && s.heap.is_none())
-            {
+            if self.staged.get(i).is_some_and(|s| s.stored().is_none()) {
                 self.materialize(i)?;
             }
         }
@@ -663,15 +637,11 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         if let Some((i, header, image)) = tas.first() {
             // OP-TEE's TA store is outside our state and cannot be undone: record the whole
             // next state and the staged image (kept until installed) before touching it, so
-            // a power cut from here on is rolled forward by `reconcile`. An image decrypted
-            // as it arrived has no stored copy (it was never written): `reconcile` then
-            // saves the pending state without reinstalling (see SECURITY.md).
+            // a power cut from here on is rolled forward by `reconcile` (an image decrypted
+            // as it arrived is kept in its payload object for this).
             let staged = self.staged.get(*i).ok_or(PlatformError::NotFound)?;
-            let tas = match staged.stored() {
-                Some(object) => alloc::vec![String::from(object)],
-                None if staged.in_memory => alloc::vec![],
-                None => return Err(PlatformError::NotFound),
-            };
+            let object = staged.stored().ok_or(PlatformError::NotFound)?;
+            let tas = alloc::vec![String::from(object)];
             self.journal.pending = Some(PendingCommit {
                 state: next.clone(),
                 tas,
@@ -783,16 +753,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         stream.copied = true;
         staged.len = stream.plain_len;
         staged.hasher = stream.plain.clone();
-        match stream.heap.take() {
-            Some(heap) => {
-                staged.heap = Some(heap);
-                staged.in_memory = true;
-            }
-            // The payload object holds the plaintext: the component's content, as for a
-            // fetch without change (journaled at its creation; `cleanup` removes it unless
-            // the committed state names it).
-            None => staged.mirror = stream.object.clone(),
-        }
+        // The payload object holds the plaintext: the component's content, as for a fetch
+        // without change (journaled at its creation; `cleanup` removes it unless the
+        // committed state names it).
+        staged.mirror = Some(stream.object.clone());
         Some(StreamedCopy {
             digest: crate::suit::Digest(stream.plain.clone().finalize().into()),
             size: stream.plain_len,

@@ -4,8 +4,8 @@
 //! into a TA or a secure-storage component, in the static form [`suit::streaming`] proves,
 //! each payload chunk is decrypted on arrival with the key the engine would choose, hashed,
 //! and written once into the payload object (journaled before it exists, like every object
-//! an install creates); with `TA_IMAGE_IN_MEMORY` a TA image goes into a bounded buffer in
-//! TA memory (wiped on drop) from which commit installs it instead. The ciphertext is
+//! an install creates; a TA image too, so that `reconcile` can install it again after a
+//! power cut inside OP-TEE's TA-store install). The ciphertext is
 //! hashed (the engine's fetch digest) and never stored. At `finish` the engine runs the
 //! whole manifest as before; its fetch and decrypting copy find the work done through
 //! [`suit::Platform::streamed_fetch`] and [`suit::Platform::streamed_copy`], and every check
@@ -19,7 +19,6 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
-use zeroize::Zeroizing;
 
 use crate::encryption::DecryptError;
 use crate::suit::decrypt::{KeySource, PayloadDecryptor};
@@ -28,19 +27,9 @@ use crate::suit::AnchorId;
 
 use super::super::store::{SecureStore, StoreError};
 
-/// Where a streamed payload's plaintext goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Sink {
-    /// A TA image: TA memory only, at most the target's authenticated image size.
-    Heap,
-    /// A secure-storage component: the payload object.
-    Object,
-}
-
 /// What `prepare` decided for one URI.
 pub(super) struct Planned {
     pub plan: StreamPlan,
-    pub sink: Sink,
     /// The manifest's own signers: whose keys the engine would decrypt with.
     pub signers: Vec<AnchorId>,
     /// The engine's plaintext limit for the copy.
@@ -56,16 +45,14 @@ pub(super) struct Stream {
     plain_len: u64,
     /// The plaintext passed the engine's limit: nothing more is staged (the engine refuses).
     over: bool,
-    heap: Option<Zeroizing<Vec<u8>>>,
     end: Option<Result<(), DecryptError>>,
 }
 
 /// A stream whose every announced byte arrived, handed to the engine's platform.
 pub(super) struct Finished {
     pub plan: StreamPlan,
-    /// The payload object holding a secure component's plaintext (`None`: a TA in `heap`).
-    pub object: Option<String>,
-    pub heap: Option<Zeroizing<Vec<u8>>>,
+    /// The payload object holding the plaintext.
+    pub object: String,
     pub cipher_digest: [u8; 32],
     pub cipher_len: u64,
     pub plain: Sha256,
@@ -84,17 +71,6 @@ impl Stream {
         let selected = keys.keys_for(&planned.signers, &planned.plan.target).ok()?;
         let decryptor =
             PayloadDecryptor::new(&planned.plan.encryption_info, selected.get()).ok()?;
-        let heap = match planned.sink {
-            // Reserved whole (the authenticated image size, at most MAX_TA_IMAGE): the buffer
-            // never moves, so no unwiped copy of plaintext is left behind by a reallocation.
-            Sink::Heap => {
-                let mut v = Vec::new();
-                v.try_reserve_exact(usize::try_from(planned.limit).ok()?)
-                    .ok()?;
-                Some(Zeroizing::new(v))
-            }
-            Sink::Object => None,
-        };
         Some(Stream {
             decryptor: Some(decryptor),
             cipher: Sha256::new(),
@@ -102,7 +78,6 @@ impl Stream {
             plain: Sha256::new(),
             plain_len: 0,
             over: false,
-            heap,
             end: None,
         })
     }
@@ -158,18 +133,7 @@ impl Stream {
             return Ok(());
         }
         self.plain.update(plain);
-        match self.heap.as_mut() {
-            Some(heap) => {
-                // Within the capacity reserved at `start` (`limit`, checked above).
-                if heap.capacity() - heap.len() < plain.len() {
-                    return Err(StoreError::OutOfMemory);
-                }
-                heap.extend_from_slice(plain);
-            }
-            None => {
-                store.append(object, plain)?;
-            }
-        }
+        store.append(object, plain)?;
         Ok(())
     }
 
@@ -178,8 +142,7 @@ impl Stream {
         let end = self.end?;
         Some(Finished {
             plan,
-            object: self.heap.is_none().then(|| object.into()),
-            heap: self.heap,
+            object: object.into(),
             cipher_digest: self.cipher.finalize().into(),
             cipher_len: self.cipher_len,
             plain: self.plain,
