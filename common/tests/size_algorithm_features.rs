@@ -18,7 +18,7 @@ fn hss_public_key() -> Vec<u8> {
 /// `{1: 5 (HSS-LMS), -1: pub}`.
 fn hss_cose_key() -> Vec<u8> {
     let pk = hss_public_key();
-    let mut k = vec![0xa2, 0x01, 0x05, 0x20, 0x58, pk.len() as u8];
+    let mut k = vec![0xa2, 0x01, 0x05, 0x20, 0x58, u8::try_from(pk.len()).unwrap()];
     k.extend(pk);
     k
 }
