@@ -18,7 +18,14 @@ fn hss_public_key() -> Vec<u8> {
 /// `{1: 5 (HSS-LMS), -1: pub}`.
 fn hss_cose_key() -> Vec<u8> {
     let pk = hss_public_key();
-    let mut k = vec![0xa2, 0x01, 0x05, 0x20, 0x58, u8::try_from(pk.len()).unwrap()];
+    let mut k = vec![
+        0xa2,
+        0x01,
+        0x05,
+        0x20,
+        0x58,
+        u8::try_from(pk.len()).unwrap(),
+    ];
     k.extend(pk);
     k
 }
@@ -65,4 +72,19 @@ fn the_refusal_is_worded_as_device_policy() {
         text.contains("not enabled on this device"),
         "wording: {text}"
     );
+}
+
+/// The device key's origin keeps its wording after `format!("{:?}").to_lowercase()` gave way
+/// to a name (the Unicode case tables left the TA), and the signed key statement in the same
+/// response, now written by the new COSE codec, verifies with the identity key.
+#[test]
+fn device_key_response_is_unchanged() {
+    use suit_common::protocol::{Command, DeviceKeyRequest, DeviceKeyResponse};
+    use suit_test_support::service::{call, device};
+    let mut s = device();
+    let r: DeviceKeyResponse =
+        call(&mut s, Command::DeviceKey, &DeviceKeyRequest::default()).unwrap();
+    assert_eq!(r.origin, "generated");
+    let st = suit_common::service::statement::verify(&r.statement, &r.identity_key).unwrap();
+    assert_eq!(st.device.as_slice(), r.identity_kid.as_slice());
 }
