@@ -77,11 +77,10 @@ impl Algorithm {
     /// device policy, see CONFORMANCE.md); a block naming one that is not enabled is refused
     /// with [`CoseError::AlgorithmNotEnabled`].
     pub const fn enabled(self) -> bool {
-        match self {
-            Algorithm::HssLms => cfg!(feature = "hss-lms"),
-            Algorithm::EdDsa | Algorithm::Ed25519 => cfg!(feature = "ed25519"),
-            _ => true,
-        }
+        let hss = cfg!(feature = "hss-lms") || !matches!(self, Algorithm::HssLms);
+        let ed =
+            cfg!(feature = "ed25519") || !matches!(self, Algorithm::EdDsa | Algorithm::Ed25519);
+        hss && ed
     }
 
     /// True for MAC algorithms (COSE_Mac0), false for signatures (COSE_Sign1).
