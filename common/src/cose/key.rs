@@ -3,9 +3,9 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use coset::iana::{self, EnumI64};
-use coset::{CborSerializable, KeyType, Label};
 use zeroize::Zeroizing;
+
+use crate::cbor::{Decoder, Item};
 
 use super::{Algorithm, CoseError};
 
@@ -22,8 +22,8 @@ const MAX_HSS_PUBLIC_KEY_LEN: usize = 60;
 pub enum VerificationKey {
     /// NIST P-256 public key, for ES256 / ESP256.
     P256(p256::ecdsa::VerifyingKey),
-    /// Ed25519 public key, for EdDSA / Ed25519.
-    Ed25519(ed25519_dalek::VerifyingKey),
+    /// Ed25519 public key, for EdDSA / Ed25519 (uninhabited without the `ed25519` feature).
+    Ed25519(Ed25519Key),
     /// HSS-LMS public key in RFC 8554 encoding, for HSS-LMS.
     HssLms(Vec<u8>),
     /// Shared HMAC-SHA-256 key, for HMAC 256/256.
@@ -63,18 +63,29 @@ impl VerificationKey {
     }
 
     /// An Ed25519 public key from its 32 raw bytes.
+    /// Without the `ed25519` feature: [`CoseError::AlgorithmNotEnabled`].
     pub fn ed25519(raw: &[u8]) -> Result<Self, CoseError> {
         let raw: &[u8; 32] = raw.try_into().map_err(|_| CoseError::InvalidKey)?;
-        ed25519_dalek::VerifyingKey::from_bytes(raw)
+        #[cfg(feature = "ed25519")]
+        return ed25519_dalek::VerifyingKey::from_bytes(raw)
             .map(VerificationKey::Ed25519)
-            .map_err(|_| CoseError::InvalidKey)
+            .map_err(|_| CoseError::InvalidKey);
+        #[cfg(not(feature = "ed25519"))]
+        {
+            let _ = raw;
+            Err(CoseError::AlgorithmNotEnabled(Algorithm::Ed25519.cose_id()))
+        }
     }
 
     /// An HSS-LMS public key (RFC 8554 §6.1 encoding). Checked for plausibility here; the
-    /// parameter sets are checked when a signature is verified.
+    /// parameter sets are checked when a signature is verified. Without the `hss-lms`
+    /// feature: [`CoseError::AlgorithmNotEnabled`].
     pub fn hss_lms(public_key: &[u8]) -> Result<Self, CoseError> {
         if public_key.len() < 8 || public_key.len() > MAX_HSS_PUBLIC_KEY_LEN {
             return Err(CoseError::InvalidKey);
+        }
+        if cfg!(not(feature = "hss-lms")) {
+            return Err(CoseError::AlgorithmNotEnabled(Algorithm::HssLms.cose_id()));
         }
         Ok(VerificationKey::HssLms(public_key.to_vec()))
     }
@@ -91,64 +102,45 @@ impl VerificationKey {
     /// Returns the key and its `kid` (empty if absent).
     pub fn from_cose_key(bytes: &[u8]) -> Result<(Self, Vec<u8>), CoseError> {
         crate::cbor::check_well_formed(bytes).map_err(|_| CoseError::Malformed)?;
-        let key = coset::CoseKey::from_slice(bytes).map_err(|_| CoseError::Malformed)?;
-        let param = |label: i64| {
-            key.params.iter().find_map(|(l, v)| match l {
-                Label::Int(i) if *i == label => Some(v),
-                _ => None,
-            })
+        let key = CoseKey::read(bytes)?;
+        let int_param = |i: usize| match key.params.get(i).copied().flatten() {
+            Some(Item::Uint(u)) => i64::try_from(u).ok(),
+            Some(Item::Nint(u)) => i64::try_from(u).ok().map(|u| -1 - u),
+            _ => None,
         };
-        let bytes_param = |label: i64| param(label).and_then(|v| v.as_bytes());
+        let bytes_param = |i: usize| match key.params.get(i).copied().flatten() {
+            Some(Item::Bytes(b)) => Some(b),
+            _ => None,
+        };
+        // Parameters -1, -2, -3 are at index 0, 1, 2 (RFC 9053 §7.1, §7.2, §7.3; RFC 8778).
         let parsed = match key.kty {
-            KeyType::Assigned(iana::KeyType::EC2) => {
-                let crv = param(iana::Ec2KeyParameter::Crv.to_i64())
-                    .and_then(|v| v.as_integer())
-                    .and_then(|i| i64::try_from(i).ok());
-                if crv != Some(iana::EllipticCurve::P_256.to_i64()) {
+            KTY_EC2 => {
+                if int_param(0) != Some(CRV_P256) {
                     return Err(CoseError::InvalidKey);
                 }
-                let x =
-                    bytes_param(iana::Ec2KeyParameter::X.to_i64()).ok_or(CoseError::InvalidKey)?;
-                let y =
-                    bytes_param(iana::Ec2KeyParameter::Y.to_i64()).ok_or(CoseError::InvalidKey)?;
+                let x = bytes_param(1).ok_or(CoseError::InvalidKey)?;
+                let y = bytes_param(2).ok_or(CoseError::InvalidKey)?;
                 Self::p256_from_xy(x, y)?
             }
-            KeyType::Assigned(iana::KeyType::OKP) => {
-                let crv = param(iana::OkpKeyParameter::Crv.to_i64())
-                    .and_then(|v| v.as_integer())
-                    .and_then(|i| i64::try_from(i).ok());
-                if crv != Some(iana::EllipticCurve::Ed25519.to_i64()) {
+            KTY_OKP => {
+                if int_param(0) != Some(CRV_ED25519) {
                     return Err(CoseError::InvalidKey);
                 }
-                let x =
-                    bytes_param(iana::OkpKeyParameter::X.to_i64()).ok_or(CoseError::InvalidKey)?;
-                Self::ed25519(x)?
+                Self::ed25519(bytes_param(1).ok_or(CoseError::InvalidKey)?)?
             }
-            KeyType::Assigned(iana::KeyType::HSS_LMS) => {
-                let pk = bytes_param(iana::HssLmsKeyParameter::Pub.to_i64())
-                    .ok_or(CoseError::InvalidKey)?;
-                Self::hss_lms(pk)?
-            }
-            KeyType::Assigned(iana::KeyType::Symmetric) => {
-                let k = bytes_param(iana::SymmetricKeyParameter::K.to_i64())
-                    .ok_or(CoseError::InvalidKey)?;
-                Self::hmac256(k)?
-            }
+            KTY_HSS_LMS => Self::hss_lms(bytes_param(0).ok_or(CoseError::InvalidKey)?)?,
+            KTY_SYMMETRIC => Self::hmac256(bytes_param(0).ok_or(CoseError::InvalidKey)?)?,
             _ => return Err(CoseError::InvalidKey),
         };
         // A COSE_Key may restrict itself to one algorithm; honour that restriction.
-        if let Some(alg) = &key.alg {
-            let id = match alg {
-                coset::RegisteredLabelWithPrivate::Assigned(a) => a.to_i64(),
-                coset::RegisteredLabelWithPrivate::PrivateUse(i) => *i,
-                coset::RegisteredLabelWithPrivate::Text(_) => return Err(CoseError::InvalidKey),
-            };
+        if let Some(alg) = key.alg {
+            let id = alg.ok_or(CoseError::InvalidKey)?;
             let alg = Algorithm::from_cose_id(id).ok_or(CoseError::UnsupportedAlgorithm(id))?;
             if !parsed.supports(alg) {
                 return Err(CoseError::KeyAlgorithmMismatch);
             }
         }
-        Ok((parsed, key.key_id))
+        Ok((parsed, key.kid.to_vec()))
     }
 
     /// Whether this key can verify blocks made with `alg`.
@@ -184,6 +176,9 @@ impl VerificationKey {
                 vk.verify(message, &sig)
                     .map_err(|_| CoseError::VerificationFailed)
             }
+            #[cfg(not(feature = "ed25519"))]
+            VerificationKey::Ed25519(never) => match *never {},
+            #[cfg(feature = "ed25519")]
             VerificationKey::Ed25519(vk) => {
                 let sig: &[u8; 64] = signature
                     .try_into()
@@ -209,6 +204,101 @@ impl VerificationKey {
     }
 }
 
+/// Key types (RFC 9053 §7, RFC 8778) and curves (RFC 9053 §7.1) this engine reads.
+const KTY_OKP: i64 = 1;
+const KTY_EC2: i64 = 2;
+const KTY_SYMMETRIC: i64 = 4;
+const KTY_HSS_LMS: i64 = 5;
+const CRV_P256: i64 = 1;
+const CRV_ED25519: i64 = 6;
+
+/// The parts of a COSE_Key (RFC 9052 §7) this engine reads, borrowed from the input, with
+/// the common parameters' types checked.
+struct CoseKey<'a> {
+    kty: i64,
+    kid: &'a [u8],
+    /// `alg`: `Some(Some(id))` for an integer, `Some(None)` for a text name.
+    alg: Option<Option<i64>>,
+    /// Key-type parameters -1, -2, -3 (data items; strings borrowed).
+    params: [Option<Item<'a>>; 3],
+}
+
+impl<'a> CoseKey<'a> {
+    /// Reads one COSE_Key map; the caller has checked it is well-formed (no duplicate labels).
+    fn read(bytes: &'a [u8]) -> Result<Self, CoseError> {
+        let bad = |_| CoseError::Malformed;
+        let mut d = Decoder::new(bytes);
+        let n = d.map().map_err(bad)?;
+        let mut key = CoseKey {
+            kty: 0,
+            kid: &[],
+            alg: None,
+            params: [None, None, None],
+        };
+        let mut kty = None;
+        for _ in 0..n {
+            let label = match d.item().map_err(bad)? {
+                Item::Uint(u) => i64::try_from(u).unwrap_or(i64::MAX),
+                Item::Nint(u) => i64::try_from(u).map_or(i64::MIN, |u| -1 - u),
+                Item::Text(_) => {
+                    d.skip().map_err(bad)?;
+                    continue;
+                }
+                _ => return Err(CoseError::Malformed),
+            };
+            match label {
+                // kty: int or tstr (no text key type is implemented).
+                1 => {
+                    kty = Some(match d.item().map_err(bad)? {
+                        Item::Uint(u) => i64::try_from(u).map_err(|_| CoseError::Malformed)?,
+                        Item::Nint(u) => -1 - i64::try_from(u).map_err(|_| CoseError::Malformed)?,
+                        Item::Text(_) => 0,
+                        _ => return Err(CoseError::Malformed),
+                    })
+                }
+                2 => key.kid = d.bytes().map_err(bad)?,
+                3 => {
+                    key.alg = Some(match d.item().map_err(bad)? {
+                        Item::Uint(u) => Some(i64::try_from(u).map_err(|_| CoseError::Malformed)?),
+                        Item::Nint(u) => {
+                            Some(-1 - i64::try_from(u).map_err(|_| CoseError::Malformed)?)
+                        }
+                        Item::Text(_) => None,
+                        _ => return Err(CoseError::Malformed),
+                    })
+                }
+                // key_ops: a non-empty array; Base IV: bstr.
+                4 => {
+                    if d.peek().map_err(bad)? == Item::Array(0)
+                        || !matches!(d.peek(), Ok(Item::Array(_)))
+                    {
+                        return Err(CoseError::Malformed);
+                    }
+                    d.skip().map_err(bad)?;
+                }
+                5 => {
+                    d.bytes().map_err(bad)?;
+                }
+                -3..=-1 => {
+                    // Only scalars and strings are read; a container is kept as its header.
+                    let item = d.peek().map_err(bad)?;
+                    d.skip().map_err(bad)?;
+                    let slot = usize::try_from(-1 - label).unwrap_or(usize::MAX);
+                    if let Some(slot) = key.params.get_mut(slot) {
+                        *slot = Some(item);
+                    }
+                }
+                _ => {
+                    d.skip().map_err(bad)?;
+                }
+            }
+        }
+        d.finish().map_err(bad)?;
+        key.kty = kty.ok_or(CoseError::Malformed)?;
+        Ok(key)
+    }
+}
+
 #[cfg(feature = "hss-lms")]
 fn hss_verify(message: &[u8], signature: &[u8], public_key: &[u8]) -> Result<(), CoseError> {
     hbs_lms::verify::<hbs_lms::Sha256_256>(message, signature, public_key)
@@ -217,8 +307,16 @@ fn hss_verify(message: &[u8], signature: &[u8], public_key: &[u8]) -> Result<(),
 
 #[cfg(not(feature = "hss-lms"))]
 fn hss_verify(_message: &[u8], _signature: &[u8], _public_key: &[u8]) -> Result<(), CoseError> {
-    Err(CoseError::UnsupportedAlgorithm(Algorithm::HssLms.cose_id()))
+    Err(CoseError::AlgorithmNotEnabled(Algorithm::HssLms.cose_id()))
 }
+
+/// The Ed25519 public key type; without the `ed25519` feature no such key can exist.
+#[cfg(feature = "ed25519")]
+pub type Ed25519Key = ed25519_dalek::VerifyingKey;
+/// The Ed25519 public key type; without the `ed25519` feature no such key can exist.
+#[cfg(not(feature = "ed25519"))]
+#[derive(Debug, Clone)]
+pub enum Ed25519Key {}
 
 /// Key id of a P-256 public key: the first 16 bytes of SHA-256 over its uncompressed SEC1
 /// point. Derived here only: the device keys, the TPA root, reports, statements and the author

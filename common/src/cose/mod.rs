@@ -11,11 +11,12 @@ mod key;
 #[cfg(feature = "author")]
 mod sign;
 mod verify;
+pub(crate) mod wire;
 
-pub use key::{key_id, VerificationKey};
+pub use key::{key_id, Ed25519Key, VerificationKey};
 #[cfg(feature = "author")]
 pub use sign::{create_auth_block, create_cose_mac, create_cose_sign, ExternalP256, SigningKey};
-pub use verify::{verify_auth_block, AuthBlock, MAX_COSE_SIGNERS};
+pub use verify::{verify_auth_block, AuthBlock, MAX_AUTH_BLOCK_ITEMS, MAX_COSE_SIGNERS};
 
 use crate::registry::CoseAlg;
 
@@ -72,6 +73,16 @@ impl Algorithm {
         self.cose_alg().name()
     }
 
+    /// Whether this build verifies the algorithm (the `hss-lms` and `ed25519` features:
+    /// device policy, see CONFORMANCE.md); a block naming one that is not enabled is refused
+    /// with [`CoseError::AlgorithmNotEnabled`].
+    pub const fn enabled(self) -> bool {
+        let hss = cfg!(feature = "hss-lms") || !matches!(self, Algorithm::HssLms);
+        let ed =
+            cfg!(feature = "ed25519") || !matches!(self, Algorithm::EdDsa | Algorithm::Ed25519);
+        hss && ed
+    }
+
     /// True for MAC algorithms (COSE_Mac0), false for signatures (COSE_Sign1).
     pub fn is_mac(self) -> bool {
         matches!(self, Algorithm::Hmac256)
@@ -108,4 +119,7 @@ pub enum CoseError {
     TooManySigners,
     /// A COSE_Mac recipient with a key distribution other than "direct" (alg -6), given.
     UnsupportedRecipient(i64),
+    /// An algorithm this engine implements but this build leaves out (device policy: the
+    /// `hss-lms` and `ed25519` features of suit-common / suit-ta), given.
+    AlgorithmNotEnabled(i64),
 }

@@ -1,25 +1,13 @@
 //! Verification of one SUIT authentication block.
 
-use alloc::rc::Rc;
 use alloc::vec::Vec;
 
-use coset::iana::EnumI64;
-use coset::{
-    CoseMac, CoseMac0, CoseSign, CoseSign1, Header, RegisteredLabelWithPrivate,
-    TaggedCborSerializable,
-};
-
+use super::wire::{self, Context, Headers, IntOrText, TAG_MAC, TAG_MAC0, TAG_SIGN, TAG_SIGN1};
 use super::{Algorithm, CoseError, VerificationKey};
-use crate::cbor::{self, Decoder, Item};
+use crate::cbor;
 
-const TAG_COSE_SIGN1: u64 = 18;
-const TAG_COSE_MAC0: u64 = 17;
-const TAG_COSE_SIGN: u64 = 98;
-const TAG_COSE_MAC: u64 = 97;
-
-/// Most CBOR data items in an authentication block, and in its protected header. A block is
-/// parsed before anything is authenticated, by `coset`, which builds a tree of values: this
-/// bound keeps that tree small whatever the REE sends (a real block has about ten items).
+/// Most CBOR data items in an authentication block, and in its protected header, checked
+/// before it is parsed (a real block has about ten items).
 pub const MAX_AUTH_BLOCK_ITEMS: usize = 64;
 
 /// Most signatures in one COSE_Sign, and most recipients in one COSE_Mac, checked before any
@@ -29,23 +17,19 @@ pub const MAX_COSE_SIGNERS: usize = 4;
 /// COSE "direct" key distribution (RFC 9053 §6.1.1): the recipient names the shared key.
 const ALG_DIRECT: i64 = -6;
 
-#[derive(Debug, Clone)]
-enum Structure {
-    Sign1(CoseSign1),
-    Mac0(CoseMac0),
-    /// One signature (by index) of a COSE_Sign; its signatures share the structure.
-    Sign(Rc<CoseSign>, usize),
-    /// A COSE_Mac whose recipients all use direct key distribution.
-    Mac(Rc<CoseMac>),
-}
-
-/// A parsed (not yet verified) COSE_Sign1_Tagged or COSE_Mac0_Tagged authentication block.
+/// A parsed (not yet verified) authentication block: COSE_Sign1, COSE_Mac0, one signature of
+/// a COSE_Sign, or a COSE_Mac.
 ///
 /// Parsing first lets the caller pick candidate keys by algorithm and `kid` before spending a
-/// signature verification on each.
+/// signature verification on each. The protected buckets are kept byte for byte as received:
+/// they are what was signed.
 #[derive(Debug, Clone)]
 pub struct AuthBlock {
-    structure: Structure,
+    context: Context,
+    body_protected: Vec<u8>,
+    /// The COSE_Signature's protected bucket (COSE_Sign only).
+    sign_protected: Vec<u8>,
+    signature: Vec<u8>,
     alg: Algorithm,
     kid: Vec<u8>,
 }
@@ -54,53 +38,37 @@ impl AuthBlock {
     /// Parses a tagged COSE_Sign1 or COSE_Mac0 with a detached payload.
     ///
     /// Runs before authentication: the block and its protected header are first checked to
-    /// hold at most [`MAX_AUTH_BLOCK_ITEMS`] items each, so `coset` never allocates in
-    /// proportion to an attacker's structure.
+    /// hold at most [`MAX_AUTH_BLOCK_ITEMS`] items each.
     pub fn parse(bytes: &[u8]) -> Result<Self, CoseError> {
         cbor::check_well_formed_within(bytes, MAX_AUTH_BLOCK_ITEMS)
             .map_err(|_| CoseError::Malformed)?;
-        let mut d = Decoder::new(bytes);
-        if let (Ok(Item::Tag(_)), Ok(Item::Array(_)), Ok(Item::Bytes(protected))) =
-            (d.item(), d.item(), d.item())
-        {
-            if !protected.is_empty() {
-                cbor::check_well_formed_within(protected, MAX_AUTH_BLOCK_ITEMS)
-                    .map_err(|_| CoseError::Malformed)?;
-            }
+        let (tag, context) = match wire::leading_tag(bytes) {
+            Some(TAG_SIGN1) => (TAG_SIGN1, Context::Signature1),
+            Some(TAG_MAC0) => (TAG_MAC0, Context::Mac0),
+            Some(t @ (TAG_SIGN | TAG_MAC)) => return Err(CoseError::UnsupportedStructure(t)),
+            _ => return Err(CoseError::Malformed),
+        };
+        let s = wire::single(bytes, tag, true)?;
+        if s.payload.is_some() {
+            return Err(CoseError::PayloadNotDetached);
         }
-        let tag = match Decoder::new(bytes).item() {
-            Ok(Item::Tag(t)) => t,
-            _ => return Err(CoseError::Malformed),
-        };
-        let (structure, protected, unprotected) = match tag {
-            TAG_COSE_SIGN1 => {
-                let s = CoseSign1::from_tagged_slice(bytes).map_err(|_| CoseError::Malformed)?;
-                if s.payload.is_some() {
-                    return Err(CoseError::PayloadNotDetached);
-                }
-                let (p, u) = (s.protected.header.clone(), s.unprotected.clone());
-                (Structure::Sign1(s), p, u)
-            }
-            TAG_COSE_MAC0 => {
-                let m = CoseMac0::from_tagged_slice(bytes).map_err(|_| CoseError::Malformed)?;
-                if m.payload.is_some() {
-                    return Err(CoseError::PayloadNotDetached);
-                }
-                let (p, u) = (m.protected.header.clone(), m.unprotected.clone());
-                (Structure::Mac0(m), p, u)
-            }
-            TAG_COSE_SIGN | TAG_COSE_MAC => return Err(CoseError::UnsupportedStructure(tag)),
-            _ => return Err(CoseError::Malformed),
-        };
-        check_headers(&protected, &unprotected)?;
-        let alg = algorithm(&protected)?;
-        if alg.is_mac() != matches!(structure, Structure::Mac0(_)) {
+        Self::from_single(context, &s)
+    }
+
+    /// A COSE_Sign1 or COSE_Mac0 already read (its payload is the caller's business).
+    pub(crate) fn from_single(context: Context, s: &wire::Single<'_>) -> Result<Self, CoseError> {
+        s.headers.check()?;
+        let alg = algorithm(&s.headers)?;
+        if alg.is_mac() != (context == Context::Mac0) {
             return Err(CoseError::KeyAlgorithmMismatch);
         }
         Ok(Self {
-            structure,
+            context,
+            body_protected: s.headers.protected_bytes.to_vec(),
+            sign_protected: Vec::new(),
+            signature: s.signature.to_vec(),
             alg,
-            kid: key_id(protected, unprotected),
+            kid: s.headers.kid().to_vec(),
         })
     }
 
@@ -114,88 +82,70 @@ impl AuthBlock {
     /// agreed per message has nothing to unwrap it with; other recipient algorithms are
     /// [`CoseError::UnsupportedRecipient`]. The recipients' `kid`s are key hints.
     pub fn parse_signers(bytes: &[u8]) -> Result<Vec<Self>, CoseError> {
-        let tag = match Decoder::new(bytes).item() {
-            Ok(Item::Tag(t)) => t,
-            _ => return Err(CoseError::Malformed),
-        };
-        if tag != TAG_COSE_SIGN && tag != TAG_COSE_MAC {
+        let tag = wire::leading_tag(bytes).ok_or(CoseError::Malformed)?;
+        if tag != TAG_SIGN && tag != TAG_MAC {
             return Self::parse(bytes).map(|b| alloc::vec![b]);
         }
         cbor::check_well_formed_within(bytes, MAX_AUTH_BLOCK_ITEMS)
             .map_err(|_| CoseError::Malformed)?;
-        if tag == TAG_COSE_SIGN {
-            let s = CoseSign::from_tagged_slice(bytes).map_err(|_| CoseError::Malformed)?;
+        if tag == TAG_SIGN {
+            let s = wire::sign(bytes, MAX_COSE_SIGNERS)?;
             if s.payload.is_some() {
                 return Err(CoseError::PayloadNotDetached);
             }
-            if s.signatures.is_empty() {
-                return Err(CoseError::Malformed);
-            }
-            if s.signatures.len() > MAX_COSE_SIGNERS {
-                return Err(CoseError::TooManySigners);
-            }
             // The body's headers carry no algorithm of their own but may still be critical.
-            check_headers(&s.protected.header, &s.unprotected)?;
+            s.headers.check()?;
             let mut entries = Vec::with_capacity(s.signatures.len());
-            let mut heads = Vec::with_capacity(s.signatures.len());
             for sig in &s.signatures {
-                check_headers(&sig.protected.header, &sig.unprotected)?;
-                let alg = algorithm(&sig.protected.header)?;
+                sig.headers.check()?;
+                let alg = algorithm(&sig.headers)?;
                 if alg.is_mac() {
                     return Err(CoseError::KeyAlgorithmMismatch);
                 }
-                heads.push((
-                    alg,
-                    key_id(sig.protected.header.clone(), sig.unprotected.clone()),
-                ));
-            }
-            let shared = Rc::new(s);
-            for (i, (alg, kid)) in heads.into_iter().enumerate() {
                 entries.push(Self {
-                    structure: Structure::Sign(Rc::clone(&shared), i),
+                    context: Context::Signature,
+                    body_protected: s.headers.protected_bytes.to_vec(),
+                    sign_protected: sig.headers.protected_bytes.to_vec(),
+                    signature: sig.signature.to_vec(),
                     alg,
-                    kid,
+                    kid: sig.headers.kid().to_vec(),
                 });
             }
             return Ok(entries);
         }
-        let m = CoseMac::from_tagged_slice(bytes).map_err(|_| CoseError::Malformed)?;
+        let m = wire::mac(bytes, MAX_COSE_SIGNERS)?;
         if m.payload.is_some() {
             return Err(CoseError::PayloadNotDetached);
         }
-        if m.recipients.is_empty() {
-            return Err(CoseError::Malformed);
-        }
-        if m.recipients.len() > MAX_COSE_SIGNERS {
-            return Err(CoseError::TooManySigners);
-        }
-        check_headers(&m.protected.header, &m.unprotected)?;
-        let alg = algorithm(&m.protected.header)?;
+        m.headers.check()?;
+        let alg = algorithm(&m.headers)?;
         if !alg.is_mac() {
             return Err(CoseError::KeyAlgorithmMismatch);
         }
-        let mut kid = Vec::new();
+        let mut kid: &[u8] = &[];
         for r in &m.recipients {
-            check_headers(&r.protected.header, &r.unprotected)?;
-            let ralg = match (&r.protected.header.alg, &r.unprotected.alg) {
-                (Some(a), None) | (None, Some(a)) => label_id(a)?,
+            r.headers.check()?;
+            let ralg = match (r.headers.protected.alg, r.headers.unprotected.alg) {
+                (Some(a), None) | (None, Some(a)) => alg_id(a)?,
                 _ => return Err(CoseError::MissingAlgorithm),
             };
             if ralg != ALG_DIRECT {
                 return Err(CoseError::UnsupportedRecipient(ralg));
             }
-            if !r.ciphertext.as_ref().is_some_and(|c| c.is_empty()) || !r.recipients.is_empty() {
+            if !r.ciphertext.is_some_and(|c| c.is_empty()) || r.nested {
                 return Err(CoseError::Malformed);
             }
-            let rkid = key_id(r.protected.header.clone(), r.unprotected.clone());
             if kid.is_empty() {
-                kid = rkid;
+                kid = r.headers.kid();
             }
         }
         Ok(alloc::vec![Self {
-            structure: Structure::Mac(Rc::new(m)),
+            context: Context::Mac,
+            body_protected: m.headers.protected_bytes.to_vec(),
+            sign_protected: Vec::new(),
+            signature: m.tag.to_vec(),
             alg,
-            kid,
+            kid: kid.to_vec(),
         }])
     }
 
@@ -215,95 +165,32 @@ impl AuthBlock {
         if !key.supports(self.alg) {
             return Err(CoseError::KeyAlgorithmMismatch);
         }
-        match &self.structure {
-            Structure::Sign1(s) => {
-                s.verify_detached_signature(detached_payload, &[], |sig, tbs| {
-                    key.check(self.alg, tbs, sig)
-                })
-            }
-            Structure::Mac0(m) => {
-                let tbm = coset::mac_structure_data(
-                    coset::MacContext::CoseMac0,
-                    m.protected.clone(),
-                    &[],
-                    detached_payload,
-                );
-                key.check(self.alg, &tbm, &m.tag)
-            }
-            Structure::Sign(s, i) => {
-                let sig = s.signatures.get(*i).ok_or(CoseError::Malformed)?;
-                let tbs = coset::sig_structure_data(
-                    coset::SignatureContext::CoseSignature,
-                    s.protected.clone(),
-                    Some(sig.protected.clone()),
-                    &[],
-                    detached_payload,
-                );
-                key.check(self.alg, &tbs, &sig.signature)
-            }
-            Structure::Mac(m) => {
-                let tbm = coset::mac_structure_data(
-                    coset::MacContext::CoseMac,
-                    m.protected.clone(),
-                    &[],
-                    detached_payload,
-                );
-                key.check(self.alg, &tbm, &m.tag)
-            }
-        }
+        let tbs = wire::to_be_signed(
+            self.context,
+            &self.body_protected,
+            &self.sign_protected,
+            detached_payload,
+        );
+        key.check(self.alg, &tbs, &self.signature)
     }
 }
 
-/// Header rules shared by every COSE layer: no critical parameters we would have to
-/// understand, and (RFC 9052 §3) no label in both the protected and unprotected buckets.
-fn check_headers(protected: &Header, unprotected: &Header) -> Result<(), CoseError> {
-    if !protected.crit.is_empty() {
-        return Err(CoseError::UnknownCriticalHeader);
-    }
-    if in_both(protected, unprotected) {
-        return Err(CoseError::Malformed);
-    }
-    Ok(())
-}
-
-/// The key identifier: protected header first, else unprotected; empty if absent.
-fn key_id(protected: Header, unprotected: Header) -> Vec<u8> {
-    if protected.key_id.is_empty() {
-        unprotected.key_id
-    } else {
-        protected.key_id
+/// An `alg` value as an integer; text algorithm names are not implemented.
+fn alg_id(a: IntOrText<'_>) -> Result<i64, CoseError> {
+    match a {
+        IntOrText::Int(i) => Ok(i),
+        IntOrText::Text(_) => Err(CoseError::UnsupportedAlgorithm(0)),
     }
 }
 
-fn label_id(l: &coset::Algorithm) -> Result<i64, CoseError> {
-    match l {
-        RegisteredLabelWithPrivate::Assigned(a) => Ok(a.to_i64()),
-        RegisteredLabelWithPrivate::PrivateUse(i) => Ok(*i),
-        RegisteredLabelWithPrivate::Text(_) => Err(CoseError::UnsupportedAlgorithm(0)),
+/// The algorithm, from the protected bucket only (an unprotected `alg` is not signed).
+fn algorithm(h: &Headers<'_>) -> Result<Algorithm, CoseError> {
+    let id = alg_id(h.protected.alg.ok_or(CoseError::MissingAlgorithm)?)?;
+    let alg = Algorithm::from_cose_id(id).ok_or(CoseError::UnsupportedAlgorithm(id))?;
+    if !alg.enabled() {
+        return Err(CoseError::AlgorithmNotEnabled(id));
     }
-}
-
-fn in_both(p: &Header, u: &Header) -> bool {
-    (p.alg.is_some() && u.alg.is_some())
-        || (!p.key_id.is_empty() && !u.key_id.is_empty())
-        || (p.content_type.is_some() && u.content_type.is_some())
-        || (!p.iv.is_empty() && !u.iv.is_empty())
-        || (!p.partial_iv.is_empty() && !u.partial_iv.is_empty())
-        || p.rest
-            .iter()
-            .any(|(l, _)| u.rest.iter().any(|(m, _)| m == l))
-}
-
-fn algorithm(protected: &Header) -> Result<Algorithm, CoseError> {
-    let id = match &protected.alg {
-        None => return Err(CoseError::MissingAlgorithm),
-        Some(RegisteredLabelWithPrivate::Assigned(a)) => a.to_i64(),
-        Some(RegisteredLabelWithPrivate::PrivateUse(i)) => *i,
-        Some(RegisteredLabelWithPrivate::Text(_)) => {
-            return Err(CoseError::UnsupportedAlgorithm(0))
-        }
-    };
-    Algorithm::from_cose_id(id).ok_or(CoseError::UnsupportedAlgorithm(id))
+    Ok(alg)
 }
 
 /// Parses and verifies one authentication block in one step; returns its algorithm.

@@ -2,15 +2,15 @@
 //! byte strings COSE feeds into its algorithms (Enc_structure, COSE_KDF_Context,
 //! Recipient_structure).
 //!
-//! coset 0.4 rejects algorithm identifiers that are neither IANA-registered nor in the
-//! private range, which includes A128CTR (-65534) and every provisional COSE-HPKE id, so the
-//! structures are decoded here from `ciborium` values instead. Input is capped at
+//! Read with `suit-cbor`'s decoder (no value tree; any algorithm id, registered or
+//! provisional, is accepted as an integer), written with its encoder. Input is capped at
 //! [`MAX_INFO_LEN`] bytes and nesting at [`MAX_DEPTH`], so allocation is bounded by the
 //! input size; nothing here panics on untrusted input.
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use ciborium::value::Value;
+
+use crate::cbor::{CborError, Decoder, Encoder, Item};
 
 use super::algorithms::{header, key, tag};
 use super::error::{DecryptError, Location, Problem};
@@ -30,13 +30,13 @@ pub(crate) fn malformed(at: Location, problem: Problem) -> DecryptError {
     DecryptError::Malformed { at, problem }
 }
 
-/// Decodes exactly one CBOR item from `bytes`.
-fn decode(bytes: &[u8], limit: usize, at: Location) -> Result<Value, DecryptError> {
+/// Checks that `bytes` is exactly one well-formed CBOR item of at most `limit` bytes and
+/// [`MAX_DEPTH`] levels, and returns a decoder over it.
+fn decode(bytes: &[u8], limit: usize, at: Location) -> Result<Decoder<'_>, DecryptError> {
     if bytes.len() > limit {
         return Err(malformed(at, Problem::Cbor));
     }
-    // The strict reader first: ciborium alone would take `undefined` for `nil`, indefinite
-    // lengths and duplicate map keys.
+    // The strict reader: no `undefined` for `nil`, indefinite lengths or duplicate map keys.
     crate::cbor::check_well_formed(bytes).map_err(|e| {
         malformed(
             at,
@@ -47,27 +47,38 @@ fn decode(bytes: &[u8], limit: usize, at: Location) -> Result<Value, DecryptErro
             },
         )
     })?;
-    let mut reader = bytes;
-    let value: Value = ciborium::de::from_reader_with_recursion_limit(&mut reader, MAX_DEPTH)
-        .map_err(|_| malformed(at, Problem::Cbor))?;
-    if !reader.is_empty() {
-        return Err(malformed(at, Problem::TrailingBytes));
+    let mut d = Decoder::new(bytes);
+    depth_within(&mut d, MAX_DEPTH).map_err(|_| malformed(at, Problem::Cbor))?;
+    Ok(Decoder::new(bytes))
+}
+
+/// Walks one (well-formed) item, failing if it nests deeper than `left` levels.
+fn depth_within(d: &mut Decoder<'_>, left: usize) -> Result<(), CborError> {
+    let Some(left) = left.checked_sub(1) else {
+        return Err(d.err(crate::cbor::CborErrorKind::TooDeep));
+    };
+    match d.item()? {
+        Item::Array(n) => (0..n).try_for_each(|_| depth_within(d, left)),
+        Item::Map(n) => (0..n.saturating_mul(2)).try_for_each(|_| depth_within(d, left)),
+        Item::Tag(_) => depth_within(d, left),
+        _ => Ok(()),
     }
-    Ok(value)
 }
 
-/// Serialises a value; writing into a `Vec` cannot fail, but the error is still mapped
-/// rather than unwrapped.
-pub(crate) fn encode(value: &Value) -> Result<Vec<u8>, DecryptError> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(value, &mut out)
-        .map_err(|_| malformed(Location::Structure, Problem::Cbor))?;
-    Ok(out)
+/// `[+ item]` header for a structure this module writes (encoding cannot fail).
+pub(crate) fn encoder() -> Encoder {
+    Encoder::with_capacity(64)
 }
 
-fn int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Integer(i) => i64::try_from(i128::from(*i)).ok(),
+fn cbor_err(at: Location) -> impl Fn(CborError) -> DecryptError {
+    move |_| malformed(at, Problem::Shape)
+}
+
+/// An integer item as i128 (every CBOR integer fits), else `None`.
+fn int(item: Item<'_>) -> Option<i128> {
+    match item {
+        Item::Uint(u) => Some(i128::from(u)),
+        Item::Nint(u) => Some(-1 - i128::from(u)),
         _ => None,
     }
 }
@@ -85,7 +96,8 @@ pub(crate) struct HeaderMap {
     pub alg: Option<i64>,
     pub kid: Option<Vec<u8>>,
     pub iv: Option<Vec<u8>>,
-    pub ephemeral_key: Option<Value>,
+    /// The ephemeral COSE_Key, as its encoded map.
+    pub ephemeral_key: Option<Vec<u8>>,
     pub ek: Option<Vec<u8>>,
     pub psk_id: Option<Vec<u8>>,
     pub salt: Option<Vec<u8>>,
@@ -95,33 +107,41 @@ pub(crate) struct HeaderMap {
 }
 
 impl HeaderMap {
-    fn parse(value: Value, at: Location) -> Result<Self, DecryptError> {
-        let Value::Map(entries) = value else {
+    fn parse(d: &mut Decoder<'_>, at: Location) -> Result<Self, DecryptError> {
+        let Ok(Item::Map(n)) = d.item() else {
             return Err(malformed(at, Problem::Shape));
         };
         let mut map = HeaderMap::default();
-        for (k, v) in entries {
-            let label = match &k {
-                Value::Integer(i) => Label::Int(i128::from(*i)),
-                Value::Text(t) => Label::Text(t.clone()),
-                _ => return Err(malformed(at, Problem::Shape)),
+        for _ in 0..n {
+            let k = d.item().map_err(cbor_err(at))?;
+            let label = match k {
+                Item::Text(t) => Label::Text(t.into()),
+                _ => Label::Int(int(k).ok_or(malformed(at, Problem::Shape))?),
             };
             if map.labels.contains(&label) {
                 return Err(malformed(at, Problem::DuplicateLabel));
             }
             map.labels.push(label);
-            let Some(l) = int(&k) else { continue };
-            let bytes = |v: Value| match v {
-                Value::Bytes(b) => Ok(b),
+            let Some(l) = int(k).and_then(|l| i64::try_from(l).ok()) else {
+                d.skip().map_err(cbor_err(at))?;
+                continue;
+            };
+            let v = d.peek().map_err(cbor_err(at))?;
+            let raw = d.skip().map_err(cbor_err(at))?;
+            let bytes = |v: Item<'_>| match v {
+                Item::Bytes(b) => Ok(b.to_vec()),
                 _ => Err(malformed(at, Problem::HeaderType(l))),
             };
             match l {
-                header::ALG => match &v {
-                    Value::Integer(_) => {
-                        map.alg =
-                            Some(int(&v).ok_or(DecryptError::Unsupported { at, label: Some(l) })?)
+                header::ALG => match v {
+                    Item::Uint(_) | Item::Nint(_) => {
+                        map.alg = Some(
+                            int(v)
+                                .and_then(|i| i64::try_from(i).ok())
+                                .ok_or(DecryptError::Unsupported { at, label: Some(l) })?,
+                        )
                     }
-                    Value::Text(_) => return Err(DecryptError::Unsupported { at, label: Some(l) }),
+                    Item::Text(_) => return Err(DecryptError::Unsupported { at, label: Some(l) }),
                     _ => return Err(malformed(at, Problem::HeaderType(l))),
                 },
                 // Nothing this module understands may be critical, so any `crit` is refused.
@@ -131,7 +151,7 @@ impl HeaderMap {
                 header::KID => map.kid = Some(bytes(v)?),
                 header::IV => map.iv = Some(bytes(v)?),
                 header::EPHEMERAL_KEY => match v {
-                    Value::Map(_) => map.ephemeral_key = Some(v),
+                    Item::Map(_) => map.ephemeral_key = Some(raw.to_vec()),
                     _ => return Err(malformed(at, Problem::HeaderType(l))),
                 },
                 header::HPKE_EK => map.ek = Some(bytes(v)?),
@@ -160,21 +180,17 @@ pub(crate) struct Headers {
 }
 
 impl Headers {
-    fn parse(
-        protected: Value,
-        unprotected: Value,
-        at_p: Location,
-        at_u: Location,
-    ) -> Result<Self, DecryptError> {
-        let Value::Bytes(protected_bytes) = protected else {
+    fn parse(d: &mut Decoder<'_>, at_p: Location, at_u: Location) -> Result<Self, DecryptError> {
+        let Ok(Item::Bytes(protected_bytes)) = d.item() else {
             return Err(malformed(at_p, Problem::Shape));
         };
         let protected = if protected_bytes.is_empty() {
             HeaderMap::default()
         } else {
-            HeaderMap::parse(decode(&protected_bytes, MAX_INFO_LEN, at_p)?, at_p)?
+            let mut inner = decode(protected_bytes, MAX_INFO_LEN, at_p)?;
+            HeaderMap::parse(&mut inner, at_p)?
         };
-        let unprotected = HeaderMap::parse(unprotected, at_u)?;
+        let unprotected = HeaderMap::parse(d, at_u)?;
         if unprotected
             .labels
             .iter()
@@ -183,7 +199,7 @@ impl Headers {
             return Err(malformed(at_u, Problem::DuplicateLabel));
         }
         Ok(Self {
-            protected_bytes,
+            protected_bytes: protected_bytes.to_vec(),
             protected,
             unprotected,
         })
@@ -214,11 +230,11 @@ impl Headers {
             .or(self.unprotected.salt.as_deref())
     }
 
-    pub fn ephemeral_key(&self) -> Option<&Value> {
+    pub fn ephemeral_key(&self) -> Option<&[u8]> {
         self.protected
             .ephemeral_key
-            .as_ref()
-            .or(self.unprotected.ephemeral_key.as_ref())
+            .as_deref()
+            .or(self.unprotected.ephemeral_key.as_deref())
     }
 
     pub fn party(&self, idx: usize) -> Option<&[u8]> {
@@ -246,33 +262,22 @@ pub(crate) struct CoseEncrypt0 {
     pub ciphertext: Option<Vec<u8>>,
 }
 
+/// Reads an array header whose length must be in `len`.
 fn array(
-    value: Value,
+    d: &mut Decoder<'_>,
     len: core::ops::RangeInclusive<usize>,
     at: Location,
-) -> Result<Vec<Value>, DecryptError> {
-    match value {
-        Value::Array(items) if len.contains(&items.len()) => Ok(items),
+) -> Result<usize, DecryptError> {
+    match d.item() {
+        Ok(Item::Array(n)) if len.contains(&n) => Ok(n),
         _ => Err(malformed(at, Problem::Shape)),
     }
 }
 
-fn ciphertext(value: Value, at: Location) -> Result<Option<Vec<u8>>, DecryptError> {
-    match value {
-        Value::Bytes(b) => Ok(Some(b)),
-        Value::Null => Ok(None),
-        _ => Err(malformed(at, Problem::Shape)),
-    }
-}
-
-/// Splits a 3- or 4-element COSE array into its parts (the fourth item is returned as is).
-fn layer(
-    items: Vec<Value>,
-    at: Location,
-) -> Result<(Value, Value, Value, Option<Value>), DecryptError> {
-    let mut it = items.into_iter();
-    match (it.next(), it.next(), it.next(), it.next()) {
-        (Some(p), Some(u), Some(c), rest) => Ok((p, u, c, rest)),
+fn ciphertext(d: &mut Decoder<'_>, at: Location) -> Result<Option<Vec<u8>>, DecryptError> {
+    match d.item() {
+        Ok(Item::Bytes(b)) => Ok(Some(b.to_vec())),
+        Ok(Item::Null) => Ok(None),
         _ => Err(malformed(at, Problem::Shape)),
     }
 }
@@ -280,41 +285,39 @@ fn layer(
 impl CoseEncrypt {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecryptError> {
         let at = Location::Structure;
-        let inner = match decode(bytes, MAX_INFO_LEN, at)? {
-            Value::Tag(tag::COSE_ENCRYPT, inner) => *inner,
-            _ => return Err(malformed(at, Problem::Tag)),
-        };
-        let (p, u, c, r) = layer(array(inner, 4..=4, at)?, at)?;
-        let headers = Headers::parse(p, u, Location::Protected, Location::Unprotected)?;
-        let ciphertext = ciphertext(c, Location::Ciphertext)?;
-        let Some(Value::Array(list)) = r else {
+        let mut d = decode(bytes, MAX_INFO_LEN, at)?;
+        if !matches!(d.item(), Ok(Item::Tag(tag::COSE_ENCRYPT))) {
+            return Err(malformed(at, Problem::Tag));
+        }
+        array(&mut d, 4..=4, at)?;
+        let headers = Headers::parse(&mut d, Location::Protected, Location::Unprotected)?;
+        let ciphertext = ciphertext(&mut d, Location::Ciphertext)?;
+        let Ok(Item::Array(n)) = d.item() else {
             return Err(malformed(Location::Recipients, Problem::Shape));
         };
-        if list.is_empty() {
+        if n == 0 {
             return Err(malformed(Location::Recipients, Problem::NoRecipients));
         }
-        if list.len() > MAX_RECIPIENTS {
+        if n > MAX_RECIPIENTS {
             return Err(malformed(Location::Recipients, Problem::TooManyRecipients));
         }
-        let mut recipients = Vec::with_capacity(list.len());
-        for (i, item) in list.into_iter().enumerate() {
+        let mut recipients = Vec::with_capacity(n);
+        for i in 0..n {
             let at = Location::Recipient(i);
-            let (p, u, c, nested) = layer(array(item, 3..=4, at)?, at)?;
-            if nested.is_some() {
+            if array(&mut d, 3..=4, at)? == 4 {
                 return Err(DecryptError::Unsupported { at, label: None });
             }
             let headers = Headers::parse(
-                p,
-                u,
+                &mut d,
                 Location::RecipientProtected(i),
                 Location::RecipientUnprotected(i),
             )?;
-            let Value::Bytes(ciphertext) = c else {
+            let Ok(Item::Bytes(ciphertext)) = d.item() else {
                 return Err(malformed(at, Problem::Shape));
             };
             recipients.push(Recipient {
                 headers,
-                ciphertext,
+                ciphertext: ciphertext.to_vec(),
             });
         }
         Ok(Self {
@@ -328,14 +331,17 @@ impl CoseEncrypt {
 impl CoseEncrypt0 {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecryptError> {
         let at = Location::Structure;
-        let inner = match decode(bytes, MAX_INTEGRATED_LEN, at)? {
-            Value::Tag(tag::COSE_ENCRYPT0, inner) => *inner,
-            Value::Tag(..) => return Err(malformed(at, Problem::Tag)),
-            untagged => untagged,
-        };
-        let (p, u, c, _) = layer(array(inner, 3..=3, at)?, at)?;
-        let headers = Headers::parse(p, u, Location::Protected, Location::Unprotected)?;
-        let ciphertext = ciphertext(c, Location::Ciphertext)?;
+        let mut d = decode(bytes, MAX_INTEGRATED_LEN, at)?;
+        match d.peek() {
+            Ok(Item::Tag(tag::COSE_ENCRYPT0)) => {
+                d.item().map_err(cbor_err(at))?;
+            }
+            Ok(Item::Tag(_)) => return Err(malformed(at, Problem::Tag)),
+            _ => {}
+        }
+        array(&mut d, 3..=3, at)?;
+        let headers = Headers::parse(&mut d, Location::Protected, Location::Unprotected)?;
+        let ciphertext = ciphertext(&mut d, Location::Ciphertext)?;
         Ok(Self {
             headers,
             ciphertext,
@@ -344,21 +350,28 @@ impl CoseEncrypt0 {
 }
 
 /// Decodes the uncompressed (or compressed, `y` = bool) SEC1 form of an EC2 P-256 COSE_Key.
-pub(crate) fn ec2_p256_point(value: &Value, at: Location) -> Result<Vec<u8>, DecryptError> {
-    let Value::Map(entries) = value else {
+pub(crate) fn ec2_p256_point(encoded: &[u8], at: Location) -> Result<Vec<u8>, DecryptError> {
+    let mut d = Decoder::new(encoded);
+    let Ok(Item::Map(n)) = d.item() else {
         return Err(malformed(at, Problem::Shape));
     };
     let (mut kty, mut crv, mut x, mut y) = (None, None, None, None);
     let mut seen: Vec<i64> = Vec::new();
-    for (k, v) in entries {
-        let Some(l) = int(k) else { continue };
+    for _ in 0..n {
+        let k = d.item().map_err(cbor_err(at))?;
+        let v = d.peek().map_err(cbor_err(at))?;
+        d.skip().map_err(cbor_err(at))?;
+        let Some(l) = int(k).and_then(|l| i64::try_from(l).ok()) else {
+            continue;
+        };
         if seen.contains(&l) {
             return Err(malformed(at, Problem::DuplicateLabel));
         }
         seen.push(l);
+        let as_i64 = |v| int(v).and_then(|i| i64::try_from(i).ok());
         match l {
-            key::KTY => kty = Some(int(v).ok_or(malformed(at, Problem::HeaderType(l)))?),
-            key::CRV => crv = Some(int(v).ok_or(malformed(at, Problem::HeaderType(l)))?),
+            key::KTY => kty = Some(as_i64(v).ok_or(malformed(at, Problem::HeaderType(l)))?),
+            key::CRV => crv = Some(as_i64(v).ok_or(malformed(at, Problem::HeaderType(l)))?),
             key::X => x = Some(v),
             key::Y => y = Some(v),
             _ => {}
@@ -377,19 +390,19 @@ pub(crate) fn ec2_p256_point(value: &Value, at: Location) -> Result<Vec<u8>, Dec
         });
     }
     let x = match x {
-        Some(Value::Bytes(x)) if x.len() == 32 => x,
+        Some(Item::Bytes(x)) if x.len() == 32 => x,
         Some(_) => return Err(malformed(at, Problem::HeaderType(key::X))),
         None => return Err(malformed(at, Problem::MissingHeader(key::X))),
     };
     let mut sec1 = Vec::with_capacity(65);
     match y {
-        Some(Value::Bytes(y)) if y.len() == 32 => {
+        Some(Item::Bytes(y)) if y.len() == 32 => {
             sec1.push(0x04);
             sec1.extend_from_slice(x);
             sec1.extend_from_slice(y);
         }
-        Some(Value::Bool(odd)) => {
-            sec1.push(if *odd { 0x03 } else { 0x02 });
+        Some(Item::Bool(odd)) => {
+            sec1.push(if odd { 0x03 } else { 0x02 });
             sec1.extend_from_slice(x);
         }
         Some(_) => return Err(malformed(at, Problem::HeaderType(key::Y))),
@@ -404,9 +417,19 @@ pub(crate) fn enc_structure(
     protected: &[u8],
     external_aad: &[u8],
 ) -> Result<Vec<u8>, DecryptError> {
-    encode(&Value::Array(alloc::vec![
-        Value::Text(context.into()),
-        Value::Bytes(protected.into()),
-        Value::Bytes(external_aad.into()),
-    ]))
+    let mut e = encoder();
+    e.array(3)
+        .text(context)
+        .bytes(protected)
+        .bytes(external_aad);
+    Ok(e.into_bytes())
+}
+
+/// Serialises a `ciborium` value (the author side builds its structures as values).
+#[cfg(feature = "author")]
+pub(crate) fn encode(value: &ciborium::value::Value) -> Result<Vec<u8>, DecryptError> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(value, &mut out)
+        .map_err(|_| malformed(Location::Structure, Problem::Cbor))?;
+    Ok(out)
 }

@@ -5,8 +5,6 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use coset::iana;
-use coset::{CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
 use p256::elliptic_curve::sec1::ToSec1Point;
 
 use super::{
@@ -16,7 +14,7 @@ use super::{
     MAX_STATE_COMPONENTS, MAX_URI_LEN, MAX_VALUE_LEN, MAX_WALK,
 };
 use crate::cbor::{self, Decoder, Encoder, Item};
-use crate::cose::{Algorithm, CoseError, VerificationKey};
+use crate::cose::{wire, Algorithm, CoseError, VerificationKey};
 use crate::registry::{RecordElement, ReportKey};
 use crate::suit::component::ComponentId;
 use crate::suit::digest::COSE_ALG_SHA256;
@@ -181,24 +179,14 @@ pub fn sign_report(report_bytes: &[u8], key: &p256::SecretKey) -> Result<Vec<u8>
     let signing = p256::ecdsa::SigningKey::from(key);
     let sec1 = key.public_key().to_sec1_point(false);
     let kid = crate::cose::key_id(sec1.as_bytes());
-    let protected = HeaderBuilder::new()
-        .algorithm(iana::Algorithm::ESP256)
-        .build();
-    let unprotected = HeaderBuilder::new().key_id(kid).build();
-    CoseSign1Builder::new()
-        .protected(protected)
-        .unprotected(unprotected)
-        .payload(report_bytes.to_vec())
-        .try_create_signature(&[], |tbs| {
-            use p256::ecdsa::signature::Signer;
-            let sig: p256::ecdsa::Signature = signing
-                .try_sign(tbs)
-                .map_err(|_| ReportError::SigningFailed)?;
-            Ok::<_, ReportError>(sig.to_bytes().to_vec())
-        })?
-        .build()
-        .to_tagged_vec()
-        .map_err(|_| ReportError::SigningFailed)
+    let protected = wire::protected_alg(Algorithm::Esp256.cose_id(), None);
+    wire::sign1_tagged(&protected, &kid, report_bytes, |tbs| {
+        use p256::ecdsa::signature::Signer;
+        let sig: p256::ecdsa::Signature = signing
+            .try_sign(tbs)
+            .map_err(|_| ReportError::SigningFailed)?;
+        Ok(sig.to_bytes().to_vec())
+    })
 }
 
 /// Verifies a signed report (COSE_Sign1, tagged or not, ESP256 or ES256, attached payload)
@@ -209,32 +197,23 @@ pub fn verify_report(bytes: &[u8], key: &VerificationKey) -> Result<DecodedRepor
     }
     cbor::check_well_formed(bytes).map_err(|_| ReportError::Cose(CoseError::Malformed))?;
     let sign1 = match Decoder::new(bytes).item() {
-        Ok(Item::Tag(18)) => CoseSign1::from_tagged_slice(bytes),
+        Ok(Item::Tag(wire::TAG_SIGN1)) | Ok(Item::Array(4)) => {
+            wire::single(bytes, wire::TAG_SIGN1, false)
+        }
         Ok(Item::Tag(t)) => return Err(ReportError::Cose(CoseError::UnsupportedStructure(t))),
-        Ok(Item::Array(4)) => CoseSign1::from_slice(bytes),
         _ => return Err(ReportError::Cose(CoseError::Malformed)),
     }
     .map_err(|_| ReportError::Cose(CoseError::Malformed))?;
-    if !sign1.protected.header.crit.is_empty() {
+    let h = &sign1.headers;
+    if h.protected.crit {
         return Err(ReportError::Cose(CoseError::UnknownCriticalHeader));
     }
-    let alg = match &sign1.protected.header.alg {
-        Some(coset::RegisteredLabelWithPrivate::Assigned(iana::Algorithm::ESP256)) => {
-            Algorithm::Esp256
-        }
-        Some(coset::RegisteredLabelWithPrivate::Assigned(iana::Algorithm::ES256)) => {
-            Algorithm::Es256
-        }
-        Some(coset::RegisteredLabelWithPrivate::Assigned(a)) => {
-            use coset::iana::EnumI64;
-            return Err(ReportError::Cose(CoseError::UnsupportedAlgorithm(
-                a.to_i64(),
-            )));
-        }
-        Some(coset::RegisteredLabelWithPrivate::PrivateUse(i)) => {
-            return Err(ReportError::Cose(CoseError::UnsupportedAlgorithm(*i)))
-        }
-        Some(coset::RegisteredLabelWithPrivate::Text(_)) => {
+    let alg = match h.protected.alg {
+        Some(wire::IntOrText::Int(id)) => match Algorithm::from_cose_id(id) {
+            Some(a @ (Algorithm::Esp256 | Algorithm::Es256)) => a,
+            _ => return Err(ReportError::Cose(CoseError::UnsupportedAlgorithm(id))),
+        },
+        Some(wire::IntOrText::Text(_)) => {
             return Err(ReportError::Cose(CoseError::UnsupportedAlgorithm(0)))
         }
         None => return Err(ReportError::Cose(CoseError::MissingAlgorithm)),
@@ -244,10 +223,9 @@ pub fn verify_report(bytes: &[u8], key: &VerificationKey) -> Result<DecodedRepor
     }
     let payload = sign1
         .payload
-        .as_deref()
         .ok_or(ReportError::Malformed("COSE_Sign1 payload is detached"))?;
-    sign1
-        .verify_signature(&[], |sig, tbs| key.check(alg, tbs, sig))
+    let tbs = wire::to_be_signed(wire::Context::Signature1, h.protected_bytes, &[], payload);
+    key.check(alg, &tbs, sign1.signature)
         .map_err(|_| ReportError::BadSignature)?;
     decode_report(payload)
 }

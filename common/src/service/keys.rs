@@ -52,6 +52,15 @@ pub enum Origin {
     Generated,
 }
 
+impl Origin {
+    /// The name status reports (lower case; no `format!`/`to_lowercase` in the TA).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Origin::Generated => "generated",
+        }
+    }
+}
+
 /// What a derived key is for: its HKDF label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {

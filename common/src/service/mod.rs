@@ -453,7 +453,7 @@ impl<B: Backend> Service<B> {
             provisioning_kid: ByteBuf::from(p.kid),
             anchor,
             statement: ByteBuf::from(signed),
-            origin: format!("{:?}", k.origin).to_lowercase(),
+            origin: k.origin.name().into(),
         })
     }
 

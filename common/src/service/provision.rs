@@ -735,27 +735,17 @@ pub const MAX_RECEIPT: usize = 1024;
 /// Signs a receipt with the device identity key: a tagged COSE_Sign1, ESP256, `kid` =
 /// the identity key id, the encoded [`Receipt`] as attached payload.
 pub fn sign_receipt(receipt: &Receipt, identity: &p256::SecretKey) -> Result<Vec<u8>, CoseError> {
-    use coset::{iana, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable as _};
+    use crate::cose::{wire, Algorithm};
     let payload = super::record::encode(receipt).map_err(|_| CoseError::SigningFailed)?;
     let signing = p256::ecdsa::SigningKey::from(identity);
-    let protected = HeaderBuilder::new()
-        .algorithm(iana::Algorithm::ESP256)
-        .build();
-    let unprotected = HeaderBuilder::new().key_id(receipt.device.to_vec()).build();
-    CoseSign1Builder::new()
-        .protected(protected)
-        .unprotected(unprotected)
-        .payload(payload)
-        .try_create_signature(&[], |tbs| {
-            use p256::ecdsa::signature::Signer;
-            let sig: p256::ecdsa::Signature = signing
-                .try_sign(tbs)
-                .map_err(|_| CoseError::SigningFailed)?;
-            Ok::<_, CoseError>(sig.to_bytes().to_vec())
-        })?
-        .build()
-        .to_tagged_vec()
-        .map_err(|_| CoseError::SigningFailed)
+    let protected = wire::protected_alg(Algorithm::Esp256.cose_id(), None);
+    wire::sign1_tagged(&protected, &receipt.device, &payload, |tbs| {
+        use p256::ecdsa::signature::Signer;
+        let sig: p256::ecdsa::Signature = signing
+            .try_sign(tbs)
+            .map_err(|_| CoseError::SigningFailed)?;
+        Ok(sig.to_bytes().to_vec())
+    })
 }
 
 /// Why a receipt does not verify.
@@ -791,30 +781,27 @@ impl core::error::Error for ReceiptError {
 /// Verifies a receipt with the device's identity public key and decodes it. The kid in
 /// the payload must be that key's id.
 pub fn verify_receipt(bytes: &[u8], identity_sec1: &[u8]) -> Result<Receipt, ReceiptError> {
-    use coset::{CborSerializable as _, TaggedCborSerializable as _};
+    use crate::cose::wire;
     if bytes.len() > MAX_RECEIPT {
         return Err(ReceiptError::TooLarge);
     }
-    crate::cbor::check_well_formed(bytes).map_err(|_| ReceiptError::Malformed("not CBOR"))?;
-    let mut sign1 = coset::CoseSign1::from_tagged_slice(bytes)
-        .or_else(|_| coset::CoseSign1::from_slice(bytes))
+    crate::cbor::check_well_formed_within(bytes, crate::cose::MAX_AUTH_BLOCK_ITEMS)
+        .map_err(|_| ReceiptError::Malformed("not CBOR"))?;
+    let sign1 = wire::single(bytes, wire::TAG_SIGN1, false)
         .map_err(|_| ReceiptError::Malformed("not a COSE_Sign1"))?;
     let payload = sign1
         .payload
-        .take()
         .ok_or(ReceiptError::Malformed("payload is detached"))?;
-    let detached = sign1
-        .to_tagged_vec()
-        .map_err(|_| ReceiptError::Malformed("not a COSE_Sign1"))?;
     let key = VerificationKey::p256_from_sec1(identity_sec1).map_err(ReceiptError::Signature)?;
-    let block = AuthBlock::parse(&detached).map_err(ReceiptError::Signature)?;
+    let block = AuthBlock::from_single(wire::Context::Signature1, &sign1)
+        .map_err(ReceiptError::Signature)?;
     if block.algorithm() != crate::cose::Algorithm::Esp256 {
         return Err(ReceiptError::Malformed("receipts are signed with ESP256"));
     }
     block
-        .verify(&payload, &key)
+        .verify(payload, &key)
         .map_err(ReceiptError::Signature)?;
-    let receipt: Receipt = super::record::decode(&payload, MAX_RECEIPT)
+    let receipt: Receipt = super::record::decode(payload, MAX_RECEIPT)
         .map_err(|_| ReceiptError::Malformed("payload is not a receipt"))?;
     if receipt.device.as_slice() != super::keys::key_id(identity_sec1).as_slice() {
         return Err(ReceiptError::Malformed(

@@ -11,11 +11,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::protocol::ByteBuf;
-use coset::iana;
-use coset::{CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
 
 use crate::cbor::{self, Decoder, Item};
-use crate::cose::{Algorithm, VerificationKey};
+use crate::cose::{wire, Algorithm, VerificationKey};
 
 use super::keys::{key_id, PublicKeyInfo};
 
@@ -119,27 +117,14 @@ pub fn sign(
 ) -> Result<Vec<u8>, StatementError> {
     let payload = super::record::encode(statement).map_err(|_| StatementError::SigningFailed)?;
     let signing = p256::ecdsa::SigningKey::from(identity);
-    let protected = HeaderBuilder::new()
-        .algorithm(iana::Algorithm::ESP256)
-        .content_type(CONTENT_TYPE.into())
-        .build();
-    let unprotected = HeaderBuilder::new()
-        .key_id(statement.device.to_vec())
-        .build();
-    CoseSign1Builder::new()
-        .protected(protected)
-        .unprotected(unprotected)
-        .payload(payload)
-        .try_create_signature(&[], |tbs| {
-            use p256::ecdsa::signature::Signer;
-            let sig: p256::ecdsa::Signature = signing
-                .try_sign(tbs)
-                .map_err(|_| StatementError::SigningFailed)?;
-            Ok::<_, StatementError>(sig.to_bytes().to_vec())
-        })?
-        .build()
-        .to_tagged_vec()
-        .map_err(|_| StatementError::SigningFailed)
+    let protected = wire::protected_alg(Algorithm::Esp256.cose_id(), Some(CONTENT_TYPE));
+    wire::sign1_tagged(&protected, &statement.device, &payload, |tbs| {
+        use p256::ecdsa::signature::Signer;
+        let sig: p256::ecdsa::Signature = signing
+            .try_sign(tbs)
+            .map_err(|_| StatementError::SigningFailed)?;
+        Ok(sig.to_bytes().to_vec())
+    })
 }
 
 /// Verifies a statement with the enrolled identity key (uncompressed SEC1) and returns it.
@@ -154,36 +139,37 @@ pub fn verify(bytes: &[u8], identity_sec1: &[u8]) -> Result<KeyStatement, Statem
     if !matches!(Decoder::new(bytes).item(), Ok(Item::Tag(18))) {
         return Err(StatementError::Malformed("not a tagged COSE_Sign1"));
     }
-    let sign1 = CoseSign1::from_tagged_slice(bytes)
+    let sign1 = wire::single(bytes, wire::TAG_SIGN1, true)
         .map_err(|_| StatementError::Malformed("not a COSE_Sign1"))?;
-    let h = &sign1.protected.header;
-    if !h.crit.is_empty() {
+    let h = &sign1.headers.protected;
+    if h.crit {
         return Err(StatementError::Malformed("critical headers"));
     }
-    if h.alg
-        != Some(coset::RegisteredLabelWithPrivate::Assigned(
-            iana::Algorithm::ESP256,
-        ))
-    {
+    if h.alg != Some(wire::IntOrText::Int(Algorithm::Esp256.cose_id())) {
         return Err(StatementError::Malformed("algorithm is not ESP256"));
     }
-    if h.content_type != Some(coset::ContentType::Text(CONTENT_TYPE.into())) {
+    if h.content_type != Some(wire::IntOrText::Text(CONTENT_TYPE)) {
         return Err(StatementError::Malformed(
             "content type is not a key statement",
         ));
     }
     // The unprotected header is not signed: accept exactly what `sign` writes, the kid of
     // the key checked with, and nothing else.
-    if sign1.unprotected != HeaderBuilder::new().key_id(key_id(identity_sec1)).build() {
+    let u = &sign1.headers.unprotected;
+    if u.labels.len() != 1 || u.kid != Some(key_id(identity_sec1).as_slice()) {
         return Err(StatementError::IdentityMismatch);
     }
-    sign1
-        .verify_signature(&[], |sig, tbs| key.check(Algorithm::Esp256, tbs, sig))
-        .map_err(|_| StatementError::BadSignature)?;
     let payload = sign1
         .payload
-        .as_deref()
         .ok_or(StatementError::Malformed("payload is detached"))?;
+    let tbs = wire::to_be_signed(
+        wire::Context::Signature1,
+        sign1.headers.protected_bytes,
+        &[],
+        payload,
+    );
+    key.check(Algorithm::Esp256, &tbs, sign1.signature)
+        .map_err(|_| StatementError::BadSignature)?;
     let st: KeyStatement = super::record::decode(payload, MAX_STATEMENT)
         .map_err(|_| StatementError::Malformed("statement does not decode"))?;
     if st.statement != STATEMENT_KIND {

@@ -128,6 +128,9 @@ fn cose(e: &CoseError) -> String {
             "COSE_Mac recipient algorithm {a} is not supported (only direct, -6, with a \
              provisioned MAC key)"
         ),
+        CoseError::AlgorithmNotEnabled(a) => {
+            format!("algorithm {a} is not enabled on this device (device policy)")
+        }
     }
 }
 

@@ -3,12 +3,12 @@
 //! "SUIT Payload Encryption").
 
 use alloc::vec::Vec;
-use ciborium::value::Value;
 use hkdf::Hkdf;
 use sha2_0_11::Sha256;
 
+use crate::cbor::Encoder;
 use crate::encryption::algorithms::KeyWrap;
-use crate::encryption::cose::encode;
+use crate::encryption::cose::encoder;
 use crate::encryption::error::DecryptError;
 use crate::encryption::keys::{EcdhSecret, SecretBytes};
 
@@ -38,32 +38,35 @@ pub struct KdfContext<'a> {
     pub other: Option<&'a [u8]>,
 }
 
-fn opt_bytes(b: Option<&[u8]>) -> Value {
-    b.map_or(Value::Null, |b| Value::Bytes(b.into()))
+fn opt_bytes(e: &mut Encoder, b: Option<&[u8]>) {
+    match b {
+        Some(b) => e.bytes(b),
+        None => e.null(),
+    };
 }
 
-fn party(p: &PartyInfo<'_>) -> Value {
-    Value::Array(alloc::vec![
-        opt_bytes(p.identity),
-        opt_bytes(p.nonce),
-        opt_bytes(p.other)
-    ])
+fn party(e: &mut Encoder, p: &PartyInfo<'_>) {
+    e.array(3);
+    opt_bytes(e, p.identity);
+    opt_bytes(e, p.nonce);
+    opt_bytes(e, p.other);
 }
 
 impl KdfContext<'_> {
     /// The CBOR encoding used as HKDF `info`.
     pub fn encode(&self) -> Result<Vec<u8>, DecryptError> {
         let bits = self.wrap.kek_len() as u64 * 8;
-        let mut supp = alloc::vec![Value::from(bits), Value::Bytes(self.protected.into())];
+        let mut e = encoder();
+        e.array(4).int(self.wrap.id());
+        party(&mut e, &self.party_u);
+        party(&mut e, &self.party_v);
+        e.array(2 + usize::from(self.other.is_some()))
+            .uint(bits)
+            .bytes(self.protected);
         if let Some(other) = self.other {
-            supp.push(Value::Bytes(other.into()));
+            e.bytes(other);
         }
-        encode(&Value::Array(alloc::vec![
-            Value::from(self.wrap.id()),
-            party(&self.party_u),
-            party(&self.party_v),
-            Value::Array(supp),
-        ]))
+        Ok(e.into_bytes())
     }
 }
 

@@ -2,7 +2,6 @@
 //! COSE_recipient, and integrated encryption (COSE_Encrypt0). Only the P-256 suites.
 
 use alloc::vec::Vec;
-use ciborium::value::Value;
 use hpke::aead::{Aead, AeadTag, AesGcm128, AesGcm256};
 use hpke::inout::InOutBuf;
 use hpke::kdf::HkdfSha256;
@@ -11,7 +10,7 @@ use hpke::{Deserializable, OpModeR, PskBundle};
 use zeroize::Zeroizing;
 
 use crate::encryption::algorithms::HpkeSuite;
-use crate::encryption::cose::encode;
+use crate::encryption::cose::encoder;
 use crate::encryption::error::{DecryptError, KeyError};
 use crate::encryption::keys::{HpkeOpen, SecretBytes};
 
@@ -29,12 +28,13 @@ pub fn recipient_structure(
     protected: &[u8],
     extra_info: &[u8],
 ) -> Result<Vec<u8>, DecryptError> {
-    encode(&Value::Array(alloc::vec![
-        Value::Text("HPKE Recipient".into()),
-        Value::from(next_layer_alg),
-        Value::Bytes(protected.into()),
-        Value::Bytes(extra_info.into()),
-    ]))
+    let mut e = encoder();
+    e.array(4)
+        .text("HPKE Recipient")
+        .int(next_layer_alg)
+        .bytes(protected)
+        .bytes(extra_info);
+    Ok(e.into_bytes())
 }
 
 pub(crate) fn open_p256(
