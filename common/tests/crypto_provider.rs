@@ -193,7 +193,9 @@ fn rustcrypto_provider_equals_the_previous_code_paths() {
         .decryptor(&[9; 16], &[0xff; 16])
         .unwrap();
     assert_eq!(uneven(d, &data).unwrap(), &old.apply(&data).unwrap()[..]);
-    assert!(crypto::RustCryptoAesCtr.decryptor(&[9; 16], &[0; 12]).is_err());
+    assert!(crypto::RustCryptoAesCtr
+        .decryptor(&[9; 16], &[0; 12])
+        .is_err());
 
     // ECDSA: `VerifyingKey::verify` over the message (what COSE verification did).
     use p256::ecdsa::signature::{Signer, Verifier};

@@ -47,7 +47,11 @@ pub struct BenchError {
 
 impl core::fmt::Display for BenchError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "crypto-bench request line {}: {}", self.line, self.reason)
+        write!(
+            f,
+            "crypto-bench request line {}: {}",
+            self.line, self.reason
+        )
     }
 }
 
@@ -62,7 +66,7 @@ fn hex(field: &str) -> Option<Vec<u8>> {
         _ => None,
     };
     let b = field.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     b.chunks_exact(2)
@@ -242,7 +246,11 @@ fn check(item: &Item, p: &CryptoProvider) -> String {
             put_hex(&mut out, &h.finish());
         }
         Item::Gcm { key, iv, aad, data } => {
-            match p.aes_gcm.decryptor(key, iv, aad).and_then(|d| stream(d, data)) {
+            match p
+                .aes_gcm
+                .decryptor(key, iv, aad)
+                .and_then(|d| stream(d, data))
+            {
                 Ok(pt) => put_hex(&mut out, &pt),
                 Err(_) => out.push_str("fail"),
             }
@@ -260,12 +268,10 @@ fn check(item: &Item, p: &CryptoProvider) -> String {
             };
             out.push_str(if valid { "valid" } else { "invalid" });
         }
-        Item::Ecdh { secret, peer } => {
-            match p.ecdh_p256.load(secret).and_then(|k| k.agree(peer)) {
-                Some(shared) => put_hex(&mut out, shared.as_ref()),
-                None => out.push_str("fail"),
-            }
-        }
+        Item::Ecdh { secret, peer } => match p.ecdh_p256.load(secret).and_then(|k| k.agree(peer)) {
+            Some(shared) => put_hex(&mut out, shared.as_ref()),
+            None => out.push_str("fail"),
+        },
         Item::Time { .. } => {}
     }
     out
@@ -290,8 +296,9 @@ fn time(
     let data = vec![0xa5u8; bytes];
     // GCM input: a valid ciphertext and tag, made before the clock starts.
     let sealed = if matches!(op, TimeOp::Gcm) {
-        let mut e = crate::encryption::content::GcmEncryptor::new(&TIME_KEY, &TIME_IV_GCM, &TIME_AAD)
-            .map_err(|_| "gcm setup")?;
+        let mut e =
+            crate::encryption::content::GcmEncryptor::new(&TIME_KEY, &TIME_IV_GCM, &TIME_AAD)
+                .map_err(|_| "gcm setup")?;
         let mut c = e.update(&data).map_err(|_| "gcm setup")?;
         c.extend_from_slice(&e.finish());
         c
@@ -392,7 +399,10 @@ pub fn run(
         if items.len() == MAX_ITEMS {
             return Err(whole("more than 64 items"));
         }
-        let item = parse_line(&fields).map_err(|reason| BenchError { line: i + 1, reason })?;
+        let item = parse_line(&fields).map_err(|reason| BenchError {
+            line: i + 1,
+            reason,
+        })?;
         items.push((i + 1, fields.first().copied().unwrap_or_default(), item));
     }
     let mut out = String::new();
@@ -406,16 +416,11 @@ pub fn run(
                 iterations,
             } => {
                 for p in providers {
-                    let us = time(
-                        *op,
-                        *bytes,
-                        *iterations,
-                        p,
-                        last_ecdsa,
-                        last_ecdh,
-                        now_us,
-                    )
-                    .map_err(|reason| BenchError { line: *line, reason })?;
+                    let us = time(*op, *bytes, *iterations, p, last_ecdsa, last_ecdh, now_us)
+                        .map_err(|reason| BenchError {
+                            line: *line,
+                            reason,
+                        })?;
                     let _ = writeln!(
                         out,
                         "time {} {} {} {} {}",

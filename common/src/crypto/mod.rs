@@ -120,8 +120,7 @@ pub static RUSTCRYPTO: CryptoProvider = CryptoProvider {
     ecdh_p256: &RustCryptoEcdh,
 };
 
-static DEFAULT: once_cell::race::OnceRef<'static, CryptoProvider> =
-    once_cell::race::OnceRef::new();
+static DEFAULT: once_cell::race::OnceRef<'static, CryptoProvider> = once_cell::race::OnceRef::new();
 
 /// The provider was already chosen (installed, or used before any install).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,7 @@ use sha2::Digest as _;
 use zeroize::Zeroizing;
 
 use super::{
-    AesCtrOp, AesGcmOp, EcdhP256Key, EcdhP256Op, EcdsaP256Op, Sha256Hash, Sha256Op,
-    StreamDecrypt,
+    AesCtrOp, AesGcmOp, EcdhP256Key, EcdhP256Op, EcdsaP256Op, Sha256Hash, Sha256Op, StreamDecrypt,
 };
 use crate::encryption::content::{CtrCipher, GcmDecryptor};
 use crate::encryption::DecryptError;
