@@ -9,7 +9,9 @@
 //!
 //! `--crypto`: instead, per crypto operation, the TA's RustCrypto provider against its GP TEE
 //! Internal Core API provider, timed inside the TA in the same boot (`suit-agent
-//! crypto-bench`, TEE_GetSystemTime), one table per boot, no provisioning.
+//! crypto-bench`, TEE_GetSystemTime), one table per boot, no provisioning. `--ta FILE`
+//! boots with that signed update TA in place of build/qemu/out's (e.g. a build with other
+//! opt-levels).
 
 use std::path::Path;
 
@@ -46,15 +48,17 @@ fn main() {
     let mut boots = 1usize;
     let mut big_mib = 16u64;
     let mut crypto = false;
+    let mut ta: Option<std::path::PathBuf> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--big" => big_mib = args.next().and_then(|v| v.parse().ok()).expect("--big MIB"),
             "--crypto" => crypto = true,
+            "--ta" => ta = Some(args.next().expect("--ta FILE").into()),
             n => boots = n.parse().expect("usage: qemu-bench [BOOTS] [--big MIB]"),
         }
     }
     if crypto {
-        return crypto_bench(boots);
+        return crypto_bench(boots, ta);
     }
     let (uuid_a, _) = consumer_uuids();
     let out = repo_root().join("build/qemu/out");
@@ -362,16 +366,20 @@ time ecdh 0 10
 time ecdh-agree 0 10
 ";
 
-fn crypto_bench(boots: usize) {
+fn crypto_bench(boots: usize, ta: Option<std::path::PathBuf>) {
     let kat = std::fs::read_to_string(repo_root().join("tests/vectors/crypto-provider/kat.txt"))
         .expect("kat.txt");
     let dir = tempfile::tempdir().expect("temp dir");
     let req = dir.path().join("bench.txt");
     std::fs::write(&req, format!("{kat}{CRYPTO_TIMINGS}")).expect("request");
     let put = format!("{}=/up/bench.txt", req.display());
-    let update_ta = repo_root()
-        .join("build/qemu/out")
-        .join(format!("{}.ta", suit_common::protocol::TA_UUID));
+    let uuid = suit_common::protocol::TA_UUID;
+    let update_ta = ta.unwrap_or_else(|| {
+        repo_root()
+            .join("build/qemu/out")
+            .join(format!("{uuid}.ta"))
+    });
+    let put_ta = format!("{}=/usr/lib/optee_armtz/{uuid}.ta", update_ta.display());
     let ta_size = std::fs::metadata(&update_ta).map(|m| m.len()).unwrap_or(0);
     println!("# qemu-bench --crypto: {boots} boot(s)\n");
     println!(
@@ -383,7 +391,7 @@ fn crypto_bench(boots: usize) {
         eprintln!("qemu-bench: crypto boot {b}/{boots}");
         let run = boot(
             Boot {
-                puts: vec![put.as_str()],
+                puts: vec![put.as_str(), put_ta.as_str()],
                 timeout_secs: Some(1800),
                 ..Default::default()
             },
