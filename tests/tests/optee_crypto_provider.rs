@@ -6,7 +6,13 @@
 //!
 //! Installs on the providers the TA selected are covered by optee_install and
 //! optee_foundation (they run on whatever `ta/src/crypto.rs` SELECTED says).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 
 use std::collections::BTreeMap;
 
