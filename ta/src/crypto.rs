@@ -37,22 +37,23 @@ pub static GP_TEE: CryptoProvider = CryptoProvider {
 };
 
 /// What the TA runs on, chosen per operation from the numbers measured inside OP-TEE on QEMU
-/// (`qemu/bench.sh 1 --crypto`, 2026-12-02, load average ~9 on 2 cores; ms per operation,
-/// RustCrypto at the adopted opt-levels vs the GP TEE API in the same boot; BENCHMARKS.md
-/// "Crypto providers, session 6" has every run):
+/// (`qemu/bench.sh 1 --crypto`, 2026-12-02, three boots at load average 6-10 on 2 cores;
+/// RustCrypto vs the GP TEE API in the same boot; BENCHMARKS.md "Crypto providers, session
+/// 6" has every run):
 ///
 /// | operation | choice | measured reason |
 /// |---|---|---|
-/// | SHA-256 | RustCrypto | 64 B: 0.019 vs 2.35 ms (GP pays ~2 ms of syscalls per digest); 1 MiB in 64 KiB chunks: 31 vs 88 ms (at opt-level "s" it was 102 vs 88: sha2 moved to opt-level 3 instead) |
-/// | AES-GCM decrypt | RustCrypto | 1 MiB: 265 vs 974 ms (3.7x); 4 KiB: 1.2 vs 9.4 ms |
-/// | AES-CTR decrypt | RustCrypto | 1 MiB: 176 vs 226 ms (1.3x; 2.8x in a second boot); 4 KiB: 0.8 vs 5.5 ms |
-/// | ECDSA P-256 verify | RustCrypto | 5.5-9.4 vs 1,118-1,276 ms (119-232x) |
-/// | ECDH P-256 | RustCrypto | load + agree 5.6-7.9 vs 2,722-3,534 ms; agree alone with the key already a TEE object 5.9-6.3 vs 2,934-3,830 ms |
+/// | SHA-256 | RustCrypto | 64 B: 0.015-0.033 vs 1.8-2.4 ms (GP pays ~2 ms of syscalls per digest); 1 MiB in 64 KiB chunks: 2.8-3.2x faster with sha2 at opt-level 3 (at "s", GP was 14 % faster: 88 vs 102 ms, hence opt-level 3) |
+/// | AES-GCM decrypt | RustCrypto | 1 MiB: 2.4-3.7x faster; 4 KiB: 3.3-10x |
+/// | AES-CTR decrypt | RustCrypto | 1 MiB: 1.3-2.8x faster; 4 KiB: 6-9x |
+/// | ECDSA P-256 verify | RustCrypto | 5.5-9.4 vs 1,118-1,338 ms (119-232x) |
+/// | ECDH P-256 | RustCrypto | load + agree 5.6-8.0 vs 2,722-4,260 ms; agree alone, the key already a TEE object, 5.9-8.5 vs 2,934-8,908 ms |
 ///
 /// So every operation stays on RustCrypto, and no device key becomes a TEE object: OP-TEE's
-/// software crypto under QEMU is slower for each of them. `GP_TEE` remains for the
-/// measurement (test builds only; production builds drop it as dead code) and for hardware
-/// whose TEE core accelerates these operations: re-measure there and change this table.
+/// crypto in this QEMU build (plus a system call per GP function) is slower for each of them.
+/// `GP_TEE` remains for the measurement (only the test-build bench references it, so
+/// production builds should drop it as dead code; not measured) and for hardware whose TEE
+/// core accelerates these operations: re-measure there and change this table.
 pub static SELECTED: CryptoProvider = CryptoProvider {
     name: "selected",
     ..RUSTCRYPTO_OPS
