@@ -15,6 +15,7 @@ extern crate std;
 /// The strict bounded CBOR reader and the one writer (crate `suit-cbor`).
 pub use suit_cbor as cbor;
 pub mod cose;
+pub mod crypto;
 pub mod encryption;
 /// The host ↔ TA wire protocol (crate `suit-protocol`).
 pub use suit_protocol as protocol;

@@ -354,3 +354,15 @@ pub fn install_streamed(
     let finished: InstallFinishResponse = call(tee, Command::InstallFinish, &Empty {})?;
     Ok((prepared, finished))
 }
+
+/// `crypto-bench` (test builds of the TA only): the request and the reply are text
+/// (`suit_common::crypto::bench`), not CBOR.
+pub fn crypto_bench(tee: &mut dyn Transport, request: &[u8]) -> Result<String, AgentError> {
+    let reply = tee.invoke(Command::CryptoBench, request)?;
+    match protocol::Status::from_code(reply.status) {
+        Some(protocol::Status::Ok) => String::from_utf8(reply.body)
+            .map_err(|_| AgentError::BadResponse("crypto-bench reply is not UTF-8")),
+        Some(status) => Err(AgentError::Status(status)),
+        None => Err(AgentError::UnknownStatus(reply.status)),
+    }
+}

@@ -79,10 +79,15 @@ pub enum Command {
     /// The SUIT report of the latest install attempt, signed now over the caller's nonce:
     /// [`ReportRequest`] → [`ReportResponse`].
     Report = 12,
+    /// Test builds only (a TA built with the insecure test TPA root; refused as an unknown
+    /// command otherwise, and by the simulator): known-answer checks and timings of the TA's
+    /// crypto providers on public inputs. Request and reply are text, not CBOR
+    /// (`suit_common::crypto::bench`).
+    CryptoBench = 13,
 }
 
 impl Command {
-    pub const ALL: [Command; 12] = [
+    pub const ALL: [Command; 13] = [
         Command::Status,
         Command::DeviceKey,
         Command::Provision,
@@ -95,6 +100,7 @@ impl Command {
         Command::PersonalizationGet,
         Command::ReeExport,
         Command::Report,
+        Command::CryptoBench,
     ];
 }
 
@@ -680,7 +686,7 @@ mod tests {
             assert_eq!(Command::try_from(i as u32 + 1), Ok(*c));
         }
         assert_eq!(Command::try_from(0), Err(Status::UnknownCommand));
-        assert_eq!(Command::try_from(13), Err(Status::UnknownCommand));
+        assert_eq!(Command::try_from(14), Err(Status::UnknownCommand));
         for code in 0..=6 {
             assert_eq!(Status::from_code(code).map(|s| s as u32), Some(code));
         }

@@ -6,6 +6,7 @@
 extern crate alloc;
 
 mod backend;
+mod crypto;
 mod heap;
 mod libc_shim;
 
@@ -28,6 +29,9 @@ pub struct Session {
 
 #[ta_create]
 fn create() -> Result<()> {
+    // Before the engine runs: the per-operation choice of crypto back ends (src/crypto.rs).
+    // Only fails if something used the default first, which nothing before this can.
+    suit_common::crypto::install_default(&crypto::SELECTED).map_err(|_| ErrorKind::BadState)?;
     Ok(())
 }
 
@@ -70,6 +74,8 @@ fn invoke_command(
             Status::RequestTooLarge,
             u32::try_from(MAX_REQUEST).unwrap_or(u32::MAX),
         )
+    } else if command == Command::CryptoBench as u32 {
+        crypto_bench(&request.read_to_vec())
     } else {
         // Wiped after use: requests can carry imported device keys or plaintext data.
         let copy = zeroize::Zeroizing::new(request.read_to_vec());
@@ -109,6 +115,32 @@ fn invoke_command(
     control.set_a(status as u32);
     control.set_b(detail);
     Ok(())
+}
+
+/// `Command::CryptoBench`: known-answer checks and timings of RustCrypto and the GP TEE API
+/// on public inputs (`suit_common::crypto::bench`). Only in builds with the insecure test
+/// TPA root: it is a measuring tool, not part of the product's interface.
+fn crypto_bench(request: &[u8]) -> Reply {
+    if !build_config::TPA_ROOT_IS_TEST_KEY {
+        return Reply::bare(Status::UnknownCommand, 0);
+    }
+    // TEE_GetSystemTime: millisecond resolution; timings repeat each op to stay well above it.
+    let mut clock = || {
+        let mut t = optee_utee::Time::new();
+        t.system_time();
+        u64::from(t.seconds) * 1_000_000 + u64::from(t.millis) * 1000
+    };
+    match suit_common::crypto::bench::run(request, &crypto::candidates(), &mut clock) {
+        Ok(text) => Reply {
+            status: Status::Ok,
+            detail: u32::try_from(text.len()).unwrap_or(u32::MAX),
+            body: text.into_bytes(),
+        },
+        Err(e) => {
+            trace_println!("[suit-ta] {}", e);
+            Reply::bare(Status::MalformedRequest, 0)
+        }
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/user_ta_header.rs"));

@@ -170,11 +170,16 @@ impl VerificationKey {
         }
         match self {
             VerificationKey::P256(vk) => {
-                use p256::ecdsa::signature::Verifier;
+                // ES256 = ECDSA over SHA-256(message), both from the installed provider.
                 let sig = p256::ecdsa::Signature::from_slice(signature)
                     .map_err(|_| CoseError::VerificationFailed)?;
-                vk.verify(message, &sig)
-                    .map_err(|_| CoseError::VerificationFailed)
+                let crypto = crate::crypto::provider();
+                let digest = crate::crypto::sha256(message);
+                if crypto.ecdsa_p256.verify_prehash(vk, &digest, &sig) {
+                    Ok(())
+                } else {
+                    Err(CoseError::VerificationFailed)
+                }
             }
             #[cfg(not(feature = "ed25519"))]
             VerificationKey::Ed25519(never) => match *never {},

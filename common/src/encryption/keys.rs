@@ -276,8 +276,12 @@ impl DeviceKeys for MemoryKeys {
 
     fn ecdh_p256(&self, key: KeyRef, peer: &p256::PublicKey) -> Result<EcdhSecret, KeyError> {
         let sk = self.p256(key, KeyKind::EcdhEsP256)?;
-        let shared = p256::ecdh::diffie_hellman(sk.to_nonzero_scalar(), peer.as_affine());
-        EcdhSecret::from_slice(shared.raw_secret_bytes()).ok_or(KeyError::Backend)
+        let loaded = crate::crypto::provider()
+            .ecdh_p256
+            .load(sk)
+            .ok_or(KeyError::Backend)?;
+        let shared = loaded.agree(peer).ok_or(KeyError::Backend)?;
+        EcdhSecret::from_slice(shared.as_ref()).ok_or(KeyError::Backend)
     }
 
     fn hpke_open(&self, key: KeyRef, op: &HpkeOpen<'_>) -> Result<SecretBytes, KeyError> {

@@ -30,7 +30,7 @@ use alloc::vec::Vec;
 use zeroize::Zeroizing;
 
 use algorithms::{header, ContentAlgorithm, SUIT_KDF_OTHER};
-use content::{CtrCipher, GcmDecryptor, GCM_IV_LEN};
+use content::GCM_IV_LEN;
 use cose::{enc_structure, malformed, CoseEncrypt, Headers};
 
 #[cfg(feature = "author")]
@@ -115,11 +115,9 @@ fn content_params(h: &Headers) -> Result<(ContentAlgorithm, &[u8]), DecryptError
     Ok((alg, iv))
 }
 
-// One per payload: the ~250-byte size difference does not justify a heap allocation.
-#[allow(clippy::large_enum_variant)]
 enum State {
-    Gcm(GcmDecryptor),
-    Ctr(CtrCipher),
+    /// The installed [`crate::crypto`] provider's AES-GCM or AES-CTR stream.
+    Stream(alloc::boxed::Box<dyn crate::crypto::StreamDecrypt>),
     Failed,
 }
 
@@ -177,6 +175,7 @@ impl PayloadDecryptor {
         keys: &dyn DeviceKeys,
         options: &CoseOptions<'_>,
     ) -> Result<Self, DecryptError> {
+        let crypto = crate::crypto::provider();
         let (algorithm, iv) = content_params(&msg.headers)?;
         let cek = recipient::recover_cek(msg, algorithm, keys, options)?;
         let state = if algorithm.is_aead() {
@@ -185,9 +184,9 @@ impl PayloadDecryptor {
                 &msg.headers.protected_bytes,
                 options.external_aad,
             )?;
-            State::Gcm(GcmDecryptor::new(cek.as_bytes(), iv, &aad)?)
+            State::Stream(crypto.aes_gcm.decryptor(cek.as_bytes(), iv, &aad)?)
         } else {
-            State::Ctr(CtrCipher::new(cek.as_bytes(), iv)?)
+            State::Stream(crypto.aes_ctr.decryptor(cek.as_bytes(), iv)?)
         };
         Ok(Self { algorithm, state })
     }
@@ -202,8 +201,7 @@ impl PayloadDecryptor {
     /// returns the plaintext available so far. **Unauthenticated until `finish`.**
     pub fn update(&mut self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
         let result = match &mut self.state {
-            State::Gcm(d) => d.update(ciphertext),
-            State::Ctr(c) => c.apply(ciphertext),
+            State::Stream(d) => d.update(ciphertext),
             State::Failed => Err(DecryptError::Poisoned),
         };
         if result.is_err() {
@@ -214,11 +212,11 @@ impl PayloadDecryptor {
 
     /// Ends the stream. For AES-GCM verifies the tag: [`DecryptError::TagMismatch`] or
     /// [`DecryptError::Truncated`] mean every byte returned so far must be discarded.
-    /// Returns any remaining plaintext (currently always empty).
+    /// Returns any remaining plaintext (empty with RustCrypto; a GP TEE back end may hold
+    /// back a partial block until here).
     pub fn finish(self) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
         match self.state {
-            State::Gcm(d) => d.finish().map(|()| Zeroizing::new(Vec::new())),
-            State::Ctr(_) => Ok(Zeroizing::new(Vec::new())),
+            State::Stream(d) => d.finish(),
             State::Failed => Err(DecryptError::Poisoned),
         }
     }
@@ -245,9 +243,8 @@ pub fn decrypt(
         }
     };
     let mut d = PayloadDecryptor::from_message(&msg, keys, options)?;
-    let out = d.update(ciphertext)?;
-    let rest = d.finish()?;
-    debug_assert!(rest.is_empty());
+    let mut out = d.update(ciphertext)?;
+    out.extend_from_slice(&d.finish()?);
     Ok(out)
 }
 

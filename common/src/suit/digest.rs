@@ -1,6 +1,5 @@
 //! SUIT_Digest (draft-ietf-suit-manifest §10): algorithm id + digest bytes.
 
-use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::cbor::Decoder;
@@ -24,9 +23,9 @@ impl core::fmt::Debug for Digest {
 }
 
 impl Digest {
-    /// SHA-256 of `data`.
+    /// SHA-256 of `data` (with the installed [`crate::crypto`] provider).
     pub fn sha256(data: &[u8]) -> Self {
-        Digest(Sha256::digest(data).into())
+        Digest(crate::crypto::sha256(data))
     }
 
     /// Constant-time comparison (digests of secret plaintext must not leak through timing).
@@ -77,15 +76,21 @@ impl Digest {
     }
 }
 
-/// Streaming SHA-256 for payloads that arrive in chunks.
-#[derive(Clone, Default)]
-pub(crate) struct DigestStream(Sha256);
+/// Streaming SHA-256 for payloads that arrive in chunks (with the installed
+/// [`crate::crypto`] provider).
+pub(crate) struct DigestStream(alloc::boxed::Box<dyn crate::crypto::Sha256Hash>);
+
+impl Default for DigestStream {
+    fn default() -> Self {
+        Self(crate::crypto::provider().sha256.start())
+    }
+}
 
 impl DigestStream {
     pub(crate) fn update(&mut self, data: &[u8]) {
         self.0.update(data);
     }
     pub(crate) fn finish(self) -> Digest {
-        Digest(self.0.finalize().into())
+        Digest(self.0.finish())
     }
 }

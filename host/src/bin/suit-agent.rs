@@ -248,6 +248,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Test builds only: run the TA's crypto known-answer checks and timings (RustCrypto and
+    /// OP-TEE's GP TEE API) on the request file (format: suit_common::crypto::bench) and print
+    /// the TA's text reply. Used by qemu/bench.sh and the QEMU tests.
+    #[command(hide = true)]
+    CryptoBench { request: PathBuf },
 }
 
 #[derive(clap::Args)]
@@ -569,6 +574,12 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             json,
         } => export(tee, path, ree_root, *json),
         Cmd::Install(args) => install(tee, args, show_progress(&cli)),
+        Cmd::CryptoBench { request } => {
+            let request = std::fs::read(request)
+                .map_err(|e| AgentError::File(format!("{}: {e}", request.display())))?;
+            print!("{}", client::crypto_bench(tee, &request)?);
+            Ok(())
+        }
     }
 }
 
@@ -1144,6 +1155,7 @@ fn wants_json(cmd: &Command) -> bool {
         | Cmd::DeviceKey(DeviceKeyArgs { json, .. })
         | Cmd::PersoGet { json }
         | Cmd::Export { json, .. } => *json,
+        Cmd::CryptoBench { .. } => false,
     }
 }
 

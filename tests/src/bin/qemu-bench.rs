@@ -2,10 +2,16 @@
 //! same boot (issue 14). Prints one Markdown table per boot; every row is a ratio against an
 //! OP-TEE reference from that boot, so the machine's load cancels out as far as it can.
 //!
-//! Usage: `cargo run -p suit-tests --bin qemu-bench -- [BOOTS] [--big MIB]` (after
+//! Usage: `cargo run -p suit-tests --bin qemu-bench -- [BOOTS] [--big MIB] [--crypto]` (after
 //! qemu/setup.sh and qemu/build.sh). Two setup boots provision a device; each measuring boot
 //! copies its secure storage to a tmpfs first, so every boot starts from the same state and
 //! storage speed is RAM speed, as in the issue's measurements.
+//!
+//! `--crypto`: instead, per crypto operation, the TA's RustCrypto provider against its GP TEE
+//! Internal Core API provider, timed inside the TA in the same boot (`suit-agent
+//! crypto-bench`, TEE_GetSystemTime), one table per boot, no provisioning. `--ta FILE`
+//! boots with that signed update TA in place of build/qemu/out's (e.g. a build with other
+//! opt-levels).
 
 use std::path::Path;
 
@@ -41,11 +47,18 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut boots = 1usize;
     let mut big_mib = 16u64;
+    let mut crypto = false;
+    let mut ta: Option<std::path::PathBuf> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--big" => big_mib = args.next().and_then(|v| v.parse().ok()).expect("--big MIB"),
+            "--crypto" => crypto = true,
+            "--ta" => ta = Some(args.next().expect("--ta FILE").into()),
             n => boots = n.parse().expect("usage: qemu-bench [BOOTS] [--big MIB]"),
         }
+    }
+    if crypto {
+        return crypto_bench(boots, ta);
     }
     let (uuid_a, _) = consumer_uuids();
     let out = repo_root().join("build/qemu/out");
@@ -399,4 +412,94 @@ fn report(b: usize, run: &GuestRun, cases: &[Case], ta_size: u64) {
         ecdsa.map_or("-".into(), |v| format!("{:.0}", v.0)),
     );
     println!("Update TA: {ta_size} bytes signed; peak TA heap: from Begin to Finish, OP-TEE's allocator statistics (of the TA's heap size).\n");
+}
+
+/// The timings `--crypto` asks for (after the known-answer checks, whose ECDSA and ECDH
+/// inputs the asymmetric timings reuse).
+const CRYPTO_TIMINGS: &str = "\
+time sha256 64 2000
+time sha256 1048576 5
+time gcm 4096 200
+time gcm 1048576 3
+time ctr 4096 200
+time ctr 1048576 3
+time ecdsa 0 10
+time ecdh 0 10
+time ecdh-agree 0 10
+";
+
+fn crypto_bench(boots: usize, ta: Option<std::path::PathBuf>) {
+    let kat = std::fs::read_to_string(repo_root().join("tests/vectors/crypto-provider/kat.txt"))
+        .expect("kat.txt");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let req = dir.path().join("bench.txt");
+    std::fs::write(&req, format!("{kat}{CRYPTO_TIMINGS}")).expect("request");
+    let put = format!("{}=/up/bench.txt", req.display());
+    let uuid = suit_common::protocol::TA_UUID;
+    let update_ta = ta.unwrap_or_else(|| {
+        repo_root()
+            .join("build/qemu/out")
+            .join(format!("{uuid}.ta"))
+    });
+    let put_ta = format!("{}=/usr/lib/optee_armtz/{uuid}.ta", update_ta.display());
+    let ta_size = std::fs::metadata(&update_ta).map(|m| m.len()).unwrap_or(0);
+    println!("# qemu-bench --crypto: {boots} boot(s)\n");
+    println!(
+        "update TA: {ta_size} bytes signed ({})\n",
+        update_ta.display()
+    );
+    for b in 1..=boots {
+        let host_load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        eprintln!("qemu-bench: crypto boot {b}/{boots}");
+        let run = boot(
+            Boot {
+                puts: vec![put.as_str(), put_ta.as_str()],
+                timeout_secs: Some(1800),
+                ..Default::default()
+            },
+            &["suit-agent crypto-bench /up/bench.txt"],
+        );
+        println!("#### boot {b} (guest status {})\n", run.status);
+        println!("Host load average at start: {}", host_load.trim());
+        let out = run
+            .commands
+            .first()
+            .map(|c| c.output.as_str())
+            .unwrap_or("");
+        let kat_lines = out.lines().filter(|l| l.starts_with("kat ")).count();
+        println!("Known-answer result lines: {kat_lines} (correctness: tests/tests/optee_crypto_provider.rs)\n");
+        println!("| operation | data (B) | iterations | RustCrypto (ms/op) | GP TEE (ms/op) | GP / RustCrypto | faster |");
+        println!("|---|---|---|---|---|---|---|");
+        // time OP BYTES PROVIDER ITERATIONS MICROSECONDS
+        let rows: Vec<Vec<&str>> = out
+            .lines()
+            .filter(|l| l.starts_with("time "))
+            .map(|l| l.split(' ').collect::<Vec<_>>())
+            .filter(|f| f.len() == 6)
+            .collect();
+        for r in rows.iter().filter(|f| f[3] == "rustcrypto") {
+            let Some(g) = rows
+                .iter()
+                .find(|f| f[3] == "gp-tee" && f[1] == r[1] && f[2] == r[2])
+            else {
+                continue;
+            };
+            let per = |f: &Vec<&str>| {
+                let us: f64 = f[5].parse().unwrap_or(0.0);
+                let n: f64 = f[4].parse().unwrap_or(1.0);
+                us / n / 1000.0
+            };
+            let (rc, gp) = (per(r), per(g));
+            let ratio = if rc > 0.0 { gp / rc } else { f64::NAN };
+            let faster = if gp < rc { "GP TEE" } else { "RustCrypto" };
+            println!(
+                "| {} | {} | {} | {:.3} | {:.3} | {:.2}x | {} |",
+                r[1], r[2], r[4], rc, gp, ratio, faster
+            );
+        }
+        if run.status != 0 || rows.is_empty() {
+            println!("\n(no timings: see {})", run.log_dir.display());
+        }
+        println!();
+    }
 }

@@ -1,0 +1,113 @@
+//! The RustCrypto implementation of every operation: exactly the code paths the engine used
+//! before the seam (`sha2`, [`GcmDecryptor`]/[`CtrCipher`] on `aes`/`ctr`/`ghash`, `p256`).
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use sha2::Digest as _;
+use zeroize::Zeroizing;
+
+use super::{
+    AesCtrOp, AesGcmOp, EcdhP256Key, EcdhP256Op, EcdsaP256Op, Sha256Hash, Sha256Op, StreamDecrypt,
+};
+use crate::encryption::content::{CtrCipher, GcmDecryptor};
+use crate::encryption::DecryptError;
+
+/// `sha2::Sha256`.
+#[derive(Debug)]
+pub struct RustCryptoSha256;
+
+impl Sha256Hash for sha2::Sha256 {
+    fn update(&mut self, data: &[u8]) {
+        sha2::Digest::update(self, data);
+    }
+    fn finish(self: Box<Self>) -> [u8; 32] {
+        self.finalize().into()
+    }
+}
+
+impl Sha256Op for RustCryptoSha256 {
+    fn start(&self) -> Box<dyn Sha256Hash> {
+        Box::new(sha2::Sha256::new())
+    }
+}
+
+/// [`GcmDecryptor`] (SP 800-38D composed from `aes`, `ctr` and `ghash`).
+#[derive(Debug)]
+pub struct RustCryptoAesGcm;
+
+impl StreamDecrypt for GcmDecryptor {
+    fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+        GcmDecryptor::update(self, input)
+    }
+    fn finish(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+        GcmDecryptor::finish(*self).map(|()| Zeroizing::new(Vec::new()))
+    }
+}
+
+impl AesGcmOp for RustCryptoAesGcm {
+    fn decryptor(
+        &self,
+        key: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+    ) -> Result<Box<dyn StreamDecrypt>, DecryptError> {
+        Ok(Box::new(GcmDecryptor::new(key, iv, aad)?))
+    }
+}
+
+/// [`CtrCipher`] (`ctr::Ctr128BE` over `aes`).
+#[derive(Debug)]
+pub struct RustCryptoAesCtr;
+
+impl StreamDecrypt for CtrCipher {
+    fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+        self.apply(input)
+    }
+    fn finish(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+        Ok(Zeroizing::new(Vec::new()))
+    }
+}
+
+impl AesCtrOp for RustCryptoAesCtr {
+    fn decryptor(&self, key: &[u8], iv: &[u8]) -> Result<Box<dyn StreamDecrypt>, DecryptError> {
+        Ok(Box::new(CtrCipher::new(key, iv)?))
+    }
+}
+
+/// `p256::ecdsa` (`PrehashVerifier`).
+#[derive(Debug)]
+pub struct RustCryptoEcdsa;
+
+impl EcdsaP256Op for RustCryptoEcdsa {
+    fn verify_prehash(
+        &self,
+        key: &p256::ecdsa::VerifyingKey,
+        digest: &[u8; 32],
+        signature: &p256::ecdsa::Signature,
+    ) -> bool {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        key.verify_prehash(digest, signature).is_ok()
+    }
+}
+
+/// `p256::ecdh::diffie_hellman`.
+#[derive(Debug)]
+pub struct RustCryptoEcdh;
+
+struct RustCryptoEcdhKey(p256::SecretKey);
+
+impl EcdhP256Key for RustCryptoEcdhKey {
+    fn agree(&self, peer: &p256::PublicKey) -> Option<Zeroizing<[u8; 32]>> {
+        let shared = p256::ecdh::diffie_hellman(self.0.to_nonzero_scalar(), peer.as_affine());
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(shared.raw_secret_bytes());
+        Some(out)
+    }
+}
+
+impl EcdhP256Op for RustCryptoEcdh {
+    fn load(&self, secret: &p256::SecretKey) -> Option<Box<dyn EcdhP256Key>> {
+        // `p256::SecretKey` zeroizes itself on drop.
+        Some(Box::new(RustCryptoEcdhKey(secret.clone())))
+    }
+}
