@@ -208,6 +208,23 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         count("bytes_read") < 256 * 1024,
         "8 MiB install: {big_install}"
     );
+    // Memory does not grow with the payload (issue 14): the TA heap's high-water mark during
+    // the 8 MiB install, from OP-TEE's allocator statistics (ta/src/heap.rs), stays far below
+    // the payload (and below the 3 MiB heap it would need to hold a third of it).
+    let big_heap = run
+        .secure_log
+        .lines()
+        .filter_map(|l| l.split("[suit-ta] heap install ").nth(1))
+        .next_back()
+        .unwrap_or_else(|| panic!("no heap statistics in the secure log"));
+    let peak: u64 = big_heap
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("max_allocated=")?.parse().ok())
+        .unwrap_or_else(|| panic!("no max_allocated in {big_heap}"));
+    assert!(
+        peak > 0 && peak < 1024 * 1024,
+        "8 MiB install's peak TA heap: {big_heap}"
+    );
 
     // The REE's copy of secure storage holds the installed images only encrypted.
     for (path, bytes) in files_below(copy_out_of_disk(&disk, "/tee").path()) {
