@@ -97,7 +97,7 @@ static ALLOC: Counting = Counting;
 
 /// Runs `f` and returns its result and the most heap it held at once beyond what was live
 /// when it started.
-fn peak_heap<R>(f: impl FnOnce() -> R) -> (R, usize) {
+pub(crate) fn peak_heap<R>(f: impl FnOnce() -> R) -> (R, usize) {
     LIVE.with(|l| l.set(0));
     PEAK.with(|p| p.set(0));
     TRACK.with(|t| t.set(true));

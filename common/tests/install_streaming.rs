@@ -525,3 +525,65 @@ fn a_power_cut_at_any_write_of_a_streamed_install_recovers() {
         assert_eq!(window, 0, "{target:?}: {window} cuts in the TA window");
     }
 }
+
+/// The streaming analysis at prepare keeps only what a plan needs, never each command's
+/// parameters: a ~34 KB signed manifest that writes to 16 components with an 8 KiB content
+/// parameter, 60 times in each of four sections, made it hold tens of MiB (the TA heap is
+/// 3 MiB).
+#[test]
+fn the_streaming_analysis_holds_little_whatever_the_manifest_repeats() {
+    let mut s = device();
+    let components: Vec<Value> = (0..16)
+        .map(|i| Value::Array(vec![bytes(b"app"), bytes(format!("c{i}").as_bytes())]))
+        .collect();
+    let writes = |n: usize| -> Vec<Value> {
+        let mut seq = vec![
+            int(12),
+            Value::Bool(true),
+            int(20),
+            suit_test_support::map(vec![(18, bytes(&[0x5a; 8 * 1024]))]),
+        ];
+        for _ in 0..n {
+            seq.extend([int(18), int(POLICY)]);
+        }
+        seq
+    };
+    let shared = check_vendor_class(
+        vec![int(12), Value::Bool(true)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![],
+        POLICY,
+    );
+    let common = suit_test_support::map(vec![
+        (2, Value::Array(components)),
+        (4, bytes(&cbor(&Value::Array(shared)))),
+    ]);
+    // The same writes in each update section the manifest may carry (the shared sequence
+    // runs before each).
+    let mut entries = vec![(1, int(1)), (2, int(1)), (3, bytes(&cbor(&common)))];
+    for section in [15, 16, 18, 20] {
+        entries.push((section, bytes(&cbor(&Value::Array(writes(60))))));
+    }
+    let manifest = cbor(&suit_test_support::map(entries));
+    let key: SigningKey = p256_private_from_pem(suit_test_support::AUTHOR_PRIV);
+    let signers = [Signer {
+        key: &key,
+        alg: Algorithm::Esp256,
+        kid: b"",
+    }];
+    let envelope = seal_envelope(&manifest, &signers, &[], &[]).unwrap();
+    assert!(envelope.len() < 64 * 1024, "{} bytes", envelope.len());
+    send_envelope(&mut s, &envelope, MAX_CHUNK).unwrap();
+    let request = suit_common::protocol::encode(&Empty {}).unwrap();
+    let (reply, peak) = crate::attack_oracles::peak_heap(|| {
+        s.invoke(Command::InstallPrepare as u32, PROTOCOL_VERSION, &request)
+    });
+    assert_eq!(
+        reply.status,
+        Status::Ok,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert!(peak < 512 * 1024, "prepare held {peak} bytes at once");
+}

@@ -13,7 +13,6 @@
 //! parameter the engine will see. The plan is a promise about the engine's run, which the
 //! platform checks again when the engine asks for the streamed result.
 
-use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -36,22 +35,52 @@ pub struct StreamPlan {
     pub target_size: Option<u64>,
 }
 
-/// What a command did to a component, in the order the engine would do it.
+/// A component, by the first index whose identifier it has (the engine keys parameters and
+/// content by identifier, so two indices naming the same component are one).
+type Slot = usize;
+
+/// What a command did to a component, in the order the engine would do it. Only what the
+/// plan needs is kept, bounded by [`MAX_FACT_BYTES`] in all: the events are at most
+/// [`MAX_EVENTS`], and cloning whole parameter sets per event would let one small signed
+/// manifest ask for many megabytes here.
 enum Event {
-    /// The action, its component, that component's parameters, and for a copy its source.
-    Action(Action, ComponentId, Box<Parameters>, Option<ComponentId>),
+    Fetch {
+        slot: Slot,
+        uri: Option<String>,
+        encrypted: bool,
+    },
+    Copy {
+        slot: Slot,
+        source: Slot,
+        encryption_info: Option<Vec<u8>>,
+        image_size: Option<u64>,
+    },
+    /// Write, invoke or wait on the component.
+    Other(Slot),
     /// A condition that reads the component's content (check-content).
-    Reads(ComponentId),
+    Reads(Slot),
 }
 
 /// Commands visited before the analysis gives up (flat sequences: the manifest's own
 /// command count bounds it already; this is a second fence).
 const MAX_EVENTS: usize = 4096;
 
+/// URI and encryption-info bytes the events may copy in all before the analysis gives up
+/// (the ordinary path then applies): a few plans' worth.
+const MAX_FACT_BYTES: usize = 64 * 1024;
+
 /// The payload URIs of `manifest` in the static fetch-then-decrypting-copy form, with what
 /// the engine will do with each; empty when the manifest is not provably of that form.
 pub fn stream_plans(manifest: &Manifest) -> Vec<StreamPlan> {
-    simulate(manifest).map(|e| plans(&e)).unwrap_or_default()
+    simulate(manifest)
+        .and_then(|e| plans(manifest, &e))
+        .unwrap_or_default()
+}
+
+/// The slot of component index `idx`, if the manifest has it.
+fn slot(manifest: &Manifest, idx: usize) -> Option<Slot> {
+    let id = manifest.component_id(idx)?;
+    (0..=idx).find(|j| manifest.component_id(*j).as_ref() == Some(&id))
 }
 
 fn simulate(manifest: &Manifest) -> Option<Vec<Event>> {
@@ -59,8 +88,13 @@ fn simulate(manifest: &Manifest) -> Option<Vec<Event>> {
         return None;
     }
     let count = manifest.index_count();
-    let mut params: Vec<(ComponentId, Parameters)> = Vec::new();
-    let mut events = Vec::new();
+    let mut sim = Simulation {
+        manifest,
+        count,
+        params: Vec::new(),
+        events: Vec::new(),
+        fact_bytes: 0,
+    };
     for section in Procedure::Update.sections() {
         // As the engine: a section the manifest lacks runs nothing, not even shared.
         let Some(seq) = manifest.section(*section).ok()? else {
@@ -68,135 +102,183 @@ fn simulate(manifest: &Manifest) -> Option<Vec<Event>> {
         };
         let shared = manifest.common.shared_sequence.as_ref();
         for s in shared.into_iter().chain(core::iter::once(seq)) {
-            run(manifest, count, s, &mut params, &mut events)?;
+            sim.run(s)?;
         }
     }
-    Some(events)
+    Some(sim.events)
 }
 
-fn run(
-    manifest: &Manifest,
+struct Simulation<'m> {
+    manifest: &'m Manifest,
     count: usize,
-    seq: &CommandSequence,
-    params: &mut Vec<(ComponentId, Parameters)>,
-    events: &mut Vec<Event>,
-) -> Option<()> {
-    let mut current: Option<Vec<usize>> = (count == 1).then(|| alloc::vec![0]);
-    for cmd in &seq.commands {
-        if events.len() >= MAX_EVENTS {
-            return None;
-        }
-        match cmd {
-            Command::SetComponentIndex(arg) => {
-                let ok = |i: u64| usize::try_from(i).ok().filter(|i| *i < count);
-                current = Some(match arg {
-                    IndexArg::All => (0..count).collect(),
-                    IndexArg::One(i) => alloc::vec![ok(*i)?],
-                    IndexArg::List(l) => l.iter().map(|i| ok(*i)).collect::<Option<_>>()?,
-                });
+    /// Per slot, its parameters as the engine would hold them (at most one per component).
+    params: Vec<(Slot, Parameters)>,
+    events: Vec<Event>,
+    fact_bytes: usize,
+}
+
+impl Simulation<'_> {
+    /// Counts bytes an event copies; `None` (no plan) past the budget.
+    fn spend(&mut self, n: usize) -> Option<()> {
+        self.fact_bytes = self.fact_bytes.checked_add(n)?;
+        (self.fact_bytes <= MAX_FACT_BYTES).then_some(())
+    }
+
+    fn run(&mut self, seq: &CommandSequence) -> Option<()> {
+        let manifest = self.manifest;
+        let count = self.count;
+        let mut current: Option<Vec<usize>> = (count == 1).then(|| alloc::vec![0]);
+        for cmd in &seq.commands {
+            if self.events.len() >= MAX_EVENTS {
+                return None;
             }
-            Command::OverrideParameters(p) | Command::SetParameters(p) => {
-                if p.soft_failure.is_some() || p.strict_order == Some(false) {
-                    return None;
+            match cmd {
+                Command::SetComponentIndex(arg) => {
+                    let ok = |i: u64| usize::try_from(i).ok().filter(|i| *i < count);
+                    current = Some(match arg {
+                        IndexArg::All => (0..count).collect(),
+                        IndexArg::One(i) => alloc::vec![ok(*i)?],
+                        IndexArg::List(l) => l.iter().map(|i| ok(*i)).collect::<Option<_>>()?,
+                    });
                 }
-                let overwrite = matches!(cmd, Command::OverrideParameters(_));
-                for idx in current.clone()? {
-                    let id = manifest.component_id(idx)?;
-                    let pos = match params.iter().position(|(c, _)| *c == id) {
-                        Some(pos) => pos,
-                        None => {
-                            params.push((id, Parameters::default()));
-                            params.len() - 1
-                        }
-                    };
-                    params.get_mut(pos)?.1.apply(p, overwrite);
-                }
-            }
-            Command::Condition(kind, _) => {
-                if *kind == ConditionKind::CheckContent {
-                    for idx in current.clone().unwrap_or_default() {
-                        events.push(Event::Reads(manifest.component_id(idx)?));
+                Command::OverrideParameters(p) | Command::SetParameters(p) => {
+                    if p.soft_failure.is_some() || p.strict_order == Some(false) {
+                        return None;
+                    }
+                    let overwrite = matches!(cmd, Command::OverrideParameters(_));
+                    for idx in current.clone()? {
+                        let at = slot(manifest, idx)?;
+                        let pos = match self.params.iter().position(|(c, _)| *c == at) {
+                            Some(pos) => pos,
+                            None => {
+                                self.params.push((at, Parameters::default()));
+                                self.params.len() - 1
+                            }
+                        };
+                        self.params.get_mut(pos)?.1.apply(p, overwrite);
                     }
                 }
-            }
-            Command::Action(
-                a @ (Action::Fetch | Action::Copy | Action::Write | Action::Invoke | Action::Wait),
-                _,
-            ) => {
-                for idx in current.clone()? {
-                    let id = manifest.component_id(idx)?;
-                    let p = params
-                        .iter()
-                        .find(|(c, _)| *c == id)
-                        .map(|(_, p)| p.clone())
-                        .unwrap_or_default();
-                    // A source index the manifest lacks aborts the engine: no plan.
-                    let source = match (a, p.source_component) {
-                        (Action::Copy, Some(s)) => {
-                            Some(manifest.component_id(usize::try_from(s).ok()?)?)
+                Command::Condition(kind, _) => {
+                    if *kind == ConditionKind::CheckContent {
+                        for idx in current.clone().unwrap_or_default() {
+                            let at = slot(manifest, idx)?;
+                            self.events.push(Event::Reads(at));
                         }
-                        (Action::Copy, None) => return None,
-                        _ => None,
-                    };
-                    events.push(Event::Action(*a, id, Box::new(p), source));
+                    }
+                }
+                Command::Action(
+                    a @ (Action::Fetch
+                    | Action::Copy
+                    | Action::Write
+                    | Action::Invoke
+                    | Action::Wait),
+                    _,
+                ) => {
+                    for idx in current.clone()? {
+                        let at = slot(manifest, idx)?;
+                        let event = self.event(*a, at)?;
+                        self.events.push(event);
+                    }
+                }
+                _ => return None,
+            }
+        }
+        Some(())
+    }
+
+    /// What action `a` on `slot` does, with the facts the plan needs from its parameters.
+    fn event(&mut self, a: Action, at: Slot) -> Option<Event> {
+        let p = self.params.iter().find(|(c, _)| *c == at).map(|(_, p)| p);
+        Some(match a {
+            Action::Fetch => {
+                let uri = p.and_then(|p| p.uri.clone());
+                let encrypted = p.is_some_and(|p| p.encryption_info.is_some());
+                self.spend(uri.as_ref().map_or(0, String::len))?;
+                Event::Fetch {
+                    slot: at,
+                    uri,
+                    encrypted,
                 }
             }
-            _ => return None,
-        }
+            Action::Copy => {
+                // A copy without a source, or from an index the manifest lacks, aborts the
+                // engine: no plan.
+                let p = p?;
+                let source = slot(self.manifest, usize::try_from(p.source_component?).ok()?)?;
+                let encryption_info = p.encryption_info.clone();
+                let image_size = p.image_size;
+                self.spend(encryption_info.as_ref().map_or(0, Vec::len))?;
+                Event::Copy {
+                    slot: at,
+                    source,
+                    encryption_info,
+                    image_size,
+                }
+            }
+            _ => Event::Other(at),
+        })
     }
-    Some(())
 }
 
-fn plans(events: &[Event]) -> Vec<StreamPlan> {
+fn plans(manifest: &Manifest, events: &[Event]) -> Option<Vec<StreamPlan>> {
     let mut out: Vec<StreamPlan> = Vec::new();
     for (at, e) in events.iter().enumerate() {
-        let Event::Action(Action::Fetch, buffer, p, _) = e else {
+        let Event::Fetch {
+            slot: buffer,
+            uri: Some(uri),
+            encrypted: false,
+        } = e
+        else {
             continue;
         };
-        let Some(uri) = p.uri.as_ref().filter(|u| !u.starts_with('#')) else {
-            continue;
-        };
-        if p.encryption_info.is_some() || out.iter().any(|o| &o.uri == uri) {
+        if uri.starts_with('#') || out.iter().any(|o| &o.uri == uri) {
             continue;
         }
-        if let Some(plan) = plan_for(events, at, uri, buffer) {
+        if let Some(plan) = plan_for(manifest, events, at, uri, *buffer) {
             out.push(plan);
         }
     }
-    out
+    Some(out)
 }
 
 /// The plan for the fetch at `events[at]`, if nothing else fetches `uri` and the buffer and
 /// the target are touched by exactly this fetch and one decrypting copy after it.
-fn plan_for(events: &[Event], at: usize, uri: &str, buffer: &ComponentId) -> Option<StreamPlan> {
-    let mut copy: Option<(usize, &ComponentId, &Parameters)> = None;
+fn plan_for(
+    manifest: &Manifest,
+    events: &[Event],
+    at: usize,
+    uri: &str,
+    buffer: Slot,
+) -> Option<StreamPlan> {
+    let mut copy: Option<(usize, Slot, &Option<Vec<u8>>, Option<u64>)> = None;
     for (i, e) in events.iter().enumerate() {
         match e {
-            Event::Action(Action::Fetch, _, p, _) if i != at && p.uri.as_deref() == Some(uri) => {
-                return None
-            }
-            Event::Action(Action::Copy, target, p, Some(source)) if source == buffer => {
+            Event::Fetch { uri: Some(u), .. } if i != at && u == uri => return None,
+            Event::Copy {
+                slot,
+                source,
+                encryption_info,
+                image_size,
+            } if *source == buffer => {
                 if copy.is_some() || i < at {
                     return None;
                 }
-                copy = Some((i, target, p));
+                copy = Some((i, *slot, encryption_info, *image_size));
             }
             _ => {}
         }
     }
-    let (copy_at, target, p) = copy?;
-    let encryption_info = p.encryption_info.clone()?;
+    let (copy_at, target, encryption_info, target_size) = copy?;
+    let encryption_info = encryption_info.clone()?;
     if target == buffer {
         return None;
     }
+    let ours = |c: Slot| c == buffer || c == target;
     for (i, e) in events.iter().enumerate() {
         let touches = match e {
-            Event::Reads(c) => c == buffer || c == target,
-            Event::Action(Action::Wait | Action::Invoke, c, _, _) => c == buffer || c == target,
-            Event::Action(Action::Copy, c, _, source) => {
-                i != copy_at && (c == buffer || c == target || source.as_ref() == Some(target))
-            }
-            Event::Action(_, c, _, _) => i != at && (c == buffer || c == target),
+            Event::Reads(c) | Event::Other(c) => ours(*c),
+            Event::Copy { slot, source, .. } => i != copy_at && (ours(*slot) || *source == target),
+            Event::Fetch { slot, .. } => i != at && ours(*slot),
         };
         if touches {
             return None;
@@ -204,9 +286,9 @@ fn plan_for(events: &[Event], at: usize, uri: &str, buffer: &ComponentId) -> Opt
     }
     Some(StreamPlan {
         uri: uri.into(),
-        buffer: buffer.clone(),
-        target: target.clone(),
+        buffer: manifest.component_id(buffer)?,
+        target: manifest.component_id(target)?,
         encryption_info,
-        target_size: p.image_size,
+        target_size,
     })
 }
