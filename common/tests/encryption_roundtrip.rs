@@ -426,3 +426,29 @@ fn finish_without_a_tag_is_truncated() {
     let d = PayloadDecryptor::new(&e.encryption_info, &dev.keys).unwrap();
     assert_eq!(d.finish().unwrap_err(), DecryptError::Truncated);
 }
+
+/// `key_check` names the content key: the same encryption info and keys give the same value
+/// (a streamed install compares the engine's decryptor with the one used as the payload
+/// arrived), another content key a different one.
+#[test]
+fn key_check_tells_content_keys_apart() {
+    let dev = device("p");
+    let k16 = dev.kek128;
+    let encrypt = || {
+        encrypt_payload(
+            b"payload",
+            ContentAlgorithm::A128Gcm,
+            &[Recipient::AesKw {
+                kid: Some(b"p-kw128"),
+                kek: &k16,
+            }],
+            &CoseOptions::SUIT,
+            &mut rng(),
+        )
+        .unwrap()
+    };
+    let (one, other) = (encrypt(), encrypt());
+    let check = |info: &[u8]| *PayloadDecryptor::new(info, &dev.keys).unwrap().key_check();
+    assert_eq!(check(&one.encryption_info), check(&one.encryption_info));
+    assert_ne!(check(&one.encryption_info), check(&other.encryption_info));
+}

@@ -133,6 +133,7 @@ enum State {
 pub struct PayloadDecryptor {
     algorithm: ContentAlgorithm,
     state: State,
+    key_check: [u8; 32],
 }
 
 impl core::fmt::Debug for PayloadDecryptor {
@@ -188,7 +189,22 @@ impl PayloadDecryptor {
         } else {
             State::Stream(crypto.aes_ctr.decryptor(cek.as_bytes(), iv)?)
         };
-        Ok(Self { algorithm, state })
+        // Names the CEK without revealing it, so that two decryptors can be compared.
+        let mut check = crypto.sha256.start();
+        check.update(b"suit payload decryptor key check");
+        check.update(cek.as_bytes());
+        Ok(Self {
+            algorithm,
+            state,
+            key_check: check.finish(),
+        })
+    }
+
+    /// A one-way check value of the content key (SHA-256 over a fixed label and the CEK):
+    /// equal for two decryptors exactly when they decrypt with the same key. It stays inside
+    /// the TA, as the key does.
+    pub fn key_check(&self) -> &[u8; 32] {
+        &self.key_check
     }
 
     /// The layer-0 algorithm; [`ContentAlgorithm::is_aead`] tells whether `finish`

@@ -1278,9 +1278,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 .platform
                 .streamed_fetch(id)
                 .map(|f| (f.digest, f.size, Ok(()))),
-            (Source::Component(c), Some(_), Some(info)) => self
+            (Source::Component(c), Some(d), Some(info)) => self
                 .platform
-                .streamed_copy(c, info, id)
+                .streamed_copy(c, info, d.key_check(), id)
                 .map(|c| (c.digest, c.size, c.finish)),
             _ => None,
         };

@@ -285,11 +285,15 @@ pub trait Platform {
     /// `encryption_info` was already done as the payload arrived, with the key the engine
     /// would choose; if so, the platform makes that plaintext `target`'s staged content (just
     /// opened) and answers its size, digest and how the decryptor finished. Asked only after
-    /// the engine built its own decryptor for the same bytes and keys.
+    /// the engine built its own decryptor for the same bytes and keys; `key_check` is that
+    /// decryptor's [`PayloadDecryptor::key_check`], which the streamed one must equal.
+    ///
+    /// [`PayloadDecryptor::key_check`]: crate::encryption::PayloadDecryptor::key_check
     fn streamed_copy(
         &mut self,
         _source: &ComponentId,
         _encryption_info: &[u8],
+        _key_check: &[u8; 32],
         _target: &ComponentId,
     ) -> Option<StreamedCopy> {
         None

@@ -6,6 +6,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
 
 use crate::report::{image_properties, ReportBuilder};
 use crate::suit::platform::{
@@ -733,11 +734,13 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
     }
 
     /// The decrypting copy the session did as the payload arrived, if it is exactly this
-    /// one: same buffer (fetched in this run), target and encryption-info bytes.
+    /// one: same buffer (fetched in this run), target, encryption-info bytes and content key
+    /// (keys may have changed since the first chunk: a provisioning message in between).
     fn streamed_copy(
         &mut self,
         source: &ComponentId,
         encryption_info: &[u8],
+        key_check: &[u8; 32],
         target: &ComponentId,
     ) -> Option<StreamedCopy> {
         let stream = self.payloads.iter_mut().find_map(|d| {
@@ -747,6 +750,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                     && s.plan.buffer == *source
                     && s.plan.target == *target
                     && s.plan.encryption_info == encryption_info
+                    && bool::from(s.key_check.ct_eq(key_check))
             })
         })?;
         let staged = self.staged.iter_mut().find(|s| s.component == *target)?;

@@ -39,6 +39,8 @@ pub(super) struct Planned {
 /// A payload being decrypted as it arrives.
 pub(super) struct Stream {
     decryptor: Option<PayloadDecryptor>,
+    /// [`PayloadDecryptor::key_check`] of the key chosen at the first chunk.
+    key_check: [u8; 32],
     cipher: Sha256,
     cipher_len: u64,
     plain: Sha256,
@@ -58,6 +60,9 @@ pub(super) struct Finished {
     pub plain: Sha256,
     pub plain_len: u64,
     pub end: Result<(), DecryptError>,
+    /// Which content key decrypted it ([`PayloadDecryptor::key_check`]): the engine's own
+    /// decryptor at `finish` must have the same, or the streamed result is not used.
+    pub key_check: [u8; 32],
     /// The engine's fetch took it (into `plan.buffer`), and its copy (into `plan.target`).
     pub fetched: bool,
     pub copied: bool,
@@ -72,6 +77,7 @@ impl Stream {
         let decryptor =
             PayloadDecryptor::new(&planned.plan.encryption_info, selected.get()).ok()?;
         Some(Stream {
+            key_check: *decryptor.key_check(),
             decryptor: Some(decryptor),
             cipher: Sha256::new(),
             cipher_len: 0,
@@ -148,6 +154,7 @@ impl Stream {
             plain: self.plain,
             plain_len: self.plain_len,
             end,
+            key_check: self.key_check,
             fetched: false,
             copied: false,
         })
