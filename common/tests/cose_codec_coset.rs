@@ -312,6 +312,13 @@ fn coset_keys_decode_to_the_same_key_and_kid() {
         .to_vec()
         .unwrap();
     let (key, kid) = VerificationKey::from_cose_key(&sym).unwrap();
+    // kty twice, the second as an overlong integer: {1: 4, 1: 4, -1: k} is not a key.
+    let mut twice = vec![0xa3, 0x01, 0x04, 0x18, 0x01, 0x04, 0x20, 0x58, 0x20];
+    twice.extend([7u8; 32]);
+    assert_eq!(
+        VerificationKey::from_cose_key(&twice).unwrap_err(),
+        CoseError::Malformed
+    );
     assert_eq!(kid, b"hk");
     assert!(key.supports(Algorithm::Hmac256));
 
@@ -421,6 +428,19 @@ fn malformed_structures_are_refused_by_both() {
     assert_eq!(
         AuthBlock::parse(&crit).unwrap_err(),
         CoseError::UnknownCriticalHeader
+    );
+    // The same label twice in one bucket, the second written as an overlong integer (its
+    // encoded key differs, its value does not): {1: -7, 1: -8}.
+    let twice = with(0, Value::Bytes(vec![0xa2, 0x01, 0x26, 0x18, 0x01, 0x27]));
+    assert_eq!(AuthBlock::parse(&twice).unwrap_err(), CoseError::Malformed);
+    // crit in the unprotected bucket (RFC 9052 §3.1: it must be protected).
+    let loose_crit = with(
+        1,
+        Value::Map(vec![(Value::from(2), Value::Array(vec![Value::from(99)]))]),
+    );
+    assert_eq!(
+        AuthBlock::parse(&loose_crit).unwrap_err(),
+        CoseError::Malformed
     );
     // A label in both buckets (RFC 9052 §3).
     let both = with(1, Value::Map(vec![(Value::from(1), Value::from(-9))]));

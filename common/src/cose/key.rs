@@ -229,7 +229,8 @@ struct CoseKey<'a> {
 }
 
 impl<'a> CoseKey<'a> {
-    /// Reads one COSE_Key map; the caller has checked it is well-formed (no duplicate labels).
+    /// Reads one COSE_Key map; the caller has checked it is well-formed. A label it reads
+    /// twice is refused by value (an overlong integer passes the encoded-key check).
     fn read(bytes: &'a [u8]) -> Result<Self, CoseError> {
         let bad = |_| CoseError::Malformed;
         let mut d = Decoder::new(bytes);
@@ -241,6 +242,7 @@ impl<'a> CoseKey<'a> {
             params: [None, None, None],
         };
         let mut kty = None;
+        let mut seen = 0u16;
         for _ in 0..n {
             let label = match d.item().map_err(bad)? {
                 Item::Uint(u) => i64::try_from(u).unwrap_or(i64::MAX),
@@ -251,6 +253,12 @@ impl<'a> CoseKey<'a> {
                 }
                 _ => return Err(CoseError::Malformed),
             };
+            if let Some(bit) = [1, 2, 3, 4, 5, -1, -2, -3].iter().position(|l| *l == label) {
+                if seen & (1 << bit) != 0 {
+                    return Err(CoseError::Malformed);
+                }
+                seen |= 1 << bit;
+            }
             match label {
                 // kty: int or tstr (no text key type is implemented).
                 1 => {

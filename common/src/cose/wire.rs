@@ -68,6 +68,11 @@ impl<'a> Header<'a> {
                 Item::Text(t) => Label::Text(t),
                 _ => return Err(CoseError::Malformed),
             };
+            // By value: the well-formedness check compares encoded keys, and an overlong
+            // integer encodes the same label differently (RFC 9052 §3: labels are unique).
+            if h.labels.contains(&label) {
+                return Err(CoseError::Malformed);
+            }
             h.labels.push(label);
             let Label::Int(l) = label else {
                 d.skip().map_err(malformed)?;
@@ -166,6 +171,10 @@ impl<'a> Headers<'a> {
     pub fn check(&self) -> Result<(), CoseError> {
         if self.protected.crit {
             return Err(CoseError::UnknownCriticalHeader);
+        }
+        // RFC 9052 §3.1: crit is a protected header parameter.
+        if self.unprotected.crit {
+            return Err(CoseError::Malformed);
         }
         if self
             .unprotected

@@ -616,7 +616,19 @@ impl<B: Backend> Service<B> {
     /// source `install_finish` gives the engine (issue 14: see `install::stream`).
     fn install_payload(&mut self, r: &PayloadChunkRequest) -> Result<(), Refuse> {
         let (uri, total, offset, data) = (&r.uri, r.total_len, r.offset, &r.data[..]);
-        if !self.install.wants_keys(uri, offset) {
+        // The first chunk of a streamable payload needs the key source `finish` will use; if
+        // it cannot be built now, the payload takes the ordinary path and `finish` refuses (or
+        // not) as it would have, so a chunk is never refused for what only `finish` checks.
+        let loaded = if self.install.wants_keys(uri, offset) {
+            self.keys().ok().and_then(|keys| {
+                let state = State::load(&self.backend).ok()?;
+                let keks = provision::load_keks(&self.backend, state.provisioning_counter).ok()?;
+                Some((keys, state, keks))
+            })
+        } else {
+            None
+        };
+        let Some((keys, state, keks)) = loaded else {
             return Ok(self.install.payload_chunk(
                 &mut self.backend,
                 uri,
@@ -625,10 +637,7 @@ impl<B: Backend> Service<B> {
                 data,
                 None,
             )?);
-        }
-        let keys = self.keys()?;
-        let state = State::load(&self.backend)?;
-        let keks = provision::load_keks(&self.backend, state.provisioning_counter)?;
+        };
         let shared = provision::shared_keks(&keks);
         let decryption = keys::AnchorKeySource::new(&keys, &state.anchors, &shared);
         #[cfg(feature = "author")]
