@@ -587,3 +587,37 @@ fn the_streaming_analysis_holds_little_whatever_the_manifest_repeats() {
     );
     assert!(peak < 512 * 1024, "prepare held {peak} bytes at once");
 }
+
+/// An install the client abandons (its session closes before finish) leaves no staged
+/// plaintext behind until the next install: closing deletes it.
+#[test]
+fn closing_the_session_deletes_what_an_unfinished_install_decrypted() {
+    let mut s = device();
+    let image = blob(64 * 1024);
+    let (info, ciphertext) = encrypt(&mut s, Cipher::Gcm, &image);
+    let env = envelope(1, &SECURE, &image, &info, Form::Static);
+    let prepared = prepare(&mut s, &env).unwrap();
+    assert_eq!(prepared.needed_uris, vec![URI.to_string()]);
+    let _: Empty = call(
+        &mut s,
+        Command::InstallPayload,
+        &PayloadChunkRequest {
+            uri: URI.into(),
+            total_len: ciphertext.len() as u64,
+            offset: 0,
+            data: ByteBuf::from(ciphertext[..32 * 1024].to_vec()),
+        },
+    )
+    .unwrap();
+    let staged = |s: &Service<Mem>| {
+        s.backend()
+            .store
+            .names()
+            .into_iter()
+            .filter(|n| n.starts_with("suit/in/"))
+            .count()
+    };
+    assert_eq!(staged(&s), 1, "half the payload is staged");
+    s.close();
+    assert_eq!(staged(&s), 0, "closing deleted it");
+}

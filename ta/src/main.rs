@@ -47,7 +47,11 @@ fn open_session(_params: &mut ParametersNone, session: &mut Session) -> Result<(
 }
 
 #[ta_close_session]
-fn close_session(_session: &mut Session) {}
+fn close_session(session: &mut Session) {
+    if let Some(service) = session.service.as_mut() {
+        service.close();
+    }
+}
 
 #[ta_destroy]
 fn destroy() {}

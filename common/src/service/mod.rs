@@ -241,6 +241,12 @@ impl<B: Backend> Service<B> {
         self.install.no_streaming = yes;
     }
 
+    /// The client's session ends: an unfinished install is abandoned, and what it staged
+    /// (payloads, plaintext decrypted as it arrived among them) is deleted.
+    pub fn close(&mut self) {
+        self.install.abandon(&mut self.backend);
+    }
+
     /// The backend, for tests that inspect what was stored.
     pub fn backend(&self) -> &B {
         &self.backend

@@ -487,6 +487,13 @@ impl InstallSession {
         })
     }
 
+    /// Ends an install the REE abandoned (its session closed before `finish`): staged
+    /// payloads, plaintext decrypted as it arrived among them, are deleted now rather than
+    /// at the next `begin`.
+    pub fn abandon(&mut self, store: &mut dyn SecureStore) {
+        self.clear(store);
+    }
+
     /// Deletes staged payloads and ends the session (a pending report survives).
     fn clear<S: SecureStore + ?Sized>(&mut self, store: &mut S) {
         if let Phase::Prepared { payloads, .. } = core::mem::take(&mut self.phase) {
