@@ -250,26 +250,30 @@ fn plan_for(
     uri: &str,
     buffer: Slot,
 ) -> Option<StreamPlan> {
-    let mut copy: Option<(usize, Slot, &Option<Vec<u8>>, Option<u64>)> = None;
+    let mut copy: Option<usize> = None;
     for (i, e) in events.iter().enumerate() {
         match e {
             Event::Fetch { uri: Some(u), .. } if i != at && u == uri => return None,
-            Event::Copy {
-                slot,
-                source,
-                encryption_info,
-                image_size,
-            } if *source == buffer => {
+            Event::Copy { source, .. } if *source == buffer => {
                 if copy.is_some() || i < at {
                     return None;
                 }
-                copy = Some((i, *slot, encryption_info, *image_size));
+                copy = Some(i);
             }
             _ => {}
         }
     }
-    let (copy_at, target, encryption_info, target_size) = copy?;
-    let encryption_info = encryption_info.clone()?;
+    let copy_at = copy?;
+    let Some(Event::Copy {
+        slot: target,
+        encryption_info: Some(encryption_info),
+        image_size: target_size,
+        ..
+    }) = events.get(copy_at)
+    else {
+        return None;
+    };
+    let (target, target_size) = (*target, *target_size);
     if target == buffer {
         return None;
     }
@@ -288,7 +292,7 @@ fn plan_for(
         uri: uri.into(),
         buffer: manifest.component_id(buffer)?,
         target: manifest.component_id(target)?,
-        encryption_info,
+        encryption_info: encryption_info.clone(),
         target_size,
     })
 }
