@@ -5,14 +5,6 @@
 //! byte what coset builds from the same parts and verifies with coset; malformed structures
 //! coset refuses are refused too; and every cose-wg COSE_Sign1/COSE_Mac0/COSE_Sign vector
 //! gets the same parse verdict, algorithm and key id from both.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::value::Value;
 use coset::iana::{self, EnumI64};

@@ -5,14 +5,6 @@
 //! byte once (secure components and TAs alike); a corrupted or mis-sized payload is
 //! refused in the ordinary path's words with the same report, leaving nothing behind; other
 //! manifest forms take the ordinary path; and a power cut anywhere recovers.
-// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
 
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};

@@ -185,46 +185,38 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
     );
     // Decrypted as it arrived (issue 14, s6-stream): each byte of the 8 MiB component is
     // written to secure storage once (the plaintext), not twice (ciphertext, then plaintext),
-    // and not read back. The TA logs its storage counts per install to the secure log.
-    let big_install = run
-        .secure_log
-        .lines()
-        .filter_map(|l| l.split("[suit-ta] storage install ").nth(1))
-        .next_back()
-        .unwrap_or_else(|| panic!("no storage counts in the secure log"));
-    let count = |key: &str| -> u64 {
-        big_install
-            .split_whitespace()
+    // and not read back. And memory does not grow with the payload: the TA heap's
+    // high-water mark (OP-TEE's allocator statistics, ta/src/heap.rs) stays far below it.
+    // The TA logs both per install to the secure log; the 8 MiB install is the last.
+    let last = |prefix: &str| {
+        run.secure_log
+            .lines()
+            .filter_map(|l| l.split(prefix).nth(1))
+            .next_back()
+            .unwrap_or_else(|| panic!("no {prefix:?} line in the secure log"))
+    };
+    let (storage, heap) = (
+        last("[suit-ta] storage install "),
+        last("[suit-ta] heap install "),
+    );
+    let count = |line: &str, key: &str| -> u64 {
+        line.split_whitespace()
             .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
             .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {key} in {big_install}"))
+            .unwrap_or_else(|| panic!("no {key} in {line}"))
     };
     let n = big.len() as u64;
+    let written = count(storage, "bytes_written");
     assert!(
-        count("bytes_written") >= n && count("bytes_written") < n + 256 * 1024,
-        "8 MiB install: {big_install}"
+        written >= n && written < n + 256 * 1024,
+        "8 MiB install: {storage}"
     );
     assert!(
-        count("bytes_read") < 256 * 1024,
-        "8 MiB install: {big_install}"
+        count(storage, "bytes_read") < 256 * 1024,
+        "8 MiB install: {storage}"
     );
-    // Memory does not grow with the payload (issue 14): the TA heap's high-water mark during
-    // the 8 MiB install, from OP-TEE's allocator statistics (ta/src/heap.rs), stays far below
-    // the payload (and below the 3 MiB heap it would need to hold a third of it).
-    let big_heap = run
-        .secure_log
-        .lines()
-        .filter_map(|l| l.split("[suit-ta] heap install ").nth(1))
-        .next_back()
-        .unwrap_or_else(|| panic!("no heap statistics in the secure log"));
-    let peak: u64 = big_heap
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("max_allocated=")?.parse().ok())
-        .unwrap_or_else(|| panic!("no max_allocated in {big_heap}"));
-    assert!(
-        peak > 0 && peak < 1024 * 1024,
-        "8 MiB install's peak TA heap: {big_heap}"
-    );
+    let peak = count(heap, "max_allocated");
+    assert!(peak > 0 && peak < 1024 * 1024, "8 MiB install: {heap}");
 
     // The REE's copy of secure storage holds the installed images only encrypted.
     for (path, bytes) in files_below(copy_out_of_disk(&disk, "/tee").path()) {
