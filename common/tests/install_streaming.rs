@@ -13,11 +13,7 @@ use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
 use suit_common::encryption::{encrypt_payload, CoseOptions, Recipient};
 use suit_common::protocol::*;
-use suit_common::service::install::{Journal, JOURNAL_OBJECT};
-use suit_common::service::keys::KEYS_OBJECT;
-use suit_common::service::memory::MemoryBackend;
-use suit_common::service::state::STATE_OBJECT;
-use suit_common::service::store::MemoryStore;
+use suit_common::service::install::Journal;
 use suit_common::service::{Service, REPORT_OBJECT};
 use suit_common::suit::author::{seal_envelope, Signer};
 use suit_test_support::service::*;
@@ -404,27 +400,7 @@ fn a_manifest_not_in_the_static_form_takes_the_ordinary_path() {
     }
 }
 
-/// The device after a restart: what storage (and the TA store) kept.
-fn restart(store: &MemoryStore, tas: &[Vec<u8>]) -> Service<Mem> {
-    let mut b = MemoryBackend::new(0);
-    b.store = store.after_reboot();
-    b.installed_tas = tas.to_vec();
-    service(b)
-}
-
-fn assert_no_orphans(s: &mut Service<Mem>, when: &str) {
-    begin(s, 1).unwrap();
-    let st = state(s);
-    for name in s.backend().store.names() {
-        let known = [STATE_OBJECT, KEYS_OBJECT, REPORT_OBJECT].contains(&name.as_str())
-            || st.components.iter().any(|c| c.object == name);
-        assert!(known, "{when}: orphan object {name} after the next begin");
-    }
-    assert!(
-        s.backend().store.raw(JOURNAL_OBJECT).is_none(),
-        "{when}: journal left"
-    );
-}
+use crate::power_cut::{assert_no_orphans, restart};
 
 /// A power cut at every storage write of a streamed install (release 1 to release 2 of a
 /// secure component and of a TA): after the restart the device is in the old or the new

@@ -55,7 +55,7 @@ fn sha256(b: &[u8]) -> Vec<u8> {
 }
 
 /// The device after a restart: what storage (and the TA store) kept, fault plan cleared.
-fn restart(store: &MemoryStore, tas: &[Vec<u8>]) -> Service<Mem> {
+pub(crate) fn restart(store: &MemoryStore, tas: &[Vec<u8>]) -> Service<Mem> {
     let mut b = MemoryBackend::new(0);
     b.store = store.after_reboot();
     b.installed_tas = tas.to_vec();
@@ -70,7 +70,7 @@ fn pending(s: &Service<Mem>) -> bool {
 }
 
 /// After the next begin, only the state, keys, report and the objects the state uses exist.
-fn assert_no_orphans(s: &mut Service<Mem>, when: &str) {
+pub(crate) fn assert_no_orphans(s: &mut Service<Mem>, when: &str) {
     begin(s, 1).unwrap();
     let st = state(s);
     for name in s.backend().store.names() {

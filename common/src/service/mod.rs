@@ -626,11 +626,7 @@ impl<B: Backend> Service<B> {
         // it cannot be built now, the payload takes the ordinary path and `finish` refuses (or
         // not) as it would have, so a chunk is never refused for what only `finish` checks.
         let loaded = if self.install.wants_keys(uri, offset) {
-            self.keys().ok().and_then(|keys| {
-                let state = State::load(&self.backend).ok()?;
-                let keks = provision::load_keks(&self.backend, state.provisioning_counter).ok()?;
-                Some((keys, state, keks))
-            })
+            self.key_material().ok()
         } else {
             None
         };
@@ -647,10 +643,7 @@ impl<B: Backend> Service<B> {
         let shared = provision::shared_keks(&keks);
         let decryption = keys::AnchorKeySource::new(&keys, &state.anchors, &shared);
         #[cfg(feature = "author")]
-        let source: &dyn crate::suit::decrypt::KeySource = match &self.simulated_keys {
-            Some(k) => k,
-            None => &decryption,
-        };
+        let source = key_source(&self.simulated_keys, &decryption);
         #[cfg(not(feature = "author"))]
         let source: &dyn crate::suit::decrypt::KeySource = &decryption;
         Ok(self
@@ -658,19 +651,23 @@ impl<B: Backend> Service<B> {
             .payload_chunk(&mut self.backend, uri, total, offset, data, Some(source))?)
     }
 
-    fn install_finish(&mut self) -> Result<InstallFinishResponse, Refuse> {
+    /// What the engine's key source is built from: the device's keys, its state (anchors)
+    /// and the provisioned KEKs; for a payload's first chunk and for finish alike.
+    fn key_material(&mut self) -> Result<(DeviceKeyPair, State, Vec<provision::Kek>), Refuse> {
         let keys = self.keys()?;
-        let mut state = State::load(&self.backend)?;
+        let state = State::load(&self.backend)?;
         let keks = provision::load_keks(&self.backend, state.provisioning_counter)?;
+        Ok((keys, state, keks))
+    }
+
+    fn install_finish(&mut self) -> Result<InstallFinishResponse, Refuse> {
+        let (keys, mut state, keks) = self.key_material()?;
         let shared = provision::shared_keks(&keks);
         // Keys are chosen inside the engine, per manifest, from its authenticated signers.
         let anchors = state.anchors.clone();
         let decryption = keys::AnchorKeySource::new(&keys, &anchors, &shared);
         #[cfg(feature = "author")]
-        let source: &dyn crate::suit::decrypt::KeySource = match &self.simulated_keys {
-            Some(k) => k,
-            None => &decryption,
-        };
+        let source = key_source(&self.simulated_keys, &decryption);
         #[cfg(not(feature = "author"))]
         let source: &dyn crate::suit::decrypt::KeySource = &decryption;
         let done = self.install.finish(&mut self.backend, &mut state, source);
@@ -843,5 +840,18 @@ fn device_state(state: &State) -> crate::report::DeviceState {
                 })
             })
             .collect(),
+    }
+}
+
+/// The key source the engine decrypts with: the anchors' own keys or, on the author tool's
+/// simulated device only, the injected ones.
+#[cfg(feature = "author")]
+fn key_source<'a>(
+    simulated: &'a Option<crate::encryption::MemoryKeys>,
+    decryption: &'a keys::AnchorKeySource<'a>,
+) -> &'a dyn crate::suit::decrypt::KeySource {
+    match simulated {
+        Some(k) => k,
+        None => decryption,
     }
 }
