@@ -16,6 +16,7 @@ use suit_common::protocol::*;
 use suit_common::service::install::Journal;
 use suit_common::service::{Service, REPORT_OBJECT};
 use suit_common::suit::author::{seal_envelope, Signer};
+use suit_common::suit::interpreter;
 use suit_test_support::service::*;
 use suit_test_support::{
     check_vendor_class, fetch_and_decrypt, p256_private_from_pem, suit_manifest, CLASS_ID,
@@ -94,14 +95,23 @@ enum Form {
 /// is the target (image digest and size of the plaintext), component 1 the ciphertext buffer
 /// `target ++ ['encrypted']`.
 fn envelope(seq: u64, target: &[&[u8]], plaintext: &[u8], info: &[u8], form: Form) -> Vec<u8> {
+    let image = (suit_digest(plaintext), plaintext.len() as u64);
+    envelope_for(seq, target, image, info, form)
+}
+
+/// [`envelope`] for an image given by its SUIT digest and size.
+fn envelope_for(
+    seq: u64,
+    target: &[&[u8]],
+    (digest, size): (Vec<u8>, u64),
+    info: &[u8],
+    form: Form,
+) -> Vec<u8> {
     let shared = Value::Array(check_vendor_class(
         vec![int(12), int(0)],
         bytes(&VENDOR_ID),
         bytes(&CLASS_ID),
-        vec![
-            (3, bytes(&suit_digest(plaintext))),
-            (14, int(plaintext.len() as i64)),
-        ],
+        vec![(3, bytes(&digest)), (14, int(size as i64))],
         POLICY,
     ));
     let commands = [
@@ -588,4 +598,29 @@ fn closing_the_session_deletes_what_an_unfinished_install_decrypted() {
     assert_eq!(staged(&s), 1, "half the payload is staged");
     s.close();
     assert_eq!(staged(&s), 0, "closing deleted it");
+}
+
+/// The largest image, 64 MiB, may arrive encrypted: its A128GCM ciphertext is 16 bytes longer,
+/// and the payload limit makes room for exactly that tag (found by a 64 MiB bench install
+/// that was refused when the limit counted the ciphertext as content).
+#[test]
+fn a_64_mib_image_may_arrive_with_its_aead_tag() {
+    let image = 64u64 << 20;
+    assert_eq!(interpreter::MAX_PAYLOAD_LEN, image + 16);
+    for streaming in [true, false] {
+        let mut s = device();
+        let (info, ciphertext) = encrypt(&mut s, Cipher::Gcm, b"first bytes");
+        // The digest is never reached: only the announced length is judged here.
+        let env = envelope_for(1, &SECURE, (suit_digest(b"x"), image), &info, Form::Static);
+        s.store_payloads_as_received(!streaming);
+        let before = stored(&s);
+        prepare(&mut s, &env).unwrap();
+        let r = refusal(send_payload(&mut s, URI, image + 17, &ciphertext[..4]));
+        assert_eq!(r.kind, RefusalKind::TooLarge, "{}", r.reason);
+        prepare(&mut s, &env).unwrap();
+        send_payload(&mut s, URI, image + 16, &ciphertext[..4])
+            .unwrap_or_else(|e| panic!("streaming {streaming}: {e:?}"));
+        begin(&mut s, 1).unwrap();
+        assert_eq!(stored(&s), before, "streaming {streaming}: storage changed");
+    }
 }

@@ -167,7 +167,7 @@ pub fn install_available(
 }
 
 /// Largest REE component the agent accepts from the TA (the TA's payload limit).
-const MAX_REE_COMPONENT: u64 = 64 * 1024 * 1024;
+const MAX_REE_COMPONENT: u64 = suit_common::suit::interpreter::MAX_PAYLOAD_LEN;
 
 /// Streams an approved REE component out of the TA; returns its bytes and SHA-256 as the TA
 /// reported it.

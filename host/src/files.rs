@@ -45,7 +45,7 @@ impl FileError {
 type Result<T> = std::result::Result<T, FileError>;
 
 /// Largest file either tool reads into memory (payloads are bounded by the engine anyway).
-pub const MAX_FILE_LEN: u64 = 64 * 1024 * 1024;
+pub const MAX_FILE_LEN: u64 = suit_common::suit::interpreter::MAX_PAYLOAD_LEN;
 
 /// Reads a whole file, refusing anything larger than [`MAX_FILE_LEN`].
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {

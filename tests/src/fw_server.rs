@@ -28,7 +28,7 @@ pub const NONCE_PATH: &str = "/status/nonce";
 /// Largest report accepted (a signed report is a few KiB).
 pub const MAX_REPORT: usize = 64 * 1024;
 /// Largest file served (the demo's TA is well below).
-pub const MAX_FILE: u64 = 64 * 1024 * 1024;
+pub const MAX_FILE: u64 = suit_common::suit::interpreter::MAX_PAYLOAD_LEN;
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 64;
 const READ_TIMEOUT: Duration = Duration::from_secs(30);

@@ -25,7 +25,7 @@ pub const REPORT_MEDIA_TYPE: &str = "application/suit-report+cose";
 /// Largest nonce accepted from a status tracker.
 pub const MAX_NONCE: usize = 64;
 /// Default cap for a payload whose size the agent has no other bound for (= the TA's limit).
-pub const DEFAULT_MAX_PAYLOAD: u64 = 64 * 1024 * 1024;
+pub const DEFAULT_MAX_PAYLOAD: u64 = suit_common::suit::interpreter::MAX_PAYLOAD_LEN;
 /// The most bytes one payload may have, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {

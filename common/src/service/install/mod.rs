@@ -51,8 +51,8 @@ use stream::{Planned, Stream};
 
 /// Largest envelope (integrated payloads included) held in TA memory.
 pub const MAX_ENVELOPE: usize = 1024 * 1024;
-/// Largest detached payload staged in secure storage.
-pub const MAX_PAYLOAD: u64 = 64 * 1024 * 1024;
+/// Largest detached payload staged in secure storage (the engine's payload limit).
+pub const MAX_PAYLOAD: u64 = suit::interpreter::MAX_PAYLOAD_LEN;
 /// Most detached payloads one envelope may fetch.
 pub const MAX_PAYLOADS: usize = 8;
 /// Most components staged by one update, and most staging objects it may create.
