@@ -20,9 +20,6 @@ use suit_test_support::*;
 
 const KEK: [u8; 16] = *b"0123456789abcdef";
 
-fn digest(data: &[u8]) -> Vec<u8> {
-    cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(data))]))
-}
 fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
     rand_core::UnwrapErr(getrandom::SysRng)
 }
@@ -80,7 +77,7 @@ fn draft_form(plaintext: &[u8], info: &[u8], ciphertext: &[u8]) -> Vec<u8> {
             int(1),
             int(20),
             map(vec![
-                (3, bytes(&digest(ciphertext))),
+                (3, bytes(&suit_digest(ciphertext))),
                 (14, int(ciphertext.len() as i64)),
                 (21, Value::Text("#ct".into())),
             ]),
@@ -92,7 +89,7 @@ fn draft_form(plaintext: &[u8], info: &[u8], ciphertext: &[u8]) -> Vec<u8> {
             int(0),
             int(20),
             map(vec![
-                (3, bytes(&digest(plaintext))),
+                (3, bytes(&suit_digest(plaintext))),
                 (19, bytes(info)),
                 (22, int(1)),
             ]),
@@ -144,7 +141,7 @@ fn decrypting_fetch_is_refused_with_a_typed_reason() {
         vec![
             int(20),
             map(vec![
-                (3, bytes(&digest(&plaintext))),
+                (3, bytes(&suit_digest(&plaintext))),
                 (19, bytes(&info)),
                 (21, Value::Text("#ct".into())),
             ]),
@@ -183,12 +180,12 @@ fn copy_form(
 ) -> Vec<u8> {
     let mut buffer = vec![(14, int(ciphertext.len() as i64))];
     if ct_digest {
-        buffer.insert(0, (3, bytes(&digest(ciphertext))));
+        buffer.insert(0, (3, bytes(&suit_digest(ciphertext))));
     }
     buffer.push((21, Value::Text("#ct".into())));
     let mut target = vec![(19, bytes(info)), (22, int(1))];
     if pt_digest {
-        target.insert(0, (3, bytes(&digest(plaintext))));
+        target.insert(0, (3, bytes(&suit_digest(plaintext))));
     }
     manifest(
         &[&[FW], &[FW, BUF]],
@@ -307,7 +304,7 @@ fn ctr_buffer_tampered_after_its_digest_is_not_trusted() {
             int(1),
             int(20),
             map(vec![
-                (3, bytes(&digest(&ct))),
+                (3, bytes(&suit_digest(&ct))),
                 (21, Value::Text("#ct".into())),
             ]),
             int(21),

@@ -2,13 +2,8 @@
 //! answers (tests/vectors/crypto-provider/kat.txt) and exactly the outputs of the code paths
 //! the engine used before the seam; the engine really runs on the installed provider; the
 //! bench runner refuses what it cannot bound.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -86,6 +86,17 @@ pub fn cose_key(rel: &str) -> ByteBuf {
     ByteBuf::from(key.to_vec().unwrap())
 }
 
+/// An HMAC-256 key as an encoded COSE_Key (Symmetric, kid `kid`), as a TPA wraps it for a
+/// secret anchor.
+pub fn symmetric_cose_key(kid: &[u8], secret: &[u8]) -> Vec<u8> {
+    use crate::cbor::{bytes, cbor, int};
+    cbor(&ciborium::Value::Map(vec![
+        (int(1), int(4)),
+        (int(2), bytes(kid)),
+        (int(-1), bytes(secret)),
+    ]))
+}
+
 /// `manifest` in an envelope signed by `key` alone (no kid), with `severed` members and
 /// `integrated` payloads: the one-signer form most tests need.
 pub fn seal_one(
