@@ -58,6 +58,14 @@ pub fn anchor(id: u32, key: VerificationKey, role: Role) -> TrustAnchor {
     TrustAnchor::unrestricted(id, key, role)
 }
 
+/// Why `envelope` (which must decode) does not authenticate against `policy`'s anchors.
+pub fn auth_refusal(envelope: &[u8], policy: &Policy) -> suit_common::suit::error::Error {
+    suit_common::suit::Envelope::decode(envelope)
+        .unwrap()
+        .authenticate(&policy.anchors)
+        .unwrap_err()
+}
+
 /// Policy trusting the manifest-spec examples' key (author role, full permissions).
 pub fn spec_policy() -> Policy {
     policy_of(vec![anchor(

@@ -321,6 +321,12 @@ macro_rules! recording_platform_via {
     };
 }
 
+/// The refusal of a manifest whose sequence number `offered` is not above the `stored` one.
+pub fn rollback(stored: u64, offered: u64) -> suit_common::suit::error::Error {
+    use suit_common::suit::error::{Error, PolicyError};
+    Error::Policy(PolicyError::Rollback { stored, offered })
+}
+
 /// `suit::process` of `envelope` under [`spec_policy`](crate::spec_policy) with no device
 /// keys: the manifest-spec examples' setting.
 pub fn spec_process<P: Platform + ?Sized>(
