@@ -94,6 +94,22 @@ pub fn cose_key(rel: &str) -> ByteBuf {
     ByteBuf::from(key.to_vec().unwrap())
 }
 
+/// A P-256 public key (uncompressed SEC1 `point`) as an encoded COSE_Key (EC2) with `kid` and
+/// algorithm ESP256, as coset writes it.
+pub fn ec2_cose_key(point: &[u8], kid: &[u8]) -> Vec<u8> {
+    use coset::{iana, CborSerializable as _};
+    coset::CoseKeyBuilder::new_ec2_pub_key(
+        iana::EllipticCurve::P_256,
+        point[1..33].to_vec(),
+        point[33..65].to_vec(),
+    )
+    .key_id(kid.to_vec())
+    .algorithm(iana::Algorithm::ESP256)
+    .build()
+    .to_vec()
+    .unwrap()
+}
+
 /// An HMAC-256 key as an encoded COSE_Key (Symmetric, kid `kid`), as a TPA wraps it for a
 /// secret anchor.
 pub fn symmetric_cose_key(kid: &[u8], secret: &[u8]) -> Vec<u8> {
