@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use p256::ecdsa::{Signature, VerifyingKey};
+
 use suit_common::crypto::{
     self, bench, AesCtrOp, AesGcmOp, CryptoProvider, EcdhP256Key, EcdhP256Op, EcdsaP256Op,
     Sha256Hash, Sha256Op, StreamDecrypt, RUSTCRYPTO,
@@ -234,6 +236,9 @@ static ECDH: AtomicUsize = AtomicUsize::new(0);
 
 struct Counting;
 
+/// What `AesGcmOp::decryptor` returns.
+type Decryptor = Result<Box<dyn StreamDecrypt>, DecryptError>;
+
 impl Sha256Op for Counting {
     fn start(&self) -> Box<dyn Sha256Hash> {
         SHA.fetch_add(1, Ordering::SeqCst);
@@ -241,25 +246,15 @@ impl Sha256Op for Counting {
     }
 }
 impl AesGcmOp for Counting {
-    fn decryptor(
-        &self,
-        key: &[u8],
-        iv: &[u8],
-        aad: &[u8],
-    ) -> Result<Box<dyn StreamDecrypt>, DecryptError> {
+    fn decryptor(&self, key: &[u8], iv: &[u8], aad: &[u8]) -> Decryptor {
         GCM.fetch_add(1, Ordering::SeqCst);
         crypto::RustCryptoAesGcm.decryptor(key, iv, aad)
     }
 }
 impl EcdsaP256Op for Counting {
-    fn verify_prehash(
-        &self,
-        key: &p256::ecdsa::VerifyingKey,
-        digest: &[u8; 32],
-        signature: &p256::ecdsa::Signature,
-    ) -> bool {
+    fn verify_prehash(&self, key: &VerifyingKey, digest: &[u8; 32], sig: &Signature) -> bool {
         ECDSA.fetch_add(1, Ordering::SeqCst);
-        crypto::RustCryptoEcdsa.verify_prehash(key, digest, signature)
+        crypto::RustCryptoEcdsa.verify_prehash(key, digest, sig)
     }
 }
 impl EcdhP256Op for Counting {
