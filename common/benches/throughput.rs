@@ -13,7 +13,6 @@
 )]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -26,9 +25,9 @@ use suit_common::encryption::algorithms::ContentAlgorithm;
 use suit_common::encryption::{
     decrypt, encrypt_payload, CoseOptions, MemoryKeys, PayloadDecryptor, Recipient,
 };
-use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError};
 use suit_common::suit::policy::{Policy, Role};
-use suit_common::suit::{process, ComponentId, Envelope, Procedure};
+use suit_common::suit::{process, Envelope, Procedure};
+use suit_test_support::RecordingPlatform;
 use suit_test_support::{
     anchor, hex_file as hex_vector, p256_public_from_pem, policy_of, read as vector, AUTHOR_PUB,
     OPERATOR_PUB,
@@ -278,71 +277,6 @@ fn device_keys() -> MemoryKeys {
     k
 }
 
-#[derive(Default)]
-struct MemPlatform {
-    remote: BTreeMap<String, Vec<u8>>,
-    open: Option<(Vec<u8>, usize)>,
-    staged: BTreeMap<ComponentId, Vec<u8>>,
-    installed: BTreeMap<ComponentId, Vec<u8>>,
-}
-
-impl Platform for MemPlatform {
-    fn identifier_matches(&self, _k: IdentifierKind, _c: &ComponentId, _v: &[u8]) -> bool {
-        true
-    }
-    fn fetch_open(&mut self, uri: &str, _a: Option<&[u8]>) -> Result<(), PlatformError> {
-        let data = self.remote.get(uri).ok_or(PlatformError::NotFound)?.clone();
-        self.open = Some((data, 0));
-        Ok(())
-    }
-    fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError> {
-        let (data, pos) = self.open.as_mut().ok_or(PlatformError::Io)?;
-        let n = (data.len() - *pos).min(buf.len());
-        buf[..n].copy_from_slice(&data[*pos..*pos + n]);
-        *pos += n;
-        Ok(n)
-    }
-    fn stage_open(&mut self, c: &ComponentId) -> Result<(), PlatformError> {
-        self.staged.insert(c.clone(), Vec::new());
-        Ok(())
-    }
-    fn stage_write(&mut self, c: &ComponentId, data: &[u8]) -> Result<(), PlatformError> {
-        self.staged
-            .get_mut(c)
-            .ok_or(PlatformError::Io)?
-            .extend_from_slice(data);
-        Ok(())
-    }
-    fn stage_discard(&mut self, c: &ComponentId) {
-        self.staged.remove(c);
-    }
-    fn read(&self, c: &ComponentId, off: u64, buf: &mut [u8]) -> Result<usize, PlatformError> {
-        let data = self
-            .staged
-            .get(c)
-            .or_else(|| self.installed.get(c))
-            .ok_or(PlatformError::NotFound)?;
-        let off = (off as usize).min(data.len());
-        let n = (data.len() - off).min(buf.len());
-        buf[..n].copy_from_slice(&data[off..off + n]);
-        Ok(n)
-    }
-    fn sequence_number(&self, _k: &[u8]) -> Result<Option<u64>, PlatformError> {
-        Ok(None)
-    }
-    fn stage_sequence_number(&mut self, _k: &[u8], _v: u64) -> Result<(), PlatformError> {
-        Ok(())
-    }
-    fn commit(&mut self) -> Result<(), PlatformError> {
-        let staged = std::mem::take(&mut self.staged);
-        self.installed.extend(staged);
-        Ok(())
-    }
-    fn discard(&mut self) {
-        self.staged.clear();
-    }
-}
-
 fn auth_and_process(quick: bool) {
     let budget = Duration::from_millis(if quick { 150 } else { 600 });
     let policy = policy();
@@ -402,7 +336,9 @@ fn auth_and_process(quick: bool) {
     ] {
         let bytes = hex_vector(&format!("suit-firmware-encryption/{name}"));
         let run = || {
-            let mut dev = MemPlatform::default();
+            // The one in-memory test device, reading fetched payloads in whole buffers.
+            let mut dev = RecordingPlatform::default();
+            dev.whole_reads = true;
             dev.remote.insert(
                 "coaps://example.com/encrypted-firmware".into(),
                 payload.clone(),

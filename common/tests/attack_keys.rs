@@ -18,12 +18,12 @@ use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
 use suit_common::service::statement::{self, StatementError};
 use suit_common::service::{Config, Service};
 use suit_test_support::{
-    check_vendor_class, fetch_and_check, fetch_and_decrypt, seal_one, suit_manifest,
+    digest_shared, fetch_and_check, fetch_and_decrypt, seal_one, suit_manifest,
 };
 
 use suit_test_support::service::{
-    bytes, call, cbor, cose_key, install_with as install, int, provision_message, refusal,
-    sec1_from_pem, snapshot, Mem,
+    bytes, call, cose_key, install_with as install, int, provision_message, refusal, sec1_from_pem,
+    snapshot, Mem,
 };
 use suit_test_support::{p256_private_from_pem, CLASS_ID, VENDOR_ID};
 // Tenant A signs with the manifest-spec key, tenant B with the firmware-encryption draft's.
@@ -153,14 +153,7 @@ fn fetch_manifest(
     plaintext_digest: &[u8],
     size: usize,
 ) -> Vec<u8> {
-    let digest = cbor(&Value::Array(vec![int(-16), bytes(plaintext_digest)]));
-    let shared = Value::Array(check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(&VENDOR_ID),
-        bytes(&CLASS_ID),
-        vec![(3, bytes(&digest)), (14, int(size as i64))],
-        15,
-    ));
+    let shared = digest_shared(0, plaintext_digest, size, 15);
     let mut components = vec![segs(component)];
     let install = match info {
         None => Value::Array([vec![int(12), int(0)], fetch_and_check(uri, 2, 15)].concat()),
@@ -176,14 +169,7 @@ fn fetch_manifest(
 
 /// A manifest copying installed component `from` into `to` (directive-copy), digest-checked.
 fn copy_manifest(seq: u64, from: &[&[u8]], to: &[&[u8]], digest: &[u8], size: usize) -> Vec<u8> {
-    let digest = cbor(&Value::Array(vec![int(-16), bytes(digest)]));
-    let shared = Value::Array(check_vendor_class(
-        vec![int(12), int(1)],
-        bytes(&VENDOR_ID),
-        bytes(&CLASS_ID),
-        vec![(3, bytes(&digest)), (14, int(size as i64))],
-        15,
-    ));
+    let shared = digest_shared(1, digest, size, 15);
     let install = Value::Array(vec![
         int(12),
         int(1),
@@ -200,6 +186,16 @@ fn copy_manifest(seq: u64, from: &[&[u8]], to: &[&[u8]], digest: &[u8], size: us
 fn sign(manifest: &[u8], signer: &str) -> Vec<u8> {
     let key: SigningKey = p256_private_from_pem(signer);
     seal_one(manifest, &key, Algorithm::Esp256, &[], &[])
+}
+
+/// What the REE reads from its file `path`.
+fn exported(s: &mut Service<Mem>, path: &str) -> Vec<u8> {
+    ree_export(s, path).unwrap().data.to_vec()
+}
+
+/// Why the REE cannot read its file `path`.
+fn export_refused(s: &mut Service<Mem>, path: &str) -> RefusalKind {
+    refusal(ree_export(s, path)).kind
 }
 
 fn ree_export(s: &mut Service<Mem>, path: &str) -> Result<ReeExportResponse, (Status, Refusal)> {
@@ -245,10 +241,7 @@ fn a_tenant_cannot_decrypt_another_tenants_payload_by_referencing_it() {
                 r.reason
             );
             assert_eq!(snapshot(&s), before, "{mode:?}: state changed");
-            assert_eq!(
-                refusal(ree_export(&mut s, "stolen.bin")).kind,
-                RefusalKind::NotFound
-            );
+            assert_eq!(export_refused(&mut s, "stolen.bin"), RefusalKind::NotFound);
         }
         // The owner's signature on the very same manifest works.
         let owned = fetch_manifest(
@@ -260,10 +253,7 @@ fn a_tenant_cannot_decrypt_another_tenants_payload_by_referencing_it() {
             SECRET.len(),
         );
         install(&mut s, &sign(&owned, A_PRIV), payloads).unwrap();
-        assert_eq!(
-            ree_export(&mut s, "stolen.bin").unwrap().data.as_slice(),
-            SECRET
-        );
+        assert_eq!(exported(&mut s, "stolen.bin"), SECRET);
     }
 }
 
@@ -320,10 +310,7 @@ fn decrypted_payloads_reach_ree_components_only_if_the_anchor_allows_it() {
         "no signer's anchor may put decrypted or secure content there",
     );
     assert_eq!(snapshot(&s), before);
-    assert_eq!(
-        refusal(ree_export(&mut s, "copy.bin")).kind,
-        RefusalKind::NotFound
-    );
+    assert_eq!(export_refused(&mut s, "copy.bin"), RefusalKind::NotFound);
 
     // Plaintext (unencrypted) REE files stay allowed.
     let conf = b"mode=fast\n";
@@ -352,10 +339,7 @@ fn decrypted_payloads_reach_ree_components_only_if_the_anchor_allows_it() {
         }],
     );
     install(&mut s, &sign(&to_ree(3), A_PRIV), payloads).unwrap();
-    assert_eq!(
-        ree_export(&mut s, "a.conf").unwrap().data.as_slice(),
-        SECRET
-    );
+    assert_eq!(exported(&mut s, "a.conf"), SECRET);
 }
 
 /// Finding 11 and re-use: every purpose and every anchor has its own key; an anchor removed

@@ -35,6 +35,7 @@ use suit_test_support::{bomb_block, fetch_and_check, fetch_and_decrypt, says};
 use suit_test_support::{
     check_vendor_class, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
 };
+use suit_test_support::{image_shared, suit_digest};
 
 /// Not an anchor of the device: envelopes it signs are forgeries.
 const FORGER_PRIV: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_priv.pem";
@@ -191,10 +192,6 @@ fn signed_report(s: &mut Dev, nonce: &[u8], pre_auth: bool) -> DecodedReport {
 // ---------------------------------------------------------------------------------------
 // Manifests.
 
-fn suit_digest(data: &[u8]) -> Vec<u8> {
-    cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(data))]))
-}
-
 /// Reporting policy on every command, as `suit-author` writes it: records and system
 /// information on success and on failure.
 const POLICY: i64 = 15;
@@ -210,16 +207,7 @@ fn manifest(
     encryption_info: Option<&[u8]>,
     install: Option<Value>,
 ) -> Vec<u8> {
-    let shared = Value::Array(check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(&VENDOR_ID),
-        bytes(&CLASS_ID),
-        vec![
-            (3, bytes(&suit_digest(plaintext))),
-            (14, int(plaintext.len() as i64)),
-        ],
-        POLICY,
-    ));
+    let shared = image_shared(plaintext, POLICY);
     let install = install.unwrap_or_else(|| match encryption_info {
         None => {
             Value::Array([vec![int(12), int(0)], fetch_and_check(URI, POLICY, POLICY)].concat())

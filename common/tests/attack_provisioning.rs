@@ -17,10 +17,10 @@ use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, State};
 use suit_common::service::Service;
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use suit_test_support::service::{cbor, int, scope, sec1_from_pem, service, snapshot, Mem};
+use suit_test_support::service::{cbor, cose_key, int, scope, service, snapshot, Mem};
 use suit_test_support::{
-    check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, AUTHOR_PUB,
-    CLASS_ID, TPA_PRIV, VENDOR_ID,
+    check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, symmetric_cose_key,
+    AUTHOR_PUB, CLASS_ID, TPA_PRIV, VENDOR_ID,
 };
 
 fn device() -> Service<Mem> {
@@ -30,24 +30,6 @@ fn device() -> Service<Mem> {
 /// The symmetric anchor key the TPA provisions: it must never be visible to the REE.
 const HMAC_SECRET: &[u8; 32] = b"attack-test-hmac-anchor-secret!!";
 const KEK: &[u8; 16] = b"attack-test-kek!";
-
-fn public_cose_key(rel: &str) -> ByteBuf {
-    let p = sec1_from_pem(rel);
-    ByteBuf::from(cbor(&Value::Map(vec![
-        (int(1), int(2)),
-        (int(-1), int(1)),
-        (int(-2), Value::Bytes(p[1..33].to_vec())),
-        (int(-3), Value::Bytes(p[33..].to_vec())),
-    ])))
-}
-
-fn symmetric_cose_key(secret: &[u8]) -> Vec<u8> {
-    cbor(&Value::Map(vec![
-        (int(1), int(4)),
-        (int(2), Value::Bytes(b"op-hmac".to_vec())),
-        (int(-1), Value::Bytes(secret.to_vec())),
-    ]))
-}
 
 fn call<Q: Codec, R: Codec>(
     s: &mut Service<Mem>,
@@ -85,6 +67,13 @@ fn keys(s: &mut Service<Mem>) -> Keys {
         provisioning_kid: p.kid,
         report_kid: k.report_public().kid,
     }
+}
+
+/// A fresh device and its keys.
+fn fresh() -> (Service<Mem>, Keys) {
+    let mut s = device();
+    let k = keys(&mut s);
+    (s, k)
 }
 
 fn message(counter: u64, device: &[u8], ops: Vec<Op>) -> Vec<u8> {
@@ -125,6 +114,16 @@ fn refused(s: &mut Service<Mem>, msg: &[u8], expected: &str) {
     );
 }
 
+/// Relays message `counter` with `ops`, bound to `k`'s device: it must be applied.
+fn apply(s: &mut Service<Mem>, k: &Keys, counter: u64, ops: Vec<Op>) -> ProvisionResponse {
+    relay(s, &message(counter, &k.identity_kid, ops)).0.unwrap()
+}
+
+/// [`refused`] for message `counter` with `ops`, bound to `k`'s device.
+fn refuse(s: &mut Service<Mem>, k: &Keys, counter: u64, ops: Vec<Op>, expected: &str) {
+    refused(s, &message(counter, &k.identity_kid, ops), expected);
+}
+
 fn identity_op() -> Op {
     Op::SetIdentity(Identity {
         vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
@@ -135,7 +134,7 @@ fn identity_op() -> Op {
 
 fn secret_anchor(k: &Keys, id: u32, role: RoleRecord, secret: &[u8]) -> Op {
     let wrapped = wrap_secret(
-        &symmetric_cose_key(secret),
+        &symmetric_cose_key(b"op-hmac", secret),
         &k.provisioning,
         &k.provisioning_kid,
         &anchor_wrap_aad(id),
@@ -148,6 +147,17 @@ fn secret_anchor(k: &Keys, id: u32, role: RoleRecord, secret: &[u8]) -> Op {
         scope: scope(&[b"mac"]),
         wrapped_key: ByteBuf::from(wrapped),
     }
+}
+
+/// [`HMAC_SECRET`] as an anchor in clear (scope `prefix`), which the device must refuse.
+fn clear_symmetric_anchor(id: u32, role: RoleRecord, prefix: &[u8]) -> Op {
+    Op::AddAnchor(AnchorRecord {
+        id,
+        cose_key: ByteBuf::from(symmetric_cose_key(b"op-hmac", HMAC_SECRET)),
+        role,
+        scope: scope(&[prefix]),
+        key_scope: 0,
+    })
 }
 
 /// A KEK for the manifests of anchor 2.
@@ -164,6 +174,12 @@ fn add_kek(k: &Keys, kid: &[u8], kek: &[u8]) -> Op {
         kid: ByteBuf::from(kid.to_vec()),
         anchors: vec![2],
         wrapped_key: ByteBuf::from(wrapped),
+    }
+}
+
+fn remove_kek(kid: &[u8]) -> Op {
+    Op::RemoveKek {
+        kid: ByteBuf::from(kid.to_vec()),
     }
 }
 
@@ -219,34 +235,16 @@ fn install(s: &mut Service<Mem>, envelope: &[u8]) -> Result<InstallFinishRespons
 
 #[test]
 fn a_cleartext_symmetric_anchor_is_refused() {
-    let mut s = device();
-    let k = keys(&mut s);
-    let clear = Op::AddAnchor(AnchorRecord {
-        id: 2,
-        cose_key: ByteBuf::from(symmetric_cose_key(HMAC_SECRET)),
-        role: RoleRecord::Operator,
-        scope: scope(&[b"mac"]),
-        key_scope: 0,
-    });
-    refused(
-        &mut s,
-        &message(1, &k.identity_kid, vec![clear]),
-        "in clear is refused",
-    );
+    let (mut s, k) = fresh();
+    let clear = clear_symmetric_anchor(2, RoleRecord::Operator, b"mac");
+    refuse(&mut s, &k, 1, vec![clear], "in clear is refused");
 }
 
 #[test]
 fn an_encrypted_symmetric_anchor_works_and_its_key_never_leaves() {
-    let mut s = device();
-    let k = keys(&mut s);
-    let msg = message(
-        1,
-        &k.identity_kid,
-        vec![
-            identity_op(),
-            secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET),
-        ],
-    );
+    let (mut s, k) = fresh();
+    let anchor = secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET);
+    let msg = message(1, &k.identity_kid, vec![identity_op(), anchor]);
     assert!(
         !contains(&msg, HMAC_SECRET),
         "the message the REE relays carries the key in clear"
@@ -285,35 +283,16 @@ fn an_encrypted_symmetric_anchor_works_and_its_key_never_leaves() {
 
 #[test]
 fn a_symmetric_key_never_holds_the_tpa_role() {
-    let mut s = device();
-    let k = keys(&mut s);
-    refused(
-        &mut s,
-        &message(
-            1,
-            &k.identity_kid,
-            vec![secret_anchor(&k, 3, RoleRecord::Tpa, HMAC_SECRET)],
-        ),
-        "cannot hold the TPA role",
-    );
-    let clear = Op::AddAnchor(AnchorRecord {
-        id: 3,
-        cose_key: ByteBuf::from(symmetric_cose_key(HMAC_SECRET)),
-        role: RoleRecord::Tpa,
-        scope: scope(&[b""]),
-        key_scope: 0,
-    });
-    refused(
-        &mut s,
-        &message(1, &k.identity_kid, vec![clear]),
-        "symmetric",
-    );
+    let (mut s, k) = fresh();
+    let wrapped = secret_anchor(&k, 3, RoleRecord::Tpa, HMAC_SECRET);
+    refuse(&mut s, &k, 1, vec![wrapped], "cannot hold the TPA role");
+    let clear = clear_symmetric_anchor(3, RoleRecord::Tpa, b"");
+    refuse(&mut s, &k, 1, vec![clear], "symmetric");
 }
 
 #[test]
 fn a_wrapped_key_cannot_be_moved_to_another_anchor_or_device() {
-    let mut s = device();
-    let k = keys(&mut s);
+    let (mut s, k) = fresh();
     // Wrapped for anchor 2, offered as anchor 4 (external_aad binds the id).
     let Op::AddSecretAnchor { wrapped_key, .. } =
         secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET)
@@ -326,24 +305,13 @@ fn a_wrapped_key_cannot_be_moved_to_another_anchor_or_device() {
         scope: scope(&[b"mac"]),
         wrapped_key,
     };
-    refused(
-        &mut s,
-        &message(1, &k.identity_kid, vec![moved]),
-        "does not open",
-    );
+    refuse(&mut s, &k, 1, vec![moved], "does not open");
     // Wrapped for another device's provisioning key.
     let mut other = device();
     *other.backend_mut() = MemoryBackend::new(99);
     let ok = keys(&mut other);
-    refused(
-        &mut s,
-        &message(
-            1,
-            &k.identity_kid,
-            vec![secret_anchor(&ok, 2, RoleRecord::Author, HMAC_SECRET)],
-        ),
-        "does not open",
-    );
+    let for_other = secret_anchor(&ok, 2, RoleRecord::Author, HMAC_SECRET);
+    refuse(&mut s, &k, 1, vec![for_other], "does not open");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -351,8 +319,7 @@ fn a_wrapped_key_cannot_be_moved_to_another_anchor_or_device() {
 
 #[test]
 fn a_message_for_another_device_or_bound_to_the_wrong_key_is_refused() {
-    let mut s = device();
-    let k = keys(&mut s);
+    let (mut s, k) = fresh();
     refused(
         &mut s,
         &message(1, &[0xaa; 16], vec![identity_op()]),
@@ -397,14 +364,13 @@ fn a_message_for_another_device_or_bound_to_the_wrong_key_is_refused() {
 
 #[test]
 fn dropping_a_message_is_detected_and_replays_are_refused() {
-    let mut s = device();
-    let k = keys(&mut s);
+    let (mut s, k) = fresh();
     let add = message(
         1,
         &k.identity_kid,
         vec![Op::AddAnchor(AnchorRecord {
             id: 1,
-            cose_key: public_cose_key(AUTHOR_PUB),
+            cose_key: cose_key(AUTHOR_PUB),
             role: RoleRecord::Author,
             scope: scope(&[b"app"]),
             key_scope: 0,
@@ -437,17 +403,10 @@ fn dropping_a_message_is_detected_and_replays_are_refused() {
 
 #[test]
 fn the_receipt_names_the_applied_message_and_state_and_tampering_fails() {
-    let mut s = device();
-    let k = keys(&mut s);
-    let msg = message(
-        1,
-        &k.identity_kid,
-        vec![
-            identity_op(),
-            secret_anchor(&k, 2, RoleRecord::Operator, HMAC_SECRET),
-            add_kek(&k, b"kek-1", KEK),
-        ],
-    );
+    let (mut s, k) = fresh();
+    let anchor = secret_anchor(&k, 2, RoleRecord::Operator, HMAC_SECRET);
+    let ops = vec![identity_op(), anchor, add_kek(&k, b"kek-1", KEK)];
+    let msg = message(1, &k.identity_kid, ops);
     let (r, seen) = relay(&mut s, &msg);
     let r = r.unwrap();
     assert!(!contains(&seen, KEK) && !contains(&seen, HMAC_SECRET));
@@ -465,18 +424,7 @@ fn the_receipt_names_the_applied_message_and_state_and_tampering_fails() {
     let digest = provision::state_digest(&state, &keks).unwrap();
     assert_eq!(receipt.state_digest.as_slice(), digest.as_slice());
     // It changes with the state.
-    let r2 = relay(
-        &mut s,
-        &message(
-            2,
-            &k.identity_kid,
-            vec![Op::RemoveKek {
-                kid: ByteBuf::from(b"kek-1".to_vec()),
-            }],
-        ),
-    )
-    .0
-    .unwrap();
+    let r2 = apply(&mut s, &k, 2, vec![remove_kek(b"kek-1")]);
     let receipt2 = verify_receipt(&r2.receipt, &k.identity_sec1).unwrap();
     assert_ne!(receipt2.state_digest, receipt.state_digest);
     assert_eq!(receipt2.counter, 2);
@@ -501,19 +449,12 @@ fn the_receipt_names_the_applied_message_and_state_and_tampering_fails() {
 
 #[test]
 fn keks_are_added_removed_and_never_shown() {
-    let mut s = device();
-    let k = keys(&mut s);
-    let (r, seen) = relay(
-        &mut s,
-        &message(
-            1,
-            &k.identity_kid,
-            vec![
-                secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET),
-                add_kek(&k, b"kek-1", KEK),
-            ],
-        ),
-    );
+    let (mut s, k) = fresh();
+    let ops = vec![
+        secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET),
+        add_kek(&k, b"kek-1", KEK),
+    ];
+    let (r, seen) = relay(&mut s, &message(1, &k.identity_kid, ops));
     assert_eq!(r.unwrap().applied[1], "added KEK 6b656b2d31");
     assert!(!contains(&seen, KEK));
     let stored = provision::load_keks(s.backend(), 1).unwrap();
@@ -529,76 +470,30 @@ fn keks_are_added_removed_and_never_shown() {
     else {
         unreachable!()
     };
-    refused(
-        &mut s,
-        &message(
-            2,
-            &k.identity_kid,
-            vec![Op::AddKek {
-                kid,
-                anchors: vec![7],
-                wrapped_key,
-            }],
-        ),
-        "unknown anchor 7",
-    );
+    let unknown = Op::AddKek {
+        kid,
+        anchors: vec![7],
+        wrapped_key,
+    };
+    refuse(&mut s, &k, 2, vec![unknown], "unknown anchor 7");
     // A KEK in clear has no op; a wrong length is refused.
-    refused(
-        &mut s,
-        &message(2, &k.identity_kid, vec![add_kek(&k, b"kek-2", &[1; 24])]),
-        "16 (A128KW) or 32",
-    );
-    refused(
-        &mut s,
-        &message(2, &k.identity_kid, vec![add_kek(&k, b"kek-1", KEK)]),
-        "already exists",
-    );
-    relay(
-        &mut s,
-        &message(
-            2,
-            &k.identity_kid,
-            vec![Op::RemoveKek {
-                kid: ByteBuf::from(b"kek-1".to_vec()),
-            }],
-        ),
-    )
-    .0
-    .unwrap();
+    let wrong_length = add_kek(&k, b"kek-2", &[1; 24]);
+    refuse(&mut s, &k, 2, vec![wrong_length], "16 (A128KW) or 32");
+    let again = add_kek(&k, b"kek-1", KEK);
+    refuse(&mut s, &k, 2, vec![again], "already exists");
+    apply(&mut s, &k, 2, vec![remove_kek(b"kek-1")]);
     assert!(provision::load_keks(s.backend(), 2).unwrap().is_empty());
 }
 
 #[test]
 fn a_removed_anchor_takes_its_kek_access_with_it() {
-    let mut s = device();
-    let k = keys(&mut s);
-    let add = |s: &mut Service<Mem>, counter| {
-        relay(
-            s,
-            &message(
-                counter,
-                &k.identity_kid,
-                vec![secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET)],
-            ),
-        )
-        .0
-        .unwrap()
-    };
-    add(&mut s, 1);
-    relay(
-        &mut s,
-        &message(2, &k.identity_kid, vec![add_kek(&k, b"kek-1", KEK)]),
-    )
-    .0
-    .unwrap();
-    relay(
-        &mut s,
-        &message(3, &k.identity_kid, vec![Op::RemoveAnchor { id: 2 }]),
-    )
-    .0
-    .unwrap();
+    let (mut s, k) = fresh();
+    let anchor = || vec![secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET)];
+    apply(&mut s, &k, 1, anchor());
+    apply(&mut s, &k, 2, vec![add_kek(&k, b"kek-1", KEK)]);
+    apply(&mut s, &k, 3, vec![Op::RemoveAnchor { id: 2 }]);
     // A new anchor with the same id does not inherit the KEK.
-    add(&mut s, 4);
+    apply(&mut s, &k, 4, anchor());
     let keks = provision::load_keks(s.backend(), 4).unwrap();
     assert!(keks[0].anchors.is_empty(), "{:?}", keks[0].anchors);
 }
@@ -606,32 +501,18 @@ fn a_removed_anchor_takes_its_kek_access_with_it() {
 #[test]
 fn a_power_cut_at_any_provisioning_write_leaves_old_or_new_never_a_mix() {
     for n in 0..8 {
-        let mut s = device();
-        let k = keys(&mut s);
-        relay(
-            &mut s,
-            &message(
-                1,
-                &k.identity_kid,
-                vec![
-                    secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET),
-                    add_kek(&k, b"old", KEK),
-                ],
-            ),
-        )
-        .0
-        .unwrap();
-        let msg = message(
-            2,
-            &k.identity_kid,
-            vec![
-                Op::RemoveKek {
-                    kid: ByteBuf::from(b"old".to_vec()),
-                },
-                add_kek(&k, b"new", &[7; 32]),
-                identity_op(),
-            ],
-        );
+        let (mut s, k) = fresh();
+        let ops = vec![
+            secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET),
+            add_kek(&k, b"old", KEK),
+        ];
+        apply(&mut s, &k, 1, ops);
+        let ops = vec![
+            remove_kek(b"old"),
+            add_kek(&k, b"new", &[7; 32]),
+            identity_op(),
+        ];
+        let msg = message(2, &k.identity_kid, ops);
         s.backend_mut().store.fail_after = Some(n);
         let result = relay(&mut s, &msg).0;
         s.backend_mut().store.fail_after = None;

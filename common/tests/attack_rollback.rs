@@ -40,26 +40,11 @@ fn an_older_manifest_with_another_component_list_cannot_reinstall_old_personaliz
     let old = release(
         3,
         &[
-            Part {
-                id: &[&TA, b"perso"],
-                image: &old_perso,
-                uri: "#perso",
-            },
-            Part {
-                id: &[&TA, b"cfg"],
-                image: &cfg,
-                uri: "#cfg",
-            },
+            part(&[&TA, b"perso"], &old_perso, "#perso"),
+            part(&[&TA, b"cfg"], &cfg, "#cfg"),
         ],
     );
-    let new = release(
-        5,
-        &[Part {
-            id: &[&TA, b"perso"],
-            image: &new_perso,
-            uri: "#perso",
-        }],
-    );
+    let new = release(5, &[part(&[&TA, b"perso"], &new_perso, "#perso")]);
     install(&mut s, &new).unwrap();
     assert_eq!(personalization(&mut s).as_deref(), Some(&new_perso[..]));
 
@@ -76,16 +61,8 @@ fn an_older_manifest_with_another_component_list_cannot_reinstall_old_personaliz
     let newer = release(
         6,
         &[
-            Part {
-                id: &[&TA, b"perso"],
-                image: &old_perso,
-                uri: "#perso",
-            },
-            Part {
-                id: &[&TA, b"cfg"],
-                image: &cfg,
-                uri: "#cfg",
-            },
+            part(&[&TA, b"perso"], &old_perso, "#perso"),
+            part(&[&TA, b"cfg"], &cfg, "#cfg"),
         ],
     );
     install(&mut s, &newer).unwrap();
@@ -98,27 +75,12 @@ fn an_older_manifest_with_another_component_list_cannot_reinstall_old_personaliz
 fn an_older_manifest_cannot_replace_a_component_a_newer_one_installed() {
     let mut s = device();
     let (a1, a2, b1) = (vec![1u8; 5000], vec![2u8; 5000], vec![3u8; 100]);
-    let new = release(
-        10,
-        &[Part {
-            id: &[b"app", b"a"],
-            image: &a2,
-            uri: "https://u/a",
-        }],
-    );
+    let new = release(10, &[part(&[b"app", b"a"], &a2, "https://u/a")]);
     let old = release(
         9,
         &[
-            Part {
-                id: &[b"app", b"b"],
-                image: &b1,
-                uri: "https://u/b",
-            },
-            Part {
-                id: &[b"app", b"a"],
-                image: &a1,
-                uri: "https://u/a",
-            },
+            part(&[b"app", b"b"], &b1, "https://u/b"),
+            part(&[b"app", b"a"], &a1, "https://u/a"),
         ],
     );
     install(&mut s, &new).unwrap();
@@ -138,22 +100,8 @@ fn an_older_manifest_cannot_replace_a_component_a_newer_one_installed() {
 fn replaying_an_applied_manifest_is_refused() {
     let mut s = device();
     let (v1, v2) = (b"app v1".to_vec(), b"app v2".to_vec());
-    let r1 = release(
-        1,
-        &[Part {
-            id: &[b"app"],
-            image: &v1,
-            uri: "#app",
-        }],
-    );
-    let r2 = release(
-        2,
-        &[Part {
-            id: &[b"app"],
-            image: &v2,
-            uri: "#app",
-        }],
-    );
+    let r1 = release(1, &[part(&[b"app"], &v1, "#app")]);
+    let r2 = release(2, &[part(&[b"app"], &v2, "#app")]);
     install(&mut s, &r1).unwrap();
     install(&mut s, &r2).unwrap();
     for (name, r) in [("latest", &r2), ("earlier", &r1)] {
@@ -177,41 +125,18 @@ fn components_from_two_releases_cannot_be_combined() {
     let r1 = release(
         1,
         &[
-            Part {
-                id: &[b"app", b"a"],
-                image: &a1,
-                uri: "https://u/a1",
-            },
-            Part {
-                id: &[b"app", b"c"],
-                image: &c1,
-                uri: "https://u/c1",
-            },
+            part(&[b"app", b"a"], &a1, "https://u/a1"),
+            part(&[b"app", b"c"], &c1, "https://u/c1"),
         ],
     );
     let r2 = release(
         2,
         &[
-            Part {
-                id: &[b"app", b"a"],
-                image: &a2,
-                uri: "https://u/a2",
-            },
-            Part {
-                id: &[b"app", b"b"],
-                image: &b2,
-                uri: "https://u/b2",
-            },
+            part(&[b"app", b"a"], &a2, "https://u/a2"),
+            part(&[b"app", b"b"], &b2, "https://u/b2"),
         ],
     );
-    let r3 = release(
-        3,
-        &[Part {
-            id: &[b"app", b"a"],
-            image: &a3,
-            uri: "https://u/a3",
-        }],
-    );
+    let r3 = release(3, &[part(&[b"app", b"a"], &a3, "https://u/a3")]);
     install(&mut s, &r2).unwrap();
     install(&mut s, &r3).unwrap();
 
@@ -226,14 +151,7 @@ fn components_from_two_releases_cannot_be_combined() {
 
     // 2. Release 4's manifest fed release 2's payload for its URI: the digest binds it.
     let a4 = b"a of release 4".to_vec();
-    let r4 = release(
-        4,
-        &[Part {
-            id: &[b"app", b"a"],
-            image: &a4,
-            uri: "https://u/a4",
-        }],
-    );
+    let r4 = release(4, &[part(&[b"app", b"a"], &a4, "https://u/a4")]);
     let r = refused_and_unchanged(&mut s, |s| {
         let prepared = prepare(s, &r4.envelope).unwrap();
         send_payload(s, &prepared.needed_uris[0], a2.len() as u64, &a2).unwrap();
@@ -297,25 +215,11 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
     let v1 = vec![0x11u8; 40_000];
     install(
         &mut s,
-        &release(
-            1,
-            &[Part {
-                id: &[b"app"],
-                image: &v1,
-                uri: "https://u/app",
-            }],
-        ),
+        &release(1, &[part(&[b"app"], &v1, "https://u/app")]),
     )
     .unwrap();
     let image = vec![0x22u8; 40_000];
-    let r2 = release(
-        2,
-        &[Part {
-            id: &[b"app"],
-            image: &image,
-            uri: "https://u/app",
-        }],
-    );
+    let r2 = release(2, &[part(&[b"app"], &image, "https://u/app")]);
     let uri = "https://u/app";
 
     // Truncated envelope: prepare before all of it arrived.

@@ -20,9 +20,6 @@ use suit_test_support::*;
 
 const KEK: [u8; 16] = *b"0123456789abcdef";
 
-fn digest(data: &[u8]) -> Vec<u8> {
-    cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(data))]))
-}
 fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
     rand_core::UnwrapErr(getrandom::SysRng)
 }
@@ -42,8 +39,31 @@ fn manifest(components: &[&[&[u8]]], install: Vec<Value>) -> Vec<u8> {
     suit_manifest(1, components, &shared, &Value::Array(install))
 }
 
+/// Override `params`, then run each of `commands` with reporting policy 15.
+fn then(params: Vec<(i64, Value)>, commands: &[i64]) -> Vec<Value> {
+    let mut seq = vec![int(20), map(params)];
+    for c in commands {
+        seq.extend([int(*c), int(15)]);
+    }
+    seq
+}
+
+/// [`then`] on component `index` (set-component-index first).
+fn on(index: i64, params: Vec<(i64, Value)>, commands: &[i64]) -> Vec<Value> {
+    [vec![int(12), int(index)], then(params, commands)].concat()
+}
+
 fn seal(manifest: &[u8], integrated: &[(&str, &[u8])]) -> Vec<u8> {
     seal_one(manifest, &author_key(), Algorithm::Esp256, &[], integrated)
+}
+
+/// `suit::process` (update) of `env` under the examples' policy.
+fn update(
+    env: &[u8],
+    keys: &dyn suit_common::suit::decrypt::KeySource,
+    dev: &mut RecordingPlatform,
+) -> Result<suit_common::suit::Outcome, Error> {
+    process(env, Procedure::Update, &spec_policy(), keys, dev)
 }
 
 fn kek_keys() -> MemoryKeys {
@@ -52,19 +72,22 @@ fn kek_keys() -> MemoryKeys {
     k
 }
 
-fn encrypted(plaintext: &[u8], content: ContentAlgorithm) -> (Vec<u8>, Vec<u8>) {
-    let e = encrypt_payload(
-        plaintext,
-        content,
-        &[Recipient::AesKw {
-            kid: Some(b"device-kek"),
-            kek: &KEK,
-        }],
-        &CoseOptions::SUIT,
-        &mut rng(),
-    )
-    .unwrap();
+/// `plaintext` encrypted with `content` to the one recipient `to`: (info, ciphertext).
+fn encrypted_to(plaintext: &[u8], content: ContentAlgorithm, to: Recipient) -> (Vec<u8>, Vec<u8>) {
+    let e = encrypt_payload(plaintext, content, &[to], &CoseOptions::SUIT, &mut rng()).unwrap();
     (e.encryption_info, e.ciphertext)
+}
+
+/// The A128KW recipient for the KEK `kid` labels.
+fn aes_kw(kid: &[u8]) -> Recipient<'_> {
+    Recipient::AesKw {
+        kid: Some(kid),
+        kek: &KEK,
+    }
+}
+
+fn encrypted(plaintext: &[u8], content: ContentAlgorithm) -> (Vec<u8>, Vec<u8>) {
+    encrypted_to(plaintext, content, aes_kw(b"device-kek"))
 }
 
 const FW: &[u8] = b"firmware";
@@ -73,35 +96,18 @@ const BUF: &[u8] = b"encrypted";
 /// The draft's form (fetch ciphertext into its own component, image-match it, copy with
 /// encryption info into the plaintext component, image-match the plaintext).
 fn draft_form(plaintext: &[u8], info: &[u8], ciphertext: &[u8]) -> Vec<u8> {
-    manifest(
-        &[&[FW], &[FW, BUF]],
-        vec![
-            int(12),
-            int(1),
-            int(20),
-            map(vec![
-                (3, bytes(&digest(ciphertext))),
-                (14, int(ciphertext.len() as i64)),
-                (21, Value::Text("#ct".into())),
-            ]),
-            int(21),
-            int(15),
-            int(3),
-            int(15),
-            int(12),
-            int(0),
-            int(20),
-            map(vec![
-                (3, bytes(&digest(plaintext))),
-                (19, bytes(info)),
-                (22, int(1)),
-            ]),
-            int(22),
-            int(15),
-            int(3),
-            int(15),
-        ],
-    )
+    let buffer = vec![
+        (3, bytes(&suit_digest(ciphertext))),
+        (14, int(ciphertext.len() as i64)),
+        (21, Value::Text("#ct".into())),
+    ];
+    let target = vec![
+        (3, bytes(&suit_digest(plaintext))),
+        (19, bytes(info)),
+        (22, int(1)),
+    ];
+    let install = [on(1, buffer, &[21, 3]), on(0, target, &[22, 3])];
+    manifest(&[&[FW], &[FW, BUF]], install.concat())
 }
 
 #[test]
@@ -110,14 +116,7 @@ fn draft_fetch_then_copy_installs_the_plaintext_and_drops_the_ciphertext_buffer(
     let (info, ct) = encrypted(&plaintext, ContentAlgorithm::A128Gcm);
     let env = seal(&draft_form(&plaintext, &info, &ct), &[("#ct", &ct)]);
     let mut dev = RecordingPlatform::spec_device();
-    let out = process(
-        &env,
-        Procedure::Update,
-        &spec_policy(),
-        &kek_keys(),
-        &mut dev,
-    )
-    .unwrap();
+    let out = update(&env, &kek_keys(), &mut dev).unwrap();
     let fw = cid(&[FW]);
     let buffer = cid(&[FW, BUF]);
     // Only the plaintext component is installed; the ciphertext buffer was discarded from
@@ -139,30 +138,14 @@ fn decrypting_fetch_is_refused_with_a_typed_reason() {
     // The form suit-author used to emit: encryption info set on the fetched component.
     let plaintext = b"plain firmware".to_vec();
     let (info, ct) = encrypted(&plaintext, ContentAlgorithm::A128Gcm);
-    let m = manifest(
-        &[&[FW]],
-        vec![
-            int(20),
-            map(vec![
-                (3, bytes(&digest(&plaintext))),
-                (19, bytes(&info)),
-                (21, Value::Text("#ct".into())),
-            ]),
-            int(21),
-            int(15),
-            int(3),
-            int(15),
-        ],
-    );
+    let params = vec![
+        (3, bytes(&suit_digest(&plaintext))),
+        (19, bytes(&info)),
+        (21, Value::Text("#ct".into())),
+    ];
+    let m = manifest(&[&[FW]], then(params, &[21, 3]));
     let mut dev = RecordingPlatform::spec_device();
-    let err = process(
-        &seal(&m, &[("#ct", &ct)]),
-        Procedure::Update,
-        &spec_policy(),
-        &kek_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
+    let err = update(&seal(&m, &[("#ct", &ct)]), &kek_keys(), &mut dev).unwrap_err();
     match err {
         Error::Command(c) => assert_eq!(c.kind, CommandErrorKind::DecryptingFetch),
         other => panic!("{other:?}"),
@@ -183,30 +166,15 @@ fn copy_form(
 ) -> Vec<u8> {
     let mut buffer = vec![(14, int(ciphertext.len() as i64))];
     if ct_digest {
-        buffer.insert(0, (3, bytes(&digest(ciphertext))));
+        buffer.insert(0, (3, bytes(&suit_digest(ciphertext))));
     }
     buffer.push((21, Value::Text("#ct".into())));
     let mut target = vec![(19, bytes(info)), (22, int(1))];
     if pt_digest {
-        target.insert(0, (3, bytes(&digest(plaintext))));
+        target.insert(0, (3, bytes(&suit_digest(plaintext))));
     }
-    manifest(
-        &[&[FW], &[FW, BUF]],
-        vec![
-            int(12),
-            int(1),
-            int(20),
-            map(buffer),
-            int(21),
-            int(15),
-            int(12),
-            int(0),
-            int(20),
-            map(target),
-            int(22),
-            int(15),
-        ],
-    )
+    let install = [on(1, buffer, &[21]), on(0, target, &[22])];
+    manifest(&[&[FW], &[FW, BUF]], install.concat())
 }
 
 fn run_policy(
@@ -241,29 +209,25 @@ fn payload_integrity_follows_the_drafts_decision_tree() {
             &copy_form(&plaintext, &info, &ct, ct_digest, pt_digest),
             &[("#ct", &ct)],
         );
+        // Refused for want of a plaintext check, nothing installed.
+        let unverified = |r: Result<_, Error>, dev: RecordingPlatform| {
+            let expected = Error::UnverifiedPlaintext(fw.clone());
+            assert_eq!(r.unwrap_err(), expected, "{what}");
+            assert!(dev.installed.is_empty(), "{what}");
+        };
         let (r, dev) = run_policy(&env, false);
         if accepted {
             assert_eq!(r.unwrap().committed, vec![fw.clone()], "{what}");
             assert_eq!(dev.installed.get(&fw), Some(&plaintext), "{what}");
         } else {
-            assert_eq!(
-                r.unwrap_err(),
-                Error::UnverifiedPlaintext(fw.clone()),
-                "{what}"
-            );
-            assert!(dev.installed.is_empty(), "{what}");
+            unverified(r, dev);
         }
         // The device policy demanding a plaintext digest accepts only that case.
         let (r, dev) = run_policy(&env, true);
         if pt_digest {
             r.unwrap();
         } else {
-            assert_eq!(
-                r.unwrap_err(),
-                Error::UnverifiedPlaintext(fw.clone()),
-                "{what}"
-            );
-            assert!(dev.installed.is_empty(), "{what}");
+            unverified(r, dev);
         }
     }
 }
@@ -275,12 +239,7 @@ fn ctr_ciphertext_inside_the_signed_manifest_needs_no_digest() {
     let (info, ct) = encrypted(&plaintext, ContentAlgorithm::A128Ctr);
     let m = manifest(
         &[&[FW]],
-        vec![
-            int(20),
-            map(vec![(18, bytes(&ct)), (19, bytes(&info))]),
-            int(18),
-            int(15),
-        ],
+        then(vec![(18, bytes(&ct)), (19, bytes(&info))], &[18]),
     );
     let (r, dev) = run_policy(&seal(&m, &[]), false);
     assert_eq!(r.unwrap().committed, vec![cid(&[FW])]);
@@ -300,32 +259,16 @@ fn ctr_buffer_tampered_after_its_digest_is_not_trusted() {
     let (info, ct) = encrypted(&plaintext, ContentAlgorithm::A128Ctr);
     let mut evil = ct.clone();
     evil[0] ^= 1;
-    let m = manifest(
-        &[&[FW], &[FW, BUF]],
-        vec![
-            int(12),
-            int(1),
-            int(20),
-            map(vec![
-                (3, bytes(&digest(&ct))),
-                (21, Value::Text("#ct".into())),
-            ]),
-            int(21),
-            int(15),
-            int(3),
-            int(15),
-            int(20),
-            map(vec![(21, Value::Text("#evil".into()))]),
-            int(21),
-            int(15),
-            int(12),
-            int(0),
-            int(20),
-            map(vec![(19, bytes(&info)), (22, int(1))]),
-            int(22),
-            int(15),
-        ],
-    );
+    let buffer = vec![
+        (3, bytes(&suit_digest(&ct))),
+        (21, Value::Text("#ct".into())),
+    ];
+    let install = [
+        on(1, buffer, &[21, 3]),
+        then(vec![(21, Value::Text("#evil".into()))], &[21]),
+        on(0, vec![(19, bytes(&info)), (22, int(1))], &[22]),
+    ];
+    let m = manifest(&[&[FW], &[FW, BUF]], install.concat());
     let (r, dev) = run_policy(&seal(&m, &[("#ct", &ct), ("#evil", &evil)]), false);
     assert_eq!(r.unwrap_err(), Error::UnverifiedPlaintext(cid(&[FW])));
     assert!(dev.installed.is_empty());
@@ -371,10 +314,7 @@ fn recipient_labelled_with_another_kid_opens_with_the_device_keys() {
     let public = sk.public_key();
     let peer_label: &[u8] = b"label-a-peer-chose";
     let recipients = [
-        Recipient::AesKw {
-            kid: Some(peer_label),
-            kek: &KEK,
-        },
+        aes_kw(peer_label),
         Recipient::EcdhEs {
             kid: Some(peer_label),
             public_key: &public,
@@ -388,21 +328,8 @@ fn recipient_labelled_with_another_kid_opens_with_the_device_keys() {
         },
     ];
     for r in recipients {
-        let e = encrypt_payload(
-            FW,
-            ContentAlgorithm::A128Gcm,
-            &[r],
-            &CoseOptions::SUIT,
-            &mut rng(),
-        )
-        .unwrap();
-        let pt = decrypt(
-            &e.encryption_info,
-            Some(&e.ciphertext),
-            &keys,
-            &CoseOptions::SUIT,
-        )
-        .unwrap();
+        let (info, ct) = encrypted_to(FW, ContentAlgorithm::A128Gcm, r);
+        let pt = decrypt(&info, Some(&ct), &keys, &CoseOptions::SUIT).unwrap();
         assert_eq!(pt.as_slice(), FW);
     }
 }
@@ -415,57 +342,26 @@ fn kid_matching_keys_are_tried_first_and_the_others_are_bounded() {
         keys.add_kek(Some(&[b'w', i]), &[i; 16]).unwrap();
     }
     let right = keys.add_kek(Some(b"other"), &KEK).unwrap();
-    let e = encrypt_payload(
-        FW,
-        ContentAlgorithm::A128Gcm,
-        &[Recipient::AesKw {
-            kid: Some(b"peer"),
-            kek: &KEK,
-        }],
-        &CoseOptions::SUIT,
-        &mut rng(),
-    )
-    .unwrap();
-    let counting = Counting {
-        inner: &keys,
-        used: Default::default(),
+    // Decrypts FW sent to the KEK labelled `kid`; the result and the keys asked for.
+    let run = |kid: &[u8]| {
+        let (info, ct) = encrypted_to(FW, ContentAlgorithm::A128Gcm, aes_kw(kid));
+        let counting = Counting {
+            inner: &keys,
+            used: Default::default(),
+        };
+        let r = decrypt(&info, Some(&ct), &counting, &CoseOptions::SUIT);
+        (r, counting.used.into_inner())
     };
     // The ninth candidate is beyond the bound: not tried, so no recipient opens.
-    let err = decrypt(
-        &e.encryption_info,
-        Some(&e.ciphertext),
-        &counting,
-        &CoseOptions::SUIT,
-    )
-    .unwrap_err();
-    assert_eq!(err, DecryptError::NoRecipientForKeys);
-    assert_eq!(counting.used.borrow().len(), 8);
-    assert!(!counting.used.borrow().contains(&right.0));
+    let (r, used) = run(b"peer");
+    assert_eq!(r.unwrap_err(), DecryptError::NoRecipientForKeys);
+    assert_eq!(used.len(), 8);
+    assert!(!used.contains(&right.0));
 
     // Labelled with the right key's kid: that key is tried first, and only it.
-    let e = encrypt_payload(
-        FW,
-        ContentAlgorithm::A128Gcm,
-        &[Recipient::AesKw {
-            kid: Some(b"other"),
-            kek: &KEK,
-        }],
-        &CoseOptions::SUIT,
-        &mut rng(),
-    )
-    .unwrap();
-    let counting = Counting {
-        inner: &keys,
-        used: Default::default(),
-    };
-    decrypt(
-        &e.encryption_info,
-        Some(&e.ciphertext),
-        &counting,
-        &CoseOptions::SUIT,
-    )
-    .unwrap();
-    assert_eq!(*counting.used.borrow(), vec![right.0]);
+    let (r, used) = run(b"other");
+    r.unwrap();
+    assert_eq!(used, vec![right.0]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -584,23 +480,10 @@ fn manifest_members_out_of_canonical_order_are_refused() {
     let good = install(vec![(14, int(1)), (21, Value::Text("#x".into()))]);
     let mut dev = RecordingPlatform::spec_device();
     let keys = MemoryKeys::new();
-    let err = process(
-        &seal(&good, &[("#x", b"y")]),
-        Procedure::Update,
-        &spec_policy(),
-        &keys,
-        &mut dev,
-    );
+    let err = update(&seal(&good, &[("#x", b"y")]), &keys, &mut dev);
     assert!(err.is_ok(), "{err:?}");
     let mut dev = RecordingPlatform::spec_device();
-    let err = process(
-        &seal(&bad, &[("#x", b"y")]),
-        Procedure::Update,
-        &spec_policy(),
-        &keys,
-        &mut dev,
-    )
-    .unwrap_err();
+    let err = update(&seal(&bad, &[("#x", b"y")]), &keys, &mut dev).unwrap_err();
     assert!(
         matches!(&err, Error::Decode { error, .. } if error.kind == suit_common::cbor::CborErrorKind::NonCanonicalOrder),
         "{err:?}"

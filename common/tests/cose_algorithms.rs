@@ -11,6 +11,21 @@ use suit_common::cose::{
 
 const PAYLOAD: &[u8] = b"\x82\x2f\x58\x20abcdefghijklmnopqrstuvwxyz012345";
 
+/// A header naming `alg` and nothing else.
+fn alg_header(alg: iana::Algorithm) -> coset::Header {
+    HeaderBuilder::new().algorithm(alg).build()
+}
+
+/// A tagged COSE_Sign1 with `protected`, an attached `payload` if any, and a zero signature
+/// of `len` bytes.
+fn sign1(protected: coset::Header, payload: Option<&[u8]>, len: usize) -> Vec<u8> {
+    let mut b = CoseSign1Builder::new().protected(protected);
+    if let Some(p) = payload {
+        b = b.payload(p.to_vec());
+    }
+    b.signature(vec![0; len]).build().to_tagged_vec().unwrap()
+}
+
 #[test]
 fn ed25519_round_trip_and_tamper() {
     let key = SigningKey::ed25519(&[7u8; 32]).unwrap();
@@ -55,16 +70,7 @@ fn key_and_algorithm_must_agree() {
         Err(CoseError::KeyAlgorithmMismatch)
     );
     // A MAC algorithm inside a COSE_Sign1 is refused.
-    let bogus = CoseSign1Builder::new()
-        .protected(
-            HeaderBuilder::new()
-                .algorithm(iana::Algorithm::HMAC_256_256)
-                .build(),
-        )
-        .signature(vec![0; 32])
-        .build()
-        .to_tagged_vec()
-        .unwrap();
+    let bogus = sign1(alg_header(iana::Algorithm::HMAC_256_256), None, 32);
     assert_eq!(
         verify_auth_block(
             &bogus,
@@ -79,11 +85,7 @@ fn key_and_algorithm_must_agree() {
 fn algorithm_only_from_protected_header_and_payload_detached() {
     let key = SigningKey::p256(&[0x42; 32]).unwrap();
     let unprotected_alg = CoseSign1Builder::new()
-        .unprotected(
-            HeaderBuilder::new()
-                .algorithm(iana::Algorithm::ES256)
-                .build(),
-        )
+        .unprotected(alg_header(iana::Algorithm::ES256))
         .signature(vec![0; 64])
         .build()
         .to_tagged_vec()
@@ -92,17 +94,7 @@ fn algorithm_only_from_protected_header_and_payload_detached() {
         verify_auth_block(&unprotected_alg, PAYLOAD, &key.verification_key()),
         Err(CoseError::MissingAlgorithm)
     );
-    let attached = CoseSign1Builder::new()
-        .protected(
-            HeaderBuilder::new()
-                .algorithm(iana::Algorithm::ES256)
-                .build(),
-        )
-        .payload(PAYLOAD.to_vec())
-        .signature(vec![0; 64])
-        .build()
-        .to_tagged_vec()
-        .unwrap();
+    let attached = sign1(alg_header(iana::Algorithm::ES256), Some(PAYLOAD), 64);
     assert_eq!(
         verify_auth_block(&attached, PAYLOAD, &key.verification_key()),
         Err(CoseError::PayloadNotDetached)
@@ -120,11 +112,7 @@ fn hss_lms_signature_verifies() {
     let (sk, vk) = hbs_lms::keygen::<Sha256_256>(&params, &seed, None).unwrap();
     let mut sk_bytes = sk.as_slice().to_vec();
     let block = CoseSign1Builder::new()
-        .protected(
-            HeaderBuilder::new()
-                .algorithm(iana::Algorithm::HSS_LMS)
-                .build(),
-        )
+        .protected(alg_header(iana::Algorithm::HSS_LMS))
         .create_detached_signature(PAYLOAD, &[], |tbs| {
             let mut update = |new: &[u8]| {
                 sk_bytes = new.to_vec();
@@ -162,16 +150,7 @@ fn cose_key_import() {
     };
     let point = vk.to_sec1_point(false);
     let sec1 = point.as_bytes();
-    let cose_key = CoseKeyBuilder::new_ec2_pub_key(
-        iana::EllipticCurve::P_256,
-        sec1[1..33].to_vec(),
-        sec1[33..65].to_vec(),
-    )
-    .key_id(b"k1".to_vec())
-    .algorithm(iana::Algorithm::ESP256)
-    .build()
-    .to_vec()
-    .unwrap();
+    let cose_key = suit_test_support::ec2_cose_key(sec1, b"k1");
     let (key, kid) = VerificationKey::from_cose_key(&cose_key).unwrap();
     assert_eq!(kid, b"k1");
     let block = create_auth_block(&sk, Algorithm::Esp256, b"k1", PAYLOAD).unwrap();

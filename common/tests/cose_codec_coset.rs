@@ -49,6 +49,12 @@ fn hmac_tag(key: &[u8], data: &[u8]) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
+/// The HMAC-256 tag of [`PAYLOAD`] under `protected` (no external AAD).
+fn mac_tag(key: &[u8], context: coset::MacContext, protected: &ProtectedHeader) -> Vec<u8> {
+    let tbm = coset::mac_structure_data(context, protected.clone(), &[], PAYLOAD);
+    hmac_tag(key, &tbm)
+}
+
 fn alg_header(alg: iana::Algorithm) -> Header {
     HeaderBuilder::new().algorithm(alg).build()
 }
@@ -153,13 +159,7 @@ fn coset_mac0_and_empty_protected_forms() {
         original_data: None,
         header: alg_header(iana::Algorithm::HMAC_256_256),
     };
-    let tbm = coset::mac_structure_data(
-        coset::MacContext::CoseMac0,
-        m.protected.clone(),
-        &[],
-        PAYLOAD,
-    );
-    m.tag = hmac_tag(&key, &tbm);
+    m.tag = mac_tag(&key, coset::MacContext::CoseMac0, &m.protected);
     let bytes = m.to_tagged_vec().unwrap();
     let block = AuthBlock::parse(&bytes).unwrap();
     assert_eq!(block.algorithm(), Algorithm::Hmac256);
@@ -246,13 +246,7 @@ fn coset_mac_with_several_direct_recipients() {
                 .build(),
         );
     }
-    let tbm = coset::mac_structure_data(
-        coset::MacContext::CoseMac,
-        m.protected.clone(),
-        &[],
-        PAYLOAD,
-    );
-    m.tag = hmac_tag(&key, &tbm);
+    m.tag = mac_tag(&key, coset::MacContext::CoseMac, &m.protected);
     let bytes = m.clone().to_tagged_vec().unwrap();
     let blocks = AuthBlock::parse_signers(&bytes).unwrap();
     assert_eq!(blocks.len(), 1);
@@ -275,16 +269,7 @@ fn coset_mac_with_several_direct_recipients() {
 fn coset_keys_decode_to_the_same_key_and_kid() {
     let k = p256_key(3);
     let point = sec1(&k);
-    let ec2 = CoseKeyBuilder::new_ec2_pub_key(
-        iana::EllipticCurve::P_256,
-        point[1..33].to_vec(),
-        point[33..].to_vec(),
-    )
-    .key_id(b"ec2".to_vec())
-    .algorithm(iana::Algorithm::ESP256)
-    .build()
-    .to_vec()
-    .unwrap();
+    let ec2 = suit_test_support::ec2_cose_key(&point, b"ec2");
     let (key, kid) = VerificationKey::from_cose_key(&ec2).unwrap();
     assert_eq!(kid, b"ec2");
     let block = AuthBlock::parse(&coset_sign1(

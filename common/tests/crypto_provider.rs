@@ -2,16 +2,13 @@
 //! answers (tests/vectors/crypto-provider/kat.txt) and exactly the outputs of the code paths
 //! the engine used before the seam; the engine really runs on the installed provider; the
 //! bench runner refuses what it cannot bound.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use p256::ecdsa::{Signature, VerifyingKey};
 
 use suit_common::crypto::{
     self, bench, AesCtrOp, AesGcmOp, CryptoProvider, EcdhP256Key, EcdhP256Op, EcdsaP256Op,
@@ -239,6 +236,9 @@ static ECDH: AtomicUsize = AtomicUsize::new(0);
 
 struct Counting;
 
+/// What `AesGcmOp::decryptor` returns.
+type Decryptor = Result<Box<dyn StreamDecrypt>, DecryptError>;
+
 impl Sha256Op for Counting {
     fn start(&self) -> Box<dyn Sha256Hash> {
         SHA.fetch_add(1, Ordering::SeqCst);
@@ -246,25 +246,15 @@ impl Sha256Op for Counting {
     }
 }
 impl AesGcmOp for Counting {
-    fn decryptor(
-        &self,
-        key: &[u8],
-        iv: &[u8],
-        aad: &[u8],
-    ) -> Result<Box<dyn StreamDecrypt>, DecryptError> {
+    fn decryptor(&self, key: &[u8], iv: &[u8], aad: &[u8]) -> Decryptor {
         GCM.fetch_add(1, Ordering::SeqCst);
         crypto::RustCryptoAesGcm.decryptor(key, iv, aad)
     }
 }
 impl EcdsaP256Op for Counting {
-    fn verify_prehash(
-        &self,
-        key: &p256::ecdsa::VerifyingKey,
-        digest: &[u8; 32],
-        signature: &p256::ecdsa::Signature,
-    ) -> bool {
+    fn verify_prehash(&self, key: &VerifyingKey, digest: &[u8; 32], sig: &Signature) -> bool {
         ECDSA.fetch_add(1, Ordering::SeqCst);
-        crypto::RustCryptoEcdsa.verify_prehash(key, digest, signature)
+        crypto::RustCryptoEcdsa.verify_prehash(key, digest, sig)
     }
 }
 impl EcdhP256Op for Counting {

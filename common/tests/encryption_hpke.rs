@@ -82,10 +82,15 @@ fn options(title: &str) -> CoseOptions<'static> {
 
 fn keys_for(v: &Vector, with_psk: bool) -> MemoryKeys {
     let (kid, d) = cose_key(&v.key);
+    hpke_keys(&kid, &d, with_psk.then(|| hex::decode(PSK).unwrap()))
+}
+
+/// A device holding the HPKE P-256 key `d` under `kid`, and `psk` (if any) under [`PSK_ID`].
+fn hpke_keys(kid: &[u8], d: &[u8], psk: Option<Vec<u8>>) -> MemoryKeys {
     let mut keys = MemoryKeys::new();
-    keys.add_hpke_p256(Some(&kid), &d).unwrap();
-    if with_psk {
-        keys.add_psk(PSK_ID, &hex::decode(PSK).unwrap());
+    keys.add_hpke_p256(Some(kid), d).unwrap();
+    if let Some(psk) = psk {
+        keys.add_psk(PSK_ID, &psk);
     }
     keys
 }
@@ -129,6 +134,10 @@ fn p256_vectors_fail_with_the_wrong_inputs() {
         let ke = v.suite.ends_with("-KE");
         let psk = v.title.contains("PSK");
         let mut opts = options(&v.title);
+        // `v` with `keys` and `opts` fails with `want`.
+        let fails = |keys: &MemoryKeys, opts: &CoseOptions<'_>, want: DecryptError| {
+            assert_eq!(open(v, keys, opts).unwrap_err(), want, "{}", v.title);
+        };
         // Dropping external inputs: aad binds layer 0 in KE mode (GCM tag) and the HPKE AEAD
         // in integrated mode; info / hpke aad bind the HPKE open.
         if !opts.external_aad.is_empty() {
@@ -138,65 +147,33 @@ fn p256_vectors_fail_with_the_wrong_inputs() {
             } else {
                 DecryptError::HpkeOpenFailed
             };
-            assert_eq!(open(v, &keys, &opts).unwrap_err(), want, "{}", v.title);
+            fails(&keys, &opts, want);
             opts = options(&v.title);
         }
         if !opts.hpke_info.is_empty() {
             opts.hpke_info = b"";
-            assert_eq!(
-                open(v, &keys, &opts).unwrap_err(),
-                DecryptError::HpkeOpenFailed,
-                "{}",
-                v.title
-            );
+            fails(&keys, &opts, DecryptError::HpkeOpenFailed);
             opts = options(&v.title);
         }
         if !opts.hpke_aad.is_empty() {
             opts.hpke_aad = b"other";
-            assert_eq!(
-                open(v, &keys, &opts).unwrap_err(),
-                DecryptError::HpkeOpenFailed,
-                "{}",
-                v.title
-            );
+            fails(&keys, &opts, DecryptError::HpkeOpenFailed);
             opts = options(&v.title);
         }
+        let psk_bytes = || Some(hex::decode(PSK).unwrap());
+        let (kid, d) = cose_key(&v.key);
         if psk {
             let no_psk = keys_for(v, false);
-            assert_eq!(
-                open(v, &no_psk, &opts).unwrap_err(),
-                DecryptError::UnknownPsk,
-                "{}",
-                v.title
-            );
-            let (kid, d) = cose_key(&v.key);
-            let mut wrong_psk = MemoryKeys::new();
-            wrong_psk.add_hpke_p256(Some(&kid), &d).unwrap();
-            wrong_psk.add_psk(PSK_ID, &[0x55; 32]);
-            assert_eq!(
-                open(v, &wrong_psk, &opts).unwrap_err(),
-                DecryptError::HpkeOpenFailed,
-                "{}",
-                v.title
-            );
+            fails(&no_psk, &opts, DecryptError::UnknownPsk);
+            let wrong_psk = hpke_keys(&kid, &d, Some(vec![0x55; 32]));
+            fails(&wrong_psk, &opts, DecryptError::HpkeOpenFailed);
         }
         // Another P-256 key under the same kid.
-        let (kid, _) = cose_key(&v.key);
-        let mut wrong = MemoryKeys::new();
-        wrong.add_hpke_p256(Some(&kid), &[3u8; 32]).unwrap();
-        wrong.add_psk(PSK_ID, &hex::decode(PSK).unwrap());
-        assert_eq!(
-            open(v, &wrong, &opts).unwrap_err(),
-            DecryptError::HpkeOpenFailed,
-            "{}",
-            v.title
-        );
+        let wrong = hpke_keys(&kid, &[3u8; 32], psk_bytes());
+        fails(&wrong, &opts, DecryptError::HpkeOpenFailed);
         // The kid is a hint (RFC 9052): the right key under another kid is still tried,
         // after the keys with the named kid (issue 10).
-        let (_, d) = cose_key(&v.key);
-        let mut other_kid = MemoryKeys::new();
-        other_kid.add_hpke_p256(Some(b"someone-else"), &d).unwrap();
-        other_kid.add_psk(PSK_ID, &hex::decode(PSK).unwrap());
+        let other_kid = hpke_keys(b"someone-else", &d, psk_bytes());
         assert!(open(v, &other_kid, &opts).is_ok(), "{}", v.title);
         // Tampered recipient / layer ciphertext: flip the last byte (tag of the HPKE
         // ciphertext in integrated mode, of the recipient's encrypted CEK in KE mode).

@@ -59,6 +59,23 @@ fn device(name: &str) -> Device {
     }
 }
 
+/// `pt` encrypted with `content` to `recipients`, in the SUIT profile.
+fn suit_encrypt(
+    pt: &[u8],
+    content: ContentAlgorithm,
+    recipients: &[Recipient<'_>],
+) -> Result<suit_common::encryption::EncryptedPayload, suit_common::encryption::EncryptError> {
+    encrypt_payload(pt, content, recipients, &CoseOptions::SUIT, &mut rng())
+}
+
+/// The AES-KW recipient `kid` with the KEK `kek`.
+fn aes_kw<'a>(kid: &'a [u8], kek: &'a [u8]) -> Recipient<'a> {
+    Recipient::AesKw {
+        kid: Some(kid),
+        kek,
+    }
+}
+
 fn payload(len: usize) -> Vec<u8> {
     let mut p = vec![0u8; len];
     rng().fill_bytes(&mut p);
@@ -120,14 +137,7 @@ fn every_mode_round_trips() {
         for r in &recipients {
             for len in [0usize, 1, 15, 16, 17, 1000] {
                 let pt = payload(len);
-                let e = encrypt_payload(
-                    &pt,
-                    content,
-                    std::slice::from_ref(r),
-                    &CoseOptions::SUIT,
-                    &mut rng(),
-                )
-                .unwrap();
+                let e = suit_encrypt(&pt, content, std::slice::from_ref(r)).unwrap();
                 let tag = if content.is_aead() { 16 } else { 0 };
                 assert_eq!(e.ciphertext.len(), len + tag);
                 for chunk in [1, 7, 16, 4096] {
@@ -158,10 +168,7 @@ fn broadcast_one_ciphertext_many_devices() {
     let c = device("c");
     let ka = a.kek128;
     let recipients = [
-        Recipient::AesKw {
-            kid: Some(b"a-kw128"),
-            kek: &ka,
-        },
+        aes_kw(b"a-kw128", &ka),
         Recipient::EcdhEs {
             kid: Some(b"b"),
             public_key: &b.public,
@@ -175,14 +182,7 @@ fn broadcast_one_ciphertext_many_devices() {
         },
     ];
     let pt = payload(5000);
-    let e = encrypt_payload(
-        &pt,
-        ContentAlgorithm::A128Gcm,
-        &recipients,
-        &CoseOptions::SUIT,
-        &mut rng(),
-    )
-    .unwrap();
+    let e = suit_encrypt(&pt, ContentAlgorithm::A128Gcm, &recipients).unwrap();
     for dev in [&a, &b, &c] {
         assert_eq!(
             decrypt_in_chunks(&e.encryption_info, &dev.keys, &e.ciphertext, 333).unwrap(),
@@ -201,14 +201,7 @@ fn broadcast_one_ciphertext_many_devices() {
         public_key: &b.public,
         wrap: KeyWrap::A128Kw,
     }];
-    let e = encrypt_payload(
-        &pt,
-        ContentAlgorithm::A256Ctr,
-        &anon,
-        &CoseOptions::SUIT,
-        &mut rng(),
-    )
-    .unwrap();
+    let e = suit_encrypt(&pt, ContentAlgorithm::A256Ctr, &anon).unwrap();
     assert_eq!(
         PayloadDecryptor::new(&e.encryption_info, &d.keys).unwrap_err(),
         DecryptError::KeyUnwrapFailed
@@ -218,27 +211,22 @@ fn broadcast_one_ciphertext_many_devices() {
         pt
     );
     assert_eq!(
-        encrypt_payload(
-            &pt,
-            ContentAlgorithm::A128Gcm,
-            &[],
-            &CoseOptions::SUIT,
-            &mut rng()
-        )
-        .unwrap_err(),
+        suit_encrypt(&pt, ContentAlgorithm::A128Gcm, &[]).unwrap_err(),
         EncryptError::NoRecipients
     );
 }
 
+/// Plain COSE with external AAD and HPKE info.
+const PLAIN_COSE_WITH_INPUTS: CoseOptions<'static> = CoseOptions {
+    external_aad: b"aad",
+    hpke_info: b"info",
+    ..CoseOptions::COSE
+};
+
 #[test]
 fn hpke_integrated_round_trips() {
     let dev = device("int");
-    let opts = CoseOptions {
-        external_aad: b"aad",
-        ecdh_kdf_other: None,
-        hpke_info: b"info",
-        hpke_aad: b"",
-    };
+    let opts = PLAIN_COSE_WITH_INPUTS;
     for suite in [HpkeSuite::Hpke0, HpkeSuite::Hpke7] {
         for psk in [
             None,
@@ -328,10 +316,7 @@ fn sixteen_mebibytes_stream_in_constant_chunks() {
     let k16 = dev.kek128;
     let pt = payload(16 * 1024 * 1024 + 5);
     for content in [ContentAlgorithm::A128Gcm, ContentAlgorithm::A256Ctr] {
-        let r = [Recipient::AesKw {
-            kid: Some(b"big-kw128"),
-            kek: &k16,
-        }];
+        let r = [aes_kw(b"big-kw128", &k16)];
         let mut enc = PayloadEncryptor::new(content, &r, &CoseOptions::SUIT, &mut rng()).unwrap();
         let info = enc.encryption_info().to_vec();
         let mut ct = Vec::with_capacity(pt.len() + 16);
@@ -412,17 +397,7 @@ fn streaming_gcm_matches_aes_gcm_crate() {
 fn finish_without_a_tag_is_truncated() {
     let dev = device("p");
     let k16 = dev.kek128;
-    let e = encrypt_payload(
-        b"x",
-        ContentAlgorithm::A128Gcm,
-        &[Recipient::AesKw {
-            kid: Some(b"p-kw128"),
-            kek: &k16,
-        }],
-        &CoseOptions::SUIT,
-        &mut rng(),
-    )
-    .unwrap();
+    let e = suit_encrypt(b"x", ContentAlgorithm::A128Gcm, &[aes_kw(b"p-kw128", &k16)]).unwrap();
     let d = PayloadDecryptor::new(&e.encryption_info, &dev.keys).unwrap();
     assert_eq!(d.finish().unwrap_err(), DecryptError::Truncated);
 }
@@ -435,15 +410,10 @@ fn key_check_tells_content_keys_apart() {
     let dev = device("p");
     let k16 = dev.kek128;
     let encrypt = || {
-        encrypt_payload(
+        suit_encrypt(
             b"payload",
             ContentAlgorithm::A128Gcm,
-            &[Recipient::AesKw {
-                kid: Some(b"p-kw128"),
-                kek: &k16,
-            }],
-            &CoseOptions::SUIT,
-            &mut rng(),
+            &[aes_kw(b"p-kw128", &k16)],
         )
         .unwrap()
     };

@@ -76,6 +76,11 @@ const CASES: [Case; 4] = [
     },
 ];
 
+/// The device's keys, and `case`'s encryption info and ciphertext.
+fn case_input(case: &Case) -> (MemoryKeys, Vec<u8>, Vec<u8>) {
+    (device_keys(), info(case), ciphertext(case))
+}
+
 fn info(case: &Case) -> Vec<u8> {
     read_hex(&format!("suit-encryption-info-{}.hex", case.name))
 }
@@ -192,38 +197,33 @@ fn tampered_gcm_ciphertext_or_tag_fails_at_finish() {
 
 #[test]
 fn truncated_or_extended_gcm_stream_is_refused() {
-    let keys = device_keys();
-    let case = &CASES[0];
-    let (info, ct) = (info(case), ciphertext(case));
-    assert_eq!(
-        decrypt_in_chunks(&info, &keys, &ct[..ct.len() - 1], 5).unwrap_err(),
-        DecryptError::TagMismatch
-    );
-    assert_eq!(
-        decrypt_in_chunks(&info, &keys, &ct[..30], 5).unwrap_err(),
-        DecryptError::TagMismatch
-    );
-    assert_eq!(
-        decrypt_in_chunks(&info, &keys, &ct[..15], 5).unwrap_err(),
-        DecryptError::Truncated
-    );
-    assert_eq!(
-        decrypt_in_chunks(&info, &keys, &[], 5).unwrap_err(),
-        DecryptError::Truncated
-    );
+    let (keys, info, ct) = case_input(&CASES[0]);
     let mut longer = ct.clone();
     longer.push(0);
-    assert_eq!(
-        decrypt_in_chunks(&info, &keys, &longer, 5).unwrap_err(),
-        DecryptError::TagMismatch
-    );
+    let cases: [(&str, &[u8], DecryptError); 5] = [
+        (
+            "one byte short",
+            &ct[..ct.len() - 1],
+            DecryptError::TagMismatch,
+        ),
+        ("30 bytes", &ct[..30], DecryptError::TagMismatch),
+        (
+            "15 bytes, shorter than the tag",
+            &ct[..15],
+            DecryptError::Truncated,
+        ),
+        ("empty", &[], DecryptError::Truncated),
+        ("one byte more", &longer, DecryptError::TagMismatch),
+    ];
+    for (what, stream, want) in cases {
+        let err = decrypt_in_chunks(&info, &keys, stream, 5).unwrap_err();
+        assert_eq!(err, want, "{what}");
+    }
 }
 
 #[test]
 fn tampered_layer0_headers_are_refused() {
-    let keys = device_keys();
-    let case = &CASES[0];
-    let (info, ct) = (info(case), ciphertext(case));
+    let (keys, info, ct) = case_input(&CASES[0]);
     // IV F14AAB9D…: authenticated through GCM, so a changed IV fails the tag.
     let iv_at = find(&info, &hex::decode("F14AAB9D").unwrap());
     assert_eq!(
@@ -322,9 +322,7 @@ fn wrong_keys_are_refused() {
 fn ctr_has_no_integrity_of_its_own() {
     // AES-CTR cannot detect tampering: the manifest's image digest must. Flipping a
     // ciphertext bit flips exactly that plaintext bit, and finish() still succeeds.
-    let keys = device_keys();
-    let case = &CASES[2];
-    let (info, ct) = (info(case), ciphertext(case));
+    let (keys, info, ct) = case_input(&CASES[2]);
     let out = decrypt_in_chunks(&info, &keys, &flip(&ct, 3), 4).unwrap();
     assert_eq!(out, flip(PLAINTEXT, 3));
 }

@@ -17,6 +17,12 @@ use suit_test_support::*;
 
 const PLAINTEXT: &[u8] = b"This is a real firmware image.";
 
+// The draft's manifests (under tests/vectors/suit-firmware-encryption).
+const AES_KW_CONTENT: &str = "suit-manifest-aes-kw-content.hex.signed";
+const AES_KW: &str = "suit-manifest-aes-kw.hex.signed";
+const ES_ECDH_CONTENT: &str = "suit-manifest-es-ecdh-content.hex.signed";
+const ES_ECDH_DEPENDENCY: &str = "suit-manifest-es-ecdh-dependency.hex.signed";
+
 fn vector(name: &str) -> Vec<u8> {
     hex_file(&format!("suit-firmware-encryption/{name}"))
 }
@@ -45,13 +51,43 @@ fn two_party_policy() -> Policy {
 }
 
 /// `suit::process` (update) of the vector `name` on `dev`.
-fn update(
+fn update_on(
     name: &str,
     policy: &Policy,
     keys: &dyn KeySource,
     dev: &mut RecordingPlatform,
 ) -> Result<Outcome, Error> {
     process(&vector(name), Procedure::Update, policy, keys, dev)
+}
+
+/// [`update_on`] a fresh device with [`device_keys`]: the result and the device.
+fn update(name: &str, policy: &Policy) -> (Result<Outcome, Error>, RecordingPlatform) {
+    let mut dev = RecordingPlatform::default();
+    let r = update_on(name, policy, &device_keys(), &mut dev);
+    (r, dev)
+}
+
+/// A fresh device serving `ciphertext` where the AES-KW manifest fetches it from.
+fn serving(ciphertext: Vec<u8>) -> RecordingPlatform {
+    let mut dev = RecordingPlatform::default();
+    dev.remote
+        .insert("coaps://example.com/encrypted-firmware".into(), ciphertext);
+    dev
+}
+
+/// The draft's AES-KW encrypted payload.
+fn aes_kw_ciphertext() -> Vec<u8> {
+    read("suit-firmware-encryption/encrypted-payload-aes-kw-aes-gcm.bin")
+}
+
+/// What `dev` installed (`staged` false) or discarded from staging, as `component`.
+fn image<'a>(dev: &'a RecordingPlatform, component: &str, staged: bool) -> Option<&'a [u8]> {
+    let images = if staged {
+        &dev.discarded_staged
+    } else {
+        &dev.installed
+    };
+    images.get(&plain(component)).map(Vec::as_slice)
 }
 
 fn device_keys() -> MemoryKeys {
@@ -71,8 +107,8 @@ fn plain(name: &str) -> suit_common::suit::ComponentId {
 #[test]
 fn mac0_manifests_authenticate_with_the_hmac_key() {
     for name in [
-        "suit-manifest-aes-kw-content.hex.signed",
-        "suit-manifest-aes-kw.hex.signed",
+        AES_KW_CONTENT,
+        AES_KW,
         "suit-manifest-aes-kw-slot.hex.signed",
     ] {
         let bytes = vector(name);
@@ -89,13 +125,13 @@ fn mac0_manifests_authenticate_with_the_hmac_key() {
         VerificationKey::hmac256(&[0x62; 32]).unwrap(),
         Role::Operator,
     )]);
-    let err = Envelope::decode(&vector("suit-manifest-aes-kw.hex.signed"))
+    let err = Envelope::decode(&vector(AES_KW))
         .unwrap()
         .authenticate(&wrong.anchors)
         .unwrap_err();
     assert_eq!(err, Error::Auth(AuthError::BadSignature { block: 0 }));
     // A signature key cannot stand in for a MAC key.
-    let err = Envelope::decode(&vector("suit-manifest-aes-kw.hex.signed"))
+    let err = Envelope::decode(&vector(AES_KW))
         .unwrap()
         .authenticate(&two_party_policy().anchors)
         .unwrap_err();
@@ -104,7 +140,7 @@ fn mac0_manifests_authenticate_with_the_hmac_key() {
 
 #[test]
 fn esp256_manifest_authenticates_with_the_signer_key() {
-    let bytes = vector("suit-manifest-es-ecdh-content.hex.signed");
+    let bytes = vector(ES_ECDH_CONTENT);
     let auth = Envelope::decode(&bytes)
         .unwrap()
         .authenticate(&two_party_policy().anchors)
@@ -122,34 +158,17 @@ fn strict(mut p: Policy) -> Policy {
 fn aes_kw_write_installs_without_an_image_digest_as_the_draft_allows() {
     // Ciphertext in suit-parameter-content (inside the signed manifest) and AES-GCM: the
     // draft's decision tree needs no further digest.
-    let mut dev = RecordingPlatform::default();
-    let out = update(
-        "suit-manifest-aes-kw-content.hex.signed",
-        &hmac_policy(),
-        &device_keys(),
-        &mut dev,
-    )
-    .unwrap();
+    let (out, dev) = update(AES_KW_CONTENT, &hmac_policy());
+    let out = out.unwrap();
     assert_eq!(out.committed, vec![plain("plaintext-firmware")]);
     assert_eq!(
         dev.directives(),
         vec![(Event::Write, plain("plaintext-firmware"), true)]
     );
-    assert_eq!(
-        dev.installed
-            .get(&plain("plaintext-firmware"))
-            .map(Vec::as_slice),
-        Some(PLAINTEXT)
-    );
+    assert_eq!(image(&dev, "plaintext-firmware", false), Some(PLAINTEXT));
     // A device policy demanding a plaintext digest refuses it, and commits nothing.
-    let mut dev = RecordingPlatform::default();
-    let err = update(
-        "suit-manifest-aes-kw-content.hex.signed",
-        &strict(hmac_policy()),
-        &device_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
+    let (err, dev) = update(AES_KW_CONTENT, &strict(hmac_policy()));
+    let err = err.unwrap_err();
     assert_eq!(err, Error::UnverifiedPlaintext(plain("plaintext-firmware")));
     assert!(!dev.committed() && dev.installed.is_empty());
 }
@@ -157,17 +176,8 @@ fn aes_kw_write_installs_without_an_image_digest_as_the_draft_allows() {
 #[test]
 fn aes_kw_fetch_then_copy_decrypts_into_the_plaintext_component() {
     let run = |policy: &Policy| {
-        let mut dev = RecordingPlatform::default();
-        dev.remote.insert(
-            "coaps://example.com/encrypted-firmware".into(),
-            read("suit-firmware-encryption/encrypted-payload-aes-kw-aes-gcm.bin"),
-        );
-        let r = update(
-            "suit-manifest-aes-kw.hex.signed",
-            policy,
-            &device_keys(),
-            &mut dev,
-        );
+        let mut dev = serving(aes_kw_ciphertext());
+        let r = update_on(AES_KW, policy, &device_keys(), &mut dev);
         (r, dev)
     };
     let (out, dev) = run(&hmac_policy());
@@ -181,43 +191,23 @@ fn aes_kw_fetch_then_copy_decrypts_into_the_plaintext_component() {
     );
     // AES-GCM authenticated the plaintext; the ciphertext buffer is not installed.
     assert_eq!(out.committed, vec![plain("plaintext-firmware")]);
-    assert_eq!(
-        dev.installed
-            .get(&plain("plaintext-firmware"))
-            .map(Vec::as_slice),
-        Some(PLAINTEXT)
-    );
+    assert_eq!(image(&dev, "plaintext-firmware", false), Some(PLAINTEXT));
     assert!(!dev.installed.contains_key(&plain("encrypted-firmware")));
     let (err, dev) = run(&strict(hmac_policy()));
     assert_eq!(
         err.unwrap_err(),
         Error::UnverifiedPlaintext(plain("plaintext-firmware"))
     );
-    assert_eq!(
-        dev.discarded_staged
-            .get(&plain("plaintext-firmware"))
-            .map(Vec::as_slice),
-        Some(PLAINTEXT)
-    );
+    assert_eq!(image(&dev, "plaintext-firmware", true), Some(PLAINTEXT));
 }
 
 #[test]
 fn wrong_kek_fails_the_copy_with_a_decrypt_error() {
     let mut keys = MemoryKeys::new();
     keys.add_kek(Some(b"kid-1"), b"bbbbbbbbbbbbbbbb").unwrap();
-    let mut dev = RecordingPlatform::default();
-    dev.remote.insert(
-        "coaps://example.com/encrypted-firmware".into(),
-        read("suit-firmware-encryption/encrypted-payload-aes-kw-aes-gcm.bin"),
-    );
-    let err = update(
-        "suit-manifest-aes-kw.hex.signed",
-        &hmac_policy(),
-        &keys,
-        &mut dev,
-    )
-    .unwrap_err();
-    match err {
+    let mut dev = serving(aes_kw_ciphertext());
+    let err = update_on(AES_KW, &hmac_policy(), &keys, &mut dev);
+    match err.unwrap_err() {
         Error::Command(c) => {
             assert_eq!(c.location.section, Section::Install);
             assert_eq!(c.location.path, vec![5]);
@@ -234,18 +224,12 @@ fn wrong_kek_fails_the_copy_with_a_decrypt_error() {
 
 #[test]
 fn tampered_ciphertext_fails_authentication_of_the_payload() {
-    let mut ct = read("suit-firmware-encryption/encrypted-payload-aes-kw-aes-gcm.bin");
+    let mut ct = aes_kw_ciphertext();
     ct[3] ^= 1;
-    let mut dev = RecordingPlatform::default();
-    dev.remote
-        .insert("coaps://example.com/encrypted-firmware".into(), ct);
-    let err = update(
-        "suit-manifest-aes-kw.hex.signed",
-        &hmac_policy(),
-        &device_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
+    let mut dev = serving(ct);
+    let keys = device_keys();
+    let err = update_on(AES_KW, &hmac_policy(), &keys, &mut dev);
+    let err = err.unwrap_err();
     assert!(
         matches!(err, Error::Command(ref c) if matches!(c.kind, CommandErrorKind::Decrypt(_))),
         "{err:?}"
@@ -255,41 +239,19 @@ fn tampered_ciphertext_fails_authentication_of_the_payload() {
 
 #[test]
 fn es_ecdh_write_decrypts_with_the_device_key() {
-    let mut dev = RecordingPlatform::default();
-    let out = update(
-        "suit-manifest-es-ecdh-content.hex.signed",
-        &two_party_policy(),
-        &device_keys(),
-        &mut dev,
-    )
-    .unwrap();
+    let (out, dev) = update(ES_ECDH_CONTENT, &two_party_policy());
+    let out = out.unwrap();
     assert_eq!(out.committed, vec![plain("decrypted-firmware")]);
-    assert_eq!(
-        dev.installed
-            .get(&plain("decrypted-firmware"))
-            .map(Vec::as_slice),
-        Some(PLAINTEXT)
-    );
+    assert_eq!(image(&dev, "decrypted-firmware", false), Some(PLAINTEXT));
 }
 
 #[test]
 fn dependency_example_installs_through_two_trust_domains() {
-    let mut dev = RecordingPlatform::default();
-    let out = update(
-        "suit-manifest-es-ecdh-dependency.hex.signed",
-        &two_party_policy(),
-        &device_keys(),
-        &mut dev,
-    )
-    .unwrap();
+    let (out, dev) = update(ES_ECDH_DEPENDENCY, &two_party_policy());
+    let out = out.unwrap();
     assert_eq!(out.signers, vec![OPERATOR]);
     assert_eq!(out.committed, vec![plain("decrypted-firmware")]);
-    assert_eq!(
-        dev.installed
-            .get(&plain("decrypted-firmware"))
-            .map(Vec::as_slice),
-        Some(PLAINTEXT)
-    );
+    assert_eq!(image(&dev, "decrypted-firmware", false), Some(PLAINTEXT));
     let dep = plain("dependency-manifest.suit");
     let effects: Vec<Effect> = dev
         .log
@@ -347,7 +309,7 @@ fn dependency_example_installs_through_two_trust_domains() {
 #[test]
 fn dependency_outer_manifest_does_not_verify_with_the_author_key() {
     let author_only = policy_of(vec![anchor(AUTHOR, author_key(), Role::Author)]);
-    let err = Envelope::decode(&vector("suit-manifest-es-ecdh-dependency.hex.signed"))
+    let err = Envelope::decode(&vector(ES_ECDH_DEPENDENCY))
         .unwrap()
         .authenticate(&author_only.anchors)
         .unwrap_err();
@@ -357,14 +319,8 @@ fn dependency_outer_manifest_does_not_verify_with_the_author_key() {
 #[test]
 fn dependency_signed_by_an_unknown_party_is_refused() {
     let operator_only = policy_of(vec![anchor(OPERATOR, operator_key(), Role::Operator)]);
-    let mut dev = RecordingPlatform::default();
-    let err = update(
-        "suit-manifest-es-ecdh-dependency.hex.signed",
-        &operator_only,
-        &device_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
+    let (err, dev) = update(ES_ECDH_DEPENDENCY, &operator_only);
+    let err = err.unwrap_err();
     match err {
         Error::Command(c) => {
             assert_eq!(c.location.path, vec![5]); // condition-dependency-integrity (6th command)
@@ -392,23 +348,11 @@ fn required_signers_author_and_operator() {
             Requirement::Role(Role::Operator),
         ],
     });
-    let mut dev = RecordingPlatform::default();
-    update(
-        "suit-manifest-es-ecdh-dependency.hex.signed",
-        &policy,
-        &device_keys(),
-        &mut dev,
-    )
-    .unwrap();
+    let (r, _) = update(ES_ECDH_DEPENDENCY, &policy);
+    r.unwrap();
 
-    let mut dev = RecordingPlatform::default();
-    let err = update(
-        "suit-manifest-es-ecdh-content.hex.signed",
-        &policy,
-        &device_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
+    let (err, dev) = update(ES_ECDH_CONTENT, &policy);
+    let err = err.unwrap_err();
     match err {
         Error::Command(c) => assert_eq!(
             c.kind,
@@ -425,28 +369,12 @@ fn required_signers_author_and_operator() {
 #[test]
 fn dependency_rollback_is_refused() {
     let policy = two_party_policy();
-    let mut dev = RecordingPlatform::default();
-    update(
-        "suit-manifest-es-ecdh-dependency.hex.signed",
-        &policy,
-        &device_keys(),
-        &mut dev,
-    )
-    .unwrap();
+    let (r, mut dev) = update(ES_ECDH_DEPENDENCY, &policy);
+    r.unwrap();
     // Replaying the same root manifest is a rollback of the root.
-    let err = update(
-        "suit-manifest-es-ecdh-dependency.hex.signed",
-        &policy,
-        &device_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
-    assert_eq!(
-        err,
-        Error::Policy(PolicyError::Rollback {
-            stored: 1,
-            offered: 1
-        })
-    );
+    let keys = device_keys();
+    let err = update_on(ES_ECDH_DEPENDENCY, &policy, &keys, &mut dev);
+    let err = err.unwrap_err();
+    assert_eq!(err, rollback(1, 1));
     assert_eq!(dev.log.last(), Some(&Effect::Discard));
 }

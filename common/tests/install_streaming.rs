@@ -7,7 +7,6 @@
 //! manifest forms take the ordinary path; and a power cut anywhere recovers.
 
 use ciborium::Value;
-use sha2::{Digest as _, Sha256};
 
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
@@ -19,8 +18,8 @@ use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::interpreter;
 use suit_test_support::service::*;
 use suit_test_support::{
-    check_vendor_class, fetch_and_decrypt, p256_private_from_pem, suit_manifest, CLASS_ID,
-    VENDOR_ID,
+    check_vendor_class, digest_shared, fetch_and_decrypt, image_shared, p256_private_from_pem,
+    suit_manifest, CLASS_ID, VENDOR_ID,
 };
 
 const URI: &str = "https://vendor.example/payload.bin";
@@ -34,10 +33,6 @@ enum Cipher {
     Gcm,
     /// A128CTR, key by ECDH-ES+A128KW to anchor 1's ECDH key.
     Ctr,
-}
-
-fn suit_digest(data: &[u8]) -> Vec<u8> {
-    cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(data))]))
 }
 
 /// `plaintext` encrypted to anchor 1's keys of `s`: (encryption info, ciphertext).
@@ -95,25 +90,11 @@ enum Form {
 /// is the target (image digest and size of the plaintext), component 1 the ciphertext buffer
 /// `target ++ ['encrypted']`.
 fn envelope(seq: u64, target: &[&[u8]], plaintext: &[u8], info: &[u8], form: Form) -> Vec<u8> {
-    let image = (suit_digest(plaintext), plaintext.len() as u64);
-    envelope_for(seq, target, image, info, form)
+    envelope_with(seq, target, image_shared(plaintext, POLICY), info, form)
 }
 
-/// [`envelope`] for an image given by its SUIT digest and size.
-fn envelope_for(
-    seq: u64,
-    target: &[&[u8]],
-    (digest, size): (Vec<u8>, u64),
-    info: &[u8],
-    form: Form,
-) -> Vec<u8> {
-    let shared = Value::Array(check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(&VENDOR_ID),
-        bytes(&CLASS_ID),
-        vec![(3, bytes(&digest)), (14, int(size as i64))],
-        POLICY,
-    ));
+/// [`envelope`] with the given shared sequence (the image's digest and size).
+fn envelope_with(seq: u64, target: &[&[u8]], shared: Value, info: &[u8], form: Form) -> Vec<u8> {
     let commands = [
         fetch_and_decrypt(URI, info, POLICY),
         vec![int(3), int(POLICY)],
@@ -248,59 +229,54 @@ fn blob(len: usize) -> Vec<u8> {
     (0..len as u32).map(|i| (i % 251) as u8 ^ 0x5a).collect()
 }
 
-#[test]
-fn a_streamed_ta_installs_as_the_ordinary_path_and_is_written_once() {
+/// Installs `data` into `target` on two fresh devices (same keys) for each cipher, streamed
+/// and ordinary: the streamed install succeeds, ends as the ordinary one does and writes the
+/// payload once (plus records), where the ordinary path stores the ciphertext and then the
+/// plaintext; `check` adds what a `what` must show.
+fn streamed_once(target: &[&[u8]], data: &[u8], what: &str, check: impl Fn(&Run, &Run)) {
     for cipher in [Cipher::Gcm, Cipher::Ctr] {
-        let image = ta(2, 184_000);
         let (mut a, mut b) = two_devices();
-        let (info, ciphertext) = encrypt(&mut a, cipher, &image);
-        let env = envelope(1, &[&TA], &image, &info, Form::Static);
+        let (info, ciphertext) = encrypt(&mut a, cipher, data);
+        let env = envelope(1, target, data, &info, Form::Static);
         let streamed = run(&mut a, &env, &ciphertext, true);
         let ordinary = run(&mut b, &env, &ciphertext, false);
         assert!(
             streamed.outcome.answer.is_ok(),
-            "{:?}",
+            "{what}: {:?}",
             streamed.outcome.answer
         );
-        assert_eq!(streamed.outcome, ordinary.outcome);
-        assert_eq!(streamed.outcome.installed_tas.last(), Some(&image));
-        let n = image.len() as u64;
-        // The plaintext once (kept for `reconcile` until OP-TEE has it) plus records.
+        assert_eq!(streamed.outcome, ordinary.outcome, "{what}");
+        let n = data.len() as u64;
         assert!(
             streamed.written >= n && streamed.written < n + 32 * 1024,
-            "streamed TA: wrote {} bytes for a {n}-byte image",
+            "streamed {what}: wrote {} bytes for {n} bytes",
             streamed.written
         );
-        // The ordinary path stores the ciphertext and then the plaintext.
-        assert!(ordinary.written > 2 * n, "ordinary: {}", ordinary.written);
-        assert_eq!(streamed.after, ordinary.after);
+        assert!(
+            ordinary.written > 2 * n,
+            "ordinary {what}: {}",
+            ordinary.written
+        );
+        check(&streamed, &ordinary);
     }
 }
 
 #[test]
+fn a_streamed_ta_installs_as_the_ordinary_path_and_is_written_once() {
+    let image = ta(2, 184_000);
+    // The TA's plaintext is kept for `reconcile` until OP-TEE has it: still written once.
+    streamed_once(&[&TA], &image, "TA", |streamed, ordinary| {
+        assert_eq!(streamed.outcome.installed_tas.last(), Some(&image));
+        assert_eq!(streamed.after, ordinary.after);
+    });
+}
+
+#[test]
 fn a_streamed_secure_component_is_written_once() {
-    for cipher in [Cipher::Gcm, Cipher::Ctr] {
-        let data = blob(1024 * 1024);
-        let (mut a, mut b) = two_devices();
-        let (info, ciphertext) = encrypt(&mut a, cipher, &data);
-        let env = envelope(1, &SECURE, &data, &info, Form::Static);
-        let streamed = run(&mut a, &env, &ciphertext, true);
-        let ordinary = run(&mut b, &env, &ciphertext, false);
-        assert!(
-            streamed.outcome.answer.is_ok(),
-            "{:?}",
-            streamed.outcome.answer
-        );
-        assert_eq!(streamed.outcome, ordinary.outcome);
+    let data = blob(1024 * 1024);
+    streamed_once(&SECURE, &data, "secure component", |streamed, _| {
         assert!(streamed.outcome.components.iter().any(|c| c.4 == data));
-        let n = data.len() as u64;
-        assert!(
-            streamed.written >= n && streamed.written < n + 32 * 1024,
-            "streamed: wrote {} bytes for a {n}-byte component",
-            streamed.written
-        );
-        assert!(ordinary.written > 2 * n, "ordinary: {}", ordinary.written);
-    }
+    });
 }
 
 /// A corrupted ciphertext byte: the GCM tag fails, or (CTR) the image digest does not match.
@@ -611,7 +587,8 @@ fn a_64_mib_image_may_arrive_with_its_aead_tag() {
         let mut s = device();
         let (info, ciphertext) = encrypt(&mut s, Cipher::Gcm, b"first bytes");
         // The digest is never reached: only the announced length is judged here.
-        let env = envelope_for(1, &SECURE, (suit_digest(b"x"), image), &info, Form::Static);
+        let shared = digest_shared(0, &[0x5a; 32], image as usize, POLICY);
+        let env = envelope_with(1, &SECURE, shared, &info, Form::Static);
         s.store_payloads_as_received(!streaming);
         let before = stored(&s);
         prepare(&mut s, &env).unwrap();

@@ -5,13 +5,8 @@
 //! (`attack_oracles` brings the binary's global allocator, which counts per thread and only
 //! when a test asks it to.)
 // Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
 
 mod attack_keys;
 mod attack_oracles;

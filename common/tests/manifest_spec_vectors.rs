@@ -45,10 +45,37 @@ fn resealed_for(example: &str, from: &[u8], image: &[u8]) -> Vec<u8> {
     ))
 }
 
+/// Updates a device from `example` re-signed for an image of seed `seed` served at
+/// http://example.com/file.bin: (image, envelope, device, outcome).
+fn update_resealed(
+    example: &str,
+    seed: u8,
+) -> (
+    Vec<u8>,
+    Vec<u8>,
+    RecordingPlatform,
+    suit_common::suit::Outcome,
+) {
+    let image = payload(34768, seed);
+    let env = resealed_for(example, &DUMMY_DIGEST, &image);
+    let mut dev = serving(&[("http://example.com/file.bin", &image)]);
+    let out = spec_process(&env, Procedure::Update, &mut dev).unwrap();
+    (image, env, dev, out)
+}
+
 fn payload(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
+}
+
+/// The examples' device, serving `files` (URI, content).
+fn serving(files: &[(&str, &[u8])]) -> RecordingPlatform {
+    let mut dev = RecordingPlatform::spec_device();
+    for (uri, data) in files {
+        dev.remote.insert((*uri).into(), data.to_vec());
+    }
+    dev
 }
 
 fn command_error(e: Error) -> (Section, Vec<u16>, CommandErrorKind) {
@@ -57,6 +84,32 @@ fn command_error(e: Error) -> (Section, Vec<u16>, CommandErrorKind) {
         other => panic!("expected a command error, got {other:?}"),
     }
 }
+
+/// The manifest of `envelope`, authenticated with the examples' key.
+fn authentic(envelope: &[u8]) -> suit_common::suit::manifest::Manifest {
+    let auth = Envelope::decode(envelope).unwrap();
+    auth.authenticate(&spec_policy().anchors).unwrap().manifest
+}
+
+/// The shared sequence's vendor and class checks, both passing.
+fn ids_checked() -> Vec<(ConditionKind, bool)> {
+    vec![
+        (ConditionKind::VendorIdentifier, true),
+        (ConditionKind::ClassIdentifier, true),
+    ]
+}
+
+/// Asserts that `e` is the command error `kind` at command `path` of `section`.
+fn assert_command_error(e: Error, section: Section, path: &[u16], kind: CommandErrorKind) {
+    let (s, p, k) = command_error(e);
+    assert_eq!(s, section);
+    assert_eq!(p, path);
+    assert_eq!(k, kind);
+}
+
+/// The examples' dummy image digest does not match.
+const IMAGE_MISMATCH: CommandErrorKind =
+    CommandErrorKind::ConditionFailed(ConditionKind::ImageMatch);
 
 #[test]
 fn every_signed_example_authenticates_with_the_example_key() {
@@ -91,10 +144,7 @@ fn every_unsigned_example_is_refused() {
     let policy = spec_policy();
     for name in SPEC_UNSIGNED {
         let bytes = vector(name);
-        let err = Envelope::decode(&bytes)
-            .unwrap()
-            .authenticate(&policy.anchors)
-            .unwrap_err();
+        let err = auth_refusal(&bytes, &policy);
         assert_eq!(err, Error::Auth(AuthError::NoAuthenticationBlock), "{name}");
         let mut dev = RecordingPlatform::spec_device();
         let err = process(&bytes, Procedure::Update, &policy, &no_keys(), &mut dev).unwrap_err();
@@ -111,20 +161,12 @@ fn every_unsigned_example_is_refused() {
 fn example2_severable_members_are_restored_or_reported_severed() {
     let policy = spec_policy();
     let full = vector("example2.signed.hex");
-    let m = Envelope::decode(&full)
-        .unwrap()
-        .authenticate(&policy.anchors)
-        .unwrap()
-        .manifest;
+    let m = authentic(&full);
     assert!(matches!(m.install, Severable::Present(ref s) if s.commands.len() == 3));
     assert!(matches!(m.text, Severable::Present(_)));
 
     let severed = vector("example2.signed-severed.hex");
-    let m = Envelope::decode(&severed)
-        .unwrap()
-        .authenticate(&policy.anchors)
-        .unwrap()
-        .manifest;
+    let m = authentic(&severed);
     assert!(matches!(m.install, Severable::Severed(_)));
     assert!(matches!(m.text, Severable::Severed(_)));
     assert_eq!(m.reference_uri.as_deref(), Some("https://git.io/JJYoj"));
@@ -138,31 +180,15 @@ fn example2_severable_members_are_restored_or_reported_severed() {
 
 #[test]
 fn example0_secure_boot_stops_at_dummy_digest() {
-    let policy = spec_policy();
     let mut dev = RecordingPlatform::spec_device();
     dev.installed.insert(cid(&[&[0]]), payload(34768, 1));
-    let err = process(
-        &vector("example0.signed.hex"),
-        Procedure::Invoke,
-        &policy,
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
-    let (section, path, kind) = command_error(err);
-    assert_eq!(section, Section::Validate);
-    assert_eq!(path, vec![0]);
-    assert_eq!(
-        kind,
-        CommandErrorKind::ConditionFailed(ConditionKind::ImageMatch)
-    );
+    let example0 = vector("example0.signed.hex");
+    let err = spec_process(&example0, Procedure::Invoke, &mut dev).unwrap_err();
+    assert_command_error(err, Section::Validate, &[0], IMAGE_MISMATCH);
+    let image_match = (ConditionKind::ImageMatch, false);
     assert_eq!(
         dev.conditions(),
-        vec![
-            (ConditionKind::VendorIdentifier, true),
-            (ConditionKind::ClassIdentifier, true),
-            (ConditionKind::ImageMatch, false),
-        ]
+        [ids_checked(), vec![image_match]].concat()
     );
     assert!(!dev.log.contains(&Effect::Invoke(cid(&[&[0]]))));
     assert!(dev.discarded());
@@ -177,34 +203,20 @@ fn example0_secure_boot_invokes_a_matching_image() {
     let out = spec_process(&env, Procedure::Invoke, &mut dev).unwrap();
     assert_eq!(out.invoked, vec![cid(&[&[0]])]);
     assert_eq!(out.sequence_number, 0);
-    assert_eq!(
-        dev.conditions(),
-        vec![
-            (ConditionKind::VendorIdentifier, true),
-            (ConditionKind::ClassIdentifier, true),
-            (ConditionKind::ImageMatch, true),
-            // invoke section: shared sequence again, then invoke
-            (ConditionKind::VendorIdentifier, true),
-            (ConditionKind::ClassIdentifier, true),
-        ]
-    );
+    let image_match = (ConditionKind::ImageMatch, true);
+    // The invoke section runs the shared sequence again, then invokes.
+    let expected = [ids_checked(), vec![image_match], ids_checked()].concat();
+    assert_eq!(dev.conditions(), expected);
     assert_eq!(dev.directives(), vec![(Event::Invoke, cid(&[&[0]]), true)]);
     assert!(dev.committed());
 }
 
 #[test]
 fn example1_update_fetches_then_refuses_dummy_digest_without_committing() {
-    let mut dev = RecordingPlatform::spec_device();
-    dev.remote
-        .insert("http://example.com/file.bin".into(), payload(34768, 2));
+    let mut dev = serving(&[("http://example.com/file.bin", &payload(34768, 2))]);
     let err =
         spec_process(&vector("example1.signed.hex"), Procedure::Update, &mut dev).unwrap_err();
-    let (section, path, kind) = command_error(err);
-    assert_eq!((section, path), (Section::Install, vec![2]));
-    assert_eq!(
-        kind,
-        CommandErrorKind::ConditionFailed(ConditionKind::ImageMatch)
-    );
+    assert_command_error(err, Section::Install, &[2], IMAGE_MISMATCH);
     assert!(dev
         .log
         .contains(&Effect::FetchOpen("http://example.com/file.bin".into())));
@@ -215,12 +227,7 @@ fn example1_update_fetches_then_refuses_dummy_digest_without_committing() {
 
 #[test]
 fn example1_update_installs_matching_payload_and_stores_sequence_number() {
-    let image = payload(34768, 2);
-    let env = resealed_for("example1.signed.hex", &DUMMY_DIGEST, &image);
-    let mut dev = RecordingPlatform::spec_device();
-    dev.remote
-        .insert("http://example.com/file.bin".into(), image.clone());
-    let out = spec_process(&env, Procedure::Update, &mut dev).unwrap();
+    let (image, env, mut dev, out) = update_resealed("example1.signed.hex", 2);
     assert_eq!(out.committed, vec![cid(&[&[0]])]);
     assert_eq!(
         dev.log,
@@ -250,13 +257,7 @@ fn example1_update_installs_matching_payload_and_stores_sequence_number() {
 
     // The same manifest again is a rollback (sequence number not greater than stored).
     let err = spec_process(&env, Procedure::Update, &mut dev).unwrap_err();
-    assert_eq!(
-        err,
-        Error::Policy(PolicyError::Rollback {
-            stored: 1,
-            offered: 1
-        })
-    );
+    assert_eq!(err, rollback(1, 1));
 }
 
 fn cond(section: Section, kind: ConditionKind) -> Effect {
@@ -271,18 +272,12 @@ fn cond(section: Section, kind: ConditionKind) -> Effect {
 
 #[test]
 fn example2_update_uses_severed_install_from_envelope() {
-    let mut dev = RecordingPlatform::spec_device();
     let uri = "http://example.com/very/long/path/to/file/file.bin";
-    dev.remote.insert(uri.into(), payload(34768, 3));
+    let mut dev = serving(&[(uri, &payload(34768, 3))]);
     let err =
         spec_process(&vector("example2.signed.hex"), Procedure::Update, &mut dev).unwrap_err();
     // install (restored from the envelope) = [override(uri), fetch, image-match(dummy)].
-    let (section, path, kind) = command_error(err);
-    assert_eq!((section, path), (Section::Install, vec![2]));
-    assert_eq!(
-        kind,
-        CommandErrorKind::ConditionFailed(ConditionKind::ImageMatch)
-    );
+    assert_command_error(err, Section::Install, &[2], IMAGE_MISMATCH);
     assert!(dev.log.contains(&Effect::FetchOpen(uri.into())));
     assert!(!dev.committed());
 }
@@ -296,12 +291,11 @@ fn example3_try_each_selects_the_free_slot() {
             .unwrap();
     let image = payload(76834, 4);
     let env = resealed_for("example3.signed.hex", &slot1_digest, &image);
-    let mut dev = RecordingPlatform::spec_device();
+    let mut dev = serving(&[
+        ("http://example.com/file2.bin", &image),
+        ("http://example.com/file1.bin", &payload(34768, 5)),
+    ]);
     dev.slots.insert(cid(&[&[0]]), 1);
-    dev.remote
-        .insert("http://example.com/file2.bin".into(), image.clone());
-    dev.remote
-        .insert("http://example.com/file1.bin".into(), payload(34768, 5));
     let out = spec_process(&env, Procedure::Update, &mut dev).unwrap();
     assert_eq!(out.committed, vec![cid(&[&[0]])]);
     let fetched: Vec<_> = dev
@@ -330,20 +324,18 @@ fn example3_without_matching_slot_fails_try_each() {
     dev.slots.insert(cid(&[&[0]]), 7);
     let err =
         spec_process(&vector("example3.signed.hex"), Procedure::Update, &mut dev).unwrap_err();
-    let (section, path, kind) = command_error(err);
-    assert_eq!((section, path), (Section::Shared, vec![1]));
-    assert_eq!(kind, CommandErrorKind::TryEachExhausted);
+    assert_command_error(
+        err,
+        Section::Shared,
+        &[1],
+        CommandErrorKind::TryEachExhausted,
+    );
     assert!(!dev.log.iter().any(|e| matches!(e, Effect::FetchOpen(_))));
 }
 
 #[test]
 fn example4_fetch_to_external_storage_then_copy_install() {
-    let image = payload(34768, 6);
-    let env = resealed_for("example4.signed.hex", &DUMMY_DIGEST, &image);
-    let mut dev = RecordingPlatform::spec_device();
-    dev.remote
-        .insert("http://example.com/file.bin".into(), image.clone());
-    let out = spec_process(&env, Procedure::Update, &mut dev).unwrap();
+    let (image, _, dev, out) = update_resealed("example4.signed.hex", 6);
     assert_eq!(out.committed, vec![cid(&[&[2]]), cid(&[&[0]])]);
     assert_eq!(
         dev.directives(),
@@ -369,11 +361,10 @@ fn example5_two_images_update_then_boot() {
     let m = replace_all(&m, &DUMMY_DIGEST, &Digest::sha256(&img0).0);
     let m = replace_all(&m, &d1, &Digest::sha256(&img1).0);
     let env = reseal(&m);
-    let mut dev = RecordingPlatform::spec_device();
-    dev.remote
-        .insert("http://example.com/file1.bin".into(), img0.clone());
-    dev.remote
-        .insert("http://example.com/file2.bin".into(), img1.clone());
+    let mut dev = serving(&[
+        ("http://example.com/file1.bin", &img0),
+        ("http://example.com/file2.bin", &img1),
+    ]);
     let out = spec_process(&env, Procedure::Update, &mut dev).unwrap();
     assert_eq!(out.committed, vec![cid(&[&[0]]), cid(&[&[1]])]);
     assert_eq!(dev.installed.get(&cid(&[&[1]])), Some(&img1));
@@ -420,10 +411,7 @@ fn modified_manifest_fails_the_digest() {
     let mut d2 = d.clone();
     d2[0] ^= 0xff;
     let tampered = replace_all(&vector("example2.signed.hex"), &d, &d2);
-    let err = Envelope::decode(&tampered)
-        .unwrap()
-        .authenticate(&spec_policy().anchors)
-        .unwrap_err();
+    let err = auth_refusal(&tampered, &spec_policy());
     assert_eq!(err, Error::Auth(AuthError::ManifestDigestMismatch));
 }
 
@@ -434,59 +422,39 @@ fn wrong_key_is_refused() {
         p256_public_from_pem("suit-firmware-encryption/dependent_manifest_signer_es256_pub.pem"),
         suit_common::suit::policy::Role::Author,
     )]);
-    let err = Envelope::decode(&vector("example0.signed.hex"))
-        .unwrap()
-        .authenticate(&policy.anchors)
-        .unwrap_err();
+    let err = auth_refusal(&vector("example0.signed.hex"), &policy);
     assert_eq!(err, Error::Auth(AuthError::BadSignature { block: 0 }));
 }
 
 #[test]
 fn rollback_fails_without_side_effects() {
     let bytes = vector("example1.signed.hex");
-    let key = Envelope::decode(&bytes)
-        .unwrap()
-        .authenticate(&spec_policy().anchors)
-        .unwrap()
-        .manifest
-        .rollback_key();
-    let mut dev = RecordingPlatform::spec_device();
-    dev.remote
-        .insert("http://example.com/file.bin".into(), payload(34768, 2));
+    let key = authentic(&bytes).rollback_key();
+    let mut dev = serving(&[("http://example.com/file.bin", &payload(34768, 2))]);
     dev.sequence.insert(key, 5);
     let err = spec_process(&bytes, Procedure::Update, &mut dev).unwrap_err();
-    assert_eq!(
-        err,
-        Error::Policy(PolicyError::Rollback {
-            stored: 5,
-            offered: 1
-        })
-    );
+    assert_eq!(err, rollback(5, 1));
     assert_eq!(dev.log, vec![Effect::Discard]);
 }
 
 #[test]
 fn wrong_vendor_or_class_fails_before_any_fetch() {
     for wrong_vendor in [true, false] {
-        let mut dev = RecordingPlatform::spec_device();
+        let mut dev = serving(&[("http://example.com/file.bin", &payload(34768, 2))]);
         if wrong_vendor {
             dev.vendor[0] ^= 1;
         } else {
             dev.class[15] ^= 1;
         }
-        dev.remote
-            .insert("http://example.com/file.bin".into(), payload(34768, 2));
         let err =
             spec_process(&vector("example1.signed.hex"), Procedure::Update, &mut dev).unwrap_err();
-        let (section, path, kind) = command_error(err);
-        assert_eq!(section, Section::Shared);
-        let (want_path, want_kind) = if wrong_vendor {
-            (vec![1], ConditionKind::VendorIdentifier)
+        let (path, failed) = if wrong_vendor {
+            (1, ConditionKind::VendorIdentifier)
         } else {
-            (vec![2], ConditionKind::ClassIdentifier)
+            (2, ConditionKind::ClassIdentifier)
         };
-        assert_eq!(path, want_path);
-        assert_eq!(kind, CommandErrorKind::ConditionFailed(want_kind));
+        let failed = CommandErrorKind::ConditionFailed(failed);
+        assert_command_error(err, Section::Shared, &[path], failed);
         assert!(!dev
             .log
             .iter()
@@ -516,40 +484,29 @@ fn modified_vendor_id_in_resigned_manifest_is_refused() {
 }
 
 #[test]
-fn vendor_id_outside_signer_permissions_is_refused_by_policy() {
-    let mut policy = spec_policy();
-    policy.anchors[0].permissions.vendor_ids =
-        vec![suit_common::suit::command::VendorId::Uuid([0x11; 16])];
-    let mut dev = RecordingPlatform::spec_device();
-    let err = process(
-        &vector("example0.signed.hex"),
-        Procedure::Invoke,
-        &policy,
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
-    assert_eq!(err, Error::Policy(PolicyError::IdentifierNotPermitted));
-    assert_eq!(dev.log, vec![Effect::Discard]);
-}
-
-#[test]
-fn component_outside_signer_permissions_is_refused_by_policy() {
-    let mut policy = spec_policy();
-    policy.anchors[0].permissions.component_prefixes = vec![cid(&[&[9]])];
-    let mut dev = RecordingPlatform::spec_device();
-    let err = process(
-        &vector("example0.signed.hex"),
-        Procedure::Invoke,
-        &policy,
-        &no_keys(),
-        &mut dev,
-    )
-    .unwrap_err();
-    assert_eq!(
-        err,
-        Error::Policy(PolicyError::ComponentNotPermitted { component: 0 })
-    );
+fn vendor_or_component_outside_signer_permissions_is_refused_by_policy() {
+    type Narrow = fn(&mut suit_common::suit::policy::Permissions);
+    let cases: [(&str, Narrow, PolicyError); 2] = [
+        (
+            "vendor id",
+            |p| p.vendor_ids = vec![suit_common::suit::command::VendorId::Uuid([0x11; 16])],
+            PolicyError::IdentifierNotPermitted,
+        ),
+        (
+            "component",
+            |p| p.component_prefixes = vec![cid(&[&[9]])],
+            PolicyError::ComponentNotPermitted { component: 0 },
+        ),
+    ];
+    for (case, narrow, expected) in cases {
+        let mut policy = spec_policy();
+        narrow(&mut policy.anchors[0].permissions);
+        let mut dev = RecordingPlatform::spec_device();
+        let envelope = vector("example0.signed.hex");
+        let err = process(&envelope, Procedure::Invoke, &policy, &no_keys(), &mut dev);
+        assert_eq!(err.unwrap_err(), Error::Policy(expected), "{case}");
+        assert_eq!(dev.log, vec![Effect::Discard], "{case}");
+    }
 }
 
 #[test]
@@ -559,10 +516,7 @@ fn modified_severed_member_is_refused() {
     let mut tampered = bytes.clone();
     let n = tampered.len();
     tampered[n - 3] ^= 0x20;
-    let err = Envelope::decode(&tampered)
-        .unwrap()
-        .authenticate(&spec_policy().anchors)
-        .unwrap_err();
+    let err = auth_refusal(&tampered, &spec_policy());
     assert_eq!(
         err,
         Error::Auth(AuthError::SeveredMemberDigestMismatch { member: 23 })

@@ -22,8 +22,8 @@ use suit_common::service::state::{
 use suit_common::service::statement::{KeyStatement, StatedKey, STATEMENT_KIND};
 use suit_common::service::store::{MemoryStore, SecureStore};
 
-use suit_test_support::service::{cbor, int, sec1_from_pem};
-use suit_test_support::AUTHOR_PUB;
+use suit_test_support::service::{cbor, cose_key, int};
+use suit_test_support::{symmetric_cose_key, AUTHOR_PUB};
 
 fn b(v: &[u8]) -> ByteBuf {
     ByteBuf::from(v.to_vec())
@@ -38,24 +38,6 @@ fn unhex(s: &str) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
-}
-
-fn public_cose_key() -> ByteBuf {
-    let p = sec1_from_pem(AUTHOR_PUB);
-    ByteBuf::from(cbor(&Value::Map(vec![
-        (int(1), int(2)),
-        (int(-1), int(1)),
-        (int(-2), Value::Bytes(p[1..33].to_vec())),
-        (int(-3), Value::Bytes(p[33..].to_vec())),
-    ])))
-}
-
-fn symmetric_cose_key() -> ByteBuf {
-    ByteBuf::from(cbor(&Value::Map(vec![
-        (int(1), int(4)),
-        (int(2), Value::Bytes(b"hmac-kid".to_vec())),
-        (int(-1), Value::Bytes([0x5a; 32].to_vec())),
-    ])))
 }
 
 fn scope(ree_plaintext: bool) -> Scope {
@@ -82,14 +64,14 @@ fn state() -> State {
         anchors: vec![
             AnchorRecord {
                 id: 1,
-                cose_key: public_cose_key(),
+                cose_key: cose_key(AUTHOR_PUB),
                 role: RoleRecord::Author,
                 scope: scope(false),
                 key_scope: 1,
             },
             AnchorRecord {
                 id: 2,
-                cose_key: symmetric_cose_key(),
+                cose_key: ByteBuf::from(symmetric_cose_key(b"hmac-kid", &[0x5a; 32])),
                 role: RoleRecord::Operator,
                 scope: scope(true),
                 key_scope: 70000,

@@ -16,8 +16,8 @@ use suit_common::suit::author::{seal_envelope, Signer};
 
 use suit_test_support::says;
 use suit_test_support::service::{
-    bytes, call, cbor, cose_key, install_chunked as install, int, is_latest_report, refusal,
-    service, Answer, Mem, TA,
+    bytes, call, cbor, cose_key, finish, install_chunked as install, int, is_latest_report,
+    refusal, service, Answer, Mem, TA,
 };
 use suit_test_support::{
     check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
@@ -390,13 +390,10 @@ fn install_streams_payload_commits_and_blocks_rollback() {
         &[AUTHOR_PRIV],
         &[],
     );
-    let done = install(
-        &mut s,
-        &env,
-        &[("https://example.com/app.bin", &v1)],
-        100_000,
-    )
-    .unwrap();
+    // Release 1, its payload sent in 100 000-byte chunks.
+    let install_v1 =
+        |s: &mut Service<Mem>| install(s, &env, &[("https://example.com/app.bin", &v1)], 100_000);
+    let done = install_v1(&mut s).unwrap();
     assert_eq!(done.sequence_number, 1);
     assert_eq!(done.signers, vec![1]);
     assert_eq!(done.components, vec!["['app']".to_string()]);
@@ -419,12 +416,7 @@ fn install_streams_payload_commits_and_blocks_rollback() {
     );
 
     // Same sequence number again: rollback, refused before any payload is taken.
-    let r = refusal(install(
-        &mut s,
-        &env,
-        &[("https://example.com/app.bin", &v1)],
-        100_000,
-    ));
+    let r = refusal(install_v1(&mut s));
     assert_eq!(r.kind, RefusalKind::Manifest);
     assert!(
         r.reason.to_lowercase().contains("rollback") || r.reason.contains("sequence"),
@@ -446,12 +438,7 @@ fn install_streams_payload_commits_and_blocks_rollback() {
         objects_before,
         "replaced component object not deleted"
     );
-    let r = refusal(install(
-        &mut s,
-        &env,
-        &[("https://example.com/app.bin", &v1)],
-        100_000,
-    ));
+    let r = refusal(install_v1(&mut s));
     assert!(
         r.reason.contains('1') && r.reason.contains('2'),
         "rollback error names both numbers: {}",
@@ -553,15 +540,7 @@ fn protocol_misuse_is_refused() {
         &[],
     );
     // Finish before anything, payload before prepare, wrong offsets, unknown URIs, oversize.
-    assert_eq!(
-        refusal(call::<_, InstallFinishResponse>(
-            &mut s,
-            Command::InstallFinish,
-            &Empty {}
-        ))
-        .kind,
-        RefusalKind::Sequence
-    );
+    assert_eq!(refusal(finish(&mut s)).kind, RefusalKind::Sequence);
     call::<_, Empty>(
         &mut s,
         Command::InstallBegin,
@@ -591,52 +570,25 @@ fn protocol_misuse_is_refused() {
     let prepared: InstallPrepareResponse =
         call(&mut s, Command::InstallPrepare, &Empty {}).unwrap();
     assert_eq!(prepared.needed_uris, vec!["https://h/p".to_string()]);
-    let chunk = |uri: &str, total, offset, data: &[u8]| PayloadChunkRequest {
-        uri: uri.into(),
-        total_len: total,
-        offset,
-        data: ByteBuf::from(data.to_vec()),
+    // The first chunk (offset 0) of a payload for `uri` announced as `total` bytes long.
+    let first_chunk = |s: &mut Service<Mem>, uri: &str, total, data: &[u8]| {
+        let chunk = PayloadChunkRequest {
+            uri: uri.into(),
+            total_len: total,
+            offset: 0,
+            data: ByteBuf::from(data.to_vec()),
+        };
+        call::<_, Empty>(s, Command::InstallPayload, &chunk)
     };
-    assert_eq!(
-        refusal(call::<_, Empty>(
-            &mut s,
-            Command::InstallPayload,
-            &chunk("https://evil/x", 3, 0, b"abc")
-        ))
-        .kind,
-        RefusalKind::Payload
-    );
-    assert_eq!(
-        refusal(call::<_, Empty>(
-            &mut s,
-            Command::InstallPayload,
-            &chunk("https://h/p", 2, 0, b"abc")
-        ))
-        .kind,
-        RefusalKind::TooLarge
-    );
-    let r = refusal(call::<_, Empty>(
-        &mut s,
-        Command::InstallPayload,
-        &chunk("https://h/p", u64::MAX, 0, b"abc"),
-    ));
+    let r = refusal(first_chunk(&mut s, "https://evil/x", 3, b"abc"));
+    assert_eq!(r.kind, RefusalKind::Payload);
+    let r = refusal(first_chunk(&mut s, "https://h/p", 2, b"abc"));
     assert_eq!(r.kind, RefusalKind::TooLarge);
-    call::<_, Empty>(
-        &mut s,
-        Command::InstallPayload,
-        &chunk("https://h/p", 3, 0, b"ab"),
-    )
-    .unwrap();
-    assert_eq!(
-        refusal(call::<_, InstallFinishResponse>(
-            &mut s,
-            Command::InstallFinish,
-            &Empty {}
-        ))
-        .kind,
-        RefusalKind::Sequence,
-        "incomplete payload"
-    );
+    let r = refusal(first_chunk(&mut s, "https://h/p", u64::MAX, b"abc"));
+    assert_eq!(r.kind, RefusalKind::TooLarge);
+    first_chunk(&mut s, "https://h/p", 3, b"ab").unwrap();
+    let r = refusal(finish(&mut s));
+    assert_eq!(r.kind, RefusalKind::Sequence, "incomplete payload");
     let r = call::<_, InstallBeginRequest>(
         &mut s,
         Command::InstallBegin,

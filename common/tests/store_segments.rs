@@ -17,6 +17,14 @@ fn store() -> Segmented<MemoryStore> {
     Segmented::new(MemoryStore::new(), SEG)
 }
 
+/// A store holding leftover segments `obj~1` and `obj~2` of no object.
+fn store_with_stale_segments() -> Segmented<MemoryStore> {
+    let mut s = store();
+    s.inner_mut().put("obj~1", b"stale stale").unwrap();
+    s.inner_mut().put("obj~2", b"more stale").unwrap();
+    s
+}
+
 /// Appends `data` in pieces of the given sizes (cycled).
 fn append_in(s: &mut Segmented<MemoryStore>, name: &str, data: &[u8], pieces: &[usize]) {
     let base = s.len(name).unwrap().unwrap_or(0);
@@ -29,6 +37,18 @@ fn append_in(s: &mut Segmented<MemoryStore>, name: &str, data: &[u8], pieces: &[
         assert_eq!(total, base + at as u64);
         i += 1;
     }
+}
+
+/// Appends `data` to "obj", which holds `before`, in pieces of `pieces`: it reads back as
+/// `before` then `data`.
+fn append_and_read_back(
+    s: &mut Segmented<MemoryStore>,
+    before: &[u8],
+    data: &[u8],
+    pieces: &[usize],
+) {
+    append_in(s, "obj", data, pieces);
+    assert_eq!(read_all(s, "obj", 64), [before, data].concat());
 }
 
 fn read_all(s: &Segmented<MemoryStore>, name: &str, buf_len: usize) -> Vec<u8> {
@@ -140,11 +160,7 @@ fn put_over_a_long_object_replaces_it_and_drops_its_tail() {
     assert_eq!(s.len("obj").unwrap(), Some(3));
     assert_eq!(read_all(&s, "obj", 64), b"abc");
     // Growing it again builds a new chain.
-    let more = bytes(40, 2);
-    append_in(&mut s, "obj", &more, &[40]);
-    let mut want = b"abc".to_vec();
-    want.extend_from_slice(&more);
-    assert_eq!(read_all(&s, "obj", 64), want);
+    append_and_read_back(&mut s, b"abc", &bytes(40, 2), &[40]);
     physical(&s, "obj");
 }
 
@@ -167,17 +183,11 @@ fn names_that_could_alias_a_segment_are_refused() {
 
 #[test]
 fn a_leftover_object_under_a_new_segments_name_never_joins_the_object() {
-    let mut s = store();
-    s.inner_mut().put("obj~1", b"stale stale").unwrap();
-    s.inner_mut().put("obj~2", b"more stale").unwrap();
+    let mut s = store_with_stale_segments();
     // The first segment is short: the leftovers are past the end.
     s.put("obj", b"short").unwrap();
     assert_eq!(read_all(&s, "obj", 64), b"short");
-    let data = bytes(40, 5);
-    append_in(&mut s, "obj", &data, &[7]);
-    let mut want = b"short".to_vec();
-    want.extend_from_slice(&data);
-    assert_eq!(read_all(&s, "obj", 64), want);
+    append_and_read_back(&mut s, b"short", &bytes(40, 5), &[7]);
     s.remove("obj").unwrap();
     assert!(s.inner().names().is_empty(), "{:?}", s.inner().names());
 }
@@ -265,9 +275,7 @@ fn eight_mebibytes_in_512_kib_segments() {
 
 #[test]
 fn a_leftover_segment_never_joins_an_object_that_ends_on_a_segment_boundary() {
-    let mut s = store();
-    s.inner_mut().put("obj~1", b"stale stale").unwrap();
-    s.inner_mut().put("obj~2", b"more stale").unwrap();
+    let mut s = store_with_stale_segments();
     s.put("obj", b"short").unwrap();
     // put removed the leftovers; plant them again behind the short first segment.
     s.inner_mut().put("obj~2", b"more stale").unwrap();

@@ -31,6 +31,13 @@ fn refs(v: &[std::ffi::OsString]) -> Vec<&std::ffi::OsStr> {
     v.iter().map(|s| s.as_os_str()).collect()
 }
 
+/// `r` failed (exit 1) for `reason` and wrote nothing to `out`.
+fn refused_writing_nothing(r: &Run, reason: &str, out: &Path) {
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    says(&r.stderr, reason);
+    assert!(files_in(out).is_empty());
+}
+
 fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|d| {
@@ -45,15 +52,20 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 // ---------------------------------------------------------------- manifest-spec vectors
 
+/// `verify` of the manifest-spec example `name` with the examples' key.
+fn verify_spec(name: &str) -> Vec<std::ffi::OsString> {
+    args![
+        "verify",
+        "--trust-anchor",
+        spec("public_key.pem"),
+        spec(name)
+    ]
+}
+
 #[test]
 fn every_signed_spec_example_verifies() {
     for name in SPEC_SIGNED {
-        let a = args![
-            "verify",
-            "--trust-anchor",
-            spec("public_key.pem"),
-            spec(name)
-        ];
+        let a = verify_spec(name);
         let r = ok(&refs(&a));
         says_as(name, &r.stdout, "OK: authentic and well-formed");
         says_as(name, &r.stdout, "signed by trust anchor #1");
@@ -64,12 +76,7 @@ fn every_signed_spec_example_verifies() {
 #[test]
 fn every_unsigned_spec_example_is_refused() {
     for name in SPEC_UNSIGNED {
-        let a = args![
-            "verify",
-            "--trust-anchor",
-            spec("public_key.pem"),
-            spec(name)
-        ];
+        let a = verify_spec(name);
         let r = run(&a);
         assert_eq!(r.code, 1, "{name}");
         assert!(
@@ -167,12 +174,7 @@ fn process_spec_example_fetches_by_last_uri_segment_and_checks_the_digest() {
     std::fs::write(payloads.join("file.bin"), vec![0u8; 34768]).unwrap();
     let out = dir.path().join("out");
     let a = [
-        args![
-            "verify",
-            "--trust-anchor",
-            spec("public_key.pem"),
-            spec("example1.signed.hex")
-        ],
+        verify_spec("example1.signed.hex"),
         spec_device(),
         args!["--payload-dir", &payloads, "--out", &out],
     ]
@@ -189,12 +191,7 @@ fn process_spec_example_fetches_by_last_uri_segment_and_checks_the_digest() {
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let a = [
-        args![
-            "verify",
-            "--trust-anchor",
-            spec("public_key.pem"),
-            spec("example1.signed.hex")
-        ],
+        verify_spec("example1.signed.hex"),
         spec_device(),
         args!["--payload-dir", &empty],
     ]
@@ -204,11 +201,7 @@ fn process_spec_example_fetches_by_last_uri_segment_and_checks_the_digest() {
     says(&r.stderr, "no file file.bin in");
 
     // A device of another vendor stops at the vendor check.
-    let a = args![
-        "verify",
-        "--trust-anchor",
-        spec("public_key.pem"),
-        spec("example1.signed.hex"),
+    let other_vendor = args![
         "--process",
         "--vendor-id",
         "00000000-0000-0000-0000-000000000001",
@@ -217,6 +210,7 @@ fn process_spec_example_fetches_by_last_uri_segment_and_checks_the_digest() {
         "--payload-dir",
         &payloads
     ];
+    let a = [verify_spec("example1.signed.hex"), other_vendor].concat();
     let r = run(&a);
     assert_eq!(r.code, 1);
     says(&r.stderr, "vendor identifier does not match this device");
@@ -238,6 +232,18 @@ fn mac0_vectors_verify_with_the_hmac_key() {
     }
 }
 
+/// `verify` of the draft's dependency example with the author's and the operator's keys.
+fn verify_dependency() -> Vec<std::ffi::OsString> {
+    args![
+        "verify",
+        "--trust-anchor",
+        fe("signer_es256_pub.pem"),
+        "--trust-anchor",
+        fe("dependent_manifest_signer_es256_pub.pem"),
+        fe("suit-manifest-es-ecdh-dependency.hex.signed")
+    ]
+}
+
 #[test]
 fn esp256_and_dependency_vectors_verify() {
     let a = args![
@@ -249,15 +255,7 @@ fn esp256_and_dependency_vectors_verify() {
     let r = ok(&refs(&a));
     says(&r.stdout, "block 0: Esp256 (COSE alg -9)");
 
-    let a = args![
-        "verify",
-        "--trust-anchor",
-        fe("signer_es256_pub.pem"),
-        "--trust-anchor",
-        fe("dependent_manifest_signer_es256_pub.pem"),
-        fe("suit-manifest-es-ecdh-dependency.hex.signed")
-    ];
-    let r = ok(&refs(&a));
+    let r = ok(&refs(&verify_dependency()));
     assert!(
         r.stdout.contains("signed by trust anchor #2"),
         "outer manifest is the operator's: {}",
@@ -270,19 +268,9 @@ fn esp256_and_dependency_vectors_verify() {
 fn dependency_vector_installs_the_plaintext() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let a = args![
-        "verify",
-        "--trust-anchor",
-        fe("signer_es256_pub.pem"),
-        "--trust-anchor",
-        fe("dependent_manifest_signer_es256_pub.pem"),
-        fe("suit-manifest-es-ecdh-dependency.hex.signed"),
-        "--process",
-        "--device-key",
-        fe("receiver_p256_ecdh_kid-2_private.jwk.json"),
-        "--out",
-        &out
-    ];
+    let key = fe("receiver_p256_ecdh_kid-2_private.jwk.json");
+    let process = args!["--process", "--device-key", key, "--out", &out];
+    let a = [verify_dependency(), process].concat();
     // The recipient says kid 'kid-2'; the device's key id is its own (see kid_mismatch_verdict).
     let r = run(&a);
     if kid_mismatch_verdict(&r, &out, PLAINTEXT) {
@@ -292,24 +280,9 @@ fn dependency_vector_installs_the_plaintext() {
 
     // Without the device key the write cannot decrypt.
     let out2 = dir.path().join("out2");
-    let a = args![
-        "verify",
-        "--trust-anchor",
-        fe("signer_es256_pub.pem"),
-        "--trust-anchor",
-        fe("dependent_manifest_signer_es256_pub.pem"),
-        fe("suit-manifest-es-ecdh-dependency.hex.signed"),
-        "--process",
-        "--out",
-        &out2
-    ];
-    let r = run(&a);
-    assert_eq!(r.code, 1);
-    says(
-        &r.stderr,
-        "payload decryption failed: no recipient for this device's keys",
-    );
-    assert!(files_in(&out2).is_empty());
+    let a = [verify_dependency(), args!["--process", "--out", &out2]].concat();
+    let reason = "payload decryption failed: no recipient for this device's keys";
+    refused_writing_nothing(&run(&a), reason, &out2);
 }
 
 #[test]
@@ -329,21 +302,14 @@ fn kek_vectors_install_once_the_kek_is_provisioned() {
         "suit-manifest-aes-kw-content.hex.signed",
         "suit-manifest-aes-kw.hex.signed",
     ] {
+        // `verify --process` of `name` into `out` on the HMAC-keyed device, with `extra`.
+        let process = |out: &Path, extra: Vec<std::ffi::OsString>| {
+            let a = args!["verify", fe(name), "--process", "--out", out, "--hmac-key"];
+            let payload_dir = args![fe("hmac256_key.bin"), "--payload-dir", &payloads];
+            run(&[a, payload_dir, extra].concat())
+        };
         let out = dir.path().join(name);
-        let a = args![
-            "verify",
-            fe(name),
-            "--process",
-            "--out",
-            &out,
-            "--hmac-key",
-            fe("hmac256_key.bin"),
-            "--kek",
-            fe("kek_a128kw_kid-1.jwk.json"),
-            "--payload-dir",
-            &payloads
-        ];
-        let r = run(&a);
+        let r = process(&out, args!["--kek", fe("kek_a128kw_kid-1.jwk.json")]);
         assert_eq!(r.code, 0, "{name}: {}\n{}", r.stdout, r.stderr);
         assert_eq!(
             std::fs::read(out.join("component-0.bin")).unwrap(),
@@ -352,18 +318,7 @@ fn kek_vectors_install_once_the_kek_is_provisioned() {
         );
         // Without the KEK the device has no key for the recipient.
         let out = dir.path().join(format!("{name}-nokek"));
-        let a = args![
-            "verify",
-            fe(name),
-            "--process",
-            "--out",
-            &out,
-            "--hmac-key",
-            fe("hmac256_key.bin"),
-            "--payload-dir",
-            &payloads
-        ];
-        let r = run(&a);
+        let r = process(&out, vec![]);
         assert_eq!(r.code, 1, "{name}: {}", r.stdout);
         assert!(files_in(&out).is_empty());
     }
@@ -643,13 +598,9 @@ fn wrong_vendor_wrong_signer_and_tampering_are_refused() {
         "--out",
         &out
     ];
-    let r = run(&a);
-    assert_eq!(r.code, 1);
-    says(
-        &r.stderr,
-        "suit-shared-sequence on component 0: vendor identifier does not match this device",
-    );
-    assert!(files_in(&out).is_empty());
+    let reason =
+        "suit-shared-sequence on component 0: vendor identifier does not match this device";
+    refused_writing_nothing(&run(&a), reason, &out);
 
     let r = process(&env, &with_suffix(&other, ".pub.pem"), &[], &out);
     assert_eq!(r.code, 1);
@@ -712,6 +663,24 @@ fn multi_component_ta_uuid_hmac_and_ed25519_signers() {
     ]));
     let vendor = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"example.com");
     let class = uuid::Uuid::new_v5(&vendor, b"board-a");
+    // `verify --process` of the envelope on the device `device_id` of that vendor and class.
+    let on_device = |device_id: &str| {
+        let (vendor, class) = (vendor.to_string(), class.to_string());
+        let device = args![
+            "--vendor-id",
+            vendor,
+            "--class-id",
+            class,
+            "--device-id",
+            device_id
+        ];
+        [
+            args!["verify", &env, "--process"],
+            device,
+            args!["--payload-dir", k.path("p")],
+        ]
+        .concat()
+    };
     for anchor in [
         args!["--trust-anchor", with_suffix(&ed, ".pub.pem")],
         args!["--trust-anchor", with_suffix(&ed, ".pub.cose")],
@@ -719,21 +688,8 @@ fn multi_component_ta_uuid_hmac_and_ed25519_signers() {
     ] {
         let out = k.path("out");
         let _ = std::fs::remove_dir_all(&out);
-        let mut a = args![
-            "verify",
-            &env,
-            "--process",
-            "--vendor-id",
-            vendor.to_string(),
-            "--class-id",
-            class.to_string(),
-            "--device-id",
-            "01234567-89ab-cdef-0123-456789abcdef",
-            "--payload-dir",
-            k.path("p"),
-            "--out",
-            &out
-        ];
+        let mut a = on_device("01234567-89ab-cdef-0123-456789abcdef");
+        a.extend(args!["--out", &out]);
         a.extend(anchor);
         let r = run(&a);
         assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -748,21 +704,8 @@ fn multi_component_ta_uuid_hmac_and_ed25519_signers() {
         );
     }
     // Another device id is refused.
-    let a = args![
-        "verify",
-        &env,
-        "--hmac-key",
-        k.path("hmac.key"),
-        "--process",
-        "--vendor-id",
-        vendor.to_string(),
-        "--class-id",
-        class.to_string(),
-        "--device-id",
-        "01234567-89ab-cdef-0123-000000000000",
-        "--payload-dir",
-        k.path("p")
-    ];
+    let mut a = on_device("01234567-89ab-cdef-0123-000000000000");
+    a.extend(args!["--hmac-key", k.path("hmac.key")]);
     let r = run(&a);
     assert_eq!(r.code, 1);
     says(&r.stderr, "device identifier does not match");
@@ -798,56 +741,35 @@ fn es256_option_and_description_errors() {
     ]));
     says(&r.stdout, "block 0: Es256 (COSE alg -7)");
 
+    // `create` of a description with `key`: an input error (exit 2) naming the problem.
+    let create_with = |desc: &Path, key: &str| {
+        let a = args!["create", desc, "-o", k.path("x.suit"), "--sign-key"];
+        run(&[a, args![with_suffix(&signer, key)]].concat())
+    };
     let bad = k.path("bad.json");
-    std::fs::write(
-        &bad,
-        r#"{"sequence-number": 1, "vendor-id": "nope", "class-id": "x", "components": []}"#,
-    )
-    .unwrap();
-    let r = run(&args![
-        "create",
-        &bad,
-        "-o",
-        k.path("x.suit"),
-        "--sign-key",
-        with_suffix(&signer, ".priv.pem")
-    ]);
-    assert_eq!(r.code, 2);
-    says(&r.stderr, "bad.json: \"components\" is empty");
-
-    std::fs::write(&bad, r#"{"sequence-number": 1, "vendor-id": "nope", "class-id": "x", "components": [{"id": ["a"], "file": "fw.bin"}]}"#).unwrap();
-    let r = run(&args![
-        "create",
-        &bad,
-        "-o",
-        k.path("x.suit"),
-        "--sign-key",
-        with_suffix(&signer, ".priv.pem")
-    ]);
-    assert_eq!(r.code, 2);
-    says(&r.stderr, "bad.json: vendor-id: \"nope\" is not a UUID");
-
-    std::fs::write(&bad, r#"{"sequence-number": 1, "vendorid": "x"}"#).unwrap();
-    let r = run(&args![
-        "create",
-        &bad,
-        "-o",
-        k.path("x.suit"),
-        "--sign-key",
-        with_suffix(&signer, ".priv.pem")
-    ]);
-    assert_eq!(r.code, 2);
-    says(&r.stderr, "unknown field `vendorid`");
+    let cases = [
+        (
+            r#"{"sequence-number": 1, "vendor-id": "nope", "class-id": "x", "components": []}"#,
+            "bad.json: \"components\" is empty",
+        ),
+        (
+            r#"{"sequence-number": 1, "vendor-id": "nope", "class-id": "x", "components": [{"id": ["a"], "file": "fw.bin"}]}"#,
+            "bad.json: vendor-id: \"nope\" is not a UUID",
+        ),
+        (
+            r#"{"sequence-number": 1, "vendorid": "x"}"#,
+            "unknown field `vendorid`",
+        ),
+    ];
+    for (json, expected) in cases {
+        std::fs::write(&bad, json).unwrap();
+        let r = create_with(&bad, ".priv.pem");
+        assert_eq!(r.code, 2, "{json}");
+        says_as(json, &r.stderr, expected);
+    }
 
     // A public key where a signing key is needed.
-    let r = run(&args![
-        "create",
-        &desc,
-        "-o",
-        k.path("x.suit"),
-        "--sign-key",
-        with_suffix(&signer, ".pub.pem")
-    ]);
+    let r = create_with(&desc, ".pub.pem");
     assert_eq!(r.code, 2);
     says(
         &r.stderr,
@@ -859,10 +781,10 @@ fn es256_option_and_description_errors() {
 #[test]
 fn encrypt_command_emits_info_and_ciphertext_for_every_recipient() {
     let k = Keys::new();
+    let payload = firmware(4321, 5);
     let a = k.keygen("p256", "a", true);
     let b = k.keygen("p256", "b", false);
     std::fs::write(k.path("kek.bin"), [3u8; 16]).unwrap();
-    let payload = firmware(4321, 5);
     std::fs::write(k.path("fw.bin"), &payload).unwrap();
     let r = ok(&refs(&args![
         "encrypt",

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 
 use suit_common::suit::command::{Action, Command as Cmd};
 use suit_common::suit::error::{CommandErrorKind, ConditionKind, Error};
-use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError};
+use suit_common::suit::platform::PlatformError;
 use suit_common::suit::policy::{Policy, Role, TrustAnchor};
 use suit_common::suit::update_management::{Comparison, UmError, WaitEvent, WallClock};
 use suit_common::suit::{process, ComponentId, Envelope, Procedure};
 use suit_test_support::cli::{Dir, Out as Run};
-use suit_test_support::{args, policy_of};
+use suit_test_support::{args, policy_of, RecordingPlatform};
 
 suit_test_support::author_in_cwd!();
 
@@ -76,88 +76,23 @@ fn policy(d: &Dir) -> Policy {
     policy_of(vec![TrustAnchor::unrestricted(1, key, Role::Author)])
 }
 
-/// A device with the example vendor/class, a trusted clock, a battery, and a version for
-/// the component.
+/// The examples' recording device (vendor and class) with a trusted clock, a battery, and a
+/// version for the component.
 struct Device {
-    vendor: [u8; 16],
-    class: [u8; 16],
+    inner: RecordingPlatform,
     version: Vec<i64>,
-    staged: Vec<(ComponentId, Vec<u8>)>,
-    installed: Vec<(ComponentId, Vec<u8>)>,
-    committed: bool,
 }
 
 impl Device {
     fn new(version: &[i64]) -> Self {
         Device {
-            vendor: *uuid::Uuid::parse_str(VENDOR).unwrap().as_bytes(),
-            class: *uuid::Uuid::parse_str(CLASS).unwrap().as_bytes(),
+            inner: RecordingPlatform::spec_device(),
             version: version.to_vec(),
-            staged: Vec::new(),
-            installed: Vec::new(),
-            committed: false,
         }
     }
 }
 
-impl Platform for Device {
-    fn identifier_matches(&self, kind: IdentifierKind, _c: &ComponentId, v: &[u8]) -> bool {
-        match kind {
-            IdentifierKind::Vendor => v == self.vendor,
-            IdentifierKind::Class => v == self.class,
-            IdentifierKind::Device => false,
-        }
-    }
-    fn fetch_open(&mut self, _uri: &str, _a: Option<&[u8]>) -> Result<(), PlatformError> {
-        Err(PlatformError::NotFound)
-    }
-    fn fetch_read(&mut self, _buf: &mut [u8]) -> Result<usize, PlatformError> {
-        Err(PlatformError::Io)
-    }
-    fn stage_open(&mut self, c: &ComponentId) -> Result<(), PlatformError> {
-        self.staged.retain(|(x, _)| x != c);
-        self.staged.push((c.clone(), Vec::new()));
-        Ok(())
-    }
-    fn stage_write(&mut self, c: &ComponentId, d: &[u8]) -> Result<(), PlatformError> {
-        let s = self
-            .staged
-            .iter_mut()
-            .find(|(x, _)| x == c)
-            .ok_or(PlatformError::Io)?;
-        s.1.extend_from_slice(d);
-        Ok(())
-    }
-    fn stage_discard(&mut self, c: &ComponentId) {
-        self.staged.retain(|(x, _)| x != c);
-    }
-    fn read(&self, c: &ComponentId, o: u64, b: &mut [u8]) -> Result<usize, PlatformError> {
-        let data = self
-            .staged
-            .iter()
-            .chain(&self.installed)
-            .find(|(x, _)| x == c)
-            .map(|(_, d)| d)
-            .ok_or(PlatformError::NotFound)?;
-        let o = (o as usize).min(data.len());
-        let n = (data.len() - o).min(b.len());
-        b[..n].copy_from_slice(&data[o..o + n]);
-        Ok(n)
-    }
-    fn sequence_number(&self, _k: &[u8]) -> Result<Option<u64>, PlatformError> {
-        Ok(None)
-    }
-    fn stage_sequence_number(&mut self, _k: &[u8], _v: u64) -> Result<(), PlatformError> {
-        Ok(())
-    }
-    fn commit(&mut self) -> Result<(), PlatformError> {
-        self.installed.append(&mut self.staged);
-        self.committed = true;
-        Ok(())
-    }
-    fn discard(&mut self) {
-        self.staged.clear();
-    }
+suit_test_support::recording_platform_via!(Device, inner, {
     fn wall_clock(&self) -> Option<WallClock> {
         Some(WallClock {
             seconds: 1_700_000_000,
@@ -169,6 +104,15 @@ impl Platform for Device {
     }
     fn component_version(&self, _c: &ComponentId) -> Result<Option<Vec<i64>>, PlatformError> {
         Ok(Some(self.version.clone()))
+    }
+});
+
+/// `inspect --json` of `env` succeeds and names each of `needles`.
+fn inspect_names(env: &Path, needles: &[&str]) {
+    let r = run(&args!["inspect", "--json", env]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for needle in needles {
+        assert!(r.stdout.contains(needle), "{needle} missing:\n{}", r.stdout);
     }
 }
 
@@ -250,7 +194,7 @@ fn create_emits_the_drafts_forms_and_the_engine_runs_them() {
         &mut dev,
     )
     .unwrap();
-    assert!(dev.committed);
+    assert!(dev.inner.committed());
     // ... a device at 1.1 refuses it, naming the condition.
     let mut dev = Device::new(&[1, 1]);
     let e = process(
@@ -269,22 +213,21 @@ fn create_emits_the_drafts_forms_and_the_engine_runs_them() {
         e,
         Error::Command(ref c) if matches!(&c.kind, CommandErrorKind::UpdateManagement(u) if matches!(**u, UmError::VersionMismatch { .. }))
     ));
-    assert!(!dev.committed);
+    assert!(!dev.inner.committed());
 
     // inspect names the labels.
-    let r = run(&args!["inspect", "--json", &env]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    for needle in [
-        "condition-version",
-        "condition-use-before",
-        "condition-minimum-battery",
-        "\"version\": \">= 1.2\"",
-        "\"set-version\": \"1.5.0\"",
-        "current-version",
-        "version-required",
-    ] {
-        assert!(r.stdout.contains(needle), "{needle} missing:\n{}", r.stdout);
-    }
+    inspect_names(
+        &env,
+        &[
+            "condition-version",
+            "condition-use-before",
+            "condition-minimum-battery",
+            "\"version\": \">= 1.2\"",
+            "\"set-version\": \"1.5.0\"",
+            "current-version",
+            "version-required",
+        ],
+    );
 }
 
 #[test]
@@ -327,15 +270,15 @@ fn wait_priority_and_metadata_are_emitted() {
             Cmd::Action(Action::Wait, 15)
         ]
     );
-    let r = run(&args!["inspect", "--json", &env]);
-    for needle in [
-        "directive-wait",
-        "condition-update-authorized",
-        "network (3)",
-        "file-type (5)",
-    ] {
-        assert!(r.stdout.contains(needle), "{needle} missing:\n{}", r.stdout);
-    }
+    inspect_names(
+        &env,
+        &[
+            "directive-wait",
+            "condition-update-authorized",
+            "network (3)",
+            "file-type (5)",
+        ],
+    );
 }
 
 #[test]

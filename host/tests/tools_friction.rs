@@ -10,6 +10,19 @@ use suit_test_support::says;
 
 suit_test_support::cli_tools!();
 
+/// `r` is a usage error (exit 2) saying `expected` on stderr.
+fn usage_error(r: &Out, expected: &str) {
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    says(&r.stderr, expected);
+}
+
+/// A temporary directory holding [`setup`]'s simulator and envelope.
+fn provisioned() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    setup(t.path());
+    t
+}
+
 /// A provisioned simulator (anchor `author`, identity by names) and an envelope for it.
 fn setup(d: &Path) {
     ok(author(d, &["keygen", "--type", "p256", "-o", "author"]));
@@ -27,9 +40,8 @@ fn setup(d: &Path) {
 
 #[test]
 fn names_work_for_verify_ids_and_refusals_are_sentences() {
-    let t = tempfile::tempdir().unwrap();
+    let t = provisioned();
     let d = t.path();
-    setup(d);
     let r = ok(author(
         d,
         &words("verify m.suit --trust-anchor author.pub.pem --process --vendor-id example.com --class-id board"),
@@ -51,15 +63,13 @@ fn names_work_for_verify_ids_and_refusals_are_sentences() {
         d,
         &words("verify m.suit --trust-anchor author.pub.pem --process --class-id board"),
     );
-    assert_eq!(r.code, 2);
-    says(&r.stderr, "derived from --vendor-id");
+    usage_error(&r, "derived from --vendor-id");
 }
 
 #[test]
 fn the_agent_takes_hex_and_stdin_and_speaks_one_json_convention() {
-    let t = tempfile::tempdir().unwrap();
+    let t = provisioned();
     let d = t.path();
-    setup(d);
     // Hex text, like the published examples and suit-author.
     let bytes = std::fs::read(d.join("m.suit")).unwrap();
     std::fs::write(d.join("m.hex"), hex::encode(&bytes)).unwrap();
@@ -116,9 +126,8 @@ fn the_simulator_remembers_its_tpa_root() {
 
 #[test]
 fn inspect_names_the_tools_other_formats_and_truncation() {
-    let t = tempfile::tempdir().unwrap();
+    let t = provisioned();
     let d = t.path();
-    setup(d);
     ok(author(d, &["keygen", "--type", "p256", "-o", "dev"]));
     ok(author(
         d,
@@ -147,9 +156,8 @@ fn inspect_names_the_tools_other_formats_and_truncation() {
     let bytes = std::fs::read(d.join("m.suit")).unwrap();
     std::fs::write(d.join("cut.suit"), &bytes[..bytes.len() / 2]).unwrap();
     let r = author(d, &["inspect", "cut.suit"]);
-    assert_eq!(r.code, 2);
-    says(
-        &r.stderr,
+    usage_error(
+        &r,
         "cut.suit: the data ends in the middle of a CBOR item (truncated file?)",
     );
     assert!(!r.stderr.contains("UnexpectedEof"), "{}", r.stderr);
@@ -179,16 +187,14 @@ fn ignored_flags_are_named() {
     says(&r.stderr, "warning: --alg applies to P-256 signing keys");
     // --trace without --process would do nothing: refused like the other process-only flags.
     let r = author(d, &words("verify m.suit --trust-anchor ed.pub.pem --trace"));
-    assert_eq!(r.code, 2);
-    says(&r.stderr, "--trace needs --process");
+    usage_error(&r, "--trace needs --process");
 }
 
 #[test]
 fn status_lists_the_inventory() {
     use sha2::Digest as _;
-    let t = tempfile::tempdir().unwrap();
+    let t = provisioned();
     let d = t.path();
-    setup(d);
     ok(agent(d, &["install", "m.suit"]));
     let r = ok(agent(d, &["status", "--json"]));
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();

@@ -202,17 +202,19 @@ fn representative_refusals_are_sentences() {
         "",
     );
     // A corrupt state record and a corrupt key object: storage failures in words.
-    let state_obj = d.join("state").join(hex::encode("suit/state"));
-    assert!(state_obj.exists(), "the simulator's state object moved");
-    std::fs::write(&state_obj, b"\xff\xffnot cbor").unwrap();
+    // Overwrites the simulator's stored object `name` with bytes that are not CBOR.
+    let corrupt = |name: &str| {
+        let obj = d.join("state").join(hex::encode(name));
+        assert!(obj.exists(), "the simulator's object {name} moved");
+        std::fs::write(&obj, b"\xff\xffnot cbor").unwrap();
+    };
+    corrupt("suit/state");
     refused(
         "anchors with a corrupt state",
         agent(d, &["anchors"]),
         "state record does not decode",
     );
-    let keys_obj = d.join("state").join(hex::encode("suit/device-keys"));
-    assert!(keys_obj.exists(), "the simulator's key object moved");
-    std::fs::write(&keys_obj, b"\xff\xffnot cbor").unwrap();
+    corrupt("suit/device-keys");
     refused(
         "device-key with a corrupt key object",
         agent(d, &["device-key"]),

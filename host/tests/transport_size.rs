@@ -102,45 +102,56 @@ fn install(d: &Path, name: &str, cap: Option<&str>) -> Output {
     agent(d, &args)
 }
 
+/// A device and a server, and the envelope `m.suit` (sequence 1) for `image` (encrypted or
+/// not) fetched from the server's `/fw.bin`.
+fn served_envelope(image: &[u8], encrypted: bool) -> (tempfile::TempDir, Server) {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    std::fs::write(d.join("fw.bin"), image).unwrap();
+    envelope(d, "m", 1, "fw.bin", &format!("{base}/fw.bin"), encrypted);
+    (tmp, server)
+}
+
+/// Installing `name` (with `cap`) is stopped by the agent (exit 4) saying `expected`, and the
+/// TA state is still `before`; returns what the agent said.
+fn stopped(
+    d: &Path,
+    name: &str,
+    cap: Option<&str>,
+    before: &serde_json::Value,
+    expected: &str,
+) -> String {
+    let t = fails(install(d, name, cap), 4);
+    assert!(t.contains(expected), "{t}");
+    assert_eq!(status(d), *before, "the TA state changed");
+    t
+}
+
 // ---------------------------------------------------------------- tests
 
 #[test]
 fn a_download_beyond_the_authenticated_size_is_stopped_there() {
-    let (tmp, server, base) = device_and_server();
+    let (tmp, server) = served_envelope(&[7u8; 4096], false);
     let d = tmp.path();
-    std::fs::write(d.join("fw.bin"), vec![7u8; 4096]).unwrap();
-    envelope(d, "m", 1, "fw.bin", &format!("{base}/fw.bin"), false);
     let before = status(d);
 
     // Announced one byte more than the manifest's image size; the cap (default 64 MiB, and
     // 1 MB here) would allow it. Refused before a byte reaches the TA.
     answer(&server, Some(4097), 4097);
-    let t = fails(install(d, "m.suit", Some("1000000")), 4);
-    assert!(
-        t.contains("announces 4097 bytes, more than the 4096 allowed (the manifest's authenticated image size); nothing was sent to the TA"),
-        "{t}"
-    );
+    let t = stopped(d, "m.suit", Some("1000000"), &before, "announces 4097 bytes, more than the 4096 allowed (the manifest's authenticated image size); nothing was sent to the TA");
     assert_eq!(server.requests_to("/fw.bin").len(), 1, "not retried: {t}");
-    assert_eq!(status(d), before, "the TA state changed");
 
     // Not announced (chunked) and longer: stopped at the authenticated size.
     answer(&server, None, 300_000);
-    let t = fails(install(d, "m.suit", None), 4);
-    assert!(
-        t.contains(
-            "sent more than 4096 bytes (the manifest's authenticated image size); transfer stopped"
-        ),
-        "{t}"
-    );
-    assert_eq!(status(d), before, "the TA state changed");
+    let expected =
+        "sent more than 4096 bytes (the manifest's authenticated image size); transfer stopped";
+    stopped(d, "m.suit", None, &before, expected);
 }
 
 #[test]
 fn the_encrypted_form_is_bounded_by_the_fetched_ciphertext_size() {
-    let (tmp, server, base) = device_and_server();
+    let (tmp, server) = served_envelope(&[9u8; 3000], true);
     let d = tmp.path();
-    std::fs::write(d.join("fw.bin"), vec![9u8; 3000]).unwrap();
-    envelope(d, "m", 1, "fw.bin", &format!("{base}/fw.bin"), true);
     // The fetched buffer component's image-size is that of the ciphertext (the detached
     // payload), not of the plaintext.
     let ct: Vec<_> = std::fs::read_dir(d.join("payloads"))
@@ -152,15 +163,11 @@ fn the_encrypted_form_is_bounded_by_the_fetched_ciphertext_size() {
     assert_ne!(ct, 3000);
     let before = status(d);
     answer(&server, Some(ct + 1), 0);
-    let t = fails(install(d, "m.suit", None), 4);
-    assert!(
-        t.contains(&format!(
-            "announces {} bytes, more than the {ct} allowed (the manifest's authenticated image size)",
-            ct + 1
-        )),
-        "{t}"
+    let expected = format!(
+        "announces {} bytes, more than the {ct} allowed (the manifest's authenticated image size)",
+        ct + 1
     );
-    assert_eq!(status(d), before, "the TA state changed");
+    stopped(d, "m.suit", None, &before, &expected);
 }
 
 #[test]
@@ -174,12 +181,8 @@ fn without_an_image_size_the_configured_cap_bounds_the_download() {
 
     // Above the cap: refused, naming the cap.
     answer(&server, Some(10_000), 0);
-    let t = fails(install(d, "n.suit", Some("8000")), 4);
-    assert!(
-        t.contains("announces 10000 bytes, more than the 8000 allowed (the configured cap, --max-payload-bytes)"),
-        "{t}"
-    );
-    assert_eq!(status(d), before, "the TA state changed");
+    let expected = "announces 10000 bytes, more than the 8000 allowed (the configured cap, --max-payload-bytes)";
+    stopped(d, "n.suit", Some("8000"), &before, expected);
 
     // Below the cap but not the manifest's bytes: the agent has no size to hold it to and
     // streams it in; the TA refuses it (digest), changing nothing.

@@ -66,6 +66,36 @@ pub fn check_vendor_class(
     seq
 }
 
+/// The encoded SUIT_Digest of `data` (SHA-256, COSE algorithm -16).
+pub fn suit_digest(data: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    cbor(&Value::Array(vec![
+        int(-16),
+        bytes(&sha2::Sha256::digest(data)),
+    ]))
+}
+
+/// The shared sequence of a one-image manifest: on component 0, the manifest-spec examples'
+/// vendor and class ids, the image digest and size of `image`, then both ids checked, every
+/// command reporting with `policy`.
+pub fn image_shared(image: &[u8], policy: i64) -> Value {
+    use sha2::Digest as _;
+    digest_shared(0, &sha2::Sha256::digest(image), image.len(), policy)
+}
+
+/// [`image_shared`] on component `index` for an image of SHA-256 `digest` and `size` bytes.
+pub fn digest_shared(index: i64, digest: &[u8], size: usize, policy: i64) -> Value {
+    use crate::vectors::{CLASS_ID, VENDOR_ID};
+    let digest = cbor(&Value::Array(vec![int(-16), bytes(digest)]));
+    Value::Array(check_vendor_class(
+        vec![int(12), int(index)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![(3, bytes(&digest)), (14, int(size as i64))],
+        policy,
+    ))
+}
+
 /// [`check_vendor_class`] on component 0 for the manifest-spec examples' vendor and class ids
 /// (policy 15: every report bit).
 pub fn spec_id_checks() -> Vec<Value> {

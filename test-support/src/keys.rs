@@ -58,6 +58,14 @@ pub fn anchor(id: u32, key: VerificationKey, role: Role) -> TrustAnchor {
     TrustAnchor::unrestricted(id, key, role)
 }
 
+/// Why `envelope` (which must decode) does not authenticate against `policy`'s anchors.
+pub fn auth_refusal(envelope: &[u8], policy: &Policy) -> suit_common::suit::error::Error {
+    suit_common::suit::Envelope::decode(envelope)
+        .unwrap()
+        .authenticate(&policy.anchors)
+        .unwrap_err()
+}
+
 /// Policy trusting the manifest-spec examples' key (author role, full permissions).
 pub fn spec_policy() -> Policy {
     policy_of(vec![anchor(
@@ -84,6 +92,33 @@ pub fn cose_key(rel: &str) -> ByteBuf {
     .build();
     use coset::CborSerializable as _;
     ByteBuf::from(key.to_vec().unwrap())
+}
+
+/// A P-256 public key (uncompressed SEC1 `point`) as an encoded COSE_Key (EC2) with `kid` and
+/// algorithm ESP256, as coset writes it.
+pub fn ec2_cose_key(point: &[u8], kid: &[u8]) -> Vec<u8> {
+    use coset::{iana, CborSerializable as _};
+    coset::CoseKeyBuilder::new_ec2_pub_key(
+        iana::EllipticCurve::P_256,
+        point[1..33].to_vec(),
+        point[33..65].to_vec(),
+    )
+    .key_id(kid.to_vec())
+    .algorithm(iana::Algorithm::ESP256)
+    .build()
+    .to_vec()
+    .unwrap()
+}
+
+/// An HMAC-256 key as an encoded COSE_Key (Symmetric, kid `kid`), as a TPA wraps it for a
+/// secret anchor.
+pub fn symmetric_cose_key(kid: &[u8], secret: &[u8]) -> Vec<u8> {
+    use crate::cbor::{bytes, cbor, int};
+    cbor(&ciborium::Value::Map(vec![
+        (int(1), int(4)),
+        (int(2), bytes(kid)),
+        (int(-1), bytes(secret)),
+    ]))
 }
 
 /// `manifest` in an envelope signed by `key` alone (no kid), with `severed` members and

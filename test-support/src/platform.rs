@@ -54,6 +54,9 @@ pub struct RecordingPlatform {
     pub invocable: bool,
     /// What was staged when the engine discarded (to inspect refused work).
     pub discarded_staged: BTreeMap<ComponentId, Vec<u8>>,
+    /// Fetch reads fill the engine's whole buffer, as a transport would, instead of the
+    /// 7-byte pieces that exercise streaming (for timing runs).
+    pub whole_reads: bool,
 }
 
 impl RecordingPlatform {
@@ -123,8 +126,9 @@ impl Platform for RecordingPlatform {
 
     fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError> {
         let (data, pos) = self.open.as_mut().ok_or(PlatformError::Io)?;
-        // Deliberately small chunks, to exercise streaming.
-        let n = (data.len() - *pos).min(buf.len()).min(7);
+        // Deliberately small chunks, to exercise streaming, unless timing.
+        let piece = if self.whole_reads { buf.len() } else { 7 };
+        let n = (data.len() - *pos).min(buf.len()).min(piece);
         buf[..n].copy_from_slice(&data[*pos..*pos + n]);
         *pos += n;
         Ok(n)
@@ -319,6 +323,12 @@ macro_rules! recording_platform_via {
             $($extra)*
         }
     };
+}
+
+/// The refusal of a manifest whose sequence number `offered` is not above the `stored` one.
+pub fn rollback(stored: u64, offered: u64) -> suit_common::suit::error::Error {
+    use suit_common::suit::error::{Error, PolicyError};
+    Error::Policy(PolicyError::Rollback { stored, offered })
 }
 
 /// `suit::process` of `envelope` under [`spec_policy`](crate::spec_policy) with no device

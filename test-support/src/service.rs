@@ -162,6 +162,11 @@ pub struct Part<'a> {
     pub uri: &'a str,
 }
 
+/// A [`Part`] from its identifier, image and URI.
+pub fn part<'a>(id: &'a [&'a [u8]], image: &'a [u8], uri: &'a str) -> Part<'a> {
+    Part { id, image, uri }
+}
+
 /// A manifest that checks vendor and class, then fetches each part into its component and
 /// checks its digest (image-match).
 pub fn manifest(seq: u64, parts: &[Part<'_>]) -> Vec<u8> {
