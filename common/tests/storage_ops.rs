@@ -100,3 +100,46 @@ fn a_detached_component_costs_the_fewest_writes() {
     eprintln!("blob replace {again:?}");
     assert_eq!(mutations(again), counts(4, 3 + chunks, 2), "{again:?}");
 }
+
+/// A record (state, journal, report, keys) is written whole and never appended to, so the
+/// segmented store (the TA's) writes it without looking for an old tail: one create, no
+/// failed open. A record of a segment's length is refused, as by `put`.
+#[test]
+fn a_record_write_looks_for_no_segment_tail() {
+    use suit_common::service::segments::Segmented;
+    use suit_common::service::store::{MemoryStore, SecureStore, StoreError};
+    let mut s = Segmented::new(MemoryStore::new(), 16);
+    s.put_record("suit/state", b"one").unwrap();
+    s.put_record("suit/state", b"two").unwrap();
+    let o = s.inner().ops.get();
+    assert_eq!((o.creates, o.writes, o.misses), (2, 2, 0), "{o:?}");
+    assert_eq!(s.get("suit/state").unwrap().unwrap().as_slice(), b"two");
+    assert_eq!(
+        s.put_record("suit/state", &[0; 16]),
+        Err(StoreError::NoSpace)
+    );
+    // `put` of an object that may have grown past a segment does look (once).
+    s.put("suit/in/1/0", b"x").unwrap();
+    assert_eq!(s.inner().ops.get().misses, 1);
+}
+
+/// A new TA instance (OP-TEE starts one per session) looks for the journal once, in
+/// `reconcile` before its first command, not again at `InstallBegin`; the other failed
+/// look-up of the install is the KEK record this device never had.
+#[test]
+fn a_new_session_looks_for_the_journal_once() {
+    let image = ta_image(TA, 2);
+    let r = release(
+        1,
+        &[Part {
+            id: &[&TA],
+            image: &image,
+            uri: "#ta",
+        }],
+    );
+    let s = device();
+    let mut s = crate::power_cut::restart(&s.backend().store, &s.backend().installed_tas);
+    let o = installed(&mut s, &r);
+    eprintln!("fresh session {o:?}");
+    assert_eq!(o.misses, 2, "{o:?}");
+}

@@ -35,6 +35,13 @@ pub trait SecureStore {
     fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError>;
     /// Creates or atomically replaces the object.
     fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError>;
+    /// [`Self::put`] of a record: an object only ever written whole through this method,
+    /// never appended to, so never longer than one segment. A store that splits objects
+    /// (`segments`) then has no old tail to look for, which on OP-TEE is a failed open per
+    /// record write.
+    fn put_record(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        self.put(name, data)
+    }
     /// Deletes the object; deleting a missing object succeeds.
     fn remove(&mut self, name: &str) -> Result<(), StoreError>;
     /// Appends to the object (creating it empty first if missing); returns the new length.

@@ -61,7 +61,7 @@ impl Journal {
         // Wiped after the write: a pending state holds symmetric anchor keys.
         let bytes =
             zeroize::Zeroizing::new(super::record::encode(self).map_err(|_| StoreError::Corrupt)?);
-        store.put(JOURNAL_OBJECT, &bytes)
+        store.put_record(JOURNAL_OBJECT, &bytes)
     }
 
     /// Records `names` in one write (none if all are listed already) before the caller
@@ -104,6 +104,8 @@ pub enum Reconciled {
     /// OP-TEE refused the image of an interrupted commit as such (signature, format,
     /// version), so it never held it: the old state stands. The TEE result code.
     Dropped(u32),
+    /// No journal is stored: nothing to recover, and nothing for the next `begin` to clean.
+    NoJournal,
 }
 
 /// TEE results that refuse the image itself; anything else (storage, memory, busy: things the
@@ -123,7 +125,7 @@ const REFUSES_THE_IMAGE: [u32; 5] = [
 /// An error leaves the commit pending (the service then refuses all but status).
 pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, StateError> {
     let Some(mut journal) = Journal::load(store)? else {
-        return Ok(Reconciled::Nothing);
+        return Ok(Reconciled::NoJournal);
     };
     let Some(pending) = journal.pending.clone() else {
         return Ok(Reconciled::Nothing);

@@ -158,6 +158,9 @@ pub struct InstallSession {
     in_use: Vec<String>,
     /// Never decrypt as payloads arrive (see `Service::store_payloads_as_received`).
     pub(super) no_streaming: bool,
+    /// No journal is stored (`reconcile` just found none): the next `begin` has nothing to
+    /// clean and need not look. Cleared by that `begin`.
+    pub(super) no_journal: bool,
 }
 
 /// What `prepare` learned from the authenticated manifest.
@@ -195,10 +198,12 @@ impl InstallSession {
         envelope_len: u64,
     ) -> Result<(), InstallError> {
         self.clear(store);
-        cleanup(store, state).map_err(|e| match e {
-            StateError::Store(e) => InstallError::Store(e),
-            _ => InstallError::Store(StoreError::Corrupt),
-        })?;
+        if !core::mem::take(&mut self.no_journal) {
+            cleanup(store, state).map_err(|e| match e {
+                StateError::Store(e) => InstallError::Store(e),
+                _ => InstallError::Store(StoreError::Corrupt),
+            })?;
+        }
         self.journal = Journal::default();
         let len = usize::try_from(envelope_len).map_err(|_| InstallError::TooLarge("envelope"))?;
         if len == 0 {
