@@ -40,6 +40,7 @@ mod registry;
 mod report_roundtrip;
 mod service_flow;
 mod service_unlink;
+mod storage_ops;
 mod store_segments;
 mod suit_check;
 mod update_management;

@@ -242,6 +242,10 @@ impl SecureStore for Optee {
         self.objects.put(name, data)
     }
 
+    fn put_record(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        self.objects.put_record(name, data)
+    }
+
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
         self.objects.remove(name)
     }

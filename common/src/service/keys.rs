@@ -237,7 +237,7 @@ impl DeviceKeyPair {
         };
         let bytes =
             Zeroizing::new(super::record::encode(&stored).map_err(|_| KeyStoreError::Corrupt)?);
-        env.put(KEYS_OBJECT, &bytes)?;
+        env.put_record(KEYS_OBJECT, &bytes)?;
         Ok(pair)
     }
 

@@ -271,7 +271,10 @@ impl<B: Backend> Service<B> {
         // Before anything reads the state: finish a commit a power cut interrupted.
         if !self.reconciled {
             match install::reconcile(&mut self.backend) {
-                Ok(_) => self.reconciled = true,
+                Ok(r) => {
+                    self.reconciled = true;
+                    self.install.no_journal = r == install::Reconciled::NoJournal;
+                }
                 // Status still answers, and says what is wrong (it loads the state itself).
                 Err(_) if command == Command::Status => {}
                 Err(e) => {
@@ -579,7 +582,7 @@ impl<B: Backend> Service<B> {
             } else {
                 REPORT_OBJECT
             };
-            self.backend.put(object, &bytes).map_err(|e| {
+            self.backend.put_record(object, &bytes).map_err(|e| {
                 Refuse::new(RefusalKind::Storage, format!("storing the report: {e}"))
             })?;
         }

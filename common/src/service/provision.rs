@@ -870,7 +870,7 @@ pub fn save_keks(
     if bytes.len() > MAX_KEK_OBJECT {
         return Err(super::store::StoreError::NoSpace.into());
     }
-    store.put(super::keys::KEKS_OBJECT, &bytes)?;
+    store.put_record(super::keys::KEKS_OBJECT, &bytes)?;
     Ok(())
 }
 

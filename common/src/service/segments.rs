@@ -231,6 +231,17 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
         self.remove_segments_from(name, 1)
     }
 
+    /// A record never had segments past the first (it is never appended to, and refused at
+    /// a segment's length), so nothing is looked for after the atomic write.
+    fn put_record(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        check_logical(name)?;
+        if data.len() as u64 >= self.segment_len {
+            return Err(StoreError::NoSpace);
+        }
+        self.forget_length(name);
+        self.inner.put(name, data)
+    }
+
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
         check_logical(name)?;
         self.forget_length(name);

@@ -256,7 +256,7 @@ impl State {
     }
 
     pub fn save(&self, store: &mut dyn SecureStore) -> Result<(), StateError> {
-        store.put(STATE_OBJECT, &self.encode()?)?;
+        store.put_record(STATE_OBJECT, &self.encode()?)?;
         Ok(())
     }
 

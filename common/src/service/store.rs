@@ -35,6 +35,13 @@ pub trait SecureStore {
     fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError>;
     /// Creates or atomically replaces the object.
     fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError>;
+    /// [`Self::put`] of a record: an object only ever written whole through this method,
+    /// never appended to, so never longer than one segment. A store that splits objects
+    /// (`segments`) then has no old tail to look for, which on OP-TEE is a failed open per
+    /// record write.
+    fn put_record(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        self.put(name, data)
+    }
     /// Deletes the object; deleting a missing object succeeds.
     fn remove(&mut self, name: &str) -> Result<(), StoreError>;
     /// Appends to the object (creating it empty first if missing); returns the new length.
@@ -84,6 +91,23 @@ pub struct MemoryStore {
     pub bytes_read: core::cell::Cell<u64>,
     /// Bytes written by `put` and `append` so far.
     pub bytes_written: u64,
+    /// Operations by kind, as a GP backend would issue them (tests of the per-install cost).
+    pub ops: core::cell::Cell<StoreOps>,
+}
+
+/// What [`MemoryStore`] was asked to do, counted the way OP-TEE's REE FS pays for it: a `put`
+/// is one create carrying its data (TEE_CreatePersistentObject with initial data), an
+/// `append` one write (and a create if the object was missing), a `remove` of an object one
+/// delete, and each look-up of a missing object (`get`, `len`, `remove`) a failed open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreOps {
+    pub creates: u32,
+    pub writes: u32,
+    pub deletes: u32,
+    /// `get` of an existing object, and every `read_at`.
+    pub reads: u32,
+    /// Look-ups of a missing object.
+    pub misses: u32,
 }
 
 impl MemoryStore {
@@ -133,6 +157,12 @@ impl MemoryStore {
         Ok(())
     }
 
+    fn count(&self, f: impl FnOnce(&mut StoreOps)) {
+        let mut ops = self.ops.get();
+        f(&mut ops);
+        self.ops.set(ops);
+    }
+
     /// The objects that survived, with the fault plan cleared: the store after a reboot.
     pub fn after_reboot(&self) -> MemoryStore {
         MemoryStore {
@@ -145,13 +175,22 @@ impl MemoryStore {
 impl SecureStore for MemoryStore {
     fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         check_name(name)?;
-        Ok(self.objects.get(name).cloned())
+        let found = self.objects.get(name).cloned();
+        self.count(|o| match found {
+            Some(_) => o.reads += 1,
+            None => o.misses += 1,
+        });
+        Ok(found)
     }
 
     fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         check_name(name)?;
         self.mutation()?;
         self.bytes_written += data.len() as u64;
+        self.count(|o| {
+            o.creates += 1;
+            o.writes += 1;
+        });
         self.objects
             .insert(name.into(), Zeroizing::new(data.to_vec()));
         Ok(())
@@ -160,7 +199,11 @@ impl SecureStore for MemoryStore {
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
         check_name(name)?;
         self.mutation()?;
-        self.objects.remove(name);
+        let found = self.objects.remove(name).is_some();
+        self.count(|o| match found {
+            true => o.deletes += 1,
+            false => o.misses += 1,
+        });
         Ok(())
     }
 
@@ -168,6 +211,11 @@ impl SecureStore for MemoryStore {
         check_name(name)?;
         self.mutation()?;
         self.bytes_written += data.len() as u64;
+        let found = self.objects.contains_key(name);
+        self.count(|o| {
+            o.creates += u32::from(!found);
+            o.writes += 1;
+        });
         let o = self.objects.entry(name.into()).or_default();
         o.extend_from_slice(data);
         Ok(o.len() as u64)
@@ -185,11 +233,16 @@ impl SecureStore for MemoryStore {
             n += 1;
         }
         self.bytes_read.set(self.bytes_read.get() + n as u64);
+        self.count(|o| o.reads += 1);
         Ok(n)
     }
 
     fn len(&self, name: &str) -> Result<Option<u64>, StoreError> {
         check_name(name)?;
-        Ok(self.objects.get(name).map(|o| o.len() as u64))
+        let len = self.objects.get(name).map(|o| o.len() as u64);
+        if len.is_none() {
+            self.count(|o| o.misses += 1);
+        }
+        Ok(len)
     }
 }

@@ -61,24 +61,36 @@ impl Journal {
         // Wiped after the write: a pending state holds symmetric anchor keys.
         let bytes =
             zeroize::Zeroizing::new(super::record::encode(self).map_err(|_| StoreError::Corrupt)?);
-        store.put(JOURNAL_OBJECT, &bytes)
+        store.put_record(JOURNAL_OBJECT, &bytes)
     }
 
-    /// Records `name` before the caller creates it.
-    pub(super) fn note<S: SecureStore + ?Sized>(
+    /// Records `names` in one write (none if all are listed already) before the caller
+    /// creates the first of them. A failed write leaves the list as it was.
+    pub(super) fn note_all<'n, S: SecureStore + ?Sized>(
         &mut self,
         store: &mut S,
-        name: &str,
+        names: impl IntoIterator<Item = &'n str>,
     ) -> Result<(), StoreError> {
-        if self.objects.iter().any(|o| o == name) {
+        let before = self.objects.len();
+        for name in names {
+            if !self.objects.iter().any(|o| o == name) {
+                self.objects.push(name.into());
+            }
+        }
+        if self.objects.len() == before {
             return Ok(());
         }
-        self.objects.push(name.into());
         if let Err(e) = self.save(store) {
-            self.objects.pop();
+            self.objects.truncate(before);
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Whether this journal was ever written: every save lists an object or a pending
+    /// commit, so an empty one is the state after `begin` (none stored).
+    fn is_empty(&self) -> bool {
+        self.objects.is_empty() && self.pending.is_none()
     }
 }
 
@@ -92,6 +104,8 @@ pub enum Reconciled {
     /// OP-TEE refused the image of an interrupted commit as such (signature, format,
     /// version), so it never held it: the old state stands. The TEE result code.
     Dropped(u32),
+    /// No journal is stored: nothing to recover, and nothing for the next `begin` to clean.
+    NoJournal,
 }
 
 /// TEE results that refuse the image itself; anything else (storage, memory, busy: things the
@@ -111,7 +125,7 @@ const REFUSES_THE_IMAGE: [u32; 5] = [
 /// An error leaves the commit pending (the service then refuses all but status).
 pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, StateError> {
     let Some(mut journal) = Journal::load(store)? else {
-        return Ok(Reconciled::Nothing);
+        return Ok(Reconciled::NoJournal);
     };
     let Some(pending) = journal.pending.clone() else {
         return Ok(Reconciled::Nothing);
@@ -152,6 +166,20 @@ pub fn cleanup(store: &mut dyn SecureStore, state: &State) -> Result<(), StateEr
     let Some(journal) = Journal::load(store)? else {
         return Ok(());
     };
+    cleanup_listed(store, state, &journal)
+}
+
+/// [`cleanup`] with the journal the session kept in memory: the one it last stored (each
+/// save updates both, a failed one neither), so it is not read back. An empty one was never
+/// stored and costs nothing.
+pub(super) fn cleanup_listed(
+    store: &mut dyn SecureStore,
+    state: &State,
+    journal: &Journal,
+) -> Result<(), StateError> {
+    if journal.is_empty() {
+        return Ok(());
+    }
     // A pending commit not yet in the state is `reconcile`'s; one already in it is done.
     if journal
         .pending

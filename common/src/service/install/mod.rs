@@ -45,6 +45,7 @@ mod journal;
 mod platform;
 mod stream;
 
+use journal::cleanup_listed;
 pub use journal::{cleanup, reconcile, Journal, PendingCommit, Reconciled, JOURNAL_OBJECT};
 use platform::{Delivered, StorePlatform};
 use stream::{Planned, Stream};
@@ -58,6 +59,9 @@ pub const MAX_PAYLOADS: usize = 8;
 /// Most components staged by one update, and most staging objects it may create.
 const MAX_STAGED: usize = 16;
 const MAX_SERIAL: usize = 64;
+/// Most bytes an object is created with (the rest is appended): a `put` must fit one
+/// storage segment (512 KiB in the TA), and a chunk is at most 256 KiB.
+const MAX_CREATE_WITH_DATA: usize = 256 * 1024;
 
 /// Where an install session is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +115,9 @@ struct Payload {
     stream: Option<Stream>,
     /// Staging a streamed chunk failed: only a restart at offset 0 is taken.
     poisoned: bool,
+    /// The object holds this attempt's bytes: the first write of an attempt creates it
+    /// with its data, replacing what an earlier attempt left.
+    created: bool,
 }
 
 /// Where an install session is. Each step matches the phases it belongs to and refuses the
@@ -146,8 +153,14 @@ pub struct InstallSession {
     report: Option<Report>,
     /// What this install created so far (mirrors the stored journal).
     journal: Journal,
+    /// The objects the state used at `prepare`: named with the first payload object (see
+    /// `platform`'s `note`).
+    in_use: Vec<String>,
     /// Never decrypt as payloads arrive (see `Service::store_payloads_as_received`).
     pub(super) no_streaming: bool,
+    /// No journal is stored (`reconcile` just found none): the next `begin` has nothing to
+    /// clean and need not look. Cleared by that `begin`.
+    pub(super) no_journal: bool,
 }
 
 /// What `prepare` learned from the authenticated manifest.
@@ -185,10 +198,12 @@ impl InstallSession {
         envelope_len: u64,
     ) -> Result<(), InstallError> {
         self.clear(store);
-        cleanup(store, state).map_err(|e| match e {
-            StateError::Store(e) => InstallError::Store(e),
-            _ => InstallError::Store(StoreError::Corrupt),
-        })?;
+        if !core::mem::take(&mut self.no_journal) {
+            cleanup(store, state).map_err(|e| match e {
+                StateError::Store(e) => InstallError::Store(e),
+                _ => InstallError::Store(StoreError::Corrupt),
+            })?;
+        }
         self.journal = Journal::default();
         let len = usize::try_from(envelope_len).map_err(|_| InstallError::TooLarge("envelope"))?;
         if len == 0 {
@@ -293,7 +308,14 @@ impl InstallSession {
                     .and_then(|plan| planned(plan, &checked.auth.signers)),
                 stream: None,
                 poisoned: false,
+                created: false,
             })
+            .collect();
+        self.in_use = state
+            .components
+            .iter()
+            .filter(|c| !c.object.is_empty())
+            .map(|c| c.object.clone())
             .collect();
         if let Phase::ReceivingEnvelope { envelope, .. } | Phase::Prepared { envelope, .. } =
             core::mem::take(&mut self.phase)
@@ -333,10 +355,11 @@ impl InstallSession {
         let Phase::Prepared { payloads, .. } = &mut self.phase else {
             return Err(InstallError::Sequence("payload before prepare"));
         };
-        let p = payloads
-            .iter_mut()
-            .find(|p| p.uri == uri)
+        let at = payloads
+            .iter()
+            .position(|p| p.uri == uri)
             .ok_or(InstallError::UnexpectedPayload)?;
+        let p = payloads.get(at).ok_or(InstallError::UnexpectedPayload)?;
         if total_len > MAX_PAYLOAD {
             return Err(InstallError::TooLarge("payload"));
         }
@@ -356,25 +379,44 @@ impl InstallSession {
             ));
         }
         if start_over {
-            let stream = p
+            // One journal write names every payload object of this install and the objects
+            // the state uses (which the commit may replace: it then writes no journal of its
+            // own), before the first of them is created.
+            let names = payloads.iter().map(|p| p.object.as_str());
+            let used = self.in_use.iter().map(String::as_str);
+            self.journal
+                .note_all(store, names.chain(used))
+                .map_err(InstallError::Store)?;
+        }
+        let p = payloads
+            .get_mut(at)
+            .ok_or(InstallError::UnexpectedPayload)?;
+        if start_over {
+            p.stream = p
                 .planned
                 .as_ref()
                 .zip(keys)
                 .and_then(|(planned, keys)| Stream::start(planned, keys));
-            self.journal
-                .note(store, &p.object)
-                .map_err(InstallError::Store)?;
-            // Created empty (or emptied) in one step: no probe, no delete.
-            store.put(&p.object, &[]).map_err(InstallError::Store)?;
-            p.stream = stream;
+            // Not written yet: the attempt's first write creates (or replaces) the object.
+            p.created = false;
             p.expected = Some(total_len);
             p.received = 0;
             p.poisoned = false;
         }
         let end = offset.saturating_add(data.len() as u64);
+        let last = end == total_len;
+        let mut out = Writer {
+            store,
+            object: &p.object,
+            created: &mut p.created,
+        };
         match (p.stream.as_mut(), p.planned.as_ref()) {
-            (Some(stream), Some(planned)) if !data.is_empty() || end == total_len => {
-                let r = stream.chunk(store, &p.object, planned.limit, data, end == total_len);
+            (Some(stream), Some(planned)) if !data.is_empty() || last => {
+                let mut r = stream.chunk(&mut out, planned.limit, data, last);
+                if r.is_ok() && last {
+                    // Exists once complete, even if nothing was released into it.
+                    r = out.write(&[]).map(|_| ());
+                }
                 if let Err(e) = r {
                     // Nothing half-decrypted stays usable: this payload starts over.
                     p.stream = None;
@@ -384,8 +426,8 @@ impl InstallSession {
                 p.received = end;
             }
             (Some(_), Some(_)) => {}
-            _ if !data.is_empty() => {
-                p.received = store.append(&p.object, data).map_err(InstallError::Store)?;
+            _ if !data.is_empty() || start_over => {
+                p.received = out.write(data).map_err(InstallError::Store)?;
             }
             _ => {}
         }
@@ -416,7 +458,7 @@ impl InstallSession {
         {
             // Finish ends the session either way: nothing half-sent stays in storage.
             remove_payloads(store, &payloads);
-            let _ = cleanup(store, state);
+            let _ = cleanup_listed(store, state, &self.journal);
             return Err(InstallError::Sequence("payload incomplete"));
         }
         let policy = match state.policy() {
@@ -476,7 +518,8 @@ impl InstallSession {
         self.report = Some(report);
         // Success or not, drop what the journal lists and the (new or old) state does not use.
         // A failure here leaves the journal for the next `begin`; it never undoes a commit.
-        let _ = cleanup(store, state);
+        // The journal is the one in memory, as stored: not read back.
+        let _ = cleanup_listed(store, state, &self.journal);
         let (outcome, ree_paths) = result.map_err(InstallError::Refused)?;
         Ok(Installed {
             ree_paths,
@@ -499,6 +542,33 @@ impl InstallSession {
         if let Phase::Prepared { payloads, .. } = core::mem::take(&mut self.phase) {
             remove_payloads(store, &payloads);
         }
+    }
+}
+
+/// Where a payload's bytes go: the first write of an attempt creates the object with them
+/// (one create carrying data, where an empty create and a write cost two REE-FS updates),
+/// later ones append. Returns the object's length.
+pub(super) struct Writer<'a> {
+    store: &'a mut dyn SecureStore,
+    object: &'a str,
+    created: &'a mut bool,
+}
+
+impl Writer<'_> {
+    pub(super) fn write(&mut self, data: &[u8]) -> Result<u64, StoreError> {
+        if *self.created {
+            if data.is_empty() {
+                return Ok(0);
+            }
+            return self.store.append(self.object, data);
+        }
+        let (first, rest) = data.split_at(data.len().min(MAX_CREATE_WITH_DATA));
+        self.store.put(self.object, first)?;
+        *self.created = true;
+        if rest.is_empty() {
+            return Ok(first.len() as u64);
+        }
+        self.store.append(self.object, rest)
     }
 }
 

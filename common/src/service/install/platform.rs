@@ -250,38 +250,76 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     }
 
     /// Gives staged component `i` its own object (named in the journal first), copying the
-    /// mirrored payload bytes into it if it had none.
-    fn materialize(&mut self, i: usize) -> Result<(), PlatformError> {
-        let staged = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
+    /// mirrored payload bytes into it if it had none; else the object is created holding
+    /// (a prefix of) `first`, and the count of `first`'s bytes it took is returned.
+    fn materialize(&mut self, i: usize, first: &[u8]) -> Result<usize, PlatformError> {
+        let staged = self.staged.get(i).ok_or(PlatformError::NotFound)?;
         if staged.created {
-            return Ok(());
+            return Ok(0);
         }
-        let object = staged.object.clone();
-        self.journal.note(self.store, &object).map_err(Self::io)?;
-        self.store.put(&object, &[]).map_err(Self::io)?;
+        let (object, mirror, len) = (staged.object.clone(), staged.mirror.clone(), staged.len);
+        let copies = mirror.is_some();
+        self.note(&object)?;
+        // From here the object may exist (`discard` deletes it) and holds the content.
+        let staged = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
         staged.created = true;
-        if let Some(source) = staged.mirror.take() {
-            let len = staged.len;
-            let mut buf =
-                super::store::zeroed(crate::suit::platform::CHUNK_LEN).map_err(Self::io)?;
-            let mut at = 0u64;
-            while at < len {
-                let want = usize::try_from(len - at)
-                    .unwrap_or(usize::MAX)
-                    .min(buf.len());
-                let n = self
-                    .store
-                    .read_at(&source, at, buf.get_mut(..want).ok_or(PlatformError::Io)?)
-                    .map_err(Self::io)?;
-                if n == 0 {
-                    return Err(PlatformError::Io);
-                }
-                let read = buf.get(..n).ok_or(PlatformError::BadLength)?;
-                self.store.append(&object, read).map_err(Self::io)?;
-                at += n as u64;
+        staged.mirror = None;
+        // Each object is created with its first bytes: one create, not an empty one and a
+        // write.
+        let taken = match mirror {
+            None => {
+                let first = first
+                    .get(..first.len().min(super::MAX_CREATE_WITH_DATA))
+                    .ok_or(PlatformError::Io)?;
+                self.store.put(&object, first).map_err(Self::io)?;
+                first.len()
             }
+            Some(source) => {
+                let mut buf =
+                    super::store::zeroed(crate::suit::platform::CHUNK_LEN).map_err(Self::io)?;
+                let mut at = 0u64;
+                loop {
+                    let want = usize::try_from(len - at)
+                        .unwrap_or(usize::MAX)
+                        .min(buf.len());
+                    let dest = buf.get_mut(..want).ok_or(PlatformError::Io)?;
+                    let n = match want {
+                        0 => 0,
+                        _ => self.store.read_at(&source, at, dest).map_err(Self::io)?,
+                    };
+                    if n == 0 && at < len {
+                        return Err(PlatformError::Io);
+                    }
+                    let read = buf.get(..n).ok_or(PlatformError::BadLength)?;
+                    if at == 0 {
+                        self.store.put(&object, read).map_err(Self::io)?;
+                    } else {
+                        self.store.append(&object, read).map_err(Self::io)?;
+                    }
+                    at += n as u64;
+                    if at >= len {
+                        break;
+                    }
+                }
+                0
+            }
+        };
+        if !copies {
+            let staged = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
+            staged.len = taken as u64;
         }
-        Ok(())
+        Ok(taken)
+    }
+
+    /// Names `object` in the journal before it is created, with every object the current
+    /// state uses: the commit may replace any of them, and naming them now, in the same
+    /// write, saves the commit its own journal write (`cleanup` deletes only those the
+    /// committed state no longer uses, so listing a kept one changes nothing).
+    fn note(&mut self, object: &str) -> Result<(), PlatformError> {
+        let state = &*self.state;
+        let used = state.components.iter().map(|c| c.object.as_str());
+        let names = core::iter::once(object).chain(used.filter(|o| !o.is_empty()));
+        self.journal.note_all(self.store, names).map_err(Self::io)
     }
 
     /// The sequence number of the manifest that staged `component` (`fallback` if unknown).
@@ -426,9 +464,12 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             s.mirror = object;
             s.len += data.len() as u64;
         } else {
-            self.materialize(i)?;
-            let s = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
-            s.len = self.store.append(&s.object, data).map_err(Self::io)?;
+            let taken = self.materialize(i, data)?;
+            let rest = data.get(taken..).ok_or(PlatformError::Io)?;
+            if !rest.is_empty() {
+                let s = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
+                s.len = self.store.append(&s.object, rest).map_err(Self::io)?;
+            }
         }
         self.staged
             .get_mut(i)
@@ -567,7 +608,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         // Every component needs an object to name in the state; empty ones get theirs now.
         for i in 0..self.staged.len() {
             if self.staged.get(i).is_some_and(|s| s.stored().is_none()) {
-                self.materialize(i)?;
+                self.materialize(i, &[])?;
             }
         }
         let tas = self.check_kinds(&next)?;
@@ -627,12 +668,15 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             return Err(PlatformError::NoSpace);
         }
         // What the new state no longer uses becomes garbage the moment it is durable: list it
-        // first, so a power cut after the switch leaves nothing unaccounted for.
+        // first, so a power cut after the switch leaves nothing unaccounted for. Usually the
+        // journal's first write listed it already (see `note`): then nothing is written here.
+        let listed = self.journal.objects.len();
         for name in &replaced {
             if !self.journal.objects.contains(name) {
                 self.journal.objects.push(name.clone());
             }
         }
+        let unlisted = self.journal.objects.len() > listed;
         // Before anything irreversible: a state `load` would refuse is never journaled.
         next.fits().map_err(|_| PlatformError::NoSpace)?;
         if let Some((i, header, image)) = tas.first() {
@@ -653,9 +697,13 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             }
             // The image checked above, not re-read: what OP-TEE gets is what was checked.
             if let Err(code) = self.store.install_ta(image) {
-                // OP-TEE refused before storing anything: the old state stands.
-                self.journal.pending = None;
-                let _ = self.journal.save(self.store);
+                // OP-TEE refused before storing anything: the old state stands. The journal in
+                // memory stays what is stored (`cleanup_listed` trusts it): if dropping the
+                // pending commit cannot be written, it stays pending for `reconcile`.
+                let pending = self.journal.pending.take();
+                if self.journal.save(self.store).is_err() {
+                    self.journal.pending = pending;
+                }
                 return Err(self.refuse(format!(
                     "OP-TEE refused TA {} (TEE result {code:#010x})",
                     components::uuid_string(&header.uuid)
@@ -665,7 +713,9 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             next.save(self.store).map_err(|_| PlatformError::Io)?;
             self.journal.pending = None;
         } else {
-            self.journal.save(self.store).map_err(Self::io)?;
+            if unlisted {
+                self.journal.save(self.store).map_err(Self::io)?;
+            }
             // The single atomic step: before it the old state holds, after it the new one.
             next.save(self.store).map_err(|_| PlatformError::Io)?;
         }

@@ -25,7 +25,8 @@ use crate::suit::decrypt::{KeySource, PayloadDecryptor};
 use crate::suit::streaming::StreamPlan;
 use crate::suit::AnchorId;
 
-use super::super::store::{SecureStore, StoreError};
+use super::super::store::StoreError;
+use super::Writer;
 
 /// What `prepare` decided for one URI.
 pub(super) struct Planned {
@@ -91,8 +92,7 @@ impl Stream {
     /// Takes the next ciphertext chunk; `last` when it completes the announced length.
     pub(super) fn chunk(
         &mut self,
-        store: &mut dyn SecureStore,
-        object: &str,
+        out: &mut Writer<'_>,
         limit: u64,
         data: &[u8],
         last: bool,
@@ -101,7 +101,7 @@ impl Stream {
         self.cipher_len = self.cipher_len.saturating_add(data.len() as u64);
         if let Some(d) = self.decryptor.as_mut() {
             match d.update(data) {
-                Ok(plain) => self.stage(store, object, limit, &plain)?,
+                Ok(plain) => self.stage(out, limit, &plain)?,
                 Err(e) => {
                     self.decryptor = None;
                     self.end = Some(Err(e));
@@ -112,7 +112,7 @@ impl Stream {
             if let Some(d) = self.decryptor.take() {
                 match d.finish() {
                     Ok(tail) => {
-                        self.stage(store, object, limit, &tail)?;
+                        self.stage(out, limit, &tail)?;
                         self.end = Some(Ok(()));
                     }
                     Err(e) => self.end = Some(Err(e)),
@@ -123,13 +123,7 @@ impl Stream {
     }
 
     /// Stages released plaintext up to the engine's limit, counting all of it.
-    fn stage(
-        &mut self,
-        store: &mut dyn SecureStore,
-        object: &str,
-        limit: u64,
-        plain: &[u8],
-    ) -> Result<(), StoreError> {
+    fn stage(&mut self, out: &mut Writer<'_>, limit: u64, plain: &[u8]) -> Result<(), StoreError> {
         if plain.is_empty() {
             return Ok(());
         }
@@ -139,7 +133,7 @@ impl Stream {
             return Ok(());
         }
         self.plain.update(plain);
-        store.append(object, plain)?;
+        out.write(plain)?;
         Ok(())
     }
 
