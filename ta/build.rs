@@ -21,6 +21,9 @@ use std::path::PathBuf;
 #[path = "tpa_root.rs"]
 mod tpa_root;
 
+#[path = "unwind_tables.rs"]
+mod unwind_tables;
+
 /// From `suit_common::protocol::TA_UUID` (a build script cannot depend on the crate it builds
 /// for; tests/ check the two agree).
 const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
@@ -102,5 +105,7 @@ fn main() -> Result<(), Error> {
         .ta_flags(TA_FLAGS)
         .ta_data_size(TA_DATA_SIZE)
         .ta_stack_size(TA_STACK_SIZE);
+    println!("cargo:rerun-if-changed=unwind_tables.rs");
+    unwind_tables::discard();
     optee_utee_build::build(config)
 }
