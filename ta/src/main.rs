@@ -9,6 +9,7 @@ mod backend;
 mod crypto;
 mod heap;
 mod libc_shim;
+mod math_api;
 
 use optee_utee::prelude::*;
 use optee_utee::{trace_println, ErrorKind, Result};
