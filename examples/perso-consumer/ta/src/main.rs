@@ -10,6 +10,9 @@
 extern crate alloc;
 
 mod libc_shim;
+/// Shared with the update TA: keeps libutee's unused GP arithmetic API out (see the file).
+#[path = "../../../../ta/src/math_api.rs"]
+mod math_api;
 
 use alloc::format;
 use alloc::vec::Vec;
