@@ -83,6 +83,12 @@ fn write_tpa_root() {
             "cargo:warning=INSECURE TEST BUILD: the TPA root is the repository's public test key"
         );
     }
+    // The GP crypto provider (src/crypto.rs) is reachable only from the test build's crypto
+    // bench, so only that build links libutee's GP operation API; src/random.rs needs to know.
+    println!("cargo::rustc-check-cfg=cfg(gp_crypto_api)");
+    if is_test {
+        println!("cargo:rustc-cfg=gp_crypto_api");
+    }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("tpa_root.rs");
     std::fs::write(
         out,

@@ -10,6 +10,7 @@ mod crypto;
 mod heap;
 mod libc_shim;
 mod math_api;
+mod random;
 
 use optee_utee::prelude::*;
 use optee_utee::{trace_println, ErrorKind, Result};

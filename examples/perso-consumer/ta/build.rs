@@ -58,6 +58,9 @@ fn main() -> Result<(), Error> {
     )
     .expect("writing consumer.rs");
     println!("cargo:rerun-if-changed=../../../ta/unwind_tables.rs");
+    // src/random.rs (shared with the update TA) asks whether libutee's GP operation API is
+    // linked; this TA never links it.
+    println!("cargo::rustc-check-cfg=cfg(gp_crypto_api)");
     unwind_tables::discard();
     optee_utee_build::build(config)
 }
