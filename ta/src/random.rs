@@ -12,7 +12,7 @@
 //! the GP operation API (cfg `gp_crypto_api`: the update TA's test build, for its crypto
 //! bench) gets `rand` from libutee instead; defining it twice would fail the link.
 
-use optee_utee::raw::{TEE_Panic, TEE_SUCCESS, _utee_cryp_random_number_generate};
+use optee_utee::raw::{_utee_cryp_random_number_generate, TEE_Panic, TEE_SUCCESS};
 
 /// Fills `out` from the TEE core's RNG. No randomness is a fatal TEE fault, as in
 /// `TEE_GenerateRandom`: the TA panics rather than continue with predictable keys.
