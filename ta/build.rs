@@ -21,6 +21,9 @@ use std::path::PathBuf;
 #[path = "tpa_root.rs"]
 mod tpa_root;
 
+#[path = "unwind_tables.rs"]
+mod unwind_tables;
+
 /// From `suit_common::protocol::TA_UUID` (a build script cannot depend on the crate it builds
 /// for; tests/ check the two agree).
 const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
@@ -80,6 +83,12 @@ fn write_tpa_root() {
             "cargo:warning=INSECURE TEST BUILD: the TPA root is the repository's public test key"
         );
     }
+    // The GP crypto provider (src/crypto.rs) is reachable only from the test build's crypto
+    // bench, so only that build links libutee's GP operation API; src/random.rs needs to know.
+    println!("cargo::rustc-check-cfg=cfg(gp_crypto_api)");
+    if is_test {
+        println!("cargo:rustc-cfg=gp_crypto_api");
+    }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("tpa_root.rs");
     std::fs::write(
         out,
@@ -102,5 +111,7 @@ fn main() -> Result<(), Error> {
         .ta_flags(TA_FLAGS)
         .ta_data_size(TA_DATA_SIZE)
         .ta_stack_size(TA_STACK_SIZE);
+    println!("cargo:rerun-if-changed=unwind_tables.rs");
+    unwind_tables::discard();
     optee_utee_build::build(config)
 }

@@ -44,7 +44,7 @@ fn es_sign(k: &p256::SecretKey, tbs: &[u8]) -> Vec<u8> {
 }
 
 fn hmac_tag(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = hmac::Hmac::<sha2_0_11::Sha256>::new_from_slice(key).unwrap();
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
     m.update(data);
     m.finalize().into_bytes().to_vec()
 }

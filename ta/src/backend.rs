@@ -13,7 +13,7 @@ use optee_utee::property::{
 };
 use optee_utee::{
     DataFlag, ErrorKind, GenericObject, LoginType, ObjectStorageConstants, ParamIndex,
-    PersistentObject, Random, TaSessionBuilder, TeeParams, Uuid, Whence,
+    PersistentObject, TaSessionBuilder, TeeParams, Uuid, Whence,
 };
 use suit_common::protocol::{prerequisite, PlatformInfo, Prerequisite, STUB_HUK_DEVICE_ID};
 use suit_common::service::components::parse_uuid;
@@ -371,7 +371,7 @@ impl SecureStore for GpObjects {
 
 impl Rng for Optee {
     fn fill(&mut self, out: &mut [u8]) {
-        Random::generate(out);
+        crate::random::fill(out);
     }
 }
 

@@ -51,9 +51,11 @@ pub static GP_TEE: CryptoProvider = CryptoProvider {
 ///
 /// So every operation stays on RustCrypto, and no device key becomes a TEE object: OP-TEE's
 /// crypto in this QEMU build (plus a system call per GP function) is slower for each of them.
-/// `GP_TEE` remains for the measurement (only the test-build bench references it, so
-/// production builds should drop it as dead code; not measured) and for hardware whose TEE
-/// core accelerates these operations: re-measure there and change this table.
+/// `GP_TEE` remains for the measurement and for hardware whose TEE core accelerates these
+/// operations: re-measure there and change this table. Only the test-build bench references
+/// it (main.rs `crypto_bench`, behind the build-time constant `TPA_ROOT_IS_TEST_KEY`), so a
+/// production build carries neither it nor `suit_common::crypto::bench` (checked with nm:
+/// -20,888 B against the test build, BENCHMARKS.md "TA size, session 7").
 pub static SELECTED: CryptoProvider = CryptoProvider {
     name: "selected",
     ..RUSTCRYPTO_OPS

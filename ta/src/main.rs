@@ -9,6 +9,8 @@ mod backend;
 mod crypto;
 mod heap;
 mod libc_shim;
+mod math_api;
+mod random;
 
 use optee_utee::prelude::*;
 use optee_utee::{trace_println, ErrorKind, Result};

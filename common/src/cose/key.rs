@@ -195,7 +195,7 @@ impl VerificationKey {
             VerificationKey::HssLms(pk) => hss_verify(message, signature, pk),
             VerificationKey::Hmac256(secret) => {
                 use hmac::{KeyInit, Mac};
-                let mut mac = hmac::Hmac::<sha2_0_11::Sha256>::new_from_slice(secret)
+                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret)
                     .map_err(|_| CoseError::InvalidKey)?;
                 mac.update(message);
                 // Constant-time comparison of the full 32-byte tag.
@@ -314,7 +314,7 @@ impl<'a> CoseKey<'a> {
 
 #[cfg(feature = "hss-lms")]
 fn hss_verify(message: &[u8], signature: &[u8], public_key: &[u8]) -> Result<(), CoseError> {
-    hbs_lms::verify::<hbs_lms::Sha256_256>(message, signature, public_key)
+    hbs_lms::verify::<super::hss_sha256::Sha256M32>(message, signature, public_key)
         .map_err(|_| CoseError::VerificationFailed)
 }
 

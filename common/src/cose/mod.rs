@@ -7,6 +7,8 @@
 //!
 //! Creation lives behind the `author` feature so the TA carries no signing code.
 
+#[cfg(feature = "hss-lms")]
+mod hss_sha256;
 mod key;
 #[cfg(feature = "author")]
 mod sign;

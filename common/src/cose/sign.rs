@@ -89,7 +89,7 @@ impl SigningKey {
             }
             SigningKey::Hmac256(s) => {
                 use hmac::{KeyInit, Mac};
-                let mut mac = hmac::Hmac::<sha2_0_11::Sha256>::new_from_slice(s)
+                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(s)
                     .map_err(|_| CoseError::InvalidKey)?;
                 mac.update(message);
                 Ok(mac.finalize().into_bytes().to_vec())

@@ -155,7 +155,7 @@ fn derive(
     purpose: Purpose,
     context: &[u8],
 ) -> Result<p256::SecretKey, KeyStoreError> {
-    let hk = Hkdf::<sha2_0_11::Sha256>::new(Some(HKDF_SALT), master);
+    let hk = Hkdf::<sha2::Sha256>::new(Some(HKDF_SALT), master);
     let mut okm = Zeroizing::new([0u8; 32]);
     for attempt in 0u8..16 {
         let info: [&[u8]; 4] = [purpose.label().as_bytes(), &[0], context, &[attempt]];

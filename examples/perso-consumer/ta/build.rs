@@ -13,6 +13,10 @@ use std::path::PathBuf;
 #[path = "../proto.rs"]
 mod proto;
 
+/// Shared with the update TA's build script: no unwind tables in the TA (see the file).
+#[path = "../../../ta/unwind_tables.rs"]
+mod unwind_tables;
+
 /// Heap: the update TA's largest response (64 KiB) held while it is decoded, plus the decoded
 /// copy of the data and the decoder's state.
 const TA_DATA_SIZE: u32 = 256 * 1024;
@@ -53,5 +57,10 @@ fn main() -> Result<(), Error> {
         ),
     )
     .expect("writing consumer.rs");
+    println!("cargo:rerun-if-changed=../../../ta/unwind_tables.rs");
+    // src/random.rs (shared with the update TA) asks whether libutee's GP operation API is
+    // linked; this TA never links it.
+    println!("cargo::rustc-check-cfg=cfg(gp_crypto_api)");
+    unwind_tables::discard();
     optee_utee_build::build(config)
 }

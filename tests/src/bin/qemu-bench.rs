@@ -210,7 +210,7 @@ fn main() {
 
     println!("# qemu-bench: {} boot(s)\n", boots);
     println!(
-        "update TA: {} bytes signed ({}); payload cases: {:?} MiB\n",
+        "update TA (test build, SUIT_INSECURE_TEST_TPA_ROOT=1): {} bytes signed ({}); payload cases: {:?} MiB\n",
         ta_len(&update_ta),
         update_ta.display(),
         sizes
@@ -517,7 +517,7 @@ fn crypto_bench(boots: usize, ta: Option<std::path::PathBuf>) {
     let ta_size = std::fs::metadata(&update_ta).map(|m| m.len()).unwrap_or(0);
     println!("# qemu-bench --crypto: {boots} boot(s)\n");
     println!(
-        "update TA: {ta_size} bytes signed ({})\n",
+        "update TA (test build, SUIT_INSECURE_TEST_TPA_ROOT=1): {ta_size} bytes signed ({})\n",
         update_ta.display()
     );
     for b in 1..=boots {

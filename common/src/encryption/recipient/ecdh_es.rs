@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 use hkdf::Hkdf;
-use sha2_0_11::Sha256;
+use sha2::Sha256;
 
 use crate::cbor::Encoder;
 use crate::encryption::algorithms::KeyWrap;

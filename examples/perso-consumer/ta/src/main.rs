@@ -10,6 +10,12 @@
 extern crate alloc;
 
 mod libc_shim;
+/// Shared with the update TA: keeps libutee's unused GP arithmetic API out (see the file).
+#[path = "../../../../ta/src/math_api.rs"]
+mod math_api;
+/// Shared with the update TA: random bytes and `rand` without libutee's GP operation API.
+#[path = "../../../../ta/src/random.rs"]
+mod random;
 
 use alloc::format;
 use alloc::vec::Vec;
