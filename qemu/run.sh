@@ -86,7 +86,8 @@ DRIVE=()
 if [ -n "$DISK" ]; then
     need_tool mkfs.ext4
     if [ "$NEW_DISK" = 1 ] || [ ! -f "$DISK" ]; then
-        rm -f "$DISK"; truncate -s 64M "$DISK"
+        # Sparse: room for the largest payload (64 MiB) next to the installed copy it replaces.
+        rm -f "$DISK"; truncate -s 256M "$DISK"
         mkfs.ext4 -q -F -L suit-data "$DISK" || die "mkfs.ext4 on $DISK failed"
     fi
     DRIVE=(-drive "if=none,format=raw,file=$DISK,id=data" -device virtio-blk-device,drive=data)

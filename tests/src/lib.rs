@@ -295,7 +295,7 @@ pub fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 /// Whether `needle` occurs in `haystack`.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty() && memchr::memmem::find(haystack, needle).is_some()
 }
 
 /// The host-side author tool, built on first use (`cargo build -p suit-host`).

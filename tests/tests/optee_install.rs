@@ -8,8 +8,9 @@ use suit_tests::{
     sign_provisioning, Boot,
 };
 
-/// Bytes of the large payload: 8 MiB, over twice the TA's 3 MiB heap.
-const BIG_PAYLOAD: u32 = 8 << 20;
+/// Bytes of the large payload: 64 MiB, the largest image the TA takes (its A128GCM ciphertext
+/// is 16 bytes longer), over twenty times the TA's 3 MiB heap.
+const BIG_PAYLOAD: u32 = 64 << 20;
 
 fn manifest(seq: u64, vendor: &str, recipient: &str) -> String {
     format!(
@@ -162,7 +163,7 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
     let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let (puts, mut opts) = on_disk(puts);
     opts.puts = puts.iter().map(String::as_str).collect();
-    // The 8 MiB install alone takes minutes under emulation.
+    // The 64 MiB install alone takes minutes under emulation.
     opts.timeout_secs = Some(1800);
     let run = boot(opts, &refs);
     run.assert_ok();
@@ -183,11 +184,11 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         installed_big.contains("component ['app', 'big']"),
         "{installed_big}"
     );
-    // Decrypted as it arrived (issue 14, s6-stream): each byte of the 8 MiB component is
+    // Decrypted as it arrived (issue 14, s6-stream): each byte of the 64 MiB component is
     // written to secure storage once (the plaintext), not twice (ciphertext, then plaintext),
     // and not read back. And memory does not grow with the payload: the TA heap's
     // high-water mark (OP-TEE's allocator statistics, ta/src/heap.rs) stays far below it.
-    // The TA logs both per install to the secure log; the 8 MiB install is the last.
+    // The TA logs both per install to the secure log; the 64 MiB install is the last.
     let last = |prefix: &str| {
         run.secure_log
             .lines()
@@ -209,14 +210,14 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
     let written = count(storage, "bytes_written");
     assert!(
         written >= n && written < n + 256 * 1024,
-        "8 MiB install: {storage}"
+        "64 MiB install: {storage}"
     );
     assert!(
         count(storage, "bytes_read") < 256 * 1024,
-        "8 MiB install: {storage}"
+        "64 MiB install: {storage}"
     );
     let peak = count(heap, "max_allocated");
-    assert!(peak > 0 && peak < 1024 * 1024, "8 MiB install: {heap}");
+    assert!(peak > 0 && peak < 1024 * 1024, "64 MiB install: {heap}");
 
     // The REE's copy of secure storage holds the installed images only encrypted.
     for (path, bytes) in files_below(copy_out_of_disk(&disk, "/tee").path()) {
