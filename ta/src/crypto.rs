@@ -37,25 +37,27 @@ pub static GP_TEE: CryptoProvider = CryptoProvider {
 };
 
 /// What the TA runs on, chosen per operation from the numbers measured inside OP-TEE on QEMU
-/// (`qemu/bench.sh 1 --crypto`, 2026-12-02, three boots at load average 6-10 on 2 cores;
-/// RustCrypto vs the GP TEE API in the same boot; BENCHMARKS.md "Crypto providers, session
-/// 6" has every run):
+/// (`qemu/bench.sh 1 --crypto`: RustCrypto vs the GP TEE API in the same boot, streams fed in
+/// 64 KiB chunks; BENCHMARKS.md "Crypto providers, session 6" and "..., session 7"):
 ///
 /// | operation | choice | measured reason |
 /// |---|---|---|
-/// | SHA-256 | RustCrypto | 64 B: 0.015-0.033 vs 1.8-2.4 ms (GP pays ~2 ms of syscalls per digest); 1 MiB in 64 KiB chunks: 2.8-3.2x faster with sha2 at opt-level 3 (at "s", GP was 14 % faster: 88 vs 102 ms, hence opt-level 3) |
-/// | AES-GCM decrypt | RustCrypto | 1 MiB: 2.4-3.7x faster; 4 KiB: 3.3-10x |
-/// | AES-CTR decrypt | RustCrypto | 1 MiB: 1.3-2.8x faster; 4 KiB: 6-9x |
-/// | ECDSA P-256 verify | RustCrypto | 5.5-9.4 vs 1,118-1,338 ms (119-232x) |
-/// | ECDH P-256 | RustCrypto | load + agree 5.6-8.0 vs 2,722-4,260 ms; agree alone, the key already a TEE object, 5.9-8.5 vs 2,934-8,908 ms |
+/// | SHA-256 | RustCrypto | 64 B: 80-125x faster (GP pays a system call per step); 1 MiB: 1.7-3.2x faster (sha2 at opt-level 3) |
+/// | AES-GCM decrypt | RustCrypto | 4 KiB: 1.6-10x faster. 1 MiB: session 6's three boots 2.4-3.7x faster; session 7's four boots GP 1.3-1.4x faster (unexplained: GP's own time moved 4x between sessions) |
+/// | AES-CTR decrypt | RustCrypto | 4 KiB: 1.4-9x faster. 1 MiB: session 6 1.3-2.8x faster; session 7 GP 3.5-6x faster |
+/// | ECDSA P-256 verify | RustCrypto | 119-232x faster |
+/// | ECDH P-256 | RustCrypto | 400-1050x faster |
 ///
-/// So every operation stays on RustCrypto, and no device key becomes a TEE object: OP-TEE's
-/// crypto in this QEMU build (plus a system call per GP function) is slower for each of them.
-/// `GP_TEE` remains for the measurement and for hardware whose TEE core accelerates these
-/// operations: re-measure there and change this table. Only the test-build bench references
-/// it (main.rs `crypto_bench`, behind the build-time constant `TPA_ROOT_IS_TEST_KEY`), so a
-/// production build carries neither it nor `suit_common::crypto::bench` (checked with nm:
-/// -20,888 B against the test build, BENCHMARKS.md "TA size, session 7").
+/// Bulk AES is the one open choice. Session 7 kept RustCrypto for it: at idle speed the
+/// difference is at most ~0.07 s per MiB, about 2 % of an install (secure-storage writes
+/// dominate, BENCHMARKS.md), while calling GP's AES would link libutee's whole GP operation
+/// object into production (+20,544 B, see `random.rs`); the pipeline goal (the TA's A128GCM
+/// decrypt + SHA-256 at >= 0.8x OP-TEE's own throughput) is read from the bench's pipeline
+/// rows. `GP_TEE` stays for the measurement and for hardware whose TEE core accelerates
+/// AES: re-measure there and change this table. Only the test-build bench references it
+/// (main.rs `crypto_bench`, behind the build-time constant `TPA_ROOT_IS_TEST_KEY`), so a
+/// production build carries neither it nor `suit_common::crypto::bench` (checked with nm,
+/// BENCHMARKS.md "TA size, session 7").
 pub static SELECTED: CryptoProvider = CryptoProvider {
     name: "selected",
     ..RUSTCRYPTO_OPS
