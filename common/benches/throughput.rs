@@ -338,7 +338,7 @@ fn auth_and_process(quick: bool) {
         let run = || {
             // The one in-memory test device, reading fetched payloads in whole buffers.
             let mut dev = RecordingPlatform::default();
-            dev.whole_reads = true;
+            dev.read_chunk = Some(usize::MAX);
             dev.remote.insert(
                 "coaps://example.com/encrypted-firmware".into(),
                 payload.clone(),

@@ -100,7 +100,9 @@ pub fn arm() -> Armed {
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
             .filter(|v| *v > 0)
-            .expect("SUIT_FUZZ_HEAP_LIMIT (bytes) must be set: tests/fuzz.sh sets it from ta/build.rs")
+            .expect(
+                "SUIT_FUZZ_HEAP_LIMIT (bytes) must be set: tests/fuzz.sh sets it from ta/build.rs",
+            )
     });
     BASE.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
     PEAK.store(0, Ordering::Relaxed);

@@ -1,24 +1,14 @@
 //! Fixtures shared by the fuzz targets: fixed trust anchors and device keys (the public test
 //! keys of the vectors under tests/vectors, compiled in so a fuzz run reads no files), a fixed
-//! policy, and an in-memory platform that checks the engine's commit/discard contract.
+//! policy, and the suit-test-support in-memory platform, with checks of the engine's
+//! commit/discard contract on top.
 
 pub mod heap;
 
-use std::collections::BTreeMap;
-
 use suit_common::cose::{SigningKey, VerificationKey};
 use suit_common::encryption::MemoryKeys;
-use suit_common::suit::platform::{IdentifierKind, Platform, PlatformError, Record};
 use suit_common::suit::policy::{Policy, Role, TrustAnchor};
-use suit_common::suit::ComponentId;
-
-/// Vendor and class ids of the manifest-spec examples.
-pub const VENDOR_ID: [u8; 16] = [
-    0xfa, 0x6b, 0x4a, 0x53, 0xd5, 0xad, 0x5f, 0xdf, 0xbe, 0x9d, 0xe6, 0x63, 0xe4, 0xd4, 0x1f, 0xfe,
-];
-pub const CLASS_ID: [u8; 16] = [
-    0x14, 0x92, 0xaf, 0x14, 0x25, 0x69, 0x5e, 0x48, 0xbf, 0x42, 0x9b, 0x2d, 0x51, 0xf2, 0xab, 0x45,
-];
+use suit_test_support::RecordingPlatform;
 
 /// ES256 key of the manifest-spec examples and of the firmware-encryption vectors' author
 /// (tests/vectors/suit-manifest-spec/public_key.pem, uncompressed point).
@@ -110,151 +100,41 @@ const ENCRYPTED_FIRMWARE: &[u8] = include_bytes!(
     "../../tests/vectors/suit-firmware-encryption/encrypted-payload-aes-kw-aes-gcm.bin"
 );
 
-/// An in-memory device that also checks the engine's contract: nothing is installed unless
-/// `commit` ran, a failed run always ends in `discard`, and staging is only written after it
-/// was opened.
-#[derive(Debug, Default)]
-pub struct FuzzPlatform {
-    pub remote: BTreeMap<String, Vec<u8>>,
-    open: Option<(Vec<u8>, usize)>,
-    pub staged: BTreeMap<ComponentId, Vec<u8>>,
-    pub installed: BTreeMap<ComponentId, Vec<u8>>,
-    pub sequence: BTreeMap<Vec<u8>, u64>,
-    staged_sequence: BTreeMap<Vec<u8>, u64>,
-    pub commits: usize,
-    pub discards: usize,
-    /// Chunk size `fetch_read` returns at most (exercise streaming).
-    pub read_chunk: usize,
-}
-
-impl FuzzPlatform {
-    pub fn new() -> Self {
-        let mut remote = BTreeMap::new();
-        remote.insert(
-            "coaps://example.com/encrypted-firmware".to_string(),
-            ENCRYPTED_FIRMWARE.to_vec(),
-        );
-        remote.insert(
-            "http://example.com/file.bin".to_string(),
-            b"fuzz payload".to_vec(),
-        );
-        FuzzPlatform {
-            remote,
-            read_chunk: 61,
-            ..Default::default()
-        }
-    }
-}
-
 /// Largest staged component the platform accepts (keeps a run's memory bounded).
 const MAX_STAGED: usize = 1 << 20;
+/// Effects the platform keeps in its log: its memory counts against the heap budget of
+/// `heap.rs`, so it must not grow with the input.
+const MAX_LOG: usize = 256;
 
-impl Platform for FuzzPlatform {
-    fn identifier_matches(&self, kind: IdentifierKind, _c: &ComponentId, value: &[u8]) -> bool {
-        match kind {
-            IdentifierKind::Vendor => value == VENDOR_ID,
-            IdentifierKind::Class => value == CLASS_ID,
-            IdentifierKind::Device => false,
-        }
-    }
-
-    fn slot_matches(&self, _c: &ComponentId, slot: u64) -> Result<bool, PlatformError> {
-        Ok(slot == 0)
-    }
-
-    fn fetch_open(&mut self, uri: &str, _args: Option<&[u8]>) -> Result<(), PlatformError> {
-        let data = self.remote.get(uri).ok_or(PlatformError::NotFound)?.clone();
-        self.open = Some((data, 0));
-        Ok(())
-    }
-
-    fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError> {
-        let chunk = self.read_chunk.max(1);
-        let (data, pos) = self.open.as_mut().ok_or(PlatformError::Io)?;
-        let n = (data.len() - *pos).min(buf.len()).min(chunk);
-        buf[..n].copy_from_slice(&data[*pos..*pos + n]);
-        *pos += n;
-        Ok(n)
-    }
-
-    fn stage_open(&mut self, c: &ComponentId) -> Result<(), PlatformError> {
-        self.staged.insert(c.clone(), Vec::new());
-        Ok(())
-    }
-
-    fn stage_write(&mut self, c: &ComponentId, data: &[u8]) -> Result<(), PlatformError> {
-        let s = self.staged.get_mut(c).ok_or(PlatformError::Io)?;
-        if s.len() + data.len() > MAX_STAGED {
-            return Err(PlatformError::NoSpace);
-        }
-        s.extend_from_slice(data);
-        Ok(())
-    }
-
-    fn stage_discard(&mut self, c: &ComponentId) {
-        self.staged.remove(c);
-    }
-
-    fn read(&self, c: &ComponentId, offset: u64, buf: &mut [u8]) -> Result<usize, PlatformError> {
-        let data = self
-            .staged
-            .get(c)
-            .or_else(|| self.installed.get(c))
-            .ok_or(PlatformError::NotFound)?;
-        let Ok(off) = usize::try_from(offset) else {
-            return Ok(0);
-        };
-        if off >= data.len() {
-            return Ok(0);
-        }
-        let n = (data.len() - off).min(buf.len());
-        buf[..n].copy_from_slice(&data[off..off + n]);
-        Ok(n)
-    }
-
-    fn swap(&mut self, _a: &ComponentId, _b: &ComponentId) -> Result<(), PlatformError> {
-        Ok(())
-    }
-
-    fn invoke(&mut self, _c: &ComponentId, _args: Option<&[u8]>) -> Result<(), PlatformError> {
-        Ok(())
-    }
-
-    fn sequence_number(&self, key: &[u8]) -> Result<Option<u64>, PlatformError> {
-        Ok(self.sequence.get(key).copied())
-    }
-
-    fn stage_sequence_number(&mut self, key: &[u8], value: u64) -> Result<(), PlatformError> {
-        self.staged_sequence.insert(key.to_vec(), value);
-        Ok(())
-    }
-
-    fn commit(&mut self) -> Result<(), PlatformError> {
-        self.commits += 1;
-        let staged = std::mem::take(&mut self.staged);
-        self.installed.extend(staged);
-        let seq = std::mem::take(&mut self.staged_sequence);
-        self.sequence.extend(seq);
-        Ok(())
-    }
-
-    fn discard(&mut self) {
-        self.discards += 1;
-        self.staged.clear();
-        self.staged_sequence.clear();
-    }
-
-    fn report(&mut self, _r: &Record<'_>) {}
+/// The suit-test-support in-memory device, set up for fuzzing: the spec examples' vendor and
+/// class, every component in slot 0, two fetchable payloads, bounded staging and log, and
+/// fetch reads of at most `read_chunk` bytes.
+pub fn fuzz_platform(read_chunk: usize) -> RecordingPlatform {
+    let mut dev = RecordingPlatform::spec_device();
+    dev.remote.insert(
+        "coaps://example.com/encrypted-firmware".to_string(),
+        ENCRYPTED_FIRMWARE.to_vec(),
+    );
+    dev.remote.insert(
+        "http://example.com/file.bin".to_string(),
+        b"fuzz payload".to_vec(),
+    );
+    dev.read_chunk = Some(read_chunk);
+    dev.max_staged = Some(MAX_STAGED);
+    dev.default_slot = Some(0);
+    dev.log_limit = Some(MAX_LOG);
+    dev
 }
 
-/// Runs one procedure on a fresh platform and asserts the commit/discard contract.
+/// Runs one procedure on a fresh platform and asserts the engine's contract: nothing is
+/// installed unless `commit` ran, a failed run always ends in `discard` with nothing staged,
+/// and (the platform refuses it with `Io`) staging is only written after it was opened.
 /// Returns whether the envelope got past decoding and authentication.
 pub fn run_process(envelope: &[u8], procedure: suit_common::suit::Procedure, chunk: usize) -> bool {
     use suit_common::suit::Error;
     let policy = policy();
     let keys = device_keys();
-    let mut dev = FuzzPlatform::new();
-    dev.read_chunk = chunk;
+    let mut dev = fuzz_platform(chunk);
     let result = suit_common::suit::process(envelope, procedure, &policy, &keys, &mut dev);
     match &result {
         Ok(outcome) => {

@@ -35,7 +35,8 @@ pub enum Effect {
     Discard,
 }
 
-/// An in-memory device that records every effect.
+/// An in-memory device that records every effect. The fields after `discarded_staged` are
+/// opt-in knobs (the fuzz targets use them); their defaults keep the unit tests' device.
 #[derive(Debug, Default)]
 pub struct RecordingPlatform {
     pub vendor: Vec<u8>,
@@ -54,9 +55,18 @@ pub struct RecordingPlatform {
     pub invocable: bool,
     /// What was staged when the engine discarded (to inspect refused work).
     pub discarded_staged: BTreeMap<ComponentId, Vec<u8>>,
-    /// Fetch reads fill the engine's whole buffer, as a transport would, instead of the
-    /// 7-byte pieces that exercise streaming (for timing runs).
-    pub whole_reads: bool,
+    /// Most bytes one `fetch_read` returns: `None` gives 7-byte pieces (to exercise
+    /// streaming); `Some(usize::MAX)` fills the engine's whole buffer, as a transport would.
+    pub read_chunk: Option<usize>,
+    /// Most bytes staged per component (`PlatformError::NoSpace` beyond); `None`: unbounded.
+    pub max_staged: Option<usize>,
+    /// Slot of every component not in `slots` (`None`: such a component is in no slot).
+    pub default_slot: Option<u64>,
+    /// Most effects kept in `log` (later ones are dropped, so a long fuzz run's log cannot
+    /// grow with its input); `None`: all. `commits` and `discards` count regardless.
+    pub log_limit: Option<usize>,
+    pub commits: usize,
+    pub discards: usize,
 }
 
 impl RecordingPlatform {
@@ -96,11 +106,17 @@ impl RecordingPlatform {
     }
 
     pub fn committed(&self) -> bool {
-        self.log.contains(&Effect::Commit)
+        self.commits > 0
     }
 
     pub fn discarded(&self) -> bool {
-        self.log.contains(&Effect::Discard)
+        self.discards > 0
+    }
+
+    fn record(&mut self, e: Effect) {
+        if self.log_limit.is_none_or(|max| self.log.len() < max) {
+            self.log.push(e);
+        }
     }
 }
 
@@ -114,11 +130,12 @@ impl Platform for RecordingPlatform {
     }
 
     fn slot_matches(&self, component: &ComponentId, slot: u64) -> Result<bool, PlatformError> {
-        Ok(self.slots.get(component) == Some(&slot))
+        let current = self.slots.get(component).copied().or(self.default_slot);
+        Ok(current == Some(slot))
     }
 
     fn fetch_open(&mut self, uri: &str, _args: Option<&[u8]>) -> Result<(), PlatformError> {
-        self.log.push(Effect::FetchOpen(uri.into()));
+        self.record(Effect::FetchOpen(uri.into()));
         let data = self.remote.get(uri).ok_or(PlatformError::NotFound)?.clone();
         self.open = Some((data, 0));
         Ok(())
@@ -126,8 +143,7 @@ impl Platform for RecordingPlatform {
 
     fn fetch_read(&mut self, buf: &mut [u8]) -> Result<usize, PlatformError> {
         let (data, pos) = self.open.as_mut().ok_or(PlatformError::Io)?;
-        // Deliberately small chunks, to exercise streaming, unless timing.
-        let piece = if self.whole_reads { buf.len() } else { 7 };
+        let piece = self.read_chunk.unwrap_or(7).max(1);
         let n = (data.len() - *pos).min(buf.len()).min(piece);
         buf[..n].copy_from_slice(&data[*pos..*pos + n]);
         *pos += n;
@@ -135,21 +151,25 @@ impl Platform for RecordingPlatform {
     }
 
     fn stage_open(&mut self, c: &ComponentId) -> Result<(), PlatformError> {
-        self.log.push(Effect::StageOpen(c.clone()));
+        self.record(Effect::StageOpen(c.clone()));
         self.staged.insert(c.clone(), Vec::new());
         Ok(())
     }
 
     fn stage_write(&mut self, c: &ComponentId, data: &[u8]) -> Result<(), PlatformError> {
-        self.staged
-            .get_mut(c)
-            .ok_or(PlatformError::Io)?
-            .extend_from_slice(data);
+        let staged = self.staged.get_mut(c).ok_or(PlatformError::Io)?;
+        if self
+            .max_staged
+            .is_some_and(|max| staged.len().saturating_add(data.len()) > max)
+        {
+            return Err(PlatformError::NoSpace);
+        }
+        staged.extend_from_slice(data);
         Ok(())
     }
 
     fn stage_discard(&mut self, c: &ComponentId) {
-        self.log.push(Effect::StageDiscard(c.clone()));
+        self.record(Effect::StageDiscard(c.clone()));
         self.staged.remove(c);
     }
 
@@ -159,7 +179,9 @@ impl Platform for RecordingPlatform {
             .get(c)
             .or_else(|| self.installed.get(c))
             .ok_or(PlatformError::NotFound)?;
-        let off = offset as usize;
+        let Ok(off) = usize::try_from(offset) else {
+            return Ok(0);
+        };
         if off >= data.len() {
             return Ok(0);
         }
@@ -169,12 +191,12 @@ impl Platform for RecordingPlatform {
     }
 
     fn swap(&mut self, a: &ComponentId, b: &ComponentId) -> Result<(), PlatformError> {
-        self.log.push(Effect::Swap(a.clone(), b.clone()));
+        self.record(Effect::Swap(a.clone(), b.clone()));
         Ok(())
     }
 
     fn invoke(&mut self, c: &ComponentId, _args: Option<&[u8]>) -> Result<(), PlatformError> {
-        self.log.push(Effect::Invoke(c.clone()));
+        self.record(Effect::Invoke(c.clone()));
         if self.invocable {
             Ok(())
         } else {
@@ -192,7 +214,8 @@ impl Platform for RecordingPlatform {
     }
 
     fn commit(&mut self) -> Result<(), PlatformError> {
-        self.log.push(Effect::Commit);
+        self.commits += 1;
+        self.record(Effect::Commit);
         let staged = std::mem::take(&mut self.staged);
         self.installed.extend(staged);
         let seq = std::mem::take(&mut self.staged_sequence);
@@ -201,7 +224,8 @@ impl Platform for RecordingPlatform {
     }
 
     fn discard(&mut self) {
-        self.log.push(Effect::Discard);
+        self.discards += 1;
+        self.record(Effect::Discard);
         self.discarded_staged = std::mem::take(&mut self.staged);
         self.staged_sequence.clear();
     }
@@ -223,7 +247,7 @@ impl Platform for RecordingPlatform {
                 ok: r.success,
             },
         };
-        self.log.push(e);
+        self.record(e);
     }
 }
 
