@@ -601,3 +601,35 @@ fn a_64_mib_image_may_arrive_with_its_aead_tag() {
         assert_eq!(stored(&s), before, "streaming {streaming}: storage changed");
     }
 }
+
+/// A restart (offset 0) whose first write fails leaves the object with whatever the earlier
+/// attempt wrote (here the decrypted image): finish must refuse the payload as incomplete,
+/// never read that object as the fetched bytes. Found by the session-7 review.
+#[test]
+fn a_restart_whose_first_write_fails_is_never_read_as_the_payload() {
+    for streaming in [true, false] {
+        let mut s = device();
+        let image = blob(64 * 1024);
+        let (info, ciphertext) = encrypt(&mut s, Cipher::Gcm, &image);
+        let env = envelope(1, &SECURE, &image, &info, Form::Static);
+        s.store_payloads_as_received(!streaming);
+        let before = stored(&s);
+        prepare(&mut s, &env).unwrap();
+        send_payload(&mut s, URI, ciphertext.len() as u64, &ciphertext).unwrap();
+        s.backend_mut().store.fail_once_at = Some(0);
+        send_payload(&mut s, URI, 0, &[]).unwrap_err();
+        let read_before = s.backend().store.bytes_read.get();
+        let r = refusal(finish(&mut s));
+        assert!(
+            r.reason.contains("payload incomplete"),
+            "streaming {streaming}: {}",
+            r.reason
+        );
+        assert_eq!(
+            s.backend().store.bytes_read.get(),
+            read_before,
+            "streaming {streaming}: finish read the payload object"
+        );
+        assert_eq!(stored(&s), before, "streaming {streaming}: storage changed");
+    }
+}

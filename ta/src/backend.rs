@@ -32,6 +32,9 @@ pub struct Optee {
 /// Longest GP persistent object (see [`suit_common::service::segments`]): with
 /// [`MAX_OPEN`] of them open, at most 2 MiB of payload has its hash tree in core memory.
 pub const SEGMENT_LEN: u64 = 512 * 1024;
+// The install creates each payload object with up to this many bytes in one `put`, which
+// `Segmented` refuses at a segment's length or beyond.
+const _: () = assert!((suit_common::service::install::MAX_CREATE_WITH_DATA as u64) < SEGMENT_LEN);
 
 /// GP persistent objects in TA-private storage. Keeps the most recently used objects open
 /// (up to [`MAX_OPEN`]): the engine streams payloads through storage in chunks, alternating

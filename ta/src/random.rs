@@ -23,6 +23,10 @@ pub fn fill(out: &mut [u8]) {
     if res != TEE_SUCCESS {
         // SAFETY: TEE_Panic takes a plain code and does not return.
         unsafe { TEE_Panic(res) };
+        // The binding types it as returning: never hand back an unfilled buffer if it did.
+        loop {
+            core::hint::spin_loop();
+        }
     }
 }
 

@@ -273,7 +273,7 @@ impl<B: Backend> Service<B> {
             match install::reconcile(&mut self.backend) {
                 Ok(r) => {
                     self.reconciled = true;
-                    self.install.no_journal = r == install::Reconciled::NoJournal;
+                    self.install.reconciled(r != install::Reconciled::NoJournal);
                 }
                 // Status still answers, and says what is wrong (it loads the state itself).
                 Err(_) if command == Command::Status => {}

@@ -52,9 +52,9 @@ use crate::suit::platform::{
 use crate::suit::policy::{AnchorId, Policy};
 use crate::suit::update_management::{self as um, UmError};
 
-/// Largest payload (per component) the engine moves: 64 MiB of content plus the 16-byte AEAD
-/// tag of its ciphertext, so that a 64 MiB image may also arrive encrypted. The one payload
-/// limit: the service, the agent and the tools take theirs from here.
+/// Largest payload (per component) the engine moves, ciphertext or plaintext: 64 MiB plus 16
+/// bytes, room for the AEAD tag of a 64 MiB image's ciphertext. The one payload limit: the
+/// service, the agent and the tools take theirs from here.
 pub const MAX_PAYLOAD_LEN: u64 = 64 * 1024 * 1024 + crate::encryption::content::GCM_TAG_LEN as u64;
 /// Deepest chain of dependencies processed (root = 0).
 pub const MAX_DEPENDENCY_DEPTH: u8 = 3;

@@ -320,22 +320,26 @@ fn xtest_perf(log: &str, tag: &str) -> Option<(f64, f64)> {
 
 fn report(b: usize, run: &GuestRun, cases: &[Case], ta_size: u64) {
     let log = &run.normal_log;
-    let storage: Vec<&str> = run
-        .secure_log
-        .lines()
-        .filter_map(|l| l.split("[suit-ta] storage install ").nth(1))
-        .collect();
-    // Peak TA heap per install, from OP-TEE's allocator statistics (`ta/src/heap.rs`).
-    let heap: Vec<String> = run
-        .secure_log
-        .lines()
-        .filter_map(|l| l.split("[suit-ta] heap install ").nth(1))
-        .map(|l| {
+    // The TA's secure-log lines per install: "storage begin" at each InstallBegin opens an
+    // install, whose InstallFinish adds "storage install" and "heap install" (peak TA heap,
+    // OP-TEE's allocator statistics, `ta/src/heap.rs`). An install that stopped before
+    // Finish, or whose TA died in it, keeps empty columns instead of taking the next one's.
+    let mut installs: Vec<(Option<&str>, Option<String>)> = Vec::new();
+    for line in run.secure_log.lines() {
+        if line.contains("[suit-ta] storage begin ") {
+            installs.push((None, None));
+        } else if let Some(ops) = line.split("[suit-ta] storage install ").nth(1) {
+            if let Some(last) = installs.last_mut() {
+                last.0 = Some(ops);
+            }
+        } else if let Some(l) = line.split("[suit-ta] heap install ").nth(1) {
             let kib =
                 |key: &str| field(l, key).map_or("-".to_string(), |v| format!("{:.0}", v / 1024.0));
-            format!("{} of {} KiB", kib("max_allocated"), kib("size"))
-        })
-        .collect();
+            if let Some(last) = installs.last_mut() {
+                last.1 = Some(format!("{} of {} KiB", kib("max_allocated"), kib("size")));
+            }
+        }
+    }
     println!("## boot {b} (guest status {})\n", run.status);
     println!(
         "| case | payload | ours (s) | reference | ref (s) | ratio | connect | Begin | Envelope | Prepare | Payload | Finish | peak TA heap | storage ops (install) |"
@@ -344,9 +348,8 @@ fn report(b: usize, run: &GuestRun, cases: &[Case], ta_size: u64) {
     let aes = |m: &str| xtest_perf(log, &format!("AES-{m}"));
     let sha = xtest_perf(log, "SHA256");
     let ecdsa = xtest_perf(log, "ECDSA");
-    // The TA logs its storage and heap lines at every InstallFinish, so an install that
-    // stopped earlier has none: lines are matched to the installs that sent Finish, in order.
-    let mut logged = 0;
+    // Installs are matched to the cases that sent InstallBegin, in order.
+    let mut begun = 0;
     for c in cases {
         let ours = seconds(log, &c.name);
         // The install's own lines: between its BENCH start (the command) and its BENCH line.
@@ -400,13 +403,14 @@ fn report(b: usize, run: &GuestRun, cases: &[Case], ta_size: u64) {
             Some(rc) if failed => format!("failed (exit {rc})"),
             _ => fmt(ours),
         };
-        let (heap, storage) = if t("InstallFinish") == "-" {
+        let (heap, storage) = if t("InstallBegin") == "-" {
             ("-", "-")
         } else {
-            logged += 1;
+            begun += 1;
+            let install = installs.get(begun - 1);
             (
-                heap.get(logged - 1).map_or("-", String::as_str),
-                storage.get(logged - 1).copied().unwrap_or("-"),
+                install.and_then(|i| i.1.as_deref()).unwrap_or("-"),
+                install.and_then(|i| i.0).unwrap_or("-"),
             )
         };
         println!(

@@ -61,7 +61,7 @@ const MAX_STAGED: usize = 16;
 const MAX_SERIAL: usize = 64;
 /// Most bytes an object is created with (the rest is appended): a `put` must fit one
 /// storage segment (512 KiB in the TA), and a chunk is at most 256 KiB.
-const MAX_CREATE_WITH_DATA: usize = 256 * 1024;
+pub const MAX_CREATE_WITH_DATA: usize = 256 * 1024;
 
 /// Where an install session is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,9 +158,10 @@ pub struct InstallSession {
     in_use: Vec<String>,
     /// Never decrypt as payloads arrive (see `Service::store_payloads_as_received`).
     pub(super) no_streaming: bool,
-    /// No journal is stored (`reconcile` just found none): the next `begin` has nothing to
-    /// clean and need not look. Cleared by that `begin`.
-    pub(super) no_journal: bool,
+    /// No journal is stored (`reconcile` found none while no install was under way, so none
+    /// can be written before the next `begin`): that `begin` has nothing to clean and need
+    /// not look. Set by [`InstallSession::reconciled`], cleared by `begin`.
+    no_journal: bool,
 }
 
 /// What `prepare` learned from the authenticated manifest.
@@ -426,9 +427,15 @@ impl InstallSession {
                 p.received = end;
             }
             (Some(_), Some(_)) => {}
-            _ if !data.is_empty() || start_over => {
-                p.received = out.write(data).map_err(InstallError::Store)?;
-            }
+            _ if !data.is_empty() || start_over => match out.write(data) {
+                Ok(len) => p.received = len,
+                Err(e) => {
+                    // The object may still hold an earlier attempt's bytes (plaintext, if
+                    // that one was decrypted as it arrived): only a restart is taken.
+                    p.poisoned = true;
+                    return Err(InstallError::Store(e));
+                }
+            },
             _ => {}
         }
         Ok(())
@@ -452,9 +459,11 @@ impl InstallSession {
                 return Err(InstallError::Sequence("finish before prepare"));
             }
         };
+        // A poisoned payload's last write failed: its object may hold anything an earlier
+        // attempt left (decrypted bytes included), so it is as incomplete as a short one.
         if payloads
             .iter()
-            .any(|p| p.expected.is_some_and(|t| t != p.received))
+            .any(|p| p.poisoned || p.expected.is_some_and(|t| t != p.received))
         {
             // Finish ends the session either way: nothing half-sent stays in storage.
             remove_payloads(store, &payloads);
@@ -538,6 +547,13 @@ impl InstallSession {
     }
 
     /// Deletes staged payloads and ends the session (a pending report survives).
+    /// What `reconcile` found: whether a journal is stored. Only an idle session may skip
+    /// the next `begin`'s cleanup: in any other phase a payload chunk or `finish` may still
+    /// write one.
+    pub(super) fn reconciled(&mut self, journal_stored: bool) {
+        self.no_journal = !journal_stored && matches!(self.phase, Phase::Idle);
+    }
+
     fn clear<S: SecureStore + ?Sized>(&mut self, store: &mut S) {
         if let Phase::Prepared { payloads, .. } = core::mem::take(&mut self.phase) {
             remove_payloads(store, &payloads);
