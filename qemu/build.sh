@@ -6,6 +6,8 @@
 #        SUIT_INSECURE_TEST_TPA_ROOT=1 qemu/build.sh        (tests and demo only: trusts the
 #                                                            repository's public test TPA key)
 # Without either the TA build stops (ta/tpa_root.rs).
+# SUIT_TA_FEATURES="ed25519" adds the TA's optional algorithm features (ta/Cargo.toml; the
+# default build has ESP256, HMAC and HSS-LMS).
 #
 # Also builds the perso-consumer example (examples/perso-consumer), one TA crate under two UUIDs
 # (written to out/perso-consumer.env):
@@ -47,7 +49,7 @@ deb_cargo() {
 T0=$SECONDS
 step "building the TA ($TA_UUID) for $TARGET"
 (cd "$ROOT" && TA_DEV_KIT_DIR="$DEVKIT" CC=aarch64-linux-gnu-gcc \
-    deb_cargo build --locked --release -p suit-ta --target $TARGET)
+    deb_cargo build --locked --release -p suit-ta --target $TARGET ${SUIT_TA_FEATURES:+--features "$SUIT_TA_FEATURES"})
 ELF="$TDIR/$TARGET/release/suit-ta"
 if aarch64-linux-gnu-readelf -d "$ELF" | grep -q NEEDED; then
     aarch64-linux-gnu-readelf -d "$ELF" | grep NEEDED >&2

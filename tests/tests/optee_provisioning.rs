@@ -2,7 +2,8 @@
 //! only encrypted to its provisioning key; the TA's signed receipt verifies on the host
 //! against the TPA's model; the REE dropping a message (a revocation) or replaying one is
 //! refused inside the TA with the state unchanged; a KEK recipient and a COSE_Mac0 manifest
-//! work end to end.
+//! work end to end; an Ed25519 anchor is refused by the default TA build (device policy: its
+//! `ed25519` feature is off) and changes nothing.
 
 use suit_tests::{
     author, boot, contains, copy_out_of_disk, enrolled_device, files_below, keys, write_text, Boot,
@@ -51,6 +52,13 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         r#"{"counter": 3, "device-key": "identity.pub.pem", "ops": [{"remove-kek": "kek-1"}]}"#,
         false,
     );
+    author(d, &["keygen", "--type", "ed25519", "-o", "ed"]);
+    provision(
+        "p4",
+        r#"{"counter": 3, "device-key": "identity.pub.pem",
+            "ops": [{"add-anchor": {"id": 3, "key": "ed.pub.pem", "role": "author", "components": [["ed"]]}}]}"#,
+        false,
+    );
     for p in ["p1", "p2", "p3"] {
         let m = std::fs::read(d.join(format!("{p}.cbor"))).unwrap();
         assert!(
@@ -85,10 +93,12 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         ],
     );
 
-    let puts: Vec<String> = ["p1.cbor", "p2.cbor", "p3.cbor", "m.suit", "m/fw.bin"]
-        .iter()
-        .map(|f| format!("{}=/up/{f}", d.join(f).display()))
-        .collect();
+    let puts: Vec<String> = [
+        "p1.cbor", "p2.cbor", "p3.cbor", "p4.cbor", "m.suit", "m/fw.bin",
+    ]
+    .iter()
+    .map(|f| format!("{}=/up/{f}", d.join(f).display()))
+    .collect();
     let refused = |file: &str, text: &str| {
         format!("! suit-agent provision /up/{file} 2>/tmp/e; cat /tmp/e; grep -q '{text}' /tmp/e")
     };
@@ -100,6 +110,8 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         "suit-agent install /up/m.suit --payload-dir /up/m".to_string(),
         "suit-agent provision /up/p2.cbor --receipt-out /data/ree/r2.cose".to_string(),
         refused("p2.cbor", "replayed or older"),
+        "suit-agent anchors --json".to_string(),
+        refused("p4.cbor", "is not enabled on this device"),
         "suit-agent anchors --json".to_string(),
     ];
     let cmd_refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
@@ -123,6 +135,8 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     let a: serde_json::Value = serde_json::from_str(&run.command(7).output).unwrap();
     assert_eq!(a["provisioning-counter"], 2);
     assert_eq!(a["anchors"].as_array().map(Vec::len), Some(0));
+    let after: serde_json::Value = serde_json::from_str(&run.command(9).output).unwrap();
+    assert_eq!(after, a, "a refused Ed25519 anchor changed the state");
     let all_output: String = (0..cmds.len())
         .map(|i| run.command(i).output.clone())
         .collect();
