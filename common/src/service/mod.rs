@@ -20,6 +20,7 @@ pub mod state;
 pub mod statement;
 pub mod store;
 
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -148,13 +149,15 @@ impl Reply {
 }
 
 /// A typed refusal inside a handler: becomes [`Status::Refused`] with a [`Refusal`] body.
+/// A fixed reason is borrowed, not copied into a `String` at each of the many call sites
+/// (TA size, issue 14); the body is built once, in [`Reply::refused`].
 struct Refuse {
     kind: RefusalKind,
-    reason: String,
+    reason: Cow<'static, str>,
 }
 
 impl Refuse {
-    fn new(kind: RefusalKind, reason: impl Into<String>) -> Self {
+    fn new(kind: RefusalKind, reason: impl Into<Cow<'static, str>>) -> Self {
         Refuse {
             kind,
             reason: reason.into(),
@@ -385,7 +388,7 @@ impl<B: Backend> Service<B> {
         if matches!(self.backend.len(keys::KEYS_OBJECT), Ok(Some(_))) {
             match self.keys() {
                 Ok(k) => service.device_key_kid = Some(ByteBuf::from(k.identity_public().kid)),
-                Err(e) => service.state_error = Some(e.reason),
+                Err(e) => service.state_error = Some(e.reason.into_owned()),
             }
         }
         let mut platform = self.backend.platform_info().with_derived_warnings();
