@@ -280,7 +280,7 @@ pub fn take_map<'a>(
 macro_rules! take_fields {
     ($d:ident; $($ctor:ident)::+ { $($field:ident $(= $dflt:ident)?),* $(,)? }) => {{
         const _: () = ::core::assert!(
-            0 $(+ $crate::__one!($field))* <= 64,
+            <[&str]>::len(&[$(::core::stringify!($field)),*]) <= 64,
             "take_map tracks at most 64 fields"
         );
         $( let mut $field = ::core::option::Option::None; )*
