@@ -237,6 +237,41 @@ macro_rules! put_fields {
     }};
 }
 
+/// Reads a struct's map for [`take_fields!`]: a key among `names` (each followed by `,`, at
+/// most 64) is refused if named before, else `take` reads its value given the key's index;
+/// other keys are skipped. Not generic, so each struct's decoder is only its fields' reads;
+/// one string rather than a table of `&str`, which would cost a relocation per name in the
+/// TA (TA size, issue 14).
+#[doc(hidden)]
+pub fn take_map<'a>(
+    d: &mut Decoder<'a>,
+    names: &str,
+    take: &mut dyn FnMut(usize, &mut Decoder<'a>) -> Result<(), CborError>,
+) -> Result<(), CborError> {
+    let n = d.map()?;
+    let mut seen = 0u64;
+    for _ in 0..n {
+        let at = d.position();
+        match field_key(d)?.and_then(|k| names.split_terminator(',').position(|name| name == k)) {
+            Some(i) => {
+                let bit = u32::try_from(i)
+                    .ok()
+                    .and_then(|i| 1u64.checked_shl(i))
+                    .unwrap_or(0);
+                if seen & bit != 0 {
+                    return Err(duplicate(at));
+                }
+                seen |= bit;
+                take(i, d)?;
+            }
+            None => {
+                d.skip()?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Reads the map [`put_fields!`] writes into `Path { field, .. }` (a struct or a struct-like
 /// enum variant); `= default` marks fields older writers may omit. Evaluates to
 /// `::core::result::Result::Ok(value)`; on error it returns from the enclosing function, which must return
@@ -244,24 +279,22 @@ macro_rules! put_fields {
 #[macro_export]
 macro_rules! take_fields {
     ($d:ident; $($ctor:ident)::+ { $($field:ident $(= $dflt:ident)?),* $(,)? }) => {{
-        let n = $d.map()?;
+        const _: () = ::core::assert!(
+            <[&str]>::len(&[$(::core::stringify!($field)),*]) <= 64,
+            "take_map tracks at most 64 fields"
+        );
         $( let mut $field = ::core::option::Option::None; )*
-        for _ in 0..n {
-            let at = $d.position();
-            match $crate::codec::field_key($d)? {
-                $(
-                    ::core::option::Option::Some(stringify!($field)) => {
-                        if $field.is_some() {
-                            return ::core::result::Result::Err($crate::codec::duplicate(at));
-                        }
-                        $field = ::core::option::Option::Some($crate::Field::take($d)?);
-                    }
-                )*
-                _ => {
-                    $d.skip()?;
+        $crate::codec::take_map($d, ::core::concat!($(::core::stringify!($field), ","),*), &mut |i, d| {
+            let mut k = 0usize;
+            $(
+                if i == k {
+                    $field = ::core::option::Option::Some($crate::Field::take(d)?);
                 }
-            }
-        }
+                k += 1;
+            )*
+            let _ = k;
+            ::core::result::Result::Ok(())
+        })?;
         ::core::result::Result::Ok($($ctor)::+ {
             $(
                 $field: match $field.or_else(|| $crate::__absent!($($dflt)?)) {

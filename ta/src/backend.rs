@@ -108,16 +108,33 @@ fn data_len(o: &PersistentObject) -> Result<u64, StoreError> {
 
 /// The `secstor_ta_mgmt` pseudo-TA: installs bootstrap TA images into OP-TEE's
 /// secure-storage TA store after checking their signature and version.
-const SECSTOR_TA_MGMT_UUID: &str = "6e256cba-fc4d-4941-ad09-2ca1860342dd";
+/// 6e256cba-fc4d-4941-ad09-2ca1860342dd, as fields: no UUID string parser in the TA (issue 14).
+fn secstor_ta_mgmt_uuid() -> Uuid {
+    Uuid::new_raw(
+        0x6e25_6cba,
+        0xfc4d,
+        0x4941,
+        [0xad, 0x09, 0x2c, 0xa1, 0x86, 0x03, 0x42, 0xdd],
+    )
+}
+
 /// OP-TEE's attestation PTA (`PTA_ATTESTATION_UUID`, CFG_ATTESTATION_PTA). Only probed, to
 /// report whether hardware-rooted attestation of the device keys would be available.
-const ATTESTATION_PTA_UUID: &str = "39800861-182a-4720-9b67-2bcd622bc0b5";
+/// 39800861-182a-4720-9b67-2bcd622bc0b5, as fields (see [`secstor_ta_mgmt_uuid`]).
+fn attestation_pta_uuid() -> Uuid {
+    Uuid::new_raw(
+        0x3980_0861,
+        0x182a,
+        0x4720,
+        [0x9b, 0x67, 0x2b, 0xcd, 0x62, 0x2b, 0xc0, 0xb5],
+    )
+}
 
 /// Whether the attestation PTA answers a session request.
 fn attestation_pta_present() -> bool {
-    Uuid::parse_str(ATTESTATION_PTA_UUID)
-        .map(|uuid| TaSessionBuilder::new(uuid).build().is_ok())
-        .unwrap_or(false)
+    TaSessionBuilder::new(attestation_pta_uuid())
+        .build()
+        .is_ok()
 }
 const SECSTOR_TA_MGMT_BOOTSTRAP: u32 = 0;
 
@@ -380,8 +397,7 @@ impl Rng for Optee {
 
 impl TaStore for Optee {
     fn install_ta(&mut self, image: &[u8]) -> Result<(), u32> {
-        let uuid = Uuid::parse_str(SECSTOR_TA_MGMT_UUID).map_err(|e| e.raw_code())?;
-        let mut session = TaSessionBuilder::new(uuid)
+        let mut session = TaSessionBuilder::new(secstor_ta_mgmt_uuid())
             .build()
             .map_err(|e| e.raw_code())?;
         let mut params = TeeParams::new().with_memref_in(ParamIndex::Arg0, image);

@@ -107,6 +107,7 @@ pub fn process<P: Platform + ?Sized>(
     result
 }
 
+#[inline(never)]
 fn run<P: Platform + ?Sized>(
     envelope: &[u8],
     procedure: Procedure,
