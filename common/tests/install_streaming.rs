@@ -22,13 +22,13 @@ use suit_test_support::{
     suit_manifest, CLASS_ID, VENDOR_ID,
 };
 
-const URI: &str = "https://vendor.example/payload.bin";
-const SECURE: [&[u8]; 2] = [b"app", b"blob"];
+pub(crate) const URI: &str = "https://vendor.example/payload.bin";
+pub(crate) const SECURE: [&[u8]; 2] = [b"app", b"blob"];
 /// Reporting policy on every command: records and system information, success and failure.
 const POLICY: i64 = 15;
 
 #[derive(Clone, Copy)]
-enum Cipher {
+pub(crate) enum Cipher {
     /// A128GCM, key by HPKE-0 to anchor 1's HPKE key.
     Gcm,
     /// A128CTR, key by ECDH-ES+A128KW to anchor 1's ECDH key.
@@ -36,7 +36,11 @@ enum Cipher {
 }
 
 /// `plaintext` encrypted to anchor 1's keys of `s`: (encryption info, ciphertext).
-fn encrypt(s: &mut Service<Mem>, cipher: Cipher, plaintext: &[u8]) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn encrypt(
+    s: &mut Service<Mem>,
+    cipher: Cipher,
+    plaintext: &[u8],
+) -> (Vec<u8>, Vec<u8>) {
     let r: DeviceKeyResponse =
         call(s, Command::DeviceKey, &DeviceKeyRequest { anchor: Some(1) }).unwrap();
     let keys = r.anchor.unwrap();
@@ -77,7 +81,7 @@ fn encrypt(s: &mut Service<Mem>, cipher: Cipher, plaintext: &[u8]) -> (Vec<u8>, 
 
 /// How the install section is laid out.
 #[derive(Clone, Copy, PartialEq)]
-enum Form {
+pub(crate) enum Form {
     /// The draft's static form: fetch into the buffer, decrypting copy, image-match.
     Static,
     /// The same commands inside a run-sequence: equivalent, but beyond the static analysis.
@@ -89,7 +93,13 @@ enum Form {
 /// A signed envelope installing `plaintext` into `target` in the draft's form: component 0
 /// is the target (image digest and size of the plaintext), component 1 the ciphertext buffer
 /// `target ++ ['encrypted']`.
-fn envelope(seq: u64, target: &[&[u8]], plaintext: &[u8], info: &[u8], form: Form) -> Vec<u8> {
+pub(crate) fn envelope(
+    seq: u64,
+    target: &[&[u8]],
+    plaintext: &[u8],
+    info: &[u8],
+    form: Form,
+) -> Vec<u8> {
     envelope_with(seq, target, image_shared(plaintext, POLICY), info, form)
 }
 
@@ -220,12 +230,12 @@ fn two_devices() -> (Service<Mem>, Service<Mem>) {
 }
 
 /// A TA image of about `len` bytes (a signed-TA header and a body).
-fn ta(version: u32, len: usize) -> Vec<u8> {
+pub(crate) fn ta(version: u32, len: usize) -> Vec<u8> {
     let body: Vec<u8> = (0..len as u32).map(|i| (i * 7 + version) as u8).collect();
     ta_image_with_body(TA, version, &body)
 }
 
-fn blob(len: usize) -> Vec<u8> {
+pub(crate) fn blob(len: usize) -> Vec<u8> {
     (0..len as u32).map(|i| (i % 251) as u8 ^ 0x5a).collect()
 }
 

@@ -26,7 +26,7 @@ fn store_with_stale_segments() -> Segmented<MemoryStore> {
 }
 
 /// Appends `data` in pieces of the given sizes (cycled).
-fn append_in(s: &mut Segmented<MemoryStore>, name: &str, data: &[u8], pieces: &[usize]) {
+fn append_in<S: SecureStore>(s: &mut Segmented<S>, name: &str, data: &[u8], pieces: &[usize]) {
     let base = s.len(name).unwrap().unwrap_or(0);
     let mut at = 0;
     let mut i = 0;
@@ -51,7 +51,7 @@ fn append_and_read_back(
     assert_eq!(read_all(s, "obj", 64), [before, data].concat());
 }
 
-fn read_all(s: &Segmented<MemoryStore>, name: &str, buf_len: usize) -> Vec<u8> {
+fn read_all<S: SecureStore>(s: &Segmented<S>, name: &str, buf_len: usize) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; buf_len];
     loop {
@@ -125,7 +125,7 @@ fn a_long_object_round_trips_through_bounded_segments() {
             assert_eq!(n, want, "len {len} offset {off}");
             assert_eq!(&buf[..n], &data[off..off + n]);
         }
-        assert_eq!(*s.get("obj").unwrap().unwrap(), data);
+        assert_eq!(*s.get("obj").unwrap().unwrap(), data, "len {len}");
         let segs = physical(&s, "obj");
         assert_eq!(segs.concat(), data);
         assert_eq!(
@@ -385,4 +385,69 @@ fn append_in_probed(s: &mut Segmented<Probed>, name: &str, data: &[u8]) {
     for piece in data.chunks(7) {
         s.append(name, piece).unwrap();
     }
+}
+
+/// What the TA's install relies on to skip look-ups (issue 14, session 8): a `create` looks
+/// for no old tail, nor does an append that fills a segment of an object created afresh; a
+/// name found missing is not looked up again until written; a record read or written is
+/// served from memory until the instance writes or removes it, and never stale.
+#[test]
+fn an_instance_looks_up_only_what_it_cannot_know() {
+    let mut s = Segmented::new(Probed::default(), SEG);
+    let misses = s.inner().misses.clone();
+    // A fresh object grown past two segments: no look-up for `~1` or `~2`.
+    s.create("obj", &bytes(10, 1)).unwrap();
+    append_in(&mut s, "obj", &bytes(22, 2), &[6, 16]);
+    assert_eq!(s.len("obj").unwrap(), Some(32));
+    assert_eq!(misses.get(), 0, "create and appends of a fresh object");
+    // An object from before this instance, with the old tail a cut `put` left: filling its
+    // first segment looks for (and drops) what is under the next name.
+    s.inner_mut().store.put("old", &bytes(10, 3)).unwrap();
+    s.inner_mut().store.put("old~1", &bytes(5, 4)).unwrap();
+    s.append("old", &bytes(6, 5)).unwrap();
+    assert_eq!(
+        s.inner().store.raw("old~1"),
+        None,
+        "the stale tail is dropped"
+    );
+    assert_eq!(
+        read_all(&s, "old", 7),
+        bytes(10, 3)
+            .into_iter()
+            .chain(bytes(6, 5))
+            .collect::<Vec<_>>()
+    );
+    // A missing name is looked up once.
+    let before = misses.get();
+    assert_eq!(s.get("keks").unwrap(), None);
+    assert_eq!(s.get("keks").unwrap(), None);
+    assert_eq!(s.len("keks").unwrap(), None);
+    s.remove("keks").unwrap();
+    assert_eq!(misses.get(), before + 1);
+    // ... until written: then it is found.
+    s.append("keks", b"k").unwrap();
+    assert_eq!(s.get("keks").unwrap().unwrap().as_slice(), b"k");
+    // Records: read once, then from memory; every write or removal is seen.
+    s.put_record("state", b"one").unwrap();
+    let r0 = s_reads(&s);
+    assert_eq!(s.get("state").unwrap().unwrap().as_slice(), b"one");
+    assert_eq!(s_reads(&s), r0, "written by this instance: not read back");
+    s.put("state", b"two").unwrap();
+    assert_eq!(s.get("state").unwrap().unwrap().as_slice(), b"two");
+    assert_eq!(s.get("state").unwrap().unwrap().as_slice(), b"two");
+    assert_eq!(s_reads(&s), r0 + 1, "read once after the put");
+    s.append("state", b"+").unwrap();
+    assert_eq!(s.get("state").unwrap().unwrap().as_slice(), b"two+");
+    s.remove("state").unwrap();
+    assert_eq!(s.get("state").unwrap(), None);
+    s.create("state", b"three").unwrap();
+    assert_eq!(s.get("state").unwrap().unwrap().as_slice(), b"three");
+    // A write that fails forgets what was known: the next get asks the store.
+    s.inner_mut().store.fail_once_at = Some(0);
+    assert!(s.put_record("state", b"four").is_err());
+    assert_eq!(s.get("state").unwrap().unwrap().as_slice(), b"three");
+}
+
+fn s_reads(s: &Segmented<Probed>) -> u32 {
+    s.inner().store.ops.get().reads
 }

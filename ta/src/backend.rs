@@ -266,6 +266,10 @@ impl SecureStore for Optee {
         self.objects.put_record(name, data)
     }
 
+    fn create(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        self.objects.create(name, data)
+    }
+
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
         self.objects.remove(name)
     }

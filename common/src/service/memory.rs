@@ -66,6 +66,12 @@ impl SecureStore for MemoryBackend {
     fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         self.store.put(name, data)
     }
+    fn put_record(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        self.store.put_record(name, data)
+    }
+    fn create(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        self.store.create(name, data)
+    }
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
         self.store.remove(name)
     }

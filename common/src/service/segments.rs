@@ -24,6 +24,7 @@
 //! instance, not on every call.
 
 use alloc::string::String;
+use zeroize::Zeroizing;
 
 use super::store::{check_name, SecureStore, StoreError};
 
@@ -46,7 +47,25 @@ pub struct Segmented<S> {
     /// because the instance is its store's only writer while it lives (the TA's storage is
     /// private to it, and OP-TEE runs one instance at a time). At most [`MAX_KNOWN`] names.
     tail_free: core::cell::RefCell<alloc::vec::Vec<String>>,
+    /// Logical names known to have no physical object at all: found missing or removed by
+    /// this instance and not written since (sound as `tail_free` is). A look-up of one
+    /// answers without asking the store, which on OP-TEE saves a failed open (e.g. the KEK
+    /// record of a device that has none, read for the first payload chunk and at finish).
+    absent: core::cell::RefCell<alloc::vec::Vec<String>>,
+    /// Logical names this instance created afresh ([`SecureStore::create`]) or removed, and
+    /// has grown since only by appending: no physical segment exists past their end, so an
+    /// append that fills a segment exactly need not look for one under the next name.
+    fresh: core::cell::RefCell<alloc::vec::Vec<String>>,
+    /// The last content this instance read (`get`) or wrote (`put_record`) of small whole
+    /// objects, not written since: records (state, device keys, journal) are read by several
+    /// commands of one install, and each read is a supplicant round trip and a hash-tree
+    /// walk. Sound as `tail_free` is; wiped when dropped (the device keys are among them).
+    records: core::cell::RefCell<alloc::vec::Vec<(String, Zeroizing<alloc::vec::Vec<u8>>)>>,
 }
+
+/// Most objects [`Segmented`] keeps the content of, and the longest it keeps.
+const MAX_RECORDS: usize = 4;
+const MAX_RECORD_LEN: usize = 16 * 1024;
 
 /// Most names [`Segmented`] remembers as tail-free (an install touches about ten).
 const MAX_KNOWN: usize = 16;
@@ -59,6 +78,9 @@ impl<S: SecureStore> Segmented<S> {
             segment_len: segment_len.max(1),
             appended: core::cell::RefCell::new(None),
             tail_free: core::cell::RefCell::new(alloc::vec::Vec::new()),
+            absent: core::cell::RefCell::new(alloc::vec::Vec::new()),
+            fresh: core::cell::RefCell::new(alloc::vec::Vec::new()),
+            records: core::cell::RefCell::new(alloc::vec::Vec::new()),
         }
     }
 
@@ -67,20 +89,57 @@ impl<S: SecureStore> Segmented<S> {
     }
 
     fn set_tail_free(&self, name: &str, free: bool) {
-        let mut known = self.tail_free.borrow_mut();
-        let at = known.iter().position(|n| n == name);
-        match (at, free) {
-            (Some(i), false) => {
-                known.remove(i);
-            }
-            (None, true) => {
-                if known.len() >= MAX_KNOWN {
-                    known.remove(0);
-                }
-                known.push(String::from(name));
-            }
-            _ => {}
+        remember_name(&self.tail_free, name, free);
+    }
+
+    fn is_absent(&self, name: &str) -> bool {
+        self.absent.borrow().iter().any(|n| n == name)
+    }
+
+    fn is_fresh(&self, name: &str) -> bool {
+        self.fresh.borrow().iter().any(|n| n == name)
+    }
+
+    /// Before any write of `name` (taken even if the write then fails): it may exist from
+    /// now on.
+    fn writing(&self, name: &str) {
+        remember_name(&self.absent, name, false);
+        self.records.borrow_mut().retain(|(n, _)| n != name);
+    }
+
+    /// The content `name` holds, as this instance last read or wrote it.
+    fn recorded(&self, name: &str) -> Result<Option<Zeroizing<alloc::vec::Vec<u8>>>, StoreError> {
+        let records = self.records.borrow();
+        let Some((_, bytes)) = records.iter().find(|(n, _)| n == name) else {
+            return Ok(None);
+        };
+        let mut copy = super::store::zeroed(bytes.len())?;
+        copy.copy_from_slice(bytes);
+        Ok(Some(copy))
+    }
+
+    /// Keeps `bytes` as `name`'s content (if small: records, not payloads).
+    fn record(&self, name: &str, bytes: &[u8]) {
+        if bytes.len() > MAX_RECORD_LEN {
+            return;
         }
+        let Ok(mut copy) = super::store::zeroed(bytes.len()) else {
+            return;
+        };
+        copy.copy_from_slice(bytes);
+        let mut records = self.records.borrow_mut();
+        records.retain(|(n, _)| n != name);
+        if records.len() >= MAX_RECORDS {
+            records.remove(0);
+        }
+        records.push((String::from(name), copy));
+    }
+
+    /// `name` has no physical segment left: removed whole, or found missing.
+    fn gone(&self, name: &str) {
+        self.set_tail_free(name, true);
+        remember_name(&self.absent, name, true);
+        remember_name(&self.fresh, name, true);
     }
 
     /// The physical store.
@@ -124,13 +183,16 @@ impl<S: SecureStore> Segmented<S> {
     ) -> Result<(u64, u64), StoreError> {
         let mut k = first;
         let mut last = 0;
+        if self.is_absent(name) {
+            return Ok((0, 0));
+        }
         while k <= MAX_SEGMENT {
             if k > 0 && self.is_tail_free(name) {
                 break;
             }
             match self.inner.len(&segment_name(name, k)?)? {
                 None if k == 0 => {
-                    self.set_tail_free(name, true);
+                    self.gone(name);
                     break;
                 }
                 None => break,
@@ -152,8 +214,10 @@ impl<S: SecureStore> Segmented<S> {
         for k in (first..first + count).rev() {
             self.inner.remove(&segment_name(name, k)?)?;
         }
-        if first <= 1 {
-            self.set_tail_free(name, true);
+        match first {
+            0 => self.gone(name),
+            1 => self.set_tail_free(name, true),
+            _ => {}
         }
         Ok(())
     }
@@ -170,6 +234,25 @@ impl<S: SecureStore> Segmented<S> {
     fn logical_len(&self, name: &str) -> Result<Option<u64>, StoreError> {
         let (count, last) = self.segments_from(name, 0, false)?;
         Ok((count > 0).then(|| (count - 1) * self.segment_len + last))
+    }
+}
+
+/// Adds `name` to (`known`) or drops it from a bounded list of names (the oldest goes
+/// first beyond [`MAX_KNOWN`]: forgetting only costs a look-up).
+fn remember_name(list: &core::cell::RefCell<alloc::vec::Vec<String>>, name: &str, known: bool) {
+    let mut list = list.borrow_mut();
+    let at = list.iter().position(|n| n == name);
+    match (at, known) {
+        (Some(i), false) => {
+            list.remove(i);
+        }
+        (None, true) => {
+            if list.len() >= MAX_KNOWN {
+                list.remove(0);
+            }
+            list.push(String::from(name));
+        }
+        _ => {}
     }
 }
 
@@ -206,6 +289,9 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
         name: &str,
     ) -> Result<Option<zeroize::Zeroizing<alloc::vec::Vec<u8>>>, StoreError> {
         check_logical(name)?;
+        if let Some(bytes) = self.recorded(name)? {
+            return Ok(Some(bytes));
+        }
         let Some(total) = self.logical_len(name)? else {
             return Ok(None);
         };
@@ -214,6 +300,7 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
         if self.read_at(name, 0, &mut buf)? != len {
             return Err(StoreError::Corrupt);
         }
+        self.record(name, &buf);
         Ok(Some(buf))
     }
 
@@ -225,6 +312,8 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
             return Err(StoreError::NoSpace);
         }
         self.forget_length(name);
+        self.writing(name);
+        remember_name(&self.fresh, name, false);
         self.inner.put(name, data)?;
         // The short first segment already ends the new object; an older, longer one's tail
         // (a payload upload started over) only takes space.
@@ -239,12 +328,34 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
             return Err(StoreError::NoSpace);
         }
         self.forget_length(name);
-        self.inner.put(name, data)
+        self.writing(name);
+        self.inner.put(name, data)?;
+        // Never longer than a segment: no tail for a later `remove` to look for either.
+        self.set_tail_free(name, true);
+        self.record(name, data);
+        Ok(())
+    }
+
+    /// The caller knows nothing is stored under `name`, so no segment of it either (a
+    /// segment never outlives the first, see the module's notes): nothing is looked for.
+    fn create(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        check_logical(name)?;
+        if data.len() as u64 >= self.segment_len {
+            return Err(StoreError::NoSpace);
+        }
+        self.forget_length(name);
+        self.writing(name);
+        self.inner.create(name, data)?;
+        self.set_tail_free(name, true);
+        remember_name(&self.fresh, name, true);
+        Ok(())
     }
 
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
         check_logical(name)?;
         self.forget_length(name);
+        // Its content is gone (a removal that fails part way leaves some of it).
+        self.records.borrow_mut().retain(|(n, _)| n != name);
         self.remove_segments_from(name, 0)
     }
 
@@ -259,6 +370,8 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
                 (len, len > self.segment_len && self.is_whole(name)?)
             }
         };
+        // After the look-up above, which may find the object missing.
+        self.writing(name);
         if whole {
             let len = self.inner.append(name, data)?;
             self.remember(name, len, true);
@@ -288,7 +401,7 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
                 break;
             }
         }
-        if total % self.segment_len == 0 && total > 0 {
+        if total % self.segment_len == 0 && total > 0 && !self.is_fresh(name) {
             // A full last segment: whatever is left under the next name would be read as
             // part of the object.
             self.remove_segments_from(name, total / self.segment_len)?;

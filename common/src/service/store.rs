@@ -42,6 +42,12 @@ pub trait SecureStore {
     fn put_record(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         self.put(name, data)
     }
+    /// [`Self::put`] of an object the caller knows does not exist: nothing was stored under
+    /// `name` since it was last removed whole (the install's fresh payload and staging names,
+    /// see `install`). A store that splits objects then has no old tail to look for.
+    fn create(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        self.put(name, data)
+    }
     /// Deletes the object; deleting a missing object succeeds.
     fn remove(&mut self, name: &str) -> Result<(), StoreError>;
     /// Appends to the object (creating it empty first if missing); returns the new length.
@@ -93,6 +99,35 @@ pub struct MemoryStore {
     pub bytes_written: u64,
     /// Operations by kind, as a GP backend would issue them (tests of the per-install cost).
     pub ops: core::cell::Cell<StoreOps>,
+    /// When set, every call is appended to it, in order (tests listing an install's
+    /// operations).
+    pub log: core::cell::RefCell<Option<Vec<Logged>>>,
+}
+
+/// One call to [`MemoryStore`], as logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub op: LoggedOp,
+    pub name: String,
+    /// Bytes written, or the buffer's length for `read_at`.
+    pub len: u64,
+    /// `read_at`'s offset.
+    pub offset: u64,
+    /// Whether the object existed before the call.
+    pub found: bool,
+}
+
+/// The [`SecureStore`] method a [`Logged`] call was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoggedOp {
+    Get,
+    Put,
+    PutRecord,
+    Create,
+    Remove,
+    Append,
+    ReadAt,
+    Len,
 }
 
 /// What [`MemoryStore`] was asked to do, counted the way OP-TEE's REE FS pays for it: a `put`
@@ -157,6 +192,31 @@ impl MemoryStore {
         Ok(())
     }
 
+    /// `put`, `put_record` and `create`: one create carrying the data.
+    fn write_whole(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        self.mutation()?;
+        self.bytes_written += data.len() as u64;
+        self.count(|o| {
+            o.creates += 1;
+            o.writes += 1;
+        });
+        self.objects
+            .insert(name.into(), Zeroizing::new(data.to_vec()));
+        Ok(())
+    }
+
+    fn record(&self, op: LoggedOp, name: &str, len: usize, offset: u64) {
+        if let Some(log) = self.log.borrow_mut().as_mut() {
+            log.push(Logged {
+                op,
+                name: name.into(),
+                len: len as u64,
+                offset,
+                found: self.objects.contains_key(name),
+            });
+        }
+    }
+
     fn count(&self, f: impl FnOnce(&mut StoreOps)) {
         let mut ops = self.ops.get();
         f(&mut ops);
@@ -175,6 +235,7 @@ impl MemoryStore {
 impl SecureStore for MemoryStore {
     fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         check_name(name)?;
+        self.record(LoggedOp::Get, name, 0, 0);
         let found = self.objects.get(name).cloned();
         self.count(|o| match found {
             Some(_) => o.reads += 1,
@@ -185,19 +246,31 @@ impl SecureStore for MemoryStore {
 
     fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         check_name(name)?;
-        self.mutation()?;
-        self.bytes_written += data.len() as u64;
-        self.count(|o| {
-            o.creates += 1;
-            o.writes += 1;
-        });
-        self.objects
-            .insert(name.into(), Zeroizing::new(data.to_vec()));
-        Ok(())
+        self.record(LoggedOp::Put, name, data.len(), 0);
+        self.write_whole(name, data)
+    }
+
+    fn put_record(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        check_name(name)?;
+        self.record(LoggedOp::PutRecord, name, data.len(), 0);
+        self.write_whole(name, data)
+    }
+
+    /// Checks the caller's claim: a `create` of an object that exists is a bug in the
+    /// caller's reasoning (over segments it could leave an old tail readable).
+    fn create(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        check_name(name)?;
+        self.record(LoggedOp::Create, name, data.len(), 0);
+        assert!(
+            !self.objects.contains_key(name),
+            "create of {name}, which exists"
+        );
+        self.write_whole(name, data)
     }
 
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
         check_name(name)?;
+        self.record(LoggedOp::Remove, name, 0, 0);
         self.mutation()?;
         let found = self.objects.remove(name).is_some();
         self.count(|o| match found {
@@ -209,6 +282,7 @@ impl SecureStore for MemoryStore {
 
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
         check_name(name)?;
+        self.record(LoggedOp::Append, name, data.len(), 0);
         self.mutation()?;
         self.bytes_written += data.len() as u64;
         let found = self.objects.contains_key(name);
@@ -223,6 +297,7 @@ impl SecureStore for MemoryStore {
 
     fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
         check_name(name)?;
+        self.record(LoggedOp::ReadAt, name, buf.len(), offset);
         let o = self.objects.get(name).ok_or(StoreError::Io(0xffff_0008))?;
         let start = usize::try_from(offset).map_err(|_| StoreError::BadName)?;
         // An offset at or past the end reads nothing (end of object), as GP's TEE_ReadObjectData.
@@ -239,6 +314,7 @@ impl SecureStore for MemoryStore {
 
     fn len(&self, name: &str) -> Result<Option<u64>, StoreError> {
         check_name(name)?;
+        self.record(LoggedOp::Len, name, 0, 0);
         let len = self.objects.get(name).map(|o| o.len() as u64);
         if len.is_none() {
             self.count(|o| o.misses += 1);

@@ -162,6 +162,11 @@ pub struct InstallSession {
     /// can be written before the next `begin`): that `begin` has nothing to clean and need
     /// not look. Set by [`InstallSession::reconciled`], cleared by `begin`.
     no_journal: bool,
+    /// Payload objects this install may have written since `begin` (at most
+    /// [`MAX_PAYLOADS`]). Any other payload name holds nothing: `begin` removed every object
+    /// the stored journal listed, and an install creates nothing it has not listed there
+    /// first, so the first write of such a name is a [`SecureStore::create`].
+    written: Vec<String>,
 }
 
 /// What `prepare` learned from the authenticated manifest.
@@ -206,6 +211,7 @@ impl InstallSession {
             })?;
         }
         self.journal = Journal::default();
+        self.written.clear();
         let len = usize::try_from(envelope_len).map_err(|_| InstallError::TooLarge("envelope"))?;
         if len == 0 {
             return Err(InstallError::Refused("the envelope is empty".into()));
@@ -410,6 +416,7 @@ impl InstallSession {
             store,
             object: &p.object,
             created: &mut p.created,
+            written: &mut self.written,
         };
         match (p.stream.as_mut(), p.planned.as_ref()) {
             (Some(stream), Some(planned)) if !data.is_empty() || last => {
@@ -568,6 +575,8 @@ pub(super) struct Writer<'a> {
     store: &'a mut dyn SecureStore,
     object: &'a str,
     created: &'a mut bool,
+    /// The session's [`InstallSession::written`]: `object` holds nothing unless listed.
+    written: &'a mut Vec<String>,
 }
 
 impl Writer<'_> {
@@ -579,7 +588,14 @@ impl Writer<'_> {
             return self.store.append(self.object, data);
         }
         let (first, rest) = data.split_at(data.len().min(MAX_CREATE_WITH_DATA));
-        self.store.put(self.object, first)?;
+        let fresh = !self.written.iter().any(|w| w == self.object);
+        if fresh {
+            // Listed before the write: one that fails part way may leave something.
+            self.written.push(self.object.into());
+            self.store.create(self.object, first)?;
+        } else {
+            self.store.put(self.object, first)?;
+        }
         *self.created = true;
         if rest.is_empty() {
             return Ok(first.len() as u64);

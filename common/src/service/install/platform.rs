@@ -265,13 +265,14 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         staged.created = true;
         staged.mirror = None;
         // Each object is created with its first bytes: one create, not an empty one and a
-        // write.
+        // write. Staging names are fresh: numbered per finish (one per `begin`, whose cleanup
+        // removed every listed object), and this object was just listed.
         let taken = match mirror {
             None => {
                 let first = first
                     .get(..first.len().min(super::MAX_CREATE_WITH_DATA))
                     .ok_or(PlatformError::Io)?;
-                self.store.put(&object, first).map_err(Self::io)?;
+                self.store.create(&object, first).map_err(Self::io)?;
                 first.len()
             }
             Some(source) => {
@@ -292,7 +293,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                     }
                     let read = buf.get(..n).ok_or(PlatformError::BadLength)?;
                     if at == 0 {
-                        self.store.put(&object, read).map_err(Self::io)?;
+                        self.store.create(&object, read).map_err(Self::io)?;
                     } else {
                         self.store.append(&object, read).map_err(Self::io)?;
                     }
