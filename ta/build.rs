@@ -29,12 +29,27 @@ mod unwind_tables;
 const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
 
 /// `TA_FLAG_SINGLE_INSTANCE` without `TA_FLAG_MULTI_SESSION`: one instance, one session at a
-/// time, so OP-TEE serializes every client and the state needs no locking. Plus
-/// `TA_FLAG_INSTANCE_KEEP_ALIVE`: OP-TEE loads and verifies the TA once per boot instead of at
-/// every session (0.3-0.6 s of each agent command under QEMU). Nothing the service decides
-/// outlives a session (its state, keys and install live in `Session`); a panic still ends
-/// the instance (no `TA_FLAG_INSTANCE_KEEP_CRASHED`), and the next session loads it afresh.
-const TA_FLAGS: u32 = (1 << 2) | (1 << 4);
+/// time, so OP-TEE serializes every client and the state needs no locking.
+const TA_FLAG_SINGLE_INSTANCE: u32 = 1 << 2;
+/// OP-TEE loads and verifies the TA once per boot instead of at every session (0.3-0.6 s of
+/// each agent command under QEMU), at the price of its memory (heap, stack and image, ~3.5
+/// MiB) staying in use until reboot. Nothing the service decides outlives a session (state,
+/// keys, caches and install live in `Session`); a panic still ends the instance (no
+/// `TA_FLAG_INSTANCE_KEEP_CRASHED`). `SUIT_TA_KEEP_ALIVE=0` builds without it, for boards
+/// short of TA memory.
+const TA_FLAG_INSTANCE_KEEP_ALIVE: u32 = 1 << 4;
+
+fn ta_flags() -> u32 {
+    println!("cargo:rerun-if-env-changed=SUIT_TA_KEEP_ALIVE");
+    match std::env::var("SUIT_TA_KEEP_ALIVE").as_deref() {
+        Ok("0") => TA_FLAG_SINGLE_INSTANCE,
+        Ok("1") | Err(std::env::VarError::NotPresent) => {
+            TA_FLAG_SINGLE_INSTANCE | TA_FLAG_INSTANCE_KEEP_ALIVE
+        }
+        Ok(other) => panic!("SUIT_TA_KEEP_ALIVE must be 0 or 1, not {other:?}"),
+        Err(e) => panic!("SUIT_TA_KEEP_ALIVE: {e}"),
+    }
+}
 
 /// Heap: the envelope (up to 1 MiB, held while it is processed), one streamed chunk
 /// (256 KiB) and its copy, and the engine's and crypto state.
@@ -112,7 +127,7 @@ fn main() -> Result<(), Error> {
     // No C runtime start files: OP-TEE's loader refuses an ELF that NEEDs libc.
     println!("cargo:rustc-link-arg=-nostartfiles");
     let config = TaConfig::new_default_with_cargo_env(TA_UUID)?
-        .ta_flags(TA_FLAGS)
+        .ta_flags(ta_flags())
         .ta_data_size(TA_DATA_SIZE)
         .ta_stack_size(TA_STACK_SIZE);
     println!("cargo:rerun-if-changed=unwind_tables.rs");

@@ -125,9 +125,9 @@ fn a_record_write_looks_for_no_segment_tail() {
     assert_eq!(s.inner().ops.get().misses, 1);
 }
 
-/// A new TA instance (OP-TEE starts one per session) looks for the journal once, in
-/// `reconcile` before its first command, not again at `InstallBegin`; the other failed
-/// look-up of the install is the KEK record this device never had.
+/// A new session (a new `Service`, whatever the TA instance's lifetime) looks for the
+/// journal once, in `reconcile` before its first command, not again at `InstallBegin`; the
+/// other failed look-up of the install is the KEK record this device never had.
 #[test]
 fn a_new_session_looks_for_the_journal_once() {
     let image = ta_image(TA, 2);
@@ -280,7 +280,7 @@ fn physical(seg: &mut Segmented<MemoryStore>, calls: &[Logged]) -> Vec<Logged> {
     log
 }
 
-/// One install in a new session (a new TA instance: the agent connects per install), step
+/// One install in a new session (a new `Service`: the agent connects per install), step
 /// by step, as the TA's backend issues it (512 KiB segments, payload chunks of 256 KiB as
 /// the agent sends them); prints each step's physical calls in the TA's terms.
 fn listed(s: &Service<Mem>, envelope: &[u8], payloads: &[(&str, &[u8])], what: &str) -> GpCounts {
