@@ -730,7 +730,8 @@ impl<B: Backend> Service<B> {
             .get(&record.object)
             .map_err(|e| Refuse::new(RefusalKind::Storage, format!("secure storage: {e}")))?
             .ok_or_else(|| Refuse::new(RefusalKind::Storage, "personalization object missing"))?;
-        // Moves the allocation out of the Zeroizing wrapper: one copy, wiped by `Wiped`.
+        // Moves the allocation out of the Zeroizing wrapper: one copy here, wiped by `Wiped`
+        // (the storage layer may keep another of a small record for the session, also wiped).
         Ok(Wiped(PersonalizationResponse {
             data: ByteBuf::from(core::mem::take(&mut *data)),
         }))
