@@ -24,7 +24,7 @@ use suit_test_support::{
 };
 
 fn device() -> Service<Mem> {
-    service(MemoryBackend::new(7))
+    service(suit_test_support::service::backend(7))
 }
 
 /// The symmetric anchor key the TPA provisions: it must never be visible to the REE.
@@ -513,9 +513,9 @@ fn a_power_cut_at_any_provisioning_write_leaves_old_or_new_never_a_mix() {
             identity_op(),
         ];
         let msg = message(2, &k.identity_kid, ops);
-        s.backend_mut().store.fail_after = Some(n);
+        s.backend_mut().store_mut().fail_after = Some(n);
         let result = relay(&mut s, &msg).0;
-        s.backend_mut().store.fail_after = None;
+        s.backend_mut().store_mut().fail_after = None;
         let state = State::load(s.backend()).unwrap();
         let keks = provision::load_keks(s.backend(), state.provisioning_counter).unwrap();
         let ids: Vec<&[u8]> = keks.iter().map(|k| k.kid.as_slice()).collect();
@@ -547,4 +547,14 @@ fn a_power_cut_at_any_provisioning_write_leaves_old_or_new_never_a_mix() {
         }
     }
     panic!("the message never went through");
+}
+
+/// The same through the TA's segment layer: its record cache lives on after each fault, in
+/// the session that reads the state and KEKs back and applies the message again.
+#[test]
+fn a_power_cut_at_any_provisioning_write_leaves_old_or_new_never_a_mix_segmented() {
+    suit_test_support::service::with_segments(
+        crate::power_cut::segmented::SEG,
+        a_power_cut_at_any_provisioning_write_leaves_old_or_new_never_a_mix,
+    );
 }

@@ -13,6 +13,7 @@ use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
 use suit_common::encryption::{encrypt_payload, CoseOptions, Recipient};
 use suit_common::protocol::*;
 use suit_common::service::install::Journal;
+use suit_common::service::segments::SEGMENT_MARK;
 use suit_common::service::{Service, REPORT_OBJECT};
 use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::interpreter;
@@ -165,7 +166,6 @@ struct Run {
 type Components = Vec<(String, Vec<u8>, u64, Option<u32>, Vec<u8>)>;
 
 fn components(s: &Service<Mem>) -> Components {
-    let store = &s.backend().store;
     state(s)
         .components
         .iter()
@@ -173,7 +173,8 @@ fn components(s: &Service<Mem>) -> Components {
             let content = if c.object.is_empty() {
                 Vec::new()
             } else {
-                store.raw(&c.object).unwrap().to_vec()
+                // As the next session reads it (all its segments, if segmented).
+                s.backend().logical(&c.object).unwrap().unwrap().to_vec()
             };
             (
                 format!("{:?}", c.id),
@@ -187,7 +188,7 @@ fn components(s: &Service<Mem>) -> Components {
 }
 
 fn outcome(s: &Service<Mem>, answer: Result<InstallFinishResponse, (Status, Refusal)>) -> Outcome {
-    let store = &s.backend().store;
+    let store = s.backend().store();
     Outcome {
         answer,
         components: components(s),
@@ -200,7 +201,7 @@ fn outcome(s: &Service<Mem>, answer: Result<InstallFinishResponse, (Status, Refu
 type Stored = (Vec<(String, Vec<u8>)>, Vec<Vec<u8>>);
 
 fn stored(s: &Service<Mem>) -> Stored {
-    let store = &s.backend().store;
+    let store = s.backend().store();
     let objects = store
         .names()
         .into_iter()
@@ -214,9 +215,9 @@ fn stored(s: &Service<Mem>) -> Stored {
 /// as the agent does, after `prepare`; `streaming` false takes the ordinary path.
 fn run(s: &mut Service<Mem>, envelope: &[u8], payload: &[u8], streaming: bool) -> Run {
     s.store_payloads_as_received(!streaming);
-    let before = s.backend().store.bytes_written;
+    let before = s.backend().store().bytes_written;
     let answer = install_with(s, envelope, &[(URI, payload)]);
-    let written = s.backend().store.bytes_written - before;
+    let written = s.backend().store().bytes_written - before;
     Run {
         outcome: outcome(s, answer),
         written,
@@ -409,10 +410,13 @@ use crate::power_cut::{assert_no_orphans, restart};
 fn a_power_cut_at_any_write_of_a_streamed_install_recovers() {
     for target in [&SECURE[..], &[&TA[..]][..]] {
         let is_ta = target.len() == 1;
-        let (p1, p2) = if is_ta {
-            (ta(1, 60_000), ta(2, 70_000))
-        } else {
-            (blob(150_000), blob(170_000))
+        // Segmented: payloads spanning several segments, the secure one filling its last
+        // exactly.
+        let (p1, p2) = match (is_ta, segment_len().map(|seg| seg as usize)) {
+            (true, None) => (ta(1, 60_000), ta(2, 70_000)),
+            (false, None) => (blob(150_000), blob(170_000)),
+            (true, Some(seg)) => (ta(1, seg + 60_000), ta(2, seg + 70_000)),
+            (false, Some(seg)) => (blob(seg + 150_000), blob(2 * seg)),
         };
         let mut s = device();
         let (info1, c1) = encrypt(&mut s, Cipher::Gcm, &p1);
@@ -421,24 +425,27 @@ fn a_power_cut_at_any_write_of_a_streamed_install_recovers() {
         let env2 = envelope(2, target, &p2, &info2, Form::Static);
         install_with(&mut s, &env1, &[(URI, &c1)]).unwrap();
         let old = components(&s);
-        let (base, base_tas) = (s.backend().store.clone(), s.backend().installed_tas.clone());
+        let (base, base_tas) = (
+            s.backend().store().clone(),
+            s.backend().installed_tas.clone(),
+        );
         install_with(&mut s, &env2, &[(URI, &c2)]).unwrap();
         let new = components(&s);
         assert_ne!(old, new);
         let (mut olds, mut news, mut window) = (0, 0, 0);
         for n in 0.. {
             let mut s = restart(&base, &base_tas);
-            s.backend_mut().store.power_cut_after = Some(n);
+            s.backend_mut().store_mut().power_cut_after = Some(n);
             let result = install_with(&mut s, &env2, &[(URI, &c2)]);
-            if !s.backend().store.powered_off {
+            if !s.backend().store().powered_off {
                 result.unwrap();
                 break;
             }
             let when = format!("{target:?}: power cut at write {n}");
-            let was_pending = Journal::load(&s.backend().store)
+            let was_pending = Journal::load(s.backend().store())
                 .unwrap()
                 .is_some_and(|j| j.pending.is_some());
-            let mut s = restart(&s.backend().store, &s.backend().installed_tas);
+            let mut s = restart(s.backend().store(), &s.backend().installed_tas);
             let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
             let now = components(&s);
             let ta_now = s.backend().installed_tas.last().cloned();
@@ -575,10 +582,11 @@ fn closing_the_session_deletes_what_an_unfinished_install_decrypted() {
     .unwrap();
     let staged = |s: &Service<Mem>| {
         s.backend()
-            .store
+            .store()
             .names()
             .into_iter()
-            .filter(|n| n.starts_with("suit/in/"))
+            // Logical objects: a segment past the first names its object's too.
+            .filter(|n| n.starts_with("suit/in/") && !n.contains(SEGMENT_MARK))
             .count()
     };
     assert_eq!(staged(&s), 1, "half the payload is staged");
@@ -626,9 +634,9 @@ fn a_restart_whose_first_write_fails_is_never_read_as_the_payload() {
         let before = stored(&s);
         prepare(&mut s, &env).unwrap();
         send_payload(&mut s, URI, ciphertext.len() as u64, &ciphertext).unwrap();
-        s.backend_mut().store.fail_once_at = Some(0);
+        s.backend_mut().store_mut().fail_once_at = Some(0);
         send_payload(&mut s, URI, 0, &[]).unwrap_err();
-        let read_before = s.backend().store.bytes_read.get();
+        let read_before = s.backend().store().bytes_read.get();
         let r = refusal(finish(&mut s));
         assert!(
             r.reason.contains("payload incomplete"),
@@ -636,10 +644,83 @@ fn a_restart_whose_first_write_fails_is_never_read_as_the_payload() {
             r.reason
         );
         assert_eq!(
-            s.backend().store.bytes_read.get(),
+            s.backend().store().bytes_read.get(),
             read_before,
             "streaming {streaming}: finish read the payload object"
         );
         assert_eq!(stored(&s), before, "streaming {streaming}: storage changed");
+    }
+}
+
+/// The same tests through the TA's segment layer (`Segmented`) with short segments (see
+/// `power_cut::segmented::SEG`).
+mod segmented {
+    use crate::power_cut::segmented::SEG;
+    use suit_test_support::service::with_segments;
+
+    #[test]
+    fn a_streamed_ta_installs_as_the_ordinary_path_and_is_written_once() {
+        with_segments(
+            SEG,
+            super::a_streamed_ta_installs_as_the_ordinary_path_and_is_written_once,
+        );
+    }
+
+    #[test]
+    fn a_streamed_secure_component_is_written_once() {
+        with_segments(SEG, super::a_streamed_secure_component_is_written_once);
+    }
+
+    #[test]
+    fn a_corrupted_payload_is_refused_as_by_the_ordinary_path_and_leaves_nothing() {
+        with_segments(
+            SEG,
+            super::a_corrupted_payload_is_refused_as_by_the_ordinary_path_and_leaves_nothing,
+        );
+    }
+
+    #[test]
+    fn payload_lengths_other_than_announced_or_authenticated_are_refused() {
+        with_segments(
+            SEG,
+            super::payload_lengths_other_than_announced_or_authenticated_are_refused,
+        );
+    }
+
+    #[test]
+    fn a_manifest_not_in_the_static_form_takes_the_ordinary_path() {
+        with_segments(
+            SEG,
+            super::a_manifest_not_in_the_static_form_takes_the_ordinary_path,
+        );
+    }
+
+    #[test]
+    fn a_power_cut_at_any_write_of_a_streamed_install_recovers() {
+        with_segments(
+            SEG,
+            super::a_power_cut_at_any_write_of_a_streamed_install_recovers,
+        );
+    }
+
+    #[test]
+    fn closing_the_session_deletes_what_an_unfinished_install_decrypted() {
+        with_segments(
+            SEG,
+            super::closing_the_session_deletes_what_an_unfinished_install_decrypted,
+        );
+    }
+
+    #[test]
+    fn a_64_mib_image_may_arrive_with_its_aead_tag() {
+        with_segments(SEG, super::a_64_mib_image_may_arrive_with_its_aead_tag);
+    }
+
+    #[test]
+    fn a_restart_whose_first_write_fails_is_never_read_as_the_payload() {
+        with_segments(
+            SEG,
+            super::a_restart_whose_first_write_fails_is_never_read_as_the_payload,
+        );
     }
 }

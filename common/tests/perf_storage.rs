@@ -18,9 +18,9 @@ fn a_detached_ta_image_is_read_back_twice_not_three_times() {
     }];
     let r = release(1, &part);
     let mut s = device();
-    let before = s.backend().store.bytes_read.get();
+    let before = s.backend().store().bytes_read.get();
     install(&mut s, &r).unwrap();
-    let read = s.backend().store.bytes_read.get() - before;
+    let read = s.backend().store().bytes_read.get() - before;
     assert_eq!(s.backend().installed_tas.last().unwrap(), &image);
     let n = image.len() as u64;
     assert!(
@@ -42,9 +42,9 @@ fn a_plain_detached_payload_is_written_once() {
     }];
     let r = release(1, &part);
     let mut s = device();
-    let before = s.backend().store.bytes_written;
+    let before = s.backend().store().bytes_written;
     install(&mut s, &r).unwrap();
-    let written = s.backend().store.bytes_written - before;
+    let written = s.backend().store().bytes_written - before;
     let n = blob.len() as u64;
     assert!(
         written < n + 64 * 1024,
@@ -53,7 +53,7 @@ fn a_plain_detached_payload_is_written_once() {
     let st = state(&s);
     let c = &st.components[0];
     assert!(c.object.starts_with("suit/in/"), "{}", c.object);
-    assert_eq!(s.backend().store.raw(&c.object).unwrap(), blob.as_slice());
+    assert_eq!(s.backend().store().raw(&c.object).unwrap(), blob.as_slice());
     // The next install of the same component replaces it and leaves no orphan.
     let blob2: Vec<u8> = blob.iter().map(|b| b ^ 0xff).collect();
     let part2 = [Part {
@@ -64,11 +64,11 @@ fn a_plain_detached_payload_is_written_once() {
     install(&mut s, &release(2, &part2)).unwrap();
     let st = state(&s);
     assert_eq!(
-        s.backend().store.raw(&st.components[0].object).unwrap(),
+        s.backend().store().raw(&st.components[0].object).unwrap(),
         blob2.as_slice()
     );
     let used: Vec<&str> = st.components.iter().map(|c| c.object.as_str()).collect();
-    for name in s.backend().store.names() {
+    for name in s.backend().store().names() {
         if name.starts_with("suit/in/") || name.starts_with("suit/c/") {
             assert!(used.contains(&name.as_str()), "orphan {name}");
         }

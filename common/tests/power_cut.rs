@@ -8,7 +8,7 @@
 use suit_common::protocol::{Command, Empty, RefusalKind, StatusResponse};
 use suit_common::service::install::{Journal, JOURNAL_OBJECT};
 use suit_common::service::keys::KEYS_OBJECT;
-use suit_common::service::memory::MemoryBackend;
+use suit_common::service::segments::SEGMENT_MARK;
 use suit_common::service::state::{State, STATE_OBJECT};
 use suit_common::service::store::MemoryStore;
 use suit_common::service::{Service, REPORT_OBJECT};
@@ -26,16 +26,18 @@ struct Observed {
 
 fn observe(s: &Service<Mem>) -> Observed {
     let state = state(s);
-    let store = &s.backend().store;
     let bytes = state
         .components
         .iter()
         .filter(|c| !c.object.is_empty())
         .map(|c| {
-            let b = store
-                .raw(&c.object)
+            // As the next session reads it (all its segments, if segmented).
+            let b = s
+                .backend()
+                .logical(&c.object)
+                .unwrap()
                 .unwrap_or_else(|| panic!("{} missing", c.object));
-            (c.object.clone(), hex::encode(sha256(b)))
+            (c.object.clone(), hex::encode(sha256(&b)))
         })
         .collect();
     Observed {
@@ -56,15 +58,15 @@ fn sha256(b: &[u8]) -> Vec<u8> {
 
 /// The device after a restart: what storage (and the TA store) kept, fault plan cleared.
 pub(crate) fn restart(store: &MemoryStore, tas: &[Vec<u8>]) -> Service<Mem> {
-    let mut b = MemoryBackend::new(0);
-    b.store = store.after_reboot();
+    let mut b = backend(0);
+    b.set_store(store.after_reboot());
     b.installed_tas = tas.to_vec();
     service(b)
 }
 
 /// Whether an interrupted commit waits in the journal.
 fn pending(s: &Service<Mem>) -> bool {
-    Journal::load(&s.backend().store)
+    Journal::load(s.backend().store())
         .unwrap()
         .is_some_and(|j| j.pending.is_some())
 }
@@ -73,13 +75,28 @@ fn pending(s: &Service<Mem>) -> bool {
 pub(crate) fn assert_no_orphans(s: &mut Service<Mem>, when: &str) {
     begin(s, 1).unwrap();
     let st = state(s);
-    for name in s.backend().store.names() {
-        let known = [STATE_OBJECT, KEYS_OBJECT, REPORT_OBJECT].contains(&name.as_str())
-            || st.components.iter().any(|c| c.object == name);
-        assert!(known, "{when}: orphan object {name} after the next begin");
+    let b = s.backend();
+    for name in b.store().names() {
+        // Segment k > 0 of a logical object (segmented backends): known if the object
+        // reaches into it; a segment at or past the end is a tail left behind.
+        let (object, k) = match name.split_once(SEGMENT_MARK) {
+            Some((object, k)) => (object, k.parse::<u64>().unwrap()),
+            None => (name.as_str(), 0),
+        };
+        let in_object = k == 0
+            || b.segment_len().is_some_and(|seg| {
+                let len = b.logical(object).unwrap().map_or(0, |v| v.len() as u64);
+                k * seg < len
+            });
+        let known = [STATE_OBJECT, KEYS_OBJECT, REPORT_OBJECT].contains(&object)
+            || st.components.iter().any(|c| c.object == object);
+        assert!(
+            known && in_object,
+            "{when}: orphan object {name} after the next begin"
+        );
     }
     assert!(
-        s.backend().store.raw(JOURNAL_OBJECT).is_none(),
+        s.backend().store().raw(JOURNAL_OBJECT).is_none(),
         "{when}: journal left"
     );
 }
@@ -115,7 +132,12 @@ fn scenario() -> Scenario {
 /// objects it replaces).
 fn scenario_of(with_ta: bool) -> Scenario {
     let (ta1, ta2) = (ta_image(TA, 1), ta_image(TA, 2));
-    let (blob1, blob2) = (vec![0xb1u8; 70_000], vec![0xb2u8; 90_000]);
+    // Segmented: both blobs span several segments, and release 2's fills its last exactly.
+    let (len1, len2) = segment_len().map_or((70_000, 90_000), |seg| {
+        let seg = seg as usize;
+        (seg + 70_000, 2 * seg)
+    });
+    let (blob1, blob2) = (vec![0xb1u8; len1], vec![0xb2u8; len2]);
     let parts = |ta: &'static [u8], perso: &'static [u8], blob: &'static [u8]| {
         [
             Part {
@@ -145,7 +167,14 @@ fn scenario_of(with_ta: bool) -> Scenario {
     let mut s = device();
     install(&mut s, &v1).unwrap();
     let old = observe(&s);
-    let (base, base_tas) = (s.backend().store.clone(), s.backend().installed_tas.clone());
+    if segment_len().is_some() {
+        let names = s.backend().store().names();
+        assert!(names.iter().any(|n| n.ends_with("~1")), "{names:?}");
+    }
+    let (base, base_tas) = (
+        s.backend().store().clone(),
+        s.backend().installed_tas.clone(),
+    );
     install(&mut s, &v2).unwrap();
     let new = observe(&s);
     assert_ne!(old, new);
@@ -182,16 +211,16 @@ fn power_cuts(sc: &Scenario, writes: usize) -> usize {
     let (mut olds, mut news, mut rolled_forward) = (0, 0, 0);
     for n in 0.. {
         let mut s = restart(&sc.base, &sc.base_tas);
-        s.backend_mut().store.power_cut_after = Some(n);
+        s.backend_mut().store_mut().power_cut_after = Some(n);
         let result = install(&mut s, &sc.v2);
-        let cut = s.backend().store.powered_off;
+        let cut = s.backend().store().powered_off;
         if !cut {
             result.unwrap();
             assert!(n > writes, "only {n} writes in the install");
             break;
         }
         let when = format!("power cut at write {n}");
-        let mut s = restart(&s.backend().store, &s.backend().installed_tas);
+        let mut s = restart(s.backend().store(), &s.backend().installed_tas);
         let was_pending = pending(&s);
         // The first command of the new session finishes or drops the interrupted commit.
         let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
@@ -229,9 +258,9 @@ fn a_storage_fault_at_any_write_of_an_install_leaves_the_old_or_the_new_state() 
     let mut faults = 0;
     for n in 0.. {
         let mut s = restart(&sc.base, &sc.base_tas);
-        s.backend_mut().store.fail_once_at = Some(n);
+        s.backend_mut().store_mut().fail_once_at = Some(n);
         let result = install(&mut s, &sc.v2);
-        if s.backend().store.fail_once_at.is_some() {
+        if s.backend().store().fail_once_at.is_some() {
             result.unwrap();
             break;
         }
@@ -253,13 +282,13 @@ fn a_storage_fault_at_any_write_of_an_install_leaves_the_old_or_the_new_state() 
 
 #[test]
 fn a_power_cut_at_any_write_of_provisioning_leaves_the_old_or_the_new_state() {
-    let mut s = service(MemoryBackend::new(0));
+    let mut s = service(backend(0));
     let _: suit_common::protocol::DeviceKeyResponse =
         call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
     let first = provision_message(&mut s, 1, vec![identity()]);
     provision(&mut s, &first).unwrap();
     let old = state(&s);
-    let base = s.backend().store.clone();
+    let base = s.backend().store().clone();
     let message = provision_message(
         &mut s,
         2,
@@ -270,13 +299,13 @@ fn a_power_cut_at_any_write_of_provisioning_leaves_the_old_or_the_new_state() {
     assert_ne!(old, new);
     for n in 0.. {
         let mut s = restart(&base, &[]);
-        s.backend_mut().store.power_cut_after = Some(n);
+        s.backend_mut().store_mut().power_cut_after = Some(n);
         let result = provision(&mut s, &message);
-        if !s.backend().store.powered_off {
+        if !s.backend().store().powered_off {
             result.unwrap();
             break;
         }
-        let mut s = restart(&s.backend().store, &[]);
+        let mut s = restart(s.backend().store(), &[]);
         let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
         let now = state(&s);
         assert!(
@@ -297,20 +326,23 @@ fn a_power_cut_at_any_write_of_provisioning_leaves_the_old_or_the_new_state() {
 fn cut_before_the_ta_install(sc: &Scenario) -> (MemoryStore, Vec<Vec<u8>>) {
     for n in 0.. {
         let mut s = restart(&sc.base, &sc.base_tas);
-        s.backend_mut().store.power_cut_after = Some(n);
+        s.backend_mut().store_mut().power_cut_after = Some(n);
         let _ = install(&mut s, &sc.v2);
         assert!(
-            s.backend().store.powered_off,
+            s.backend().store().powered_off,
             "no cut point before the TA install"
         );
-        let s = restart(&s.backend().store, &s.backend().installed_tas);
+        let s = restart(s.backend().store(), &s.backend().installed_tas);
         if pending(&s) {
             assert_eq!(
                 s.backend().installed_tas,
                 sc.base_tas,
                 "TA installed too early"
             );
-            return (s.backend().store.clone(), s.backend().installed_tas.clone());
+            return (
+                s.backend().store().clone(),
+                s.backend().installed_tas.clone(),
+            );
         }
     }
     unreachable!()
@@ -324,7 +356,7 @@ fn a_failed_roll_forward_is_retried_and_a_refused_image_drops_the_update() {
     // Storage fails under the re-install (the REE can provoke that): the commit stays
     // pending, commands other than status are refused, nothing is mixed.
     let mut s = restart(&store, &tas);
-    s.backend_mut().store.fail_once_at = Some(0);
+    s.backend_mut().store_mut().fail_once_at = Some(0);
     let r = refusal(call::<_, suit_common::protocol::AnchorsResponse>(
         &mut s,
         Command::Anchors,
@@ -345,4 +377,57 @@ fn a_failed_roll_forward_is_retried_and_a_refused_image_drops_the_update() {
     assert!(!pending(&s));
     assert_eq!(observe(&s), sc.old);
     assert_no_orphans(&mut s, "after the dropped update");
+}
+
+/// The same scenarios through the TA's segment layer (`Segmented`) with short segments, each
+/// restart a new instance over what storage kept: its per-session caches (records, absent
+/// names, fresh and tail-free names) must hold under every cut and fault, and
+/// `MemoryStore::create` (refusing an existing name) checks its fresh-name claims per segment.
+pub(crate) mod segmented {
+    use suit_test_support::service::with_segments;
+
+    /// Longer than every first write of an object here (the service's 64 KiB copies, the
+    /// test agent's 16 KiB chunks), far shorter than the TA's 512 KiB; a multiple of the
+    /// chunks, and every other segment of the copies, so that appends fill segments exactly.
+    pub(crate) const SEG: u64 = 96 * 1024;
+
+    #[test]
+    fn a_power_cut_at_any_write_of_an_install() {
+        with_segments(
+            SEG,
+            super::a_power_cut_at_any_write_of_an_install_leaves_the_old_or_the_new_state,
+        );
+    }
+
+    #[test]
+    fn a_power_cut_at_any_write_of_an_install_without_a_ta() {
+        with_segments(
+            SEG,
+            super::a_power_cut_at_any_write_of_an_install_without_a_ta_leaves_the_old_or_the_new_state,
+        );
+    }
+
+    #[test]
+    fn a_storage_fault_at_any_write_of_an_install() {
+        with_segments(
+            SEG,
+            super::a_storage_fault_at_any_write_of_an_install_leaves_the_old_or_the_new_state,
+        );
+    }
+
+    #[test]
+    fn a_power_cut_at_any_write_of_provisioning() {
+        with_segments(
+            SEG,
+            super::a_power_cut_at_any_write_of_provisioning_leaves_the_old_or_the_new_state,
+        );
+    }
+
+    #[test]
+    fn a_failed_roll_forward_is_retried_and_a_refused_image_drops_the_update() {
+        with_segments(
+            SEG,
+            super::a_failed_roll_forward_is_retried_and_a_refused_image_drops_the_update,
+        );
+    }
 }

@@ -269,7 +269,7 @@ fn the_stored_key_and_kek_objects_keep_their_golden_bytes() {
     let made = DeviceKeyPair::load_or_create(&mut env).unwrap();
     pin(
         "device keys",
-        env.store.raw(KEYS_OBJECT).unwrap(),
+        env.store().raw(KEYS_OBJECT).unwrap(),
         GOLDEN_KEYS,
     );
 

@@ -8,7 +8,6 @@ use suit_common::protocol::ByteBuf;
 
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::protocol::{self, *};
-use suit_common::service::memory::MemoryBackend;
 use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
 use suit_common::service::{Client, Service};
@@ -25,7 +24,7 @@ use suit_test_support::{
 use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV};
 
 fn device() -> Service<Mem> {
-    service(MemoryBackend::new(0))
+    service(suit_test_support::service::backend(0))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -147,7 +146,7 @@ fn anchors(s: &mut Service<Mem>) -> AnchorsResponse {
 /// Every stored object except the latest reports (which record every attempt), to prove a
 /// refused operation changed nothing.
 fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
-    let st = &s.backend().store;
+    let st = s.backend().store();
     st.names()
         .into_iter()
         .filter(|n| !is_latest_report(n))
@@ -189,7 +188,7 @@ fn stored_objects_hold_no_private_key_bytes_in_responses() {
     let k: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
     let raw = s
         .backend()
-        .store
+        .store()
         .raw(suit_common::service::keys::KEYS_OBJECT)
         .unwrap()
         .to_vec();
@@ -401,10 +400,10 @@ fn install_streams_payload_commits_and_blocks_rollback() {
     assert_eq!(st.service.installed_components, 1);
     // A payload fetched without change is the component's content (no copy); any other
     // staged payload object is cleaned up.
-    let state = suit_common::service::state::State::load(&s.backend().store).unwrap();
+    let state = suit_common::service::state::State::load(s.backend().store()).unwrap();
     let orphans: Vec<String> = s
         .backend()
-        .store
+        .store()
         .names()
         .into_iter()
         .filter(|n| n.starts_with("suit/in/") || n.starts_with("suit/c/"))
@@ -431,10 +430,10 @@ fn install_streams_payload_commits_and_blocks_rollback() {
         &[AUTHOR_PRIV],
         &[("#app", &v2)],
     );
-    let objects_before = s.backend().store.names().len();
+    let objects_before = s.backend().store().names().len();
     install(&mut s, &env2, &[], 4096).unwrap();
     assert_eq!(
-        s.backend().store.names().len(),
+        s.backend().store().names().len(),
         objects_before,
         "replaced component object not deleted"
     );
@@ -622,9 +621,9 @@ fn a_storage_fault_during_install_commits_nothing() {
     for n in 0..32 {
         let mut s = provisioned();
         let before = snapshot(&s);
-        s.backend_mut().store.fail_after = Some(n);
+        s.backend_mut().store_mut().fail_after = Some(n);
         let result = install(&mut s, &env, &[], 4096);
-        s.backend_mut().store.fail_after = None;
+        s.backend_mut().store_mut().fail_after = None;
         match result {
             Ok(_) => break,
             Err(_) => {
@@ -643,6 +642,16 @@ fn a_storage_fault_during_install_commits_nothing() {
     assert!(
         failures >= 3,
         "fault injection hit only {failures} operations"
+    );
+}
+
+/// The same through the TA's segment layer: its caches live on after each fault, in the
+/// session that goes on to install.
+#[test]
+fn a_storage_fault_during_install_commits_nothing_segmented() {
+    suit_test_support::service::with_segments(
+        crate::power_cut::segmented::SEG,
+        a_storage_fault_during_install_commits_nothing,
     );
 }
 
@@ -700,12 +709,12 @@ fn a_trusted_application_installs_once_per_version_and_only_for_its_uuid() {
     // No plaintext copy stays in our storage.
     assert!(
         !s.backend()
-            .store
+            .store()
             .names()
             .iter()
             .any(|n| n.starts_with("suit/c/")),
         "{:?}",
-        s.backend().store.names()
+        s.backend().store().names()
     );
 
     let r = refusal(deliver(&mut s, 2, &[&TA], &ta_image(TA, 1)));

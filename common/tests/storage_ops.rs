@@ -12,9 +12,9 @@ use suit_test_support::service::*;
 
 /// The operations `f` issues against the device's store.
 fn ops(s: &mut Service<Mem>, f: impl FnOnce(&mut Service<Mem>)) -> StoreOps {
-    let before = s.backend().store.ops.get();
+    let before = s.backend().store().ops.get();
     f(s);
-    let after = s.backend().store.ops.get();
+    let after = s.backend().store().ops.get();
     StoreOps {
         creates: after.creates - before.creates,
         writes: after.writes - before.writes,
@@ -140,7 +140,7 @@ fn a_new_session_looks_for_the_journal_once() {
         }],
     );
     let s = device();
-    let mut s = crate::power_cut::restart(&s.backend().store, &s.backend().installed_tas);
+    let mut s = crate::power_cut::restart(s.backend().store(), &s.backend().installed_tas);
     let o = installed(&mut s, &r);
     eprintln!("fresh session {o:?}");
     assert_eq!(o.misses, 2, "{o:?}");
@@ -284,16 +284,16 @@ fn physical(seg: &mut Segmented<MemoryStore>, calls: &[Logged]) -> Vec<Logged> {
 /// by step, as the TA's backend issues it (512 KiB segments, payload chunks of 256 KiB as
 /// the agent sends them); prints each step's physical calls in the TA's terms.
 fn listed(s: &Service<Mem>, envelope: &[u8], payloads: &[(&str, &[u8])], what: &str) -> GpCounts {
-    let mut s = crate::power_cut::restart(&s.backend().store, &s.backend().installed_tas);
+    let mut s = crate::power_cut::restart(s.backend().store(), &s.backend().installed_tas);
     let mut gp = GpModel {
         open: Vec::new(),
         counts: GpCounts::default(),
     };
-    let mut seg = Segmented::new(s.backend().store.after_reboot(), 512 * 1024);
+    let mut seg = Segmented::new(s.backend().store().after_reboot(), 512 * 1024);
     let mut step = |s: &mut Service<Mem>, label: &str, f: &mut dyn FnMut(&mut Service<Mem>)| {
-        *s.backend().store.log.borrow_mut() = Some(Vec::new());
+        *s.backend().store().log.borrow_mut() = Some(Vec::new());
         f(s);
-        let calls = s.backend().store.log.borrow_mut().take().unwrap();
+        let calls = s.backend().store().log.borrow_mut().take().unwrap();
         for c in physical(&mut seg, &calls) {
             eprintln!("{what} | {label} | {}", gp.step(&c));
         }

@@ -22,6 +22,39 @@ pub const TA: [u8; 16] = [0x5e; 16];
 
 pub type Mem = MemoryBackend;
 
+thread_local! {
+    /// The segment length of the backends [`backend`] makes on this thread (`None`: plain).
+    static SEGMENTS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `test` with every backend [`backend`] makes on this thread (so every device and
+/// restart of the test support) storing through the TA's segment layer, with segments of
+/// `segment_len` bytes: the same scenarios then also check `Segmented` and its per-session
+/// caches under power cuts and faults.
+pub fn with_segments<T>(segment_len: u64, test: impl FnOnce() -> T) -> T {
+    struct Restore(Option<u64>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SEGMENTS.set(self.0);
+        }
+    }
+    let _restore = Restore(SEGMENTS.replace(Some(segment_len)));
+    test()
+}
+
+/// The segment length [`backend`] uses on this thread (`None`: plain).
+pub fn segment_len() -> Option<u64> {
+    SEGMENTS.get()
+}
+
+/// A new in-memory backend: plain, or segmented inside [`with_segments`].
+pub fn backend(seed: u8) -> Mem {
+    match SEGMENTS.get() {
+        Some(len) => MemoryBackend::segmented(seed, len),
+        None => MemoryBackend::new(seed),
+    }
+}
+
 /// A command's outcome: the response, or the status and refusal the TA answered with.
 pub type Answer<R> = Result<R, (Status, Refusal)>;
 
@@ -85,7 +118,7 @@ pub fn tpa_message(counter: u64, device: &[u8], ops: Vec<Op>) -> Vec<u8> {
 
 /// Every stored object except the latest report (which records every attempt).
 pub fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
-    let st = &s.backend().store;
+    let st = s.backend().store();
     st.names()
         .into_iter()
         .filter(|n| n != suit_common::service::REPORT_OBJECT)
@@ -147,7 +180,7 @@ pub fn device() -> Service<Mem> {
 /// A device with its keys, its identity set and author anchor 1 (the manifest-spec key)
 /// trusted for components under `prefixes`.
 pub fn provisioned(prefixes: &[&[u8]]) -> Service<Mem> {
-    let mut s = service(MemoryBackend::new(0));
+    let mut s = service(backend(0));
     let _: DeviceKeyResponse = call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
     let message = provision_message(&mut s, 1, vec![author_anchor(1, prefixes), identity()]);
     provision(&mut s, &message).unwrap();
@@ -388,7 +421,7 @@ pub fn install_chunked(
 
 /// The state record as stored.
 pub fn state(s: &Service<Mem>) -> State {
-    State::load(&s.backend().store).unwrap()
+    State::load(s.backend().store()).unwrap()
 }
 
 /// Whether `name` is one of the latest-report objects: the one thing a refused attempt may
@@ -401,7 +434,7 @@ pub fn is_latest_report(name: &str) -> bool {
 /// Every stored object with its length and SHA-256, except the latest report (which records
 /// every attempt, refused ones too): a refused operation must leave this unchanged.
 pub fn objects(s: &Service<Mem>) -> Vec<(String, usize, String)> {
-    let st = &s.backend().store;
+    let st = s.backend().store();
     st.names()
         .into_iter()
         .filter(|n| !is_latest_report(n))

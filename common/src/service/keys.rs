@@ -490,6 +490,6 @@ mod tests {
             DeviceKeyPair::load_or_create(&mut env).err(),
             Some(KeyStoreError::Rng)
         );
-        assert!(env.store.names().is_empty());
+        assert!(env.store().names().is_empty());
     }
 }

@@ -6,12 +6,16 @@ use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 use super::keys::Rng;
+use super::segments::Segmented;
 use super::store::{MemoryStore, SecureStore, StoreError};
 use super::{Backend, Client, TaStore};
 use crate::protocol::PlatformInfo;
+use crate::suit::platform::CHUNK_LEN;
 
 pub struct MemoryBackend {
-    pub store: MemoryStore,
+    /// Private: a test reading the physical store goes through [`MemoryBackend::store`],
+    /// which is the same whichever way the service's calls reach it.
+    storage: Storage,
     /// Selects the RNG stream: backends with different seeds make different keys.
     pub seed: u8,
     counter: u64,
@@ -28,10 +32,19 @@ pub struct MemoryBackend {
     pub anti_rollback_level: Option<u32>,
 }
 
+/// Where the service's storage calls go.
+enum Storage {
+    /// Straight into the store: one physical object per logical one.
+    Plain(MemoryStore),
+    /// Through the TA's segment layer, with its per-session caches (tests with short
+    /// segments: payloads span several, and power cuts land between them).
+    Segmented(Segmented<MemoryStore>),
+}
+
 impl MemoryBackend {
     pub fn new(seed: u8) -> Self {
         MemoryBackend {
-            store: MemoryStore::new(),
+            storage: Storage::Plain(MemoryStore::new()),
             seed,
             counter: 0,
             broken_rng: false,
@@ -41,6 +54,82 @@ impl MemoryBackend {
             anti_rollback_level: Some(1000),
         }
     }
+
+    /// A backend whose storage calls go through [`Segmented`] with segments of
+    /// `segment_len` bytes, as the TA's do with its own. Tests choose short ones so that
+    /// payloads span several; `Segmented` refuses to create an object with a segment's
+    /// length or more, so `segment_len` must exceed every first write of the test's traffic:
+    /// the service's copies of [`CHUNK_LEN`] (checked here) and the agent's chunks. (The
+    /// TA's segments exceed the most the service ever creates an object with,
+    /// `MAX_CREATE_WITH_DATA`, whatever the agent sends.)
+    pub fn segmented(seed: u8, segment_len: u64) -> Self {
+        assert!(
+            segment_len > CHUNK_LEN as u64,
+            "segments must be longer than the service's copies"
+        );
+        let mut b = MemoryBackend::new(seed);
+        b.storage = Storage::Segmented(Segmented::new(MemoryStore::new(), segment_len));
+        b
+    }
+
+    /// The segment length, if storage goes through [`Segmented`].
+    pub fn segment_len(&self) -> Option<u64> {
+        match &self.storage {
+            Storage::Plain(_) => None,
+            Storage::Segmented(s) => Some(s.segment_len()),
+        }
+    }
+
+    /// The physical store (segments as separate objects).
+    pub fn store(&self) -> &MemoryStore {
+        match &self.storage {
+            Storage::Plain(s) => s,
+            Storage::Segmented(s) => s.inner(),
+        }
+    }
+
+    /// The physical store, mutably (fault plans; a direct write bypasses the segment
+    /// layer's caches, as nothing on a device does).
+    pub fn store_mut(&mut self) -> &mut MemoryStore {
+        match &mut self.storage {
+            Storage::Plain(s) => s,
+            Storage::Segmented(s) => s.inner_mut(),
+        }
+    }
+
+    /// Replaces the physical store; the segment layer, if any, starts a new session over it
+    /// (its caches empty), as after a restart.
+    pub fn set_store(&mut self, store: MemoryStore) {
+        self.storage = match &self.storage {
+            Storage::Plain(_) => Storage::Plain(store),
+            Storage::Segmented(s) => Storage::Segmented(Segmented::new(store, s.segment_len())),
+        };
+    }
+
+    /// Logical object `name` as a new session would read it (all its segments), without
+    /// touching this session's caches.
+    pub fn logical(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        match &self.storage {
+            Storage::Plain(s) => s.get(name),
+            Storage::Segmented(s) => Segmented::new(s.inner().clone(), s.segment_len()).get(name),
+        }
+    }
+}
+
+/// Calls `$method` on whichever store the service's calls go to.
+macro_rules! on_storage {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match &$self.storage {
+            Storage::Plain(s) => s.$method($($arg),*),
+            Storage::Segmented(s) => s.$method($($arg),*),
+        }
+    };
+    (mut $self:ident.$method:ident($($arg:expr),*)) => {
+        match &mut $self.storage {
+            Storage::Plain(s) => s.$method($($arg),*),
+            Storage::Segmented(s) => s.$method($($arg),*),
+        }
+    };
 }
 
 impl Rng for MemoryBackend {
@@ -61,28 +150,28 @@ impl Rng for MemoryBackend {
 
 impl SecureStore for MemoryBackend {
     fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
-        self.store.get(name)
+        on_storage!(self.get(name))
     }
     fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
-        self.store.put(name, data)
+        on_storage!(mut self.put(name, data))
     }
     fn put_record(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
-        self.store.put_record(name, data)
+        on_storage!(mut self.put_record(name, data))
     }
     fn create(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
-        self.store.create(name, data)
+        on_storage!(mut self.create(name, data))
     }
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
-        self.store.remove(name)
+        on_storage!(mut self.remove(name))
     }
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
-        self.store.append(name, data)
+        on_storage!(mut self.append(name, data))
     }
     fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
-        self.store.read_at(name, offset, buf)
+        on_storage!(self.read_at(name, offset, buf))
     }
     fn len(&self, name: &str) -> Result<Option<u64>, StoreError> {
-        self.store.len(name)
+        on_storage!(self.len(name))
     }
 }
 
@@ -98,7 +187,7 @@ impl TaStore for MemoryBackend {
         if let Some(code) = self.refuse_tas {
             return Err(code);
         }
-        self.store
+        self.store_mut()
             .mutation()
             .map_err(|_| TEE_ERROR_STORAGE_NOT_AVAILABLE)?;
         self.installed_tas.push(image.to_vec());

@@ -254,7 +254,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
     let report = tee
         .0
         .backend()
-        .store
+        .store()
         .get(REPORT_OBJECT)
         .ok()
         .flatten()
@@ -280,7 +280,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
 
 /// Every component the device now holds, with its bytes.
 fn installed(backend: &MemoryBackend) -> Result<Vec<Installed>> {
-    let state = State::load(&backend.store).map_err(|_| internal("state"))?;
+    let state = State::load(backend.store()).map_err(|_| internal("state"))?;
     let mut tas: BTreeMap<[u8; 16], &Vec<u8>> = BTreeMap::new();
     for image in &backend.installed_tas {
         if let Ok(h) = components::parse_ta_header(image) {
@@ -297,7 +297,7 @@ fn installed(backend: &MemoryBackend) -> Result<Vec<Installed>> {
             ),
             Ok(k) => {
                 let data = backend
-                    .store
+                    .store()
                     .get(&record.object)
                     .ok()
                     .flatten()
