@@ -19,9 +19,10 @@
 //! before segments; it is read and grown as the one object it is.
 //!
 //! Cost: on OP-TEE each look for a segment that is not there is a failed open, as dear as a
-//! write under emulation. The instance remembers the names it knows to have no segment past
-//! the first (see [`Segmented::tail_free`]), so `put` and `remove` of a record look once per
-//! instance, not on every call.
+//! write under emulation. A `Segmented` (one per TA session, never a static: the caches below
+//! are sound only while nothing else writes the store) remembers the names it knows to have
+//! no segment past the first (see [`Segmented::tail_free`]), so `put` and `remove` of a record
+//! look once per session, not on every call.
 
 use alloc::string::String;
 use zeroize::Zeroizing;
@@ -44,8 +45,8 @@ pub struct Segmented<S> {
     /// Logical names known to have no physical segment past the first: this instance removed
     /// their tails itself, or found their first segment missing (removal goes highest first,
     /// so no segment outlives the first), and has not written past the first since. Sound
-    /// because the instance is its store's only writer while it lives (the TA's storage is
-    /// private to it, and OP-TEE runs one instance at a time). At most [`MAX_KNOWN`] names.
+    /// because this `Segmented` is its store's only writer while it lives: it lives one
+    /// session, the TA's storage is private to it, and the TA serves one session at a time. At most [`MAX_KNOWN`] names.
     tail_free: core::cell::RefCell<alloc::vec::Vec<String>>,
     /// Logical names known to have no physical object at all: found missing or removed by
     /// this instance and not written since (sound as `tail_free` is). A look-up of one
