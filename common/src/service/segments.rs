@@ -46,7 +46,8 @@ pub struct Segmented<S> {
     /// their tails itself, or found their first segment missing (removal goes highest first,
     /// so no segment outlives the first), and has not written past the first since. Sound
     /// because this `Segmented` is its store's only writer while it lives: it lives one
-    /// session, the TA's storage is private to it, and the TA serves one session at a time. At most [`MAX_KNOWN`] names.
+    /// session, the TA's storage is private to it, and the TA serves one session at a time.
+    /// At most [`MAX_KNOWN`] names.
     tail_free: core::cell::RefCell<alloc::vec::Vec<String>>,
     /// Logical names known to have no physical object at all: found missing or removed by
     /// this instance and not written since (sound as `tail_free` is). A look-up of one
@@ -105,6 +106,22 @@ impl<S: SecureStore> Segmented<S> {
     /// now on.
     fn writing(&self, name: &str) {
         remember_name(&self.absent, name, false);
+        self.forget_record(name);
+    }
+
+    /// The start of every whole-object write (`put`, `put_record`, `create`): only objects
+    /// shorter than a segment, whose one write is atomic; then [`Self::writing`].
+    fn whole_write(&self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        check_logical(name)?;
+        if data.len() as u64 >= self.segment_len {
+            return Err(StoreError::NoSpace);
+        }
+        self.forget_length(name);
+        self.writing(name);
+        Ok(())
+    }
+
+    fn forget_record(&self, name: &str) {
         self.records.borrow_mut().retain(|(n, _)| n != name);
     }
 
@@ -114,9 +131,7 @@ impl<S: SecureStore> Segmented<S> {
         let Some((_, bytes)) = records.iter().find(|(n, _)| n == name) else {
             return Ok(None);
         };
-        let mut copy = super::store::zeroed(bytes.len())?;
-        copy.copy_from_slice(bytes);
-        Ok(Some(copy))
+        wiped_copy(bytes).map(Some)
     }
 
     /// Keeps `bytes` as `name`'s content (if small: records, not payloads).
@@ -124,10 +139,9 @@ impl<S: SecureStore> Segmented<S> {
         if bytes.len() > MAX_RECORD_LEN {
             return;
         }
-        let Ok(mut copy) = super::store::zeroed(bytes.len()) else {
+        let Ok(copy) = wiped_copy(bytes) else {
             return;
         };
-        copy.copy_from_slice(bytes);
         let mut records = self.records.borrow_mut();
         records.retain(|(n, _)| n != name);
         if records.len() >= MAX_RECORDS {
@@ -238,6 +252,13 @@ impl<S: SecureStore> Segmented<S> {
     }
 }
 
+/// `bytes` in a buffer wiped on drop (a failed allocation is an error, not an abort).
+fn wiped_copy(bytes: &[u8]) -> Result<Zeroizing<alloc::vec::Vec<u8>>, StoreError> {
+    let mut copy = super::store::zeroed(bytes.len())?;
+    copy.copy_from_slice(bytes);
+    Ok(copy)
+}
+
 /// Adds `name` to (`known`) or drops it from a bounded list of names (the oldest goes
 /// first beyond [`MAX_KNOWN`]: forgetting only costs a look-up).
 fn remember_name(list: &core::cell::RefCell<alloc::vec::Vec<String>>, name: &str, known: bool) {
@@ -308,12 +329,7 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
     /// Atomic within one segment, so a whole-object write of a segment or more is refused
     /// (records are far smaller; payloads grow by `append`).
     fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
-        check_logical(name)?;
-        if data.len() as u64 >= self.segment_len {
-            return Err(StoreError::NoSpace);
-        }
-        self.forget_length(name);
-        self.writing(name);
+        self.whole_write(name, data)?;
         remember_name(&self.fresh, name, false);
         self.inner.put(name, data)?;
         // The short first segment already ends the new object; an older, longer one's tail
@@ -324,12 +340,7 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
     /// A record never had segments past the first (it is never appended to, and refused at
     /// a segment's length), so nothing is looked for after the atomic write.
     fn put_record(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
-        check_logical(name)?;
-        if data.len() as u64 >= self.segment_len {
-            return Err(StoreError::NoSpace);
-        }
-        self.forget_length(name);
-        self.writing(name);
+        self.whole_write(name, data)?;
         self.inner.put(name, data)?;
         // Never longer than a segment: no tail for a later `remove` to look for either.
         self.set_tail_free(name, true);
@@ -340,12 +351,7 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
     /// The caller knows nothing is stored under `name`, so no segment of it either (a
     /// segment never outlives the first, see the module's notes): nothing is looked for.
     fn create(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
-        check_logical(name)?;
-        if data.len() as u64 >= self.segment_len {
-            return Err(StoreError::NoSpace);
-        }
-        self.forget_length(name);
-        self.writing(name);
+        self.whole_write(name, data)?;
         self.inner.create(name, data)?;
         self.set_tail_free(name, true);
         remember_name(&self.fresh, name, true);
@@ -356,7 +362,7 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
         check_logical(name)?;
         self.forget_length(name);
         // Its content is gone (a removal that fails part way leaves some of it).
-        self.records.borrow_mut().retain(|(n, _)| n != name);
+        self.forget_record(name);
         self.remove_segments_from(name, 0)
     }
 
