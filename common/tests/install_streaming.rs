@@ -158,6 +158,8 @@ struct Run {
     outcome: Outcome,
     /// Bytes written to secure storage by the install.
     written: u64,
+    /// Bytes read from secure storage by the install.
+    read: u64,
     /// Every stored object after the install (the report aside) and the TA store.
     after: Stored,
 }
@@ -216,11 +218,14 @@ fn stored(s: &Service<Mem>) -> Stored {
 fn run(s: &mut Service<Mem>, envelope: &[u8], payload: &[u8], streaming: bool) -> Run {
     s.store_payloads_as_received(!streaming);
     let before = s.backend().store().bytes_written;
+    let read_before = s.backend().store().bytes_read.get();
     let answer = install_with(s, envelope, &[(URI, payload)]);
     let written = s.backend().store().bytes_written - before;
+    let read = s.backend().store().bytes_read.get() - read_before;
     Run {
         outcome: outcome(s, answer),
         written,
+        read,
         after: stored(s),
     }
 }
@@ -275,10 +280,18 @@ fn streamed_once(target: &[&[u8]], data: &[u8], what: &str, check: impl Fn(&Run,
 #[test]
 fn a_streamed_ta_installs_as_the_ordinary_path_and_is_written_once() {
     let image = ta(2, 184_000);
-    // The TA's plaintext is kept for `reconcile` until OP-TEE has it: still written once.
+    // The TA's plaintext is kept for `reconcile` until OP-TEE has it: still written once,
+    // and never read back: OP-TEE gets the copy the session kept in memory as it hashed it.
     streamed_once(&[&TA], &image, "TA", |streamed, ordinary| {
         assert_eq!(streamed.outcome.installed_tas.last(), Some(&image));
         assert_eq!(streamed.after, ordinary.after);
+        let n = image.len() as u64;
+        assert!(
+            streamed.read < 16 * 1024,
+            "streamed TA: read {}",
+            streamed.read
+        );
+        assert!(ordinary.read >= n, "ordinary TA: read {}", ordinary.read);
     });
 }
 

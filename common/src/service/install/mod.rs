@@ -616,19 +616,25 @@ fn remove_payloads<S: SecureStore + ?Sized>(store: &mut S, payloads: &[Payload])
 fn planned(plan: suit::streaming::StreamPlan, signers: &[suit::AnchorId]) -> Option<Planned> {
     use super::components::{classify, Kind};
     let engine_limit = suit::interpreter::MAX_PAYLOAD_LEN;
-    let limit = match classify(&plan.target).ok()? {
+    let (limit, keep) = match classify(&plan.target).ok()? {
         Kind::TrustedApp { .. } => {
             // Written once into the payload object, not kept in TA memory only: OP-TEE's
             // TA-store install takes seconds, and a power cut inside it must leave the image
-            // where `reconcile` can install it again.
-            plan.target_size.filter(|n| *n <= MAX_TA_IMAGE)?
+            // where `reconcile` can install it again. Kept in memory too (at most
+            // MAX_TA_IMAGE, the buffer `finish` would read it back into), so `finish` hands
+            // OP-TEE the bytes it hashed without reading the object back.
+            (plan.target_size.filter(|n| *n <= MAX_TA_IMAGE)?, true)
         }
-        Kind::Secure => plan.target_size.unwrap_or(engine_limit).min(engine_limit),
+        Kind::Secure => (
+            plan.target_size.unwrap_or(engine_limit).min(engine_limit),
+            false,
+        ),
         _ => return None,
     };
     Some(Planned {
         plan,
         signers: signers.to_vec(),
         limit,
+        keep,
     })
 }

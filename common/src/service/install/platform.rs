@@ -44,6 +44,9 @@ struct Staged {
     /// A download buffer whose ciphertext was decrypted as it arrived and not kept: nothing
     /// may read it, and it is never committed.
     buffer: bool,
+    /// The whole content in TA memory (a TA image decrypted as it arrived), while nothing
+    /// but the streamed copy wrote it: `read_staged` then takes it instead of reading back.
+    image: Option<zeroize::Zeroizing<Vec<u8>>>,
 }
 
 impl Staged {
@@ -234,7 +237,12 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     }
 
     fn read_staged(&mut self, i: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, PlatformError> {
-        let staged = self.staged.get(i).ok_or(PlatformError::NotFound)?;
+        let staged = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
+        if let Some(image) = staged.image.take() {
+            if image.len() as u64 == staged.len {
+                return Ok(image);
+            }
+        }
         let object = staged.stored().ok_or(PlatformError::NotFound)?;
         let len = usize::try_from(staged.len).map_err(|_| PlatformError::NoSpace)?;
         let mut image = super::store::zeroed(len).map_err(Self::io)?;
@@ -433,6 +441,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             created: false,
             mirror: None,
             buffer: false,
+            image: None,
         });
         Ok(())
     }
@@ -448,7 +457,9 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             l.fresh = false;
             f
         });
-        let s = self.staged.get(i).ok_or(PlatformError::NotFound)?;
+        let s = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
+        // The content changes: a kept image no longer is all of it.
+        s.image = None;
         // The same bytes at the same offset of the payload object the fetch just read:
         // that object already holds them.
         let mirrors = fresh
@@ -812,6 +823,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         // without change (journaled at its creation; `cleanup` removes it unless the
         // committed state names it).
         staged.mirror = Some(stream.object.clone());
+        staged.image = stream
+            .image
+            .take()
+            .filter(|image| image.len() as u64 == stream.plain_len);
         Some(StreamedCopy {
             digest: crate::suit::Digest(stream.plain.clone().finalize().into()),
             size: stream.plain_len,

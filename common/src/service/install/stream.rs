@@ -19,6 +19,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
 
 use crate::encryption::DecryptError;
 use crate::suit::decrypt::{KeySource, PayloadDecryptor};
@@ -35,6 +36,9 @@ pub(super) struct Planned {
     pub signers: Vec<AnchorId>,
     /// The engine's plaintext limit for the copy.
     pub limit: u64,
+    /// Keep the plaintext in TA memory as well (a TA image: `finish` hands it to OP-TEE
+    /// without reading the payload object back). `limit` bounds it.
+    pub keep: bool,
 }
 
 /// A payload being decrypted as it arrives.
@@ -49,6 +53,9 @@ pub(super) struct Stream {
     /// The plaintext passed the engine's limit: nothing more is staged (the engine refuses).
     over: bool,
     end: Option<Result<(), DecryptError>>,
+    /// The staged plaintext, when [`Planned::keep`]: reserved whole at the start (the
+    /// authenticated size bound), so it never reallocates and leaves no unwiped copy.
+    image: Option<Zeroizing<Vec<u8>>>,
 }
 
 /// A stream whose every announced byte arrived, handed to the engine's platform.
@@ -64,6 +71,8 @@ pub(super) struct Finished {
     /// Which content key decrypted it ([`PayloadDecryptor::key_check`]): the engine's own
     /// decryptor at `finish` must have the same, or the streamed result is not used.
     pub key_check: [u8; 32],
+    /// Every staged plaintext byte, if kept in memory (see [`Planned::keep`]).
+    pub image: Option<Zeroizing<Vec<u8>>>,
     /// The engine's fetch took it (into `plan.buffer`), and its copy (into `plan.target`).
     pub fetched: bool,
     pub copied: bool,
@@ -77,6 +86,16 @@ impl Stream {
         let selected = keys.keys_for(&planned.signers, &planned.plan.target).ok()?;
         let decryptor =
             PayloadDecryptor::new(&planned.plan.encryption_info, selected.get()).ok()?;
+        let image = match planned.keep {
+            true => {
+                let mut image = Vec::new();
+                image
+                    .try_reserve_exact(usize::try_from(planned.limit).ok()?)
+                    .ok()?;
+                Some(Zeroizing::new(image))
+            }
+            false => None,
+        };
         Some(Stream {
             key_check: *decryptor.key_check(),
             decryptor: Some(decryptor),
@@ -86,6 +105,7 @@ impl Stream {
             plain_len: 0,
             over: false,
             end: None,
+            image,
         })
     }
 
@@ -134,6 +154,14 @@ impl Stream {
         }
         self.plain.update(plain);
         out.write(plain)?;
+        if let Some(image) = self.image.as_mut() {
+            // Within the reservation (`plain_len` is at most `limit`): never reallocated.
+            if image.capacity() - image.len() >= plain.len() {
+                image.extend_from_slice(plain);
+            } else {
+                self.image = None;
+            }
+        }
         Ok(())
     }
 
@@ -149,6 +177,7 @@ impl Stream {
             plain_len: self.plain_len,
             end,
             key_check: self.key_check,
+            image: self.image,
             fetched: false,
             copied: false,
         })
