@@ -737,3 +737,87 @@ mod segmented {
         );
     }
 }
+
+/// One update installs at most one TA (`finish` refuses more), so at most one streamed TA
+/// image is kept in TA memory: a manifest that decrypts two TA images as they arrive holds
+/// one image's bytes at once, not two, while both payloads are received.
+#[test]
+fn at_most_one_streamed_ta_image_is_kept_in_memory() {
+    const TA2: [u8; 16] = [0x5f; 16];
+    const URI2: &str = "https://vendor.example/second.bin";
+    let n = 400_000;
+    let images = [
+        ta_image_with_body(TA, 2, &blob(n)),
+        ta_image_with_body(TA2, 2, &blob(n)),
+    ];
+    // Two devices with the same keys: one receives as the TA does, the other stores the
+    // payloads as received (no decryption, nothing kept): the difference of their peaks is
+    // what the first keeps beyond what the in-memory store holds for both.
+    let mut devices = [provisioned(&[&TA, &TA2]), provisioned(&[&TA, &TA2])];
+    devices[1].store_payloads_as_received(true);
+    let (info1, c1) = encrypt(&mut devices[0], Cipher::Gcm, &images[0]);
+    let (info2, c2) = encrypt(&mut devices[0], Cipher::Gcm, &images[1]);
+    use sha2::Digest as _;
+    let mut shared = Vec::new();
+    for (i, image) in images.iter().enumerate() {
+        let Value::Array(part) = digest_shared(
+            2 * i as i64,
+            &sha2::Sha256::digest(image),
+            image.len(),
+            POLICY,
+        ) else {
+            unreachable!()
+        };
+        shared.extend(part);
+    }
+    // fetch_and_decrypt's commands with components (0, 1) and then (2, 3).
+    let mut install = fetch_and_decrypt(URI, &info1, POLICY);
+    let mut second = fetch_and_decrypt(URI2, &info2, POLICY);
+    second[1] = int(3);
+    second[7] = int(2);
+    second[9] = suit_test_support::map(vec![(19, bytes(&info2)), (22, int(3))]);
+    install.extend(second);
+    let manifest = suit_manifest(
+        1,
+        vec![
+            Value::Array(vec![bytes(&TA)]),
+            Value::Array(vec![bytes(&TA), bytes(b"encrypted")]),
+            Value::Array(vec![bytes(&TA2)]),
+            Value::Array(vec![bytes(&TA2), bytes(b"encrypted")]),
+        ],
+        &Value::Array(shared),
+        &Value::Array(install),
+    );
+    let key: SigningKey = p256_private_from_pem(suit_test_support::AUTHOR_PRIV);
+    let signers = [Signer {
+        key: &key,
+        alg: Algorithm::Esp256,
+        kid: b"",
+    }];
+    let env = seal_envelope(&manifest, &signers, &[], &[]).unwrap();
+    let chunk = 32 * 1024;
+    let peaks = devices.each_mut().map(|s| {
+        let prepared = prepare(s, &env).unwrap();
+        assert_eq!(prepared.needed_uris.len(), 2, "{:?}", prepared.needed_uris);
+        let (sent, peak) = crate::attack_oracles::peak_heap(|| {
+            send_payload_chunked(s, URI, c1.len() as u64, &c1, chunk)?;
+            send_payload_chunked(s, URI2, c2.len() as u64, &c2, chunk)
+        });
+        sent.unwrap();
+        peak
+    });
+    let kept = peaks[0].saturating_sub(peaks[1]);
+    assert!(
+        kept > n && kept < n + n / 2,
+        "kept {kept} B beyond storage receiving two {n}-byte TA images (peaks {peaks:?})"
+    );
+    let s = &mut devices[0];
+    // And the update is refused as before, leaving nothing.
+    let r = call::<_, InstallFinishResponse>(s, Command::InstallFinish, &Empty {});
+    let (_, refusal) = r.unwrap_err();
+    assert!(
+        refusal.reason.contains("at most one TA"),
+        "{}",
+        refusal.reason
+    );
+}

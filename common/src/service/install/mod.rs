@@ -298,6 +298,10 @@ impl InstallSession {
             sequence_number: checked.auth.manifest.sequence_number,
             signers: checked.auth.signers.clone(),
         };
+        // One update changes at most one TA (`finish` refuses more): at most one image is
+        // kept in memory, so the heap holds at most MAX_TA_IMAGE of them whatever the
+        // manifest lists.
+        let mut keeps = 0;
         let payloads = prepared
             .needed_uris
             .iter()
@@ -312,7 +316,12 @@ impl InstallSession {
                     .iter()
                     .position(|p| p.uri == *uri)
                     .map(|pos| plans.swap_remove(pos))
-                    .and_then(|plan| planned(plan, &checked.auth.signers)),
+                    .and_then(|plan| planned(plan, &checked.auth.signers))
+                    .map(|mut planned| {
+                        keeps += usize::from(planned.keep);
+                        planned.keep &= keeps == 1;
+                        planned
+                    }),
                 stream: None,
                 poisoned: false,
                 created: false,
