@@ -6,6 +6,7 @@
 //! next install begins.
 
 use suit_common::protocol::{Command, Empty, RefusalKind, StatusResponse};
+use suit_common::service::components::uuid_string;
 use suit_common::service::install::{Journal, JOURNAL_OBJECT};
 use suit_common::service::keys::KEYS_OBJECT;
 use suit_common::service::segments::SEGMENT_MARK;
@@ -349,7 +350,7 @@ fn cut_before_the_ta_install(sc: &Scenario) -> (MemoryStore, Vec<Vec<u8>>) {
 }
 
 #[test]
-fn a_failed_roll_forward_is_retried_and_a_refused_image_drops_the_update() {
+fn a_failed_roll_forward_is_retried_and_a_refused_image_leaves_the_ta_unconfirmed() {
     let sc = scenario();
     let (store, tas) = cut_before_the_ta_install(&sc);
 
@@ -370,13 +371,86 @@ fn a_failed_roll_forward_is_retried_and_a_refused_image_drops_the_update() {
     assert_eq!(observe(&s), sc.new);
     assert_no_orphans(&mut s, "after the retried roll-forward");
 
-    // OP-TEE refuses the image itself (bad signature): the update is dropped, old state.
-    let mut s = restart(&store, &tas);
-    s.backend_mut().refuse_tas = Some(0xffff_000f);
-    let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
-    assert!(!pending(&s));
-    assert_eq!(observe(&s), sc.old);
-    assert_no_orphans(&mut s, "after the dropped update");
+    // OP-TEE refuses the image itself (bad signature), or the REE forges that answer after
+    // the image landed: the TA cannot tell which. The update is not applied, and the TA is
+    // marked unconfirmed in the same write: its (old) personalization data is withheld.
+    for forged in [false, true] {
+        let mut s = restart(&store, &tas);
+        match forged {
+            false => s.backend_mut().refuse_tas = Some(0xffff_000f),
+            true => s.backend_mut().forge_ta_failure = Some(0xffff_000f),
+        }
+        let status: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+        assert_eq!(status.service.unconfirmed_tas, [uuid_string(&TA)]);
+        assert!(!pending(&s));
+        assert_unconfirmed_old(&s, &sc, forged);
+        assert_no_orphans(&mut s, "after the unconfirmed update");
+        assert_recovered_by_the_same_update(s, &sc);
+    }
+}
+
+/// A commit whose TA install OP-TEE answered with an error (its own refusal, or a failure
+/// the REE forged after the image landed in the TA store): the update is not applied, the
+/// state records the TA as unconfirmed, and nothing serves the old state's personalization
+/// data to a TA that may be the new one.
+#[test]
+fn an_unconfirmed_ta_install_leaves_the_old_state_and_withholds_its_data() {
+    let sc = scenario();
+    for forged in [false, true] {
+        let mut s = restart(&sc.base, &sc.base_tas);
+        match forged {
+            false => s.backend_mut().refuse_tas = Some(0xffff_000f),
+            true => s.backend_mut().forge_ta_failure = Some(0xffff_0005),
+        }
+        let r = refusal(install(&mut s, &sc.v2));
+        assert!(r.reason.contains("did not confirm"), "{r:?}");
+        assert!(!pending(&s));
+        assert_unconfirmed_old(&s, &sc, forged);
+        // A restart finds the same: nothing to roll forward.
+        let mut s = restart(s.backend().store(), &s.backend().installed_tas);
+        let status: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+        assert_eq!(status.service.unconfirmed_tas, [uuid_string(&TA)]);
+        assert_unconfirmed_old(&s, &sc, forged);
+        assert_no_orphans(&mut s, "after the unconfirmed install");
+        assert_recovered_by_the_same_update(s, &sc);
+    }
+}
+
+/// The old state's components and bytes, the TA marked unconfirmed, OP-TEE holding the new
+/// image if the failure was forged (else the old), and no personalization data served.
+fn assert_unconfirmed_old(s: &Service<Mem>, sc: &Scenario, forged: bool) {
+    let now = observe(s);
+    assert_eq!(now.state.components, sc.old.state.components);
+    assert_eq!(now.state.sequence_numbers, sc.old.state.sequence_numbers);
+    assert_eq!(now.bytes, sc.old.bytes);
+    assert_eq!(now.state.unconfirmed_tas, [TA.to_vec().into()]);
+    assert_eq!(now.ta, if forged { &sc.new.ta } else { &sc.old.ta }.clone());
+    let mut s = restart(s.backend().store(), &s.backend().installed_tas);
+    assert_eq!(personalization(&mut s), None, "old data served to TA");
+}
+
+/// Installing the same update again, with OP-TEE confirming it, ends in the new state with
+/// nothing unconfirmed.
+fn assert_recovered_by_the_same_update(mut s: Service<Mem>, sc: &Scenario) {
+    s.backend_mut().refuse_tas = None;
+    s.backend_mut().forge_ta_failure = None;
+    install(&mut s, &sc.v2).unwrap();
+    let now = observe(&s);
+    // Object names aside: the second attempt's objects belong to a later generation.
+    let unnamed = |st: &State| {
+        let mut c = st.components.clone();
+        c.iter_mut().for_each(|c| c.object.clear());
+        c
+    };
+    assert_eq!(unnamed(&now.state), unnamed(&sc.new.state));
+    let hashes = |o: &Observed| o.bytes.iter().map(|b| b.1.clone()).collect::<Vec<_>>();
+    assert_eq!(hashes(&now), hashes(&sc.new));
+    assert_eq!(now.ta, sc.new.ta);
+    assert!(now.state.unconfirmed_tas.is_empty());
+    assert_eq!(
+        personalization(&mut s).as_deref(),
+        Some(&b"perso two, longer"[..])
+    );
 }
 
 /// The same scenarios through the TA's segment layer (`Segmented`) with short segments, each
@@ -424,10 +498,10 @@ pub(crate) mod segmented {
     }
 
     #[test]
-    fn a_failed_roll_forward_is_retried_and_a_refused_image_drops_the_update() {
+    fn a_failed_roll_forward_is_retried_and_a_refused_image_leaves_the_ta_unconfirmed() {
         with_segments(
             SEG,
-            super::a_failed_roll_forward_is_retried_and_a_refused_image_drops_the_update,
+            super::a_failed_roll_forward_is_retried_and_a_refused_image_leaves_the_ta_unconfirmed,
         );
     }
 }

@@ -174,6 +174,7 @@ message!(ServiceInfo {
     device_key_kid,
     state_error,
     components = default,
+    unconfirmed_tas = default,
 });
 message!(DeviceKeyRequest { anchor });
 message!(DeviceKeyResponse {

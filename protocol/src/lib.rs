@@ -300,6 +300,9 @@ pub struct ServiceInfo {
     pub state_error: Option<String>,
     /// The inventory: every installed component (absent from older TAs).
     pub components: Vec<ComponentInfo>,
+    /// TAs (UUID strings) whose last install OP-TEE did not confirm: their personalization
+    /// data is withheld until an update that installs them succeeds (absent from older TAs).
+    pub unconfirmed_tas: Vec<String>,
 }
 
 /// Request of [`Command::DeviceKey`]; an empty map asks for the device-wide keys only.

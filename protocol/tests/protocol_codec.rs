@@ -47,6 +47,7 @@ fn service() -> ServiceInfo {
             digest: b(&[3; 32]),
             ta_version: Some(2),
         }],
+        unconfirmed_tas: vec!["5e5e5e5e-5e5e-5e5e-5e5e-5e5e5e5e5e5e".into()],
     }
 }
 

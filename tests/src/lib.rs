@@ -355,6 +355,47 @@ pub fn consumer_tas() -> (PathBuf, PathBuf) {
     )
 }
 
+/// The OP-TEE dev kit qemu/build.sh unpacked (signing script and the default TA key).
+pub fn devkit_dir() -> PathBuf {
+    repo_root().join("build/qemu/pkgs/optee-os-dev/usr/lib/optee-os-dev/vexpress-qemu_armv8a")
+}
+
+/// Signs the stripped TA ELF `elf` as `ta_version` of `uuid` into `out`, as qemu/build.sh
+/// signs TAs: with the dev kit's key (the one OP-TEE verifies), or with `key` (a PEM RSA
+/// private key OP-TEE does not know).
+pub fn sign_ta(elf: &Path, uuid: &str, ta_version: u32, key: Option<&Path>, out: &Path) {
+    let default_key = devkit_dir().join("keys/default_ta.pem");
+    let st = Command::new("/usr/bin/python3")
+        .arg(devkit_dir().join("scripts/sign_encrypt.py"))
+        .args(["sign-enc", "--uuid", uuid, "--ta-version"])
+        .arg(ta_version.to_string())
+        .arg("--key")
+        .arg(key.unwrap_or(&default_key))
+        .arg("--in")
+        .arg(elf)
+        .arg("--out")
+        .arg(out)
+        .status()
+        .expect("run sign_encrypt.py");
+    assert!(st.success(), "signing {} failed", elf.display());
+}
+
+/// A fresh RSA-2048 private key (PEM) at `path`, made with the `cryptography` module the
+/// dev kit's signing script needs anyway.
+pub fn rsa_key(path: &Path) {
+    let script = "import sys\n\
+from cryptography.hazmat.primitives.asymmetric import rsa\n\
+from cryptography.hazmat.primitives import serialization as s\n\
+k = rsa.generate_private_key(public_exponent=65537, key_size=2048)\n\
+open(sys.argv[1], 'wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.TraditionalOpenSSL, s.NoEncryption()))\n";
+    let st = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .arg(path)
+        .status()
+        .expect("run python3");
+    assert!(st.success(), "making an RSA key failed");
+}
+
 /// UUIDs of the example consumer TA: A (delivered through SUIT by the tests) and B (installed
 /// normally, the "wrong TA"), as qemu/build.sh recorded them.
 pub fn consumer_uuids() -> (String, String) {

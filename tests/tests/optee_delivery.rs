@@ -1,13 +1,15 @@
 //! The delivery paths inside OP-TEE on QEMU (issue 6): an encrypted TA installed through
 //! OP-TEE's secure TA store and callable afterwards, its personalization data released only
-//! to it, an approved REE file written by the agent, downgrades and replays refused, and all
-//! of it still there after a reboot.
+//! to it, an approved REE file written by the agent, downgrades and replays refused, an image
+//! OP-TEE refuses leaving the TA unconfirmed and its data withheld until an update OP-TEE
+//! confirms, and all of it still there after a reboot.
 
 use std::path::Path;
 
 use suit_tests::{
     boot, consumer_author_device, consumer_tas, consumer_uuids, contains, copy_out_of_disk,
-    files_below, provision_and_envelopes, provision_and_export_anchor_keys, write_text, Boot,
+    files_below, provision_and_envelopes, provision_and_export_anchor_keys, rsa_key, sign_ta,
+    write_text, Boot,
 };
 
 /// A manifest delivering the consumer TA image `ta` (encrypted for the device) plus, if
@@ -46,10 +48,19 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
     let secret = b"personalization: device QEMU-0001, token 6f1d2c3b4a5968778695a4b3c2d1e0f0";
     std::fs::write(d.join("perso.bin"), secret).unwrap();
     write_text(d, "consumer.conf", "log-level=debug\n");
-    // v2 with data, then v1 (a downgrade with a newer sequence number), and v2 again (replay).
+    // Version 3 of the TA signed with a key OP-TEE does not know, and signed right.
+    let elf = ta_v1.with_file_name("perso-consumer.stripped.elf");
+    let (ta_v3_bad, ta_v3) = (d.join("v3-unknown-key.ta"), d.join("v3.ta"));
+    rsa_key(&d.join("unknown.pem"));
+    sign_ta(&elf, &uuid_a, 3, Some(&d.join("unknown.pem")), &ta_v3_bad);
+    sign_ta(&elf, &uuid_a, 3, None, &ta_v3);
+    // v2 with data, then v1 (a downgrade with a newer sequence number), and v2 again (replay);
+    // then v3 that OP-TEE refuses, and v3 that it accepts.
     let cases = [
         ("v2", manifest(2, &uuid_a, &ta_v2, true)),
         ("v1", manifest(3, &uuid_a, &ta_v1, false)),
+        ("v3bad", manifest(4, &uuid_a, &ta_v3_bad, true)),
+        ("v3", manifest(5, &uuid_a, &ta_v3, true)),
     ];
     let puts = provision_and_envelopes(d, &cases);
     let put_refs: Vec<&str> = puts.iter().map(String::as_str).collect();
@@ -65,6 +76,15 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
         "cat /data/ree/etc/consumer.conf".to_string(),
         "! suit-agent install /up/v1.suit --payload-dir /up/v1 2>&1".to_string(),
         "! suit-agent install /up/v2.suit --payload-dir /up/v2 2>&1".to_string(),
+        // 10-15: OP-TEE refuses the image (TEE_ERROR_SECURITY, an answer the REE could also
+        // forge after the image landed): the update is not applied and the TA's data is
+        // withheld; an update OP-TEE confirms lifts that.
+        "! suit-agent install /up/v3bad.suit --payload-dir /up/v3bad 2>&1".to_string(),
+        "suit-agent status".to_string(),
+        format!("! {} 2>&1", consumer(&uuid_a, "info")),
+        "suit-agent install /up/v3.suit --payload-dir /up/v3 --ree-root /data/ree".to_string(),
+        "suit-agent status".to_string(),
+        consumer(&uuid_a, "info --json"),
     ];
     let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let run = boot(
@@ -100,6 +120,18 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
     assert_eq!(run.command(7).output, "log-level=debug\n");
     run.says(8, "is not newer than the installed version 2");
     run.says(9, "Rollback");
+    run.says(10, "did not confirm the install of TA")
+        .says(10, "0xffff000f");
+    run.says(11, &format!("UNCONFIRMED TA:      {uuid_a}"));
+    run.says(12, "personalization data is withheld");
+    assert!(
+        !run.command(14).output.contains("UNCONFIRMED"),
+        "{}",
+        run.command(14).output
+    );
+    let info: serde_json::Value = serde_json::from_str(run.command(15).output.trim())
+        .unwrap_or_else(|e| panic!("{e}: {}", run.command(15).output));
+    assert_eq!(info["length"], secret.len());
 
     // Neither the TA's plaintext nor the personalization data is in the REE's files.
     let ta_plain = std::fs::read(&ta_v2).unwrap();

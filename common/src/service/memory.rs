@@ -28,6 +28,9 @@ pub struct MemoryBackend {
     /// When set, the TA store refuses every image with this TEE result (as OP-TEE does for
     /// a bad signature).
     pub refuse_tas: Option<u32>,
+    /// When set, the TA store keeps every image and then answers with this TEE result: the
+    /// REE failing an RPC of OP-TEE's TA store after the image landed.
+    pub forge_ta_failure: Option<u32>,
     /// What `platform_info` reports (1000: the TEE prevents storage rollback).
     pub anti_rollback_level: Option<u32>,
 }
@@ -51,6 +54,7 @@ impl MemoryBackend {
             client: Client::Ree,
             installed_tas: Vec::new(),
             refuse_tas: None,
+            forge_ta_failure: None,
             anti_rollback_level: Some(1000),
         }
     }
@@ -191,7 +195,10 @@ impl TaStore for MemoryBackend {
             .mutation()
             .map_err(|_| TEE_ERROR_STORAGE_NOT_AVAILABLE)?;
         self.installed_tas.push(image.to_vec());
-        Ok(())
+        match self.forge_ta_failure {
+            Some(code) => Err(code),
+            None => Ok(()),
+        }
     }
 }
 

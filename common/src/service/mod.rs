@@ -386,6 +386,12 @@ impl<B: Backend> Service<B> {
                         ta_version: c.ta_version,
                     })
                     .collect();
+                service.unconfirmed_tas = state
+                    .unconfirmed_tas
+                    .iter()
+                    .filter_map(|u| <[u8; 16]>::try_from(u.as_slice()).ok())
+                    .map(|u| components::uuid_string(&u))
+                    .collect();
             }
             Err(e) => service.state_error = Some(format!("{e}")),
         }
@@ -715,6 +721,17 @@ impl<B: Backend> Service<B> {
             ));
         };
         let state = State::load(&self.backend)?;
+        if state.is_unconfirmed(&uuid) {
+            // OP-TEE's store may hold a newer image of this TA than the state records: the
+            // recorded data may belong to an older release of it.
+            return Err(Refuse::new(
+                RefusalKind::Storage,
+                format!(
+                    "TA {}'s last install was not confirmed by OP-TEE: its personalization data is withheld until an update that installs it succeeds",
+                    components::uuid_string(&uuid)
+                ),
+            ));
+        }
         let id = ComponentId::new(&[&uuid[..], b"perso"]);
         let record = state.component(&id).ok_or_else(|| {
             Refuse::new(

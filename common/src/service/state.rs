@@ -29,6 +29,8 @@ const MAX_STATE: usize = 256 * 1024;
 pub const MAX_ANCHORS: usize = 32;
 pub const MAX_RULES: usize = 32;
 pub const MAX_COMPONENTS: usize = 64;
+/// Most TAs recorded as unconfirmed ([`State::unconfirmed_tas`]).
+pub const MAX_UNCONFIRMED_TAS: usize = 16;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
@@ -44,6 +46,12 @@ pub struct State {
     pub components: Vec<ComponentRecord>,
     /// Last anchor key scope handed out (see [`AnchorRecord::key_scope`]); only increases.
     pub key_scopes: u64,
+    /// UUIDs of TAs whose install OP-TEE did not confirm: its TA store may hold the image of
+    /// an update this state does not record (an error code from the TA store does not prove
+    /// that nothing was stored: the REE answers its RPCs). Their personalization data is
+    /// withheld until an update that installs them succeeds, so a newer TA is never served
+    /// the older state's data.
+    pub unconfirmed_tas: Vec<ByteBuf>,
 }
 
 /// Who this device is, for vendor/class/device conditions. Set by the TPA.
@@ -151,6 +159,7 @@ crate::cbor::struct_codec!(State {
     sequence_numbers,
     components,
     key_scopes = default,
+    unconfirmed_tas = default,
 });
 crate::cbor::struct_codec!(Identity {
     vendor_id,
@@ -242,10 +251,36 @@ impl State {
         };
         let state: State =
             super::record::decode_stored(&bytes, MAX_STATE).map_err(|_| StateError::Corrupt)?;
-        if state.format != STATE_FORMAT {
+        if state.format != STATE_FORMAT
+            || state.unconfirmed_tas.len() > MAX_UNCONFIRMED_TAS
+            || state.unconfirmed_tas.iter().any(|u| u.len() != 16)
+        {
             return Err(StateError::Corrupt);
         }
         Ok(state)
+    }
+
+    /// Whether OP-TEE left TA `uuid`'s last install unconfirmed ([`Self::unconfirmed_tas`]).
+    pub fn is_unconfirmed(&self, uuid: &[u8; 16]) -> bool {
+        self.unconfirmed_tas.iter().any(|u| u.as_slice() == uuid)
+    }
+
+    /// Records that TA `uuid` may be newer in OP-TEE's store than this state says; `false`
+    /// when the list is full (the caller must then keep its commit pending instead).
+    pub fn mark_unconfirmed(&mut self, uuid: &[u8; 16]) -> bool {
+        if self.is_unconfirmed(uuid) {
+            return true;
+        }
+        if self.unconfirmed_tas.len() >= MAX_UNCONFIRMED_TAS {
+            return false;
+        }
+        self.unconfirmed_tas.push(ByteBuf::from(uuid.to_vec()));
+        true
+    }
+
+    /// TA `uuid` is installed as this state records it.
+    pub fn confirm(&mut self, uuid: &[u8; 16]) {
+        self.unconfirmed_tas.retain(|u| u.as_slice() != uuid);
     }
 
     /// Writes the record in one atomic replace.

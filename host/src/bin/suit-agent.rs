@@ -647,6 +647,11 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
                 .unwrap_or_default()
         );
     }
+    for u in &v.unconfirmed_tas {
+        println!(
+            "  UNCONFIRMED TA:      {u}: OP-TEE did not confirm its last install; its personalization data is withheld until an update that installs it succeeds"
+        );
+    }
     if let Some(e) = &v.state_error {
         println!("  STATE ERROR:         {e}");
     }

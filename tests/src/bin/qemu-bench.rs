@@ -17,7 +17,7 @@ use std::path::Path;
 
 use suit_tests::{
     author, boot, consumer_uuids, export_device_key, provision_and_export_anchor_keys, repo_root,
-    sign_provisioning, write_text, Boot, GuestRun,
+    sign_provisioning, sign_ta, write_text, Boot, GuestRun,
 };
 
 /// Guest helper: `t.sh LABEL CMD...` runs CMD and prints `BENCH LABEL seconds=S rc=N`
@@ -236,8 +236,6 @@ fn main() {
 /// cover the whole file), signed as ta-version 3 of `uuid` with the dev kit's key, as
 /// qemu/build.sh signs the others. Below the update TA's 1 MiB TA-image limit.
 fn padded_ta(out: &Path, d: &Path, uuid: &str) -> std::path::PathBuf {
-    let devkit =
-        repo_root().join("build/qemu/pkgs/optee-os-dev/usr/lib/optee-os-dev/vexpress-qemu_armv8a");
     // qemu/build.sh builds consumer A last, so this is A's code and header.
     let elf = out.join("perso-consumer.stripped.elf");
     let elf_len = std::fs::metadata(&elf).expect("perso-consumer ELF").len();
@@ -254,14 +252,7 @@ fn padded_ta(out: &Path, d: &Path, uuid: &str) -> std::path::PathBuf {
         .arg(&elf)
         .arg(&padded));
     let signed = d.join("A3.ta");
-    run(std::process::Command::new("/usr/bin/python3")
-        .arg(devkit.join("scripts/sign_encrypt.py"))
-        .args(["sign-enc", "--uuid", uuid, "--ta-version", "3", "--key"])
-        .arg(devkit.join("keys/default_ta.pem"))
-        .arg("--in")
-        .arg(&padded)
-        .arg("--out")
-        .arg(&signed));
+    sign_ta(&padded, uuid, 3, None, &signed);
     signed
 }
 

@@ -101,17 +101,20 @@ pub enum Reconciled {
     Nothing,
     /// An interrupted commit was finished: its TA images are installed, its state is current.
     RolledForward,
-    /// OP-TEE refused the image of an interrupted commit as such (signature, format,
-    /// version), so it never held it: the old state stands. The TEE result code.
-    Dropped(u32),
+    /// OP-TEE answered the re-install of an interrupted commit's image with a refusal of the
+    /// image (signature, format, version). The REE can forge that answer, so it does not
+    /// prove OP-TEE holds the old image: the update is not applied and the state records
+    /// the TA as unconfirmed ([`State::unconfirmed_tas`]). The TEE result code.
+    Unconfirmed(u32),
     /// No journal is stored: nothing to recover, and nothing for the next `begin` to clean.
     NoJournal,
 }
 
-/// TEE results that refuse the image itself; anything else (storage, memory, busy: things the
-/// REE can provoke) keeps the commit pending and is retried, so a provoked failure can delay
-/// the roll-forward but never leave OP-TEE's TA newer than the state.
-const REFUSES_THE_IMAGE: [u32; 5] = [
+/// TEE results that refuse the image itself: retrying cannot help, so the update ends
+/// unapplied with the TA marked unconfirmed. Anything else (storage, memory, busy) keeps the
+/// commit pending and is retried. Every code may come from the REE; both ends leave nothing
+/// mixed in use (an unconfirmed TA gets no personalization data).
+pub(super) const REFUSES_THE_IMAGE: [u32; 5] = [
     0xffff_0003, // TEE_ERROR_ACCESS_CONFLICT
     0xffff_0005, // TEE_ERROR_BAD_FORMAT
     0xffff_0006, // TEE_ERROR_BAD_PARAMETERS
@@ -133,22 +136,41 @@ pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, 
     let state = State::load(store)?;
     let mut outcome = Reconciled::RolledForward;
     if pending.state.generation > state.generation {
+        let mut marked = state;
+        marked.generation = pending.state.generation;
+        // Every TA of the commit is marked if one is refused: any may be in OP-TEE's store.
+        let mut uuids = Vec::new();
         for object in &pending.tas {
             let image = read_object(store, object, MAX_TA_IMAGE)?;
+            let header = super::super::components::parse_ta_header(&image)
+                .map_err(|_| StateError::Corrupt)?;
+            uuids.push(header.uuid);
+            if let Reconciled::Unconfirmed(_) = outcome {
+                continue;
+            }
             match store.install_ta(&image) {
                 Ok(()) => {}
                 Err(code) if REFUSES_THE_IMAGE.contains(&code) => {
-                    outcome = Reconciled::Dropped(code);
-                    break;
+                    outcome = Reconciled::Unconfirmed(code);
                 }
                 Err(code) => return Err(StateError::Store(StoreError::Io(code))),
             }
         }
-        if outcome == Reconciled::RolledForward {
-            pending.state.save(store)?;
+        if let Reconciled::Unconfirmed(_) = outcome {
+            for uuid in &uuids {
+                if !marked.mark_unconfirmed(uuid) {
+                    return Err(StateError::Store(StoreError::NoSpace));
+                }
+            }
+        }
+        // One atomic write ends the pending commit either way: its state, or the old one
+        // with the TA marked (same generation, so a cut after it never rolls forward).
+        match outcome {
+            Reconciled::RolledForward => pending.state.save(store)?,
+            _ => marked.save(store)?,
         }
     }
-    // Done (or dropped): the kept images are garbage now, like everything else listed.
+    // Done either way: the kept images are garbage now, like everything else listed.
     journal.pending = None;
     for object in pending.tas {
         if !journal.objects.contains(&object) {

@@ -689,6 +689,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             }
         }
         let unlisted = self.journal.objects.len() > listed;
+        // Installed as recorded once OP-TEE confirms it (the next state is written only then).
+        if let Some((_, header, _)) = tas.first() {
+            next.confirm(&header.uuid);
+        }
         // Before anything irreversible: a state `load` would refuse is never journaled.
         next.fits().map_err(|_| PlatformError::NoSpace)?;
         if let Some((i, header, image)) = tas.first() {
@@ -709,15 +713,33 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             }
             // The image checked above, not re-read: what OP-TEE gets is what was checked.
             if let Err(code) = self.store.install_ta(image) {
-                // OP-TEE refused before storing anything: the old state stands. The journal in
-                // memory stays what is stored (`cleanup_listed` trusts it): if dropping the
-                // pending commit cannot be written, it stays pending for `reconcile`.
+                // An error does not prove that OP-TEE stored nothing (the REE answers the TA
+                // store's RPCs, and may fail one after the image landed). A failure to store
+                // keeps the commit pending: `reconcile` tries again before the next command.
+                if !super::journal::REFUSES_THE_IMAGE.contains(&code) {
+                    return Err(self.refuse(format!(
+                        "OP-TEE could not install TA {} (TEE result {code:#010x}): the update is pending and is tried again before the next command",
+                        components::uuid_string(&header.uuid)
+                    )));
+                }
+                // A refusal of the image: the update is not applied, and the state says so of
+                // this TA in the same atomic write that ends the pending commit (see
+                // `State::unconfirmed_tas`).
+                let mut marked = self.state.clone();
+                marked.generation = next.generation;
+                if !marked.mark_unconfirmed(&header.uuid) || marked.save(self.store).is_err() {
+                    // Still pending: `reconcile` tries the install again.
+                    return Err(PlatformError::Io);
+                }
+                *self.state = marked;
+                // The pending commit is over (its generation is the state's): cleaning it
+                // from the journal may fail without consequence (`reconcile` skips it).
                 let pending = self.journal.pending.take();
                 if self.journal.save(self.store).is_err() {
                     self.journal.pending = pending;
                 }
                 return Err(self.refuse(format!(
-                    "OP-TEE refused TA {} (TEE result {code:#010x})",
+                    "OP-TEE did not confirm the install of TA {} (TEE result {code:#010x}): the update is not applied, and the TA's personalization data is withheld until an update that installs it succeeds",
                     components::uuid_string(&header.uuid)
                 )));
             }
