@@ -481,11 +481,9 @@ impl<B: Backend> Service<B> {
         let keys = self.keys()?;
         let identity = keys.identity_public();
         let prov = keys.provisioning_public();
-        let d = zeroize::Zeroizing::new(keys.provisioning_secret().to_bytes().to_vec());
         let mut opener = crate::encryption::MemoryKeys::new();
-        opener
-            .add_hpke_p256(Some(&prov.kid), &d)
-            .map_err(|e| Refuse::new(RefusalKind::DeviceKey, format!("provisioning key: {e}")))?;
+        // The key itself, not its bytes: `to_bytes` would leave an unwiped scalar copy.
+        opener.add_hpke_p256_key(Some(&prov.kid), keys.provisioning_secret().clone());
         let mut state = State::load(&self.backend)?;
         let old_keks = provision::load_keks(&self.backend, state.provisioning_counter)?;
         let mut keks = old_keks.clone();
