@@ -728,6 +728,14 @@ impl<B: Backend> Service<B> {
             .get(&record.object)
             .map_err(|e| Refuse::new(RefusalKind::Storage, format!("secure storage: {e}")))?
             .ok_or_else(|| Refuse::new(RefusalKind::Storage, "personalization object missing"))?;
+        // Only the committed bytes are the data: an object of another length (a stale tail,
+        // or content of another state) is refused, never handed over in part or with extra.
+        if data.len() as u64 != record.size {
+            return Err(Refuse::new(
+                RefusalKind::Storage,
+                "personalization object does not match its recorded size",
+            ));
+        }
         // Moves the allocation out of the Zeroizing wrapper: one copy here, wiped by `Wiped`
         // (the storage layer may keep another of a small record for the session, also wiped).
         Ok(Wiped(PersonalizationResponse {

@@ -236,6 +236,24 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         Ok(tas)
     }
 
+    /// Reads installed content of `size` bytes (its record's) held in `object`: the object
+    /// may be longer (a stale tail of another state the store left behind), and bytes past
+    /// `size` were never committed, so they are never served.
+    fn read_committed(
+        &self,
+        object: &str,
+        size: u64,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, PlatformError> {
+        let left = usize::try_from(size.saturating_sub(offset)).unwrap_or(usize::MAX);
+        match buf.get_mut(..left.min(buf.len())) {
+            Some([]) => Ok(0),
+            Some(dest) => self.store.read_at(object, offset, dest).map_err(Self::io),
+            None => Err(PlatformError::Io),
+        }
+    }
+
     fn read_staged(&mut self, i: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, PlatformError> {
         let staged = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
         if let Some(image) = staged.image.take() {
@@ -517,7 +535,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             };
         }
         match self.state.component(component) {
-            Some(c) => self.store.read_at(&c.object, offset, buf).map_err(Self::io),
+            Some(c) => self.read_committed(&c.object, c.size, offset, buf),
             None => Err(PlatformError::NotFound),
         }
     }
