@@ -833,6 +833,16 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                     && bool::from(s.key_check.ct_eq(key_check))
             })
         })?;
+        if stream.over {
+            // Only a prefix was staged: nothing of it becomes the target's content. Past the
+            // engine's limit (equal to the plan's today) `size` alone makes the engine refuse,
+            // in the words of its ordinary path; the end refuses in any other case.
+            return Some(StreamedCopy {
+                digest: crate::suit::Digest(stream.plain.clone().finalize().into()),
+                size: stream.plain_len,
+                finish: Err(crate::encryption::DecryptError::PayloadTooLong),
+            });
+        }
         let staged = self.staged.iter_mut().find(|s| s.component == *target)?;
         stream.copied = true;
         staged.len = stream.plain_len;
