@@ -392,3 +392,100 @@ fn a_component_installed_through_a_dependency_is_protected_by_the_dependency_num
     // root manifest would need a greater one; the store then requires identical content).
     run(dep_seq).0.unwrap();
 }
+
+/// The storage object of installed component `id`, as the state record names it.
+fn committed_object(s: &suit_common::service::Service<Mem>, id: &[&[u8]]) -> (String, u64) {
+    let st = state(s);
+    let c = st
+        .components
+        .iter()
+        .find(|c| c.id.iter().map(|b| b.as_slice()).eq(id.iter().copied()))
+        .unwrap_or_else(|| panic!("{id:?} is not installed"));
+    (c.object.clone(), c.size)
+}
+
+/// A manifest copying installed component `from` into `to` (directive-copy), checked
+/// against `image`'s digest and size.
+fn copy_manifest(seq: u64, from: &[&[u8]], to: &[&[u8]], image: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    let segs = |c: &[&[u8]]| ciborium::Value::Array(c.iter().map(|s| bytes(s)).collect());
+    let shared = suit_test_support::digest_shared(1, &sha2::Sha256::digest(image), image.len(), 15);
+    let install = ciborium::Value::Array(vec![
+        int(12),
+        int(1),
+        int(20),
+        ciborium::Value::Map(vec![(int(22), int(0))]),
+        int(22),
+        int(2),
+        int(3),
+        int(15),
+    ]);
+    suit_test_support::suit_manifest(seq as i64, vec![segs(from), segs(to)], &shared, &install)
+}
+
+/// An installed component's object holding bytes past the size its record commits (a stale
+/// tail of an older version the REE put back, or a segment an REE-FS swap left behind): a
+/// manifest copying the component gets exactly the committed bytes, never the tail.
+#[test]
+fn bytes_past_a_committed_size_are_never_read_as_content() {
+    use suit_common::service::store::SecureStore as _;
+    let mut s = device();
+    let a: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    install(&mut s, &release(1, &[part(&[b"app", b"a"], &a, "#a")])).unwrap();
+    let (object, size) = committed_object(&s, &[b"app", b"a"]);
+    assert_eq!(size, a.len() as u64);
+    s.backend_mut()
+        .store_mut()
+        .append(&object, b"stale tail of another state")
+        .unwrap();
+
+    let m = copy_manifest(2, &[b"app", b"a"], &[b"app", b"b"], &a);
+    install_with(&mut s, &envelope(&m, &[]), &[]).unwrap();
+    let (copied, size) = committed_object(&s, &[b"app", b"b"]);
+    assert_eq!(size, a.len() as u64);
+    assert_eq!(s.backend().store().raw(&copied).unwrap(), &a[..]);
+}
+
+/// The personalization request of a TA, answered or refused.
+fn personalization_answer(
+    s: &mut suit_common::service::Service<Mem>,
+) -> Result<suit_common::protocol::PersonalizationResponse, (suit_common::protocol::Status, Refusal)>
+{
+    use suit_common::protocol::{Command, Empty};
+    let client = s.backend().client;
+    s.backend_mut().client = suit_common::service::Client::TrustedApp(TA);
+    let r = call(s, Command::PersonalizationGet, &Empty {});
+    s.backend_mut().client = client;
+    r
+}
+
+/// Personalization data whose object is longer or shorter than its record's size (a stale
+/// tail, or content of another state) is refused whole: the TA gets neither extra bytes nor
+/// a part, and the installed state stays as it was.
+#[test]
+fn personalization_data_of_another_length_than_committed_is_refused() {
+    use suit_common::service::store::SecureStore as _;
+    let perso = b"perso v1: token 1111".to_vec();
+    for tamper in ["longer", "shorter"] {
+        let mut s = device();
+        install(
+            &mut s,
+            &release(1, &[part(&[&TA, b"perso"], &perso, "#perso")]),
+        )
+        .unwrap();
+        assert_eq!(personalization(&mut s).as_deref(), Some(&perso[..]));
+        let (object, _) = committed_object(&s, &[&TA, b"perso"]);
+        let store = s.backend_mut().store_mut();
+        match tamper {
+            "longer" => {
+                store.append(&object, b"; token 2222").unwrap();
+            }
+            _ => store.put(&object, &perso[..10]).unwrap(),
+        }
+        let before = state(&s);
+        let r = refusal(personalization_answer(&mut s));
+        assert_eq!(r.kind, RefusalKind::Storage, "{tamper}: {}", r.reason);
+        assert!(r.reason.contains("recorded size"), "{tamper}: {}", r.reason);
+        assert_eq!(state(&s), before, "{tamper}");
+    }
+}

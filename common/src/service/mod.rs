@@ -487,11 +487,9 @@ impl<B: Backend> Service<B> {
         let keys = self.keys()?;
         let identity = keys.identity_public();
         let prov = keys.provisioning_public();
-        let d = zeroize::Zeroizing::new(keys.provisioning_secret().to_bytes().to_vec());
         let mut opener = crate::encryption::MemoryKeys::new();
-        opener
-            .add_hpke_p256(Some(&prov.kid), &d)
-            .map_err(|e| Refuse::new(RefusalKind::DeviceKey, format!("provisioning key: {e}")))?;
+        // The key itself, not its bytes: `to_bytes` would leave an unwiped scalar copy.
+        opener.add_hpke_p256_key(Some(&prov.kid), keys.provisioning_secret().clone());
         let mut state = State::load(&self.backend)?;
         let old_keks = provision::load_keks(&self.backend, state.provisioning_counter)?;
         let mut keks = old_keks.clone();
@@ -747,6 +745,14 @@ impl<B: Backend> Service<B> {
             .get(&record.object)
             .map_err(|e| Refuse::new(RefusalKind::Storage, format!("secure storage: {e}")))?
             .ok_or_else(|| Refuse::new(RefusalKind::Storage, "personalization object missing"))?;
+        // Only the committed bytes are the data: an object of another length (a stale tail,
+        // or content of another state) is refused, never handed over in part or with extra.
+        if data.len() as u64 != record.size {
+            return Err(Refuse::new(
+                RefusalKind::Storage,
+                "personalization object does not match its recorded size",
+            ));
+        }
         // Moves the allocation out of the Zeroizing wrapper: one copy here, wiped by `Wiped`
         // (the storage layer may keep another of a small record for the session, also wiped).
         Ok(Wiped(PersonalizationResponse {

@@ -236,6 +236,24 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         Ok(tas)
     }
 
+    /// Reads installed content of `size` bytes (its record's) held in `object`: the object
+    /// may be longer (a stale tail of another state the store left behind), and bytes past
+    /// `size` were never committed, so they are never served.
+    fn read_committed(
+        &self,
+        object: &str,
+        size: u64,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, PlatformError> {
+        let left = usize::try_from(size.saturating_sub(offset)).unwrap_or(usize::MAX);
+        match buf.get_mut(..left.min(buf.len())) {
+            Some([]) => Ok(0),
+            Some(dest) => self.store.read_at(object, offset, dest).map_err(Self::io),
+            None => Err(PlatformError::Io),
+        }
+    }
+
     fn read_staged(&mut self, i: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, PlatformError> {
         let staged = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
         if let Some(image) = staged.image.take() {
@@ -517,7 +535,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             };
         }
         match self.state.component(component) {
-            Some(c) => self.store.read_at(&c.object, offset, buf).map_err(Self::io),
+            Some(c) => self.read_committed(&c.object, c.size, offset, buf),
             None => Err(PlatformError::NotFound),
         }
     }
@@ -837,6 +855,16 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                     && bool::from(s.key_check.ct_eq(key_check))
             })
         })?;
+        if stream.over {
+            // Only a prefix was staged: nothing of it becomes the target's content. Past the
+            // engine's limit (equal to the plan's today) `size` alone makes the engine refuse,
+            // in the words of its ordinary path; the end refuses in any other case.
+            return Some(StreamedCopy {
+                digest: crate::suit::Digest(stream.plain.clone().finalize().into()),
+                size: stream.plain_len,
+                finish: Err(crate::encryption::DecryptError::PayloadTooLong),
+            });
+        }
         let staged = self.staged.iter_mut().find(|s| s.component == *target)?;
         stream.copied = true;
         staged.len = stream.plain_len;

@@ -67,6 +67,9 @@ pub(super) struct Finished {
     pub cipher_len: u64,
     pub plain: Sha256,
     pub plain_len: u64,
+    /// The plaintext passed the plan's limit: only a prefix was staged and hashed, so the
+    /// streamed copy must not become content (`streamed_copy` answers one the engine refuses).
+    pub over: bool,
     pub end: Result<(), DecryptError>,
     /// Which content key decrypted it ([`PayloadDecryptor::key_check`]): the engine's own
     /// decryptor at `finish` must have the same, or the streamed result is not used.
@@ -175,11 +178,85 @@ impl Stream {
             cipher_len: self.cipher_len,
             plain: self.plain,
             plain_len: self.plain_len,
+            over: self.over,
             end,
             key_check: self.key_check,
             image: self.image,
             fetched: false,
             copied: false,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::journal::Journal;
+    use super::super::platform::{Delivered, StorePlatform};
+    use super::*;
+    use crate::report::ReportBuilder;
+    use crate::service::memory::MemoryBackend;
+    use crate::service::state::State;
+    use crate::suit::platform::Platform as _;
+    use crate::suit::ComponentId;
+
+    /// Plaintext past the plan's limit (here smaller than the engine's, which today it never
+    /// is): only a prefix is staged and hashed, so the streamed copy must not hand the engine
+    /// a result it could accept, nor make the prefix the target's content.
+    #[test]
+    fn a_stream_past_its_plan_limit_never_answers_a_usable_copy() {
+        let (buffer, target) = (ComponentId::new(&[b"buf"]), ComponentId::new(&[b"t"]));
+        let (info, key_check, object) = (alloc::vec![1u8, 2, 3], [7u8; 32], "suit/in/1/0");
+        let mut store = MemoryBackend::new(0);
+        let mut stream = Stream {
+            decryptor: None,
+            key_check,
+            cipher: Sha256::new(),
+            cipher_len: 0,
+            plain: Sha256::new(),
+            plain_len: 0,
+            over: false,
+            end: Some(Ok(())),
+            image: None,
+        };
+        let (mut created, mut written) = (false, Vec::new());
+        let mut out = Writer {
+            store: &mut store,
+            object,
+            created: &mut created,
+            written: &mut written,
+        };
+        stream.stage(&mut out, 10, &[1; 8]).unwrap();
+        stream.stage(&mut out, 10, &[2; 8]).unwrap();
+        let plan = StreamPlan {
+            uri: "https://u/p".into(),
+            buffer: buffer.clone(),
+            target: target.clone(),
+            encryption_info: info.clone(),
+            target_size: None,
+        };
+        let mut finished = stream.finished(plan, object).unwrap();
+        finished.fetched = true;
+
+        let (mut state, mut journal) = (State::new(), Journal::default());
+        let delivered = alloc::vec![Delivered {
+            uri: "https://u/p".into(),
+            object: None,
+            stream: Some(finished),
+        }];
+        let mut p = StorePlatform::new(
+            &mut store,
+            &mut state,
+            delivered,
+            ReportBuilder::new(),
+            &mut journal,
+        );
+        p.stage_open(&target).unwrap();
+        let answer = p.streamed_copy(&buffer, &info, &key_check, &target);
+        assert!(
+            answer.as_ref().is_none_or(|c| c.finish.is_err()),
+            "{answer:?}"
+        );
+        let mut buf = [0u8; 32];
+        assert_eq!(p.read(&target, 0, &mut buf), Ok(0), "the prefix was staged");
     }
 }
