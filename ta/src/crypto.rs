@@ -38,13 +38,14 @@ pub static GP_TEE: CryptoProvider = CryptoProvider {
 
 /// What the TA runs on, chosen per operation from the numbers measured inside OP-TEE on QEMU
 /// (`qemu/bench.sh 1 --crypto`: RustCrypto vs the GP TEE API in the same boot, streams fed in
-/// 64 KiB chunks; BENCHMARKS.md "Crypto providers, session 6" and "..., session 7"):
+/// 64 KiB chunks; BENCHMARKS.md "Crypto providers, session 6", "..., session 7" and
+/// "..., session 9"):
 ///
 /// | operation | choice | measured reason |
 /// |---|---|---|
 /// | SHA-256 | RustCrypto | 64 B: 80-125x faster (GP pays a system call per step); 1 MiB: 1.7-3.2x faster (sha2 at opt-level 3) |
-/// | AES-GCM decrypt | RustCrypto | 4 KiB: 1.6-10x faster. 1 MiB: session 6's three boots 2.4-3.7x faster; session 7's four boots GP 1.3-1.4x faster (unexplained: GP's own time moved 4x between sessions) |
-/// | AES-CTR decrypt | RustCrypto | 4 KiB: 1.4-9x faster. 1 MiB: session 6 1.3-2.8x faster; session 7 GP 3.5-6x faster |
+/// | AES-GCM decrypt | RustCrypto | 4 KiB: 1.6-10x faster. 1 MiB: session 6's three boots 2.4-3.7x faster; session 7's four boots GP 1.3-1.4x faster (unexplained: GP's own time moved 4x between sessions); session 9, the AES family at opt-level 3: GP 1.06x faster (266 vs 250 ms) |
+/// | AES-CTR decrypt | RustCrypto | 4 KiB: 1.4-9x faster. 1 MiB: session 6 1.3-2.8x faster; session 7 GP 3.5-6x faster; session 9 (opt-level 3) GP 3.5x faster |
 /// | ECDSA P-256 verify | RustCrypto | 119-232x faster |
 /// | ECDH P-256 | RustCrypto | 400-1050x faster |
 ///
