@@ -171,6 +171,13 @@ const MAX_REE_COMPONENT: u64 = suit_common::suit::interpreter::MAX_PAYLOAD_LEN;
 
 /// Streams an approved REE component out of the TA; returns its bytes and SHA-256 as the TA
 /// reported it.
+/// Whether a finished install replaced the update TA itself. OP-TEE keeps the running
+/// instance alive (`TA_FLAG_INSTANCE_KEEP_ALIVE`), so the new version runs after a reboot.
+pub fn updated_the_update_ta(done: &InstallFinishResponse) -> bool {
+    let own = format!("[h'{}']", suit_common::protocol::TA_UUID.replace('-', ""));
+    done.components.iter().any(|c| *c == own)
+}
+
 pub fn ree_export(tee: &mut dyn Transport, path: &str) -> Result<(Vec<u8>, Vec<u8>), AgentError> {
     let mut data = Vec::new();
     let mut digest = Vec::new();
@@ -364,5 +371,31 @@ pub fn crypto_bench(tee: &mut dyn Transport, request: &[u8]) -> Result<String, A
             .map_err(|_| AgentError::BadResponse("crypto-bench reply is not UTF-8")),
         Some(status) => Err(AgentError::Status(status)),
         None => Err(AgentError::UnknownStatus(reply.status)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use suit_common::suit::ComponentId;
+
+    /// The TA names committed components with `ComponentId`'s display form; the agent's
+    /// check must match it for the update TA's own UUID, and nothing else.
+    #[test]
+    fn the_update_tas_own_component_is_recognised() {
+        let uuid = uuid::Uuid::parse_str(suit_common::protocol::TA_UUID).unwrap();
+        let own = ComponentId::new(&[uuid.as_bytes().as_slice()]);
+        let other = ComponentId::new(&[&[0x5e; 16][..]]);
+        let done = |c: &ComponentId| InstallFinishResponse {
+            sequence_number: 1,
+            signers: vec![1],
+            components: vec![format!("{c}")],
+            manifest_digest: Default::default(),
+            ree_paths: vec![],
+        };
+        assert!(updated_the_update_ta(&done(&own)));
+        assert!(!updated_the_update_ta(&done(&other)));
+        let perso = ComponentId::new(&[uuid.as_bytes().as_slice(), b"perso"]);
+        assert!(!updated_the_update_ta(&done(&perso)));
     }
 }

@@ -1030,6 +1030,11 @@ fn install(
         println!("  component {c}");
     }
     println!("  manifest digest {}", show(&done.manifest_digest));
+    if client::updated_the_update_ta(&done) {
+        println!(
+            "  the update TA itself was updated: OP-TEE keeps the running version until the next reboot; reboot to run the new one"
+        );
+    }
     for w in &written {
         println!("  wrote approved REE file {}", w.display());
     }
