@@ -175,7 +175,7 @@ const MAX_REE_COMPONENT: u64 = suit_common::suit::interpreter::MAX_PAYLOAD_LEN;
 /// instance alive (`TA_FLAG_INSTANCE_KEEP_ALIVE`), so the new version runs after a reboot.
 pub fn updated_the_update_ta(done: &InstallFinishResponse) -> bool {
     let own = format!("[h'{}']", suit_common::protocol::TA_UUID.replace('-', ""));
-    done.components.iter().any(|c| *c == own)
+    done.components.contains(&own)
 }
 
 pub fn ree_export(tee: &mut dyn Transport, path: &str) -> Result<(Vec<u8>, Vec<u8>), AgentError> {
