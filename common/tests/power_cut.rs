@@ -416,6 +416,103 @@ fn an_unconfirmed_ta_install_leaves_the_old_state_and_withholds_its_data() {
     }
 }
 
+/// A TA-store failure that may pass (here the REE failing storage after the image landed)
+/// keeps the commit pending: every command but status is refused while it fails, so no
+/// personalization data is served, and the first command after it passes rolls forward.
+#[test]
+fn a_storage_failure_of_the_ta_store_keeps_the_commit_pending_until_it_passes() {
+    let sc = scenario();
+    let mut s = restart(&sc.base, &sc.base_tas);
+    s.backend_mut().forge_ta_failure = Some(0xf010_0003);
+    let r = refusal(install(&mut s, &sc.v2));
+    assert!(r.reason.contains("tried again"), "{r:?}");
+    assert!(pending(&s));
+    assert_eq!(personalization(&mut s), None, "data served while pending");
+    let mut s = restart(s.backend().store(), &s.backend().installed_tas);
+    s.backend_mut().forge_ta_failure = Some(0xf010_0003);
+    assert_eq!(personalization(&mut s), None, "data served while pending");
+    assert!(pending(&s));
+    s.backend_mut().forge_ta_failure = None;
+    assert_eq!(
+        personalization(&mut s).as_deref(),
+        Some(&b"perso two, longer"[..])
+    );
+    assert!(!pending(&s));
+    assert_eq!(observe(&s), sc.new);
+    assert_no_orphans(&mut s, "after the retried commit");
+}
+
+/// A failure that retrying cannot end (here OP-TEE without its TA-store service: the
+/// session cannot be opened) marks the TA instead of locking the device out.
+#[test]
+fn a_persistent_ta_store_failure_marks_the_ta_instead_of_locking_the_device() {
+    let sc = scenario();
+    let mut s = restart(&sc.base, &sc.base_tas);
+    s.backend_mut().refuse_tas = Some(0xffff_0008);
+    let r = refusal(install(&mut s, &sc.v2));
+    assert!(r.reason.contains("did not confirm"), "{r:?}");
+    let mut s = restart(s.backend().store(), &s.backend().installed_tas);
+    s.backend_mut().refuse_tas = Some(0xffff_0008);
+    begin(&mut s, 1).unwrap();
+    assert_unconfirmed_old(&s, &sc, false);
+}
+
+/// With the list of unconfirmed TAs full, another TA's update is refused before anything
+/// irreversible (a refusal by OP-TEE could then neither finish nor end its commit); an update
+/// of a TA already on the list still goes through.
+#[test]
+fn a_full_unconfirmed_list_refuses_another_ta_before_its_commit_starts() {
+    use suit_common::service::state::MAX_UNCONFIRMED_TAS;
+    let sc = scenario();
+    let mut full = sc.base.clone();
+    let mut st = State::load(&full).unwrap();
+    st.unconfirmed_tas = (0..MAX_UNCONFIRMED_TAS as u8)
+        .map(|i| vec![i; 16].into())
+        .collect();
+    st.save(&mut full).unwrap();
+    let mut s = restart(&full, &sc.base_tas);
+    let r = refusal(install(&mut s, &sc.v2));
+    assert!(r.reason.contains("unconfirmed installs"), "{r:?}");
+    assert!(!pending(&s));
+    assert_eq!(state(&s), st);
+    assert_eq!(s.backend().installed_tas, sc.base_tas);
+    // TA is on the list: its update may mark it again or clear it.
+    st.unconfirmed_tas[0] = TA.to_vec().into();
+    let mut again = sc.base.clone();
+    st.save(&mut again).unwrap();
+    let mut s = restart(&again, &sc.base_tas);
+    install(&mut s, &sc.v2).unwrap();
+    assert_eq!(state(&s).unconfirmed_tas.len(), MAX_UNCONFIRMED_TAS - 1);
+}
+
+/// `reconcile` installs only the image the commit recorded: a kept image whose bytes no
+/// longer match the pending state's digest is not handed to OP-TEE.
+#[test]
+fn a_kept_image_that_changed_is_never_installed() {
+    use suit_common::service::store::SecureStore;
+    let sc = scenario();
+    let (mut store, tas) = cut_before_the_ta_install(&sc);
+    let journal = Journal::load(&store).unwrap().unwrap();
+    let object = journal.pending.unwrap().tas[0].clone();
+    let mut image = store.raw(&object).unwrap().to_vec();
+    let last = image.len() - 1;
+    image[last] ^= 1;
+    store.put(&object, &image).unwrap();
+    let mut s = restart(&store, &tas);
+    let r = refusal(call::<_, suit_common::protocol::AnchorsResponse>(
+        &mut s,
+        Command::Anchors,
+        &Empty {},
+    ));
+    assert_eq!(r.kind, RefusalKind::Storage, "{r:?}");
+    assert_eq!(
+        s.backend().installed_tas,
+        tas,
+        "a changed image was installed"
+    );
+    assert!(pending(&s));
+}
+
 /// The old state's components and bytes, the TA marked unconfirmed, OP-TEE holding the new
 /// image if the failure was forged (else the old), and no personalization data served.
 fn assert_unconfirmed_old(s: &Service<Mem>, sc: &Scenario, forged: bool) {
@@ -464,6 +561,22 @@ pub(crate) mod segmented {
     /// test agent's 16 KiB chunks), far shorter than the TA's 512 KiB; a multiple of the
     /// chunks, and every other segment of the copies, so that appends fill segments exactly.
     pub(crate) const SEG: u64 = 96 * 1024;
+
+    #[test]
+    fn an_unconfirmed_ta_install_leaves_the_old_state_and_withholds_its_data() {
+        with_segments(
+            SEG,
+            super::an_unconfirmed_ta_install_leaves_the_old_state_and_withholds_its_data,
+        );
+    }
+
+    #[test]
+    fn a_storage_failure_of_the_ta_store_keeps_the_commit_pending_until_it_passes() {
+        with_segments(
+            SEG,
+            super::a_storage_failure_of_the_ta_store_keeps_the_commit_pending_until_it_passes,
+        );
+    }
 
     #[test]
     fn a_power_cut_at_any_write_of_an_install() {

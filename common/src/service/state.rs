@@ -268,14 +268,18 @@ impl State {
     /// Records that TA `uuid` may be newer in OP-TEE's store than this state says; `false`
     /// when the list is full (the caller must then keep its commit pending instead).
     pub fn mark_unconfirmed(&mut self, uuid: &[u8; 16]) -> bool {
-        if self.is_unconfirmed(uuid) {
-            return true;
-        }
-        if self.unconfirmed_tas.len() >= MAX_UNCONFIRMED_TAS {
+        if !self.can_mark_unconfirmed(uuid) {
             return false;
         }
-        self.unconfirmed_tas.push(ByteBuf::from(uuid.to_vec()));
+        if !self.is_unconfirmed(uuid) {
+            self.unconfirmed_tas.push(ByteBuf::from(uuid.to_vec()));
+        }
         true
+    }
+
+    /// Whether [`Self::mark_unconfirmed`] would succeed for `uuid`.
+    pub fn can_mark_unconfirmed(&self, uuid: &[u8; 16]) -> bool {
+        self.is_unconfirmed(uuid) || self.unconfirmed_tas.len() < MAX_UNCONFIRMED_TAS
     }
 
     /// TA `uuid` is installed as this state records it.

@@ -4,6 +4,9 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use sha2::{Digest as _, Sha256};
+
+use crate::suit::ComponentId;
 
 use super::super::state::{State, StateError};
 use super::super::store::{SecureStore, StoreError};
@@ -101,25 +104,28 @@ pub enum Reconciled {
     Nothing,
     /// An interrupted commit was finished: its TA images are installed, its state is current.
     RolledForward,
-    /// OP-TEE answered the re-install of an interrupted commit's image with a refusal of the
-    /// image (signature, format, version). The REE can forge that answer, so it does not
-    /// prove OP-TEE holds the old image: the update is not applied and the state records
-    /// the TA as unconfirmed ([`State::unconfirmed_tas`]). The TEE result code.
+    /// OP-TEE answered the re-install of an interrupted commit's image with a result that
+    /// will not pass by retrying ([`RETRIED`] aside: a refusal of the image, signature,
+    /// format, version, or a missing TA-store service). The REE can forge that answer, so it
+    /// does not prove OP-TEE holds the old image: the update is not applied and the state
+    /// records the TA as unconfirmed ([`State::unconfirmed_tas`]). The TEE result code.
     Unconfirmed(u32),
     /// No journal is stored: nothing to recover, and nothing for the next `begin` to clean.
     NoJournal,
 }
 
-/// TEE results that refuse the image itself: retrying cannot help, so the update ends
-/// unapplied with the TA marked unconfirmed. Anything else (storage, memory, busy) keeps the
-/// commit pending and is retried. Every code may come from the REE; both ends leave nothing
-/// mixed in use (an unconfirmed TA gets no personalization data).
-pub(super) const REFUSES_THE_IMAGE: [u32; 5] = [
-    0xffff_0003, // TEE_ERROR_ACCESS_CONFLICT
-    0xffff_0005, // TEE_ERROR_BAD_FORMAT
-    0xffff_0006, // TEE_ERROR_BAD_PARAMETERS
-    0xffff_000a, // TEE_ERROR_NOT_SUPPORTED
-    0xffff_000f, // TEE_ERROR_SECURITY
+/// TEE results of a TA-store install that may pass (storage the REE has not made available
+/// yet, no space, busy, a lost RPC): the commit stays pending and is tried again before the
+/// next command, so a provoked failure delays the roll-forward. Any other result (the image
+/// refused: signature, format, version; or a failure that will not pass, such as a missing
+/// TA-store service) ends the commit unapplied with the TA marked unconfirmed: retrying it
+/// would lock the device out of every command. Every code may come from the REE; both ends
+/// leave nothing mixed in use (an unconfirmed TA gets no personalization data).
+pub(super) const RETRIED: [u32; 4] = [
+    0xf010_0003, // TEE_ERROR_STORAGE_NOT_AVAILABLE
+    0xffff_3041, // TEE_ERROR_STORAGE_NO_SPACE
+    0xffff_000d, // TEE_ERROR_BUSY
+    0xffff_000e, // TEE_ERROR_COMMUNICATION
 ];
 
 /// Finishes a commit a power cut interrupted after it recorded its next state: installs its
@@ -148,12 +154,20 @@ pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, 
             if let Reconciled::Unconfirmed(_) = outcome {
                 continue;
             }
+            // The image the commit checked and recorded, or nothing is installed from it.
+            let recorded = pending
+                .state
+                .component(&ComponentId::new(&[&header.uuid[..]]))
+                .ok_or(StateError::Corrupt)?;
+            if Sha256::digest(&*image).as_slice() != recorded.digest.as_slice() {
+                return Err(StateError::Corrupt);
+            }
             match store.install_ta(&image) {
                 Ok(()) => {}
-                Err(code) if REFUSES_THE_IMAGE.contains(&code) => {
-                    outcome = Reconciled::Unconfirmed(code);
+                Err(code) if RETRIED.contains(&code) => {
+                    return Err(StateError::Store(StoreError::Io(code)))
                 }
-                Err(code) => return Err(StateError::Store(StoreError::Io(code))),
+                Err(code) => outcome = Reconciled::Unconfirmed(code),
             }
         }
         if let Reconciled::Unconfirmed(_) = outcome {

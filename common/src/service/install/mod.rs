@@ -408,6 +408,8 @@ impl InstallSession {
             .get_mut(at)
             .ok_or(InstallError::UnexpectedPayload)?;
         if start_over {
+            // The earlier attempt's stream (and its kept image) goes first: never two images.
+            p.stream = None;
             p.stream = p
                 .planned
                 .as_ref()

@@ -707,8 +707,18 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             }
         }
         let unlisted = self.journal.objects.len() > listed;
-        // Installed as recorded once OP-TEE confirms it (the next state is written only then).
         if let Some((_, header, _)) = tas.first() {
+            // Room to mark it should OP-TEE not confirm it: checked before anything
+            // irreversible, or a refusal could neither finish nor end the commit.
+            if !self.state.can_mark_unconfirmed(&header.uuid) {
+                return Err(self.refuse(format!(
+                    "{} TAs have unconfirmed installs: update one of them before installing TA {}",
+                    super::super::state::MAX_UNCONFIRMED_TAS,
+                    components::uuid_string(&header.uuid)
+                )));
+            }
+            // Installed as recorded once OP-TEE confirms it (the next state is written only
+            // then).
             next.confirm(&header.uuid);
         }
         // Before anything irreversible: a state `load` would refuse is never journaled.
@@ -726,7 +736,9 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 tas,
             });
             if let Err(e) = self.journal.save(self.store) {
-                self.journal.pending = None;
+                // The write may have landed all the same (the REE answers REE-FS RPCs): the
+                // commit stays pending here too, so nothing it needs is deleted, and
+                // `reconcile` settles it before the next command from what is stored.
                 return Err(Self::io(e));
             }
             // The image checked above, not re-read: what OP-TEE gets is what was checked.
@@ -734,15 +746,15 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 // An error does not prove that OP-TEE stored nothing (the REE answers the TA
                 // store's RPCs, and may fail one after the image landed). A failure to store
                 // keeps the commit pending: `reconcile` tries again before the next command.
-                if !super::journal::REFUSES_THE_IMAGE.contains(&code) {
+                if super::journal::RETRIED.contains(&code) {
                     return Err(self.refuse(format!(
                         "OP-TEE could not install TA {} (TEE result {code:#010x}): the update is pending and is tried again before the next command",
                         components::uuid_string(&header.uuid)
                     )));
                 }
-                // A refusal of the image: the update is not applied, and the state says so of
-                // this TA in the same atomic write that ends the pending commit (see
-                // `State::unconfirmed_tas`).
+                // A refusal of the image, or a failure that will not pass: the update is not
+                // applied, and the state says so of this TA in the same atomic write that ends
+                // the pending commit (see `State::unconfirmed_tas`).
                 let mut marked = self.state.clone();
                 marked.generation = next.generation;
                 if !marked.mark_unconfirmed(&header.uuid) || marked.save(self.store).is_err() {
