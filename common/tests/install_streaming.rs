@@ -135,13 +135,18 @@ fn envelope_with(seq: u64, target: &[&[u8]], shared: Value, info: &[u8], form: F
         &shared,
         &install,
     );
+    signed(&manifest)
+}
+
+/// `manifest` in an envelope signed by the test author (ES256).
+fn signed(manifest: &[u8]) -> Vec<u8> {
     let key: SigningKey = p256_private_from_pem(suit_test_support::AUTHOR_PRIV);
     let signers = [Signer {
         key: &key,
         alg: Algorithm::Esp256,
         kid: b"",
     }];
-    seal_envelope(&manifest, &signers, &[], &[]).unwrap()
+    seal_envelope(manifest, &signers, &[], &[]).unwrap()
 }
 
 /// What an install left that both paths must agree on.
@@ -550,13 +555,7 @@ fn the_streaming_analysis_holds_little_whatever_the_manifest_repeats() {
         entries.push((section, bytes(&cbor(&Value::Array(writes(60))))));
     }
     let manifest = cbor(&suit_test_support::map(entries));
-    let key: SigningKey = p256_private_from_pem(suit_test_support::AUTHOR_PRIV);
-    let signers = [Signer {
-        key: &key,
-        alg: Algorithm::Esp256,
-        kid: b"",
-    }];
-    let envelope = seal_envelope(&manifest, &signers, &[], &[]).unwrap();
+    let envelope = signed(&manifest);
     assert!(envelope.len() < 64 * 1024, "{} bytes", envelope.len());
     send_envelope(&mut s, &envelope, MAX_CHUNK).unwrap();
     let request = suit_common::protocol::encode(&Empty {}).unwrap();
@@ -788,13 +787,7 @@ fn at_most_one_streamed_ta_image_is_kept_in_memory() {
         &Value::Array(shared),
         &Value::Array(install),
     );
-    let key: SigningKey = p256_private_from_pem(suit_test_support::AUTHOR_PRIV);
-    let signers = [Signer {
-        key: &key,
-        alg: Algorithm::Esp256,
-        kid: b"",
-    }];
-    let env = seal_envelope(&manifest, &signers, &[], &[]).unwrap();
+    let env = signed(&manifest);
     let chunk = 32 * 1024;
     let peaks = devices.each_mut().map(|s| {
         let prepared = prepare(s, &env).unwrap();

@@ -5,7 +5,7 @@
 //! component bytes, OP-TEE's TA store), never a mix, with no orphan object left once the
 //! next install begins.
 
-use suit_common::protocol::{Command, Empty, RefusalKind, StatusResponse};
+use suit_common::protocol::{Command, Empty, Refusal, RefusalKind, StatusResponse};
 use suit_common::service::components::uuid_string;
 use suit_common::service::install::{Journal, JOURNAL_OBJECT};
 use suit_common::service::keys::KEYS_OBJECT;
@@ -376,16 +376,11 @@ fn a_failed_roll_forward_is_retried_and_a_refused_image_leaves_the_ta_unconfirme
     // marked unconfirmed in the same write: its (old) personalization data is withheld.
     for forged in [false, true] {
         let mut s = restart(&store, &tas);
-        match forged {
-            false => s.backend_mut().refuse_tas = Some(0xffff_000f),
-            true => s.backend_mut().forge_ta_failure = Some(0xffff_000f),
-        }
+        fail_ta_store(&mut s, forged, 0xffff_000f);
         let status: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
         assert_eq!(status.service.unconfirmed_tas, [uuid_string(&TA)]);
         assert!(!pending(&s));
-        assert_unconfirmed_old(&s, &sc, forged);
-        assert_no_orphans(&mut s, "after the unconfirmed update");
-        assert_recovered_by_the_same_update(s, &sc);
+        assert_unconfirmed_then_recovered(s, &sc, forged, "after the unconfirmed update");
     }
 }
 
@@ -397,12 +392,7 @@ fn a_failed_roll_forward_is_retried_and_a_refused_image_leaves_the_ta_unconfirme
 fn an_unconfirmed_ta_install_leaves_the_old_state_and_withholds_its_data() {
     let sc = scenario();
     for forged in [false, true] {
-        let mut s = restart(&sc.base, &sc.base_tas);
-        match forged {
-            false => s.backend_mut().refuse_tas = Some(0xffff_000f),
-            true => s.backend_mut().forge_ta_failure = Some(0xffff_0005),
-        }
-        let r = refusal(install(&mut s, &sc.v2));
+        let (s, r) = install_failing(&sc, forged, 0xffff_0005);
         assert!(r.reason.contains("did not confirm"), "{r:?}");
         assert!(!pending(&s));
         assert_unconfirmed_old(&s, &sc, forged);
@@ -410,9 +400,7 @@ fn an_unconfirmed_ta_install_leaves_the_old_state_and_withholds_its_data() {
         let mut s = restart(s.backend().store(), &s.backend().installed_tas);
         let status: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
         assert_eq!(status.service.unconfirmed_tas, [uuid_string(&TA)]);
-        assert_unconfirmed_old(&s, &sc, forged);
-        assert_no_orphans(&mut s, "after the unconfirmed install");
-        assert_recovered_by_the_same_update(s, &sc);
+        assert_unconfirmed_then_recovered(s, &sc, forged, "after the unconfirmed install");
     }
 }
 
@@ -422,9 +410,7 @@ fn an_unconfirmed_ta_install_leaves_the_old_state_and_withholds_its_data() {
 #[test]
 fn a_storage_failure_of_the_ta_store_keeps_the_commit_pending_until_it_passes() {
     let sc = scenario();
-    let mut s = restart(&sc.base, &sc.base_tas);
-    s.backend_mut().forge_ta_failure = Some(0xf010_0003);
-    let r = refusal(install(&mut s, &sc.v2));
+    let (mut s, r) = install_failing(&sc, true, 0xf010_0003);
     assert!(r.reason.contains("tried again"), "{r:?}");
     assert!(pending(&s));
     assert_eq!(personalization(&mut s), None, "data served while pending");
@@ -447,9 +433,7 @@ fn a_storage_failure_of_the_ta_store_keeps_the_commit_pending_until_it_passes() 
 #[test]
 fn a_persistent_ta_store_failure_marks_the_ta_instead_of_locking_the_device() {
     let sc = scenario();
-    let mut s = restart(&sc.base, &sc.base_tas);
-    s.backend_mut().refuse_tas = Some(0xffff_0008);
-    let r = refusal(install(&mut s, &sc.v2));
+    let (s, r) = install_failing(&sc, false, 0xffff_0008);
     assert!(r.reason.contains("did not confirm"), "{r:?}");
     let mut s = restart(s.backend().store(), &s.backend().installed_tas);
     s.backend_mut().refuse_tas = Some(0xffff_0008);
@@ -511,6 +495,32 @@ fn a_kept_image_that_changed_is_never_installed() {
         "a changed image was installed"
     );
     assert!(pending(&s));
+}
+
+/// The TA store answers `code`: refusing the image (`forged` false), or keeping it and then
+/// failing (`forged`: the REE failing an RPC after the image landed).
+fn fail_ta_store(s: &mut Service<Mem>, forged: bool, code: u32) {
+    match forged {
+        false => s.backend_mut().refuse_tas = Some(code),
+        true => s.backend_mut().forge_ta_failure = Some(code),
+    }
+}
+
+/// Release 2 installed on release 1 with the TA store failing ([`fail_ta_store`]): the
+/// device and the refusal.
+fn install_failing(sc: &Scenario, forged: bool, code: u32) -> (Service<Mem>, Refusal) {
+    let mut s = restart(&sc.base, &sc.base_tas);
+    fail_ta_store(&mut s, forged, code);
+    let r = refusal(install(&mut s, &sc.v2));
+    (s, r)
+}
+
+/// [`assert_unconfirmed_old`], no orphan at the next begin, then
+/// [`assert_recovered_by_the_same_update`].
+fn assert_unconfirmed_then_recovered(mut s: Service<Mem>, sc: &Scenario, forged: bool, when: &str) {
+    assert_unconfirmed_old(&s, sc, forged);
+    assert_no_orphans(&mut s, when);
+    assert_recovered_by_the_same_update(s, sc);
 }
 
 /// The old state's components and bytes, the TA marked unconfirmed, OP-TEE holding the new
