@@ -12,7 +12,7 @@ use p256::ecdsa::{Signature, VerifyingKey};
 
 use suit_common::crypto::{
     self, bench, AesCtrOp, AesGcmOp, CryptoProvider, EcdhP256Key, EcdhP256Op, EcdsaP256Op,
-    Sha256Hash, Sha256Op, StreamDecrypt, RUSTCRYPTO,
+    Released, Sha256Hash, Sha256Op, StreamDecrypt, RUSTCRYPTO,
 };
 use suit_common::encryption::content::{CtrCipher, GcmDecryptor, GcmEncryptor};
 use suit_common::encryption::DecryptError;
@@ -136,6 +136,28 @@ fn uneven(mut d: Box<dyn StreamDecrypt>, data: &[u8]) -> Result<Vec<u8>, Decrypt
     Ok(out)
 }
 
+/// [`uneven`] through `update_in_place`: the same plaintext, at most each chunk's length
+/// released per call, and RustCrypto never falls back to a buffer of its own.
+fn uneven_in_place(mut d: Box<dyn StreamDecrypt>, data: &[u8]) -> Result<Vec<u8>, DecryptError> {
+    let mut out = Vec::new();
+    let (mut at, mut n) = (0, 1);
+    while at < data.len() {
+        let end = (at + n).min(data.len());
+        let mut chunk = data[at..end].to_vec();
+        match d.update_in_place(&mut chunk)? {
+            Released::InPlace(k) => {
+                assert!(k <= chunk.len());
+                out.extend_from_slice(&chunk[..k]);
+            }
+            Released::Separate(_) => panic!("RustCrypto decrypts in place"),
+        }
+        at = end;
+        n = n % 41 + 1;
+    }
+    out.extend_from_slice(&d.finish()?);
+    Ok(out)
+}
+
 #[test]
 fn rustcrypto_provider_equals_the_previous_code_paths() {
     use sha2::Digest as _;
@@ -173,6 +195,8 @@ fn rustcrypto_provider_equals_the_previous_code_paths() {
             }
             let d = crypto::RustCryptoAesGcm.decryptor(key, iv, b"aad").unwrap();
             assert_eq!(uneven(d, &sealed).unwrap(), data);
+            let d = crypto::RustCryptoAesGcm.decryptor(key, iv, b"aad").unwrap();
+            assert_eq!(uneven_in_place(d, &sealed).unwrap(), data);
             let mut old = GcmDecryptor::new(key, iv, b"aad").unwrap();
             assert_eq!(&old.update(&sealed).unwrap()[..], &data[..]);
             old.finish().unwrap();
@@ -180,6 +204,8 @@ fn rustcrypto_provider_equals_the_previous_code_paths() {
             sealed[100] ^= 1;
             let d = crypto::RustCryptoAesGcm.decryptor(key, iv, b"aad").unwrap();
             assert_eq!(uneven(d, &sealed), Err(DecryptError::TagMismatch));
+            let d = crypto::RustCryptoAesGcm.decryptor(key, iv, b"aad").unwrap();
+            assert_eq!(uneven_in_place(d, &sealed), Err(DecryptError::TagMismatch));
         }
     }
     // Bad key and IV lengths: the same typed errors as before.
@@ -196,6 +222,14 @@ fn rustcrypto_provider_equals_the_previous_code_paths() {
         .decryptor(&[9; 16], &[0xff; 16])
         .unwrap();
     assert_eq!(uneven(d, &data).unwrap(), &old.apply(&data).unwrap()[..]);
+    let mut old = CtrCipher::new(&[9; 16], &[0xff; 16]).unwrap();
+    let d = crypto::RustCryptoAesCtr
+        .decryptor(&[9; 16], &[0xff; 16])
+        .unwrap();
+    assert_eq!(
+        uneven_in_place(d, &data).unwrap(),
+        &old.apply(&data).unwrap()[..]
+    );
     assert!(crypto::RustCryptoAesCtr
         .decryptor(&[9; 16], &[0; 12])
         .is_err());

@@ -737,6 +737,52 @@ mod segmented {
     }
 }
 
+/// A chunk is decrypted where it lies: in the request's own buffer, or straight into a TA
+/// image's reserved room, so a streamed install holds no chunk-sized plaintext copy beyond
+/// what it stores and (for a TA) the one kept image. Measured against a device with the same
+/// keys storing the same chunks as received; the old path's extra copy was a whole chunk.
+/// (A secure component is measured with CTR only: with GCM the stored plaintext is 16 bytes
+/// shorter than the received ciphertext, which moves the in-memory store's segment growth.)
+#[test]
+fn a_streamed_chunk_is_decrypted_where_it_lies() {
+    let chunk = 256 * 1024;
+    let image = ta(2, 600_000);
+    /// Target, content, bytes kept in TA memory, ciphers.
+    type Case<'a> = (&'a [&'a [u8]], Vec<u8>, usize, &'a [Cipher]);
+    let cases: [Case; 2] = [
+        (&SECURE, blob(1024 * 1024), 0, &[Cipher::Ctr]),
+        (
+            &[&TA],
+            image.clone(),
+            image.len(),
+            &[Cipher::Gcm, Cipher::Ctr],
+        ),
+    ];
+    for (target, data, kept, ciphers) in cases {
+        for &cipher in ciphers {
+            let mut devices: [Service<Mem>; 2] = two_devices().into();
+            devices[1].store_payloads_as_received(true);
+            let (info, ciphertext) = encrypt(&mut devices[0], cipher, &data);
+            let env = envelope(1, target, &data, &info, Form::Static);
+            let peaks = devices.each_mut().map(|s| {
+                prepare(s, &env).unwrap();
+                let total = ciphertext.len() as u64;
+                let (sent, peak) = crate::attack_oracles::peak_heap(|| {
+                    send_payload_chunked(s, URI, total, &ciphertext, chunk)
+                });
+                sent.unwrap();
+                peak
+            });
+            let beyond = peaks[0].saturating_sub(peaks[1]);
+            assert!(
+                beyond < kept + chunk / 8,
+                "{beyond} B beyond a device storing {} B as received, {kept} B kept (peaks {peaks:?})",
+                data.len()
+            );
+        }
+    }
+}
+
 /// One update installs at most one TA (`finish` refuses more), so at most one streamed TA
 /// image is kept in TA memory: a manifest that decrypts two TA images as they arrive holds
 /// one image's bytes at once, not two, while both payloads are received.

@@ -45,8 +45,22 @@ pub trait StreamDecrypt {
     /// Decrypts the next chunk of the input stream (any size) and returns the plaintext
     /// available so far.
     fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError>;
+    /// [`update`](Self::update) of `buf` where it lies, when the provider can decrypt in
+    /// place (saves a chunk-sized buffer per call); otherwise the plaintext as `update`
+    /// returns it.
+    fn update_in_place(&mut self, buf: &mut [u8]) -> Result<Released, DecryptError> {
+        self.update(buf).map(Released::Separate)
+    }
     /// Ends the stream (for GCM: checks the tag) and returns any remaining plaintext.
     fn finish(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>, DecryptError>;
+}
+
+/// Where [`StreamDecrypt::update_in_place`] put the plaintext.
+pub enum Released {
+    /// In `buf[..n]`; the rest of `buf` is input held back.
+    InPlace(usize),
+    /// In a buffer of its own; `buf` is unchanged.
+    Separate(Zeroizing<Vec<u8>>),
 }
 
 /// AES-128/256-GCM decryption of a stream whose last 16 bytes are the tag.

@@ -7,7 +7,8 @@ use sha2::Digest as _;
 use zeroize::Zeroizing;
 
 use super::{
-    AesCtrOp, AesGcmOp, EcdhP256Key, EcdhP256Op, EcdsaP256Op, Sha256Hash, Sha256Op, StreamDecrypt,
+    AesCtrOp, AesGcmOp, EcdhP256Key, EcdhP256Op, EcdsaP256Op, Released, Sha256Hash, Sha256Op,
+    StreamDecrypt,
 };
 use crate::encryption::content::{CtrCipher, GcmDecryptor};
 use crate::encryption::DecryptError;
@@ -39,6 +40,9 @@ impl StreamDecrypt for GcmDecryptor {
     fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
         GcmDecryptor::update(self, input)
     }
+    fn update_in_place(&mut self, buf: &mut [u8]) -> Result<Released, DecryptError> {
+        GcmDecryptor::update_in_place(self, buf).map(Released::InPlace)
+    }
     fn finish(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
         GcmDecryptor::finish(*self).map(|()| Zeroizing::new(Vec::new()))
     }
@@ -62,6 +66,10 @@ pub struct RustCryptoAesCtr;
 impl StreamDecrypt for CtrCipher {
     fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
         self.apply(input)
+    }
+    fn update_in_place(&mut self, buf: &mut [u8]) -> Result<Released, DecryptError> {
+        self.apply_in_place(buf)
+            .map(|()| Released::InPlace(buf.len()))
     }
     fn finish(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
         Ok(Zeroizing::new(Vec::new()))

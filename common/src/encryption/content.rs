@@ -269,31 +269,44 @@ impl GcmDecryptor {
 
     /// Decrypts the next chunk; returns the (not yet authenticated) plaintext available.
     pub fn update(&mut self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
-        let total = self.held_len + ciphertext.len();
-        let mut out = Zeroizing::new(Vec::new());
+        let mut out = Zeroizing::new(ciphertext.to_vec());
+        let n = self.update_in_place(&mut out)?;
+        out.truncate(n);
+        Ok(out)
+    }
+
+    /// [`update`](Self::update) where the chunk lies: the plaintext available is `buf[..n]`
+    /// for the returned `n` (at most `buf.len()`, as the held tag candidate shifts in front);
+    /// the rest of `buf` is ciphertext now held back.
+    pub fn update_in_place(&mut self, buf: &mut [u8]) -> Result<usize, DecryptError> {
+        let total = self.held_len + buf.len();
         if total <= GCM_TAG_LEN {
             if let Some(dst) = self.held.get_mut(self.held_len..total) {
-                dst.copy_from_slice(ciphertext);
+                dst.copy_from_slice(buf);
             }
             self.held_len = total;
-            return Ok(out);
+            return Ok(0);
         }
-        // Everything but the last 16 bytes seen so far is ciphertext proper.
+        // Everything but the last 16 bytes seen so far is ciphertext proper: the held bytes
+        // that leave first, then the chunk's start; its end (and any held bytes still in
+        // the last 16) is held next.
         let n = total - GCM_TAG_LEN;
         let from_held = self.held_len.min(n);
-        let (now, keep) = ciphertext.split_at(n - from_held);
-        out.reserve_exact(n);
-        out.extend_from_slice(self.held.get(..from_held).unwrap_or_default());
-        out.extend_from_slice(now);
         let mut held = [0u8; GCM_TAG_LEN];
-        let old = self.held.get(from_held..self.held_len).unwrap_or_default();
-        let (a, b) = held.split_at_mut(old.len());
-        a.copy_from_slice(old);
+        let stay = self.held.get(from_held..self.held_len).unwrap_or_default();
+        let keep = buf.get(n - from_held..).unwrap_or_default();
+        let (a, b) = held.split_at_mut(stay.len());
+        a.copy_from_slice(stay);
         b.copy_from_slice(keep);
+        buf.copy_within(..n - from_held, from_held);
+        let (front, _) = buf.split_at_mut(n);
+        if let (Some(dst), Some(src)) = (front.get_mut(..from_held), self.held.get(..from_held)) {
+            dst.copy_from_slice(src);
+        }
         self.held = held;
         self.held_len = GCM_TAG_LEN;
-        self.gcm.decrypt(&mut out)?;
-        Ok(out)
+        self.gcm.decrypt(front)?;
+        Ok(n)
     }
 
     /// Verifies the tag (in constant time). Fails with [`DecryptError::Truncated`] if fewer
@@ -361,7 +374,12 @@ impl CtrCipher {
     /// XORs the keystream into `data` and returns it as a new zeroizing buffer.
     pub fn apply(&mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
         let mut out = Zeroizing::new(data.to_vec());
-        self.keystream.apply(&mut out)?;
+        self.apply_in_place(&mut out)?;
         Ok(out)
+    }
+
+    /// XORs the keystream into `buf` where it lies.
+    pub fn apply_in_place(&mut self, buf: &mut [u8]) -> Result<(), DecryptError> {
+        self.keystream.apply(buf)
     }
 }

@@ -226,6 +226,22 @@ impl PayloadDecryptor {
         result
     }
 
+    /// [`update`](Self::update) of `buf` where it lies, if the crypto provider can (see
+    /// [`crate::crypto::StreamDecrypt::update_in_place`]). **Unauthenticated until `finish`.**
+    pub fn update_in_place(
+        &mut self,
+        buf: &mut [u8],
+    ) -> Result<crate::crypto::Released, DecryptError> {
+        let result = match &mut self.state {
+            State::Stream(d) => d.update_in_place(buf),
+            State::Failed => Err(DecryptError::Poisoned),
+        };
+        if result.is_err() {
+            self.state = State::Failed;
+        }
+        result
+    }
+
     /// Ends the stream. For AES-GCM verifies the tag: [`DecryptError::TagMismatch`] or
     /// [`DecryptError::Truncated`] mean every byte returned so far must be discarded.
     /// Returns any remaining plaintext (empty with RustCrypto; a GP TEE back end may hold

@@ -317,9 +317,9 @@ impl<B: Backend> Service<B> {
                     needed_sizes: p.needed_sizes,
                 })
             }),
-            Command::InstallPayload => self.handle(request, |s, r: PayloadChunkRequest| {
+            Command::InstallPayload => self.handle(request, |s, mut r: PayloadChunkRequest| {
                 check_chunk(&r.data)?;
-                s.install_payload(&r)?;
+                s.install_payload(&mut r)?;
                 Ok(Empty {})
             }),
             Command::InstallFinish => self.handle(request, |s, _: Empty| s.install_finish()),
@@ -640,8 +640,9 @@ impl<B: Backend> Service<B> {
     /// A payload chunk; the first one of a payload decrypted as it arrives gets the same key
     /// source `install_finish` gives the engine (issue 14: see `install::stream`).
     #[inline(never)]
-    fn install_payload(&mut self, r: &PayloadChunkRequest) -> Result<(), Refuse> {
-        let (uri, total, offset, data) = (&r.uri, r.total_len, r.offset, &r.data[..]);
+    fn install_payload(&mut self, r: &mut PayloadChunkRequest) -> Result<(), Refuse> {
+        // Decrypted where it lies: the request's own (wiped) buffer holds the plaintext.
+        let (uri, total, offset, data) = (&r.uri, r.total_len, r.offset, &mut r.data[..]);
         // The first chunk of a streamable payload needs the key source `finish` will use; if
         // it cannot be built now, the payload takes the ordinary path and `finish` refuses (or
         // not) as it would have, so a chunk is never refused for what only `finish` checks.

@@ -365,7 +365,7 @@ impl InstallSession {
         uri: &str,
         total_len: u64,
         offset: u64,
-        data: &[u8],
+        data: &mut [u8],
         keys: Option<&dyn KeySource>,
     ) -> Result<(), InstallError> {
         let Phase::Prepared { payloads, .. } = &mut self.phase else {
@@ -445,7 +445,7 @@ impl InstallSession {
                 p.received = end;
             }
             (Some(_), Some(_)) => {}
-            _ if !data.is_empty() || start_over => match out.write(data) {
+            _ if !data.is_empty() || start_over => match out.write(&*data) {
                 Ok(len) => p.received = len,
                 Err(e) => {
                     // The object may still hold an earlier attempt's bytes (plaintext, if

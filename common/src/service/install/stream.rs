@@ -2,8 +2,9 @@
 //!
 //! When the authenticated manifest fetches a URI into a buffer and then decrypts the buffer
 //! into a TA or a secure-storage component, in the static form [`suit::streaming`] proves,
-//! each payload chunk is decrypted on arrival with the key the engine would choose, hashed,
-//! and written once into the payload object (journaled before it exists, like every object
+//! each payload chunk is decrypted on arrival with the key the engine would choose (where it
+//! lies: in the request's own buffer, or in a TA image's reserved room), hashed, and written
+//! once into the payload object (journaled before it exists, like every object
 //! an install creates; a TA image too, so that `reconcile` can install it again after a
 //! power cut inside OP-TEE's TA-store install). The ciphertext is
 //! hashed (the engine's fetch digest) and never stored. At `finish` the engine runs the
@@ -21,8 +22,10 @@ use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-use crate::encryption::DecryptError;
-use crate::suit::decrypt::{KeySource, PayloadDecryptor};
+use crate::crypto::Released;
+use crate::encryption::content::GCM_TAG_LEN;
+use crate::encryption::{DecryptError, PayloadDecryptor};
+use crate::suit::decrypt::KeySource;
 use crate::suit::streaming::StreamPlan;
 use crate::suit::AnchorId;
 
@@ -54,8 +57,17 @@ pub(super) struct Stream {
     over: bool,
     end: Option<Result<(), DecryptError>>,
     /// The staged plaintext, when [`Planned::keep`]: reserved whole at the start (the
-    /// authenticated size bound), so it never reallocates and leaves no unwiped copy.
+    /// authenticated size bound and a GCM tag's slack), so it never reallocates and leaves
+    /// no unwiped copy; chunks are decrypted in its spare room.
     image: Option<Zeroizing<Vec<u8>>>,
+}
+
+/// Why a chunk could not be taken.
+enum Failed {
+    /// The decryptor refused (the stream ends with this error; `finish` reports it).
+    Decrypt(DecryptError),
+    /// Staging failed (the install's payload starts over).
+    Store(StoreError),
 }
 
 /// A stream whose every announced byte arrived, handed to the engine's platform.
@@ -92,8 +104,11 @@ impl Stream {
         let image = match planned.keep {
             true => {
                 let mut image = Vec::new();
+                // A GCM chunk is decrypted in the image's spare room with its tag (see
+                // `decrypt`): the last one needs the tag's 16 bytes beyond the plaintext.
+                let bound = usize::try_from(planned.limit).ok()?;
                 image
-                    .try_reserve_exact(usize::try_from(planned.limit).ok()?)
+                    .try_reserve_exact(bound.checked_add(GCM_TAG_LEN)?)
                     .ok()?;
                 Some(Zeroizing::new(image))
             }
@@ -112,23 +127,22 @@ impl Stream {
         })
     }
 
-    /// Takes the next ciphertext chunk; `last` when it completes the announced length.
+    /// Takes the next ciphertext chunk; `last` when it completes the announced length. The
+    /// chunk is decrypted where it lies (or in the kept image): it is plaintext afterwards.
     pub(super) fn chunk(
         &mut self,
         out: &mut Writer<'_>,
         limit: u64,
-        data: &[u8],
+        data: &mut [u8],
         last: bool,
     ) -> Result<(), StoreError> {
-        self.cipher.update(data);
+        self.cipher.update(&*data);
         self.cipher_len = self.cipher_len.saturating_add(data.len() as u64);
-        if let Some(d) = self.decryptor.as_mut() {
-            match d.update(data) {
-                Ok(plain) => self.stage(out, limit, &plain)?,
-                Err(e) => {
-                    self.decryptor = None;
-                    self.end = Some(Err(e));
-                }
+        if let Some(mut d) = self.decryptor.take() {
+            match self.decrypt(&mut d, out, limit, data) {
+                Ok(()) => self.decryptor = Some(d),
+                Err(Failed::Decrypt(e)) => self.end = Some(Err(e)),
+                Err(Failed::Store(e)) => return Err(e),
             }
         }
         if last {
@@ -145,20 +159,85 @@ impl Stream {
         Ok(())
     }
 
-    /// Stages released plaintext up to the engine's limit, counting all of it.
-    fn stage(&mut self, out: &mut Writer<'_>, limit: u64, plain: &[u8]) -> Result<(), StoreError> {
-        if plain.is_empty() {
-            return Ok(());
+    /// Decrypts a chunk straight into the kept image when all of it fits the image's spare
+    /// room (reserved with a GCM tag's slack), else where it lies; stages the plaintext.
+    fn decrypt(
+        &mut self,
+        d: &mut PayloadDecryptor,
+        out: &mut Writer<'_>,
+        limit: u64,
+        data: &mut [u8],
+    ) -> Result<(), Failed> {
+        let room = |i: &Zeroizing<Vec<u8>>| i.capacity() - i.len() >= data.len();
+        match self.image.take() {
+            Some(mut image) if !self.over && room(&image) => {
+                let from = image.len();
+                // Within the reservation: never reallocated, so no unwiped copy is left.
+                image.extend_from_slice(data);
+                let released = match image.get_mut(from..) {
+                    Some(tail) => d.update_in_place(tail),
+                    None => Err(DecryptError::Poisoned),
+                };
+                match released {
+                    Ok(Released::InPlace(n)) => {
+                        image.truncate(from + n);
+                        if !self.admit(limit, n) {
+                            // Past the limit: the engine refuses, the image is of no use.
+                            return Ok(());
+                        }
+                        let plain = image.get(from..).unwrap_or_default();
+                        self.plain.update(plain);
+                        let written = out.write(plain);
+                        self.image = Some(image);
+                        written.map(|_| ()).map_err(Failed::Store)
+                    }
+                    Ok(Released::Separate(plain)) => {
+                        image.truncate(from);
+                        self.image = Some(image);
+                        self.stage(out, limit, &plain).map_err(Failed::Store)
+                    }
+                    Err(e) => Err(Failed::Decrypt(e)),
+                }
+            }
+            image => {
+                self.image = image;
+                match d.update_in_place(data).map_err(Failed::Decrypt)? {
+                    Released::InPlace(n) => {
+                        let plain = data.get(..n).unwrap_or_default();
+                        self.stage(out, limit, plain).map_err(Failed::Store)
+                    }
+                    Released::Separate(plain) => {
+                        self.stage(out, limit, &plain).map_err(Failed::Store)
+                    }
+                }
+            }
         }
-        self.plain_len = self.plain_len.saturating_add(plain.len() as u64);
+    }
+
+    /// Counts `n` released plaintext bytes; whether they are staged (within the engine's
+    /// limit: past it nothing more is).
+    fn admit(&mut self, limit: u64, n: usize) -> bool {
+        if n == 0 {
+            return false;
+        }
+        self.plain_len = self.plain_len.saturating_add(n as u64);
         if self.over || self.plain_len > limit {
             self.over = true;
+            self.image = None;
+            return false;
+        }
+        true
+    }
+
+    /// Stages plaintext released outside the kept image, up to the engine's limit.
+    fn stage(&mut self, out: &mut Writer<'_>, limit: u64, plain: &[u8]) -> Result<(), StoreError> {
+        if !self.admit(limit, plain.len()) {
             return Ok(());
         }
         self.plain.update(plain);
         out.write(plain)?;
         if let Some(image) = self.image.as_mut() {
-            // Within the reservation (`plain_len` is at most `limit`): never reallocated.
+            // Within the reservation: never reallocated.
             if image.capacity() - image.len() >= plain.len() {
                 image.extend_from_slice(plain);
             } else {
