@@ -172,17 +172,23 @@ fn create_emits_the_drafts_forms_and_the_engine_runs_them() {
             ConditionKind::Version
         ]
     );
-    // suit-text: {['um','fw']: {7: ">=1.2,<2", 8: "1.5.0"}}.
+    // suit-text, as the manifest draft's SUIT_Text_Map: a language tag ("en" by default)
+    // to its SUIT_Text_LMap: {"en": {['um','fw']: {7: ">=1.2,<2", 8: "1.5.0"}}}.
     let text: ciborium::Value = ciborium::from_reader(m.text.get().unwrap().as_slice()).unwrap();
-    let diag = format!("{text:?}");
-    assert!(
-        diag.contains("Integer(7)") && diag.contains(">=1.2,<2"),
-        "{diag}"
-    );
-    assert!(
-        diag.contains("Integer(8)") && diag.contains("1.5.0"),
-        "{diag}"
-    );
+    let languages = text.as_map().expect("SUIT_Text_Map");
+    assert_eq!(languages.len(), 1, "{text:?}");
+    let (language, lmap) = &languages[0];
+    assert_eq!(language.as_text(), Some("en"), "{text:?}");
+    let lmap = lmap.as_map().expect("SUIT_Text_LMap");
+    let (id, entries) = &lmap[0];
+    assert!(id.is_array(), "{text:?}");
+    let entries: Vec<(i128, &str)> = entries
+        .as_map()
+        .expect("SUIT_Text_Component_Keys")
+        .iter()
+        .map(|(k, v)| (k.as_integer().unwrap().into(), v.as_text().unwrap()))
+        .collect();
+    assert_eq!(entries, [(7, ">=1.2,<2"), (8, "1.5.0")]);
 
     // Round trip: a device at 1.5 installs it ...
     let mut dev = Device::new(&[1, 5]);
@@ -226,8 +232,48 @@ fn create_emits_the_drafts_forms_and_the_engine_runs_them() {
             "\"set-version\": \"1.5.0\"",
             "current-version",
             "version-required",
+            "\"en\": {",
         ],
     );
+}
+
+/// `text.language` names suit-text's language; one that is not an RFC 9290 tag38 language
+/// tag is refused.
+#[test]
+fn suit_text_is_in_the_language_the_description_names() {
+    let d = setup();
+    let desc = describe(
+        &d,
+        serde_json::json!({ "current-version-text": "1.5.0" }),
+        serde_json::json!({ "text": { "language": "de-AT", "update-description": "neu" } }),
+    );
+    let (r, env) = create(&d, &desc);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bytes = std::fs::read(&env).unwrap();
+    let auth = Envelope::decode(&bytes)
+        .unwrap()
+        .authenticate(&policy(&d).anchors)
+        .unwrap();
+    let text: ciborium::Value =
+        ciborium::from_reader(auth.manifest.text.get().unwrap().as_slice()).unwrap();
+    let languages = text.as_map().unwrap();
+    assert_eq!(languages.len(), 1);
+    assert_eq!(languages[0].0.as_text(), Some("de-AT"));
+    // Manifest-wide entries (2: update description) before the component's.
+    let lmap = languages[0].1.as_map().unwrap();
+    assert_eq!(lmap[0].0.as_integer(), Some(2.into()));
+    assert_eq!(lmap[0].1.as_text(), Some("neu"));
+    assert!(lmap[1].0.is_array());
+    for bad in ["", "en_US", "toolonglanguage", "en-", "1en"] {
+        let desc = describe(
+            &d,
+            serde_json::json!({}),
+            serde_json::json!({ "text": { "language": bad } }),
+        );
+        let (r, _) = create(&d, &desc);
+        assert_ne!(r.code, 0, "{bad:?}");
+        assert!(r.stderr.contains("language tag"), "{bad:?}: {}", r.stderr);
+    }
 }
 
 #[test]

@@ -83,16 +83,32 @@ pub struct Description {
     pub text: Option<TextDesc>,
 }
 
-/// suit-text's manifest-wide entries (SUIT_Text_Map keys 1 and 2).
+/// suit-text's manifest-wide entries (SUIT_Text_LMap keys 1 and 2) and their language.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TextDesc {
+    /// The language tag (RFC 9290 tag38) the text is in; [`DEFAULT_TEXT_LANGUAGE`] if absent.
+    #[serde(default)]
+    pub language: Option<String>,
     /// suit-text-manifest-description (1).
     #[serde(default)]
     pub manifest_description: Option<String>,
     /// suit-text-update-description (2).
     #[serde(default)]
     pub update_description: Option<String>,
+}
+
+/// The language of suit-text when the description names none.
+pub const DEFAULT_TEXT_LANGUAGE: &str = "en";
+
+/// Whether `tag` has tag38-ltag's form: `[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*`.
+fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let first = parts.next().unwrap_or_default();
+    let sized = |p: &str| (1..=8).contains(&p.len());
+    sized(first)
+        && first.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| sized(p) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// A UUID given directly or derived by name (UUIDv5, RFC 9019 §... / manifest draft §8.4.8).
@@ -428,6 +444,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             return Err(bad(format!(
                 "components[{i}]: an encrypted component's id needs at most {} segments (its ciphertext buffer adds one)",
                 suit_common::suit::component::MAX_SEGMENTS - 1
+            )));
+        }
+    }
+    if let Some(l) = desc.text.as_ref().and_then(|t| t.language.as_deref()) {
+        if !is_language_tag(l) {
+            return Err(bad(format!(
+                "text.language {l:?} is not a language tag (RFC 9290 tag38: letters, then -subtags)"
             )));
         }
     }
@@ -804,8 +827,13 @@ fn encode_manifest(
     }
     common.int(CommonKey::SharedSequence.value()).bytes(&shared);
 
-    // suit-text: the manifest-wide entries (keys 1, 2) sort before the per-component ones
-    // (component identifiers are arrays), so canonical order is these, then those.
+    // suit-text (manifest draft: SUIT_Text_Map = { + tag38-ltag => SUIT_Text_LMap }): one
+    // language's map, in which the manifest-wide entries (keys 1, 2) sort before the
+    // per-component ones (component identifiers are arrays), so canonical order is these,
+    // then those.
+    let language = text
+        .and_then(|t| t.language.as_deref())
+        .unwrap_or(DEFAULT_TEXT_LANGUAGE);
     let mut wide: Vec<(TextKey, &str)> = Vec::new();
     if let Some(t) = text {
         if let Some(d) = &t.manifest_description {
@@ -819,6 +847,7 @@ fn encode_manifest(
         super::update_management::text_entries(components.iter().map(|c| (&c.id, &c.um)));
     let text_map = (!wide.is_empty() || !per_component.is_empty()).then(|| {
         let mut t = Encoder::new();
+        t.map(1).text(language);
         t.map(wide.len() + per_component.len());
         for (key, value) in &wide {
             t.int(key.value()).text(value);

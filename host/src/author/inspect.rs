@@ -352,42 +352,56 @@ fn manifest_model(m: &[(Value, Value)], depth: usize) -> Json {
     Json::Object(out)
 }
 
+/// suit-text: `{ language tag => { key => text, component => { key => text } } }`.
 fn text_model(b: &[u8]) -> Json {
     match decode_one(b) {
         Ok(v) => {
             let mut out = json!({ "diag": diag_value(&v, 0) });
-            // Update management's per-component text (draft -14 §3.3-3.4): named, shown
-            // escaped (display-only, never interpreted).
-            if let Value::Map(m) = &v {
-                let mut named = Map::new();
-                for (k, entries) in m {
-                    let (Value::Array(_), Value::Map(e)) = (k, entries) else {
-                        continue;
-                    };
-                    let mut versions = Map::new();
-                    for key in [
-                        ComponentTextKey::VersionRequired,
-                        ComponentTextKey::CurrentVersion,
-                    ] {
-                        if let Some(Value::Text(t)) = get(e, key.value()) {
-                            versions.insert(key.short_name().into(), json!(format!("{t:?}")));
-                        }
-                    }
-                    if !versions.is_empty() {
-                        named.insert(
-                            diag_value(k, 0).replace(['\n', ' '], ""),
-                            Json::Object(versions),
-                        );
-                    }
-                }
+            // Update management's per-component text (draft -14 §3.3-3.4), per language:
+            // named, shown escaped (display-only, never interpreted).
+            let mut languages = Map::new();
+            for (language, lmap) in v.as_map().into_iter().flatten() {
+                let (Value::Text(language), Value::Map(lmap)) = (language, lmap) else {
+                    continue;
+                };
+                let named = component_versions(lmap);
                 if !named.is_empty() {
-                    out["component-versions"] = Json::Object(named);
+                    languages.insert(language.escape_debug().to_string(), Json::Object(named));
                 }
+            }
+            if !languages.is_empty() {
+                out["component-versions"] = Json::Object(languages);
             }
             out
         }
         Err(e) => err(e),
     }
+}
+
+/// The version texts of one language's SUIT_Text_LMap, by component.
+fn component_versions(lmap: &[(Value, Value)]) -> Map<String, Json> {
+    let mut named = Map::new();
+    for (k, entries) in lmap {
+        let (Value::Array(_), Value::Map(e)) = (k, entries) else {
+            continue;
+        };
+        let mut versions = Map::new();
+        for key in [
+            ComponentTextKey::VersionRequired,
+            ComponentTextKey::CurrentVersion,
+        ] {
+            if let Some(Value::Text(t)) = get(e, key.value()) {
+                versions.insert(key.short_name().into(), json!(format!("{t:?}")));
+            }
+        }
+        if !versions.is_empty() {
+            named.insert(
+                diag_value(k, 0).replace(['\n', ' '], ""),
+                Json::Object(versions),
+            );
+        }
+    }
+    named
 }
 
 /// SUIT parameter names (the drafts' names without `suit-parameter-`).
