@@ -287,13 +287,26 @@ impl State {
         self.unconfirmed_tas.retain(|u| u.as_slice() != uuid);
     }
 
-    /// Writes the record in one atomic replace.
+    /// The state that ends a pending commit of `generation` unapplied: this one with the
+    /// commit's TAs marked unconfirmed (any of them may be in OP-TEE's store), at the commit's
+    /// generation, so that a power cut after it is written never rolls the commit forward.
+    /// `None` when the list has no room (the commit must then stay pending).
+    pub fn unapplied_commit(&self, generation: u64, uuids: &[[u8; 16]]) -> Option<State> {
+        let mut marked = self.clone();
+        marked.generation = generation;
+        uuids
+            .iter()
+            .all(|u| marked.mark_unconfirmed(u))
+            .then_some(marked)
+    }
+
     /// Whether the record fits what `load` accepts: checked before a commit starts, so that
     /// no journal ever holds a state that cannot be written.
     pub fn fits(&self) -> Result<(), StateError> {
         self.encode().map(drop)
     }
 
+    /// Writes the record in one atomic replace.
     pub fn save(&self, store: &mut dyn SecureStore) -> Result<(), StateError> {
         store.put_record(STATE_OBJECT, &self.encode()?)?;
         Ok(())

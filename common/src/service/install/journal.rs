@@ -142,8 +142,6 @@ pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, 
     let state = State::load(store)?;
     let mut outcome = Reconciled::RolledForward;
     if pending.state.generation > state.generation {
-        let mut marked = state;
-        marked.generation = pending.state.generation;
         // Every TA of the commit is marked if one is refused: any may be in OP-TEE's store.
         let mut uuids = Vec::new();
         for object in &pending.tas {
@@ -170,18 +168,14 @@ pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, 
                 Err(code) => outcome = Reconciled::Unconfirmed(code),
             }
         }
-        if let Reconciled::Unconfirmed(_) = outcome {
-            for uuid in &uuids {
-                if !marked.mark_unconfirmed(uuid) {
-                    return Err(StateError::Store(StoreError::NoSpace));
-                }
-            }
-        }
         // One atomic write ends the pending commit either way: its state, or the old one
         // with the TA marked (same generation, so a cut after it never rolls forward).
         match outcome {
             Reconciled::RolledForward => pending.state.save(store)?,
-            _ => marked.save(store)?,
+            _ => state
+                .unapplied_commit(pending.state.generation, &uuids)
+                .ok_or(StateError::Store(StoreError::NoSpace))?
+                .save(store)?,
         }
     }
     // Done either way: the kept images are garbage now, like everything else listed.

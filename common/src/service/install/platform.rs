@@ -755,13 +755,12 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 // A refusal of the image, or a failure that will not pass: the update is not
                 // applied, and the state says so of this TA in the same atomic write that ends
                 // the pending commit (see `State::unconfirmed_tas`).
-                let mut marked = self.state.clone();
-                marked.generation = next.generation;
-                if !marked.mark_unconfirmed(&header.uuid) || marked.save(self.store).is_err() {
-                    // Still pending: `reconcile` tries the install again.
-                    return Err(PlatformError::Io);
-                }
-                *self.state = marked;
+                let marked = self
+                    .state
+                    .unapplied_commit(next.generation, &[header.uuid])
+                    .filter(|m| m.save(self.store).is_ok());
+                // Not written: still pending, and `reconcile` tries the install again.
+                *self.state = marked.ok_or(PlatformError::Io)?;
                 // The pending commit is over (its generation is the state's): cleaning it
                 // from the journal may fail without consequence (`reconcile` skips it).
                 let pending = self.journal.pending.take();
