@@ -18,6 +18,7 @@ mod cose_codec_coset;
 mod cose_multi;
 mod cose_wg_auth;
 mod cose_wg_multi;
+mod cose_wg_outside_profile;
 mod encoder_bytes;
 mod encoder_model;
 mod encryption_cose_wg;
