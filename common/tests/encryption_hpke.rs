@@ -228,3 +228,33 @@ fn draft_example_integrated() {
     )
     .is_err());
 }
+
+/// The 144 entries of testvectors.txt on other curves (X25519, X448, P-384, P-521) are in no
+/// SUIT profile: each is refused for its algorithm, never opened and never a panic, even by
+/// a device holding a P-256 HPKE key and the PSK under the vector's kid.
+#[test]
+fn other_curves_are_refused_for_their_algorithm() {
+    let all = vectors();
+    let p256_d = cose_key(&all[0].key).1;
+    let others: Vec<_> = all
+        .iter()
+        .filter(|v| !P256_SUITES.contains(&v.suite.as_str()))
+        .collect();
+    assert_eq!(others.len(), 144);
+    for v in others {
+        let (kid, _) = cose_key(&v.key);
+        let keys = hpke_keys(&kid, &p256_d, Some(hex::decode(PSK).unwrap()));
+        let r = open(v, &keys, &options(&v.title));
+        assert!(
+            matches!(
+                r,
+                Err(DecryptError::UnsupportedContentAlgorithm(_)
+                    | DecryptError::UnsupportedRecipientAlgorithm(_)
+                    | DecryptError::NoRecipientForKeys)
+            ),
+            "{} {}: {r:?}",
+            v.suite,
+            v.title
+        );
+    }
+}
