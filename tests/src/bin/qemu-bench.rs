@@ -422,7 +422,10 @@ fn report(b: usize, run: &GuestRun, cases: &[Case], ta_size: u64) {
     }
     // The pipeline rows: the TA's decrypt + SHA-256 of 1 MiB against OP-TEE's at its rates.
     let pipe = |op: &str| pipeline_ms(log, op);
-    for (mode, op) in [("GCM", "gcm"), ("CTR", "ctr")] {
+    // The goal (issue 14) is set on AES-GCM + SHA-256; CTR is shown for comparison (OP-TEE's
+    // CTR runs on the ARMv8 AES instructions QEMU emulates, ta/src/crypto.rs says why the TA
+    // keeps RustCrypto).
+    for (mode, op, goal) in [("GCM", "gcm", "goal ≤ 1.25x"), ("CTR", "ctr", "no goal")] {
         let ours = match (pipe(op), pipe("sha256")) {
             (Some(a), Some(h)) => Some((a + h) / 1000.0),
             _ => None,
@@ -437,7 +440,7 @@ fn report(b: usize, run: &GuestRun, cases: &[Case], ta_size: u64) {
             _ => "-".into(),
         };
         println!(
-            "| pipeline-{op} (TA: decrypt + SHA-256, no storage) | 1048576 B | {} | aes-perf {mode} + hash-perf SHA256 | {} | {ratio} (goal ≤ 1.25x) | - | - | - | - | - | - | - | - |",
+            "| pipeline-{op} (TA: decrypt + SHA-256, no storage) | 1048576 B | {} | aes-perf {mode} + hash-perf SHA256 | {} | {ratio} ({goal}) | - | - | - | - | - | - | - | - |",
             fmt(ours),
             fmt(reference)
         );
