@@ -267,4 +267,22 @@ fn only_foreign_recipients_are_refused_with_a_typed_error() {
         decrypt_info(&with_p256).unwrap_err(),
         DecryptError::NoRecipientForKeys
     );
+    // An unusable recipient whose kid names the device's key was meant for this device: its
+    // reason is reported before "no key" and before other devices' recipients.
+    let tampered_own = foreign(|r| {
+        r.unprotected.key_id = b"kid-2".to_vec();
+        set_ephemeral_key(
+            r,
+            Value::Map(vec![(KTY.into(), 2.into()), (CRV.into(), 1.into())]),
+        );
+    });
+    let other_p256 = foreign(|r| r.ciphertext.as_mut().unwrap()[0] ^= 1);
+    let mixed = info_with(vec![other_p256, foreign(x25519), tampered_own], false);
+    assert_eq!(
+        decrypt_info(&mixed).unwrap_err(),
+        DecryptError::Malformed {
+            at: Location::EphemeralKey(2),
+            problem: Problem::MissingHeader(-2)
+        }
+    );
 }
