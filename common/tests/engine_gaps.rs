@@ -1,5 +1,6 @@
 //! Engine gaps of issue 10 item 7: suit-parameter-strict-order = false (manifest-37 §6.7)
-//! and the trust-domains rules for suit-directive-process-dependency.
+//! and the trust-domains rules for suit-directive-process-dependency; an unknown custom
+//! command fails as a condition (review s10 M1).
 
 use ciborium::Value;
 
@@ -31,6 +32,16 @@ fn manifest(install: Vec<Value>) -> Vec<u8> {
 }
 
 fn run(install: Vec<Value>) -> Result<Vec<suit_common::suit::ComponentId>, Error> {
+    run_on(install).0
+}
+
+/// [`run`], and the device afterwards.
+fn run_on(
+    install: Vec<Value>,
+) -> (
+    Result<Vec<suit_common::suit::ComponentId>, Error>,
+    RecordingPlatform,
+) {
     let env = seal_one(
         &manifest(install),
         &author_key(),
@@ -39,7 +50,8 @@ fn run(install: Vec<Value>) -> Result<Vec<suit_common::suit::ComponentId>, Error
         &[("#a", A), ("#b", B)],
     );
     let mut dev = RecordingPlatform::spec_device();
-    spec_process(&env, Procedure::Update, &mut dev).map(|o| o.committed)
+    let r = spec_process(&env, Procedure::Update, &mut dev).map(|o| o.committed);
+    (r, dev)
 }
 
 fn kind(e: Error) -> CommandErrorKind {
@@ -77,6 +89,64 @@ fn fetch_both_then_cross_sources() -> Vec<Value> {
 
 fn strict(value: bool) -> Vec<Value> {
     vec![int(20), map(vec![(12, Value::Bool(value))])]
+}
+
+/// An unknown custom command (label below -256, argument nil).
+fn unknown_custom() -> Vec<Value> {
+    vec![int(-300), Value::Null]
+}
+
+fn fetch_from(uri: &str) -> Vec<Value> {
+    vec![int(20), map(vec![(21, text(uri))]), int(21), int(15)]
+}
+
+fn installed_a(dev: &RecordingPlatform) -> Option<&[u8]> {
+    let a = suit_common::suit::ComponentId::new(&[b"a"]);
+    dev.installed.get(&a).map(Vec::as_slice)
+}
+
+/// The manifest draft: "If a Recipient encounters an unknown condition, it MUST report a
+/// failure"; custom labels name conditions and directives alike and nothing else is said of
+/// unknown ones, so an unknown custom command is a failed condition. In try-each the next
+/// option runs (it used to abort the whole update).
+#[test]
+fn an_unknown_custom_command_in_try_each_moves_to_the_next_option() {
+    let mut first = unknown_custom();
+    first.extend(fetch_from("#a"));
+    let mut cmds = vec![int(12), int(0)];
+    cmds.extend([
+        int(15),
+        Value::Array(vec![seq(first), seq(fetch_from("#b"))]),
+    ]);
+    let (r, dev) = run_on(cmds);
+    assert_eq!(r.unwrap().len(), 1);
+    // The first option stopped at the custom command, before its fetch of #a.
+    assert_eq!(installed_a(&dev), Some(B));
+}
+
+/// Outside try-each it fails like a failed condition: a run-sequence with soft-failure
+/// halts without side effects and the update goes on; without soft-failure the update fails,
+/// naming the command.
+#[test]
+fn an_unknown_custom_command_elsewhere_fails_as_a_condition() {
+    let mut soft = vec![int(20), map(vec![(13, Value::Bool(true))])];
+    soft.extend(unknown_custom());
+    soft.extend(fetch_from("#b"));
+    let mut cmds = vec![int(12), int(0), int(32), seq(soft)];
+    cmds.extend(fetch_from("#a"));
+    let (r, dev) = run_on(cmds);
+    assert_eq!(r.unwrap().len(), 1);
+    assert_eq!(installed_a(&dev), Some(A));
+
+    let mut cmds = vec![int(12), int(0)];
+    cmds.extend(unknown_custom());
+    cmds.extend(fetch_from("#a"));
+    let (r, dev) = run_on(cmds);
+    assert_eq!(
+        kind(r.unwrap_err()),
+        CommandErrorKind::UnsupportedCommand(-300)
+    );
+    assert_eq!(installed_a(&dev), None);
 }
 
 #[test]

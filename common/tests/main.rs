@@ -23,6 +23,7 @@ mod encoder_bytes;
 mod encoder_model;
 mod encryption_cose_wg;
 mod encryption_hpke;
+mod encryption_multi_recipient;
 mod encryption_roundtrip;
 mod encryption_vectors;
 mod engine_fallbacks;

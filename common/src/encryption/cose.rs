@@ -249,11 +249,34 @@ pub(crate) struct Recipient {
     pub ciphertext: Vec<u8>,
 }
 
+impl Recipient {
+    /// Reads recipient `i`, an array of `len` items whose header `d` has passed.
+    fn decode(mut d: Decoder<'_>, i: usize, len: usize) -> Result<Self, DecryptError> {
+        let at = Location::Recipient(i);
+        if len == 4 {
+            return Err(DecryptError::Unsupported { at, label: None });
+        }
+        let headers = Headers::parse(
+            &mut d,
+            Location::RecipientProtected(i),
+            Location::RecipientUnprotected(i),
+        )?;
+        let Ok(Item::Bytes(ciphertext)) = d.item() else {
+            return Err(malformed(at, Problem::Shape));
+        };
+        Ok(Self {
+            headers,
+            ciphertext: ciphertext.to_vec(),
+        })
+    }
+}
+
 /// COSE_Encrypt (tag 96 required).
 pub(crate) struct CoseEncrypt {
     pub headers: Headers,
     pub ciphertext: Option<Vec<u8>>,
-    pub recipients: Vec<Recipient>,
+    /// Each recipient, or why it cannot be read; only the array around them is structure.
+    pub recipients: Vec<Result<Recipient, DecryptError>>,
 }
 
 /// COSE_Encrypt0 (tag 16 optional).
@@ -304,21 +327,14 @@ impl CoseEncrypt {
         let mut recipients = Vec::with_capacity(n);
         for i in 0..n {
             let at = Location::Recipient(i);
-            if array(&mut d, 3..=4, at)? == 4 {
-                return Err(DecryptError::Unsupported { at, label: None });
+            let len = array(&mut d, 3..=4, at)?;
+            // Parsed from a copy: a recipient this device cannot read may be another
+            // device's, so its problem is kept for the key search and `d` moves past it.
+            let inner = d.clone();
+            for _ in 0..len {
+                d.skip().map_err(cbor_err(at))?;
             }
-            let headers = Headers::parse(
-                &mut d,
-                Location::RecipientProtected(i),
-                Location::RecipientUnprotected(i),
-            )?;
-            let Ok(Item::Bytes(ciphertext)) = d.item() else {
-                return Err(malformed(at, Problem::Shape));
-            };
-            recipients.push(Recipient {
-                headers,
-                ciphertext: ciphertext.to_vec(),
-            });
+            recipients.push(Recipient::decode(inner, i, len));
         }
         Ok(Self {
             headers,

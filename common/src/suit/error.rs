@@ -342,7 +342,8 @@ pub enum CommandErrorKind {
     NotAllowedInShared,
     /// A copy or swap whose source and destination are the same component.
     SourceIsDestination,
-    /// A custom (negative-label) command this engine does not know.
+    /// A custom (negative-label) command this engine does not know; it fails as a condition
+    /// does (manifest draft, SUIT_Condition: an unknown condition MUST report a failure).
     UnsupportedCommand(i64),
     /// The platform refused or failed an operation.
     Platform(PlatformError),

@@ -619,7 +619,10 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 }
                 Ok(())
             }
-            Command::Custom(label, _) => Err(Fail::Abort(Self::err(
+            // Custom labels are shared by conditions and directives, and the draft's only rule
+            // for an unknown one is its condition rule ("If a Recipient encounters an unknown
+            // condition, it MUST report a failure"): a failed condition, so try-each moves on.
+            Command::Custom(label, _) => Err(Fail::Condition(Self::err(
                 frame,
                 path,
                 None,

@@ -4,10 +4,15 @@
 //! recipient is tried first with the device keys of that id, then with the other keys of the
 //! matching type (at most [`MAX_KEY_CANDIDATES`] keys in all), so an envelope made for this
 //! device's key but labelled with another kid still opens. A recipient without a kid is tried
-//! with every key of the type (same bound). The first recipient that opens yields the CEK. If
-//! none does, the error names the most specific reason: a failed unwrap/open with a key the
-//! recipient named (or with any key, when it named none) beats "no key", which beats
-//! "unsupported algorithm".
+//! with every key of the type (same bound). The first recipient that opens yields the CEK.
+//!
+//! A COSE_Encrypt may address several devices, so a recipient this device cannot use
+//! (unreadable headers, no or an unknown `alg`, an ephemeral key of another curve, an
+//! invalid point, a key that fails) does not end the search: only the outer structure is
+//! fatal. If no recipient opens, the error names the most specific reason: a failure with a
+//! key the recipient named (or with any key, when it named none), or an unusable recipient
+//! that names a device key, beats "no key", which beats the first unusable recipient of a
+//! supported algorithm, which beats the first recipient of an unknown one.
 
 pub mod aes_kw;
 pub mod ecdh_es;
@@ -46,60 +51,127 @@ enum Attempt {
     NoKey,
 }
 
+/// Why no recipient has opened so far, by precedence (see the module doc).
+#[derive(Default)]
+struct Refusal {
+    failed: Option<DecryptError>,
+    no_key: bool,
+    unusable: Option<DecryptError>,
+    foreign: Option<DecryptError>,
+}
+
+impl Refusal {
+    fn into_error(self) -> DecryptError {
+        match self {
+            Self {
+                failed: Some(e), ..
+            } => e,
+            Self { no_key: true, .. } => DecryptError::NoRecipientForKeys,
+            Self {
+                unusable: Some(e), ..
+            } => e,
+            Self {
+                foreign: Some(e), ..
+            } => e,
+            _ => DecryptError::NoRecipientForKeys,
+        }
+    }
+}
+
+fn key_kind(algorithm: RecipientAlgorithm) -> KeyKind {
+    match algorithm {
+        RecipientAlgorithm::AesKw(wrap) => KeyKind::AesKw(wrap),
+        RecipientAlgorithm::EcdhEs(_) => KeyKind::EcdhEsP256,
+        RecipientAlgorithm::Hpke(_) => KeyKind::HpkeP256,
+    }
+}
+
+/// Tries recipient `i`; `Err` means it cannot be used at all (it may be another device's).
+fn attempt(
+    i: usize,
+    r: &Recipient,
+    algorithm: RecipientAlgorithm,
+    content: ContentAlgorithm,
+    keys: &dyn DeviceKeys,
+    opts: &CoseOptions<'_>,
+) -> Result<Attempt, DecryptError> {
+    match algorithm {
+        RecipientAlgorithm::AesKw(wrap) => aes_kw_recipient(i, r, wrap, keys),
+        RecipientAlgorithm::EcdhEs(wrap) => ecdh_recipient(i, r, wrap, keys, opts),
+        RecipientAlgorithm::Hpke(suite) => hpke_recipient(i, r, suite, content, keys, opts),
+    }
+}
+
 pub(crate) fn recover_cek(
     msg: &CoseEncrypt,
     content: ContentAlgorithm,
     keys: &dyn DeviceKeys,
     opts: &CoseOptions<'_>,
 ) -> Result<SecretBytes, DecryptError> {
-    let mut failure = None;
-    let mut unsupported = None;
-    let mut saw_supported = false;
+    let mut refusal = Refusal::default();
     for (i, r) in msg.recipients.iter().enumerate() {
-        let alg = r.headers.alg().ok_or(malformed(
-            Location::Recipient(i),
-            Problem::MissingHeader(header::ALG),
-        ))?;
-        let Some(algorithm) = RecipientAlgorithm::from_id(alg) else {
-            unsupported.get_or_insert(DecryptError::UnsupportedRecipientAlgorithm(alg));
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                refusal.foreign.get_or_insert(*e);
+                continue;
+            }
+        };
+        // COSE-HPKE does not strictly require `alg`; without it this device cannot tell
+        // what the recipient is, so it is another device's.
+        let Some(alg) = r.headers.alg() else {
+            refusal.foreign.get_or_insert(malformed(
+                Location::Recipient(i),
+                Problem::MissingHeader(header::ALG),
+            ));
             continue;
         };
-        saw_supported = true;
-        let attempt = match algorithm {
-            RecipientAlgorithm::AesKw(wrap) => aes_kw_recipient(i, r, wrap, keys)?,
-            RecipientAlgorithm::EcdhEs(wrap) => ecdh_recipient(i, r, wrap, keys, opts)?,
-            RecipientAlgorithm::Hpke(suite) => hpke_recipient(i, r, suite, content, keys, opts)?,
+        let Some(algorithm) = RecipientAlgorithm::from_id(alg) else {
+            refusal
+                .foreign
+                .get_or_insert(DecryptError::UnsupportedRecipientAlgorithm(alg));
+            continue;
         };
-        match attempt {
-            Attempt::Opened(cek) if cek.len() == content.key_len() => return Ok(cek),
-            // The recipient authenticated this key, so the sender got the length wrong.
-            Attempt::Opened(cek) => {
-                return Err(DecryptError::ContentKeyLength {
-                    expected: content.key_len(),
-                    found: cek.len(),
-                })
+        match attempt(i, r, algorithm, content, keys, opts) {
+            Ok(Attempt::Opened(cek)) if cek.len() == content.key_len() => return Ok(cek),
+            // Anyone can make an ECDH-ES recipient for this device's key, so a wrong
+            // length does not rule out a good recipient later.
+            Ok(Attempt::Opened(cek)) => {
+                refusal
+                    .failed
+                    .get_or_insert(DecryptError::ContentKeyLength {
+                        expected: content.key_len(),
+                        found: cek.len(),
+                    });
             }
-            Attempt::Failed(e) => {
-                failure.get_or_insert(e);
+            Ok(Attempt::Failed(e)) => {
+                refusal.failed.get_or_insert(e);
             }
-            Attempt::NoKey => {}
+            Ok(Attempt::NoKey) => refusal.no_key = true,
+            // Unusable, but addressed to a key this device holds: as telling as a failure.
+            Err(e)
+                if r.headers
+                    .kid()
+                    .is_some_and(|kid| !keys.find(key_kind(algorithm), Some(kid)).is_empty()) =>
+            {
+                refusal.failed.get_or_insert(e);
+            }
+            Err(e) => {
+                refusal.unusable.get_or_insert(e);
+            }
         }
     }
-    Err(match (failure, unsupported) {
-        (Some(e), _) => e,
-        (None, Some(e)) if !saw_supported => e,
-        _ => DecryptError::NoRecipientForKeys,
-    })
+    Err(refusal.into_error())
 }
 
-fn unwrap_with(kek: &SecretBytes, wrap: KeyWrap, wrapped: &[u8]) -> Result<Attempt, DecryptError> {
+fn unwrap_with(kek: &SecretBytes, wrap: KeyWrap, wrapped: &[u8]) -> Attempt {
     if kek.len() != wrap.kek_len() {
-        return Err(DecryptError::DeviceKey(KeyError::WrongKeyType));
+        return Attempt::Failed(DecryptError::DeviceKey(KeyError::WrongKeyType));
     }
-    Ok(match aes_kw::unwrap(kek.as_bytes(), wrapped) {
+    match aes_kw::unwrap(kek.as_bytes(), wrapped) {
         Ok(cek) => Attempt::Opened(cek),
         Err(_) => Attempt::Failed(DecryptError::KeyUnwrapFailed),
-    })
+    }
 }
 
 fn aes_kw_recipient(
@@ -115,16 +187,16 @@ fn aes_kw_recipient(
             Problem::ProtectedNotEmpty,
         ));
     }
-    let mut result = Attempt::NoKey;
-    for (key, named) in candidates(keys, KeyKind::AesKw(wrap), r.headers.kid()) {
-        let kek = keys.kek(key).map_err(DecryptError::DeviceKey)?;
-        match unwrap_with(&kek, wrap, &r.ciphertext)? {
-            Attempt::Opened(cek) => return Ok(Attempt::Opened(cek)),
-            other if named => result = other,
-            _ => {}
-        }
-    }
-    Ok(result)
+    let kid = r.headers.kid();
+    Ok(first_open(
+        keys,
+        KeyKind::AesKw(wrap),
+        kid,
+        |key| match keys.kek(key) {
+            Ok(kek) => unwrap_with(&kek, wrap, &r.ciphertext),
+            Err(e) => Attempt::Failed(DecryptError::DeviceKey(e)),
+        },
+    ))
 }
 
 fn ecdh_recipient(
@@ -158,20 +230,18 @@ fn ecdh_recipient(
         other: opts.ecdh_kdf_other,
     }
     .encode()?;
-    let mut result = Attempt::NoKey;
-    for (key, named) in candidates(keys, KeyKind::EcdhEsP256, h.kid()) {
-        let z = keys.ecdh_p256(key, &peer).map_err(|e| match e {
-            KeyError::InvalidPeerKey => DecryptError::InvalidPublicKey { recipient: i },
-            e => DecryptError::DeviceKey(e),
-        })?;
-        let kek = ecdh_es::derive_kek(&z, h.salt(), &context, wrap);
-        match unwrap_with(&kek, wrap, &r.ciphertext)? {
-            Attempt::Opened(cek) => return Ok(Attempt::Opened(cek)),
-            other if named => result = other,
-            _ => {}
-        }
-    }
-    Ok(result)
+    Ok(first_open(
+        keys,
+        KeyKind::EcdhEsP256,
+        h.kid(),
+        |key| match keys.ecdh_p256(key, &peer) {
+            Ok(z) => {
+                let kek = ecdh_es::derive_kek(&z, h.salt(), &context, wrap);
+                unwrap_with(&kek, wrap, &r.ciphertext)
+            }
+            Err(e) => Attempt::Failed(key_error(i, e)),
+        },
+    ))
 }
 
 fn hpke_recipient(
@@ -211,32 +281,55 @@ fn hpke_recipient(
         ciphertext: &r.ciphertext,
         psk_id: h.protected.psk_id.as_deref(),
     };
-    open_hpke(i, &op, h.kid(), keys)
+    Ok(open_hpke(i, &op, h.kid(), keys))
 }
 
 /// Tries `op` with every matching HPKE key.
-fn open_hpke(
-    i: usize,
-    op: &HpkeOpen<'_>,
-    kid: Option<&[u8]>,
-    keys: &dyn DeviceKeys,
-) -> Result<Attempt, DecryptError> {
-    let mut result = Attempt::NoKey;
-    for (key, named) in candidates(keys, KeyKind::HpkeP256, kid) {
+fn open_hpke(i: usize, op: &HpkeOpen<'_>, kid: Option<&[u8]>, keys: &dyn DeviceKeys) -> Attempt {
+    first_open(keys, KeyKind::HpkeP256, kid, |key| {
         match keys.hpke_open(key, op) {
-            Ok(pt) => return Ok(Attempt::Opened(pt)),
-            Err(KeyError::OperationFailed | KeyError::InvalidPeerKey) if !named => {}
-            Err(KeyError::OperationFailed) => {
-                result = Attempt::Failed(DecryptError::HpkeOpenFailed)
-            }
-            Err(KeyError::UnknownPsk) => result = Attempt::Failed(DecryptError::UnknownPsk),
-            Err(KeyError::InvalidPeerKey) => {
-                result = Attempt::Failed(DecryptError::InvalidPublicKey { recipient: i })
-            }
-            Err(e) => return Err(DecryptError::DeviceKey(e)),
+            Ok(pt) => Attempt::Opened(pt),
+            Err(e) => Attempt::Failed(key_error(i, e)),
+        }
+    })
+}
+
+fn key_error(i: usize, e: KeyError) -> DecryptError {
+    match e {
+        KeyError::OperationFailed => DecryptError::HpkeOpenFailed,
+        KeyError::UnknownPsk => DecryptError::UnknownPsk,
+        KeyError::InvalidPeerKey => DecryptError::InvalidPublicKey { recipient: i },
+        e => DecryptError::DeviceKey(e),
+    }
+}
+
+/// Tries the candidate keys (see [`candidates`]) with `open` until one opens. A failure that
+/// only says "wrong key" is the recipient's if it named that key; any other (device key
+/// store, unknown PSK) is kept whichever key met it.
+fn first_open(
+    keys: &dyn DeviceKeys,
+    kind: KeyKind,
+    kid: Option<&[u8]>,
+    mut open: impl FnMut(KeyRef) -> Attempt,
+) -> Attempt {
+    let mut result = Attempt::NoKey;
+    for (key, named) in candidates(keys, kind, kid) {
+        match open(key) {
+            Attempt::Opened(cek) => return Attempt::Opened(cek),
+            Attempt::Failed(e) if named || !wrong_key(&e) => result = Attempt::Failed(e),
+            _ => {}
         }
     }
-    Ok(result)
+    result
+}
+
+fn wrong_key(e: &DecryptError) -> bool {
+    matches!(
+        e,
+        DecryptError::KeyUnwrapFailed
+            | DecryptError::HpkeOpenFailed
+            | DecryptError::InvalidPublicKey { .. }
+    )
 }
 
 /// Integrated mode: the HPKE open of a COSE_Encrypt0 (index 0 in errors).
@@ -245,7 +338,7 @@ pub(crate) fn open_integrated(
     kid: Option<&[u8]>,
     keys: &dyn DeviceKeys,
 ) -> Result<SecretBytes, DecryptError> {
-    match open_hpke(0, op, kid, keys)? {
+    match open_hpke(0, op, kid, keys) {
         Attempt::Opened(pt) => Ok(pt),
         Attempt::Failed(e) => Err(e),
         Attempt::NoKey => Err(DecryptError::NoRecipientForKeys),
