@@ -234,7 +234,7 @@ impl<'a> Prepared<'a> {
     pub(crate) fn new(alg: Algorithm, tbs: ToBeSigned<'a>) -> Self {
         let form = match alg {
             Algorithm::Es256 | Algorithm::Esp256 => Form::Digest(tbs.sha256()),
-            Algorithm::EdDsa | Algorithm::Ed25519 | Algorithm::HssLms => Form::Whole(tbs.to_vec()),
+            Algorithm::EdDsa | Algorithm::Ed25519 | Algorithm::HssLms => Form::Whole(tbs.encoded()),
             Algorithm::Hmac256 => Form::Streamed,
         };
         Self { tbs, form }
@@ -244,7 +244,7 @@ impl<'a> Prepared<'a> {
     fn whole(&self) -> Cow<'_, [u8]> {
         match &self.form {
             Form::Whole(m) => Cow::Borrowed(m),
-            _ => Cow::Owned(self.tbs.to_vec()),
+            _ => Cow::Owned(self.tbs.encoded()),
         }
     }
 }

@@ -20,7 +20,7 @@ pub use key::{key_id, Ed25519Key, VerificationKey};
 #[cfg(feature = "author")]
 pub use sign::{create_auth_block, create_cose_mac, create_cose_sign, ExternalP256, SigningKey};
 pub use verify::{
-    verify_auth_block, AuthBlock, Signer, Verifier, MAX_AUTH_BLOCK_ITEMS, MAX_COSE_SIGNERS,
+    verify_auth_block, AuthBlock, SignerEntry, Verifier, MAX_AUTH_BLOCK_ITEMS, MAX_COSE_SIGNERS,
 };
 pub use wire::{MAX_KID_LEN, MAX_PROTECTED_LEN};
 

@@ -40,7 +40,7 @@ pub struct AuthBlock<'a> {
 
 /// One signature of a COSE_Sign as [`AuthBlock::parse_signers`] reads it: usable, or why not
 /// (for the error message if no other signature verifies).
-pub type Signer<'a> = Result<AuthBlock<'a>, CoseError>;
+pub type SignerEntry<'a> = Result<AuthBlock<'a>, CoseError>;
 
 impl<'a> AuthBlock<'a> {
     /// Parses a tagged COSE_Sign1 or COSE_Mac0 with a detached payload.
@@ -94,7 +94,7 @@ impl<'a> AuthBlock<'a> {
     /// recipients): the device's MAC keys are provisioned anchors, so a key wrapped or
     /// agreed per message has nothing to unwrap it with; other recipient algorithms are
     /// [`CoseError::UnsupportedRecipient`]. The recipients' `kid`s are key hints.
-    pub fn parse_signers(bytes: &'a [u8]) -> Result<Vec<Signer<'a>>, CoseError> {
+    pub fn parse_signers(bytes: &'a [u8]) -> Result<Vec<SignerEntry<'a>>, CoseError> {
         let tag = wire::leading_tag(bytes).ok_or(CoseError::Malformed)?;
         if tag != TAG_SIGN && tag != TAG_MAC {
             return Self::parse(bytes).map(|b| alloc::vec![Ok(b)]);

@@ -424,7 +424,7 @@ impl ToBeSigned<'_> {
     }
 
     /// The whole encoding, for algorithms that need the message itself.
-    pub fn to_vec(&self) -> Vec<u8> {
+    pub fn encoded(&self) -> Vec<u8> {
         let len = self.payload.len() + self.body_protected.len() + self.sign_protected.len();
         let mut v = Vec::with_capacity(len.saturating_add(48));
         self.write(&mut |c| v.extend_from_slice(c));
@@ -452,7 +452,7 @@ pub(crate) fn to_be_signed(
         sign_protected,
         payload,
     }
-    .to_vec()
+    .encoded()
 }
 
 /// The protected bucket `{1: alg}` (plus `3: content type` text if given), as this crate
