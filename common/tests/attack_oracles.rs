@@ -519,10 +519,99 @@ fn hostile_manifest() -> Vec<u8> {
 /// structure (the TA's whole heap is 3 MiB, of which the envelope itself may take 1 MiB).
 const PRE_AUTH_HEAP_BOUND: usize = 64 * 1024;
 
+/// One large bstr: an item count does not bound it.
+fn large(n: usize) -> Value {
+    bytes(&vec![0u8; n])
+}
+
+/// A COSE_Sign of `signatures` `(protected, unprotected, signature)` under the protected body
+/// bucket `body`.
+fn cose_sign(body: &[(Value, Value)], signatures: Vec<(Value, Value, Value)>) -> Vec<u8> {
+    let sigs = signatures
+        .into_iter()
+        .map(|(p, u, s)| Value::Array(vec![p, u, s]))
+        .collect();
+    cbor(&Value::Tag(
+        98,
+        Box::new(Value::Array(vec![
+            bytes(&cbor(&Value::Map(body.to_vec()))),
+            Value::Map(vec![]),
+            Value::Null,
+            Value::Array(sigs),
+        ])),
+    ))
+}
+
+/// An ESP256 COSE_Signature with `kid` and a `signature` of any size.
+fn esp256_signature(kid: Value, signature: Value) -> (Value, Value, Value) {
+    (
+        bytes(&cbor(&Value::Map(vec![(int(1), int(-9))]))),
+        Value::Map(vec![(int(4), kid)]),
+        signature,
+    )
+}
+
+/// Hostile blocks of a single large bstr where a copy per signature, or a signing input per
+/// key tried, would multiply it (the review's H1: 2.4 MB of heap for a 492 KB envelope).
+fn single_large_bstr_blocks() -> Vec<(&'static str, Vec<u8>)> {
+    const BIG: usize = 480 * 1024;
+    let four = |sig: &dyn Fn(usize) -> (Value, Value, Value)| (0..4).map(sig).collect();
+    vec![
+        (
+            "COSE_Sign: 480 KiB bstr in the body's protected header, 4 signatures",
+            cose_sign(
+                &[(int(-70000), large(BIG))],
+                four(&|i| esp256_signature(bytes(&[i as u8]), bytes(&[1u8; 64]))),
+            ),
+        ),
+        (
+            "COSE_Sign: four 120 KiB signatures",
+            cose_sign(
+                &[],
+                four(&|i| esp256_signature(bytes(&[i as u8]), large(BIG / 4))),
+            ),
+        ),
+        (
+            "COSE_Sign: four 120 KiB kids",
+            cose_sign(
+                &[],
+                four(&|_| esp256_signature(large(BIG / 4), bytes(&[1u8; 64]))),
+            ),
+        ),
+        (
+            "COSE_Sign1: 480 KiB bstr in the protected header",
+            cbor(&Value::Tag(
+                18,
+                Box::new(Value::Array(vec![
+                    bytes(&cbor(&Value::Map(vec![
+                        (int(1), int(-9)),
+                        (int(-70000), large(BIG)),
+                    ]))),
+                    Value::Map(vec![]),
+                    Value::Null,
+                    bytes(&[1u8; 64]),
+                ])),
+            )),
+        ),
+        (
+            "COSE_Sign1: 480 KiB signature",
+            cbor(&Value::Tag(
+                18,
+                Box::new(Value::Array(vec![
+                    bytes(&cbor(&Value::Map(vec![(int(1), int(-9))]))),
+                    Value::Map(vec![]),
+                    Value::Null,
+                    large(BIG),
+                ])),
+            )),
+        ),
+    ]
+}
+
 #[test]
 fn hostile_envelopes_cost_bounded_heap_before_authentication() {
     let forged_nested = sign_with(&hostile_manifest(), FORGER_PRIV);
-    let cases: Vec<(&str, Vec<u8>)> = vec![
+    let mut cases: Vec<(&str, Vec<u8>)> = vec![
         ("nested try-each, forged signature", forged_nested),
         (
             "nested try-each behind a hostile block",
@@ -537,6 +626,12 @@ fn hostile_envelopes_cost_bounded_heap_before_authentication() {
             envelope_with_blocks(&manifest(1, b"x", None, None), &[bomb_block(true)]),
         ),
     ];
+    for (name, block) in single_large_bstr_blocks() {
+        cases.push((
+            name,
+            envelope_with_blocks(&manifest(1, b"x", None, None), &[block]),
+        ));
+    }
     let mut s = provisioned();
     // Reference: what a genuine envelope costs to prepare.
     let genuine = sign_with(&manifest(1, b"x", None, None), AUTHOR_PRIV);

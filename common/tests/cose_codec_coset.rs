@@ -213,7 +213,11 @@ fn coset_sign_with_several_signatures_and_either_empty_body_bucket() {
             s.signatures.push(sig);
         }
         let bytes = s.to_tagged_vec().unwrap();
-        let blocks = AuthBlock::parse_signers(&bytes).unwrap();
+        let blocks: Vec<_> = AuthBlock::parse_signers(&bytes)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(blocks.len(), 2);
         assert_eq!(blocks[0].key_id(), b"one");
         assert_eq!(blocks[1].key_id(), b"two");
@@ -250,6 +254,7 @@ fn coset_mac_with_several_direct_recipients() {
     let bytes = m.clone().to_tagged_vec().unwrap();
     let blocks = AuthBlock::parse_signers(&bytes).unwrap();
     assert_eq!(blocks.len(), 1);
+    let blocks = [blocks[0].clone().unwrap()];
     assert_eq!(blocks[0].key_id(), b"r1");
     blocks[0]
         .verify(PAYLOAD, &VerificationKey::hmac256(&key).unwrap())
@@ -272,15 +277,15 @@ fn coset_keys_decode_to_the_same_key_and_kid() {
     let ec2 = suit_test_support::ec2_cose_key(&point, b"ec2");
     let (key, kid) = VerificationKey::from_cose_key(&ec2).unwrap();
     assert_eq!(kid, b"ec2");
-    let block = AuthBlock::parse(&coset_sign1(
+    let bytes = coset_sign1(
         &k,
         ProtectedHeader {
             original_data: None,
             header: alg_header(iana::Algorithm::ESP256),
         },
         Header::default(),
-    ))
-    .unwrap();
+    );
+    let block = AuthBlock::parse(&bytes).unwrap();
     block.verify(PAYLOAD, &key).unwrap();
 
     let sym = CoseKeyBuilder::new_symmetric_key(vec![7; 32])
@@ -397,7 +402,7 @@ fn malformed_structures_are_refused_by_both() {
             "new parser accepts {what}"
         );
     }
-    // A critical parameter this engine does not understand.
+    // A critical parameter this engine does not process (label 99).
     let crit = with(
         0,
         Value::Bytes(vec![0xa2, 0x01, 0x28, 0x02, 0x81, 0x18, 0x63]),
@@ -435,6 +440,67 @@ fn malformed_structures_are_refused_by_both() {
     let mut retagged = good.clone();
     retagged[0] = 0xd1;
     assert!(AuthBlock::parse(&retagged).is_err());
+}
+
+/// RFC 9052 §3.1: `crit` names the parameters a recipient must process. One listing only what
+/// this engine processes (alg, content type, kid) is honoured and the block verifies; one
+/// listing anything else (IV, a text label) is refused as `UnknownCriticalHeader`, in a
+/// COSE_Sign1 and in a COSE_Sign signature alike. The old code refused every `crit`.
+#[test]
+fn crit_is_accepted_when_every_listed_label_is_processed() {
+    use coset::RegisteredLabelWithPrivate::{Assigned, PrivateUse, Text};
+    use iana::HeaderParameter as P;
+    let k = p256_key(4);
+    let signed = |crit: Vec<coset::RegisteredLabelWithPrivate<P>>| {
+        let mut h = alg_header(iana::Algorithm::ESP256);
+        h.key_id = b"kid".to_vec();
+        h.crit = crit;
+        coset_sign1(
+            &k,
+            ProtectedHeader {
+                original_data: None,
+                header: h,
+            },
+            Header::default(),
+        )
+    };
+    for crit in [
+        vec![Assigned(P::Alg)],
+        vec![Assigned(P::Alg), Assigned(P::Kid)],
+        vec![Assigned(P::ContentType)],
+    ] {
+        let bytes = signed(crit.clone());
+        let block = AuthBlock::parse(&bytes).unwrap_or_else(|e| panic!("{crit:?}: {e:?}"));
+        block.verify(PAYLOAD, &vk(&k)).unwrap();
+    }
+    for crit in [
+        vec![Assigned(P::Iv)],
+        vec![Assigned(P::Alg), Text("private".into())],
+        vec![PrivateUse(-65_600)],
+    ] {
+        assert_eq!(
+            AuthBlock::parse(&signed(crit.clone())).unwrap_err(),
+            CoseError::UnknownCriticalHeader,
+            "{crit:?}"
+        );
+    }
+    // The same rule for a COSE_Sign signature (where an unknown crit makes it unusable).
+    for (crit, ok) in [(Assigned(P::Kid), true), (Assigned(P::Iv), false)] {
+        let mut h = alg_header(iana::Algorithm::ESP256);
+        h.crit = vec![crit];
+        let mut s = coset::CoseSignBuilder::new()
+            .add_signature(coset::CoseSignatureBuilder::new().protected(h).build())
+            .build();
+        let tbs = s.tbs_detached_data(PAYLOAD, &[], &s.signatures[0]);
+        s.signatures[0].signature = es_sign(&k, &tbs);
+        let bytes = s.to_tagged_vec().unwrap();
+        let entries = AuthBlock::parse_signers(&bytes).unwrap();
+        match (&entries[0], ok) {
+            (Ok(b), true) => b.verify(PAYLOAD, &vk(&k)).unwrap(),
+            (Err(CoseError::UnknownCriticalHeader), false) => {}
+            (e, _) => panic!("{e:?}"),
+        }
+    }
 }
 
 /// Everything the TA signs, byte for byte what coset builds from the same parts (ECDSA is
@@ -614,7 +680,9 @@ fn cose_wg_vectors_get_the_same_verdict_from_both() {
                 _ => continue,
             };
             seen += 1;
-            let ours = AuthBlock::parse_signers(&detached);
+            // The vectors' COSE_Sign hold one signature: its verdict is the block's.
+            let ours = AuthBlock::parse_signers(&detached)
+                .and_then(|v| v.into_iter().collect::<Result<Vec<_>, _>>());
             match (coset_alg.and_then(Algorithm::from_cose_id), ours) {
                 (Some(alg), Ok(blocks)) => {
                     assert_eq!(blocks[0].algorithm(), alg, "{dir}/{name}");

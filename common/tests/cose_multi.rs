@@ -298,3 +298,122 @@ fn sign1_stays_the_default_form() {
     assert_eq!(e.auth_block_count(), 2);
     assert!(e.auth_blocks().iter().all(|b| b[..2] == [0xd2, 0x84]));
 }
+
+/// A COSE_Sign of `manifest` by the author (ESP256, kid "author") and a second signature whose
+/// protected header is rewritten by `second` (its signature bytes are then meaningless).
+fn author_and_rewritten(manifest: &[u8], second: impl FnOnce(&mut coset::Header)) -> Vec<u8> {
+    let a = author_key();
+    let signers = [
+        Signer {
+            key: &a,
+            alg: Algorithm::Esp256,
+            kid: b"author",
+        },
+        Signer {
+            key: &a,
+            alg: Algorithm::Esp256,
+            kid: b"other",
+        },
+    ];
+    let d = digest_of(manifest);
+    let block = authentication_blocks(AuthForm::CoseSign, &signers, &d).unwrap();
+    let mut s = coset::CoseSign::from_tagged_slice(&block[0]).unwrap();
+    second(&mut s.signatures[1].protected.header);
+    s.signatures[1].protected.original_data = None;
+    s.to_tagged_vec().unwrap()
+}
+
+fn alg(a: coset::iana::Algorithm) -> Option<coset::Algorithm> {
+    Some(coset::RegisteredLabelWithPrivate::Assigned(a))
+}
+
+/// Manifest-37 §8.3 names several signatures for algorithm migration: a signature with an
+/// algorithm this engine does not implement (ES384, or a private-use value) is an unusable
+/// entry, and the ESP256 signature next to it still authenticates the manifest, in either
+/// order. The review's reproduction refused the whole block (`UnsupportedAlgorithm(-35)`).
+#[test]
+fn a_signature_with_an_unknown_algorithm_does_not_void_the_others() {
+    let (manifest, _) = example1();
+    for unknown in [
+        alg(coset::iana::Algorithm::ES384),
+        Some(coset::RegisteredLabelWithPrivate::PrivateUse(-65_600)),
+    ] {
+        let block = author_and_rewritten(&manifest, |h| h.alg = unknown.clone());
+        let entries = AuthBlock::parse_signers(&block).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].as_ref().unwrap().algorithm(), Algorithm::Esp256);
+        assert!(
+            matches!(entries[1], Err(CoseError::UnsupportedAlgorithm(_))),
+            "{:?}",
+            entries[1]
+        );
+        let env = envelope_with(&manifest, vec![block.clone()]);
+        assert_eq!(authenticate(&env, &policy(b"")).unwrap(), vec![1]);
+        // The unusable signature first.
+        let mut s = coset::CoseSign::from_tagged_slice(&block).unwrap();
+        s.signatures.reverse();
+        let env = envelope_with(&manifest, vec![s.to_tagged_vec().unwrap()]);
+        assert_eq!(authenticate(&env, &policy(b"")).unwrap(), vec![1]);
+    }
+}
+
+/// An algorithm the engine knows but the device holds no key for (Ed25519 without an Ed25519
+/// anchor) is ignored the same way. This binary is built with the `ed25519` feature (the
+/// `author` feature needs it), so the feature-off path of the same rule, "algorithm not
+/// enabled", is exercised with HSS-LMS in `size_algorithm_features` (run without the
+/// algorithm features by tests/run.sh) and here by the unknown algorithms above.
+#[test]
+fn a_signature_for_a_key_the_device_lacks_does_not_void_the_others() {
+    let (manifest, _) = example1();
+    let (a, o) = (author_key(), operator_key());
+    let env = cose_sign_both(&manifest, &a, &o);
+    let author_only = policy_of(vec![anchor(1, a.verification_key(), Role::Author)]);
+    assert_eq!(authenticate(&env, &author_only).unwrap(), vec![1]);
+}
+
+/// If no signature is usable the block is still refused, with the first signature's reason
+/// as a typed error; a per-signature header the engine cannot honour (an unknown critical
+/// parameter) is unusable the same way, while a structural error stays the block's.
+#[test]
+fn a_cose_sign_without_a_usable_signature_is_refused_with_the_reason() {
+    let (manifest, _) = example1();
+    let block = author_and_rewritten(&manifest, |h| h.alg = alg(coset::iana::Algorithm::ES384));
+    let mut s = coset::CoseSign::from_tagged_slice(&block).unwrap();
+    s.signatures[0] = s.signatures[1].clone();
+    let env = envelope_with(&manifest, vec![s.to_tagged_vec().unwrap()]);
+    let err = authenticate(&env, &policy(b"")).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Auth(AuthError::Cose {
+            block: 0,
+            error: CoseError::UnsupportedAlgorithm(-35)
+        })
+    );
+    says(
+        &suit_common::suit::explain::error(&err),
+        "unsupported algorithm -35",
+    );
+
+    // An unknown critical parameter in the second signature: unusable, the first verifies.
+    let block = author_and_rewritten(&manifest, |h| {
+        h.crit = vec![coset::RegisteredLabelWithPrivate::Assigned(
+            coset::iana::HeaderParameter::CounterSignature,
+        )];
+    });
+    let entries = AuthBlock::parse_signers(&block).unwrap();
+    assert_eq!(
+        entries[1].clone().unwrap_err(),
+        CoseError::UnknownCriticalHeader
+    );
+    let env = envelope_with(&manifest, vec![block]);
+    assert_eq!(authenticate(&env, &policy(b"")).unwrap(), vec![1]);
+
+    // A signature whose protected bucket is not a map: the block is malformed.
+    let block = author_and_rewritten(&manifest, |_| {});
+    let mut s = coset::CoseSign::from_tagged_slice(&block).unwrap();
+    s.signatures[1].protected.original_data = Some(vec![0x01]);
+    assert_eq!(
+        AuthBlock::parse_signers(&s.to_tagged_vec().unwrap()).unwrap_err(),
+        CoseError::Malformed
+    );
+}

@@ -49,8 +49,10 @@ fn verify(name: &str) -> Result<Vec<u8>, CoseError> {
     let (block, payload) = detached(&j);
     let entries = AuthBlock::parse_signers(&block)?;
     assert_eq!(entries.len(), 1, "{name}: one signer / one MAC");
-    entries[0].verify(&payload, &key(&j)?)?;
-    Ok(entries[0].key_id().to_vec())
+    // A signature with an algorithm this engine lacks is an unusable entry, not a block error.
+    let entry = entries[0].clone()?;
+    entry.verify(&payload, &key(&j)?)?;
+    Ok(entry.key_id().to_vec())
 }
 
 #[test]
@@ -83,7 +85,8 @@ fn the_negative_vector_fails_and_others_are_refused_for_their_algorithm() {
     // A payload other than the signed one does not verify.
     let j = load("ecdsa-examples/ecdsa-01");
     let (block, _) = detached(&j);
-    let e = &AuthBlock::parse_signers(&block).unwrap()[0];
+    let entries = AuthBlock::parse_signers(&block).unwrap();
+    let e = entries[0].as_ref().unwrap();
     assert_eq!(
         e.verify(b"another payload", &key(&j).unwrap()),
         Err(CoseError::VerificationFailed)

@@ -88,3 +88,65 @@ fn device_key_response_is_unchanged() {
     let st = suit_common::service::statement::verify(&r.statement, &r.identity_key).unwrap();
     assert_eq!(st.device.as_slice(), r.identity_kid.as_slice());
 }
+
+/// Device policy does not void other signatures (the review's H4): a COSE_Sign of an ESP256
+/// signature and an HSS-LMS one authenticates with the ESP256 anchor whether or not this build
+/// verifies HSS-LMS; without the feature the HSS-LMS signature is an unusable entry
+/// ("not enabled"), not a refusal of the block. (Ed25519 cannot be turned off in a test build,
+/// `author` needs it; the rule is the same code path.)
+#[test]
+fn a_disabled_algorithm_in_one_signature_does_not_void_the_others() {
+    use coset::TaggedCborSerializable;
+    use suit_common::suit::author::{authentication_blocks, AuthForm, Signer};
+    use suit_common::suit::policy::Role;
+    use suit_common::suit::{Digest, Envelope};
+    use suit_test_support::{anchor, policy_of, AUTHOR_PRIV};
+
+    let key = suit_test_support::p256_private_from_pem(AUTHOR_PRIV);
+    let manifest = suit_test_support::cbor::cbor(&ciborium::Value::Map(vec![(1.into(), 1.into())]));
+    let manifest_bstr = suit_test_support::cbor::cbor(&ciborium::Value::Bytes(manifest.clone()));
+    let digest = Digest::sha256(&manifest_bstr).encode();
+    let signer = || Signer {
+        key: &key,
+        alg: Algorithm::Esp256,
+        kid: b"",
+    };
+    let blocks = authentication_blocks(AuthForm::CoseSign, &[signer(), signer()], &digest).unwrap();
+    let mut s = coset::CoseSign::from_tagged_slice(&blocks[0]).unwrap();
+    s.signatures[1].protected.header.alg = Some(coset::RegisteredLabelWithPrivate::Assigned(
+        coset::iana::Algorithm::HSS_LMS,
+    ));
+    s.signatures[1].protected.original_data = None;
+    let block = s.to_tagged_vec().unwrap();
+
+    let entries = AuthBlock::parse_signers(&block).unwrap();
+    assert_eq!(entries[0].as_ref().unwrap().algorithm(), Algorithm::Esp256);
+    if cfg!(feature = "hss-lms") {
+        assert_eq!(entries[1].as_ref().unwrap().algorithm(), Algorithm::HssLms);
+    } else {
+        assert_eq!(
+            entries[1].clone().unwrap_err(),
+            CoseError::AlgorithmNotEnabled(-46)
+        );
+    }
+    let wrapper = suit_test_support::cbor::cbor(&ciborium::Value::Array(vec![
+        ciborium::Value::Bytes(digest),
+        ciborium::Value::Bytes(block),
+    ]));
+    let envelope = suit_test_support::cbor::cbor(&ciborium::Value::Tag(
+        107,
+        Box::new(ciborium::Value::Map(vec![
+            (2.into(), ciborium::Value::Bytes(wrapper)),
+            (3.into(), ciborium::Value::Bytes(manifest)),
+        ])),
+    ));
+    let policy = policy_of(vec![anchor(1, key.verification_key(), Role::Author)]);
+    let env = Envelope::decode(&envelope).unwrap();
+    // Authentication passes; the toy manifest is then refused by the decoder, which proves
+    // the signatures were judged first.
+    let r = env.authenticate(&policy.anchors);
+    assert!(
+        !matches!(r, Err(suit_common::suit::error::Error::Auth(_))),
+        "{r:?}"
+    );
+}

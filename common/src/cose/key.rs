@@ -1,5 +1,6 @@
 //! Keys that verify SUIT authentication blocks.
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -7,6 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::cbor::{Decoder, Item};
 
+use super::wire::ToBeSigned;
 use super::{Algorithm, CoseError};
 
 /// Shortest HMAC key accepted: HMAC 256/256 is only as strong as a 256-bit key.
@@ -158,11 +160,11 @@ impl VerificationKey {
         )
     }
 
-    /// Checks `signature` (or MAC tag) over `message` with this key.
+    /// Checks `signature` (or MAC tag) over the prepared signing input with this key.
     pub(crate) fn check(
         &self,
         alg: Algorithm,
-        message: &[u8],
+        input: &Prepared<'_>,
         signature: &[u8],
     ) -> Result<(), CoseError> {
         if !self.supports(alg) {
@@ -173,9 +175,14 @@ impl VerificationKey {
                 // ES256 = ECDSA over SHA-256(message), both from the installed provider.
                 let sig = p256::ecdsa::Signature::from_slice(signature)
                     .map_err(|_| CoseError::VerificationFailed)?;
-                let crypto = crate::crypto::provider();
-                let digest = crate::crypto::sha256(message);
-                if crypto.ecdsa_p256.verify_prehash(vk, &digest, &sig) {
+                let digest = match input.form {
+                    Form::Digest(d) => d,
+                    _ => input.tbs.sha256(),
+                };
+                if crate::crypto::provider()
+                    .ecdsa_p256
+                    .verify_prehash(vk, &digest, &sig)
+                {
                     Ok(())
                 } else {
                     Err(CoseError::VerificationFailed)
@@ -189,15 +196,15 @@ impl VerificationKey {
                     .try_into()
                     .map_err(|_| CoseError::VerificationFailed)?;
                 let sig = ed25519_dalek::Signature::from_bytes(sig);
-                vk.verify_strict(message, &sig)
+                vk.verify_strict(&input.whole(), &sig)
                     .map_err(|_| CoseError::VerificationFailed)
             }
-            VerificationKey::HssLms(pk) => hss_verify(message, signature, pk),
+            VerificationKey::HssLms(pk) => hss_verify(&input.whole(), signature, pk),
             VerificationKey::Hmac256(secret) => {
                 use hmac::{KeyInit, Mac};
                 let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret)
                     .map_err(|_| CoseError::InvalidKey)?;
-                mac.update(message);
+                input.tbs.write(&mut |c| mac.update(c));
                 // Constant-time comparison of the full 32-byte tag.
                 if signature.len() != 32 {
                     return Err(CoseError::VerificationFailed);
@@ -205,6 +212,39 @@ impl VerificationKey {
                 mac.verify_slice(signature)
                     .map_err(|_| CoseError::VerificationFailed)
             }
+        }
+    }
+}
+
+/// A signing input prepared once for every key tried with one algorithm: ECDSA needs only
+/// its SHA-256 (hashed as it is encoded, never built), Ed25519 and HSS-LMS the whole message
+/// (built once), HMAC nothing (its hash is keyed, so each key streams the input again).
+pub(crate) struct Prepared<'a> {
+    tbs: ToBeSigned<'a>,
+    form: Form,
+}
+
+enum Form {
+    Digest([u8; 32]),
+    Whole(Vec<u8>),
+    Streamed,
+}
+
+impl<'a> Prepared<'a> {
+    pub(crate) fn new(alg: Algorithm, tbs: ToBeSigned<'a>) -> Self {
+        let form = match alg {
+            Algorithm::Es256 | Algorithm::Esp256 => Form::Digest(tbs.sha256()),
+            Algorithm::EdDsa | Algorithm::Ed25519 | Algorithm::HssLms => Form::Whole(tbs.encoded()),
+            Algorithm::Hmac256 => Form::Streamed,
+        };
+        Self { tbs, form }
+    }
+
+    /// The whole message: as prepared, or built now if prepared for another algorithm.
+    fn whole(&self) -> Cow<'_, [u8]> {
+        match &self.form {
+            Form::Whole(m) => Cow::Borrowed(m),
+            _ => Cow::Owned(self.tbs.encoded()),
         }
     }
 }

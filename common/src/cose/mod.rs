@@ -15,10 +15,14 @@ mod sign;
 mod verify;
 pub(crate) mod wire;
 
+pub(crate) use key::Prepared;
 pub use key::{key_id, Ed25519Key, VerificationKey};
 #[cfg(feature = "author")]
 pub use sign::{create_auth_block, create_cose_mac, create_cose_sign, ExternalP256, SigningKey};
-pub use verify::{verify_auth_block, AuthBlock, MAX_AUTH_BLOCK_ITEMS, MAX_COSE_SIGNERS};
+pub use verify::{
+    verify_auth_block, AuthBlock, SignerEntry, Verifier, MAX_AUTH_BLOCK_ITEMS, MAX_COSE_SIGNERS,
+};
+pub use wire::{MAX_KID_LEN, MAX_PROTECTED_LEN};
 
 use crate::registry::CoseAlg;
 
@@ -124,4 +128,7 @@ pub enum CoseError {
     /// An algorithm this engine implements but this build leaves out (device policy: the
     /// `hss-lms` and `ed25519` features of suit-common / suit-ta), given.
     AlgorithmNotEnabled(i64),
+    /// A protected header longer than [`MAX_PROTECTED_LEN`] or a `kid` longer than
+    /// [`MAX_KID_LEN`] (device policy: bounds what an unauthenticated block costs).
+    HeaderTooLarge,
 }

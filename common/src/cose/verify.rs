@@ -2,7 +2,10 @@
 
 use alloc::vec::Vec;
 
-use super::wire::{self, Context, Headers, IntOrText, TAG_MAC, TAG_MAC0, TAG_SIGN, TAG_SIGN1};
+use super::key::Prepared;
+use super::wire::{
+    self, Context, Headers, IntOrText, ToBeSigned, TAG_MAC, TAG_MAC0, TAG_SIGN, TAG_SIGN1,
+};
 use super::{Algorithm, CoseError, VerificationKey};
 use crate::cbor;
 
@@ -21,25 +24,30 @@ const ALG_DIRECT: i64 = -6;
 /// a COSE_Sign, or a COSE_Mac.
 ///
 /// Parsing first lets the caller pick candidate keys by algorithm and `kid` before spending a
-/// signature verification on each. The protected buckets are kept byte for byte as received:
-/// they are what was signed.
+/// signature verification on each. Everything is borrowed from the block, protected buckets
+/// byte for byte as received (they are what was signed): the signatures of a COSE_Sign share
+/// its body bucket, so no part of an unauthenticated block is copied per signature.
 #[derive(Debug, Clone)]
-pub struct AuthBlock {
+pub struct AuthBlock<'a> {
     context: Context,
-    body_protected: Vec<u8>,
+    body_protected: &'a [u8],
     /// The COSE_Signature's protected bucket (COSE_Sign only).
-    sign_protected: Vec<u8>,
-    signature: Vec<u8>,
+    sign_protected: &'a [u8],
+    signature: &'a [u8],
     alg: Algorithm,
-    kid: Vec<u8>,
+    kid: &'a [u8],
 }
 
-impl AuthBlock {
+/// One signature of a COSE_Sign as [`AuthBlock::parse_signers`] reads it: usable, or why not
+/// (for the error message if no other signature verifies).
+pub type SignerEntry<'a> = Result<AuthBlock<'a>, CoseError>;
+
+impl<'a> AuthBlock<'a> {
     /// Parses a tagged COSE_Sign1 or COSE_Mac0 with a detached payload.
     ///
     /// Runs before authentication: the block and its protected header are first checked to
     /// hold at most [`MAX_AUTH_BLOCK_ITEMS`] items each.
-    pub fn parse(bytes: &[u8]) -> Result<Self, CoseError> {
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, CoseError> {
         cbor::check_well_formed_within(bytes, MAX_AUTH_BLOCK_ITEMS)
             .map_err(|_| CoseError::Malformed)?;
         let (tag, context) = match wire::leading_tag(bytes) {
@@ -56,7 +64,7 @@ impl AuthBlock {
     }
 
     /// A COSE_Sign1 or COSE_Mac0 already read (its payload is the caller's business).
-    pub(crate) fn from_single(context: Context, s: &wire::Single<'_>) -> Result<Self, CoseError> {
+    pub(crate) fn from_single(context: Context, s: &wire::Single<'a>) -> Result<Self, CoseError> {
         s.headers.check()?;
         let alg = algorithm(&s.headers)?;
         if alg.is_mac() != (context == Context::Mac0) {
@@ -64,16 +72,21 @@ impl AuthBlock {
         }
         Ok(Self {
             context,
-            body_protected: s.headers.protected_bytes.to_vec(),
-            sign_protected: Vec::new(),
-            signature: s.signature.to_vec(),
+            body_protected: s.headers.protected_bytes,
+            sign_protected: &[],
+            signature: s.signature,
             alg,
-            kid: s.headers.kid().to_vec(),
+            kid: s.headers.kid(),
         })
     }
 
     /// Parses any SUIT_Authentication_Block (manifest-37 §8.3): COSE_Sign1 or COSE_Mac0 as
     /// [`AuthBlock::parse`], and COSE_Sign (one entry per signature) or COSE_Mac (one entry).
+    ///
+    /// The outer error is the block's (structure, body headers). A COSE_Sign's signatures are
+    /// judged one by one: one with an algorithm this device lacks, or headers it cannot
+    /// honour, is an `Err` entry and the others stay usable, because several signatures are
+    /// how authors migrate algorithms (manifest-37 §8.3) and countersign for other devices.
     ///
     /// A COSE_Sign may hold at most [`MAX_COSE_SIGNERS`] signatures and a COSE_Mac as many
     /// recipients, checked here, before any verification. COSE_Mac recipients must use
@@ -81,10 +94,10 @@ impl AuthBlock {
     /// recipients): the device's MAC keys are provisioned anchors, so a key wrapped or
     /// agreed per message has nothing to unwrap it with; other recipient algorithms are
     /// [`CoseError::UnsupportedRecipient`]. The recipients' `kid`s are key hints.
-    pub fn parse_signers(bytes: &[u8]) -> Result<Vec<Self>, CoseError> {
+    pub fn parse_signers(bytes: &'a [u8]) -> Result<Vec<SignerEntry<'a>>, CoseError> {
         let tag = wire::leading_tag(bytes).ok_or(CoseError::Malformed)?;
         if tag != TAG_SIGN && tag != TAG_MAC {
-            return Self::parse(bytes).map(|b| alloc::vec![b]);
+            return Self::parse(bytes).map(|b| alloc::vec![Ok(b)]);
         }
         cbor::check_well_formed_within(bytes, MAX_AUTH_BLOCK_ITEMS)
             .map_err(|_| CoseError::Malformed)?;
@@ -95,23 +108,23 @@ impl AuthBlock {
             }
             // The body's headers carry no algorithm of their own but may still be critical.
             s.headers.check()?;
-            let mut entries = Vec::with_capacity(s.signatures.len());
-            for sig in &s.signatures {
+            let body_protected = s.headers.protected_bytes;
+            let signer = |sig: &wire::Signature<'a>| {
                 sig.headers.check()?;
                 let alg = algorithm(&sig.headers)?;
                 if alg.is_mac() {
                     return Err(CoseError::KeyAlgorithmMismatch);
                 }
-                entries.push(Self {
+                Ok(Self {
                     context: Context::Signature,
-                    body_protected: s.headers.protected_bytes.to_vec(),
-                    sign_protected: sig.headers.protected_bytes.to_vec(),
-                    signature: sig.signature.to_vec(),
+                    body_protected,
+                    sign_protected: sig.headers.protected_bytes,
+                    signature: sig.signature,
                     alg,
-                    kid: sig.headers.kid().to_vec(),
-                });
-            }
-            return Ok(entries);
+                    kid: sig.headers.kid(),
+                })
+            };
+            return Ok(s.signatures.iter().map(signer).collect());
         }
         let m = wire::mac(bytes, MAX_COSE_SIGNERS)?;
         if m.payload.is_some() {
@@ -139,14 +152,14 @@ impl AuthBlock {
                 kid = r.headers.kid();
             }
         }
-        Ok(alloc::vec![Self {
+        Ok(alloc::vec![Ok(Self {
             context: Context::Mac,
-            body_protected: m.headers.protected_bytes.to_vec(),
-            sign_protected: Vec::new(),
-            signature: m.tag.to_vec(),
+            body_protected: m.headers.protected_bytes,
+            sign_protected: &[],
+            signature: m.tag,
             alg,
-            kid: kid.to_vec(),
-        }])
+            kid,
+        })])
     }
 
     /// The algorithm named in the protected header.
@@ -156,22 +169,47 @@ impl AuthBlock {
 
     /// The key identifier (protected header first, else unprotected); empty if absent.
     /// Only a hint for key selection: it is never trusted on its own.
-    pub fn key_id(&self) -> &[u8] {
-        &self.kid
+    pub fn key_id(&self) -> &'a [u8] {
+        self.kid
     }
 
     /// Verifies the block over `detached_payload` (for SUIT: the bstr-wrapped SUIT_Digest).
     pub fn verify(&self, detached_payload: &[u8], key: &VerificationKey) -> Result<(), CoseError> {
+        self.verifier(detached_payload).verify(key)
+    }
+
+    /// Prepares the signing input over `detached_payload` once, for trying several keys:
+    /// hashed for ECDSA, built for Ed25519 and HSS-LMS (see [`Verifier`]).
+    pub fn verifier<'v>(&'v self, detached_payload: &'v [u8]) -> Verifier<'v> {
+        let tbs = ToBeSigned {
+            context: self.context,
+            body_protected: self.body_protected,
+            sign_protected: self.sign_protected,
+            payload: detached_payload,
+        };
+        Verifier {
+            alg: self.alg,
+            signature: self.signature,
+            input: Prepared::new(self.alg, tbs),
+        }
+    }
+}
+
+/// One block's signing input, prepared once, checked against candidate keys: the keys tried
+/// for one signature cost a verification each, not a signing input each.
+pub struct Verifier<'v> {
+    alg: Algorithm,
+    signature: &'v [u8],
+    input: Prepared<'v>,
+}
+
+impl Verifier<'_> {
+    /// Verifies the signature (or MAC tag) with `key`.
+    pub fn verify(&self, key: &VerificationKey) -> Result<(), CoseError> {
         if !key.supports(self.alg) {
             return Err(CoseError::KeyAlgorithmMismatch);
         }
-        let tbs = wire::to_be_signed(
-            self.context,
-            &self.body_protected,
-            &self.sign_protected,
-            detached_payload,
-        );
-        key.check(self.alg, &tbs, &self.signature)
+        key.check(self.alg, &self.input, self.signature)
     }
 }
 

@@ -31,6 +31,20 @@ const PARTIAL_IV: i64 = 6;
 /// Most data items in a protected header (as for a whole authentication block).
 const MAX_HEADER_ITEMS: usize = 64;
 
+/// Longest protected header accepted, in bytes (device policy), checked before it is parsed:
+/// an item count does not bound one large bstr, and the bucket is part of every signing
+/// input. Real protected headers are a few bytes (`{1: -9}`), with a kid and a content type
+/// well under 100.
+pub const MAX_PROTECTED_LEN: usize = 1024;
+
+/// Longest `kid` accepted, in bytes (device policy): key ids here are 16 bytes, the COSE
+/// examples' under 40, and a kid is only a hint for choosing keys.
+pub const MAX_KID_LEN: usize = 256;
+
+/// Header labels this engine processes, so a `crit` listing only these is honoured
+/// (RFC 9052 §3.1): the algorithm, the content type and the key id.
+const UNDERSTOOD: [i64; 3] = [ALG, CONTENT_TYPE, KID];
+
 /// A header label as it appears on the wire (only compared, never interpreted further).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Label<'a> {
@@ -49,8 +63,10 @@ pub(crate) enum IntOrText<'a> {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Header<'a> {
     pub alg: Option<IntOrText<'a>>,
-    /// A `crit` parameter is present (nothing this engine reads may be critical).
+    /// A `crit` parameter is present.
     pub crit: bool,
+    /// `crit` lists a label outside [`UNDERSTOOD`] (RFC 9052 §3.1: such a message is refused).
+    pub crit_unknown: bool,
     pub content_type: Option<IntOrText<'a>>,
     pub kid: Option<&'a [u8]>,
     pub labels: Vec<Label<'a>>,
@@ -87,7 +103,10 @@ impl<'a> Header<'a> {
                         return Err(CoseError::Malformed);
                     }
                     for _ in 0..n {
-                        int_or_text(d)?;
+                        let l = int_or_text(d)?;
+                        if !matches!(l, IntOrText::Int(i) if UNDERSTOOD.contains(&i)) {
+                            h.crit_unknown = true;
+                        }
                     }
                     h.crit = true;
                 }
@@ -98,7 +117,13 @@ impl<'a> Header<'a> {
                     }
                     h.content_type = Some(ct);
                 }
-                KID => h.kid = Some(d.bytes().map_err(malformed)?),
+                KID => {
+                    let kid = d.bytes().map_err(malformed)?;
+                    if kid.len() > MAX_KID_LEN {
+                        return Err(CoseError::HeaderTooLarge);
+                    }
+                    h.kid = Some(kid);
+                }
                 IV | PARTIAL_IV => {
                     d.bytes().map_err(malformed)?;
                 }
@@ -157,6 +182,9 @@ pub(crate) struct Headers<'a> {
 impl<'a> Headers<'a> {
     fn read(d: &mut Decoder<'a>) -> Result<Self, CoseError> {
         let protected_bytes = d.bytes().map_err(malformed)?;
+        if protected_bytes.len() > MAX_PROTECTED_LEN {
+            return Err(CoseError::HeaderTooLarge);
+        }
         let protected = Header::read_protected(protected_bytes)?;
         let unprotected = Header::read(d)?;
         Ok(Self {
@@ -166,10 +194,10 @@ impl<'a> Headers<'a> {
         })
     }
 
-    /// Header rules shared by every COSE layer: no critical parameters this engine would have
-    /// to understand, and (RFC 9052 §3) no label in both buckets.
+    /// Header rules shared by every COSE layer: no critical parameter this engine does not
+    /// process, and (RFC 9052 §3) no label in both buckets.
     pub fn check(&self) -> Result<(), CoseError> {
-        if self.protected.crit {
+        if self.protected.crit_unknown {
             return Err(CoseError::UnknownCriticalHeader);
         }
         // RFC 9052 §3.1: crit is a protected header parameter.
@@ -359,28 +387,72 @@ pub(crate) enum Context {
     Mac,
 }
 
-/// Sig_structure or MAC_structure over a detached or attached payload, with an empty
-/// external_aad (SUIT uses none). `sign_protected` is the COSE_Signature's protected bucket
-/// (only for [`Context::Signature`]).
+/// Sig_structure or MAC_structure (RFC 9052 §4.4, §6.3) over a detached or attached payload,
+/// with an empty external_aad (SUIT uses none), kept as its parts: it is encoded piece by
+/// piece into a hash ([`ToBeSigned::write`]), or built once where an algorithm needs it whole.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ToBeSigned<'a> {
+    pub context: Context,
+    pub body_protected: &'a [u8],
+    /// The COSE_Signature's protected bucket (only for [`Context::Signature`]).
+    pub sign_protected: &'a [u8],
+    pub payload: &'a [u8],
+}
+
+impl ToBeSigned<'_> {
+    /// Hands the encoding to `out` in order: small heads, and the buckets and payload as the
+    /// slices they are (never copied).
+    pub fn write(&self, out: &mut dyn FnMut(&[u8])) {
+        let mut bstr = |head: &mut Encoder, content: &[u8]| {
+            head.bytes_header(content.len());
+            out(&core::mem::take(head).into_bytes());
+            out(content);
+        };
+        let mut e = Encoder::new();
+        match self.context {
+            Context::Signature1 => e.array(4).text("Signature1"),
+            Context::Signature => e.array(5).text("Signature"),
+            Context::Mac0 => e.array(4).text("MAC0"),
+            Context::Mac => e.array(4).text("MAC"),
+        };
+        bstr(&mut e, self.body_protected);
+        if self.context == Context::Signature {
+            bstr(&mut e, self.sign_protected);
+        }
+        e.bytes(&[]);
+        bstr(&mut e, self.payload);
+    }
+
+    /// The whole encoding, for algorithms that need the message itself.
+    pub fn encoded(&self) -> Vec<u8> {
+        let len = self.payload.len() + self.body_protected.len() + self.sign_protected.len();
+        let mut v = Vec::with_capacity(len.saturating_add(48));
+        self.write(&mut |c| v.extend_from_slice(c));
+        v
+    }
+
+    /// SHA-256 of the encoding (with the installed provider), without building it.
+    pub fn sha256(&self) -> [u8; 32] {
+        let mut h = crate::crypto::provider().sha256.start();
+        self.write(&mut |c| h.update(c));
+        h.finish()
+    }
+}
+
+/// The encoded Sig_structure or MAC_structure (for signing; see [`ToBeSigned`]).
 pub(crate) fn to_be_signed(
     context: Context,
     body_protected: &[u8],
     sign_protected: &[u8],
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut e = Encoder::with_capacity(payload.len().saturating_add(body_protected.len()) + 32);
-    match context {
-        Context::Signature1 => e.array(4).text("Signature1"),
-        Context::Signature => e.array(5).text("Signature"),
-        Context::Mac0 => e.array(4).text("MAC0"),
-        Context::Mac => e.array(4).text("MAC"),
-    };
-    e.bytes(body_protected);
-    if context == Context::Signature {
-        e.bytes(sign_protected);
+    ToBeSigned {
+        context,
+        body_protected,
+        sign_protected,
+        payload,
     }
-    e.bytes(&[]).bytes(payload);
-    e.into_bytes()
+    .encoded()
 }
 
 /// The protected bucket `{1: alg}` (plus `3: content type` text if given), as this crate

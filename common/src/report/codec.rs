@@ -14,7 +14,7 @@ use super::{
     MAX_STATE_COMPONENTS, MAX_URI_LEN, MAX_VALUE_LEN, MAX_WALK,
 };
 use crate::cbor::{self, Decoder, Encoder, Item};
-use crate::cose::{wire, Algorithm, CoseError, VerificationKey};
+use crate::cose::{wire, Algorithm, CoseError, Prepared, VerificationKey};
 use crate::registry::{RecordElement, ReportKey};
 use crate::suit::component::ComponentId;
 use crate::suit::digest::COSE_ALG_SHA256;
@@ -224,8 +224,13 @@ pub fn verify_report(bytes: &[u8], key: &VerificationKey) -> Result<DecodedRepor
     let payload = sign1
         .payload
         .ok_or(ReportError::Malformed("COSE_Sign1 payload is detached"))?;
-    let tbs = wire::to_be_signed(wire::Context::Signature1, h.protected_bytes, &[], payload);
-    key.check(alg, &tbs, sign1.signature)
+    let tbs = wire::ToBeSigned {
+        context: wire::Context::Signature1,
+        body_protected: h.protected_bytes,
+        sign_protected: &[],
+        payload,
+    };
+    key.check(alg, &Prepared::new(alg, tbs), sign1.signature)
         .map_err(|_| ReportError::BadSignature)?;
     decode_report(payload)
 }

@@ -417,7 +417,9 @@ fn authenticate(
     root: &VerificationKey,
     state: &State,
 ) -> Result<u32, ProvisionError> {
-    let mut last = match block.verify(body, root) {
+    // One signing input for the root and every TPA anchor tried.
+    let verifier = block.verifier(body);
+    let mut last = match verifier.verify(root) {
         Ok(()) => return Ok(TPA_ROOT_ID),
         Err(e) => e,
     };
@@ -425,7 +427,7 @@ fn authenticate(
         match VerificationKey::from_cose_key(&a.cose_key) {
             // A symmetric key never speaks for the TPA, even if an old state says so.
             Ok((VerificationKey::Hmac256(_), _)) | Err(_) => continue,
-            Ok((key, _)) => match block.verify(body, &key) {
+            Ok((key, _)) => match verifier.verify(&key) {
                 Ok(()) => return Ok(a.id),
                 Err(e) => last = e,
             },

@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use crate::protocol::ByteBuf;
 
 use crate::cbor::{self, Decoder, Item};
-use crate::cose::{wire, Algorithm, VerificationKey};
+use crate::cose::{wire, Algorithm, Prepared, VerificationKey};
 
 use super::keys::{key_id, PublicKeyInfo};
 
@@ -162,14 +162,18 @@ pub fn verify(bytes: &[u8], identity_sec1: &[u8]) -> Result<KeyStatement, Statem
     let payload = sign1
         .payload
         .ok_or(StatementError::Malformed("payload is detached"))?;
-    let tbs = wire::to_be_signed(
-        wire::Context::Signature1,
-        sign1.headers.protected_bytes,
-        &[],
+    let tbs = wire::ToBeSigned {
+        context: wire::Context::Signature1,
+        body_protected: sign1.headers.protected_bytes,
+        sign_protected: &[],
         payload,
-    );
-    key.check(Algorithm::Esp256, &tbs, sign1.signature)
-        .map_err(|_| StatementError::BadSignature)?;
+    };
+    key.check(
+        Algorithm::Esp256,
+        &Prepared::new(Algorithm::Esp256, tbs),
+        sign1.signature,
+    )
+    .map_err(|_| StatementError::BadSignature)?;
     let st: KeyStatement = super::record::decode(payload, MAX_STATEMENT)
         .map_err(|_| StatementError::Malformed("statement does not decode"))?;
     if st.statement != STATEMENT_KIND {

@@ -84,7 +84,19 @@ impl<'a> Envelope<'a> {
         }
         for (i, entries) in &parsed {
             let i = *i;
-            for block in entries {
+            for entry in entries {
+                // A signature this device cannot use (another algorithm, for another device)
+                // is skipped; why is kept in case none verifies.
+                let block = match entry {
+                    Ok(b) => b,
+                    Err(error) => {
+                        first_failure.get_or_insert(AuthError::Cose {
+                            block: i,
+                            error: *error,
+                        });
+                        continue;
+                    }
+                };
                 // `kid` is a hint (RFC 9052 §3.1): the anchors it names (or that have no kid,
                 // or every anchor when the signature names none) first, as before; then at
                 // most MAX_KEY_TRIES anchors of the algorithm whose kid differs.
@@ -99,11 +111,14 @@ impl<'a> Envelope<'a> {
                         .filter(|a| !named(a))
                         .take(MAX_KEY_TRIES),
                 );
+                // The signing input is prepared once, at the first candidate.
+                let mut verifier = None;
                 let mut tried = false;
                 let mut verified = false;
                 for anchor in candidates {
                     tried = true;
-                    match block.verify(self.digest_encoded, &anchor.key) {
+                    let v = verifier.get_or_insert_with(|| block.verifier(self.digest_encoded));
+                    match v.verify(&anchor.key) {
                         Ok(()) => {
                             verified = true;
                             if !signers.contains(&anchor.id) {

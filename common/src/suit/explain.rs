@@ -131,6 +131,12 @@ fn cose(e: &CoseError) -> String {
         CoseError::AlgorithmNotEnabled(a) => {
             format!("algorithm {a} is not enabled on this device (device policy)")
         }
+        CoseError::HeaderTooLarge => format!(
+            "COSE header too large: protected header over {} bytes or kid over {} bytes \
+             (device policy)",
+            crate::cose::MAX_PROTECTED_LEN,
+            crate::cose::MAX_KID_LEN
+        ),
     }
 }
 

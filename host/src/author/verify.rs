@@ -86,16 +86,15 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
             Ok(entries) => {
                 // A COSE_Sign lists one line per signature.
                 let many = entries.len() > 1;
-                for (n, b) in entries.iter().enumerate() {
-                    w(
-                        out,
-                        format!(
-                            "  block {i}{}: {:?} (COSE alg {}){}",
-                            if many {
-                                format!(" signature {n}")
-                            } else {
-                                String::new()
-                            },
+                for (n, entry) in entries.iter().enumerate() {
+                    let at = if many {
+                        format!(" signature {n}")
+                    } else {
+                        String::new()
+                    };
+                    let line = match entry {
+                        Ok(b) => format!(
+                            "  block {i}{at}: {:?} (COSE alg {}){}",
                             b.algorithm(),
                             b.algorithm().cose_id(),
                             if b.key_id().is_empty() {
@@ -104,7 +103,9 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
                                 format!(", kid {}", super::kid_str(b.key_id()))
                             }
                         ),
-                    )
+                        Err(e) => format!("  block {i}{at}: unusable: {e}"),
+                    };
+                    w(out, line)
                 }
             }
             Err(e) => w(out, format!("  block {i}: unusable: {e}")),
