@@ -348,13 +348,7 @@ impl<B: Backend> Service<B> {
             return Outcome::Malformed;
         };
         match f(self, q) {
-            Ok(r) => match protocol::encode(&r) {
-                Ok(body) => Outcome::Body(body),
-                Err(_) => Outcome::Refused(Refuse::new(
-                    RefusalKind::Internal,
-                    "could not encode the response",
-                )),
-            },
+            Ok(r) => respond(&r),
             Err(e) => Outcome::Refused(e),
         }
     }
@@ -826,6 +820,18 @@ impl<T: Codec + WipeBytes> Codec for Wiped<T> {
 impl<T: Codec + WipeBytes> Drop for Wiped<T> {
     fn drop(&mut self) {
         self.0.wipe();
+    }
+}
+
+/// The encoding of a handler's response, out of the per-message [`Service::handle`] copies.
+#[inline(never)]
+fn respond(r: &dyn protocol::Encode) -> Outcome {
+    match protocol::encode_dyn(r) {
+        Ok(body) => Outcome::Body(body),
+        Err(_) => Outcome::Refused(Refuse::new(
+            RefusalKind::Internal,
+            "could not encode the response",
+        )),
     }
 }
 
