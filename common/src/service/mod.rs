@@ -295,28 +295,15 @@ impl<B: Backend> Service<B> {
                 self.handle(request, |s, r: ProvisionRequest| s.provision(&r.message))
             }
             Command::Anchors => self.handle(request, |s, _: Empty| s.anchors()),
-            Command::InstallBegin => self.handle(request, |s, r: InstallBeginRequest| {
-                let state = State::load(&s.backend)?;
-                s.install.begin(&mut s.backend, &state, r.envelope_len)?;
-                Ok(Empty {})
-            }),
+            Command::InstallBegin => {
+                self.handle(request, |s, r: InstallBeginRequest| s.install_begin(&r))
+            }
             Command::InstallEnvelope => self.handle(request, |s, r: ChunkRequest| {
                 check_chunk(&r.data)?;
                 s.install.envelope_chunk(r.offset, &r.data)?;
                 Ok(Empty {})
             }),
-            Command::InstallPrepare => self.handle(request, |s, _: Empty| {
-                let state = State::load(&s.backend)?;
-                let p = s.install.prepare(&state);
-                s.keep_report()?;
-                let p = p?;
-                Ok(InstallPrepareResponse {
-                    needed_uris: p.needed_uris,
-                    sequence_number: p.sequence_number,
-                    signers: p.signers,
-                    needed_sizes: p.needed_sizes,
-                })
-            }),
+            Command::InstallPrepare => self.handle(request, |s, _: Empty| s.install_prepare()),
             Command::InstallPayload => self.handle(request, |s, mut r: PayloadChunkRequest| {
                 check_chunk(&r.data)?;
                 s.install_payload(&mut r)?;
@@ -336,9 +323,9 @@ impl<B: Backend> Service<B> {
         }
     }
 
-    // This and every handler below are kept out of line: inlined into `invoke` (one frame
-    // for all commands) they made the production TA's `.text` 1.5 KB larger (issue 14).
-    #[inline(never)]
+    // Inlined into `invoke`, as each copy is only a request decoder around a call; every
+    // handler below is kept out of line: inlined into `invoke` (one frame for all commands)
+    // they made the production TA's `.text` 1.5 KB larger (issue 14).
     fn handle<Q: Codec, R: Codec>(
         &mut self,
         request: &[u8],
@@ -628,6 +615,28 @@ impl<B: Backend> Service<B> {
             .map_err(|e| Refuse::new(RefusalKind::Report, format!("signing the report: {e}")))?;
         Ok(ReportResponse {
             report: ByteBuf::from(signed),
+        })
+    }
+
+    #[inline(never)]
+    fn install_begin(&mut self, r: &InstallBeginRequest) -> Result<Empty, Refuse> {
+        let state = State::load(&self.backend)?;
+        self.install
+            .begin(&mut self.backend, &state, r.envelope_len)?;
+        Ok(Empty {})
+    }
+
+    #[inline(never)]
+    fn install_prepare(&mut self) -> Result<InstallPrepareResponse, Refuse> {
+        let state = State::load(&self.backend)?;
+        let p = self.install.prepare(&state);
+        self.keep_report()?;
+        let p = p?;
+        Ok(InstallPrepareResponse {
+            needed_uris: p.needed_uris,
+            sequence_number: p.sequence_number,
+            signers: p.signers,
+            needed_sizes: p.needed_sizes,
         })
     }
 
