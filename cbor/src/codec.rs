@@ -142,13 +142,24 @@ impl<T: Field> Field for Vec<T> {
     }
     fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
         // At most MAX_CONTAINER_LEN (checked by the decoder); grown item by item.
-        let n = d.array()?;
         let mut out = Vec::new();
-        for _ in 0..n {
+        take_array(d, &mut |d| {
             out.push(T::take(d)?);
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
+}
+
+/// Reads an array's head, then each item with `take`: the loop once, not per item type.
+fn take_array<'a>(
+    d: &mut Decoder<'a>,
+    take: &mut dyn FnMut(&mut Decoder<'a>) -> Result<(), CborError>,
+) -> Result<(), CborError> {
+    for _ in 0..d.array()? {
+        take(d)?;
+    }
+    Ok(())
 }
 
 /// Reads the key of a struct's map entry: `Some(name)` for a text key, `None` (key skipped)
