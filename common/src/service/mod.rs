@@ -601,7 +601,7 @@ impl<B: Backend> Service<B> {
         let bytes = self
             .backend
             .get(object)
-            .map_err(|e| Refuse::new(RefusalKind::Storage, format!("secure storage: {e}")))?
+            .map_err(storage_refusal)?
             .ok_or_else(|| Refuse::new(RefusalKind::NotFound, none))?;
         let mut report = Report::decode(&bytes).map_err(|e| {
             Refuse::new(RefusalKind::Report, format!("stored report unusable: {e}"))
@@ -747,7 +747,7 @@ impl<B: Backend> Service<B> {
         let mut data = self
             .backend
             .get(&record.object)
-            .map_err(|e| Refuse::new(RefusalKind::Storage, format!("secure storage: {e}")))?
+            .map_err(storage_refusal)?
             .ok_or_else(|| Refuse::new(RefusalKind::Storage, "personalization object missing"))?;
         // Only the committed bytes are the data: an object of another length (a stale tail,
         // or content of another state) is refused, never handed over in part or with extra.
@@ -793,7 +793,7 @@ impl<B: Backend> Service<B> {
         let n = self
             .backend
             .read_at(&record.object, r.offset, &mut data)
-            .map_err(|e| Refuse::new(RefusalKind::Storage, format!("secure storage: {e}")))?;
+            .map_err(storage_refusal)?;
         data.truncate(n);
         Ok(ReeExportResponse {
             total_len: record.size,
@@ -842,6 +842,11 @@ fn respond(r: &dyn protocol::Encode) -> Outcome {
             "could not encode the response",
         )),
     }
+}
+
+/// A secure-storage read that failed, in one place rather than at each read.
+fn storage_refusal(e: store::StoreError) -> Refuse {
+    Refuse::new(RefusalKind::Storage, format!("secure storage: {e}"))
 }
 
 fn check_chunk(data: &[u8]) -> Result<(), Refuse> {
