@@ -340,8 +340,9 @@ macro_rules! take_fields {
             <[&str]>::len(&[$(::core::stringify!($field)),*]) <= 64,
             "take_map tracks at most 64 fields"
         );
+        const NAMES: &str = ::core::concat!($(::core::stringify!($field), ","),*);
         $( let mut $field = ::core::option::Option::None; )*
-        $crate::codec::take_map($d, ::core::concat!($(::core::stringify!($field), ","),*), &mut |i, d| {
+        $crate::codec::take_map($d, NAMES, &mut |i, d| {
             let mut k = 0usize;
             $(
                 if i == k {
@@ -358,7 +359,11 @@ macro_rules! take_fields {
                     ::core::option::Option::Some(v) => v,
                     ::core::option::Option::None => {
                         return ::core::result::Result::Err(
-                            $crate::codec::missing($d, stringify!($field)),
+                            $crate::codec::missing($d, {
+                                const NAME: &str =
+                                    $crate::codec::name_in(NAMES, ::core::stringify!($field));
+                                NAME
+                            }),
                         );
                     }
                 },
