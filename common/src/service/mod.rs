@@ -125,11 +125,8 @@ impl Reply {
         }
     }
 
-    fn refused(kind: RefusalKind, reason: &str) -> Self {
-        let refusal = Refusal {
-            kind,
-            reason: reason.to_string(),
-        };
+    fn refused(kind: RefusalKind, reason: String) -> Self {
+        let refusal = Refusal { kind, reason };
         match protocol::encode(&refusal) {
             Ok(body) => Self::sized(Status::Refused, body),
             Err(_) => Self::bare(Status::Refused, 0),
@@ -283,7 +280,7 @@ impl<B: Backend> Service<B> {
                 Err(e) => {
                     return Reply::refused(
                         RefusalKind::Storage,
-                        &format!("an interrupted update could not be finished: {e}"),
+                        format!("an interrupted update could not be finished: {e}"),
                     )
                 }
             }
@@ -319,7 +316,7 @@ impl<B: Backend> Service<B> {
         match outcome {
             Outcome::Body(body) => Reply::sized(Status::Ok, body),
             Outcome::Malformed => Reply::bare(Status::MalformedRequest, 0),
-            Outcome::Refused(r) => Reply::refused(r.kind, &r.reason),
+            Outcome::Refused(r) => Reply::refused(r.kind, r.reason.into_owned()),
         }
     }
 
