@@ -615,7 +615,7 @@ impl<B: Backend> Service<B> {
         })
     }
 
-    #[inline(never)]
+    // Inlined (the one handler that is): -116 B of `.text` for 192 B more of `invoke`'s frame.
     fn install_begin(&mut self, r: &InstallBeginRequest) -> Result<Empty, Refuse> {
         let state = State::load(&self.backend)?;
         self.install
