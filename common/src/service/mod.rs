@@ -424,7 +424,7 @@ impl<B: Backend> Service<B> {
                 let state = State::load(&self.backend)?;
                 let a =
                     state.anchors.iter().find(|a| a.id == id).ok_or_else(|| {
-                        Refuse::new(RefusalKind::NotFound, format!("no anchor {id}"))
+                        Refuse::new(RefusalKind::NotFound, provision::no_anchor(id))
                     })?;
                 let keys = k.keys_of(a)?;
                 let (e, h) = (keys.ecdh_public(), keys.hpke_public());
