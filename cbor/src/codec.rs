@@ -142,13 +142,24 @@ impl<T: Field> Field for Vec<T> {
     }
     fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
         // At most MAX_CONTAINER_LEN (checked by the decoder); grown item by item.
-        let n = d.array()?;
         let mut out = Vec::new();
-        for _ in 0..n {
+        take_array(d, &mut |d| {
             out.push(T::take(d)?);
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
+}
+
+/// Reads an array's head, then each item with `take`: the loop once, not per item type.
+fn take_array<'a>(
+    d: &mut Decoder<'a>,
+    take: &mut dyn FnMut(&mut Decoder<'a>) -> Result<(), CborError>,
+) -> Result<(), CborError> {
+    for _ in 0..d.array()? {
+        take(d)?;
+    }
+    Ok(())
 }
 
 /// Reads the key of a struct's map entry: `Some(name)` for a text key, `None` (key skipped)
@@ -229,12 +240,58 @@ macro_rules! __absent {
 #[macro_export]
 macro_rules! put_fields {
     ($e:ident; $($field:ident),* $(,)?) => {{
+        const NAMES: &str = ::core::concat!($(::core::stringify!($field), ","),*);
         $e.map(0 $(+ $crate::__one!($field))*);
         $(
-            $e.text(stringify!($field));
+            $e.text({
+                const NAME: &str = $crate::codec::name_in(NAMES, ::core::stringify!($field));
+                NAME
+            });
             $crate::Field::put($field, $e);
         )*
     }};
+}
+
+/// `field` as a slice of `names` (the comma-terminated list [`take_map`] reads), so that a
+/// struct's encoder and decoder share one copy of its field names (TA size, issue 14).
+/// Evaluated at compile time; a name not in the list is returned as given.
+#[doc(hidden)]
+pub const fn name_in(names: &'static str, field: &'static str) -> &'static str {
+    let mut rest = names;
+    loop {
+        let mut len = 0;
+        let mut bytes = rest.as_bytes();
+        while let [b, tail @ ..] = bytes {
+            if *b == b',' {
+                break;
+            }
+            len += 1;
+            bytes = tail;
+        }
+        let Some((name, after)) = rest.split_at_checked(len) else {
+            return field;
+        };
+        if same_bytes(name.as_bytes(), field.as_bytes()) {
+            return name;
+        }
+        match after.split_at_checked(1) {
+            Some((_, next)) if !next.is_empty() => rest = next,
+            _ => return field,
+        }
+    }
+}
+
+const fn same_bytes(mut a: &[u8], mut b: &[u8]) -> bool {
+    loop {
+        match (a, b) {
+            ([], []) => return true,
+            ([x, ta @ ..], [y, tb @ ..]) if *x == *y => {
+                a = ta;
+                b = tb;
+            }
+            _ => return false,
+        }
+    }
 }
 
 /// Reads a struct's map for [`take_fields!`]: a key among `names` (each followed by `,`, at
@@ -283,8 +340,9 @@ macro_rules! take_fields {
             <[&str]>::len(&[$(::core::stringify!($field)),*]) <= 64,
             "take_map tracks at most 64 fields"
         );
+        const NAMES: &str = ::core::concat!($(::core::stringify!($field), ","),*);
         $( let mut $field = ::core::option::Option::None; )*
-        $crate::codec::take_map($d, ::core::concat!($(::core::stringify!($field), ","),*), &mut |i, d| {
+        $crate::codec::take_map($d, NAMES, &mut |i, d| {
             let mut k = 0usize;
             $(
                 if i == k {
@@ -301,7 +359,11 @@ macro_rules! take_fields {
                     ::core::option::Option::Some(v) => v,
                     ::core::option::Option::None => {
                         return ::core::result::Result::Err(
-                            $crate::codec::missing($d, stringify!($field)),
+                            $crate::codec::missing($d, {
+                                const NAME: &str =
+                                    $crate::codec::name_in(NAMES, ::core::stringify!($field));
+                                NAME
+                            }),
                         );
                     }
                 },
@@ -362,6 +424,19 @@ macro_rules! unit_enum_codec {
 mod tests {
     use super::*;
     use alloc::vec;
+
+    #[test]
+    fn name_in_slices_the_list_or_returns_the_name() {
+        const NAMES: &str = "a,bb,a_b,";
+        const BB: &str = name_in(NAMES, "bb");
+        assert_eq!(BB, "bb");
+        assert_eq!(BB.as_ptr(), NAMES.as_ptr().wrapping_add(2));
+        assert_eq!(name_in(NAMES, "a_b"), "a_b");
+        assert_eq!(name_in(NAMES, "a").as_ptr(), NAMES.as_ptr());
+        assert_eq!(name_in(NAMES, "b"), "b");
+        assert_eq!(name_in(NAMES, "a_b_c"), "a_b_c");
+        assert_eq!(name_in("", "x"), "x");
+    }
 
     #[derive(Debug, PartialEq)]
     struct Inner {

@@ -56,7 +56,26 @@ impl From<CborError> for CodecError {
 /// buffer wipes every allocation it outgrows. Infallible today; the `Result` keeps callers
 /// ready for a bounded encoder.
 pub fn encode<T: Codec>(value: &T) -> Result<Vec<u8>, CodecError> {
-    Ok(suit_cbor::codec::encode(value))
+    encode_dyn(value)
+}
+
+/// The encoding half of [`Codec`] as a trait object, so that one non-generic function encodes
+/// every response (the TA's size: one copy of the framing instead of one per message type).
+pub trait Encode {
+    fn encode_to(&self, e: &mut Encoder);
+}
+
+impl<T: Codec> Encode for T {
+    fn encode_to(&self, e: &mut Encoder) {
+        self.encode_into(e)
+    }
+}
+
+/// [`encode`] for a message behind `&dyn Encode`.
+pub fn encode_dyn(value: &dyn Encode) -> Result<Vec<u8>, CodecError> {
+    let mut e = Encoder::new();
+    value.encode_to(&mut e);
+    Ok(e.into_bytes())
 }
 
 /// Decodes exactly one protocol message of at most `limit` bytes.

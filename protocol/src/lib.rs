@@ -24,7 +24,7 @@ extern crate std;
 mod codec;
 mod reply;
 
-pub use codec::{decode, encode, ByteBuf, Codec, CodecError, Field};
+pub use codec::{decode, encode, encode_dyn, ByteBuf, Codec, CodecError, Encode, Field};
 pub use reply::{decode_reply, ReplyError};
 pub use suit_cbor as cbor;
 

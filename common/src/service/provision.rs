@@ -566,7 +566,7 @@ fn apply_op(
             let before = state.anchors.len();
             state.anchors.retain(|a| a.id != *id);
             if state.anchors.len() == before {
-                return Err(alloc::format!("no anchor {id}"));
+                return Err(no_anchor(*id));
             }
             for r in &mut state.rules {
                 r.required_anchors.retain(|x| x != id);
@@ -583,7 +583,7 @@ fn apply_op(
                 .anchors
                 .iter_mut()
                 .find(|a| a.id == *id)
-                .ok_or_else(|| alloc::format!("no anchor {id}"))?;
+                .ok_or_else(|| no_anchor(*id))?;
             a.scope = scope.clone();
             Ok(alloc::format!("re-scoped anchor {id}"))
         }
@@ -927,4 +927,9 @@ pub mod author {
             rng,
         )
     }
+}
+
+/// An operation or request naming an anchor the state does not have.
+pub(crate) fn no_anchor(id: u32) -> String {
+    alloc::format!("no anchor {id}")
 }
