@@ -783,6 +783,32 @@ fn a_streamed_chunk_is_decrypted_where_it_lies() {
     }
 }
 
+/// A chunk that releases no plaintext (GCM holds back the last 16 bytes seen: here a first
+/// chunk of 1 to 16 bytes) keeps the TA image in memory all the same: finish reads nothing
+/// back, whatever chunk sizes the REE chooses.
+#[test]
+fn a_ta_image_whose_first_chunks_release_nothing_is_still_kept() {
+    let image = ta(2, 64_000);
+    for first in [1, 7, 16] {
+        let (mut s, _) = two_devices();
+        let (info, ciphertext) = encrypt(&mut s, Cipher::Gcm, &image);
+        let env = envelope(1, &[&TA], &image, &info, Form::Static);
+        prepare(&mut s, &env).unwrap();
+        let total = ciphertext.len() as u64;
+        let (head, rest) = ciphertext.split_at(first);
+        payload_chunk(&mut s, URI, total, 0, head).unwrap();
+        payload_chunk(&mut s, URI, total, first as u64, rest).unwrap();
+        let read_before = s.backend().store().bytes_read.get();
+        finish(&mut s).unwrap();
+        let read = s.backend().store().bytes_read.get() - read_before;
+        assert!(
+            read < 16 * 1024,
+            "first chunk {first} B: finish read {read} B for a {} B image",
+            image.len()
+        );
+    }
+}
+
 /// One update installs at most one TA (`finish` refuses more), so at most one streamed TA
 /// image is kept in TA memory: a manifest that decrypts two TA images as they arrive holds
 /// one image's bytes at once, not two, while both payloads are received.

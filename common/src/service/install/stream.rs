@@ -181,6 +181,11 @@ impl Stream {
                 match released {
                     Ok(Released::InPlace(n)) => {
                         image.truncate(from + n);
+                        if n == 0 {
+                            // Held back (a GCM tag candidate): nothing released, image kept.
+                            self.image = Some(image);
+                            return Ok(());
+                        }
                         if !self.admit(limit, n) {
                             // Past the limit: the engine refuses, the image is of no use.
                             return Ok(());
