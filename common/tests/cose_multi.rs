@@ -408,12 +408,32 @@ fn a_cose_sign_without_a_usable_signature_is_refused_with_the_reason() {
     let env = envelope_with(&manifest, vec![block]);
     assert_eq!(authenticate(&env, &policy(b"")).unwrap(), vec![1]);
 
-    // A signature whose protected bucket is not a map: the block is malformed.
+    // A signature whose headers this device cannot read (a protected bucket that is not a
+    // map, a kid over the 256-byte cap) is unusable the same way: it may be another device's
+    // countersignature. The block itself must still be well-formed CBOR.
     let block = author_and_rewritten(&manifest, |_| {});
     let mut s = coset::CoseSign::from_tagged_slice(&block).unwrap();
     s.signatures[1].protected.original_data = Some(vec![0x01]);
+    let block = s.to_tagged_vec().unwrap();
+    let entries = AuthBlock::parse_signers(&block).unwrap();
+    assert_eq!(entries[1].clone().unwrap_err(), CoseError::Malformed);
+    let env = envelope_with(&manifest, vec![block]);
+    assert_eq!(authenticate(&env, &policy(b"")).unwrap(), vec![1]);
+    let block = author_and_rewritten(&manifest, |h| h.key_id = vec![7; 300]);
+    let entries = AuthBlock::parse_signers(&block).unwrap();
+    assert_eq!(entries[1].clone().unwrap_err(), CoseError::HeaderTooLarge);
+    let env = envelope_with(&manifest, vec![block]);
+    assert_eq!(authenticate(&env, &policy(b"")).unwrap(), vec![1]);
+    // Only that signature: refused with its reason.
+    let block = author_and_rewritten(&manifest, |h| h.key_id = vec![7; 300]);
+    let mut s = coset::CoseSign::from_tagged_slice(&block).unwrap();
+    s.signatures.remove(0);
+    let env = envelope_with(&manifest, vec![s.to_tagged_vec().unwrap()]);
     assert_eq!(
-        AuthBlock::parse_signers(&s.to_tagged_vec().unwrap()).unwrap_err(),
-        CoseError::Malformed
+        authenticate(&env, &policy(b"")).unwrap_err(),
+        Error::Auth(AuthError::Cose {
+            block: 0,
+            error: CoseError::HeaderTooLarge
+        })
     );
 }

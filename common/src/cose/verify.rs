@@ -110,18 +110,19 @@ impl<'a> AuthBlock<'a> {
             s.headers.check()?;
             let body_protected = s.headers.protected_bytes;
             let signer = |sig: &wire::Signature<'a>| {
-                sig.headers.check()?;
-                let alg = algorithm(&sig.headers)?;
+                let headers = sig.headers.as_ref().map_err(|e| *e)?;
+                headers.check()?;
+                let alg = algorithm(headers)?;
                 if alg.is_mac() {
                     return Err(CoseError::KeyAlgorithmMismatch);
                 }
                 Ok(Self {
                     context: Context::Signature,
                     body_protected,
-                    sign_protected: sig.headers.protected_bytes,
+                    sign_protected: headers.protected_bytes,
                     signature: sig.signature,
                     alg,
-                    kid: sig.headers.kid(),
+                    kid: headers.kid(),
                 })
             };
             return Ok(s.signatures.iter().map(signer).collect());

@@ -248,10 +248,12 @@ pub(crate) struct Single<'a> {
     pub signature: &'a [u8],
 }
 
-/// One COSE_Signature of a COSE_Sign.
+/// One COSE_Signature of a COSE_Sign: headers this device cannot read (too large, a label
+/// it cannot honour) make that signature unusable, not the block (another device's
+/// countersignature may carry them).
 #[derive(Debug, Clone)]
 pub(crate) struct Signature<'a> {
-    pub headers: Headers<'a>,
+    pub headers: Result<Headers<'a>, CoseError>,
     pub signature: &'a [u8],
 }
 
@@ -325,7 +327,11 @@ pub(crate) fn sign(bytes: &[u8], max: usize) -> Result<Sign<'_>, CoseError> {
         if d.array().map_err(malformed)? != 3 {
             return Err(CoseError::Malformed);
         }
-        let headers = Headers::read(&mut d)?;
+        // Read from a copy; the block's own cursor steps over both buckets whatever the
+        // headers hold (the block was checked well-formed and bounded before).
+        let headers = Headers::read(&mut d.clone());
+        d.skip().map_err(malformed)?;
+        d.skip().map_err(malformed)?;
         let signature = d.bytes().map_err(malformed)?;
         signatures.push(Signature { headers, signature });
     }
