@@ -28,7 +28,7 @@ fn key(j: &serde_json::Value) -> Result<VerificationKey, CoseError> {
 }
 
 /// `(structure with nil payload, payload)`: the signed / MACed data does not change.
-fn detached(j: &serde_json::Value) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn detached(j: &serde_json::Value) -> (Vec<u8>, Vec<u8>) {
     let bytes = hex::decode(j["output"]["cbor"].as_str().unwrap()).unwrap();
     let Value::Tag(tag, inner) = ciborium::de::from_reader(bytes.as_slice()).unwrap() else {
         panic!("untagged")

@@ -4,27 +4,10 @@
 //! the profile (HMAC-ENC-01, a COSE_Mac0 with HMAC 256/256) verifies, and its negative twin
 //! (HMAC-ENC-04) fails.
 
-use ciborium::value::Value;
+use crate::cose_wg_multi::detached;
 use suit_common::cose::{AuthBlock, CoseError, VerificationKey};
 use suit_common::encryption::{decrypt, CoseOptions, DecryptError, MemoryKeys};
 use suit_test_support::{b64url as b64, cose_wg as load};
-
-/// `(structure with nil payload, payload)`: the signed / MACed data does not change.
-fn detached(j: &serde_json::Value) -> (Vec<u8>, Vec<u8>) {
-    let bytes = hex::decode(j["output"]["cbor"].as_str().unwrap()).unwrap();
-    let Value::Tag(tag, inner) = ciborium::de::from_reader(bytes.as_slice()).unwrap() else {
-        panic!("untagged")
-    };
-    let Value::Array(mut items) = *inner else {
-        panic!()
-    };
-    let Value::Bytes(payload) = std::mem::replace(&mut items[2], Value::Null) else {
-        panic!()
-    };
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(&Value::Tag(tag, Box::new(Value::Array(items))), &mut out).unwrap();
-    (out, payload)
-}
 
 /// The single-signer (COSE_Sign1 or the first COSE_Sign signer) or MAC key, as SUIT loads it.
 fn key(j: &serde_json::Value) -> Result<VerificationKey, CoseError> {
