@@ -3,29 +3,10 @@
 //! fails, and the vectors SUIT's profile excludes are refused for the stated reason.
 
 use ciborium::value::Value;
-use suit_common::cose::{AuthBlock, CoseError, VerificationKey};
-use suit_test_support::{b64url as b64, cose_wg as load};
+use suit_common::cose::{AuthBlock, CoseError};
 
-/// The vector's key as the engine's verification key.
-fn key(j: &serde_json::Value) -> VerificationKey {
-    let i = &j["input"];
-    if let Some(s) = i.get("sign0") {
-        let k = &s["key"];
-        match k["kty"].as_str().unwrap() {
-            "EC" => {
-                let mut sec1 = vec![4u8];
-                sec1.extend(b64(&k["x"]));
-                sec1.extend(b64(&k["y"]));
-                VerificationKey::p256_from_sec1(&sec1).unwrap()
-            }
-            _ => VerificationKey::ed25519(&hex::decode(k["x_hex"].as_str().unwrap()).unwrap())
-                .unwrap(),
-        }
-    } else {
-        let k = &i["mac0"]["recipients"][0]["key"];
-        VerificationKey::hmac256(&b64(&k["k"])).unwrap()
-    }
-}
+use crate::cose_wg_multi::key;
+use suit_test_support::cose_wg as load;
 
 /// Moves the attached payload out: `(block with nil payload, payload)`. The signed structure
 /// does not change, so neither does the signature's validity.
@@ -55,7 +36,7 @@ fn detached(j: &serde_json::Value) -> (Vec<u8>, Vec<u8>) {
 fn verify(name: &str) -> Result<(), CoseError> {
     let j = load(name);
     let (block, payload) = detached(&j);
-    AuthBlock::parse(&block)?.verify(&payload, &key(&j))
+    AuthBlock::parse(&block)?.verify(&payload, &key(&j).unwrap())
 }
 
 #[test]
@@ -130,7 +111,7 @@ fn vectors_outside_the_suit_profile_are_refused_for_their_reason() {
             if name.contains("ecdsa-sig-02") {
                 return Ok(());
             }
-            b.verify(&payload, &key(&j))
+            b.verify(&payload, &key(&j).unwrap())
         });
         assert_eq!(r, Err(want), "{name}");
     }

@@ -8,22 +8,24 @@ use ciborium::value::Value;
 use suit_common::cose::{AuthBlock, CoseError, VerificationKey};
 use suit_test_support::{b64url as b64, cose_wg as load};
 
-/// The first signer's (COSE_Sign) or recipient's (COSE_Mac) key.
-fn key(j: &serde_json::Value) -> Result<VerificationKey, CoseError> {
+/// The single-signer (COSE_Sign1 or the first COSE_Sign signer) or MAC key, as SUIT loads it.
+pub(crate) fn key(j: &serde_json::Value) -> Result<VerificationKey, CoseError> {
     let i = &j["input"];
-    if let Some(s) = i.get("sign") {
-        let k = &s["signers"][0]["key"];
-        match k["kty"].as_str().unwrap() {
-            "EC" => {
-                let mut sec1 = vec![4u8];
-                sec1.extend(b64(&k["x"]));
-                sec1.extend(b64(&k["y"]));
-                VerificationKey::p256_from_sec1(&sec1)
-            }
-            _ => VerificationKey::ed25519(&hex::decode(k["x_hex"].as_str().unwrap()).unwrap()),
+    let k = match (i.get("sign0"), i.get("sign"), i.get("mac0"), i.get("mac")) {
+        (Some(s), ..) => &s["key"],
+        (_, Some(s), ..) => &s["signers"][0]["key"],
+        (_, _, Some(m), _) | (_, _, _, Some(m)) => &m["recipients"][0]["key"],
+        _ => panic!("not an authentication vector"),
+    };
+    match k["kty"].as_str().unwrap() {
+        "EC" => {
+            let mut sec1 = vec![4u8];
+            sec1.extend(b64(&k["x"]));
+            sec1.extend(b64(&k["y"]));
+            VerificationKey::p256_from_sec1(&sec1)
         }
-    } else {
-        VerificationKey::hmac256(&b64(&i["mac"]["recipients"][0]["key"]["k"]))
+        "OKP" => VerificationKey::ed25519(&hex::decode(k["x_hex"].as_str().unwrap()).unwrap()),
+        _ => VerificationKey::hmac256(&b64(&k["k"])),
     }
 }
 

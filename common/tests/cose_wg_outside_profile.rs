@@ -4,31 +4,10 @@
 //! the profile (HMAC-ENC-01, a COSE_Mac0 with HMAC 256/256) verifies, and its negative twin
 //! (HMAC-ENC-04) fails.
 
-use crate::cose_wg_multi::detached;
-use suit_common::cose::{AuthBlock, CoseError, VerificationKey};
+use crate::cose_wg_multi::{detached, key};
+use suit_common::cose::{AuthBlock, CoseError};
 use suit_common::encryption::{decrypt, CoseOptions, DecryptError, MemoryKeys};
 use suit_test_support::{b64url as b64, cose_wg as load};
-
-/// The single-signer (COSE_Sign1 or the first COSE_Sign signer) or MAC key, as SUIT loads it.
-fn key(j: &serde_json::Value) -> Result<VerificationKey, CoseError> {
-    let i = &j["input"];
-    let k = match (i.get("sign0"), i.get("sign"), i.get("mac0"), i.get("mac")) {
-        (Some(s), ..) => &s["key"],
-        (_, Some(s), ..) => &s["signers"][0]["key"],
-        (_, _, Some(m), _) | (_, _, _, Some(m)) => &m["recipients"][0]["key"],
-        _ => panic!("not an authentication vector"),
-    };
-    match k["kty"].as_str().unwrap() {
-        "EC" => {
-            let mut sec1 = vec![4u8];
-            sec1.extend(b64(&k["x"]));
-            sec1.extend(b64(&k["y"]));
-            VerificationKey::p256_from_sec1(&sec1)
-        }
-        "OKP" => VerificationKey::ed25519(&hex::decode(k["x_hex"].as_str().unwrap()).unwrap()),
-        _ => VerificationKey::hmac256(&b64(&k["k"])),
-    }
-}
 
 /// Parses the block as SUIT does and verifies every entry with the vector's key: the first
 /// error, in the order parse, key, verify.
