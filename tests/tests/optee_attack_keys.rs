@@ -4,6 +4,9 @@
 //! own signed manifest; the real TA refuses it for lack of a key, writes nothing, and the same
 //! manifest signed by A installs. The key statements the real TA exports verify on the host
 //! with the enrolled identity key; a tampered statement, or another key, does not.
+//! Recipients this device cannot use (another curve, no `alg`, an unknown algorithm, a bad
+//! point) ahead of A's own are another device's: A's manifest still installs; with only
+//! those, it is refused for lack of a key.
 
 use std::path::Path;
 use std::process::Command;
@@ -77,6 +80,85 @@ fn sign(d: &Path, manifest: &[u8], key: &str, name: &str) {
     let k = signer(&d.join(key));
     let env = seal_one(manifest, &k, Algorithm::Esp256, &[], &[]);
     std::fs::write(d.join(name), env).unwrap();
+}
+
+/// `info` (a COSE_Encrypt) with recipients this device cannot use put ahead of its own
+/// (`keep_own`) or in their place. `ecdh_info` lends an ECDH-ES recipient whose ephemeral
+/// key is moved to X25519.
+fn with_foreign_recipients(info: &[u8], ecdh_info: &[u8], keep_own: bool) -> Vec<u8> {
+    fn parts(info: &[u8]) -> (u64, Vec<Value>) {
+        match ciborium::from_reader::<Value, _>(info).unwrap() {
+            Value::Tag(tag, body) => match *body {
+                Value::Array(a) => (tag, a),
+                other => panic!("COSE_Encrypt body {other:?}"),
+            },
+            other => panic!("COSE_Encrypt {other:?}"),
+        }
+    }
+    let recipients = |a: &[Value]| match &a[3] {
+        Value::Array(r) => r.clone(),
+        other => panic!("recipients {other:?}"),
+    };
+    let relabel =
+        |r: &Value, protected: Option<Vec<u8>>, change: &dyn Fn(&mut Vec<(Value, Value)>)| {
+            let Value::Array(mut r) = r.clone() else {
+                panic!("recipient {r:?}")
+            };
+            if let Some(p) = protected {
+                r[0] = Value::Bytes(p);
+            }
+            let Value::Map(unprotected) = &mut r[1] else {
+                panic!("unprotected {:?}", r[1])
+            };
+            unprotected.retain(|(k, _)| *k != Value::Integer(4.into()));
+            unprotected.push((
+                Value::Integer(4.into()),
+                Value::Bytes(b"someone-else".to_vec()),
+            ));
+            change(unprotected);
+            Value::Array(r)
+        };
+    let int = |i: i64| Value::Integer(i.into());
+    let (tag, mut outer) = parts(info);
+    let own = recipients(&outer)[0].clone();
+    let (_, ecdh) = parts(ecdh_info);
+    let ecdh_own = recipients(&ecdh)[0].clone();
+    let unchanged = |_: &mut Vec<(Value, Value)>| {};
+    let mut list = vec![
+        // An algorithm this build does not know.
+        relabel(
+            &own,
+            Some(cbor(&Value::Map(vec![(int(1), int(-65_000))]))),
+            &unchanged,
+        ),
+        // No `alg` at all.
+        relabel(&own, Some(Vec::new()), &unchanged),
+        // HPKE's encapsulated key (-4) not a point on the curve.
+        relabel(&own, None, &|u| {
+            for (k, v) in u.iter_mut() {
+                if *k == int(-4) {
+                    *v = Value::Bytes(vec![0x04; 65]);
+                }
+            }
+        }),
+        // ECDH-ES with an X25519 ephemeral key (-1).
+        relabel(&ecdh_own, None, &|u| {
+            for (k, v) in u.iter_mut() {
+                if *k == int(-1) {
+                    *v = Value::Map(vec![
+                        (int(1), int(1)),
+                        (int(-1), int(4)),
+                        (int(-2), Value::Bytes(vec![9; 32])),
+                    ]);
+                }
+            }
+        }),
+    ];
+    if keep_own {
+        list.push(own);
+    }
+    outer[3] = Value::Array(list);
+    cbor(&Value::Tag(tag, Box::new(Value::Array(outer))))
 }
 
 fn verify_statement(d: &Path, statement: &Path, identity: &str) -> std::process::Output {
@@ -178,11 +260,25 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
     // The very same manifest, signed by A.
     let m = manifest(1, "stolen.bin", "https://a.example/hpke.ct", &info("hpke"));
     sign(d, &m, "tenant-a.priv.pem", "owned.suit");
+    // A's payload sent to a fleet: other devices' recipients first, then A's own; and a
+    // copy with only the others'.
+    for (seq, name, keep_own) in [(2, "fleet", true), (3, "others", false)] {
+        let fleet = with_foreign_recipients(&info("hpke"), &info("ecdh-es"), keep_own);
+        let m = manifest(
+            seq,
+            &format!("{name}.bin"),
+            "https://a.example/hpke.ct",
+            &fleet,
+        );
+        sign(d, &m, "tenant-a.priv.pem", &format!("{name}.suit"));
+    }
 
     let puts: Vec<String> = [
         "stolen-hpke.suit",
         "stolen-ecdh-es.suit",
         "owned.suit",
+        "fleet.suit",
+        "others.suit",
         "p/hpke.ct",
         "p/ecdh-es.ct",
     ]
@@ -202,6 +298,10 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
             "suit-agent status",
             "suit-agent install /up/owned.suit --payload-dir /up/p --ree-root /data/ree",
             "cat /data/ree/stolen.bin; echo",
+            "suit-agent install /up/fleet.suit --payload-dir /up/p --ree-root /data/ree",
+            "cat /data/ree/fleet.bin; echo",
+            "! suit-agent install /up/others.suit --payload-dir /up/p --ree-root /data/ree 2>&1",
+            "! test -e /data/ree/others.bin",
         ],
     );
     run.assert_ok();
@@ -213,8 +313,12 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
         );
     }
     run.says(3, "installed:           0 component(s)");
-    assert_eq!(
-        run.command(5).output,
-        format!("{}\n", String::from_utf8_lossy(SECRET))
-    );
+    for n in [5, 7] {
+        assert_eq!(
+            run.command(n).output,
+            format!("{}\n", String::from_utf8_lossy(SECRET)),
+            "command {n}"
+        );
+    }
+    run.says(8, "payload decryption failed");
 }

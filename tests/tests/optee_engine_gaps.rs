@@ -1,9 +1,12 @@
 //! Issue 10 item 7 inside OP-TEE on QEMU: a COSE_Sign envelope (author and operator in one
 //! block) satisfies a rule requiring both, one signer alone does not; suit-directive-unlink
-//! removes a secure-storage component, and a TA's removal is refused.
+//! removes a secure-storage component, and a TA's removal is refused. The unlink envelope's
+//! COSE_Sign also carries two signatures the TA cannot use (Ed25519, not enabled in its
+//! default build, and one whose kid exceeds the header cap): each signature is judged on its
+//! own, so they do not void the other two.
 
 use ciborium::Value;
-use suit_common::cose::Algorithm;
+use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::suit::author::{seal_envelope_as, AuthForm, Signer};
 use suit_test_support::cbor::{bytes, check_vendor_class, int, suit_manifest};
 use suit_tests::keys::p256_signer;
@@ -20,8 +23,9 @@ fn uuid(s: &str) -> Vec<u8> {
     hex::decode(s.replace('-', "")).unwrap()
 }
 
-/// A manifest (sequence `seq`) unlinking `component`, signed by author and operator in one
-/// COSE_Sign.
+/// A manifest (sequence `seq`) unlinking `component`, signed in one COSE_Sign by an Ed25519
+/// key, by a P-256 key under a 300-byte kid (over the TA's 256-byte cap), then by author and
+/// operator.
 fn unlink_envelope(seq: u64, component: &[&[u8]]) -> Vec<u8> {
     let shared = Value::Array(check_vendor_class(
         vec![int(12), int(0)],
@@ -34,10 +38,23 @@ fn unlink_envelope(seq: u64, component: &[&[u8]]) -> Vec<u8> {
     let components = vec![Value::Array(component.iter().map(|s| bytes(s)).collect())];
     let manifest = suit_manifest(seq as i64, components, &shared, &install);
     let (a, o) = (p256_signer(AUTHOR), p256_signer(OPERATOR));
+    let ed = SigningKey::ed25519(&[7; 32]).unwrap();
+    let stranger = SigningKey::p256(&[9; 32]).unwrap();
+    let long_kid = [b'k'; 300];
     seal_envelope_as(
         AuthForm::CoseSign,
         &manifest,
         &[
+            Signer {
+                key: &ed,
+                alg: Algorithm::Ed25519,
+                kid: b"ed",
+            },
+            Signer {
+                key: &stranger,
+                alg: Algorithm::Esp256,
+                kid: &long_kid,
+            },
             Signer {
                 key: &a,
                 alg: Algorithm::Esp256,
@@ -151,6 +168,11 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
             "the author alone lacks the operator the rule requires",
         ),
         (3, "installed:           1 component(s)", "installed"),
+        (
+            4,
+            "signed by anchor(s) 1, 2",
+            "two unusable signatures beside author and operator",
+        ),
         (5, "installed:           0 component(s)", "unlinked"),
         (6, "removing a TA is not supported", "a TA is not removed"),
     ] {
