@@ -82,6 +82,9 @@ fn sign(d: &Path, manifest: &[u8], key: &str, name: &str) {
     std::fs::write(d.join(name), env).unwrap();
 }
 
+/// A COSE header map as ciborium decodes it.
+type Header = Vec<(Value, Value)>;
+
 /// `info` (a COSE_Encrypt) with recipients this device cannot use put ahead of its own
 /// (`keep_own`) or in their place. `ecdh_info` lends an ECDH-ES recipient whose ephemeral
 /// key is moved to X25519.
@@ -99,31 +102,30 @@ fn with_foreign_recipients(info: &[u8], ecdh_info: &[u8], keep_own: bool) -> Vec
         Value::Array(r) => r.clone(),
         other => panic!("recipients {other:?}"),
     };
-    let relabel =
-        |r: &Value, protected: Option<Vec<u8>>, change: &dyn Fn(&mut Vec<(Value, Value)>)| {
-            let Value::Array(mut r) = r.clone() else {
-                panic!("recipient {r:?}")
-            };
-            if let Some(p) = protected {
-                r[0] = Value::Bytes(p);
-            }
-            let Value::Map(unprotected) = &mut r[1] else {
-                panic!("unprotected {:?}", r[1])
-            };
-            unprotected.retain(|(k, _)| *k != Value::Integer(4.into()));
-            unprotected.push((
-                Value::Integer(4.into()),
-                Value::Bytes(b"someone-else".to_vec()),
-            ));
-            change(unprotected);
-            Value::Array(r)
+    let relabel = |r: &Value, protected: Option<Vec<u8>>, change: &dyn Fn(&mut Header)| {
+        let Value::Array(mut r) = r.clone() else {
+            panic!("recipient {r:?}")
         };
+        if let Some(p) = protected {
+            r[0] = Value::Bytes(p);
+        }
+        let Value::Map(unprotected) = &mut r[1] else {
+            panic!("unprotected {:?}", r[1])
+        };
+        unprotected.retain(|(k, _)| *k != Value::Integer(4.into()));
+        unprotected.push((
+            Value::Integer(4.into()),
+            Value::Bytes(b"someone-else".to_vec()),
+        ));
+        change(unprotected);
+        Value::Array(r)
+    };
     let int = |i: i64| Value::Integer(i.into());
     let (tag, mut outer) = parts(info);
     let own = recipients(&outer)[0].clone();
     let (_, ecdh) = parts(ecdh_info);
     let ecdh_own = recipients(&ecdh)[0].clone();
-    let unchanged = |_: &mut Vec<(Value, Value)>| {};
+    let unchanged = |_: &mut Header| {};
     let mut list = vec![
         // An algorithm this build does not know.
         relabel(
