@@ -410,6 +410,28 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         component_id(frame, idx).map_err(|k| Fail::Abort(Self::err(frame, path, Some(idx), k)))
     }
 
+    /// Soft failure set by a parameter directive: only inside try-each or run-sequence
+    /// (manifest-37, suit-parameter-soft-failure); elsewhere it aborts.
+    fn set_soft_failure(
+        frame: &Frame<'_, '_>,
+        st: &mut SeqState,
+        path: &[u16],
+        soft: Option<bool>,
+    ) -> Result<(), Fail> {
+        if let Some(soft) = soft {
+            if !st.nested {
+                return Err(Fail::Abort(Self::err(
+                    frame,
+                    path,
+                    None,
+                    CommandErrorKind::SoftFailureOutsideTryEach,
+                )));
+            }
+            st.soft_failure = soft;
+        }
+        Ok(())
+    }
+
     fn err(
         frame: &Frame<'_, '_>,
         path: &[u16],
@@ -493,17 +515,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     }
                     _ => {}
                 }
-                if let Some(soft) = p.soft_failure {
-                    if !st.nested {
-                        return Err(Fail::Abort(Self::err(
-                            frame,
-                            path,
-                            None,
-                            CommandErrorKind::SoftFailureOutsideTryEach,
-                        )));
-                    }
-                    st.soft_failure = soft;
-                }
+                Self::set_soft_failure(frame, st, path, p.soft_failure)?;
                 for idx in Self::current(frame, st, path)? {
                     let id = Self::component_at(frame, path, idx)?;
                     self.params_mut(&id).apply(p, overwrite);
@@ -1609,17 +1621,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     CommandErrorKind::ComponentIndexOutOfRange(*i),
                 ))
             })?;
-            if let Some(soft) = p.soft_failure {
-                if !st.nested {
-                    return Err(Fail::Abort(Self::err(
-                        frame,
-                        path,
-                        None,
-                        CommandErrorKind::SoftFailureOutsideTryEach,
-                    )));
-                }
-                st.soft_failure = soft;
-            }
+            Self::set_soft_failure(frame, st, path, p.soft_failure)?;
             let id = Self::component_at(frame, path, idx)?;
             self.params_mut(&id).apply(p, true);
             st.current = Some(vec![idx]);
