@@ -169,8 +169,6 @@ pub fn install_available(
 /// Largest REE component the agent accepts from the TA (the TA's payload limit).
 const MAX_REE_COMPONENT: u64 = suit_common::suit::interpreter::MAX_PAYLOAD_LEN;
 
-/// Streams an approved REE component out of the TA; returns its bytes and SHA-256 as the TA
-/// reported it.
 /// Whether a finished install replaced the update TA itself. OP-TEE keeps the running
 /// instance alive (`TA_FLAG_INSTANCE_KEEP_ALIVE`), so the new version runs after a reboot.
 pub fn updated_the_update_ta(done: &InstallFinishResponse) -> bool {
@@ -178,6 +176,8 @@ pub fn updated_the_update_ta(done: &InstallFinishResponse) -> bool {
     done.components.contains(&own)
 }
 
+/// Streams an approved REE component out of the TA; returns its bytes and SHA-256 as the TA
+/// reported it.
 pub fn ree_export(tee: &mut dyn Transport, path: &str) -> Result<(Vec<u8>, Vec<u8>), AgentError> {
     let mut data = Vec::new();
     let mut digest = Vec::new();
