@@ -489,3 +489,151 @@ fn personalization_data_of_another_length_than_committed_is_refused() {
         assert_eq!(state(&s), before, "{tamper}");
     }
 }
+
+/// Tenant sequence numbers: each manifest's number is stored under an identifier (its
+/// suit-manifest-component-id, else its component list), and only a signer whose scope owns
+/// that identifier may record one there.
+mod sequence_keys {
+    use ciborium::Value;
+    use suit_common::cose::Algorithm;
+    use suit_common::protocol::{
+        ByteBuf, Command, DeviceKeyRequest, DeviceKeyResponse, RefusalKind,
+    };
+    use suit_common::service::provision::Op;
+    use suit_common::service::state::{AnchorRecord, RoleRecord};
+    use suit_common::service::Service;
+    use suit_test_support::service::*;
+    use suit_test_support::{p256_private_from_pem, says, seal_one};
+    use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB};
+
+    /// Tenant A (anchor 1, the author key) owns `app-a`, tenant B (anchor 2) owns `app-b`.
+    fn two_tenants() -> Service<Mem> {
+        let mut s = service(backend(0));
+        let _: DeviceKeyResponse =
+            call(&mut s, Command::DeviceKey, &DeviceKeyRequest::default()).unwrap();
+        let tenant = |id, key: &str, prefix: &[u8]| {
+            Op::AddAnchor(AnchorRecord {
+                id,
+                cose_key: cose_key(key),
+                role: RoleRecord::Author,
+                key_scope: 0,
+                scope: scope(&[prefix]),
+            })
+        };
+        let message = provision_message(
+            &mut s,
+            1,
+            vec![
+                tenant(1, AUTHOR_PUB, b"app-a"),
+                tenant(2, OPERATOR_PUB, b"app-b"),
+                identity(),
+            ],
+        );
+        provision(&mut s, &message).unwrap();
+        s
+    }
+
+    /// `m` (an encoded manifest) with suit-manifest-component-id `id` and without the
+    /// entries of suit-common listed in `drop_common`.
+    fn edited(m: &[u8], id: Option<&[&[u8]]>, drop_common: &[i64]) -> Vec<u8> {
+        let Value::Map(mut entries) = ciborium::from_reader::<Value, _>(m).unwrap() else {
+            panic!("manifest")
+        };
+        let key = |k: &Value| i64::try_from(k.as_integer().unwrap()).unwrap();
+        for (k, v) in entries.iter_mut() {
+            if key(k) == 3 && !drop_common.is_empty() {
+                let Value::Bytes(b) = v else { panic!("common") };
+                let Value::Map(mut c) = ciborium::from_reader::<Value, _>(&b[..]).unwrap() else {
+                    panic!("common")
+                };
+                c.retain(|(k, _)| !drop_common.contains(&key(k)));
+                b.clear();
+                ciborium::into_writer(&Value::Map(c), &mut *b).unwrap();
+            }
+        }
+        if let Some(id) = id {
+            let at = entries.iter().position(|(k, _)| key(k) > 5).unwrap();
+            let id = Value::Array(id.iter().map(|s| Value::Bytes(s.to_vec())).collect());
+            entries.insert(at, (Value::Integer(5.into()), id));
+        }
+        let mut out = Vec::new();
+        ciborium::into_writer(&Value::Map(entries), &mut out).unwrap();
+        out
+    }
+
+    fn signed(m: &[u8], key: &str, integrated: &[(&str, &[u8])]) -> Vec<u8> {
+        seal_one(
+            m,
+            &p256_private_from_pem(key),
+            Algorithm::Esp256,
+            &[],
+            integrated,
+        )
+    }
+
+    /// Tenant B's release `seq` of `app-b/x`, stored under its manifest id `app-b/m`.
+    fn release_b(seq: u64) -> Vec<u8> {
+        let image = format!("b v{seq}").into_bytes();
+        let m = edited(
+            &manifest(seq, &[part(&[b"app-b", b"x"], &image, "#p")]),
+            Some(&[b"app-b", b"m"]),
+            &[],
+        );
+        signed(&m, OPERATOR_PRIV, &[("#p", &image)])
+    }
+
+    #[test]
+    fn a_tenant_cannot_record_a_sequence_number_under_another_tenants_manifest_id() {
+        let mut s = two_tenants();
+        install_with(&mut s, &release_b(1), &[]).unwrap();
+
+        // A installs only its own component but names B's manifest id, at the largest number.
+        let a = b"a's image".to_vec();
+        let m = edited(
+            &manifest(i64::MAX as u64, &[part(&[b"app-a", b"x"], &a, "#p")]),
+            Some(&[b"app-b", b"m"]),
+            &[],
+        );
+        let (state_before, objects_before) = (state(&s), objects(&s));
+        let r = refusal(install_with(
+            &mut s,
+            &signed(&m, AUTHOR_PRIV, &[("#p", &a)]),
+            &[],
+        ));
+        assert_eq!(r.kind, RefusalKind::Manifest);
+        says(&r.reason, "suit-manifest-component-id");
+        assert_eq!(state(&s), state_before);
+        assert_eq!(objects(&s), objects_before);
+
+        // B's next release under its own id still installs; A under its own id too.
+        install_with(&mut s, &release_b(2), &[]).unwrap();
+        let m = edited(
+            &manifest(1, &[part(&[b"app-a", b"x"], &a, "#p")]),
+            Some(&[b"app-a", b"m"]),
+            &[],
+        );
+        install_with(&mut s, &signed(&m, AUTHOR_PRIV, &[("#p", &a)]), &[]).unwrap();
+    }
+
+    /// Without a manifest id and without components, every tenant's manifest would share
+    /// one key (the empty list): refused before anything runs.
+    #[test]
+    fn a_manifest_without_components_or_manifest_id_is_refused() {
+        let mut s = two_tenants();
+        let m = edited(&manifest(7, &[]), None, &[2]);
+        let (state_before, objects_before) = (state(&s), objects(&s));
+        let r = refusal(install_with(&mut s, &signed(&m, AUTHOR_PRIV, &[]), &[]));
+        assert_eq!(r.kind, RefusalKind::Manifest);
+        says(&r.reason, "empty component list");
+        assert_eq!(state(&s), state_before);
+        assert_eq!(objects(&s), objects_before);
+        // With a manifest id of its own it is a manifest like any other.
+        let m = edited(&manifest(7, &[]), Some(&[b"app-a", b"m"]), &[2]);
+        let r = install_with(&mut s, &signed(&m, AUTHOR_PRIV, &[]), &[]);
+        assert!(
+            !r.as_ref()
+                .is_err_and(|e| e.1.reason.contains("component-id")),
+            "{r:?}"
+        );
+    }
+}

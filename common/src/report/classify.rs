@@ -110,6 +110,9 @@ fn classify_policy(p: &PolicyError) -> (Reason, i64) {
         PolicyError::IdentifierNotPermitted => {
             (Reason::ComponentUnauthorised, code::POLICY_IDENTIFIER)
         }
+        PolicyError::SequenceKeyNotPermitted => {
+            (Reason::ComponentUnauthorised, code::POLICY_SEQUENCE_KEY)
+        }
         PolicyError::PlaintextNotPermitted { .. } => {
             (Reason::ComponentUnauthorised, code::POLICY_PLAINTEXT)
         }

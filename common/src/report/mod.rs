@@ -215,6 +215,8 @@ pub mod code {
     pub const POLICY_PLAINTEXT: i64 = 404;
     /// An update-management rule of device policy (e.g. update-authorized required).
     pub const POLICY_UPDATE_MANAGEMENT: i64 = 405;
+    /// No signer may record a sequence number under the manifest's identifier.
+    pub const POLICY_SEQUENCE_KEY: i64 = 406;
     /// A command failed: 500 + the command-error kind (see [`super::command_error_code`]).
     pub const COMMAND: i64 = 500;
     /// Decrypted payload never matched an image digest.

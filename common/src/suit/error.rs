@@ -129,6 +129,10 @@ pub enum PolicyError {
     },
     /// The manifest sets a vendor or class identifier none of its signers may target.
     IdentifierNotPermitted,
+    /// No signer may record a sequence number under the manifest's identifier: its
+    /// suit-manifest-component-id is outside every signer's scope, or it has neither that
+    /// nor a component.
+    SequenceKeyNotPermitted,
     /// Local key policy: decrypted (or secure) content may not go to this component for
     /// these signers (e.g. a normal-world file without the anchor's permission).
     PlaintextNotPermitted {
@@ -173,6 +177,9 @@ impl fmt::Display for PolicyError {
             }
             PolicyError::IdentifierNotPermitted => f.write_str(
                 "a vendor or class identifier is not permitted for any signer of the manifest",
+            ),
+            PolicyError::SequenceKeyNotPermitted => f.write_str(
+                "the manifest's suit-manifest-component-id (or, without one, its empty component list) is not permitted for any signer",
             ),
             PolicyError::PlaintextNotPermitted { component } => write!(
                 f,

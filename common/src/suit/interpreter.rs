@@ -1449,10 +1449,10 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             .and_then(|e| e.authenticate(&self.policy.anchors))
             .map_err(dep)?;
         self.policy
-            .check_manifest(&auth.manifest, &auth.signers)
+            .check_dependency(&auth.manifest, &auth.signers)
             .map_err(|e| dep(Error::Policy(e)))?;
         // A dependency may be re-used by a newer dependent: not older than stored is enough.
-        let key = auth.manifest.rollback_key();
+        let key = auth.manifest.dependency_rollback_key();
         let stored = self.platform.sequence_number(&key).map_err(K::Platform)?;
         if let Some(s) = stored {
             if auth.manifest.sequence_number < s {

@@ -292,12 +292,18 @@ impl Manifest {
         self.common.dependencies.iter().find(|d| d.index == index)
     }
 
-    /// Key under which this manifest's sequence number is stored: the encoded
-    /// manifest-component-id if present, else the encoded component list.
+    /// Key under which a root manifest's sequence number is stored: the encoded
+    /// manifest-component-id if present, else [`Self::dependency_rollback_key`].
     pub fn rollback_key(&self) -> Vec<u8> {
         if let Some(id) = &self.manifest_component_id {
             return id.encode();
         }
+        self.dependency_rollback_key()
+    }
+
+    /// Key under which a dependency's sequence number is stored: its encoded component list
+    /// (trust domains: the manifest-component-id is ignored when processing dependencies).
+    pub fn dependency_rollback_key(&self) -> Vec<u8> {
         let mut e = crate::cbor::Encoder::new();
         e.array(self.common.components.len());
         for c in &self.common.components {

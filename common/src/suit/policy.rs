@@ -141,12 +141,32 @@ impl Policy {
         self.anchors.iter().find(|a| a.id == id)
     }
 
-    /// Checks, before anything runs, that the manifest's own signers may act on every component
-    /// it declares and may set every vendor / class identifier it sets.
+    /// Checks, before anything runs, that a root manifest's own signers may act on every
+    /// component it declares, on the identifier its sequence number is stored under, and may
+    /// set every vendor / class identifier it sets.
     pub fn check_manifest(
         &self,
         manifest: &Manifest,
         signers: &[AnchorId],
+    ) -> Result<(), PolicyError> {
+        self.check_scope(manifest, signers, false)
+    }
+
+    /// [`Self::check_manifest`] for a dependency, whose manifest-component-id is ignored
+    /// (trust domains) and whose sequence number is stored under its component list.
+    pub fn check_dependency(
+        &self,
+        manifest: &Manifest,
+        signers: &[AnchorId],
+    ) -> Result<(), PolicyError> {
+        self.check_scope(manifest, signers, true)
+    }
+
+    fn check_scope(
+        &self,
+        manifest: &Manifest,
+        signers: &[AnchorId],
+        dependency: bool,
     ) -> Result<(), PolicyError> {
         let own: Vec<&TrustAnchor> = signers.iter().filter_map(|id| self.anchor(*id)).collect();
         for index in 0..manifest.index_count() {
@@ -156,6 +176,21 @@ impl Policy {
             if !own.iter().any(|a| a.permissions.permits_component(&id)) {
                 return Err(PolicyError::ComponentNotPermitted { component: index });
             }
+        }
+        // The sequence number is recorded under an identifier that one of the signers must
+        // own, or one tenant could spend another's: a manifest-component-id is scoped like a
+        // component, and the empty component list would be shared by every manifest without
+        // components.
+        match &manifest.manifest_component_id {
+            Some(id) if !dependency => {
+                if !own.iter().any(|a| a.permissions.permits_component(id)) {
+                    return Err(PolicyError::SequenceKeyNotPermitted);
+                }
+            }
+            _ if manifest.common.components.is_empty() => {
+                return Err(PolicyError::SequenceKeyNotPermitted);
+            }
+            _ => {}
         }
         let mut result = Ok(());
         for seq in manifest.sequences() {
