@@ -281,6 +281,45 @@ fn a_storage_fault_at_any_write_of_an_install_leaves_the_old_or_the_new_state() 
     assert!(faults > 15, "only {faults} faults injected");
 }
 
+/// The REE answers REE-FS writes, so it can report a failure after a write landed (review
+/// F3: the state write of a commit without a TA was taken as proof that nothing changed, and
+/// the objects the landed state names were deleted). At every write, with and without a TA:
+/// the same session, and the device after a restart, are in the old or the new state, with
+/// every object the state names, and nothing orphaned after the next begin.
+#[test]
+fn a_failure_reported_after_any_write_of_an_install_landed_leaves_the_old_or_the_new_state() {
+    for with_ta in [false, true] {
+        let sc = scenario_of(with_ta);
+        let mut forged = 0;
+        for n in 0.. {
+            let mut s = restart(&sc.base, &sc.base_tas);
+            s.backend_mut().store_mut().forge_failure_at = Some(n);
+            let result = install(&mut s, &sc.v2);
+            if s.backend().store().forge_failure_at.is_some() {
+                result.unwrap();
+                break;
+            }
+            forged += 1;
+            let when = format!("failure forged after write {n} (TA: {with_ta})");
+            let after = restart(s.backend().store(), &s.backend().installed_tas);
+            let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+            let is_new = old_or_new(&s, &sc.old, &sc.new, &when);
+            if result.is_ok() {
+                assert!(
+                    is_new,
+                    "{when}: reported installed but not in the new state"
+                );
+            }
+            assert_no_orphans(&mut s, &when);
+            let mut after = after;
+            let _: StatusResponse = call(&mut after, Command::Status, &Empty {}).unwrap();
+            old_or_new(&after, &sc.old, &sc.new, &format!("{when}, restarted"));
+            assert_no_orphans(&mut after, &format!("{when}, restarted"));
+        }
+        assert!(forged > 10, "only {forged} failures forged (TA: {with_ta})");
+    }
+}
+
 #[test]
 fn a_power_cut_at_any_write_of_provisioning_leaves_the_old_or_the_new_state() {
     let mut s = service(backend(0));
@@ -319,6 +358,53 @@ fn a_power_cut_at_any_write_of_provisioning_leaves_the_old_or_the_new_state() {
             refusal(provision(&mut s, &message));
         }
         assert_eq!(state(&s), new);
+    }
+}
+
+/// Provisioning with a failure reported after a write landed, at every write: the session
+/// and the restarted device hold the old or the new state, and the message then applies
+/// (old) or is refused as already applied (new).
+#[test]
+fn a_failure_reported_after_any_write_of_provisioning_landed_leaves_the_old_or_the_new_state() {
+    let mut s = service(backend(0));
+    let _: suit_common::protocol::DeviceKeyResponse =
+        call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
+    let first = provision_message(&mut s, 1, vec![identity()]);
+    provision(&mut s, &first).unwrap();
+    let old = state(&s);
+    let base = s.backend().store().clone();
+    let message = provision_message(
+        &mut s,
+        2,
+        vec![author_anchor(1, &[&TA, b"app"]), identity()],
+    );
+    provision(&mut s, &message).unwrap();
+    let new = state(&s);
+    for n in 0.. {
+        let mut s = restart(&base, &[]);
+        s.backend_mut().store_mut().forge_failure_at = Some(n);
+        let result = provision(&mut s, &message);
+        if s.backend().store().forge_failure_at.is_some() {
+            result.unwrap();
+            break;
+        }
+        for (mut s, when) in [
+            (restart(s.backend().store(), &[]), "restarted"),
+            (s, "same session"),
+        ] {
+            let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+            let now = state(&s);
+            assert!(
+                now == old || now == new,
+                "failure forged after write {n}, {when}: mixed state {now:#?}"
+            );
+            if now == old {
+                provision(&mut s, &message).unwrap();
+            } else {
+                refusal(provision(&mut s, &message));
+            }
+            assert_eq!(state(&s), new, "write {n}, {when}");
+        }
     }
 }
 
@@ -609,6 +695,22 @@ pub(crate) mod segmented {
         with_segments(
             SEG,
             super::a_storage_fault_at_any_write_of_an_install_leaves_the_old_or_the_new_state,
+        );
+    }
+
+    #[test]
+    fn a_failure_reported_after_any_write_of_an_install_landed() {
+        with_segments(
+            SEG,
+            super::a_failure_reported_after_any_write_of_an_install_landed_leaves_the_old_or_the_new_state,
+        );
+    }
+
+    #[test]
+    fn a_failure_reported_after_any_write_of_provisioning_landed() {
+        with_segments(
+            SEG,
+            super::a_failure_reported_after_any_write_of_provisioning_landed_leaves_the_old_or_the_new_state,
         );
     }
 

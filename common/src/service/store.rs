@@ -85,6 +85,9 @@ pub struct MemoryStore {
     pub fail_after: Option<usize>,
     /// When set, only the n-th mutating operation from now fails (a transient fault).
     pub fail_once_at: Option<usize>,
+    /// When set, the n-th write or removal of this store from now takes effect and then
+    /// reports `Io`: the REE answers REE-FS RPCs, so an error does not prove nothing landed.
+    pub forge_failure_at: Option<usize>,
     /// When set, power is lost at the n-th mutating operation from now (0 = the next): it and
     /// every later one fail with `Io` and change nothing, so the store keeps exactly what was
     /// written before the cut.
@@ -202,7 +205,23 @@ impl MemoryStore {
         });
         self.objects
             .insert(name.into(), Zeroizing::new(data.to_vec()));
-        Ok(())
+        self.landed()
+    }
+
+    /// After a write or removal took effect: the forged failure [`Self::forge_failure_at`]
+    /// asks for, if this is its turn.
+    fn landed(&mut self) -> Result<(), StoreError> {
+        match self.forge_failure_at {
+            Some(0) => {
+                self.forge_failure_at = None;
+                Err(StoreError::Io(0xffff_0000))
+            }
+            Some(n) => {
+                self.forge_failure_at = Some(n - 1);
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
 
     fn record(&self, op: LoggedOp, name: &str, len: usize, offset: u64) {
@@ -279,7 +298,7 @@ impl SecureStore for MemoryStore {
             true => o.deletes += 1,
             false => o.misses += 1,
         });
-        Ok(())
+        self.landed()
     }
 
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
@@ -294,7 +313,8 @@ impl SecureStore for MemoryStore {
         });
         let o = self.objects.entry(name.into()).or_default();
         o.extend_from_slice(data);
-        Ok(o.len() as u64)
+        let len = o.len() as u64;
+        self.landed().map(|()| len)
     }
 
     fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {

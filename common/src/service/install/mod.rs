@@ -518,12 +518,14 @@ impl InstallSession {
                 },
             })
             .collect();
+        let unsettled;
         let (result, report) = {
             let builder = ReportBuilder::for_manifest(&claims);
             let mut platform =
                 StorePlatform::new(store, state, payloads, builder, &mut self.journal);
             let r = suit::process(&envelope, Procedure::Update, &policy, keys, &mut platform);
             let builder = core::mem::take(&mut platform.report);
+            unsettled = platform.unsettled;
             match r {
                 Ok(o) => {
                     let report = builder.succeed(&o);
@@ -545,8 +547,11 @@ impl InstallSession {
         self.report = Some(report);
         // Success or not, drop what the journal lists and the (new or old) state does not use.
         // A failure here leaves the journal for the next `begin`; it never undoes a commit.
-        // The journal is the one in memory, as stored: not read back.
-        let _ = cleanup_listed(store, state, &self.journal);
+        // The journal is the one in memory, as stored: not read back. After a state write
+        // that may have landed, `state` may not be the stored one: the next `begin` cleans.
+        if !unsettled {
+            let _ = cleanup_listed(store, state, &self.journal);
+        }
         let (outcome, ree_paths) = result.map_err(InstallError::Refused)?;
         Ok(Installed {
             ree_paths,

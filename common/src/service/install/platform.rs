@@ -95,6 +95,10 @@ pub(super) struct StorePlatform<'a, D: SecureStore + TaStore> {
     pub(super) report: ReportBuilder,
     /// Installed components whose removal (suit-directive-unlink) is staged.
     unlinked: Vec<ComponentId>,
+    /// The commit's state write failed, which does not prove it did not land (the REE
+    /// answers REE-FS writes): nothing staged may be deleted now. The stored journal lists
+    /// it all, and the next `begin` cleans against whichever state is then stored.
+    pub(super) unsettled: bool,
 }
 
 /// Sequence-number key under which an unlinked component keeps its rollback floor: a removed
@@ -130,6 +134,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             ree_paths: Vec::new(),
             report,
             unlinked: Vec::new(),
+            unsettled: false,
         }
     }
 
@@ -780,7 +785,13 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 self.journal.save(self.store).map_err(Self::io)?;
             }
             // The single atomic step: before it the old state holds, after it the new one.
-            next.save(self.store).map_err(|_| PlatformError::Io)?;
+            if next.save(self.store).is_err() {
+                self.unsettled = true;
+                self.refusal = Some(String::from(
+                    "secure storage reported a failure writing the new state, which may have landed all the same: `status` shows whether the update is applied",
+                ));
+                return Err(PlatformError::Io);
+            }
         }
         *self.state = next;
         self.staged.clear();
@@ -793,7 +804,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         // A commit whose TA already reached OP-TEE is finished by `reconcile`, which needs
         // the staged objects (the kept image, and the content its state names); the journal
         // lists them all for the cleanup after.
-        if self.journal.pending.is_none() {
+        if self.journal.pending.is_none() && !self.unsettled {
             for s in staged.into_iter().filter(|s| s.created) {
                 let _ = self.store.remove(&s.object);
             }
