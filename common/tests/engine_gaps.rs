@@ -537,3 +537,36 @@ fn a_failure_inside_a_dependency_is_located_in_the_dependency() {
     assert!(f.record.offset > 0);
     assert_eq!(f.record.component_index, 0);
 }
+
+#[test]
+fn a_dependency_processed_in_a_failed_try_each_option_is_not_processed() {
+    let (dep, digest) = dependency(false);
+    // Option 1 processes the dependency, then fails (an unknown custom command is a failed
+    // condition): its effects are undone, so the dependency counts as never processed.
+    let mut failing = device_id(&DEVICE);
+    failing.extend([int(11), int(15)]);
+    failing.extend(unknown_custom());
+    let mut install = fetch_dependency(&digest);
+    install.extend([
+        int(15),
+        Value::Array(vec![seq(failing.clone()), seq(vec![])]),
+    ]);
+    assert_eq!(
+        kind(run_dependent(vec![], install, &dep).unwrap_err()),
+        CommandErrorKind::DependencyNotProcessed
+    );
+    // Processed again after the failed option (the device identifier set outside it):
+    // installs.
+    let mut install = device_id(&DEVICE);
+    install.extend(fetch_dependency(&digest));
+    install.extend([
+        int(15),
+        Value::Array(vec![seq(failing), seq(vec![])]),
+        int(11),
+        int(15),
+    ]);
+    assert_eq!(
+        run_dependent(vec![], install, &dep).unwrap(),
+        vec![cid(&[b"x"])]
+    );
+}

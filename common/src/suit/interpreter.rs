@@ -549,14 +549,14 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     }
                 }
                 for idx in Self::current(frame, st, path)? {
-                    let snapshot = self.snapshot();
+                    let snapshot = self.snapshot(frame);
                     // Each iteration runs with strict-order true (manifest-37 §6.7).
                     let mut inner = SeqState::new(Some(vec![idx]), false, true);
                     match self.exec(frame, seq, &mut inner, path) {
                         Ok(()) => Self::note_access(frame, st, inner.accessed, Some(idx), path)?,
                         // Soft failure: the sequence halts with no side effects.
                         Err(Fail::Condition(e)) if inner.soft_failure => {
-                            self.restore(snapshot, e)?
+                            self.restore(frame, snapshot, e)?
                         }
                         Err(f) => return Err(f),
                     }
@@ -744,14 +744,16 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         path: &mut Vec<u16>,
     ) -> Result<Unordered, Fail> {
         for (n, option) in options.iter().enumerate() {
-            let snapshot = self.snapshot();
+            let snapshot = self.snapshot(frame);
             let mut inner = SeqState::new(Some(vec![idx]), true, true);
             path.push(u16::try_from(n).unwrap_or(u16::MAX));
             let r = self.exec(frame, option, &mut inner, path);
             path.pop();
             match r {
                 Ok(()) => return Ok(inner.accessed),
-                Err(Fail::Condition(e)) if inner.soft_failure => self.restore(snapshot, e)?,
+                Err(Fail::Condition(e)) if inner.soft_failure => {
+                    self.restore(frame, snapshot, e)?
+                }
                 Err(f) => return Err(f),
             }
         }
@@ -766,8 +768,10 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         )))
     }
 
-    fn snapshot(&self) -> Snapshot {
+    fn snapshot(&self, frame: &Frame<'_, '_>) -> Snapshot {
         Snapshot {
+            verified_dependencies: frame.verified_dependencies.clone(),
+            processed_dependencies: frame.processed_dependencies.clone(),
             params: self.params.clone(),
             staged: self.staged.clone(),
             dependencies: self.dependencies.len(),
@@ -779,8 +783,17 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     /// Undoes a failed (soft) sequence: parameters and staging return to the snapshot.
     /// A component staged before the snapshot and re-staged since cannot be restored by the
     /// platform, so that case is escalated to an abort rather than silently kept.
-    fn restore(&mut self, snap: Snapshot, cause: Error) -> Result<(), Fail> {
+    fn restore(
+        &mut self,
+        frame: &mut Frame<'_, '_>,
+        snap: Snapshot,
+        cause: Error,
+    ) -> Result<(), Fail> {
         self.params = snap.params;
+        // A dependency verified or processed inside the failed sequence is not, once its
+        // effects are undone (its envelope and number go below).
+        frame.verified_dependencies = snap.verified_dependencies;
+        frame.processed_dependencies = snap.processed_dependencies;
         let newly: Vec<ComponentId> = self.staged[..]
             .iter()
             .filter(|s| {
@@ -1511,6 +1524,8 @@ enum Failure {
 }
 
 struct Snapshot {
+    verified_dependencies: Vec<usize>,
+    processed_dependencies: Vec<usize>,
     params: Vec<(ComponentId, Parameters)>,
     staged: Vec<Staged>,
     dependencies: usize,
