@@ -496,9 +496,7 @@ fn personalization_data_of_another_length_than_committed_is_refused() {
 mod sequence_keys {
     use ciborium::Value;
     use suit_common::cose::Algorithm;
-    use suit_common::protocol::{
-        ByteBuf, Command, DeviceKeyRequest, DeviceKeyResponse, RefusalKind,
-    };
+    use suit_common::protocol::{Command, DeviceKeyRequest, DeviceKeyResponse, RefusalKind};
     use suit_common::service::provision::Op;
     use suit_common::service::state::{AnchorRecord, RoleRecord};
     use suit_common::service::Service;

@@ -943,18 +943,25 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 if self.unauthenticated(&id) {
                     return Err(Failure::Hard(K::UnauthenticatedContent));
                 }
-                let mut have = Zeroizing::new(Vec::with_capacity(want.len()));
+                // One byte past the value tells "longer"; never more, so `have` is never
+                // reallocated (a grown Vec frees its old block unwiped).
+                let limit = want.len().saturating_add(1);
+                let mut have = Zeroizing::new(Vec::with_capacity(limit));
                 let mut buf = Zeroizing::new([0u8; 256]);
                 loop {
+                    let room = buf.len().min(limit.saturating_sub(have.len()));
+                    let chunk = buf
+                        .get_mut(..room)
+                        .ok_or(Failure::Hard(K::Platform(PlatformError::BadLength)))?;
                     let n = self
                         .platform
-                        .read(&id, have.len() as u64, &mut buf[..])
+                        .read(&id, have.len() as u64, chunk)
                         .map_err(|e| Failure::Hard(K::Platform(e)))?;
                     if n == 0 {
                         break;
                     }
                     have.extend_from_slice(
-                        filled(buf.as_slice(), n).map_err(|e| Failure::Hard(K::Platform(e)))?,
+                        filled(chunk, n).map_err(|e| Failure::Hard(K::Platform(e)))?,
                     );
                     if have.len() > want.len() {
                         break;

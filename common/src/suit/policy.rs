@@ -181,16 +181,12 @@ impl Policy {
         // own, or one tenant could spend another's: a manifest-component-id is scoped like a
         // component, and the empty component list would be shared by every manifest without
         // components.
-        match &manifest.manifest_component_id {
-            Some(id) if !dependency => {
-                if !own.iter().any(|a| a.permissions.permits_component(id)) {
-                    return Err(PolicyError::SequenceKeyNotPermitted);
-                }
-            }
-            _ if manifest.common.components.is_empty() => {
-                return Err(PolicyError::SequenceKeyNotPermitted);
-            }
-            _ => {}
+        let owned = match &manifest.manifest_component_id {
+            Some(id) if !dependency => own.iter().any(|a| a.permissions.permits_component(id)),
+            _ => !manifest.common.components.is_empty(),
+        };
+        if !owned {
+            return Err(PolicyError::SequenceKeyNotPermitted);
         }
         let mut result = Ok(());
         for seq in manifest.sequences() {
