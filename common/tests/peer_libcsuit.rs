@@ -256,6 +256,9 @@ fn trust_domain_examples_follow_the_dependency_rules() {
     let mut dev = RecordingPlatform::default();
     run("expS0", Procedure::Update, &mut dev).unwrap();
     assert_eq!(installed(&dev, &[b"00"]), Some(b"hello world".to_vec()));
+    dev.invocable = true;
+    let out = run("expS0", Procedure::Invoke, &mut dev).unwrap();
+    assert_eq!(out.invoked, vec![cid(&[b"00"])]);
 
     let mut dev = RecordingPlatform::default();
     dev.remote.insert(
@@ -474,4 +477,66 @@ fn a_countersigned_dependency_is_not_bound_by_image_size() {
         .insert("http://example.com/dependent.suit".into(), countersigned);
     run("expS2", Procedure::Update, &mut dev).unwrap();
     assert_eq!(installed(&dev, &[b"00"]), Some(b"hello world".to_vec()));
+}
+
+/// expD never reaches its write (refused above), so its encrypted personalization data, made by
+/// libcsuit's encryption tool (ECDH-ES+A128KW without a kid, A128CTR), is run here: the same
+/// content and encryption-info bytes in a manifest of ours.
+#[test]
+fn expd_personalization_data_decrypts_with_the_device_key() {
+    use ciborium::Value;
+    let member = |m: &Value, key: i64| -> Value {
+        let Value::Map(entries) = m else {
+            panic!("not a map")
+        };
+        entries
+            .iter()
+            .find(|(k, _)| k.as_integer() == Some(key.into()))
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    let decode =
+        |v: Value| -> Value { ciborium::from_reader(v.as_bytes().unwrap().as_slice()).unwrap() };
+    let envelope_value: Value = ciborium::from_reader(envelope("expD").as_slice()).unwrap();
+    let manifest = decode(member(&envelope_value, 3));
+    let Value::Array(install) = decode(member(&manifest, 20)) else {
+        panic!("install")
+    };
+    let params = install
+        .iter()
+        .find(|v| matches!(v, Value::Map(e) if e.iter().any(|(k, _)| k.as_integer() == Some(19.into()))))
+        .unwrap();
+    let (content, info) = (member(params, 18), member(params, 19));
+
+    let common = map(vec![(
+        2,
+        Value::Array(vec![Value::Array(vec![bytes(b"config.json")])]),
+    )]);
+    let install = Value::Array(vec![
+        int(20),
+        Value::Map(vec![(int(18), content), (int(19), info)]),
+        int(18),
+        int(15),
+    ]);
+    let ours = cbor(&map(vec![
+        (1, int(1)),
+        (2, int(1)),
+        (3, bytes(&cbor(&common))),
+        (20, bytes(&cbor(&install))),
+    ]));
+    let key = p256_private_from_pem(AUTHOR_PRIV);
+    let env = seal_one(&ours, &key, Algorithm::Esp256, &[], &[]);
+    let mut dev = RecordingPlatform::default();
+    process(
+        &env,
+        Procedure::Update,
+        &spec_policy(),
+        &device_keys(),
+        &mut dev,
+    )
+    .unwrap();
+    assert_eq!(
+        installed(&dev, &[b"config.json"]),
+        Some(read("libcsuit/config.json"))
+    );
 }
