@@ -34,6 +34,7 @@ mod install_phases;
 mod install_streaming;
 mod interop_cwt;
 mod manifest_spec_vectors;
+mod peer_libcsuit;
 mod perf_storage;
 mod power_cut;
 mod record_limits;

@@ -972,3 +972,86 @@ fn kid_mismatch_verdict(r: &Run, out: &Path, expect: &[u8]) -> bool {
     assert!(files_in(out).is_empty());
     false
 }
+
+/// libcsuit's corpus (tests/vectors/libcsuit) under `verify --process`, i.e. the TA's own
+/// service on the simulated device, with libcsuit's keys: the envelopes the engine accepts
+/// install there too, and the refusals name the same reasons as
+/// common/tests/peer_libcsuit.rs (a trust-domains rule the envelope breaks, or this device's
+/// update-management policy).
+#[test]
+fn libcsuit_corpus_gets_the_tas_verdicts() {
+    let lc = vectors().join("libcsuit");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let hex =
+        |name: &str| hex::decode(std::fs::read_to_string(lc.join(name)).unwrap().trim()).unwrap();
+    std::fs::write(d.join("hmac.key"), hex("trust_anchor_hmac256.hex")).unwrap();
+    std::fs::write(d.join("kek.key"), hex("kek_a128kw_kid-1.hex")).unwrap();
+    let payloads = d.join("payloads");
+    std::fs::create_dir(&payloads).unwrap();
+    let ta = "8d82573a-926d-4754-9353-32dc29997f74";
+    for (from, to) in [
+        (
+            fe("encrypted-payload-aes-kw-aes-gcm.bin"),
+            "encrypted-firmware".to_owned(),
+        ),
+        (lc.join(format!("{ta}.ta")), format!("{ta}.ta")),
+        (lc.join("suit_manifest_expU.suit"), format!("{ta}.suit")),
+        (
+            lc.join("suit_manifest_expS0.suit"),
+            "dependent.suit".to_owned(),
+        ),
+    ] {
+        std::fs::copy(from, payloads.join(to)).unwrap();
+    }
+    let teep = (
+        "c0ddd5f1-5243-5660-87db-4f5b0aa26c2f",
+        "db42f709-3d8c-55ba-a8c5-265fc5820f4e",
+    );
+    let cases = [
+        ("expAW", 0, "OK: update applied"),
+        ("expAF", 0, "OK: update applied"),
+        ("expAFS", 0, "OK: update applied"),
+        ("expEW", 0, "OK: update applied"),
+        ("expED", 0, "OK: update applied"),
+        ("expU", 0, "OK: update applied"),
+        ("expI", 0, "OK: update applied"),
+        ("expS0", 0, "OK: update applied"),
+        ("expS2", 0, "OK: update applied"),
+        ("expD", 1, "the dependency was not verified before use"),
+        ("expS3", 1, "the dependency was not verified before use"),
+        ("expU0", 1, "the device has no clock"),
+        ("expU1", 1, "cannot observe suit-wait-event-authorization"),
+        ("expU2", 1, "does not know the component's current version"),
+        ("expU3", 1, "cannot apply component metadata"),
+    ];
+    for (name, code, says) in cases {
+        let (vendor, class) = if ["expD", "expI", "expU"].contains(&name) {
+            teep
+        } else {
+            (VENDOR, CLASS)
+        };
+        let r = run(&args![
+            "verify",
+            lc.join(format!("suit_manifest_{name}.suit")),
+            "--trust-anchor",
+            lc.join("trust_anchor_secp256r1_pub.pem"),
+            "--hmac-key",
+            d.join("hmac.key"),
+            "--kek",
+            d.join("kek.key"),
+            // libcsuit's ECDH-ES key is the firmware-encryption draft's receiver key.
+            "--device-key",
+            fe("receiver_p256_ecdh_kid-2_private.jwk.json"),
+            "--process",
+            "--vendor-id",
+            vendor,
+            "--class-id",
+            class,
+            "--payload-dir",
+            &payloads,
+        ]);
+        assert_eq!(r.code, code, "{name}: {}\n{}", r.stdout, r.stderr);
+        says_as(name, &r.text(), says);
+    }
+}

@@ -1140,13 +1140,13 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 }
                 if is_dependency {
                     // Dependency envelopes stay in engine memory, re-authenticated on use.
+                    // Their size is not compared with image-size: trust domains identify a
+                    // dependency by its manifest digest alone, because countersigning or
+                    // severing changes the envelope around it (MAX_ENVELOPE_LEN bounds it).
                     let bytes = match integrated {
                         Some(b) => b.to_vec(),
                         None => self.read_fetch_to_vec()?,
                     };
-                    if p.image_size.is_some_and(|n| n != bytes.len() as u64) {
-                        return Err(K::ImageSizeMismatch);
-                    }
                     frame.verified_dependencies.retain(|d| *d != idx);
                     self.dependencies.push((id, bytes));
                     return Ok(());
@@ -1301,11 +1301,19 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             sequence_number: self.staging_sequence,
         });
         self.platform.stage_open(id).map_err(K::Platform)?;
+        // image-size is what a fetch or copy must deliver. A write stages bytes the
+        // authenticated manifest holds, and manifest-37 gives write no size rule: a component's
+        // image-size (often set for every component at once) does not bind them.
+        let exact = if matches!(src, Source::Content(_)) {
+            None
+        } else {
+            p.image_size
+        };
         let mut sink = Sink {
             hasher: DigestStream::default(),
             size: 0,
-            limit: p.image_size.unwrap_or(MAX_PAYLOAD_LEN).min(MAX_PAYLOAD_LEN),
-            exact: p.image_size,
+            limit: exact.unwrap_or(MAX_PAYLOAD_LEN).min(MAX_PAYLOAD_LEN),
+            exact,
         };
         // Streaming install: the platform may have done this fetch, or this decrypting copy
         // (same source, encryption-info bytes and target), as the payload arrived; its answer
