@@ -55,6 +55,13 @@ pub enum AgentError {
     /// A network transfer failed (after its retries); names the URL and why.
     #[error("network: {0}")]
     Network(String),
+    /// A payload URI the TA named has no local file the agent will read (only files the
+    /// operator offered, and only regular ones: `transport::local`). Nothing was installed.
+    #[error("payload {uri}: {error}")]
+    Payload {
+        uri: String,
+        error: crate::transport::local::PayloadSourceError,
+    },
 }
 
 #[cfg(feature = "optee")]

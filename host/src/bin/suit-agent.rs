@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use suit_host::client::{self, Progress};
 use suit_host::cose_key::{public_cose_key, PublicKey};
-use suit_host::files::payload_file_name;
 use suit_host::ree;
 use suit_host::sim::{self, Simulator};
 use suit_host::tee::{AgentError, Transport};
@@ -286,10 +285,11 @@ struct DeviceKeyArgs {
 struct InstallArgs {
     /// The envelope: a file, `-`, a file:// URI, or an http(s):// URL.
     envelope: String,
-    /// Payload for a URI: `URI=FILE` (repeatable).
+    /// Payload for a URI: `URI=FILE` (repeatable; the exact URI the manifest names).
     #[arg(long = "payload", value_name = "URI=FILE")]
     payloads: Vec<String>,
-    /// Look payloads up here by the URI's last path segment.
+    /// Look payloads up here by the URI's last path segment, `file://` URIs included (a
+    /// regular file directly in DIR; symbolic links are refused).
     #[arg(long)]
     payload_dir: Option<PathBuf>,
     /// Write the normal-world files the manifest approved under this directory.
@@ -362,33 +362,6 @@ fn format_key(point: &[u8], kid: &[u8], format: KeyFormat) -> Result<Vec<u8>, Ag
                 .map_err(|_| AgentError::BadResponse("COSE_Key encoding"))
         }
     }
-}
-
-/// Where a payload URI's bytes are on this machine: `--payload URI=FILE`, a `file://` URI, or
-/// `--payload-dir/<last URI segment>`, in that order.
-fn local_payload(
-    payloads: &[String],
-    dir: Option<&Path>,
-    uri: &str,
-) -> Result<Option<PathBuf>, AgentError> {
-    for p in payloads {
-        let (u, file) = p
-            .split_once('=')
-            .ok_or_else(|| AgentError::File(format!("--payload {p}: expected URI=FILE")))?;
-        if u == uri {
-            return Ok(Some(PathBuf::from(file)));
-        }
-    }
-    if let Some(path) = uri.strip_prefix("file://") {
-        return Ok(Some(PathBuf::from(path)));
-    }
-    if let (Some(d), Some(name)) = (dir, payload_file_name(uri)) {
-        let path = d.join(name);
-        if path.is_file() {
-            return Ok(Some(path));
-        }
-    }
-    Ok(None)
 }
 
 fn progress_bar(p: Progress<'_>) {
@@ -977,21 +950,25 @@ fn install(
         _ => read_envelope(Path::new(envelope))?,
     };
     let max = net_args.max_payload_bytes;
+    // Only files the operator offered; a URI from the manifest never names a local path.
+    let sources = transport::local::PayloadSources::new(payloads, payload_dir.as_deref())?;
     let mut fetch = |uri: &str, bound: Option<u64>, sink: &mut dyn transport::Sink| {
-        if let Some(path) = local_payload(payloads, payload_dir.as_deref(), uri)? {
+        if let Some(file) = sources.open(uri)? {
             // A local file is not a download: the cap only (a wrong size is the
             // TA's to refuse, with its report).
-            transport::feed_file(&path, transport::Limit::new(max, None), sink)?;
+            transport::feed_open(file, transport::Limit::new(max, None), sink)?;
             return Ok(true);
         }
         match (&network, transport::Location::parse(uri)) {
             (Some(n), transport::Location::Http(_)) => {
                 transport::poll::fetch_uri(n, uri, bound, sink)
             }
-            _ => Err(AgentError::File(format!(
-                "the manifest fetches {uri}, but no --payload or --payload-dir file provides it \
-                     (give --net to fetch http(s) URIs over the network)"
-            ))),
+            _ => Err(AgentError::Payload {
+                uri: uri.to_string(),
+                error: transport::local::PayloadSourceError::NotOffered {
+                    file_uri: transport::local::is_file_uri(uri),
+                },
+            }),
         }
     };
     let mut progress = |p: Progress<'_>| {
@@ -1145,7 +1122,7 @@ fn exit_code(e: &AgentError) -> u8 {
     match e {
         AgentError::Refused { .. } => EXIT_REFUSED,
         AgentError::Status(s) if *s == suit_common::protocol::Status::Refused => EXIT_REFUSED,
-        AgentError::File(_) => EXIT_USAGE,
+        AgentError::File(_) | AgentError::Payload { .. } => EXIT_USAGE,
         AgentError::Network(_) => EXIT_NETWORK,
         _ => EXIT_TEE,
     }

@@ -7,6 +7,7 @@
 //! bytes are the TA's to refuse (digests are checked inside it); this module only refuses what
 //! it can see without trusting anything: more bytes than allowed, inconsistent ranges, stalls.
 
+pub mod local;
 pub mod lock;
 pub mod log;
 pub mod poll;
@@ -586,32 +587,27 @@ pub fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
     (first <= last && last < size).then_some((first, last, size))
 }
 
-/// Reads a local file of at most `max` bytes (for `file://` and paths), refusing larger ones
-/// before reading them.
-pub fn read_local(path: &Path, max: u64) -> Result<Vec<u8>, AgentError> {
-    read_limited(
-        path,
-        Limit {
-            bytes: max,
-            authenticated: false,
-        },
-    )
-}
-
-/// [`read_local`] with the reason of the limit in the error.
-pub fn read_limited(path: &Path, limit: Limit) -> Result<Vec<u8>, AgentError> {
-    let meta = std::fs::metadata(path).map_err(|e| file_error(path, &e))?;
-    check_file_len(path, meta.len(), limit)?;
-    std::fs::read(path).map_err(|e| file_error(path, &e))
-}
-
-/// Streams a local file into a sink in [`READ_BUF`] pieces, so the agent's memory does not
-/// grow with the payload. The length is checked against `limit` before anything is sent, and
-/// a file that changes size while being read is an error (the TA refuses a short payload
-/// anyway; a longer one must not be sent past what was announced).
+/// Streams a local file the operator named into a sink: see [`feed_open`]. Anything but a
+/// regular file is refused without blocking on it ([`local::open_operator_file`]).
 pub fn feed_file(path: &Path, limit: Limit, sink: &mut dyn Sink) -> Result<(), AgentError> {
-    let mut file = std::fs::File::open(path).map_err(|e| file_error(path, &e))?;
-    let len = file.metadata().map_err(|e| file_error(path, &e))?.len();
+    feed_open(local::open_operator_file(path)?, limit, sink)
+}
+
+/// Streams an opened local file into a sink in [`READ_BUF`] pieces, so the agent's memory does
+/// not grow with the payload. The length is checked against `limit` before anything is sent,
+/// and a file that changes size while being read is an error (the TA refuses a short payload
+/// anyway; a longer one must not be sent past what was announced).
+pub fn feed_open(
+    payload: local::LocalPayload,
+    limit: Limit,
+    sink: &mut dyn Sink,
+) -> Result<(), AgentError> {
+    let local::LocalPayload {
+        mut file,
+        path,
+        len,
+    } = payload;
+    let path = path.as_path();
     check_file_len(path, len, limit)?;
     sink.begin(Some(len))?;
     let mut buf = vec![0u8; READ_BUF];
