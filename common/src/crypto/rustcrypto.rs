@@ -21,8 +21,10 @@ impl Sha256Hash for sha2::Sha256 {
     fn update(&mut self, data: &[u8]) {
         sha2::Digest::update(self, data);
     }
-    fn finish(self: Box<Self>) -> [u8; 32] {
-        self.finalize().into()
+    fn finish(mut self: Box<Self>) -> [u8; 32] {
+        // Finished where it lies: moving the state out of the box would free the box's copy
+        // (with up to a block of input) unwiped; dropped here, it wipes itself.
+        sha2::Digest::finalize_reset(&mut *self).into()
     }
 }
 
@@ -43,8 +45,9 @@ impl StreamDecrypt for GcmDecryptor {
     fn update_in_place(&mut self, buf: &mut [u8]) -> Result<Released, DecryptError> {
         GcmDecryptor::update_in_place(self, buf).map(Released::InPlace)
     }
-    fn finish(self: Box<Self>) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
-        GcmDecryptor::finish(*self).map(|()| Zeroizing::new(Vec::new()))
+    fn finish(mut self: Box<Self>) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+        // Checked where it lies (the key schedule is not moved out of its wiped box).
+        self.check_tag().map(|()| Zeroizing::new(Vec::new()))
     }
 }
 

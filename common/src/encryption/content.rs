@@ -229,7 +229,9 @@ impl Gcm {
 
     // Constant ranges of a 16-byte block (`Block` is 16 bytes by type): cannot panic.
     #[allow(clippy::indexing_slicing)]
-    fn tag(mut self) -> [u8; 16] {
+    /// Ends the computation (call once); the state is left for its owner to drop, where it
+    /// lies, and wipe.
+    fn tag(&mut self) -> [u8; 16] {
         if let Some(rest) = self.partial.get(..self.partial_len) {
             self.ghash.update_padded(rest);
         }
@@ -237,7 +239,7 @@ impl Gcm {
         len_block[..8].copy_from_slice(&(self.aad_len * 8).to_be_bytes());
         len_block[8..].copy_from_slice(&(self.text_len * 8).to_be_bytes());
         self.ghash.update(&[len_block]);
-        let s = self.ghash.finalize();
+        let s = self.ghash.clone().finalize();
         let mut tag = [0u8; 16];
         for ((t, s), m) in tag.iter_mut().zip(s.iter()).zip(self.tag_mask.iter()) {
             *t = s ^ m;
@@ -311,7 +313,12 @@ impl GcmDecryptor {
 
     /// Verifies the tag (in constant time). Fails with [`DecryptError::Truncated`] if fewer
     /// than 16 bytes arrived and [`DecryptError::TagMismatch`] if the tag is wrong.
-    pub fn finish(self) -> Result<(), DecryptError> {
+    pub fn finish(mut self) -> Result<(), DecryptError> {
+        self.check_tag()
+    }
+
+    /// [`Self::finish`] without moving the decryptor (call once).
+    pub fn check_tag(&mut self) -> Result<(), DecryptError> {
         if self.held_len < GCM_TAG_LEN {
             return Err(DecryptError::Truncated);
         }
@@ -346,7 +353,7 @@ impl GcmEncryptor {
     }
 
     /// The 16-byte authentication tag.
-    pub fn finish(self) -> [u8; GCM_TAG_LEN] {
+    pub fn finish(mut self) -> [u8; GCM_TAG_LEN] {
         self.gcm.tag()
     }
 }

@@ -35,7 +35,9 @@ struct Staged {
     /// This component's own staging object (created on first use).
     object: String,
     len: u64,
-    hasher: Sha256,
+    /// Boxed: a `Vec<Staged>` that grows moves its elements and frees the old block unwiped,
+    /// and the hash state holds up to a block of the content.
+    hasher: alloc::boxed::Box<Sha256>,
     /// Whether `object` exists.
     created: bool,
     /// While every byte written so far equals the same bytes of a payload object (a fetch
@@ -460,7 +462,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             component: component.clone(),
             object,
             len: 0,
-            hasher: Sha256::new(),
+            hasher: alloc::boxed::Box::new(Sha256::new()),
             created: false,
             mirror: None,
             buffer: false,
@@ -655,7 +657,9 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 .map(|(_, h, _)| h.ta_version);
             let record = ComponentRecord {
                 id: segments_of(&s.component),
-                digest: crate::protocol::ByteBuf::from(s.hasher.clone().finalize().to_vec()),
+                digest: crate::protocol::ByteBuf::from(
+                    Sha256::clone(&s.hasher).finalize().to_vec(),
+                ),
                 size: s.len,
                 // An installed TA lives in OP-TEE's TA store; we keep no plaintext copy.
                 object: if ta_version.is_some() {
@@ -890,7 +894,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         let staged = self.staged.iter_mut().find(|s| s.component == *target)?;
         stream.copied = true;
         staged.len = stream.plain_len;
-        staged.hasher = stream.plain.clone();
+        *staged.hasher = stream.plain.clone();
         // The payload object holds the plaintext: the component's content, as for a fetch
         // without change (journaled at its creation; `cleanup` removes it unless the
         // committed state names it).

@@ -1,0 +1,233 @@
+//! Freed heap holds no secret: a global allocator scans every block freed while the engine
+//! or the service runs for a marker that only decrypted or installed secret content carries.
+//! A `Vec` that grows frees its old block unwiped (`Zeroizing` wipes only the last one), so
+//! this catches what reading the code for `zeroize` does not. Its own binary: the allocator
+//! is process-wide.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ciborium::Value;
+use suit_common::cose::Algorithm;
+use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
+use suit_common::encryption::{encrypt_payload, CoseOptions, Recipient};
+use suit_common::protocol::{self, Command, DeviceKeyRequest, DeviceKeyResponse, PROTOCOL_VERSION};
+use suit_common::service::{Client, Service};
+use suit_common::suit::{ComponentId, Procedure};
+use suit_test_support::service::*;
+use suit_test_support::{
+    fetch_and_decrypt, image_shared, p256_private_from_pem, seal_one, spec_id_checks, spec_process,
+    suit_manifest, RecordingPlatform,
+};
+
+const MARKER: &[u8; 12] = b"\xa5ZEROIZE-ME\x5a";
+
+thread_local! {
+    /// Set on the test's own thread while the code under test runs (other test threads'
+    /// frees are not scanned).
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
+static LEAKS: AtomicUsize = AtomicUsize::new(0);
+
+struct Scanning;
+
+// SAFETY: every call is forwarded to `System` with the same arguments; `dealloc` reads and
+// zeroes only the block it is handed (valid for `layout.size()` bytes until it is freed)
+// before that.
+unsafe impl GlobalAlloc for Scanning {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `GlobalAlloc::alloc`, passed on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated with `layout` and is not yet freed.
+        let block = unsafe { std::slice::from_raw_parts_mut(ptr, layout.size()) };
+        if ARMED.with(Cell::get) && block.windows(MARKER.len()).any(|w| w == MARKER) {
+            LEAKS.fetch_add(1, Ordering::Relaxed);
+        }
+        // Every block is zeroed when freed, so what a later owner frees holds only what that
+        // owner wrote (the test's own copies of the secret never reach the code under test).
+        block.fill(0);
+        // SAFETY: the caller's contract for `GlobalAlloc::dealloc`, passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Scanning = Scanning;
+
+/// Runs `f` with this thread's frees scanned; the number of freed blocks holding the marker.
+fn scanned<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    LEAKS.store(0, Ordering::SeqCst);
+    ARMED.with(|a| a.set(true));
+    let r = f();
+    ARMED.with(|a| a.set(false));
+    (r, LEAKS.load(Ordering::SeqCst))
+}
+
+/// `len` bytes of the marker, repeated.
+fn secret(len: usize) -> Vec<u8> {
+    MARKER.iter().copied().cycle().take(len).collect()
+}
+
+/// suit-condition-check-content compares an installed component (a secret) with a value.
+fn check_content_leaks(content_len: usize, value_len: usize) -> usize {
+    let install = vec![
+        int(12),
+        int(1),
+        int(20),
+        suit_test_support::map(vec![(18, bytes(&vec![0u8; value_len]))]),
+        int(6),
+        int(15),
+    ];
+    let components = vec![
+        Value::Array(vec![bytes(b"a")]),
+        Value::Array(vec![bytes(b"b")]),
+    ];
+    let m = suit_manifest(
+        1,
+        components,
+        &Value::Array(spec_id_checks()),
+        &Value::Array(install),
+    );
+    let key = p256_private_from_pem(AUTHOR_PRIV);
+    let env = seal_one(&m, &key, Algorithm::Esp256, &[], &[]);
+    let mut dev = RecordingPlatform::spec_device();
+    dev.installed
+        .insert(ComponentId::new(&[b"b"]), secret(content_len));
+    let (r, leaks) = scanned(|| spec_process(&env, Procedure::Update, &mut dev).map(|_| ()));
+    assert!(r.is_err(), "the values differ: the condition fails");
+    leaks
+}
+
+#[test]
+fn check_content_frees_no_copy_of_the_component() {
+    for (content, value) in [(300, 300), (600, 300), (5000, 300), (300, 5000)] {
+        assert_eq!(
+            check_content_leaks(content, value),
+            0,
+            "content {content} B, value {value} B"
+        );
+    }
+}
+
+const URI: &str = "https://vendor.example/perso.bin";
+
+/// The service's reply to `request`, with the service's frees scanned.
+fn invoke_scanned(s: &mut Service<Mem>, command: Command, request: &[u8]) -> (Vec<u8>, usize) {
+    let (reply, leaks) = scanned(|| s.invoke(command as u32, PROTOCOL_VERSION, request));
+    assert_eq!(
+        reply.status as u32,
+        0,
+        "{command:?} refused: {}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    (reply.body.clone(), leaks)
+}
+
+/// An encrypted personalization payload for `TA` (`cipher`: GCM by HPKE, or CTR by
+/// ECDH-ES+A128KW), installed as it arrives in `chunk`-byte pieces, then fetched by the TA:
+/// the freed blocks that held plaintext, per command.
+fn delivery_leaks(gcm: bool, len: usize, chunk: usize) -> Vec<(String, usize)> {
+    let mut s = device();
+    let keys: DeviceKeyResponse = call(
+        &mut s,
+        Command::DeviceKey,
+        &DeviceKeyRequest { anchor: Some(1) },
+    )
+    .unwrap();
+    let keys = keys.anchor.unwrap();
+    let hpke = p256::PublicKey::from_sec1_bytes(&keys.hpke_key).unwrap();
+    let ecdh = p256::PublicKey::from_sec1_bytes(&keys.ecdh_es_key).unwrap();
+    let (content, recipient) = if gcm {
+        (
+            ContentAlgorithm::A128Gcm,
+            Recipient::Hpke {
+                kid: Some(&keys.hpke_kid[..]),
+                public_key: &hpke,
+                suite: HpkeSuite::Hpke0,
+                psk: None,
+            },
+        )
+    } else {
+        (
+            ContentAlgorithm::A128Ctr,
+            Recipient::EcdhEs {
+                kid: Some(&keys.ecdh_es_kid[..]),
+                public_key: &ecdh,
+                wrap: KeyWrap::A128Kw,
+            },
+        )
+    };
+    let plaintext = secret(len);
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let e = encrypt_payload(
+        &plaintext,
+        content,
+        &[recipient],
+        &CoseOptions::SUIT,
+        &mut rng,
+    )
+    .unwrap();
+    let install = Value::Array(
+        [
+            fetch_and_decrypt(URI, &e.encryption_info, 15),
+            vec![int(3), int(15)],
+        ]
+        .concat(),
+    );
+    let components = vec![
+        Value::Array(vec![bytes(&TA), bytes(b"perso")]),
+        Value::Array(vec![bytes(&TA), bytes(b"perso"), bytes(b"encrypted")]),
+    ];
+    let m = suit_manifest(1, components, &image_shared(&plaintext, 15), &install);
+    let key = p256_private_from_pem(AUTHOR_PRIV);
+    let envelope = seal_one(&m, &key, Algorithm::Esp256, &[], &[]);
+
+    let mut leaks = Vec::new();
+    send_envelope(&mut s, &envelope, 4096).unwrap();
+    let prepared = protocol::encode(&protocol::Empty {}).unwrap();
+    let (_, n) = invoke_scanned(&mut s, Command::InstallPrepare, &prepared);
+    leaks.push(("prepare".to_string(), n));
+    let total = e.ciphertext.len() as u64;
+    for (i, piece) in e.ciphertext.chunks(chunk).enumerate() {
+        let request = protocol::encode(&protocol::PayloadChunkRequest {
+            uri: URI.to_string(),
+            offset: (i * chunk) as u64,
+            total_len: total,
+            data: piece.to_vec().into(),
+        })
+        .unwrap();
+        let (_, n) = invoke_scanned(&mut s, Command::InstallPayload, &request);
+        leaks.push((format!("payload chunk {i}"), n));
+    }
+    let empty = protocol::encode(&protocol::Empty {}).unwrap();
+    let (_, n) = invoke_scanned(&mut s, Command::InstallFinish, &empty);
+    leaks.push(("finish".to_string(), n));
+    s.backend_mut().client = Client::TrustedApp(TA);
+    let (body, n) = invoke_scanned(&mut s, Command::PersonalizationGet, &empty);
+    leaks.push(("personalization".to_string(), n));
+    assert!(
+        body.windows(MARKER.len()).any(|w| w == MARKER),
+        "the TA got its data"
+    );
+    leaks
+}
+
+#[test]
+fn an_encrypted_delivery_frees_no_plaintext() {
+    for gcm in [true, false] {
+        for (len, chunk) in [(100, 64), (3000, 1000), (60_000, 16_384)] {
+            let leaks = delivery_leaks(gcm, len, chunk);
+            let bad: Vec<_> = leaks.iter().filter(|(_, n)| *n > 0).collect();
+            assert!(
+                bad.is_empty(),
+                "GCM {gcm}, {len} B in {chunk} B chunks: freed plaintext in {bad:?}"
+            );
+        }
+    }
+}
