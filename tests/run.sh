@@ -50,6 +50,9 @@ lap "algorithm features off (device policy: HSS-LMS keys and blocks refused)"
 lap "COSE interop with Python cwt (tests/interop.sh)"
 bash tests/interop.sh
 
+lap "CDDL validation against the drafts' own CDDL (tests/cddl.sh)"
+bash tests/cddl.sh
+
 lap "fuzzing, bounded (tests/fuzz.sh: every target for ${FUZZ_SECONDS:-30} s)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash tests/fuzz.sh
 
