@@ -715,7 +715,7 @@ fn multi_component_ta_uuid_hmac_and_ed25519_signers() {
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(j["verified"], false);
     assert_eq!(j["manifest"]["sequence-number"], 7);
-    assert_eq!(j["authentication"]["blocks"][0]["algorithm"], "EdDSA");
+    assert_eq!(j["authentication"]["blocks"][0]["algorithm"], "Ed25519");
     assert_eq!(j["authentication"]["blocks"][1]["structure"], "COSE_Mac0");
     assert_eq!(
         j["manifest"]["common"]["components"][0][0],

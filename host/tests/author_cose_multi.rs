@@ -77,7 +77,7 @@ fn create_and_sign_emit_one_cose_sign_for_several_signers() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     says(&r.stdout, "1 authentication block(s)");
     says(&r.stdout, "block 0 signature 0: Esp256");
-    says(&r.stdout, "block 0 signature 1: EdDsa");
+    says(&r.stdout, "block 0 signature 1: Ed25519");
     // Both signatures verified: both anchors are signers.
     says(&r.stdout, "trust anchor #2");
     // Either signer alone is enough to authenticate (the other signature's key is unknown).
@@ -99,7 +99,7 @@ fn create_and_sign_emit_one_cose_sign_for_several_signers() {
     ok(&[args!["sign", &unsigned, "-o", &signed, "--cose-sign"], both].concat());
     let r = verify(&signed, &[&p256, &ed], false, d);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    says(&r.stdout, "block 0 signature 1: EdDsa");
+    says(&r.stdout, "block 0 signature 1: Ed25519");
 }
 
 #[test]

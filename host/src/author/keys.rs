@@ -79,12 +79,13 @@ impl PrivateKey {
     }
 
     /// The signing algorithm for this key: ESP256 (-9) for P-256 unless `es256` asks for the
-    /// older ES256 (-7); EdDSA (-8) for Ed25519.
+    /// older ES256 (-7); Ed25519 (-19) for Ed25519, the fully specified identifier the MTI
+    /// draft's Ed25519 profiles name (recipients also accept the older EdDSA, -8).
     pub fn signing_algorithm(&self, es256: bool) -> Algorithm {
         match self {
             PrivateKey::P256(_) if es256 => Algorithm::Es256,
             PrivateKey::P256(_) => Algorithm::Esp256,
-            PrivateKey::Ed25519(_) => Algorithm::EdDsa,
+            PrivateKey::Ed25519(_) => Algorithm::Ed25519,
         }
     }
 }
