@@ -148,9 +148,11 @@ pub fn create_auth_block(
 }
 
 /// Creates a tagged COSE_Sign (RFC 9052 §4.1) with one signature per `(key, alg, kid)`, over
-/// `detached_payload`: empty body headers, each signature's algorithm in its protected header
-/// and `kid` (if non-empty) in its unprotected header. Signature algorithms only (a MAC key
-/// goes into a COSE_Mac0 of its own).
+/// `detached_payload`: each signature's algorithm in its protected header and `kid` (if
+/// non-empty) in its unprotected header. When every signature has the same algorithm, the
+/// body's protected header names it too, as the MTI draft's `SUIT_COSE_Sign<authid>` profile
+/// form requires (a block mixing algorithms fits no single profile: its body headers stay
+/// empty). Signature algorithms only (a MAC key goes into a COSE_Mac0 of its own).
 pub fn create_cose_sign(
     signers: &[(&SigningKey, Algorithm, &[u8])],
     detached_payload: &[u8],
@@ -159,6 +161,13 @@ pub fn create_cose_sign(
         return Err(CoseError::TooManySigners);
     }
     let mut builder = CoseSignBuilder::new();
+    if let Some((_, first, _)) = signers.first() {
+        if signers.iter().all(|(_, alg, _)| alg == first) {
+            let iana_alg = coset::iana::Algorithm::from_i64(first.cose_id())
+                .ok_or(CoseError::SigningFailed)?;
+            builder = builder.protected(HeaderBuilder::new().algorithm(iana_alg).build());
+        }
+    }
     for (key, alg, kid) in signers {
         if alg.is_mac() {
             return Err(CoseError::KeyAlgorithmMismatch);
