@@ -610,7 +610,7 @@ mod tests {
             self.put(e)
         }
         fn decode_from(d: &mut Decoder<'_>) -> Result<Self, CborError> {
-            Self::take(d)
+            <Self as Field>::take(d)
         }
     }
 }
