@@ -38,6 +38,56 @@ pub trait Field: Sized {
     }
 }
 
+/// The reading half of [`Field`], with which [`take_fields!`] reads every field: a type that
+/// is only ever read ([`Span`]) implements it alone.
+pub trait Take: Sized {
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError>;
+    /// The value of an absent key; `None`: the field is required.
+    fn absent() -> Option<Self> {
+        None
+    }
+}
+
+impl<T: Field> Take for T {
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        <T as Field>::take(d)
+    }
+    fn absent() -> Option<Self> {
+        <T as Field>::absent()
+    }
+}
+
+/// Where a byte string's content lies in the input it was read from, read without copying
+/// it: the caller works on those bytes where they are (the TA decrypts a payload chunk in
+/// its own copy of the request instead of copying it out again).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span(core::ops::Range<usize>);
+
+impl Span {
+    /// The content in `input`, which must be the buffer this span was read from (`None` if
+    /// `input` is too short for it).
+    pub fn of_mut<'a>(&self, input: &'a mut [u8]) -> Option<&'a mut [u8]> {
+        input.get_mut(self.0.clone())
+    }
+
+    /// The content's place in the input.
+    pub fn range(&self) -> core::ops::Range<usize> {
+        self.0.clone()
+    }
+}
+
+impl Take for Span {
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        let content = d.bytes()?.len();
+        let end = d.position();
+        // A definite-length string's content ends where the decoder now stands.
+        let start = end
+            .checked_sub(content)
+            .ok_or_else(|| d.err(CborErrorKind::Truncated))?;
+        Ok(Span(start..end))
+    }
+}
+
 /// Encodes one value, in a buffer that wipes every allocation it outgrows (values can carry
 /// secrets); the caller owns wiping the result.
 pub fn encode<T: Codec>(value: &T) -> Vec<u8> {
@@ -59,6 +109,20 @@ pub fn decode_with<T: Codec>(
     limit: usize,
     max_container: usize,
 ) -> Result<T, CborError> {
+    decode_by(bytes, limit, max_container, T::decode_from)
+}
+
+/// [`decode`] of a value that is only ever read ([`Take`]: a message with [`Span`] fields).
+pub fn decode_take<T: Take>(bytes: &[u8], limit: usize) -> Result<T, CborError> {
+    decode_by(bytes, limit, crate::MAX_CONTAINER_LEN, T::take)
+}
+
+fn decode_by<T>(
+    bytes: &[u8],
+    limit: usize,
+    max_container: usize,
+    read: fn(&mut Decoder<'_>) -> Result<T, CborError>,
+) -> Result<T, CborError> {
     if bytes.len() > limit {
         return Err(CborError {
             kind: CborErrorKind::TooLarge,
@@ -67,7 +131,7 @@ pub fn decode_with<T: Codec>(
     }
     check_well_formed_with(bytes, max_container)?;
     let mut d = Decoder::with_max_container(bytes, max_container);
-    let value = T::decode_from(&mut d)?;
+    let value = read(&mut d)?;
     d.finish()?;
     Ok(value)
 }
@@ -229,7 +293,7 @@ macro_rules! __one {
 #[macro_export]
 macro_rules! __absent {
     () => {
-        $crate::Field::absent()
+        $crate::codec::Take::absent()
     };
     (default) => {
         ::core::option::Option::Some(::core::default::Default::default())
@@ -346,7 +410,7 @@ macro_rules! take_fields {
             let mut k = 0usize;
             $(
                 if i == k {
-                    $field = ::core::option::Option::Some($crate::Field::take(d)?);
+                    $field = ::core::option::Option::Some($crate::codec::Take::take(d)?);
                 }
                 k += 1;
             )*
@@ -546,7 +610,7 @@ mod tests {
             self.put(e)
         }
         fn decode_from(d: &mut Decoder<'_>) -> Result<Self, CborError> {
-            Self::take(d)
+            <Self as Field>::take(d)
         }
     }
 }

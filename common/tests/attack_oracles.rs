@@ -55,6 +55,7 @@ thread_local! {
     static TRACK: Cell<bool> = const { Cell::new(false) };
     static LIVE: Cell<isize> = const { Cell::new(0) };
     static PEAK: Cell<isize> = const { Cell::new(0) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
 }
 
 fn account(delta: isize) {
@@ -75,6 +76,11 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
             account(layout.size() as isize);
+            let _ = TRACK.try_with(|t| {
+                if t.get() {
+                    let _ = LARGEST.try_with(|l| l.set(l.get().max(layout.size())));
+                }
+            });
         }
         p
     }
@@ -107,6 +113,16 @@ pub(crate) fn peak_heap<R>(f: impl FnOnce() -> R) -> (R, usize) {
     (r, PEAK.with(|p| p.get()).max(0) as usize)
 }
 
+/// Runs `f` and returns its result and the largest buffer it allocated afresh (a buffer that
+/// grows in place, such as an in-memory store's object, is not a fresh allocation).
+pub(crate) fn largest_allocation<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    LARGEST.with(|l| l.set(0));
+    TRACK.with(|t| t.set(true));
+    let r = f();
+    TRACK.with(|t| t.set(false));
+    (r, LARGEST.with(|l| l.get()))
+}
+
 // ---------------------------------------------------------------------------------------
 // Device and wire helpers.
 
@@ -136,9 +152,14 @@ fn measured_prepare(
     envelope: &[u8],
 ) -> (Result<InstallPrepareResponse, (Status, Refusal)>, usize) {
     send_envelope(s, envelope, MAX_CHUNK).unwrap();
-    let request = protocol::encode(&Empty {}).unwrap();
-    let (reply, peak) =
-        peak_heap(|| s.invoke(Command::InstallPrepare as u32, PROTOCOL_VERSION, &request));
+    let mut request = protocol::encode(&Empty {}).unwrap();
+    let (reply, peak) = peak_heap(|| {
+        s.invoke(
+            Command::InstallPrepare as u32,
+            PROTOCOL_VERSION,
+            &mut request,
+        )
+    });
     let r = match reply.status {
         Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
         status => Err((

@@ -36,7 +36,11 @@ fn call<Q: Codec, R: Codec>(
     cmd: Command,
     q: &Q,
 ) -> (Result<R, Refusal>, Vec<u8>) {
-    let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
+    let reply = s.invoke(
+        cmd as u32,
+        PROTOCOL_VERSION,
+        &mut protocol::encode(q).unwrap(),
+    );
     let body = reply.body.clone();
     // The clients' one reply reader (slot 0 length, refusal decoding).
     let r =

@@ -558,9 +558,13 @@ fn the_streaming_analysis_holds_little_whatever_the_manifest_repeats() {
     let envelope = signed(&manifest);
     assert!(envelope.len() < 64 * 1024, "{} bytes", envelope.len());
     send_envelope(&mut s, &envelope, MAX_CHUNK).unwrap();
-    let request = suit_common::protocol::encode(&Empty {}).unwrap();
+    let mut request = suit_common::protocol::encode(&Empty {}).unwrap();
     let (reply, peak) = crate::attack_oracles::peak_heap(|| {
-        s.invoke(Command::InstallPrepare as u32, PROTOCOL_VERSION, &request)
+        s.invoke(
+            Command::InstallPrepare as u32,
+            PROTOCOL_VERSION,
+            &mut request,
+        )
     });
     assert_eq!(
         reply.status,
@@ -779,6 +783,55 @@ fn a_streamed_chunk_is_decrypted_where_it_lies() {
                 "{beyond} B beyond a device storing {} B as received, {kept} B kept (peaks {peaks:?})",
                 data.len()
             );
+        }
+    }
+}
+
+/// The TA's copy of a payload chunk request is the only copy of the chunk: the service
+/// decrypts the data where it lies in that request (into a TA image's reserved room, or in
+/// place) and wipes the request, allocating no chunk-sized buffer of its own (the old
+/// decoder copied the data out first). The first chunk creates the object and reserves the
+/// image; the second is measured.
+#[test]
+fn a_chunk_is_decrypted_in_the_request_buffer() {
+    let chunk = 256 * 1024;
+    let image = ta(2, 600_000);
+    let cases: [(&[&[u8]], Vec<u8>); 2] = [(&SECURE, blob(1024 * 1024)), (&[&TA], image)];
+    for (target, data) in cases {
+        for cipher in [Cipher::Gcm, Cipher::Ctr] {
+            let mut s = device();
+            let (info, ciphertext) = encrypt(&mut s, cipher, &data);
+            prepare(&mut s, &envelope(1, target, &data, &info, Form::Static)).unwrap();
+            let total = ciphertext.len() as u64;
+            payload_chunk(&mut s, URI, total, 0, &ciphertext[..chunk]).unwrap();
+            let second = &ciphertext[chunk..2 * chunk];
+            let mut request = encode(&PayloadChunkRequest {
+                uri: URI.into(),
+                total_len: total,
+                offset: chunk as u64,
+                data: ByteBuf::from(second.to_vec()),
+            })
+            .unwrap();
+            // The data is the message's last field: its last `chunk` bytes.
+            assert_eq!(&request[request.len() - chunk..], second);
+            let (reply, largest) = crate::attack_oracles::largest_allocation(|| {
+                s.invoke(
+                    Command::InstallPayload as u32,
+                    PROTOCOL_VERSION,
+                    &mut request,
+                )
+            });
+            assert_eq!(reply.status, Status::Ok);
+            assert!(
+                largest < chunk / 8,
+                "a {largest} B buffer allocated for a {chunk} B chunk"
+            );
+            assert!(request.iter().all(|b| *b == 0), "the request was not wiped");
+            for at in (2 * chunk..ciphertext.len()).step_by(chunk) {
+                let c = &ciphertext[at..(at + chunk).min(ciphertext.len())];
+                payload_chunk(&mut s, URI, total, at as u64, c).unwrap();
+            }
+            finish(&mut s).unwrap();
         }
     }
 }

@@ -603,7 +603,7 @@ fn protocol_misuse_is_refused() {
     let reply = s.invoke(
         Command::InstallBegin as u32,
         PROTOCOL_VERSION,
-        &protocol::encode(&Empty {}).unwrap(),
+        &mut protocol::encode(&Empty {}).unwrap(),
     );
     assert_eq!(reply.status, Status::MalformedRequest);
 }

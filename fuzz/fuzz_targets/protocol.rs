@@ -12,8 +12,8 @@
 use libfuzzer_sys::fuzz_target;
 use suit_common::protocol::{
     self, AnchorsResponse, ChunkRequest, Codec, DeviceKeyResponse, Empty, InstallBeginRequest,
-    InstallPrepareResponse, PayloadChunkRequest, Refusal, ReportRequest, Status, StatusResponse,
-    MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
+    InstallPrepareResponse, PayloadChunkRequest, Refusal, ReportRequest, Span, Status,
+    StatusResponse, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
 use suit_common::service::memory::MemoryBackend;
 use suit_common::service::{Client, Config, Service};
@@ -30,6 +30,24 @@ where
         let again = protocol::encode(&v).expect("a decoded message re-encodes");
         let back: T = protocol::decode(&again, usize::MAX).expect("re-encoded decodes");
         assert_eq!(back, v);
+    }
+}
+
+/// The TA's in-place reading of a payload chunk accepts exactly what the copying one does,
+/// with the same fields and the same data.
+fn in_place_agrees(bytes: &[u8]) {
+    let copied = protocol::decode::<PayloadChunkRequest>(bytes, MAX_REQUEST);
+    let in_place = protocol::decode_in_place::<PayloadChunkRequest<Span>>(bytes, MAX_REQUEST);
+    match (copied, in_place) {
+        (Ok(c), Ok(p)) => {
+            assert_eq!(
+                (&c.uri, c.total_len, c.offset),
+                (&p.uri, p.total_len, p.offset)
+            );
+            assert_eq!(bytes.get(p.data.range()), Some(&c.data[..]));
+        }
+        (Err(c), Err(p)) => assert_eq!(c, p),
+        (c, p) => panic!("copying {c:?}, in place {p:?}"),
     }
 }
 
@@ -53,6 +71,7 @@ fuzz_target!(|data: &[u8]| {
         round_trip::<InstallBeginRequest>(request);
         round_trip::<ChunkRequest>(request);
         round_trip::<PayloadChunkRequest>(request);
+        in_place_agrees(request);
         round_trip::<ReportRequest>(request);
         round_trip::<Empty>(request);
         round_trip::<DeviceKeyResponse>(request);
@@ -75,7 +94,8 @@ fuzz_target!(|data: &[u8]| {
         } else {
             PROTOCOL_VERSION
         };
-        let reply = service.invoke(u32::from(cmd), version, request);
+        // The TA's own copy of the request, which the service may decrypt in.
+        let reply = service.invoke(u32::from(cmd), version, &mut request.to_vec());
         assert!(reply.body.len() <= MAX_RESPONSE);
         match reply.status {
             Status::Ok | Status::Refused => {

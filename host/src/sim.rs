@@ -218,9 +218,11 @@ impl Simulator {
 
 impl Transport for Simulator {
     fn invoke(&mut self, command: Command, request: &[u8]) -> Result<RawReply, AgentError> {
+        // A copy of its own, as the TA makes (the service decrypts payload chunks in it).
+        let mut copy = zeroize::Zeroizing::new(request.to_vec());
         let mut reply = self
             .service
-            .invoke(command as u32, PROTOCOL_VERSION, request);
+            .invoke(command as u32, PROTOCOL_VERSION, &mut copy);
         Ok(RawReply {
             status: reply.status as u32,
             detail: reply.detail,

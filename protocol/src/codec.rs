@@ -14,6 +14,7 @@
 
 use alloc::vec::Vec;
 use core::fmt;
+pub use suit_cbor::codec::{Span, Take};
 use suit_cbor::{CborError, CborErrorKind, Decoder, Encoder};
 pub use suit_cbor::{Codec, Field};
 
@@ -86,12 +87,21 @@ pub fn decode<T: Codec>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
     Ok(suit_cbor::codec::decode(bytes, limit)?)
 }
 
+/// [`decode`] of a message whose [`Span`] fields are left in `bytes`: the TA decodes a payload
+/// chunk so and decrypts it where it lies, in its one copy of the request.
+pub fn decode_in_place<T: Take>(bytes: &[u8], limit: usize) -> Result<T, CodecError> {
+    if bytes.len() > limit {
+        return Err(CodecError::TooLarge);
+    }
+    Ok(suit_cbor::codec::decode_take(bytes, limit)?)
+}
+
 impl Field for RefusalKind {
     fn put(&self, e: &mut Encoder) {
         e.uint(u64::from(self.code()));
     }
     fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
-        u32::take(d).map(RefusalKind::from_code)
+        <u32 as Field>::take(d).map(RefusalKind::from_code)
     }
 }
 
@@ -251,12 +261,30 @@ message!(InstallPrepareResponse {
     signers,
     needed_sizes = default,
 });
-message!(PayloadChunkRequest {
-    uri,
-    total_len,
-    offset,
-    data
-});
+
+// Generic over its data (bytes, or their place in the request: `Span`); a message, never a
+// field, so not `Field`, which leaves `Take` free for the in-place reading below.
+impl<D: Field> Codec for PayloadChunkRequest<D> {
+    fn encode_into(&self, e: &mut Encoder) {
+        let PayloadChunkRequest {
+            uri,
+            total_len,
+            offset,
+            data,
+        } = self;
+        suit_cbor::put_fields!(e; uri, total_len, offset, data);
+    }
+    fn decode_from(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        Take::take(d)
+    }
+}
+
+impl<D: Take> Take for PayloadChunkRequest<D> {
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        suit_cbor::take_fields!(d; PayloadChunkRequest { uri, total_len, offset, data })
+    }
+}
+
 message!(PersonalizationResponse { data });
 message!(ReeExportRequest { path, offset });
 message!(ReeExportResponse {

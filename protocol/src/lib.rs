@@ -24,7 +24,10 @@ extern crate std;
 mod codec;
 mod reply;
 
-pub use codec::{decode, encode, encode_dyn, ByteBuf, Codec, CodecError, Encode, Field};
+pub use codec::{
+    decode, decode_in_place, encode, encode_dyn, ByteBuf, Codec, CodecError, Encode, Field, Span,
+    Take,
+};
 pub use reply::{decode_reply, ReplyError};
 pub use suit_cbor as cbor;
 
@@ -427,13 +430,15 @@ pub struct InstallPrepareResponse {
     pub needed_sizes: Vec<Option<u64>>,
 }
 
+/// `data`: the chunk's bytes where a request is built, or their place in it ([`Span`]) where
+/// the TA reads one ([`decode_in_place`]) to decrypt the chunk there, in its copy of the request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct PayloadChunkRequest {
+pub struct PayloadChunkRequest<D = ByteBuf> {
     pub uri: String,
     pub total_len: u64,
     pub offset: u64,
-    pub data: ByteBuf,
+    pub data: D,
 }
 
 /// Response of [`Command::PersonalizationGet`]: the caller's data, exactly as installed.

@@ -364,6 +364,72 @@ fn unknown_keys_are_skipped_and_optional_fields_may_be_absent() {
     assert!(p.needed_sizes.is_empty());
 }
 
+/// The TA reads a payload chunk in place: the same fields as the copying decoder, its data as
+/// the exact place of the byte string's content in the request, and the same refusals.
+#[test]
+fn a_payload_chunk_read_in_place_names_where_its_data_lies() {
+    let in_place = |bytes: &[u8]| decode_in_place::<PayloadChunkRequest<Span>>(bytes, MAX_REQUEST);
+    let request = PayloadChunkRequest {
+        uri: "https://h/p".into(),
+        total_len: 1 << 20,
+        offset: 4096,
+        data: b(&[7; 300]),
+    };
+    let bytes = encode(&request).unwrap();
+    let p = in_place(&bytes).unwrap();
+    assert_eq!(
+        (p.uri.as_str(), p.total_len, p.offset),
+        ("https://h/p", 1 << 20, 4096)
+    );
+    assert_eq!(p.data.range(), bytes.len() - 300..bytes.len());
+    let mut copy = bytes.clone();
+    assert_eq!(p.data.of_mut(&mut copy).unwrap(), &[7; 300][..]);
+    assert_eq!(p.data.of_mut(&mut copy[..100]), None);
+    // Data first, an unknown key after it: {"data": h'0102', "x": 0, "uri": "u",
+    // "total_len": 2, "offset": 0}.
+    let mut reordered = vec![
+        0xa5, 0x64, b'd', b'a', b't', b'a', 0x42, 1, 2, 0x61, b'x', 0,
+    ];
+    reordered.extend([0x63, b'u', b'r', b'i', 0x61, b'u']);
+    reordered.extend([
+        0x69, b't', b'o', b't', b'a', b'l', b'_', b'l', b'e', b'n', 2,
+    ]);
+    reordered.extend([0x66, b'o', b'f', b'f', b's', b'e', b't', 0]);
+    let p = in_place(&reordered).unwrap();
+    assert_eq!(p.data.range(), 7..9);
+    assert_eq!(
+        decode::<PayloadChunkRequest>(&reordered, MAX_REQUEST)
+            .unwrap()
+            .data
+            .as_slice(),
+        [1, 2]
+    );
+    // Refused as the copying decoder refuses: data as text, as an indefinite-length string,
+    // missing; trailing bytes; over the limit.
+    let mut text = reordered.clone();
+    text[6] = 0x62;
+    let mut indefinite = reordered[..6].to_vec();
+    indefinite.extend([0x5f, 0x42, 1, 2, 0xff]);
+    indefinite.extend(&reordered[9..]);
+    let mut missing = vec![0xa3];
+    missing.extend(&reordered[12..]);
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    for (what, bytes) in [
+        ("text", &text),
+        ("indefinite", &indefinite),
+        ("missing", &missing),
+        ("trailing", &trailing),
+    ] {
+        let copied = decode::<PayloadChunkRequest>(bytes, MAX_REQUEST).unwrap_err();
+        assert_eq!(in_place(bytes).unwrap_err(), copied, "{what}");
+    }
+    assert_eq!(
+        decode_in_place::<PayloadChunkRequest<Span>>(&bytes, bytes.len() - 1),
+        Err(CodecError::TooLarge)
+    );
+}
+
 #[test]
 fn malformed_input_is_refused() {
     let refused = |bytes: &[u8]| decode::<ChunkRequest>(bytes, MAX_REQUEST);

@@ -83,13 +83,14 @@ fn invoke_command(
     } else if command == Command::CryptoBench as u32 {
         crypto_bench(&request.read_to_vec())
     } else {
-        // Wiped after use: requests can carry imported device keys or plaintext data.
-        let copy = zeroize::Zeroizing::new(request.read_to_vec());
+        // Wiped after use: requests can carry imported device keys or plaintext data. The
+        // service decrypts a payload chunk in this copy (issue 14: one copy of a chunk).
+        let mut copy = zeroize::Zeroizing::new(request.read_to_vec());
         if command == Command::InstallBegin as u32 {
             service.backend().take_stats();
             heap::reset();
         }
-        let reply = service.invoke(command, host_version, &copy);
+        let reply = service.invoke(command, host_version, &mut copy);
         // Secure-storage counts per install (what tee-supplicant sees anyway) and the heap's
         // high-water mark, for qemu/bench.sh: after Begin, and the whole install after Finish.
         if command == Command::InstallBegin as u32 {

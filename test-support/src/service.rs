@@ -69,7 +69,11 @@ pub fn call<Q: Codec, R: Codec>(
     cmd: Command,
     q: &Q,
 ) -> Result<R, (Status, Refusal)> {
-    let reply = s.invoke(cmd as u32, PROTOCOL_VERSION, &protocol::encode(q).unwrap());
+    let reply = s.invoke(
+        cmd as u32,
+        PROTOCOL_VERSION,
+        &mut protocol::encode(q).unwrap(),
+    );
     // The clients' one reply reader (slot 0 length, refusal decoding).
     protocol::decode_reply(reply.status as u32, reply.detail, &reply.body).map_err(|e| match e {
         protocol::ReplyError::Refused(r) => (Status::Refused, r),

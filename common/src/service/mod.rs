@@ -31,7 +31,7 @@ use crate::protocol::{
     DeviceKeyRequest, DeviceKeyResponse, Empty, IdentityInfo, InstallBeginRequest,
     InstallFinishResponse, InstallPrepareResponse, PayloadChunkRequest, PersonalizationResponse,
     PlatformInfo, ProvisionRequest, ProvisionResponse, ReeExportRequest, ReeExportResponse,
-    Refusal, RefusalKind, ReportRequest, ReportResponse, RuleInfo, ServiceInfo, Status,
+    Refusal, RefusalKind, ReportRequest, ReportResponse, RuleInfo, ServiceInfo, Span, Status,
     StatusResponse, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
 use crate::report::Report;
@@ -256,8 +256,10 @@ impl<B: Backend> Service<B> {
         &mut self.backend
     }
 
-    /// Handles one command. `request` must already be a TA-owned copy of slot 1.
-    pub fn invoke(&mut self, command: u32, host_version: u32, request: &[u8]) -> Reply {
+    /// Handles one command. `request` must already be a TA-owned copy of slot 1, never
+    /// shared memory: a payload chunk is decrypted where it lies in it (one copy of a chunk
+    /// in TA memory, issue 14), and the request is wiped after it.
+    pub fn invoke(&mut self, command: u32, host_version: u32, request: &mut [u8]) -> Reply {
         if host_version != PROTOCOL_VERSION {
             return Reply::bare(Status::VersionMismatch, PROTOCOL_VERSION);
         }
@@ -301,11 +303,12 @@ impl<B: Backend> Service<B> {
                 Ok(Empty {})
             }),
             Command::InstallPrepare => self.handle(request, |s, _: Empty| s.install_prepare()),
-            Command::InstallPayload => self.handle(request, |s, mut r: PayloadChunkRequest| {
-                check_chunk(&r.data)?;
-                s.install_payload(&mut r)?;
-                Ok(Empty {})
-            }),
+            Command::InstallPayload => {
+                let outcome = self.install_payload(request);
+                // It held plaintext.
+                zeroize::Zeroize::zeroize(request);
+                outcome
+            }
             Command::InstallFinish => self.handle(request, |s, _: Empty| s.install_finish()),
             Command::PersonalizationGet => self.handle(request, |s, _: Empty| s.personalization()),
             Command::ReeExport => self.handle(request, |s, r: ReeExportRequest| s.ree_export(&r)),
@@ -637,12 +640,33 @@ impl<B: Backend> Service<B> {
         })
     }
 
-    /// A payload chunk; the first one of a payload decrypted as it arrives gets the same key
-    /// source `install_finish` gives the engine (issue 14: see `install::stream`).
+    /// A payload chunk, read in place: its data is decrypted where it lies in `request`.
     #[inline(never)]
-    fn install_payload(&mut self, r: &mut PayloadChunkRequest) -> Result<(), Refuse> {
-        // Decrypted where it lies: the request's own (wiped) buffer holds the plaintext.
-        let (uri, total, offset, data) = (&r.uri, r.total_len, r.offset, &mut r.data[..]);
+    fn install_payload(&mut self, request: &mut [u8]) -> Outcome {
+        let Ok(r) = protocol::decode_in_place::<PayloadChunkRequest<Span>>(request, MAX_REQUEST)
+        else {
+            return Outcome::Malformed;
+        };
+        let Some(data) = r.data.of_mut(request) else {
+            return Outcome::Malformed;
+        };
+        match check_chunk(data)
+            .and_then(|()| self.payload_chunk(&r.uri, r.total_len, r.offset, data))
+        {
+            Ok(()) => respond(&Empty {}),
+            Err(e) => Outcome::Refused(e),
+        }
+    }
+
+    /// The first chunk of a payload decrypted as it arrives gets the same key source
+    /// `install_finish` gives the engine (issue 14: see `install::stream`).
+    fn payload_chunk(
+        &mut self,
+        uri: &str,
+        total: u64,
+        offset: u64,
+        data: &mut [u8],
+    ) -> Result<(), Refuse> {
         // The first chunk of a streamable payload needs the key source `finish` will use; if
         // it cannot be built now, the payload takes the ordinary path and `finish` refuses (or
         // not) as it would have, so a chunk is never refused for what only `finish` checks.

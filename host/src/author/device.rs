@@ -85,7 +85,9 @@ impl Transport for InProcess {
         command: Command,
         request: &[u8],
     ) -> std::result::Result<RawReply, AgentError> {
-        let mut reply = self.0.invoke(command as u32, PROTOCOL_VERSION, request);
+        // A copy of its own, as the TA makes (the service decrypts payload chunks in it).
+        let mut copy = zeroize::Zeroizing::new(request.to_vec());
+        let mut reply = self.0.invoke(command as u32, PROTOCOL_VERSION, &mut copy);
         Ok(RawReply {
             status: reply.status as u32,
             detail: reply.detail,
