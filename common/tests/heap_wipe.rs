@@ -134,10 +134,20 @@ fn invoke_scanned(s: &mut Service<Mem>, command: Command, request: &[u8]) -> (Ve
     (reply.body.clone(), leaks)
 }
 
-/// An encrypted personalization payload for `TA` (`cipher`: GCM by HPKE, or CTR by
-/// ECDH-ES+A128KW), installed as it arrives in `chunk`-byte pieces, then fetched by the TA:
-/// the freed blocks that held plaintext, per command.
-fn delivery_leaks(gcm: bool, len: usize, chunk: usize) -> Vec<(String, usize)> {
+/// What an encrypted delivery installs, and so which path it takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Target {
+    /// Personalization data for `TA`: stored as it comes, decrypted at finish, then fetched.
+    Perso,
+    /// A secure component: decrypted as it arrives, in the request's own buffer.
+    Secure,
+    /// A TA image: decrypted as it arrives, into the image kept in memory.
+    TaImage,
+}
+
+/// An encrypted payload (`cipher`: GCM by HPKE, or CTR by ECDH-ES+A128KW) for `kind`, sent
+/// in `chunk`-byte pieces: the freed blocks that held plaintext, per command.
+fn delivery_leaks(gcm: bool, kind: Target, len: usize, chunk: usize) -> Vec<(String, usize)> {
     let mut s = device();
     let keys: DeviceKeyResponse = call(
         &mut s,
@@ -168,7 +178,10 @@ fn delivery_leaks(gcm: bool, len: usize, chunk: usize) -> Vec<(String, usize)> {
             },
         )
     };
-    let plaintext = secret(len);
+    let plaintext = match kind {
+        Target::TaImage => ta_image_with_body(TA, 1, &secret(len)),
+        _ => secret(len),
+    };
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let e = encrypt_payload(
         &plaintext,
@@ -185,10 +198,16 @@ fn delivery_leaks(gcm: bool, len: usize, chunk: usize) -> Vec<(String, usize)> {
         ]
         .concat(),
     );
-    let components = vec![
-        Value::Array(vec![bytes(&TA), bytes(b"perso")]),
-        Value::Array(vec![bytes(&TA), bytes(b"perso"), bytes(b"encrypted")]),
-    ];
+    let target: Vec<&[u8]> = match kind {
+        Target::Perso => vec![&TA, b"perso"],
+        Target::Secure => vec![b"app", b"blob"],
+        Target::TaImage => vec![&TA],
+    };
+    let buffer = [&target[..], &[&b"encrypted"[..]]].concat();
+    let components = [target.clone(), buffer]
+        .iter()
+        .map(|id| Value::Array(id.iter().map(|s| bytes(s)).collect()))
+        .collect();
     let m = suit_manifest(1, components, &image_shared(&plaintext, 15), &install);
     let key = p256_private_from_pem(AUTHOR_PRIV);
     let envelope = seal_one(&m, &key, Algorithm::Esp256, &[], &[]);
@@ -213,6 +232,9 @@ fn delivery_leaks(gcm: bool, len: usize, chunk: usize) -> Vec<(String, usize)> {
     let empty = protocol::encode(&protocol::Empty {}).unwrap();
     let (_, n) = invoke_scanned(&mut s, Command::InstallFinish, &empty);
     leaks.push(("finish".to_string(), n));
+    if kind != Target::Perso {
+        return leaks;
+    }
     s.backend_mut().client = Client::TrustedApp(TA);
     let (body, n) = invoke_scanned(&mut s, Command::PersonalizationGet, &empty);
     leaks.push(("personalization".to_string(), n));
@@ -225,14 +247,33 @@ fn delivery_leaks(gcm: bool, len: usize, chunk: usize) -> Vec<(String, usize)> {
 
 #[test]
 fn an_encrypted_delivery_frees_no_plaintext() {
-    for gcm in [true, false] {
-        for (len, chunk) in [(100, 64), (3000, 1000), (60_000, 16_384)] {
-            let leaks = delivery_leaks(gcm, len, chunk);
-            let bad: Vec<_> = leaks.iter().filter(|(_, n)| *n > 0).collect();
-            assert!(
-                bad.is_empty(),
-                "GCM {gcm}, {len} B in {chunk} B chunks: freed plaintext in {bad:?}"
-            );
+    deliveries_free_no_plaintext(&[(100, 64), (3000, 1000), (60_000, 16_384)]);
+}
+
+/// The same through the TA's segment layer, with payloads spanning several segments.
+#[test]
+fn an_encrypted_delivery_through_segments_frees_no_plaintext() {
+    with_segments(96 * 1024, || {
+        deliveries_free_no_plaintext(&[(100, 64), (60_000, 16_384), (250_000, 32_768)])
+    });
+}
+
+/// Every kind of target and both ciphers, for each (payload length, chunk length).
+fn deliveries_free_no_plaintext(cases: &[(usize, usize)]) {
+    for kind in [Target::Perso, Target::Secure, Target::TaImage] {
+        for gcm in [true, false] {
+            for &(len, chunk) in cases {
+                if kind == Target::Perso && len > 60_000 {
+                    // Over the personalization limit (61,440 B).
+                    continue;
+                }
+                let leaks = delivery_leaks(gcm, kind, len, chunk);
+                let bad: Vec<_> = leaks.iter().filter(|(_, n)| *n > 0).collect();
+                assert!(
+                    bad.is_empty(),
+                    "{kind:?}, GCM {gcm}, {len} B in {chunk} B chunks: freed plaintext in {bad:?}"
+                );
+            }
         }
     }
 }

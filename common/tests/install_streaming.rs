@@ -200,7 +200,7 @@ fn outcome(s: &Service<Mem>, answer: Result<InstallFinishResponse, (Status, Refu
         answer,
         components: components(s),
         installed_tas: s.backend().installed_tas.clone(),
-        report: store.raw(REPORT_OBJECT).map(<[u8]>::to_vec),
+        report: store.raw(REPORT_OBJECT),
     }
 }
 

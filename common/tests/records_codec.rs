@@ -270,13 +270,13 @@ fn the_stored_key_and_kek_objects_keep_their_golden_bytes() {
     let made = DeviceKeyPair::load_or_create(&mut env).unwrap();
     pin(
         "device keys",
-        env.store().raw(KEYS_OBJECT).unwrap(),
+        &env.store().raw(KEYS_OBJECT).unwrap(),
         GOLDEN_KEYS,
     );
 
     let mut store = MemoryStore::new();
     save_keks(&mut store, 5, &keks()[..1], &keks()).unwrap();
-    pin("keks", store.raw(KEKS_OBJECT).unwrap(), GOLDEN_KEKS);
+    pin("keks", &store.raw(KEKS_OBJECT).unwrap(), GOLDEN_KEKS);
 
     // And what was stored before is read back: the same keys, the same KEK sets.
     let mut old = MemoryBackend::new(2);
@@ -618,7 +618,7 @@ fn a_state_with_more_entries_than_a_message_may_hold_stays_readable() {
     assert_eq!(State::load(&store).unwrap(), s);
     // Input from outside (the provisioning formats) keeps the 256-entry bound.
     assert_eq!(
-        kind::<State>(store.raw(STATE_OBJECT).unwrap()),
+        kind::<State>(&store.raw(STATE_OBJECT).unwrap()),
         CborErrorKind::TooLarge
     );
 }

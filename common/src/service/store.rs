@@ -76,10 +76,77 @@ pub fn check_name(name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// An object's bytes in pieces, each allocated once and never grown: appending never moves
+/// stored bytes, so no freed block holds an unwiped copy of them (a `Vec` that grows frees
+/// its old block as it was; `Zeroizing` wipes only the last one), and a test that measures
+/// the service's allocations does not see the store's growth as a buffer of the service's.
+#[derive(Default, Clone)]
+struct Object {
+    pieces: Vec<Zeroizing<Vec<u8>>>,
+    len: usize,
+}
+
+impl Object {
+    /// The most one piece holds.
+    const PIECE: usize = 16 * 1024;
+
+    fn new(data: &[u8]) -> Self {
+        let mut o = Self::default();
+        o.extend(data);
+        o
+    }
+
+    fn extend(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let room = self.pieces.last().map_or(0, |p| p.capacity() - p.len());
+            if room == 0 {
+                let capacity = data.len().clamp(4096, Self::PIECE);
+                self.pieces
+                    .push(Zeroizing::new(Vec::with_capacity(capacity)));
+                continue;
+            }
+            let (now, rest) = data.split_at(room.min(data.len()));
+            if let Some(last) = self.pieces.last_mut() {
+                last.extend_from_slice(now);
+            }
+            self.len += now.len();
+            data = rest;
+        }
+    }
+
+    /// Copies from `start` into `buf`; the number of bytes copied (0 at or past the end).
+    fn read_at(&self, start: usize, buf: &mut [u8]) -> usize {
+        let mut skip = start;
+        let mut n = 0;
+        for piece in &self.pieces {
+            let Some(from) = piece.get(skip..) else {
+                skip -= piece.len();
+                continue;
+            };
+            skip = 0;
+            let Some(to) = buf.get_mut(n..) else { break };
+            let k = from.len().min(to.len());
+            if let (Some(d), Some(s)) = (to.get_mut(..k), from.get(..k)) {
+                d.copy_from_slice(s);
+            }
+            n += k;
+        }
+        n
+    }
+
+    fn to_vec(&self) -> Zeroizing<Vec<u8>> {
+        let mut v = Zeroizing::new(Vec::with_capacity(self.len));
+        for piece in &self.pieces {
+            v.extend_from_slice(piece);
+        }
+        v
+    }
+}
+
 /// In-memory store for tests, with a fault plan to exercise storage faults and power cuts.
 #[derive(Default, Clone)]
 pub struct MemoryStore {
-    objects: BTreeMap<String, Zeroizing<Vec<u8>>>,
+    objects: BTreeMap<String, Object>,
     /// When set, the n-th mutating operation from now (0 = the next) and all later ones fail
     /// with `Io` while the code keeps running its error paths.
     pub fail_after: Option<usize>,
@@ -159,8 +226,8 @@ impl MemoryStore {
     }
 
     /// Raw object bytes, for tests.
-    pub fn raw(&self, name: &str) -> Option<&[u8]> {
-        self.objects.get(name).map(|v| v.as_slice())
+    pub fn raw(&self, name: &str) -> Option<Vec<u8>> {
+        self.objects.get(name).map(|o| o.to_vec().to_vec())
     }
 
     /// Consults the fault plan before a mutating operation (the backend's TA store calls it
@@ -203,8 +270,7 @@ impl MemoryStore {
             o.creates += 1;
             o.writes += 1;
         });
-        self.objects
-            .insert(name.into(), Zeroizing::new(data.to_vec()));
+        self.objects.insert(name.into(), Object::new(data));
         self.landed()
     }
 
@@ -255,7 +321,7 @@ impl SecureStore for MemoryStore {
     fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         check_name(name)?;
         self.record(LoggedOp::Get, name, 0, 0);
-        let found = self.objects.get(name).cloned();
+        let found = self.objects.get(name).map(Object::to_vec);
         self.count(|o| match found {
             Some(_) => o.reads += 1,
             None => o.misses += 1,
@@ -312,8 +378,8 @@ impl SecureStore for MemoryStore {
             o.writes += 1;
         });
         let o = self.objects.entry(name.into()).or_default();
-        o.extend_from_slice(data);
-        let len = o.len() as u64;
+        o.extend(data);
+        let len = o.len as u64;
         self.landed().map(|()| len)
     }
 
@@ -323,12 +389,7 @@ impl SecureStore for MemoryStore {
         let o = self.objects.get(name).ok_or(StoreError::Io(0xffff_0008))?;
         let start = usize::try_from(offset).map_err(|_| StoreError::BadName)?;
         // An offset at or past the end reads nothing (end of object), as GP's TEE_ReadObjectData.
-        let rest = o.get(start..).unwrap_or(&[]);
-        let mut n = 0;
-        for (d, s) in buf.iter_mut().zip(rest) {
-            *d = *s;
-            n += 1;
-        }
+        let n = o.read_at(start, buf);
         self.bytes_read.set(self.bytes_read.get() + n as u64);
         self.count(|o| o.reads += 1);
         Ok(n)
@@ -337,7 +398,7 @@ impl SecureStore for MemoryStore {
     fn len(&self, name: &str) -> Result<Option<u64>, StoreError> {
         check_name(name)?;
         self.record(LoggedOp::Len, name, 0, 0);
-        let len = self.objects.get(name).map(|o| o.len() as u64);
+        let len = self.objects.get(name).map(|o| o.len as u64);
         if len.is_none() {
             self.count(|o| o.misses += 1);
         }

@@ -886,7 +886,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             // engine's limit (equal to the plan's today) `size` alone makes the engine refuse,
             // in the words of its ordinary path; the end refuses in any other case.
             return Some(StreamedCopy {
-                digest: crate::suit::Digest(stream.plain.clone().finalize().into()),
+                digest: crate::suit::Digest(Sha256::clone(&stream.plain).finalize().into()),
                 size: stream.plain_len,
                 finish: Err(crate::encryption::DecryptError::PayloadTooLong),
             });
@@ -894,7 +894,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         let staged = self.staged.iter_mut().find(|s| s.component == *target)?;
         stream.copied = true;
         staged.len = stream.plain_len;
-        *staged.hasher = stream.plain.clone();
+        staged.hasher.clone_from(&stream.plain);
         // The payload object holds the plaintext: the component's content, as for a fetch
         // without change (journaled at its creation; `cleanup` removes it unless the
         // committed state names it).
@@ -904,7 +904,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             .take()
             .filter(|image| image.len() as u64 == stream.plain_len);
         Some(StreamedCopy {
-            digest: crate::suit::Digest(stream.plain.clone().finalize().into()),
+            digest: crate::suit::Digest(Sha256::clone(&stream.plain).finalize().into()),
             size: stream.plain_len,
             finish: stream.end,
         })

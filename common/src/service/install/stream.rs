@@ -17,6 +17,7 @@
 //! answers do not depend on it (a tag failure is known only at `finish`, where the engine
 //! reports it as it would have), and staged plaintext is used by nothing before commit.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
@@ -51,7 +52,9 @@ pub(super) struct Stream {
     key_check: [u8; 32],
     cipher: Sha256,
     cipher_len: u64,
-    plain: Sha256,
+    /// Boxed: its block buffer holds plaintext, and a move would leave a copy wherever the
+    /// stream lived (a `Vec` of payloads that is later freed).
+    plain: Box<Sha256>,
     plain_len: u64,
     /// The plaintext passed the engine's limit: nothing more is staged (the engine refuses).
     over: bool,
@@ -77,7 +80,7 @@ pub(super) struct Finished {
     pub object: String,
     pub cipher_digest: [u8; 32],
     pub cipher_len: u64,
-    pub plain: Sha256,
+    pub plain: Box<Sha256>,
     pub plain_len: u64,
     /// The plaintext passed the plan's limit: only a prefix was staged and hashed, so the
     /// streamed copy must not become content (`streamed_copy` answers one the engine refuses).
@@ -119,7 +122,7 @@ impl Stream {
             decryptor: Some(decryptor),
             cipher: Sha256::new(),
             cipher_len: 0,
-            plain: Sha256::new(),
+            plain: Box::default(),
             plain_len: 0,
             over: false,
             end: None,
@@ -296,7 +299,7 @@ mod tests {
             key_check,
             cipher: Sha256::new(),
             cipher_len: 0,
-            plain: Sha256::new(),
+            plain: Box::default(),
             plain_len: 0,
             over: false,
             end: Some(Ok(())),
