@@ -200,6 +200,31 @@ fn process_spec_example_fetches_by_last_uri_segment_and_checks_the_digest() {
     assert_eq!(r.code, 1);
     says(&r.stderr, "no file file.bin in");
 
+    // The envelope may be anyone's: its URI picks a name in the directory, never a file
+    // outside it through a symbolic link, and never anything but a regular file.
+    let linked = dir.path().join("linked");
+    std::fs::create_dir(&linked).unwrap();
+    std::os::unix::fs::symlink(payloads.join("file.bin"), linked.join("file.bin")).unwrap();
+    let fifo = dir.path().join("fifo");
+    std::fs::create_dir(&fifo).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(fifo.join("file.bin"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for (d, reason) in [(&linked, "a symbolic link"), (&fifo, "not a regular file")] {
+        let a = [
+            verify_spec("example1.signed.hex"),
+            spec_device(),
+            args!["--payload-dir", d, "--out", &out],
+        ]
+        .concat();
+        let r = run(&a);
+        assert_eq!(r.code, 2, "{reason}: {}", r.stderr);
+        says(&r.stderr, reason);
+        assert!(files_in(&out).is_empty());
+    }
+
     // A device of another vendor stops at the vendor check.
     let other_vendor = args![
         "--process",

@@ -8,6 +8,7 @@
 //! device key come from the command line. It protects nothing.
 
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use suit_common::cose::{Algorithm, SigningKey};
@@ -27,7 +28,8 @@ use crate::tee::{AgentError, RawReply, Transport};
 
 use super::identity::DeviceIdentity;
 use super::{AuthorError, Result};
-use crate::files::payload_file_name;
+use crate::files::{payload_file_name, MAX_FILE_LEN};
+use crate::transport;
 
 /// A trust anchor to provision: its COSE_Key (public, or symmetric for HMAC).
 pub struct AnchorKey {
@@ -230,27 +232,39 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
     })?;
 
     let mut notes = Vec::new();
-    let dir = setup.payload_dir.clone();
+    // The agent's own rules for --payload-dir (transport::local): a name directly in the
+    // directory, never through a symbolic link, a regular file only. The envelope may be
+    // anyone's: its URIs must not pick a file outside the directory.
+    let sources = transport::local::PayloadSources::new(&[], setup.payload_dir.as_deref())
+        .map_err(|e| AuthorError::Usage(e.to_string()))?;
     let mut resolve = |uri: &str| -> std::result::Result<Option<Vec<u8>>, AgentError> {
-        let Some(dir) = &dir else {
+        if setup.payload_dir.is_none() {
             notes.push(format!("fetch {uri}: no --payload-dir given"));
             return Ok(None);
-        };
-        let Some(name) = payload_file_name(uri) else {
-            notes.push(format!(
-                "fetch {uri}: the URI has no usable last path segment"
-            ));
-            return Ok(None);
-        };
-        let path = dir.join(name);
-        if !path.is_file() {
-            notes.push(format!("fetch {uri}: no file {name} in {}", dir.display()));
-            return Ok(None);
         }
-        notes.push(format!("fetch {uri}: reading {}", path.display()));
-        super::read_file(&path)
-            .map(Some)
-            .map_err(|e| AgentError::File(e.to_string()))
+        let Some(mut local) = sources.open(uri)? else {
+            notes.push(match (payload_file_name(uri), &setup.payload_dir) {
+                (Some(name), Some(dir)) => {
+                    format!("fetch {uri}: no file {name} in {}", dir.display())
+                }
+                _ => format!("fetch {uri}: the URI has no usable last path segment"),
+            });
+            return Ok(None);
+        };
+        if local.len > MAX_FILE_LEN {
+            return Err(AgentError::File(format!(
+                "{}: file too large ({} bytes, limit {MAX_FILE_LEN})",
+                local.path.display(),
+                local.len
+            )));
+        }
+        notes.push(format!("fetch {uri}: reading {}", local.path.display()));
+        let mut data = Vec::new();
+        (&mut local.file)
+            .take(MAX_FILE_LEN)
+            .read_to_end(&mut data)
+            .map_err(|e| AgentError::File(format!("{}: {e}", local.path.display())))?;
+        Ok(Some(data))
     };
     let outcome = client::install_available(&mut tee, envelope, &mut resolve, &mut |_| {});
     let report = tee
@@ -265,6 +279,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         Ok((_, done)) => Ok(done.sequence_number),
         Err(AgentError::Refused { reason, .. }) => Err(reason),
         Err(AgentError::File(what)) => return Err(AuthorError::Usage(what)),
+        Err(e @ AgentError::Payload { .. }) => return Err(AuthorError::Usage(e.to_string())),
         Err(other) => Err(other.to_string()),
     };
     let installed = if result.is_ok() {

@@ -96,7 +96,8 @@ enum Cmd {
         /// The simulated device's device id: a UUID, or a name (UUIDv5 as in description files).
         #[arg(long = "device-id", value_name = "UUID|NAME")]
         device_id: Option<String>,
-        /// Directory of detached payloads, looked up by the URI's last path segment.
+        /// Directory of detached payloads, looked up by the URI's last path segment: regular
+        /// files directly in it only, never through a symbolic link (as suit-agent's).
         #[arg(long = "payload-dir", value_name = "DIR")]
         payload_dir: Option<PathBuf>,
         /// Directory receiving each installed component as component-N.bin.
