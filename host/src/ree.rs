@@ -4,18 +4,28 @@
 //! old file or the new one. Files are written with mode [`REE_FILE_MODE`] (0600), whatever
 //! the umask: the agent usually runs as root and cannot know who may read an approved file,
 //! so widening access is left to the integrator (e.g. a `chown`/`chmod` after the install).
+//!
+//! Below `--ree-root` every directory is entered by descriptor without following a symbolic
+//! link (directories it creates are 0700), and the file is created and renamed inside the
+//! last one: a link placed anywhere under the root cannot send an approved file elsewhere.
 
-use std::fs::{self, File, OpenOptions, Permissions};
+use std::ffi::OsStr;
+use std::fs::{self, File};
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
+use rustix::fs::{AtFlags, Mode, OFlags, CWD};
+use rustix::io::Errno;
 use sha2::{Digest as _, Sha256};
 
 use crate::tee::AgentError;
 
 /// Mode of every file the agent writes under `--ree-root`: owner read/write only.
 pub const REE_FILE_MODE: u32 = 0o600;
+
+/// Mode of the directories the agent creates under `--ree-root`.
+pub const REE_DIR_MODE: u32 = 0o700;
 
 /// Resolves a TA-approved relative path under `root`, refusing anything that could escape it
 /// (the TA already refuses such paths; the agent does not rely on that).
@@ -40,46 +50,82 @@ pub fn write_approved(
         ));
     }
     let dest = target(root, path)?;
-    let dir = dest.parent().unwrap_or(root).to_path_buf();
     let fail = |e: std::io::Error| AgentError::File(format!("{}: {e}", dest.display()));
-    fs::create_dir_all(&dir).map_err(fail)?;
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.suit-tmp"));
+    let mut parts: Vec<&OsStr> = Path::new(path).iter().collect();
+    let Some(name) = parts.pop() else {
+        return Err(AgentError::File(format!("refusing REE path {path:?}")));
+    };
+    // The root is the operator's own path (followed as given).
+    fs::create_dir_all(root).map_err(fail)?;
+    let mut dir = open_dir(CWD, root.as_os_str(), true).map_err(fail)?;
+    for part in parts {
+        match rustix::fs::mkdirat(&dir, part, Mode::from_raw_mode(REE_DIR_MODE)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(fail(e.into())),
+        }
+        dir = open_dir(&dir, part, false).map_err(|e| match e.raw_os_error() {
+            Some(c) if c == Errno::LOOP.raw_os_error() || c == Errno::NOTDIR.raw_os_error() => {
+                AgentError::File(format!(
+                    "{}: {} under --ree-root is not a directory (a symbolic link is not \
+                     followed); nothing written",
+                    dest.display(),
+                    part.to_string_lossy()
+                ))
+            }
+            _ => fail(e),
+        })?;
+    }
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".suit-tmp");
+    let tmp = tmp_name.as_os_str();
     // A leftover of a crash (or anything else at that name, a link included) is removed, not
     // written through: the new file is created exclusively (O_EXCL never follows a link).
-    match fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(fail(e)),
+    match rustix::fs::unlinkat(&dir, tmp, AtFlags::empty()) {
+        Ok(()) | Err(Errno::NOENT) => {}
+        Err(e) => return Err(fail(e.into())),
     }
-    let written = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(REE_FILE_MODE)
-            .open(&tmp)?;
+    let written = (|| -> std::io::Result<()> {
+        let fd = rustix::fs::openat(
+            &dir,
+            tmp,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(REE_FILE_MODE),
+        )?;
         // Exactly this mode, not narrowed by the umask either.
-        f.set_permissions(Permissions::from_mode(REE_FILE_MODE))?;
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(REE_FILE_MODE))?;
+        let mut f = File::from(fd);
         f.write_all(data)?;
         f.sync_all()?;
         drop(f);
-        fs::rename(&tmp, &dest)
+        // Replaces whatever is at `name` (a link there is replaced, not followed).
+        rustix::fs::renameat(&dir, tmp, &dir, name)?;
+        Ok(())
     })();
     if let Err(e) = written {
         // Best effort: a failed write leaves no temporary file behind.
-        let _ = fs::remove_file(&tmp);
+        let _ = rustix::fs::unlinkat(&dir, tmp, AtFlags::empty());
         return Err(fail(e));
     }
-    File::open(&dir).and_then(|d| d.sync_all()).map_err(fail)?;
+    rustix::fs::fsync(&dir).map_err(|e| fail(e.into()))?;
     Ok(dest)
+}
+
+/// Opens the directory `name` relative to `at`; without `follow`, a symbolic link there is
+/// refused (`ELOOP`), as is anything not a directory (`ENOTDIR`).
+fn open_dir(at: impl std::os::fd::AsFd, name: &OsStr, follow: bool) -> std::io::Result<OwnedFd> {
+    let mut flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    if !follow {
+        flags |= OFlags::NOFOLLOW;
+    }
+    Ok(rustix::fs::openat(at, name, flags, Mode::empty())?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::Permissions;
+    use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
     fn paths_cannot_escape_the_root() {
@@ -120,6 +166,45 @@ mod tests {
         let mode = fs::metadata(&dest).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, REE_FILE_MODE, "{mode:o}");
         assert_eq!(fs::read(&dest).unwrap(), data);
+    }
+
+    #[test]
+    fn a_link_under_the_root_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("etc")).unwrap();
+        fs::create_dir(dir.path().join("opt")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("opt/app")).unwrap();
+        let data = b"approved".to_vec();
+        let digest = Sha256::digest(&data).to_vec();
+        for path in ["etc/app.conf", "opt/app/app.conf", "etc/deeper/app.conf"] {
+            let e = write_approved(dir.path(), path, &data, &digest).unwrap_err();
+            assert!(e.to_string().contains("not a directory"), "{path}: {e}");
+        }
+        assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
+        // A link at the file's own name is replaced, not written through.
+        let victim = outside.path().join("victim");
+        fs::write(&victim, "untouched").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("opt/conf")).unwrap();
+        write_approved(dir.path(), "opt/conf", &data, &digest).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
+        assert_eq!(fs::read(dir.path().join("opt/conf")).unwrap(), data);
+    }
+
+    #[test]
+    fn created_directories_are_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = b"approved".to_vec();
+        let digest = Sha256::digest(&data).to_vec();
+        write_approved(dir.path(), "a/b/c.conf", &data, &digest).unwrap();
+        for d in ["a", "a/b"] {
+            let mode = fs::metadata(dir.path().join(d))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode & !REE_DIR_MODE, 0, "{d}: {mode:o}");
+        }
     }
 
     #[test]
