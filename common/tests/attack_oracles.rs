@@ -351,6 +351,16 @@ fn encrypt_to_device(s: &mut Dev, v: &Variant) -> (Vec<u8>, Vec<u8>) {
     (e.encryption_info, e.ciphertext)
 }
 
+/// [`encrypt_to_device`], drawn again while the ciphertext's first byte is the secret's (1 in
+/// 256 for AES-CTR): the report may carry the digest of the ciphertext buffer (bytes the REE
+/// delivered), which would then also be the digest of a prefix of the secret.
+fn encrypt_unlike_secret(s: &mut Dev, v: &Variant) -> (Vec<u8>, Vec<u8>) {
+    (0..16)
+        .map(|_| encrypt_to_device(s, v))
+        .find(|(_, c)| c.first() != SECRET.first())
+        .expect("a ciphertext that does not start like the secret")
+}
+
 /// Every byte string, number and text of a report, with where it was found.
 fn report_values(r: &DecodedReport) -> Vec<(String, RValue)> {
     let mut out = Vec::new();
@@ -399,7 +409,7 @@ fn guess_next_byte(report: &DecodedReport, known: &[u8]) -> Option<u8> {
 fn truncated_ciphertext_reports_reveal_nothing_about_the_plaintext() {
     for v in &VARIANTS {
         let mut s = provisioned();
-        let (info, ciphertext) = encrypt_to_device(&mut s, v);
+        let (info, ciphertext) = encrypt_unlike_secret(&mut s, v);
         let tag = if v.content.is_aead() { 16 } else { 0 };
         assert_eq!(ciphertext.len(), SECRET.len() + tag);
         let envelope = sign_with(&manifest(1, SECRET, Some(&info), None), AUTHOR_PRIV);
@@ -419,13 +429,15 @@ fn truncated_ciphertext_reports_reveal_nothing_about_the_plaintext() {
                     let d = suit_digest(&SECRET[..prefix]);
                     assert!(
                         !matches!(&value, RValue::Bytes(x) if *x == d),
-                        "{}: {at} is the digest of the first {prefix} plaintext bytes",
-                        v.name
+                        "{}: truncated to {len}(+{tag}): {at} is the digest of the first {prefix} plaintext bytes: {value:?}\nciphertext {}\n{report:?}",
+                        v.name,
+                        hex::encode(&ciphertext)
                     );
                     assert!(
                         !matches!(&value, RValue::Bytes(x) if x.windows(32).any(|w| w == &d[d.len()-32..])),
-                        "{}: {at} carries the digest of the first {prefix} plaintext bytes",
-                        v.name
+                        "{}: truncated to {len}(+{tag}): {at} carries the digest of the first {prefix} plaintext bytes: {value:?}\nciphertext {}\n{report:?}",
+                        v.name,
+                        hex::encode(&ciphertext)
                     );
                 }
             }
