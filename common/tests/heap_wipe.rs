@@ -1,5 +1,6 @@
 //! Freed heap holds no secret: a global allocator scans every block freed while the engine
-//! or the service runs for a marker that only decrypted or installed secret content carries.
+//! or the service runs for a marker that only decrypted or installed secret content carries,
+//! or for a private key's in-memory bytes.
 //! A `Vec` that grows frees its old block unwiped (`Zeroizing` wipes only the last one), so
 //! this catches what reading the code for `zeroize` does not. Its own binary: the allocator
 //! is process-wide.
@@ -49,6 +50,7 @@ unsafe impl GlobalAlloc for Scanning {
         if ARMED.with(Cell::get) && block.windows(MARKER.len()).any(|w| w == MARKER) {
             LEAKS.fetch_add(1, Ordering::Relaxed);
         }
+        count_needles(block);
         // Every block is zeroed when freed, so what a later owner frees holds only what that
         // owner wrote (the test's own copies of the secret never reach the code under test).
         block.fill(0);
@@ -148,13 +150,21 @@ enum Target {
 /// An encrypted payload (`cipher`: GCM by HPKE, or CTR by ECDH-ES+A128KW) for `kind`, sent
 /// in `chunk`-byte pieces: the freed blocks that held plaintext, per command.
 fn delivery_leaks(gcm: bool, kind: Target, len: usize, chunk: usize) -> Vec<(String, usize)> {
-    let mut s = device();
-    let keys: DeviceKeyResponse = call(
-        &mut s,
-        Command::DeviceKey,
-        &DeviceKeyRequest { anchor: Some(1) },
-    )
-    .unwrap();
+    deliver(&mut device(), 1, gcm, kind, len, chunk)
+}
+
+/// [`delivery_leaks`] on `s`, by a manifest of sequence number `seq` (a TA image of that
+/// version).
+fn deliver(
+    s: &mut Service<Mem>,
+    seq: u32,
+    gcm: bool,
+    kind: Target,
+    len: usize,
+    chunk: usize,
+) -> Vec<(String, usize)> {
+    let keys: DeviceKeyResponse =
+        call(s, Command::DeviceKey, &DeviceKeyRequest { anchor: Some(1) }).unwrap();
     let keys = keys.anchor.unwrap();
     let hpke = p256::PublicKey::from_sec1_bytes(&keys.hpke_key).unwrap();
     let ecdh = p256::PublicKey::from_sec1_bytes(&keys.ecdh_es_key).unwrap();
@@ -179,7 +189,7 @@ fn delivery_leaks(gcm: bool, kind: Target, len: usize, chunk: usize) -> Vec<(Str
         )
     };
     let plaintext = match kind {
-        Target::TaImage => ta_image_with_body(TA, 1, &secret(len)),
+        Target::TaImage => ta_image_with_body(TA, seq, &secret(len)),
         _ => secret(len),
     };
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
@@ -208,14 +218,19 @@ fn delivery_leaks(gcm: bool, kind: Target, len: usize, chunk: usize) -> Vec<(Str
         .iter()
         .map(|id| Value::Array(id.iter().map(|s| bytes(s)).collect()))
         .collect();
-    let m = suit_manifest(1, components, &image_shared(&plaintext, 15), &install);
+    let m = suit_manifest(
+        seq.into(),
+        components,
+        &image_shared(&plaintext, 15),
+        &install,
+    );
     let key = p256_private_from_pem(AUTHOR_PRIV);
     let envelope = seal_one(&m, &key, Algorithm::Esp256, &[], &[]);
 
     let mut leaks = Vec::new();
-    send_envelope(&mut s, &envelope, 4096).unwrap();
+    send_envelope(s, &envelope, 4096).unwrap();
     let prepared = protocol::encode(&protocol::Empty {}).unwrap();
-    let (_, n) = invoke_scanned(&mut s, Command::InstallPrepare, &prepared);
+    let (_, n) = invoke_scanned(s, Command::InstallPrepare, &prepared);
     leaks.push(("prepare".to_string(), n));
     let total = e.ciphertext.len() as u64;
     for (i, piece) in e.ciphertext.chunks(chunk).enumerate() {
@@ -226,22 +241,23 @@ fn delivery_leaks(gcm: bool, kind: Target, len: usize, chunk: usize) -> Vec<(Str
             data: protocol::ByteBuf::from(piece.to_vec()),
         })
         .unwrap();
-        let (_, n) = invoke_scanned(&mut s, Command::InstallPayload, &request);
+        let (_, n) = invoke_scanned(s, Command::InstallPayload, &request);
         leaks.push((format!("payload chunk {i}"), n));
     }
     let empty = protocol::encode(&protocol::Empty {}).unwrap();
-    let (_, n) = invoke_scanned(&mut s, Command::InstallFinish, &empty);
+    let (_, n) = invoke_scanned(s, Command::InstallFinish, &empty);
     leaks.push(("finish".to_string(), n));
     if kind != Target::Perso {
         return leaks;
     }
-    s.backend_mut().client = Client::TrustedApp(TA);
-    let (body, n) = invoke_scanned(&mut s, Command::PersonalizationGet, &empty);
+    let caller = std::mem::replace(&mut s.backend_mut().client, Client::TrustedApp(TA));
+    let (body, n) = invoke_scanned(s, Command::PersonalizationGet, &empty);
     leaks.push(("personalization".to_string(), n));
     assert!(
         body.windows(MARKER.len()).any(|w| w == MARKER),
         "the TA got its data"
     );
+    s.backend_mut().client = caller;
     leaks
 }
 
@@ -276,4 +292,107 @@ fn deliveries_free_no_plaintext(cases: &[(usize, usize)]) {
             }
         }
     }
+}
+
+/// An update of an installed component: the rollback check at commit compares the staged
+/// digest with the installed one (it finished a clone of the boxed hash state by value,
+/// freeing the clone's block with the last partial block of plaintext).
+#[test]
+fn updating_an_installed_component_frees_no_plaintext() {
+    for kind in [Target::Perso, Target::Secure, Target::TaImage] {
+        let mut s = device();
+        for seq in [1, 2] {
+            let leaks = deliver(&mut s, seq, true, kind, 100, 64);
+            let bad: Vec<_> = leaks.iter().filter(|(_, n)| *n > 0).collect();
+            assert!(
+                bad.is_empty(),
+                "{kind:?}, install {seq}: freed plaintext in {bad:?}"
+            );
+        }
+    }
+}
+
+thread_local! {
+    /// Byte strings [`needle_hits`] looks for in this thread's freed blocks.
+    static NEEDLES: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+    static NEEDLE_HITS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Called by the allocator for every block freed on this thread.
+fn count_needles(block: &[u8]) {
+    // `try_borrow`: the scan's own frees (setting the needles) must not re-enter.
+    let _ = NEEDLES.try_with(|n| {
+        if let Ok(needles) = n.try_borrow() {
+            if needles
+                .iter()
+                .any(|x| block.windows(x.len()).any(|w| w == &x[..]))
+            {
+                NEEDLE_HITS.with(|h| h.set(h.get() + 1));
+            }
+        }
+    });
+}
+
+/// Runs `f` with this thread's frees searched for any of `needles`: the blocks holding one.
+fn needle_hits(needles: Vec<Vec<u8>>, f: impl FnOnce()) -> usize {
+    NEEDLE_HITS.with(|h| h.set(0));
+    NEEDLES.with(|n| *n.borrow_mut() = needles);
+    f();
+    let needles = NEEDLES.with(|n| std::mem::take(&mut *n.borrow_mut()));
+    drop(needles);
+    NEEDLE_HITS.with(Cell::get)
+}
+
+/// The in-memory bytes of `v` (the needle for a key type that keeps its scalar inline).
+fn bytes_of<T>(v: &T) -> Vec<u8> {
+    // SAFETY: reads the `size_of::<T>()` bytes of a live, borrowed value; only compared.
+    unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
+        .to_vec()
+}
+
+/// A device key store that grows past its first allocation (one P-256 key, then KEKs):
+/// each entry once lay inline in the old block.
+#[test]
+fn a_growing_key_store_frees_no_private_key() {
+    let d = [0x11u8; 32];
+    let needle = bytes_of(&p256::SecretKey::from_slice(&d).unwrap());
+    let hits = needle_hits(vec![needle], || {
+        let mut keys = suit_common::encryption::MemoryKeys::new();
+        keys.add_hpke_p256(Some(b"h"), &d).unwrap();
+        for i in 0..8u8 {
+            keys.add_kek(Some(&[i]), &[0x22; 16]).unwrap();
+        }
+    });
+    assert_eq!(hits, 0, "freed blocks holding the P-256 scalar");
+}
+
+/// The service's key source for a manifest with three signer anchors: six P-256 keys.
+#[test]
+fn the_anchor_key_source_frees_no_anchor_key() {
+    use suit_common::service::keys::{AnchorKeySource, DeviceKeyPair};
+    use suit_common::service::state::{AnchorRecord, RoleRecord, Scope};
+    use suit_common::suit::decrypt::KeySource as _;
+    let mut env = suit_common::service::memory::MemoryBackend::new(1);
+    let pair = DeviceKeyPair::load_or_create(&mut env).unwrap();
+    let anchors: Vec<AnchorRecord> = (1..=3u8)
+        .map(|id| AnchorRecord {
+            id: id.into(),
+            cose_key: protocol::ByteBuf::from(vec![id; 8]),
+            role: RoleRecord::Author,
+            scope: Scope::default(),
+            key_scope: id.into(),
+        })
+        .collect();
+    // Every 8-byte-aligned 32-byte window of anchor 1's keys: each scalar is one of them.
+    let raw = bytes_of(&pair.keys_of(&anchors[0]).unwrap());
+    let needles = (0..raw.len().saturating_sub(31))
+        .step_by(8)
+        .map(|i| raw[i..i + 32].to_vec())
+        .filter(|w| w.iter().any(|b| *b != 0))
+        .collect();
+    let source = AnchorKeySource::new(&pair, &anchors, &[]);
+    let hits = needle_hits(needles, || {
+        drop(source.keys_for(&[1, 2, 3], &ComponentId::new(&[&b"app"[..], &b"x"[..]])));
+    });
+    assert_eq!(hits, 0, "freed blocks holding anchor 1's private keys");
 }

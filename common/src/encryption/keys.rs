@@ -10,6 +10,7 @@
 //! Secrets cross the seam only as [`SecretBytes`] / [`EcdhSecret`], which zeroize on drop
 //! and print no content in `Debug`.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -159,9 +160,11 @@ pub fn hpke_open_p256(
     hpke::open_p256(secret, psk, op)
 }
 
+/// Boxed: entries live in a `Vec` that grows, and a key stored inline would be left behind,
+/// unwiped, in every block the `Vec` outgrows (`SecretBytes` is already on the heap).
 enum Material {
     Kek(SecretBytes),
-    P256(p256::SecretKey),
+    P256(Box<p256::SecretKey>),
 }
 
 struct Entry {
@@ -206,23 +209,23 @@ impl MemoryKeys {
     /// Adds a P-256 private key (32-byte big-endian scalar) for ECDH-ES+AES-KW.
     pub fn add_ecdh_p256(&mut self, kid: Option<&[u8]>, d: &[u8]) -> Result<KeyRef, KeyError> {
         let sk = p256::SecretKey::from_slice(d).map_err(|_| KeyError::InvalidKeyMaterial)?;
-        Ok(self.push(kid, KeyKind::EcdhEsP256, Material::P256(sk)))
+        Ok(self.push(kid, KeyKind::EcdhEsP256, Material::P256(Box::new(sk))))
     }
 
     /// Adds a P-256 private key (32-byte big-endian scalar) for COSE-HPKE.
     pub fn add_hpke_p256(&mut self, kid: Option<&[u8]>, d: &[u8]) -> Result<KeyRef, KeyError> {
         let sk = p256::SecretKey::from_slice(d).map_err(|_| KeyError::InvalidKeyMaterial)?;
-        Ok(self.push(kid, KeyKind::HpkeP256, Material::P256(sk)))
+        Ok(self.push(kid, KeyKind::HpkeP256, Material::P256(Box::new(sk))))
     }
 
     /// Adds a P-256 private key for ECDH-ES+AES-KW without passing its bytes around.
     pub fn add_ecdh_p256_key(&mut self, kid: Option<&[u8]>, sk: p256::SecretKey) -> KeyRef {
-        self.push(kid, KeyKind::EcdhEsP256, Material::P256(sk))
+        self.push(kid, KeyKind::EcdhEsP256, Material::P256(Box::new(sk)))
     }
 
     /// Adds a P-256 private key for COSE-HPKE without passing its bytes around.
     pub fn add_hpke_p256_key(&mut self, kid: Option<&[u8]>, sk: p256::SecretKey) -> KeyRef {
-        self.push(kid, KeyKind::HpkeP256, Material::P256(sk))
+        self.push(kid, KeyKind::HpkeP256, Material::P256(Box::new(sk)))
     }
 
     /// Adds an HPKE pre-shared key, selected by the recipient's `psk_id`.

@@ -169,13 +169,10 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             }
             if let Some(current) = next.component(&component) {
                 let by = self.staged_by_sequence(&component, current.sequence_number);
-                let digest = self
-                    .staged
-                    .get(i)
-                    .ok_or(PlatformError::NotFound)?
-                    .hasher
-                    .clone()
-                    .finalize();
+                let staged = self.staged.get(i).ok_or(PlatformError::NotFound)?;
+                // A stack copy: cloning the box and finishing it by value would free the
+                // clone's block with plaintext in its buffer.
+                let digest = Sha256::clone(&staged.hasher).finalize();
                 if by < current.sequence_number
                     || (by == current.sequence_number
                         && current.digest.as_slice() != digest.as_slice())
