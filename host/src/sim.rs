@@ -1,9 +1,12 @@
 //! The simulator: the TA's own [`Service`] running in this process, with secure storage
 //! replaced by files in a directory. It exists for development and tests and protects
-//! nothing: keys and state sit in ordinary files readable by anyone with access to it.
+//! nothing: keys and state sit in ordinary files readable by anyone with access to it. It
+//! still creates them owner-only (the directory 0700, files 0600, whatever the umask) and
+//! never writes through a symbolic link.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use suit_common::protocol::{prerequisite, Command, PlatformInfo, Prerequisite, PROTOCOL_VERSION};
@@ -54,6 +57,31 @@ impl SimBackend {
     }
 }
 
+/// Options for a state file: 0600 (before the umask, which can only narrow it), never
+/// opened through a final symbolic link.
+fn state_file() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    o.mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    o
+}
+
+/// Replaces `path` with `data`: a fresh temporary file (a leftover at its name, a link
+/// included, is removed first), fsync, rename, directory fsync.
+fn replace_file(dir: &Path, path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut f = state_file().write(true).create_new(true).open(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)?;
+    File::open(dir).and_then(|d| d.sync_all())
+}
+
 impl SecureStore for SimBackend {
     fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         match fs::read(self.path(name)?) {
@@ -65,12 +93,7 @@ impl SecureStore for SimBackend {
 
     fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         let path = self.path(name)?;
-        let tmp = path.with_extension("tmp");
-        let mut f = File::create(&tmp).map_err(io)?;
-        f.write_all(data).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        fs::rename(&tmp, &path).map_err(io)?;
-        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io)
+        replace_file(&self.dir, &path, data).map_err(io)
     }
 
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
@@ -82,7 +105,7 @@ impl SecureStore for SimBackend {
     }
 
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
-        let mut f = OpenOptions::new()
+        let mut f = state_file()
             .create(true)
             .append(true)
             .open(self.path(name)?)
@@ -133,8 +156,11 @@ impl TaStore for SimBackend {
             "{}.ta",
             suit_common::service::components::uuid_string(&header.uuid)
         );
-        fs::create_dir_all(&dir)
-            .and_then(|_| fs::write(dir.join(name), image))
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .and_then(|()| replace_file(&dir, &dir.join(name), image))
             .map_err(|e| io(e).code())
     }
 
@@ -197,7 +223,10 @@ impl Simulator {
     /// Opens (creating) the state directory. `tpa_root_pem`: the TPA root this simulated TA
     /// was "built" with; `None` means the repository's public test key.
     pub fn open(state: &Path, tpa_root_pem: Option<&str>) -> Result<Self, AgentError> {
-        fs::create_dir_all(state)
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(state)
             .map_err(|e| AgentError::SimState(format!("{}: {e}", state.display())))?;
         let pem = remembered_tpa_root(state, tpa_root_pem)?;
         let pem = pem.as_str();
@@ -261,5 +290,39 @@ fn remembered_tpa_root(state: &Path, given: Option<&str>) -> Result<String, Agen
             Ok(pem)
         }
         Err(e) => Err(AgentError::SimState(format!("{}: {e}", file.display()))),
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn mode(p: &Path) -> u32 {
+        fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn state_is_owner_only_and_never_written_through_a_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        Simulator::open(&state, None).unwrap();
+        assert_eq!(mode(&state) & 0o077, 0, "{:o}", mode(&state));
+        let mut b = SimBackend { dir: state.clone() };
+        let victim = tmp.path().join("victim");
+        fs::write(&victim, "untouched").unwrap();
+        let path = b.path("suit/x").unwrap();
+        std::os::unix::fs::symlink(&victim, path.with_extension("tmp")).unwrap();
+        b.put("suit/x", b"secret").unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
+        assert_eq!(mode(&path) & 0o077, 0, "{:o}", mode(&path));
+        std::os::unix::fs::symlink(&victim, b.path("suit/y").unwrap()).unwrap();
+        assert!(
+            b.append("suit/y", b"more").is_err(),
+            "append through a link"
+        );
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
+        b.append("suit/z", b"new").unwrap();
+        assert_eq!(mode(&b.path("suit/z").unwrap()) & 0o077, 0);
     }
 }

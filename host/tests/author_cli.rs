@@ -341,6 +341,15 @@ fn kek_vectors_install_once_the_kek_is_provisioned() {
             b"This is a real firmware image.",
             "{name}"
         );
+        // Decrypted plaintext: owner-only, whatever the umask.
+        let mode = std::fs::metadata(out.join("component-0.bin"))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o077,
+            0,
+            "{name}"
+        );
         // Without the KEK the device has no key for the recipient.
         let out = dir.path().join(format!("{name}-nokek"));
         let r = process(&out, vec![]);

@@ -338,14 +338,13 @@ fn installed(backend: &MemoryBackend) -> Result<Vec<Installed>> {
     Ok(out)
 }
 
-/// Writes `data` to `path` via a temporary file and a rename.
+/// Writes `data` (an installed component: decrypted plaintext) to `path` owner-only (0600)
+/// via a temporary file created afresh (a leftover or a link at its name is removed, never
+/// written through) and a rename.
 pub fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| AuthorError::io(parent, e))?;
-    }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, data).map_err(|e| AuthorError::io(&tmp, e))?;
+    super::keys::write_secret(&tmp, data)?;
     std::fs::rename(&tmp, path).map_err(|e| AuthorError::io(path, e))
 }

@@ -40,7 +40,8 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = LogLevel::Info, global = true)]
     log_level: LogLevel,
     /// Lock file held while the agent talks to the TA, so two agents never interleave
-    /// (default: /run/lock/suit-agent.lock, or STATE.lock with --tee sim).
+    /// (default: /run/suit-agent/agent.lock for root, else under $XDG_RUNTIME_DIR or
+    /// /tmp/suit-agent-UID; STATE.lock with --tee sim). Never a link, always this user's file.
     #[arg(long, global = true)]
     lock: Option<PathBuf>,
     /// How long to wait for another agent's lock (seconds).
@@ -381,7 +382,8 @@ fn progress_bar(p: Progress<'_>) {
     let _ = std::io::stderr().flush();
 }
 
-/// The lock file: `--lock`, else next to the simulator's state, else /run/lock.
+/// The lock file: `--lock`, else next to the simulator's state, else in the agent user's own
+/// directory (`transport::lock::default_dir`).
 fn lock_path(cli: &Cli) -> PathBuf {
     if let Some(p) = &cli.lock {
         return p.clone();
@@ -395,15 +397,13 @@ fn lock_path(cli: &Cli) -> PathBuf {
         name.push(".lock");
         return PathBuf::from(name);
     }
-    let run_lock = Path::new("/run/lock");
-    if run_lock.is_dir() {
-        run_lock.join("suit-agent.lock")
-    } else {
-        std::env::temp_dir().join("suit-agent.lock")
-    }
+    transport::lock::default_dir().join(transport::lock::LOCK_NAME)
 }
 
 fn take_lock(cli: &Cli) -> Result<transport::lock::AgentLock, AgentError> {
+    if cli.lock.is_none() && !matches!(cli.tee, TeeKind::Sim) {
+        transport::lock::ensure_private_dir(&transport::lock::default_dir())?;
+    }
     transport::lock::AgentLock::acquire(
         &lock_path(cli),
         std::time::Duration::from_secs(cli.lock_wait),
