@@ -253,6 +253,20 @@ fn power_cuts(sc: &Scenario, writes: usize) -> usize {
     rolled_forward
 }
 
+/// After a fault in an install: the next command sees the old or the new state (the new one
+/// if the install was `reported` done), and the next begin leaves no orphan.
+fn settled(s: &mut Service<Mem>, sc: &Scenario, reported: bool, when: &str) {
+    let _: StatusResponse = call(s, Command::Status, &Empty {}).unwrap();
+    let is_new = old_or_new(s, &sc.old, &sc.new, when);
+    if reported {
+        assert!(
+            is_new,
+            "{when}: reported installed but not in the new state"
+        );
+    }
+    assert_no_orphans(s, when);
+}
+
 #[test]
 fn a_storage_fault_at_any_write_of_an_install_leaves_the_old_or_the_new_state() {
     let sc = scenario();
@@ -266,17 +280,13 @@ fn a_storage_fault_at_any_write_of_an_install_leaves_the_old_or_the_new_state() 
             break;
         }
         faults += 1;
-        let when = format!("storage fault at write {n}");
         // Same session: the next command sees the old or the new state.
-        let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
-        let is_new = old_or_new(&s, &sc.old, &sc.new, &when);
-        if result.is_ok() {
-            assert!(
-                is_new,
-                "{when}: reported installed but not in the new state"
-            );
-        }
-        assert_no_orphans(&mut s, &when);
+        settled(
+            &mut s,
+            &sc,
+            result.is_ok(),
+            &format!("storage fault at write {n}"),
+        );
     }
     assert!(faults > 15, "only {faults} faults injected");
 }
@@ -301,27 +311,22 @@ fn a_failure_reported_after_any_write_of_an_install_landed_leaves_the_old_or_the
             }
             forged += 1;
             let when = format!("failure forged after write {n} (TA: {with_ta})");
-            let after = restart(s.backend().store(), &s.backend().installed_tas);
-            let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
-            let is_new = old_or_new(&s, &sc.old, &sc.new, &when);
-            if result.is_ok() {
-                assert!(
-                    is_new,
-                    "{when}: reported installed but not in the new state"
-                );
-            }
-            assert_no_orphans(&mut s, &when);
-            let mut after = after;
-            let _: StatusResponse = call(&mut after, Command::Status, &Empty {}).unwrap();
-            old_or_new(&after, &sc.old, &sc.new, &format!("{when}, restarted"));
-            assert_no_orphans(&mut after, &format!("{when}, restarted"));
+            let mut after = restart(s.backend().store(), &s.backend().installed_tas);
+            settled(&mut s, &sc, result.is_ok(), &when);
+            settled(
+                &mut after,
+                &sc,
+                result.is_ok(),
+                &format!("{when}, restarted"),
+            );
         }
         assert!(forged > 10, "only {forged} failures forged (TA: {with_ta})");
     }
 }
 
-#[test]
-fn a_power_cut_at_any_write_of_provisioning_leaves_the_old_or_the_new_state() {
+/// A provisioned device's store, its state, a second message and the state it makes:
+/// (base store, old state, message, new state).
+fn provisioning_scenario() -> (MemoryStore, State, Vec<u8>, State) {
     let mut s = service(backend(0));
     let _: suit_common::protocol::DeviceKeyResponse =
         call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
@@ -337,6 +342,32 @@ fn a_power_cut_at_any_write_of_provisioning_leaves_the_old_or_the_new_state() {
     provision(&mut s, &message).unwrap();
     let new = state(&s);
     assert_ne!(old, new);
+    (base, old, message, new)
+}
+
+/// After an interrupted provisioning: the state is the old or the new one, and `message`
+/// then applies (old) or is refused as already applied (new).
+fn old_or_new_then_provisioned(
+    s: &mut Service<Mem>,
+    old: &State,
+    new: &State,
+    message: &[u8],
+    when: &str,
+) {
+    let _: StatusResponse = call(s, Command::Status, &Empty {}).unwrap();
+    let now = state(s);
+    assert!(now == *old || now == *new, "{when}: mixed state {now:#?}");
+    if now == *old {
+        provision(s, message).unwrap();
+    } else {
+        refusal(provision(s, message));
+    }
+    assert_eq!(state(s), *new, "{when}");
+}
+
+#[test]
+fn a_power_cut_at_any_write_of_provisioning_leaves_the_old_or_the_new_state() {
+    let (base, old, message, new) = provisioning_scenario();
     for n in 0.. {
         let mut s = restart(&base, &[]);
         s.backend_mut().store_mut().power_cut_after = Some(n);
@@ -346,18 +377,13 @@ fn a_power_cut_at_any_write_of_provisioning_leaves_the_old_or_the_new_state() {
             break;
         }
         let mut s = restart(s.backend().store(), &[]);
-        let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
-        let now = state(&s);
-        assert!(
-            now == old || now == new,
-            "power cut at write {n}: mixed state {now:#?}"
+        old_or_new_then_provisioned(
+            &mut s,
+            &old,
+            &new,
+            &message,
+            &format!("power cut at write {n}"),
         );
-        if now == old {
-            provision(&mut s, &message).unwrap();
-        } else {
-            refusal(provision(&mut s, &message));
-        }
-        assert_eq!(state(&s), new);
     }
 }
 
@@ -366,20 +392,7 @@ fn a_power_cut_at_any_write_of_provisioning_leaves_the_old_or_the_new_state() {
 /// (old) or is refused as already applied (new).
 #[test]
 fn a_failure_reported_after_any_write_of_provisioning_landed_leaves_the_old_or_the_new_state() {
-    let mut s = service(backend(0));
-    let _: suit_common::protocol::DeviceKeyResponse =
-        call(&mut s, Command::DeviceKey, &Empty {}).unwrap();
-    let first = provision_message(&mut s, 1, vec![identity()]);
-    provision(&mut s, &first).unwrap();
-    let old = state(&s);
-    let base = s.backend().store().clone();
-    let message = provision_message(
-        &mut s,
-        2,
-        vec![author_anchor(1, &[&TA, b"app"]), identity()],
-    );
-    provision(&mut s, &message).unwrap();
-    let new = state(&s);
+    let (base, old, message, new) = provisioning_scenario();
     for n in 0.. {
         let mut s = restart(&base, &[]);
         s.backend_mut().store_mut().forge_failure_at = Some(n);
@@ -392,18 +405,8 @@ fn a_failure_reported_after_any_write_of_provisioning_landed_leaves_the_old_or_t
             (restart(s.backend().store(), &[]), "restarted"),
             (s, "same session"),
         ] {
-            let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
-            let now = state(&s);
-            assert!(
-                now == old || now == new,
-                "failure forged after write {n}, {when}: mixed state {now:#?}"
-            );
-            if now == old {
-                provision(&mut s, &message).unwrap();
-            } else {
-                refusal(provision(&mut s, &message));
-            }
-            assert_eq!(state(&s), new, "write {n}, {when}");
+            let when = format!("failure forged after write {n}, {when}");
+            old_or_new_then_provisioned(&mut s, &old, &new, &message, &when);
         }
     }
 }
