@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ciborium::Value;
 use suit_common::cose::Algorithm;
-use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
-use suit_common::encryption::{encrypt_payload, CoseOptions, Recipient};
-use suit_common::protocol::{self, Command, DeviceKeyRequest, DeviceKeyResponse, PROTOCOL_VERSION};
+use suit_common::protocol::{self, Command, PROTOCOL_VERSION};
 use suit_common::service::{Client, Service};
 use suit_common::suit::{ComponentId, Procedure};
 use suit_test_support::service::*;
@@ -147,10 +145,10 @@ enum Target {
     TaImage,
 }
 
-/// An encrypted payload (`cipher`: GCM by HPKE, or CTR by ECDH-ES+A128KW) for `kind`, sent
+/// An encrypted payload (see [`Cipher`]) for `kind`, sent
 /// in `chunk`-byte pieces: the freed blocks that held plaintext, per command.
-fn delivery_leaks(gcm: bool, kind: Target, len: usize, chunk: usize) -> Vec<(String, usize)> {
-    deliver(&mut device(), 1, gcm, kind, len, chunk)
+fn delivery_leaks(cipher: Cipher, kind: Target, len: usize, chunk: usize) -> Vec<(String, usize)> {
+    deliver(&mut device(), 1, cipher, kind, len, chunk)
 }
 
 /// [`delivery_leaks`] on `s`, by a manifest of sequence number `seq` (a TA image of that
@@ -158,56 +156,17 @@ fn delivery_leaks(gcm: bool, kind: Target, len: usize, chunk: usize) -> Vec<(Str
 fn deliver(
     s: &mut Service<Mem>,
     seq: u32,
-    gcm: bool,
+    cipher: Cipher,
     kind: Target,
     len: usize,
     chunk: usize,
 ) -> Vec<(String, usize)> {
-    let keys: DeviceKeyResponse =
-        call(s, Command::DeviceKey, &DeviceKeyRequest { anchor: Some(1) }).unwrap();
-    let keys = keys.anchor.unwrap();
-    let hpke = p256::PublicKey::from_sec1_bytes(&keys.hpke_key).unwrap();
-    let ecdh = p256::PublicKey::from_sec1_bytes(&keys.ecdh_es_key).unwrap();
-    let (content, recipient) = if gcm {
-        (
-            ContentAlgorithm::A128Gcm,
-            Recipient::Hpke {
-                kid: Some(&keys.hpke_kid[..]),
-                public_key: &hpke,
-                suite: HpkeSuite::Hpke0,
-                psk: None,
-            },
-        )
-    } else {
-        (
-            ContentAlgorithm::A128Ctr,
-            Recipient::EcdhEs {
-                kid: Some(&keys.ecdh_es_kid[..]),
-                public_key: &ecdh,
-                wrap: KeyWrap::A128Kw,
-            },
-        )
-    };
     let plaintext = match kind {
         Target::TaImage => ta_image_with_body(TA, seq, &secret(len)),
         _ => secret(len),
     };
-    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let e = encrypt_payload(
-        &plaintext,
-        content,
-        &[recipient],
-        &CoseOptions::SUIT,
-        &mut rng,
-    )
-    .unwrap();
-    let install = Value::Array(
-        [
-            fetch_and_decrypt(URI, &e.encryption_info, 15),
-            vec![int(3), int(15)],
-        ]
-        .concat(),
-    );
+    let (info, ciphertext) = encrypt(s, cipher, &plaintext);
+    let install = Value::Array([fetch_and_decrypt(URI, &info, 15), vec![int(3), int(15)]].concat());
     let target: Vec<&[u8]> = match kind {
         Target::Perso => vec![&TA, b"perso"],
         Target::Secure => vec![b"app", b"blob"],
@@ -232,8 +191,8 @@ fn deliver(
     let prepared = protocol::encode(&protocol::Empty {}).unwrap();
     let (_, n) = invoke_scanned(s, Command::InstallPrepare, &prepared);
     leaks.push(("prepare".to_string(), n));
-    let total = e.ciphertext.len() as u64;
-    for (i, piece) in e.ciphertext.chunks(chunk).enumerate() {
+    let total = ciphertext.len() as u64;
+    for (i, piece) in ciphertext.chunks(chunk).enumerate() {
         let request = protocol::encode(&protocol::PayloadChunkRequest {
             uri: URI.to_string(),
             offset: (i * chunk) as u64,
@@ -277,17 +236,17 @@ fn an_encrypted_delivery_through_segments_frees_no_plaintext() {
 /// Every kind of target and both ciphers, for each (payload length, chunk length).
 fn deliveries_free_no_plaintext(cases: &[(usize, usize)]) {
     for kind in [Target::Perso, Target::Secure, Target::TaImage] {
-        for gcm in [true, false] {
+        for cipher in [Cipher::Gcm, Cipher::Ctr] {
             for &(len, chunk) in cases {
                 if kind == Target::Perso && len > 60_000 {
                     // Over the personalization limit (61,440 B).
                     continue;
                 }
-                let leaks = delivery_leaks(gcm, kind, len, chunk);
+                let leaks = delivery_leaks(cipher, kind, len, chunk);
                 let bad: Vec<_> = leaks.iter().filter(|(_, n)| *n > 0).collect();
                 assert!(
                     bad.is_empty(),
-                    "{kind:?}, GCM {gcm}, {len} B in {chunk} B chunks: freed plaintext in {bad:?}"
+                    "{kind:?}, {cipher:?}, {len} B in {chunk} B chunks: freed plaintext in {bad:?}"
                 );
             }
         }
@@ -302,7 +261,7 @@ fn updating_an_installed_component_frees_no_plaintext() {
     for kind in [Target::Perso, Target::Secure, Target::TaImage] {
         let mut s = device();
         for seq in [1, 2] {
-            let leaks = deliver(&mut s, seq, true, kind, 100, 64);
+            let leaks = deliver(&mut s, seq, Cipher::Gcm, kind, 100, 64);
             let bad: Vec<_> = leaks.iter().filter(|(_, n)| *n > 0).collect();
             assert!(
                 bad.is_empty(),

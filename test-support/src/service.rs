@@ -423,6 +423,57 @@ pub fn install_chunked(
     finish(s)
 }
 
+/// How a test delivery is encrypted to anchor 1 of a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cipher {
+    /// A128GCM, key by HPKE-0 to anchor 1's HPKE key.
+    Gcm,
+    /// A128CTR, key by ECDH-ES+A128KW to anchor 1's ECDH key.
+    Ctr,
+}
+
+/// `plaintext` encrypted to anchor 1's keys of `s`: (encryption info, ciphertext).
+pub fn encrypt(s: &mut Service<Mem>, cipher: Cipher, plaintext: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
+    use suit_common::encryption::{encrypt_payload, CoseOptions, Recipient};
+    let r: DeviceKeyResponse =
+        call(s, Command::DeviceKey, &DeviceKeyRequest { anchor: Some(1) }).unwrap();
+    let keys = r.anchor.unwrap();
+    let (hpke, ecdh) = (
+        p256::PublicKey::from_sec1_bytes(&keys.hpke_key).unwrap(),
+        p256::PublicKey::from_sec1_bytes(&keys.ecdh_es_key).unwrap(),
+    );
+    let (content, recipient) = match cipher {
+        Cipher::Gcm => (
+            ContentAlgorithm::A128Gcm,
+            Recipient::Hpke {
+                kid: Some(&keys.hpke_kid[..]),
+                public_key: &hpke,
+                suite: HpkeSuite::Hpke0,
+                psk: None,
+            },
+        ),
+        Cipher::Ctr => (
+            ContentAlgorithm::A128Ctr,
+            Recipient::EcdhEs {
+                kid: Some(&keys.ecdh_es_kid[..]),
+                public_key: &ecdh,
+                wrap: KeyWrap::A128Kw,
+            },
+        ),
+    };
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let e = encrypt_payload(
+        plaintext,
+        content,
+        &[recipient],
+        &CoseOptions::SUIT,
+        &mut rng,
+    )
+    .unwrap();
+    (e.encryption_info, e.ciphertext)
+}
+
 /// The state record as stored.
 pub fn state(s: &Service<Mem>) -> State {
     State::load(s.backend().store()).unwrap()
