@@ -19,24 +19,9 @@ VENV="$ROOT/build/cddl-venv"
 
 die() { echo "cddl.sh: FAILED: $*" >&2; exit 1; }
 
-pick_python() {
-    for p in /usr/bin/python3 "$(command -v python3 || true)"; do
-        [ -n "$p" ] && [ -x "$p" ] && "$p" -c 'import venv, ensurepip' 2>/dev/null && {
-            echo "$p"
-            return
-        }
-    done
-    return 1
-}
-
-if ! "$VENV/bin/python" -c "import cddl_verifier, sys; sys.exit(cddl_verifier.__version__ != '$CDDL_VERIFIER_VERSION')" 2>/dev/null; then
-    PY="$(pick_python)" || die "no python3 with the venv module (apt-get install python3-venv)"
-    echo "cddl.sh: creating $VENV with $PY ($("$PY" --version))"
-    rm -rf "$VENV"
-    "$PY" -m venv "$VENV" || die "python3 -m venv"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "cddl-verifier==$CDDL_VERIFIER_VERSION" \
-        || die "pip install cddl-verifier==$CDDL_VERIFIER_VERSION"
-fi
+# shellcheck source=tests/venv.sh
+. "$ROOT/tests/venv.sh"
+pinned_venv cddl.sh "$VENV" cddl_verifier cddl-verifier "$CDDL_VERIFIER_VERSION"
 echo "cddl.sh: cddl-verifier $("$VENV/bin/python" -c 'import cddl_verifier; print(cddl_verifier.__version__)')"
 
 SUIT_CDDL_PYTHON="$VENV/bin/python" \

@@ -21,24 +21,9 @@ VENV="$ROOT/build/interop-venv"
 
 die() { echo "interop.sh: FAILED: $*" >&2; exit 1; }
 
-pick_python() {
-    for p in /usr/bin/python3 "$(command -v python3 || true)"; do
-        [ -n "$p" ] && [ -x "$p" ] && "$p" -c 'import venv, ensurepip' 2>/dev/null && {
-            echo "$p"
-            return
-        }
-    done
-    return 1
-}
-
-if ! "$VENV/bin/python" -c "import cwt, sys; sys.exit(cwt.__version__ != '$CWT_VERSION')" 2>/dev/null; then
-    PY="$(pick_python)" || die "no python3 with the venv module (apt-get install python3-venv)"
-    echo "interop.sh: creating $VENV with $PY ($("$PY" --version))"
-    rm -rf "$VENV"
-    "$PY" -m venv "$VENV" || die "python3 -m venv"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "cwt==$CWT_VERSION" \
-        || die "pip install cwt==$CWT_VERSION"
-fi
+# shellcheck source=tests/venv.sh
+. "$ROOT/tests/venv.sh"
+pinned_venv interop.sh "$VENV" cwt cwt "$CWT_VERSION"
 echo "interop.sh: cwt $("$VENV/bin/python" -c 'import cwt; print(cwt.__version__)')," \
     "$("$VENV/bin/pip" list --disable-pip-version-check 2>/dev/null | grep -iE '^(pyhpke|cryptography|cbor2) ' | tr -s ' ' | paste -sd, -)"
 
