@@ -9,7 +9,6 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ciborium::Value;
 use suit_common::cose::Algorithm;
@@ -25,11 +24,11 @@ use suit_test_support::{
 const MARKER: &[u8; 12] = b"\xa5ZEROIZE-ME\x5a";
 
 thread_local! {
-    /// Set on the test's own thread while the code under test runs (other test threads'
-    /// frees are not scanned).
-    static ARMED: Cell<bool> = const { Cell::new(false) };
+    /// What this thread's frees are searched for while the code under test runs (empty
+    /// otherwise; other test threads' frees are not searched).
+    static NEEDLES: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+    static HITS: Cell<usize> = const { Cell::new(0) };
 }
-static LEAKS: AtomicUsize = AtomicUsize::new(0);
 
 struct Scanning;
 
@@ -45,9 +44,6 @@ unsafe impl GlobalAlloc for Scanning {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: `ptr` was allocated with `layout` and is not yet freed.
         let block = unsafe { std::slice::from_raw_parts_mut(ptr, layout.size()) };
-        if ARMED.with(Cell::get) && block.windows(MARKER.len()).any(|w| w == MARKER) {
-            LEAKS.fetch_add(1, Ordering::Relaxed);
-        }
         count_needles(block);
         // Every block is zeroed when freed, so what a later owner frees holds only what that
         // owner wrote (the test's own copies of the secret never reach the code under test).
@@ -60,13 +56,35 @@ unsafe impl GlobalAlloc for Scanning {
 #[global_allocator]
 static ALLOCATOR: Scanning = Scanning;
 
-/// Runs `f` with this thread's frees scanned; the number of freed blocks holding the marker.
-fn scanned<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    LEAKS.store(0, Ordering::SeqCst);
-    ARMED.with(|a| a.set(true));
+/// Counts a freed block of this thread that holds any of the needles.
+fn count_needles(block: &[u8]) {
+    // `try_with`/`try_borrow`: a thread being torn down, or the needles being replaced
+    // (their own frees), is not searched.
+    let _ = NEEDLES.try_with(|n| {
+        if let Ok(needles) = n.try_borrow() {
+            if needles
+                .iter()
+                .any(|x| block.windows(x.len()).any(|w| w == &x[..]))
+            {
+                HITS.with(|h| h.set(h.get() + 1));
+            }
+        }
+    });
+}
+
+/// Runs `f` with this thread's frees searched for any of `needles`: its result and the
+/// number of freed blocks holding one.
+fn scan_for<T>(needles: Vec<Vec<u8>>, f: impl FnOnce() -> T) -> (T, usize) {
+    HITS.with(|h| h.set(0));
+    NEEDLES.with(|n| *n.borrow_mut() = needles);
     let r = f();
-    ARMED.with(|a| a.set(false));
-    (r, LEAKS.load(Ordering::SeqCst))
+    drop(NEEDLES.with(|n| std::mem::take(&mut *n.borrow_mut())));
+    (r, HITS.with(Cell::get))
+}
+
+/// [`scan_for`] the marker.
+fn scanned<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    scan_for(vec![MARKER.to_vec()], f)
 }
 
 /// `len` bytes of the marker, repeated.
@@ -271,37 +289,6 @@ fn updating_an_installed_component_frees_no_plaintext() {
     }
 }
 
-thread_local! {
-    /// Byte strings [`needle_hits`] looks for in this thread's freed blocks.
-    static NEEDLES: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
-    static NEEDLE_HITS: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Called by the allocator for every block freed on this thread.
-fn count_needles(block: &[u8]) {
-    // `try_borrow`: the scan's own frees (setting the needles) must not re-enter.
-    let _ = NEEDLES.try_with(|n| {
-        if let Ok(needles) = n.try_borrow() {
-            if needles
-                .iter()
-                .any(|x| block.windows(x.len()).any(|w| w == &x[..]))
-            {
-                NEEDLE_HITS.with(|h| h.set(h.get() + 1));
-            }
-        }
-    });
-}
-
-/// Runs `f` with this thread's frees searched for any of `needles`: the blocks holding one.
-fn needle_hits(needles: Vec<Vec<u8>>, f: impl FnOnce()) -> usize {
-    NEEDLE_HITS.with(|h| h.set(0));
-    NEEDLES.with(|n| *n.borrow_mut() = needles);
-    f();
-    let needles = NEEDLES.with(|n| std::mem::take(&mut *n.borrow_mut()));
-    drop(needles);
-    NEEDLE_HITS.with(Cell::get)
-}
-
 /// The in-memory bytes of `v` (the needle for a key type that keeps its scalar inline).
 fn bytes_of<T>(v: &T) -> Vec<u8> {
     // SAFETY: reads the `size_of::<T>()` bytes of a live, borrowed value; only compared.
@@ -315,7 +302,7 @@ fn bytes_of<T>(v: &T) -> Vec<u8> {
 fn a_growing_key_store_frees_no_private_key() {
     let d = [0x11u8; 32];
     let needle = bytes_of(&p256::SecretKey::from_slice(&d).unwrap());
-    let hits = needle_hits(vec![needle], || {
+    let ((), hits) = scan_for(vec![needle], || {
         let mut keys = suit_common::encryption::MemoryKeys::new();
         keys.add_hpke_p256(Some(b"h"), &d).unwrap();
         for i in 0..8u8 {
@@ -350,7 +337,7 @@ fn the_anchor_key_source_frees_no_anchor_key() {
         .filter(|w| w.iter().any(|b| *b != 0))
         .collect();
     let source = AnchorKeySource::new(&pair, &anchors, &[]);
-    let hits = needle_hits(needles, || {
+    let ((), hits) = scan_for(needles, || {
         drop(source.keys_for(&[1, 2, 3], &ComponentId::new(&[&b"app"[..], &b"x"[..]])));
     });
     assert_eq!(hits, 0, "freed blocks holding anchor 1's private keys");
