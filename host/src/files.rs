@@ -123,3 +123,19 @@ pub fn payload_file_name(uri: &str) -> Option<&str> {
     }
     Some(last)
 }
+
+/// Opens the directory `name` relative to `at` (`rustix::fs::CWD` for a path as given);
+/// without `follow`, a symbolic link there is refused (`ELOOP`), as is anything not a
+/// directory (`ENOTDIR`).
+pub fn open_dir(
+    at: impl std::os::fd::AsFd,
+    name: impl rustix::path::Arg,
+    follow: bool,
+) -> rustix::io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let mut flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    if !follow {
+        flags |= OFlags::NOFOLLOW;
+    }
+    rustix::fs::openat(at, name, flags, Mode::empty())
+}

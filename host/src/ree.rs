@@ -12,13 +12,13 @@
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::Write as _;
-use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{AtFlags, Mode, OFlags, CWD};
 use rustix::io::Errno;
 use sha2::{Digest as _, Sha256};
 
+use crate::files::open_dir;
 use crate::tee::AgentError;
 
 /// Mode of every file the agent writes under `--ree-root`: owner read/write only.
@@ -57,22 +57,20 @@ pub fn write_approved(
     };
     // The root is the operator's own path (followed as given).
     fs::create_dir_all(root).map_err(fail)?;
-    let mut dir = open_dir(CWD, root.as_os_str(), true).map_err(fail)?;
+    let mut dir = open_dir(CWD, root, true).map_err(|e| fail(e.into()))?;
     for part in parts {
         match rustix::fs::mkdirat(&dir, part, Mode::from_raw_mode(REE_DIR_MODE)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(fail(e.into())),
         }
-        dir = open_dir(&dir, part, false).map_err(|e| match e.raw_os_error() {
-            Some(c) if c == Errno::LOOP.raw_os_error() || c == Errno::NOTDIR.raw_os_error() => {
-                AgentError::File(format!(
-                    "{}: {} under --ree-root is not a directory (a symbolic link is not \
-                     followed); nothing written",
-                    dest.display(),
-                    part.to_string_lossy()
-                ))
-            }
-            _ => fail(e),
+        dir = open_dir(&dir, part, false).map_err(|e| match e {
+            Errno::LOOP | Errno::NOTDIR => AgentError::File(format!(
+                "{}: {} under --ree-root is not a directory (a symbolic link is not \
+                 followed); nothing written",
+                dest.display(),
+                part.to_string_lossy()
+            )),
+            e => fail(e.into()),
         })?;
     }
     let mut tmp_name = std::ffi::OsString::from(".");
@@ -109,16 +107,6 @@ pub fn write_approved(
     }
     rustix::fs::fsync(&dir).map_err(|e| fail(e.into()))?;
     Ok(dest)
-}
-
-/// Opens the directory `name` relative to `at`; without `follow`, a symbolic link there is
-/// refused (`ELOOP`), as is anything not a directory (`ENOTDIR`).
-fn open_dir(at: impl std::os::fd::AsFd, name: &OsStr, follow: bool) -> std::io::Result<OwnedFd> {
-    let mut flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    if !follow {
-        flags |= OFlags::NOFOLLOW;
-    }
-    Ok(rustix::fs::openat(at, name, flags, Mode::empty())?)
 }
 
 #[cfg(test)]

@@ -227,7 +227,9 @@ impl MemoryStore {
 
     /// Raw object bytes, for tests.
     pub fn raw(&self, name: &str) -> Option<Vec<u8>> {
-        self.objects.get(name).map(|o| o.to_vec().to_vec())
+        self.objects
+            .get(name)
+            .map(|o| o.pieces.iter().flat_map(|p| p.iter().copied()).collect())
     }
 
     /// Consults the fault plan before a mutating operation (the backend's TA store calls it

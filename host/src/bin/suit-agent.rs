@@ -383,10 +383,10 @@ fn progress_bar(p: Progress<'_>) {
 }
 
 /// The lock file: `--lock`, else next to the simulator's state, else in the agent user's own
-/// directory (`transport::lock::default_dir`).
-fn lock_path(cli: &Cli) -> PathBuf {
+/// directory (`transport::lock::default_path`).
+fn lock_path(cli: &Cli) -> Result<PathBuf, AgentError> {
     if let Some(p) = &cli.lock {
-        return p.clone();
+        return Ok(p.clone());
     }
     if matches!(cli.tee, TeeKind::Sim) {
         let state = cli
@@ -395,17 +395,14 @@ fn lock_path(cli: &Cli) -> PathBuf {
             .unwrap_or_else(|| PathBuf::from("suit-sim-state"));
         let mut name = state.into_os_string();
         name.push(".lock");
-        return PathBuf::from(name);
+        return Ok(PathBuf::from(name));
     }
-    transport::lock::default_dir().join(transport::lock::LOCK_NAME)
+    transport::lock::default_path()
 }
 
 fn take_lock(cli: &Cli) -> Result<transport::lock::AgentLock, AgentError> {
-    if cli.lock.is_none() && !matches!(cli.tee, TeeKind::Sim) {
-        transport::lock::ensure_private_dir(&transport::lock::default_dir())?;
-    }
     transport::lock::AgentLock::acquire(
-        &lock_path(cli),
+        &lock_path(cli)?,
         std::time::Duration::from_secs(cli.lock_wait),
     )
 }

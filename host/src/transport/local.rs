@@ -108,11 +108,7 @@ impl PayloadSources {
         let (Some(dir), Some(name)) = (&self.dir, payload_file_name(uri)) else {
             return Ok(None);
         };
-        let dir_fd = match rustix::fs::open(
-            dir,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
+        let dir_fd = match crate::files::open_dir(CWD, dir.as_path(), true) {
             Ok(fd) => fd,
             // As before: an absent directory offers nothing.
             Err(Errno::NOENT) => return Ok(None),

@@ -18,7 +18,7 @@ use rustix::fs::{flock, FlockOperation, Mode, OFlags, CWD};
 use crate::tee::AgentError;
 
 /// The lock file's name in [`default_dir`].
-pub const LOCK_NAME: &str = "agent.lock";
+const LOCK_NAME: &str = "agent.lock";
 
 /// A held lock; released on drop.
 pub struct AgentLock {
@@ -40,6 +40,14 @@ pub fn default_dir() -> PathBuf {
     }
 }
 
+/// The default lock file, in [`default_dir`], which is created or checked first
+/// ([`ensure_private_dir`]).
+pub fn default_path() -> Result<PathBuf, AgentError> {
+    let dir = default_dir();
+    ensure_private_dir(&dir)?;
+    Ok(dir.join(LOCK_NAME))
+}
+
 /// Creates `dir` (0700) if it is missing and checks it is the agent user's own directory,
 /// not a link, that nobody else can write to.
 pub fn ensure_private_dir(dir: &Path) -> Result<(), AgentError> {
@@ -48,12 +56,8 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), AgentError> {
         Ok(()) | Err(rustix::io::Errno::EXIST) => {}
         Err(e) => return Err(fail(e.to_string())),
     }
-    let fd = rustix::fs::open(
-        dir,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| fail(format!("{e} (a symbolic link is not followed)")))?;
+    let fd = crate::files::open_dir(CWD, dir, false)
+        .map_err(|e| fail(format!("{e} (a symbolic link is not followed)")))?;
     let st = rustix::fs::fstat(&fd).map_err(|e| fail(e.to_string()))?;
     if st.st_uid != rustix::process::geteuid().as_raw() || st.st_mode & 0o022 != 0 {
         return Err(fail(format!(
