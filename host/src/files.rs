@@ -139,3 +139,62 @@ pub fn open_dir(
     }
     rustix::fs::openat(at, name, flags, Mode::empty())
 }
+
+/// Replaces `name` in the directory `dir` with `data`, so that a crash leaves the old file or
+/// the new one: a temporary `.NAME.suit-tmp` created exclusively (a leftover or a link at
+/// that name is removed first, never written through) with exactly `mode` (not narrowed by
+/// the umask either), fsync, a rename over `name` (a link there is replaced, not followed),
+/// and a directory fsync. A failed write leaves no temporary file behind.
+pub fn replace_in_dir(
+    dir: impl std::os::fd::AsFd,
+    name: &std::ffi::OsStr,
+    data: &[u8],
+    mode: u32,
+) -> std::io::Result<()> {
+    use rustix::fs::{AtFlags, Mode, OFlags};
+    use std::io::Write as _;
+    let dir = dir.as_fd();
+    let mut tmp = std::ffi::OsString::from(".");
+    tmp.push(name);
+    tmp.push(".suit-tmp");
+    let tmp = tmp.as_os_str();
+    match rustix::fs::unlinkat(dir, tmp, AtFlags::empty()) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let written = (|| -> std::io::Result<()> {
+        let fd = rustix::fs::openat(
+            dir,
+            tmp,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(mode),
+        )?;
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+        let mut f = std::fs::File::from(fd);
+        f.write_all(data)?;
+        f.sync_all()?;
+        drop(f);
+        rustix::fs::renameat(dir, tmp, dir, name)?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = rustix::fs::unlinkat(dir, tmp, AtFlags::empty());
+        return Err(e);
+    }
+    Ok(rustix::fs::fsync(dir)?)
+}
+
+/// [`replace_in_dir`] for a path (its parent directory, created if missing, is followed as
+/// given).
+pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
+    let dir = open_dir(rustix::fs::CWD, parent, true)?;
+    replace_in_dir(&dir, name, data, mode)
+}

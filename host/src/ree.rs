@@ -10,15 +10,14 @@
 //! last one: a link placed anywhere under the root cannot send an approved file elsewhere.
 
 use std::ffi::OsStr;
-use std::fs::{self, File};
-use std::io::Write as _;
+use std::fs;
 use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{AtFlags, Mode, OFlags, CWD};
+use rustix::fs::{Mode, CWD};
 use rustix::io::Errno;
 use sha2::{Digest as _, Sha256};
 
-use crate::files::open_dir;
+use crate::files::{open_dir, replace_in_dir};
 use crate::tee::AgentError;
 
 /// Mode of every file the agent writes under `--ree-root`: owner read/write only.
@@ -73,39 +72,7 @@ pub fn write_approved(
             e => fail(e.into()),
         })?;
     }
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(".suit-tmp");
-    let tmp = tmp_name.as_os_str();
-    // A leftover of a crash (or anything else at that name, a link included) is removed, not
-    // written through: the new file is created exclusively (O_EXCL never follows a link).
-    match rustix::fs::unlinkat(&dir, tmp, AtFlags::empty()) {
-        Ok(()) | Err(Errno::NOENT) => {}
-        Err(e) => return Err(fail(e.into())),
-    }
-    let written = (|| -> std::io::Result<()> {
-        let fd = rustix::fs::openat(
-            &dir,
-            tmp,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(REE_FILE_MODE),
-        )?;
-        // Exactly this mode, not narrowed by the umask either.
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(REE_FILE_MODE))?;
-        let mut f = File::from(fd);
-        f.write_all(data)?;
-        f.sync_all()?;
-        drop(f);
-        // Replaces whatever is at `name` (a link there is replaced, not followed).
-        rustix::fs::renameat(&dir, tmp, &dir, name)?;
-        Ok(())
-    })();
-    if let Err(e) = written {
-        // Best effort: a failed write leaves no temporary file behind.
-        let _ = rustix::fs::unlinkat(&dir, tmp, AtFlags::empty());
-        return Err(fail(e));
-    }
-    rustix::fs::fsync(&dir).map_err(|e| fail(e.into()))?;
+    replace_in_dir(&dir, name, data, REE_FILE_MODE).map_err(fail)?;
     Ok(dest)
 }
 

@@ -15,6 +15,7 @@ use suit_common::service::store::{check_name, SecureStore, StoreError};
 use suit_common::service::{Backend, Client, Config, Service, TaStore};
 use zeroize::Zeroizing;
 
+use crate::files::replace_file;
 use crate::tee::{AgentError, RawReply, Transport};
 
 /// Printed whenever the simulator is used, so nobody mistakes it for a TEE.
@@ -66,22 +67,6 @@ fn state_file() -> OpenOptions {
     o
 }
 
-/// Replaces `path` with `data`: a fresh temporary file (a leftover at its name, a link
-/// included, is removed first), fsync, rename, directory fsync.
-fn replace_file(dir: &Path, path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    match fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let mut f = state_file().write(true).create_new(true).open(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    fs::rename(&tmp, path)?;
-    File::open(dir).and_then(|d| d.sync_all())
-}
-
 impl SecureStore for SimBackend {
     fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         match fs::read(self.path(name)?) {
@@ -93,7 +78,7 @@ impl SecureStore for SimBackend {
 
     fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         let path = self.path(name)?;
-        replace_file(&self.dir, &path, data).map_err(io)
+        replace_file(&path, data, 0o600).map_err(io)
     }
 
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
@@ -160,7 +145,7 @@ impl TaStore for SimBackend {
             .recursive(true)
             .mode(0o700)
             .create(&dir)
-            .and_then(|()| replace_file(&dir, &dir.join(name), image))
+            .and_then(|()| replace_file(&dir.join(name), image, 0o600))
             .map_err(|e| io(e).code())
     }
 
@@ -312,7 +297,11 @@ mod file_tests {
         let victim = tmp.path().join("victim");
         fs::write(&victim, "untouched").unwrap();
         let path = b.path("suit/x").unwrap();
-        std::os::unix::fs::symlink(&victim, path.with_extension("tmp")).unwrap();
+        let tmp = state.join(format!(
+            ".{}.suit-tmp",
+            path.file_name().unwrap().to_string_lossy()
+        ));
+        std::os::unix::fs::symlink(&victim, tmp).unwrap();
         b.put("suit/x", b"secret").unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
         assert_eq!(mode(&path) & 0o077, 0, "{:o}", mode(&path));

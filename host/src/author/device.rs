@@ -338,13 +338,8 @@ fn installed(backend: &MemoryBackend) -> Result<Vec<Installed>> {
     Ok(out)
 }
 
-/// Writes `data` (an installed component: decrypted plaintext) to `path` owner-only (0600)
-/// via a temporary file created afresh (a leftover or a link at its name is removed, never
-/// written through) and a rename.
+/// Writes `data` (an installed component: decrypted plaintext) to `path` owner-only (0600),
+/// atomically ([`crate::files::replace_in_dir`]).
 pub fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    super::keys::write_secret(&tmp, data)?;
-    std::fs::rename(&tmp, path).map_err(|e| AuthorError::io(path, e))
+    crate::files::replace_file(path, data, 0o600).map_err(|e| AuthorError::io(path, e))
 }
