@@ -558,3 +558,68 @@ fn every_engine_error_kind_maps_to_a_reason() {
     );
     assert_eq!(f.record.component_index, 2);
 }
+
+/// The Report command signs the stored report with the nonce and device state put in by
+/// splicing, without the decoder: the same bytes as decode, set, encode and sign.
+#[test]
+fn a_stored_report_is_signed_as_decoding_and_encoding_it_would() {
+    use suit_common::report::{DeviceState, InstalledComponent};
+    let key = device_key(4);
+    let state = DeviceState {
+        provisioning_counter: 3,
+        components: vec![InstalledComponent {
+            component: cid(&[b"fw"]),
+            sequence_number: 7,
+            digest: [5; 32],
+            size: 1234,
+        }],
+    };
+    let mut pre_auth = ReportBuilder::failure(
+        None,
+        Failure::new(Reason::CborParse, report::code::DECODE, "not CBOR"),
+    );
+    pre_auth.authenticated = Some(false);
+    let mut with_nonce = sample_report();
+    with_nonce.nonce = None;
+    for stored in [with_nonce, pre_auth] {
+        let bytes = stored.encode().unwrap();
+        for nonce in [None, Some(&b"n"[..]), Some(&[0xa5; 64][..])] {
+            for state in [DeviceState::default(), state.clone()] {
+                let mut expected = stored.clone();
+                expected.nonce = nonce.map(<[u8]>::to_vec);
+                expected.device_state = Some(state.clone());
+                let signed = Report::sign_stored(&bytes, nonce, &state, &key).unwrap();
+                assert_eq!(signed, expected.sign(&key).unwrap());
+                assert_eq!(verify_report(&signed, &public(&key)).unwrap(), expected);
+            }
+        }
+    }
+
+    // What the device never stores is refused, not signed: a nonce or a device state already
+    // in it (a duplicate key), trailing bytes, a non-map, an oversized nonce.
+    let mut bad = sample_report();
+    let with_stored_nonce = bad.encode().unwrap();
+    bad.nonce = None;
+    bad.device_state = Some(state.clone());
+    let with_stored_state = bad.encode().unwrap();
+    bad.device_state = None;
+    let mut trailing = bad.encode().unwrap();
+    trailing.push(0);
+    for stored in [
+        with_stored_nonce,
+        with_stored_state,
+        trailing,
+        vec![0x80],
+        vec![0xa1, 0x01],
+        vec![],
+    ] {
+        assert!(matches!(
+            Report::sign_stored(&stored, None, &state, &key),
+            Err(ReportError::Malformed(_))
+        ));
+    }
+    assert!(matches!(
+        Report::sign_stored(&bad.encode().unwrap(), Some(&[0; 4096]), &state, &key),
+        Err(ReportError::TooLarge(_))
+    ));
+}

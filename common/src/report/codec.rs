@@ -176,6 +176,56 @@ fn decode_state(d: &mut Decoder<'_>) -> Result<DeviceState, ReportError> {
 /// The bytes must be a SUIT_Report.
 pub fn sign_report(report_bytes: &[u8], key: &p256::SecretKey) -> Result<Vec<u8>, ReportError> {
     decode_report(report_bytes)?;
+    sign_encoded(report_bytes, key)
+}
+
+/// A report this device encoded and stored itself ([`encode_report`] with neither nonce nor
+/// device state), signed with the caller's `nonce` and the device's `state` now: the bytes
+/// decoding, setting both and encoding again would give (the nonce is the first member, the
+/// state the last), without the report decoder in the TA.
+pub(super) fn sign_stored(
+    stored: &[u8],
+    nonce: Option<&[u8]>,
+    state: &DeviceState,
+    key: &p256::SecretKey,
+) -> Result<Vec<u8>, ReportError> {
+    const AT: &str = "stored report";
+    if stored.len() > MAX_REPORT_LEN {
+        return Err(ReportError::TooLarge(AT));
+    }
+    cbor::check_well_formed(stored).map_err(m(AT))?;
+    let mut d = Decoder::new(stored);
+    let members = d.map().map_err(m(AT))?;
+    let body = stored
+        .get(d.position()..)
+        .ok_or(ReportError::Malformed(AT))?;
+    for _ in 0..members {
+        let key = d.int().map_err(m(AT))?;
+        if key == label::NONCE || key == label::EXT_DEVICE_STATE {
+            return Err(ReportError::Malformed(AT));
+        }
+        d.skip().map_err(m(AT))?;
+    }
+    d.finish().map_err(m(AT))?;
+    let mut e = Encoder::with_capacity(stored.len() + 128);
+    e.map(members + usize::from(nonce.is_some()) + 1);
+    if let Some(nonce) = nonce {
+        if nonce.len() > MAX_NONCE_LEN {
+            return Err(ReportError::TooLarge("nonce"));
+        }
+        e.int(label::NONCE);
+        e.bytes(nonce);
+    }
+    e.raw(body);
+    e.int(label::EXT_DEVICE_STATE);
+    encode_state(&mut e, state)?;
+    if e.len() > MAX_REPORT_LEN {
+        return Err(ReportError::TooLarge("report"));
+    }
+    sign_encoded(&e.into_bytes(), key)
+}
+
+fn sign_encoded(report_bytes: &[u8], key: &p256::SecretKey) -> Result<Vec<u8>, ReportError> {
     let signing = p256::ecdsa::SigningKey::from(key);
     let sec1 = key.public_key().to_sec1_point(false);
     let kid = crate::cose::key_id(sec1.as_bytes());

@@ -461,6 +461,17 @@ impl Report {
         codec::decode_report(bytes)
     }
 
+    /// Signs a report this device stored (its own encoding, without nonce and device state)
+    /// with `nonce` and `state` put in, without decoding it: what the Report command signs.
+    pub fn sign_stored(
+        stored: &[u8],
+        nonce: Option<&[u8]>,
+        state: &DeviceState,
+        key: &p256::SecretKey,
+    ) -> Result<Vec<u8>, ReportError> {
+        codec::sign_stored(stored, nonce, state, key)
+    }
+
     /// Encodes and signs the report ([`sign_report`]).
     pub fn sign(&self, key: &p256::SecretKey) -> Result<Vec<u8>, ReportError> {
         sign_report(&self.encode()?, key)

@@ -603,16 +603,16 @@ impl<B: Backend> Service<B> {
             .get(object)
             .map_err(storage_refusal)?
             .ok_or_else(|| Refuse::new(RefusalKind::NotFound, none))?;
-        let mut report = Report::decode(&bytes).map_err(|e| {
-            Refuse::new(RefusalKind::Report, format!("stored report unusable: {e}"))
-        })?;
-        report.nonce = r.nonce.map(ByteBuf::into_vec);
         // The device's state now, under the caller's nonce: the truth whatever attempt ran last.
-        report.device_state = Some(device_state(&State::load(&self.backend)?));
+        let state = device_state(&State::load(&self.backend)?);
         let keys = self.keys()?;
-        let signed = report
-            .sign(keys.report_secret())
-            .map_err(|e| Refuse::new(RefusalKind::Report, format!("signing the report: {e}")))?;
+        let signed = Report::sign_stored(
+            &bytes,
+            r.nonce.as_ref().map(AsRef::as_ref),
+            &state,
+            keys.report_secret(),
+        )
+        .map_err(|e| Refuse::new(RefusalKind::Report, format!("signing the report: {e}")))?;
         Ok(ReportResponse {
             report: ByteBuf::from(signed),
         })
