@@ -7,12 +7,14 @@
 //! |---|---|---|
 //! | 0 | value out | `a` = one of the `STATUS_*` codes, `b` = response length |
 //! | 1 | memref out | response (at most [`MAX_RESPONSE`] bytes), format per command/status |
-//! | 2, 3 | none | |
+//! | 2 | value in | [`CMD_GET_INFO`]: `a` = how long to wait for a busy update TA, in ms (0: do not wait) |
+//! | 3 | none | |
 //!
 //! Responses:
 //! - [`CMD_HELLO`], `STATUS_OK`: `ta_version` (u32 little-endian) then a UTF-8 greeting.
-//! - [`CMD_GET_INFO`], `STATUS_OK`: [`INFO_LEN`] bytes: data length (u32 little-endian) then the
-//!   SHA-256 of the data. Never the data itself.
+//! - [`CMD_GET_INFO`], `STATUS_OK`: [`INFO_LEN`] bytes: data length (u32 little-endian), the
+//!   SHA-256 of the data, then the milliseconds waited for the update TA (u32 little-endian).
+//!   Never the data itself.
 //! - `STATUS_REFUSED`: UTF-8 `kind`, `\n`, `reason`, as the update TA gave them.
 //! - any other status: a UTF-8 message.
 
@@ -41,8 +43,8 @@ pub const STATUS_SHORT_BUFFER: u32 = 4;
 /// Largest response; clients pass a slot 1 buffer of at least this size.
 pub const MAX_RESPONSE: usize = 1024;
 
-/// Length of the [`CMD_GET_INFO`] summary: u32 length + SHA-256.
-pub const INFO_LEN: usize = 4 + 32;
+/// Length of the [`CMD_GET_INFO`] summary: u32 length + SHA-256 + u32 milliseconds waited.
+pub const INFO_LEN: usize = 4 + 32 + 4;
 
 /// Start of the [`CMD_HELLO`] greeting.
 pub const HELLO_TEXT: &str = "hello from the perso-consumer TA";

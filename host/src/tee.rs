@@ -26,7 +26,7 @@ pub enum AgentError {
     Context(String),
     #[error("TA {uuid} is not installed: copy {uuid}.ta to /usr/lib/optee_armtz/ (or the TEE's TA store)")]
     TaMissing { uuid: String },
-    #[error("the TA is busy with another session (it serves one at a time); retry")]
+    #[error("the TA stayed busy with another session (it serves one at a time; a TA fetching its personalization data, or a client that is not this agent) for the whole --busy-wait; retry")]
     TaBusy,
     #[error("opening a session to the TA failed: {0}")]
     OpenSession(String),
@@ -66,8 +66,12 @@ pub enum AgentError {
 
 #[cfg(feature = "optee")]
 pub mod optee {
-    //! libteec transport. One session per agent process: the TA is single-session, so a
-    //! second agent gets [`AgentError::TaBusy`] instead of interleaving.
+    //! libteec transport. One session per agent process: the TA is single-session, so while
+    //! another client holds it (other agents are kept out by the agent's lock; a TA fetching
+    //! its personalization data is not) opening waits and retries, up to a bound, then fails
+    //! with [`AgentError::TaBusy`] instead of interleaving.
+    use std::time::{Duration, Instant};
+
     use super::{AgentError, RawReply, Transport};
     use optee_teec::{
         Context, ErrorKind, Operation, ParamNone, ParamTmpRef, ParamType, ParamValue, Session, Uuid,
@@ -83,20 +87,36 @@ pub mod optee {
     }
 
     impl Optee {
-        pub fn connect() -> Result<Self, AgentError> {
+        /// Opens the session; while the TA is busy with another client, retries (pausing 20
+        /// ms, doubling up to 500 ms) for at most `busy_wait`.
+        pub fn connect(busy_wait: Duration) -> Result<Self, AgentError> {
             if !std::path::Path::new(TEE_DEVICE).exists() {
                 return Err(AgentError::NoTeeDevice(TEE_DEVICE.into()));
             }
             let mut context = Context::new().map_err(|e| AgentError::Context(e.to_string()))?;
             let uuid =
                 Uuid::parse_str(TA_UUID).map_err(|e| AgentError::OpenSession(e.to_string()))?;
-            let session = context.open_session(uuid).map_err(|e| match e.kind() {
-                ErrorKind::ItemNotFound => AgentError::TaMissing {
-                    uuid: TA_UUID.into(),
-                },
-                ErrorKind::Busy => AgentError::TaBusy,
-                _ => AgentError::OpenSession(e.to_string()),
-            })?;
+            let started = Instant::now();
+            let mut pause = Duration::from_millis(20);
+            let session = loop {
+                match context.open_session(uuid.clone()) {
+                    Ok(session) => break session,
+                    Err(e) if e.kind() == ErrorKind::Busy => {
+                        let left = busy_wait.saturating_sub(started.elapsed());
+                        if left.is_zero() {
+                            return Err(AgentError::TaBusy);
+                        }
+                        std::thread::sleep(pause.min(left));
+                        pause = (pause * 2).min(Duration::from_millis(500));
+                    }
+                    Err(e) if e.kind() == ErrorKind::ItemNotFound => {
+                        return Err(AgentError::TaMissing {
+                            uuid: TA_UUID.into(),
+                        })
+                    }
+                    Err(e) => return Err(AgentError::OpenSession(e.to_string())),
+                }
+            };
             Ok(Optee {
                 session,
                 _context: context,

@@ -14,9 +14,10 @@
 //! status, `b` = response length), slot 1 the request (`Empty`), slot 2 the response
 //! ([`PersonalizationResponse`] or a [`Refusal`]).
 //!
-//! The update TA serves one session at a time: while its normal-world agent holds a session,
-//! this call fails with [`PersoError::Unreachable`] and [`ErrorKind::Busy`]; retrying later is
-//! the caller's decision.
+//! The update TA serves one session at a time: while its normal-world agent holds a session
+//! (for the whole of one agent command, an install included), [`fetch_personalization`] fails
+//! with [`PersoError::Unreachable`] and [`ErrorKind::Busy`]. [`fetch_personalization_waiting`]
+//! retries instead, with a bounded total wait the caller chooses.
 //!
 //! What the data passes through in this TA: the response buffer (zeroized) and the returned
 //! vector (zeroized on drop; the decoder copies the data straight into it). All of it is this
@@ -29,7 +30,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
-use optee_utee::{ParamIndex, TaSessionBuilder, TeeParams, Uuid};
+use optee_utee::{ParamIndex, TaSessionBuilder, TeeParams, Time, Uuid};
 use suit_protocol::{
     self as protocol, Command, Empty, PersonalizationResponse, Refusal, ReplyError, Status,
     MAX_RESPONSE, PROTOCOL_VERSION, TA_UUID,
@@ -111,6 +112,43 @@ impl fmt::Display for PersoError {
 }
 
 impl core::error::Error for PersoError {}
+
+/// What [`fetch_personalization_waiting`] got: the data, and how long it waited for the update
+/// TA to be free.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The data exactly as installed (wiped on drop).
+    pub data: Zeroizing<Vec<u8>>,
+    /// Milliseconds spent waiting (`TEE_Wait`) between busy attempts; 0 if the first attempt
+    /// found the update TA free.
+    pub waited_ms: u32,
+}
+
+/// First and longest pause between attempts while the update TA is busy.
+const FIRST_PAUSE_MS: u32 = 10;
+const MAX_PAUSE_MS: u32 = 250;
+
+/// [`fetch_personalization`], but while the update TA is busy with another session (its
+/// agent installing, say) it waits and tries again, pausing 10 ms, then twice as long each
+/// time up to 250 ms, until the pauses would exceed `max_wait_ms` in total. Then, or on any
+/// other failure, it returns that failure. `max_wait_ms` 0 is one attempt. A cancelled wait
+/// (the client gave up) ends it with the busy error.
+pub fn fetch_personalization_waiting(max_wait_ms: u32) -> Result<Fetched, PersoError> {
+    let mut waited_ms = 0u32;
+    let mut pause = FIRST_PAUSE_MS;
+    loop {
+        match fetch_personalization() {
+            Err(PersoError::Unreachable(ErrorKind::Busy)) if waited_ms < max_wait_ms => {
+                let step = pause.min(max_wait_ms - waited_ms);
+                Time::wait(step).map_err(|_| PersoError::Unreachable(ErrorKind::Busy))?;
+                waited_ms += step;
+                pause = pause.saturating_mul(2).min(MAX_PAUSE_MS);
+            }
+            Ok(data) => return Ok(Fetched { data, waited_ms }),
+            Err(e) => return Err(e),
+        }
+    }
+}
 
 /// Fetches the personalization data the update TA holds for the calling TA.
 ///

@@ -2,7 +2,8 @@
 //! OP-TEE's secure TA store and callable afterwards, its personalization data released only
 //! to it, an approved REE file written by the agent, downgrades and replays refused, an image
 //! OP-TEE refuses leaving the TA unconfirmed and its data withheld until an update OP-TEE
-//! confirms, and all of it still there after a reboot.
+//! confirms, a TA asking for its data while the agent holds the update TA waiting for it
+//! (and the agent waiting for the TA), and all of it still there after a reboot.
 
 use std::path::Path;
 
@@ -50,10 +51,15 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
     write_text(d, "consumer.conf", "log-level=debug\n");
     // Version 3 of the TA signed with a key OP-TEE does not know, and signed right.
     let elf = ta_v1.with_file_name("perso-consumer.stripped.elf");
-    let (ta_v3_bad, ta_v3) = (d.join("v3-unknown-key.ta"), d.join("v3.ta"));
+    let (ta_v3_bad, ta_v3, ta_v4) = (
+        d.join("v3-unknown-key.ta"),
+        d.join("v3.ta"),
+        d.join("v4.ta"),
+    );
     rsa_key(&d.join("unknown.pem"));
     sign_ta(&elf, &uuid_a, 3, Some(&d.join("unknown.pem")), &ta_v3_bad);
     sign_ta(&elf, &uuid_a, 3, None, &ta_v3);
+    sign_ta(&elf, &uuid_a, 4, None, &ta_v4);
     // v2 with data, then v1 (a downgrade with a newer sequence number), and v2 again (replay);
     // then v3 that OP-TEE refuses, and v3 that it accepts.
     let cases = [
@@ -61,6 +67,7 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
         ("v1", manifest(3, &uuid_a, &ta_v1, false)),
         ("v3bad", manifest(4, &uuid_a, &ta_v3_bad, true)),
         ("v3", manifest(5, &uuid_a, &ta_v3, true)),
+        ("v4", manifest(6, &uuid_a, &ta_v4, true)),
     ];
     let puts = provision_and_envelopes(d, &cases);
     let put_refs: Vec<&str> = puts.iter().map(String::as_str).collect();
@@ -85,6 +92,28 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
         "suit-agent install /up/v3.suit --payload-dir /up/v3 --ree-root /data/ree".to_string(),
         "suit-agent status".to_string(),
         consumer(&uuid_a, "info --json"),
+        // 16: the agent holds the update TA's session (it opens it, then waits for the
+        // envelope on standard input until /tmp/go is written). A consumer that does not
+        // wait is told the update TA is busy; one that waits gets its data once the install
+        // (v4) ends, and says how long it waited.
+        format!(
+            "mkfifo /tmp/go && {{ {{ cat /tmp/go >/dev/null; cat /up/v4.suit; }} | suit-agent install - --payload-dir /up/v4 --ree-root /data/ree >/tmp/agent.out 2>&1 & a=$!; }} && \
+             n=0; until grep -q busy /tmp/probe.out 2>/dev/null || [ $n -ge 150 ]; do n=$((n+1)); {probe} >/tmp/probe.out 2>&1; done; \
+             echo \"probe: $(cat /tmp/probe.out)\"; {waiting} >/tmp/wait.out 2>&1 & w=$!; sleep 2; echo go >/tmp/go; \
+             wait $w; echo \"consumer exit $?: $(cat /tmp/wait.out)\"; wait $a; echo \"agent exit $?\"; cat /tmp/agent.out",
+            probe = consumer(&uuid_a, "--wait 0 info"),
+            waiting = consumer(&uuid_a, "--wait 60000 info --json"),
+        ),
+        // 17: the same from the agent's side. Another client (here a second agent with its
+        // own lock file, standing in for a TA fetching its data; it reads an empty envelope
+        // once /tmp/go2 is opened and closed) holds the session: with
+        // --busy-wait 0 the agent gives up at once, with --busy-wait 60 it waits and runs.
+        // (The probes pause so that the holder, retrying itself if a probe held the session
+        // when it started, gets in.)
+        "mkfifo /tmp/go2 && { cat /tmp/go2 | suit-agent install - >/tmp/h.out 2>&1 & h=$!; } && \
+         sleep 1; n=0; until grep -q 'stayed busy' /tmp/b0.out 2>/dev/null || [ $n -ge 60 ]; do n=$((n+1)); sleep 0.3; suit-agent --lock /tmp/b.lock --busy-wait 0 status >/tmp/b0.out 2>&1; done; \
+         echo \"no wait: $(cat /tmp/b0.out)\"; suit-agent --lock /tmp/b.lock --busy-wait 60 status >/tmp/b.out 2>&1 & b=$!; sleep 2; : >/tmp/go2; \
+         wait $b; echo \"waiting agent exit $?\"; wait $h; echo \"holder: $(cat /tmp/h.out)\"; grep -c 'provisioning count:' /tmp/b.out".to_string(),
     ];
     let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let run = boot(
@@ -132,6 +161,27 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
     let info: serde_json::Value = serde_json::from_str(run.command(15).output.trim())
         .unwrap_or_else(|e| panic!("{e}: {}", run.command(15).output));
     assert_eq!(info["length"], secret.len());
+    assert_eq!(info["waited_ms"], 0, "nobody held the update TA");
+    let both = &run.command(16).output;
+    run.says(
+        16,
+        "probe: perso-consumer: error: the TA could not reach the update TA: the update TA is busy",
+    )
+    .says(16, "agent exit 0");
+    let waited = both
+        .lines()
+        .find_map(|l| l.strip_prefix("consumer exit 0: "))
+        .unwrap_or_else(|| panic!("the waiting consumer failed: {both}"));
+    let info: serde_json::Value =
+        serde_json::from_str(waited).unwrap_or_else(|e| panic!("{e}: {both}"));
+    assert_eq!(info["length"], secret.len(), "{both}");
+    // It was held for the 2 s before the envelope came, and got the data after the install.
+    assert!(info["waited_ms"].as_u64().unwrap_or(0) >= 2000, "{both}");
+    run.says(
+        17,
+        "no wait: suit-agent: error: the TA stayed busy with another session",
+    )
+    .says(17, "waiting agent exit 0");
 
     // Neither the TA's plaintext nor the personalization data is in the REE's files.
     let ta_plain = std::fs::read(&ta_v2).unwrap();

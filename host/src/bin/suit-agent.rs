@@ -47,6 +47,10 @@ struct Cli {
     /// How long to wait for another agent's lock (seconds).
     #[arg(long, global = true, default_value_t = 600)]
     lock_wait: u64,
+    /// How long to keep retrying while the TA is busy with a client that is not an agent,
+    /// such as a TA fetching its personalization data (seconds).
+    #[arg(long, global = true, default_value_t = 30)]
+    busy_wait: u64,
     /// Print the time spent opening the session and in each TA command to standard error
     /// (`timing <Command> calls=N seconds=S` lines, for qemu/bench.sh).
     #[arg(long, global = true)]
@@ -321,7 +325,9 @@ fn connect(cli: &Cli) -> Result<Box<dyn Transport>, AgentError> {
             Ok(Box::new(Simulator::open(&state, root.as_deref())?))
         }
         #[cfg(feature = "optee")]
-        TeeKind::Optee => Ok(Box::new(suit_host::tee::optee::Optee::connect()?)),
+        TeeKind::Optee => Ok(Box::new(suit_host::tee::optee::Optee::connect(
+            std::time::Duration::from_secs(cli.busy_wait),
+        )?)),
         #[cfg(not(feature = "optee"))]
         TeeKind::Optee => Err(AgentError::NoOpteeSupport),
     }

@@ -1,10 +1,12 @@
 //! perso-consumer: normal-world client of the perso-consumer example TA.
 //!
-//!     perso-consumer [--uuid UUID] hello|info [--json]
+//!     perso-consumer [--uuid UUID] [--wait MS] hello|info [--json]
 //!
 //! `hello` shows the TA runs (and which version); `info` asks the TA to fetch its
 //! personalization data from the SUIT update TA and prints the summary the TA returns (length
-//! and SHA-256; the data itself never leaves the secure world).
+//! and SHA-256; the data itself never leaves the secure world). While the update TA is busy
+//! with its agent, the TA waits for it up to `--wait` milliseconds (default 30000; 0: fail
+//! at once).
 //!
 //! Exit status: 0 success, 1 other failure, 2 usage, 3 the update TA refused, 4 the consumer TA
 //! is not installed, 5 the update TA could not be reached.
@@ -16,7 +18,10 @@ use std::process::ExitCode;
 #[path = "../../proto.rs"]
 mod proto;
 
-const USAGE: &str = "usage: perso-consumer [--uuid UUID] hello|info|panic [--json]";
+const USAGE: &str = "usage: perso-consumer [--uuid UUID] [--wait MS] hello|info|panic [--json]";
+
+/// How long `info` lets the TA wait for a busy update TA unless `--wait` says otherwise.
+const DEFAULT_WAIT_MS: u32 = 30_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Action {
@@ -31,12 +36,14 @@ struct Args {
     uuid: String,
     action: Action,
     json: bool,
+    wait_ms: u32,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, Failure> {
     let mut uuid = proto::DEFAULT_UUID.to_string();
     let mut action = None;
     let mut json = false;
+    let mut wait_ms = DEFAULT_WAIT_MS;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--uuid" => {
@@ -45,6 +52,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, Failure> {
                     .ok_or_else(|| Failure::Usage("--uuid needs a value".into()))?
             }
             "--json" => json = true,
+            "--wait" => {
+                wait_ms = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| Failure::Usage("--wait needs milliseconds".into()))?
+            }
             "-h" | "--help" => return Err(Failure::Usage(String::new())),
             "hello" | "info" | "panic" if action.is_none() => {
                 action = Some(match arg.as_str() {
@@ -60,7 +73,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, Failure> {
         return Err(Failure::Usage(format!("'{uuid}' is not a UUID")));
     }
     let action = action.ok_or_else(|| Failure::Usage("no command (hello or info)".into()))?;
-    Ok(Args { uuid, action, json })
+    Ok(Args {
+        uuid,
+        action,
+        json,
+        wait_ms,
+    })
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -173,6 +191,7 @@ struct Hello {
 struct Info {
     length: u32,
     sha256: [u8; 32],
+    waited_ms: u32,
 }
 
 fn text(body: &[u8]) -> String {
@@ -218,10 +237,12 @@ fn decode_info(reply: &Reply) -> Result<Info, Failure> {
     if reply.body.len() != proto::INFO_LEN {
         return Err(Failure::BadReply("info reply has the wrong length"));
     }
-    let (length, digest) = reply.body.split_at(4);
+    let (length, rest) = reply.body.split_at(4);
+    let (digest, waited) = rest.split_at(32);
     Ok(Info {
         length: u32::from_le_bytes(length.try_into().expect("4 bytes")),
         sha256: digest.try_into().expect("32 bytes"),
+        waited_ms: u32::from_le_bytes(waited.try_into().expect("4 bytes")),
     })
 }
 
@@ -230,7 +251,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(feature = "optee")]
-fn invoke(uuid: &str, command: u32) -> Result<Reply, Failure> {
+fn invoke(uuid: &str, command: u32, wait_ms: u32) -> Result<Reply, Failure> {
     use optee_teec::{
         Context, ErrorKind, Operation, ParamNone, ParamTmpRef, ParamType, ParamValue,
     };
@@ -249,7 +270,8 @@ fn invoke(uuid: &str, command: u32) -> Result<Reply, Failure> {
     let mut body = vec![0u8; proto::MAX_RESPONSE];
     let p0 = ParamValue::new(0, 0, ParamType::ValueOutput);
     let p1 = ParamTmpRef::new_output(&mut body);
-    let mut op = Operation::new(0, p0, p1, ParamNone, ParamNone);
+    let p2 = ParamValue::new(wait_ms, 0, ParamType::ValueInput);
+    let mut op = Operation::new(0, p0, p1, p2, ParamNone);
     session
         .invoke_command(command, &mut op)
         .map_err(|e| Failure::Invoke(e.to_string()))?;
@@ -262,14 +284,14 @@ fn invoke(uuid: &str, command: u32) -> Result<Reply, Failure> {
 }
 
 #[cfg(not(feature = "optee"))]
-fn invoke(_uuid: &str, _command: u32) -> Result<Reply, Failure> {
+fn invoke(_uuid: &str, _command: u32, _wait_ms: u32) -> Result<Reply, Failure> {
     Err(Failure::NoOpteeSupport)
 }
 
 fn run(args: &Args) -> Result<(), Failure> {
     match args.action {
         Action::Panic => {
-            let outcome = match invoke(&args.uuid, proto::CMD_PANIC) {
+            let outcome = match invoke(&args.uuid, proto::CMD_PANIC, 0) {
                 Ok(_) => "the TA answered".to_string(),
                 Err(e) => e.to_string(),
             };
@@ -278,7 +300,7 @@ fn run(args: &Args) -> Result<(), Failure> {
             )));
         }
         Action::Hello => {
-            let hello = decode_hello(&invoke(&args.uuid, proto::CMD_HELLO)?)?;
+            let hello = decode_hello(&invoke(&args.uuid, proto::CMD_HELLO, 0)?)?;
             if args.json {
                 let v = serde_json::json!({
                     "ok": true,
@@ -292,21 +314,23 @@ fn run(args: &Args) -> Result<(), Failure> {
             }
         }
         Action::Info => {
-            let info = decode_info(&invoke(&args.uuid, proto::CMD_GET_INFO)?)?;
+            let info = decode_info(&invoke(&args.uuid, proto::CMD_GET_INFO, args.wait_ms)?)?;
             if args.json {
                 let v = serde_json::json!({
                     "ok": true,
                     "uuid": args.uuid,
                     "length": info.length,
                     "sha256": hex(&info.sha256),
+                    "waited_ms": info.waited_ms,
                 });
                 println!("{v}");
             } else {
                 println!(
-                    "personalization data of TA {}: {} bytes, sha256 {}",
+                    "personalization data of TA {}: {} bytes, sha256 {} (waited {} ms for the update TA)",
                     args.uuid,
                     info.length,
-                    hex(&info.sha256)
+                    hex(&info.sha256),
+                    info.waited_ms
                 );
             }
         }
@@ -350,9 +374,10 @@ mod tests {
     fn parses_commands_uuid_and_json() {
         let a = args(&["info"]).unwrap();
         assert_eq!(
-            (a.uuid.as_str(), a.action, a.json),
-            (proto::DEFAULT_UUID, Action::Info, false)
+            (a.uuid.as_str(), a.action, a.json, a.wait_ms),
+            (proto::DEFAULT_UUID, Action::Info, false, DEFAULT_WAIT_MS)
         );
+        assert_eq!(args(&["--wait", "0", "info"]).unwrap().wait_ms, 0);
         let b = args(&[
             "--uuid",
             "cf768fad-c7d0-46e0-82ab-09be3410d40d",
@@ -368,6 +393,8 @@ mod tests {
             &["--uuid", "nope", "info"],
             &["info", "hello"],
             &["x"],
+            &["--wait", "soon", "info"],
+            &["info", "--wait"],
         ] {
             assert_eq!(args(bad).unwrap_err().exit_code(), 2, "{bad:?}");
         }
@@ -382,11 +409,15 @@ mod tests {
 
         let mut body = 5u32.to_le_bytes().to_vec();
         body.extend_from_slice(&[7; 32]);
+        body.extend_from_slice(&1500u32.to_le_bytes());
         let info = decode_info(&Reply { status: 0, body }).unwrap();
-        assert_eq!((info.length, info.sha256), (5, [7; 32]));
+        assert_eq!(
+            (info.length, info.sha256, info.waited_ms),
+            (5, [7; 32], 1500)
+        );
         let short = Reply {
             status: 0,
-            body: vec![0; 35],
+            body: vec![0; proto::INFO_LEN - 1],
         };
         assert!(matches!(decode_info(&short), Err(Failure::BadReply(_))));
 

@@ -56,11 +56,11 @@ fn invoke_command(
     params: &mut (
         ParameterValueOutput<'_>,
         ParameterMemrefOutput<'_>,
-        ParameterNone,
+        ParameterValueInput,
         ParameterNone,
     ),
 ) -> Result<()> {
-    let (control, response, _, _) = params;
+    let (control, response, options, _) = params;
     if response.buffer_len() < proto::MAX_RESPONSE {
         control.set_a(proto::STATUS_SHORT_BUFFER);
         control.set_b(proto::MAX_RESPONSE as u32);
@@ -71,7 +71,7 @@ fn invoke_command(
         proto::CMD_PANIC => {
             panic!("perso-consumer: panic requested by its client (runner self-test)")
         }
-        proto::CMD_GET_INFO => match info() {
+        proto::CMD_GET_INFO => match info(options.get_a()) {
             Ok(summary) => (proto::STATUS_OK, summary),
             Err(e) => {
                 trace_println!("[perso-consumer] personalization data not available: {}", e);
@@ -103,15 +103,16 @@ fn hello() -> Vec<u8> {
     out
 }
 
-/// Length and SHA-256 of this TA's personalization data; the data stays in this TA and is
-/// wiped when `data` drops.
-fn info() -> core::result::Result<Vec<u8>, PersoError> {
-    let data = suit_perso::fetch_personalization()?;
-    let len = u32::try_from(data.len())
+/// Length and SHA-256 of this TA's personalization data, and how long the update TA kept it
+/// waiting (at most `max_wait_ms`); the data stays in this TA and is wiped when it drops.
+fn info(max_wait_ms: u32) -> core::result::Result<Vec<u8>, PersoError> {
+    let fetched = suit_perso::fetch_personalization_waiting(max_wait_ms)?;
+    let len = u32::try_from(fetched.data.len())
         .map_err(|_| PersoError::Malformed("personalization data longer than 4 GiB"))?;
     let mut out = Vec::with_capacity(proto::INFO_LEN);
     out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&Sha256::digest(&data[..]));
+    out.extend_from_slice(&Sha256::digest(&fetched.data[..]));
+    out.extend_from_slice(&fetched.waited_ms.to_le_bytes());
     Ok(out)
 }
 
