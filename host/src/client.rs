@@ -362,6 +362,33 @@ pub fn install_streamed(
     Ok((prepared, finished))
 }
 
+/// `heap-scan` (test builds of the TA only): how often `control` and each needle occur in the
+/// TA's heap arena ([`protocol::heap_scan`]); the control's count first.
+pub fn heap_scan(
+    tee: &mut dyn Transport,
+    control: &[u8; protocol::heap_scan::CONTROL_LEN],
+    needles: &[&[u8]],
+) -> Result<Vec<u32>, AgentError> {
+    let request = protocol::heap_scan::encode(control, needles)
+        .ok_or(AgentError::BadResponse("heap-scan needles out of bounds"))?;
+    let reply = tee.invoke(Command::HeapScan, &request)?;
+    match protocol::Status::from_code(reply.status) {
+        Some(protocol::Status::Ok) => {
+            let counts: Option<Vec<u32>> = std::str::from_utf8(&reply.body)
+                .ok()
+                .map(|t| t.lines().map(|l| l.parse().ok()).collect())
+                .and_then(|c| c);
+            counts
+                .filter(|c| c.len() == needles.len() + 1)
+                .ok_or(AgentError::BadResponse(
+                    "heap-scan reply is not one count per needle",
+                ))
+        }
+        Some(status) => Err(AgentError::Status(status)),
+        None => Err(AgentError::UnknownStatus(reply.status)),
+    }
+}
+
 /// `crypto-bench` (test builds of the TA only): the request and the reply are text
 /// (`suit_common::crypto::bench`), not CBOR.
 pub fn crypto_bench(tee: &mut dyn Transport, request: &[u8]) -> Result<String, AgentError> {

@@ -87,10 +87,15 @@ pub enum Command {
     /// crypto providers on public inputs. Request and reply are text, not CBOR
     /// (`suit_common::crypto::bench`).
     CryptoBench = 13,
+    /// Test builds only, as [`Command::CryptoBench`]: how often each needle occurs anywhere in
+    /// the TA's heap arena, live or freed blocks alike (the test's evidence, inside OP-TEE,
+    /// that no plaintext or key outlives the command that used it). Request and reply:
+    /// [`heap_scan`].
+    HeapScan = 14,
 }
 
 impl Command {
-    pub const ALL: [Command; 13] = [
+    pub const ALL: [Command; 14] = [
         Command::Status,
         Command::DeviceKey,
         Command::Provision,
@@ -104,6 +109,7 @@ impl Command {
         Command::ReeExport,
         Command::Report,
         Command::CryptoBench,
+        Command::HeapScan,
     ];
 }
 
@@ -532,6 +538,54 @@ pub struct Prerequisite {
 }
 
 /// Names of the production prerequisites (SECURITY.md, "Production prerequisites").
+/// [`Command::HeapScan`]'s request and reply. The request is a control string as it is,
+/// then each needle as a length byte and its bytes XOR [`heap_scan::MASK`]: the TA's own copy
+/// of the request is in its heap, so the control must be found there (the scan sees the live
+/// heap) and a needle must not be found merely because it was asked for. The reply is text,
+/// one count per line: the control's, then each needle's.
+pub mod heap_scan {
+    use alloc::vec::Vec;
+
+    pub const CONTROL_LEN: usize = 16;
+    pub const MIN_NEEDLE: usize = 8;
+    pub const MAX_NEEDLE: usize = 64;
+    pub const MAX_NEEDLES: usize = 16;
+    pub const MASK: u8 = 0x5a;
+
+    /// The request; `None` if a needle's length or their number is outside the bounds.
+    pub fn encode(control: &[u8; CONTROL_LEN], needles: &[&[u8]]) -> Option<Vec<u8>> {
+        if needles.len() > MAX_NEEDLES {
+            return None;
+        }
+        let mut out = control.to_vec();
+        for n in needles {
+            if !(MIN_NEEDLE..=MAX_NEEDLE).contains(&n.len()) {
+                return None;
+            }
+            out.push(u8::try_from(n.len()).ok()?);
+            out.extend(n.iter().map(|b| b ^ MASK));
+        }
+        Some(out)
+    }
+
+    /// The control and the masked needles of `request`; `None` if it is not one [`encode`]
+    /// could have made.
+    pub fn decode(request: &[u8]) -> Option<(&[u8], Vec<&[u8]>)> {
+        let (control, mut rest) = request.split_at_checked(CONTROL_LEN)?;
+        let mut needles = Vec::new();
+        while let Some((&len, tail)) = rest.split_first() {
+            let len = usize::from(len);
+            if needles.len() == MAX_NEEDLES || !(MIN_NEEDLE..=MAX_NEEDLE).contains(&len) {
+                return None;
+            }
+            let (needle, tail) = tail.split_at_checked(len)?;
+            needles.push(needle);
+            rest = tail;
+        }
+        Some((control, needles))
+    }
+}
+
 pub mod prerequisite {
     /// OP-TEE verifies TAs with a key whose private half is secret (not the public dev key).
     pub const TA_SIGNING_KEY: &str = "secret-ta-signing-key";
@@ -622,6 +676,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn heap_scan_requests_carry_masked_needles_within_bounds() {
+        let control = [7u8; heap_scan::CONTROL_LEN];
+        let (a, b) = (b"personalization!".as_slice(), [0x5au8; 64]);
+        let req = heap_scan::encode(&control, &[a, &b]).unwrap();
+        assert!(
+            !req.windows(a.len()).any(|w| w == a),
+            "a needle is in the request in clear"
+        );
+        let (c, needles) = heap_scan::decode(&req).unwrap();
+        assert_eq!(c, control);
+        let clear: Vec<Vec<u8>> = needles
+            .iter()
+            .map(|n| n.iter().map(|x| x ^ heap_scan::MASK).collect())
+            .collect();
+        assert_eq!(clear, [a.to_vec(), b.to_vec()]);
+        assert!(heap_scan::encode(&control, &[&[1; 7]]).is_none());
+        assert!(heap_scan::encode(&control, &[&[1; 65]]).is_none());
+        assert!(heap_scan::encode(&control, &[a; heap_scan::MAX_NEEDLES + 1]).is_none());
+        for bad in [
+            &req[..10],
+            &req[..req.len() - 1],
+            &[&req[..], &[3, 1, 2, 3]].concat(),
+        ] {
+            assert!(heap_scan::decode(bad).is_none());
+        }
+    }
+
+    #[test]
     fn the_stub_huk_fingerprint_is_derived_from_an_all_zero_key() {
         use hmac::{KeyInit as _, Mac as _};
         use sha2::Digest as _;
@@ -694,7 +776,7 @@ mod tests {
             assert_eq!(Command::try_from(i as u32 + 1), Ok(*c));
         }
         assert_eq!(Command::try_from(0), Err(Status::UnknownCommand));
-        assert_eq!(Command::try_from(14), Err(Status::UnknownCommand));
+        assert_eq!(Command::try_from(15), Err(Status::UnknownCommand));
         for code in 0..=6 {
             assert_eq!(Status::from_code(code).map(|s| s as u32), Some(code));
         }

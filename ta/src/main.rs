@@ -82,6 +82,8 @@ fn invoke_command(
         )
     } else if command == Command::CryptoBench as u32 {
         crypto_bench(&request.read_to_vec())
+    } else if command == Command::HeapScan as u32 {
+        heap_scan(&request.read_to_vec())
     } else {
         // Wiped after use: requests can carry imported device keys or plaintext data. The
         // service decrypts a payload chunk in this copy (issue 14: one copy of a chunk).
@@ -147,6 +149,46 @@ fn crypto_bench(request: &[u8]) -> Reply {
             trace_println!("[suit-ta] {}", e);
             Reply::bare(Status::MalformedRequest, 0)
         }
+    }
+}
+
+/// `Command::HeapScan` (`suit_common::protocol::heap_scan`): how often the control and each
+/// needle occur in the TA's heap arena. Only in builds with the insecure test TPA root: in a
+/// product it would tell the normal world whether given bytes are in the TA's memory.
+fn heap_scan(request: &[u8]) -> Reply {
+    use suit_common::protocol::heap_scan::{decode, MASK, MAX_NEEDLE, MAX_NEEDLES};
+    if !build_config::TPA_ROOT_IS_TEST_KEY {
+        return Reply::bare(Status::UnknownCommand, 0);
+    }
+    let Some((control, masked)) = decode(request) else {
+        return Reply::bare(Status::MalformedRequest, 0);
+    };
+    // Unmasked on the stack: in the heap, a needle would find itself.
+    let mut clear = zeroize::Zeroizing::new([[0u8; MAX_NEEDLE]; MAX_NEEDLES]);
+    for (slot, needle) in clear.iter_mut().zip(&masked) {
+        for (c, m) in slot.iter_mut().zip(needle.iter()) {
+            *c = m ^ MASK;
+        }
+    }
+    let needles: alloc::vec::Vec<&[u8]> = core::iter::once(control)
+        .chain(
+            clear
+                .iter()
+                .zip(&masked)
+                .map(|(slot, m)| slot.get(..m.len()).unwrap_or_default()),
+        )
+        .collect();
+    let mut counts = [0u32; MAX_NEEDLES + 1];
+    heap::occurrences(&needles, &mut counts);
+    let text: alloc::string::String = counts
+        .iter()
+        .take(needles.len())
+        .map(|c| alloc::format!("{c}\n"))
+        .collect();
+    Reply {
+        status: Status::Ok,
+        detail: u32::try_from(text.len()).unwrap_or(u32::MAX),
+        body: text.into_bytes(),
     }
 }
 

@@ -69,7 +69,15 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
         ("v3", manifest(5, &uuid_a, &ta_v3, true)),
         ("v4", manifest(6, &uuid_a, &ta_v4, true)),
     ];
-    let puts = provision_and_envelopes(d, &cases);
+    let mut puts = provision_and_envelopes(d, &cases);
+    // The plaintexts, for the heap scan at the end.
+    for (host, guest) in [
+        (d.join("perso.bin"), "perso.bin"),
+        (ta_v2.clone(), "v2.ta"),
+        (ta_v4.clone(), "v4.ta"),
+    ] {
+        puts.push(format!("{}=/plain/{guest}", host.display()));
+    }
     let put_refs: Vec<&str> = puts.iter().map(String::as_str).collect();
     let consumer = |uuid: &str, cmd: &str| format!("perso-consumer --uuid {uuid} {cmd}");
     let cmds = [
@@ -114,6 +122,10 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
          sleep 1; n=0; until grep -q 'stayed busy' /tmp/b0.out 2>/dev/null || [ $n -ge 60 ]; do n=$((n+1)); sleep 0.3; suit-agent --lock /tmp/b.lock --busy-wait 0 status >/tmp/b0.out 2>&1; done; \
          echo \"no wait: $(cat /tmp/b0.out)\"; suit-agent --lock /tmp/b.lock --busy-wait 60 status >/tmp/b.out 2>&1 & b=$!; sleep 2; : >/tmp/go2; \
          wait $b; echo \"waiting agent exit $?\"; wait $h; echo \"holder: $(cat /tmp/h.out)\"; grep -c 'provisioning count:' /tmp/b.out".to_string(),
+        // 18: after every install, refusal and release above (the instance is kept alive, so
+        // its heap is the one all of them used): neither the personalization data nor either
+        // TA image is anywhere in the update TA's heap, freed blocks included.
+        "suit-agent heap-scan /plain/perso.bin /plain/v2.ta /plain/v4.ta".to_string(),
     ];
     let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let run = boot(
@@ -182,6 +194,18 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
         "no wait: suit-agent: error: the TA stayed busy with another session",
     )
     .says(17, "waiting agent exit 0");
+    let scan = &run.command(18).output;
+    let counts: Vec<(&str, u32)> = scan
+        .lines()
+        .filter_map(|l| l.rsplit_once(": "))
+        .map(|(what, n)| (what, n.trim().parse().unwrap_or(u32::MAX)))
+        .collect();
+    assert_eq!(counts.len(), 1 + 3 * 3, "{scan}");
+    // The scan sees the live heap: the control its own request put there is found.
+    assert!(counts[0].0 == "control" && counts[0].1 >= 1, "{scan}");
+    for (what, n) in &counts[1..] {
+        assert_eq!(*n, 0, "{what} is in the update TA's heap:\n{scan}");
+    }
 
     // Neither the TA's plaintext nor the personalization data is in the REE's files.
     let ta_plain = std::fs::read(&ta_v2).unwrap();

@@ -144,6 +144,16 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         "the detached payload is encrypted"
     );
 
+    // Pieces of both plaintexts for the heap scan: early, middle, and in the last chunk.
+    let mut needles = Vec::new();
+    for (name, image) in [("firmware", &firmware), ("big", &big)] {
+        for at in [1000, image.len() / 2, image.len() - 64] {
+            let file = format!("{name}-{at}.bin");
+            std::fs::write(d.join(&file), &image[at..at + 32]).unwrap();
+            puts.push(format!("{}=/plain/{file}", d.join(&file).display()));
+            needles.push(format!("/plain/{file}"));
+        }
+    }
     let refused = |name: &str, text: &str| {
         format!("! suit-agent install /up/{name}.suit --payload-dir /up/{name} 2>/tmp/e; cat /tmp/e; grep -q '{text}' /tmp/e")
     };
@@ -159,6 +169,9 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         refused("cfg-author", "equired"),
         "suit-agent install /up/cfg-both.suit".to_string(),
         "suit-agent install /up/big.suit --payload-dir /up/big".to_string(),
+        // 10: neither component's plaintext is anywhere in the update TA's heap afterwards,
+        // freed blocks included (32-byte pieces, the last chunk of each among them).
+        format!("suit-agent heap-scan {}", needles.join(" ")),
     ];
     let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let (puts, mut opts) = on_disk(puts);
@@ -175,6 +188,18 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
     assert!(installed.contains("component ['app']"), "{installed}");
     run.says(5, "installed:           1 component(s)");
 
+    let scan = &run.command(10).output;
+    assert!(
+        scan.lines()
+            .next()
+            .is_some_and(|l| l != "control: 0" && l.starts_with("control: ")),
+        "{scan}"
+    );
+    assert_eq!(
+        scan.lines().filter(|l| l.ends_with(": 0")).count(),
+        6,
+        "plaintext in the TA's heap:\n{scan}"
+    );
     let installed_big = &run.command(9).output;
     assert!(
         installed_big.contains("installed /up/big.suit (sequence number 4"),

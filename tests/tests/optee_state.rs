@@ -112,7 +112,7 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
         ("rescope", &rescope),
     ];
     let mut puts = Vec::new();
-    for (name, bytes) in files {
+    for (name, bytes) in files.into_iter().chain([("hmac", &HMAC_SECRET.to_vec())]) {
         let p = dir.path().join(format!("{name}.cbor"));
         std::fs::write(&p, bytes).unwrap();
         puts.push(format!("{}=/msg/{name}.cbor", p.display()));
@@ -129,6 +129,9 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
         expect_refusal("other-device.cbor", "bound to another device"),
         "suit-agent provision /msg/rescope.cbor".to_string(),
         "suit-agent anchors --json".to_string(),
+        // 6: the symmetric anchor key, unwrapped when it was added, is not left in the TA's
+        // heap (freed blocks included).
+        "suit-agent heap-scan /msg/hmac.cbor".to_string(),
     ];
     let cmd_refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let mut opts = on_disk();
@@ -140,6 +143,15 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
     assert_eq!(anchors["provisioning-counter"], 2);
     assert_eq!(anchors["anchors"][0]["component-prefixes"][0], "['apps']");
     assert_eq!(anchors["anchors"][1]["key-type"], "symmetric");
+    let scan = &run.command(6).output;
+    assert!(
+        scan.starts_with("control: ") && !scan.starts_with("control: 0\n"),
+        "{scan}"
+    );
+    assert!(
+        scan.ends_with("/msg/hmac.cbor@0+32: 0\n"),
+        "the anchor key is in the TA's heap:\n{scan}"
+    );
 
     // Neither the message the REE relayed nor the REE's copy of secure storage (read
     // straight off the disk image) holds the symmetric anchor key in clear.

@@ -314,7 +314,9 @@ impl<B: Backend> Service<B> {
             Command::ReeExport => self.handle(request, |s, r: ReeExportRequest| s.ree_export(&r)),
             Command::Report => self.handle(request, |s, r: ReportRequest| s.report(r)),
             // Answered by the TA itself (its GP TEE provider lives there), in test builds only.
-            Command::CryptoBench => return Reply::bare(Status::UnknownCommand, 0),
+            Command::CryptoBench | Command::HeapScan => {
+                return Reply::bare(Status::UnknownCommand, 0)
+            }
         };
         match outcome {
             Outcome::Body(body) => Reply::sized(Status::Ok, body),

@@ -257,6 +257,12 @@ enum Cmd {
     /// the TA's text reply. Used by qemu/bench.sh and the QEMU tests.
     #[command(hide = true)]
     CryptoBench { request: PathBuf },
+    /// Test builds only: how often pieces of each FILE (its first, middle and last 32 bytes,
+    /// or all of it if shorter) occur in the TA's heap, freed blocks included, after a control
+    /// the request itself puts there (which must be found). Used by the QEMU tests to show
+    /// that no plaintext outlives its command.
+    #[command(hide = true)]
+    HeapScan { files: Vec<PathBuf> },
 }
 
 #[derive(clap::Args)]
@@ -550,6 +556,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             json,
         } => export(tee, path, ree_root, *json),
         Cmd::Install(args) => install(tee, args, show_progress(&cli)),
+        Cmd::HeapScan { files } => heap_scan(tee, files),
         Cmd::CryptoBench { request } => {
             let request = std::fs::read(request)
                 .map_err(|e| AgentError::File(format!("{}: {e}", request.display())))?;
@@ -557,6 +564,34 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             Ok(())
         }
     }
+}
+
+/// `heap-scan`: one line per needle, `FILE@OFFSET+LEN: COUNT`, after `control: COUNT`.
+fn heap_scan(tee: &mut dyn Transport, files: &[PathBuf]) -> Result<(), AgentError> {
+    const WINDOW: usize = 32;
+    let mut control = [0u8; suit_common::protocol::heap_scan::CONTROL_LEN];
+    getrandom::fill(&mut control).map_err(|e| AgentError::File(format!("random control: {e}")))?;
+    let contents = files
+        .iter()
+        .map(|f| read_file(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut names = Vec::new();
+    let mut needles: Vec<&[u8]> = Vec::new();
+    for (file, data) in files.iter().zip(&contents) {
+        let len = data.len().min(WINDOW);
+        let mut offsets = vec![0, data.len() / 2 - len / 2, data.len() - len];
+        offsets.dedup();
+        for at in offsets {
+            names.push(format!("{}@{at}+{len}", file.display()));
+            needles.push(&data[at..at + len]);
+        }
+    }
+    let counts = client::heap_scan(tee, &control, &needles)?;
+    println!("control: {}", counts[0]);
+    for (name, count) in names.iter().zip(&counts[1..]) {
+        println!("{name}: {count}");
+    }
+    Ok(())
 }
 
 /// `status`: the TA's status with the agent's own checks of the platform.
@@ -1145,7 +1180,7 @@ fn wants_json(cmd: &Command) -> bool {
         | Cmd::DeviceKey(DeviceKeyArgs { json, .. })
         | Cmd::PersoGet { json }
         | Cmd::Export { json, .. } => *json,
-        Cmd::CryptoBench { .. } => false,
+        Cmd::CryptoBench { .. } | Cmd::HeapScan { .. } => false,
     }
 }
 
