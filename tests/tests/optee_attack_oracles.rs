@@ -135,7 +135,12 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
     // Boot 2: provisioning, then anchor 1's payload keys with the TA's signed statement.
     provision_and_export_anchor_keys(&disk, d, &[1]);
     std::fs::write(d.join("secret.bin"), SECRET).unwrap();
-    let mut puts = Vec::new();
+    // What a truncated delivery decrypts before it fails (CUTS: its first 8 bytes).
+    std::fs::write(d.join("prefix.bin"), &SECRET[..8]).unwrap();
+    let mut puts = vec![
+        format!("{}=/plain/prefix.bin", d.join("prefix.bin").display()),
+        format!("{}=/plain/secret.bin", d.join("secret.bin").display()),
+    ];
     for (name, alg, mode) in VARIANTS {
         let key = if mode == "hpke" {
             "anchor-1.hpke.pub.pem"
@@ -222,6 +227,9 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
         ));
         cmds.push("suit-agent status >/dev/null".to_string());
     }
+    // The plaintext the failed deliveries decrypted is not left in the TA's heap.
+    let scan = cmds.len();
+    cmds.push("suit-agent heap-scan /plain/prefix.bin /plain/secret.bin".into());
     cmds.push("suit-agent report --pre-auth --nonce 0c --out /data/reports/pre-auth.cbor".into());
     cmds.push("suit-agent report --nonce 0d --out /data/reports/last-before.cbor".into());
     cmds.push("suit-agent install /up/gcm-hpke.suit --payload-dir /up/gcm-hpke".into());
@@ -274,6 +282,17 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
             }
         }
     }
+
+    let scan = &run.command(scan).output;
+    assert!(
+        scan.starts_with("control: ") && !scan.starts_with("control: 0\n"),
+        "{scan}"
+    );
+    assert_eq!(
+        scan.lines().filter(|l| l.ends_with(": 0")).count(),
+        2,
+        "unauthenticated plaintext left in the TA's heap:\n{scan}"
+    );
 
     // Finding 6: every hostile envelope was refused and status answered after each (the
     // commands above), and the secure log holds no panic (run.sh fails the boot otherwise).
