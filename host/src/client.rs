@@ -369,8 +369,13 @@ pub fn heap_scan(
     control: &[u8; protocol::heap_scan::CONTROL_LEN],
     needles: &[&[u8]],
 ) -> Result<Vec<u32>, AgentError> {
-    let request = protocol::heap_scan::encode(control, needles)
-        .ok_or(AgentError::BadResponse("heap-scan needles out of bounds"))?;
+    let request =
+        protocol::heap_scan::encode(control, needles).ok_or(AgentError::File(format!(
+            "heap-scan takes at most {} needles of {} to {} bytes",
+            protocol::heap_scan::MAX_NEEDLES,
+            protocol::heap_scan::MIN_NEEDLE,
+            protocol::heap_scan::MAX_NEEDLE
+        )))?;
     let reply = tee.invoke(Command::HeapScan, &request)?;
     match protocol::Status::from_code(reply.status) {
         Some(protocol::Status::Ok) => {

@@ -578,6 +578,13 @@ fn heap_scan(tee: &mut dyn Transport, files: &[PathBuf]) -> Result<(), AgentErro
     let mut names = Vec::new();
     let mut needles: Vec<&[u8]> = Vec::new();
     for (file, data) in files.iter().zip(&contents) {
+        if data.len() < suit_common::protocol::heap_scan::MIN_NEEDLE {
+            return Err(AgentError::File(format!(
+                "{}: shorter than {} bytes, too short to search for",
+                file.display(),
+                suit_common::protocol::heap_scan::MIN_NEEDLE
+            )));
+        }
         let len = data.len().min(WINDOW);
         let mut offsets = vec![0, data.len() / 2 - len / 2, data.len() - len];
         offsets.dedup();
