@@ -130,8 +130,8 @@ const MAX_PAUSE_MS: u32 = 250;
 
 /// [`fetch_personalization`], but while the update TA is busy with another session (its
 /// agent installing, say) it waits and tries again, pausing 10 ms, then twice as long each
-/// time up to 250 ms, until the pauses would exceed `max_wait_ms` in total. Then, or on any
-/// other failure, it returns that failure. `max_wait_ms` 0 is one attempt. A cancelled wait
+/// time up to 250 ms, the last pause cut so that they add up to at most `max_wait_ms`. Then,
+/// or on any other failure, it returns that failure. `max_wait_ms` 0 is one attempt. A cancelled wait
 /// (the client gave up) ends it with the busy error.
 pub fn fetch_personalization_waiting(max_wait_ms: u32) -> Result<Fetched, PersoError> {
     let mut waited_ms = 0u32;
