@@ -363,12 +363,13 @@ pub fn install_streamed(
 }
 
 /// `heap-scan` (test builds of the TA only): how often `control` and each needle occur in the
-/// TA's heap arena ([`protocol::heap_scan`]); the control's count first.
+/// TA's heap arena and in the dead part of its stack ([`protocol::heap_scan`]), as (heap,
+/// stack) pairs, the control's first.
 pub fn heap_scan(
     tee: &mut dyn Transport,
     control: &[u8; protocol::heap_scan::CONTROL_LEN],
     needles: &[&[u8]],
-) -> Result<Vec<u32>, AgentError> {
+) -> Result<Vec<(u32, u32)>, AgentError> {
     let request =
         protocol::heap_scan::encode(control, needles).ok_or(AgentError::File(format!(
             "heap-scan takes at most {} needles of {} to {} bytes",
@@ -379,10 +380,13 @@ pub fn heap_scan(
     let reply = tee.invoke(Command::HeapScan, &request)?;
     match protocol::Status::from_code(reply.status) {
         Some(protocol::Status::Ok) => {
-            let counts: Option<Vec<u32>> = std::str::from_utf8(&reply.body)
+            let pair = |l: &str| {
+                let (h, s) = l.split_once(' ')?;
+                Some((h.parse().ok()?, s.parse().ok()?))
+            };
+            let counts: Option<Vec<(u32, u32)>> = std::str::from_utf8(&reply.body)
                 .ok()
-                .map(|t| t.lines().map(|l| l.parse().ok()).collect())
-                .and_then(|c| c);
+                .and_then(|t| t.lines().map(pair).collect());
             counts
                 .filter(|c| c.len() == needles.len() + 1)
                 .ok_or(AgentError::BadResponse(

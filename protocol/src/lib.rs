@@ -88,9 +88,9 @@ pub enum Command {
     /// (`suit_common::crypto::bench`).
     CryptoBench = 13,
     /// Test builds only, as [`Command::CryptoBench`]: how often each needle occurs anywhere in
-    /// the TA's heap arena, live or freed blocks alike (the test's evidence, inside OP-TEE,
-    /// that no plaintext or key outlives the command that used it). Request and reply:
-    /// [`heap_scan`].
+    /// the TA's heap arena, live or freed blocks alike, and in the dead part of its stack (the
+    /// test's evidence, inside OP-TEE, that no plaintext or key outlives the command that
+    /// used it). Request and reply: [`heap_scan`].
     HeapScan = 14,
 }
 
@@ -542,7 +542,8 @@ pub struct Prerequisite {
 /// then each needle as a length byte and its bytes XOR [`heap_scan::MASK`]: the TA's own copy
 /// of the request is in its heap, so the control must be found there (the scan sees the live
 /// heap) and a needle must not be found merely because it was asked for. The reply is text,
-/// one count per line: the control's, then each needle's.
+/// one line per needle, the control's first: its count in the heap arena and in the dead
+/// part of the TA's stack (where the TA leaves the control first), separated by a space.
 pub mod heap_scan {
     use alloc::vec::Vec;
 

@@ -95,3 +95,48 @@ pub fn occurrences(needles: &[&[u8]], counts: &mut [u32]) {
         start += PIECE;
     }
 }
+
+/// Leaves `control` deep in the stack (the far end of a 2 KiB frame, below where
+/// [`dead_stack_occurrences`]' own frame will lie), as a stack copy of a secret would be: the
+/// positive control of the stack search.
+#[inline(never)]
+pub fn leave_on_stack(control: &[u8]) {
+    let mut frame = [0u8; 2048];
+    for (f, c) in frame.iter_mut().zip(control) {
+        *f = *c;
+    }
+    core::hint::black_box(&mut frame);
+}
+
+/// Stack that OP-TEE's entry frames may take above the hint `dead_stack_occurrences` gets
+/// (generous: libutee's entry and the macro's wrapper take well under 2 KiB).
+const ENTRY_FRAMES: usize = 8 * 1024;
+
+/// How often each needle occurs in the dead part of the TA's stack: below this function's
+/// frame, down to `TA_STACK_SIZE` under `entry_hint` (an address in the command's entry
+/// frame) plus [`ENTRY_FRAMES`], so it stays inside the stack OP-TEE mapped. What deeper calls
+/// of this and earlier commands left there is what a stack copy of a secret would be.
+#[inline(never)]
+pub fn dead_stack_occurrences(entry_hint: usize, needles: &[&[u8]], counts: &mut [u32]) {
+    let here = 0u8;
+    let below_frame = (core::ptr::addr_of!(here) as usize).saturating_sub(256);
+    let start = (entry_hint + ENTRY_FRAMES).saturating_sub(crate::TA_STACK_SIZE as usize);
+    for (needle, count) in needles.iter().zip(counts.iter_mut()) {
+        let Some(last) = below_frame.checked_sub(needle.len()) else {
+            continue;
+        };
+        for at in start..last {
+            let found = needle.iter().enumerate().all(|(i, &b)| {
+                // SAFETY: `start <= at + i < below_frame`: inside the TA's stack, between its
+                // lowest mapped byte (OP-TEE maps at least TA_STACK_SIZE below the entry
+                // frames, and `start` is that far below `entry_hint` plus ENTRY_FRAMES) and
+                // this function's frame. Read volatile through a raw pointer, no reference
+                // made; nothing else runs meanwhile.
+                unsafe { core::ptr::read_volatile(at.wrapping_add(i) as *const u8) == b }
+            });
+            if found {
+                *count = count.saturating_add(1);
+            }
+        }
+    }
+}

@@ -71,6 +71,8 @@ fn invoke_command(
         ParameterNone,
     ),
 ) -> Result<()> {
+    // An address in this command's entry frame: where the heap scan's stack search stops.
+    let entry = 0u8;
     let (control, request, response, _) = params;
     let host_version = control.get_a();
     let service = session.service.as_mut().ok_or(ErrorKind::BadState)?;
@@ -83,7 +85,7 @@ fn invoke_command(
     } else if command == Command::CryptoBench as u32 {
         crypto_bench(&request.read_to_vec())
     } else if command == Command::HeapScan as u32 {
-        heap_scan(&request.read_to_vec())
+        heap_scan(&request.read_to_vec(), core::ptr::addr_of!(entry) as usize)
     } else {
         // Wiped after use: requests can carry imported device keys or plaintext data. The
         // service decrypts a payload chunk in this copy (issue 14: one copy of a chunk).
@@ -153,9 +155,10 @@ fn crypto_bench(request: &[u8]) -> Reply {
 }
 
 /// `Command::HeapScan` (`suit_common::protocol::heap_scan`): how often the control and each
-/// needle occur in the TA's heap arena. Only in builds with the insecure test TPA root: in a
+/// needle occur in the TA's heap arena and in the dead part of its stack (where the control is
+/// first left on purpose). Only in builds with the insecure test TPA root: in a
 /// product it would tell the normal world whether given bytes are in the TA's memory.
-fn heap_scan(request: &[u8]) -> Reply {
+fn heap_scan(request: &[u8], entry_hint: usize) -> Reply {
     use suit_common::protocol::heap_scan::{decode, MASK, MAX_NEEDLE, MAX_NEEDLES};
     if !build_config::TPA_ROOT_IS_TEST_KEY {
         return Reply::bare(Status::UnknownCommand, 0);
@@ -180,10 +183,14 @@ fn heap_scan(request: &[u8]) -> Reply {
         .collect();
     let mut counts = [0u32; MAX_NEEDLES + 1];
     heap::occurrences(&needles, &mut counts);
+    let mut on_stack = [0u32; MAX_NEEDLES + 1];
+    heap::leave_on_stack(control);
+    heap::dead_stack_occurrences(entry_hint, &needles, &mut on_stack);
     let text: alloc::string::String = counts
         .iter()
+        .zip(&on_stack)
         .take(needles.len())
-        .map(|c| alloc::format!("{c}\n"))
+        .map(|(h, s)| alloc::format!("{h} {s}\n"))
         .collect();
     Reply {
         status: Status::Ok,

@@ -619,3 +619,27 @@ pub fn consumer_author_device(uuid: &str, ree: bool) -> (tempfile::TempDir, Path
     );
     (dir, disk)
 }
+
+/// Checks the output of `suit-agent heap-scan` with `needles` needles: the control was found
+/// both in the TA's heap and in the dead part of its stack (so the scan saw both), and no
+/// needle was found in either.
+pub fn assert_heap_scan_clean(output: &str, needles: usize) {
+    let mut lines = output.lines();
+    let control = lines
+        .next()
+        .and_then(|l| l.strip_prefix("control: heap "))
+        .and_then(|l| l.split_once(", dead stack "))
+        .and_then(|(h, s)| Some((h.parse::<u32>().ok()?, s.parse::<u32>().ok()?)));
+    assert!(
+        matches!(control, Some((h, s)) if h >= 1 && s >= 1),
+        "the scan did not find its own control in the heap and on the stack:\n{output}"
+    );
+    let counts: Vec<(&str, Option<u32>)> = lines
+        .filter_map(|l| l.rsplit_once(": "))
+        .map(|(what, n)| (what, n.trim().parse().ok()))
+        .collect();
+    assert_eq!(counts.len(), needles, "{output}");
+    for (what, n) in counts {
+        assert_eq!(n, Some(0), "{what} is in the update TA's memory:\n{output}");
+    }
+}

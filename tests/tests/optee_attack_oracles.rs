@@ -283,16 +283,7 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
         }
     }
 
-    let scan = &run.command(scan).output;
-    assert!(
-        scan.starts_with("control: ") && !scan.starts_with("control: 0\n"),
-        "{scan}"
-    );
-    assert_eq!(
-        scan.lines().filter(|l| l.ends_with(": 0")).count(),
-        2,
-        "unauthenticated plaintext left in the TA's heap:\n{scan}"
-    );
+    suit_tests::assert_heap_scan_clean(&run.command(scan).output, 2);
 
     // Finding 6: every hostile envelope was refused and status answered after each (the
     // commands above), and the secure log holds no panic (run.sh fails the boot otherwise).

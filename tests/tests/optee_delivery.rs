@@ -194,18 +194,7 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
         "no wait: suit-agent: error: the TA stayed busy with another session",
     )
     .says(17, "waiting agent exit 0");
-    let scan = &run.command(18).output;
-    let counts: Vec<(&str, u32)> = scan
-        .lines()
-        .filter_map(|l| l.rsplit_once(": "))
-        .map(|(what, n)| (what, n.trim().parse().unwrap_or(u32::MAX)))
-        .collect();
-    assert_eq!(counts.len(), 1 + 3 * 3, "{scan}");
-    // The scan sees the live heap: the control its own request put there is found.
-    assert!(counts[0].0 == "control" && counts[0].1 >= 1, "{scan}");
-    for (what, n) in &counts[1..] {
-        assert_eq!(*n, 0, "{what} is in the update TA's heap:\n{scan}");
-    }
+    suit_tests::assert_heap_scan_clean(&run.command(18).output, 3 * 3);
 
     // Neither the TA's plaintext nor the personalization data is in the REE's files.
     let ta_plain = std::fs::read(&ta_v2).unwrap();

@@ -188,18 +188,7 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
     assert!(installed.contains("component ['app']"), "{installed}");
     run.says(5, "installed:           1 component(s)");
 
-    let scan = &run.command(10).output;
-    assert!(
-        scan.lines()
-            .next()
-            .is_some_and(|l| l != "control: 0" && l.starts_with("control: ")),
-        "{scan}"
-    );
-    assert_eq!(
-        scan.lines().filter(|l| l.ends_with(": 0")).count(),
-        6,
-        "plaintext in the TA's heap:\n{scan}"
-    );
+    suit_tests::assert_heap_scan_clean(&run.command(10).output, 6);
     let installed_big = &run.command(9).output;
     assert!(
         installed_big.contains("installed /up/big.suit (sequence number 4"),

@@ -258,9 +258,9 @@ enum Cmd {
     #[command(hide = true)]
     CryptoBench { request: PathBuf },
     /// Test builds only: how often pieces of each FILE (its first, middle and last 32 bytes,
-    /// or all of it if shorter) occur in the TA's heap, freed blocks included, after a control
-    /// the request itself puts there (which must be found). Used by the QEMU tests to show
-    /// that no plaintext outlives its command.
+    /// or all of it if shorter) occur in the TA's heap, freed blocks included, and in the dead
+    /// part of its stack, after a control the request and the TA put in both (which must be
+    /// found). Used by the QEMU tests to show that no plaintext outlives its command.
     #[command(hide = true)]
     HeapScan { files: Vec<PathBuf> },
 }
@@ -566,7 +566,8 @@ fn run(cli: Cli) -> Result<(), AgentError> {
     }
 }
 
-/// `heap-scan`: one line per needle, `FILE@OFFSET+LEN: COUNT`, after `control: COUNT`.
+/// `heap-scan`: `control: heap N, dead stack M`, then one line per needle,
+/// `FILE@OFFSET+LEN: COUNT` (heap and dead stack together).
 fn heap_scan(tee: &mut dyn Transport, files: &[PathBuf]) -> Result<(), AgentError> {
     const WINDOW: usize = 32;
     let mut control = [0u8; suit_common::protocol::heap_scan::CONTROL_LEN];
@@ -594,9 +595,12 @@ fn heap_scan(tee: &mut dyn Transport, files: &[PathBuf]) -> Result<(), AgentErro
         }
     }
     let counts = client::heap_scan(tee, &control, &needles)?;
-    println!("control: {}", counts[0]);
-    for (name, count) in names.iter().zip(&counts[1..]) {
-        println!("{name}: {count}");
+    let mut counts = counts.into_iter();
+    if let Some((heap, stack)) = counts.next() {
+        println!("control: heap {heap}, dead stack {stack}");
+    }
+    for (name, (heap, stack)) in names.iter().zip(counts) {
+        println!("{name}: {}", heap.saturating_add(stack));
     }
     Ok(())
 }
