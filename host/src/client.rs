@@ -370,13 +370,14 @@ pub fn heap_scan(
     control: &[u8; protocol::heap_scan::CONTROL_LEN],
     needles: &[&[u8]],
 ) -> Result<Vec<(u32, u32)>, AgentError> {
-    let request =
-        protocol::heap_scan::encode(control, needles).ok_or(AgentError::File(format!(
+    let request = protocol::heap_scan::encode(control, needles).ok_or_else(|| {
+        AgentError::File(format!(
             "heap-scan takes at most {} needles of {} to {} bytes",
             protocol::heap_scan::MAX_NEEDLES,
             protocol::heap_scan::MIN_NEEDLE,
             protocol::heap_scan::MAX_NEEDLE
-        )))?;
+        ))
+    })?;
     let reply = tee.invoke(Command::HeapScan, &request)?;
     match protocol::Status::from_code(reply.status) {
         Some(protocol::Status::Ok) => {

@@ -59,41 +59,46 @@ pub fn used() -> HeapUse {
     }
 }
 
-/// Bytes of the arena copied out at a time (plus the longest needle less one, so a match
-/// across two pieces is seen once).
-const PIECE: usize = 4096;
+/// Adds to `counts` how often each needle starts in `[start, end)` and lies wholly inside it.
+/// Read volatile, byte by byte, straight from memory: no copy of what is searched is made,
+/// which on the stack would land inside the region being searched. Inlined into both callers
+/// so that it has no frame of its own there either.
+///
+/// # Safety
+///
+/// Every byte of `[start, end)` must be mapped and readable for the whole call, and nothing
+/// may write it meanwhile.
+#[inline(always)]
+unsafe fn count_in(start: usize, end: usize, needles: &[&[u8]], counts: &mut [u32]) {
+    for at in start..end {
+        // SAFETY: `start <= at < end`, readable by the caller's contract.
+        let first = unsafe { core::ptr::read_volatile(at as *const u8) };
+        for (needle, count) in needles.iter().zip(counts.iter_mut()) {
+            let fits = at.checked_add(needle.len()).is_some_and(|e| e <= end);
+            let found = fits
+                && needle.first() == Some(&first)
+                && needle.iter().enumerate().skip(1).all(|(i, &b)| {
+                    // SAFETY: `at + i < at + needle.len() <= end` (`fits`): readable by the
+                    // caller's contract.
+                    unsafe { core::ptr::read_volatile((at + i) as *const u8) == b }
+                });
+            if found {
+                *count = count.saturating_add(1);
+            }
+        }
+    }
+}
 
 /// How often each needle occurs in the heap arena (`ta_heap`, every byte libutils' malloc
 /// manages: live blocks, freed blocks and never-used space alike). For `Command::HeapScan`,
-/// which main.rs answers only in test builds. Needles are at most `MAX_NEEDLE` bytes.
+/// which main.rs answers only in test builds.
 pub fn occurrences(needles: &[&[u8]], counts: &mut [u32]) {
-    use suit_common::protocol::heap_scan::MAX_NEEDLE;
-    let base = core::ptr::addr_of!(crate::ta_heap).cast::<u8>();
-    let len = crate::TA_DATA_SIZE as usize;
-    let mut piece = zeroize::Zeroizing::new([0u8; PIECE + MAX_NEEDLE]);
-    let mut start = 0;
-    while start < len {
-        let end = (start + PIECE + MAX_NEEDLE - 1).min(len);
-        let Some(window) = piece.get_mut(..end - start) else {
-            return;
-        };
-        for (i, byte) in window.iter_mut().enumerate() {
-            // SAFETY: `start + i < len`, so the address is inside the TA's own heap arena
-            // (`ta_heap`, TA_DATA_SIZE bytes, alive for the whole instance). The C allocator
-            // writes that memory behind Rust's back, so it is read volatile, byte by byte,
-            // through a raw pointer: no reference to memory other code owns is made, and the TA
-            // is single-threaded, so nothing writes it meanwhile.
-            *byte = unsafe { core::ptr::read_volatile(base.add(start + i)) };
-        }
-        let starts = PIECE.min(window.len());
-        for (needle, count) in needles.iter().zip(counts.iter_mut()) {
-            let hits = (0..starts)
-                .filter(|&at| window.get(at..).is_some_and(|w| w.starts_with(needle)))
-                .count();
-            *count = count.saturating_add(u32::try_from(hits).unwrap_or(u32::MAX));
-        }
-        start += PIECE;
-    }
+    let start = core::ptr::addr_of!(crate::ta_heap) as usize;
+    // SAFETY: the TA's own heap arena (`ta_heap`, TA_DATA_SIZE bytes, alive for the whole
+    // instance). The C allocator writes it behind Rust's back, which is why it is read
+    // volatile through addresses, never through a reference; the TA is single-threaded and
+    // the search allocates nothing, so nothing writes it meanwhile.
+    unsafe { count_in(start, start + crate::TA_DATA_SIZE as usize, needles, counts) }
 }
 
 /// Leaves `control` deep in the stack (the far end of a 2 KiB frame, below where
@@ -121,22 +126,9 @@ pub fn dead_stack_occurrences(entry_hint: usize, needles: &[&[u8]], counts: &mut
     let here = 0u8;
     let below_frame = (core::ptr::addr_of!(here) as usize).saturating_sub(256);
     let start = (entry_hint + ENTRY_FRAMES).saturating_sub(crate::TA_STACK_SIZE as usize);
-    for (needle, count) in needles.iter().zip(counts.iter_mut()) {
-        let Some(last) = below_frame.checked_sub(needle.len()) else {
-            continue;
-        };
-        for at in start..last {
-            let found = needle.iter().enumerate().all(|(i, &b)| {
-                // SAFETY: `start <= at + i < below_frame`: inside the TA's stack, between its
-                // lowest mapped byte (OP-TEE maps at least TA_STACK_SIZE below the entry
-                // frames, and `start` is that far below `entry_hint` plus ENTRY_FRAMES) and
-                // this function's frame. Read volatile through a raw pointer, no reference
-                // made; nothing else runs meanwhile.
-                unsafe { core::ptr::read_volatile(at.wrapping_add(i) as *const u8) == b }
-            });
-            if found {
-                *count = count.saturating_add(1);
-            }
-        }
-    }
+    // SAFETY: `[start, below_frame)` is inside the TA's stack (or empty), between its lowest
+    // mapped byte (OP-TEE maps at least TA_STACK_SIZE below the entry frames, and `start` is
+    // that far below `entry_hint` plus ENTRY_FRAMES) and this function's frame; `count_in` is
+    // inlined and keeps no copy, so nothing writes that region meanwhile.
+    unsafe { count_in(start, below_frame, needles, counts) }
 }
