@@ -5,11 +5,11 @@
 //! fail, so a pass means something. Run by tests/cddl.sh (needs its pinned virtualenv).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use ciborium::Value;
 use serde_json::{json, Value as Json};
 
+use suit_test_support::cddl::{case, expect, report_cases, wrong};
 use suit_test_support::cli::{ok, provision_args, words, write, Out};
 use suit_test_support::{CLASS_UUID as CLASS, VENDOR_UUID as VENDOR};
 
@@ -20,110 +20,8 @@ type Rule = (&'static str, &'static str);
 /// A CBOR map's entries, as ciborium holds them.
 type Entries = Vec<(Value, Value)>;
 
-/// One item to validate: `bytes` against rule `ty` of schema set `set` (validate.py's SETS).
-struct Case {
-    name: String,
-    set: &'static str,
-    ty: &'static str,
-    bytes: Vec<u8>,
-    valid: bool,
-    /// For an invalid case: text the validator's errors must contain (the reason it fails).
-    because: &'static str,
-}
-
-fn case(name: impl Into<String>, set: &'static str, ty: &'static str, bytes: Vec<u8>) -> Case {
-    Case {
-        name: name.into(),
-        set,
-        ty,
-        bytes,
-        valid: true,
-        because: "",
-    }
-}
-
-fn wrong(
-    name: impl Into<String>,
-    set: &'static str,
-    ty: &'static str,
-    bytes: Vec<u8>,
-    because: &'static str,
-) -> Case {
-    Case {
-        valid: false,
-        because,
-        ..case(name, set, ty, bytes)
-    }
-}
-
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Runs the validator on every case; returns, per case, its verdict and first errors.
-fn validate(cases: &[Case]) -> Vec<(bool, Json)> {
-    let python =
-        std::env::var("SUIT_CDDL_PYTHON").expect("SUIT_CDDL_PYTHON is not set: run tests/cddl.sh");
-    let input: Vec<Json> = cases
-        .iter()
-        .map(|c| json!({"name": c.name, "set": c.set, "type": c.ty, "hex": hex::encode(&c.bytes)}))
-        .collect();
-    let mut child = Command::new(python)
-        .arg(repo().join("tests/cddl/validate.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    serde_json::to_writer(child.stdin.take().unwrap(), &json!({ "cases": input })).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "validate.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let resp: Json = serde_json::from_slice(&out.stdout).unwrap();
-    // SUIT_CDDL_DUMP=FILE keeps the validator's whole answer (errors, seconds per case).
-    if let Ok(f) = std::env::var("SUIT_CDDL_DUMP") {
-        std::fs::write(f, &out.stdout).unwrap();
-    }
-    let results = resp["results"].as_array().unwrap();
-    assert_eq!(results.len(), cases.len());
-    results
-        .iter()
-        .map(|r| (r["valid"].as_bool().unwrap(), r["errors"].clone()))
-        .collect()
-}
-
-/// Validates every case and fails naming each one whose verdict is not the expected one.
-fn expect(cases: &[Case]) {
-    let got = validate(cases);
-    let mut bad = Vec::new();
-    for (c, (valid, errors)) in cases.iter().zip(got) {
-        if !valid && !c.valid && !errors.to_string().contains(c.because) {
-            bad.push(format!(
-                "{} ({} / {}): invalid, but not because of {:?}: {errors}",
-                c.name, c.set, c.ty, c.because
-            ));
-        } else if valid != c.valid {
-            bad.push(format!(
-                "{} ({} / {}): expected {}, got {}: {errors}\n  bytes: {}",
-                c.name,
-                c.set,
-                c.ty,
-                if c.valid { "valid" } else { "invalid" },
-                if valid { "valid" } else { "invalid" },
-                hex::encode(&c.bytes)
-            ));
-        }
-    }
-    assert!(
-        bad.is_empty(),
-        "{} of {}:\n{}",
-        bad.len(),
-        cases.len(),
-        bad.join("\n")
-    );
 }
 
 fn hex_file(path: &Path) -> Vec<u8> {
@@ -625,40 +523,6 @@ fn authentication_blocks_against_the_mti_profiles() {
 
 fn agent_ok(d: &Path, args: &[&str]) -> Out {
     ok(agent(d, args))
-}
-
-/// A signed report (COSE_Sign1) as the report draft's protected form, split the way its
-/// `.and` reads: the COSE_Sign1 rule and the MTI profile each, and the payload as SUIT_Report.
-fn report_cases(name: &str, signed: &[u8], cases: &mut Vec<Case>) {
-    cases.push(case(
-        format!("{name}: COSE_Sign1"),
-        "report",
-        "SUIT_Report_COSE_Sign1_Tagged",
-        signed.to_vec(),
-    ));
-    cases.push(case(
-        format!("{name}: MTI profile"),
-        "report",
-        "SUIT_COSE_Profiles",
-        signed.to_vec(),
-    ));
-    cases.push(case(
-        format!("{name}: SUIT_Report_Protected"),
-        "report",
-        "SUIT_Report_Protected",
-        signed.to_vec(),
-    ));
-    let mut v = dec(signed);
-    let payload = untag(&mut v).as_array().unwrap()[2]
-        .as_bytes()
-        .unwrap()
-        .clone();
-    cases.push(case(
-        format!("{name}: payload"),
-        "report",
-        "SUIT_Report",
-        payload,
-    ));
 }
 
 /// A provisioned simulated device (the TA's service in-process), author anchor for `app`.

@@ -4,6 +4,7 @@
 //! One copy each, so a fix to a helper reaches every test.
 
 pub mod cbor;
+pub mod cddl;
 pub mod check;
 pub mod cli;
 pub mod keys;

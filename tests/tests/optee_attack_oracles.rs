@@ -19,7 +19,7 @@ use suit_common::cose::Algorithm;
 use suit_test_support::cbor::{bomb_block, bytes, cbor, int};
 use suit_test_support::seal_one;
 use suit_tests::{
-    author, boot, copy_out_of_disk, create_envelope, enrolled_device, keys,
+    author, boot, copy_out_of_disk, create_envelope, enrolled_device, files_below, keys,
     provision_and_export_anchor_keys, sign_provisioning, write_text, Boot,
 };
 
@@ -284,6 +284,16 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
     }
 
     suit_tests::assert_heap_scan_clean(&run.command(scan).output, 2);
+
+    // Every report the TA signed inside OP-TEE (failures, pre-auth, success) has the report
+    // draft's shape, by the independent CDDL validator (tests/cddl.sh checks the simulator's).
+    let mut cases = Vec::new();
+    for (path, signed) in files_below(&reports) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        suit_test_support::cddl::report_cases(&name, &signed, &mut cases);
+    }
+    assert_eq!(cases.len(), 4 * (VARIANTS.len() * CUTS.len() + 3));
+    suit_test_support::cddl::expect(&cases);
 
     // Finding 6: every hostile envelope was refused and status answered after each (the
     // commands above), and the secure log holds no panic (run.sh fails the boot otherwise).

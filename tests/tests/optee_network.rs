@@ -124,4 +124,13 @@ fn poll_installs_an_encrypted_ta_over_the_network_and_reports() {
     let j: serde_json::Value = serde_json::from_str(&t).unwrap();
     assert_eq!(j["verified"], 1, "{t}");
     assert!(t.contains(&nonces[0]), "{t}");
+
+    // The report the TA signed for a TA install has the report draft's shape (independent
+    // CDDL validator; tests/cddl.sh checks the simulator's reports).
+    let mut cases = Vec::new();
+    for path in server.reports() {
+        let signed = std::fs::read(&path).unwrap();
+        suit_test_support::cddl::report_cases(&path.display().to_string(), &signed, &mut cases);
+    }
+    suit_test_support::cddl::expect(&cases);
 }
