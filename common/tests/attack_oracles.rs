@@ -815,3 +815,93 @@ fn a_secret_authenticated_only_by_its_tag_has_no_digest_outside_the_ta() {
         }
     }
 }
+
+/// A later manifest copying installed `[app, secret]` into `[app, backup]`; with `content`,
+/// the copy must match its digest (the manifest then names it, so the digest may be shown).
+fn copy_to_backup(seq: u64, content: Option<&[u8]>) -> Vec<u8> {
+    let shared = Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![],
+        POLICY,
+    ));
+    // Deterministic order: image-digest (3) before source-component (22).
+    let mut params: Vec<_> = content
+        .map(|c| (int(3), bytes(&suit_digest(c))))
+        .into_iter()
+        .collect();
+    params.push((int(22), int(0)));
+    let mut install = vec![
+        int(12),
+        int(1),
+        int(20),
+        Value::Map(params),
+        int(22),
+        int(POLICY),
+    ];
+    if content.is_some() {
+        install.extend([int(3), int(POLICY)]);
+    }
+    let components = vec![
+        Value::Array(COMPONENT.iter().map(|c| bytes(c)).collect()),
+        Value::Array(vec![bytes(b"app"), bytes(b"backup")]),
+    ];
+    suit_manifest(seq as i64, components, &shared, &Value::Array(install))
+}
+
+#[test]
+fn a_copy_of_a_secret_whose_digest_is_withheld_is_withheld_too() {
+    for v in VARIANTS.iter().filter(|v| v.content.is_aead()) {
+        let mut s = provisioned();
+        let (info, ciphertext) = encrypt_to_device(&mut s, v);
+        let envelope = sign_with(&manifest_without_plaintext_digest(1, &info), AUTHOR_PRIV);
+        install(&mut s, &envelope, &ciphertext).unwrap();
+        let secret_digest = suit_digest(SECRET);
+        let sha = &secret_digest[secret_digest.len() - 32..];
+        let shows = |s: &mut Dev| {
+            let status: StatusResponse = call(s, Command::Status, &Empty {}).unwrap();
+            let components: Vec<Vec<u8>> = status
+                .service
+                .components
+                .iter()
+                .map(|c| c.digest.to_vec())
+                .collect();
+            let report = signed_report(s, b"fresh", false);
+            assert!(report.is_success(), "{}", v.name);
+            let in_report = report_values(&report)
+                .into_iter()
+                .any(|(_, x)| matches!(&x, RValue::Bytes(b) if b.windows(32).any(|w| w == sha)));
+            (components, in_report)
+        };
+
+        // An A/B backup of the secret, by the same author, without naming its digest.
+        install(
+            &mut s,
+            &sign_with(&copy_to_backup(2, None), AUTHOR_PRIV),
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{}: the copy installs: {e:?}", v.name));
+        let (listed, in_report) = shows(&mut s);
+        assert_eq!(listed.len(), 2, "{}: secret and backup installed", v.name);
+        assert!(
+            !listed.iter().any(|d| d.as_slice() == sha) && !in_report,
+            "{}: the copy publishes the secret's SHA-256 (status {listed:02x?})",
+            v.name
+        );
+
+        // Control: a copy the manifest names by its digest repeats only what it signed.
+        install(
+            &mut s,
+            &sign_with(&copy_to_backup(3, Some(SECRET)), AUTHOR_PRIV),
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{}: the checked copy installs: {e:?}", v.name));
+        let (listed, _) = shows(&mut s);
+        assert!(
+            listed.iter().any(|d| d.as_slice() == sha),
+            "{}: the backup the manifest names by digest is listed",
+            v.name
+        );
+    }
+}

@@ -81,7 +81,8 @@ pub(crate) enum Plaintext {
     /// Not decrypted in this run: bytes the REE or the manifest supplied, or a copy of such
     /// bytes or of an installed component.
     Clear,
-    /// Decrypted with an AEAD cipher whose tag verified (or a copy of such content).
+    /// Decrypted with an AEAD cipher whose tag verified (or a copy of such content, staged in
+    /// this run or installed with its digest withheld).
     AeadVerified,
     /// Decrypted with a cipher that authenticates nothing (AES-CTR), or a copy of content not
     /// yet authenticated: authentic only once it matched an image digest.
@@ -1284,6 +1285,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             (None, Source::Component(c)) => match self.staged.iter().find(|s| &s.component == c) {
                 Some(s) if !s.authenticated() => Plaintext::Unauthenticated,
                 Some(s) => s.plaintext,
+                // Installed content keeps what its record says may leave the TA.
+                None if self.platform.installed_digest_withheld(c) => Plaintext::AeadVerified,
                 None => Plaintext::Clear,
             },
             (None, _) => Plaintext::Clear,

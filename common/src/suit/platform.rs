@@ -194,6 +194,13 @@ pub trait Platform {
     /// commit too (decrypted, authenticated only by an AEAD tag: see [`Disclosure::Withheld`]).
     fn stage_digest_withheld(&mut self, _component: &ComponentId) {}
 
+    /// Whether `component`'s installed content was committed with its digest withheld
+    /// ([`Self::stage_digest_withheld`]): a copy of that content is withheld too, or copying a
+    /// secret to a second component would publish what its first record keeps inside.
+    fn installed_digest_withheld(&self, _component: &ComponentId) -> bool {
+        false
+    }
+
     /// Stages the sequence number of the manifest whose directive staged `component`, to be
     /// stored with the component by `commit`.
     fn stage_component_sequence_number(

@@ -589,6 +589,12 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         }
     }
 
+    fn installed_digest_withheld(&self, component: &ComponentId) -> bool {
+        self.state
+            .component(component)
+            .is_some_and(|c| c.digest_withheld)
+    }
+
     fn stage_component_sequence_number(
         &mut self,
         component: &ComponentId,
