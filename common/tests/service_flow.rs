@@ -736,6 +736,31 @@ fn a_trusted_application_installs_once_per_version_and_only_for_its_uuid() {
 }
 
 #[test]
+fn a_ta_image_read_back_other_than_it_was_staged_is_not_installed() {
+    let mut s = ta_device();
+    let before = suit_test_support::service::objects(&s);
+    // The REE answers the read of the staged image with another image for the same TA, of
+    // the same length (e.g. an older file version it kept), after the engine matched the real
+    // one's digest.
+    s.backend_mut().store_mut().substitute = Some(("suit/c/".into(), ta_image(TA, 7)));
+    let r = refusal(deliver(&mut s, 1, &[&TA], &ta_image(TA, 1)));
+    says(&r.reason, "I/O error");
+    assert!(
+        s.backend().installed_tas.is_empty(),
+        "nothing reached the TA store"
+    );
+    s.backend_mut().store_mut().substitute = None;
+    assert_eq!(
+        suit_test_support::service::objects(&s),
+        before,
+        "nothing changed"
+    );
+    // Served faithfully, the same update installs.
+    deliver(&mut s, 1, &[&TA], &ta_image(TA, 1)).unwrap();
+    assert_eq!(s.backend().installed_tas, vec![ta_image(TA, 1)]);
+}
+
+#[test]
 fn personalization_data_goes_only_to_its_ta() {
     let mut s = ta_device();
     deliver(
@@ -761,6 +786,14 @@ fn personalization_data_goes_only_to_its_ta() {
         get(&mut s).unwrap().data.as_slice(),
         b"per-device secret configuration"
     );
+    // Other bytes of the same length from the REE-backed store are not handed over.
+    let other = b"per-device secret configuratioN".to_vec();
+    s.backend_mut().store_mut().substitute = Some(("suit/c/".into(), other));
+    says(
+        &refusal(get(&mut s)).reason,
+        "does not match its recorded digest",
+    );
+    s.backend_mut().store_mut().substitute = None;
     // Oversize personalization data is refused at install.
     let big = vec![7u8; 61 * 1024];
     s.backend_mut().client = Client::Ree;

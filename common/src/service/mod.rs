@@ -780,6 +780,13 @@ impl<B: Backend> Service<B> {
                 "personalization object does not match its recorded size",
             ));
         }
+        // Nor other bytes of that size: the REE-backed store may answer with another file.
+        if <sha2::Sha256 as sha2::Digest>::digest(&*data).as_slice() != record.digest.as_slice() {
+            return Err(Refuse::new(
+                RefusalKind::Storage,
+                "personalization object does not match its recorded digest",
+            ));
+        }
         // Moves the allocation out of the Zeroizing wrapper: one copy here, wiped by `Wiped`
         // (the storage layer may keep another of a small record for the session, also wiped).
         Ok(Wiped(PersonalizationResponse {

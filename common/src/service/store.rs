@@ -172,6 +172,10 @@ pub struct MemoryStore {
     /// When set, every call is appended to it, in order (tests listing an install's
     /// operations).
     pub log: core::cell::RefCell<Option<Vec<Logged>>>,
+    /// When set, a read (`get`, `read_at`) of an object whose name starts with `.0` is
+    /// answered from `.1` instead: the REE serving another file (an older version, or a swapped one) for an
+    /// object the TA wrote and hashed.
+    pub substitute: Option<(String, Vec<u8>)>,
 }
 
 /// One call to [`MemoryStore`], as logged.
@@ -323,7 +327,12 @@ impl SecureStore for MemoryStore {
     fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         check_name(name)?;
         self.record(LoggedOp::Get, name, 0, 0);
-        let found = self.objects.get(name).map(Object::to_vec);
+        let found = self.objects.get(name).map(|o| match &self.substitute {
+            Some((prefix, other)) if name.starts_with(prefix.as_str()) => {
+                Zeroizing::new(other.clone())
+            }
+            _ => o.to_vec(),
+        });
         self.count(|o| match found {
             Some(_) => o.reads += 1,
             None => o.misses += 1,
@@ -391,7 +400,13 @@ impl SecureStore for MemoryStore {
         let o = self.objects.get(name).ok_or(StoreError::Io(0xffff_0008))?;
         let start = usize::try_from(offset).map_err(|_| StoreError::BadName)?;
         // An offset at or past the end reads nothing (end of object), as GP's TEE_ReadObjectData.
-        let n = o.read_at(start, buf);
+        let n = match &self.substitute {
+            Some((prefix, other)) if name.starts_with(prefix.as_str()) => {
+                let from = other.get(start..).unwrap_or_default();
+                buf.iter_mut().zip(from).map(|(b, s)| *b = *s).count()
+            }
+            _ => o.read_at(start, buf),
+        };
         self.bytes_read.set(self.bytes_read.get() + n as u64);
         self.count(|o| o.reads += 1);
         Ok(n)

@@ -258,6 +258,8 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         }
     }
 
+    /// The whole staged content of component `i` (a TA image on its way to OP-TEE's TA
+    /// store): the kept copy, or read back from the store and checked against its digest.
     fn read_staged(&mut self, i: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, PlatformError> {
         let staged = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
         if let Some(image) = staged.image.take() {
@@ -265,6 +267,9 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                 return Ok(image);
             }
         }
+        // What the engine hashed and matched as it was staged: the REE-backed store must give
+        // back exactly that (it may answer a read with an older or another file).
+        let expected = Sha256::clone(&staged.hasher).finalize();
         let object = staged.stored().ok_or(PlatformError::NotFound)?;
         let len = usize::try_from(staged.len).map_err(|_| PlatformError::NoSpace)?;
         let mut image = super::store::zeroed(len).map_err(Self::io)?;
@@ -275,6 +280,9 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                 Ok(n) => at += n,
                 Err(e) => return Err(Self::io(e)),
             }
+        }
+        if Sha256::digest(&*image) != expected {
+            return Err(PlatformError::Io);
         }
         Ok(image)
     }
