@@ -736,6 +736,24 @@ fn a_trusted_application_installs_once_per_version_and_only_for_its_uuid() {
 }
 
 #[test]
+fn a_refused_install_begin_leaves_the_install_under_way() {
+    let mut s = ta_device();
+    let payload = b"config v1";
+    let m = manifest(1, &[b"ree", b"etc", b"a.conf"], payload, "#p", VENDOR_ID);
+    let envelope = sign(&m, &[AUTHOR_PRIV], &[("#p", payload)]);
+    suit_test_support::service::send_envelope(&mut s, &envelope, 4096).unwrap();
+    let before = suit_test_support::service::objects(&s);
+    for len in [0, u64::MAX] {
+        suit_test_support::service::begin(&mut s, len).unwrap_err();
+    }
+    assert_eq!(suit_test_support::service::objects(&s), before);
+    let prepared: InstallPrepareResponse =
+        call(&mut s, Command::InstallPrepare, &Empty {}).unwrap();
+    assert!(prepared.needed_uris.is_empty(), "{prepared:?}");
+    suit_test_support::service::finish(&mut s).unwrap();
+}
+
+#[test]
 fn a_ta_image_read_back_other_than_it_was_staged_is_not_installed() {
     let mut s = ta_device();
     let before = suit_test_support::service::objects(&s);

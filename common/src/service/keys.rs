@@ -99,7 +99,9 @@ crate::cbor::struct_codec!(Stored { format, master });
 /// The loaded device keys: the master secret and the device-wide keys derived from it.
 /// Everything is wiped on drop (p256::SecretKey zeroizes itself).
 pub struct DeviceKeyPair {
-    master: Zeroizing<[u8; 32]>,
+    /// Boxed from the start: it is filled or decoded in place and only the pointer moves, so
+    /// no stack slot it passed through keeps a copy.
+    master: alloc::boxed::Box<Zeroizing<[u8; 32]>>,
     identity: p256::SecretKey,
     report: p256::SecretKey,
     provisioning: p256::SecretKey,
@@ -218,16 +220,19 @@ impl DeviceKeyPair {
             if stored.format != KEYS_FORMAT {
                 return Err(KeyStoreError::Corrupt);
             }
-            let master = <[u8; 32]>::try_from(stored.master.as_slice())
-                .map_err(|_| KeyStoreError::Corrupt)?;
-            return Self::from_master(Zeroizing::new(master));
+            let mut master = alloc::boxed::Box::new(Zeroizing::new([0u8; 32]));
+            if stored.master.len() != master.len() {
+                return Err(KeyStoreError::Corrupt);
+            }
+            master.copy_from_slice(&stored.master);
+            return Self::from_master(master);
         }
-        let mut master = Zeroizing::new([0u8; 32]);
+        let mut master = alloc::boxed::Box::new(Zeroizing::new([0u8; 32]));
         let mut check = Zeroizing::new([0u8; 32]);
-        env.fill(master.as_mut());
+        env.fill(&mut master[..]);
         env.fill(check.as_mut());
         // A stuck RNG (constant or repeating output) must not become the device's root secret.
-        if master.iter().all(|b| Some(b) == master.first()) || *master == *check {
+        if master.iter().all(|b| Some(b) == master.first()) || master[..] == check[..] {
             return Err(KeyStoreError::Rng);
         }
         let pair = Self::from_master(master)?;
@@ -241,7 +246,7 @@ impl DeviceKeyPair {
         Ok(pair)
     }
 
-    fn from_master(master: Zeroizing<[u8; 32]>) -> Result<Self, KeyStoreError> {
+    fn from_master(master: alloc::boxed::Box<Zeroizing<[u8; 32]>>) -> Result<Self, KeyStoreError> {
         Ok(DeviceKeyPair {
             identity: derive(&master, Purpose::Identity, &[])?,
             report: derive(&master, Purpose::Report, &[])?,

@@ -203,6 +203,14 @@ impl InstallSession {
         state: &State,
         envelope_len: u64,
     ) -> Result<(), InstallError> {
+        // A refused begin changes nothing: an install under way stays as it was.
+        let len = usize::try_from(envelope_len).map_err(|_| InstallError::TooLarge("envelope"))?;
+        if len == 0 {
+            return Err(InstallError::Refused("the envelope is empty".into()));
+        }
+        if len > MAX_ENVELOPE {
+            return Err(InstallError::TooLarge("envelope"));
+        }
         self.clear(store);
         if !core::mem::take(&mut self.no_journal) {
             cleanup(store, state).map_err(|e| match e {
@@ -212,13 +220,6 @@ impl InstallSession {
         }
         self.journal = Journal::default();
         self.written.clear();
-        let len = usize::try_from(envelope_len).map_err(|_| InstallError::TooLarge("envelope"))?;
-        if len == 0 {
-            return Err(InstallError::Refused("the envelope is empty".into()));
-        }
-        if len > MAX_ENVELOPE {
-            return Err(InstallError::TooLarge("envelope"));
-        }
         let mut envelope = Vec::new();
         envelope
             .try_reserve_exact(len)
