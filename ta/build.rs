@@ -5,7 +5,8 @@
 //! build time and never set by the REE: `SUIT_TPA_ROOT=/path/to/tpa.pub.pem` (a P-256
 //! SubjectPublicKeyInfo PEM). Without it the build fails, unless the test opt-in
 //! `SUIT_INSECURE_TEST_TPA_ROOT=1` selects the repository's public test key
-//! (tests/keys/tpa-test.pub.pem); the TA then says so in its status (tpa_root.rs).
+//! (tests/keys/tpa-test.pub.pem); the TA then says so in its status (tpa_root.rs). Any other
+//! key of the test material (tests/) needs the same opt-in and counts as a test key.
 // A build script reports a failed build by panicking; the no-panic lints are for the TA.
 #![allow(
     clippy::panic,
@@ -83,14 +84,22 @@ fn write_tpa_root() {
     println!("cargo:rerun-if-env-changed={}", tpa_root::ROOT_VAR);
     println!("cargo:rerun-if-env-changed={}", tpa_root::INSECURE_VAR);
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let test_key = manifest_dir.join("../tests/keys/tpa-test.pub.pem");
+    let tests_dir = manifest_dir.join("../tests");
+    let test_key = tests_dir.join("keys/tpa-test.pub.pem");
     let var = |name| std::env::var(name).ok();
-    let test_point = tpa_root_point(&test_key);
+    println!(
+        "cargo:rerun-if-changed={}",
+        tests_dir.join("keys").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        tests_dir.join("vectors").display()
+    );
     let choice = tpa_root::choose(
         var(tpa_root::ROOT_VAR).as_deref(),
         var(tpa_root::INSECURE_VAR).as_deref(),
         test_key.clone(),
-        |p| tpa_root_point(p) == test_point,
+        |p| tpa_root::is_test_material(&tests_dir, &tpa_root_point(p)),
     )
     .unwrap_or_else(|e| panic!("building the update TA: {e}"));
     let path = choice.path;
@@ -99,7 +108,8 @@ fn write_tpa_root() {
     let is_test = choice.is_test_key;
     if is_test {
         println!(
-            "cargo:warning=INSECURE TEST BUILD: the TPA root is the repository's public test key"
+            "cargo:warning=INSECURE TEST BUILD: the TPA root is a key of the repository's test \
+             material (its private half is public)"
         );
     }
     // The GP crypto provider (src/crypto.rs) is reachable only from the test build's crypto

@@ -4,9 +4,13 @@
 //! The TPA root controls the whole trust anchor store, so a build never falls back to the
 //! repository's test key (whose private half is public): either `SUIT_TPA_ROOT` names the
 //! TPA's public key, or the loudly named opt-in `SUIT_INSECURE_TEST_TPA_ROOT=1` asks for the
-//! test key (tests and the demo). The test key is refused under any other name too.
+//! test key (tests and the demo). The test key is refused under any other name too, and so
+//! is every other key of the repository's test material (tests/: vectors and test keys keep
+//! their private halves beside them).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
 
 /// Environment variable naming the TPA root's public key (PEM SPKI, P-256).
 pub const ROOT_VAR: &str = "SUIT_TPA_ROOT";
@@ -43,9 +47,9 @@ pub fn choose(
             let is_test = is_test_key(&path);
             if is_test && !opted_in {
                 return Err(format!(
-                    "{ROOT_VAR}={r} is the repository's public test TPA key (its private half is \
-                     in the repository: anyone could provision this TA). Use your TPA's key, or \
-                     set {INSECURE_VAR}=1 for a test build."
+                    "{ROOT_VAR}={r} is a key of the repository's test material (its private half \
+                     is public: anyone could provision this TA). Use your TPA's key, or set \
+                     {INSECURE_VAR}=1 for a test build."
                 ));
             }
             Ok(Choice {
@@ -63,6 +67,67 @@ pub fn choose(
              key (anyone can then provision the TA)."
         )),
     }
+}
+
+/// Whether the P-256 key `point` (uncompressed SEC1) belongs to the test material below
+/// `tests_dir`: its x coordinate occurs in some file there as bytes, as hex or base64, or
+/// inside a PEM block (private keys carry their public point). Test vectors and test keys keep
+/// their private halves beside them, so such a key can never be a product's TPA root.
+pub fn is_test_material(tests_dir: &Path, point: &[u8]) -> bool {
+    let Some(x) = point.get(1..33).filter(|_| point.len() == 65) else {
+        return false;
+    };
+    let hex: String = x.iter().map(|b| format!("{b:02x}")).collect();
+    let engines = [
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    let mut forms = vec![
+        x.to_vec(),
+        hex.clone().into_bytes(),
+        hex.to_uppercase().into_bytes(),
+    ];
+    forms.extend(engines.iter().map(|e| e.encode(x).into_bytes()));
+    let found = |hay: &[u8]| forms.iter().any(|f| hay.windows(f.len()).any(|w| w == f));
+    let mut dirs = vec![tests_dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                if found(&bytes) || pem_blocks(&bytes).iter().any(|b| found(b)) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// The decoded contents of the PEM blocks in `text` (none if it is not text).
+fn pem_blocks(text: &[u8]) -> Vec<Vec<u8>> {
+    let Ok(text) = std::str::from_utf8(text) else {
+        return Vec::new();
+    };
+    let mut blocks = Vec::new();
+    let mut body: Option<String> = None;
+    for line in text.lines().map(str::trim) {
+        match (&mut body, line.starts_with("-----BEGIN")) {
+            (None, true) => body = Some(String::new()),
+            (Some(b), _) if line.starts_with("-----END") => {
+                if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b.as_bytes()) {
+                    blocks.push(der);
+                }
+                body = None;
+            }
+            (Some(b), _) => b.push_str(line),
+            (None, false) => {}
+        }
+    }
+    blocks
 }
 
 #[cfg(test)]
@@ -91,7 +156,7 @@ mod tests {
     #[test]
     fn the_test_key_needs_the_opt_in_under_any_name() {
         let e = choose(Some("x/tpa-test.pub.pem"), None, test_key(), is_test).unwrap_err();
-        assert!(e.contains("public test TPA key"), "{e}");
+        assert!(e.contains("test material"), "{e}");
         assert_eq!(
             choose(None, Some("1"), test_key(), is_test),
             Ok(Choice {
