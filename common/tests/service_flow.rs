@@ -529,6 +529,76 @@ fn required_signer_policy_needs_author_and_operator() {
     assert_eq!(done.signers.len(), 2);
 }
 
+/// A manifest whose common declares component 0 (`['app']`) a dependency and whose install
+/// sequence then runs `install` on it.
+fn writing_a_dependency(seq: i64, install: Vec<Value>) -> Vec<u8> {
+    let m = |e: Vec<(i64, Value)>| Value::Map(e.into_iter().map(|(k, v)| (int(k), v)).collect());
+    let shared = Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![],
+        15,
+    ));
+    let common = m(vec![
+        (1, m(vec![(0, m(vec![]))])),
+        (2, Value::Array(vec![Value::Array(vec![bytes(b"app")])])),
+        (4, bytes(&cbor(&shared))),
+    ]);
+    cbor(&m(vec![
+        (1, int(1)),
+        (2, int(seq)),
+        (3, bytes(&cbor(&common))),
+        (20, bytes(&cbor(&Value::Array(install)))),
+    ]))
+}
+
+#[test]
+fn content_never_goes_into_a_component_declared_a_dependency() {
+    // Author and operator must both sign for ['app']; the author alone declares ['app'] a
+    // dependency and writes (or copies) into it: the rule and the rollback check applied to
+    // components only, so this replaced ['app'] with one signature.
+    let mut s = provisioned();
+    provision(
+        &mut s,
+        TPA_PRIV,
+        2,
+        None,
+        vec![
+            app_anchor(2, OPERATOR_PUB, RoleRecord::Operator, b"app"),
+            Op::SetRules(vec![RuleRecord {
+                prefix: vec![ByteBuf::from(b"app".to_vec())],
+                required_roles: vec![RoleRecord::Author, RoleRecord::Operator],
+                required_anchors: vec![],
+            }]),
+        ],
+    )
+    .unwrap();
+    let before = snapshot(&s);
+    let write = vec![
+        int(12),
+        int(0),
+        int(20),
+        Value::Map(vec![(int(18), bytes(b"one signature"))]),
+        int(18),
+        int(15),
+    ];
+    let copy = vec![
+        int(12),
+        int(0),
+        int(20),
+        Value::Map(vec![(int(22), int(0))]),
+        int(22),
+        int(15),
+    ];
+    for (n, install_seq) in [write, copy].into_iter().enumerate() {
+        let m = writing_a_dependency(1 + n as i64, install_seq);
+        let r = refusal(install(&mut s, &sign(&m, &[AUTHOR_PRIV], &[]), &[], 4096));
+        says(&r.reason, "into a dependency's component are refused");
+        assert_eq!(snapshot(&s), before, "nothing was committed");
+    }
+}
+
 #[test]
 fn protocol_misuse_is_refused() {
     let mut s = provisioned();

@@ -42,6 +42,7 @@ pub fn command_error_code(kind: &CommandErrorKind) -> i64 {
         CommandErrorKind::UnorderedSourceAndTarget { .. } => 40,
         CommandErrorKind::UnorderedRunSequenceIndex => 41,
         CommandErrorKind::DependencyNotProcessed => 42,
+        CommandErrorKind::DependencyOverwrite => 43,
         CommandErrorKind::UpdateManagement(_) => 23,
     };
     code::COMMAND + n

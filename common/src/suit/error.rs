@@ -377,6 +377,11 @@ pub enum CommandErrorKind {
     /// A section of a dependent ended without processing a dependency that has the same
     /// section (trust domains, required checks: MUST abort).
     DependencyNotProcessed,
+    /// A write, copy or swap into a component index that suit-dependencies names: a
+    /// dependency manifest is taken by fetch (or from the envelope) only, and is never
+    /// installed as content (device policy: such content would escape the signer rules and
+    /// rollback checks that every other component meets).
+    DependencyOverwrite,
     /// An update-management condition or directive failed (draft-ietf-suit-update-management).
     UpdateManagement(alloc::boxed::Box<crate::suit::update_management::UmError>),
 }

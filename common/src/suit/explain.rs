@@ -239,6 +239,11 @@ fn command(k: &CommandErrorKind) -> String {
              section (a dependent must process its dependencies in every section)"
                 .into()
         }
+        CommandErrorKind::DependencyOverwrite => {
+            "write, copy and swap into a dependency's component are refused: a dependency \
+             manifest is taken by fetch only (device policy)"
+                .into()
+        }
     }
 }
 

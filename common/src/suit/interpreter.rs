@@ -928,7 +928,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 if want.ct_eq(&have) {
                     // The one check allowed to look at unauthenticated plaintext: it is what
                     // authenticates AES-CTR content, and says nothing beyond match / no match.
-                    if let Some(s) = self.staged.iter_mut().find(|s| s.component == id) {
+                    // A dependency's match is of its manifest, never of staged content.
+                    let staged = self.staged.iter_mut().find(|s| s.component == id);
+                    if let Some(s) = staged.filter(|_| frame.manifest.dependency(idx).is_none()) {
                         s.verified = true;
                     }
                     Ok(())
@@ -1091,6 +1093,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         let id = component_id(frame, idx)?;
         let p = self.params_of(&id);
         let is_dependency = frame.manifest.dependency(idx).is_some();
+        if is_dependency && matches!(action, Action::Copy | Action::Write | Action::Swap) {
+            return Err(K::DependencyOverwrite);
+        }
         if matches!(
             action,
             Action::Fetch | Action::Copy | Action::Write | Action::Swap | Action::Unlink
