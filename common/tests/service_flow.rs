@@ -599,6 +599,77 @@ fn content_never_goes_into_a_component_declared_a_dependency() {
     }
 }
 
+/// A manifest writing `payload` into its one component `['app']` (no manifest-component-id,
+/// so its rollback key is its component list); with `dependency`, it first processes that
+/// integrated dependency manifest, numbered just past the list (the firmware-encryption
+/// draft's form), so root and dependency share the rollback key.
+fn app_release(seq: i64, payload: &[u8], dependency: Option<&[u8]>) -> Vec<u8> {
+    let m = |e: Vec<(i64, Value)>| Value::Map(e.into_iter().map(|(k, v)| (int(k), v)).collect());
+    let shared = Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![],
+        15,
+    ));
+    let mut common = vec![
+        (2, Value::Array(vec![Value::Array(vec![bytes(b"app")])])),
+        (4, bytes(&cbor(&shared))),
+    ];
+    let mut install = vec![];
+    if let Some(d) = dependency {
+        let prefix = Value::Array(vec![bytes(b"app"), bytes(b"dep")]);
+        common.insert(0, (1, m(vec![(1, m(vec![(1, prefix)]))])));
+        let digest = cbor(&Value::Array(vec![
+            int(-16),
+            bytes(&Sha256::digest(cbor(&bytes(d)))),
+        ]));
+        install.extend([
+            int(12),
+            int(1),
+            int(20),
+            m(vec![(3, bytes(&digest)), (21, Value::Text("#dep".into()))]),
+            int(21),
+            int(15),
+            int(7),
+            int(15),
+            int(11),
+            int(15),
+        ]);
+    } else {
+        install.extend([
+            int(12),
+            int(0),
+            int(20),
+            m(vec![(18, bytes(payload))]),
+            int(18),
+            int(15),
+        ]);
+    }
+    cbor(&m(vec![
+        (1, int(1)),
+        (2, int(seq)),
+        (3, bytes(&cbor(&m(common)))),
+        (20, bytes(&cbor(&Value::Array(install)))),
+    ]))
+}
+
+#[test]
+fn a_dependency_never_lowers_its_dependents_rollback_number() {
+    let mut s = provisioned();
+    let r9 = sign(&app_release(9, b"release 9", None), &[AUTHOR_PRIV], &[]);
+    let d8 = app_release(8, b"release 10", None);
+    let d8_envelope = sign(&d8, &[AUTHOR_PRIV], &[]);
+    let r10 = app_release(10, b"", Some(&d8));
+    let r10 = sign(&r10, &[AUTHOR_PRIV], &[("#dep", &d8_envelope)]);
+    install(&mut s, &r10, &[], 4096).unwrap();
+    let before = snapshot(&s);
+    // R9 is older than R10 under the same rollback key: a replay must not install it.
+    let r = refusal(install(&mut s, &r9, &[], 4096));
+    says(&r.reason, "Rollback");
+    assert_eq!(snapshot(&s), before);
+}
+
 #[test]
 fn protocol_misuse_is_refused() {
     let mut s = provisioned();

@@ -384,13 +384,16 @@ impl State {
             .map(|s| s.value)
     }
 
+    /// Records `value` under `key`, never lowering what is stored: one update's manifests
+    /// (a root and dependencies sharing a rollback key) or an older commit must not reopen
+    /// the door to a number already passed.
     pub fn set_sequence_number(&mut self, key: &[u8], value: u64) {
         match self
             .sequence_numbers
             .iter_mut()
             .find(|s| s.key.as_slice() == key)
         {
-            Some(s) => s.value = value,
+            Some(s) => s.value = s.value.max(value),
             None => self.sequence_numbers.push(SequenceRecord {
                 key: ByteBuf::from(key.to_vec()),
                 value,
@@ -424,6 +427,7 @@ mod tests {
         s.provisioning_counter = 7;
         s.set_sequence_number(b"k", 3);
         s.set_sequence_number(b"k", 4);
+        s.set_sequence_number(b"k", 2);
         s.save(&mut store).unwrap();
         let back = State::load(&store).unwrap();
         assert_eq!(back.sequence_number(b"k"), Some(4));

@@ -556,9 +556,15 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         Ok(self.state.sequence_number(key))
     }
 
+    /// Keeps the highest number staged for `key` (a root and its dependencies may share one).
     fn stage_sequence_number(&mut self, key: &[u8], value: u64) -> Result<(), PlatformError> {
+        let highest = self
+            .staged_sequence
+            .iter()
+            .filter(|(k, _)| k == key)
+            .fold(value, |m, (_, v)| m.max(*v));
         self.staged_sequence.retain(|(k, _)| k != key);
-        self.staged_sequence.push((key.to_vec(), value));
+        self.staged_sequence.push((key.to_vec(), highest));
         Ok(())
     }
 
