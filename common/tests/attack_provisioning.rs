@@ -562,3 +562,41 @@ fn a_power_cut_at_any_provisioning_write_leaves_old_or_new_never_a_mix_segmented
         a_power_cut_at_any_provisioning_write_leaves_old_or_new_never_a_mix,
     );
 }
+
+#[test]
+fn one_key_is_never_two_anchors() {
+    // A signature's kid is not signed: with one key under two ids the REE would choose which
+    // anchor's scope, role and decryption keys a signature counts for.
+    let (mut s, k) = fresh();
+    let public = |id: u32, key: Vec<u8>| {
+        Op::AddAnchor(AnchorRecord {
+            id,
+            cose_key: ByteBuf::from(key),
+            role: RoleRecord::Author,
+            scope: scope(&[b"app"]),
+            key_scope: 0,
+        })
+    };
+    apply(
+        &mut s,
+        &k,
+        1,
+        vec![public(1, cose_key(AUTHOR_PUB).to_vec())],
+    );
+    // The same key, encoded with a kid (another COSE_Key, the same key).
+    let mut with_kid: Value = ciborium::from_reader(&cose_key(AUTHOR_PUB)[..]).unwrap();
+    if let Value::Map(m) = &mut with_kid {
+        m.insert(1, (int(2), Value::Bytes(b"other".to_vec())));
+    }
+    let again = public(2, cbor(&with_kid));
+    refuse(&mut s, &k, 2, vec![again], "already anchor 1's");
+    // A shared secret under two ids likewise.
+    apply(
+        &mut s,
+        &k,
+        2,
+        vec![secret_anchor(&k, 3, RoleRecord::Author, HMAC_SECRET)],
+    );
+    let twin = secret_anchor(&k, 4, RoleRecord::Author, HMAC_SECRET);
+    refuse(&mut s, &k, 3, vec![twin], "already anchor 3's");
+}

@@ -100,6 +100,20 @@ impl VerificationKey {
         Ok(VerificationKey::Hmac256(Zeroizing::new(secret.to_vec())))
     }
 
+    /// Whether both are the same key, whatever their COSE_Key encodings (kid, labels' order).
+    pub fn same_key(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::P256(a), Self::P256(b)) => a == b,
+            #[cfg(feature = "ed25519")]
+            (Self::Ed25519(a), Self::Ed25519(b)) => a == b,
+            (Self::HssLms(a), Self::HssLms(b)) => a == b,
+            (Self::Hmac256(a), Self::Hmac256(b)) => {
+                bool::from(subtle::ConstantTimeEq::ct_eq(a.as_slice(), b.as_slice()))
+            }
+            _ => false,
+        }
+    }
+
     /// A key from a COSE_Key (RFC 9052 §7): EC2 P-256, OKP Ed25519, HSS-LMS or Symmetric.
     /// Returns the key and its `kid` (empty if absent).
     pub fn from_cose_key(bytes: &[u8]) -> Result<(Self, Vec<u8>), CoseError> {

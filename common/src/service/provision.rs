@@ -502,6 +502,20 @@ fn add_anchor(state: &mut State, a: AnchorRecord) -> Result<String, String> {
     if state.anchors.len() >= MAX_ANCHORS {
         return Err("anchor store is full".into());
     }
+    // One key, one anchor: a signature's kid is not signed, so with one key under two ids the
+    // REE would choose which anchor's scope, role and decryption keys a signature counts for.
+    let key = parse_key(a.id, &a.cose_key)?;
+    if let Some(other) = state
+        .anchors
+        .iter()
+        .find(|x| VerificationKey::from_cose_key(&x.cose_key).is_ok_and(|(k, _)| k.same_key(&key)))
+    {
+        return Err(alloc::format!(
+            "anchor {}: its key is already anchor {}'s (one key, one anchor)",
+            a.id,
+            other.id
+        ));
+    }
     check_scope(&a.scope)?;
     // The device, not the message, picks the key scope: a fresh one per addition.
     let mut a = a;
