@@ -707,9 +707,11 @@ fn authenticated_manifests_have_capped_command_counts() {
     let (_, refusal) = r.expect_err("a manifest beyond the command budget");
     says(&refusal.reason, "commands per sequence");
     assert!(peak <= PRE_AUTH_HEAP_BOUND, "{peak} bytes of heap");
-    // The signature verified but the manifest never decoded: the report claims nothing.
-    let report = signed_report(&mut s, b"n", true);
-    assert_eq!(report.authenticated, Some(false));
+    // The signature verified but the manifest never decoded: the report names its
+    // (authentic) digest and claims nothing else.
+    let report = signed_report(&mut s, b"n", false);
+    assert_eq!(report.authenticated, Some(true));
+    assert!(report.manifest_digest.is_some());
     assert_eq!(report.sequence_number, None);
     // The service still serves.
     let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
@@ -904,4 +906,38 @@ fn a_copy_of_a_secret_whose_digest_is_withheld_is_withheld_too() {
             v.name
         );
     }
+}
+
+#[test]
+fn an_authentic_manifest_that_does_not_decode_is_reported_with_its_digest() {
+    // Signed by the device's author, but with a command this engine does not know: the
+    // digest is authentic (the report draft: the same digest as in the envelope's
+    // authentication wrapper), so the report names it; nothing else of the manifest.
+    let mut s = provisioned();
+    let shared = Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![],
+        POLICY,
+    ));
+    let install_seq = Value::Array(vec![int(12), int(0), int(40), int(POLICY)]);
+    let components = vec![Value::Array(COMPONENT.iter().map(|c| bytes(c)).collect())];
+    let unknown = suit_manifest(7, components, &shared, &install_seq);
+    let (_, refusal) = prepare(&mut s, &sign_with(&unknown, AUTHOR_PRIV)).unwrap_err();
+    says(&refusal.reason, "unknown command");
+    let report = signed_report(&mut s, b"n", false);
+    assert_eq!(report.authenticated, Some(true));
+    assert!(!report.is_success());
+    let digest: [u8; 32] = Sha256::digest(cbor(&bytes(&unknown))).into();
+    assert_eq!(report.manifest_digest, Some(digest));
+    assert_eq!(report.sequence_number, None);
+    assert!(report.entries.is_empty());
+    // The same manifest signed by a stranger claims nothing, as before.
+    let (_, _) = prepare(&mut s, &sign_with(&unknown, FORGER_PRIV)).unwrap_err();
+    let pre = signed_report(&mut s, b"m", true);
+    assert_eq!(
+        (pre.authenticated, pre.manifest_digest),
+        (Some(false), None)
+    );
 }

@@ -58,6 +58,15 @@ impl ReportBuilder {
         b.fail_with(Failure::from_error(error, None))
     }
 
+    /// The report of an authentic manifest (digest matched, a signature verified) that does
+    /// not decode: its digest is authentic and reported; nothing else of it is known.
+    pub fn refused_undecodable(digest: [u8; 32], error: &Error) -> Report {
+        let mut b = Self::new();
+        b.authenticated = Some(true);
+        b.digest = Some(digest);
+        b.fail_with(Failure::from_error(error, None))
+    }
+
     /// Sets the manifest digest.
     pub fn set_manifest_digest(&mut self, digest: Option<[u8; 32]>) {
         self.digest = digest;

@@ -51,6 +51,13 @@ impl<'a> Envelope<'a> {
     /// recipients); if none verifies, the error says whether a candidate key was tried and
     /// failed ([`AuthError::BadSignature`]) or no anchor applied at all.
     pub fn authenticate(self, anchors: &[TrustAnchor]) -> Result<AuthenticatedManifest<'a>, Error> {
+        self.verify(anchors)?.decode()
+    }
+
+    /// Steps (1) and (2) of [`Self::authenticate`]: the manifest bytes are authentic, not yet
+    /// decoded. Split so that a refusal of an authentic manifest that does not decode can
+    /// still name its digest.
+    pub fn verify(self, anchors: &[TrustAnchor]) -> Result<Verified<'a>, Error> {
         let computed = Digest::sha256(self.manifest_encoded);
         if !computed.ct_eq(&self.digest) {
             return Err(AuthError::ManifestDigestMismatch.into());
@@ -143,9 +150,35 @@ impl<'a> Envelope<'a> {
                 .into());
         }
 
-        // Authentic: now, and only now, the manifest is decoded.
-        let mut manifest = Manifest::decode(self.manifest)?;
-        for member in &self.severed {
+        Ok(Verified {
+            envelope: self,
+            signers,
+            digest: computed,
+        })
+    }
+}
+
+/// An envelope whose manifest digest matched and at least one authentication block verified:
+/// its manifest bytes are authentic, not yet decoded.
+#[derive(Debug)]
+pub struct Verified<'a> {
+    envelope: Envelope<'a>,
+    /// Anchors whose block verified, in block order, without duplicates.
+    pub signers: Vec<AnchorId>,
+    /// The manifest digest (SHA-256 over the bstr-wrapped manifest).
+    pub digest: Digest,
+}
+
+impl<'a> Verified<'a> {
+    /// Steps (3) and (4): decodes the manifest and restores the severed members.
+    pub fn decode(self) -> Result<AuthenticatedManifest<'a>, Error> {
+        let Verified {
+            envelope,
+            signers,
+            digest,
+        } = self;
+        let mut manifest = Manifest::decode(envelope.manifest)?;
+        for member in &envelope.severed {
             let Some(expected) = manifest.severed_digest(member.label) else {
                 return Err(AuthError::UnexpectedEnvelopeMember {
                     member: member.label,
@@ -163,8 +196,8 @@ impl<'a> Envelope<'a> {
         Ok(AuthenticatedManifest {
             manifest,
             signers,
-            digest: computed,
-            integrated: self.integrated,
+            digest,
+            integrated: envelope.integrated,
         })
     }
 }

@@ -31,8 +31,19 @@ pub struct Checked<'a> {
 pub enum Refusal<'a> {
     /// Decoding or authentication failed.
     Unauthenticated(Error),
+    /// The manifest bytes are authentic (digest and a signature verified) but do not decode
+    /// as a manifest this engine runs: its digest and signers are known, nothing else.
+    Undecodable(Box<UndecodableManifest>),
     /// The manifest is authentic, but policy or rollback refuses it.
     Refused(Box<RefusedManifest<'a>>),
+}
+
+/// An authentic manifest that did not decode, and why.
+#[derive(Debug)]
+pub struct UndecodableManifest {
+    pub digest: crate::suit::digest::Digest,
+    pub signers: alloc::vec::Vec<crate::suit::policy::AnchorId>,
+    pub error: Error,
 }
 
 /// An authentic manifest [`check`] refused, and why.
@@ -47,6 +58,7 @@ impl Refusal<'_> {
     pub fn error(&self) -> &Error {
         match self {
             Refusal::Unauthenticated(e) => e,
+            Refusal::Undecodable(u) => &u.error,
             Refusal::Refused(r) => &r.error,
         }
     }
@@ -56,6 +68,7 @@ impl From<Refusal<'_>> for Error {
     fn from(r: Refusal<'_>) -> Self {
         match r {
             Refusal::Unauthenticated(e) => e,
+            Refusal::Undecodable(u) => u.error,
             Refusal::Refused(r) => r.error,
         }
     }
@@ -71,9 +84,17 @@ pub fn check<'a>(
     policy: &Policy,
     stored: impl FnOnce(&[u8]) -> Result<Option<u64>, PlatformError>,
 ) -> Result<Checked<'a>, Refusal<'a>> {
-    let auth = Envelope::decode(envelope)
-        .and_then(|env| env.authenticate(&policy.anchors))
+    let verified = Envelope::decode(envelope)
+        .and_then(|env| env.verify(&policy.anchors))
         .map_err(Refusal::Unauthenticated)?;
+    let (digest, signers) = (verified.digest, verified.signers.clone());
+    let auth = verified.decode().map_err(|error| {
+        Refusal::Undecodable(Box::new(UndecodableManifest {
+            digest,
+            signers,
+            error,
+        }))
+    })?;
     match after_authentication(&auth, procedure, policy, stored) {
         Ok(()) => Ok(Checked { auth }),
         Err(error) => Err(Refusal::Refused(Box::new(RefusedManifest { auth, error }))),

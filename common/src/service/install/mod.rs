@@ -279,6 +279,9 @@ impl InstallSession {
                 // a report; after it, the report's claims come from the authentic manifest.
                 self.report = Some(match &refusal {
                     Refusal::Unauthenticated(e) => ReportBuilder::refused_before_authentication(e),
+                    Refusal::Undecodable(u) => {
+                        ReportBuilder::refused_undecodable(u.digest.0, &u.error)
+                    }
                     Refusal::Refused(r) => {
                         ReportBuilder::for_manifest(&ManifestClaims::of(&r.auth))
                             .fail(&r.error, Some(envelope))
