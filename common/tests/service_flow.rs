@@ -671,6 +671,26 @@ fn a_dependency_never_lowers_its_dependents_rollback_number() {
 }
 
 #[test]
+fn a_payload_the_envelope_carries_under_its_full_uri_is_used() {
+    // manifest-37: an intermediary may pre-fetch a payload and add it to the envelope under
+    // its URI; the device then asks the REE for nothing.
+    let mut s = provisioned();
+    let payload = b"pre-fetched by an intermediary".to_vec();
+    let uri = "https://example.com/fw.bin";
+    let m = manifest(1, &[b"app"], &payload, uri, VENDOR_ID);
+    let envelope = sign(&m, &[AUTHOR_PRIV], &[(uri, &payload)]);
+    let prepared = suit_test_support::service::prepare_chunked(&mut s, &envelope, 4096).unwrap();
+    assert!(prepared.needed_uris.is_empty(), "{prepared:?}");
+    let done = finish(&mut s).unwrap();
+    assert_eq!(done.components.len(), 1);
+    // Without it, the same manifest asks the REE for that URI.
+    let m2 = manifest(2, &[b"app"], &payload, uri, VENDOR_ID);
+    let envelope = sign(&m2, &[AUTHOR_PRIV], &[]);
+    let prepared = suit_test_support::service::prepare_chunked(&mut s, &envelope, 4096).unwrap();
+    assert_eq!(prepared.needed_uris, vec![uri.to_string()]);
+}
+
+#[test]
 fn protocol_misuse_is_refused() {
     let mut s = provisioned();
     let payload = b"abc".to_vec();

@@ -129,14 +129,16 @@ fn after_authentication(
 }
 
 impl Checked<'_> {
-    /// The detached payload URIs the manifest's parameters name (`#` references to integrated
-    /// payloads excluded), each once, in order of first appearance.
+    /// The detached payload URIs the manifest's parameters name (`#` references and URIs the
+    /// envelope carries a payload for excluded), each once, in order of first appearance.
     pub fn payload_uris(&self) -> Vec<String> {
         let mut uris: Vec<String> = Vec::new();
         for seq in self.auth.manifest.sequences() {
             seq.for_each_parameters(&mut |p| {
                 if let Some(uri) = &p.uri {
-                    if !uri.starts_with('#') && !uris.contains(uri) {
+                    let integrated =
+                        uri.starts_with('#') || self.auth.integrated.iter().any(|i| i.key == *uri);
+                    if !integrated && !uris.contains(uri) {
                         uris.push(uri.clone());
                     }
                 }

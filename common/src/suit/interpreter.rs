@@ -1123,20 +1123,18 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     .uri
                     .clone()
                     .ok_or(K::MissingParameter(ParameterKind::Uri))?;
-                let integrated = if uri.starts_with('#') {
-                    Some(
-                        frame
-                            .integrated
-                            .iter()
-                            .find(|i| i.key == uri)
-                            .map(|i| i.bytes)
-                            .ok_or(K::MissingIntegratedPayload)?,
-                    )
-                } else {
-                    self.platform
-                        .fetch_open(&uri, p.fetch_args.as_deref())
-                        .map_err(K::Platform)?;
-                    None
+                // The envelope's payloads first, under any URI (manifest-37: an intermediary
+                // may add a pre-fetched payload keyed by its URI); a fragment-only reference
+                // can only be one of them.
+                let integrated = match frame.integrated.iter().find(|i| i.key == uri) {
+                    Some(i) => Some(i.bytes),
+                    None if uri.starts_with('#') => return Err(K::MissingIntegratedPayload),
+                    None => {
+                        self.platform
+                            .fetch_open(&uri, p.fetch_args.as_deref())
+                            .map_err(K::Platform)?;
+                        None
+                    }
                 };
                 // The firmware-encryption draft decrypts on copy and write only; what a fetch
                 // with encryption info means is undefined (store ciphertext where plaintext was

@@ -291,8 +291,10 @@ impl InstallSession {
             }
         };
         let claims = ManifestClaims::of(&checked.auth);
-        let mut plans = suit::streaming::stream_plans(&checked.auth.manifest);
         let uris = checked.payload_uris();
+        // Only payloads the REE delivers stream (an integrated one is in the envelope).
+        let mut plans = suit::streaming::stream_plans(&checked.auth.manifest);
+        plans.retain(|p| uris.contains(&p.uri));
         if uris.len() > MAX_PAYLOADS {
             return Err(InstallError::TooLarge("too many payload URIs"));
         }
