@@ -941,3 +941,76 @@ fn an_authentic_manifest_that_does_not_decode_is_reported_with_its_digest() {
         (Some(false), None)
     );
 }
+
+#[test]
+fn a_long_reference_uri_is_reported_exactly_and_a_longer_one_refused() {
+    // Pre-signed download URLs run past a few hundred bytes; the report draft requires the
+    // report's URI to match the manifest's exactly.
+    let with_uri = |seq: u64, uri: &str| {
+        let m = manifest(seq, b"firmware", None, None);
+        let mut v: Value = ciborium::from_reader(&m[..]).unwrap();
+        if let Value::Map(entries) = &mut v {
+            for (k, val) in entries.iter_mut() {
+                if *k == int(4) {
+                    *val = Value::Text(uri.into());
+                }
+            }
+        }
+        sign_with(&cbor(&v), AUTHOR_PRIV)
+    };
+    let mut s = provisioned();
+    let long = format!("https://vendor.example/fw?sig={}", "a".repeat(1500));
+    install(&mut s, &with_uri(1, &long), b"firmware").unwrap();
+    let report = signed_report(&mut s, b"n", false);
+    assert!(report.is_success());
+    assert_eq!(report.manifest_uri.as_deref(), Some(long.as_str()));
+    let longer = format!("https://vendor.example/fw?sig={}", "a".repeat(2048));
+    let (_, refusal) = prepare(&mut s, &with_uri(2, &longer)).unwrap_err();
+    says(&refusal.reason, "suit-reference-uri length");
+}
+
+#[test]
+fn the_engines_documented_limits_are_refused_by_name() {
+    // CONFORMANCE.md lists each bound; a manifest past it is refused naming it.
+    let mut s = provisioned();
+    let shared = |before: Vec<Value>| {
+        Value::Array(check_vendor_class(
+            before,
+            bytes(&VENDOR_ID),
+            bytes(&CLASS_ID),
+            vec![],
+            POLICY,
+        ))
+    };
+    let one = || vec![Value::Array(vec![bytes(b"app")])];
+    let abort = || Value::Array(vec![int(14), int(POLICY)]);
+    let bstr_seq = |v: Vec<Value>| bytes(&cbor(&Value::Array(v)));
+    // 17 components.
+    let many: Vec<Value> = (0..17u8)
+        .map(|i| Value::Array(vec![bytes(b"app"), bytes(&[i])]))
+        .collect();
+    let m1 = suit_manifest(
+        1,
+        many,
+        &shared(vec![int(12), int(0)]),
+        &Value::Array(vec![]),
+    );
+    // try-each with 9 options.
+    let options: Vec<Value> = (0..9).map(|_| bytes(&cbor(&abort()))).collect();
+    let try_each = Value::Array(vec![int(15), Value::Array(options)]);
+    let m2 = suit_manifest(2, one(), &shared(vec![]), &try_each);
+    // run-sequence nested 5 deep.
+    let mut nested = vec![int(14), int(POLICY)];
+    for _ in 0..5 {
+        nested = vec![int(32), bstr_seq(nested)];
+    }
+    let m3 = suit_manifest(3, one(), &shared(vec![]), &Value::Array(nested));
+    for (m, name) in [
+        (m1, "components per manifest"),
+        (m2, "try-each options"),
+        (m3, "command sequence nesting"),
+    ] {
+        let (_, refusal) = prepare(&mut s, &sign_with(&m, AUTHOR_PRIV)).unwrap_err();
+        says(&refusal.reason, name);
+    }
+}

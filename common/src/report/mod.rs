@@ -72,9 +72,9 @@ pub const MAX_STATE_COMPONENTS: usize = 64;
 pub const MAX_SIGNED_REPORT_LEN: usize = MAX_REPORT_LEN + 512;
 /// Longest nonce accepted.
 pub const MAX_NONCE_LEN: usize = 64;
-/// Longest manifest reference URI carried (a longer one is left out rather than truncated:
-/// the draft requires an exact match).
-pub const MAX_URI_LEN: usize = 256;
+/// Longest manifest reference URI carried: the manifest's own bound, so a report always
+/// repeats it exactly, as the draft requires.
+pub const MAX_URI_LEN: usize = crate::suit::manifest::MAX_REFERENCE_URI_LEN;
 /// Longest failure detail text (truncated at a character boundary).
 pub const MAX_DETAIL_LEN: usize = 256;
 /// Most properties in one record or claim.

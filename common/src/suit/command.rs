@@ -17,7 +17,7 @@ use crate::suit::update_management::{self as um, ComponentMetadata, VersionMatch
 pub const MAX_SEQUENCE_DEPTH: usize = 4;
 /// Most commands in one sequence.
 pub const MAX_COMMANDS: usize = 64;
-/// Most options in one try-each.
+/// Most options in one try-each (a trailing nil, the empty fallback, not counted).
 pub const MAX_TRY_EACH_OPTIONS: usize = 8;
 /// Most commands in one top-level sequence, nested try-each options and run-sequences
 /// included. Without it the per-level bounds multiply (64 commands × 8 options, four levels
@@ -428,6 +428,9 @@ impl CommandSequence {
                             if i + 1 == m && dec.null().at(AT)? {
                                 empty_fallback = true;
                                 break;
+                            }
+                            if options.len() == MAX_TRY_EACH_OPTIONS {
+                                return Err(Error::Limit("try-each options"));
                             }
                             let inner = dec.bytes().at(AT)?;
                             let b = inner_base(dec, inner)?;

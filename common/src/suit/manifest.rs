@@ -16,6 +16,10 @@ use crate::suit::error::{DecodeContext, Error, Section, Unsupported};
 /// Most components (plus dependencies) one manifest may declare.
 pub const MAX_COMPONENTS: usize = 16;
 
+/// Longest suit-reference-uri accepted (device policy, CONFORMANCE.md): long enough for
+/// pre-signed download URLs, and what a report can repeat exactly.
+pub const MAX_REFERENCE_URI_LEN: usize = 2048;
+
 /// A severable member: absent, present in the manifest, or replaced by its digest.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Severable<T> {
@@ -132,7 +136,13 @@ impl Manifest {
                     let inner = dec.wrapped().at(AT)?;
                     common = Some(decode_common(inner)?);
                 }
-                Some(M::ReferenceUri) => m.reference_uri = Some(String::from(dec.text().at(AT)?)),
+                Some(M::ReferenceUri) => {
+                    let uri = dec.text().at(AT)?;
+                    if uri.len() > MAX_REFERENCE_URI_LEN {
+                        return Err(Error::Limit("suit-reference-uri length"));
+                    }
+                    m.reference_uri = Some(String::from(uri));
+                }
                 Some(M::ManifestComponentId) => {
                     m.manifest_component_id = Some(ComponentId::decode(&mut dec)?)
                 }
