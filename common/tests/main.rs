@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
 
+mod attack_hss_lms;
 mod attack_keys;
 mod attack_oracles;
 mod attack_provisioning;

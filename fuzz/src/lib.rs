@@ -19,6 +19,15 @@ const DEPENDENT_SIGNER: &str = "040e908aa8f066db1f084e0c3652c63952bd99f2a5bdb22f
                                 8b77da1bd8ac4f0cb490ba210648bf79ab164d49ad3551d71d314b2749ee42d29a";
 /// tests/vectors/suit-firmware-encryption/hmac256_key.bin.
 const VECTOR_HMAC: &[u8; 32] = b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+/// An HSS-LMS public key (RFC 8554 §6.1: L = 2, top tree LMS_SHA256_M32_H5 /
+/// LMOTS_SHA256_N32_W4), made by hbs-lms's `keygen` from the seed [0x5f; 32] with a second
+/// level of H5 / W2 (common/tests/attack_hss_lms.rs, `HssSigner::two_levels(0x5f)`). With it
+/// in the policy, every fuzzed block naming HSS-LMS (-46) reaches the signature's shape check
+/// (common/src/cose/hss_shape.rs) and, if well shaped, hbs-lms: a shape that passes the check
+/// and still panics hbs-lms is a finding.
+const HSS_LMS_SIGNER: &str = "000000020000000500000003\
+                              005205faab47872ba0126d2119b740a8\
+                              a52c568ddaa103e792d29bb1b34cfa91b7e6533c8f42941ed59ba271ee7c84b3";
 /// The key `process_resigned` seals every fuzzed manifest with (HMAC: cheap to create).
 pub const FUZZ_HMAC: &[u8; 32] = b"suit-fuzz fixed HMAC-SHA256 key!";
 
@@ -60,7 +69,7 @@ pub fn device_keys() -> MemoryKeys {
 }
 
 /// Anchors 1 (spec/author ES256), 2 (dependent signer, operator), 3 (vector HMAC, operator),
-/// 4 (the fuzz HMAC key, author).
+/// 4 (the fuzz HMAC key, author), 5 (an HSS-LMS key, author).
 pub fn policy() -> Policy {
     Policy {
         anchors: vec![
@@ -82,6 +91,11 @@ pub fn policy() -> Policy {
             TrustAnchor::unrestricted(
                 4,
                 VerificationKey::hmac256(FUZZ_HMAC).unwrap(),
+                Role::Author,
+            ),
+            TrustAnchor::unrestricted(
+                5,
+                VerificationKey::hss_lms(&hex(HSS_LMS_SIGNER)).unwrap(),
                 Role::Author,
             ),
         ],

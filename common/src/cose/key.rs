@@ -15,8 +15,6 @@ use super::{Algorithm, CoseError};
 const MIN_HMAC_KEY_LEN: usize = 32;
 /// Longest HMAC key accepted (one SHA-256 block; longer keys are hashed anyway).
 const MAX_HMAC_KEY_LEN: usize = 64;
-/// Longest HSS-LMS public key accepted (levels + LMS type + OTS type + I + root).
-const MAX_HSS_PUBLIC_KEY_LEN: usize = 60;
 
 /// A key that can check an authentication block: a public key for signatures, or the shared
 /// secret for COSE_Mac0 (held in memory that is wiped on drop).
@@ -79,13 +77,12 @@ impl VerificationKey {
         }
     }
 
-    /// An HSS-LMS public key (RFC 8554 §6.1 encoding). Checked for plausibility here; the
-    /// parameter sets are checked when a signature is verified. Without the `hss-lms`
-    /// feature: [`CoseError::AlgorithmNotEnabled`].
+    /// An HSS-LMS public key (RFC 8554 §6.1 encoding), checked to be exactly one of a
+    /// parameter set this engine verifies (L of 1 to 8, LMS_SHA256_M32_H5..H25,
+    /// LMOTS_SHA256_N32_W1..W8; `hss_shape`), else [`CoseError::InvalidKey`]. Without the
+    /// `hss-lms` feature, a well-formed key: [`CoseError::AlgorithmNotEnabled`].
     pub fn hss_lms(public_key: &[u8]) -> Result<Self, CoseError> {
-        if public_key.len() < 8 || public_key.len() > MAX_HSS_PUBLIC_KEY_LEN {
-            return Err(CoseError::InvalidKey);
-        }
+        super::hss_shape::check_public_key(public_key)?;
         if cfg!(not(feature = "hss-lms")) {
             return Err(CoseError::AlgorithmNotEnabled(Algorithm::HssLms.cose_id()));
         }
@@ -366,8 +363,12 @@ impl<'a> CoseKey<'a> {
     }
 }
 
+/// HSS-LMS verification by hbs-lms, which panics on input of the wrong shape: the key and the
+/// (unauthenticated) signature are checked to have the exact RFC 8554 shape first (the key
+/// again, as `VerificationKey::HssLms` can be built without [`VerificationKey::hss_lms`]).
 #[cfg(feature = "hss-lms")]
 fn hss_verify(message: &[u8], signature: &[u8], public_key: &[u8]) -> Result<(), CoseError> {
+    super::hss_shape::check_signature(signature, public_key)?;
     hbs_lms::verify::<super::hss_sha256::Sha256M32>(message, signature, public_key)
         .map_err(|_| CoseError::VerificationFailed)
 }

@@ -9,6 +9,7 @@
 
 #[cfg(feature = "hss-lms")]
 mod hss_sha256;
+mod hss_shape;
 mod key;
 #[cfg(feature = "author")]
 mod sign;
