@@ -10,7 +10,8 @@
 //! values and floating-point numbers: no SUIT, COSE or report structure this crate reads has
 //! them in its CDDL, and `undefined` passed for `nil` would let two parsers disagree.
 //! [`SeenKeys`] additionally enforces the canonical key order the manifest draft requires for
-//! every SUIT map (§"Encoding Considerations").
+//! every SUIT map (§"Encoding Considerations"): either of RFC 8949's, §4.2.1 bytewise or
+//! §4.2.3 length-first, one per map.
 //!
 //! [`check_well_formed`] applies the same rules to a whole opaque item (e.g. a COSE structure
 //! that is then handed to `coset`), so nothing reaches a more permissive parser unchecked.
@@ -78,7 +79,8 @@ pub enum CborErrorKind {
     TrailingBytes,
     /// `undefined`, an unassigned simple value or a float, which no structure read here allows.
     UnexpectedSimple,
-    /// Map keys not in canonical (RFC 8949 §4.2.1 bytewise) order, as SUIT requires.
+    /// Map keys in neither canonical order of RFC 8949 (§4.2.1 bytewise, §4.2.3
+    /// length-first), as SUIT requires (see [`SeenKeys`]).
     NonCanonicalOrder,
     /// A tag other than the expected one.
     UnexpectedTag {
@@ -514,19 +516,67 @@ fn count_items(dec: &mut Decoder<'_>, left: &mut usize) -> Result<(), CborError>
 }
 
 /// Tracks the keys of one SUIT map: a repeated key would let two readers of the same manifest
-/// disagree, and the manifest draft requires canonical order (RFC 8949 §4.2.1: bytewise order
-/// of the encoded keys, i.e. unsigned integers ascending, then negative integers by
-/// magnitude, then text keys), so each key must sort after the previous one.
+/// disagree, and the manifest draft requires "the canonical CBOR ordering as defined in
+/// RFC8949", so each key must sort after the previous one.
+///
+/// RFC 8949 names two canonical orders, and both are accepted, one per map: the keys of a map
+/// must strictly increase under §4.2.1 (bytewise lexicographic order of the encoded keys, the
+/// deterministic encoding: unsigned integers ascending, then negative integers by magnitude)
+/// *or* under §4.2.3 (RFC 7049's canonical order, "length-first": shorter encoded keys first,
+/// then bytewise), which is what the reference generator (suit-tool, cbor2 `canonical=True`)
+/// emits. The two differ once a map mixes a negative key or a key of 24 and more (two-byte
+/// encoding) with small unsigned keys: `{21, -1, 24}` is length-first, `{21, 24, -1}`
+/// bytewise. A map whose keys switch from one order to the other part way is in neither and
+/// refused. This project's encoders write the §4.2.1 form.
+///
+/// Keys are ranked by value, as their shortest encoding would sort. The check keeps two flags
+/// and the previous key; only the duplicate check remembers every key, as before.
 #[derive(Default)]
 pub struct SeenKeys {
     keys: Vec<i64>,
-    last: Option<(bool, u64)>,
+    last: Option<i64>,
+    /// The keys so far are not in §4.2.1 bytewise order.
+    not_bytewise: bool,
+    /// The keys so far are not in §4.2.3 length-first order.
+    not_length_first: bool,
     /// A text key was seen: integer keys may no longer follow.
     text: bool,
 }
 
+/// Major type (0 unsigned, 1 negative) and argument of an integer key's encoding.
+fn head(key: i64) -> (u8, u64) {
+    if key >= 0 {
+        (0, key.unsigned_abs())
+    } else {
+        (1, (-1 - key).unsigned_abs())
+    }
+}
+
+/// Length of the shortest encoding of an integer key (head only).
+fn encoded_len(key: i64) -> u8 {
+    match head(key).1 {
+        0..=23 => 1,
+        24..=0xff => 2,
+        0x100..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
+/// RFC 8949 §4.2.1: bytewise order of the encodings is major type, then argument.
+fn bytewise_rank(key: i64) -> (u8, u64) {
+    head(key)
+}
+
+/// RFC 8949 §4.2.3: the shorter encoding first, then bytewise.
+fn length_first_rank(key: i64) -> (u8, u8, u64) {
+    let (major, arg) = head(key);
+    (encoded_len(key), major, arg)
+}
+
 impl SeenKeys {
-    /// Records `key`; fails if it was seen before or breaks canonical order.
+    /// Records `key`; fails if it was seen before or if the keys so far are in neither
+    /// canonical order (see the type's documentation).
     pub fn insert(&mut self, key: i64, offset: usize) -> Result<(), CborError> {
         if self.keys.contains(&key) {
             return Err(CborError {
@@ -534,25 +584,26 @@ impl SeenKeys {
                 offset,
             });
         }
-        // Encoded order of integers: major type 0 before 1, then by argument.
-        let rank = if key >= 0 {
-            (false, key.unsigned_abs())
-        } else {
-            (true, (-1 - key).unsigned_abs())
-        };
-        if self.text || self.last.is_some_and(|l| l >= rank) {
+        if let Some(prev) = self.last {
+            self.not_bytewise |= bytewise_rank(prev) >= bytewise_rank(key);
+            self.not_length_first |= length_first_rank(prev) >= length_first_rank(key);
+        }
+        if self.text || (self.not_bytewise && self.not_length_first) {
             return Err(CborError {
                 kind: CborErrorKind::NonCanonicalOrder,
                 offset,
             });
         }
-        self.last = Some(rank);
+        self.last = Some(key);
         self.keys.push(key);
         Ok(())
     }
 
-    /// Records that a text key was read (it must come after every integer key; order among
-    /// text keys is checked by the caller, which holds their encodings).
+    /// Records that a text key was read: it must come after every integer key (order among
+    /// text keys is checked by the caller, which holds their encodings; both canonical orders
+    /// agree there). Exact for the one SUIT map with text keys, the envelope, whose integer
+    /// keys are all below 24: a one-byte integer key sorts before every text key in both
+    /// orders.
     pub fn text_key(&mut self) {
         self.text = true;
     }

@@ -490,6 +490,70 @@ fn manifest_members_out_of_canonical_order_are_refused() {
     );
 }
 
+/// manifest-37 asks for "the canonical CBOR ordering as defined in RFC8949", which names two:
+/// §4.2.1 bytewise (what this project writes) and §4.2.3 length-first (RFC 7049's, what
+/// suit-tool / cbor2 `canonical=True` writes). They differ for SUIT_Parameters such as
+/// {21: uri, -1: custom, 24: device-identifier}: cbor2 puts the one-byte -1 (0x20) before the
+/// two-byte 24 (0x18 0x18). Both install; a map in neither order, or switching order part way,
+/// is still refused.
+#[test]
+fn parameters_in_either_canonical_order_install() {
+    const PAYLOAD: &[u8] = b"firmware payload bytes\n";
+    let device_id = hex::decode("97c4b218e2cb55f4a4d1fa7c32af5dbd").unwrap();
+    let install = |order: &[i64]| {
+        let entries = order
+            .iter()
+            .map(|k| match k {
+                21 => (21, text("#p")),
+                -1 => (-1, int(5)),
+                24 => (24, bytes(&device_id)),
+                25 => (25, bytes(b"args")), // suit-parameter-fetch-arguments
+                _ => unreachable!(),
+            })
+            .collect();
+        let digest = map(vec![
+            (3, bytes(&suit_digest(PAYLOAD))),
+            (14, int(PAYLOAD.len() as i64)),
+        ]);
+        let seq = [vec![int(20), digest], then(entries, &[21, 3])].concat();
+        seal(&manifest(&[&[FW]], seq), &[("#p", PAYLOAD)])
+    };
+    let keys = MemoryKeys::new();
+    // The length-first map is exactly what cbor2 writes for {21: "#p", -1: 5, 24: did}.
+    let length_first = install(&[21, -1, 24]);
+    let mut expected = vec![0xa3, 0x15, 0x62, b'#', b'p', 0x20, 0x05, 0x18, 0x18, 0x50];
+    expected.extend_from_slice(&device_id);
+    assert!(length_first.windows(expected.len()).any(|w| w == expected));
+    for (name, env) in [
+        ("length-first (RFC 8949 §4.2.3)", length_first),
+        ("bytewise (RFC 8949 §4.2.1)", install(&[21, 24, -1])),
+    ] {
+        let mut dev = RecordingPlatform::spec_device();
+        let out = update(&env, &keys, &mut dev);
+        assert!(out.is_ok(), "{name}: {out:?}");
+        assert_eq!(
+            dev.installed.get(&cid(&[FW])).map(Vec::as_slice),
+            Some(PAYLOAD)
+        );
+    }
+    for (name, env) in [
+        ("neither order", install(&[24, 21, -1])),
+        ("bytewise, then length-first", install(&[21, 24, -1, 25])),
+    ] {
+        let mut dev = RecordingPlatform::spec_device();
+        let err = update(&env, &keys, &mut dev).unwrap_err();
+        assert!(
+            matches!(&err, Error::Decode { error, .. } if error.kind == suit_common::cbor::CborErrorKind::NonCanonicalOrder),
+            "{name}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains("map keys not in canonical order"),
+            "{err}"
+        );
+        assert!(!dev.committed());
+    }
+}
+
 #[test]
 fn integrated_payload_keys_out_of_canonical_order_are_refused() {
     let m = manifest(&[&[FW]], vec![int(20), map(vec![(14, int(1))])]);

@@ -3,13 +3,15 @@
 //! GCM checked against the one-shot `aes-gcm` crate.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
+use ciborium::Value;
 use p256::elliptic_curve::Generate;
 use rand_core::{Rng, UnwrapErr};
 use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
 use suit_common::encryption::content::{GcmDecryptor, GcmEncryptor};
 use suit_common::encryption::{
     decrypt, decrypt_integrated, encrypt_integrated, encrypt_payload, CoseOptions, DecryptError,
-    EncryptError, MemoryKeys, PayloadDecryptor, PayloadEncryptor, Psk, Recipient,
+    EncryptError, Location, MemoryKeys, PayloadDecryptor, PayloadEncryptor, Problem, Psk,
+    Recipient,
 };
 use suit_test_support::decrypt_in_chunks;
 
@@ -421,4 +423,354 @@ fn key_check_tells_content_keys_apart() {
     let check = |info: &[u8]| *PayloadDecryptor::new(info, &dev.keys).unwrap().key_check();
     assert_eq!(check(&one.encryption_info), check(&one.encryption_info));
     assert_ne!(check(&one.encryption_info), check(&other.encryption_info));
+}
+
+// ---- The AES-KW recipient forms of draft-ietf-suit-firmware-encryption §5.1.3 ----
+//
+// Its CDDL: `protected : bstr .size 0 / bstr .cbor empty_map` and `? 1 => int / tstr` in the
+// unprotected map. suit-author writes h'' and `alg`; the recipients below are made by the
+// author side and then edited as CBOR values.
+
+/// `info` (a COSE_Encrypt) with recipient `i`, `[protected, unprotected, ciphertext]`, changed
+/// by `edit`.
+fn edit_recipient(info: &[u8], i: usize, edit: impl FnOnce(&mut Vec<Value>)) -> Vec<u8> {
+    let mut v: Value = ciborium::de::from_reader(info).unwrap();
+    let Value::Tag(96, inner) = &mut v else {
+        panic!("not a COSE_Encrypt")
+    };
+    let Value::Array(parts) = inner.as_mut() else {
+        panic!("not a COSE_Encrypt")
+    };
+    let Value::Array(recipients) = &mut parts[3] else {
+        panic!("no recipients")
+    };
+    let Value::Array(r) = &mut recipients[i] else {
+        panic!("not a recipient")
+    };
+    edit(r);
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(&v, &mut out).unwrap();
+    out
+}
+
+fn cbor_of(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(v, &mut out).unwrap();
+    out
+}
+
+/// The recipient's protected bucket set to `protected` (its encoded map, or empty).
+fn set_protected(r: &mut [Value], protected: &[u8]) {
+    r[0] = Value::Bytes(protected.to_vec());
+}
+
+/// The recipient's protected header parameters as a map.
+fn protected_map(r: &[Value]) -> Vec<(Value, Value)> {
+    let Value::Bytes(b) = &r[0] else {
+        panic!("protected is not a bstr")
+    };
+    if b.is_empty() {
+        return Vec::new();
+    }
+    match ciborium::de::from_reader(b.as_slice()).unwrap() {
+        Value::Map(m) => m,
+        _ => panic!("protected is not a map"),
+    }
+}
+
+/// Removes `label` from the recipient's unprotected map and returns its value.
+fn take_unprotected(r: &mut [Value], label: i64) -> Option<Value> {
+    let Value::Map(m) = &mut r[1] else {
+        panic!("unprotected is not a map")
+    };
+    let at = m.iter().position(|(k, _)| *k == Value::from(label))?;
+    Some(m.remove(at).1)
+}
+
+const ALG: i64 = 1;
+const KID: i64 = 4;
+
+/// A change to one recipient, `[protected, unprotected, ciphertext]`.
+type RecipientEdit<'a> = Box<dyn Fn(&mut Vec<Value>) + 'a>;
+const EMPTY_MAP: &[u8] = &[0xa0];
+
+fn decrypt_suit(
+    info: &[u8],
+    ciphertext: &[u8],
+    keys: &MemoryKeys,
+) -> Result<Vec<u8>, DecryptError> {
+    decrypt(info, Some(ciphertext), keys, &CoseOptions::SUIT).map(|p| p.to_vec())
+}
+
+/// h'a0' for h'', no `alg`, both: each opens, with a KEK of either size (A128KW and A256KW,
+/// the KEK's size deciding which unwrap applies), every content algorithm (wrapped CEK of 24
+/// and 40 bytes), with the device's kid, with none, and with another kid (a hint only).
+#[test]
+fn aes_kw_recipients_in_every_form_the_draft_allows_open() {
+    let dev = device("dev");
+    let (k16, k32) = (dev.kek128, dev.kek256);
+    type Form = (&'static str, fn(&mut Vec<Value>));
+    let forms: [Form; 3] = [
+        ("protected h'a0'", |r| set_protected(r, EMPTY_MAP)),
+        ("no alg", |r| {
+            take_unprotected(r, ALG).unwrap();
+        }),
+        ("protected h'a0' and no alg", |r| {
+            set_protected(r, EMPTY_MAP);
+            take_unprotected(r, ALG).unwrap();
+        }),
+    ];
+    let recipients = [
+        aes_kw(b"dev-kw128", &k16),
+        aes_kw(b"dev-kw256", &k32),
+        Recipient::AesKw {
+            kid: None,
+            kek: &k16,
+        },
+        Recipient::AesKw {
+            kid: None,
+            kek: &k32,
+        },
+        aes_kw(b"someone-else", &k16),
+        aes_kw(b"someone-else", &k32),
+    ];
+    for content in CONTENT {
+        for r in &recipients {
+            let pt = payload(100);
+            let e = suit_encrypt(&pt, content, std::slice::from_ref(r)).unwrap();
+            for (form, edit) in &forms {
+                let info = edit_recipient(&e.encryption_info, 0, edit);
+                assert_ne!(info, e.encryption_info);
+                assert_eq!(
+                    decrypt_suit(&info, &e.ciphertext, &dev.keys).as_deref(),
+                    Ok(pt.as_slice()),
+                    "{content:?} {r:?} {form}"
+                );
+                assert_eq!(
+                    decrypt_in_chunks(&info, &dev.keys, &e.ciphertext, 7).unwrap(),
+                    pt,
+                    "{content:?} {r:?} {form} streamed"
+                );
+            }
+        }
+    }
+}
+
+/// Without `alg`, the device's KEKs of both sizes are candidates, kid-matching ones first and
+/// at most eight in all, as for any recipient (`MAX_KEY_CANDIDATES`).
+#[test]
+fn aes_kw_recipient_without_alg_tries_kid_matching_keks_first_and_a_bounded_number() {
+    let mut r = rng();
+    let mut kek = [0u8; 32];
+    r.fill_bytes(&mut kek);
+    let mut keys = MemoryKeys::new();
+    for i in 0..8u8 {
+        keys.add_kek(Some(&[b'w', i]), &[i; 16]).unwrap();
+    }
+    keys.add_kek(Some(b"right"), &kek).unwrap();
+    let pt = payload(40);
+    for (kid, opens) in [(Some(b"right".as_slice()), true), (None, false)] {
+        let e = suit_encrypt(
+            &pt,
+            ContentAlgorithm::A256Gcm,
+            &[Recipient::AesKw { kid, kek: &kek }],
+        )
+        .unwrap();
+        let info = edit_recipient(&e.encryption_info, 0, |r| {
+            take_unprotected(r, ALG).unwrap();
+        });
+        let got = decrypt_suit(&info, &e.ciphertext, &keys);
+        if opens {
+            assert_eq!(got.unwrap(), pt);
+        } else {
+            // Eight 16-byte KEKs came first and failed; the ninth was never tried.
+            assert_eq!(got.unwrap_err(), DecryptError::KeyUnwrapFailed);
+        }
+    }
+}
+
+/// For a device holding a KEK of each size, a recipient without `alg` is refused exactly as
+/// the same recipient naming A128KW / A256KW (no error tells the two apart), and another
+/// device's recipient without `alg` first does not stop the device's own.
+#[test]
+fn aes_kw_recipient_without_alg_is_ranked_like_one_with_alg() {
+    let dev = device("dev");
+    let other = device("other");
+    let (o16, o32) = (other.kek128, other.kek256);
+    let pt = payload(64);
+    for content in CONTENT {
+        for foreign in [
+            aes_kw(b"other-kw128", &o16),
+            aes_kw(b"other-kw256", &o32),
+            Recipient::AesKw {
+                kid: None,
+                kek: &o16,
+            },
+            Recipient::AesKw {
+                kid: None,
+                kek: &o32,
+            },
+        ] {
+            let e = suit_encrypt(&pt, content, std::slice::from_ref(&foreign)).unwrap();
+            let no_alg = edit_recipient(&e.encryption_info, 0, |r| {
+                take_unprotected(r, ALG).unwrap();
+            });
+            let with_alg = decrypt_suit(&e.encryption_info, &e.ciphertext, &dev.keys);
+            assert!(with_alg.is_err());
+            assert_eq!(
+                decrypt_suit(&no_alg, &e.ciphertext, &dev.keys),
+                with_alg,
+                "{content:?} {foreign:?}"
+            );
+            // Another device's recipient without `alg` first, then this device's (ECDH-ES).
+            let both = suit_encrypt(
+                &pt,
+                content,
+                &[
+                    foreign,
+                    Recipient::EcdhEs {
+                        kid: Some(b"dev"),
+                        public_key: &dev.public,
+                        wrap: KeyWrap::A128Kw,
+                    },
+                ],
+            )
+            .unwrap();
+            let info = edit_recipient(&both.encryption_info, 0, |r| {
+                take_unprotected(r, ALG).unwrap();
+            });
+            assert_eq!(
+                decrypt_suit(&info, &both.ciphertext, &dev.keys).unwrap(),
+                pt
+            );
+        }
+    }
+    // A kid naming none of the device's keys: tried with them (a hint), none opens, so "no
+    // recipient for this device's keys"; no kid: its failure is the recipient's.
+    let e = suit_encrypt(&pt, ContentAlgorithm::A128Gcm, &[aes_kw(b"x", &o16)]).unwrap();
+    let no_alg = edit_recipient(&e.encryption_info, 0, |r| {
+        take_unprotected(r, ALG).unwrap();
+    });
+    assert_eq!(
+        decrypt_suit(&no_alg, &e.ciphertext, &dev.keys).unwrap_err(),
+        DecryptError::NoRecipientForKeys
+    );
+    let no_kid = edit_recipient(&no_alg, 0, |r| {
+        take_unprotected(r, KID).unwrap();
+    });
+    assert_eq!(
+        decrypt_suit(&no_kid, &e.ciphertext, &dev.keys).unwrap_err(),
+        DecryptError::KeyUnwrapFailed
+    );
+}
+
+/// A protected map with any label (h'a1...') is still refused in an AES-KW recipient, with
+/// or without `alg` elsewhere; without any `alg` such a recipient is not taken for AES-KW.
+#[test]
+fn aes_kw_recipient_with_protected_parameters_is_still_refused() {
+    let dev = device("dev");
+    let k16 = dev.kek128;
+    let pt = payload(32);
+    let e = suit_encrypt(
+        &pt,
+        ContentAlgorithm::A128Gcm,
+        &[aes_kw(b"dev-kw128", &k16)],
+    )
+    .unwrap();
+    let not_empty = DecryptError::Malformed {
+        at: Location::RecipientProtected(0),
+        problem: Problem::ProtectedNotEmpty,
+    };
+    let unknown_label = cbor_of(&Value::Map(vec![(99.into(), 0.into())]));
+    let cases: [(&str, RecipientEdit<'_>, DecryptError); 4] = [
+        (
+            "{99: 0} protected, alg unprotected",
+            Box::new(|r| set_protected(r, &unknown_label)),
+            not_empty,
+        ),
+        (
+            "alg protected",
+            Box::new(|r| {
+                let alg = take_unprotected(r, ALG).unwrap();
+                set_protected(r, &cbor_of(&Value::Map(vec![(ALG.into(), alg)])));
+            }),
+            not_empty,
+        ),
+        (
+            "alg protected, no kid",
+            Box::new(|r| {
+                let alg = take_unprotected(r, ALG).unwrap();
+                take_unprotected(r, KID).unwrap();
+                set_protected(r, &cbor_of(&Value::Map(vec![(ALG.into(), alg)])));
+            }),
+            not_empty,
+        ),
+        (
+            "kid protected, no alg",
+            Box::new(|r| {
+                take_unprotected(r, ALG).unwrap();
+                let kid = take_unprotected(r, KID).unwrap();
+                set_protected(r, &cbor_of(&Value::Map(vec![(KID.into(), kid)])));
+            }),
+            DecryptError::Malformed {
+                at: Location::Recipient(0),
+                problem: Problem::MissingHeader(ALG),
+            },
+        ),
+    ];
+    for (what, edit, expected) in cases {
+        let info = edit_recipient(&e.encryption_info, 0, edit);
+        assert_eq!(
+            decrypt_suit(&info, &e.ciphertext, &dev.keys).unwrap_err(),
+            expected,
+            "{what}"
+        );
+    }
+}
+
+/// Only AES-KW may leave `alg` out: an ECDH-ES or HPKE recipient without it (its protected
+/// bucket emptied) is another device's, never tried, even with this device's keys.
+#[test]
+fn ecdh_es_and_hpke_recipients_still_need_their_alg() {
+    let dev = device("dev");
+    let pt = payload(32);
+    let missing = DecryptError::Malformed {
+        at: Location::Recipient(0),
+        problem: Problem::MissingHeader(ALG),
+    };
+    for content in [ContentAlgorithm::A128Gcm, ContentAlgorithm::A256Ctr] {
+        for r in [
+            Recipient::EcdhEs {
+                kid: Some(b"dev"),
+                public_key: &dev.public,
+                wrap: KeyWrap::A128Kw,
+            },
+            Recipient::EcdhEs {
+                kid: None,
+                public_key: &dev.public,
+                wrap: KeyWrap::A256Kw,
+            },
+            Recipient::Hpke {
+                kid: Some(b"dev"),
+                public_key: &dev.public,
+                suite: HpkeSuite::Hpke0,
+                psk: None,
+            },
+        ] {
+            let e = suit_encrypt(&pt, content, std::slice::from_ref(&r)).unwrap();
+            for empty in [&[][..], EMPTY_MAP] {
+                let info = edit_recipient(&e.encryption_info, 0, |rec| {
+                    assert!(protected_map(rec)
+                        .iter()
+                        .any(|(k, _)| *k == Value::from(ALG)));
+                    set_protected(rec, empty);
+                });
+                assert_eq!(
+                    decrypt_suit(&info, &e.ciphertext, &dev.keys).unwrap_err(),
+                    missing,
+                    "{content:?} {r:?} {empty:02x?}"
+                );
+            }
+        }
+    }
 }

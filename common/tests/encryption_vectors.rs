@@ -289,6 +289,49 @@ fn tampered_recipients_are_refused() {
     );
 }
 
+/// The draft's AES-KW vectors with their recipient in the other forms its CDDL allows
+/// (`bstr .size 0 / bstr .cbor empty_map`, `? 1 => int / tstr`) decrypt alike; a protected
+/// map with a label does not.
+#[test]
+fn the_drafts_aes_kw_recipients_in_their_other_allowed_forms_decrypt() {
+    let keys = device_keys();
+    // [h'', {1: -3, 4: 'kid-1'}, wrapped CEK]
+    let recipient = "8340A2012204456B69642D31";
+    let forms = [
+        ("protected h'a0'", "8341A0A2012204456B69642D31"),
+        ("no alg", "8340A104456B69642D31"),
+        ("no alg, no kid", "8340A0"),
+        ("protected h'a0', no alg", "8341A0A104456B69642D31"),
+    ];
+    for case in [&CASES[0], &CASES[2]] {
+        let (info, ct) = (info(case), ciphertext(case));
+        let at = find(&info, &hex::decode(recipient).unwrap());
+        let with = |form: &str| {
+            let mut b = info.clone();
+            b.splice(at..at + recipient.len() / 2, hex::decode(form).unwrap());
+            b
+        };
+        for (what, form) in forms {
+            assert_eq!(
+                &decrypt(&with(form), Some(&ct), &keys, &CoseOptions::SUIT).unwrap()[..],
+                PLAINTEXT,
+                "{} {what}",
+                case.name
+            );
+        }
+        // alg moved into the protected bucket: h'a10122'.
+        assert_eq!(
+            PayloadDecryptor::new(&with("8343A10122A104456B69642D31"), &keys).unwrap_err(),
+            DecryptError::Malformed {
+                at: Location::RecipientProtected(0),
+                problem: Problem::ProtectedNotEmpty
+            },
+            "{}",
+            case.name
+        );
+    }
+}
+
 #[test]
 fn wrong_keys_are_refused() {
     let mut wrong = MemoryKeys::new();
@@ -358,11 +401,24 @@ fn malformed_info_is_refused_precisely_and_never_panics() {
             }
         );
     }
-    // CTR with a protected header is not SUIT.
+    // CTR with a protected header parameter is not SUIT ({99: 0} here); an empty map there
+    // (h'a0') is an empty bucket like h'' (the draft's `empty_or_serialized_map`).
     let ctr = info(&CASES[2]);
-    let mut protected = ctr.clone();
     let p_at = find(&ctr, &hex::decode("8440A2").unwrap()) + 1;
-    protected.splice(p_at..p_at + 1, hex::decode("41A0").unwrap());
+    let mut empty_map = ctr.clone();
+    empty_map.splice(p_at..p_at + 1, hex::decode("41A0").unwrap());
+    assert_eq!(
+        &decrypt(
+            &empty_map,
+            Some(&ciphertext(&CASES[2])),
+            &keys,
+            &CoseOptions::SUIT
+        )
+        .unwrap()[..],
+        PLAINTEXT
+    );
+    let mut protected = ctr.clone();
+    protected.splice(p_at..p_at + 1, hex::decode("44A1186300").unwrap());
     assert_eq!(
         PayloadDecryptor::new(&protected, &keys).unwrap_err(),
         DecryptError::Malformed {

@@ -205,6 +205,16 @@ impl Headers {
         })
     }
 
+    /// Whether the protected bucket holds no header parameter: `h''`, or a byte string holding
+    /// an empty map (`h'a0'`). RFC 9052 §3 lets a sender write an empty bucket either way (h''
+    /// preferred), and the firmware-encryption draft's CDDL allows both where it wants no
+    /// protected parameters (AES-KW recipient: `bstr .size 0 / bstr .cbor empty_map`;
+    /// SUIT_Encryption_Info: `empty_or_serialized_map`). A map with any label, even one this
+    /// module ignores, is not empty.
+    pub fn protected_is_empty(&self) -> bool {
+        self.protected.labels.is_empty()
+    }
+
     pub fn alg(&self) -> Option<i64> {
         self.protected.alg.or(self.unprotected.alg)
     }

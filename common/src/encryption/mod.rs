@@ -92,7 +92,9 @@ fn content_params(h: &Headers) -> Result<(ContentAlgorithm, &[u8]), DecryptError
     let alg =
         ContentAlgorithm::from_id(alg).ok_or(DecryptError::UnsupportedContentAlgorithm(alg))?;
     // SUIT firmware encryption: a non-AEAD cipher has nothing to bind a protected header to.
-    if !alg.is_aead() && !h.protected_bytes.is_empty() {
+    // An empty one written as h'a0' carries no parameter (the draft's CDDL allows it, RFC 9052
+    // §3 lets senders write an empty bucket so) and is accepted like h''.
+    if !alg.is_aead() && !h.protected_is_empty() {
         return Err(malformed(Location::Protected, Problem::ProtectedNotEmpty));
     }
     let iv = h.iv().ok_or(malformed(

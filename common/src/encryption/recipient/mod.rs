@@ -6,13 +6,21 @@
 //! device's key but labelled with another kid still opens. A recipient without a kid is tried
 //! with every key of the type (same bound). The first recipient that opens yields the CEK.
 //!
+//! An AES-KW recipient may leave `alg` out (the firmware-encryption draft's CDDL,
+//! `? 1 => int / tstr`): one shaped like it (`unlabelled_aes_kw`: no protected parameter, no
+//! other method's parameters, a wrapped 128- or 256-bit CEK) is tried with the device's KEKs
+//! of both sizes, the KEK's size deciding A128KW or A256KW, the kid a hint as above, and is
+//! ranked like any AES-KW recipient. ECDH-ES and HPKE recipients are never tried without
+//! their `alg`.
+//!
 //! A COSE_Encrypt may address several devices, so a recipient this device cannot use
-//! (unreadable headers, no or an unknown `alg`, an ephemeral key of another curve, an
-//! invalid point, a key that fails) does not end the search: only the outer structure is
-//! fatal. If no recipient opens, the error names the most specific reason: a failure with a
-//! key the recipient named (or with any key, when it named none), or an unusable recipient
-//! that names a device key, beats "no key", which beats the first unusable recipient of a
-//! supported algorithm, which beats the first recipient of an unknown one.
+//! (unreadable headers, no `alg` and not shaped like AES-KW, an unknown `alg`, an ephemeral
+//! key of another curve, an invalid point, a key that fails) does not end the search: only
+//! the outer structure is fatal. If no recipient opens, the error names the most specific
+//! reason: a failure with a key the recipient named (or with any key, when it named none), or
+//! an unusable recipient that names a device key, beats "no key", which beats the first
+//! unusable recipient of a supported algorithm, which beats the first recipient of an unknown
+//! one.
 
 pub mod aes_kw;
 pub mod ecdh_es;
@@ -29,16 +37,25 @@ use super::CoseOptions;
 /// Most device keys tried for one recipient (each try is one ECDH / HPKE open / unwrap).
 pub const MAX_KEY_CANDIDATES: usize = 8;
 
-/// The keys of `kind` to try for a recipient naming `kid`: those with that kid first, then
-/// the others (flagged `false`: their failure is not reported as the recipient's), bounded.
-fn candidates(keys: &dyn DeviceKeys, kind: KeyKind, kid: Option<&[u8]>) -> Vec<(KeyRef, bool)> {
-    let mut out: Vec<(KeyRef, bool)> = Vec::new();
+/// The keys of `kinds` to try for a recipient naming `kid`: those with that kid first (of
+/// every kind, in the order given), then the others (flagged `false`: their failure is not
+/// reported as the recipient's), bounded in all.
+fn candidates(
+    keys: &dyn DeviceKeys,
+    kinds: &[KeyKind],
+    kid: Option<&[u8]>,
+) -> Vec<(KeyRef, KeyKind, bool)> {
+    let mut out: Vec<(KeyRef, KeyKind, bool)> = Vec::new();
     if kid.is_some() {
-        out.extend(keys.find(kind, kid).into_iter().map(|k| (k, true)));
+        for &kind in kinds {
+            out.extend(keys.find(kind, kid).into_iter().map(|k| (k, kind, true)));
+        }
     }
-    for k in keys.find(kind, None) {
-        if !out.iter().any(|(c, _)| *c == k) {
-            out.push((k, kid.is_none()));
+    for &kind in kinds {
+        for k in keys.find(kind, None) {
+            if !out.iter().any(|(c, _, _)| *c == k) {
+                out.push((k, kind, kid.is_none()));
+            }
         }
     }
     out.truncate(MAX_KEY_CANDIDATES);
@@ -117,26 +134,50 @@ pub(crate) fn recover_cek(
                 continue;
             }
         };
-        // COSE-HPKE does not strictly require `alg`; without it this device cannot tell
-        // what the recipient is, so it is another device's.
-        let Some(alg) = r.headers.alg() else {
-            refusal.foreign.get_or_insert(malformed(
-                Location::Recipient(i),
-                Problem::MissingHeader(header::ALG),
-            ));
-            continue;
+        let tried = match r.headers.alg() {
+            Some(alg) => {
+                let Some(algorithm) = RecipientAlgorithm::from_id(alg) else {
+                    refusal
+                        .foreign
+                        .get_or_insert(DecryptError::UnsupportedRecipientAlgorithm(alg));
+                    continue;
+                };
+                match attempt(i, r, algorithm, content, keys, opts) {
+                    Ok(tried) => tried,
+                    // Unusable, but addressed to a key this device holds: as telling as a
+                    // failure.
+                    Err(e)
+                        if r.headers.kid().is_some_and(|kid| {
+                            !keys.find(key_kind(algorithm), Some(kid)).is_empty()
+                        }) =>
+                    {
+                        refusal.failed.get_or_insert(e);
+                        continue;
+                    }
+                    Err(e) => {
+                        refusal.unusable.get_or_insert(e);
+                        continue;
+                    }
+                }
+            }
+            // The draft lets an AES-KW recipient omit `alg`.
+            None if unlabelled_aes_kw(r) => unlabelled_aes_kw_recipient(r, keys),
+            // COSE-HPKE does not strictly require `alg` either; without it, and not shaped
+            // like AES-KW, this device cannot tell what the recipient is, so it is another
+            // device's. (ECDH-ES and HPKE recipients are never tried without their `alg`.)
+            None => {
+                refusal.foreign.get_or_insert(malformed(
+                    Location::Recipient(i),
+                    Problem::MissingHeader(header::ALG),
+                ));
+                continue;
+            }
         };
-        let Some(algorithm) = RecipientAlgorithm::from_id(alg) else {
-            refusal
-                .foreign
-                .get_or_insert(DecryptError::UnsupportedRecipientAlgorithm(alg));
-            continue;
-        };
-        match attempt(i, r, algorithm, content, keys, opts) {
-            Ok(Attempt::Opened(cek)) if cek.len() == content.key_len() => return Ok(cek),
+        match tried {
+            Attempt::Opened(cek) if cek.len() == content.key_len() => return Ok(cek),
             // Anyone can make an ECDH-ES recipient for this device's key, so a wrong
             // length does not rule out a good recipient later.
-            Ok(Attempt::Opened(cek)) => {
+            Attempt::Opened(cek) => {
                 refusal
                     .failed
                     .get_or_insert(DecryptError::ContentKeyLength {
@@ -144,21 +185,10 @@ pub(crate) fn recover_cek(
                         found: cek.len(),
                     });
             }
-            Ok(Attempt::Failed(e)) => {
+            Attempt::Failed(e) => {
                 refusal.failed.get_or_insert(e);
             }
-            Ok(Attempt::NoKey) => refusal.no_key = true,
-            // Unusable, but addressed to a key this device holds: as telling as a failure.
-            Err(e)
-                if r.headers
-                    .kid()
-                    .is_some_and(|kid| !keys.find(key_kind(algorithm), Some(kid)).is_empty()) =>
-            {
-                refusal.failed.get_or_insert(e);
-            }
-            Err(e) => {
-                refusal.unusable.get_or_insert(e);
-            }
+            Attempt::NoKey => refusal.no_key = true,
         }
     }
     Err(refusal.into_error())
@@ -180,23 +210,58 @@ fn aes_kw_recipient(
     wrap: KeyWrap,
     keys: &dyn DeviceKeys,
 ) -> Result<Attempt, DecryptError> {
-    // RFC 9053 §6.2.1: AES-KW has no parameters to protect.
-    if !r.headers.protected_bytes.is_empty() {
+    // RFC 9053 §6.2.1: AES-KW has no parameters to protect. The draft's CDDL allows the empty
+    // bucket as h'' or h'a0'; a map with any label is refused.
+    if !r.headers.protected_is_empty() {
         return Err(malformed(
             Location::RecipientProtected(i),
             Problem::ProtectedNotEmpty,
         ));
     }
-    let kid = r.headers.kid();
-    Ok(first_open(
+    Ok(unwrap_cek(r, &[KeyKind::AesKw(wrap)], keys))
+}
+
+/// Whether a recipient without `alg` is taken for AES-KW (draft-ietf-suit-firmware-encryption
+/// §5.1.3: `? 1 => int / tstr` in the AES-KW recipient): no protected header parameter (h''
+/// or h'a0'), none of another method's parameters (ECDH-ES ephemeral key, HPKE `ek` or
+/// `psk_id`), and a ciphertext of a wrapped 128- or 256-bit CEK (RFC 3394: the key plus an
+/// 8-byte integrity block, so 24 or 40 bytes). Anything else without `alg` stays another
+/// device's.
+fn unlabelled_aes_kw(r: &Recipient) -> bool {
+    let h = &r.headers;
+    h.protected_is_empty()
+        && h.ephemeral_key().is_none()
+        && h.unprotected.ek.is_none()
+        && h.unprotected.psk_id.is_none()
+        && matches!(r.ciphertext.len(), 24 | 40)
+}
+
+/// An AES-KW recipient without `alg`: the device's KEKs of both sizes are the candidates
+/// (kid-matching ones first, at most [`MAX_KEY_CANDIDATES`] in all), each unwrapping with the
+/// key wrap of its size (16 bytes A128KW, 32 bytes A256KW). The outcome is reported as for a
+/// recipient naming A128KW or A256KW (the same three results, no new error).
+fn unlabelled_aes_kw_recipient(r: &Recipient, keys: &dyn DeviceKeys) -> Attempt {
+    unwrap_cek(
+        r,
+        &[
+            KeyKind::AesKw(KeyWrap::A128Kw),
+            KeyKind::AesKw(KeyWrap::A256Kw),
+        ],
         keys,
-        KeyKind::AesKw(wrap),
-        kid,
-        |key| match keys.kek(key) {
+    )
+}
+
+/// Unwraps the recipient's ciphertext with the candidate KEKs of `kinds`.
+fn unwrap_cek(r: &Recipient, kinds: &[KeyKind], keys: &dyn DeviceKeys) -> Attempt {
+    first_open(keys, kinds, r.headers.kid(), |key, kind| {
+        let KeyKind::AesKw(wrap) = kind else {
+            return Attempt::Failed(DecryptError::DeviceKey(KeyError::WrongKeyType));
+        };
+        match keys.kek(key) {
             Ok(kek) => unwrap_with(&kek, wrap, &r.ciphertext),
             Err(e) => Attempt::Failed(DecryptError::DeviceKey(e)),
-        },
-    ))
+        }
+    })
 }
 
 fn ecdh_recipient(
@@ -232,9 +297,9 @@ fn ecdh_recipient(
     .encode()?;
     Ok(first_open(
         keys,
-        KeyKind::EcdhEsP256,
+        &[KeyKind::EcdhEsP256],
         h.kid(),
-        |key| match keys.ecdh_p256(key, &peer) {
+        |key, _| match keys.ecdh_p256(key, &peer) {
             Ok(z) => {
                 let kek = ecdh_es::derive_kek(&z, h.salt(), &context, wrap);
                 unwrap_with(&kek, wrap, &r.ciphertext)
@@ -286,7 +351,7 @@ fn hpke_recipient(
 
 /// Tries `op` with every matching HPKE key.
 fn open_hpke(i: usize, op: &HpkeOpen<'_>, kid: Option<&[u8]>, keys: &dyn DeviceKeys) -> Attempt {
-    first_open(keys, KeyKind::HpkeP256, kid, |key| {
+    first_open(keys, &[KeyKind::HpkeP256], kid, |key, _| {
         match keys.hpke_open(key, op) {
             Ok(pt) => Attempt::Opened(pt),
             Err(e) => Attempt::Failed(key_error(i, e)),
@@ -308,13 +373,13 @@ fn key_error(i: usize, e: KeyError) -> DecryptError {
 /// store, unknown PSK) is kept whichever key met it.
 fn first_open(
     keys: &dyn DeviceKeys,
-    kind: KeyKind,
+    kinds: &[KeyKind],
     kid: Option<&[u8]>,
-    mut open: impl FnMut(KeyRef) -> Attempt,
+    mut open: impl FnMut(KeyRef, KeyKind) -> Attempt,
 ) -> Attempt {
     let mut result = Attempt::NoKey;
-    for (key, named) in candidates(keys, kind, kid) {
-        match open(key) {
+    for (key, kind, named) in candidates(keys, kinds, kid) {
+        match open(key, kind) {
             Attempt::Opened(cek) => return Attempt::Opened(cek),
             Attempt::Failed(e) if named || !wrong_key(&e) => result = Attempt::Failed(e),
             _ => {}
