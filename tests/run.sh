@@ -44,7 +44,7 @@ lap "cargo clippy (host crates, all features, all targets)"
 lap "host-native tests (cbor, protocol, common, host, the consumer example's client, test support)"
 "${CARGO[@]}" test --locked -p suit-cbor -p suit-protocol -p suit-common -p suit-host -p perso-consumer-host -p suit-test-support --features suit-common/author
 
-lap "algorithm features off (device policy: HSS-LMS keys and blocks refused)"
+lap "algorithm features off (device policy: HSS-LMS keys and blocks, ChaCha20/Poly1305 payloads refused)"
 "${CARGO[@]}" test --locked -p suit-common --no-default-features --features author --test size_algorithm_features
 
 lap "COSE interop with Python cwt (tests/interop.sh)"

@@ -636,6 +636,8 @@ registry! {
         A128Ctr = -65534 => "A128CTR",
         /// AES-CTR, 256-bit key (RFC 9459).
         A256Ctr = -65532 => "A256CTR",
+        /// ChaCha20/Poly1305 AEAD, 256-bit key, 128-bit tag (RFC 9053 §4.3).
+        ChaCha20Poly1305 = 24 => "ChaCha20/Poly1305",
         /// AES key wrap, 128-bit KEK.
         A128Kw = -3 => "A128KW",
         /// AES key wrap, 192-bit KEK.

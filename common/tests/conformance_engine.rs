@@ -232,6 +232,47 @@ fn payload_integrity_follows_the_drafts_decision_tree() {
     }
 }
 
+/// ChaCha20/Poly1305 (the MTI profile suit-sha256-ed25519-ecdh-chacha-poly) through the
+/// engine, in the draft's form and without any digest (an AEAD: the tag vouches for the
+/// plaintext). With feature `chacha20` it installs and a tampered tag is refused with nothing
+/// installed; without it (the TA's build) the copy is refused as an unsupported content
+/// algorithm, nothing installed.
+#[test]
+fn chacha20_poly1305_installs_with_the_feature_and_is_refused_without_it() {
+    let plaintext = vec![0xc3; 70_000];
+    let fw = cid(&[FW]);
+    let (info, ct) = encrypted(&plaintext, ContentAlgorithm::ChaCha20Poly1305);
+    let mut tampered = ct.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    let draft = seal(&draft_form(&plaintext, &info, &ct), &[("#ct", &ct)]);
+    let bare = |ct: &[u8]| {
+        seal(
+            &copy_form(&plaintext, &info, ct, false, false),
+            &[("#ct", ct)],
+        )
+    };
+    let refused = |r: Result<suit_common::suit::Outcome, Error>, why: DecryptError| match r {
+        Err(Error::Command(c)) => assert_eq!(c.kind, CommandErrorKind::Decrypt(why)),
+        other => panic!("{other:?}"),
+    };
+    if cfg!(feature = "chacha20") {
+        for env in [&draft, &bare(&ct)] {
+            let (r, dev) = run_policy(env, false);
+            assert_eq!(r.unwrap().committed, vec![fw.clone()]);
+            assert_eq!(dev.installed.get(&fw), Some(&plaintext));
+        }
+        let (r, dev) = run_policy(&bare(&tampered), false);
+        refused(r, DecryptError::TagMismatch);
+        assert!(dev.installed.is_empty());
+    } else {
+        for env in [&draft, &bare(&ct)] {
+            let (r, dev) = run_policy(env, false);
+            refused(r, DecryptError::UnsupportedContentAlgorithm(24));
+            assert!(dev.installed.is_empty());
+        }
+    }
+}
+
 #[test]
 fn ctr_ciphertext_inside_the_signed_manifest_needs_no_digest() {
     // suit-parameter-content is covered by the manifest's signature (decision tree Q1).

@@ -22,6 +22,7 @@ mod cose_wg_multi;
 mod cose_wg_outside_profile;
 mod encoder_bytes;
 mod encoder_model;
+mod encryption_chacha;
 mod encryption_cose_wg;
 mod encryption_hpke;
 mod encryption_multi_recipient;

@@ -64,7 +64,7 @@ fn every_registry_maps_both_ways_and_is_unique() {
     assert_eq!(check_registry!(ComponentTextKey, "suit-text-"), 8);
     assert_eq!(check_registry!(ReportKey, "suit-"), 8);
     assert_eq!(check_registry!(RecordElement, "suit-record-"), 5);
-    assert_eq!(check_registry!(CoseAlg, ""), 22);
+    assert_eq!(check_registry!(CoseAlg, ""), 23);
     assert_eq!(check_registry!(WaitEventKind, "suit-wait-event-"), 9);
     assert_eq!(check_registry!(MetadataKey, "suit-meta-"), 8);
 }

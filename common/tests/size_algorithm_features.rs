@@ -2,6 +2,8 @@
 //! accepted; without it (`cargo test -p suit-common --no-default-features --features author
 //! --test size_algorithm_features`) the same key, as a raw key and as a COSE_Key, is refused
 //! with the typed "algorithm not enabled on this device" error, and its wording says so.
+//! The same for payload decryption with `chacha20` (ChaCha20/Poly1305, off in the TA): with
+//! it the payload decrypts, without it (the same command) `UnsupportedContentAlgorithm(24)`.
 // Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -149,4 +151,60 @@ fn a_disabled_algorithm_in_one_signature_does_not_void_the_others() {
         !matches!(r, Err(suit_common::suit::error::Error::Auth(_))),
         "{r:?}"
     );
+}
+
+/// ChaCha20/Poly1305 payloads (COSE 24; what suit-author makes for the MTI profile
+/// suit-sha256-ed25519-ecdh-chacha-poly) decrypt with feature `chacha20` and are refused as an
+/// unsupported content algorithm without it (the TA's build), whatever the key distribution.
+#[test]
+fn chacha20_poly1305_payloads_follow_the_feature() {
+    use p256::elliptic_curve::Generate;
+    use suit_common::encryption::algorithms::{ContentAlgorithm, KeyWrap};
+    use suit_common::encryption::{
+        encrypt_payload, CoseOptions, DecryptError, MemoryKeys, PayloadDecryptor, Recipient,
+    };
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let sk = p256::SecretKey::generate_from_rng(&mut rng);
+    let mut keys = MemoryKeys::new();
+    keys.add_ecdh_p256(None, &sk.to_bytes()).unwrap();
+    keys.add_kek(None, &[7; 16]).unwrap();
+    let pk = sk.public_key();
+    let pt = b"firmware for the ed25519-ecdh-chacha-poly profile".repeat(100);
+    for r in [
+        Recipient::EcdhEs {
+            kid: None,
+            public_key: &pk,
+            wrap: KeyWrap::A128Kw,
+        },
+        Recipient::AesKw {
+            kid: None,
+            kek: &[7; 16],
+        },
+    ] {
+        let e = encrypt_payload(
+            &pt,
+            ContentAlgorithm::ChaCha20Poly1305,
+            &[r],
+            &CoseOptions::SUIT,
+            &mut rng,
+        )
+        .unwrap();
+        let d = PayloadDecryptor::new(&e.encryption_info, &keys);
+        if cfg!(feature = "chacha20") {
+            let mut d = d.unwrap();
+            let mut out = d.update(&e.ciphertext).unwrap().to_vec();
+            out.extend_from_slice(&d.finish().unwrap());
+            assert_eq!(out, pt);
+            let mut tag = e.ciphertext.clone();
+            *tag.last_mut().unwrap() ^= 1;
+            let mut d = PayloadDecryptor::new(&e.encryption_info, &keys).unwrap();
+            d.update(&tag).unwrap();
+            assert_eq!(d.finish().unwrap_err(), DecryptError::TagMismatch);
+        } else {
+            assert_eq!(
+                d.unwrap_err(),
+                DecryptError::UnsupportedContentAlgorithm(24)
+            );
+        }
+    }
 }

@@ -497,6 +497,18 @@ fn create_verify_process_round_trips_every_mode() {
             serde_json::json!({"recipients": [{"kek": "kek32.cose"}]}),
             args!["--kek", &kek32],
         ),
+        // The MTI profile suit-sha256-ed25519-ecdh-chacha-poly's key exchange and content
+        // algorithm (its Ed25519 signer: agent_sim's chacha_poly_profile_installs_...).
+        (
+            "ecdh_chacha_poly",
+            serde_json::json!({"content-alg": "ChaCha20/Poly1305", "recipients": [{"key": "device.pub.pem"}]}),
+            args!["--device-key", with_suffix(&dev, ".priv.pem")],
+        ),
+        (
+            "a128kw_chacha_poly",
+            serde_json::json!({"content-alg": "chacha20/poly1305", "recipients": [{"kek": "kek16.bin"}]}),
+            args!["--kek", k.path("kek16.bin")],
+        ),
     ];
     for (name, enc, keys) in cases {
         for detached in [false, true] {
@@ -881,6 +893,121 @@ fn encrypt_command_emits_info_and_ciphertext_for_every_recipient() {
     ]);
     assert_eq!(r.code, 2);
     says(&r.stderr, "ed.pub.pem: recipients must be P-256 keys");
+}
+
+/// `encrypt --content-alg ChaCha20/Poly1305` (the MTI profile suit-sha256-ed25519-ecdh-chacha-poly
+/// makes it mandatory for authors): COSE 24 in the protected header, a 96-bit IV, the 16-byte
+/// tag appended, and every recipient kind opens it (ECDH-ES+A128KW, HPKE-0-KE, A128KW).
+#[test]
+fn encrypt_command_with_chacha20_poly1305() {
+    let k = Keys::new();
+    let payload = firmware(3333, 9);
+    let a = k.keygen("p256", "a", false);
+    let h = k.keygen("p256", "h", false);
+    std::fs::write(k.path("kek.bin"), [5u8; 16]).unwrap();
+    std::fs::write(k.path("fw.bin"), &payload).unwrap();
+    let encrypt = |name: &str, alg: &str, recipient: &[&str]| {
+        let mut a = args![
+            "encrypt",
+            "--payload",
+            k.path("fw.bin"),
+            "--content-alg",
+            alg,
+            "--info-out",
+            k.path(&format!("{name}.info")),
+            "--ciphertext-out",
+            k.path(&format!("{name}.ct"))
+        ];
+        a.extend(recipient.iter().map(std::ffi::OsString::from));
+        run(&a)
+    };
+    let pem = |p: &Path, s: &str| with_suffix(p, s).to_string_lossy().into_owned();
+    let cases = [
+        ("ecdh", vec!["--recipient".to_string(), pem(&a, ".pub.pem")]),
+        (
+            "hpke",
+            vec![
+                "--recipient".to_string(),
+                pem(&h, ".pub.pem"),
+                "--mode".into(),
+                "hpke".into(),
+            ],
+        ),
+        (
+            "kek",
+            vec!["--kek".into(), k.path("kek.bin").to_string_lossy().into()],
+        ),
+    ];
+    use suit_common::encryption::{decrypt, CoseOptions, DecryptError, MemoryKeys};
+    use suit_host::author::keys::{load_private, PrivateKey};
+    let p256_keys = |p: &Path, hpke: bool| {
+        let mut m = MemoryKeys::new();
+        let PrivateKey::P256(sk) = load_private(&with_suffix(p, ".priv.pem")).unwrap().key else {
+            panic!()
+        };
+        if hpke {
+            m.add_hpke_p256(None, &sk.to_bytes()).unwrap();
+        } else {
+            m.add_ecdh_p256(None, &sk.to_bytes()).unwrap();
+        }
+        m
+    };
+    for (name, recipient) in cases {
+        let recipient: Vec<&str> = recipient.iter().map(String::as_str).collect();
+        let r = encrypt(name, "ChaCha20/Poly1305", &recipient);
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        says(&r.stdout, "with ChaCha20/Poly1305");
+        let info = std::fs::read(k.path(&format!("{name}.info"))).unwrap();
+        let ct = std::fs::read(k.path(&format!("{name}.ct"))).unwrap();
+        assert_eq!(ct.len(), payload.len() + 16, "{name}");
+        let v: ciborium::Value = ciborium::from_reader(info.as_slice()).unwrap();
+        let ciborium::Value::Tag(96, body) = v else {
+            panic!("{name}: not a COSE_Encrypt")
+        };
+        let body = body.into_array().unwrap();
+        assert_eq!(
+            body[0].as_bytes().unwrap(),
+            &[0xa1, 0x01, 0x18, 0x18],
+            "{name}"
+        );
+        let iv = &body[1].as_map().unwrap()[0];
+        assert_eq!(
+            (iv.0.clone(), iv.1.as_bytes().unwrap().len()),
+            (ciborium::Value::from(5), 12),
+            "{name}"
+        );
+        let keys = match name {
+            "ecdh" => p256_keys(&a, false),
+            "hpke" => p256_keys(&h, true),
+            _ => {
+                let mut m = MemoryKeys::new();
+                m.add_kek(None, &[5u8; 16]).unwrap();
+                m
+            }
+        };
+        let plain = decrypt(&info, Some(&ct), &keys, &CoseOptions::SUIT)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(plain.as_slice(), payload.as_slice(), "{name}");
+        let mut bad = ct.clone();
+        *bad.last_mut().unwrap() ^= 0x80;
+        assert_eq!(
+            decrypt(&info, Some(&bad), &keys, &CoseOptions::SUIT).unwrap_err(),
+            DecryptError::TagMismatch,
+            "{name}"
+        );
+    }
+    // Other spellings are taken; an unknown name is refused with the list.
+    let ecdh = ["--recipient", &pem(&a, ".pub.pem")].map(str::to_string);
+    let ecdh: Vec<&str> = ecdh.iter().map(String::as_str).collect();
+    for alias in ["chacha20/poly1305", "ChaCha20-Poly1305", "CHACHA20POLY1305"] {
+        assert_eq!(encrypt("alias", alias, &ecdh).code, 0, "{alias}");
+    }
+    let r = encrypt("bad", "ChaCha20", &ecdh);
+    assert_eq!(r.code, 2);
+    says(
+        &r.stderr,
+        "expected A128GCM, A256GCM, A128CTR, A256CTR or ChaCha20/Poly1305",
+    );
 }
 
 #[test]

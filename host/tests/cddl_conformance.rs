@@ -316,6 +316,12 @@ fn every_envelope_form_suit_author_creates_is_valid() {
             json!({"content-alg": "A128CTR", "recipients": [{"key": "device.pub.pem"}, {"key": "signer.pub.pem"}]}),
             Some(("encryption-esdh", "SUIT_Encryption_Info_ESDH")),
         ),
+        // The content layer of the MTI profile suit-sha256-ed25519-ecdh-chacha-poly.
+        (
+            "ecdh-es-chacha-poly",
+            json!({"content-alg": "ChaCha20/Poly1305", "recipients": [{"key": "device.pub.pem"}]}),
+            Some(("encryption-esdh", "SUIT_Encryption_Info_ESDH")),
+        ),
         // No SUIT figure for HPKE (the firmware-encryption draft has none): generic COSE only.
         (
             "hpke-a256gcm",
@@ -369,7 +375,7 @@ fn every_envelope_form_suit_author_creates_is_valid() {
             }
         }
     }
-    assert_eq!(cases.len(), (7 + 5 * 2) * 3 + (4 + 5) * 3);
+    assert_eq!(cases.len(), (8 + 5 * 2) * 3 + (5 + 5) * 3);
 
     // Every update-management and text field, a TA component, an encrypted detached one.
     let full = create(
@@ -450,6 +456,11 @@ fn every_envelope_form_suit_author_creates_is_valid() {
             "--recipient device.pub.pem --mode hpke --content-alg A128CTR",
             None,
         ),
+        (
+            "esdh-chacha-poly",
+            "--recipient device.pub.pem --content-alg ChaCha20/Poly1305",
+            Some(("encryption-esdh", "SUIT_Encryption_Info_ESDH")),
+        ),
     ] {
         let line = format!(
             "encrypt --payload fw.bin {args} --info-out {name}.info --ciphertext-out {name}.ct"
@@ -481,7 +492,8 @@ fn every_envelope_form_suit_author_creates_is_valid() {
 /// defaults (COSE_Sign1 ESP256 or Ed25519 (-19), COSE_Mac0 HMAC 256/256) are inside a
 /// profile, and so is `--cose-sign` with signers of one algorithm (its body's protected
 /// header names it, as `SUIT_COSE_Sign<authid>` wants). Outside, and pinned here so that a
-/// change shows (NOTES.md, "CDDL validation (s11-cddl)"): the ES256 option (-7).
+/// change shows (NOTES.md, "CDDL validation (s11-cddl)"): the ES256 option (-7). And the
+/// profile suit-authors MUST implement that needs ChaCha20/Poly1305, as a whole.
 #[test]
 #[ignore = "needs the pinned cddl-verifier virtualenv: run tests/cddl.sh"]
 fn authentication_blocks_against_the_mti_profiles() {
@@ -515,6 +527,54 @@ fn authentication_blocks_against_the_mti_profiles() {
                 Some(b) => wrong(n, "report", "SUIT_COSE_Profiles", block, b),
             });
         }
+    }
+    // The MANDATORY profile suit-sha256-ed25519-ecdh-chacha-poly whole: an Ed25519 (-19)
+    // signature over a manifest whose payload is ChaCha20/Poly1305 (24) for an ECDH-ES+A128KW
+    // (-29) recipient. Its blocks against the profile's own rule (an ESP256 one must fail it),
+    // its encryption info against the draft's ES-DH figure. (The MTI CDDL itself is not applied
+    // to the encryption info: it wants `{1: 24}` in the recipients too, NOTES.md s11-cddl.)
+    let profile = "SUIT_COSE_Profile_ED25519_ECDH_CHACHA20_POLY1304";
+    let mut chacha = desc.clone();
+    chacha["components"][0]["encryption"] =
+        json!({"content-alg": "ChaCha20/Poly1305", "recipients": [{"key": "device.pub.pem"}]});
+    let env = create(d, "chacha-poly", &chacha, &words("--sign-key ed.priv.pem"));
+    for (i, block) in auth_blocks(&env).into_iter().enumerate() {
+        cases.push(case(
+            format!("chacha-poly block {i}"),
+            "report",
+            profile,
+            block,
+        ));
+    }
+    let infos = encryption_infos(&env);
+    assert_eq!(infos.len(), 1);
+    let mut info = dec(&infos[0]);
+    let layer0 = untag(&mut info).as_array().unwrap()[0].clone();
+    assert_eq!(
+        layer0,
+        Value::Bytes(vec![0xa1, 0x01, 0x18, 0x18]),
+        "{{1: 24}}"
+    );
+    cases.push(case(
+        "chacha-poly info",
+        "encryption-esdh",
+        "SUIT_Encryption_Info_ESDH",
+        infos[0].clone(),
+    ));
+    let env = create(
+        d,
+        "chacha-esp256",
+        &chacha,
+        &words("--sign-key signer.priv.pem"),
+    );
+    for (i, block) in auth_blocks(&env).into_iter().enumerate() {
+        cases.push(wrong(
+            format!("esp256 block {i} against the chacha-poly profile"),
+            "report",
+            profile,
+            block,
+            "got -9",
+        ));
     }
     expect(&cases);
 }

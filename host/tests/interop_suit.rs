@@ -1,10 +1,11 @@
 //! Interop matrix (issue 10): envelopes made by `suit-author create` for every supported mode
 //! (ESP256 / ES256 / EdDSA / HMAC authentication; no encryption, A128KW, A256KW,
-//! ECDH-ES+A128KW, HPKE-0-KE key distribution; A128GCM / A256GCM / A128CTR / A256CTR
-//! content; integrated and detached payloads) are checked by an independent implementation:
-//! tests/interop/suit_check.py (cbor2 + cryptography + cwt), which verifies the signatures,
-//! decrypts the payloads and runs its own reader of the manifest in the firmware-encryption
-//! draft's form. Run by tests/interop.sh (needs its pinned virtualenv).
+//! ECDH-ES+A128KW, HPKE-0-KE key distribution; A128GCM / A256GCM / A128CTR / A256CTR /
+//! ChaCha20/Poly1305 content; integrated and detached payloads) are checked by an
+//! independent implementation: tests/interop/suit_check.py (cbor2 + cryptography + cwt),
+//! which verifies the signatures, decrypts the payloads and runs its own reader of the
+//! manifest in the firmware-encryption draft's form. Run by tests/interop.sh (needs its
+//! pinned virtualenv).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -125,6 +126,12 @@ fn independent_reader_accepts_every_mode_suit_author_creates() {
             json!({"content-alg": "A256GCM", "recipients": [{"key": "device.pub.pem", "mode": "hpke"}]}),
             "",
         ),
+        // With the eddsa signer: the MTI profile suit-sha256-ed25519-ecdh-chacha-poly.
+        (
+            "ecdh-es-chacha-poly",
+            json!({"content-alg": "ChaCha20/Poly1305", "recipients": [{"key": "device.pub.pem"}]}),
+            "",
+        ),
     ];
     let payload: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
     let second: Vec<u8> = b"second component, always plain".to_vec();
@@ -225,6 +232,8 @@ fn independent_reader_accepts_every_mode_suit_author_creates() {
             vec![-65534]
         } else if name.contains("a256gcm") {
             vec![3]
+        } else if name.contains("chacha-poly") {
+            vec![24]
         } else {
             vec![1]
         };

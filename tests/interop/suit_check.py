@@ -4,7 +4,8 @@
 Nothing here comes from the Rust code: CBOR is read with `cbor2`, signatures and MACs are
 checked with `cryptography` over Sig_structure / MAC_structure built here (RFC 9052), payloads
 are decrypted with `cwt` (COSE_Encrypt with A128KW / A256KW / ECDH-ES+A128KW (SUIT KDF
-context) / HPKE-0-KE recipients, A128GCM / A256GCM / A128CTR / A256CTR content), and a small
+context) / HPKE-0-KE recipients, A128GCM / A256GCM / A128CTR / A256CTR / ChaCha20/Poly1305
+content), and a small
 SUIT reader runs the subset of manifest commands `suit-author create` emits, in the form the
 firmware-encryption draft defines (decryption only on copy / write, never on fetch).
 
@@ -98,7 +99,7 @@ def decrypt(info, ciphertext, keys):
     need(body[2] is None, "SUIT_Encryption_Info carries a detached ciphertext")
     prot = cbor2.loads(body[0]) if body[0] else {}
     content = prot.get(1, body[1].get(1))
-    aead = content in (1, 2, 3)
+    aead = content in (1, 2, 3, 24)
     if not aead:
         need(body[0] == b"", "AES-CTR layer has an empty protected header (RFC 9459)")
     body[2] = ciphertext

@@ -19,6 +19,8 @@ pub mod id {
     pub const A128CTR: i64 = CoseAlg::A128Ctr.value();
     /// AES-CTR, 256-bit key (RFC 9459).
     pub const A256CTR: i64 = CoseAlg::A256Ctr.value();
+    /// ChaCha20/Poly1305, 256-bit key, 128-bit tag (RFC 9053 §4.3, RFC 8439).
+    pub const CHACHA20_POLY1305: i64 = CoseAlg::ChaCha20Poly1305.value();
     /// AES key wrap, 128-bit KEK (RFC 9053).
     pub const A128KW: i64 = CoseAlg::A128Kw.value();
     /// AES key wrap, 256-bit KEK (RFC 9053).
@@ -113,6 +115,10 @@ pub enum ContentAlgorithm {
     A128Ctr,
     /// AES-256-CTR; confidentiality only, integrity must come from the manifest's image digest.
     A256Ctr,
+    /// ChaCha20/Poly1305 (RFC 8439); authenticated, the tag is the last 16 bytes of the
+    /// ciphertext. Always created by the author side (feature `author`); decrypted only with
+    /// feature `chacha20` (device policy: refused as unsupported without it, the TA's case).
+    ChaCha20Poly1305,
 }
 
 impl ContentAlgorithm {
@@ -123,6 +129,7 @@ impl ContentAlgorithm {
             id::A256GCM => Some(Self::A256Gcm),
             id::A128CTR => Some(Self::A128Ctr),
             id::A256CTR => Some(Self::A256Ctr),
+            id::CHACHA20_POLY1305 => Some(Self::ChaCha20Poly1305),
             _ => None,
         }
     }
@@ -134,6 +141,7 @@ impl ContentAlgorithm {
             Self::A256Gcm => id::A256GCM,
             Self::A128Ctr => id::A128CTR,
             Self::A256Ctr => id::A256CTR,
+            Self::ChaCha20Poly1305 => id::CHACHA20_POLY1305,
         }
     }
 
@@ -141,17 +149,17 @@ impl ContentAlgorithm {
     pub fn key_len(self) -> usize {
         match self {
             Self::A128Gcm | Self::A128Ctr => 16,
-            Self::A256Gcm | Self::A256Ctr => 32,
+            Self::A256Gcm | Self::A256Ctr | Self::ChaCha20Poly1305 => 32,
         }
     }
 
     /// Whether the algorithm authenticates the ciphertext (AEAD).
     pub fn is_aead(self) -> bool {
-        matches!(self, Self::A128Gcm | Self::A256Gcm)
+        matches!(self, Self::A128Gcm | Self::A256Gcm | Self::ChaCha20Poly1305)
     }
 
-    /// IV length the author side generates (GCM: 96 bits as RFC 9053 asks; CTR: a full
-    /// 128-bit initial counter block as RFC 9459 asks).
+    /// IV length the author side generates (GCM and ChaCha20/Poly1305: 96 bits as RFC 9053
+    /// asks; CTR: a full 128-bit initial counter block as RFC 9459 asks).
     pub fn iv_len(self) -> usize {
         if self.is_aead() {
             12

@@ -13,7 +13,7 @@ use rand_core::CryptoRng;
 use super::algorithms::{
     header, key, tag, ContentAlgorithm, HpkeSuite, KeyWrap, RecipientAlgorithm,
 };
-use super::content::{CtrCipher, GcmEncryptor};
+use super::content::{ChaChaPolyEncryptor, CtrCipher, GcmEncryptor};
 use super::cose::{enc_structure, encode};
 use super::error::EncryptError;
 use super::keys::SecretBytes;
@@ -87,7 +87,7 @@ impl core::fmt::Debug for Recipient<'_> {
 pub struct EncryptedPayload {
     /// COSE_Encrypt (tag 96) with nil ciphertext.
     pub encryption_info: Vec<u8>,
-    /// The ciphertext (for GCM with the 16-byte tag appended).
+    /// The ciphertext (for GCM and ChaCha20/Poly1305 with the 16-byte tag appended).
     pub ciphertext: Vec<u8>,
 }
 
@@ -205,6 +205,7 @@ fn recipient(
 #[allow(clippy::large_enum_variant)]
 enum Cipher {
     Gcm(GcmEncryptor),
+    ChaChaPoly(ChaChaPolyEncryptor),
     Ctr(CtrCipher),
 }
 
@@ -261,12 +262,20 @@ impl PayloadEncryptor {
             ])),
         ))?;
         let cipher = if content.is_aead() {
+            // RFC 9052 §5.3: the same Enc_structure for every AEAD content layer.
             let aad = enc_structure("Encrypt", &protected, options.external_aad)
                 .map_err(|_| EncryptError::Encoding)?;
-            Cipher::Gcm(
-                GcmEncryptor::new(cek.as_bytes(), iv.as_bytes(), &aad)
-                    .map_err(|_| EncryptError::InvalidKey)?,
-            )
+            if content == ContentAlgorithm::ChaCha20Poly1305 {
+                Cipher::ChaChaPoly(
+                    ChaChaPolyEncryptor::new(cek.as_bytes(), iv.as_bytes(), &aad)
+                        .map_err(|_| EncryptError::InvalidKey)?,
+                )
+            } else {
+                Cipher::Gcm(
+                    GcmEncryptor::new(cek.as_bytes(), iv.as_bytes(), &aad)
+                        .map_err(|_| EncryptError::InvalidKey)?,
+                )
+            }
         } else {
             Cipher::Ctr(
                 CtrCipher::new(cek.as_bytes(), iv.as_bytes())
@@ -285,15 +294,18 @@ impl PayloadEncryptor {
     pub fn update(&mut self, plaintext: &[u8]) -> Result<Vec<u8>, EncryptError> {
         match &mut self.cipher {
             Cipher::Gcm(g) => g.update(plaintext),
+            Cipher::ChaChaPoly(c) => c.update(plaintext),
             Cipher::Ctr(c) => c.apply(plaintext).map(|mut z| core::mem::take(&mut *z)),
         }
         .map_err(|_| EncryptError::PayloadTooLong)
     }
 
-    /// Returns the bytes to append to the ciphertext (the GCM tag; nothing for CTR).
+    /// Returns the bytes to append to the ciphertext (the GCM or Poly1305 tag; nothing for
+    /// CTR).
     pub fn finish(self) -> Vec<u8> {
         match self.cipher {
             Cipher::Gcm(g) => g.finish().to_vec(),
+            Cipher::ChaChaPoly(c) => c.finish().to_vec(),
             Cipher::Ctr(_) => Vec::new(),
         }
     }

@@ -19,6 +19,9 @@
 //! inactive slot) and commit it only after `finish` succeeds *and* the manifest's image
 //! digest matches; on any error, discard everything staged. AES-CTR authenticates nothing at
 //! all: there the image digest is the only integrity check.
+//!
+//! ChaCha20/Poly1305 (submodule `chacha`, re-exported here) is built only with feature
+//! `author` or `chacha20`, so the TA does not link it.
 
 use aes::cipher::{BlockCipherEncrypt, KeyInit, KeyIvInit, StreamCipher};
 use aes::{Aes128, Aes256, Block};
@@ -29,6 +32,14 @@ use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::error::{DecryptError, Location, Problem};
+
+#[cfg(any(feature = "author", feature = "chacha20"))]
+mod chacha;
+#[cfg(any(feature = "author", feature = "chacha20"))]
+pub use chacha::{
+    ChaChaPolyDecryptor, ChaChaPolyEncryptor, CHACHA_POLY_KEY_LEN, CHACHA_POLY_NONCE_LEN,
+    CHACHA_POLY_TAG_LEN,
+};
 
 /// Length of the AES-GCM authentication tag appended to the ciphertext.
 pub const GCM_TAG_LEN: usize = 16;

@@ -108,8 +108,8 @@ pub enum DecryptError {
     },
     /// A HPKE recipient uses `psk_id` but the device has no PSK with that identifier.
     UnknownPsk,
-    /// AES-GCM authentication tag mismatch: ciphertext, tag, IV or protected header altered,
-    /// or the wrong content key. Nothing decrypted so far may be used.
+    /// AES-GCM or Poly1305 authentication tag mismatch: ciphertext, tag, IV or protected
+    /// header altered, or the wrong content key. Nothing decrypted so far may be used.
     TagMismatch,
     /// The ciphertext stream ended before a complete authentication tag.
     Truncated,

@@ -5,12 +5,14 @@
 //! recipients carry the content-encryption key (CEK) wrapped for the device by one of:
 //! A128KW/A256KW with a pre-shared KEK, ECDH-ES+A128KW/A256KW with a P-256 device key
 //! (HKDF-SHA256, SUIT COSE_KDF_Context), or COSE-HPKE key encryption (HPKE-0-KE, HPKE-7-KE).
-//! The payload itself is AES-GCM or AES-CTR.
+//! The payload itself is AES-GCM or AES-CTR, or ChaCha20/Poly1305: the author side
+//! (feature `author`) always encrypts it, decryption needs feature `chacha20` (device policy;
+//! without it `UnsupportedContentAlgorithm(24)`, the TA's case).
 //!
 //! [`PayloadDecryptor`] streams the payload in constant memory. **Its output is not
-//! authentic until [`PayloadDecryptor::finish`] returns `Ok`** (GCM checks its tag there;
-//! CTR checks nothing): stage the plaintext, and commit it only after `finish` *and* the
-//! manifest's image digest succeed. Discard everything on any error.
+//! authentic until [`PayloadDecryptor::finish`] returns `Ok`** (GCM and ChaCha20/Poly1305
+//! check their tag there; CTR checks nothing): stage the plaintext, and commit it only after
+//! `finish` *and* the manifest's image digest succeed. Discard everything on any error.
 //!
 //! Device keys are reached only through [`DeviceKeys`], so private keys can stay inside the
 //! TA's key store. Algorithm identifiers live in [`algorithms`] (the provisional COSE-HPKE
@@ -91,6 +93,10 @@ fn content_params(h: &Headers) -> Result<(ContentAlgorithm, &[u8]), DecryptError
     ))?;
     let alg =
         ContentAlgorithm::from_id(alg).ok_or(DecryptError::UnsupportedContentAlgorithm(alg))?;
+    // Device policy: ChaCha20/Poly1305 only with feature `chacha20` (never in the TA).
+    if alg == ContentAlgorithm::ChaCha20Poly1305 && !cfg!(feature = "chacha20") {
+        return Err(DecryptError::UnsupportedContentAlgorithm(alg.id()));
+    }
     // SUIT firmware encryption: a non-AEAD cipher has nothing to bind a protected header to.
     // An empty one written as h'a0' carries no parameter (the draft's CDDL allows it, RFC 9052
     // §3 lets senders write an empty bucket so) and is accepted like h''.
@@ -101,10 +107,11 @@ fn content_params(h: &Headers) -> Result<(ContentAlgorithm, &[u8]), DecryptError
         Location::Unprotected,
         Problem::MissingHeader(header::IV),
     ))?;
-    let iv_ok = if alg.is_aead() {
-        GCM_IV_LEN.contains(&iv.len())
-    } else {
-        iv.len() == 16
+    let iv_ok = match alg {
+        // RFC 8439 / RFC 9053 §4.3: a 96-bit nonce, nothing else.
+        ContentAlgorithm::ChaCha20Poly1305 => iv.len() == 12,
+        _ if alg.is_aead() => GCM_IV_LEN.contains(&iv.len()),
+        _ => iv.len() == 16,
     };
     if !iv_ok {
         let at = if h.protected.iv.is_some() {
@@ -118,9 +125,28 @@ fn content_params(h: &Headers) -> Result<(ContentAlgorithm, &[u8]), DecryptError
 }
 
 enum State {
-    /// The installed [`crate::crypto`] provider's AES-GCM or AES-CTR stream.
+    /// The installed [`crate::crypto`] provider's AES-GCM or AES-CTR stream, or (feature
+    /// `chacha20`) RustCrypto's ChaCha20/Poly1305, which is not part of the provider seam: no
+    /// platform back end decrypts it, and the TA does not build it.
     Stream(alloc::boxed::Box<dyn crate::crypto::StreamDecrypt>),
     Failed,
+}
+
+/// The ChaCha20/Poly1305 stream (feature `chacha20`).
+#[cfg(feature = "chacha20")]
+fn chacha_poly(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<State, DecryptError> {
+    Ok(State::Stream(alloc::boxed::Box::new(
+        content::ChaChaPolyDecryptor::new(key, iv, aad)?,
+    )))
+}
+
+/// Without feature `chacha20` ChaCha20/Poly1305 is refused (device policy); `content_params`
+/// already refused it before any key was touched, this keeps it from reaching another cipher.
+#[cfg(not(feature = "chacha20"))]
+fn chacha_poly(_key: &[u8], _iv: &[u8], _aad: &[u8]) -> Result<State, DecryptError> {
+    Err(DecryptError::UnsupportedContentAlgorithm(
+        algorithms::id::CHACHA20_POLY1305,
+    ))
 }
 
 /// Streaming decryption of a detached SUIT payload.
@@ -187,7 +213,10 @@ impl PayloadDecryptor {
                 &msg.headers.protected_bytes,
                 options.external_aad,
             )?;
-            State::Stream(crypto.aes_gcm.decryptor(cek.as_bytes(), iv, &aad)?)
+            match algorithm {
+                ContentAlgorithm::ChaCha20Poly1305 => chacha_poly(cek.as_bytes(), iv, &aad)?,
+                _ => State::Stream(crypto.aes_gcm.decryptor(cek.as_bytes(), iv, &aad)?),
+            }
         } else {
             State::Stream(crypto.aes_ctr.decryptor(cek.as_bytes(), iv)?)
         };
@@ -244,8 +273,9 @@ impl PayloadDecryptor {
         result
     }
 
-    /// Ends the stream. For AES-GCM verifies the tag: [`DecryptError::TagMismatch`] or
-    /// [`DecryptError::Truncated`] mean every byte returned so far must be discarded.
+    /// Ends the stream. For AES-GCM and ChaCha20/Poly1305 verifies the tag:
+    /// [`DecryptError::TagMismatch`] or [`DecryptError::Truncated`] mean every byte returned
+    /// so far must be discarded.
     /// Returns any remaining plaintext (empty with RustCrypto; a GP TEE back end may hold
     /// back a partial block until here).
     pub fn finish(self) -> Result<Zeroizing<Vec<u8>>, DecryptError> {

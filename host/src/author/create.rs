@@ -42,7 +42,7 @@ use suit_common::suit::policy::{Role, TrustAnchor};
 use suit_common::suit::ComponentId;
 use suit_common::suit::{Digest, Envelope};
 
-use super::encrypt::{encrypt_for, parse_content_alg, Mode, RecipientSpec};
+use super::encrypt::{encrypt_for, parse_content_alg, Mode, RecipientSpec, CONTENT_ALG_NAMES};
 use super::keys;
 use super::{read_file, write_file, AuthorError, Result};
 use crate::files::payload_file_name;
@@ -216,7 +216,7 @@ pub struct MetadataDesc {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct EncryptionDesc {
-    /// A128GCM (default), A256GCM, A128CTR or A256CTR.
+    /// A128GCM (default), A256GCM, A128CTR, A256CTR or ChaCha20/Poly1305.
     #[serde(default)]
     pub content_alg: Option<String>,
     /// Recipients: `{"key": "dev.pub.pem", "mode": "ecdh-es"|"hpke"}` or `{"kek": "kek.bin"}`,
@@ -366,9 +366,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                 let alg: ContentAlgorithm = match &e.content_alg {
                     None => ContentAlgorithm::A128Gcm,
                     Some(s) => parse_content_alg(s).ok_or_else(|| {
-                        cbad(format!(
-                            "unknown content-alg \"{s}\" (A128GCM, A256GCM, A128CTR, A256CTR)"
-                        ))
+                        cbad(format!("unknown content-alg \"{s}\" ({CONTENT_ALG_NAMES})"))
                     })?,
                 };
                 let mut recipients = Vec::new();

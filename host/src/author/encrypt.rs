@@ -37,13 +37,20 @@ impl Mode {
     }
 }
 
-/// Parses a content algorithm name (A128GCM, A256GCM, A128CTR, A256CTR).
+/// The content algorithm names [`parse_content_alg`] takes, for messages.
+pub const CONTENT_ALG_NAMES: &str = "A128GCM, A256GCM, A128CTR, A256CTR or ChaCha20/Poly1305";
+
+/// Parses a content algorithm name, in any case: A128GCM, A256GCM, A128CTR, A256CTR, or
+/// ChaCha20/Poly1305 (COSE's name; also ChaCha20-Poly1305 and ChaCha20Poly1305).
 pub fn parse_content_alg(s: &str) -> Option<ContentAlgorithm> {
     Some(match s.to_ascii_uppercase().as_str() {
         "A128GCM" => ContentAlgorithm::A128Gcm,
         "A256GCM" => ContentAlgorithm::A256Gcm,
         "A128CTR" => ContentAlgorithm::A128Ctr,
         "A256CTR" => ContentAlgorithm::A256Ctr,
+        "CHACHA20/POLY1305" | "CHACHA20-POLY1305" | "CHACHA20POLY1305" => {
+            ContentAlgorithm::ChaCha20Poly1305
+        }
         _ => return None,
     })
 }

@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use suit_host::author::create::{create, CreateOptions, SignOptions};
-use suit_host::author::encrypt::{encrypt_file, parse_content_alg, Mode, RecipientSpec};
+use suit_host::author::encrypt::{
+    encrypt_file, parse_content_alg, Mode, RecipientSpec, CONTENT_ALG_NAMES,
+};
 use suit_host::author::identity::DeviceIdentity;
 use suit_host::author::keys::{keygen_checked, KeyType};
 use suit_host::author::verify::{verify, VerifyOptions};
@@ -31,7 +33,7 @@ const CREATE_HELP: &str = r#"DESCRIPTION FILE (JSON; relative paths are relative
         "file": "firmware.bin",           (plaintext payload)
         "uri": "https://host/fw.bin",     (optional: detached; absent = integrated)
         "encryption": {                   (optional)
-          "content-alg": "A128GCM" | "A256GCM" | "A128CTR" | "A256CTR",
+          "content-alg": "A128GCM" | "A256GCM" | "A128CTR" | "A256CTR" | "ChaCha20/Poly1305",
           "recipients": [
             {"key": "device.pub.pem", "mode": "ecdh-es" | "hpke", "kid": "optional"},
             {"kek": "kek.bin", "kid": "optional"}
@@ -153,7 +155,7 @@ enum Cmd {
         /// Key id to send with every recipient that has none in its key file.
         #[arg(long)]
         kid: Option<String>,
-        /// A128GCM, A256GCM, A128CTR or A256CTR.
+        /// A128GCM, A256GCM, A128CTR, A256CTR or ChaCha20/Poly1305.
         #[arg(long = "content-alg", default_value = "A128GCM")]
         content_alg: String,
         /// Where to write the SUIT_Encryption_Info (COSE_Encrypt, CBOR).
@@ -502,7 +504,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             })?;
             let alg = parse_content_alg(&content_alg).ok_or_else(|| {
                 AuthorError::Usage(format!(
-                    "--content-alg \"{content_alg}\": expected A128GCM, A256GCM, A128CTR or A256CTR"
+                    "--content-alg \"{content_alg}\": expected {CONTENT_ALG_NAMES}"
                 ))
             })?;
             if let Some(list) = &recipient_list {
