@@ -32,6 +32,7 @@ mod engine_fallbacks;
 mod engine_gaps;
 mod error_display;
 mod firmware_encryption_vectors;
+mod hss_signing;
 mod install_phases;
 mod install_streaming;
 mod interop_cwt;

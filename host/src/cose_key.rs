@@ -18,6 +18,9 @@ pub mod label {
     pub const KTY_OKP: i64 = 1;
     pub const KTY_EC2: i64 = 2;
     pub const KTY_SYMMETRIC: i64 = 4;
+    /// HSS-LMS (RFC 8778 §5), whose one parameter is `pub` (-1).
+    pub const KTY_HSS_LMS: i64 = 5;
+    pub const HSS_PUB: i64 = -1;
     pub const CRV_P256: i64 = 1;
     pub const CRV_ED25519: i64 = 6;
 }
@@ -29,6 +32,9 @@ pub enum PublicKey {
     P256(p256::PublicKey),
     /// Ed25519 (signature verification only).
     Ed25519(ed25519_dalek::VerifyingKey),
+    /// HSS-LMS (signature verification only): the HSS public key (RFC 8554 §6.1), checked
+    /// to be one the engine accepts when it was read.
+    HssLms(Vec<u8>),
 }
 
 impl PublicKey {
@@ -37,20 +43,23 @@ impl PublicKey {
         match self {
             PublicKey::P256(_) => "P-256",
             PublicKey::Ed25519(_) => "Ed25519",
+            PublicKey::HssLms(_) => "HSS-LMS",
         }
     }
 
-    /// The public key bytes: uncompressed SEC1 point for P-256, 32 raw bytes for Ed25519.
+    /// The public key bytes: uncompressed SEC1 point for P-256, 32 raw bytes for Ed25519,
+    /// the RFC 8554 HSS public key for HSS-LMS.
     pub fn to_bytes(&self) -> Vec<u8> {
         match self {
             PublicKey::P256(k) => k.to_sec1_point(false).as_bytes().to_vec(),
             PublicKey::Ed25519(k) => k.as_bytes().to_vec(),
+            PublicKey::HssLms(k) => k.clone(),
         }
     }
 }
 
-/// The COSE_Key entries of a public key (`kty, [kid,] crv, x[, y]`); keygen adds `d` for the
-/// private file.
+/// The COSE_Key entries of a public key (`kty, [kid,] crv, x[, y]`, or `kty, [kid,] pub` for
+/// HSS-LMS); keygen adds `d` for the private file.
 pub fn public_cose_entries(key: &PublicKey, kid: Option<&[u8]>) -> Vec<(i64, Value)> {
     let bytes = key.to_bytes();
     let mut entries = match key {
@@ -65,6 +74,10 @@ pub fn public_cose_entries(key: &PublicKey, kid: Option<&[u8]>) -> Vec<(i64, Val
             (label::CRV, Value::from(label::CRV_ED25519)),
             (label::X, Value::Bytes(bytes)),
         ],
+        PublicKey::HssLms(_) => vec![
+            (label::KTY, Value::from(label::KTY_HSS_LMS)),
+            (label::HSS_PUB, Value::Bytes(bytes)),
+        ],
     };
     if let Some(kid) = kid {
         entries.insert(1, (label::KID, Value::Bytes(kid.to_vec())));
@@ -72,7 +85,7 @@ pub fn public_cose_entries(key: &PublicKey, kid: Option<&[u8]>) -> Vec<(i64, Val
     entries
 }
 
-/// Encodes a public key as a COSE_Key (EC2 P-256 or OKP Ed25519), with `kid` if given.
+/// Encodes a public key as a COSE_Key (EC2 P-256, OKP Ed25519 or HSS-LMS), with `kid` if given.
 pub fn public_cose_key(
     key: &PublicKey,
     kid: Option<&[u8]>,

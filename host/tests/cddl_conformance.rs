@@ -197,6 +197,12 @@ fn author_dir() -> tempfile::TempDir {
     ] {
         ok(author(d, &["keygen", "--type", kind, "--out", name]));
     }
+    // HSS-LMS (the MTI profile suit-sha256-hsslms-a256kw-a256ctr): two levels of H5 trees
+    // (1,024 signatures; a debug build signs with them in a fraction of a second).
+    ok(author(
+        d,
+        &words("keygen --type hss-lms --out hss --height 5"),
+    ));
     write(d, "hmac.key", [0x5cu8; 32]);
     write(d, "kek16.bin", [0x16u8; 16]);
     write(d, "kek32.bin", [0x32u8; 32]);
@@ -270,6 +276,7 @@ fn every_envelope_form_suit_author_creates_is_valid() {
             &["--sign-key", "signer.priv.pem", "--alg", "es256"],
         ),
         ("eddsa", &["--sign-key", "ed.priv.pem"]),
+        ("hsslms", &["--sign-key", "hss.priv.pem"]),
         ("hmac", &["--hmac-key", "hmac.key"]),
         (
             "multi",
@@ -337,12 +344,16 @@ fn every_envelope_form_suit_author_creates_is_valid() {
     let mut cases = Vec::new();
     for (aname, aargs) in auths {
         // Authentication and encryption are independent parts of an envelope: every
-        // encryption with one signer, the plain and AES-KW forms with every authentication.
+        // encryption with one signer, the plain and AES-KW forms with every authentication,
+        // and HSS-LMS also with its MTI profile's A256KW / A256CTR.
         let every = *aname == "esp256";
-        for (ename, enc, figure) in encs
-            .iter()
-            .filter(|e| every || e.0 == "plain" || e.0 == "a128kw-a128gcm")
-        {
+        let profile = *aname == "hsslms";
+        for (ename, enc, figure) in encs.iter().filter(|e| {
+            every
+                || e.0 == "plain"
+                || e.0 == "a128kw-a128gcm"
+                || (profile && e.0 == "a256kw-a256ctr")
+        }) {
             for (form, detached, severable) in [
                 ("integrated", false, false),
                 ("detached", true, false),
@@ -375,7 +386,9 @@ fn every_envelope_form_suit_author_creates_is_valid() {
             }
         }
     }
-    assert_eq!(cases.len(), (8 + 5 * 2) * 3 + (5 + 5) * 3);
+    // esp256: 8 encryptions (5 with a figure); 5 others: plain and A128KW (a figure); HSS-LMS
+    // also A256KW/A256CTR (a figure); each in 3 forms.
+    assert_eq!(cases.len(), (8 + 5 * 2 + 3) * 3 + (5 + 5 + 2) * 3);
 
     // Every update-management and text field, a TA component, an encrypted detached one.
     let full = create(
@@ -439,6 +452,16 @@ fn every_envelope_form_suit_author_creates_is_valid() {
         "SUIT_Envelope_Tagged",
         std::fs::read(d.join("signed-later.suit")).unwrap(),
     ));
+    ok(author(
+        d,
+        &words("sign unsigned.suit -o signed-later-hss.suit --sign-key hss.priv.pem"),
+    ));
+    cases.push(case(
+        "signed later (HSS-LMS)",
+        "envelope",
+        "SUIT_Envelope_Tagged",
+        std::fs::read(d.join("signed-later-hss.suit")).unwrap(),
+    ));
     // encrypt: the SUIT_Encryption_Info it writes, per key distribution method.
     for (name, args, figure) in [
         (
@@ -489,7 +512,7 @@ fn every_envelope_form_suit_author_creates_is_valid() {
 
 /// The manifest draft (§8.3) takes SUIT_Authentication's algorithms from the MTI draft's
 /// profiles, whose CDDL (`SUIT_COSE_Profiles`) the blocks are checked against. suit-author's
-/// defaults (COSE_Sign1 ESP256 or Ed25519 (-19), COSE_Mac0 HMAC 256/256) are inside a
+/// defaults (COSE_Sign1 ESP256, Ed25519 (-19) or HSS-LMS (-46), COSE_Mac0 HMAC 256/256) are inside a
 /// profile, and so is `--cose-sign` with signers of one algorithm (its body's protected
 /// header names it, as `SUIT_COSE_Sign<authid>` wants). Outside, and pinned here so that a
 /// change shows (NOTES.md, "CDDL validation (s11-cddl)"): the ES256 option (-7). And the
@@ -518,6 +541,13 @@ fn authentication_blocks_against_the_mti_profiles() {
             Some("got -7"),
         ),
         ("eddsa", "--sign-key ed.priv.pem", None),
+        // suit-sha256-hsslms-a256kw-a256ctr: COSE_Sign1 and COSE_Sign, alg -46.
+        ("hsslms", "--sign-key hss.priv.pem", None),
+        (
+            "hsslms-cose-sign",
+            "--sign-key hss.priv.pem --cose-sign",
+            None,
+        ),
     ] {
         let env = create(d, name, &desc, &words(args));
         for (i, block) in auth_blocks(&env).into_iter().enumerate() {

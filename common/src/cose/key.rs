@@ -367,14 +367,22 @@ impl<'a> CoseKey<'a> {
 /// (unauthenticated) signature are checked to have the exact RFC 8554 shape first (the key
 /// again, as `VerificationKey::HssLms` can be built without [`VerificationKey::hss_lms`]).
 #[cfg(feature = "hss-lms")]
-fn hss_verify(message: &[u8], signature: &[u8], public_key: &[u8]) -> Result<(), CoseError> {
+pub(super) fn hss_verify(
+    message: &[u8],
+    signature: &[u8],
+    public_key: &[u8],
+) -> Result<(), CoseError> {
     super::hss_shape::check_signature(signature, public_key)?;
     hbs_lms::verify::<super::hss_sha256::Sha256M32>(message, signature, public_key)
         .map_err(|_| CoseError::VerificationFailed)
 }
 
 #[cfg(not(feature = "hss-lms"))]
-fn hss_verify(_message: &[u8], _signature: &[u8], _public_key: &[u8]) -> Result<(), CoseError> {
+pub(super) fn hss_verify(
+    _message: &[u8],
+    _signature: &[u8],
+    _public_key: &[u8],
+) -> Result<(), CoseError> {
     Err(CoseError::AlgorithmNotEnabled(Algorithm::HssLms.cose_id()))
 }
 

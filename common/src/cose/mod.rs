@@ -10,16 +10,25 @@
 #[cfg(feature = "hss-lms")]
 mod hss_sha256;
 mod hss_shape;
+#[cfg(all(feature = "author", feature = "hss-lms"))]
+mod hss_sign;
 mod key;
 #[cfg(feature = "author")]
 mod sign;
 mod verify;
 pub(crate) mod wire;
 
+#[cfg(all(feature = "author", feature = "hss-lms"))]
+pub use hss_sign::{
+    hss_lms_key_state, hss_lms_keygen, hss_lms_sign, hss_lms_verify, HssKeyState, HssLevel,
+    HssSignError, HSS_MAX_LEVELS, HSS_MAX_TOTAL_HEIGHT, HSS_PRIVATE_KEY_LEN, HSS_PUBLIC_KEY_LEN,
+};
 pub(crate) use key::Prepared;
 pub use key::{key_id, Ed25519Key, VerificationKey};
 #[cfg(feature = "author")]
-pub use sign::{create_auth_block, create_cose_mac, create_cose_sign, ExternalP256, SigningKey};
+pub use sign::{
+    create_auth_block, create_cose_mac, create_cose_sign, ExternalP256, SigningKey, StatefulHssLms,
+};
 pub use verify::{
     verify_auth_block, AuthBlock, SignerEntry, Verifier, MAX_AUTH_BLOCK_ITEMS, MAX_COSE_SIGNERS,
 };

@@ -22,6 +22,20 @@ pub enum SigningKey {
     Hmac256(Zeroizing<Vec<u8>>),
     /// A P-256 key held elsewhere (an HSM through PKCS#11): only its public half is here.
     P256External(ExternalP256),
+    /// An HSS-LMS key whose state the caller keeps (the author tool: a locked key file).
+    HssLms(StatefulHssLms),
+}
+
+/// Signs with an HSS-LMS key (COSE -46) whose private state lives with the caller: `sign`
+/// gets the COSE ToBeSigned bytes and returns the HSS signature (RFC 8554 §6.2) only after
+/// the advanced state is safely stored (see `hss_lms_sign`). What it returns is verified
+/// against `public` before it goes into a block.
+pub struct StatefulHssLms {
+    /// The HSS public key (RFC 8554 §6.1).
+    pub public: Vec<u8>,
+    /// Makes the signature, advancing and storing the state first.
+    #[allow(clippy::type_complexity)]
+    pub sign: alloc::boxed::Box<dyn Fn(&[u8]) -> Result<Vec<u8>, CoseError>>,
 }
 
 /// Signs with a P-256 key the author tool cannot see: `sign` gets the COSE ToBeSigned bytes
@@ -70,6 +84,7 @@ impl SigningKey {
             SigningKey::Ed25519(k) => VerificationKey::Ed25519(k.verifying_key()),
             SigningKey::Hmac256(s) => VerificationKey::Hmac256(s.clone()),
             SigningKey::P256External(e) => VerificationKey::P256(e.public),
+            SigningKey::HssLms(h) => VerificationKey::HssLms(h.public.clone()),
         }
     }
 
@@ -105,6 +120,14 @@ impl SigningKey {
                     .verify(message, &sig)
                     .map_err(|_| CoseError::SigningFailed)?;
                 Ok(sig.to_bytes().to_vec())
+            }
+            SigningKey::HssLms(h) => {
+                // The state is stored by now; a signature that does not verify under the
+                // key's public half (a key file whose halves do not match) is not used.
+                let sig = (h.sign)(message)?;
+                super::key::hss_verify(message, &sig, &h.public)
+                    .map_err(|_| CoseError::SigningFailed)?;
+                Ok(sig)
             }
         }
     }

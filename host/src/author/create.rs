@@ -284,7 +284,8 @@ pub struct CreateOptions {
 pub struct Created {
     /// The envelope bytes (also written to the output file).
     pub envelope: Vec<u8>,
-    /// One line per component, for the report.
+    /// One line per component, then one per HSS-LMS key that signed (its state now), for
+    /// the report.
     pub summary: Vec<String>,
     /// Detached payload files written.
     pub detached: Vec<PathBuf>,
@@ -348,7 +349,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                 "--unsigned and signing keys exclude each other".into(),
             ));
         }
-        Vec::new()
+        Signers::default()
     } else {
         load_signers(&opts.sign)?
     };
@@ -482,7 +483,26 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         device.as_ref().map(|d| d.as_bytes()),
     )?;
 
-    let signer_refs = signer_refs(&signers);
+    // Every output is checked against every input before anything is signed (a stateful
+    // key's signature is spent when it is made) and before the first write.
+    let payload_dir = opts.payload_out.clone().unwrap_or_else(|| {
+        opts.output
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    });
+    let mut outputs = vec![(opts.output.clone(), "the envelope".to_string())];
+    for (i, c) in components.iter().enumerate() {
+        if c.detached {
+            let name = payload_file_name(&c.uri).unwrap_or("payload.bin");
+            outputs.push((
+                payload_dir.join(name),
+                format!("the detached payload of component {i}"),
+            ));
+        }
+    }
+    super::check_outputs(&outputs, &create_inputs(opts, &desc, &base))?;
+    let signer_refs = signer_refs(&signers.keys);
     let integrated: Vec<(&str, &[u8])> = components
         .iter()
         .filter(|c| !c.detached)
@@ -496,7 +516,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         &severed_refs,
         &integrated,
     )
-    .map_err(|e| AuthorError::Create(format!("signing failed: {e}")))?;
+    .map_err(|e| signers.signing_failed(e))?;
     if envelope.len() > MAX_ENVELOPE_LEN {
         return Err(AuthorError::Create(format!(
             "the envelope is {} bytes; devices accept at most {MAX_ENVELOPE_LEN} (make large payloads detached with a \"uri\")",
@@ -504,7 +524,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         )));
     }
     // Self-check: the device engine must accept what was just made.
-    let anchors = author_anchors(&signers);
+    let anchors = author_anchors(&signers.keys);
     Envelope::decode(&envelope)
         .and_then(|e| {
             if opts.sign.unsigned {
@@ -516,24 +536,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             AuthorError::Create(format!("self-check failed: {}", super::explain::error(&e)))
         })?;
 
-    let payload_dir = opts.payload_out.clone().unwrap_or_else(|| {
-        opts.output
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default()
-    });
-    // Every output is checked against every input before the first write.
-    let mut outputs = vec![(opts.output.clone(), "the envelope".to_string())];
-    for (i, c) in components.iter().enumerate() {
-        if c.detached {
-            let name = payload_file_name(&c.uri).unwrap_or("payload.bin");
-            outputs.push((
-                payload_dir.join(name),
-                format!("the detached payload of component {i}"),
-            ));
-        }
-    }
-    super::check_outputs(&outputs, &create_inputs(opts, &desc, &base))?;
     write_file(&opts.output, &envelope)?;
     let mut detached = Vec::new();
     let mut summary = Vec::new();
@@ -561,6 +563,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             }
         ));
     }
+    summary.extend(signers.notes());
     Ok(Created {
         envelope,
         summary,
@@ -659,10 +662,82 @@ pub fn auth_form(sign: &SignOptions) -> AuthForm {
     }
 }
 
-/// Loads signing keys: P-256 (ESP256 / ES256), Ed25519 (EdDSA), HMAC (COSE_Mac0).
-pub fn load_signers(opts: &SignOptions) -> Result<Vec<(SigningKey, Algorithm, Vec<u8>)>> {
-    let mut out = Vec::new();
-    for p in &opts.sign_keys {
+/// Loaded signing keys, with the HSS-LMS key files among them held open and locked (until
+/// this is dropped) and what their signing did.
+#[derive(Default)]
+pub struct Signers {
+    /// Each key, its algorithm and key id.
+    pub keys: Vec<(SigningKey, Algorithm, Vec<u8>)>,
+    /// The stateful (HSS-LMS) keys among them.
+    stateful: Vec<super::hss::HssHandle>,
+}
+
+impl Signers {
+    /// The error for a failed signing: a stateful key's own (exhausted, state not stored), if
+    /// one failed, else `signing failed: e`.
+    pub fn signing_failed(&self, e: suit_common::cose::CoseError) -> AuthorError {
+        self.stateful
+            .iter()
+            .find_map(|h| h.borrow_mut().take_failure())
+            .unwrap_or_else(|| AuthorError::Create(format!("signing failed: {e}")))
+    }
+
+    /// One line per HSS-LMS key that signed: its state now on disk.
+    pub fn notes(&self) -> Vec<String> {
+        self.stateful
+            .iter()
+            .filter_map(|h| {
+                let h = h.borrow();
+                if h.signed() == 0 {
+                    return None;
+                }
+                Some(match h.state() {
+                    Some(st) => format!(
+                        "HSS-LMS key {}: state advanced and saved, {} of {} signatures used ({} left)",
+                        h.path().display(),
+                        st.used,
+                        st.lifetime,
+                        st.remaining()
+                    ),
+                    None => format!(
+                        "HSS-LMS key {}: that was its last signature (the key is exhausted)",
+                        h.path().display()
+                    ),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Loads signing keys: P-256 (ESP256 / ES256), Ed25519 (EdDSA), HSS-LMS (its key file opened
+/// and locked for the signing: [`super::hss`]), HMAC (COSE_Mac0).
+pub fn load_signers(opts: &SignOptions) -> Result<Signers> {
+    let mut out = Signers::default();
+    // HSS-LMS key files are opened and locked first, in the order of their resolved paths: two
+    // runs naming the same keys in different orders never wait for each other for ever.
+    let mut stateful = Vec::new();
+    for (i, p) in opts.sign_keys.iter().enumerate() {
+        if !super::pkcs11::is_uri(p) && super::hss::is_private_key_file(&super::read_file(p)?) {
+            stateful.push((std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()), i));
+        }
+    }
+    stateful.sort();
+    let mut held = Vec::new();
+    let mut opened = std::collections::BTreeMap::new();
+    for (_, i) in stateful {
+        let Some(p) = opts.sign_keys.get(i) else {
+            continue;
+        };
+        let o = super::hss::open_signer(p, &held)?;
+        held.push(o.file);
+        opened.insert(i, o);
+    }
+    for (i, p) in opts.sign_keys.iter().enumerate() {
+        if let Some(o) = opened.remove(&i) {
+            out.stateful.push(o.handle);
+            out.keys.push((o.key, Algorithm::HssLms, o.kid));
+            continue;
+        }
         if super::pkcs11::is_uri(p) {
             let (key, kid) = super::pkcs11::open_signer(p)?;
             let alg = if opts.es256 {
@@ -670,22 +745,22 @@ pub fn load_signers(opts: &SignOptions) -> Result<Vec<(SigningKey, Algorithm, Ve
             } else {
                 Algorithm::Esp256
             };
-            out.push((key, alg, kid));
+            out.keys.push((key, alg, kid));
             continue;
         }
         let k = keys::load_private(p)?;
         let alg = k.key.signing_algorithm(opts.es256);
         keys::check_declared_alg(p, k.alg, alg.cose_id())?;
-        out.push((k.key.signing_key()?, alg, k.kid));
+        out.keys.push((k.key.signing_key()?, alg, k.kid));
     }
     for p in &opts.hmac_keys {
         let k = keys::load_symmetric(p, &(32..=64).collect::<Vec<_>>(), "HMAC key")?;
         keys::check_declared_alg(p, k.alg, Algorithm::Hmac256.cose_id())?;
         let key = SigningKey::hmac256(&k.secret)
             .map_err(|e| AuthorError::key(p, format!("HMAC key refused: {e}")))?;
-        out.push((key, Algorithm::Hmac256, k.kid.clone()));
+        out.keys.push((key, Algorithm::Hmac256, k.kid.clone()));
     }
-    if out.is_empty() {
+    if out.keys.is_empty() {
         return Err(AuthorError::Usage(
             "create needs at least one --sign-key or --hmac-key".into(),
         ));

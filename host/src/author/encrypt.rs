@@ -96,9 +96,12 @@ fn load(spec: &RecipientSpec) -> Result<Loaded> {
             keys::check_declared_alg(path, k.alg, wanted)?;
             match k.key {
                 PublicKey::P256(pk) => Ok(Loaded::Public(pk, *mode, pick_kid(kid, k.kid))),
-                PublicKey::Ed25519(_) => Err(AuthorError::key(
+                other => Err(AuthorError::key(
                     path,
-                    "recipients must be P-256 keys; Ed25519 cannot receive an encrypted payload",
+                    format!(
+                        "recipients must be P-256 keys; {} cannot receive an encrypted payload",
+                        other.type_name()
+                    ),
                 )),
             }
         }

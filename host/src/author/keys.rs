@@ -1,5 +1,7 @@
 //! Key files: PEM (SPKI public keys, PKCS#8 and SEC1 private keys), COSE_Key (RFC 9052 §7,
-//! CBOR), JWK (RFC 7517, JSON, as the SUIT examples ship device keys) and raw symmetric keys.
+//! CBOR; also HSS-LMS public keys, RFC 8778), JWK (RFC 7517, JSON, as the SUIT examples ship
+//! device keys), raw symmetric keys, and the tool's stateful HSS-LMS private key files
+//! ([`super::hss`]).
 //!
 //! The format is recognised from the content, not the file name. Loading never prints key
 //! material; errors name the file and what is wrong.
@@ -27,6 +29,7 @@ impl PublicKey {
                 VerificationKey::p256_from_sec1(point.as_bytes())
             }
             PublicKey::Ed25519(k) => VerificationKey::ed25519(k.as_bytes()),
+            PublicKey::HssLms(k) => VerificationKey::hss_lms(k),
         }
         .map_err(|e| AuthorError::Create(format!("public key not accepted by the engine: {e}")))
     }
@@ -121,6 +124,9 @@ enum Parsed {
     Public(PublicKeyFile),
     Private(PrivateKeyFile),
     Symmetric(SymmetricKeyFile),
+    /// An HSS-LMS private key file (stateful: signs through [`super::hss`] only), as its
+    /// public half.
+    HssPrivate(PublicKeyFile),
 }
 
 /// Loads a public key; a private key file is accepted too (its public half is used).
@@ -132,9 +138,10 @@ pub fn load_public(path: &Path) -> Result<PublicKeyFile> {
             kid: p.kid,
             alg: p.alg,
         }),
+        Some(Parsed::HssPrivate(p)) => Ok(p),
         Some(Parsed::Symmetric(_)) => Err(AuthorError::key(
             path,
-            "a symmetric key where a P-256 or Ed25519 public key was expected",
+            "a symmetric key where a P-256, Ed25519 or HSS-LMS public key was expected",
         )),
         None => Err(not_a_key(path)),
     }
@@ -151,6 +158,11 @@ pub fn load_private(path: &Path) -> Result<PrivateKeyFile> {
         Some(Parsed::Symmetric(_)) => Err(AuthorError::key(
             path,
             "a symmetric key where a private key was expected",
+        )),
+        Some(Parsed::HssPrivate(_)) => Err(AuthorError::key(
+            path,
+            "an HSS-LMS private key: it is stateful and signs manifests only (create / sign \
+             --sign-key, which advance its state); it cannot be used here",
         )),
         None => Err(not_a_key(path)),
     }
@@ -194,7 +206,7 @@ pub fn load_symmetric(path: &Path, lengths: &[usize], what: &str) -> Result<Symm
 fn not_a_key(path: &Path) -> AuthorError {
     AuthorError::key(
         path,
-        "not a key file (expected PEM, COSE_Key CBOR or JWK JSON)",
+        "not a key file (expected PEM, COSE_Key CBOR, JWK JSON or an HSS-LMS private key file)",
     )
 }
 
@@ -202,6 +214,15 @@ fn not_a_key(path: &Path) -> AuthorError {
 /// raw bytes).
 fn parse(path: &Path, bytes: &[u8], symmetric_ok: bool) -> Result<Option<Parsed>> {
     let text = std::str::from_utf8(bytes).ok();
+    if super::hss::is_private_key_file(bytes) {
+        let t = text.ok_or_else(|| AuthorError::key(path, "HSS-LMS private key file: not text"))?;
+        let k = super::hss::HssKeyFile::decode(path, t)?;
+        return Ok(Some(Parsed::HssPrivate(PublicKeyFile {
+            key: k.public_key(),
+            kid: k.kid.clone(),
+            alg: None,
+        })));
+    }
     if let Some(t) = text.filter(|t| t.trim_start().starts_with("-----BEGIN ")) {
         return parse_pem(path, t).map(Some);
     }
@@ -348,6 +369,25 @@ fn parse_cose_key(path: &Path, entries: &[(Value, Value)]) -> Result<Parsed> {
                 .map_err(|_| bad("x (-2) is not an Ed25519 point"))?;
             Ok(Parsed::Public(PublicKeyFile {
                 key: PublicKey::Ed25519(vk),
+                kid,
+                alg,
+            }))
+        }
+        cose_key::KTY_HSS_LMS => {
+            let k = bytes(cose_key::HSS_PUB).ok_or_else(|| bad("HSS-LMS key without pub (-1)"))?;
+            VerificationKey::hss_lms(k).map_err(|e| {
+                bad(&format!(
+                    "pub (-1) is not an HSS-LMS public key the engine accepts ({e})"
+                ))
+            })?;
+            if let Some(a) = alg.filter(|a| *a != Algorithm::HssLms.cose_id()) {
+                return Err(bad(&format!(
+                    "an HSS-LMS key declared for {} (alg 3)",
+                    alg_name(a)
+                )));
+            }
+            Ok(Parsed::Public(PublicKeyFile {
+                key: PublicKey::HssLms(k.to_vec()),
                 kid,
                 alg,
             }))

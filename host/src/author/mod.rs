@@ -9,6 +9,7 @@ pub mod create;
 pub mod device;
 pub mod encrypt;
 pub mod explain;
+pub mod hss;
 pub mod identity;
 pub mod inspect;
 pub mod key_statement;
@@ -77,6 +78,24 @@ pub enum AuthorError {
     /// Creation failed (signing, encryption, encoding).
     #[error("{0}")]
     Create(String),
+    /// A stateful (HSS-LMS) signing key has made every signature it can.
+    #[error(
+        "{path}: HSS-LMS key exhausted: every one-time signature of this key is used; generate \
+         a new key (keygen --type hss-lms) and provision its public key"
+    )]
+    KeyExhausted {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// A stateful (HSS-LMS) signing key's advanced state could not be stored (or the key file
+    /// cannot be rewritten at all): nothing was signed with it.
+    #[error("{path}: {what}; nothing was signed")]
+    KeyState {
+        /// The key file.
+        path: PathBuf,
+        /// What went wrong.
+        what: String,
+    },
 }
 
 impl AuthorError {

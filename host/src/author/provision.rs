@@ -352,7 +352,7 @@ pub struct Provisioning {
 fn p256_of(path: &Path, what: &str, description: &Path) -> Result<p256::PublicKey> {
     match load_public(path)?.key {
         PublicKey::P256(k) => Ok(k),
-        PublicKey::Ed25519(_) => Err(AuthorError::Description {
+        PublicKey::Ed25519(_) | PublicKey::HssLms(_) => Err(AuthorError::Description {
             path: description.to_path_buf(),
             what: format!("{what} must be the device's P-256 key"),
         }),
@@ -648,7 +648,7 @@ pub fn read_fleet(list: &Path) -> Result<Vec<FleetDevice>> {
         };
         let identity = match load_public(&id_path)?.key {
             PublicKey::P256(k) => k,
-            PublicKey::Ed25519(_) => {
+            PublicKey::Ed25519(_) | PublicKey::HssLms(_) => {
                 return Err(bad(
                     n,
                     format!("{}: identity keys are P-256", id_path.display()),

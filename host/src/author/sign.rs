@@ -18,6 +18,11 @@ pub const MAX_BLOCKS: usize = 8;
 
 /// Returns `envelope` with one more authentication block per key in `sign`.
 pub fn sign_envelope(envelope: &[u8], sign: &SignOptions) -> Result<Vec<u8>> {
+    sign_envelope_noted(envelope, sign).map(|(signed, _)| signed)
+}
+
+/// [`sign_envelope`], and one line per HSS-LMS key that signed (its state now on disk).
+pub fn sign_envelope_noted(envelope: &[u8], sign: &SignOptions) -> Result<(Vec<u8>, Vec<String>)> {
     let refused = |what: &str| AuthorError::Refused(format!("cannot sign: {what}"));
     let mut members =
         Members::decode(envelope).map_err(|e| refused(&super::explain::not_an_envelope(&e)))?;
@@ -56,13 +61,13 @@ pub fn sign_envelope(envelope: &[u8], sign: &SignOptions) -> Result<Vec<u8>> {
         ));
     }
     let signers = load_signers(sign)?;
-    if blocks.len() + signers.len() > MAX_BLOCKS {
+    if blocks.len() + signers.keys.len() > MAX_BLOCKS {
         return Err(AuthorError::Usage(format!(
             "an envelope carries at most {MAX_BLOCKS} authentication blocks"
         )));
     }
-    let new_blocks = authentication_blocks(auth_form(sign), &signer_refs(&signers), &digest)
-        .map_err(|e| AuthorError::Create(format!("signing failed: {e}")))?;
+    let new_blocks = authentication_blocks(auth_form(sign), &signer_refs(&signers.keys), &digest)
+        .map_err(|e| signers.signing_failed(e))?;
     let mut wrapper = Encoder::new();
     wrapper.array(1 + blocks.len() + new_blocks.len());
     wrapper.bytes(&digest);
@@ -76,7 +81,7 @@ pub fn sign_envelope(envelope: &[u8], sign: &SignOptions) -> Result<Vec<u8>> {
     let out = members.encode();
 
     // Self-check: every new block verifies with its key, through the device's engine.
-    let anchors = author_anchors(&signers);
+    let anchors = author_anchors(&signers.keys);
     let env = Envelope::decode(&out).map_err(|e| {
         AuthorError::Create(format!("self-check failed: {}", super::explain::error(&e)))
     })?;
@@ -88,5 +93,5 @@ pub fn sign_envelope(envelope: &[u8], sign: &SignOptions) -> Result<Vec<u8>> {
             "self-check failed: not every new block verifies".into(),
         ));
     }
-    Ok(out)
+    Ok((out, signers.notes()))
 }

@@ -64,6 +64,8 @@ struct Cli {
 enum KeyTypeArg {
     P256,
     Ed25519,
+    // HSS-LMS (COSE -46, RFC 8554): a stateful signing key (see --levels).
+    HssLms,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -80,7 +82,8 @@ enum Cmd {
     Verify {
         /// Envelope file (CBOR, or hex text as the SUIT examples ship).
         envelope: PathBuf,
-        /// Trusted signer public key: PEM (SPKI, P-256 or Ed25519), COSE_Key or JWK. Repeatable.
+        /// Trusted signer public key: PEM (SPKI, P-256 or Ed25519), COSE_Key (also HSS-LMS) or
+        /// JWK. Repeatable.
         #[arg(long = "trust-anchor", value_name = "KEY")]
         trust_anchors: Vec<PathBuf>,
         /// Trusted HMAC-SHA-256 key for COSE_Mac0 (raw 32..64 bytes or COSE_Key). Repeatable.
@@ -176,7 +179,9 @@ enum Cmd {
         /// The envelope to write (tagged 107).
         #[arg(short, long, visible_alias = "out", value_name = "FILE")]
         output: PathBuf,
-        /// Signing key: P-256 (ESP256 by default) or Ed25519 (EdDSA); PEM, COSE_Key or JWK. Repeatable.
+        /// Signing key: P-256 (ESP256 by default) or Ed25519 (EdDSA); PEM, COSE_Key or JWK; or an
+        /// HSS-LMS key file (keygen --type hss-lms), whose state is advanced and saved before
+        /// the envelope is written. Repeatable.
         #[arg(long = "sign-key", value_name = "KEY")]
         sign_keys: Vec<PathBuf>,
         /// HMAC-SHA-256 key (COSE_Mac0). Repeatable.
@@ -260,17 +265,31 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Generate a key pair: PREFIX.priv.pem (PKCS#8) and PREFIX.pub.pem (SPKI).
+    /// Generate a key pair: PREFIX.priv.pem (PKCS#8) and PREFIX.pub.pem (SPKI); for hss-lms
+    /// PREFIX.priv.pem (the stateful private key file, rewritten by every signature) and
+    /// PREFIX.pub.cose (COSE_Key kty 5).
     Keygen {
-        /// p256 or ed25519.
+        /// p256, ed25519 or hss-lms (HSS-LMS, COSE -46: a stateful signing key).
         #[arg(long = "type", value_enum)]
         key_type: KeyTypeArg,
         /// Output file prefix.
         #[arg(short = 'o', long, value_name = "PREFIX")]
         out: PathBuf,
-        /// Also write PREFIX.priv.cose and PREFIX.pub.cose (COSE_Key).
+        /// Also write PREFIX.priv.cose and PREFIX.pub.cose (COSE_Key; hss-lms always writes
+        /// PREFIX.pub.cose and has no COSE private key).
         #[arg(long)]
         cose: bool,
+        /// hss-lms: HSS levels (1 to 8; signatures: 2^(sum of the heights)). Default 2.
+        #[arg(long, value_name = "N")]
+        levels: Option<usize>,
+        /// hss-lms: LMS tree height (LMS_SHA256_M32_H5/H10/H15) of every level, or one per
+        /// level top first (comma-separated). Default 10.
+        #[arg(long, value_name = "H[,H...]", value_delimiter = ',')]
+        height: Vec<u8>,
+        /// hss-lms: LM-OTS Winternitz parameter (LMOTS_SHA256_N32_W1/W2/W4/W8) of every
+        /// level, or one per level (comma-separated). Default 4.
+        #[arg(long, value_name = "W[,W...]", value_delimiter = ',')]
+        winternitz: Vec<u8>,
         /// Key id to put into the COSE_Keys.
         #[arg(long)]
         kid: Option<String>,
@@ -320,7 +339,8 @@ enum Cmd {
         /// Where to write the signed envelope.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         output: PathBuf,
-        /// Signing key: P-256 (ESP256 by default) or Ed25519 (EdDSA). Repeatable.
+        /// Signing key: P-256 (ESP256 by default), Ed25519 (EdDSA) or an HSS-LMS key file (its
+        /// state advanced and saved before the envelope is written). Repeatable.
         #[arg(long = "sign-key", value_name = "KEY")]
         sign_keys: Vec<PathBuf>,
         /// HMAC-SHA-256 key (COSE_Mac0). Repeatable.
@@ -658,6 +678,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             key_type,
             out: prefix,
             cose,
+            levels,
+            height,
+            winternitz,
             kid,
             force,
             json: _,
@@ -665,7 +688,40 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             let kind = match key_type {
                 KeyTypeArg::P256 => KeyType::P256,
                 KeyTypeArg::Ed25519 => KeyType::Ed25519,
+                KeyTypeArg::HssLms => {
+                    use suit_host::author::hss;
+                    let levels = hss::levels_from_options(
+                        levels.unwrap_or(hss::DEFAULT_LEVELS),
+                        &height,
+                        &winternitz,
+                    )?;
+                    let (g, state) =
+                        hss::keygen(&prefix, &levels, kid.as_deref().map(str::as_bytes), force)?;
+                    for f in &g.files {
+                        let _ = writeln!(out, "wrote {}", f.display());
+                    }
+                    let names: Vec<String> =
+                        state.levels.iter().map(|l| hss::level_name(*l)).collect();
+                    let _ = writeln!(
+                        out,
+                        "HSS-LMS: {} level(s) {}, {} signatures",
+                        state.levels.len(),
+                        names.join(", "),
+                        state.lifetime
+                    );
+                    let _ = writeln!(
+                        out,
+                        "the private key file is STATEFUL: every signature rewrites it; never sign \
+                         from a copy or restore an older one"
+                    );
+                    return Ok(());
+                }
             };
+            if levels.is_some() || !height.is_empty() || !winternitz.is_empty() {
+                return Err(AuthorError::Usage(
+                    "--levels, --height and --winternitz apply to --type hss-lms only".into(),
+                ));
+            }
             let g = keygen_checked(
                 kind,
                 &prefix,
@@ -719,7 +775,16 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             json: _,
         } => {
             let bytes = read_cbor_file(&envelope)?;
-            let signed = suit_host::author::sign::sign_envelope(
+            // Checked before signing: a stateful (HSS-LMS) key's signature is spent once made.
+            suit_host::author::check_outputs(
+                &[(output.clone(), "the signed envelope".into())],
+                &sign_keys
+                    .iter()
+                    .chain(&hmac_keys)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )?;
+            let (signed, notes) = suit_host::author::sign::sign_envelope_noted(
                 &bytes,
                 &SignOptions {
                     sign_keys: sign_keys.clone(),
@@ -729,14 +794,6 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     cose_sign,
                 },
             )?;
-            suit_host::author::check_outputs(
-                &[(output.clone(), "the signed envelope".into())],
-                &sign_keys
-                    .iter()
-                    .chain(&hmac_keys)
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            )?;
             suit_host::author::write_file(&output, &signed)?;
             let _ = writeln!(
                 out,
@@ -745,6 +802,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 signed.len(),
                 sign_keys.len() + hmac_keys.len()
             );
+            for n in &notes {
+                let _ = writeln!(out, "  {n}");
+            }
             Ok(())
         }
         Cmd::Sever {
