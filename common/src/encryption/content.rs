@@ -259,39 +259,50 @@ impl Gcm {
     }
 }
 
-/// Incremental AES-GCM decryption of a ciphertext whose last 16 bytes are the tag.
-///
-/// `update` withholds the trailing 16 bytes it has seen (they may be the tag) and returns
-/// the plaintext of everything before them; `finish` checks the tag. See the module docs for
-/// the staging contract: **nothing returned by `update` is authentic before `finish` is Ok.**
-pub struct GcmDecryptor {
-    gcm: Gcm,
+/// A streaming AEAD as [`HeldTag`] drives it: decrypt text in place, then the tag over all of
+/// it. AES-GCM here, ChaCha20/Poly1305 in [`chacha`].
+pub(super) trait TagStream {
+    fn decrypt(&mut self, buf: &mut [u8]) -> Result<(), DecryptError>;
+    fn tag(&mut self) -> [u8; GCM_TAG_LEN];
+}
+
+impl TagStream for Gcm {
+    fn decrypt(&mut self, buf: &mut [u8]) -> Result<(), DecryptError> {
+        Gcm::decrypt(self, buf)
+    }
+
+    fn tag(&mut self) -> [u8; GCM_TAG_LEN] {
+        Gcm::tag(self)
+    }
+}
+
+/// Incremental decryption of an AEAD ciphertext whose last 16 bytes are the tag: `update`
+/// withholds the trailing 16 bytes it has seen (they may be the tag) and returns the plaintext
+/// of everything before them; `check_tag` checks the tag. See the module docs for the staging
+/// contract: **nothing `update` returns is authentic before the tag checked.**
+pub(super) struct HeldTag<A> {
+    aead: A,
     held: [u8; GCM_TAG_LEN],
     held_len: usize,
 }
 
-impl GcmDecryptor {
-    /// Starts decryption with a 16- or 32-byte key, a 12-to-32-byte IV and the AAD.
-    pub fn new(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Self, DecryptError> {
-        Ok(Self {
-            gcm: Gcm::new(key, iv, aad)?,
+impl<A: TagStream> HeldTag<A> {
+    pub(super) fn new(aead: A) -> Self {
+        Self {
+            aead,
             held: [0; GCM_TAG_LEN],
             held_len: 0,
-        })
+        }
     }
 
-    /// Decrypts the next chunk; returns the (not yet authenticated) plaintext available.
-    pub fn update(&mut self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+    pub(super) fn update(&mut self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
         let mut out = Zeroizing::new(ciphertext.to_vec());
         let n = self.update_in_place(&mut out)?;
         out.truncate(n);
         Ok(out)
     }
 
-    /// [`update`](Self::update) where the chunk lies: the plaintext available is `buf[..n]`
-    /// for the returned `n` (at most `buf.len()`, as the held tag candidate shifts in front);
-    /// the rest of `buf` is ciphertext now held back.
-    pub fn update_in_place(&mut self, buf: &mut [u8]) -> Result<usize, DecryptError> {
+    pub(super) fn update_in_place(&mut self, buf: &mut [u8]) -> Result<usize, DecryptError> {
         let total = self.held_len + buf.len();
         if total <= GCM_TAG_LEN {
             if let Some(dst) = self.held.get_mut(self.held_len..total) {
@@ -318,27 +329,57 @@ impl GcmDecryptor {
         }
         self.held = held;
         self.held_len = GCM_TAG_LEN;
-        self.gcm.decrypt(front)?;
+        self.aead.decrypt(front)?;
         Ok(n)
     }
 
-    /// Verifies the tag (in constant time). Fails with [`DecryptError::Truncated`] if fewer
-    /// than 16 bytes arrived and [`DecryptError::TagMismatch`] if the tag is wrong.
-    pub fn finish(mut self) -> Result<(), DecryptError> {
-        self.check_tag()
-    }
-
-    /// [`Self::finish`] without moving the decryptor (call once).
-    pub fn check_tag(&mut self) -> Result<(), DecryptError> {
+    pub(super) fn check_tag(&mut self) -> Result<(), DecryptError> {
         if self.held_len < GCM_TAG_LEN {
             return Err(DecryptError::Truncated);
         }
-        let tag = self.gcm.tag();
+        let tag = self.aead.tag();
         if bool::from(tag.ct_eq(&self.held)) {
             Ok(())
         } else {
             Err(DecryptError::TagMismatch)
         }
+    }
+}
+
+/// Incremental AES-GCM decryption of a ciphertext whose last 16 bytes are the tag.
+///
+/// `update` withholds the trailing 16 bytes it has seen (they may be the tag) and returns
+/// the plaintext of everything before them; `finish` checks the tag. See the module docs for
+/// the staging contract: **nothing returned by `update` is authentic before `finish` is Ok.**
+pub struct GcmDecryptor(HeldTag<Gcm>);
+
+impl GcmDecryptor {
+    /// Starts decryption with a 16- or 32-byte key, a 12-to-32-byte IV and the AAD.
+    pub fn new(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Self, DecryptError> {
+        Ok(Self(HeldTag::new(Gcm::new(key, iv, aad)?)))
+    }
+
+    /// Decrypts the next chunk; returns the (not yet authenticated) plaintext available.
+    pub fn update(&mut self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+        self.0.update(ciphertext)
+    }
+
+    /// [`update`](Self::update) where the chunk lies: the plaintext available is `buf[..n]`
+    /// for the returned `n` (at most `buf.len()`, as the held tag candidate shifts in front);
+    /// the rest of `buf` is ciphertext now held back.
+    pub fn update_in_place(&mut self, buf: &mut [u8]) -> Result<usize, DecryptError> {
+        self.0.update_in_place(buf)
+    }
+
+    /// Verifies the tag (in constant time). Fails with [`DecryptError::Truncated`] if fewer
+    /// than 16 bytes arrived and [`DecryptError::TagMismatch`] if the tag is wrong.
+    pub fn finish(mut self) -> Result<(), DecryptError> {
+        self.0.check_tag()
+    }
+
+    /// [`Self::finish`] without moving the decryptor (call once).
+    pub fn check_tag(&mut self) -> Result<(), DecryptError> {
+        self.0.check_tag()
     }
 }
 

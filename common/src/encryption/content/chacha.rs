@@ -19,10 +19,10 @@ use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use chacha20::ChaCha20;
 use poly1305::universal_hash::{KeyInit, UniversalHash};
 use poly1305::Poly1305;
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::super::error::{DecryptError, Location, Problem};
+use super::{HeldTag, TagStream};
 
 /// ChaCha20/Poly1305 key length (256 bits).
 pub const CHACHA_POLY_KEY_LEN: usize = 32;
@@ -168,11 +168,7 @@ impl ChaChaPoly {
 /// `update` withholds the trailing 16 bytes it has seen (they may be the tag) and returns
 /// the plaintext of everything before them; `finish` checks the tag. **Nothing returned by
 /// `update` is authentic before `finish` is Ok.**
-pub struct ChaChaPolyDecryptor {
-    state: ChaChaPoly,
-    held: [u8; CHACHA_POLY_TAG_LEN],
-    held_len: usize,
-}
+pub struct ChaChaPolyDecryptor(HeldTag<ChaChaPoly>);
 
 impl core::fmt::Debug for ChaChaPolyDecryptor {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -181,75 +177,42 @@ impl core::fmt::Debug for ChaChaPolyDecryptor {
     }
 }
 
+impl TagStream for ChaChaPoly {
+    fn decrypt(&mut self, buf: &mut [u8]) -> Result<(), DecryptError> {
+        ChaChaPoly::decrypt(self, buf)
+    }
+
+    fn tag(&mut self) -> [u8; CHACHA_POLY_TAG_LEN] {
+        ChaChaPoly::tag(self)
+    }
+}
+
 impl ChaChaPolyDecryptor {
     /// Starts decryption with a 32-byte key, a 12-byte nonce and the AAD.
     pub fn new(key: &[u8], nonce: &[u8], aad: &[u8]) -> Result<Self, DecryptError> {
-        Ok(Self {
-            state: ChaChaPoly::new(key, nonce, aad)?,
-            held: [0; CHACHA_POLY_TAG_LEN],
-            held_len: 0,
-        })
+        Ok(Self(HeldTag::new(ChaChaPoly::new(key, nonce, aad)?)))
     }
 
     /// Decrypts the next chunk; returns the (not yet authenticated) plaintext available.
     pub fn update(&mut self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
-        let mut out = Zeroizing::new(ciphertext.to_vec());
-        let n = self.update_in_place(&mut out)?;
-        out.truncate(n);
-        Ok(out)
+        self.0.update(ciphertext)
     }
 
     /// [`update`](Self::update) where the chunk lies: the plaintext available is `buf[..n]`
-    /// for the returned `n` (at most `buf.len()`, as the held tag candidate shifts in front);
-    /// the rest of `buf` is ciphertext now held back.
+    /// for the returned `n`; the rest of `buf` is ciphertext now held back.
     pub fn update_in_place(&mut self, buf: &mut [u8]) -> Result<usize, DecryptError> {
-        let total = self.held_len + buf.len();
-        if total <= CHACHA_POLY_TAG_LEN {
-            if let Some(dst) = self.held.get_mut(self.held_len..total) {
-                dst.copy_from_slice(buf);
-            }
-            self.held_len = total;
-            return Ok(0);
-        }
-        // Everything but the last 16 bytes seen so far is ciphertext proper: the held bytes
-        // that leave first, then the chunk's start; its end (and any held bytes still in the
-        // last 16) is held next.
-        let n = total - CHACHA_POLY_TAG_LEN;
-        let from_held = self.held_len.min(n);
-        let mut held = [0u8; CHACHA_POLY_TAG_LEN];
-        let stay = self.held.get(from_held..self.held_len).unwrap_or_default();
-        let keep = buf.get(n - from_held..).unwrap_or_default();
-        let (a, b) = held.split_at_mut(stay.len());
-        a.copy_from_slice(stay);
-        b.copy_from_slice(keep);
-        buf.copy_within(..n - from_held, from_held);
-        let (front, _) = buf.split_at_mut(n);
-        if let (Some(dst), Some(src)) = (front.get_mut(..from_held), self.held.get(..from_held)) {
-            dst.copy_from_slice(src);
-        }
-        self.held = held;
-        self.held_len = CHACHA_POLY_TAG_LEN;
-        self.state.decrypt(front)?;
-        Ok(n)
+        self.0.update_in_place(buf)
     }
 
     /// Verifies the tag (in constant time). Fails with [`DecryptError::Truncated`] if fewer
     /// than 16 bytes arrived and [`DecryptError::TagMismatch`] if the tag is wrong.
     pub fn finish(mut self) -> Result<(), DecryptError> {
-        self.check_tag()
+        self.0.check_tag()
     }
 
     /// [`Self::finish`] without moving the decryptor (call once).
     pub fn check_tag(&mut self) -> Result<(), DecryptError> {
-        if self.held_len < CHACHA_POLY_TAG_LEN {
-            return Err(DecryptError::Truncated);
-        }
-        let tag = self.state.tag();
-        if bool::from(tag.ct_eq(&self.held)) {
-            Ok(())
-        } else {
-            Err(DecryptError::TagMismatch)
-        }
+        self.0.check_tag()
     }
 }
 
