@@ -759,16 +759,21 @@ fn forged_envelopes_claim_nothing_and_do_not_displace_the_last_report() {
     }
 }
 
-/// A manifest whose shared sequence gives no plaintext digest: AES-GCM content is then
-/// authenticated by its tag alone (the firmware-encryption draft allows it).
-fn manifest_without_plaintext_digest(seq: u64, encryption_info: &[u8]) -> Vec<u8> {
-    let shared = Value::Array(check_vendor_class(
-        vec![int(12), int(0)],
+/// A shared sequence that runs `before`, then checks the device's vendor and class ids.
+fn identity_checks(before: Vec<Value>) -> Value {
+    Value::Array(check_vendor_class(
+        before,
         bytes(&VENDOR_ID),
         bytes(&CLASS_ID),
         vec![],
         POLICY,
-    ));
+    ))
+}
+
+/// A manifest whose shared sequence gives no plaintext digest: AES-GCM content is then
+/// authenticated by its tag alone (the firmware-encryption draft allows it).
+fn manifest_without_plaintext_digest(seq: u64, encryption_info: &[u8]) -> Vec<u8> {
+    let shared = identity_checks(vec![int(12), int(0)]);
     let install = Value::Array(fetch_and_decrypt(URI, encryption_info, POLICY));
     let component = Value::Array(COMPONENT.iter().map(|c| bytes(c)).collect());
     let mut buffer = COMPONENT.iter().map(|c| bytes(c)).collect::<Vec<_>>();
@@ -821,13 +826,7 @@ fn a_secret_authenticated_only_by_its_tag_has_no_digest_outside_the_ta() {
 /// A later manifest copying installed `[app, secret]` into `[app, backup]`; with `content`,
 /// the copy must match its digest (the manifest then names it, so the digest may be shown).
 fn copy_to_backup(seq: u64, content: Option<&[u8]>) -> Vec<u8> {
-    let shared = Value::Array(check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(&VENDOR_ID),
-        bytes(&CLASS_ID),
-        vec![],
-        POLICY,
-    ));
+    let shared = identity_checks(vec![int(12), int(0)]);
     // Deterministic order: image-digest (3) before source-component (22).
     let mut params: Vec<_> = content
         .map(|c| (int(3), bytes(&suit_digest(c))))
@@ -914,13 +913,7 @@ fn an_authentic_manifest_that_does_not_decode_is_reported_with_its_digest() {
     // digest is authentic (the report draft: the same digest as in the envelope's
     // authentication wrapper), so the report names it; nothing else of the manifest.
     let mut s = provisioned();
-    let shared = Value::Array(check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(&VENDOR_ID),
-        bytes(&CLASS_ID),
-        vec![],
-        POLICY,
-    ));
+    let shared = identity_checks(vec![int(12), int(0)]);
     let install_seq = Value::Array(vec![int(12), int(0), int(40), int(POLICY)]);
     let components = vec![Value::Array(COMPONENT.iter().map(|c| bytes(c)).collect())];
     let unknown = suit_manifest(7, components, &shared, &install_seq);
@@ -973,15 +966,7 @@ fn a_long_reference_uri_is_reported_exactly_and_a_longer_one_refused() {
 fn the_engines_documented_limits_are_refused_by_name() {
     // CONFORMANCE.md lists each bound; a manifest past it is refused naming it.
     let mut s = provisioned();
-    let shared = |before: Vec<Value>| {
-        Value::Array(check_vendor_class(
-            before,
-            bytes(&VENDOR_ID),
-            bytes(&CLASS_ID),
-            vec![],
-            POLICY,
-        ))
-    };
+    let shared = identity_checks;
     let one = || vec![Value::Array(vec![bytes(b"app")])];
     let abort = || Value::Array(vec![int(14), int(POLICY)]);
     let bstr_seq = |v: Vec<Value>| bytes(&cbor(&Value::Array(v)));

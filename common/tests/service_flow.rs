@@ -492,8 +492,9 @@ fn wrong_device_wrong_signer_and_out_of_scope_change_nothing() {
     );
 }
 
-#[test]
-fn required_signer_policy_needs_author_and_operator() {
+/// The provisioned device plus an operator anchor for `['app']`, whose content then needs
+/// both an author's and an operator's signature.
+fn two_signer_device() -> Service<Mem> {
     let mut s = provisioned();
     provision(
         &mut s,
@@ -510,6 +511,12 @@ fn required_signer_policy_needs_author_and_operator() {
         ],
     )
     .unwrap();
+    s
+}
+
+#[test]
+fn required_signer_policy_needs_author_and_operator() {
+    let mut s = two_signer_device();
     let payload = b"needs two signatures".to_vec();
     let m = manifest(1, &[b"app"], &payload, "#p", VENDOR_ID);
     let r = refusal(install(
@@ -558,22 +565,7 @@ fn content_never_goes_into_a_component_declared_a_dependency() {
     // Author and operator must both sign for ['app']; the author alone declares ['app'] a
     // dependency and writes (or copies) into it: the rule and the rollback check applied to
     // components only, so this replaced ['app'] with one signature.
-    let mut s = provisioned();
-    provision(
-        &mut s,
-        TPA_PRIV,
-        2,
-        None,
-        vec![
-            app_anchor(2, OPERATOR_PUB, RoleRecord::Operator, b"app"),
-            Op::SetRules(vec![RuleRecord {
-                prefix: vec![ByteBuf::from(b"app".to_vec())],
-                required_roles: vec![RoleRecord::Author, RoleRecord::Operator],
-                required_anchors: vec![],
-            }]),
-        ],
-    )
-    .unwrap();
+    let mut s = two_signer_device();
     let before = snapshot(&s);
     let write = vec![
         int(12),
