@@ -14,7 +14,7 @@ use suit_common::crypto::{
     self, bench, AesCtrOp, AesGcmOp, CryptoProvider, EcdhP256Key, EcdhP256Op, EcdsaP256Op,
     Released, Sha256Hash, Sha256Op, StreamDecrypt, RUSTCRYPTO,
 };
-use suit_common::encryption::content::{CtrCipher, GcmDecryptor, GcmEncryptor};
+use suit_common::encryption::content::{AeadDecryptor, AeadEncryptor, CtrCipher};
 use suit_common::encryption::DecryptError;
 
 const KAT: &str = include_str!("../../tests/vectors/crypto-provider/kat.txt");
@@ -170,10 +170,10 @@ fn rustcrypto_provider_equals_the_previous_code_paths() {
     }
     assert_eq!(h.finish(), <[u8; 32]>::from(sha2::Sha256::digest(&data)));
 
-    // AES-GCM: the aes-gcm crate one-shot, and `GcmDecryptor` (the previous path).
+    // AES-GCM: the aes-gcm crate one-shot, and `AeadDecryptor::aes_gcm` (the previous path).
     for key in [&[3u8; 16][..], &[4u8; 32][..]] {
         for iv in [&[5u8; 12][..], &[6u8; 16][..]] {
-            let mut e = GcmEncryptor::new(key, iv, b"aad").unwrap();
+            let mut e = AeadEncryptor::aes_gcm(key, iv, b"aad").unwrap();
             let mut sealed = e.update(&data).unwrap();
             sealed.extend_from_slice(&e.finish());
             if iv.len() == 12 {
@@ -197,7 +197,7 @@ fn rustcrypto_provider_equals_the_previous_code_paths() {
             assert_eq!(uneven(d, &sealed).unwrap(), data);
             let d = crypto::RustCryptoAesGcm.decryptor(key, iv, b"aad").unwrap();
             assert_eq!(uneven_in_place(d, &sealed).unwrap(), data);
-            let mut old = GcmDecryptor::new(key, iv, b"aad").unwrap();
+            let mut old = AeadDecryptor::aes_gcm(key, iv, b"aad").unwrap();
             assert_eq!(&old.update(&sealed).unwrap()[..], &data[..]);
             old.finish().unwrap();
             // One flipped ciphertext bit: refused at finish.

@@ -11,9 +11,7 @@ use ciborium::Value;
 use p256::elliptic_curve::Generate;
 use rand_core::{Rng, UnwrapErr};
 use suit_common::encryption::algorithms::{id, ContentAlgorithm, HpkeSuite, KeyWrap};
-use suit_common::encryption::content::{
-    ChaChaPolyDecryptor, ChaChaPolyEncryptor, CHACHA_POLY_TAG_LEN,
-};
+use suit_common::encryption::content::{AeadDecryptor, AeadEncryptor, CHACHA_POLY_TAG_LEN};
 use suit_common::encryption::{
     decrypt, encrypt_payload, unwrap_content_key, CoseOptions, DecryptError, Location, MemoryKeys,
     PayloadDecryptor, Problem, Recipient,
@@ -60,7 +58,7 @@ fn vector_output() -> Vec<u8> {
 }
 
 fn encrypt_streamed(key: &[u8], nonce: &[u8], aad: &[u8], pt: &[u8], chunk: usize) -> Vec<u8> {
-    let mut e = ChaChaPolyEncryptor::new(key, nonce, aad).unwrap();
+    let mut e = AeadEncryptor::chacha20_poly1305(key, nonce, aad).unwrap();
     let mut out = Vec::new();
     for c in pt.chunks(chunk.max(1)) {
         out.extend_from_slice(&e.update(c).unwrap());
@@ -80,7 +78,7 @@ fn decrypt_streamed(
     ct: &[u8],
     chunk: usize,
 ) -> Result<Vec<u8>, DecryptError> {
-    let mut d = ChaChaPolyDecryptor::new(key, nonce, aad)?;
+    let mut d = AeadDecryptor::chacha20_poly1305(key, nonce, aad)?;
     let mut out = Vec::new();
     for (i, c) in ct.chunks(chunk.max(1)).enumerate() {
         if i % 2 == 0 {
@@ -201,7 +199,7 @@ fn streaming_chacha_poly_matches_the_chacha20poly1305_crate() {
 fn key_and_nonce_lengths_are_checked() {
     for len in [0, 16, 31, 33] {
         assert_eq!(
-            ChaChaPolyDecryptor::new(&vec![0; len], &NONCE, b"").unwrap_err(),
+            AeadDecryptor::chacha20_poly1305(&vec![0; len], &NONCE, b"").unwrap_err(),
             DecryptError::ContentKeyLength {
                 expected: 32,
                 found: len
@@ -210,7 +208,7 @@ fn key_and_nonce_lengths_are_checked() {
     }
     for len in [0, 8, 11, 13, 16, 24] {
         assert_eq!(
-            ChaChaPolyEncryptor::new(&KEY, &vec![0; len], b"").unwrap_err(),
+            AeadEncryptor::chacha20_poly1305(&KEY, &vec![0; len], b"").unwrap_err(),
             DecryptError::Malformed {
                 at: Location::Unprotected,
                 problem: Problem::IvLength(len)

@@ -3,7 +3,7 @@
 
 use ciborium::value::Value;
 use suit_common::encryption::algorithms::KeyWrap;
-use suit_common::encryption::content::GcmDecryptor;
+use suit_common::encryption::content::AeadDecryptor;
 use suit_common::encryption::recipient::{aes_kw, ecdh_es::KdfContext};
 use suit_common::encryption::{
     decrypt, unwrap_content_key, CoseOptions, DecryptError, Location, MemoryKeys,
@@ -170,14 +170,14 @@ fn aes_gcm_content_layer() {
         let aad = hexf(&j["intermediates"]["AAD_hex"]);
         if cek.len() == 24 {
             // A192GCM is not supported.
-            let err = GcmDecryptor::new(&cek, &iv, &aad).err();
+            let err = AeadDecryptor::aes_gcm(&cek, &iv, &aad).err();
             assert!(
                 matches!(err, Some(DecryptError::ContentKeyLength { found: 24, .. })),
                 "{name}"
             );
             continue;
         }
-        let mut d = GcmDecryptor::new(&cek, &iv, &aad).unwrap();
+        let mut d = AeadDecryptor::aes_gcm(&cek, &iv, &aad).unwrap();
         let mut pt = Vec::new();
         for c in ct.chunks(3) {
             pt.extend_from_slice(&d.update(c).unwrap());

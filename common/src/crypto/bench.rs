@@ -310,7 +310,7 @@ fn time(
     let data = if matches!(op, TimeOp::Gcm) {
         let chunk = vec![0xa5u8; CHUNK.min(bytes)];
         let mut e =
-            crate::encryption::content::GcmEncryptor::new(&TIME_KEY, &TIME_IV_GCM, &TIME_AAD)
+            crate::encryption::content::AeadEncryptor::aes_gcm(&TIME_KEY, &TIME_IV_GCM, &TIME_AAD)
                 .map_err(|_| "gcm setup")?;
         let mut sealed = Vec::with_capacity(bytes + 16);
         while sealed.len() < bytes {

@@ -1,5 +1,5 @@
 //! The RustCrypto implementation of every operation: exactly the code paths the engine used
-//! before the seam (`sha2`, [`GcmDecryptor`]/[`CtrCipher`] on `aes`/`ctr`/`ghash`, `p256`).
+//! before the seam (`sha2`, [`AeadDecryptor`]/[`CtrCipher`] on `aes`/`ctr`/`ghash`, `p256`).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -10,7 +10,7 @@ use super::{
     AesCtrOp, AesGcmOp, EcdhP256Key, EcdhP256Op, EcdsaP256Op, Released, Sha256Hash, Sha256Op,
     StreamDecrypt,
 };
-use crate::encryption::content::{CtrCipher, GcmDecryptor};
+use crate::encryption::content::{AeadDecryptor, CtrCipher};
 use crate::encryption::DecryptError;
 
 /// `sha2::Sha256`.
@@ -34,16 +34,16 @@ impl Sha256Op for RustCryptoSha256 {
     }
 }
 
-/// [`GcmDecryptor`] (SP 800-38D composed from `aes`, `ctr` and `ghash`).
+/// [`AeadDecryptor::aes_gcm`] (SP 800-38D composed from `aes`, `ctr` and `ghash`).
 #[derive(Debug)]
 pub struct RustCryptoAesGcm;
 
-impl StreamDecrypt for GcmDecryptor {
+impl StreamDecrypt for AeadDecryptor {
     fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
-        GcmDecryptor::update(self, input)
+        AeadDecryptor::update(self, input)
     }
     fn update_in_place(&mut self, buf: &mut [u8]) -> Result<Released, DecryptError> {
-        GcmDecryptor::update_in_place(self, buf).map(Released::InPlace)
+        AeadDecryptor::update_in_place(self, buf).map(Released::InPlace)
     }
     fn finish(mut self: Box<Self>) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
         // Checked where it lies (the key schedule is not moved out of its wiped box).
@@ -58,7 +58,7 @@ impl AesGcmOp for RustCryptoAesGcm {
         iv: &[u8],
         aad: &[u8],
     ) -> Result<Box<dyn StreamDecrypt>, DecryptError> {
-        Ok(Box::new(GcmDecryptor::new(key, iv, aad)?))
+        Ok(Box::new(AeadDecryptor::aes_gcm(key, iv, aad)?))
     }
 }
 

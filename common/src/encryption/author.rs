@@ -13,7 +13,7 @@ use rand_core::CryptoRng;
 use super::algorithms::{
     header, key, tag, ContentAlgorithm, HpkeSuite, KeyWrap, RecipientAlgorithm,
 };
-use super::content::{ChaChaPolyEncryptor, CtrCipher, GcmEncryptor};
+use super::content::{AeadEncryptor, CtrCipher};
 use super::cose::{enc_structure, encode};
 use super::error::EncryptError;
 use super::keys::SecretBytes;
@@ -204,8 +204,7 @@ fn recipient(
 // One per payload: the ~250-byte size difference does not justify a heap allocation.
 #[allow(clippy::large_enum_variant)]
 enum Cipher {
-    Gcm(GcmEncryptor),
-    ChaChaPoly(ChaChaPolyEncryptor),
+    Aead(AeadEncryptor),
     Ctr(CtrCipher),
 }
 
@@ -265,17 +264,12 @@ impl PayloadEncryptor {
             // RFC 9052 §5.3: the same Enc_structure for every AEAD content layer.
             let aad = enc_structure("Encrypt", &protected, options.external_aad)
                 .map_err(|_| EncryptError::Encoding)?;
-            if content == ContentAlgorithm::ChaCha20Poly1305 {
-                Cipher::ChaChaPoly(
-                    ChaChaPolyEncryptor::new(cek.as_bytes(), iv.as_bytes(), &aad)
-                        .map_err(|_| EncryptError::InvalidKey)?,
-                )
+            let aead = if content == ContentAlgorithm::ChaCha20Poly1305 {
+                AeadEncryptor::chacha20_poly1305(cek.as_bytes(), iv.as_bytes(), &aad)
             } else {
-                Cipher::Gcm(
-                    GcmEncryptor::new(cek.as_bytes(), iv.as_bytes(), &aad)
-                        .map_err(|_| EncryptError::InvalidKey)?,
-                )
-            }
+                AeadEncryptor::aes_gcm(cek.as_bytes(), iv.as_bytes(), &aad)
+            };
+            Cipher::Aead(aead.map_err(|_| EncryptError::InvalidKey)?)
         } else {
             Cipher::Ctr(
                 CtrCipher::new(cek.as_bytes(), iv.as_bytes())
@@ -293,8 +287,7 @@ impl PayloadEncryptor {
     /// Encrypts the next chunk.
     pub fn update(&mut self, plaintext: &[u8]) -> Result<Vec<u8>, EncryptError> {
         match &mut self.cipher {
-            Cipher::Gcm(g) => g.update(plaintext),
-            Cipher::ChaChaPoly(c) => c.update(plaintext),
+            Cipher::Aead(a) => a.update(plaintext),
             Cipher::Ctr(c) => c.apply(plaintext).map(|mut z| core::mem::take(&mut *z)),
         }
         .map_err(|_| EncryptError::PayloadTooLong)
@@ -304,8 +297,7 @@ impl PayloadEncryptor {
     /// CTR).
     pub fn finish(self) -> Vec<u8> {
         match self.cipher {
-            Cipher::Gcm(g) => g.finish().to_vec(),
-            Cipher::ChaChaPoly(c) => c.finish().to_vec(),
+            Cipher::Aead(a) => a.finish().to_vec(),
             Cipher::Ctr(_) => Vec::new(),
         }
     }

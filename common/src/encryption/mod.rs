@@ -136,7 +136,7 @@ enum State {
 #[cfg(feature = "chacha20")]
 fn chacha_poly(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<State, DecryptError> {
     Ok(State::Stream(alloc::boxed::Box::new(
-        content::ChaChaPolyDecryptor::new(key, iv, aad)?,
+        content::AeadDecryptor::chacha20_poly1305(key, iv, aad)?,
     )))
 }
 
