@@ -599,4 +599,21 @@ fn one_key_is_never_two_anchors() {
     );
     let twin = secret_anchor(&k, 4, RoleRecord::Author, HMAC_SECRET);
     refuse(&mut s, &k, 3, vec![twin], "already anchor 3's");
+    // HMAC pads a key with zeros to its 64-byte block: `K || 00` and `K` padded to 64 bytes
+    // are the same key in other bytes.
+    for len in [HMAC_SECRET.len() + 1, 64] {
+        let mut padded = HMAC_SECRET.to_vec();
+        padded.resize(len, 0);
+        let twin = secret_anchor(&k, 4, RoleRecord::Author, &padded);
+        refuse(&mut s, &k, 3, vec![twin], "already anchor 3's");
+    }
+    // A key that differs in its last byte is another key.
+    let mut other = HMAC_SECRET.to_vec();
+    other.push(1);
+    apply(
+        &mut s,
+        &k,
+        3,
+        vec![secret_anchor(&k, 4, RoleRecord::Author, &other)],
+    );
 }

@@ -15,6 +15,8 @@ use super::{Algorithm, CoseError};
 const MIN_HMAC_KEY_LEN: usize = 32;
 /// Longest HMAC key accepted (one SHA-256 block; longer keys are hashed anyway).
 const MAX_HMAC_KEY_LEN: usize = 64;
+// `same_key` compares zero-padded blocks: a key longer than the block would be hashed first.
+const _: () = assert!(MAX_HMAC_KEY_LEN <= 64);
 
 /// A key that can check an authentication block: a public key for signatures, or the shared
 /// secret for COSE_Mac0 (held in memory that is wiped on drop).
@@ -104,8 +106,20 @@ impl VerificationKey {
             #[cfg(feature = "ed25519")]
             (Self::Ed25519(a), Self::Ed25519(b)) => a == b,
             (Self::HssLms(a), Self::HssLms(b)) => a == b,
+            // HMAC zero-pads a key to SHA-256's 64-byte block (RFC 2104 §2), so `K` and
+            // `K || 00` are one key: compare the padded blocks.
             (Self::Hmac256(a), Self::Hmac256(b)) => {
-                bool::from(subtle::ConstantTimeEq::ct_eq(a.as_slice(), b.as_slice()))
+                let block = |k: &[u8]| {
+                    let mut padded = Zeroizing::new([0u8; MAX_HMAC_KEY_LEN]);
+                    if let Some(dst) = padded.get_mut(..k.len()) {
+                        dst.copy_from_slice(k);
+                    }
+                    padded
+                };
+                bool::from(subtle::ConstantTimeEq::ct_eq(
+                    block(a).as_slice(),
+                    block(b).as_slice(),
+                ))
             }
             _ => false,
         }
