@@ -999,3 +999,76 @@ fn the_engines_documented_limits_are_refused_by_name() {
         says(&refusal.reason, name);
     }
 }
+
+#[test]
+fn a_severed_member_no_signature_covers_is_refused_before_authentication() {
+    // The manifest is authentic, but the REE adds a severed member it does not name, or
+    // replaces one it names: bytes no signature covers. The refusal is a pre-authentication
+    // one; the authenticated report is not about it (it must not blame the manifest for the
+    // REE's bytes).
+    let mut s = provisioned();
+    let shared = Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![],
+        POLICY,
+    ));
+    let install_seq = Value::Array(vec![int(12), int(0)]);
+    let components = vec![Value::Array(COMPONENT.iter().map(|c| bytes(c)).collect())];
+    let plain = suit_manifest(7, components.clone(), &shared, &install_seq);
+    // The same manifest naming a suit-text member by a digest of other bytes.
+    let Value::Map(mut members) = ciborium::from_reader(&plain[..]).unwrap() else {
+        panic!("a manifest is a map")
+    };
+    let other_digest = ciborium::from_reader(&suit_digest(b"another text")[..]).unwrap();
+    members.push((int(23), other_digest));
+    let names_text = cbor(&Value::Map(members));
+    let key: SigningKey = p256_private_from_pem(AUTHOR_PRIV);
+    let signers = [Signer {
+        key: &key,
+        alg: Algorithm::Esp256,
+        kid: b"",
+    }];
+    let text = cbor(&Value::Map(vec![]));
+    let tampered: Vec<Vec<u8>> = [&plain, &names_text]
+        .iter()
+        .map(|m| seal_envelope(m, &signers, &[(23, &text)], &[]).unwrap())
+        .collect();
+    let authenticated_report = |s: &mut Dev| {
+        let request = ReportRequest {
+            nonce: Some(ByteBuf::from(b"n".to_vec())),
+            pre_auth: false,
+        };
+        call::<_, ReportResponse>(s, Command::Report, &request).map(|r| r.report)
+    };
+    for envelope in &tampered {
+        let (_, refusal) = prepare(&mut s, envelope).unwrap_err();
+        says(&refusal.reason, "suit-text");
+        let pre = signed_report(&mut s, b"n", true);
+        assert_eq!(
+            (pre.authenticated, pre.manifest_digest),
+            (Some(false), None)
+        );
+        let (_, none) = authenticated_report(&mut s).unwrap_err();
+        says(
+            &none.reason,
+            "no install attempt with an authenticated manifest",
+        );
+    }
+    // After an authenticated attempt (an authentic manifest with a command this engine
+    // lacks), the tampered envelopes leave its report as it was.
+    let unknown_seq = Value::Array(vec![int(12), int(0), int(40), int(POLICY)]);
+    let unknown = suit_manifest(7, components, &shared, &unknown_seq);
+    prepare(&mut s, &sign_with(&unknown, AUTHOR_PRIV)).unwrap_err();
+    let before = authenticated_report(&mut s).unwrap();
+    let digest: [u8; 32] = Sha256::digest(cbor(&bytes(&unknown))).into();
+    assert_eq!(
+        signed_report(&mut s, b"n", false).manifest_digest,
+        Some(digest)
+    );
+    for envelope in &tampered {
+        prepare(&mut s, envelope).unwrap_err();
+        assert_eq!(authenticated_report(&mut s).unwrap(), before);
+    }
+}

@@ -51,7 +51,7 @@ impl<'a> Envelope<'a> {
     /// recipients); if none verifies, the error says whether a candidate key was tried and
     /// failed ([`AuthError::BadSignature`]) or no anchor applied at all.
     pub fn authenticate(self, anchors: &[TrustAnchor]) -> Result<AuthenticatedManifest<'a>, Error> {
-        self.verify(anchors)?.decode()
+        Ok(self.verify(anchors)?.decode()?)
     }
 
     /// Steps (1) and (2) of [`Self::authenticate`]: the manifest bytes are authentic, not yet
@@ -169,29 +169,54 @@ pub struct Verified<'a> {
     pub digest: Digest,
 }
 
+/// Why [`Verified::decode`] failed, by whose bytes are at fault.
+#[derive(Debug)]
+pub enum DecodeError {
+    /// The authentic manifest, or a severed member matching the digest it names, does not
+    /// decode: a refusal may name the manifest's digest.
+    Manifest(Error),
+    /// The envelope carries a severed member the manifest does not name, or one whose digest
+    /// does not match: bytes no signature covers, so nothing may be said of the manifest.
+    Envelope(Error),
+}
+
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Self {
+        match e {
+            DecodeError::Manifest(e) | DecodeError::Envelope(e) => e,
+        }
+    }
+}
+
 impl<'a> Verified<'a> {
     /// Steps (3) and (4): decodes the manifest and restores the severed members.
-    pub fn decode(self) -> Result<AuthenticatedManifest<'a>, Error> {
+    pub fn decode(self) -> Result<AuthenticatedManifest<'a>, DecodeError> {
         let Verified {
             envelope,
             signers,
             digest,
         } = self;
-        let mut manifest = Manifest::decode(envelope.manifest)?;
+        let mut manifest = Manifest::decode(envelope.manifest).map_err(DecodeError::Manifest)?;
         for member in &envelope.severed {
             let Some(expected) = manifest.severed_digest(member.label) else {
-                return Err(AuthError::UnexpectedEnvelopeMember {
-                    member: member.label,
-                }
-                .into());
+                return Err(DecodeError::Envelope(
+                    AuthError::UnexpectedEnvelopeMember {
+                        member: member.label,
+                    }
+                    .into(),
+                ));
             };
             if !Digest::sha256(member.encoded).ct_eq(&expected) {
-                return Err(AuthError::SeveredMemberDigestMismatch {
-                    member: member.label,
-                }
-                .into());
+                return Err(DecodeError::Envelope(
+                    AuthError::SeveredMemberDigestMismatch {
+                        member: member.label,
+                    }
+                    .into(),
+                ));
             }
-            manifest.restore_severed(member.label, member.content)?;
+            manifest
+                .restore_severed(member.label, member.content)
+                .map_err(DecodeError::Manifest)?;
         }
         Ok(AuthenticatedManifest {
             manifest,

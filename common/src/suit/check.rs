@@ -10,7 +10,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::authenticate::AuthenticatedManifest;
+use super::authenticate::{AuthenticatedManifest, DecodeError};
 use super::envelope::Envelope;
 use super::error::{Error, PolicyError};
 use super::platform::PlatformError;
@@ -29,7 +29,8 @@ pub struct Checked<'a> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Refusal<'a> {
-    /// Decoding or authentication failed.
+    /// Decoding or authentication failed, or the envelope carries a severed member its
+    /// manifest does not vouch for (bytes no signature covers).
     Unauthenticated(Error),
     /// The manifest bytes are authentic (digest and a signature verified) but do not decode
     /// as a manifest this engine runs: its digest and signers are known, nothing else.
@@ -88,12 +89,13 @@ pub fn check<'a>(
         .and_then(|env| env.verify(&policy.anchors))
         .map_err(Refusal::Unauthenticated)?;
     let (digest, signers) = (verified.digest, verified.signers.clone());
-    let auth = verified.decode().map_err(|error| {
-        Refusal::Undecodable(Box::new(UndecodableManifest {
+    let auth = verified.decode().map_err(|e| match e {
+        DecodeError::Manifest(error) => Refusal::Undecodable(Box::new(UndecodableManifest {
             digest,
             signers,
             error,
-        }))
+        })),
+        DecodeError::Envelope(error) => Refusal::Unauthenticated(error),
     })?;
     match after_authentication(&auth, procedure, policy, stored) {
         Ok(()) => Ok(Checked { auth }),
