@@ -21,7 +21,8 @@ const U32_LEN: usize = 4;
 const I_LEN: usize = 16;
 /// Most levels of an HSS tree (RFC 8554 §6: L is 1 to 8). hbs-lms is built for as many
 /// (its default `MAX_ALLOWED_HSS_LEVELS`, 8): it holds L - 1 signed public keys in an array
-/// of 7 and panics past it, so `HBS_LMS_MAX_ALLOWED_HSS_LEVELS` must not be set lower.
+/// of 7 and panics past it, so `HBS_LMS_MAX_ALLOWED_HSS_LEVELS` must not be set lower (the
+/// crate's build.rs refuses to build with it, or hbs-lms's other array sizes, set).
 const MAX_LEVELS: u32 = 8;
 
 /// The typecodes of one LMS tree, both known: its LMS type and its LM-OTS type.
