@@ -545,8 +545,14 @@ fn content_never_goes_into_a_component_declared_a_dependency() {
     let mut s = two_signer_device();
     let before = snapshot(&s);
     for (n, how) in ["write", "copy", "swap"].into_iter().enumerate() {
-        let install_seq = content_into_component_zero(how, b"one signature");
-        let m = dependency_as_target(1 + n as i64, &VENDOR_ID, &CLASS_ID, &[b"app"], install_seq);
+        let install_seq = content_into_component_zero(how, b"one signature", 0);
+        let m = dependency_as_target(
+            1 + n as i64,
+            &VENDOR_ID,
+            &CLASS_ID,
+            &[&[b"app"]],
+            install_seq,
+        );
         let r = refusal(install(&mut s, &sign(&m, &[AUTHOR_PRIV], &[]), &[], 4096));
         says(&r.reason, "into a dependency's component are refused");
         assert_eq!(snapshot(&s), before, "nothing was committed");

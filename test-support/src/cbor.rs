@@ -165,13 +165,13 @@ pub fn bomb_block(in_protected: bool) -> Vec<u8> {
 }
 
 /// Install commands on component 0 that put content into it: a directive-write of `content`
-/// (`"write"`), a directive-copy (`"copy"`) or directive-swap (`"swap"`) with component 0 as
-/// the source, each reporting with policy 15.
-pub fn content_into_component_zero(how: &str, content: &[u8]) -> Vec<Value> {
+/// (`"write"`), a directive-copy (`"copy"`) or directive-swap (`"swap"`) with component
+/// `source` as the source, each reporting with policy 15.
+pub fn content_into_component_zero(how: &str, content: &[u8], source: i64) -> Vec<Value> {
     let (param, directive) = match how {
         "write" => ((18, bytes(content)), 18),
-        "copy" => ((22, int(0)), 22),
-        "swap" => ((22, int(0)), 31),
+        "copy" => ((22, int(source)), 22),
+        "swap" => ((22, int(source)), 31),
         other => panic!("{other}: not write, copy or swap"),
     };
     vec![
@@ -184,14 +184,14 @@ pub fn content_into_component_zero(how: &str, content: &[u8]) -> Vec<Value> {
     ]
 }
 
-/// A manifest (sequence `seq`) whose common declares its one component `component` (index 0)
-/// a dependency, checks the vendor and class ids `vendor` and `class`, and whose install
-/// sequence then runs `install` (such as [`content_into_component_zero`]) on it.
+/// A manifest (sequence `seq`) of `components` whose common declares the first (index 0) a
+/// dependency, checks the vendor and class ids `vendor` and `class`, and whose install
+/// sequence then runs `install` (such as [`content_into_component_zero`]).
 pub fn dependency_as_target(
     seq: i64,
     vendor: &[u8],
     class: &[u8],
-    component: &[&[u8]],
+    components: &[&[&[u8]]],
     install: Vec<Value>,
 ) -> Vec<u8> {
     let shared = Value::Array(check_vendor_class(
@@ -201,10 +201,13 @@ pub fn dependency_as_target(
         vec![],
         15,
     ));
-    let id = Value::Array(component.iter().map(|s| bytes(s)).collect());
+    let ids = components
+        .iter()
+        .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
+        .collect();
     let common = map(vec![
         (1, map(vec![(0, map(vec![]))])),
-        (2, Value::Array(vec![id])),
+        (2, Value::Array(ids)),
         (4, bytes(&cbor(&shared))),
     ]);
     cbor(&map(vec![
@@ -260,7 +263,7 @@ pub fn release_of(
                 int(15),
             ]
         }
-        None => content_into_component_zero("write", payload),
+        None => content_into_component_zero("write", payload, 0),
     };
     cbor(&map(vec![
         (1, int(1)),

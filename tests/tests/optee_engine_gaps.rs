@@ -7,12 +7,13 @@
 //!
 //! The same boot then drives session 14's review fixes through the real agent and TA:
 //!
-//! * The author alone declares `['app', 'cfg']` a dependency and writes, copies or swaps into
-//!   it (the rule needs author and operator): each is refused as `DependencyOverwrite`
-//!   (report code 543, verified on the host), and status is unchanged.
 //! * A root (sequence 10) whose integrated dependency (sequence 8) shares its rollback key
-//!   installs; the older root 9 is then refused as a rollback (the dependency did not lower
-//!   the stored number), and status is unchanged.
+//!   installs `['app', 'rb']`; the older root 9 is then refused as a rollback (the dependency
+//!   did not lower the stored number), and status is unchanged.
+//! * The author alone declares `['app', 'dep-…']` a dependency and writes into it, or copies or
+//!   swaps the installed `['app', 'rb']` into it (the rule needs author and operator): each is
+//!   refused as `DependencyOverwrite` (report code 543, verified on the host), and status is
+//!   unchanged.
 //! * A TPA message adding an anchor whose key is already anchor 2's (after a valid new anchor
 //!   in the same message) is refused whole: anchors and counter unchanged, so the same
 //!   counter then adds an HSS-LMS anchor.
@@ -105,6 +106,9 @@ fn signed_by(manifest: &[u8], keys: &[&str], integrated: &[(&str, &[u8])]) -> Ve
         .collect();
     seal_envelope_as(AuthForm::CoseSign, manifest, &signers, &[], integrated).unwrap()
 }
+
+/// A change to a signature's bytes.
+type Mutation = fn(&mut Vec<u8>);
 
 /// `envelope` (one COSE_Sign1 authentication block) with its signature changed by `change`.
 fn with_signature(envelope: &[u8], change: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
@@ -230,19 +234,24 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
         std::fs::write(d.join(name), bytes).unwrap();
         files.push(name.to_string());
     };
-    // Content into a component the manifest names in suit-dependencies, by the author alone.
+    // Root 10 processing dependency 8 of the same component list, then root 9.
+    let rb: &[&[u8]] = &[b"app", b"rb"];
+    // Content into a component the manifest names in suit-dependencies (['app', 'dep-HOW'],
+    // one per attempt so each stands alone), by the author alone: written, or copied (swapped)
+    // from the installed ['app', 'rb'] (which the rule covers too, but a copy's source is not
+    // written).
     const INTO_DEPENDENCY: [&str; 3] = ["write", "copy", "swap"];
     for (n, how) in INTO_DEPENDENCY.iter().enumerate() {
-        let install = content_into_component_zero(how, b"one signature");
-        let m = dependency_as_target(10 + n as i64, &vendor, &class, &[b"app", b"cfg"], install);
+        let install = content_into_component_zero(how, b"one signature", 1);
+        let target = format!("dep-{how}");
+        let components = [&[&b"app"[..], target.as_bytes()][..], rb];
+        let m = dependency_as_target(10 + n as i64, &vendor, &class, &components, install);
         put(
             &mut files,
             &format!("dep-{how}.suit"),
             &signed_by(&m, &[AUTHOR], &[]),
         );
     }
-    // Root 10 processing dependency 8 of the same component list, then root 9.
-    let rb: &[&[u8]] = &[b"app", b"rb"];
     let both_keys = [AUTHOR, OPERATOR];
     let d8 = release_of(8, &vendor, &class, rb, b"release 10", None);
     let d8_envelope = signed_by(&d8, &both_keys, &[]);
@@ -296,7 +305,7 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     files.push("hss-good.suit".into());
     let genuine = std::fs::read(d.join("hss-good.suit")).unwrap();
     // RFC 8554 §6.2: Nspk (u32), then the top LMS signature: q (u32), LM-OTS type (u32), ...
-    let forgeries: [(&str, fn(&mut Vec<u8>)); 4] = [
+    let forgeries: [(&str, Mutation); 4] = [
         ("ots-type", |s| {
             s[8..12].copy_from_slice(&9u32.to_be_bytes())
         }),
@@ -323,16 +332,19 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
         "! suit-agent install /up/unlink-ta.suit 2>&1",
         "suit-agent device-key --which report",
         "mkdir -p /data/reports",
-        "suit-agent status --json",
     ]
     .map(String::from)
     .to_vec();
-    let (report_key, before_dependency) = (7, 9);
+    let report_key = 7;
     // Appends a guest command and returns its number.
     let at = |cmds: &mut Vec<String>, c: String| {
         cmds.push(c);
         cmds.len() - 1
     };
+    at(&mut cmds, "suit-agent install /up/r10.suit".into());
+    let after_r10 = at(&mut cmds, "suit-agent status --json".into());
+    let r9_refused = at(&mut cmds, "! suit-agent install /up/r9.suit 2>&1".into());
+    let after_r9 = at(&mut cmds, "suit-agent status --json".into());
     let mut into_dependency = Vec::new();
     for (n, how) in INTO_DEPENDENCY.iter().enumerate() {
         let refused = at(
@@ -346,10 +358,6 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
         into_dependency.push(refused);
     }
     let after_dependency = at(&mut cmds, "suit-agent status --json".into());
-    at(&mut cmds, "suit-agent install /up/r10.suit".into());
-    let after_r10 = at(&mut cmds, "suit-agent status --json".into());
-    let r9_refused = at(&mut cmds, "! suit-agent install /up/r9.suit 2>&1".into());
-    let after_r9 = at(&mut cmds, "suit-agent status --json".into());
     let anchors_before = at(&mut cmds, "suit-agent anchors --json".into());
     let twin_refused = at(
         &mut cmds,
@@ -363,7 +371,6 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
             &mut cmds,
             format!("! suit-agent install /up/hss-{name}.suit 2>&1"),
         ));
-        at(&mut cmds, "suit-agent status >/dev/null".into());
     }
     let hss_genuine = at(&mut cmds, "suit-agent install /up/hss-good.suit".into());
     let last = at(&mut cmds, "suit-agent status".into());
@@ -397,6 +404,20 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
         assert!(out.contains(expected), "command {n} ({why}): {out}");
     }
 
+    let service = |n| json_of(&run, n)["service"].clone();
+    // The dependency did not lower root 10's number: root 9 is a rollback.
+    let r9 = run.command(r9_refused).output.to_lowercase();
+    assert!(
+        r9.contains("rollback"),
+        "root 9 not refused as a rollback: {r9}"
+    );
+    assert_eq!(
+        service(after_r9),
+        service(after_r10),
+        "root 9 changed the device"
+    );
+    assert_eq!(service(after_r10)["installed-components"], 1);
+
     // Write, copy and swap into a dependency's component: refused, code 543 in the report
     // the TA signed, nothing changed.
     write_text(
@@ -413,25 +434,11 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
         assert_eq!(j["result"]["success"], false, "{file}: {j}");
         assert_eq!(j["result"]["code"], 543, "{file}: DependencyOverwrite: {j}");
     }
-    let service = |n| json_of(&run, n)["service"].clone();
     assert_eq!(
         service(after_dependency),
-        service(before_dependency),
+        service(after_r9),
         "content into a dependency changed the device"
     );
-
-    // The dependency did not lower root 10's number: root 9 is a rollback.
-    let r9 = run.command(r9_refused).output.to_lowercase();
-    assert!(
-        r9.contains("rollback"),
-        "root 9 not refused as a rollback: {r9}"
-    );
-    assert_eq!(
-        service(after_r9),
-        service(after_r10),
-        "root 9 changed the device"
-    );
-    assert_eq!(service(after_r10)["installed-components"], 1);
 
     // One key, one anchor: the whole message refused, nothing changed (the same counter then
     // adds anchor 3).
