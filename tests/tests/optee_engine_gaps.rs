@@ -13,7 +13,8 @@
 //! * The author alone declares `['app', 'dep-…']` a dependency and writes into it, or copies or
 //!   swaps the installed `['app', 'rb']` into it (the rule needs author and operator): each is
 //!   refused as `DependencyOverwrite` (report code 543, verified on the host), and status is
-//!   unchanged.
+//!   unchanged. (This TA implements no swap, so a swap fails either way; the code says which
+//!   check refused it.)
 //! * A TPA message adding an anchor whose key is already anchor 2's (after a valid new anchor
 //!   in the same message) is refused whole: anchors and counter unchanged, so the same
 //!   counter then adds an HSS-LMS anchor.
