@@ -19,7 +19,8 @@ use suit_test_support::service::{
     refusal, service, Answer, Mem, TA,
 };
 use suit_test_support::{
-    check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
+    check_vendor_class, content_into_component_zero, dependency_as_target, fetch_and_check,
+    p256_private_from_pem, release_of, suit_manifest, CLASS_ID, VENDOR_ID,
 };
 use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV};
 
@@ -536,114 +537,31 @@ fn required_signer_policy_needs_author_and_operator() {
     assert_eq!(done.signers.len(), 2);
 }
 
-/// A manifest whose common declares component 0 (`['app']`) a dependency and whose install
-/// sequence then runs `install` on it.
-fn writing_a_dependency(seq: i64, install: Vec<Value>) -> Vec<u8> {
-    let m = |e: Vec<(i64, Value)>| Value::Map(e.into_iter().map(|(k, v)| (int(k), v)).collect());
-    let shared = Value::Array(check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(&VENDOR_ID),
-        bytes(&CLASS_ID),
-        vec![],
-        15,
-    ));
-    let common = m(vec![
-        (1, m(vec![(0, m(vec![]))])),
-        (2, Value::Array(vec![Value::Array(vec![bytes(b"app")])])),
-        (4, bytes(&cbor(&shared))),
-    ]);
-    cbor(&m(vec![
-        (1, int(1)),
-        (2, int(seq)),
-        (3, bytes(&cbor(&common))),
-        (20, bytes(&cbor(&Value::Array(install)))),
-    ]))
-}
-
 #[test]
 fn content_never_goes_into_a_component_declared_a_dependency() {
     // Author and operator must both sign for ['app']; the author alone declares ['app'] a
-    // dependency and writes (or copies) into it: the rule and the rollback check applied to
+    // dependency and writes (copies, swaps) into it: the rule and the rollback check applied to
     // components only, so this replaced ['app'] with one signature.
     let mut s = two_signer_device();
     let before = snapshot(&s);
-    let write = vec![
-        int(12),
-        int(0),
-        int(20),
-        Value::Map(vec![(int(18), bytes(b"one signature"))]),
-        int(18),
-        int(15),
-    ];
-    let copy = vec![
-        int(12),
-        int(0),
-        int(20),
-        Value::Map(vec![(int(22), int(0))]),
-        int(22),
-        int(15),
-    ];
-    for (n, install_seq) in [write, copy].into_iter().enumerate() {
-        let m = writing_a_dependency(1 + n as i64, install_seq);
+    for (n, how) in ["write", "copy", "swap"].into_iter().enumerate() {
+        let install_seq = content_into_component_zero(how, b"one signature", 0);
+        let m = dependency_as_target(
+            1 + n as i64,
+            &VENDOR_ID,
+            &CLASS_ID,
+            &[&[b"app"]],
+            install_seq,
+        );
         let r = refusal(install(&mut s, &sign(&m, &[AUTHOR_PRIV], &[]), &[], 4096));
         says(&r.reason, "into a dependency's component are refused");
         assert_eq!(snapshot(&s), before, "nothing was committed");
     }
 }
 
-/// A manifest writing `payload` into its one component `['app']` (no manifest-component-id,
-/// so its rollback key is its component list); with `dependency`, it first processes that
-/// integrated dependency manifest, numbered just past the list (the firmware-encryption
-/// draft's form), so root and dependency share the rollback key.
+/// [`release_of`] for `['app']` on the test vectors' identity.
 fn app_release(seq: i64, payload: &[u8], dependency: Option<&[u8]>) -> Vec<u8> {
-    let m = |e: Vec<(i64, Value)>| Value::Map(e.into_iter().map(|(k, v)| (int(k), v)).collect());
-    let shared = Value::Array(check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(&VENDOR_ID),
-        bytes(&CLASS_ID),
-        vec![],
-        15,
-    ));
-    let mut common = vec![
-        (2, Value::Array(vec![Value::Array(vec![bytes(b"app")])])),
-        (4, bytes(&cbor(&shared))),
-    ];
-    let mut install = vec![];
-    if let Some(d) = dependency {
-        let prefix = Value::Array(vec![bytes(b"app"), bytes(b"dep")]);
-        common.insert(0, (1, m(vec![(1, m(vec![(1, prefix)]))])));
-        let digest = cbor(&Value::Array(vec![
-            int(-16),
-            bytes(&Sha256::digest(cbor(&bytes(d)))),
-        ]));
-        install.extend([
-            int(12),
-            int(1),
-            int(20),
-            m(vec![(3, bytes(&digest)), (21, Value::Text("#dep".into()))]),
-            int(21),
-            int(15),
-            int(7),
-            int(15),
-            int(11),
-            int(15),
-        ]);
-    } else {
-        install.extend([
-            int(12),
-            int(0),
-            int(20),
-            m(vec![(18, bytes(payload))]),
-            int(18),
-            int(15),
-        ]);
-    }
-    cbor(&m(vec![
-        (1, int(1)),
-        (2, int(seq)),
-        (3, bytes(&cbor(&m(common)))),
-        (20, bytes(&cbor(&Value::Array(install)))),
-    ]))
+    release_of(seq, &VENDOR_ID, &CLASS_ID, &[b"app"], payload, dependency)
 }
 
 #[test]

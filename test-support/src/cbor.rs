@@ -163,3 +163,112 @@ pub fn bomb_block(in_protected: bool) -> Vec<u8> {
         ])),
     ))
 }
+
+/// Install commands on component 0 that put content into it: a directive-write of `content`
+/// (`"write"`), a directive-copy (`"copy"`) or directive-swap (`"swap"`) with component
+/// `source` as the source, each reporting with policy 15.
+pub fn content_into_component_zero(how: &str, content: &[u8], source: i64) -> Vec<Value> {
+    let (param, directive) = match how {
+        "write" => ((18, bytes(content)), 18),
+        "copy" => ((22, int(source)), 22),
+        "swap" => ((22, int(source)), 31),
+        other => panic!("{other}: not write, copy or swap"),
+    };
+    vec![
+        int(12),
+        int(0),
+        int(20),
+        map(vec![param]),
+        int(directive),
+        int(15),
+    ]
+}
+
+/// A manifest (sequence `seq`) of `components` whose common declares the first (index 0) a
+/// dependency, checks the vendor and class ids `vendor` and `class`, and whose install
+/// sequence then runs `install` (such as [`content_into_component_zero`]).
+pub fn dependency_as_target(
+    seq: i64,
+    vendor: &[u8],
+    class: &[u8],
+    components: &[&[&[u8]]],
+    install: Vec<Value>,
+) -> Vec<u8> {
+    let shared = Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(vendor),
+        bytes(class),
+        vec![],
+        15,
+    ));
+    let ids = components
+        .iter()
+        .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
+        .collect();
+    let common = map(vec![
+        (1, map(vec![(0, map(vec![]))])),
+        (2, Value::Array(ids)),
+        (4, bytes(&cbor(&shared))),
+    ]);
+    cbor(&map(vec![
+        (1, int(1)),
+        (2, int(seq)),
+        (3, bytes(&cbor(&common))),
+        (20, bytes(&cbor(&Value::Array(install)))),
+    ]))
+}
+
+/// A manifest (sequence `seq`) writing `payload` into its one component `component` (no
+/// manifest-component-id, so its rollback key is its component list). With `dependency`, it
+/// instead processes that integrated dependency manifest (envelope member `#dep`), numbered
+/// just past the list with the prefix `component` + `dep` (the firmware-encryption draft's
+/// form): a dependency manifest of the same component list shares the root's rollback key.
+pub fn release_of(
+    seq: i64,
+    vendor: &[u8],
+    class: &[u8],
+    component: &[&[u8]],
+    payload: &[u8],
+    dependency: Option<&[u8]>,
+) -> Vec<u8> {
+    let shared = Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(vendor),
+        bytes(class),
+        vec![],
+        15,
+    ));
+    let segments = || component.iter().map(|s| bytes(s));
+    let mut common = vec![
+        (2, Value::Array(vec![Value::Array(segments().collect())])),
+        (4, bytes(&cbor(&shared))),
+    ];
+    let install = match dependency {
+        Some(d) => {
+            let prefix = Value::Array(segments().chain([bytes(b"dep")]).collect());
+            common.insert(0, (1, map(vec![(1, map(vec![(1, prefix)]))])));
+            vec![
+                int(12),
+                int(1),
+                int(20),
+                map(vec![
+                    (3, bytes(&suit_digest(&cbor(&bytes(d))))),
+                    (21, text("#dep")),
+                ]),
+                int(21),
+                int(15),
+                int(7),
+                int(15),
+                int(11),
+                int(15),
+            ]
+        }
+        None => content_into_component_zero("write", payload, 0),
+    };
+    cbor(&map(vec![
+        (1, int(1)),
+        (2, int(seq)),
+        (3, bytes(&cbor(&map(common)))),
+        (20, bytes(&cbor(&Value::Array(install)))),
+    ]))
+}

@@ -577,6 +577,24 @@ pub fn provision_and_export_anchor_keys(disk: &Path, dir: &Path, anchors: &[u32]
     }
 }
 
+/// `suit-author verify-report --json` of the report `name` the guest wrote (copied out of
+/// its disk into `reports`), verified in `dir` with the device's report key `report.pub.pem`.
+pub fn verified_report(dir: &Path, reports: &Path, name: &str) -> serde_json::Value {
+    let path = reports.join(name);
+    assert!(path.is_file(), "the guest wrote no {name}");
+    let out = author(
+        dir,
+        &[
+            "verify-report",
+            path.to_str().expect("UTF-8 temp path"),
+            "--device-key",
+            "report.pub.pem",
+            "--json",
+        ],
+    );
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{name}: {e}: {out}"))
+}
+
 impl GuestRun {
     /// Asserts guest command `n`'s output contains `needle`, showing that output otherwise.
     #[track_caller]

@@ -7,6 +7,11 @@
 //! Recipients this device cannot use (another curve, no `alg`, an unknown algorithm, a bad
 //! point) ahead of A's own are another device's: A's manifest still installs; with only
 //! those, it is refused for lack of a key.
+//!
+//! Withheld digests (session 14 review F1): A installs an AES-GCM secret no manifest names by
+//! digest (its tag alone authenticates it), so status and reports withhold its SHA-256; an
+//! A/B copy of it into a second component is withheld too, while a copy whose manifest names
+//! the digest is listed with it (the control).
 
 use std::path::Path;
 use std::process::Command;
@@ -14,7 +19,9 @@ use std::process::Command;
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::{Algorithm, SigningKey};
-use suit_test_support::cbor::{cbor, fetch_and_decrypt, suit_manifest};
+use suit_test_support::cbor::{
+    bytes, cbor, check_vendor_class, fetch_and_decrypt, int, suit_digest, suit_manifest,
+};
 use suit_test_support::seal_one;
 use suit_tests::{
     author, boot, copy_out_of_disk, enrolled_device, provision_and_export_anchor_keys,
@@ -22,6 +29,8 @@ use suit_tests::{
 };
 
 const SECRET: &[u8] = b"tenant A only: api-token=7c1e5a90d2b34f68";
+/// Installed into secure storage with its digest withheld (the REE files above carry SECRET's).
+const VAULT: &[u8] = b"tenant A's vault key: 0c6f1d2e9b8a7354";
 
 fn signer(path: &Path) -> SigningKey {
     let text = std::fs::read_to_string(path).unwrap();
@@ -74,6 +83,57 @@ fn manifest(seq: i64, file: &str, uri: &str, info: &[u8]) -> Vec<u8> {
         ]),
     ];
     suit_manifest(seq, components, &shared, &install)
+}
+
+/// The vendor and class checks of every manifest here, on component 0.
+fn identity() -> Value {
+    let vendor = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"example.com");
+    let class = uuid::Uuid::new_v5(&vendor, b"board");
+    Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(vendor.as_bytes()),
+        bytes(class.as_bytes()),
+        vec![],
+        15,
+    ))
+}
+
+/// `['app-a', 'vault']` decrypted with `info` from `uri` (through `['app-a', 'vault',
+/// 'encrypted']`), no manifest naming its digest: the AES-GCM tag alone authenticates it.
+fn vault_manifest(uri: &str, info: &[u8]) -> Vec<u8> {
+    let components = vec![
+        Value::Array(vec![bytes(b"app-a"), bytes(b"vault")]),
+        Value::Array(vec![bytes(b"app-a"), bytes(b"vault"), bytes(b"encrypted")]),
+    ];
+    let install = Value::Array(fetch_and_decrypt(uri, info, 15));
+    suit_manifest(1, components, &identity(), &install)
+}
+
+/// An A/B copy of the installed `['app-a', 'vault']` into `['app-a', 'backup']`; with
+/// `digest_of`, the copy must match that content's digest (the manifest names it).
+fn backup_manifest(seq: i64, digest_of: Option<&[u8]>) -> Vec<u8> {
+    let components = vec![
+        Value::Array(vec![bytes(b"app-a"), bytes(b"vault")]),
+        Value::Array(vec![bytes(b"app-a"), bytes(b"backup")]),
+    ];
+    // Image digest (3) before source component (22): the encoder's order.
+    let mut params: Vec<(Value, Value)> = digest_of
+        .map(|c| (int(3), bytes(&suit_digest(c))))
+        .into_iter()
+        .collect();
+    params.push((int(22), int(0)));
+    let mut install = vec![
+        int(12),
+        int(1),
+        int(20),
+        Value::Map(params),
+        int(22),
+        int(15),
+    ];
+    if digest_of.is_some() {
+        install.extend([int(3), int(15)]);
+    }
+    suit_manifest(seq, components, &identity(), &Value::Array(install))
 }
 
 fn sign(d: &Path, manifest: &[u8], key: &str, name: &str) {
@@ -275,7 +335,42 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
         sign(d, &m, "tenant-a.priv.pem", &format!("{name}.suit"));
     }
 
+    // A's secret with its digest withheld, then an A/B copy of it, then a copy naming it.
+    std::fs::write(d.join("vault.bin"), VAULT).unwrap();
+    author(
+        d,
+        &[
+            "encrypt",
+            "--payload",
+            "vault.bin",
+            "--recipient",
+            "anchor-1.hpke.pub.pem",
+            "--mode",
+            "hpke",
+            "--content-alg",
+            "A128GCM",
+            "--info-out",
+            "vault.info",
+            "--ciphertext-out",
+            "p/vault.ct",
+        ],
+    );
+    let m = vault_manifest("https://a.example/vault.ct", &info("vault"));
+    sign(d, &m, "tenant-a.priv.pem", "vault.suit");
+    sign(
+        d,
+        &backup_manifest(1, None),
+        "tenant-a.priv.pem",
+        "backup.suit",
+    );
+    let named = backup_manifest(2, Some(VAULT));
+    sign(d, &named, "tenant-a.priv.pem", "backup-named.suit");
+
     let puts: Vec<String> = [
+        "vault.suit",
+        "backup.suit",
+        "backup-named.suit",
+        "p/vault.ct",
         "stolen-hpke.suit",
         "stolen-ecdh-es.suit",
         "owned.suit",
@@ -304,6 +399,12 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
             "cat /data/ree/fleet.bin; echo",
             "! suit-agent install /up/others.suit --payload-dir /up/p --ree-root /data/ree 2>&1",
             "! test -e /data/ree/others.bin",
+            "suit-agent install /up/vault.suit --payload-dir /up/p",
+            "suit-agent install /up/backup.suit",
+            "suit-agent status",
+            "suit-agent report --json",
+            "suit-agent install /up/backup-named.suit",
+            "suit-agent status",
         ],
     );
     run.assert_ok();
@@ -323,4 +424,25 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
         );
     }
     run.says(8, "payload decryption failed");
+
+    // The vault and its A/B copy are installed, and neither shows the vault's SHA-256 in
+    // status or in the report of the copy; the copy whose manifest names it shows it.
+    let sha = hex::encode(Sha256::digest(VAULT));
+    run.says(12, "installed:           4 component(s)");
+    // Both listed, each with its digest withheld (nothing after "sha-256 ").
+    for c in ["vault", "backup"] {
+        run.says(
+            12,
+            &format!("['app-a', '{c}']: sequence number 1, 38 bytes, sha-256 \n"),
+        );
+    }
+    for n in [12, 13] {
+        let out = &run.command(n).output;
+        assert!(
+            !out.contains(&sha),
+            "command {n}: the vault's withheld SHA-256 {sha} is shown: {out}"
+        );
+    }
+    run.says(13, "\"success\": true");
+    run.says(15, &sha);
 }

@@ -97,23 +97,6 @@ fn with_block(manifest: &[u8], block: Vec<u8>) -> Vec<u8> {
     ))
 }
 
-/// `suit-author verify-report --json` of a report the guest wrote under /data/reports.
-fn verified(d: &std::path::Path, reports: &std::path::Path, name: &str) -> serde_json::Value {
-    let path = reports.join(name);
-    assert!(path.is_file(), "the guest wrote no {name}");
-    let out = author(
-        d,
-        &[
-            "verify-report",
-            path.to_str().unwrap(),
-            "--device-key",
-            "report.pub.pem",
-            "--json",
-        ],
-    );
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{name}: {e}: {out}"))
-}
-
 #[test]
 fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta() {
     // Boot 1: the device's public decryption key leaves the TA.
@@ -262,7 +245,7 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
     for (name, _, _) in VARIANTS {
         for cut in CUTS {
             let file = format!("{name}-t{cut}.cbor");
-            let j = verified(d, &reports, &file);
+            let j = suit_tests::verified_report(d, &reports, &file);
             assert_eq!(j["result"]["success"], false, "{file}: {j}");
             assert_eq!(j["authenticated"], true, "{file}: {j}");
             let text = j.to_string();
@@ -305,15 +288,15 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
 
     // Finding 10: the pre-auth refusal claims nothing; the default report stayed the last
     // authenticated attempt's, and after the genuine install a forgery does not displace it.
-    let pre = verified(d, &reports, "pre-auth.cbor");
+    let pre = suit_tests::verified_report(d, &reports, "pre-auth.cbor");
     assert_eq!(pre["authenticated"], false, "{pre}");
     assert_eq!(pre["manifest-digest"], serde_json::Value::Null, "{pre}");
     assert_eq!(pre["manifest-uri"], serde_json::Value::Null, "{pre}");
     assert_eq!(pre["sequence-number"], serde_json::Value::Null, "{pre}");
     assert!(!pre.to_string().contains("forged.example"), "{pre}");
-    let before = verified(d, &reports, "last-before.cbor");
+    let before = suit_tests::verified_report(d, &reports, "last-before.cbor");
     assert_eq!(before["authenticated"], true, "{before}");
-    let last = verified(d, &reports, "final.cbor");
+    let last = suit_tests::verified_report(d, &reports, "final.cbor");
     assert_eq!(last["result"]["success"], true, "{last}");
     assert_eq!(last["nonce"], "0e", "{last}");
     let state = &last["device-state"];

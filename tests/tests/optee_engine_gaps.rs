@@ -4,11 +4,32 @@
 //! COSE_Sign also carries two signatures the TA cannot use (Ed25519, not enabled in its
 //! default build, and one whose kid exceeds the header cap): each signature is judged on its
 //! own, so they do not void the other two.
+//!
+//! The same boot then drives session 14's review fixes through the real agent and TA:
+//!
+//! * A root (sequence 10) whose integrated dependency (sequence 8) shares its rollback key
+//!   installs `['app', 'rb']`; the older root 9 is then refused as a rollback (the dependency
+//!   did not lower the stored number), and status is unchanged.
+//! * The author alone declares `['app', 'dep-…']` a dependency and writes into it, or copies or
+//!   swaps the installed `['app', 'rb']` into it (the rule needs author and operator): each is
+//!   refused as `DependencyOverwrite` (report code 543, verified on the host), and status is
+//!   unchanged. (This TA implements no swap, so a swap fails either way; the code says which
+//!   check refused it.)
+//! * A TPA message adding an anchor whose key is already anchor 2's (after a valid new anchor
+//!   in the same message) is refused whole: anchors and counter unchanged, so the same
+//!   counter then adds an HSS-LMS anchor.
+//! * HSS-LMS signatures of the wrong RFC 8554 shape (unknown LM-OTS type, wrong level count,
+//!   truncated, one byte long) under that anchor are refused as authentication failures, the
+//!   TA keeps serving (no panic: run.sh fails the boot on one), and the genuine signature
+//!   installs.
 
 use ciborium::Value;
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::suit::author::{seal_envelope_as, AuthForm, Signer};
-use suit_test_support::cbor::{bytes, check_vendor_class, int, suit_manifest};
+use suit_test_support::cbor::{
+    bytes, cbor, check_vendor_class, content_into_component_zero, dependency_as_target, int,
+    release_of, suit_manifest,
+};
 use suit_tests::keys::p256_signer;
 use suit_tests::{author, boot, enrolled_device, sign_provisioning, write_text, Boot};
 
@@ -72,6 +93,73 @@ fn unlink_envelope(seq: u64, component: &[&[u8]]) -> Vec<u8> {
     .unwrap()
 }
 
+/// `manifest` in an envelope signed by each of `keys` (repository-relative PEMs) in one
+/// COSE_Sign, with the integrated payloads `integrated`.
+fn signed_by(manifest: &[u8], keys: &[&str], integrated: &[(&str, &[u8])]) -> Vec<u8> {
+    let keys: Vec<SigningKey> = keys.iter().map(|k| p256_signer(k)).collect();
+    let signers: Vec<Signer<'_>> = keys
+        .iter()
+        .map(|key| Signer {
+            key,
+            alg: Algorithm::Esp256,
+            kid: b"",
+        })
+        .collect();
+    seal_envelope_as(AuthForm::CoseSign, manifest, &signers, &[], integrated).unwrap()
+}
+
+/// A change to a signature's bytes.
+type Mutation = fn(&mut Vec<u8>);
+
+/// `envelope` (one COSE_Sign1 authentication block) with its signature changed by `change`.
+fn with_signature(envelope: &[u8], change: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    fn decode(b: &[u8]) -> Value {
+        ciborium::from_reader(b).unwrap()
+    }
+    fn untag(v: &mut Value) -> &mut Value {
+        match v {
+            Value::Tag(_, inner) => untag(inner),
+            other => other,
+        }
+    }
+    let mut env = decode(envelope);
+    let Value::Map(members) = untag(&mut env) else {
+        panic!("envelope {env:?}")
+    };
+    let (_, wrapper) = members
+        .iter_mut()
+        .find(|(k, _)| *k == int(2))
+        .expect("authentication wrapper");
+    let Value::Bytes(wrapper_bytes) = wrapper else {
+        panic!("wrapper {wrapper:?}")
+    };
+    let mut auth = decode(wrapper_bytes);
+    let Value::Array(blocks) = &mut auth else {
+        panic!("auth {auth:?}")
+    };
+    assert_eq!(blocks.len(), 2, "one block");
+    let Value::Bytes(block_bytes) = &blocks[1] else {
+        panic!("block {:?}", blocks[1])
+    };
+    let mut block = decode(block_bytes);
+    let Value::Array(sign1) = untag(&mut block) else {
+        panic!("COSE_Sign1 {block:?}")
+    };
+    let Value::Bytes(signature) = &mut sign1[3] else {
+        panic!("signature {:?}", sign1[3])
+    };
+    change(signature);
+    blocks[1] = Value::Bytes(cbor(&block));
+    *wrapper = Value::Bytes(cbor(&auth));
+    cbor(&env)
+}
+
+/// The guest's `suit-agent ... --json` output as JSON.
+fn json_of(run: &suit_tests::GuestRun, n: usize) -> serde_json::Value {
+    let out = &run.command(n).output;
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("command {n}: {e}: {out}"))
+}
+
 #[test]
 fn cose_sign_signers_and_unlink_in_the_ta() {
     let (dir, disk) = enrolled_device();
@@ -132,32 +220,169 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     .unwrap();
     std::fs::write(d.join("unlink-ta.suit"), unlink_envelope(4, &[&SOME_TA])).unwrap();
 
-    let puts: Vec<String> = [
+    // Session 14's review fixes (see the module docs), in the same boot.
+    let (vendor, class) = (uuid(VENDOR), uuid(CLASS));
+    let mut files: Vec<String> = [
         "provision.cbor",
         "both.suit",
         "alone.suit",
         "unlink.suit",
         "unlink-ta.suit",
     ]
-    .iter()
-    .map(|f| format!("{}=/up/{f}", d.join(f).display()))
-    .collect();
-    let put_refs: Vec<&str> = puts.iter().map(String::as_str).collect();
+    .map(String::from)
+    .to_vec();
+    let put = |files: &mut Vec<String>, name: &str, bytes: &[u8]| {
+        std::fs::write(d.join(name), bytes).unwrap();
+        files.push(name.to_string());
+    };
+    // Root 10 processing dependency 8 of the same component list, then root 9.
+    let rb: &[&[u8]] = &[b"app", b"rb"];
+    // Content into a component the manifest names in suit-dependencies (['app', 'dep-HOW'],
+    // one per attempt so each stands alone), by the author alone: written, or copied (swapped)
+    // from the installed ['app', 'rb'] (which the rule covers too, but a copy's source is not
+    // written).
+    const INTO_DEPENDENCY: [&str; 3] = ["write", "copy", "swap"];
+    for (n, how) in INTO_DEPENDENCY.iter().enumerate() {
+        let install = content_into_component_zero(how, b"one signature", 1);
+        let target = format!("dep-{how}");
+        let components = [&[&b"app"[..], target.as_bytes()][..], rb];
+        let m = dependency_as_target(10 + n as i64, &vendor, &class, &components, install);
+        put(
+            &mut files,
+            &format!("dep-{how}.suit"),
+            &signed_by(&m, &[AUTHOR], &[]),
+        );
+    }
+    let both_keys = [AUTHOR, OPERATOR];
+    let d8 = release_of(8, &vendor, &class, rb, b"release 10", None);
+    let d8_envelope = signed_by(&d8, &both_keys, &[]);
+    let r10 = release_of(10, &vendor, &class, rb, b"", Some(&d8));
+    let r10 = signed_by(&r10, &both_keys, &[("#dep", &d8_envelope)]);
+    put(&mut files, "r10.suit", &r10);
+    let r9 = release_of(9, &vendor, &class, rb, b"release 9", None);
+    put(&mut files, "r9.suit", &signed_by(&r9, &both_keys, &[]));
+    // An HSS-LMS author for ['hss']; a message adding it and, as anchor 4, anchor 2's key.
+    author(
+        d,
+        &[
+            "keygen", "--type", "hss-lms", "--levels", "2", "--height", "5", "--out", "hss",
+        ],
+    );
+    let hss_anchor = r#"{"add-anchor": {"id": 3, "key": "hss.pub.cose", "role": "author", "components": [["hss"]]}}"#;
+    let twin = r#"{"add-anchor": {"id": 4, "key": "operator.pub.pem", "role": "author", "components": [["app"]]}}"#;
+    std::fs::rename(d.join("provision.cbor"), d.join("first.cbor")).unwrap();
+    for (name, ops) in [
+        ("twin.cbor", format!("{hss_anchor}, {twin}")),
+        ("hss.cbor", hss_anchor.to_string()),
+    ] {
+        sign_provisioning(
+            d,
+            &format!(r#"{{"counter": 2, "device-key": "identity.pub.pem", "ops": [{ops}]}}"#),
+        );
+        std::fs::rename(d.join("provision.cbor"), d.join(name)).unwrap();
+        files.push(name.to_string());
+    }
+    std::fs::rename(d.join("first.cbor"), d.join("provision.cbor")).unwrap();
+    std::fs::write(d.join("hss-fw.bin"), b"signed with HSS-LMS").unwrap();
+    write_text(
+        d,
+        "hss.json",
+        &format!(
+            r#"{{"sequence-number": 1, "vendor-id": "{VENDOR}", "class-id": "{CLASS}",
+                "components": [{{"id": ["hss", "fw"], "file": "hss-fw.bin"}}]}}"#
+        ),
+    );
+    author(
+        d,
+        &[
+            "create",
+            "hss.json",
+            "-o",
+            "hss-good.suit",
+            "--sign-key",
+            "hss.priv.pem",
+        ],
+    );
+    files.push("hss-good.suit".into());
+    let genuine = std::fs::read(d.join("hss-good.suit")).unwrap();
+    // RFC 8554 §6.2: Nspk (u32), then the top LMS signature: q (u32), LM-OTS type (u32), ...
+    let forgeries: [(&str, Mutation); 4] = [
+        ("ots-type", |s| {
+            s[8..12].copy_from_slice(&9u32.to_be_bytes())
+        }),
+        ("levels", |s| s[..4].copy_from_slice(&7u32.to_be_bytes())),
+        ("truncated", |s| s.truncate(100)),
+        ("long", |s| s.push(0)),
+    ];
+    for (name, change) in forgeries {
+        let forged = with_signature(&genuine, change);
+        put(&mut files, &format!("hss-{name}.suit"), &forged);
+    }
+
+    let puts: Vec<String> = files
+        .iter()
+        .map(|f| format!("{}=/up/{f}", d.join(f).display()))
+        .collect();
+    let mut cmds: Vec<String> = [
+        "suit-agent provision /up/provision.cbor",
+        "suit-agent install /up/both.suit",
+        "! suit-agent install /up/alone.suit 2>&1",
+        "suit-agent status",
+        "suit-agent install /up/unlink.suit",
+        "suit-agent status",
+        "! suit-agent install /up/unlink-ta.suit 2>&1",
+        "suit-agent device-key --which report",
+        "mkdir -p /data/reports",
+    ]
+    .map(String::from)
+    .to_vec();
+    let report_key = 7;
+    // Appends a guest command and returns its number.
+    let at = |cmds: &mut Vec<String>, c: String| {
+        cmds.push(c);
+        cmds.len() - 1
+    };
+    at(&mut cmds, "suit-agent install /up/r10.suit".into());
+    let after_r10 = at(&mut cmds, "suit-agent status --json".into());
+    let r9_refused = at(&mut cmds, "! suit-agent install /up/r9.suit 2>&1".into());
+    let after_r9 = at(&mut cmds, "suit-agent status --json".into());
+    let mut into_dependency = Vec::new();
+    for (n, how) in INTO_DEPENDENCY.iter().enumerate() {
+        let refused = at(
+            &mut cmds,
+            format!("! suit-agent install /up/dep-{how}.suit 2>&1"),
+        );
+        at(
+            &mut cmds,
+            format!("suit-agent report --nonce 0{n} --out /data/reports/dep-{how}.cbor"),
+        );
+        into_dependency.push(refused);
+    }
+    let after_dependency = at(&mut cmds, "suit-agent status --json".into());
+    let anchors_before = at(&mut cmds, "suit-agent anchors --json".into());
+    let twin_refused = at(
+        &mut cmds,
+        "! suit-agent provision /up/twin.cbor 2>&1".into(),
+    );
+    let anchors_after = at(&mut cmds, "suit-agent anchors --json".into());
+    at(&mut cmds, "suit-agent provision /up/hss.cbor".into());
+    let mut hss_refused = Vec::new();
+    for (name, _) in forgeries {
+        hss_refused.push(at(
+            &mut cmds,
+            format!("! suit-agent install /up/hss-{name}.suit 2>&1"),
+        ));
+    }
+    let hss_genuine = at(&mut cmds, "suit-agent install /up/hss-good.suit".into());
+    let last = at(&mut cmds, "suit-agent status".into());
+
     let run = boot(
         Boot {
             disk: Some(&disk),
-            puts: put_refs,
+            puts: puts.iter().map(String::as_str).collect(),
             ..Default::default()
         },
-        &[
-            "suit-agent provision /up/provision.cbor",
-            "suit-agent install /up/both.suit",
-            "! suit-agent install /up/alone.suit 2>&1",
-            "suit-agent status",
-            "suit-agent install /up/unlink.suit",
-            "suit-agent status",
-            "! suit-agent install /up/unlink-ta.suit 2>&1",
-        ],
+        &cmds.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     run.assert_ok();
     for (n, expected, why) in [
@@ -179,4 +404,73 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
         let out = &run.command(n).output;
         assert!(out.contains(expected), "command {n} ({why}): {out}");
     }
+
+    let service = |n| json_of(&run, n)["service"].clone();
+    // The dependency did not lower root 10's number: root 9 is a rollback.
+    let r9 = run.command(r9_refused).output.to_lowercase();
+    assert!(
+        r9.contains("rollback"),
+        "root 9 not refused as a rollback: {r9}"
+    );
+    assert_eq!(
+        service(after_r9),
+        service(after_r10),
+        "root 9 changed the device"
+    );
+    assert_eq!(service(after_r10)["installed-components"], 1);
+
+    // Write, copy and swap into a dependency's component: refused, code 543 in the report
+    // the TA signed, nothing changed.
+    write_text(
+        d,
+        "report.pub.pem",
+        &suit_tests::pem_from(&run.command(report_key).output),
+    );
+    let copied = suit_tests::copy_out_of_disk(&disk, "/reports");
+    for (how, n) in INTO_DEPENDENCY.iter().zip(into_dependency) {
+        run.says(n, "into a dependency's component are refused");
+        let file = format!("dep-{how}.cbor");
+        let j = suit_tests::verified_report(d, &copied.path().join("reports"), &file);
+        assert_eq!(j["authenticated"], true, "{file}: {j}");
+        assert_eq!(j["result"]["success"], false, "{file}: {j}");
+        assert_eq!(j["result"]["code"], 543, "{file}: DependencyOverwrite: {j}");
+    }
+    assert_eq!(
+        service(after_dependency),
+        service(after_r9),
+        "content into a dependency changed the device"
+    );
+
+    // One key, one anchor: the whole message refused, nothing changed (the same counter then
+    // adds anchor 3).
+    run.says(twin_refused, "already anchor 2's");
+    let anchors = json_of(&run, anchors_before);
+    assert_eq!(anchors["provisioning-counter"], 1, "{anchors}");
+    assert_eq!(
+        anchors["anchors"].as_array().map(Vec::len),
+        Some(2),
+        "{anchors}"
+    );
+    assert_eq!(
+        json_of(&run, anchors_after),
+        anchors,
+        "the refused message changed anchors"
+    );
+
+    // HSS-LMS signatures of the wrong shape: typed refusals, no panic, the genuine one installs.
+    for (n, (name, _)) in hss_refused.into_iter().zip(forgeries) {
+        run.says(n, "authentication");
+        assert!(
+            !run.command(n).output.contains("panicked"),
+            "hss-{name}: {}",
+            run.command(n).output
+        );
+    }
+    assert!(
+        !run.secure_log.contains("panicked"),
+        "the TA panicked:\n{}",
+        run.secure_log
+    );
+    run.says(hss_genuine, "signed by anchor(s) 3");
+    run.says(last, "installed:           2 component(s)");
 }
