@@ -55,8 +55,12 @@ fn ta_flags() -> u32 {
 /// Heap: the envelope (up to 1 MiB, held while it is processed), one streamed chunk
 /// (256 KiB) and its copy, and the engine's and crypto state.
 const TA_DATA_SIZE: u32 = 3 * 1024 * 1024;
-/// Stack: CBOR decoding scratch (4 KiB) plus bounded recursion and crypto.
-const TA_STACK_SIZE: u32 = 64 * 1024;
+/// Stack: CBOR decoding scratch (4 KiB) plus bounded recursion and crypto. HSS-LMS
+/// verification is the deepest path: hbs-lms keeps its hash chains on the stack (one frame of
+/// ~17 KB), and the QEMU test `optee_engine_gaps` (forged and genuine HSS-LMS envelopes)
+/// panics the TA with a 48 KiB stack and passes with 52 KiB. 96 KiB leaves room for a
+/// dependency's HSS-LMS signature checked under the root's interpreter frames.
+const TA_STACK_SIZE: u32 = 96 * 1024;
 
 /// DER prefix of a P-256 SubjectPublicKeyInfo with an uncompressed point.
 const P256_SPKI_PREFIX: [u8; 26] = [

@@ -21,7 +21,9 @@
 //! * HSS-LMS signatures of the wrong RFC 8554 shape (unknown LM-OTS type, wrong level count,
 //!   truncated, one byte long) under that anchor are refused as authentication failures, the
 //!   TA keeps serving (no panic: run.sh fails the boot on one), and the genuine signature
-//!   installs.
+//!   installs. One more has the right shape and a wrong randomizer byte: hbs-lms verifies it
+//!   in full inside the TA (its deepest stack frames; the TA panics with a 48 KiB stack) and
+//!   it is refused.
 
 use ciborium::Value;
 use suit_common::cose::{Algorithm, SigningKey};
@@ -306,13 +308,16 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     files.push("hss-good.suit".into());
     let genuine = std::fs::read(d.join("hss-good.suit")).unwrap();
     // RFC 8554 §6.2: Nspk (u32), then the top LMS signature: q (u32), LM-OTS type (u32), ...
-    let forgeries: [(&str, Mutation); 4] = [
+    // The last has the right shape: hbs-lms runs its whole verification (its deepest stack
+    // frames) and finds the value wrong.
+    let forgeries: [(&str, Mutation); 5] = [
         ("ots-type", |s| {
             s[8..12].copy_from_slice(&9u32.to_be_bytes())
         }),
         ("levels", |s| s[..4].copy_from_slice(&7u32.to_be_bytes())),
         ("truncated", |s| s.truncate(100)),
         ("long", |s| s.push(0)),
+        ("randomizer", |s| s[12] ^= 1),
     ];
     for (name, change) in forgeries {
         let forged = with_signature(&genuine, change);
