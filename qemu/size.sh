@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Size of the production update TA (issue 14): built as a product would be, with a TPA root
+# that is not test material (a fresh P-256 key made here) and the default features, then
+# stripped and signed as qemu/build.sh does. Prints the signed size and the ELF's sections.
+# Leaves the test build in $QB/out alone (its own target dir, $QB/size).
+#
+# Usage: bash qemu/size.sh      (after qemu/setup.sh; SUIT_TA_FEATURES as for qemu/build.sh)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=qemu/lib.sh
+. "$ROOT/qemu/lib.sh"
+
+for t in /usr/bin/cargo /usr/bin/rustc aarch64-linux-gnu-gcc aarch64-linux-gnu-objcopy aarch64-linux-gnu-size openssl; do
+    need_tool "$t"
+done
+DEVKIT="$QB/pkgs/optee-os-dev/usr/lib/optee-os-dev/vexpress-qemu_armv8a"
+[ -f "$DEVKIT/lib/libutee.a" ] || die "TA dev kit missing at $DEVKIT: run qemu/setup.sh first"
+TA_UUID="$(sed -n 's/^pub const TA_UUID: &str = "\(.*\)";/\1/p' "$ROOT/protocol/src/lib.rs")"
+OUT="$QB/size"
+mkdir -p "$OUT"
+if [ ! -f "$OUT/tpa.pub.pem" ]; then
+    openssl ecparam -name prime256v1 -genkey -noout -out "$OUT/tpa.key"
+    openssl ec -in "$OUT/tpa.key" -pubout -out "$OUT/tpa.pub.pem" 2>/dev/null
+fi
+TARGET=aarch64-unknown-linux-gnu
+(cd "$ROOT" && env RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc CARGO_TARGET_DIR="$OUT/target" \
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+    CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc CC=aarch64-linux-gnu-gcc \
+    TA_DEV_KIT_DIR="$DEVKIT" SUIT_TPA_ROOT="$OUT/tpa.pub.pem" \
+    /usr/bin/cargo build --quiet --locked --release -p suit-ta --target $TARGET \
+    ${SUIT_TA_FEATURES:+--features "$SUIT_TA_FEATURES"})
+aarch64-linux-gnu-objcopy --strip-unneeded "$OUT/target/$TARGET/release/suit-ta" "$OUT/suit-ta.stripped.elf"
+/usr/bin/python3 "$DEVKIT/scripts/sign_encrypt.py" sign-enc --uuid "$TA_UUID" --ta-version 1 \
+    --key "$DEVKIT/keys/default_ta.pem" --in "$OUT/suit-ta.stripped.elf" --out "$OUT/$TA_UUID.ta" >/dev/null
+echo "signed production update TA: $(stat -c %s "$OUT/$TA_UUID.ta") B (goal 262144 B)"
+# A page is added when the sections before .dynamic pass the next 4 KiB boundary.
+aarch64-linux-gnu-size -A "$OUT/suit-ta.stripped.elf" | grep -E '^\.(text|rodata|rela\.dyn|dynamic|data) '
