@@ -33,7 +33,7 @@ use suit_test_support::service::{bytes, call, cbor, int, send_envelope};
 use suit_test_support::AUTHOR_PRIV;
 use suit_test_support::{bomb_block, fetch_and_check, fetch_and_decrypt, says};
 use suit_test_support::{
-    check_vendor_class, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
+    check_vendor_class, copy_manifest, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
 };
 use suit_test_support::{image_shared, suit_digest};
 
@@ -827,28 +827,13 @@ fn a_secret_authenticated_only_by_its_tag_has_no_digest_outside_the_ta() {
 /// the copy must match its digest (the manifest then names it, so the digest may be shown).
 fn copy_to_backup(seq: u64, content: Option<&[u8]>) -> Vec<u8> {
     let shared = identity_checks(vec![int(12), int(0)]);
-    // Deterministic order: image-digest (3) before source-component (22).
-    let mut params: Vec<_> = content
-        .map(|c| (int(3), bytes(&suit_digest(c))))
-        .into_iter()
-        .collect();
-    params.push((int(22), int(0)));
-    let mut install = vec![
-        int(12),
-        int(1),
-        int(20),
-        Value::Map(params),
-        int(22),
-        int(POLICY),
-    ];
-    if content.is_some() {
-        install.extend([int(3), int(POLICY)]);
-    }
-    let components = vec![
-        Value::Array(COMPONENT.iter().map(|c| bytes(c)).collect()),
-        Value::Array(vec![bytes(b"app"), bytes(b"backup")]),
-    ];
-    suit_manifest(seq as i64, components, &shared, &Value::Array(install))
+    copy_manifest(
+        seq as i64,
+        &COMPONENT,
+        &[b"app", b"backup"],
+        content,
+        &shared,
+    )
 }
 
 #[test]

@@ -164,6 +164,55 @@ pub fn bomb_block(in_protected: bool) -> Vec<u8> {
     ))
 }
 
+/// The shared sequence that sets and checks the vendor and class ids (on component 0,
+/// reporting with policy 15).
+pub fn identity_shared(vendor: &[u8], class: &[u8]) -> Value {
+    Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(vendor),
+        bytes(class),
+        vec![],
+        15,
+    ))
+}
+
+/// A manifest (sequence `seq`, shared sequence `shared`) of two components, `source` and
+/// `target`, whose install sequence copies the installed `source` into `target` (an A/B
+/// copy). With `digest_of`, the copy must match that content's digest, which the manifest then
+/// names.
+pub fn copy_manifest(
+    seq: i64,
+    source: &[&[u8]],
+    target: &[&[u8]],
+    digest_of: Option<&[u8]>,
+    shared: &Value,
+) -> Vec<u8> {
+    let id = |c: &[&[u8]]| Value::Array(c.iter().map(|s| bytes(s)).collect());
+    // Image digest (3) before source component (22): the encoder's order.
+    let mut params: Vec<(Value, Value)> = digest_of
+        .map(|c| (int(3), bytes(&suit_digest(c))))
+        .into_iter()
+        .collect();
+    params.push((int(22), int(0)));
+    let mut install = vec![
+        int(12),
+        int(1),
+        int(20),
+        Value::Map(params),
+        int(22),
+        int(15),
+    ];
+    if digest_of.is_some() {
+        install.extend([int(3), int(15)]);
+    }
+    suit_manifest(
+        seq,
+        vec![id(source), id(target)],
+        shared,
+        &Value::Array(install),
+    )
+}
+
 /// Install commands on component 0 that put content into it: a directive-write of `content`
 /// (`"write"`), a directive-copy (`"copy"`) or directive-swap (`"swap"`) with component
 /// `source` as the source, each reporting with policy 15.
@@ -194,13 +243,7 @@ pub fn dependency_as_target(
     components: &[&[&[u8]]],
     install: Vec<Value>,
 ) -> Vec<u8> {
-    let shared = Value::Array(check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(vendor),
-        bytes(class),
-        vec![],
-        15,
-    ));
+    let shared = identity_shared(vendor, class);
     let ids = components
         .iter()
         .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
@@ -231,13 +274,7 @@ pub fn release_of(
     payload: &[u8],
     dependency: Option<&[u8]>,
 ) -> Vec<u8> {
-    let shared = Value::Array(check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(vendor),
-        bytes(class),
-        vec![],
-        15,
-    ));
+    let shared = identity_shared(vendor, class);
     let segments = || component.iter().map(|s| bytes(s));
     let mut common = vec![
         (2, Value::Array(vec![Value::Array(segments().collect())])),

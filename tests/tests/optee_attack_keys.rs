@@ -20,7 +20,7 @@ use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_test_support::cbor::{
-    bytes, cbor, check_vendor_class, fetch_and_decrypt, int, suit_digest, suit_manifest,
+    bytes, cbor, copy_manifest, fetch_and_decrypt, identity_shared, suit_manifest,
 };
 use suit_test_support::seal_one;
 use suit_tests::{
@@ -89,13 +89,7 @@ fn manifest(seq: i64, file: &str, uri: &str, info: &[u8]) -> Vec<u8> {
 fn identity() -> Value {
     let vendor = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"example.com");
     let class = uuid::Uuid::new_v5(&vendor, b"board");
-    Value::Array(check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(vendor.as_bytes()),
-        bytes(class.as_bytes()),
-        vec![],
-        15,
-    ))
+    identity_shared(vendor.as_bytes(), class.as_bytes())
 }
 
 /// `['app-a', 'vault']` decrypted with `info` from `uri` (through `['app-a', 'vault',
@@ -112,28 +106,8 @@ fn vault_manifest(uri: &str, info: &[u8]) -> Vec<u8> {
 /// An A/B copy of the installed `['app-a', 'vault']` into `['app-a', 'backup']`; with
 /// `digest_of`, the copy must match that content's digest (the manifest names it).
 fn backup_manifest(seq: i64, digest_of: Option<&[u8]>) -> Vec<u8> {
-    let components = vec![
-        Value::Array(vec![bytes(b"app-a"), bytes(b"vault")]),
-        Value::Array(vec![bytes(b"app-a"), bytes(b"backup")]),
-    ];
-    // Image digest (3) before source component (22): the encoder's order.
-    let mut params: Vec<(Value, Value)> = digest_of
-        .map(|c| (int(3), bytes(&suit_digest(c))))
-        .into_iter()
-        .collect();
-    params.push((int(22), int(0)));
-    let mut install = vec![
-        int(12),
-        int(1),
-        int(20),
-        Value::Map(params),
-        int(22),
-        int(15),
-    ];
-    if digest_of.is_some() {
-        install.extend([int(3), int(15)]);
-    }
-    suit_manifest(seq, components, &identity(), &Value::Array(install))
+    let (vault, backup): (&[&[u8]], &[&[u8]]) = (&[b"app-a", b"vault"], &[b"app-a", b"backup"]);
+    copy_manifest(seq, vault, backup, digest_of, &identity())
 }
 
 fn sign(d: &Path, manifest: &[u8], key: &str, name: &str) {
