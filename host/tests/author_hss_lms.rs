@@ -244,17 +244,7 @@ fn every_signature_advances_the_saved_state_and_the_leaf_index() {
     let mut signatures = Vec::new();
     for i in 0..3u32 {
         let out = format!("s{i}.suit");
-        let r = ok(author(
-            d,
-            &[
-                "sign",
-                "unsigned.suit",
-                "-o",
-                &out,
-                "--sign-key",
-                "author.priv.pem",
-            ],
-        ));
+        let r = ok(sign_via(d, "author.priv.pem", &out));
         says(
             &r.stdout,
             &format!("{} of 32 signatures used ({} left)", i + 1, 31 - i),
@@ -286,17 +276,7 @@ fn every_signature_advances_the_saved_state_and_the_leaf_index() {
     keygen(d, "two", "");
     for i in 0..2u32 {
         let out = format!("t{i}.suit");
-        ok(author(
-            d,
-            &[
-                "sign",
-                "unsigned.suit",
-                "-o",
-                &out,
-                "--sign-key",
-                "two.priv.pem",
-            ],
-        ));
+        ok(sign_via(d, "two.priv.pem", &out));
         let sig = hss_signature(&std::fs::read(d.join(&out)).unwrap());
         assert_eq!(leaf_indexes(&sig), [0, i]);
     }
@@ -313,17 +293,7 @@ fn concurrent_runs_on_one_key_file_never_sign_from_the_same_state() {
             let dir = d.to_path_buf();
             std::thread::spawn(move || {
                 let out = format!("p{i}.suit");
-                ok(author(
-                    &dir,
-                    &[
-                        "sign",
-                        "unsigned.suit",
-                        "-o",
-                        &out,
-                        "--sign-key",
-                        "author.priv.pem",
-                    ],
-                ));
+                ok(sign_via(&dir, "author.priv.pem", &out));
                 let sig = hss_signature(&std::fs::read(dir.join(&out)).unwrap());
                 leaf_indexes(&sig)[0]
             })
@@ -384,19 +354,7 @@ fn a_key_whose_state_cannot_be_saved_signs_nothing() {
     let d = t.path();
     let key = d.join("author.priv.pem");
     let original = std::fs::read(&key).unwrap();
-    let sign = |out: &str| {
-        author(
-            d,
-            &[
-                "sign",
-                "unsigned.suit",
-                "-o",
-                out,
-                "--sign-key",
-                "author.priv.pem",
-            ],
-        )
-    };
+    let sign = |out: &str| sign_via(d, "author.priv.pem", out);
 
     // A read-only key file (checked by mode, so also when the tests run as root).
     use std::os::unix::fs::PermissionsExt as _;
