@@ -35,7 +35,7 @@ use suit_test_support::{bomb_block, fetch_and_check, fetch_and_decrypt, says};
 use suit_test_support::{
     check_vendor_class, copy_manifest, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
 };
-use suit_test_support::{image_shared, suit_digest};
+use suit_test_support::{image_shared, suit_digest, with_manifest_member};
 
 /// Not an anchor of the device: envelopes it signs are forgeries.
 const FORGER_PRIV: &str = "suit-firmware-encryption/dependent_manifest_signer_es256_priv.pem";
@@ -1003,12 +1003,8 @@ fn a_severed_member_no_signature_covers_is_refused_before_authentication() {
     let components = vec![Value::Array(COMPONENT.iter().map(|c| bytes(c)).collect())];
     let plain = suit_manifest(7, components.clone(), &shared, &install_seq);
     // The same manifest naming a suit-text member by a digest of other bytes.
-    let Value::Map(mut members) = ciborium::from_reader(&plain[..]).unwrap() else {
-        panic!("a manifest is a map")
-    };
     let other_digest = ciborium::from_reader(&suit_digest(b"another text")[..]).unwrap();
-    members.push((int(23), other_digest));
-    let names_text = cbor(&Value::Map(members));
+    let names_text = with_manifest_member(&plain, 23, other_digest);
     let key: SigningKey = p256_private_from_pem(AUTHOR_PRIV);
     let signers = [Signer {
         key: &key,

@@ -42,6 +42,16 @@ pub fn suit_manifest(seq: i64, components: Vec<Value>, shared: &Value, install: 
     ]))
 }
 
+/// `manifest` (an encoded SUIT_Manifest) with the member `key` added as `value`, such as a
+/// digest (23: suit-text) naming a severed member.
+pub fn with_manifest_member(manifest: &[u8], key: i64, value: Value) -> Vec<u8> {
+    let Value::Map(mut members) = ciborium::from_reader(manifest).unwrap() else {
+        panic!("a manifest is a map")
+    };
+    members.push((int(key), value));
+    cbor(&Value::Map(members))
+}
+
 /// The shared-sequence commands that set the vendor and class ids (`vendor`, `class`) and
 /// `more` parameters, then check both ids with reporting policy `policy`, after the commands
 /// in `before` (such as set-component-index).

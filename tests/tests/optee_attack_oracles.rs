@@ -12,11 +12,16 @@
 //!   the boot on one). Before the fix they cost 16-20 MiB of heap against the TA's 3 MiB.
 //! * A forged envelope's report claims nothing and does not displace the report of the last
 //!   authenticated attempt; reports carry the device's state.
+//! * An authentic manifest in an envelope with a severed member it does not name, or names by
+//!   another digest (session 15 review C2): bytes no signature covers, refused before
+//!   authentication, so the last authenticated report stays the success before it. Without
+//!   `DecodeError::Envelope` the TA reports both as authenticated failures of the manifest
+//!   (checked: the report after them is the second one's, `success` false).
 
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::Algorithm;
-use suit_test_support::cbor::{bomb_block, bytes, cbor, int};
+use suit_test_support::cbor::{bomb_block, bytes, cbor, int, suit_digest, with_manifest_member};
 use suit_test_support::seal_one;
 use suit_tests::{
     author, boot, copy_out_of_disk, create_envelope, enrolled_device, files_below, keys,
@@ -38,10 +43,6 @@ const VARIANTS: [(&str, &str, &str); 4] = [
 ];
 /// Plaintext lengths the REE lets through.
 const CUTS: [usize; 1] = [8];
-
-fn suit_digest(data: &[u8]) -> Vec<u8> {
-    cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(data))]))
-}
 
 /// Try-each nested four deep, eight options each, leaves of 16 abort conditions.
 fn nested_try_each(depth: usize) -> Value {
@@ -73,11 +74,16 @@ fn manifest(install: Value) -> Vec<u8> {
 }
 
 fn signed(manifest: &[u8], key_rel: &str) -> Vec<u8> {
+    with_severed(manifest, key_rel, &[])
+}
+
+/// [`signed`] with the severed members `severed` (label, encoded content) in the envelope.
+fn with_severed(manifest: &[u8], key_rel: &str, severed: &[(u8, &[u8])]) -> Vec<u8> {
     seal_one(
         manifest,
         &keys::p256_signer(key_rel),
         Algorithm::Esp256,
-        &[],
+        severed,
         &[],
     )
 }
@@ -179,6 +185,22 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
             "commands per sequence",
         ),
     ];
+    // An authentic manifest with a suit-text member no digest of it vouches for: one it does
+    // not name, and one it names by another text's digest.
+    let text = cbor(&Value::Map(vec![]));
+    let other = ciborium::from_reader(&suit_digest(b"another text")[..]).unwrap();
+    let severed = [
+        ("severed-unnamed", small.clone()),
+        ("severed-mismatch", with_manifest_member(&small, 23, other)),
+    ];
+    for (name, m) in &severed {
+        let env = with_severed(m, REPO_AUTHOR_PRIV, &[(23, &text)]);
+        std::fs::write(d.join(format!("{name}.suit")), env).unwrap();
+        puts.push(format!(
+            "{}=/up/{name}.suit",
+            d.join(format!("{name}.suit")).display()
+        ));
+    }
     for (name, env, _) in &hostile {
         assert!(env.len() < 512 * 1024, "{name}: {} bytes", env.len());
         std::fs::write(d.join(format!("{name}.suit")), env).unwrap();
@@ -219,6 +241,11 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
     cmds.push("! suit-agent install /up/h-forged-nested.suit".into());
     cmds.push("suit-agent report --nonce 0e --out /data/reports/final.cbor".into());
     cmds.push("suit-agent status".into());
+    let severed_at = cmds.len();
+    for (name, _) in &severed {
+        cmds.push(format!("! suit-agent install /up/{name}.suit 2>&1"));
+    }
+    cmds.push("suit-agent report --nonce 0f --out /data/reports/after-severed.cbor".into());
     let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let run = boot(
         Boot {
@@ -275,7 +302,7 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         suit_test_support::cddl::report_cases(&name, &signed, &mut cases);
     }
-    assert_eq!(cases.len(), 4 * (VARIANTS.len() * CUTS.len() + 3));
+    assert_eq!(cases.len(), 4 * (VARIANTS.len() * CUTS.len() + 4));
     suit_test_support::cddl::expect(&cases);
 
     // Finding 6: every hostile envelope was refused and status answered after each (the
@@ -309,4 +336,15 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
         hex::encode(Sha256::digest(SECRET)),
         "{last}"
     );
+
+    // Severed members no signature covers: refused before authentication, so the last
+    // authenticated report is still the genuine install's success.
+    for n in severed_at..severed_at + severed.len() {
+        run.says(n, "suit-text");
+    }
+    let after = suit_tests::verified_report(d, &reports, "after-severed.cbor");
+    assert_eq!(after["nonce"], "0f", "{after}");
+    assert_eq!(after["authenticated"], true, "{after}");
+    assert_eq!(after["result"]["success"], true, "{after}");
+    assert_eq!(after["manifest-digest"], last["manifest-digest"], "{after}");
 }
