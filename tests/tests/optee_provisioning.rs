@@ -4,6 +4,11 @@
 //! refused inside the TA with the state unchanged; a KEK recipient and a COSE_Mac0 manifest
 //! work end to end; an Ed25519 anchor is refused by the default TA build (device policy: its
 //! `ed25519` feature is off) and changes nothing.
+//!
+//! One key, one anchor for secrets (session 15 review C1): HMAC zero-pads its key to the
+//! 64-byte block, so an anchor whose secret is the HMAC anchor's padded with zero bytes holds
+//! the same key; adding it is refused with the state unchanged. Without the padded comparison
+//! in `same_key` the TA accepts it (checked: the message applied, counter 2).
 
 use suit_tests::{
     author, boot, contains, copy_out_of_disk, enrolled_device, files_below, keys, write_text, Boot,
@@ -59,7 +64,18 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
             "ops": [{"add-anchor": {"id": 3, "key": "ed.pub.pem", "role": "author", "components": [["ed"]]}}]}"#,
         false,
     );
-    for p in ["p1", "p2", "p3"] {
+    // Anchor 2's secret padded with zeros to the HMAC block: the same HMAC key under id 3,
+    // sent in message 2's place (refused, so p2 still applies next).
+    let mut padded = HMAC_KEY.to_vec();
+    padded.resize(64, 0);
+    std::fs::write(d.join("padded.key"), &padded).unwrap();
+    provision(
+        "twin",
+        r#"{"counter": 2, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
+            "ops": [{"add-anchor": {"id": 3, "hmac-key": "padded.key", "role": "author", "components": [["twin"]]}}]}"#,
+        false,
+    );
+    for p in ["p1", "p2", "p3", "twin"] {
         let m = std::fs::read(d.join(format!("{p}.cbor"))).unwrap();
         assert!(
             !contains(&m, HMAC_KEY) && !contains(&m, KEK),
@@ -94,7 +110,13 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     );
 
     let puts: Vec<String> = [
-        "p1.cbor", "p2.cbor", "p3.cbor", "p4.cbor", "m.suit", "m/fw.bin",
+        "p1.cbor",
+        "p2.cbor",
+        "p3.cbor",
+        "p4.cbor",
+        "twin.cbor",
+        "m.suit",
+        "m/fw.bin",
     ]
     .iter()
     .map(|f| format!("{}=/up/{f}", d.join(f).display()))
@@ -108,6 +130,8 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         refused("p1.cbor", "replayed or older"),
         "suit-agent anchors --json".to_string(),
         "suit-agent install /up/m.suit --payload-dir /up/m".to_string(),
+        refused("twin.cbor", "is already anchor 2"),
+        "suit-agent anchors --json".to_string(),
         "suit-agent provision /up/p2.cbor --receipt-out /data/ree/r2.cose".to_string(),
         refused("p2.cbor", "replayed or older"),
         "suit-agent anchors --json".to_string(),
@@ -132,10 +156,16 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     assert_eq!(a["anchors"][0]["id"], 2);
     assert_eq!(a["anchors"][0]["key-type"], "symmetric");
     run.says(4, "'mac'");
-    let a: serde_json::Value = serde_json::from_str(&run.command(7).output).unwrap();
+    // The padded twin of anchor 2's secret changed nothing.
+    let twin: serde_json::Value = serde_json::from_str(&run.command(6).output).unwrap();
+    assert_eq!(
+        twin, a,
+        "a second anchor with anchor 2's HMAC key was added"
+    );
+    let a: serde_json::Value = serde_json::from_str(&run.command(9).output).unwrap();
     assert_eq!(a["provisioning-counter"], 2);
     assert_eq!(a["anchors"].as_array().map(Vec::len), Some(0));
-    let after: serde_json::Value = serde_json::from_str(&run.command(9).output).unwrap();
+    let after: serde_json::Value = serde_json::from_str(&run.command(11).output).unwrap();
     assert_eq!(after, a, "a refused Ed25519 anchor changed the state");
     let all_output: String = (0..cmds.len())
         .map(|i| run.command(i).output.clone())
