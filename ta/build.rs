@@ -57,9 +57,11 @@ fn ta_flags() -> u32 {
 const TA_DATA_SIZE: u32 = 3 * 1024 * 1024;
 /// Stack: CBOR decoding scratch (4 KiB) plus bounded recursion and crypto. HSS-LMS
 /// verification is the deepest path: hbs-lms keeps its hash chains on the stack (one frame of
-/// ~17 KB), and the QEMU test `optee_engine_gaps` (forged and genuine HSS-LMS envelopes)
-/// panics the TA with a 48 KiB stack and passes with 52 KiB. 96 KiB leaves room for a
-/// dependency's HSS-LMS signature checked under the root's interpreter frames.
+/// ~17 KB). Measured with the QEMU test `optee_engine_gaps`: a root's HSS-LMS signature
+/// panics the TA with a 48 KiB stack and passes with 52 KiB; one HSS-LMS dependency (checked
+/// under the root's interpreter frames) panics at 56 and passes at 60; the test's chain of
+/// three (the engine's deepest, `MAX_DEPENDENCY_DEPTH`) panics at 68 and passes at 72. 96 KiB
+/// leaves 24 KiB over the deepest path.
 const TA_STACK_SIZE: u32 = 96 * 1024;
 
 /// DER prefix of a P-256 SubjectPublicKeyInfo with an uncompressed point.

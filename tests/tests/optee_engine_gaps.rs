@@ -24,10 +24,15 @@
 //!   installs. One more has the right shape and a wrong randomizer byte: hbs-lms verifies it
 //!   in full inside the TA (its deepest stack frames; the TA panics with a 48 KiB stack) and
 //!   it is refused.
+//! * Three dependencies signed with HSS-LMS by that anchor alone, each integrated into the
+//!   one above (the engine's deepest chain, `MAX_DEPENDENCY_DEPTH`), under a root author and
+//!   operator sign: each signature is verified while the manifest above it runs, the last
+//!   under three levels of interpreter frames, and the last one's `['hss', 'dep']` installs.
+//!   The TA panics on it with a 68 KiB stack (passes with 72; one dependency alone needs 60).
 
 use ciborium::Value;
 use suit_common::cose::{Algorithm, SigningKey};
-use suit_common::suit::author::{seal_envelope_as, AuthForm, Signer};
+use suit_common::suit::author::{seal_envelope, seal_envelope_as, AuthForm, Signer};
 use suit_test_support::cbor::{
     bytes, cbor, check_vendor_class, content_into_component_zero, dependency_as_target, int,
     release_of, suit_manifest,
@@ -323,6 +328,34 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
         let forged = with_signature(&genuine, change);
         put(&mut files, &format!("hss-{name}.suit"), &forged);
     }
+    // Three dependencies signed by the HSS-LMS anchor alone, each integrated into the one
+    // above, the last writing ['hss', 'dep'], under a root author and operator sign.
+    let hss_signed = |name: &str, manifest: &[u8], integrated: &[(&str, &[u8])]| {
+        let (unsigned, signed) = (format!("{name}-unsigned.suit"), format!("{name}.suit"));
+        let envelope = seal_envelope(manifest, &[], &[], integrated).unwrap();
+        std::fs::write(d.join(&unsigned), envelope).unwrap();
+        let sign = [
+            "sign",
+            &unsigned,
+            "-o",
+            &signed,
+            "--sign-key",
+            "hss.priv.pem",
+        ];
+        author(d, &sign);
+        std::fs::read(d.join(signed)).unwrap()
+    };
+    let mut dep = release_of(1, &vendor, &class, &[b"hss", b"dep"], b"HSS-LMS dep", None);
+    let mut dep_envelope = hss_signed("hss-dep3", &dep, &[]);
+    for level in ["2", "1"] {
+        let component: &[&[u8]] = &[b"hss", level.as_bytes()];
+        let m = release_of(1, &vendor, &class, component, b"", Some(&dep));
+        dep_envelope = hss_signed(&format!("hss-dep{level}"), &m, &[("#dep", &dep_envelope)]);
+        dep = m;
+    }
+    let root = release_of(1, &vendor, &class, &[b"app", b"hd"], b"", Some(&dep));
+    let root = signed_by(&root, &both_keys, &[("#dep", &dep_envelope)]);
+    put(&mut files, "hss-root.suit", &root);
 
     let puts: Vec<String> = files
         .iter()
@@ -379,6 +412,7 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
         ));
     }
     let hss_genuine = at(&mut cmds, "suit-agent install /up/hss-good.suit".into());
+    let hss_dependency = at(&mut cmds, "suit-agent install /up/hss-root.suit".into());
     let last = at(&mut cmds, "suit-agent status".into());
 
     let run = boot(
@@ -477,5 +511,8 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
         run.secure_log
     );
     run.says(hss_genuine, "signed by anchor(s) 3");
-    run.says(last, "installed:           2 component(s)");
+    // The HSS-LMS dependency was verified inside the root's processing: it installed.
+    run.says(hss_dependency, "signed by anchor(s) 1, 2");
+    run.says(last, "installed:           3 component(s)");
+    run.says(last, "['hss', 'dep']: sequence number 1");
 }
