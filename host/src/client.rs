@@ -127,6 +127,17 @@ pub fn install_available(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
     let prepared = send_envelope(tee, envelope, progress)?;
+    send_payloads_and_finish(tee, prepared, resolve, progress)
+}
+
+/// The rest of an install [`send_envelope`] prepared: the payloads `prepared` names (those
+/// `resolve` has), then InstallFinish.
+fn send_payloads_and_finish(
+    tee: &mut dyn Transport,
+    prepared: InstallPrepareResponse,
+    resolve: &mut OptionalResolver<'_>,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
     for uri in &prepared.needed_uris {
         let Some(data) = resolve(uri)? else {
             continue;
@@ -164,6 +175,20 @@ pub fn install_available(
     }
     let finished: InstallFinishResponse = call(tee, Command::InstallFinish, &Empty {})?;
     Ok((prepared, finished))
+}
+
+/// Test path (review F5): prepares `envelope` (its payloads integrated), sends a second
+/// InstallBegin the TA must refuse (an empty envelope) in the same session, then finishes the
+/// first install. Returns the second begin's refusal (`None`: it was accepted) and the result.
+pub fn install_past_a_refused_begin(
+    tee: &mut dyn Transport,
+    envelope: &[u8],
+) -> Result<(Option<AgentError>, InstallFinishResponse), AgentError> {
+    let prepared = send_envelope(tee, envelope, &mut |_| {})?;
+    let empty = InstallBeginRequest { envelope_len: 0 };
+    let refused = call::<_, Empty>(tee, Command::InstallBegin, &empty).err();
+    let (_, finished) = send_payloads_and_finish(tee, prepared, &mut |_| Ok(None), &mut |_| {})?;
+    Ok((refused, finished))
 }
 
 /// Largest REE component the agent accepts from the TA (the TA's payload limit).

@@ -29,6 +29,11 @@
 //!   operator sign: each signature is verified while the manifest above it runs, the last
 //!   under three levels of interpreter frames, and the last one's `['hss', 'dep']` installs.
 //!   The TA panics on it with a 68 KiB stack (passes with 72; one dependency alone needs 60).
+//! * Review F5: in one TA session, a second InstallBegin (an empty envelope, refused) between
+//!   an install's InstallPrepare and InstallFinish leaves that install under way: it
+//!   finishes (`suit-agent refused-begin`, a test-only path; the agent begins once per
+//!   session otherwise). With the begin clearing the session before its checks, the finish is
+//!   refused.
 
 use ciborium::Value;
 use suit_common::cose::{Algorithm, SigningKey};
@@ -356,6 +361,9 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     let root = release_of(1, &vendor, &class, &[b"app", b"hd"], b"", Some(&dep));
     let root = signed_by(&root, &both_keys, &[("#dep", &dep_envelope)]);
     put(&mut files, "hss-root.suit", &root);
+    let f5: &[&[u8]] = &[b"app", b"f5"];
+    let f5 = release_of(1, &vendor, &class, f5, b"past a refused begin", None);
+    put(&mut files, "f5.suit", &signed_by(&f5, &both_keys, &[]));
 
     let puts: Vec<String> = files
         .iter()
@@ -413,6 +421,7 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     }
     let hss_genuine = at(&mut cmds, "suit-agent install /up/hss-good.suit".into());
     let hss_dependency = at(&mut cmds, "suit-agent install /up/hss-root.suit".into());
+    let refused_begin = at(&mut cmds, "suit-agent refused-begin /up/f5.suit".into());
     let last = at(&mut cmds, "suit-agent status".into());
 
     let run = boot(
@@ -513,6 +522,9 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     run.says(hss_genuine, "signed by anchor(s) 3");
     // The HSS-LMS dependency was verified inside the root's processing: it installed.
     run.says(hss_dependency, "signed by anchor(s) 1, 2");
-    run.says(last, "installed:           3 component(s)");
+    // The refused second begin left the install under way: it finished.
+    run.says(refused_begin, "second begin refused: ");
+    run.says(refused_begin, "installed: ['app', 'f5']");
+    run.says(last, "installed:           4 component(s)");
     run.says(last, "['hss', 'dep']: sequence number 1");
 }

@@ -263,6 +263,11 @@ enum Cmd {
     /// found). Used by the QEMU tests to show that no plaintext outlives its command.
     #[command(hide = true)]
     HeapScan { files: Vec<PathBuf> },
+    /// Tests only: install ENVELOPE (payloads integrated) with a second InstallBegin, which
+    /// the TA must refuse, between its InstallPrepare and InstallFinish in one TA session (the
+    /// refused begin must leave the install under way intact). Used by the QEMU tests.
+    #[command(hide = true)]
+    RefusedBegin { envelope: PathBuf },
 }
 
 #[derive(clap::Args)]
@@ -557,6 +562,15 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         } => export(tee, path, ree_root, *json),
         Cmd::Install(args) => install(tee, args, show_progress(&cli)),
         Cmd::HeapScan { files } => heap_scan(tee, files),
+        Cmd::RefusedBegin { envelope } => {
+            let (refused, done) = client::install_past_a_refused_begin(tee, &read_file(envelope)?)?;
+            match refused {
+                Some(e) => println!("second begin refused: {e}"),
+                None => println!("second begin accepted"),
+            }
+            println!("installed: {}", done.components.join(", "));
+            Ok(())
+        }
         Cmd::CryptoBench { request } => {
             let request = std::fs::read(request)
                 .map_err(|e| AgentError::File(format!("{}: {e}", request.display())))?;
@@ -1191,7 +1205,7 @@ fn wants_json(cmd: &Command) -> bool {
         | Cmd::DeviceKey(DeviceKeyArgs { json, .. })
         | Cmd::PersoGet { json }
         | Cmd::Export { json, .. } => *json,
-        Cmd::CryptoBench { .. } | Cmd::HeapScan { .. } => false,
+        Cmd::CryptoBench { .. } | Cmd::HeapScan { .. } | Cmd::RefusedBegin { .. } => false,
     }
 }
 
