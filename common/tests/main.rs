@@ -48,6 +48,7 @@ mod service_flow;
 mod service_unlink;
 mod storage_ops;
 mod store_segments;
+mod review_s16;
 mod suit_check;
 mod update_management;
 

@@ -1,0 +1,142 @@
+//! Review s16 (adversarial): each test here demonstrates a finding and fails on main.
+
+use ciborium::Value;
+use sha2::{Digest as _, Sha256};
+use suit_common::protocol::ByteBuf;
+
+use suit_common::cose::{Algorithm, SigningKey};
+use suit_common::protocol::*;
+use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
+use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
+use suit_common::service::Service;
+use suit_common::suit::author::{seal_envelope, Signer};
+
+use suit_test_support::service::{
+    bytes, call, cbor, cose_key, install_chunked as install, int, service, Mem,
+};
+use suit_test_support::{
+    check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, CLASS_ID,
+    VENDOR_ID,
+};
+use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PUB, TPA_PRIV};
+
+fn device_kid(s: &mut Service<Mem>) -> Vec<u8> {
+    let k: DeviceKeyResponse = call(s, Command::DeviceKey, &Empty {}).unwrap();
+    k.identity_kid.into_vec()
+}
+
+fn provision(
+    s: &mut Service<Mem>,
+    counter: u64,
+    ops: Vec<Op>,
+) -> Result<ProvisionResponse, (Status, Refusal)> {
+    let device = device_kid(s);
+    let body = ProvisioningBody {
+        counter,
+        device: ByteBuf::from(device),
+        ops,
+    };
+    let message = seal(&body, &p256_private_from_pem(TPA_PRIV), Algorithm::Esp256, b"").unwrap();
+    call(
+        s,
+        Command::Provision,
+        &ProvisionRequest {
+            message: ByteBuf::from(message),
+        },
+    )
+}
+
+fn app_anchor(id: u32, public: &str, role: RoleRecord) -> Op {
+    Op::AddAnchor(AnchorRecord {
+        id,
+        cose_key: cose_key(public),
+        role,
+        scope: Scope {
+            component_prefixes: vec![vec![ByteBuf::from(b"app".to_vec())]],
+            vendor_ids: vec![],
+            class_ids: vec![],
+            ree_plaintext: false,
+        },
+        key_scope: 0,
+    })
+}
+
+fn manifest(seq: u64, payload: &[u8], uri: &str) -> Vec<u8> {
+    let digest = cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(payload))]));
+    let shared = Value::Array(check_vendor_class(
+        vec![],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![(3, bytes(&digest)), (14, int(payload.len() as i64))],
+        15,
+    ));
+    let install = Value::Array(fetch_and_check(uri, 2, 15));
+    suit_manifest(seq as i64, vec![Value::Array(vec![bytes(b"app")])], &shared, &install)
+}
+
+fn sign(manifest: &[u8], signers: &[&str], integrated: &[(&str, &[u8])]) -> Vec<u8> {
+    let keys: Vec<SigningKey> = signers.iter().map(|s| p256_private_from_pem(s)).collect();
+    let signers: Vec<Signer> = keys
+        .iter()
+        .map(|k| Signer {
+            key: k,
+            alg: Algorithm::Esp256,
+            kid: b"",
+        })
+        .collect();
+    seal_envelope(manifest, &signers, &[], integrated).unwrap()
+}
+
+/// Finding R1. The TPA makes ['app'] need the operator anchor 2 as well as the author
+/// (`SetRules` refuses a rule without any signer). It then retires the operator key
+/// (`RemoveAnchor 2`, message 3), meaning to name its successor in message 4. The REE
+/// relays message 3 and withholds message 4 (the counter rule stops it from skipping a
+/// message, not from stopping after one). `RemoveAnchor` strips anchor 2 from the rule and
+/// leaves a rule that requires nobody: the author alone now replaces ['app'].
+/// Expected: a rule whose last required signer is removed stays unsatisfiable (or the
+/// removal is refused while a rule names the anchor), never "no signer required".
+#[test]
+fn removing_the_only_required_anchor_of_a_rule_does_not_drop_the_rule() {
+    let mut s = service(suit_test_support::service::backend(0));
+    provision(
+        &mut s,
+        1,
+        vec![
+            app_anchor(1, AUTHOR_PUB, RoleRecord::Author),
+            Op::SetIdentity(Identity {
+                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
+                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
+                device_id: None,
+            }),
+        ],
+    )
+    .unwrap();
+    provision(
+        &mut s,
+        2,
+        vec![
+            app_anchor(2, OPERATOR_PUB, RoleRecord::Operator),
+            Op::SetRules(vec![RuleRecord {
+                prefix: vec![ByteBuf::from(b"app".to_vec())],
+                required_roles: vec![],
+                required_anchors: vec![2],
+            }]),
+        ],
+    )
+    .unwrap();
+    let payload = b"author alone".to_vec();
+    let alone = sign(&manifest(1, &payload, "#p"), &[AUTHOR_PRIV], &[("#p", &payload)]);
+    assert!(
+        install(&mut s, &alone, &[], 4096).is_err(),
+        "control: the rule needs the operator"
+    );
+    // Message 3: the operator anchor is retired. Message 4 (its successor) never arrives.
+    provision(&mut s, 3, vec![Op::RemoveAnchor { id: 2 }]).unwrap();
+    let payload = b"author alone, after the operator was retired".to_vec();
+    let alone = sign(&manifest(2, &payload, "#p"), &[AUTHOR_PRIV], &[("#p", &payload)]);
+    let r = install(&mut s, &alone, &[], 4096);
+    assert!(
+        r.is_err(),
+        "the author alone installed ['app'] under a rule that required anchor 2: {r:?}"
+    );
+}
