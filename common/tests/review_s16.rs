@@ -18,7 +18,7 @@ use suit_test_support::{
     check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, CLASS_ID,
     VENDOR_ID,
 };
-use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PUB, TPA_PRIV};
+use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV};
 
 fn device_kid(s: &mut Service<Mem>) -> Vec<u8> {
     let k: DeviceKeyResponse = call(s, Command::DeviceKey, &Empty {}).unwrap();
@@ -138,5 +138,72 @@ fn removing_the_only_required_anchor_of_a_rule_does_not_drop_the_rule() {
     assert!(
         r.is_err(),
         "the author alone installed ['app'] under a rule that required anchor 2: {r:?}"
+    );
+}
+
+fn sealed(s: &mut Service<Mem>, signer: &str, counter: u64, ops: Vec<Op>) -> Vec<u8> {
+    let body = ProvisioningBody {
+        counter,
+        device: ByteBuf::from(device_kid(s)),
+        ops,
+    };
+    seal(&body, &p256_private_from_pem(signer), Algorithm::Esp256, b"").unwrap()
+}
+
+fn relay(s: &mut Service<Mem>, message: Vec<u8>) -> Result<ProvisionResponse, (Status, Refusal)> {
+    call(
+        s,
+        Command::Provision,
+        &ProvisionRequest {
+            message: ByteBuf::from(message),
+        },
+    )
+}
+
+/// Finding R2. The TPA root delegates provisioning to anchor 2 (role TPA). Anchor 2's key is
+/// compromised and the TPA root revokes it (`RemoveAnchor 2`). Root and delegate share one
+/// counter ("exactly stored + 1"), so the REE, holding messages the compromised key signs at
+/// will, applies the delegate's message for each counter first: every revocation the root
+/// issues is then "replayed or older", and the root never regains the device. Here the
+/// delegate's messages only re-set the identity; they could as well add more TPA anchors.
+/// Expected: the build-time root can always revoke a delegated TPA anchor (e.g. its messages
+/// are not consumable by a delegate's, or a delegate cannot pre-empt them).
+#[test]
+fn a_compromised_tpa_anchor_cannot_lock_the_tpa_root_out() {
+    let mut s = service(suit_test_support::service::backend(0));
+    provision(
+        &mut s,
+        1,
+        vec![Op::AddAnchor(AnchorRecord {
+            id: 2,
+            cose_key: cose_key(OPERATOR_PUB),
+            role: RoleRecord::Tpa,
+            scope: Scope::default(),
+            key_scope: 0,
+        })],
+    )
+    .unwrap();
+    let keep_busy = || {
+        vec![Op::SetIdentity(Identity {
+            vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
+            class_id: None,
+            device_id: None,
+        })]
+    };
+    for counter in 2..=6 {
+        // The compromised delegate's message for this counter reaches the TA first...
+        let by_delegate = sealed(&mut s, OPERATOR_PRIV, counter, keep_busy());
+        let applied = relay(&mut s, by_delegate).unwrap();
+        assert_eq!(applied.signer, 2);
+        // ...and the root's revocation for the same counter is refused.
+        let revoke = sealed(&mut s, TPA_PRIV, counter, vec![Op::RemoveAnchor { id: 2 }]);
+        let _ = relay(&mut s, revoke);
+    }
+    let anchors: AnchorsResponse = call(&mut s, Command::Anchors, &Empty {}).unwrap();
+    assert!(
+        anchors.anchors.iter().all(|a| a.id != 2),
+        "after five revocations by the TPA root, the compromised TPA anchor 2 is still trusted \
+         (counter {})",
+        anchors.provisioning_counter
     );
 }
