@@ -207,3 +207,67 @@ fn a_compromised_tpa_anchor_cannot_lock_the_tpa_root_out() {
         anchors.provisioning_counter
     );
 }
+
+fn anchor_for(id: u32, public: &str, role: RoleRecord, prefix: &[u8]) -> Op {
+    Op::AddAnchor(AnchorRecord {
+        id,
+        cose_key: cose_key(public),
+        role,
+        scope: Scope {
+            component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
+            vendor_ids: vec![],
+            class_ids: vec![],
+            ree_plaintext: false,
+        },
+        key_scope: 0,
+    })
+}
+
+/// Finding R3. ['app'] needs an author and an operator (rule: roles Author + Operator). The
+/// operator's anchor covers ['app'] (it co-signs every tenant's releases); author anchor 1
+/// belongs to another tenant and covers only ['other']. A manifest writing ['app'] signed by
+/// the operator and by that foreign author passes: the scope check asks only that *some*
+/// signer covers each component (the operator does), and the rule counts any Author-role
+/// signer, in scope or not. So the two-party rule for ['app'] is "operator + any author of
+/// any tenant": a compromised operator plus the weakest tenant's author key install ['app']
+/// without ['app']'s own author. Expected: a signer counts for a rule only on components its
+/// own scope covers.
+#[test]
+fn an_author_counts_for_a_rule_only_on_components_in_its_scope() {
+    let mut s = service(suit_test_support::service::backend(0));
+    provision(
+        &mut s,
+        1,
+        vec![
+            anchor_for(1, AUTHOR_PUB, RoleRecord::Author, b"other"),
+            anchor_for(2, OPERATOR_PUB, RoleRecord::Operator, b"app"),
+            Op::SetIdentity(Identity {
+                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
+                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
+                device_id: None,
+            }),
+            Op::SetRules(vec![RuleRecord {
+                prefix: vec![ByteBuf::from(b"app".to_vec())],
+                required_roles: vec![RoleRecord::Author, RoleRecord::Operator],
+                required_anchors: vec![],
+            }]),
+        ],
+    )
+    .unwrap();
+    let payload = b"operator + a foreign tenant's author".to_vec();
+    let m = manifest(1, &payload, "#p");
+    assert!(
+        install(&mut s, &sign(&m, &[OPERATOR_PRIV], &[("#p", &payload)]), &[], 4096).is_err(),
+        "control: the operator alone is refused"
+    );
+    let r = install(
+        &mut s,
+        &sign(&m, &[AUTHOR_PRIV, OPERATOR_PRIV], &[("#p", &payload)]),
+        &[],
+        4096,
+    );
+    assert!(
+        r.is_err(),
+        "['app'] installed with the Author requirement met by an author scoped to ['other']: {r:?}"
+    );
+}
