@@ -271,3 +271,49 @@ fn an_author_counts_for_a_rule_only_on_components_in_its_scope() {
         "['app'] installed with the Author requirement met by an author scoped to ['other']: {r:?}"
     );
 }
+
+/// Finding R1, without the REE's help: the TPA rotates the operator's anchor in one message
+/// (`RemoveAnchor 2` then `AddAnchor 2`, ids being the stable names rules use). The rule that
+/// named anchor 2 lost it at the removal and does not get it back: from then on ['app'] needs
+/// no operator, silently, until the TPA happens to send `SetRules` again.
+#[test]
+fn re_adding_an_anchor_under_its_id_leaves_its_rules_empty() {
+    let mut s = service(suit_test_support::service::backend(0));
+    provision(
+        &mut s,
+        1,
+        vec![
+            app_anchor(1, AUTHOR_PUB, RoleRecord::Author),
+            app_anchor(2, OPERATOR_PUB, RoleRecord::Operator),
+            Op::SetIdentity(Identity {
+                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
+                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
+                device_id: None,
+            }),
+            Op::SetRules(vec![RuleRecord {
+                prefix: vec![ByteBuf::from(b"app".to_vec())],
+                required_roles: vec![],
+                required_anchors: vec![2],
+            }]),
+        ],
+    )
+    .unwrap();
+    provision(
+        &mut s,
+        2,
+        vec![
+            Op::RemoveAnchor { id: 2 },
+            app_anchor(2, OPERATOR_PUB, RoleRecord::Operator),
+        ],
+    )
+    .unwrap();
+    let anchors: AnchorsResponse = call(&mut s, Command::Anchors, &Empty {}).unwrap();
+    let payload = b"author alone after a rotation".to_vec();
+    let alone = sign(&manifest(1, &payload, "#p"), &[AUTHOR_PRIV], &[("#p", &payload)]);
+    let r = install(&mut s, &alone, &[], 4096);
+    assert!(
+        r.is_err(),
+        "after anchor 2 was rotated the rule on ['app'] requires {:?}, and the author alone installed: {r:?}",
+        anchors.rules
+    );
+}
