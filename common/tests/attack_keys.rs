@@ -489,7 +489,13 @@ fn a_co_signer_with_ree_plaintext_does_not_let_another_anchors_secret_out() {
         &[("https://a.example/perso.bin", &a.ciphertext)],
     )
     .unwrap();
-    let copy = copy_manifest(2, &[b"app-a"], &[b"ree", b"copy.bin"], &digest, SECRET.len());
+    let copy = copy_manifest(
+        2,
+        &[b"app-a"],
+        &[b"ree", b"copy.bin"],
+        &digest,
+        SECRET.len(),
+    );
     // Control: A alone may not copy it out.
     let r = refusal(install(&mut s, &sign(&copy, A_PRIV), &[]));
     says(

@@ -44,11 +44,11 @@ mod record_limits;
 mod records_codec;
 mod registry;
 mod report_roundtrip;
+mod review_s16;
 mod service_flow;
 mod service_unlink;
 mod storage_ops;
 mod store_segments;
-mod review_s16;
 mod suit_check;
 mod update_management;
 

@@ -15,8 +15,7 @@ use suit_test_support::service::{
     bytes, call, cbor, cose_key, install_chunked as install, int, service, Mem,
 };
 use suit_test_support::{
-    check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, CLASS_ID,
-    VENDOR_ID,
+    check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
 };
 use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV};
 
@@ -36,7 +35,13 @@ fn provision(
         device: ByteBuf::from(device),
         ops,
     };
-    let message = seal(&body, &p256_private_from_pem(TPA_PRIV), Algorithm::Esp256, b"").unwrap();
+    let message = seal(
+        &body,
+        &p256_private_from_pem(TPA_PRIV),
+        Algorithm::Esp256,
+        b"",
+    )
+    .unwrap();
     call(
         s,
         Command::Provision,
@@ -62,7 +67,10 @@ fn app_anchor(id: u32, public: &str, role: RoleRecord) -> Op {
 }
 
 fn manifest(seq: u64, payload: &[u8], uri: &str) -> Vec<u8> {
-    let digest = cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(payload))]));
+    let digest = cbor(&Value::Array(vec![
+        int(-16),
+        bytes(&Sha256::digest(payload)),
+    ]));
     let shared = Value::Array(check_vendor_class(
         vec![],
         bytes(&VENDOR_ID),
@@ -71,7 +79,12 @@ fn manifest(seq: u64, payload: &[u8], uri: &str) -> Vec<u8> {
         15,
     ));
     let install = Value::Array(fetch_and_check(uri, 2, 15));
-    suit_manifest(seq as i64, vec![Value::Array(vec![bytes(b"app")])], &shared, &install)
+    suit_manifest(
+        seq as i64,
+        vec![Value::Array(vec![bytes(b"app")])],
+        &shared,
+        &install,
+    )
 }
 
 fn sign(manifest: &[u8], signers: &[&str], integrated: &[(&str, &[u8])]) -> Vec<u8> {
@@ -125,7 +138,11 @@ fn removing_the_only_required_anchor_of_a_rule_does_not_drop_the_rule() {
     )
     .unwrap();
     let payload = b"author alone".to_vec();
-    let alone = sign(&manifest(1, &payload, "#p"), &[AUTHOR_PRIV], &[("#p", &payload)]);
+    let alone = sign(
+        &manifest(1, &payload, "#p"),
+        &[AUTHOR_PRIV],
+        &[("#p", &payload)],
+    );
     assert!(
         install(&mut s, &alone, &[], 4096).is_err(),
         "control: the rule needs the operator"
@@ -133,7 +150,11 @@ fn removing_the_only_required_anchor_of_a_rule_does_not_drop_the_rule() {
     // Message 3: the operator anchor is retired. Message 4 (its successor) never arrives.
     provision(&mut s, 3, vec![Op::RemoveAnchor { id: 2 }]).unwrap();
     let payload = b"author alone, after the operator was retired".to_vec();
-    let alone = sign(&manifest(2, &payload, "#p"), &[AUTHOR_PRIV], &[("#p", &payload)]);
+    let alone = sign(
+        &manifest(2, &payload, "#p"),
+        &[AUTHOR_PRIV],
+        &[("#p", &payload)],
+    );
     let r = install(&mut s, &alone, &[], 4096);
     assert!(
         r.is_err(),
@@ -147,7 +168,13 @@ fn sealed(s: &mut Service<Mem>, signer: &str, counter: u64, ops: Vec<Op>) -> Vec
         device: ByteBuf::from(device_kid(s)),
         ops,
     };
-    seal(&body, &p256_private_from_pem(signer), Algorithm::Esp256, b"").unwrap()
+    seal(
+        &body,
+        &p256_private_from_pem(signer),
+        Algorithm::Esp256,
+        b"",
+    )
+    .unwrap()
 }
 
 fn relay(s: &mut Service<Mem>, message: Vec<u8>) -> Result<ProvisionResponse, (Status, Refusal)> {
@@ -257,7 +284,13 @@ fn an_author_counts_for_a_rule_only_on_components_in_its_scope() {
     let payload = b"operator + a foreign tenant's author".to_vec();
     let m = manifest(1, &payload, "#p");
     assert!(
-        install(&mut s, &sign(&m, &[OPERATOR_PRIV], &[("#p", &payload)]), &[], 4096).is_err(),
+        install(
+            &mut s,
+            &sign(&m, &[OPERATOR_PRIV], &[("#p", &payload)]),
+            &[],
+            4096
+        )
+        .is_err(),
         "control: the operator alone is refused"
     );
     let r = install(
@@ -309,7 +342,11 @@ fn re_adding_an_anchor_under_its_id_leaves_its_rules_empty() {
     .unwrap();
     let anchors: AnchorsResponse = call(&mut s, Command::Anchors, &Empty {}).unwrap();
     let payload = b"author alone after a rotation".to_vec();
-    let alone = sign(&manifest(1, &payload, "#p"), &[AUTHOR_PRIV], &[("#p", &payload)]);
+    let alone = sign(
+        &manifest(1, &payload, "#p"),
+        &[AUTHOR_PRIV],
+        &[("#p", &payload)],
+    );
     let r = install(&mut s, &alone, &[], 4096);
     assert!(
         r.is_err(),
