@@ -217,15 +217,24 @@ fn a_compromised_tpa_anchor_cannot_lock_the_tpa_root_out() {
             device_id: None,
         })]
     };
+    // (Adapted with the fix, s16-prov: the delegates' messages run on a counter of their own,
+    // so the compromised delegate signs both the counter the root uses next and the one after
+    // its own last; on a device with one shared counter the first is the one that applies.)
+    let mut delegate_applied = 0;
     for counter in 2..=6 {
-        // The compromised delegate's message for this counter reaches the TA first...
-        let by_delegate = sealed(&mut s, OPERATOR_PRIV, counter, keep_busy());
-        let applied = relay(&mut s, by_delegate).unwrap();
-        assert_eq!(applied.signer, 2);
-        // ...and the root's revocation for the same counter is refused.
+        // The compromised delegate's messages for this counter reach the TA first...
+        for c in [counter, counter - 1] {
+            let by_delegate = sealed(&mut s, OPERATOR_PRIV, c, keep_busy());
+            if let Ok(applied) = relay(&mut s, by_delegate) {
+                assert_eq!(applied.signer, 2);
+                delegate_applied += 1;
+            }
+        }
+        // ...then the root's revocation for the same counter.
         let revoke = sealed(&mut s, TPA_PRIV, counter, vec![Op::RemoveAnchor { id: 2 }]);
         let _ = relay(&mut s, revoke);
     }
+    assert!(delegate_applied > 0, "control: the delegate was trusted");
     let anchors: AnchorsResponse = call(&mut s, Command::Anchors, &Empty {}).unwrap();
     assert!(
         anchors.anchors.iter().all(|a| a.id != 2),
