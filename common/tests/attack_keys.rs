@@ -452,3 +452,79 @@ fn exported_keys_come_with_a_statement_signed_by_the_identity_key() {
         Err(StatementError::BadSignature)
     );
 }
+
+/// Review s16, finding R4. Anchor 1 (tenant A) has no `ree_plaintext`: the TPA's word that
+/// what A's keys decrypt, and A's secure components, never reach a normal-world file, even if
+/// A's signing key is compromised. The key source keeps to it per anchor: in a manifest
+/// co-signed by an anchor that has `ree_plaintext`, A's keys are still not offered for an
+/// REE target. The copy check does not: it asks whether *any* signer has `ree_plaintext`.
+/// So A's secret, installed in ['app-a'], is copied into ['ree', 'copy.bin'] by a manifest
+/// A signs together with anchor 2 (which may put its own plaintext into the REE), and the REE
+/// reads it. Expected: refused, as the same copy signed by A alone is.
+#[test]
+fn a_co_signer_with_ree_plaintext_does_not_let_another_anchors_secret_out() {
+    use suit_common::suit::author::{seal_envelope, Signer};
+    let mut s = two_tenants(false);
+    provision(
+        &mut s,
+        2,
+        vec![Op::Rescope {
+            id: 2,
+            scope: scope(&[&[b"app-b"], &[b"ree"]], true),
+        }],
+    );
+    let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
+    let digest = Sha256::digest(SECRET);
+    let secure = fetch_manifest(
+        1,
+        &[b"app-a"],
+        "https://a.example/perso.bin",
+        Some(&a.encryption_info),
+        &digest,
+        SECRET.len(),
+    );
+    install(
+        &mut s,
+        &sign(&secure, A_PRIV),
+        &[("https://a.example/perso.bin", &a.ciphertext)],
+    )
+    .unwrap();
+    let copy = copy_manifest(
+        2,
+        &[b"app-a"],
+        &[b"ree", b"copy.bin"],
+        &digest,
+        SECRET.len(),
+    );
+    // Control: A alone may not copy it out.
+    let r = refusal(install(&mut s, &sign(&copy, A_PRIV), &[]));
+    says(
+        &r.reason,
+        "no signer's anchor may put decrypted or secure content there",
+    );
+    // A and anchor 2 together.
+    let (ka, kb): (SigningKey, SigningKey) =
+        (p256_private_from_pem(A_PRIV), p256_private_from_pem(B_PRIV));
+    let signers = [
+        Signer {
+            key: &ka,
+            alg: Algorithm::Esp256,
+            kid: b"",
+        },
+        Signer {
+            key: &kb,
+            alg: Algorithm::Esp256,
+            kid: b"",
+        },
+    ];
+    let both = seal_envelope(&copy, &signers, &[], &[]).unwrap();
+    let r = install(&mut s, &both, &[]);
+    let leaked = ree_export(&mut s, "copy.bin").ok().map(|e| e.data.to_vec());
+    assert!(
+        r.is_err() && leaked.is_none(),
+        "anchor 1's secure content reached the REE through a co-signer's ree_plaintext: \
+         install {:?}, REE reads {:?}",
+        r.map(|d| d.components),
+        leaked.map(|d| String::from_utf8_lossy(&d).into_owned())
+    );
+}

@@ -423,7 +423,7 @@ fn the_receipt_names_the_applied_message_and_state_and_tampering_fails() {
     );
     // The state digest is the one of what the device now holds.
     let state = State::load(s.backend()).unwrap();
-    let keks = provision::load_keks(s.backend(), state.provisioning_counter).unwrap();
+    let keks = provision::load_keks(s.backend(), &state).unwrap();
     assert_eq!(keks.len(), 1);
     let digest = provision::state_digest(&state, &keks).unwrap();
     assert_eq!(receipt.state_digest.as_slice(), digest.as_slice());
@@ -461,7 +461,7 @@ fn keks_are_added_removed_and_never_shown() {
     let (r, seen) = relay(&mut s, &message(1, &k.identity_kid, ops));
     assert_eq!(r.unwrap().applied[1], "added KEK 6b656b2d31");
     assert!(!contains(&seen, KEK));
-    let stored = provision::load_keks(s.backend(), 1).unwrap();
+    let stored = provision::load_keks(s.backend(), &State::load(s.backend()).unwrap()).unwrap();
     assert_eq!(
         (stored[0].kid.as_slice(), stored[0].key.0.as_slice()),
         (&b"kek-1"[..], &KEK[..])
@@ -486,7 +486,11 @@ fn keks_are_added_removed_and_never_shown() {
     let again = add_kek(&k, b"kek-1", KEK);
     refuse(&mut s, &k, 2, vec![again], "already exists");
     apply(&mut s, &k, 2, vec![remove_kek(b"kek-1")]);
-    assert!(provision::load_keks(s.backend(), 2).unwrap().is_empty());
+    assert!(
+        provision::load_keks(s.backend(), &State::load(s.backend()).unwrap())
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -498,7 +502,7 @@ fn a_removed_anchor_takes_its_kek_access_with_it() {
     apply(&mut s, &k, 3, vec![Op::RemoveAnchor { id: 2 }]);
     // A new anchor with the same id does not inherit the KEK.
     apply(&mut s, &k, 4, anchor());
-    let keks = provision::load_keks(s.backend(), 4).unwrap();
+    let keks = provision::load_keks(s.backend(), &State::load(s.backend()).unwrap()).unwrap();
     assert!(keks[0].anchors.is_empty(), "{:?}", keks[0].anchors);
 }
 
@@ -521,7 +525,7 @@ fn a_power_cut_at_any_provisioning_write_leaves_old_or_new_never_a_mix() {
         let result = relay(&mut s, &msg).0;
         s.backend_mut().store_mut().fail_after = None;
         let state = State::load(s.backend()).unwrap();
-        let keks = provision::load_keks(s.backend(), state.provisioning_counter).unwrap();
+        let keks = provision::load_keks(s.backend(), &state).unwrap();
         let ids: Vec<&[u8]> = keks.iter().map(|k| k.kid.as_slice()).collect();
         match state.provisioning_counter {
             1 => {

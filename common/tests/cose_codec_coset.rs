@@ -557,6 +557,7 @@ fn reports_receipts_and_statements_match_coset_byte_for_byte() {
         state_digest: ByteBuf::from(vec![1; 32]),
         device: ByteBuf::from(kid.clone()),
         message_digest: ByteBuf::from(vec![2; 32]),
+        signer: 0,
     };
     let ours = sign_receipt(&receipt, &k).unwrap();
     let payload = coset_verify(&ours);

@@ -570,3 +570,66 @@ fn a_dependency_processed_in_a_failed_try_each_option_is_not_processed() {
         vec![cid(&[b"x"])]
     );
 }
+
+/// Review s16, finding R5. A dependency's fetched envelope is kept by component identifier,
+/// its dependency-integrity check by component index. Two dependencies of one manifest with
+/// the same identifier (nothing refuses duplicate identifiers) share one slot: the second
+/// fetch replaces the bytes the first index was checked against, and process-dependency on
+/// the first index runs the second dependency. Here D1 (writes `y1`) is checked and never
+/// runs; D2 (writes `y2`) runs twice. Expected: each index processes the envelope its own
+/// dependency-integrity vouched for (or duplicate identifiers are refused).
+#[test]
+fn each_dependency_index_processes_the_envelope_it_checked() {
+    let dep = |component: &[u8], content: &[u8]| {
+        let install = vec![
+            int(12),
+            int(0),
+            int(20),
+            map(vec![(18, bytes(content))]),
+            int(18),
+            int(15),
+        ];
+        let m = manifest_with(&[component], &[], vec![], install, b"dependency.suit");
+        let env = sealed(&m, &[]);
+        let mut bstr = Vec::new();
+        ciborium::into_writer(&Value::Bytes(m), &mut bstr).unwrap();
+        (env, suit_common::suit::Digest::sha256(&bstr).encode())
+    };
+    let (d1, h1) = dep(b"y1", b"one");
+    let (d2, h2) = dep(b"y2", b"two");
+    let fetch_check = |index: i64, digest: &[u8], uri: &str| {
+        vec![
+            int(12),
+            int(index),
+            int(20),
+            map(vec![(3, bytes(digest)), (21, text(uri))]),
+            int(21),
+            int(15),
+            int(7),
+            int(15),
+        ]
+    };
+    let mut install = fetch_check(1, &h1, "#d1");
+    install.extend(fetch_check(2, &h2, "#d2"));
+    install.extend([
+        int(12),
+        int(1),
+        int(11),
+        int(15),
+        int(12),
+        int(2),
+        int(11),
+        int(15),
+    ]);
+    let m = manifest_with(&[b"x", b"d", b"d"], &[1, 2], vec![], install, b"dependent");
+    let env = sealed(&m, &[("#d1", &d1), ("#d2", &d2)]);
+    let mut dev = RecordingPlatform::spec_device();
+    let committed = spec_process(&env, Procedure::Update, &mut dev)
+        .map(|o| o.committed)
+        .unwrap();
+    assert!(
+        committed.contains(&cid(&[b"y1"])) && committed.contains(&cid(&[b"y2"])),
+        "dependency 1 was checked against its digest but dependency 2 ran in its place: \
+         committed {committed:?}"
+    );
+}

@@ -131,7 +131,7 @@ pub fn render_text(r: &DecodedReport) -> String {
     }
     if let Some(state) = &r.device_state {
         s += &format!(
-            "device state: provisioning counter {}, {} installed component(s)\n",
+            "device state: provisioning counter {} (TPA root), {} installed component(s)\n",
             state.provisioning_counter,
             state.components.len()
         );

@@ -193,3 +193,89 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
     let installed = ok(agent(d, &["install", "m.suit", "--payload-dir", "pk"]));
     assert!(installed.contains("'mac'"), "{installed}");
 }
+
+/// Review s16 (R2; s16-prov): a delegated TPA anchor's messages run on the delegates' own
+/// counter, on the device and in the TPA's model alike; it cannot manage TPA anchors; the
+/// root's counter is untouched by it, and the root revokes it.
+#[test]
+fn a_delegate_counts_on_its_own_counter_and_the_model_follows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    export_keys(d);
+    ok(author(d, &["keygen", "--type", "p256", "-o", "delegate"]));
+    provision(
+        d,
+        r#"{"counter": 1, "device-key": "identity.pub.pem", "ops": [
+            {"add-anchor": {"id": 5, "key": "delegate.pub.pem", "role": "tpa", "components": [[]]}}]}"#,
+        "p1.cbor",
+    );
+    ok(agent(d, &["provision", "p1.cbor"]));
+    // The delegate's first message carries counter 1 (the root is at 1 too: separate counters).
+    let by_delegate = |json: &str, out: &str| {
+        std::fs::write(d.join("q.json"), json).unwrap();
+        author(
+            d,
+            &[
+                "provision",
+                "q.json",
+                "--tpa-key",
+                "delegate.priv.pem",
+                "-o",
+                out,
+                "--state",
+                "model.cbor",
+            ],
+        )
+    };
+    ok(by_delegate(
+        r#"{"counter": 1, "device-key": "identity.pub.pem", "ops": [
+            {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+        "q1.cbor",
+    ));
+    let applied = ok(agent(
+        d,
+        &["provision", "q1.cbor", "--receipt-out", "rq1.cose"],
+    ));
+    assert!(applied.contains("signed by TPA anchor 5"), "{applied}");
+    let verified = ok(author(
+        d,
+        &words("verify-receipt rq1.cose --identity-key identity.pub.pem --message q1.cbor --expect-state model.cbor"),
+    ));
+    assert!(verified.contains("signed by TPA anchor 5"), "{verified}");
+    // The model refuses what the device would: a delegate removing a TPA anchor (itself).
+    fails(
+        by_delegate(
+            r#"{"counter": 2, "device-key": "identity.pub.pem", "ops": [{"remove-anchor": 5}]}"#,
+            "q2.cbor",
+        ),
+        1,
+        "only the TPA root",
+    );
+    let anchors = ok(agent(d, &["anchors"]));
+    assert!(
+        anchors.contains("provisioning counter: 1 (TPA root); delegated TPA anchors: 1"),
+        "{anchors}"
+    );
+    let j: serde_json::Value =
+        serde_json::from_str(&suit_test_support::cli::ok(agent(d, &["anchors", "--json"])).stdout)
+            .unwrap();
+    assert_eq!(
+        (&j["provisioning-counter"], &j["delegate-counter"]),
+        (&serde_json::json!(1), &serde_json::json!(1)),
+        "{j}"
+    );
+    // The root's next message is 2, and it revokes the delegate.
+    provision(
+        d,
+        r#"{"counter": 2, "device-key": "identity.pub.pem", "ops": [{"remove-anchor": 5}]}"#,
+        "p2.cbor",
+    );
+    ok(agent(
+        d,
+        &["provision", "p2.cbor", "--receipt-out", "r2.cose"],
+    ));
+    ok(author(
+        d,
+        &words("verify-receipt r2.cose --identity-key identity.pub.pem --expect-state model.cbor"),
+    ));
+}

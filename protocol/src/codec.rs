@@ -204,6 +204,7 @@ message!(ServiceInfo {
     state_error,
     components = default,
     unconfirmed_tas = default,
+    delegate_counter = default,
 });
 message!(DeviceKeyRequest { anchor });
 message!(DeviceKeyResponse {
@@ -236,7 +237,8 @@ message!(AnchorsResponse {
     provisioning_counter,
     identity,
     anchors,
-    rules
+    rules,
+    delegate_counter = default,
 });
 message!(IdentityInfo {
     vendor_id,

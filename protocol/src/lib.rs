@@ -300,6 +300,8 @@ pub struct ServiceInfo {
     pub tpa_root_kid: ByteBuf,
     /// True when the TPA root is the repository's public test key: anyone can provision.
     pub tpa_root_is_test_key: bool,
+    /// Counter of the last provisioning message the TPA root signed (from an older TA: the
+    /// one counter of the root and its delegates, and `delegate_counter` is `None`).
     pub provisioning_counter: u64,
     pub anchors: u32,
     pub installed_components: u32,
@@ -312,6 +314,9 @@ pub struct ServiceInfo {
     /// TAs (UUID strings) whose last install OP-TEE did not confirm: their personalization
     /// data is withheld until an update that installs them succeeds (absent from older TAs).
     pub unconfirmed_tas: Vec<String>,
+    /// Counter of the last provisioning message a delegated TPA anchor signed (one counter
+    /// for all delegates; absent from older TAs, whose one counter is `provisioning_counter`).
+    pub delegate_counter: Option<u64>,
 }
 
 /// Request of [`Command::DeviceKey`]; an empty map asks for the device-wide keys only.
@@ -376,10 +381,15 @@ pub struct ProvisionResponse {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AnchorsResponse {
+    /// Counter of the last provisioning message the TPA root signed (from an older TA: the
+    /// one counter of the root and its delegates, and `delegate_counter` is `None`).
     pub provisioning_counter: u64,
     pub identity: IdentityInfo,
     pub anchors: Vec<AnchorInfo>,
     pub rules: Vec<RuleInfo>,
+    /// Counter of the last provisioning message a delegated TPA anchor signed (one counter
+    /// for all delegates; absent from older TAs).
+    pub delegate_counter: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

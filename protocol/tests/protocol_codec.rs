@@ -48,6 +48,7 @@ fn service() -> ServiceInfo {
             ta_version: Some(2),
         }],
         unconfirmed_tas: vec!["5e5e5e5e-5e5e-5e5e-5e5e-5e5e5e5e5e5e".into()],
+        delegate_counter: Some(u64::MAX - 1),
     }
 }
 
@@ -163,6 +164,7 @@ impl Samples {
             "AnchorsResponse",
             AnchorsResponse {
                 provisioning_counter: 5,
+                delegate_counter: Some(6),
                 identity: IdentityInfo {
                     vendor_id: Some(b(&[16; 16])),
                     class_id: None,

@@ -414,7 +414,8 @@ pub struct Report {
 /// tracker learns what is installed whichever attempt the REE made the device report on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeviceState {
-    /// Counter of the last applied provisioning message.
+    /// Counter of the last applied provisioning message the TPA root signed (the device's
+    /// delegated TPA anchors have a counter of their own, which reports do not carry).
     pub provisioning_counter: u64,
     /// Installed components (at most [`MAX_STATE_COMPONENTS`]).
     pub components: Vec<InstalledComponent>,

@@ -355,7 +355,8 @@ impl<B: Backend> Service<B> {
         };
         match State::load(&self.backend) {
             Ok(state) => {
-                service.provisioning_counter = state.provisioning_counter;
+                service.provisioning_counter = state.root_counter();
+                service.delegate_counter = Some(state.delegate_counter());
                 service.anchors = saturating_u32(state.anchors.len());
                 service.installed_components = saturating_u32(state.components.len());
                 service.components = state
@@ -474,7 +475,7 @@ impl<B: Backend> Service<B> {
         // The key itself, not its bytes: `to_bytes` would leave an unwiped scalar copy.
         opener.add_hpke_p256_key(Some(&prov.kid), keys.provisioning_secret().clone());
         let mut state = State::load(&self.backend)?;
-        let old_keks = provision::load_keks(&self.backend, state.provisioning_counter)?;
+        let old_keks = provision::load_keks(&self.backend, &state)?;
         let mut keks = old_keks.clone();
         let device = provision::Device {
             identity_kid: &identity.kid,
@@ -496,6 +497,7 @@ impl<B: Backend> Service<B> {
                 state_digest: ByteBuf::from(digest.to_vec()),
                 device: ByteBuf::from(identity.kid.clone()),
                 message_digest: ByteBuf::from(applied.message_digest.to_vec()),
+                signer: applied.signer,
             },
             keys.identity_secret(),
         )
@@ -503,7 +505,7 @@ impl<B: Backend> Service<B> {
         // The KEK object first, the state record last: the record's counter decides which
         // KEK set is in force, so a cut between the two writes leaves the old one.
         if applied.keks_changed || self.backend.len(keys::KEKS_OBJECT).ok().flatten().is_some() {
-            provision::save_keks(&mut self.backend, applied.counter, &old_keks, &keks)?;
+            provision::save_keks(&mut self.backend, &state, &old_keks, &keks)?;
         }
         state.save(&mut self.backend)?;
         Ok(ProvisionResponse {
@@ -556,7 +558,8 @@ impl<B: Backend> Service<B> {
             .collect();
         let id = &state.identity;
         Ok(AnchorsResponse {
-            provisioning_counter: state.provisioning_counter,
+            provisioning_counter: state.root_counter(),
+            delegate_counter: Some(state.delegate_counter()),
             identity: IdentityInfo {
                 vendor_id: id.vendor_id.clone(),
                 class_id: id.class_id.clone(),
@@ -704,7 +707,7 @@ impl<B: Backend> Service<B> {
     fn key_material(&mut self) -> Result<(DeviceKeyPair, State, Vec<provision::Kek>), Refuse> {
         let keys = self.keys()?;
         let state = State::load(&self.backend)?;
-        let keks = provision::load_keks(&self.backend, state.provisioning_counter)?;
+        let keks = provision::load_keks(&self.backend, &state)?;
         Ok((keys, state, keks))
     }
 
@@ -921,7 +924,7 @@ fn key_type(k: &VerificationKey) -> String {
 /// What a report says the device holds ([`crate::report::DeviceState`]).
 fn device_state(state: &State) -> crate::report::DeviceState {
     crate::report::DeviceState {
-        provisioning_counter: state.provisioning_counter,
+        provisioning_counter: state.root_counter(),
         components: state
             .components
             .iter()

@@ -2,10 +2,14 @@
 //!
 //! The REE only relays these messages; the TA believes them because they are signed by the
 //! TPA root fixed when the TA was built (or by an asymmetric anchor the TPA gave the TPA
-//! role). Every message names the device it is for (the device identity key's id) and
-//! carries the counter that must come next: exactly the stored counter + 1. So a replayed,
-//! older or foreign message fails, and the REE cannot drop one message (a revocation, say)
-//! and apply the next: the TPA numbers its messages per device, and a gap is refused. A
+//! role, a "delegate"). Every message names the device it is for (the device identity key's
+//! id) and carries a counter. The root has one counter and the delegates share a second one;
+//! a message must carry exactly its signer's stored counter plus one. So a replayed, older or
+//! foreign message fails, and the REE cannot drop one message of a counter and apply a later
+//! one of the same counter: a gap is refused. The REE can still withhold messages (stop after
+//! any one) and choose how the root's and the delegates' messages interleave; a delegate
+//! cannot consume the root's counter, so it can never keep the root from revoking it. Only
+//! the root adds, removes or re-scopes anchors of role TPA. A
 //! message is applied all-or-nothing: every operation is checked against a copy of the
 //! state, which is saved in one atomic write only if all of them pass. The TA answers with a
 //! receipt signed by its identity key naming the counter, the message and the resulting
@@ -54,6 +58,53 @@ pub const TPA_ROOT_ID: u32 = 0;
 /// HPKE `info` of every wrapped provisioning secret (domain separation from payloads).
 pub const WRAP_INFO: &[u8] = b"SUIT TA provisioning secret";
 
+/// Which of the device's two provisioning counters a message runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterKind {
+    /// Messages the build-time TPA root signs.
+    Root,
+    /// Messages a delegated TPA anchor (an anchor of role TPA) signs: one counter for all.
+    Delegate,
+}
+
+impl CounterKind {
+    /// The counter messages signed by anchor `signer` ([`TPA_ROOT_ID`] = the root) run on.
+    pub fn of(signer: u32) -> CounterKind {
+        if signer == TPA_ROOT_ID {
+            CounterKind::Root
+        } else {
+            CounterKind::Delegate
+        }
+    }
+
+    /// The stored value of this counter.
+    pub fn stored(self, state: &State) -> u64 {
+        match self {
+            CounterKind::Root => state.root_counter(),
+            CounterKind::Delegate => state.delegate_counter(),
+        }
+    }
+
+    fn set(self, state: &mut State, value: u64) {
+        // Both are written, so a record from before the delegates' counter keeps its value.
+        let delegate = state.delegate_counter();
+        state.delegate_counter = Some(delegate);
+        match self {
+            CounterKind::Root => state.provisioning_counter = value,
+            CounterKind::Delegate => state.delegate_counter = Some(value),
+        }
+    }
+}
+
+impl core::fmt::Display for CounterKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            CounterKind::Root => "the TPA root's",
+            CounterKind::Delegate => "the delegated TPA anchors'",
+        })
+    }
+}
+
 /// The `external_aad` a wrapped anchor key is bound to: the operation and the anchor id.
 pub fn anchor_wrap_aad(id: u32) -> Vec<u8> {
     let mut aad = b"suit-ta add-secret-anchor ".to_vec();
@@ -80,7 +131,7 @@ pub fn wrap_options(aad: &[u8]) -> CoseOptions<'_> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvisioningBody {
-    /// Must be exactly the device's stored counter + 1.
+    /// Must be exactly the device's stored counter of the signer's kind ([`CounterKind`]) + 1.
     pub counter: u64,
     /// The device this message is for: the key id of its identity key.
     pub device: ByteBuf,
@@ -90,7 +141,7 @@ pub struct ProvisioningBody {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     /// Add a new anchor with a public key (its id must be unused; ids are never 0, the TPA
-    /// root's). Symmetric keys are refused here: use `AddSecretAnchor`.
+    /// root's). Symmetric keys are refused here: use `AddSecretAnchor`. Role TPA: the root only.
     AddAnchor(AnchorRecord),
     /// Add an anchor whose key is symmetric (COSE_Mac0 verification), delivered encrypted
     /// to the device's provisioning key: `wrapped_key` is a COSE_Encrypt0 (HPKE) of the
@@ -101,9 +152,13 @@ pub enum Op {
         scope: Scope,
         wrapped_key: ByteBuf,
     },
-    /// Remove an anchor and every rule naming it.
+    /// Remove an anchor. KEKs stop naming it (a later anchor with its id does not inherit
+    /// them), but rules keep naming it: ids are the TPA's stable names, so a rule naming an
+    /// absent anchor is met by nobody (installs it covers are refused) until an anchor with
+    /// that id is added again, e.g. a rotation (remove and add under one id) keeps the rule.
+    /// An anchor of role TPA: the root only.
     RemoveAnchor { id: u32 },
-    /// Replace an anchor's permissions.
+    /// Replace an anchor's permissions. An anchor of role TPA: the root only.
     Rescope { id: u32, scope: Scope },
     /// Replace all component rules.
     SetRules(Vec<RuleRecord>),
@@ -248,15 +303,23 @@ pub enum ProvisionError {
     Malformed(&'static str),
     /// The signature is not from the TPA root or a TPA-role anchor.
     NotTpaSigned(CoseError),
-    /// Replay or older message.
+    /// Replay or older message (on the signer's counter).
     Replayed {
+        counter: CounterKind,
         stored: u64,
         offered: u64,
     },
     /// A message between the stored counter and this one was never applied.
     Skipped {
+        counter: CounterKind,
         stored: u64,
         offered: u64,
+    },
+    /// A delegated TPA anchor tried to add, remove or re-scope an anchor of role TPA.
+    RootOnly {
+        index: usize,
+        anchor: u32,
+        signer: u32,
     },
     /// Bound to another device.
     WrongDevice,
@@ -276,16 +339,32 @@ impl core::fmt::Display for ProvisionError {
             ProvisionError::NotTpaSigned(e) => {
                 write!(f, "not signed by the TPA root or a TPA anchor ({e})")
             }
-            ProvisionError::Replayed { stored, offered } => write!(
+            ProvisionError::Replayed {
+                counter,
+                stored,
+                offered,
+            } => write!(
                 f,
-                "counter {offered} is not greater than the applied counter {stored} (replayed or older message)"
+                "counter {offered} is not greater than the applied counter {stored} ({counter} counter: replayed or older message)"
             ),
-            ProvisionError::Skipped { stored, offered } => write!(
+            ProvisionError::Skipped {
+                counter,
+                stored,
+                offered,
+            } => write!(
                 f,
-                "counter {offered} skips message(s) {}..={} (the next message must carry counter {}): an earlier message was not applied",
-                stored + 1,
-                offered - 1,
-                stored + 1
+                "counter {offered} skips message(s) {}..={} of {counter} counter (the next message must carry counter {}): an earlier message was not applied",
+                stored.saturating_add(1),
+                offered.saturating_sub(1),
+                stored.saturating_add(1)
+            ),
+            ProvisionError::RootOnly {
+                index,
+                anchor,
+                signer,
+            } => write!(
+                f,
+                "operation {index}: only the TPA root adds, removes or re-scopes TPA anchors (anchor {anchor}); this message is signed by delegated TPA anchor {signer}"
             ),
             ProvisionError::WrongDevice => write!(f, "message is bound to another device"),
             ProvisionError::TooManyOps => write!(f, "more than {MAX_OPS} operations"),
@@ -366,15 +445,20 @@ pub fn apply(
     if body.device.as_slice() != device.identity_kid {
         return Err(ProvisionError::WrongDevice);
     }
-    check_counter(state.provisioning_counter, body.counter)?;
-    if body.ops.len() > MAX_OPS {
-        return Err(ProvisionError::TooManyOps);
-    }
+    // Refuse a replay or a gap before copying the state (`apply_body` checks again).
+    let kind = CounterKind::of(signer);
+    check_counter(kind, kind.stored(state), body.counter)?;
     let mut next = state.clone();
     let mut next_keks = keks.clone();
     let mut unwrap = |aad: &[u8], wrapped: &[u8]| unwrap_secret(device.provisioning, aad, wrapped);
-    let summary = apply_ops(&mut next, &mut next_keks, &body.ops, &mut unwrap)?;
-    next.provisioning_counter = body.counter;
+    let summary = apply_body(
+        &mut next,
+        &mut next_keks,
+        signer,
+        body.counter,
+        &body.ops,
+        &mut unwrap,
+    )?;
     let keks_changed = next_keks != *keks;
     *state = next;
     *keks = next_keks;
@@ -387,15 +471,68 @@ pub fn apply(
     })
 }
 
-/// The counter rule: exactly the next one.
-pub fn check_counter(stored: u64, offered: u64) -> Result<(), ProvisionError> {
+/// The counter rule: exactly the next one on the signer's counter (`kind`, stored value
+/// `stored`).
+pub fn check_counter(kind: CounterKind, stored: u64, offered: u64) -> Result<(), ProvisionError> {
     if offered <= stored {
-        return Err(ProvisionError::Replayed { stored, offered });
+        return Err(ProvisionError::Replayed {
+            counter: kind,
+            stored,
+            offered,
+        });
     }
-    if offered != stored + 1 {
-        return Err(ProvisionError::Skipped { stored, offered });
+    if Some(offered) != stored.checked_add(1) {
+        return Err(ProvisionError::Skipped {
+            counter: kind,
+            stored,
+            offered,
+        });
     }
     Ok(())
+}
+
+/// Applies an authenticated message body signed by anchor `signer` ([`TPA_ROOT_ID`] = the
+/// root) to `state` and `keks`: checks `counter` against the signer's counter, applies `ops`
+/// ([`apply_ops`]) and advances that counter. The TA and the TPA's model of a device both run
+/// it. On error `state` and `keks` may be partly changed: callers work on copies.
+pub fn apply_body(
+    state: &mut State,
+    keks: &mut Vec<Kek>,
+    signer: u32,
+    counter: u64,
+    ops: &[Op],
+    unwrap: &mut Unwrap<'_>,
+) -> Result<Vec<String>, ProvisionError> {
+    let kind = CounterKind::of(signer);
+    check_counter(kind, kind.stored(state), counter)?;
+    if ops.len() > MAX_OPS {
+        return Err(ProvisionError::TooManyOps);
+    }
+    let summary = apply_ops(state, keks, signer, ops, unwrap)?;
+    kind.set(state, counter);
+    Ok(summary)
+}
+
+/// Which anchor of `state` (of role TPA, asymmetric) signed `message`, if one did; `None`
+/// when none did (the TPA's model of a device then takes the message as the root's).
+pub fn delegate_signer(message: &[u8], state: &State) -> Result<Option<u32>, ProvisionError> {
+    let (body, auth) = split(message)?;
+    let block = AuthBlock::parse(auth).map_err(ProvisionError::NotTpaSigned)?;
+    let verifier = block.verifier(body);
+    Ok(tpa_anchors(state).find_map(|(id, key)| verifier.verify(&key).is_ok().then_some(id)))
+}
+
+/// The state's anchors that may sign provisioning messages: role TPA, asymmetric key.
+fn tpa_anchors(state: &State) -> impl Iterator<Item = (u32, VerificationKey)> + '_ {
+    state
+        .anchors
+        .iter()
+        .filter(|a| a.role == RoleRecord::Tpa)
+        .filter_map(|a| match VerificationKey::from_cose_key(&a.cose_key) {
+            // A symmetric key never speaks for the TPA, even if an old state says so.
+            Ok((VerificationKey::Hmac256(_), _)) | Err(_) => None,
+            Ok((key, _)) => Some((a.id, key)),
+        })
 }
 
 fn unwrap_secret(
@@ -423,14 +560,10 @@ fn authenticate(
         Ok(()) => return Ok(TPA_ROOT_ID),
         Err(e) => e,
     };
-    for a in state.anchors.iter().filter(|a| a.role == RoleRecord::Tpa) {
-        match VerificationKey::from_cose_key(&a.cose_key) {
-            // A symmetric key never speaks for the TPA, even if an old state says so.
-            Ok((VerificationKey::Hmac256(_), _)) | Err(_) => continue,
-            Ok((key, _)) => match verifier.verify(&key) {
-                Ok(()) => return Ok(a.id),
-                Err(e) => last = e,
-            },
+    for (id, key) in tpa_anchors(state) {
+        match verifier.verify(&key) {
+            Ok(()) => return Ok(id),
+            Err(e) => last = e,
         }
     }
     Err(ProvisionError::NotTpaSigned(last))
@@ -439,21 +572,50 @@ fn authenticate(
 /// Opens a wrapped secret: `(external_aad, wrapped) -> plaintext`.
 pub type Unwrap<'a> = dyn FnMut(&[u8], &[u8]) -> Result<Zeroizing<Vec<u8>>, String> + 'a;
 
-/// Applies `ops` in order to `state` and `keks` (the caller works on copies and keeps them
-/// only on success). The TPA's model of a device (`suit-author provision --state`) runs the
-/// same function, so both sides agree on the result.
+/// Applies `ops`, signed by anchor `signer` ([`TPA_ROOT_ID`] = the root), in order to `state`
+/// and `keks` (the caller works on copies and keeps them only on success). The TPA's model of
+/// a device (`suit-author provision --state`) runs the same function ([`apply_body`]), so
+/// both sides agree on the result. A delegate (any signer but the root) may not add, remove
+/// or re-scope an anchor of role TPA: it could otherwise make more delegates, or shield
+/// itself from the root.
 pub fn apply_ops(
     state: &mut State,
     keks: &mut Vec<Kek>,
+    signer: u32,
     ops: &[Op],
     unwrap: &mut Unwrap<'_>,
 ) -> Result<Vec<String>, ProvisionError> {
     let mut summary = Vec::new();
     for (index, op) in ops.iter().enumerate() {
+        if signer != TPA_ROOT_ID {
+            if let Some(anchor) = touched_tpa_anchor(state, op) {
+                return Err(ProvisionError::RootOnly {
+                    index,
+                    anchor,
+                    signer,
+                });
+            }
+        }
         let fail = |reason: String| ProvisionError::Op { index, reason };
         summary.push(apply_op(state, keks, op, unwrap).map_err(fail)?);
     }
     Ok(summary)
+}
+
+/// The anchor of role TPA that `op` would add, remove or re-scope in `state`, if any.
+fn touched_tpa_anchor(state: &State, op: &Op) -> Option<u32> {
+    let is_tpa = |id: u32| {
+        state
+            .anchors
+            .iter()
+            .any(|a| a.id == id && a.role == RoleRecord::Tpa)
+    };
+    match op {
+        Op::AddAnchor(a) if a.role == RoleRecord::Tpa => Some(a.id),
+        Op::AddSecretAnchor { id, role, .. } if *role == RoleRecord::Tpa => Some(*id),
+        Op::RemoveAnchor { id } | Op::Rescope { id, .. } if is_tpa(*id) => Some(*id),
+        _ => None,
+    }
 }
 
 fn parse_key(id: u32, cose_key: &[u8]) -> Result<VerificationKey, String> {
@@ -582,9 +744,8 @@ fn apply_op(
             if state.anchors.len() == before {
                 return Err(no_anchor(*id));
             }
-            for r in &mut state.rules {
-                r.required_anchors.retain(|x| x != id);
-            }
+            // Rules keep naming it: nobody meets them until an anchor with this id is added
+            // again (failing closed; stripping the id could leave a rule requiring nobody).
             // A later anchor with the same id must not inherit its KEKs.
             for k in keks.iter_mut() {
                 k.anchors.retain(|x| x != id);
@@ -688,7 +849,8 @@ fn hex_id(id: &[u8]) -> String {
 /// COSE_Sign1 payload of a provisioning receipt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
-    /// The counter of the message just applied (= the device's counter now).
+    /// The counter of the message just applied (= the device's counter of the signer's kind
+    /// now: the root's if `signer` is 0, the delegates' otherwise).
     pub counter: u64,
     /// [`state_digest`] of the anchors, rules, identity and KEKs (ids) after the message.
     pub state_digest: ByteBuf,
@@ -696,13 +858,17 @@ pub struct Receipt {
     pub device: ByteBuf,
     /// SHA-256 of the whole provisioning message applied.
     pub message_digest: ByteBuf,
+    /// Anchor id of the message's signer, [`TPA_ROOT_ID`] for the root: which counter
+    /// `counter` is (absent from receipts of devices with one counter: 0).
+    pub signer: u32,
 }
 
 crate::cbor::struct_codec!(Receipt {
     counter,
     state_digest,
     device,
-    message_digest
+    message_digest,
+    signer = default,
 });
 
 /// SHA-256 over the canonical encoding (this crate's deterministic CBOR serialization of the
@@ -828,56 +994,67 @@ pub fn verify_receipt(bytes: &[u8], identity_sec1: &[u8]) -> Result<Receipt, Rec
 }
 
 // ---------------------------------------------------------------------------------------
-// The KEK store (`suit/keks`), kept in step with the state record's counter.
+// The KEK store (`suit/keks`), kept in step with the state record's counters.
 
 struct StoredKeks {
-    /// Counter of the message that wrote `current`.
+    /// The root's counter after the message that wrote `current`.
     counter: u64,
     current: Vec<Kek>,
     /// The set before that message, in force while the state record still has the older
-    /// counter (the state write after this object failed or was cut).
+    /// counters (the state write after this object failed or was cut).
     previous: Vec<Kek>,
+    /// The delegates' counter after that message (absent from objects written before it
+    /// existed: 0, i.e. only `counter` decides, as it did then).
+    delegate_counter: u64,
 }
 
 crate::cbor::struct_codec!(StoredKeks {
     counter,
     current,
-    previous
+    previous,
+    delegate_counter = default,
 });
 
 const MAX_KEK_OBJECT: usize = 8 * 1024;
 
-/// The KEKs in force for a device whose state record holds `counter`. A message is
-/// committed by the state record: a KEK object written for a later counter (the state write
-/// after it did not happen) falls back to the set before it.
+/// The KEKs in force for a device whose state record is `state`. A message is committed by
+/// the state record: a KEK object written for later counters (the state write after it did
+/// not happen) falls back to the set before it. Each message advances exactly one of the two
+/// counters by one, so the object's message is committed iff neither of its counters is
+/// ahead of the record's.
 pub fn load_keks(
     store: &dyn super::store::SecureStore,
-    counter: u64,
+    state: &State,
 ) -> Result<Vec<Kek>, super::state::StateError> {
     let Some(bytes) = store.get(super::keys::KEKS_OBJECT)? else {
         return Ok(Vec::new());
     };
     let mut stored: StoredKeks = super::record::decode_stored(&bytes, MAX_KEK_OBJECT)
         .map_err(|_| super::state::StateError::Corrupt)?;
-    Ok(if stored.counter <= counter {
-        core::mem::take(&mut stored.current)
-    } else {
-        core::mem::take(&mut stored.previous)
-    })
+    Ok(
+        if stored.counter <= state.root_counter()
+            && stored.delegate_counter <= state.delegate_counter()
+        {
+            core::mem::take(&mut stored.current)
+        } else {
+            core::mem::take(&mut stored.previous)
+        },
+    )
 }
 
-/// Writes the KEK set of message `counter`, keeping `previous` until the state record with
-/// that counter is written (call this first, then save the state).
+/// Writes the KEK set of the message that produced `state` (its counters), keeping
+/// `previous` until that state record is written (call this first, then save the state).
 pub fn save_keks(
     store: &mut dyn super::store::SecureStore,
-    counter: u64,
+    state: &State,
     previous: &[Kek],
     current: &[Kek],
 ) -> Result<(), super::state::StateError> {
     let stored = StoredKeks {
-        counter,
+        counter: state.root_counter(),
         current: current.to_vec(),
         previous: previous.to_vec(),
+        delegate_counter: state.delegate_counter(),
     };
     let bytes = Zeroizing::new(
         super::record::encode(&stored).map_err(|_| super::state::StateError::Corrupt)?,

@@ -37,7 +37,10 @@ pub struct State {
     pub format: u32,
     /// Bumped by every committed update; names that update's new objects.
     pub generation: u64,
-    /// Highest provisioning-message counter applied (replay protection).
+    /// Counter of the last provisioning message the build-time TPA root signed (replay
+    /// protection: the root's next message must carry exactly this + 1). In a record written
+    /// before delegated TPA anchors had a counter of their own, the one counter root and
+    /// delegates shared.
     pub provisioning_counter: u64,
     pub identity: Identity,
     pub anchors: Vec<AnchorRecord>,
@@ -52,6 +55,13 @@ pub struct State {
     /// withheld until an update that installs them succeeds, so a newer TA is never served
     /// the older state's data.
     pub unconfirmed_tas: Vec<ByteBuf>,
+    /// Counter of the last provisioning message a delegated TPA anchor (an anchor of role
+    /// TPA) signed: one counter shared by every delegate, which only increases (a delegate
+    /// removed and added again cannot have its old messages replayed). `None` only in a record
+    /// from before this counter existed: [`State::load`] then starts it at the old shared
+    /// counter, so that no message applied before (by the root or a delegate) applies again.
+    /// Read it with [`State::delegate_counter`].
+    pub delegate_counter: Option<u64>,
 }
 
 /// Who this device is, for vendor/class/device conditions. Set by the TPA.
@@ -160,6 +170,7 @@ crate::cbor::struct_codec!(State {
     components,
     key_scopes = default,
     unconfirmed_tas = default,
+    delegate_counter = default,
 });
 crate::cbor::struct_codec!(Identity {
     vendor_id,
@@ -240,8 +251,21 @@ impl State {
     pub fn new() -> Self {
         State {
             format: STATE_FORMAT,
+            delegate_counter: Some(0),
             ..Default::default()
         }
+    }
+
+    /// The TPA root's provisioning counter (see [`State::provisioning_counter`]).
+    pub fn root_counter(&self) -> u64 {
+        self.provisioning_counter
+    }
+
+    /// The delegated TPA anchors' provisioning counter. A record from before it existed had
+    /// one counter for root and delegates: both start there, so no old message is accepted
+    /// again whoever signed it.
+    pub fn delegate_counter(&self) -> u64 {
+        self.delegate_counter.unwrap_or(self.provisioning_counter)
     }
 
     /// Loads the record; a device that never stored one starts empty.
@@ -249,8 +273,10 @@ impl State {
         let Some(bytes) = store.get(STATE_OBJECT)? else {
             return Ok(State::new());
         };
-        let state: State =
+        let mut state: State =
             super::record::decode_stored(&bytes, MAX_STATE).map_err(|_| StateError::Corrupt)?;
+        // A record from before the delegates' counter: it starts at the shared counter.
+        state.delegate_counter = Some(state.delegate_counter());
         if state.format != STATE_FORMAT
             || state.unconfirmed_tas.len() > MAX_UNCONFIRMED_TAS
             || state.unconfirmed_tas.iter().any(|u| u.len() != 16)

@@ -22,7 +22,10 @@
 //!
 //! `device-key` (required) is the device's identity public key: the message is bound to it
 //! and the device's receipt is signed by it. `counter` must be exactly one more than the
-//! device's counter. `[[]]` as components grants every component. Secrets (`hmac-key` anchors, KEKs) are
+//! device's counter of the signer: the TPA root's messages and those of delegated TPA anchors
+//! (anchors of role `tpa`, signing with their own key) are counted separately (`suit-agent
+//! anchors` shows both; one counter is shared by all delegates). Only the root may add,
+//! remove or re-scope an anchor of role `tpa`. `[[]]` as components grants every component. Secrets (`hmac-key` anchors, KEKs) are
 //! encrypted to `provisioning-key` (the device's provisioning public key; required when the
 //! message carries a secret); a symmetric key cannot hold the TPA role.
 
@@ -513,7 +516,7 @@ impl DeviceModel {
 /// Applies a message made by [`provision`] to the model in `path` (created when missing)
 /// and saves it; returns the state digest the device will report.
 pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
-    use suit_common::service::provision::{apply_ops, check_counter};
+    use suit_common::service::provision::{apply_body, delegate_signer, TPA_ROOT_ID};
     let mut model = if path.exists() {
         DeviceModel::load(path)?
     } else {
@@ -527,8 +530,11 @@ pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
     if model.device.as_slice() != p.device_kid.as_slice() {
         return Err(refuse("the model is of another device".into()));
     }
-    check_counter(model.state.provisioning_counter, p.counter)
-        .map_err(|e| refuse(e.to_string()))?;
+    // The device tries the root first; a model does not know the root's key, but a message
+    // no delegate of the model signed is the root's (or the device refuses it).
+    let signer = delegate_signer(&p.message, &model.state)
+        .map_err(|e| refuse(e.to_string()))?
+        .unwrap_or(TPA_ROOT_ID);
     let mut unwrap = |aad: &[u8], _wrapped: &[u8]| {
         p.secrets
             .iter()
@@ -536,9 +542,15 @@ pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
             .map(|(_, s)| s.clone())
             .ok_or_else(|| "secret not made by this run".to_string())
     };
-    apply_ops(&mut model.state, &mut model.keks, &p.body.ops, &mut unwrap)
-        .map_err(|e| refuse(format!("the message does not apply to the model: {e}")))?;
-    model.state.provisioning_counter = p.counter;
+    apply_body(
+        &mut model.state,
+        &mut model.keks,
+        signer,
+        p.counter,
+        &p.body.ops,
+        &mut unwrap,
+    )
+    .map_err(|e| refuse(format!("the message does not apply to the model: {e}")))?;
     let bytes = Zeroizing::new(
         suit_common::service::record::encode(&model)
             .map_err(|e| AuthorError::Create(format!("encoding the model: {e}")))?,

@@ -55,10 +55,13 @@ pub fn verify_receipt_file(opts: &VerifyReceiptOptions, out: &mut dyn Write) -> 
         if model.device != receipt.device {
             return Err(refuse(format!("{} models another device", path.display())));
         }
-        if model.state.provisioning_counter != receipt.counter {
+        // The receipt's counter is its signer's: the root's or the delegates'.
+        let kind = suit_common::service::provision::CounterKind::of(receipt.signer);
+        let modelled = kind.stored(&model.state);
+        if modelled != receipt.counter {
             return Err(refuse(format!(
-                "the device is at counter {}, the model at {}",
-                receipt.counter, model.state.provisioning_counter
+                "the device is at counter {}, the model at {modelled} ({kind} counter)",
+                receipt.counter
             )));
         }
         if model.digest()?.as_slice() != receipt.state_digest.as_slice() {
@@ -71,14 +74,20 @@ pub fn verify_receipt_file(opts: &VerifyReceiptOptions, out: &mut dyn Write) -> 
         serde_json::json!({
             "verified": true,
             "counter": receipt.counter,
+            "signer": receipt.signer,
             "device": hex_str(&receipt.device),
             "state-digest": hex_str(&receipt.state_digest),
             "message-digest": hex_str(&receipt.message_digest),
         })
         .to_string()
     } else {
+        let signer = if receipt.signer == 0 {
+            "the TPA root".to_string()
+        } else {
+            format!("TPA anchor {}", receipt.signer)
+        };
         format!(
-            "receipt verified: device {} applied provisioning message {} (sha-256 {})\n  state digest: {}",
+            "receipt verified: device {} applied provisioning message {} signed by {signer} (sha-256 {})\n  state digest: {}",
             hex_str(&receipt.device),
             receipt.counter,
             hex_str(&receipt.message_digest),

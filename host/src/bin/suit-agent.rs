@@ -659,7 +659,16 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
             ""
         }
     );
-    println!("  provisioning count:  {}", v.provisioning_counter);
+    match v.delegate_counter {
+        Some(d) => println!(
+            "  provisioning count:  {} (TPA root), {d} (delegated TPA anchors)",
+            v.provisioning_counter
+        ),
+        None => println!(
+            "  provisioning count:  {} (one counter for the TPA root and its delegates)",
+            v.provisioning_counter
+        ),
+    }
     println!("  trust anchors:       {}", v.anchors);
     println!(
         "  installed:           {} component(s)",
@@ -838,8 +847,13 @@ fn provision(
     } else {
         format!("TPA anchor {}", r.signer)
     };
+    let counter = if r.signer == 0 {
+        "the root's counter"
+    } else {
+        "the delegates' counter"
+    };
     println!(
-        "provisioning message {} accepted (signed by {signer}):",
+        "provisioning message {} ({counter}) accepted (signed by {signer}):",
         r.counter
     );
     for line in &r.applied {
@@ -859,7 +873,17 @@ fn anchors(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
         println!("{}", to_json(&a));
         return Ok(());
     }
-    println!("provisioning counter: {}", a.provisioning_counter);
+    // The next message of each signer kind must carry its counter + 1.
+    match a.delegate_counter {
+        Some(d) => println!(
+            "provisioning counter: {} (TPA root); delegated TPA anchors: {d}",
+            a.provisioning_counter
+        ),
+        None => println!(
+            "provisioning counter: {} (one counter for the TPA root and its delegates)",
+            a.provisioning_counter
+        ),
+    }
     let id =
         |v: &Option<suit_common::protocol::ByteBuf>| v.as_ref().map_or("unset".into(), |b| show(b));
     println!(
