@@ -528,3 +528,329 @@ fn a_co_signer_with_ree_plaintext_does_not_let_another_anchors_secret_out() {
         leaked.map(|d| String::from_utf8_lossy(&d).into_owned())
     );
 }
+
+/// An envelope signed by every key in `keys` (PEM private keys), in that order.
+fn sign_all(manifest: &[u8], keys: &[&str]) -> Vec<u8> {
+    use suit_common::suit::author::{seal_envelope, Signer};
+    let keys: Vec<SigningKey> = keys.iter().map(|k| p256_private_from_pem(k)).collect();
+    let signers: Vec<Signer<'_>> = keys
+        .iter()
+        .map(|key| Signer {
+            key,
+            alg: Algorithm::Esp256,
+            kid: b"",
+        })
+        .collect();
+    seal_envelope(manifest, &signers, &[], &[]).unwrap()
+}
+
+/// A manifest over `components` that runs the directive-copy steps `(to, from)` in order,
+/// each checked against `digest` / `size` (set for every component).
+fn chain_manifest(
+    seq: u64,
+    components: &[&[&[u8]]],
+    steps: &[(i64, i64)],
+    digest: &[u8],
+    size: usize,
+) -> Vec<u8> {
+    let mut shared = match digest_shared(0, digest, size, 15) {
+        Value::Array(v) => v,
+        _ => unreachable!(),
+    };
+    let image = suit_test_support::cbor(&Value::Array(vec![int(-16), bytes(digest)]));
+    for i in 1..components.len() {
+        shared.extend([
+            int(12),
+            int(i as i64),
+            int(20),
+            Value::Map(vec![(int(3), bytes(&image)), (int(14), int(size as i64))]),
+        ]);
+    }
+    let mut install = Vec::new();
+    for (to, from) in steps {
+        install.extend([
+            int(12),
+            int(*to),
+            int(20),
+            Value::Map(vec![(int(22), int(*from))]),
+            int(22),
+            int(2),
+            int(3),
+            int(15),
+        ]);
+    }
+    suit_manifest(
+        seq as i64,
+        components.iter().map(|c| segs(c)).collect(),
+        &Value::Array(shared),
+        &Value::Array(install),
+    )
+}
+
+/// A component identifier as its segments.
+type Segments<'a> = &'a [&'a [u8]];
+
+/// A manifest fetching `uri` into buffer component 1, decrypting it with `info` into
+/// component 2 (`plain`), then copying that into component 0 (`out`); components 0 and 2
+/// must hold [`SECRET`].
+fn decrypt_then_copy_manifest(
+    seq: u64,
+    out: Segments<'_>,
+    buffer: Segments<'_>,
+    plain: Segments<'_>,
+    uri: &str,
+    info: &[u8],
+) -> Vec<u8> {
+    let (digest, size) = (Sha256::digest(SECRET), SECRET.len());
+    let mut shared = match digest_shared(0, &digest, size, 15) {
+        Value::Array(v) => v,
+        _ => unreachable!(),
+    };
+    let image = suit_test_support::cbor(&Value::Array(vec![int(-16), bytes(&digest)]));
+    shared.extend([
+        int(12),
+        int(2),
+        int(20),
+        Value::Map(vec![(int(3), bytes(&image)), (int(14), int(size as i64))]),
+    ]);
+    let install = Value::Array(vec![
+        int(12),
+        int(1),
+        int(20),
+        Value::Map(vec![(int(21), Value::Text(uri.into()))]),
+        int(21),
+        int(2),
+        int(12),
+        int(2),
+        int(20),
+        Value::Map(vec![(int(19), bytes(info)), (int(22), int(1))]),
+        int(22),
+        int(2),
+        int(3),
+        int(15),
+        int(12),
+        int(0),
+        int(20),
+        Value::Map(vec![(int(22), int(2))]),
+        int(22),
+        int(2),
+        int(3),
+        int(15),
+    ]);
+    suit_manifest(
+        seq as i64,
+        vec![segs(out), segs(buffer), segs(plain)],
+        &Value::Array(shared),
+        &install,
+    )
+}
+
+/// Review s16 R4, the same leak in two steps: anchor 1's secret is copied into a secure
+/// component of the co-signer (anchor 2, which has `ree_plaintext`), and from there into the
+/// REE, in one run or in two. Ownership follows the content: the first copy is refused
+/// because the destination could be copied out by owners that allow what anchor 1 does not.
+/// A copy between anchor 1's own secure components stays allowed.
+#[test]
+fn a_secret_moved_through_a_co_signers_component_does_not_get_out() {
+    let mut s = two_tenants(false);
+    provision(
+        &mut s,
+        2,
+        vec![Op::Rescope {
+            id: 2,
+            scope: scope(&[&[b"app-b"], &[b"ree"]], true),
+        }],
+    );
+    let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
+    let digest = Sha256::digest(SECRET);
+    let secure = fetch_manifest(
+        1,
+        &[b"app-a"],
+        "https://a.example/perso.bin",
+        Some(&a.encryption_info),
+        &digest,
+        SECRET.len(),
+    );
+    install(
+        &mut s,
+        &sign(&secure, A_PRIV),
+        &[("https://a.example/perso.bin", &a.ciphertext)],
+    )
+    .unwrap();
+
+    // One run: app-a -> app-b -> ['ree', 'copy.bin'], signed by both.
+    let one_run = chain_manifest(
+        2,
+        &[&[b"app-a"], &[b"app-b"], &[b"ree", b"copy.bin"]],
+        &[(1, 0), (2, 1)],
+        &digest,
+        SECRET.len(),
+    );
+    let before = snapshot(&s);
+    let r = refusal(install(&mut s, &sign_all(&one_run, &[A_PRIV, B_PRIV]), &[]));
+    says(
+        &r.reason,
+        "no signer's anchor may put decrypted or secure content there",
+    );
+    assert_eq!(snapshot(&s), before);
+    assert_eq!(export_refused(&mut s, "copy.bin"), RefusalKind::NotFound);
+
+    // Two runs: the first (app-a -> app-b, signed by both) would leave anchor 1's secret
+    // where anchor 2 alone could copy it out; it is refused.
+    let park = copy_manifest(3, &[b"app-a"], &[b"app-b"], &digest, SECRET.len());
+    let r = refusal(install(&mut s, &sign_all(&park, &[A_PRIV, B_PRIV]), &[]));
+    says(
+        &r.reason,
+        "no signer's anchor may put decrypted or secure content there",
+    );
+    assert_eq!(snapshot(&s), before);
+    let out = copy_manifest(
+        4,
+        &[b"app-b"],
+        &[b"ree", b"copy.bin"],
+        &digest,
+        SECRET.len(),
+    );
+    assert!(install(&mut s, &sign(&out, B_PRIV), &[]).is_err());
+    assert_eq!(export_refused(&mut s, "copy.bin"), RefusalKind::NotFound);
+
+    // Control: anchor 1 moving its secret within its own secure components is fine.
+    let own = copy_manifest(
+        5,
+        &[b"app-a"],
+        &[b"app-a", b"backup"],
+        &digest,
+        SECRET.len(),
+    );
+    install(&mut s, &sign(&own, A_PRIV), &[]).unwrap();
+}
+
+/// Review s16 R4, content decrypted in this run: a manifest signed by anchor 1 (no
+/// `ree_plaintext`) and anchor 2 (with it) decrypts anchor 1's payload into a secure
+/// component, then copies it into the REE. Into anchor 1's component: the copy out is
+/// refused (its owner does not allow it). Into anchor 2's component: anchor 1's keys are not
+/// offered for a component outside its scope, so nothing is decrypted. Directly into the
+/// REE: only anchor 2's keys are offered. Nothing is stored or exported in any case.
+#[test]
+fn content_decrypted_in_the_run_does_not_leave_under_a_co_signers_flag() {
+    let mut s = two_tenants(false);
+    provision(
+        &mut s,
+        2,
+        vec![Op::Rescope {
+            id: 2,
+            scope: scope(&[&[b"app-b"], &[b"ree"]], true),
+        }],
+    );
+    let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
+    let uri = "https://a.example/perso.bin";
+    let payloads: &[(&str, &[u8])] = &[(uri, &a.ciphertext)];
+    let cases: [(Segments<'_>, Segments<'_>, &str); 3] = [
+        (
+            &[b"app-a", b"encrypted"],
+            &[b"app-a", b"plain"],
+            "no signer's anchor may put decrypted or secure content there",
+        ),
+        (
+            &[b"app-b", b"encrypted"],
+            &[b"app-b", b"plain"],
+            "payload decryption failed",
+        ),
+        (
+            &[b"ree", b"copy.bin", b"encrypted"],
+            &[b"ree", b"plain.bin"],
+            "payload decryption failed",
+        ),
+    ];
+    for (seq, (buffer, plain, why)) in (1..).zip(cases) {
+        let m = decrypt_then_copy_manifest(
+            seq,
+            &[b"ree", b"copy.bin"],
+            buffer,
+            plain,
+            uri,
+            &a.encryption_info,
+        );
+        let before = snapshot(&s);
+        let r = refusal(install(&mut s, &sign_all(&m, &[A_PRIV, B_PRIV]), payloads));
+        suit_test_support::says_as(format!("{plain:?}"), &r.reason, why);
+        assert_eq!(snapshot(&s), before, "{plain:?}");
+        assert_eq!(export_refused(&mut s, "copy.bin"), RefusalKind::NotFound);
+        assert_eq!(export_refused(&mut s, "plain.bin"), RefusalKind::NotFound);
+    }
+}
+
+/// Controls for review s16 R4: when every anchor owning the content has `ree_plaintext`, a
+/// manifest signed by several anchors still copies secure and freshly decrypted content into
+/// the REE, directly or through a co-signer's component; and a co-signer without the flag
+/// (e.g. one a rule requires) does not block the owner's export, since it owns nothing moved.
+#[test]
+fn content_whose_owners_all_allow_it_still_reaches_the_ree_under_several_signers() {
+    let uri = "https://a.example/perso.bin";
+    let digest = Sha256::digest(SECRET);
+    // Both anchors allow it.
+    let mut s = two_tenants(true);
+    let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
+    let payloads: &[(&str, &[u8])] = &[(uri, &a.ciphertext)];
+    let secure = fetch_manifest(
+        1,
+        &[b"app-a"],
+        uri,
+        Some(&a.encryption_info),
+        &digest,
+        SECRET.len(),
+    );
+    install(&mut s, &sign(&secure, A_PRIV), payloads).unwrap();
+    let copy = copy_manifest(
+        2,
+        &[b"app-a"],
+        &[b"ree", b"copy.bin"],
+        &digest,
+        SECRET.len(),
+    );
+    install(&mut s, &sign_all(&copy, &[A_PRIV, B_PRIV]), &[]).unwrap();
+    assert_eq!(exported(&mut s, "copy.bin"), SECRET);
+    let chain = chain_manifest(
+        3,
+        &[&[b"app-a"], &[b"app-b"], &[b"ree", b"chain.bin"]],
+        &[(1, 0), (2, 1)],
+        &digest,
+        SECRET.len(),
+    );
+    install(&mut s, &sign_all(&chain, &[A_PRIV, B_PRIV]), &[]).unwrap();
+    assert_eq!(exported(&mut s, "chain.bin"), SECRET);
+    let fresh = decrypt_then_copy_manifest(
+        4,
+        &[b"ree", b"fresh.bin"],
+        &[b"app-a", b"encrypted"],
+        &[b"app-a", b"plain"],
+        uri,
+        &a.encryption_info,
+    );
+    install(&mut s, &sign_all(&fresh, &[A_PRIV, B_PRIV]), payloads).unwrap();
+    assert_eq!(exported(&mut s, "fresh.bin"), SECRET);
+
+    // Only the owner (anchor 1) allows it; the co-signer (anchor 2) does not.
+    let mut s = two_tenants(false);
+    provision(
+        &mut s,
+        2,
+        vec![Op::Rescope {
+            id: 1,
+            scope: scope(&[&[b"app-a"], &[b"ree"]], true),
+        }],
+    );
+    let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
+    let payloads: &[(&str, &[u8])] = &[(uri, &a.ciphertext)];
+    let secure = fetch_manifest(
+        1,
+        &[b"app-a"],
+        uri,
+        Some(&a.encryption_info),
+        &digest,
+        SECRET.len(),
+    );
+    install(&mut s, &sign(&secure, A_PRIV), payloads).unwrap();
+    install(&mut s, &sign_all(&copy, &[A_PRIV, B_PRIV]), &[]).unwrap();
+    assert_eq!(exported(&mut s, "copy.bin"), SECRET);
+}

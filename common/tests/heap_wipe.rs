@@ -325,7 +325,11 @@ fn the_anchor_key_source_frees_no_anchor_key() {
             id: id.into(),
             cose_key: protocol::ByteBuf::from(vec![id; 8]),
             role: RoleRecord::Author,
-            scope: Scope::default(),
+            // Keys are offered only to anchors whose scope covers the component.
+            scope: Scope {
+                component_prefixes: vec![vec![protocol::ByteBuf::from(b"app".to_vec())]],
+                ..Scope::default()
+            },
             key_scope: id.into(),
         })
         .collect();

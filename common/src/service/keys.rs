@@ -327,7 +327,16 @@ pub struct SharedKek {
 
 /// The service's [`KeySource`](crate::suit::decrypt::KeySource): each signer's own anchor
 /// keys (plus KEKs provisioned for it), never another anchor's; and decrypted or secure
-/// content into `['ree', ...]` components only for anchors whose scope has `ree_plaintext`.
+/// content into `['ree', ...]` components only if every anchor that owns it has
+/// `ree_plaintext`.
+///
+/// Ownership is by scope (the device keeps no per-component list of installers): the
+/// owners of a secure component's content are the anchors whose component prefixes cover
+/// it. That is sound because content only reaches a secure component in ways that keep it:
+/// an anchor's keys decrypt only into components its scope covers, and confidential content
+/// is copied into a secure component that could itself be copied out (every anchor covering
+/// it has `ree_plaintext`) only from a source that could be copied out as well. A co-signer's
+/// `ree_plaintext` therefore never speaks for content another anchor owns (review s16 R4).
 pub struct AnchorKeySource<'a> {
     pair: &'a DeviceKeyPair,
     anchors: &'a [super::state::AnchorRecord],
@@ -357,6 +366,30 @@ impl<'a> AnchorKeySource<'a> {
             .iter()
             .any(|s| self.anchor(*s).is_some_and(|a| a.scope.ree_plaintext))
     }
+
+    /// Whether the content of secure component `c` may leave the TEE: every anchor that owns
+    /// it (whose scope covers it) has `ree_plaintext`. Content no anchor covers any more (its
+    /// anchors were removed or re-scoped) has no owner to allow it, so it stays.
+    fn exportable(&self, c: &crate::suit::ComponentId) -> bool {
+        let mut owners = self
+            .anchors
+            .iter()
+            .filter(|a| covers(&a.scope, c))
+            .peekable();
+        owners.peek().is_some() && owners.all(|a| a.scope.ree_plaintext)
+    }
+}
+
+/// Whether `scope`'s component prefixes cover `c` (as the engine's policy checks it).
+fn covers(scope: &super::state::Scope, c: &crate::suit::ComponentId) -> bool {
+    let segments = c.segments();
+    scope.component_prefixes.iter().any(|p| {
+        segments.len() >= p.len()
+            && segments
+                .iter()
+                .zip(p.iter())
+                .all(|(s, q)| s.as_slice() == q.as_slice())
+    })
 }
 
 /// Whether content written to `c` leaves the TEE (an unusable REE path counts as one).
@@ -379,7 +412,10 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
         let mut allowed = false;
         for id in signers {
             let Some(a) = self.anchor(*id) else { continue };
-            if ree && !a.scope.ree_plaintext {
+            // Into the REE: only anchors that let their plaintext leave the TEE. Into a
+            // secure component: only anchors whose scope covers it, so what an anchor's keys
+            // decrypt stays where that anchor owns it (a co-signer cannot take it elsewhere).
+            if (ree && !a.scope.ree_plaintext) || (!ree && !covers(&a.scope, component)) {
                 continue;
             }
             allowed = true;
@@ -406,8 +442,22 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
     ) -> Result<(), crate::suit::decrypt::PlaintextRefused> {
         // Secure components (TA data, personalization, secure storage) and anything decrypted
         // in this run are confidential: copying them out is a decryption into the REE.
-        let confidential = source_decrypted || !is_ree(source);
-        if is_ree(component) && confidential && !self.ree_allowed(signers) {
+        let source_ree = is_ree(source);
+        if !source_decrypted && source_ree {
+            return Ok(());
+        }
+        // Who owns it: for a secure source, the anchors covering it (content decrypted into
+        // it in this run was decrypted with their keys only). Content decrypted in this run
+        // into an REE component was decrypted with keys of anchors that have ree_plaintext.
+        let owners_allow = source_ree || self.exportable(source);
+        if is_ree(component) {
+            if !owners_allow || !self.ree_allowed(signers) {
+                return Err(crate::suit::decrypt::PlaintextRefused);
+            }
+        } else if !owners_allow && self.exportable(component) {
+            // Into a secure component whose own anchors could copy it out later: that would
+            // hand the content to owners that allow what its owners do not (a move in two
+            // steps, in one run or across runs).
             return Err(crate::suit::decrypt::PlaintextRefused);
         }
         Ok(())

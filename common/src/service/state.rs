@@ -113,7 +113,9 @@ pub struct Scope {
     pub class_ids: Vec<ByteBuf>,
     /// Whether payloads decrypted with this anchor's keys (or copied from secure components)
     /// may be written to `['ree', ...]` components, i.e. leave the TEE. Off unless the TPA
-    /// sets it.
+    /// sets it. Content owned by several anchors (every anchor whose scope covers its
+    /// component) leaves only if all of them have it; a co-signer's flag does not count
+    /// (`keys::AnchorKeySource`).
     pub ree_plaintext: bool,
 }
 

@@ -183,7 +183,7 @@ impl fmt::Display for PolicyError {
             ),
             PolicyError::PlaintextNotPermitted { component } => write!(
                 f,
-                "component {component}: no signer's anchor may put decrypted or secure content there"
+                "component {component}: no signer's anchor may put decrypted or secure content there, or not every anchor that owns the content allows it"
             ),
             PolicyError::ComponentRollback {
                 component,
