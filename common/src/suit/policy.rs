@@ -214,9 +214,16 @@ impl Policy {
             .filter(|r| component.starts_with(&r.prefix))
         {
             for req in &rule.required {
-                let met = signers.iter().any(|s| match req {
-                    Requirement::Anchor(id) => s == id,
-                    Requirement::Role(role) => self.anchor(*s).is_some_and(|a| a.role == *role),
+                // A signer counts only on components in its own scope: otherwise another
+                // tenant's co-signature would meet a rule meant for this component's parties.
+                let met = signers.iter().any(|s| {
+                    self.anchor(*s).is_some_and(|a| {
+                        a.permissions.permits_component(component)
+                            && match req {
+                                Requirement::Anchor(id) => a.id == *id,
+                                Requirement::Role(role) => a.role == *role,
+                            }
+                    })
                 });
                 if !met {
                     return Err(PolicyError::MissingRequiredSigner {
