@@ -233,8 +233,10 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     keys: &'x dyn KeySource,
     params: Vec<(ComponentId, Parameters)>,
     pub(crate) staged: Vec<Staged>,
-    /// Dependency envelopes fetched in this run, by component identifier.
-    dependencies: Vec<(ComponentId, Vec<u8>)>,
+    /// Dependency envelopes fetched in this run, by their place in the dependency tree (the
+    /// dependent's walk and the index): not by identifier, which two dependencies (or a
+    /// dependency and its own dependency) may share, so the one checked is the one processed.
+    dependencies: Vec<(Vec<u64>, Vec<u8>)>,
     /// Sequence numbers to store on commit (dependencies).
     pub(crate) sequence_updates: Vec<(Vec<u8>, u64)>,
     pub(crate) invoked: Vec<ComponentId>,
@@ -353,9 +355,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             if frame.processed_dependencies.contains(&d.index) {
                 continue;
             }
-            let id = component_id(frame, d.index)
-                .map_err(|k| Self::err(frame, &[], Some(d.index), k))?;
-            let Some(bytes) = self.dependency_bytes(&id) else {
+            component_id(frame, d.index).map_err(|k| Self::err(frame, &[], Some(d.index), k))?;
+            let Some(bytes) = self.dependency_bytes(frame, d.index) else {
                 continue;
             };
             let auth = Envelope::decode(&bytes).and_then(|e| e.authenticate(&self.policy.anchors));
@@ -981,9 +982,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 let want = p.image_digest.ok_or(Failure::Hard(K::MissingParameter(
                     ParameterKind::ImageDigest,
                 )))?;
-                let bytes = self.dependency_bytes(&id).ok_or(Failure::Hard(K::Platform(
-                    crate::suit::platform::PlatformError::NotFound,
-                )))?;
+                let bytes = self
+                    .dependency_bytes(frame, idx)
+                    .ok_or(Failure::Hard(K::Platform(
+                        crate::suit::platform::PlatformError::NotFound,
+                    )))?;
                 let auth = Envelope::decode(&bytes)
                     .and_then(|e| e.authenticate(&self.policy.anchors))
                     .map_err(|e| Failure::Hard(K::Dependency(Box::new(e))))?;
@@ -1038,7 +1041,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         use CommandErrorKind as K;
         if frame.manifest.dependency(idx).is_some() {
             let bytes = self
-                .dependency_bytes(id)
+                .dependency_bytes(frame, idx)
                 .ok_or(Failure::Soft(K::ConditionFailed(ConditionKind::ImageMatch)))?;
             let env =
                 Envelope::decode(&bytes).map_err(|e| Failure::Hard(K::Dependency(Box::new(e))))?;
@@ -1074,11 +1077,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         Ok(h.finish())
     }
 
-    fn dependency_bytes(&self, id: &ComponentId) -> Option<Vec<u8>> {
+    fn dependency_bytes(&self, frame: &Frame<'_, '_>, idx: usize) -> Option<Vec<u8>> {
         self.dependencies
             .iter()
             .rev()
-            .find(|(c, _)| c == id)
+            .find(|(at, _)| dependency_place(frame, idx) == *at)
             .map(|(_, b)| b.clone())
     }
 
@@ -1152,7 +1155,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         None => self.read_fetch_to_vec()?,
                     };
                     frame.verified_dependencies.retain(|d| *d != idx);
-                    self.dependencies.push((id, bytes));
+                    self.dependencies
+                        .push((dependency_place(frame, idx), bytes));
                     return Ok(());
                 }
                 let src = match integrated {
@@ -1192,7 +1196,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 self.invoked.push(id);
                 Ok(())
             }
-            Action::ProcessDependency => self.process_dependency(frame, idx, &id, path),
+            Action::ProcessDependency => self.process_dependency(frame, idx, path),
             Action::Unlink => {
                 if is_dependency {
                     return Err(K::NotADependency);
@@ -1458,7 +1462,6 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         &mut self,
         frame: &mut Frame<'_, '_>,
         idx: usize,
-        id: &ComponentId,
         _path: &mut Vec<u16>,
     ) -> Result<(), CommandErrorKind> {
         use CommandErrorKind as K;
@@ -1475,7 +1478,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         if frame.depth >= MAX_DEPENDENCY_DEPTH {
             return Err(K::DependencyTooDeep);
         }
-        let bytes = self.dependency_bytes(id).ok_or(K::DependencyNotVerified)?;
+        let bytes = self
+            .dependency_bytes(frame, idx)
+            .ok_or(K::DependencyNotVerified)?;
         let dep = |e: Error| K::Dependency(Box::new(e));
         // Authenticated against the device's anchors on its own: a dependency signed by a
         // different party is checked against that party's key and permissions.
@@ -1508,10 +1513,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 signers.push(*s);
             }
         }
-        let mut walk = frame.walk.clone();
-        walk.push(idx as u64);
         let mut sub = Frame {
-            walk,
+            walk: dependency_place(frame, idx),
             offset: None,
             manifest: &auth.manifest,
             integrated: auth.integrated_payloads(),
@@ -1606,6 +1609,13 @@ fn checked_index(i: u64, count: usize) -> Option<usize> {
 
 fn default_index(m: &Manifest) -> Option<Vec<usize>> {
     (m.index_count() == 1).then(|| vec![0])
+}
+
+/// Where dependency `idx` of `frame`'s manifest sits in the dependency tree: its walk.
+fn dependency_place(frame: &Frame<'_, '_>, idx: usize) -> Vec<u64> {
+    let mut at = frame.walk.clone();
+    at.push(idx as u64);
+    at
 }
 
 /// The identifier behind component index `idx`; an index outside the manifest's components

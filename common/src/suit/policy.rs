@@ -214,11 +214,18 @@ impl Policy {
             .filter(|r| component.starts_with(&r.prefix))
         {
             for req in &rule.required {
+                // A signer counts only on components in its own scope: otherwise another
+                // tenant's co-signature would meet a rule meant for this component's parties.
                 // A rule may name an anchor that was removed (ids are the TPA's stable names):
                 // nobody meets it until an anchor with that id exists again.
-                let met = signers.iter().any(|s| match req {
-                    Requirement::Anchor(id) => s == id && self.anchor(*s).is_some(),
-                    Requirement::Role(role) => self.anchor(*s).is_some_and(|a| a.role == *role),
+                let met = signers.iter().any(|s| {
+                    self.anchor(*s).is_some_and(|a| {
+                        a.permissions.permits_component(component)
+                            && match req {
+                                Requirement::Anchor(id) => a.id == *id,
+                                Requirement::Role(role) => a.role == *role,
+                            }
+                    })
                 });
                 if !met {
                     return Err(PolicyError::MissingRequiredSigner {
