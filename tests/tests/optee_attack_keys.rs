@@ -12,6 +12,14 @@
 //! digest (its tag alone authenticates it), so status and reports withhold its SHA-256; an
 //! A/B copy of it into a second component is withheld too, while a copy whose manifest names
 //! the digest is listed with it (the control).
+//!
+//! A co-signer's ree-plaintext (review s16 R4, s16-q2): tenant C (anchor 3, no
+//! ree-plaintext, scope ['app-c']) installs a secret through `suit-author create`; a copy of
+//! it into `['ree', 'c-copy.bin']` signed by C and B (anchor 2, flagged, covers ['ree']) is
+//! refused ("not every anchor that owns the content allows it"), no REE file is written and
+//! `suit-agent export` gets nothing; the same two signers copying it into ['app-c', 'backup']
+//! install (the control). Checked without the fix (`may_copy` deciding on the signers' flags
+//! alone): the copy installs and the agent writes the 39-byte secret to the REE file.
 
 use std::path::Path;
 use std::process::Command;
@@ -19,6 +27,7 @@ use std::process::Command;
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::{Algorithm, SigningKey};
+use suit_common::suit::author::{seal_envelope, Signer};
 use suit_test_support::cbor::{
     bytes, cbor, copy_manifest, fetch_and_decrypt, identity_shared, suit_manifest,
 };
@@ -31,6 +40,8 @@ use suit_tests::{
 const SECRET: &[u8] = b"tenant A only: api-token=7c1e5a90d2b34f68";
 /// Installed into secure storage with its digest withheld (the REE files above carry SECRET's).
 const VAULT: &[u8] = b"tenant A's vault key: 0c6f1d2e9b8a7354";
+/// Tenant C's (anchor 3, no ree-plaintext) secret in its secure component `['app-c']`.
+const C_SECRET: &[u8] = b"tenant C only: db-password=5d0a7e61c4f2";
 
 fn signer(path: &Path) -> SigningKey {
     let text = std::fs::read_to_string(path).unwrap();
@@ -113,6 +124,21 @@ fn backup_manifest(seq: i64, digest_of: Option<&[u8]>) -> Vec<u8> {
 fn sign(d: &Path, manifest: &[u8], key: &str, name: &str) {
     let k = signer(&d.join(key));
     let env = seal_one(manifest, &k, Algorithm::Esp256, &[], &[]);
+    std::fs::write(d.join(name), env).unwrap();
+}
+
+/// `manifest` signed by every key in `keys` (one COSE_Sign1 each).
+fn sign_all(d: &Path, manifest: &[u8], keys: &[&str], name: &str) {
+    let ks: Vec<SigningKey> = keys.iter().map(|k| signer(&d.join(k))).collect();
+    let signers: Vec<Signer<'_>> = ks
+        .iter()
+        .map(|key| Signer {
+            key,
+            alg: Algorithm::Esp256,
+            kid: b"",
+        })
+        .collect();
+    let env = seal_envelope(manifest, &signers, &[], &[]).unwrap();
     std::fs::write(d.join(name), env).unwrap();
 }
 
@@ -214,11 +240,13 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
     let d = dir.path();
     author(d, &["keygen", "--type", "p256", "--out", "tenant-a"]);
     author(d, &["keygen", "--type", "p256", "--out", "tenant-b"]);
+    author(d, &["keygen", "--type", "p256", "--out", "tenant-c"]);
     sign_provisioning(
         d,
         r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
         {"add-anchor": {"id": 1, "key": "tenant-a.pub.pem", "role": "author", "components": [["app-a"], ["ree"]], "ree-plaintext": true}},
         {"add-anchor": {"id": 2, "key": "tenant-b.pub.pem", "role": "author", "components": [["app-b"], ["ree"]], "ree-plaintext": true}},
+        {"add-anchor": {"id": 3, "key": "tenant-c.pub.pem", "role": "author", "components": [["app-c"]]}},
         {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
     );
     // Boot 2: provision; export both anchors' keys; statements verified on the host.
@@ -340,7 +368,53 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
     let named = backup_manifest(2, Some(VAULT));
     sign(d, &named, "tenant-a.priv.pem", "backup-named.suit");
 
+    // Review s16 R4: tenant C (anchor 3, no ree-plaintext) installs a secret into its secure
+    // component ['app-c'] through the real tools; a copy of it into an REE file co-signed by
+    // C and B (anchor 2, whose ree-plaintext covers ['ree']) must not get out. Control: the
+    // same two signers copying it within C's own components install.
+    std::fs::write(d.join("c.bin"), C_SECRET).unwrap();
+    suit_tests::write_text(
+        d,
+        "c.json",
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+            "components": [{"id": ["app-c"], "file": "c.bin", "uri": "https://c.example/c.bin"}]}"#,
+    );
+    author(
+        d,
+        &[
+            "create",
+            "c.json",
+            "-o",
+            "c.suit",
+            "--sign-key",
+            "tenant-c.priv.pem",
+            "--payload-out",
+            "c",
+        ],
+    );
+    let app_c: &[&[u8]] = &[b"app-c"];
+    let c_copy: &[&[u8]] = &[b"ree", b"c-copy.bin"];
+    let c_backup: &[&[u8]] = &[b"app-c", b"backup"];
+    let out = copy_manifest(2, app_c, c_copy, Some(C_SECRET), &identity());
+    sign_all(
+        d,
+        &out,
+        &["tenant-c.priv.pem", "tenant-b.priv.pem"],
+        "c-out.suit",
+    );
+    let within = copy_manifest(2, app_c, c_backup, Some(C_SECRET), &identity());
+    sign_all(
+        d,
+        &within,
+        &["tenant-c.priv.pem", "tenant-b.priv.pem"],
+        "c-backup.suit",
+    );
+
     let puts: Vec<String> = [
+        "c.suit",
+        "c/c.bin",
+        "c-out.suit",
+        "c-backup.suit",
         "vault.suit",
         "backup.suit",
         "backup-named.suit",
@@ -378,6 +452,14 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
             "suit-agent status",
             "suit-agent report --json",
             "suit-agent install /up/backup-named.suit",
+            "suit-agent status",
+            // 16..: review s16 R4.
+            "suit-agent install /up/c.suit --payload-dir /up/c",
+            "! suit-agent install /up/c-out.suit --ree-root /data/ree 2>&1",
+            "! test -e /data/ree/c-copy.bin",
+            "! suit-agent export c-copy.bin --ree-root /data/ree 2>&1",
+            "! test -e /data/ree/c-copy.bin",
+            "suit-agent install /up/c-backup.suit",
             "suit-agent status",
         ],
     );
@@ -419,4 +501,19 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
     }
     run.says(13, "\"success\": true");
     run.says(15, &sha);
+
+    // R4: anchor 2's ree-plaintext did not let anchor 3's secret out; nothing to export.
+    run.says(17, "not every anchor that owns the content allows it");
+    let exported = &run.command(19).output;
+    assert!(
+        !exported.contains(&String::from_utf8_lossy(C_SECRET).to_string())
+            && !exported.contains("wrote"),
+        "anchor 3's secret was exported: {exported}"
+    );
+    run.says(22, "['app-c', 'backup']: sequence number 2");
+    let all: String = (16..23).map(|i| run.command(i).output.clone()).collect();
+    assert!(
+        !all.contains(&hex::encode(C_SECRET)),
+        "anchor 3's secret shown"
+    );
 }

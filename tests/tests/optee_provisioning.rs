@@ -9,6 +9,23 @@
 //! 64-byte block, so an anchor whose secret is the HMAC anchor's padded with zero bytes holds
 //! the same key; adding it is refused with the state unchanged. Without the padded comparison
 //! in `same_key` the TA accepts it (checked: the message applied, counter 2).
+//!
+//! Review s16 (s16-q2), same boot, all through `suit-author provision`/`create` and
+//! `suit-agent`:
+//! - R2: the root adds delegate 5 (role tpa, P-256). The delegate's message with counter 4
+//!   (the root's next number, the shared-counter attack) is refused as a skip of the
+//!   delegates' counter; its message 1 applies; adding a TPA anchor (8), re-scoping or
+//!   removing itself (5) is refused (`RootOnly`); the root's message 4 then revokes it (root
+//!   counter 4, delegates' counter 1) and its next message is refused. Checked without the
+//!   fix: with one counter (`CounterKind::of` always `Root`) d4 applies and the root's
+//!   revocation is refused as a replay ("counter 4 is not greater than the applied counter
+//!   4"); without the root-only check in `apply_ops` the delegate adds anchor 8 (Tpa).
+//! - R1: ['r1'] requires anchor 9; after the root removes anchor 9, author 10 alone is
+//!   refused ("a required signer is missing"; before removal, 10 + 9 installs). Checked
+//!   without the fix (`RemoveAnchor` stripping the id from rules): it installs.
+//! - R3: ['r3'] requires an author; operator 9 (covers ['r3']) co-signing with author 10
+//!   (covers only ['r1']) is refused. Checked without the fix (no scope test in
+//!   `check_required_signers`): it installs.
 
 use suit_tests::{
     author, boot, contains, copy_out_of_disk, enrolled_device, files_below, keys, write_text, Boot,
@@ -75,6 +92,97 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
             "ops": [{"add-anchor": {"id": 3, "hmac-key": "padded.key", "role": "author", "components": [["twin"]]}}]}"#,
         false,
     );
+    // Review s16 R2: a delegated TPA anchor (id 5, role tpa) added by the root's message 3,
+    // signing on its own counter. "d4" is the shared-counter attack: the delegate takes the
+    // number of the root's next message (4, the revocation p6) to turn it into a replay.
+    author(d, &["keygen", "--type", "p256", "-o", "delegate"]);
+    author(d, &["keygen", "--type", "p256", "-o", "author7"]);
+    author(d, &["keygen", "--type", "p256", "-o", "delegate8"]);
+    provision(
+        "p5",
+        r#"{"counter": 3, "device-key": "identity.pub.pem",
+            "ops": [{"add-anchor": {"id": 5, "key": "delegate.pub.pem", "role": "tpa", "components": [[]]}}]}"#,
+        false,
+    );
+    provision(
+        "p6",
+        r#"{"counter": 4, "device-key": "identity.pub.pem", "ops": [{"remove-anchor": 5}]}"#,
+        false,
+    );
+    let by_delegate = |name: &str, json: &str| {
+        write_text(d, &format!("{name}.json"), json);
+        let (j, c) = (format!("{name}.json"), format!("{name}.cbor"));
+        author(
+            d,
+            &["provision", &j, "--tpa-key", "delegate.priv.pem", "-o", &c],
+        );
+    };
+    let add7 = r#"{"add-anchor": {"id": 7, "key": "author7.pub.pem", "role": "author", "components": [["d7"]]}}"#;
+    by_delegate(
+        "d4",
+        &format!(r#"{{"counter": 4, "device-key": "identity.pub.pem", "ops": [{add7}]}}"#),
+    );
+    by_delegate(
+        "d1",
+        &format!(r#"{{"counter": 1, "device-key": "identity.pub.pem", "ops": [{add7}]}}"#),
+    );
+    // A delegate may not make another delegate, shield itself or re-scope a TPA anchor.
+    by_delegate(
+        "d2-add",
+        r#"{"counter": 2, "device-key": "identity.pub.pem",
+            "ops": [{"add-anchor": {"id": 8, "key": "delegate8.pub.pem", "role": "tpa", "components": [[]]}}]}"#,
+    );
+    by_delegate(
+        "d2-remove",
+        r#"{"counter": 2, "device-key": "identity.pub.pem", "ops": [{"remove-anchor": 5}]}"#,
+    );
+    by_delegate(
+        "d2-rescope",
+        r#"{"counter": 2, "device-key": "identity.pub.pem",
+            "ops": [{"rescope": {"id": 5, "components": [["d7"]]}}]}"#,
+    );
+    by_delegate(
+        "d2",
+        r#"{"counter": 2, "device-key": "identity.pub.pem", "ops": [{"remove-anchor": 7}]}"#,
+    );
+    // Review s16 R1 and R3 (root messages 5 and 6): operator 9 covers ['r1'] and ['r3'],
+    // author 10 only ['r1']; ['r1'] requires anchor 9, ['r3'] an author.
+    author(d, &["keygen", "--type", "p256", "-o", "op9"]);
+    author(d, &["keygen", "--type", "p256", "-o", "a10"]);
+    provision(
+        "p7",
+        r#"{"counter": 5, "device-key": "identity.pub.pem", "ops": [
+            {"add-anchor": {"id": 9, "key": "op9.pub.pem", "role": "operator", "components": [["r1"], ["r3"]]}},
+            {"add-anchor": {"id": 10, "key": "a10.pub.pem", "role": "author", "components": [["r1"]]}},
+            {"set-rules": [{"prefix": ["r1"], "require-roles": [], "require-anchors": [9]},
+                           {"prefix": ["r3"], "require-roles": ["author"], "require-anchors": []}]}]}"#,
+        false,
+    );
+    provision(
+        "p8",
+        r#"{"counter": 6, "device-key": "identity.pub.pem", "ops": [{"remove-anchor": 9}]}"#,
+        false,
+    );
+    std::fs::write(d.join("r.bin"), b"a component under a rule").unwrap();
+    let create = |name: &str, seq: u32, component: &str, keys: &[&str]| {
+        write_text(
+            d,
+            &format!("{name}.json"),
+            &format!(
+                r#"{{"sequence-number": {seq}, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}},
+                    "components": [{{"id": ["{component}"], "file": "r.bin", "uri": "https://example.com/r.bin"}}]}}"#
+            ),
+        );
+        let (j, o) = (format!("{name}.json"), format!("{name}.suit"));
+        let mut args = vec!["create", j.as_str(), "-o", o.as_str(), "--payload-out", "r"];
+        for k in keys {
+            args.extend_from_slice(&["--sign-key", k]);
+        }
+        author(d, &args);
+    };
+    create("r1-both", 1, "r1", &["a10.priv.pem", "op9.priv.pem"]);
+    create("r1-alone", 2, "r1", &["a10.priv.pem"]);
+    create("r3-co", 1, "r3", &["op9.priv.pem", "a10.priv.pem"]);
     for p in ["p1", "p2", "p3", "twin"] {
         let m = std::fs::read(d.join(format!("{p}.cbor"))).unwrap();
         assert!(
@@ -117,6 +225,20 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         "twin.cbor",
         "m.suit",
         "m/fw.bin",
+        "p5.cbor",
+        "p6.cbor",
+        "d4.cbor",
+        "d1.cbor",
+        "d2-add.cbor",
+        "d2-remove.cbor",
+        "d2-rescope.cbor",
+        "d2.cbor",
+        "p7.cbor",
+        "p8.cbor",
+        "r1-both.suit",
+        "r1-alone.suit",
+        "r3-co.suit",
+        "r/r.bin",
     ]
     .iter()
     .map(|f| format!("{}=/up/{f}", d.join(f).display()))
@@ -137,6 +259,36 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         "suit-agent anchors --json".to_string(),
         refused("p4.cbor", "is not enabled on this device"),
         "suit-agent anchors --json".to_string(),
+        // 12..: review s16 R2.
+        "suit-agent provision /up/p5.cbor".to_string(),
+        refused(
+            "d4.cbor",
+            "counter 4 skips message(s) 1..=3 of the delegated",
+        ),
+        "suit-agent provision /up/d1.cbor".to_string(),
+        refused(
+            "d2-add.cbor",
+            "only the TPA root adds, removes or re-scopes TPA anchors (anchor 8)",
+        ),
+        refused(
+            "d2-rescope.cbor",
+            "only the TPA root adds, removes or re-scopes TPA anchors (anchor 5)",
+        ),
+        refused(
+            "d2-remove.cbor",
+            "only the TPA root adds, removes or re-scopes TPA anchors (anchor 5)",
+        ),
+        "suit-agent provision /up/p6.cbor".to_string(),
+        "suit-agent anchors --json".to_string(),
+        refused("d2.cbor", "not signed by the TPA root or a TPA anchor"),
+        "suit-agent anchors --json".to_string(),
+        // 22..: review s16 R1 and R3.
+        "suit-agent provision /up/p7.cbor".to_string(),
+        "suit-agent install /up/r1-both.suit --payload-dir /up/r".to_string(),
+        "! suit-agent install /up/r3-co.suit --payload-dir /up/r 2>&1".to_string(),
+        "suit-agent provision /up/p8.cbor".to_string(),
+        "! suit-agent install /up/r1-alone.suit --payload-dir /up/r 2>&1".to_string(),
+        "suit-agent status".to_string(),
     ];
     let cmd_refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let run = boot(
@@ -167,6 +319,31 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     assert_eq!(a["anchors"].as_array().map(Vec::len), Some(0));
     let after: serde_json::Value = serde_json::from_str(&run.command(11).output).unwrap();
     assert_eq!(after, a, "a refused Ed25519 anchor changed the state");
+    // R2: the delegate's attack on the root's number was refused, its own message 1 applied,
+    // its TPA-anchor operations were refused, and the root's revocation (its message 4)
+    // applied after all that; the revoked delegate's next message is refused.
+    let r2: serde_json::Value = serde_json::from_str(&run.command(19).output).unwrap();
+    assert_eq!(r2["provisioning-counter"], 4, "{r2}");
+    assert_eq!(r2["delegate-counter"], 1, "{r2}");
+    let ids: Vec<&serde_json::Value> = r2["anchors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["id"])
+        .collect();
+    assert_eq!(ids, [7], "{r2}");
+    let last: serde_json::Value = serde_json::from_str(&run.command(21).output).unwrap();
+    assert_eq!(last, r2, "a revoked delegate's message changed the state");
+    // R3: an author whose scope does not cover ['r3'] does not meet its author rule.
+    run.says(24, "a required signer is missing");
+    // R1: after anchor 9's removal its rule still stands: author 10 alone is refused.
+    run.says(26, "a required signer is missing");
+    run.says(27, "['r1']: sequence number 1,");
+    assert!(
+        !run.command(27).output.contains("['r3']"),
+        "{}",
+        run.command(27).output
+    );
     let all_output: String = (0..cmds.len())
         .map(|i| run.command(i).output.clone())
         .collect();
