@@ -463,7 +463,36 @@ fn exported_keys_come_with_a_statement_signed_by_the_identity_key() {
 /// reads it. Expected: refused, as the same copy signed by A alone is.
 #[test]
 fn a_co_signer_with_ree_plaintext_does_not_let_another_anchors_secret_out() {
-    use suit_common::suit::author::{seal_envelope, Signer};
+    let (mut s, digest) = a_secret_in_app_a_and_a_flagged_co_signer();
+    let copy = copy_manifest(
+        2,
+        &[b"app-a"],
+        &[b"ree", b"copy.bin"],
+        &digest,
+        SECRET.len(),
+    );
+    // Control: A alone may not copy it out.
+    let r = refusal(install(&mut s, &sign(&copy, A_PRIV), &[]));
+    says(
+        &r.reason,
+        "no signer's anchor may put decrypted or secure content there",
+    );
+    // A and anchor 2 together.
+    let both = sign_all(&copy, &[A_PRIV, B_PRIV]);
+    let r = install(&mut s, &both, &[]);
+    let leaked = ree_export(&mut s, "copy.bin").ok().map(|e| e.data.to_vec());
+    assert!(
+        r.is_err() && leaked.is_none(),
+        "anchor 1's secure content reached the REE through a co-signer's ree_plaintext: \
+         install {:?}, REE reads {:?}",
+        r.map(|d| d.components),
+        leaked.map(|d| String::from_utf8_lossy(&d).into_owned())
+    );
+}
+
+/// Two tenants, anchor 2 re-scoped to ['app-b'] and ['ree'] with `ree_plaintext`, and anchor
+/// 1's secret (no `ree_plaintext`) installed in ['app-a']; with the secret's digest.
+fn a_secret_in_app_a_and_a_flagged_co_signer() -> (Service<Mem>, Vec<u8>) {
     let mut s = two_tenants(false);
     provision(
         &mut s,
@@ -489,59 +518,12 @@ fn a_co_signer_with_ree_plaintext_does_not_let_another_anchors_secret_out() {
         &[("https://a.example/perso.bin", &a.ciphertext)],
     )
     .unwrap();
-    let copy = copy_manifest(
-        2,
-        &[b"app-a"],
-        &[b"ree", b"copy.bin"],
-        &digest,
-        SECRET.len(),
-    );
-    // Control: A alone may not copy it out.
-    let r = refusal(install(&mut s, &sign(&copy, A_PRIV), &[]));
-    says(
-        &r.reason,
-        "no signer's anchor may put decrypted or secure content there",
-    );
-    // A and anchor 2 together.
-    let (ka, kb): (SigningKey, SigningKey) =
-        (p256_private_from_pem(A_PRIV), p256_private_from_pem(B_PRIV));
-    let signers = [
-        Signer {
-            key: &ka,
-            alg: Algorithm::Esp256,
-            kid: b"",
-        },
-        Signer {
-            key: &kb,
-            alg: Algorithm::Esp256,
-            kid: b"",
-        },
-    ];
-    let both = seal_envelope(&copy, &signers, &[], &[]).unwrap();
-    let r = install(&mut s, &both, &[]);
-    let leaked = ree_export(&mut s, "copy.bin").ok().map(|e| e.data.to_vec());
-    assert!(
-        r.is_err() && leaked.is_none(),
-        "anchor 1's secure content reached the REE through a co-signer's ree_plaintext: \
-         install {:?}, REE reads {:?}",
-        r.map(|d| d.components),
-        leaked.map(|d| String::from_utf8_lossy(&d).into_owned())
-    );
+    (s, digest.to_vec())
 }
 
 /// An envelope signed by every key in `keys` (PEM private keys), in that order.
 fn sign_all(manifest: &[u8], keys: &[&str]) -> Vec<u8> {
-    use suit_common::suit::author::{seal_envelope, Signer};
-    let keys: Vec<SigningKey> = keys.iter().map(|k| p256_private_from_pem(k)).collect();
-    let signers: Vec<Signer<'_>> = keys
-        .iter()
-        .map(|key| Signer {
-            key,
-            alg: Algorithm::Esp256,
-            kid: b"",
-        })
-        .collect();
-    seal_envelope(manifest, &signers, &[], &[]).unwrap()
+    suit_test_support::seal_esp256(manifest, keys, &[])
 }
 
 /// A manifest over `components` that runs the directive-copy steps `(to, from)` in order,
@@ -652,31 +634,7 @@ fn decrypt_then_copy_manifest(
 /// A copy between anchor 1's own secure components stays allowed.
 #[test]
 fn a_secret_moved_through_a_co_signers_component_does_not_get_out() {
-    let mut s = two_tenants(false);
-    provision(
-        &mut s,
-        2,
-        vec![Op::Rescope {
-            id: 2,
-            scope: scope(&[&[b"app-b"], &[b"ree"]], true),
-        }],
-    );
-    let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
-    let digest = Sha256::digest(SECRET);
-    let secure = fetch_manifest(
-        1,
-        &[b"app-a"],
-        "https://a.example/perso.bin",
-        Some(&a.encryption_info),
-        &digest,
-        SECRET.len(),
-    );
-    install(
-        &mut s,
-        &sign(&secure, A_PRIV),
-        &[("https://a.example/perso.bin", &a.ciphertext)],
-    )
-    .unwrap();
+    let (mut s, digest) = a_secret_in_app_a_and_a_flagged_co_signer();
 
     // One run: app-a -> app-b -> ['ree', 'copy.bin'], signed by both.
     let one_run = chain_manifest(

@@ -4,10 +4,9 @@
 //! anchor is met by nobody until an anchor with that id is added again.
 
 use ciborium::Value;
-use sha2::{Digest as _, Sha256};
 use suit_common::protocol::ByteBuf;
 
-use suit_common::cose::{Algorithm, SigningKey};
+use suit_common::cose::Algorithm;
 use suit_common::protocol::*;
 use suit_common::service::provision::{
     apply_body, author::seal, delegate_signer, CounterKind, Kek, Op, ProvisionError,
@@ -18,14 +17,9 @@ use suit_common::service::state::{
 };
 use suit_common::service::store::SecureStore;
 use suit_common::service::Service;
-use suit_common::suit::author::{seal_envelope, Signer};
 
-use suit_test_support::service::{
-    bytes, call, cbor, cose_key, install_chunked as install, int, service, Mem,
-};
-use suit_test_support::{
-    check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, CLASS_ID, VENDOR_ID,
-};
+use suit_test_support::service::{call, cbor, cose_key, install_chunked as install, service, Mem};
+use suit_test_support::{p256_private_from_pem, CLASS_ID, VENDOR_ID};
 use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV, TPA_PUB};
 
 fn device_kid(s: &mut Service<Mem>) -> Vec<u8> {
@@ -433,37 +427,11 @@ fn the_tpa_model_of_a_device_counts_like_the_device() {
 // R1: rules keep naming removed anchors, and fail closed.
 
 fn manifest(seq: u64, payload: &[u8], uri: &str) -> Vec<u8> {
-    let digest = cbor(&Value::Array(vec![
-        int(-16),
-        bytes(&Sha256::digest(payload)),
-    ]));
-    let shared = Value::Array(check_vendor_class(
-        vec![],
-        bytes(&VENDOR_ID),
-        bytes(&CLASS_ID),
-        vec![(3, bytes(&digest)), (14, int(payload.len() as i64))],
-        15,
-    ));
-    let install = Value::Array(fetch_and_check(uri, 2, 15));
-    suit_manifest(
-        seq as i64,
-        vec![Value::Array(vec![bytes(b"app")])],
-        &shared,
-        &install,
-    )
+    suit_test_support::fetch_install_manifest(seq, &[b"app"], payload, uri, &VENDOR_ID)
 }
 
 fn sign(manifest: &[u8], signers: &[&str], integrated: &[(&str, &[u8])]) -> Vec<u8> {
-    let keys: Vec<SigningKey> = signers.iter().map(|s| p256_private_from_pem(s)).collect();
-    let signers: Vec<Signer> = keys
-        .iter()
-        .map(|k| Signer {
-            key: k,
-            alg: Algorithm::Esp256,
-            kid: b"",
-        })
-        .collect();
-    seal_envelope(manifest, &signers, &[], integrated).unwrap()
+    suit_test_support::seal_esp256(manifest, signers, integrated)
 }
 
 /// Installs ['app'] at `seq`, signed by `signers`.

@@ -2,25 +2,23 @@
 //! TPA provisioning, streamed installs, policy, rollback and storage faults. The same
 //! `Service` runs inside OP-TEE; these tests pin its decisions host-natively.
 
-use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::protocol::ByteBuf;
 
-use suit_common::cose::{Algorithm, SigningKey};
+use suit_common::cose::Algorithm;
 use suit_common::protocol::{self, *};
 use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
 use suit_common::service::{Client, Service};
-use suit_common::suit::author::{seal_envelope, Signer};
 
 use suit_test_support::says;
 use suit_test_support::service::{
-    bytes, call, cbor, cose_key, finish, install_chunked as install, int, is_latest_report,
-    refusal, service, Answer, Mem, TA,
+    call, cose_key, finish, install_chunked as install, is_latest_report, refusal, service, Answer,
+    Mem, TA,
 };
 use suit_test_support::{
-    check_vendor_class, content_into_component_zero, dependency_as_target, fetch_and_check,
-    p256_private_from_pem, release_of, suit_manifest, CLASS_ID, VENDOR_ID,
+    content_into_component_zero, dependency_as_target, p256_private_from_pem, release_of, CLASS_ID,
+    VENDOR_ID,
 };
 use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV};
 
@@ -111,33 +109,11 @@ fn provisioned() -> Service<Mem> {
 
 /// Manifest installing `payload` into component [component] from `uri` with image-match.
 fn manifest(seq: u64, component: &[&[u8]], payload: &[u8], uri: &str, vendor: [u8; 16]) -> Vec<u8> {
-    let digest = cbor(&Value::Array(vec![
-        int(-16),
-        bytes(&Sha256::digest(payload)),
-    ]));
-    let shared = Value::Array(check_vendor_class(
-        vec![],
-        bytes(&vendor),
-        bytes(&CLASS_ID),
-        vec![(3, bytes(&digest)), (14, int(payload.len() as i64))],
-        15,
-    ));
-    let install = Value::Array(fetch_and_check(uri, 2, 15));
-    let components = vec![Value::Array(component.iter().map(|c| bytes(c)).collect())];
-    suit_manifest(seq as i64, components, &shared, &install)
+    suit_test_support::fetch_install_manifest(seq, component, payload, uri, &vendor)
 }
 
 fn sign(manifest: &[u8], signers: &[&str], integrated: &[(&str, &[u8])]) -> Vec<u8> {
-    let keys: Vec<SigningKey> = signers.iter().map(|s| p256_private_from_pem(s)).collect();
-    let signers: Vec<Signer> = keys
-        .iter()
-        .map(|k| Signer {
-            key: k,
-            alg: Algorithm::Esp256,
-            kid: b"",
-        })
-        .collect();
-    seal_envelope(manifest, &signers, &[], integrated).unwrap()
+    suit_test_support::seal_esp256(manifest, signers, integrated)
 }
 
 fn anchors(s: &mut Service<Mem>) -> AnchorsResponse {

@@ -76,6 +76,31 @@ pub fn check_vendor_class(
     seq
 }
 
+/// A manifest installing `payload` into the one component `component` by a fetch from `uri`
+/// with image-match, on a device of `vendor` and the tests' class id (every command reporting
+/// with policy 15).
+pub fn fetch_install_manifest(
+    seq: u64,
+    component: &[&[u8]],
+    payload: &[u8],
+    uri: &str,
+    vendor: &[u8],
+) -> Vec<u8> {
+    let shared = Value::Array(check_vendor_class(
+        vec![],
+        bytes(vendor),
+        bytes(&crate::CLASS_ID),
+        vec![
+            (3, bytes(&suit_digest(payload))),
+            (14, int(payload.len() as i64)),
+        ],
+        15,
+    ));
+    let install = Value::Array(fetch_and_check(uri, 2, 15));
+    let components = vec![Value::Array(component.iter().map(|c| bytes(c)).collect())];
+    suit_manifest(seq as i64, components, &shared, &install)
+}
+
 /// The encoded SUIT_Digest of `data` (SHA-256, COSE algorithm -16).
 pub fn suit_digest(data: &[u8]) -> Vec<u8> {
     use sha2::Digest as _;

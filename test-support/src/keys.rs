@@ -134,6 +134,21 @@ pub fn seal_one(
     suit_common::suit::author::seal_envelope(manifest, &[signer], severed, integrated).unwrap()
 }
 
+/// `manifest` in an envelope signed with ESP256 by each P-256 key in `signers` (PEM paths under
+/// tests/, no kid), with `integrated` payloads: the co-signed form the signer-rule tests need.
+pub fn seal_esp256(manifest: &[u8], signers: &[&str], integrated: &[(&str, &[u8])]) -> Vec<u8> {
+    let keys: Vec<SigningKey> = signers.iter().map(|s| p256_private_from_pem(s)).collect();
+    let signers: Vec<suit_common::suit::author::Signer> = keys
+        .iter()
+        .map(|key| suit_common::suit::author::Signer {
+            key,
+            alg: suit_common::cose::Algorithm::Esp256,
+            kid: b"",
+        })
+        .collect();
+    suit_common::suit::author::seal_envelope(manifest, &signers, &[], integrated).unwrap()
+}
+
 /// A policy of `anchors` alone: no rules, no plaintext-digest requirement, default update
 /// management.
 pub fn policy_of(anchors: Vec<TrustAnchor>) -> Policy {
