@@ -6,11 +6,9 @@
 use ciborium::Value;
 use suit_common::protocol::ByteBuf;
 
-use suit_common::cose::Algorithm;
 use suit_common::protocol::*;
 use suit_common::service::provision::{
-    apply_body, author::seal, delegate_signer, CounterKind, Kek, Op, ProvisionError,
-    ProvisioningBody, TPA_ROOT_ID,
+    apply_body, delegate_signer, CounterKind, Kek, Op, ProvisionError, TPA_ROOT_ID,
 };
 use suit_common::service::state::{
     AnchorRecord, Identity, RoleRecord, RuleRecord, Scope, State, STATE_OBJECT,
@@ -19,37 +17,15 @@ use suit_common::service::store::SecureStore;
 use suit_common::service::Service;
 
 use suit_test_support::service::{call, cbor, cose_key, install_chunked as install, service, Mem};
-use suit_test_support::{p256_private_from_pem, CLASS_ID, VENDOR_ID};
 use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV, TPA_PUB};
-
-fn device_kid(s: &mut Service<Mem>) -> Vec<u8> {
-    let k: DeviceKeyResponse = call(s, Command::DeviceKey, &Empty {}).unwrap();
-    k.identity_kid.into_vec()
-}
+use suit_test_support::{CLASS_ID, VENDOR_ID};
 
 fn sealed(s: &mut Service<Mem>, signer: &str, counter: u64, ops: Vec<Op>) -> Vec<u8> {
-    let body = ProvisioningBody {
-        counter,
-        device: ByteBuf::from(device_kid(s)),
-        ops,
-    };
-    seal(
-        &body,
-        &p256_private_from_pem(signer),
-        Algorithm::Esp256,
-        b"",
-    )
-    .unwrap()
+    suit_test_support::service::provision_message_by(s, signer, counter, ops)
 }
 
 fn relay(s: &mut Service<Mem>, message: &[u8]) -> Result<ProvisionResponse, (Status, Refusal)> {
-    call(
-        s,
-        Command::Provision,
-        &ProvisionRequest {
-            message: ByteBuf::from(message.to_vec()),
-        },
-    )
+    suit_test_support::service::provision(s, message)
 }
 
 /// Signs and relays; the response or the refusal's reason.

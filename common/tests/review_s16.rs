@@ -2,46 +2,22 @@
 
 use suit_common::protocol::ByteBuf;
 
-use suit_common::cose::Algorithm;
 use suit_common::protocol::*;
-use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
+use suit_common::service::provision::Op;
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
 use suit_common::service::Service;
 
 use suit_test_support::service::{call, cose_key, install_chunked as install, service, Mem};
-use suit_test_support::{p256_private_from_pem, CLASS_ID, VENDOR_ID};
 use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV};
-
-fn device_kid(s: &mut Service<Mem>) -> Vec<u8> {
-    let k: DeviceKeyResponse = call(s, Command::DeviceKey, &Empty {}).unwrap();
-    k.identity_kid.into_vec()
-}
+use suit_test_support::{CLASS_ID, VENDOR_ID};
 
 fn provision(
     s: &mut Service<Mem>,
     counter: u64,
     ops: Vec<Op>,
 ) -> Result<ProvisionResponse, (Status, Refusal)> {
-    let device = device_kid(s);
-    let body = ProvisioningBody {
-        counter,
-        device: ByteBuf::from(device),
-        ops,
-    };
-    let message = seal(
-        &body,
-        &p256_private_from_pem(TPA_PRIV),
-        Algorithm::Esp256,
-        b"",
-    )
-    .unwrap();
-    call(
-        s,
-        Command::Provision,
-        &ProvisionRequest {
-            message: ByteBuf::from(message),
-        },
-    )
+    let message = suit_test_support::service::provision_message(s, counter, ops);
+    suit_test_support::service::provision(s, &message)
 }
 
 fn app_anchor(id: u32, public: &str, role: RoleRecord) -> Op {
@@ -130,28 +106,11 @@ fn removing_the_only_required_anchor_of_a_rule_does_not_drop_the_rule() {
 }
 
 fn sealed(s: &mut Service<Mem>, signer: &str, counter: u64, ops: Vec<Op>) -> Vec<u8> {
-    let body = ProvisioningBody {
-        counter,
-        device: ByteBuf::from(device_kid(s)),
-        ops,
-    };
-    seal(
-        &body,
-        &p256_private_from_pem(signer),
-        Algorithm::Esp256,
-        b"",
-    )
-    .unwrap()
+    suit_test_support::service::provision_message_by(s, signer, counter, ops)
 }
 
 fn relay(s: &mut Service<Mem>, message: Vec<u8>) -> Result<ProvisionResponse, (Status, Refusal)> {
-    call(
-        s,
-        Command::Provision,
-        &ProvisionRequest {
-            message: ByteBuf::from(message),
-        },
-    )
+    suit_test_support::service::provision(s, &message)
 }
 
 /// Finding R2. The TPA root delegates provisioning to anchor 2 (role TPA). Anchor 2's key is

@@ -97,15 +97,30 @@ pub fn refusal<T: std::fmt::Debug>(r: Result<T, (Status, Refusal)>) -> Refusal {
 
 /// A TPA message bound to `s`'s device (its identity key id).
 pub fn provision_message(s: &mut Service<Mem>, counter: u64, ops: Vec<Op>) -> Vec<u8> {
+    provision_message_by(s, TPA_PRIV, counter, ops)
+}
+
+/// [`provision_message`] signed by the P-256 key `signer` (a PEM path): the root's or a
+/// delegated TPA anchor's.
+pub fn provision_message_by(
+    s: &mut Service<Mem>,
+    signer: &str,
+    counter: u64,
+    ops: Vec<Op>,
+) -> Vec<u8> {
     let device = suit_common::service::keys::DeviceKeyPair::load_or_create(s.backend_mut())
         .unwrap()
         .identity_public()
         .kid;
-    tpa_message(counter, &device, ops)
+    message_by(signer, counter, &device, ops)
 }
 
 /// A TPA message for the device whose identity key id is `device`.
 pub fn tpa_message(counter: u64, device: &[u8], ops: Vec<Op>) -> Vec<u8> {
+    message_by(TPA_PRIV, counter, device, ops)
+}
+
+fn message_by(signer: &str, counter: u64, device: &[u8], ops: Vec<Op>) -> Vec<u8> {
     let body = ProvisioningBody {
         counter,
         device: ByteBuf::from(device.to_vec()),
@@ -113,7 +128,7 @@ pub fn tpa_message(counter: u64, device: &[u8], ops: Vec<Op>) -> Vec<u8> {
     };
     seal(
         &body,
-        &p256_private_from_pem(TPA_PRIV),
+        &p256_private_from_pem(signer),
         Algorithm::Esp256,
         b"",
     )
