@@ -20,7 +20,7 @@ use suit_common::suit::author::{seal_envelope, Signer};
 use suit_test_support::service::{cbor, cose_key, int, scope, service, snapshot, Mem};
 use suit_test_support::{
     check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, symmetric_cose_key,
-    AUTHOR_PUB, CLASS_ID, TPA_PRIV, VENDOR_ID,
+    AUTHOR_PUB, CLASS_ID, TPA_PRIV, TPA_PUB, VENDOR_ID,
 };
 
 fn device() -> Service<Mem> {
@@ -620,4 +620,146 @@ fn one_key_is_never_two_anchors() {
         3,
         vec![secret_anchor(&k, 4, RoleRecord::Author, &other)],
     );
+}
+
+/// An `AddAnchor` of `key` (a COSE_Key) as anchor `id` of `role`, scope ['app'].
+fn public_anchor(id: u32, role: RoleRecord, key: Vec<u8>) -> Op {
+    Op::AddAnchor(AnchorRecord {
+        id,
+        cose_key: ByteBuf::from(key),
+        role,
+        scope: scope(&[b"app"]),
+        key_scope: 0,
+    })
+}
+
+#[test]
+fn the_tpa_roots_key_is_never_an_anchor() {
+    // With the root's key also an anchor, one key would be the root and an anchor of another
+    // role and scope at once, and removing the anchor would not take those rights away.
+    let (mut s, k) = fresh();
+    let root = cose_key(TPA_PUB).to_vec();
+    let root_held = "operation 0: anchor 2: its key is already the TPA root's";
+    for role in [RoleRecord::Author, RoleRecord::Operator, RoleRecord::Tpa] {
+        refuse(
+            &mut s,
+            &k,
+            1,
+            vec![public_anchor(2, role, root.clone())],
+            root_held,
+        );
+    }
+    // Another encoding of the root's key (with a kid), after an operation that applies.
+    let mut with_kid: Value = ciborium::from_reader(&root[..]).unwrap();
+    if let Value::Map(m) = &mut with_kid {
+        m.insert(1, (int(2), Value::Bytes(b"not-the-root".to_vec())));
+    }
+    refuse(
+        &mut s,
+        &k,
+        1,
+        vec![
+            identity_op(),
+            public_anchor(2, RoleRecord::Author, cbor(&with_kid)),
+        ],
+        "operation 1: anchor 2: its key is already the TPA root's",
+    );
+    // Nothing was consumed: the same number applies another key.
+    let r = apply(
+        &mut s,
+        &k,
+        1,
+        vec![public_anchor(
+            2,
+            RoleRecord::Author,
+            cose_key(AUTHOR_PUB).to_vec(),
+        )],
+    );
+    assert_eq!(r.applied, vec!["added anchor 2 (Author)"]);
+}
+
+#[test]
+fn a_secret_is_one_anchors_or_one_keks_never_two() {
+    // A secret that is both an HMAC anchor's key and a KEK, or two KEKs, lets whoever is given
+    // it for one purpose (manifests of one anchor, unwrapping for the anchors a KEK names) use
+    // it for the other.
+    let (mut s, k) = fresh();
+    apply(
+        &mut s,
+        &k,
+        1,
+        vec![
+            secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET),
+            add_kek(&k, b"kek-1", KEK),
+        ],
+    );
+    // A KEK's bytes as a second KEK.
+    refuse(
+        &mut s,
+        &k,
+        2,
+        vec![add_kek(&k, b"kek-2", KEK)],
+        "operation 0: KEK 6b656b2d32: its key is already KEK 6b656b2d31's",
+    );
+    // An HMAC anchor's key as a KEK.
+    refuse(
+        &mut s,
+        &k,
+        2,
+        vec![add_kek(&k, b"kek-2", HMAC_SECRET)],
+        "KEK 6b656b2d32: its key is already anchor 2's",
+    );
+    // A KEK's bytes as an HMAC anchor's key, also zero-padded (HMAC pads keys to its block:
+    // `K || 00` is the same HMAC key as `K`), also within one message.
+    apply(&mut s, &k, 2, vec![add_kek(&k, b"kek-3", &[0x33; 32])]);
+    refuse(
+        &mut s,
+        &k,
+        3,
+        vec![secret_anchor(&k, 3, RoleRecord::Author, &[0x33; 32])],
+        "anchor 3: its key is already KEK 6b656b2d33's",
+    );
+    let mut padded = KEK.to_vec();
+    padded.resize(32, 0);
+    refuse(
+        &mut s,
+        &k,
+        3,
+        vec![secret_anchor(&k, 3, RoleRecord::Operator, &padded)],
+        "anchor 3: its key is already KEK 6b656b2d31's",
+    );
+    refuse(
+        &mut s,
+        &k,
+        3,
+        vec![
+            add_kek(&k, b"kek-4", &[0x44; 32]),
+            secret_anchor(&k, 3, RoleRecord::Author, &[0x44; 32]),
+        ],
+        "operation 1: anchor 3: its key is already KEK 6b656b2d34's",
+    );
+    // The refusal names holders, never key bytes.
+    let (r, _) = relay(
+        &mut s,
+        &message(3, &k.identity_kid, vec![add_kek(&k, b"kek-2", HMAC_SECRET)]),
+    );
+    let reason = r.unwrap_err().reason;
+    for secret in [&HMAC_SECRET[..], &KEK[..]] {
+        assert!(!reason.contains(&hex::encode(secret)), "{reason}");
+        assert!(
+            !reason.contains(&*String::from_utf8_lossy(secret)),
+            "{reason}"
+        );
+    }
+    // Other secrets apply: a KEK of other bytes, and an anchor with a key of its own.
+    let r = apply(
+        &mut s,
+        &k,
+        3,
+        vec![
+            add_kek(&k, b"kek-2", &[0x22; 16]),
+            secret_anchor(&k, 3, RoleRecord::Author, &[0x55; 32]),
+        ],
+    );
+    assert_eq!(r.applied.len(), 2);
 }

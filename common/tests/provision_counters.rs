@@ -8,7 +8,7 @@ use suit_common::protocol::ByteBuf;
 
 use suit_common::protocol::*;
 use suit_common::service::provision::{
-    apply_body, delegate_signer, CounterKind, Kek, Op, ProvisionError, TPA_ROOT_ID,
+    apply_body, delegate_signer, CounterKind, Kek, KeyHolder, Op, ProvisionError, TPA_ROOT_ID,
 };
 use suit_common::service::state::{
     AnchorRecord, Identity, RoleRecord, RuleRecord, Scope, State, STATE_OBJECT,
@@ -17,8 +17,11 @@ use suit_common::service::store::SecureStore;
 use suit_common::service::Service;
 
 use suit_test_support::service::{call, cbor, cose_key, install_chunked as install, service, Mem};
-use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV, TPA_PUB};
-use suit_test_support::{CLASS_ID, VENDOR_ID};
+use suit_test_support::{p256_public_from_pem, CLASS_ID, VENDOR_ID};
+use suit_test_support::{
+    ANCHOR_PRIV, ANCHOR_PUB, AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV,
+    TPA_PUB,
+};
 
 fn sealed(s: &mut Service<Mem>, signer: &str, counter: u64, ops: Vec<Op>) -> Vec<u8> {
     suit_test_support::service::provision_message_by(s, signer, counter, ops)
@@ -116,7 +119,7 @@ fn a_delegate_cannot_add_remove_or_rescope_a_tpa_anchor() {
         &mut s,
         OPERATOR_PRIV,
         1,
-        vec![tpa_anchor(4, TPA_PUB)],
+        vec![tpa_anchor(4, ANCHOR_PUB)],
         only_root,
     );
     // Removing another delegate, or itself.
@@ -159,9 +162,9 @@ fn a_delegate_cannot_add_remove_or_rescope_a_tpa_anchor() {
         OPERATOR_PRIV,
         1,
         vec![
-            app_anchor(5, TPA_PUB, RoleRecord::Author),
+            app_anchor(5, ANCHOR_PUB, RoleRecord::Author),
             Op::RemoveAnchor { id: 5 },
-            tpa_anchor(5, TPA_PUB),
+            tpa_anchor(5, ANCHOR_PUB),
         ],
         "operation 2: only the TPA root",
     );
@@ -180,7 +183,7 @@ fn a_delegate_cannot_add_remove_or_rescope_a_tpa_anchor() {
                 scope: Scope::default(),
             },
             Op::RemoveAnchor { id: 3 },
-            tpa_anchor(4, TPA_PUB),
+            tpa_anchor(4, ANCHOR_PUB),
             Op::RemoveAnchor { id: 2 },
         ],
     )
@@ -334,7 +337,7 @@ fn a_state_stored_with_one_counter_refuses_the_old_messages_of_root_and_delegate
     assert_eq!(counters(&mut s), (5, Some(5)));
 }
 
-/// What the TPA's model of a device runs (no secrets here).
+/// What the TPA's model of a device runs (no secrets here), knowing the root's key.
 fn model_apply(
     state: &mut State,
     keks: &mut Vec<Kek>,
@@ -345,7 +348,8 @@ fn model_apply(
     let mut unwrap = |_: &[u8], _: &[u8]| {
         Err::<zeroize::Zeroizing<Vec<u8>>, String>("no secrets here".to_string())
     };
-    apply_body(state, keks, signer, counter, &ops, &mut unwrap)
+    let root = p256_public_from_pem(TPA_PUB);
+    apply_body(state, keks, signer, Some(&root), counter, &ops, &mut unwrap)
 }
 
 #[test]
@@ -381,7 +385,7 @@ fn the_tpa_model_of_a_device_counts_like_the_device() {
             &mut keks,
             2,
             4,
-            vec![tpa_anchor(3, TPA_PUB)]
+            vec![tpa_anchor(3, ANCHOR_PUB)]
         ),
         Err(ProvisionError::RootOnly {
             index: 0,
@@ -395,8 +399,11 @@ fn the_tpa_model_of_a_device_counts_like_the_device() {
     let mut s = service(suit_test_support::service::backend(0));
     let by_delegate = sealed(&mut s, OPERATOR_PRIV, 5, vec![]);
     let by_root = sealed(&mut s, TPA_PRIV, 5, vec![]);
-    assert_eq!(delegate_signer(&by_delegate, &model), Ok(Some(2)));
-    assert_eq!(delegate_signer(&by_root, &model), Ok(None));
+    let root = p256_public_from_pem(TPA_PUB);
+    for known in [None, Some(&root)] {
+        assert_eq!(delegate_signer(&by_delegate, &model, known), Ok(Some(2)));
+        assert_eq!(delegate_signer(&by_root, &model, known), Ok(None));
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -443,14 +450,14 @@ fn two_party_device() -> Service<Mem> {
 fn a_rotation_under_one_id_keeps_the_rule() {
     let mut s = two_party_device();
     assert!(install_app(&mut s, 1, &[AUTHOR_PRIV, OPERATOR_PRIV]));
-    // The operator's key is rotated under id 2 (here to the TPA test key, as a new key).
+    // The operator's key is rotated under id 2 (here to the fourth test key).
     send(
         &mut s,
         TPA_PRIV,
         2,
         vec![
             Op::RemoveAnchor { id: 2 },
-            app_anchor(2, TPA_PUB, RoleRecord::Operator),
+            app_anchor(2, ANCHOR_PUB, RoleRecord::Operator),
         ],
     )
     .unwrap();
@@ -460,7 +467,7 @@ fn a_rotation_under_one_id_keeps_the_rule() {
         !install_app(&mut s, 2, &[AUTHOR_PRIV, OPERATOR_PRIV]),
         "the retired operator key still counts"
     );
-    assert!(install_app(&mut s, 2, &[AUTHOR_PRIV, TPA_PRIV]));
+    assert!(install_app(&mut s, 2, &[AUTHOR_PRIV, ANCHOR_PRIV]));
 }
 
 #[test]
@@ -513,4 +520,145 @@ fn a_policy_rule_naming_an_absent_anchor_is_met_by_nobody() {
     };
     // Even if a caller passes the id of an anchor the policy does not have.
     assert!(policy.check_required_signers(&app, 0, &[2]).is_err());
+}
+
+// ---------------------------------------------------------------------------------------
+// One key, one holder (session 18): the root's key is never an anchor.
+
+#[test]
+fn the_model_and_the_device_refuse_the_roots_key_as_an_anchor_whoever_adds_it() {
+    let mut model = State::default();
+    let mut keks: Vec<Kek> = Vec::new();
+    // The root adding its own key, after an operation that applies.
+    assert_eq!(
+        model_apply(
+            &mut model.clone(),
+            &mut keks,
+            TPA_ROOT_ID,
+            1,
+            vec![identity(), app_anchor(2, TPA_PUB, RoleRecord::Author)],
+        ),
+        Err(ProvisionError::KeyInUse {
+            index: 1,
+            adding: KeyHolder::Anchor(2),
+            holder: KeyHolder::Root,
+        })
+    );
+    model_apply(
+        &mut model,
+        &mut keks,
+        TPA_ROOT_ID,
+        1,
+        vec![
+            tpa_anchor(2, OPERATOR_PUB),
+            app_anchor(3, AUTHOR_PUB, RoleRecord::Author),
+        ],
+    )
+    .unwrap();
+    // A delegate adding the root's key (it may add anchors of other roles), or another
+    // anchor's key under another role.
+    assert_eq!(
+        model_apply(
+            &mut model.clone(),
+            &mut keks,
+            2,
+            1,
+            vec![app_anchor(4, TPA_PUB, RoleRecord::Operator)],
+        ),
+        Err(ProvisionError::KeyInUse {
+            index: 0,
+            adding: KeyHolder::Anchor(4),
+            holder: KeyHolder::Root,
+        })
+    );
+    assert_eq!(
+        model_apply(
+            &mut model.clone(),
+            &mut keks,
+            2,
+            1,
+            vec![app_anchor(4, AUTHOR_PUB, RoleRecord::Operator)],
+        ),
+        Err(ProvisionError::KeyInUse {
+            index: 0,
+            adding: KeyHolder::Anchor(4),
+            holder: KeyHolder::Anchor(3),
+        })
+    );
+    // The device: the same refusals, nothing stored, neither counter consumed.
+    let mut s = service(suit_test_support::service::backend(0));
+    let root_held = "anchor 4: its key is already the TPA root's";
+    refused(
+        &mut s,
+        TPA_PRIV,
+        1,
+        vec![app_anchor(4, TPA_PUB, RoleRecord::Author)],
+        root_held,
+    );
+    send(
+        &mut s,
+        TPA_PRIV,
+        1,
+        vec![
+            tpa_anchor(2, OPERATOR_PUB),
+            app_anchor(3, AUTHOR_PUB, RoleRecord::Author),
+        ],
+    )
+    .unwrap();
+    refused(
+        &mut s,
+        OPERATOR_PRIV,
+        1,
+        vec![app_anchor(4, TPA_PUB, RoleRecord::Operator)],
+        root_held,
+    );
+    assert_eq!(counters(&mut s), (1, Some(0)));
+    let r = send(
+        &mut s,
+        OPERATOR_PRIV,
+        1,
+        vec![app_anchor(4, ANCHOR_PUB, RoleRecord::Operator)],
+    )
+    .unwrap();
+    assert_eq!((r.signer, r.counter), (2, 1));
+}
+
+#[test]
+fn a_stored_anchor_holding_the_roots_key_never_signs_as_a_delegate() {
+    // A state stored before such anchors were refused: anchor 2, role TPA, holds the root's
+    // key; the root's counter is at 3, the delegates' at 0. The device leaves the anchor (the
+    // TPA removes it), and a message the root's key signs runs on the root's counter.
+    let mut s = service(suit_test_support::service::backend(0));
+    let mut state = State::load(s.backend()).unwrap();
+    state.anchors.push(AnchorRecord {
+        id: 2,
+        cose_key: cose_key(TPA_PUB),
+        role: RoleRecord::Tpa,
+        scope: Scope::default(),
+        key_scope: 1,
+    });
+    state.provisioning_counter = 3;
+    state.delegate_counter = Some(0);
+    state.save(s.backend_mut()).unwrap();
+    // The delegates' next number is a replay of the root's.
+    refused(
+        &mut s,
+        TPA_PRIV,
+        1,
+        vec![identity()],
+        "counter 1 is not greater than the applied counter 3 (the TPA root's counter",
+    );
+    assert_eq!(counters(&mut s), (3, Some(0)));
+    let r = send(&mut s, TPA_PRIV, 4, vec![identity()]).unwrap();
+    assert_eq!((r.signer, r.counter), (TPA_ROOT_ID, 4));
+    assert_eq!(counters(&mut s), (4, Some(0)));
+    // The TPA's model agrees once it knows the root's key (it learns it from the root's
+    // messages); without it the anchor is all it can go by.
+    let root = p256_public_from_pem(TPA_PUB);
+    let by_root = sealed(&mut s, TPA_PRIV, 5, vec![]);
+    assert_eq!(delegate_signer(&by_root, &state, Some(&root)), Ok(None));
+    assert_eq!(delegate_signer(&by_root, &state, None), Ok(Some(2)));
+    // The root removes it.
+    send(&mut s, TPA_PRIV, 5, vec![Op::RemoveAnchor { id: 2 }]).unwrap();
+    assert!(anchors(&mut s).anchors.is_empty());
 }

@@ -279,3 +279,66 @@ fn a_delegate_counts_on_its_own_counter_and_the_model_follows() {
         &words("verify-receipt r2.cose --identity-key identity.pub.pem --expect-state model.cbor"),
     ));
 }
+
+/// Session 18 (s18-keyowner): one key, one holder. The TPA's model refuses what the device
+/// refuses: an anchor holding the TPA root's key, added by the root itself or by a delegate
+/// once the model learnt the root's key from a message the root signed, and a KEK whose bytes
+/// another KEK holds; the device refuses the same messages when made without the model.
+#[test]
+fn the_model_and_the_device_refuse_the_roots_key_as_an_anchor_and_a_kek_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    export_keys(d);
+    ok(author(d, &["keygen", "--type", "p256", "-o", "delegate"]));
+    std::fs::copy(
+        Path::new(TPA_PRIV).with_file_name("tpa-test.pub.pem"),
+        d.join("root.pub.pem"),
+    )
+    .unwrap();
+    std::fs::write(d.join("kek.bin"), KEK).unwrap();
+    let root_anchor = |counter: u64, id: u32| {
+        format!(
+            r#"{{"counter": {counter}, "device-key": "identity.pub.pem", "ops": [
+            {{"add-anchor": {{"id": {id}, "key": "root.pub.pem", "role": "author", "components": [["app"]]}}}}]}}"#
+        )
+    };
+    let by = |key: &str, json: &str, model: bool| {
+        std::fs::write(d.join("m.json"), json).unwrap();
+        let mut args = vec!["provision", "m.json", "--tpa-key", key, "-o", "m.cbor"];
+        if model {
+            args.extend(["--state", "model.cbor"]);
+        }
+        author(d, &args)
+    };
+    let held = "anchor 3: its key is already the TPA root's";
+    // The root adding its own key: the model refuses it, and so does the device.
+    fails(by(TPA_PRIV, &root_anchor(1, 3), true), 1, held);
+    ok(by(TPA_PRIV, &root_anchor(1, 3), false));
+    fails(agent(d, &["provision", "m.cbor"]), 1, held);
+    provision(
+        d,
+        r#"{"counter": 1, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
+            "ops": [
+              {"add-anchor": {"id": 5, "key": "delegate.pub.pem", "role": "tpa", "components": [[]]}},
+              {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [5]}}]}"#,
+        "p1.cbor",
+    );
+    ok(agent(d, &["provision", "p1.cbor"]));
+    // A delegate adding the root's key (the model knows it from message 1).
+    fails(by("delegate.priv.pem", &root_anchor(1, 3), true), 1, held);
+    ok(by("delegate.priv.pem", &root_anchor(1, 3), false));
+    fails(agent(d, &["provision", "m.cbor"]), 1, held);
+    // The same KEK bytes under another id.
+    let twin = r#"{"counter": 2, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
+        "ops": [{"add-kek": {"kek": "kek.bin", "kid": "kek-2", "anchors": [5]}}]}"#;
+    let kek_held = "KEK 6b656b2d32: its key is already KEK 6b656b2d31's";
+    fails(by(TPA_PRIV, twin, true), 1, kek_held);
+    ok(by(TPA_PRIV, twin, false));
+    fails(agent(d, &["provision", "m.cbor"]), 1, kek_held);
+    // Neither counter moved.
+    let anchors = ok(agent(d, &["anchors"]));
+    assert!(
+        anchors.contains("provisioning counter: 1 (TPA root); delegated TPA anchors: 0"),
+        "{anchors}"
+    );
+}

@@ -11,6 +11,10 @@ use crate::vectors::read;
 /// The test TPA's keys (tests/keys), relative to tests/vectors as `read` takes them.
 pub const TPA_PRIV: &str = "../keys/tpa-test.priv.pem";
 pub const TPA_PUB: &str = "../keys/tpa-test.pub.pem";
+/// A fourth P-256 signer (tests/keys), for an anchor that is none of the TPA root, author
+/// and operator.
+pub const ANCHOR_PRIV: &str = "../keys/anchor-test.priv.pem";
+pub const ANCHOR_PUB: &str = "../keys/anchor-test.pub.pem";
 /// The manifest-spec examples' signer, used as the author.
 pub const AUTHOR_PRIV: &str = "suit-manifest-spec/private_key.pem";
 pub const AUTHOR_PUB: &str = "suit-manifest-spec/public_key.pem";

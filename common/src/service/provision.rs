@@ -321,6 +321,14 @@ pub enum ProvisionError {
         anchor: u32,
         signer: u32,
     },
+    /// Operation `index` adds a key (`adding`: an anchor's or a KEK) that `holder` (the TPA
+    /// root, another anchor or another KEK) already holds: every key has one holder and one
+    /// purpose. Names only the holders, never key bytes.
+    KeyInUse {
+        index: usize,
+        adding: KeyHolder,
+        holder: KeyHolder,
+    },
     /// Bound to another device.
     WrongDevice,
     TooManyOps,
@@ -366,9 +374,41 @@ impl core::fmt::Display for ProvisionError {
                 f,
                 "operation {index}: only the TPA root adds, removes or re-scopes TPA anchors (anchor {anchor}); this message is signed by delegated TPA anchor {signer}"
             ),
+            ProvisionError::KeyInUse {
+                index,
+                adding,
+                holder,
+            } => write!(
+                f,
+                "operation {index}: {adding}: its key is already {holder}'s (one key, one holder)"
+            ),
             ProvisionError::WrongDevice => write!(f, "message is bound to another device"),
             ProvisionError::TooManyOps => write!(f, "more than {MAX_OPS} operations"),
             ProvisionError::Op { index, reason } => write!(f, "operation {index}: {reason}"),
+        }
+    }
+}
+
+/// Who holds a key on the device ([`ProvisionError::KeyInUse`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyHolder {
+    /// The build-time TPA root.
+    Root,
+    /// The anchor with this id.
+    Anchor(u32),
+    /// The KEK with this id.
+    Kek(ByteBuf),
+}
+
+impl core::fmt::Display for KeyHolder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            KeyHolder::Root => f.write_str("the TPA root"),
+            KeyHolder::Anchor(id) => write!(f, "anchor {id}"),
+            KeyHolder::Kek(kid) => {
+                f.write_str("KEK ")?;
+                kid.iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
         }
     }
 }
@@ -455,6 +495,7 @@ pub fn apply(
         &mut next,
         &mut next_keks,
         signer,
+        Some(tpa_root),
         body.counter,
         &body.ops,
         &mut unwrap,
@@ -494,11 +535,13 @@ pub fn check_counter(kind: CounterKind, stored: u64, offered: u64) -> Result<(),
 /// Applies an authenticated message body signed by anchor `signer` ([`TPA_ROOT_ID`] = the
 /// root) to `state` and `keks`: checks `counter` against the signer's counter, applies `ops`
 /// ([`apply_ops`]) and advances that counter. The TA and the TPA's model of a device both run
-/// it. On error `state` and `keks` may be partly changed: callers work on copies.
+/// it. `root` is the TPA root's key (no anchor may hold it); only a model that never saw it
+/// passes `None`. On error `state` and `keks` may be partly changed: callers work on copies.
 pub fn apply_body(
     state: &mut State,
     keks: &mut Vec<Kek>,
     signer: u32,
+    root: Option<&VerificationKey>,
     counter: u64,
     ops: &[Op],
     unwrap: &mut Unwrap<'_>,
@@ -508,17 +551,26 @@ pub fn apply_body(
     if ops.len() > MAX_OPS {
         return Err(ProvisionError::TooManyOps);
     }
-    let summary = apply_ops(state, keks, signer, ops, unwrap)?;
+    let summary = apply_ops(state, keks, signer, root, ops, unwrap)?;
     kind.set(state, counter);
     Ok(summary)
 }
 
 /// Which anchor of `state` (of role TPA, asymmetric) signed `message`, if one did; `None`
-/// when none did (the TPA's model of a device then takes the message as the root's).
-pub fn delegate_signer(message: &[u8], state: &State) -> Result<Option<u32>, ProvisionError> {
+/// when none did or the TPA root `root` (if known) did (the TPA's model of a device then takes
+/// the message as the root's). The device tries the root first, so an anchor an older state
+/// holds with the root's key never counts as the signer.
+pub fn delegate_signer(
+    message: &[u8],
+    state: &State,
+    root: Option<&VerificationKey>,
+) -> Result<Option<u32>, ProvisionError> {
     let (body, auth) = split(message)?;
     let block = AuthBlock::parse(auth).map_err(ProvisionError::NotTpaSigned)?;
     let verifier = block.verifier(body);
+    if root.is_some_and(|r| verifier.verify(r).is_ok()) {
+        return Ok(None);
+    }
     Ok(tpa_anchors(state).find_map(|(id, key)| verifier.verify(&key).is_ok().then_some(id)))
 }
 
@@ -554,7 +606,10 @@ fn authenticate(
     root: &VerificationKey,
     state: &State,
 ) -> Result<u32, ProvisionError> {
-    // One signing input for the root and every TPA anchor tried.
+    // One signing input for the root and every TPA anchor tried. The root first: a state
+    // stored before anchors were refused the root's key may hold it as an anchor (role TPA
+    // too), and a message the root's key signed must run on the root's counter, never the
+    // delegates'.
     let verifier = block.verifier(body);
     let mut last = match verifier.verify(root) {
         Ok(()) => return Ok(TPA_ROOT_ID),
@@ -577,11 +632,13 @@ pub type Unwrap<'a> = dyn FnMut(&[u8], &[u8]) -> Result<Zeroizing<Vec<u8>>, Stri
 /// a device (`suit-author provision --state`) runs the same function ([`apply_body`]), so
 /// both sides agree on the result. A delegate (any signer but the root) may not add, remove
 /// or re-scope an anchor of role TPA: it could otherwise make more delegates, or shield
-/// itself from the root.
+/// itself from the root. A key added (an anchor's or a KEK) must not be one the TPA root
+/// (`root`, if known), another anchor or another KEK already holds (`key_in_use`).
 pub fn apply_ops(
     state: &mut State,
     keks: &mut Vec<Kek>,
     signer: u32,
+    root: Option<&VerificationKey>,
     ops: &[Op],
     unwrap: &mut Unwrap<'_>,
 ) -> Result<Vec<String>, ProvisionError> {
@@ -598,8 +655,79 @@ pub fn apply_ops(
         }
         let fail = |reason: String| ProvisionError::Op { index, reason };
         summary.push(apply_op(state, keks, op, unwrap).map_err(fail)?);
+        if let Some((adding, holder)) = key_in_use(state, keks, root, op) {
+            return Err(ProvisionError::KeyInUse {
+                index,
+                adding,
+                holder,
+            });
+        }
     }
     Ok(summary)
+}
+
+/// After `op` added a key (an anchor's or a KEK), who else holds it: the added holder and the
+/// earlier one, if any. One key, one holder: a signature's kid is not signed, so with one
+/// public key under two anchors (or the root's key as an anchor) the REE would choose which
+/// scope, role and counter a signature counts for, and removing one anchor would not revoke
+/// the key; a secret that is both an HMAC anchor's key and a KEK (or two KEKs) lets whoever
+/// is given it for one purpose use it for the other. Public keys are compared as keys (the
+/// point, not the COSE_Key bytes), secrets in constant time (`subtle`); an HMAC key and a KEK
+/// as HMAC keys (zero-padded to the block: `K` and `K || 00` are one HMAC key), two KEKs
+/// exactly.
+fn key_in_use(
+    state: &State,
+    keks: &[Kek],
+    root: Option<&VerificationKey>,
+    op: &Op,
+) -> Option<(KeyHolder, KeyHolder)> {
+    let anchor_key = |a: &AnchorRecord| VerificationKey::from_cose_key(&a.cose_key).ok();
+    // A KEK's bytes as an HMAC key, for `same_key`'s padded constant-time comparison.
+    let as_hmac = |k: &Kek| VerificationKey::Hmac256(Zeroizing::new(k.key.0.to_vec()));
+    // `op` succeeded, so what it added is there.
+    let id = match op {
+        Op::AddAnchor(a) => a.id,
+        Op::AddSecretAnchor { id, .. } => *id,
+        Op::AddKek { kid, .. } => {
+            let added = keks.iter().find(|k| k.kid == *kid)?;
+            let secret = added.key.0.as_slice();
+            let holder = keks
+                .iter()
+                .filter(|k| k.kid != *kid)
+                .find(|k| bool::from(subtle::ConstantTimeEq::ct_eq(k.key.0.as_slice(), secret)))
+                .map(|k| KeyHolder::Kek(k.kid.clone()))
+                .or_else(|| {
+                    let added = as_hmac(added);
+                    state
+                        .anchors
+                        .iter()
+                        .find(|a| anchor_key(a).is_some_and(|(k, _)| k.same_key(&added)))
+                        .map(|a| KeyHolder::Anchor(a.id))
+                })?;
+            return Some((KeyHolder::Kek(kid.clone()), holder));
+        }
+        _ => return None,
+    };
+    let (key, _) = state
+        .anchors
+        .iter()
+        .find(|a| a.id == id)
+        .and_then(anchor_key)?;
+    let holder = if root.is_some_and(|r| r.same_key(&key)) {
+        KeyHolder::Root
+    } else if let Some(other) = state
+        .anchors
+        .iter()
+        .filter(|a| a.id != id)
+        .find(|a| anchor_key(a).is_some_and(|(k, _)| k.same_key(&key)))
+    {
+        KeyHolder::Anchor(other.id)
+    } else {
+        // `same_key` is false between a public key and an HMAC one.
+        let kek = keks.iter().find(|k| as_hmac(k).same_key(&key))?;
+        KeyHolder::Kek(kek.kid.clone())
+    };
+    Some((KeyHolder::Anchor(id), holder))
 }
 
 /// The anchor of role TPA that `op` would add, remove or re-scope in `state`, if any.
@@ -664,20 +792,9 @@ fn add_anchor(state: &mut State, a: AnchorRecord) -> Result<String, String> {
     if state.anchors.len() >= MAX_ANCHORS {
         return Err("anchor store is full".into());
     }
-    // One key, one anchor: a signature's kid is not signed, so with one key under two ids the
-    // REE would choose which anchor's scope, role and decryption keys a signature counts for.
-    let key = parse_key(a.id, &a.cose_key)?;
-    if let Some(other) = state
-        .anchors
-        .iter()
-        .find(|x| VerificationKey::from_cose_key(&x.cose_key).is_ok_and(|(k, _)| k.same_key(&key)))
-    {
-        return Err(alloc::format!(
-            "anchor {}: its key is already anchor {}'s (one key, one anchor)",
-            a.id,
-            other.id
-        ));
-    }
+    // One key, one anchor: `apply_ops` checks the key against the root, the other anchors and
+    // the KEKs once it is added (`key_in_use`).
+    parse_key(a.id, &a.cose_key)?;
     check_scope(&a.scope)?;
     // The device, not the message, picks the key scope: a fresh one per addition.
     let mut a = a;

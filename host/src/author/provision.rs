@@ -350,6 +350,8 @@ pub struct Provisioning {
     /// The body as signed, and the plaintext of its secrets (for the TPA's device model).
     pub body: ProvisioningBody,
     pub secrets: Secrets,
+    /// The public key that signed it (the TPA root's, or a delegate's).
+    pub signer: suit_common::cose::VerificationKey,
 }
 
 fn p256_of(path: &Path, what: &str, description: &Path) -> Result<p256::PublicKey> {
@@ -473,6 +475,7 @@ pub fn provision_device(
         device_kid,
         body,
         secrets,
+        signer: key.verification_key(),
     })
 }
 
@@ -488,12 +491,17 @@ pub struct DeviceModel {
     pub device: ByteBuf,
     pub state: suit_common::service::state::State,
     pub keks: Vec<suit_common::service::provision::Kek>,
+    /// COSE_Key of the TPA root's public key, learnt from the last message the root signed
+    /// (absent from models written before, and until the root signs one): the device refuses
+    /// an anchor holding it.
+    pub root: Option<ByteBuf>,
 }
 
 suit_common::cbor::struct_codec!(DeviceModel {
     device,
     state,
-    keks
+    keks,
+    root = default,
 });
 
 /// Largest device model read: a state record (256 KiB) and a KEK object (8 KiB) at most.
@@ -524,17 +532,33 @@ pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
             device: ByteBuf::from(p.device_kid.clone()),
             state: Default::default(),
             keks: Vec::new(),
+            root: None,
         }
     };
     let refuse = |what: String| AuthorError::Refused(format!("{}: {what}", path.display()));
     if model.device.as_slice() != p.device_kid.as_slice() {
         return Err(refuse("the model is of another device".into()));
     }
-    // The device tries the root first; a model does not know the root's key, but a message
-    // no delegate of the model signed is the root's (or the device refuses it).
-    let signer = delegate_signer(&p.message, &model.state)
+    // The device tries the root first; a model knows the root's key only once the root signed
+    // one of its messages, but a message no delegate of the model signed is the root's (or the
+    // device refuses it).
+    let known_root = match &model.root {
+        Some(k) => Some(
+            suit_common::cose::VerificationKey::from_cose_key(k)
+                .map_err(|e| refuse(format!("the model's TPA root key: {e}")))?
+                .0,
+        ),
+        None => None,
+    };
+    let signer = delegate_signer(&p.message, &model.state, known_root.as_ref())
         .map_err(|e| refuse(e.to_string()))?
         .unwrap_or(TPA_ROOT_ID);
+    let root = if signer == TPA_ROOT_ID {
+        model.root = cose_key_of(&p.signer)?.map(ByteBuf::from);
+        Some(&p.signer)
+    } else {
+        known_root.as_ref()
+    };
     let mut unwrap = |aad: &[u8], _wrapped: &[u8]| {
         p.secrets
             .iter()
@@ -546,6 +570,7 @@ pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
         &mut model.state,
         &mut model.keks,
         signer,
+        root,
         p.counter,
         &p.body.ops,
         &mut unwrap,
@@ -557,6 +582,18 @@ pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
     );
     super::keys::write_secret(path, &bytes)?;
     model.digest()
+}
+
+/// The COSE_Key of a public key, `None` for a shared (HMAC) key, which never is a TPA root.
+fn cose_key_of(key: &suit_common::cose::VerificationKey) -> Result<Option<Vec<u8>>> {
+    use suit_common::cose::VerificationKey as K;
+    let public = match key {
+        K::P256(k) => PublicKey::P256(k.into()),
+        K::Ed25519(k) => PublicKey::Ed25519(*k),
+        K::HssLms(k) => PublicKey::HssLms(k.clone()),
+        K::Hmac256(_) => return Ok(None),
+    };
+    public_cose_key(&public, None).map(Some)
 }
 
 /// What a provisioning description gives a simulated device (`verify --process
