@@ -567,6 +567,7 @@ fn a_stored_report_is_signed_as_decoding_and_encoding_it_would() {
     let key = device_key(4);
     let state = DeviceState {
         provisioning_counter: 3,
+        delegate_counter: 2,
         components: vec![InstalledComponent {
             component: cid(&[b"fw"]),
             sequence_number: 7,
@@ -622,4 +623,68 @@ fn a_stored_report_is_signed_as_decoding_and_encoding_it_would() {
         Report::sign_stored(&bad.encode().unwrap(), Some(&[0; 4096]), &state, &key),
         Err(ReportError::TooLarge(_))
     ));
+}
+
+/// The delegated TPA anchors' counter (session 18) is key 3 of the device state, only when not
+/// 0: a device no delegate message reached signs the bytes it signed before (pinned here,
+/// written out by hand from the CDDL), and a decoder of either reads both.
+#[test]
+fn the_device_state_carries_the_delegates_counter_only_when_it_is_not_0() {
+    use suit_common::report::{DeviceState, InstalledComponent};
+    let mut state = DeviceState {
+        provisioning_counter: 3,
+        delegate_counter: 0,
+        components: vec![InstalledComponent {
+            component: cid(&[b"fw"]),
+            sequence_number: 7,
+            digest: [5; 32],
+            size: 1234,
+        }],
+    };
+    // -70005 => {1: 3, 2: [[[h'6677'], 7, << [-16, h'0505..05'] >>, 1234]]}
+    let digest = [&[0x58, 0x24, 0x82, 0x2f, 0x58, 0x20][..], &[5; 32]].concat();
+    let old = [
+        &[
+            0x3a, 0x00, 0x01, 0x11, 0x74, 0xa2, 0x01, 0x03, 0x02, 0x81, 0x84,
+        ][..],
+        &[0x81, 0x42, 0x66, 0x77, 0x07],
+        &digest,
+        &[0x19, 0x04, 0xd2],
+    ]
+    .concat();
+    let key = device_key(5);
+    let mut r = sample_report();
+    r.device_state = Some(state.clone());
+    let bytes = r.encode().unwrap();
+    assert!(
+        bytes.ends_with(&old),
+        "{} does not end with {}",
+        hex::encode(&bytes),
+        hex::encode(&old)
+    );
+    assert_eq!(
+        verify_report(&r.sign(&key).unwrap(), &public(&key))
+            .unwrap()
+            .device_state,
+        Some(state.clone())
+    );
+    // With a delegate counter: a third member, after the components.
+    state.delegate_counter = 4;
+    r.device_state = Some(state.clone());
+    let bytes = r.encode().unwrap();
+    let mut new = old.clone();
+    new[5] = 0xa3;
+    new.extend_from_slice(&[0x03, 0x04]);
+    assert!(
+        bytes.ends_with(&new),
+        "{} does not end with {}",
+        hex::encode(&bytes),
+        hex::encode(&new)
+    );
+    assert_eq!(
+        verify_report(&r.sign(&key).unwrap(), &public(&key))
+            .unwrap()
+            .device_state,
+        Some(state)
+    );
 }

@@ -131,8 +131,9 @@ pub fn render_text(r: &DecodedReport) -> String {
     }
     if let Some(state) = &r.device_state {
         s += &format!(
-            "device state: provisioning counter {} (TPA root), {} installed component(s)\n",
+            "device state: provisioning counters {} (TPA root), {} (delegated TPA anchors), {} installed component(s)\n",
             state.provisioning_counter,
+            state.delegate_counter,
             state.components.len()
         );
         for c in &state.components {
@@ -212,6 +213,7 @@ pub fn to_json(r: &DecodedReport) -> Json {
     let state = r.device_state.as_ref().map(|st| {
         json!({
             "provisioning-counter": st.provisioning_counter,
+            "delegate-counter": st.delegate_counter,
             "components": st.components.iter().map(|c| json!({
                 "component": c.component.segments().iter().map(|s| hex_str(s)).collect::<Vec<_>>(),
                 "sequence-number": c.sequence_number,

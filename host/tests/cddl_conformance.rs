@@ -724,6 +724,46 @@ fn reports_the_service_signs_are_valid() {
     let r = agent(d, &["install", "u4.suit"]);
     assert_ne!(r.code, 0, "{}", r.text());
     report_cases("pre-auth", &report(d, "pre-auth", "cc", true), &mut cases);
+
+    // After a delegated TPA anchor's message: the device state carries the delegates' counter.
+    ok(author(
+        d,
+        &["keygen", "--type", "p256", "--out", "delegate"],
+    ));
+    for (json, key) in [
+        (
+            r#"{"counter": 2, "device-key": "device.pub.pem", "ops": [
+            {"add-anchor": {"id": 5, "key": "delegate.pub.pem", "role": "tpa", "components": [[]]}}]}"#,
+            None,
+        ),
+        (
+            r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+            {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+            Some("delegate.priv.pem"),
+        ),
+    ] {
+        write(d, "p.json", json);
+        let mut args = provision_args("p.json", "p.cbor", &[]);
+        if let Some(key) = key {
+            let at = args.iter().position(|a| *a == "--tpa-key").unwrap();
+            args[at + 1] = key;
+        }
+        ok(author(d, &args));
+        agent_ok(d, &["provision", "p.cbor"]);
+    }
+    let delegates = report(d, "delegates", "dd", false);
+    let payload = untag(&mut dec(&delegates)).as_array().unwrap()[2]
+        .as_bytes()
+        .unwrap()
+        .clone();
+    let Value::Map(state) = entry(&mut dec(&payload), -70005).clone() else {
+        panic!("no device state")
+    };
+    assert!(
+        state.contains(&(Value::Integer(3.into()), Value::Integer(1.into()))),
+        "{state:?}"
+    );
+    report_cases("delegates", &delegates, &mut cases);
     expect(&cases);
 }
 
@@ -941,6 +981,19 @@ fn every_schema_set_rejects_a_wrong_shape() {
         "SUIT_Report",
         enc(&v),
         "Array type 'SUIT_Record'",
+    ));
+    // The delegates' counter is absent when 0, never 0.
+    let mut v = dec(&payload);
+    let Value::Map(st) = entry(&mut v, -70005) else {
+        panic!("no device state")
+    };
+    st.push((Value::Integer(3.into()), Value::Integer(0.into())));
+    cases.push(wrong(
+        "device state with a delegates' counter of 0",
+        "report",
+        "SUIT_Report",
+        enc(&v),
+        "violates .gt 0",
     ));
     let mut v = dec(&payload);
     let Value::Map(m) = &mut v else { panic!() };

@@ -264,6 +264,43 @@ fn a_delegate_counts_on_its_own_counter_and_the_model_follows() {
         (&serde_json::json!(1), &serde_json::json!(1)),
         "{j}"
     );
+    // The signed report's device state carries both counters (session 18), and
+    // `verify-report` shows both.
+    ok(agent(
+        d,
+        &["device-key", "--which", "report", "--out", "report.pub.pem"],
+    ));
+    // (A report needs an install attempt: one refused before authentication will do.)
+    std::fs::write(d.join("junk.suit"), [0xa0]).unwrap();
+    assert_ne!(agent(d, &["install", "junk.suit"]).code, 0);
+    ok(agent(
+        d,
+        &["report", "--pre-auth", "--nonce", "01", "--out", "r.cose"],
+    ));
+    let shown = ok(author(
+        d,
+        &words("verify-report r.cose --device-key report.pub.pem"),
+    ));
+    assert!(
+        shown.contains(
+            "device state: provisioning counters 1 (TPA root), 1 (delegated TPA anchors)"
+        ),
+        "{shown}"
+    );
+    let j: serde_json::Value = serde_json::from_str(
+        &suit_test_support::cli::ok(author(
+            d,
+            &words("verify-report r.cose --device-key report.pub.pem --json"),
+        ))
+        .stdout,
+    )
+    .unwrap();
+    let state = &j["device-state"];
+    assert_eq!(
+        (&state["provisioning-counter"], &state["delegate-counter"]),
+        (&serde_json::json!(1), &serde_json::json!(1)),
+        "{j}"
+    );
     // The root's next message is 2, and it revokes the delegate.
     provision(
         d,

@@ -111,7 +111,9 @@ fn encode_state(e: &mut Encoder, s: &DeviceState) -> Result<(), ReportError> {
     if s.components.len() > MAX_STATE_COMPONENTS {
         return Err(ReportError::TooLarge("device state components"));
     }
-    e.map(2);
+    // Key 3 only when not 0: the bytes of a device without delegate messages are unchanged.
+    let delegates = s.delegate_counter != 0;
+    e.map(2 + usize::from(delegates));
     e.uint(1);
     e.uint(s.provisioning_counter);
     e.uint(2);
@@ -123,6 +125,10 @@ fn encode_state(e: &mut Encoder, s: &DeviceState) -> Result<(), ReportError> {
         e.bytes(&crate::suit::Digest(c.digest).encode());
         e.uint(c.size);
     }
+    if delegates {
+        e.uint(3);
+        e.uint(s.delegate_counter);
+    }
     Ok(())
 }
 
@@ -133,6 +139,7 @@ fn decode_state(d: &mut Decoder<'_>) -> Result<DeviceState, ReportError> {
     for _ in 0..n {
         match d.int().map_err(m(AT))? {
             1 => state.provisioning_counter = d.uint().map_err(m(AT))?,
+            3 => state.delegate_counter = d.uint().map_err(m(AT))?,
             2 => {
                 let k = d.array().map_err(m(AT))?;
                 if k > MAX_STATE_COMPONENTS {

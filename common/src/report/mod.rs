@@ -414,9 +414,13 @@ pub struct Report {
 /// tracker learns what is installed whichever attempt the REE made the device report on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeviceState {
-    /// Counter of the last applied provisioning message the TPA root signed (the device's
-    /// delegated TPA anchors have a counter of their own, which reports do not carry).
+    /// Counter of the last applied provisioning message the TPA root signed.
     pub provisioning_counter: u64,
+    /// Counter of the last applied provisioning message a delegated TPA anchor signed (the
+    /// delegates share one). Encoded only when not 0 (key 3), so a device no delegate message
+    /// reached signs the same bytes as before it was carried; reports of TAs before session
+    /// 18 never carry it (0 here).
+    pub delegate_counter: u64,
     /// Installed components (at most [`MAX_STATE_COMPONENTS`]).
     pub components: Vec<InstalledComponent>,
 }

@@ -925,6 +925,7 @@ fn key_type(k: &VerificationKey) -> String {
 fn device_state(state: &State) -> crate::report::DeviceState {
     crate::report::DeviceState {
         provisioning_counter: state.root_counter(),
+        delegate_counter: state.delegate_counter(),
         components: state
             .components
             .iter()
