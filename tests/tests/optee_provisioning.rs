@@ -26,6 +26,12 @@
 //! - R3: ['r3'] requires an author; operator 9 (covers ['r3']) co-signing with author 10
 //!   (covers only ['r1']) is refused. Checked without the fix (no scope test in
 //!   `check_required_signers`): it installs.
+//!
+//! One key, one holder (session 18, s18-keyowner), same boot, root message 7: an anchor
+//! holding the TPA root's own key and a KEK with kek-1's bytes under another id are refused
+//! inside the TA, the anchors and counters unchanged, and the root's message 7 still applies
+//! after them. The report the TA signs then carries both counters in its device state (root
+//! 7, delegates 1, from d1).
 
 use suit_tests::{
     author, boot, contains, copy_out_of_disk, enrolled_device, files_below, keys, write_text, Boot,
@@ -163,6 +169,26 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         r#"{"counter": 6, "device-key": "identity.pub.pem", "ops": [{"remove-anchor": 9}]}"#,
         false,
     );
+    // One key, one holder (root message 7, sent after p8): refused, then p9 applies.
+    std::fs::copy(keys::path("keys/tpa-test.pub.pem"), d.join("root.pub.pem")).unwrap();
+    provision(
+        "rootkey",
+        r#"{"counter": 7, "device-key": "identity.pub.pem",
+            "ops": [{"add-anchor": {"id": 11, "key": "root.pub.pem", "role": "author", "components": [["k"]]}}]}"#,
+        false,
+    );
+    provision(
+        "kektwin",
+        r#"{"counter": 7, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
+            "ops": [{"add-kek": {"kek": "kek.bin", "kid": "kek-2", "anchors": [10]}}]}"#,
+        false,
+    );
+    provision(
+        "p9",
+        r#"{"counter": 7, "device-key": "identity.pub.pem",
+            "ops": [{"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+        false,
+    );
     std::fs::write(d.join("r.bin"), b"a component under a rule").unwrap();
     let create = |name: &str, seq: u32, component: &str, keys: &[&str]| {
         write_text(
@@ -183,7 +209,7 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     create("r1-both", 1, "r1", &["a10.priv.pem", "op9.priv.pem"]);
     create("r1-alone", 2, "r1", &["a10.priv.pem"]);
     create("r3-co", 1, "r3", &["op9.priv.pem", "a10.priv.pem"]);
-    for p in ["p1", "p2", "p3", "twin"] {
+    for p in ["p1", "p2", "p3", "twin", "kektwin"] {
         let m = std::fs::read(d.join(format!("{p}.cbor"))).unwrap();
         assert!(
             !contains(&m, HMAC_KEY) && !contains(&m, KEK),
@@ -239,6 +265,9 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         "r1-alone.suit",
         "r3-co.suit",
         "r/r.bin",
+        "rootkey.cbor",
+        "kektwin.cbor",
+        "p9.cbor",
     ]
     .iter()
     .map(|f| format!("{}=/up/{f}", d.join(f).display()))
@@ -289,6 +318,17 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         "suit-agent provision /up/p8.cbor".to_string(),
         "! suit-agent install /up/r1-alone.suit --payload-dir /up/r 2>&1".to_string(),
         "suit-agent status".to_string(),
+        // 28..: one key, one holder; the report's device state.
+        "suit-agent anchors --json".to_string(),
+        refused("rootkey.cbor", "anchor 11: its key is already the TPA root"),
+        refused(
+            "kektwin.cbor",
+            "KEK 6b656b2d32: its key is already KEK 6b656b2d31",
+        ),
+        "suit-agent anchors --json".to_string(),
+        "suit-agent provision /up/p9.cbor --receipt-out /data/ree/r9.cose".to_string(),
+        "suit-agent device-key --which report".to_string(),
+        "suit-agent report --nonce 0a --out /data/ree/state.cbor".to_string(),
     ];
     let cmd_refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let run = boot(
@@ -344,6 +384,12 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         "{}",
         run.command(27).output
     );
+    // One key, one holder: both refused with nothing changed; message 7 still applies.
+    let before: serde_json::Value = serde_json::from_str(&run.command(28).output).unwrap();
+    assert_eq!(before["provisioning-counter"], 6, "{before}");
+    let after: serde_json::Value = serde_json::from_str(&run.command(31).output).unwrap();
+    assert_eq!(after, before, "a refused key changed the state");
+    run.says(32, "provisioning message 7 (the root's counter) accepted");
     let all_output: String = (0..cmds.len())
         .map(|i| run.command(i).output.clone())
         .collect();
@@ -380,6 +426,31 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         ],
     );
     assert!(out.contains("applied provisioning message 2"), "{out}");
+    let out = author(
+        d,
+        &[
+            "verify-receipt",
+            &receipt("r9.cose"),
+            "--identity-key",
+            "identity.pub.pem",
+            "--message",
+            "p9.cbor",
+        ],
+    );
+    assert!(out.contains("applied provisioning message 7"), "{out}");
+    // The signed report's device state: the root's counter 7 and the delegates' 1 (d1).
+    write_text(
+        d,
+        "report.pub.pem",
+        &suit_tests::pem_from(&run.command(33).output),
+    );
+    let report = suit_tests::verified_report(d, &ree.path().join("ree"), "state.cbor");
+    let state = &report["device-state"];
+    assert_eq!(
+        (&state["provisioning-counter"], &state["delegate-counter"]),
+        (&serde_json::json!(7), &serde_json::json!(1)),
+        "{report}"
+    );
 
     // OP-TEE's REE-FS files never hold the secrets in clear.
     for (path, bytes) in files_below(copy_out_of_disk(&disk, "/tee").path()) {
