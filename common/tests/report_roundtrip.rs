@@ -559,22 +559,27 @@ fn every_engine_error_kind_maps_to_a_reason() {
     assert_eq!(f.record.component_index, 2);
 }
 
-/// The Report command signs the stored report with the nonce and device state put in by
-/// splicing, without the decoder: the same bytes as decode, set, encode and sign.
-#[test]
-fn a_stored_report_is_signed_as_decoding_and_encoding_it_would() {
-    use suit_common::report::{DeviceState, InstalledComponent};
-    let key = device_key(4);
-    let state = DeviceState {
+/// A device state: root counter 3, delegates' `delegate_counter`, one component ['fw'].
+fn sample_state(delegate_counter: u64) -> suit_common::report::DeviceState {
+    suit_common::report::DeviceState {
         provisioning_counter: 3,
-        delegate_counter: 2,
-        components: vec![InstalledComponent {
+        delegate_counter,
+        components: vec![suit_common::report::InstalledComponent {
             component: cid(&[b"fw"]),
             sequence_number: 7,
             digest: [5; 32],
             size: 1234,
         }],
-    };
+    }
+}
+
+/// The Report command signs the stored report with the nonce and device state put in by
+/// splicing, without the decoder: the same bytes as decode, set, encode and sign.
+#[test]
+fn a_stored_report_is_signed_as_decoding_and_encoding_it_would() {
+    use suit_common::report::DeviceState;
+    let key = device_key(4);
+    let state = sample_state(2);
     let mut pre_auth = ReportBuilder::failure(
         None,
         Failure::new(Reason::CborParse, report::code::DECODE, "not CBOR"),
@@ -630,17 +635,8 @@ fn a_stored_report_is_signed_as_decoding_and_encoding_it_would() {
 /// written out by hand from the CDDL), and a decoder of either reads both.
 #[test]
 fn the_device_state_carries_the_delegates_counter_only_when_it_is_not_0() {
-    use suit_common::report::{DeviceState, InstalledComponent};
-    let mut state = DeviceState {
-        provisioning_counter: 3,
-        delegate_counter: 0,
-        components: vec![InstalledComponent {
-            component: cid(&[b"fw"]),
-            sequence_number: 7,
-            digest: [5; 32],
-            size: 1234,
-        }],
-    };
+    use suit_common::report::DeviceState;
+    let mut state = sample_state(0);
     // -70005 => {1: 3, 2: [[[h'6677'], 7, << [-16, h'0505..05'] >>, 1234]]}
     let digest = [&[0x58, 0x24, 0x82, 0x2f, 0x58, 0x20][..], &[5; 32]].concat();
     let old = [
@@ -653,38 +649,25 @@ fn the_device_state_carries_the_delegates_counter_only_when_it_is_not_0() {
     ]
     .concat();
     let key = device_key(5);
-    let mut r = sample_report();
-    r.device_state = Some(state.clone());
-    let bytes = r.encode().unwrap();
-    assert!(
-        bytes.ends_with(&old),
-        "{} does not end with {}",
-        hex::encode(&bytes),
-        hex::encode(&old)
-    );
-    assert_eq!(
-        verify_report(&r.sign(&key).unwrap(), &public(&key))
-            .unwrap()
-            .device_state,
-        Some(state.clone())
-    );
+    // The report with `state` ends with `tail` and round-trips through signing.
+    let check = |state: &DeviceState, tail: &[u8]| {
+        let mut r = sample_report();
+        r.device_state = Some(state.clone());
+        let bytes = r.encode().unwrap();
+        assert!(
+            bytes.ends_with(tail),
+            "{} does not end with {}",
+            hex::encode(&bytes),
+            hex::encode(tail)
+        );
+        let back = verify_report(&r.sign(&key).unwrap(), &public(&key)).unwrap();
+        assert_eq!(back.device_state.as_ref(), Some(state));
+    };
+    check(&state, &old);
     // With a delegate counter: a third member, after the components.
     state.delegate_counter = 4;
-    r.device_state = Some(state.clone());
-    let bytes = r.encode().unwrap();
     let mut new = old.clone();
     new[5] = 0xa3;
     new.extend_from_slice(&[0x03, 0x04]);
-    assert!(
-        bytes.ends_with(&new),
-        "{} does not end with {}",
-        hex::encode(&bytes),
-        hex::encode(&new)
-    );
-    assert_eq!(
-        verify_report(&r.sign(&key).unwrap(), &public(&key))
-            .unwrap()
-            .device_state,
-        Some(state)
-    );
+    check(&state, &new);
 }
