@@ -162,6 +162,9 @@ fn platform(p: PlatformError) -> String {
         PlatformError::BadLength => {
             "a read reported more bytes than its buffer holds (platform bug)".into()
         }
+        PlatformError::NotCommitted => {
+            "content read back is not what was committed (the secure storage answered with other bytes)".into()
+        }
     }
 }
 
@@ -272,6 +275,12 @@ pub fn store(e: &crate::service::store::StoreError) -> String {
         S::OutOfMemory => "the TA is out of memory for this object".into(),
         S::Corrupt => "a stored object is corrupt (secure storage tampered with?)".into(),
         S::BadName => "an object name is invalid".into(),
+        S::NotCommitted => {
+            "content read back is not what was committed (the secure storage answered with other bytes)".into()
+        }
+        S::Unordered => {
+            "committed content is read in order from its start only (each read where the last ended)".into()
+        }
     }
 }
 
