@@ -580,9 +580,13 @@ impl<B: Backend> Service<B> {
 
     /// Stores the report of the install step that just ran (unsigned: it is signed when
     /// asked for, over the asker's nonce), followed by its tag ([`report_bound`]) for the
-    /// state of `generation`, the one the step left.
+    /// state of `generation`, the one the step left (`keys`: the device keys if loaded).
     #[inline(never)]
-    fn keep_report(&mut self, generation: u64) -> Result<(), Refuse> {
+    fn keep_report(
+        &mut self,
+        generation: u64,
+        keys: Option<&DeviceKeyPair>,
+    ) -> Result<(), Refuse> {
         if let Some(report) = self.install.take_report() {
             let mut bytes = report.encode().map_err(|e| {
                 Refuse::new(RefusalKind::Report, format!("encoding the report: {e}"))
@@ -592,9 +596,15 @@ impl<B: Backend> Service<B> {
             } else {
                 REPORT_OBJECT
             };
-            let tag =
-                self.keys()?
-                    .stored_report_tag(object, report_bound(object, generation), &bytes)?;
+            let loaded;
+            let keys = match keys {
+                Some(k) => k,
+                None => {
+                    loaded = self.keys()?;
+                    &loaded
+                }
+            };
+            let tag = keys.stored_report_tag(object, report_bound(object, generation), &bytes)?;
             bytes.extend_from_slice(&tag);
             self.backend.put_record(object, &bytes).map_err(|e| {
                 Refuse::new(RefusalKind::Storage, format!("storing the report: {e}"))
@@ -665,7 +675,7 @@ impl<B: Backend> Service<B> {
     fn install_prepare(&mut self) -> Result<InstallPrepareResponse, Refuse> {
         let state = State::load(&self.backend)?;
         let p = self.install.prepare(&state);
-        self.keep_report(state.generation)?;
+        self.keep_report(state.generation, None)?;
         let p = p?;
         Ok(InstallPrepareResponse {
             needed_uris: p.needed_uris,
@@ -757,7 +767,7 @@ impl<B: Backend> Service<B> {
         self.reconciled = done.is_ok();
         // The answer tells what happened to the state: a report that cannot be stored after a
         // commit does not turn it into a refusal; no stale report is left as the latest one.
-        if self.keep_report(state.generation).is_err() {
+        if self.keep_report(state.generation, Some(&keys)).is_err() {
             let _ = self.backend.remove(REPORT_OBJECT);
         }
         let done = done?;

@@ -105,7 +105,8 @@ impl Verified {
     }
 
     /// Reads the next bytes into `buf` (`offset`: where the previous read ended, or 0 to start
-    /// over); 0 at the end, once checked.
+    /// over); 0 at the end, once checked (and for an empty `buf`, which reads nothing: callers
+    /// pass a buffer with room).
     pub fn read(
         &mut self,
         store: &(impl SecureStore + ?Sized),
