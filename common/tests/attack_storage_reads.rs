@@ -12,8 +12,8 @@ use suit_common::protocol::*;
 use suit_common::service::state::ComponentRecord;
 use suit_common::service::{Service, PRE_AUTH_REPORT_OBJECT, REPORT_OBJECT};
 use suit_test_support::service::{
-    call, envelope, install, install_with, objects, part, prepare, provisioned, refusal,
-    release, state, Answer, Mem,
+    call, envelope, install, install_with, objects, part, prepare, provisioned, refusal, release,
+    state, Answer, Mem,
 };
 use suit_test_support::{bytes, check_vendor_class, copy_manifest, identity_shared, int, map};
 use suit_test_support::{suit_digest, suit_manifest, CLASS_ID, VENDOR_ID};
@@ -40,7 +40,11 @@ fn record_of(s: &Service<Mem>, component: &[&[u8]]) -> ComponentRecord {
     state(s)
         .components
         .into_iter()
-        .find(|c| c.id.iter().map(|b| b.as_slice()).eq(component.iter().copied()))
+        .find(|c| {
+            c.id.iter()
+                .map(|b| b.as_slice())
+                .eq(component.iter().copied())
+        })
         .unwrap()
 }
 
@@ -115,7 +119,7 @@ fn export_at(s: &mut Service<Mem>, path: &str, offset: u64) -> Answer<ReeExportR
     )
 }
 
-/// 1. An REE component whose object the REE answers with its older version (or with any
+/// Place 1: an REE component whose object the REE answers with its older version (or with any
 /// other bytes) is never exported whole: the chunk that ends it is refused (`Storage`), so
 /// the agent never gets the end of it; served faithfully, the same export succeeds.
 #[test]
@@ -146,7 +150,7 @@ fn an_ree_component_read_back_other_than_committed_is_not_exported() {
     assert_eq!(r.kind, RefusalKind::Sequence, "{r:?}");
 }
 
-/// 2a. A copy from installed content the REE answers with the older version is refused
+/// Place 2: a copy from installed content the REE answers with the older version is refused
 /// (`Storage`) and changes nothing; it would otherwise commit release 1's bytes as the copy
 /// of what the state says is release 2.
 #[test]
@@ -167,15 +171,12 @@ fn a_copy_of_installed_content_read_back_other_than_committed_is_refused() {
     assert_eq!(s.backend().store().raw(&b.object).unwrap(), V2);
 }
 
-/// 2b. Conditions on installed content (image-match, check-content) see only the committed
+/// Place 2: conditions on installed content (image-match, check-content) see only the committed
 /// content: answered with release 1's bytes, a condition that holds only for release 1 does
 /// not let the install through (`Storage`); served faithfully it fails as a condition.
 #[test]
 fn conditions_on_installed_content_see_only_what_was_committed() {
-    for (param, value, condition) in [
-        (3, bytes(&suit_digest(V1)), 3),
-        (18, bytes(V1), 6),
-    ] {
+    for (param, value, condition) in [(3, bytes(&suit_digest(V1)), 3), (18, bytes(V1), 6)] {
         let (mut s, object) = device_with_two_releases();
         let m = conditional_write(param, value, condition);
         let before = objects(&s);
@@ -183,9 +184,17 @@ fn conditions_on_installed_content_see_only_what_was_committed() {
         let r = refusal(signed(&mut s, &m));
         faithful(&mut s);
         assert_eq!(r.kind, RefusalKind::Storage, "condition {condition}: {r:?}");
-        assert_eq!(objects(&s), before, "condition {condition}: nothing changed");
+        assert_eq!(
+            objects(&s),
+            before,
+            "condition {condition}: nothing changed"
+        );
         let r = refusal(signed(&mut s, &m));
-        assert_eq!(r.kind, RefusalKind::Manifest, "condition {condition}: {r:?}");
+        assert_eq!(
+            r.kind,
+            RefusalKind::Manifest,
+            "condition {condition}: {r:?}"
+        );
         assert_eq!(objects(&s), before);
     }
 }
@@ -201,7 +210,7 @@ fn report(s: &mut Service<Mem>, pre_auth: bool) -> Answer<ReportResponse> {
     )
 }
 
-/// 3. The report signed as the latest is one the TA stored under that name for the current
+/// Place 3: the report signed as the latest is one the TA stored under that name for the current
 /// state: the REE answering with the report of an older update, or with the stored
 /// pre-authentication report, gets a refusal (`Storage`), not a signature over it.
 #[test]

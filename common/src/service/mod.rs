@@ -582,11 +582,7 @@ impl<B: Backend> Service<B> {
     /// asked for, over the asker's nonce), followed by its tag ([`report_bound`]) for the
     /// state of `generation`, the one the step left (`keys`: the device keys if loaded).
     #[inline(never)]
-    fn keep_report(
-        &mut self,
-        generation: u64,
-        keys: Option<&DeviceKeyPair>,
-    ) -> Result<(), Refuse> {
+    fn keep_report(&mut self, generation: u64, keys: Option<&DeviceKeyPair>) -> Result<(), Refuse> {
         if let Some(report) = self.install.take_report() {
             let mut bytes = report.encode().map_err(|e| {
                 Refuse::new(RefusalKind::Report, format!("encoding the report: {e}"))
@@ -638,11 +634,8 @@ impl<B: Backend> Service<B> {
         let (bytes, tag) = stored
             .split_at_checked(stored.len().saturating_sub(STORED_REPORT_TAG_LEN))
             .unwrap_or_default();
-        let want = keys.stored_report_tag(
-            object,
-            report_bound(object, current.generation),
-            bytes,
-        )?;
+        let want =
+            keys.stored_report_tag(object, report_bound(object, current.generation), bytes)?;
         if !bool::from(subtle::ConstantTimeEq::ct_eq(tag, want.as_slice())) {
             return Err(Refuse::new(
                 RefusalKind::Storage,

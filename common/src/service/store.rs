@@ -128,7 +128,8 @@ impl Verified {
                 // Shorter than committed.
                 0 => return Err(StoreError::NotCommitted),
                 n => {
-                    self.hasher.update(dest.get(..n).ok_or(StoreError::NotCommitted)?);
+                    self.hasher
+                        .update(dest.get(..n).ok_or(StoreError::NotCommitted)?);
                     n
                 }
             },

@@ -963,7 +963,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     if n == 0 {
                         break;
                     }
-                    let chunk = filled(buf.as_slice(), n).map_err(|e| Failure::Hard(K::Platform(e)))?;
+                    let chunk =
+                        filled(buf.as_slice(), n).map_err(|e| Failure::Hard(K::Platform(e)))?;
                     let room = limit.saturating_sub(have.len()).min(n);
                     have.extend_from_slice(chunk.get(..room).unwrap_or_default());
                     offset = offset.saturating_add(n as u64);
