@@ -639,7 +639,7 @@ impl<B: Backend> Service<B> {
         if !bool::from(subtle::ConstantTimeEq::ct_eq(tag, want.as_slice())) {
             return Err(Refuse::new(
                 RefusalKind::Storage,
-                "the stored report is not one this device kept for its current state (secure storage answered with another object, or with a report from before the last committed update)",
+                "the stored report is not one kept for the current state",
             ));
         }
         // The device's state now, under the caller's nonce: the truth whatever attempt ran last.
@@ -870,7 +870,7 @@ impl<B: Backend> Service<B> {
         .map_err(|e| match e {
             store::StoreError::Unordered => Refuse::new(
                 RefusalKind::Sequence,
-                "an REE component is exported in order from offset 0, each chunk where the last ended, within one session",
+                "REE components are exported in order from offset 0",
             ),
             e => storage_refusal(e),
         })?;
