@@ -809,7 +809,8 @@ fn a_ta_image_read_back_other_than_it_was_staged_is_not_installed() {
     // one's digest.
     s.backend_mut().store_mut().substitute = Some(("suit/c/".into(), ta_image(TA, 7)));
     let r = refusal(deliver(&mut s, 1, &[&TA], &ta_image(TA, 1)));
-    says(&r.reason, "I/O error");
+    assert_eq!(r.kind, RefusalKind::Storage, "{r:?}");
+    says(&r.reason, "not what was committed");
     assert!(
         s.backend().installed_tas.is_empty(),
         "nothing reached the TA store"

@@ -72,6 +72,8 @@ fn service_error_types_display_as_sentences() {
         StoreError::Corrupt,
         StoreError::BadName,
         StoreError::OutOfMemory,
+        StoreError::NotCommitted,
+        StoreError::Unordered,
     ];
     for s in stores {
         assert_sentence("StoreError", &s.to_string());

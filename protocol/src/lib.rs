@@ -469,6 +469,10 @@ pub struct PersonalizationResponse {
 pub struct ReeExportRequest {
     /// REE path as approved by the manifest (`['ree', ...]` segments joined by `/`).
     pub path: String,
+    /// 0, or where the previous chunk of this session ended: the TA checks the whole
+    /// component against its digest as it serves it, and refuses the chunk that ends it (and
+    /// the empty answer after it) unless everything served since offset 0 is the committed
+    /// content (`Storage`); any other offset is refused (`Sequence`).
     pub offset: u64,
 }
 

@@ -12,6 +12,7 @@
 //! | `provisioning` | device | decrypting secrets the TPA encrypts to this device |
 //! | `ecdh-es` | per anchor | ECDH-ES+AES-KW payload recipients of manifests that anchor signed |
 //! | `hpke` | per anchor | COSE-HPKE payload recipients of manifests that anchor signed |
+//! | `stored-report` | device | a tag binding a report the TA stores to its object and state ([`DeviceKeyPair::stored_report_tag`]) |
 //!
 //! A per-anchor key is bound to the anchor's `key_scope` (a number the state assigns when the
 //! anchor is added and never hands out again) and to a digest of the anchor's own COSE_Key, so
@@ -69,6 +70,7 @@ pub enum Purpose {
     Provisioning,
     EcdhEs,
     Hpke,
+    StoredReport,
 }
 
 impl Purpose {
@@ -79,6 +81,7 @@ impl Purpose {
             Purpose::Provisioning => "provisioning",
             Purpose::EcdhEs => "ecdh-es",
             Purpose::Hpke => "hpke",
+            Purpose::StoredReport => "stored-report",
         }
     }
 }
@@ -287,6 +290,32 @@ impl DeviceKeyPair {
     /// The report-signing key, for `report` only.
     pub fn report_secret(&self) -> &p256::SecretKey {
         &self.report
+    }
+
+    /// The tag the TA stores with a report it keeps (purpose `stored-report`), over the
+    /// object's name, `bound` (the state generation the report belongs to, or 0) and the
+    /// report's SHA-256: HKDF-Expand(PRK, label ‖ 0x00 ‖ object ‖ 0x00 ‖ bound ‖ digest), a
+    /// PRF only the TA can compute. A report read back is signed only if its tag verifies, so
+    /// another object under the report's name, or a report from another state, is refused.
+    pub fn stored_report_tag(
+        &self,
+        object: &str,
+        bound: u64,
+        report: &[u8],
+    ) -> Result<[u8; 32], KeyStoreError> {
+        let hk = Hkdf::<sha2::Sha256>::new(Some(HKDF_SALT), self.master.as_slice());
+        let info: [&[u8]; 6] = [
+            Purpose::StoredReport.label().as_bytes(),
+            &[0],
+            object.as_bytes(),
+            &[0],
+            &bound.to_be_bytes(),
+            &Sha256::digest(report),
+        ];
+        let mut tag = [0u8; 32];
+        hk.expand_multi_info(&info, &mut tag)
+            .map_err(|_| KeyStoreError::Derivation)?;
+        Ok(tag)
     }
 
     /// The payload-decryption keys of the anchor with `key_scope` and COSE_Key

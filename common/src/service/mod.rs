@@ -45,6 +45,10 @@ pub const REPORT_OBJECT: &str = "suit/report";
 /// refusal, cannot make it the report a status tracker gets by default.
 pub const PRE_AUTH_REPORT_OBJECT: &str = "suit/report-pre-auth";
 
+/// Length of the tag stored after a report's bytes in [`REPORT_OBJECT`] and
+/// [`PRE_AUTH_REPORT_OBJECT`] ([`keys::DeviceKeyPair::stored_report_tag`]).
+pub const STORED_REPORT_TAG_LEN: usize = 32;
+
 use install::{InstallError, InstallSession};
 use keys::{DeviceKeyPair, KeyStoreError, Rng};
 use state::{component_from, RoleRecord, State, StateError};
@@ -207,6 +211,8 @@ pub struct Service<B: Backend> {
     install: InstallSession,
     /// Whether an interrupted commit has been looked for since this instance started.
     reconciled: bool,
+    /// The session's pass over the REE component it exports (see `ree_export`).
+    export: Option<store::Verified>,
     /// The author tool's simulated device only (`author` feature, never in the TA): every
     /// manifest decrypts with these keys instead of the per-anchor keys.
     #[cfg(feature = "author")]
@@ -220,6 +226,7 @@ impl<B: Backend> Service<B> {
             config,
             install: InstallSession::default(),
             reconciled: false,
+            export: None,
             #[cfg(feature = "author")]
             simulated_keys: None,
         }
@@ -244,6 +251,7 @@ impl<B: Backend> Service<B> {
     /// The client's session ends: an unfinished install is abandoned, and what it staged
     /// (payloads, plaintext decrypted as it arrived among them) is deleted.
     pub fn close(&mut self) {
+        self.export = None;
         self.install.abandon(&mut self.backend);
     }
 
@@ -571,11 +579,12 @@ impl<B: Backend> Service<B> {
     }
 
     /// Stores the report of the install step that just ran (unsigned: it is signed when
-    /// asked for, over the asker's nonce).
+    /// asked for, over the asker's nonce), followed by its tag ([`report_bound`]) for the
+    /// state of `generation`, the one the step left (`keys`: the device keys if loaded).
     #[inline(never)]
-    fn keep_report(&mut self) -> Result<(), Refuse> {
+    fn keep_report(&mut self, generation: u64, keys: Option<&DeviceKeyPair>) -> Result<(), Refuse> {
         if let Some(report) = self.install.take_report() {
-            let bytes = report.encode().map_err(|e| {
+            let mut bytes = report.encode().map_err(|e| {
                 Refuse::new(RefusalKind::Report, format!("encoding the report: {e}"))
             })?;
             let object = if report.authenticated == Some(false) {
@@ -583,6 +592,16 @@ impl<B: Backend> Service<B> {
             } else {
                 REPORT_OBJECT
             };
+            let loaded;
+            let keys = match keys {
+                Some(k) => k,
+                None => {
+                    loaded = self.keys()?;
+                    &loaded
+                }
+            };
+            let tag = keys.stored_report_tag(object, report_bound(object, generation), &bytes)?;
+            bytes.extend_from_slice(&tag);
             self.backend.put_record(object, &bytes).map_err(|e| {
                 Refuse::new(RefusalKind::Storage, format!("storing the report: {e}"))
             })?;
@@ -603,16 +622,30 @@ impl<B: Backend> Service<B> {
                 "no install attempt with an authenticated manifest has been reported yet",
             )
         };
-        let bytes = self
+        let stored = self
             .backend
             .get(object)
             .map_err(storage_refusal)?
             .ok_or_else(|| Refuse::new(RefusalKind::NotFound, none))?;
-        // The device's state now, under the caller's nonce: the truth whatever attempt ran last.
-        let state = device_state(&State::load(&self.backend)?);
+        let current = State::load(&self.backend)?;
         let keys = self.keys()?;
+        // Only a report this TA stored under this name, for the state now (see
+        // `report_bound`), is signed: not another object, nor one from an older state.
+        let (bytes, tag) = stored
+            .split_at_checked(stored.len().saturating_sub(STORED_REPORT_TAG_LEN))
+            .unwrap_or_default();
+        let want =
+            keys.stored_report_tag(object, report_bound(object, current.generation), bytes)?;
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(tag, want.as_slice())) {
+            return Err(Refuse::new(
+                RefusalKind::Storage,
+                "the stored report is not one kept for the current state",
+            ));
+        }
+        // The device's state now, under the caller's nonce: the truth whatever attempt ran last.
+        let state = device_state(&current);
         let signed = Report::sign_stored(
-            &bytes,
+            bytes,
             r.nonce.as_ref().map(AsRef::as_ref),
             &state,
             keys.report_secret(),
@@ -635,7 +668,7 @@ impl<B: Backend> Service<B> {
     fn install_prepare(&mut self) -> Result<InstallPrepareResponse, Refuse> {
         let state = State::load(&self.backend)?;
         let p = self.install.prepare(&state);
-        self.keep_report()?;
+        self.keep_report(state.generation, None)?;
         let p = p?;
         Ok(InstallPrepareResponse {
             needed_uris: p.needed_uris,
@@ -727,7 +760,7 @@ impl<B: Backend> Service<B> {
         self.reconciled = done.is_ok();
         // The answer tells what happened to the state: a report that cannot be stored after a
         // commit does not turn it into a refusal; no stale report is left as the latest one.
-        if self.keep_report().is_err() {
+        if self.keep_report(state.generation, Some(&keys)).is_err() {
             let _ = self.backend.remove(REPORT_OBJECT);
         }
         let done = done?;
@@ -823,10 +856,24 @@ impl<B: Backend> Service<B> {
             )
         })?;
         let mut data = alloc::vec![0u8; len];
-        let n = self
-            .backend
-            .read_at(&record.object, r.offset, &mut data)
-            .map_err(storage_refusal)?;
+        // The TA vouches for what it serves: one pass per session, in order from offset 0,
+        // hashes every byte served, and the chunk that ends the component (and the empty
+        // answer after it, which tells the agent it has all) is refused unless the whole is
+        // the committed content. Bytes served before that are not yet vouched for.
+        let n = store::Verified::read_in(
+            &mut self.export,
+            &self.backend,
+            (&record.object, record.size, &record.digest),
+            r.offset,
+            &mut data,
+        )
+        .map_err(|e| match e {
+            store::StoreError::Unordered => Refuse::new(
+                RefusalKind::Sequence,
+                "REE components are exported in order from offset 0",
+            ),
+            e => storage_refusal(e),
+        })?;
         data.truncate(n);
         Ok(ReeExportResponse {
             total_len: record.size,
@@ -919,6 +966,18 @@ fn key_type(k: &VerificationKey) -> String {
         VerificationKey::Hmac256(_) => "symmetric",
     }
     .to_string()
+}
+
+/// What a stored report's tag binds besides its object's name: the authenticated attempts'
+/// report ([`REPORT_OBJECT`]) to the state generation it was stored at, so none stored before
+/// the last committed update is signed as the latest; the pre-authentication one to nothing
+/// (the REE can have a fresh one stored whenever it likes, so an older one tells no more).
+fn report_bound(object: &str, generation: u64) -> u64 {
+    if object == REPORT_OBJECT {
+        generation
+    } else {
+        0
+    }
 }
 
 /// What a report says the device holds ([`crate::report::DeviceState`]).

@@ -27,6 +27,12 @@ pub enum StoreError {
     BadName,
     /// The TA could not allocate a buffer for the object (an error, never a panic).
     OutOfMemory,
+    /// Content the TA wrote and hashed, read back, is not what it committed: the REE-backed
+    /// store answered with other bytes (an older version, another object's) ([`Verified`]).
+    NotCommitted,
+    /// A read of committed content out of order (not from its start, or not where the last
+    /// one ended): [`Verified`] can only check what it reads in one pass from the start.
+    Unordered,
 }
 
 /// Named objects in secure storage.
@@ -66,6 +72,106 @@ pub fn zeroed(len: usize) -> Result<Zeroizing<Vec<u8>>, StoreError> {
         .map_err(|_| StoreError::OutOfMemory)?;
     v.resize(len, 0);
     Ok(Zeroizing::new(v))
+}
+
+/// One pass over content the TA wrote and hashed (an installed component, a staged one), read
+/// back from the REE-backed store, which may answer with other bytes: everything returned is
+/// hashed, and the read that reaches the end (the one returning its last bytes, and every read
+/// at the end) fails with [`StoreError::NotCommitted`] unless the bytes returned since the
+/// start are exactly `size` bytes hashing to `digest`. Whoever relies on content reads it to
+/// the end first; reads go in order from offset 0 (another offset is
+/// [`StoreError::Unordered`]; offset 0 starts over). Bytes past `size` (a stale tail) are never
+/// read, and nothing is allocated in proportion to the content.
+pub struct Verified {
+    object: String,
+    size: u64,
+    digest: [u8; 32],
+    at: u64,
+    /// Boxed: it holds up to a block of the content, and only the pointer moves.
+    hasher: alloc::boxed::Box<sha2::Sha256>,
+}
+
+impl Verified {
+    /// A pass over `object`, committed as `size` bytes with SHA-256 `digest` (any other length
+    /// of digest matches nothing).
+    pub fn new(object: &str, size: u64, digest: &[u8]) -> Self {
+        Verified {
+            object: object.into(),
+            size,
+            digest: <[u8; 32]>::try_from(digest).unwrap_or_default(),
+            at: 0,
+            hasher: alloc::boxed::Box::default(),
+        }
+    }
+
+    /// Reads the next bytes into `buf` (`offset`: where the previous read ended, or 0 to start
+    /// over); 0 at the end, once checked (and for an empty `buf`, which reads nothing: callers
+    /// pass a buffer with room).
+    pub fn read(
+        &mut self,
+        store: &(impl SecureStore + ?Sized),
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StoreError> {
+        use sha2::Digest as _;
+        if offset == 0 {
+            *self.hasher = sha2::Sha256::new();
+            self.at = 0;
+        }
+        if offset != self.at {
+            return Err(StoreError::Unordered);
+        }
+        let left = usize::try_from(self.size.saturating_sub(self.at)).unwrap_or(usize::MAX);
+        let n = match buf.get_mut(..left.min(buf.len())) {
+            Some([]) => 0,
+            Some(dest) => match store.read_at(&self.object, self.at, dest)? {
+                // Shorter than committed.
+                0 => return Err(StoreError::NotCommitted),
+                n => {
+                    self.hasher
+                        .update(dest.get(..n).ok_or(StoreError::NotCommitted)?);
+                    n
+                }
+            },
+            None => return Err(StoreError::NotCommitted),
+        };
+        self.at += n as u64;
+        if self.at == self.size {
+            // A stack copy: finishing the box by value would free a block holding content.
+            let digest = sha2::Sha256::clone(&self.hasher).finalize();
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(
+                digest.as_slice(),
+                self.digest.as_slice(),
+            )) {
+                return Err(StoreError::NotCommitted);
+            }
+        }
+        Ok(n)
+    }
+
+    /// Whether this pass is over `object` as committed with `size` and `digest`.
+    pub fn is_for(&self, object: &str, size: u64, digest: &[u8]) -> bool {
+        self.object == object && self.size == size && self.digest.as_slice() == digest
+    }
+
+    /// [`Self::read`] through `slot`, which keeps the pass between calls: a read of another
+    /// object (or of other committed content under its name) starts a new pass. A failed read
+    /// ends the pass, so nothing is served from it again without starting over.
+    pub fn read_in(
+        slot: &mut Option<Verified>,
+        store: &(impl SecureStore + ?Sized),
+        (object, size, digest): (&str, u64, &[u8]),
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StoreError> {
+        let mut pass = slot
+            .take()
+            .filter(|v| v.is_for(object, size, digest))
+            .unwrap_or_else(|| Verified::new(object, size, digest));
+        let n = pass.read(store, offset, buf)?;
+        *slot = Some(pass);
+        Ok(n)
+    }
 }
 
 /// Checks a name before it reaches a backend.

@@ -162,6 +162,7 @@ fn platform(p: PlatformError) -> String {
         PlatformError::BadLength => {
             "a read reported more bytes than its buffer holds (platform bug)".into()
         }
+        PlatformError::NotCommitted => NOT_COMMITTED.into(),
     }
 }
 
@@ -261,6 +262,10 @@ fn unsupported(u: &Unsupported) -> String {
     }
 }
 
+/// Stored content that is not what was committed ([`PlatformError::NotCommitted`] and
+/// [`crate::service::store::StoreError::NotCommitted`]).
+const NOT_COMMITTED: &str = "content read back from storage is not what was committed";
+
 // Service-side failures in words, so refusals never show Rust's Debug text.
 
 /// A secure-storage failure.
@@ -272,6 +277,8 @@ pub fn store(e: &crate::service::store::StoreError) -> String {
         S::OutOfMemory => "the TA is out of memory for this object".into(),
         S::Corrupt => "a stored object is corrupt (secure storage tampered with?)".into(),
         S::BadName => "an object name is invalid".into(),
+        S::NotCommitted => NOT_COMMITTED.into(),
+        S::Unordered => "committed content is read in order from its start only".into(),
     }
 }
 

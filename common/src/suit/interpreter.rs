@@ -948,27 +948,28 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     return Err(Failure::Hard(K::UnauthenticatedContent));
                 }
                 // One byte past the value tells "longer"; never more, so `have` is never
-                // reallocated (a grown Vec frees its old block unwiped).
+                // reallocated (a grown Vec frees its old block unwiped). The rest is read
+                // too, unkept: the platform checks stored content when a read reaches its end
+                // (`Platform::read`), and the comparison relies on none of it before then.
                 let limit = want.len().saturating_add(1);
                 let mut have = Zeroizing::new(Vec::with_capacity(limit));
-                let mut buf = Zeroizing::new([0u8; 256]);
+                let mut buf = Zeroizing::new(vec![0u8; CHUNK_LEN]);
+                let mut offset = 0u64;
                 loop {
-                    let room = buf.len().min(limit.saturating_sub(have.len()));
-                    let chunk = buf
-                        .get_mut(..room)
-                        .ok_or(Failure::Hard(K::Platform(PlatformError::BadLength)))?;
                     let n = self
                         .platform
-                        .read(&id, have.len() as u64, chunk)
+                        .read(&id, offset, buf.as_mut_slice())
                         .map_err(|e| Failure::Hard(K::Platform(e)))?;
                     if n == 0 {
                         break;
                     }
-                    have.extend_from_slice(
-                        filled(chunk, n).map_err(|e| Failure::Hard(K::Platform(e)))?,
-                    );
-                    if have.len() > want.len() {
-                        break;
+                    let chunk =
+                        filled(buf.as_slice(), n).map_err(|e| Failure::Hard(K::Platform(e)))?;
+                    let room = limit.saturating_sub(have.len()).min(n);
+                    have.extend_from_slice(chunk.get(..room).unwrap_or_default());
+                    offset = offset.saturating_add(n as u64);
+                    if offset > MAX_PAYLOAD_LEN {
+                        return Err(Failure::Hard(K::PayloadTooLarge));
                     }
                 }
                 // Constant time over the content: no early exit on the first differing byte.

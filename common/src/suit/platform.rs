@@ -35,6 +35,9 @@ pub enum PlatformError {
     /// A read reported more bytes than the buffer it was given holds (a platform bug; the
     /// engine refuses rather than treat it as the end of the data).
     BadLength,
+    /// Stored content read back is not what was committed (or staged): the storage answered
+    /// with other bytes. Reported by the read that reaches the end (see [`Platform::read`]).
+    NotCommitted,
 }
 
 /// Which device identifier a condition compares.
@@ -153,7 +156,10 @@ pub trait Platform {
     fn stage_discard(&mut self, component: &ComponentId);
 
     /// Reads `component` from `offset` into `buf` (staged content if any, else installed);
-    /// returns the number of bytes read, 0 at the end.
+    /// returns the number of bytes read, 0 at the end. A platform whose storage may answer
+    /// with other bytes than it wrote checks what it returned when a read reaches the end and
+    /// fails that read ([`PlatformError::NotCommitted`]): the engine reads content in order
+    /// from offset 0 and to the end before it relies on any of it.
     fn read(
         &self,
         component: &ComponentId,

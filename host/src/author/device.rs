@@ -20,7 +20,7 @@ use suit_common::service::state::{
     component_from, AnchorRecord, Identity, RoleRecord, Scope, State,
 };
 use suit_common::service::store::SecureStore as _;
-use suit_common::service::{components, Config, Service, REPORT_OBJECT};
+use suit_common::service::{components, Config, Service, REPORT_OBJECT, STORED_REPORT_TAG_LEN};
 use suit_common::suit::ComponentId;
 
 use crate::client;
@@ -274,7 +274,8 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         .get(REPORT_OBJECT)
         .ok()
         .flatten()
-        .and_then(|b| Report::decode(&b).ok());
+        // The stored report is followed by the TA's tag over it.
+        .and_then(|b| Report::decode(b.get(..b.len().checked_sub(STORED_REPORT_TAG_LEN)?)?).ok());
     let result = match outcome {
         Ok((_, done)) => Ok(done.sequence_number),
         Err(AgentError::Refused { reason, .. }) => Err(reason),

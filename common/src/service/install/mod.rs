@@ -525,6 +525,7 @@ impl InstallSession {
             })
             .collect();
         let unsettled;
+        let not_committed;
         let (result, report) = {
             let builder = ReportBuilder::for_manifest(&claims);
             let mut platform =
@@ -532,6 +533,7 @@ impl InstallSession {
             let r = suit::process(&envelope, Procedure::Update, &policy, keys, &mut platform);
             let builder = core::mem::take(&mut platform.report);
             unsettled = platform.unsettled;
+            not_committed = platform.not_committed.get();
             match r {
                 Ok(o) => {
                     let report = builder.succeed(&o);
@@ -558,7 +560,14 @@ impl InstallSession {
         if !unsettled {
             let _ = cleanup_listed(store, state, &self.journal);
         }
-        let (outcome, ree_paths) = result.map_err(InstallError::Refused)?;
+        let (outcome, ree_paths) = result.map_err(|text| {
+            if not_committed {
+                // The storage's answer, not the manifest, failed the install.
+                InstallError::Store(StoreError::NotCommitted)
+            } else {
+                InstallError::Refused(text)
+            }
+        })?;
         Ok(Installed {
             ree_paths,
             sequence_number: outcome.sequence_number,

@@ -16,7 +16,7 @@ use crate::suit::ComponentId;
 
 use super::super::components::{self, Kind, MAX_PERSONALIZATION, MAX_TA_IMAGE};
 use super::super::state::{component_from, segments_of, ComponentRecord, State};
-use super::super::store::{SecureStore, StoreError};
+use super::super::store::{SecureStore, StoreError, Verified};
 use super::super::TaStore;
 use super::journal::{Journal, PendingCommit};
 use super::stream::Finished;
@@ -101,6 +101,11 @@ pub(super) struct StorePlatform<'a, D: SecureStore + TaStore> {
     /// answers REE-FS writes): nothing staged may be deleted now. The stored journal lists
     /// it all, and the next `begin` cleans against whichever state is then stored.
     pub(super) unsettled: bool,
+    /// The pass [`Platform::read`] is making over stored content (see `read_checked`).
+    checked: core::cell::Cell<Option<Verified>>,
+    /// Stored content read back was not what the TA wrote ([`StoreError::NotCommitted`]): the
+    /// install is refused as a storage failure, not as the manifest's.
+    pub(super) not_committed: core::cell::Cell<bool>,
 }
 
 /// Sequence-number key under which an unlinked component keeps its rollback floor: a removed
@@ -137,6 +142,8 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             report,
             unlinked: Vec::new(),
             unsettled: false,
+            checked: core::cell::Cell::new(None),
+            not_committed: core::cell::Cell::new(false),
         }
     }
 
@@ -240,22 +247,27 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         Ok(tas)
     }
 
-    /// Reads installed content of `size` bytes (its record's) held in `object`: the object
-    /// may be longer (a stale tail of another state the store left behind), and bytes past
-    /// `size` were never committed, so they are never served.
-    fn read_committed(
+    /// Reads content the TA wrote (`object`, committed or staged as `size` bytes hashing to
+    /// `digest`) through the one checked pass [`Verified`] kept between calls: bytes past
+    /// `size` (a stale tail of another state) are never read, and the read that reaches the
+    /// end fails unless everything returned is that content.
+    fn read_checked(
         &self,
-        object: &str,
-        size: u64,
+        (object, size, digest): (&str, u64, &[u8]),
         offset: u64,
         buf: &mut [u8],
     ) -> Result<usize, PlatformError> {
-        let left = usize::try_from(size.saturating_sub(offset)).unwrap_or(usize::MAX);
-        match buf.get_mut(..left.min(buf.len())) {
-            Some([]) => Ok(0),
-            Some(dest) => self.store.read_at(object, offset, dest).map_err(Self::io),
-            None => Err(PlatformError::Io),
-        }
+        let mut slot = self.checked.take();
+        let read = Verified::read_in(&mut slot, &*self.store, (object, size, digest), offset, buf);
+        self.checked.set(slot);
+        read.map_err(|e| self.checked_io(e))
+    }
+
+    /// [`Self::io`] of a read of content the TA wrote, noting [`StoreError::NotCommitted`].
+    fn checked_io(&self, e: StoreError) -> PlatformError {
+        self.not_committed
+            .set(self.not_committed.get() || e == StoreError::NotCommitted);
+        Self::io(e)
     }
 
     /// The whole staged content of component `i` (a TA image on its way to OP-TEE's TA
@@ -273,16 +285,13 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         let object = staged.stored().ok_or(PlatformError::NotFound)?;
         let len = usize::try_from(staged.len).map_err(|_| PlatformError::NoSpace)?;
         let mut image = super::store::zeroed(len).map_err(Self::io)?;
+        let mut pass = Verified::new(object, staged.len, &expected);
         let mut at = 0;
         while let Some(rest) = image.get_mut(at..).filter(|r| !r.is_empty()) {
-            match self.store.read_at(object, at as u64, rest) {
-                Ok(0) => return Err(PlatformError::Io),
+            match pass.read(&*self.store, at as u64, rest) {
                 Ok(n) => at += n,
-                Err(e) => return Err(Self::io(e)),
+                Err(e) => return Err(self.checked_io(e)),
             }
-        }
-        if Sha256::digest(&*image) != expected {
-            return Err(PlatformError::Io);
         }
         Ok(image)
     }
@@ -296,6 +305,8 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             return Ok(0);
         }
         let (object, mirror, len) = (staged.object.clone(), staged.mirror.clone(), staged.len);
+        // What the mirrored bytes hashed to as they were staged: the copy is checked against it.
+        let digest = Sha256::clone(&staged.hasher).finalize();
         let copies = mirror.is_some();
         self.note(&object)?;
         // From here the object may exist (`discard` deletes it) and holds the content.
@@ -316,6 +327,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             Some(source) => {
                 let mut buf =
                     super::store::zeroed(crate::suit::platform::CHUNK_LEN).map_err(Self::io)?;
+                let mut pass = Verified::new(&source, len, &digest);
                 let mut at = 0u64;
                 loop {
                     let want = usize::try_from(len - at)
@@ -324,7 +336,10 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                     let dest = buf.get_mut(..want).ok_or(PlatformError::Io)?;
                     let n = match want {
                         0 => 0,
-                        _ => self.store.read_at(&source, at, dest).map_err(Self::io)?,
+                        _ => match pass.read(&*self.store, at, dest) {
+                            Ok(n) => n,
+                            Err(e) => return Err(self.checked_io(e)),
+                        },
                     };
                     if n == 0 && at < len {
                         return Err(PlatformError::Io);
@@ -373,6 +388,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         match e {
             StoreError::NoSpace => PlatformError::NoSpace,
             StoreError::Io(code) => PlatformError::Other(code),
+            StoreError::NotCommitted => PlatformError::NotCommitted,
             _ => PlatformError::Io,
         }
     }
@@ -541,13 +557,16 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             if s.buffer {
                 return Err(PlatformError::NotFound);
             }
+            // Checked against the digest taken as it was staged, as installed content is
+            // against its record's.
+            let digest = Sha256::clone(&s.hasher).finalize();
             return match s.stored() {
-                Some(object) => self.store.read_at(object, offset, buf).map_err(Self::io),
+                Some(object) => self.read_checked((object, s.len, &digest), offset, buf),
                 None => Ok(0),
             };
         }
         match self.state.component(component) {
-            Some(c) => self.read_committed(&c.object, c.size, offset, buf),
+            Some(c) => self.read_checked((&c.object, c.size, &c.digest), offset, buf),
             None => Err(PlatformError::NotFound),
         }
     }
