@@ -8,7 +8,7 @@ use suit_common::protocol::ByteBuf;
 
 use suit_common::protocol::*;
 use suit_common::service::provision::{
-    apply_body, delegate_signer, CounterKind, Kek, Op, ProvisionError, TPA_ROOT_ID,
+    apply_body, delegate_signer, CounterKind, Kek, Op, ProvisionError, WrapBinding, TPA_ROOT_ID,
 };
 use suit_common::service::state::{
     AnchorRecord, Identity, RoleRecord, RuleRecord, Scope, State, STATE_OBJECT,
@@ -345,7 +345,11 @@ fn model_apply(
     let mut unwrap = |_: &[u8], _: &[u8]| {
         Err::<zeroize::Zeroizing<Vec<u8>>, String>("no secrets here".to_string())
     };
-    apply_body(state, keks, signer, counter, &ops, &mut unwrap)
+    let binding = WrapBinding {
+        signer: [0; 32],
+        device: b"model",
+    };
+    apply_body(state, keks, signer, &binding, counter, &ops, &mut unwrap)
 }
 
 #[test]
