@@ -31,6 +31,13 @@
 //! ```text
 //! SUIT_TA_Provisioning = [ body: bstr .cbor ProvisioningBody,
 //!                          auth: COSE_Sign1_Tagged (payload detached = body) ]
+//!
+//! ; external_aad of a wrapped secret (deterministic encoding; since session 18, s18-kekbind)
+//! KEK_Wrap_AAD    = [ "suit-ta add-kek", signer: bstr .size 32, device: bstr,
+//!                     kid: bstr, anchors: [* uint] ]
+//! Anchor_Wrap_AAD = [ "suit-ta add-secret-anchor", signer: bstr .size 32, device: bstr,
+//!                     id: uint, role: tstr, scope: Scope ]   ; role, scope as in the body
+//! ; signer = signer_key_digest(key that signed the message), device = identity key id
 //! ```
 
 use crate::protocol::ByteBuf;
