@@ -292,6 +292,57 @@ fn a_wrap_for_another_device_with_the_same_provisioning_key_does_not_open() {
     send(&mut s, TPA_PRIV, 2, vec![op]);
 }
 
+#[test]
+fn the_wrap_aad_is_the_documented_cbor_array() {
+    // Encoded here with ciborium, independently of the crate's encoder, from the format in
+    // provision.rs's module documentation (what another TPA implementation would follow).
+    use sha2::{Digest as _, Sha256};
+    use suit_common::service::provision::{
+        anchor_wrap_aad, kek_wrap_aad, signer_key_digest, WrapBinding,
+    };
+    let point = suit_test_support::sec1_from_pem(suit_test_support::TPA_PUB);
+    let signer = signer_key_digest(&suit_test_support::p256_public_from_pem(
+        suit_test_support::TPA_PUB,
+    ))
+    .unwrap();
+    let expected: [u8; 32] = Sha256::digest(cbor(&Value::Array(vec![
+        Value::from(2),
+        Value::Bytes(point),
+    ])))
+    .into();
+    assert_eq!(signer, expected);
+    let binding = WrapBinding {
+        signer,
+        device: b"device-kid",
+    };
+    assert_eq!(
+        kek_wrap_aad(&binding, b"kek-1", &[1, 70000]),
+        cbor(&Value::Array(vec![
+            Value::Text("suit-ta add-kek".into()),
+            Value::Bytes(signer.to_vec()),
+            Value::Bytes(b"device-kid".to_vec()),
+            Value::Bytes(b"kek-1".to_vec()),
+            Value::Array(vec![Value::from(1), Value::from(70000)]),
+        ]))
+    );
+    let scope = scope(&[b"app"]);
+    assert_eq!(
+        anchor_wrap_aad(&binding, 3, RoleRecord::Operator, &scope),
+        cbor(&Value::Array(vec![
+            Value::Text("suit-ta add-secret-anchor".into()),
+            Value::Bytes(signer.to_vec()),
+            Value::Bytes(b"device-kid".to_vec()),
+            Value::from(3),
+            Value::Text("Operator".into()),
+            ciborium::from_reader(&suit_common::service::record::encode(&scope).unwrap()[..])
+                .unwrap(),
+        ]))
+    );
+    // A symmetric key signs no provisioning message: it has no signer digest.
+    let hmac = suit_common::cose::VerificationKey::hmac256(HMAC_KEY).unwrap();
+    assert_eq!(signer_key_digest(&hmac), None);
+}
+
 // ---------------------------------------------------------------------------------------
 // S3: the state record names the KEK set in force.
 
