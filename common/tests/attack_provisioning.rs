@@ -10,14 +10,14 @@ use suit_common::cose::{create_auth_block, Algorithm, SigningKey};
 use suit_common::protocol::{self, *};
 use suit_common::service::keys::DeviceKeyPair;
 use suit_common::service::memory::MemoryBackend;
-use suit_common::service::provision::{
-    self, anchor_wrap_aad, author::wrap_secret, kek_wrap_aad, verify_receipt, Op,
-};
+use suit_common::service::provision::{self, verify_receipt, Op};
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, State};
 use suit_common::service::Service;
 use suit_common::suit::author::{seal_envelope, Signer};
 
-use suit_test_support::service::{cbor, cose_key, int, scope, service, snapshot, Mem};
+use suit_test_support::service::{
+    cbor, cose_key, int, kek_op, scope, secret_anchor_op, service, snapshot, Mem, SecretsTo,
+};
 use suit_test_support::{
     check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, symmetric_cose_key,
     AUTHOR_PUB, CLASS_ID, TPA_PRIV, TPA_PUB, VENDOR_ID,
@@ -136,21 +136,21 @@ fn identity_op() -> Op {
     })
 }
 
-fn secret_anchor(k: &Keys, id: u32, role: RoleRecord, secret: &[u8]) -> Op {
-    let wrapped = wrap_secret(
-        &symmetric_cose_key(b"op-hmac", secret),
-        &k.provisioning,
-        &k.provisioning_kid,
-        &anchor_wrap_aad(id),
-        &mut rand_core::UnwrapErr(getrandom::SysRng),
-    )
-    .unwrap();
-    Op::AddSecretAnchor {
-        id,
-        role,
-        scope: scope(&[b"mac"]),
-        wrapped_key: ByteBuf::from(wrapped),
+impl Keys {
+    /// Where the TPA's secrets for this device go.
+    fn to(&self) -> SecretsTo {
+        SecretsTo {
+            identity_kid: self.identity_kid.clone(),
+            provisioning: self.provisioning,
+            provisioning_kid: self.provisioning_kid.clone(),
+        }
     }
+}
+
+/// `secret` as symmetric anchor `id` (scope `mac`), wrapped for a message the root signs.
+fn secret_anchor(k: &Keys, id: u32, role: RoleRecord, secret: &[u8]) -> Op {
+    let key = symmetric_cose_key(b"op-hmac", secret);
+    secret_anchor_op(&k.to(), TPA_PRIV, id, role, scope(&[b"mac"]), &key)
 }
 
 /// [`HMAC_SECRET`] as an anchor in clear (scope `prefix`), which the device must refuse.
@@ -164,21 +164,9 @@ fn clear_symmetric_anchor(id: u32, role: RoleRecord, prefix: &[u8]) -> Op {
     })
 }
 
-/// A KEK for the manifests of anchor 2.
+/// A KEK for the manifests of anchor 2, wrapped for a message the root signs.
 fn add_kek(k: &Keys, kid: &[u8], kek: &[u8]) -> Op {
-    let wrapped = wrap_secret(
-        kek,
-        &k.provisioning,
-        &k.provisioning_kid,
-        &kek_wrap_aad(kid),
-        &mut rand_core::UnwrapErr(getrandom::SysRng),
-    )
-    .unwrap();
-    Op::AddKek {
-        kid: ByteBuf::from(kid.to_vec()),
-        anchors: vec![2],
-        wrapped_key: ByteBuf::from(wrapped),
-    }
+    kek_op(&k.to(), TPA_PRIV, kid, &[2], kek)
 }
 
 fn remove_kek(kid: &[u8]) -> Op {

@@ -47,6 +47,7 @@ mod records_codec;
 mod registry;
 mod report_roundtrip;
 mod review_s16;
+mod review_s17_kekbind;
 mod service_flow;
 mod service_unlink;
 mod storage_ops;

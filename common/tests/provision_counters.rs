@@ -8,7 +8,8 @@ use suit_common::protocol::ByteBuf;
 
 use suit_common::protocol::*;
 use suit_common::service::provision::{
-    apply_body, delegate_signer, CounterKind, Kek, KeyHolder, Op, ProvisionError, TPA_ROOT_ID,
+    apply_body, delegate_signer, CounterKind, Kek, KeyHolder, Op, ProvisionError, Signer,
+    WrapBinding, TPA_ROOT_ID,
 };
 use suit_common::service::state::{
     AnchorRecord, Identity, RoleRecord, RuleRecord, Scope, State, STATE_OBJECT,
@@ -349,7 +350,15 @@ fn model_apply(
         Err::<zeroize::Zeroizing<Vec<u8>>, String>("no secrets here".to_string())
     };
     let root = p256_public_from_pem(TPA_PUB);
-    apply_body(state, keks, signer, Some(&root), counter, &ops, &mut unwrap)
+    let who = Signer {
+        id: signer,
+        root: Some(&root),
+        binding: WrapBinding {
+            signer: [0; 32],
+            device: b"model",
+        },
+    };
+    apply_body(state, keks, &who, counter, &ops, &mut unwrap)
 }
 
 #[test]

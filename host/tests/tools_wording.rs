@@ -80,7 +80,11 @@ fn service_error_types_display_as_sentences() {
         assert_sentence("StateError", &StateError::Store(s).to_string());
         assert_sentence("KeyStoreError", &KeyStoreError::Store(s).to_string());
     }
-    for e in [StateError::Corrupt, StateError::BadAnchorKey(3)] {
+    for e in [
+        StateError::Corrupt,
+        StateError::BadAnchorKey(3),
+        StateError::KeksNotCommitted,
+    ] {
         assert_sentence("StateError", &e.to_string());
     }
     for e in [

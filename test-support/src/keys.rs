@@ -28,7 +28,11 @@ pub const TPA_PRIV_PATH: &str = concat!(
 );
 
 pub fn pem_der(rel: &str) -> Vec<u8> {
-    let text = String::from_utf8(read(rel)).unwrap();
+    pem_text_der(&String::from_utf8(read(rel)).unwrap())
+}
+
+/// The DER inside a PEM text (one block).
+fn pem_text_der(text: &str) -> Vec<u8> {
     let body: String = text
         .lines()
         .filter(|l| !l.starts_with("-----"))
@@ -50,7 +54,16 @@ pub fn p256_public_from_pem(rel: &str) -> VerificationKey {
 /// The 32-byte scalar of a PKCS#8 or SEC1 P-256 private key PEM
 /// (the OCTET STRING after ECPrivateKey's version 1).
 pub fn p256_private_from_pem(rel: &str) -> SigningKey {
-    let der = pem_der(rel);
+    p256_private_from_der(&pem_der(rel))
+}
+
+/// [`p256_private_from_pem`] of a PEM file anywhere (one a test made with `suit-author keygen`).
+pub fn p256_private_from_pem_file(path: &std::path::Path) -> SigningKey {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    p256_private_from_der(&pem_text_der(&text))
+}
+
+fn p256_private_from_der(der: &[u8]) -> SigningKey {
     let pos = der
         .windows(5)
         .position(|w| w == [0x02, 0x01, 0x01, 0x04, 0x20])

@@ -8,7 +8,7 @@ use sha2::{Digest as _, Sha256};
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::protocol::{self, *};
 use suit_common::service::memory::MemoryBackend;
-use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
+use suit_common::service::provision::{self, author::seal, Op, ProvisioningBody};
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope, State};
 use suit_common::service::{Config, Service};
 
@@ -133,6 +133,84 @@ fn message_by(signer: &str, counter: u64, device: &[u8], ops: Vec<Op>) -> Vec<u8
         b"",
     )
     .unwrap()
+}
+
+/// Where a TPA's secrets for one device go: its identity key id (what messages name) and its
+/// provisioning key (what secrets are encrypted to).
+#[derive(Clone)]
+pub struct SecretsTo {
+    pub identity_kid: Vec<u8>,
+    pub provisioning: p256::PublicKey,
+    pub provisioning_kid: Vec<u8>,
+}
+
+/// [`SecretsTo`] of `s`'s device.
+pub fn secrets_to(s: &mut Service<Mem>) -> SecretsTo {
+    let k = suit_common::service::keys::DeviceKeyPair::load_or_create(s.backend_mut()).unwrap();
+    let p = k.provisioning_public();
+    SecretsTo {
+        identity_kid: k.identity_public().kid,
+        provisioning: p256::PublicKey::from_sec1_bytes(&p.sec1).unwrap(),
+        provisioning_kid: p.kid,
+    }
+}
+
+/// `secret` encrypted to `to`'s provisioning key with `external_aad` = `aad(binding)`, the
+/// binding being a message that `signer` (a P-256 PEM path) signs for `to`'s device.
+fn wrap_for(
+    to: &SecretsTo,
+    signer: &str,
+    secret: &[u8],
+    aad: impl FnOnce(&provision::WrapBinding<'_>) -> Vec<u8>,
+) -> ByteBuf {
+    let binding = provision::WrapBinding {
+        signer: provision::signer_key_digest(&p256_private_from_pem(signer).verification_key())
+            .unwrap(),
+        device: &to.identity_kid,
+    };
+    ByteBuf::from(
+        provision::author::wrap_secret(
+            secret,
+            &to.provisioning,
+            &to.provisioning_kid,
+            &aad(&binding),
+            &mut rand_core::UnwrapErr(getrandom::SysRng),
+        )
+        .unwrap(),
+    )
+}
+
+/// `AddKek` of `key` under `kid` for `anchors`, wrapped as a message `signer` (a P-256 PEM
+/// path: the root's or a delegate's) signs for `to`'s device must carry it.
+pub fn kek_op(to: &SecretsTo, signer: &str, kid: &[u8], anchors: &[u32], key: &[u8]) -> Op {
+    Op::AddKek {
+        kid: ByteBuf::from(kid.to_vec()),
+        anchors: anchors.to_vec(),
+        wrapped_key: wrap_for(to, signer, key, |b| {
+            provision::kek_wrap_aad(b, kid, anchors)
+        }),
+    }
+}
+
+/// `AddSecretAnchor` of the symmetric COSE_Key `cose_key` as anchor `id`, wrapped as a message
+/// `signer` (a P-256 PEM path) signs for `to`'s device must carry it.
+pub fn secret_anchor_op(
+    to: &SecretsTo,
+    signer: &str,
+    id: u32,
+    role: RoleRecord,
+    scope: Scope,
+    cose_key: &[u8],
+) -> Op {
+    let wrapped_key = wrap_for(to, signer, cose_key, |b| {
+        provision::anchor_wrap_aad(b, id, role, &scope)
+    });
+    Op::AddSecretAnchor {
+        id,
+        role,
+        scope,
+        wrapped_key,
+    }
 }
 
 /// Every stored object except the latest report (which records every attempt).

@@ -27,12 +27,22 @@
 //!   (covers only ['r1']) is refused. Checked without the fix (no scope test in
 //!   `check_required_signers`): it installs.
 //!
+//! Review s17 S2 (s18-kekbind), same boot: delegate 5 replays the root's wrapped KEK from
+//! message 1 (kek-1, granted to anchor 2) in its own message, removing kek-1 and adding it
+//! again for its author 7. The wrap is bound to the root's key, the device and anchors [2],
+//! so it does not open inside the TA and nothing changes (the delegates' counter stays 1).
+//! With the earlier `external_aad` (operation and kid only) the message applies (the same
+//! replay in common/tests/review_s17_kekbind.rs is accepted by main).
+//!
 //! One key, one holder (session 18, s18-keyowner), same boot, root message 7: an anchor
 //! holding the TPA root's own key and a KEK with kek-1's bytes under another id are refused
 //! inside the TA, the anchors and counters unchanged, and the root's message 7 still applies
 //! after them. The report the TA signs then carries both counters in its device state (root
 //! 7, delegates 1, from d1).
 
+use suit_common::cose::Algorithm;
+use suit_common::protocol::ByteBuf;
+use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
 use suit_tests::{
     author, boot, contains, copy_out_of_disk, enrolled_device, files_below, keys, write_text, Boot,
 };
@@ -151,6 +161,43 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         "d2",
         r#"{"counter": 2, "device-key": "identity.pub.pem", "ops": [{"remove-anchor": 7}]}"#,
     );
+    // Review s17 S2: the delegate re-grants the root's KEK to its own author 7 by replaying
+    // the wrapped bytes of message 1 (the REE relayed it: messages are not confidential).
+    let p1 = std::fs::read(d.join("p1.cbor")).unwrap();
+    let ciborium::Value::Array(parts) = ciborium::from_reader(&p1[..]).unwrap() else {
+        panic!("p1 is not [body, auth]")
+    };
+    let p1_body: ProvisioningBody =
+        suit_common::service::record::decode(parts[0].as_bytes().expect("body bstr"), 1 << 16)
+            .unwrap();
+    let stolen = p1_body
+        .ops
+        .iter()
+        .find_map(|o| match o {
+            Op::AddKek { wrapped_key, .. } => Some(wrapped_key.clone()),
+            _ => None,
+        })
+        .expect("message 1 adds a KEK");
+    let replay = ProvisioningBody {
+        counter: 2,
+        device: p1_body.device.clone(),
+        ops: vec![
+            Op::RemoveKek {
+                kid: ByteBuf::from(b"kek-1".to_vec()),
+            },
+            Op::AddKek {
+                kid: ByteBuf::from(b"kek-1".to_vec()),
+                anchors: vec![7],
+                wrapped_key: stolen,
+            },
+        ],
+    };
+    let delegate_key = suit_test_support::p256_private_from_pem_file(&d.join("delegate.priv.pem"));
+    std::fs::write(
+        d.join("d2-replay.cbor"),
+        seal(&replay, &delegate_key, Algorithm::Esp256, b"").unwrap(),
+    )
+    .unwrap();
     // Review s16 R1 and R3 (root messages 5 and 6): operator 9 covers ['r1'] and ['r3'],
     // author 10 only ['r1']; ['r1'] requires anchor 9, ['r3'] an author.
     author(d, &["keygen", "--type", "p256", "-o", "op9"]);
@@ -258,6 +305,7 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         "d2-add.cbor",
         "d2-remove.cbor",
         "d2-rescope.cbor",
+        "d2-replay.cbor",
         "d2.cbor",
         "p7.cbor",
         "p8.cbor",
@@ -307,18 +355,23 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
             "d2-remove.cbor",
             "only the TPA root adds, removes or re-scopes TPA anchors (anchor 5)",
         ),
+        // 18: review s17 S2.
+        refused(
+            "d2-replay.cbor",
+            "operation 1: the wrapped key does not open",
+        ),
         "suit-agent provision /up/p6.cbor".to_string(),
         "suit-agent anchors --json".to_string(),
         refused("d2.cbor", "not signed by the TPA root or a TPA anchor"),
         "suit-agent anchors --json".to_string(),
-        // 22..: review s16 R1 and R3.
+        // 23..: review s16 R1 and R3.
         "suit-agent provision /up/p7.cbor".to_string(),
         "suit-agent install /up/r1-both.suit --payload-dir /up/r".to_string(),
         "! suit-agent install /up/r3-co.suit --payload-dir /up/r 2>&1".to_string(),
         "suit-agent provision /up/p8.cbor".to_string(),
         "! suit-agent install /up/r1-alone.suit --payload-dir /up/r 2>&1".to_string(),
         "suit-agent status".to_string(),
-        // 28..: one key, one holder; the report's device state.
+        // 29..: one key, one holder; the report's device state.
         "suit-agent anchors --json".to_string(),
         refused("rootkey.cbor", "anchor 11: its key is already the TPA root"),
         refused(
@@ -362,7 +415,8 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     // R2: the delegate's attack on the root's number was refused, its own message 1 applied,
     // its TPA-anchor operations were refused, and the root's revocation (its message 4)
     // applied after all that; the revoked delegate's next message is refused.
-    let r2: serde_json::Value = serde_json::from_str(&run.command(19).output).unwrap();
+    // (S2: the delegate's replay of the root's wrapped KEK was refused too: counter 1.)
+    let r2: serde_json::Value = serde_json::from_str(&run.command(20).output).unwrap();
     assert_eq!(r2["provisioning-counter"], 4, "{r2}");
     assert_eq!(r2["delegate-counter"], 1, "{r2}");
     let ids: Vec<&serde_json::Value> = r2["anchors"]
@@ -372,24 +426,24 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         .map(|a| &a["id"])
         .collect();
     assert_eq!(ids, [7], "{r2}");
-    let last: serde_json::Value = serde_json::from_str(&run.command(21).output).unwrap();
+    let last: serde_json::Value = serde_json::from_str(&run.command(22).output).unwrap();
     assert_eq!(last, r2, "a revoked delegate's message changed the state");
     // R3: an author whose scope does not cover ['r3'] does not meet its author rule.
-    run.says(24, "a required signer is missing");
+    run.says(25, "a required signer is missing");
     // R1: after anchor 9's removal its rule still stands: author 10 alone is refused.
-    run.says(26, "a required signer is missing");
-    run.says(27, "['r1']: sequence number 1,");
+    run.says(27, "a required signer is missing");
+    run.says(28, "['r1']: sequence number 1,");
     assert!(
-        !run.command(27).output.contains("['r3']"),
+        !run.command(28).output.contains("['r3']"),
         "{}",
-        run.command(27).output
+        run.command(28).output
     );
     // One key, one holder: both refused with nothing changed; message 7 still applies.
-    let before: serde_json::Value = serde_json::from_str(&run.command(28).output).unwrap();
+    let before: serde_json::Value = serde_json::from_str(&run.command(29).output).unwrap();
     assert_eq!(before["provisioning-counter"], 6, "{before}");
-    let after: serde_json::Value = serde_json::from_str(&run.command(31).output).unwrap();
+    let after: serde_json::Value = serde_json::from_str(&run.command(32).output).unwrap();
     assert_eq!(after, before, "a refused key changed the state");
-    run.says(32, "provisioning message 7 (the root's counter) accepted");
+    run.says(33, "provisioning message 7 (the root's counter) accepted");
     let all_output: String = (0..cmds.len())
         .map(|i| run.command(i).output.clone())
         .collect();
@@ -442,7 +496,7 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     write_text(
         d,
         "report.pub.pem",
-        &suit_tests::pem_from(&run.command(33).output),
+        &suit_tests::pem_from(&run.command(34).output),
     );
     let report = suit_tests::verified_report(d, &ree.path().join("ree"), "state.cbor");
     let state = &report["device-state"];

@@ -5,11 +5,9 @@
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::Algorithm;
 use suit_common::protocol::ByteBuf;
-use suit_common::service::provision::{
-    anchor_wrap_aad, author::seal, author::wrap_secret, Op, ProvisioningBody,
-};
+use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord};
-use suit_test_support::service::scope;
+use suit_test_support::service::{scope, secret_anchor_op, SecretsTo};
 use suit_tests::keys::{p256_cose_key, p256_signer, symmetric_cose_key};
 use suit_tests::{boot, contains, copy_out_of_disk, files_below, Boot};
 
@@ -59,14 +57,20 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
     let prov_point = hex::decode(run.command(2).output.trim()).expect("hex point");
     let provisioning = p256::PublicKey::from_sec1_bytes(&prov_point).expect("P-256 point");
     let provisioning_kid = Sha256::digest(&prov_point)[..16].to_vec();
-    let wrapped = wrap_secret(
+    // Wrapped for anchor 2 in a message the TPA root signs for this device.
+    let to = SecretsTo {
+        identity_kid: kid.clone(),
+        provisioning,
+        provisioning_kid,
+    };
+    let secret_anchor = secret_anchor_op(
+        &to,
+        suit_test_support::TPA_PRIV,
+        2,
+        RoleRecord::Operator,
+        scope(&[b"app"]),
         &symmetric_cose_key(HMAC_SECRET),
-        &provisioning,
-        &provisioning_kid,
-        &anchor_wrap_aad(2),
-        &mut rand_core::UnwrapErr(getrandom::SysRng),
-    )
-    .expect("wrapping the HMAC key");
+    );
 
     // The TPA prepares messages for this device.
     let add = message(
@@ -81,12 +85,7 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
                 scope: scope(&[b"app"]),
                 key_scope: 0,
             }),
-            Op::AddSecretAnchor {
-                id: 2,
-                role: RoleRecord::Operator,
-                scope: scope(&[b"app"]),
-                wrapped_key: ByteBuf::from(wrapped),
-            },
+            secret_anchor,
             Op::SetIdentity(Identity {
                 vendor_id: Some(ByteBuf::from(vec![0xfa; 16])),
                 class_id: Some(ByteBuf::from(vec![0x14; 16])),

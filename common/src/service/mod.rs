@@ -510,10 +510,17 @@ impl<B: Backend> Service<B> {
             keys.identity_secret(),
         )
         .map_err(|e| Refuse::new(RefusalKind::Internal, format!("signing the receipt: {e}")))?;
-        // The KEK object first, the state record last: the record's counter decides which
-        // KEK set is in force, so a cut between the two writes leaves the old one.
-        if applied.keks_changed || self.backend.len(keys::KEKS_OBJECT).ok().flatten().is_some() {
-            provision::save_keks(&mut self.backend, &state, &old_keks, &keks)?;
+        // The KEK object first, the state record last: the record names the KEK set in force
+        // (`State::kek_set`), so a cut between the two writes leaves the old one, and an older
+        // KEK object put back later is refused. Written when the set changed, and once for a
+        // device whose record does not name its set yet (stored before the ids existed).
+        if applied.keks_changed
+            || (state.kek_set.is_none()
+                && self.backend.len(keys::KEKS_OBJECT).ok().flatten().is_some())
+        {
+            let mut random = [0u8; 16];
+            self.backend.fill(&mut random);
+            provision::save_keks(&mut self.backend, &mut state, &old_keks, &keks, &random)?;
         }
         state.save(&mut self.backend)?;
         Ok(ProvisionResponse {

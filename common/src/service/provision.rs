@@ -17,15 +17,27 @@
 //!
 //! Secrets (symmetric anchor keys, KEKs) travel only encrypted to the device's provisioning
 //! key: COSE-HPKE integrated encryption (COSE_Encrypt0, HPKE-0: P-256, SHA-256, AES-128-GCM)
-//! with `external_aad` naming the operation and id, so a wrapped key cannot be moved to
-//! another purpose. A symmetric key in clear is refused, and a symmetric key never holds the
-//! TPA role (anyone who can verify with it could forge with it).
+//! with `external_aad` binding the whole operation and its message ([`kek_wrap_aad`],
+//! [`anchor_wrap_aad`]): the operation, the key that signed the message, the device, and the
+//! operation's other fields. So a wrapped key opens only in the operation its signer wrapped
+//! it for: a delegate that saw the root's message (the REE relays it; messages are not
+//! confidential) cannot replay its wrapped KEK to grant it to its own anchors, nor a wrapped
+//! anchor key under another id or role (review s17 S2). A symmetric key in clear is refused,
+//! and a symmetric key never holds the TPA role (anyone who can verify with it could forge
+//! with it).
 //!
 //! Wire format (CBOR):
 //!
 //! ```text
 //! SUIT_TA_Provisioning = [ body: bstr .cbor ProvisioningBody,
 //!                          auth: COSE_Sign1_Tagged (payload detached = body) ]
+//!
+//! ; external_aad of a wrapped secret (deterministic encoding; since session 18, s18-kekbind)
+//! KEK_Wrap_AAD    = [ "suit-ta add-kek", signer: bstr .size 32, device: bstr,
+//!                     kid: bstr, anchors: [* uint] ]
+//! Anchor_Wrap_AAD = [ "suit-ta add-secret-anchor", signer: bstr .size 32, device: bstr,
+//!                     id: uint, role: tstr, scope: Scope ]   ; role, scope as in the body
+//! ; signer = signer_key_digest(key that signed the message), device = identity key id
 //! ```
 
 use crate::protocol::ByteBuf;
@@ -105,18 +117,93 @@ impl core::fmt::Display for CounterKind {
     }
 }
 
-/// The `external_aad` a wrapped anchor key is bound to: the operation and the anchor id.
-pub fn anchor_wrap_aad(id: u32) -> Vec<u8> {
-    let mut aad = b"suit-ta add-secret-anchor ".to_vec();
-    aad.extend_from_slice(&id.to_be_bytes());
-    aad
+/// What a message's wrapped secrets are bound to besides their operation: the key that
+/// signed the message and the device it is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrapBinding<'a> {
+    /// [`signer_key_digest`] of the key that signed the message (the root's or a delegate's).
+    pub signer: [u8; 32],
+    /// Key id of the device's identity key: the message's `device`.
+    pub device: &'a [u8],
 }
 
-/// The `external_aad` a wrapped KEK is bound to: the operation and the KEK's id.
-pub fn kek_wrap_aad(kid: &[u8]) -> Vec<u8> {
-    let mut aad = b"suit-ta add-kek ".to_vec();
-    aad.extend_from_slice(kid);
-    aad
+/// Who signed a message, as [`apply_body`] and [`apply_ops`] need it.
+#[derive(Debug, Clone, Copy)]
+pub struct Signer<'a> {
+    /// Anchor id of the signer, [`TPA_ROOT_ID`] for the root.
+    pub id: u32,
+    /// The TPA root's key (no anchor may hold it); `None` only in a model that never saw it.
+    pub root: Option<&'a VerificationKey>,
+    /// What the message's wrapped secrets must be bound to.
+    pub binding: WrapBinding<'a>,
+}
+
+/// Who signed, as a wrap names it: SHA-256 of the deterministic CBOR `[kty, public key]`
+/// (COSE kty 2 with the 65-byte uncompressed SEC1 point of a P-256 key; 1 with the 32 bytes of
+/// an Ed25519 key; 5 with the RFC 8554 encoding of an HSS-LMS key). The key itself, not an
+/// anchor id (an id can be removed and added again with another key) nor a COSE_Key's bytes
+/// (the same key has many encodings; the root is no COSE_Key at all). `None` for a symmetric
+/// key, which never signs provisioning messages.
+pub fn signer_key_digest(key: &VerificationKey) -> Option<[u8; 32]> {
+    let mut e = Encoder::new();
+    e.array(2);
+    match key {
+        VerificationKey::P256(k) => {
+            use p256::elliptic_curve::sec1::ToSec1Point as _;
+            e.uint(2)
+                .bytes(p256::PublicKey::from(k).to_sec1_point(false).as_bytes());
+        }
+        #[cfg(feature = "ed25519")]
+        VerificationKey::Ed25519(k) => {
+            e.uint(1).bytes(k.as_bytes());
+        }
+        #[cfg(not(feature = "ed25519"))]
+        VerificationKey::Ed25519(k) => match *k {},
+        VerificationKey::HssLms(k) => {
+            e.uint(5).bytes(k);
+        }
+        VerificationKey::Hmac256(_) => return None,
+    }
+    Some(Sha256::digest(e.into_bytes()).into())
+}
+
+/// The `external_aad` a wrapped anchor key is bound to: the deterministic CBOR
+/// `["suit-ta add-secret-anchor", signer, device, id, role, scope]` (`signer` and `device`
+/// from `binding`; `role` and `scope` encoded as in the message). A wrap opens only in an
+/// `AddSecretAnchor` with these very fields, in a message the same key signed for this device.
+pub fn anchor_wrap_aad(
+    binding: &WrapBinding<'_>,
+    id: u32,
+    role: RoleRecord,
+    scope: &Scope,
+) -> Vec<u8> {
+    let mut e = Encoder::new();
+    e.array(6)
+        .text("suit-ta add-secret-anchor")
+        .bytes(&binding.signer)
+        .bytes(binding.device)
+        .uint(u64::from(id));
+    role.put(&mut e);
+    scope.put(&mut e);
+    e.into_bytes()
+}
+
+/// The `external_aad` a wrapped KEK is bound to: the deterministic CBOR
+/// `["suit-ta add-kek", signer, device, kid, anchors]` (`signer` and `device` from `binding`,
+/// `anchors` the list of anchor ids in the operation's order). A wrap opens only in an
+/// `AddKek` with this kid and anchor list, in a message the same key signed for this device.
+pub fn kek_wrap_aad(binding: &WrapBinding<'_>, kid: &[u8], anchors: &[u32]) -> Vec<u8> {
+    let mut e = Encoder::new();
+    e.array(5)
+        .text("suit-ta add-kek")
+        .bytes(&binding.signer)
+        .bytes(binding.device)
+        .bytes(kid)
+        .array(anchors.len());
+    for a in anchors {
+        e.uint(u64::from(*a));
+    }
+    e.into_bytes()
 }
 
 /// COSE options of a wrapped secret with `aad` as `external_aad`.
@@ -145,7 +232,8 @@ pub enum Op {
     AddAnchor(AnchorRecord),
     /// Add an anchor whose key is symmetric (COSE_Mac0 verification), delivered encrypted
     /// to the device's provisioning key: `wrapped_key` is a COSE_Encrypt0 (HPKE) of the
-    /// symmetric COSE_Key, `external_aad` = [`anchor_wrap_aad`]. Never the TPA role.
+    /// symmetric COSE_Key, `external_aad` = [`anchor_wrap_aad`] (this operation's id, role
+    /// and scope, the message's signer and device). Never the TPA role.
     AddSecretAnchor {
         id: u32,
         role: RoleRecord,
@@ -167,7 +255,8 @@ pub enum Op {
     /// Add a key-encryption key for A128KW/A256KW recipients, found by `kid`, usable only
     /// for manifests signed by one of `anchors` (a KEK is shared with whoever wraps with it,
     /// so it belongs to named tenants): `wrapped_key` is a COSE_Encrypt0 (HPKE) of the raw
-    /// 16- or 32-byte KEK, `external_aad` = [`kek_wrap_aad`].
+    /// 16- or 32-byte KEK, `external_aad` = [`kek_wrap_aad`] (this operation's kid and
+    /// anchors, the message's signer and device).
     AddKek {
         kid: ByteBuf,
         anchors: Vec<u32>,
@@ -479,7 +568,7 @@ pub fn apply(
     let (body_bytes, auth) = split(message)?;
     let block = AuthBlock::parse(auth).map_err(ProvisionError::NotTpaSigned)?;
     // Authenticate before interpreting the body.
-    let signer = authenticate(&block, body_bytes, tpa_root, state)?;
+    let (signer, signer_key) = authenticate(&block, body_bytes, tpa_root, state)?;
     let body: ProvisioningBody = super::record::decode(body_bytes, MAX_MESSAGE)
         .map_err(|_| ProvisionError::Malformed("body does not decode"))?;
     if body.device.as_slice() != device.identity_kid {
@@ -491,11 +580,18 @@ pub fn apply(
     let mut next = state.clone();
     let mut next_keks = keks.clone();
     let mut unwrap = |aad: &[u8], wrapped: &[u8]| unwrap_secret(device.provisioning, aad, wrapped);
+    let who = Signer {
+        id: signer,
+        root: Some(tpa_root),
+        binding: WrapBinding {
+            signer: signer_key,
+            device: device.identity_kid,
+        },
+    };
     let summary = apply_body(
         &mut next,
         &mut next_keks,
-        signer,
-        Some(tpa_root),
+        &who,
         body.counter,
         &body.ops,
         &mut unwrap,
@@ -532,26 +628,24 @@ pub fn check_counter(kind: CounterKind, stored: u64, offered: u64) -> Result<(),
     Ok(())
 }
 
-/// Applies an authenticated message body signed by anchor `signer` ([`TPA_ROOT_ID`] = the
-/// root) to `state` and `keks`: checks `counter` against the signer's counter, applies `ops`
-/// ([`apply_ops`]) and advances that counter. The TA and the TPA's model of a device both run
-/// it. `root` is the TPA root's key (no anchor may hold it); only a model that never saw it
-/// passes `None`. On error `state` and `keks` may be partly changed: callers work on copies.
+/// Applies an authenticated message body signed by `signer` to `state` and `keks`: checks
+/// `counter` against the signer's counter, applies `ops` ([`apply_ops`]) and advances that
+/// counter. The TA and the TPA's model of a device both run it. On error `state` and `keks`
+/// may be partly changed: callers work on copies.
 pub fn apply_body(
     state: &mut State,
     keks: &mut Vec<Kek>,
-    signer: u32,
-    root: Option<&VerificationKey>,
+    signer: &Signer<'_>,
     counter: u64,
     ops: &[Op],
     unwrap: &mut Unwrap<'_>,
 ) -> Result<Vec<String>, ProvisionError> {
-    let kind = CounterKind::of(signer);
+    let kind = CounterKind::of(signer.id);
     check_counter(kind, kind.stored(state), counter)?;
     if ops.len() > MAX_OPS {
         return Err(ProvisionError::TooManyOps);
     }
-    let summary = apply_ops(state, keks, signer, root, ops, unwrap)?;
+    let summary = apply_ops(state, keks, signer, ops, unwrap)?;
     kind.set(state, counter);
     Ok(summary)
 }
@@ -600,24 +694,31 @@ fn unwrap_secret(
     })
 }
 
+/// Who signed: the root ([`TPA_ROOT_ID`]) or a TPA anchor's id, and the
+/// [`signer_key_digest`] of the key that verified.
 fn authenticate(
     block: &AuthBlock,
     body: &[u8],
     root: &VerificationKey,
     state: &State,
-) -> Result<u32, ProvisionError> {
+) -> Result<(u32, [u8; 32]), ProvisionError> {
     // One signing input for the root and every TPA anchor tried. The root first: a state
     // stored before anchors were refused the root's key may hold it as an anchor (role TPA
     // too), and a message the root's key signed must run on the root's counter, never the
     // delegates'.
     let verifier = block.verifier(body);
+    let signed_by = |id: u32, key: &VerificationKey| {
+        signer_key_digest(key)
+            .map(|digest| (id, digest))
+            .ok_or(ProvisionError::NotTpaSigned(CoseError::InvalidKey))
+    };
     let mut last = match verifier.verify(root) {
-        Ok(()) => return Ok(TPA_ROOT_ID),
+        Ok(()) => return signed_by(TPA_ROOT_ID, root),
         Err(e) => e,
     };
     for (id, key) in tpa_anchors(state) {
         match verifier.verify(&key) {
-            Ok(()) => return Ok(id),
+            Ok(()) => return signed_by(id, &key),
             Err(e) => last = e,
         }
     }
@@ -632,16 +733,18 @@ pub type Unwrap<'a> = dyn FnMut(&[u8], &[u8]) -> Result<Zeroizing<Vec<u8>>, Stri
 /// a device (`suit-author provision --state`) runs the same function ([`apply_body`]), so
 /// both sides agree on the result. A delegate (any signer but the root) may not add, remove
 /// or re-scope an anchor of role TPA: it could otherwise make more delegates, or shield
-/// itself from the root. A key added (an anchor's or a KEK) must not be one the TPA root
-/// (`root`, if known), another anchor or another KEK already holds (`key_in_use`).
+/// itself from the root. Wrapped secrets open only if bound to the signer's `binding` (and
+/// their operation's fields: [`kek_wrap_aad`], [`anchor_wrap_aad`]). A key added (an
+/// anchor's or a KEK) must not be one the TPA root (if known), another anchor or another KEK
+/// already holds (`key_in_use`).
 pub fn apply_ops(
     state: &mut State,
     keks: &mut Vec<Kek>,
-    signer: u32,
-    root: Option<&VerificationKey>,
+    who: &Signer<'_>,
     ops: &[Op],
     unwrap: &mut Unwrap<'_>,
 ) -> Result<Vec<String>, ProvisionError> {
+    let signer = who.id;
     let mut summary = Vec::new();
     for (index, op) in ops.iter().enumerate() {
         if signer != TPA_ROOT_ID {
@@ -654,8 +757,8 @@ pub fn apply_ops(
             }
         }
         let fail = |reason: String| ProvisionError::Op { index, reason };
-        summary.push(apply_op(state, keks, op, unwrap).map_err(fail)?);
-        if let Some((adding, holder)) = key_in_use(state, keks, root, op) {
+        summary.push(apply_op(state, keks, op, &who.binding, unwrap).map_err(fail)?);
+        if let Some((adding, holder)) = key_in_use(state, keks, who.root, op) {
             return Err(ProvisionError::KeyInUse {
                 index,
                 adding,
@@ -817,6 +920,7 @@ fn apply_op(
     state: &mut State,
     keks: &mut Vec<Kek>,
     op: &Op,
+    binding: &WrapBinding<'_>,
     unwrap: &mut Unwrap<'_>,
 ) -> Result<String, String> {
     match op {
@@ -838,7 +942,7 @@ fn apply_op(
                     "anchor {id}: a symmetric key cannot hold the TPA role"
                 ));
             }
-            let cose_key = unwrap(&anchor_wrap_aad(*id), wrapped_key)?;
+            let cose_key = unwrap(&anchor_wrap_aad(binding, *id, *role, scope), wrapped_key)?;
             if !matches!(parse_key(*id, &cose_key)?, VerificationKey::Hmac256(_)) {
                 return Err(alloc::format!(
                     "anchor {id}: an encrypted anchor key must be symmetric (public keys go in AddAnchor)"
@@ -934,7 +1038,7 @@ fn apply_op(
             if keks.len() >= MAX_KEKS {
                 return Err(alloc::format!("the device keeps at most {MAX_KEKS} KEKs"));
             }
-            let key = unwrap(&kek_wrap_aad(kid), wrapped_key)?;
+            let key = unwrap(&kek_wrap_aad(binding, kid, anchors), wrapped_key)?;
             if key.len() != 16 && key.len() != 32 {
                 return Err("a KEK must be 16 (A128KW) or 32 (A256KW) bytes".into());
             }
@@ -1111,18 +1215,23 @@ pub fn verify_receipt(bytes: &[u8], identity_sec1: &[u8]) -> Result<Receipt, Rec
 }
 
 // ---------------------------------------------------------------------------------------
-// The KEK store (`suit/keks`), kept in step with the state record's counters.
+// The KEK store (`suit/keks`), committed to by the state record (`State::kek_set`).
 
 struct StoredKeks {
     /// The root's counter after the message that wrote `current`.
     counter: u64,
     current: Vec<Kek>,
-    /// The set before that message, in force while the state record still has the older
-    /// counters (the state write after this object failed or was cut).
+    /// The set before that message, in force while the state record still commits to it
+    /// (the state write after this object failed or was cut).
     previous: Vec<Kek>,
     /// The delegates' counter after that message (absent from objects written before it
     /// existed: 0, i.e. only `counter` decides, as it did then).
     delegate_counter: u64,
+    /// The id `current` is stored under: the [`State::kek_set`] of the record written after
+    /// this object (absent from objects written before ids existed).
+    current_id: Option<ByteBuf>,
+    /// The id `previous` was committed under (`None`: none yet, or before ids existed).
+    previous_id: Option<ByteBuf>,
 }
 
 crate::cbor::struct_codec!(StoredKeks {
@@ -1130,48 +1239,89 @@ crate::cbor::struct_codec!(StoredKeks {
     current,
     previous,
     delegate_counter = default,
+    current_id = default,
+    previous_id = default,
 });
 
 const MAX_KEK_OBJECT: usize = 8 * 1024;
 
-/// The KEKs in force for a device whose state record is `state`. A message is committed by
-/// the state record: a KEK object written for later counters (the state write after it did
-/// not happen) falls back to the set before it. Each message advances exactly one of the two
-/// counters by one, so the object's message is committed iff neither of its counters is
-/// ahead of the record's.
+/// The KEKs in force for a device whose state record is `state`. The record names the set it
+/// commits to ([`State::kek_set`]): the object's `current` set if its id is that, else its
+/// `previous` one (the state write after the object did not happen); an object holding
+/// neither (an older copy restored, which could bring back a revoked KEK), or none at all, is
+/// refused ([`StateError::KeksNotCommitted`](super::state::StateError::KeksNotCommitted)). A
+/// record from before these ids (`kek_set` absent) decides by counters, as it did: each
+/// message advances exactly one of the two counters by one, so the object's message is
+/// committed iff neither of its counters is ahead of the record's.
 pub fn load_keks(
     store: &dyn super::store::SecureStore,
     state: &State,
 ) -> Result<Vec<Kek>, super::state::StateError> {
-    let Some(bytes) = store.get(super::keys::KEKS_OBJECT)? else {
-        return Ok(Vec::new());
+    use super::state::StateError;
+    let bytes = store.get(super::keys::KEKS_OBJECT)?;
+    let Some(bytes) = bytes else {
+        return match state.kek_set {
+            Some(_) => Err(StateError::KeksNotCommitted),
+            None => Ok(Vec::new()),
+        };
     };
-    let mut stored: StoredKeks = super::record::decode_stored(&bytes, MAX_KEK_OBJECT)
-        .map_err(|_| super::state::StateError::Corrupt)?;
-    Ok(
-        if stored.counter <= state.root_counter()
-            && stored.delegate_counter <= state.delegate_counter()
-        {
-            core::mem::take(&mut stored.current)
-        } else {
-            core::mem::take(&mut stored.previous)
-        },
-    )
+    let mut stored: StoredKeks =
+        super::record::decode_stored(&bytes, MAX_KEK_OBJECT).map_err(|_| StateError::Corrupt)?;
+    let Some(committed) = &state.kek_set else {
+        return Ok(
+            if stored.counter <= state.root_counter()
+                && stored.delegate_counter <= state.delegate_counter()
+            {
+                core::mem::take(&mut stored.current)
+            } else {
+                core::mem::take(&mut stored.previous)
+            },
+        );
+    };
+    if stored.current_id.as_ref() == Some(committed) {
+        Ok(core::mem::take(&mut stored.current))
+    } else if stored.previous_id.as_ref() == Some(committed) {
+        Ok(core::mem::take(&mut stored.previous))
+    } else {
+        Err(StateError::KeksNotCommitted)
+    }
 }
 
-/// Writes the KEK set of the message that produced `state` (its counters), keeping
-/// `previous` until that state record is written (call this first, then save the state).
+/// Writes `current`, the KEK set of the message that produced `state` (its counters), under a
+/// fresh id, keeping `previous` (the set `state.kek_set` commits to on entry) until that state
+/// record is written; then sets `state.kek_set` to the new id. Call this first, then save the
+/// state. The id is SHA-256 over the previous id, the counters and `random` (16 bytes from the
+/// TEE's RNG), cut to 16 bytes: it names no key, and a message's id differs from every
+/// earlier one even with a failing RNG (the counters), and from another message on the same
+/// counters (a retry after a lost state write) by `random`.
 pub fn save_keks(
     store: &mut dyn super::store::SecureStore,
-    state: &State,
+    state: &mut State,
     previous: &[Kek],
     current: &[Kek],
+    random: &[u8; 16],
 ) -> Result<(), super::state::StateError> {
+    let mut seed = Encoder::new();
+    seed.array(5)
+        .text("suit-ta KEK set")
+        .bytes(state.kek_set.as_ref().map_or(&[][..], |id| id.as_slice()))
+        .uint(state.root_counter())
+        .uint(state.delegate_counter())
+        .bytes(random);
+    let digest = Sha256::digest(seed.into_bytes());
+    let id = ByteBuf::from(
+        digest
+            .get(..super::state::KEK_SET_ID_LEN)
+            .unwrap_or_default()
+            .to_vec(),
+    );
     let stored = StoredKeks {
         counter: state.root_counter(),
         current: current.to_vec(),
         previous: previous.to_vec(),
         delegate_counter: state.delegate_counter(),
+        current_id: Some(id.clone()),
+        previous_id: state.kek_set.clone(),
     };
     let bytes = Zeroizing::new(
         super::record::encode(&stored).map_err(|_| super::state::StateError::Corrupt)?,
@@ -1181,6 +1331,7 @@ pub fn save_keks(
         return Err(super::store::StoreError::NoSpace.into());
     }
     store.put_record(super::keys::KEKS_OBJECT, &bytes)?;
+    state.kek_set = Some(id);
     Ok(())
 }
 

@@ -31,6 +31,8 @@ pub const MAX_RULES: usize = 32;
 pub const MAX_COMPONENTS: usize = 64;
 /// Most TAs recorded as unconfirmed ([`State::unconfirmed_tas`]).
 pub const MAX_UNCONFIRMED_TAS: usize = 16;
+/// Length of a KEK set's id ([`State::kek_set`]).
+pub const KEK_SET_ID_LEN: usize = 16;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
@@ -62,6 +64,13 @@ pub struct State {
     /// counter, so that no message applied before (by the root or a delegate) applies again.
     /// Read it with [`State::delegate_counter`].
     pub delegate_counter: Option<u64>,
+    /// Which KEK set this record commits to: the random 16-byte id the KEK object
+    /// (`provision::save_keks`) stored it under, as its `current` or (the write of this record
+    /// after it did not happen) its `previous` set. `provision::load_keks` refuses an object
+    /// holding neither (an older object restored: a revoked KEK must not return). `None` in a
+    /// record from before this field, or while no KEK object was ever written: the counters
+    /// decide then, as they did (review s17 S3).
+    pub kek_set: Option<ByteBuf>,
 }
 
 /// Who this device is, for vendor/class/device conditions. Set by the TPA.
@@ -173,6 +182,7 @@ crate::cbor::struct_codec!(State {
     key_scopes = default,
     unconfirmed_tas = default,
     delegate_counter = default,
+    kek_set = default,
 });
 crate::cbor::struct_codec!(Identity {
     vendor_id,
@@ -222,6 +232,9 @@ pub enum StateError {
     Corrupt,
     /// An anchor's stored key no longer parses.
     BadAnchorKey(u32),
+    /// The KEK object holds neither the KEK set the state record commits to nor the one
+    /// before it ([`State::kek_set`]): it was replaced by an older copy or removed.
+    KeksNotCommitted,
 }
 
 impl From<StoreError> for StateError {
@@ -280,6 +293,10 @@ impl State {
         // A record from before the delegates' counter: it starts at the shared counter.
         state.delegate_counter = Some(state.delegate_counter());
         if state.format != STATE_FORMAT
+            || state
+                .kek_set
+                .as_ref()
+                .is_some_and(|id| id.len() != KEK_SET_ID_LEN)
             || state.unconfirmed_tas.len() > MAX_UNCONFIRMED_TAS
             || state.unconfirmed_tas.iter().any(|u| u.len() != 16)
         {

@@ -289,6 +289,7 @@ pub fn state(e: &crate::service::state::StateError) -> String {
         S::Store(s) => store(s),
         S::Corrupt => "the state record does not decode (corrupt or an unknown format)".into(),
         S::BadAnchorKey(id) => format!("the stored key of anchor {id} no longer parses"),
+        S::KeksNotCommitted => "the stored KEK object is not the KEK set the state record commits to (an older copy restored, or removed)".into(),
     }
 }
 

@@ -138,10 +138,17 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         class_ids: Vec::new(),
         ree_plaintext: true,
     };
+    let signer = SigningKey::p256(&tpa.to_bytes()).map_err(|_| internal("TPA key"))?;
+    // What the secrets' wraps are bound to: this run's TPA key and the device.
+    let binding = suit_common::service::provision::WrapBinding {
+        signer: super::provision::signer_digest(&signer)?,
+        device: &keys.identity_kid,
+    };
     let mut ops: Vec<Op> = Vec::new();
     let mut clear_keks = Vec::new();
     if let Some(desc) = &setup.provisioning {
-        let d = super::provision::device_ops(desc, &provisioning, &keys.provisioning_kid)?;
+        let d =
+            super::provision::device_ops(desc, &provisioning, &keys.provisioning_kid, &binding)?;
         ops = d.ops;
         clear_keks = d.keks;
     }
@@ -159,7 +166,12 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
                 &a.cose_key,
                 &provisioning,
                 &keys.provisioning_kid,
-                &suit_common::service::provision::anchor_wrap_aad(a.id),
+                &suit_common::service::provision::anchor_wrap_aad(
+                    &binding,
+                    a.id,
+                    RoleRecord::Author,
+                    &scope(),
+                ),
                 &mut super::os_rng(),
             )
             .map_err(|_| internal("wrapping an HMAC anchor"))?;
@@ -194,6 +206,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
             anchor_ids.clone(),
             &provisioning,
             &keys.provisioning_kid,
+            &binding,
         )?;
         ops.push(op);
         clear_keks.push((kid, secret));
@@ -220,7 +233,6 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         device: keys.identity_kid.clone(),
         ops,
     };
-    let signer = SigningKey::p256(&tpa.to_bytes()).map_err(|_| internal("TPA key"))?;
     let message = seal(&body, &signer, Algorithm::Esp256, &[]).map_err(|_| internal("seal"))?;
     client::provision(&mut tee, &message).map_err(|e| match e {
         // Anchors the TA does not take (e.g. a key type it cannot store) are the device's

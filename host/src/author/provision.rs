@@ -34,7 +34,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use suit_common::protocol::ByteBuf;
 use suit_common::service::provision::{
-    anchor_wrap_aad, author::seal, author::wrap_secret, kek_wrap_aad, Op, ProvisioningBody,
+    anchor_wrap_aad, author::seal, author::wrap_secret, kek_wrap_aad, signer_key_digest, Op,
+    ProvisioningBody, WrapBinding,
 };
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
 
@@ -207,11 +208,22 @@ type ProvisioningKey = (p256::PublicKey, Vec<u8>);
 /// Plaintext secrets of a message by their `external_aad`, for the TPA's model of the device.
 pub type Secrets = Vec<(Vec<u8>, Zeroizing<Vec<u8>>)>;
 
+/// The signer's key digest a message's wraps are bound to ([`signer_key_digest`]): the TPA's
+/// signing keys are asymmetric.
+pub fn signer_digest(key: &suit_common::cose::SigningKey) -> Result<[u8; 32]> {
+    signer_key_digest(&key.verification_key()).ok_or_else(|| {
+        AuthorError::Create("a TPA signing key must be asymmetric (P-256, Ed25519, HSS-LMS)".into())
+    })
+}
+
+/// Builds the operation `d` describes; its secrets are encrypted to `prov` and bound to
+/// `binding` (the message's signer and device) and to the operation's own fields.
 fn op(
     d: &OpDesc,
     base: &Path,
     path: &Path,
     prov: Option<&ProvisioningKey>,
+    binding: &WrapBinding<'_>,
     secrets: &mut Secrets,
 ) -> Result<Op> {
     let bad = |what: String| AuthorError::Description {
@@ -258,15 +270,16 @@ fn op(
                         &s.secret,
                         if s.kid.is_empty() { None } else { Some(&s.kid) },
                     )?;
+                    let wrapped_key = wrap(
+                        &format!("anchor {}'s HMAC key", a.id),
+                        &cose_key,
+                        anchor_wrap_aad(binding, a.id, role(a.role), &scope),
+                    )?;
                     Op::AddSecretAnchor {
                         id: a.id,
                         role: role(a.role),
                         scope,
-                        wrapped_key: wrap(
-                            &format!("anchor {}'s HMAC key", a.id),
-                            &cose_key,
-                            anchor_wrap_aad(a.id),
-                        )?,
+                        wrapped_key,
                     }
                 }
                 _ => {
@@ -292,7 +305,7 @@ fn op(
             let wrapped_key = wrap(
                 &format!("KEK {}", k.kek.display()),
                 &file.secret,
-                kek_wrap_aad(&kid),
+                kek_wrap_aad(binding, &kid, &k.anchors),
             )?;
             Op::AddKek {
                 kid: ByteBuf::from(kid),
@@ -352,6 +365,8 @@ pub struct Provisioning {
     pub secrets: Secrets,
     /// The public key that signed it (the TPA root's, or a delegate's).
     pub signer: suit_common::cose::VerificationKey,
+    /// [`signer_key_digest`] of the key that signed (what the secrets' wraps are bound to).
+    pub signer_key: [u8; 32],
 }
 
 fn p256_of(path: &Path, what: &str, description: &Path) -> Result<p256::PublicKey> {
@@ -453,13 +468,18 @@ pub fn provision_device(
         }
         None => None,
     };
+    let (key, alg, kid) = signer;
+    let signer_key = signer_digest(key)?;
+    let binding = WrapBinding {
+        signer: signer_key,
+        device: &device_kid,
+    };
     let mut secrets = Vec::new();
     let ops = desc
         .ops
         .iter()
-        .map(|o| op(o, base, description, prov.as_ref(), &mut secrets))
+        .map(|o| op(o, base, description, prov.as_ref(), &binding, &mut secrets))
         .collect::<Result<Vec<_>>>()?;
-    let (key, alg, kid) = signer;
     let counter = counter.unwrap_or(desc.counter);
     let body = ProvisioningBody {
         counter,
@@ -476,6 +496,7 @@ pub fn provision_device(
         body,
         secrets,
         signer: key.verification_key(),
+        signer_key,
     })
 }
 
@@ -524,7 +545,7 @@ impl DeviceModel {
 /// Applies a message made by [`provision`] to the model in `path` (created when missing)
 /// and saves it; returns the state digest the device will report.
 pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
-    use suit_common::service::provision::{apply_body, delegate_signer, TPA_ROOT_ID};
+    use suit_common::service::provision::{apply_body, delegate_signer, Signer, TPA_ROOT_ID};
     let mut model = if path.exists() {
         DeviceModel::load(path)?
     } else {
@@ -566,11 +587,20 @@ pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
             .map(|(_, s)| s.clone())
             .ok_or_else(|| "secret not made by this run".to_string())
     };
+    // The wraps are bound to the key that signed: the device finds that key (the root's, or
+    // the delegate anchor's that `delegate_signer` found), the model knows it from the run.
+    let who = Signer {
+        id: signer,
+        root,
+        binding: WrapBinding {
+            signer: p.signer_key,
+            device: &p.device_kid,
+        },
+    };
     apply_body(
         &mut model.state,
         &mut model.keks,
-        signer,
-        root,
+        &who,
         p.counter,
         &p.body.ops,
         &mut unwrap,
@@ -606,11 +636,13 @@ pub struct DeviceOps {
     pub keks: Vec<(Vec<u8>, Zeroizing<Vec<u8>>)>,
 }
 
-/// The operations of `description` for a device whose provisioning key is `provisioning`.
+/// The operations of `description` for a device whose provisioning key is `provisioning`,
+/// their secrets bound to `binding` (the simulated device's TPA key and identity).
 pub fn device_ops(
     description: &Path,
     provisioning: &p256::PublicKey,
     provisioning_kid: &[u8],
+    binding: &WrapBinding<'_>,
 ) -> Result<DeviceOps> {
     let desc = read_description(description)?;
     let base = description.parent().unwrap_or(Path::new("."));
@@ -619,7 +651,7 @@ pub fn device_ops(
     let mut keks = Vec::new();
     for d in &desc.ops {
         let mut secrets = Vec::new();
-        let o = op(d, base, description, Some(&prov), &mut secrets)?;
+        let o = op(d, base, description, Some(&prov), binding, &mut secrets)?;
         if let (Op::AddKek { kid, .. }, Some((_, secret))) = (&o, secrets.pop()) {
             keks.push((kid.to_vec(), secret));
         }
@@ -629,13 +661,15 @@ pub fn device_ops(
 }
 
 /// An `AddKek` for a simulated device: `file` (raw 16/32 bytes, COSE_Key or JWK) under its
-/// own kid or `fallback_kid`, usable by `anchors`, encrypted to the device's provisioning key.
+/// own kid or `fallback_kid`, usable by `anchors`, encrypted to the device's provisioning key
+/// and bound to `binding` (the message's signer and device).
 pub fn device_kek(
     file: &Path,
     fallback_kid: &[u8],
     anchors: Vec<u32>,
     provisioning: &p256::PublicKey,
     provisioning_kid: &[u8],
+    binding: &WrapBinding<'_>,
 ) -> Result<(Op, Vec<u8>, Zeroizing<Vec<u8>>)> {
     let k = load_symmetric(file, &[16, 32], "KEK")?;
     let kid = if k.kid.is_empty() {
@@ -647,7 +681,7 @@ pub fn device_kek(
         &k.secret,
         provisioning,
         provisioning_kid,
-        &kek_wrap_aad(&kid),
+        &kek_wrap_aad(binding, &kid, &anchors),
         &mut super::os_rng(),
     )
     .map_err(|e| AuthorError::Create(format!("encrypting KEK {}: {e}", file.display())))?;

@@ -1,0 +1,458 @@
+//! Review s17 findings S2 and S3 (s18-kekbind).
+//!
+//! S2: a wrapped secret's `external_aad` bound only the operation and the id, so a delegated
+//! TPA anchor that saw the root's message (the REE relays everything; messages are not
+//! confidential) could remove the root's KEK and add it again for its own anchor, replaying
+//! the wrapped bytes: it then used a KEK it never knew. Likewise a symmetric anchor key under
+//! another id or role. Now a wrap is bound to the whole operation, the key that signed the
+//! message and the device.
+//!
+//! S3: the KEK object was chosen by comparing its counters with the state record's, so an
+//! older object put back (from before a `RemoveKek`) was taken as current and a revoked KEK
+//! returned. Now the state record names the KEK set it commits to by a random id.
+
+use ciborium::Value;
+use suit_common::protocol::*;
+use suit_common::service::keys::KEKS_OBJECT;
+use suit_common::service::provision::{self, Op};
+use suit_common::service::state::{AnchorRecord, RoleRecord, State, StateError, STATE_OBJECT};
+use suit_common::service::store::SecureStore;
+use suit_common::service::Service;
+
+use suit_test_support::service::{
+    author_anchor, cbor, identity, kek_op, provision as relay, provision_message_by, scope,
+    secret_anchor_op, secrets_to, service, snapshot, Mem, SecretsTo,
+};
+use suit_test_support::{ec2_cose_key, symmetric_cose_key, AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV};
+use suit_test_support::{OPERATOR_PUB, TPA_PRIV};
+
+const KEK: &[u8; 16] = b"review-s17-kek-1";
+const HMAC_KEY: &[u8; 32] = b"review-s17-operator-hmac-secret!";
+
+/// A fresh device and where its secrets go.
+fn fresh() -> (Service<Mem>, SecretsTo) {
+    let mut s = service(suit_test_support::service::backend(0));
+    let to = secrets_to(&mut s);
+    (s, to)
+}
+
+fn send(s: &mut Service<Mem>, signer: &str, counter: u64, ops: Vec<Op>) -> ProvisionResponse {
+    let m = provision_message_by(s, signer, counter, ops);
+    relay(s, &m).unwrap_or_else(|(_, r)| panic!("refused: {}", r.reason))
+}
+
+/// The message is refused mentioning `expected`, and nothing stored changes.
+fn refused(s: &mut Service<Mem>, signer: &str, counter: u64, ops: Vec<Op>, expected: &str) {
+    let before = snapshot(s);
+    let m = provision_message_by(s, signer, counter, ops);
+    match relay(s, &m) {
+        Ok(r) => panic!(
+            "accepted ({:?}); expected a refusal with {expected:?}",
+            r.applied
+        ),
+        Err((_, r)) => assert!(
+            r.reason.contains(expected),
+            "{:?} does not mention {expected:?}",
+            r.reason
+        ),
+    }
+    assert_eq!(
+        snapshot(s),
+        before,
+        "a refused message changed stored state"
+    );
+}
+
+fn tpa_anchor(id: u32, public: &str) -> Op {
+    Op::AddAnchor(AnchorRecord {
+        id,
+        cose_key: suit_test_support::cose_key(public),
+        role: RoleRecord::Tpa,
+        scope: Default::default(),
+        key_scope: 0,
+    })
+}
+
+/// An author anchor with a key only the delegate has (none of the shared test keys).
+fn delegates_author(id: u32) -> Op {
+    use p256::elliptic_curve::sec1::ToSec1Point as _;
+    let key = p256::SecretKey::from_slice(&[0x35; 32]).unwrap();
+    let point = key.public_key().to_sec1_point(false);
+    Op::AddAnchor(AnchorRecord {
+        id,
+        cose_key: ByteBuf::from(ec2_cose_key(point.as_bytes(), b"delegate's author")),
+        role: RoleRecord::Author,
+        scope: scope(&[b"tenant-b"]),
+        key_scope: 0,
+    })
+}
+
+fn remove_kek(kid: &[u8]) -> Op {
+    Op::RemoveKek {
+        kid: ByteBuf::from(kid.to_vec()),
+    }
+}
+
+fn wrapped(op: &Op) -> ByteBuf {
+    match op {
+        Op::AddKek { wrapped_key, .. } | Op::AddSecretAnchor { wrapped_key, .. } => {
+            wrapped_key.clone()
+        }
+        other => panic!("no wrapped key in {other:?}"),
+    }
+}
+
+fn keks(s: &Service<Mem>) -> Vec<(Vec<u8>, Vec<u32>)> {
+    let state = State::load(s.backend()).unwrap();
+    provision::load_keks(s.backend(), &state)
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.kid.to_vec(), k.anchors))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// S2: wraps bound to the operation, its signer's key and the device.
+
+#[test]
+fn a_delegate_cannot_replay_the_roots_wrapped_kek_for_its_own_anchor() {
+    let (mut s, to) = fresh();
+    // The root provisions tenant A (anchor 1) with a KEK, and a delegate (anchor 2).
+    let roots_kek = kek_op(&to, TPA_PRIV, b"kek-1", &[1], KEK);
+    let stolen = wrapped(&roots_kek);
+    send(
+        &mut s,
+        TPA_PRIV,
+        1,
+        vec![
+            author_anchor(1, &[b"tenant-a"]),
+            tpa_anchor(2, OPERATOR_PUB),
+            roots_kek,
+        ],
+    );
+    let regrant = |anchors: Vec<u32>| Op::AddKek {
+        kid: ByteBuf::from(b"kek-1".to_vec()),
+        anchors,
+        wrapped_key: stolen.clone(),
+    };
+    // The delegate removes the KEK and adds it again for its own author anchor (or for both,
+    // or even unchanged) with the root's wrapped bytes: the wrap names the root's key and
+    // anchors [1], so it does not open.
+    for anchors in [vec![5], vec![1, 5], vec![1]] {
+        refused(
+            &mut s,
+            OPERATOR_PRIV,
+            1,
+            vec![delegates_author(5), remove_kek(b"kek-1"), regrant(anchors)],
+            "does not open",
+        );
+    }
+    assert_eq!(keks(&s), vec![(b"kek-1".to_vec(), vec![1])]);
+    // Neither can the root's own wrap move to another kid or other anchors.
+    let moved = Op::AddKek {
+        kid: ByteBuf::from(b"kek-2".to_vec()),
+        anchors: vec![1],
+        wrapped_key: stolen.clone(),
+    };
+    refused(&mut s, TPA_PRIV, 2, vec![moved], "does not open");
+    refused(
+        &mut s,
+        TPA_PRIV,
+        2,
+        vec![remove_kek(b"kek-1"), regrant(vec![1, 2])],
+        "does not open",
+    );
+
+    // What the delegate wraps itself, for its own anchor, it may add.
+    let own = kek_op(&to, OPERATOR_PRIV, b"kek-b", &[5], &[0x42; 32]);
+    send(&mut s, OPERATOR_PRIV, 1, vec![delegates_author(5), own]);
+    // And the root re-granting its KEK with a fresh wrap works as before.
+    let fresh_wrap = kek_op(&to, TPA_PRIV, b"kek-1", &[1, 5], KEK);
+    send(&mut s, TPA_PRIV, 2, vec![remove_kek(b"kek-1"), fresh_wrap]);
+    assert_eq!(
+        keks(&s),
+        vec![
+            (b"kek-b".to_vec(), vec![5]),
+            (b"kek-1".to_vec(), vec![1, 5])
+        ]
+    );
+}
+
+#[test]
+fn a_delegate_cannot_replay_a_wrapped_anchor_key_under_another_id_role_or_scope() {
+    let (mut s, to) = fresh();
+    let hmac = symmetric_cose_key(b"operator-hmac", HMAC_KEY);
+    let roots_anchor = secret_anchor_op(
+        &to,
+        TPA_PRIV,
+        3,
+        RoleRecord::Operator,
+        scope(&[b"app"]),
+        &hmac,
+    );
+    let stolen = wrapped(&roots_anchor);
+    send(
+        &mut s,
+        TPA_PRIV,
+        1,
+        vec![tpa_anchor(2, OPERATOR_PUB), roots_anchor],
+    );
+    let readd = |id: u32, role: RoleRecord, prefix: &[u8]| Op::AddSecretAnchor {
+        id,
+        role,
+        scope: scope(&[prefix]),
+        wrapped_key: stolen.clone(),
+    };
+    // A delegate may re-scope anchor 3 (`Rescope`), but not turn its key into an author's,
+    // nor move it to another id (rules name anchors by id), nor add it back at all with the
+    // root's wrap: the wrap names the root's key and anchor 3's id, role and scope.
+    for op in [
+        readd(3, RoleRecord::Author, b"app"),
+        readd(4, RoleRecord::Operator, b"app"),
+        readd(3, RoleRecord::Operator, b"other"),
+        readd(3, RoleRecord::Operator, b"app"),
+    ] {
+        refused(
+            &mut s,
+            OPERATOR_PRIV,
+            1,
+            vec![Op::RemoveAnchor { id: 3 }, op],
+            "does not open",
+        );
+    }
+    // The root's wrap does not move to another role either, in the root's own message.
+    refused(
+        &mut s,
+        TPA_PRIV,
+        2,
+        vec![
+            Op::RemoveAnchor { id: 3 },
+            readd(3, RoleRecord::Author, b"app"),
+        ],
+        "does not open",
+    );
+    let state = State::load(s.backend()).unwrap();
+    let a3 = state.anchors.iter().find(|a| a.id == 3).unwrap();
+    assert_eq!(a3.role, RoleRecord::Operator);
+
+    // A delegate adds a symmetric anchor it wrapped itself.
+    let own = secret_anchor_op(
+        &to,
+        OPERATOR_PRIV,
+        6,
+        RoleRecord::Author,
+        scope(&[b"tenant-b"]),
+        &symmetric_cose_key(b"b-hmac", &[0x66; 32]),
+    );
+    let r = send(&mut s, OPERATOR_PRIV, 1, vec![own]);
+    assert_eq!(r.applied, vec!["added anchor 6 (Author)".to_string()]);
+}
+
+#[test]
+fn a_wrap_names_its_signer_by_key_not_by_anchor_id() {
+    let (mut s, to) = fresh();
+    send(&mut s, TPA_PRIV, 1, vec![tpa_anchor(2, OPERATOR_PUB)]);
+    // Delegate 2 (the operator's key) wraps a KEK for itself.
+    let first = kek_op(&to, OPERATOR_PRIV, b"kek-d", &[2], KEK);
+    let stolen = wrapped(&first);
+    send(&mut s, OPERATOR_PRIV, 1, vec![first]);
+    // The root gives anchor id 2 to another key; the new delegate 2 replays the old one's wrap.
+    send(
+        &mut s,
+        TPA_PRIV,
+        2,
+        vec![
+            Op::RemoveAnchor { id: 2 },
+            tpa_anchor(2, AUTHOR_PUB),
+            remove_kek(b"kek-d"),
+        ],
+    );
+    let replay = Op::AddKek {
+        kid: ByteBuf::from(b"kek-d".to_vec()),
+        anchors: vec![2],
+        wrapped_key: stolen,
+    };
+    refused(&mut s, AUTHOR_PRIV, 2, vec![replay], "does not open");
+    assert!(keks(&s).is_empty());
+}
+
+#[test]
+fn a_wrap_for_another_device_with_the_same_provisioning_key_does_not_open() {
+    // Defence in depth: the device's identity is in the binding too, so even a wrap for the
+    // same provisioning key (a cloned key, say) made for another device id does not open.
+    let (mut s, to) = fresh();
+    let elsewhere = SecretsTo {
+        identity_kid: vec![0xee; 16],
+        ..to.clone()
+    };
+    send(&mut s, TPA_PRIV, 1, vec![author_anchor(1, &[b"app"])]);
+    let op = kek_op(&elsewhere, TPA_PRIV, b"kek-1", &[1], KEK);
+    refused(&mut s, TPA_PRIV, 2, vec![op], "does not open");
+    let op = kek_op(&to, TPA_PRIV, b"kek-1", &[1], KEK);
+    send(&mut s, TPA_PRIV, 2, vec![op]);
+}
+
+#[test]
+fn the_wrap_aad_is_the_documented_cbor_array() {
+    // Encoded here with ciborium, independently of the crate's encoder, from the format in
+    // provision.rs's module documentation (what another TPA implementation would follow).
+    use sha2::{Digest as _, Sha256};
+    use suit_common::service::provision::{
+        anchor_wrap_aad, kek_wrap_aad, signer_key_digest, WrapBinding,
+    };
+    let point = suit_test_support::sec1_from_pem(suit_test_support::TPA_PUB);
+    let signer = signer_key_digest(&suit_test_support::p256_public_from_pem(
+        suit_test_support::TPA_PUB,
+    ))
+    .unwrap();
+    let expected: [u8; 32] = Sha256::digest(cbor(&Value::Array(vec![
+        Value::from(2),
+        Value::Bytes(point),
+    ])))
+    .into();
+    assert_eq!(signer, expected);
+    let binding = WrapBinding {
+        signer,
+        device: b"device-kid",
+    };
+    assert_eq!(
+        kek_wrap_aad(&binding, b"kek-1", &[1, 70000]),
+        cbor(&Value::Array(vec![
+            Value::Text("suit-ta add-kek".into()),
+            Value::Bytes(signer.to_vec()),
+            Value::Bytes(b"device-kid".to_vec()),
+            Value::Bytes(b"kek-1".to_vec()),
+            Value::Array(vec![Value::from(1), Value::from(70000)]),
+        ]))
+    );
+    let scope = scope(&[b"app"]);
+    assert_eq!(
+        anchor_wrap_aad(&binding, 3, RoleRecord::Operator, &scope),
+        cbor(&Value::Array(vec![
+            Value::Text("suit-ta add-secret-anchor".into()),
+            Value::Bytes(signer.to_vec()),
+            Value::Bytes(b"device-kid".to_vec()),
+            Value::from(3),
+            Value::Text("Operator".into()),
+            ciborium::from_reader(&suit_common::service::record::encode(&scope).unwrap()[..])
+                .unwrap(),
+        ]))
+    );
+    // A symmetric key signs no provisioning message: it has no signer digest.
+    let hmac = suit_common::cose::VerificationKey::hmac256(HMAC_KEY).unwrap();
+    assert_eq!(signer_key_digest(&hmac), None);
+}
+
+// ---------------------------------------------------------------------------------------
+// S3: the state record names the KEK set in force.
+
+fn kek_object(s: &Service<Mem>) -> Vec<u8> {
+    s.backend().store().raw(KEKS_OBJECT).unwrap()
+}
+
+fn put_back(s: &mut Service<Mem>, object: &[u8]) {
+    s.backend_mut()
+        .store_mut()
+        .put(KEKS_OBJECT, object)
+        .unwrap();
+}
+
+/// The device refuses to use its KEKs: loading them fails, and so does the next message.
+fn keks_refused(s: &mut Service<Mem>, counter: u64) {
+    let state = State::load(s.backend()).unwrap();
+    assert_eq!(
+        provision::load_keks(s.backend(), &state),
+        Err(StateError::KeksNotCommitted)
+    );
+    let before = snapshot(s);
+    let m = provision_message_by(s, TPA_PRIV, counter, vec![identity()]);
+    let (_, r) = relay(s, &m).unwrap_err();
+    assert_eq!(r.kind, RefusalKind::Storage, "{}", r.reason);
+    assert!(r.reason.contains("KEK"), "{}", r.reason);
+    assert_eq!(snapshot(s), before);
+}
+
+#[test]
+fn an_older_kek_object_put_back_does_not_bring_a_revoked_kek_back() {
+    let (mut s, to) = fresh();
+    let add = kek_op(&to, TPA_PRIV, b"kek-1", &[1], KEK);
+    send(&mut s, TPA_PRIV, 1, vec![author_anchor(1, &[b"app"]), add]);
+    let with_kek_1 = kek_object(&s);
+    // The TPA revokes the KEK, then sends something else (no KEK change).
+    send(&mut s, TPA_PRIV, 2, vec![remove_kek(b"kek-1")]);
+    send(&mut s, TPA_PRIV, 3, vec![identity()]);
+    assert!(keks(&s).is_empty());
+    // The REE puts the object from before the revocation back.
+    put_back(&mut s, &with_kek_1);
+    keks_refused(&mut s, 4);
+    // Or deletes it.
+    s.backend_mut().store_mut().remove(KEKS_OBJECT).unwrap();
+    keks_refused(&mut s, 4);
+}
+
+#[test]
+fn a_lost_state_write_leaves_the_previous_kek_set_and_an_uncommitted_object_is_refused_later() {
+    let (mut s, to) = fresh();
+    let add = kek_op(&to, TPA_PRIV, b"kek-1", &[1], KEK);
+    send(&mut s, TPA_PRIV, 1, vec![author_anchor(1, &[b"app"]), add]);
+    let state_1 = s.backend().store().raw(STATE_OBJECT).unwrap();
+    let object_1 = kek_object(&s);
+
+    // Message 2 replaces kek-1 by kek-2: the KEK object is written, the state write is lost.
+    let replace = vec![
+        remove_kek(b"kek-1"),
+        kek_op(&to, TPA_PRIV, b"kek-2", &[1], &[0x22; 32]),
+    ];
+    let m = provision_message_by(&mut s, TPA_PRIV, 2, replace);
+    s.backend_mut().store_mut().fail_once_at = Some(1);
+    assert!(relay(&mut s, &m).is_err());
+    s.backend_mut().store_mut().fail_once_at = None;
+    let uncommitted = kek_object(&s);
+    assert_ne!(uncommitted, object_1, "the KEK object was not written");
+    assert_eq!(s.backend().store().raw(STATE_OBJECT).unwrap(), state_1);
+    // The previous set is in force, also after another message that changes no KEK.
+    assert_eq!(keks(&s), vec![(b"kek-1".to_vec(), vec![1])]);
+    send(&mut s, TPA_PRIV, 2, vec![identity()]);
+    assert_eq!(keks(&s), vec![(b"kek-1".to_vec(), vec![1])]);
+    assert_eq!(kek_object(&s), uncommitted, "no KEK change, no KEK write");
+
+    // Message 3 revokes kek-1; the REE then puts back either older object: both refused,
+    // though the uncommitted one's counters are not behind the message that wrote it.
+    send(&mut s, TPA_PRIV, 3, vec![remove_kek(b"kek-1")]);
+    assert!(keks(&s).is_empty());
+    for old in [&object_1, &uncommitted] {
+        put_back(&mut s, old);
+        keks_refused(&mut s, 4);
+    }
+}
+
+/// `object` without the KEK set ids: as written before them.
+fn without_ids(object: &[u8]) -> Vec<u8> {
+    let Value::Map(mut m) = ciborium::from_reader(object).unwrap() else {
+        panic!("not a map")
+    };
+    m.retain(|(k, _)| !matches!(k, Value::Text(t) if t.ends_with("_id")));
+    cbor(&Value::Map(m))
+}
+
+#[test]
+fn a_device_from_before_the_ids_names_its_kek_set_on_its_next_message() {
+    let (mut s, to) = fresh();
+    let add = kek_op(&to, TPA_PRIV, b"kek-1", &[1], KEK);
+    send(&mut s, TPA_PRIV, 1, vec![author_anchor(1, &[b"app"]), add]);
+    // Make it a device stored before the ids: no `kek_set`, no ids in the KEK object.
+    let mut state = State::load(s.backend()).unwrap();
+    state.kek_set = None;
+    state.save(s.backend_mut().store_mut()).unwrap();
+    let legacy = without_ids(&kek_object(&s));
+    put_back(&mut s, &legacy);
+    // The counters decide, as before.
+    assert_eq!(keks(&s), vec![(b"kek-1".to_vec(), vec![1])]);
+    // The next message, changing no KEK, names the set: the old object is refused from then on.
+    send(&mut s, TPA_PRIV, 2, vec![identity()]);
+    assert!(State::load(s.backend()).unwrap().kek_set.is_some());
+    assert_eq!(keks(&s), vec![(b"kek-1".to_vec(), vec![1])]);
+    send(&mut s, TPA_PRIV, 3, vec![remove_kek(b"kek-1")]);
+    put_back(&mut s, &legacy);
+    keks_refused(&mut s, 4);
+}
