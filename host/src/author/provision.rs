@@ -363,10 +363,9 @@ pub struct Provisioning {
     /// The body as signed, and the plaintext of its secrets (for the TPA's device model).
     pub body: ProvisioningBody,
     pub secrets: Secrets,
-    /// The public key that signed it (the TPA root's, or a delegate's).
+    /// The public key that signed it (the TPA root's, or a delegate's); the secrets' wraps are
+    /// bound to its [`signer_key_digest`].
     pub signer: suit_common::cose::VerificationKey,
-    /// [`signer_key_digest`] of the key that signed (what the secrets' wraps are bound to).
-    pub signer_key: [u8; 32],
 }
 
 fn p256_of(path: &Path, what: &str, description: &Path) -> Result<p256::PublicKey> {
@@ -469,9 +468,8 @@ pub fn provision_device(
         None => None,
     };
     let (key, alg, kid) = signer;
-    let signer_key = signer_digest(key)?;
     let binding = WrapBinding {
-        signer: signer_key,
+        signer: signer_digest(key)?,
         device: &device_kid,
     };
     let mut secrets = Vec::new();
@@ -496,7 +494,6 @@ pub fn provision_device(
         body,
         secrets,
         signer: key.verification_key(),
-        signer_key,
     })
 }
 
@@ -593,7 +590,8 @@ pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
         id: signer,
         root,
         binding: WrapBinding {
-            signer: p.signer_key,
+            signer: signer_key_digest(&p.signer)
+                .ok_or_else(|| refuse("a TPA signing key must be asymmetric".into()))?,
             device: &p.device_kid,
         },
     };
