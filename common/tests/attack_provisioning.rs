@@ -16,7 +16,8 @@ use suit_common::service::Service;
 use suit_common::suit::author::{seal_envelope, Signer};
 
 use suit_test_support::service::{
-    cbor, cose_key, int, kek_op, scope, secret_anchor_op, service, snapshot, Mem, SecretsTo,
+    cbor, cose_key, int, kek_op, scope, secret_anchor_op, secrets_to, service, snapshot, Mem,
+    SecretsTo,
 };
 use suit_test_support::{
     check_vendor_class, fetch_and_check, p256_private_from_pem, suit_manifest, symmetric_cose_key,
@@ -54,21 +55,18 @@ fn call<Q: Codec, R: Codec>(
 }
 
 struct Keys {
-    identity_kid: Vec<u8>,
+    /// Where the TPA's secrets for this device go (and the identity kid messages name).
+    to: SecretsTo,
     identity_sec1: Vec<u8>,
-    provisioning: p256::PublicKey,
-    provisioning_kid: Vec<u8>,
     report_kid: Vec<u8>,
 }
 
 fn keys(s: &mut Service<Mem>) -> Keys {
+    let to = secrets_to(s);
     let k = DeviceKeyPair::load_or_create(s.backend_mut()).unwrap();
-    let p = k.provisioning_public();
     Keys {
-        identity_kid: k.identity_public().kid,
+        to,
         identity_sec1: k.identity_public().sec1,
-        provisioning: p256::PublicKey::from_sec1_bytes(&p.sec1).unwrap(),
-        provisioning_kid: p.kid,
         report_kid: k.report_public().kid,
     }
 }
@@ -120,12 +118,14 @@ fn refused(s: &mut Service<Mem>, msg: &[u8], expected: &str) {
 
 /// Relays message `counter` with `ops`, bound to `k`'s device: it must be applied.
 fn apply(s: &mut Service<Mem>, k: &Keys, counter: u64, ops: Vec<Op>) -> ProvisionResponse {
-    relay(s, &message(counter, &k.identity_kid, ops)).0.unwrap()
+    relay(s, &message(counter, &k.to.identity_kid, ops))
+        .0
+        .unwrap()
 }
 
 /// [`refused`] for message `counter` with `ops`, bound to `k`'s device.
 fn refuse(s: &mut Service<Mem>, k: &Keys, counter: u64, ops: Vec<Op>, expected: &str) {
-    refused(s, &message(counter, &k.identity_kid, ops), expected);
+    refused(s, &message(counter, &k.to.identity_kid, ops), expected);
 }
 
 fn identity_op() -> Op {
@@ -136,21 +136,10 @@ fn identity_op() -> Op {
     })
 }
 
-impl Keys {
-    /// Where the TPA's secrets for this device go.
-    fn to(&self) -> SecretsTo {
-        SecretsTo {
-            identity_kid: self.identity_kid.clone(),
-            provisioning: self.provisioning,
-            provisioning_kid: self.provisioning_kid.clone(),
-        }
-    }
-}
-
 /// `secret` as symmetric anchor `id` (scope `mac`), wrapped for a message the root signs.
 fn secret_anchor(k: &Keys, id: u32, role: RoleRecord, secret: &[u8]) -> Op {
     let key = symmetric_cose_key(b"op-hmac", secret);
-    secret_anchor_op(&k.to(), TPA_PRIV, id, role, scope(&[b"mac"]), &key)
+    secret_anchor_op(&k.to, TPA_PRIV, id, role, scope(&[b"mac"]), &key)
 }
 
 /// [`HMAC_SECRET`] as an anchor in clear (scope `prefix`), which the device must refuse.
@@ -166,7 +155,7 @@ fn clear_symmetric_anchor(id: u32, role: RoleRecord, prefix: &[u8]) -> Op {
 
 /// A KEK for the manifests of anchor 2, wrapped for a message the root signs.
 fn add_kek(k: &Keys, kid: &[u8], kek: &[u8]) -> Op {
-    kek_op(&k.to(), TPA_PRIV, kid, &[2], kek)
+    kek_op(&k.to, TPA_PRIV, kid, &[2], kek)
 }
 
 fn remove_kek(kid: &[u8]) -> Op {
@@ -236,7 +225,7 @@ fn a_cleartext_symmetric_anchor_is_refused() {
 fn an_encrypted_symmetric_anchor_works_and_its_key_never_leaves() {
     let (mut s, k) = fresh();
     let anchor = secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET);
-    let msg = message(1, &k.identity_kid, vec![identity_op(), anchor]);
+    let msg = message(1, &k.to.identity_kid, vec![identity_op(), anchor]);
     assert!(
         !contains(&msg, HMAC_SECRET),
         "the message the REE relays carries the key in clear"
@@ -359,7 +348,7 @@ fn dropping_a_message_is_detected_and_replays_are_refused() {
     let (mut s, k) = fresh();
     let add = message(
         1,
-        &k.identity_kid,
+        &k.to.identity_kid,
         vec![Op::AddAnchor(AnchorRecord {
             id: 1,
             cose_key: cose_key(AUTHOR_PUB),
@@ -368,8 +357,8 @@ fn dropping_a_message_is_detected_and_replays_are_refused() {
             key_scope: 0,
         })],
     );
-    let revoke = message(2, &k.identity_kid, vec![Op::RemoveAnchor { id: 1 }]);
-    let next = message(3, &k.identity_kid, vec![identity_op()]);
+    let revoke = message(2, &k.to.identity_kid, vec![Op::RemoveAnchor { id: 1 }]);
+    let next = message(3, &k.to.identity_kid, vec![identity_op()]);
     relay(&mut s, &add).0.unwrap();
     // The REE drops the revocation and relays the next message: refused.
     refused(&mut s, &next, "skips message(s) 2..=2");
@@ -398,13 +387,13 @@ fn the_receipt_names_the_applied_message_and_state_and_tampering_fails() {
     let (mut s, k) = fresh();
     let anchor = secret_anchor(&k, 2, RoleRecord::Operator, HMAC_SECRET);
     let ops = vec![identity_op(), anchor, add_kek(&k, b"kek-1", KEK)];
-    let msg = message(1, &k.identity_kid, ops);
+    let msg = message(1, &k.to.identity_kid, ops);
     let (r, seen) = relay(&mut s, &msg);
     let r = r.unwrap();
     assert!(!contains(&seen, KEK) && !contains(&seen, HMAC_SECRET));
     let receipt = verify_receipt(&r.receipt, &k.identity_sec1).unwrap();
     assert_eq!(receipt.counter, 1);
-    assert_eq!(receipt.device.as_slice(), k.identity_kid.as_slice());
+    assert_eq!(receipt.device.as_slice(), k.to.identity_kid.as_slice());
     assert_eq!(
         receipt.message_digest.as_slice(),
         Sha256::digest(&msg).as_slice()
@@ -446,7 +435,7 @@ fn keks_are_added_removed_and_never_shown() {
         secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET),
         add_kek(&k, b"kek-1", KEK),
     ];
-    let (r, seen) = relay(&mut s, &message(1, &k.identity_kid, ops));
+    let (r, seen) = relay(&mut s, &message(1, &k.to.identity_kid, ops));
     assert_eq!(r.unwrap().applied[1], "added KEK 6b656b2d31");
     assert!(!contains(&seen, KEK));
     let stored = provision::load_keks(s.backend(), &State::load(s.backend()).unwrap()).unwrap();
@@ -508,7 +497,7 @@ fn a_power_cut_at_any_provisioning_write_leaves_old_or_new_never_a_mix() {
             add_kek(&k, b"new", &[7; 32]),
             identity_op(),
         ];
-        let msg = message(2, &k.identity_kid, ops);
+        let msg = message(2, &k.to.identity_kid, ops);
         s.backend_mut().store_mut().fail_after = Some(n);
         let result = relay(&mut s, &msg).0;
         s.backend_mut().store_mut().fail_after = None;
@@ -729,7 +718,11 @@ fn a_secret_is_one_anchors_or_one_keks_never_two() {
     // The refusal names holders, never key bytes.
     let (r, _) = relay(
         &mut s,
-        &message(3, &k.identity_kid, vec![add_kek(&k, b"kek-2", HMAC_SECRET)]),
+        &message(
+            3,
+            &k.to.identity_kid,
+            vec![add_kek(&k, b"kek-2", HMAC_SECRET)],
+        ),
     );
     let reason = r.unwrap_err().reason;
     for secret in [&HMAC_SECRET[..], &KEK[..]] {
