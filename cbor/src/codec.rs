@@ -151,10 +151,73 @@ impl Field for u32 {
     }
     fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
         let at = d.position();
-        u32::try_from(d.uint()?).map_err(|_| CborError {
-            kind: CborErrorKind::IntegerOverflow,
-            offset: at,
-        })
+        u32::try_from(d.uint()?).map_err(|_| overflow(at))
+    }
+}
+
+impl Field for u8 {
+    fn put(&self, e: &mut Encoder) {
+        e.uint(u64::from(*self));
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        let at = d.position();
+        u8::try_from(d.uint()?).map_err(|_| overflow(at))
+    }
+}
+
+impl Field for u16 {
+    fn put(&self, e: &mut Encoder) {
+        e.uint(u64::from(*self));
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        let at = d.position();
+        u16::try_from(d.uint()?).map_err(|_| overflow(at))
+    }
+}
+
+impl Field for usize {
+    fn put(&self, e: &mut Encoder) {
+        e.uint(u64::try_from(*self).unwrap_or(u64::MAX));
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        let at = d.position();
+        usize::try_from(d.uint()?).map_err(|_| overflow(at))
+    }
+}
+
+impl Field for i64 {
+    fn put(&self, e: &mut Encoder) {
+        e.int(*self);
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        d.int()
+    }
+}
+
+/// Fixed words of a typed error (`Cow::Borrowed` where it is made, owned where it is read
+/// back), as text.
+impl Field for alloc::borrow::Cow<'static, str> {
+    fn put(&self, e: &mut Encoder) {
+        e.text(self);
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        Ok(alloc::borrow::Cow::Owned(String::from(d.text()?)))
+    }
+}
+
+impl<T: Field> Field for alloc::boxed::Box<T> {
+    fn put(&self, e: &mut Encoder) {
+        T::put(self, e);
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        T::take(d).map(alloc::boxed::Box::new)
+    }
+}
+
+fn overflow(offset: usize) -> CborError {
+    CborError {
+        kind: CborErrorKind::IntegerOverflow,
+        offset,
     }
 }
 
@@ -479,6 +542,66 @@ macro_rules! unit_enum_codec {
                     $( stringify!($variant) => ::core::result::Result::Ok($ty::$variant), )*
                     _ => ::core::result::Result::Err($crate::codec::unknown_variant(at)),
                 }
+            }
+        }
+    };
+}
+
+/// Implements [`Field`] for an enum as the array `[code, fields...]`: each variant is named by
+/// a stable number, its fields follow in declaration order. The compact form of the typed
+/// errors the TA sends and the host puts into words (no names or prose on the wire). A code
+/// or field count this reader does not know is [`CborErrorKind::UnknownVariant`].
+#[macro_export]
+macro_rules! numbered_enum_codec {
+    ($ty:ident { $( $n:literal => $variant:ident $( ( $($tf:ident),* ) )? $( { $($sf:ident),* } )? ),* $(,)? }) => {
+        impl $crate::Field for $ty {
+            fn put(&self, e: &mut $crate::Encoder) {
+                match self {
+                    $( $ty::$variant $( ( $($tf),* ) )? $( { $($sf),* } )? => {
+                        e.array(1 $( $(+ $crate::__one!($tf))* )? $( $(+ $crate::__one!($sf))* )?);
+                        e.uint($n);
+                        $( $( $crate::Field::put($tf, e); )* )?
+                        $( $( $crate::Field::put($sf, e); )* )?
+                    } )*
+                }
+            }
+            fn take(d: &mut $crate::Decoder<'_>) -> ::core::result::Result<Self, $crate::CborError> {
+                let at = d.position();
+                let len = d.array()?;
+                let code = d.uint()?;
+                $(
+                    if code == $n {
+                        if len != 1 $( $(+ $crate::__one!($tf))* )? $( $(+ $crate::__one!($sf))* )? {
+                            return ::core::result::Result::Err($crate::codec::unknown_variant(at));
+                        }
+                        return ::core::result::Result::Ok($ty::$variant
+                            $( ( $( { let $tf = $crate::Field::take(d)?; $tf } ),* ) )?
+                            $( { $( $sf: $crate::Field::take(d)? ),* } )?);
+                    }
+                )*
+                ::core::result::Result::Err($crate::codec::unknown_variant(at))
+            }
+        }
+    };
+}
+
+/// Implements [`Field`] for a struct with named fields as the array of its fields, in the
+/// order listed (every field must be listed): [`numbered_enum_codec!`]'s form for structs.
+#[macro_export]
+macro_rules! array_struct_codec {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        impl $crate::Field for $ty {
+            fn put(&self, e: &mut $crate::Encoder) {
+                let $ty { $($field),* } = self;
+                e.array(0 $(+ $crate::__one!($field))*);
+                $( $crate::Field::put($field, e); )*
+            }
+            fn take(d: &mut $crate::Decoder<'_>) -> ::core::result::Result<Self, $crate::CborError> {
+                let at = d.position();
+                if d.array()? != 0 $(+ $crate::__one!($field))* {
+                    return ::core::result::Result::Err($crate::codec::unknown_variant(at));
+                }
+                ::core::result::Result::Ok($ty { $( $field: $crate::Field::take(d)? ),* })
             }
         }
     };

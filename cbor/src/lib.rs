@@ -34,6 +34,7 @@ pub use encode::Encoder;
 
 use alloc::vec::Vec;
 use ciborium_ll::{Decoder as LlDecoder, Header};
+#[cfg(feature = "explain")]
 use core::fmt;
 
 /// Deepest nesting of arrays, maps and tags accepted anywhere.
@@ -96,15 +97,95 @@ pub enum CborErrorKind {
     UnknownVariant,
 }
 
+#[cfg(feature = "explain")]
 impl fmt::Display for CborError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} at byte {}", self.kind, self.offset)
     }
 }
 
+#[cfg(feature = "explain")]
 impl core::error::Error for CborError {}
 
+/// On the wire as `[kind, offset]` (a refusal the host puts into words).
+impl Field for CborError {
+    fn put(&self, e: &mut Encoder) {
+        e.array(2);
+        self.kind.put(e);
+        self.offset.put(e);
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        let at = d.position();
+        if d.array()? != 2 {
+            return Err(codec::unknown_variant(at));
+        }
+        Ok(CborError {
+            kind: CborErrorKind::take(d)?,
+            offset: usize::take(d)?,
+        })
+    }
+}
+
+/// A kind is its number; `UnexpectedTag` adds the tag. The names in `UnexpectedType` and
+/// `MissingField` stay in the device (they are `'static` words of the decoder): read back,
+/// they are "another type" and "a required field".
+impl Field for CborErrorKind {
+    fn put(&self, e: &mut Encoder) {
+        use CborErrorKind as C;
+        let code: u64 = match self {
+            C::Truncated => 0,
+            C::Malformed => 1,
+            C::UnexpectedType { .. } => 2,
+            C::IndefiniteLength => 3,
+            C::TooDeep => 4,
+            C::TooLarge => 5,
+            C::DuplicateKey => 6,
+            C::InvalidUtf8 => 7,
+            C::IntegerOverflow => 8,
+            C::TrailingBytes => 9,
+            C::UnexpectedSimple => 10,
+            C::NonCanonicalOrder => 11,
+            C::UnexpectedTag { found } => {
+                e.array(2).uint(12).uint(*found);
+                return;
+            }
+            C::MissingField { .. } => 13,
+            C::UnknownVariant => 14,
+        };
+        e.array(1).uint(code);
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        use CborErrorKind as C;
+        let at = d.position();
+        let len = d.array()?;
+        let kind = match (len, d.uint()?) {
+            (1, 0) => C::Truncated,
+            (1, 1) => C::Malformed,
+            (1, 2) => C::UnexpectedType {
+                expected: "another type",
+            },
+            (1, 3) => C::IndefiniteLength,
+            (1, 4) => C::TooDeep,
+            (1, 5) => C::TooLarge,
+            (1, 6) => C::DuplicateKey,
+            (1, 7) => C::InvalidUtf8,
+            (1, 8) => C::IntegerOverflow,
+            (1, 9) => C::TrailingBytes,
+            (1, 10) => C::UnexpectedSimple,
+            (1, 11) => C::NonCanonicalOrder,
+            (2, 12) => C::UnexpectedTag { found: d.uint()? },
+            (1, 13) => C::MissingField {
+                name: "a required field",
+            },
+            (1, 14) => C::UnknownVariant,
+            _ => return Err(codec::unknown_variant(at)),
+        };
+        Ok(kind)
+    }
+}
+
 /// The wording of each kind (the engine's `explain::cbor` defers to this).
+#[cfg(feature = "explain")]
 impl fmt::Display for CborErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use CborErrorKind as C;

@@ -17,6 +17,7 @@ pub use suit_cbor as cbor;
 pub mod cose;
 pub mod crypto;
 pub mod encryption;
+pub mod fault;
 /// The host ↔ TA wire protocol (crate `suit-protocol`).
 pub use suit_protocol as protocol;
 pub mod registry;

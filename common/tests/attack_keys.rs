@@ -7,6 +7,7 @@
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::protocol::ByteBuf;
+use suit_test_support::service::Refused;
 
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
@@ -198,7 +199,7 @@ fn export_refused(s: &mut Service<Mem>, path: &str) -> RefusalKind {
     refusal(ree_export(s, path)).kind
 }
 
-fn ree_export(s: &mut Service<Mem>, path: &str) -> Result<ReeExportResponse, (Status, Refusal)> {
+fn ree_export(s: &mut Service<Mem>, path: &str) -> Result<ReeExportResponse, (Status, Refused)> {
     call(
         s,
         Command::ReeExport,

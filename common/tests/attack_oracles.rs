@@ -19,6 +19,7 @@ use std::cell::Cell;
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::protocol::ByteBuf;
+use suit_test_support::service::Refused;
 
 use suit_common::cose::{Algorithm, SigningKey, VerificationKey};
 use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
@@ -141,7 +142,7 @@ fn device_keys(s: &mut Dev) -> AnchorKeysInfo {
 }
 
 /// Sends the envelope and asks the TA to prepare it.
-fn prepare(s: &mut Dev, envelope: &[u8]) -> Result<InstallPrepareResponse, (Status, Refusal)> {
+fn prepare(s: &mut Dev, envelope: &[u8]) -> Result<InstallPrepareResponse, (Status, Refused)> {
     send_envelope(s, envelope, MAX_CHUNK)?;
     call(s, Command::InstallPrepare, &Empty {})
 }
@@ -150,7 +151,7 @@ fn prepare(s: &mut Dev, envelope: &[u8]) -> Result<InstallPrepareResponse, (Stat
 fn measured_prepare(
     s: &mut Dev,
     envelope: &[u8],
-) -> (Result<InstallPrepareResponse, (Status, Refusal)>, usize) {
+) -> (Result<InstallPrepareResponse, (Status, Refused)>, usize) {
     send_envelope(s, envelope, MAX_CHUNK).unwrap();
     let mut request = protocol::encode(&Empty {}).unwrap();
     let (reply, peak) = peak_heap(|| {
@@ -164,10 +165,13 @@ fn measured_prepare(
         Status::Ok => Ok(protocol::decode(&reply.body, MAX_RESPONSE).unwrap()),
         status => Err((
             status,
-            protocol::decode(&reply.body, MAX_RESPONSE).unwrap_or(Refusal {
-                kind: RefusalKind::Unspecified,
-                reason: String::new(),
-            }),
+            protocol::decode::<protocol::Refusal>(&reply.body, MAX_RESPONSE)
+                .map(|r| Refused::of(&r))
+                .unwrap_or(Refused {
+                    kind: RefusalKind::Unspecified,
+                    reason: String::new(),
+                    fault: None,
+                }),
         )),
     };
     (r, peak)
@@ -177,7 +181,7 @@ fn install(
     s: &mut Dev,
     envelope: &[u8],
     payload: &[u8],
-) -> Result<InstallFinishResponse, (Status, Refusal)> {
+) -> Result<InstallFinishResponse, (Status, Refused)> {
     let prepared = prepare(s, envelope)?;
     for uri in &prepared.needed_uris {
         call::<_, Empty>(
@@ -386,7 +390,7 @@ fn report_values(r: &DecodedReport) -> Vec<(String, RValue)> {
             out.push((format!("failure record property {k}"), v.clone()));
         }
         if let Some(d) = &f.detail {
-            out.push(("failure detail".into(), RValue::Text(d.clone())));
+            out.push(("failure detail".into(), RValue::Text(d.to_string())));
         }
     }
     out

@@ -14,6 +14,7 @@ use suit_common::service::provision::{self, verify_receipt, Op};
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, State};
 use suit_common::service::Service;
 use suit_common::suit::author::{seal_envelope, Signer};
+use suit_test_support::service::Refused;
 
 use suit_test_support::service::{
     cbor, cose_key, int, kek_op, scope, secret_anchor_op, secrets_to, service, snapshot, Mem,
@@ -36,7 +37,7 @@ fn call<Q: Codec, R: Codec>(
     s: &mut Service<Mem>,
     cmd: Command,
     q: &Q,
-) -> (Result<R, Refusal>, Vec<u8>) {
+) -> (Result<R, Refused>, Vec<u8>) {
     let reply = s.invoke(
         cmd as u32,
         PROTOCOL_VERSION,
@@ -47,7 +48,7 @@ fn call<Q: Codec, R: Codec>(
     let r =
         protocol::decode_reply(reply.status as u32, reply.detail, &reply.body).map_err(
             |e| match e {
-                protocol::ReplyError::Refused(r) => r,
+                protocol::ReplyError::Refused(r) => Refused::of(&r),
                 other => panic!("unexpected reply: {other}"),
             },
         );
@@ -83,7 +84,7 @@ fn message(counter: u64, device: &[u8], ops: Vec<Op>) -> Vec<u8> {
 }
 
 /// Relays a message; returns the response (or refusal) and every byte the REE saw back.
-fn relay(s: &mut Service<Mem>, msg: &[u8]) -> (Result<ProvisionResponse, Refusal>, Vec<u8>) {
+fn relay(s: &mut Service<Mem>, msg: &[u8]) -> (Result<ProvisionResponse, Refused>, Vec<u8>) {
     call(
         s,
         Command::Provision,
@@ -197,7 +198,7 @@ fn mac_envelope(secret: &[u8], payload: &[u8]) -> Vec<u8> {
     seal_envelope(&manifest, &[signer], &[], &[("#p", payload)]).unwrap()
 }
 
-fn install(s: &mut Service<Mem>, envelope: &[u8]) -> Result<InstallFinishResponse, Refusal> {
+fn install(s: &mut Service<Mem>, envelope: &[u8]) -> Result<InstallFinishResponse, Refused> {
     let begin = InstallBeginRequest {
         envelope_len: envelope.len() as u64,
     };

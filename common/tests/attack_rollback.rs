@@ -3,7 +3,7 @@
 //! mix-and-match, partial install). Each is refused with a typed refusal and leaves the
 //! state record and every stored object exactly as they were.
 
-use suit_common::protocol::{Refusal, RefusalKind};
+use suit_common::protocol::RefusalKind;
 use suit_test_support::says;
 use suit_test_support::service::*;
 use suit_test_support::{policy_of, says_as};
@@ -11,8 +11,8 @@ use suit_test_support::{policy_of, says_as};
 /// Runs `attack`, which must be refused, and checks nothing stored changed.
 fn refused_and_unchanged(
     s: &mut suit_common::service::Service<Mem>,
-    attack: impl FnOnce(&mut suit_common::service::Service<Mem>) -> Refusal,
-) -> Refusal {
+    attack: impl FnOnce(&mut suit_common::service::Service<Mem>) -> Refused,
+) -> Refused {
     let (state_before, objects_before) = (state(s), objects(s));
     let r = attack(s);
     assert_eq!(state(s), state_before, "the state record changed: {r:?}");
@@ -449,7 +449,7 @@ fn bytes_past_a_committed_size_are_never_read_as_content() {
 /// The personalization request of a TA, answered or refused.
 fn personalization_answer(
     s: &mut suit_common::service::Service<Mem>,
-) -> Result<suit_common::protocol::PersonalizationResponse, (suit_common::protocol::Status, Refusal)>
+) -> Result<suit_common::protocol::PersonalizationResponse, (suit_common::protocol::Status, Refused)>
 {
     use suit_common::protocol::{Command, Empty};
     let client = s.backend().client;

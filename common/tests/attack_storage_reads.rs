@@ -11,6 +11,7 @@ use sha2::{Digest as _, Sha256};
 use suit_common::protocol::*;
 use suit_common::service::state::ComponentRecord;
 use suit_common::service::{Service, PRE_AUTH_REPORT_OBJECT, REPORT_OBJECT};
+use suit_test_support::service::Refused;
 use suit_test_support::service::{
     call, envelope, install, install_with, objects, part, prepare, provisioned, refusal, release,
     state, Answer, Mem,
@@ -90,7 +91,7 @@ fn conditional_write(param: i64, value: Value, condition: i64) -> Vec<u8> {
 }
 
 /// Exports `path` as the agent does (in order, until the empty answer).
-fn export(s: &mut Service<Mem>, path: &str) -> Result<Vec<u8>, (Status, Refusal)> {
+fn export(s: &mut Service<Mem>, path: &str) -> Result<Vec<u8>, (Status, Refused)> {
     let mut out = Vec::new();
     loop {
         let r: ReeExportResponse = call(

@@ -534,7 +534,13 @@ fn reports_receipts_and_statements_match_coset_byte_for_byte() {
     let mut b = ReportBuilder::new();
     b.set_nonce(b"n0nce").unwrap();
     let report = b
-        .fail_with(Failure::new(Reason::OperationFailed, 1, "x"))
+        .fail_with(Failure::new(
+            Reason::OperationFailed,
+            1,
+            suit_common::fault::Fault::Install(
+                suit_common::service::install::InstallError::EmptyEnvelope,
+            ),
+        ))
         .encode()
         .unwrap();
     let ours = sign_report(&report, &k).unwrap();

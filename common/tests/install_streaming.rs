@@ -100,7 +100,7 @@ fn signed(manifest: &[u8]) -> Vec<u8> {
 /// What an install left that both paths must agree on.
 #[derive(Debug, PartialEq)]
 struct Outcome {
-    answer: Result<InstallFinishResponse, (Status, Refusal)>,
+    answer: Result<InstallFinishResponse, (Status, Refused)>,
     /// The state's component records, object names aside, with their content.
     components: Components,
     installed_tas: Vec<Vec<u8>>,
@@ -142,7 +142,7 @@ fn components(s: &Service<Mem>) -> Components {
         .collect()
 }
 
-fn outcome(s: &Service<Mem>, answer: Result<InstallFinishResponse, (Status, Refusal)>) -> Outcome {
+fn outcome(s: &Service<Mem>, answer: Result<InstallFinishResponse, (Status, Refused)>) -> Outcome {
     let store = s.backend().store();
     Outcome {
         answer,

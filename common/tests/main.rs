@@ -32,6 +32,7 @@ mod encryption_vectors;
 mod engine_fallbacks;
 mod engine_gaps;
 mod error_display;
+mod fault_codes;
 mod firmware_encryption_vectors;
 mod hss_signing;
 mod install_phases;

@@ -5,7 +5,7 @@
 //! component bytes, OP-TEE's TA store), never a mix, with no orphan object left once the
 //! next install begins.
 
-use suit_common::protocol::{Command, Empty, Refusal, RefusalKind, StatusResponse};
+use suit_common::protocol::{Command, Empty, RefusalKind, StatusResponse};
 use suit_common::service::components::uuid_string;
 use suit_common::service::install::{Journal, JOURNAL_OBJECT};
 use suit_common::service::keys::KEYS_OBJECT;
@@ -597,7 +597,7 @@ fn fail_ta_store(s: &mut Service<Mem>, forged: bool, code: u32) {
 
 /// Release 2 installed on release 1 with the TA store failing ([`fail_ta_store`]): the
 /// device and the refusal.
-fn install_failing(sc: &Scenario, forged: bool, code: u32) -> (Service<Mem>, Refusal) {
+fn install_failing(sc: &Scenario, forged: bool, code: u32) -> (Service<Mem>, Refused) {
     let mut s = restart(&sc.base, &sc.base_tas);
     fail_ta_store(&mut s, forged, code);
     let r = refusal(install(&mut s, &sc.v2));

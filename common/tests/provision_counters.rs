@@ -5,6 +5,7 @@
 
 use ciborium::Value;
 use suit_common::protocol::ByteBuf;
+use suit_test_support::service::Refused;
 
 use suit_common::protocol::*;
 use suit_common::service::provision::{
@@ -28,7 +29,7 @@ fn sealed(s: &mut Service<Mem>, signer: &str, counter: u64, ops: Vec<Op>) -> Vec
     suit_test_support::service::provision_message_by(s, signer, counter, ops)
 }
 
-fn relay(s: &mut Service<Mem>, message: &[u8]) -> Result<ProvisionResponse, (Status, Refusal)> {
+fn relay(s: &mut Service<Mem>, message: &[u8]) -> Result<ProvisionResponse, (Status, Refused)> {
     suit_test_support::service::provision(s, message)
 }
 
@@ -347,7 +348,9 @@ fn model_apply(
     ops: Vec<Op>,
 ) -> Result<Vec<String>, ProvisionError> {
     let mut unwrap = |_: &[u8], _: &[u8]| {
-        Err::<zeroize::Zeroizing<Vec<u8>>, String>("no secrets here".to_string())
+        Err::<zeroize::Zeroizing<Vec<u8>>, _>(
+            suit_common::service::provision::OpError::SecretNotKnown,
+        )
     };
     let root = p256_public_from_pem(TPA_PUB);
     let who = Signer {

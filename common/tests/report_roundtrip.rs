@@ -57,7 +57,9 @@ fn sample_report() -> Report {
     b.fail_with(Failure::new(
         Reason::OperationFailed,
         report::code::SERVICE_STORE,
-        "secure storage full",
+        suit_common::fault::Fault::Install(
+            suit_common::service::install::InstallError::EmptyEnvelope,
+        ),
     ))
 }
 
@@ -127,7 +129,7 @@ fn the_encoding_follows_the_draft_cddl() {
         ]
     );
     assert_eq!(result[2].1, ciborium::Value::Integer(11.into()));
-    assert!(get(label::EXT_DETAIL).is_some());
+    assert!(get(label::EXT_FAULT).is_some());
 }
 
 #[test]
@@ -191,7 +193,7 @@ fn failure_reports_carry_reason_code_and_detail() {
     };
     assert_eq!(f.reason, Reason::ConditionFailed);
     assert_eq!(f.code, report::code::POLICY_ROLLBACK);
-    assert!(f.detail.as_deref().unwrap().contains("Rollback"));
+    assert!(f.detail.as_ref().unwrap().to_string().contains("Rollback"));
     assert_eq!(f.record, ReportRecord::outside_commands(None));
 
     // A refusal before anything decoded: no manifest digest at all.
@@ -200,7 +202,9 @@ fn failure_reports_carry_reason_code_and_detail() {
         Failure::new(
             Reason::CborParse,
             report::code::DECODE,
-            "envelope is not CBOR",
+            suit_common::fault::Fault::Install(
+                suit_common::service::install::InstallError::EmptyEnvelope,
+            ),
         ),
     );
     let d = Report::decode(&r.encode().unwrap()).unwrap();
@@ -259,7 +263,13 @@ fn records_are_kept_by_their_policy_bits() {
 }
 
 fn dummy_failure() -> Failure {
-    Failure::new(Reason::OperationFailed, 0, "")
+    Failure::new(
+        Reason::OperationFailed,
+        0,
+        suit_common::fault::Fault::Install(
+            suit_common::service::install::InstallError::EmptyEnvelope,
+        ),
+    )
 }
 
 #[test]
@@ -582,7 +592,13 @@ fn a_stored_report_is_signed_as_decoding_and_encoding_it_would() {
     let state = sample_state(2);
     let mut pre_auth = ReportBuilder::failure(
         None,
-        Failure::new(Reason::CborParse, report::code::DECODE, "not CBOR"),
+        Failure::new(
+            Reason::CborParse,
+            report::code::DECODE,
+            suit_common::fault::Fault::Install(
+                suit_common::service::install::InstallError::EmptyEnvelope,
+            ),
+        ),
     );
     pre_auth.authenticated = Some(false);
     let mut with_nonce = sample_report();

@@ -1,6 +1,7 @@
 //! Review s16 (adversarial): each test here demonstrates a finding and fails on main.
 
 use suit_common::protocol::ByteBuf;
+use suit_test_support::service::Refused;
 
 use suit_common::protocol::*;
 use suit_common::service::provision::Op;
@@ -15,7 +16,7 @@ fn provision(
     s: &mut Service<Mem>,
     counter: u64,
     ops: Vec<Op>,
-) -> Result<ProvisionResponse, (Status, Refusal)> {
+) -> Result<ProvisionResponse, (Status, Refused)> {
     let message = suit_test_support::service::provision_message(s, counter, ops);
     suit_test_support::service::provision(s, &message)
 }
@@ -109,7 +110,7 @@ fn sealed(s: &mut Service<Mem>, signer: &str, counter: u64, ops: Vec<Op>) -> Vec
     suit_test_support::service::provision_message_by(s, signer, counter, ops)
 }
 
-fn relay(s: &mut Service<Mem>, message: Vec<u8>) -> Result<ProvisionResponse, (Status, Refusal)> {
+fn relay(s: &mut Service<Mem>, message: Vec<u8>) -> Result<ProvisionResponse, (Status, Refused)> {
     suit_test_support::service::provision(s, &message)
 }
 

@@ -4,6 +4,7 @@
 
 use sha2::{Digest as _, Sha256};
 use suit_common::protocol::ByteBuf;
+use suit_test_support::service::Refused;
 
 use suit_common::cose::Algorithm;
 use suit_common::protocol::{self, *};
@@ -44,7 +45,7 @@ fn provision(
     counter: u64,
     device: Option<Vec<u8>>,
     ops: Vec<Op>,
-) -> Result<ProvisionResponse, (Status, Refusal)> {
+) -> Result<ProvisionResponse, (Status, Refused)> {
     // `None`: bound to this device.
     let device = device.unwrap_or_else(|| device_kid(s));
     let body = ProvisioningBody {

@@ -694,10 +694,7 @@ fn wait_is_not_allowed_in_the_shared_sequence() {
     let mut dev = Device::new();
     assert!(matches!(
         run(&seal(&m), &spec_policy(), &mut dev),
-        Err(Error::Invalid {
-            at: "suit-shared-sequence",
-            ..
-        })
+        Err(Error::Invalid { at, .. }) if at == "suit-shared-sequence"
     ));
 }
 
@@ -994,8 +991,9 @@ fn report_names_a_failed_version_condition() {
     assert_eq!(f.record.command, Some(28));
     assert!(
         f.detail
-            .as_deref()
-            .unwrap_or("")
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
             .contains("suit-condition-version failed"),
         "{:?}",
         f.detail

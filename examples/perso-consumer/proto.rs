@@ -15,7 +15,8 @@
 //! - [`CMD_GET_INFO`], `STATUS_OK`: [`INFO_LEN`] bytes: data length (u32 little-endian), the
 //!   SHA-256 of the data, then the milliseconds waited for the update TA (u32 little-endian).
 //!   Never the data itself.
-//! - `STATUS_REFUSED`: UTF-8 `kind`, `\n`, `reason`, as the update TA gave them.
+//! - `STATUS_REFUSED`: UTF-8 `kind`, `\n`, then the update TA's fault (CBOR) as it gave it;
+//!   the host puts it into words (suit-common's `fault::render`).
 //! - any other status: a UTF-8 message.
 
 /// UUID of the consumer TA when `PERSO_CONSUMER_UUID` is not set at build time ("UUID A",

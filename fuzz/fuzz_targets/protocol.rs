@@ -1,7 +1,8 @@
 //! The host ↔ TA wire protocol and the TA's dispatcher: `protocol::decode` of several message
 //! types (with a re-encode round trip), `protocol::decode_reply` over the same bytes, and a *session* of commands fed to one
 //! `service::Service` over an in-memory secure store, checking the reply invariants the TA
-//! glue relies on.
+//! glue relies on (a refusal's fault among them: it reads back), and the host's reading of a
+//! forged fault (`fault::render`).
 //!
 //! Input: a sequence of records `command (1) | flags (1) | length (2, big endian) | request`.
 //! flags ≥ 0xf0: that byte is sent as the protocol version (a mismatch); otherwise the
@@ -68,6 +69,12 @@ fuzz_target!(|data: &[u8]| {
 
         round_trip::<StatusResponse>(request);
         round_trip::<Refusal>(request);
+        // A fault as the host reads one the REE forged: words or "cannot read", never a
+        // panic; one that reads re-encodes to what reads back the same.
+        let _ = suit_common::fault::render(request);
+        if let Some(f) = suit_common::fault::Fault::decode(request) {
+            assert_eq!(suit_common::fault::Fault::decode(&f.encode()), Some(f));
+        }
         round_trip::<InstallBeginRequest>(request);
         round_trip::<ChunkRequest>(request);
         round_trip::<PayloadChunkRequest>(request);
@@ -104,8 +111,10 @@ fuzz_target!(|data: &[u8]| {
             _ => assert!(reply.body.is_empty()),
         }
         if reply.status == Status::Refused && !reply.body.is_empty() {
-            protocol::decode::<Refusal>(&reply.body, MAX_RESPONSE)
+            let r = protocol::decode::<Refusal>(&reply.body, MAX_RESPONSE)
                 .expect("a refusal body decodes as Refusal");
+            // Every fault the TA sends is one the host tools can put into words.
+            suit_common::fault::Fault::decode(&r.fault).expect("the TA's fault reads back");
         }
         if reply.status == Status::Ok && cmd == 1 {
             let r: StatusResponse = protocol::decode(&reply.body, MAX_RESPONSE).unwrap();

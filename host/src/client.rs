@@ -25,7 +25,7 @@ fn call<Q: Codec, R: Codec>(
         },
         ReplyError::Refused(r) => AgentError::Refused {
             kind: r.kind.to_string(),
-            reason: r.reason,
+            reason: suit_common::fault::render(&r.fault),
         },
         ReplyError::Status { status, .. } => AgentError::Status(status),
         ReplyError::UnknownStatus(code) => AgentError::UnknownStatus(code),

@@ -188,7 +188,7 @@ pub fn to_json(r: &DecodedReport) -> Json {
             "reason": f.reason.name(),
             "reason-code": f.reason.code(),
             "code": f.code,
-            "detail": f.detail,
+            "detail": f.detail.as_ref().map(ToString::to_string),
             "record": record_json(&f.record),
         }),
     };

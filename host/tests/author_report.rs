@@ -143,13 +143,21 @@ fn a_failure_report_shows_the_precise_failure() {
     // Refusal before anything decoded: digest unknown.
     let report = ReportBuilder::failure(
         None,
-        Failure::new(Reason::CborParse, code::DECODE, "envelope is not CBOR"),
+        Failure::new(
+            Reason::CborParse,
+            code::DECODE,
+            suit_common::fault::Fault::Install(
+                suit_common::service::install::InstallError::EmptyEnvelope,
+            ),
+        ),
     );
     std::fs::write(&path, report.sign(&k).unwrap()).unwrap();
     let r = verify(&path, &pubkey, false);
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("manifest: (unknown"), "{}", r.stdout);
     says(&r.stdout, "cbor-parse");
+    // The failure's typed fault, put into words by the tool.
+    says(&r.stdout, "detail: the envelope is empty");
 }
 
 #[test]

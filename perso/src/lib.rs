@@ -94,7 +94,8 @@ impl fmt::Display for PersoError {
                 u32::from(*kind)
             ),
             PersoError::Refused(r) => {
-                write!(f, "refused by the update TA ({}): {}", r.kind, r.reason)
+                // The fault's words are the host's (suit-common's `fault::render`).
+                write!(f, "refused by the update TA ({})", r.kind)
             }
             PersoError::Status {
                 status: Status::VersionMismatch,

@@ -185,7 +185,7 @@ impl serde::Serialize for ByteBuf {
 /// codec as the service's stored records); `= default` marks fields older peers may omit.
 use suit_cbor::struct_codec as message;
 
-message!(Refusal { kind, reason });
+message!(Refusal { kind, fault });
 message!(Empty {});
 message!(StatusResponse {
     protocol_version,

@@ -39,7 +39,8 @@ pub const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
 
 /// Bumped on any incompatible change to commands, layouts or message shapes.
 /// 2: [`Refusal::kind`] is a [`RefusalKind`] code (an unsigned integer), no longer text.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 3: [`Refusal::fault`] and [`ServiceInfo::state_error`] are typed faults, no longer text.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest data chunk of a streamed transfer (envelope or payload).
 pub const MAX_CHUNK: usize = 256 * 1024;
@@ -168,13 +169,14 @@ impl Status {
     }
 }
 
-/// Why the TA refused: a stable machine-readable kind plus a human-readable reason.
-/// Reasons name what failed and where, never key material or plaintext.
+/// Why the TA refused: a stable machine-readable kind plus the typed fault (suit-common's
+/// `fault::Fault`, CBOR) that the host tools put into words; the TA itself carries no prose.
+/// Faults name what failed and where, never key material or plaintext.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Refusal {
     pub kind: RefusalKind,
-    pub reason: String,
+    pub fault: ByteBuf,
 }
 
 /// The kind of a [`Refusal`], carried as a stable code so programs can branch on it; its
@@ -307,8 +309,8 @@ pub struct ServiceInfo {
     pub installed_components: u32,
     /// Key id of the device identity key, once the device keys exist.
     pub device_key_kid: Option<ByteBuf>,
-    /// Why the TA cannot use its stored state, if it cannot.
-    pub state_error: Option<String>,
+    /// Why the TA cannot use its stored state, if it cannot: a fault as in [`Refusal::fault`].
+    pub state_error: Option<ByteBuf>,
     /// The inventory: every installed component (absent from older TAs).
     pub components: Vec<ComponentInfo>,
     /// TAs (UUID strings) whose last install OP-TEE did not confirm: their personalization

@@ -1,10 +1,9 @@
 //! The one reading of a reply (slot 0 and slot 2), for every client: the agent, `suit-perso`
 //! and the tests.
 
-use alloc::string::String;
 use core::fmt;
 
-use crate::{decode, Codec, Refusal, RefusalKind, Status, MAX_RESPONSE, PROTOCOL_VERSION};
+use crate::{decode, ByteBuf, Codec, Refusal, RefusalKind, Status, MAX_RESPONSE, PROTOCOL_VERSION};
 
 /// Why a reply carries no response.
 #[non_exhaustive]
@@ -29,7 +28,9 @@ impl fmt::Display for ReplyError {
                 f,
                 "protocol version mismatch: this client speaks {PROTOCOL_VERSION}, the TA {ta}"
             ),
-            ReplyError::Refused(r) => write!(f, "refused by the TA ({}): {}", r.kind, r.reason),
+            // The fault's words are suit-common's (`fault::render`); a client without them
+            // names the kind.
+            ReplyError::Refused(r) => write!(f, "refused by the TA ({})", r.kind),
             ReplyError::Status { status, .. } => f.write_str(status.describe()),
             ReplyError::UnknownStatus(code) => {
                 write!(f, "the TA answered with unknown status code {code}")
@@ -59,7 +60,7 @@ pub fn decode_reply<R: Codec>(status: u32, detail: u32, body: &[u8]) -> Result<R
         Some(Status::VersionMismatch) => Err(ReplyError::VersionMismatch { ta: detail }),
         Some(Status::Refused) if body.is_empty() => Err(ReplyError::Refused(Refusal {
             kind: RefusalKind::Unspecified,
-            reason: String::from("the TA gave no reason"),
+            fault: ByteBuf::default(),
         })),
         Some(Status::Refused) => match decode::<Refusal>(body, MAX_RESPONSE) {
             Ok(r) => Err(ReplyError::Refused(r)),

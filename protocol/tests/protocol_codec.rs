@@ -39,7 +39,7 @@ fn service() -> ServiceInfo {
         anchors: 3,
         installed_components: 1,
         device_key_kid: Some(b(&[2; 16])),
-        state_error: Some("bad".into()),
+        state_error: Some(b(&[0x82, 0x01, 0x82, 0x01])),
         components: vec![ComponentInfo {
             id: "['app']".into(),
             sequence_number: 7,
@@ -275,12 +275,13 @@ impl Samples {
             true,
         );
         check("ComponentInfo default", ComponentInfo::default(), true);
-        // The one message whose bytes changed (protocol version 2): the kind is a code.
+        // The one message whose bytes changed (protocol versions 2 and 3): the kind is a
+        // code, the fault a typed value (bytes here).
         check(
             "Refusal",
             Refusal {
                 kind: RefusalKind::Manifest,
-                reason: "no".into(),
+                fault: b(&[0x81, 0x00]),
             },
             false,
         );
@@ -296,12 +297,11 @@ fn every_message_round_trips_with_its_earlier_bytes_and_refuses_truncation() {
 fn a_refusal_carries_its_kind_as_a_stable_code() {
     let r = Refusal {
         kind: RefusalKind::NotFound,
-        reason: "x".into(),
+        fault: b(&[0x78]),
     };
-    // {"kind": 9, "reason": "x"}
+    // {"kind": 9, "fault": h'78'}
     let expected = [
-        0xa2, 0x64, b'k', b'i', b'n', b'd', 0x09, 0x66, b'r', b'e', b'a', b's', b'o', b'n', 0x61,
-        b'x',
+        0xa2, 0x64, b'k', b'i', b'n', b'd', 0x09, 0x65, b'f', b'a', b'u', b'l', b't', 0x41, 0x78,
     ];
     assert_eq!(encode(&r).unwrap(), expected);
     // Codes are fixed once given; names are what the tools print.
@@ -520,7 +520,7 @@ fn replies_are_read_one_way() {
     // Refusals: decoded, empty (unspecified) or undecodable.
     let refusal = Refusal {
         kind: RefusalKind::Access,
-        reason: "no".into(),
+        fault: b(&[0x81, 0x00]),
     };
     let rb = encode(&refusal).unwrap();
     assert_eq!(

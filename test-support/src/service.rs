@@ -56,7 +56,7 @@ pub fn backend(seed: u8) -> Mem {
 }
 
 /// A command's outcome: the response, or the status and refusal the TA answered with.
-pub type Answer<R> = Result<R, (Status, Refusal)>;
+pub type Answer<R> = Result<R, (Status, Refused)>;
 
 /// A service over `backend`, as the TA builds one per session.
 pub fn service(backend: Mem) -> Service<Mem> {
@@ -64,11 +64,31 @@ pub fn service(backend: Mem) -> Service<Mem> {
     Service::new(backend, config)
 }
 
+/// A refusal as the agent shows it: the kind, the fault put into words (`fault::render`, as
+/// the host tools print it) and the fault itself, so tests can match either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub kind: RefusalKind,
+    pub reason: String,
+    pub fault: Option<suit_common::fault::Fault>,
+}
+
+impl Refused {
+    /// The rendering of a refusal from the wire.
+    pub fn of(r: &protocol::Refusal) -> Self {
+        Refused {
+            kind: r.kind,
+            reason: suit_common::fault::render(&r.fault),
+            fault: suit_common::fault::Fault::decode(&r.fault),
+        }
+    }
+}
+
 pub fn call<Q: Codec, R: Codec>(
     s: &mut Service<Mem>,
     cmd: Command,
     q: &Q,
-) -> Result<R, (Status, Refusal)> {
+) -> Result<R, (Status, Refused)> {
     let reply = s.invoke(
         cmd as u32,
         PROTOCOL_VERSION,
@@ -76,19 +96,20 @@ pub fn call<Q: Codec, R: Codec>(
     );
     // The clients' one reply reader (slot 0 length, refusal decoding).
     protocol::decode_reply(reply.status as u32, reply.detail, &reply.body).map_err(|e| match e {
-        protocol::ReplyError::Refused(r) => (Status::Refused, r),
+        protocol::ReplyError::Refused(r) => (Status::Refused, Refused::of(&r)),
         protocol::ReplyError::Status { status, .. } => (
             status,
-            Refusal {
+            Refused {
                 kind: RefusalKind::Unspecified,
                 reason: String::new(),
+                fault: None,
             },
         ),
         other => panic!("unexpected reply: {other}"),
     })
 }
 
-pub fn refusal<T: std::fmt::Debug>(r: Result<T, (Status, Refusal)>) -> Refusal {
+pub fn refusal<T: std::fmt::Debug>(r: Result<T, (Status, Refused)>) -> Refused {
     match r {
         Err((Status::Refused, refusal)) => refusal,
         other => panic!("expected a refusal, got {other:?}"),
@@ -226,7 +247,7 @@ pub fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
 pub fn provision(
     s: &mut Service<Mem>,
     message: &[u8],
-) -> Result<ProvisionResponse, (Status, Refusal)> {
+) -> Result<ProvisionResponse, (Status, Refused)> {
     call(
         s,
         Command::Provision,
@@ -373,7 +394,7 @@ pub fn release(seq: u64, parts: &[Part<'_>]) -> Release {
     }
 }
 
-pub fn begin(s: &mut Service<Mem>, len: u64) -> Result<Empty, (Status, Refusal)> {
+pub fn begin(s: &mut Service<Mem>, len: u64) -> Result<Empty, (Status, Refused)> {
     call(
         s,
         Command::InstallBegin,
@@ -388,7 +409,7 @@ pub const CHUNK: usize = 16 * 1024;
 pub fn prepare(
     s: &mut Service<Mem>,
     envelope: &[u8],
-) -> Result<InstallPrepareResponse, (Status, Refusal)> {
+) -> Result<InstallPrepareResponse, (Status, Refused)> {
     prepare_chunked(s, envelope, CHUNK)
 }
 
@@ -397,7 +418,7 @@ pub fn prepare_chunked(
     s: &mut Service<Mem>,
     envelope: &[u8],
     chunk: usize,
-) -> Result<InstallPrepareResponse, (Status, Refusal)> {
+) -> Result<InstallPrepareResponse, (Status, Refused)> {
     send_envelope(s, envelope, chunk)?;
     call(s, Command::InstallPrepare, &Empty {})
 }
@@ -408,7 +429,7 @@ pub fn send_envelope(
     s: &mut Service<Mem>,
     envelope: &[u8],
     chunk: usize,
-) -> Result<(), (Status, Refusal)> {
+) -> Result<(), (Status, Refused)> {
     begin(s, envelope.len() as u64)?;
     for (i, c) in envelope.chunks(chunk).enumerate() {
         call::<_, Empty>(
@@ -429,7 +450,7 @@ pub fn send_payload(
     uri: &str,
     total: u64,
     data: &[u8],
-) -> Result<(), (Status, Refusal)> {
+) -> Result<(), (Status, Refused)> {
     send_payload_chunked(s, uri, total, data, CHUNK)
 }
 
@@ -440,7 +461,7 @@ pub fn send_payload_chunked(
     total: u64,
     data: &[u8],
     chunk: usize,
-) -> Result<(), (Status, Refusal)> {
+) -> Result<(), (Status, Refused)> {
     if data.is_empty() {
         payload_chunk(s, uri, total, 0, &[])?;
     }
@@ -471,7 +492,7 @@ pub fn payload_chunk(
     )
 }
 
-pub fn finish(s: &mut Service<Mem>) -> Result<InstallFinishResponse, (Status, Refusal)> {
+pub fn finish(s: &mut Service<Mem>) -> Result<InstallFinishResponse, (Status, Refused)> {
     call(s, Command::InstallFinish, &Empty {})
 }
 
@@ -479,7 +500,7 @@ pub fn finish(s: &mut Service<Mem>) -> Result<InstallFinishResponse, (Status, Re
 pub fn install(
     s: &mut Service<Mem>,
     r: &Release,
-) -> Result<InstallFinishResponse, (Status, Refusal)> {
+) -> Result<InstallFinishResponse, (Status, Refused)> {
     let payloads: Vec<(&str, &[u8])> = r
         .payloads
         .iter()
@@ -493,7 +514,7 @@ pub fn install_with(
     s: &mut Service<Mem>,
     envelope: &[u8],
     payloads: &[(&str, &[u8])],
-) -> Result<InstallFinishResponse, (Status, Refusal)> {
+) -> Result<InstallFinishResponse, (Status, Refused)> {
     install_chunked(s, envelope, payloads, CHUNK)
 }
 
@@ -503,7 +524,7 @@ pub fn install_chunked(
     envelope: &[u8],
     payloads: &[(&str, &[u8])],
     chunk: usize,
-) -> Result<InstallFinishResponse, (Status, Refusal)> {
+) -> Result<InstallFinishResponse, (Status, Refused)> {
     let prepared = prepare_chunked(s, envelope, chunk)?;
     for uri in &prepared.needed_uris {
         let data = payloads

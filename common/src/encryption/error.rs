@@ -2,6 +2,7 @@
 //! plaintext or anything derived from them — so they are safe to log and to send to the
 //! normal world.
 
+#[cfg(feature = "explain")]
 use core::fmt;
 
 /// Which part of a COSE structure a problem was found in.
@@ -141,6 +142,7 @@ pub enum KeyError {
     Backend,
 }
 
+#[cfg(feature = "explain")]
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -157,6 +159,7 @@ impl fmt::Display for Location {
     }
 }
 
+#[cfg(feature = "explain")]
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -178,6 +181,7 @@ impl fmt::Display for Problem {
     }
 }
 
+#[cfg(feature = "explain")]
 impl fmt::Display for DecryptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -214,6 +218,7 @@ impl fmt::Display for DecryptError {
     }
 }
 
+#[cfg(feature = "explain")]
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -228,6 +233,7 @@ impl fmt::Display for KeyError {
     }
 }
 
+#[cfg(feature = "explain")]
 impl core::error::Error for DecryptError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
@@ -236,6 +242,7 @@ impl core::error::Error for DecryptError {
         }
     }
 }
+#[cfg(feature = "explain")]
 impl core::error::Error for KeyError {}
 
 /// Why a payload could not be encrypted (author side).

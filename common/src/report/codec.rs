@@ -8,10 +8,10 @@ use alloc::vec::Vec;
 use p256::elliptic_curve::sec1::ToSec1Point;
 
 use super::{
-    bounded_text, label, DecodedReport, DeviceState, Entry, Failure, InstalledComponent, Reason,
-    Report, ReportError, ReportRecord, ReportResult, SystemProperties, Value, MAX_DETAIL_LEN,
-    MAX_NONCE_LEN, MAX_PROPERTIES, MAX_RECORDS, MAX_REPORT_LEN, MAX_SIGNED_REPORT_LEN,
-    MAX_STATE_COMPONENTS, MAX_URI_LEN, MAX_VALUE_LEN, MAX_WALK,
+    label, DecodedReport, DeviceState, Entry, Failure, InstalledComponent, Reason, Report,
+    ReportError, ReportRecord, ReportResult, SystemProperties, Value, MAX_NONCE_LEN,
+    MAX_PROPERTIES, MAX_RECORDS, MAX_REPORT_LEN, MAX_SIGNED_REPORT_LEN, MAX_STATE_COMPONENTS,
+    MAX_URI_LEN, MAX_VALUE_LEN, MAX_WALK,
 };
 use crate::cbor::{self, Decoder, Encoder, Item};
 use crate::cose::{wire, Algorithm, CoseError, Prepared, VerificationKey};
@@ -27,7 +27,7 @@ pub(super) fn encode_report(r: &Report) -> Result<Vec<u8>, ReportError> {
     n += usize::from(r.nonce.is_some());
     n += usize::from(r.sequence_number.is_some());
     let detail = match &r.result {
-        ReportResult::Failure(f) => f.detail.as_deref(),
+        ReportResult::Failure(f) => f.detail.as_ref(),
         ReportResult::Success => None,
     };
     n += usize::from(detail.is_some());
@@ -86,8 +86,8 @@ pub(super) fn encode_report(r: &Report) -> Result<Vec<u8>, ReportError> {
         e.uint(s);
     }
     if let Some(d) = detail {
-        e.int(label::EXT_DETAIL);
-        e.text(&bounded_text(d, MAX_DETAIL_LEN));
+        e.int(label::EXT_FAULT);
+        crate::cbor::Field::put(d, &mut e);
     }
     if r.dropped_records > 0 {
         e.int(label::EXT_DROPPED_RECORDS);
@@ -438,9 +438,11 @@ pub(super) fn decode_report(bytes: &[u8]) -> Result<Report, ReportError> {
             label::EXT_SEQUENCE_NUMBER => {
                 report.sequence_number = Some(d.uint().map_err(m("sequence number"))?);
             }
-            label::EXT_DETAIL => {
-                let t = d.text().map_err(m("detail"))?;
-                detail = Some(bounded_text(t, MAX_DETAIL_LEN));
+            label::EXT_FAULT => {
+                detail = Some(
+                    <crate::fault::Fault as crate::cbor::Field>::take(&mut d)
+                        .map_err(m("fault"))?,
+                );
             }
             label::EXT_DROPPED_RECORDS => {
                 report.dropped_records = d.uint().map_err(m("dropped records"))?;

@@ -17,8 +17,8 @@
 //!
 //! Implementation extensions (unregistered labels from the First-Come-First-Served range of the
 //! SUIT_Report Elements registry, §10.5), ignored by any other reader: the root manifest's
-//! sequence number ([`label::EXT_SEQUENCE_NUMBER`]), a human-readable failure detail
-//! ([`label::EXT_DETAIL`]), the number of records dropped at the bound
+//! sequence number ([`label::EXT_SEQUENCE_NUMBER`]), the failure as a typed code
+//! ([`label::EXT_FAULT`], put into words by the host tools), the number of records dropped at the bound
 //! ([`label::EXT_DROPPED_RECORDS`]), whether the attempt's manifest was authenticated
 //! ([`label::EXT_AUTHENTICATED`]) and the device's state when the report was signed
 //! ([`label::EXT_DEVICE_STATE`]). A SUIT_Record carries two extra elements after
@@ -43,6 +43,7 @@
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+#[cfg(feature = "explain")]
 use core::fmt;
 
 use crate::cose::CoseError;
@@ -75,8 +76,6 @@ pub const MAX_NONCE_LEN: usize = 64;
 /// Longest manifest reference URI carried: the manifest's own bound, so a report always
 /// repeats it exactly, as the draft requires.
 pub const MAX_URI_LEN: usize = crate::suit::manifest::MAX_REFERENCE_URI_LEN;
-/// Longest failure detail text (truncated at a character boundary).
-pub const MAX_DETAIL_LEN: usize = 256;
 /// Most properties in one record or claim.
 pub const MAX_PROPERTIES: usize = 16;
 /// Longest property value (bytes or text).
@@ -109,8 +108,9 @@ pub mod label {
     pub const SYSTEM_COMPONENT_ID: i64 = 0;
     /// Extension: the root manifest's sequence number (uint).
     pub const EXT_SEQUENCE_NUMBER: i64 = -70001;
-    /// Extension: what failed, in words (tstr, no secrets).
-    pub const EXT_DETAIL: i64 = -70002;
+    /// Extension: what failed, as the TA's typed fault ([`crate::fault::Fault`]: an array
+    /// `[code, fields...]`, no secrets). Replaces -70002, which carried the same in words.
+    pub const EXT_FAULT: i64 = -70006;
     /// Extension: records dropped because [`super::MAX_RECORDS`] was reached (uint).
     pub const EXT_DROPPED_RECORDS: i64 = -70003;
     /// Extension: whether the attempt's manifest was authenticated (bool). `false`: the
@@ -344,18 +344,18 @@ pub struct Failure {
     pub code: i64,
     /// suit-report-result-record: where it failed.
     pub record: ReportRecord,
-    /// Extension [`label::EXT_DETAIL`]: the failure in words.
-    pub detail: Option<String>,
+    /// Extension [`label::EXT_FAULT`]: what failed, typed.
+    pub detail: Option<crate::fault::Fault>,
 }
 
 impl Failure {
     /// A failure outside the engine (install protocol, storage, ...).
-    pub fn new(reason: Reason, code: i64, detail: &str) -> Self {
+    pub fn new(reason: Reason, code: i64, detail: crate::fault::Fault) -> Self {
         Failure {
             reason,
             code,
             record: ReportRecord::outside_commands(None),
-            detail: Some(bounded_text(detail, MAX_DETAIL_LEN)),
+            detail: Some(detail),
         }
     }
 
@@ -368,7 +368,11 @@ impl Failure {
             reason,
             code,
             record,
-            detail: Some(bounded_text(&alloc::format!("{error}"), MAX_DETAIL_LEN)),
+            detail: Some(crate::fault::Fault::Install(
+                crate::service::install::InstallError::Refused(alloc::boxed::Box::new(
+                    error.clone(),
+                )),
+            )),
         }
     }
 }
@@ -501,6 +505,7 @@ pub enum ReportError {
     SigningFailed,
 }
 
+#[cfg(feature = "explain")]
 impl fmt::Display for ReportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -514,6 +519,7 @@ impl fmt::Display for ReportError {
     }
 }
 
+#[cfg(feature = "explain")]
 impl core::error::Error for ReportError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
@@ -521,15 +527,4 @@ impl core::error::Error for ReportError {
             _ => None,
         }
     }
-}
-
-pub(crate) fn bounded_text(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return String::from(s);
-    }
-    let mut end = max;
-    while end > 0 && !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    String::from(s.get(..end).unwrap_or(""))
 }

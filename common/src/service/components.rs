@@ -68,6 +68,7 @@ pub fn classify(id: &ComponentId) -> Result<Kind, KindError> {
     }
 }
 
+#[cfg(feature = "explain")]
 impl core::fmt::Display for KindError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -79,6 +80,7 @@ impl core::fmt::Display for KindError {
     }
 }
 
+#[cfg(feature = "explain")]
 impl core::error::Error for KindError {}
 
 /// What an OP-TEE signed TA header says (`shdr` + `shdr_bootstrap_ta`). OP-TEE checks the
@@ -102,6 +104,7 @@ pub enum TaImageError {
     Length,
 }
 
+#[cfg(feature = "explain")]
 impl core::fmt::Display for TaImageError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -120,6 +123,7 @@ impl core::fmt::Display for TaImageError {
     }
 }
 
+#[cfg(feature = "explain")]
 impl core::error::Error for TaImageError {}
 
 const SHDR_MAGIC: u32 = 0x4f54_5348;

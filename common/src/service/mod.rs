@@ -20,12 +20,12 @@ pub mod state;
 pub mod statement;
 pub mod store;
 
-use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::cose::VerificationKey;
+use crate::fault::{self, Fault, ServiceFault};
 use crate::protocol::{
     self, AnchorInfo, AnchorKeysInfo, AnchorsResponse, ByteBuf, ChunkRequest, Codec, Command,
     DeviceKeyRequest, DeviceKeyResponse, Empty, IdentityInfo, InstallBeginRequest,
@@ -129,8 +129,11 @@ impl Reply {
         }
     }
 
-    fn refused(kind: RefusalKind, reason: String) -> Self {
-        let refusal = Refusal { kind, reason };
+    fn refused(kind: RefusalKind, fault: &Fault) -> Self {
+        let refusal = Refusal {
+            kind,
+            fault: ByteBuf::from(fault.encode()),
+        };
         match protocol::encode(&refusal) {
             Ok(body) => Self::sized(Status::Refused, body),
             Err(_) => Self::bare(Status::Refused, 0),
@@ -149,51 +152,51 @@ impl Reply {
     }
 }
 
-/// A typed refusal inside a handler: becomes [`Status::Refused`] with a [`Refusal`] body.
-/// A fixed reason is borrowed, not copied into a `String` at each of the many call sites
-/// (TA size, issue 14); the body is built once, in [`Reply::refused`].
+/// A typed refusal inside a handler: becomes [`Status::Refused`] with a [`Refusal`] body,
+/// whose fault the host puts into words (the TA carries no prose, issue 14).
 struct Refuse {
     kind: RefusalKind,
-    reason: Cow<'static, str>,
+    fault: Fault,
 }
 
 impl Refuse {
-    fn new(kind: RefusalKind, reason: impl Into<Cow<'static, str>>) -> Self {
-        Refuse {
-            kind,
-            reason: reason.into(),
-        }
+    fn new(kind: RefusalKind, fault: Fault) -> Self {
+        Refuse { kind, fault }
+    }
+
+    fn service(kind: RefusalKind, fault: ServiceFault) -> Self {
+        Refuse::new(kind, Fault::Service(fault))
+    }
+
+    fn internal(step: fault::Internal) -> Self {
+        Refuse::new(RefusalKind::Internal, Fault::Internal(step))
     }
 }
 
 impl From<StateError> for Refuse {
     fn from(e: StateError) -> Self {
-        Refuse::new(
-            RefusalKind::Storage,
-            format!("secure storage state unusable: {e}"),
-        )
+        Refuse::new(RefusalKind::Storage, Fault::State(e))
     }
 }
 
 impl From<KeyStoreError> for Refuse {
     fn from(e: KeyStoreError) -> Self {
-        Refuse::new(RefusalKind::DeviceKey, format!("device key store: {e}"))
+        Refuse::new(RefusalKind::DeviceKey, Fault::KeyStore(e))
     }
 }
 
 impl From<InstallError> for Refuse {
     fn from(e: InstallError) -> Self {
         let kind = match &e {
-            InstallError::Refused(_) => RefusalKind::Manifest,
+            InstallError::Refused(_) | InstallError::Commit(_) | InstallError::EmptyEnvelope => {
+                RefusalKind::Manifest
+            }
             InstallError::Sequence(_) => RefusalKind::Sequence,
             InstallError::TooLarge(_) => RefusalKind::TooLarge,
             InstallError::UnexpectedPayload => RefusalKind::Payload,
-            InstallError::Store(_) => RefusalKind::Storage,
+            InstallError::Store(_) | InstallError::Policy(_) => RefusalKind::Storage,
         };
-        match e {
-            InstallError::Refused(reason) => Refuse::new(kind, reason),
-            other => Refuse::new(kind, other.to_string()),
-        }
+        Refuse::new(kind, Fault::Install(e))
     }
 }
 
@@ -287,12 +290,7 @@ impl<B: Backend> Service<B> {
                 }
                 // Status still answers, and says what is wrong (it loads the state itself).
                 Err(_) if command == Command::Status => {}
-                Err(e) => {
-                    return Reply::refused(
-                        RefusalKind::Storage,
-                        format!("an interrupted update could not be finished: {e}"),
-                    )
-                }
+                Err(e) => return Reply::refused(RefusalKind::Storage, &Fault::Reconcile(e)),
             }
         }
         let outcome = match command {
@@ -329,7 +327,7 @@ impl<B: Backend> Service<B> {
         match outcome {
             Outcome::Body(body) => Reply::sized(Status::Ok, body),
             Outcome::Malformed => Reply::bare(Status::MalformedRequest, 0),
-            Outcome::Refused(r) => Reply::refused(r.kind, r.reason.into_owned()),
+            Outcome::Refused(r) => Reply::refused(r.kind, &r.fault),
         }
     }
 
@@ -385,12 +383,12 @@ impl<B: Backend> Service<B> {
                     .map(|u| components::uuid_string(&u))
                     .collect();
             }
-            Err(e) => service.state_error = Some(format!("{e}")),
+            Err(e) => service.state_error = Some(ByteBuf::from(Fault::State(e).encode())),
         }
         if matches!(self.backend.len(keys::KEYS_OBJECT), Ok(Some(_))) {
             match self.keys() {
                 Ok(k) => service.device_key_kid = Some(ByteBuf::from(k.identity_public().kid)),
-                Err(e) => service.state_error = Some(e.reason.into_owned()),
+                Err(e) => service.state_error = Some(ByteBuf::from(e.fault.encode())),
             }
         }
         let mut platform = self.backend.platform_info().with_derived_warnings();
@@ -436,10 +434,9 @@ impl<B: Backend> Service<B> {
             None => None,
             Some(id) => {
                 let state = State::load(&self.backend)?;
-                let a =
-                    state.anchors.iter().find(|a| a.id == id).ok_or_else(|| {
-                        Refuse::new(RefusalKind::NotFound, provision::no_anchor(id))
-                    })?;
+                let a = state.anchors.iter().find(|a| a.id == id).ok_or_else(|| {
+                    Refuse::service(RefusalKind::NotFound, ServiceFault::NoAnchor(id))
+                })?;
                 let keys = k.keys_of(a)?;
                 let (e, h) = (keys.ecdh_public(), keys.hpke_public());
                 stated.push(StatedKey::new("ecdh-es", Some((id, a.key_scope)), &e));
@@ -460,7 +457,7 @@ impl<B: Backend> Service<B> {
             keys: stated,
         };
         let signed = statement::sign(&st, k.identity_secret())
-            .map_err(|e| Refuse::new(RefusalKind::DeviceKey, format!("{e}")))?;
+            .map_err(|_| Refuse::internal(fault::Internal::SignStatement))?;
         Ok(DeviceKeyResponse {
             identity_key: ByteBuf::from(i.sec1),
             identity_kid: ByteBuf::from(i.kid),
@@ -496,9 +493,9 @@ impl<B: Backend> Service<B> {
             &mut state,
             &mut keks,
         )
-        .map_err(|e| Refuse::new(RefusalKind::Provisioning, format!("{e}")))?;
+        .map_err(|e| Refuse::new(RefusalKind::Provisioning, Fault::Provision(e)))?;
         let digest = provision::state_digest(&state, &keks)
-            .map_err(|_| Refuse::new(RefusalKind::Internal, "could not encode the state digest"))?;
+            .map_err(|_| Refuse::internal(fault::Internal::StateDigest))?;
         let receipt = provision::sign_receipt(
             &provision::Receipt {
                 counter: applied.counter,
@@ -509,7 +506,7 @@ impl<B: Backend> Service<B> {
             },
             keys.identity_secret(),
         )
-        .map_err(|e| Refuse::new(RefusalKind::Internal, format!("signing the receipt: {e}")))?;
+        .map_err(|_| Refuse::internal(fault::Internal::SignReceipt))?;
         // The KEK object first, the state record last: the record names the KEK set in force
         // (`State::kek_set`), so a cut between the two writes leaves the old one, and an older
         // KEK object put back later is refused. Written when the set changed, and once for a
@@ -591,8 +588,11 @@ impl<B: Backend> Service<B> {
     #[inline(never)]
     fn keep_report(&mut self, generation: u64, keys: Option<&DeviceKeyPair>) -> Result<(), Refuse> {
         if let Some(report) = self.install.take_report() {
-            let mut bytes = report.encode().map_err(|e| {
-                Refuse::new(RefusalKind::Report, format!("encoding the report: {e}"))
+            let mut bytes = report.encode().map_err(|_| {
+                Refuse::new(
+                    RefusalKind::Report,
+                    Fault::Internal(fault::Internal::EncodeReport),
+                )
             })?;
             let object = if report.authenticated == Some(false) {
                 PRE_AUTH_REPORT_OBJECT
@@ -609,31 +609,27 @@ impl<B: Backend> Service<B> {
             };
             let tag = keys.stored_report_tag(object, report_bound(object, generation), &bytes)?;
             bytes.extend_from_slice(&tag);
-            self.backend.put_record(object, &bytes).map_err(|e| {
-                Refuse::new(RefusalKind::Storage, format!("storing the report: {e}"))
-            })?;
+            self.backend
+                .put_record(object, &bytes)
+                .map_err(|e| Refuse::new(RefusalKind::Storage, Fault::ReportStore(e)))?;
         }
         Ok(())
     }
 
     #[inline(never)]
     fn report(&mut self, r: ReportRequest) -> Result<ReportResponse, Refuse> {
-        let (object, none) = if r.pre_auth {
-            (
-                PRE_AUTH_REPORT_OBJECT,
-                "no attempt has been refused before authentication yet",
-            )
+        let object = if r.pre_auth {
+            PRE_AUTH_REPORT_OBJECT
         } else {
-            (
-                REPORT_OBJECT,
-                "no install attempt with an authenticated manifest has been reported yet",
-            )
+            REPORT_OBJECT
         };
         let stored = self
             .backend
             .get(object)
             .map_err(storage_refusal)?
-            .ok_or_else(|| Refuse::new(RefusalKind::NotFound, none))?;
+            .ok_or_else(|| {
+                Refuse::service(RefusalKind::NotFound, ServiceFault::NoReport(r.pre_auth))
+            })?;
         let current = State::load(&self.backend)?;
         let keys = self.keys()?;
         // Only a report this TA stored under this name, for the state now (see
@@ -644,9 +640,9 @@ impl<B: Backend> Service<B> {
         let want =
             keys.stored_report_tag(object, report_bound(object, current.generation), bytes)?;
         if !bool::from(subtle::ConstantTimeEq::ct_eq(tag, want.as_slice())) {
-            return Err(Refuse::new(
+            return Err(Refuse::service(
                 RefusalKind::Storage,
-                "the stored report is not one kept for the current state",
+                ServiceFault::ReportNotCurrent,
             ));
         }
         // The device's state now, under the caller's nonce: the truth whatever attempt ran last.
@@ -657,7 +653,12 @@ impl<B: Backend> Service<B> {
             &state,
             keys.report_secret(),
         )
-        .map_err(|e| Refuse::new(RefusalKind::Report, format!("signing the report: {e}")))?;
+        .map_err(|_| {
+            Refuse::new(
+                RefusalKind::Report,
+                Fault::Internal(fault::Internal::SignReport),
+            )
+        })?;
         Ok(ReportResponse {
             report: ByteBuf::from(signed),
         })
@@ -783,51 +784,47 @@ impl<B: Backend> Service<B> {
     #[inline(never)]
     fn personalization(&mut self) -> Result<Wiped<PersonalizationResponse>, Refuse> {
         let Client::TrustedApp(uuid) = self.backend.client() else {
-            return Err(Refuse::new(
+            return Err(Refuse::service(
                 RefusalKind::Access,
-                "personalization data is released only to the TA it belongs to, over a TA-to-TA session",
+                ServiceFault::PersonalizationNotOwner,
             ));
         };
         let state = State::load(&self.backend)?;
         if state.is_unconfirmed(&uuid) {
             // OP-TEE's store may hold a newer image of this TA than the state records: the
             // recorded data may belong to an older release of it.
-            return Err(Refuse::new(
+            return Err(Refuse::service(
                 RefusalKind::Storage,
-                format!(
-                    "TA {}'s last install was not confirmed by OP-TEE: its personalization data is withheld until an update that installs it succeeds",
-                    components::uuid_string(&uuid)
-                ),
+                ServiceFault::PersonalizationUnconfirmed(ByteBuf::from(uuid.to_vec())),
             ));
         }
         let id = ComponentId::new(&[&uuid[..], b"perso"]);
         let record = state.component(&id).ok_or_else(|| {
-            Refuse::new(
+            Refuse::service(
                 RefusalKind::NotFound,
-                format!(
-                    "no personalization data for TA {}",
-                    components::uuid_string(&uuid)
-                ),
+                ServiceFault::NoPersonalization(ByteBuf::from(uuid.to_vec())),
             )
         })?;
         let mut data = self
             .backend
             .get(&record.object)
             .map_err(storage_refusal)?
-            .ok_or_else(|| Refuse::new(RefusalKind::Storage, "personalization object missing"))?;
+            .ok_or_else(|| {
+                Refuse::service(RefusalKind::Storage, ServiceFault::PersonalizationMissing)
+            })?;
         // Only the committed bytes are the data: an object of another length (a stale tail,
         // or content of another state) is refused, never handed over in part or with extra.
         if data.len() as u64 != record.size {
-            return Err(Refuse::new(
+            return Err(Refuse::service(
                 RefusalKind::Storage,
-                "personalization object does not match its recorded size",
+                ServiceFault::PersonalizationSize,
             ));
         }
         // Nor other bytes of that size: the REE-backed store may answer with another file.
         if <sha2::Sha256 as sha2::Digest>::digest(&*data).as_slice() != record.digest.as_slice() {
-            return Err(Refuse::new(
+            return Err(Refuse::service(
                 RefusalKind::Storage,
-                "personalization object does not match its recorded digest",
+                ServiceFault::PersonalizationDigest,
             ));
         }
         // Moves the allocation out of the Zeroizing wrapper: one copy here, wiped by `Wiped`
@@ -846,22 +843,23 @@ impl<B: Backend> Service<B> {
             .find(|c| {
                 matches!(components::classify(&component_from(&c.id)), Ok(components::Kind::Ree { path }) if path == r.path)
             })
-            .ok_or_else(|| Refuse::new(RefusalKind::NotFound, format!("no approved REE component {}", r.path)))?;
+            .ok_or_else(|| {
+                Refuse::service(
+                    RefusalKind::NotFound,
+                    ServiceFault::NoReeComponent(r.path.clone()),
+                )
+            })?;
         if r.offset > record.size {
-            return Err(Refuse::new(
+            return Err(Refuse::service(
                 RefusalKind::Sequence,
-                "offset beyond the component",
+                ServiceFault::OffsetBeyond,
             ));
         }
         // Leave room for the response's framing inside MAX_RESPONSE.
         let chunk = (MAX_RESPONSE - 1024) as u64;
         // At most `chunk`, so it fits; an error rather than an empty read (which means the end).
-        let len = usize::try_from((record.size - r.offset).min(chunk)).map_err(|_| {
-            Refuse::new(
-                RefusalKind::TooLarge,
-                "chunk length does not fit this device",
-            )
-        })?;
+        let len = usize::try_from((record.size - r.offset).min(chunk))
+            .map_err(|_| Refuse::service(RefusalKind::TooLarge, ServiceFault::ChunkLength))?;
         let mut data = alloc::vec![0u8; len];
         // The TA vouches for what it serves: one pass per session, in order from offset 0,
         // hashes every byte served, and the chunk that ends the component (and the empty
@@ -875,10 +873,9 @@ impl<B: Backend> Service<B> {
             &mut data,
         )
         .map_err(|e| match e {
-            store::StoreError::Unordered => Refuse::new(
-                RefusalKind::Sequence,
-                "REE components are exported in order from offset 0",
-            ),
+            store::StoreError::Unordered => {
+                Refuse::service(RefusalKind::Sequence, ServiceFault::ExportUnordered)
+            }
             e => storage_refusal(e),
         })?;
         data.truncate(n);
@@ -924,23 +921,20 @@ impl<T: Codec + WipeBytes> Drop for Wiped<T> {
 fn respond(r: &dyn protocol::Encode) -> Outcome {
     match protocol::encode_dyn(r) {
         Ok(body) => Outcome::Body(body),
-        Err(_) => Outcome::Refused(Refuse::new(
-            RefusalKind::Internal,
-            "could not encode the response",
-        )),
+        Err(_) => Outcome::Refused(Refuse::internal(fault::Internal::EncodeResponse)),
     }
 }
 
 /// A secure-storage read that failed, in one place rather than at each read.
 fn storage_refusal(e: store::StoreError) -> Refuse {
-    Refuse::new(RefusalKind::Storage, format!("secure storage: {e}"))
+    Refuse::new(RefusalKind::Storage, Fault::Store(e))
 }
 
 fn check_chunk(data: &[u8]) -> Result<(), Refuse> {
     if data.len() > MAX_CHUNK {
-        return Err(Refuse::new(
+        return Err(Refuse::service(
             RefusalKind::TooLarge,
-            format!("chunk exceeds {MAX_CHUNK} bytes"),
+            ServiceFault::ChunkTooLarge,
         ));
     }
     Ok(())

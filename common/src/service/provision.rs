@@ -41,6 +41,7 @@
 //! ```
 
 use crate::protocol::ByteBuf;
+use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
@@ -108,6 +109,7 @@ impl CounterKind {
     }
 }
 
+#[cfg(feature = "explain")]
 impl core::fmt::Display for CounterKind {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
@@ -389,7 +391,7 @@ crate::cbor::struct_codec!(Kek { kid, anchors, key });
 #[non_exhaustive]
 pub enum ProvisionError {
     TooLarge,
-    Malformed(&'static str),
+    Malformed(crate::suit::error::Words),
     /// The signature is not from the TPA root or a TPA-role anchor.
     NotTpaSigned(CoseError),
     /// Replay or older message (on the signer's counter).
@@ -424,10 +426,55 @@ pub enum ProvisionError {
     /// One operation is invalid; index and reason.
     Op {
         index: usize,
-        reason: String,
+        reason: OpError,
     },
 }
 
+/// Why one provisioning operation is invalid (identifiers and bounds only, never key bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpError {
+    /// A wrapped key over [`MAX_WRAPPED`] bytes.
+    WrappedTooLarge,
+    /// The wrapped key does not open with this device's provisioning key.
+    WrappedKeyDoesNotOpen(crate::encryption::DecryptError),
+    /// The wrapped secret is not one the author tool's run made (its device model only).
+    SecretNotKnown,
+    /// The anchor's key does not parse.
+    AnchorKey {
+        anchor: u32,
+        error: CoseError,
+    },
+    ScopeListsTooLong,
+    ClassIdLength,
+    VendorIdLength,
+    ComponentPrefixTooLong,
+    /// Anchor id 0 is the TPA root's.
+    ReservedAnchorId,
+    AnchorExists(u32),
+    AnchorStoreFull,
+    KeyScopesExhausted,
+    KekIdLength,
+    /// A symmetric anchor key in clear (it must arrive wrapped: AddSecretAnchor).
+    SymmetricInClear(u32),
+    /// A symmetric key cannot hold the TPA role.
+    SymmetricTpa(u32),
+    /// An encrypted anchor key must be symmetric.
+    WrappedNotSymmetric(u32),
+    NoAnchor(u32),
+    TooManyRules,
+    RuleUnknownAnchor(u32),
+    RuleWithoutSigner,
+    IdentifierLength,
+    KekAnchorCount,
+    KekUnknownAnchor(u32),
+    KekExists(ByteBuf),
+    TooManyKeks,
+    KekLength,
+    NoKek(ByteBuf),
+}
+
+#[cfg(feature = "explain")]
 impl core::fmt::Display for ProvisionError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -478,6 +525,55 @@ impl core::fmt::Display for ProvisionError {
     }
 }
 
+#[cfg(feature = "explain")]
+impl core::fmt::Display for OpError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use OpError as O;
+        match self {
+            O::WrappedTooLarge => write!(f, "wrapped key exceeds {MAX_WRAPPED} bytes"),
+            O::WrappedKeyDoesNotOpen(e) => write!(
+                f,
+                "the wrapped key does not open with this device's provisioning key ({e})"
+            ),
+            O::SecretNotKnown => f.write_str("secret not made by this run"),
+            O::AnchorKey { anchor, error } => {
+                write!(f, "anchor {anchor} key does not parse ({error})")
+            }
+            O::ScopeListsTooLong => f.write_str("scope lists too long"),
+            O::ClassIdLength => f.write_str("class ids must be 16-byte UUIDs"),
+            O::VendorIdLength => f.write_str("vendor ids must be 1..64 bytes"),
+            O::ComponentPrefixTooLong => f.write_str("component prefix too long"),
+            O::ReservedAnchorId => f.write_str("anchor id 0 is reserved for the TPA root"),
+            O::AnchorExists(id) => write!(f, "anchor {id} already exists (use Rescope)"),
+            O::AnchorStoreFull => f.write_str("anchor store is full"),
+            O::KeyScopesExhausted => f.write_str("anchor key scopes exhausted"),
+            O::KekIdLength => f.write_str("KEK ids must be 1..64 bytes"),
+            O::SymmetricInClear(id) => write!(
+                f,
+                "anchor {id}: a symmetric key in clear is refused (it must arrive encrypted to the device's provisioning key: AddSecretAnchor)"
+            ),
+            O::SymmetricTpa(id) => {
+                write!(f, "anchor {id}: a symmetric key cannot hold the TPA role")
+            }
+            O::WrappedNotSymmetric(id) => write!(
+                f,
+                "anchor {id}: an encrypted anchor key must be symmetric (public keys go in AddAnchor)"
+            ),
+            O::NoAnchor(id) => write!(f, "no anchor {id}"),
+            O::TooManyRules => f.write_str("too many rules"),
+            O::RuleUnknownAnchor(id) => write!(f, "rule names unknown anchor {id}"),
+            O::RuleWithoutSigner => f.write_str("a rule must require at least one signer"),
+            O::IdentifierLength => f.write_str("identifiers must be 1..64 bytes"),
+            O::KekAnchorCount => f.write_str("a KEK must name 1..32 anchors that may use it"),
+            O::KekUnknownAnchor(id) => write!(f, "KEK names unknown anchor {id}"),
+            O::KekExists(kid) => write!(f, "KEK {} already exists (remove it first)", hex_id(kid)),
+            O::TooManyKeks => write!(f, "the device keeps at most {MAX_KEKS} KEKs"),
+            O::KekLength => f.write_str("a KEK must be 16 (A128KW) or 32 (A256KW) bytes"),
+            O::NoKek(kid) => write!(f, "no KEK {}", hex_id(kid)),
+        }
+    }
+}
+
 /// Who holds a key on the device ([`ProvisionError::KeyInUse`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyHolder {
@@ -489,6 +585,7 @@ pub enum KeyHolder {
     Kek(ByteBuf),
 }
 
+#[cfg(feature = "explain")]
 impl core::fmt::Display for KeyHolder {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -502,6 +599,7 @@ impl core::fmt::Display for KeyHolder {
     }
 }
 
+#[cfg(feature = "explain")]
 impl core::error::Error for ProvisionError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
@@ -537,20 +635,24 @@ fn split(message: &[u8]) -> Result<(&[u8], &[u8]), ProvisionError> {
         return Err(ProvisionError::TooLarge);
     }
     crate::cbor::check_well_formed(message)
-        .map_err(|_| ProvisionError::Malformed("not well-formed CBOR"))?;
+        .map_err(|_| ProvisionError::Malformed(Cow::Borrowed("not well-formed CBOR")))?;
     let mut dec = Decoder::new(message);
     let n = dec
         .array()
-        .map_err(|_| ProvisionError::Malformed("not an array"))?;
+        .map_err(|_| ProvisionError::Malformed(Cow::Borrowed("not an array")))?;
     if n != 2 {
-        return Err(ProvisionError::Malformed("expected [body, auth]"));
+        return Err(ProvisionError::Malformed(Cow::Borrowed(
+            "expected [body, auth]",
+        )));
     }
     let body = dec
         .bytes()
-        .map_err(|_| ProvisionError::Malformed("body is not a bstr"))?;
-    let auth = dec.skip().map_err(|_| ProvisionError::Malformed("auth"))?;
+        .map_err(|_| ProvisionError::Malformed(Cow::Borrowed("body is not a bstr")))?;
+    let auth = dec
+        .skip()
+        .map_err(|_| ProvisionError::Malformed(Cow::Borrowed("auth")))?;
     if !dec.is_empty() {
-        return Err(ProvisionError::Malformed("trailing bytes"));
+        return Err(ProvisionError::Malformed(Cow::Borrowed("trailing bytes")));
     }
     Ok((body, auth))
 }
@@ -570,7 +672,7 @@ pub fn apply(
     // Authenticate before interpreting the body.
     let (signer, signer_key) = authenticate(&block, body_bytes, tpa_root, state)?;
     let body: ProvisioningBody = super::record::decode(body_bytes, MAX_MESSAGE)
-        .map_err(|_| ProvisionError::Malformed("body does not decode"))?;
+        .map_err(|_| ProvisionError::Malformed(Cow::Borrowed("body does not decode")))?;
     if body.device.as_slice() != device.identity_kid {
         return Err(ProvisionError::WrongDevice);
     }
@@ -685,13 +787,12 @@ fn unwrap_secret(
     keys: &dyn DeviceKeys,
     aad: &[u8],
     wrapped: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, String> {
+) -> Result<Zeroizing<Vec<u8>>, OpError> {
     if wrapped.len() > MAX_WRAPPED {
-        return Err(alloc::format!("wrapped key exceeds {MAX_WRAPPED} bytes"));
+        return Err(OpError::WrappedTooLarge);
     }
-    decrypt_integrated(wrapped, None, keys, &wrap_options(aad)).map_err(|e| {
-        alloc::format!("the wrapped key does not open with this device's provisioning key ({e})")
-    })
+    decrypt_integrated(wrapped, None, keys, &wrap_options(aad))
+        .map_err(OpError::WrappedKeyDoesNotOpen)
 }
 
 /// Who signed: the root ([`TPA_ROOT_ID`]) or a TPA anchor's id, and the
@@ -726,7 +827,7 @@ fn authenticate(
 }
 
 /// Opens a wrapped secret: `(external_aad, wrapped) -> plaintext`.
-pub type Unwrap<'a> = dyn FnMut(&[u8], &[u8]) -> Result<Zeroizing<Vec<u8>>, String> + 'a;
+pub type Unwrap<'a> = dyn FnMut(&[u8], &[u8]) -> Result<Zeroizing<Vec<u8>>, OpError> + 'a;
 
 /// Applies `ops`, signed by anchor `signer` ([`TPA_ROOT_ID`] = the root), in order to `state`
 /// and `keks` (the caller works on copies and keeps them only on success). The TPA's model of
@@ -756,7 +857,7 @@ pub fn apply_ops(
                 });
             }
         }
-        let fail = |reason: String| ProvisionError::Op { index, reason };
+        let fail = |reason: OpError| ProvisionError::Op { index, reason };
         summary.push(apply_op(state, keks, op, &who.binding, unwrap).map_err(fail)?);
         if let Some((adding, holder)) = key_in_use(state, keks, who.root, op) {
             return Err(ProvisionError::KeyInUse {
@@ -849,51 +950,48 @@ fn touched_tpa_anchor(state: &State, op: &Op) -> Option<u32> {
     }
 }
 
-fn parse_key(id: u32, cose_key: &[u8]) -> Result<VerificationKey, String> {
+fn parse_key(id: u32, cose_key: &[u8]) -> Result<VerificationKey, OpError> {
     VerificationKey::from_cose_key(cose_key)
         .map(|(k, _)| k)
-        .map_err(|e| alloc::format!("anchor {id} key does not parse ({e})"))
+        .map_err(|error| OpError::AnchorKey { anchor: id, error })
 }
 
-fn check_scope(scope: &Scope) -> Result<(), String> {
+fn check_scope(scope: &Scope) -> Result<(), OpError> {
     if scope.component_prefixes.len() > 16
         || scope.vendor_ids.len() > 16
         || scope.class_ids.len() > 16
     {
-        return Err("scope lists too long".into());
+        return Err(OpError::ScopeListsTooLong);
     }
     if scope.class_ids.iter().any(|c| c.len() != 16) {
-        return Err("class ids must be 16-byte UUIDs".into());
+        return Err(OpError::ClassIdLength);
     }
     if scope
         .vendor_ids
         .iter()
         .any(|v| v.is_empty() || v.len() > 64)
     {
-        return Err("vendor ids must be 1..64 bytes".into());
+        return Err(OpError::VendorIdLength);
     }
     if scope
         .component_prefixes
         .iter()
         .any(|p| p.len() > 8 || p.iter().any(|s| s.len() > 64))
     {
-        return Err("component prefix too long".into());
+        return Err(OpError::ComponentPrefixTooLong);
     }
     Ok(())
 }
 
-fn add_anchor(state: &mut State, a: AnchorRecord) -> Result<String, String> {
+fn add_anchor(state: &mut State, a: AnchorRecord) -> Result<String, OpError> {
     if a.id == TPA_ROOT_ID {
-        return Err("anchor id 0 is reserved for the TPA root".into());
+        return Err(OpError::ReservedAnchorId);
     }
     if state.anchors.iter().any(|x| x.id == a.id) {
-        return Err(alloc::format!(
-            "anchor {} already exists (use Rescope)",
-            a.id
-        ));
+        return Err(OpError::AnchorExists(a.id));
     }
     if state.anchors.len() >= MAX_ANCHORS {
-        return Err("anchor store is full".into());
+        return Err(OpError::AnchorStoreFull);
     }
     // One key, one anchor: `apply_ops` checks the key against the root, the other anchors and
     // the KEKs once it is added (`key_in_use`).
@@ -901,17 +999,15 @@ fn add_anchor(state: &mut State, a: AnchorRecord) -> Result<String, String> {
     check_scope(&a.scope)?;
     // The device, not the message, picks the key scope: a fresh one per addition.
     let mut a = a;
-    a.key_scope = state
-        .next_key_scope()
-        .ok_or_else(|| String::from("anchor key scopes exhausted"))?;
+    a.key_scope = state.next_key_scope().ok_or(OpError::KeyScopesExhausted)?;
     let summary = alloc::format!("added anchor {} ({:?})", a.id, a.role);
     state.anchors.push(a);
     Ok(summary)
 }
 
-fn check_kek_id(kid: &[u8]) -> Result<(), String> {
+fn check_kek_id(kid: &[u8]) -> Result<(), OpError> {
     if kid.is_empty() || kid.len() > 64 {
-        return Err("KEK ids must be 1..64 bytes".into());
+        return Err(OpError::KekIdLength);
     }
     Ok(())
 }
@@ -922,13 +1018,10 @@ fn apply_op(
     op: &Op,
     binding: &WrapBinding<'_>,
     unwrap: &mut Unwrap<'_>,
-) -> Result<String, String> {
+) -> Result<String, OpError> {
     match op {
         Op::AddAnchor(a) => match parse_key(a.id, &a.cose_key)? {
-            VerificationKey::Hmac256(_) => Err(alloc::format!(
-                "anchor {}: a symmetric key in clear is refused (it must arrive encrypted to the device's provisioning key: AddSecretAnchor)",
-                a.id
-            )),
+            VerificationKey::Hmac256(_) => Err(OpError::SymmetricInClear(a.id)),
             _ => add_anchor(state, a.clone()),
         },
         Op::AddSecretAnchor {
@@ -938,15 +1031,11 @@ fn apply_op(
             wrapped_key,
         } => {
             if *role == RoleRecord::Tpa {
-                return Err(alloc::format!(
-                    "anchor {id}: a symmetric key cannot hold the TPA role"
-                ));
+                return Err(OpError::SymmetricTpa(*id));
             }
             let cose_key = unwrap(&anchor_wrap_aad(binding, *id, *role, scope), wrapped_key)?;
             if !matches!(parse_key(*id, &cose_key)?, VerificationKey::Hmac256(_)) {
-                return Err(alloc::format!(
-                    "anchor {id}: an encrypted anchor key must be symmetric (public keys go in AddAnchor)"
-                ));
+                return Err(OpError::WrappedNotSymmetric(*id));
             }
             add_anchor(
                 state,
@@ -963,7 +1052,7 @@ fn apply_op(
             let before = state.anchors.len();
             state.anchors.retain(|a| a.id != *id);
             if state.anchors.len() == before {
-                return Err(no_anchor(*id));
+                return Err(OpError::NoAnchor(*id));
             }
             // Rules keep naming it: nobody meets them until an anchor with this id is added
             // again (failing closed; stripping the id could leave a rule requiring nobody).
@@ -979,13 +1068,13 @@ fn apply_op(
                 .anchors
                 .iter_mut()
                 .find(|a| a.id == *id)
-                .ok_or_else(|| no_anchor(*id))?;
+                .ok_or(OpError::NoAnchor(*id))?;
             a.scope = scope.clone();
             Ok(alloc::format!("re-scoped anchor {id}"))
         }
         Op::SetRules(rules) => {
             if rules.len() > MAX_RULES {
-                return Err("too many rules".into());
+                return Err(OpError::TooManyRules);
             }
             for r in rules {
                 if let Some(missing) = r
@@ -993,10 +1082,10 @@ fn apply_op(
                     .iter()
                     .find(|id| !state.anchors.iter().any(|a| a.id == **id))
                 {
-                    return Err(alloc::format!("rule names unknown anchor {missing}"));
+                    return Err(OpError::RuleUnknownAnchor(*missing));
                 }
                 if r.required_roles.is_empty() && r.required_anchors.is_empty() {
-                    return Err("a rule must require at least one signer".into());
+                    return Err(OpError::RuleWithoutSigner);
                 }
             }
             state.rules = rules.clone();
@@ -1008,7 +1097,7 @@ fn apply_op(
                 .flatten()
             {
                 if id.is_empty() || id.len() > 64 {
-                    return Err("identifiers must be 1..64 bytes".into());
+                    return Err(OpError::IdentifierLength);
                 }
             }
             state.identity = identity.clone();
@@ -1021,26 +1110,23 @@ fn apply_op(
         } => {
             check_kek_id(kid)?;
             if anchors.is_empty() || anchors.len() > MAX_ANCHORS {
-                return Err("a KEK must name 1..32 anchors that may use it".into());
+                return Err(OpError::KekAnchorCount);
             }
             if let Some(missing) = anchors
                 .iter()
                 .find(|id| !state.anchors.iter().any(|a| a.id == **id))
             {
-                return Err(alloc::format!("KEK names unknown anchor {missing}"));
+                return Err(OpError::KekUnknownAnchor(*missing));
             }
             if keks.iter().any(|k| k.kid == *kid) {
-                return Err(alloc::format!(
-                    "KEK {} already exists (remove it first)",
-                    hex_id(kid)
-                ));
+                return Err(OpError::KekExists(kid.clone()));
             }
             if keks.len() >= MAX_KEKS {
-                return Err(alloc::format!("the device keeps at most {MAX_KEKS} KEKs"));
+                return Err(OpError::TooManyKeks);
             }
             let key = unwrap(&kek_wrap_aad(binding, kid, anchors), wrapped_key)?;
             if key.len() != 16 && key.len() != 32 {
-                return Err("a KEK must be 16 (A128KW) or 32 (A256KW) bytes".into());
+                return Err(OpError::KekLength);
             }
             keks.push(Kek {
                 kid: kid.clone(),
@@ -1053,7 +1139,7 @@ fn apply_op(
             let before = keks.len();
             keks.retain(|k| k.kid != *kid);
             if keks.len() == before {
-                return Err(alloc::format!("no KEK {}", hex_id(kid)));
+                return Err(OpError::NoKek(kid.clone()));
             }
             Ok(alloc::format!("removed KEK {}", hex_id(kid)))
         }
@@ -1160,6 +1246,7 @@ pub enum ReceiptError {
     Signature(CoseError),
 }
 
+#[cfg(feature = "explain")]
 impl core::fmt::Display for ReceiptError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -1172,6 +1259,7 @@ impl core::fmt::Display for ReceiptError {
     }
 }
 
+#[cfg(feature = "explain")]
 impl core::error::Error for ReceiptError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
@@ -1386,9 +1474,4 @@ pub mod author {
             rng,
         )
     }
-}
-
-/// An operation or request naming an anchor the state does not have.
-pub(crate) fn no_anchor(id: u32) -> String {
-    alloc::format!("no anchor {id}")
 }

@@ -88,6 +88,7 @@ pub enum StatementError {
     SigningFailed,
 }
 
+#[cfg(feature = "explain")]
 impl core::fmt::Display for StatementError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -108,6 +109,7 @@ impl core::fmt::Display for StatementError {
     }
 }
 
+#[cfg(feature = "explain")]
 impl core::error::Error for StatementError {}
 
 /// Signs `statement` with the identity key.

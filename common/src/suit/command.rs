@@ -4,6 +4,7 @@
 //! before anything runs, so a malformed command deep inside an option is refused up front
 //! instead of after half an update has been staged.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -205,8 +206,10 @@ impl Parameters {
     pub(crate) fn check_copyable(label: i64) -> Result<(), Error> {
         match P::from_value(label) {
             Some(P::SoftFailure) => Err(Error::Invalid {
-                at: "SUIT_Directive_Copy_Params",
-                reason: "soft-failure is not a component parameter and cannot be copied",
+                at: Cow::Borrowed("SUIT_Directive_Copy_Params"),
+                reason: Cow::Borrowed(
+                    "soft-failure is not a component parameter and cannot be copied",
+                ),
             }),
             Some(_) => Ok(()),
             None if label < 0 => Ok(()),
@@ -276,8 +279,8 @@ impl Parameters {
 
 fn uuid(b: &[u8]) -> Result<[u8; 16], Error> {
     b.try_into().map_err(|_| Error::Invalid {
-        at: "RFC4122_UUID",
-        reason: "must be 16 bytes",
+        at: Cow::Borrowed("RFC4122_UUID"),
+        reason: Cow::Borrowed("must be 16 bytes"),
     })
 }
 
@@ -379,33 +382,35 @@ impl CommandSequence {
                 .checked_sub(inner.len())
                 .and_then(|p| u32::try_from(p).ok())
                 .and_then(|p| base.checked_add(p))
-                .ok_or(Error::Limit("command sequence offset"))
+                .ok_or(Error::Limit(Cow::Borrowed("command sequence offset")))
         };
         const AT: &str = "SUIT_Command_Sequence";
         if depth > MAX_SEQUENCE_DEPTH {
-            return Err(Error::Limit("command sequence nesting"));
+            return Err(Error::Limit(Cow::Borrowed("command sequence nesting")));
         }
         let n = dec.array().at(AT)?;
         if n % 2 != 0 {
             return Err(Error::Invalid {
-                at: AT,
-                reason: "odd number of elements (commands come in label/argument pairs)",
+                at: Cow::Borrowed(AT),
+                reason: Cow::Borrowed(
+                    "odd number of elements (commands come in label/argument pairs)",
+                ),
             });
         }
         if n / 2 > MAX_COMMANDS {
-            return Err(Error::Limit("commands per sequence"));
+            return Err(Error::Limit(Cow::Borrowed("commands per sequence")));
         }
         // Reserve the whole budget share up front: a declared count is not yet proven.
-        *budget = budget
-            .checked_sub(n / 2)
-            .ok_or(Error::Limit("commands per sequence, nested ones included"))?;
+        *budget = budget.checked_sub(n / 2).ok_or(Error::Limit(Cow::Borrowed(
+            "commands per sequence, nested ones included",
+        )))?;
         let mut commands = Vec::with_capacity(n / 2);
         let mut offsets = Vec::with_capacity(n / 2);
         for _ in 0..n / 2 {
             let at = u32::try_from(dec.position())
                 .ok()
                 .and_then(|p| base.checked_add(p))
-                .ok_or(Error::Limit("command sequence offset"))?;
+                .ok_or(Error::Limit(Cow::Borrowed("command sequence offset")))?;
             let label = dec.int().at(AT)?;
             let known = C::from_value(label);
             let cmd = if let Some(kind) = known.and_then(C::condition) {
@@ -420,7 +425,7 @@ impl CommandSequence {
                     Some(C::TryEach) => {
                         let m = dec.array().at(AT)?;
                         if m == 0 || m > MAX_TRY_EACH_OPTIONS + 1 {
-                            return Err(Error::Limit("try-each options"));
+                            return Err(Error::Limit(Cow::Borrowed("try-each options")));
                         }
                         let mut options = Vec::with_capacity(m);
                         let mut empty_fallback = false;
@@ -430,7 +435,7 @@ impl CommandSequence {
                                 break;
                             }
                             if options.len() == MAX_TRY_EACH_OPTIONS {
-                                return Err(Error::Limit("try-each options"));
+                                return Err(Error::Limit(Cow::Borrowed("try-each options")));
                             }
                             let inner = dec.bytes().at(AT)?;
                             let b = inner_base(dec, inner)?;
@@ -476,8 +481,10 @@ impl CommandSequence {
             };
             if shared && !allowed_in_shared(&cmd) {
                 return Err(Error::Invalid {
-                    at: "suit-shared-sequence",
-                    reason: "only conditions and parameter/control commands are allowed",
+                    at: Cow::Borrowed("suit-shared-sequence"),
+                    reason: Cow::Borrowed(
+                        "only conditions and parameter/control commands are allowed",
+                    ),
                 });
             }
             commands.push(cmd);
@@ -535,8 +542,8 @@ fn decode_index(dec: &mut Decoder<'_>) -> Result<IndexArg, Error> {
             Ok(IndexArg::List(v))
         }
         _ => Err(Error::Invalid {
-            at: AT,
-            reason: "must be uint, true or a non-empty array of uint",
+            at: Cow::Borrowed(AT),
+            reason: Cow::Borrowed("must be uint, true or a non-empty array of uint"),
         }),
     }
 }

@@ -1,5 +1,6 @@
 //! SUIT_Component_Identifier: a list of byte strings naming a component.
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -39,13 +40,15 @@ impl ComponentId {
         const AT: &str = "SUIT_Component_Identifier";
         let n = dec.array().at(AT)?;
         if n > MAX_SEGMENTS {
-            return Err(Error::Limit("component identifier segments"));
+            return Err(Error::Limit(Cow::Borrowed("component identifier segments")));
         }
         let mut segs = Vec::with_capacity(n);
         for _ in 0..n {
             let s = dec.bytes().at(AT)?;
             if s.len() > MAX_SEGMENT_LEN {
-                return Err(Error::Limit("component identifier segment length"));
+                return Err(Error::Limit(Cow::Borrowed(
+                    "component identifier segment length",
+                )));
             }
             segs.push(s.to_vec());
         }

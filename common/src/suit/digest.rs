@@ -1,5 +1,6 @@
 //! SUIT_Digest (draft-ietf-suit-manifest §10): algorithm id + digest bytes.
 
+use alloc::borrow::Cow;
 use subtle::ConstantTimeEq;
 
 use crate::cbor::Decoder;
@@ -39,8 +40,8 @@ impl Digest {
         let len = dec.array().at(AT)?;
         if len < 2 {
             return Err(Error::Invalid {
-                at: AT,
-                reason: "needs algorithm and bytes",
+                at: Cow::Borrowed(AT),
+                reason: Cow::Borrowed("needs algorithm and bytes"),
             });
         }
         let alg = dec.int().at(AT)?;
@@ -53,8 +54,8 @@ impl Digest {
             return Err(Error::Unsupported(Unsupported::DigestAlgorithm(alg)));
         }
         let value: [u8; 32] = bytes.try_into().map_err(|_| Error::Invalid {
-            at: AT,
-            reason: "SHA-256 digest must be 32 bytes",
+            at: Cow::Borrowed(AT),
+            reason: Cow::Borrowed("SHA-256 digest must be 32 bytes"),
         })?;
         Ok(Digest(value))
     }

@@ -4,6 +4,7 @@
 //! Decoding an envelope only splits it into those parts; the manifest stays opaque bytes until
 //! [`Envelope::authenticate`](crate::suit::authenticate) has checked digest and signatures.
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 
 use crate::cbor::{self, Decoder, Item, SeenKeys};
@@ -59,7 +60,7 @@ impl<'a> Envelope<'a> {
     pub fn decode(bytes: &'a [u8]) -> Result<Self, Error> {
         const AT: &str = "SUIT_Envelope";
         if bytes.len() > MAX_ENVELOPE_LEN {
-            return Err(Error::Limit("envelope size"));
+            return Err(Error::Limit(Cow::Borrowed("envelope size")));
         }
         cbor::check_well_formed(bytes).at(AT)?;
         let mut dec = Decoder::new(bytes);
@@ -73,8 +74,8 @@ impl<'a> Envelope<'a> {
                 }
                 _ => {
                     return Err(Error::Invalid {
-                        at: AT,
-                        reason: "unexpected tag (expected 107)",
+                        at: Cow::Borrowed(AT),
+                        reason: Cow::Borrowed("unexpected tag (expected 107)"),
                     })
                 }
             }
@@ -99,8 +100,10 @@ impl<'a> Envelope<'a> {
                             // "SUIT_Authentication MUST come before the suit-manifest element."
                             if wrapper.is_none() {
                                 return Err(Error::Invalid {
-                                    at: AT,
-                                    reason: "suit-manifest before suit-authentication-wrapper",
+                                    at: Cow::Borrowed(AT),
+                                    reason: Cow::Borrowed(
+                                        "suit-manifest before suit-authentication-wrapper",
+                                    ),
                                 });
                             }
                             seen.insert(label, off).at(AT)?;
@@ -126,7 +129,7 @@ impl<'a> Envelope<'a> {
                         (p.key.len(), p.key.as_bytes()) >= (key.len(), key.as_bytes())
                     }) {
                         return Err(Error::Decode {
-                            at: AT,
+                            at: Cow::Borrowed(AT),
                             error: cbor::CborError {
                                 kind: cbor::CborErrorKind::NonCanonicalOrder,
                                 offset: off,
@@ -134,27 +137,27 @@ impl<'a> Envelope<'a> {
                         });
                     }
                     if integrated.len() >= MAX_INTEGRATED_PAYLOADS {
-                        return Err(Error::Limit("integrated payloads"));
+                        return Err(Error::Limit(Cow::Borrowed("integrated payloads")));
                     }
                     let bytes = dec.bytes().at(AT)?;
                     integrated.push(IntegratedPayload { key, bytes });
                 }
                 _ => {
                     return Err(Error::Invalid {
-                        at: AT,
-                        reason: "envelope keys are unsigned integers or text",
+                        at: Cow::Borrowed(AT),
+                        reason: Cow::Borrowed("envelope keys are unsigned integers or text"),
                     })
                 }
             }
         }
         dec.finish().at(AT)?;
         let wrapper = wrapper.ok_or(Error::Invalid {
-            at: AT,
-            reason: "missing suit-authentication-wrapper",
+            at: Cow::Borrowed(AT),
+            reason: Cow::Borrowed("missing suit-authentication-wrapper"),
         })?;
         let (manifest, manifest_encoded) = manifest.ok_or(Error::Invalid {
-            at: AT,
-            reason: "missing suit-manifest",
+            at: Cow::Borrowed(AT),
+            reason: Cow::Borrowed("missing suit-manifest"),
         })?;
 
         const AW: &str = "SUIT_Authentication";
@@ -162,12 +165,12 @@ impl<'a> Envelope<'a> {
         let count = w.array().at(AW)?;
         if count == 0 {
             return Err(Error::Invalid {
-                at: AW,
-                reason: "missing SUIT_Digest",
+                at: Cow::Borrowed(AW),
+                reason: Cow::Borrowed("missing SUIT_Digest"),
             });
         }
         if count - 1 > MAX_AUTH_BLOCKS {
-            return Err(Error::Limit("authentication blocks"));
+            return Err(Error::Limit(Cow::Borrowed("authentication blocks")));
         }
         let digest_encoded = w.bytes().at(AW)?;
         let digest = Digest::decode_all(digest_encoded)?;

@@ -4,8 +4,10 @@
 //! context (section, command path, component index, offending value) to diagnose a refused
 //! manifest without a debugger, and never any secret.
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+#[cfg(feature = "explain")]
 use core::fmt;
 
 use crate::cbor::CborError;
@@ -14,22 +16,22 @@ use crate::suit::decrypt::DecryptError;
 use crate::suit::platform::PlatformError;
 
 /// Any failure of decoding, authenticating, approving or running a SUIT envelope.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// The bytes do not follow the SUIT CDDL; `at` names the structure being read.
     Decode {
         /// Structure being decoded, e.g. `"SUIT_Manifest"`.
-        at: &'static str,
+        at: Words,
         /// The underlying CBOR failure (offset is relative to that structure's bytes).
         error: CborError,
     },
     /// Well-formed CBOR that breaks a SUIT rule (missing member, value out of range, ...).
     Invalid {
         /// Structure being decoded.
-        at: &'static str,
+        at: Words,
         /// The rule broken.
-        reason: &'static str,
+        reason: Words,
     },
     /// A feature this engine deliberately does not implement.
     Unsupported(Unsupported),
@@ -47,8 +49,12 @@ pub enum Error {
     /// The platform failed outside any command (sequence-number store, commit).
     Platform(PlatformError),
     /// A fixed resource bound was exceeded.
-    Limit(&'static str),
+    Limit(Words),
 }
+
+/// The fixed words an error names a structure, rule or bound with: borrowed where the engine
+/// makes the error, owned where a refusal is read back from its code (`crate::fault`).
+pub type Words = Cow<'static, str>;
 
 /// Things recognised but not implemented (the manifest is refused, as the draft requires).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +75,7 @@ pub enum Unsupported {
 }
 
 /// Why an envelope failed authentication.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthError {
     /// The authentication wrapper holds a digest but no authentication block.
@@ -153,6 +159,7 @@ pub enum PolicyError {
     UpdateManagement(crate::suit::update_management::UmError),
 }
 
+#[cfg(feature = "explain")]
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -239,7 +246,7 @@ pub struct Location {
 }
 
 /// A failed command, with its location.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandError {
     /// Where.
     pub location: Location,
@@ -312,7 +319,7 @@ pub enum ParameterKind {
 }
 
 /// What went wrong in a command.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CommandErrorKind {
     /// A condition failed (and soft-failure did not absorb it).
@@ -386,8 +393,9 @@ pub enum CommandErrorKind {
     UpdateManagement(alloc::boxed::Box<crate::suit::update_management::UmError>),
 }
 
-/// Plain sentences (see [`super::explain`]): the same words in the TA's refusals, the agent
-/// and the author tool.
+/// Plain sentences (see [`super::explain`]): the same words in the agent's rendering of the
+/// TA's refusals and in the author tool.
+#[cfg(feature = "explain")]
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&super::explain::error(self))
@@ -413,6 +421,9 @@ pub(crate) trait DecodeContext<T> {
 
 impl<T> DecodeContext<T> for Result<T, CborError> {
     fn at(self, at: &'static str) -> Result<T, Error> {
-        self.map_err(|error| Error::Decode { at, error })
+        self.map_err(|error| Error::Decode {
+            at: Cow::Borrowed(at),
+            error,
+        })
     }
 }

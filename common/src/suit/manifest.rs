@@ -3,6 +3,7 @@
 //! Only decoded from bytes whose digest and signature have already been checked (see
 //! `authenticate`); the decoder is crate-private so no caller can skip that order.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -139,7 +140,7 @@ impl Manifest {
                 Some(M::ReferenceUri) => {
                     let uri = dec.text().at(AT)?;
                     if uri.len() > MAX_REFERENCE_URI_LEN {
-                        return Err(Error::Limit("suit-reference-uri length"));
+                        return Err(Error::Limit(Cow::Borrowed("suit-reference-uri length")));
                     }
                     m.reference_uri = Some(String::from(uri));
                 }
@@ -188,18 +189,18 @@ impl Manifest {
             Some(v) => return Err(Error::Unsupported(Unsupported::ManifestVersion(v))),
             None => {
                 return Err(Error::Invalid {
-                    at: AT,
-                    reason: "missing suit-manifest-version",
+                    at: Cow::Borrowed(AT),
+                    reason: Cow::Borrowed("missing suit-manifest-version"),
                 })
             }
         }
         m.sequence_number = sequence_number.ok_or(Error::Invalid {
-            at: AT,
-            reason: "missing suit-manifest-sequence-number",
+            at: Cow::Borrowed(AT),
+            reason: Cow::Borrowed("missing suit-manifest-sequence-number"),
         })?;
         m.common = common.ok_or(Error::Invalid {
-            at: AT,
-            reason: "missing suit-common",
+            at: Cow::Borrowed(AT),
+            reason: Cow::Borrowed("missing suit-common"),
         })?;
         Ok(m)
     }
@@ -376,7 +377,7 @@ fn decode_common(mut dec: Decoder<'_>) -> Result<Common, Error> {
                     let idx = usize::try_from(idx)
                         .ok()
                         .filter(|i| *i < MAX_COMPONENTS)
-                        .ok_or(Error::Limit("dependency index"))?;
+                        .ok_or(Error::Limit(Cow::Borrowed("dependency index")))?;
                     seen_idx.insert(idx as i64, off).at("SUIT_Dependencies")?;
                     let meta = dec.map().at("SUIT_Dependency_Metadata")?;
                     let mut prefix = None;
@@ -399,12 +400,12 @@ fn decode_common(mut dec: Decoder<'_>) -> Result<Common, Error> {
                 let count = dec.array().at(AT)?;
                 if count == 0 {
                     return Err(Error::Invalid {
-                        at: AT,
-                        reason: "suit-components must not be empty",
+                        at: Cow::Borrowed(AT),
+                        reason: Cow::Borrowed("suit-components must not be empty"),
                     });
                 }
                 if count > MAX_COMPONENTS {
-                    return Err(Error::Limit("components per manifest"));
+                    return Err(Error::Limit(Cow::Borrowed("components per manifest")));
                 }
                 for _ in 0..count {
                     common.components.push(ComponentId::decode(&mut dec)?);
@@ -429,8 +430,8 @@ fn decode_common(mut dec: Decoder<'_>) -> Result<Common, Error> {
     for i in common.components.len()..total {
         if !common.dependencies.iter().any(|d| d.index == i) {
             return Err(Error::Invalid {
-                at: AT,
-                reason: "component index neither a component nor a dependency",
+                at: Cow::Borrowed(AT),
+                reason: Cow::Borrowed("component index neither a component nor a dependency"),
             });
         }
     }

@@ -20,6 +20,7 @@ pub mod digest;
 pub mod encode;
 pub mod envelope;
 pub mod error;
+#[cfg(feature = "explain")]
 pub mod explain;
 pub mod fetch_bound;
 pub mod interpreter;

@@ -10,6 +10,7 @@
 //! manifest cannot hang a device; an event that has not happened within the bound aborts the
 //! update (the draft lets an implementation abort and retry later).
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cmp::Ordering;
@@ -125,13 +126,13 @@ impl VersionMatch {
         const AT: &str = "SUIT_Parameter_Version_Match";
         if dec.array().at(AT)? != 2 {
             return Err(Error::Invalid {
-                at: AT,
-                reason: "must be [comparison-type, comparison-value]",
+                at: Cow::Borrowed(AT),
+                reason: Cow::Borrowed("must be [comparison-type, comparison-value]"),
             });
         }
         let comparison = Comparison::from_label(dec.uint().at(AT)?).ok_or(Error::Invalid {
-            at: AT,
-            reason: "comparison type must be 1 (greater) to 5 (lesser)",
+            at: Cow::Borrowed(AT),
+            reason: Cow::Borrowed("comparison type must be 1 (greater) to 5 (lesser)"),
         })?;
         let value = decode_version_value(dec)?;
         Ok(VersionMatch { comparison, value })
@@ -152,12 +153,12 @@ pub(crate) fn decode_version_value(dec: &mut Decoder<'_>) -> Result<Vec<i64>, Er
     let n = dec.array().at(AT)?;
     if n == 0 {
         return Err(Error::Invalid {
-            at: AT,
-            reason: "a version needs at least one integer",
+            at: Cow::Borrowed(AT),
+            reason: Cow::Borrowed("a version needs at least one integer"),
         });
     }
     if n > MAX_VERSION_INTS {
-        return Err(Error::Limit("integers in a version"));
+        return Err(Error::Limit(Cow::Borrowed("integers in a version")));
     }
     let mut v = Vec::with_capacity(n);
     for _ in 0..n {
@@ -237,13 +238,13 @@ impl WaitInfo {
         let n = dec.map().at(AT)?;
         if n == 0 {
             return Err(Error::Invalid {
-                at: AT,
-                reason: "needs at least one wait event",
+                at: Cow::Borrowed(AT),
+                reason: Cow::Borrowed("needs at least one wait event"),
             });
         }
         // Nine labels exist and keys are unique: more entries cannot be valid.
         if n > 9 {
-            return Err(Error::Limit("wait events"));
+            return Err(Error::Limit(Cow::Borrowed("wait events")));
         }
         let mut seen = SeenKeys::default();
         let mut events = Vec::with_capacity(n);
@@ -261,23 +262,25 @@ impl WaitInfo {
                     const AT4: &str = "SUIT_Wait_Event_Argument_Other_Device_Version";
                     if dec.array().at(AT4)? != 2 {
                         return Err(Error::Invalid {
-                            at: AT4,
-                            reason: "must be [other-device, [+ version match]]",
+                            at: Cow::Borrowed(AT4),
+                            reason: Cow::Borrowed("must be [other-device, [+ version match]]"),
                         });
                     }
                     let device = dec.bytes().at(AT4)?;
                     if device.len() > MAX_METADATA_BYTES {
-                        return Err(Error::Limit("other-device identifier length"));
+                        return Err(Error::Limit(Cow::Borrowed(
+                            "other-device identifier length",
+                        )));
                     }
                     let m = dec.array().at(AT4)?;
                     if m == 0 {
                         return Err(Error::Invalid {
-                            at: AT4,
-                            reason: "needs at least one version match",
+                            at: Cow::Borrowed(AT4),
+                            reason: Cow::Borrowed("needs at least one version match"),
                         });
                     }
                     if m > MAX_OTHER_DEVICE_VERSIONS {
-                        return Err(Error::Limit("other-device version matches"));
+                        return Err(Error::Limit(Cow::Borrowed("other-device version matches")));
                     }
                     let mut versions = Vec::with_capacity(m);
                     for _ in 0..m {
@@ -295,8 +298,8 @@ impl WaitInfo {
                 Some(K::DayOfWeekUtc) => WaitEvent::DayOfWeekUtc(uint_arg(&mut dec)?),
                 None => {
                     return Err(Error::Invalid {
-                        at: AT,
-                        reason: "unknown wait event (labels 1 to 9 are defined)",
+                        at: Cow::Borrowed(AT),
+                        reason: Cow::Borrowed("unknown wait event (labels 1 to 9 are defined)"),
                     })
                 }
             });
@@ -378,30 +381,30 @@ fn actor(dec: &mut Decoder<'_>, at: &'static str) -> Result<ActorId, Error> {
         Item::Text(t) => {
             if !is_display_text(t) {
                 return Err(Error::Invalid {
-                    at,
-                    reason: "text outside Unicode categories L, M, N, P, S, Zs",
+                    at: Cow::Borrowed(at),
+                    reason: Cow::Borrowed("text outside Unicode categories L, M, N, P, S, Zs"),
                 });
             }
             ActorId::Text(String::from(t))
         }
         Item::Uint(u) => ActorId::Int(i64::try_from(u).map_err(|_| Error::Invalid {
-            at,
-            reason: "actor integer out of range",
+            at: Cow::Borrowed(at),
+            reason: Cow::Borrowed("actor integer out of range"),
         })?),
         Item::Nint(n) => {
             ActorId::Int(
                 i64::try_from(n)
                     .map(|n| -1 - n)
                     .map_err(|_| Error::Invalid {
-                        at,
-                        reason: "actor integer out of range",
+                        at: Cow::Borrowed(at),
+                        reason: Cow::Borrowed("actor integer out of range"),
                     })?,
             )
         }
         _ => {
             return Err(Error::Invalid {
-                at,
-                reason: "actor id must be #6.37(bstr), bstr, tstr or int",
+                at: Cow::Borrowed(at),
+                reason: Cow::Borrowed("actor id must be #6.37(bstr), bstr, tstr or int"),
             })
         }
     };
@@ -411,7 +414,7 @@ fn actor(dec: &mut Decoder<'_>, at: &'static str) -> Result<ActorId, Error> {
         ActorId::Int(_) => 0,
     };
     if len > MAX_METADATA_BYTES {
-        return Err(Error::Limit("actor identifier length"));
+        return Err(Error::Limit(Cow::Borrowed("actor identifier length")));
     }
     Ok(a)
 }
@@ -421,12 +424,12 @@ fn permission_map(dec: &mut Decoder<'_>) -> Result<Vec<(ActorId, u64)>, Error> {
     let n = dec.map().at(AT)?;
     if n == 0 {
         return Err(Error::Invalid {
-            at: AT,
-            reason: "needs at least one actor",
+            at: Cow::Borrowed(AT),
+            reason: Cow::Borrowed("needs at least one actor"),
         });
     }
     if n > MAX_PERMISSION_ENTRIES {
-        return Err(Error::Limit("actors in a permission map"));
+        return Err(Error::Limit(Cow::Borrowed("actors in a permission map")));
     }
     let mut out = Vec::with_capacity(n);
     // Deterministic encoding: keys strictly ascending by their encoded bytes (no duplicates).
@@ -435,8 +438,8 @@ fn permission_map(dec: &mut Decoder<'_>) -> Result<Vec<(ActorId, u64)>, Error> {
         let raw = dec.clone().skip().at(AT)?;
         if last.is_some_and(|l| l >= raw) {
             return Err(Error::Invalid {
-                at: AT,
-                reason: "actor keys repeated or not in deterministic order",
+                at: Cow::Borrowed(AT),
+                reason: Cow::Borrowed("actor keys repeated or not in deterministic order"),
             });
         }
         last = Some(raw);
@@ -453,15 +456,15 @@ impl ComponentMetadata {
         let mut dec = Decoder::new(bytes);
         let n = dec.map().at(AT)?;
         if n > 8 {
-            return Err(Error::Limit("component metadata members"));
+            return Err(Error::Limit(Cow::Borrowed("component metadata members")));
         }
         let mut seen = SeenKeys::default();
         let mut m = ComponentMetadata::default();
         let time = |dec: &mut Decoder<'_>| -> Result<u64, Error> {
             if !dec.optional_tag(1).at(AT)? {
                 return Err(Error::Invalid {
-                    at: AT,
-                    reason: "creation and modification times need CBOR tag 1",
+                    at: Cow::Borrowed(AT),
+                    reason: Cow::Borrowed("creation and modification times need CBOR tag 1"),
                 });
             }
             dec.uint().at(AT)
@@ -483,9 +486,10 @@ impl ComponentMetadata {
                             2 => FileType::Directory,
                             3 => FileType::Symlink,
                             _ => return Err(Error::Invalid {
-                                at: AT,
-                                reason:
+                                at: Cow::Borrowed(AT),
+                                reason: Cow::Borrowed(
                                     "file type must be 1 (regular), 2 (directory) or 3 (symlink)",
+                                ),
                             }),
                         })
                 }
@@ -495,8 +499,8 @@ impl ComponentMetadata {
                 // An extension this engine cannot apply: refusing beats ignoring metadata.
                 None => {
                     return Err(Error::Invalid {
-                        at: AT,
-                        reason: "unknown component metadata member",
+                        at: Cow::Borrowed(AT),
+                        reason: Cow::Borrowed("unknown component metadata member"),
                     })
                 }
             }
@@ -517,10 +521,13 @@ fn decode_component_map<T>(
 ) -> Result<Vec<(u64, T)>, Error> {
     let n = dec.map().at(at)?;
     if n == 0 {
-        return Err(Error::Invalid { at, reason: empty });
+        return Err(Error::Invalid {
+            at: Cow::Borrowed(at),
+            reason: Cow::Borrowed(empty),
+        });
     }
     if n > MAX_MULTI_COMPONENTS {
-        return Err(Error::Limit(what));
+        return Err(Error::Limit(Cow::Borrowed(what)));
     }
     let mut seen = SeenKeys::default();
     let mut out = Vec::with_capacity(n);
@@ -559,12 +566,12 @@ pub(crate) fn decode_copy_params(dec: &mut Decoder<'_>) -> Result<Vec<(u64, Vec<
             let m = dec.array().at(AT)?;
             if m == 0 {
                 return Err(Error::Invalid {
-                    at: AT,
-                    reason: "needs at least one parameter label per source",
+                    at: Cow::Borrowed(AT),
+                    reason: Cow::Borrowed("needs at least one parameter label per source"),
                 });
             }
             if m > MAX_COPY_LABELS {
-                return Err(Error::Limit("labels in copy-params"));
+                return Err(Error::Limit(Cow::Borrowed("labels in copy-params")));
             }
             let mut labels = Vec::with_capacity(m);
             for _ in 0..m {

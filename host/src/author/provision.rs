@@ -582,7 +582,7 @@ pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
             .iter()
             .find(|(a, _)| a == aad)
             .map(|(_, s)| s.clone())
-            .ok_or_else(|| "secret not made by this run".to_string())
+            .ok_or(suit_common::service::provision::OpError::SecretNotKnown)
     };
     // The wraps are bound to the key that signed: the device finds that key (the root's, or
     // the delegate anchor's that `delegate_signer` found), the model knows it from the run.

@@ -698,7 +698,7 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
         );
     }
     if let Some(e) = &v.state_error {
-        println!("  STATE ERROR:         {e}");
+        println!("  STATE ERROR:         {}", suit_common::fault::render(e));
     }
     for w in &p.warnings {
         println!("  warning: {w}");
@@ -1266,8 +1266,24 @@ const BYTE_FIELDS: &[&str] = &[
     "digest",
 ];
 
-/// A protocol response as JSON in the tools' one convention: kebab-case keys, hex for bytes.
+/// Protocol fields that hold a TA fault: shown in words (`fault::render`) in JSON.
+const FAULT_FIELDS: &[&str] = &["state_error", "fault"];
+
+/// A protocol response as JSON in the tools' one convention: kebab-case keys, hex for bytes,
+/// faults in words.
 fn to_json<T: serde::Serialize>(value: &T) -> String {
+    fn words_of(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Array(items) => {
+                let bytes: Vec<u8> = items
+                    .iter()
+                    .filter_map(|x| x.as_u64().and_then(|n| u8::try_from(n).ok()))
+                    .collect();
+                serde_json::Value::String(suit_common::fault::render(&bytes))
+            }
+            other => other.clone(),
+        }
+    }
     fn hex_of(v: &serde_json::Value) -> serde_json::Value {
         match v {
             serde_json::Value::Array(items) if items.iter().all(|x| x.is_u64()) => {
@@ -1288,6 +1304,8 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
                 .map(|(k, v)| {
                     let v = if BYTE_FIELDS.contains(&k.as_str()) {
                         hex_of(&v)
+                    } else if FAULT_FIELDS.contains(&k.as_str()) {
+                        words_of(&v)
                     } else {
                         convert(v)
                     };

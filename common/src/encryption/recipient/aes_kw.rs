@@ -18,6 +18,7 @@ pub enum UnwrapError {
     Integrity,
 }
 
+#[cfg(feature = "explain")]
 impl core::fmt::Display for UnwrapError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
@@ -29,6 +30,7 @@ impl core::fmt::Display for UnwrapError {
     }
 }
 
+#[cfg(feature = "explain")]
 impl core::error::Error for UnwrapError {}
 
 /// Unwraps `wrapped` with a 16-byte (A128KW) or 32-byte (A256KW) KEK.

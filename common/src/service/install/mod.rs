@@ -25,6 +25,8 @@
 //! there first. [`reconcile`] rolls such a commit forward at the next start; [`cleanup`]
 //! (at `begin`) deletes exactly the journal's objects the state does not use.
 
+use crate::suit::error::Words;
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -33,7 +35,7 @@ use crate::report::{Failure, ManifestClaims, Report, ReportBuilder};
 use crate::suit::decrypt::KeySource;
 use crate::suit::{self, ComponentId, Procedure, Refusal};
 
-use super::components::MAX_TA_IMAGE;
+use super::components::{self, MAX_TA_IMAGE};
 use super::state::{State, StateError};
 use super::store::{SecureStore, StoreError};
 use super::TaStore;
@@ -63,21 +65,187 @@ const MAX_SERIAL: usize = 64;
 /// storage segment (512 KiB in the TA), and a chunk is at most 256 KiB.
 pub const MAX_CREATE_WITH_DATA: usize = 256 * 1024;
 
-/// Where an install session is.
+/// Why an install step was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InstallError {
     /// The agent sent the steps out of order or inconsistent offsets/lengths.
-    Sequence(&'static str),
-    TooLarge(&'static str),
+    Sequence(Words),
+    /// What exceeds the TA's limit.
+    TooLarge(Words),
     /// A payload the authenticated manifest does not ask for.
     UnexpectedPayload,
     Store(StoreError),
-    /// The engine refused; the text says what and where (no secrets).
-    Refused(String),
+    /// The engine refused the envelope (what and where, no secrets).
+    Refused(alloc::boxed::Box<suit::Error>),
+    /// The stored policy (anchors, rules) does not load.
+    Policy(StateError),
+    /// A component the update stages was refused when it was checked or committed.
+    Commit(CommitRefusal),
+    /// An envelope of length 0.
+    EmptyEnvelope,
+}
+
+crate::cbor::numbered_enum_codec!(InstallError {
+    0 => Sequence(what),
+    1 => TooLarge(what),
+    2 => UnexpectedPayload,
+    3 => Store(e),
+    4 => Refused(e),
+    5 => Policy(e),
+    6 => Commit(what),
+    7 => EmptyEnvelope,
+});
+
+/// Why the platform refused a staged component at commit time (more precise than the engine's
+/// `PlatformError::Refused` it returns). UUIDs are those of TAs the authenticated manifest
+/// names (or the image whose digest it matched), never content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommitRefusal {
+    /// The component was removed by a manifest with sequence number `floor`.
+    Removed { component: ComponentId, floor: u64 },
+    /// Not newer than the manifest that installed the current content.
+    Rollback {
+        component: ComponentId,
+        offered: u64,
+        installed: u64,
+    },
+    /// Not a valid normal-world path.
+    NotReePath(ComponentId),
+    /// A TA image over [`components::MAX_TA_IMAGE`] (its length).
+    TaTooLarge(u64),
+    /// More than one TA in one update.
+    OneTaPerUpdate,
+    /// The payload is not a signed TA image.
+    NotTaImage {
+        component: ComponentId,
+        error: components::TaImageError,
+    },
+    /// The image's UUID is not the one the manifest installs.
+    WrongTa {
+        image: crate::protocol::ByteBuf,
+        manifest: crate::protocol::ByteBuf,
+    },
+    /// The TA version is not newer than the installed one.
+    TaNotNewer { offered: u32, installed: u32 },
+    /// Personalization data over [`components::MAX_PERSONALIZATION`] (its length).
+    PersonalizationTooLarge(u64),
+    /// Unlink of a TA (not supported).
+    UnlinkTa(crate::protocol::ByteBuf),
+    /// Unlink of a normal-world file (not supported).
+    UnlinkRee(String),
+    /// The unconfirmed-TA list is full; installing this TA needs room in it.
+    TooManyUnconfirmed(crate::protocol::ByteBuf),
+    /// OP-TEE could not install the TA: the update is pending and retried.
+    InstallPending {
+        uuid: crate::protocol::ByteBuf,
+        code: u32,
+    },
+    /// OP-TEE did not confirm the install: the update is not applied.
+    InstallNotConfirmed {
+        uuid: crate::protocol::ByteBuf,
+        code: u32,
+    },
+    /// The state write failed and may have landed all the same.
+    StateWriteUncertain,
+}
+
+crate::cbor::numbered_enum_codec!(CommitRefusal {
+    0 => Removed { component, floor },
+    1 => Rollback { component, offered, installed },
+    2 => NotReePath(component),
+    3 => TaTooLarge(len),
+    4 => OneTaPerUpdate,
+    5 => NotTaImage { component, error },
+    6 => WrongTa { image, manifest },
+    7 => TaNotNewer { offered, installed },
+    8 => PersonalizationTooLarge(len),
+    9 => UnlinkTa(uuid),
+    10 => UnlinkRee(path),
+    11 => TooManyUnconfirmed(uuid),
+    12 => InstallPending { uuid, code },
+    13 => InstallNotConfirmed { uuid, code },
+    14 => StateWriteUncertain,
+});
+
+#[cfg(feature = "explain")]
+impl core::fmt::Display for CommitRefusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use crate::fault::Uuid;
+        use CommitRefusal as C;
+        match self {
+            C::Removed { component, floor } => write!(
+                f,
+                "Rollback of component {component}: it was removed by a manifest with sequence number {floor}; only a newer one may install it again"
+            ),
+            C::Rollback {
+                component,
+                offered,
+                installed,
+            } => write!(
+                f,
+                "Rollback of component {component}: sequence number {offered} is not greater than {installed}, that of the manifest that installed its current content"
+            ),
+            C::NotReePath(component) => {
+                write!(f, "component {component} is not a valid REE path")
+            }
+            C::TaTooLarge(len) => write!(f, "TA image of {len} bytes exceeds {MAX_TA_IMAGE}"),
+            C::OneTaPerUpdate => f.write_str(
+                "one update may change at most one TA: OP-TEE installs each on its own and cannot undo one",
+            ),
+            C::NotTaImage { component, error } => {
+                write!(f, "payload for {component} is not a signed TA image: {error}")
+            }
+            C::WrongTa { image, manifest } => write!(
+                f,
+                "the image is TA {} but the manifest installs TA {}",
+                Uuid(image),
+                Uuid(manifest)
+            ),
+            C::TaNotNewer { offered, installed } => write!(
+                f,
+                "TA version {offered} is not newer than the installed version {installed}"
+            ),
+            C::PersonalizationTooLarge(len) => write!(
+                f,
+                "personalization data of {len} bytes exceeds {}",
+                components::MAX_PERSONALIZATION
+            ),
+            C::UnlinkTa(uuid) => write!(
+                f,
+                "unlink of TA {}: removing a TA is not supported (OP-TEE offers no removal from its TA store)",
+                Uuid(uuid)
+            ),
+            C::UnlinkRee(path) => write!(
+                f,
+                "unlink of normal-world file {path}: not supported (the agent has no removal step)"
+            ),
+            C::TooManyUnconfirmed(uuid) => write!(
+                f,
+                "{} TAs have unconfirmed installs: update one of them before installing TA {}",
+                super::state::MAX_UNCONFIRMED_TAS,
+                Uuid(uuid)
+            ),
+            C::InstallPending { uuid, code } => write!(
+                f,
+                "OP-TEE could not install TA {} (TEE result {code:#010x}): the update is pending and is tried again before the next command",
+                Uuid(uuid)
+            ),
+            C::InstallNotConfirmed { uuid, code } => write!(
+                f,
+                "OP-TEE did not confirm the install of TA {} (TEE result {code:#010x}): the update is not applied, and the TA's personalization data is withheld until an update that installs it succeeds",
+                Uuid(uuid)
+            ),
+            C::StateWriteUncertain => f.write_str(
+                "secure storage reported a failure writing the new state, which may have landed all the same: `status` shows whether the update is applied",
+            ),
+        }
+    }
 }
 
 /// The words of the TA's refusal (kind aside, see `service::Refuse`).
+#[cfg(feature = "explain")]
 impl core::fmt::Display for InstallError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -87,15 +255,21 @@ impl core::fmt::Display for InstallError {
                 f.write_str("payload not referenced by the authenticated manifest")
             }
             InstallError::Store(e) => write!(f, "secure storage: {e}"),
-            InstallError::Refused(reason) => f.write_str(reason),
+            InstallError::Refused(e) => write!(f, "{e}"),
+            InstallError::Policy(e) => write!(f, "stored policy unusable: {e}"),
+            InstallError::Commit(c) => write!(f, "{c}"),
+            InstallError::EmptyEnvelope => f.write_str("the envelope is empty"),
         }
     }
 }
 
+#[cfg(feature = "explain")]
 impl core::error::Error for InstallError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             InstallError::Store(e) => Some(e),
+            InstallError::Refused(e) => Some(e.as_ref()),
+            InstallError::Policy(e) => Some(e),
             _ => None,
         }
     }
@@ -204,12 +378,13 @@ impl InstallSession {
         envelope_len: u64,
     ) -> Result<(), InstallError> {
         // A refused begin changes nothing: an install under way stays as it was.
-        let len = usize::try_from(envelope_len).map_err(|_| InstallError::TooLarge("envelope"))?;
+        let len = usize::try_from(envelope_len)
+            .map_err(|_| InstallError::TooLarge(Cow::Borrowed("envelope")))?;
         if len == 0 {
-            return Err(InstallError::Refused("the envelope is empty".into()));
+            return Err(InstallError::EmptyEnvelope);
         }
         if len > MAX_ENVELOPE {
-            return Err(InstallError::TooLarge("envelope"));
+            return Err(InstallError::TooLarge(Cow::Borrowed("envelope")));
         }
         self.clear(store);
         if !core::mem::take(&mut self.no_journal) {
@@ -237,15 +412,19 @@ impl InstallSession {
             envelope,
         } = &mut self.phase
         else {
-            return Err(InstallError::Sequence("no install in progress"));
+            return Err(InstallError::Sequence(Cow::Borrowed(
+                "no install in progress",
+            )));
         };
         if offset != envelope.len() as u64 {
-            return Err(InstallError::Sequence("envelope chunk offset"));
+            return Err(InstallError::Sequence(Cow::Borrowed(
+                "envelope chunk offset",
+            )));
         }
         if envelope.len() + data.len() > *expected_len {
-            return Err(InstallError::TooLarge(
+            return Err(InstallError::TooLarge(Cow::Borrowed(
                 "envelope exceeds its announced length",
-            ));
+            )));
         }
         envelope.extend_from_slice(data);
         Ok(())
@@ -266,11 +445,9 @@ impl InstallSession {
                 envelope,
             } if envelope.len() == *expected_len => envelope,
             Phase::Prepared { envelope, .. } => envelope,
-            _ => return Err(InstallError::Sequence("envelope incomplete")),
+            _ => return Err(InstallError::Sequence(Cow::Borrowed("envelope incomplete"))),
         };
-        let policy = state
-            .policy()
-            .map_err(|e| InstallError::Refused(format!("stored policy unusable: {e}")))?;
+        let policy = state.policy().map_err(InstallError::Policy)?;
         let stored = |key: &[u8]| Ok(state.sequence_number(key));
         let checked = match suit::check(envelope, Procedure::Update, &policy, stored) {
             Ok(checked) => checked,
@@ -287,7 +464,9 @@ impl InstallSession {
                             .fail(&r.error, Some(envelope))
                     }
                 });
-                return Err(InstallError::Refused(format!("{}", refusal.error())));
+                return Err(InstallError::Refused(alloc::boxed::Box::new(
+                    refusal.error().clone(),
+                )));
             }
         };
         let claims = ManifestClaims::of(&checked.auth);
@@ -296,7 +475,9 @@ impl InstallSession {
         let mut plans = suit::streaming::stream_plans(&checked.auth.manifest);
         plans.retain(|p| uris.contains(&p.uri));
         if uris.len() > MAX_PAYLOADS {
-            return Err(InstallError::TooLarge("too many payload URIs"));
+            return Err(InstallError::TooLarge(Cow::Borrowed(
+                "too many payload URIs",
+            )));
         }
         let prepared = Prepared {
             needed_sizes: checked.fetch_bounds(&uris),
@@ -375,7 +556,9 @@ impl InstallSession {
         keys: Option<&dyn KeySource>,
     ) -> Result<(), InstallError> {
         let Phase::Prepared { payloads, .. } = &mut self.phase else {
-            return Err(InstallError::Sequence("payload before prepare"));
+            return Err(InstallError::Sequence(Cow::Borrowed(
+                "payload before prepare",
+            )));
         };
         let at = payloads
             .iter()
@@ -383,22 +566,24 @@ impl InstallSession {
             .ok_or(InstallError::UnexpectedPayload)?;
         let p = payloads.get(at).ok_or(InstallError::UnexpectedPayload)?;
         if total_len > MAX_PAYLOAD {
-            return Err(InstallError::TooLarge("payload"));
+            return Err(InstallError::TooLarge(Cow::Borrowed("payload")));
         }
         if p.bound.is_some_and(|bound| total_len > bound) {
-            return Err(InstallError::TooLarge(
+            return Err(InstallError::TooLarge(Cow::Borrowed(
                 "payload larger than the manifest's image size",
-            ));
+            )));
         }
         // Validate fully before touching anything: a refused chunk changes nothing.
         let start_over = offset == 0;
         if !start_over && (p.poisoned || p.expected != Some(total_len) || offset != p.received) {
-            return Err(InstallError::Sequence("payload chunk offset or length"));
+            return Err(InstallError::Sequence(Cow::Borrowed(
+                "payload chunk offset or length",
+            )));
         }
         if offset.saturating_add(data.len() as u64) > total_len {
-            return Err(InstallError::TooLarge(
+            return Err(InstallError::TooLarge(Cow::Borrowed(
                 "payload exceeds its announced length",
-            ));
+            )));
         }
         if start_over {
             // One journal write names every payload object of this install and the objects
@@ -480,7 +665,9 @@ impl InstallSession {
             } => (envelope, claims, payloads),
             other => {
                 self.phase = other;
-                return Err(InstallError::Sequence("finish before prepare"));
+                return Err(InstallError::Sequence(Cow::Borrowed(
+                    "finish before prepare",
+                )));
             }
         };
         // A poisoned payload's last write failed: its object may hold anything an earlier
@@ -492,7 +679,7 @@ impl InstallSession {
             // Finish ends the session either way: nothing half-sent stays in storage.
             remove_payloads(store, &payloads);
             let _ = cleanup_listed(store, state, &self.journal);
-            return Err(InstallError::Sequence("payload incomplete"));
+            return Err(InstallError::Sequence(Cow::Borrowed("payload incomplete")));
         }
         let policy = match state.policy() {
             Ok(policy) => policy,
@@ -502,9 +689,7 @@ impl InstallSession {
                     claims,
                     payloads,
                 };
-                return Err(InstallError::Refused(format!(
-                    "stored policy unusable: {e}"
-                )));
+                return Err(InstallError::Policy(e));
             }
         };
         let payloads: Vec<Delivered> = payloads
@@ -542,11 +727,12 @@ impl InstallSession {
                 Err(e) => {
                     // A refusal at commit time has a more precise reason than the engine's.
                     let mut failure = Failure::from_error(&e, Some(&envelope));
-                    if let Some(detail) = &platform.refusal {
-                        failure.detail = Some(detail.clone());
-                    }
-                    let text = platform.refusal.take().unwrap_or_else(|| format!("{e}"));
-                    (Err(text), builder.fail_with(failure))
+                    let refused = match platform.refusal.take() {
+                        Some(r) => InstallError::Commit(r),
+                        None => InstallError::Refused(alloc::boxed::Box::new(e)),
+                    };
+                    failure.detail = Some(crate::fault::Fault::Install(refused.clone()));
+                    (Err(refused), builder.fail_with(failure))
                 }
             }
         };
@@ -560,12 +746,12 @@ impl InstallSession {
         if !unsettled {
             let _ = cleanup_listed(store, state, &self.journal);
         }
-        let (outcome, ree_paths) = result.map_err(|text| {
+        let (outcome, ree_paths) = result.map_err(|refused| {
             if not_committed {
                 // The storage's answer, not the manifest, failed the install.
                 InstallError::Store(StoreError::NotCommitted)
             } else {
-                InstallError::Refused(text)
+                refused
             }
         })?;
         Ok(Installed {

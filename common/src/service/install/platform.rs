@@ -20,6 +20,7 @@ use super::super::store::{SecureStore, StoreError, Verified};
 use super::super::TaStore;
 use super::journal::{Journal, PendingCommit};
 use super::stream::Finished;
+use super::CommitRefusal;
 use super::{MAX_SERIAL, MAX_STAGED};
 
 /// A payload as the session hands it to the engine: stored as it came (`object`), or
@@ -92,7 +93,7 @@ pub(super) struct StorePlatform<'a, D: SecureStore + TaStore> {
     journal: &'a mut Journal,
     serial: usize,
     /// Why `commit` refused, in words (the engine only sees `PlatformError::Refused`).
-    pub(super) refusal: Option<String>,
+    pub(super) refusal: Option<CommitRefusal>,
     pub(super) ree_paths: Vec<String>,
     pub(super) report: ReportBuilder,
     /// Installed components whose removal (suit-directive-unlink) is staged.
@@ -147,7 +148,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         }
     }
 
-    fn refuse(&mut self, reason: String) -> PlatformError {
+    fn refuse(&mut self, reason: CommitRefusal) -> PlatformError {
         self.refusal = Some(reason);
         PlatformError::Refused
     }
@@ -169,9 +170,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             // same one re-run as a dependency with identical content, may replace content.
             if let Some(floor) = next.sequence_number(&unlinked_key(&component)) {
                 if self.staged_by_sequence(&component, floor) <= floor {
-                    return Err(self.refuse(format!(
-                        "Rollback of component {component}: it was removed by a manifest with sequence number {floor}; only a newer one may install it again"
-                    )));
+                    return Err(self.refuse(CommitRefusal::Removed { component, floor }));
                 }
             }
             if let Some(current) = next.component(&component) {
@@ -184,61 +183,52 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                     || (by == current.sequence_number
                         && current.digest.as_slice() != digest.as_slice())
                 {
-                    return Err(self.refuse(format!(
-                        "Rollback of component {component}: sequence number {by} is not greater than {}, that of the manifest that installed its current content",
-                        current.sequence_number
-                    )));
+                    let installed = current.sequence_number;
+                    return Err(self.refuse(CommitRefusal::Rollback {
+                        component,
+                        offered: by,
+                        installed,
+                    }));
                 }
             }
             match components::classify(&component) {
-                Err(_) => {
-                    return Err(
-                        self.refuse(format!("component {component} is not a valid REE path"))
-                    )
-                }
+                Err(_) => return Err(self.refuse(CommitRefusal::NotReePath(component))),
                 Ok(Kind::TrustedApp { uuid }) => {
                     if len > MAX_TA_IMAGE {
-                        return Err(
-                            self.refuse(format!("TA image of {len} bytes exceeds {MAX_TA_IMAGE}"))
-                        );
+                        return Err(self.refuse(CommitRefusal::TaTooLarge(len)));
                     }
                     // Before reading a second image: the heap holds at most one.
                     if !tas.is_empty() {
-                        return Err(self.refuse(
-                            "one update may change at most one TA: OP-TEE installs each on its own and cannot undo one"
-                                .into(),
-                        ));
+                        return Err(self.refuse(CommitRefusal::OneTaPerUpdate));
                     }
                     let image = self.read_staged(i)?;
                     let header = match components::parse_ta_header(&image) {
                         Ok(h) => h,
                         Err(e) => {
-                            return Err(self.refuse(format!(
-                                "payload for {component} is not a signed TA image: {e}"
-                            )))
+                            return Err(self.refuse(CommitRefusal::NotTaImage {
+                                component,
+                                error: e,
+                            }))
                         }
                     };
                     if header.uuid != uuid {
-                        return Err(self.refuse(format!(
-                            "the image is TA {} but the manifest installs TA {}",
-                            components::uuid_string(&header.uuid),
-                            components::uuid_string(&uuid)
-                        )));
+                        return Err(self.refuse(CommitRefusal::WrongTa {
+                            image: uuid_bytes(&header.uuid),
+                            manifest: uuid_bytes(&uuid),
+                        }));
                     }
                     if let Some(installed) = next.component(&component).and_then(|c| c.ta_version) {
                         if header.ta_version <= installed {
-                            return Err(self.refuse(format!(
-                                "TA version {} is not newer than the installed version {installed}",
-                                header.ta_version
-                            )));
+                            return Err(self.refuse(CommitRefusal::TaNotNewer {
+                                offered: header.ta_version,
+                                installed,
+                            }));
                         }
                     }
                     tas.push((i, header, image));
                 }
                 Ok(Kind::Personalization { .. }) if len > MAX_PERSONALIZATION => {
-                    return Err(self.refuse(format!(
-                        "personalization data of {len} bytes exceeds {MAX_PERSONALIZATION}"
-                    )));
+                    return Err(self.refuse(CommitRefusal::PersonalizationTooLarge(len)));
                 }
                 Ok(Kind::Ree { path }) => self.ree_paths.push(path),
                 Ok(_) => {}
@@ -644,14 +634,11 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
     /// no removal step the TA could approve). Removing what is not installed does nothing.
     fn unlink(&mut self, component: &ComponentId) -> Result<(), PlatformError> {
         match components::classify(component) {
-            Err(_) => Err(self.refuse(format!("component {component} is not a valid REE path"))),
-            Ok(Kind::TrustedApp { uuid }) => Err(self.refuse(format!(
-                "unlink of TA {}: removing a TA is not supported (OP-TEE offers no removal from its TA store)",
-                components::uuid_string(&uuid)
-            ))),
-            Ok(Kind::Ree { path }) => Err(self.refuse(format!(
-                "unlink of normal-world file {path}: not supported (the agent has no removal step)"
-            ))),
+            Err(_) => Err(self.refuse(CommitRefusal::NotReePath(component.clone()))),
+            Ok(Kind::TrustedApp { uuid }) => {
+                Err(self.refuse(CommitRefusal::UnlinkTa(uuid_bytes(&uuid))))
+            }
+            Ok(Kind::Ree { path }) => Err(self.refuse(CommitRefusal::UnlinkRee(path))),
             Ok(Kind::Personalization { .. }) | Ok(Kind::Secure) => {
                 if self.state.component(component).is_some() && !self.unlinked.contains(component) {
                     self.unlinked.push(component.clone());
@@ -756,11 +743,9 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             // Room to mark it should OP-TEE not confirm it: checked before anything
             // irreversible, or a refusal could neither finish nor end the commit.
             if !self.state.can_mark_unconfirmed(&header.uuid) {
-                return Err(self.refuse(format!(
-                    "{} TAs have unconfirmed installs: update one of them before installing TA {}",
-                    super::super::state::MAX_UNCONFIRMED_TAS,
-                    components::uuid_string(&header.uuid)
-                )));
+                return Err(
+                    self.refuse(CommitRefusal::TooManyUnconfirmed(uuid_bytes(&header.uuid)))
+                );
             }
             // Installed as recorded once OP-TEE confirms it (the next state is written only
             // then).
@@ -792,10 +777,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 // store's RPCs, and may fail one after the image landed). A failure to store
                 // keeps the commit pending: `reconcile` tries again before the next command.
                 if super::journal::RETRIED.contains(&code) {
-                    return Err(self.refuse(format!(
-                        "OP-TEE could not install TA {} (TEE result {code:#010x}): the update is pending and is tried again before the next command",
-                        components::uuid_string(&header.uuid)
-                    )));
+                    return Err(self.refuse(CommitRefusal::InstallPending {
+                        uuid: uuid_bytes(&header.uuid),
+                        code,
+                    }));
                 }
                 // A refusal of the image, or a failure that will not pass: the update is not
                 // applied, and the state says so of this TA in the same atomic write that ends
@@ -812,10 +797,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 if self.journal.save(self.store).is_err() {
                     self.journal.pending = pending;
                 }
-                return Err(self.refuse(format!(
-                    "OP-TEE did not confirm the install of TA {} (TEE result {code:#010x}): the update is not applied, and the TA's personalization data is withheld until an update that installs it succeeds",
-                    components::uuid_string(&header.uuid)
-                )));
+                return Err(self.refuse(CommitRefusal::InstallNotConfirmed {
+                    uuid: uuid_bytes(&header.uuid),
+                    code,
+                }));
             }
             // The TA is in; if the state write below fails, `reconcile` finishes the commit.
             next.save(self.store).map_err(|_| PlatformError::Io)?;
@@ -827,9 +812,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             // The single atomic step: before it the old state holds, after it the new one.
             if next.save(self.store).is_err() {
                 self.unsettled = true;
-                self.refusal = Some(String::from(
-                    "secure storage reported a failure writing the new state, which may have landed all the same: `status` shows whether the update is applied",
-                ));
+                self.refusal = Some(CommitRefusal::StateWriteUncertain);
                 return Err(PlatformError::Io);
             }
         }
@@ -945,4 +928,8 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             finish: stream.end,
         })
     }
+}
+
+fn uuid_bytes(uuid: &[u8; 16]) -> crate::protocol::ByteBuf {
+    crate::protocol::ByteBuf::from(uuid.to_vec())
 }

@@ -202,11 +202,14 @@ fn text(body: &[u8]) -> String {
 fn status_failure(reply: &Reply) -> Failure {
     match reply.status {
         proto::STATUS_REFUSED => {
-            let t = text(&reply.body);
-            let (kind, reason) = t.split_once('\n').unwrap_or(("unspecified", t.as_str()));
+            // The kind's name, a newline, then the update TA's fault as it sent it.
+            let (kind, fault) = match reply.body.iter().position(|b| *b == b'\n') {
+                Some(i) => reply.body.split_at(i),
+                None => (&reply.body[..], &[][..]),
+            };
             Failure::Refused {
-                kind: kind.into(),
-                reason: reason.into(),
+                kind: text(kind),
+                reason: suit_common::fault::render(fault.get(1..).unwrap_or_default()),
             }
         }
         proto::STATUS_UPDATE_TA_UNREACHABLE => Failure::UpdateTaUnreachable(text(&reply.body)),
@@ -421,16 +424,21 @@ mod tests {
         };
         assert!(matches!(decode_info(&short), Err(Failure::BadReply(_))));
 
+        let fault = suit_common::fault::Fault::Service(
+            suit_common::fault::ServiceFault::PersonalizationNotOwner,
+        );
+        let mut body = b"access\n".to_vec();
+        body.extend_from_slice(&fault.encode());
         let refused = Reply {
             status: proto::STATUS_REFUSED,
-            body: b"denied\nreleased only to another TA".to_vec(),
+            body,
         };
         let e = decode_info(&refused).unwrap_err();
         assert_eq!(
             e,
             Failure::Refused {
-                kind: "denied".into(),
-                reason: "released only to another TA".into()
+                kind: "access".into(),
+                reason: "personalization data is released only to the TA it belongs to, over a TA-to-TA session".into()
             }
         );
         assert_eq!(e.exit_code(), 3);

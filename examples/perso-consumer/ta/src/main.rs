@@ -118,10 +118,12 @@ fn info(max_wait_ms: u32) -> core::result::Result<Vec<u8>, PersoError> {
 
 fn failure(e: &PersoError) -> (u32, Vec<u8>) {
     match e {
-        PersoError::Refused(r) => (
-            proto::STATUS_REFUSED,
-            format!("{}\n{}", r.kind, r.reason).into_bytes(),
-        ),
+        PersoError::Refused(r) => (proto::STATUS_REFUSED, {
+            // The kind's name and the update TA's fault, which the host puts into words.
+            let mut body = format!("{}\n", r.kind).into_bytes();
+            body.extend_from_slice(&r.fault);
+            body
+        }),
         PersoError::Unreachable(_) | PersoError::Invoke(_) => (
             proto::STATUS_UPDATE_TA_UNREACHABLE,
             format!("{e}").into_bytes(),
