@@ -216,10 +216,7 @@ fn samples() -> Vec<Fault> {
         CommandErrorKind::DependencyOverwrite,
     ];
     kinds.extend(decrypt.map(CommandErrorKind::Decrypt));
-    kinds.extend(
-        um.map(|u| CommandErrorKind::UpdateManagement(Box::new(u)))
-            .into_iter(),
-    );
+    kinds.extend(um.map(|u| CommandErrorKind::UpdateManagement(Box::new(u))));
     engine.extend(kinds.into_iter().map(command));
     let mut faults: Vec<Fault> = engine.into_iter().map(install).collect();
     let ops = [
@@ -366,7 +363,7 @@ fn samples() -> Vec<Fault> {
             StateError::KeksNotCommitted,
         ]
         .into_iter()
-        .flat_map(|e| [Fault::State(e.clone()), Fault::Reconcile(e)]),
+        .flat_map(|e| [Fault::State(e), Fault::Reconcile(e)]),
     );
     faults.extend(
         [
