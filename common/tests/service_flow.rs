@@ -144,7 +144,11 @@ fn device_key_is_created_once_and_status_reports_it() {
         "status alone creates no key"
     );
     assert!(st.service.tpa_root_is_test_key);
+    // The TA sends facts, the host words them.
+    assert!(st.platform.warnings.is_empty() && st.platform.prerequisites.is_empty());
     assert!(st
+        .clone()
+        .assess()
         .platform
         .warnings
         .iter()

@@ -34,9 +34,10 @@ fn call<Q: Codec, R: Codec>(
     })
 }
 
-/// `status`: versions, the platform's protections and the TA's public state.
+/// `status`: versions, the platform's protections and the TA's public state, the platform's
+/// facts judged here (`StatusResponse::assess`: the TA sends no words).
 pub fn status(tee: &mut dyn Transport) -> Result<StatusResponse, AgentError> {
-    call(tee, Command::Status, &Empty {})
+    call(tee, Command::Status, &Empty {}).map(StatusResponse::assess)
 }
 
 /// The device's public keys (created inside the TA on first use), with `anchor`'s payload

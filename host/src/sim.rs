@@ -9,7 +9,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
-use suit_common::protocol::{prerequisite, Command, PlatformInfo, Prerequisite, PROTOCOL_VERSION};
+use suit_common::protocol::{Command, PlatformInfo, PROTOCOL_VERSION};
 use suit_common::service::keys::Rng;
 use suit_common::service::store::{check_name, SecureStore, StoreError};
 use suit_common::service::{Backend, Client, Config, Service, TaStore};
@@ -19,8 +19,7 @@ use crate::files::replace_file;
 use crate::tee::{AgentError, RawReply, Transport};
 
 /// Printed whenever the simulator is used, so nobody mistakes it for a TEE.
-pub const WARNING: &str =
-    "WARNING: simulator backend: no TEE, no isolation; keys and state are plain files";
+pub const WARNING: &str = suit_common::protocol::SIMULATOR_WARNING;
 
 /// The repository's public test TPA root, the simulator's default (as the TA's).
 pub const TEST_TPA_ROOT_PEM: &str = include_str!("../../tests/keys/tpa-test.pub.pem");
@@ -170,23 +169,13 @@ impl Backend for SimBackend {
         "simulator"
     }
 
+    /// Facts only, as the TA's: `StatusResponse::assess` judges them by the backend's name.
     fn platform_info(&self) -> PlatformInfo {
         PlatformInfo {
-            tee_version: None,
             // Files in a directory: no protection against rollback at all.
             anti_rollback_level: Some(0),
             rollback_detection_level: Some(0),
-            warnings: vec![WARNING.into()],
-            attestation_pta: None,
-            // Files on the host: none of the device's protections exist.
-            prerequisites: [
-                prerequisite::TA_SIGNING_KEY,
-                prerequisite::HARDWARE_UNIQUE_KEY,
-                prerequisite::HARDWARE_RNG,
-            ]
-            .into_iter()
-            .map(|name| Prerequisite::new(name, Some(false), "the simulator is not a TEE"))
-            .collect(),
+            ..PlatformInfo::default()
         }
     }
 }

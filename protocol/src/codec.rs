@@ -313,6 +313,7 @@ message!(PlatformInfo {
     warnings,
     attestation_pta,
     prerequisites = default,
+    device_id = default,
 });
 message!(Prerequisite {
     name,

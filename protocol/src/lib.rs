@@ -519,7 +519,9 @@ pub struct InstallFinishResponse {
     pub ree_paths: Vec<String>,
 }
 
-/// What the TA can tell about the protections of the platform it runs on.
+/// What the TA can tell about the protections of the platform it runs on: facts only. The
+/// judgement of them (`warnings`, `prerequisites`) is the host's ([`StatusResponse::assess`]),
+/// so the TA carries none of its words (issue 14, TA size); the TA sends both empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PlatformInfo {
@@ -531,13 +533,18 @@ pub struct PlatformInfo {
     pub anti_rollback_level: Option<u32>,
     /// `gpd.tee.trustedStorage.rollbackDetection.protectionLevel`, same scale.
     pub rollback_detection_level: Option<u32>,
-    /// Plain-language warnings about missing protections.
+    /// Plain-language warnings about missing protections (host: [`StatusResponse::assess`]).
     pub warnings: Vec<String>,
     /// Whether OP-TEE's attestation PTA is present (`None`: not a TEE). Without it, exported
     /// keys are vouched for only by the identity key's factory enrolment.
     pub attestation_pta: Option<bool>,
-    /// The production prerequisites, each as far as it can be checked where it runs.
+    /// The production prerequisites, each as far as it can be checked where it runs (host:
+    /// [`StatusResponse::assess`], and the agent's own check of the TA signing key).
     pub prerequisites: Vec<Prerequisite>,
+    /// `gpd.tee.deviceID` as the TEE reports it (`None`: not available, or not a TEE). OP-TEE
+    /// derives it from its hardware unique key, so it shows the all-zero stub HUK
+    /// ([`STUB_HUK_DEVICE_ID`]).
+    pub device_id: Option<String>,
 }
 
 /// A protection a production device needs and the QEMU development build lacks.
@@ -637,16 +644,91 @@ impl Prerequisite {
 pub const PROTECTION_LEVEL_TEE_HARDWARE: u32 = 1000;
 
 impl PlatformInfo {
-    /// Fills `warnings` from the levels, so every backend words them the same way.
-    pub fn with_derived_warnings(mut self) -> Self {
-        let rollback = match self.anti_rollback_level {
+    /// Replaces the entry of the same name (a later, better-placed check wins).
+    pub fn set_prerequisite(&mut self, p: Prerequisite) {
+        self.prerequisites.retain(|x| x.name != p.name);
+        self.prerequisites.push(p);
+    }
+}
+
+/// The simulator's warning, wherever it is used, so nobody mistakes it for a TEE.
+pub const SIMULATOR_WARNING: &str =
+    "WARNING: simulator backend: no TEE, no isolation; keys and state are plain files";
+
+impl StatusResponse {
+    /// The host's judgement of the facts the TA reported: the production prerequisites and
+    /// the warnings, in words, for the backend that answered. The TA sends facts only.
+    pub fn assess(mut self) -> Self {
+        let p = &mut self.platform;
+        p.warnings.clear();
+        p.prerequisites.clear();
+        if self.backend == "simulator" {
+            p.warnings.push(SIMULATOR_WARNING.into());
+            // Files on the host: none of the device's protections exist.
+            for name in [
+                prerequisite::TA_SIGNING_KEY,
+                prerequisite::HARDWARE_UNIQUE_KEY,
+                prerequisite::HARDWARE_RNG,
+            ] {
+                p.set_prerequisite(Prerequisite::new(
+                    name,
+                    Some(false),
+                    "the simulator is not a TEE",
+                ));
+            }
+        } else {
+            let huk = match p.device_id.as_deref() {
+                Some(id) if id == STUB_HUK_DEVICE_ID => Prerequisite::new(
+                    prerequisite::HARDWARE_UNIQUE_KEY,
+                    Some(false),
+                    alloc::format!(
+                        "device ID {id} is the one OP-TEE derives from its all-zero stub HUK"
+                    ),
+                ),
+                Some(id) => Prerequisite::new(
+                    prerequisite::HARDWARE_UNIQUE_KEY,
+                    None,
+                    alloc::format!(
+                        "device ID {id} is not the stub HUK's; whether the HUK is secret is not visible to a TA"
+                    ),
+                ),
+                None => Prerequisite::new(
+                    prerequisite::HARDWARE_UNIQUE_KEY,
+                    None,
+                    "gpd.tee.deviceID is not available",
+                ),
+            };
+            p.set_prerequisite(huk);
+            p.set_prerequisite(Prerequisite::new(
+                prerequisite::HARDWARE_RNG,
+                None,
+                "GP exposes no property naming the source behind TEE_GenerateRandom; a TA cannot \
+                 tell a hardware RNG from OP-TEE's software PRNG",
+            ));
+            p.set_prerequisite(Prerequisite::new(
+                prerequisite::TA_SIGNING_KEY,
+                None,
+                "not visible to a TA; `suit-agent status` checks the update TA's signature",
+            ));
+            if p.prerequisites
+                .iter()
+                .any(|x| x.name == prerequisite::HARDWARE_UNIQUE_KEY && x.met == Some(false))
+            {
+                p.warnings.push(
+                    "the hardware unique key is OP-TEE's all-zero stub: secure storage keys can \
+                     be computed by anyone who reads the REE's copy"
+                        .into(),
+                );
+            }
+        }
+        let rollback = match p.anti_rollback_level {
             Some(level) if level >= PROTECTION_LEVEL_TEE_HARDWARE => Prerequisite::new(
                 prerequisite::ROLLBACK_PROTECTED_STORAGE,
                 Some(true),
                 alloc::format!("the TEE reports anti-rollback level {level}"),
             ),
             Some(level) => {
-                self.warnings.push(alloc::format!(
+                p.warnings.push(alloc::format!(
                     "secure storage anti-rollback level is {level} (< {PROTECTION_LEVEL_TEE_HARDWARE}): \
                      the normal world can roll back all of secure storage, sequence numbers included"
                 ));
@@ -659,7 +741,7 @@ impl PlatformInfo {
                 )
             }
             None => {
-                self.warnings
+                p.warnings
                     .push("secure storage anti-rollback level unknown: assume none".into());
                 Prerequisite::new(
                     prerequisite::ROLLBACK_PROTECTED_STORAGE,
@@ -668,21 +750,31 @@ impl PlatformInfo {
                 )
             }
         };
-        self.set_prerequisite(rollback);
-        if self.attestation_pta == Some(false) {
-            self.warnings.push(
+        p.set_prerequisite(rollback);
+        if p.attestation_pta == Some(false) {
+            p.warnings.push(
                 "no attestation PTA: the device's key statements are trustworthy only through \
                  the factory enrolment of its identity key"
                     .into(),
             );
         }
+        let test_root = self.service.tpa_root_is_test_key;
+        if test_root {
+            p.warnings.push(
+                "the TPA root is the repository's public test key: anyone can provision this TA"
+                    .into(),
+            );
+        }
+        p.set_prerequisite(Prerequisite::new(
+            prerequisite::OWN_TPA_ROOT,
+            Some(!test_root),
+            if test_root {
+                "built with the repository's public test TPA root (explicit test opt-in)"
+            } else {
+                "built with a TPA root given at build time"
+            },
+        ));
         self
-    }
-
-    /// Replaces the entry of the same name (a later, better-placed check wins).
-    pub fn set_prerequisite(&mut self, p: Prerequisite) {
-        self.prerequisites.retain(|x| x.name != p.name);
-        self.prerequisites.push(p);
     }
 }
 
@@ -751,17 +843,33 @@ mod tests {
         let r = StatusResponse {
             protocol_version: PROTOCOL_VERSION,
             ta_version: "0.1.0".into(),
-            backend: "simulator".into(),
+            backend: "optee".into(),
             platform: PlatformInfo {
                 anti_rollback_level: Some(100),
+                device_id: Some(STUB_HUK_DEVICE_ID.into()),
                 ..Default::default()
-            }
-            .with_derived_warnings(),
+            },
             service: ServiceInfo::default(),
         };
         let bytes = encode(&r).unwrap();
         assert_eq!(decode::<StatusResponse>(&bytes, MAX_RESPONSE).unwrap(), r);
-        assert_eq!(r.platform.warnings.len(), 1);
+        // The facts, judged on the host: the stub HUK and the REE-enforced rollback level.
+        let a = r.assess();
+        assert_eq!(a.platform.warnings.len(), 2, "{:?}", a.platform.warnings);
+        let met = |name: &str| {
+            a.platform
+                .prerequisites
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.met)
+        };
+        assert_eq!(met(prerequisite::HARDWARE_UNIQUE_KEY), Some(Some(false)));
+        assert_eq!(
+            met(prerequisite::ROLLBACK_PROTECTED_STORAGE),
+            Some(Some(false))
+        );
+        assert_eq!(met(prerequisite::OWN_TPA_ROOT), Some(Some(true)));
+        assert_eq!(met(prerequisite::HARDWARE_RNG), Some(None));
     }
 
     #[test]

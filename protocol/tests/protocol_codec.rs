@@ -28,6 +28,7 @@ fn platform() -> PlatformInfo {
             None,
             "unknown",
         )],
+        device_id: Some(STUB_HUK_DEVICE_ID.into()),
     }
 }
 

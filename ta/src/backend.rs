@@ -15,7 +15,7 @@ use optee_utee::{
     DataFlag, ErrorKind, GenericObject, LoginType, ObjectStorageConstants, ParamIndex,
     PersistentObject, TaSessionBuilder, TeeParams, Uuid, Whence,
 };
-use suit_common::protocol::{prerequisite, PlatformInfo, Prerequisite, STUB_HUK_DEVICE_ID};
+use suit_common::protocol::PlatformInfo;
 use suit_common::service::components::parse_uuid;
 use suit_common::service::keys::Rng;
 use suit_common::service::segments::Segmented;
@@ -431,60 +431,16 @@ impl Backend for Optee {
         "optee"
     }
 
+    /// Facts only; the host puts them into words and judges them (`StatusResponse::assess`).
     fn platform_info(&self) -> PlatformInfo {
-        let mut info = PlatformInfo {
+        PlatformInfo {
             tee_version: TeeTrustedOsImplementationVersion.get().ok(),
             anti_rollback_level: TeeTrustedStorageAntiRollbackProtectionLevel.get().ok(),
             rollback_detection_level: TeeTrustedStorageRollbackDetectionProtectionLevel.get().ok(),
             attestation_pta: Some(attestation_pta_present()),
             warnings: Vec::new(),
             prerequisites: Vec::new(),
-        };
-        info.set_prerequisite(hardware_unique_key());
-        info.set_prerequisite(Prerequisite::new(
-            prerequisite::HARDWARE_RNG,
-            None,
-            "GP exposes no property naming the source behind TEE_GenerateRandom; a TA cannot \
-             tell a hardware RNG from OP-TEE's software PRNG",
-        ));
-        info.set_prerequisite(Prerequisite::new(
-            prerequisite::TA_SIGNING_KEY,
-            None,
-            "not visible to a TA; `suit-agent status` checks the update TA's signature",
-        ));
-        if info
-            .prerequisites
-            .iter()
-            .any(|p| p.name == prerequisite::HARDWARE_UNIQUE_KEY && p.met == Some(false))
-        {
-            info.warnings.push(
-                "the hardware unique key is OP-TEE's all-zero stub: secure storage keys can be \
-                 computed by anyone who reads the REE's copy"
-                    .to_string(),
-            );
+            device_id: TeeDeviceId.get().ok().map(|id| id.to_string()),
         }
-        info
-    }
-}
-
-/// Detects OP-TEE's all-zero stub HUK by its fingerprint. A different device ID shows the stub
-/// is not in use, not that the HUK is secret, so that case stays "unknown".
-fn hardware_unique_key() -> Prerequisite {
-    match TeeDeviceId.get() {
-        Ok(id) if id.to_string() == STUB_HUK_DEVICE_ID => Prerequisite::new(
-            prerequisite::HARDWARE_UNIQUE_KEY,
-            Some(false),
-            alloc::format!("device ID {id} is the one OP-TEE derives from its all-zero stub HUK"),
-        ),
-        Ok(id) => Prerequisite::new(
-            prerequisite::HARDWARE_UNIQUE_KEY,
-            None,
-            alloc::format!("device ID {id} is not the stub HUK's; whether the HUK is secret is not visible to a TA"),
-        ),
-        Err(_) => Prerequisite::new(
-            prerequisite::HARDWARE_UNIQUE_KEY,
-            None,
-            "gpd.tee.deviceID is not available",
-        ),
     }
 }

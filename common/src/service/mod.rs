@@ -391,22 +391,8 @@ impl<B: Backend> Service<B> {
                 Err(e) => service.state_error = Some(ByteBuf::from(e.fault.encode())),
             }
         }
-        let mut platform = self.backend.platform_info().with_derived_warnings();
-        if self.config.tpa_root_is_test_key {
-            platform.warnings.push(
-                "the TPA root is the repository's public test key: anyone can provision this TA"
-                    .into(),
-            );
-        }
-        platform.set_prerequisite(protocol::Prerequisite::new(
-            protocol::prerequisite::OWN_TPA_ROOT,
-            Some(!self.config.tpa_root_is_test_key),
-            if self.config.tpa_root_is_test_key {
-                "built with the repository's public test TPA root (explicit test opt-in)"
-            } else {
-                "built with a TPA root given at build time"
-            },
-        ));
+        // Facts only: the host judges them (`StatusResponse::assess`).
+        let platform = self.backend.platform_info();
         Ok(StatusResponse {
             protocol_version: PROTOCOL_VERSION,
             ta_version: env!("CARGO_PKG_VERSION").to_string(),
