@@ -490,7 +490,7 @@ fn manifest_before_authentication_wrapper_is_refused() {
     assert_eq!(e.auth_block_count(), 1);
     assert!(matches!(
         Envelope::decode(&swapped),
-        Err(Error::Invalid { reason, .. }) if reason.contains("before suit-authentication-wrapper")
+        Err(Error::Invalid { reason, .. }) if reason.text().contains("before suit-authentication-wrapper")
     ));
 }
 

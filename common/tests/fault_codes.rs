@@ -3,8 +3,6 @@
 //! never as something else. Also: the wire form is fixed (golden bytes), and what the service
 //! refuses with on the wire is the fault that names the reason.
 
-use std::borrow::Cow;
-
 use suit_common::cbor::CborErrorKind;
 use suit_common::cose::CoseError;
 use suit_common::encryption::{DecryptError, KeyError, Location as CoseLocation, Problem};
@@ -24,6 +22,7 @@ use suit_common::suit::error::{
 use suit_common::suit::platform::PlatformError;
 use suit_common::suit::policy::{Requirement, Role};
 use suit_common::suit::update_management::{Comparison, UmError};
+use suit_common::suit::words::Words;
 use suit_common::suit::ComponentId;
 use suit_test_support::service::{backend, call, refusal, service};
 
@@ -50,27 +49,27 @@ fn samples() -> Vec<Fault> {
     let id = ComponentId::new(&[b"app".as_slice(), b"0"]);
     let mut engine = vec![
         Error::Decode {
-            at: Cow::Borrowed("SUIT_Manifest"),
+            at: Words::SuitManifest,
             error: suit_common::cbor::CborError {
                 kind: CborErrorKind::UnexpectedTag { found: 24 },
                 offset: 9,
             },
         },
         Error::Decode {
-            at: Cow::Borrowed("SUIT_Digest"),
+            at: Words::SuitDigest,
             error: suit_common::cbor::CborError {
                 kind: CborErrorKind::NonCanonicalOrder,
                 offset: 0,
             },
         },
         Error::Invalid {
-            at: Cow::Borrowed("RFC4122_UUID"),
-            reason: Cow::Borrowed("must be 16 bytes"),
+            at: Words::Rfc4122Uuid,
+            reason: Words::MustBe16Bytes,
         },
         Error::UnverifiedPlaintext(id.clone()),
         Error::SeveredSectionMissing(Section::PayloadFetch),
         Error::Platform(PlatformError::Other(0xffff_0006)),
-        Error::Limit(Cow::Borrowed("try-each options")),
+        Error::Limit(Words::TryEachOptions),
     ];
     engine.extend(
         [
@@ -253,7 +252,7 @@ fn samples() -> Vec<Fault> {
     ];
     let mut provision = vec![
         ProvisionError::TooLarge,
-        ProvisionError::Malformed(Cow::Borrowed("body")),
+        ProvisionError::Malformed(Words::BodyDoesNotDecode),
         ProvisionError::NotTpaSigned(CoseError::VerificationFailed),
         ProvisionError::Replayed {
             counter: CounterKind::Root,
@@ -335,8 +334,8 @@ fn samples() -> Vec<Fault> {
     faults.extend(commit.map(|c| Fault::Install(InstallError::Commit(c))));
     faults.extend(
         [
-            InstallError::Sequence(Cow::Borrowed("envelope incomplete")),
-            InstallError::TooLarge(Cow::Borrowed("payload")),
+            InstallError::Sequence(Words::EnvelopeIncomplete),
+            InstallError::TooLarge(Words::Payload),
             InstallError::UnexpectedPayload,
             InstallError::Store(StoreError::Unordered),
             InstallError::Policy(StateError::BadAnchorKey(3)),
@@ -458,6 +457,28 @@ fn the_words_are_those_the_ta_sent_before_codes() {
     );
     let f = Fault::State(StateError::KeksNotCommitted);
     assert!(fault::render(&f.encode()).starts_with("secure storage state unusable: "));
+}
+
+#[test]
+fn every_fixed_word_is_its_number_and_reads_back() {
+    for (n, w) in Words::ALL.iter().enumerate() {
+        let f = Fault::Install(InstallError::Sequence(*w));
+        let bytes = f.encode();
+        // [3 (install), [0 (sequence), n]]
+        assert_eq!(bytes.get(..4), Some(&[0x82, 0x03, 0x82, 0x00][..]));
+        assert_eq!(Fault::decode(&bytes), Some(f), "{w:?}");
+        assert_eq!(
+            fault::render(&bytes),
+            format!("install steps out of order: {}", w.text())
+        );
+        assert!(n < 0x10000);
+    }
+    // Numbers are places in the list: appended words never renumber these.
+    assert_eq!(Words::ALL.first(), Some(&Words::SuitDirectiveCopyParams));
+    assert_eq!(
+        Fault::Install(InstallError::Sequence(Words::NoInstallInProgress)).encode(),
+        [0x82, 0x03, 0x82, 0x00, 0x18, 0x58]
+    );
 }
 
 #[test]

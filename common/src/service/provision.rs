@@ -41,7 +41,7 @@
 //! ```
 
 use crate::protocol::ByteBuf;
-use alloc::borrow::Cow;
+use crate::suit::words::Words;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
@@ -635,24 +635,22 @@ fn split(message: &[u8]) -> Result<(&[u8], &[u8]), ProvisionError> {
         return Err(ProvisionError::TooLarge);
     }
     crate::cbor::check_well_formed(message)
-        .map_err(|_| ProvisionError::Malformed(Cow::Borrowed("not well-formed CBOR")))?;
+        .map_err(|_| ProvisionError::Malformed(Words::NotWellFormedCbor))?;
     let mut dec = Decoder::new(message);
     let n = dec
         .array()
-        .map_err(|_| ProvisionError::Malformed(Cow::Borrowed("not an array")))?;
+        .map_err(|_| ProvisionError::Malformed(Words::NotAnArray))?;
     if n != 2 {
-        return Err(ProvisionError::Malformed(Cow::Borrowed(
-            "expected [body, auth]",
-        )));
+        return Err(ProvisionError::Malformed(Words::ExpectedBodyAuth));
     }
     let body = dec
         .bytes()
-        .map_err(|_| ProvisionError::Malformed(Cow::Borrowed("body is not a bstr")))?;
+        .map_err(|_| ProvisionError::Malformed(Words::BodyIsNotABstr))?;
     let auth = dec
         .skip()
-        .map_err(|_| ProvisionError::Malformed(Cow::Borrowed("auth")))?;
+        .map_err(|_| ProvisionError::Malformed(Words::Auth))?;
     if !dec.is_empty() {
-        return Err(ProvisionError::Malformed(Cow::Borrowed("trailing bytes")));
+        return Err(ProvisionError::Malformed(Words::TrailingBytes));
     }
     Ok((body, auth))
 }
@@ -672,7 +670,7 @@ pub fn apply(
     // Authenticate before interpreting the body.
     let (signer, signer_key) = authenticate(&block, body_bytes, tpa_root, state)?;
     let body: ProvisioningBody = super::record::decode(body_bytes, MAX_MESSAGE)
-        .map_err(|_| ProvisionError::Malformed(Cow::Borrowed("body does not decode")))?;
+        .map_err(|_| ProvisionError::Malformed(Words::BodyDoesNotDecode))?;
     if body.device.as_slice() != device.identity_kid {
         return Err(ProvisionError::WrongDevice);
     }

@@ -4,7 +4,7 @@
 //! before anything runs, so a malformed command deep inside an option is refused up front
 //! instead of after half an update has been staged.
 
-use alloc::borrow::Cow;
+use crate::suit::words::Words;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -206,10 +206,8 @@ impl Parameters {
     pub(crate) fn check_copyable(label: i64) -> Result<(), Error> {
         match P::from_value(label) {
             Some(P::SoftFailure) => Err(Error::Invalid {
-                at: Cow::Borrowed("SUIT_Directive_Copy_Params"),
-                reason: Cow::Borrowed(
-                    "soft-failure is not a component parameter and cannot be copied",
-                ),
+                at: Words::SuitDirectiveCopyParams,
+                reason: Words::SoftFailureNotCopyable,
             }),
             Some(_) => Ok(()),
             None if label < 0 => Ok(()),
@@ -218,7 +216,7 @@ impl Parameters {
     }
 
     pub(crate) fn decode(dec: &mut Decoder<'_>) -> Result<Self, Error> {
-        const AT: &str = "SUIT_Parameters";
+        const AT: Words = Words::SuitParameters;
         let n = dec.map().at(AT)?;
         let mut p = Parameters::default();
         let mut seen = SeenKeys::default();
@@ -246,7 +244,7 @@ impl Parameters {
                 Some(P::Content) => p.content = Some(dec.bytes().at(AT)?.to_vec()),
                 Some(P::EncryptionInfo) => {
                     let inner = dec.bytes().at(AT)?;
-                    crate::cbor::check_well_formed(inner).at("SUIT_Encryption_Info")?;
+                    crate::cbor::check_well_formed(inner).at(Words::SuitEncryptionInfo)?;
                     p.encryption_info = Some(inner.to_vec());
                 }
                 Some(P::Uri) => p.uri = Some(String::from(dec.text().at(AT)?)),
@@ -279,8 +277,8 @@ impl Parameters {
 
 fn uuid(b: &[u8]) -> Result<[u8; 16], Error> {
     b.try_into().map_err(|_| Error::Invalid {
-        at: Cow::Borrowed("RFC4122_UUID"),
-        reason: Cow::Borrowed("must be 16 bytes"),
+        at: Words::Rfc4122Uuid,
+        reason: Words::MustBe16Bytes,
     })
 }
 
@@ -365,7 +363,7 @@ impl CommandSequence {
     ) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
         let seq = Self::decode_at(&mut dec, shared, depth, budget, base)?;
-        dec.finish().at("SUIT_Command_Sequence")?;
+        dec.finish().at(Words::SuitCommandSequence)?;
         Ok(seq)
     }
 
@@ -382,35 +380,33 @@ impl CommandSequence {
                 .checked_sub(inner.len())
                 .and_then(|p| u32::try_from(p).ok())
                 .and_then(|p| base.checked_add(p))
-                .ok_or(Error::Limit(Cow::Borrowed("command sequence offset")))
+                .ok_or(Error::Limit(Words::CommandSequenceOffset))
         };
-        const AT: &str = "SUIT_Command_Sequence";
+        const AT: Words = Words::SuitCommandSequence;
         if depth > MAX_SEQUENCE_DEPTH {
-            return Err(Error::Limit(Cow::Borrowed("command sequence nesting")));
+            return Err(Error::Limit(Words::CommandSequenceNesting));
         }
         let n = dec.array().at(AT)?;
         if n % 2 != 0 {
             return Err(Error::Invalid {
-                at: Cow::Borrowed(AT),
-                reason: Cow::Borrowed(
-                    "odd number of elements (commands come in label/argument pairs)",
-                ),
+                at: AT,
+                reason: Words::OddCommandElements,
             });
         }
         if n / 2 > MAX_COMMANDS {
-            return Err(Error::Limit(Cow::Borrowed("commands per sequence")));
+            return Err(Error::Limit(Words::CommandsPerSequence));
         }
         // Reserve the whole budget share up front: a declared count is not yet proven.
-        *budget = budget.checked_sub(n / 2).ok_or(Error::Limit(Cow::Borrowed(
-            "commands per sequence, nested ones included",
-        )))?;
+        *budget = budget
+            .checked_sub(n / 2)
+            .ok_or(Error::Limit(Words::CommandsNestedIncluded))?;
         let mut commands = Vec::with_capacity(n / 2);
         let mut offsets = Vec::with_capacity(n / 2);
         for _ in 0..n / 2 {
             let at = u32::try_from(dec.position())
                 .ok()
                 .and_then(|p| base.checked_add(p))
-                .ok_or(Error::Limit(Cow::Borrowed("command sequence offset")))?;
+                .ok_or(Error::Limit(Words::CommandSequenceOffset))?;
             let label = dec.int().at(AT)?;
             let known = C::from_value(label);
             let cmd = if let Some(kind) = known.and_then(C::condition) {
@@ -425,7 +421,7 @@ impl CommandSequence {
                     Some(C::TryEach) => {
                         let m = dec.array().at(AT)?;
                         if m == 0 || m > MAX_TRY_EACH_OPTIONS + 1 {
-                            return Err(Error::Limit(Cow::Borrowed("try-each options")));
+                            return Err(Error::Limit(Words::TryEachOptions));
                         }
                         let mut options = Vec::with_capacity(m);
                         let mut empty_fallback = false;
@@ -435,7 +431,7 @@ impl CommandSequence {
                                 break;
                             }
                             if options.len() == MAX_TRY_EACH_OPTIONS {
-                                return Err(Error::Limit(Cow::Borrowed("try-each options")));
+                                return Err(Error::Limit(Words::TryEachOptions));
                             }
                             let inner = dec.bytes().at(AT)?;
                             let b = inner_base(dec, inner)?;
@@ -481,10 +477,8 @@ impl CommandSequence {
             };
             if shared && !allowed_in_shared(&cmd) {
                 return Err(Error::Invalid {
-                    at: Cow::Borrowed("suit-shared-sequence"),
-                    reason: Cow::Borrowed(
-                        "only conditions and parameter/control commands are allowed",
-                    ),
+                    at: Words::SuitSharedSequence,
+                    reason: Words::OnlyConditionsAndControl,
                 });
             }
             commands.push(cmd);
@@ -530,7 +524,7 @@ fn allowed_in_shared(cmd: &Command) -> bool {
 }
 
 fn decode_index(dec: &mut Decoder<'_>) -> Result<IndexArg, Error> {
-    const AT: &str = "IndexArg";
+    const AT: Words = Words::IndexArg;
     match dec.item().at(AT)? {
         Item::Uint(i) => Ok(IndexArg::One(i)),
         Item::Bool(true) => Ok(IndexArg::All),
@@ -542,8 +536,8 @@ fn decode_index(dec: &mut Decoder<'_>) -> Result<IndexArg, Error> {
             Ok(IndexArg::List(v))
         }
         _ => Err(Error::Invalid {
-            at: Cow::Borrowed(AT),
-            reason: Cow::Borrowed("must be uint, true or a non-empty array of uint"),
+            at: AT,
+            reason: Words::IndexArgShape,
         }),
     }
 }

@@ -1,6 +1,6 @@
 //! SUIT_Component_Identifier: a list of byte strings naming a component.
 
-use alloc::borrow::Cow;
+use crate::suit::words::Words;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -37,18 +37,16 @@ impl ComponentId {
     }
 
     pub(crate) fn decode(dec: &mut Decoder<'_>) -> Result<Self, Error> {
-        const AT: &str = "SUIT_Component_Identifier";
+        const AT: Words = Words::SuitComponentIdentifier;
         let n = dec.array().at(AT)?;
         if n > MAX_SEGMENTS {
-            return Err(Error::Limit(Cow::Borrowed("component identifier segments")));
+            return Err(Error::Limit(Words::ComponentIdentifierSegments));
         }
         let mut segs = Vec::with_capacity(n);
         for _ in 0..n {
             let s = dec.bytes().at(AT)?;
             if s.len() > MAX_SEGMENT_LEN {
-                return Err(Error::Limit(Cow::Borrowed(
-                    "component identifier segment length",
-                )));
+                return Err(Error::Limit(Words::ComponentIdentifierSegmentLength));
             }
             segs.push(s.to_vec());
         }

@@ -1,6 +1,6 @@
 //! SUIT_Digest (draft-ietf-suit-manifest §10): algorithm id + digest bytes.
 
-use alloc::borrow::Cow;
+use crate::suit::words::Words;
 use subtle::ConstantTimeEq;
 
 use crate::cbor::Decoder;
@@ -36,12 +36,12 @@ impl Digest {
 
     /// Decodes `[alg, bytes, *extensions]` from `dec`.
     pub(crate) fn decode(dec: &mut Decoder<'_>) -> Result<Self, Error> {
-        const AT: &str = "SUIT_Digest";
+        const AT: Words = Words::SuitDigest;
         let len = dec.array().at(AT)?;
         if len < 2 {
             return Err(Error::Invalid {
-                at: Cow::Borrowed(AT),
-                reason: Cow::Borrowed("needs algorithm and bytes"),
+                at: AT,
+                reason: Words::NeedsAlgorithmAndBytes,
             });
         }
         let alg = dec.int().at(AT)?;
@@ -54,8 +54,8 @@ impl Digest {
             return Err(Error::Unsupported(Unsupported::DigestAlgorithm(alg)));
         }
         let value: [u8; 32] = bytes.try_into().map_err(|_| Error::Invalid {
-            at: Cow::Borrowed(AT),
-            reason: Cow::Borrowed("SHA-256 digest must be 32 bytes"),
+            at: AT,
+            reason: Words::Sha256DigestMustBe32Bytes,
         })?;
         Ok(Digest(value))
     }
@@ -64,7 +64,7 @@ impl Digest {
     pub(crate) fn decode_all(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
         let d = Self::decode(&mut dec)?;
-        dec.finish().at("SUIT_Digest")?;
+        dec.finish().at(Words::SuitDigest)?;
         Ok(d)
     }
 

@@ -4,7 +4,7 @@
 //! Decoding an envelope only splits it into those parts; the manifest stays opaque bytes until
 //! [`Envelope::authenticate`](crate::suit::authenticate) has checked digest and signatures.
 
-use alloc::borrow::Cow;
+use crate::suit::words::Words;
 use alloc::vec::Vec;
 
 use crate::cbor::{self, Decoder, Item, SeenKeys};
@@ -58,9 +58,9 @@ pub struct Envelope<'a> {
 impl<'a> Envelope<'a> {
     /// Splits an envelope into its parts, checking structure and bounds only.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, Error> {
-        const AT: &str = "SUIT_Envelope";
+        const AT: Words = Words::SuitEnvelope;
         if bytes.len() > MAX_ENVELOPE_LEN {
-            return Err(Error::Limit(Cow::Borrowed("envelope size")));
+            return Err(Error::Limit(Words::EnvelopeSize));
         }
         cbor::check_well_formed(bytes).at(AT)?;
         let mut dec = Decoder::new(bytes);
@@ -74,8 +74,8 @@ impl<'a> Envelope<'a> {
                 }
                 _ => {
                     return Err(Error::Invalid {
-                        at: Cow::Borrowed(AT),
-                        reason: Cow::Borrowed("unexpected tag (expected 107)"),
+                        at: AT,
+                        reason: Words::UnexpectedTagExpected107,
                     })
                 }
             }
@@ -100,10 +100,8 @@ impl<'a> Envelope<'a> {
                             // "SUIT_Authentication MUST come before the suit-manifest element."
                             if wrapper.is_none() {
                                 return Err(Error::Invalid {
-                                    at: Cow::Borrowed(AT),
-                                    reason: Cow::Borrowed(
-                                        "suit-manifest before suit-authentication-wrapper",
-                                    ),
+                                    at: AT,
+                                    reason: Words::ManifestBeforeAuthentication,
                                 });
                             }
                             seen.insert(label, off).at(AT)?;
@@ -129,7 +127,7 @@ impl<'a> Envelope<'a> {
                         (p.key.len(), p.key.as_bytes()) >= (key.len(), key.as_bytes())
                     }) {
                         return Err(Error::Decode {
-                            at: Cow::Borrowed(AT),
+                            at: AT,
                             error: cbor::CborError {
                                 kind: cbor::CborErrorKind::NonCanonicalOrder,
                                 offset: off,
@@ -137,40 +135,40 @@ impl<'a> Envelope<'a> {
                         });
                     }
                     if integrated.len() >= MAX_INTEGRATED_PAYLOADS {
-                        return Err(Error::Limit(Cow::Borrowed("integrated payloads")));
+                        return Err(Error::Limit(Words::IntegratedPayloads));
                     }
                     let bytes = dec.bytes().at(AT)?;
                     integrated.push(IntegratedPayload { key, bytes });
                 }
                 _ => {
                     return Err(Error::Invalid {
-                        at: Cow::Borrowed(AT),
-                        reason: Cow::Borrowed("envelope keys are unsigned integers or text"),
+                        at: AT,
+                        reason: Words::EnvelopeKeyType,
                     })
                 }
             }
         }
         dec.finish().at(AT)?;
         let wrapper = wrapper.ok_or(Error::Invalid {
-            at: Cow::Borrowed(AT),
-            reason: Cow::Borrowed("missing suit-authentication-wrapper"),
+            at: AT,
+            reason: Words::MissingSuitAuthenticationWrapper,
         })?;
         let (manifest, manifest_encoded) = manifest.ok_or(Error::Invalid {
-            at: Cow::Borrowed(AT),
-            reason: Cow::Borrowed("missing suit-manifest"),
+            at: AT,
+            reason: Words::MissingSuitManifest,
         })?;
 
-        const AW: &str = "SUIT_Authentication";
+        const AW: Words = Words::SuitAuthentication;
         let mut w = Decoder::new(wrapper);
         let count = w.array().at(AW)?;
         if count == 0 {
             return Err(Error::Invalid {
-                at: Cow::Borrowed(AW),
-                reason: Cow::Borrowed("missing SUIT_Digest"),
+                at: AW,
+                reason: Words::MissingSuitDigest,
             });
         }
         if count - 1 > MAX_AUTH_BLOCKS {
-            return Err(Error::Limit(Cow::Borrowed("authentication blocks")));
+            return Err(Error::Limit(Words::AuthenticationBlocks));
         }
         let digest_encoded = w.bytes().at(AW)?;
         let digest = Digest::decode_all(digest_encoded)?;

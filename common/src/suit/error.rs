@@ -4,7 +4,6 @@
 //! context (section, command path, component index, offending value) to diagnose a refused
 //! manifest without a debugger, and never any secret.
 
-use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 #[cfg(feature = "explain")]
@@ -52,9 +51,7 @@ pub enum Error {
     Limit(Words),
 }
 
-/// The fixed words an error names a structure, rule or bound with: borrowed where the engine
-/// makes the error, owned where a refusal is read back from its code (`crate::fault`).
-pub type Words = Cow<'static, str>;
+pub use super::words::Words;
 
 /// Things recognised but not implemented (the manifest is refused, as the draft requires).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -416,14 +413,11 @@ impl From<PolicyError> for Error {
 
 /// Adds the name of the structure being decoded to a CBOR error.
 pub(crate) trait DecodeContext<T> {
-    fn at(self, at: &'static str) -> Result<T, Error>;
+    fn at(self, at: Words) -> Result<T, Error>;
 }
 
 impl<T> DecodeContext<T> for Result<T, CborError> {
-    fn at(self, at: &'static str) -> Result<T, Error> {
-        self.map_err(|error| Error::Decode {
-            at: Cow::Borrowed(at),
-            error,
-        })
+    fn at(self, at: Words) -> Result<T, Error> {
+        self.map_err(|error| Error::Decode { at, error })
     }
 }

@@ -3,7 +3,7 @@
 //! Only decoded from bytes whose digest and signature have already been checked (see
 //! `authenticate`); the decoder is crate-private so no caller can skip that order.
 
-use alloc::borrow::Cow;
+use crate::suit::words::Words;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -101,8 +101,9 @@ pub struct Manifest {
 
 impl Manifest {
     /// Decodes a manifest from the content of the envelope's `suit-manifest` bstr.
+    #[inline(never)]
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        const AT: &str = "SUIT_Manifest";
+        const AT: Words = Words::SuitManifest;
         let mut dec = Decoder::new(bytes);
         let n = dec.map().at(AT)?;
         let mut seen = SeenKeys::default();
@@ -140,7 +141,7 @@ impl Manifest {
                 Some(M::ReferenceUri) => {
                     let uri = dec.text().at(AT)?;
                     if uri.len() > MAX_REFERENCE_URI_LEN {
-                        return Err(Error::Limit(Cow::Borrowed("suit-reference-uri length")));
+                        return Err(Error::Limit(Words::SuitReferenceUriLength));
                     }
                     m.reference_uri = Some(String::from(uri));
                 }
@@ -176,7 +177,7 @@ impl Manifest {
                         Severable::Severed(Digest::decode(&mut dec)?)
                     } else {
                         let inner = dec.bytes().at(AT)?;
-                        crate::cbor::check_well_formed(inner).at("concise-swid-tag")?;
+                        crate::cbor::check_well_formed(inner).at(Words::ConciseSwidTag)?;
                         Severable::Present(inner.to_vec())
                     }
                 }
@@ -189,18 +190,18 @@ impl Manifest {
             Some(v) => return Err(Error::Unsupported(Unsupported::ManifestVersion(v))),
             None => {
                 return Err(Error::Invalid {
-                    at: Cow::Borrowed(AT),
-                    reason: Cow::Borrowed("missing suit-manifest-version"),
+                    at: AT,
+                    reason: Words::MissingSuitManifestVersion,
                 })
             }
         }
         m.sequence_number = sequence_number.ok_or(Error::Invalid {
-            at: Cow::Borrowed(AT),
-            reason: Cow::Borrowed("missing suit-manifest-sequence-number"),
+            at: AT,
+            reason: Words::MissingSuitManifestSequenceNumber,
         })?;
         m.common = common.ok_or(Error::Invalid {
-            at: Cow::Borrowed(AT),
-            reason: Cow::Borrowed("missing suit-common"),
+            at: AT,
+            reason: Words::MissingSuitCommon,
         })?;
         Ok(m)
     }
@@ -218,11 +219,11 @@ impl Manifest {
             }
             Some(M::Install) => self.install = Severable::Present(seq()?),
             Some(M::Text) => {
-                crate::cbor::check_well_formed(content).at("SUIT_Text_Map")?;
+                crate::cbor::check_well_formed(content).at(Words::SuitTextMap)?;
                 self.text = Severable::Present(content.to_vec())
             }
             Some(M::Coswid) => {
-                crate::cbor::check_well_formed(content).at("concise-swid-tag")?;
+                crate::cbor::check_well_formed(content).at(Words::ConciseSwidTag)?;
                 self.coswid = Severable::Present(content.to_vec())
             }
             _ => return Err(Error::Unsupported(Unsupported::Member(label))),
@@ -346,7 +347,7 @@ fn is_digest(dec: &Decoder<'_>) -> bool {
 }
 
 fn sequence(dec: &mut Decoder<'_>) -> Result<CommandSequence, Error> {
-    let inner = dec.bytes().at("SUIT_Manifest")?;
+    let inner = dec.bytes().at(Words::SuitManifest)?;
     CommandSequence::decode(inner, false)
 }
 
@@ -359,7 +360,7 @@ fn severable_sequence(dec: &mut Decoder<'_>) -> Result<Severable<CommandSequence
 }
 
 fn decode_common(mut dec: Decoder<'_>) -> Result<Common, Error> {
-    const AT: &str = "SUIT_Common";
+    const AT: Words = Words::SuitCommon;
     let n = dec.map().at(AT)?;
     let mut seen = SeenKeys::default();
     let mut common = Common::default();
@@ -369,28 +370,30 @@ fn decode_common(mut dec: Decoder<'_>) -> Result<Common, Error> {
         seen.insert(key, off).at(AT)?;
         match CommonKey::from_value(key) {
             Some(CommonKey::Dependencies) => {
-                let deps = dec.map().at("SUIT_Dependencies")?;
+                let deps = dec.map().at(Words::SuitDependencies)?;
                 let mut seen_idx = SeenKeys::default();
                 for _ in 0..deps {
                     let off = dec.position();
-                    let idx = dec.uint().at("SUIT_Dependencies")?;
+                    let idx = dec.uint().at(Words::SuitDependencies)?;
                     let idx = usize::try_from(idx)
                         .ok()
                         .filter(|i| *i < MAX_COMPONENTS)
-                        .ok_or(Error::Limit(Cow::Borrowed("dependency index")))?;
-                    seen_idx.insert(idx as i64, off).at("SUIT_Dependencies")?;
-                    let meta = dec.map().at("SUIT_Dependency_Metadata")?;
+                        .ok_or(Error::Limit(Words::DependencyIndex))?;
+                    seen_idx
+                        .insert(idx as i64, off)
+                        .at(Words::SuitDependencies)?;
+                    let meta = dec.map().at(Words::SuitDependencyMetadata)?;
                     let mut prefix = None;
                     let mut seen_meta = SeenKeys::default();
                     for _ in 0..meta {
                         let off = dec.position();
-                        let k = dec.int().at("SUIT_Dependency_Metadata")?;
-                        seen_meta.insert(k, off).at("SUIT_Dependency_Metadata")?;
+                        let k = dec.int().at(Words::SuitDependencyMetadata)?;
+                        seen_meta.insert(k, off).at(Words::SuitDependencyMetadata)?;
                         if k == DependencyMetadataKey::Prefix.value() {
                             prefix = Some(ComponentId::decode(&mut dec)?);
                         } else {
                             // Extensions carry no meaning for this engine.
-                            dec.skip().at("SUIT_Dependency_Metadata")?;
+                            dec.skip().at(Words::SuitDependencyMetadata)?;
                         }
                     }
                     common.dependencies.push(Dependency { index: idx, prefix });
@@ -400,12 +403,12 @@ fn decode_common(mut dec: Decoder<'_>) -> Result<Common, Error> {
                 let count = dec.array().at(AT)?;
                 if count == 0 {
                     return Err(Error::Invalid {
-                        at: Cow::Borrowed(AT),
-                        reason: Cow::Borrowed("suit-components must not be empty"),
+                        at: AT,
+                        reason: Words::SuitComponentsMustNotBeEmpty,
                     });
                 }
                 if count > MAX_COMPONENTS {
-                    return Err(Error::Limit(Cow::Borrowed("components per manifest")));
+                    return Err(Error::Limit(Words::ComponentsPerManifest));
                 }
                 for _ in 0..count {
                     common.components.push(ComponentId::decode(&mut dec)?);
@@ -430,8 +433,8 @@ fn decode_common(mut dec: Decoder<'_>) -> Result<Common, Error> {
     for i in common.components.len()..total {
         if !common.dependencies.iter().any(|d| d.index == i) {
             return Err(Error::Invalid {
-                at: Cow::Borrowed(AT),
-                reason: Cow::Borrowed("component index neither a component nor a dependency"),
+                at: AT,
+                reason: Words::IndexNotComponentOrDependency,
             });
         }
     }

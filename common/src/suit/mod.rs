@@ -29,6 +29,7 @@ pub mod platform;
 pub mod policy;
 pub mod streaming;
 pub mod update_management;
+pub mod words;
 
 use alloc::vec::Vec;
 

@@ -10,7 +10,7 @@
 //! manifest cannot hang a device; an event that has not happened within the bound aborts the
 //! update (the draft lets an implementation abort and retry later).
 
-use alloc::borrow::Cow;
+use crate::suit::words::Words;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cmp::Ordering;
@@ -123,16 +123,16 @@ impl VersionMatch {
 
     /// Decodes the array (not its bstr wrapper).
     pub(crate) fn decode_at(dec: &mut Decoder<'_>) -> Result<Self, Error> {
-        const AT: &str = "SUIT_Parameter_Version_Match";
+        const AT: Words = Words::SuitParameterVersionMatch;
         if dec.array().at(AT)? != 2 {
             return Err(Error::Invalid {
-                at: Cow::Borrowed(AT),
-                reason: Cow::Borrowed("must be [comparison-type, comparison-value]"),
+                at: AT,
+                reason: Words::VersionMatchShape,
             });
         }
         let comparison = Comparison::from_label(dec.uint().at(AT)?).ok_or(Error::Invalid {
-            at: Cow::Borrowed(AT),
-            reason: Cow::Borrowed("comparison type must be 1 (greater) to 5 (lesser)"),
+            at: AT,
+            reason: Words::ComparisonTypeRange,
         })?;
         let value = decode_version_value(dec)?;
         Ok(VersionMatch { comparison, value })
@@ -142,23 +142,23 @@ impl VersionMatch {
     pub(crate) fn decode_all(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
         let m = Self::decode_at(&mut dec)?;
-        dec.finish().at("SUIT_Parameter_Version_Match")?;
+        dec.finish().at(Words::SuitParameterVersionMatch)?;
         Ok(m)
     }
 }
 
 /// SUIT_Condition_Version_Comparison_Value: `[+int]`, at most [`MAX_VERSION_INTS`].
 pub(crate) fn decode_version_value(dec: &mut Decoder<'_>) -> Result<Vec<i64>, Error> {
-    const AT: &str = "SUIT_Condition_Version_Comparison_Value";
+    const AT: Words = Words::SuitConditionVersionComparisonValue;
     let n = dec.array().at(AT)?;
     if n == 0 {
         return Err(Error::Invalid {
-            at: Cow::Borrowed(AT),
-            reason: Cow::Borrowed("a version needs at least one integer"),
+            at: AT,
+            reason: Words::VersionNeedsInteger,
         });
     }
     if n > MAX_VERSION_INTS {
-        return Err(Error::Limit(Cow::Borrowed("integers in a version")));
+        return Err(Error::Limit(Words::IntegersInAVersion));
     }
     let mut v = Vec::with_capacity(n);
     for _ in 0..n {
@@ -171,7 +171,7 @@ pub(crate) fn decode_version_value(dec: &mut Decoder<'_>) -> Result<Vec<i64>, Er
 pub(crate) fn decode_set_version(bytes: &[u8]) -> Result<Vec<i64>, Error> {
     let mut dec = Decoder::new(bytes);
     let v = decode_version_value(&mut dec)?;
-    dec.finish().at("suit-set-version")?;
+    dec.finish().at(Words::SuitSetVersion)?;
     Ok(v)
 }
 
@@ -233,18 +233,18 @@ pub struct WaitInfo {
 impl WaitInfo {
     /// Decodes `bstr .cbor SUIT_Wait_Event` content.
     pub(crate) fn decode_all(bytes: &[u8]) -> Result<Self, Error> {
-        const AT: &str = "SUIT_Wait_Event";
+        const AT: Words = Words::SuitWaitEvent;
         let mut dec = Decoder::new(bytes);
         let n = dec.map().at(AT)?;
         if n == 0 {
             return Err(Error::Invalid {
-                at: Cow::Borrowed(AT),
-                reason: Cow::Borrowed("needs at least one wait event"),
+                at: AT,
+                reason: Words::NeedsAtLeastOneWaitEvent,
             });
         }
         // Nine labels exist and keys are unique: more entries cannot be valid.
         if n > 9 {
-            return Err(Error::Limit(Cow::Borrowed("wait events")));
+            return Err(Error::Limit(Words::WaitEvents));
         }
         let mut seen = SeenKeys::default();
         let mut events = Vec::with_capacity(n);
@@ -259,28 +259,26 @@ impl WaitInfo {
                 Some(K::Power) => WaitEvent::Power(dec.int().at(AT)?),
                 Some(K::Network) => WaitEvent::Network(dec.int().at(AT)?),
                 Some(K::OtherDeviceVersion) => {
-                    const AT4: &str = "SUIT_Wait_Event_Argument_Other_Device_Version";
+                    const AT4: Words = Words::SuitWaitEventArgumentOtherDeviceVersion;
                     if dec.array().at(AT4)? != 2 {
                         return Err(Error::Invalid {
-                            at: Cow::Borrowed(AT4),
-                            reason: Cow::Borrowed("must be [other-device, [+ version match]]"),
+                            at: AT4,
+                            reason: Words::OtherDeviceVersionShape,
                         });
                     }
                     let device = dec.bytes().at(AT4)?;
                     if device.len() > MAX_METADATA_BYTES {
-                        return Err(Error::Limit(Cow::Borrowed(
-                            "other-device identifier length",
-                        )));
+                        return Err(Error::Limit(Words::OtherDeviceIdentifierLength));
                     }
                     let m = dec.array().at(AT4)?;
                     if m == 0 {
                         return Err(Error::Invalid {
-                            at: Cow::Borrowed(AT4),
-                            reason: Cow::Borrowed("needs at least one version match"),
+                            at: AT4,
+                            reason: Words::NeedsAtLeastOneVersionMatch,
                         });
                     }
                     if m > MAX_OTHER_DEVICE_VERSIONS {
-                        return Err(Error::Limit(Cow::Borrowed("other-device version matches")));
+                        return Err(Error::Limit(Words::OtherDeviceVersionMatches));
                     }
                     let mut versions = Vec::with_capacity(m);
                     for _ in 0..m {
@@ -298,8 +296,8 @@ impl WaitInfo {
                 Some(K::DayOfWeekUtc) => WaitEvent::DayOfWeekUtc(uint_arg(&mut dec)?),
                 None => {
                     return Err(Error::Invalid {
-                        at: Cow::Borrowed(AT),
-                        reason: Cow::Borrowed("unknown wait event (labels 1 to 9 are defined)"),
+                        at: AT,
+                        reason: Words::UnknownWaitEvent,
                     })
                 }
             });
@@ -374,37 +372,37 @@ pub fn is_display_text(s: &str) -> bool {
     })
 }
 
-fn actor(dec: &mut Decoder<'_>, at: &'static str) -> Result<ActorId, Error> {
+fn actor(dec: &mut Decoder<'_>, at: Words) -> Result<ActorId, Error> {
     let a = match dec.item().at(at)? {
         Item::Tag(37) => ActorId::Uuid(dec.bytes().at(at)?.to_vec()),
         Item::Bytes(b) => ActorId::Bytes(b.to_vec()),
         Item::Text(t) => {
             if !is_display_text(t) {
                 return Err(Error::Invalid {
-                    at: Cow::Borrowed(at),
-                    reason: Cow::Borrowed("text outside Unicode categories L, M, N, P, S, Zs"),
+                    at,
+                    reason: Words::TextNotDisplayable,
                 });
             }
             ActorId::Text(String::from(t))
         }
         Item::Uint(u) => ActorId::Int(i64::try_from(u).map_err(|_| Error::Invalid {
-            at: Cow::Borrowed(at),
-            reason: Cow::Borrowed("actor integer out of range"),
+            at,
+            reason: Words::ActorIntegerOutOfRange,
         })?),
         Item::Nint(n) => {
             ActorId::Int(
                 i64::try_from(n)
                     .map(|n| -1 - n)
                     .map_err(|_| Error::Invalid {
-                        at: Cow::Borrowed(at),
-                        reason: Cow::Borrowed("actor integer out of range"),
+                        at,
+                        reason: Words::ActorIntegerOutOfRange,
                     })?,
             )
         }
         _ => {
             return Err(Error::Invalid {
-                at: Cow::Borrowed(at),
-                reason: Cow::Borrowed("actor id must be #6.37(bstr), bstr, tstr or int"),
+                at,
+                reason: Words::ActorIdType,
             })
         }
     };
@@ -414,22 +412,22 @@ fn actor(dec: &mut Decoder<'_>, at: &'static str) -> Result<ActorId, Error> {
         ActorId::Int(_) => 0,
     };
     if len > MAX_METADATA_BYTES {
-        return Err(Error::Limit(Cow::Borrowed("actor identifier length")));
+        return Err(Error::Limit(Words::ActorIdentifierLength));
     }
     Ok(a)
 }
 
 fn permission_map(dec: &mut Decoder<'_>) -> Result<Vec<(ActorId, u64)>, Error> {
-    const AT: &str = "SUIT_meta_permission_map";
+    const AT: Words = Words::SuitMetaPermissionMap;
     let n = dec.map().at(AT)?;
     if n == 0 {
         return Err(Error::Invalid {
-            at: Cow::Borrowed(AT),
-            reason: Cow::Borrowed("needs at least one actor"),
+            at: AT,
+            reason: Words::NeedsAtLeastOneActor,
         });
     }
     if n > MAX_PERMISSION_ENTRIES {
-        return Err(Error::Limit(Cow::Borrowed("actors in a permission map")));
+        return Err(Error::Limit(Words::ActorsInAPermissionMap));
     }
     let mut out = Vec::with_capacity(n);
     // Deterministic encoding: keys strictly ascending by their encoded bytes (no duplicates).
@@ -438,8 +436,8 @@ fn permission_map(dec: &mut Decoder<'_>) -> Result<Vec<(ActorId, u64)>, Error> {
         let raw = dec.clone().skip().at(AT)?;
         if last.is_some_and(|l| l >= raw) {
             return Err(Error::Invalid {
-                at: Cow::Borrowed(AT),
-                reason: Cow::Borrowed("actor keys repeated or not in deterministic order"),
+                at: AT,
+                reason: Words::ActorKeyOrder,
             });
         }
         last = Some(raw);
@@ -452,19 +450,19 @@ fn permission_map(dec: &mut Decoder<'_>) -> Result<Vec<(ActorId, u64)>, Error> {
 impl ComponentMetadata {
     /// Decodes `bstr .cbor SUIT_Component_Metadata` content.
     pub(crate) fn decode_all(bytes: &[u8]) -> Result<Self, Error> {
-        const AT: &str = "SUIT_Component_Metadata";
+        const AT: Words = Words::SuitComponentMetadata;
         let mut dec = Decoder::new(bytes);
         let n = dec.map().at(AT)?;
         if n > 8 {
-            return Err(Error::Limit(Cow::Borrowed("component metadata members")));
+            return Err(Error::Limit(Words::ComponentMetadataMembers));
         }
         let mut seen = SeenKeys::default();
         let mut m = ComponentMetadata::default();
         let time = |dec: &mut Decoder<'_>| -> Result<u64, Error> {
             if !dec.optional_tag(1).at(AT)? {
                 return Err(Error::Invalid {
-                    at: Cow::Borrowed(AT),
-                    reason: Cow::Borrowed("creation and modification times need CBOR tag 1"),
+                    at: AT,
+                    reason: Words::TimesNeedTag1,
                 });
             }
             dec.uint().at(AT)
@@ -480,18 +478,17 @@ impl ComponentMetadata {
                 Some(K::GroupPermissions) => m.group_permissions = permission_map(&mut dec)?,
                 Some(K::RolePermissions) => m.role_permissions = permission_map(&mut dec)?,
                 Some(K::FileType) => {
-                    m.file_type =
-                        Some(match dec.uint().at(AT)? {
-                            1 => FileType::Regular,
-                            2 => FileType::Directory,
-                            3 => FileType::Symlink,
-                            _ => return Err(Error::Invalid {
-                                at: Cow::Borrowed(AT),
-                                reason: Cow::Borrowed(
-                                    "file type must be 1 (regular), 2 (directory) or 3 (symlink)",
-                                ),
-                            }),
-                        })
+                    m.file_type = Some(match dec.uint().at(AT)? {
+                        1 => FileType::Regular,
+                        2 => FileType::Directory,
+                        3 => FileType::Symlink,
+                        _ => {
+                            return Err(Error::Invalid {
+                                at: AT,
+                                reason: Words::FileTypeRange,
+                            })
+                        }
+                    })
                 }
                 Some(K::ModificationTime) => m.modification_time = Some(time(&mut dec)?),
                 Some(K::CreationTime) => m.creation_time = Some(time(&mut dec)?),
@@ -499,8 +496,8 @@ impl ComponentMetadata {
                 // An extension this engine cannot apply: refusing beats ignoring metadata.
                 None => {
                     return Err(Error::Invalid {
-                        at: Cow::Borrowed(AT),
-                        reason: Cow::Borrowed("unknown component metadata member"),
+                        at: AT,
+                        reason: Words::UnknownComponentMetadataMember,
                     })
                 }
             }
@@ -514,20 +511,17 @@ impl ComponentMetadata {
 /// at most [`MAX_MULTI_COMPONENTS`] entries, no duplicate index; `value` decodes each entry.
 fn decode_component_map<T>(
     dec: &mut Decoder<'_>,
-    at: &'static str,
-    what: &'static str,
-    empty: &'static str,
+    at: Words,
+    what: Words,
+    empty: Words,
     mut value: impl FnMut(&mut Decoder<'_>) -> Result<T, Error>,
 ) -> Result<Vec<(u64, T)>, Error> {
     let n = dec.map().at(at)?;
     if n == 0 {
-        return Err(Error::Invalid {
-            at: Cow::Borrowed(at),
-            reason: Cow::Borrowed(empty),
-        });
+        return Err(Error::Invalid { at, reason: empty });
     }
     if n > MAX_MULTI_COMPONENTS {
-        return Err(Error::Limit(Cow::Borrowed(what)));
+        return Err(Error::Limit(what));
     }
     let mut seen = SeenKeys::default();
     let mut out = Vec::with_capacity(n);
@@ -547,31 +541,31 @@ pub(crate) fn decode_override_multiple(
 ) -> Result<Vec<(u64, Parameters)>, Error> {
     decode_component_map(
         dec,
-        "SUIT_Override_Mult_Arg",
-        "components in override-multiple",
-        "needs at least one component",
+        Words::SuitOverrideMultArg,
+        Words::ComponentsInOverrideMultiple,
+        Words::NeedsAtLeastOneComponent,
         Parameters::decode,
     )
 }
 
 /// suit-directive-copy-params's argument: `{+ uint => [+ int]}`.
 pub(crate) fn decode_copy_params(dec: &mut Decoder<'_>) -> Result<Vec<(u64, Vec<i64>)>, Error> {
-    const AT: &str = "SUIT_Directive_Copy_Params";
+    const AT: Words = Words::SuitDirectiveCopyParams;
     decode_component_map(
         dec,
         AT,
-        "components in copy-params",
-        "needs at least one source component",
+        Words::ComponentsInCopyParams,
+        Words::NeedsAtLeastOneSourceComponent,
         |dec| {
             let m = dec.array().at(AT)?;
             if m == 0 {
                 return Err(Error::Invalid {
-                    at: Cow::Borrowed(AT),
-                    reason: Cow::Borrowed("needs at least one parameter label per source"),
+                    at: AT,
+                    reason: Words::NeedsLabelPerSource,
                 });
             }
             if m > MAX_COPY_LABELS {
-                return Err(Error::Limit(Cow::Borrowed("labels in copy-params")));
+                return Err(Error::Limit(Words::LabelsInCopyParams));
             }
             let mut labels = Vec::with_capacity(m);
             for _ in 0..m {

@@ -26,7 +26,6 @@
 //! (at `begin`) deletes exactly the journal's objects the state does not use.
 
 use crate::suit::error::Words;
-use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -378,13 +377,13 @@ impl InstallSession {
         envelope_len: u64,
     ) -> Result<(), InstallError> {
         // A refused begin changes nothing: an install under way stays as it was.
-        let len = usize::try_from(envelope_len)
-            .map_err(|_| InstallError::TooLarge(Cow::Borrowed("envelope")))?;
+        let len =
+            usize::try_from(envelope_len).map_err(|_| InstallError::TooLarge(Words::Envelope))?;
         if len == 0 {
             return Err(InstallError::EmptyEnvelope);
         }
         if len > MAX_ENVELOPE {
-            return Err(InstallError::TooLarge(Cow::Borrowed("envelope")));
+            return Err(InstallError::TooLarge(Words::Envelope));
         }
         self.clear(store);
         if !core::mem::take(&mut self.no_journal) {
@@ -412,19 +411,15 @@ impl InstallSession {
             envelope,
         } = &mut self.phase
         else {
-            return Err(InstallError::Sequence(Cow::Borrowed(
-                "no install in progress",
-            )));
+            return Err(InstallError::Sequence(Words::NoInstallInProgress));
         };
         if offset != envelope.len() as u64 {
-            return Err(InstallError::Sequence(Cow::Borrowed(
-                "envelope chunk offset",
-            )));
+            return Err(InstallError::Sequence(Words::EnvelopeChunkOffset));
         }
         if envelope.len() + data.len() > *expected_len {
-            return Err(InstallError::TooLarge(Cow::Borrowed(
-                "envelope exceeds its announced length",
-            )));
+            return Err(InstallError::TooLarge(
+                Words::EnvelopeExceedsItsAnnouncedLength,
+            ));
         }
         envelope.extend_from_slice(data);
         Ok(())
@@ -445,7 +440,7 @@ impl InstallSession {
                 envelope,
             } if envelope.len() == *expected_len => envelope,
             Phase::Prepared { envelope, .. } => envelope,
-            _ => return Err(InstallError::Sequence(Cow::Borrowed("envelope incomplete"))),
+            _ => return Err(InstallError::Sequence(Words::EnvelopeIncomplete)),
         };
         let policy = state.policy().map_err(InstallError::Policy)?;
         let stored = |key: &[u8]| Ok(state.sequence_number(key));
@@ -475,9 +470,7 @@ impl InstallSession {
         let mut plans = suit::streaming::stream_plans(&checked.auth.manifest);
         plans.retain(|p| uris.contains(&p.uri));
         if uris.len() > MAX_PAYLOADS {
-            return Err(InstallError::TooLarge(Cow::Borrowed(
-                "too many payload URIs",
-            )));
+            return Err(InstallError::TooLarge(Words::TooManyPayloadUris));
         }
         let prepared = Prepared {
             needed_sizes: checked.fetch_bounds(&uris),
@@ -556,9 +549,7 @@ impl InstallSession {
         keys: Option<&dyn KeySource>,
     ) -> Result<(), InstallError> {
         let Phase::Prepared { payloads, .. } = &mut self.phase else {
-            return Err(InstallError::Sequence(Cow::Borrowed(
-                "payload before prepare",
-            )));
+            return Err(InstallError::Sequence(Words::PayloadBeforePrepare));
         };
         let at = payloads
             .iter()
@@ -566,24 +557,20 @@ impl InstallSession {
             .ok_or(InstallError::UnexpectedPayload)?;
         let p = payloads.get(at).ok_or(InstallError::UnexpectedPayload)?;
         if total_len > MAX_PAYLOAD {
-            return Err(InstallError::TooLarge(Cow::Borrowed("payload")));
+            return Err(InstallError::TooLarge(Words::Payload));
         }
         if p.bound.is_some_and(|bound| total_len > bound) {
-            return Err(InstallError::TooLarge(Cow::Borrowed(
-                "payload larger than the manifest's image size",
-            )));
+            return Err(InstallError::TooLarge(Words::PayloadOverImageSize));
         }
         // Validate fully before touching anything: a refused chunk changes nothing.
         let start_over = offset == 0;
         if !start_over && (p.poisoned || p.expected != Some(total_len) || offset != p.received) {
-            return Err(InstallError::Sequence(Cow::Borrowed(
-                "payload chunk offset or length",
-            )));
+            return Err(InstallError::Sequence(Words::PayloadChunkOffsetOrLength));
         }
         if offset.saturating_add(data.len() as u64) > total_len {
-            return Err(InstallError::TooLarge(Cow::Borrowed(
-                "payload exceeds its announced length",
-            )));
+            return Err(InstallError::TooLarge(
+                Words::PayloadExceedsItsAnnouncedLength,
+            ));
         }
         if start_over {
             // One journal write names every payload object of this install and the objects
@@ -665,9 +652,7 @@ impl InstallSession {
             } => (envelope, claims, payloads),
             other => {
                 self.phase = other;
-                return Err(InstallError::Sequence(Cow::Borrowed(
-                    "finish before prepare",
-                )));
+                return Err(InstallError::Sequence(Words::FinishBeforePrepare));
             }
         };
         // A poisoned payload's last write failed: its object may hold anything an earlier
@@ -679,7 +664,7 @@ impl InstallSession {
             // Finish ends the session either way: nothing half-sent stays in storage.
             remove_payloads(store, &payloads);
             let _ = cleanup_listed(store, state, &self.journal);
-            return Err(InstallError::Sequence(Cow::Borrowed("payload incomplete")));
+            return Err(InstallError::Sequence(Words::PayloadIncomplete));
         }
         let policy = match state.policy() {
             Ok(policy) => policy,
