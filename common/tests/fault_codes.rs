@@ -532,3 +532,28 @@ fn the_service_refuses_with_the_fault_that_names_the_reason() {
     assert_eq!(r.fault, Some(Fault::Service(ServiceFault::NoAnchor(77))));
     assert_eq!(r.reason, "no anchor 77");
 }
+
+#[test]
+fn the_deepest_engine_fault_reads_back_as_a_refusal_and_in_a_report() {
+    use suit_common::report::{code, Failure, Reason, ReportBuilder};
+    // Two dependency levels (the engine's limit, `MAX_DEPENDENCY_DEPTH`), each a failed
+    // command, and a malformed recipient at the bottom: the deepest nesting a refusal has.
+    let bottom = command(CommandErrorKind::Decrypt(DecryptError::Malformed {
+        at: CoseLocation::RecipientProtected(1),
+        problem: Problem::WrongBucket(5),
+    }));
+    let middle = command(CommandErrorKind::Dependency(Box::new(bottom)));
+    let top = install(command(CommandErrorKind::Dependency(Box::new(middle))));
+    assert_eq!(Fault::decode(&top.encode()), Some(top.clone()));
+    // Inside a failure report (one level deeper): the report still reads back.
+    let report = ReportBuilder::failure(
+        None,
+        Failure::new(Reason::OperationFailed, code::DECODE, top.clone()),
+    );
+    let bytes = report.encode().unwrap();
+    let back = suit_common::report::Report::decode(&bytes).unwrap();
+    match back.result {
+        suit_common::report::ReportResult::Failure(f) => assert_eq!(f.detail, Some(top)),
+        other => panic!("{other:?}"),
+    }
+}
