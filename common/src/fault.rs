@@ -179,20 +179,6 @@ impl<T: Field> crate::cbor::Codec for Wire<T> {
     }
 }
 
-/// An engine error as its code, for a failure report's detail.
-pub fn encode_error(error: &Error) -> Vec<u8> {
-    let mut e = Encoder::new();
-    error.put(&mut e);
-    e.into_bytes()
-}
-
-/// Reads an engine error [`encode_error`] wrote.
-pub fn decode_error(bytes: &[u8]) -> Option<Error> {
-    crate::cbor::codec::decode::<Wire<Error>>(bytes, MAX_FAULT)
-        .ok()
-        .map(|w| w.0)
-}
-
 /// Reads a refusal's fault and puts it into words: the one rendering of every refusal the
 /// host tools print. An empty fault is a refusal the TA could not encode; one this build
 /// cannot read (a newer TA) is shown as its bytes.
@@ -241,6 +227,20 @@ impl core::fmt::Display for Fault {
             Fault::Reconcile(e) => write!(f, "an interrupted update could not be finished: {e}"),
             Fault::Internal(i) => write!(f, "{i}"),
             Fault::ReportStore(e) => write!(f, "storing the report: {e}"),
+        }
+    }
+}
+
+#[cfg(feature = "explain")]
+impl core::error::Error for Fault {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Fault::State(e) | Fault::Reconcile(e) => Some(e),
+            Fault::KeyStore(e) => Some(e),
+            Fault::Install(e) => Some(e),
+            Fault::Provision(e) => Some(e),
+            Fault::Store(e) | Fault::ReportStore(e) => Some(e),
+            Fault::Service(_) | Fault::Internal(_) => None,
         }
     }
 }

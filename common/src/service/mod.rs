@@ -442,8 +442,12 @@ impl<B: Backend> Service<B> {
             device: ByteBuf::from(i.kid.clone()),
             keys: stated,
         };
-        let signed = statement::sign(&st, k.identity_secret())
-            .map_err(|_| Refuse::internal(fault::Internal::SignStatement))?;
+        let signed = statement::sign(&st, k.identity_secret()).map_err(|_| {
+            Refuse::new(
+                RefusalKind::DeviceKey,
+                Fault::Internal(fault::Internal::SignStatement),
+            )
+        })?;
         Ok(DeviceKeyResponse {
             identity_key: ByteBuf::from(i.sec1),
             identity_kid: ByteBuf::from(i.kid),

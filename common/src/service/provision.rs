@@ -391,7 +391,7 @@ crate::cbor::struct_codec!(Kek { kid, anchors, key });
 #[non_exhaustive]
 pub enum ProvisionError {
     TooLarge,
-    Malformed(crate::suit::error::Words),
+    Malformed(Words),
     /// The signature is not from the TPA root or a TPA-role anchor.
     NotTpaSigned(CoseError),
     /// Replay or older message (on the signer's counter).
