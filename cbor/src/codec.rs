@@ -194,17 +194,6 @@ impl Field for i64 {
     }
 }
 
-/// Fixed words of a typed error (`Cow::Borrowed` where it is made, owned where it is read
-/// back), as text.
-impl Field for alloc::borrow::Cow<'static, str> {
-    fn put(&self, e: &mut Encoder) {
-        e.text(self);
-    }
-    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
-        Ok(alloc::borrow::Cow::Owned(String::from(d.text()?)))
-    }
-}
-
 impl<T: Field> Field for alloc::boxed::Box<T> {
     fn put(&self, e: &mut Encoder) {
         T::put(self, e);

@@ -200,6 +200,11 @@ pub fn render(fault: &[u8]) -> alloc::string::String {
     }
 }
 
+/// A TA's UUID as a fault carries it.
+pub(crate) fn uuid(uuid: &[u8; 16]) -> ByteBuf {
+    ByteBuf::from(uuid.to_vec())
+}
+
 /// A TA's UUID in its usual text form (or the bytes in hex if they are not 16).
 #[cfg(feature = "explain")]
 pub(crate) struct Uuid<'a>(pub &'a [u8]);
@@ -495,18 +500,20 @@ impl Field for crate::registry::WaitEventKind {
     }
 }
 
-/// A component identifier is its segments.
+/// A component identifier is its segments, read with the engine's own bounded decoder.
 impl Field for ComponentId {
     fn put(&self, e: &mut Encoder) {
         self.encode_to(e);
     }
     fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
-        let n = d.array()?;
-        let mut segments = Vec::new();
-        for _ in 0..n {
-            segments.push(d.bytes()?);
-        }
-        Ok(ComponentId::new(&segments))
+        let at = d.position();
+        ComponentId::decode(d).map_err(|e| match e {
+            Error::Decode { error, .. } => error,
+            _ => CborError {
+                kind: crate::cbor::CborErrorKind::TooLarge,
+                offset: at,
+            },
+        })
     }
 }
 

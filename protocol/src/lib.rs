@@ -698,6 +698,7 @@ impl StatusResponse {
                     "gpd.tee.deviceID is not available",
                 ),
             };
+            let stub_huk = huk.met == Some(false);
             p.set_prerequisite(huk);
             p.set_prerequisite(Prerequisite::new(
                 prerequisite::HARDWARE_RNG,
@@ -710,10 +711,7 @@ impl StatusResponse {
                 None,
                 "not visible to a TA; `suit-agent status` checks the update TA's signature",
             ));
-            if p.prerequisites
-                .iter()
-                .any(|x| x.name == prerequisite::HARDWARE_UNIQUE_KEY && x.met == Some(false))
-            {
+            if stub_huk {
                 p.warnings.push(
                     "the hardware unique key is OP-TEE's all-zero stub: secure storage keys can \
                      be computed by anyone who reads the REE's copy"

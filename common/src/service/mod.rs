@@ -785,14 +785,14 @@ impl<B: Backend> Service<B> {
             // recorded data may belong to an older release of it.
             return Err(Refuse::service(
                 RefusalKind::Storage,
-                ServiceFault::PersonalizationUnconfirmed(ByteBuf::from(uuid.to_vec())),
+                ServiceFault::PersonalizationUnconfirmed(fault::uuid(&uuid)),
             ));
         }
         let id = ComponentId::new(&[&uuid[..], b"perso"]);
         let record = state.component(&id).ok_or_else(|| {
             Refuse::service(
                 RefusalKind::NotFound,
-                ServiceFault::NoPersonalization(ByteBuf::from(uuid.to_vec())),
+                ServiceFault::NoPersonalization(fault::uuid(&uuid)),
             )
         })?;
         let mut data = self

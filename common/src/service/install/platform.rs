@@ -213,8 +213,8 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                     };
                     if header.uuid != uuid {
                         return Err(self.refuse(CommitRefusal::WrongTa {
-                            image: uuid_bytes(&header.uuid),
-                            manifest: uuid_bytes(&uuid),
+                            image: crate::fault::uuid(&header.uuid),
+                            manifest: crate::fault::uuid(&uuid),
                         }));
                     }
                     if let Some(installed) = next.component(&component).and_then(|c| c.ta_version) {
@@ -636,7 +636,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         match components::classify(component) {
             Err(_) => Err(self.refuse(CommitRefusal::NotReePath(component.clone()))),
             Ok(Kind::TrustedApp { uuid }) => {
-                Err(self.refuse(CommitRefusal::UnlinkTa(uuid_bytes(&uuid))))
+                Err(self.refuse(CommitRefusal::UnlinkTa(crate::fault::uuid(&uuid))))
             }
             Ok(Kind::Ree { path }) => Err(self.refuse(CommitRefusal::UnlinkRee(path))),
             Ok(Kind::Personalization { .. }) | Ok(Kind::Secure) => {
@@ -744,7 +744,9 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             // irreversible, or a refusal could neither finish nor end the commit.
             if !self.state.can_mark_unconfirmed(&header.uuid) {
                 return Err(
-                    self.refuse(CommitRefusal::TooManyUnconfirmed(uuid_bytes(&header.uuid)))
+                    self.refuse(CommitRefusal::TooManyUnconfirmed(crate::fault::uuid(
+                        &header.uuid,
+                    ))),
                 );
             }
             // Installed as recorded once OP-TEE confirms it (the next state is written only
@@ -778,7 +780,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 // keeps the commit pending: `reconcile` tries again before the next command.
                 if super::journal::RETRIED.contains(&code) {
                     return Err(self.refuse(CommitRefusal::InstallPending {
-                        uuid: uuid_bytes(&header.uuid),
+                        uuid: crate::fault::uuid(&header.uuid),
                         code,
                     }));
                 }
@@ -798,7 +800,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                     self.journal.pending = pending;
                 }
                 return Err(self.refuse(CommitRefusal::InstallNotConfirmed {
-                    uuid: uuid_bytes(&header.uuid),
+                    uuid: crate::fault::uuid(&header.uuid),
                     code,
                 }));
             }
@@ -928,8 +930,4 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             finish: stream.end,
         })
     }
-}
-
-fn uuid_bytes(uuid: &[u8; 16]) -> crate::protocol::ByteBuf {
-    crate::protocol::ByteBuf::from(uuid.to_vec())
 }
