@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Size of the production update TA (issue 14): built as a product would be, with a TPA root
 # that is not test material (a fresh P-256 key made here) and the default features, then
-# stripped and signed as qemu/build.sh does. Prints the signed size and the ELF's sections.
+# stripped and signed as qemu/build.sh does. Prints the signed size and the ELF's sections;
+# fails if formatting code (`core::fmt`) is linked in.
 # Leaves the test build in $QB/out alone (its own target dir, $QB/size).
 #
 # Usage: bash qemu/size.sh      (after qemu/setup.sh; SUIT_TA_FEATURES as for qemu/build.sh)
@@ -30,6 +31,12 @@ TARGET=aarch64-unknown-linux-gnu
     TA_DEV_KIT_DIR="$DEVKIT" SUIT_TPA_ROOT="$OUT/tpa.pub.pem" \
     /usr/bin/cargo build --quiet --locked --release -p suit-ta --target $TARGET \
     ${SUIT_TA_FEATURES:+--features "$SUIT_TA_FEATURES"})
+# No formatting code in the product (issue 14): the TA writes names and log lines with
+# suit_common::text, and error prose stays on the host (feature `explain`). `core::fmt` comes
+# back with one `format!`, `{:?}` or `to_string()` of a number, at ~8 KB.
+fmt_linked="$(aarch64-linux-gnu-nm -C "$OUT/target/$TARGET/release/suit-ta" | grep -E 'core::fmt::|alloc::fmt::' | head -5 || true)"
+[ -z "$fmt_linked" ] || die "core::fmt is linked into the production update TA (use suit_common::text):
+$fmt_linked"
 aarch64-linux-gnu-objcopy --strip-unneeded "$OUT/target/$TARGET/release/suit-ta" "$OUT/suit-ta.stripped.elf"
 /usr/bin/python3 "$DEVKIT/scripts/sign_encrypt.py" sign-enc --uuid "$TA_UUID" --ta-version 1 \
     --key "$DEVKIT/keys/default_ta.pem" --in "$OUT/suit-ta.stripped.elf" --out "$OUT/$TA_UUID.ta" >/dev/null

@@ -213,7 +213,7 @@ pub(crate) struct Uuid<'a>(pub &'a [u8]);
 impl core::fmt::Display for Uuid<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match <[u8; 16]>::try_from(self.0) {
-            Ok(u) => f.write_str(&crate::service::components::uuid_string(&u)),
+            Ok(u) => f.write_str(&crate::text::uuid(&u)),
             Err(_) => self.0.iter().try_for_each(|b| write!(f, "{b:02x}")),
         }
     }

@@ -24,3 +24,4 @@ pub mod registry;
 pub mod report;
 pub mod service;
 pub mod suit;
+pub mod text;

@@ -6,13 +6,13 @@
 //! next install begins.
 
 use suit_common::protocol::{Command, Empty, RefusalKind, StatusResponse};
-use suit_common::service::components::uuid_string;
 use suit_common::service::install::{Journal, JOURNAL_OBJECT};
 use suit_common::service::keys::KEYS_OBJECT;
 use suit_common::service::segments::SEGMENT_MARK;
 use suit_common::service::state::{State, STATE_OBJECT};
 use suit_common::service::store::MemoryStore;
 use suit_common::service::{Service, REPORT_OBJECT};
+use suit_common::text::uuid as uuid_string;
 use suit_test_support::service::*;
 
 /// What must be all old or all new.

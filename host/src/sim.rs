@@ -136,10 +136,7 @@ impl TaStore for SimBackend {
         let header = suit_common::service::components::parse_ta_header(image)
             .map_err(|_| TEE_ERROR_BAD_FORMAT)?;
         let dir = self.dir.join("ta-store");
-        let name = format!(
-            "{}.ta",
-            suit_common::service::components::uuid_string(&header.uuid)
-        );
+        let name = format!("{}.ta", suit_common::text::uuid(&header.uuid));
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)

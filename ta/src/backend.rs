@@ -16,7 +16,6 @@ use optee_utee::{
     PersistentObject, TaSessionBuilder, TeeParams, Uuid, Whence,
 };
 use suit_common::protocol::PlatformInfo;
-use suit_common::service::components::parse_uuid;
 use suit_common::service::keys::Rng;
 use suit_common::service::segments::Segmented;
 use suit_common::service::store::{check_name, zeroed, SecureStore, StoreError};
@@ -47,18 +46,20 @@ pub struct GpObjects {
     stats: Cell<StoreStats>,
 }
 
-impl core::fmt::Display for StoreStats {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "opens={} creates={} writes={} bytes_written={} reads={} bytes_read={} deletes={}",
-            self.opens,
-            self.creates,
-            self.writes,
-            self.bytes_written,
-            self.reads,
-            self.bytes_read,
-            self.deletes
+impl StoreStats {
+    /// `prefix opens=.. creates=.. ...`, the line `qemu/bench.sh` reads.
+    pub fn line(&self, prefix: &str) -> String {
+        crate::log::counters(
+            prefix,
+            &[
+                ("opens", self.opens.into()),
+                ("creates", self.creates.into()),
+                ("writes", self.writes.into()),
+                ("bytes_written", self.bytes_written),
+                ("reads", self.reads.into()),
+                ("bytes_read", self.bytes_read),
+                ("deletes", self.deletes.into()),
+            ],
         )
     }
 }
@@ -88,6 +89,25 @@ pub struct StoreStats {
     pub reads: u32,
     pub bytes_read: u64,
     pub deletes: u32,
+}
+
+/// A GP UUID in RFC 4122 byte order (big-endian fields), as the service names TAs.
+fn uuid_bytes(uuid: &optee_utee::Uuid) -> [u8; 16] {
+    // SAFETY: `as_raw_ptr` points at the `TEE_UUID` inside the borrowed `uuid`, valid and
+    // aligned for the whole borrow; it is copied out, not kept.
+    let raw = unsafe { *uuid.as_raw_ptr() };
+    let mut out = [0u8; 16];
+    for (o, b) in out.iter_mut().zip(
+        raw.timeLow
+            .to_be_bytes()
+            .into_iter()
+            .chain(raw.timeMid.to_be_bytes())
+            .chain(raw.timeHiAndVersion.to_be_bytes())
+            .chain(raw.clockSeqAndNode),
+    ) {
+        *o = b;
+    }
+    out
 }
 
 fn store_error(e: optee_utee::Error) -> StoreError {
@@ -178,8 +198,7 @@ impl Optee {
     pub fn session_client() -> Client {
         match ClientIdentity.get() {
             Ok(id) if id.login_type() == LoginType::TrustedApp => {
-                let text = alloc::format!("{}", id.uuid());
-                parse_uuid(&text).map_or(Client::Ree, Client::TrustedApp)
+                Client::TrustedApp(uuid_bytes(&id.uuid()))
             }
             _ => Client::Ree,
         }
@@ -440,7 +459,10 @@ impl Backend for Optee {
             attestation_pta: Some(attestation_pta_present()),
             warnings: Vec::new(),
             prerequisites: Vec::new(),
-            device_id: TeeDeviceId.get().ok().map(|id| id.to_string()),
+            device_id: TeeDeviceId
+                .get()
+                .ok()
+                .map(|id| suit_common::text::uuid(&uuid_bytes(&id))),
         }
     }
 }

@@ -28,12 +28,16 @@ pub struct HeapUse {
     pub failures: u32,
 }
 
-impl core::fmt::Display for HeapUse {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "max_allocated={} size={} alloc_failures={}",
-            self.max_allocated, self.size, self.failures
+impl HeapUse {
+    /// `prefix max_allocated=.. size=.. alloc_failures=..`, the line `qemu/bench.sh` reads.
+    pub fn line(&self, prefix: &str) -> alloc::string::String {
+        crate::log::counters(
+            prefix,
+            &[
+                ("max_allocated", self.max_allocated.into()),
+                ("size", self.size.into()),
+                ("alloc_failures", self.failures.into()),
+            ],
         )
     }
 }

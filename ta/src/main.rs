@@ -9,6 +9,7 @@ mod backend;
 mod crypto;
 mod heap;
 mod libc_shim;
+mod log;
 mod math_api;
 mod random;
 
@@ -98,13 +99,15 @@ fn invoke_command(
         // Secure-storage counts per install (what tee-supplicant sees anyway) and the heap's
         // high-water mark, for qemu/bench.sh: after Begin, and the whole install after Finish.
         if command == Command::InstallBegin as u32 {
-            trace_println!("[suit-ta] storage begin {}", service.backend().stats());
+            log::line(&service.backend().stats().line("[suit-ta] storage begin"));
         } else if command == Command::InstallFinish as u32 {
-            trace_println!(
-                "[suit-ta] storage install {}",
-                service.backend().take_stats()
+            log::line(
+                &service
+                    .backend()
+                    .take_stats()
+                    .line("[suit-ta] storage install"),
             );
-            trace_println!("[suit-ta] heap install {}", heap::used());
+            log::line(&heap::used().line("[suit-ta] heap install"));
         }
         reply
     };
@@ -121,7 +124,13 @@ fn invoke_command(
     if status != Status::Ok {
         // Command id and status only: refusal texts can name manifest details, not secrets,
         // but the secure log is not the place for them.
-        trace_println!("[suit-ta] command {} -> {:?}", command, status);
+        log::line(&log::counters(
+            "[suit-ta]",
+            &[
+                ("command", command.into()),
+                ("status", u64::from(status as u32)),
+            ],
+        ));
     }
     control.set_a(status as u32);
     control.set_b(detail);

@@ -10,7 +10,6 @@
 //! Putting the TA's UUID first lets one anchor scope (`[h'<UUID>']`) cover a TA and its data.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use crate::suit::ComponentId;
 
@@ -171,35 +170,10 @@ pub fn parse_ta_header(image: &[u8]) -> Result<TaHeader, TaImageError> {
     Ok(TaHeader { uuid, ta_version })
 }
 
-/// 16 bytes in RFC 4122 order, as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
-pub fn uuid_string(u: &[u8; 16]) -> String {
-    let mut s = String::with_capacity(36);
-    for (i, b) in u.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push_str(&alloc::format!("{b:02x}"));
-    }
-    s
-}
-
-/// Parses a UUID string (hyphens optional) into RFC 4122 byte order.
-pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
-    let hex: Vec<u8> = s.bytes().filter(|c| *c != b'-').collect();
-    if hex.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (o, pair) in out.iter_mut().zip(hex.chunks(2)) {
-        let text = core::str::from_utf8(pair).ok()?;
-        *o = u8::from_str_radix(text, 16).ok()?;
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     #[test]
     fn identifiers_map_to_kinds() {
@@ -276,13 +250,5 @@ mod tests {
         bad[0] ^= 1;
         assert_eq!(parse_ta_header(&bad), Err(TaImageError::BadMagic));
         assert_eq!(parse_ta_header(&[]), Err(TaImageError::Truncated));
-    }
-
-    #[test]
-    fn uuids_round_trip() {
-        let s = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
-        let u = parse_uuid(s).unwrap();
-        assert_eq!(uuid_string(&u), s);
-        assert_eq!(parse_uuid("zz"), None);
     }
 }

@@ -20,7 +20,6 @@ pub mod state;
 pub mod statement;
 pub mod store;
 
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -380,7 +379,7 @@ impl<B: Backend> Service<B> {
                     .unconfirmed_tas
                     .iter()
                     .filter_map(|u| <[u8; 16]>::try_from(u.as_slice()).ok())
-                    .map(|u| components::uuid_string(&u))
+                    .map(|u| crate::text::uuid(&u))
                     .collect();
             }
             Err(e) => service.state_error = Some(ByteBuf::from(Fault::State(e).encode())),
@@ -553,8 +552,12 @@ impl<B: Backend> Service<B> {
                 required: r
                     .required_roles
                     .iter()
-                    .map(|x| format!("role {}", role_name(*x)))
-                    .chain(r.required_anchors.iter().map(|x| format!("anchor {x}")))
+                    .map(|x| ["role ", role_name(*x)].concat())
+                    .chain(r.required_anchors.iter().map(|x| {
+                        let mut s = String::from("anchor ");
+                        crate::text::push_decimal(&mut s, u64::from(*x));
+                        s
+                    }))
                     .collect(),
             })
             .collect();
@@ -938,7 +941,7 @@ fn saturating_u32(n: usize) -> u32 {
 }
 
 fn show(id: &ComponentId) -> String {
-    format!("{id}")
+    id.text()
 }
 
 fn role_name(r: RoleRecord) -> &'static str {

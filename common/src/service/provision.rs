@@ -51,6 +51,7 @@ use crate::cbor::{CborError, Decoder, Encoder, Field};
 use crate::cose::{AuthBlock, CoseError, VerificationKey};
 use crate::encryption::{decrypt_integrated, CoseOptions, DeviceKeys};
 use crate::protocol;
+use crate::text;
 
 use super::state::{
     AnchorRecord, Identity, RoleRecord, RuleRecord, Scope, State, MAX_ANCHORS, MAX_RULES,
@@ -566,10 +567,10 @@ impl core::fmt::Display for OpError {
             O::IdentifierLength => f.write_str("identifiers must be 1..64 bytes"),
             O::KekAnchorCount => f.write_str("a KEK must name 1..32 anchors that may use it"),
             O::KekUnknownAnchor(id) => write!(f, "KEK names unknown anchor {id}"),
-            O::KekExists(kid) => write!(f, "KEK {} already exists (remove it first)", hex_id(kid)),
+            O::KekExists(kid) => write!(f, "KEK {} already exists (remove it first)", text::hex(kid)),
             O::TooManyKeks => write!(f, "the device keeps at most {MAX_KEKS} KEKs"),
             O::KekLength => f.write_str("a KEK must be 16 (A128KW) or 32 (A256KW) bytes"),
-            O::NoKek(kid) => write!(f, "no KEK {}", hex_id(kid)),
+            O::NoKek(kid) => write!(f, "no KEK {}", text::hex(kid)),
         }
     }
 }
@@ -998,7 +999,12 @@ fn add_anchor(state: &mut State, a: AnchorRecord) -> Result<String, OpError> {
     // The device, not the message, picks the key scope: a fresh one per addition.
     let mut a = a;
     a.key_scope = state.next_key_scope().ok_or(OpError::KeyScopesExhausted)?;
-    let summary = alloc::format!("added anchor {} ({:?})", a.id, a.role);
+    let role = match a.role {
+        RoleRecord::Tpa => " (Tpa)",
+        RoleRecord::Author => " (Author)",
+        RoleRecord::Operator => " (Operator)",
+    };
+    let summary = summary("added anchor ", a.id.into(), role);
     state.anchors.push(a);
     Ok(summary)
 }
@@ -1058,7 +1064,7 @@ fn apply_op(
             for k in keks.iter_mut() {
                 k.anchors.retain(|x| x != id);
             }
-            Ok(alloc::format!("removed anchor {id}"))
+            Ok(summary("removed anchor ", (*id).into(), ""))
         }
         Op::Rescope { id, scope } => {
             check_scope(scope)?;
@@ -1068,7 +1074,7 @@ fn apply_op(
                 .find(|a| a.id == *id)
                 .ok_or(OpError::NoAnchor(*id))?;
             a.scope = scope.clone();
-            Ok(alloc::format!("re-scoped anchor {id}"))
+            Ok(summary("re-scoped anchor ", (*id).into(), ""))
         }
         Op::SetRules(rules) => {
             if rules.len() > MAX_RULES {
@@ -1087,7 +1093,8 @@ fn apply_op(
                 }
             }
             state.rules = rules.clone();
-            Ok(alloc::format!("set {} component rule(s)", rules.len()))
+            let n = u64::try_from(rules.len()).unwrap_or(u64::MAX);
+            Ok(summary("set ", n, " component rule(s)"))
         }
         Op::SetIdentity(identity) => {
             for id in [&identity.vendor_id, &identity.class_id, &identity.device_id]
@@ -1131,7 +1138,7 @@ fn apply_op(
                 anchors: anchors.clone(),
                 key: Secret(ByteBuf::from(key.to_vec())),
             });
-            Ok(alloc::format!("added KEK {}", hex_id(kid)))
+            Ok(["added KEK ", &text::hex(kid)].concat())
         }
         Op::RemoveKek { kid } => {
             let before = keks.len();
@@ -1139,13 +1146,17 @@ fn apply_op(
             if keks.len() == before {
                 return Err(OpError::NoKek(kid.clone()));
             }
-            Ok(alloc::format!("removed KEK {}", hex_id(kid)))
+            Ok(["removed KEK ", &text::hex(kid)].concat())
         }
     }
 }
 
-fn hex_id(id: &[u8]) -> String {
-    id.iter().map(|b| alloc::format!("{b:02x}")).collect()
+/// `before`, `n` in decimal, `after`: an applied operation's line for the host.
+fn summary(before: &str, n: u64, after: &str) -> String {
+    let mut s = String::from(before);
+    text::push_decimal(&mut s, n);
+    s.push_str(after);
+    s
 }
 
 // ---------------------------------------------------------------------------------------

@@ -291,7 +291,10 @@ pub fn segment_name(name: &str, k: u64) -> Result<String, StoreError> {
     let physical = if k == 0 {
         String::from(name)
     } else {
-        alloc::format!("{name}{SEGMENT_MARK}{k}")
+        let mut s = String::from(name);
+        s.push(SEGMENT_MARK);
+        crate::text::push_decimal(&mut s, k);
+        s
     };
     check_name(&physical)?;
     Ok(physical)

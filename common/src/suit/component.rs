@@ -60,6 +60,31 @@ impl ComponentId {
         e.into_bytes()
     }
 
+    /// CBOR diagnostic notation, text segments quoted: `['usr', h'00']`. Written without
+    /// `core::fmt` (status shows it from the TA; crate::text).
+    pub fn text(&self) -> alloc::string::String {
+        let mut out = alloc::string::String::from("[");
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            match core::str::from_utf8(s) {
+                Ok(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic()) => {
+                    out.push('\'');
+                    out.push_str(t);
+                    out.push('\'');
+                }
+                _ => {
+                    out.push_str("h'");
+                    crate::text::push_hex(&mut out, s);
+                    out.push('\'');
+                }
+            }
+        }
+        out.push(']');
+        out
+    }
+
     /// Writes the identifier (array of bstr) into `e`: the inverse of the decoder above.
     pub fn encode_to(&self, e: &mut Encoder) {
         e.array(self.0.len());
@@ -78,24 +103,6 @@ impl fmt::Display for ComponentId {
 
 impl fmt::Debug for ComponentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[")?;
-        for (i, s) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            match core::str::from_utf8(s) {
-                Ok(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic()) => {
-                    write!(f, "'{t}'")?
-                }
-                _ => {
-                    f.write_str("h'")?;
-                    for b in s {
-                        write!(f, "{b:02x}")?;
-                    }
-                    f.write_str("'")?;
-                }
-            }
-        }
-        f.write_str("]")
+        f.write_str(&self.text())
     }
 }

@@ -323,7 +323,7 @@ fn installed(backend: &MemoryBackend) -> Result<Vec<Installed>> {
         let (data, kind) = match components::classify(&component) {
             Ok(components::Kind::TrustedApp { uuid }) => (
                 tas.get(&uuid).map(|i| i.to_vec()).unwrap_or_default(),
-                format!("TA {}", components::uuid_string(&uuid)),
+                format!("TA {}", suit_common::text::uuid(&uuid)),
             ),
             Ok(k) => {
                 let data = backend

@@ -26,7 +26,6 @@
 //! (at `begin`) deletes exactly the journal's objects the state does not use.
 
 use crate::suit::error::Words;
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -364,7 +363,10 @@ pub struct Installed {
 /// Payload objects are named per generation: a component fetched without change keeps its
 /// payload object as its content (no copy), so the next install must not reuse the name.
 fn payload_object(generation: u64, i: usize) -> String {
-    format!("suit/in/{generation}/{i}")
+    crate::text::path(
+        "suit/in",
+        &[generation, u64::try_from(i).unwrap_or(u64::MAX)],
+    )
 }
 
 impl InstallSession {

@@ -2,7 +2,6 @@
 //! (named in the [`Journal`] before they exist), payloads fetched from the session's objects,
 //! the per-kind checks at commit, and the one atomic state switch.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
@@ -465,7 +464,13 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         if self.staged.len() >= MAX_STAGED || self.serial >= MAX_SERIAL {
             return Err(PlatformError::NoSpace);
         }
-        let object = format!("suit/c/{}/{}", self.state.generation + 1, self.serial);
+        let object = crate::text::path(
+            "suit/c",
+            &[
+                self.state.generation + 1,
+                u64::try_from(self.serial).unwrap_or(u64::MAX),
+            ],
+        );
         self.serial += 1;
         // Created (and named in the journal) on the first write that is not a fetched
         // payload's own bytes, or at commit.

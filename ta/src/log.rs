@@ -1,0 +1,26 @@
+//! The TA's secure log without `core::fmt` (issue 14: the TA links no formatting code;
+//! `qemu/size.sh` checks). Counts and names only: never a secret or request content.
+
+use alloc::string::String;
+use suit_common::text::push_decimal;
+
+/// Writes `text` and a newline to OP-TEE's TA log (what `trace_println!` writes to).
+pub fn line(text: &str) {
+    for part in [text, "\n"] {
+        // SAFETY: `_utee_log(const void *buf, size_t len)` reads `len` bytes from `buf`, here
+        // the valid, borrowed `part`, and keeps no pointer to it.
+        unsafe { optee_utee_sys::_utee_log(part.as_ptr().cast(), part.len()) }
+    }
+}
+
+/// `prefix` then ` name=value` for each pair: the benchmark's counter lines.
+pub fn counters(prefix: &str, pairs: &[(&str, u64)]) -> String {
+    let mut out = String::from(prefix);
+    for (name, value) in pairs {
+        out.push(' ');
+        out.push_str(name);
+        out.push('=');
+        push_decimal(&mut out, *value);
+    }
+    out
+}
