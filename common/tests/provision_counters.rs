@@ -346,7 +346,7 @@ fn model_apply(
     signer: u32,
     counter: u64,
     ops: Vec<Op>,
-) -> Result<Vec<String>, ProvisionError> {
+) -> Result<Vec<suit_common::protocol::Applied>, ProvisionError> {
     let mut unwrap = |_: &[u8], _: &[u8]| {
         Err::<zeroize::Zeroizing<Vec<u8>>, _>(
             suit_common::service::provision::OpError::SecretNotKnown,

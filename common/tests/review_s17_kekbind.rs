@@ -245,7 +245,14 @@ fn a_delegate_cannot_replay_a_wrapped_anchor_key_under_another_id_role_or_scope(
         &symmetric_cose_key(b"b-hmac", &[0x66; 32]),
     );
     let r = send(&mut s, OPERATOR_PRIV, 1, vec![own]);
-    assert_eq!(r.applied, vec!["added anchor 6 (Author)".to_string()]);
+    assert_eq!(
+        r.applied,
+        [Applied::AddedAnchor {
+            id: 6,
+            role: RoleRecord::Author
+        }]
+    );
+    assert_eq!(r.applied[0].to_string(), "added anchor 6 (Author)");
 }
 
 #[test]

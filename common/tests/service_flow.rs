@@ -235,7 +235,8 @@ fn tpa_adds_rescopes_and_removes_anchors() {
         vec!["['other']".to_string()]
     );
     let r = provision(&mut s, TPA_PRIV, 3, None, vec![Op::RemoveAnchor { id: 1 }]).unwrap();
-    assert_eq!(r.applied, vec!["removed anchor 1".to_string()]);
+    assert_eq!(r.applied, [Applied::RemovedAnchor { id: 1 }]);
+    assert_eq!(r.applied[0].to_string(), "removed anchor 1");
     assert!(anchors(&mut s).anchors.is_empty());
 }
 

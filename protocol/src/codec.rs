@@ -105,6 +105,22 @@ impl Field for RefusalKind {
     }
 }
 
+// The stored state's form of a role (its name as text), unchanged since it lived there.
+suit_cbor::unit_enum_codec!(RoleRecord {
+    Tpa,
+    Author,
+    Operator
+});
+suit_cbor::numbered_enum_codec!(Applied {
+    0 => AddedAnchor { id, role },
+    1 => RemovedAnchor { id },
+    2 => RescopedAnchor { id },
+    3 => SetRules { count },
+    4 => SetIdentity,
+    5 => AddedKek { kid },
+    6 => RemovedKek { kid },
+});
+
 /// Owned bytes of a message field (encoded as a CBOR byte string; as bytes in JSON too).
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ByteBuf(Vec<u8>);

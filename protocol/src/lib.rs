@@ -40,7 +40,8 @@ pub const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
 /// Bumped on any incompatible change to commands, layouts or message shapes.
 /// 2: [`Refusal::kind`] is a [`RefusalKind`] code (an unsigned integer), no longer text.
 /// 3: [`Refusal::fault`] and [`ServiceInfo::state_error`] are typed faults, no longer text.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// 4: [`ProvisionResponse::applied`] lists typed [`Applied`] operations, no longer text.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Largest data chunk of a streamed transfer (envelope or payload).
 pub const MAX_CHUNK: usize = 256 * 1024;
@@ -374,10 +375,63 @@ pub struct ProvisionResponse {
     pub counter: u64,
     /// 0 = the TPA root.
     pub signer: u32,
-    pub applied: Vec<String>,
+    pub applied: Vec<Applied>,
     /// COSE_Sign1 by the device identity key over a `provision::Receipt` (the counter, the
     /// resulting state's digest, the device and the message digest), for the TPA.
     pub receipt: ByteBuf,
+}
+
+/// An anchor's role: the stored record's and the provisioning answer's one vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleRecord {
+    Tpa,
+    Author,
+    Operator,
+}
+
+/// One operation a provisioning message applied, as data: the agent words it (`Display`,
+/// the same lines older TAs sent as text), so the TA links no text for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Applied {
+    AddedAnchor { id: u32, role: RoleRecord },
+    RemovedAnchor { id: u32 },
+    RescopedAnchor { id: u32 },
+    SetRules { count: u32 },
+    SetIdentity,
+    AddedKek { kid: ByteBuf },
+    RemovedKek { kid: ByteBuf },
+}
+
+impl core::fmt::Display for Applied {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let hex = |f: &mut core::fmt::Formatter<'_>, kid: &ByteBuf| {
+            kid.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        };
+        match self {
+            Applied::AddedAnchor { id, role } => write!(f, "added anchor {id} ({role:?})"),
+            Applied::RemovedAnchor { id } => write!(f, "removed anchor {id}"),
+            Applied::RescopedAnchor { id } => write!(f, "re-scoped anchor {id}"),
+            Applied::SetRules { count } => write!(f, "set {count} component rule(s)"),
+            Applied::SetIdentity => f.write_str("set device identity"),
+            Applied::AddedKek { kid } => {
+                f.write_str("added KEK ")?;
+                hex(f, kid)
+            }
+            Applied::RemovedKek { kid } => {
+                f.write_str("removed KEK ")?;
+                hex(f, kid)
+            }
+        }
+    }
+}
+
+/// JSON shows the line the agent prints (what older TAs sent).
+#[cfg(feature = "serde")]
+impl serde::Serialize for Applied {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -151,15 +151,16 @@ impl Samples {
             },
             true,
         );
+        // Protocol 4: `applied` is typed ([code, fields...]), no longer the serde text.
         check(
             "ProvisionResponse",
             ProvisionResponse {
                 counter: 2,
                 signer: 0,
-                applied: vec!["add anchor 1".into(), "rule".into()],
+                applied: applied_samples().into_iter().map(|(a, _)| a).collect(),
                 receipt: b(&[15; 80]),
             },
-            true,
+            false,
         );
         check(
             "AnchorsResponse",
@@ -560,4 +561,60 @@ fn replies_are_read_one_way() {
         decode_reply::<ReportResponse>(0, status.len() as u32, &status),
         Err(ReplyError::Malformed(_))
     ));
+}
+
+/// Every applied operation, with the line the agent prints for it (what protocol 3 TAs sent).
+fn applied_samples() -> Vec<(Applied, &'static str)> {
+    vec![
+        (
+            Applied::AddedAnchor {
+                id: 3,
+                role: RoleRecord::Author,
+            },
+            "added anchor 3 (Author)",
+        ),
+        (
+            Applied::AddedAnchor {
+                id: 4,
+                role: RoleRecord::Tpa,
+            },
+            "added anchor 4 (Tpa)",
+        ),
+        (
+            Applied::AddedAnchor {
+                id: 5,
+                role: RoleRecord::Operator,
+            },
+            "added anchor 5 (Operator)",
+        ),
+        (Applied::RemovedAnchor { id: 1 }, "removed anchor 1"),
+        (Applied::RescopedAnchor { id: 2 }, "re-scoped anchor 2"),
+        (Applied::SetRules { count: 2 }, "set 2 component rule(s)"),
+        (Applied::SetIdentity, "set device identity"),
+        (
+            Applied::AddedKek { kid: b(b"kek-1") },
+            "added KEK 6b656b2d31",
+        ),
+        (
+            Applied::RemovedKek { kid: b(&[0, 0xff]) },
+            "removed KEK 00ff",
+        ),
+    ]
+}
+
+#[test]
+fn applied_operations_round_trip_and_read_as_before() {
+    for (a, line) in applied_samples() {
+        let mut e = suit_protocol::cbor::Encoder::new();
+        suit_protocol::Field::put(&a, &mut e);
+        let bytes = e.into_bytes();
+        let mut d = suit_protocol::cbor::Decoder::new(&bytes);
+        assert_eq!(<Applied as suit_protocol::Field>::take(&mut d).unwrap(), a);
+        assert_eq!(a.to_string(), line);
+        assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{line}\""));
+    }
+    // A code this build does not know is refused, not misread.
+    let unknown = [0x81, 0x18, 0x63];
+    let mut d = suit_protocol::cbor::Decoder::new(&unknown);
+    assert!(<Applied as suit_protocol::Field>::take(&mut d).is_err());
 }

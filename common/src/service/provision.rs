@@ -42,7 +42,6 @@
 
 use crate::protocol::ByteBuf;
 use crate::suit::words::Words;
-use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
@@ -51,7 +50,6 @@ use crate::cbor::{CborError, Decoder, Encoder, Field};
 use crate::cose::{AuthBlock, CoseError, VerificationKey};
 use crate::encryption::{decrypt_integrated, CoseOptions, DeviceKeys};
 use crate::protocol;
-use crate::text;
 
 use super::state::{
     AnchorRecord, Identity, RoleRecord, RuleRecord, Scope, State, MAX_ANCHORS, MAX_RULES,
@@ -567,10 +565,10 @@ impl core::fmt::Display for OpError {
             O::IdentifierLength => f.write_str("identifiers must be 1..64 bytes"),
             O::KekAnchorCount => f.write_str("a KEK must name 1..32 anchors that may use it"),
             O::KekUnknownAnchor(id) => write!(f, "KEK names unknown anchor {id}"),
-            O::KekExists(kid) => write!(f, "KEK {} already exists (remove it first)", text::hex(kid)),
+            O::KekExists(kid) => write!(f, "KEK {} already exists (remove it first)", crate::text::hex(kid)),
             O::TooManyKeks => write!(f, "the device keeps at most {MAX_KEKS} KEKs"),
             O::KekLength => f.write_str("a KEK must be 16 (A128KW) or 32 (A256KW) bytes"),
-            O::NoKek(kid) => write!(f, "no KEK {}", text::hex(kid)),
+            O::NoKek(kid) => write!(f, "no KEK {}", crate::text::hex(kid)),
         }
     }
 }
@@ -616,7 +614,7 @@ pub struct Applied {
     pub counter: u64,
     /// Anchor id of the signer (0 = TPA root).
     pub signer: u32,
-    pub summary: Vec<String>,
+    pub summary: Vec<protocol::Applied>,
     /// Whether the KEK set changed (the caller then stores it).
     pub keks_changed: bool,
     /// SHA-256 of the whole message, for the receipt.
@@ -740,7 +738,7 @@ pub fn apply_body(
     counter: u64,
     ops: &[Op],
     unwrap: &mut Unwrap<'_>,
-) -> Result<Vec<String>, ProvisionError> {
+) -> Result<Vec<protocol::Applied>, ProvisionError> {
     let kind = CounterKind::of(signer.id);
     check_counter(kind, kind.stored(state), counter)?;
     if ops.len() > MAX_OPS {
@@ -843,7 +841,7 @@ pub fn apply_ops(
     who: &Signer<'_>,
     ops: &[Op],
     unwrap: &mut Unwrap<'_>,
-) -> Result<Vec<String>, ProvisionError> {
+) -> Result<Vec<protocol::Applied>, ProvisionError> {
     let signer = who.id;
     let mut summary = Vec::new();
     for (index, op) in ops.iter().enumerate() {
@@ -982,7 +980,7 @@ fn check_scope(scope: &Scope) -> Result<(), OpError> {
     Ok(())
 }
 
-fn add_anchor(state: &mut State, a: AnchorRecord) -> Result<String, OpError> {
+fn add_anchor(state: &mut State, a: AnchorRecord) -> Result<protocol::Applied, OpError> {
     if a.id == TPA_ROOT_ID {
         return Err(OpError::ReservedAnchorId);
     }
@@ -999,12 +997,10 @@ fn add_anchor(state: &mut State, a: AnchorRecord) -> Result<String, OpError> {
     // The device, not the message, picks the key scope: a fresh one per addition.
     let mut a = a;
     a.key_scope = state.next_key_scope().ok_or(OpError::KeyScopesExhausted)?;
-    let role = match a.role {
-        RoleRecord::Tpa => " (Tpa)",
-        RoleRecord::Author => " (Author)",
-        RoleRecord::Operator => " (Operator)",
+    let summary = protocol::Applied::AddedAnchor {
+        id: a.id,
+        role: a.role,
     };
-    let summary = summary("added anchor ", a.id.into(), role);
     state.anchors.push(a);
     Ok(summary)
 }
@@ -1022,7 +1018,8 @@ fn apply_op(
     op: &Op,
     binding: &WrapBinding<'_>,
     unwrap: &mut Unwrap<'_>,
-) -> Result<String, OpError> {
+) -> Result<protocol::Applied, OpError> {
+    use protocol::Applied;
     match op {
         Op::AddAnchor(a) => match parse_key(a.id, &a.cose_key)? {
             VerificationKey::Hmac256(_) => Err(OpError::SymmetricInClear(a.id)),
@@ -1064,7 +1061,7 @@ fn apply_op(
             for k in keks.iter_mut() {
                 k.anchors.retain(|x| x != id);
             }
-            Ok(summary("removed anchor ", (*id).into(), ""))
+            Ok(Applied::RemovedAnchor { id: *id })
         }
         Op::Rescope { id, scope } => {
             check_scope(scope)?;
@@ -1074,7 +1071,7 @@ fn apply_op(
                 .find(|a| a.id == *id)
                 .ok_or(OpError::NoAnchor(*id))?;
             a.scope = scope.clone();
-            Ok(summary("re-scoped anchor ", (*id).into(), ""))
+            Ok(Applied::RescopedAnchor { id: *id })
         }
         Op::SetRules(rules) => {
             if rules.len() > MAX_RULES {
@@ -1093,8 +1090,9 @@ fn apply_op(
                 }
             }
             state.rules = rules.clone();
-            let n = u64::try_from(rules.len()).unwrap_or(u64::MAX);
-            Ok(summary("set ", n, " component rule(s)"))
+            Ok(Applied::SetRules {
+                count: u32::try_from(rules.len()).unwrap_or(u32::MAX),
+            })
         }
         Op::SetIdentity(identity) => {
             for id in [&identity.vendor_id, &identity.class_id, &identity.device_id]
@@ -1106,7 +1104,7 @@ fn apply_op(
                 }
             }
             state.identity = identity.clone();
-            Ok("set device identity".to_string())
+            Ok(Applied::SetIdentity)
         }
         Op::AddKek {
             kid,
@@ -1138,7 +1136,7 @@ fn apply_op(
                 anchors: anchors.clone(),
                 key: Secret(ByteBuf::from(key.to_vec())),
             });
-            Ok(["added KEK ", &text::hex(kid)].concat())
+            Ok(Applied::AddedKek { kid: kid.clone() })
         }
         Op::RemoveKek { kid } => {
             let before = keks.len();
@@ -1146,17 +1144,9 @@ fn apply_op(
             if keks.len() == before {
                 return Err(OpError::NoKek(kid.clone()));
             }
-            Ok(["removed KEK ", &text::hex(kid)].concat())
+            Ok(Applied::RemovedKek { kid: kid.clone() })
         }
     }
-}
-
-/// `before`, `n` in decimal, `after`: an applied operation's line for the host.
-fn summary(before: &str, n: u64, after: &str) -> String {
-    let mut s = String::from(before);
-    text::push_decimal(&mut s, n);
-    s.push_str(after);
-    s
 }
 
 // ---------------------------------------------------------------------------------------

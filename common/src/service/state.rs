@@ -81,12 +81,7 @@ pub struct Identity {
     pub device_id: Option<ByteBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleRecord {
-    Tpa,
-    Author,
-    Operator,
-}
+pub use crate::protocol::RoleRecord;
 
 impl From<RoleRecord> for Role {
     fn from(r: RoleRecord) -> Role {
@@ -188,11 +183,6 @@ crate::cbor::struct_codec!(Identity {
     vendor_id,
     class_id,
     device_id
-});
-crate::cbor::unit_enum_codec!(RoleRecord {
-    Tpa,
-    Author,
-    Operator
 });
 crate::cbor::struct_codec!(AnchorRecord {
     id,
