@@ -145,45 +145,22 @@ impl Field for u64 {
     }
 }
 
-impl Field for u32 {
-    fn put(&self, e: &mut Encoder) {
-        e.uint(u64::from(*self));
-    }
-    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
-        let at = d.position();
-        u32::try_from(d.uint()?).map_err(|_| overflow(at))
-    }
+/// Unsigned integers narrower than the wire's u64 (or as wide, for `usize`): a value that does
+/// not fit is an overflow at its offset, never truncated.
+macro_rules! narrow_uint_field {
+    ($($ty:ty),*) => {$(
+        impl Field for $ty {
+            fn put(&self, e: &mut Encoder) {
+                e.uint(u64::try_from(*self).unwrap_or(u64::MAX));
+            }
+            fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+                let at = d.position();
+                <$ty>::try_from(d.uint()?).map_err(|_| overflow(at))
+            }
+        }
+    )*};
 }
-
-impl Field for u8 {
-    fn put(&self, e: &mut Encoder) {
-        e.uint(u64::from(*self));
-    }
-    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
-        let at = d.position();
-        u8::try_from(d.uint()?).map_err(|_| overflow(at))
-    }
-}
-
-impl Field for u16 {
-    fn put(&self, e: &mut Encoder) {
-        e.uint(u64::from(*self));
-    }
-    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
-        let at = d.position();
-        u16::try_from(d.uint()?).map_err(|_| overflow(at))
-    }
-}
-
-impl Field for usize {
-    fn put(&self, e: &mut Encoder) {
-        e.uint(u64::try_from(*self).unwrap_or(u64::MAX));
-    }
-    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
-        let at = d.position();
-        usize::try_from(d.uint()?).map_err(|_| overflow(at))
-    }
-}
+narrow_uint_field!(u8, u16, u32, usize);
 
 impl Field for i64 {
     fn put(&self, e: &mut Encoder) {
@@ -200,6 +177,16 @@ impl<T: Field> Field for alloc::boxed::Box<T> {
     }
     fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
         T::take(d).map(alloc::boxed::Box::new)
+    }
+}
+
+/// Shared, as a refusal and its failure report share one engine error (no deep clone).
+impl<T: Field> Field for alloc::sync::Arc<T> {
+    fn put(&self, e: &mut Encoder) {
+        T::put(self, e);
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        T::take(d).map(alloc::sync::Arc::new)
     }
 }
 

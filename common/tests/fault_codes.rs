@@ -40,7 +40,7 @@ fn command(kind: CommandErrorKind) -> Error {
 }
 
 fn install(e: Error) -> Fault {
-    Fault::Install(InstallError::Refused(Box::new(e)))
+    Fault::Install(InstallError::Refused(std::sync::Arc::new(e)))
 }
 
 /// A sample of every variant of every type a fault can carry.

@@ -2,6 +2,7 @@
 //! command's policy asks for while the engine runs, and finishes them into a [`Report`].
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::{
@@ -52,19 +53,19 @@ impl ReportBuilder {
     /// The report of an attempt refused before its manifest was authenticated: the failure
     /// only. No reference, sequence number or records: the bytes are the REE's, and the
     /// device signs no claim taken from them (nor decodes more of them than it did).
-    pub fn refused_before_authentication(error: &Error) -> Report {
+    pub fn refused_before_authentication(error: Arc<Error>) -> Report {
         let mut b = Self::new();
         b.authenticated = Some(false);
-        b.fail_with(Failure::from_error(error, None))
+        b.fail_with(Failure::from_shared_error(error, None))
     }
 
     /// The report of an authentic manifest (digest matched, a signature verified) that does
     /// not decode: its digest is authentic and reported; nothing else of it is known.
-    pub fn refused_undecodable(digest: [u8; 32], error: &Error) -> Report {
+    pub fn refused_undecodable(digest: [u8; 32], error: Arc<Error>) -> Report {
         let mut b = Self::new();
         b.authenticated = Some(true);
         b.digest = Some(digest);
-        b.fail_with(Failure::from_error(error, None))
+        b.fail_with(Failure::from_shared_error(error, None))
     }
 
     /// Sets the manifest digest.
@@ -170,6 +171,11 @@ impl ReportBuilder {
     /// failed command of the root manifest be located by byte offset.
     pub fn fail(self, error: &Error, envelope: Option<&[u8]>) -> Report {
         self.fail_with(Failure::from_error(error, envelope))
+    }
+
+    /// [`Self::fail`] with the error the caller's refusal shares.
+    pub fn fail_shared(self, error: Arc<Error>, envelope: Option<&[u8]>) -> Report {
+        self.fail_with(Failure::from_shared_error(error, envelope))
     }
 
     /// Finishes a run with a failure described by the caller.

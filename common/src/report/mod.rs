@@ -362,16 +362,20 @@ impl Failure {
     /// The failure an engine error describes. With `envelope` (the bytes given to the engine),
     /// a failed command of the root manifest gets its byte offset and command label.
     pub fn from_error(error: &Error, envelope: Option<&[u8]>) -> Self {
-        let (reason, code) = classify::classify(error);
-        let record = classify::failure_record(error, envelope);
+        Self::from_shared_error(alloc::sync::Arc::new(error.clone()), envelope)
+    }
+
+    /// [`Self::from_error`] keeping `error` itself as the detail: the service's refusal
+    /// shares it, so the engine's error is never deep-cloned.
+    pub fn from_shared_error(error: alloc::sync::Arc<Error>, envelope: Option<&[u8]>) -> Self {
+        let (reason, code) = classify::classify(&error);
+        let record = classify::failure_record(&error, envelope);
         Failure {
             reason,
             code,
             record,
             detail: Some(crate::fault::Fault::Install(
-                crate::service::install::InstallError::Refused(alloc::boxed::Box::new(
-                    error.clone(),
-                )),
+                crate::service::install::InstallError::Refused(error),
             )),
         }
     }

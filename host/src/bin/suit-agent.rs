@@ -1272,14 +1272,17 @@ const FAULT_FIELDS: &[&str] = &["state_error", "fault"];
 /// A protocol response as JSON in the tools' one convention: kebab-case keys, hex for bytes,
 /// faults in words.
 fn to_json<T: serde::Serialize>(value: &T) -> String {
+    /// The bytes of a JSON array of byte values (what serde makes of a `ByteBuf`).
+    fn bytes_of(items: &[serde_json::Value]) -> Vec<u8> {
+        items
+            .iter()
+            .filter_map(|x| x.as_u64().and_then(|n| u8::try_from(n).ok()))
+            .collect()
+    }
     fn words_of(v: &serde_json::Value) -> serde_json::Value {
         match v {
             serde_json::Value::Array(items) => {
-                let bytes: Vec<u8> = items
-                    .iter()
-                    .filter_map(|x| x.as_u64().and_then(|n| u8::try_from(n).ok()))
-                    .collect();
-                serde_json::Value::String(suit_common::fault::render(&bytes))
+                serde_json::Value::String(suit_common::fault::render(&bytes_of(items)))
             }
             other => other.clone(),
         }
@@ -1287,11 +1290,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     fn hex_of(v: &serde_json::Value) -> serde_json::Value {
         match v {
             serde_json::Value::Array(items) if items.iter().all(|x| x.is_u64()) => {
-                let bytes: Vec<u8> = items
-                    .iter()
-                    .filter_map(|x| x.as_u64().and_then(|n| u8::try_from(n).ok()))
-                    .collect();
-                serde_json::Value::String(hex::encode(bytes))
+                serde_json::Value::String(hex::encode(bytes_of(items)))
             }
             serde_json::Value::Array(items) => items.iter().map(hex_of).collect(),
             other => other.clone(),

@@ -27,6 +27,7 @@
 
 use crate::suit::error::Words;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::report::{Failure, ManifestClaims, Report, ReportBuilder};
@@ -75,7 +76,7 @@ pub enum InstallError {
     UnexpectedPayload,
     Store(StoreError),
     /// The engine refused the envelope (what and where, no secrets).
-    Refused(alloc::boxed::Box<suit::Error>),
+    Refused(alloc::sync::Arc<suit::Error>),
     /// The stored policy (anchors, rules) does not load.
     Policy(StateError),
     /// A component the update stages was refused when it was checked or committed.
@@ -451,19 +452,26 @@ impl InstallSession {
             Err(refusal) => {
                 // Nothing of the envelope is interpreted before authentication, not even for
                 // a report; after it, the report's claims come from the authentic manifest.
-                self.report = Some(match &refusal {
-                    Refusal::Unauthenticated(e) => ReportBuilder::refused_before_authentication(e),
+                // The report and the refusal share the one error.
+                let (report, error) = match refusal {
+                    Refusal::Unauthenticated(e) => {
+                        let e = Arc::new(e);
+                        (ReportBuilder::refused_before_authentication(e.clone()), e)
+                    }
                     Refusal::Undecodable(u) => {
-                        ReportBuilder::refused_undecodable(u.digest.0, &u.error)
+                        let e = Arc::new(u.error);
+                        (ReportBuilder::refused_undecodable(u.digest.0, e.clone()), e)
                     }
                     Refusal::Refused(r) => {
-                        ReportBuilder::for_manifest(&ManifestClaims::of(&r.auth))
-                            .fail(&r.error, Some(envelope))
+                        let claims = ManifestClaims::of(&r.auth);
+                        let e = Arc::new(r.error);
+                        let report = ReportBuilder::for_manifest(&claims)
+                            .fail_shared(e.clone(), Some(envelope));
+                        (report, e)
                     }
-                });
-                return Err(InstallError::Refused(alloc::boxed::Box::new(
-                    refusal.error().clone(),
-                )));
+                };
+                self.report = Some(report);
+                return Err(InstallError::Refused(error));
             }
         };
         let claims = ManifestClaims::of(&checked.auth);
@@ -713,10 +721,11 @@ impl InstallSession {
                 }
                 Err(e) => {
                     // A refusal at commit time has a more precise reason than the engine's.
-                    let mut failure = Failure::from_error(&e, Some(&envelope));
+                    let e = Arc::new(e);
+                    let mut failure = Failure::from_shared_error(e.clone(), Some(&envelope));
                     let refused = match platform.refusal.take() {
                         Some(r) => InstallError::Commit(r),
-                        None => InstallError::Refused(alloc::boxed::Box::new(e)),
+                        None => InstallError::Refused(e),
                     };
                     failure.detail = Some(crate::fault::Fault::Install(refused.clone()));
                     (Err(refused), builder.fail_with(failure))
