@@ -29,7 +29,7 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// `parts` joined by `/`, numbers in decimal: secure-storage object names.
+/// `prefix`, then each of `numbers` in decimal after a `/`: secure-storage object names.
 pub fn path(prefix: &str, numbers: &[u64]) -> String {
     let mut out = String::from(prefix);
     for n in numbers {
