@@ -192,9 +192,7 @@ pub fn render(fault: &[u8]) -> alloc::string::String {
         Some(f) => f.to_string(),
         None => {
             let mut s = alloc::string::String::from("a fault this tool cannot read: ");
-            for b in fault.iter().take(64) {
-                s.push_str(&alloc::format!("{b:02x}"));
-            }
+            crate::text::push_hex(&mut s, fault.get(..64).unwrap_or(fault));
             s
         }
     }
@@ -214,7 +212,7 @@ impl core::fmt::Display for Uuid<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match <[u8; 16]>::try_from(self.0) {
             Ok(u) => f.write_str(&crate::text::uuid(&u)),
-            Err(_) => self.0.iter().try_for_each(|b| write!(f, "{b:02x}")),
+            Err(_) => f.write_str(&crate::text::hex(self.0)),
         }
     }
 }

@@ -81,9 +81,7 @@ fn put_hex(out: &mut String, bytes: &[u8]) {
     if bytes.is_empty() {
         out.push('.');
     }
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
+    crate::text::push_hex(out, bytes);
 }
 
 /// Everything a check needs, parsed before any provider runs (so no provider sees an

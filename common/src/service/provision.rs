@@ -590,10 +590,7 @@ impl core::fmt::Display for KeyHolder {
         match self {
             KeyHolder::Root => f.write_str("the TPA root"),
             KeyHolder::Anchor(id) => write!(f, "anchor {id}"),
-            KeyHolder::Kek(kid) => {
-                f.write_str("KEK ")?;
-                kid.iter().try_for_each(|b| write!(f, "{b:02x}"))
-            }
+            KeyHolder::Kek(kid) => write!(f, "KEK {}", crate::text::hex(kid)),
         }
     }
 }

@@ -15,11 +15,7 @@ pub struct Digest(pub [u8; 32]);
 
 impl core::fmt::Debug for Digest {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("Digest(sha256:")?;
-        for b in &self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        f.write_str(")")
+        write!(f, "Digest(sha256:{})", crate::text::hex(&self.0))
     }
 }
 

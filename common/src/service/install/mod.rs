@@ -723,11 +723,16 @@ impl InstallSession {
                     // A refusal at commit time has a more precise reason than the engine's.
                     let e = Arc::new(e);
                     let mut failure = Failure::from_shared_error(e.clone(), Some(&envelope));
+                    // The failure's detail is the engine's error unless the commit refusal
+                    // replaces it.
                     let refused = match platform.refusal.take() {
-                        Some(r) => InstallError::Commit(r),
+                        Some(r) => {
+                            let commit = InstallError::Commit(r);
+                            failure.detail = Some(crate::fault::Fault::Install(commit.clone()));
+                            commit
+                        }
                         None => InstallError::Refused(e),
                     };
-                    failure.detail = Some(crate::fault::Fault::Install(refused.clone()));
                     (Err(refused), builder.fail_with(failure))
                 }
             }
