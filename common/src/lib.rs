@@ -24,4 +24,6 @@ pub mod registry;
 pub mod report;
 pub mod service;
 pub mod suit;
-pub mod text;
+/// Names, identifiers and status text without `core::fmt` (in `suit-protocol`, which the
+/// agent renders the TA's typed answers with).
+pub use suit_protocol::text;

@@ -252,7 +252,7 @@ fn an_encrypted_symmetric_anchor_works_and_its_key_never_leaves() {
     // Nothing the REE can ask for shows the key: anchors, status, device keys.
     let (a, bytes) = call::<_, AnchorsResponse>(&mut s, Command::Anchors, &Empty {});
     let a = a.unwrap();
-    assert_eq!(a.anchors[0].key_type, "symmetric");
+    assert_eq!(a.anchors[0].key_type.to_string(), "symmetric");
     assert_eq!(a.anchors[0].kid.as_slice(), b"op-hmac");
     seen.extend(bytes);
     seen.extend(call::<_, StatusResponse>(&mut s, Command::Status, &Empty {}).1);

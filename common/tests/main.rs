@@ -8,6 +8,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
 
+/// Each item's display form: how the agent words the TA's typed answers.
+fn texts<T: std::fmt::Display>(items: &[T]) -> Vec<String> {
+    items.iter().map(T::to_string).collect()
+}
+
 mod attack_hss_lms;
 mod attack_keys;
 mod attack_oracles;

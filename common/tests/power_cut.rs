@@ -467,7 +467,10 @@ fn a_failed_roll_forward_is_retried_and_a_refused_image_leaves_the_ta_unconfirme
         let mut s = restart(&store, &tas);
         fail_ta_store(&mut s, forged, 0xffff_000f);
         let status: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
-        assert_eq!(status.service.unconfirmed_tas, [uuid_string(&TA)]);
+        assert_eq!(
+            crate::texts(&status.service.unconfirmed_tas),
+            [uuid_string(&TA)]
+        );
         assert!(!pending(&s));
         assert_unconfirmed_then_recovered(s, &sc, forged, "after the unconfirmed update");
     }
@@ -488,7 +491,10 @@ fn an_unconfirmed_ta_install_leaves_the_old_state_and_withholds_its_data() {
         // A restart finds the same: nothing to roll forward.
         let mut s = restart(s.backend().store(), &s.backend().installed_tas);
         let status: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
-        assert_eq!(status.service.unconfirmed_tas, [uuid_string(&TA)]);
+        assert_eq!(
+            crate::texts(&status.service.unconfirmed_tas),
+            [uuid_string(&TA)]
+        );
         assert_unconfirmed_then_recovered(s, &sc, forged, "after the unconfirmed install");
     }
 }

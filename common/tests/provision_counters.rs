@@ -473,7 +473,10 @@ fn a_rotation_under_one_id_keeps_the_rule() {
         ],
     )
     .unwrap();
-    assert_eq!(anchors(&mut s).rules[0].required, vec!["anchor 2"]);
+    assert_eq!(
+        crate::texts(&anchors(&mut s).rules[0].required),
+        ["anchor 2"]
+    );
     assert!(!install_app(&mut s, 2, &[AUTHOR_PRIV]), "the rule was lost");
     assert!(
         !install_app(&mut s, 2, &[AUTHOR_PRIV, OPERATOR_PRIV]),
@@ -489,7 +492,7 @@ fn a_rule_naming_a_removed_anchor_refuses_installs_until_it_is_added_again() {
     // The rule still names anchor 2, which nobody is now.
     let a = anchors(&mut s);
     assert!(a.anchors.iter().all(|x| x.id != 2));
-    assert_eq!(a.rules[0].required, vec!["anchor 2"]);
+    assert_eq!(crate::texts(&a.rules[0].required), ["anchor 2"]);
     assert!(!install_app(&mut s, 1, &[AUTHOR_PRIV]));
     assert!(!install_app(&mut s, 1, &[AUTHOR_PRIV, OPERATOR_PRIV]));
     // Setting rules naming an absent anchor is still refused (a typo guard)...

@@ -203,12 +203,12 @@ fn tpa_adds_rescopes_and_removes_anchors() {
     assert_eq!(
         (
             a.anchors[0].id,
-            a.anchors[0].role.as_str(),
-            a.anchors[0].key_type.as_str()
+            a.anchors[0].role.name(),
+            a.anchors[0].key_type.to_string().as_str()
         ),
         (1, "author", "P-256")
     );
-    assert_eq!(a.anchors[0].component_prefixes, vec!["['app']".to_string()]);
+    assert_eq!(crate::texts(&a.anchors[0].component_prefixes), ["['app']"]);
     assert_eq!(
         a.identity.vendor_id.as_deref().map(|v| v.as_slice()),
         Some(&VENDOR_ID[..])
@@ -231,8 +231,8 @@ fn tpa_adds_rescopes_and_removes_anchors() {
     )
     .unwrap();
     assert_eq!(
-        anchors(&mut s).anchors[0].component_prefixes,
-        vec!["['other']".to_string()]
+        crate::texts(&anchors(&mut s).anchors[0].component_prefixes),
+        ["['other']"]
     );
     let r = provision(&mut s, TPA_PRIV, 3, None, vec![Op::RemoveAnchor { id: 1 }]).unwrap();
     assert_eq!(r.applied, [Applied::RemovedAnchor { id: 1 }]);
@@ -378,7 +378,7 @@ fn install_streams_payload_commits_and_blocks_rollback() {
     let done = install_v1(&mut s).unwrap();
     assert_eq!(done.sequence_number, 1);
     assert_eq!(done.signers, vec![1]);
-    assert_eq!(done.components, vec!["['app']".to_string()]);
+    assert_eq!(crate::texts(&done.components), ["['app']"]);
     let st: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
     assert_eq!(st.service.installed_components, 1);
     // A payload fetched without change is the component's content (no copy); any other

@@ -198,8 +198,10 @@ const MAX_REE_COMPONENT: u64 = suit_common::suit::interpreter::MAX_PAYLOAD_LEN;
 /// Whether a finished install replaced the update TA itself. OP-TEE keeps the running
 /// instance alive (`TA_FLAG_INSTANCE_KEEP_ALIVE`), so the new version runs after a reboot.
 pub fn updated_the_update_ta(done: &InstallFinishResponse) -> bool {
-    let own = format!("[h'{}']", suit_common::protocol::TA_UUID.replace('-', ""));
-    done.components.contains(&own)
+    let own = suit_common::text::parse_uuid(suit_common::protocol::TA_UUID);
+    done.components.iter().any(
+        |c| matches!(c.0.as_slice(), [one] if Some(one.as_slice()) == own.as_ref().map(|u| &u[..])),
+    )
 }
 
 /// Streams an approved REE component out of the TA; returns its bytes and SHA-256 as the TA
@@ -442,8 +444,8 @@ mod tests {
     use super::*;
     use suit_common::suit::ComponentId;
 
-    /// The TA names committed components with `ComponentId`'s display form; the agent's
-    /// check must match it for the update TA's own UUID, and nothing else.
+    /// The agent's check matches the update TA's own component (its UUID alone), and
+    /// nothing else.
     #[test]
     fn the_update_tas_own_component_is_recognised() {
         let uuid = uuid::Uuid::parse_str(suit_common::protocol::TA_UUID).unwrap();
@@ -452,7 +454,9 @@ mod tests {
         let done = |c: &ComponentId| InstallFinishResponse {
             sequence_number: 1,
             signers: vec![1],
-            components: vec![format!("{c}")],
+            components: vec![suit_common::protocol::ComponentPath(
+                suit_common::service::state::segments_of(c),
+            )],
             manifest_digest: Default::default(),
             ree_paths: vec![],
         };

@@ -111,6 +111,53 @@ suit_cbor::unit_enum_codec!(RoleRecord {
     Author,
     Operator
 });
+suit_cbor::numbered_enum_codec!(KeyType {
+    0 => P256,
+    1 => Ed25519,
+    2 => HssLms,
+    3 => Symmetric,
+    4 => Unparseable,
+});
+suit_cbor::numbered_enum_codec!(Requirement {
+    0 => Role(role),
+    1 => Anchor(id),
+});
+
+impl Field for ComponentPath {
+    fn put(&self, e: &mut Encoder) {
+        self.0.put(e);
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        <Vec<ByteBuf> as Field>::take(d).map(ComponentPath)
+    }
+}
+
+impl Field for PropertyText {
+    fn put(&self, e: &mut Encoder) {
+        self.0.put(e);
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        <ByteBuf as Field>::take(d).map(PropertyText)
+    }
+}
+
+impl Field for TaUuid {
+    fn put(&self, e: &mut Encoder) {
+        e.bytes(&self.0);
+    }
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        let at = d.position();
+        <[u8; 16]>::try_from(d.bytes()?)
+            .map(TaUuid)
+            .map_err(|_| CborError {
+                kind: CborErrorKind::UnexpectedType {
+                    expected: "a 16-byte UUID",
+                },
+                offset: at,
+            })
+    }
+}
+
 suit_cbor::numbered_enum_codec!(Applied {
     0 => AddedAnchor { id, role },
     1 => RemovedAnchor { id },

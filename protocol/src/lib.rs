@@ -23,6 +23,7 @@ extern crate std;
 
 mod codec;
 mod reply;
+pub mod text;
 
 pub use codec::{
     decode, decode_in_place, encode, encode_dyn, ByteBuf, Codec, CodecError, Encode, Field, Span,
@@ -41,7 +42,11 @@ pub const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
 /// 2: [`Refusal::kind`] is a [`RefusalKind`] code (an unsigned integer), no longer text.
 /// 3: [`Refusal::fault`] and [`ServiceInfo::state_error`] are typed faults, no longer text.
 /// 4: [`ProvisionResponse::applied`] lists typed [`Applied`] operations, no longer text.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// 5: status, anchors and a finished install are data the agent words: component ids as
+/// [`ComponentPath`],
+/// unconfirmed TAs as [`TaUuid`], an anchor's role and [`KeyType`], a rule's
+/// [`Requirement`]s, and the OS version as [`PropertyText`].
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Largest data chunk of a streamed transfer (envelope or payload).
 pub const MAX_CHUNK: usize = 256 * 1024;
@@ -314,9 +319,9 @@ pub struct ServiceInfo {
     pub state_error: Option<ByteBuf>,
     /// The inventory: every installed component (absent from older TAs).
     pub components: Vec<ComponentInfo>,
-    /// TAs (UUID strings) whose last install OP-TEE did not confirm: their personalization
-    /// data is withheld until an update that installs them succeeds (absent from older TAs).
-    pub unconfirmed_tas: Vec<String>,
+    /// TAs whose last install OP-TEE did not confirm: their personalization data is withheld
+    /// until an update that installs them succeeds (absent from older TAs).
+    pub unconfirmed_tas: Vec<TaUuid>,
     /// Counter of the last provisioning message a delegated TPA anchor signed (one counter
     /// for all delegates; absent from older TAs, whose one counter is `provisioning_counter`).
     pub delegate_counter: Option<u64>,
@@ -389,6 +394,120 @@ pub enum RoleRecord {
     Operator,
 }
 
+impl RoleRecord {
+    /// The role's name as the agent and the author tool spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RoleRecord::Tpa => "tpa",
+            RoleRecord::Author => "author",
+            RoleRecord::Operator => "operator",
+        }
+    }
+}
+
+/// JSON shows the name ([`RoleRecord::name`]).
+#[cfg(feature = "serde")]
+impl serde::Serialize for RoleRecord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// A SUIT component identifier's segments (an array of bstr, as in the manifest), shown in
+/// CBOR diagnostic notation (`['app', h'00']`, [`text::component`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ComponentPath(pub Vec<ByteBuf>);
+
+impl core::fmt::Display for ComponentPath {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&text::component(&self.0))
+    }
+}
+
+/// A TA's UUID in RFC 4122 byte order, shown as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaUuid(pub [u8; 16]);
+
+impl core::fmt::Display for TaUuid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&text::uuid(&self.0))
+    }
+}
+
+/// The kind of key a trust anchor holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyType {
+    P256,
+    Ed25519,
+    HssLms,
+    /// An HMAC key: never shown, only its kid.
+    Symmetric,
+    /// A stored key this TA cannot read.
+    Unparseable,
+}
+
+impl core::fmt::Display for KeyType {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            KeyType::P256 => "P-256",
+            KeyType::Ed25519 => "Ed25519",
+            KeyType::HssLms => "HSS-LMS",
+            KeyType::Symmetric => "symmetric",
+            KeyType::Unparseable => "unparseable",
+        })
+    }
+}
+
+/// What a component rule requires of an update's signers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Requirement {
+    /// A signature by an anchor of this role.
+    Role(RoleRecord),
+    /// A signature by this anchor.
+    Anchor(u32),
+}
+
+impl core::fmt::Display for Requirement {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Requirement::Role(r) => write!(f, "role {}", r.name()),
+            Requirement::Anchor(id) => write!(f, "anchor {id}"),
+        }
+    }
+}
+
+/// A string property of the TEE as it reported it (bytes, not checked as UTF-8 in the TA);
+/// shown with anything that is not UTF-8 replaced.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PropertyText(pub ByteBuf);
+
+impl core::fmt::Display for PropertyText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{FFFD}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// JSON shows what `Display` does.
+macro_rules! serialize_as_text {
+    ($($ty:ty),*) => {$(
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    )*};
+}
+serialize_as_text!(ComponentPath, TaUuid, KeyType, Requirement, PropertyText);
+
 /// One operation a provisioning message applied, as data: the agent words it (`Display`,
 /// the same lines older TAs sent as text), so the TA links no text for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -405,9 +524,7 @@ pub enum Applied {
 
 impl core::fmt::Display for Applied {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let hex = |f: &mut core::fmt::Formatter<'_>, kid: &ByteBuf| {
-            kid.iter().try_for_each(|b| write!(f, "{b:02x}"))
-        };
+        let hex = |f: &mut core::fmt::Formatter<'_>, kid: &ByteBuf| f.write_str(&text::hex(kid));
         match self {
             Applied::AddedAnchor { id, role } => write!(f, "added anchor {id} ({role:?})"),
             Applied::RemovedAnchor { id } => write!(f, "removed anchor {id}"),
@@ -426,13 +543,8 @@ impl core::fmt::Display for Applied {
     }
 }
 
-/// JSON shows the line the agent prints (what older TAs sent).
-#[cfg(feature = "serde")]
-impl serde::Serialize for Applied {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+// JSON shows the line the agent prints (what older TAs sent).
+serialize_as_text!(Applied);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -460,11 +572,11 @@ pub struct IdentityInfo {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AnchorInfo {
     pub id: u32,
-    pub role: String,
+    pub role: RoleRecord,
     pub kid: ByteBuf,
-    /// "P-256", "Ed25519", "HSS-LMS" or "symmetric" (whose key is never shown).
-    pub key_type: String,
-    pub component_prefixes: Vec<String>,
+    /// A symmetric anchor's key is never shown.
+    pub key_type: KeyType,
+    pub component_prefixes: Vec<ComponentPath>,
     pub vendor_ids: Vec<ByteBuf>,
     pub class_ids: Vec<ByteBuf>,
 }
@@ -472,8 +584,8 @@ pub struct AnchorInfo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RuleInfo {
-    pub prefix: String,
-    pub required: Vec<String>,
+    pub prefix: ComponentPath,
+    pub required: Vec<Requirement>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -566,8 +678,8 @@ pub struct ReportResponse {
 pub struct InstallFinishResponse {
     pub sequence_number: u64,
     pub signers: Vec<u32>,
-    /// Components installed, in SUIT diagnostic style (e.g. `['ta', h'9d5b…']`).
-    pub components: Vec<String>,
+    /// Components installed.
+    pub components: Vec<ComponentPath>,
     pub manifest_digest: ByteBuf,
     /// REE components the manifest approved, for the agent to export and write.
     pub ree_paths: Vec<String>,
@@ -580,7 +692,7 @@ pub struct InstallFinishResponse {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PlatformInfo {
     /// `gpd.tee.trustedos.implementation.version`, e.g. OP-TEE's version string.
-    pub tee_version: Option<String>,
+    pub tee_version: Option<PropertyText>,
     /// `gpd.tee.trustedStorage.antiRollback.protectionLevel`: 0 none, 100 REE-enforced,
     /// 1000 TEE hardware (RPMB). Below 1000 the REE can restore an older copy of all of
     /// secure storage, sequence numbers included.
@@ -965,8 +1077,7 @@ mod tests {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ComponentInfo {
-    /// The component id in SUIT diagnostic style (e.g. `['app']`).
-    pub id: String,
+    pub id: ComponentPath,
     /// Sequence number of the manifest that installed it.
     pub sequence_number: u64,
     pub size: u64,

@@ -16,9 +16,13 @@ fn b(bytes: &[u8]) -> ByteBuf {
     ByteBuf::from(bytes.to_vec())
 }
 
+fn path(segments: &[&[u8]]) -> ComponentPath {
+    ComponentPath(segments.iter().map(|s| b(s)).collect())
+}
+
 fn platform() -> PlatformInfo {
     PlatformInfo {
-        tee_version: Some("4.1".into()),
+        tee_version: Some(PropertyText(b(b"4.1"))),
         anti_rollback_level: Some(100),
         rollback_detection_level: None,
         warnings: vec!["w".into()],
@@ -42,13 +46,13 @@ fn service() -> ServiceInfo {
         device_key_kid: Some(b(&[2; 16])),
         state_error: Some(b(&[0x82, 0x01, 0x82, 0x01])),
         components: vec![ComponentInfo {
-            id: "['app']".into(),
+            id: path(&[b"app"]),
             sequence_number: 7,
             size: 70_000,
             digest: b(&[3; 32]),
             ta_version: Some(2),
         }],
-        unconfirmed_tas: vec!["5e5e5e5e-5e5e-5e5e-5e5e-5e5e5e5e5e5e".into()],
+        unconfirmed_tas: vec![TaUuid([0x5e; 16])],
         delegate_counter: Some(u64::MAX - 1),
     }
 }
@@ -112,7 +116,7 @@ impl Samples {
                 platform: platform(),
                 service: service(),
             },
-            true,
+            false,
         );
         check("PlatformInfo default", PlatformInfo::default(), true);
         check("ServiceInfo default", ServiceInfo::default(), true);
@@ -174,19 +178,19 @@ impl Samples {
                 },
                 anchors: vec![AnchorInfo {
                     id: 1,
-                    role: "author".into(),
+                    role: RoleRecord::Author,
                     kid: b(&[18; 16]),
-                    key_type: "P-256".into(),
-                    component_prefixes: vec!["['app']".into()],
+                    key_type: KeyType::P256,
+                    component_prefixes: vec![path(&[b"app"])],
                     vendor_ids: vec![b(&[19; 16]), b(&[])],
                     class_ids: vec![],
                 }],
                 rules: vec![RuleInfo {
-                    prefix: "['ta']".into(),
-                    required: vec!["tpa".into()],
+                    prefix: path(&[b"ta"]),
+                    required: vec![Requirement::Role(RoleRecord::Tpa), Requirement::Anchor(7)],
                 }],
             },
-            true,
+            false,
         );
         check("IdentityInfo default", IdentityInfo::default(), true);
         check(
@@ -265,20 +269,22 @@ impl Samples {
             InstallFinishResponse {
                 sequence_number: 4,
                 signers: vec![],
-                components: vec!["['app']".into()],
+                components: vec![path(&[b"app"])],
                 manifest_digest: b(&[25; 32]),
                 ree_paths: vec!["ree/x".into()],
             },
-            true,
+            false,
         );
         check(
             "Prerequisite",
             Prerequisite::new(prerequisite::OWN_TPA_ROOT, Some(true), "yes"),
             true,
         );
-        check("ComponentInfo default", ComponentInfo::default(), true);
-        // The one message whose bytes changed (protocol versions 2 and 3): the kind is a
-        // code, the fault a typed value (bytes here).
+        check("ComponentInfo default", ComponentInfo::default(), false);
+        // Messages whose bytes changed: a refusal's kind is a code and its fault a typed
+        // value (bytes here; protocol versions 2 and 3), provisioning's applied operations
+        // (4), component ids, UUIDs, roles, key types, rules' requirements and the OS version
+        // (5) are typed data.
         check(
             "Refusal",
             Refusal {
@@ -617,4 +623,55 @@ fn applied_operations_round_trip_and_read_as_before() {
     let unknown = [0x81, 0x18, 0x63];
     let mut d = suit_protocol::cbor::Decoder::new(&unknown);
     assert!(<Applied as suit_protocol::Field>::take(&mut d).is_err());
+}
+
+/// Status and anchors are data since protocol 5: the agent shows and serializes each value
+/// with the words older TAs sent as text.
+#[test]
+fn status_and_anchor_values_read_as_before() {
+    fn same<T: std::fmt::Display + serde::Serialize + Field + PartialEq + Debug>(v: T, line: &str) {
+        assert_eq!(v.to_string(), line);
+        assert_eq!(serde_json::to_string(&v).unwrap(), format!("{line:?}"));
+        let mut e = suit_protocol::cbor::Encoder::new();
+        v.put(&mut e);
+        let bytes = e.into_bytes();
+        let mut d = suit_protocol::cbor::Decoder::new(&bytes);
+        assert_eq!(<T as Field>::take(&mut d).unwrap(), v);
+    }
+    same(
+        path(&[b"app", b"", &[0, 0xff], b"a b"]),
+        "['app', h'', h'00ff', h'612062']",
+    );
+    same(
+        TaUuid([
+            0x8a, 0xaa, 0xf2, 0, 0x24, 0x50, 0x11, 0xe4, 0xab, 0xe2, 0, 2, 0xa5, 0xd5, 0xc5, 0x1b,
+        ]),
+        "8aaaf200-2450-11e4-abe2-0002a5d5c51b",
+    );
+    for (k, word) in [
+        (KeyType::P256, "P-256"),
+        (KeyType::Ed25519, "Ed25519"),
+        (KeyType::HssLms, "HSS-LMS"),
+        (KeyType::Symmetric, "symmetric"),
+        (KeyType::Unparseable, "unparseable"),
+    ] {
+        same(k, word);
+    }
+    same(Requirement::Role(RoleRecord::Operator), "role operator");
+    same(Requirement::Anchor(12), "anchor 12");
+    same(PropertyText(b(b"4.10.0")), "4.10.0");
+    same(PropertyText(b(b"4.\xff")), "4.\u{fffd}");
+    for (r, name) in [
+        (RoleRecord::Tpa, "tpa"),
+        (RoleRecord::Author, "author"),
+        (RoleRecord::Operator, "operator"),
+    ] {
+        assert_eq!(r.name(), name);
+        assert_eq!(serde_json::to_string(&r).unwrap(), format!("{name:?}"));
+    }
+    // A UUID of another length is refused, not padded.
+    let mut e = suit_protocol::cbor::Encoder::new();
+    e.bytes(&[1; 15]);
+    let bytes = e.into_bytes();
+    assert!(<TaUuid as Field>::take(&mut suit_protocol::cbor::Decoder::new(&bytes)).is_err());
 }

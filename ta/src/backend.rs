@@ -7,15 +7,14 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use optee_utee::property::ClientIdentity;
 use optee_utee::property::{
-    PropertyKey, TeeDeviceId, TeeTrustedOsImplementationVersion,
-    TeeTrustedStorageAntiRollbackProtectionLevel,
+    PropertyKey, TeeDeviceId, TeeTrustedStorageAntiRollbackProtectionLevel,
     TeeTrustedStorageRollbackDetectionProtectionLevel,
 };
 use optee_utee::{
     DataFlag, ErrorKind, GenericObject, LoginType, ObjectStorageConstants, ParamIndex,
     PersistentObject, TaSessionBuilder, TeeParams, Uuid, Whence,
 };
-use suit_common::protocol::PlatformInfo;
+use suit_common::protocol::{ByteBuf, PlatformInfo, PropertyText};
 use suit_common::service::keys::Rng;
 use suit_common::service::segments::Segmented;
 use suit_common::service::store::{check_name, zeroed, SecureStore, StoreError};
@@ -151,6 +150,30 @@ fn attestation_pta_uuid() -> Uuid {
 }
 
 /// Whether the attestation PTA answers a session request.
+/// `gpd.tee.trustedos.implementation.version` as the TEE wrote it: the agent shows it, so the
+/// TA neither checks nor converts its UTF-8 (optee-utee's `String` property does, lossily).
+fn os_version() -> Option<PropertyText> {
+    const NAME: &core::ffi::CStr = c"gpd.tee.trustedos.implementation.version";
+    let mut buf = [0u8; 256];
+    let mut len = buf.len();
+    // SAFETY: `NAME` is NUL-terminated; `buf` is writable for `len` bytes and `len` is a valid
+    // in/out size for the call, which writes at most that many bytes and returns.
+    let res = unsafe {
+        optee_utee_sys::TEE_GetPropertyAsString(
+            optee_utee_sys::TEE_PROPSET_TEE_IMPLEMENTATION,
+            NAME.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if res != optee_utee_sys::TEE_SUCCESS {
+        return None;
+    }
+    // `len` counts the terminating NUL.
+    let text = buf.get(..len.saturating_sub(1))?;
+    Some(PropertyText(ByteBuf::from(text.to_vec())))
+}
+
 fn attestation_pta_present() -> bool {
     TaSessionBuilder::new(attestation_pta_uuid())
         .build()
@@ -453,7 +476,7 @@ impl Backend for Optee {
     /// Facts only; the host puts them into words and judges them (`StatusResponse::assess`).
     fn platform_info(&self) -> PlatformInfo {
         PlatformInfo {
-            tee_version: TeeTrustedOsImplementationVersion.get().ok(),
+            tee_version: os_version(),
             anti_rollback_level: TeeTrustedStorageAntiRollbackProtectionLevel.get().ok(),
             rollback_detection_level: TeeTrustedStorageRollbackDetectionProtectionLevel.get().ok(),
             attestation_pta: Some(attestation_pta_present()),

@@ -20,18 +20,19 @@ pub mod state;
 pub mod statement;
 pub mod store;
 
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use crate::cose::VerificationKey;
 use crate::fault::{self, Fault, ServiceFault};
 use crate::protocol::{
     self, AnchorInfo, AnchorKeysInfo, AnchorsResponse, ByteBuf, ChunkRequest, Codec, Command,
-    DeviceKeyRequest, DeviceKeyResponse, Empty, IdentityInfo, InstallBeginRequest,
-    InstallFinishResponse, InstallPrepareResponse, PayloadChunkRequest, PersonalizationResponse,
-    PlatformInfo, ProvisionRequest, ProvisionResponse, ReeExportRequest, ReeExportResponse,
-    Refusal, RefusalKind, ReportRequest, ReportResponse, RuleInfo, ServiceInfo, Span, Status,
-    StatusResponse, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
+    ComponentPath, DeviceKeyRequest, DeviceKeyResponse, Empty, IdentityInfo, InstallBeginRequest,
+    InstallFinishResponse, InstallPrepareResponse, KeyType, PayloadChunkRequest,
+    PersonalizationResponse, PlatformInfo, ProvisionRequest, ProvisionResponse, ReeExportRequest,
+    ReeExportResponse, Refusal, RefusalKind, ReportRequest, ReportResponse, Requirement, RuleInfo,
+    ServiceInfo, Span, Status, StatusResponse, TaUuid, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE,
+    PROTOCOL_VERSION,
 };
 use crate::report::Report;
 use crate::suit::ComponentId;
@@ -50,7 +51,7 @@ pub const STORED_REPORT_TAG_LEN: usize = 32;
 
 use install::{InstallError, InstallSession};
 use keys::{DeviceKeyPair, KeyStoreError, Rng};
-use state::{component_from, RoleRecord, State, StateError};
+use state::{component_from, State, StateError};
 use store::SecureStore;
 
 /// Who opened the session, as the TEE reports it. Only a TA-to-TA session carries an
@@ -368,7 +369,7 @@ impl<B: Backend> Service<B> {
                     .components
                     .iter()
                     .map(|c| crate::protocol::ComponentInfo {
-                        id: show(&component_from(&c.id)),
+                        id: ComponentPath(c.id.clone()),
                         sequence_number: c.sequence_number,
                         size: c.size,
                         digest: ByteBuf::from(c.public_digest().unwrap_or_default().to_vec()),
@@ -379,7 +380,7 @@ impl<B: Backend> Service<B> {
                     .unconfirmed_tas
                     .iter()
                     .filter_map(|u| <[u8; 16]>::try_from(u.as_slice()).ok())
-                    .map(|u| crate::text::uuid(&u))
+                    .map(TaUuid)
                     .collect();
             }
             Err(e) => service.state_error = Some(ByteBuf::from(Fault::State(e).encode())),
@@ -526,18 +527,18 @@ impl<B: Backend> Service<B> {
             .map(|a| {
                 let (key_type, kid) = match VerificationKey::from_cose_key(&a.cose_key) {
                     Ok((k, kid)) => (key_type(&k), kid),
-                    Err(_) => ("unparseable".to_string(), Vec::new()),
+                    Err(_) => (KeyType::Unparseable, Vec::new()),
                 };
                 AnchorInfo {
                     id: a.id,
-                    role: role_name(a.role).to_string(),
+                    role: a.role,
                     kid: ByteBuf::from(kid),
                     key_type,
                     component_prefixes: a
                         .scope
                         .component_prefixes
                         .iter()
-                        .map(|p| show(&component_from(p)))
+                        .map(|p| ComponentPath(p.clone()))
                         .collect(),
                     vendor_ids: a.scope.vendor_ids.clone(),
                     class_ids: a.scope.class_ids.clone(),
@@ -548,16 +549,12 @@ impl<B: Backend> Service<B> {
             .rules
             .iter()
             .map(|r| RuleInfo {
-                prefix: show(&component_from(&r.prefix)),
+                prefix: ComponentPath(r.prefix.clone()),
                 required: r
                     .required_roles
                     .iter()
-                    .map(|x| ["role ", role_name(*x)].concat())
-                    .chain(r.required_anchors.iter().map(|x| {
-                        let mut s = String::from("anchor ");
-                        crate::text::push_decimal(&mut s, u64::from(*x));
-                        s
-                    }))
+                    .map(|x| Requirement::Role(*x))
+                    .chain(r.required_anchors.iter().map(|x| Requirement::Anchor(*x)))
                     .collect(),
             })
             .collect();
@@ -768,7 +765,11 @@ impl<B: Backend> Service<B> {
         Ok(InstallFinishResponse {
             sequence_number: done.sequence_number,
             signers: done.signers,
-            components: done.committed.iter().map(show).collect(),
+            components: done
+                .committed
+                .iter()
+                .map(|c| ComponentPath(state::segments_of(c)))
+                .collect(),
             manifest_digest: ByteBuf::from(done.manifest_digest.to_vec()),
             ree_paths: done.ree_paths,
         })
@@ -940,26 +941,13 @@ fn saturating_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-fn show(id: &ComponentId) -> String {
-    id.text()
-}
-
-fn role_name(r: RoleRecord) -> &'static str {
-    match r {
-        RoleRecord::Tpa => "tpa",
-        RoleRecord::Author => "author",
-        RoleRecord::Operator => "operator",
-    }
-}
-
-fn key_type(k: &VerificationKey) -> String {
+fn key_type(k: &VerificationKey) -> KeyType {
     match k {
-        VerificationKey::P256(_) => "P-256",
-        VerificationKey::Ed25519(_) => "Ed25519",
-        VerificationKey::HssLms(_) => "HSS-LMS",
-        VerificationKey::Hmac256(_) => "symmetric",
+        VerificationKey::P256(_) => KeyType::P256,
+        VerificationKey::Ed25519(_) => KeyType::Ed25519,
+        VerificationKey::HssLms(_) => KeyType::HssLms,
+        VerificationKey::Hmac256(_) => KeyType::Symmetric,
     }
-    .to_string()
 }
 
 /// What a stored report's tag binds besides its object's name: the authenticated attempts'

@@ -60,29 +60,9 @@ impl ComponentId {
         e.into_bytes()
     }
 
-    /// CBOR diagnostic notation, text segments quoted: `['usr', h'00']`. Written without
-    /// `core::fmt` (status shows it from the TA; crate::text).
+    /// CBOR diagnostic notation, text segments quoted: `['usr', h'00']` (without `core::fmt`).
     pub fn text(&self) -> alloc::string::String {
-        let mut out = alloc::string::String::from("[");
-        for (i, s) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            match core::str::from_utf8(s) {
-                Ok(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic()) => {
-                    out.push('\'');
-                    out.push_str(t);
-                    out.push('\'');
-                }
-                _ => {
-                    out.push_str("h'");
-                    crate::text::push_hex(&mut out, s);
-                    out.push('\'');
-                }
-            }
-        }
-        out.push(']');
-        out
+        crate::text::component(&self.0)
     }
 
     /// Writes the identifier (array of bstr) into `e`: the inverse of the decoder above.

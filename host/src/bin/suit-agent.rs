@@ -568,7 +568,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 Some(e) => println!("second begin refused: {e}"),
                 None => println!("second begin accepted"),
             }
-            println!("installed: {}", done.components.join(", "));
+            println!("installed: {}", joined(&done.components, ", "));
             Ok(())
         }
         Cmd::CryptoBench { request } => {
@@ -635,7 +635,9 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
     println!("  TA version:          {}", s.ta_version);
     println!(
         "  TEE version:         {}",
-        p.tee_version.as_deref().unwrap_or("unknown")
+        p.tee_version
+            .as_ref()
+            .map_or("unknown".into(), |v| v.to_string())
     );
     println!("  anti-rollback level: {}", level(p.anti_rollback_level));
     println!(
@@ -896,14 +898,18 @@ fn anchors(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
         println!(
             "anchor {} ({}, {}, kid {}): components {}",
             x.id,
-            x.role,
+            x.role.name(),
             x.key_type,
             show(&x.kid),
-            x.component_prefixes.join(", ")
+            joined(&x.component_prefixes, ", ")
         );
     }
     for r in &a.rules {
-        println!("rule {}: requires {}", r.prefix, r.required.join(" AND "));
+        println!(
+            "rule {}: requires {}",
+            r.prefix,
+            joined(&r.required, " AND ")
+        );
     }
     Ok(())
 }
@@ -1317,4 +1323,9 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     }
     let v = serde_json::to_value(value).unwrap_or_default();
     serde_json::to_string_pretty(&convert(v)).unwrap_or_default()
+}
+
+/// The items' display forms with `sep` between them.
+fn joined<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
+    items.iter().map(T::to_string).collect::<Vec<_>>().join(sep)
 }

@@ -257,7 +257,7 @@ pub fn poll_once(
                 }
             }
             Round::Installed {
-                components: done.components.clone(),
+                components: done.components.iter().map(|c| c.to_string()).collect(),
             }
         }
         Err(e @ AgentError::Refused { .. }) => Round::Refused(e),

@@ -54,6 +54,31 @@ pub fn uuid(u: &[u8; 16]) -> String {
     out
 }
 
+/// A SUIT component identifier in CBOR diagnostic notation, text segments quoted:
+/// `['usr', h'00']`.
+pub fn component<S: AsRef<[u8]>>(segments: &[S]) -> String {
+    let mut out = String::from("[");
+    for (i, s) in segments.iter().map(AsRef::as_ref).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        match core::str::from_utf8(s) {
+            Ok(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic()) => {
+                out.push('\'');
+                out.push_str(t);
+                out.push('\'');
+            }
+            _ => {
+                out.push_str("h'");
+                push_hex(&mut out, s);
+                out.push('\'');
+            }
+        }
+    }
+    out.push(']');
+    out
+}
+
 /// Parses a UUID (hex digits of either case, hyphens optional) into RFC 4122 byte order.
 pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
     let mut digits = [0u8; 32];
@@ -97,6 +122,11 @@ mod tests {
             "suit/in/0/18446744073709551615"
         );
         assert_eq!(hex(&[0x00, 0xab, 0x0f]), "00ab0f");
+        assert_eq!(component::<&[u8]>(&[]), "[]");
+        assert_eq!(
+            component(&[&b"usr"[..], b"", b"\x00", b"a b"]),
+            "['usr', h'', h'00', h'612062']"
+        );
         let long: alloc::vec::Vec<u8> = (0..=255u8).collect();
         let expect: String = long.iter().map(|b| alloc::format!("{b:02x}")).collect();
         assert_eq!(hex(&long), expect);
