@@ -463,3 +463,54 @@ fn a_device_from_before_the_ids_names_its_kek_set_on_its_next_message() {
     put_back(&mut s, &legacy);
     keks_refused(&mut s, 4);
 }
+
+/// A device that never had KEKs names the empty set (`provision::NO_KEKS`) and is answered
+/// without a look-up; a KEK object written after it holds that set as its previous one, so a
+/// lost state write leaves the device without KEKs, and once the record names the object's
+/// set, deleting the object or putting the empty-set record back never brings a KEK in.
+#[test]
+fn the_empty_kek_set_is_named_and_an_object_after_it_commits_as_any_other() {
+    let (mut s, to) = fresh();
+    send(&mut s, TPA_PRIV, 1, vec![author_anchor(1, &[b"app"])]);
+    let empty_state = s.backend().store().raw(STATE_OBJECT).unwrap();
+    let state = State::load(s.backend()).unwrap();
+    assert_eq!(
+        state.kek_set.as_deref().map(|k| k.as_slice()),
+        Some(&provision::NO_KEKS[..])
+    );
+    assert_eq!(s.backend().store().raw(KEKS_OBJECT), None);
+    assert!(keks(&s).is_empty());
+
+    // Message 2 adds a KEK; its state write is lost: the empty set stays in force.
+    let add = kek_op(&to, TPA_PRIV, b"kek-1", &[1], KEK);
+    let m = provision_message_by(&mut s, TPA_PRIV, 2, vec![add.clone()]);
+    s.backend_mut().store_mut().fail_once_at = Some(1);
+    assert!(relay(&mut s, &m).is_err());
+    s.backend_mut().store_mut().fail_once_at = None;
+    assert!(s.backend().store().raw(KEKS_OBJECT).is_some());
+    assert_eq!(s.backend().store().raw(STATE_OBJECT).unwrap(), empty_state);
+    assert!(keks(&s).is_empty());
+
+    // Sent again, it commits.
+    send(&mut s, TPA_PRIV, 2, vec![add]);
+    assert_eq!(keks(&s), vec![(b"kek-1".to_vec(), vec![1])]);
+    assert_ne!(
+        State::load(s.backend())
+            .unwrap()
+            .kek_set
+            .as_deref()
+            .map(|k| k.as_slice()),
+        Some(&provision::NO_KEKS[..])
+    );
+    // The object deleted: refused, not taken as "no KEKs".
+    let object = kek_object(&s);
+    s.backend_mut().store_mut().remove(KEKS_OBJECT).unwrap();
+    keks_refused(&mut s, 3);
+    // The empty-set record put back with the object: no KEK.
+    put_back(&mut s, &object);
+    s.backend_mut()
+        .store_mut()
+        .put(STATE_OBJECT, &empty_state)
+        .unwrap();
+    assert!(keks(&s).is_empty());
+}

@@ -470,7 +470,7 @@ impl<B: Backend> Service<B> {
         // The key itself, not its bytes: `to_bytes` would leave an unwiped scalar copy.
         opener.add_hpke_p256_key(Some(&prov.kid), keys.provisioning_secret().clone());
         let mut state = State::load(&self.backend)?;
-        let old_keks = provision::load_keks(&self.backend, &state)?;
+        let old_keks = provision::load_keks_naming_empty(&self.backend, &mut state)?;
         let mut keks = old_keks.clone();
         let device = provision::Device {
             identity_kid: &identity.kid,
@@ -737,8 +737,9 @@ impl<B: Backend> Service<B> {
     #[inline(never)]
     fn key_material(&mut self) -> Result<(DeviceKeyPair, State, Vec<provision::Kek>), Refuse> {
         let keys = self.keys()?;
-        let state = State::load(&self.backend)?;
-        let keks = provision::load_keks(&self.backend, &state)?;
+        let mut state = State::load(&self.backend)?;
+        // An empty set named here is committed with the install's state record (`finish`).
+        let keks = provision::load_keks_naming_empty(&self.backend, &mut state)?;
         Ok((keys, state, keks))
     }
 

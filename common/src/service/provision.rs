@@ -1341,8 +1341,39 @@ pub fn load_keks(
     store: &dyn super::store::SecureStore,
     state: &State,
 ) -> Result<Vec<Kek>, super::state::StateError> {
-    use super::state::StateError;
+    // The empty set, committed to before any KEK object existed: any object is newer and
+    // holds it as `previous` until a record names the object's own set.
+    if names_no_keks(state) {
+        return Ok(Vec::new());
+    }
+    keks_in(store.get(super::keys::KEKS_OBJECT)?, state)
+}
+
+/// [`load_keks`], and names the empty set ([`NO_KEKS`]) in `state` when it names none and no
+/// KEK object exists, so that loading from the records written from `state` needs no look-up
+/// of the object (on OP-TEE a failed open per install, each as dear as a write). A record
+/// from before `kek_set` with an object keeps deciding by counters.
+pub fn load_keks_naming_empty(
+    store: &dyn super::store::SecureStore,
+    state: &mut State,
+) -> Result<Vec<Kek>, super::state::StateError> {
+    if names_no_keks(state) {
+        return Ok(Vec::new());
+    }
     let bytes = store.get(super::keys::KEKS_OBJECT)?;
+    let absent = bytes.is_none();
+    let keks = keks_in(bytes, state)?;
+    if absent && state.kek_set.is_none() {
+        state.kek_set = Some(ByteBuf::from(NO_KEKS.to_vec()));
+    }
+    Ok(keks)
+}
+
+fn keks_in(
+    bytes: Option<Zeroizing<Vec<u8>>>,
+    state: &State,
+) -> Result<Vec<Kek>, super::state::StateError> {
+    use super::state::StateError;
     let Some(bytes) = bytes else {
         return match state.kek_set {
             Some(_) => Err(StateError::KeksNotCommitted),
@@ -1369,6 +1400,18 @@ pub fn load_keks(
     } else {
         Err(StateError::KeksNotCommitted)
     }
+}
+
+/// The KEK set id of a record written while no KEK object existed
+/// ([`load_keks_naming_empty`]): the empty set. [`save_keks`]'s ids are SHA-256 output, never
+/// all zero in practice.
+pub const NO_KEKS: [u8; super::state::KEK_SET_ID_LEN] = [0; super::state::KEK_SET_ID_LEN];
+
+fn names_no_keks(state: &State) -> bool {
+    state
+        .kek_set
+        .as_ref()
+        .is_some_and(|id| id.as_slice() == NO_KEKS)
 }
 
 /// Writes `current`, the KEK set of the message that produced `state` (its counters), under a

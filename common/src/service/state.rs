@@ -67,9 +67,11 @@ pub struct State {
     /// Which KEK set this record commits to: the random 16-byte id the KEK object
     /// (`provision::save_keks`) stored it under, as its `current` or (the write of this record
     /// after it did not happen) its `previous` set. `provision::load_keks` refuses an object
-    /// holding neither (an older object restored: a revoked KEK must not return). `None` in a
-    /// record from before this field, or while no KEK object was ever written: the counters
-    /// decide then, as they did (review s17 S3).
+    /// holding neither (an older object restored: a revoked KEK must not return). All zero
+    /// (`provision::NO_KEKS`): the empty set, named while no KEK object existed, so that
+    /// installs need not look for one. `None` in a record from before this field, or from
+    /// before `NO_KEKS` while no KEK object was ever written: the counters decide then, as
+    /// they did (review s17 S3).
     pub kek_set: Option<ByteBuf>,
 }
 
