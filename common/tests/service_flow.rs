@@ -14,8 +14,8 @@ use suit_common::service::{Client, Service};
 
 use suit_test_support::says;
 use suit_test_support::service::{
-    call, cose_key, finish, install_chunked as install, is_latest_report, refusal, service, Answer,
-    Mem, TA,
+    call, cose_key, finish, install_chunked as install, is_idle_journal, is_latest_report, refusal,
+    service, Answer, Mem, TA,
 };
 use suit_test_support::{
     content_into_component_zero, dependency_as_target, p256_private_from_pem, release_of, CLASS_ID,
@@ -121,13 +121,13 @@ fn anchors(s: &mut Service<Mem>) -> AnchorsResponse {
     call(s, Command::Anchors, &Empty {}).unwrap()
 }
 
-/// Every stored object except the latest reports (which record every attempt), to prove a
-/// refused operation changed nothing.
+/// Every stored object except the latest reports (which record every attempt) and an empty
+/// journal, to prove a refused operation changed nothing.
 fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
     let st = s.backend().store();
     st.names()
         .into_iter()
-        .filter(|n| !is_latest_report(n))
+        .filter(|n| !is_latest_report(n) && !is_idle_journal(st, n))
         .map(|n| (n.clone(), st.raw(&n).unwrap().to_vec()))
         .collect()
 }

@@ -40,7 +40,8 @@ fn mutations(o: StoreOps) -> (u32, u32, u32) {
 
 /// A manifest whose one component comes from an integrated payload: the journal names the
 /// staging object once, the object is created with its data, the state switches and the
-/// journal goes; the report is the one other write.
+/// journal is emptied (kept, not deleted: on OP-TEE a new name and a missing one each cost a
+/// scan of the whole REE-FS directory); the report is the one other write.
 #[test]
 fn a_manifest_with_an_integrated_payload_costs_the_fewest_writes() {
     let mut s = device();
@@ -54,15 +55,15 @@ fn a_manifest_with_an_integrated_payload_costs_the_fewest_writes() {
     eprintln!("manifest-only first {first:?}");
     let again = installed(&mut s, &release(2, &[part(b"another note\n")]));
     eprintln!("manifest-only replace {again:?}");
-    assert_eq!(mutations(first), counts(4, 4, 1), "{first:?}");
+    assert_eq!(mutations(first), counts(5, 5, 0), "{first:?}");
     // Replacing costs only the delete of the replaced object: the journal's one write named
     // it already, before the staging object was created.
-    assert_eq!(mutations(again), counts(4, 4, 2), "{again:?}");
+    assert_eq!(mutations(again), counts(5, 5, 1), "{again:?}");
 }
 
 /// A TA image as a detached payload: the payload object (named in the journal first,
 /// created with its first chunk), the pending commit, the state, the report; the payload
-/// object and the journal are deleted after.
+/// object is deleted after and the journal emptied.
 #[test]
 fn a_detached_ta_costs_the_fewest_writes() {
     let image = ta_image_with_body(TA, 2, &vec![0x5a; 40_000]);
@@ -78,12 +79,12 @@ fn a_detached_ta_costs_the_fewest_writes() {
     let o = installed(&mut s, &r);
     eprintln!("ta {o:?}");
     let chunks = image.len().div_ceil(CHUNK) as u32;
-    assert_eq!(mutations(o), counts(5, 4 + chunks, 2), "{o:?}");
+    assert_eq!(mutations(o), counts(6, 5 + chunks, 1), "{o:?}");
     assert_eq!(s.backend().installed_tas.last().unwrap(), &image);
 }
 
 /// A plain detached component: the journal names the payload object, which becomes the
-/// component's content; the state switches, the journal goes.
+/// component's content; the state switches, the journal is emptied.
 #[test]
 fn a_detached_component_costs_the_fewest_writes() {
     let blob: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
@@ -96,11 +97,11 @@ fn a_detached_component_costs_the_fewest_writes() {
     let first = installed(&mut s, &release(1, &[part(&blob)]));
     eprintln!("blob first {first:?}");
     let chunks = blob.len().div_ceil(CHUNK) as u32;
-    assert_eq!(mutations(first), counts(4, 3 + chunks, 1), "{first:?}");
+    assert_eq!(mutations(first), counts(5, 4 + chunks, 0), "{first:?}");
     let blob2: Vec<u8> = blob.iter().map(|b| b ^ 1).collect();
     let again = installed(&mut s, &release(2, &[part(&blob2)]));
     eprintln!("blob replace {again:?}");
-    assert_eq!(mutations(again), counts(4, 3 + chunks, 2), "{again:?}");
+    assert_eq!(mutations(again), counts(5, 4 + chunks, 1), "{again:?}");
 }
 
 /// A record (state, journal, report, keys) is written whole and never appended to, so the
@@ -127,7 +128,9 @@ fn a_record_write_looks_for_no_segment_tail() {
 
 /// A new session (a new `Service`, whatever the TA instance's lifetime) looks for the
 /// journal once, in `reconcile` before its first command, not again at `InstallBegin`, and
-/// not the KEK record this device never had (its state record names the empty set).
+/// not the KEK record this device never had (its state record names the empty set). Once an
+/// install has written the journal it stays (emptied), so later sessions look up nothing
+/// that is missing.
 #[test]
 fn a_new_session_looks_for_the_journal_once() {
     let image = ta_image(TA, 2);
@@ -144,6 +147,19 @@ fn a_new_session_looks_for_the_journal_once() {
     let o = installed(&mut s, &r);
     eprintln!("fresh session {o:?}");
     assert_eq!(o.misses, 1, "{o:?}");
+    let mut s = crate::power_cut::restart(s.backend().store(), &s.backend().installed_tas);
+    let image = ta_image(TA, 3);
+    let r = release(
+        2,
+        &[Part {
+            id: &[&TA],
+            image: &image,
+            uri: "#ta",
+        }],
+    );
+    let o = installed(&mut s, &r);
+    eprintln!("next session {o:?}");
+    assert_eq!(o.misses, 0, "{o:?}");
 }
 
 /// A device stored by a TA from before `provision::NO_KEKS` (its record names no KEK set, and
@@ -182,7 +198,7 @@ fn an_install_names_the_empty_kek_set_so_later_installs_skip_the_look_up() {
     );
     let mut s = crate::power_cut::restart(s.backend().store(), &s.backend().installed_tas);
     let named = installed(&mut s, &release(2, &[part(b"two\n")]));
-    assert_eq!(named.misses, 1, "the journal only: {named:?}");
+    assert_eq!(named.misses, 0, "the journal is kept: {named:?}");
 }
 
 /// What the TA's GP backend does for one physical call (`ta/src/backend.rs`: up to four
@@ -403,6 +419,11 @@ fn the_benchs_installs_cost_the_fewest_operations() {
     // plaintext it hashed): small TA reads 3 -> 2.
     // Session 21: no look-up of the KEK record this device never had (its state record names
     // the empty set, `provision::NO_KEKS`): opens and failed opens 4 -> 3 and 2 -> 1.
+    // Also session 21: the journal is emptied, not deleted, so after the first install (a
+    // device that never had one: its look-up fails) a new session reads it instead of
+    // missing it, and the next journal write overwrites it instead of creating a new name
+    // (on OP-TEE both of those scan the whole REE-FS directory; a failed open also closes
+    // it). Per install: a delete becomes a write, a failed open a read.
     // Left: the journal look-up of a new session (`reconcile`), the state and device keys
     // read once each; the journal named before the first object, the state, the report; the
     // payload object (a TA's plaintext, kept until OP-TEE holds it) and the journal deleted.
@@ -414,9 +435,9 @@ fn the_benchs_installs_cost_the_fewest_operations() {
         reads,
         deletes,
     };
-    assert_eq!(small_ta, gp(3, 1, 5, 5, 2, 2));
-    assert_eq!(manifest_only, gp(3, 1, 4, 4, 2, 1));
+    assert_eq!(small_ta, gp(3, 1, 6, 6, 2, 1));
+    assert_eq!(manifest_only, gp(3, 0, 5, 5, 3, 0));
     // Writes: 256 KiB chunks less the 16 bytes A128GCM holds back, split at the 512 KiB
     // segment boundaries.
-    assert_eq!(big, gp(3, 1, 5, 9, 2, 1));
+    assert_eq!(big, gp(3, 0, 6, 10, 3, 0));
 }

@@ -239,7 +239,7 @@ pub fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
     let st = s.backend().store();
     st.names()
         .into_iter()
-        .filter(|n| n != suit_common::service::REPORT_OBJECT)
+        .filter(|n| n != suit_common::service::REPORT_OBJECT && !is_idle_journal(st, n))
         .map(|n| (n.clone(), st.raw(&n).unwrap().to_vec()))
         .collect()
 }
@@ -600,13 +600,21 @@ pub fn is_latest_report(name: &str) -> bool {
         || name == suit_common::service::PRE_AUTH_REPORT_OBJECT
 }
 
+/// Whether `name` is the install journal listing nothing: kept once written (a finished or
+/// abandoned install empties it instead of deleting it), and as good as none.
+pub fn is_idle_journal(st: &suit_common::service::store::MemoryStore, name: &str) -> bool {
+    use suit_common::service::install::{Journal, JOURNAL_OBJECT};
+    name == JOURNAL_OBJECT && matches!(Journal::load(st), Ok(Some(j)) if j.is_empty())
+}
+
 /// Every stored object with its length and SHA-256, except the latest report (which records
-/// every attempt, refused ones too): a refused operation must leave this unchanged.
+/// every attempt, refused ones too) and an empty journal: a refused operation must leave this
+/// unchanged.
 pub fn objects(s: &Service<Mem>) -> Vec<(String, usize, String)> {
     let st = s.backend().store();
     st.names()
         .into_iter()
-        .filter(|n| !is_latest_report(n))
+        .filter(|n| !is_latest_report(n) && !is_idle_journal(st, n))
         .map(|n| {
             let b = st.raw(&n).unwrap();
             (n.clone(), b.len(), hex::encode(Sha256::digest(b)))

@@ -1,6 +1,13 @@
 //! The install journal: what an unfinished install may have left behind, named before it
 //! exists, and the recovery that runs on it ([`reconcile`] rolls an interrupted TA commit
 //! forward; [`cleanup`] deletes exactly the objects the committed state does not use).
+//!
+//! Once written, the journal object stays: a finished install leaves it empty instead of
+//! deleting it. On OP-TEE's REE FS, looking up a missing object and creating an object
+//! under a new name each read the whole object directory (`dirf.db`, one entry per object
+//! of every TA: slower as it grows), and a failed look-up also closes the directory, which
+//! the next operation reopens and reads again; overwriting an existing object reads the
+//! directory only up to its entry.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -90,9 +97,9 @@ impl Journal {
         Ok(())
     }
 
-    /// Whether this journal was ever written: every save lists an object or a pending
-    /// commit, so an empty one is the state after `begin` (none stored).
-    fn is_empty(&self) -> bool {
+    /// Whether this journal lists nothing: the one in memory after `begin` (not stored), or
+    /// the one a finished install leaves stored ([`cleanup_listed`]).
+    pub fn is_empty(&self) -> bool {
         self.objects.is_empty() && self.pending.is_none()
     }
 }
@@ -110,7 +117,8 @@ pub enum Reconciled {
     /// does not prove OP-TEE holds the old image: the update is not applied and the state
     /// records the TA as unconfirmed ([`State::unconfirmed_tas`]). The TEE result code.
     Unconfirmed(u32),
-    /// No journal is stored: nothing to recover, and nothing for the next `begin` to clean.
+    /// No journal, or an empty one, is stored: nothing to recover, and nothing for the next
+    /// `begin` to clean.
     NoJournal,
 }
 
@@ -133,7 +141,7 @@ pub(super) const RETRIED: [u32; 4] = [
 /// before the first command of a session; idempotent, so a cut inside it is recovered too.
 /// An error leaves the commit pending (the service then refuses all but status).
 pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, StateError> {
-    let Some(mut journal) = Journal::load(store)? else {
+    let Some(mut journal) = Journal::load(store)?.filter(|j| !j.is_empty()) else {
         return Ok(Reconciled::NoJournal);
     };
     let Some(pending) = journal.pending.clone() else {
@@ -189,7 +197,8 @@ pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, 
     Ok(outcome)
 }
 
-/// Deletes exactly the journal's objects that `state` does not use, then the journal. Only
+/// Deletes exactly the journal's objects that `state` does not use, then empties the journal
+/// (kept, not deleted: see the module's note). Only
 /// staging and payload names are ever deleted, and nothing while a commit is pending (its
 /// kept TA images are listed among the objects too, as the objects it replaced).
 pub fn cleanup(store: &mut dyn SecureStore, state: &State) -> Result<(), StateError> {
@@ -200,8 +209,8 @@ pub fn cleanup(store: &mut dyn SecureStore, state: &State) -> Result<(), StateEr
 }
 
 /// [`cleanup`] with the journal the session kept in memory: the one it last stored (each
-/// save updates both, a failed one neither), so it is not read back. An empty one was never
-/// stored and costs nothing.
+/// save updates both, a failed one neither), so it is not read back. An empty one lists
+/// nothing to delete and costs nothing.
 pub(super) fn cleanup_listed(
     store: &mut dyn SecureStore,
     state: &State,
@@ -224,7 +233,7 @@ pub(super) fn cleanup_listed(
             store.remove(name)?;
         }
     }
-    store.remove(JOURNAL_OBJECT)?;
+    Journal::default().save(store)?;
     Ok(())
 }
 

@@ -673,7 +673,9 @@ impl InstallSession {
         {
             // Finish ends the session either way: nothing half-sent stays in storage.
             remove_payloads(store, &payloads);
-            let _ = cleanup_listed(store, state, &self.journal);
+            if cleanup_listed(store, state, &self.journal).is_ok() {
+                self.journal = Journal::default();
+            }
             return Err(InstallError::Sequence(Words::PayloadIncomplete));
         }
         let policy = match state.policy() {
@@ -744,8 +746,8 @@ impl InstallSession {
         // A failure here leaves the journal for the next `begin`; it never undoes a commit.
         // The journal is the one in memory, as stored: not read back. After a state write
         // that may have landed, `state` may not be the stored one: the next `begin` cleans.
-        if !unsettled {
-            let _ = cleanup_listed(store, state, &self.journal);
+        if !unsettled && cleanup_listed(store, state, &self.journal).is_ok() {
+            self.journal = Journal::default();
         }
         let (outcome, ree_paths) = result.map_err(|refused| {
             if not_committed {
