@@ -198,10 +198,12 @@ const MAX_REE_COMPONENT: u64 = suit_common::suit::interpreter::MAX_PAYLOAD_LEN;
 /// Whether a finished install replaced the update TA itself. OP-TEE keeps the running
 /// instance alive (`TA_FLAG_INSTANCE_KEEP_ALIVE`), so the new version runs after a reboot.
 pub fn updated_the_update_ta(done: &InstallFinishResponse) -> bool {
-    let own = suit_common::text::parse_uuid(suit_common::protocol::TA_UUID);
-    done.components.iter().any(
-        |c| matches!(c.0.as_slice(), [one] if Some(one.as_slice()) == own.as_ref().map(|u| &u[..])),
-    )
+    let Some(own) = suit_common::text::parse_uuid(suit_common::protocol::TA_UUID) else {
+        return false;
+    };
+    done.components
+        .iter()
+        .any(|c| matches!(c.0.as_slice(), [one] if one.as_slice() == own))
 }
 
 /// Streams an approved REE component out of the TA; returns its bytes and SHA-256 as the TA
