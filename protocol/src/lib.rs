@@ -43,9 +43,8 @@ pub const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
 /// 3: [`Refusal::fault`] and [`ServiceInfo::state_error`] are typed faults, no longer text.
 /// 4: [`ProvisionResponse::applied`] lists typed [`Applied`] operations, no longer text.
 /// 5: status, anchors and a finished install are data the agent words: component ids as
-/// [`ComponentPath`],
-/// unconfirmed TAs as [`TaUuid`], an anchor's role and [`KeyType`], a rule's
-/// [`Requirement`]s, and the OS version as [`PropertyText`].
+/// [`ComponentPath`], unconfirmed TAs as [`TaUuid`], an anchor's role and [`KeyType`], a
+/// rule's [`Requirement`]s, and the OS version as [`PropertyText`].
 pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Largest data chunk of a streamed transfer (envelope or payload).
@@ -485,13 +484,7 @@ pub struct PropertyText(pub ByteBuf);
 
 impl core::fmt::Display for PropertyText {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        for chunk in self.0.utf8_chunks() {
-            f.write_str(chunk.valid())?;
-            if !chunk.invalid().is_empty() {
-                f.write_str("\u{FFFD}")?;
-            }
-        }
-        Ok(())
+        f.write_str(&String::from_utf8_lossy(&self.0))
     }
 }
 

@@ -149,7 +149,6 @@ fn attestation_pta_uuid() -> Uuid {
     )
 }
 
-/// Whether the attestation PTA answers a session request.
 /// `gpd.tee.trustedos.implementation.version` as the TEE wrote it: the agent shows it, so the
 /// TA neither checks nor converts its UTF-8 (optee-utee's `String` property does, lossily).
 fn os_version() -> Option<PropertyText> {
@@ -174,6 +173,7 @@ fn os_version() -> Option<PropertyText> {
     Some(PropertyText(ByteBuf::from(text.to_vec())))
 }
 
+/// Whether the attestation PTA answers a session request.
 fn attestation_pta_present() -> bool {
     TaSessionBuilder::new(attestation_pta_uuid())
         .build()

@@ -198,9 +198,9 @@ pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, 
 }
 
 /// Deletes exactly the journal's objects that `state` does not use, then empties the journal
-/// (kept, not deleted: see the module's note). Only
-/// staging and payload names are ever deleted, and nothing while a commit is pending (its
-/// kept TA images are listed among the objects too, as the objects it replaced).
+/// (kept, not deleted: see the module's note). Only staging and payload names are ever
+/// deleted, and nothing while a commit is pending (its kept TA images are listed among the
+/// objects too, as the objects it replaced).
 pub fn cleanup(store: &mut dyn SecureStore, state: &State) -> Result<(), StateError> {
     let Some(journal) = Journal::load(store)? else {
         return Ok(());
