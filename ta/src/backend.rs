@@ -316,6 +316,10 @@ impl SecureStore for Optee {
         self.objects.remove(name)
     }
 
+    fn remove_sized(&mut self, name: &str, len: u64) -> Result<(), StoreError> {
+        self.objects.remove_sized(name, len)
+    }
+
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
         self.objects.append(name, data)
     }

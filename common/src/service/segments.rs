@@ -369,6 +369,37 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
         self.remove_segments_from(name, 0)
     }
 
+    /// The recorded length names the segments, so only the last is opened (its handle is
+    /// the one its delete then takes) instead of every one to find the end, and no look-up
+    /// past a short last segment fails. The claim is checked there: every segment but the
+    /// last is full, so a last segment of the expected length ends an object of `len`
+    /// bytes; a full one does not end it, and what follows is looked for as `remove` does.
+    /// Any other answer (a prefix left by a cut removal, an object written whole by an
+    /// older TA, a longer mirror) takes `remove`'s walk. Not looked for: a segment past a
+    /// short last one, which only a `put` cut between its two steps leaves (the service
+    /// creates and appends a component's object; a restarted upload's `put` completes
+    /// before anything is appended, or the upload fails).
+    fn remove_sized(&mut self, name: &str, len: u64) -> Result<(), StoreError> {
+        check_logical(name)?;
+        if self.is_absent(name) {
+            return Ok(());
+        }
+        let last = len.saturating_sub(1) / self.segment_len;
+        let in_last = len - last * self.segment_len;
+        if last > MAX_SEGMENT || self.inner.len(&segment_name(name, last)?)? != Some(in_last) {
+            return self.remove(name);
+        }
+        self.forget_length(name);
+        self.forget_record(name);
+        if in_last == self.segment_len {
+            self.remove_segments_from(name, last + 1)?;
+        }
+        for k in (0..=last).rev() {
+            self.inner.remove(&segment_name(name, k)?)?;
+        }
+        Ok(())
+    }
+
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
         check_logical(name)?;
         // Taken: an append that fails part way leaves the length to be found again.

@@ -56,6 +56,13 @@ pub trait SecureStore {
     }
     /// Deletes the object; deleting a missing object succeeds.
     fn remove(&mut self, name: &str) -> Result<(), StoreError>;
+    /// [`Self::remove`] of an object the state recorded as `len` bytes long (a replaced
+    /// component's content). A store that splits objects (`segments`) then finds the end
+    /// from the length instead of opening every segment, checking the claim on the last one.
+    fn remove_sized(&mut self, name: &str, len: u64) -> Result<(), StoreError> {
+        let _ = len;
+        self.remove(name)
+    }
     /// Appends to the object (creating it empty first if missing); returns the new length.
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError>;
     /// Reads from `offset` into `buf`; returns the count, 0 at the end.
@@ -305,6 +312,8 @@ pub enum LoggedOp {
     PutRecord,
     Create,
     Remove,
+    /// `remove_sized`, with the claimed length as `len`.
+    RemoveSized,
     Append,
     ReadAt,
     Len,
@@ -402,6 +411,17 @@ impl MemoryStore {
         }
     }
 
+    /// The deletion behind `remove` and `remove_sized`.
+    fn delete(&mut self, name: &str) -> Result<(), StoreError> {
+        self.mutation()?;
+        let found = self.objects.remove(name).is_some();
+        self.count(|o| match found {
+            true => o.deletes += 1,
+            false => o.misses += 1,
+        });
+        self.landed()
+    }
+
     fn record(&self, op: LoggedOp, name: &str, len: usize, offset: u64) {
         if let Some(log) = self.log.borrow_mut().as_mut() {
             log.push(Logged {
@@ -475,13 +495,18 @@ impl SecureStore for MemoryStore {
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
         check_name(name)?;
         self.record(LoggedOp::Remove, name, 0, 0);
-        self.mutation()?;
-        let found = self.objects.remove(name).is_some();
-        self.count(|o| match found {
-            true => o.deletes += 1,
-            false => o.misses += 1,
-        });
-        self.landed()
+        self.delete(name)
+    }
+
+    fn remove_sized(&mut self, name: &str, len: u64) -> Result<(), StoreError> {
+        check_name(name)?;
+        self.record(
+            LoggedOp::RemoveSized,
+            name,
+            usize::try_from(len).unwrap_or(usize::MAX),
+            0,
+        );
+        self.delete(name)
     }
 
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {

@@ -205,16 +205,18 @@ pub fn cleanup(store: &mut dyn SecureStore, state: &State) -> Result<(), StateEr
     let Some(journal) = Journal::load(store)? else {
         return Ok(());
     };
-    cleanup_listed(store, state, &journal)
+    cleanup_listed(store, state, &journal, &[])
 }
 
 /// [`cleanup`] with the journal the session kept in memory: the one it last stored (each
 /// save updates both, a failed one neither), so it is not read back. An empty one lists
-/// nothing to delete and costs nothing.
+/// nothing to delete and costs nothing. `sized`: objects whose length the caller knows from
+/// the state record that named them (the components its commit replaced).
 pub(super) fn cleanup_listed(
     store: &mut dyn SecureStore,
     state: &State,
     journal: &Journal,
+    sized: &[(String, u64)],
 ) -> Result<(), StateError> {
     if journal.is_empty() {
         return Ok(());
@@ -230,7 +232,10 @@ pub(super) fn cleanup_listed(
     for name in &journal.objects {
         let ours = name.starts_with("suit/c/") || name.starts_with("suit/in/");
         if ours && !state.components.iter().any(|c| &c.object == name) {
-            store.remove(name)?;
+            match sized.iter().find(|(n, _)| n == name) {
+                Some((_, len)) => store.remove_sized(name, *len)?,
+                None => store.remove(name)?,
+            }
         }
     }
     Journal::default().save(store)?;

@@ -673,7 +673,7 @@ impl InstallSession {
         {
             // Finish ends the session either way: nothing half-sent stays in storage.
             remove_payloads(store, &payloads);
-            if cleanup_listed(store, state, &self.journal).is_ok() {
+            if cleanup_listed(store, state, &self.journal, &[]).is_ok() {
                 self.journal = Journal::default();
             }
             return Err(InstallError::Sequence(Words::PayloadIncomplete));
@@ -708,6 +708,7 @@ impl InstallSession {
             .collect();
         let unsettled;
         let not_committed;
+        let replaced;
         let (result, report) = {
             let builder = ReportBuilder::for_manifest(&claims);
             let mut platform =
@@ -716,6 +717,7 @@ impl InstallSession {
             let builder = core::mem::take(&mut platform.report);
             unsettled = platform.unsettled;
             not_committed = platform.not_committed.get();
+            replaced = core::mem::take(&mut platform.replaced);
             match r {
                 Ok(o) => {
                     let report = builder.succeed(&o);
@@ -746,7 +748,7 @@ impl InstallSession {
         // A failure here leaves the journal for the next `begin`; it never undoes a commit.
         // The journal is the one in memory, as stored: not read back. After a state write
         // that may have landed, `state` may not be the stored one: the next `begin` cleans.
-        if !unsettled && cleanup_listed(store, state, &self.journal).is_ok() {
+        if !unsettled && cleanup_listed(store, state, &self.journal, &replaced).is_ok() {
             self.journal = Journal::default();
         }
         let (outcome, ree_paths) = result.map_err(|refused| {

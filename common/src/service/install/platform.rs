@@ -94,6 +94,10 @@ pub(super) struct StorePlatform<'a, D: SecureStore + TaStore> {
     /// Why `commit` refused, in words (the engine only sees `PlatformError::Refused`).
     pub(super) refusal: Option<CommitRefusal>,
     pub(super) ree_paths: Vec<String>,
+    /// The objects of the components the commit replaced or removed, with the lengths their
+    /// records give: the cleanup after the commit deletes each by its length
+    /// ([`SecureStore::remove_sized`]).
+    pub(super) replaced: Vec<(String, u64)>,
     pub(super) report: ReportBuilder,
     /// Installed components whose removal (suit-directive-unlink) is staged.
     unlinked: Vec<ComponentId>,
@@ -139,6 +143,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             serial: 0,
             refusal: None,
             ree_paths: Vec::new(),
+            replaced: Vec::new(),
             report,
             unlinked: Vec::new(),
             unsettled: false,
@@ -678,6 +683,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         }
         let tas = self.check_kinds(&next)?;
         let mut replaced = Vec::new();
+        let mut sized = Vec::new();
         for (i, s) in self.staged.iter().enumerate() {
             let ta_version = tas
                 .iter()
@@ -708,9 +714,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 .find(|c| component_from(&c.id) == s.component)
             {
                 Some(existing) => {
-                    let old = core::mem::replace(existing, record).object;
-                    if !old.is_empty() {
-                        replaced.push(old);
+                    let old = core::mem::replace(existing, record);
+                    if !old.object.is_empty() {
+                        sized.push((old.object.clone(), old.size));
+                        replaced.push(old.object);
                     }
                 }
                 None => next.components.push(record),
@@ -726,6 +733,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             {
                 let old = next.components.remove(pos);
                 if !old.object.is_empty() {
+                    sized.push((old.object.clone(), old.size));
                     replaced.push(old.object);
                 }
                 next.set_sequence_number(&unlinked_key(c), old.sequence_number.max(sequence));
@@ -824,6 +832,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             }
         }
         *self.state = next;
+        self.replaced = sized;
         self.staged.clear();
         self.staged_sequence.clear();
         Ok(())
