@@ -160,7 +160,7 @@ fn stored(s: &Service<Mem>) -> Stored {
     let objects = store
         .names()
         .into_iter()
-        .filter(|n| n != REPORT_OBJECT && !is_idle_journal(store, n))
+        .filter(|n| n != REPORT_OBJECT && !is_idle(store, n))
         .map(|n| (n.clone(), store.raw(&n).unwrap().to_vec()))
         .collect();
     (objects, s.backend().installed_tas.clone())

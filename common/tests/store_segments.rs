@@ -542,3 +542,70 @@ fn remove_sized_checks_its_claim_and_leaves_what_remove_leaves() {
         }
     }
 }
+
+/// `empty` (a garbage install object whose name a later install takes again) leaves one
+/// empty first segment and nothing past it, whatever the claim and shape; a new object
+/// created over it and grown past several segments reads back as exactly itself; a cut at
+/// any step leaves what the next `empty` finishes.
+#[test]
+fn empty_keeps_the_name_and_nothing_else() {
+    let chain = |len: usize| {
+        let mut s = store();
+        s.create("obj", &[]).unwrap();
+        append_in(&mut s, "obj", &bytes(len, 5), &[len.max(1)]);
+        s.put("other", b"kept").unwrap();
+        s
+    };
+    let with_leftover = {
+        let mut s = chain(64);
+        s.inner_mut().put("obj~4", b"left").unwrap();
+        s
+    };
+    let whole = {
+        let mut s = store();
+        s.inner_mut().put("obj", &bytes(40, 5)).unwrap();
+        s
+    };
+    let shapes = [
+        ("70 bytes", chain(70), 70u64),
+        ("64 bytes", chain(64), 64),
+        ("5 bytes", chain(5), 5),
+        ("a leftover past a full last segment", with_leftover, 64),
+        ("written whole", whole, 40),
+        ("missing", store(), 0),
+    ];
+    let emptied = |s: &Segmented<MemoryStore>, what: &str| {
+        assert_eq!(s.inner().raw("obj").as_deref(), Some(&[][..]), "{what}");
+        assert!(
+            !s.inner().names().iter().any(|n| n.starts_with("obj~")),
+            "{what}: {:?}",
+            s.inner().names()
+        );
+    };
+    for (what, reference, len) in &shapes {
+        for claim in [
+            Some(*len),
+            Some(len + 1),
+            Some(len.saturating_sub(16)),
+            None,
+        ] {
+            let mut s = Segmented::new(reference.inner().clone(), SEG);
+            s.empty("obj", claim).unwrap();
+            emptied(&s, &format!("{what}, claim {claim:?}"));
+            // A later session takes the name again.
+            let mut later = Segmented::new(s.inner().after_reboot(), SEG);
+            let data = bytes(50, 9);
+            later.create("obj", &data[..7]).unwrap();
+            append_in(&mut later, "obj", &data[7..], &[9]);
+            assert_eq!(read_all(&later, "obj", 16), data, "{what}, claim {claim:?}");
+        }
+        for cut in 0..8 {
+            let mut s = Segmented::new(reference.inner().clone(), SEG);
+            s.inner_mut().power_cut_after = Some(cut);
+            let _ = s.empty("obj", Some(*len));
+            let mut rebooted = Segmented::new(s.inner().after_reboot(), SEG);
+            rebooted.empty("obj", None).unwrap();
+            emptied(&rebooted, &format!("{what}, cut {cut}"));
+        }
+    }
+}

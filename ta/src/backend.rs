@@ -320,6 +320,10 @@ impl SecureStore for Optee {
         self.objects.remove_sized(name, len)
     }
 
+    fn empty(&mut self, name: &str, len: Option<u64>) -> Result<(), StoreError> {
+        self.objects.empty(name, len)
+    }
+
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
         self.objects.append(name, data)
     }

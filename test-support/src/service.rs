@@ -239,7 +239,7 @@ pub fn snapshot(s: &Service<Mem>) -> Vec<(String, Vec<u8>)> {
     let st = s.backend().store();
     st.names()
         .into_iter()
-        .filter(|n| n != suit_common::service::REPORT_OBJECT && !is_idle_journal(st, n))
+        .filter(|n| n != suit_common::service::REPORT_OBJECT && !is_idle(st, n))
         .map(|n| (n.clone(), st.raw(&n).unwrap().to_vec()))
         .collect()
 }
@@ -607,6 +607,24 @@ pub fn is_idle_journal(st: &suit_common::service::store::MemoryStore, name: &str
     name == JOURNAL_OBJECT && matches!(Journal::load(st), Ok(Some(j)) if j.is_empty())
 }
 
+/// Whether `name` is an install object (payload or staging) kept empty for a later install
+/// to take again (`install::free_slot`): holding nothing, used by no installed component.
+pub fn is_emptied_install_object(
+    st: &suit_common::service::store::MemoryStore,
+    name: &str,
+) -> bool {
+    let install_name = name.starts_with("suit/in/") || name.starts_with("suit/c/");
+    let used = suit_common::service::state::State::load(st)
+        .is_ok_and(|state| state.components.iter().any(|c| c.object == name));
+    install_name && st.raw(name).is_some_and(|b| b.is_empty()) && !used
+}
+
+/// Whether `name` is kept idle, as good as none: the empty journal or an emptied install
+/// object.
+pub fn is_idle(st: &suit_common::service::store::MemoryStore, name: &str) -> bool {
+    is_idle_journal(st, name) || is_emptied_install_object(st, name)
+}
+
 /// Every stored object with its length and SHA-256, except the latest report (which records
 /// every attempt, refused ones too) and an empty journal: a refused operation must leave this
 /// unchanged.
@@ -614,7 +632,7 @@ pub fn objects(s: &Service<Mem>) -> Vec<(String, usize, String)> {
     let st = s.backend().store();
     st.names()
         .into_iter()
-        .filter(|n| !is_latest_report(n) && !is_idle_journal(st, n))
+        .filter(|n| !is_latest_report(n) && !is_idle(st, n))
         .map(|n| {
             let b = st.raw(&n).unwrap();
             (n.clone(), b.len(), hex::encode(Sha256::digest(b)))

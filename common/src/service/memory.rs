@@ -171,6 +171,9 @@ impl SecureStore for MemoryBackend {
     fn remove_sized(&mut self, name: &str, len: u64) -> Result<(), StoreError> {
         on_storage!(mut self.remove_sized(name, len))
     }
+    fn empty(&mut self, name: &str, len: Option<u64>) -> Result<(), StoreError> {
+        on_storage!(mut self.empty(name, len))
+    }
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
         on_storage!(mut self.append(name, data))
     }

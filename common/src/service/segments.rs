@@ -237,6 +237,45 @@ impl<S: SecureStore> Segmented<S> {
         Ok(())
     }
 
+    /// The length this instance knows `name` to have: it grew it last.
+    fn known_len(&self, name: &str) -> Option<u64> {
+        self.appended
+            .borrow()
+            .as_ref()
+            .filter(|a| a.name == name && !a.whole)
+            .map(|a| a.len)
+    }
+
+    /// Deletes segments `first..` of `name`, which a record says holds `len` bytes: the
+    /// length names the segments, so only the last is opened (its handle is the one its
+    /// delete then takes) instead of every one to find the end, and no look-up past a short
+    /// last segment fails. The claim is checked there: every segment but the last is full,
+    /// so a last segment of the expected length ends an object of `len` bytes; a full one
+    /// does not end it, and what follows is looked for as `remove` does (unless this
+    /// instance created the object and only appended to it since). `false`, having deleted
+    /// nothing, on any other answer (a prefix left by a cut removal, an object written whole
+    /// by an older TA, a longer mirror): the caller walks. Not looked for: a segment past a
+    /// short last one, which only a `put` cut between its two steps leaves (the service
+    /// creates and appends a component's object; a restarted upload's `put` completes
+    /// before anything is appended, or the upload fails).
+    fn remove_by_len(&mut self, name: &str, len: u64, first: u64) -> Result<bool, StoreError> {
+        if self.is_absent(name) {
+            return Ok(true);
+        }
+        let last = len.saturating_sub(1) / self.segment_len;
+        let in_last = len - last * self.segment_len;
+        if last > MAX_SEGMENT || self.inner.len(&segment_name(name, last)?)? != Some(in_last) {
+            return Ok(false);
+        }
+        if in_last == self.segment_len && !self.is_fresh(name) {
+            self.remove_segments_from(name, last + 1)?;
+        }
+        for k in (first..=last).rev() {
+            self.inner.remove(&segment_name(name, k)?)?;
+        }
+        Ok(true)
+    }
+
     /// Whether `name` is one physical object longer than a segment: written by a TA from
     /// before segments, read and grown as it is.
     fn is_whole(&self, name: &str) -> Result<bool, StoreError> {
@@ -369,34 +408,33 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
         self.remove_segments_from(name, 0)
     }
 
-    /// The recorded length names the segments, so only the last is opened (its handle is
-    /// the one its delete then takes) instead of every one to find the end, and no look-up
-    /// past a short last segment fails. The claim is checked there: every segment but the
-    /// last is full, so a last segment of the expected length ends an object of `len`
-    /// bytes; a full one does not end it, and what follows is looked for as `remove` does.
-    /// Any other answer (a prefix left by a cut removal, an object written whole by an
-    /// older TA, a longer mirror) takes `remove`'s walk. Not looked for: a segment past a
-    /// short last one, which only a `put` cut between its two steps leaves (the service
-    /// creates and appends a component's object; a restarted upload's `put` completes
-    /// before anything is appended, or the upload fails).
     fn remove_sized(&mut self, name: &str, len: u64) -> Result<(), StoreError> {
         check_logical(name)?;
-        if self.is_absent(name) {
-            return Ok(());
-        }
-        let last = len.saturating_sub(1) / self.segment_len;
-        let in_last = len - last * self.segment_len;
-        if last > MAX_SEGMENT || self.inner.len(&segment_name(name, last)?)? != Some(in_last) {
+        self.forget_record(name);
+        if !self.remove_by_len(name, len, 0)? {
             return self.remove(name);
         }
         self.forget_length(name);
-        self.forget_record(name);
-        if in_last == self.segment_len {
-            self.remove_segments_from(name, last + 1)?;
+        Ok(())
+    }
+
+    /// The tail goes first (highest segment first, as `remove`), then the first segment is
+    /// rewritten empty: a cut in between leaves the start of the object, still listed by
+    /// the journal that named it. Known to have nothing past its first segment afterwards.
+    fn empty(&mut self, name: &str, len: Option<u64>) -> Result<(), StoreError> {
+        check_logical(name)?;
+        let len = len.or_else(|| self.known_len(name));
+        let by_len = match len {
+            Some(len) => self.remove_by_len(name, len, 1)?,
+            None => false,
+        };
+        if !by_len {
+            self.remove_segments_from(name, 1)?;
         }
-        for k in (0..=last).rev() {
-            self.inner.remove(&segment_name(name, k)?)?;
-        }
+        self.whole_write(name, &[])?;
+        self.inner.put(name, &[])?;
+        self.set_tail_free(name, true);
+        remember_name(&self.fresh, name, true);
         Ok(())
     }
 

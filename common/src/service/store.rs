@@ -48,9 +48,10 @@ pub trait SecureStore {
     fn put_record(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         self.put(name, data)
     }
-    /// [`Self::put`] of an object the caller knows does not exist: nothing was stored under
-    /// `name` since it was last removed whole (the install's fresh payload and staging names,
-    /// see `install`). A store that splits objects then has no old tail to look for.
+    /// [`Self::put`] of an object the caller knows to be missing or empty: nothing was stored
+    /// under `name` since it was last removed whole or emptied ([`Self::empty`]; the install's
+    /// payload and staging names, see `install`). A store that splits objects then has no old
+    /// tail to look for.
     fn create(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         self.put(name, data)
     }
@@ -62,6 +63,14 @@ pub trait SecureStore {
     fn remove_sized(&mut self, name: &str, len: u64) -> Result<(), StoreError> {
         let _ = len;
         self.remove(name)
+    }
+    /// Leaves `name` an empty object: its content goes as with [`Self::remove`], its name
+    /// stays, to be written again by a later [`Self::create`] (on OP-TEE, creating an object
+    /// under a name that exists reads the REE-FS directory up to its entry, under a new name
+    /// all of it). `len`: the length a record gives, as for [`Self::remove_sized`].
+    fn empty(&mut self, name: &str, len: Option<u64>) -> Result<(), StoreError> {
+        let _ = len;
+        self.put(name, &[])
     }
     /// Appends to the object (creating it empty first if missing); returns the new length.
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError>;
@@ -314,6 +323,8 @@ pub enum LoggedOp {
     Remove,
     /// `remove_sized`, with the claimed length as `len`.
     RemoveSized,
+    /// `empty`, with the claimed length (if any) as `len` and `offset` 1 (0: none).
+    Empty,
     Append,
     ReadAt,
     Len,
@@ -479,15 +490,15 @@ impl SecureStore for MemoryStore {
     }
 
     /// Checks the caller's claim in test and debug builds: a `create` of an object that
-    /// exists is a bug in the caller's reasoning (over segments it could leave an old tail
-    /// readable). A release build (the host tool's simulated device) overwrites, as OP-TEE's
-    /// `TEE_DATA_FLAG_OVERWRITE` create does, rather than abort on a logic error.
+    /// holds something is a bug in the caller's reasoning (over segments it could leave an old
+    /// tail readable). A release build (the host tool's simulated device) overwrites, as
+    /// OP-TEE's `TEE_DATA_FLAG_OVERWRITE` create does, rather than abort on a logic error.
     fn create(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         check_name(name)?;
         self.record(LoggedOp::Create, name, data.len(), 0);
         debug_assert!(
-            !self.objects.contains_key(name),
-            "create of {name}, which exists"
+            self.objects.get(name).is_none_or(|o| o.len == 0),
+            "create of {name}, which holds something"
         );
         self.write_whole(name, data)
     }
@@ -496,6 +507,13 @@ impl SecureStore for MemoryStore {
         check_name(name)?;
         self.record(LoggedOp::Remove, name, 0, 0);
         self.delete(name)
+    }
+
+    fn empty(&mut self, name: &str, len: Option<u64>) -> Result<(), StoreError> {
+        check_name(name)?;
+        let claimed = usize::try_from(len.unwrap_or(0)).unwrap_or(usize::MAX);
+        self.record(LoggedOp::Empty, name, claimed, u64::from(len.is_some()));
+        self.write_whole(name, &[])
     }
 
     fn remove_sized(&mut self, name: &str, len: u64) -> Result<(), StoreError> {

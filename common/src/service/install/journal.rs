@@ -1,6 +1,7 @@
 //! The install journal: what an unfinished install may have left behind, named before it
 //! exists, and the recovery that runs on it ([`reconcile`] rolls an interrupted TA commit
-//! forward; [`cleanup`] deletes exactly the objects the committed state does not use).
+//! forward; [`cleanup`] empties or deletes exactly the objects the committed state does not
+//! use).
 //!
 //! Once written, the journal object stays: a finished install leaves it empty instead of
 //! deleting it. On OP-TEE's REE FS, looking up a missing object and creating an object
@@ -197,10 +198,11 @@ pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, 
     Ok(outcome)
 }
 
-/// Deletes exactly the journal's objects that `state` does not use, then empties the journal
-/// (kept, not deleted: see the module's note). Only staging and payload names are ever
-/// deleted, and nothing while a commit is pending (its kept TA images are listed among the
-/// objects too, as the objects it replaced).
+/// Empties (names a later install takes again, see `free_slot`) or deletes exactly the
+/// journal's objects that `state` does not use, then empties the journal (kept, not deleted:
+/// see the module's note). Only staging and payload names are ever touched, and nothing
+/// while a commit is pending (its kept TA images are listed among the objects too, as the
+/// objects it replaced).
 pub fn cleanup(store: &mut dyn SecureStore, state: &State) -> Result<(), StateError> {
     let Some(journal) = Journal::load(store)? else {
         return Ok(());
@@ -231,11 +233,16 @@ pub(super) fn cleanup_listed(
     }
     for name in &journal.objects {
         let ours = name.starts_with("suit/c/") || name.starts_with("suit/in/");
-        if ours && !state.components.iter().any(|c| &c.object == name) {
-            match sized.iter().find(|(n, _)| n == name) {
-                Some((_, len)) => store.remove_sized(name, *len)?,
-                None => store.remove(name)?,
-            }
+        if !ours || state.components.iter().any(|c| &c.object == name) {
+            continue;
+        }
+        let len = sized.iter().find(|(n, _)| n == name).map(|(_, len)| *len);
+        // A name a later install may take again is kept, empty (see `free_slot`).
+        let kept = super::slot_of(name).is_some_and(|slot| slot <= super::MAX_SLOT);
+        match (kept, len) {
+            (true, len) => store.empty(name, len)?,
+            (false, Some(len)) => store.remove_sized(name, len)?,
+            (false, None) => store.remove(name)?,
         }
     }
     Journal::default().save(store)?;

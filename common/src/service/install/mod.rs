@@ -6,8 +6,9 @@
 //!    may fetch, with their authenticated size bounds.
 //! 3. payload chunks, only for those URIs, appended to secure-storage objects (bounded).
 //! 4. `finish`: run the whole SUIT update procedure over the staged bytes. Component writes
-//!    go to fresh objects; one atomic state write commits them together with the sequence
-//!    number; any failure deletes everything staged and changes nothing.
+//!    go to objects no installed component uses; one atomic state write commits them
+//!    together with the sequence number; any failure drops everything staged and changes
+//!    nothing.
 //!
 //! The session is in one phase at a time (`Phase`: idle, receiving the envelope, prepared);
 //! each step matches the phases it belongs to, and a step out of its phase is refused with
@@ -23,7 +24,8 @@
 //! Power cuts: every object an install creates is named in the [`Journal`] before it exists,
 //! and a commit that hands a TA image to OP-TEE (irreversible) records its whole next state
 //! there first. [`reconcile`] rolls such a commit forward at the next start; [`cleanup`]
-//! (at `begin`) deletes exactly the journal's objects the state does not use.
+//! (at `begin`) empties or deletes exactly the journal's objects the state does not use
+//! (emptied: names a later install takes again, see [`free_slot`]).
 
 use crate::suit::error::Words;
 use alloc::string::String;
@@ -336,9 +338,10 @@ pub struct InstallSession {
     /// not look. Set by [`InstallSession::reconciled`], cleared by `begin`.
     no_journal: bool,
     /// Payload objects this install may have written since `begin` (at most
-    /// [`MAX_PAYLOADS`]). Any other payload name holds nothing: `begin` removed every object
-    /// the stored journal listed, and an install creates nothing it has not listed there
-    /// first, so the first write of such a name is a [`SecureStore::create`].
+    /// [`MAX_PAYLOADS`]). Any other payload name of the install's slot holds nothing: no
+    /// installed component uses the slot ([`free_slot`]), `begin` emptied or removed every
+    /// object the stored journal listed, and an install creates nothing it has not listed
+    /// there first, so the first write of such a name is a [`SecureStore::create`].
     written: Vec<String>,
 }
 
@@ -361,18 +364,53 @@ pub struct Installed {
     pub manifest_digest: [u8; 32],
 }
 
-/// Payload objects are named per generation: a component fetched without change keeps its
-/// payload object as its content (no copy), so the next install must not reuse the name.
-fn payload_object(generation: u64, i: usize) -> String {
-    crate::text::path(
-        "suit/in",
-        &[generation, u64::try_from(i).unwrap_or(u64::MAX)],
-    )
+/// Where an install's payload objects (`suit/in/{slot}/{i}`) and staging objects
+/// (`suit/c/{slot}/{k}`) live.
+const PAYLOAD_PREFIX: &str = "suit/in";
+const STAGING_PREFIX: &str = "suit/c";
+
+/// Highest slot [`free_slot`] picks: each installed component's object blocks at most one.
+const MAX_SLOT: u64 = super::state::MAX_COMPONENTS as u64;
+
+/// The slot of an install's object names: the lowest that no installed component's object
+/// is in (a component fetched without change keeps its payload object as its content, and
+/// a staging object becomes one). The names are reused from install to install, emptied
+/// instead of deleted once garbage ([`journal::cleanup`]): on OP-TEE's REE FS, creating an
+/// object under a name that exists reads the object directory up to its entry, under a new
+/// name all of it (one entry per object of every TA: slower as the device fills).
+pub(super) fn free_slot(state: &State) -> u64 {
+    (0..MAX_SLOT)
+        .find(|&slot| {
+            !state
+                .components
+                .iter()
+                .any(|c| slot_of(&c.object) == Some(slot))
+        })
+        .unwrap_or(MAX_SLOT)
+}
+
+/// Object `n` of `slot` under `prefix`.
+pub(super) fn object_name(prefix: &str, slot: u64, n: usize) -> String {
+    crate::text::path(prefix, &[slot, u64::try_from(n).unwrap_or(u64::MAX)])
+}
+
+/// The slot of an install object's name, if it is one (names from before slots carry a
+/// generation there instead, and are read the same way).
+pub(super) fn slot_of(name: &str) -> Option<u64> {
+    let rest = [PAYLOAD_PREFIX, STAGING_PREFIX]
+        .iter()
+        .find_map(|p| name.strip_prefix(p)?.strip_prefix('/'))?;
+    let (slot, n) = rest.split_once('/')?;
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits(slot) || !digits(n) {
+        return None;
+    }
+    slot.parse().ok()
 }
 
 impl InstallSession {
     /// Starts over. Whatever an abandoned or interrupted install left behind (the journal's
-    /// objects the state does not use) is deleted, and nothing else.
+    /// objects the state does not use) is emptied or deleted, and nothing else.
     pub fn begin(
         &mut self,
         store: &mut dyn SecureStore,
@@ -492,13 +530,14 @@ impl InstallSession {
         // kept in memory, so the heap holds at most MAX_TA_IMAGE of them whatever the
         // manifest lists.
         let mut keeps = 0;
+        let slot = free_slot(state);
         let payloads = prepared
             .needed_uris
             .iter()
             .enumerate()
             .map(|(i, uri)| Payload {
                 uri: uri.clone(),
-                object: payload_object(state.generation + 1, i),
+                object: object_name(PAYLOAD_PREFIX, slot, i),
                 bound: prepared.needed_sizes.get(i).copied().flatten(),
                 expected: None,
                 received: 0,
@@ -797,7 +836,8 @@ pub(super) struct Writer<'a> {
     store: &'a mut dyn SecureStore,
     object: &'a str,
     created: &'a mut bool,
-    /// The session's [`InstallSession::written`]: `object` holds nothing unless listed.
+    /// The session's [`InstallSession::written`]: `object` holds nothing (missing, or
+    /// emptied by a cleanup) unless listed.
     written: &'a mut Vec<String>,
 }
 

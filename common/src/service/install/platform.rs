@@ -308,8 +308,9 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         staged.created = true;
         staged.mirror = None;
         // Each object is created with its first bytes: one create, not an empty one and a
-        // write. Staging names are fresh: numbered per finish (one per `begin`, whose cleanup
-        // removed every listed object), and this object was just listed.
+        // write. A staging name holds nothing (missing, or emptied by the cleanup of `begin`
+        // or of an earlier finish: its slot is no installed component's), and this object
+        // was just listed.
         let taken = match mirror {
             None => {
                 let first = first
@@ -469,12 +470,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         if self.staged.len() >= MAX_STAGED || self.serial >= MAX_SERIAL {
             return Err(PlatformError::NoSpace);
         }
-        let object = crate::text::path(
-            "suit/c",
-            &[
-                self.state.generation + 1,
-                u64::try_from(self.serial).unwrap_or(u64::MAX),
-            ],
+        let object = super::object_name(
+            super::STAGING_PREFIX,
+            super::free_slot(self.state),
+            self.serial,
         );
         self.serial += 1;
         // Created (and named in the journal) on the first write that is not a fetched
