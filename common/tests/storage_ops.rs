@@ -301,12 +301,12 @@ impl GpModel {
                     c.len
                 )
             }
-            LoggedOp::Remove | LoggedOp::RemoveSized if !c.found => {
+            LoggedOp::Remove if !c.found => {
                 self.touch(name, false);
                 self.counts.failed_opens += 1;
                 format!("FAILED OPEN {name} (remove)")
             }
-            LoggedOp::Remove | LoggedOp::RemoveSized => {
+            LoggedOp::Remove => {
                 let opened = !self.open.iter().any(|n| n == name);
                 self.open.retain(|n| n != name);
                 if opened {
@@ -334,7 +334,6 @@ fn physical(seg: &mut Segmented<MemoryStore>, calls: &[Logged]) -> Vec<Logged> {
             LoggedOp::PutRecord => seg.put_record(n, &data).unwrap(),
             LoggedOp::Create => seg.create(n, &data).unwrap(),
             LoggedOp::Remove => seg.remove(n).unwrap(),
-            LoggedOp::RemoveSized => seg.remove_sized(n, c.len).unwrap(),
             LoggedOp::Empty => seg.empty(n, (c.offset == 1).then_some(c.len)).unwrap(),
             LoggedOp::Append => drop(seg.append(n, &data).unwrap()),
             LoggedOp::ReadAt => drop(seg.read_at(n, c.offset, &mut vec![0; c.len as usize])),
@@ -511,7 +510,7 @@ fn the_benchs_installs_cost_the_fewest_operations() {
     // segment boundaries.
     assert_eq!(big, gp(3, 0, 6, 2, 10, 3, 0));
     // Also session 22: a replaced component's object goes by the length its record gives
-    // (`SecureStore::empty`/`remove_sized`): only its last segment is opened, to check the
+    // (`SecureStore::empty`): only its last segment is opened, to check the
     // claim, and no look-up past a short last segment fails. Before, each segment was
     // opened to find the end, a look-up past it failed (a directory scan on OP-TEE), and the
     // lowest segments were opened again: 2.4 MiB opens 10 (1 failed) -> 7 (none), the note

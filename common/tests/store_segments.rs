@@ -452,99 +452,11 @@ fn s_reads(s: &Segmented<Probed>) -> u32 {
     s.inner().store.ops.get().reads
 }
 
-/// `remove_sized` (a replaced component, its length from the state record) leaves what
-/// `remove` leaves whatever the claim (right, short, long, zero) and the shape (ending inside
-/// a segment or on a boundary, a leftover segment past a full last one, written whole by an
-/// older TA, a prefix a cut removal left); a right claim looks up nothing missing unless the
-/// last segment is full; a power cut inside it leaves what the next removal finds.
-#[test]
-fn remove_sized_checks_its_claim_and_leaves_what_remove_leaves() {
-    let chain = |len: usize| {
-        let mut s = store();
-        s.create("obj", &[]).unwrap();
-        append_in(&mut s, "obj", &bytes(len, 5), &[len.max(1)]);
-        s.put("other", b"kept").unwrap();
-        s
-    };
-    let with_leftover = {
-        let mut s = chain(64);
-        s.inner_mut().put("obj~4", b"left").unwrap();
-        s
-    };
-    let whole = {
-        let mut s = store();
-        s.inner_mut().put("obj", &bytes(40, 5)).unwrap();
-        s.put("other", b"kept").unwrap();
-        s
-    };
-    let prefix = {
-        let mut s = chain(70);
-        s.inner_mut().remove("obj~4").unwrap();
-        s.inner_mut().remove("obj~3").unwrap();
-        s
-    };
-    let shapes = [
-        ("70 bytes", chain(70), 70u64),
-        ("64 bytes", chain(64), 64),
-        ("5 bytes", chain(5), 5),
-        ("empty", chain(0), 0),
-        ("a leftover past a full last segment", with_leftover, 64),
-        ("written whole", whole, 40),
-        ("a prefix a cut removal left", prefix, 70),
-    ];
-    for (what, reference, len) in &shapes {
-        for claim in [
-            *len,
-            len + 1,
-            len.saturating_sub(1),
-            len + 16,
-            0,
-            16,
-            1 << 40,
-        ] {
-            let probed = |s: &Segmented<MemoryStore>| {
-                let misses = std::rc::Rc::new(std::cell::Cell::new(0));
-                let p = Probed {
-                    store: s.inner().clone(),
-                    misses: misses.clone(),
-                };
-                (Segmented::new(p, SEG), misses)
-            };
-            let (mut s, misses) = probed(reference);
-            s.remove_sized("obj", claim).unwrap();
-            assert_eq!(
-                s.inner().store.names(),
-                vec!["other".to_string()],
-                "{what}, claim {claim}"
-            );
-            if claim == *len && ["70 bytes", "5 bytes", "empty"].contains(what) {
-                assert_eq!(misses.get(), 0, "{what}: looked past its end");
-            }
-        }
-        // A cut after each step: the next removal (by `remove`, as `cleanup` after a
-        // reboot does) finds and deletes the rest; what is left reads as a prefix.
-        for cut in 0..8 {
-            let mut s = Segmented::new(reference.inner().clone(), SEG);
-            s.inner_mut().power_cut_after = Some(cut);
-            let _ = s.remove_sized("obj", *len);
-            let mut rebooted = Segmented::new(s.inner().after_reboot(), SEG);
-            let left = read_all_or_none(&rebooted, "obj");
-            assert!(
-                bytes(*len as usize, 5).starts_with(&left) || *what != "70 bytes",
-                "{what}, cut {cut}"
-            );
-            rebooted.remove("obj").unwrap();
-            assert_eq!(
-                rebooted.inner().names(),
-                vec!["other".to_string()],
-                "{what}, cut {cut}"
-            );
-        }
-    }
-}
-
 /// `empty` (a garbage install object whose name a later install takes again) leaves one
-/// empty first segment and nothing past it, whatever the claim and shape; a new object
+/// empty first segment and nothing past it, whatever the claimed length (right, short,
+/// long, none) and shape (ending inside a segment or on a boundary, a leftover segment past
+/// a full last one, written whole by an older TA, a prefix a cut removal left, missing); a
+/// right claim looks up nothing missing unless the last segment is full; a new object
 /// created over it and grown past several segments reads back as exactly itself; a cut at
 /// any step leaves what the next `empty` finishes.
 #[test]
@@ -566,12 +478,20 @@ fn empty_keeps_the_name_and_nothing_else() {
         s.inner_mut().put("obj", &bytes(40, 5)).unwrap();
         s
     };
+    let prefix = {
+        let mut s = chain(70);
+        s.inner_mut().remove("obj~4").unwrap();
+        s.inner_mut().remove("obj~3").unwrap();
+        s
+    };
     let shapes = [
         ("70 bytes", chain(70), 70u64),
         ("64 bytes", chain(64), 64),
         ("5 bytes", chain(5), 5),
+        ("empty", chain(0), 0),
         ("a leftover past a full last segment", with_leftover, 64),
         ("written whole", whole, 40),
+        ("a prefix a cut removal left", prefix, 70),
         ("missing", store(), 0),
     ];
     let emptied = |s: &Segmented<MemoryStore>, what: &str| {
@@ -583,14 +503,27 @@ fn empty_keeps_the_name_and_nothing_else() {
         );
     };
     for (what, reference, len) in &shapes {
-        for claim in [
-            Some(*len),
-            Some(len + 1),
-            Some(len.saturating_sub(16)),
-            None,
-        ] {
-            let mut s = Segmented::new(reference.inner().clone(), SEG);
+        let claims = [
+            *len,
+            len + 1,
+            len.saturating_sub(1),
+            len + 16,
+            0,
+            16,
+            1 << 40,
+        ];
+        for claim in claims.map(Some).into_iter().chain([None]) {
+            let misses = std::rc::Rc::new(std::cell::Cell::new(0));
+            let probed = Probed {
+                store: reference.inner().clone(),
+                misses: misses.clone(),
+            };
+            let mut s = Segmented::new(probed, SEG);
             s.empty("obj", claim).unwrap();
+            if claim == Some(*len) && ["70 bytes", "5 bytes", "empty"].contains(what) {
+                assert_eq!(misses.get(), 0, "{what}: looked past its end");
+            }
+            let s = Segmented::new(s.inner().store.clone(), SEG);
             emptied(&s, &format!("{what}, claim {claim:?}"));
             // A later session takes the name again.
             let mut later = Segmented::new(s.inner().after_reboot(), SEG);

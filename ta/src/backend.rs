@@ -316,10 +316,6 @@ impl SecureStore for Optee {
         self.objects.remove(name)
     }
 
-    fn remove_sized(&mut self, name: &str, len: u64) -> Result<(), StoreError> {
-        self.objects.remove_sized(name, len)
-    }
-
     fn empty(&mut self, name: &str, len: Option<u64>) -> Result<(), StoreError> {
         self.objects.empty(name, len)
     }

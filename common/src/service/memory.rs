@@ -168,9 +168,6 @@ impl SecureStore for MemoryBackend {
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
         on_storage!(mut self.remove(name))
     }
-    fn remove_sized(&mut self, name: &str, len: u64) -> Result<(), StoreError> {
-        on_storage!(mut self.remove_sized(name, len))
-    }
     fn empty(&mut self, name: &str, len: Option<u64>) -> Result<(), StoreError> {
         on_storage!(mut self.empty(name, len))
     }

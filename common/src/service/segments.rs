@@ -408,16 +408,6 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
         self.remove_segments_from(name, 0)
     }
 
-    fn remove_sized(&mut self, name: &str, len: u64) -> Result<(), StoreError> {
-        check_logical(name)?;
-        self.forget_record(name);
-        if !self.remove_by_len(name, len, 0)? {
-            return self.remove(name);
-        }
-        self.forget_length(name);
-        Ok(())
-    }
-
     /// The tail goes first (highest segment first, as `remove`), then the first segment is
     /// rewritten empty: a cut in between leaves the start of the object, still listed by
     /// the journal that named it. Known to have nothing past its first segment afterwards.

@@ -57,17 +57,12 @@ pub trait SecureStore {
     }
     /// Deletes the object; deleting a missing object succeeds.
     fn remove(&mut self, name: &str) -> Result<(), StoreError>;
-    /// [`Self::remove`] of an object the state recorded as `len` bytes long (a replaced
-    /// component's content). A store that splits objects (`segments`) then finds the end
-    /// from the length instead of opening every segment, checking the claim on the last one.
-    fn remove_sized(&mut self, name: &str, len: u64) -> Result<(), StoreError> {
-        let _ = len;
-        self.remove(name)
-    }
     /// Leaves `name` an empty object: its content goes as with [`Self::remove`], its name
     /// stays, to be written again by a later [`Self::create`] (on OP-TEE, creating an object
     /// under a name that exists reads the REE-FS directory up to its entry, under a new name
-    /// all of it). `len`: the length a record gives, as for [`Self::remove_sized`].
+    /// all of it). `len`: the length the record that named the object gives (a replaced
+    /// component's content), which a store that splits objects (`segments`) uses to find the
+    /// end instead of opening every segment, checking the claim on the last one.
     fn empty(&mut self, name: &str, len: Option<u64>) -> Result<(), StoreError> {
         let _ = len;
         self.put(name, &[])
@@ -321,8 +316,6 @@ pub enum LoggedOp {
     PutRecord,
     Create,
     Remove,
-    /// `remove_sized`, with the claimed length as `len`.
-    RemoveSized,
     /// `empty`, with the claimed length (if any) as `len` and `offset` 1 (0: none).
     Empty,
     Append,
@@ -422,17 +415,6 @@ impl MemoryStore {
         }
     }
 
-    /// The deletion behind `remove` and `remove_sized`.
-    fn delete(&mut self, name: &str) -> Result<(), StoreError> {
-        self.mutation()?;
-        let found = self.objects.remove(name).is_some();
-        self.count(|o| match found {
-            true => o.deletes += 1,
-            false => o.misses += 1,
-        });
-        self.landed()
-    }
-
     fn record(&self, op: LoggedOp, name: &str, len: usize, offset: u64) {
         if let Some(log) = self.log.borrow_mut().as_mut() {
             log.push(Logged {
@@ -506,7 +488,13 @@ impl SecureStore for MemoryStore {
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
         check_name(name)?;
         self.record(LoggedOp::Remove, name, 0, 0);
-        self.delete(name)
+        self.mutation()?;
+        let found = self.objects.remove(name).is_some();
+        self.count(|o| match found {
+            true => o.deletes += 1,
+            false => o.misses += 1,
+        });
+        self.landed()
     }
 
     fn empty(&mut self, name: &str, len: Option<u64>) -> Result<(), StoreError> {
@@ -514,17 +502,6 @@ impl SecureStore for MemoryStore {
         let claimed = usize::try_from(len.unwrap_or(0)).unwrap_or(usize::MAX);
         self.record(LoggedOp::Empty, name, claimed, u64::from(len.is_some()));
         self.write_whole(name, &[])
-    }
-
-    fn remove_sized(&mut self, name: &str, len: u64) -> Result<(), StoreError> {
-        check_name(name)?;
-        self.record(
-            LoggedOp::RemoveSized,
-            name,
-            usize::try_from(len).unwrap_or(usize::MAX),
-            0,
-        );
-        self.delete(name)
     }
 
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {

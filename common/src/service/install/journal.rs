@@ -239,10 +239,10 @@ pub(super) fn cleanup_listed(
         let len = sized.iter().find(|(n, _)| n == name).map(|(_, len)| *len);
         // A name a later install may take again is kept, empty (see `free_slot`).
         let kept = super::slot_of(name).is_some_and(|slot| slot <= super::MAX_SLOT);
-        match (kept, len) {
-            (true, len) => store.empty(name, len)?,
-            (false, Some(len)) => store.remove_sized(name, len)?,
-            (false, None) => store.remove(name)?,
+        if kept {
+            store.empty(name, len)?;
+        } else {
+            store.remove(name)?;
         }
     }
     Journal::default().save(store)?;

@@ -401,11 +401,15 @@ pub(super) fn slot_of(name: &str) -> Option<u64> {
         .iter()
         .find_map(|p| name.strip_prefix(p)?.strip_prefix('/'))?;
     let (slot, n) = rest.split_once('/')?;
-    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    if !digits(slot) || !digits(n) {
-        return None;
-    }
-    slot.parse().ok()
+    let number = |t: &str| {
+        (!t.is_empty()).then_some(())?;
+        t.bytes().try_fold(0u64, |v, b| {
+            let d = b.is_ascii_digit().then(|| u64::from(b - b'0'))?;
+            v.checked_mul(10)?.checked_add(d)
+        })
+    };
+    number(n)?;
+    number(slot)
 }
 
 impl InstallSession {
