@@ -5,14 +5,15 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
+use core::sync::atomic::{AtomicBool, Ordering};
 use optee_utee::property::ClientIdentity;
 use optee_utee::property::{
     PropertyKey, TeeDeviceId, TeeTrustedStorageAntiRollbackProtectionLevel,
     TeeTrustedStorageRollbackDetectionProtectionLevel,
 };
 use optee_utee::{
-    DataFlag, ErrorKind, GenericObject, LoginType, ObjectStorageConstants, ParamIndex,
-    PersistentObject, TaSessionBuilder, TeeParams, Uuid, Whence,
+    DataFlag, ErrorKind, GenericObject, LoginType, ObjectEnumHandle, ObjectStorageConstants,
+    ParamIndex, PersistentObject, TaSessionBuilder, TeeParams, Uuid, Whence,
 };
 use suit_common::protocol::{ByteBuf, PlatformInfo, PropertyText};
 use suit_common::service::keys::Rng;
@@ -180,6 +181,34 @@ fn attestation_pta_present() -> bool {
         .is_ok()
 }
 const SECSTOR_TA_MGMT_BOOTSTRAP: u32 = 0;
+
+/// Whether this instance holds OP-TEE's REE-FS object directory open ([`hold_directory`]).
+static DIRECTORY_HELD: AtomicBool = AtomicBool::new(false);
+
+/// Keeps OP-TEE's REE-FS object directory (`dirf.db`) open for the rest of this instance,
+/// which lives from session to session (`TA_FLAG_INSTANCE_KEEP_ALIVE`). OP-TEE closes the
+/// directory whenever no open object or enumeration of any TA holds it, and opening it reads
+/// every entry (one per object of every TA, each a supplicant round trip), so otherwise each
+/// session's first storage operation pays for the whole directory. A started enumeration of
+/// this TA's objects holds it; its enumerator is never freed (OP-TEE frees it with the
+/// instance), and nothing is read from it. Best effort: before this TA has stored anything
+/// the enumeration does not start, and the next session tries again. A failed look-up still
+/// closes the directory (OP-TEE forces that); the next operation reopens it.
+pub fn hold_directory() {
+    if DIRECTORY_HELD.load(Ordering::Relaxed) {
+        return;
+    }
+    let Ok(mut objects) = ObjectEnumHandle::allocate() else {
+        return;
+    };
+    if objects
+        .start(ObjectStorageConstants::Private as u32)
+        .is_ok()
+    {
+        core::mem::forget(objects);
+        DIRECTORY_HELD.store(true, Ordering::Relaxed);
+    }
+}
 
 impl Optee {
     /// A backend for a session opened by `client` (from `gpd.client.identity`).
