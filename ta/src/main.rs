@@ -45,6 +45,7 @@ fn open_session(_params: &mut ParametersNone, session: &mut Session) -> Result<(
         build_config::TPA_ROOT_IS_TEST_KEY,
     )
     .map_err(|_| ErrorKind::BadState)?;
+    backend::hold_directory();
     session.service = Some(Service::new(Optee::new(Optee::session_client()), config));
     Ok(())
 }
