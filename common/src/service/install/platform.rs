@@ -95,7 +95,7 @@ pub(super) struct StorePlatform<'a, D: SecureStore + TaStore> {
     pub(super) refusal: Option<CommitRefusal>,
     pub(super) ree_paths: Vec<String>,
     /// The objects of the components the commit replaced or removed, with the lengths their
-    /// records give: the cleanup after the commit deletes each by its length
+    /// records give: the cleanup after the commit empties each by its length
     /// ([`SecureStore::empty`]).
     pub(super) replaced: Vec<(String, u64)>,
     pub(super) report: ReportBuilder,
