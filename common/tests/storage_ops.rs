@@ -134,31 +134,25 @@ fn a_record_write_looks_for_no_segment_tail() {
 /// that is missing.
 #[test]
 fn a_new_session_looks_for_the_journal_once() {
-    let image = ta_image(TA, 2);
-    let r = release(
-        1,
-        &[Part {
-            id: &[&TA],
-            image: &image,
-            uri: "#ta",
-        }],
-    );
+    // Release `seq` of the TA, integrated, as TA version `seq + 1`.
+    let ta_release = |seq: u64| {
+        let image = ta_image(TA, seq as u32 + 1);
+        release(
+            seq,
+            &[Part {
+                id: &[&TA],
+                image: &image,
+                uri: "#ta",
+            }],
+        )
+    };
     let s = device();
     let mut s = crate::power_cut::restart(s.backend().store(), &s.backend().installed_tas);
-    let o = installed(&mut s, &r);
+    let o = installed(&mut s, &ta_release(1));
     eprintln!("fresh session {o:?}");
     assert_eq!(o.misses, 1, "{o:?}");
     let mut s = crate::power_cut::restart(s.backend().store(), &s.backend().installed_tas);
-    let image = ta_image(TA, 3);
-    let r = release(
-        2,
-        &[Part {
-            id: &[&TA],
-            image: &image,
-            uri: "#ta",
-        }],
-    );
-    let o = installed(&mut s, &r);
+    let o = installed(&mut s, &ta_release(2));
     eprintln!("next session {o:?}");
     assert_eq!(o.misses, 0, "{o:?}");
 }

@@ -246,8 +246,8 @@ impl<S: SecureStore> Segmented<S> {
             .map(|a| a.len)
     }
 
-    /// Deletes segments `first..` of `name`, which a record says holds `len` bytes: the
-    /// length names the segments, so only the last is opened (its handle is the one its
+    /// Deletes the segments past the first of `name`, which a record says holds `len` bytes:
+    /// the length names the segments, so only the last is opened (its handle is the one its
     /// delete then takes) instead of every one to find the end, and no look-up past a short
     /// last segment fails. The claim is checked there: every segment but the last is full,
     /// so a last segment of the expected length ends an object of `len` bytes; a full one
@@ -258,7 +258,7 @@ impl<S: SecureStore> Segmented<S> {
     /// short last one, which only a `put` cut between its two steps leaves (the service
     /// creates and appends a component's object; a restarted upload's `put` completes
     /// before anything is appended, or the upload fails).
-    fn remove_by_len(&mut self, name: &str, len: u64, first: u64) -> Result<bool, StoreError> {
+    fn remove_tail_by_len(&mut self, name: &str, len: u64) -> Result<bool, StoreError> {
         if self.is_absent(name) {
             return Ok(true);
         }
@@ -270,7 +270,7 @@ impl<S: SecureStore> Segmented<S> {
         if in_last == self.segment_len && !self.is_fresh(name) {
             self.remove_segments_from(name, last + 1)?;
         }
-        for k in (first..=last).rev() {
+        for k in (1..=last).rev() {
             self.inner.remove(&segment_name(name, k)?)?;
         }
         Ok(true)
@@ -415,7 +415,7 @@ impl<S: SecureStore> SecureStore for Segmented<S> {
         check_logical(name)?;
         let len = len.or_else(|| self.known_len(name));
         let by_len = match len {
-            Some(len) => self.remove_by_len(name, len, 1)?,
+            Some(len) => self.remove_tail_by_len(name, len)?,
             None => false,
         };
         if !by_len {

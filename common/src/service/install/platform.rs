@@ -681,8 +681,9 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             }
         }
         let tas = self.check_kinds(&next)?;
-        let mut replaced = Vec::new();
-        let mut sized = Vec::new();
+        // What the new state no longer uses, with the length its record gives (none for a
+        // TA's staged image, which no record names).
+        let mut replaced: Vec<(String, Option<u64>)> = Vec::new();
         for (i, s) in self.staged.iter().enumerate() {
             let ta_version = tas
                 .iter()
@@ -705,7 +706,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 digest_withheld: self.withheld.contains(&s.component),
             };
             if let (Some(_), Some(object)) = (ta_version, s.stored()) {
-                replaced.push(object.into());
+                replaced.push((object.into(), None));
             }
             match next
                 .components
@@ -715,8 +716,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 Some(existing) => {
                     let old = core::mem::replace(existing, record);
                     if !old.object.is_empty() {
-                        sized.push((old.object.clone(), old.size));
-                        replaced.push(old.object);
+                        replaced.push((old.object, Some(old.size)));
                     }
                 }
                 None => next.components.push(record),
@@ -732,8 +732,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             {
                 let old = next.components.remove(pos);
                 if !old.object.is_empty() {
-                    sized.push((old.object.clone(), old.size));
-                    replaced.push(old.object);
+                    replaced.push((old.object, Some(old.size)));
                 }
                 next.set_sequence_number(&unlinked_key(c), old.sequence_number.max(sequence));
             }
@@ -745,7 +744,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         // first, so a power cut after the switch leaves nothing unaccounted for. Usually the
         // journal's first write listed it already (see `note`): then nothing is written here.
         let listed = self.journal.objects.len();
-        for name in &replaced {
+        for (name, _) in &replaced {
             if !self.journal.objects.contains(name) {
                 self.journal.objects.push(name.clone());
             }
@@ -831,7 +830,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             }
         }
         *self.state = next;
-        self.replaced = sized;
+        self.replaced = replaced
+            .into_iter()
+            .filter_map(|(name, len)| Some((name, len?)))
+            .collect();
         self.staged.clear();
         self.staged_sequence.clear();
         Ok(())
