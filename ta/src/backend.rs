@@ -26,6 +26,10 @@ use zeroize::Zeroizing;
 pub struct Optee {
     objects: Segmented<GpObjects>,
     client: Client,
+    /// Milliseconds spent in secure-storage calls and in OP-TEE's TA-store install since the
+    /// last [`Optee::take_stats`] (`TEE_GetSystemTime`, for benchmarks).
+    storage_ms: Cell<u64>,
+    ta_store_ms: Cell<u64>,
 }
 
 /// Longest GP persistent object (see [`suit_common::service::segments`]): with
@@ -59,6 +63,8 @@ impl StoreStats {
                 ("reads", self.reads.into()),
                 ("bytes_read", self.bytes_read),
                 ("deletes", self.deletes.into()),
+                ("storage_ms", self.storage_ms),
+                ("ta_store_ms", self.ta_store_ms),
             ],
         )
     }
@@ -89,6 +95,21 @@ pub struct StoreStats {
     pub reads: u32,
     pub bytes_read: u64,
     pub deletes: u32,
+    pub storage_ms: u64,
+    pub ta_store_ms: u64,
+}
+
+/// Runs `f`, adding its wall time in milliseconds to `total`. Counted per call rather than
+/// per GP function, so a segmented object's several GP calls count once.
+fn timed<T>(total: &Cell<u64>, f: impl FnOnce() -> T) -> T {
+    let mut start = optee_utee::Time::new();
+    start.system_time();
+    let result = f();
+    let mut end = optee_utee::Time::new();
+    end.system_time();
+    let ms = |t: &optee_utee::Time| u64::from(t.seconds) * 1000 + u64::from(t.millis);
+    total.set(total.get() + ms(&end).saturating_sub(ms(&start)));
+    result
 }
 
 /// A GP UUID in RFC 4122 byte order (big-endian fields), as the service names TAs.
@@ -222,17 +243,27 @@ impl Optee {
                 SEGMENT_LEN,
             ),
             client,
+            storage_ms: Cell::new(0),
+            ta_store_ms: Cell::new(0),
         }
     }
 
     /// The counts since the last call, and starts counting again.
     pub fn take_stats(&self) -> StoreStats {
-        self.objects.inner().stats.take()
+        StoreStats {
+            storage_ms: self.storage_ms.take(),
+            ta_store_ms: self.ta_store_ms.take(),
+            ..self.objects.inner().stats.take()
+        }
     }
 
     /// The counts so far.
     pub fn stats(&self) -> StoreStats {
-        self.objects.inner().stats.get()
+        StoreStats {
+            storage_ms: self.storage_ms.get(),
+            ta_store_ms: self.ta_store_ms.get(),
+            ..self.objects.inner().stats.get()
+        }
     }
 }
 
@@ -326,39 +357,39 @@ impl GpObjects {
 
 impl SecureStore for Optee {
     fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
-        self.objects.get(name)
+        timed(&self.storage_ms, || self.objects.get(name))
     }
 
     fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
-        self.objects.put(name, data)
+        timed(&self.storage_ms, || self.objects.put(name, data))
     }
 
     fn put_record(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
-        self.objects.put_record(name, data)
+        timed(&self.storage_ms, || self.objects.put_record(name, data))
     }
 
     fn create(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
-        self.objects.create(name, data)
+        timed(&self.storage_ms, || self.objects.create(name, data))
     }
 
     fn remove(&mut self, name: &str) -> Result<(), StoreError> {
-        self.objects.remove(name)
+        timed(&self.storage_ms, || self.objects.remove(name))
     }
 
     fn empty(&mut self, name: &str, len: Option<u64>) -> Result<(), StoreError> {
-        self.objects.empty(name, len)
+        timed(&self.storage_ms, || self.objects.empty(name, len))
     }
 
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
-        self.objects.append(name, data)
+        timed(&self.storage_ms, || self.objects.append(name, data))
     }
 
     fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
-        self.objects.read_at(name, offset, buf)
+        timed(&self.storage_ms, || self.objects.read_at(name, offset, buf))
     }
 
     fn len(&self, name: &str) -> Result<Option<u64>, StoreError> {
-        self.objects.len(name)
+        timed(&self.storage_ms, || self.objects.len(name))
     }
 }
 
@@ -474,15 +505,20 @@ impl Rng for Optee {
     }
 }
 
+/// Hands a signed TA image to OP-TEE's TA store (the `secstor_ta_mgmt` PTA).
+fn bootstrap_ta(image: &[u8]) -> Result<(), u32> {
+    let mut session = TaSessionBuilder::new(secstor_ta_mgmt_uuid())
+        .build()
+        .map_err(|e| e.raw_code())?;
+    let mut params = TeeParams::new().with_memref_in(ParamIndex::Arg0, image);
+    session
+        .invoke_command(SECSTOR_TA_MGMT_BOOTSTRAP, &mut params)
+        .map_err(|e| e.raw_code())
+}
+
 impl TaStore for Optee {
     fn install_ta(&mut self, image: &[u8]) -> Result<(), u32> {
-        let mut session = TaSessionBuilder::new(secstor_ta_mgmt_uuid())
-            .build()
-            .map_err(|e| e.raw_code())?;
-        let mut params = TeeParams::new().with_memref_in(ParamIndex::Arg0, image);
-        session
-            .invoke_command(SECSTOR_TA_MGMT_BOOTSTRAP, &mut params)
-            .map_err(|e| e.raw_code())
+        timed(&self.ta_store_ms, || bootstrap_ta(image))
     }
 
     /// OP-TEE's REE time (TEE_GetREETime): the normal world sets it, so it is marked not
