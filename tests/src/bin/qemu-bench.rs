@@ -5,7 +5,12 @@
 //! Usage: `cargo run -p suit-tests --bin qemu-bench -- [BOOTS] [--big MIB] [--crypto]` (after
 //! qemu/setup.sh and qemu/build.sh). Two setup boots provision a device; each measuring boot
 //! copies its secure storage to a tmpfs first, so every boot starts from the same state and
-//! storage speed is RAM speed, as in the measurements.
+//! storage speed is RAM speed, as in the measurements. Rows: a 65 KB TA (HPKE,
+//! ECDH-ES) and a 1 MB one (HPKE, ECDH-ES), each after `xtest --install-ta` of the same
+//! plaintext TA; manifest-only installs; 1 and `--big` MiB secure components (GCM, CTR, a
+//! replacement); the small TA again after those; the payload pipeline alone; the TA's size.
+//! Columns `REE FS` and `TA store`: the TA's own clock inside its secure-storage calls and
+//! OP-TEE's TA-store install, Begin to Finish.
 //!
 //! `--crypto`: instead, per crypto operation, the TA's RustCrypto provider against its GP TEE
 //! Internal Core API provider, timed inside the TA in the same boot (`suit-agent
@@ -41,6 +46,8 @@ struct Case {
     json: String,
     /// Payload bytes (0: manifest only).
     size: u64,
+    /// The same plaintext TA for `xtest --install-ta`, run just before (a guest path).
+    xtest: Option<&'static str>,
 }
 
 fn main() {
@@ -69,14 +76,14 @@ fn main() {
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
-    let ta_big = padded_ta(&out, d, &uuid_a);
-    // The small TA again after the payload cases, as ta-version 4 (the TA store refuses a
-    // lower version than the 1 MB TA's 3).
+    let [ta_big, ta_big_b] = padded_ta(&out, d, &uuid_a);
+    // The small TA again after the payload cases, as ta-version 5 (the TA store refuses a
+    // lower version than the second 1 MB TA's 4).
     let ta_late = d.join("A4.ta");
     sign_ta(
         &out.join("perso-consumer.stripped.elf"),
         &uuid_a,
-        4,
+        5,
         None,
         &ta_late,
     );
@@ -130,16 +137,25 @@ fn main() {
             name: "ta-hpke".into(),
             json: manifest(2, ta(&ta_v1, "A128GCM", "hpke")),
             size: ta_len(&ta_v1),
+            xtest: Some("/up/A1.ta"),
         },
         Case {
             name: "ta-ecdh".into(),
             json: manifest(3, ta(&ta_v2, "A128GCM", "ecdh-es")),
             size: ta_len(&ta_v2),
+            xtest: Some("/up/A2.ta"),
         },
         Case {
             name: "ta-1mb-hpke".into(),
             json: manifest(4, ta(&ta_big, "A128GCM", "hpke")),
             size: ta_len(&ta_big),
+            xtest: Some("/up/A3.ta"),
+        },
+        Case {
+            name: "ta-1mb-ecdh".into(),
+            json: manifest(5, ta(&ta_big_b, "A128GCM", "ecdh-es")),
+            size: ta_len(&ta_big_b),
+            xtest: Some("/up/A3b.ta"),
         },
     ];
     // A manifest-only install before and after the payload cases: every secure-storage
@@ -153,10 +169,11 @@ fn main() {
     };
     cases.push(Case {
         name: "manifest-only".into(),
-        json: note(5),
+        json: note(6),
         size: 0,
+        xtest: None,
     });
-    let mut seq = 6;
+    let mut seq = 7;
     for mib in &sizes {
         for alg in ["A128GCM", "A128CTR"] {
             let name = format!("blob{mib}-{}", &alg[4..].to_lowercase());
@@ -164,6 +181,7 @@ fn main() {
                 json: manifest(seq, blob(&format!("blob{mib}.bin"), alg, &name)),
                 name,
                 size: mib << 20,
+                xtest: None,
             });
             seq += 1;
         }
@@ -176,6 +194,7 @@ fn main() {
                 name: format!("{component}-replace"),
                 json: manifest(seq, blob(&format!("blob{mib}.bin"), "A128GCM", &component)),
                 size: mib << 20,
+                xtest: None,
             });
             seq += 1;
         }
@@ -184,6 +203,7 @@ fn main() {
         name: "manifest-only-after-payloads".into(),
         json: note(seq),
         size: 0,
+        xtest: None,
     });
     // And a small TA: OP-TEE's own install pays for the fuller directory too (its TA store is
     // REE-FS objects in the same `dirf.db`), so this row's ratio shows what is ours.
@@ -191,6 +211,7 @@ fn main() {
         name: "ta-hpke-after-payloads".into(),
         json: manifest(seq + 1, ta(&ta_late, "A128GCM", "hpke")),
         size: ta_len(&ta_late),
+        xtest: Some("/up/A4.ta"),
     });
     let mut puts = Vec::new();
     for c in &cases {
@@ -201,6 +222,7 @@ fn main() {
     puts.push(format!("{}=/up/A1.ta", ta_v1.display()));
     puts.push(format!("{}=/up/A2.ta", ta_v2.display()));
     puts.push(format!("{}=/up/A3.ta", ta_big.display()));
+    puts.push(format!("{}=/up/A3b.ta", ta_big_b.display()));
     puts.push(format!("{}=/up/A4.ta", ta_late.display()));
 
     let mut cmds = vec![
@@ -226,15 +248,12 @@ fn main() {
     };
     // The same plaintext TA through OP-TEE's own installer first (the TA store takes the
     // same version twice, not a lower one), then through the update TA.
-    cmds.push("sh /up/t.sh xtest-install-A1 xtest --install-ta /up/A1.ta".into());
-    cmds.push(install(&cases[0]));
-    cmds.push("sh /up/t.sh xtest-install-A2 xtest --install-ta /up/A2.ta".into());
-    cmds.push(install(&cases[1]));
-    cmds.push("sh /up/t.sh xtest-install-A3 xtest --install-ta /up/A3.ta".into());
-    cmds.push(install(&cases[2]));
-    for c in &cases[3..] {
-        if c.name == "ta-hpke-after-payloads" {
-            cmds.push("sh /up/t.sh xtest-install-A4 xtest --install-ta /up/A4.ta".into());
+    for c in &cases {
+        if let Some(file) = c.xtest {
+            cmds.push(format!(
+                "sh /up/t.sh xtest-{} xtest --install-ta {file}",
+                c.name
+            ));
         }
         cmds.push(install(c));
     }
@@ -282,7 +301,9 @@ fn main() {
 /// filler (OP-TEE's loader maps segments only, but the signature and every install path
 /// cover the whole file), signed as ta-version 3 of `uuid` with the dev kit's key, as
 /// qemu/build.sh signs the others. Below the update TA's 1 MiB TA-image limit.
-fn padded_ta(out: &Path, d: &Path, uuid: &str) -> std::path::PathBuf {
+/// Consumer A padded to ~1 MB, signed as ta-version 3 (`A3.ta`) and 4 (`A3b.ta`): our update
+/// TA refuses a TA version it has installed already (OP-TEE's store takes it again).
+fn padded_ta(out: &Path, d: &Path, uuid: &str) -> [std::path::PathBuf; 2] {
     // qemu/build.sh builds consumer A last, so this is A's code and header.
     let elf = out.join("perso-consumer.stripped.elf");
     let elf_len = std::fs::metadata(&elf).expect("perso-consumer ELF").len();
@@ -298,9 +319,11 @@ fn padded_ta(out: &Path, d: &Path, uuid: &str) -> std::path::PathBuf {
         .arg("--set-section-flags=.bench_pad=contents,readonly")
         .arg(&elf)
         .arg(&padded));
-    let signed = d.join("A3.ta");
-    sign_ta(&padded, uuid, 3, None, &signed);
-    signed
+    [(3, "A3.ta"), (4, "A3b.ta")].map(|(version, name)| {
+        let signed = d.join(name);
+        sign_ta(&padded, uuid, version, None, &signed);
+        signed
+    })
 }
 
 /// Deterministic filler (the content does not matter, only that it is not all zeros).
@@ -405,10 +428,10 @@ fn report(b: usize, run: &GuestRun, cases: &[Case], ta_size: u64) {
                 .map_or("-".to_string(), |s| format!("{s:.2}"))
         };
         let (reference, ref_s) = match c.name.as_str() {
-            "ta-hpke" => ("xtest --install-ta", seconds(log, "xtest-install-A1")),
-            "ta-ecdh" => ("xtest --install-ta", seconds(log, "xtest-install-A2")),
-            "ta-1mb-hpke" => ("xtest --install-ta", seconds(log, "xtest-install-A3")),
-            "ta-hpke-after-payloads" => ("xtest --install-ta", seconds(log, "xtest-install-A4")),
+            _ if c.xtest.is_some() => (
+                "xtest --install-ta",
+                seconds(log, &format!("xtest-{}", c.name)),
+            ),
             n if n.starts_with("manifest-only") => (
                 "ECDSA verify (asym-perf mean)",
                 ecdsa.map(|(us, _)| us / 1e6),
