@@ -409,9 +409,46 @@ impl SecureStore for GpObjects {
         })
     }
 
+    /// In place when the object is open and `data` covers all of its content: one
+    /// `TEE_WriteObjectData` at offset 0 (or, for no data, one `TEE_TruncateObjectData`),
+    /// which OP-TEE commits atomically like a create (REE FS: one hash-tree and `dirf.db`
+    /// commit per call; RPMB FS writes in place only where that is atomic), at about half
+    /// the cost: no new directory entry, no second file. Shorter data takes the create, as a
+    /// write and a truncation would be two steps.
     fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         check_name(name)?;
-        drop(self.forget(name));
+        if let Some(mut object) = self.forget(name) {
+            let len = data_len(&object)?;
+            if data.is_empty() || len <= data.len() as u64 {
+                let written = if data.is_empty() {
+                    object.truncate(0)
+                } else {
+                    object
+                        .seek(0, Whence::DataSeekSet)
+                        .and_then(|()| object.write(data))
+                };
+                // An error closes the handle; the object is as before or as after.
+                written.map_err(store_error)?;
+                self.count(|s| {
+                    s.writes += 1;
+                    s.bytes_written += data.len() as u64;
+                });
+                // A truncation leaves the data position where it was.
+                let position = match data.len() {
+                    0 => UNKNOWN_POSITION,
+                    n => n as u64,
+                };
+                Self::keep(
+                    &mut self.open.borrow_mut(),
+                    Cached {
+                        name: name.to_string(),
+                        object,
+                        position,
+                    },
+                );
+                return Ok(());
+            }
+        }
         // OVERWRITE: GP guarantees readers see either the old object or the new one.
         let object = PersistentObject::create(
             ObjectStorageConstants::Private,

@@ -306,6 +306,8 @@ pub struct Logged {
     pub offset: u64,
     /// Whether the object existed before the call.
     pub found: bool,
+    /// Its length before the call (0 if it did not exist).
+    pub before: u64,
 }
 
 /// The [`SecureStore`] method a [`Logged`] call was.
@@ -423,6 +425,7 @@ impl MemoryStore {
                 len: len as u64,
                 offset,
                 found: self.objects.contains_key(name),
+                before: self.objects.get(name).map_or(0, |o| o.len as u64),
             });
         }
     }

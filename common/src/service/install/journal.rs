@@ -3,8 +3,8 @@
 //! forward; [`cleanup`] empties or deletes exactly the objects the committed state does not
 //! use).
 //!
-//! Once written, the journal object stays: a finished install leaves it empty instead of
-//! deleting it. On OP-TEE's REE FS, looking up a missing object and creating an object
+//! Once written, the journal object stays: a finished install leaves it empty (no bytes:
+//! on OP-TEE one truncation of the open object) instead of deleting it. On OP-TEE's REE FS, looking up a missing object and creating an object
 //! under a new name each read the whole object directory (`dirf.db`, one entry per object
 //! of every TA: slower as it grows), and a failed look-up also closes the directory, which
 //! the next operation reopens and reads again; overwriting an existing object reads the
@@ -56,6 +56,10 @@ impl Journal {
         let Some(bytes) = store.get(JOURNAL_OBJECT)? else {
             return Ok(None);
         };
+        // How an empty journal is stored (see `save`); the encoded empty one is read too.
+        if bytes.is_empty() {
+            return Ok(Some(Journal::default()));
+        }
         let journal: Journal =
             super::record::decode_stored(&bytes, MAX_JOURNAL).map_err(|_| StateError::Corrupt)?;
         let tas = journal.pending.as_ref().map_or(0, |p| p.tas.len());
@@ -68,6 +72,11 @@ impl Journal {
     pub(super) fn save<S: SecureStore + ?Sized>(&self, store: &mut S) -> Result<(), StoreError> {
         if self.objects.len() > MAX_JOURNAL_OBJECTS {
             return Err(StoreError::NoSpace);
+        }
+        // As no bytes: the shortest write, and on OP-TEE an in-place one (`put_record` over an
+        // open object takes a truncation for empty data, a write for data at least as long).
+        if self.is_empty() {
+            return store.put_record(JOURNAL_OBJECT, &[]);
         }
         // Wiped after the write: a pending state holds symmetric anchor keys.
         let bytes =
