@@ -278,3 +278,32 @@ fn read_object<S: SecureStore + ?Sized>(
     }
     Ok(image)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::store::MemoryStore;
+
+    /// The empty journal a finished install leaves is no bytes (on OP-TEE a truncation of
+    /// the open object); one stored encoded, as a TA before this one left it, reads as
+    /// empty too, and a journal that lists something round-trips.
+    #[test]
+    fn the_empty_journal_is_stored_as_no_bytes() {
+        let mut store = MemoryStore::new();
+        Journal::default().save(&mut store).unwrap();
+        assert_eq!(store.raw(JOURNAL_OBJECT).unwrap(), b"");
+        assert_eq!(Journal::load(&store).unwrap(), Some(Journal::default()));
+
+        let encoded = crate::service::record::encode(&Journal::default()).unwrap();
+        assert!(!encoded.is_empty());
+        store.put_record(JOURNAL_OBJECT, &encoded).unwrap();
+        assert_eq!(Journal::load(&store).unwrap(), Some(Journal::default()));
+
+        let listing = Journal {
+            objects: alloc::vec!["suit/in/0/0".into()],
+            pending: None,
+        };
+        listing.save(&mut store).unwrap();
+        assert_eq!(Journal::load(&store).unwrap(), Some(listing));
+    }
+}
