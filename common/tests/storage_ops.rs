@@ -265,7 +265,7 @@ impl GpModel {
                     c.len
                 )
             }
-            LoggedOp::Put | LoggedOp::PutRecord | LoggedOp::Create | LoggedOp::Empty
+            LoggedOp::Put | LoggedOp::PutRecord | LoggedOp::Create | LoggedOp::Empty(_)
                 if self.open.iter().any(|n| n == name) && (c.len == 0 || c.before <= c.len) =>
             {
                 self.touch(name, true);
@@ -273,7 +273,7 @@ impl GpModel {
                 let what = if c.len == 0 { "truncate" } else { "write" };
                 format!("{what} {name} in place ({} B)", c.len)
             }
-            LoggedOp::Put | LoggedOp::PutRecord | LoggedOp::Create | LoggedOp::Empty => {
+            LoggedOp::Put | LoggedOp::PutRecord | LoggedOp::Create | LoggedOp::Empty(_) => {
                 self.open.retain(|n| n != name);
                 if self.open.len() >= 4 {
                     self.open.remove(0);
@@ -338,7 +338,7 @@ fn physical(seg: &mut Segmented<MemoryStore>, calls: &[Logged]) -> Vec<Logged> {
             LoggedOp::PutRecord => seg.put_record(n, &data).unwrap(),
             LoggedOp::Create => seg.create(n, &data).unwrap(),
             LoggedOp::Remove => seg.remove(n).unwrap(),
-            LoggedOp::Empty => seg.empty(n, (c.offset == 1).then_some(c.len)).unwrap(),
+            LoggedOp::Empty(claim) => seg.empty(n, claim).unwrap(),
             LoggedOp::Append => drop(seg.append(n, &data).unwrap()),
             LoggedOp::ReadAt => drop(seg.read_at(n, c.offset, &mut vec![0; c.len as usize])),
         }

@@ -613,7 +613,7 @@ pub fn is_emptied_install_object(
     st: &suit_common::service::store::MemoryStore,
     name: &str,
 ) -> bool {
-    let install_name = name.starts_with("suit/in/") || name.starts_with("suit/c/");
+    let install_name = suit_common::service::install::is_install_object(name);
     let used = suit_common::service::state::State::load(st)
         .is_ok_and(|state| state.components.iter().any(|c| c.object == name));
     install_name && st.raw(name).is_some_and(|b| b.is_empty()) && !used

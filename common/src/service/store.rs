@@ -318,8 +318,8 @@ pub enum LoggedOp {
     PutRecord,
     Create,
     Remove,
-    /// `empty`, with the claimed length (if any) as `len` and `offset` 1 (0: none).
-    Empty,
+    /// `empty`, with the length claimed for the object (if any).
+    Empty(Option<u64>),
     Append,
     ReadAt,
     Len,
@@ -502,8 +502,7 @@ impl SecureStore for MemoryStore {
 
     fn empty(&mut self, name: &str, len: Option<u64>) -> Result<(), StoreError> {
         check_name(name)?;
-        let claimed = usize::try_from(len.unwrap_or(0)).unwrap_or(usize::MAX);
-        self.record(LoggedOp::Empty, name, claimed, u64::from(len.is_some()));
+        self.record(LoggedOp::Empty(len), name, 0, 0);
         self.write_whole(name, &[])
     }
 

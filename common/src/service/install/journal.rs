@@ -241,8 +241,7 @@ pub(super) fn cleanup_listed(
         return Ok(());
     }
     for name in &journal.objects {
-        let ours = name.starts_with("suit/c/") || name.starts_with("suit/in/");
-        if !ours || state.components.iter().any(|c| &c.object == name) {
+        if !super::is_install_object(name) || state.components.iter().any(|c| &c.object == name) {
             continue;
         }
         let len = sized.iter().find(|(n, _)| n == name).map(|(_, len)| *len);

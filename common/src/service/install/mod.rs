@@ -394,6 +394,15 @@ pub(super) fn object_name(prefix: &str, slot: u64, n: usize) -> String {
     crate::text::path(prefix, &[slot, u64::try_from(n).unwrap_or(u64::MAX)])
 }
 
+/// Whether `name` is an install object (payload or staging), the only objects an install's
+/// cleanup ever empties or deletes.
+pub fn is_install_object(name: &str) -> bool {
+    [PAYLOAD_PREFIX, STAGING_PREFIX].iter().any(|p| {
+        name.strip_prefix(p)
+            .is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
 /// The slot of an install object's name, if it is one (names from before slots carry a
 /// generation there instead, and are read the same way).
 pub(super) fn slot_of(name: &str) -> Option<u64> {

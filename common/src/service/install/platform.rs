@@ -90,6 +90,9 @@ pub(super) struct StorePlatform<'a, D: SecureStore + TaStore> {
     /// Components whose digest stays inside the TA (see `ComponentRecord::digest_withheld`).
     withheld: Vec<ComponentId>,
     journal: &'a mut Journal,
+    /// The slot of this install's staging objects ([`super::free_slot`] of the state it
+    /// starts from: the state changes only at commit).
+    slot: u64,
     serial: usize,
     /// Why `commit` refused, in words (the engine only sees `PlatformError::Refused`).
     pub(super) refusal: Option<CommitRefusal>,
@@ -128,9 +131,11 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         report: ReportBuilder,
         journal: &'a mut Journal,
     ) -> Self {
+        let slot = super::free_slot(state);
         StorePlatform {
             store,
             state,
+            slot,
             payloads,
             fetch: None,
             streamed_open: None,
@@ -470,11 +475,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         if self.staged.len() >= MAX_STAGED || self.serial >= MAX_SERIAL {
             return Err(PlatformError::NoSpace);
         }
-        let object = super::object_name(
-            super::STAGING_PREFIX,
-            super::free_slot(self.state),
-            self.serial,
-        );
+        let object = super::object_name(super::STAGING_PREFIX, self.slot, self.serial);
         self.serial += 1;
         // Created (and named in the journal) on the first write that is not a fetched
         // payload's own bytes, or at commit.
