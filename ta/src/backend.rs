@@ -16,6 +16,7 @@ use optee_utee::{
     ParamIndex, PersistentObject, TaSessionBuilder, TeeParams, Uuid, Whence,
 };
 use suit_common::protocol::{ByteBuf, PlatformInfo, PropertyText};
+use suit_common::service::install::is_install_object;
 use suit_common::service::keys::Rng;
 use suit_common::service::segments::Segmented;
 use suit_common::service::store::{check_name, zeroed, SecureStore, StoreError};
@@ -33,16 +34,18 @@ pub struct Optee {
 }
 
 /// Longest GP persistent object (see [`suit_common::service::segments`]): with
-/// [`MAX_OPEN`] of them open, at most 2 MiB of payload has its hash tree in core memory.
+/// [`MAX_OPEN_INSTALL`] of them open, at most 2 MiB of payload has its hash tree in core
+/// memory.
 pub const SEGMENT_LEN: u64 = 512 * 1024;
 // The install creates each payload object with up to this many bytes in one `put`, which
 // `Segmented` refuses at a segment's length or beyond.
 const _: () = assert!((suit_common::service::install::MAX_CREATE_WITH_DATA as u64) < SEGMENT_LEN);
 
 /// GP persistent objects in TA-private storage. Keeps the most recently used objects open
-/// (up to [`MAX_OPEN`]): the engine streams payloads through storage in chunks, alternating
-/// between a source and a staging object, and reopening an REE-FS object costs a walk of
-/// OP-TEE's hash tree and several supplicant round trips each time.
+/// (see [`GpObjects::keep`]): the engine streams payloads through storage in chunks,
+/// alternating between a source and a staging object, reopening an REE-FS object costs a
+/// walk of OP-TEE's hash tree and several supplicant round trips each time, and a record
+/// rewritten over an open handle is written in place (see `put`).
 pub struct GpObjects {
     /// Least recently used first. At most one handle per name (GP refuses a second
     /// conflicting open of the same object).
@@ -70,9 +73,12 @@ impl StoreStats {
     }
 }
 
-/// Most objects kept open at once: the payload being read, the object being staged, the
-/// journal and the state record.
-const MAX_OPEN: usize = 4;
+/// Most objects kept open at once, and most install objects (payload and staging segments)
+/// among them: the payload being read and the object being staged, each across a segment
+/// boundary; the rest are records (journal, state, device keys), kept open through a
+/// payload's segments so that the commit's writes are in place.
+const MAX_OPEN: usize = 7;
+const MAX_OPEN_INSTALL: usize = 4;
 
 /// A [`Cached::position`] that matches no offset.
 const UNKNOWN_POSITION: u64 = u64::MAX;
@@ -339,11 +345,18 @@ impl GpObjects {
         result.map(Some)
     }
 
-    /// Puts `cached` last (most recently used), closing the least recently used beyond
-    /// [`MAX_OPEN`].
+    /// Puts `cached` last (most recently used). Beyond [`MAX_OPEN_INSTALL`] install
+    /// objects or [`MAX_OPEN`] objects, closes the least recently used install object (the
+    /// least recently used object if none is open).
     fn keep(open: &mut Vec<Cached>, cached: Cached) {
-        if open.len() >= MAX_OPEN {
-            open.remove(0);
+        let install = |c: &Cached| is_install_object(&c.name);
+        let full = open.len() >= MAX_OPEN
+            || (install(&cached) && open.iter().filter(|c| install(c)).count() >= MAX_OPEN_INSTALL);
+        if full {
+            let i = open.iter().position(install).unwrap_or(0);
+            if i < open.len() {
+                open.remove(i);
+            }
         }
         open.push(cached);
     }
