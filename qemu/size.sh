@@ -2,7 +2,8 @@
 # Size of the production update TA (issue 14): built as a product would be, with a TPA root
 # that is not test material (a fresh P-256 key made here) and the default features, then
 # stripped and signed as qemu/build.sh does. Prints the signed size and the ELF's sections;
-# fails if formatting code (`core::fmt`) is linked in.
+# fails if formatting code (`core::fmt`) is linked in, or if the payload pipeline's loops call
+# machine-outlined code (qemu/hot_path.py).
 # Leaves the test build in $QB/out alone (its own target dir, $QB/size).
 #
 # Usage: bash qemu/size.sh      (after qemu/setup.sh; SUIT_TA_FEATURES as for qemu/build.sh)
@@ -12,7 +13,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=qemu/lib.sh
 . "$ROOT/qemu/lib.sh"
 
-for t in /usr/bin/cargo /usr/bin/rustc aarch64-linux-gnu-gcc aarch64-linux-gnu-objcopy aarch64-linux-gnu-size openssl; do
+for t in /usr/bin/cargo /usr/bin/rustc aarch64-linux-gnu-gcc aarch64-linux-gnu-objcopy aarch64-linux-gnu-objdump aarch64-linux-gnu-size openssl; do
     need_tool "$t"
 done
 DEVKIT="$QB/pkgs/optee-os-dev/usr/lib/optee-os-dev/vexpress-qemu_armv8a"
@@ -37,6 +38,9 @@ TARGET=aarch64-unknown-linux-gnu
 fmt_linked="$(aarch64-linux-gnu-nm -C "$OUT/target/$TARGET/release/suit-ta" | grep -E 'core::fmt::|alloc::fmt::' | head -5 || true)"
 [ -z "$fmt_linked" ] || die "core::fmt is linked into the production update TA (use suit_common::text):
 $fmt_linked"
+# The payload pipeline's loops compiled for speed: no machine-outlined code on their path.
+/usr/bin/python3 "$ROOT/qemu/hot_path.py" aarch64-linux-gnu-objdump "$OUT/target/$TARGET/release/suit-ta" \
+    || die "machine-outlined code on the payload pipeline's path (see bulk/src/lib.rs)"
 aarch64-linux-gnu-objcopy --strip-unneeded "$OUT/target/$TARGET/release/suit-ta" "$OUT/suit-ta.stripped.elf"
 /usr/bin/python3 "$DEVKIT/scripts/sign_encrypt.py" sign-enc --uuid "$TA_UUID" --ta-version 1 \
     --key "$DEVKIT/keys/default_ta.pem" --in "$OUT/suit-ta.stripped.elf" --out "$OUT/$TA_UUID.ta" >/dev/null

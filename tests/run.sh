@@ -39,13 +39,13 @@ lap "cargo fmt --check"
 "${CARGO[@]}" fmt --all --check
 
 lap "cargo clippy (host crates, all features, all targets)"
-"${CARGO[@]}" clippy --locked -p suit-cbor -p suit-protocol -p suit-common -p suit-host -p suit-tests -p perso-consumer-host -p suit-test-support --all-features --all-targets -- -D warnings
+"${CARGO[@]}" clippy --locked -p suit-cbor -p suit-protocol -p suit-bulk -p suit-common -p suit-host -p suit-tests -p perso-consumer-host -p suit-test-support --all-features --all-targets -- -D warnings
 
 lap "cargo clippy (suit-common and suit-cbor as the TA builds them: no \`explain\`, so no error prose)"
-"${CARGO[@]}" clippy --locked -p suit-cbor -p suit-common --no-default-features -- -D warnings
+"${CARGO[@]}" clippy --locked -p suit-cbor -p suit-bulk -p suit-common --no-default-features -- -D warnings
 
-lap "host-native tests (cbor, protocol, common, host, the consumer example's client, test support)"
-"${CARGO[@]}" test --locked -p suit-cbor -p suit-protocol -p suit-common -p suit-host -p perso-consumer-host -p suit-test-support --features suit-common/author
+lap "host-native tests (cbor, protocol, bulk kernels, common, host, the consumer example's client, test support)"
+"${CARGO[@]}" test --locked -p suit-cbor -p suit-protocol -p suit-bulk -p suit-common -p suit-host -p perso-consumer-host -p suit-test-support --features suit-common/author
 
 lap "algorithm features off (device policy: HSS-LMS keys and blocks, ChaCha20/Poly1305 payloads refused)"
 "${CARGO[@]}" test --locked -p suit-common --no-default-features --features author --test size_algorithm_features

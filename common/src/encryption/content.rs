@@ -8,7 +8,7 @@
 //! RustCrypto primitives exactly as NIST SP 800-38D §7 specifies: `H = E_K(0^128)`; `J0 =
 //! IV || 0^31 || 1` for 96-bit IVs, else `GHASH_H(IV || pad || [len(IV)]_64)`; GCTR with
 //! `inc32` from `inc32(J0)` (`ctr::Ctr32BE`); `S = GHASH_H(A || pad || C || pad || [len(A)]_64
-//! || [len(C)]_64)` (`ghash`); `T = E_K(J0) XOR S`, compared in constant time (`subtle`). It
+//! || [len(C)]_64)` (`ghash`), both run by `suit_bulk`, which is compiled for speed; `T = E_K(J0) XOR S`, compared in constant time (`subtle`). It
 //! is checked against `aes-gcm` in the tests. No primitive is implemented here.
 //!
 //! # The contract streaming imposes
@@ -23,12 +23,11 @@
 //! ChaCha20/Poly1305 (submodule `chacha`) is the same composition over `chacha20` and
 //! `poly1305`, built only with feature `author` or `chacha20`, so the TA does not link it.
 
-use aes::cipher::{BlockCipherEncrypt, KeyInit, KeyIvInit, StreamCipher};
+use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use aes::{Aes128, Aes256, Block};
 use alloc::vec::Vec;
-use ghash::universal_hash::UniversalHash;
-use ghash::GHash;
 use subtle::ConstantTimeEq;
+use suit_bulk::{Counter, Ghash, KernelError};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::error::{DecryptError, Location, Problem};
@@ -80,45 +79,27 @@ impl BlockCipher {
     }
 }
 
-/// AES in counter mode with a 32-bit (GCM's `inc32`) or 128-bit (RFC 9459) counter.
-enum Keystream {
-    Ctr32A128(ctr::Ctr32BE<Aes128>),
-    Ctr32A256(ctr::Ctr32BE<Aes256>),
-    Ctr128A128(ctr::Ctr128BE<Aes128>),
-    Ctr128A256(ctr::Ctr128BE<Aes256>),
-}
+/// AES in counter mode, GCM's or RFC 9459's counter (the loop lives in `suit_bulk`, which is
+/// compiled for speed).
+struct Keystream(suit_bulk::Keystream);
 
 impl Keystream {
-    fn new(key: &[u8], counter_block: &[u8], gcm: bool) -> Result<Self, DecryptError> {
-        let iv_err = |_| DecryptError::Malformed {
-            at: Location::Unprotected,
-            problem: Problem::IvLength(counter_block.len()),
-        };
-        Ok(match (key.len(), gcm) {
-            (16, true) => {
-                Self::Ctr32A128(KeyIvInit::new_from_slices(key, counter_block).map_err(iv_err)?)
-            }
-            (32, true) => {
-                Self::Ctr32A256(KeyIvInit::new_from_slices(key, counter_block).map_err(iv_err)?)
-            }
-            (16, false) => {
-                Self::Ctr128A128(KeyIvInit::new_from_slices(key, counter_block).map_err(iv_err)?)
-            }
-            (32, false) => {
-                Self::Ctr128A256(KeyIvInit::new_from_slices(key, counter_block).map_err(iv_err)?)
-            }
-            (n, _) => return Err(key_len_error(n)),
-        })
+    fn new(key: &[u8], counter_block: &[u8], counter: Counter) -> Result<Self, DecryptError> {
+        suit_bulk::Keystream::new(key, counter_block, counter)
+            .map(Self)
+            .map_err(|e| match e {
+                KernelError::CounterBlockLength(n) => DecryptError::Malformed {
+                    at: Location::Unprotected,
+                    problem: Problem::IvLength(n),
+                },
+                KernelError::KeystreamExhausted => DecryptError::PayloadTooLong,
+                KernelError::KeyLength(n) => key_len_error(n),
+                _ => key_len_error(key.len()),
+            })
     }
 
     fn apply(&mut self, buf: &mut [u8]) -> Result<(), DecryptError> {
-        match self {
-            Self::Ctr32A128(c) => c.try_apply_keystream(buf),
-            Self::Ctr32A256(c) => c.try_apply_keystream(buf),
-            Self::Ctr128A128(c) => c.try_apply_keystream(buf),
-            Self::Ctr128A256(c) => c.try_apply_keystream(buf),
-        }
-        .map_err(|_| DecryptError::PayloadTooLong)
+        self.0.apply(buf).map_err(|_| DecryptError::PayloadTooLong)
     }
 }
 
@@ -130,6 +111,23 @@ trait TextCipher {
 impl TextCipher for Keystream {
     fn apply(&mut self, buf: &mut [u8]) -> Result<(), DecryptError> {
         Keystream::apply(self, buf)
+    }
+}
+
+/// The universal hash of an AEAD's tag: GHASH, or Poly1305.
+trait TextMac: Clone {
+    /// Absorbs `data`, the last partial block padded with zeros.
+    fn update_padded(&mut self, data: &[u8]);
+    /// The hash of everything absorbed.
+    fn finalize(self) -> [u8; TAG_LEN];
+}
+
+impl TextMac for Ghash {
+    fn update_padded(&mut self, data: &[u8]) {
+        Ghash::update_padded(self, data);
+    }
+    fn finalize(self) -> [u8; TAG_LEN] {
+        Ghash::finalize(self)
     }
 }
 
@@ -152,7 +150,7 @@ struct Composed<C, U> {
     max_text: u64,
 }
 
-impl<C: TextCipher, U: UniversalHash + Clone> Composed<C, U> {
+impl<C: TextCipher, U: TextMac> Composed<C, U> {
     fn new(
         cipher: C,
         mut mac: U,
@@ -249,7 +247,7 @@ const TAG_LEN: usize = 16;
 /// masked with `E_K(J0)`.
 // Constant indices into 16-byte blocks (`Block` is 16 bytes by type): cannot panic.
 #[allow(clippy::indexing_slicing)]
-fn aes_gcm(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Composed<Keystream, GHash>, DecryptError> {
+fn aes_gcm(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Composed<Keystream, Ghash>, DecryptError> {
     if !GCM_IV_LEN.contains(&iv.len()) {
         return Err(DecryptError::Malformed {
             at: Location::Unprotected,
@@ -264,10 +262,10 @@ fn aes_gcm(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Composed<Keystream, GHas
         prefix.copy_from_slice(iv);
         j0[15] = 1;
     } else {
-        let mut g = GHash::new(&h);
+        let mut g = Ghash::new(&h);
         g.update_padded(iv);
         g.update_padded(&gcm_lengths(0, iv.len() as u64));
-        *j0 = g.finalize();
+        *j0 = g.finalize().into();
     }
     let mut tag_mask = Zeroizing::new([0u8; TAG_LEN]);
     let mut mask_block = j0.clone();
@@ -279,12 +277,12 @@ fn aes_gcm(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Composed<Keystream, GHas
     let mut counter = j0.clone();
     let low = u32::from_be_bytes([counter[12], counter[13], counter[14], counter[15]]);
     counter[12..].copy_from_slice(&low.wrapping_add(1).to_be_bytes());
-    let keystream = Keystream::new(key, &counter, true)?;
+    let keystream = Keystream::new(key, &counter, Counter::Inc32)?;
     counter.zeroize();
 
     Ok(Composed::new(
         keystream,
-        GHash::new(&h),
+        Ghash::new(&h),
         aad,
         tag_mask,
         gcm_lengths,
@@ -303,7 +301,7 @@ fn gcm_lengths(aad_len: u64, text_len: u64) -> [u8; 16] {
 
 /// The content layer's AEADs, one streaming interface.
 enum Aead {
-    Gcm(Composed<Keystream, GHash>),
+    Gcm(Composed<Keystream, Ghash>),
     #[cfg(any(feature = "author", feature = "chacha20"))]
     ChaChaPoly(chacha::ChaChaPoly),
 }
@@ -478,7 +476,7 @@ impl CtrCipher {
             });
         }
         Ok(Self {
-            keystream: Keystream::new(key, iv, false)?,
+            keystream: Keystream::new(key, iv, Counter::Inc128)?,
         })
     }
 

@@ -16,12 +16,12 @@
 
 use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use chacha20::ChaCha20;
-use poly1305::universal_hash::KeyInit;
+use poly1305::universal_hash::{KeyInit, UniversalHash};
 use poly1305::Poly1305;
 use zeroize::Zeroizing;
 
 use super::super::error::{DecryptError, Location, Problem};
-use super::{Aead, AeadDecryptor, AeadEncryptor, Composed, TextCipher, TAG_LEN};
+use super::{Aead, AeadDecryptor, AeadEncryptor, Composed, TextCipher, TextMac, TAG_LEN};
 
 /// ChaCha20/Poly1305 key length (256 bits).
 pub const CHACHA_POLY_KEY_LEN: usize = 32;
@@ -43,6 +43,15 @@ impl TextCipher for ChaCha20 {
     fn apply(&mut self, buf: &mut [u8]) -> Result<(), DecryptError> {
         self.try_apply_keystream(buf)
             .map_err(|_| DecryptError::PayloadTooLong)
+    }
+}
+
+impl TextMac for Poly1305 {
+    fn update_padded(&mut self, data: &[u8]) {
+        UniversalHash::update_padded(self, data);
+    }
+    fn finalize(self) -> [u8; TAG_LEN] {
+        UniversalHash::finalize(self).into()
     }
 }
 
