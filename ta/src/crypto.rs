@@ -38,24 +38,24 @@ pub static GP_TEE: CryptoProvider = CryptoProvider {
 
 /// What the TA runs on, chosen per operation from the numbers measured inside OP-TEE on QEMU
 /// (`qemu/bench.sh 1 --crypto`: RustCrypto vs the GP TEE API in the same boot, streams fed in
-/// 64 KiB chunks; BENCHMARKS.md "Crypto providers, session 6", "..., session 7" and
-/// "..., session 9"):
+/// 64 KiB chunks; BENCHMARKS.md "Crypto providers, session 6", "..., session 7", "...,
+/// session 9" and "session 24"):
 ///
-/// | operation | choice | measured reason |
+/// | operation | choice | measured reason (session 24, 1 MiB unless stated) |
 /// |---|---|---|
-/// | SHA-256 | RustCrypto | 64 B: 80-125x faster (GP pays a system call per step); 1 MiB: 1.7-3.2x faster (sha2 at opt-level 3) |
-/// | AES-GCM decrypt | RustCrypto | 4 KiB: 1.6-10x faster. 1 MiB: session 6's three boots 2.4-3.7x faster; session 7's four boots GP 1.3-1.4x faster (unexplained: GP's own time moved 4x between sessions); session 9, the AES family at opt-level 3: GP 1.06x faster (266 vs 250 ms) |
-/// | AES-CTR decrypt | RustCrypto | 4 KiB: 1.4-9x faster. 1 MiB: session 6 1.3-2.8x faster; session 7 GP 3.5-6x faster; session 9 (opt-level 3) GP 3.5x faster |
-/// | ECDSA P-256 verify | RustCrypto | 119-232x faster |
-/// | ECDH P-256 | RustCrypto | 400-1050x faster |
+/// | SHA-256 | RustCrypto | 64 B: 87x faster (GP pays a system call per step); 1 MiB: 2.1x faster |
+/// | AES-GCM decrypt | RustCrypto | 2.9x faster (64 vs 189 ms); 4 KiB: 6.5x |
+/// | AES-CTR decrypt | RustCrypto | 1.5x faster (38 vs 57 ms); 4 KiB: 6.5x |
+/// | ECDSA P-256 verify | RustCrypto | 172x faster |
+/// | ECDH P-256 | RustCrypto | 480x faster |
 ///
-/// Bulk AES is the one open choice. Session 7 kept RustCrypto for it: at idle speed the
-/// difference is at most ~0.07 s per MiB, about 2 % of an install (secure-storage writes
-/// dominate, BENCHMARKS.md), while calling GP's AES would link libutee's whole GP operation
-/// object into production (+20,544 B, see `random.rs`); the pipeline goal (the TA's A128GCM
-/// decrypt + SHA-256 at >= 0.8x OP-TEE's own throughput) is read from the bench's pipeline
-/// rows. `GP_TEE` stays for the measurement and for hardware whose TEE core accelerates
-/// AES: re-measure there and change this table. Only the test-build bench references it
+/// Bulk AES was the open choice until session 24 (GP 1.06x faster for GCM and 3.5x for CTR
+/// in session 9): the RustCrypto loops were compiled in suit-common at opt-level "z", where
+/// the machine outliner split them; in `suit_bulk` at "s" they beat OP-TEE's, which runs on
+/// the ARMv8 AES instructions QEMU emulates. Calling GP's AES would also link libutee's whole
+/// GP operation object into production (+20,544 B, see `random.rs`). `GP_TEE` stays for the
+/// measurement and for hardware whose TEE core accelerates AES natively: re-measure there and
+/// change this table. Only the test-build bench references it
 /// (main.rs `crypto_bench`, behind the build-time constant `TPA_ROOT_IS_TEST_KEY`), so a
 /// production build carries neither it nor `suit_common::crypto::bench` (checked with nm,
 /// BENCHMARKS.md "TA size, session 7").
