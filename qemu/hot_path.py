@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks that the payload pipeline's loops in an update TA ELF run no machine-outlined code.
 
-Follows direct calls (`bl`) from the suit-bulk entry points (`suit_bulk::Keystream::apply`,
+Follows direct calls and tail calls (`bl`, `b`) from the suit-bulk entry points (`suit_bulk::Keystream::apply`,
 `suit_bulk::Ghash::update_padded`) through everything they reach, and fails if any of it is an
 `OUTLINED_FUNCTION_*`: under QEMU's TCG each such call ends a translation block, which made
 AES-CTR twice as slow when the loops were compiled for size (bulk/src/lib.rs, BENCHMARKS.md
@@ -14,7 +14,8 @@ import sys
 
 ENTRIES = ("_ZN9suit_bulk9Keystream5apply", "_ZN9suit_bulk5Ghash13update_padded")
 FUNC = re.compile(r"^([0-9a-f]+) <([^>]+)>:$")
-CALL = re.compile(r"\sbl\s+[0-9a-f]+ <([^>+]+)>")
+# Calls and tail calls: a branch to another function's start (not `<f+0x..>`, a jump within f).
+CALL = re.compile(r"\sbl?\s+[0-9a-f]+ <([^>+]+)>")
 
 
 def main() -> int:
