@@ -74,7 +74,7 @@ env PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc CARGO_TARGET_DIR="$QB/target" CC=
     TA_DEV_KIT_DIR="$QB/pkgs/optee-os-dev/usr/lib/optee-os-dev/vexpress-qemu_armv8a" \
     /usr/bin/cargo clippy --locked --release -p suit-perso -p perso-consumer-ta --target aarch64-unknown-linux-gnu -- -D warnings
 
-lap "production update TA: signed size, and no formatting code linked (qemu/size.sh)"
+lap "production update TA: signed size, no formatting code linked, no outlined code on the payload pipeline's path (qemu/size.sh)"
 bash qemu/size.sh
 
 lap "visible smoke boot: OP-TEE's banner, xtest 1001, the Rust agent asking the Rust TA for status"
