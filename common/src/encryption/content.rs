@@ -8,8 +8,9 @@
 //! RustCrypto primitives exactly as NIST SP 800-38D §7 specifies: `H = E_K(0^128)`; `J0 =
 //! IV || 0^31 || 1` for 96-bit IVs, else `GHASH_H(IV || pad || [len(IV)]_64)`; GCTR with
 //! `inc32` from `inc32(J0)` (`ctr::Ctr32BE`); `S = GHASH_H(A || pad || C || pad || [len(A)]_64
-//! || [len(C)]_64)` (`ghash`), both run by `suit_bulk`, which is compiled for speed; `T = E_K(J0) XOR S`, compared in constant time (`subtle`). It
-//! is checked against `aes-gcm` in the tests. No primitive is implemented here.
+//! || [len(C)]_64)` (`ghash`); `T = E_K(J0) XOR S`, compared in constant time (`subtle`). The
+//! counter mode and GHASH loops run in `suit_bulk`, which is compiled for speed. It is checked
+//! against `aes-gcm` in the tests. No primitive is implemented here.
 //!
 //! # The contract streaming imposes
 //!
