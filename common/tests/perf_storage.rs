@@ -69,7 +69,7 @@ fn a_plain_detached_payload_is_written_once() {
     );
     let used: Vec<&str> = st.components.iter().map(|c| c.object.as_str()).collect();
     for name in s.backend().store().names() {
-        if name.starts_with("suit/in/") || name.starts_with("suit/c/") {
+        if suit_common::service::install::is_install_object(&name) {
             let kept_empty = is_emptied_install_object(s.backend().store(), &name);
             assert!(used.contains(&name.as_str()) || kept_empty, "orphan {name}");
         }

@@ -389,7 +389,7 @@ fn install_streams_payload_commits_and_blocks_rollback() {
         .store()
         .names()
         .into_iter()
-        .filter(|n| n.starts_with("suit/in/") || n.starts_with("suit/c/"))
+        .filter(|n| suit_common::service::install::is_install_object(n))
         .filter(|n| !state.components.iter().any(|c| &c.object == n))
         .filter(|n| !is_idle(s.backend().store(), n))
         .collect();

@@ -5,7 +5,7 @@
 //! way the GP backend issues them (`StoreOps`), from `InstallBegin` to the end of `Finish`.
 
 use suit_common::protocol::{ByteBuf, ChunkRequest, Command, Empty, InstallPrepareResponse};
-use suit_common::service::install::is_install_object;
+use suit_common::service::install::handle_to_close;
 use suit_common::service::segments::Segmented;
 use suit_common::service::store::{Logged, LoggedOp, MemoryStore, SecureStore, StoreOps};
 use suit_common::service::Service;
@@ -197,8 +197,8 @@ fn an_install_names_the_empty_kek_set_so_later_installs_skip_the_look_up() {
     assert_eq!(named.misses, 0, "the journal is kept: {named:?}");
 }
 
-/// What the TA's GP backend does for one physical call (`ta/src/backend.rs`: up to four
-/// open handles, least recently used closed first; a failed open is a look-up of a missing
+/// What the TA's GP backend does for one physical call (`ta/src/backend.rs`: open handles
+/// kept and closed as the service's `handle_to_close` picks; a failed open is a look-up of a missing
 /// object; a whole write over an open object that the new data covers, or of no data, is
 /// one write in place, any other a create), and its counts, named as the TA's "storage
 /// install" line names them.
@@ -235,14 +235,9 @@ impl GpModel {
         cached.is_none()
     }
 
-    /// The backend's `keep`: at most 7 open, at most 4 of them install objects; the least
-    /// recently used install object is closed first.
+    /// The backend's `keep`: the service's handle policy ([`handle_to_close`]).
     fn keep(&mut self, name: &str) {
-        let install = |n: &String| is_install_object(n);
-        let full = self.open.len() >= 7
-            || (is_install_object(name) && self.open.iter().filter(|n| install(n)).count() >= 4);
-        if full {
-            let i = self.open.iter().position(install).unwrap_or(0);
+        if let Some(i) = handle_to_close(self.open.iter().map(String::as_str), name) {
             self.open.remove(i);
         }
         self.open.push(name.into());
@@ -589,4 +584,38 @@ fn install_objects_reuse_emptied_names_and_skip_installed_ones() {
     let st = s.backend().store();
     assert_eq!(st.raw("suit/in/1/0").as_deref(), Some(second));
     assert_eq!(st.raw("suit/in/0/0").as_deref(), Some(&[][..]));
+}
+
+/// The backend's handle policy: seven handles, four of them install objects, the least
+/// recently used install object closed first.
+#[test]
+fn the_handle_policy_closes_the_least_recently_used_install_object() {
+    let records = ["suit/journal", "suit/state", "suit/device-keys"];
+    let installs = ["suit/in/0/0", "suit/c/0/0", "suit/in/0/0~1", "suit/c/0/0~1"];
+    let names = |r: usize, i: usize| -> Vec<&str> {
+        records[..r].iter().chain(&installs[..i]).copied().collect()
+    };
+    assert_eq!(handle_to_close([].into_iter(), "suit/in/1/0"), None);
+    assert_eq!(
+        handle_to_close(names(3, 3).into_iter(), "suit/in/1/0"),
+        None
+    );
+    // A fifth install object: the oldest install object goes, not a record.
+    assert_eq!(
+        handle_to_close(names(2, 4).into_iter(), "suit/in/1/0"),
+        Some(2)
+    );
+    // A record while four are open: there is room for it.
+    assert_eq!(
+        handle_to_close(names(2, 4).into_iter(), "suit/report"),
+        None
+    );
+    // Seven open: a record too closes the oldest install object.
+    assert_eq!(
+        handle_to_close(names(3, 4).into_iter(), "suit/report"),
+        Some(3)
+    );
+    // Seven records (no install object open): the least recently used handle.
+    let seven = ["a", "b", "c", "d", "e", "f", "g"];
+    assert_eq!(handle_to_close(seven.into_iter(), "suit/in/1/0"), Some(0));
 }

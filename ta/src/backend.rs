@@ -16,7 +16,7 @@ use optee_utee::{
     ParamIndex, PersistentObject, TaSessionBuilder, TeeParams, Uuid, Whence,
 };
 use suit_common::protocol::{ByteBuf, PlatformInfo, PropertyText};
-use suit_common::service::install::is_install_object;
+use suit_common::service::install::handle_to_close;
 use suit_common::service::keys::Rng;
 use suit_common::service::segments::Segmented;
 use suit_common::service::store::{check_name, zeroed, SecureStore, StoreError};
@@ -34,8 +34,8 @@ pub struct Optee {
 }
 
 /// Longest GP persistent object (see [`suit_common::service::segments`]): with
-/// [`MAX_OPEN_INSTALL`] of them open, at most 2 MiB of payload has its hash tree in core
-/// memory.
+/// [`suit_common::service::install::MAX_OPEN_INSTALL_HANDLES`] of them open, at most 2 MiB of
+/// payload has its hash tree in core memory.
 pub const SEGMENT_LEN: u64 = 512 * 1024;
 // The install creates each payload object with up to this many bytes in one `put`, which
 // `Segmented` refuses at a segment's length or beyond.
@@ -72,13 +72,6 @@ impl StoreStats {
         )
     }
 }
-
-/// Most objects kept open at once, and most install objects (payload and staging segments)
-/// among them: the payload being read and the object being staged, each across a segment
-/// boundary; the rest are records (journal, state, device keys), kept open through a
-/// payload's segments so that the commit's writes are in place.
-const MAX_OPEN: usize = 7;
-const MAX_OPEN_INSTALL: usize = 4;
 
 /// A [`Cached::position`] that matches no offset.
 const UNKNOWN_POSITION: u64 = u64::MAX;
@@ -345,18 +338,12 @@ impl GpObjects {
         result.map(Some)
     }
 
-    /// Puts `cached` last (most recently used). Beyond [`MAX_OPEN_INSTALL`] install
-    /// objects or [`MAX_OPEN`] objects, closes the least recently used install object (the
-    /// least recently used object if none is open).
+    /// Puts `cached` last (most recently used), closing first the handle the service's
+    /// policy picks ([`handle_to_close`]).
     fn keep(open: &mut Vec<Cached>, cached: Cached) {
-        let install = |c: &Cached| is_install_object(&c.name);
-        let full = open.len() >= MAX_OPEN
-            || (install(&cached) && open.iter().filter(|c| install(c)).count() >= MAX_OPEN_INSTALL);
-        if full {
-            let i = open.iter().position(install).unwrap_or(0);
-            if i < open.len() {
-                open.remove(i);
-            }
+        let close = handle_to_close(open.iter().map(|c| c.name.as_str()), &cached.name);
+        if let Some(i) = close.filter(|&i| i < open.len()) {
+            open.remove(i);
         }
         open.push(cached);
     }

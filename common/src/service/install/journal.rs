@@ -4,11 +4,11 @@
 //! use).
 //!
 //! Once written, the journal object stays: a finished install leaves it empty (no bytes:
-//! on OP-TEE one truncation of the open object) instead of deleting it. On OP-TEE's REE FS, looking up a missing object and creating an object
-//! under a new name each read the whole object directory (`dirf.db`, one entry per object
-//! of every TA: slower as it grows), and a failed look-up also closes the directory, which
-//! the next operation reopens and reads again; overwriting an existing object reads the
-//! directory only up to its entry.
+//! on OP-TEE one truncation of the open object) instead of deleting it. On OP-TEE's REE FS,
+//! looking up a missing object and creating an object under a new name each read the whole
+//! object directory (`dirf.db`, one entry per object of every TA: slower as it grows), and a
+//! failed look-up also closes the directory, which the next operation reopens and reads
+//! again; overwriting an existing object reads the directory only up to its entry.
 
 use alloc::string::String;
 use alloc::vec::Vec;

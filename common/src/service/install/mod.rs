@@ -394,22 +394,50 @@ pub(super) fn object_name(prefix: &str, slot: u64, n: usize) -> String {
     crate::text::path(prefix, &[slot, u64::try_from(n).unwrap_or(u64::MAX)])
 }
 
+/// What follows an install object's prefix and its `/`, if `name` is one.
+fn install_name_rest(name: &str) -> Option<&str> {
+    [PAYLOAD_PREFIX, STAGING_PREFIX]
+        .iter()
+        .find_map(|p| name.strip_prefix(p)?.strip_prefix('/'))
+}
+
 /// Whether `name` is an install object (payload or staging), the only objects an install's
 /// cleanup ever empties or deletes.
 pub fn is_install_object(name: &str) -> bool {
-    [PAYLOAD_PREFIX, STAGING_PREFIX].iter().any(|p| {
-        name.strip_prefix(p)
-            .is_some_and(|rest| rest.starts_with('/'))
-    })
+    install_name_rest(name).is_some()
+}
+
+/// Most persistent-object handles a backend keeps open at once, and most install objects
+/// (payload and staging segments) among them: the payload being read and the object being
+/// staged, each across a segment boundary; the rest are records (journal, state, device
+/// keys), kept open through a payload's segments so that the commit's writes are in place.
+/// The TA's GP backend follows this through [`handle_to_close`]; the host tests' model of it
+/// (common/tests/storage_ops.rs) does too.
+pub const MAX_OPEN_HANDLES: usize = 7;
+/// See [`MAX_OPEN_HANDLES`]; also the bound on payload hash trees in OP-TEE's core memory.
+pub const MAX_OPEN_INSTALL_HANDLES: usize = 4;
+
+/// Which of the `open` handles (least recently used first) to close before `new` is kept
+/// open too: beyond [`MAX_OPEN_INSTALL_HANDLES`] install objects or [`MAX_OPEN_HANDLES`]
+/// handles, the least recently used install object (the least recently used handle if
+/// none is one); `None` while there is room.
+pub fn handle_to_close<'a>(
+    open: impl Iterator<Item = &'a str> + Clone,
+    new: &str,
+) -> Option<usize> {
+    let full = open.clone().count() >= MAX_OPEN_HANDLES
+        || (is_install_object(new)
+            && open.clone().filter(|n| is_install_object(n)).count() >= MAX_OPEN_INSTALL_HANDLES);
+    if !full || open.clone().next().is_none() {
+        return None;
+    }
+    Some(open.clone().position(is_install_object).unwrap_or(0))
 }
 
 /// The slot of an install object's name, if it is one (names from before slots carry a
 /// generation there instead, and are read the same way).
 pub(super) fn slot_of(name: &str) -> Option<u64> {
-    let rest = [PAYLOAD_PREFIX, STAGING_PREFIX]
-        .iter()
-        .find_map(|p| name.strip_prefix(p)?.strip_prefix('/'))?;
-    let (slot, n) = rest.split_once('/')?;
+    let (slot, n) = install_name_rest(name)?.split_once('/')?;
     let number = |t: &str| {
         (!t.is_empty()).then_some(())?;
         t.bytes().try_fold(0u64, |v, b| {
