@@ -46,8 +46,9 @@ struct Case {
     json: String,
     /// Payload bytes (0: manifest only).
     size: u64,
-    /// The same plaintext TA for `xtest --install-ta`, run just before (a guest path).
-    xtest: Option<&'static str>,
+    /// The same plaintext TA for `xtest --install-ta`, run just before (copied into the
+    /// guest as [`xtest_path`]).
+    xtest: Option<std::path::PathBuf>,
 }
 
 fn main() {
@@ -137,25 +138,25 @@ fn main() {
             name: "ta-hpke".into(),
             json: manifest(2, ta(&ta_v1, "A128GCM", "hpke")),
             size: ta_len(&ta_v1),
-            xtest: Some("/up/A1.ta"),
+            xtest: Some(ta_v1.clone()),
         },
         Case {
             name: "ta-ecdh".into(),
             json: manifest(3, ta(&ta_v2, "A128GCM", "ecdh-es")),
             size: ta_len(&ta_v2),
-            xtest: Some("/up/A2.ta"),
+            xtest: Some(ta_v2.clone()),
         },
         Case {
             name: "ta-1mb-hpke".into(),
             json: manifest(4, ta(&ta_big, "A128GCM", "hpke")),
             size: ta_len(&ta_big),
-            xtest: Some("/up/A3.ta"),
+            xtest: Some(ta_big.clone()),
         },
         Case {
             name: "ta-1mb-ecdh".into(),
             json: manifest(5, ta(&ta_big_b, "A128GCM", "ecdh-es")),
             size: ta_len(&ta_big_b),
-            xtest: Some("/up/A3b.ta"),
+            xtest: Some(ta_big_b.clone()),
         },
     ];
     // A manifest-only install before and after the payload cases: every secure-storage
@@ -211,19 +212,17 @@ fn main() {
         name: "ta-hpke-after-payloads".into(),
         json: manifest(seq + 1, ta(&ta_late, "A128GCM", "hpke")),
         size: ta_len(&ta_late),
-        xtest: Some("/up/A4.ta"),
+        xtest: Some(ta_late.clone()),
     });
     let mut puts = Vec::new();
     for c in &cases {
         puts.extend(suit_tests::create_envelope(d, &c.name, &c.json));
+        if let Some(ta) = &c.xtest {
+            puts.push(format!("{}={}", ta.display(), xtest_path(c)));
+        }
     }
     write_text(d, "t.sh", TIMER);
     puts.push(format!("{}=/up/t.sh", d.join("t.sh").display()));
-    puts.push(format!("{}=/up/A1.ta", ta_v1.display()));
-    puts.push(format!("{}=/up/A2.ta", ta_v2.display()));
-    puts.push(format!("{}=/up/A3.ta", ta_big.display()));
-    puts.push(format!("{}=/up/A3b.ta", ta_big_b.display()));
-    puts.push(format!("{}=/up/A4.ta", ta_late.display()));
 
     let mut cmds = vec![
         TMPFS.to_string(),
@@ -249,10 +248,11 @@ fn main() {
     // The same plaintext TA through OP-TEE's own installer first (the TA store takes the
     // same version twice, not a lower one), then through the update TA.
     for c in &cases {
-        if let Some(file) = c.xtest {
+        if c.xtest.is_some() {
             cmds.push(format!(
-                "sh /up/t.sh xtest-{} xtest --install-ta {file}",
-                c.name
+                "sh /up/t.sh xtest-{} xtest --install-ta {}",
+                c.name,
+                xtest_path(c)
             ));
         }
         cmds.push(install(c));
@@ -299,10 +299,10 @@ fn main() {
 
 /// A ~1 MB TA (the issue's second TA size): the example TA with a non-loaded section of
 /// filler (OP-TEE's loader maps segments only, but the signature and every install path
-/// cover the whole file), signed as ta-version 3 of `uuid` with the dev kit's key, as
-/// qemu/build.sh signs the others. Below the update TA's 1 MiB TA-image limit.
-/// Consumer A padded to ~1 MB, signed as ta-version 3 (`A3.ta`) and 4 (`A3b.ta`): our update
-/// TA refuses a TA version it has installed already (OP-TEE's store takes it again).
+/// cover the whole file), signed with the dev kit's key, as qemu/build.sh signs the others,
+/// as ta-version 3 (`A3.ta`) and 4 (`A3b.ta`) of `uuid`: the update TA refuses a TA version
+/// it has installed already (OP-TEE's store takes it again). Below the update TA's 1 MiB
+/// TA-image limit.
 fn padded_ta(out: &Path, d: &Path, uuid: &str) -> [std::path::PathBuf; 2] {
     // qemu/build.sh builds consumer A last, so this is A's code and header.
     let elf = out.join("perso-consumer.stripped.elf");
@@ -324,6 +324,14 @@ fn padded_ta(out: &Path, d: &Path, uuid: &str) -> [std::path::PathBuf; 2] {
         sign_ta(&padded, uuid, version, None, &signed);
         signed
     })
+}
+
+/// The install columns (connect to storage ops) of a row that is not an install.
+const NO_INSTALL: &str = "- | - | - | - | - | - | - | - | - | -";
+
+/// Where a case's plaintext TA for `xtest --install-ta` lies in the guest.
+fn xtest_path(c: &Case) -> String {
+    format!("/up/xtest-{}.ta", c.name)
 }
 
 /// Deterministic filler (the content does not matter, only that it is not all zeros).
@@ -518,7 +526,7 @@ fn report(b: usize, run: &GuestRun, cases: &[Case], ta_size: u64) {
             _ => "-".into(),
         };
         println!(
-            "| pipeline-{op} (TA: decrypt + SHA-256, no storage) | 1048576 B | {} | aes-perf {mode} + hash-perf SHA256 | {} | {ratio} ({goal}) | - | - | - | - | - | - | - | - | - | - |",
+            "| pipeline-{op} (TA: decrypt + SHA-256, no storage) | 1048576 B | {} | aes-perf {mode} + hash-perf SHA256 | {} | {ratio} ({goal}) | {NO_INSTALL} |",
             fmt(ours),
             fmt(reference)
         );
@@ -526,7 +534,7 @@ fn report(b: usize, run: &GuestRun, cases: &[Case], ta_size: u64) {
     // The size row (issue 14 item 4): the signed update TA against the 256 KiB goal.
     const TA_SIZE_GOAL: u64 = 256 << 10;
     println!(
-        "| update TA size | - | {ta_size} B | goal: signed TA at most 256 KiB | {TA_SIZE_GOAL} B | {:.2}x | - | - | - | - | - | - | - | - | - | - |",
+        "| update TA size | - | {ta_size} B | goal: signed TA at most 256 KiB | {TA_SIZE_GOAL} B | {:.2}x | {NO_INSTALL} |",
         ta_size as f64 / TA_SIZE_GOAL as f64
     );
     println!(
