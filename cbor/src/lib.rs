@@ -57,7 +57,8 @@ pub struct CborError {
 pub enum CborErrorKind {
     /// The input ended inside an item.
     Truncated,
-    /// The bytes are not a CBOR header (reserved additional-information values, stray break).
+    /// The bytes are not a well-formed CBOR header (reserved additional-information values, a
+    /// two-byte simple value below 32, stray break).
     Malformed,
     /// An item of another major type was expected.
     UnexpectedType {
@@ -354,6 +355,12 @@ impl<'a> Decoder<'a> {
                 return Err(at(CborErrorKind::IndefiniteLength))
             }
             Header::Tag(t) => Item::Tag(t),
+            // RFC 8949 §3.3: a simple value below 32 in the two-byte form (0xf8 nn) is not
+            // well-formed; read as its one-byte twin it would slip past the bytewise
+            // duplicate-key check.
+            Header::Simple(s) if s < 32 && self.input.get(start) == Some(&0xf8) => {
+                return Err(at(CborErrorKind::Malformed))
+            }
             Header::Simple(20) => Item::Bool(false),
             Header::Simple(21) => Item::Bool(true),
             Header::Simple(22) => Item::Null,
