@@ -1,6 +1,7 @@
 //! The TA heap's high-water mark, as OP-TEE's own allocator keeps it (libutils' bget malloc,
 //! built with `CFG_WITH_STATS` in the TA dev kit): `qemu/bench.sh` shows what an install needed
-//! at most, to check that memory does not grow with the payload.
+//! at most, to check that memory does not grow with the payload. Also the wipe of the stack
+//! after each entry point ([`scrub_stack`]), next to the memory search that checks it.
 
 /// `struct pta_stats_alloc` of the dev kit's `pta_stats.h` (OP-TEE 4.x).
 #[repr(C)]
@@ -105,12 +106,14 @@ pub fn occurrences(needles: &[&[u8]], counts: &mut [u32]) {
     unsafe { count_in(start, start + crate::TA_DATA_SIZE as usize, needles, counts) }
 }
 
-/// Leaves `control` deep in the stack (the far end of a 2 KiB frame, below where
+/// Leaves `control` deep in the stack (the far end of a 4 KiB frame, below where
 /// [`dead_stack_occurrences`]' own frame will lie), as a stack copy of a secret would be: the
-/// positive control of the stack search.
+/// positive control of the stack search. Deeper than what the scan and its reply call
+/// (malloc, formatting) reach, so that without [`scrub_stack`] it would still lie there for
+/// the next scan.
 #[inline(never)]
 pub fn leave_on_stack(control: &[u8]) {
-    let mut frame = [0u8; 2048];
+    let mut frame = [0u8; 4096];
     for (f, c) in frame.iter_mut().zip(control) {
         *f = *c;
     }
@@ -120,6 +123,26 @@ pub fn leave_on_stack(control: &[u8]) {
 /// Stack that OP-TEE's entry frames may take above the hint `dead_stack_occurrences` gets
 /// (generous: libutee's entry and the macro's wrapper take well under 2 KiB).
 const ENTRY_FRAMES: usize = 8 * 1024;
+
+/// Stack under the entry frames that [`scrub_stack`] leaves alone: the rest of the entry
+/// function's frame and the scrub's own frame around its array.
+const SCRUB_MARGIN: usize = 4 * 1024;
+
+/// What [`scrub_stack`] wipes: the stack OP-TEE maps below the entry frames, less
+/// [`SCRUB_MARGIN`] (84 KiB; the deepest path takes 72 KiB in all, ta/build.rs). A stack too
+/// small for it is a compile-time overflow error, never a wrapped size.
+const SCRUB_LEN: usize = crate::TA_STACK_SIZE as usize - ENTRY_FRAMES - SCRUB_MARGIN;
+
+/// Zeroes the [`SCRUB_LEN`] bytes right below the caller's frame (`zeroize::zeroize_stack`:
+/// a zeroed array on a never-inlined frame, behind an optimization barrier). The TA instance
+/// outlives sessions, so its dead stack does too, and crates leave secrets there that no
+/// wipe of ours reaches: hkdf's PRK and output blocks, moved-from key slots, hash and cipher
+/// temporaries. Called by each entry point after an `#[inline(never)]` handler returns, so
+/// every frame the handler and its callees used lies in the wiped range.
+#[inline(always)]
+pub fn scrub_stack() {
+    zeroize::zeroize_stack::<SCRUB_LEN>();
+}
 
 /// How often each needle occurs in the dead part of the TA's stack: below this function's
 /// frame, down to `TA_STACK_SIZE` under `entry_hint` (an address in the command's entry

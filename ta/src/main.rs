@@ -38,8 +38,19 @@ fn create() -> Result<()> {
     Ok(())
 }
 
+// Each entry point that runs service code hands it to an `#[inline(never)]` handler and then
+// wipes the stack that handler used (`heap::scrub_stack`): the instance and its stack outlive
+// the command.
+
 #[ta_open_session]
 fn open_session(_params: &mut ParametersNone, session: &mut Session) -> Result<()> {
+    let result = start_service(session);
+    heap::scrub_stack();
+    result
+}
+
+#[inline(never)]
+fn start_service(session: &mut Session) -> Result<()> {
     let config = Config::new(
         &build_config::TPA_ROOT_SEC1,
         build_config::TPA_ROOT_IS_TEST_KEY,
@@ -52,7 +63,15 @@ fn open_session(_params: &mut ParametersNone, session: &mut Session) -> Result<(
 
 #[ta_close_session]
 fn close_session(session: &mut Session) {
-    if let Some(service) = session.service.as_mut() {
+    end_service(session);
+    heap::scrub_stack();
+}
+
+/// Drops the service here, not in the entry macro's wrapper after `close_session`, so that
+/// what its drops leave on the stack lies where the scrub reaches.
+#[inline(never)]
+fn end_service(session: &mut Session) {
+    if let Some(mut service) = session.service.take() {
         service.close();
     }
 }
@@ -60,21 +79,37 @@ fn close_session(session: &mut Session) {
 #[ta_destroy]
 fn destroy() {}
 
-/// Slot layout: see `suit_common::protocol`. A wrong layout is refused by the typed tuple
-/// before this runs (TEE_ERROR_BAD_PARAMETERS).
+/// The parameters of every command (slot layout: see `suit_common::protocol`).
+type Params<'a> = (
+    ParameterValueInout<'a>,
+    ParameterMemrefInput<'a>,
+    ParameterMemrefOutput<'a>,
+    ParameterNone,
+);
+
+/// A wrong slot layout is refused by the typed tuple before this runs
+/// (TEE_ERROR_BAD_PARAMETERS).
 #[ta_invoke_command]
-fn invoke_command(
-    session: &mut Session,
-    command: u32,
-    params: &mut (
-        ParameterValueInout<'_>,
-        ParameterMemrefInput<'_>,
-        ParameterMemrefOutput<'_>,
-        ParameterNone,
-    ),
-) -> Result<()> {
+fn invoke_command(session: &mut Session, command: u32, params: &mut Params<'_>) -> Result<()> {
     // An address in this command's entry frame: where the heap scan's stack search stops.
     let entry = 0u8;
+    let result = handle_command(
+        session,
+        command,
+        params,
+        core::ptr::addr_of!(entry) as usize,
+    );
+    heap::scrub_stack();
+    result
+}
+
+#[inline(never)]
+fn handle_command(
+    session: &mut Session,
+    command: u32,
+    params: &mut Params<'_>,
+    entry_hint: usize,
+) -> Result<()> {
     let (control, request, response, _) = params;
     let host_version = control.get_a();
     let service = session.service.as_mut().ok_or(ErrorKind::BadState)?;
@@ -87,7 +122,7 @@ fn invoke_command(
     } else if command == Command::CryptoBench as u32 {
         crypto_bench(&request.read_to_vec())
     } else if command == Command::HeapScan as u32 {
-        heap_scan(&request.read_to_vec(), core::ptr::addr_of!(entry) as usize)
+        heap_scan(&request.read_to_vec(), entry_hint)
     } else {
         // Wiped after use: requests can carry imported device keys or plaintext data. The
         // service decrypts a payload chunk in this copy (issue 14: one copy of a chunk).
@@ -165,9 +200,10 @@ fn crypto_bench(request: &[u8]) -> Reply {
 }
 
 /// `Command::HeapScan` (`suit_common::protocol::heap_scan`): how often the control and each
-/// needle occur in the TA's heap arena and in the dead part of its stack (where the control is
-/// first left on purpose). Only in builds with the insecure test TPA root: in a
-/// product it would tell the normal world whether given bytes are in the TA's memory.
+/// needle occur in the TA's heap arena and in the dead part of its stack (searched for the
+/// needles first, then for the control after leaving it there on purpose). Only in builds
+/// with the insecure test TPA root: in a product it would tell the normal world whether given
+/// bytes are in the TA's memory.
 fn heap_scan(request: &[u8], entry_hint: usize) -> Reply {
     use suit_common::protocol::heap_scan::{decode, MASK, MAX_NEEDLE, MAX_NEEDLES};
     if !build_config::TPA_ROOT_IS_TEST_KEY {
@@ -194,8 +230,21 @@ fn heap_scan(request: &[u8], entry_hint: usize) -> Reply {
     let mut counts = [0u32; MAX_NEEDLES + 1];
     heap::occurrences(&needles, &mut counts);
     let mut on_stack = [0u32; MAX_NEEDLES + 1];
+    let (Some((control_needle, rest)), Some((control_count, rest_counts))) =
+        (needles.split_first(), on_stack.split_first_mut())
+    else {
+        return Reply::bare(Status::MalformedRequest, 0);
+    };
+    // The needles before the control is left: one that an earlier command left where the
+    // control goes (the agent sends an earlier scan's control) is found unless the entry
+    // points' stack scrub wiped it.
+    heap::dead_stack_occurrences(entry_hint, rest, rest_counts);
     heap::leave_on_stack(control);
-    heap::dead_stack_occurrences(entry_hint, &needles, &mut on_stack);
+    heap::dead_stack_occurrences(
+        entry_hint,
+        core::slice::from_ref(control_needle),
+        core::slice::from_mut(control_count),
+    );
     let text: alloc::string::String = counts
         .iter()
         .zip(&on_stack)

@@ -205,6 +205,19 @@ mod tests {
         );
         assert_eq!((runs[1].output.as_str(), runs[1].status), ("x\ny\n", 3));
     }
+
+    #[test]
+    fn a_heap_scan_that_finds_the_earlier_control_on_the_stack_is_not_clean() {
+        let scan = |earlier: &str| {
+            format!("control: heap 1, dead stack 1\n{earlier}/plain/a.bin@0+32: 0\n")
+        };
+        let clean = |output: String| {
+            std::panic::catch_unwind(|| assert_heap_scan_clean(&output, 1)).is_ok()
+        };
+        assert!(clean(scan("earlier control: dead stack 0\n")));
+        assert!(!clean(scan("earlier control: dead stack 1\n")));
+        assert!(!clean(scan("")));
+    }
 }
 
 /// Test keys and key encodings shared by the end-to-end tests.
@@ -639,7 +652,8 @@ pub fn consumer_author_device(uuid: &str, ree: bool) -> (tempfile::TempDir, Path
 }
 
 /// Checks the output of `suit-agent heap-scan` with `needles` needles: the control was found
-/// both in the TA's heap and in the dead part of its stack (so the scan saw both), and no
+/// both in the TA's heap and in the dead part of its stack (so the scan saw both), the control
+/// an earlier scan left on the stack was wiped with the rest of that command's stack, and no
 /// needle was found in either.
 pub fn assert_heap_scan_clean(output: &str, needles: usize) {
     let mut lines = output.lines();
@@ -651,6 +665,16 @@ pub fn assert_heap_scan_clean(output: &str, needles: usize) {
     assert!(
         matches!(control, Some((h, s)) if h >= 1 && s >= 1),
         "the scan did not find its own control in the heap and on the stack:\n{output}"
+    );
+    let earlier = lines
+        .next()
+        .and_then(|l| l.strip_prefix("earlier control: dead stack "))
+        .and_then(|s| s.parse::<u32>().ok());
+    assert_eq!(
+        earlier,
+        Some(0),
+        "the control an earlier scan left on the TA's stack outlived its command \
+         (the entry points' stack scrub, ta/src/heap.rs):\n{output}"
     );
     let counts: Vec<(&str, Option<u32>)> = lines
         .filter_map(|l| l.rsplit_once(": "))

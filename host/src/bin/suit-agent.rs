@@ -260,7 +260,8 @@ enum Cmd {
     /// Test builds only: how often pieces of each FILE (its first, middle and last 32 bytes,
     /// or all of it if shorter) occur in the TA's heap, freed blocks included, and in the dead
     /// part of its stack, after a control the request and the TA put in both (which must be
-    /// found). Used by the QEMU tests to show that no plaintext outlives its command.
+    /// found), and whether a control an earlier scan left on the stack outlived its command
+    /// (it must not). Used by the QEMU tests to show that no plaintext outlives its command.
     #[command(hide = true)]
     HeapScan { files: Vec<PathBuf> },
     /// Tests only: install ENVELOPE (payloads integrated) with a second InstallBegin, which
@@ -580,18 +581,23 @@ fn run(cli: Cli) -> Result<(), AgentError> {
     }
 }
 
-/// `heap-scan`: `control: heap N, dead stack M`, then one line per needle,
-/// `FILE@OFFSET+LEN: COUNT` (heap and dead stack together).
+/// `heap-scan`: `control: heap N, dead stack M`, `earlier control: dead stack K`, then one
+/// line per needle, `FILE@OFFSET+LEN: COUNT` (heap and dead stack together). The earlier
+/// control is that of a scan made just before, which the TA left on its stack where this
+/// scan's control goes: K is 0 only if the TA wipes its stack after a command.
 fn heap_scan(tee: &mut dyn Transport, files: &[PathBuf]) -> Result<(), AgentError> {
     const WINDOW: usize = 32;
     let mut control = [0u8; suit_common::protocol::heap_scan::CONTROL_LEN];
-    getrandom::fill(&mut control).map_err(|e| AgentError::File(format!("random control: {e}")))?;
+    let mut earlier = control;
+    for c in [&mut control, &mut earlier] {
+        getrandom::fill(c).map_err(|e| AgentError::File(format!("random control: {e}")))?;
+    }
     let contents = files
         .iter()
         .map(|f| read_file(f))
         .collect::<Result<Vec<_>, _>>()?;
     let mut names = Vec::new();
-    let mut needles: Vec<&[u8]> = Vec::new();
+    let mut needles: Vec<&[u8]> = vec![&earlier];
     for (file, data) in files.iter().zip(&contents) {
         if data.len() < suit_common::protocol::heap_scan::MIN_NEEDLE {
             return Err(AgentError::File(format!(
@@ -608,10 +614,23 @@ fn heap_scan(tee: &mut dyn Transport, files: &[PathBuf]) -> Result<(), AgentErro
             needles.push(&data[at..at + len]);
         }
     }
+    // One needle slot is the earlier control's.
+    let most = suit_common::protocol::heap_scan::MAX_NEEDLES - 1;
+    if needles.len() - 1 > most {
+        return Err(AgentError::File(format!(
+            "heap-scan searches at most {most} windows ({} asked: 3 per file)",
+            needles.len() - 1
+        )));
+    }
+    client::heap_scan(tee, &earlier, &[])?;
     let counts = client::heap_scan(tee, &control, &needles)?;
     let mut counts = counts.into_iter();
     if let Some((heap, stack)) = counts.next() {
         println!("control: heap {heap}, dead stack {stack}");
+    }
+    // Its heap count says nothing: the earlier scan's request copy was freed unwiped.
+    if let Some((_, stack)) = counts.next() {
+        println!("earlier control: dead stack {stack}");
     }
     for (name, (heap, stack)) in names.iter().zip(counts) {
         println!("{name}: {}", heap.saturating_add(stack));
