@@ -52,7 +52,7 @@ fn ta_flags() -> u32 {
     }
 }
 
-/// Heap: the envelope (up to 1 MiB, held while it is processed), one streamed chunk
+/// Heap: the envelope (up to 512 KiB, held while it is processed), one streamed chunk
 /// (256 KiB) and its copy, and the engine's and crypto state.
 const TA_DATA_SIZE: u32 = 3 * 1024 * 1024;
 /// Stack: CBOR decoding scratch (4 KiB) plus bounded recursion and crypto. HSS-LMS

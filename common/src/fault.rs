@@ -449,6 +449,7 @@ numbered_enum_codec!(CommandErrorKind {
     25 => DependencyNotProcessed,
     26 => DependencyOverwrite,
     27 => UpdateManagement(a),
+    28 => Limit(a),
 });
 
 numbered_enum_codec!(PlatformError {
@@ -606,6 +607,7 @@ numbered_enum_codec!(StateError {
     1 => Corrupt,
     2 => BadAnchorKey(id),
     3 => KeksNotCommitted,
+    4 => Deleted,
 });
 
 numbered_enum_codec!(KeyStoreError {
@@ -614,6 +616,7 @@ numbered_enum_codec!(KeyStoreError {
     2 => Rng,
     3 => Derivation,
     4 => NoKeyScope,
+    5 => Deleted,
 });
 
 numbered_enum_codec!(ProvisionError {

@@ -9,7 +9,7 @@ use coset::iana;
 use coset::{CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
 use hbs_lms::{HssParameter, LmotsAlgorithm, LmsAlgorithm, Seed, Sha256_256};
 
-use suit_common::cose::{verify_auth_block, Algorithm, CoseError, VerificationKey};
+use suit_common::cose::{verify_auth_block, Algorithm, CoseError, KeyMaterial, VerificationKey};
 use suit_common::protocol::*;
 use suit_common::registry::EnvelopeKey;
 use suit_common::service::provision::Op;
@@ -506,7 +506,7 @@ fn malformed_public_keys_are_refused() {
     }
     // A key built around the constructor is checked again when used: with L = 9 and a
     // signature of 8 well-shaped signed public keys, typed, no panic.
-    let key = VerificationKey::HssLms(hss_key(9, H5, W8));
+    let key = VerificationKey::from(KeyMaterial::HssLms(hss_key(9, H5, W8)));
     let mut nine = Shape::new(8);
     for _ in 0..8 {
         nine = nine.lms_sig(0, W8, 34, H5, 5).lms_key(H5, W8);

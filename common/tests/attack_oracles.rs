@@ -553,7 +553,7 @@ fn hostile_manifest() -> Vec<u8> {
 }
 
 /// Most heap the service may hold while refusing an unauthenticated envelope, whatever its
-/// structure (the TA's whole heap is 3 MiB, of which the envelope itself may take 1 MiB).
+/// structure (the TA's whole heap is 3 MiB, of which the envelope itself may take 512 KiB).
 const PRE_AUTH_HEAP_BOUND: usize = 64 * 1024;
 
 /// One large bstr: an item count does not bound it.
@@ -701,6 +701,127 @@ fn hostile_envelopes_cost_bounded_heap_before_authentication() {
         // The service still serves.
         let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
     }
+}
+
+/// RFC 8032 §7.1 TEST 1's public key: an Ed25519 anchor (the forged blocks never verify).
+const ED25519_PUBLIC: [u8; 32] = [
+    0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a,
+    0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a,
+];
+
+/// [`provisioned`] plus an Ed25519 anchor (2) and an HSS-LMS anchor (3), the algorithms
+/// whose verification takes the whole signing input, not its hash.
+fn provisioned_with_whole_message_anchors() -> Dev {
+    let mut s = provisioned();
+    let hss_level = suit_common::cose::HssLevel {
+        height: 5,
+        winternitz: 8,
+    };
+    let (_, hss_public) = suit_common::cose::hss_lms_keygen(&[hss_level], &[7; 32]).unwrap();
+    let keys = [
+        (
+            2,
+            vec![
+                (int(1), int(1)),
+                (int(-1), int(6)),
+                (int(-2), bytes(&ED25519_PUBLIC)),
+            ],
+        ),
+        (3, vec![(int(1), int(5)), (int(-1), bytes(&hss_public))]),
+    ];
+    let ops = keys
+        .into_iter()
+        .map(|(id, key)| {
+            suit_common::service::provision::Op::AddAnchor(
+                suit_common::service::state::AnchorRecord {
+                    id,
+                    cose_key: ByteBuf::from(cbor(&Value::Map(key))),
+                    role: RoleRecord::Author,
+                    key_scope: 0,
+                    scope: suit_test_support::service::scope(&[b"app"]),
+                },
+            )
+        })
+        .collect();
+    let message = suit_test_support::service::provision_message(&mut s, 2, ops);
+    suit_test_support::service::provision(&mut s, &message).unwrap();
+    s
+}
+
+#[test]
+fn a_large_wrapper_digest_is_refused_before_any_signing_input_is_built() {
+    use suit_common::suit::digest::MAX_DIGEST_LEN;
+    // The wrapper's SUIT_Digest is every signature's detached payload; Ed25519 and HSS-LMS
+    // verification copy the whole signing input, so an extension of the attacker's size in
+    // that digest would cost its size in heap before any signature is checked.
+    let mut s = provisioned_with_whole_message_anchors();
+    let m = manifest(1, b"x", None, None);
+    let manifest_bstr = cbor(&bytes(&m));
+    let digest_with = |extension: usize| {
+        cbor(&Value::Array(vec![
+            int(-16),
+            bytes(&Sha256::digest(&manifest_bstr)),
+            large(extension),
+        ]))
+    };
+    let longest = (0..MAX_DIGEST_LEN)
+        .find(|n| digest_with(*n).len() == MAX_DIGEST_LEN)
+        .unwrap();
+    let forged_block = |alg: i64| {
+        cbor(&Value::Tag(
+            18,
+            Box::new(Value::Array(vec![
+                bytes(&cbor(&Value::Map(vec![(int(1), int(alg))]))),
+                Value::Map(vec![]),
+                Value::Null,
+                bytes(&[0u8; 64]),
+            ])),
+        ))
+    };
+    for alg in [-19, -46] {
+        for (extension, refused_for) in [
+            (longest, "authentication"),
+            (longest + 1, "SUIT_Digest size"),
+            (400_000, "SUIT_Digest size"),
+        ] {
+            let digest = digest_with(extension);
+            let wrapper = cbor(&Value::Array(vec![
+                bytes(&digest),
+                bytes(&forged_block(alg)),
+            ]));
+            let envelope = cbor(&Value::Tag(
+                107,
+                Box::new(Value::Map(vec![
+                    (int(2), bytes(&wrapper)),
+                    (int(3), bytes(&m)),
+                ])),
+            ));
+            let (r, peak) = measured_prepare(&mut s, &envelope);
+            let case = format!("alg {alg}, {}-byte digest", digest.len());
+            let (_, refusal) = r.expect_err(&case);
+            assert_eq!(refusal.kind, RefusalKind::Manifest, "{case}");
+            suit_test_support::says_as(&case, &refusal.reason, refused_for);
+            assert!(peak <= PRE_AUTH_HEAP_BOUND, "{case}: {peak} bytes of heap");
+        }
+    }
+}
+
+#[test]
+fn the_install_session_buffers_no_envelope_the_engine_would_refuse() {
+    use suit_common::suit::envelope::MAX_ENVELOPE_LEN;
+    let mut s = provisioned();
+    let begin =
+        |s: &mut Dev, len: usize| peak_heap(|| suit_test_support::service::begin(s, len as u64));
+    let (r, peak) = begin(&mut s, MAX_ENVELOPE_LEN + 1);
+    let refusal = suit_test_support::service::refusal(r);
+    assert_eq!(refusal.kind, RefusalKind::TooLarge, "{}", refusal.reason);
+    assert!(
+        peak < 64 * 1024,
+        "{peak} bytes reserved for a refused envelope"
+    );
+    let (r, peak) = begin(&mut s, MAX_ENVELOPE_LEN);
+    r.unwrap();
+    assert!(peak >= MAX_ENVELOPE_LEN, "{peak}");
 }
 
 #[test]

@@ -121,8 +121,8 @@ fn export_at(s: &mut Service<Mem>, path: &str, offset: u64) -> Answer<ReeExportR
 }
 
 /// Place 1: an REE component whose object the REE answers with its older version (or with any
-/// other bytes) is never exported whole: the chunk that ends it is refused (`Storage`), so
-/// the agent never gets the end of it; served faithfully, the same export succeeds.
+/// other bytes) is not exported: the first request is refused (`Storage`), and its end is not
+/// reached by asking for it; served faithfully, the same export succeeds.
 #[test]
 fn an_ree_component_read_back_other_than_committed_is_not_exported() {
     let mut s = provisioned(&[b"app", b"ree"]);
@@ -149,6 +149,151 @@ fn an_ree_component_read_back_other_than_committed_is_not_exported() {
     export_at(&mut s, "etc/app.conf", 0).unwrap();
     let r = refusal(export_at(&mut s, "etc/app.conf", 7));
     assert_eq!(r.kind, RefusalKind::Sequence, "{r:?}");
+}
+
+const REE: &[&[u8]] = &[b"ree", b"etc", b"app.conf"];
+const REE_PATH: &str = "etc/app.conf";
+
+/// `len` bytes varying with their position (and `seed`), so no chunk equals another.
+fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 13) as u8)
+        .collect()
+}
+
+/// Plaintext the REE must never get: what a reused object name may have held before.
+fn secret() -> Vec<u8> {
+    b"TOP SECRET plaintext of a secure component (never for the REE) ".repeat(100)
+}
+
+/// A device with a 200,000-byte REE component (four chunks) next to a secure one, `A`;
+/// returns it with the REE component's content and object name.
+fn device_with_ree_component() -> (Service<Mem>, Vec<u8>, String) {
+    let mut s = provisioned(&[b"app", b"ree"]);
+    let content = pattern(200_000, 1);
+    let a = secret();
+    install(
+        &mut s,
+        &release(
+            1,
+            &[
+                part(A, &a, "https://x/a"),
+                part(REE, &content, "https://x/ree"),
+            ],
+        ),
+    )
+    .unwrap();
+    let object = object_of(&s, REE);
+    (s, content, object)
+}
+
+fn refused_as_not_committed(r: Answer<ReeExportResponse>, what: &str) {
+    let r = refusal(r);
+    assert_eq!(r.kind, RefusalKind::Storage, "{what}: {r:?}");
+    assert!(
+        r.reason.contains("not what was committed"),
+        "{what}: {}",
+        r.reason
+    );
+}
+
+/// Review s25: every byte an export serves is committed content, the first chunk included.
+/// Object names are reused (the one an REE component is stored under may have held a secure
+/// component's plaintext), and the REE can answer a read with any version of it: answered
+/// with such bytes, short or of the committed length, or with the committed bytes but for a
+/// later chunk, the first request is refused (`Storage`), and no later one is served from it.
+/// Before the fix, the chunks before the end were served unchecked.
+#[test]
+fn no_chunk_of_an_ree_component_is_served_before_the_whole_is_checked() {
+    let (mut s, content, object) = device_with_ree_component();
+    let secret = secret();
+    let other_object = s.backend().store().raw(&object_of(&s, A)).unwrap();
+    let mut first_swapped = content.clone();
+    first_swapped[..secret.len()].copy_from_slice(&secret);
+    let mut last_swapped = content.clone();
+    let end = content.len();
+    last_swapped[end - secret.len()..].copy_from_slice(&secret);
+    for (what, other) in [
+        ("short secret", secret.clone()),
+        ("another component's object", other_object),
+        ("first chunk swapped", first_swapped),
+        ("last chunk swapped", last_swapped),
+    ] {
+        substitute(&mut s, &object, &other);
+        refused_as_not_committed(export_at(&mut s, REE_PATH, 0), what);
+        let r = refusal(export_at(&mut s, REE_PATH, secret.len() as u64));
+        assert_eq!(r.kind, RefusalKind::Sequence, "{what}: {r:?}");
+    }
+    faithful(&mut s);
+    assert_eq!(export(&mut s, REE_PATH).unwrap(), content);
+}
+
+/// Review s25: a chunk the REE swaps after the first request checked the whole is refused
+/// (`Storage`) when asked for, not served, and ends the export (`Sequence` after it); the chunks
+/// before it were the committed ones. Before the fix, a middle chunk was served as the store
+/// answered it.
+#[test]
+fn a_chunk_swapped_after_the_check_is_refused_not_served() {
+    let (mut s, content, object) = device_with_ree_component();
+    let secret = secret();
+    let chunk = export_at(&mut s, REE_PATH, 0).unwrap().data.len();
+    assert!(3 * chunk < content.len(), "four chunks: {chunk}");
+    for swapped in [1, 2] {
+        let at = swapped * chunk;
+        // Committed content up to the swapped chunk.
+        faithful(&mut s);
+        let mut got = Vec::new();
+        while got.len() < at {
+            let r = export_at(&mut s, REE_PATH, got.len() as u64).unwrap();
+            got.extend_from_slice(&r.data);
+        }
+        assert_eq!(got, content[..at]);
+        let mut other = content.clone();
+        other[at + 100..at + 100 + secret.len()].copy_from_slice(&secret);
+        substitute(&mut s, &object, &other);
+        refused_as_not_committed(export_at(&mut s, REE_PATH, at as u64), "swapped");
+        // The export ended: nothing after it is served without starting over.
+        faithful(&mut s);
+        let r = refusal(export_at(&mut s, REE_PATH, (at + chunk) as u64));
+        assert_eq!(r.kind, RefusalKind::Sequence, "{r:?}");
+    }
+    assert_eq!(export(&mut s, REE_PATH).unwrap(), content);
+}
+
+/// The export as the agent makes it, served faithfully: full-size chunks in order from 0 but
+/// the last, then the empty answer, each with the component's length and digest; the same for
+/// a component that ends on a chunk boundary.
+#[test]
+fn an_ree_component_is_exported_in_full_chunks_then_an_empty_answer() {
+    let (mut s, content, _) = device_with_ree_component();
+    let chunk = export_at(&mut s, REE_PATH, 0).unwrap().data.len();
+    let exact = pattern(2 * chunk, 2);
+    for (seq, content) in [(1, content), (2, exact)] {
+        if seq == 2 {
+            install(&mut s, &release(2, &[part(REE, &content, "https://x/2")])).unwrap();
+        }
+        let mut got = Vec::new();
+        let mut sizes = Vec::new();
+        loop {
+            let r = export_at(&mut s, REE_PATH, got.len() as u64).unwrap();
+            assert_eq!(r.total_len, content.len() as u64);
+            assert_eq!(r.digest.as_slice(), &Sha256::digest(&content)[..]);
+            sizes.push(r.data.len());
+            if r.data.is_empty() {
+                break;
+            }
+            got.extend_from_slice(&r.data);
+        }
+        assert_eq!(got, content, "release {seq}");
+        let (last, full) = sizes.split_last().unwrap();
+        assert_eq!(*last, 0, "release {seq}: {sizes:?}");
+        let (tail, full) = full.split_last().unwrap();
+        assert!(
+            !full.is_empty() && full.iter().all(|n| *n == chunk),
+            "{sizes:?}"
+        );
+        assert!(*tail > 0 && *tail <= chunk, "{sizes:?}");
+    }
 }
 
 /// Place 2: a copy from installed content the REE answers with the older version is refused

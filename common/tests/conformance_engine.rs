@@ -14,7 +14,8 @@ use suit_common::encryption::{
     decrypt, encrypt_payload, CoseOptions, DecryptError, KeyError, MemoryKeys, Recipient,
 };
 use suit_common::suit::error::{AuthError, CommandErrorKind, Error};
-use suit_common::suit::{process, Envelope, Procedure};
+use suit_common::suit::platform::Event;
+use suit_common::suit::{process, ComponentId, Envelope, Procedure};
 
 use suit_test_support::*;
 
@@ -651,4 +652,216 @@ fn undefined_and_floats_are_refused_where_the_cddl_has_none() {
         Value::Bool(false),
     ]));
     suit_common::cbor::check_well_formed(&d).unwrap();
+}
+
+/// manifest-37: `SUIT_Component_Identifier = [* bstr]` sets no bound; this device's are device
+/// policy, as CONFORMANCE.md (engine limits) gives them: 16 segments of at most 255 bytes,
+/// 512 bytes in all. A component named by a long path installs and is listed under its name;
+/// past each bound the manifest is refused naming it.
+#[test]
+fn long_component_identifiers_install_within_the_documented_limits() {
+    use suit_common::protocol::{Command, Empty, StatusResponse};
+    use suit_common::suit::component::{MAX_ID_LEN, MAX_SEGMENTS};
+    use suit_test_support::service::{call, device, install, part, refusal, release, snapshot};
+
+    // A file path in one segment, as long as a segment may be.
+    let path: Vec<u8> = b"/opt/vendor/"
+        .iter()
+        .chain(b"lib/".iter().cycle())
+        .copied()
+        .take(255)
+        .collect();
+    let rest = vec![b'r'; 512 - 3 - path.len()];
+    let short: Vec<Vec<u8>> = (0..15u8).map(|i| vec![b'a' + i]).collect();
+    let with_app = |segs: &[&[u8]]| -> Vec<Vec<u8>> {
+        std::iter::once(&b"app"[..])
+            .chain(segs.iter().copied())
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let short_refs: Vec<&[u8]> = short.iter().map(Vec::as_slice).collect();
+    let fits = [
+        with_app(&[&path]),
+        // 512 bytes in all.
+        with_app(&[&path, &rest]),
+        // 16 segments.
+        with_app(&short_refs),
+    ];
+    let mut s = device();
+    for (seq, id) in fits.iter().enumerate() {
+        let segs: Vec<&[u8]> = id.iter().map(Vec::as_slice).collect();
+        let image = format!("image {seq}");
+        let r = release(seq as u64 + 1, &[part(&segs, image.as_bytes(), "#i")]);
+        install(&mut s, &r).unwrap_or_else(|e| panic!("{} segments: {e:?}", id.len()));
+    }
+    let st: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+    let listed: Vec<Vec<Vec<u8>>> = st
+        .service
+        .components
+        .iter()
+        .map(|c| c.id.0.iter().map(|b| b.to_vec()).collect())
+        .collect();
+    for id in &fits {
+        assert!(listed.contains(id), "{} segments not listed", id.len());
+    }
+
+    let mut too_long = path.clone();
+    too_long.push(b'x');
+    let mut more = rest.clone();
+    more.push(b'x');
+    let many: Vec<&[u8]> = short_refs.iter().copied().chain([&b"z"[..]]).collect();
+    let past = [
+        (
+            with_app(&[&too_long]),
+            "component identifier segment length",
+        ),
+        (with_app(&[&path, &more]), "component identifier length"),
+        (with_app(&many), "component identifier segments"),
+    ];
+    for (id, name) in past {
+        let segs: Vec<&[u8]> = id.iter().map(Vec::as_slice).collect();
+        let before = snapshot(&s);
+        let r = release(9, &[part(&segs, b"never", "#i")]);
+        let refused = refusal(install(&mut s, &r));
+        says(&refused.reason, name);
+        assert_eq!(snapshot(&s), before, "{name}: state changed");
+    }
+
+    // The bounds keep a full device's status in one response: every component at the
+    // longest identifier, split into the most segments.
+    let mut worst = st.clone();
+    let seg = MAX_ID_LEN / MAX_SEGMENTS;
+    let id = suit_common::protocol::ComponentPath(
+        (0..MAX_SEGMENTS)
+            .map(|_| suit_common::protocol::ByteBuf::from(vec![0xff; seg]))
+            .collect(),
+    );
+    let mut c = st.service.components[0].clone();
+    c.id = id;
+    c.size = u64::MAX;
+    c.sequence_number = u64::MAX;
+    c.ta_version = Some(u32::MAX);
+    worst.service.components = vec![c; suit_common::service::state::MAX_COMPONENTS];
+    worst.service.unconfirmed_tas = vec![
+        suit_common::protocol::TaUuid([0xff; 16]);
+        suit_common::service::state::MAX_UNCONFIRMED_TAS
+    ];
+    let len = suit_common::protocol::encode(&worst).unwrap().len();
+    assert!(
+        len <= suit_common::protocol::MAX_RESPONSE,
+        "a full device's status is {len} bytes"
+    );
+}
+
+// Trust domains: component index `true` and dependencies.
+
+/// Root components `a` and `d`; `d` (index 1) is a dependency that writes `x`. The install
+/// sequence fetches it, checks its integrity, then runs `then`.
+fn with_dependency(
+    then: Vec<Value>,
+) -> (Result<suit_common::suit::Outcome, Error>, RecordingPlatform) {
+    use crate::attack_engine_bounds as b;
+    let (dep, digest) = b::dependency(b"one");
+    let mut install = vec![
+        int(12),
+        int(1),
+        int(20),
+        map(vec![(3, bytes(&digest)), (21, text("#d1"))]),
+        int(21),
+        int(15),
+        int(7),
+        int(15),
+    ];
+    install.extend(then);
+    let m = b::manifest(&[b"a", b"d"], &[1], install, b"root");
+    let env = seal_one(&m, &b::key(), Algorithm::Esp256, &[], &[("#d1", &dep)]);
+    let mut dev = RecordingPlatform::spec_device();
+    let r = spec_process(&env, Procedure::Update, &mut dev);
+    (r, dev)
+}
+
+fn refused_at(r: Result<suit_common::suit::Outcome, Error>) -> (CommandErrorKind, Option<usize>) {
+    match r {
+        Err(Error::Command(c)) => (c.kind, c.location.component),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn processed(dev: &RecordingPlatform) -> Vec<ComponentId> {
+    dev.directives()
+        .into_iter()
+        .filter(|(e, _, _)| *e == Event::ProcessDependency)
+        .map(|(_, c, _)| c)
+        .collect()
+}
+
+#[test]
+fn process_dependency_on_an_index_list_must_name_only_dependencies() {
+    // "If the current Component index ... does not have an entry in the suit-dependencies map
+    // ... the Manifest Processor MUST Abort": a list naming every component is no `true`.
+    let (r, dev) = with_dependency(vec![
+        int(12),
+        Value::Array(vec![int(0), int(1)]),
+        int(11),
+        int(15),
+    ]);
+    assert_eq!(refused_at(r), (CommandErrorKind::NotADependency, Some(0)));
+    assert!(!dev.committed());
+    // `true` applies to all dependencies: `a` is passed over, `d` processed.
+    let (r, dev) = with_dependency(vec![int(12), Value::Bool(true), int(11), int(15)]);
+    let committed = r.unwrap().committed;
+    assert!(
+        committed.contains(&ComponentId::new(&[b"x"])),
+        "{committed:?}"
+    );
+    assert_eq!(processed(&dev), [ComponentId::new(&[b"d"])]);
+    // override-multiple sets an integer index: `true` no longer holds after it.
+    let (r, _) = with_dependency(vec![
+        int(12),
+        Value::Bool(true),
+        int(34),
+        map(vec![(0, map(vec![]))]),
+        int(11),
+        int(15),
+    ]);
+    assert_eq!(refused_at(r), (CommandErrorKind::NotADependency, Some(0)));
+}
+
+#[test]
+fn process_dependency_on_true_without_dependencies_does_nothing() {
+    use crate::attack_engine_bounds as b;
+    let run = |install: Vec<Value>| {
+        let m = b::manifest(&[b"a"], &[], install, b"root");
+        let env = seal_one(&m, &b::key(), Algorithm::Esp256, &[], &[]);
+        let mut dev = RecordingPlatform::spec_device();
+        let r = spec_process(&env, Procedure::Update, &mut dev);
+        (r, dev)
+    };
+    // "If the current Component is True, then this Directive applies to all Dependencies":
+    // none here, so nothing runs and nothing fails.
+    let (r, dev) = run(vec![int(12), Value::Bool(true), int(11), int(15)]);
+    r.unwrap();
+    assert!(processed(&dev).is_empty());
+    // The same component named by its index is no dependency.
+    let (r, _) = run(vec![int(12), int(0), int(11), int(15)]);
+    assert_eq!(refused_at(r), (CommandErrorKind::NotADependency, Some(0)));
+    // Only process-dependency reads `true` as "the dependencies": dependency-integrity on
+    // `true` checks every component, and a component is no dependency (its steps fail: abort).
+    let (r, _) = run(vec![int(12), Value::Bool(true), int(7), int(15)]);
+    assert_eq!(refused_at(r), (CommandErrorKind::NotADependency, Some(0)));
+}
+
+#[test]
+fn unlink_of_a_dependency_is_ignored() {
+    // The device keeps no dependency manifest beyond the run: nothing to unlink ("MAY choose
+    // to ignore an Unlink Directive"). It succeeds, is reported, and touches no storage.
+    let (r, dev) = with_dependency(vec![int(11), int(15), int(33), int(15)]);
+    let committed = r.unwrap().committed;
+    assert!(
+        committed.contains(&ComponentId::new(&[b"x"])),
+        "{committed:?}"
+    );
+    let d = ComponentId::new(&[b"d"]);
+    assert!(dev.directives().contains(&(Event::Unlink, d.clone(), true)));
+    assert!(!dev.log.contains(&Effect::StageDiscard(d)));
 }

@@ -111,21 +111,24 @@ fn the_drafts_example_sequences_encode_back_to_their_bytes() {
 
 fn every_parameter() -> Parameters {
     Parameters {
-        vendor_id: Some(VendorId::Pen(vec![0x81, 0x86, 0x06])),
+        vendor_id: Some(VendorId::Pen(vec![0x81, 0x86, 0x06].into())),
         class_id: Some([0x22; 16]),
         image_digest: Some(Digest([0x33; 32])),
         component_slot: Some(1),
         strict_order: Some(false),
         soft_failure: Some(true),
         image_size: Some(70_000),
-        content: Some(vec![1, 2, 3]),
-        encryption_info: Some(vec![0x82, 0x01, 0x40]),
+        content: Some(vec![1, 2, 3].into()),
+        encryption_info: Some(vec![0x82, 0x01, 0x40].into()),
         uri: Some("#payload".into()),
         source_component: Some(1),
-        invoke_args: Some(b"console=ttyS0".to_vec()),
+        invoke_args: Some(b"console=ttyS0"[..].into()),
         device_id: Some([0x44; 16]),
-        fetch_args: Some(vec![0xa0]),
-        custom: vec![(-1, vec![0x01]), (-30, vec![0x63, b'a', b'b', b'c'])],
+        fetch_args: Some(vec![0xa0].into()),
+        custom: vec![
+            (-1, vec![0x01].into()),
+            (-30, vec![0x63, b'a', b'b', b'c'].into()),
+        ],
         use_before: Some(1_900_000_000),
         minimum_battery: Some(500),
         update_priority: Some(-3),
@@ -146,7 +149,7 @@ fn every_parameter() -> Parameters {
                 WaitEvent::TimeOfDayUtc(3600),
             ],
         }),
-        component_metadata: Some(Box::new(ComponentMetadata {
+        component_metadata: Some(std::sync::Arc::new(ComponentMetadata {
             default_permissions: Some(0o644),
             // In deterministic order of their encodings, as a decoder returns them.
             user_permissions: vec![(ActorId::Int(1000), 6), (ActorId::Text("root".into()), 7)],
@@ -244,7 +247,11 @@ fn parameters_are_written_in_deterministic_key_order() {
     let p = Parameters {
         image_size: Some(1),
         vendor_id: Some(VendorId::Uuid([0; 16])),
-        custom: vec![(-25, vec![0xf6]), (-1, vec![0xf5]), (-2, vec![0xf4])],
+        custom: vec![
+            (-25, vec![0xf6].into()),
+            (-1, vec![0xf5].into()),
+            (-2, vec![0xf4].into()),
+        ],
         ..Parameters::default()
     };
     let mut e = Encoder::new();

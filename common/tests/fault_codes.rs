@@ -213,6 +213,7 @@ fn samples() -> Vec<Fault> {
         CommandErrorKind::UnorderedRunSequenceIndex,
         CommandErrorKind::DependencyNotProcessed,
         CommandErrorKind::DependencyOverwrite,
+        CommandErrorKind::Limit(Words::ExecutedSteps),
     ];
     kinds.extend(decrypt.map(CommandErrorKind::Decrypt));
     kinds.extend(um.map(|u| CommandErrorKind::UpdateManagement(Box::new(u))));

@@ -11,8 +11,8 @@ use hbs_lms::{HssParameter, LmotsAlgorithm, LmsAlgorithm, Seed, Sha256_256};
 
 use suit_common::cose::{
     create_auth_block, create_cose_sign, hss_lms_key_state, hss_lms_keygen, hss_lms_sign,
-    verify_auth_block, Algorithm, CoseError, HssLevel, HssSignError, SigningKey, StatefulHssLms,
-    VerificationKey,
+    verify_auth_block, Algorithm, CoseError, HssLevel, HssSignError, KeyMaterial, SigningKey,
+    StatefulHssLms,
 };
 
 const PAYLOAD: &[u8] = b"\x82\x2f\x58\x20abcdefghijklmnopqrstuvwxyz012345";
@@ -189,7 +189,7 @@ fn stateful(levels: &[HssLevel], seed: u8) -> (SigningKey, std::rc::Rc<RefCell<V
 fn hss_lms_blocks_are_what_the_device_verifies() {
     let (key, state) = stateful(&[h5(4), h5(4)], 4);
     let vk = key.verification_key();
-    assert!(matches!(vk, VerificationKey::HssLms(_)));
+    assert!(matches!(vk.material(), KeyMaterial::HssLms(_)));
     let block = create_auth_block(&key, Algorithm::HssLms, b"kid", PAYLOAD).unwrap();
     assert_eq!(
         verify_auth_block(&block, PAYLOAD, &vk),

@@ -13,6 +13,8 @@ fn texts<T: std::fmt::Display>(items: &[T]) -> Vec<String> {
     items.iter().map(T::to_string).collect()
 }
 
+mod attack_deleted_records;
+mod attack_engine_bounds;
 mod attack_hss_lms;
 mod attack_keys;
 mod attack_oracles;

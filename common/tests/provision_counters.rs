@@ -644,6 +644,8 @@ fn a_stored_anchor_holding_the_roots_key_never_signs_as_a_delegate() {
     // key; the root's counter is at 3, the delegates' at 0. The device leaves the anchor (the
     // TPA removes it), and a message the root's key signs runs on the root's counter.
     let mut s = service(suit_test_support::service::backend(0));
+    // The device's keys first: a state holding anchors without them reads as deleted keys.
+    suit_common::service::keys::DeviceKeyPair::load_or_create(s.backend_mut()).unwrap();
     let mut state = State::load(s.backend()).unwrap();
     state.anchors.push(AnchorRecord {
         id: 2,

@@ -301,7 +301,7 @@ fn unknown_labels_in_an_authenticated_manifest_are_refused_or_kept_as_the_drafts
     }
     let m = decode_signed(&install(&[0x82, 0x14, 0xa1, 0x20, 0xf5])).unwrap();
     match &m.install.get().unwrap().commands[..] {
-        [Cmd::OverrideParameters(p)] => assert_eq!(p.custom, [(-1, vec![0xf5])]),
+        [Cmd::OverrideParameters(p)] => assert_eq!(p.custom, [(-1, vec![0xf5].into())]),
         other => panic!("{other:?}"),
     }
     // Manifest member 10 is unassigned: refused, naming it.

@@ -569,6 +569,71 @@ fn every_engine_error_kind_maps_to_a_reason() {
     assert_eq!(f.record.component_index, 2);
 }
 
+/// draft-ietf-suit-report §4.2: "suit-report-reason-alg-unsupported: an unsupported COSE
+/// algorithm was encountered": a signature algorithm this engine lacks or this build leaves
+/// out, a COSE_Mac recipient's, an encryption info's content or recipient algorithm. A key
+/// that cannot serve a supported algorithm (another type, or a COSE_Key declaring another
+/// `alg`) is no unsupported algorithm: unauthorised.
+#[test]
+fn unsupported_algorithms_are_reported_as_alg_unsupported() {
+    use suit_common::cose::CoseError;
+    use suit_common::encryption::DecryptError;
+    use suit_common::suit::error::{AuthError, CommandError, CommandErrorKind, Location};
+    let cose = |error| Error::Auth(AuthError::Cose { block: 0, error });
+    let decrypt = |e| {
+        Error::Command(CommandError {
+            location: Location {
+                manifest_depth: 0,
+                section: Section::Install,
+                path: vec![0],
+                component: Some(0),
+                offset: Some(0),
+            },
+            kind: CommandErrorKind::Decrypt(e),
+        })
+    };
+    let cases = [
+        (
+            cose(CoseError::UnsupportedAlgorithm(-35)),
+            Reason::AlgUnsupported,
+        ),
+        (
+            cose(CoseError::AlgorithmNotEnabled(-46)),
+            Reason::AlgUnsupported,
+        ),
+        (
+            cose(CoseError::AlgorithmNotEnabled(-19)),
+            Reason::AlgUnsupported,
+        ),
+        (
+            cose(CoseError::UnsupportedRecipient(-3)),
+            Reason::AlgUnsupported,
+        ),
+        (
+            decrypt(DecryptError::UnsupportedContentAlgorithm(24)),
+            Reason::AlgUnsupported,
+        ),
+        (
+            decrypt(DecryptError::UnsupportedRecipientAlgorithm(-4)),
+            Reason::AlgUnsupported,
+        ),
+        (cose(CoseError::KeyAlgorithmMismatch), Reason::Unauthorised),
+        (cose(CoseError::VerificationFailed), Reason::Unauthorised),
+        (cose(CoseError::Malformed), Reason::CoseUnsupported),
+        (decrypt(DecryptError::TagMismatch), Reason::OperationFailed),
+    ];
+    for (e, reason) in cases {
+        let f = Failure::from_error(&e, None);
+        assert_eq!(f.reason, reason, "{e:?}");
+        // The result code is the error's, whatever the reason.
+        let code = match &e {
+            Error::Command(c) => report::command_error_code(&c.kind),
+            _ => report::code::AUTH_COSE,
+        };
+        assert_eq!(f.code, code, "{e:?}");
+    }
+}
+
 /// A device state: root counter 3, delegates' `delegate_counter`, one component ['fw'].
 fn sample_state(delegate_counter: u64) -> suit_common::report::DeviceState {
     suit_common::report::DeviceState {

@@ -151,7 +151,9 @@ fn a_new_session_looks_for_the_journal_once() {
     let mut s = crate::power_cut::restart(s.backend().store(), &s.backend().installed_tas);
     let o = installed(&mut s, &ta_release(1));
     eprintln!("fresh session {o:?}");
-    assert_eq!(o.misses, 1, "{o:?}");
+    // Session 25: the journal is stored with the device's first keys (before them), so not
+    // even the first install looks for a journal that is missing.
+    assert_eq!(o.misses, 0, "{o:?}");
     let mut s = crate::power_cut::restart(s.backend().store(), &s.backend().installed_tas);
     let o = installed(&mut s, &ta_release(2));
     eprintln!("next session {o:?}");
@@ -184,8 +186,8 @@ fn an_install_names_the_empty_kek_set_so_later_installs_skip_the_look_up() {
     let mut s = crate::power_cut::restart(&store, &s.backend().installed_tas);
     let legacy = installed(&mut s, &release(1, &[part(b"one\n")]));
     assert_eq!(
-        legacy.misses, 2,
-        "the journal and the KEK object: {legacy:?}"
+        legacy.misses, 1,
+        "the KEK object (the journal exists since the keys): {legacy:?}"
     );
     let state = State::load(s.backend()).unwrap();
     assert_eq!(
@@ -520,7 +522,10 @@ fn the_benchs_installs_cost_the_fewest_operations() {
     // And the backend keeps records open through a payload's segments (at most four install
     // objects among seven handles), so a component's commit writes in place too: 1 MiB
     // creates 6 -> 3, its replacements 10 -> 7 and 7 -> 4.
-    assert_eq!(small_ta, gp(3, 1, 3, 3, 7, 2, 0));
+    // Session 25: the state record and the journal are stored with the device's first keys
+    // (before them, so that a deleted one is detected), so the first install on a provisioned
+    // device neither misses nor creates the journal: 3 creates -> 2, a failed open -> none.
+    assert_eq!(small_ta, gp(3, 0, 2, 2, 7, 2, 0));
     assert_eq!(manifest_only, gp(3, 0, 2, 1, 5, 2, 0));
     // Writes: 256 KiB chunks less the 16 bytes A128GCM holds back, split at the 512 KiB
     // segment boundaries.

@@ -66,6 +66,7 @@ fn success_report() -> Report {
         manifest_digest: Digest([0xaa; 32]),
         committed: vec![c.clone()],
         invoked: vec![],
+        steps: 0,
     };
     b.succeed(&outcome)
 }

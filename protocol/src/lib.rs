@@ -630,10 +630,10 @@ pub struct PersonalizationResponse {
 pub struct ReeExportRequest {
     /// REE path as approved by the manifest (`['ree', ...]` segments joined by `/`).
     pub path: String,
-    /// 0, or where the previous chunk of this session ended: the TA checks the whole
-    /// component against its digest as it serves it, and refuses the chunk that ends it (and
-    /// the empty answer after it) unless everything served since offset 0 is the committed
-    /// content (`Storage`); any other offset is refused (`Sequence`).
+    /// 0 (the TA reads the whole component first and refuses it, `Storage`, unless it is the
+    /// committed content), or where the previous chunk of this session ended (served only if
+    /// it reads back as it did in that check, else `Storage`); any other offset is refused
+    /// (`Sequence`).
     pub offset: u64,
 }
 
@@ -725,7 +725,8 @@ pub struct Prerequisite {
 /// of the request is in its heap, so the control must be found there (the scan sees the live
 /// heap) and a needle must not be found merely because it was asked for. The reply is text,
 /// one line per needle, the control's first: its count in the heap arena and in the dead
-/// part of the TA's stack (where the TA leaves the control first), separated by a space.
+/// part of the TA's stack (searched for the needles, then for the control after the TA leaves
+/// it there), separated by a space.
 pub mod heap_scan {
     use alloc::vec::Vec;
 
@@ -879,10 +880,17 @@ impl StatusResponse {
             }
         }
         let rollback = match p.anti_rollback_level {
+            // OP-TEE reports 1000 whenever it has an RPMB FS, but the TA's objects
+            // (`TEE_STORAGE_PRIVATE`) are on the REE FS whenever that is built in too: only
+            // the OP-TEE build says which, and no TA can read it.
             Some(level) if level >= PROTECTION_LEVEL_TEE_HARDWARE => Prerequisite::new(
                 prerequisite::ROLLBACK_PROTECTED_STORAGE,
-                Some(true),
-                alloc::format!("the TEE reports anti-rollback level {level}"),
+                None,
+                alloc::format!(
+                    "the TEE reports anti-rollback level {level} (an RPMB FS exists); the TA's \
+                     storage is rollback-protected only if OP-TEE is built with CFG_REE_FS=n or \
+                     CFG_REE_FS_INTEGRITY_RPMB=y: check the OP-TEE build"
+                ),
             ),
             Some(level) => {
                 p.warnings.push(alloc::format!(

@@ -187,3 +187,44 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
         "device key changed across a reboot"
     );
 }
+
+/// The REE deletes one of the TA's objects (review s25). OP-TEE reports a missing REE-FS file
+/// as a corrupt object and removes it from its directory at that open, so from then on the
+/// object is simply absent. A fresh device's first key request stores the state record, then
+/// the journal, then the device keys, under the next free file numbers: the lowest file it
+/// adds is the state record. With it gone the TA must say so, not start over as a new device;
+/// the keys stay as they were.
+#[test]
+fn a_deleted_state_record_is_reported_not_read_as_a_new_device() {
+    let files = "ls /data/tee | grep -E '^[0-9]+$' | sort -n";
+    let before = format!("{files} > /tmp/before");
+    let added = format!("{files} | grep -vxF -f /tmp/before");
+    let remove = format!("rm /data/tee/$({added} | head -1)");
+    let run = boot(
+        Boot::default(),
+        &[
+            "suit-agent status >/dev/null",
+            &before,
+            "suit-agent device-key --format hex",
+            &added,
+            &remove,
+            // The first open after the deletion fails as corrupt; OP-TEE drops the entry.
+            "suit-agent status >/dev/null; true",
+            "suit-agent status; true",
+            "suit-agent device-key --format hex",
+        ],
+    );
+    run.assert_ok();
+    let added: Vec<&str> = run.command(3).output.split_whitespace().collect();
+    assert_eq!(added.len(), 3, "state, journal, keys: {added:?}");
+    let status = &run.command(6).output;
+    assert!(
+        status.contains("STATE ERROR") && status.contains("was deleted"),
+        "{status}"
+    );
+    assert_eq!(
+        run.command(7).output,
+        run.command(2).output,
+        "the device keys are not remade"
+    );
+}

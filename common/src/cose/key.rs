@@ -18,10 +18,19 @@ const MAX_HMAC_KEY_LEN: usize = 64;
 // `same_key` compares zero-padded blocks: a key longer than the block would be hashed first.
 const _: () = assert!(MAX_HMAC_KEY_LEN <= 64);
 
-/// A key that can check an authentication block: a public key for signatures, or the shared
-/// secret for COSE_Mac0 (held in memory that is wiped on drop).
+/// A key that can check an authentication block, and the one algorithm its COSE_Key
+/// restricts it to, if it declares one (RFC 9052 §7.1: the application MUST check that the
+/// algorithm a key is used for matches its `alg`).
+#[derive(Clone, Debug)]
+pub struct VerificationKey {
+    material: KeyMaterial,
+    alg: Option<Algorithm>,
+}
+
+/// The key itself: a public key for signatures, or the shared secret for COSE_Mac0 (held in
+/// memory that is wiped on drop).
 #[derive(Clone)]
-pub enum VerificationKey {
+pub enum KeyMaterial {
     /// NIST P-256 public key, for ES256 / ESP256.
     P256(p256::ecdsa::VerifyingKey),
     /// Ed25519 public key, for EdDSA / Ed25519 (uninhabited without the `ed25519` feature).
@@ -32,14 +41,40 @@ pub enum VerificationKey {
     Hmac256(Zeroizing<Vec<u8>>),
 }
 
-impl fmt::Debug for VerificationKey {
+impl fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            VerificationKey::P256(_) => f.write_str("VerificationKey::P256(..)"),
-            VerificationKey::Ed25519(_) => f.write_str("VerificationKey::Ed25519(..)"),
-            VerificationKey::HssLms(_) => f.write_str("VerificationKey::HssLms(..)"),
+            KeyMaterial::P256(_) => f.write_str("KeyMaterial::P256(..)"),
+            KeyMaterial::Ed25519(_) => f.write_str("KeyMaterial::Ed25519(..)"),
+            KeyMaterial::HssLms(_) => f.write_str("KeyMaterial::HssLms(..)"),
             // Never print a secret.
-            VerificationKey::Hmac256(_) => f.write_str("VerificationKey::Hmac256(<secret>)"),
+            KeyMaterial::Hmac256(_) => f.write_str("KeyMaterial::Hmac256(<secret>)"),
+        }
+    }
+}
+
+impl KeyMaterial {
+    /// Whether this kind of key can verify blocks made with `alg`.
+    fn fits(&self, alg: Algorithm) -> bool {
+        matches!(
+            (self, alg),
+            (KeyMaterial::P256(_), Algorithm::Es256 | Algorithm::Esp256)
+                | (
+                    KeyMaterial::Ed25519(_),
+                    Algorithm::EdDsa | Algorithm::Ed25519
+                )
+                | (KeyMaterial::HssLms(_), Algorithm::HssLms)
+                | (KeyMaterial::Hmac256(_), Algorithm::Hmac256)
+        )
+    }
+}
+
+/// A key without an algorithm restriction.
+impl From<KeyMaterial> for VerificationKey {
+    fn from(material: KeyMaterial) -> Self {
+        Self {
+            material,
+            alg: None,
         }
     }
 }
@@ -48,7 +83,7 @@ impl VerificationKey {
     /// A P-256 public key from its SEC1 encoding (65-byte uncompressed or 33-byte compressed).
     pub fn p256_from_sec1(sec1: &[u8]) -> Result<Self, CoseError> {
         p256::ecdsa::VerifyingKey::from_sec1_bytes(sec1)
-            .map(VerificationKey::P256)
+            .map(|k| KeyMaterial::P256(k).into())
             .map_err(|_| CoseError::InvalidKey)
     }
 
@@ -70,7 +105,7 @@ impl VerificationKey {
         let raw: &[u8; 32] = raw.try_into().map_err(|_| CoseError::InvalidKey)?;
         #[cfg(feature = "ed25519")]
         return ed25519_dalek::VerifyingKey::from_bytes(raw)
-            .map(VerificationKey::Ed25519)
+            .map(|k| KeyMaterial::Ed25519(k).into())
             .map_err(|_| CoseError::InvalidKey);
         #[cfg(not(feature = "ed25519"))]
         {
@@ -88,7 +123,7 @@ impl VerificationKey {
         if cfg!(not(feature = "hss-lms")) {
             return Err(CoseError::AlgorithmNotEnabled(Algorithm::HssLms.cose_id()));
         }
-        Ok(VerificationKey::HssLms(public_key.to_vec()))
+        Ok(KeyMaterial::HssLms(public_key.to_vec()).into())
     }
 
     /// A shared HMAC-SHA-256 key (32..=64 bytes).
@@ -96,19 +131,48 @@ impl VerificationKey {
         if !(MIN_HMAC_KEY_LEN..=MAX_HMAC_KEY_LEN).contains(&secret.len()) {
             return Err(CoseError::InvalidKey);
         }
-        Ok(VerificationKey::Hmac256(Zeroizing::new(secret.to_vec())))
+        Ok(KeyMaterial::Hmac256(Zeroizing::new(secret.to_vec())).into())
     }
 
-    /// Whether both are the same key, whatever their COSE_Key encodings (kid, labels' order).
+    /// The same key restricted to `alg`, as a COSE_Key declaring it is;
+    /// [`CoseError::KeyAlgorithmMismatch`] if the key cannot be used with `alg` at all.
+    pub fn restricted_to(self, alg: Algorithm) -> Result<Self, CoseError> {
+        if !self.supports(alg) {
+            return Err(CoseError::KeyAlgorithmMismatch);
+        }
+        Ok(Self {
+            alg: Some(alg),
+            ..self
+        })
+    }
+
+    /// The key itself.
+    pub fn material(&self) -> &KeyMaterial {
+        &self.material
+    }
+
+    /// The only algorithm this key may be used with, if its COSE_Key declared one.
+    pub fn alg(&self) -> Option<Algorithm> {
+        self.alg
+    }
+
+    /// Whether this is a shared (HMAC) key rather than a public one.
+    pub fn is_symmetric(&self) -> bool {
+        matches!(self.material, KeyMaterial::Hmac256(_))
+    }
+
+    /// Whether both are the same key, whatever their COSE_Key encodings (kid, labels' order,
+    /// `alg`: a restriction does not make another key).
     pub fn same_key(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Self::P256(a), Self::P256(b)) => a == b,
+        use KeyMaterial as K;
+        match (&self.material, &other.material) {
+            (K::P256(a), K::P256(b)) => a == b,
             #[cfg(feature = "ed25519")]
-            (Self::Ed25519(a), Self::Ed25519(b)) => a == b,
-            (Self::HssLms(a), Self::HssLms(b)) => a == b,
+            (K::Ed25519(a), K::Ed25519(b)) => a == b,
+            (K::HssLms(a), K::HssLms(b)) => a == b,
             // HMAC zero-pads a key to SHA-256's 64-byte block (RFC 2104 §2), so `K` and
             // `K || 00` are one key: compare the padded blocks.
-            (Self::Hmac256(a), Self::Hmac256(b)) => {
+            (K::Hmac256(a), K::Hmac256(b)) => {
                 let block = |k: &[u8]| {
                     let mut padded = Zeroizing::new([0u8; MAX_HMAC_KEY_LEN]);
                     if let Some(dst) = padded.get_mut(..k.len()) {
@@ -126,7 +190,8 @@ impl VerificationKey {
     }
 
     /// A key from a COSE_Key (RFC 9052 §7): EC2 P-256, OKP Ed25519, HSS-LMS or Symmetric.
-    /// Returns the key and its `kid` (empty if absent).
+    /// Returns the key, restricted to the COSE_Key's `alg` if it has one, and its `kid`
+    /// (empty if absent).
     pub fn from_cose_key(bytes: &[u8]) -> Result<(Self, Vec<u8>), CoseError> {
         crate::cbor::check_well_formed(bytes).map_err(|_| CoseError::Malformed)?;
         let key = CoseKey::read(bytes)?;
@@ -159,30 +224,22 @@ impl VerificationKey {
             KTY_SYMMETRIC => Self::hmac256(bytes_param(0).ok_or(CoseError::InvalidKey)?)?,
             _ => return Err(CoseError::InvalidKey),
         };
-        // A COSE_Key may restrict itself to one algorithm; honour that restriction.
-        if let Some(alg) = key.alg {
-            let id = alg.ok_or(CoseError::InvalidKey)?;
-            let alg = Algorithm::from_cose_id(id).ok_or(CoseError::UnsupportedAlgorithm(id))?;
-            if !parsed.supports(alg) {
-                return Err(CoseError::KeyAlgorithmMismatch);
+        // A COSE_Key may restrict itself to one algorithm: kept, and checked at every use.
+        let parsed = match key.alg {
+            Some(alg) => {
+                let id = alg.ok_or(CoseError::InvalidKey)?;
+                let alg = Algorithm::from_cose_id(id).ok_or(CoseError::UnsupportedAlgorithm(id))?;
+                parsed.restricted_to(alg)?
             }
-        }
+            None => parsed,
+        };
         Ok((parsed, key.kid.to_vec()))
     }
 
-    /// Whether this key can verify blocks made with `alg`.
+    /// Whether this key may verify blocks made with `alg`: its type fits, and `alg` is the
+    /// algorithm its COSE_Key declared, if it declared one.
     pub fn supports(&self, alg: Algorithm) -> bool {
-        matches!(
-            (self, alg),
-            (
-                VerificationKey::P256(_),
-                Algorithm::Es256 | Algorithm::Esp256
-            ) | (
-                VerificationKey::Ed25519(_),
-                Algorithm::EdDsa | Algorithm::Ed25519
-            ) | (VerificationKey::HssLms(_), Algorithm::HssLms)
-                | (VerificationKey::Hmac256(_), Algorithm::Hmac256)
-        )
+        self.material.fits(alg) && self.alg.is_none_or(|a| a == alg)
     }
 
     /// Checks `signature` (or MAC tag) over the prepared signing input with this key.
@@ -195,8 +252,8 @@ impl VerificationKey {
         if !self.supports(alg) {
             return Err(CoseError::KeyAlgorithmMismatch);
         }
-        match self {
-            VerificationKey::P256(vk) => {
+        match &self.material {
+            KeyMaterial::P256(vk) => {
                 // ES256 = ECDSA over SHA-256(message), both from the installed provider.
                 let sig = p256::ecdsa::Signature::from_slice(signature)
                     .map_err(|_| CoseError::VerificationFailed)?;
@@ -214,9 +271,9 @@ impl VerificationKey {
                 }
             }
             #[cfg(not(feature = "ed25519"))]
-            VerificationKey::Ed25519(never) => match *never {},
+            KeyMaterial::Ed25519(never) => match *never {},
             #[cfg(feature = "ed25519")]
-            VerificationKey::Ed25519(vk) => {
+            KeyMaterial::Ed25519(vk) => {
                 let sig: &[u8; 64] = signature
                     .try_into()
                     .map_err(|_| CoseError::VerificationFailed)?;
@@ -224,8 +281,8 @@ impl VerificationKey {
                 vk.verify_strict(&input.whole(), &sig)
                     .map_err(|_| CoseError::VerificationFailed)
             }
-            VerificationKey::HssLms(pk) => hss_verify(&input.whole(), signature, pk),
-            VerificationKey::Hmac256(secret) => {
+            KeyMaterial::HssLms(pk) => hss_verify(&input.whole(), signature, pk),
+            KeyMaterial::Hmac256(secret) => {
                 use hmac::{KeyInit, Mac};
                 let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret)
                     .map_err(|_| CoseError::InvalidKey)?;
@@ -379,7 +436,7 @@ impl<'a> CoseKey<'a> {
 
 /// HSS-LMS verification by hbs-lms, which panics on input of the wrong shape: the key and the
 /// (unauthenticated) signature are checked to have the exact RFC 8554 shape first (the key
-/// again, as `VerificationKey::HssLms` can be built without [`VerificationKey::hss_lms`]).
+/// again, as `KeyMaterial::HssLms` can be built without [`VerificationKey::hss_lms`]).
 #[cfg(feature = "hss-lms")]
 pub(super) fn hss_verify(
     message: &[u8],

@@ -3,7 +3,8 @@
 //! Verification of COSE_Sign1 (ES256 -7, ESP256 -9, EdDSA -8 / Ed25519 -19, HSS-LMS -46) and
 //! COSE_Mac0 (HMAC 256/256, alg 5) over a *detached* payload, which is how SUIT uses them: the
 //! payload is the bstr-wrapped SUIT_Digest. The algorithm is taken from the protected header
-//! only and must agree with the key type, so an attacker cannot steer which primitive runs.
+//! only and must agree with the key type (and with the `alg` a COSE_Key declares), so an
+//! attacker cannot steer which primitive runs.
 //!
 //! Creation lives behind the `author` feature so the TA carries no signing code.
 
@@ -24,7 +25,7 @@ pub use hss_sign::{
     HssSignError, HSS_MAX_LEVELS, HSS_MAX_TOTAL_HEIGHT, HSS_PRIVATE_KEY_LEN, HSS_PUBLIC_KEY_LEN,
 };
 pub(crate) use key::Prepared;
-pub use key::{key_id, Ed25519Key, VerificationKey};
+pub use key::{key_id, Ed25519Key, KeyMaterial, VerificationKey};
 #[cfg(feature = "author")]
 pub use sign::{
     create_auth_block, create_cose_mac, create_cose_sign, ExternalP256, SigningKey, StatefulHssLms,
@@ -118,7 +119,8 @@ pub enum CoseError {
     MissingAlgorithm,
     /// An algorithm this engine does not implement.
     UnsupportedAlgorithm(i64),
-    /// The key cannot be used with the block's algorithm.
+    /// The key cannot be used with the block's algorithm: another key type, or its COSE_Key
+    /// declares another `alg` (RFC 9052 §7.1).
     KeyAlgorithmMismatch,
     /// The block carries its payload inline; SUIT requires a detached payload.
     PayloadNotDetached,

@@ -10,7 +10,7 @@ use coset::{
 };
 use zeroize::Zeroizing;
 
-use super::{Algorithm, CoseError, VerificationKey};
+use super::{Algorithm, CoseError, KeyMaterial, VerificationKey};
 
 /// A key that creates authentication blocks.
 pub enum SigningKey {
@@ -80,12 +80,13 @@ impl SigningKey {
     /// The key that verifies what this key creates.
     pub fn verification_key(&self) -> VerificationKey {
         match self {
-            SigningKey::P256(k) => VerificationKey::P256(*k.verifying_key()),
-            SigningKey::Ed25519(k) => VerificationKey::Ed25519(k.verifying_key()),
-            SigningKey::Hmac256(s) => VerificationKey::Hmac256(s.clone()),
-            SigningKey::P256External(e) => VerificationKey::P256(e.public),
-            SigningKey::HssLms(h) => VerificationKey::HssLms(h.public.clone()),
+            SigningKey::P256(k) => KeyMaterial::P256(*k.verifying_key()),
+            SigningKey::Ed25519(k) => KeyMaterial::Ed25519(k.verifying_key()),
+            SigningKey::Hmac256(s) => KeyMaterial::Hmac256(s.clone()),
+            SigningKey::P256External(e) => KeyMaterial::P256(e.public),
+            SigningKey::HssLms(h) => KeyMaterial::HssLms(h.public.clone()),
         }
+        .into()
     }
 
     fn sign(&self, alg: Algorithm, message: &[u8]) -> Result<Vec<u8>, CoseError> {

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use super::{code, section_label, Reason, ReportRecord, MAX_WALK};
 use crate::cbor::{Decoder, Item};
 use crate::cose::CoseError;
+use crate::encryption::DecryptError;
 use crate::registry::{Command, CommonKey, ManifestKey};
 use crate::suit::error::{
     AuthError, CommandErrorKind, Error, Location, PolicyError, Section, Unsupported,
@@ -44,6 +45,7 @@ pub fn command_error_code(kind: &CommandErrorKind) -> i64 {
         CommandErrorKind::DependencyNotProcessed => 42,
         CommandErrorKind::DependencyOverwrite => 43,
         CommandErrorKind::UpdateManagement(_) => 23,
+        CommandErrorKind::Limit(_) => 44,
     };
     code::COMMAND + n
 }
@@ -70,7 +72,13 @@ pub(super) fn classify(error: &Error) -> (Reason, i64) {
             AuthError::NoMatchingTrustAnchor => (Reason::Unauthorised, code::AUTH_NO_ANCHOR),
             AuthError::BadSignature { .. } => (Reason::Unauthorised, code::AUTH_BAD_SIGNATURE),
             AuthError::Cose { error, .. } => match error {
-                CoseError::UnsupportedAlgorithm(_) => (Reason::AlgUnsupported, code::AUTH_COSE),
+                // "an unsupported COSE algorithm was encountered" (report draft §4.2): one
+                // this engine lacks, one this build leaves out, a COSE_Mac recipient's.
+                CoseError::UnsupportedAlgorithm(_)
+                | CoseError::AlgorithmNotEnabled(_)
+                | CoseError::UnsupportedRecipient(_) => (Reason::AlgUnsupported, code::AUTH_COSE),
+                // A key of another type, or whose COSE_Key declares another algorithm: the
+                // algorithm is supported, no key is authorised for it.
                 CoseError::VerificationFailed | CoseError::KeyAlgorithmMismatch => {
                     (Reason::Unauthorised, code::AUTH_COSE)
                 }
@@ -129,6 +137,11 @@ fn command_reason(kind: &CommandErrorKind) -> Reason {
         CommandErrorKind::UnsupportedCommand(_) => Reason::CommandUnsupported,
         CommandErrorKind::ComponentIndexOutOfRange(_) => Reason::ComponentUnsupported,
         CommandErrorKind::Policy(_) => Reason::ComponentUnauthorised,
+        // An encryption info's content or key distribution algorithm the device lacks.
+        CommandErrorKind::Decrypt(
+            DecryptError::UnsupportedContentAlgorithm(_)
+            | DecryptError::UnsupportedRecipientAlgorithm(_),
+        ) => Reason::AlgUnsupported,
         // A failed update-management condition (version, use-before, battery, authorization,
         // image-not-match) is a failed condition; a wait or metadata failure an operation.
         CommandErrorKind::UpdateManagement(e) if e.is_condition() => Reason::ConditionFailed,

@@ -36,8 +36,15 @@ pub const KEYS_OBJECT: &str = "suit/device-keys";
 /// Object holding pre-shared key-encryption keys (A128KW/A256KW), added by the TPA.
 pub const KEKS_OBJECT: &str = "suit/keks";
 
-/// Format of the key object; a different one is refused (never silently replaced).
-const KEYS_FORMAT: u32 = 2;
+/// Format of the key object; any other is refused (never silently replaced). 3: the state
+/// record and the journal were stored before it, so that while it exists either one missing
+/// means it was deleted ([`established`]). OP-TEE removes an object whose REE-FS file is
+/// missing or fails its hash when it is next opened, so the REE can delete any one object;
+/// a deleted record must not read as a new device (revoked anchors and older releases back).
+const KEYS_FORMAT: u32 = 3;
+/// The format before that rule: read, and rewritten as [`KEYS_FORMAT`] once both records
+/// exist ([`DeviceKeyPair::load_or_create`]).
+const KEYS_FORMAT_UNESTABLISHED: u32 = 2;
 /// HKDF salt: names this derivation scheme, so a master reused elsewhere yields other keys.
 const HKDF_SALT: &[u8] = b"suit-tee device keys v2";
 
@@ -125,6 +132,10 @@ pub enum KeyStoreError {
     /// The anchor has no key scope (recorded before per-anchor keys existed): it has no
     /// decryption keys until the TPA adds it again.
     NoKeyScope,
+    /// No key object, but the state record or the journal holds what only a device with
+    /// keys writes: the key object was deleted. A new master secret is not made (the TPA's
+    /// messages and the anchors' payloads are bound to the old keys).
+    Deleted,
 }
 
 impl From<StoreError> for KeyStoreError {
@@ -212,15 +223,49 @@ impl AnchorKeys {
     }
 }
 
+/// Whether a key object exists that was stored after the state record and the journal
+/// ([`KEYS_FORMAT`]): then neither may be missing. One that does not decode counts (refuse
+/// rather than start over).
+pub fn established<S: SecureStore + ?Sized>(store: &S) -> Result<bool, StoreError> {
+    let Some(bytes) = store.get(KEYS_OBJECT)? else {
+        return Ok(false);
+    };
+    let stored: Result<Stored, _> = super::record::decode_stored(&bytes, 1024);
+    Ok(stored.map_or(true, |s| s.format != KEYS_FORMAT_UNESTABLISHED))
+}
+
+/// Stores the state record and the journal where missing, before a key object is written.
+/// With `fresh` (no key object), refuses records that hold anything: only a device with
+/// keys writes them, so its key object was deleted.
+fn establish_records<E: SecureStore>(env: &mut E, fresh: bool) -> Result<(), KeyStoreError> {
+    use super::install::{Journal, JOURNAL_OBJECT};
+    use super::state::{State, STATE_OBJECT};
+    let records = |e: super::state::StateError| match e {
+        super::state::StateError::Store(s) => KeyStoreError::Store(s),
+        _ => KeyStoreError::Corrupt,
+    };
+    if env.len(STATE_OBJECT)?.is_some() {
+        if fresh && State::load(env).map_err(records)? != State::new() {
+            return Err(KeyStoreError::Deleted);
+        }
+    } else {
+        State::new().save(env).map_err(records)?;
+    }
+    match Journal::load(env).map_err(records)? {
+        Some(journal) if fresh && !journal.is_empty() => Err(KeyStoreError::Deleted),
+        Some(_) => Ok(()),
+        None => Ok(env.put_record(JOURNAL_OBJECT, &[])?),
+    }
+}
+
 impl DeviceKeyPair {
-    /// Loads the master secret, generating it from `env`'s RNG and storing it on first use.
-    pub fn load_or_create<E: SecureStore + Rng + ?Sized>(
-        env: &mut E,
-    ) -> Result<Self, KeyStoreError> {
+    /// Loads the master secret, generating it from `env`'s RNG and storing it on first use,
+    /// after the state record and the journal ([`KEYS_FORMAT`]).
+    pub fn load_or_create<E: SecureStore + Rng>(env: &mut E) -> Result<Self, KeyStoreError> {
         if let Some(bytes) = env.get(KEYS_OBJECT)? {
             let stored: Stored =
                 super::record::decode_stored(&bytes, 1024).map_err(|_| KeyStoreError::Corrupt)?;
-            if stored.format != KEYS_FORMAT {
+            if stored.format != KEYS_FORMAT && stored.format != KEYS_FORMAT_UNESTABLISHED {
                 return Err(KeyStoreError::Corrupt);
             }
             let mut master = alloc::boxed::Box::new(Zeroizing::new([0u8; 32]));
@@ -228,7 +273,13 @@ impl DeviceKeyPair {
                 return Err(KeyStoreError::Corrupt);
             }
             master.copy_from_slice(&stored.master);
-            return Self::from_master(master);
+            let pair = Self::from_master(master)?;
+            if stored.format == KEYS_FORMAT_UNESTABLISHED {
+                // Whatever the records hold is this device's own: kept, the missing made.
+                establish_records(env, false)?;
+                pair.store(env)?;
+            }
+            return Ok(pair);
         }
         let mut master = alloc::boxed::Box::new(Zeroizing::new([0u8; 32]));
         let mut check = Zeroizing::new([0u8; 32]);
@@ -239,14 +290,20 @@ impl DeviceKeyPair {
             return Err(KeyStoreError::Rng);
         }
         let pair = Self::from_master(master)?;
+        establish_records(env, true)?;
+        pair.store(env)?;
+        Ok(pair)
+    }
+
+    fn store<E: SecureStore + ?Sized>(&self, env: &mut E) -> Result<(), KeyStoreError> {
         let stored = Stored {
             format: KEYS_FORMAT,
-            master: ByteBuf::from(pair.master.to_vec()),
+            master: ByteBuf::from(self.master.to_vec()),
         };
         let bytes =
             Zeroizing::new(super::record::encode(&stored).map_err(|_| KeyStoreError::Corrupt)?);
         env.put_record(KEYS_OBJECT, &bytes)?;
-        Ok(pair)
+        Ok(())
     }
 
     fn from_master(master: alloc::boxed::Box<Zeroizing<[u8; 32]>>) -> Result<Self, KeyStoreError> {

@@ -23,7 +23,7 @@ pub mod store;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
-use crate::cose::VerificationKey;
+use crate::cose::{KeyMaterial, VerificationKey};
 use crate::fault::{self, Fault, ServiceFault};
 use crate::protocol::{
     self, AnchorInfo, AnchorKeysInfo, AnchorsResponse, ByteBuf, ChunkRequest, Codec, Command,
@@ -215,7 +215,7 @@ pub struct Service<B: Backend> {
     /// Whether an interrupted commit has been looked for since this instance started.
     reconciled: bool,
     /// The session's pass over the REE component it exports (see `ree_export`).
-    export: Option<store::Verified>,
+    export: Option<store::VerifiedChunks>,
     /// The author tool's simulated device only (`author` feature, never in the TA): every
     /// manifest decrypts with these keys instead of the per-anchor keys.
     #[cfg(feature = "author")]
@@ -384,6 +384,10 @@ impl<B: Backend> Service<B> {
                     .collect();
             }
             Err(e) => service.state_error = Some(ByteBuf::from(Fault::State(e).encode())),
+        }
+        // A journal that cannot be read stops every other command (`reconcile`): say why.
+        if let (None, Err(e)) = (&service.state_error, install::Journal::load(&self.backend)) {
+            service.state_error = Some(ByteBuf::from(Fault::State(e).encode()));
         }
         if matches!(self.backend.len(keys::KEYS_OBJECT), Ok(Some(_))) {
             match self.keys() {
@@ -851,21 +855,19 @@ impl<B: Backend> Service<B> {
             ));
         }
         // Leave room for the response's framing inside MAX_RESPONSE.
-        let chunk = (MAX_RESPONSE - 1024) as u64;
-        // At most `chunk`, so it fits; an error rather than an empty read (which means the end).
-        let len = usize::try_from((record.size - r.offset).min(chunk))
-            .map_err(|_| Refuse::service(RefusalKind::TooLarge, ServiceFault::ChunkLength))?;
-        let mut data = alloc::vec![0u8; len];
-        // The TA vouches for what it serves: one pass per session, in order from offset 0,
-        // hashes every byte served, and the chunk that ends the component (and the empty
-        // answer after it, which tells the agent it has all) is refused unless the whole is
-        // the committed content. Bytes served before that are not yet vouched for.
-        let n = store::Verified::read_in(
+        const CHUNK: usize = MAX_RESPONSE - 1024;
+        // Only committed bytes leave the TA: the first request (offset 0) reads the whole
+        // component and checks it against its digest before anything is served, and every
+        // chunk served is read again and checked against the digest that pass recorded for
+        // it (the REE-backed store may answer any read with other bytes the object name held,
+        // another component's plaintext among them). Chunks go in order, each where the last
+        // ended; the empty answer after the last tells the agent it has all.
+        let mut data = store::VerifiedChunks::read_in(
             &mut self.export,
             &self.backend,
             (&record.object, record.size, &record.digest),
+            CHUNK,
             r.offset,
-            &mut data,
         )
         .map_err(|e| match e {
             store::StoreError::Unordered => {
@@ -873,11 +875,11 @@ impl<B: Backend> Service<B> {
             }
             e => storage_refusal(e),
         })?;
-        data.truncate(n);
         Ok(ReeExportResponse {
             total_len: record.size,
             digest: record.digest.clone(),
-            data: ByteBuf::from(data),
+            // Checked: the bytes move out of their wiping wrapper only now.
+            data: ByteBuf::from(core::mem::take(&mut *data)),
         })
     }
 }
@@ -943,11 +945,11 @@ fn saturating_u32(n: usize) -> u32 {
 }
 
 fn key_type(k: &VerificationKey) -> KeyType {
-    match k {
-        VerificationKey::P256(_) => KeyType::P256,
-        VerificationKey::Ed25519(_) => KeyType::Ed25519,
-        VerificationKey::HssLms(_) => KeyType::HssLms,
-        VerificationKey::Hmac256(_) => KeyType::Symmetric,
+    match k.material() {
+        KeyMaterial::P256(_) => KeyType::P256,
+        KeyMaterial::Ed25519(_) => KeyType::Ed25519,
+        KeyMaterial::HssLms(_) => KeyType::HssLms,
+        KeyMaterial::Hmac256(_) => KeyType::Symmetric,
     }
 }
 

@@ -47,7 +47,7 @@ use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 use crate::cbor::{CborError, Decoder, Encoder, Field};
-use crate::cose::{AuthBlock, CoseError, VerificationKey};
+use crate::cose::{AuthBlock, CoseError, KeyMaterial, VerificationKey};
 use crate::encryption::{decrypt_integrated, CoseOptions, DeviceKeys};
 use crate::protocol;
 
@@ -148,22 +148,22 @@ pub struct Signer<'a> {
 pub fn signer_key_digest(key: &VerificationKey) -> Option<[u8; 32]> {
     let mut e = Encoder::new();
     e.array(2);
-    match key {
-        VerificationKey::P256(k) => {
+    match key.material() {
+        KeyMaterial::P256(k) => {
             use p256::elliptic_curve::sec1::ToSec1Point as _;
             e.uint(2)
                 .bytes(p256::PublicKey::from(k).to_sec1_point(false).as_bytes());
         }
         #[cfg(feature = "ed25519")]
-        VerificationKey::Ed25519(k) => {
+        KeyMaterial::Ed25519(k) => {
             e.uint(1).bytes(k.as_bytes());
         }
         #[cfg(not(feature = "ed25519"))]
-        VerificationKey::Ed25519(k) => match *k {},
-        VerificationKey::HssLms(k) => {
+        KeyMaterial::Ed25519(k) => match *k {},
+        KeyMaterial::HssLms(k) => {
             e.uint(5).bytes(k);
         }
-        VerificationKey::Hmac256(_) => return None,
+        KeyMaterial::Hmac256(_) => return None,
     }
     Some(Sha256::digest(e.into_bytes()).into())
 }
@@ -772,8 +772,8 @@ fn tpa_anchors(state: &State) -> impl Iterator<Item = (u32, VerificationKey)> + 
         .filter(|a| a.role == RoleRecord::Tpa)
         .filter_map(|a| match VerificationKey::from_cose_key(&a.cose_key) {
             // A symmetric key never speaks for the TPA, even if an old state says so.
-            Ok((VerificationKey::Hmac256(_), _)) | Err(_) => None,
-            Ok((key, _)) => Some((a.id, key)),
+            Ok((key, _)) if !key.is_symmetric() => Some((a.id, key)),
+            _ => None,
         })
 }
 
@@ -881,7 +881,8 @@ fn key_in_use(
 ) -> Option<(KeyHolder, KeyHolder)> {
     let anchor_key = |a: &AnchorRecord| VerificationKey::from_cose_key(&a.cose_key).ok();
     // A KEK's bytes as an HMAC key, for `same_key`'s padded constant-time comparison.
-    let as_hmac = |k: &Kek| VerificationKey::Hmac256(Zeroizing::new(k.key.0.to_vec()));
+    let as_hmac =
+        |k: &Kek| VerificationKey::from(KeyMaterial::Hmac256(Zeroizing::new(k.key.0.to_vec())));
     // `op` succeeded, so what it added is there.
     let id = match op {
         Op::AddAnchor(a) => a.id,
@@ -1018,10 +1019,13 @@ fn apply_op(
 ) -> Result<protocol::Applied, OpError> {
     use protocol::Applied;
     match op {
-        Op::AddAnchor(a) => match parse_key(a.id, &a.cose_key)? {
-            VerificationKey::Hmac256(_) => Err(OpError::SymmetricInClear(a.id)),
-            _ => add_anchor(state, a.clone()),
-        },
+        Op::AddAnchor(a) => {
+            if parse_key(a.id, &a.cose_key)?.is_symmetric() {
+                Err(OpError::SymmetricInClear(a.id))
+            } else {
+                add_anchor(state, a.clone())
+            }
+        }
         Op::AddSecretAnchor {
             id,
             role,
@@ -1032,7 +1036,7 @@ fn apply_op(
                 return Err(OpError::SymmetricTpa(*id));
             }
             let cose_key = unwrap(&anchor_wrap_aad(binding, *id, *role, scope), wrapped_key)?;
-            if !matches!(parse_key(*id, &cose_key)?, VerificationKey::Hmac256(_)) {
+            if !parse_key(*id, &cose_key)?.is_symmetric() {
                 return Err(OpError::WrappedNotSymmetric(*id));
             }
             add_anchor(
@@ -1188,8 +1192,7 @@ pub fn state_digest(state: &State, keks: &[Kek]) -> Result<[u8; 32], protocol::C
     e.text("anchors").array(state.anchors.len());
     for a in &state.anchors {
         let (symmetric, kid) = match VerificationKey::from_cose_key(&a.cose_key) {
-            Ok((VerificationKey::Hmac256(_), kid)) => (true, kid),
-            Ok((_, kid)) => (false, kid),
+            Ok((key, kid)) => (key.is_symmetric(), kid),
             Err(_) => (false, Vec::new()),
         };
         let public_key: &[u8] = if symmetric { &[] } else { &a.cose_key };

@@ -227,6 +227,9 @@ pub enum StateError {
     /// The KEK object holds neither the KEK set the state record commits to nor the one
     /// before it ([`State::kek_set`]): it was replaced by an older copy or removed.
     KeksNotCommitted,
+    /// The state record or the journal is missing while the device keys exist (they are
+    /// stored after both): deleted, not a new device.
+    Deleted,
 }
 
 impl From<StoreError> for StateError {
@@ -250,7 +253,7 @@ pub fn segments_of(id: &ComponentId) -> Vec<ByteBuf> {
 fn vendor_from(bytes: &[u8]) -> VendorId {
     match <[u8; 16]>::try_from(bytes) {
         Ok(uuid) => VendorId::Uuid(uuid),
-        Err(_) => VendorId::Pen(bytes.to_vec()),
+        Err(_) => VendorId::Pen(bytes.into()),
     }
 }
 
@@ -275,9 +278,13 @@ impl State {
         self.delegate_counter.unwrap_or(self.provisioning_counter)
     }
 
-    /// Loads the record; a device that never stored one starts empty.
+    /// Loads the record; a device that never stored one starts empty, one whose key object
+    /// says it did ([`super::keys::established`]) refuses: the record was deleted.
     pub fn load(store: &dyn SecureStore) -> Result<State, StateError> {
         let Some(bytes) = store.get(STATE_OBJECT)? else {
+            if super::keys::established(store)? {
+                return Err(StateError::Deleted);
+            }
             return Ok(State::new());
         };
         let mut state: State =

@@ -28,10 +28,12 @@ pub enum StoreError {
     /// The TA could not allocate a buffer for the object (an error, never a panic).
     OutOfMemory,
     /// Content the TA wrote and hashed, read back, is not what it committed: the REE-backed
-    /// store answered with other bytes (an older version, another object's) ([`Verified`]).
+    /// store answered with other bytes (an older version, another object's) ([`Verified`],
+    /// [`VerifiedChunks`]).
     NotCommitted,
     /// A read of committed content out of order (not from its start, or not where the last
-    /// one ended): [`Verified`] can only check what it reads in one pass from the start.
+    /// one ended): [`Verified`] and [`VerifiedChunks`] check what they read in one pass from
+    /// the start.
     Unordered,
 }
 
@@ -183,6 +185,150 @@ impl Verified {
         *slot = Some(pass);
         Ok(n)
     }
+}
+
+/// Content the TA wrote and hashed, served to the REE in chunks of a fixed size, read back
+/// from the REE-backed store, which may answer each read with other bytes (anything the object
+/// name ever held, another component's plaintext among them): the REE gets only bytes of the
+/// committed content. A pass starts at offset 0: it reads the whole once, fails
+/// ([`StoreError::NotCommitted`]) unless it is exactly `size` bytes hashing to `digest`, and
+/// records the SHA-256 of each chunk; every chunk served, the first included, is then read
+/// again and served only if it matches its record. Chunks go in order (each where the last
+/// ended; another offset is [`StoreError::Unordered`]), and bytes past `size` are never read.
+pub struct VerifiedChunks {
+    object: String,
+    size: u64,
+    digest: [u8; 32],
+    chunk: usize,
+    /// The SHA-256 of each chunk as the pass read it: ⌈size / chunk⌉ entries, sized from the
+    /// committed size (at most the engine's payload limit: ~1,040 for 64 MiB in 63 KiB
+    /// chunks), never from a request.
+    sums: Vec<[u8; 32]>,
+    /// Where the next chunk starts.
+    next: u64,
+}
+
+impl VerifiedChunks {
+    /// The chunk at `offset` of `object` (committed as `size` bytes with SHA-256 `digest`), at
+    /// most `chunk` bytes, through `slot`, which keeps the pass between calls: offset 0 starts
+    /// a new one (and checks the whole first), any other must be where the last chunk of the
+    /// pass in `slot` over this same content ended. Empty at the end. A failed read ends the
+    /// pass; the bytes read for it are wiped.
+    pub fn read_in(
+        slot: &mut Option<VerifiedChunks>,
+        store: &(impl SecureStore + ?Sized),
+        (object, size, digest): (&str, u64, &[u8]),
+        chunk: usize,
+        offset: u64,
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let mut pass = match slot.take() {
+            _ if offset == 0 => Self::check_whole(store, (object, size, digest), chunk)?,
+            Some(p) if p.is_for(object, size, digest, chunk) && p.next == offset => p,
+            _ => return Err(StoreError::Unordered),
+        };
+        let data = pass.next_chunk(store)?;
+        *slot = Some(pass);
+        Ok(data)
+    }
+
+    fn is_for(&self, object: &str, size: u64, digest: &[u8], chunk: usize) -> bool {
+        self.object == object
+            && self.size == size
+            && self.digest.as_slice() == digest
+            && self.chunk == chunk.max(1)
+    }
+
+    /// The pass: the whole read once in chunks, checked against `digest`, each chunk's
+    /// SHA-256 recorded. Nothing it read leaves it (its buffer is wiped).
+    fn check_whole(
+        store: &(impl SecureStore + ?Sized),
+        (object, size, digest): (&str, u64, &[u8]),
+        chunk: usize,
+    ) -> Result<Self, StoreError> {
+        use sha2::Digest as _;
+        let chunk = chunk.max(1);
+        let count =
+            usize::try_from(size.div_ceil(chunk as u64)).map_err(|_| StoreError::OutOfMemory)?;
+        let mut sums = Vec::new();
+        sums.try_reserve_exact(count)
+            .map_err(|_| StoreError::OutOfMemory)?;
+        let mut buf = zeroed(Self::len_at(size, 0, chunk))?;
+        let mut whole = sha2::Sha256::new();
+        let mut at = 0u64;
+        while at < size {
+            let dest = buf
+                .get_mut(..Self::len_at(size, at, chunk))
+                .ok_or(StoreError::OutOfMemory)?;
+            read_exact(store, object, at, dest)?;
+            whole.update(&*dest);
+            sums.push(sha2::Sha256::digest(&*dest).into());
+            at += dest.len() as u64;
+        }
+        let matches = subtle::ConstantTimeEq::ct_eq(whole.finalize().as_slice(), digest);
+        if !bool::from(matches) {
+            return Err(StoreError::NotCommitted);
+        }
+        Ok(VerifiedChunks {
+            object: object.into(),
+            size,
+            digest: <[u8; 32]>::try_from(digest).map_err(|_| StoreError::NotCommitted)?,
+            chunk,
+            sums,
+            next: 0,
+        })
+    }
+
+    /// The chunk at `next`, read again and served only if it is the one the pass recorded.
+    fn next_chunk(
+        &mut self,
+        store: &(impl SecureStore + ?Sized),
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        use sha2::Digest as _;
+        let mut data = zeroed(Self::len_at(self.size, self.next, self.chunk))?;
+        if data.is_empty() {
+            return Ok(data);
+        }
+        let index =
+            usize::try_from(self.next / self.chunk as u64).map_err(|_| StoreError::NotCommitted)?;
+        let sum = self.sums.get(index).ok_or(StoreError::NotCommitted)?;
+        read_exact(store, &self.object, self.next, &mut data)?;
+        let got = sha2::Sha256::digest(&*data);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            got.as_slice(),
+            sum.as_slice(),
+        )) {
+            // `data` is wiped as it drops.
+            return Err(StoreError::NotCommitted);
+        }
+        self.next += data.len() as u64;
+        Ok(data)
+    }
+
+    /// The length of the chunk at `at` of `size` bytes: at most `chunk`, 0 at the end.
+    fn len_at(size: u64, at: u64, chunk: usize) -> usize {
+        usize::try_from(size.saturating_sub(at))
+            .unwrap_or(usize::MAX)
+            .min(chunk)
+    }
+}
+
+/// Fills `dest` from `offset` of `object` (reads may come back short); fewer bytes than that
+/// left in the object is [`StoreError::NotCommitted`], as the caller asks only for committed
+/// bytes.
+fn read_exact(
+    store: &(impl SecureStore + ?Sized),
+    object: &str,
+    offset: u64,
+    dest: &mut [u8],
+) -> Result<(), StoreError> {
+    let mut done = 0;
+    while let Some(rest) = dest.get_mut(done..).filter(|r| !r.is_empty()) {
+        match store.read_at(object, offset + done as u64, rest)? {
+            0 => return Err(StoreError::NotCommitted),
+            n => done += n.min(rest.len()),
+        }
+    }
+    Ok(())
 }
 
 /// Checks a name before it reaches a backend.

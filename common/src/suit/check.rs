@@ -138,10 +138,10 @@ impl Checked<'_> {
         for seq in self.auth.manifest.sequences() {
             seq.for_each_parameters(&mut |p| {
                 if let Some(uri) = &p.uri {
-                    let integrated =
-                        uri.starts_with('#') || self.auth.integrated.iter().any(|i| i.key == *uri);
-                    if !integrated && !uris.contains(uri) {
-                        uris.push(uri.clone());
+                    let integrated = uri.starts_with('#')
+                        || self.auth.integrated.iter().any(|i| *i.key == **uri);
+                    if !integrated && !uris.iter().any(|u| **u == **uri) {
+                        uris.push(String::from(&**uri));
                     }
                 }
             });

@@ -5,13 +5,13 @@
 //! instead of after half an update has been staged.
 
 use crate::suit::words::Words;
-use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::cbor::{Decoder, Item, SeenKeys};
 use crate::registry::{Command as C, Parameter as P};
 use crate::suit::digest::Digest;
-use crate::suit::error::{ConditionKind, DecodeContext, Error, Unsupported};
+use crate::suit::error::{CommandErrorKind, ConditionKind, DecodeContext, Error, Unsupported};
 use crate::suit::update_management::{self as um, ComponentMetadata, VersionMatch, WaitInfo};
 
 /// Deepest nesting of try-each / run-sequence accepted.
@@ -24,6 +24,10 @@ pub const MAX_TRY_EACH_OPTIONS: usize = 8;
 /// included. Without it the per-level bounds multiply (64 commands × 8 options, four levels
 /// deep); with it a decoded sequence costs at most this many `Command`s, whatever its shape.
 pub const MAX_SEQUENCE_COMMANDS: usize = 128;
+/// Most custom parameters (negative labels) one SUIT_Parameters map carries and one component
+/// holds (device policy). Each is kept per component and merged by label, so without a bound
+/// many labels set on every component would cost labels × components in heap and time.
+pub const MAX_CUSTOM_PARAMETERS: usize = 16;
 
 /// The argument of set-component-index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +45,8 @@ pub enum IndexArg {
 pub enum VendorId {
     /// 16-byte UUID.
     Uuid([u8; 16]),
-    /// IANA Private Enterprise Number as a relative OID.
-    Pen(Vec<u8>),
+    /// IANA Private Enterprise Number as a relative OID (shared: its length is not bounded).
+    Pen(Arc<[u8]>),
 }
 
 impl VendorId {
@@ -56,7 +60,9 @@ impl VendorId {
 }
 
 /// A set of SUIT parameters, as carried by override-/set-parameters and as held per component.
-/// Owned: parameters outlive the manifest that set them when dependencies are processed.
+/// Owned: parameters outlive the manifest that set them when dependencies are processed. Values
+/// of unbounded size are shared (`Arc`), so setting one on every component, or a try-each or
+/// run-sequence keeping the parameters to restore, costs a reference, not a copy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Parameters {
     /// suit-parameter-vendor-identifier (1).
@@ -74,21 +80,21 @@ pub struct Parameters {
     /// suit-parameter-image-size (14).
     pub image_size: Option<u64>,
     /// suit-parameter-content (18).
-    pub content: Option<Vec<u8>>,
+    pub content: Option<Arc<[u8]>>,
     /// suit-parameter-encryption-info (19, firmware encryption): encoded COSE_Encrypt / _Encrypt0.
-    pub encryption_info: Option<Vec<u8>>,
+    pub encryption_info: Option<Arc<[u8]>>,
     /// suit-parameter-uri (21).
-    pub uri: Option<String>,
+    pub uri: Option<Arc<str>>,
     /// suit-parameter-source-component (22).
     pub source_component: Option<u64>,
     /// suit-parameter-invoke-args (23).
-    pub invoke_args: Option<Vec<u8>>,
+    pub invoke_args: Option<Arc<[u8]>>,
     /// suit-parameter-device-identifier (24).
     pub device_id: Option<[u8; 16]>,
     /// suit-parameter-fetch-arguments (25).
-    pub fetch_args: Option<Vec<u8>>,
+    pub fetch_args: Option<Arc<[u8]>>,
     /// suit-parameter-custom (negative labels), encoded values.
-    pub custom: Vec<(i64, Vec<u8>)>,
+    pub custom: Vec<(i64, Arc<[u8]>)>,
     /// suit-parameter-use-before (4, update management): POSIX seconds.
     pub use_before: Option<u64>,
     /// suit-parameter-minimum-battery (26, update management): mWh.
@@ -99,16 +105,21 @@ pub struct Parameters {
     pub version: Option<VersionMatch>,
     /// suit-parameter-wait-info (29, update management).
     pub wait_info: Option<WaitInfo>,
-    /// suit-parameter-component-metadata (30, update management); boxed so that commands
-    /// (and the budget of decoded commands) stay small when it is absent.
-    pub component_metadata: Option<alloc::boxed::Box<ComponentMetadata>>,
+    /// suit-parameter-component-metadata (30, update management); behind a pointer so that
+    /// commands (and the budget of decoded commands) stay small when it is absent, shared as
+    /// the other values of unbounded size are.
+    pub component_metadata: Option<Arc<ComponentMetadata>>,
 }
 
 impl Parameters {
     /// Applies `other` on top of `self`: with `overwrite`, every parameter in `other` replaces
     /// the current value (override-parameters); without, only unset ones are filled
     /// (set-parameters, trust domains).
-    pub fn apply(&mut self, other: &Parameters, overwrite: bool) {
+    ///
+    /// Refused, changing nothing, if the component would then hold more than
+    /// [`MAX_CUSTOM_PARAMETERS`] custom labels.
+    pub fn apply(&mut self, other: &Parameters, overwrite: bool) -> Result<(), CommandErrorKind> {
+        self.custom_room(other.custom.iter().map(|(k, _)| *k))?;
         fn put<T: Clone>(dst: &mut Option<T>, src: &Option<T>, overwrite: bool) {
             if let Some(v) = src {
                 if overwrite || dst.is_none() {
@@ -145,18 +156,45 @@ impl Parameters {
         );
         for (k, v) in &other.custom {
             match self.custom.iter_mut().find(|(key, _)| key == k) {
-                Some(slot) if overwrite => slot.1 = v.clone(),
+                Some(slot) if overwrite => slot.1 = Arc::clone(v),
                 Some(_) => {}
-                None => self.custom.push((*k, v.clone())),
+                None => self.custom.push((*k, Arc::clone(v))),
             }
         }
         // soft-failure is interpreter state, not a component parameter (see interpreter).
+        Ok(())
+    }
+
+    /// Refuses custom `labels` that would leave this component holding more than
+    /// [`MAX_CUSTOM_PARAMETERS`]: counted before anything changes, each label once.
+    fn custom_room(
+        &self,
+        labels: impl Iterator<Item = i64> + Clone,
+    ) -> Result<(), CommandErrorKind> {
+        let mut held = self.custom.len();
+        for (i, l) in labels.clone().enumerate() {
+            let known = self.custom.iter().any(|(k, _)| *k == l);
+            if !known && !labels.clone().take(i).any(|e| e == l) {
+                held = held.saturating_add(1);
+            }
+        }
+        if held > MAX_CUSTOM_PARAMETERS {
+            return Err(CommandErrorKind::Limit(Words::CustomParameters));
+        }
+        Ok(())
     }
 
     /// Copies the parameters labelled `labels` from `src` (suit-directive-copy-params): like
     /// override-parameters with the source's values, so a label the source has no value for
-    /// leaves the current value as it is.
-    pub(crate) fn copy_from(&mut self, src: &Parameters, labels: &[i64]) {
+    /// leaves the current value as it is. Refused, changing nothing, past
+    /// [`MAX_CUSTOM_PARAMETERS`] as [`Self::apply`] is.
+    pub(crate) fn copy_from(
+        &mut self,
+        src: &Parameters,
+        labels: &[i64],
+    ) -> Result<(), CommandErrorKind> {
+        let copied = |l: &i64| src.custom.iter().any(|(k, _)| k == l);
+        self.custom_room(labels.iter().copied().filter(|l| copied(l)))?;
         fn put<T: Clone>(dst: &mut Option<T>, src: &Option<T>) {
             if let Some(v) = src {
                 *dst = Some(v.clone());
@@ -188,7 +226,7 @@ impl Parameters {
                 None if *l < 0 => {
                     let k = l;
                     if let Some((_, v)) = src.custom.iter().find(|(key, _)| key == k) {
-                        let v = v.clone();
+                        let v = Arc::clone(v);
                         match self.custom.iter_mut().find(|(key, _)| key == k) {
                             Some(slot) => slot.1 = v,
                             None => self.custom.push((*k, v)),
@@ -199,6 +237,7 @@ impl Parameters {
                 _ => {}
             }
         }
+        Ok(())
     }
 
     /// Whether copy-params may name `label`: a parameter this engine knows, other than
@@ -227,7 +266,7 @@ impl Parameters {
             match P::from_value(key) {
                 Some(P::VendorIdentifier) => {
                     p.vendor_id = Some(if dec.optional_tag(112).at(AT)? {
-                        VendorId::Pen(dec.bytes().at(AT)?.to_vec())
+                        VendorId::Pen(dec.bytes().at(AT)?.into())
                     } else {
                         VendorId::Uuid(uuid(dec.bytes().at(AT)?)?)
                     })
@@ -241,17 +280,17 @@ impl Parameters {
                 Some(P::StrictOrder) => p.strict_order = Some(dec.bool().at(AT)?),
                 Some(P::SoftFailure) => p.soft_failure = Some(dec.bool().at(AT)?),
                 Some(P::ImageSize) => p.image_size = Some(dec.uint().at(AT)?),
-                Some(P::Content) => p.content = Some(dec.bytes().at(AT)?.to_vec()),
+                Some(P::Content) => p.content = Some(dec.bytes().at(AT)?.into()),
                 Some(P::EncryptionInfo) => {
                     let inner = dec.bytes().at(AT)?;
                     crate::cbor::check_well_formed(inner).at(Words::SuitEncryptionInfo)?;
-                    p.encryption_info = Some(inner.to_vec());
+                    p.encryption_info = Some(inner.into());
                 }
-                Some(P::Uri) => p.uri = Some(String::from(dec.text().at(AT)?)),
+                Some(P::Uri) => p.uri = Some(dec.text().at(AT)?.into()),
                 Some(P::SourceComponent) => p.source_component = Some(dec.uint().at(AT)?),
-                Some(P::InvokeArgs) => p.invoke_args = Some(dec.bytes().at(AT)?.to_vec()),
+                Some(P::InvokeArgs) => p.invoke_args = Some(dec.bytes().at(AT)?.into()),
                 Some(P::DeviceIdentifier) => p.device_id = Some(uuid(dec.bytes().at(AT)?)?),
-                Some(P::FetchArguments) => p.fetch_args = Some(dec.bytes().at(AT)?.to_vec()),
+                Some(P::FetchArguments) => p.fetch_args = Some(dec.bytes().at(AT)?.into()),
                 Some(P::UseBefore) => p.use_before = Some(dec.uint().at(AT)?),
                 Some(P::MinimumBattery) => p.minimum_battery = Some(dec.uint().at(AT)?),
                 Some(P::UpdatePriority) => p.update_priority = Some(dec.int().at(AT)?),
@@ -260,13 +299,16 @@ impl Parameters {
                 }
                 Some(P::WaitInfo) => p.wait_info = Some(WaitInfo::decode_all(dec.bytes().at(AT)?)?),
                 Some(P::ComponentMetadata) => {
-                    p.component_metadata = Some(alloc::boxed::Box::new(
-                        ComponentMetadata::decode_all(dec.bytes().at(AT)?)?,
-                    ))
+                    p.component_metadata = Some(Arc::new(ComponentMetadata::decode_all(
+                        dec.bytes().at(AT)?,
+                    )?))
                 }
                 None if key < 0 => {
+                    if p.custom.len() >= MAX_CUSTOM_PARAMETERS {
+                        return Err(Error::Limit(Words::CustomParameters));
+                    }
                     let raw = dec.skip().at(AT)?;
-                    p.custom.push((key, raw.to_vec()));
+                    p.custom.push((key, raw.into()));
                 }
                 None => return Err(Error::Unsupported(Unsupported::Parameter(key))),
             }
@@ -529,9 +571,18 @@ fn decode_index(dec: &mut Decoder<'_>) -> Result<IndexArg, Error> {
         Item::Uint(i) => Ok(IndexArg::One(i)),
         Item::Bool(true) => Ok(IndexArg::All),
         Item::Array(n) if n > 0 => {
-            let mut v = Vec::with_capacity(n);
+            let mut v: Vec<u64> = Vec::with_capacity(n);
             for _ in 0..n {
-                v.push(dec.uint().at(AT)?);
+                let i = dec.uint().at(AT)?;
+                // Device policy: each listed component once. A repeat would run try-each and
+                // run-sequence again on the same component, and nested lists multiply the runs.
+                if v.contains(&i) {
+                    return Err(Error::Invalid {
+                        at: AT,
+                        reason: Words::IndexRepeated,
+                    });
+                }
+                v.push(i);
             }
             Ok(IndexArg::List(v))
         }

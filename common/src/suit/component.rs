@@ -7,10 +7,15 @@ use core::fmt;
 use crate::cbor::{Decoder, Encoder};
 use crate::suit::error::{DecodeContext, Error};
 
-/// Most segments accepted in one component identifier.
-pub const MAX_SEGMENTS: usize = 8;
-/// Longest segment accepted.
-pub const MAX_SEGMENT_LEN: usize = 64;
+/// Most segments accepted in one component identifier (device policy; the CDDL, `[* bstr]`,
+/// sets none).
+pub const MAX_SEGMENTS: usize = 16;
+/// Longest segment accepted (device policy): a file name (NAME_MAX, 255 bytes on Linux), so
+/// an `['ree', ...]` segment the TA accepts is one the agent can create, or a path in one.
+pub const MAX_SEGMENT_LEN: usize = 255;
+/// Most bytes in all segments together (device policy): what an installed component adds to
+/// the state record, a status answer (64 components fit one response) and a normal-world path.
+pub const MAX_ID_LEN: usize = 512;
 
 /// A component identifier, e.g. `['usr', 'bin', 'env']` or `[h'00']`.
 ///
@@ -43,10 +48,15 @@ impl ComponentId {
             return Err(Error::Limit(Words::ComponentIdentifierSegments));
         }
         let mut segs = Vec::with_capacity(n);
+        let mut total = 0usize;
         for _ in 0..n {
             let s = dec.bytes().at(AT)?;
             if s.len() > MAX_SEGMENT_LEN {
                 return Err(Error::Limit(Words::ComponentIdentifierSegmentLength));
+            }
+            total = total.saturating_add(s.len());
+            if total > MAX_ID_LEN {
+                return Err(Error::Limit(Words::ComponentIdentifierLength));
             }
             segs.push(s.to_vec());
         }

@@ -9,6 +9,11 @@ use crate::suit::error::{DecodeContext, Error, Unsupported};
 /// COSE algorithm id of SHA-256, the only digest SUIT requires and the only one accepted here.
 pub const COSE_ALG_SHA256: i64 = crate::registry::CoseAlg::Sha256.value();
 
+/// Longest encoded SUIT_Digest accepted (device policy): SHA-512 and small extensions fit.
+/// The authentication wrapper's digest is every signature's detached payload, which Ed25519
+/// and HSS-LMS verification copy whole before the signature is checked; this bounds that copy.
+pub const MAX_DIGEST_LEN: usize = 256;
+
 /// A SHA-256 SUIT_Digest.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Digest(pub [u8; 32]);
@@ -30,9 +35,10 @@ impl Digest {
         self.0.ct_eq(&other.0).into()
     }
 
-    /// Decodes `[alg, bytes, *extensions]` from `dec`.
+    /// Decodes `[alg, bytes, *extensions]` from `dec`; at most [`MAX_DIGEST_LEN`] bytes.
     pub(crate) fn decode(dec: &mut Decoder<'_>) -> Result<Self, Error> {
         const AT: Words = Words::SuitDigest;
+        let start = dec.position();
         let len = dec.array().at(AT)?;
         if len < 2 {
             return Err(Error::Invalid {
@@ -46,6 +52,9 @@ impl Digest {
         for _ in 2..len {
             dec.skip().at(AT)?;
         }
+        if dec.position().saturating_sub(start) > MAX_DIGEST_LEN {
+            return Err(Error::Limit(Words::SuitDigestSize));
+        }
         if alg != COSE_ALG_SHA256 {
             return Err(Error::Unsupported(Unsupported::DigestAlgorithm(alg)));
         }
@@ -56,8 +65,12 @@ impl Digest {
         Ok(Digest(value))
     }
 
-    /// Decodes a complete SUIT_Digest occupying all of `bytes`.
+    /// Decodes a complete SUIT_Digest occupying all of `bytes`, refusing one longer than
+    /// [`MAX_DIGEST_LEN`] before reading it.
     pub(crate) fn decode_all(bytes: &[u8]) -> Result<Self, Error> {
+        if bytes.len() > MAX_DIGEST_LEN {
+            return Err(Error::Limit(Words::SuitDigestSize));
+        }
         let mut dec = Decoder::new(bytes);
         let d = Self::decode(&mut dec)?;
         dec.finish().at(Words::SuitDigest)?;

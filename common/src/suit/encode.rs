@@ -7,6 +7,7 @@
 //! their encodings. Encoding what the decoders accepted gives the same bytes back for a
 //! deterministically encoded input.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::cbor::Encoder;
@@ -64,7 +65,7 @@ impl Parameters {
     /// SUIT_Parameters: registered labels in ascending order, then the custom (negative)
     /// ones, -1 first (bytewise order of their encodings).
     pub fn encode_to(&self, e: &mut Encoder) {
-        let mut custom: Vec<&(i64, Vec<u8>)> = self.custom.iter().collect();
+        let mut custom: Vec<&(i64, Arc<[u8]>)> = self.custom.iter().collect();
         custom.sort_by_key(|(k, _)| core::cmp::Reverse(*k));
         let registered = [
             self.vendor_id.is_some(),

@@ -388,6 +388,11 @@ pub enum CommandErrorKind {
     DependencyOverwrite,
     /// An update-management condition or directive failed (draft-ietf-suit-update-management).
     UpdateManagement(alloc::boxed::Box<crate::suit::update_management::UmError>),
+    /// A bound of the running engine, named: the steps one run may take
+    /// ([`crate::suit::interpreter::MAX_STEPS`]), the dependency envelopes it may hold, or
+    /// the custom parameters a component may hold
+    /// ([`crate::suit::command::MAX_CUSTOM_PARAMETERS`]).
+    Limit(Words),
 }
 
 /// Plain sentences (see [`super::explain`]): the same words in the agent's rendering of the

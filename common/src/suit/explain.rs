@@ -114,7 +114,10 @@ fn cose(e: &CoseError) -> String {
         }
         CoseError::MissingAlgorithm => "no algorithm in the protected header".into(),
         CoseError::UnsupportedAlgorithm(a) => format!("unsupported algorithm {a}"),
-        CoseError::KeyAlgorithmMismatch => "key type does not fit the algorithm".into(),
+        CoseError::KeyAlgorithmMismatch => {
+            "the key's type, or the algorithm its COSE_Key declares, does not fit the algorithm"
+                .into()
+        }
         CoseError::PayloadNotDetached => "payload is not detached".into(),
         CoseError::VerificationFailed => "signature or MAC does not verify".into(),
         CoseError::InvalidKey => "invalid key".into(),
@@ -245,6 +248,7 @@ fn command(k: &CommandErrorKind) -> String {
              manifest is taken by fetch only (device policy)"
                 .into()
         }
+        CommandErrorKind::Limit(w) => format!("engine limit exceeded: {w}"),
     }
 }
 
@@ -290,6 +294,7 @@ pub fn state(e: &crate::service::state::StateError) -> String {
         S::Corrupt => "the state record does not decode (corrupt or an unknown format)".into(),
         S::BadAnchorKey(id) => format!("the stored key of anchor {id} no longer parses"),
         S::KeksNotCommitted => "the stored KEK object is not the KEK set the state record commits to (an older copy restored, or removed)".into(),
+        S::Deleted => "the state record or the journal was deleted (the device keys exist, and are stored after both): refused rather than read as a new device".into(),
     }
 }
 
@@ -304,6 +309,7 @@ pub fn key_store(e: &crate::service::keys::KeyStoreError) -> String {
         K::NoKeyScope => {
             "the anchor predates per-anchor keys and has none until the TPA adds it again".into()
         }
+        K::Deleted => "the device key object was deleted while the state record or the journal holds what only a device with keys writes (no new key is made)".into(),
     }
 }
 

@@ -11,6 +11,7 @@
 //! transport limit: the interpreter still enforces the exact size.
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -67,7 +68,7 @@ pub fn fetch_bounds(manifest: &Manifest, uris: &[String]) -> Vec<Option<u64>> {
                     let mut bound: Option<u64> = None;
                     let mut any = false;
                     for (uri, size) in &a.seen {
-                        if uri == u {
+                        if **uri == **u {
                             any = true;
                             bound = Some(bound.unwrap_or(0).max((*size)?));
                         }
@@ -123,7 +124,7 @@ impl<T: Clone + PartialEq> Val<T> {
 
 #[derive(Clone, PartialEq, Debug)]
 struct Comp {
-    uri: Val<String>,
+    uri: Val<Arc<str>>,
     size: Val<u64>,
 }
 
@@ -160,7 +161,7 @@ struct Analysis {
     steps: usize,
     failed: bool,
     /// (URI, image size) at each fetch that may happen.
-    seen: Vec<(String, Option<u64>)>,
+    seen: Vec<(Arc<str>, Option<u64>)>,
 }
 
 impl Analysis {

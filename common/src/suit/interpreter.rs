@@ -30,6 +30,7 @@
 //! before the commit (see [`crate::suit::process`]) and never installed as a component.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -51,6 +52,7 @@ use crate::suit::platform::{
 };
 use crate::suit::policy::{AnchorId, Policy};
 use crate::suit::update_management::{self as um, UmError};
+use crate::suit::words::Words;
 
 /// Largest payload (per component) the engine moves, ciphertext or plaintext: 64 MiB plus 16
 /// bytes, room for the AEAD tag of a 64 MiB image's ciphertext. The one payload limit: the
@@ -58,6 +60,26 @@ use crate::suit::update_management::{self as um, UmError};
 pub const MAX_PAYLOAD_LEN: u64 = 64 * 1024 * 1024 + crate::encryption::content::GCM_TAG_LEN as u64;
 /// Deepest chain of dependencies processed (root = 0).
 pub const MAX_DEPENDENCY_DEPTH: u8 = 3;
+/// Steps one run may take, every section, nested sequence, try-each option and dependency
+/// included (`CommandErrorKind::Limit(ExecutedSteps)` beyond). A command takes one step per
+/// component it starts on (at least one); reading, hashing, decrypting or staging bytes takes
+/// one per [`CHUNK_LEN`] chunk, and decoding and authenticating a dependency envelope one plus
+/// one per chunk of it. Without it, nested try-each / run-sequence over component lists
+/// multiply: four levels over 16 components run an inner sequence 65,536 times, and each of
+/// its image-matches may hash a stored component of up to 64 MiB.
+///
+/// A manifest at the decode bounds that runs each command once per component takes at most
+/// 10 sequences (5 sections of an update, the shared sequence before each) × 128 commands ×
+/// 16 components = 20,480 steps; fetching, decrypting and digest-checking 16 components of
+/// 64 MiB takes 3 × 16 × 1,024 = 49,152. 2^18 leaves room for dependencies of that size. The
+/// worst case is 2^18 commands, each on up to 16 components and a copy of the run's
+/// parameter handles (a try-each option or run-sequence iteration), or 2^18 × 64 KiB =
+/// 16 GiB read and hashed.
+pub const MAX_STEPS: u64 = 1 << 18;
+/// Most dependency envelopes held at once in one run (each at most [`MAX_ENVELOPE_LEN`]).
+pub const MAX_HELD_DEPENDENCIES: usize = 8;
+/// Most bytes of dependency envelopes held at once in one run: two full-size envelopes.
+pub const MAX_HELD_DEPENDENCY_BYTES: usize = 2 * MAX_ENVELOPE_LEN;
 
 /// How a command sequence ended unsuccessfully.
 enum Fail {
@@ -182,6 +204,10 @@ struct SeqState {
     unordered: Option<Unordered>,
     /// The index was set by an integer (or is the default single component).
     single_index: bool,
+    /// The index was set by `true` (trust domains: process-dependency then applies to every
+    /// dependency and skips the other components); an explicit list naming every component
+    /// is not `true`.
+    all: bool,
     /// Every component written or read as a source in this sequence (nested ones included),
     /// so an enclosing unordered sequence can check a nested one against its other commands.
     accessed: Unordered,
@@ -214,6 +240,7 @@ impl SeqState {
             nested,
             unordered: None,
             single_index,
+            all: false,
             accessed: Unordered::default(),
         }
     }
@@ -231,12 +258,21 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     platform: &'x mut P,
     policy: &'x Policy,
     keys: &'x dyn KeySource,
-    params: Vec<(ComponentId, Parameters)>,
+    /// Per component; shared with snapshots and readers, copied only when changed.
+    params: Vec<(ComponentId, Arc<Parameters>)>,
     pub(crate) staged: Vec<Staged>,
     /// Dependency envelopes fetched in this run, by their place in the dependency tree (the
     /// dependent's walk and the index): not by identifier, which two dependencies (or a
     /// dependency and its own dependency) may share, so the one checked is the one processed.
-    dependencies: Vec<(Vec<u64>, Vec<u8>)>,
+    /// A stack: a re-fetch replaces the entry for its place at or above `dependency_floor`,
+    /// and adds one otherwise (an entry below is what a snapshot's restore returns to).
+    dependencies: Vec<(Vec<u64>, Arc<Vec<u8>>)>,
+    /// Length of `dependencies` when the innermost live snapshot was taken.
+    dependency_floor: usize,
+    /// What is left of [`MAX_STEPS`].
+    steps_left: u64,
+    /// Bytes charged since the last whole [`CHUNK_LEN`] (see `charge_bytes`).
+    byte_carry: usize,
     /// Sequence numbers to store on commit (dependencies).
     pub(crate) sequence_updates: Vec<(Vec<u8>, u64)>,
     pub(crate) invoked: Vec<ComponentId>,
@@ -272,6 +308,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             params: Vec::new(),
             staged: Vec::new(),
             dependencies: Vec::new(),
+            dependency_floor: 0,
+            steps_left: MAX_STEPS,
+            byte_carry: 0,
             sequence_updates: Vec::new(),
             invoked: Vec::new(),
             installing: true,
@@ -284,6 +323,39 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
 
     pub(crate) fn platform(&mut self) -> &mut P {
         self.platform
+    }
+
+    /// Steps this run has taken (see [`MAX_STEPS`]).
+    pub(crate) fn steps(&self) -> u64 {
+        MAX_STEPS - self.steps_left
+    }
+
+    /// Takes `n` steps of the run's budget; once it is spent, every charge fails.
+    fn charge(&mut self, n: u64) -> Result<(), CommandErrorKind> {
+        match self.steps_left.checked_sub(n) {
+            Some(left) => {
+                self.steps_left = left;
+                Ok(())
+            }
+            None => {
+                self.steps_left = 0;
+                Err(CommandErrorKind::Limit(Words::ExecutedSteps))
+            }
+        }
+    }
+
+    /// Charges `n` bytes read, hashed or staged: a step per [`CHUNK_LEN`] in all, whatever
+    /// the size of the platform's reads.
+    fn charge_bytes(&mut self, n: usize) -> Result<(), CommandErrorKind> {
+        self.byte_carry = self.byte_carry.saturating_add(n);
+        let chunks = self.byte_carry / CHUNK_LEN;
+        self.byte_carry %= CHUNK_LEN;
+        self.charge(chunks as u64)
+    }
+
+    /// The charge for decoding and authenticating a dependency envelope of `len` bytes.
+    fn charge_envelope(&mut self, len: usize) -> Result<(), CommandErrorKind> {
+        self.charge(1 + (len / CHUNK_LEN) as u64)
     }
 
     /// Runs `sections` of the root manifest in order.
@@ -359,6 +431,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             let Some(bytes) = self.dependency_bytes(frame, d.index) else {
                 continue;
             };
+            self.charge_envelope(bytes.len())
+                .map_err(|k| Self::err(frame, &[], Some(d.index), k))?;
             let auth = Envelope::decode(&bytes).and_then(|e| e.authenticate(&self.policy.anchors));
             let has_section = match auth {
                 Ok(a) => a.manifest.section(section).ok().flatten().is_some(),
@@ -394,7 +468,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         for (i, cmd) in seq.commands.iter().enumerate() {
             frame.offset = seq.offsets.get(i).map(|o| u64::from(*o));
             path.push(u16::try_from(i).unwrap_or(u16::MAX));
-            let r = self.exec_command(frame, cmd, st, path);
+            let on = st.current.as_ref().map_or(1, |c| c.len().max(1));
+            let r = match self.charge(on as u64) {
+                Ok(()) => self.exec_command(frame, cmd, st, path),
+                Err(k) => Err(Fail::Abort(Self::err(frame, path, None, k))),
+            };
             path.pop();
             if r.is_err() {
                 // An error has its offset already; the enclosing command is current again.
@@ -499,6 +577,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     }
                 };
                 st.single_index = matches!(arg, IndexArg::One(_));
+                st.all = matches!(arg, IndexArg::All);
                 st.current = Some(list);
                 st.barrier();
                 Ok(())
@@ -520,7 +599,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 Self::set_soft_failure(frame, st, path, p.soft_failure)?;
                 for idx in Self::current(frame, st, path)? {
                     let id = Self::component_at(frame, path, idx)?;
-                    self.params_mut(&id).apply(p, overwrite);
+                    self.params_mut(&id)
+                        .apply(p, overwrite)
+                        .map_err(|k| Fail::Abort(Self::err(frame, path, Some(idx), k)))?;
                 }
                 Ok(())
             }
@@ -555,7 +636,10 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     // Each iteration runs with strict-order true (manifest-37 §6.7).
                     let mut inner = SeqState::new(Some(vec![idx]), false, true);
                     match self.exec(frame, seq, &mut inner, path) {
-                        Ok(()) => Self::note_access(frame, st, inner.accessed, Some(idx), path)?,
+                        Ok(()) => {
+                            self.keep(snapshot);
+                            Self::note_access(frame, st, inner.accessed, Some(idx), path)?
+                        }
                         // Soft failure: the sequence halts with no side effects.
                         Err(Fail::Condition(e)) if inner.soft_failure => {
                             self.restore(frame, snapshot, e)?
@@ -600,10 +684,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 let indices = Self::current(frame, st, path)?;
                 for idx in indices {
                     if *action == Action::ProcessDependency
+                        && st.all
                         && frame.manifest.dependency(idx).is_none()
-                        && matches!(st.current.as_ref(), Some(l) if l.len() == frame.manifest.index_count() && l.len() > 1)
                     {
-                        // Component index `true`: process-dependency applies to dependencies only.
+                        // Component index `true`: process-dependency applies to all dependencies
+                        // (none, in a manifest without). Any other index must name one.
                         continue;
                     }
                     let id = Self::component_at(frame, path, idx)?;
@@ -752,7 +837,10 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             let r = self.exec(frame, option, &mut inner, path);
             path.pop();
             match r {
-                Ok(()) => return Ok(inner.accessed),
+                Ok(()) => {
+                    self.keep(snapshot);
+                    return Ok(inner.accessed);
+                }
                 Err(Fail::Condition(e)) if inner.soft_failure => {
                     self.restore(frame, snapshot, e)?
                 }
@@ -770,15 +858,34 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         )))
     }
 
-    fn snapshot(&self, frame: &Frame<'_, '_>) -> Snapshot {
-        Snapshot {
+    fn snapshot(&mut self, frame: &Frame<'_, '_>) -> Snapshot {
+        let snap = Snapshot {
             verified_dependencies: frame.verified_dependencies.clone(),
             processed_dependencies: frame.processed_dependencies.clone(),
             params: self.params.clone(),
             staged: self.staged.clone(),
             dependencies: self.dependencies.len(),
+            dependency_floor: self.dependency_floor,
             sequence_updates: self.sequence_updates.len(),
             unlinked: self.unlinked.clone(),
+        };
+        // The envelopes held now are what a restore returns to: a re-fetch adds, not replaces.
+        self.dependency_floor = snap.dependencies;
+        snap
+    }
+
+    /// The sequence run under `snap` succeeded: its effects stand, and a dependency envelope
+    /// it re-fetched now replaces the one fetched before it (no restore can need that one).
+    fn keep(&mut self, snap: Snapshot) {
+        self.dependency_floor = snap.dependency_floor;
+        let mut i = self.dependency_floor;
+        while let Some((at, _)) = self.dependencies.get(i) {
+            let shadowed = self.dependencies.iter().skip(i + 1).any(|(a, _)| a == at);
+            if shadowed {
+                self.dependencies.remove(i);
+            } else {
+                i += 1;
+            }
         }
     }
 
@@ -835,29 +942,32 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         self.unlinked = snap.unlinked;
         self.staged = snap.staged;
         self.dependencies.truncate(snap.dependencies);
+        self.dependency_floor = snap.dependency_floor;
         // A dependency processed inside the failed sequence does not get its number stored.
         self.sequence_updates.truncate(snap.sequence_updates);
         Ok(())
     }
 
+    /// The parameters of `id`, to change: copied first if a snapshot or reader shares them.
     fn params_mut(&mut self, id: &ComponentId) -> &mut Parameters {
         let pos = match self.params.iter().position(|(c, _)| c == id) {
             Some(p) => p,
             None => {
-                self.params.push((id.clone(), Parameters::default()));
+                self.params.push((id.clone(), Arc::default()));
                 self.params.len() - 1
             }
         };
         // In bounds: a position just found, or the index of the entry just pushed.
         #[allow(clippy::indexing_slicing)]
-        &mut self.params[pos].1
+        Arc::make_mut(&mut self.params[pos].1)
     }
 
-    fn params_of(&self, id: &ComponentId) -> Parameters {
+    /// The parameters of `id`, shared (no copy).
+    fn params_of(&self, id: &ComponentId) -> Arc<Parameters> {
         self.params
             .iter()
             .find(|(c, _)| c == id)
-            .map(|(_, p)| p.clone())
+            .map(|(_, p)| Arc::clone(p))
             .unwrap_or_default()
     }
 
@@ -888,6 +998,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             ConditionKind::VendorIdentifier => {
                 let v = p
                     .vendor_id
+                    .as_ref()
                     .ok_or(Failure::Soft(K::MissingParameter(ParameterKind::VendorId)))?;
                 check(
                     self.platform
@@ -942,6 +1053,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             ConditionKind::CheckContent => {
                 let want = p
                     .content
+                    .as_deref()
                     .ok_or(Failure::Soft(K::MissingParameter(ParameterKind::Content)))?;
                 // Comparing unauthenticated plaintext with a known value would be an oracle.
                 if self.unauthenticated(&id) {
@@ -963,6 +1075,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     if n == 0 {
                         break;
                     }
+                    self.charge_bytes(n).map_err(Failure::Hard)?;
                     let chunk =
                         filled(buf.as_slice(), n).map_err(|e| Failure::Hard(K::Platform(e)))?;
                     let room = limit.saturating_sub(have.len()).min(n);
@@ -973,7 +1086,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     }
                 }
                 // Constant time over the content: no early exit on the first differing byte.
-                check(have.len() == want.len() && bool::from(have.ct_eq(&want)))
+                check(have.len() == want.len() && bool::from(have.ct_eq(want)))
             }
             ConditionKind::IsDependency => check(frame.manifest.dependency(idx).is_some()),
             ConditionKind::DependencyIntegrity => {
@@ -988,6 +1101,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     .ok_or(Failure::Hard(K::Platform(
                         crate::suit::platform::PlatformError::NotFound,
                     )))?;
+                self.charge_envelope(bytes.len()).map_err(Failure::Hard)?;
                 let auth = Envelope::decode(&bytes)
                     .and_then(|e| e.authenticate(&self.policy.anchors))
                     .map_err(|e| Failure::Hard(K::Dependency(Box::new(e))))?;
@@ -1044,6 +1158,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             let bytes = self
                 .dependency_bytes(frame, idx)
                 .ok_or(Failure::Soft(K::ConditionFailed(ConditionKind::ImageMatch)))?;
+            self.charge_envelope(bytes.len()).map_err(Failure::Hard)?;
             let env =
                 Envelope::decode(&bytes).map_err(|e| Failure::Hard(K::Dependency(Box::new(e))))?;
             return Ok(Digest::sha256(env.manifest_encoded));
@@ -1069,6 +1184,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             if n == 0 {
                 break;
             }
+            self.charge_bytes(n).map_err(Failure::Hard)?;
             h.update(filled(buf.as_slice(), n).map_err(|e| Failure::Hard(K::Platform(e)))?);
             offset = offset.saturating_add(n as u64);
             if offset > MAX_PAYLOAD_LEN {
@@ -1078,12 +1194,13 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         Ok(h.finish())
     }
 
-    fn dependency_bytes(&self, frame: &Frame<'_, '_>, idx: usize) -> Option<Vec<u8>> {
+    /// The envelope last fetched for dependency `idx` of `frame`'s manifest, shared.
+    fn dependency_bytes(&self, frame: &Frame<'_, '_>, idx: usize) -> Option<Arc<Vec<u8>>> {
         self.dependencies
             .iter()
             .rev()
             .find(|(at, _)| dependency_place(frame, idx) == *at)
-            .map(|(_, b)| b.clone())
+            .map(|(_, b)| Arc::clone(b))
     }
 
     fn action(
@@ -1130,7 +1247,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 // The envelope's payloads first, under any URI (manifest-37: an intermediary
                 // may add a pre-fetched payload keyed by its URI); a fragment-only reference
                 // can only be one of them.
-                let integrated = match frame.integrated.iter().find(|i| i.key == uri) {
+                let integrated = match frame.integrated.iter().find(|i| *i.key == *uri) {
                     Some(i) => Some(i.bytes),
                     None if uri.starts_with('#') => return Err(K::MissingIntegratedPayload),
                     None => {
@@ -1151,13 +1268,36 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     // Their size is not compared with image-size: trust domains identify a
                     // dependency by its manifest digest alone, because countersigning or
                     // severing changes the envelope around it (MAX_ENVELOPE_LEN bounds it).
+                    let place = dependency_place(frame, idx);
+                    // A re-fetch replaces the envelope for its place, unless a snapshot
+                    // taken since may restore that one (see `keep`).
+                    let replaces = self
+                        .dependencies
+                        .iter()
+                        .skip(self.dependency_floor)
+                        .position(|(at, _)| *at == place)
+                        .map(|p| p + self.dependency_floor);
+                    if replaces.is_none() && self.dependencies.len() >= MAX_HELD_DEPENDENCIES {
+                        return Err(K::Limit(Words::DependencyEnvelopesHeld));
+                    }
                     let bytes = match integrated {
-                        Some(b) => b.to_vec(),
+                        Some(b) => {
+                            self.charge_envelope(b.len())?;
+                            b.to_vec()
+                        }
                         None => self.read_fetch_to_vec()?,
                     };
+                    // The one replaced is still held while its successor is read.
+                    let held: usize = self.dependencies.iter().map(|(_, b)| b.len()).sum();
+                    if held.saturating_add(bytes.len()) > MAX_HELD_DEPENDENCY_BYTES {
+                        return Err(K::Limit(Words::DependencyEnvelopesHeld));
+                    }
                     frame.verified_dependencies.retain(|d| *d != idx);
-                    self.dependencies
-                        .push((dependency_place(frame, idx), bytes));
+                    let entry = (place, Arc::new(bytes));
+                    match replaces.and_then(|p| self.dependencies.get_mut(p)) {
+                        Some(slot) => *slot = entry,
+                        None => self.dependencies.push(entry),
+                    }
                     return Ok(());
                 }
                 let src = match integrated {
@@ -1199,8 +1339,10 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             }
             Action::ProcessDependency => self.process_dependency(frame, idx, path),
             Action::Unlink => {
+                // A dependency's manifest is held for this run only: there is no reference to
+                // drop, so the directive is ignored (trust domains: "MAY choose to ignore").
                 if is_dependency {
-                    return Err(K::NotADependency);
+                    return Ok(());
                 }
                 // Content staged for it in this run goes; the removal itself is staged by the
                 // platform and happens at commit (same signer and rollback rules as a write).
@@ -1244,6 +1386,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             if n == 0 {
                 return Ok(out);
             }
+            self.charge_bytes(n)?;
             let chunk = buf.get(..n).ok_or(CommandErrorKind::Platform(
                 crate::suit::platform::PlatformError::Io,
             ))?;
@@ -1375,6 +1518,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 if chunk.is_empty() {
                     break;
                 }
+                self.charge_bytes(chunk.len())?;
                 match decryptor.as_mut() {
                     Some(d) => {
                         let plain = d.update(chunk).map_err(K::Decrypt)?;
@@ -1482,6 +1626,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         let bytes = self
             .dependency_bytes(frame, idx)
             .ok_or(K::DependencyNotVerified)?;
+        self.charge_envelope(bytes.len())?;
         let dep = |e: Error| K::Dependency(Box::new(e));
         // Authenticated against the device's anchors on its own: a dependency signed by a
         // different party is checked against that party's key and permissions.
@@ -1551,9 +1696,10 @@ enum Failure {
 struct Snapshot {
     verified_dependencies: Vec<usize>,
     processed_dependencies: Vec<usize>,
-    params: Vec<(ComponentId, Parameters)>,
+    params: Vec<(ComponentId, Arc<Parameters>)>,
     staged: Vec<Staged>,
     dependencies: usize,
+    dependency_floor: usize,
     sequence_updates: usize,
     unlinked: Vec<ComponentId>,
 }
@@ -1670,8 +1816,12 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             })?;
             Self::set_soft_failure(frame, st, path, p.soft_failure)?;
             let id = Self::component_at(frame, path, idx)?;
-            self.params_mut(&id).apply(p, true);
+            self.params_mut(&id)
+                .apply(p, true)
+                .map_err(|k| Fail::Abort(Self::err(frame, path, Some(idx), k)))?;
             st.current = Some(vec![idx]);
+            st.single_index = true;
+            st.all = false;
         }
         Ok(())
     }
@@ -1699,7 +1849,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             let from = self.params_of(&Self::component_at(frame, path, src)?);
             for idx in &targets {
                 let id = Self::component_at(frame, path, *idx)?;
-                self.params_mut(&id).copy_from(&from, labels);
+                self.params_mut(&id)
+                    .copy_from(&from, labels)
+                    .map_err(|k| Fail::Abort(Self::err(frame, path, Some(*idx), k)))?;
             }
         }
         Ok(())

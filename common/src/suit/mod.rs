@@ -87,6 +87,8 @@ pub struct Outcome {
     pub committed: Vec<ComponentId>,
     /// Components invoked.
     pub invoked: Vec<ComponentId>,
+    /// Steps the run took, of at most [`interpreter::MAX_STEPS`].
+    pub steps: u64,
 }
 
 /// Runs `procedure` for an envelope: decode, authenticate against `policy`'s anchors, apply
@@ -163,6 +165,7 @@ fn run<P: Platform + ?Sized>(
         .map(|s| s.component.clone())
         .collect();
     let invoked = core::mem::take(&mut machine.invoked);
+    let steps = machine.steps();
     let updates = core::mem::take(&mut machine.sequence_updates);
     let platform = machine.platform();
     if procedure == Procedure::Update {
@@ -190,6 +193,7 @@ fn run<P: Platform + ?Sized>(
         manifest_digest: auth.digest,
         committed,
         invoked,
+        steps,
     })
 }
 

@@ -155,7 +155,8 @@ impl Simulation<'_> {
                                 self.params.len() - 1
                             }
                         };
-                        self.params.get_mut(pos)?.1.apply(p, overwrite);
+                        // Past the custom-parameter bound: no plan (the run refuses it).
+                        self.params.get_mut(pos)?.1.apply(p, overwrite).ok()?;
                     }
                 }
                 Command::Condition(kind, _) => {
@@ -191,7 +192,7 @@ impl Simulation<'_> {
         let p = self.params.iter().find(|(c, _)| *c == at).map(|(_, p)| p);
         Some(match a {
             Action::Fetch => {
-                let uri = p.and_then(|p| p.uri.clone());
+                let uri = p.and_then(|p| p.uri.as_deref()).map(String::from);
                 let encrypted = p.is_some_and(|p| p.encryption_info.is_some());
                 self.spend(uri.as_ref().map_or(0, String::len))?;
                 Event::Fetch {
@@ -205,7 +206,7 @@ impl Simulation<'_> {
                 // engine: no plan.
                 let p = p?;
                 let source = slot(self.manifest, usize::try_from(p.source_component?).ok()?)?;
-                let encryption_info = p.encryption_info.clone();
+                let encryption_info = p.encryption_info.as_deref().map(<[u8]>::to_vec);
                 let image_size = p.image_size;
                 self.spend(encryption_info.as_ref().map_or(0, Vec::len))?;
                 Event::Copy {

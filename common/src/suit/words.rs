@@ -133,6 +133,12 @@ words! {
     NeedsAtLeastOneComponent => "needs at least one component",
     ComponentsInCopyParams => "components in copy-params",
     NeedsAtLeastOneSourceComponent => "needs at least one source component",
+    SuitDigestSize => "SUIT_Digest size",
+    ComponentIdentifierLength => "component identifier length",
+    IndexRepeated => "lists a component index more than once",
+    ExecutedSteps => "steps executed in one run",
+    DependencyEnvelopesHeld => "dependency envelopes held",
+    CustomParameters => "custom parameters per component",
 }
 
 /// The word's number.

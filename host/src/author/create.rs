@@ -445,6 +445,16 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                 suit_common::suit::component::MAX_SEGMENTS - 1
             )));
         }
+        let id_len: usize = c.id.iter().map(Vec::len).sum();
+        if c.encryption_info.is_some()
+            && id_len + BUFFER_SEGMENT.len() > suit_common::suit::component::MAX_ID_LEN
+        {
+            return Err(bad(format!(
+                "components[{i}]: an encrypted component's id needs at most {} bytes in all (its ciphertext buffer adds \"{}\")",
+                suit_common::suit::component::MAX_ID_LEN - BUFFER_SEGMENT.len(),
+                String::from_utf8_lossy(BUFFER_SEGMENT)
+            )));
+        }
     }
     if let Some(l) = desc.text.as_ref().and_then(|t| t.language.as_deref()) {
         if !is_language_tag(l) {
@@ -595,7 +605,8 @@ pub(crate) fn segments(segs: &[String]) -> std::result::Result<Vec<Vec<u8>>, Str
             suit_common::suit::component::MAX_SEGMENTS
         ));
     }
-    segs.iter()
+    let segs = segs
+        .iter()
         .map(|s| {
             let b = match s.strip_prefix("hex:") {
                 Some(h) => hex::decode(h).map_err(|e| format!("segment \"{s}\": bad hex: {e}"))?,
@@ -609,7 +620,15 @@ pub(crate) fn segments(segs: &[String]) -> std::result::Result<Vec<Vec<u8>>, Str
             }
             Ok(b)
         })
-        .collect()
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    let len: usize = segs.iter().map(Vec::len).sum();
+    if len > suit_common::suit::component::MAX_ID_LEN {
+        return Err(format!(
+            "a component id holds at most {} bytes in all, this one {len}",
+            suit_common::suit::component::MAX_ID_LEN
+        ));
+    }
+    Ok(segs)
 }
 
 fn component_id(c: &ComponentSpec) -> std::result::Result<Vec<Vec<u8>>, String> {
@@ -855,7 +874,7 @@ fn encode_manifest(
         // anything is fetched.
         install.extend(c.um.install_prefix(i as u64));
         let uri = Parameters {
-            uri: Some(c.uri.clone()),
+            uri: Some(c.uri.as_str().into()),
             ..Parameters::default()
         };
         match (buffer_of(c), &c.encryption_info) {
@@ -874,7 +893,7 @@ fn encode_manifest(
                 install.extend(select(
                     i,
                     Parameters {
-                        encryption_info: Some(info.clone()),
+                        encryption_info: Some(info.as_slice().into()),
                         source_component: Some(buffer as u64),
                         ..Parameters::default()
                     },

@@ -157,10 +157,8 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         .iter()
         .filter(|_| setup.provisioning.is_none())
     {
-        let symmetric = matches!(
-            suit_common::cose::VerificationKey::from_cose_key(&a.cose_key),
-            Ok((suit_common::cose::VerificationKey::Hmac256(_), _))
-        );
+        let symmetric = suit_common::cose::VerificationKey::from_cose_key(&a.cose_key)
+            .is_ok_and(|(k, _)| k.is_symmetric());
         ops.push(if symmetric {
             let wrapped = suit_common::service::provision::author::wrap_secret(
                 &a.cose_key,

@@ -614,8 +614,8 @@ pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
 
 /// The COSE_Key of a public key, `None` for a shared (HMAC) key, which never is a TPA root.
 fn cose_key_of(key: &suit_common::cose::VerificationKey) -> Result<Option<Vec<u8>>> {
-    use suit_common::cose::VerificationKey as K;
-    let public = match key {
+    use suit_common::cose::KeyMaterial as K;
+    let public = match key.material() {
         K::P256(k) => PublicKey::P256(k.into()),
         K::Ed25519(k) => PublicKey::Ed25519(*k),
         K::HssLms(k) => PublicKey::HssLms(k.clone()),

@@ -3,6 +3,7 @@
 //! the matching conditions and suit-directive-wait, and suit-text version entries.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use suit_common::cbor::Encoder;
 use suit_common::registry::ComponentTextKey;
@@ -174,7 +175,7 @@ pub(crate) fn component(c: &ComponentSpec) -> std::result::Result<ComponentUm, S
     }
     if let Some(m) = &c.metadata {
         um.params.component_metadata =
-            Some(Box::new(metadata(m).map_err(|e| format!("metadata: {e}"))?));
+            Some(Arc::new(metadata(m).map_err(|e| format!("metadata: {e}"))?));
     }
     if let Some(t) = &c.version_required_text {
         display_text("version-required-text", t)?;

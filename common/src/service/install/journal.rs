@@ -51,9 +51,14 @@ crate::cbor::struct_codec!(Journal { objects, pending });
 crate::cbor::struct_codec!(PendingCommit { state, tas });
 
 impl Journal {
-    /// The stored journal, if any (none: nothing to recover).
+    /// The stored journal, if any (none: nothing to recover). Missing while the device keys
+    /// exist, it was deleted ([`super::super::keys::established`]): a commit it held pending
+    /// would otherwise be forgotten.
     pub fn load<S: SecureStore + ?Sized>(store: &S) -> Result<Option<Journal>, StateError> {
         let Some(bytes) = store.get(JOURNAL_OBJECT)? else {
+            if super::super::keys::established(store)? {
+                return Err(StateError::Deleted);
+            }
             return Ok(None);
         };
         // How an empty journal is stored (see `save`); the encoded empty one is read too.

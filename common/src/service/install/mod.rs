@@ -53,8 +53,9 @@ pub use journal::{cleanup, reconcile, Journal, PendingCommit, Reconciled, JOURNA
 use platform::{Delivered, StorePlatform};
 use stream::{Planned, Stream};
 
-/// Largest envelope (integrated payloads included) held in TA memory.
-pub const MAX_ENVELOPE: usize = 1024 * 1024;
+/// Largest envelope (integrated payloads included) held in TA memory: the engine's limit, so
+/// `begin` refuses at once what prepare would refuse after buffering it.
+pub const MAX_ENVELOPE: usize = suit::envelope::MAX_ENVELOPE_LEN;
 /// Largest detached payload staged in secure storage (the engine's payload limit).
 pub const MAX_PAYLOAD: u64 = suit::interpreter::MAX_PAYLOAD_LEN;
 /// Most detached payloads one envelope may fetch.

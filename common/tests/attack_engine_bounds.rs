@@ -1,0 +1,401 @@
+//! Signed manifests that ask the engine for unbounded work or heap (parsing/bounds review,
+//! session 25): component-index lists with repeats and nested loops over them (time), one
+//! dependency fetched again and again (heap), one large parameter on every component under
+//! nested sequences (heap).
+
+use ciborium::Value;
+use suit_common::cose::{Algorithm, SigningKey};
+use suit_common::suit::command::MAX_CUSTOM_PARAMETERS;
+use suit_common::suit::error::{CommandErrorKind, Error};
+use suit_common::suit::interpreter::{MAX_HELD_DEPENDENCIES, MAX_STEPS};
+use suit_common::suit::platform::CHUNK_LEN;
+use suit_common::suit::words::Words;
+use suit_common::suit::{ComponentId, Digest, Outcome, Procedure};
+use suit_test_support::*;
+
+use crate::attack_oracles::peak_heap;
+
+pub(crate) fn key() -> SigningKey {
+    p256_private_from_pem("suit-manifest-spec/private_key.pem")
+}
+
+fn seq(commands: Vec<Value>) -> Value {
+    bytes(&cbor(&Value::Array(commands)))
+}
+
+fn list(indices: impl IntoIterator<Item = i64>) -> Value {
+    Value::Array(indices.into_iter().map(int).collect())
+}
+
+/// A manifest with one-segment components `components`, dependencies at `deps` and the
+/// install sequence `install`; the shared sequence checks vendor and class on component 0.
+pub(crate) fn manifest(
+    components: &[&[u8]],
+    deps: &[i64],
+    install: Vec<Value>,
+    id: &[u8],
+) -> Vec<u8> {
+    let mut common = vec![(
+        2,
+        Value::Array(
+            components
+                .iter()
+                .map(|c| Value::Array(vec![bytes(c)]))
+                .collect(),
+        ),
+    )];
+    if !deps.is_empty() {
+        common.insert(
+            0,
+            (1, map(deps.iter().map(|d| (*d, map(vec![]))).collect())),
+        );
+    }
+    common.push((4, bytes(&cbor(&Value::Array(spec_id_checks())))));
+    cbor(&map(vec![
+        (1, int(1)),
+        (2, int(1)),
+        (3, bytes(&cbor(&map(common)))),
+        (5, Value::Array(vec![bytes(id)])),
+        (20, bytes(&cbor(&Value::Array(install)))),
+    ]))
+}
+
+fn sixteen() -> Vec<Vec<u8>> {
+    (0..16u8).map(|i| vec![b'c', i]).collect()
+}
+
+fn run(
+    components: &[Vec<u8>],
+    deps: &[i64],
+    install: Vec<Value>,
+    integrated: &[(&str, &[u8])],
+    dev: &mut RecordingPlatform,
+) -> (Result<Outcome, Error>, usize, usize) {
+    let ids: Vec<&[u8]> = components.iter().map(Vec::as_slice).collect();
+    let env = seal_one(
+        &manifest(&ids, deps, install, b"root"),
+        &key(),
+        Algorithm::Esp256,
+        &[],
+        integrated,
+    );
+    let (r, peak) = peak_heap(|| spec_process(&env, Procedure::Update, dev));
+    (r, peak, env.len())
+}
+
+fn kind(r: Result<Outcome, Error>) -> CommandErrorKind {
+    match r {
+        Err(Error::Command(c)) => c.kind,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `[12, [0..16], 32, bstr(body)]` wrapped four deep around `inner`: `inner` runs 16^4 times.
+fn loops_over_sixteen(inner: Vec<Value>) -> Vec<Value> {
+    let mut body = inner;
+    for _ in 0..4 {
+        body = vec![int(12), list(0..16), int(32), seq(body)];
+    }
+    body
+}
+
+#[test]
+fn a_component_index_list_naming_a_component_twice_is_refused() {
+    let two = [b"a".to_vec(), b"b".to_vec()];
+    let mut dev = RecordingPlatform::spec_device();
+    let (r, ..) = run(&two, &[], vec![int(12), list([1, 0, 1])], &[], &mut dev);
+    match r {
+        Err(Error::Invalid { at, reason }) => {
+            assert_eq!((at, reason), (Words::IndexArg, Words::IndexRepeated))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(dev
+        .log
+        .iter()
+        .all(|e| !matches!(e, Effect::Condition { .. } | Effect::Directive { .. })));
+    // Each component once is fine; an index past the list is refused when it runs.
+    let mut dev = RecordingPlatform::spec_device();
+    run(&two, &[], vec![int(12), list([1, 0])], &[], &mut dev)
+        .0
+        .unwrap();
+    let mut dev = RecordingPlatform::spec_device();
+    let (r, ..) = run(&two, &[], vec![int(12), list([0, 2])], &[], &mut dev);
+    assert_eq!(kind(r), CommandErrorKind::ComponentIndexOutOfRange(2));
+}
+
+#[test]
+fn nested_loops_over_every_component_stop_at_the_step_budget() {
+    // One command innermost: 16^4 runs of it, about 140,000 steps in all, within the budget.
+    let mut dev = RecordingPlatform::spec_device();
+    let inner = vec![int(20), map(vec![])];
+    let (r, ..) = run(&sixteen(), &[], loops_over_sixteen(inner), &[], &mut dev);
+    let steps = r.unwrap().steps;
+    assert!((65_536..MAX_STEPS).contains(&steps), "{steps}");
+    // Four: 262,144 runs of a command, more than the budget allows.
+    let mut dev = RecordingPlatform::spec_device();
+    let inner = (0..4).flat_map(|_| [int(20), map(vec![])]).collect();
+    let (r, ..) = run(&sixteen(), &[], loops_over_sixteen(inner), &[], &mut dev);
+    assert_eq!(kind(r), CommandErrorKind::Limit(Words::ExecutedSteps));
+    assert!(!dev.committed() && dev.discarded());
+}
+
+#[test]
+fn digest_checks_and_fetches_cost_their_bytes() {
+    // Image-match over an installed component, then a fetch into another: a step per 64 KiB.
+    let steps = |len: usize| {
+        let stored = vec![0x5a; len];
+        let fetched = vec![0xa5; len];
+        let mut dev = RecordingPlatform::spec_device();
+        dev.read_chunk = Some(usize::MAX);
+        dev.installed
+            .insert(ComponentId::new(&[b"a"]), stored.clone());
+        dev.remote.insert("http://x/b".into(), fetched);
+        let install = vec![
+            int(12),
+            int(0),
+            int(20),
+            map(vec![(3, bytes(&suit_digest(&stored)))]),
+            int(3),
+            int(15),
+            int(12),
+            int(1),
+            int(20),
+            map(vec![(21, text("http://x/b"))]),
+            int(21),
+            int(15),
+        ];
+        let (r, ..) = run(&[b"a".to_vec(), b"b".to_vec()], &[], install, &[], &mut dev);
+        r.unwrap().steps
+    };
+    let chunks = 40;
+    let (small, large) = (steps(1), steps(chunks * CHUNK_LEN));
+    assert!(large - small >= 2 * chunks as u64, "{small} {large}");
+}
+
+/// A dependency envelope (one component `x`, writes it) and its SUIT_Digest.
+pub(crate) fn dependency(content: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let install = vec![
+        int(12),
+        int(0),
+        int(20),
+        map(vec![(18, bytes(content))]),
+        int(18),
+        int(15),
+    ];
+    let m = manifest(&[b"x"], &[], install, b"dependency.suit");
+    let env = seal_one(&m, &key(), Algorithm::Esp256, &[], &[]);
+    let mut bstr = Vec::new();
+    ciborium::into_writer(&Value::Bytes(m), &mut bstr).unwrap();
+    (env, Digest::sha256(&bstr).encode())
+}
+
+#[test]
+fn a_dependency_fetched_again_replaces_the_envelope_it_had() {
+    let dep = vec![0xa0; 100_000];
+    let mut install = vec![int(12), int(1), int(20), map(vec![(21, text("#dep"))])];
+    for _ in 0..20 {
+        install.extend([int(21), int(0)]);
+    }
+    let mut dev = RecordingPlatform::spec_device();
+    let comps = [b"x".to_vec(), b"d".to_vec()];
+    let (r, peak, env) = run(&comps, &[1], install, &[("#dep", &dep)], &mut dev);
+    // Fetched 20 times, never processed (it is no envelope): the section's end says so.
+    assert_eq!(kind(r), CommandErrorKind::DependencyNotProcessed);
+    assert!(peak < 3 * env, "peak heap {peak} B for a {env} B envelope");
+}
+
+#[test]
+fn dependency_envelopes_held_at_once_are_capped() {
+    // More dependencies than may be held, each fetched once.
+    let n = MAX_HELD_DEPENDENCIES + 1;
+    let mut comps = vec![b"x".to_vec()];
+    comps.extend((1..=n).map(|i| vec![b'd', i as u8]));
+    let deps: Vec<i64> = (1..=n as i64).collect();
+    let mut install = vec![
+        int(12),
+        list(deps.clone()),
+        int(20),
+        map(vec![(21, text("#dep"))]),
+    ];
+    install.extend([int(21), int(0)]);
+    let mut dev = RecordingPlatform::spec_device();
+    let (r, ..) = run(&comps, &deps, install, &[("#dep", b"\xa0")], &mut dev);
+    assert_eq!(
+        kind(r),
+        CommandErrorKind::Limit(Words::DependencyEnvelopesHeld)
+    );
+    // Three of 400 KB from the network: two fit, the third does not.
+    let mut dev = RecordingPlatform::spec_device();
+    dev.read_chunk = Some(usize::MAX);
+    dev.remote.insert("http://x/d".into(), vec![0xa0; 400_000]);
+    let comps = [
+        b"x".to_vec(),
+        b"d1".to_vec(),
+        b"d2".to_vec(),
+        b"d3".to_vec(),
+    ];
+    let install = vec![
+        int(12),
+        list([1, 2, 3]),
+        int(20),
+        map(vec![(21, text("http://x/d"))]),
+        int(21),
+        int(0),
+    ];
+    let (r, ..) = run(&comps, &[1, 2, 3], install, &[], &mut dev);
+    match r {
+        Err(Error::Command(c)) => {
+            assert_eq!(
+                c.kind,
+                CommandErrorKind::Limit(Words::DependencyEnvelopesHeld)
+            );
+            assert_eq!(c.location.component, Some(3));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_refetch_in_a_failed_option_gives_back_the_envelope_checked_before() {
+    // Fetch and check the dependency; a try-each option fetches other bytes for it and fails;
+    // process-dependency then runs the envelope that was checked. An option that succeeds
+    // keeps what it fetched.
+    let (d1, h1) = dependency(b"one");
+    let refetch = |then: Value| {
+        seq(vec![
+            int(20),
+            map(vec![(21, text("#junk"))]),
+            int(21),
+            int(0),
+            then,
+            int(0),
+        ])
+    };
+    let install = |option_fails: bool| {
+        vec![
+            int(12),
+            int(1),
+            int(20),
+            map(vec![(3, bytes(&h1)), (21, text("#d1"))]),
+            int(21),
+            int(15),
+            int(7),
+            int(15),
+            int(15),
+            Value::Array(vec![
+                refetch(int(if option_fails { 14 } else { 8 })),
+                Value::Null,
+            ]),
+            int(11),
+            int(15),
+        ]
+    };
+    let comps = [b"x".to_vec(), b"d".to_vec()];
+    let integrated: &[(&str, &[u8])] = &[("#d1", &d1), ("#junk", b"\xa0")];
+    let mut dev = RecordingPlatform::spec_device();
+    let (r, ..) = run(&comps, &[1], install(true), integrated, &mut dev);
+    let committed = r.unwrap().committed;
+    assert!(
+        committed.contains(&ComponentId::new(&[b"x"])),
+        "{committed:?}"
+    );
+    // Kept: the junk is what process-dependency finds, unverified (re-fetched since).
+    let mut dev = RecordingPlatform::spec_device();
+    let (r, ..) = run(&comps, &[1], install(false), integrated, &mut dev);
+    match r {
+        Err(Error::Command(c)) => assert_eq!(c.kind, CommandErrorKind::DependencyNotVerified),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The review's shape: one content parameter of `len` bytes on all 16 components, then four
+/// nested run-sequences (or try-each options) that each keep the parameters to restore, and a
+/// condition reading them innermost.
+fn large_parameter_on_every_component(len: usize, try_each: bool) -> (usize, usize) {
+    let content = vec![0x55; len];
+    let mut body = vec![int(20), map(vec![]), int(1), int(15)];
+    for _ in 0..4 {
+        body = if try_each {
+            vec![int(15), Value::Array(vec![seq(body), Value::Null])]
+        } else {
+            vec![int(32), seq(body)]
+        };
+    }
+    let mut install = vec![
+        int(12),
+        Value::Bool(true),
+        int(20),
+        map(vec![
+            (1, bytes(&suit_test_support::VENDOR_ID)),
+            (18, bytes(&content)),
+        ]),
+    ];
+    install.extend(body);
+    let mut dev = RecordingPlatform::spec_device();
+    let (r, peak, env) = run(&sixteen(), &[], install, &[], &mut dev);
+    r.unwrap();
+    (peak, env)
+}
+
+#[test]
+fn a_large_parameter_is_shared_not_copied_per_component_and_level() {
+    for try_each in [false, true] {
+        let (peak, env) = large_parameter_on_every_component(40_000, try_each);
+        assert!(
+            peak < 2 * env,
+            "try-each {try_each}: peak heap {peak} B for a {env} B envelope"
+        );
+    }
+}
+
+/// A SUIT_Parameters map of custom labels `labels`, each set to `true`.
+fn custom(labels: impl IntoIterator<Item = i64>) -> Value {
+    map(labels.into_iter().map(|l| (l, Value::Bool(true))).collect())
+}
+
+#[test]
+fn custom_parameters_per_component_are_capped() {
+    let max = MAX_CUSTOM_PARAMETERS as i64;
+    let on_all = |maps: Vec<Value>| {
+        let mut install = vec![int(12), Value::Bool(true)];
+        for m in maps {
+            install.extend([int(20), m]);
+        }
+        let mut dev = RecordingPlatform::spec_device();
+        run(&sixteen(), &[], install, &[], &mut dev).0
+    };
+    // The bound on every component, from two maps that set two labels again: fine.
+    on_all(vec![custom((1..=max).map(|l| -l)), custom([-1, -max])]).unwrap();
+    // One distinct label more, from a second map: refused on the first component.
+    match on_all(vec![custom((1..=max).map(|l| -l)), custom([-max - 1])]) {
+        Err(Error::Command(c)) => {
+            assert_eq!(c.kind, CommandErrorKind::Limit(Words::CustomParameters));
+            assert_eq!(c.location.component, Some(0));
+        }
+        other => panic!("{other:?}"),
+    }
+    // One map carrying more: refused when the manifest is decoded.
+    match on_all(vec![custom((1..=max + 1).map(|l| -l))]) {
+        Err(Error::Limit(w)) => assert_eq!(w, Words::CustomParameters),
+        other => panic!("{other:?}"),
+    }
+    // copy-params adding one label to a component that holds the bound.
+    let install = vec![
+        int(12),
+        int(0),
+        int(20),
+        custom((1..=max).map(|l| -l)),
+        int(12),
+        int(1),
+        int(20),
+        custom([-max - 1]),
+        int(12),
+        int(0),
+        int(35),
+        map(vec![(1, list([-max - 1]))]),
+    ];
+    let mut dev = RecordingPlatform::spec_device();
+    let (r, ..) = run(&sixteen(), &[], install, &[], &mut dev);
+    assert_eq!(kind(r), CommandErrorKind::Limit(Words::CustomParameters));
+}
