@@ -227,3 +227,42 @@ fn with_format(record: &[u8], format: u8) -> Vec<u8> {
     ciborium::into_writer(&v, &mut out).unwrap();
     out
 }
+
+/// Two deletions suffice for a reset (the journal is empty between installs): the keys and
+/// the state record. The device starts over under a new identity, and does not adopt the KEK
+/// object an earlier owner's anchors were given (review s25, second round).
+#[test]
+fn a_reset_by_deletion_starts_with_a_new_identity_and_no_old_keks() {
+    use suit_common::service::keys::KEKS_OBJECT;
+    use suit_test_support::TPA_PRIV;
+    let mut s = service(backend(0));
+    let to = secrets_to(&mut s);
+    let old_kid = device_key(&mut s).unwrap().identity_kid;
+    let m1 = provision_message(
+        &mut s,
+        1,
+        vec![
+            author_anchor(1, &[b"app"]),
+            kek_op(&to, TPA_PRIV, b"kek-1", &[1], &[0x11; 16]),
+        ],
+    );
+    provision(&mut s, &m1).unwrap();
+    assert!(s.backend().store().raw(KEKS_OBJECT).is_some());
+
+    let mut store = s.backend().store().clone();
+    store.remove(KEYS_OBJECT).unwrap();
+    store.remove(STATE_OBJECT).unwrap();
+    // Another RNG stream than the first boot's (the test backends' RNG is seeded).
+    let mut b = backend(9);
+    b.set_store(store.after_reboot());
+    let mut s = service(b);
+    let new_kid = device_key(&mut s).unwrap().identity_kid;
+    assert_ne!(new_kid, old_kid, "a new identity");
+    assert_eq!(
+        s.backend().store().raw(KEKS_OBJECT),
+        None,
+        "the old KEKs dropped"
+    );
+    // The old owner's message names the old identity: refused.
+    assert!(provision(&mut s, &m1).is_err());
+}

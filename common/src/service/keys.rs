@@ -235,8 +235,8 @@ pub fn established<S: SecureStore + ?Sized>(store: &S) -> Result<bool, StoreErro
 }
 
 /// Stores the state record and the journal where missing, before a key object is written.
-/// With `fresh` (no key object), refuses records that hold anything: only a device with
-/// keys writes them, so its key object was deleted.
+/// With `fresh` (no key object), refuses records that hold anything (only a device with
+/// keys writes them, so its key object was deleted) and drops a KEK object left from before.
 fn establish_records<E: SecureStore>(env: &mut E, fresh: bool) -> Result<(), KeyStoreError> {
     use super::install::{Journal, JOURNAL_OBJECT};
     use super::state::{State, STATE_OBJECT};
@@ -252,10 +252,17 @@ fn establish_records<E: SecureStore>(env: &mut E, fresh: bool) -> Result<(), Key
         State::new().save(env).map_err(records)?;
     }
     match Journal::load(env).map_err(records)? {
-        Some(journal) if fresh && !journal.is_empty() => Err(KeyStoreError::Deleted),
-        Some(_) => Ok(()),
-        None => Ok(env.put_record(JOURNAL_OBJECT, &[])?),
+        Some(journal) if fresh && !journal.is_empty() => return Err(KeyStoreError::Deleted),
+        Some(_) => {}
+        None => env.put_record(JOURNAL_OBJECT, &[])?,
     }
+    // A device starting over (its keys and state record deleted) does not adopt the KEKs an
+    // earlier owner's anchors were given: anchors added later under the same ids would be
+    // offered them, a revoked set included.
+    if fresh && env.len(KEKS_OBJECT)?.is_some() {
+        env.remove(KEKS_OBJECT)?;
+    }
+    Ok(())
 }
 
 impl DeviceKeyPair {
