@@ -1,13 +1,15 @@
 //! Signed manifests that ask the engine for unbounded work or heap (parsing/bounds review,
 //! session 25): component-index lists with repeats and nested loops over them (time), one
 //! dependency fetched again and again (heap), one large parameter on every component under
-//! nested sequences (heap).
+//! nested sequences (heap), per-run lists a loop would grow (heap), a held dependency's
+//! signatures verified again on every check (time).
 
 use ciborium::Value;
 use suit_common::cose::{Algorithm, SigningKey};
+use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::command::MAX_CUSTOM_PARAMETERS;
 use suit_common::suit::error::{CommandErrorKind, Error};
-use suit_common::suit::interpreter::{MAX_HELD_DEPENDENCIES, MAX_STEPS};
+use suit_common::suit::interpreter::{MAX_HELD_DEPENDENCIES, MAX_STEPS, SIGNATURE_STEPS};
 use suit_common::suit::platform::CHUNK_LEN;
 use suit_common::suit::words::Words;
 use suit_common::suit::{ComponentId, Digest, Outcome, Procedure};
@@ -398,4 +400,145 @@ fn custom_parameters_per_component_are_capped() {
     let mut dev = RecordingPlatform::spec_device();
     let (r, ..) = run(&sixteen(), &[], install, &[], &mut dev);
     assert_eq!(kind(r), CommandErrorKind::Limit(Words::CustomParameters));
+}
+
+#[test]
+fn process_dependency_in_nested_loops_keeps_the_processed_list_per_dependency() {
+    // The dependency: one component, a validate section only, so each process-dependency in
+    // the root's install section succeeds at once. Innermost: index 15 (the dependency) and
+    // 60 process-dependency, 16^4 times: the step budget ends the run after ~130,000. Each
+    // used to add an entry to the processed list, copied by every snapshot of the four
+    // levels (about 5 MiB; the TA's heap is 3 MiB).
+    let m = cbor(&map(vec![
+        (1, int(1)),
+        (2, int(1)),
+        (
+            3,
+            bytes(&cbor(&map(vec![(
+                2,
+                Value::Array(vec![Value::Array(vec![bytes(b"x")])]),
+            )]))),
+        ),
+        (5, Value::Array(vec![bytes(b"dep")])),
+        (7, seq(vec![int(12), int(0)])),
+    ]));
+    let dep = seal_one(&m, &key(), Algorithm::Esp256, &[], &[]);
+    let mut bstr = Vec::new();
+    ciborium::into_writer(&Value::Bytes(m), &mut bstr).unwrap();
+    let digest = Digest::sha256(&bstr).encode();
+    let mut inner = vec![int(12), int(15)];
+    for _ in 0..60 {
+        inner.extend([int(11), int(0)]);
+    }
+    let mut install = vec![
+        int(12),
+        int(15),
+        int(20),
+        map(vec![(3, bytes(&digest)), (21, text("#d"))]),
+        int(21),
+        int(0),
+        int(7),
+        int(0),
+    ];
+    install.extend(loops_over_sixteen(inner));
+    let mut dev = RecordingPlatform::spec_device();
+    dev.log_limit = Some(0);
+    let (r, peak, env) = run(&sixteen(), &[15], install, &[("#d", &dep)], &mut dev);
+    assert_eq!(kind(r), CommandErrorKind::Limit(Words::ExecutedSteps));
+    assert!(
+        peak < 256 * 1024,
+        "peak heap {peak} B for a {env} B envelope"
+    );
+}
+
+#[test]
+fn swaps_and_invocations_in_nested_loops_keep_per_component_lists() {
+    // 16^4 runs of a swap and an invocation: the components each sequence accessed (checked
+    // for strict-order false) and the components invoked grew by entries per command run.
+    // Every component swaps with component 0, component 0 with component 1.
+    let mut install = vec![
+        int(12),
+        Value::Bool(true),
+        int(20),
+        map(vec![(22, int(0))]),
+        int(12),
+        int(0),
+        int(20),
+        map(vec![(22, int(1))]),
+    ];
+    install.extend(loops_over_sixteen(vec![int(31), int(15), int(23), int(15)]));
+    let mut dev = RecordingPlatform::spec_device();
+    dev.log_limit = Some(0);
+    let (r, peak, env) = run(&sixteen(), &[], install, &[], &mut dev);
+    let out = r.unwrap();
+    assert!(out.steps > 2 * 65_536, "{}", out.steps);
+    let all: Vec<ComponentId> = sixteen().iter().map(|c| ComponentId::new(&[c])).collect();
+    assert_eq!(out.invoked, all);
+    assert!(
+        peak < 256 * 1024,
+        "peak heap {peak} B for a {env} B envelope"
+    );
+}
+
+/// A dependency envelope (as [`dependency`]) signed `signatures` times by the spec key: each
+/// signature is a Sign1 block the device verifies.
+fn dependency_signed(signatures: usize) -> (Vec<u8>, Vec<u8>) {
+    let (one, digest) = dependency(b"one");
+    if signatures == 1 {
+        return (one, digest);
+    }
+    let install = vec![
+        int(12),
+        int(0),
+        int(20),
+        map(vec![(18, bytes(b"one"))]),
+        int(18),
+        int(15),
+    ];
+    let m = manifest(&[b"x"], &[], install, b"dependency.suit");
+    let k = key();
+    let signers: Vec<Signer<'_>> = (0..signatures)
+        .map(|_| Signer {
+            key: &k,
+            alg: Algorithm::Esp256,
+            kid: b"",
+        })
+        .collect();
+    (seal_envelope(&m, &signers, &[], &[]).unwrap(), digest)
+}
+
+#[test]
+fn a_held_dependency_has_its_signatures_verified_once_per_fetch() {
+    // Steps of a run that fetches the dependency (with `signatures` signatures) `fetches`
+    // times, each followed by `checks` dependency-integrity checks, then processes it.
+    let steps = |signatures: usize, fetches: usize, checks: usize| {
+        let (env, digest) = dependency_signed(signatures);
+        let mut install = vec![
+            int(12),
+            int(1),
+            int(20),
+            map(vec![(3, bytes(&digest)), (21, text("#d"))]),
+        ];
+        for _ in 0..fetches {
+            install.extend([int(21), int(15)]);
+            for _ in 0..checks {
+                install.extend([int(7), int(15)]);
+            }
+        }
+        install.extend([int(11), int(15)]);
+        let mut dev = RecordingPlatform::spec_device();
+        let comps = [b"x".to_vec(), b"d".to_vec()];
+        let (r, ..) = run(&comps, &[1], install, &[("#d", &env)], &mut dev);
+        r.unwrap().steps
+    };
+    // Each signature verified costs its steps, the first time.
+    let (one, eight) = (steps(1, 1, 1), steps(8, 1, 1));
+    assert!(eight - one >= 7 * SIGNATURE_STEPS, "{one} {eight}");
+    // Later checks of the same bytes only decode them: 40 more checks cost a command and an
+    // envelope's decoding each, not 8 verifications.
+    let many = steps(8, 1, 41);
+    assert!(many - eight <= 40 * 2, "{eight} {many}");
+    // A re-fetch replaces the bytes: they are verified again.
+    let again = steps(8, 2, 1);
+    assert!(again - eight >= 8 * SIGNATURE_STEPS, "{eight} {again}");
 }

@@ -1073,6 +1073,52 @@ fn a_long_reference_uri_is_reported_exactly_and_a_longer_one_refused() {
 }
 
 #[test]
+fn payload_uris_at_their_bound_fit_the_prepare_response_and_a_longer_one_is_refused() {
+    // The prepare response lists every URI to fetch: the most payloads, each URI as long as
+    // the engine accepts, fit; one byte more is refused when the manifest is decoded, so the
+    // session is not prepared (no payload is taken).
+    use suit_common::service::install::MAX_PAYLOADS;
+    use suit_common::suit::command::MAX_PARAMETER_URI_LEN;
+    let uri = |i: usize, len: usize| {
+        let head = format!("https://vendor.example/{i}?sig=");
+        format!("{head}{}", "a".repeat(len - head.len()))
+    };
+    let envelope = |seq: i64, len: usize| {
+        let mut install = vec![int(12), int(0)];
+        for i in 0..MAX_PAYLOADS {
+            install.extend([
+                int(20),
+                suit_test_support::map(vec![(21, Value::Text(uri(i, len)))]),
+            ]);
+        }
+        let m = suit_manifest(
+            seq,
+            vec![Value::Array(vec![bytes(b"app")])],
+            &identity_checks(vec![int(12), int(0)]),
+            &Value::Array(install),
+        );
+        sign_with(&m, AUTHOR_PRIV)
+    };
+    let mut s = provisioned();
+    let r = prepare(&mut s, &envelope(1, MAX_PARAMETER_URI_LEN)).unwrap();
+    assert_eq!(r.needed_uris.len(), MAX_PAYLOADS);
+    assert!(r
+        .needed_uris
+        .iter()
+        .all(|u| u.len() == MAX_PARAMETER_URI_LEN));
+    let (_, refusal) = prepare(&mut s, &envelope(2, MAX_PARAMETER_URI_LEN + 1)).unwrap_err();
+    says(&refusal.reason, "suit-parameter-uri length");
+    let chunk = PayloadChunkRequest {
+        uri: uri(0, MAX_PARAMETER_URI_LEN + 1),
+        total_len: 1,
+        offset: 0,
+        data: ByteBuf::from(vec![0]),
+    };
+    let (_, refusal) = call::<_, Empty>(&mut s, Command::InstallPayload, &chunk).unwrap_err();
+    says(&refusal.reason, "payload before prepare");
+}
+
+#[test]
 fn the_engines_documented_limits_are_refused_by_name() {
     // CONFORMANCE.md lists each bound; a manifest past it is refused naming it.
     let mut s = provisioned();

@@ -66,6 +66,7 @@ impl<'a> Envelope<'a> {
             return Err(AuthError::NoAuthenticationBlock.into());
         }
         let mut signers = Vec::new();
+        let mut attempts = 0u64;
         let mut first_failure: Option<AuthError> = None;
         // A COSE_Sign yields one entry per signature; every other block one entry. All are
         // parsed and counted before any verification runs.
@@ -124,6 +125,7 @@ impl<'a> Envelope<'a> {
                 let mut verified = false;
                 for anchor in candidates {
                     tried = true;
+                    attempts += 1;
                     let v = verifier.get_or_insert_with(|| block.verifier(self.digest_encoded));
                     match v.verify(&anchor.key) {
                         Ok(()) => {
@@ -154,6 +156,27 @@ impl<'a> Envelope<'a> {
             envelope: self,
             signers,
             digest: computed,
+            attempts,
+        })
+    }
+
+    /// Step (1) only, for an envelope whose manifest [`Self::verify`] already found authentic
+    /// with digest `digest` and signers `signers` (the interpreter's held dependencies): the
+    /// manifest must still hash to that digest, and no signature is verified again.
+    pub(crate) fn verified_before(
+        self,
+        digest: Digest,
+        signers: Vec<AnchorId>,
+    ) -> Result<Verified<'a>, Error> {
+        let computed = Digest::sha256(self.manifest_encoded);
+        if !computed.ct_eq(&digest) || !self.digest.ct_eq(&digest) {
+            return Err(AuthError::ManifestDigestMismatch.into());
+        }
+        Ok(Verified {
+            envelope: self,
+            signers,
+            digest,
+            attempts: 0,
         })
     }
 }
@@ -167,6 +190,9 @@ pub struct Verified<'a> {
     pub signers: Vec<AnchorId>,
     /// The manifest digest (SHA-256 over the bstr-wrapped manifest).
     pub digest: Digest,
+    /// Signature verifications tried (each a candidate anchor for a signature), for a caller
+    /// that charges for them.
+    pub(crate) attempts: u64,
 }
 
 /// Why [`Verified::decode`] failed, by whose bytes are at fault.
@@ -195,6 +221,7 @@ impl<'a> Verified<'a> {
             envelope,
             signers,
             digest,
+            ..
         } = self;
         let mut manifest = Manifest::decode(envelope.manifest).map_err(DecodeError::Manifest)?;
         for member in &envelope.severed {

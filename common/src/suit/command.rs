@@ -28,6 +28,11 @@ pub const MAX_SEQUENCE_COMMANDS: usize = 128;
 /// holds (device policy). Each is kept per component and merged by label, so without a bound
 /// many labels set on every component would cost labels × components in heap and time.
 pub const MAX_CUSTOM_PARAMETERS: usize = 16;
+/// Longest suit-parameter-uri accepted (device policy, as suit-reference-uri's bound): the
+/// install session hands the REE every URI to fetch in one response
+/// (`InstallPrepareResponse`, up to 8 URIs within 64 KiB) and the REE names one in each
+/// payload chunk (within the 4 KiB a request has beside its data).
+pub const MAX_PARAMETER_URI_LEN: usize = crate::suit::manifest::MAX_REFERENCE_URI_LEN;
 
 /// The argument of set-component-index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,7 +291,13 @@ impl Parameters {
                     crate::cbor::check_well_formed(inner).at(Words::SuitEncryptionInfo)?;
                     p.encryption_info = Some(inner.into());
                 }
-                Some(P::Uri) => p.uri = Some(dec.text().at(AT)?.into()),
+                Some(P::Uri) => {
+                    let uri = dec.text().at(AT)?;
+                    if uri.len() > MAX_PARAMETER_URI_LEN {
+                        return Err(Error::Limit(Words::SuitParameterUriLength));
+                    }
+                    p.uri = Some(uri.into());
+                }
                 Some(P::SourceComponent) => p.source_component = Some(dec.uint().at(AT)?),
                 Some(P::InvokeArgs) => p.invoke_args = Some(dec.bytes().at(AT)?.into()),
                 Some(P::DeviceIdentifier) => p.device_id = Some(uuid(dec.bytes().at(AT)?)?),

@@ -37,6 +37,7 @@ use alloc::vec::Vec;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::suit::authenticate::AuthenticatedManifest;
 use crate::suit::command::{Action, Command, CommandSequence, IndexArg, Parameters};
 use crate::suit::component::ComponentId;
 use crate::suit::decrypt::{KeySource, PayloadDecryptor};
@@ -63,10 +64,11 @@ pub const MAX_DEPENDENCY_DEPTH: u8 = 3;
 /// Steps one run may take, every section, nested sequence, try-each option and dependency
 /// included (`CommandErrorKind::Limit(ExecutedSteps)` beyond). A command takes one step per
 /// component it starts on (at least one); reading, hashing, decrypting or staging bytes takes
-/// one per [`CHUNK_LEN`] chunk, and decoding and authenticating a dependency envelope one plus
-/// one per chunk of it. Without it, nested try-each / run-sequence over component lists
-/// multiply: four levels over 16 components run an inner sequence 65,536 times, and each of
-/// its image-matches may hash a stored component of up to 64 MiB.
+/// one per [`CHUNK_LEN`] chunk; decoding a dependency envelope one plus one per chunk of it,
+/// and each signature verification tried on it [`SIGNATURE_STEPS`] (its signatures are
+/// verified once per fetch, see `Held`). Without it, nested try-each / run-sequence over
+/// component lists multiply: four levels over 16 components run an inner sequence 65,536
+/// times, and each of its image-matches may hash a stored component of up to 64 MiB.
 ///
 /// A manifest at the decode bounds that runs each command once per component takes at most
 /// 10 sequences (5 sections of an update, the shared sequence before each) × 128 commands ×
@@ -74,8 +76,12 @@ pub const MAX_DEPENDENCY_DEPTH: u8 = 3;
 /// 64 MiB takes 3 × 16 × 1,024 = 49,152. 2^18 leaves room for dependencies of that size. The
 /// worst case is 2^18 commands, each on up to 16 components and a copy of the run's
 /// parameter handles (a try-each option or run-sequence iteration), or 2^18 × 64 KiB =
-/// 16 GiB read and hashed.
+/// 16 GiB read and hashed, or 2^18 / [`SIGNATURE_STEPS`] = 16,384 signature verifications.
 pub const MAX_STEPS: u64 = 1 << 18;
+/// Steps one signature verification tried on a dependency envelope takes: as many as hashing
+/// 1 MiB, more than it costs (ECDSA P-256 verify measures 1.4-1.9 ms in the TA), so that
+/// re-fetching a small dependency to have it authenticated again costs its verifications.
+pub const SIGNATURE_STEPS: u64 = 16;
 /// Most dependency envelopes held at once in one run (each at most [`MAX_ENVELOPE_LEN`]).
 pub const MAX_HELD_DEPENDENCIES: usize = 8;
 /// Most bytes of dependency envelopes held at once in one run: two full-size envelopes.
@@ -266,7 +272,7 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     /// dependency and its own dependency) may share, so the one checked is the one processed.
     /// A stack: a re-fetch replaces the entry for its place at or above `dependency_floor`,
     /// and adds one otherwise (an entry below is what a snapshot's restore returns to).
-    dependencies: Vec<(Vec<u64>, Arc<Vec<u8>>)>,
+    dependencies: Vec<Held>,
     /// Length of `dependencies` when the innermost live snapshot was taken.
     dependency_floor: usize,
     /// What is left of [`MAX_STEPS`].
@@ -428,16 +434,14 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 continue;
             }
             component_id(frame, d.index).map_err(|k| Self::err(frame, &[], Some(d.index), k))?;
-            let Some(bytes) = self.dependency_bytes(frame, d.index) else {
+            let Some((slot, bytes)) = self.dependency_held(frame, d.index) else {
                 continue;
             };
-            self.charge_envelope(bytes.len())
-                .map_err(|k| Self::err(frame, &[], Some(d.index), k))?;
-            let auth = Envelope::decode(&bytes).and_then(|e| e.authenticate(&self.policy.anchors));
-            let has_section = match auth {
+            let has_section = match self.authenticate_held(slot, &bytes) {
                 Ok(a) => a.manifest.section(section).ok().flatten().is_some(),
                 // Refused when processed; not processing it is the failure to report here.
-                Err(_) => true,
+                Err(CommandErrorKind::Dependency(_)) => true,
+                Err(k) => return Err(Self::err(frame, &[], Some(d.index), k)),
             };
             if has_section {
                 return Err(Self::err(
@@ -814,11 +818,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     CommandErrorKind::UnorderedSourceAndTarget { component },
                 )));
             }
-            u.targets.extend(a.targets.iter().cloned());
-            u.sources.extend(a.sources.iter().cloned());
+            add_new(&mut u.targets, a.targets.iter().cloned());
+            add_new(&mut u.sources, a.sources.iter().cloned());
         }
-        st.accessed.targets.extend(a.targets);
-        st.accessed.sources.extend(a.sources);
+        add_new(&mut st.accessed.targets, a.targets);
+        add_new(&mut st.accessed.sources, a.sources);
         Ok(())
     }
 
@@ -879,8 +883,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     fn keep(&mut self, snap: Snapshot) {
         self.dependency_floor = snap.dependency_floor;
         let mut i = self.dependency_floor;
-        while let Some((at, _)) = self.dependencies.get(i) {
-            let shadowed = self.dependencies.iter().skip(i + 1).any(|(a, _)| a == at);
+        while let Some(held) = self.dependencies.get(i) {
+            let shadowed = (self.dependencies.iter().skip(i + 1)).any(|h| h.place == held.place);
             if shadowed {
                 self.dependencies.remove(i);
             } else {
@@ -1096,15 +1100,14 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 let want = p.image_digest.ok_or(Failure::Hard(K::MissingParameter(
                     ParameterKind::ImageDigest,
                 )))?;
-                let bytes = self
-                    .dependency_bytes(frame, idx)
-                    .ok_or(Failure::Hard(K::Platform(
-                        crate::suit::platform::PlatformError::NotFound,
-                    )))?;
-                self.charge_envelope(bytes.len()).map_err(Failure::Hard)?;
-                let auth = Envelope::decode(&bytes)
-                    .and_then(|e| e.authenticate(&self.policy.anchors))
-                    .map_err(|e| Failure::Hard(K::Dependency(Box::new(e))))?;
+                let (slot, bytes) =
+                    self.dependency_held(frame, idx)
+                        .ok_or(Failure::Hard(K::Platform(
+                            crate::suit::platform::PlatformError::NotFound,
+                        )))?;
+                let auth = self
+                    .authenticate_held(slot, &bytes)
+                    .map_err(Failure::Hard)?;
                 if !auth.digest.ct_eq(&want) {
                     return Err(Failure::Hard(K::DependencyDigestMismatch));
                 }
@@ -1155,8 +1158,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     ) -> Result<Digest, Failure> {
         use CommandErrorKind as K;
         if frame.manifest.dependency(idx).is_some() {
-            let bytes = self
-                .dependency_bytes(frame, idx)
+            let (_, bytes) = self
+                .dependency_held(frame, idx)
                 .ok_or(Failure::Soft(K::ConditionFailed(ConditionKind::ImageMatch)))?;
             self.charge_envelope(bytes.len()).map_err(Failure::Hard)?;
             let env =
@@ -1194,13 +1197,41 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         Ok(h.finish())
     }
 
-    /// The envelope last fetched for dependency `idx` of `frame`'s manifest, shared.
-    fn dependency_bytes(&self, frame: &Frame<'_, '_>, idx: usize) -> Option<Arc<Vec<u8>>> {
-        self.dependencies
-            .iter()
-            .rev()
-            .find(|(at, _)| dependency_place(frame, idx) == *at)
-            .map(|(_, b)| Arc::clone(b))
+    /// The envelope last fetched for dependency `idx` of `frame`'s manifest: its place in
+    /// `dependencies` and its bytes, shared.
+    fn dependency_held(&self, frame: &Frame<'_, '_>, idx: usize) -> Option<(usize, Arc<Vec<u8>>)> {
+        let place = dependency_place(frame, idx);
+        let slot = self.dependencies.iter().rposition(|h| h.place == place)?;
+        let held = self.dependencies.get(slot)?;
+        Some((slot, Arc::clone(&held.bytes)))
+    }
+
+    /// Decodes and authenticates `bytes`, the envelope held at `slot` of `dependencies`,
+    /// against the device's anchors. Its signatures are verified once, each one tried charged
+    /// [`SIGNATURE_STEPS`]; the digest and signers found are kept with it, and later calls
+    /// only check that its manifest still hashes to that digest. Every call is charged for
+    /// decoding (`charge_envelope`).
+    fn authenticate_held<'b>(
+        &mut self,
+        slot: usize,
+        bytes: &'b [u8],
+    ) -> Result<AuthenticatedManifest<'b>, CommandErrorKind> {
+        self.charge_envelope(bytes.len())?;
+        let dep = |e: Error| CommandErrorKind::Dependency(Box::new(e));
+        let envelope = Envelope::decode(bytes).map_err(dep)?;
+        let known = self.dependencies.get(slot).and_then(|h| h.verified.clone());
+        let verified = match known {
+            Some((digest, signers)) => envelope.verified_before(digest, signers).map_err(dep)?,
+            None => {
+                let v = envelope.verify(&self.policy.anchors).map_err(dep)?;
+                self.charge(SIGNATURE_STEPS.saturating_mul(v.attempts))?;
+                if let Some(h) = self.dependencies.get_mut(slot) {
+                    h.verified = Some((v.digest, v.signers.clone()));
+                }
+                v
+            }
+        };
+        verified.decode().map_err(|e| dep(e.into()))
     }
 
     fn action(
@@ -1264,7 +1295,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     return Err(K::DecryptingFetch);
                 }
                 if is_dependency {
-                    // Dependency envelopes stay in engine memory, re-authenticated on use.
+                    // Dependency envelopes stay in engine memory, decoded again on use (their
+                    // signatures verified once, see `Held`).
                     // Their size is not compared with image-size: trust domains identify a
                     // dependency by its manifest digest alone, because countersigning or
                     // severing changes the envelope around it (MAX_ENVELOPE_LEN bounds it).
@@ -1275,7 +1307,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         .dependencies
                         .iter()
                         .skip(self.dependency_floor)
-                        .position(|(at, _)| *at == place)
+                        .position(|h| h.place == place)
                         .map(|p| p + self.dependency_floor);
                     if replaces.is_none() && self.dependencies.len() >= MAX_HELD_DEPENDENCIES {
                         return Err(K::Limit(Words::DependencyEnvelopesHeld));
@@ -1288,12 +1320,16 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         None => self.read_fetch_to_vec()?,
                     };
                     // The one replaced is still held while its successor is read.
-                    let held: usize = self.dependencies.iter().map(|(_, b)| b.len()).sum();
+                    let held: usize = self.dependencies.iter().map(|h| h.bytes.len()).sum();
                     if held.saturating_add(bytes.len()) > MAX_HELD_DEPENDENCY_BYTES {
                         return Err(K::Limit(Words::DependencyEnvelopesHeld));
                     }
                     frame.verified_dependencies.retain(|d| *d != idx);
-                    let entry = (place, Arc::new(bytes));
+                    let entry = Held {
+                        place,
+                        bytes: Arc::new(bytes),
+                        verified: None,
+                    };
                     match replaces.and_then(|p| self.dependencies.get_mut(p)) {
                         Some(slot) => *slot = entry,
                         None => self.dependencies.push(entry),
@@ -1334,7 +1370,10 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 self.platform
                     .invoke(&id, p.invoke_args.as_deref())
                     .map_err(K::Platform)?;
-                self.invoked.push(id);
+                // Each component once: a loop of invocations must not grow the list.
+                if !self.invoked.contains(&id) {
+                    self.invoked.push(id);
+                }
                 Ok(())
             }
             Action::ProcessDependency => self.process_dependency(frame, idx, path),
@@ -1623,16 +1662,13 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         if frame.depth >= MAX_DEPENDENCY_DEPTH {
             return Err(K::DependencyTooDeep);
         }
-        let bytes = self
-            .dependency_bytes(frame, idx)
+        let (slot, bytes) = self
+            .dependency_held(frame, idx)
             .ok_or(K::DependencyNotVerified)?;
-        self.charge_envelope(bytes.len())?;
         let dep = |e: Error| K::Dependency(Box::new(e));
         // Authenticated against the device's anchors on its own: a dependency signed by a
         // different party is checked against that party's key and permissions.
-        let auth = Envelope::decode(&bytes)
-            .and_then(|e| e.authenticate(&self.policy.anchors))
-            .map_err(dep)?;
+        let auth = self.authenticate_held(slot, &bytes)?;
         self.policy
             .check_dependency(&auth.manifest, &auth.signers)
             .map_err(|e| dep(Error::Policy(e)))?;
@@ -1674,7 +1710,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         let section = frame.section;
         match self.run_section_keep(&mut sub, section) {
             Ok(()) => {
-                frame.processed_dependencies.push(idx);
+                // Once: a loop processing it again must not grow the list (nor every
+                // snapshot's copy of it).
+                if !frame.processed_dependencies.contains(&idx) {
+                    frame.processed_dependencies.push(idx);
+                }
                 Ok(())
             }
             Err(f) => {
@@ -1691,6 +1731,18 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
 enum Failure {
     Soft(CommandErrorKind),
     Hard(CommandErrorKind),
+}
+
+/// A dependency envelope held for the run.
+struct Held {
+    /// Its place in the dependency tree (see `dependency_place`).
+    place: Vec<u64>,
+    bytes: Arc<Vec<u8>>,
+    /// Manifest digest and signers of the first authentication of `bytes` that succeeded:
+    /// checks after it reuse them instead of verifying every signature again (a loop of
+    /// dependency-integrity or process-dependency would otherwise verify up to 8 signatures,
+    /// each against several anchors, per step). A re-fetch replaces bytes and result together.
+    verified: Option<(Digest, Vec<AnchorId>)>,
 }
 
 struct Snapshot {
@@ -1747,6 +1799,16 @@ impl Sink {
             });
         }
         Ok(())
+    }
+}
+
+/// Adds each of `ids` that `to` lacks: the access sets grow per component (at most a
+/// manifest's 16), not per command run, however often a loop runs one.
+fn add_new(to: &mut Vec<ComponentId>, ids: impl IntoIterator<Item = ComponentId>) {
+    for id in ids {
+        if !to.contains(&id) {
+            to.push(id);
+        }
     }
 }
 

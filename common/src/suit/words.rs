@@ -139,6 +139,7 @@ words! {
     ExecutedSteps => "steps executed in one run",
     DependencyEnvelopesHeld => "dependency envelopes held",
     CustomParameters => "custom parameters per component",
+    SuitParameterUriLength => "suit-parameter-uri length",
 }
 
 /// The word's number.

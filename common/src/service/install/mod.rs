@@ -60,6 +60,17 @@ pub const MAX_ENVELOPE: usize = suit::envelope::MAX_ENVELOPE_LEN;
 pub const MAX_PAYLOAD: u64 = suit::interpreter::MAX_PAYLOAD_LEN;
 /// Most detached payloads one envelope may fetch.
 pub const MAX_PAYLOADS: usize = 8;
+// The prepare response lists every URI to fetch (each at most the engine's bound, as text
+// with a 3-byte header), their size bounds (9 bytes each), the signers (an anchor id is at
+// most 5) and its framing; a payload chunk request names one URI beside its data. Both fit
+// whatever an authentic manifest holds.
+const _: () = {
+    use crate::protocol::{MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE};
+    let uri = suit::command::MAX_PARAMETER_URI_LEN + 3;
+    let prepared = MAX_PAYLOADS * (uri + 9) + state::MAX_ANCHORS * 5 + 64;
+    assert!(prepared <= MAX_RESPONSE);
+    assert!(uri + 64 <= MAX_REQUEST - MAX_CHUNK);
+};
 /// Most components staged by one update, and most staging objects it may create.
 const MAX_STAGED: usize = 16;
 const MAX_SERIAL: usize = 64;
