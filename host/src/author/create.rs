@@ -511,7 +511,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             ));
         }
     }
-    super::check_outputs(&outputs, &create_inputs(opts, &desc, &base))?;
+    super::check_outputs(&outputs, &create_inputs(opts, &desc, &base)?)?;
     let signer_refs = signer_refs(&signers.keys);
     let integrated: Vec<(&str, &[u8])> = components
         .iter()
@@ -1007,7 +1007,7 @@ fn encode_manifest(
 }
 
 /// Every file `create` reads: none of them may be overwritten by its outputs.
-fn create_inputs(opts: &CreateOptions, desc: &Description, base: &Path) -> Vec<PathBuf> {
+fn create_inputs(opts: &CreateOptions, desc: &Description, base: &Path) -> Result<Vec<PathBuf>> {
     let mut inputs = vec![opts.description.clone()];
     inputs.extend(opts.sign.sign_keys.iter().cloned());
     inputs.extend(opts.sign.hmac_keys.iter().cloned());
@@ -1015,9 +1015,14 @@ fn create_inputs(opts: &CreateOptions, desc: &Description, base: &Path) -> Vec<P
         inputs.push(base.join(&c.file));
         for r in c.encryption.iter().flat_map(|e| &e.recipients) {
             inputs.extend(r.key.iter().chain(&r.kek).map(|k| base.join(k)));
+            if let Some(list) = &r.key_list {
+                let list = base.join(list);
+                inputs.extend(super::encrypt::read_key_list(&list)?);
+                inputs.push(list);
+            }
         }
     }
-    inputs
+    Ok(inputs)
 }
 
 /// A UUID string or `{"name": "..."}` and nothing else: unknown fields are refused by name

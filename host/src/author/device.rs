@@ -75,6 +75,8 @@ pub struct Run {
     pub installed: Vec<Installed>,
     /// What the platform side did (payload look-ups).
     pub notes: Vec<String>,
+    /// The payload files read (inputs an output must not overwrite).
+    pub fetched: Vec<PathBuf>,
     /// The device's SUIT report of the attempt (unsigned), if it made one.
     pub report: Option<Report>,
 }
@@ -242,6 +244,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
     })?;
 
     let mut notes = Vec::new();
+    let mut fetched = Vec::new();
     // The agent's own rules for --payload-dir (transport::local): a name directly in the
     // directory, never through a symbolic link, a regular file only. The envelope may be
     // anyone's: its URIs must not pick a file outside the directory.
@@ -269,6 +272,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
             )));
         }
         notes.push(format!("fetch {uri}: reading {}", local.path.display()));
+        fetched.push(local.path.clone());
         let mut data = Vec::new();
         (&mut local.file)
             .take(MAX_FILE_LEN)
@@ -302,6 +306,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         result,
         installed,
         notes,
+        fetched,
         report,
     })
 }

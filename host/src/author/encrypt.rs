@@ -165,14 +165,16 @@ pub fn encrypt_for(
 }
 
 /// `suit-author encrypt`: encrypts a file and writes the encryption info and ciphertext.
+/// `key_list`: the `--recipient-list` file the recipients came from (an input too).
 pub fn encrypt_file(
     payload: &Path,
     content: ContentAlgorithm,
     recipients: &[RecipientSpec],
-    info_out: &Path,
-    ciphertext_out: &Path,
+    key_list: Option<&Path>,
+    (info_out, ciphertext_out): (&Path, &Path),
 ) -> Result<EncryptedPayload> {
     let mut inputs = vec![payload.to_path_buf()];
+    inputs.extend(key_list.map(Path::to_path_buf));
     inputs.extend(recipients.iter().map(|r| match r {
         RecipientSpec::PublicKey { path, .. } | RecipientSpec::Kek { path, .. } => path.clone(),
     }));

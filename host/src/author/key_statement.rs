@@ -88,15 +88,35 @@ pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write)
         hex_str(&st.device),
         opts.identity_key.display()
     );
+    // Every key file is made, and checked against the inputs, before the first is written.
+    let mut files: Vec<Option<(PathBuf, String)>> = Vec::new();
     for k in &st.keys {
+        files.push(match (&opts.out_dir, file_name(&k.purpose, k.anchor)) {
+            (Some(dir), Some(name)) => Some((dir.join(name), pem(&k.key, &opts.statement)?)),
+            _ => None,
+        });
+    }
+    let outputs: Vec<(PathBuf, String)> = st
+        .keys
+        .iter()
+        .zip(&files)
+        .filter_map(|(k, f)| {
+            let (path, _) = f.as_ref()?;
+            Some((path.clone(), format!("the stated {} key", k.purpose)))
+        })
+        .collect();
+    super::check_outputs(
+        &outputs,
+        &[opts.statement.clone(), opts.identity_key.clone()],
+    )?;
+    for (k, f) in st.keys.iter().zip(&files) {
         let owner = match (k.anchor, k.key_scope) {
             (Some(a), Some(s)) => format!(" anchor {a} (key scope {s})"),
             _ => String::new(),
         };
         let _ = writeln!(out, "  {:<13}{owner} kid {}", k.purpose, hex_str(&k.kid));
-        if let (Some(dir), Some(name)) = (&opts.out_dir, file_name(&k.purpose, k.anchor)) {
-            let path = dir.join(name);
-            write_file(&path, pem(&k.key, &opts.statement)?.as_bytes())?;
+        if let Some((path, text)) = f {
+            write_file(path, text.as_bytes())?;
             let _ = writeln!(out, "    wrote {}", path.display());
         }
     }

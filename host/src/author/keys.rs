@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use suit_common::cose::{Algorithm, SigningKey, VerificationKey};
 use suit_common::registry::CoseAlg;
 
-use super::{read_file, write_file, AuthorError, Result};
+use super::{read_file, write_file, write_secret, AuthorError, Result};
 pub use crate::cose_key::PublicKey;
 use crate::cose_key::{label as cose_key, public_cose_entries};
 
@@ -653,29 +653,6 @@ pub fn symmetric_cose_key(secret: &[u8], kid: Option<&[u8]>) -> Result<Zeroizing
 fn encode_map(entries: Vec<(i64, Value)>) -> Result<Vec<u8>> {
     crate::cose_key::encode_map(entries)
         .map_err(|e| AuthorError::Create(format!("CBOR encoding failed: {e}")))
-}
-
-/// Writes a secret file, created readable by its owner only (on Unix); an existing file is
-/// replaced, never reused with its old permissions.
-pub fn write_secret(path: &Path, data: &[u8]) -> Result<()> {
-    use std::io::Write as _;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| AuthorError::io(parent, e))?;
-    }
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(AuthorError::io(path, e)),
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path).map_err(|e| AuthorError::io(path, e))?;
-    f.write_all(data).map_err(|e| AuthorError::io(path, e))
 }
 
 /// [`keygen`] that never silently replaces a key: without `force`, refuses (usage error) if

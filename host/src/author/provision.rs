@@ -420,6 +420,8 @@ pub struct FleetDevice {
     pub provisioning: Option<p256::PublicKey>,
     /// Where the device came from (the list line), for messages.
     pub source: String,
+    /// The files read for it (identity key, key statement).
+    pub files: Vec<PathBuf>,
 }
 
 /// The provisioning description file at `description`, parsed.
@@ -433,6 +435,25 @@ fn read_description(description: &Path) -> Result<Description> {
         what: e.to_string(),
     })?;
     Ok(desc)
+}
+
+/// Every file `description` names (device and provisioning keys, anchor keys, KEKs), and the
+/// description itself: the inputs an output must not overwrite ([`super::check_outputs`]).
+pub fn description_inputs(description: &Path) -> Result<Vec<PathBuf>> {
+    let desc = read_description(description)?;
+    let base = description.parent().unwrap_or(Path::new("."));
+    let mut files = vec![description.to_path_buf(), base.join(&desc.device_key)];
+    files.extend(desc.provisioning_key.iter().map(|p| base.join(p)));
+    for o in &desc.ops {
+        match o {
+            OpDesc::AddAnchor(a) => {
+                files.extend(a.key.iter().chain(&a.hmac_key).map(|k| base.join(k)))
+            }
+            OpDesc::AddKek(k) => files.push(base.join(&k.kek)),
+            _ => {}
+        }
+    }
+    Ok(files)
 }
 
 /// The message of `description` for `device` (or, when `None`, for the description's own
@@ -608,7 +629,7 @@ pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
         suit_common::service::record::encode(&model)
             .map_err(|e| AuthorError::Create(format!("encoding the model: {e}")))?,
     );
-    super::keys::write_secret(path, &bytes)?;
+    super::write_secret(path, &bytes)?;
     model.digest()
 }
 
@@ -736,10 +757,10 @@ pub fn read_fleet(list: &Path) -> Result<Vec<FleetDevice>> {
                 ))
             }
         };
-        let provisioning = match statement {
+        let provisioning = match &statement {
             None => None,
             Some(st) => {
-                let bytes = super::read_cbor_file(&st)?;
+                let bytes = super::read_cbor_file(st)?;
                 let sec1 = identity.to_sec1_point(false).as_bytes().to_vec();
                 let stated =
                     suit_common::service::statement::verify(&bytes, &sec1).map_err(|e| {
@@ -775,6 +796,7 @@ pub fn read_fleet(list: &Path) -> Result<Vec<FleetDevice>> {
             identity,
             provisioning,
             source: format!("{} line {n}", list.display()),
+            files: [Some(id_path), statement].into_iter().flatten().collect(),
         });
     }
     if out.is_empty() {

@@ -219,6 +219,16 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
                 });
                 files.push((path, c));
             }
+            let outputs: Vec<(PathBuf, String)> = files
+                .iter()
+                .filter_map(|(p, c)| {
+                    let what = format!("installed {}", super::report::component_text(&c.component));
+                    p.clone().map(|p| (p, what))
+                })
+                .collect();
+            if !outputs.is_empty() {
+                super::check_outputs(&outputs, &verify_inputs(opts, &run.fetched)?)?;
+            }
             for (path, c) in &files {
                 if let Some(p) = path {
                     device::write_atomically(p, &c.data)?;
@@ -254,6 +264,24 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
             Err(AuthorError::Refused(msg))
         }
     }
+}
+
+/// Every file `verify` read: an installed component is never written over one.
+fn verify_inputs(opts: &VerifyOptions, fetched: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut inputs = vec![opts.envelope.clone()];
+    for files in [
+        &opts.trust_anchors,
+        &opts.hmac_keys,
+        &opts.device_keys,
+        &opts.keks,
+    ] {
+        inputs.extend(files.iter().cloned());
+    }
+    if let Some(d) = &opts.provisioning {
+        inputs.extend(super::provision::description_inputs(d)?);
+    }
+    inputs.extend(fetched.iter().cloned());
+    Ok(inputs)
 }
 
 /// The simulated device of `--process`: the anchors, identity and device key given.

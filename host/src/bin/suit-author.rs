@@ -543,7 +543,13 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 path,
                 kid: kid.clone(),
             }));
-            let e = encrypt_file(&payload, alg, &specs, &info_out, &ciphertext_out)?;
+            let e = encrypt_file(
+                &payload,
+                alg,
+                &specs,
+                recipient_list.as_deref(),
+                (&info_out, &ciphertext_out),
+            )?;
             let _ = writeln!(
                 out,
                 "encrypted {} for {} recipient(s) with {content_alg}: {} ({} bytes), {} ({} bytes)",
@@ -633,17 +639,27 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     "provision needs -o FILE or --devices".into(),
                 ));
             };
+            // Checked before anything is made or applied: the model (--state) is rewritten in
+            // place but never by the message; no other file read is written.
+            let mut inputs = suit_host::author::provision::description_inputs(&description)?;
+            inputs.push(tpa_key.clone());
+            if let Some(m) = &state {
+                suit_host::author::check_outputs(
+                    &[(m.clone(), "the device model (--state)".into())],
+                    &inputs,
+                )?;
+                inputs.push(m.clone());
+            }
+            suit_host::author::check_outputs(
+                &[(output.clone(), "the provisioning message".into())],
+                &inputs,
+            )?;
             let p = suit_host::author::provision::provision(&description, &tpa_key, counter)?;
             let expected = state
                 .as_deref()
                 .map(|m| suit_host::author::provision::apply_to_model(m, &p))
                 .transpose()?;
-            std::fs::write(&output, &p.message).map_err(|source| {
-                suit_host::author::AuthorError::Io {
-                    path: output.clone(),
-                    source,
-                }
-            })?;
+            suit_host::author::write_file(&output, &p.message)?;
             let _ = writeln!(
                 out,
                 "wrote {} ({} operation(s), counter {}, for device {})",
@@ -864,14 +880,10 @@ fn provision_fleet(
             ));
         }
     }
-    suit_host::author::check_outputs(
-        &outputs,
-        &[
-            description.to_path_buf(),
-            list.to_path_buf(),
-            tpa_key.to_path_buf(),
-        ],
-    )?;
+    let mut inputs = p::description_inputs(description)?;
+    inputs.extend([list.to_path_buf(), tpa_key.to_path_buf()]);
+    inputs.extend(fleet.iter().flat_map(|d| d.files.iter().cloned()));
+    suit_host::author::check_outputs(&outputs, &inputs)?;
     std::fs::create_dir_all(dir).map_err(|source| AuthorError::Io {
         path: dir.to_path_buf(),
         source,

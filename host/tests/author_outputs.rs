@@ -1,0 +1,269 @@
+//! `suit-author`'s outputs (host/README.md): no command writes over a file it reads (it
+//! refuses, naming both, and writes nothing), and every output is written whole or not at
+//! all, so a failure part-way leaves the old file (an in-place `sign` keeps its envelope).
+
+use std::path::Path;
+use suit_test_support::cli::{fails, ok, words};
+
+suit_test_support::cli_tools!();
+
+use suit_test_support::{CLASS_UUID as CLASS, VENDOR_UUID as VENDOR};
+
+fn keygen(d: &Path, name: &str) {
+    ok(author(
+        d,
+        &words(&format!("keygen --type p256 --out {name}")),
+    ));
+}
+
+fn write(d: &Path, name: &str, data: impl AsRef<[u8]>) {
+    std::fs::write(d.join(name), data).unwrap();
+}
+
+fn read(d: &Path, name: &str) -> Vec<u8> {
+    std::fs::read(d.join(name)).unwrap()
+}
+
+/// Runs `line` and checks it is refused for writing over `input`, which is left as it was.
+fn refused_over_input(d: &Path, line: &str, input: &str) {
+    let before = read(d, input);
+    let said = fails(author(d, &words(line)), 2, "that file is an input");
+    assert!(said.contains("nothing was written"), "{said}");
+    assert_eq!(read(d, input), before, "{line}: {input} was changed");
+}
+
+/// The manifest description of one integrated component `fw.bin` for the tests' device.
+fn manifest(d: &Path, recipients: &str) {
+    let enc = if recipients.is_empty() {
+        String::new()
+    } else {
+        format!(r#", "encryption": {{"recipients": [{recipients}]}}"#)
+    };
+    write(
+        d,
+        "m.json",
+        format!(
+            r#"{{"sequence-number": 1, "vendor-id": "{VENDOR}", "class-id": "{CLASS}",
+            "components": [{{"id": ["app"], "file": "fw.bin"{enc}}}]}}"#
+        ),
+    );
+}
+
+#[test]
+fn provision_never_writes_over_its_key_a_named_file_or_its_model() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    for k in ["tpa", "device", "author"] {
+        keygen(d, k);
+    }
+    write(
+        d,
+        "p.json",
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
+    );
+    let base = "provision p.json --tpa-key tpa.priv.pem";
+    refused_over_input(d, &format!("{base} -o tpa.priv.pem"), "tpa.priv.pem");
+    refused_over_input(d, &format!("{base} -o author.pub.pem"), "author.pub.pem");
+    refused_over_input(d, &format!("{base} -o device.pub.pem"), "device.pub.pem");
+    refused_over_input(
+        d,
+        &format!("{base} -o p.cbor --state tpa.priv.pem"),
+        "tpa.priv.pem",
+    );
+    assert!(!d.join("p.cbor").exists());
+
+    // The model is read and rewritten; it is never the message's output (the model would be
+    // updated, then overwritten by the message).
+    ok(author(
+        d,
+        &words(&format!("{base} -o p.cbor --state model.cbor")),
+    ));
+    refused_over_input(
+        d,
+        &format!("{base} --counter 2 -o model.cbor --state model.cbor"),
+        "model.cbor",
+    );
+    // The model still takes the next message (it was not advanced by the refused run).
+    write(
+        d,
+        "p2.json",
+        r#"{"counter": 2, "device-key": "device.pub.pem", "ops": [
+        {"rescope": {"id": 1, "components": [["app"], ["other"]]}}]}"#,
+    );
+    let next = ok(author(
+        d,
+        &words("provision p2.json --tpa-key tpa.priv.pem -o p2.cbor --state model.cbor"),
+    ));
+    assert!(
+        next.stdout.contains("expected state digest"),
+        "{}",
+        next.stdout
+    );
+
+    // A fleet: a device's listed identity key sitting where its message would go.
+    write(d, "fleet.txt", "device.pub.pem\n");
+    let first = ok(author(
+        d,
+        &words(&format!("{base} --devices fleet.txt --out-dir first")),
+    ));
+    let name = std::fs::read_dir(d.join("first"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    let name = name.to_str().unwrap();
+    assert!(first.stdout.contains(name), "{}", first.stdout);
+    std::fs::create_dir(d.join("out")).unwrap();
+    std::fs::copy(d.join("device.pub.pem"), d.join("out").join(name)).unwrap();
+    write(d, "fleet.txt", format!("out/{name}\n"));
+    refused_over_input(
+        d,
+        &format!("{base} --devices fleet.txt --out-dir out"),
+        &format!("out/{name}"),
+    );
+}
+
+#[test]
+fn encrypt_and_create_never_write_over_a_recipient_list_or_its_keys() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "device");
+    keygen(d, "author");
+    write(d, "fw.bin", b"firmware for the whole fleet");
+    write(d, "fleet.txt", "device.pub.pem\n");
+    refused_over_input(
+        d,
+        "encrypt --payload fw.bin --recipient-list fleet.txt --info-out fleet.txt --ciphertext-out c.bin",
+        "fleet.txt",
+    );
+    assert!(!d.join("c.bin").exists());
+    manifest(d, r#"{"key-list": "fleet.txt"}"#);
+    let create = "create m.json --sign-key author.priv.pem -o";
+    refused_over_input(d, &format!("{create} fleet.txt"), "fleet.txt");
+    refused_over_input(d, &format!("{create} device.pub.pem"), "device.pub.pem");
+    ok(author(d, &words(&format!("{create} m.suit"))));
+}
+
+#[test]
+fn verify_process_never_writes_a_component_over_an_input() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "author");
+    write(d, "fw.bin", b"firmware");
+    manifest(d, "");
+    ok(author(
+        d,
+        &words("create m.json --sign-key author.priv.pem -o out/component-0.bin"),
+    ));
+    let verify = format!(
+        "verify out/component-0.bin --trust-anchor author.pub.pem --process --vendor-id {VENDOR} --class-id {CLASS} --out"
+    );
+    refused_over_input(d, &format!("{verify} out"), "out/component-0.bin");
+    ok(author(d, &words(&format!("{verify} installed"))));
+    assert_eq!(read(d, "installed/component-0.bin"), b"firmware");
+}
+
+#[test]
+fn verify_key_statement_never_writes_over_the_identity_key() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(agent(d, &["device-key", "--out-dir", "dev"]));
+    refused_over_input(
+        d,
+        "verify-key-statement dev/key-statement.cbor --identity-key dev/identity.pub.pem --out-dir dev",
+        "dev/identity.pub.pem",
+    );
+    ok(author(
+        d,
+        &words("verify-key-statement dev/key-statement.cbor --identity-key dev/identity.pub.pem --out-dir verified"),
+    ));
+    assert_eq!(
+        read(d, "verified/identity.pub.pem"),
+        read(d, "dev/identity.pub.pem")
+    );
+}
+
+/// `suit-author ARGS` in `d` with the file size limit `blocks` (the shell's unit, 512 or
+/// 1024 bytes) and SIGXFSZ ignored: a write past it fails with EFBIG, as on a full disk.
+fn author_with_size_limit(d: &Path, blocks: u32, args: &str) -> suit_test_support::cli::Out {
+    let script = format!("trap '' XFSZ; ulimit -f {blocks} && exec \"$0\" {args}",);
+    suit_test_support::cli::run(
+        "sh",
+        d,
+        &["-c", &script, env!("CARGO_BIN_EXE_suit-author")],
+        None,
+    )
+}
+
+/// The "Signatures-Used: N of M" header of an HSS-LMS key file.
+fn hss_used(d: &Path, name: &str) -> u64 {
+    let text = String::from_utf8(read(d, name)).unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Signatures-Used: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    line.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn an_in_place_sign_that_fails_part_way_keeps_the_envelope() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "author");
+    ok(author(
+        d,
+        &words("keygen --type hss-lms --out lms --levels 1 --height 5"),
+    ));
+    // Larger than the limit below, whichever unit the shell's ulimit counts in.
+    let firmware: Vec<u8> = (0..64 * 1024u32).map(|i| ((i * 7919) >> 5) as u8).collect();
+    write(d, "fw.bin", &firmware);
+    manifest(d, "");
+    ok(author(d, &words("create m.json --unsigned -o env.suit")));
+    let unsigned = read(d, "env.suit");
+    std::fs::set_permissions(d.join("env.suit"), std::fs::Permissions::from_mode(0o640)).unwrap();
+
+    for key in ["author.priv.pem", "lms.priv.pem"] {
+        let r = author_with_size_limit(
+            d,
+            16,
+            &format!("sign env.suit -o env.suit --sign-key {key}"),
+        );
+        assert_eq!(r.code, 2, "{key}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("env.suit"), "{}", r.stderr);
+        assert_eq!(
+            read(d, "env.suit"),
+            unsigned,
+            "{key}: the envelope was damaged"
+        );
+        let left: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("suit-tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+    // The HSS-LMS signature was made, so its one-time key is spent: the state was saved
+    // before the signature was released, whatever became of the envelope.
+    assert_eq!(hss_used(d, "lms.priv.pem"), 1);
+
+    // Without the limit, in place, keeping the file's mode; the next signature is the next
+    // one-time key.
+    ok(author(
+        d,
+        &words("sign env.suit -o env.suit --sign-key author.priv.pem --sign-key lms.priv.pem"),
+    ));
+    assert_ne!(read(d, "env.suit"), unsigned);
+    let mode = std::fs::metadata(d.join("env.suit"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o640);
+    assert_eq!(hss_used(d, "lms.priv.pem"), 2);
+    ok(author(
+        d,
+        &words("verify env.suit --trust-anchor author.pub.pem --trust-anchor lms.pub.cose"),
+    ));
+}
