@@ -5,7 +5,7 @@ use suit_common::protocol::{
     self, AnchorsResponse, ByteBuf, ChunkRequest, Codec, Command, DeviceKeyRequest,
     DeviceKeyResponse, Empty, InstallBeginRequest, InstallFinishResponse, InstallPrepareResponse,
     PayloadChunkRequest, ProvisionRequest, ProvisionResponse, ReeExportRequest, ReeExportResponse,
-    ReplyError, StatusResponse, MAX_CHUNK, PROTOCOL_VERSION,
+    ReplyError, StatusResponse, MAX_CHUNK, MAX_REQUEST, PROTOCOL_VERSION,
 };
 
 use crate::tee::{AgentError, Transport};
@@ -24,8 +24,9 @@ fn call<Q: Codec, R: Codec>(
             ta,
         },
         ReplyError::Refused(r) => AgentError::Refused {
-            kind: r.kind.to_string(),
+            kind: r.kind,
             reason: suit_common::fault::render(&r.fault),
+            fault: r.fault.into_vec(),
         },
         ReplyError::Status { status, .. } => AgentError::Status(status),
         ReplyError::UnknownStatus(code) => AgentError::UnknownStatus(code),
@@ -116,6 +117,29 @@ fn send_envelope(
     Ok(prepared)
 }
 
+/// The most payload bytes one InstallPayload request for `uri` carries: [`MAX_CHUNK`], less
+/// whatever the request's other fields (a long URI above all) take beyond the room
+/// [`MAX_REQUEST`] leaves them, measured with the protocol's own encoder on the widest such
+/// request (largest offsets, a full chunk), so no chunk is refused as too large.
+pub fn payload_chunk_len(uri: &str) -> Result<usize, AgentError> {
+    let widest = PayloadChunkRequest {
+        uri: uri.to_string(),
+        total_len: u64::MAX,
+        offset: u64::MAX,
+        data: ByteBuf::from(vec![0u8; MAX_CHUNK]),
+    };
+    let framing = protocol::encode(&widest)
+        .map_err(|_| AgentError::BadResponse("request encoding"))?
+        .len()
+        .saturating_sub(MAX_CHUNK);
+    match MAX_REQUEST.saturating_sub(framing).min(MAX_CHUNK) {
+        0 => Err(AgentError::BadResponse(
+            "a payload URI the TA named is too long to send back in a request",
+        )),
+        n => Ok(n),
+    }
+}
+
 /// Looks a payload up by URI; `None`: not available here.
 pub type OptionalResolver<'a> = dyn FnMut(&str) -> Result<Option<Vec<u8>>, AgentError> + 'a;
 
@@ -145,7 +169,7 @@ fn send_payloads_and_finish(
         };
         let total = data.len() as u64;
         let mut offset = 0u64;
-        let mut chunks = data.chunks(MAX_CHUNK).peekable();
+        let mut chunks = data.chunks(payload_chunk_len(uri)?).peekable();
         if chunks.peek().is_none() {
             call::<_, Empty>(
                 tee,
@@ -244,6 +268,44 @@ pub fn ree_export(tee: &mut dyn Transport, path: &str) -> Result<(Vec<u8>, Vec<u
     Ok((data, digest))
 }
 
+/// Writes the approved REE files of a committed install under `root`, each on its own (one
+/// that fails does not stop the others). Returns the files written and, if any failed, an
+/// [`AgentError::AfterCommit`] naming each with the `suit-agent export` that writes it later:
+/// the install itself stands.
+pub fn write_approved_files(
+    tee: &mut dyn Transport,
+    root: &std::path::Path,
+    paths: &[String],
+) -> (Vec<std::path::PathBuf>, Option<AgentError>) {
+    let mut written = Vec::new();
+    let mut failed = Vec::new();
+    for path in paths {
+        let result = ree_export(tee, path)
+            .and_then(|(data, digest)| crate::ree::write_approved(root, path, &data, &digest));
+        match result {
+            Ok(dest) => written.push(dest),
+            Err(e) => failed.push((path, e)),
+        }
+    }
+    if failed.is_empty() {
+        return (written, None);
+    }
+    let why: Vec<String> = failed
+        .iter()
+        .map(|(path, e)| format!("writing {path} failed: {e}"))
+        .collect();
+    let how: Vec<String> = failed
+        .iter()
+        .map(|(path, _)| format!("`suit-agent export {path} --ree-root {}`", root.display()))
+        .collect();
+    let error = AgentError::AfterCommit(format!(
+        "installed, but {}; run {} to write it",
+        why.join("; "),
+        how.join(", ")
+    ));
+    (written, Some(error))
+}
+
 /// PersonalizationGet as the normal world (refused by design; see `suit-agent perso-get`).
 pub fn personalization(tee: &mut dyn Transport) -> Result<Vec<u8>, AgentError> {
     let r: suit_common::protocol::PersonalizationResponse =
@@ -272,7 +334,7 @@ pub fn report_of(
 }
 
 /// Streams one payload into the TA as a [`crate::transport::Sink`]: bytes are sent in
-/// `MAX_CHUNK` pieces as they arrive when the length is known up front; a download of unknown
+/// [`payload_chunk_len`] pieces as they arrive when the length is known up front; a download of unknown
 /// length is held (bounded by the transport's cap) and sent at the end, since the TA needs the
 /// total with the first chunk. `begin` again restarts at offset 0, which the TA treats as
 /// starting the payload over.
@@ -282,6 +344,8 @@ pub struct TaPayloadSink<'a> {
     total: Option<u64>,
     sent: u64,
     buffer: Vec<u8>,
+    /// Payload bytes per request ([`payload_chunk_len`] of `uri`).
+    chunk: usize,
     progress: &'a mut dyn FnMut(Progress<'_>),
 }
 
@@ -290,20 +354,21 @@ impl<'a> TaPayloadSink<'a> {
         tee: &'a mut dyn Transport,
         uri: &'a str,
         progress: &'a mut dyn FnMut(Progress<'_>),
-    ) -> Self {
-        TaPayloadSink {
+    ) -> Result<Self, AgentError> {
+        Ok(TaPayloadSink {
             tee,
             uri,
             total: None,
             sent: 0,
             buffer: Vec::new(),
+            chunk: payload_chunk_len(uri)?,
             progress,
-        }
+        })
     }
 
     fn send(&mut self, total: u64, upto_full_chunks: bool) -> Result<(), AgentError> {
-        while self.buffer.len() >= MAX_CHUNK || (!upto_full_chunks && !self.buffer.is_empty()) {
-            let n = self.buffer.len().min(MAX_CHUNK);
+        while self.buffer.len() >= self.chunk || (!upto_full_chunks && !self.buffer.is_empty()) {
+            let n = self.buffer.len().min(self.chunk);
             let req = PayloadChunkRequest {
                 uri: self.uri.to_string(),
                 total_len: total,
@@ -385,7 +450,7 @@ pub fn install_streamed(
     for (i, uri) in prepared.needed_uris.iter().enumerate() {
         // An older TA sends no bounds: then none applies but the caller's cap.
         let bound = prepared.needed_sizes.get(i).copied().flatten();
-        let mut sink = TaPayloadSink::new(tee, uri, progress);
+        let mut sink = TaPayloadSink::new(tee, uri, progress)?;
         fetch(uri, bound, &mut sink)?;
     }
     let finished: InstallFinishResponse = call(tee, Command::InstallFinish, &Empty {})?;
@@ -444,7 +509,104 @@ pub fn crypto_bench(tee: &mut dyn Transport, request: &[u8]) -> Result<String, A
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tee::RawReply;
     use suit_common::suit::ComponentId;
+
+    /// A TA stand-in that holds requests to [`MAX_REQUEST`] as the TA does, names one payload
+    /// URI at prepare and collects that payload's chunks.
+    struct Receiver {
+        uri: String,
+        payload: Vec<u8>,
+        largest: usize,
+    }
+
+    impl Transport for Receiver {
+        fn invoke(&mut self, command: Command, request: &[u8]) -> Result<RawReply, AgentError> {
+            if request.len() > MAX_REQUEST {
+                return Ok(RawReply {
+                    status: protocol::Status::RequestTooLarge as u32,
+                    detail: MAX_REQUEST as u32,
+                    body: vec![],
+                });
+            }
+            self.largest = self.largest.max(request.len());
+            let body = match command {
+                Command::InstallPayload => {
+                    let r: PayloadChunkRequest = protocol::decode(request, MAX_REQUEST).unwrap();
+                    assert_eq!(
+                        (r.uri.as_str(), r.offset),
+                        (self.uri.as_str(), self.payload.len() as u64)
+                    );
+                    self.payload.extend_from_slice(&r.data);
+                    protocol::encode(&Empty {})
+                }
+                Command::InstallPrepare => protocol::encode(&InstallPrepareResponse {
+                    needed_uris: vec![self.uri.clone()],
+                    sequence_number: 1,
+                    signers: vec![1],
+                    needed_sizes: vec![None],
+                }),
+                Command::InstallFinish => protocol::encode(&InstallFinishResponse {
+                    sequence_number: 1,
+                    signers: vec![1],
+                    components: vec![],
+                    manifest_digest: Default::default(),
+                    ree_paths: vec![],
+                }),
+                _ => protocol::encode(&Empty {}),
+            }
+            .unwrap();
+            Ok(RawReply {
+                status: protocol::Status::Ok as u32,
+                detail: body.len() as u32,
+                body,
+            })
+        }
+    }
+
+    /// A payload URI of several KiB (more than MAX_REQUEST leaves beside a full chunk) still
+    /// streams: every request fits, on both paths (files held whole, downloads as a sink).
+    #[test]
+    fn payload_chunks_leave_room_for_a_long_uri() {
+        let uri = format!("https://example.com/{}", "u".repeat(6000));
+        let data: Vec<u8> = (0..3 * MAX_CHUNK + 17).map(|i| (i % 251) as u8).collect();
+        let mut ta = Receiver {
+            uri: uri.clone(),
+            payload: vec![],
+            largest: 0,
+        };
+        install(&mut ta, b"envelope", &mut |_| Ok(data.clone()), &mut |_| {}).unwrap();
+        assert_eq!(ta.payload, data);
+        assert!(
+            ta.largest <= MAX_REQUEST && ta.largest > MAX_REQUEST - 64,
+            "{}",
+            ta.largest
+        );
+
+        let mut ta = Receiver {
+            uri: uri.clone(),
+            payload: vec![],
+            largest: 0,
+        };
+        let mut progress = |_: Progress<'_>| {};
+        let mut sink = TaPayloadSink::new(&mut ta, &uri, &mut progress).unwrap();
+        use crate::transport::Sink as _;
+        sink.begin(Some(data.len() as u64)).unwrap();
+        for piece in data.chunks(100_000) {
+            sink.write(piece).unwrap();
+        }
+        sink.finish().unwrap();
+        drop(sink);
+        assert_eq!(ta.payload, data);
+        assert!(ta.largest <= MAX_REQUEST);
+
+        // A short URI keeps whole chunks; one too long for any request is named.
+        assert_eq!(
+            payload_chunk_len("https://example.com/fw").unwrap(),
+            MAX_CHUNK
+        );
+        assert!(payload_chunk_len(&"u".repeat(MAX_REQUEST)).is_err());
+    }
 
     /// The agent's check matches the update TA's own component (its UUID alone), and
     /// nothing else.

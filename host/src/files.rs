@@ -140,11 +140,22 @@ pub fn open_dir(
     rustix::fs::openat(at, name, flags, Mode::empty())
 }
 
+/// The temporary name [`replace_in_dir`] writes `name` under: `.NAME\suit-tmp`. The
+/// backslash keeps it apart from every name the TA approves for the normal world (it refuses
+/// a path segment with one: `suit_common::service::components::classify`), so removing a
+/// leftover there never deletes an approved file.
+pub fn temporary_name(name: &std::ffi::OsStr) -> std::ffi::OsString {
+    let mut tmp = std::ffi::OsString::from(".");
+    tmp.push(name);
+    tmp.push("\\suit-tmp");
+    tmp
+}
+
 /// Replaces `name` in the directory `dir` with `data`, so that a crash leaves the old file or
-/// the new one: a temporary `.NAME.suit-tmp` created exclusively (a leftover or a link at
-/// that name is removed first, never written through) with exactly `mode` (not narrowed by
-/// the umask either), fsync, a rename over `name` (a link there is replaced, not followed),
-/// and a directory fsync. A failed write leaves no temporary file behind.
+/// the new one: a temporary file ([`temporary_name`]) created exclusively (a leftover or a
+/// link at that name is removed first, never written through) with exactly `mode` (not
+/// narrowed by the umask either), fsync, a rename over `name` (a link there is replaced, not
+/// followed), and a directory fsync. A failed write leaves no temporary file behind.
 pub fn replace_in_dir(
     dir: impl std::os::fd::AsFd,
     name: &std::ffi::OsStr,
@@ -154,9 +165,7 @@ pub fn replace_in_dir(
     use rustix::fs::{AtFlags, Mode, OFlags};
     use std::io::Write as _;
     let dir = dir.as_fd();
-    let mut tmp = std::ffi::OsString::from(".");
-    tmp.push(name);
-    tmp.push(".suit-tmp");
+    let tmp = temporary_name(name);
     let tmp = tmp.as_os_str();
     match rustix::fs::unlinkat(dir, tmp, AtFlags::empty()) {
         Ok(()) | Err(rustix::io::Errno::NOENT) => {}

@@ -162,18 +162,42 @@ mod tests {
         }
     }
 
+    /// Every name the TA can approve is the agent's to keep: writing `app.conf` leaves an
+    /// approved `.app.conf.suit-tmp` (a legal name) alone, and no name the TA approves is
+    /// ever a temporary one.
+    #[test]
+    fn no_approved_name_is_a_temporary_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, data: &[u8]| {
+            write_approved(dir.path(), path, data, &Sha256::digest(data)).unwrap();
+        };
+        write(".app.conf.suit-tmp", b"another approved file");
+        write("app.conf", b"approved");
+        assert_eq!(
+            fs::read(dir.path().join(".app.conf.suit-tmp")).unwrap(),
+            b"another approved file"
+        );
+        assert_eq!(fs::read(dir.path().join("app.conf")).unwrap(), b"approved");
+        let tmp = crate::files::temporary_name(OsStr::new("app.conf"));
+        let id = suit_common::suit::ComponentId::new(&[b"ree".as_slice(), tmp.as_encoded_bytes()]);
+        assert!(suit_common::service::components::classify(&id).is_err());
+    }
+
     #[test]
     fn a_link_at_the_temporary_name_is_not_written_through() {
         let dir = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
         let victim = outside.path().join("victim");
         fs::write(&victim, "untouched").unwrap();
-        std::os::unix::fs::symlink(&victim, dir.path().join(".app.conf.suit-tmp")).unwrap();
+        let tmp = dir
+            .path()
+            .join(crate::files::temporary_name(OsStr::new("app.conf")));
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
         let data = b"approved".to_vec();
         let digest = Sha256::digest(&data).to_vec();
         write_approved(dir.path(), "app.conf", &data, &digest).unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
         assert_eq!(fs::read(dir.path().join("app.conf")).unwrap(), data);
-        assert!(!dir.path().join(".app.conf.suit-tmp").exists());
+        assert!(!tmp.exists());
     }
 }

@@ -1,6 +1,6 @@
 //! The transports to the TA: OP-TEE through libteec, or the in-process simulator.
 
-use suit_common::protocol::{Command, Status};
+use suit_common::protocol::{Command, RefusalKind, Status};
 use thiserror::Error;
 
 /// What a transport hands back for one command: slot 0 (`status`, `detail`) and slot 2.
@@ -42,8 +42,14 @@ pub enum AgentError {
     UnknownStatus(u32),
     #[error("{}", .0.describe())]
     Status(Status),
+    /// The TA refused; `fault` is its typed fault (suit-common's `fault::Fault`, CBOR) that
+    /// `reason` puts into words ([`AgentError::is_verdict`] reads it).
     #[error("refused by the TA ({kind}): {reason}")]
-    Refused { kind: String, reason: String },
+    Refused {
+        kind: RefusalKind,
+        reason: String,
+        fault: Vec<u8>,
+    },
     #[error("malformed response from the TA: {0}")]
     BadResponse(&'static str),
     #[error("this agent was built without OP-TEE support (feature `optee`); use --tee sim")]
@@ -62,6 +68,79 @@ pub enum AgentError {
         uri: String,
         error: crate::transport::local::PayloadSourceError,
     },
+    /// The TA committed (an update installed, a provisioning message applied), but the
+    /// agent's own work after it failed (writing an approved REE file, a receipt). The
+    /// command has already printed what the TA did (with `--json`: its one document); the
+    /// text names what to run to finish.
+    #[error("{0}")]
+    AfterCommit(String),
+}
+
+impl AgentError {
+    /// Whether this is the TA's verdict on what it was given, which the same request will
+    /// always get again: the envelope is not authentic, not acceptable to the policy, a
+    /// rollback, too large, or its payloads are not the ones it names (exit 1; `poll` records
+    /// it and does not hand the same envelope over again). A refusal that is the device's own
+    /// trouble (storage, the key store, an internal failure, an interrupted or unconfirmed
+    /// commit, steps out of order, a kind this build does not know) is not: the next attempt
+    /// may succeed (exit 3, and `poll` retries it).
+    pub fn is_verdict(&self) -> bool {
+        match self {
+            AgentError::Refused { kind, fault, .. } => match kind {
+                RefusalKind::Manifest => !device_fault(fault),
+                RefusalKind::Payload
+                | RefusalKind::TooLarge
+                | RefusalKind::Provisioning
+                | RefusalKind::NotFound
+                | RefusalKind::Access => true,
+                RefusalKind::Unspecified
+                | RefusalKind::Internal
+                | RefusalKind::Storage
+                | RefusalKind::DeviceKey
+                | RefusalKind::Sequence
+                | RefusalKind::Report
+                | RefusalKind::Other(_) => false,
+            },
+            // Only the test-build commands (heap-scan, crypto-bench) answer a bare refusal.
+            AgentError::Status(Status::Refused) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Whether a `Manifest` refusal's fault is the platform failing under the engine (storage
+/// I/O, a TEE error, content read back wrong) or a commit OP-TEE did not complete, rather
+/// than a verdict on the envelope.
+fn device_fault(fault: &[u8]) -> bool {
+    use suit_common::fault::Fault;
+    use suit_common::service::install::{CommitRefusal, InstallError};
+    use suit_common::suit::platform::PlatformError;
+    match Fault::decode(fault) {
+        Some(Fault::Install(InstallError::Refused(e))) => {
+            let mut at: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
+            while let Some(e) = at {
+                if let Some(p) = e.downcast_ref::<PlatformError>() {
+                    return matches!(
+                        p,
+                        PlatformError::Io
+                            | PlatformError::Other(_)
+                            | PlatformError::BadLength
+                            | PlatformError::NotCommitted
+                    );
+                }
+                at = e.source();
+            }
+            false
+        }
+        Some(Fault::Install(InstallError::Commit(c))) => matches!(
+            c,
+            CommitRefusal::InstallPending { .. }
+                | CommitRefusal::InstallNotConfirmed { .. }
+                | CommitRefusal::StateWriteUncertain
+                | CommitRefusal::TooManyUnconfirmed(_)
+        ),
+        _ => false,
+    }
 }
 
 #[cfg(feature = "optee")]
@@ -146,5 +225,87 @@ pub mod optee {
                 body: response,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use suit_common::fault::Fault;
+    use suit_common::service::install::{CommitRefusal, InstallError};
+    use suit_common::suit::error::{
+        AuthError, CommandError, CommandErrorKind, Error, Location, Section,
+    };
+    use suit_common::suit::platform::PlatformError;
+    use suit_common::suit::ComponentId;
+
+    fn refused(kind: RefusalKind, fault: Option<InstallError>) -> AgentError {
+        AgentError::Refused {
+            kind,
+            reason: String::new(),
+            fault: fault
+                .map(|f| Fault::Install(f).encode())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn engine(e: Error) -> Option<InstallError> {
+        Some(InstallError::Refused(Arc::new(e)))
+    }
+
+    /// A verdict on the envelope is what the same envelope always gets again; the device's own
+    /// trouble is not, even when the engine reports it under the `manifest` kind.
+    #[test]
+    fn only_verdicts_on_the_envelope_are_verdicts() {
+        let auth = engine(Error::Auth(AuthError::NoMatchingTrustAnchor));
+        assert!(refused(RefusalKind::Manifest, auth).is_verdict());
+        let rollback = InstallError::Commit(CommitRefusal::Rollback {
+            component: ComponentId::new(&[b"app"]),
+            offered: 1,
+            installed: 2,
+        });
+        assert!(refused(RefusalKind::Manifest, Some(rollback)).is_verdict());
+        let mismatch = engine(Error::Command(CommandError {
+            location: Location {
+                manifest_depth: 0,
+                section: Section::Install,
+                path: vec![3],
+                component: Some(0),
+                offset: None,
+            },
+            kind: CommandErrorKind::ImageDigestMismatch,
+        }));
+        assert!(refused(RefusalKind::Manifest, mismatch).is_verdict());
+        for kind in [RefusalKind::Payload, RefusalKind::TooLarge] {
+            assert!(refused(kind, None).is_verdict(), "{kind}");
+        }
+
+        let io = engine(Error::Platform(PlatformError::Io));
+        assert!(!refused(RefusalKind::Manifest, io).is_verdict());
+        let in_a_command = engine(Error::Command(CommandError {
+            location: Location {
+                manifest_depth: 1,
+                section: Section::Install,
+                path: vec![0],
+                component: Some(0),
+                offset: Some(4),
+            },
+            kind: CommandErrorKind::Platform(PlatformError::Other(0xffff_000c)),
+        }));
+        assert!(!refused(RefusalKind::Manifest, in_a_command).is_verdict());
+        let uncertain = InstallError::Commit(CommitRefusal::StateWriteUncertain);
+        assert!(!refused(RefusalKind::Manifest, Some(uncertain)).is_verdict());
+        for kind in [
+            RefusalKind::Storage,
+            RefusalKind::DeviceKey,
+            RefusalKind::Internal,
+            RefusalKind::Sequence,
+            RefusalKind::Unspecified,
+            RefusalKind::Other(99),
+        ] {
+            assert!(!refused(kind, None).is_verdict(), "{kind}");
+        }
+        assert!(!AgentError::Network("down".into()).is_verdict());
     }
 }

@@ -374,7 +374,7 @@ fn a_key_whose_state_cannot_be_saved_signs_nothing() {
 
     // The state cannot be written (its temporary file's name is taken by a directory): the
     // signature made is dropped, nothing is written, the state on disk is unchanged.
-    let blocker = d.join(".author.priv.pem.suit-tmp");
+    let blocker = d.join(suit_host::files::temporary_name("author.priv.pem".as_ref()));
     std::fs::create_dir_all(blocker.join("x")).unwrap();
     let said = fails(sign("blocked.suit"), 2, "could not be written");
     says(&said, "nothing was signed");

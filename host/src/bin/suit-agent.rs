@@ -463,7 +463,7 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         ree_root: ree_root.clone(),
     };
     let show = show_progress(cli);
-    let round = || -> Result<transport::poll::Round, AgentError> {
+    let round = || -> Result<transport::poll::Outcome, AgentError> {
         let _lock = take_lock(cli)?;
         let mut tee = connect(cli)?;
         let mut progress = |p: Progress<'_>| {
@@ -473,21 +473,37 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         };
         transport::poll::poll_once(tee.as_mut(), &net, &opts, &mut progress)
     };
-    let report = |r: &Result<transport::poll::Round, AgentError>| match r {
-        Ok(transport::poll::Round::UpToDate) => log::info("up to date"),
-        Ok(transport::poll::Round::Installed { components }) => {
-            log::info(&format!("installed: {}", components.join(", ")))
+    let report = |r: &Result<transport::poll::Outcome, AgentError>| {
+        let o = match r {
+            Ok(o) => o,
+            Err(e) => return log::error(&format!("{e}")),
+        };
+        match &o.round {
+            transport::poll::Round::UpToDate => log::info("up to date"),
+            transport::poll::Round::Installed { components } => {
+                log::info(&format!("installed: {}", components.join(", ")))
+            }
+            transport::poll::Round::Refused(e) => log::warn(&format!("{e}")),
         }
-        Ok(transport::poll::Round::Refused(e)) => log::warn(&format!("{e}")),
-        Err(e) => log::error(&format!("{e}")),
+        for e in &o.afterwards {
+            log::error(&format!("{e}"));
+        }
+    };
+    // A round's exit status: a refusal's, else that of the first failure after the TA's
+    // decision (a report left pending: 4; an approved REE file not written: 5).
+    let status = |r: Result<transport::poll::Outcome, AgentError>| match r? {
+        transport::poll::Outcome {
+            round: transport::poll::Round::Refused(e),
+            ..
+        } => Err(e),
+        transport::poll::Outcome { afterwards, .. } => {
+            afterwards.into_iter().next().map_or(Ok(()), Err)
+        }
     };
     let Some(every) = interval else {
         let r = round();
         report(&r);
-        return match r? {
-            transport::poll::Round::Refused(e) => Err(e),
-            _ => Ok(()),
-        };
+        return status(r);
     };
     let every = std::time::Duration::from_secs((*every).max(1));
     log::info(&format!("polling {url} every {} s", every.as_secs()));
@@ -503,10 +519,7 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         done += 1;
         if rounds.is_some_and(|n| done >= n) {
             log::info(&format!("stopping after {done} rounds (--rounds)"));
-            return match r? {
-                transport::poll::Round::Refused(e) => Err(e),
-                _ => Ok(()),
-            };
+            return status(r);
         }
         std::thread::sleep(every);
     }
@@ -780,6 +793,16 @@ fn device_key(tee: &mut dyn Transport, args: &DeviceKeyArgs) -> Result<(), Agent
     if let Some(path) = statement {
         write(path, &k.statement)?;
     }
+    if let Some(path) = out {
+        let (point, kid) = pick(which)?;
+        write(path, &format_key(point, kid, *format)?)?;
+        eprintln!(
+            "wrote the {} key (kid {}) to {}",
+            which.name(),
+            show(kid),
+            path.display()
+        );
+    }
     if let Some(dir) = out_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| AgentError::File(format!("{}: {e}", dir.display())))?;
@@ -805,9 +828,6 @@ fn device_key(tee: &mut dyn Transport, args: &DeviceKeyArgs) -> Result<(), Agent
             "wrote the device's public keys and its signed key statement to {}",
             dir.display()
         );
-        if !*json {
-            return Ok(());
-        }
     }
     if *json {
         let key = |p: &[u8], kid: &[u8]| serde_json::json!({"key": show(p), "kid": show(kid)});
@@ -828,21 +848,11 @@ fn device_key(tee: &mut dyn Transport, args: &DeviceKeyArgs) -> Result<(), Agent
         println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
         return Ok(());
     }
-    let (point, kid) = pick(which)?;
-    let bytes = format_key(point, kid, *format)?;
-    match out {
-        Some(path) => {
-            write(path, &bytes)?;
-            eprintln!(
-                "wrote the {} key (kid {}) to {}",
-                which.name(),
-                show(kid),
-                path.display()
-            );
-        }
-        None => std::io::stdout()
-            .write_all(&bytes)
-            .map_err(|e| AgentError::File(e.to_string()))?,
+    if out.is_none() && out_dir.is_none() {
+        let (point, kid) = pick(which)?;
+        std::io::stdout()
+            .write_all(&format_key(point, kid, *format)?)
+            .map_err(|e| AgentError::File(e.to_string()))?;
     }
     Ok(())
 }
@@ -855,13 +865,26 @@ fn provision(
     json: bool,
 ) -> Result<(), AgentError> {
     let r = client::provision(tee, &read_envelope(message)?)?;
-    if let Some(path) = receipt_out {
-        std::fs::write(path, &r.receipt)
-            .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
-    }
+    // The TA has applied the message: its receipt is shown (text: hex; JSON: `receipt`)
+    // whether or not the file can be written, so it is never lost.
+    let kept = match receipt_out {
+        Some(path) => std::fs::write(path, &r.receipt).map_err(|e| {
+            AgentError::AfterCommit(format!(
+                "the TA applied the message, but writing its receipt to {} failed: {e}; \
+                 the receipt is in this output ({})",
+                path.display(),
+                if json { "`receipt`, hex" } else { "hex, above" }
+            ))
+        }),
+        None => Ok(()),
+    };
     if json {
-        println!("{}", to_json(&r));
-        return Ok(());
+        let mut j = json_value(&r);
+        if let Err(e) = &kept {
+            failed_after_commit(&mut j, e);
+        }
+        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+        return kept;
     }
     let signer = if r.signer == 0 {
         "the TPA root".to_string()
@@ -884,7 +907,7 @@ fn provision(
         "receipt (signed by the device identity key): {}",
         show(&r.receipt)
     );
-    Ok(())
+    kept
 }
 
 /// `anchors`: trust anchors, rules and identity.
@@ -1091,16 +1114,18 @@ fn install(
     let mut authenticated = false;
     let (prepared, done) =
         client::install_streamed(tee, &bytes, &mut fetch, &mut progress, &mut authenticated)?;
-    let mut written = Vec::new();
-    if let Some(root) = ree_root {
-        for path in &done.ree_paths {
-            let (data, digest) = client::ree_export(tee, path)?;
-            written.push(ree::write_approved(root, path, &data, &digest)?);
-        }
-    }
+    // Committed: from here on a failure is the agent's own and the install stands.
     if *json {
-        println!("{}", to_json(&done));
-        return Ok(());
+        let failed = match ree_root {
+            Some(root) => client::write_approved_files(tee, root, &done.ree_paths).1,
+            None => None,
+        };
+        let mut j = json_value(&done);
+        if let Some(e) = &failed {
+            failed_after_commit(&mut j, e);
+        }
+        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+        return failed.map_or(Ok(()), Err);
     }
     println!(
         "installed {} (sequence number {}, signed by anchor(s) {})",
@@ -1124,16 +1149,22 @@ fn install(
             "  the update TA itself was updated: OP-TEE keeps the running version until the next reboot; reboot to run the new one"
         );
     }
+    let Some(root) = ree_root else {
+        if !done.ree_paths.is_empty() {
+            println!(
+                "  approved REE files (write them with `suit-agent export PATH --ree-root DIR`):"
+            );
+            for p in &done.ree_paths {
+                println!("    {p}");
+            }
+        }
+        return Ok(());
+    };
+    let (written, failed) = client::write_approved_files(tee, root, &done.ree_paths);
     for w in &written {
         println!("  wrote approved REE file {}", w.display());
     }
-    if ree_root.is_none() && !done.ree_paths.is_empty() {
-        println!("  approved REE files (write them with `suit-agent export PATH --ree-root DIR`):");
-        for p in &done.ree_paths {
-            println!("    {p}");
-        }
-    }
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 fn main() -> ExitCode {
@@ -1147,7 +1178,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = exit_code(&e);
-            if json {
+            // After a commit the command has printed its own document, the failure in it.
+            if json && !matches!(e, AgentError::AfterCommit(_)) {
                 println!("{}", error_json(&e, code));
             }
             eprintln!("suit-agent: error: {e}");
@@ -1221,23 +1253,35 @@ fn with_agent_checks(
     s
 }
 
-/// Exit status 1: the TA (or its policy) refused. Documented in host/README.md.
+/// Exit status 1: the TA's verdict on what it was given ([`AgentError::is_verdict`]: not
+/// authentic, policy, rollback, ...). Documented in host/README.md.
 const EXIT_REFUSED: u8 = 1;
 /// Exit status 2: unusable input or arguments (missing/empty/malformed file, bad option).
 const EXIT_USAGE: u8 = 2;
-/// Exit status 3: the TEE could not be reached or answered out of protocol.
+/// Exit status 3: the TEE could not be reached, answered out of protocol, or refused for
+/// its own trouble (storage, key store, internal: the same request may succeed later).
 const EXIT_TEE: u8 = 3;
 /// Exit status 4: a network transfer failed (after its retries).
 const EXIT_NETWORK: u8 = 4;
+/// Exit status 5: the TA committed, but the agent's work after it failed (an approved REE
+/// file, a receipt file): [`AgentError::AfterCommit`].
+const EXIT_AFTER_COMMIT: u8 = 5;
 
 fn exit_code(e: &AgentError) -> u8 {
     match e {
-        AgentError::Refused { .. } => EXIT_REFUSED,
-        AgentError::Status(s) if *s == suit_common::protocol::Status::Refused => EXIT_REFUSED,
+        e if e.is_verdict() => EXIT_REFUSED,
         AgentError::File(_) | AgentError::Payload { .. } => EXIT_USAGE,
         AgentError::Network(_) => EXIT_NETWORK,
+        AgentError::AfterCommit(_) => EXIT_AFTER_COMMIT,
         _ => EXIT_TEE,
     }
+}
+
+/// Marks a command's JSON document as failed after the commit it reports.
+fn failed_after_commit(j: &mut serde_json::Value, e: &AgentError) {
+    j["ok"] = false.into();
+    j["exit-code"] = exit_code(e).into();
+    j["error"] = e.to_string().into();
 }
 
 fn wants_json(cmd: &Command) -> bool {
@@ -1265,7 +1309,7 @@ fn error_json(e: &AgentError, code: u8) -> String {
         "exit-code": code,
         "error": e.to_string(),
     });
-    if let AgentError::Refused { kind, reason } = e {
+    if let AgentError::Refused { kind, reason, .. } = e {
         j["refusal"] = serde_json::json!({ "kind": kind, "reason": reason });
     }
     serde_json::to_string_pretty(&j).unwrap_or_default()
@@ -1289,14 +1333,20 @@ const BYTE_FIELDS: &[&str] = &[
     "class_ids",
     "manifest_digest",
     "digest",
+    "receipt",
 ];
 
 /// Protocol fields that hold a TA fault: shown in words (`fault::render`) in JSON.
 const FAULT_FIELDS: &[&str] = &["state_error", "fault"];
 
+/// A protocol response as JSON text in the tools' one convention ([`json_value`]).
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(&json_value(value)).unwrap_or_default()
+}
+
 /// A protocol response as JSON in the tools' one convention: kebab-case keys, hex for bytes,
 /// faults in words.
-fn to_json<T: serde::Serialize>(value: &T) -> String {
+fn json_value<T: serde::Serialize>(value: &T) -> serde_json::Value {
     /// The bytes of a JSON array of byte values (what serde makes of a `ByteBuf`).
     fn bytes_of(items: &[serde_json::Value]) -> Vec<u8> {
         items
@@ -1341,7 +1391,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
         }
     }
     let v = serde_json::to_value(value).unwrap_or_default();
-    serde_json::to_string_pretty(&convert(v)).unwrap_or_default()
+    convert(v)
 }
 
 /// The items' display forms with `sep` between them.

@@ -30,8 +30,26 @@ pub struct PollState {
     pub url: String,
     /// The server's entity tag of the envelope last handed to the TA.
     pub etag: Option<String>,
-    /// SHA-256 (hex) of the envelope last handed to the TA (installed or refused by it).
+    /// SHA-256 (hex) of the envelope the TA last decided about (installed, or refused as a
+    /// verdict on it: [`AgentError::is_verdict`]).
     pub envelope_sha256: Option<String>,
+    /// The report of that decision is still to be posted (the tracker could not be reached):
+    /// each round tries again, until it is posted or another envelope is decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_pending: Option<PendingReport>,
+}
+
+/// Which of the TA's reports describes a decided attempt (the TA keeps the latest
+/// authenticated attempt's and the latest pre-authentication refusal's apart).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PendingReport {
+    /// The TA authenticated the manifest: the authenticated attempt's report.
+    pub authenticated: bool,
+    /// The envelope's claimed manifest digest (hex): otherwise the authenticated report if it
+    /// names this digest (a refusal at prepare after authentication), else the
+    /// pre-authentication one.
+    pub claimed_digest: Option<String>,
 }
 
 impl PollState {
@@ -42,12 +60,11 @@ impl PollState {
             .unwrap_or_default()
     }
 
-    /// Written whole to a temporary file and renamed: a crash leaves the old or the new one.
+    /// Written whole and durably ([`crate::files::replace_file`]: a temporary file, fsync,
+    /// rename, directory fsync): a crash leaves the old state or the new one.
     pub fn save(&self, path: &Path) -> Result<(), AgentError> {
-        let tmp = path.with_extension("tmp");
         let text = serde_json::to_vec_pretty(self).map_err(|e| AgentError::File(e.to_string()))?;
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, path))
+        crate::files::replace_file(path, &text, 0o600)
             .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))
     }
 }
@@ -68,8 +85,16 @@ pub enum Round {
     UpToDate,
     /// Installed; components committed.
     Installed { components: Vec<String> },
-    /// The TA refused the envelope (reason); its report was posted if a tracker is set.
+    /// The TA refused the envelope as a verdict on it ([`AgentError::is_verdict`]).
     Refused(AgentError),
+}
+
+/// A round's result, and what failed after the TA's decision was recorded (posting a
+/// report, which stays pending; writing approved REE files, [`AgentError::AfterCommit`]).
+#[derive(Debug)]
+pub struct Outcome {
+    pub round: Round,
+    pub afterwards: Vec<AgentError>,
 }
 
 /// The envelope URL for this device, from the identity the TPA provisioned.
@@ -155,16 +180,15 @@ fn sign1_payload(signed: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// Fetches the TA's signed report of this attempt and posts it. The TA keeps the latest
-/// authenticated attempt and the latest one refused before authentication apart; a refusal
-/// at prepare may be either, so the authenticated report is taken when its manifest digest
-/// is this envelope's claimed digest, else the pre-authentication one.
+/// Fetches the TA's signed report of a decided attempt and posts it. A refusal at prepare
+/// may have come before or after authentication, so without `authenticated` the
+/// authenticated report is taken when its manifest digest is the envelope's claimed digest,
+/// else the pre-authentication one.
 fn post_report(
     tee: &mut dyn Transport,
     net: &Net,
     opts: &PollOptions,
-    envelope: &[u8],
-    authenticated: bool,
+    pending: &PendingReport,
 ) -> Result<(), AgentError> {
     let Some(url) = &opts.report_url else {
         return Ok(());
@@ -172,21 +196,19 @@ fn post_report(
     let nonce = nonce(net, opts.nonce_url.as_deref())?;
     let latest = client::report_of(tee, Some(&nonce), false);
     let report = match latest {
-        Ok(r) if authenticated => r,
+        Ok(r) if pending.authenticated => r,
         Ok(r) => {
-            let claimed = suit_common::suit::envelope::Envelope::decode(envelope)
-                .ok()
-                .map(|e| e.claimed_digest().0);
             let reported = sign1_payload(&r)
                 .and_then(|p| suit_common::report::Report::decode(&p).ok())
-                .and_then(|rep| rep.manifest_digest);
-            if claimed.is_some() && claimed == reported {
+                .and_then(|rep| rep.manifest_digest)
+                .map(hex::encode);
+            if pending.claimed_digest.is_some() && pending.claimed_digest == reported {
                 r
             } else {
                 client::report_of(tee, Some(&nonce), true)?
             }
         }
-        Err(_) if !authenticated => client::report_of(tee, Some(&nonce), true)?,
+        Err(_) if !pending.authenticated => client::report_of(tee, Some(&nonce), true)?,
         Err(e) => return Err(e),
     };
     let code = net.post(url, super::REPORT_MEDIA_TYPE, &report)?;
@@ -198,13 +220,46 @@ fn post_report(
     Ok(())
 }
 
+/// Posts the pending report, if any. Posted: the mark is cleared. The tracker unreachable:
+/// it stays for the next round. The TA unable to give it: it is dropped (a later round
+/// could not post it either). Failures go to `afterwards`.
+fn post_pending(
+    tee: &mut dyn Transport,
+    net: &Net,
+    opts: &PollOptions,
+    state: &mut PollState,
+    afterwards: &mut Vec<AgentError>,
+) {
+    let Some(pending) = state.report_pending.clone() else {
+        return;
+    };
+    match post_report(tee, net, opts, &pending) {
+        Ok(()) => state.report_pending = None,
+        Err(e @ AgentError::Network(_)) => {
+            log::warn(&format!(
+                "the report could not be posted ({e}); kept, the next round tries again"
+            ));
+            afterwards.push(e);
+            return;
+        }
+        Err(e) => {
+            log::warn(&format!("the TA cannot give the report ({e}); dropped"));
+            state.report_pending = None;
+            afterwards.push(e);
+        }
+    }
+    if let Err(e) = state.save(&opts.state_file) {
+        afterwards.push(e);
+    }
+}
+
 /// One poll round. The caller holds the agent lock and the TA session.
 pub fn poll_once(
     tee: &mut dyn Transport,
     net: &Net,
     opts: &PollOptions,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<Round, AgentError> {
+) -> Result<Outcome, AgentError> {
     let url = envelope_url(tee, &opts.base)?;
     let mut state = PollState::load(&opts.state_file);
     if state.url != url {
@@ -213,6 +268,9 @@ pub fn poll_once(
             ..PollState::default()
         };
     }
+    let mut afterwards = Vec::new();
+    // A report an earlier round could not post goes first: it describes an older attempt.
+    post_pending(tee, net, opts, &mut state, &mut afterwards);
     log::debug(&format!("polling {url}"));
     let (envelope, etag) = match net.get(
         &url,
@@ -222,7 +280,10 @@ pub fn poll_once(
     )? {
         Conditional::NotModified => {
             log::info(&format!("{url}: not modified"));
-            return Ok(Round::UpToDate);
+            return Ok(Outcome {
+                round: Round::UpToDate,
+                afterwards,
+            });
         }
         Conditional::Body { data, etag } => (data, etag),
     };
@@ -233,7 +294,10 @@ pub fn poll_once(
         ));
         state.etag = etag;
         state.save(&opts.state_file)?;
-        return Ok(Round::UpToDate);
+        return Ok(Outcome {
+            round: Round::UpToDate,
+            afterwards,
+        });
     }
     log::info(&format!(
         "{url}: new envelope ({} bytes, sha-256 {digest}); handing it to the TA",
@@ -247,28 +311,38 @@ pub fn poll_once(
         progress,
         &mut authenticated,
     );
-    let round = match outcome {
-        Ok((_, done)) => {
-            if let Some(root) = &opts.ree_root {
-                for path in &done.ree_paths {
-                    let (data, d) = client::ree_export(tee, path)?;
-                    let dest = crate::ree::write_approved(root, path, &data, &d)?;
-                    log::info(&format!("wrote approved REE file {}", dest.display()));
-                }
-            }
+    let (round, done) = match outcome {
+        Ok((_, done)) => (
             Round::Installed {
                 components: done.components.iter().map(|c| c.to_string()).collect(),
-            }
-        }
-        Err(e @ AgentError::Refused { .. }) => Round::Refused(e),
-        Err(e @ AgentError::Status(suit_common::protocol::Status::Refused)) => Round::Refused(e),
-        // Transport failures (or a dead TA): nothing recorded, the next round tries again.
+            },
+            Some(done),
+        ),
+        Err(e) if e.is_verdict() => (Round::Refused(e), None),
+        // Transport failures, a dead TA, or the device's own trouble (storage, key store):
+        // nothing recorded, the next round tries again.
         Err(e) => return Err(e),
     };
-    // The TA has decided about this envelope: do not hand it the same bytes again.
+    // The TA has decided about this envelope: recorded, with its report to post, before
+    // anything else can fail, so the same bytes are not handed over again.
     state.etag = etag;
     state.envelope_sha256 = Some(digest);
-    state.save(&opts.state_file)?;
-    post_report(tee, net, opts, &envelope, authenticated)?;
-    Ok(round)
+    state.report_pending = opts.report_url.as_ref().map(|_| PendingReport {
+        authenticated,
+        claimed_digest: suit_common::suit::envelope::Envelope::decode(&envelope)
+            .ok()
+            .map(|e| hex::encode(e.claimed_digest().0)),
+    });
+    if let Err(e) = state.save(&opts.state_file) {
+        afterwards.push(e);
+    }
+    post_pending(tee, net, opts, &mut state, &mut afterwards);
+    if let (Some(done), Some(root)) = (&done, &opts.ree_root) {
+        let (written, failed) = client::write_approved_files(tee, root, &done.ree_paths);
+        for dest in written {
+            log::info(&format!("wrote approved REE file {}", dest.display()));
+        }
+        afterwards.extend(failed);
+    }
+    Ok(Outcome { round, afterwards })
 }

@@ -1,0 +1,391 @@
+//! What the agent records and which exit status it gives when something fails around the
+//! TA's decision: a refusal that is the device's own trouble is not a verdict on the envelope
+//! (exit 3, `poll` retries it); work after a commit that fails (an approved REE file, a
+//! receipt file) does not hide the commit (exit 5); a report the tracker missed is posted in
+//! a later round. The real `suit-agent --tee sim` against the test server of support/http.rs.
+
+mod support;
+
+use std::path::Path;
+
+use suit_test_support::cli::{provision_args, write};
+use support::device::{
+    agent, author, device_and_server, envelope, envelope_path, fails, installed_components, ok,
+    payload, verify_collected,
+};
+use support::http::{serve, serve_envelope, Behaviour};
+
+/// The simulator's file for a secure-storage object.
+fn object(d: &Path, name: &str) -> std::path::PathBuf {
+    d.join("state").join(hex::encode(name))
+}
+
+fn json(stdout: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(stdout).unwrap_or_else(|e| {
+        panic!(
+            "not one JSON document ({e}):\n{}",
+            String::from_utf8_lossy(stdout)
+        )
+    })
+}
+
+/// A simulated device whose author anchor may also install normal-world files (`["ree"]`).
+fn device_with_ree(d: &Path) {
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
+    ok(agent(
+        d,
+        &["device-key", "--which", "report", "--out", "report.pub.pem"],
+    ));
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    write(
+        d,
+        "provision.json",
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"], ["ree"]]}},
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    );
+    author(d, &provision_args("provision.json", "provision.cbor", &[]));
+    ok(agent(d, &["provision", "provision.cbor"]));
+}
+
+/// `name.suit`: `app` from `uri` (detached, into `payloads/`) and the approved normal-world
+/// file `etc/app.conf` (integrated).
+fn envelope_with_ree_file(d: &Path, name: &str, seq: u64, uri: &str) {
+    std::fs::write(d.join("fw.bin"), payload(100_000, seq as u8)).unwrap();
+    write(d, "app.conf", format!("release={seq}\n"));
+    write(
+        d,
+        &format!("{name}.json"),
+        format!(
+            r#"{{"sequence-number": {seq}, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}},
+            "components": [{{"id": ["app"], "file": "fw.bin", "uri": "{uri}"}},
+                           {{"id": ["ree", "etc", "app.conf"], "file": "app.conf"}}]}}"#
+        ),
+    );
+    let (json, out) = (format!("{name}.json"), format!("{name}.suit"));
+    author(
+        d,
+        &[
+            "create",
+            &json,
+            "-o",
+            &out,
+            "--payload-out",
+            "payloads",
+            "--sign-key",
+            "author.priv.pem",
+        ],
+    );
+}
+
+/// The device's key store unusable is the device's trouble, not a verdict on the envelope:
+/// `install` exits 3 (not 1, "refused"), and `poll` records nothing and posts nothing, so
+/// the round after the repair installs the same envelope.
+#[test]
+fn a_device_fault_is_retried_and_only_a_verdict_is_recorded() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    let env_path = envelope_path(d);
+    std::fs::write(d.join("v1.bin"), payload(200_000, 1)).unwrap();
+    envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
+    server.route(
+        "/p/v1.bin",
+        serve(std::fs::read(d.join("payloads/v1.bin")).unwrap(), "\"p1\""),
+    );
+    server.route(
+        &env_path,
+        serve_envelope(std::fs::read(d.join("v1.suit")).unwrap(), "\"e1\""),
+    );
+    server.route("/status/reports", Behaviour::Collect);
+
+    let keys = object(d, "suit/device-keys");
+    let good = std::fs::read(&keys).unwrap();
+    std::fs::write(&keys, b"not a key store").unwrap();
+
+    let o = agent(
+        d,
+        &["install", "v1.suit", "--payload-dir", "payloads", "--json"],
+    );
+    let t = fails(o.clone(), 3);
+    let j = json(&o.stdout);
+    assert_eq!(
+        (j["exit-code"].as_u64(), j["refusal"]["kind"].as_str()),
+        (Some(3), Some("device-key")),
+        "{t}"
+    );
+
+    let fw = format!("{base}/fw");
+    let reports = format!("{base}/status/reports");
+    let poll = [
+        "poll",
+        fw.as_str(),
+        "--report-url",
+        reports.as_str(),
+        "--poll-state",
+        "poll.json",
+    ];
+    let t = fails(agent(d, &poll), 3);
+    assert!(t.contains("device-key"), "{t}");
+    let state = std::fs::read_to_string(d.join("poll.json")).unwrap_or_default();
+    assert!(!state.contains("envelope-sha256\": \""), "{state}");
+    assert!(server.requests_to("/status/reports").is_empty());
+    assert_eq!(installed_components(d), 0);
+
+    // Repaired: the next round hands the same envelope over again, and it installs.
+    std::fs::write(&keys, good).unwrap();
+    let t = ok(agent(d, &poll));
+    assert!(t.contains("installed: "), "{t}");
+    assert_eq!(installed_components(d), 1);
+    assert_eq!(server.requests_to("/status/reports").len(), 1);
+}
+
+/// An approved REE file that cannot be written after the TA committed: `install` says what
+/// was installed and how to write the file (exit 5, not 2 as for bad input), with `--json`
+/// in its one document.
+#[test]
+fn install_reports_the_commit_when_an_approved_file_cannot_be_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    device_with_ree(d);
+    envelope_with_ree_file(d, "m1", 1, "https://example.com/fw.bin");
+    // The REE root is a regular file: nothing can be written under it.
+    write(d, "ree", "not a directory");
+    let args = ["--payload-dir", "payloads", "--ree-root", "ree"];
+    let o = agent(d, &[&["install", "m1.suit"][..], &args].concat());
+    let t = fails(o.clone(), 5);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("installed m1.suit (sequence number 1"),
+        "{t}"
+    );
+    assert!(
+        t.contains("installed, but writing etc/app.conf failed")
+            && t.contains("`suit-agent export etc/app.conf --ree-root ree`"),
+        "{t}"
+    );
+    assert_eq!(installed_components(d), 2);
+    // What it says to run writes the file.
+    ok(agent(d, &["export", "etc/app.conf", "--ree-root", "ree2"]));
+    assert_eq!(
+        std::fs::read_to_string(d.join("ree2/etc/app.conf")).unwrap(),
+        "release=1\n"
+    );
+
+    envelope_with_ree_file(d, "m2", 2, "https://example.com/fw.bin");
+    let o = agent(d, &[&["install", "m2.suit", "--json"][..], &args].concat());
+    let t = fails(o.clone(), 5);
+    let j = json(&o.stdout);
+    assert_eq!(j["ok"], false, "{t}");
+    assert_eq!(j["exit-code"], 5, "{t}");
+    assert_eq!(j["sequence-number"], 2, "{t}");
+    assert!(j["error"].as_str().unwrap().contains("etc/app.conf"), "{t}");
+}
+
+/// `poll` with an approved REE file it cannot write: the decision is saved and the report
+/// posted first, the round exits 5 naming the file, and the next round does not hand the
+/// envelope over again (which the TA would refuse as a rollback).
+#[test]
+fn poll_records_and_reports_an_install_whose_ree_file_cannot_be_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let server = support::http::Server::default();
+    let base = server.start_http();
+    device_with_ree(d);
+    let env_path = envelope_path(d);
+    envelope_with_ree_file(d, "m1", 1, &format!("{base}/p/fw.bin"));
+    server.route(
+        "/p/fw.bin",
+        serve(std::fs::read(d.join("payloads/fw.bin")).unwrap(), "\"p1\""),
+    );
+    server.route(
+        &env_path,
+        serve_envelope(std::fs::read(d.join("m1.suit")).unwrap(), "\"e1\""),
+    );
+    server.route("/status/reports", Behaviour::Collect);
+    write(d, "ree", "not a directory");
+    let fw = format!("{base}/fw");
+    let reports = format!("{base}/status/reports");
+    let poll = [
+        "poll",
+        fw.as_str(),
+        "--report-url",
+        reports.as_str(),
+        "--poll-state",
+        "poll.json",
+        "--ree-root",
+        "ree",
+    ];
+    let t = fails(agent(d, &poll), 5);
+    assert!(t.contains("installed: "), "{t}");
+    assert!(
+        t.contains("`suit-agent export etc/app.conf --ree-root ree`"),
+        "{t}"
+    );
+    assert_eq!(server.requests_to("/status/reports").len(), 1);
+
+    let t = ok(agent(d, &poll));
+    assert!(t.contains("not modified"), "{t}");
+    assert!(!t.contains("Rollback"), "{t}");
+    assert_eq!(server.requests_to("/status/reports").len(), 1);
+    let (t, j) = verify_collected(
+        d,
+        server
+            .requests_to("/status/reports")
+            .iter()
+            .map(|p| p.body.as_slice()),
+    );
+    assert_eq!(j["reports"][0]["report"]["sequence-number"], 1, "{t}");
+}
+
+/// The tracker down when the TA decided: the round exits 4 with the decision saved and the
+/// report marked pending; a later round posts that report (the TA signs it over a fresh
+/// nonce) even though the envelope is not modified, and then clears the mark. The state file
+/// is replaced atomically, never written through a link at a temporary name.
+#[test]
+fn a_report_the_tracker_missed_is_posted_in_a_later_round() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    let env_path = envelope_path(d);
+    std::fs::write(d.join("v1.bin"), payload(150_000, 3)).unwrap();
+    envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
+    server.route(
+        "/p/v1.bin",
+        serve(std::fs::read(d.join("payloads/v1.bin")).unwrap(), "\"p1\""),
+    );
+    server.route(
+        &env_path,
+        serve_envelope(std::fs::read(d.join("v1.suit")).unwrap(), "\"e1\""),
+    );
+    let victim = d.join("victim");
+    write(d, "victim", "untouched");
+    std::os::unix::fs::symlink(&victim, d.join("poll.tmp")).unwrap();
+
+    // No route for the reports yet: the POST is answered 404.
+    let fw = format!("{base}/fw");
+    let reports = format!("{base}/status/reports");
+    let poll = [
+        "poll",
+        fw.as_str(),
+        "--report-url",
+        reports.as_str(),
+        "--poll-state",
+        "poll.json",
+        "--retries",
+        "0",
+    ];
+    let t = fails(agent(d, &poll), 4);
+    assert!(t.contains("installed: ") && t.contains("kept"), "{t}");
+    assert_eq!(installed_components(d), 1);
+    let state = std::fs::read_to_string(d.join("poll.json")).unwrap();
+    assert!(state.contains("report-pending"), "{state}");
+
+    server.route("/status/reports", Behaviour::Collect);
+    let t = ok(agent(d, &poll));
+    assert!(t.contains("not modified"), "{t}");
+    let posts = server.requests_to("/status/reports");
+    assert_eq!(posts.iter().filter(|p| p.method == "POST").count(), 2);
+    let collected = posts.iter().rev().take(1).map(|p| p.body.as_slice());
+    let (t, j) = verify_collected(d, collected);
+    assert_eq!(j["verified"], 1, "{t}");
+    assert_eq!(j["reports"][0]["report"]["sequence-number"], 1, "{t}");
+    let state = std::fs::read_to_string(d.join("poll.json")).unwrap();
+    assert!(!state.contains("report-pending"), "{state}");
+
+    // Posted once: the next round posts nothing.
+    ok(agent(d, &poll));
+    assert_eq!(server.requests_to("/status/reports").len(), 2);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+}
+
+/// A receipt file that cannot be written after the TA applied the message: the receipt is
+/// still shown (text: hex; `--json`: `receipt`, hex) and verifies, and the exit status is 5.
+#[test]
+fn provision_keeps_the_receipt_when_its_file_cannot_be_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    write(
+        d,
+        "p1.json",
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    );
+    write(
+        d,
+        "p2.json",
+        r#"{"counter": 2, "device-key": "device.pub.pem", "ops": [
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "other"}}}]}"#,
+    );
+    author(d, &provision_args("p1.json", "p1.cbor", &[]));
+    author(d, &provision_args("p2.json", "p2.cbor", &[]));
+    write(d, "blocked", "a file, not a directory");
+    let verify = |receipt: &str, message: &str| {
+        std::fs::write(d.join("r.cose"), hex::decode(receipt).unwrap()).unwrap();
+        author(
+            d,
+            &[
+                "verify-receipt",
+                "r.cose",
+                "--identity-key",
+                "device.pub.pem",
+                "--message",
+                message,
+            ],
+        )
+    };
+
+    let o = agent(
+        d,
+        &[
+            "provision",
+            "p1.cbor",
+            "--receipt-out",
+            "blocked/r.cose",
+            "--json",
+        ],
+    );
+    let t = fails(o.clone(), 5);
+    let j = json(&o.stdout);
+    assert_eq!(
+        (j["ok"].as_bool(), j["exit-code"].as_u64()),
+        (Some(false), Some(5)),
+        "{t}"
+    );
+    assert!(
+        j["error"].as_str().unwrap().contains("blocked/r.cose"),
+        "{t}"
+    );
+    verify(j["receipt"].as_str().unwrap(), "p1.cbor");
+
+    let o = agent(
+        d,
+        &["provision", "p2.cbor", "--receipt-out", "blocked/r.cose"],
+    );
+    let t = fails(o.clone(), 5);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let receipt = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("receipt (signed by the device identity key): "))
+        .unwrap_or_else(|| panic!("no receipt shown:\n{t}"));
+    verify(receipt, "p2.cbor");
+    // Applied: the same message again is a replay.
+    fails(agent(d, &["provision", "p2.cbor"]), 1);
+}
+
+/// `device-key --out FILE --json` writes FILE (the key asked for) as well as the JSON.
+#[test]
+fn device_key_writes_its_file_with_json_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let o = agent(d, &["device-key", "--out", "k.pem", "--json"]);
+    let t = ok(o.clone());
+    assert_eq!(json(&o.stdout)["ok"], true, "{t}");
+    let pem = ok(agent(d, &["device-key"]));
+    let written = std::fs::read_to_string(d.join("k.pem")).unwrap();
+    assert!(
+        written.starts_with("-----BEGIN PUBLIC KEY-----"),
+        "{written}"
+    );
+    assert!(pem.contains(&written), "{pem}");
+}
