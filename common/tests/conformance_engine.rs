@@ -379,8 +379,10 @@ fn recipient_labelled_with_another_kid_opens_with_the_device_keys() {
 #[test]
 fn kid_matching_keys_are_tried_first_and_the_others_are_bounded() {
     let mut keys = MemoryKeys::new();
-    // Eight wrong KEKs without the recipient's kid, then the right KEK also unlabelled.
-    for i in 0..8u8 {
+    // As many wrong KEKs as the bound, without the recipient's kid, then the right KEK also
+    // unlabelled.
+    let bound = suit_common::encryption::recipient::MAX_KEY_CANDIDATES;
+    for i in 0..bound as u8 {
         keys.add_kek(Some(&[b'w', i]), &[i; 16]).unwrap();
     }
     let right = keys.add_kek(Some(b"other"), &KEK).unwrap();
@@ -394,10 +396,10 @@ fn kid_matching_keys_are_tried_first_and_the_others_are_bounded() {
         let r = decrypt(&info, Some(&ct), &counting, &CoseOptions::SUIT);
         (r, counting.used.into_inner())
     };
-    // The ninth candidate is beyond the bound: not tried, so no recipient opens.
+    // The next candidate is beyond the bound: not tried, so no recipient opens.
     let (r, used) = run(b"peer");
     assert_eq!(r.unwrap_err(), DecryptError::NoRecipientForKeys);
-    assert_eq!(used.len(), 8);
+    assert_eq!(used.len(), bound);
     assert!(!used.contains(&right.0));
 
     // Labelled with the right key's kid: that key is tried first, and only it.

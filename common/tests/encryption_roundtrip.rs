@@ -557,14 +557,14 @@ fn aes_kw_recipients_in_every_form_the_draft_allows_open() {
 }
 
 /// Without `alg`, the device's KEKs of both sizes are candidates, kid-matching ones first and
-/// at most eight in all, as for any recipient (`MAX_KEY_CANDIDATES`).
+/// at most `MAX_KEY_CANDIDATES` in all, as for any recipient.
 #[test]
 fn aes_kw_recipient_without_alg_tries_kid_matching_keks_first_and_a_bounded_number() {
     let mut r = rng();
     let mut kek = [0u8; 32];
     r.fill_bytes(&mut kek);
     let mut keys = MemoryKeys::new();
-    for i in 0..8u8 {
+    for i in 0..suit_common::encryption::recipient::MAX_KEY_CANDIDATES as u8 {
         keys.add_kek(Some(&[b'w', i]), &[i; 16]).unwrap();
     }
     keys.add_kek(Some(b"right"), &kek).unwrap();
@@ -583,7 +583,7 @@ fn aes_kw_recipient_without_alg_tries_kid_matching_keks_first_and_a_bounded_numb
         if opens {
             assert_eq!(got.unwrap(), pt);
         } else {
-            // Eight 16-byte KEKs came first and failed; the ninth was never tried.
+            // `MAX_KEY_CANDIDATES` 16-byte KEKs came first and failed; the next was never tried.
             assert_eq!(got.unwrap_err(), DecryptError::KeyUnwrapFailed);
         }
     }

@@ -61,6 +61,8 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 pub const MAX_OPS: usize = 32;
 /// Most KEKs a device keeps.
 pub const MAX_KEKS: usize = 16;
+// Every KEK is a candidate for an AES-KW recipient whose kid names none (kid is a hint).
+const _: () = assert!(MAX_KEKS <= crate::encryption::recipient::MAX_KEY_CANDIDATES);
 /// Largest wrapped secret (a symmetric COSE_Key of at most 64 bytes, encrypted).
 pub const MAX_WRAPPED: usize = 512;
 

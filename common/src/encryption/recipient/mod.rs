@@ -34,8 +34,10 @@ use super::error::{DecryptError, KeyError, Location, Problem};
 use super::keys::{DeviceKeys, HpkeOpen, KeyKind, KeyRef, SecretBytes};
 use super::CoseOptions;
 
-/// Most device keys tried for one recipient (each try is one ECDH / HPKE open / unwrap).
-pub const MAX_KEY_CANDIDATES: usize = 8;
+/// Most device keys tried for one recipient (each try is one ECDH / HPKE open / unwrap). As
+/// many as the KEKs a device holds (`service::provision::MAX_KEKS`), so that a recipient
+/// without a kid, or whose kid names none of them, still reaches every KEK (kid is a hint).
+pub const MAX_KEY_CANDIDATES: usize = 16;
 
 /// The keys of `kinds` to try for a recipient naming `kid`: those with that kid first (of
 /// every kind, in the order given), then the others (flagged `false`: their failure is not
