@@ -79,13 +79,14 @@ done
 [[ "$CONSUMER_TA_VERSION" =~ ^[0-9]+$ ]] || die "SUIT_CONSUMER_TA_VERSION='$CONSUMER_TA_VERSION' is not a number"
 
 # build_consumer UUID TA_VERSION OUT.ta: build, refuse NEEDED entries, strip, sign (bootstrap
-# image, img_type 1, as for the update TA).
+# image, img_type 1, as for the update TA). With `insecure-test-digest`: its `info` answers
+# the data's SHA-256, which the tests check and a real TA must never answer.
 build_consumer() {
     local uuid="$1" version="$2" out="$3" elf="$TDIR/$TARGET/release/perso-consumer-ta"
     step "building the perso-consumer TA ($uuid, ta-version $version) for $TARGET"
     (cd "$ROOT" && TA_DEV_KIT_DIR="$DEVKIT" CC=aarch64-linux-gnu-gcc \
         PERSO_CONSUMER_UUID="$uuid" PERSO_CONSUMER_TA_VERSION="$version" \
-        deb_cargo build --locked --release -p perso-consumer-ta --target $TARGET)
+        deb_cargo build --locked --release -p perso-consumer-ta --features insecure-test-digest --target $TARGET)
     if aarch64-linux-gnu-readelf -d "$elf" | grep -q NEEDED; then
         aarch64-linux-gnu-readelf -d "$elf" | grep NEEDED >&2
         die "the perso-consumer TA ELF has NEEDED entries; OP-TEE's loader would refuse it"

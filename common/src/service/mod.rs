@@ -140,9 +140,12 @@ impl Reply {
         }
     }
 
-    fn sized(status: Status, body: Vec<u8>) -> Self {
+    fn sized(status: Status, mut body: Vec<u8>) -> Self {
         if body.len() > MAX_RESPONSE {
-            return Self::bare(Status::ResponseTooLarge, saturating_u32(body.len()));
+            let len = saturating_u32(body.len());
+            // Wiped like every reply body (it may hold plaintext for its owner).
+            zeroize::Zeroize::zeroize(&mut body);
+            return Self::bare(Status::ResponseTooLarge, len);
         }
         Reply {
             status,

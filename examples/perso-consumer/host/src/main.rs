@@ -328,12 +328,15 @@ fn run(args: &Args) -> Result<(), Failure> {
                 });
                 println!("{v}");
             } else {
+                // A TA built without `insecure-test-digest` answers zeros there.
+                let digest = if info.sha256.iter().all(|b| *b == 0) {
+                    "withheld by the TA".to_string()
+                } else {
+                    format!("sha256 {}", hex(&info.sha256))
+                };
                 println!(
-                    "personalization data of TA {}: {} bytes, sha256 {} (waited {} ms for the update TA)",
-                    args.uuid,
-                    info.length,
-                    hex(&info.sha256),
-                    info.waited_ms
+                    "personalization data of TA {}: {} bytes, {} (waited {} ms for the update TA)",
+                    args.uuid, info.length, digest, info.waited_ms
                 );
             }
         }

@@ -22,6 +22,7 @@ use alloc::vec::Vec;
 
 use optee_utee::prelude::*;
 use optee_utee::{trace_println, ErrorKind, Result};
+#[cfg(feature = "insecure-test-digest")]
 use sha2::{Digest, Sha256};
 use suit_perso::PersoError;
 
@@ -103,17 +104,32 @@ fn hello() -> Vec<u8> {
     out
 }
 
-/// Length and SHA-256 of this TA's personalization data, and how long the update TA kept it
-/// waiting (at most `max_wait_ms`); the data stays in this TA and is wiped when it drops.
+/// Length and (test builds only, see [`data_digest`]) SHA-256 of this TA's personalization
+/// data, and how long the update TA kept it waiting (at most `max_wait_ms`); the data stays in
+/// this TA and is wiped when it drops.
 fn info(max_wait_ms: u32) -> core::result::Result<Vec<u8>, PersoError> {
     let fetched = suit_perso::fetch_personalization_waiting(max_wait_ms)?;
     let len = u32::try_from(fetched.data.len())
         .map_err(|_| PersoError::Malformed("personalization data longer than 4 GiB"))?;
     let mut out = Vec::with_capacity(proto::INFO_LEN);
     out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&Sha256::digest(&fetched.data[..]));
+    out.extend_from_slice(&data_digest(&fetched.data[..]));
     out.extend_from_slice(&fetched.waited_ms.to_le_bytes());
     Ok(out)
+}
+
+/// The data's SHA-256, for the QEMU tests only (feature `insecure-test-digest`): a digest of a
+/// low-entropy secret lets the normal world test guesses, so a real TA answers nothing
+/// computed from its data.
+#[cfg(feature = "insecure-test-digest")]
+fn data_digest(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+/// Zeros: this build does not tell the normal world anything computed from the data.
+#[cfg(not(feature = "insecure-test-digest"))]
+fn data_digest(_: &[u8]) -> [u8; 32] {
+    [0; 32]
 }
 
 fn failure(e: &PersoError) -> (u32, Vec<u8>) {
