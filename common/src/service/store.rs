@@ -313,9 +313,9 @@ impl VerifiedChunks {
 }
 
 /// Fills `dest` from `offset` of `object` (reads may come back short); fewer bytes than that
-/// left in the object is [`StoreError::NotCommitted`], as the caller asks only for committed
-/// bytes.
-fn read_exact(
+/// left in the object is [`StoreError::NotCommitted`], as the caller asks only for bytes it
+/// committed.
+pub(crate) fn read_exact(
     store: &(impl SecureStore + ?Sized),
     object: &str,
     offset: u64,

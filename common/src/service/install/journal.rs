@@ -273,13 +273,10 @@ fn read_object<S: SecureStore + ?Sized>(
     }
     let len = usize::try_from(len).map_err(|_| StateError::Corrupt)?;
     let mut image = super::store::zeroed(len)?;
-    let mut at = 0;
-    while let Some(rest) = image.get_mut(at..).filter(|r| !r.is_empty()) {
-        match store.read_at(name, at as u64, rest)? {
-            0 => return Err(StateError::Corrupt),
-            n => at += n,
-        }
-    }
+    super::store::read_exact(store, name, 0, &mut image).map_err(|e| match e {
+        StoreError::NotCommitted => StateError::Corrupt,
+        e => e.into(),
+    })?;
     Ok(image)
 }
 
