@@ -22,6 +22,15 @@ fn restart(store: &MemoryStore, tas: &[Vec<u8>]) -> Service<Mem> {
     service(b)
 }
 
+/// `s`'s storage with `names` deleted.
+fn deleted(s: &Service<Mem>, names: &[&str]) -> MemoryStore {
+    let mut store = s.backend().store().clone();
+    for name in names {
+        store.remove(name).unwrap();
+    }
+    store
+}
+
 fn status(s: &mut Service<Mem>) -> StatusResponse {
     call(s, Command::Status, &Empty {}).unwrap()
 }
@@ -56,9 +65,7 @@ fn used_device() -> (Service<Mem>, Vec<u8>, Release) {
 #[test]
 fn a_deleted_state_record_is_refused_not_read_as_a_new_device() {
     let (s, m1, old) = used_device();
-    let mut store = s.backend().store().clone();
-    store.remove(STATE_OBJECT).unwrap();
-    let mut s = restart(&store, &[]);
+    let mut s = restart(&deleted(&s, &[STATE_OBJECT]), &[]);
 
     let st = status(&mut s);
     assert_eq!(state_fault(&st), Some(Fault::State(StateError::Deleted)));
@@ -79,9 +86,7 @@ fn a_deleted_state_record_is_refused_not_read_as_a_new_device() {
 #[test]
 fn a_deleted_journal_is_refused_and_stops_every_command_but_status() {
     let (s, m1, _) = used_device();
-    let mut store = s.backend().store().clone();
-    store.remove(JOURNAL_OBJECT).unwrap();
-    let mut s = restart(&store, &[]);
+    let mut s = restart(&deleted(&s, &[JOURNAL_OBJECT]), &[]);
 
     let st = status(&mut s);
     assert_eq!(state_fault(&st), Some(Fault::State(StateError::Deleted)));
@@ -151,9 +156,7 @@ fn a_journal_deleted_while_a_ta_commit_is_pending_releases_nothing() {
 #[test]
 fn deleted_device_keys_are_not_remade_while_the_records_hold_anything() {
     let (s, _, _) = used_device();
-    let mut store = s.backend().store().clone();
-    store.remove(KEYS_OBJECT).unwrap();
-    let mut s = restart(&store, &[]);
+    let mut s = restart(&deleted(&s, &[KEYS_OBJECT]), &[]);
     let r = refusal(device_key(&mut s));
     assert_eq!(r.fault, Some(Fault::KeyStore(KeyStoreError::Deleted)));
     assert_eq!(
@@ -249,12 +252,9 @@ fn a_reset_by_deletion_starts_with_a_new_identity_and_no_old_keks() {
     provision(&mut s, &m1).unwrap();
     assert!(s.backend().store().raw(KEKS_OBJECT).is_some());
 
-    let mut store = s.backend().store().clone();
-    store.remove(KEYS_OBJECT).unwrap();
-    store.remove(STATE_OBJECT).unwrap();
     // Another RNG stream than the first boot's (the test backends' RNG is seeded).
     let mut b = backend(9);
-    b.set_store(store.after_reboot());
+    b.set_store(deleted(&s, &[KEYS_OBJECT, STATE_OBJECT]).after_reboot());
     let mut s = service(b);
     let new_kid = device_key(&mut s).unwrap().identity_kid;
     assert_ne!(new_kid, old_kid, "a new identity");

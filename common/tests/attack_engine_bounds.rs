@@ -5,7 +5,7 @@
 //! signatures verified again on every check (time).
 
 use ciborium::Value;
-use suit_common::cose::{Algorithm, SigningKey};
+use suit_common::cose::Algorithm;
 use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::command::MAX_CUSTOM_PARAMETERS;
 use suit_common::suit::error::{CommandErrorKind, Error};
@@ -17,9 +17,7 @@ use suit_test_support::*;
 
 use crate::attack_oracles::peak_heap;
 
-pub(crate) fn key() -> SigningKey {
-    p256_private_from_pem("suit-manifest-spec/private_key.pem")
-}
+use crate::engine_gaps::author_key as key;
 
 fn seq(commands: Vec<Value>) -> Value {
     bytes(&cbor(&Value::Array(commands)))
@@ -37,29 +35,7 @@ pub(crate) fn manifest(
     install: Vec<Value>,
     id: &[u8],
 ) -> Vec<u8> {
-    let mut common = vec![(
-        2,
-        Value::Array(
-            components
-                .iter()
-                .map(|c| Value::Array(vec![bytes(c)]))
-                .collect(),
-        ),
-    )];
-    if !deps.is_empty() {
-        common.insert(
-            0,
-            (1, map(deps.iter().map(|d| (*d, map(vec![]))).collect())),
-        );
-    }
-    common.push((4, bytes(&cbor(&Value::Array(spec_id_checks())))));
-    cbor(&map(vec![
-        (1, int(1)),
-        (2, int(1)),
-        (3, bytes(&cbor(&map(common)))),
-        (5, Value::Array(vec![bytes(id)])),
-        (20, bytes(&cbor(&Value::Array(install)))),
-    ]))
+    crate::engine_gaps::manifest_with(components, deps, vec![], install, id)
 }
 
 fn sixteen() -> Vec<Vec<u8>> {

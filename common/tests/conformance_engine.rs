@@ -776,7 +776,7 @@ fn with_dependency(
     ];
     install.extend(then);
     let m = b::manifest(&[b"a", b"d"], &[1], install, b"root");
-    let env = seal_one(&m, &b::key(), Algorithm::Esp256, &[], &[("#d1", &dep)]);
+    let env = seal_one(&m, &author_key(), Algorithm::Esp256, &[], &[("#d1", &dep)]);
     let mut dev = RecordingPlatform::spec_device();
     let r = spec_process(&env, Procedure::Update, &mut dev);
     (r, dev)
@@ -834,7 +834,7 @@ fn process_dependency_on_true_without_dependencies_does_nothing() {
     use crate::attack_engine_bounds as b;
     let run = |install: Vec<Value>| {
         let m = b::manifest(&[b"a"], &[], install, b"root");
-        let env = seal_one(&m, &b::key(), Algorithm::Esp256, &[], &[]);
+        let env = seal_one(&m, &author_key(), Algorithm::Esp256, &[], &[]);
         let mut dev = RecordingPlatform::spec_device();
         let r = spec_process(&env, Procedure::Update, &mut dev);
         (r, dev)

@@ -14,7 +14,7 @@ fn seq(commands: Vec<Value>) -> Value {
     bytes(&cbor(&Value::Array(commands)))
 }
 
-fn author_key() -> SigningKey {
+pub(crate) fn author_key() -> SigningKey {
     p256_private_from_pem("suit-manifest-spec/private_key.pem")
 }
 
@@ -245,7 +245,7 @@ const DEVICE: [u8; 16] = *b"device-identity!";
 
 /// A manifest with `components`, dependencies at `deps`, an optional `shared` sequence
 /// (vendor / class checks on component 0 are prepended) and `install`.
-fn manifest_with(
+pub(crate) fn manifest_with(
     components: &[&[u8]],
     deps: &[i64],
     shared: Vec<Value>,

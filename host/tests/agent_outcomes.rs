@@ -15,6 +15,20 @@ use support::device::{
 };
 use support::http::{serve, serve_envelope, Behaviour};
 
+/// Serves `NAME.suit` at the device's envelope path and its detached payload `payloads/FILE`
+/// at `/p/FILE`.
+fn publish(server: &support::http::Server, d: &Path, name: &str, file: &str) {
+    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
+    server.route(
+        &format!("/p/{file}"),
+        serve(read(&format!("payloads/{file}")), "\"p1\""),
+    );
+    server.route(
+        &envelope_path(d),
+        serve_envelope(read(&format!("{name}.suit")), "\"e1\""),
+    );
+}
+
 /// The simulator's file for a secure-storage object.
 fn object(d: &Path, name: &str) -> std::path::PathBuf {
     d.join("state").join(hex::encode(name))
@@ -85,17 +99,9 @@ fn envelope_with_ree_file(d: &Path, name: &str, seq: u64, uri: &str) {
 fn a_device_fault_is_retried_and_only_a_verdict_is_recorded() {
     let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let env_path = envelope_path(d);
     std::fs::write(d.join("v1.bin"), payload(200_000, 1)).unwrap();
     envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
-    server.route(
-        "/p/v1.bin",
-        serve(std::fs::read(d.join("payloads/v1.bin")).unwrap(), "\"p1\""),
-    );
-    server.route(
-        &env_path,
-        serve_envelope(std::fs::read(d.join("v1.suit")).unwrap(), "\"e1\""),
-    );
+    publish(&server, d, "v1", "v1.bin");
     server.route("/status/reports", Behaviour::Collect);
 
     let keys = object(d, "suit/device-keys");
@@ -191,16 +197,8 @@ fn poll_records_and_reports_an_install_whose_ree_file_cannot_be_written() {
     let server = support::http::Server::default();
     let base = server.start_http();
     device_with_ree(d);
-    let env_path = envelope_path(d);
     envelope_with_ree_file(d, "m1", 1, &format!("{base}/p/fw.bin"));
-    server.route(
-        "/p/fw.bin",
-        serve(std::fs::read(d.join("payloads/fw.bin")).unwrap(), "\"p1\""),
-    );
-    server.route(
-        &env_path,
-        serve_envelope(std::fs::read(d.join("m1.suit")).unwrap(), "\"e1\""),
-    );
+    publish(&server, d, "m1", "fw.bin");
     server.route("/status/reports", Behaviour::Collect);
     write(d, "ree", "not a directory");
     let fw = format!("{base}/fw");
@@ -245,17 +243,9 @@ fn poll_records_and_reports_an_install_whose_ree_file_cannot_be_written() {
 fn a_report_the_tracker_missed_is_posted_in_a_later_round() {
     let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let env_path = envelope_path(d);
     std::fs::write(d.join("v1.bin"), payload(150_000, 3)).unwrap();
     envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
-    server.route(
-        "/p/v1.bin",
-        serve(std::fs::read(d.join("payloads/v1.bin")).unwrap(), "\"p1\""),
-    );
-    server.route(
-        &env_path,
-        serve_envelope(std::fs::read(d.join("v1.suit")).unwrap(), "\"e1\""),
-    );
+    publish(&server, d, "v1", "v1.bin");
     let victim = d.join("victim");
     write(d, "victim", "untouched");
     std::os::unix::fs::symlink(&victim, d.join("poll.tmp")).unwrap();
