@@ -450,6 +450,7 @@ numbered_enum_codec!(CommandErrorKind {
     26 => DependencyOverwrite,
     27 => UpdateManagement(a),
     28 => Limit(a),
+    29 => ForeignEncryptionInfo,
 });
 
 numbered_enum_codec!(PlatformError {

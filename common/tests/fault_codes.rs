@@ -214,6 +214,7 @@ fn samples() -> Vec<Fault> {
         CommandErrorKind::DependencyNotProcessed,
         CommandErrorKind::DependencyOverwrite,
         CommandErrorKind::Limit(Words::ExecutedSteps),
+        CommandErrorKind::ForeignEncryptionInfo,
     ];
     kinds.extend(decrypt.map(CommandErrorKind::Decrypt));
     kinds.extend(um.map(|u| CommandErrorKind::UpdateManagement(Box::new(u))));

@@ -28,6 +28,7 @@ mod cose_multi;
 mod cose_wg_auth;
 mod cose_wg_multi;
 mod cose_wg_outside_profile;
+mod dependency_encryption_info;
 mod encoder_bytes;
 mod encoder_model;
 mod encryption_chacha;

@@ -46,6 +46,7 @@ pub fn command_error_code(kind: &CommandErrorKind) -> i64 {
         CommandErrorKind::DependencyOverwrite => 43,
         CommandErrorKind::UpdateManagement(_) => 23,
         CommandErrorKind::Limit(_) => 44,
+        CommandErrorKind::ForeignEncryptionInfo => 45,
     };
     code::COMMAND + n
 }
@@ -136,7 +137,9 @@ fn command_reason(kind: &CommandErrorKind) -> Reason {
         }
         CommandErrorKind::UnsupportedCommand(_) => Reason::CommandUnsupported,
         CommandErrorKind::ComponentIndexOutOfRange(_) => Reason::ComponentUnsupported,
-        CommandErrorKind::Policy(_) => Reason::ComponentUnauthorised,
+        CommandErrorKind::Policy(_) | CommandErrorKind::ForeignEncryptionInfo => {
+            Reason::ComponentUnauthorised
+        }
         // An encryption info's content or key distribution algorithm the device lacks.
         CommandErrorKind::Decrypt(
             DecryptError::UnsupportedContentAlgorithm(_)

@@ -393,6 +393,11 @@ pub enum CommandErrorKind {
     /// the custom parameters a component may hold
     /// ([`crate::suit::command::MAX_CUSTOM_PARAMETERS`]).
     Limit(Words),
+    /// A copy or write would decrypt with suit-parameter-encryption-info set by a manifest
+    /// that not every signer of this one signed (a dependent's set-parameters, say), into
+    /// content this manifest does not name by its own image digest (device policy, trust
+    /// domains: which parameters a dependent may set is the device's to decide).
+    ForeignEncryptionInfo,
 }
 
 /// Plain sentences (see [`super::explain`]): the same words in the agent's rendering of the

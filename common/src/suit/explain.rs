@@ -249,6 +249,12 @@ fn command(k: &CommandErrorKind) -> String {
                 .into()
         }
         CommandErrorKind::Limit(w) => format!("engine limit exceeded: {w}"),
+        CommandErrorKind::ForeignEncryptionInfo => {
+            "decryption with encryption-info set by a manifest this one's signers did not all \
+             sign is refused unless the plaintext matches this manifest's own image digest \
+             (device policy: set it with override-parameters, or name the plaintext by digest)"
+                .into()
+        }
     }
 }
 

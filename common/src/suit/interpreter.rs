@@ -2,9 +2,11 @@
 //!
 //! Runs the command sequences of an *authenticated and approved* manifest against a
 //! [`Platform`]. Parameters are held per component identifier and shared with dependencies
-//! (a dependent may set, e.g., the encryption info a dependency's write consumes). Payload
-//! bytes stream through in [`CHUNK_LEN`] chunks: hashed on the way, decrypted when the
-//! component has `suit-parameter-encryption-info`, and staged; nothing is committed here.
+//! (a dependent may set, e.g., the encryption info a dependency's write consumes, but only
+//! for plaintext the dependency names by its own image digest:
+//! [`CommandErrorKind::ForeignEncryptionInfo`]). Payload bytes stream through in
+//! [`CHUNK_LEN`] chunks: hashed on the way, decrypted when the component has
+//! `suit-parameter-encryption-info`, and staged; nothing is committed here.
 //!
 //! Staged plaintext and the outside world: streaming decryption stages plaintext before it is
 //! authenticated (the AES-GCM tag comes last; AES-CTR has none, only the image digest). Each
@@ -37,6 +39,7 @@ use alloc::vec::Vec;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::registry::Parameter;
 use crate::suit::authenticate::AuthenticatedManifest;
 use crate::suit::command::{Action, Command, CommandSequence, IndexArg, Parameters};
 use crate::suit::component::ComponentId;
@@ -178,6 +181,73 @@ impl Staged {
     }
 }
 
+/// A component's parameters as the run holds them, with who set the two that decide what a
+/// decrypting copy or write may stage: parameters are shared across manifests, and a
+/// dependent (or a sibling dependency) may have set them with set-parameters before the
+/// manifest that decrypts runs. Each setter is that manifest's own signers, shared with its
+/// frame (a reference per component, not a copy); snapshots keep them with the values.
+#[derive(Debug, Clone, Default)]
+struct ComponentParams {
+    values: Parameters,
+    /// Own signers of the manifest that set `values.encryption_info`.
+    encryption_info_by: Option<Arc<[AnchorId]>>,
+    /// Own signers of the manifest that set `values.image_digest`.
+    image_digest_by: Option<Arc<[AnchorId]>>,
+}
+
+impl ComponentParams {
+    /// [`Parameters::apply`] by a manifest whose own signers are `by`: a value it writes is
+    /// recorded as its (override-parameters always writes, set-parameters only if unset).
+    fn apply(
+        &mut self,
+        other: &Parameters,
+        overwrite: bool,
+        by: &Arc<[AnchorId]>,
+    ) -> Result<(), CommandErrorKind> {
+        let writes = |held: bool, offered: bool| offered && (overwrite || !held);
+        let info = writes(
+            self.values.encryption_info.is_some(),
+            other.encryption_info.is_some(),
+        );
+        let digest = writes(
+            self.values.image_digest.is_some(),
+            other.image_digest.is_some(),
+        );
+        self.values.apply(other, overwrite)?;
+        if info {
+            self.encryption_info_by = Some(Arc::clone(by));
+        }
+        if digest {
+            self.image_digest_by = Some(Arc::clone(by));
+        }
+        Ok(())
+    }
+
+    /// [`Parameters::copy_from`]: a copied value keeps who set it at the source, so copying
+    /// it elsewhere does not launder it.
+    fn copy_from(&mut self, src: &ComponentParams, labels: &[i64]) -> Result<(), CommandErrorKind> {
+        self.values.copy_from(&src.values, labels)?;
+        let copied = |p: Parameter, has: bool| has && labels.contains(&p.value());
+        if copied(
+            Parameter::EncryptionInfo,
+            src.values.encryption_info.is_some(),
+        ) {
+            self.encryption_info_by = src.encryption_info_by.clone();
+        }
+        if copied(Parameter::ImageDigest, src.values.image_digest.is_some()) {
+            self.image_digest_by = src.image_digest_by.clone();
+        }
+        Ok(())
+    }
+}
+
+/// Whether a parameter set by a manifest whose own signers are `setter` speaks for a manifest
+/// whose own signers are `signers`: every one of them signed the setter too (so a manifest's
+/// own values, and a co-signed dependent's, do; another party's do not).
+fn set_by_all_of(setter: Option<&Arc<[AnchorId]>>, signers: &[AnchorId]) -> bool {
+    setter.is_some_and(|by| signers.iter().all(|s| by.contains(s)))
+}
+
 /// One manifest being executed (the root, or a dependency).
 struct Frame<'m, 'e> {
     manifest: &'m Manifest,
@@ -185,8 +255,9 @@ struct Frame<'m, 'e> {
     /// Signers vouching for this manifest's operations: its own plus its dependents'.
     signers: Vec<AnchorId>,
     /// This manifest's own signers: they alone choose its decryption keys, so a dependent
-    /// cannot lend its keys to a dependency's commands, nor borrow theirs.
-    own_signers: Vec<AnchorId>,
+    /// cannot lend its keys to a dependency's commands, nor borrow theirs. Shared: each
+    /// parameter that decides what is decrypted keeps the signers of the manifest that set it.
+    own_signers: Arc<[AnchorId]>,
     depth: u8,
     section: Section,
     /// Dependency indices that passed dependency-integrity in this manifest's context.
@@ -265,7 +336,7 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     policy: &'x Policy,
     keys: &'x dyn KeySource,
     /// Per component; shared with snapshots and readers, copied only when changed.
-    params: Vec<(ComponentId, Arc<Parameters>)>,
+    params: Vec<(ComponentId, Arc<ComponentParams>)>,
     pub(crate) staged: Vec<Staged>,
     /// Dependency envelopes fetched in this run, by their place in the dependency tree (the
     /// dependent's walk and the index): not by identifier, which two dependencies (or a
@@ -376,7 +447,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             manifest,
             integrated,
             signers: signers.to_vec(),
-            own_signers: signers.to_vec(),
+            own_signers: Arc::from(signers),
             depth: 0,
             section: Section::Shared,
             verified_dependencies: Vec::new(),
@@ -604,7 +675,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 for idx in Self::current(frame, st, path)? {
                     let id = Self::component_at(frame, path, idx)?;
                     self.params_mut(&id)
-                        .apply(p, overwrite)
+                        .apply(p, overwrite, &frame.own_signers)
                         .map_err(|k| Fail::Abort(Self::err(frame, path, Some(idx), k)))?;
                 }
                 Ok(())
@@ -773,9 +844,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     ) -> Unordered {
         let id = id.clone();
         let source = match action {
-            Action::Copy | Action::Swap => {
-                self.source_component(frame, idx, &self.params_of(&id)).ok()
-            }
+            Action::Copy | Action::Swap => self
+                .source_component(frame, idx, &self.params_of(&id).values)
+                .ok(),
             _ => None,
         };
         let mut a = Unordered::default();
@@ -953,7 +1024,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     }
 
     /// The parameters of `id`, to change: copied first if a snapshot or reader shares them.
-    fn params_mut(&mut self, id: &ComponentId) -> &mut Parameters {
+    fn params_mut(&mut self, id: &ComponentId) -> &mut ComponentParams {
         let pos = match self.params.iter().position(|(c, _)| c == id) {
             Some(p) => p,
             None => {
@@ -966,8 +1037,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         Arc::make_mut(&mut self.params[pos].1)
     }
 
-    /// The parameters of `id`, shared (no copy).
-    fn params_of(&self, id: &ComponentId) -> Arc<Parameters> {
+    /// The parameters of `id` with who set them, shared (no copy).
+    fn params_of(&self, id: &ComponentId) -> Arc<ComponentParams> {
         self.params
             .iter()
             .find(|(c, _)| c == id)
@@ -989,7 +1060,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             return Err(Failure::Hard(K::MissingComponentIndex));
         };
         let id = component_id(frame, idx).map_err(Failure::Hard)?;
-        let p = self.params_of(&id);
+        let held = self.params_of(&id);
+        let p = &held.values;
         let failed = Err(Failure::Soft(K::ConditionFailed(kind)));
         let check = |ok: bool| {
             if ok {
@@ -1111,9 +1183,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 if !auth.digest.ct_eq(&want) {
                     return Err(Failure::Hard(K::DependencyDigestMismatch));
                 }
-                if !frame.verified_dependencies.contains(&idx) {
-                    frame.verified_dependencies.push(idx);
-                }
+                push_once(&mut frame.verified_dependencies, idx);
                 Ok(())
             }
             ConditionKind::Abort => failed,
@@ -1139,7 +1209,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             | ConditionKind::MinimumBattery
             | ConditionKind::UpdateAuthorized
             | ConditionKind::Version => {
-                match um::condition(self.platform, &self.policy.update_management, kind, &id, &p) {
+                match um::condition(self.platform, &self.policy.update_management, kind, &id, p) {
                     Ok(()) => Ok(()),
                     Err(e @ K::Platform(_)) => Err(Failure::Hard(e)),
                     Err(e) => Err(Failure::Soft(e)),
@@ -1243,7 +1313,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     ) -> Result<(), CommandErrorKind> {
         use CommandErrorKind as K;
         let id = component_id(frame, idx)?;
-        let p = self.params_of(&id);
+        let held = self.params_of(&id);
+        let p = &held.values;
         let is_dependency = frame.manifest.dependency(idx).is_some();
         if is_dependency && matches!(action, Action::Copy | Action::Write | Action::Swap) {
             return Err(K::DependencyOverwrite);
@@ -1260,7 +1331,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             self.staging_sequence = frame.manifest.sequence_number;
         }
         if matches!(action, Action::Fetch | Action::Copy | Action::Write) && !is_dependency {
-            um::apply_metadata(self.platform, &self.policy.update_management, &id, &p)?;
+            um::apply_metadata(self.platform, &self.policy.update_management, &id, p)?;
         }
         match action {
             Action::Wait => um::wait(
@@ -1268,7 +1339,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 &self.policy.update_management,
                 &mut self.wait_budget,
                 &id,
-                &p,
+                p,
             ),
             Action::Fetch => {
                 let uri = p
@@ -1340,17 +1411,23 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     Some(b) => Source::Bytes(b),
                     None => Source::Fetch,
                 };
-                self.stage(&id, &p, src, &frame.own_signers, idx)
+                self.stage(&id, &held, src, &frame.own_signers, idx)
             }
             Action::Write => {
                 let content = p
                     .content
                     .clone()
                     .ok_or(K::MissingParameter(ParameterKind::Content))?;
-                self.stage(&id, &p, Source::Content(&content), &frame.own_signers, idx)
+                self.stage(
+                    &id,
+                    &held,
+                    Source::Content(&content),
+                    &frame.own_signers,
+                    idx,
+                )
             }
             Action::Copy => {
-                let src = self.source_component(frame, idx, &p)?;
+                let src = self.source_component(frame, idx, p)?;
                 let src_decrypted = self
                     .staged
                     .iter()
@@ -1360,10 +1437,10 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     .map_err(|_| {
                         K::Policy(PolicyError::PlaintextNotPermitted { component: idx })
                     })?;
-                self.stage(&id, &p, Source::Component(src), &frame.own_signers, idx)
+                self.stage(&id, &held, Source::Component(src), &frame.own_signers, idx)
             }
             Action::Swap => {
-                let src = self.source_component(frame, idx, &p)?;
+                let src = self.source_component(frame, idx, p)?;
                 self.platform.swap(&id, &src).map_err(K::Platform)
             }
             Action::Invoke => {
@@ -1371,9 +1448,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     .invoke(&id, p.invoke_args.as_deref())
                     .map_err(K::Platform)?;
                 // Each component once: a loop of invocations must not grow the list.
-                if !self.invoked.contains(&id) {
-                    self.invoked.push(id);
-                }
+                push_once(&mut self.invoked, id);
                 Ok(())
             }
             Action::ProcessDependency => self.process_dependency(frame, idx, path),
@@ -1388,9 +1463,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 self.staged.retain(|s| s.component != id);
                 self.platform.stage_discard(&id);
                 self.platform.unlink(&id).map_err(K::Platform)?;
-                if !self.unlinked.contains(&id) {
-                    self.unlinked.push(id);
-                }
+                push_once(&mut self.unlinked, id);
                 Ok(())
             }
         }
@@ -1437,16 +1510,29 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     }
 
     /// Streams `src` into the staged content of `id`: decrypting if the component has
-    /// encryption info, enforcing image-size, hashing what is staged.
+    /// encryption info, enforcing image-size, hashing what is staged. `signers` are the own
+    /// signers of the manifest whose directive this is.
     fn stage(
         &mut self,
         id: &ComponentId,
-        p: &Parameters,
+        held: &ComponentParams,
         src: Source<'_>,
         signers: &[AnchorId],
         idx: usize,
     ) -> Result<(), CommandErrorKind> {
         use CommandErrorKind as K;
+        let p = &held.values;
+        // Encryption info another party set (a dependent's set-parameters, say) would have
+        // this manifest's keys decrypt what that party chose, committed under this manifest's
+        // authority. Allowed only into content this manifest names by its own image digest
+        // (trust domains' override-encryption-info template): checked before any key is
+        // chosen, and on the digest of what was staged below. Here, before the streamed
+        // result is asked for, so a pre-planned copy cannot pass it by.
+        let foreign = p.encryption_info.is_some()
+            && !set_by_all_of(held.encryption_info_by.as_ref(), signers);
+        if foreign && !set_by_all_of(held.image_digest_by.as_ref(), signers) {
+            return Err(K::ForeignEncryptionInfo);
+        }
         // Keys are chosen only now, from who signed this manifest (local key policy).
         let mut decryptor = match &p.encryption_info {
             Some(info) => {
@@ -1593,6 +1679,10 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             None => sink.hasher.finish(),
         };
         let verified = p.image_digest.is_some_and(|d| d.ct_eq(&digest));
+        if foreign && !verified {
+            // Left incomplete: never committable, and the directive aborts the procedure.
+            return Err(K::ForeignEncryptionInfo);
+        }
         if let Some(s) = self.staged.iter_mut().find(|s| &s.component == id) {
             s.digest = Some(digest);
             s.size = sink.size;
@@ -1691,9 +1781,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         }
         let mut signers = frame.signers.clone();
         for s in &auth.signers {
-            if !signers.contains(s) {
-                signers.push(*s);
-            }
+            push_once(&mut signers, *s);
         }
         let mut sub = Frame {
             walk: dependency_place(frame, idx),
@@ -1701,7 +1789,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             manifest: &auth.manifest,
             integrated: auth.integrated_payloads(),
             signers,
-            own_signers: auth.signers.clone(),
+            own_signers: Arc::from(auth.signers.as_slice()),
             depth: frame.depth + 1,
             section: frame.section,
             verified_dependencies: Vec::new(),
@@ -1712,9 +1800,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             Ok(()) => {
                 // Once: a loop processing it again must not grow the list (nor every
                 // snapshot's copy of it).
-                if !frame.processed_dependencies.contains(&idx) {
-                    frame.processed_dependencies.push(idx);
-                }
+                push_once(&mut frame.processed_dependencies, idx);
                 Ok(())
             }
             Err(f) => {
@@ -1748,7 +1834,7 @@ struct Held {
 struct Snapshot {
     verified_dependencies: Vec<usize>,
     processed_dependencies: Vec<usize>,
-    params: Vec<(ComponentId, Arc<Parameters>)>,
+    params: Vec<(ComponentId, Arc<ComponentParams>)>,
     staged: Vec<Staged>,
     dependencies: usize,
     dependency_floor: usize,
@@ -1806,9 +1892,14 @@ impl Sink {
 /// manifest's 16), not per command run, however often a loop runs one.
 fn add_new(to: &mut Vec<ComponentId>, ids: impl IntoIterator<Item = ComponentId>) {
     for id in ids {
-        if !to.contains(&id) {
-            to.push(id);
-        }
+        push_once(to, id);
+    }
+}
+
+/// Adds `item` to `to` unless it is there already: the run's lists hold each entry once.
+fn push_once<T: PartialEq>(to: &mut Vec<T>, item: T) {
+    if !to.contains(&item) {
+        to.push(item);
     }
 }
 
@@ -1879,7 +1970,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             Self::set_soft_failure(frame, st, path, p.soft_failure)?;
             let id = Self::component_at(frame, path, idx)?;
             self.params_mut(&id)
-                .apply(p, true)
+                .apply(p, true, &frame.own_signers)
                 .map_err(|k| Fail::Abort(Self::err(frame, path, Some(idx), k)))?;
             st.current = Some(vec![idx]);
             st.single_index = true;

@@ -11,7 +11,9 @@
 //! copy-params or custom command gives no plan, and the install takes the ordinary path. A
 //! condition can only end the procedure here (there is nothing to absorb it), so it changes no
 //! parameter the engine will see. The plan is a promise about the engine's run, which the
-//! platform checks again when the engine asks for the streamed result.
+//! platform checks again when the engine asks for the streamed result. It decides nothing:
+//! the engine asks only once its own checks passed (policy, keys, who set the encryption info:
+//! `CommandErrorKind::ForeignEncryptionInfo`), and checks the result as it checks its own.
 
 use alloc::string::String;
 use alloc::vec::Vec;
