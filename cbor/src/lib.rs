@@ -651,8 +651,11 @@ fn encoded_len(key: i64) -> u8 {
     }
 }
 
-/// RFC 8949 §4.2.1: bytewise order of the encodings is major type, then argument.
-fn bytewise_rank(key: i64) -> (u8, u64) {
+/// RFC 8949 §4.2.1 (deterministic encoding): the bytewise order of integer keys' shortest
+/// encodings is that of (major type, argument), so `-70003` sorts before `-70006`. An encoder
+/// that sorts its map entries by this key writes them in deterministic order whatever the
+/// labels' values, instead of relying on the order its code lists them in.
+pub fn bytewise_rank(key: i64) -> (u8, u64) {
     head(key)
 }
 

@@ -598,6 +598,68 @@ fn parameters_in_either_canonical_order_install() {
     }
 }
 
+/// The envelope's CDDL lets it carry a severable member the manifest holds inline (manifest-37
+/// §8.5 lists them as envelope members without a condition). The manifest's own copy, which
+/// the signature covers, is used; the envelope's is ignored unread (even one that is not
+/// CBOR). It still counts towards the envelope's size bound, and a member the manifest does
+/// not hold at all is still refused.
+#[test]
+fn a_severable_member_inline_and_in_the_envelope_uses_the_inline_one() {
+    const PAYLOAD: &[u8] = b"the inline install's payload\n";
+    const OTHER: &[u8] = b"the envelope copy's payload\n";
+    let install = |uri: &str, payload: &[u8]| {
+        let digest = map(vec![
+            (3, bytes(&suit_digest(payload))),
+            (14, int(payload.len() as i64)),
+        ]);
+        [vec![int(20), digest], then(vec![(21, text(uri))], &[21, 3])].concat()
+    };
+    let text_map = cbor(&Value::Map(vec![(
+        text("en"),
+        map(vec![(1, text("inline text"))]),
+    )]));
+    let m = with_manifest_member(
+        &manifest(&[&[FW]], install("#p", PAYLOAD)),
+        23,
+        bytes(&text_map),
+    );
+    let copy = cbor(&Value::Array(install("#q", OTHER)));
+    let integrated = [("#p", PAYLOAD), ("#q", OTHER)];
+    let sealed = |severed: &[(u8, &[u8])]| {
+        seal_one(&m, &author_key(), Algorithm::Esp256, severed, &integrated)
+    };
+    let env = sealed(&[(20, &copy), (23, &[0xff, 0x00])]);
+    let auth = Envelope::decode(&env)
+        .unwrap()
+        .authenticate(&spec_policy().anchors)
+        .unwrap();
+    assert_eq!(auth.manifest.text.get(), Some(&text_map));
+    let mut dev = RecordingPlatform::spec_device();
+    update(&env, &MemoryKeys::new(), &mut dev).unwrap();
+    assert_eq!(
+        dev.installed.get(&cid(&[FW])).map(Vec::as_slice),
+        Some(PAYLOAD)
+    );
+
+    // The copy counts towards the envelope's bound like any other byte of it.
+    let room = suit_common::suit::envelope::MAX_ENVELOPE_LEN - sealed(&[(23, &[])]).len();
+    let big = vec![0; room];
+    // A bstr this long has a 5-byte head, 4 more than the empty one's.
+    assert!(Envelope::decode(&sealed(&[(23, &big[..room - 4])])).is_ok());
+    assert!(matches!(
+        Envelope::decode(&sealed(&[(23, &big[..room - 3])])),
+        Err(Error::Limit(_))
+    ));
+
+    // payload-fetch (16): the manifest has none, inline or severed.
+    assert_eq!(
+        authenticate(&sealed(&[(16, &copy)])),
+        Err(Error::Auth(AuthError::UnexpectedEnvelopeMember {
+            member: 16
+        }))
+    );
+}
+
 #[test]
 fn integrated_payload_keys_out_of_canonical_order_are_refused() {
     let m = manifest(&[&[FW]], vec![int(20), map(vec![(14, int(1))])]);

@@ -178,6 +178,73 @@ fn cose_key_import() {
     );
 }
 
+/// RFC 9053 §7.1.1: an EC2 key's `y` may be a sign bit (`y: bstr / bool`, a compressed
+/// point). The manifest-spec examples' anchor given so is the same key: it verifies what the
+/// private key signs, as a COSE block and as the trust anchor of an envelope. The other sign
+/// bit is the other point (verifies nothing), and an `x` with no point on the curve is
+/// refused.
+#[test]
+fn compressed_p256_cose_key_is_the_same_anchor() {
+    use suit_test_support::*;
+    let point = sec1_from_pem("suit-manifest-spec/public_key.pem");
+    let (x, y) = (&point[1..33], &point[33..]);
+    let compressed = |x: &[u8], odd: bool| {
+        CoseKeyBuilder::new_ec2_pub_key_y_sign(iana::EllipticCurve::P_256, x.to_vec(), odd)
+            .key_id(b"spec".to_vec())
+            .build()
+            .to_vec()
+            .unwrap()
+    };
+    let odd = y[31] & 1 == 1;
+    let (key, kid) = VerificationKey::from_cose_key(&compressed(x, odd)).unwrap();
+    assert_eq!(kid, b"spec");
+    let uncompressed = p256_public_from_pem("suit-manifest-spec/public_key.pem");
+    assert!(key.same_key(&uncompressed));
+
+    let sk = p256_private_from_pem("suit-manifest-spec/private_key.pem");
+    let block = create_auth_block(&sk, Algorithm::Esp256, b"", PAYLOAD).unwrap();
+    assert_eq!(
+        verify_auth_block(&block, PAYLOAD, &key),
+        Ok(Algorithm::Esp256)
+    );
+    let manifest = suit_manifest(
+        1,
+        vec![ciborium::Value::Array(vec![bytes(b"fw")])],
+        &ciborium::Value::Array(vec![]),
+        &ciborium::Value::Array(vec![]),
+    );
+    let env = seal_one(&manifest, &sk, Algorithm::Esp256, &[], &[]);
+    let anchors = policy_of(vec![anchor(
+        1,
+        key,
+        suit_common::suit::policy::Role::Author,
+    )])
+    .anchors;
+    let auth = suit_common::suit::Envelope::decode(&env)
+        .unwrap()
+        .authenticate(&anchors)
+        .unwrap();
+    assert_eq!(auth.signers.len(), 1);
+
+    let (other, _) = VerificationKey::from_cose_key(&compressed(x, !odd)).unwrap();
+    assert!(!other.same_key(&uncompressed));
+    assert_eq!(
+        verify_auth_block(&block, PAYLOAD, &other),
+        Err(CoseError::VerificationFailed)
+    );
+    // x = 1, 2, ...: the first with no y on the curve (x³ - 3x + b not a square).
+    let off_curve = (1u8..)
+        .map(|i| [[0; 31].as_slice(), &[i]].concat())
+        .find(|x| p256::PublicKey::from_sec1_bytes(&[&[2], x.as_slice()].concat()).is_err())
+        .unwrap();
+    for odd in [false, true] {
+        assert_eq!(
+            VerificationKey::from_cose_key(&compressed(&off_curve, odd)).unwrap_err(),
+            CoseError::InvalidKey
+        );
+    }
+}
+
 /// `cose_key` with `alg` (label 3) set, as a key file or a TPA may declare it.
 fn declaring(cose_key: &[u8], alg: iana::Algorithm) -> Vec<u8> {
     let mut k = coset::CoseKey::from_slice(cose_key).unwrap();

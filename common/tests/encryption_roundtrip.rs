@@ -774,3 +774,45 @@ fn ecdh_es_and_hpke_recipients_still_need_their_alg() {
         }
     }
 }
+
+/// An ECDH-ES ephemeral key may be a compressed point (RFC 9053 §7.1.1, `y: bool`): the same
+/// point opens as its uncompressed form does (read by the one helper that also reads trust
+/// anchors); an `x` off the curve is refused. (The other sign bit, -P, would open too: ECDH's
+/// shared secret is the x-coordinate of d·P.)
+#[test]
+fn a_compressed_ephemeral_key_opens_like_the_uncompressed_one() {
+    let dev = device("c");
+    let recipients = [Recipient::EcdhEs {
+        kid: Some(b"c"),
+        public_key: &dev.public,
+        wrap: KeyWrap::A128Kw,
+    }];
+    let pt = payload(300);
+    let e = suit_encrypt(&pt, ContentAlgorithm::A128Gcm, &recipients).unwrap();
+    let info = &e.encryption_info;
+    // The ephemeral key's -2: x and -3: y, as the author writes them.
+    let at = info
+        .windows(3)
+        .position(|w| w == [0x21, 0x58, 0x20])
+        .unwrap();
+    let x = info[at + 3..at + 35].to_vec();
+    assert_eq!(info[at + 35..at + 38], [0x22, 0x58, 0x20]);
+    let odd = info[at + 37 + 32] & 1 == 1;
+    let with = |x: &[u8], odd: bool| {
+        let sign = if odd { 0xf5 } else { 0xf4 };
+        [&info[..at + 3], x, &[0x22, sign], &info[at + 70..]].concat()
+    };
+    let compressed = with(&x, odd);
+    assert_eq!(
+        decrypt_in_chunks(&compressed, &dev.keys, &e.ciphertext, 100).unwrap(),
+        pt
+    );
+    let off_curve = (1u8..)
+        .map(|i| [[0; 31].as_slice(), &[i]].concat())
+        .find(|x| p256::PublicKey::from_sec1_bytes(&[&[2], x.as_slice()].concat()).is_err())
+        .unwrap();
+    assert_eq!(
+        PayloadDecryptor::new(&with(&off_curve, odd), &dev.keys).unwrap_err(),
+        DecryptError::InvalidPublicKey { recipient: 0 }
+    );
+}

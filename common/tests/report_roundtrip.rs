@@ -730,14 +730,14 @@ fn the_device_state_carries_the_delegates_counter_only_when_it_is_not_0() {
     ]
     .concat();
     let key = device_key(5);
-    // The report with `state` ends with `tail` and round-trips through signing.
+    // The report with `state` holds `tail` and round-trips through signing.
     let check = |state: &DeviceState, tail: &[u8]| {
         let mut r = sample_report();
         r.device_state = Some(state.clone());
         let bytes = r.encode().unwrap();
         assert!(
-            bytes.ends_with(tail),
-            "{} does not end with {}",
+            bytes.windows(tail.len()).any(|w| w == tail),
+            "{} does not hold {}",
             hex::encode(&bytes),
             hex::encode(tail)
         );
@@ -751,4 +751,126 @@ fn the_device_state_carries_the_delegates_counter_only_when_it_is_not_0() {
     new[5] = 0xa3;
     new.extend_from_slice(&[0x03, 0x04]);
     check(&state, &new);
+}
+
+/// The COSE_Sign1 of a signed report and its payload, the SUIT_Report.
+fn sign1_and_payload(signed: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let v: ciborium::Value = ciborium::from_reader(signed).unwrap();
+    let ciborium::Value::Tag(18, inner) = v else {
+        panic!("not a COSE_Sign1_Tagged")
+    };
+    let a = inner.into_array().unwrap();
+    (
+        a[0].as_bytes().unwrap().clone(),
+        a[2].as_bytes().unwrap().clone(),
+    )
+}
+
+/// Every map of every report the device encodes or signs is in RFC 8949 §4.2.1 deterministic
+/// order: the report's own (the extensions' labels sort -70001, -70003, -70004, -70005,
+/// -70006 by their encodings, not by when they were added), the failure, records'
+/// properties and system-property claims given out of order, the device state; the same for a
+/// stored report signed with a nonce and the device state, including one stored by the
+/// earlier encoder, which wrote -70006 before -70003.
+#[test]
+fn every_map_of_a_report_is_in_deterministic_order() {
+    use std::sync::Arc;
+    use suit_common::report::SystemProperties;
+    use suit_common::suit::error::AuthError;
+    let key = device_key(6);
+    let check = |what: &str, bytes: &[u8]| {
+        if let Err(e) = deterministic_order(bytes) {
+            panic!("{what}: {e}\n{}", hex::encode(bytes));
+        }
+    };
+    let mut failure = sample_report();
+    failure.sequence_number = Some(9);
+    failure.dropped_records = 2;
+    failure.authenticated = Some(true);
+    failure.device_state = Some(sample_state(1));
+    let mut record = ReportRecord {
+        manifest_id: vec![],
+        section: 20,
+        offset: 3,
+        component_index: 0,
+        properties: vec![
+            (-5, Value::Bool(true)),
+            (14, Value::Uint(1)),
+            (3, Value::Uint(2)),
+        ],
+        command: Some(1),
+        success: Some(false),
+    };
+    failure.entries.push(Entry::Record(record.clone()));
+    failure.entries.push(Entry::System(SystemProperties {
+        component: cid(&[b"fw"]),
+        properties: vec![
+            (-1, Value::Bool(true)),
+            (24, Value::Uint(4)),
+            (14, Value::Uint(1)),
+        ],
+    }));
+    if let ReportResult::Failure(f) = &mut failure.result {
+        record.properties.reverse();
+        f.record = record;
+    }
+    let mut success = failure.clone();
+    success.result = ReportResult::Success;
+    let mut refused = ReportBuilder::refused_before_authentication(Arc::new(Error::Auth(
+        AuthError::NoAuthenticationBlock,
+    )));
+    refused.device_state = Some(sample_state(0));
+    // No authenticated manifest: suit-reference is ["", [-16, h'']] (CONFORMANCE.md, Reports).
+    let no_manifest = [0x18, 0x63, 0x82, 0x60, 0x82, 0x2f, 0x40];
+    assert!(refused
+        .encode()
+        .unwrap()
+        .windows(7)
+        .any(|w| w == no_manifest));
+    for (what, r) in [
+        ("failure", failure),
+        ("success", success),
+        ("refused", refused),
+    ] {
+        let bytes = r.encode().unwrap();
+        check(what, &bytes);
+        let signed = r.sign(&key).unwrap();
+        check(what, &signed);
+        let (protected, payload) = sign1_and_payload(&signed);
+        check(what, &protected);
+        assert_eq!(payload, bytes);
+        verify_report(&signed, &public(&key)).unwrap();
+
+        let mut stored = r.clone();
+        stored.nonce = None;
+        stored.device_state = None;
+        let stored = stored.encode().unwrap();
+        // The members in the earlier encoder's order: -70006 right after -70001.
+        let ciborium::Value::Map(mut members) = ciborium::from_reader(stored.as_slice()).unwrap()
+        else {
+            panic!("a report is a map")
+        };
+        const EARLIER: [i64; 8] = [3, 4, 99, -70001, -70006, -70003, -70004, -70005];
+        let place = |k: &ciborium::Value| {
+            EARLIER
+                .iter()
+                .position(|l| ciborium::Value::from(*l) == *k)
+                .unwrap()
+        };
+        members.sort_by_key(|(k, _)| place(k));
+        let legacy = cbor(&ciborium::Value::Map(members));
+        if what != "success" {
+            assert!(deterministic_order(&legacy).is_err(), "{what}");
+        }
+        for stored in [stored, legacy] {
+            for nonce in [None, Some(&b"nonce"[..])] {
+                let signed = Report::sign_stored(&stored, nonce, &sample_state(2), &key).unwrap();
+                let (_, payload) = sign1_and_payload(&signed);
+                check(what, &payload);
+                let back = verify_report(&signed, &public(&key)).unwrap();
+                assert_eq!(back.nonce.as_deref(), nonce);
+                assert_eq!(back.device_state, Some(sample_state(2)));
+            }
+        }
+    }
 }

@@ -344,3 +344,43 @@ pub fn release_of(
         (20, bytes(&cbor(&Value::Array(install)))),
     ]))
 }
+
+/// Checks that every map in the one CBOR item `bytes` (nested ones included, not inside byte
+/// strings) has its keys in RFC 8949 §4.2.1 deterministic order: each key's encoding bytewise
+/// greater than the previous one's. This is the definition itself, on the encoded bytes, so it
+/// holds for keys of any type; `suit_cbor::SeenKeys` also admits §4.2.3 length-first order,
+/// which this project's encoders do not write. `Err` names the map's offset and its keys.
+pub fn deterministic_order(bytes: &[u8]) -> Result<(), String> {
+    use suit_common::cbor::{Decoder, Item};
+    fn walk(d: &mut Decoder<'_>, bytes: &[u8]) -> Result<(), String> {
+        let at = d.position();
+        match d.item().map_err(|e| format!("{e:?}"))? {
+            Item::Array(n) => {
+                for _ in 0..n {
+                    walk(d, bytes)?;
+                }
+            }
+            Item::Map(n) => {
+                let mut keys: Vec<&[u8]> = Vec::new();
+                for _ in 0..n {
+                    let start = d.position();
+                    walk(d, bytes)?;
+                    keys.push(&bytes[start..d.position()]);
+                    walk(d, bytes)?;
+                }
+                if keys.windows(2).any(|w| w[0] >= w[1]) {
+                    let hex: Vec<String> = keys.iter().map(hex::encode).collect();
+                    return Err(format!(
+                        "map at byte {at}: keys {hex:?} not in deterministic order"
+                    ));
+                }
+            }
+            Item::Tag(_) => walk(d, bytes)?,
+            _ => {}
+        }
+        Ok(())
+    }
+    let mut d = Decoder::new(bytes);
+    walk(&mut d, bytes)?;
+    d.finish().map_err(|e| format!("{e:?}"))
+}

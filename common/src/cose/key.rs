@@ -89,14 +89,9 @@ impl VerificationKey {
 
     /// A P-256 public key from its affine coordinates (32 bytes each).
     pub fn p256_from_xy(x: &[u8], y: &[u8]) -> Result<Self, CoseError> {
-        if x.len() != 32 || y.len() != 32 {
-            return Err(CoseError::InvalidKey);
-        }
-        let mut sec1 = [0u8; 65];
-        sec1[0] = 0x04;
-        sec1[1..33].copy_from_slice(x);
-        sec1[33..].copy_from_slice(y);
-        Self::p256_from_sec1(&sec1)
+        p256_point(x, Ec2Y::Coordinate(y))
+            .map(|k| KeyMaterial::P256(k.into()).into())
+            .ok_or(CoseError::InvalidKey)
     }
 
     /// An Ed25519 public key from its 32 raw bytes.
@@ -211,8 +206,14 @@ impl VerificationKey {
                     return Err(CoseError::InvalidKey);
                 }
                 let x = bytes_param(1).ok_or(CoseError::InvalidKey)?;
-                let y = bytes_param(2).ok_or(CoseError::InvalidKey)?;
-                Self::p256_from_xy(x, y)?
+                let y = match key.params.get(2).copied().flatten() {
+                    Some(Item::Bytes(y)) => Ec2Y::Coordinate(y),
+                    Some(Item::Bool(odd)) => Ec2Y::Sign(odd),
+                    _ => return Err(CoseError::InvalidKey),
+                };
+                p256_point(x, y)
+                    .map(|k| KeyMaterial::P256(k.into()).into())
+                    .ok_or(CoseError::InvalidKey)?
             }
             KTY_OKP => {
                 if int_param(0) != Some(CRV_ED25519) {
@@ -432,6 +433,41 @@ impl<'a> CoseKey<'a> {
         key.kty = kty.ok_or(CoseError::Malformed)?;
         Ok(key)
     }
+}
+
+/// The `y` of an EC2 COSE_Key (RFC 9053 §7.1.1, `y: bstr / bool`): the coordinate, or the
+/// sign bit of a point given in compressed form.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Ec2Y<'a> {
+    /// The y-coordinate (32 bytes for P-256).
+    Coordinate(&'a [u8]),
+    /// Compressed: whether y is odd.
+    Sign(bool),
+}
+
+/// The P-256 point of an EC2 COSE_Key's `x` and `y`, the one reading of both for trust anchors
+/// and ECDH ephemeral keys: the SEC1 encoding (uncompressed, or compressed when `y` is a
+/// sign), decoded by `p256`, which decompresses and refuses a point not on the curve, the
+/// identity and coordinates of any other length (`None`).
+pub(crate) fn p256_point(x: &[u8], y: Ec2Y<'_>) -> Option<p256::PublicKey> {
+    if x.len() != 32 {
+        return None;
+    }
+    let mut sec1 = [0u8; 65];
+    let len = match y {
+        Ec2Y::Coordinate(y) if y.len() == 32 => {
+            sec1[0] = 0x04;
+            sec1[33..].copy_from_slice(y);
+            65
+        }
+        Ec2Y::Coordinate(_) => return None,
+        Ec2Y::Sign(odd) => {
+            sec1[0] = if odd { 0x03 } else { 0x02 };
+            33
+        }
+    };
+    sec1[1..33].copy_from_slice(x);
+    p256::PublicKey::from_sec1_bytes(sec1.get(..len)?).ok()
 }
 
 /// HSS-LMS verification by hbs-lms, which panics on input of the wrong shape: the key and the

@@ -26,6 +26,7 @@ pub use hss_sign::{
 };
 pub(crate) use key::Prepared;
 pub use key::{key_id, Ed25519Key, KeyMaterial, VerificationKey};
+pub(crate) use key::{p256_point, Ec2Y};
 #[cfg(feature = "author")]
 pub use sign::{
     create_auth_block, create_cose_mac, create_cose_sign, ExternalP256, SigningKey, StatefulHssLms,

@@ -11,6 +11,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::cbor::{CborError, Decoder, Encoder, Item};
+use crate::cose::Ec2Y;
 
 use super::algorithms::{header, key, tag};
 use super::error::{DecryptError, Location, Problem};
@@ -375,8 +376,12 @@ impl CoseEncrypt0 {
     }
 }
 
-/// Decodes the uncompressed (or compressed, `y` = bool) SEC1 form of an EC2 P-256 COSE_Key.
-pub(crate) fn ec2_p256_point(encoded: &[u8], at: Location) -> Result<Vec<u8>, DecryptError> {
+/// Reads the `x` and `y` (a coordinate, or a sign bit: compressed) of an EC2 P-256 COSE_Key,
+/// for [`crate::cose::p256_point`], which makes them a point on the curve or refuses them.
+pub(crate) fn ec2_p256_coordinates(
+    encoded: &[u8],
+    at: Location,
+) -> Result<(&[u8], Ec2Y<'_>), DecryptError> {
     let mut d = Decoder::new(encoded);
     let Ok(Item::Map(n)) = d.item() else {
         return Err(malformed(at, Problem::Shape));
@@ -420,21 +425,13 @@ pub(crate) fn ec2_p256_point(encoded: &[u8], at: Location) -> Result<Vec<u8>, De
         Some(_) => return Err(malformed(at, Problem::HeaderType(key::X))),
         None => return Err(malformed(at, Problem::MissingHeader(key::X))),
     };
-    let mut sec1 = Vec::with_capacity(65);
-    match y {
-        Some(Item::Bytes(y)) if y.len() == 32 => {
-            sec1.push(0x04);
-            sec1.extend_from_slice(x);
-            sec1.extend_from_slice(y);
-        }
-        Some(Item::Bool(odd)) => {
-            sec1.push(if odd { 0x03 } else { 0x02 });
-            sec1.extend_from_slice(x);
-        }
+    let y = match y {
+        Some(Item::Bytes(y)) if y.len() == 32 => Ec2Y::Coordinate(y),
+        Some(Item::Bool(odd)) => Ec2Y::Sign(odd),
         Some(_) => return Err(malformed(at, Problem::HeaderType(key::Y))),
         None => return Err(malformed(at, Problem::MissingHeader(key::Y))),
-    }
-    Ok(sec1)
+    };
+    Ok((x, y))
 }
 
 /// `Enc_structure = [context, protected, external_aad]` (RFC 9052 §5.3).

@@ -21,90 +21,126 @@ use crate::suit::digest::COSE_ALG_SHA256;
 
 /// Encodes a SUIT_Report (keys in deterministic order): [`Report::encode`].
 pub(super) fn encode_report(r: &Report) -> Result<Vec<u8>, ReportError> {
-    let mut e = Encoder::with_capacity(256);
-    // records, result, reference, then the optional members.
-    let mut n = 3;
-    n += usize::from(r.nonce.is_some());
-    n += usize::from(r.sequence_number.is_some());
     let detail = match &r.result {
         ReportResult::Failure(f) => f.detail.as_ref(),
         ReportResult::Success => None,
     };
-    n += usize::from(detail.is_some());
-    n += usize::from(r.dropped_records > 0);
-    n += usize::from(r.authenticated.is_some());
-    n += usize::from(r.device_state.is_some());
-    e.map(n);
-    if let Some(nonce) = &r.nonce {
-        if nonce.len() > MAX_NONCE_LEN {
-            return Err(ReportError::TooLarge("nonce"));
-        }
-        e.int(label::NONCE);
-        e.bytes(nonce);
-    }
-    e.int(label::RECORDS);
-    if r.entries.len() > MAX_RECORDS {
-        return Err(ReportError::TooLarge("records"));
-    }
-    e.array(r.entries.len());
-    for entry in &r.entries {
-        match entry {
-            Entry::Record(r) => encode_record(&mut e, r)?,
-            Entry::System(s) => encode_system(&mut e, s)?,
-        }
-    }
-    e.int(label::RESULT);
-    match &r.result {
-        ReportResult::Success => {
-            e.bool(true);
-        }
-        ReportResult::Failure(f) => {
-            e.map(3);
-            e.int(label::RESULT_CODE);
-            e.int(f.code);
-            e.int(label::RESULT_RECORD);
-            encode_record(&mut e, &f.record)?;
-            e.int(label::RESULT_REASON);
-            e.int(f.reason.code());
-        }
-    }
-    e.int(label::REFERENCE);
-    e.array(2);
-    let uri = r.manifest_uri.as_deref().unwrap_or("");
-    if uri.len() > MAX_URI_LEN {
-        return Err(ReportError::TooLarge("manifest URI"));
-    }
-    e.text(uri);
-    e.array(2);
-    e.int(COSE_ALG_SHA256);
-    match &r.manifest_digest {
-        Some(d) => e.bytes(d),
-        None => e.bytes(&[]),
-    };
-    if let Some(s) = r.sequence_number {
-        e.int(label::EXT_SEQUENCE_NUMBER);
-        e.uint(s);
-    }
-    if let Some(d) = detail {
-        e.int(label::EXT_FAULT);
-        crate::cbor::Field::put(d, &mut e);
-    }
-    if r.dropped_records > 0 {
-        e.int(label::EXT_DROPPED_RECORDS);
-        e.uint(r.dropped_records);
-    }
-    if let Some(a) = r.authenticated {
-        e.int(label::EXT_AUTHENTICATED);
-        e.bool(a);
-    }
-    if let Some(s) = &r.device_state {
-        e.int(label::EXT_DEVICE_STATE);
-        encode_state(&mut e, s)?;
+    let present = [
+        r.nonce.as_deref().map(Member::Nonce),
+        Some(Member::Records(&r.entries)),
+        Some(Member::Result(&r.result)),
+        Some(Member::Reference(r)),
+        r.sequence_number.map(Member::SequenceNumber),
+        detail.map(Member::Fault),
+        (r.dropped_records > 0).then_some(Member::DroppedRecords(r.dropped_records)),
+        r.authenticated.map(Member::Authenticated),
+        r.device_state.as_ref().map(Member::DeviceState),
+    ];
+    let mut members: Vec<Member<'_>> = present.into_iter().flatten().collect();
+    members.sort_by_key(|m| cbor::bytewise_rank(m.label()));
+    let mut e = Encoder::with_capacity(256);
+    e.map(members.len());
+    for m in &members {
+        m.write(&mut e)?;
     }
     if e.len() > MAX_REPORT_LEN {
         return Err(ReportError::TooLarge("report"));
     }
     Ok(e.into_bytes())
+}
+
+/// One member of a SUIT_Report. Written in the order of their labels' encodings (RFC 8949
+/// §4.2.1), by sorting, not in the order the code lists them: an extension label added later
+/// (-70006 after -70005) cannot break the order.
+enum Member<'a> {
+    Nonce(&'a [u8]),
+    Records(&'a [Entry]),
+    Result(&'a ReportResult),
+    Reference(&'a Report),
+    SequenceNumber(u64),
+    Fault(&'a crate::fault::Fault),
+    DroppedRecords(u64),
+    Authenticated(bool),
+    DeviceState(&'a DeviceState),
+}
+
+impl Member<'_> {
+    fn label(&self) -> i64 {
+        match self {
+            Member::Nonce(_) => label::NONCE,
+            Member::Records(_) => label::RECORDS,
+            Member::Result(_) => label::RESULT,
+            Member::Reference(_) => label::REFERENCE,
+            Member::SequenceNumber(_) => label::EXT_SEQUENCE_NUMBER,
+            Member::Fault(_) => label::EXT_FAULT,
+            Member::DroppedRecords(_) => label::EXT_DROPPED_RECORDS,
+            Member::Authenticated(_) => label::EXT_AUTHENTICATED,
+            Member::DeviceState(_) => label::EXT_DEVICE_STATE,
+        }
+    }
+
+    /// Writes the label and the value.
+    fn write(&self, e: &mut Encoder) -> Result<(), ReportError> {
+        e.int(self.label());
+        match self {
+            Member::Nonce(nonce) => {
+                if nonce.len() > MAX_NONCE_LEN {
+                    return Err(ReportError::TooLarge("nonce"));
+                }
+                e.bytes(nonce);
+            }
+            Member::Records(entries) => {
+                if entries.len() > MAX_RECORDS {
+                    return Err(ReportError::TooLarge("records"));
+                }
+                e.array(entries.len());
+                for entry in *entries {
+                    match entry {
+                        Entry::Record(r) => encode_record(e, r)?,
+                        Entry::System(s) => encode_system(e, s)?,
+                    }
+                }
+            }
+            Member::Result(ReportResult::Success) => {
+                e.bool(true);
+            }
+            Member::Result(ReportResult::Failure(f)) => {
+                // Labels 5, 6, 7: in order as written.
+                e.map(3);
+                e.int(label::RESULT_CODE);
+                e.int(f.code);
+                e.int(label::RESULT_RECORD);
+                encode_record(e, &f.record)?;
+                e.int(label::RESULT_REASON);
+                e.int(f.reason.code());
+            }
+            Member::Reference(r) => {
+                e.array(2);
+                let uri = r.manifest_uri.as_deref().unwrap_or("");
+                if uri.len() > MAX_URI_LEN {
+                    return Err(ReportError::TooLarge("manifest URI"));
+                }
+                e.text(uri);
+                e.array(2);
+                e.int(COSE_ALG_SHA256);
+                // No authenticated manifest (refused before authentication): an empty digest,
+                // never the one the unauthenticated bytes claim (CONFORMANCE.md, Reports).
+                match &r.manifest_digest {
+                    Some(d) => e.bytes(d),
+                    None => e.bytes(&[]),
+                };
+            }
+            Member::SequenceNumber(s) | Member::DroppedRecords(s) => {
+                e.uint(*s);
+            }
+            Member::Fault(d) => crate::cbor::Field::put(*d, e),
+            Member::Authenticated(a) => {
+                e.bool(*a);
+            }
+            Member::DeviceState(s) => encode_state(e, s)?,
+        }
+        Ok(())
+    }
 }
 
 fn encode_state(e: &mut Encoder, s: &DeviceState) -> Result<(), ReportError> {
@@ -188,8 +224,10 @@ pub fn sign_report(report_bytes: &[u8], key: &p256::SecretKey) -> Result<Vec<u8>
 
 /// A report this device encoded and stored itself ([`encode_report`] with neither nonce nor
 /// device state), signed with the caller's `nonce` and the device's `state` now: the bytes
-/// decoding, setting both and encoding again would give (the nonce is the first member, the
-/// state the last), without the report decoder in the TA.
+/// decoding, setting both and encoding again would give, without the report decoder in the
+/// TA. The stored members are kept byte for byte and the two new ones put in their places
+/// (every member sorted as [`encode_report`] sorts them; this also orders a report stored by
+/// an earlier version, which wrote -70006 before -70003).
 pub(super) fn sign_stored(
     stored: &[u8],
     nonce: Option<&[u8]>,
@@ -203,29 +241,39 @@ pub(super) fn sign_stored(
     cbor::check_well_formed(stored).map_err(m(AT))?;
     let mut d = Decoder::new(stored);
     let members = d.map().map_err(m(AT))?;
-    let body = stored
-        .get(d.position()..)
-        .ok_or(ReportError::Malformed(AT))?;
+    // At most `cbor::MAX_CONTAINER_LEN` members (checked above), two more added.
+    let mut parts: Vec<(i64, &[u8])> = Vec::with_capacity(members + 2);
     for _ in 0..members {
+        let begin = d.position();
         let key = d.int().map_err(m(AT))?;
         if key == label::NONCE || key == label::EXT_DEVICE_STATE {
             return Err(ReportError::Malformed(AT));
         }
         d.skip().map_err(m(AT))?;
+        let member = stored
+            .get(begin..d.position())
+            .ok_or(ReportError::Malformed(AT))?;
+        parts.push((key, member));
     }
     d.finish().map_err(m(AT))?;
-    let mut e = Encoder::with_capacity(stored.len() + 128);
-    e.map(members + usize::from(nonce.is_some()) + 1);
+    let mut added = Encoder::new();
     if let Some(nonce) = nonce {
-        if nonce.len() > MAX_NONCE_LEN {
-            return Err(ReportError::TooLarge("nonce"));
-        }
-        e.int(label::NONCE);
-        e.bytes(nonce);
+        Member::Nonce(nonce).write(&mut added)?;
     }
-    e.raw(body);
-    e.int(label::EXT_DEVICE_STATE);
-    encode_state(&mut e, state)?;
+    let nonce_end = added.len();
+    Member::DeviceState(state).write(&mut added)?;
+    let added = added.into_bytes();
+    let (nonce_member, state_member) = added.split_at(nonce_end);
+    if nonce.is_some() {
+        parts.push((label::NONCE, nonce_member));
+    }
+    parts.push((label::EXT_DEVICE_STATE, state_member));
+    parts.sort_by_key(|(key, _)| cbor::bytewise_rank(*key));
+    let mut e = Encoder::with_capacity(stored.len() + added.len() + 8);
+    e.map(parts.len());
+    for (_, member) in &parts {
+        e.raw(member);
+    }
     if e.len() > MAX_REPORT_LEN {
         return Err(ReportError::TooLarge("report"));
     }
@@ -314,13 +362,22 @@ fn encode_properties(e: &mut Encoder, props: &[(i64, Value)]) -> Result<(), Repo
     if props.len() > MAX_PROPERTIES {
         return Err(ReportError::TooLarge("properties"));
     }
-    for (i, (k, _)) in props.iter().enumerate() {
-        if props.iter().take(i).any(|(k2, _)| k2 == k) {
-            return Err(ReportError::Malformed("duplicate property"));
-        }
-    }
     e.map(props.len());
-    for (k, v) in props {
+    write_sorted(e, props)
+}
+
+/// Writes `props` (at most [`MAX_PROPERTIES`]) in deterministic key order (RFC 8949 §4.2.1),
+/// whatever order the caller gave them in; a key given twice is refused.
+fn write_sorted(e: &mut Encoder, props: &[(i64, Value)]) -> Result<(), ReportError> {
+    let mut sorted: Vec<&(i64, Value)> = props.iter().collect();
+    sorted.sort_by_key(|(k, _)| cbor::bytewise_rank(*k));
+    if sorted
+        .windows(2)
+        .any(|w| matches!(w, [(a, _), (b, _)] if a == b))
+    {
+        return Err(ReportError::Malformed("duplicate property"));
+    }
+    for (k, v) in sorted {
         e.int(*k);
         encode_value(e, v)?;
     }
@@ -359,15 +416,11 @@ fn encode_system(e: &mut Encoder, s: &SystemProperties) -> Result<(), ReportErro
             "property uses the component-id label",
         ));
     }
-    // Keys in order: 0 (component id) first, then the parameters as given.
+    // 0 (component id) sorts first in deterministic order, then the parameters, sorted.
     e.map(s.properties.len() + 1);
     e.int(label::SYSTEM_COMPONENT_ID);
     s.component.encode_to(e);
-    for (k, v) in &s.properties {
-        e.int(*k);
-        encode_value(e, v)?;
-    }
-    Ok(())
+    write_sorted(e, &s.properties)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ use crate::cose::{AuthBlock, CoseError};
 use crate::suit::digest::Digest;
 use crate::suit::envelope::{Envelope, IntegratedPayload};
 use crate::suit::error::{AuthError, Error};
-use crate::suit::manifest::Manifest;
+use crate::suit::manifest::{Manifest, Severable};
 use crate::suit::policy::{AnchorId, TrustAnchor};
 
 /// An envelope whose manifest is authentic, with the anchors that vouched for it.
@@ -225,13 +225,20 @@ impl<'a> Verified<'a> {
         } = self;
         let mut manifest = Manifest::decode(envelope.manifest).map_err(DecodeError::Manifest)?;
         for member in &envelope.severed {
-            let Some(expected) = manifest.severed_digest(member.label) else {
-                return Err(DecodeError::Envelope(
-                    AuthError::UnexpectedEnvelopeMember {
-                        member: member.label,
-                    }
-                    .into(),
-                ));
+            let expected = match manifest.severable(member.label) {
+                Severable::Severed(digest) => digest,
+                // The manifest holds the member inline (the envelope's CDDL allows a copy as
+                // well): the authenticated one is used, the copy ignored, unread. It counted
+                // towards the envelope's bounds when the envelope was decoded.
+                Severable::Present(()) => continue,
+                Severable::Absent => {
+                    return Err(DecodeError::Envelope(
+                        AuthError::UnexpectedEnvelopeMember {
+                            member: member.label,
+                        }
+                        .into(),
+                    ))
+                }
             };
             if !Digest::sha256(member.encoded).ct_eq(&expected) {
                 return Err(DecodeError::Envelope(

@@ -97,7 +97,7 @@ fn auth(a: &AuthError) -> String {
             member_name(*member)
         ),
         AuthError::UnexpectedEnvelopeMember { member } => format!(
-            "the envelope carries severed member {} although the manifest holds it inline",
+            "the envelope carries severed member {}, which the manifest does not hold",
             member_name(*member)
         ),
         AuthError::Dependency(e) => format!("dependency manifest: {}", error(e)),

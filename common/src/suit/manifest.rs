@@ -231,30 +231,24 @@ impl Manifest {
         Ok(())
     }
 
-    /// The digest a severable member was replaced by, if it was severed.
-    pub(crate) fn severed_digest(&self, label: i64) -> Option<Digest> {
-        let d = match M::from_value(label)? {
-            M::DependencyResolution => &self.dependency_resolution,
-            M::PayloadFetch => &self.payload_fetch,
-            M::CandidateVerification => &self.candidate_verification,
-            M::Install => &self.install,
-            M::Text => {
-                return match &self.text {
-                    Severable::Severed(d) => Some(*d),
-                    _ => None,
-                }
+    /// What the manifest holds of severable member `label`: its digest if severed, whether
+    /// it holds it inline; [`Severable::Absent`] for a label that is not a severable member.
+    pub(crate) fn severable(&self, label: i64) -> Severable<()> {
+        fn state<T>(s: &Severable<T>) -> Severable<()> {
+            match s {
+                Severable::Absent => Severable::Absent,
+                Severable::Present(_) => Severable::Present(()),
+                Severable::Severed(d) => Severable::Severed(*d),
             }
-            M::Coswid => {
-                return match &self.coswid {
-                    Severable::Severed(d) => Some(*d),
-                    _ => None,
-                }
-            }
-            _ => return None,
-        };
-        match d {
-            Severable::Severed(d) => Some(*d),
-            _ => None,
+        }
+        match M::from_value(label) {
+            Some(M::DependencyResolution) => state(&self.dependency_resolution),
+            Some(M::PayloadFetch) => state(&self.payload_fetch),
+            Some(M::CandidateVerification) => state(&self.candidate_verification),
+            Some(M::Install) => state(&self.install),
+            Some(M::Text) => state(&self.text),
+            Some(M::Coswid) => state(&self.coswid),
+            _ => Severable::Absent,
         }
     }
 

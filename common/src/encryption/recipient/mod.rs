@@ -29,7 +29,7 @@ pub mod hpke;
 use alloc::vec::Vec;
 
 use super::algorithms::{header, ContentAlgorithm, HpkeSuite, KeyWrap, RecipientAlgorithm};
-use super::cose::{ec2_p256_point, malformed, CoseEncrypt, Recipient};
+use super::cose::{ec2_p256_coordinates, malformed, CoseEncrypt, Recipient};
 use super::error::{DecryptError, KeyError, Location, Problem};
 use super::keys::{DeviceKeys, HpkeOpen, KeyKind, KeyRef, SecretBytes};
 use super::CoseOptions;
@@ -278,9 +278,9 @@ fn ecdh_recipient(
         Location::RecipientUnprotected(i),
         Problem::MissingHeader(header::EPHEMERAL_KEY),
     ))?;
-    let sec1 = ec2_p256_point(epk, Location::EphemeralKey(i))?;
-    let peer = p256::PublicKey::from_sec1_bytes(&sec1)
-        .map_err(|_| DecryptError::InvalidPublicKey { recipient: i })?;
+    let (x, y) = ec2_p256_coordinates(epk, Location::EphemeralKey(i))?;
+    let peer =
+        crate::cose::p256_point(x, y).ok_or(DecryptError::InvalidPublicKey { recipient: i })?;
     let context = ecdh_es::KdfContext {
         wrap,
         party_u: ecdh_es::PartyInfo {
