@@ -279,16 +279,42 @@ pub fn write_approved_files(
 ) -> (Vec<std::path::PathBuf>, Option<AgentError>) {
     let mut written = Vec::new();
     let mut failed = Vec::new();
-    for path in paths {
-        let result = ree_export(tee, path)
-            .and_then(|(data, digest)| crate::ree::write_approved(root, path, &data, &digest));
+    for (path, result) in write_approved_each(tee, root, paths) {
         match result {
             Ok(dest) => written.push(dest),
             Err(e) => failed.push((path, e)),
         }
     }
+    (written, after_commit_error(root, &failed, ""))
+}
+
+/// Writes each approved REE file of `paths` under `root` (exported from the TA, checked
+/// against its digest): every path with where it was written or why not.
+pub fn write_approved_each(
+    tee: &mut dyn Transport,
+    root: &std::path::Path,
+    paths: &[String],
+) -> Vec<(String, Result<std::path::PathBuf, AgentError>)> {
+    paths
+        .iter()
+        .map(|path| {
+            let result = ree_export(tee, path)
+                .and_then(|(data, digest)| crate::ree::write_approved(root, path, &data, &digest));
+            (path.clone(), result)
+        })
+        .collect()
+}
+
+/// The [`AgentError::AfterCommit`] for approved REE files not written (`None` if none): each
+/// with why, and the `suit-agent export` that writes it; `also` is appended (e.g. that a
+/// later round retries).
+pub fn after_commit_error(
+    root: &std::path::Path,
+    failed: &[(String, AgentError)],
+    also: &str,
+) -> Option<AgentError> {
     if failed.is_empty() {
-        return (written, None);
+        return None;
     }
     let why: Vec<String> = failed
         .iter()
@@ -298,12 +324,11 @@ pub fn write_approved_files(
         .iter()
         .map(|(path, _)| format!("`suit-agent export {path} --ree-root {}`", root.display()))
         .collect();
-    let error = AgentError::AfterCommit(format!(
-        "installed, but {}; run {} to write it",
+    Some(AgentError::AfterCommit(format!(
+        "installed, but {}; run {} to write it{also}",
         why.join("; "),
         how.join(", ")
-    ));
-    (written, Some(error))
+    )))
 }
 
 /// PersonalizationGet as the normal world (refused by design; see `suit-agent perso-get`).

@@ -47,22 +47,53 @@ type Result<T> = std::result::Result<T, FileError>;
 /// Largest file either tool reads into memory (payloads are bounded by the engine anyway).
 pub const MAX_FILE_LEN: u64 = suit_common::suit::interpreter::MAX_PAYLOAD_LEN;
 
+/// Largest text file parsed whole (descriptions, device and key lists, the poll state, CA
+/// certificates, PEM files of the simulator): far above any real one (a 10,000-device fleet
+/// list is about 1 MiB), far below what a payload may be.
+pub const MAX_TEXT_FILE_LEN: u64 = 4 * 1024 * 1024;
+
 /// Reads a whole file, refusing anything larger than [`MAX_FILE_LEN`].
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    read_file_max(path, MAX_FILE_LEN)
+}
+
+/// Reads a whole text file (UTF-8), refusing anything larger than [`MAX_TEXT_FILE_LEN`].
+pub fn read_text_file(path: &Path) -> Result<String> {
+    String::from_utf8(read_file_max(path, MAX_TEXT_FILE_LEN)?)
+        .map_err(|_| FileError::input(path, "not text (UTF-8)"))
+}
+
+/// Reads a whole regular file, refusing one larger than `max` bytes (the error names the file
+/// and the bound). The file is checked before it is opened (a FIFO would block the open) and
+/// read through the opened descriptor at most `max + 1` bytes, so a file that grows after the
+/// check is refused too, and memory never exceeds the bound.
+pub fn read_file_max(path: &Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let too_large =
+        |len: &str| FileError::input(path, format!("file too large ({len} bytes, limit {max})"));
     let meta = std::fs::metadata(path).map_err(|e| FileError::io(path, e))?;
     if !meta.is_file() {
         return Err(FileError::input(path, "not a regular file"));
     }
-    if meta.len() > MAX_FILE_LEN {
-        return Err(FileError::input(
-            path,
-            format!(
-                "file too large ({} bytes, limit {MAX_FILE_LEN})",
-                meta.len()
-            ),
-        ));
+    if meta.len() > max {
+        return Err(too_large(&meta.len().to_string()));
     }
-    std::fs::read(path).map_err(|e| FileError::io(path, e))
+    let file = std::fs::File::open(path).map_err(|e| FileError::io(path, e))?;
+    if !file
+        .metadata()
+        .map_err(|e| FileError::io(path, e))?
+        .is_file()
+    {
+        return Err(FileError::input(path, "not a regular file"));
+    }
+    let mut data = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(|e| FileError::io(path, e))?;
+    if data.len() as u64 > max {
+        return Err(too_large(&format!("more than {max}")));
+    }
+    Ok(data)
 }
 
 /// Reads an envelope (or other CBOR) file: raw CBOR, or hex text (whitespace ignored), which
@@ -206,4 +237,34 @@ pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
     let dir = open_dir(rustix::fs::CWD, parent, true)?;
     replace_in_dir(&dir, name, data, mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_bounded_and_name_the_file_and_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.json");
+        std::fs::write(&path, [b'x'; 100]).unwrap();
+        assert_eq!(read_file_max(&path, 100).unwrap().len(), 100);
+        let e = read_file_max(&path, 99).unwrap_err().to_string();
+        assert!(
+            e.contains("in.json") && e.contains("100 bytes, limit 99"),
+            "{e}"
+        );
+        let e = read_file_max(dir.path(), 1 << 20).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        // Text: the bound for text, and UTF-8.
+        std::fs::write(&path, [0xff, 0xfe]).unwrap();
+        assert!(read_text_file(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("not text"));
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(MAX_TEXT_FILE_LEN + 1).unwrap();
+        let e = read_text_file(&path).unwrap_err().to_string();
+        assert!(e.contains(&format!("limit {MAX_TEXT_FILE_LEN}")), "{e}");
+    }
 }

@@ -239,7 +239,7 @@ pub const TPA_ROOT_FILE: &str = "tpa-root.pub.pem";
 fn remembered_tpa_root(state: &Path, given: Option<&str>) -> Result<String, AgentError> {
     let file = state.join(TPA_ROOT_FILE);
     let point = |pem: &str| p256_point_from_pem(pem).map_err(AgentError::SimState);
-    match fs::read_to_string(&file) {
+    match crate::files::read_text_file(&file) {
         Ok(stored) => {
             if let Some(g) = given {
                 if point(g)? != point(&stored)? {
@@ -253,14 +253,16 @@ fn remembered_tpa_root(state: &Path, given: Option<&str>) -> Result<String, Agen
             }
             Ok(stored)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(crate::files::FileError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
             let pem = given.unwrap_or(TEST_TPA_ROOT_PEM).to_string();
             point(&pem)?;
             fs::write(&file, &pem)
                 .map_err(|e| AgentError::SimState(format!("{}: {e}", file.display())))?;
             Ok(pem)
         }
-        Err(e) => Err(AgentError::SimState(format!("{}: {e}", file.display()))),
+        Err(e) => Err(AgentError::SimState(e.to_string())),
     }
 }
 

@@ -68,6 +68,17 @@ pub enum AgentError {
         uri: String,
         error: crate::transport::local::PayloadSourceError,
     },
+    /// An envelope larger than the TA accepts (`suit::envelope::MAX_ENVELOPE_LEN`), refused by
+    /// the agent as the TA would refuse it, without downloading it whole or handing it over:
+    /// a verdict on the envelope ([`AgentError::is_verdict`]). There is no report of it (the
+    /// TA never saw it).
+    #[error("{url}: {}; the TA accepts at most {limit} bytes; not downloaded further, nothing was sent to the TA", too_large_words(*.announced, *.limit))]
+    EnvelopeTooLarge {
+        url: String,
+        /// The length the server announced (`Content-Length`), if it announced one.
+        announced: Option<u64>,
+        limit: u64,
+    },
     /// The TA committed (an update installed, a provisioning message applied), but the
     /// agent's own work after it failed (writing an approved REE file, a receipt). The
     /// command has already printed what the TA did (with `--json`: its one document); the
@@ -79,11 +90,12 @@ pub enum AgentError {
 impl AgentError {
     /// Whether this is the TA's verdict on what it was given, which the same request will
     /// always get again: the envelope is not authentic, not acceptable to the policy, a
-    /// rollback, too large, or its payloads are not the ones it names (exit 1; `poll` records
-    /// it and does not hand the same envelope over again). A refusal that is the device's own
-    /// trouble (storage, the key store, an internal failure, an interrupted or unconfirmed
-    /// commit, steps out of order, a kind this build does not know) is not: the next attempt
-    /// may succeed (exit 3, and `poll` retries it).
+    /// rollback, too large (also an envelope the agent refuses for its size before the TA
+    /// sees it, [`AgentError::EnvelopeTooLarge`]), or its payloads are not the ones it names
+    /// (exit 1; `poll` records it and does not hand the same envelope over again). A refusal
+    /// that is the device's own trouble (storage, the key store, an internal failure, an
+    /// interrupted or unconfirmed commit, steps out of order, a kind this build does not know)
+    /// is not: the next attempt may succeed (exit 3, and `poll` retries it).
     pub fn is_verdict(&self) -> bool {
         match self {
             AgentError::Refused { kind, fault, .. } => match kind {
@@ -103,8 +115,18 @@ impl AgentError {
             },
             // Only the test-build commands (heap-scan, crypto-bench) answer a bare refusal.
             AgentError::Status(Status::Refused) => true,
+            // What the TA would answer (`too-large`) for these bytes, every time.
+            AgentError::EnvelopeTooLarge { .. } => true,
             _ => false,
         }
+    }
+}
+
+/// How an oversized envelope showed itself: announced, or sent past the limit.
+fn too_large_words(announced: Option<u64>, limit: u64) -> String {
+    match announced {
+        Some(n) => format!("the server announces an envelope of {n} bytes"),
+        None => format!("the server sent an envelope of more than {limit} bytes"),
     }
 }
 

@@ -188,10 +188,12 @@ fn install_reports_the_commit_when_an_approved_file_cannot_be_written() {
 }
 
 /// `poll` with an approved REE file it cannot write: the decision is saved and the report
-/// posted first, the round exits 5 naming the file, and the next round does not hand the
-/// envelope over again (which the TA would refuse as a rollback).
+/// posted first, the round exits 5 naming the file, and the file stays pending in the poll
+/// state: every later round (each run here is a new process, so from the saved state) tries
+/// it again, exiting 5 while it cannot be written, without handing the envelope over again
+/// (which the TA would refuse as a rollback), and writes it once it can.
 #[test]
-fn poll_records_and_reports_an_install_whose_ree_file_cannot_be_written() {
+fn poll_retries_an_approved_ree_file_it_could_not_write() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let server = support::http::Server::default();
@@ -200,6 +202,7 @@ fn poll_records_and_reports_an_install_whose_ree_file_cannot_be_written() {
     envelope_with_ree_file(d, "m1", 1, &format!("{base}/p/fw.bin"));
     publish(&server, d, "m1", "fw.bin");
     server.route("/status/reports", Behaviour::Collect);
+    // The REE root is a regular file: nothing can be written under it.
     write(d, "ree", "not a directory");
     let fw = format!("{base}/fw");
     let reports = format!("{base}/status/reports");
@@ -213,17 +216,41 @@ fn poll_records_and_reports_an_install_whose_ree_file_cannot_be_written() {
         "--ree-root",
         "ree",
     ];
+    let pending = || {
+        let state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join("poll.json")).unwrap()).unwrap();
+        state["ree-pending"].clone()
+    };
     let t = fails(agent(d, &poll), 5);
     assert!(t.contains("installed: "), "{t}");
     assert!(
-        t.contains("`suit-agent export etc/app.conf --ree-root ree`"),
+        t.contains("`suit-agent export etc/app.conf --ree-root ree`")
+            && t.contains("the next round tries again"),
         "{t}"
     );
     assert_eq!(server.requests_to("/status/reports").len(), 1);
+    assert_eq!(pending(), serde_json::json!(["etc/app.conf"]));
 
+    // Still not writable: tried again, still pending, the envelope not handed over again.
+    let t = fails(agent(d, &poll), 5);
+    assert!(t.contains("not modified"), "{t}");
+    assert!(t.contains("writing etc/app.conf failed"), "{t}");
+    assert!(!t.contains("Rollback"), "{t}");
+    assert_eq!(pending(), serde_json::json!(["etc/app.conf"]));
+
+    // Writable now: written, and no longer pending.
+    std::fs::remove_file(d.join("ree")).unwrap();
     let t = ok(agent(d, &poll));
     assert!(t.contains("not modified"), "{t}");
-    assert!(!t.contains("Rollback"), "{t}");
+    assert!(t.contains("wrote approved REE file"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("ree/etc/app.conf")).unwrap(),
+        "release=1\n"
+    );
+    assert_eq!(pending(), serde_json::Value::Null);
+    let t = ok(agent(d, &poll));
+    assert!(!t.contains("wrote approved REE file"), "{t}");
+
     assert_eq!(server.requests_to("/status/reports").len(), 1);
     let (t, j) = verify_collected(
         d,
@@ -233,6 +260,114 @@ fn poll_records_and_reports_an_install_whose_ree_file_cannot_be_written() {
             .map(|p| p.body.as_slice()),
     );
     assert_eq!(j["reports"][0]["report"]["sequence-number"], 1, "{t}");
+}
+
+/// A poll state written before REE files were remembered (no `ree-pending`) still loads: its
+/// ETag is sent, so the round is up to date.
+#[test]
+fn an_older_poll_state_still_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let server = support::http::Server::default();
+    let base = server.start_http();
+    device_with_ree(d);
+    envelope_with_ree_file(d, "m1", 1, &format!("{base}/p/fw.bin"));
+    publish(&server, d, "m1", "fw.bin");
+    let fw = format!("{base}/fw");
+    let url = format!("{base}{}", envelope_path(d));
+    write(
+        d,
+        "poll.json",
+        format!(r#"{{"url": "{url}", "etag": "\"e1\"", "envelope-sha256": null}}"#),
+    );
+    let t = ok(agent(
+        d,
+        &[
+            "poll",
+            &fw,
+            "--poll-state",
+            "poll.json",
+            "--ree-root",
+            "ree",
+        ],
+    ));
+    assert!(t.contains("not modified"), "{t}");
+    assert_eq!(installed_components(d), 0);
+}
+
+/// An envelope larger than the TA accepts (`MAX_ENVELOPE_LEN`) is the agent's refusal, as
+/// the TA's would be (exit 1, a verdict): announced larger, nothing of it is read; sent
+/// larger without an announced length, reading stops past the bound. Nothing reaches the TA
+/// and no report is posted; its ETag is remembered, so the next round is up to date. No
+/// retry either way; `install` of its URL refuses it the same way.
+#[test]
+fn an_envelope_larger_than_the_ta_accepts_is_refused_before_it_is_downloaded() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    let limit = suit_common::suit::envelope::MAX_ENVELOPE_LEN;
+    let env_path = envelope_path(d);
+    server.route(&env_path, serve_envelope(vec![0xd8; limit + 1], "\"big\""));
+    server.route("/status/reports", Behaviour::Collect);
+    let before = support::device::status(d);
+    let fw = format!("{base}/fw");
+    let reports = format!("{base}/status/reports");
+    let poll = [
+        "poll",
+        fw.as_str(),
+        "--report-url",
+        reports.as_str(),
+        "--poll-state",
+        "poll.json",
+    ];
+    let said = format!("the TA accepts at most {limit} bytes");
+    let t = fails(agent(d, &poll), 1);
+    assert!(t.contains(&said), "{t}");
+    assert!(
+        t.contains(&format!("announces an envelope of {} bytes", limit + 1)),
+        "{t}"
+    );
+    assert_eq!(server.requests_to(&env_path).len(), 1, "retried: {t}");
+    assert!(server.requests_to("/status/reports").is_empty());
+    assert_eq!(support::device::status(d), before);
+    let t = ok(agent(d, &poll));
+    assert!(t.contains("not modified"), "{t}");
+    assert_eq!(
+        server.requests_to(&env_path)[1].headers["if-none-match"],
+        "\"big\""
+    );
+
+    // Announced far larger than is sent: refused from the announcement, not read.
+    server.route(
+        &env_path,
+        Behaviour::Oversize {
+            announce: Some(limit as u64 + 1),
+            send: 0,
+        },
+    );
+    std::fs::remove_file(d.join("poll.json")).unwrap();
+    let t = fails(agent(d, &poll), 1);
+    assert!(t.contains(&said), "{t}");
+    assert_eq!(server.requests_to(&env_path).len(), 3, "retried: {t}");
+
+    // Not announced (chunked), and longer: stopped past the bound.
+    server.route(
+        &env_path,
+        Behaviour::Oversize {
+            announce: None,
+            send: limit + 100_000,
+        },
+    );
+    let t = fails(agent(d, &poll), 1);
+    assert!(
+        t.contains(&format!("sent an envelope of more than {limit} bytes")),
+        "{t}"
+    );
+    assert!(server.requests_to("/status/reports").is_empty());
+    assert_eq!(support::device::status(d), before);
+
+    let url = format!("{base}{env_path}");
+    let t = fails(agent(d, &["install", &url]), 1);
+    assert!(t.contains(&said), "{t}");
 }
 
 /// The tracker down when the TA decided: the round exits 4 with the decision saved and the

@@ -277,3 +277,43 @@ fn chacha_poly_profile_installs_through_the_simulator() {
     use sha2::Digest as _;
     assert_eq!(c["digest"], hex::encode(sha2::Sha256::digest(&fw)));
 }
+
+/// The agent reads the files it is given bounded, naming the file and the bound: a PEM file
+/// (`--sim-tpa-root`) past the bound for text is refused as unusable input (exit 2) before
+/// it is parsed, and the CA file of the network options likewise.
+#[test]
+fn the_agent_reads_named_files_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let bound = suit_host::files::MAX_TEXT_FILE_LEN;
+    let pem = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/keys/tpa-test.pub.pem"
+    ))
+    .unwrap();
+    let mut big = pem.clone();
+    big.resize(bound as usize + 1, b'\n');
+    std::fs::write(d.join("big.pem"), &big).unwrap();
+    let limit = format!("limit {bound}");
+    let o = agent(d, &["--sim-tpa-root", "big.pem", "status"]);
+    assert_eq!(o.code, 2, "{}", o.text());
+    assert!(
+        o.text().contains(&limit) && o.text().contains("big.pem"),
+        "{}",
+        o.text()
+    );
+    // The same key within the bound is taken.
+    std::fs::write(d.join("small.pem"), &pem).unwrap();
+    ok(agent(d, &["--sim-tpa-root", "small.pem", "status"]));
+    let o = agent(
+        d,
+        &[
+            "install",
+            "http://127.0.0.1:9/e.suit",
+            "--ca-file",
+            "big.pem",
+        ],
+    );
+    assert_eq!(o.code, 2, "{}", o.text());
+    assert!(o.text().contains(&limit), "{}", o.text());
+}

@@ -267,3 +267,146 @@ fn an_in_place_sign_that_fails_part_way_keeps_the_envelope() {
         &words("verify env.suit --trust-anchor author.pub.pem --trust-anchor lms.pub.cose"),
     ));
 }
+
+/// `provision --state`: the model is advanced only once the message is written. A message
+/// that cannot be written (its path a directory, or under a regular file) leaves the model
+/// byte for byte as it was, for one device and for a fleet; a model that cannot be saved
+/// takes the message it would have described away again. The model then still takes the
+/// message it was refused for.
+#[test]
+fn provision_advances_the_model_only_with_a_written_message() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    for k in ["tpa", "device", "author"] {
+        keygen(d, k);
+    }
+    write(
+        d,
+        "p1.json",
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
+    );
+    write(
+        d,
+        "p2.json",
+        r#"{"counter": 2, "device-key": "device.pub.pem", "ops": [
+        {"rescope": {"id": 1, "components": [["app"], ["other"]]}}]}"#,
+    );
+    let base = "provision p2.json --tpa-key tpa.priv.pem";
+    ok(author(
+        d,
+        &words("provision p1.json --tpa-key tpa.priv.pem -o p1.cbor --state model.cbor"),
+    ));
+    let model = read(d, "model.cbor");
+
+    std::fs::create_dir(d.join("a-directory")).unwrap();
+    write(d, "a-file", "not a directory");
+    for out in ["a-directory", "a-file/p2.cbor"] {
+        let r = author(d, &words(&format!("{base} -o {out} --state model.cbor")));
+        assert_eq!(r.code, 2, "{out}: {}", r.text());
+        assert!(
+            r.stderr.contains(out.split('/').next().unwrap()),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(
+            read(d, "model.cbor"),
+            model,
+            "-o {out}: the model was advanced"
+        );
+    }
+
+    // A new model that cannot be saved (its directory is a regular file): the message
+    // written first is removed again.
+    let r = author(
+        d,
+        &words("provision p1.json --tpa-key tpa.priv.pem -o p1b.cbor --state a-file/model.cbor"),
+    );
+    assert_eq!(r.code, 2, "{}", r.text());
+    assert!(r.stderr.contains("removed again"), "{}", r.stderr);
+    assert!(!d.join("p1b.cbor").exists());
+
+    // The model was not advanced: message 2 applies to it.
+    let next = ok(author(
+        d,
+        &words(&format!("{base} -o p2.cbor --state model.cbor")),
+    ));
+    assert!(
+        next.stdout.contains("expected state digest"),
+        "{}",
+        next.stdout
+    );
+    assert_ne!(read(d, "model.cbor"), model);
+
+    // A fleet: a device's message path is a directory; its model stays as it was.
+    write(d, "fleet.txt", "device.pub.pem\n");
+    let fleet = "--devices fleet.txt --out-dir msgs --state-dir models";
+    ok(author(
+        d,
+        &words(&format!("provision p1.json --tpa-key tpa.priv.pem {fleet}")),
+    ));
+    let models: Vec<_> = std::fs::read_dir(d.join("models"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(models.len(), 1);
+    let fleet_model = std::fs::read(&models[0]).unwrap();
+    let msg = std::fs::read_dir(d.join("msgs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::remove_file(&msg).unwrap();
+    std::fs::create_dir(&msg).unwrap();
+    let r = author(d, &words(&format!("{base} {fleet}")));
+    assert_eq!(r.code, 2, "{}", r.text());
+    assert_eq!(std::fs::read(&models[0]).unwrap(), fleet_model);
+    std::fs::remove_dir(&msg).unwrap();
+    ok(author(d, &words(&format!("{base} {fleet}"))));
+    assert_ne!(std::fs::read(&models[0]).unwrap(), fleet_model);
+}
+
+/// A description or a fleet list larger than the bound for text the tool parses whole is
+/// refused naming the file and the bound, before anything is written.
+#[test]
+fn provision_refuses_an_oversized_description_or_fleet_list() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    for k in ["tpa", "device", "author"] {
+        keygen(d, k);
+    }
+    let bound = suit_host::files::MAX_TEXT_FILE_LEN;
+    let valid = r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}]}"#;
+    // Valid JSON, padded with white space past the bound.
+    let mut big = valid.as_bytes().to_vec();
+    big.resize(bound as usize + 1, b' ');
+    write(d, "big.json", &big);
+    write(d, "p.json", valid);
+    let limit = format!("limit {bound}");
+    let said = fails(
+        author(
+            d,
+            &words("provision big.json --tpa-key tpa.priv.pem -o p.cbor --state model.cbor"),
+        ),
+        2,
+        &limit,
+    );
+    assert!(said.contains("big.json"), "{said}");
+    assert!(!d.join("p.cbor").exists() && !d.join("model.cbor").exists());
+
+    let mut list = b"device.pub.pem\n".to_vec();
+    list.resize(bound as usize + 1, b'\n');
+    write(d, "fleet.txt", &list);
+    let said = fails(
+        author(
+            d,
+            &words("provision p.json --tpa-key tpa.priv.pem --devices fleet.txt --out-dir msgs --state-dir models"),
+        ),
+        2,
+        &limit,
+    );
+    assert!(said.contains("fleet.txt"), "{said}");
+    assert!(!d.join("msgs").exists() && !d.join("models").exists());
+}

@@ -324,8 +324,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         path: path.clone(),
         what,
     };
-    let text = read_file(path)?;
-    let desc: Description = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+    let text = super::read_text_file(path)?;
+    let desc: Description = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
 
     if desc.components.is_empty() {

@@ -196,8 +196,7 @@ pub fn encrypt_file(
 /// comment). Reading stops one past the device limit, so an oversized list is refused by
 /// the recipient bound without loading every key.
 pub fn read_key_list(list: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
-    let text = String::from_utf8(read_file(list)?)
-        .map_err(|_| AuthorError::input(list, "a key list is text"))?;
+    let text = super::read_text_file(list)?;
     let base = list.parent().unwrap_or(std::path::Path::new("."));
     let keys: Vec<std::path::PathBuf> = text
         .lines()

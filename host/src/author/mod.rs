@@ -148,6 +148,12 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     Ok(files::read_file(path)?)
 }
 
+/// Reads a text file whole (descriptions, lists), refusing anything larger than
+/// [`files::MAX_TEXT_FILE_LEN`] ([`files::read_text_file`]).
+pub fn read_text_file(path: &Path) -> Result<String> {
+    Ok(files::read_text_file(path)?)
+}
+
 /// Reads an envelope (or other CBOR) file, raw or hex text ([`files::read_cbor_file`]).
 pub fn read_cbor_file(path: &Path) -> Result<Vec<u8>> {
     Ok(files::read_cbor_file(path)?)

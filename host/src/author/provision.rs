@@ -426,10 +426,7 @@ pub struct FleetDevice {
 
 /// The provisioning description file at `description`, parsed.
 fn read_description(description: &Path) -> Result<Description> {
-    let text = std::fs::read_to_string(description).map_err(|source| AuthorError::Io {
-        path: description.to_path_buf(),
-        source,
-    })?;
+    let text = super::read_text_file(description)?;
     let desc: Description = serde_json::from_str(&text).map_err(|e| AuthorError::Description {
         path: description.to_path_buf(),
         what: e.to_string(),
@@ -548,7 +545,7 @@ const MAX_DEVICE_MODEL: usize = 320 * 1024;
 
 impl DeviceModel {
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = super::read_file(path)?;
+        let bytes = crate::files::read_file_max(path, MAX_DEVICE_MODEL as u64)?;
         suit_common::service::record::decode_stored(&bytes, MAX_DEVICE_MODEL)
             .map_err(|e| AuthorError::input(path, format!("not a device model: {e}")))
     }
@@ -560,9 +557,10 @@ impl DeviceModel {
     }
 }
 
-/// Applies a message made by [`provision`] to the model in `path` (created when missing)
-/// and saves it; returns the state digest the device will report.
-pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
+/// The model in `path` (created when missing) advanced by the message `p`, not yet saved: a
+/// message the model refuses (another device, a wrong counter) is refused here, before
+/// anything is written ([`write_message`] saves it).
+pub fn advance_model(path: &Path, p: &Provisioning) -> Result<ModelUpdate> {
     use suit_common::service::provision::{apply_body, delegate_signer, Signer, TPA_ROOT_ID};
     let mut model = if path.exists() {
         DeviceModel::load(path)?
@@ -629,8 +627,49 @@ pub fn apply_to_model(path: &Path, p: &Provisioning) -> Result<[u8; 32]> {
         suit_common::service::record::encode(&model)
             .map_err(|e| AuthorError::Create(format!("encoding the model: {e}")))?,
     );
-    super::write_secret(path, &bytes)?;
-    model.digest()
+    Ok(ModelUpdate {
+        path: path.to_path_buf(),
+        bytes,
+        digest: model.digest()?,
+    })
+}
+
+/// A device model advanced by one message ([`advance_model`]), to be saved once the message
+/// is written.
+pub struct ModelUpdate {
+    path: PathBuf,
+    bytes: Zeroizing<Vec<u8>>,
+    /// The state digest the device's receipt will carry once it applied the message.
+    pub digest: [u8; 32],
+}
+
+/// Writes the message `p` to `out`, then (with `model`, from [`advance_model`]) saves the
+/// model it advances; both whole or not at all ([`super::write_file`], [`super::write_secret`]).
+///
+/// The message first: the model is advanced only once the message exists. A crash between
+/// the two writes leaves a message the model does not know yet, which is re-creatable:
+/// running the same command again makes an equivalent message (same counter, operations and
+/// secrets; the device applies only one of the two) and then advances the model once. The
+/// other order would leave a model ahead of the device (state it never received, a counter
+/// it never reached), which every later message would inherit as a wrong expected state
+/// digest, and which no message could repair. A model that cannot be saved (the message was
+/// written) removes the message again, so what remains is consistent: the error says so.
+pub fn write_message(out: &Path, p: &Provisioning, model: Option<&ModelUpdate>) -> Result<()> {
+    super::write_file(out, &p.message)?;
+    let Some(m) = model else {
+        return Ok(());
+    };
+    super::write_secret(&m.path, &m.bytes).map_err(|e| {
+        let removed = match std::fs::remove_file(out) {
+            Ok(()) => "it was removed again".to_string(),
+            Err(r) => format!("removing it failed too ({r}): do not send it"),
+        };
+        AuthorError::Create(format!(
+            "{e}; the device model was not advanced, so the message {} is not kept: {removed} \
+             (run the command again once the model can be written)",
+            out.display()
+        ))
+    })
 }
 
 /// The COSE_Key of a public key, `None` for a shared (HMAC) key, which never is a TPA root.
@@ -723,10 +762,7 @@ pub fn read_fleet(list: &Path) -> Result<Vec<FleetDevice>> {
     use p256::elliptic_curve::sec1::ToSec1Point as _;
     /// Devices one run provisions (bounds the work one list can ask for).
     const MAX_FLEET: usize = 10_000;
-    let text = std::fs::read_to_string(list).map_err(|source| AuthorError::Io {
-        path: list.to_path_buf(),
-        source,
-    })?;
+    let text = super::read_text_file(list)?;
     let base = list.parent().unwrap_or(Path::new("."));
     let bad = |n: usize, what: String| AuthorError::Input {
         path: list.to_path_buf(),

@@ -180,11 +180,13 @@ struct PollArgs {
     /// GET the report's nonce here first (default: a fresh random nonce).
     #[arg(long, value_name = "URL", requires = "report_url")]
     nonce_url: Option<String>,
-    /// Remembers the envelope's ETag and digest between rounds
+    /// Remembers the envelope's ETag and digest, a report still to post and approved REE
+    /// files still to write between rounds
     /// (default: /var/lib/suit-agent/poll.json, or STATE/poll.json with --tee sim).
     #[arg(long, value_name = "FILE")]
     poll_state: Option<PathBuf>,
-    /// Write the normal-world files the manifest approved under this directory.
+    /// Write the normal-world files the manifest approved under this directory (one that
+    /// cannot be written is tried again each later round, also after a restart).
     #[arg(long)]
     ree_root: Option<PathBuf>,
     #[command(flatten)]
@@ -345,13 +347,14 @@ fn connect(cli: &Cli) -> Result<Box<dyn Transport>, AgentError> {
     }
 }
 
+/// A file the operator named, bounded ([`suit_host::files::read_file`]).
 fn read_file(path: &Path) -> Result<Vec<u8>, AgentError> {
-    std::fs::read(path).map_err(|e| AgentError::File(format!("{}: {e}", path.display())))
+    suit_host::files::read_file(path).map_err(|e| AgentError::File(e.to_string()))
 }
 
+/// A text file the operator named, bounded ([`suit_host::files::read_text_file`]).
 fn read_text(path: &Path) -> Result<String, AgentError> {
-    String::from_utf8(read_file(path)?)
-        .map_err(|_| AgentError::File(format!("{}: not text", path.display())))
+    suit_host::files::read_text_file(path).map_err(|e| AgentError::File(e.to_string()))
 }
 
 fn show(bytes: &[u8]) -> String {
@@ -490,7 +493,8 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         }
     };
     // A round's exit status: a refusal's, else that of the first failure after the TA's
-    // decision (a report left pending: 4; an approved REE file not written: 5).
+    // decision (a report left pending: 4; an approved REE file not written, kept pending for
+    // the next round: 5).
     let status = |r: Result<transport::poll::Outcome, AgentError>| match r? {
         transport::poll::Outcome {
             round: transport::poll::Round::Refused(e),
@@ -586,9 +590,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             Ok(())
         }
         Cmd::CryptoBench { request } => {
-            let request = std::fs::read(request)
-                .map_err(|e| AgentError::File(format!("{}: {e}", request.display())))?;
-            print!("{}", client::crypto_bench(tee, &request)?);
+            print!("{}", client::crypto_bench(tee, &read_file(request)?)?);
             Ok(())
         }
     }
@@ -1080,6 +1082,13 @@ fn install(
             transport::Conditional::NotModified => {
                 return Err(AgentError::Network(format!("{url}: no envelope")))
             }
+            transport::Conditional::TooLarge { announced, .. } => {
+                return Err(AgentError::EnvelopeTooLarge {
+                    url: url.clone(),
+                    announced,
+                    limit: transport::poll::MAX_ENVELOPE_DOWNLOAD,
+                })
+            }
         },
         (transport::Location::File(p), _) if envelope.starts_with("file://") => read_envelope(p)?,
         _ => read_envelope(Path::new(envelope))?,
@@ -1219,9 +1228,9 @@ fn with_agent_checks(
         .iter()
         .map(|d| std::path::Path::new(d).join(format!("{TA_UUID}.ta")))
         .find(|p| p.exists());
-    let (met, evidence) = match file.as_deref().map(|p| (p, std::fs::read(p))) {
+    let (met, evidence) = match file.as_deref().map(|p| (p, suit_host::files::read_file(p))) {
         None => (None, "the update TA's file was not found".to_string()),
-        Some((p, Err(e))) => (None, format!("{}: {e}", p.display())),
+        Some((_, Err(e))) => (None, e.to_string()),
         Some((p, Ok(image))) => match check(&image) {
             DevKeyCheck::SignedWithDevKey => (
                 Some(false),

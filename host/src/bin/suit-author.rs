@@ -238,8 +238,8 @@ enum Cmd {
         #[arg(long)]
         counter: Option<u64>,
         /// The TPA's model of the device (CBOR, created when missing, owner-only: holds the
-        /// provisioned secrets): the message is applied to it and the state digest the
-        /// device's receipt must carry is printed.
+        /// provisioned secrets): the message is applied to it (saved only after the message is
+        /// written) and the state digest the device's receipt must carry is printed.
         #[arg(long, value_name = "FILE")]
         state: Option<PathBuf>,
         /// Print the outcome as JSON (kebab-case; failures too).
@@ -655,11 +655,14 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 &inputs,
             )?;
             let p = suit_host::author::provision::provision(&description, &tpa_key, counter)?;
-            let expected = state
+            // A message the model refuses is refused before anything is written; the
+            // message is written before the model is advanced (`write_message`).
+            let model = state
                 .as_deref()
-                .map(|m| suit_host::author::provision::apply_to_model(m, &p))
+                .map(|m| suit_host::author::provision::advance_model(m, &p))
                 .transpose()?;
-            suit_host::author::write_file(&output, &p.message)?;
+            suit_host::author::provision::write_message(&output, &p, model.as_ref())?;
+            let expected = model.map(|m| m.digest);
             let _ = writeln!(
                 out,
                 "wrote {} ({} operation(s), counter {}, for device {})",
@@ -895,12 +898,14 @@ fn provision_fleet(
         })?;
     }
     for (i, (f, m)) in made.iter().enumerate() {
-        // The model first: a message whose model update is refused (counter) is not written.
-        let digest = match state_dir {
-            Some(_) => Some(p::apply_to_model(&outputs[made.len() + i].0, m)?),
+        // A message whose model update is refused (counter) is not written; one that is
+        // written advances its model right after (`write_message`).
+        let model = match state_dir {
+            Some(_) => Some(p::advance_model(&outputs[made.len() + i].0, m)?),
             None => None,
         };
-        suit_host::author::write_file(f, &m.message)?;
+        p::write_message(f, m, model.as_ref())?;
+        let digest = model.map(|m| m.digest);
         let _ = writeln!(
             out,
             "wrote {} ({} operation(s), counter {}, for device {})",

@@ -142,8 +142,8 @@ fn load_roots(
         // No roots at all: HTTPS fails with a clear error when used.
         return Ok((Vec::new(), "no CA roots found".into()));
     };
-    let pem = std::fs::read(&path)
-        .map_err(|e| AgentError::File(format!("{} ({what}): {e}", path.display())))?;
+    let pem = crate::files::read_file_max(&path, crate::files::MAX_TEXT_FILE_LEN)
+        .map_err(|e| AgentError::File(format!("{e} ({what})")))?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {
@@ -210,6 +210,13 @@ pub enum Conditional {
     NotModified,
     /// New content, with the server's entity tag (if any).
     Body { data: Vec<u8>, etag: Option<String> },
+    /// More than the bytes allowed: announced by `Content-Length` (then nothing of the body
+    /// was read), or sent (reading stopped one byte past the bound). With the server's
+    /// entity tag, so a caller can remember what it refused.
+    TooLarge {
+        announced: Option<u64>,
+        etag: Option<String>,
+    },
 }
 
 /// One attempt's failure: worth retrying or final.
@@ -479,7 +486,9 @@ impl Net {
         })
     }
 
-    /// A bounded GET into memory (envelopes, nonces), conditional on `etag` when given.
+    /// A bounded GET into memory (envelopes, nonces), conditional on `etag` when given. A
+    /// body of more than `max` bytes is [`Conditional::TooLarge`], refused from its announced
+    /// length before it is read, else after `max + 1` bytes; never retried.
     pub fn get(
         &self,
         url: &str,
@@ -503,21 +512,30 @@ impl Net {
                 200 => {}
                 other => return Err(Self::status_failure(url, other)),
             }
-            let etag = resp
-                .headers()
-                .get("etag")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
+            let header = |name: &str| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            let etag = header("etag");
+            let announced = header("content-length")
+                .map(|v| v.trim().parse::<u64>())
+                .transpose()
+                .map_err(|_| Failure::Fatal(net_error(url, "malformed Content-Length")))?;
+            if announced.is_some_and(|n| n > max) {
+                return Ok(Conditional::TooLarge { announced, etag });
+            }
             let mut data = Vec::new();
             let mut reader = resp.into_body().into_reader().take(max + 1);
             reader
                 .read_to_end(&mut data)
                 .map_err(|e| Failure::Transient(describe_io(&e)))?;
             if data.len() as u64 > max {
-                return Err(Failure::Fatal(net_error(
-                    url,
-                    format!("more than the {max} bytes allowed"),
-                )));
+                return Ok(Conditional::TooLarge {
+                    announced: None,
+                    etag,
+                });
             }
             Ok(Conditional::Body { data, etag })
         })

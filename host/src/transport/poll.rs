@@ -17,10 +17,13 @@ use sha2::Digest as _;
 
 use super::{log, Conditional, Limit, Location, Net, Sink, ENVELOPE_MEDIA_TYPE, MAX_NONCE};
 use crate::client::{self, Progress};
+use crate::files::{FileError, MAX_TEXT_FILE_LEN};
 use crate::tee::{AgentError, Transport};
 
-/// Largest envelope fetched (the TA's own limit is the real one).
-pub const MAX_ENVELOPE_DOWNLOAD: u64 = 4 * 1024 * 1024;
+/// Largest envelope fetched: the TA's own limit (the engine's, so the two cannot drift). A
+/// larger one is refused before it is downloaded whole, as the verdict the TA would give
+/// ([`AgentError::EnvelopeTooLarge`]).
+pub const MAX_ENVELOPE_DOWNLOAD: u64 = suit_common::suit::envelope::MAX_ENVELOPE_LEN as u64;
 
 /// What a poll remembers between rounds (a JSON file).
 #[derive(Default, Serialize, Deserialize)]
@@ -28,7 +31,8 @@ pub const MAX_ENVELOPE_DOWNLOAD: u64 = 4 * 1024 * 1024;
 pub struct PollState {
     /// The envelope URL the rest refers to.
     pub url: String,
-    /// The server's entity tag of the envelope last handed to the TA.
+    /// The server's entity tag of the envelope last decided about: handed to the TA, or
+    /// refused by the agent as larger than the TA accepts.
     pub etag: Option<String>,
     /// SHA-256 (hex) of the envelope the TA last decided about (installed, or refused as a
     /// verdict on it: [`AgentError::is_verdict`]).
@@ -37,6 +41,11 @@ pub struct PollState {
     /// each round tries again, until it is posted or another envelope is decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_pending: Option<PendingReport>,
+    /// Approved normal-world files (their TA paths) of committed installs not yet written
+    /// under `--ree-root`: each round tries them again, until each is written or the TA no
+    /// longer approves it. Absent from older state files (which load as none pending).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ree_pending: Vec<String>,
 }
 
 /// Which of the TA's reports describes a decided attempt (the TA keeps the latest
@@ -53,11 +62,27 @@ pub struct PendingReport {
 }
 
 impl PollState {
+    /// The saved state (read bounded, [`MAX_TEXT_FILE_LEN`]). A missing file is a first
+    /// round; one that cannot be read or parsed is logged and ignored, as a first round (the
+    /// TA refuses an envelope it already decided about again, as a verdict).
     pub fn load(path: &Path) -> PollState {
-        std::fs::read(path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        let parsed = crate::files::read_file_max(path, MAX_TEXT_FILE_LEN)
+            .map_err(|e| match e {
+                FileError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                    None
+                }
+                e => Some(e.to_string()),
+            })
+            .and_then(|b| {
+                serde_json::from_slice(&b)
+                    .map_err(|e| Some(format!("{}: not a poll state: {e}", path.display())))
+            });
+        parsed.unwrap_or_else(|why| {
+            if let Some(why) = why {
+                log::warn(&format!("{why}; starting afresh"));
+            }
+            PollState::default()
+        })
     }
 
     /// Written whole and durably ([`crate::files::replace_file`]: a temporary file, fsync,
@@ -146,9 +171,17 @@ fn nonce(net: &Net, url: Option<&str>) -> Result<Vec<u8>, AgentError> {
         getrandom::fill(&mut n).map_err(|e| AgentError::File(format!("random nonce: {e}")))?;
         return Ok(n);
     };
-    let Conditional::Body { data, .. } = net.get(url, 2 * MAX_NONCE as u64 + 2, "*/*", None)?
-    else {
-        return Err(AgentError::Network(format!("{url}: no nonce")));
+    let max = 2 * MAX_NONCE as u64 + 2;
+    let data = match net.get(url, max, "*/*", None)? {
+        Conditional::Body { data, .. } => data,
+        Conditional::NotModified => {
+            return Err(AgentError::Network(format!("{url}: no nonce")));
+        }
+        Conditional::TooLarge { .. } => {
+            return Err(AgentError::Network(format!(
+                "{url}: more than the {max} bytes a nonce may take"
+            )));
+        }
     };
     let text = String::from_utf8_lossy(&data);
     let n = match hex::decode(text.trim()) {
@@ -253,6 +286,48 @@ fn post_pending(
     }
 }
 
+/// Writes the approved REE files still pending ([`PollState::ree_pending`]) under
+/// `--ree-root`, each on its own. Written, or no longer approved by the TA (a later install
+/// removed it: a verdict, the same every time), a file leaves the list; one that failed for
+/// any other reason stays for the next round (a failure after a commit, exit 5, which names
+/// the `suit-agent export` that writes it now). The list is saved when it changed.
+fn write_pending_ree(
+    tee: &mut dyn Transport,
+    opts: &PollOptions,
+    state: &mut PollState,
+    afterwards: &mut Vec<AgentError>,
+) {
+    let Some(root) = &opts.ree_root else {
+        return;
+    };
+    if state.ree_pending.is_empty() {
+        return;
+    }
+    let mut failed = Vec::new();
+    for (path, result) in client::write_approved_each(tee, root, &state.ree_pending) {
+        match result {
+            Ok(dest) => log::info(&format!("wrote approved REE file {}", dest.display())),
+            Err(e) if e.is_verdict() => log::warn(&format!(
+                "approved REE file {path}: the TA no longer gives it ({e}); not written"
+            )),
+            Err(e) => failed.push((path, e)),
+        }
+    }
+    let still: Vec<String> = failed.iter().map(|(p, _)| p.clone()).collect();
+    let changed = still != state.ree_pending;
+    state.ree_pending = still;
+    afterwards.extend(client::after_commit_error(
+        root,
+        &failed,
+        " (the next round tries again)",
+    ));
+    if changed {
+        if let Err(e) = state.save(&opts.state_file) {
+            afterwards.push(e);
+        }
+    }
+}
+
 /// One poll round. The caller holds the agent lock and the TA session.
 pub fn poll_once(
     tee: &mut dyn Transport,
@@ -263,14 +338,19 @@ pub fn poll_once(
     let url = envelope_url(tee, &opts.base)?;
     let mut state = PollState::load(&opts.state_file);
     if state.url != url {
+        // Another envelope URL: what was learnt about the old one is void; the device's
+        // approved REE files still to write are not.
         state = PollState {
             url: url.clone(),
+            ree_pending: std::mem::take(&mut state.ree_pending),
             ..PollState::default()
         };
     }
     let mut afterwards = Vec::new();
     // A report an earlier round could not post goes first: it describes an older attempt.
     post_pending(tee, net, opts, &mut state, &mut afterwards);
+    // So do approved REE files an earlier install could not write.
+    write_pending_ree(tee, opts, &mut state, &mut afterwards);
     log::debug(&format!("polling {url}"));
     let (envelope, etag) = match net.get(
         &url,
@@ -282,6 +362,25 @@ pub fn poll_once(
             log::info(&format!("{url}: not modified"));
             return Ok(Outcome {
                 round: Round::UpToDate,
+                afterwards,
+            });
+        }
+        Conditional::TooLarge { announced, etag } => {
+            // The TA's verdict on it is known without it: refused, and its ETag remembered
+            // (the digest of the envelope last handed over stays), so the next round's
+            // conditional GET is answered 304 until the server publishes another. Without an
+            // ETag each round asks again and refuses again, reading no more than the bound.
+            let refused = AgentError::EnvelopeTooLarge {
+                url: url.clone(),
+                announced,
+                limit: MAX_ENVELOPE_DOWNLOAD,
+            };
+            state.etag = etag;
+            if let Err(e) = state.save(&opts.state_file) {
+                afterwards.push(e);
+            }
+            return Ok(Outcome {
+                round: Round::Refused(refused),
                 afterwards,
             });
         }
@@ -323,8 +422,17 @@ pub fn poll_once(
         // nothing recorded, the next round tries again.
         Err(e) => return Err(e),
     };
-    // The TA has decided about this envelope: recorded, with its report to post, before
-    // anything else can fail, so the same bytes are not handed over again.
+    // The TA has decided about this envelope: recorded, with its report to post and the
+    // approved REE files to write, before anything else can fail, so the same bytes are not
+    // handed over again and no approved file is forgotten (a crash before they are written
+    // leaves them pending for the next run).
+    if let (Some(done), Some(_)) = (&done, &opts.ree_root) {
+        for path in &done.ree_paths {
+            if !state.ree_pending.contains(path) {
+                state.ree_pending.push(path.clone());
+            }
+        }
+    }
     state.etag = etag;
     state.envelope_sha256 = Some(digest);
     state.report_pending = opts.report_url.as_ref().map(|_| PendingReport {
@@ -337,12 +445,6 @@ pub fn poll_once(
         afterwards.push(e);
     }
     post_pending(tee, net, opts, &mut state, &mut afterwards);
-    if let (Some(done), Some(root)) = (&done, &opts.ree_root) {
-        let (written, failed) = client::write_approved_files(tee, root, &done.ree_paths);
-        for dest in written {
-            log::info(&format!("wrote approved REE file {}", dest.display()));
-        }
-        afterwards.extend(failed);
-    }
+    write_pending_ree(tee, opts, &mut state, &mut afterwards);
     Ok(Outcome { round, afterwards })
 }
