@@ -585,12 +585,14 @@ impl<B: Backend> Service<B> {
     #[inline(never)]
     fn keep_report(&mut self, generation: u64, keys: Option<&DeviceKeyPair>) -> Result<(), Refuse> {
         if let Some(report) = self.install.take_report() {
-            let mut bytes = report.encode().map_err(|_| {
+            // The tag is derived from the device's master secret: the buffer that carries it
+            // to storage is wiped when dropped.
+            let mut bytes = zeroize::Zeroizing::new(report.encode().map_err(|_| {
                 Refuse::new(
                     RefusalKind::Report,
                     Fault::Internal(fault::Internal::EncodeReport),
                 )
-            })?;
+            })?);
             let object = if report.authenticated == Some(false) {
                 PRE_AUTH_REPORT_OBJECT
             } else {
@@ -604,8 +606,12 @@ impl<B: Backend> Service<B> {
                     &loaded
                 }
             };
-            let tag = keys.stored_report_tag(object, report_bound(object, generation), &bytes)?;
-            bytes.extend_from_slice(&tag);
+            let tag = zeroize::Zeroizing::new(keys.stored_report_tag(
+                object,
+                report_bound(object, generation),
+                &bytes,
+            )?);
+            bytes.extend_from_slice(&tag[..]);
             self.backend
                 .put_record(object, &bytes)
                 .map_err(|e| Refuse::new(RefusalKind::Storage, Fault::ReportStore(e)))?;
