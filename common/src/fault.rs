@@ -323,6 +323,7 @@ numbered_enum_codec!(Error {
     7 => SeveredSectionMissing(a),
     8 => Platform(a),
     9 => Limit(a),
+    10 => UnvouchedContent(a),
 });
 
 numbered_enum_codec!(Unsupported {

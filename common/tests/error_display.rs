@@ -71,6 +71,14 @@ fn component_ids_read_in_diagnostic_notation() {
             .starts_with("decrypted payload for component ['ree', h'0001'] has no"),
         "{e}"
     );
+    let e = Error::UnvouchedContent(ComponentId::new(&[&[0xa5; 16][..], &b"perso"[..]]));
+    assert!(
+        e.to_string().starts_with(
+            "content for component [h'a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5', 'perso'], which this \
+             device keeps inside the TEE, is vouched for by no image digest"
+        ),
+        "{e}"
+    );
 }
 
 #[test]

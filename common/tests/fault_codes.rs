@@ -67,6 +67,7 @@ fn samples() -> Vec<Fault> {
             reason: Words::MustBe16Bytes,
         },
         Error::UnverifiedPlaintext(id.clone()),
+        Error::UnvouchedContent(id.clone()),
         Error::SeveredSectionMissing(Section::PayloadFetch),
         Error::Platform(PlatformError::Other(0xffff_0006)),
         Error::Limit(Words::TryEachOptions),
@@ -495,6 +496,12 @@ fn the_wire_form_is_fixed() {
         install(Error::Unsupported(Unsupported::ManifestVersion(2))).encode(),
         [0x82, 0x03, 0x82, 0x04, 0x82, 0x02, 0x82, 0x00, 0x02]
     );
+    // [3 (install), [4 (refused), [10 (unvouched content), ...]]]
+    let e = install(Error::UnvouchedContent(ComponentId::new(
+        &[b"x".as_slice()],
+    )))
+    .encode();
+    assert_eq!(e.get(..6), Some(&[0x82, 0x03, 0x82, 0x04, 0x82, 0x0a][..]));
 }
 
 #[test]

@@ -63,6 +63,7 @@ mod storage_ops;
 mod store_segments;
 mod suit_check;
 mod update_management;
+mod vouched_content;
 
 /// A test file added to common/tests without a `mod` line here would never be compiled or
 /// run (common/Cargo.toml turns the one-binary-per-file default off): refuse that.

@@ -67,6 +67,9 @@ pub struct RecordingPlatform {
     pub log_limit: Option<usize>,
     pub commits: usize,
     pub discards: usize,
+    /// Device policy [`Platform::requires_vouched_content`] for every component (the service's
+    /// answer for content inside the TEE); `false`: the drafts' semantics.
+    pub require_vouched: bool,
 }
 
 impl RecordingPlatform {
@@ -193,6 +196,10 @@ impl Platform for RecordingPlatform {
     fn swap(&mut self, a: &ComponentId, b: &ComponentId) -> Result<(), PlatformError> {
         self.record(Effect::Swap(a.clone(), b.clone()));
         Ok(())
+    }
+
+    fn requires_vouched_content(&self, _c: &ComponentId) -> bool {
+        self.require_vouched
     }
 
     fn invoke(&mut self, c: &ComponentId, _args: Option<&[u8]>) -> Result<(), PlatformError> {
@@ -343,6 +350,12 @@ macro_rules! recording_platform_via {
             }
             fn discard(&mut self) {
                 self.$field.discard()
+            }
+            fn requires_vouched_content(
+                &self,
+                c: &$crate::__suit_common::suit::ComponentId,
+            ) -> bool {
+                self.$field.requires_vouched_content(c)
             }
             $($extra)*
         }

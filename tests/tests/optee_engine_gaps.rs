@@ -34,13 +34,18 @@
 //!   finishes (`suit-agent refused-begin`, a test-only path; the agent begins once per
 //!   session otherwise). With the begin clearing the session before its checks, the finish is
 //!   refused.
+//!
+//! A second boot, the device policy on content inside the TEE (session 26): personalization
+//! data `[uuid, 'perso']` fetched in clear without image-match is refused as
+//! `UnvouchedContent` (report code 604) and changes nothing; the same envelope with the image
+//! digest and image-match installs.
 
 use ciborium::Value;
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::suit::author::{seal_envelope, seal_envelope_as, AuthForm, Signer};
 use suit_test_support::cbor::{
-    bytes, cbor, check_vendor_class, content_into_component_zero, dependency_as_target, int,
-    release_of, suit_manifest,
+    bytes, cbor, check_vendor_class, content_into_component_zero, dependency_as_target, int, map,
+    release_of, suit_digest, suit_manifest, text,
 };
 use suit_tests::keys::p256_signer;
 use suit_tests::{author, boot, enrolled_device, sign_provisioning, write_text, Boot};
@@ -527,4 +532,113 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     run.says(refused_begin, "installed: ['app', 'f5']");
     run.says(last, "installed:           4 component(s)");
     run.says(last, "['hss', 'dep']: sequence number 1");
+}
+
+/// A manifest (sequence 1, signed by the author) fetching `data` from `uri` into
+/// `component`: with its image digest and image-match, or in clear with neither.
+fn fetch_envelope(component: &[&[u8]], data: &[u8], uri: &str, image_match: bool) -> Vec<u8> {
+    let more = if image_match {
+        vec![(3, bytes(&suit_digest(data))), (14, int(data.len() as i64))]
+    } else {
+        vec![]
+    };
+    let shared = Value::Array(check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&uuid(VENDOR)),
+        bytes(&uuid(CLASS)),
+        more,
+        15,
+    ));
+    let mut install = vec![
+        int(12),
+        int(0),
+        int(20),
+        map(vec![(21, text(uri))]),
+        int(21),
+        int(15),
+    ];
+    if image_match {
+        install.extend([int(3), int(15)]);
+    }
+    let components = vec![Value::Array(component.iter().map(|s| bytes(s)).collect())];
+    let manifest = suit_manifest(1, components, &shared, &Value::Array(install));
+    signed_by(&manifest, &[AUTHOR], &[])
+}
+
+#[test]
+fn perso_fetched_without_image_match_is_refused_in_the_ta() {
+    let (dir, disk) = enrolled_device();
+    let d = dir.path();
+    std::fs::copy(
+        suit_tests::keys::path("vectors/suit-manifest-spec/public_key.pem"),
+        d.join("author.pub.pem"),
+    )
+    .unwrap();
+    sign_provisioning(
+        d,
+        &format!(
+            r#"{{"counter": 1, "device-key": "identity.pub.pem", "ops": [
+            {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["hex:{ta}"]]}}}},
+            {{"set-identity": {{"vendor-id": "{VENDOR}", "class-id": "{CLASS}"}}}}]}}"#,
+            ta = hex::encode(SOME_TA)
+        ),
+    );
+    let perso: &[&[u8]] = &[&SOME_TA, b"perso"];
+    let uri = "https://vendor.example/perso.bin";
+    let data = b"PIN=1234: personalization the REE must not choose";
+    let files = [
+        ("perso.bin", data.to_vec()),
+        ("clear.suit", fetch_envelope(perso, data, uri, false)),
+        ("matched.suit", fetch_envelope(perso, data, uri, true)),
+    ];
+    let mut puts = vec![format!(
+        "{}=/up/provision.cbor",
+        d.join("provision.cbor").display()
+    )];
+    for (name, bytes) in &files {
+        std::fs::write(d.join(name), bytes).unwrap();
+        puts.push(format!("{}=/up/{name}", d.join(name).display()));
+    }
+    let install =
+        |envelope: &str| format!("suit-agent install /up/{envelope} --payload {uri}=/up/perso.bin");
+    let cmds = [
+        "suit-agent provision /up/provision.cbor".to_string(),
+        "suit-agent status --json".into(),
+        format!("! {} 2>&1", install("clear.suit")),
+        "suit-agent status --json".into(),
+        "suit-agent device-key --which report".into(),
+        "mkdir -p /data/reports".into(),
+        "suit-agent report --nonce 01 --out /data/reports/clear.cbor".into(),
+        install("matched.suit"),
+        "suit-agent status --json".into(),
+    ];
+    let run = boot(
+        Boot {
+            disk: Some(&disk),
+            puts: puts.iter().map(String::as_str).collect(),
+            ..Default::default()
+        },
+        &cmds.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    run.assert_ok();
+    let service = |n| json_of(&run, n)["service"].clone();
+    run.says(2, "inside the TEE");
+    assert_eq!(
+        service(3),
+        service(1),
+        "the refused fetch changed the device"
+    );
+    assert_eq!(service(1)["installed-components"], 0);
+    write_text(
+        d,
+        "report.pub.pem",
+        &suit_tests::pem_from(&run.command(4).output),
+    );
+    let copied = suit_tests::copy_out_of_disk(&disk, "/reports");
+    let j = suit_tests::verified_report(d, &copied.path().join("reports"), "clear.cbor");
+    assert_eq!(j["authenticated"], true, "{j}");
+    assert_eq!(j["result"]["success"], false, "{j}");
+    assert_eq!(j["result"]["code"], 604, "UnvouchedContent: {j}");
+    run.says(7, "signed by anchor(s) 1");
+    assert_eq!(service(8)["installed-components"], 1);
 }

@@ -99,6 +99,8 @@ pub(super) fn classify(error: &Error) -> (Reason, i64) {
             kind => (command_reason(kind), command_error_code(kind)),
         },
         Error::UnverifiedPlaintext(_) => (Reason::OperationFailed, code::UNVERIFIED_PLAINTEXT),
+        // Authentic manifest, content it does not vouch for: no authority for that component.
+        Error::UnvouchedContent(_) => (Reason::Unauthorised, code::UNVOUCHED_CONTENT),
         Error::SeveredSectionMissing(_) => (Reason::SeveringUnsupported, code::SEVERED_MISSING),
         Error::Platform(_) => (Reason::OperationFailed, code::PLATFORM),
         Error::Limit(_) => (Reason::OperationFailed, code::LIMIT),

@@ -227,6 +227,8 @@ pub mod code {
     pub const PLATFORM: i64 = 602;
     /// A resource bound was exceeded.
     pub const LIMIT: i64 = 603;
+    /// Content for a component inside the TEE that nothing signed vouches for (device policy).
+    pub const UNVOUCHED_CONTENT: i64 = 604;
     /// Service: steps out of order or inconsistent (install protocol).
     pub const SERVICE_SEQUENCE: i64 = 700;
     /// Service: something too large.

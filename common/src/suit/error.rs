@@ -43,6 +43,13 @@ pub enum Error {
     /// Decrypted bytes were staged for this component but never matched an image digest, so
     /// nothing was committed.
     UnverifiedPlaintext(crate::suit::component::ComponentId),
+    /// Content staged for this component, which the platform keeps inside the TEE
+    /// ([`Platform::requires_vouched_content`]), is vouched for only by whoever served it: no
+    /// image digest matched, no AEAD tag or verified ciphertext, not the manifest's own
+    /// content (nor a copy of such content). Nothing was committed.
+    ///
+    /// [`Platform::requires_vouched_content`]: crate::suit::platform::Platform::requires_vouched_content
+    UnvouchedContent(crate::suit::component::ComponentId),
     /// A procedure needs a section that was severed and not supplied in the envelope.
     SeveredSectionMissing(Section),
     /// The platform failed outside any command (sequence-number store, commit).
@@ -98,7 +105,8 @@ pub enum AuthError {
         /// Member label (16 payload-fetch, 20 install, 23 text, ...).
         member: i64,
     },
-    /// A severable member is in the envelope although the manifest holds it inline.
+    /// A severable member is in the envelope although the manifest neither holds it inline
+    /// nor names it by digest (severed).
     UnexpectedEnvelopeMember {
         /// Member label.
         member: i64,

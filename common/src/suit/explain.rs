@@ -22,6 +22,12 @@ pub fn error(e: &Error) -> String {
             "decrypted payload for component {c} has no matching image digest, so the engine \
              refuses to commit it (nothing was written)"
         ),
+        Error::UnvouchedContent(c) => format!(
+            "content for component {c}, which this device keeps inside the TEE, is vouched for by \
+             no image digest, AEAD tag or content of the signed manifest, only by whoever served \
+             it (fetched or integrated without condition-image-match), so the engine refuses to \
+             commit it (nothing was written)"
+        ),
         Error::SeveredSectionMissing(s) => format!(
             "{} was severed from the manifest and the envelope does not carry it",
             section(*s)

@@ -15,7 +15,9 @@
 //! handed a [`Disclosure`] in every [`Record`] and never describes staged content itself.
 //! Content that is not authenticated is [`Disclosure::Withheld`]; conditions other than
 //! image-match (the check that authenticates CTR content) refuse to look at it; it is never
-//! committed. Buffers that carry plaintext are wiped when dropped.
+//! committed. Buffers that carry plaintext are wiped when dropped. Who vouches for staged bytes
+//! is kept apart ([`Origin`]): a platform may commit content only on the signed manifest's word
+//! ([`Platform::requires_vouched_content`]), not on that of the REE that served it.
 //!
 //! Payload encryption follows draft-ietf-suit-firmware-encryption: decryption happens on
 //! `suit-directive-copy` and `suit-directive-write` only. A copy streams chunk by chunk from
@@ -125,6 +127,25 @@ pub(crate) enum Plaintext {
     CiphertextVerified,
 }
 
+/// Who, besides a matched image digest, vouches for staged bytes: the device policy
+/// [`Platform::requires_vouched_content`] commits content inside the TEE only on the signed
+/// manifest's word. Kept apart from [`Plaintext`], which says what may be disclosed and
+/// counts the manifest's own bytes and the REE's alike as [`Plaintext::Clear`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// Served by the REE: fetched, or an integrated payload (no signature covers either).
+    Served,
+    /// `suit-parameter-content` of an authenticated manifest.
+    Manifest,
+    /// Decrypted in this run: vouched for by its tag or its verified ciphertext (its
+    /// [`Plaintext`] class), or by an image digest.
+    Decrypted,
+    /// Copied without decryption, from content staged in this run or installed: `vouched` is
+    /// whether that content was, when copied (installed content: whether the platform holds
+    /// its component to this policy, under which it was then committed).
+    Copy { vouched: bool },
+}
+
 /// What was staged for a component during this run.
 #[derive(Debug, Clone)]
 pub(crate) struct Staged {
@@ -133,6 +154,8 @@ pub(crate) struct Staged {
     pub digest: Option<Digest>,
     pub size: u64,
     pub plaintext: Plaintext,
+    /// Who vouches for the bytes, besides a matched image digest (device policy).
+    pub origin: Origin,
     /// Matched an image digest (at the directive or by a later image-match).
     pub verified: bool,
     /// Read as the source of a decrypting copy: a ciphertext download buffer, dropped at
@@ -160,6 +183,23 @@ impl Staged {
     pub(crate) fn committable(&self, require_plaintext_digest: bool) -> bool {
         self.authenticated()
             && (self.plaintext == Plaintext::Clear || self.verified || !require_plaintext_digest)
+    }
+
+    /// Authentic, and vouched for by the signed manifest rather than by whoever served it
+    /// (see [`Origin`]): matched an image digest, or decrypted with a verified tag or from
+    /// verified ciphertext, or the manifest's own content, or a copy of vouched content.
+    pub(crate) fn vouched(&self) -> bool {
+        self.authenticated()
+            && (self.verified
+                || match self.origin {
+                    Origin::Served => false,
+                    Origin::Manifest => true,
+                    Origin::Decrypted => matches!(
+                        self.plaintext,
+                        Plaintext::AeadVerified | Plaintext::CiphertextVerified
+                    ),
+                    Origin::Copy { vouched } => vouched,
+                })
     }
 
     /// What may be said about this content outside the TEE: decrypted content only once it
@@ -816,6 +856,18 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             Some(s) => s.disclosure(),
             None => Disclosure::Installed,
         }
+    }
+
+    /// The first component whose staged content will be committed (not a consumed ciphertext
+    /// buffer) inside the TEE, as the platform says, without being vouched for
+    /// ([`Staged::vouched`]).
+    pub(crate) fn unvouched(&self) -> Option<&ComponentId> {
+        self.staged
+            .iter()
+            .find(|s| {
+                !s.consumed && !s.vouched() && self.platform.requires_vouched_content(&s.component)
+            })
+            .map(|s| &s.component)
     }
 
     /// The staged record of `id` in this run, if it holds content not yet authenticated.
@@ -1567,6 +1619,17 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             },
             (None, _) => Plaintext::Clear,
         };
+        let origin = match (&decryptor, &src) {
+            (Some(_), _) => Origin::Decrypted,
+            (None, Source::Content(_)) => Origin::Manifest,
+            (None, Source::Bytes(_) | Source::Fetch) => Origin::Served,
+            (None, Source::Component(c)) => Origin::Copy {
+                vouched: match self.staged.iter().find(|s| &s.component == c) {
+                    Some(s) => s.vouched(),
+                    None => self.platform.requires_vouched_content(c),
+                },
+            },
+        };
         self.staged.retain(|s| &s.component != id);
         // New content cancels a staged removal (the platform's stage_open does the same).
         self.unlinked.retain(|u| u != id);
@@ -1575,6 +1638,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             digest: None,
             size: 0,
             plaintext,
+            origin,
             verified: false,
             consumed: false,
             sequence_number: self.staging_sequence,

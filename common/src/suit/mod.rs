@@ -143,6 +143,11 @@ fn run<P: Platform + ?Sized>(
     {
         return Err(Error::UnverifiedPlaintext(s.component.clone()));
     }
+    // Device policy: content kept inside the TEE is committed on the signed manifest's word,
+    // not on the REE's (a fetch or integrated payload no digest names).
+    if let Some(c) = machine.unvouched() {
+        return Err(Error::UnvouchedContent(c.clone()));
+    }
     // A component read as the source of a decrypting copy is the ciphertext download buffer
     // of the firmware-encryption draft's fetch-then-copy form: the plaintext is what gets
     // installed, the ciphertext is dropped rather than kept as a component of its own.

@@ -207,6 +207,20 @@ pub trait Platform {
         false
     }
 
+    /// Device policy: whether content committed to `component` must be vouched for by the
+    /// signed manifest, not only by whoever served it (the REE): it matched an image digest,
+    /// was decrypted with a verified AEAD tag or from verified ciphertext, is the manifest's
+    /// `suit-parameter-content`, or is a copy of such content or of installed content of a
+    /// component this holds for (committed under the same rule). Otherwise the engine refuses
+    /// with [`Error::UnvouchedContent`] before anything is committed. `false` (the default)
+    /// keeps the drafts' semantics, under which a fetch without a digest commits what was
+    /// served.
+    ///
+    /// [`Error::UnvouchedContent`]: crate::suit::error::Error::UnvouchedContent
+    fn requires_vouched_content(&self, _component: &ComponentId) -> bool {
+        false
+    }
+
     /// Stages the sequence number of the manifest whose directive staged `component`, to be
     /// stored with the component by `commit`.
     fn stage_component_sequence_number(

@@ -628,6 +628,13 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             .is_some_and(|c| c.digest_withheld)
     }
 
+    /// Everything but a normal-world file lives inside the TEE: a TA, its personalization
+    /// data, a secure component. Its content is committed only on the signed manifest's word,
+    /// never on the REE's (an `['ree', ...]` file is REE data whatever was committed).
+    fn requires_vouched_content(&self, component: &ComponentId) -> bool {
+        !matches!(components::classify(component), Ok(Kind::Ree { .. }))
+    }
+
     fn stage_component_sequence_number(
         &mut self,
         component: &ComponentId,
