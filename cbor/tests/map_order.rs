@@ -139,3 +139,37 @@ fn an_integer_key_after_a_text_key_is_refused() {
         CborErrorKind::NonCanonicalOrder
     );
 }
+
+#[test]
+fn sort_deterministic_orders_by_encoded_key_and_keeps_equal_keys_in_place() {
+    // Report keys as they were once written: the fault (-70006) before -70003..-70005.
+    let mut keys = vec![
+        (-70006, 'f'),
+        (99, 'r'),
+        (-70003, 'a'),
+        (2, 'n'),
+        (-70003, 'b'),
+        (3, 'c'),
+        (-1, 'm'),
+        (24, 'x'),
+    ];
+    suit_cbor::sort_deterministic(&mut keys, |(k, _)| *k);
+    assert_eq!(
+        keys,
+        [
+            (2, 'n'),
+            (3, 'c'),
+            (24, 'x'),
+            (99, 'r'),
+            (-1, 'm'),
+            (-70003, 'a'),
+            (-70003, 'b'),
+            (-70006, 'f')
+        ]
+    );
+    let mut sorted: Vec<(i64, char)> = keys.clone();
+    suit_cbor::sort_deterministic(&mut sorted, |(k, _)| *k);
+    assert_eq!(sorted, keys, "sorting sorted entries changes nothing");
+    let mut none: [(i64, char); 0] = [];
+    suit_cbor::sort_deterministic(&mut none, |(k, _)| *k);
+}

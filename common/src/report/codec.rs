@@ -37,7 +37,7 @@ pub(super) fn encode_report(r: &Report) -> Result<Vec<u8>, ReportError> {
         r.device_state.as_ref().map(Member::DeviceState),
     ];
     let mut members: Vec<Member<'_>> = present.into_iter().flatten().collect();
-    members.sort_by_key(|m| cbor::bytewise_rank(m.label()));
+    cbor::sort_deterministic(&mut members, Member::label);
     let mut e = Encoder::with_capacity(256);
     e.map(members.len());
     for m in &members {
@@ -268,7 +268,7 @@ pub(super) fn sign_stored(
         parts.push((label::NONCE, nonce_member));
     }
     parts.push((label::EXT_DEVICE_STATE, state_member));
-    parts.sort_by_key(|(key, _)| cbor::bytewise_rank(*key));
+    cbor::sort_deterministic(&mut parts, |(key, _)| *key);
     let mut e = Encoder::with_capacity(stored.len() + added.len() + 8);
     e.map(parts.len());
     for (_, member) in &parts {
@@ -370,7 +370,7 @@ fn encode_properties(e: &mut Encoder, props: &[(i64, Value)]) -> Result<(), Repo
 /// whatever order the caller gave them in; a key given twice is refused.
 fn write_sorted(e: &mut Encoder, props: &[(i64, Value)]) -> Result<(), ReportError> {
     let mut sorted: Vec<&(i64, Value)> = props.iter().collect();
-    sorted.sort_by_key(|(k, _)| cbor::bytewise_rank(*k));
+    cbor::sort_deterministic(&mut sorted, |(k, _)| *k);
     if sorted
         .windows(2)
         .any(|w| matches!(w, [(a, _), (b, _)] if a == b))
