@@ -666,7 +666,10 @@ pub fn bytewise_rank(key: i64) -> (u8, u64) {
 pub fn sort_deterministic<T>(items: &mut [T], key: impl Fn(&T) -> i64) {
     for i in 1..items.len() {
         let mut j = i;
-        while j > 0 && bytewise_rank(key(&items[j - 1])) > bytewise_rank(key(&items[j])) {
+        while let (Some(a), Some(b)) = (j.checked_sub(1).and_then(|p| items.get(p)), items.get(j)) {
+            if bytewise_rank(key(a)) <= bytewise_rank(key(b)) {
+                break;
+            }
             items.swap(j - 1, j);
             j -= 1;
         }

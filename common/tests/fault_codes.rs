@@ -333,6 +333,7 @@ fn samples() -> Vec<Fault> {
             code: 0xffff_3024,
         },
         CommitRefusal::StateWriteUncertain,
+        CommitRefusal::CommitPending { uuid: uuid.clone() },
     ];
     faults.extend(commit.map(|c| Fault::Install(InstallError::Commit(c))));
     faults.extend(

@@ -5,12 +5,13 @@
 //! component bytes, OP-TEE's TA store), never a mix, with no orphan object left once the
 //! next install begins.
 
+use suit_common::fault::Fault;
 use suit_common::protocol::{Command, Empty, RefusalKind, StatusResponse};
-use suit_common::service::install::{Journal, JOURNAL_OBJECT};
+use suit_common::service::install::{CommitRefusal, InstallError, Journal, JOURNAL_OBJECT};
 use suit_common::service::keys::KEYS_OBJECT;
 use suit_common::service::segments::SEGMENT_MARK;
-use suit_common::service::state::{State, STATE_OBJECT};
-use suit_common::service::store::MemoryStore;
+use suit_common::service::state::{State, StateError, STATE_OBJECT};
+use suit_common::service::store::{MemoryStore, StoreError};
 use suit_common::service::{Service, REPORT_OBJECT};
 use suit_common::text::uuid as uuid_string;
 use suit_test_support::service::*;
@@ -297,6 +298,70 @@ fn a_storage_fault_at_any_write_of_an_install_leaves_the_old_or_the_new_state() 
     assert!(faults > 15, "only {faults} faults injected");
 }
 
+/// Secure storage full at any write of an install (payload, journal, staging, state): the
+/// answer is the device's trouble, never a verdict on the envelope (review s26: a full
+/// storage under `finish` read as the engine's `NoSpace`, the answer to the TA's own limits,
+/// so `poll` never retried the update). Outside a commit's last steps (whose refusals say
+/// what became of the commit) it is the storage's own typed fault, as for a payload chunk.
+/// With and without a TA; the device is in the old or the new state after each.
+#[test]
+fn a_full_storage_at_any_write_of_an_install_is_the_devices_trouble() {
+    for with_ta in [false, true] {
+        let sc = scenario_of(with_ta);
+        let (mut full, mut in_finish) = (0, 0);
+        for n in 0.. {
+            let mut s = restart(&sc.base, &sc.base_tas);
+            s.backend_mut().store_mut().fail_once_at = Some(n);
+            s.backend_mut().store_mut().fail_with = Some(StoreError::NoSpace);
+            let result = install(&mut s, &sc.v2);
+            if s.backend().store().fail_once_at.is_some() {
+                result.unwrap();
+                break;
+            }
+            let when = format!("storage full at write {n} (TA: {with_ta})");
+            if let Err((_, r)) = &result {
+                full += 1;
+                let commit = |c: &CommitRefusal| {
+                    matches!(
+                        c,
+                        CommitRefusal::InstallPending { .. }
+                            | CommitRefusal::StateWriteUncertain
+                            | CommitRefusal::CommitPending { .. }
+                    )
+                };
+                match &r.fault {
+                    Some(Fault::Install(InstallError::Store(StoreError::NoSpace)))
+                        if r.kind == RefusalKind::Storage =>
+                    {
+                        in_finish += usize::from(reported_full(&s));
+                    }
+                    Some(Fault::Install(InstallError::Commit(c))) if commit(c) => {}
+                    Some(Fault::ReportStore(StoreError::NoSpace)) => {}
+                    other => panic!("{when}: {:?} {other:?} ({})", r.kind, r.reason),
+                }
+            }
+            settled(&mut s, &sc, result.is_ok(), &when);
+        }
+        assert!(full > 8, "only {full} faults injected (TA: {with_ta})");
+        assert!(in_finish >= 1, "no fault landed in finish (TA: {with_ta})");
+    }
+}
+
+/// Whether the stored report is of a `finish` the full storage failed (a payload chunk's
+/// refusal leaves the prepare's).
+fn reported_full(s: &Service<Mem>) -> bool {
+    use suit_common::report::{Report, ReportResult};
+    let Some(stored) = s.backend().store().raw(REPORT_OBJECT) else {
+        return false;
+    };
+    let bytes = &stored[..stored.len() - suit_common::service::STORED_REPORT_TAG_LEN];
+    matches!(
+        Report::decode(bytes).map(|r| r.result),
+        Ok(ReportResult::Failure(f))
+            if f.detail == Some(Fault::Install(InstallError::Store(StoreError::NoSpace)))
+    )
+}
+
 /// The REE answers REE-FS writes, so it can report a failure after a write landed (review
 /// F3: the state write of a commit without a TA was taken as proof that nothing changed, and
 /// the objects the landed state names were deleted). At every write, with and without a TA:
@@ -527,6 +592,137 @@ fn a_storage_failure_of_the_ta_store_keeps_the_commit_pending_until_it_passes() 
     assert!(!pending(&s));
     assert_eq!(observe(&s), sc.new);
     assert_no_orphans(&mut s, "after the retried commit");
+}
+
+/// OP-TEE took the TA image and the state write after it failed (review s26): the journal
+/// holds the commit and `reconcile` completes it before the next command, so the answer says
+/// the update is applied (not a plain storage failure, on which the agent would send the same
+/// envelope again and get a rollback refusal); its report is the one the device gives once
+/// the commit is complete, and the same envelope is then a rollback.
+#[test]
+fn a_failed_state_write_after_the_ta_install_answers_commit_pending() {
+    let sc = scenario();
+    let mut found = false;
+    for n in 0.. {
+        let mut s = restart(&sc.base, &sc.base_tas);
+        s.backend_mut().store_mut().fail_once_at = Some(n);
+        let result = install(&mut s, &sc.v2);
+        assert!(
+            s.backend().store().fail_once_at.is_none(),
+            "no write failed after the TA install"
+        );
+        if result.is_ok() || s.backend().installed_tas.len() == sc.base_tas.len() {
+            continue;
+        }
+        // The first write after the image reached OP-TEE's store: the new state.
+        let r = refusal(result);
+        assert_eq!(
+            (r.kind, r.fault),
+            (
+                RefusalKind::Manifest,
+                Some(Fault::Install(InstallError::Commit(
+                    CommitRefusal::CommitPending {
+                        uuid: TA.to_vec().into()
+                    }
+                )))
+            ),
+            "write {n}: {}",
+            r.reason
+        );
+        assert!(r.reason.contains("the update is applied"), "{}", r.reason);
+        // OP-TEE holds the new image; the state is the old one until the commit completes.
+        assert!(pending(&s) && state(&s) == sc.old.state);
+        assert_eq!(observe(&s).ta, sc.new.ta);
+        // The next command completes it.
+        let report: suit_common::protocol::ReportResponse = call(
+            &mut s,
+            Command::Report,
+            &suit_common::protocol::ReportRequest {
+                nonce: Some(vec![7; 8].into()),
+                pre_auth: false,
+            },
+        )
+        .unwrap_or_else(|e| panic!("the report of the pending commit: {e:?}"));
+        assert!(!report.report.is_empty());
+        assert!(!pending(&s));
+        assert_eq!(observe(&s), sc.new);
+        assert!(refusal(install(&mut s, &sc.v2)).reason.contains("Rollback"));
+        found = true;
+        break;
+    }
+    assert!(found);
+}
+
+/// OP-TEE refused the image and the write that marks the TA unconfirmed (ending the commit
+/// unapplied) failed: the commit stays pending, `reconcile` tries the install again before the
+/// next command, and the answer says so (it was a plain storage failure).
+#[test]
+fn a_failed_write_after_a_refused_ta_install_answers_install_pending() {
+    let sc = scenario();
+    for n in 0..100 {
+        let mut s = restart(&sc.base, &sc.base_tas);
+        fail_ta_store(&mut s, false, 0xffff_000f);
+        s.backend_mut().store_mut().fail_once_at = Some(n);
+        let r = refusal(install(&mut s, &sc.v2));
+        // The first write that leaves the commit pending: the marked state.
+        if !pending(&s) {
+            continue;
+        }
+        let uuid = TA.to_vec().into();
+        assert_eq!(
+            r.fault,
+            Some(Fault::Install(InstallError::Commit(
+                CommitRefusal::InstallPending {
+                    uuid,
+                    code: 0xffff_000f
+                }
+            ))),
+            "write {n}: {}",
+            r.reason
+        );
+        let status: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+        assert_eq!(
+            crate::texts(&status.service.unconfirmed_tas),
+            [uuid_string(&TA)]
+        );
+        assert!(!pending(&s));
+        assert_unconfirmed_old(&s, &sc, false);
+        return;
+    }
+    panic!("no write left the commit pending");
+}
+
+/// A pending commit `reconcile` cannot finish (here OP-TEE's TA store keeps failing) refuses
+/// every command but status, and status says why (review s26: it loaded the old state and
+/// journal and reported a healthy device on the old release).
+#[test]
+fn status_reports_a_commit_reconcile_cannot_finish() {
+    let sc = scenario();
+    let (store, tas) = cut_before_the_ta_install(&sc);
+    let mut s = restart(&store, &tas);
+    s.backend_mut().refuse_tas = Some(0xf010_0003);
+    let expected = Fault::Reconcile(StateError::Store(StoreError::Io(0xf010_0003)));
+    for _ in 0..2 {
+        let status: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+        let error = status.service.state_error.expect("no state error");
+        assert_eq!(Fault::decode(&error), Some(expected.clone()));
+        assert!(
+            suit_common::fault::render(&error).contains("interrupted update could not be finished"),
+            "{}",
+            suit_common::fault::render(&error)
+        );
+        let r = refusal(call::<_, suit_common::protocol::AnchorsResponse>(
+            &mut s,
+            Command::Anchors,
+            &Empty {},
+        ));
+        assert_eq!(r.fault, Some(expected.clone()));
+    }
+    // Once it passes, status is clean and on the new release.
+    s.backend_mut().refuse_tas = None;
+    let status: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+    assert_eq!(status.service.state_error, None);
+    assert_eq!(observe(&s), sc.new);
 }
 
 /// A failure that retrying cannot end (here OP-TEE without its TA-store service: the

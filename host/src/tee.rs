@@ -95,7 +95,10 @@ impl AgentError {
     /// (exit 1; `poll` records it and does not hand the same envelope over again). A refusal
     /// that is the device's own trouble (storage, the key store, an internal failure, an
     /// interrupted or unconfirmed commit, steps out of order, a kind this build does not know)
-    /// is not: the next attempt may succeed (exit 3, and `poll` retries it).
+    /// is not: the next attempt may succeed (exit 3, and `poll` retries it). An update the TA
+    /// applied and completes before its next command ([`AgentError::is_commit_pending`]) is
+    /// decided too: the same envelope would now be refused as a rollback, so `poll` records it
+    /// and posts its report (exit 5 all the same: applied, with work left to the TA).
     pub fn is_verdict(&self) -> bool {
         match self {
             AgentError::Refused { kind, fault, .. } => match kind {
@@ -120,6 +123,21 @@ impl AgentError {
             _ => false,
         }
     }
+
+    /// Whether the TA applied the update (OP-TEE installed its TA) but could not record it,
+    /// and completes the commit before its next command: a failure after a commit (exit 5),
+    /// not one to retry.
+    pub fn is_commit_pending(&self) -> bool {
+        use suit_common::fault::Fault;
+        use suit_common::service::install::{CommitRefusal, InstallError};
+        matches!(
+            self,
+            AgentError::Refused { fault, .. } if matches!(
+                Fault::decode(fault),
+                Some(Fault::Install(InstallError::Commit(CommitRefusal::CommitPending { .. })))
+            )
+        )
+    }
 }
 
 /// How an oversized envelope showed itself: announced, or sent past the limit.
@@ -132,7 +150,8 @@ fn too_large_words(announced: Option<u64>, limit: u64) -> String {
 
 /// Whether a `Manifest` refusal's fault is the platform failing under the engine (storage
 /// I/O, a TEE error, content read back wrong) or a commit OP-TEE did not complete, rather
-/// than a verdict on the envelope.
+/// than a verdict on the envelope. (A commit OP-TEE completed and the TA finishes,
+/// `CommitPending`, is not: the envelope is applied.)
 fn device_fault(fault: &[u8]) -> bool {
     use suit_common::fault::Fault;
     use suit_common::service::install::{CommitRefusal, InstallError};
@@ -318,6 +337,18 @@ mod tests {
         assert!(!refused(RefusalKind::Manifest, in_a_command).is_verdict());
         let uncertain = InstallError::Commit(CommitRefusal::StateWriteUncertain);
         assert!(!refused(RefusalKind::Manifest, Some(uncertain)).is_verdict());
+        // Applied, completed by the TA before its next command: not sent again, exit 5.
+        let pending = refused(
+            RefusalKind::Manifest,
+            Some(InstallError::Commit(CommitRefusal::CommitPending {
+                uuid: vec![0x5e; 16].into(),
+            })),
+        );
+        assert!(pending.is_verdict() && pending.is_commit_pending());
+        let full = Some(InstallError::Store(
+            suit_common::service::store::StoreError::NoSpace,
+        ));
+        assert!(!refused(RefusalKind::Storage, full).is_verdict());
         for kind in [
             RefusalKind::Storage,
             RefusalKind::DeviceKey,

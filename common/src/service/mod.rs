@@ -217,6 +217,9 @@ pub struct Service<B: Backend> {
     install: InstallSession,
     /// Whether an interrupted commit has been looked for since this instance started.
     reconciled: bool,
+    /// Why the last `reconcile` could not finish an interrupted commit: every command but
+    /// status is refused with it, and status reports it (the old state still loads).
+    unreconciled: Option<StateError>,
     /// The session's pass over the REE component it exports (see `ree_export`).
     export: Option<store::VerifiedChunks>,
     /// The author tool's simulated device only (`author` feature, never in the TA): every
@@ -232,6 +235,7 @@ impl<B: Backend> Service<B> {
             config,
             install: InstallSession::default(),
             reconciled: false,
+            unreconciled: None,
             export: None,
             #[cfg(feature = "author")]
             simulated_keys: None,
@@ -289,10 +293,11 @@ impl<B: Backend> Service<B> {
             match install::reconcile(&mut self.backend) {
                 Ok(r) => {
                     self.reconciled = true;
+                    self.unreconciled = None;
                     self.install.reconciled(r != install::Reconciled::NoJournal);
                 }
-                // Status still answers, and says what is wrong (it loads the state itself).
-                Err(_) if command == Command::Status => {}
+                // Status still answers, and says what is wrong.
+                Err(e) if command == Command::Status => self.unreconciled = Some(e),
                 Err(e) => return Reply::refused(RefusalKind::Storage, &Fault::Reconcile(e)),
             }
         }
@@ -391,6 +396,11 @@ impl<B: Backend> Service<B> {
         // A journal that cannot be read stops every other command (`reconcile`): say why.
         if let (None, Err(e)) = (&service.state_error, install::Journal::load(&self.backend)) {
             service.state_error = Some(ByteBuf::from(Fault::State(e).encode()));
+        }
+        // So does a commit `reconcile` cannot finish, though the state it would replace loads:
+        // the device is not simply on the release that state describes.
+        if let (None, Some(e)) = (&service.state_error, self.unreconciled) {
+            service.state_error = Some(ByteBuf::from(Fault::Reconcile(e).encode()));
         }
         if matches!(self.backend.len(keys::KEYS_OBJECT), Ok(Some(_))) {
             match self.keys() {
@@ -772,7 +782,9 @@ impl<B: Backend> Service<B> {
         self.reconciled = done.is_ok();
         // The answer tells what happened to the state: a report that cannot be stored after a
         // commit does not turn it into a refusal; no stale report is left as the latest one.
-        if self.keep_report(state.generation, Some(&keys)).is_err() {
+        // A commit left pending is bound to the generation `reconcile` settles it at.
+        let generation = self.install.report_generation(&state);
+        if self.keep_report(generation, Some(&keys)).is_err() {
             let _ = self.backend.remove(REPORT_OBJECT);
         }
         let done = done?;

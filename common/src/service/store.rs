@@ -415,6 +415,9 @@ pub struct MemoryStore {
     pub fail_after: Option<usize>,
     /// When set, only the n-th mutating operation from now fails (a transient fault).
     pub fail_once_at: Option<usize>,
+    /// What `fail_after` and `fail_once_at` fail with (unset: `Io`), e.g.
+    /// [`StoreError::NoSpace`] for a full storage.
+    pub fail_with: Option<StoreError>,
     /// When set, the n-th write or removal of this store from now takes effect and then
     /// reports `Io`: the REE answers REE-FS RPCs, so an error does not prove nothing landed.
     pub forge_failure_at: Option<usize>,
@@ -518,15 +521,16 @@ impl MemoryStore {
             Some(n) => self.power_cut_after = Some(n - 1),
             None => {}
         }
+        let failure = self.fail_with.unwrap_or(StoreError::Io(0xffff_0000));
         match self.fail_after {
-            Some(0) => return Err(StoreError::Io(0xffff_0000)),
+            Some(0) => return Err(failure),
             Some(n) => self.fail_after = Some(n - 1),
             None => {}
         }
         match self.fail_once_at {
             Some(0) => {
                 self.fail_once_at = None;
-                return Err(StoreError::Io(0xffff_0000));
+                return Err(failure);
             }
             Some(n) => self.fail_once_at = Some(n - 1),
             None => {}

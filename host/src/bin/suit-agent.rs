@@ -1273,11 +1273,14 @@ const EXIT_TEE: u8 = 3;
 /// Exit status 4: a network transfer failed (after its retries).
 const EXIT_NETWORK: u8 = 4;
 /// Exit status 5: the TA committed, but the agent's work after it failed (an approved REE
-/// file, a receipt file): [`AgentError::AfterCommit`].
+/// file, a receipt file): [`AgentError::AfterCommit`]; or the TA's own after OP-TEE took
+/// the update's TA (recording the new state), which it completes before its next command:
+/// [`AgentError::is_commit_pending`].
 const EXIT_AFTER_COMMIT: u8 = 5;
 
 fn exit_code(e: &AgentError) -> u8 {
     match e {
+        e if e.is_commit_pending() => EXIT_AFTER_COMMIT,
         e if e.is_verdict() => EXIT_REFUSED,
         AgentError::File(_) | AgentError::Payload { .. } => EXIT_USAGE,
         AgentError::Network(_) => EXIT_NETWORK,
@@ -1406,4 +1409,39 @@ fn json_value<T: serde::Serialize>(value: &T) -> serde_json::Value {
 /// The items' display forms with `sep` between them.
 fn joined<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
     items.iter().map(T::to_string).collect::<Vec<_>>().join(sep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use suit_common::fault::Fault;
+    use suit_common::protocol::RefusalKind;
+    use suit_common::service::install::{CommitRefusal, InstallError};
+
+    fn refused(c: CommitRefusal) -> AgentError {
+        AgentError::Refused {
+            kind: RefusalKind::Manifest,
+            reason: String::new(),
+            fault: Fault::Install(InstallError::Commit(c)).encode(),
+        }
+    }
+
+    /// An update the TA applied and completes before its next command is a failure after a
+    /// commit (5): neither a verdict (1) nor the device's trouble to retry (3).
+    #[test]
+    fn a_commit_the_ta_completes_exits_as_after_a_commit() {
+        let uuid = vec![0x5e; 16].into();
+        assert_eq!(
+            exit_code(&refused(CommitRefusal::CommitPending { uuid })),
+            5
+        );
+        assert_eq!(exit_code(&refused(CommitRefusal::StateWriteUncertain)), 3);
+        assert_eq!(
+            exit_code(&refused(CommitRefusal::TaNotNewer {
+                offered: 2,
+                installed: 2
+            })),
+            1
+        );
+    }
 }

@@ -34,6 +34,7 @@ use alloc::vec::Vec;
 
 use crate::report::{Failure, ManifestClaims, Report, ReportBuilder};
 use crate::suit::decrypt::KeySource;
+use crate::suit::platform::PlatformError;
 use crate::suit::{self, ComponentId, Procedure, Refusal};
 
 use super::components::{self, MAX_TA_IMAGE};
@@ -162,6 +163,9 @@ pub enum CommitRefusal {
     },
     /// The state write failed and may have landed all the same.
     StateWriteUncertain,
+    /// OP-TEE installed the TA but the state write after it failed: the journal holds the
+    /// commit, which [`reconcile`] completes before the next command (the update is applied).
+    CommitPending { uuid: crate::protocol::ByteBuf },
 }
 
 crate::cbor::numbered_enum_codec!(CommitRefusal {
@@ -180,6 +184,7 @@ crate::cbor::numbered_enum_codec!(CommitRefusal {
     12 => InstallPending { uuid, code },
     13 => InstallNotConfirmed { uuid, code },
     14 => StateWriteUncertain,
+    15 => CommitPending { uuid },
 });
 
 #[cfg(feature = "explain")]
@@ -252,6 +257,11 @@ impl core::fmt::Display for CommitRefusal {
             ),
             C::StateWriteUncertain => f.write_str(
                 "secure storage reported a failure writing the new state, which may have landed all the same: `status` shows whether the update is applied",
+            ),
+            C::CommitPending { uuid } => write!(
+                f,
+                "OP-TEE installed TA {}, but secure storage failed to record the new state: the update is applied, and the TA completes its commit before its next command (`status` then shows it)",
+                Uuid(uuid)
             ),
         }
     }
@@ -338,6 +348,10 @@ pub struct InstallSession {
     phase: Phase,
     /// The SUIT report of the last prepare/finish, for the service to keep.
     report: Option<Report>,
+    /// The generation of the commit the last `finish` left pending in the journal, if any:
+    /// `reconcile` settles it at that generation (rolled forward, or unapplied at the same
+    /// one), so that is the state its report describes ([`Self::report_generation`]).
+    pending_generation: Option<u64>,
     /// What this install created so far (mirrors the stored journal).
     journal: Journal,
     /// The objects the state used at `prepare`: named with the first payload object (see
@@ -522,6 +536,14 @@ impl InstallSession {
     /// The report of the last `prepare` or `finish`, once.
     pub fn take_report(&mut self) -> Option<Report> {
         self.report.take()
+    }
+
+    /// The state generation the last `finish`'s report is bound to: that of `state` (the
+    /// stored one), or of the commit it left pending, which `reconcile` stores before any
+    /// command can read the report.
+    pub fn report_generation(&self, state: &State) -> u64 {
+        self.pending_generation
+            .map_or(state.generation, |g| g.max(state.generation))
     }
 
     /// Runs the engine's checks ([`suit::check()`]: authentication, policy, rollback) on the
@@ -746,6 +768,7 @@ impl InstallSession {
         state: &mut State,
         keys: &dyn KeySource,
     ) -> Result<Installed, InstallError> {
+        self.pending_generation = None;
         let (envelope, claims, payloads) = match core::mem::take(&mut self.phase) {
             Phase::Prepared {
                 envelope,
@@ -800,6 +823,7 @@ impl InstallSession {
             .collect();
         let unsettled;
         let not_committed;
+        let storage_full;
         let replaced;
         let (result, report) = {
             let builder = ReportBuilder::for_manifest(&claims);
@@ -809,6 +833,7 @@ impl InstallSession {
             let builder = core::mem::take(&mut platform.report);
             unsettled = platform.unsettled;
             not_committed = platform.not_committed.get();
+            storage_full = platform.storage_full.get();
             replaced = core::mem::take(&mut platform.replaced);
             match r {
                 Ok(o) => {
@@ -827,6 +852,16 @@ impl InstallSession {
                             failure.detail = Some(crate::fault::Fault::Install(commit.clone()));
                             commit
                         }
+                        // The storage ran out of space, not one of the TA's own limits (the
+                        // engine sees `NoSpace` for both): the device's trouble, as when a
+                        // payload chunk finds the storage full, never a verdict on the envelope.
+                        None if storage_full
+                            && platform_cause(&e) == Some(PlatformError::NoSpace) =>
+                        {
+                            let full = InstallError::Store(StoreError::NoSpace);
+                            failure.detail = Some(crate::fault::Fault::Install(full.clone()));
+                            full
+                        }
                         None => InstallError::Refused(e),
                     };
                     (Err(refused), builder.fail_with(failure))
@@ -836,6 +871,14 @@ impl InstallSession {
         // Payload objects are left to `cleanup`: a committed (or pending) state may use one as
         // a component's content. The session is idle again (taken above).
         self.report = Some(report);
+        // Only a commit whose pending record was stored (the TA store reached) is known to be
+        // settled at its generation.
+        self.pending_generation = match &result {
+            Err(InstallError::Commit(
+                CommitRefusal::InstallPending { .. } | CommitRefusal::CommitPending { .. },
+            )) => self.journal.pending.as_ref().map(|p| p.state.generation),
+            _ => None,
+        };
         // Success or not, drop what the journal lists and the (new or old) state does not use.
         // A failure here leaves the journal for the next `begin`; it never undoes a commit.
         // The journal is the one in memory, as stored: not read back. After a state write
@@ -916,6 +959,23 @@ impl Writer<'_> {
             return Ok(first.len() as u64);
         }
         self.store.append(self.object, rest)
+    }
+}
+
+/// The platform failure at the root of an engine refusal (through the commands and
+/// dependencies it failed in), if it is one.
+fn platform_cause(mut e: &suit::Error) -> Option<PlatformError> {
+    use suit::error::CommandErrorKind;
+    loop {
+        match e {
+            suit::Error::Platform(p) => return Some(*p),
+            suit::Error::Command(c) => match &c.kind {
+                CommandErrorKind::Platform(p) => return Some(*p),
+                CommandErrorKind::Dependency(inner) => e = inner,
+                _ => return None,
+            },
+            _ => return None,
+        }
     }
 }
 

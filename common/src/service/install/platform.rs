@@ -113,6 +113,10 @@ pub(super) struct StorePlatform<'a, D: SecureStore + TaStore> {
     /// Stored content read back was not what the TA wrote ([`StoreError::NotCommitted`]): the
     /// install is refused as a storage failure, not as the manifest's.
     pub(super) not_committed: core::cell::Cell<bool>,
+    /// The storage reported no space ([`StoreError::NoSpace`]). The engine sees
+    /// `PlatformError::NoSpace` for this and for the TA's own limits (staged components,
+    /// the state record) alike: `finish` refuses the first as the device's trouble.
+    pub(super) storage_full: core::cell::Cell<bool>,
 }
 
 /// Sequence-number key under which an unlinked component keeps its rollback floor: a removed
@@ -154,6 +158,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             unsettled: false,
             checked: core::cell::Cell::new(None),
             not_committed: core::cell::Cell::new(false),
+            storage_full: core::cell::Cell::new(false),
         }
     }
 
@@ -266,6 +271,14 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     fn checked_io(&self, e: StoreError) -> PlatformError {
         self.not_committed
             .set(self.not_committed.get() || e == StoreError::NotCommitted);
+        self.store_error(e)
+    }
+
+    /// [`Self::io`] of a storage call, noting the storage's own out-of-space
+    /// (`storage_full`).
+    fn store_error(&self, e: StoreError) -> PlatformError {
+        self.storage_full
+            .set(self.storage_full.get() || e == StoreError::NoSpace);
         Self::io(e)
     }
 
@@ -321,7 +334,9 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                 let first = first
                     .get(..first.len().min(super::MAX_CREATE_WITH_DATA))
                     .ok_or(PlatformError::Io)?;
-                self.store.create(&object, first).map_err(Self::io)?;
+                if let Err(e) = self.store.create(&object, first) {
+                    return Err(self.store_error(e));
+                }
                 first.len()
             }
             Some(source) => {
@@ -345,10 +360,13 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                         return Err(PlatformError::Io);
                     }
                     let read = buf.get(..n).ok_or(PlatformError::BadLength)?;
-                    if at == 0 {
-                        self.store.create(&object, read).map_err(Self::io)?;
+                    let written = if at == 0 {
+                        self.store.create(&object, read)
                     } else {
-                        self.store.append(&object, read).map_err(Self::io)?;
+                        self.store.append(&object, read).map(drop)
+                    };
+                    if let Err(e) = written {
+                        return Err(self.store_error(e));
                     }
                     at += n as u64;
                     if at >= len {
@@ -373,7 +391,8 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         let state = &*self.state;
         let used = state.components.iter().map(|c| c.object.as_str());
         let names = core::iter::once(object).chain(used.filter(|o| !o.is_empty()));
-        self.journal.note_all(self.store, names).map_err(Self::io)
+        let noted = self.journal.note_all(self.store, names);
+        noted.map_err(|e| self.store_error(e))
     }
 
     /// The sequence number of the manifest that staged `component` (`fallback` if unknown).
@@ -526,7 +545,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             let rest = data.get(taken..).ok_or(PlatformError::Io)?;
             if !rest.is_empty() {
                 let s = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
-                s.len = self.store.append(&s.object, rest).map_err(Self::io)?;
+                match self.store.append(&s.object, rest) {
+                    Ok(len) => s.len = len,
+                    Err(e) => return Err(self.store_error(e)),
+                }
             }
         }
         self.staged
@@ -790,7 +812,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 // The write may have landed all the same (the REE answers REE-FS RPCs): the
                 // commit stays pending here too, so nothing it needs is deleted, and
                 // `reconcile` settles it before the next command from what is stored.
-                return Err(Self::io(e));
+                return Err(self.store_error(e));
             }
             // The image checked above, not re-read: what OP-TEE gets is what was checked.
             if let Err(code) = self.store.install_ta(image) {
@@ -810,8 +832,15 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                     .state
                     .unapplied_commit(next.generation, &[header.uuid])
                     .filter(|m| m.save(self.store).is_ok());
-                // Not written: still pending, and `reconcile` tries the install again.
-                *self.state = marked.ok_or(PlatformError::Io)?;
+                // Not written: still pending, and `reconcile` tries the install again (and marks
+                // the TA if OP-TEE refuses it again).
+                let Some(marked) = marked else {
+                    return Err(self.refuse(CommitRefusal::InstallPending {
+                        uuid: crate::fault::uuid(&header.uuid),
+                        code,
+                    }));
+                };
+                *self.state = marked;
                 // The pending commit is over (its generation is the state's): cleaning it
                 // from the journal may fail without consequence (`reconcile` skips it).
                 let pending = self.journal.pending.take();
@@ -823,12 +852,21 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                     code,
                 }));
             }
-            // The TA is in; if the state write below fails, `reconcile` finishes the commit.
-            next.save(self.store).map_err(|_| PlatformError::Io)?;
+            // The TA is in OP-TEE's store and the journal holds the commit: if the state write
+            // fails, `reconcile` finishes it before the next command (installing the kept image
+            // again), so the update is applied either way; the answer says so, and that the
+            // same envelope is not to be sent again.
+            if next.save(self.store).is_err() {
+                return Err(self.refuse(CommitRefusal::CommitPending {
+                    uuid: crate::fault::uuid(&header.uuid),
+                }));
+            }
             self.journal.pending = None;
         } else {
             if unlisted {
-                self.journal.save(self.store).map_err(Self::io)?;
+                if let Err(e) = self.journal.save(self.store) {
+                    return Err(self.store_error(e));
+                }
             }
             // The single atomic step: before it the old state holds, after it the new one.
             if next.save(self.store).is_err() {
