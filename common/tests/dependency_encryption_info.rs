@@ -31,13 +31,17 @@ const SPARE: i64 = 2;
 
 /// `pt` encrypted (A128GCM) to the device's KEK: the encryption info and the ciphertext.
 fn encrypted(pt: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    encrypted_with(ContentAlgorithm::A128Gcm, pt)
+}
+
+fn encrypted_with(alg: ContentAlgorithm, pt: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let recipients = [Recipient::AesKw {
         kid: Some(b"kid-1"),
         kek: &KEK,
     }];
     let e = encrypt_payload(
         pt,
-        ContentAlgorithm::A128Gcm,
+        alg,
         &recipients,
         &CoseOptions::SUIT,
         &mut UnwrapErr(getrandom::SysRng),
@@ -84,11 +88,23 @@ fn dependency(
     fw_params: Vec<(i64, Value)>,
     before_copy: Vec<Value>,
 ) -> (Vec<u8>, Vec<u8>) {
+    let buf = (19, vec![(21, text("#ct"))]);
+    dependency_fetching(buf, ciphertext, fw_directive, fw_params, before_copy)
+}
+
+/// [`dependency`] setting `buf`'s parameters with the directive and values of `buf`.
+fn dependency_fetching(
+    buf: (i64, Vec<(i64, Value)>),
+    ciphertext: &[u8],
+    fw_directive: i64,
+    fw_params: Vec<(i64, Value)>,
+    before_copy: Vec<Value>,
+) -> (Vec<u8>, Vec<u8>) {
     let mut install = vec![
         int(12),
         int(BUF),
-        int(19),
-        map(vec![(21, text("#ct"))]),
+        int(buf.0),
+        map(buf.1),
         int(21),
         int(15),
         int(12),
@@ -324,6 +340,137 @@ fn who_set_the_encryption_info_is_copied_and_restored_with_it() {
     let dep = dependency(&own_ct, 19, vec![], try_each);
     let sets = vec![(FW, vec![(19, bytes(&their_info))])];
     let (r, dev) = update(&dependent(&[OPERATOR_PRIV], &dep, sets), &[]);
+    assert_eq!(r.unwrap(), vec![fw()]);
+    assert_eq!(dev.installed.get(&fw()).map(Vec::as_slice), Some(FIRMWARE));
+}
+
+/// AES-CTR authenticates nothing, and is malleable: `ct` turned, without the key, into the
+/// ciphertext of `to` (as long as `from`, the plaintext of `ct`).
+fn forged(ct: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!((ct.len(), from.len()), (to.len(), to.len()));
+    ct.iter()
+        .zip(from.iter().zip(to))
+        .map(|(c, (f, t))| c ^ f ^ t)
+        .collect()
+}
+
+/// The dependency's firmware as a dependent who knows it would rewrite it (same length).
+fn rewritten() -> Vec<u8> {
+    FIRMWARE.to_ascii_uppercase()
+}
+
+/// Refused at commit as content no digest of the decrypting manifest's signers vouches for.
+fn unverified_and_nothing_committed(r: Result<Vec<ComponentId>, Error>, dev: &RecordingPlatform) {
+    assert_eq!(r, Err(Error::UnverifiedPlaintext(fw())));
+    assert!(
+        !dev.committed() && dev.installed.is_empty(),
+        "{:?}",
+        dev.log
+    );
+}
+
+/// A digest authenticates AES-CTR plaintext only if the decrypting manifest's signers set it.
+/// Here the dependency authenticates its ciphertext buffer by a digest it sets with
+/// set-parameters; a dependent signed by another party sets `buf`'s digest and URI first, so
+/// the buffer holds the dependent's forgery and matches the dependent's digest. Decrypted
+/// with the dependency's keys, it would install firmware the dependent rewrote.
+#[test]
+fn a_ciphertext_digest_the_dependent_set_does_not_authenticate_a_dependencys_ctr_copy() {
+    let (own_info, own_ct) = encrypted_with(ContentAlgorithm::A128Ctr, FIRMWARE);
+    let forgery = forged(&own_ct, FIRMWARE, &rewritten());
+    let buf = (
+        19,
+        vec![(3, bytes(&suit_digest(&own_ct))), (21, text("#ct"))],
+    );
+    let dep = dependency_fetching(buf, &own_ct, 20, vec![(19, bytes(&own_info))], vec![]);
+    let sets = vec![(
+        BUF,
+        vec![(3, bytes(&suit_digest(&forgery))), (21, text(ELSEWHERE))],
+    )];
+    let (r, dev) = update(&dependent(&[OPERATOR_PRIV], &dep, sets), &forgery);
+    unverified_and_nothing_committed(r, &dev);
+}
+
+/// The same with the plaintext digest: the dependent sets `fw`'s digest to that of its
+/// rewrite first, the dependency's set-parameters of its own digest leaves it.
+#[test]
+fn a_plaintext_digest_the_dependent_set_does_not_authenticate_a_dependencys_ctr_copy() {
+    let (own_info, own_ct) = encrypted_with(ContentAlgorithm::A128Ctr, FIRMWARE);
+    let forgery = forged(&own_ct, FIRMWARE, &rewritten());
+    let own = vec![(3, bytes(&suit_digest(FIRMWARE))), (19, bytes(&own_info))];
+    let dep = dependency(&own_ct, 19, own, vec![]);
+    let sets = vec![
+        (FW, vec![(3, bytes(&suit_digest(&rewritten())))]),
+        served_elsewhere(),
+    ];
+    let (r, dev) = update(&dependent(&[OPERATOR_PRIV], &dep, sets), &forgery);
+    unverified_and_nothing_committed(r, &dev);
+}
+
+/// The dependency's own digests (override-parameters over the dependent's) still authenticate
+/// its AES-CTR copy, of the ciphertext or of the plaintext; so does a digest set by a
+/// dependent the dependency's signers co-signed.
+#[test]
+fn a_dependencys_own_digests_still_authenticate_its_ctr_copy() {
+    let (own_info, own_ct) = encrypted_with(ContentAlgorithm::A128Ctr, FIRMWARE);
+    let forgery = forged(&own_ct, FIRMWARE, &rewritten());
+    let theirs = |d: &[u8]| vec![(3, bytes(&suit_digest(d))), (21, text(ELSEWHERE))];
+    let info = || vec![(19, bytes(&own_info))];
+    // Ciphertext digest.
+    let buf = (
+        20,
+        vec![(3, bytes(&suit_digest(&own_ct))), (21, text("#ct"))],
+    );
+    let dep = dependency_fetching(buf, &own_ct, 20, info(), vec![]);
+    for sets in [vec![], vec![(BUF, theirs(&forgery))]] {
+        let (r, dev) = update(&dependent(&[OPERATOR_PRIV], &dep, sets), &forgery);
+        assert_eq!(r.unwrap(), vec![fw()]);
+        assert_eq!(dev.installed.get(&fw()).map(Vec::as_slice), Some(FIRMWARE));
+    }
+    // Plaintext digest.
+    let mut own = info();
+    own.insert(0, (3, bytes(&suit_digest(FIRMWARE))));
+    let dep = dependency(&own_ct, 20, own, vec![]);
+    let sets = vec![(FW, vec![(3, bytes(&suit_digest(&rewritten())))])];
+    let (r, dev) = update(&dependent(&[OPERATOR_PRIV], &dep, sets), &[]);
+    assert_eq!(r.unwrap(), vec![fw()]);
+    assert_eq!(dev.installed.get(&fw()).map(Vec::as_slice), Some(FIRMWARE));
+    // A ciphertext digest a co-signed dependent set first speaks for the dependency.
+    let buf = (
+        19,
+        vec![(3, bytes(&suit_digest(&own_ct))), (21, text("#ct"))],
+    );
+    let dep = dependency_fetching(buf, &own_ct, 20, info(), vec![]);
+    let signers = [OPERATOR_PRIV, AUTHOR_PRIV];
+    let sets = vec![(BUF, theirs(&forgery))];
+    let (r, dev) = update(&dependent(&signers, &dep, sets), &forgery);
+    assert_eq!(r.unwrap(), vec![fw()]);
+    assert_eq!(
+        dev.installed.get(&fw()).map(Vec::as_slice),
+        Some(rewritten().as_slice())
+    );
+}
+
+/// The ciphertext a decrypting write reads (`suit-parameter-content`) is authentic only if the
+/// decrypting manifest's signers set it: a dependent that set `fw`'s content first (the
+/// dependency's set-parameters then leaves it) would have the dependency's keys decrypt its
+/// forgery. Set with override-parameters, the dependency's own installs.
+#[test]
+fn content_the_dependent_set_does_not_authenticate_a_dependencys_ctr_write() {
+    let (own_info, own_ct) = encrypted_with(ContentAlgorithm::A128Ctr, FIRMWARE);
+    let forgery = forged(&own_ct, FIRMWARE, &rewritten());
+    let writes = |directive: i64| {
+        let own = vec![(18, bytes(&own_ct)), (19, bytes(&own_info))];
+        let install = vec![int(12), int(FW), int(directive), map(own), int(18), int(15)];
+        let m = manifest(&[b"fw", b"buf", b"spare"], &[], install, b"dependency.suit");
+        let env = seal_esp256(&m, &[AUTHOR_PRIV], &[]);
+        (env, Digest::sha256(&cbor(&bytes(&m))).encode())
+    };
+    let sets = || vec![(FW, vec![(18, bytes(&forgery))])];
+    let (r, dev) = update(&dependent(&[OPERATOR_PRIV], &writes(19), sets()), &[]);
+    unverified_and_nothing_committed(r, &dev);
+
+    let (r, dev) = update(&dependent(&[OPERATOR_PRIV], &writes(20), sets()), &[]);
     assert_eq!(r.unwrap(), vec![fw()]);
     assert_eq!(dev.installed.get(&fw()).map(Vec::as_slice), Some(FIRMWARE));
 }

@@ -158,6 +158,11 @@ pub(crate) struct Staged {
     pub origin: Origin,
     /// Matched an image digest (at the directive or by a later image-match).
     pub verified: bool,
+    /// Own signers of the manifest that set the matched digest (see [`Staged::matched`]).
+    verified_by: Option<Arc<[AnchorId]>>,
+    /// Own signers of the manifest whose keys decrypted this content (a copy of decrypted
+    /// content keeps its source's); `None` if never decrypted in this run.
+    decrypted_by: Option<Arc<[AnchorId]>>,
     /// Read as the source of a decrypting copy: a ciphertext download buffer, dropped at
     /// commit instead of installed (see [`crate::suit::process`]).
     pub consumed: bool,
@@ -171,8 +176,43 @@ impl Staged {
         self.digest.is_some()
             && match self.plaintext {
                 Plaintext::Clear | Plaintext::AeadVerified | Plaintext::CiphertextVerified => true,
-                Plaintext::Unauthenticated => self.verified,
+                Plaintext::Unauthenticated => self.digest_vouches(),
             }
+    }
+
+    /// Matched an image digest that speaks for this content: any digest for content not
+    /// decrypted in this run; for decrypted content only one set by a manifest that all its
+    /// decrypting signers signed. A digest another party chose would let that party choose
+    /// what those keys install (AES-CTR is malleable), or learn the plaintext it names.
+    fn digest_vouches(&self) -> bool {
+        self.verified
+            && self
+                .decrypted_by
+                .as_ref()
+                .is_none_or(|s| set_by_all_of(self.verified_by.as_ref(), s))
+    }
+
+    /// As ciphertext a decrypting copy by a manifest whose own signers are `signers` reads:
+    /// not decrypted itself, and matched a digest all of them signed (see `digest_vouches`).
+    fn verified_ciphertext_for(&self, signers: &[AnchorId]) -> bool {
+        self.plaintext == Plaintext::Clear
+            && self.verified
+            && set_by_all_of(self.verified_by.as_ref(), signers)
+    }
+
+    /// Records a match of an image digest set by `by`. A setter already recorded is kept if
+    /// it speaks for the decrypting signers (decrypted content) or signed all `by` did: a
+    /// later match never takes away what an earlier one vouched for.
+    fn matched(&mut self, by: Option<&Arc<[AnchorId]>>) {
+        self.verified = true;
+        let keep = match (&self.decrypted_by, &self.verified_by) {
+            (_, None) => false,
+            (Some(s), old) => set_by_all_of(old.as_ref(), s),
+            (None, Some(old)) => !set_by_all_of(by, old),
+        };
+        if !keep {
+            self.verified_by = by.cloned();
+        }
     }
 
     /// May be committed. By default the firmware-encryption draft's decision tree: authentic
@@ -182,7 +222,9 @@ impl Staged {
     /// have matched a plaintext image digest.
     pub(crate) fn committable(&self, require_plaintext_digest: bool) -> bool {
         self.authenticated()
-            && (self.plaintext == Plaintext::Clear || self.verified || !require_plaintext_digest)
+            && (self.plaintext == Plaintext::Clear
+                || self.digest_vouches()
+                || !require_plaintext_digest)
     }
 
     /// Authentic, and vouched for by the signed manifest rather than by whoever served it
@@ -190,7 +232,7 @@ impl Staged {
     /// verified ciphertext, or the manifest's own content, or a copy of vouched content.
     pub(crate) fn vouched(&self) -> bool {
         self.authenticated()
-            && (self.verified
+            && (self.digest_vouches()
                 || match self.origin {
                     Origin::Served => false,
                     Origin::Manifest => true,
@@ -209,7 +251,7 @@ impl Staged {
         match self.digest {
             Some(digest)
                 if self.authenticated()
-                    && (self.plaintext == Plaintext::Clear || self.verified) =>
+                    && (self.plaintext == Plaintext::Clear || self.digest_vouches()) =>
             {
                 Disclosure::Staged {
                     digest,
@@ -233,6 +275,8 @@ struct ComponentParams {
     encryption_info_by: Option<Arc<[AnchorId]>>,
     /// Own signers of the manifest that set `values.image_digest`.
     image_digest_by: Option<Arc<[AnchorId]>>,
+    /// Own signers of the manifest that set `values.content` (ciphertext a write decrypts).
+    content_by: Option<Arc<[AnchorId]>>,
 }
 
 impl ComponentParams {
@@ -253,12 +297,16 @@ impl ComponentParams {
             self.values.image_digest.is_some(),
             other.image_digest.is_some(),
         );
+        let content = writes(self.values.content.is_some(), other.content.is_some());
         self.values.apply(other, overwrite)?;
         if info {
             self.encryption_info_by = Some(Arc::clone(by));
         }
         if digest {
             self.image_digest_by = Some(Arc::clone(by));
+        }
+        if content {
+            self.content_by = Some(Arc::clone(by));
         }
         Ok(())
     }
@@ -276,6 +324,9 @@ impl ComponentParams {
         }
         if copied(Parameter::ImageDigest, src.values.image_digest.is_some()) {
             self.image_digest_by = src.image_digest_by.clone();
+        }
+        if copied(Parameter::Content, src.values.content.is_some()) {
+            self.content_by = src.content_by.clone();
         }
         Ok(())
     }
@@ -1171,7 +1222,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     // A dependency's match is of its manifest, never of staged content.
                     let staged = self.staged.iter_mut().find(|s| s.component == id);
                     if let Some(s) = staged.filter(|_| frame.manifest.dependency(idx).is_none()) {
-                        s.verified = true;
+                        s.matched(held.image_digest_by.as_ref());
                     }
                     Ok(())
                 } else {
@@ -1569,7 +1620,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         id: &ComponentId,
         held: &ComponentParams,
         src: Source<'_>,
-        signers: &[AnchorId],
+        signers: &Arc<[AnchorId]>,
         idx: usize,
     ) -> Result<(), CommandErrorKind> {
         use CommandErrorKind as K;
@@ -1599,13 +1650,18 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         // Provenance decided before any byte moves; recorded as incomplete (Withheld) for as
         // long as staging is under way, and whatever way it ends.
         let plaintext = match (&decryptor, &src) {
-            // The ciphertext itself is authentic: in the signed manifest, or a component
-            // staged in this run whose content matched its image digest.
-            (Some(_), Source::Content(_)) => Plaintext::CiphertextVerified,
+            // The ciphertext itself is authentic: in this manifest (or one all its signers
+            // signed), or a component staged in this run whose content matched an image
+            // digest such a manifest set (another party's would have these keys decrypt
+            // its choice).
+            (Some(_), Source::Content(_)) if set_by_all_of(held.content_by.as_ref(), signers) => {
+                Plaintext::CiphertextVerified
+            }
             (Some(_), Source::Component(c))
-                if self.staged.iter().any(|s| {
-                    &s.component == c && s.plaintext == Plaintext::Clear && s.verified
-                }) =>
+                if self
+                    .staged
+                    .iter()
+                    .any(|s| &s.component == c && s.verified_ciphertext_for(signers)) =>
             {
                 Plaintext::CiphertextVerified
             }
@@ -1630,6 +1686,15 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 },
             },
         };
+        let decrypted_by = match (&decryptor, &src) {
+            (Some(_), _) => Some(Arc::clone(signers)),
+            (None, Source::Component(c)) => self
+                .staged
+                .iter()
+                .find(|s| &s.component == c)
+                .and_then(|s| s.decrypted_by.clone()),
+            (None, _) => None,
+        };
         self.staged.retain(|s| &s.component != id);
         // New content cancels a staged removal (the platform's stage_open does the same).
         self.unlinked.retain(|u| u != id);
@@ -1640,6 +1705,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             plaintext,
             origin,
             verified: false,
+            verified_by: None,
+            decrypted_by,
             consumed: false,
             sequence_number: self.staging_sequence,
         });
@@ -1751,7 +1818,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             s.digest = Some(digest);
             s.size = sink.size;
             s.plaintext = plaintext;
-            s.verified = verified;
+            if verified {
+                s.matched(held.image_digest_by.as_ref());
+            }
         }
         if let (true, Source::Component(c)) = (decrypted, &src) {
             if let Some(s) = self.staged.iter_mut().find(|s| &s.component == c) {
