@@ -452,6 +452,7 @@ numbered_enum_codec!(CommandErrorKind {
     27 => UpdateManagement(a),
     28 => Limit(a),
     29 => ForeignEncryptionInfo,
+    30 => DependencyNotHeld,
 });
 
 numbered_enum_codec!(PlatformError {

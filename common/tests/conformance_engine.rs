@@ -154,6 +154,45 @@ fn decrypting_fetch_is_refused_with_a_typed_reason() {
     assert!(!dev.committed() && dev.installed.is_empty());
 }
 
+/// Trust domains' encrypted-manifest template (encryption-info on the dependency's fetch,
+/// the envelope decrypted as it is fetched) is not implemented: refused at the fetch as any
+/// decrypting fetch is. The ciphertext used to be stored as the envelope and the
+/// dependency-integrity check then failed to decode it.
+#[test]
+fn decrypting_fetch_into_a_dependency_is_refused_with_a_typed_reason() {
+    use crate::attack_engine_bounds as b;
+    let (dep, digest) = b::dependency(b"one");
+    let (info, ct) = encrypted(&dep, ContentAlgorithm::A128Gcm);
+    let install = vec![
+        int(12),
+        int(1),
+        int(20),
+        map(vec![
+            (3, bytes(&digest)),
+            (19, bytes(&info)),
+            (21, text("#d1")),
+        ]),
+        int(21),
+        int(15),
+        int(7),
+        int(15),
+        int(11),
+        int(15),
+    ];
+    let m = b::manifest(&[b"a", b"d"], &[1], install, b"root");
+    let env = seal_one(&m, &author_key(), Algorithm::Esp256, &[], &[("#d1", &ct)]);
+    let mut dev = RecordingPlatform::spec_device();
+    let r = process(
+        &env,
+        Procedure::Update,
+        &spec_policy(),
+        &kek_keys(),
+        &mut dev,
+    );
+    assert_eq!(refused_at(r), (CommandErrorKind::DecryptingFetch, Some(1)));
+    assert!(!dev.committed() && dev.installed.is_empty());
+}
+
 // ---------------------------------------------------------------------------------------
 // Payload integrity (draft-ietf-suit-firmware-encryption, "Payload Integrity Validation").
 

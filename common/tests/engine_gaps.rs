@@ -633,3 +633,174 @@ fn each_dependency_index_processes_the_envelope_it_checked() {
          committed {committed:?}"
     );
 }
+
+// ---- engine-semantics review (s26) ----
+
+use suit_common::suit::error::ConditionKind;
+
+/// check-content on a component the device does not hold is a failed condition (an absent
+/// component holds no content, as image-match finds no match), not an abort: try-each moves
+/// on to its next option ("If a condition reports failure, then the current sequence of
+/// commands MUST terminate", and soft-failure lets the next one run).
+#[test]
+fn check_content_on_an_absent_component_is_a_failed_condition() {
+    let content = vec![int(12), int(0), int(20), map(vec![(18, bytes(A))])];
+    let mut cmds = content.clone();
+    cmds.extend([
+        int(15),
+        Value::Array(vec![
+            seq(vec![int(6), int(15)]),
+            seq(vec![int(18), int(15)]),
+        ]),
+    ]);
+    let (r, dev) = run_on(cmds);
+    assert_eq!(r.unwrap().len(), 1);
+    assert_eq!(installed_a(&dev), Some(A));
+    // Outside try-each the update fails with the failed condition, not a platform error.
+    let mut cmds = content;
+    cmds.extend([int(6), int(15)]);
+    assert_eq!(
+        kind(run(cmds).unwrap_err()),
+        CommandErrorKind::ConditionFailed(ConditionKind::CheckContent)
+    );
+}
+
+/// Trust domains: "If a Parameter is already set, suit-directive-set-parameters will skip
+/// setting the Parameter". soft-failure and strict-order always have a value (set at the
+/// start of every sequence), so set-parameters leaves both; override-parameters and
+/// override-multiple set them.
+#[test]
+fn set_parameters_leaves_soft_failure_and_strict_order_as_they_are() {
+    let option = |directive: i64| {
+        seq(vec![
+            int(directive),
+            map(vec![(13, Value::Bool(false))]),
+            int(14),
+            int(15),
+        ])
+    };
+    let try_each = |directive: i64| {
+        vec![
+            int(12),
+            int(0),
+            int(15),
+            Value::Array(vec![option(directive), Value::Null]),
+        ]
+    };
+    // set-parameters: soft-failure stays true, the abort is soft, the nil option succeeds.
+    assert!(run(try_each(19)).unwrap().is_empty());
+    // override-parameters: soft-failure false, the abort condition fails the update.
+    assert_eq!(
+        kind(run(try_each(20)).unwrap_err()),
+        CommandErrorKind::ConditionFailed(ConditionKind::Abort)
+    );
+
+    // strict-order false by set-parameters: still strict, the crossing copies are legal.
+    let cross = |order: Vec<Value>| {
+        let mut cmds = fetch_both_then_cross_sources();
+        cmds.extend(order);
+        cmds.extend([
+            int(12),
+            Value::Array(vec![int(0), int(1)]),
+            int(22),
+            int(15),
+        ]);
+        cmds
+    };
+    let unordered = || map(vec![(12, Value::Bool(false))]);
+    assert_eq!(run(cross(vec![int(19), unordered()])).unwrap().len(), 2);
+    // By override-parameters or override-multiple it holds (set-component-index after it
+    // is a barrier, not strict-order true), and the same copies are refused.
+    for order in [
+        vec![int(20), unordered()],
+        vec![int(34), map(vec![(0, unordered())])],
+    ] {
+        assert_eq!(
+            kind(run(cross(order)).unwrap_err()),
+            CommandErrorKind::UnorderedSourceAndTarget { component: 1 }
+        );
+    }
+}
+
+/// The dependent `validate` section (label 7) over the dependency at index 1: trust
+/// domains' dependency template.
+fn dependent_validating(validate: Vec<Value>) -> Vec<u8> {
+    let m = manifest_with(
+        &[b"x", b"dependency.suit"],
+        &[1],
+        vec![],
+        validate,
+        b"dependent",
+    );
+    let Value::Map(mut members) = ciborium::from_reader::<Value, _>(m.as_slice()).unwrap() else {
+        panic!("manifest is a map")
+    };
+    for (k, _) in &mut members {
+        if *k == int(20) {
+            *k = int(7);
+        }
+    }
+    cbor(&Value::Map(members))
+}
+
+/// This device keeps no dependency envelope past the update run that fetched it, so the
+/// invocation procedure cannot process dependencies: trust domains' dependency template's
+/// validate section (dependency-integrity, process-dependency) is refused by name
+/// (`DependencyNotHeld`), as is dependency-integrity before the fetch in an update. It used
+/// to be an untyped platform `NotFound`.
+#[test]
+fn dependency_integrity_without_a_fetched_envelope_is_refused_by_name() {
+    let (_, digest) = dependency(false);
+    let validate = vec![
+        int(12),
+        int(1),
+        int(20),
+        map(vec![(3, bytes(&digest))]),
+        int(7),
+        int(15),
+        int(11),
+        int(15),
+    ];
+    let env = sealed(&dependent_validating(validate.clone()), &[]);
+    let mut dev = RecordingPlatform::spec_device();
+    let r = spec_process(&env, Procedure::Invoke, &mut dev);
+    assert_eq!(
+        kind(r.map(|_| ()).unwrap_err()),
+        CommandErrorKind::DependencyNotHeld
+    );
+    // The same check before any fetch in an update.
+    assert_eq!(
+        kind(run_dependent(vec![], validate, &[]).unwrap_err()),
+        CommandErrorKind::DependencyNotHeld
+    );
+}
+
+/// A failed try-each option that re-staged a component staged before the try-each cannot be
+/// undone (the platform keeps one staging per component): the procedure aborts with the
+/// option's failure instead of starting the next option, and nothing is committed.
+#[test]
+fn a_failed_option_that_restaged_an_earlier_staging_aborts() {
+    let mut restage = fetch_from("#b");
+    restage.extend([int(14), int(15)]);
+    let mut cmds = vec![int(12), int(0)];
+    cmds.extend(fetch_from("#a"));
+    cmds.extend([int(15), Value::Array(vec![seq(restage), Value::Null])]);
+    let (r, dev) = run_on(cmds);
+    assert_eq!(
+        kind(r.unwrap_err()),
+        CommandErrorKind::ConditionFailed(ConditionKind::Abort)
+    );
+    assert_eq!(installed_a(&dev), None);
+    // Staged inside the option only: undone, and the nil option succeeds.
+    let mut fresh = fetch_from("#b");
+    fresh.extend([int(14), int(15)]);
+    let cmds = vec![
+        int(12),
+        int(0),
+        int(15),
+        Value::Array(vec![seq(fresh), Value::Null]),
+    ];
+    let (r, dev) = run_on(cmds);
+    assert!(r.unwrap().is_empty());
+    assert_eq!(installed_a(&dev), None);
+}

@@ -216,6 +216,7 @@ fn samples() -> Vec<Fault> {
         CommandErrorKind::DependencyOverwrite,
         CommandErrorKind::Limit(Words::ExecutedSteps),
         CommandErrorKind::ForeignEncryptionInfo,
+        CommandErrorKind::DependencyNotHeld,
     ];
     kinds.extend(decrypt.map(CommandErrorKind::Decrypt));
     kinds.extend(um.map(|u| CommandErrorKind::UpdateManagement(Box::new(u))));

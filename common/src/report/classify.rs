@@ -47,6 +47,7 @@ pub fn command_error_code(kind: &CommandErrorKind) -> i64 {
         CommandErrorKind::UpdateManagement(_) => 23,
         CommandErrorKind::Limit(_) => 44,
         CommandErrorKind::ForeignEncryptionInfo => 45,
+        CommandErrorKind::DependencyNotHeld => 46,
     };
     code::COMMAND + n
 }

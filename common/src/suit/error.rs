@@ -375,6 +375,7 @@ pub enum CommandErrorKind {
     UnauthenticatedContent,
     /// suit-directive-fetch with suit-parameter-encryption-info set: the firmware-encryption
     /// draft decrypts only on copy or write (fetch the ciphertext into its own component).
+    /// Into a dependency too: trust domains' encrypted-manifest template is not supported.
     DecryptingFetch,
     /// With suit-parameter-strict-order false, a component is the target of one command and
     /// the source of another between two barriers (manifest-37 §6.7: MUST abort).
@@ -406,6 +407,11 @@ pub enum CommandErrorKind {
     /// content this manifest does not name by its own image digest (device policy, trust
     /// domains: which parameters a dependent may set is the device's to decide).
     ForeignEncryptionInfo,
+    /// dependency-integrity on a dependency whose envelope this run has not fetched: before
+    /// its fetch in the update procedure, or at all in the invocation procedure (device
+    /// policy: no dependency envelope is kept past the update run that fetched it, so this
+    /// device cannot invoke through dependencies).
+    DependencyNotHeld,
 }
 
 /// Plain sentences (see [`super::explain`]): the same words in the agent's rendering of the

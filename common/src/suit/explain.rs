@@ -232,7 +232,8 @@ fn command(k: &CommandErrorKind) -> String {
         CommandErrorKind::UpdateManagement(e) => update_management(e),
         CommandErrorKind::DecryptingFetch => {
             "fetch with encryption-info: decryption happens only on copy or write (fetch the \
-             ciphertext into its own component)"
+             ciphertext into its own component); an encrypted dependency manifest is not \
+             supported"
                 .into()
         }
         CommandErrorKind::UnorderedSourceAndTarget { component } => format!(
@@ -259,6 +260,11 @@ fn command(k: &CommandErrorKind) -> String {
             "decryption with encryption-info set by a manifest this one's signers did not all \
              sign is refused unless the plaintext matches this manifest's own image digest \
              (device policy: set it with override-parameters, or name the plaintext by digest)"
+                .into()
+        }
+        CommandErrorKind::DependencyNotHeld => {
+            "dependency-integrity on a dependency this run has not fetched (the device keeps \
+             no dependency envelope past an update, so invocation cannot process dependencies)"
                 .into()
         }
     }

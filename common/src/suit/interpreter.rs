@@ -382,12 +382,13 @@ struct SeqState {
 }
 
 /// suit-parameter-strict-order (manifest-37 §6.7) is a processor parameter, not a
-/// component's: true by default in every sequence, set by override- or set-parameters (it
-/// always has a value, so set-parameters cannot find it unset). This engine always runs
-/// commands in order, which is one of the schedules strict-order false allows; it enforces
-/// what the draft requires of such a manifest so that it means the same on a parallel
-/// processor: between
-/// barriers (override-parameters, set-component-index, strict-order true) no component may
+/// component's: true by default in every sequence, set by override-parameters and
+/// override-multiple (it always has a value, so set-parameters, which fills only what is
+/// unset, leaves it). This engine always runs commands in order, which is one of the
+/// schedules strict-order false allows; it enforces what the draft requires of such a
+/// manifest so that it means the same on a parallel processor: between barriers
+/// (override-parameters, override-multiple, set-component-index, strict-order true) no
+/// component may
 /// be the target of one command and the source of another, and a run-sequence issued while
 /// unordered may set its component index only as its first command (integer index) or not
 /// at all (index true / a list). Each run-sequence iteration runs with strict-order true.
@@ -656,6 +657,24 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         component_id(frame, idx).map_err(|k| Fail::Abort(Self::err(frame, path, Some(idx), k)))
     }
 
+    /// strict-order and soft-failure, the processor parameters, as override-parameters and
+    /// override-multiple set them. Each has a value at all times (set at the start of every
+    /// sequence), so set-parameters, which sets only what is unset (trust domains), never
+    /// changes them. strict-order true is a barrier (the sets start afresh).
+    fn set_processor_parameters(
+        frame: &Frame<'_, '_>,
+        st: &mut SeqState,
+        path: &[u16],
+        p: &Parameters,
+    ) -> Result<(), Fail> {
+        match p.strict_order {
+            Some(true) => st.unordered = None,
+            Some(false) if st.unordered.is_none() => st.unordered = Some(Unordered::default()),
+            _ => {}
+        }
+        Self::set_soft_failure(frame, st, path, p.soft_failure)
+    }
+
     /// Soft failure set by a parameter directive: only inside try-each or run-sequence
     /// (manifest-37, suit-parameter-soft-failure); elsewhere it aborts.
     fn set_soft_failure(
@@ -752,17 +771,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 let overwrite = matches!(cmd, Command::OverrideParameters(_));
                 if overwrite {
                     st.barrier();
+                    Self::set_processor_parameters(frame, st, path, p)?;
                 }
-                // A processor parameter with a value at all times (default true): both
-                // directives set it. True is a barrier (the sets start afresh).
-                match p.strict_order {
-                    Some(true) => st.unordered = None,
-                    Some(false) if st.unordered.is_none() => {
-                        st.unordered = Some(Unordered::default())
-                    }
-                    _ => {}
-                }
-                Self::set_soft_failure(frame, st, path, p.soft_failure)?;
                 for idx in Self::current(frame, st, path)? {
                     let id = Self::component_at(frame, path, idx)?;
                     self.params_mut(&id)
@@ -1247,10 +1257,13 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 let mut buf = Zeroizing::new(vec![0u8; CHUNK_LEN]);
                 let mut offset = 0u64;
                 loop {
-                    let n = self
-                        .platform
-                        .read(&id, offset, buf.as_mut_slice())
-                        .map_err(|e| Failure::Hard(K::Platform(e)))?;
+                    let n = match self.platform.read(&id, offset, buf.as_mut_slice()) {
+                        Ok(n) => n,
+                        // An absent component holds no content: a failed condition (as for
+                        // image-match), which try-each and soft-failure may absorb.
+                        Err(crate::suit::platform::PlatformError::NotFound) => return failed,
+                        Err(e) => return Err(Failure::Hard(K::Platform(e))),
+                    };
                     if n == 0 {
                         break;
                     }
@@ -1275,11 +1288,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 let want = p.image_digest.ok_or(Failure::Hard(K::MissingParameter(
                     ParameterKind::ImageDigest,
                 )))?;
-                let (slot, bytes) =
-                    self.dependency_held(frame, idx)
-                        .ok_or(Failure::Hard(K::Platform(
-                            crate::suit::platform::PlatformError::NotFound,
-                        )))?;
+                let (slot, bytes) = self
+                    .dependency_held(frame, idx)
+                    .ok_or(Failure::Hard(K::DependencyNotHeld))?;
                 let auth = self
                     .authenticate_held(slot, &bytes)
                     .map_err(Failure::Hard)?;
@@ -1449,6 +1460,15 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     .uri
                     .clone()
                     .ok_or(K::MissingParameter(ParameterKind::Uri))?;
+                // The firmware-encryption draft decrypts on copy and write only; what a fetch
+                // with encryption info means is undefined (store ciphertext where plaintext was
+                // meant, or decrypt against the draft), so it is refused rather than guessed,
+                // before anything is asked of the platform. A dependency too: trust domains'
+                // encrypted-manifest template decrypts its envelope on fetch, which this engine
+                // does not implement; keeping the ciphertext would fail later, misleadingly.
+                if p.encryption_info.is_some() {
+                    return Err(K::DecryptingFetch);
+                }
                 // The envelope's payloads first, under any URI (manifest-37: an intermediary
                 // may add a pre-fetched payload keyed by its URI); a fragment-only reference
                 // can only be one of them.
@@ -1462,12 +1482,6 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         None
                     }
                 };
-                // The firmware-encryption draft decrypts on copy and write only; what a fetch
-                // with encryption info means is undefined (store ciphertext where plaintext was
-                // meant, or decrypt against the draft), so it is refused rather than guessed.
-                if p.encryption_info.is_some() && !is_dependency {
-                    return Err(K::DecryptingFetch);
-                }
                 if is_dependency {
                     // Dependency envelopes stay in engine memory, decoded again on use (their
                     // signatures verified once, see `Held`).
@@ -2100,7 +2114,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     CommandErrorKind::ComponentIndexOutOfRange(*i),
                 ))
             })?;
-            Self::set_soft_failure(frame, st, path, p.soft_failure)?;
+            // set-component-index and override-parameters: each a barrier.
+            st.barrier();
+            Self::set_processor_parameters(frame, st, path, p)?;
             let id = Self::component_at(frame, path, idx)?;
             self.params_mut(&id)
                 .apply(p, true, &frame.own_signers)
