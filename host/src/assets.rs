@@ -44,7 +44,7 @@ pub fn write<C: CommandFactory>(name: &'static str, dir: &Path) -> std::io::Resu
         let mut buf = Vec::new();
         clap_complete::generate(shell, &mut cmd.clone(), name, &mut buf);
         let p = d.join(file);
-        std::fs::write(&p, buf)?;
+        crate::files::write_output(&p, &buf)?;
         written.push(p);
     }
     let man = dir.join("man/man1");
@@ -53,7 +53,7 @@ pub fn write<C: CommandFactory>(name: &'static str, dir: &Path) -> std::io::Resu
         let mut buf = Vec::new();
         clap_mangen::Man::new(c.clone()).render(&mut buf)?;
         let p = man.join(file);
-        std::fs::write(&p, buf)?;
+        crate::files::write_output(&p, &buf)?;
         written.push(p);
         Ok(())
     };

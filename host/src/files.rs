@@ -171,14 +171,17 @@ pub fn open_dir(
     rustix::fs::openat(at, name, flags, Mode::empty())
 }
 
-/// The temporary name [`replace_in_dir`] writes `name` under: `.NAME\suit-tmp`. The
-/// backslash keeps it apart from every name the TA approves for the normal world (it refuses
-/// a path segment with one: `suit_common::service::components::classify`), so removing a
-/// leftover there never deletes an approved file.
+/// The temporary name [`replace_in_dir`] writes `name` under: `.suit-tmp\` and 32 hex digits
+/// of the SHA-256 of `name` (42 bytes whatever the name's length, so a name up to NAME_MAX can
+/// be written; distinct names in one directory get distinct temporary names). The backslash
+/// keeps it apart from every name the TA approves for the normal world (it refuses a path
+/// segment with one: `suit_common::service::components::classify`), so removing a leftover
+/// there never deletes an approved file.
 pub fn temporary_name(name: &std::ffi::OsStr) -> std::ffi::OsString {
-    let mut tmp = std::ffi::OsString::from(".");
-    tmp.push(name);
-    tmp.push("\\suit-tmp");
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(name.as_encoded_bytes());
+    let mut tmp = std::ffi::OsString::from(".suit-tmp\\");
+    tmp.push(hex::encode(&digest[..16]));
     tmp
 }
 
@@ -237,6 +240,33 @@ pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
     let dir = open_dir(rustix::fs::CWD, parent, true)?;
     replace_in_dir(&dir, name, data, mode)
+}
+
+/// Writes an output file (not a secret) whole or not at all, as [`replace_file`]: a
+/// temporary file in its directory, fsync, rename, directory fsync; a symbolic link at `path`
+/// is replaced, never written through. The mode is what a plain write gives: the replaced
+/// regular file's, else 0666 less the umask.
+pub fn write_output(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::symlink_metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or_else(|| 0o666 & !umask());
+    replace_file(path, data, mode)
+}
+
+/// The process's umask, read from `/proc/self/status` (setting it to read it would race with
+/// files other threads create); 022 where that cannot be read.
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
 }
 
 #[cfg(test)]

@@ -6,6 +6,26 @@ use suit_common::report::{
     command_name, section_name, DecodedReport, Entry, ReportRecord, ReportResult, Value,
 };
 
+/// Text from outside (a manifest's URI, a server's answer, an error naming them) as it may be
+/// shown on a terminal or in a log: control characters (newline, ESC, ...) and other
+/// characters that do not print (bidirectional overrides, ...) escaped as Rust's debug
+/// format escapes them (`\n`, `\u{1b}`), everything else as it is.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| !matches!(c, '\\' | '"' | '\'') && c.escape_debug().len() > 1;
+    if !text.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            shown.extend(c.escape_debug());
+        } else {
+            shown.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(shown)
+}
+
 /// Formats bytes as lower-case hex.
 pub fn hex_str(b: &[u8]) -> String {
     hex::encode(b)
@@ -238,4 +258,21 @@ pub fn to_json(r: &DecodedReport) -> Json {
 /// A component id for people: `['text', h'00ff']`.
 pub fn component_text(c: &suit_common::suit::ComponentId) -> String {
     component_str(c)
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert!(matches!(
+            printable("https://x/a b?c=d\\\"é"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            printable("http://x/a\n\x1b[31mred\r\t\u{202e}"),
+            "http://x/a\\n\\u{1b}[31mred\\r\\t\\u{202e}"
+        );
+    }
 }

@@ -164,7 +164,7 @@ mod tests {
 
     /// Every name the TA can approve is the agent's to keep: writing `app.conf` leaves an
     /// approved `.app.conf.suit-tmp` (a legal name) alone, and no name the TA approves is
-    /// ever a temporary one.
+    /// ever a temporary one (the temporary name has a backslash).
     #[test]
     fn no_approved_name_is_a_temporary_name() {
         let dir = tempfile::tempdir().unwrap();
@@ -181,6 +181,20 @@ mod tests {
         let tmp = crate::files::temporary_name(OsStr::new("app.conf"));
         let id = suit_common::suit::ComponentId::new(&[b"ree".as_slice(), tmp.as_encoded_bytes()]);
         assert!(suit_common::service::components::classify(&id).is_err());
+    }
+
+    /// A name as long as a file name may be (NAME_MAX, 255 bytes), which the TA approves, is
+    /// written: the temporary name stays short whatever the name's length.
+    #[test]
+    fn an_approved_name_of_255_bytes_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = "n".repeat(255);
+        let id = suit_common::suit::ComponentId::new(&[b"ree".as_slice(), name.as_bytes()]);
+        assert!(suit_common::service::components::classify(&id).is_ok());
+        let data = b"approved".to_vec();
+        let p = write_approved(dir.path(), &name, &data, &Sha256::digest(&data)).unwrap();
+        assert_eq!(fs::read(p).unwrap(), data);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -258,7 +258,7 @@ fn remembered_tpa_root(state: &Path, given: Option<&str>) -> Result<String, Agen
         {
             let pem = given.unwrap_or(TEST_TPA_ROOT_PEM).to_string();
             point(&pem)?;
-            fs::write(&file, &pem)
+            replace_file(&file, pem.as_bytes(), 0o600)
                 .map_err(|e| AgentError::SimState(format!("{}: {e}", file.display())))?;
             Ok(pem)
         }

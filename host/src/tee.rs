@@ -63,7 +63,7 @@ pub enum AgentError {
     Network(String),
     /// A payload URI the TA named has no local file the agent will read (only files the
     /// operator offered, and only regular ones: `transport::local`). Nothing was installed.
-    #[error("payload {uri}: {error}")]
+    #[error("payload {}: {error}", crate::human::printable(.uri))]
     Payload {
         uri: String,
         error: crate::transport::local::PayloadSourceError,
@@ -72,7 +72,7 @@ pub enum AgentError {
     /// the agent as the TA would refuse it, without downloading it whole or handing it over:
     /// a verdict on the envelope ([`AgentError::is_verdict`]). There is no report of it (the
     /// TA never saw it).
-    #[error("{url}: {}; the TA accepts at most {limit} bytes; not downloaded further, nothing was sent to the TA", too_large_words(*.announced, *.limit))]
+    #[error("{}: {}; the TA accepts at most {limit} bytes; not downloaded further, nothing was sent to the TA", crate::human::printable(.url), too_large_words(*.announced, *.limit))]
     EnvelopeTooLarge {
         url: String,
         /// The length the server announced (`Content-Length`), if it announced one.
@@ -92,7 +92,8 @@ impl AgentError {
     /// always get again: the envelope is not authentic, not acceptable to the policy, a
     /// rollback, too large (also an envelope the agent refuses for its size before the TA
     /// sees it, [`AgentError::EnvelopeTooLarge`]), or its payloads are not the ones it names
-    /// (exit 1; `poll` records it and does not hand the same envelope over again). A refusal
+    /// (exit 1; `poll` records it and does not hand the same envelope over again, except a
+    /// refusal of the fetched payload bytes, [`AgentError::is_about_fetched_payload`]). A refusal
     /// that is the device's own trouble (storage, the key store, an internal failure, an
     /// interrupted or unconfirmed commit, steps out of order, a kind this build does not know)
     /// is not: the next attempt may succeed (exit 3, and `poll` retries it). An update the TA
@@ -120,6 +121,89 @@ impl AgentError {
             AgentError::Status(Status::Refused) => true,
             // What the TA would answer (`too-large`) for these bytes, every time.
             AgentError::EnvelopeTooLarge { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether this verdict is about the payload bytes the agent fetched for the envelope
+    /// rather than about the envelope itself: an image digest, size or content check that
+    /// failed, a dependency fetched with the wrong digest, an AEAD tag or truncated
+    /// ciphertext, a payload over its bound, a payload the manifest does not ask for (kind
+    /// `payload`). Those bytes come from a URL, not from the envelope, and may be right next
+    /// time: `poll` posts the report but does not record the envelope as decided, so the next
+    /// round hands it over again (the TA's rollback check keeps a retry harmless).
+    pub fn is_about_fetched_payload(&self) -> bool {
+        use suit_common::encryption::DecryptError;
+        use suit_common::fault::Fault;
+        use suit_common::service::install::InstallError;
+        use suit_common::suit::error::{CommandErrorKind as K, ConditionKind};
+        use suit_common::suit::words::Words;
+        let AgentError::Refused { kind, fault, .. } = self else {
+            return false;
+        };
+        if *kind == RefusalKind::Payload {
+            return true;
+        }
+        match Fault::decode(fault) {
+            Some(Fault::Install(InstallError::TooLarge(w))) => matches!(
+                w,
+                Words::Payload
+                    | Words::PayloadOverImageSize
+                    | Words::PayloadExceedsItsAnnouncedLength
+            ),
+            Some(Fault::Install(InstallError::Refused(e))) => {
+                let mut at: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
+                while let Some(e) = at {
+                    if let Some(k) = e.downcast_ref::<K>() {
+                        if matches!(
+                            k,
+                            K::ImageDigestMismatch
+                                | K::ImageSizeMismatch
+                                | K::PayloadTooLarge
+                                | K::DependencyDigestMismatch
+                                | K::ConditionFailed(
+                                    ConditionKind::ImageMatch | ConditionKind::CheckContent
+                                )
+                        ) {
+                            return true;
+                        }
+                    }
+                    if let Some(d) = e.downcast_ref::<DecryptError>() {
+                        return matches!(
+                            d,
+                            DecryptError::TagMismatch
+                                | DecryptError::Truncated
+                                | DecryptError::PayloadTooLong
+                        );
+                    }
+                    at = e.source();
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the TA's fault places this refusal after it authenticated the manifest (so the
+    /// authenticated attempt's report describes it): a refusal of a manifest whose signature
+    /// verified (policy, rollback, a manifest that does not decode or run, a commit), not one
+    /// of its authentication. An envelope that does not decode at all is refused before
+    /// authentication too, with a decode error that a manifest may also give after it: the
+    /// caller tells those apart by decoding the envelope itself (the same decoder).
+    pub fn is_refusal_after_authentication(&self) -> bool {
+        use suit_common::fault::Fault;
+        use suit_common::service::install::InstallError;
+        use suit_common::suit::error::Error;
+        use suit_common::suit::words::Words;
+        let AgentError::Refused { fault, .. } = self else {
+            return false;
+        };
+        match Fault::decode(fault) {
+            Some(Fault::Install(InstallError::Refused(e))) => !matches!(*e, Error::Auth(_)),
+            Some(Fault::Install(InstallError::TooLarge(w))) => {
+                matches!(w, Words::TooManyPayloadUris)
+            }
+            Some(Fault::Install(InstallError::Commit(_))) => true,
             _ => false,
         }
     }
@@ -360,5 +444,49 @@ mod tests {
             assert!(!refused(kind, None).is_verdict(), "{kind}");
         }
         assert!(!AgentError::Network("down".into()).is_verdict());
+    }
+
+    /// Refusals of the fetched payload bytes are told apart from verdicts on the envelope.
+    #[test]
+    fn payload_refusals_are_about_the_fetched_bytes() {
+        use suit_common::encryption::DecryptError;
+        use suit_common::suit::words::Words;
+        let in_install = |kind| {
+            engine(Error::Command(CommandError {
+                location: Location {
+                    manifest_depth: 0,
+                    section: Section::Install,
+                    path: vec![3],
+                    component: Some(0),
+                    offset: None,
+                },
+                kind,
+            }))
+        };
+        for kind in [
+            CommandErrorKind::ImageDigestMismatch,
+            CommandErrorKind::ImageSizeMismatch,
+            CommandErrorKind::Decrypt(DecryptError::TagMismatch),
+        ] {
+            let e = refused(RefusalKind::Manifest, in_install(kind));
+            assert!(e.is_verdict() && e.is_about_fetched_payload(), "{e:?}");
+        }
+        let over = Some(InstallError::TooLarge(Words::PayloadOverImageSize));
+        assert!(refused(RefusalKind::TooLarge, over).is_about_fetched_payload());
+        assert!(refused(RefusalKind::Payload, None).is_about_fetched_payload());
+
+        let auth = engine(Error::Auth(AuthError::NoMatchingTrustAnchor));
+        let rollback = Some(InstallError::Commit(CommitRefusal::Rollback {
+            component: ComponentId::new(&[b"app"]),
+            offered: 1,
+            installed: 2,
+        }));
+        let envelope = Some(InstallError::TooLarge(Words::Envelope));
+        let no_key = in_install(CommandErrorKind::Decrypt(DecryptError::NoRecipientForKeys));
+        for f in [auth, rollback, no_key] {
+            let e = refused(RefusalKind::Manifest, f);
+            assert!(e.is_verdict() && !e.is_about_fetched_payload(), "{e:?}");
+        }
+        assert!(!refused(RefusalKind::TooLarge, envelope).is_about_fetched_payload());
     }
 }

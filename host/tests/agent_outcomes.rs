@@ -145,6 +145,64 @@ fn a_device_fault_is_retried_and_only_a_verdict_is_recorded() {
     assert_eq!(server.requests_to("/status/reports").len(), 1);
 }
 
+/// Payload bytes the TA refuses (fetched from a URL, not part of the envelope) are not a
+/// decision about the envelope: the round posts its report (exit 1), but the next round
+/// hands the same envelope over again and installs once the server serves the right bytes.
+/// Wrong plaintext (an image digest mismatch) and an altered ciphertext (an AEAD tag) alike.
+/// An installed envelope stays decided.
+#[test]
+fn a_refused_payload_download_is_retried_in_the_next_round() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    std::fs::write(d.join("v1.bin"), payload(120_000, 1)).unwrap();
+    envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
+    std::fs::write(d.join("v2.bin"), payload(90_000, 2)).unwrap();
+    envelope(d, "v2", 2, "v2.bin", &format!("{base}/p/v2.bin"), true);
+    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
+    let env_path = envelope_path(d);
+    server.route(&env_path, serve_envelope(read("v1.suit"), "\"e1\""));
+    // Same length, other content, for the first request only.
+    server.route("/p/v1.bin", serve(payload(120_000, 9), "\"bad\""));
+    server.publish_after("/p/v1.bin", 1, serve(read("payloads/v1.bin"), "\"p1\""));
+    server.route("/status/reports", Behaviour::Collect);
+    let fw = format!("{base}/fw");
+    let reports = format!("{base}/status/reports");
+    let poll = [
+        "poll",
+        fw.as_str(),
+        "--report-url",
+        reports.as_str(),
+        "--poll-state",
+        "poll.json",
+    ];
+    let t = fails(agent(d, &poll), 1);
+    assert!(t.contains("hands the envelope over again"), "{t}");
+    assert_eq!(server.requests_to("/status/reports").len(), 1, "{t}");
+    assert_eq!(installed_components(d), 0);
+    let t = ok(agent(d, &poll));
+    assert!(t.contains("installed: "), "{t}");
+    assert_eq!(installed_components(d), 1);
+    assert_eq!(server.requests_to("/status/reports").len(), 2, "{t}");
+    let t = ok(agent(d, &poll));
+    assert!(t.contains("not modified"), "{t}");
+
+    // Encrypted: one bit of the ciphertext flipped, then the real ciphertext.
+    let good = read("payloads/v2.bin");
+    let mut bad = good.clone();
+    bad[good.len() / 2] ^= 1;
+    server.route("/p/v2.bin", serve(bad, "\"bad2\""));
+    server.publish_after("/p/v2.bin", 1, serve(good, "\"p2\""));
+    server.route(&env_path, serve_envelope(read("v2.suit"), "\"e2\""));
+    let t = fails(agent(d, &poll), 1);
+    assert!(t.contains("hands the envelope over again"), "{t}");
+    let t = ok(agent(d, &poll));
+    assert!(t.contains("installed: "), "{t}");
+    assert_eq!(server.requests_to("/status/reports").len(), 4, "{t}");
+    let posts = server.requests_to("/status/reports");
+    let (t, j) = verify_collected(d, posts.iter().map(|p| p.body.as_slice()));
+    assert_eq!(j["verified"], 4, "{t}");
+}
+
 /// An approved REE file that cannot be written after the TA committed: `install` says what
 /// was installed and how to write the file (exit 5, not 2 as for bad input), with `--json`
 /// in its one document.
@@ -513,4 +571,118 @@ fn device_key_writes_its_file_with_json_too() {
         "{written}"
     );
     assert!(pem.contains(&written), "{pem}");
+}
+
+/// Every file the agent writes (`device-key --out/--statement/--out-dir`, `provision
+/// --receipt-out`, `report -o`) replaces a symbolic link at its path instead of writing
+/// through it: the link's target stays untouched, the output is a regular file.
+#[test]
+fn agent_outputs_replace_a_link_instead_of_writing_through_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let victim = d.join("victim");
+    write(d, "victim", "untouched");
+    std::fs::create_dir(d.join("keys")).unwrap();
+    let outputs = [
+        "k.pem",
+        "statement.cbor",
+        "keys/identity.pub.pem",
+        "keys/key-statement.cbor",
+        "r.cose",
+        "report.cose",
+    ];
+    for o in outputs {
+        std::os::unix::fs::symlink(&victim, d.join(o)).unwrap();
+    }
+    ok(agent(
+        d,
+        &[
+            "device-key",
+            "--out",
+            "k.pem",
+            "--statement",
+            "statement.cbor",
+        ],
+    ));
+    ok(agent(d, &["device-key", "--out-dir", "keys"]));
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    write(
+        d,
+        "p1.json",
+        r#"{"counter": 1, "device-key": "k.pem", "ops": [
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    );
+    author(d, &provision_args("p1.json", "p1.cbor", &[]));
+    ok(agent(
+        d,
+        &["provision", "p1.cbor", "--receipt-out", "r.cose"],
+    ));
+    // A refused attempt, so that there is a (pre-authentication) report to write.
+    std::fs::write(d.join("junk.suit"), [0xd8, 0x6b, 0xa0]).unwrap();
+    fails(agent(d, &["install", "junk.suit"]), 1);
+    ok(agent(d, &["report", "--pre-auth", "-o", "report.cose"]));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    for o in outputs {
+        let meta = std::fs::symlink_metadata(d.join(o)).unwrap();
+        assert!(meta.is_file(), "{o}: {meta:?}");
+        assert!(meta.len() > 0, "{o}");
+    }
+}
+
+/// Which report `poll` posts for a refusal is the TA's to say, not the envelope's: an envelope
+/// signed by no anchor that claims the manifest digest of the last authenticated manifest
+/// (its very manifest, with another signature) gets the pre-authentication report posted,
+/// not the authenticated report of the earlier install.
+#[test]
+fn a_forged_envelope_gets_the_pre_authentication_report_posted() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    std::fs::write(d.join("v1.bin"), payload(50_000, 1)).unwrap();
+    let uri = format!("{base}/p/v1.bin");
+    envelope(d, "v1", 1, "v1.bin", &uri, false);
+    support::device::unsigned_envelope(d, "v1u", 1, "v1.bin", &uri);
+    author(d, &["keygen", "--type", "p256", "--out", "stranger"]);
+    author(
+        d,
+        &[
+            "sign",
+            "v1u.suit",
+            "-o",
+            "forged.suit",
+            "--sign-key",
+            "stranger.priv.pem",
+        ],
+    );
+    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
+    let claimed = |f: &str| {
+        suit_common::suit::envelope::Envelope::decode(&read(f))
+            .unwrap()
+            .claimed_digest()
+            .0
+    };
+    assert_eq!(claimed("v1.suit"), claimed("forged.suit"));
+    publish(&server, d, "v1", "v1.bin");
+    server.route("/status/reports", Behaviour::Collect);
+    let fw = format!("{base}/fw");
+    let reports = format!("{base}/status/reports");
+    let poll = [
+        "poll",
+        fw.as_str(),
+        "--report-url",
+        reports.as_str(),
+        "--poll-state",
+        "poll.json",
+    ];
+    ok(agent(d, &poll));
+    server.route(
+        &envelope_path(d),
+        serve_envelope(read("forged.suit"), "\"forged\""),
+    );
+    let t = fails(agent(d, &poll), 1);
+    let posts = server.requests_to("/status/reports");
+    assert_eq!(posts.len(), 2, "{t}");
+    let (t, j) = verify_collected(d, posts.iter().map(|p| p.body.as_slice()));
+    assert_eq!(j["verified"], 2, "{t}");
+    assert_eq!(j["reports"][0]["report"]["authenticated"], true, "{t}");
+    assert_eq!(j["reports"][1]["report"]["authenticated"], false, "{t}");
 }

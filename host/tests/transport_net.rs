@@ -174,6 +174,93 @@ fn a_stalled_server_times_out_with_a_clear_error() {
     assert!(start.elapsed() < Duration::from_secs(15));
 }
 
+/// `--transfer-timeout` ends a transfer that keeps receiving bytes, each within the stall
+/// timeout, but too slowly to finish in time: a payload download and the envelope GET alike.
+#[test]
+fn a_slow_server_is_cut_off_at_the_transfer_timeout() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    let fw = payload(40, 8);
+    std::fs::write(d.join("fw.bin"), &fw).unwrap();
+    envelope(d, "m", 1, "fw.bin", &format!("{base}/fw.bin"), false);
+    let every = Duration::from_millis(150);
+    // 40 pieces 150 ms apart: 6 s in all, never 3 s without a byte.
+    server.route(
+        "/fw.bin",
+        Behaviour::Trickle {
+            body: fw,
+            chunk: 1,
+            every,
+        },
+    );
+    let opts = "--stall-timeout 3 --transfer-timeout 1 --retries 0";
+    let start = Instant::now();
+    let t = fails(agent(d, &words(&format!("install m.suit --net {opts}"))), 4);
+    assert!(t.contains("not finished in time"), "{t}");
+    assert!(t.contains("time limit of 1 s reached"), "{t}");
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(installed_components(d), 0);
+
+    let env = std::fs::read(d.join("m.suit")).unwrap();
+    let env_path = envelope_path(d);
+    server.route(
+        &env_path,
+        Behaviour::Trickle {
+            chunk: env.len() / 40 + 1,
+            body: env,
+            every,
+        },
+    );
+    let start = Instant::now();
+    let t = fails(
+        agent(
+            d,
+            &words(&format!("poll {base}/fw --poll-state p.json {opts}")),
+        ),
+        4,
+    );
+    assert!(t.contains("not finished in time"), "{t}");
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// A manifest's URI is shown with its control characters escaped: a newline or an ESC in it
+/// neither splits a log line nor reaches the terminal, in the refusal of a URI nothing
+/// offers and in a network error naming it.
+#[test]
+fn control_characters_in_a_uri_are_escaped_in_output() {
+    let (tmp, _server, base) = device_and_server();
+    let d = tmp.path();
+    std::fs::write(d.join("fw.bin"), payload(1000, 3)).unwrap();
+    // JSON escapes: the URI holds a real newline and ESC.
+    envelope(
+        d,
+        "m",
+        1,
+        "fw.bin",
+        &format!("{base}/x\\n\\u001b[31mred.bin"),
+        false,
+    );
+    for args in [
+        &["install", "m.suit"][..],
+        &["install", "m.suit", "--net", "--retries", "0"],
+    ] {
+        let o = agent(d, args);
+        let t = text(&o);
+        assert!(!o.status.success(), "{t}");
+        assert!(t.contains("x\\n\\u{1b}[31mred.bin"), "{t}");
+        assert!(!t.contains('\x1b') && !t.contains("x\n"), "{t}");
+    }
+    assert_eq!(installed_components(d), 0);
+}
+
 #[test]
 fn wrong_bytes_are_refused_by_the_ta_and_change_nothing() {
     let (tmp, server, base) = device_and_server();

@@ -159,40 +159,19 @@ pub fn read_cbor_file(path: &Path) -> Result<Vec<u8>> {
     Ok(files::read_cbor_file(path)?)
 }
 
-/// Writes a file whole or not at all ([`files::replace_file`]: a temporary file in its
+/// Writes a file whole or not at all ([`files::write_output`]: a temporary file in its
 /// directory, created if missing, fsync, rename, directory fsync): a failure part-way leaves
 /// the old file, so an in-place `sign` never loses the only envelope. The mode is what a plain
 /// write gives: the replaced file's, else 0666 less the umask. A link at `path` is replaced,
 /// not written through.
 pub fn write_file(path: &Path, data: &[u8]) -> Result<()> {
-    let mode = std::fs::symlink_metadata(path)
-        .ok()
-        .filter(std::fs::Metadata::is_file)
-        .map(|m| {
-            use std::os::unix::fs::PermissionsExt as _;
-            m.permissions().mode() & 0o777
-        })
-        .unwrap_or_else(|| 0o666 & !umask());
-    files::replace_file(path, data, mode).map_err(|e| AuthorError::io(path, e))
+    files::write_output(path, data).map_err(|e| AuthorError::io(path, e))
 }
 
 /// Writes a secret (private key, the TPA's device model) owner-only (0600, whatever the umask
 /// or the replaced file's mode), whole or not at all as [`write_file`].
 pub fn write_secret(path: &Path, data: &[u8]) -> Result<()> {
     files::replace_file(path, data, 0o600).map_err(|e| AuthorError::io(path, e))
-}
-
-/// The process's umask, read from `/proc/self/status` (setting it to read it would race with
-/// files other threads create); 022 where that cannot be read.
-fn umask() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Umask:"))
-                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-        })
-        .unwrap_or(0o022)
 }
 
 /// The operating system's CSPRNG, as the `rand_core` 0.10 `CryptoRng` the engine takes.

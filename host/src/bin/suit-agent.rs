@@ -80,7 +80,8 @@ struct NetArgs {
     /// A server silent this long (seconds; connect or read) counts as stalled.
     #[arg(long, default_value_t = 30)]
     stall_timeout: u64,
-    /// Time limit for one transfer, retries included (seconds).
+    /// Time limit for one transfer, retries included (seconds): a request still receiving
+    /// (however slowly) is ended then.
     #[arg(long, default_value_t = 600)]
     transfer_timeout: u64,
     /// Further attempts after a dropped connection, stall or server error (attempts that
@@ -304,7 +305,8 @@ struct DeviceKeyArgs {
 struct InstallArgs {
     /// The envelope: a file, `-`, a file:// URI, or an http(s):// URL.
     envelope: String,
-    /// Payload for a URI: `URI=FILE` (repeatable; the exact URI the manifest names).
+    /// Payload for a URI: `URI=FILE` (repeatable; the exact URI the manifest names). Split
+    /// at the last `=`: the URI may contain `=` (a query string), FILE may not.
     #[arg(long = "payload", value_name = "URI=FILE")]
     payloads: Vec<String>,
     /// Look payloads up here by the URI's last path segment, `file://` URIs included (a
@@ -389,7 +391,9 @@ fn format_key(point: &[u8], kid: &[u8], format: KeyFormat) -> Result<Vec<u8>, Ag
 fn progress_bar(p: Progress<'_>) {
     let (what, sent, total) = match p {
         Progress::Envelope { sent, total } => ("envelope".to_string(), sent, total),
-        Progress::Payload { uri, sent, total } => (uri.to_string(), sent, total),
+        Progress::Payload { uri, sent, total } => {
+            (suit_host::human::printable(uri).into_owned(), sent, total)
+        }
     };
     if total < 512 * 1024 {
         return;
@@ -789,7 +793,7 @@ fn device_key(tee: &mut dyn Transport, args: &DeviceKeyArgs) -> Result<(), Agent
         })
     };
     let write = |path: &Path, bytes: &[u8]| {
-        std::fs::write(path, bytes)
+        suit_host::files::write_output(path, bytes)
             .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))
     };
     if let Some(path) = statement {
@@ -870,7 +874,7 @@ fn provision(
     // The TA has applied the message: its receipt is shown (text: hex; JSON: `receipt`)
     // whether or not the file can be written, so it is never lost.
     let kept = match receipt_out {
-        Some(path) => std::fs::write(path, &r.receipt).map_err(|e| {
+        Some(path) => suit_host::files::write_output(path, &r.receipt).map_err(|e| {
             AgentError::AfterCommit(format!(
                 "the TA applied the message, but writing its receipt to {} failed: {e}; \
                  the receipt is in this output ({})",
@@ -973,7 +977,7 @@ fn report(
     let signed = client::report_of(tee, nonce.as_deref(), pre_auth)?;
     match out {
         Some(path) => {
-            std::fs::write(path, &signed)
+            suit_host::files::write_output(path, &signed)
                 .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
             if json {
                 let j = serde_json::json!({
@@ -1147,7 +1151,7 @@ fn install(
             .join(", ")
     );
     for uri in &prepared.needed_uris {
-        println!("  fetched {uri}");
+        println!("  fetched {}", suit_host::human::printable(uri));
     }
     for c in &done.components {
         println!("  component {c}");
@@ -1191,7 +1195,10 @@ fn main() -> ExitCode {
             if json && !matches!(e, AgentError::AfterCommit(_)) {
                 println!("{}", error_json(&e, code));
             }
-            eprintln!("suit-agent: error: {e}");
+            eprintln!(
+                "suit-agent: error: {}",
+                suit_host::human::printable(&e.to_string())
+            );
             ExitCode::from(code)
         }
     }

@@ -73,12 +73,13 @@ pub struct PayloadSources {
 
 impl PayloadSources {
     /// From `--payload URI=FILE` options and `--payload-dir`; a malformed option is refused
-    /// here, before anything reaches the TA.
+    /// here, before anything reaches the TA. The option splits at its last `=`: a URI may
+    /// carry `=` (a query string, `?a=b`), the local FILE may not.
     pub fn new(payloads: &[String], dir: Option<&Path>) -> Result<PayloadSources, AgentError> {
         let offered = payloads
             .iter()
             .map(|p| {
-                p.split_once('=')
+                p.rsplit_once('=')
                     .map(|(u, f)| (u.to_string(), PathBuf::from(f)))
                     .ok_or_else(|| AgentError::File(format!("--payload {p}: expected URI=FILE")))
             })
@@ -293,6 +294,10 @@ mod tests {
         assert_eq!(content(s.open("https://x/fw.bin").unwrap()), "fw");
         assert!(s.open("https://x/other.bin").unwrap().is_none());
         assert!(PayloadSources::new(&["no-equals".into()], None).is_err());
+        // A URI with a query string: the option splits at its last `=`.
+        let uri = "https://x/get?name=fw.bin&v=2";
+        let q = PayloadSources::new(&[format!("{uri}={}", f.display())], None).unwrap();
+        assert_eq!(content(q.open(uri).unwrap()), "fw");
         // An absent offered file is an error, not a fall-back to the network.
         let gone = PayloadSources::new(&["u=/nonexistent/fw.bin".into()], None).unwrap();
         assert!(matches!(

@@ -21,6 +21,8 @@ pub fn enabled(level: Level) -> bool {
     level as u8 <= LEVEL.load(Ordering::Relaxed)
 }
 
+/// Writes one line; control characters in `message` (a URI from a manifest, a server's text)
+/// are escaped ([`crate::human::printable`]), so a line is one line and sets no terminal mode.
 pub fn log(level: Level, message: &str) {
     if enabled(level) {
         let name = match level {
@@ -29,7 +31,7 @@ pub fn log(level: Level, message: &str) {
             Level::Info => "info",
             Level::Debug => "debug",
         };
-        eprintln!("suit-agent: {name}: {message}");
+        eprintln!("suit-agent: {name}: {}", crate::human::printable(message));
     }
 }
 

@@ -219,14 +219,40 @@ pub enum Conditional {
     },
 }
 
+/// What one attempt may take: the time left of the transfer's deadline.
+#[derive(Clone, Copy)]
+struct Request {
+    end: Instant,
+    left: Duration,
+}
+
+impl Request {
+    /// `req` ended by the deadline: ureq's global timeout (resolve, connect, send, headers
+    /// and every body read) set to the time left.
+    fn bound<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        req.config().timeout_global(Some(self.left)).build()
+    }
+
+    fn is_over(&self) -> bool {
+        Instant::now() >= self.end
+    }
+}
+
 /// One attempt's failure: worth retrying or final.
 enum Failure {
     Transient(String),
     Fatal(AgentError),
 }
 
+/// A network error naming the URL and why, both escaped for the terminal
+/// ([`crate::human::printable`]: a URL comes from a manifest, `what` may quote the server).
 fn net_error(url: &str, what: impl std::fmt::Display) -> AgentError {
-    AgentError::Network(format!("{url}: {what}"))
+    let what = what.to_string();
+    AgentError::Network(format!(
+        "{}: {}",
+        crate::human::printable(url),
+        crate::human::printable(&what)
+    ))
 }
 
 /// An HTTP(S) client with the agent's limits.
@@ -274,21 +300,40 @@ impl Net {
         }
     }
 
-    /// Runs `attempt` until it succeeds, fails for good, or retries/deadline run out.
+    /// Runs `attempt` until it succeeds, fails for good, or retries/deadline run out. Each
+    /// attempt gets the time left ([`NetConfig::deadline`], from the first attempt's start)
+    /// as its request's global timeout, so a server that keeps sending slowly (never
+    /// stalling) cannot hold a transfer past the deadline either.
     fn with_retries<T>(
         &self,
         url: &str,
-        mut attempt: impl FnMut(&mut bool) -> Result<T, Failure>,
+        mut attempt: impl FnMut(&mut bool, Request) -> Result<T, Failure>,
     ) -> Result<T, AgentError> {
         let start = Instant::now();
         let mut failures = 0u32;
         let mut wait = self.cfg.backoff;
         loop {
             let mut progressed = false;
-            match attempt(&mut progressed) {
+            let left = self.cfg.deadline.saturating_sub(start.elapsed());
+            let request = Request {
+                end: Instant::now() + left,
+                left: left.max(Duration::from_millis(1)),
+            };
+            match attempt(&mut progressed, request) {
                 Ok(v) => return Ok(v),
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::Transient(why)) => {
+                    if start.elapsed() >= self.cfg.deadline {
+                        // The global timeout (or the check between reads) ended it: whatever
+                        // the attempt's last error says, the time is what ran out.
+                        return Err(net_error(
+                            url,
+                            format!(
+                                "not finished in time (time limit of {} s reached, --transfer-timeout)",
+                                self.cfg.deadline.as_secs()
+                            ),
+                        ));
+                    }
                     // An attempt that moved the transfer forward does not use up a retry.
                     if progressed {
                         failures = 0;
@@ -372,13 +417,12 @@ impl Net {
         // Progress means bytes beyond the furthest point reached so far: a server that
         // restarts the body and stalls at the same place again does not count as progressing.
         let mut furthest = 0u64;
-        self.with_retries(url, |progressed| {
+        self.with_retries(url, |progressed, request| {
             let pos = if begun { sink.position() } else { 0 };
             // A transfer of unknown length cannot be resumed safely: start over.
             let resume = pos > 0 && total.is_some();
-            let mut req = self
-                .agent
-                .get(url)
+            let mut req = request
+                .bound(self.agent.get(url))
                 .header("Accept-Encoding", "identity");
             if resume {
                 req = req.header("Range", format!("bytes={pos}-"));
@@ -472,6 +516,9 @@ impl Net {
                     furthest = after;
                     *progressed = true;
                 }
+                if request.is_over() {
+                    return Err(Failure::Transient("not finished in time".into()));
+                }
             }
             let got = sink.position();
             if let Some(t) = total {
@@ -497,10 +544,9 @@ impl Net {
         etag: Option<&str>,
     ) -> Result<Conditional, AgentError> {
         Self::note_plain(url);
-        self.with_retries(url, |_| {
-            let mut req = self
-                .agent
-                .get(url)
+        self.with_retries(url, |_, request| {
+            let mut req = request
+                .bound(self.agent.get(url))
                 .header("Accept", accept)
                 .header("Accept-Encoding", "identity");
             if let Some(tag) = etag {
@@ -544,10 +590,9 @@ impl Net {
     /// POSTs `body`; success is any 2xx. Retried like downloads.
     pub fn post(&self, url: &str, content_type: &str, body: &[u8]) -> Result<u16, AgentError> {
         Self::note_plain(url);
-        self.with_retries(url, |_| {
-            let resp = self
-                .agent
-                .post(url)
+        self.with_retries(url, |_, request| {
+            let resp = request
+                .bound(self.agent.post(url))
                 .header("Content-Type", content_type)
                 .send(body)
                 .map_err(|e| Self::classify(url, e))?;

@@ -35,7 +35,8 @@ pub struct PollState {
     /// refused by the agent as larger than the TA accepts.
     pub etag: Option<String>,
     /// SHA-256 (hex) of the envelope the TA last decided about (installed, or refused as a
-    /// verdict on it: [`AgentError::is_verdict`]).
+    /// verdict on it: [`AgentError::is_verdict`]; not a refusal of the payload bytes fetched
+    /// for it, [`AgentError::is_about_fetched_payload`], which the next round retries).
     pub envelope_sha256: Option<String>,
     /// The report of that decision is still to be posted (the tracker could not be reached):
     /// each round tries again, until it is posted or another envelope is decided.
@@ -49,16 +50,17 @@ pub struct PollState {
 }
 
 /// Which of the TA's reports describes a decided attempt (the TA keeps the latest
-/// authenticated attempt's and the latest pre-authentication refusal's apart).
+/// authenticated attempt's and the latest pre-authentication refusal's apart). Chosen from
+/// what the TA did, never from what the envelope claims (its manifest digest is not
+/// authenticated when the TA refuses its authentication). Older state files also carry a
+/// `claimed-digest`, which is ignored.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct PendingReport {
-    /// The TA authenticated the manifest: the authenticated attempt's report.
+    /// The TA authenticated the manifest (it named the payloads, or its refusal's fault is
+    /// one after authentication: [`AgentError::is_refusal_after_authentication`]): the
+    /// authenticated attempt's report; else the pre-authentication one.
     pub authenticated: bool,
-    /// The envelope's claimed manifest digest (hex): otherwise the authenticated report if it
-    /// names this digest (a refusal at prepare after authentication), else the
-    /// pre-authentication one.
-    pub claimed_digest: Option<String>,
 }
 
 impl PollState {
@@ -159,7 +161,8 @@ pub fn fetch_uri(
             Ok(true)
         }
         Location::File(_) => Err(AgentError::File(format!(
-            "the manifest fetches {uri}: poll fetches only http(s) URIs (use install for files)"
+            "the manifest fetches {}: poll fetches only http(s) URIs (use install for files)",
+            crate::human::printable(uri)
         ))),
     }
 }
@@ -197,26 +200,8 @@ fn nonce(net: &Net, url: Option<&str>) -> Result<Vec<u8>, AgentError> {
     Ok(n)
 }
 
-/// The payload of a COSE_Sign1, unverified (only to pick which report to post).
-fn sign1_payload(signed: &[u8]) -> Option<Vec<u8>> {
-    let value: ciborium::Value = ciborium::de::from_reader(signed).ok()?;
-    let inner = match value {
-        ciborium::Value::Tag(18, v) => *v,
-        v => v,
-    };
-    match inner {
-        ciborium::Value::Array(mut items) if items.len() == 4 => match items.swap_remove(2) {
-            ciborium::Value::Bytes(b) => Some(b),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// Fetches the TA's signed report of a decided attempt and posts it. A refusal at prepare
-/// may have come before or after authentication, so without `authenticated` the
-/// authenticated report is taken when its manifest digest is the envelope's claimed digest,
-/// else the pre-authentication one.
+/// Fetches the TA's signed report of a decided attempt ([`PendingReport`] says which) and
+/// posts it.
 fn post_report(
     tee: &mut dyn Transport,
     net: &Net,
@@ -227,23 +212,7 @@ fn post_report(
         return Ok(());
     };
     let nonce = nonce(net, opts.nonce_url.as_deref())?;
-    let latest = client::report_of(tee, Some(&nonce), false);
-    let report = match latest {
-        Ok(r) if pending.authenticated => r,
-        Ok(r) => {
-            let reported = sign1_payload(&r)
-                .and_then(|p| suit_common::report::Report::decode(&p).ok())
-                .and_then(|rep| rep.manifest_digest)
-                .map(hex::encode);
-            if pending.claimed_digest.is_some() && pending.claimed_digest == reported {
-                r
-            } else {
-                client::report_of(tee, Some(&nonce), true)?
-            }
-        }
-        Err(_) if !pending.authenticated => client::report_of(tee, Some(&nonce), true)?,
-        Err(e) => return Err(e),
-    };
+    let report = client::report_of(tee, Some(&nonce), !pending.authenticated)?;
     let code = net.post(url, super::REPORT_MEDIA_TYPE, &report)?;
     log::info(&format!(
         "posted the signed report ({} bytes, nonce {}) to {url}: HTTP {code}",
@@ -410,6 +379,9 @@ pub fn poll_once(
         progress,
         &mut authenticated,
     );
+    // A refusal of the fetched payload bytes (not part of the envelope, and they may be right
+    // next time) is reported but not recorded as a decision about the envelope.
+    let mut decided = true;
     let (round, done) = match outcome {
         Ok((_, done)) => (
             Round::Installed {
@@ -417,7 +389,21 @@ pub fn poll_once(
             },
             Some(done),
         ),
-        Err(e) if e.is_verdict() => (Round::Refused(e), None),
+        Err(e) if e.is_verdict() => {
+            // Refused at prepare: after authentication by its fault, unless the envelope does
+            // not even decode (then the TA's decode error came before authentication).
+            authenticated = authenticated
+                || (e.is_refusal_after_authentication()
+                    && suit_common::suit::envelope::Envelope::decode(&envelope).is_ok());
+            decided = !e.is_about_fetched_payload();
+            if !decided {
+                log::warn(&format!(
+                    "{url}: the TA refused the payload fetched for this envelope ({e}); \
+                     the next round hands the envelope over again"
+                ));
+            }
+            (Round::Refused(e), None)
+        }
         // Transport failures, a dead TA, or the device's own trouble (storage, key store):
         // nothing recorded, the next round tries again.
         Err(e) => return Err(e),
@@ -425,7 +411,7 @@ pub fn poll_once(
     // The TA has decided about this envelope: recorded, with its report to post and the
     // approved REE files to write, before anything else can fail, so the same bytes are not
     // handed over again and no approved file is forgotten (a crash before they are written
-    // leaves them pending for the next run).
+    // leaves them pending for the next run). A payload refusal records only its report.
     if let (Some(done), Some(_)) = (&done, &opts.ree_root) {
         for path in &done.ree_paths {
             if !state.ree_pending.contains(path) {
@@ -433,14 +419,14 @@ pub fn poll_once(
             }
         }
     }
-    state.etag = etag;
-    state.envelope_sha256 = Some(digest);
-    state.report_pending = opts.report_url.as_ref().map(|_| PendingReport {
-        authenticated,
-        claimed_digest: suit_common::suit::envelope::Envelope::decode(&envelope)
-            .ok()
-            .map(|e| hex::encode(e.claimed_digest().0)),
-    });
+    if decided {
+        state.etag = etag;
+        state.envelope_sha256 = Some(digest);
+    }
+    state.report_pending = opts
+        .report_url
+        .as_ref()
+        .map(|_| PendingReport { authenticated });
     if let Err(e) = state.save(&opts.state_file) {
         afterwards.push(e);
     }

@@ -32,6 +32,13 @@ pub enum Behaviour {
     Stall { total: usize, first: usize },
     /// Records the POST body under this path.
     Collect,
+    /// 200 announcing the whole body, then `chunk` bytes of it every `every` (a server that
+    /// never stalls but is slow), until the body is sent or the client goes away.
+    Trickle {
+        body: Vec<u8>,
+        chunk: usize,
+        every: Duration,
+    },
 }
 
 /// `Serve` of an octet stream.
@@ -212,6 +219,17 @@ impl Server {
                     o.extend_from_slice(b"0\r\n\r\n");
                 }
                 o
+            }
+            Some(Behaviour::Trickle { body, chunk, every }) => {
+                let _ = w.write_all(&head("200 OK", "", Some(body.len() as u64)));
+                for c in body.chunks(chunk.max(1)) {
+                    std::thread::sleep(every);
+                    if w.write_all(c).and_then(|()| w.flush()).is_err() {
+                        return;
+                    }
+                }
+                let _ = r.read(&mut [0u8; 1]);
+                return;
             }
             Some(Behaviour::Stall { total, first }) => {
                 let mut o = head("200 OK", "", Some(total as u64));
