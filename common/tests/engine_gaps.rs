@@ -689,6 +689,21 @@ fn set_parameters_leaves_soft_failure_and_strict_order_as_they_are() {
     };
     // set-parameters: soft-failure stays true, the abort is soft, the nil option succeeds.
     assert!(run(try_each(19)).unwrap().is_empty());
+    // Outside try-each and run-sequence soft-failure "MUST NOT be set": named by either
+    // directive, it aborts.
+    for directive in [19, 20] {
+        let top = vec![
+            int(12),
+            int(0),
+            int(directive),
+            map(vec![(13, Value::Bool(true))]),
+        ];
+        assert_eq!(
+            kind(run(top).unwrap_err()),
+            CommandErrorKind::SoftFailureOutsideTryEach,
+            "directive {directive}"
+        );
+    }
     // override-parameters: soft-failure false, the abort condition fails the update.
     assert_eq!(
         kind(run(try_each(20)).unwrap_err()),

@@ -772,6 +772,16 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 if overwrite {
                     st.barrier();
                     Self::set_processor_parameters(frame, st, path, p)?;
+                } else if p.soft_failure.is_some() && !st.nested {
+                    // set-parameters leaves soft-failure (always set) as it is, but naming it
+                    // outside try-each or run-sequence is what the draft forbids ("MUST NOT be
+                    // set outside ..."), so it aborts as override-parameters does.
+                    return Err(Fail::Abort(Self::err(
+                        frame,
+                        path,
+                        None,
+                        CommandErrorKind::SoftFailureOutsideTryEach,
+                    )));
                 }
                 for idx in Self::current(frame, st, path)? {
                     let id = Self::component_at(frame, path, idx)?;
