@@ -244,10 +244,35 @@ pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
 
 /// Writes an output file (not a secret) whole or not at all, as [`replace_file`]: a
 /// temporary file in its directory, fsync, rename, directory fsync; a symbolic link at `path`
-/// is replaced, never written through. The mode is what a plain write gives: the replaced
-/// regular file's, else 0666 less the umask.
+/// (to a regular file, or dangling) is replaced, never written through. The mode is what a
+/// plain write gives: the replaced regular file's, else 0666 less the umask. A path that
+/// leads to a character device, FIFO or socket (`/dev/stdout`, a pipe) is written through
+/// instead (replacing it would turn the device node into a regular file); any other kind
+/// (a directory, a block device) is refused.
 pub fn write_output(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+        Ok(m) if m.is_file() => {}
+        Ok(m) => {
+            let t = m.file_type();
+            if !(t.is_char_device() || t.is_fifo() || t.is_socket()) {
+                let what = if t.is_dir() {
+                    "a directory"
+                } else {
+                    "not a regular file, character device, FIFO or socket"
+                };
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{} is {what}", path.display()),
+                ));
+            }
+            // Opened as found: no creation, no truncation (a device has nothing to replace).
+            let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+            return std::io::Write::write_all(&mut f, data);
+        }
+    }
     let mode = std::fs::symlink_metadata(path)
         .ok()
         .filter(std::fs::Metadata::is_file)

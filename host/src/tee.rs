@@ -125,13 +125,17 @@ impl AgentError {
         }
     }
 
-    /// Whether this verdict is about the payload bytes the agent fetched for the envelope
-    /// rather than about the envelope itself: an image digest, size or content check that
+    /// Whether this verdict may be about the payload bytes the agent fetched for the envelope
+    /// rather than about the envelope itself: an image digest, size or image-match check that
     /// failed, a dependency fetched with the wrong digest, an AEAD tag or truncated
     /// ciphertext, a payload over its bound, a payload the manifest does not ask for (kind
     /// `payload`). Those bytes come from a URL, not from the envelope, and may be right next
-    /// time: `poll` posts the report but does not record the envelope as decided, so the next
-    /// round hands it over again (the TA's rollback check keeps a retry harmless).
+    /// time: `poll` posts the report but does not record the envelope as decided, so a later
+    /// round hands it over again (the TA's rollback check keeps a retry harmless). The fault
+    /// does not say where the bytes came from (an image match may have read installed
+    /// content, a tag an integrated payload), so `poll` bounds these retries
+    /// ([`crate::transport::poll::MAX_PAYLOAD_ATTEMPTS`]). A check-content failure never
+    /// reads fetched bytes (it compares installed content) and is not counted here.
     pub fn is_about_fetched_payload(&self) -> bool {
         use suit_common::encryption::DecryptError;
         use suit_common::fault::Fault;
@@ -161,9 +165,7 @@ impl AgentError {
                                 | K::ImageSizeMismatch
                                 | K::PayloadTooLarge
                                 | K::DependencyDigestMismatch
-                                | K::ConditionFailed(
-                                    ConditionKind::ImageMatch | ConditionKind::CheckContent
-                                )
+                                | K::ConditionFailed(ConditionKind::ImageMatch)
                         ) {
                             return true;
                         }
@@ -483,7 +485,10 @@ mod tests {
         }));
         let envelope = Some(InstallError::TooLarge(Words::Envelope));
         let no_key = in_install(CommandErrorKind::Decrypt(DecryptError::NoRecipientForKeys));
-        for f in [auth, rollback, no_key] {
+        let check_content = in_install(CommandErrorKind::ConditionFailed(
+            suit_common::suit::error::ConditionKind::CheckContent,
+        ));
+        for f in [auth, rollback, no_key, check_content] {
             let e = refused(RefusalKind::Manifest, f);
             assert!(e.is_verdict() && !e.is_about_fetched_payload(), "{e:?}");
         }

@@ -203,6 +203,58 @@ fn a_refused_payload_download_is_retried_in_the_next_round() {
     assert_eq!(j["verified"], 4, "{t}");
 }
 
+/// A server that always serves wrong payload bytes does not make `poll` hand the envelope
+/// over every round forever: attempts come with back-off (rounds 1, 2 and 4 here) and the
+/// third refusal is recorded as the verdict on the envelope (each run is one round, from the
+/// saved state).
+#[test]
+fn a_payload_refused_every_time_is_recorded_after_three_attempts() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    std::fs::write(d.join("v1.bin"), payload(120_000, 1)).unwrap();
+    envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
+    let env_path = envelope_path(d);
+    server.route(
+        &env_path,
+        serve_envelope(std::fs::read(d.join("v1.suit")).unwrap(), "\"e1\""),
+    );
+    server.route("/p/v1.bin", serve(payload(120_000, 9), "\"bad\""));
+    server.route("/status/reports", Behaviour::Collect);
+    let fw = format!("{base}/fw");
+    let reports = format!("{base}/status/reports");
+    let poll = [
+        "poll",
+        fw.as_str(),
+        "--report-url",
+        reports.as_str(),
+        "--poll-state",
+        "poll.json",
+    ];
+    let handed_over = || server.requests_to("/p/v1.bin").len();
+    let (mut attempts, mut recorded) = (Vec::new(), None);
+    for round in 1..=8 {
+        let before = handed_over();
+        let o = agent(d, &poll);
+        let t = if o.status.code() == Some(0) {
+            ok(o)
+        } else {
+            fails(o, 1)
+        };
+        if handed_over() > before {
+            attempts.push(round);
+        }
+        if t.contains("recorded as its verdict") {
+            recorded = Some(round);
+        }
+    }
+    assert_eq!(attempts, [1, 2, 4]);
+    assert_eq!(recorded, Some(4));
+    assert_eq!(server.requests_to("/status/reports").len(), 3);
+    assert_eq!(installed_components(d), 0);
+    let state = std::fs::read_to_string(d.join("poll.json")).unwrap();
+    assert!(!state.contains("payload-refused"), "{state}");
+}
+
 /// An approved REE file that cannot be written after the TA committed: `install` says what
 /// was installed and how to write the file (exit 5, not 2 as for bad input), with `--json`
 /// in its one document.
@@ -627,6 +679,39 @@ fn agent_outputs_replace_a_link_instead_of_writing_through_it() {
         assert!(meta.is_file(), "{o}: {meta:?}");
         assert!(meta.len() > 0, "{o}");
     }
+}
+
+/// An output path that leads to a FIFO (or a character device such as `/dev/stdout`) is
+/// written through, not replaced: the reader gets the bytes and the FIFO stays one. A
+/// directory is refused, naming it.
+#[test]
+fn agent_outputs_write_through_a_fifo_and_refuse_a_directory() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("junk.suit"), [0xd8, 0x6b, 0xa0]).unwrap();
+    fails(agent(d, &["install", "junk.suit"]), 1);
+    ok(agent(d, &["report", "--pre-auth", "-o", "report.cose"]));
+    let expected = std::fs::read(d.join("report.cose")).unwrap();
+    let fifo = d.join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    ok(agent(d, &["report", "--pre-auth", "-o", "fifo"]));
+    let meta = std::fs::symlink_metadata(&fifo).unwrap();
+    assert!(meta.file_type().is_fifo(), "{meta:?}");
+    assert_eq!(reader.join().unwrap(), expected);
+
+    std::fs::create_dir(d.join("out")).unwrap();
+    let t = fails(agent(d, &["report", "--pre-auth", "-o", "out"]), 2);
+    assert!(t.contains("out is a directory"), "{t}");
+    assert!(std::fs::symlink_metadata(d.join("out")).unwrap().is_dir());
 }
 
 /// Which report `poll` posts for a refusal is the TA's to say, not the envelope's: an envelope

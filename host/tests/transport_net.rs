@@ -174,6 +174,28 @@ fn a_stalled_server_times_out_with_a_clear_error() {
     assert!(start.elapsed() < Duration::from_secs(15));
 }
 
+/// The largest `--transfer-timeout` / `--stall-timeout` a u64 takes is a long time, not a
+/// panic (the deadline added to the clock overflowed): the transfer completes.
+#[test]
+fn huge_timeouts_do_not_panic() {
+    let max = u64::MAX.to_string();
+    for opt in ["--transfer-timeout", "--stall-timeout"] {
+        let (tmp, server, base) = device_and_server();
+        let d = tmp.path();
+        std::fs::write(d.join("fw.bin"), payload(50_000, 1)).unwrap();
+        let uri = format!("{base}/fw/fw.bin");
+        envelope(d, "m", 1, "fw.bin", &uri, false);
+        server.route("/fw/fw.bin", serve(payload(50_000, 1), "\"v1\""));
+        server.route(
+            "/m.suit",
+            serve_envelope(std::fs::read(d.join("m.suit")).unwrap(), "\"m1\""),
+        );
+        let t = ok(agent(d, &["install", &format!("{base}/m.suit"), opt, &max]));
+        assert!(t.contains(&format!("fetched {uri}")), "{t}");
+        assert_eq!(installed_components(d), 1, "{opt}");
+    }
+}
+
 /// `--transfer-timeout` ends a transfer that keeps receiving bytes, each within the stall
 /// timeout, but too slowly to finish in time: a payload download and the envelope GET alike.
 #[test]

@@ -261,8 +261,14 @@ pub struct Net {
     cfg: NetConfig,
 }
 
+/// Longest timeout used (100 years): a larger `--stall-timeout` / `--transfer-timeout` is
+/// this, which no transfer reaches, so adding it to the clock cannot overflow (a panic).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
 impl Net {
-    pub fn new(cfg: NetConfig) -> Result<Net, AgentError> {
+    pub fn new(mut cfg: NetConfig) -> Result<Net, AgentError> {
+        cfg.stall_timeout = cfg.stall_timeout.min(MAX_TIMEOUT);
+        cfg.deadline = cfg.deadline.min(MAX_TIMEOUT);
         let (roots, described) = load_roots(cfg.ca_file.as_deref())?;
         log::debug(&format!("HTTPS trust: {described}"));
         let tls = ureq::tls::TlsConfig::builder()

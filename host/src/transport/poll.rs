@@ -25,6 +25,25 @@ use crate::tee::{AgentError, Transport};
 /// ([`AgentError::EnvelopeTooLarge`]).
 pub const MAX_ENVELOPE_DOWNLOAD: u64 = suit_common::suit::envelope::MAX_ENVELOPE_LEN as u64;
 
+/// How many times one envelope is handed to the TA when each attempt is refused for its
+/// fetched payload ([`AgentError::is_about_fetched_payload`]): the last refusal is recorded
+/// as the verdict on it. The fault cannot tell fetched bytes from the envelope's own or
+/// installed content, so an unbounded retry could re-download and re-submit forever.
+pub const MAX_PAYLOAD_ATTEMPTS: u32 = 3;
+
+/// Payload refusals of the envelope last handed over ([`PollState::payload_refused`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PayloadRefusals {
+    /// SHA-256 (hex) of the envelope refused.
+    pub envelope_sha256: String,
+    /// Attempts refused so far (below [`MAX_PAYLOAD_ATTEMPTS`]).
+    pub attempts: u32,
+    /// Rounds still to skip before the next attempt: after attempt n, 2^(n-1) - 1, so
+    /// attempt n + 1 comes 2^(n-1) rounds later.
+    pub skip_rounds: u32,
+}
+
 /// What a poll remembers between rounds (a JSON file).
 #[derive(Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -36,8 +55,13 @@ pub struct PollState {
     pub etag: Option<String>,
     /// SHA-256 (hex) of the envelope the TA last decided about (installed, or refused as a
     /// verdict on it: [`AgentError::is_verdict`]; not a refusal of the payload bytes fetched
-    /// for it, [`AgentError::is_about_fetched_payload`], which the next round retries).
+    /// for it, [`AgentError::is_about_fetched_payload`], which a later round retries).
     pub envelope_sha256: Option<String>,
+    /// An envelope not yet decided whose attempts were refused for their fetched payload:
+    /// retried with back-off, and recorded as decided after [`MAX_PAYLOAD_ATTEMPTS`]. Absent
+    /// from older state files (which load as none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_refused: Option<PayloadRefusals>,
     /// The report of that decision is still to be posted (the tracker could not be reached):
     /// each round tries again, until it is posted or another envelope is decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -367,6 +391,26 @@ pub fn poll_once(
             afterwards,
         });
     }
+    // Another envelope starts its own count; the same one waits out its back-off.
+    let earlier = state
+        .payload_refused
+        .take()
+        .filter(|r| r.envelope_sha256 == digest);
+    if let Some(mut r) = earlier.clone().filter(|r| r.skip_rounds > 0) {
+        r.skip_rounds -= 1;
+        log::info(&format!(
+            "{url}: envelope sha-256 {digest} refused for its payload {} time(s); \
+             handing it over again in {} round(s)",
+            r.attempts,
+            r.skip_rounds + 1
+        ));
+        state.payload_refused = Some(r);
+        state.save(&opts.state_file)?;
+        return Ok(Outcome {
+            round: Round::UpToDate,
+            afterwards,
+        });
+    }
     log::info(&format!(
         "{url}: new envelope ({} bytes, sha-256 {digest}); handing it to the TA",
         envelope.len()
@@ -395,12 +439,32 @@ pub fn poll_once(
             authenticated = authenticated
                 || (e.is_refusal_after_authentication()
                     && suit_common::suit::envelope::Envelope::decode(&envelope).is_ok());
-            decided = !e.is_about_fetched_payload();
-            if !decided {
-                log::warn(&format!(
-                    "{url}: the TA refused the payload fetched for this envelope ({e}); \
-                     the next round hands the envelope over again"
-                ));
+            if e.is_about_fetched_payload() {
+                let attempts = earlier.map_or(0, |r| r.attempts).saturating_add(1);
+                if attempts >= MAX_PAYLOAD_ATTEMPTS {
+                    log::warn(&format!(
+                        "{url}: the TA refused the payload fetched for this envelope \
+                         {attempts} times ({e}); recorded as its verdict: the envelope is \
+                         not handed over again until the server publishes another"
+                    ));
+                } else {
+                    decided = false;
+                    let skip_rounds = (1u32 << (attempts - 1)) - 1;
+                    let when = match skip_rounds {
+                        0 => "the next round".to_string(),
+                        n => format!("the round after {n} skipped"),
+                    };
+                    log::warn(&format!(
+                        "{url}: the TA refused the payload fetched for this envelope ({e}); \
+                         attempt {attempts} of {MAX_PAYLOAD_ATTEMPTS}: {when} hands the \
+                         envelope over again"
+                    ));
+                    state.payload_refused = Some(PayloadRefusals {
+                        envelope_sha256: digest.clone(),
+                        attempts,
+                        skip_rounds,
+                    });
+                }
             }
             (Round::Refused(e), None)
         }
