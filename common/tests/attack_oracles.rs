@@ -1118,6 +1118,76 @@ fn payload_uris_at_their_bound_fit_the_prepare_response_and_a_longer_one_is_refu
     says(&refusal.reason, "payload before prepare");
 }
 
+/// The fault a failure report carries, or `None` for a success.
+fn failure_detail(report: &DecodedReport) -> Option<suit_common::fault::Fault> {
+    match &report.result {
+        suit_common::report::ReportResult::Failure(f) => f.detail.clone(),
+        suit_common::report::ReportResult::Success => None,
+    }
+}
+
+/// A refusal after authentication at prepare (too many payload URIs) or at a payload chunk
+/// stores no engine report of its own: the report the TA signs next is that refusal's, never
+/// the earlier install's success still bound to the same state generation.
+#[test]
+fn a_refusal_after_authentication_replaces_the_earlier_attempts_report() {
+    use suit_common::fault::Fault;
+    use suit_common::service::install::{InstallError, MAX_PAYLOADS};
+    use suit_common::suit::words::Words;
+    let installed = |s: &mut Dev| {
+        let ok = sign_with(&manifest(1, b"firmware", None, None), AUTHOR_PRIV);
+        install(s, &ok, b"firmware").unwrap();
+        assert!(signed_report(s, b"n", false).is_success());
+    };
+    let refusal_reported = |s: &mut Dev, manifest: &[u8], seq: u64, e: InstallError| {
+        let report = signed_report(s, b"n2", false);
+        assert_eq!(report.authenticated, Some(true));
+        assert_eq!(report.sequence_number, Some(seq));
+        let digest: [u8; 32] = Sha256::digest(cbor(&bytes(manifest))).into();
+        assert_eq!(report.manifest_digest, Some(digest));
+        assert_eq!(failure_detail(&report), Some(Fault::Install(e)));
+    };
+
+    // Prepare: one URI more than the TA fetches.
+    let mut cmds = vec![int(12), int(0)];
+    for i in 0..=MAX_PAYLOADS {
+        let uri = format!("https://vendor.example/{i}");
+        cmds.extend([
+            int(20),
+            suit_test_support::map(vec![(21, Value::Text(uri))]),
+            int(21),
+            int(POLICY),
+        ]);
+    }
+    let many = manifest(2, b"firmware", None, Some(Value::Array(cmds)));
+    let mut s = provisioned();
+    installed(&mut s);
+    let (_, refusal) = prepare(&mut s, &sign_with(&many, AUTHOR_PRIV)).unwrap_err();
+    says(&refusal.reason, "too many payload URIs");
+    let too_many = InstallError::TooLarge(Words::TooManyPayloadUris);
+    refusal_reported(&mut s, &many, 2, too_many);
+
+    // Payload chunks: a URI the manifest does not fetch, and a payload over the authenticated
+    // image size; each refusal's report replaces the one before.
+    let next = manifest(2, b"firmware", None, None);
+    let mut s = provisioned();
+    installed(&mut s);
+    prepare(&mut s, &sign_with(&next, AUTHOR_PRIV)).unwrap();
+    let chunk = |uri: &str, total_len: u64| PayloadChunkRequest {
+        uri: uri.into(),
+        total_len,
+        offset: 0,
+        data: ByteBuf::from(vec![0]),
+    };
+    let other = chunk("https://vendor.example/other", 1);
+    call::<_, Empty>(&mut s, Command::InstallPayload, &other).unwrap_err();
+    refusal_reported(&mut s, &next, 2, InstallError::UnexpectedPayload);
+    let over = chunk(URI, b"firmware".len() as u64 + 1);
+    call::<_, Empty>(&mut s, Command::InstallPayload, &over).unwrap_err();
+    let over_size = InstallError::TooLarge(Words::PayloadOverImageSize);
+    refusal_reported(&mut s, &next, 2, over_size);
+}
+
 #[test]
 fn the_engines_documented_limits_are_refused_by_name() {
     // CONFORMANCE.md lists each bound; a manifest past it is refused naming it.

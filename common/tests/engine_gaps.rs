@@ -666,51 +666,59 @@ fn check_content_on_an_absent_component_is_a_failed_condition() {
 }
 
 /// Trust domains: "If a Parameter is already set, suit-directive-set-parameters will skip
-/// setting the Parameter". soft-failure and strict-order always have a value (set at the
-/// start of every sequence), so set-parameters leaves both; override-parameters and
-/// override-multiple set them.
+/// setting the Parameter". soft-failure and strict-order count as set in a sequence once a
+/// directive of that sequence set them (their defaults at its start do not): set-parameters
+/// sets them until then, override-parameters and override-multiple always. So an author's
+/// `set-parameters{soft-failure: false}` makes a failed condition abort (manifest-37), as
+/// libcsuit reads it.
 #[test]
-fn set_parameters_leaves_soft_failure_and_strict_order_as_they_are() {
-    let option = |directive: i64| {
-        seq(vec![
-            int(directive),
-            map(vec![(13, Value::Bool(false))]),
-            int(14),
-            int(15),
-        ])
-    };
-    let try_each = |directive: i64| {
+fn set_parameters_sets_soft_failure_and_strict_order_unless_set_in_the_sequence() {
+    let params =
+        |directive: i64, soft: bool| vec![int(directive), map(vec![(13, Value::Bool(soft))])];
+    let try_each = |directives: Vec<Value>| {
+        let mut option = directives;
+        option.extend([int(14), int(15)]);
         vec![
             int(12),
             int(0),
             int(15),
-            Value::Array(vec![option(directive), Value::Null]),
+            Value::Array(vec![seq(option), Value::Null]),
         ]
     };
-    // set-parameters: soft-failure stays true, the abort is soft, the nil option succeeds.
-    assert!(run(try_each(19)).unwrap().is_empty());
+    let aborts = |directives: Vec<Value>| {
+        assert_eq!(
+            kind(run(try_each(directives)).unwrap_err()),
+            CommandErrorKind::ConditionFailed(ConditionKind::Abort)
+        );
+    };
+    // The first set-parameters of the option sets soft-failure false: the abort fails the
+    // update, as with override-parameters.
+    aborts(params(19, false));
+    aborts(params(20, false));
+    // A later set-parameters leaves what a directive of the sequence set.
+    aborts([params(20, false), params(19, true)].concat());
+    aborts([params(19, false), params(19, true)].concat());
+    // override-parameters replaces it: the abort is soft, the nil option succeeds.
+    assert!(
+        run(try_each([params(19, false), params(20, true)].concat()))
+            .unwrap()
+            .is_empty()
+    );
+    // Each option starts from its defaults: soft-failure true, not set.
+    assert!(run(try_each(vec![])).unwrap().is_empty());
     // Outside try-each and run-sequence soft-failure "MUST NOT be set": named by either
     // directive, it aborts.
     for directive in [19, 20] {
-        let top = vec![
-            int(12),
-            int(0),
-            int(directive),
-            map(vec![(13, Value::Bool(true))]),
-        ];
+        let mut top = vec![int(12), int(0)];
+        top.extend(params(directive, true));
         assert_eq!(
             kind(run(top).unwrap_err()),
             CommandErrorKind::SoftFailureOutsideTryEach,
             "directive {directive}"
         );
     }
-    // override-parameters: soft-failure false, the abort condition fails the update.
-    assert_eq!(
-        kind(run(try_each(20)).unwrap_err()),
-        CommandErrorKind::ConditionFailed(ConditionKind::Abort)
-    );
 
-    // strict-order false by set-parameters: still strict, the crossing copies are legal.
+    // strict-order false, then crossing copies: refused unless strict-order is true.
     let cross = |order: Vec<Value>| {
         let mut cmds = fetch_both_then_cross_sources();
         cmds.extend(order);
@@ -722,19 +730,22 @@ fn set_parameters_leaves_soft_failure_and_strict_order_as_they_are() {
         ]);
         cmds
     };
-    let unordered = || map(vec![(12, Value::Bool(false))]);
-    assert_eq!(run(cross(vec![int(19), unordered()])).unwrap().len(), 2);
-    // By override-parameters or override-multiple it holds (set-component-index after it
-    // is a barrier, not strict-order true), and the same copies are refused.
+    let order = |strict: bool| map(vec![(12, Value::Bool(strict))]);
+    // Set by set-parameters (unset in the sequence), override-parameters or override-multiple
+    // (set-component-index after it is a barrier, not strict-order true): refused.
     for order in [
-        vec![int(20), unordered()],
-        vec![int(34), map(vec![(0, unordered())])],
+        vec![int(19), order(false)],
+        vec![int(20), order(false)],
+        vec![int(34), map(vec![(0, order(false))])],
     ] {
         assert_eq!(
             kind(run(cross(order)).unwrap_err()),
             CommandErrorKind::UnorderedSourceAndTarget { component: 1 }
         );
     }
+    // Once override-parameters set it true, set-parameters leaves it: the copies are legal.
+    let kept = vec![int(20), order(true), int(19), order(false)];
+    assert_eq!(run(cross(kept)).unwrap().len(), 2);
 }
 
 /// The dependent `validate` section (label 7) over the dependency at index 1: trust

@@ -591,42 +591,58 @@ impl<B: Backend> Service<B> {
 
     /// Stores the report of the install step that just ran (unsigned: it is signed when
     /// asked for, over the asker's nonce), followed by its tag ([`report_bound`]) for the
-    /// state of `generation`, the one the step left (`keys`: the device keys if loaded).
+    /// state of `generation`, the one the step left (`keys`: the device keys if loaded). One
+    /// that cannot be stored removes the object's earlier report: no earlier attempt's is
+    /// signed as this one's.
     #[inline(never)]
     fn keep_report(&mut self, generation: u64, keys: Option<&DeviceKeyPair>) -> Result<(), Refuse> {
-        if let Some(report) = self.install.take_report() {
-            // The tag is derived from the device's master secret: the buffer that carries it
-            // to storage is wiped when dropped.
-            let mut bytes = zeroize::Zeroizing::new(report.encode().map_err(|_| {
-                Refuse::new(
-                    RefusalKind::Report,
-                    Fault::Internal(fault::Internal::EncodeReport),
-                )
-            })?);
-            let object = if report.authenticated == Some(false) {
-                PRE_AUTH_REPORT_OBJECT
-            } else {
-                REPORT_OBJECT
-            };
-            let loaded;
-            let keys = match keys {
-                Some(k) => k,
-                None => {
-                    loaded = self.keys()?;
-                    &loaded
-                }
-            };
-            let tag = zeroize::Zeroizing::new(keys.stored_report_tag(
-                object,
-                report_bound(object, generation),
-                &bytes,
-            )?);
-            bytes.extend_from_slice(&tag[..]);
-            self.backend
-                .put_record(object, &bytes)
-                .map_err(|e| Refuse::new(RefusalKind::Storage, Fault::ReportStore(e)))?;
+        let Some(report) = self.install.take_report() else {
+            return Ok(());
+        };
+        let object = if report.authenticated == Some(false) {
+            PRE_AUTH_REPORT_OBJECT
+        } else {
+            REPORT_OBJECT
+        };
+        let kept = self.store_report(&report, object, generation, keys);
+        if kept.is_err() {
+            let _ = self.backend.remove(object);
         }
-        Ok(())
+        kept
+    }
+
+    fn store_report(
+        &mut self,
+        report: &Report,
+        object: &str,
+        generation: u64,
+        keys: Option<&DeviceKeyPair>,
+    ) -> Result<(), Refuse> {
+        // The tag is derived from the device's master secret: the buffer that carries it
+        // to storage is wiped when dropped.
+        let mut bytes = zeroize::Zeroizing::new(report.encode().map_err(|_| {
+            Refuse::new(
+                RefusalKind::Report,
+                Fault::Internal(fault::Internal::EncodeReport),
+            )
+        })?);
+        let loaded;
+        let keys = match keys {
+            Some(k) => k,
+            None => {
+                loaded = self.keys()?;
+                &loaded
+            }
+        };
+        let tag = zeroize::Zeroizing::new(keys.stored_report_tag(
+            object,
+            report_bound(object, generation),
+            &bytes,
+        )?);
+        bytes.extend_from_slice(&tag[..]);
+        self.backend
+            .put_record(object, &bytes)
+            .map_err(|e| Refuse::new(RefusalKind::Storage, Fault::ReportStore(e)))
     }
 
     #[inline(never)]
@@ -713,7 +729,30 @@ impl<B: Backend> Service<B> {
             .and_then(|()| self.payload_chunk(&r.uri, r.total_len, r.offset, data))
         {
             Ok(()) => respond(&Empty {}),
-            Err(e) => Outcome::Refused(e),
+            Err(e) => {
+                self.refused_after_prepare();
+                Outcome::Refused(e)
+            }
+        }
+    }
+
+    /// After a refused step of a prepared install (authenticated: the refusal is this
+    /// attempt's outcome), the report the session built of it is kept; with none, or none
+    /// that can be stored, the earlier attempt's is removed rather than left to be signed as
+    /// this one's.
+    fn refused_after_prepare(&mut self) {
+        if !self.install.is_prepared() {
+            return;
+        }
+        let kept = match State::load(&self.backend) {
+            Ok(state) if self.install.has_report() => {
+                self.keep_report(state.generation, None).is_ok()
+            }
+            _ => false,
+        };
+        if !kept {
+            self.install.take_report();
+            let _ = self.backend.remove(REPORT_OBJECT);
         }
     }
 
@@ -768,7 +807,13 @@ impl<B: Backend> Service<B> {
 
     #[inline(never)]
     fn install_finish(&mut self) -> Result<InstallFinishResponse, Refuse> {
-        let (keys, mut state, keks) = self.key_material()?;
+        let (keys, mut state, keks) = match self.key_material() {
+            Ok(material) => material,
+            Err(e) => {
+                self.refused_after_prepare();
+                return Err(e);
+            }
+        };
         let shared = provision::shared_keks(&keks);
         // Keys are chosen inside the engine, per manifest, from its authenticated signers.
         let anchors = state.anchors.clone();
@@ -781,12 +826,10 @@ impl<B: Backend> Service<B> {
         // A commit whose state write failed after its TA reached OP-TEE is finished next time.
         self.reconciled = done.is_ok();
         // The answer tells what happened to the state: a report that cannot be stored after a
-        // commit does not turn it into a refusal; no stale report is left as the latest one.
+        // commit does not turn it into a refusal (nor is a stale one left as the latest one).
         // A commit left pending is bound to the generation `reconcile` settles it at.
         let generation = self.install.report_generation(&state);
-        if self.keep_report(generation, Some(&keys)).is_err() {
-            let _ = self.backend.remove(REPORT_OBJECT);
-        }
+        let _ = self.keep_report(generation, Some(&keys));
         let done = done?;
         Ok(InstallFinishResponse {
             sequence_number: done.sequence_number,

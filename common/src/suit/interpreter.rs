@@ -366,6 +366,10 @@ struct SeqState {
     /// Current component indices (`None` = not set yet).
     current: Option<Vec<usize>>,
     soft_failure: bool,
+    /// A directive of this sequence set soft-failure / strict-order: until then each holds
+    /// its default, which is not "set" (set-parameters may still set it).
+    soft_failure_set: bool,
+    strict_order_set: bool,
     /// Inside try-each / run-sequence (where soft-failure may be set).
     nested: bool,
     /// suit-parameter-strict-order false: commands may run in any order (see [`Unordered`]).
@@ -383,8 +387,8 @@ struct SeqState {
 
 /// suit-parameter-strict-order (manifest-37 §6.7) is a processor parameter, not a
 /// component's: true by default in every sequence, set by override-parameters and
-/// override-multiple (it always has a value, so set-parameters, which fills only what is
-/// unset, leaves it). This engine always runs commands in order, which is one of the
+/// override-multiple, and by set-parameters while no directive of the sequence set it (see
+/// [`Machine::set_processor_parameters`]). This engine always runs commands in order, which is one of the
 /// schedules strict-order false allows; it enforces what the draft requires of such a
 /// manifest so that it means the same on a parallel processor: between barriers
 /// (override-parameters, override-multiple, set-component-index, strict-order true) no
@@ -406,6 +410,8 @@ impl SeqState {
         SeqState {
             current,
             soft_failure,
+            soft_failure_set: false,
+            strict_order_set: false,
             nested,
             unordered: None,
             single_index,
@@ -657,41 +663,40 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         component_id(frame, idx).map_err(|k| Fail::Abort(Self::err(frame, path, Some(idx), k)))
     }
 
-    /// strict-order and soft-failure, the processor parameters, as override-parameters and
-    /// override-multiple set them. Each has a value at all times (set at the start of every
-    /// sequence), so set-parameters, which sets only what is unset (trust domains), never
-    /// changes them. strict-order true is a barrier (the sets start afresh).
+    /// strict-order and soft-failure, the processor parameters, as a parameter directive
+    /// sets them: override-parameters and override-multiple (`overwrite`) always,
+    /// set-parameters (trust domains: it "will skip setting" a set parameter) only while no
+    /// directive of this sequence set it, the defaults at its start not counting as set. So
+    /// `set-parameters{soft-failure: false}` opening a try-each option makes a failed
+    /// condition abort, as the author asked (manifest-37) and as libcsuit reads it.
+    /// strict-order true is a barrier (the sets start afresh).
     fn set_processor_parameters(
         frame: &Frame<'_, '_>,
         st: &mut SeqState,
         path: &[u16],
         p: &Parameters,
+        overwrite: bool,
     ) -> Result<(), Fail> {
-        match p.strict_order {
-            Some(true) => st.unordered = None,
-            Some(false) if st.unordered.is_none() => st.unordered = Some(Unordered::default()),
-            _ => {}
+        // Soft failure only inside try-each or run-sequence (manifest-37: it "MUST NOT be
+        // set outside" them): named elsewhere by either directive, it aborts.
+        if p.soft_failure.is_some() && !st.nested {
+            return Err(Fail::Abort(Self::err(
+                frame,
+                path,
+                None,
+                CommandErrorKind::SoftFailureOutsideTryEach,
+            )));
         }
-        Self::set_soft_failure(frame, st, path, p.soft_failure)
-    }
-
-    /// Soft failure set by a parameter directive: only inside try-each or run-sequence
-    /// (manifest-37, suit-parameter-soft-failure); elsewhere it aborts.
-    fn set_soft_failure(
-        frame: &Frame<'_, '_>,
-        st: &mut SeqState,
-        path: &[u16],
-        soft: Option<bool>,
-    ) -> Result<(), Fail> {
-        if let Some(soft) = soft {
-            if !st.nested {
-                return Err(Fail::Abort(Self::err(
-                    frame,
-                    path,
-                    None,
-                    CommandErrorKind::SoftFailureOutsideTryEach,
-                )));
+        if let Some(strict) = p.strict_order.filter(|_| overwrite || !st.strict_order_set) {
+            st.strict_order_set = true;
+            if strict {
+                st.unordered = None;
+            } else if st.unordered.is_none() {
+                st.unordered = Some(Unordered::default());
             }
+        }
+        if let Some(soft) = p.soft_failure.filter(|_| overwrite || !st.soft_failure_set) {
+            st.soft_failure_set = true;
             st.soft_failure = soft;
         }
         Ok(())
@@ -771,18 +776,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 let overwrite = matches!(cmd, Command::OverrideParameters(_));
                 if overwrite {
                     st.barrier();
-                    Self::set_processor_parameters(frame, st, path, p)?;
-                } else if p.soft_failure.is_some() && !st.nested {
-                    // set-parameters leaves soft-failure (always set) as it is, but naming it
-                    // outside try-each or run-sequence is what the draft forbids ("MUST NOT be
-                    // set outside ..."), so it aborts as override-parameters does.
-                    return Err(Fail::Abort(Self::err(
-                        frame,
-                        path,
-                        None,
-                        CommandErrorKind::SoftFailureOutsideTryEach,
-                    )));
                 }
+                Self::set_processor_parameters(frame, st, path, p, overwrite)?;
                 for idx in Self::current(frame, st, path)? {
                     let id = Self::component_at(frame, path, idx)?;
                     self.params_mut(&id)
@@ -2126,7 +2121,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             })?;
             // set-component-index and override-parameters: each a barrier.
             st.barrier();
-            Self::set_processor_parameters(frame, st, path, p)?;
+            Self::set_processor_parameters(frame, st, path, p, true)?;
             let id = Self::component_at(frame, path, idx)?;
             self.params_mut(&id)
                 .apply(p, true, &frame.own_signers)

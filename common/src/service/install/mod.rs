@@ -538,6 +538,11 @@ impl InstallSession {
         self.report.take()
     }
 
+    /// Whether the last step left a report to keep.
+    pub(super) fn has_report(&self) -> bool {
+        self.report.is_some()
+    }
+
     /// The state generation the last `finish`'s report is bound to: that of `state` (the
     /// stored one), or of the commit it left pending, which `reconcile` stores before any
     /// command can read the report.
@@ -593,7 +598,9 @@ impl InstallSession {
         let mut plans = suit::streaming::stream_plans(&checked.auth.manifest);
         plans.retain(|p| uris.contains(&p.uri));
         if uris.len() > MAX_PAYLOADS {
-            return Err(InstallError::TooLarge(Words::TooManyPayloadUris));
+            let e = InstallError::TooLarge(Words::TooManyPayloadUris);
+            self.report = Some(refusal_report(&claims, &e));
+            return Err(e);
         }
         let prepared = Prepared {
             needed_sizes: checked.fetch_bounds(&uris),
@@ -660,10 +667,33 @@ impl InstallSession {
             && payloads.iter().any(|p| p.uri == uri && p.planned.is_some())
     }
 
+    /// Whether `prepare` authenticated the envelope under way: a refusal of a later step is
+    /// this attempt's outcome, so the report it leaves is this attempt's (or none).
+    pub fn is_prepared(&self) -> bool {
+        matches!(self.phase, Phase::Prepared { .. })
+    }
+
     /// Takes a payload chunk. A payload `prepare` found in the streaming form is decrypted as
     /// it arrives, with the key `keys` gives for the manifest's signers (asked at offset 0),
-    /// and written once as plaintext (see `stream`); any other is stored as it comes.
+    /// and written once as plaintext (see `stream`); any other is stored as it comes. A
+    /// refused chunk of a prepared install leaves the report of that refusal.
     pub fn payload_chunk(
+        &mut self,
+        store: &mut dyn SecureStore,
+        uri: &str,
+        total_len: u64,
+        offset: u64,
+        data: &mut [u8],
+        keys: Option<&dyn KeySource>,
+    ) -> Result<(), InstallError> {
+        let r = self.chunk(store, uri, total_len, offset, data, keys);
+        if let (Err(e), Phase::Prepared { claims, .. }) = (&r, &self.phase) {
+            self.report = Some(refusal_report(claims, e));
+        }
+        r
+    }
+
+    fn chunk(
         &mut self,
         store: &mut dyn SecureStore,
         uri: &str,
@@ -791,17 +821,21 @@ impl InstallSession {
             if cleanup_listed(store, state, &self.journal, &[]).is_ok() {
                 self.journal = Journal::default();
             }
-            return Err(InstallError::Sequence(Words::PayloadIncomplete));
+            let e = InstallError::Sequence(Words::PayloadIncomplete);
+            self.report = Some(refusal_report(&claims, &e));
+            return Err(e);
         }
         let policy = match state.policy() {
             Ok(policy) => policy,
             Err(e) => {
+                let e = InstallError::Policy(e);
+                self.report = Some(refusal_report(&claims, &e));
                 self.phase = Phase::Prepared {
                     envelope,
                     claims,
                     payloads,
                 };
-                return Err(InstallError::Policy(e));
+                return Err(e);
             }
         };
         let payloads: Vec<Delivered> = payloads
@@ -977,6 +1011,31 @@ fn platform_cause(mut e: &suit::Error) -> Option<PlatformError> {
             _ => return None,
         }
     }
+}
+
+/// The report of an install step refused outside the engine after `prepare` authenticated
+/// the manifest (`claims`): it replaces the earlier attempt's, which would otherwise be
+/// signed as this one's outcome.
+fn refusal_report(claims: &ManifestClaims, e: &InstallError) -> Report {
+    use crate::report::{code, Reason};
+    let code = match e {
+        InstallError::Refused(error) => {
+            return ReportBuilder::for_manifest(claims)
+                .fail_with(Failure::from_shared_error(error.clone(), None))
+        }
+        InstallError::Sequence(_) | InstallError::EmptyEnvelope => code::SERVICE_SEQUENCE,
+        InstallError::TooLarge(_) => code::SERVICE_TOO_LARGE,
+        InstallError::UnexpectedPayload => code::SERVICE_UNEXPECTED_PAYLOAD,
+        InstallError::Store(_) => code::SERVICE_STORE,
+        InstallError::Policy(_) => code::SERVICE_POLICY,
+        InstallError::Commit(_) => code::PLATFORM,
+    };
+    let detail = crate::fault::Fault::Install(e.clone());
+    ReportBuilder::for_manifest(claims).fail_with(Failure::new(
+        Reason::OperationFailed,
+        code,
+        detail,
+    ))
 }
 
 fn remove_payloads<S: SecureStore + ?Sized>(store: &mut S, payloads: &[Payload]) {
