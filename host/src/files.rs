@@ -243,42 +243,90 @@ pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
 }
 
 /// Writes an output file (not a secret) whole or not at all, as [`replace_file`]: a
-/// temporary file in its directory, fsync, rename, directory fsync; a symbolic link at `path`
-/// (to a regular file, or dangling) is replaced, never written through. The mode is what a
-/// plain write gives: the replaced regular file's, else 0666 less the umask. A path that
-/// leads to a character device, FIFO or socket (`/dev/stdout`, a pipe) is written through
-/// instead (replacing it would turn the device node into a regular file); any other kind
-/// (a directory, a block device) is refused.
+/// temporary file in its directory, fsync, rename, directory fsync. What is at `path` is
+/// looked at without following a final symbolic link, so a link there (to anything: a file,
+/// a device, nothing) is always replaced, never written through. The mode is what a plain
+/// write gives: the replaced regular file's, else 0666 less the umask. Otherwise:
+/// - `/dev/stdout`, `/dev/stderr` (or `/dev/fd/1|2`, `/proc/self/fd/1|2`) write to the
+///   process's own standard output / error, opening nothing;
+/// - a character device or FIFO is written through (replacing it would turn the node into a
+///   regular file), checked again on the opened descriptor (one swapped in after the look
+///   is refused, not written);
+/// - a socket, a directory or a block device is refused.
 pub fn write_output(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use rustix::fs::{FileType, Mode, OFlags};
+    use std::io::Write as _;
     use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
-    match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+    let refuse = |what: &str| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is {what}", path.display()),
+        )
+    };
+    match standard_stream(path) {
+        Some(StandardStream::Out) => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(data)?;
+            return out.flush();
+        }
+        Some(StandardStream::Err) => {
+            let mut err = std::io::stderr().lock();
+            err.write_all(data)?;
+            return err.flush();
+        }
+        None => {}
+    }
+    let mode = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0o666 & !umask(),
         Err(e) => return Err(e),
-        Ok(m) if m.is_file() => {}
+        Ok(m) if m.is_file() => m.permissions().mode() & 0o777,
+        Ok(m) if m.is_symlink() => 0o666 & !umask(),
         Ok(m) => {
             let t = m.file_type();
-            if !(t.is_char_device() || t.is_fifo() || t.is_socket()) {
-                let what = if t.is_dir() {
-                    "a directory"
-                } else {
-                    "not a regular file, character device, FIFO or socket"
-                };
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("{} is {what}", path.display()),
+            if t.is_dir() {
+                return Err(refuse("a directory"));
+            }
+            if t.is_socket() {
+                return Err(refuse("a socket (an output cannot be written to one)"));
+            }
+            if !(t.is_char_device() || t.is_fifo()) {
+                return Err(refuse("not a regular file, character device or FIFO"));
+            }
+            // Opened neither following a final link nor creating, truncating or becoming a
+            // controlling terminal, then checked on the descriptor: what is written to is what
+            // was opened, whatever replaced the node after the look above (a regular file
+            // opened here is left as it was: the open neither truncates nor writes).
+            let fd = rustix::fs::open(
+                path,
+                OFlags::WRONLY | OFlags::NOCTTY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            let opened = FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode);
+            if !matches!(opened, FileType::CharacterDevice | FileType::Fifo) {
+                return Err(refuse(
+                    "no longer a character device or FIFO (replaced while being opened)",
                 ));
             }
-            // Opened as found: no creation, no truncation (a device has nothing to replace).
-            let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
-            return std::io::Write::write_all(&mut f, data);
+            return std::fs::File::from(fd).write_all(data);
         }
-    }
-    let mode = std::fs::symlink_metadata(path)
-        .ok()
-        .filter(std::fs::Metadata::is_file)
-        .map(|m| m.permissions().mode() & 0o777)
-        .unwrap_or_else(|| 0o666 & !umask());
+    };
     replace_file(path, data, mode)
+}
+
+/// The process's own standard stream a path names.
+enum StandardStream {
+    Out,
+    Err,
+}
+
+/// `/dev/stdout`, `/dev/stderr` and their `/dev/fd/N`, `/proc/self/fd/N` spellings: links a
+/// shell user means as the stream itself, which [`write_output`] would otherwise replace.
+fn standard_stream(path: &Path) -> Option<StandardStream> {
+    match path.as_os_str().as_encoded_bytes() {
+        b"/dev/stdout" | b"/dev/fd/1" | b"/proc/self/fd/1" => Some(StandardStream::Out),
+        b"/dev/stderr" | b"/dev/fd/2" | b"/proc/self/fd/2" => Some(StandardStream::Err),
+        _ => None,
+    }
 }
 
 /// The process's umask, read from `/proc/self/status` (setting it to read it would race with

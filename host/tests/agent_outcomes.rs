@@ -251,8 +251,118 @@ fn a_payload_refused_every_time_is_recorded_after_three_attempts() {
     assert_eq!(recorded, Some(4));
     assert_eq!(server.requests_to("/status/reports").len(), 3);
     assert_eq!(installed_components(d), 0);
-    let state = std::fs::read_to_string(d.join("poll.json")).unwrap();
-    assert!(!state.contains("payload-refused"), "{state}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("poll.json")).unwrap()).unwrap();
+    let kept = state["payload-refusals"].as_array().unwrap();
+    assert_eq!(kept.len(), 1, "{state}");
+    assert_eq!(kept[0]["attempts"], 3, "{state}");
+}
+
+/// `envelope` with a text label `"x": value` added to the unprotected header of its first
+/// authentication block: another encoding of the same envelope, which authentication
+/// accepts as well (an unknown unprotected label is ignored; the manifest is the same).
+fn with_unprotected_label(envelope: &[u8], value: &str) -> Vec<u8> {
+    use ciborium::Value;
+    fn decode(b: &[u8]) -> Value {
+        ciborium::from_reader(b).unwrap()
+    }
+    fn encode(v: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        ciborium::into_writer(v, &mut out).unwrap();
+        out
+    }
+    fn untagged(v: &mut Value) -> &mut Value {
+        match v {
+            Value::Tag(_, inner) => untagged(inner),
+            v => v,
+        }
+    }
+    let mut env = decode(envelope);
+    let Value::Map(members) = untagged(&mut env) else {
+        panic!("not a map")
+    };
+    let Some((_, Value::Bytes(auth))) = members
+        .iter_mut()
+        .find(|(k, _)| *k == Value::Integer(2.into()))
+    else {
+        panic!("no authentication wrapper")
+    };
+    let mut wrapper = decode(auth);
+    let Value::Array(items) = untagged(&mut wrapper) else {
+        panic!("wrapper not an array")
+    };
+    let Value::Bytes(block) = &mut items[1] else {
+        panic!("no authentication block")
+    };
+    let mut sign1 = decode(block);
+    let Value::Array(parts) = untagged(&mut sign1) else {
+        panic!("not a COSE_Sign1")
+    };
+    let Value::Map(unprotected) = &mut parts[1] else {
+        panic!("no unprotected bucket")
+    };
+    unprotected.push((Value::Text("x".into()), Value::Text(value.into())));
+    *block = encode(&sign1);
+    *auth = encode(&wrapper);
+    encode(&env)
+}
+
+/// The payload-refusal count follows the manifest, not the envelope's bytes: a server
+/// alternating two encodings of one authentic envelope (another unprotected header) with
+/// wrong payload bytes gets it handed to the TA 3 times in all (rounds 1, 2 and 4, both
+/// encodings among them), then neither encoding again.
+#[test]
+fn a_payload_refused_in_alternating_encodings_is_handed_over_three_times_in_all() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    std::fs::write(d.join("v1.bin"), payload(120_000, 1)).unwrap();
+    envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
+    let a = std::fs::read(d.join("v1.suit")).unwrap();
+    let b = with_unprotected_label(&a, "b");
+    let claimed = |e: &[u8]| {
+        suit_common::suit::envelope::Envelope::decode(e)
+            .unwrap()
+            .claimed_digest()
+            .0
+    };
+    assert_ne!(a, b);
+    assert_eq!(claimed(&a), claimed(&b));
+    let env_path = envelope_path(d);
+    server.route("/p/v1.bin", serve(payload(120_000, 9), "\"bad\""));
+    server.route("/status/reports", Behaviour::Collect);
+    let fw = format!("{base}/fw");
+    let reports = format!("{base}/status/reports");
+    let poll = [
+        "poll",
+        fw.as_str(),
+        "--report-url",
+        reports.as_str(),
+        "--poll-state",
+        "poll.json",
+    ];
+    let handed_over = || server.requests_to("/p/v1.bin").len();
+    let mut attempts = Vec::new();
+    for round in 1..=10 {
+        let (bytes, etag) = if round % 2 == 1 {
+            (&a, "\"a\"")
+        } else {
+            (&b, "\"b\"")
+        };
+        server.route(&env_path, serve_envelope(bytes.clone(), etag));
+        let before = handed_over();
+        let o = agent(d, &poll);
+        if o.status.code() == Some(0) {
+            ok(o);
+        } else {
+            fails(o, 1);
+        }
+        if handed_over() > before {
+            attempts.push(round);
+        }
+    }
+    assert_eq!(attempts, [1, 2, 4]);
+    assert_eq!(server.requests_to("/status/reports").len(), 3);
+    assert_eq!(installed_components(d), 0);
 }
 
 /// An approved REE file that cannot be written after the TA committed: `install` says what
@@ -712,6 +822,64 @@ fn agent_outputs_write_through_a_fifo_and_refuse_a_directory() {
     let t = fails(agent(d, &["report", "--pre-auth", "-o", "out"]), 2);
     assert!(t.contains("out is a directory"), "{t}");
     assert!(std::fs::symlink_metadata(d.join("out")).unwrap().is_dir());
+}
+
+/// A link at an output path is replaced also when it leads to a FIFO or a character device
+/// (the FIFO gets nothing, `/dev/null` stays as it is); `/dev/stdout` writes to standard
+/// output itself; a socket is refused, naming it.
+#[test]
+fn agent_outputs_replace_a_link_to_a_fifo_or_device_and_refuse_a_socket() {
+    use rustix::fs::{Mode, OFlags};
+    use std::os::unix::fs::FileTypeExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("junk.suit"), [0xd8, 0x6b, 0xa0]).unwrap();
+    fails(agent(d, &["install", "junk.suit"]), 1);
+    ok(agent(d, &["report", "--pre-auth", "-o", "report.cose"]));
+    let expected = std::fs::read(d.join("report.cose")).unwrap();
+    let fifo = d.join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Held open for reading (and writing, so the open does not wait): a write through the
+    // link would not block, and would be seen here.
+    let held = rustix::fs::open(&fifo, OFlags::RDWR | OFlags::NONBLOCK, Mode::empty()).unwrap();
+    std::os::unix::fs::symlink(&fifo, d.join("to-fifo")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", d.join("to-null")).unwrap();
+    for link in ["to-fifo", "to-null"] {
+        ok(agent(d, &["report", "--pre-auth", "-o", link]));
+        let meta = std::fs::symlink_metadata(d.join(link)).unwrap();
+        assert!(meta.is_file(), "{link}: {meta:?}");
+        assert_eq!(std::fs::read(d.join(link)).unwrap(), expected, "{link}");
+    }
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        rustix::io::read(&held, &mut buf).unwrap_err(),
+        rustix::io::Errno::AGAIN,
+        "the FIFO got bytes through the link"
+    );
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+
+    let o = agent(d, &["report", "--pre-auth", "-o", "/dev/stdout"]);
+    assert!(o.stdout.starts_with(&expected), "{}", ok(o.clone()));
+    ok(o);
+
+    let _listener = std::os::unix::net::UnixListener::bind(d.join("sock")).unwrap();
+    let t = fails(agent(d, &["report", "--pre-auth", "-o", "sock"]), 2);
+    assert!(t.contains("sock is a socket"), "{t}");
+    assert!(std::fs::symlink_metadata(d.join("sock"))
+        .unwrap()
+        .file_type()
+        .is_socket());
 }
 
 /// Which report `poll` posts for a refusal is the TA's to say, not the envelope's: an envelope

@@ -31,13 +31,21 @@ pub const MAX_ENVELOPE_DOWNLOAD: u64 = suit_common::suit::envelope::MAX_ENVELOPE
 /// installed content, so an unbounded retry could re-download and re-submit forever.
 pub const MAX_PAYLOAD_ATTEMPTS: u32 = 3;
 
-/// Payload refusals of the envelope last handed over ([`PollState::payload_refused`]).
+/// How many manifests' payload refusals [`PollState::payload_refusals`] keeps (the latest):
+/// enough for a server alternating a few envelopes, bounded whatever it serves.
+pub const MAX_PAYLOAD_REFUSALS_KEPT: usize = 8;
+
+/// Payload refusals of one manifest ([`PollState::payload_refusals`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct PayloadRefusals {
-    /// SHA-256 (hex) of the envelope refused.
-    pub envelope_sha256: String,
-    /// Attempts refused so far (below [`MAX_PAYLOAD_ATTEMPTS`]).
+    /// SHA-256 (hex) of the manifest, as the envelope's authentication wrapper claims it. A
+    /// payload refusal comes after authentication, so a counted digest is an authenticated
+    /// one; keyed by it rather than by the envelope's bytes, another encoding of the same
+    /// envelope (an unprotected header a server adds) does not start a new count.
+    pub manifest_digest: String,
+    /// Attempts refused so far; [`MAX_PAYLOAD_ATTEMPTS`] once recorded as the verdict (an
+    /// envelope claiming this digest is then not handed over again).
     pub attempts: u32,
     /// Rounds still to skip before the next attempt: after attempt n, 2^(n-1) - 1, so
     /// attempt n + 1 comes 2^(n-1) rounds later.
@@ -57,11 +65,12 @@ pub struct PollState {
     /// verdict on it: [`AgentError::is_verdict`]; not a refusal of the payload bytes fetched
     /// for it, [`AgentError::is_about_fetched_payload`], which a later round retries).
     pub envelope_sha256: Option<String>,
-    /// An envelope not yet decided whose attempts were refused for their fetched payload:
-    /// retried with back-off, and recorded as decided after [`MAX_PAYLOAD_ATTEMPTS`]. Absent
-    /// from older state files (which load as none).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload_refused: Option<PayloadRefusals>,
+    /// Manifests whose attempts were refused for their fetched payload, the latest last (at
+    /// most [`MAX_PAYLOAD_REFUSALS_KEPT`]): retried with back-off, and recorded as decided
+    /// after [`MAX_PAYLOAD_ATTEMPTS`]. Absent from older state files (which load as none; the
+    /// single `payload-refused` record of one release is ignored, its count restarting).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub payload_refusals: Vec<PayloadRefusals>,
     /// The report of that decision is still to be posted (the tracker could not be reached):
     /// each round tries again, until it is posted or another envelope is decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,12 +112,39 @@ impl PollState {
                 serde_json::from_slice(&b)
                     .map_err(|e| Some(format!("{}: not a poll state: {e}", path.display())))
             });
-        parsed.unwrap_or_else(|why| {
+        let mut state: PollState = parsed.unwrap_or_else(|why| {
             if let Some(why) = why {
                 log::warn(&format!("{why}; starting afresh"));
             }
             PollState::default()
-        })
+        });
+        let excess = state
+            .payload_refusals
+            .len()
+            .saturating_sub(MAX_PAYLOAD_REFUSALS_KEPT);
+        state.payload_refusals.drain(..excess);
+        state
+    }
+
+    /// Where the payload refusals of `manifest_digest` are kept, if they are.
+    fn payload_refusals_of(&self, manifest_digest: &str) -> Option<usize> {
+        self.payload_refusals
+            .iter()
+            .position(|r| r.manifest_digest == manifest_digest)
+    }
+
+    /// Keeps `r` as the latest payload refusals (replacing its manifest's earlier ones,
+    /// dropping the oldest beyond [`MAX_PAYLOAD_REFUSALS_KEPT`]).
+    fn keep_payload_refusals(&mut self, r: PayloadRefusals) {
+        if let Some(i) = self.payload_refusals_of(&r.manifest_digest) {
+            self.payload_refusals.remove(i);
+        }
+        self.payload_refusals.push(r);
+        let excess = self
+            .payload_refusals
+            .len()
+            .saturating_sub(MAX_PAYLOAD_REFUSALS_KEPT);
+        self.payload_refusals.drain(..excess);
     }
 
     /// Written whole and durably ([`crate::files::replace_file`]: a temporary file, fsync,
@@ -391,20 +427,36 @@ pub fn poll_once(
             afterwards,
         });
     }
-    // Another envelope starts its own count; the same one waits out its back-off.
+    // Payload refusals are counted per manifest (the digest the authentication wrapper
+    // claims; the envelope's own digest if it does not decode, which the TA refuses as a
+    // verdict anyway): another manifest starts its own count, the same one in any encoding
+    // waits out its back-off, or stays decided.
+    let manifest_digest = suit_common::suit::envelope::Envelope::decode(&envelope)
+        .map_or_else(|_| digest.clone(), |e| hex::encode(e.claimed_digest().0));
     let earlier = state
-        .payload_refused
-        .take()
-        .filter(|r| r.envelope_sha256 == digest);
-    if let Some(mut r) = earlier.clone().filter(|r| r.skip_rounds > 0) {
-        r.skip_rounds -= 1;
-        log::info(&format!(
-            "{url}: envelope sha-256 {digest} refused for its payload {} time(s); \
-             handing it over again in {} round(s)",
-            r.attempts,
-            r.skip_rounds + 1
-        ));
-        state.payload_refused = Some(r);
+        .payload_refusals_of(&manifest_digest)
+        .map(|i| state.payload_refusals[i].clone());
+    if let Some(mut r) = earlier
+        .clone()
+        .filter(|r| r.skip_rounds > 0 || r.attempts >= MAX_PAYLOAD_ATTEMPTS)
+    {
+        if r.attempts >= MAX_PAYLOAD_ATTEMPTS {
+            log::info(&format!(
+                "{url}: envelope sha-256 {digest} claims manifest {manifest_digest}, whose \
+                 payload was refused {} times (recorded as its verdict); not handed over",
+                r.attempts
+            ));
+            state.etag = etag;
+        } else {
+            r.skip_rounds -= 1;
+            log::info(&format!(
+                "{url}: envelope sha-256 {digest} (manifest {manifest_digest}) refused for \
+                 its payload {} time(s); handing it over again in {} round(s)",
+                r.attempts,
+                r.skip_rounds + 1
+            ));
+            state.keep_payload_refusals(r);
+        }
         state.save(&opts.state_file)?;
         return Ok(Outcome {
             round: Round::UpToDate,
@@ -427,12 +479,19 @@ pub fn poll_once(
     // next time) is reported but not recorded as a decision about the envelope.
     let mut decided = true;
     let (round, done) = match outcome {
-        Ok((_, done)) => (
-            Round::Installed {
-                components: done.components.iter().map(|c| c.to_string()).collect(),
-            },
-            Some(done),
-        ),
+        Ok((_, done)) => {
+            // Its count is done with. Nothing else clears one: an envelope that merely claims
+            // the digest (refused at authentication) must not reset it.
+            if let Some(i) = state.payload_refusals_of(&manifest_digest) {
+                state.payload_refusals.remove(i);
+            }
+            (
+                Round::Installed {
+                    components: done.components.iter().map(|c| c.to_string()).collect(),
+                },
+                Some(done),
+            )
+        }
         Err(e) if e.is_verdict() => {
             // Refused at prepare: after authentication by its fault, unless the envelope does
             // not even decode (then the TA's decode error came before authentication).
@@ -441,12 +500,13 @@ pub fn poll_once(
                     && suit_common::suit::envelope::Envelope::decode(&envelope).is_ok());
             if e.is_about_fetched_payload() {
                 let attempts = earlier.map_or(0, |r| r.attempts).saturating_add(1);
-                if attempts >= MAX_PAYLOAD_ATTEMPTS {
+                let skip_rounds = if attempts >= MAX_PAYLOAD_ATTEMPTS {
                     log::warn(&format!(
                         "{url}: the TA refused the payload fetched for this envelope \
-                         {attempts} times ({e}); recorded as its verdict: the envelope is \
-                         not handed over again until the server publishes another"
+                         {attempts} times ({e}); recorded as its verdict: manifest \
+                         {manifest_digest} is not handed over again, in any encoding"
                     ));
+                    0
                 } else {
                     decided = false;
                     let skip_rounds = (1u32 << (attempts - 1)) - 1;
@@ -459,12 +519,13 @@ pub fn poll_once(
                          attempt {attempts} of {MAX_PAYLOAD_ATTEMPTS}: {when} hands the \
                          envelope over again"
                     ));
-                    state.payload_refused = Some(PayloadRefusals {
-                        envelope_sha256: digest.clone(),
-                        attempts,
-                        skip_rounds,
-                    });
-                }
+                    skip_rounds
+                };
+                state.keep_payload_refusals(PayloadRefusals {
+                    manifest_digest: manifest_digest.clone(),
+                    attempts,
+                    skip_rounds,
+                });
             }
             (Round::Refused(e), None)
         }
@@ -497,4 +558,63 @@ pub fn poll_once(
     post_pending(tee, net, opts, &mut state, &mut afterwards);
     write_pending_ree(tee, opts, &mut state, &mut afterwards);
     Ok(Outcome { round, afterwards })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state file of the release that kept one `payload-refused` record loads (the record
+    /// ignored); more payload refusals than are kept load as the latest ones.
+    #[test]
+    fn older_and_oversized_payload_refusals_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("poll.json");
+        std::fs::write(
+            &path,
+            r#"{"url": "u", "etag": null, "envelope-sha256": null, "payload-refused":
+            {"envelope-sha256": "00", "attempts": 1, "skip-rounds": 0}}"#,
+        )
+        .unwrap();
+        let s = PollState::load(&path);
+        assert_eq!(s.url, "u");
+        assert!(s.payload_refusals.is_empty());
+
+        let many: Vec<_> = (0..MAX_PAYLOAD_REFUSALS_KEPT + 3)
+            .map(|i| {
+                serde_json::json!({"manifest-digest": i.to_string(), "attempts": 1,
+                    "skip-rounds": 0})
+            })
+            .collect();
+        let state = serde_json::json!({"url": "u", "etag": null, "envelope-sha256": null,
+            "payload-refusals": many});
+        std::fs::write(&path, state.to_string()).unwrap();
+        let mut s = PollState::load(&path);
+        let kept: Vec<_> = s
+            .payload_refusals
+            .iter()
+            .map(|r| r.manifest_digest.clone())
+            .collect();
+        let latest: Vec<_> = (3..MAX_PAYLOAD_REFUSALS_KEPT + 3)
+            .map(|i| i.to_string())
+            .collect();
+        assert_eq!(kept, latest);
+        // Keeping one again moves it last, still within the bound.
+        s.keep_payload_refusals(PayloadRefusals {
+            manifest_digest: "5".into(),
+            attempts: 2,
+            skip_rounds: 1,
+        });
+        s.keep_payload_refusals(PayloadRefusals {
+            manifest_digest: "new".into(),
+            attempts: 1,
+            skip_rounds: 0,
+        });
+        assert_eq!(s.payload_refusals.len(), MAX_PAYLOAD_REFUSALS_KEPT);
+        assert_eq!(
+            s.payload_refusals[MAX_PAYLOAD_REFUSALS_KEPT - 2].manifest_digest,
+            "5"
+        );
+        assert_eq!(s.payload_refusals[0].manifest_digest, "4");
+    }
 }
