@@ -210,6 +210,23 @@ impl AgentError {
         }
     }
 
+    /// Whether the TA kept a report of this refused attempt: one made at or after its
+    /// authentication check (the authenticated attempt's or the pre-authentication one). A
+    /// refusal before that (InstallBegin, an envelope chunk: an empty or over-long envelope)
+    /// leaves none, and the report the TA holds describes an earlier attempt.
+    pub fn has_attempt_report(&self) -> bool {
+        use suit_common::fault::Fault;
+        use suit_common::service::install::InstallError;
+        let AgentError::Refused { fault, .. } = self else {
+            return false;
+        };
+        self.is_refusal_after_authentication()
+            || matches!(
+                Fault::decode(fault),
+                Some(Fault::Install(InstallError::Refused(_)))
+            )
+    }
+
     /// Whether the TA applied the update (OP-TEE installed its TA) but could not record it,
     /// and completes the commit before its next command: a failure after a commit (exit 5),
     /// not one to retry.

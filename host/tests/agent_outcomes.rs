@@ -939,3 +939,58 @@ fn a_forged_envelope_gets_the_pre_authentication_report_posted() {
     assert_eq!(j["reports"][0]["report"]["authenticated"], true, "{t}");
     assert_eq!(j["reports"][1]["report"]["authenticated"], false, "{t}");
 }
+
+/// An envelope the TA refuses before its authentication check (InstallBegin: an empty one)
+/// leaves no report of that attempt: poll posts none, rather than the earlier attempt's
+/// report the TA still holds.
+#[test]
+fn a_refusal_before_the_authentication_check_posts_no_report() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    std::fs::write(d.join("v1.bin"), payload(50_000, 1)).unwrap();
+    let uri = format!("{base}/p/v1.bin");
+    envelope(d, "v1", 1, "v1.bin", &uri, false);
+    // A forged envelope first, so the TA holds a pre-authentication report.
+    support::device::unsigned_envelope(d, "v1u", 1, "v1.bin", &uri);
+    author(d, &["keygen", "--type", "p256", "--out", "stranger"]);
+    author(
+        d,
+        &[
+            "sign",
+            "v1u.suit",
+            "-o",
+            "forged.suit",
+            "--sign-key",
+            "stranger.priv.pem",
+        ],
+    );
+    publish(&server, d, "v1", "v1.bin");
+    server.route("/status/reports", Behaviour::Collect);
+    let fw = format!("{base}/fw");
+    let reports = format!("{base}/status/reports");
+    let poll = [
+        "poll",
+        fw.as_str(),
+        "--report-url",
+        reports.as_str(),
+        "--poll-state",
+        "poll.json",
+    ];
+    ok(agent(d, &poll));
+    server.route(
+        &envelope_path(d),
+        serve_envelope(std::fs::read(d.join("forged.suit")).unwrap(), "\"forged\""),
+    );
+    fails(agent(d, &poll), 1);
+    assert_eq!(server.requests_to("/status/reports").len(), 2);
+    server.route(&envelope_path(d), serve_envelope(Vec::new(), "\"empty\""));
+    let t = fails(agent(d, &poll), 1);
+    assert_eq!(
+        server.requests_to("/status/reports").len(),
+        2,
+        "no report for an attempt the TA kept none of: {t}"
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("poll.json")).unwrap()).unwrap();
+    assert!(state.get("report-pending").is_none(), "{state}");
+}

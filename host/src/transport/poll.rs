@@ -478,6 +478,9 @@ pub fn poll_once(
     // A refusal of the fetched payload bytes (not part of the envelope, and they may be right
     // next time) is reported but not recorded as a decision about the envelope.
     let mut decided = true;
+    // A refusal before the TA's authentication check leaves no report of this attempt: none
+    // is posted (the one the TA holds is an earlier attempt's).
+    let mut reported = true;
     let (round, done) = match outcome {
         Ok((_, done)) => {
             // Its count is done with. Nothing else clears one: an envelope that merely claims
@@ -493,6 +496,7 @@ pub fn poll_once(
             )
         }
         Err(e) if e.is_verdict() => {
+            reported = e.has_attempt_report();
             // Refused at prepare: after authentication by its fault, unless the envelope does
             // not even decode (then the TA's decode error came before authentication).
             authenticated = authenticated
@@ -551,6 +555,7 @@ pub fn poll_once(
     state.report_pending = opts
         .report_url
         .as_ref()
+        .filter(|_| reported)
         .map(|_| PendingReport { authenticated });
     if let Err(e) = state.save(&opts.state_file) {
         afterwards.push(e);
