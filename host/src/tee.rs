@@ -156,8 +156,7 @@ impl AgentError {
                     | Words::PayloadExceedsItsAnnouncedLength
             ),
             Some(Fault::Install(InstallError::Refused(e))) => {
-                let mut at: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
-                while let Some(e) = at {
+                for e in causes(&*e) {
                     if let Some(k) = e.downcast_ref::<K>() {
                         if matches!(
                             k,
@@ -178,7 +177,6 @@ impl AgentError {
                                 | DecryptError::PayloadTooLong
                         );
                     }
-                    at = e.source();
                 }
                 false
             }
@@ -243,6 +241,14 @@ impl AgentError {
     }
 }
 
+/// An engine error and its sources, outermost first: where a refusal's fault says what it was
+/// about.
+fn causes<'e>(
+    e: &'e (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'e (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source())
+}
+
 /// How an oversized envelope showed itself: announced, or sent past the limit.
 fn too_large_words(announced: Option<u64>, limit: u64) -> String {
     match announced {
@@ -260,22 +266,17 @@ fn device_fault(fault: &[u8]) -> bool {
     use suit_common::service::install::{CommitRefusal, InstallError};
     use suit_common::suit::platform::PlatformError;
     match Fault::decode(fault) {
-        Some(Fault::Install(InstallError::Refused(e))) => {
-            let mut at: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
-            while let Some(e) = at {
-                if let Some(p) = e.downcast_ref::<PlatformError>() {
-                    return matches!(
-                        p,
-                        PlatformError::Io
-                            | PlatformError::Other(_)
-                            | PlatformError::BadLength
-                            | PlatformError::NotCommitted
-                    );
-                }
-                at = e.source();
-            }
-            false
-        }
+        Some(Fault::Install(InstallError::Refused(e))) => causes(&*e)
+            .find_map(|e| e.downcast_ref::<PlatformError>())
+            .is_some_and(|p| {
+                matches!(
+                    p,
+                    PlatformError::Io
+                        | PlatformError::Other(_)
+                        | PlatformError::BadLength
+                        | PlatformError::NotCommitted
+                )
+            }),
         Some(Fault::Install(InstallError::Commit(c))) => matches!(
             c,
             CommitRefusal::InstallPending { .. }
