@@ -11,7 +11,7 @@ use std::path::Path;
 use suit_test_support::cli::{provision_args, write};
 use support::device::{
     agent, author, device_and_server, envelope, envelope_path, fails, installed_components, ok,
-    payload, verify_collected,
+    payload, poll, verify_collected,
 };
 use support::http::{serve, serve_envelope, Behaviour};
 
@@ -120,17 +120,8 @@ fn a_device_fault_is_retried_and_only_a_verdict_is_recorded() {
         "{t}"
     );
 
-    let fw = format!("{base}/fw");
-    let reports = format!("{base}/status/reports");
-    let poll = [
-        "poll",
-        fw.as_str(),
-        "--report-url",
-        reports.as_str(),
-        "--poll-state",
-        "poll.json",
-    ];
-    let t = fails(agent(d, &poll), 3);
+    let poll_once = || poll(d, &base, &[]);
+    let t = fails(poll_once(), 3);
     assert!(t.contains("device-key"), "{t}");
     let state = std::fs::read_to_string(d.join("poll.json")).unwrap_or_default();
     assert!(!state.contains("envelope-sha256\": \""), "{state}");
@@ -139,7 +130,7 @@ fn a_device_fault_is_retried_and_only_a_verdict_is_recorded() {
 
     // Repaired: the next round hands the same envelope over again, and it installs.
     std::fs::write(&keys, good).unwrap();
-    let t = ok(agent(d, &poll));
+    let t = ok(poll_once());
     assert!(t.contains("installed: "), "{t}");
     assert_eq!(installed_components(d), 1);
     assert_eq!(server.requests_to("/status/reports").len(), 1);
@@ -165,25 +156,16 @@ fn a_refused_payload_download_is_retried_in_the_next_round() {
     server.route("/p/v1.bin", serve(payload(120_000, 9), "\"bad\""));
     server.publish_after("/p/v1.bin", 1, serve(read("payloads/v1.bin"), "\"p1\""));
     server.route("/status/reports", Behaviour::Collect);
-    let fw = format!("{base}/fw");
-    let reports = format!("{base}/status/reports");
-    let poll = [
-        "poll",
-        fw.as_str(),
-        "--report-url",
-        reports.as_str(),
-        "--poll-state",
-        "poll.json",
-    ];
-    let t = fails(agent(d, &poll), 1);
+    let poll_once = || poll(d, &base, &[]);
+    let t = fails(poll_once(), 1);
     assert!(t.contains("hands the envelope over again"), "{t}");
     assert_eq!(server.requests_to("/status/reports").len(), 1, "{t}");
     assert_eq!(installed_components(d), 0);
-    let t = ok(agent(d, &poll));
+    let t = ok(poll_once());
     assert!(t.contains("installed: "), "{t}");
     assert_eq!(installed_components(d), 1);
     assert_eq!(server.requests_to("/status/reports").len(), 2, "{t}");
-    let t = ok(agent(d, &poll));
+    let t = ok(poll_once());
     assert!(t.contains("not modified"), "{t}");
 
     // Encrypted: one bit of the ciphertext flipped, then the real ciphertext.
@@ -193,9 +175,9 @@ fn a_refused_payload_download_is_retried_in_the_next_round() {
     server.route("/p/v2.bin", serve(bad, "\"bad2\""));
     server.publish_after("/p/v2.bin", 1, serve(good, "\"p2\""));
     server.route(&env_path, serve_envelope(read("v2.suit"), "\"e2\""));
-    let t = fails(agent(d, &poll), 1);
+    let t = fails(poll_once(), 1);
     assert!(t.contains("hands the envelope over again"), "{t}");
-    let t = ok(agent(d, &poll));
+    let t = ok(poll_once());
     assert!(t.contains("installed: "), "{t}");
     assert_eq!(server.requests_to("/status/reports").len(), 4, "{t}");
     let posts = server.requests_to("/status/reports");
@@ -220,21 +202,12 @@ fn a_payload_refused_every_time_is_recorded_after_three_attempts() {
     );
     server.route("/p/v1.bin", serve(payload(120_000, 9), "\"bad\""));
     server.route("/status/reports", Behaviour::Collect);
-    let fw = format!("{base}/fw");
-    let reports = format!("{base}/status/reports");
-    let poll = [
-        "poll",
-        fw.as_str(),
-        "--report-url",
-        reports.as_str(),
-        "--poll-state",
-        "poll.json",
-    ];
+    let poll_once = || poll(d, &base, &[]);
     let handed_over = || server.requests_to("/p/v1.bin").len();
     let (mut attempts, mut recorded) = (Vec::new(), None);
     for round in 1..=8 {
         let before = handed_over();
-        let o = agent(d, &poll);
+        let o = poll_once();
         let t = if o.status.code() == Some(0) {
             ok(o)
         } else {
@@ -330,16 +303,7 @@ fn a_payload_refused_in_alternating_encodings_is_handed_over_three_times_in_all(
     let env_path = envelope_path(d);
     server.route("/p/v1.bin", serve(payload(120_000, 9), "\"bad\""));
     server.route("/status/reports", Behaviour::Collect);
-    let fw = format!("{base}/fw");
-    let reports = format!("{base}/status/reports");
-    let poll = [
-        "poll",
-        fw.as_str(),
-        "--report-url",
-        reports.as_str(),
-        "--poll-state",
-        "poll.json",
-    ];
+    let poll_once = || poll(d, &base, &[]);
     let handed_over = || server.requests_to("/p/v1.bin").len();
     let mut attempts = Vec::new();
     for round in 1..=10 {
@@ -350,7 +314,7 @@ fn a_payload_refused_in_alternating_encodings_is_handed_over_three_times_in_all(
         };
         server.route(&env_path, serve_envelope(bytes.clone(), etag));
         let before = handed_over();
-        let o = agent(d, &poll);
+        let o = poll_once();
         if o.status.code() == Some(0) {
             ok(o);
         } else {
@@ -424,24 +388,13 @@ fn poll_retries_an_approved_ree_file_it_could_not_write() {
     server.route("/status/reports", Behaviour::Collect);
     // The REE root is a regular file: nothing can be written under it.
     write(d, "ree", "not a directory");
-    let fw = format!("{base}/fw");
-    let reports = format!("{base}/status/reports");
-    let poll = [
-        "poll",
-        fw.as_str(),
-        "--report-url",
-        reports.as_str(),
-        "--poll-state",
-        "poll.json",
-        "--ree-root",
-        "ree",
-    ];
+    let poll_once = || poll(d, &base, &["--ree-root", "ree"]);
     let pending = || {
         let state: serde_json::Value =
             serde_json::from_slice(&std::fs::read(d.join("poll.json")).unwrap()).unwrap();
         state["ree-pending"].clone()
     };
-    let t = fails(agent(d, &poll), 5);
+    let t = fails(poll_once(), 5);
     assert!(t.contains("installed: "), "{t}");
     assert!(
         t.contains("`suit-agent export etc/app.conf --ree-root ree`")
@@ -452,7 +405,7 @@ fn poll_retries_an_approved_ree_file_it_could_not_write() {
     assert_eq!(pending(), serde_json::json!(["etc/app.conf"]));
 
     // Still not writable: tried again, still pending, the envelope not handed over again.
-    let t = fails(agent(d, &poll), 5);
+    let t = fails(poll_once(), 5);
     assert!(t.contains("not modified"), "{t}");
     assert!(t.contains("writing etc/app.conf failed"), "{t}");
     assert!(!t.contains("Rollback"), "{t}");
@@ -460,7 +413,7 @@ fn poll_retries_an_approved_ree_file_it_could_not_write() {
 
     // Writable now: written, and no longer pending.
     std::fs::remove_file(d.join("ree")).unwrap();
-    let t = ok(agent(d, &poll));
+    let t = ok(poll_once());
     assert!(t.contains("not modified"), "{t}");
     assert!(t.contains("wrote approved REE file"), "{t}");
     assert_eq!(
@@ -468,7 +421,7 @@ fn poll_retries_an_approved_ree_file_it_could_not_write() {
         "release=1\n"
     );
     assert_eq!(pending(), serde_json::Value::Null);
-    let t = ok(agent(d, &poll));
+    let t = ok(poll_once());
     assert!(!t.contains("wrote approved REE file"), "{t}");
 
     assert_eq!(server.requests_to("/status/reports").len(), 1);
@@ -529,18 +482,9 @@ fn an_envelope_larger_than_the_ta_accepts_is_refused_before_it_is_downloaded() {
     server.route(&env_path, serve_envelope(vec![0xd8; limit + 1], "\"big\""));
     server.route("/status/reports", Behaviour::Collect);
     let before = support::device::status(d);
-    let fw = format!("{base}/fw");
-    let reports = format!("{base}/status/reports");
-    let poll = [
-        "poll",
-        fw.as_str(),
-        "--report-url",
-        reports.as_str(),
-        "--poll-state",
-        "poll.json",
-    ];
+    let poll_once = || poll(d, &base, &[]);
     let said = format!("the TA accepts at most {limit} bytes");
-    let t = fails(agent(d, &poll), 1);
+    let t = fails(poll_once(), 1);
     assert!(t.contains(&said), "{t}");
     assert!(
         t.contains(&format!("announces an envelope of {} bytes", limit + 1)),
@@ -549,7 +493,7 @@ fn an_envelope_larger_than_the_ta_accepts_is_refused_before_it_is_downloaded() {
     assert_eq!(server.requests_to(&env_path).len(), 1, "retried: {t}");
     assert!(server.requests_to("/status/reports").is_empty());
     assert_eq!(support::device::status(d), before);
-    let t = ok(agent(d, &poll));
+    let t = ok(poll_once());
     assert!(t.contains("not modified"), "{t}");
     assert_eq!(
         server.requests_to(&env_path)[1].headers["if-none-match"],
@@ -565,7 +509,7 @@ fn an_envelope_larger_than_the_ta_accepts_is_refused_before_it_is_downloaded() {
         },
     );
     std::fs::remove_file(d.join("poll.json")).unwrap();
-    let t = fails(agent(d, &poll), 1);
+    let t = fails(poll_once(), 1);
     assert!(t.contains(&said), "{t}");
     assert_eq!(server.requests_to(&env_path).len(), 3, "retried: {t}");
 
@@ -577,7 +521,7 @@ fn an_envelope_larger_than_the_ta_accepts_is_refused_before_it_is_downloaded() {
             send: limit + 100_000,
         },
     );
-    let t = fails(agent(d, &poll), 1);
+    let t = fails(poll_once(), 1);
     assert!(
         t.contains(&format!("sent an envelope of more than {limit} bytes")),
         "{t}"
@@ -606,26 +550,15 @@ fn a_report_the_tracker_missed_is_posted_in_a_later_round() {
     std::os::unix::fs::symlink(&victim, d.join("poll.tmp")).unwrap();
 
     // No route for the reports yet: the POST is answered 404.
-    let fw = format!("{base}/fw");
-    let reports = format!("{base}/status/reports");
-    let poll = [
-        "poll",
-        fw.as_str(),
-        "--report-url",
-        reports.as_str(),
-        "--poll-state",
-        "poll.json",
-        "--retries",
-        "0",
-    ];
-    let t = fails(agent(d, &poll), 4);
+    let poll_once = || poll(d, &base, &["--retries", "0"]);
+    let t = fails(poll_once(), 4);
     assert!(t.contains("installed: ") && t.contains("kept"), "{t}");
     assert_eq!(installed_components(d), 1);
     let state = std::fs::read_to_string(d.join("poll.json")).unwrap();
     assert!(state.contains("report-pending"), "{state}");
 
     server.route("/status/reports", Behaviour::Collect);
-    let t = ok(agent(d, &poll));
+    let t = ok(poll_once());
     assert!(t.contains("not modified"), "{t}");
     let posts = server.requests_to("/status/reports");
     assert_eq!(posts.iter().filter(|p| p.method == "POST").count(), 2);
@@ -637,7 +570,7 @@ fn a_report_the_tracker_missed_is_posted_in_a_later_round() {
     assert!(!state.contains("report-pending"), "{state}");
 
     // Posted once: the next round posts nothing.
-    ok(agent(d, &poll));
+    ok(poll_once());
     assert_eq!(server.requests_to("/status/reports").len(), 2);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
 }
@@ -916,22 +849,13 @@ fn a_forged_envelope_gets_the_pre_authentication_report_posted() {
     assert_eq!(claimed("v1.suit"), claimed("forged.suit"));
     publish(&server, d, "v1", "v1.bin");
     server.route("/status/reports", Behaviour::Collect);
-    let fw = format!("{base}/fw");
-    let reports = format!("{base}/status/reports");
-    let poll = [
-        "poll",
-        fw.as_str(),
-        "--report-url",
-        reports.as_str(),
-        "--poll-state",
-        "poll.json",
-    ];
-    ok(agent(d, &poll));
+    let poll_once = || poll(d, &base, &[]);
+    ok(poll_once());
     server.route(
         &envelope_path(d),
         serve_envelope(read("forged.suit"), "\"forged\""),
     );
-    let t = fails(agent(d, &poll), 1);
+    let t = fails(poll_once(), 1);
     let posts = server.requests_to("/status/reports");
     assert_eq!(posts.len(), 2, "{t}");
     let (t, j) = verify_collected(d, posts.iter().map(|p| p.body.as_slice()));
@@ -966,25 +890,16 @@ fn a_refusal_before_the_authentication_check_posts_no_report() {
     );
     publish(&server, d, "v1", "v1.bin");
     server.route("/status/reports", Behaviour::Collect);
-    let fw = format!("{base}/fw");
-    let reports = format!("{base}/status/reports");
-    let poll = [
-        "poll",
-        fw.as_str(),
-        "--report-url",
-        reports.as_str(),
-        "--poll-state",
-        "poll.json",
-    ];
-    ok(agent(d, &poll));
+    let poll_once = || poll(d, &base, &[]);
+    ok(poll_once());
     server.route(
         &envelope_path(d),
         serve_envelope(std::fs::read(d.join("forged.suit")).unwrap(), "\"forged\""),
     );
-    fails(agent(d, &poll), 1);
+    fails(poll_once(), 1);
     assert_eq!(server.requests_to("/status/reports").len(), 2);
     server.route(&envelope_path(d), serve_envelope(Vec::new(), "\"empty\""));
-    let t = fails(agent(d, &poll), 1);
+    let t = fails(poll_once(), 1);
     assert_eq!(
         server.requests_to("/status/reports").len(),
         2,

@@ -361,19 +361,14 @@ fn poll_installs_posts_reports_and_uses_etags() {
         serve(b"00112233445566778899aabbccddeeff\n".to_vec(), "\"n\""),
     );
     server.route("/status/reports", Behaviour::Collect);
+    let nonce = format!("{base}/status/nonce");
     let poll = |extra: &[&str]| {
-        let mut args = vec![
-            "poll",
-            &*Box::leak(format!("{base}/fw").into_boxed_str()),
-            "--report-url",
-            &*Box::leak(format!("{base}/status/reports").into_boxed_str()),
-            "--nonce-url",
-            &*Box::leak(format!("{base}/status/nonce").into_boxed_str()),
-            "--poll-state",
-            "poll.json",
-        ];
-        args.extend_from_slice(extra);
-        agent(d, &args)
+        let args: Vec<&str> = ["--nonce-url", nonce.as_str()]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect();
+        support::device::poll(d, &base, &args)
     };
 
     let t = ok(poll(&[]));

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use support::device::{
     agent, device_and_server, envelope, envelope_path, fails, installed_components, ok, payload,
-    verify_collected,
+    poll, verify_collected,
 };
 use support::http::{serve, serve_envelope, Behaviour};
 
@@ -31,22 +31,8 @@ fn poll_rounds_install_then_wait_then_install_the_newer_envelope() {
     server.publish_after(&env_path, 2, serve_envelope(read("v2.suit"), "\"e2\""));
     server.route("/status/reports", Behaviour::Collect);
 
-    let fw = format!("{base}/fw");
-    let reports = format!("{base}/status/reports");
-    let args = [
-        "poll",
-        fw.as_str(),
-        "--report-url",
-        reports.as_str(),
-        "--poll-state",
-        "poll.json",
-        "--interval",
-        "1",
-        "--rounds",
-        "3",
-    ];
     let start = Instant::now();
-    let t = ok(agent(d, &args));
+    let t = ok(poll(d, &base, &["--interval", "1", "--rounds", "3"]));
     let took = start.elapsed();
     // Two waits of one second between three rounds; no real-time sleeping beyond that.
     assert!(took >= Duration::from_secs(2), "{took:?}");
@@ -92,7 +78,7 @@ fn poll_rounds_install_then_wait_then_install_the_newer_envelope() {
     assert_eq!((seq(0), seq(1)), (Some(1), Some(2)), "{t}");
 
     // The state file remembers v2: a further single round is up to date and posts nothing.
-    let t = ok(agent(d, &args[..6]));
+    let t = ok(poll(d, &base, &[]));
     assert!(t.contains("not modified"), "{t}");
     assert_eq!(server.requests_to("/status/reports").len(), 2);
 }

@@ -41,6 +41,22 @@ pub fn agent_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     run(env!("CARGO_BIN_EXE_suit-agent"), dir, &all, env)
 }
 
+/// One `suit-agent poll` round against [`device_and_server`]'s layout: envelopes at
+/// `BASE/fw`, reports to `BASE/status/reports`, state in `poll.json`, then `extra`.
+pub fn poll(dir: &Path, base: &str, extra: &[&str]) -> Output {
+    let (fw, reports) = (format!("{base}/fw"), format!("{base}/status/reports"));
+    let mut args = vec![
+        "poll",
+        &fw,
+        "--report-url",
+        &reports,
+        "--poll-state",
+        "poll.json",
+    ];
+    args.extend_from_slice(extra);
+    agent(dir, &args)
+}
+
 pub fn ok(o: Output) -> String {
     let t = text(&o);
     assert!(o.status.success(), "command failed:\n{t}");
