@@ -24,7 +24,8 @@ use suit_common::suit::error::Error;
 use suit_common::suit::ComponentId;
 use suit_test_support::service::*;
 use suit_test_support::{
-    check_vendor_class, fetch_and_decrypt, map, suit_manifest, text, CLASS_ID, VENDOR_ID,
+    check_vendor_class, fetch_and_decrypt, fetch_manifest, map, suit_manifest, text, CLASS_ID,
+    VENDOR_ID,
 };
 
 const URI: &str = "https://vendor.example/perso.bin";
@@ -63,28 +64,8 @@ fn shared(more: Vec<(i64, Value)>) -> Value {
 /// A signed envelope fetching `image` from `uri` into `target` (component 0), with its
 /// digest and an image-match or with neither; a `#` URI integrates `image`.
 fn fetch_into(seq: u64, target: &[&[u8]], image: &[u8], uri: &str, image_match: bool) -> Vec<u8> {
-    let more = if image_match {
-        vec![(3, digest_of(image)), (14, int(image.len() as i64))]
-    } else {
-        vec![]
-    };
-    let mut install = vec![
-        int(12),
-        int(0),
-        int(20),
-        map(vec![(21, text(uri))]),
-        int(21),
-        int(15),
-    ];
-    if image_match {
-        install.extend([int(3), int(15)]);
-    }
-    let m = suit_manifest(
-        seq as i64,
-        vec![component(target)],
-        &shared(more),
-        &Value::Array(install),
-    );
+    let ids = (VENDOR_ID.as_slice(), CLASS_ID.as_slice());
+    let m = fetch_manifest(seq, target, image, uri, ids, image_match);
     envelope(&m, &[part(target, image, uri)])
 }
 

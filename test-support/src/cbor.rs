@@ -86,19 +86,49 @@ pub fn fetch_install_manifest(
     uri: &str,
     vendor: &[u8],
 ) -> Vec<u8> {
-    let shared = Value::Array(check_vendor_class(
-        vec![],
-        bytes(vendor),
-        bytes(&crate::CLASS_ID),
+    fetch_manifest(
+        seq,
+        component,
+        payload,
+        uri,
+        (vendor, &crate::CLASS_ID),
+        true,
+    )
+}
+
+/// A manifest fetching `payload` from `uri` into the one component `component`, on a device
+/// of `ids` (vendor, class). With `image_match` it sets the image digest and size of `payload`
+/// and checks image-match after the fetch; without, the fetched bytes are taken as served.
+/// Every command reports with policy 15 (fetch with 2).
+pub fn fetch_manifest(
+    seq: u64,
+    component: &[&[u8]],
+    payload: &[u8],
+    uri: &str,
+    ids: (&[u8], &[u8]),
+    image_match: bool,
+) -> Vec<u8> {
+    let more = if image_match {
         vec![
             (3, bytes(&suit_digest(payload))),
             (14, int(payload.len() as i64)),
-        ],
+        ]
+    } else {
+        vec![]
+    };
+    let shared = Value::Array(check_vendor_class(
+        vec![],
+        bytes(ids.0),
+        bytes(ids.1),
+        more,
         15,
     ));
-    let install = Value::Array(fetch_and_check(uri, 2, 15));
+    let mut install = fetch_and_check(uri, 2, 15);
+    if !image_match {
+        install.truncate(4);
+    }
     let components = vec![Value::Array(component.iter().map(|c| bytes(c)).collect())];
-    suit_manifest(seq as i64, components, &shared, &install)
+    suit_manifest(seq as i64, components, &shared, &Value::Array(install))
 }
 
 /// The encoded SUIT_Digest of `data` (SHA-256, COSE algorithm -16).

@@ -44,8 +44,8 @@ use ciborium::Value;
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::suit::author::{seal_envelope, seal_envelope_as, AuthForm, Signer};
 use suit_test_support::cbor::{
-    bytes, cbor, check_vendor_class, content_into_component_zero, dependency_as_target, int, map,
-    release_of, suit_digest, suit_manifest, text,
+    bytes, cbor, check_vendor_class, content_into_component_zero, dependency_as_target,
+    fetch_manifest, int, release_of, suit_manifest,
 };
 use suit_tests::keys::p256_signer;
 use suit_tests::{author, boot, enrolled_device, sign_provisioning, write_text, Boot};
@@ -537,31 +537,8 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
 /// A manifest (sequence 1, signed by the author) fetching `data` from `uri` into
 /// `component`: with its image digest and image-match, or in clear with neither.
 fn fetch_envelope(component: &[&[u8]], data: &[u8], uri: &str, image_match: bool) -> Vec<u8> {
-    let more = if image_match {
-        vec![(3, bytes(&suit_digest(data))), (14, int(data.len() as i64))]
-    } else {
-        vec![]
-    };
-    let shared = Value::Array(check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(&uuid(VENDOR)),
-        bytes(&uuid(CLASS)),
-        more,
-        15,
-    ));
-    let mut install = vec![
-        int(12),
-        int(0),
-        int(20),
-        map(vec![(21, text(uri))]),
-        int(21),
-        int(15),
-    ];
-    if image_match {
-        install.extend([int(3), int(15)]);
-    }
-    let components = vec![Value::Array(component.iter().map(|s| bytes(s)).collect())];
-    let manifest = suit_manifest(1, components, &shared, &Value::Array(install));
+    let ids = (uuid(VENDOR), uuid(CLASS));
+    let manifest = fetch_manifest(1, component, data, uri, (&ids.0, &ids.1), image_match);
     signed_by(&manifest, &[AUTHOR], &[])
 }
 
