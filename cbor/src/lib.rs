@@ -356,8 +356,7 @@ impl<'a> Decoder<'a> {
             }
             Header::Tag(t) => Item::Tag(t),
             // RFC 8949 §3.3: a simple value below 32 in the two-byte form (0xf8 nn) is not
-            // well-formed; read as its one-byte twin it would slip past the bytewise
-            // duplicate-key check.
+            // well-formed.
             Header::Simple(s) if s < 32 && self.input.get(start) == Some(&0xf8) => {
                 return Err(at(CborErrorKind::Malformed))
             }
@@ -521,7 +520,7 @@ impl<'a> Decoder<'a> {
                     let key_start = self.pos;
                     self.skip_at_depth(depth + 1)?;
                     let key = self.input.get(key_start..self.pos).unwrap_or(&[]);
-                    if keys.contains(&key) {
+                    if keys.iter().any(|k| same_value(k, key)) {
                         return Err(CborError {
                             kind: CborErrorKind::DuplicateKey,
                             offset: key_start,
@@ -554,6 +553,54 @@ impl<'a> Decoder<'a> {
         })?;
         Ok(Decoder::new(inner))
     }
+}
+
+/// Whether two map keys, each one whole well-formed item, are the same value: item by item,
+/// heads compared by value, so `0x01` and `0x18 0x01` (a longer head than needed) are one key
+/// (RFC 8949 §5.6: a map with duplicate keys is invalid), while a text and a byte string of
+/// the same bytes are not. A map nested in a key compares in its encoded entry order. Keys
+/// told apart by their first head cost about what the bytewise comparison did.
+fn same_value(mut a: &[u8], mut b: &[u8]) -> bool {
+    while !a.is_empty() {
+        let ((major, arg, la), (mb, vb, lb)) = (item_head(a), item_head(b));
+        if major != mb || arg != vb {
+            return false;
+        }
+        // A string's content follows its head; containers' and tags' items follow as heads.
+        let content = match major {
+            2 | 3 => usize::try_from(arg).unwrap_or(usize::MAX),
+            _ => 0,
+        };
+        let (Some(ca), Some(cb)) = (
+            la.checked_add(content).and_then(|end| a.get(la..end)),
+            lb.checked_add(content).and_then(|end| b.get(lb..end)),
+        ) else {
+            return false;
+        };
+        if ca != cb {
+            return false;
+        }
+        a = a.get(la + content..).unwrap_or(&[]);
+        b = b.get(lb + content..).unwrap_or(&[]);
+    }
+    b.is_empty()
+}
+
+/// Major type, argument and head length of the well-formed item `b` starts with.
+fn item_head(b: &[u8]) -> (u8, u64, usize) {
+    let first = b.first().copied().unwrap_or(0);
+    let len = match first & 0x1f {
+        24 => 2,
+        25 => 3,
+        26 => 5,
+        27 => 9,
+        _ => 1,
+    };
+    let arg = match b.get(1..len) {
+        Some(n) if len > 1 => n.iter().fold(0, |v, x| v << 8 | u64::from(*x)),
+        _ => u64::from(first & 0x1f),
+    };
+    (first >> 5, arg, len)
 }
 
 /// Checks that `bytes` is exactly one well-formed CBOR item under this module's rules

@@ -968,3 +968,151 @@ fn unlink_of_a_dependency_is_ignored() {
     assert!(dev.directives().contains(&(Event::Unlink, d.clone(), true)));
     assert!(!dev.log.contains(&Effect::StageDiscard(d)));
 }
+
+// ---------------------------------------------------------------------------------------
+// Interop review (round 3): inputs a peer may send.
+
+/// RFC 8949 §5.6: a map with a repeated key is invalid, also where the key repeats in a
+/// longer head than needed (0x01 and 0x18 0x01). Maps the engine reads only for
+/// well-formedness (suit-text, custom parameter values) are refused like the ones it reads.
+#[test]
+fn a_key_repeated_in_a_longer_head_is_a_duplicate_in_maps_read_as_opaque() {
+    let base = manifest(&[&[FW]], vec![int(20), map(vec![(14, int(1))])]);
+    // SUIT_Text_Map {"en": {1: "A", 1: "B"}}, the second 1 as 0x18 0x01.
+    let text = |second_key: &[u8]| {
+        [
+            &[0xa1, 0x62, b'e', b'n', 0xa2, 0x01, 0x61, b'A'][..],
+            second_key,
+            &[0x61, b'B'],
+        ]
+        .concat()
+    };
+    let with_text = |t: &[u8]| seal(&with_manifest_member(&base, 23, bytes(t)), &[]);
+    authenticate(&with_text(&text(&[0x02]))).unwrap();
+    let dup = |r: Result<(), Error>| {
+        matches!(r, Err(Error::Decode { error, .. })
+            if error.kind == suit_common::cbor::CborErrorKind::DuplicateKey)
+    };
+    let r = authenticate(&with_text(&text(&[0x18, 0x01])));
+    assert!(dup(r.clone()), "{r:?}");
+    // Language tags: "en" twice, the second with a one-byte length head.
+    let tags = [
+        &[0xa2, 0x62, b'e', b'n', 0xa1, 0x01, 0x61, b'A'][..],
+        &[0x78, 0x02, b'e', b'n', 0xa1, 0x01, 0x61, b'B'],
+    ]
+    .concat();
+    let r = authenticate(&with_text(&tags));
+    assert!(dup(r.clone()), "{r:?}");
+
+    // A custom parameter's value {1: 1, 2: 300}, then {1: 1, 1: 44} of the same length.
+    let custom = manifest(
+        &[&[FW]],
+        vec![
+            int(20),
+            map(vec![
+                (14, int(1)),
+                (-1, map(vec![(1, int(1)), (2, int(300))])),
+            ]),
+        ],
+    );
+    let from = [0xa2, 0x01, 0x01, 0x02, 0x19, 0x01, 0x2c];
+    authenticate(&seal(&custom, &[])).unwrap();
+    let bad = patch(&custom, &from, &[0xa2, 0x01, 0x01, 0x18, 0x01, 0x18, 0x2c]);
+    let r = authenticate(&seal(&bad, &[]));
+    assert!(dup(r.clone()), "{r:?}");
+}
+
+/// Envelope members with a private-use (negative) label are refused like every other member
+/// the engine does not know, `Unsupported::Member`, as in the manifest; not as a malformed
+/// envelope.
+#[test]
+fn private_use_members_are_unsupported_members() {
+    use suit_common::suit::error::Unsupported;
+    let env = simple_envelope();
+    let mut d = suit_common::cbor::Decoder::new(&env[3..]);
+    assert_eq!(d.uint().unwrap(), 2);
+    let wrapper = d.bytes().unwrap().to_vec();
+    assert_eq!(d.uint().unwrap(), 3);
+    let manifest_bstr = d.bytes().unwrap().to_vec();
+    for label in [-257, -1, 10] {
+        let with = cbor(&Value::Tag(
+            107,
+            Box::new(map(vec![
+                (2, bytes(&wrapper)),
+                (3, bytes(&manifest_bstr)),
+                (label, bytes(b"vendor")),
+            ])),
+        ));
+        assert_eq!(
+            Envelope::decode(&with).map(|_| ()),
+            Err(Error::Unsupported(Unsupported::Member(label))),
+            "{label}"
+        );
+    }
+    // A manifest member likewise.
+    let m = with_manifest_member(
+        &manifest(&[&[FW]], vec![int(20), map(vec![(14, int(1))])]),
+        -257,
+        text("private"),
+    );
+    assert_eq!(
+        authenticate(&seal(&m, &[])),
+        Err(Error::Unsupported(Unsupported::Member(-257)))
+    );
+}
+
+/// manifest-37 suit-parameter-custom: "It MUST NOT be used in the shared sequence". A
+/// parameter directive there that sets a custom (negative) parameter, directly, nested or per
+/// component, or a copy-params naming one, is refused at decode, naming the rule; the same in
+/// install is accepted.
+#[test]
+fn custom_parameters_in_the_shared_sequence_are_refused() {
+    let custom = || map(vec![(-257, int(1))]);
+    let nested = |seq: Vec<Value>| bytes(&cbor(&Value::Array(seq)));
+    let shared_with = |extra: Vec<Value>| {
+        let shared = Value::Array([spec_id_checks(), extra].concat());
+        let install = Value::Array(vec![int(20), map(vec![(14, int(1))])]);
+        let components = vec![
+            Value::Array(vec![bytes(FW)]),
+            Value::Array(vec![bytes(b"1")]),
+        ];
+        seal(&suit_manifest(1, components, &shared, &install), &[])
+    };
+    authenticate(&shared_with(vec![int(20), map(vec![(14, int(1))])])).unwrap();
+    for (what, extra) in [
+        ("override-parameters", vec![int(20), custom()]),
+        ("set-parameters", vec![int(19), custom()]),
+        (
+            "override-multiple",
+            vec![int(34), Value::Map(vec![(int(0), custom())])],
+        ),
+        (
+            "copy-params",
+            vec![
+                int(35),
+                Value::Map(vec![(int(1), Value::Array(vec![int(-257)]))]),
+            ],
+        ),
+        (
+            "inside try-each",
+            vec![
+                int(15),
+                Value::Array(vec![nested(vec![int(20), custom()]), Value::Null]),
+            ],
+        ),
+    ] {
+        let r = authenticate(&shared_with(extra));
+        assert!(
+            matches!(&r, Err(Error::Invalid { at, reason })
+                if at.text() == "suit-shared-sequence"
+                    && reason.text().contains("custom parameters")),
+            "{what}: {r:?}"
+        );
+    }
+    // In install: accepted.
+    let m = manifest(
+        &[&[FW]],
+        vec![int(20), map(vec![(14, int(1)), (-257, int(1))])],
+    );
+    authenticate(&seal(&m, &[])).unwrap();
+}

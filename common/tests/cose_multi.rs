@@ -254,6 +254,55 @@ fn cose_mac_with_a_direct_recipient_authenticates_with_the_hmac_anchor() {
     ));
 }
 
+/// RFC 9053 §6.1.1, direct key distribution: "the 'protected' field MUST be zero length". A
+/// recipient whose protected bucket holds a parameter (here its `alg`, moved there) is refused
+/// before any key is tried, though the tag (which does not cover it) still verifies; an empty
+/// map, h'a0', carries no parameter and is read as empty (RFC 9052 §3).
+#[test]
+fn cose_mac_direct_recipient_with_protected_parameters_is_refused() {
+    use ciborium::Value;
+    let (manifest, _) = example1();
+    let d = digest_of(&manifest);
+    let block = create_cose_mac(&hmac_key(), Algorithm::Hmac256, b"mac-key", &d).unwrap();
+    // Recipient 0 of the COSE_Mac changed by `edit` ([protected, unprotected, ciphertext]).
+    let with = |edit: &dyn Fn(&mut Vec<Value>)| {
+        let mut v: Value = ciborium::from_reader(block.as_slice()).unwrap();
+        let Value::Tag(97, mac) = &mut v else {
+            panic!("not a COSE_Mac")
+        };
+        let Value::Array(parts) = mac.as_mut() else {
+            panic!("not a COSE_Mac")
+        };
+        let Value::Array(recipients) = &mut parts[4] else {
+            panic!("no recipients")
+        };
+        let Value::Array(r) = &mut recipients[0] else {
+            panic!("not a recipient")
+        };
+        edit(r);
+        let mut out = Vec::new();
+        ciborium::into_writer(&v, &mut out).unwrap();
+        envelope_with(&manifest, vec![out])
+    };
+    let unchanged = with(&|_| {});
+    assert_eq!(authenticate(&unchanged, &policy(b"")).unwrap(), vec![3]);
+    let empty_map = with(&|r| r[0] = Value::Bytes(vec![0xa0]));
+    assert_eq!(authenticate(&empty_map, &policy(b"")).unwrap(), vec![3]);
+    let alg_protected = with(&|r| {
+        r[0] = Value::Bytes(vec![0xa1, 0x01, 0x25]); // {1: -6}
+        if let Value::Map(m) = &mut r[1] {
+            m.retain(|(k, _)| *k != Value::from(1));
+        }
+    });
+    assert_eq!(
+        authenticate(&alg_protected, &policy(b"")).unwrap_err(),
+        Error::Auth(AuthError::Cose {
+            block: 0,
+            error: CoseError::Malformed
+        })
+    );
+}
+
 #[test]
 fn cose_mac_recipients_other_than_direct_are_refused() {
     let (manifest, _) = example1();

@@ -816,3 +816,133 @@ fn a_compressed_ephemeral_key_opens_like_the_uncompressed_one() {
         DecryptError::InvalidPublicKey { recipient: 0 }
     );
 }
+
+/// RFC 9052 §3.1: `crit` names the protected parameters a recipient must process. One that
+/// lists only parameters its layer processes is honoured (content layer: alg, IV; recipient:
+/// alg, kid, the ECDH-ES and HPKE parameters), at either layer; any other label is refused
+/// naming it; an empty `crit` or one in the unprotected bucket is malformed. Built by hand
+/// (A128GCM content, one ECDH-ES+A128KW recipient) so each layer's protected bucket can be
+/// chosen and still open: it is the GCM AAD and part of the KDF context.
+#[test]
+fn crit_listing_only_labels_the_layer_processes_is_honoured() {
+    use p256::elliptic_curve::sec1::ToSec1Point;
+    use suit_common::encryption::algorithms::SUIT_KDF_OTHER;
+    use suit_common::encryption::recipient::{aes_kw, ecdh_es};
+    use suit_common::encryption::EcdhSecret;
+    let dev = device("dev");
+    let pt = payload(100);
+    let (cek, iv) = ([7u8; 16], [9u8; 12]);
+    let build = |prot: &[u8], unprot: Value, rprot: &[u8]| {
+        let aad = cbor_of(&Value::Array(vec![
+            "Encrypt".into(),
+            Value::Bytes(prot.to_vec()),
+            Value::Bytes(vec![]),
+        ]));
+        let ct = aes_gcm::Aes128Gcm::new_from_slice(&cek)
+            .unwrap()
+            .encrypt(
+                iv.as_slice().try_into().unwrap(),
+                Payload {
+                    msg: &pt,
+                    aad: &aad,
+                },
+            )
+            .unwrap();
+        let eph = p256::SecretKey::generate_from_rng(&mut rng());
+        let shared = p256::ecdh::diffie_hellman(eph.to_nonzero_scalar(), dev.public.as_affine());
+        let z = EcdhSecret::from_slice(shared.raw_secret_bytes()).unwrap();
+        let ctx = ecdh_es::KdfContext {
+            wrap: KeyWrap::A128Kw,
+            party_u: Default::default(),
+            party_v: Default::default(),
+            protected: rprot,
+            other: Some(SUIT_KDF_OTHER),
+        }
+        .encode()
+        .unwrap();
+        let kek = ecdh_es::derive_kek(&z, None, &ctx, KeyWrap::A128Kw);
+        let wrapped = aes_kw::wrap(kek.as_bytes(), &cek).unwrap();
+        let point = eph.public_key().to_sec1_point(false);
+        let (x, y) = point.as_bytes()[1..].split_at(32);
+        let epk = Value::Map(vec![
+            (1.into(), 2.into()),
+            ((-1).into(), 1.into()),
+            ((-2).into(), Value::Bytes(x.to_vec())),
+            ((-3).into(), Value::Bytes(y.to_vec())),
+        ]);
+        let recipient = Value::Array(vec![
+            Value::Bytes(rprot.to_vec()),
+            Value::Map(vec![
+                (4.into(), Value::Bytes(b"dev".to_vec())),
+                ((-1).into(), epk),
+            ]),
+            Value::Bytes(wrapped),
+        ]);
+        let info = cbor_of(&Value::Tag(
+            96,
+            Box::new(Value::Array(vec![
+                Value::Bytes(prot.to_vec()),
+                unprot,
+                Value::Null,
+                Value::Array(vec![recipient]),
+            ])),
+        ));
+        decrypt_suit(&info, &ct, &dev.keys)
+    };
+    let iv_only = || Value::Map(vec![(5.into(), Value::Bytes(iv.to_vec()))]);
+    let with_crit = |alg: i64, crit: Vec<Value>| {
+        cbor_of(&Value::Map(vec![
+            (1.into(), alg.into()),
+            (2.into(), Value::Array(crit)),
+        ]))
+    };
+    let a128gcm = cbor_of(&Value::Map(vec![(1.into(), 1.into())]));
+    let ecdh = cbor_of(&Value::Map(vec![(1.into(), (-29).into())]));
+    assert_eq!(build(&a128gcm, iv_only(), &ecdh), Ok(pt.clone()));
+    for crit in [vec![1.into()], vec![1.into(), 5.into()]] {
+        let r = build(&with_crit(1, crit.clone()), iv_only(), &ecdh);
+        assert_eq!(r, Ok(pt.clone()), "content {crit:?}");
+    }
+    for crit in [vec![1.into()], vec![1.into(), 4.into(), (-1).into()]] {
+        let r = build(&a128gcm, iv_only(), &with_crit(-29, crit.clone()));
+        assert_eq!(r, Ok(pt.clone()), "recipient {crit:?}");
+    }
+    for (crit, label) in [
+        (vec![4.into()], 4), // kid: not read at the content layer
+        (vec![1.into(), 99.into()], 99),
+        (vec!["x".into()], 2), // a text label is named as crit
+    ] {
+        assert_eq!(
+            build(&with_crit(1, crit), iv_only(), &ecdh),
+            Err(DecryptError::Unsupported {
+                at: Location::Protected,
+                label: Some(label)
+            })
+        );
+    }
+    assert_eq!(
+        build(&a128gcm, iv_only(), &with_crit(-29, vec![5.into()])),
+        Err(DecryptError::Unsupported {
+            at: Location::RecipientProtected(0),
+            label: Some(5)
+        })
+    );
+    assert_eq!(
+        build(&with_crit(1, vec![]), iv_only(), &ecdh),
+        Err(DecryptError::Malformed {
+            at: Location::Protected,
+            problem: Problem::HeaderType(2)
+        })
+    );
+    let loose = Value::Map(vec![
+        (2.into(), Value::Array(vec![1.into()])),
+        (5.into(), Value::Bytes(iv.to_vec())),
+    ]);
+    assert_eq!(
+        build(&a128gcm, loose, &ecdh),
+        Err(DecryptError::Malformed {
+            at: Location::Unprotected,
+            problem: Problem::WrongBucket(2)
+        })
+    );
+}

@@ -876,6 +876,49 @@ fn malformed_component_metadata_is_refused() {
     }
 }
 
+/// A permission map's actor keys follow the rule of every SUIT map: strictly ascending under
+/// either canonical order of RFC 8949 (§4.2.1 bytewise or §4.2.3 length-first), one order for
+/// the whole map. Actors -1 and 1000 sort differently in the two; a map in neither order, or
+/// naming an actor twice (the second time in a longer head), is refused.
+#[test]
+fn permission_maps_in_either_canonical_order_are_accepted() {
+    // SUIT_Component_Metadata {2 (user permissions): <map>} around a raw permission map.
+    let metadata = |perms: &[u8]| Value::Bytes([&[0xa1, 0x02][..], perms].concat());
+    let install = |perms: &[u8]| {
+        let mut dev = Device {
+            metadata: Some(Vec::new()),
+            ..Device::new()
+        };
+        let r = run_install(
+            on_c0(vec![(30, metadata(perms))], vec![]),
+            &spec_policy(),
+            &mut dev,
+        );
+        r.map(|()| dev.metadata.unwrap()[0].1.user_permissions.clone())
+    };
+    use suit_common::suit::update_management::ActorId::Int;
+    // {-1: 1, 1000: 2}, length-first (cbor2 canonical=True); {1000: 2, -1: 1}, bytewise.
+    let length_first = [0xa2, 0x20, 0x01, 0x19, 0x03, 0xe8, 0x02];
+    let bytewise = [0xa2, 0x19, 0x03, 0xe8, 0x02, 0x20, 0x01];
+    assert_eq!(
+        install(&length_first).unwrap(),
+        [(Int(-1), 1), (Int(1000), 2)]
+    );
+    assert_eq!(install(&bytewise).unwrap(), [(Int(1000), 2), (Int(-1), 1)]);
+    for bad in [
+        &[0xa3, 0x19, 0x03, 0xe8, 0x02, 0x20, 0x01, 0x05, 0x03][..], // {1000, -1, 5}: neither
+        &[0xa2, 0x05, 0x01, 0x01, 0x02],                             // {5, 1}: neither
+        &[0xa2, 0x01, 0x01, 0x18, 0x01, 0x02],                       // actor 1 twice
+        &[0xa2, 0x41, 0x07, 0x01, 0x59, 0x00, 0x01, 0x07, 0x02],     // actor h'07' twice
+    ] {
+        let r = install(bad);
+        assert!(
+            matches!(&r, Err(Error::Invalid { reason, .. }) if reason.text().contains("canonical order")),
+            "{bad:02x?}: {r:?}"
+        );
+    }
+}
+
 // ---- suit-set-version, suit-coswid, suit-text version fields ----------------------------------
 
 #[test]

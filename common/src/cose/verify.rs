@@ -90,10 +90,11 @@ impl<'a> AuthBlock<'a> {
     ///
     /// A COSE_Sign may hold at most [`MAX_COSE_SIGNERS`] signatures and a COSE_Mac as many
     /// recipients, checked here, before any verification. COSE_Mac recipients must use
-    /// direct key distribution with a pre-shared key (alg -6, empty ciphertext, no nested
-    /// recipients): the device's MAC keys are provisioned anchors, so a key wrapped or
-    /// agreed per message has nothing to unwrap it with; other recipient algorithms are
-    /// [`CoseError::UnsupportedRecipient`]. The recipients' `kid`s are key hints.
+    /// direct key distribution with a pre-shared key (alg -6 unprotected, no protected
+    /// parameter, empty ciphertext, no nested recipients): the device's MAC keys are
+    /// provisioned anchors, so a key wrapped or agreed per message has nothing to unwrap it
+    /// with; other recipient algorithms are [`CoseError::UnsupportedRecipient`]. The
+    /// recipients' `kid`s are key hints.
     pub fn parse_signers(bytes: &'a [u8]) -> Result<Vec<SignerEntry<'a>>, CoseError> {
         let tag = wire::leading_tag(bytes).ok_or(CoseError::Malformed)?;
         if tag != TAG_SIGN && tag != TAG_MAC {
@@ -146,7 +147,12 @@ impl<'a> AuthBlock<'a> {
             if ralg != ALG_DIRECT {
                 return Err(CoseError::UnsupportedRecipient(ralg));
             }
-            if !r.ciphertext.is_some_and(|c| c.is_empty()) || r.nested {
+            // RFC 9053 §6.1.1: with direct, "the 'protected' field MUST be zero length". An
+            // empty map in it (h'a0') is read as empty, as RFC 9052 §3 asks of recipients.
+            if !r.ciphertext.is_some_and(|c| c.is_empty())
+                || r.nested
+                || !r.headers.protected.labels.is_empty()
+            {
                 return Err(CoseError::Malformed);
             }
             if kid.is_empty() {

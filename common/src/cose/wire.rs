@@ -84,8 +84,8 @@ impl<'a> Header<'a> {
                 Item::Text(t) => Label::Text(t),
                 _ => return Err(CoseError::Malformed),
             };
-            // By value: the well-formedness check compares encoded keys, and an overlong
-            // integer encodes the same label differently (RFC 9052 §3: labels are unique).
+            // Unique by value (RFC 9052 §3), an overlong integer included: also what the
+            // well-formedness check refuses, kept here for the bucket check and `crit`.
             if h.labels.contains(&label) {
                 return Err(CoseError::Malformed);
             }

@@ -107,8 +107,39 @@ pub(crate) struct HeaderMap {
     labels: Vec<Label>,
 }
 
+/// Labels the content layer of a COSE_Encrypt processes, for `crit` (RFC 9052 §3.1).
+const CONTENT_LABELS: &[i64] = &[header::ALG, header::IV];
+/// Labels a recipient processes: what AES-KW, ECDH-ES and HPKE recipients read.
+const RECIPIENT_LABELS: &[i64] = &[
+    header::ALG,
+    header::KID,
+    header::EPHEMERAL_KEY,
+    header::HPKE_EK,
+    header::HPKE_PSK_ID,
+    header::SALT,
+    header::PARTY_U_IDENTITY,
+    header::PARTY_U_NONCE,
+    header::PARTY_U_OTHER,
+    header::PARTY_V_IDENTITY,
+    header::PARTY_V_NONCE,
+    header::PARTY_V_OTHER,
+];
+/// Labels an integrated HPKE COSE_Encrypt0 processes.
+const INTEGRATED_LABELS: &[i64] = &[
+    header::ALG,
+    header::KID,
+    header::HPKE_EK,
+    header::HPKE_PSK_ID,
+];
+
 impl HeaderMap {
-    fn parse(d: &mut Decoder<'_>, at: Location) -> Result<Self, DecryptError> {
+    /// Reads one bucket. `understood` is what this layer processes, for a `crit` in the
+    /// protected bucket; `None` for the unprotected one, where `crit` must not be.
+    fn parse(
+        d: &mut Decoder<'_>,
+        at: Location,
+        understood: Option<&[i64]>,
+    ) -> Result<Self, DecryptError> {
         let Ok(Item::Map(n)) = d.item() else {
             return Err(malformed(at, Problem::Shape));
         };
@@ -145,10 +176,27 @@ impl HeaderMap {
                     Item::Text(_) => return Err(DecryptError::Unsupported { at, label: Some(l) }),
                     _ => return Err(malformed(at, Problem::HeaderType(l))),
                 },
-                // Nothing this module understands may be critical, so any `crit` is refused.
-                header::CRIT | header::PARTIAL_IV => {
-                    return Err(DecryptError::Unsupported { at, label: Some(l) })
+                // RFC 9052 §3.1: a protected, non-empty array of labels; each must be one this
+                // layer processes, else the layer is refused, naming the first other label.
+                header::CRIT => {
+                    let Some(understood) = understood else {
+                        return Err(malformed(at, Problem::WrongBucket(l)));
+                    };
+                    let Item::Array(n @ 1..) = v else {
+                        return Err(malformed(at, Problem::HeaderType(l)));
+                    };
+                    let mut c = Decoder::new(raw);
+                    c.item().map_err(cbor_err(at))?;
+                    for _ in 0..n {
+                        let k = c.item().map_err(cbor_err(at))?;
+                        let k = int(k).and_then(|k| i64::try_from(k).ok());
+                        if !k.is_some_and(|k| understood.contains(&k)) {
+                            let label = Some(k.unwrap_or(header::CRIT));
+                            return Err(DecryptError::Unsupported { at, label });
+                        }
+                    }
                 }
+                header::PARTIAL_IV => return Err(DecryptError::Unsupported { at, label: Some(l) }),
                 header::KID => map.kid = Some(bytes(v)?),
                 header::IV => map.iv = Some(bytes(v)?),
                 header::EPHEMERAL_KEY => match v {
@@ -181,7 +229,13 @@ pub(crate) struct Headers {
 }
 
 impl Headers {
-    fn parse(d: &mut Decoder<'_>, at_p: Location, at_u: Location) -> Result<Self, DecryptError> {
+    /// Reads both buckets of a layer that processes the labels `understood`.
+    fn parse(
+        d: &mut Decoder<'_>,
+        at_p: Location,
+        at_u: Location,
+        understood: &[i64],
+    ) -> Result<Self, DecryptError> {
         let Ok(Item::Bytes(protected_bytes)) = d.item() else {
             return Err(malformed(at_p, Problem::Shape));
         };
@@ -189,9 +243,9 @@ impl Headers {
             HeaderMap::default()
         } else {
             let mut inner = decode(protected_bytes, MAX_INFO_LEN, at_p)?;
-            HeaderMap::parse(&mut inner, at_p)?
+            HeaderMap::parse(&mut inner, at_p, Some(understood))?
         };
-        let unprotected = HeaderMap::parse(d, at_u)?;
+        let unprotected = HeaderMap::parse(d, at_u, None)?;
         if unprotected
             .labels
             .iter()
@@ -271,6 +325,7 @@ impl Recipient {
             &mut d,
             Location::RecipientProtected(i),
             Location::RecipientUnprotected(i),
+            RECIPIENT_LABELS,
         )?;
         let Ok(Item::Bytes(ciphertext)) = d.item() else {
             return Err(malformed(at, Problem::Shape));
@@ -324,7 +379,12 @@ impl CoseEncrypt {
             return Err(malformed(at, Problem::Tag));
         }
         array(&mut d, 4..=4, at)?;
-        let headers = Headers::parse(&mut d, Location::Protected, Location::Unprotected)?;
+        let headers = Headers::parse(
+            &mut d,
+            Location::Protected,
+            Location::Unprotected,
+            CONTENT_LABELS,
+        )?;
         let ciphertext = ciphertext(&mut d, Location::Ciphertext)?;
         let Ok(Item::Array(n)) = d.item() else {
             return Err(malformed(Location::Recipients, Problem::Shape));
@@ -367,7 +427,12 @@ impl CoseEncrypt0 {
             _ => {}
         }
         array(&mut d, 3..=3, at)?;
-        let headers = Headers::parse(&mut d, Location::Protected, Location::Unprotected)?;
+        let headers = Headers::parse(
+            &mut d,
+            Location::Protected,
+            Location::Unprotected,
+            INTEGRATED_LABELS,
+        )?;
         let ciphertext = ciphertext(&mut d, Location::Ciphertext)?;
         Ok(Self {
             headers,

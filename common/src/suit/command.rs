@@ -534,6 +534,12 @@ impl CommandSequence {
                     reason: Words::OnlyConditionsAndControl,
                 });
             }
+            if shared && sets_custom(&cmd) {
+                return Err(Error::Invalid {
+                    at: Words::SuitSharedSequence,
+                    reason: Words::CustomParameterInShared,
+                });
+            }
             commands.push(cmd);
             offsets.push(at);
         }
@@ -574,6 +580,18 @@ fn allowed_in_shared(cmd: &Command) -> bool {
             | Command::OverrideMultiple(_)
             | Command::CopyParams(_)
     )
+}
+
+/// Whether `cmd` sets or copies a custom parameter, which "MUST NOT be used in the shared
+/// sequence" (manifest-37 suit-parameter-custom): there it would reach devices of any vendor
+/// and class before their identifiers are checked. Nested sequences are checked as decoded.
+fn sets_custom(cmd: &Command) -> bool {
+    match cmd {
+        Command::OverrideParameters(p) | Command::SetParameters(p) => !p.custom.is_empty(),
+        Command::OverrideMultiple(list) => list.iter().any(|(_, p)| !p.custom.is_empty()),
+        Command::CopyParams(list) => list.iter().any(|(_, l)| l.iter().any(|l| *l < 0)),
+        _ => false,
+    }
 }
 
 fn decode_index(dec: &mut Decoder<'_>) -> Result<IndexArg, Error> {

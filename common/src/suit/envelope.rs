@@ -140,6 +140,11 @@ impl<'a> Envelope<'a> {
                     let bytes = dec.bytes().at(AT)?;
                     integrated.push(IntegratedPayload { key, bytes });
                 }
+                // A private-use label is a member like any other this engine does not know.
+                Item::Nint(l) => {
+                    let label = i64::try_from(l).map_or(i64::MIN, |l| -1 - l);
+                    return Err(Error::Unsupported(Unsupported::Member(label)));
+                }
                 _ => {
                     return Err(Error::Invalid {
                         at: AT,

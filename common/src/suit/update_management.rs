@@ -430,18 +430,25 @@ fn permission_map(dec: &mut Decoder<'_>) -> Result<Vec<(ActorId, u64)>, Error> {
         return Err(Error::Limit(Words::ActorsInAPermissionMap));
     }
     let mut out = Vec::with_capacity(n);
-    // Deterministic encoding: keys strictly ascending by their encoded bytes (no duplicates).
+    // Canonical order as in every SUIT map (see `SeenKeys`): encoded keys strictly ascending
+    // under RFC 8949 §4.2.1 (bytewise) or §4.2.3 (length-first), one order for the whole map;
+    // no actor twice, however its key is encoded.
     let mut last: Option<&[u8]> = None;
+    let (mut not_bytewise, mut not_length_first) = (false, false);
     for _ in 0..n {
         let raw = dec.clone().skip().at(AT)?;
-        if last.is_some_and(|l| l >= raw) {
+        if let Some(l) = last {
+            not_bytewise |= l >= raw;
+            not_length_first |= (l.len(), l) >= (raw.len(), raw);
+        }
+        last = Some(raw);
+        let a = actor(dec, AT)?;
+        if (not_bytewise && not_length_first) || out.iter().any(|(b, _)| *b == a) {
             return Err(Error::Invalid {
                 at: AT,
                 reason: Words::ActorKeyOrder,
             });
         }
-        last = Some(raw);
-        let a = actor(dec, AT)?;
         out.push((a, dec.uint().at(AT)?));
     }
     Ok(out)

@@ -63,7 +63,7 @@ words! {
     ActorIdentifierLength => "actor identifier length",
     NeedsAtLeastOneActor => "needs at least one actor",
     ActorsInAPermissionMap => "actors in a permission map",
-    ActorKeyOrder => "actor keys repeated or not in deterministic order",
+    ActorKeyOrder => "actor keys repeated or in neither canonical order",
     ComponentMetadataMembers => "component metadata members",
     TimesNeedTag1 => "creation and modification times need CBOR tag 1",
     UnknownComponentMetadataMember => "unknown component metadata member",
@@ -92,7 +92,7 @@ words! {
     EnvelopeSize => "envelope size",
     UnexpectedTagExpected107 => "unexpected tag (expected 107)",
     IntegratedPayloads => "integrated payloads",
-    EnvelopeKeyType => "envelope keys are unsigned integers or text",
+    EnvelopeKeyType => "envelope keys are integers or text",
     MissingSuitAuthenticationWrapper => "missing suit-authentication-wrapper",
     MissingSuitManifest => "missing suit-manifest",
     MissingSuitDigest => "missing SUIT_Digest",
@@ -140,6 +140,7 @@ words! {
     DependencyEnvelopesHeld => "dependency envelopes held",
     CustomParameters => "custom parameters per component",
     SuitParameterUriLength => "suit-parameter-uri length",
+    CustomParameterInShared => "custom parameters (negative labels) are not allowed",
 }
 
 /// The word's number.
