@@ -102,7 +102,7 @@ echo
 step "host: check the key statement with the enrolled identity key; encrypt and sign"
 cd "$W"
 "$AUTHOR" verify-key-statement keys/anchor-1.statement.cbor --identity-key device.pub.pem \
-    --anchor 1 --out-dir verified
+    --anchor 1 --anchor-key author.pub.pem --out-dir verified
 printf 'serial=QEMU-0001\napi-endpoint=https://api.example.com\nsecret-token=%s\n' "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >perso.txt
 printf 'log-level=info\n' >consumer.conf
 # The TA's URI: where the device fetches it (--net: the one server the guest can reach).
@@ -180,7 +180,7 @@ run boot4 "${PUTS[@]}" "${BOOT4_NET[@]}" \
 echo
 step "status tracker (host): verify the device's signed report of the refused replay"
 debugfs -R "dump /ree/report.cose $W/report.cose" "$DISK" 2>/dev/null
-"$AUTHOR" verify-report --device-key "$W/report.pub.pem" "$W/report.cose"
+"$AUTHOR" verify-report --device-key "$W/report.pub.pem" --nonce "$NONCE" "$W/report.cose"
 if [ "$NET" = 1 ]; then
     echo
     step "status tracker (host): verify the reports the device posted over the network"

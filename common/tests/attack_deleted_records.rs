@@ -246,7 +246,7 @@ fn a_reset_by_deletion_starts_with_a_new_identity_and_no_old_keks() {
         1,
         vec![
             author_anchor(1, &[b"app"]),
-            kek_op(&to, TPA_PRIV, b"kek-1", &[1], &[0x11; 16]),
+            kek_op(&to, TPA_PRIV, b"kek-1", &[(1, &author_key())], &[0x11; 16]),
         ],
     );
     provision(&mut s, &m1).unwrap();

@@ -454,6 +454,97 @@ fn exported_keys_come_with_a_statement_signed_by_the_identity_key() {
     );
 }
 
+/// Review s27, finding 2: a statement's per-anchor keys name the key the anchor holds
+/// (`anchor_key_digest`), not only its id and key scope, so tenant A's author can tell that
+/// "anchor 1" was re-bound to another key before encrypting to what the statement exports.
+#[test]
+fn a_statement_names_the_key_each_exported_anchor_holds() {
+    use suit_common::service::provision::anchor_key_digest;
+    let mut s = two_tenants(false);
+    let digest = |public: &str| anchor_key_digest(&suit_test_support::p256_public_from_pem(public));
+    let k = anchor_keys(&mut s, 1);
+    let st = statement::verify(&k.statement, &k.identity_key).unwrap();
+    for purpose in ["ecdh-es", "hpke"] {
+        let stated = st.keys.iter().find(|x| x.purpose == purpose).unwrap();
+        assert_eq!(stated.anchor, Some(1));
+        assert_eq!(
+            stated.anchor_key.as_ref().map(|d| d.as_slice()),
+            Some(&digest(A_PUB)[..])
+        );
+    }
+    for device_key in st.keys.iter().filter(|x| x.anchor.is_none()) {
+        assert_eq!(device_key.anchor_key, None, "{}", device_key.purpose);
+    }
+    // Id 1 re-bound to tenant B's key: a fresh, correctly signed statement "for anchor 1"
+    // names B's key, which A's author refuses to encrypt to.
+    provision(
+        &mut s,
+        2,
+        vec![
+            Op::RemoveAnchor { id: 1 },
+            Op::RemoveAnchor { id: 2 },
+            add_anchor(1, B_PUB, scope(&[&[b"app-a"]], false)),
+        ],
+    );
+    let k = anchor_keys(&mut s, 1);
+    let st = statement::verify(&k.statement, &k.identity_key).unwrap();
+    let hpke = st.keys.iter().find(|x| x.purpose == "hpke").unwrap();
+    assert_eq!(hpke.anchor, Some(1));
+    assert_eq!(
+        hpke.anchor_key.as_ref().map(|d| d.as_slice()),
+        Some(&digest(B_PUB)[..])
+    );
+}
+
+/// A v1 statement (anchors by id only) is refused by name, and a v2 one whose per-anchor key
+/// lacks its anchor's key is malformed.
+#[test]
+fn a_v1_statement_or_an_anchor_without_its_key_is_refused() {
+    let identity = p256::SecretKey::from_slice(&[0x21; 32]).unwrap();
+    let sec1 = suit_common::service::keys::public(&identity);
+    let stated =
+        |purpose: &str, anchor: Option<u32>, anchor_key: Option<Vec<u8>>| statement::StatedKey {
+            purpose: purpose.into(),
+            anchor,
+            key_scope: anchor.map(|_| 1),
+            key: ByteBuf::from(sec1.sec1.clone()),
+            kid: ByteBuf::from(sec1.kid.clone()),
+            anchor_key: anchor_key.map(ByteBuf::from),
+        };
+    let sign = |kind: &str, keys: Vec<statement::StatedKey>| {
+        let st = statement::KeyStatement {
+            statement: kind.into(),
+            device: ByteBuf::from(sec1.kid.clone()),
+            keys,
+        };
+        statement::sign(&st, &identity).unwrap()
+    };
+    let id = stated("identity", None, None);
+    let ok = sign(
+        statement::STATEMENT_KIND,
+        vec![id.clone(), stated("hpke", Some(1), Some(vec![7; 32]))],
+    );
+    assert!(statement::verify(&ok, &sec1.sec1).is_ok());
+    let v1 = sign(
+        "suit-tee device keys v1",
+        vec![id.clone(), stated("hpke", Some(1), None)],
+    );
+    match statement::verify(&v1, &sec1.sec1) {
+        Err(StatementError::Malformed(w)) => assert!(w.contains("v1"), "{w}"),
+        other => panic!("{other:?}"),
+    }
+    for anchor_key in [None, Some(vec![7; 31])] {
+        let bad = sign(
+            statement::STATEMENT_KIND,
+            vec![id.clone(), stated("hpke", Some(1), anchor_key)],
+        );
+        assert!(matches!(
+            statement::verify(&bad, &sec1.sec1),
+            Err(StatementError::Malformed(_))
+        ));
+    }
+}
+
 /// Review s16, finding R4. Anchor 1 (tenant A) has no `ree_plaintext`: the TPA's word that
 /// what A's keys decrypt, and A's secure components, never reach a normal-world file, even if
 /// A's signing key is compromised. The key source keeps to it per anchor: in a manifest

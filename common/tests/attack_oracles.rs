@@ -1294,3 +1294,72 @@ fn a_severed_member_no_signature_covers_is_refused_before_authentication() {
         assert_eq!(authenticated_report(&mut s).unwrap(), before);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Review s27, finding 5: a provisioning request costs no heap in proportion to it before the
+// message is authenticated.
+
+/// Relays `message` as a provisioning request; the refusal and the peak heap of the call.
+fn measured_provision(s: &mut Dev, message: &[u8]) -> (Refused, usize) {
+    let mut request = protocol::encode(&ProvisionRequest {
+        message: ByteBuf::from(message.to_vec()),
+    })
+    .unwrap();
+    let (reply, peak) =
+        peak_heap(|| s.invoke(Command::Provision as u32, PROTOCOL_VERSION, &mut request));
+    assert_ne!(reply.status, Status::Ok);
+    let r = protocol::decode::<protocol::Refusal>(&reply.body, MAX_RESPONSE).unwrap();
+    (Refused::of(&r), peak)
+}
+
+/// What a provisioning request may cost before authentication: the device's keys and state,
+/// nothing of the message's size.
+const PROVISION_PRE_AUTH_HEAP: usize = 16 * 1024;
+
+#[test]
+fn an_oversized_provisioning_message_is_refused_without_a_copy() {
+    use suit_common::service::provision::MAX_MESSAGE;
+    let mut s = provisioned();
+    let message = cbor(&Value::Array(vec![
+        Value::Bytes(vec![0x5a; MAX_REQUEST - MAX_MESSAGE]),
+        Value::Null,
+    ]));
+    assert!(message.len() > 3 * MAX_MESSAGE && message.len() < MAX_REQUEST);
+    let (r, peak) = measured_provision(&mut s, &message);
+    says(&r.reason, "exceeds");
+    assert!(peak <= PROVISION_PRE_AUTH_HEAP, "{peak} bytes of heap");
+}
+
+#[test]
+fn a_provisioning_alg_no_tpa_key_takes_builds_no_signing_input() {
+    // The root is a P-256 key and no TPA anchor exists: EdDSA and HSS-LMS signatures cannot
+    // verify, so their signing input (a copy of the whole body) is never built.
+    use suit_common::service::provision::MAX_MESSAGE;
+    let mut s = provisioned();
+    for alg in [Algorithm::EdDsa, Algorithm::HssLms] {
+        let protected = cbor(&Value::Map(vec![(
+            Value::from(1),
+            Value::from(alg.cose_id()),
+        )]));
+        let auth = Value::Tag(
+            18,
+            Box::new(Value::Array(vec![
+                Value::Bytes(protected),
+                Value::Map(vec![]),
+                Value::Null,
+                Value::Bytes(vec![0; 64]),
+            ])),
+        );
+        let message = cbor(&Value::Array(vec![
+            Value::Bytes(vec![0x5a; MAX_MESSAGE - 256]),
+            auth,
+        ]));
+        assert!(message.len() <= MAX_MESSAGE);
+        let (r, peak) = measured_provision(&mut s, &message);
+        says(&r.reason, "not signed by the TPA");
+        assert!(
+            peak <= PROVISION_PRE_AUTH_HEAP,
+            "{alg:?}: {peak} bytes of heap"
+        );
+    }
+}

@@ -154,9 +154,11 @@ fn clear_symmetric_anchor(id: u32, role: RoleRecord, prefix: &[u8]) -> Op {
     })
 }
 
-/// A KEK for the manifests of anchor 2, wrapped for a message the root signs.
+/// A KEK for the manifests of anchor 2 (holding [`HMAC_SECRET`]), wrapped for a message the
+/// root signs.
 fn add_kek(k: &Keys, kid: &[u8], kek: &[u8]) -> Op {
-    kek_op(&k.to, TPA_PRIV, kid, &[2], kek)
+    let anchor = symmetric_cose_key(b"op-hmac", HMAC_SECRET);
+    kek_op(&k.to, TPA_PRIV, kid, &[(2, &anchor)], kek)
 }
 
 fn remove_kek(kid: &[u8]) -> Op {

@@ -588,6 +588,7 @@ fn reports_receipts_and_statements_match_coset_byte_for_byte() {
             key_scope: None,
             key: ByteBuf::from(point.clone()),
             kid: ByteBuf::from(kid.clone()),
+            anchor_key: None,
         }],
     };
     let ours = statement::sign(&st, &k).unwrap();

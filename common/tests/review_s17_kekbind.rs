@@ -20,11 +20,11 @@ use suit_common::service::store::SecureStore;
 use suit_common::service::Service;
 
 use suit_test_support::service::{
-    author_anchor, cbor, identity, kek_op, provision as relay, provision_message_by, scope,
-    secret_anchor_op, secrets_to, service, snapshot, Mem, SecretsTo,
+    author_anchor, author_key, cbor, identity, kek_op, provision as relay, provision_message_by,
+    scope, secret_anchor_op, secrets_to, service, snapshot, Mem, SecretsTo,
 };
+use suit_test_support::{cose_key, OPERATOR_PUB, TPA_PRIV};
 use suit_test_support::{ec2_cose_key, symmetric_cose_key, AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV};
-use suit_test_support::{OPERATOR_PUB, TPA_PRIV};
 
 const KEK: &[u8; 16] = b"review-s17-kek-1";
 const HMAC_KEY: &[u8; 32] = b"review-s17-operator-hmac-secret!";
@@ -73,14 +73,21 @@ fn tpa_anchor(id: u32, public: &str) -> Op {
     })
 }
 
-/// An author anchor with a key only the delegate has (none of the shared test keys).
-fn delegates_author(id: u32) -> Op {
+/// A key only the delegate has (none of the shared test keys), as a COSE_Key.
+fn delegates_key() -> Vec<u8> {
     use p256::elliptic_curve::sec1::ToSec1Point as _;
     let key = p256::SecretKey::from_slice(&[0x35; 32]).unwrap();
-    let point = key.public_key().to_sec1_point(false);
+    ec2_cose_key(
+        key.public_key().to_sec1_point(false).as_bytes(),
+        b"delegate's author",
+    )
+}
+
+/// An author anchor with [`delegates_key`].
+fn delegates_author(id: u32) -> Op {
     Op::AddAnchor(AnchorRecord {
         id,
-        cose_key: ByteBuf::from(ec2_cose_key(point.as_bytes(), b"delegate's author")),
+        cose_key: ByteBuf::from(delegates_key()),
         role: RoleRecord::Author,
         scope: scope(&[b"tenant-b"]),
         key_scope: 0,
@@ -118,7 +125,7 @@ fn keks(s: &Service<Mem>) -> Vec<(Vec<u8>, Vec<u32>)> {
 fn a_delegate_cannot_replay_the_roots_wrapped_kek_for_its_own_anchor() {
     let (mut s, to) = fresh();
     // The root provisions tenant A (anchor 1) with a KEK, and a delegate (anchor 2).
-    let roots_kek = kek_op(&to, TPA_PRIV, b"kek-1", &[1], KEK);
+    let roots_kek = kek_op(&to, TPA_PRIV, b"kek-1", &[(1, &author_key())], KEK);
     let stolen = wrapped(&roots_kek);
     send(
         &mut s,
@@ -164,10 +171,22 @@ fn a_delegate_cannot_replay_the_roots_wrapped_kek_for_its_own_anchor() {
     );
 
     // What the delegate wraps itself, for its own anchor, it may add.
-    let own = kek_op(&to, OPERATOR_PRIV, b"kek-b", &[5], &[0x42; 32]);
+    let own = kek_op(
+        &to,
+        OPERATOR_PRIV,
+        b"kek-b",
+        &[(5, &delegates_key())],
+        &[0x42; 32],
+    );
     send(&mut s, OPERATOR_PRIV, 1, vec![delegates_author(5), own]);
     // And the root re-granting its KEK with a fresh wrap works as before.
-    let fresh_wrap = kek_op(&to, TPA_PRIV, b"kek-1", &[1, 5], KEK);
+    let fresh_wrap = kek_op(
+        &to,
+        TPA_PRIV,
+        b"kek-1",
+        &[(1, &author_key()), (5, &delegates_key())],
+        KEK,
+    );
     send(&mut s, TPA_PRIV, 2, vec![remove_kek(b"kek-1"), fresh_wrap]);
     assert_eq!(
         keks(&s),
@@ -260,7 +279,13 @@ fn a_wrap_names_its_signer_by_key_not_by_anchor_id() {
     let (mut s, to) = fresh();
     send(&mut s, TPA_PRIV, 1, vec![tpa_anchor(2, OPERATOR_PUB)]);
     // Delegate 2 (the operator's key) wraps a KEK for itself.
-    let first = kek_op(&to, OPERATOR_PRIV, b"kek-d", &[2], KEK);
+    let first = kek_op(
+        &to,
+        OPERATOR_PRIV,
+        b"kek-d",
+        &[(2, &cose_key(OPERATOR_PUB))],
+        KEK,
+    );
     let stolen = wrapped(&first);
     send(&mut s, OPERATOR_PRIV, 1, vec![first]);
     // The root gives anchor id 2 to another key; the new delegate 2 replays the old one's wrap.
@@ -293,9 +318,9 @@ fn a_wrap_for_another_device_with_the_same_provisioning_key_does_not_open() {
         ..to.clone()
     };
     send(&mut s, TPA_PRIV, 1, vec![author_anchor(1, &[b"app"])]);
-    let op = kek_op(&elsewhere, TPA_PRIV, b"kek-1", &[1], KEK);
+    let op = kek_op(&elsewhere, TPA_PRIV, b"kek-1", &[(1, &author_key())], KEK);
     refused(&mut s, TPA_PRIV, 2, vec![op], "does not open");
-    let op = kek_op(&to, TPA_PRIV, b"kek-1", &[1], KEK);
+    let op = kek_op(&to, TPA_PRIV, b"kek-1", &[(1, &author_key())], KEK);
     send(&mut s, TPA_PRIV, 2, vec![op]);
 }
 
@@ -305,7 +330,7 @@ fn the_wrap_aad_is_the_documented_cbor_array() {
     // provision.rs's module documentation (what another TPA implementation would follow).
     use sha2::{Digest as _, Sha256};
     use suit_common::service::provision::{
-        anchor_wrap_aad, kek_wrap_aad, signer_key_digest, WrapBinding,
+        anchor_key_digest, anchor_wrap_aad, kek_wrap_aad, signer_key_digest, WrapBinding,
     };
     let point = suit_test_support::sec1_from_pem(suit_test_support::TPA_PUB);
     let signer = signer_key_digest(&suit_test_support::p256_public_from_pem(
@@ -322,14 +347,32 @@ fn the_wrap_aad_is_the_documented_cbor_array() {
         signer,
         device: b"device-kid",
     };
+    // Each anchor with the digest of the key it holds (review s27): an HMAC key's is SHA-256
+    // of `[4, key]`.
+    let hmac = suit_common::cose::VerificationKey::hmac256(HMAC_KEY).unwrap();
+    let hmac_digest: [u8; 32] = Sha256::digest(cbor(&Value::Array(vec![
+        Value::from(4),
+        Value::Bytes(HMAC_KEY.to_vec()),
+    ])))
+    .into();
+    assert_eq!(anchor_key_digest(&hmac), hmac_digest);
     assert_eq!(
-        kek_wrap_aad(&binding, b"kek-1", &[1, 70000]),
+        anchor_key_digest(&suit_test_support::p256_public_from_pem(
+            suit_test_support::TPA_PUB
+        )),
+        signer
+    );
+    assert_eq!(
+        kek_wrap_aad(&binding, b"kek-1", &[(1, signer), (70000, hmac_digest)]),
         cbor(&Value::Array(vec![
             Value::Text("suit-ta add-kek".into()),
             Value::Bytes(signer.to_vec()),
             Value::Bytes(b"device-kid".to_vec()),
             Value::Bytes(b"kek-1".to_vec()),
-            Value::Array(vec![Value::from(1), Value::from(70000)]),
+            Value::Array(vec![
+                Value::Array(vec![Value::from(1), Value::Bytes(signer.to_vec())]),
+                Value::Array(vec![Value::from(70000), Value::Bytes(hmac_digest.to_vec())]),
+            ]),
         ]))
     );
     let scope = scope(&[b"app"]);
@@ -346,7 +389,6 @@ fn the_wrap_aad_is_the_documented_cbor_array() {
         ]))
     );
     // A symmetric key signs no provisioning message: it has no signer digest.
-    let hmac = suit_common::cose::VerificationKey::hmac256(HMAC_KEY).unwrap();
     assert_eq!(signer_key_digest(&hmac), None);
 }
 
@@ -382,7 +424,7 @@ fn keks_refused(s: &mut Service<Mem>, counter: u64) {
 #[test]
 fn an_older_kek_object_put_back_does_not_bring_a_revoked_kek_back() {
     let (mut s, to) = fresh();
-    let add = kek_op(&to, TPA_PRIV, b"kek-1", &[1], KEK);
+    let add = kek_op(&to, TPA_PRIV, b"kek-1", &[(1, &author_key())], KEK);
     send(&mut s, TPA_PRIV, 1, vec![author_anchor(1, &[b"app"]), add]);
     let with_kek_1 = kek_object(&s);
     // The TPA revokes the KEK, then sends something else (no KEK change).
@@ -400,7 +442,7 @@ fn an_older_kek_object_put_back_does_not_bring_a_revoked_kek_back() {
 #[test]
 fn a_lost_state_write_leaves_the_previous_kek_set_and_an_uncommitted_object_is_refused_later() {
     let (mut s, to) = fresh();
-    let add = kek_op(&to, TPA_PRIV, b"kek-1", &[1], KEK);
+    let add = kek_op(&to, TPA_PRIV, b"kek-1", &[(1, &author_key())], KEK);
     send(&mut s, TPA_PRIV, 1, vec![author_anchor(1, &[b"app"]), add]);
     let state_1 = s.backend().store().raw(STATE_OBJECT).unwrap();
     let object_1 = kek_object(&s);
@@ -408,7 +450,7 @@ fn a_lost_state_write_leaves_the_previous_kek_set_and_an_uncommitted_object_is_r
     // Message 2 replaces kek-1 by kek-2: the KEK object is written, the state write is lost.
     let replace = vec![
         remove_kek(b"kek-1"),
-        kek_op(&to, TPA_PRIV, b"kek-2", &[1], &[0x22; 32]),
+        kek_op(&to, TPA_PRIV, b"kek-2", &[(1, &author_key())], &[0x22; 32]),
     ];
     let m = provision_message_by(&mut s, TPA_PRIV, 2, replace);
     s.backend_mut().store_mut().fail_once_at = Some(1);
@@ -445,7 +487,7 @@ fn without_ids(object: &[u8]) -> Vec<u8> {
 #[test]
 fn a_device_from_before_the_ids_names_its_kek_set_on_its_next_message() {
     let (mut s, to) = fresh();
-    let add = kek_op(&to, TPA_PRIV, b"kek-1", &[1], KEK);
+    let add = kek_op(&to, TPA_PRIV, b"kek-1", &[(1, &author_key())], KEK);
     send(&mut s, TPA_PRIV, 1, vec![author_anchor(1, &[b"app"]), add]);
     // Make it a device stored before the ids: no `kek_set`, no ids in the KEK object.
     let mut state = State::load(s.backend()).unwrap();
@@ -482,7 +524,7 @@ fn the_empty_kek_set_is_named_and_an_object_after_it_commits_as_any_other() {
     assert!(keks(&s).is_empty());
 
     // Message 2 adds a KEK; its state write is lost: the empty set stays in force.
-    let add = kek_op(&to, TPA_PRIV, b"kek-1", &[1], KEK);
+    let add = kek_op(&to, TPA_PRIV, b"kek-1", &[(1, &author_key())], KEK);
     let m = provision_message_by(&mut s, TPA_PRIV, 2, vec![add.clone()]);
     s.backend_mut().store_mut().fail_once_at = Some(1);
     assert!(relay(&mut s, &m).is_err());
@@ -513,4 +555,183 @@ fn the_empty_kek_set_is_named_and_an_object_after_it_commits_as_any_other() {
         .put(STATE_OBJECT, &empty_state)
         .unwrap();
     assert!(keks(&s).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Review s27: a KEK's wrap names the key each of its anchors holds, not only the id.
+
+/// An anchor scope a delegate would like for its own key: REE components, plaintext to the
+/// REE.
+fn ree_scope() -> suit_common::service::state::Scope {
+    let mut wide = scope(&[b"ree"]);
+    wide.ree_plaintext = true;
+    wide
+}
+
+#[test]
+fn a_roots_kek_for_an_anchor_does_not_follow_its_id_to_a_delegates_key() {
+    // The root makes anchor 1 tenant A's author and anchor 2 a delegate, then signs message 2:
+    // a KEK for anchor 1. The REE applies the delegate's re-binding of id 1 first.
+    let (mut s, to) = fresh();
+    send(
+        &mut s,
+        TPA_PRIV,
+        1,
+        vec![
+            author_anchor(1, &[b"tenant-a"]),
+            tpa_anchor(2, OPERATOR_PUB),
+        ],
+    );
+    let roots_kek = kek_op(&to, TPA_PRIV, b"kek-a", &[(1, &author_key())], KEK);
+    let root_msg_2 = provision_message_by(&mut s, TPA_PRIV, 2, vec![roots_kek.clone()]);
+    let rebind = Op::AddAnchor(AnchorRecord {
+        id: 1,
+        cose_key: ByteBuf::from(delegates_key()),
+        role: RoleRecord::Author,
+        scope: ree_scope(),
+        key_scope: 0,
+    });
+    send(
+        &mut s,
+        OPERATOR_PRIV,
+        1,
+        vec![Op::RemoveAnchor { id: 1 }, rebind.clone()],
+    );
+    let before = snapshot(&s);
+    let (_, r) = relay(&mut s, &root_msg_2).unwrap_err();
+    assert!(r.reason.contains("does not open"), "{}", r.reason);
+    assert_eq!(snapshot(&s), before);
+    assert!(
+        keks(&s).is_empty(),
+        "the delegate's anchor 1 got tenant A's KEK"
+    );
+
+    // Applied in the order the root meant, the same message is accepted, and a later
+    // re-binding of id 1 takes the KEK away from it (as before).
+    let (mut s, to) = fresh();
+    send(
+        &mut s,
+        TPA_PRIV,
+        1,
+        vec![
+            author_anchor(1, &[b"tenant-a"]),
+            tpa_anchor(2, OPERATOR_PUB),
+        ],
+    );
+    let roots_kek = kek_op(&to, TPA_PRIV, b"kek-a", &[(1, &author_key())], KEK);
+    send(&mut s, TPA_PRIV, 2, vec![roots_kek]);
+    assert_eq!(keks(&s), vec![(b"kek-a".to_vec(), vec![1])]);
+    send(
+        &mut s,
+        OPERATOR_PRIV,
+        1,
+        vec![Op::RemoveAnchor { id: 1 }, rebind],
+    );
+    assert_eq!(keks(&s), vec![(b"kek-a".to_vec(), vec![])]);
+}
+
+#[test]
+fn a_kek_names_the_key_its_anchor_holds_after_the_earlier_operations() {
+    let (mut s, to) = fresh();
+    send(&mut s, TPA_PRIV, 1, vec![author_anchor(1, &[b"app"])]);
+    let rebind = || {
+        vec![
+            Op::RemoveAnchor { id: 1 },
+            Op::AddAnchor(AnchorRecord {
+                id: 1,
+                cose_key: ByteBuf::from(delegates_key()),
+                role: RoleRecord::Author,
+                scope: scope(&[b"app"]),
+                key_scope: 0,
+            }),
+        ]
+    };
+    // The key anchor 1 held before this message's re-binding: refused.
+    let mut stale = rebind();
+    stale.push(kek_op(&to, TPA_PRIV, b"kek-1", &[(1, &author_key())], KEK));
+    refused(&mut s, TPA_PRIV, 2, stale, "does not open");
+    // The key it holds once the earlier operations applied.
+    let mut fresh_ops = rebind();
+    fresh_ops.push(kek_op(
+        &to,
+        TPA_PRIV,
+        b"kek-1",
+        &[(1, &delegates_key())],
+        KEK,
+    ));
+    send(&mut s, TPA_PRIV, 2, fresh_ops);
+    assert_eq!(keks(&s), vec![(b"kek-1".to_vec(), vec![1])]);
+    // An HMAC anchor is named by its key too.
+    let hmac = symmetric_cose_key(b"operator-hmac", HMAC_KEY);
+    let other = symmetric_cose_key(b"operator-hmac", b"another-operator-hmac-secret-32b");
+    let add = secret_anchor_op(
+        &to,
+        TPA_PRIV,
+        3,
+        RoleRecord::Operator,
+        scope(&[b"app"]),
+        &hmac,
+    );
+    send(&mut s, TPA_PRIV, 3, vec![add]);
+    let wrong = kek_op(&to, TPA_PRIV, b"kek-3", &[(3, &other)], &[0x33; 16]);
+    refused(&mut s, TPA_PRIV, 4, vec![wrong], "does not open");
+    let right = kek_op(&to, TPA_PRIV, b"kek-3", &[(3, &hmac)], &[0x33; 16]);
+    send(&mut s, TPA_PRIV, 4, vec![right]);
+}
+
+#[test]
+fn a_full_kek_set_at_every_bound_can_still_be_changed() {
+    // 32 anchors with ids of the widest encoding, 16 KEKs with 64-byte kids and 32-byte keys,
+    // each for all 32 anchors: the object then holds two such sets (current and previous).
+    use p256::elliptic_curve::sec1::ToSec1Point as _;
+    use suit_common::service::state::MAX_ANCHORS;
+    let (mut s, to) = fresh();
+    let ids: Vec<u32> = (0..MAX_ANCHORS as u32).map(|i| u32::MAX - i).collect();
+    let cose_keys: Vec<Vec<u8>> = (0..MAX_ANCHORS)
+        .map(|i| {
+            let k = p256::SecretKey::from_slice(&[0x40 + i as u8; 32]).unwrap();
+            ec2_cose_key(k.public_key().to_sec1_point(false).as_bytes(), b"")
+        })
+        .collect();
+    let anchors: Vec<Op> = ids
+        .iter()
+        .zip(&cose_keys)
+        .map(|(id, key)| {
+            Op::AddAnchor(AnchorRecord {
+                id: *id,
+                cose_key: ByteBuf::from(key.clone()),
+                role: RoleRecord::Author,
+                scope: scope(&[b"x"]),
+                key_scope: 0,
+            })
+        })
+        .collect();
+    send(&mut s, TPA_PRIV, 1, anchors);
+    let named: Vec<(u32, &[u8])> = ids
+        .iter()
+        .zip(&cose_keys)
+        .map(|(id, k)| (*id, k.as_slice()))
+        .collect();
+    let kid = |i: u8| {
+        let mut k = vec![b'k', i];
+        k.resize(64, b'.');
+        k
+    };
+    let keks_ops: Vec<Op> = (0..provision::MAX_KEKS as u8)
+        .map(|i| kek_op(&to, TPA_PRIV, &kid(i), &named, &[0x80 + i; 32]))
+        .collect();
+    send(&mut s, TPA_PRIV, 2, keks_ops);
+    assert!(kek_object(&s).len() <= provision::MAX_KEK_OBJECT);
+    send(
+        &mut s,
+        TPA_PRIV,
+        3,
+        vec![Op::RemoveKek {
+            kid: ByteBuf::from(kid(0)),
+        }],
+    );
+    send(&mut s, TPA_PRIV, 4, vec![Op::RemoveAnchor { id: ids[5] }]);
+    let left = keks(&s);
+    assert_eq!(left.len(), provision::MAX_KEKS - 1);
+    assert!(left.iter().all(|(_, a)| a.len() == MAX_ANCHORS - 1));
 }

@@ -79,18 +79,18 @@ pub fn serve<C: CommandFactory>(name: &'static str) -> Option<ExitCode> {
 /// The whole hidden command: writes the assets, prints each file, exit 0 (2 on failure).
 pub fn main<C: CommandFactory>(name: &'static str, dir: Option<&Path>) -> ExitCode {
     let Some(dir) = dir else {
-        eprintln!("{name}: usage: {name} {ARG} DIR");
+        crate::errln!("{name}: usage: {name} {ARG} DIR");
         return ExitCode::from(2);
     };
     match write::<C>(name, dir) {
         Ok(files) => {
             for f in files {
-                println!("{}", f.display());
+                crate::outln!("{}", f.display());
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("{name}: {}: {e}", dir.display());
+            crate::errln!("{name}: {}: {e}", dir.display());
             ExitCode::from(2)
         }
     }

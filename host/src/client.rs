@@ -355,7 +355,37 @@ pub fn report_of(
         pre_auth,
     };
     let r: suit_common::protocol::ReportResponse = call(tee, Command::Report, &request)?;
-    Ok(r.report.into_vec())
+    let signed = r.report.into_vec();
+    if let Some(asked) = nonce {
+        // Not a verification (the tracker verifies the signature): a report over another
+        // nonce is never shown or posted as the answer to this request.
+        let report = suit_common::report::Report::decode(&signed_report_payload(&signed)?)
+            .map_err(|_| AgentError::BadResponse("report does not decode"))?;
+        if report.nonce.as_deref() != Some(asked) {
+            return Err(AgentError::BadResponse(
+                "the TA's report does not carry the nonce it was asked to sign",
+            ));
+        }
+    }
+    Ok(signed)
+}
+
+/// The payload (the encoded SUIT_Report) of a signed report, unverified: for showing it
+/// and checking what the TA was asked for.
+pub fn signed_report_payload(signed: &[u8]) -> Result<Vec<u8>, AgentError> {
+    let value: ciborium::Value = ciborium::de::from_reader(signed)
+        .map_err(|_| AgentError::BadResponse("report is not CBOR"))?;
+    let inner = match value {
+        ciborium::Value::Tag(18, v) => *v,
+        v => v,
+    };
+    match inner {
+        ciborium::Value::Array(items) => match items.get(2) {
+            Some(ciborium::Value::Bytes(b)) => Ok(b.clone()),
+            _ => Err(AgentError::BadResponse("report has no payload")),
+        },
+        _ => Err(AgentError::BadResponse("report is not a COSE_Sign1")),
+    }
 }
 
 /// Streams one payload into the TA as a [`crate::transport::Sink`]: bytes are sent in
@@ -587,6 +617,56 @@ mod tests {
                 body,
             })
         }
+    }
+
+    /// A TA stand-in whose report is signed over `nonce`, whatever it is asked for.
+    struct StaleReporter {
+        nonce: Option<Vec<u8>>,
+    }
+
+    impl Transport for StaleReporter {
+        fn invoke(&mut self, command: Command, _: &[u8]) -> Result<RawReply, AgentError> {
+            assert_eq!(command, Command::Report);
+            let report = suit_common::report::Report {
+                manifest_uri: None,
+                manifest_digest: Some([7; 32]),
+                nonce: self.nonce.clone(),
+                entries: vec![],
+                result: suit_common::report::ReportResult::Success,
+                sequence_number: Some(1),
+                dropped_records: 0,
+                has_capability_report: false,
+                authenticated: Some(true),
+                device_state: None,
+            };
+            let key = p256::SecretKey::from_slice(&[0x11; 32]).unwrap();
+            let body = protocol::encode(&suit_common::protocol::ReportResponse {
+                report: ByteBuf::from(report.sign(&key).unwrap()),
+            })
+            .unwrap();
+            Ok(RawReply {
+                status: protocol::Status::Ok as u32,
+                detail: body.len() as u32,
+                body,
+            })
+        }
+    }
+
+    /// A report over another nonce (or none) is never handed on as the answer to a request
+    /// with a nonce (`suit-agent report --nonce`, poll's post); without one, any is.
+    #[test]
+    fn a_report_over_another_nonce_is_not_passed_on() {
+        let asked = [0xab; 16];
+        for stale in [Some(vec![0xcd; 16]), None] {
+            let mut ta = StaleReporter { nonce: stale };
+            let e = report(&mut ta, Some(&asked)).unwrap_err();
+            assert!(e.to_string().contains("nonce it was asked"), "{e}");
+            assert!(report(&mut ta, None).is_ok());
+        }
+        let mut ta = StaleReporter {
+            nonce: Some(asked.to_vec()),
+        };
+        assert!(report(&mut ta, Some(&asked)).is_ok());
     }
 
     /// A payload URI of several KiB (more than MAX_REQUEST leaves beside a full chunk) still

@@ -313,6 +313,13 @@ pub fn write_output(path: &Path, data: &[u8]) -> std::io::Result<()> {
     replace_file(path, data, mode)
 }
 
+/// Whether `path` names the process's own standard output (`/dev/stdout` and the other
+/// spellings [`write_output`] writes there): a command writing an output there prints its
+/// human lines to standard error instead (`crate::stdio::status_to_stderr`).
+pub fn is_standard_output(path: &Path) -> bool {
+    matches!(standard_stream(path), Some(StandardStream::Out))
+}
+
 /// The process's own standard stream a path names.
 enum StandardStream {
     Out,

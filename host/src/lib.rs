@@ -14,6 +14,7 @@ pub mod files;
 pub mod human;
 pub mod ree;
 pub mod sim;
+pub mod stdio;
 pub mod ta_signature;
 pub mod tee;
 pub mod timing;

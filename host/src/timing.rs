@@ -60,7 +60,7 @@ impl Transport for Timed {
 impl Drop for Timed {
     fn drop(&mut self) {
         for line in self.lines() {
-            eprintln!("{line}");
+            crate::errln!("{line}");
         }
     }
 }

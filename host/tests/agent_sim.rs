@@ -83,7 +83,7 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
     // (device.pub.pem, exported before provisioning) and uses only the keys it vouches for.
     author(
         d,
-        &words("verify-key-statement keys/anchor-1.statement.cbor --identity-key device.pub.pem --anchor 1 --out-dir verified"),
+        &words("verify-key-statement keys/anchor-1.statement.cbor --identity-key device.pub.pem --anchor 1 --anchor-key author.pub.pem --out-dir verified"),
     );
     assert_eq!(
         std::fs::read(d.join("verified/anchor-1.hpke.pub.pem")).unwrap(),

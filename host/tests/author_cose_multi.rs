@@ -47,7 +47,14 @@ fn verify(env: &Path, anchors: &[&Path], process: bool, out: &Path) -> Run {
     }
     a.push(env.into());
     if process {
-        a.extend([args![], spec_device(), args!["--out", out]].concat());
+        // Ed25519 (the operator's key) is a TA feature the default build lacks.
+        a.extend(
+            [
+                spec_device(),
+                args!["--out", out, "--ta-features", "ed25519"],
+            ]
+            .concat(),
+        );
     }
     run(&a)
 }

@@ -178,7 +178,7 @@ fn an_hss_lms_a256kw_a256ctr_envelope_installs_on_the_simulated_device() {
         d,
         "p.json",
         r#"{"counter": 1, "device-key": "dev/identity.pub.pem",
-        "provisioning-key": "dev/provisioning.pub.pem", "ops": [
+        "key-statement": "dev/key-statement.cbor", "ops": [
         {"add-anchor": {"id": 1, "key": "author.pub.cose", "role": "author", "components": [["app"]]}},
         {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}},
         {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [1]}}]}"#,

@@ -410,3 +410,115 @@ fn provision_refuses_an_oversized_description_or_fleet_list() {
     assert!(said.contains("fleet.txt"), "{said}");
     assert!(!d.join("msgs").exists() && !d.join("models").exists());
 }
+
+/// An output written to standard output (`-o /dev/stdout`) is the only thing there: the
+/// status lines go to standard error (create, sign, encrypt; the agent's report and key
+/// statement).
+#[test]
+fn an_output_on_standard_output_is_not_mixed_with_status_lines() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "author");
+    write(d, "fw.bin", b"firmware");
+    manifest(d, "");
+    let r = ok(author(
+        d,
+        &words("create m.json -o /dev/stdout --sign-key author.priv.pem"),
+    ));
+    assert!(r.stderr.contains("wrote /dev/stdout"), "{}", r.stderr);
+    assert!(!r.stdout.contains("wrote"), "{}", r.stdout);
+    // The bytes themselves (the runner's text view is lossy): sign's output, verified.
+    ok(author(d, &words("create m.json -o file.suit --unsigned")));
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_suit-author"))
+        .current_dir(d)
+        .args(words(
+            "sign file.suit -o /dev/stdout --sign-key author.priv.pem",
+        ))
+        .output()
+        .unwrap();
+    assert!(r.status.success());
+    assert_eq!(&r.stdout[..2], &[0xd8, 107], "not an envelope alone");
+    std::fs::write(d.join("piped.suit"), &r.stdout).unwrap();
+    ok(author(
+        d,
+        &words("verify piped.suit --trust-anchor author.pub.pem"),
+    ));
+    // The agent: its device key statement on standard output, nothing else.
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_suit-agent"))
+        .current_dir(d)
+        .args(words(
+            "--tee sim --state st device-key --statement /dev/stdout",
+        ))
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(r.stdout[0], 0xd2, "a COSE_Sign1 (tag 18) alone");
+    std::fs::write(d.join("statement.cbor"), &r.stdout).unwrap();
+    let said = ok(author(d, &words("inspect statement.cbor"))).stdout;
+    assert!(said.contains("COSE_Sign1"), "{said}");
+}
+
+/// A command writing several files checks every target first and writes its primary file
+/// last: a failure (a directory where a file goes) leaves the old envelope, private key or
+/// encryption info as it was.
+#[test]
+fn multi_file_outputs_never_replace_the_primary_before_a_companion_fails() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "author");
+    write(d, "fw.bin", b"firmware");
+    write(
+        d,
+        "app.json",
+        format!(
+            r#"{{"sequence-number": 1, "vendor-id": "{VENDOR}", "class-id": "{CLASS}",
+            "components": [{{"id": ["app"], "file": "fw.bin", "uri": "https://h/app.bin"}}]}}"#
+        ),
+    );
+    ok(author(
+        d,
+        &words("create app.json -o keep.suit --sign-key author.priv.pem --payload-out pd"),
+    ));
+    let envelope = read(d, "keep.suit");
+    std::fs::remove_file(d.join("pd/app.bin")).unwrap();
+    std::fs::create_dir(d.join("pd/app.bin")).unwrap();
+    let line =
+        "create app.json -o keep.suit --sign-key author.priv.pem --payload-out pd --sequence-number 2";
+    let said = fails(author(d, &words(line)), 2, "pd/app.bin");
+    assert!(said.contains("nothing was written"), "{said}");
+    assert_eq!(read(d, "keep.suit"), envelope, "the envelope was replaced");
+
+    // keygen --force: the private key stays when its public half cannot be written.
+    let private = read(d, "author.priv.pem");
+    std::fs::remove_file(d.join("author.pub.pem")).unwrap();
+    std::fs::create_dir(d.join("author.pub.pem")).unwrap();
+    fails(
+        author(d, &words("keygen --type p256 -o author --force")),
+        2,
+        "author.pub.pem",
+    );
+    assert_eq!(
+        read(d, "author.priv.pem"),
+        private,
+        "the private key was replaced"
+    );
+
+    // encrypt: the encryption info stays when the ciphertext cannot be written.
+    keygen(d, "device");
+    ok(author(
+        d,
+        &words("encrypt --payload fw.bin --recipient device.pub.pem --info-out i.cbor --ciphertext-out c.bin"),
+    ));
+    let info = read(d, "i.cbor");
+    std::fs::remove_file(d.join("c.bin")).unwrap();
+    std::fs::create_dir(d.join("c.bin")).unwrap();
+    fails(
+        author(
+            d,
+            &words("encrypt --payload fw.bin --recipient device.pub.pem --info-out i.cbor --ciphertext-out c.bin"),
+        ),
+        2,
+        "c.bin",
+    );
+    assert_eq!(read(d, "i.cbor"), info, "the encryption info was replaced");
+}

@@ -200,3 +200,56 @@ fn unusable_inputs_exit_2() {
         2
     );
 }
+
+/// `--nonce`: an authentic report is still refused (exit 1) unless it was signed over the
+/// nonce asked for, so an old report replayed to the status tracker does not pass; a report
+/// without a nonce fails too. A directory (each report its own nonce) is a usage error.
+#[test]
+fn nonce_must_be_the_one_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1);
+    let report = dir.path().join("report.cbor");
+    std::fs::write(&report, success_report().sign(&k).unwrap()).unwrap();
+    let mut bare = success_report();
+    bare.nonce = None;
+    let no_nonce = dir.path().join("no-nonce.cbor");
+    std::fs::write(&no_nonce, bare.sign(&k).unwrap()).unwrap();
+    let pubkey = write_pub(dir.path(), "device-report.pub.pem", &k);
+    let with = |file: &Path, nonce: &str, json: bool| {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "verify-report".into(),
+            "--device-key".into(),
+            pubkey.clone().into(),
+            "--nonce".into(),
+            nonce.into(),
+            file.into(),
+        ];
+        if json {
+            args.push("--json".into());
+        }
+        run(&args)
+    };
+    // The report's own nonce (01020304): verified, and said so.
+    let r = with(&report, "01020304", false);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    says(&r.stdout, "nonce is the expected one");
+    let r = with(&report, "01020304", true);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    says(&r.stdout, "\"nonce-checked\": true");
+    // Another nonce: the replayed report is refused, naming both nonces.
+    let r = with(&report, "0a0b0c0d", false);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    says(&r.stderr, "signed for nonce 01020304, not 0a0b0c0d");
+    assert!(!r.stdout.contains("VERIFIED"), "{}", r.stdout);
+    // No nonce at all.
+    let r = with(&no_nonce, "01020304", false);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    says(&r.stderr, "carries no nonce");
+    // Without --nonce both still verify (the signature is all that is checked).
+    assert_eq!(verify(&no_nonce, &pubkey, false).code, 0);
+    // Not hex; a directory.
+    assert_eq!(with(&report, "xyz", false).code, 2);
+    let r = with(dir.path(), "01020304", false);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    says(&r.stderr, "one report file");
+}

@@ -18,7 +18,8 @@ fn ok(o: Out) -> String {
 const HMAC_KEY: &[u8; 32] = b"cli-test-hmac-anchor-key-32bytes";
 const KEK: &[u8; 16] = b"cli-test-kek-16b";
 
-/// The device's identity and provisioning public keys, as the agent exports them.
+/// The device's identity and provisioning public keys, as the agent exports them, and its key
+/// statement (`key-statement.cbor`: what descriptions take the provisioning key from).
 fn export_keys(d: &Path) {
     for (which, file) in [
         ("identity", "identity.pub.pem"),
@@ -26,6 +27,10 @@ fn export_keys(d: &Path) {
     ] {
         ok(agent(d, &["device-key", "--which", which, "--out", file]));
     }
+    ok(agent(
+        d,
+        &["device-key", "--statement", "key-statement.cbor"],
+    ));
 }
 
 fn provision(d: &Path, json: &str, out: &str) -> String {
@@ -58,17 +63,18 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
     std::fs::write(
         d.join("bad.json"),
         r#"{"counter": 1, "device-key": "identity.pub.pem", "ops": [
-            {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [2]}}]}"#,
+            {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [2],
+                         "anchor-keys": {"2": {"key": "identity.pub.pem"}}}}]}"#,
     )
     .unwrap();
     fails(
         author(d, &provision_args("bad.json", "x.cbor", &[])),
         2,
-        "provisioning-key",
+        "key-statement",
     );
     std::fs::write(
         d.join("bad.json"),
-        r#"{"counter": 1, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
+        r#"{"counter": 1, "device-key": "identity.pub.pem", "key-statement": "key-statement.cbor",
             "ops": [{"add-anchor": {"id": 9, "hmac-key": "operator.key", "role": "tpa", "components": [[]]}}]}"#,
     )
     .unwrap();
@@ -80,7 +86,7 @@ fn secrets_travel_encrypted_receipts_verify_and_a_kek_recipient_installs() {
 
     let out = provision(
         d,
-        r#"{"counter": 1, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
+        r#"{"counter": 1, "device-key": "identity.pub.pem", "key-statement": "key-statement.cbor",
             "ops": [
               {"add-anchor": {"id": 2, "hmac-key": "operator.key", "role": "author", "components": [["mac"]]}},
               {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [2]}},
@@ -354,7 +360,7 @@ fn the_model_and_the_device_refuse_the_roots_key_as_an_anchor_and_a_kek_twice() 
     fails(agent(d, &["provision", "m.cbor"]), 1, held);
     provision(
         d,
-        r#"{"counter": 1, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
+        r#"{"counter": 1, "device-key": "identity.pub.pem", "key-statement": "key-statement.cbor",
             "ops": [
               {"add-anchor": {"id": 5, "key": "delegate.pub.pem", "role": "tpa", "components": [[]]}},
               {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [5]}}]}"#,
@@ -366,8 +372,9 @@ fn the_model_and_the_device_refuse_the_roots_key_as_an_anchor_and_a_kek_twice() 
     ok(by("delegate.priv.pem", &root_anchor(1, 3), false));
     fails(agent(d, &["provision", "m.cbor"]), 1, held);
     // The same KEK bytes under another id.
-    let twin = r#"{"counter": 2, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
-        "ops": [{"add-kek": {"kek": "kek.bin", "kid": "kek-2", "anchors": [5]}}]}"#;
+    let twin = r#"{"counter": 2, "device-key": "identity.pub.pem", "key-statement": "key-statement.cbor",
+        "ops": [{"add-kek": {"kek": "kek.bin", "kid": "kek-2", "anchors": [5],
+                             "anchor-keys": {"5": {"key": "delegate.pub.pem"}}}}]}"#;
     let kek_held = "KEK 6b656b2d32: its key is already KEK 6b656b2d31's";
     fails(by(TPA_PRIV, twin, true), 1, kek_held);
     ok(by(TPA_PRIV, twin, false));
@@ -378,4 +385,160 @@ fn the_model_and_the_device_refuse_the_roots_key_as_an_anchor_and_a_kek_twice() 
         anchors.contains("provisioning counter: 1 (TPA root); delegated TPA anchors: 0"),
         "{anchors}"
     );
+}
+
+/// Review s27, findings 1 and 4: a KEK's wrap names the key each anchor holds, which the tool
+/// takes from the description, the device model or `anchor-keys` (and refuses to guess);
+/// secrets go only to the provisioning key of a key statement verified against the device.
+#[test]
+fn a_kek_is_bound_to_its_anchors_keys_and_secrets_go_to_a_verified_provisioning_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    export_keys(d);
+    ok(author(d, &["keygen", "--type", "p256", "-o", "author"]));
+    ok(author(d, &["keygen", "--type", "p256", "-o", "other"]));
+    std::fs::write(d.join("kek.bin"), KEK).unwrap();
+    provision(
+        d,
+        r#"{"counter": 1, "device-key": "identity.pub.pem", "ops": [
+            {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
+        "p1.cbor",
+    );
+    ok(agent(d, &["provision", "p1.cbor"]));
+    let kek = |anchor_keys: &str| {
+        format!(
+            r#"{{"counter": 2, "device-key": "identity.pub.pem", "key-statement": "key-statement.cbor",
+            "ops": [{{"add-kek": {{"kek": "kek.bin", "kid": "kek-1", "anchors": [1]{anchor_keys}}}}}]}}"#
+        )
+    };
+    let make = |json: &str, model: bool| {
+        std::fs::write(d.join("k.json"), json).unwrap();
+        let mut args = vec!["provision", "k.json", "--tpa-key", TPA_PRIV, "-o", "k.cbor"];
+        if model {
+            args.extend(["--state", "model.cbor"]);
+        }
+        author(d, &args)
+    };
+    // Neither the description, a model nor anchor-keys says which key anchor 1 holds.
+    let unknown = make(&kek(""), false);
+    fails(unknown, 2, "which key anchor 1 holds is not known");
+    // The model knows it; anchor-keys naming another key contradicts it.
+    fails(
+        make(
+            &kek(r#", "anchor-keys": {"1": {"key": "other.pub.pem"}}"#),
+            true,
+        ),
+        2,
+        "names another key for anchor 1",
+    );
+    // Bound to a key anchor 1 does not hold: the device does not open the KEK.
+    ok(make(
+        &kek(r#", "anchor-keys": {"1": {"key": "other.pub.pem"}}"#),
+        false,
+    ));
+    fails(agent(d, &["provision", "k.cbor"]), 1, "does not open");
+    // Bound to the key it holds (the private key file names it as well): applied.
+    ok(make(
+        &kek(r#", "anchor-keys": {"1": {"key": "author.priv.pem"}}"#),
+        false,
+    ));
+    let applied = ok(agent(d, &["provision", "k.cbor"]));
+    assert!(applied.contains("added KEK"), "{applied}");
+
+    // Finding 4: no bare provisioning key PEM; a statement of another device is refused.
+    let secret = |keys: &str| {
+        format!(
+            r#"{{"counter": 3, "device-key": "identity.pub.pem", {keys}
+            "ops": [{{"add-kek": {{"kek": "kek.bin", "kid": "kek-2", "anchors": [1],
+                      "anchor-keys": {{"1": {{"key": "author.pub.pem"}}}}}}}}]}}"#
+        )
+    };
+    fails(
+        make(
+            &secret(r#""provisioning-key": "provisioning.pub.pem","#),
+            false,
+        ),
+        2,
+        "\"provisioning-key\" is no longer taken",
+    );
+    ok(agent_state(
+        d,
+        "other-device",
+        &["device-key", "--out-dir", "other-dev"],
+    ));
+    fails(
+        make(
+            &secret(r#""key-statement": "other-dev/key-statement.cbor","#),
+            false,
+        ),
+        1,
+        "names another identity key",
+    );
+}
+
+/// Review s27, finding 2: `verify-key-statement` writes an anchor's payload keys only if the
+/// statement says the anchor holds the caller's key, and refuses `--anchor` otherwise.
+#[test]
+fn an_anchors_stated_keys_are_taken_only_for_the_callers_own_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    export_keys(d);
+    ok(author(d, &["keygen", "--type", "p256", "-o", "author"]));
+    ok(author(d, &["keygen", "--type", "p256", "-o", "other"]));
+    provision(
+        d,
+        r#"{"counter": 1, "device-key": "identity.pub.pem", "ops": [
+            {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
+        "p1.cbor",
+    );
+    ok(agent(d, &["provision", "p1.cbor"]));
+    ok(agent(
+        d,
+        &["device-key", "--anchor", "1", "--statement", "a1.cbor"],
+    ));
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify-key-statement",
+            "a1.cbor",
+            "--identity-key",
+            "identity.pub.pem",
+        ];
+        args.extend_from_slice(extra);
+        author(d, &args)
+    };
+    // --anchor needs the key the anchor must hold.
+    fails(verify(&["--anchor", "1"]), 2, "--anchor-key");
+    // Another key: refused, nothing written.
+    fails(
+        verify(&[
+            "--anchor",
+            "1",
+            "--anchor-key",
+            "other.pub.pem",
+            "--out-dir",
+            "x",
+        ]),
+        1,
+        "anchor 1 holds another key",
+    );
+    assert!(!d.join("x").join("anchor-1.hpke.pub.pem").exists());
+    // Without --anchor-key, the device keys are written but not the anchor's.
+    let out = ok(verify(&["--out-dir", "y"]));
+    assert!(out.contains("not written"), "{out}");
+    assert!(d.join("y").join("identity.pub.pem").is_file());
+    assert!(!d.join("y").join("anchor-1.hpke.pub.pem").exists());
+    // The author's own key (public or private file): written.
+    for key in ["author.pub.pem", "author.priv.pem"] {
+        let dir = format!("z-{key}");
+        ok(verify(&[
+            "--anchor",
+            "1",
+            "--anchor-key",
+            key,
+            "--out-dir",
+            &dir,
+        ]));
+        assert!(d.join(&dir).join("anchor-1.hpke.pub.pem").is_file());
+        assert!(d.join(&dir).join("anchor-1.ecdh.pub.pem").is_file());
+    }
 }

@@ -330,3 +330,194 @@ fn keygen_refuses_to_replace_a_key_without_force() {
     ));
     assert_ne!(std::fs::read(d.join("k.priv.pem")).unwrap(), before);
 }
+
+/// The byte string at text key `name` of the CBOR map in `file` (a record's field).
+fn record_field(file: &Path, name: &str) -> Vec<u8> {
+    let v: ciborium::value::Value =
+        ciborium::de::from_reader(std::fs::read(file).unwrap().as_slice()).unwrap();
+    let ciborium::value::Value::Map(m) = v else {
+        panic!("{}: not a map", file.display())
+    };
+    m.into_iter()
+        .find_map(|(k, v)| match (k, v) {
+            (ciborium::value::Value::Text(k), ciborium::value::Value::Bytes(b)) if k == name => {
+                Some(b)
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{}: no {name}", file.display()))
+}
+
+// Review: `inspect --diag` of the TPA's device model (`provision --state`) printed its KEKs.
+// Every record holding a secret that inspect can be pointed at: the model (KEKs, HMAC
+// anchors), the simulated TA's device keys (master secret), an HSS-LMS key file's body.
+#[test]
+fn inspect_never_prints_the_secrets_of_models_and_key_records() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    for k in ["tpa", "device", "author", "prov"] {
+        keygen(d, k, false);
+    }
+    let kek = [0x3c_u8; 16];
+    let hmac = [0x4d_u8; 32];
+    std::fs::write(d.join("kek.bin"), kek).unwrap();
+    std::fs::write(d.join("hmac.key"), hmac).unwrap();
+    std::fs::write(
+        d.join("p.json"),
+        r#"{"counter": 1, "device-key": "dev/identity.pub.pem", "key-statement": "dev/key-statement.cbor",
+        "ops": [{"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
+        {"add-anchor": {"id": 2, "hmac-key": "hmac.key", "role": "operator", "components": [[]]}},
+        {"add-kek": {"kek": "kek.bin", "kid": "k1", "anchors": [1]}}]}"#,
+    )
+    .unwrap();
+    // Secrets are encrypted to the provisioning key of the device's verified key statement.
+    ok(agent_state(d, "st", &["device-key", "--out-dir", "dev"]));
+    ok(author(
+        d,
+        &words("provision p.json --tpa-key tpa.priv.pem -o p.cbor --state model.cbor"),
+    ));
+    // The simulated TA's device keys object.
+    ok(agent_state(d, "st", &["device-key"]));
+    let keys = d.join("st").join(hex::encode("suit/device-keys"));
+    let master = hex::encode(record_field(&keys, "master"));
+    // An HSS-LMS key file's CBOR body (what the PEM's base64 holds).
+    ok(author(
+        d,
+        &words("keygen --type hss-lms --levels 1 --height 5 -o h"),
+    ));
+    let pem = std::fs::read_to_string(d.join("h.priv.pem")).unwrap();
+    let b64: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && !l.contains(':'))
+        .collect();
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .unwrap();
+    std::fs::write(d.join("h.body.cbor"), &body).unwrap();
+    let hss = hex::encode(record_field(&d.join("h.body.cbor"), "private-key"));
+
+    let secrets = [hex::encode(kek), hex::encode(hmac), master, hss];
+    let files = [
+        "model.cbor".to_string(),
+        keys.display().to_string(),
+        "h.body.cbor".to_string(),
+    ];
+    for file in &files {
+        for mode in [&["--diag"][..], &["--json"][..], &[][..]] {
+            let mut a = vec!["inspect", file.as_str()];
+            a.extend_from_slice(mode);
+            let all = author(d, &a).text();
+            for s in &secrets {
+                assert!(!all.contains(s.as_str()), "{file} {mode:?}: {all}");
+            }
+        }
+    }
+    let r = ok(author(d, &["inspect", "model.cbor"]));
+    says(&r.stdout, "model of a device");
+    says(&r.stdout, "private key material redacted (16 bytes)");
+    // What is not secret is still shown: the KEK's id, the author anchor's public key.
+    says(&r.stdout, "h'6b31'");
+    says(&r.stdout, "-2: h'");
+}
+
+/// Runs `exe` in `dir` with standard output (`out`) or standard error closed: a pipe whose
+/// reader is gone. Returns the exit code (`None`: killed, e.g. by a panic's abort).
+fn run_with_closed(exe: &str, dir: &Path, args: &[&str], out: bool) -> Option<i32> {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut c = std::process::Command::new(exe);
+    c.current_dir(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    if out {
+        c.stdout(writer).stderr(std::process::Stdio::null());
+    } else {
+        c.stderr(writer).stdout(std::process::Stdio::null());
+    }
+    c.status().unwrap().code()
+}
+
+// Review: `... --json | head -1` panicked ("failed printing to stdout: Broken pipe", exit
+// 134). A closed stream is not the command's failure: it exits with its own status.
+#[test]
+fn a_closed_standard_output_or_error_does_not_panic() {
+    let t = signer_and_device();
+    let d = t.path();
+    std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
+    std::fs::write(
+        d.join("m.json"),
+        suit_test_support::cli::app_description("b"),
+    )
+    .unwrap();
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key signer.priv.pem"),
+    ));
+    let a = env!("CARGO_BIN_EXE_suit-author");
+    let g = env!("CARGO_BIN_EXE_suit-agent");
+    for (exe, args, code) in [
+        (a, "inspect m.suit --json", 0),
+        (a, "verify m.suit --trust-anchor signer.pub.pem --json", 0),
+        (a, "verify m.suit --trust-anchor signer.pub.pem", 0),
+        (
+            a,
+            "verify missing.suit --trust-anchor signer.pub.pem --json",
+            2,
+        ),
+        (g, "--tee sim --state st status --json", 0),
+        (g, "--tee sim --state st device-key", 0),
+    ] {
+        for out in [true, false] {
+            assert_eq!(
+                run_with_closed(exe, d, &words(args), out),
+                Some(code),
+                "{args} with standard {} closed",
+                if out { "output" } else { "error" }
+            );
+        }
+    }
+}
+
+// Review: a raw 16/32-byte KEK or HMAC key whose first byte is a CBOR map header was read as
+// a COSE_Key and refused.
+#[test]
+fn raw_symmetric_keys_starting_with_a_map_header_are_raw_keys() {
+    let t = signer_and_device();
+    let d = t.path();
+    std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
+    for first in [0xa0_u8, 0xa1, 0xbf] {
+        let mut kek = [0x42_u8; 16];
+        kek[0] = first;
+        std::fs::write(d.join("kek.bin"), kek).unwrap();
+        ok(author(
+            d,
+            &words(
+                "encrypt --payload fw.bin --kek kek.bin --info-out i.cbor --ciphertext-out c.bin",
+            ),
+        ));
+        let mut hmac = [0x17_u8; 32];
+        hmac[0] = first;
+        std::fs::write(d.join("hmac.key"), hmac).unwrap();
+        std::fs::write(
+            d.join("m.json"),
+            suit_test_support::cli::app_description("b"),
+        )
+        .unwrap();
+        ok(author(
+            d,
+            &words("create m.json -o h.suit --hmac-key hmac.key"),
+        ));
+        ok(author(d, &words("verify h.suit --hmac-key hmac.key")));
+    }
+    // A real COSE_Key still is one (and a malformed one is still refused as such).
+    std::fs::write(
+        d.join("k.cose"),
+        suit_host::author::keys::symmetric_cose_key(&[0x5a; 16], Some(b"k")).unwrap(),
+    )
+    .unwrap();
+    ok(author(
+        d,
+        &words("encrypt --payload fw.bin --kek k.cose --info-out i.cbor --ciphertext-out c.bin"),
+    ));
+}

@@ -75,3 +75,117 @@ fn create_unsigned_then_sign_in_separate_steps() {
     );
     assert_eq!(r.code, 2);
 }
+
+/// `verify --process` runs the simulator, which has every algorithm; an update that needs one
+/// the default TA build lacks (Ed25519 signatures, ChaCha20/Poly1305 payloads) is refused
+/// (exit 1) naming it, in words and in JSON, unless `--ta-features` says the target has it.
+#[test]
+fn verify_process_refuses_what_the_default_ta_build_refuses() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    for (kind, name) in [("ed25519", "ed"), ("p256", "author"), ("p256", "device")] {
+        ok(author(d, &["keygen", "--type", kind, "-o", name]));
+    }
+    std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
+    write(d, "m.json", app_description("b"));
+    write(
+        d,
+        "c.json",
+        app_description("b").replace(
+            r#""file": "fw.bin""#,
+            r#""file": "fw.bin", "encryption": {"content-alg": "ChaCha20/Poly1305", "recipients": [{"key": "device.pub.pem"}]}"#,
+        ),
+    );
+    ok(author(
+        d,
+        &words("create m.json -o ed.suit --sign-key ed.priv.pem"),
+    ));
+    ok(author(
+        d,
+        &words("create c.json -o cc.suit --sign-key author.priv.pem"),
+    ));
+    let device = "--process --vendor-id example.com --class-id b";
+    let cases = [
+        (
+            "ed.suit --trust-anchor ed.pub.pem",
+            "ed25519",
+            "Ed25519 signatures",
+        ),
+        (
+            "cc.suit --trust-anchor author.pub.pem --device-key device.priv.pem",
+            "chacha20",
+            "ChaCha20/Poly1305",
+        ),
+    ];
+    for (args, feature, words_) in cases {
+        let line = format!("verify {args} {device}");
+        let r = author(d, &words(&line));
+        assert_eq!(r.code, 1, "{line}: {}{}", r.stdout, r.stderr);
+        says(&r.stderr, words_);
+        says(&r.stderr, &format!("--ta-features {feature}"));
+        assert!(!r.stdout.contains("OK: update applied"), "{}", r.stdout);
+        let r = author(d, &words(&format!("{line} --json")));
+        assert_eq!(r.code, 1);
+        let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(j["refused"], true, "{j}");
+        assert_eq!(j["not-in-default-ta"]["features"][0], feature, "{j}");
+        // The target TA has it: applied, and said why it passes.
+        let r = ok(author(
+            d,
+            &words(&format!("{line} --ta-features {feature}")),
+        ));
+        says(&r.stdout, "OK: update applied");
+        says(&r.stdout, &format!("--ta-features {feature} says"));
+    }
+    // What the default TA has (ESP256, AES-GCM) needs no flag.
+    ok(author(
+        d,
+        &words("create m.json -o p.suit --sign-key author.priv.pem"),
+    ));
+    let r = ok(author(
+        d,
+        &words(&format!(
+            "verify p.suit --trust-anchor author.pub.pem {device}"
+        )),
+    ));
+    assert!(!r.stdout.contains("--ta-features"), "{}", r.stdout);
+    assert_eq!(
+        author(
+            d,
+            &words(&format!(
+                "verify p.suit --trust-anchor author.pub.pem {device} --ta-features rsa"
+            ))
+        )
+        .code,
+        2
+    );
+}
+
+/// `sign` counts the blocks it added (one COSE_Sign for several keys) and names itself when
+/// given no key.
+#[test]
+fn sign_counts_the_blocks_it_added() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(author(d, &["keygen", "--type", "p256", "-o", "a"]));
+    ok(author(d, &["keygen", "--type", "ed25519", "-o", "b"]));
+    std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
+    write(d, "m.json", app_description("b"));
+    ok(author(
+        d,
+        &["create", "m.json", "-o", "m.suit", "--unsigned"],
+    ));
+    let r = ok(author(
+        d,
+        &words("sign m.suit -o s.suit --sign-key a.priv.pem --sign-key b.priv.pem --cose-sign"),
+    ));
+    says(&r.stdout, "1 new authentication block(s)");
+    let r = ok(author(
+        d,
+        &words("sign m.suit -o s1.suit --sign-key a.priv.pem --sign-key b.priv.pem"),
+    ));
+    says(&r.stdout, "2 new authentication block(s)");
+    let r = author(d, &words("sign m.suit -o x.suit"));
+    assert_eq!(r.code, 2);
+    says(&r.stderr, "sign needs at least one --sign-key");
+}

@@ -11,7 +11,7 @@ suit_test_support::cli_tools!();
 fn description(kek_anchors: &str) -> String {
     format!(
         r#"{{"counter": 1, "device-key": "dev/identity.pub.pem",
-        "provisioning-key": "dev/provisioning.pub.pem", "ops": [
+        "key-statement": "dev/key-statement.cbor", "ops": [
         {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}}},
         {{"add-anchor": {{"id": 2, "key": "other.pub.pem", "role": "author", "components": [["app"]]}}}},
         {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}}}}}},

@@ -289,7 +289,23 @@ message!(AnchorKeysInfo {
     hpke_key,
     hpke_kid,
 });
-message!(ProvisionRequest { message });
+// Generic over its message (bytes, or their place in the request: `Span`), as
+// `PayloadChunkRequest` below.
+impl<D: Field> Codec for ProvisionRequest<D> {
+    fn encode_into(&self, e: &mut Encoder) {
+        let ProvisionRequest { message } = self;
+        suit_cbor::put_fields!(e; message);
+    }
+    fn decode_from(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        Take::take(d)
+    }
+}
+
+impl<D: Take> Take for ProvisionRequest<D> {
+    fn take(d: &mut Decoder<'_>) -> Result<Self, CborError> {
+        suit_cbor::take_fields!(d; ProvisionRequest { message })
+    }
+}
 message!(ProvisionResponse {
     counter,
     signer,

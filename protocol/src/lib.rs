@@ -367,10 +367,12 @@ pub struct AnchorKeysInfo {
     pub hpke_kid: ByteBuf,
 }
 
+/// `message`: the provisioning message where a request is built, or its place in the request
+/// ([`Span`]) where the TA reads one ([`decode_in_place`]): no copy before it is authenticated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct ProvisionRequest {
-    pub message: ByteBuf,
+pub struct ProvisionRequest<D = ByteBuf> {
+    pub message: D,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -201,16 +201,31 @@ fn wrap_for(
     )
 }
 
-/// `AddKek` of `key` under `kid` for `anchors`, wrapped as a message `signer` (a P-256 PEM
-/// path: the root's or a delegate's) signs for `to`'s device must carry it.
-pub fn kek_op(to: &SecretsTo, signer: &str, kid: &[u8], anchors: &[u32], key: &[u8]) -> Op {
+/// `AddKek` of `key` under `kid` for `anchors` (each id with the COSE_Key the signer means it
+/// to hold when the operation applies), wrapped as a message `signer` (a P-256 PEM path: the
+/// root's or a delegate's) signs for `to`'s device must carry it.
+pub fn kek_op(
+    to: &SecretsTo,
+    signer: &str,
+    kid: &[u8],
+    anchors: &[(u32, &[u8])],
+    key: &[u8],
+) -> Op {
+    let held: Vec<(u32, [u8; 32])> = anchors
+        .iter()
+        .map(|(id, cose_key)| (*id, anchor_key_digest(cose_key)))
+        .collect();
     Op::AddKek {
         kid: ByteBuf::from(kid.to_vec()),
-        anchors: anchors.to_vec(),
-        wrapped_key: wrap_for(to, signer, key, |b| {
-            provision::kek_wrap_aad(b, kid, anchors)
-        }),
+        anchors: held.iter().map(|(id, _)| *id).collect(),
+        wrapped_key: wrap_for(to, signer, key, |b| provision::kek_wrap_aad(b, kid, &held)),
     }
+}
+
+/// [`provision::anchor_key_digest`] of a COSE_Key.
+pub fn anchor_key_digest(cose_key: &[u8]) -> [u8; 32] {
+    let (key, _) = suit_common::cose::VerificationKey::from_cose_key(cose_key).unwrap();
+    provision::anchor_key_digest(&key)
 }
 
 /// `AddSecretAnchor` of the symmetric COSE_Key `cose_key` as anchor `id`, wrapped as a message
@@ -255,6 +270,11 @@ pub fn provision(
             message: ByteBuf::from(message.to_vec()),
         },
     )
+}
+
+/// The COSE_Key [`author_anchor`] gives its anchor (the manifest-spec author key).
+pub fn author_key() -> Vec<u8> {
+    cose_key(AUTHOR_PUB).to_vec()
 }
 
 pub fn author_anchor(id: u32, prefixes: &[&[u8]]) -> Op {

@@ -500,9 +500,10 @@ pub fn create_envelope_signed(
 
 /// Boots once on `disk` and writes the device's public identity key (created inside the TA
 /// on first use; what `suit-agent device-key` exports by default) to `dir/device.pub.pem` and
-/// `identity.pub.pem`, and its provisioning key to `provisioning.pub.pem`. Tests treat this
-/// first export as the factory enrolment: it binds provisioning messages to the device and
-/// checks the key statements of [`provision_and_export_anchor_keys`].
+/// `identity.pub.pem`, its provisioning key to `provisioning.pub.pem` and its key statement
+/// to `key-statement.cbor` (what provisioning descriptions take the provisioning key from).
+/// Tests treat this first export as the factory enrolment: it binds provisioning messages to
+/// the device and checks the key statements of [`provision_and_export_anchor_keys`].
 pub fn export_device_key(disk: &Path, dir: &Path) {
     let run = boot(
         Boot {
@@ -513,9 +514,16 @@ pub fn export_device_key(disk: &Path, dir: &Path) {
             "suit-agent device-key",
             "suit-agent device-key --which identity",
             "suit-agent device-key --which provisioning",
+            "suit-agent device-key --out-dir /data/enrol",
         ],
     );
     run.assert_ok();
+    let enrol = copy_out_of_disk(disk, "/enrol");
+    std::fs::copy(
+        enrol.path().join("enrol/key-statement.cbor"),
+        dir.join("key-statement.cbor"),
+    )
+    .expect("the device's key statement");
     write_text(dir, "device.pub.pem", &pem_from(&run.command(0).output));
     write_text(dir, "identity.pub.pem", &pem_from(&run.command(1).output));
     write_text(
@@ -548,7 +556,8 @@ pub fn sign_provisioning(dir: &Path, description: &str) {
 /// keys with the TA's signed key statement. On the host, every statement is checked against
 /// the enrolled identity key (`dir/device.pub.pem`, from [`export_device_key`]) with
 /// `suit-author verify-key-statement`, which writes the verified `anchor-N.ecdh.pub.pem`
-/// (ECDH-ES recipients) and `anchor-N.hpke.pub.pem` (HPKE recipients) into `dir`.
+/// (ECDH-ES recipients) and `anchor-N.hpke.pub.pem` (HPKE recipients) into `dir`, checking
+/// that anchor N holds the key `dir/provision.json` gave it (`--anchor-key`).
 pub fn provision_and_export_anchor_keys(disk: &Path, dir: &Path, anchors: &[u32]) {
     let put = format!(
         "{}=/up/provision.cbor",
@@ -571,9 +580,22 @@ pub fn provision_and_export_anchor_keys(disk: &Path, dir: &Path, anchors: &[u32]
     )
     .assert_ok();
     let keys = copy_out_of_disk(disk, "/keys");
+    let description: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("provision.json")).expect("provision.json"),
+    )
+    .expect("provision.json is JSON");
     for a in anchors {
         let statement = keys.path().join(format!("keys/anchor-{a}.statement.cbor"));
         let statement = statement.to_str().expect("UTF-8 temp path");
+        let anchor_key = description["ops"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|op| op.get("add-anchor"))
+            .find(|add| add["id"] == *a)
+            .and_then(|add| add.get("key").or_else(|| add.get("hmac-key")))
+            .and_then(|k| k.as_str())
+            .unwrap_or_else(|| panic!("provision.json adds no anchor {a}"));
         author(
             dir,
             &[
@@ -583,6 +605,8 @@ pub fn provision_and_export_anchor_keys(disk: &Path, dir: &Path, anchors: &[u32]
                 "device.pub.pem",
                 "--anchor",
                 &a.to_string(),
+                "--anchor-key",
+                anchor_key,
                 "--out-dir",
                 ".",
             ],

@@ -229,6 +229,7 @@ fn verify_statement(d: &Path, statement: &Path, identity: &str) -> std::process:
         .arg("verify-key-statement")
         .arg(statement)
         .args(["--identity-key", identity, "--anchor", "2"])
+        .args(["--anchor-key", "tenant-b.pub.pem"])
         .output()
         .unwrap()
 }

@@ -73,7 +73,7 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     };
     provision(
         "p1",
-        r#"{"counter": 1, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
+        r#"{"counter": 1, "device-key": "identity.pub.pem", "key-statement": "key-statement.cbor",
             "ops": [
               {"add-anchor": {"id": 2, "hmac-key": "operator.key", "role": "author", "components": [["mac"]]}},
               {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [2]}},
@@ -104,7 +104,7 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     std::fs::write(d.join("padded.key"), &padded).unwrap();
     provision(
         "twin",
-        r#"{"counter": 2, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
+        r#"{"counter": 2, "device-key": "identity.pub.pem", "key-statement": "key-statement.cbor",
             "ops": [{"add-anchor": {"id": 3, "hmac-key": "padded.key", "role": "author", "components": [["twin"]]}}]}"#,
         false,
     );
@@ -226,8 +226,9 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     );
     provision(
         "kektwin",
-        r#"{"counter": 7, "device-key": "identity.pub.pem", "provisioning-key": "provisioning.pub.pem",
-            "ops": [{"add-kek": {"kek": "kek.bin", "kid": "kek-2", "anchors": [10]}}]}"#,
+        r#"{"counter": 7, "device-key": "identity.pub.pem", "key-statement": "key-statement.cbor",
+            "ops": [{"add-kek": {"kek": "kek.bin", "kid": "kek-2", "anchors": [10],
+                                 "anchor-keys": {"10": {"key": "a10.pub.pem"}}}}]}"#,
         false,
     );
     provision(

@@ -304,9 +304,7 @@ impl<B: Backend> Service<B> {
         let outcome = match command {
             Command::Status => self.handle(request, |s, _: Empty| s.status()),
             Command::DeviceKey => self.handle(request, |s, r: DeviceKeyRequest| s.device_key(r)),
-            Command::Provision => {
-                self.handle(request, |s, r: ProvisionRequest| s.provision(&r.message))
-            }
+            Command::Provision => self.provision_request(request),
             Command::Anchors => self.handle(request, |s, _: Empty| s.anchors()),
             Command::InstallBegin => {
                 self.handle(request, |s, r: InstallBeginRequest| s.install_begin(&r))
@@ -442,8 +440,18 @@ impl<B: Backend> Service<B> {
                 })?;
                 let keys = k.keys_of(a)?;
                 let (e, h) = (keys.ecdh_public(), keys.hpke_public());
-                stated.push(StatedKey::new("ecdh-es", Some((id, a.key_scope)), &e));
-                stated.push(StatedKey::new("hpke", Some((id, a.key_scope)), &h));
+                // Which key anchor `id` holds: an author checks it is its own before
+                // encrypting to these keys (the id may have been re-bound).
+                let held = VerificationKey::from_cose_key(&a.cose_key)
+                    .map_err(|_| StateError::Corrupt)?
+                    .0;
+                let owner = statement::StatedAnchor {
+                    id,
+                    key_scope: a.key_scope,
+                    key: provision::anchor_key_digest(&held),
+                };
+                stated.push(StatedKey::new("ecdh-es", Some(&owner), &e));
+                stated.push(StatedKey::new("hpke", Some(&owner), &h));
                 Some(AnchorKeysInfo {
                     id,
                     key_scope: a.key_scope,
@@ -476,6 +484,23 @@ impl<B: Backend> Service<B> {
             statement: ByteBuf::from(signed),
             origin: k.origin.name().into(),
         })
+    }
+
+    /// A provisioning message, read in place: nothing in proportion to it (up to
+    /// `MAX_REQUEST`) is allocated before `provision::apply` bounds it and checks its signature.
+    #[inline(never)]
+    fn provision_request(&mut self, request: &mut [u8]) -> Outcome {
+        let Ok(r) = protocol::decode_in_place::<ProvisionRequest<Span>>(request, MAX_REQUEST)
+        else {
+            return Outcome::Malformed;
+        };
+        let Some(message) = r.message.of_mut(request) else {
+            return Outcome::Malformed;
+        };
+        match self.provision(message) {
+            Ok(r) => respond(&r),
+            Err(e) => Outcome::Refused(e),
+        }
     }
 
     #[inline(never)]

@@ -22,7 +22,11 @@
 //! operation's other fields. So a wrapped key opens only in the operation its signer wrapped
 //! it for: a delegate that saw the root's message (the REE relays it; messages are not
 //! confidential) cannot replay its wrapped KEK to grant it to its own anchors, nor a wrapped
-//! anchor key under another id or role (review s17 S2). A symmetric key in clear is refused,
+//! anchor key under another id or role (review s17 S2). A KEK's wrap also names the key each
+//! of its anchors holds, not only the id: the REE orders the root's and the delegates'
+//! messages, and a delegate that re-binds an id before the root's AddKek applies must not
+//! receive the KEK (review s27; the other operations naming an id grant nothing a delegate
+//! could not grant itself, see SECURITY.md). A symmetric key in clear is refused,
 //! and a symmetric key never holds the TPA role (anyone who can verify with it could forge
 //! with it).
 //!
@@ -34,10 +38,11 @@
 //!
 //! ; external_aad of a wrapped secret (deterministic encoding; since session 18, s18-kekbind)
 //! KEK_Wrap_AAD    = [ "suit-ta add-kek", signer: bstr .size 32, device: bstr,
-//!                     kid: bstr, anchors: [* uint] ]
+//!                     kid: bstr, anchors: [* [id: uint, key: bstr .size 32]] ]  ; since s27
 //! Anchor_Wrap_AAD = [ "suit-ta add-secret-anchor", signer: bstr .size 32, device: bstr,
 //!                     id: uint, role: tstr, scope: Scope ]   ; role, scope as in the body
-//! ; signer = signer_key_digest(key that signed the message), device = identity key id
+//! ; signer = signer_key_digest(key that signed the message), device = identity key id,
+//! ; key = anchor_key_digest(the key anchor `id` holds when the AddKek applies)
 //! ```
 
 use crate::protocol::ByteBuf;
@@ -148,6 +153,17 @@ pub struct Signer<'a> {
 /// (the same key has many encodings; the root is no COSE_Key at all). `None` for a symmetric
 /// key, which never signs provisioning messages.
 pub fn signer_key_digest(key: &VerificationKey) -> Option<[u8; 32]> {
+    match key.material() {
+        KeyMaterial::Hmac256(_) => None,
+        _ => Some(anchor_key_digest(key)),
+    }
+}
+
+/// Which key an anchor holds, as a KEK's wrap and a key statement name it: an asymmetric key's
+/// [`signer_key_digest`]; an HMAC key's SHA-256 of the deterministic CBOR `[4, key bytes]`
+/// (COSE kty 4, Symmetric, keeps it apart from every public key's digest). Binding the key, not
+/// the id, keeps a KEK (or an exported payload key) from following an id that was re-bound.
+pub fn anchor_key_digest(key: &VerificationKey) -> [u8; 32] {
     let mut e = Encoder::new();
     e.array(2);
     match key.material() {
@@ -165,9 +181,24 @@ pub fn signer_key_digest(key: &VerificationKey) -> Option<[u8; 32]> {
         KeyMaterial::HssLms(k) => {
             e.uint(5).bytes(k);
         }
-        KeyMaterial::Hmac256(_) => return None,
+        KeyMaterial::Hmac256(k) => {
+            e.uint(4).bytes(k);
+        }
     }
-    Some(Sha256::digest(e.into_bytes()).into())
+    // Holds an HMAC anchor's key: wiped.
+    let input = Zeroizing::new(e.into_bytes());
+    Sha256::digest(input.as_slice()).into()
+}
+
+/// [`anchor_key_digest`] of anchor `id` of `state` (as it is now, so after the earlier
+/// operations of a message).
+pub fn held_key_digest(state: &State, id: u32) -> Result<[u8; 32], OpError> {
+    let a = state
+        .anchors
+        .iter()
+        .find(|a| a.id == id)
+        .ok_or(OpError::KekUnknownAnchor(id))?;
+    Ok(anchor_key_digest(&parse_key(id, &a.cose_key)?))
 }
 
 /// The `external_aad` a wrapped anchor key is bound to: the deterministic CBOR
@@ -193,9 +224,12 @@ pub fn anchor_wrap_aad(
 
 /// The `external_aad` a wrapped KEK is bound to: the deterministic CBOR
 /// `["suit-ta add-kek", signer, device, kid, anchors]` (`signer` and `device` from `binding`,
-/// `anchors` the list of anchor ids in the operation's order). A wrap opens only in an
-/// `AddKek` with this kid and anchor list, in a message the same key signed for this device.
-pub fn kek_wrap_aad(binding: &WrapBinding<'_>, kid: &[u8], anchors: &[u32]) -> Vec<u8> {
+/// `anchors` the operation's anchors in its order, each `[id, key]` with `key` the
+/// [`anchor_key_digest`] of the key the anchor holds when the operation applies). A wrap opens
+/// only in an `AddKek` with this kid and these anchors holding these keys, in a message the
+/// same key signed for this device: the REE cannot make a KEK follow an id another TPA
+/// signer re-bound in between (review s27).
+pub fn kek_wrap_aad(binding: &WrapBinding<'_>, kid: &[u8], anchors: &[(u32, [u8; 32])]) -> Vec<u8> {
     let mut e = Encoder::new();
     e.array(5)
         .text("suit-ta add-kek")
@@ -203,8 +237,8 @@ pub fn kek_wrap_aad(binding: &WrapBinding<'_>, kid: &[u8], anchors: &[u32]) -> V
         .bytes(binding.device)
         .bytes(kid)
         .array(anchors.len());
-    for a in anchors {
-        e.uint(u64::from(*a));
+    for (id, key) in anchors {
+        e.array(2).uint(u64::from(*id)).bytes(key);
     }
     e.into_bytes()
 }
@@ -759,11 +793,22 @@ pub fn delegate_signer(
 ) -> Result<Option<u32>, ProvisionError> {
     let (body, auth) = split(message)?;
     let block = AuthBlock::parse(auth).map_err(ProvisionError::NotTpaSigned)?;
+    if !any_signer_takes(&block, root, state) {
+        return Ok(None);
+    }
     let verifier = block.verifier(body);
     if root.is_some_and(|r| verifier.verify(r).is_ok()) {
         return Ok(None);
     }
     Ok(tpa_anchors(state).find_map(|(id, key)| verifier.verify(&key).is_ok().then_some(id)))
+}
+
+/// Whether the root (if known) or a TPA anchor of `state` takes the block's algorithm. Only
+/// then is its signing input built: for Ed25519 and HSS-LMS that is a copy of the whole body,
+/// which an unauthenticated `alg` must not make the device allocate for nothing.
+fn any_signer_takes(block: &AuthBlock, root: Option<&VerificationKey>, state: &State) -> bool {
+    let alg = block.algorithm();
+    root.is_some_and(|r| r.supports(alg)) || tpa_anchors(state).any(|(_, k)| k.supports(alg))
 }
 
 /// The state's anchors that may sign provisioning messages: role TPA, asymmetric key.
@@ -803,6 +848,11 @@ fn authenticate(
     // stored before anchors were refused the root's key may hold it as an anchor (role TPA
     // too), and a message the root's key signed must run on the root's counter, never the
     // delegates'.
+    if !any_signer_takes(block, Some(root), state) {
+        return Err(ProvisionError::NotTpaSigned(
+            CoseError::KeyAlgorithmMismatch,
+        ));
+    }
     let verifier = block.verifier(body);
     let signed_by = |id: u32, key: &VerificationKey| {
         signer_key_digest(key)
@@ -1006,7 +1056,7 @@ fn add_anchor(state: &mut State, a: AnchorRecord) -> Result<protocol::Applied, O
 }
 
 fn check_kek_id(kid: &[u8]) -> Result<(), OpError> {
-    if kid.is_empty() || kid.len() > 64 {
+    if kid.is_empty() || kid.len() > MAX_KEK_ID {
         return Err(OpError::KekIdLength);
     }
     Ok(())
@@ -1118,19 +1168,18 @@ fn apply_op(
             if anchors.is_empty() || anchors.len() > MAX_ANCHORS {
                 return Err(OpError::KekAnchorCount);
             }
-            if let Some(missing) = anchors
+            // Each named anchor with the key it holds now (after the earlier operations).
+            let held = anchors
                 .iter()
-                .find(|id| !state.anchors.iter().any(|a| a.id == **id))
-            {
-                return Err(OpError::KekUnknownAnchor(*missing));
-            }
+                .map(|id| Ok((*id, held_key_digest(state, *id)?)))
+                .collect::<Result<Vec<_>, OpError>>()?;
             if keks.iter().any(|k| k.kid == *kid) {
                 return Err(OpError::KekExists(kid.clone()));
             }
             if keks.len() >= MAX_KEKS {
                 return Err(OpError::TooManyKeks);
             }
-            let key = unwrap(&kek_wrap_aad(binding, kid, anchors), wrapped_key)?;
+            let key = unwrap(&kek_wrap_aad(binding, kid, &held), wrapped_key)?;
             if key.len() != 16 && key.len() != 32 {
                 return Err(OpError::KekLength);
             }
@@ -1332,7 +1381,17 @@ crate::cbor::struct_codec!(StoredKeks {
     previous_id = default,
 });
 
-const MAX_KEK_OBJECT: usize = 8 * 1024;
+/// Longest KEK id.
+const MAX_KEK_ID: usize = 64;
+/// Most bytes one [`Kek`] encodes to: `{"kid": bstr .size (1..MAX_KEK_ID), "anchors": [*
+/// uint32] (at most MAX_ANCHORS), "key": bstr .size 32}`, every header at its widest.
+const MAX_KEK_ENCODED: usize =
+    1 + (1 + 3) + (2 + MAX_KEK_ID) + (1 + 7) + (3 + 5 * MAX_ANCHORS) + (1 + 3) + (2 + 32);
+/// The KEK object at its largest: the current and the previous set, each of [`MAX_KEKS`] at
+/// [`MAX_KEK_ENCODED`], and the counters and set ids (under 128 bytes with their names). A
+/// set within every bound must still be replaceable: a smaller bound refused any change to a
+/// full set (review s27).
+pub const MAX_KEK_OBJECT: usize = 2 * (3 + MAX_KEKS * MAX_KEK_ENCODED) + 128;
 
 /// The KEKs in force for a device whose state record is `state`. The record names the set it
 /// commits to ([`State::kek_set`]): the object's `current` set if its id is that, else its

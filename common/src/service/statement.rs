@@ -3,7 +3,10 @@
 //! A statement is a COSE_Sign1 (tag 18, ESP256, attached payload, protected content type
 //! [`CONTENT_TYPE`]) made with the device *identity* key over a CBOR [`KeyStatement`] that
 //! names every exported key with its purpose and, for payload-decryption keys, the anchor
-//! (id and key scope) whose manifests they decrypt. Whoever holds the identity key's public
+//! whose manifests they decrypt: its id, key scope and the key it holds
+//! ([`anchor_key_digest`](super::provision::anchor_key_digest)), so an author encrypting to
+//! "anchor 1" can check that anchor 1 is still its own key (ids are re-bound by removing and
+//! adding; review s27). Whoever holds the identity key's public
 //! half from a trusted source (factory enrolment, see SECURITY.md) can check that exported
 //! keys really are the TA's, instead of trusting whatever the normal world hands over.
 
@@ -21,7 +24,9 @@ use super::keys::{key_id, PublicKeyInfo};
 /// or anything else the identity key signs).
 pub const CONTENT_TYPE: &str = "application/vnd.suit-tee.key-statement+cbor";
 /// Value of [`KeyStatement::statement`].
-pub const STATEMENT_KIND: &str = "suit-tee device keys v1";
+pub const STATEMENT_KIND: &str = "suit-tee device keys v2";
+/// The kind before anchors were named by their key: refused, with a message saying so.
+const STATEMENT_KIND_V1: &str = "suit-tee device keys v1";
 /// Largest signed statement accepted.
 pub const MAX_STATEMENT: usize = 4096;
 
@@ -44,6 +49,9 @@ pub struct StatedKey {
     pub anchor: Option<u32>,
     /// For `ecdh-es` / `hpke`: that anchor's key scope (changes if the anchor is re-added).
     pub key_scope: Option<u64>,
+    /// For `ecdh-es` / `hpke`: [`anchor_key_digest`](super::provision::anchor_key_digest) of
+    /// the key that anchor holds (absent from v1 statements, which are refused).
+    pub anchor_key: Option<ByteBuf>,
     /// Uncompressed SEC1 P-256 point.
     pub key: ByteBuf,
     pub kid: ByteBuf,
@@ -59,15 +67,26 @@ crate::cbor::struct_codec!(StatedKey {
     anchor,
     key_scope,
     key,
-    kid
+    kid,
+    anchor_key = default,
 });
 
+/// The anchor a per-anchor key is stated for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatedAnchor {
+    pub id: u32,
+    pub key_scope: u64,
+    /// [`anchor_key_digest`](super::provision::anchor_key_digest) of its key.
+    pub key: [u8; 32],
+}
+
 impl StatedKey {
-    pub fn new(purpose: &str, anchor: Option<(u32, u64)>, k: &PublicKeyInfo) -> Self {
+    pub fn new(purpose: &str, anchor: Option<&StatedAnchor>, k: &PublicKeyInfo) -> Self {
         StatedKey {
             purpose: purpose.into(),
-            anchor: anchor.map(|a| a.0),
-            key_scope: anchor.map(|a| a.1),
+            anchor: anchor.map(|a| a.id),
+            key_scope: anchor.map(|a| a.key_scope),
+            anchor_key: anchor.map(|a| ByteBuf::from(a.key.to_vec())),
             key: ByteBuf::from(k.sec1.clone()),
             kid: ByteBuf::from(k.kid.clone()),
         }
@@ -178,8 +197,22 @@ pub fn verify(bytes: &[u8], identity_sec1: &[u8]) -> Result<KeyStatement, Statem
     .map_err(|_| StatementError::BadSignature)?;
     let st: KeyStatement = super::record::decode(payload, MAX_STATEMENT)
         .map_err(|_| StatementError::Malformed("statement does not decode"))?;
+    if st.statement == STATEMENT_KIND_V1 {
+        return Err(StatementError::Malformed(
+            "a v1 statement, which does not name the key each anchor holds: ask the device for a new one (suit-agent device-key)",
+        ));
+    }
     if st.statement != STATEMENT_KIND {
         return Err(StatementError::Malformed("unknown statement kind"));
+    }
+    // A per-anchor key names its anchor by id, key scope and key, all or nothing.
+    if st.keys.iter().any(|k| {
+        k.anchor.is_some() != k.key_scope.is_some()
+            || k.anchor.is_some() != k.anchor_key.as_ref().is_some_and(|d| d.len() == 32)
+    }) {
+        return Err(StatementError::Malformed(
+            "a per-anchor key does not name its anchor's id, key scope and key",
+        ));
     }
     let named = st
         .keys

@@ -546,16 +546,21 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             AuthorError::Create(format!("self-check failed: {}", super::explain::error(&e)))
         })?;
 
-    write_file(&opts.output, &envelope)?;
+    // Every target checked, the detached payloads written, the envelope last: a failure
+    // leaves the old envelope (never one naming payloads that were not written).
+    super::check_writable(&outputs.iter().map(|(p, _)| p.as_path()).collect::<Vec<_>>())?;
     let mut detached = Vec::new();
     let mut summary = Vec::new();
     let mut detached_paths = outputs.into_iter().skip(1).map(|(p, _)| p);
-    for (i, c) in components.iter().enumerate() {
+    for c in &components {
         if c.detached {
             let p = detached_paths.next().unwrap_or_default();
             write_file(&p, &c.delivered)?;
             detached.push(p);
         }
+    }
+    write_file(&opts.output, &envelope)?;
+    for (i, c) in components.iter().enumerate() {
         summary.push(format!(
             "component {i} {:?}: {} bytes, sha-256 {}, {}{}",
             suit_common::suit::ComponentId::new(&c.id),

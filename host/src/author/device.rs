@@ -148,19 +148,25 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
     };
     let mut ops: Vec<Op> = Vec::new();
     let mut clear_keks = Vec::new();
+    // The key each anchor holds: a KEK's wrap names them.
+    let mut held = super::provision::Held::new();
     if let Some(desc) = &setup.provisioning {
         let d =
             super::provision::device_ops(desc, &provisioning, &keys.provisioning_kid, &binding)?;
         ops = d.ops;
         clear_keks = d.keks;
+        held = d.held;
     }
     for a in setup
         .anchors
         .iter()
         .filter(|_| setup.provisioning.is_none())
     {
-        let symmetric = suit_common::cose::VerificationKey::from_cose_key(&a.cose_key)
-            .is_ok_and(|(k, _)| k.is_symmetric());
+        let parsed = suit_common::cose::VerificationKey::from_cose_key(&a.cose_key).ok();
+        if let Some((k, _)) = &parsed {
+            held.insert(a.id, suit_common::service::provision::anchor_key_digest(k));
+        }
+        let symmetric = parsed.is_some_and(|(k, _)| k.is_symmetric());
         ops.push(if symmetric {
             let wrapped = suit_common::service::provision::author::wrap_secret(
                 &a.cose_key,
@@ -191,19 +197,12 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
             })
         });
     }
-    let anchor_ids: Vec<u32> = ops
-        .iter()
-        .filter_map(|o| match o {
-            Op::AddAnchor(a) => Some(a.id),
-            Op::AddSecretAnchor { id, .. } => Some(*id),
-            _ => None,
-        })
-        .collect();
+    let anchors: Vec<(u32, [u8; 32])> = held.into_iter().collect();
     for (i, path) in setup.keks.iter().enumerate() {
         let (op, kid, secret) = super::provision::device_kek(
             path,
             format!("kek-{}", i + 1).as_bytes(),
-            anchor_ids.clone(),
+            anchors.clone(),
             &provisioning,
             &keys.provisioning_kid,
             &binding,

@@ -187,8 +187,11 @@ pub fn encrypt_file(
     )?;
     let plaintext = Zeroizing::new(read_file(payload)?);
     let e = encrypt_for(&plaintext, content, recipients)?;
-    write_file(info_out, &e.encryption_info)?;
+    // The ciphertext first, the encryption info last: a failure never leaves new info next to
+    // an old ciphertext.
+    super::check_writable(&[info_out, ciphertext_out])?;
     write_file(ciphertext_out, &e.ciphertext)?;
+    write_file(info_out, &e.encryption_info)?;
     Ok(e)
 }
 

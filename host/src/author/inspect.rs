@@ -921,11 +921,20 @@ fn diag_value(v: &Value, indent: usize) -> String {
 }
 
 /// Whether `key` of `map` holds private key material, which no view ever prints: `d` of an
-/// OKP/EC2 COSE_Key, `k` of a symmetric one, the private RSA parameters, and the keys of a
-/// provisioning message's `ImportDeviceKeys` operation.
+/// OKP/EC2 COSE_Key, `k` of a symmetric one, the private RSA parameters, the keys of a
+/// provisioning message's `ImportDeviceKeys` operation, and the secrets of the tool's and the
+/// TA's own records, recognised by their fields wherever they occur: a KEK (`{kid, anchors,
+/// key}`: the TPA's device model, the TA's KEK object), the device keys' master secret
+/// (`{format, master}`) and an HSS-LMS key file's body (`private-key`).
 fn is_secret_entry(map: &[(Value, Value)], key: &Value) -> bool {
     if let Value::Text(t) = key {
-        return t == "ImportDeviceKeys";
+        let has = |name: &str| text_key(map, name);
+        return match t.as_str() {
+            "ImportDeviceKeys" | "private-key" => true,
+            "key" => has("kid") && has("anchors"),
+            "master" => has("format"),
+            _ => false,
+        };
     }
     let (Some(kty), Some(label)) = (get(map, 1).and_then(int), int(key)) else {
         return false;
@@ -936,6 +945,12 @@ fn is_secret_entry(map: &[(Value, Value)], key: &Value) -> bool {
         4 => label == -1,
         _ => false,
     }
+}
+
+/// Whether `map` has the text key `name` (the records serialised with field names).
+fn text_key(map: &[(Value, Value)], name: &str) -> bool {
+    map.iter()
+        .any(|(k, _)| matches!(k, Value::Text(n) if n == name))
 }
 
 /// What the views show instead of a secret: its shape only.
@@ -977,6 +992,22 @@ pub fn identify(bytes: &[u8]) -> Option<&'static str> {
         }
         // Label 1 (kty) never occurs in an envelope.
         Value::Map(m) if get(m, 1).and_then(int).is_some() => Some("a COSE_Key"),
+        Value::Map(m) if ["device", "state", "keks"].iter().all(|f| text_key(m, f)) => {
+            Some("the TPA's model of a device (provision --state; its secrets are not shown)")
+        }
+        Value::Map(m) if text_key(m, "master") && text_key(m, "format") => {
+            Some("the TA's device keys object (the master secret is not shown)")
+        }
+        Value::Map(m)
+            if ["counter", "current", "previous"]
+                .iter()
+                .all(|f| text_key(m, f)) =>
+        {
+            Some("the TA's KEK object (the KEKs are not shown)")
+        }
+        Value::Map(m) if text_key(m, "private-key") => {
+            Some("an HSS-LMS private key body (the private key is not shown)")
+        }
         Value::Map(_) if suit_common::report::Report::decode(bytes).is_ok() => {
             Some("an unsigned SUIT report")
         }

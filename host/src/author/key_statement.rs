@@ -5,8 +5,13 @@
 //! SECURITY.md), never from the same REE channel that delivered the statement: then the
 //! written PEMs are keys the update TA holds, not keys the normal world substituted.
 //!
+//! A per-anchor key (ECDH-ES, HPKE) is for whichever key holds that anchor id on the device
+//! now, and ids can be re-bound (removed and added with another key). The statement names the
+//! key the anchor holds; its keys are written out only for the anchor holding `--anchor-key`
+//! (the author's own key), so an author never encrypts to a re-bound id's new holder.
+//!
 //! Exit status: 0 verified; 1 not signed by that identity key (or the asked-for anchor is not
-//! in it); 2 unusable files.
+//! in it, or holds another key than `--anchor-key`); 2 unusable files.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,7 +19,7 @@ use std::path::{Path, PathBuf};
 use p256::elliptic_curve::sec1::ToSec1Point as _;
 use suit_common::service::statement::{verify, KeyStatement, StatementError};
 
-use super::keys::{load_public, PublicKey};
+use super::keys::{load_public, load_symmetric, public_cose_key, symmetric_cose_key, PublicKey};
 use super::{hex_str, read_cbor_file, write_file, AuthorError, Result};
 
 /// What `verify-key-statement` was asked to do.
@@ -23,8 +28,11 @@ pub struct VerifyStatementOptions {
     pub statement: PathBuf,
     /// The enrolled identity public key (PEM, COSE_Key or JWK; P-256).
     pub identity_key: PathBuf,
-    /// Require this anchor's ECDH-ES and HPKE keys in the statement.
+    /// Require this anchor's ECDH-ES and HPKE keys in the statement (needs `anchor_key`).
     pub anchor: Option<u32>,
+    /// The key the anchor holds (a public or private key file, or an HMAC key): per-anchor
+    /// keys are taken only for an anchor the statement says holds it.
+    pub anchor_key: Option<PathBuf>,
     /// Write the verified keys here as PEM.
     pub out_dir: Option<PathBuf>,
 }
@@ -45,6 +53,21 @@ fn file_name(purpose: &str, anchor: Option<u32>) -> Option<String> {
         ("hpke", Some(a)) => Some(format!("anchor-{a}.hpke.pub.pem")),
         _ => None,
     }
+}
+
+/// [`anchor_key_digest`](suit_common::service::provision::anchor_key_digest) of the key in
+/// `path`: a public key (or the private key of one), else an HMAC key.
+fn anchor_digest(path: &Path) -> Result<[u8; 32]> {
+    let cose_key = match load_public(path) {
+        Ok(f) => public_cose_key(&f.key, None)?.to_vec(),
+        Err(public) => match load_symmetric(path, &[32, 48, 64], "HMAC key") {
+            Ok(s) => symmetric_cose_key(&s.secret, None)?.to_vec(),
+            Err(_) => return Err(public),
+        },
+    };
+    let (key, _) = suit_common::cose::VerificationKey::from_cose_key(&cose_key)
+        .map_err(|e| AuthorError::key(path, e.to_string()))?;
+    Ok(suit_common::service::provision::anchor_key_digest(&key))
 }
 
 /// Verifies the statement; on success prints the keys and writes them to `out_dir`.
@@ -68,7 +91,29 @@ pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write)
         }
         other => AuthorError::input(&opts.statement, other.to_string()),
     })?;
+    let own = opts.anchor_key.as_deref().map(anchor_digest).transpose()?;
+    // Whether a stated per-anchor key belongs to the anchor holding `--anchor-key`.
+    let holds_own = |k: &suit_common::service::statement::StatedKey| {
+        own.is_some_and(|d| k.anchor_key.as_ref().is_some_and(|s| s.as_slice() == d))
+    };
     if let Some(a) = opts.anchor {
+        let Some(key_path) = &opts.anchor_key else {
+            return Err(AuthorError::Usage(
+                "--anchor needs --anchor-key (the key the anchor must hold)".into(),
+            ));
+        };
+        if let Some(k) = st
+            .keys
+            .iter()
+            .find(|k| k.anchor == Some(a) && !holds_own(k))
+        {
+            return Err(AuthorError::Refused(format!(
+                "{}: anchor {a} holds another key than {} (its {} key is not for you: the id was re-bound)",
+                opts.statement.display(),
+                key_path.display(),
+                k.purpose
+            )));
+        }
         for purpose in ["ecdh-es", "hpke"] {
             if !st
                 .keys
@@ -91,8 +136,12 @@ pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write)
     // Every key file is made, and checked against the inputs, before the first is written.
     let mut files: Vec<Option<(PathBuf, String)>> = Vec::new();
     for k in &st.keys {
+        // A per-anchor key only for the anchor holding the caller's key.
+        let usable = k.anchor.is_none() || holds_own(k);
         files.push(match (&opts.out_dir, file_name(&k.purpose, k.anchor)) {
-            (Some(dir), Some(name)) => Some((dir.join(name), pem(&k.key, &opts.statement)?)),
+            (Some(dir), Some(name)) if usable => {
+                Some((dir.join(name), pem(&k.key, &opts.statement)?))
+            }
             _ => None,
         });
     }
@@ -105,10 +154,9 @@ pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write)
             Some((path.clone(), format!("the stated {} key", k.purpose)))
         })
         .collect();
-    super::check_outputs(
-        &outputs,
-        &[opts.statement.clone(), opts.identity_key.clone()],
-    )?;
+    let mut inputs = vec![opts.statement.clone(), opts.identity_key.clone()];
+    inputs.extend(opts.anchor_key.iter().cloned());
+    super::check_outputs(&outputs, &inputs)?;
     for (k, f) in st.keys.iter().zip(&files) {
         let owner = match (k.anchor, k.key_scope) {
             (Some(a), Some(s)) => format!(" anchor {a} (key scope {s})"),
@@ -118,6 +166,11 @@ pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write)
         if let Some((path, text)) = f {
             write_file(path, text.as_bytes())?;
             let _ = writeln!(out, "    wrote {}", path.display());
+        } else if k.anchor.is_some() && opts.out_dir.is_some() {
+            let _ = writeln!(
+                out,
+                "    not written: the anchor does not hold --anchor-key (or none was given)"
+            );
         }
     }
     Ok(())

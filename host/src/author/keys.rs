@@ -231,11 +231,28 @@ fn parse(path: &Path, bytes: &[u8], symmetric_ok: bool) -> Result<Option<Parsed>
             return parse_jwk(path, &map).map(Some);
         }
     }
+    if symmetric_ok {
+        // Raw key bytes may start with a CBOR map header (0xa0..0xbf: one key in eight): a
+        // COSE_Key only if the whole file is one CBOR map with an integer kty.
+        return match super::inspect::decode_one(bytes) {
+            Ok(Value::Map(entries)) if cose_kty_is_int(&entries) => {
+                parse_cose_key(path, &entries).map(Some)
+            }
+            _ => Ok(None),
+        };
+    }
     match ciborium::de::from_reader::<Value, _>(bytes) {
         Ok(Value::Map(entries)) => parse_cose_key(path, &entries).map(Some),
-        _ if symmetric_ok => Ok(None),
         _ => Ok(None),
     }
+}
+
+/// Whether a CBOR map has label 1 (kty) with an integer value, as every COSE_Key the tool
+/// reads does.
+fn cose_kty_is_int(entries: &[(Value, Value)]) -> bool {
+    entries.iter().any(
+        |(k, v)| matches!((k, v), (Value::Integer(k), Value::Integer(_)) if i128::from(*k) == 1),
+    )
 }
 
 fn pem_block<'t>(text: &'t str, label: &str) -> Option<&'t str> {
@@ -617,21 +634,27 @@ pub fn keygen(
             (priv_pem, pub_pem, private, public)
         }
     };
-    let mut files = Vec::new();
     let priv_path = name(".priv.pem");
-    write_secret(&priv_path, priv_pem.as_bytes())?;
-    files.push(priv_path);
     let pub_path = name(".pub.pem");
-    write_file(&pub_path, pub_pem.as_bytes())?;
-    files.push(pub_path);
+    let mut files = vec![priv_path.clone(), pub_path.clone()];
     if cose {
-        let p = name(".priv.cose");
-        write_secret(&p, &Zeroizing::new(encode_map(priv_cose)?))?;
-        files.push(p);
-        let p = name(".pub.cose");
-        write_file(&p, &encode_map(pub_cose)?)?;
-        files.push(p);
+        files.extend([name(".priv.cose"), name(".pub.cose")]);
     }
+    // Every target checked, the private key (PEM) written last: a failure part-way never
+    // leaves a new private key whose public half was not written (with --force: the old
+    // private key stays).
+    super::check_writable(
+        &files
+            .iter()
+            .map(std::path::PathBuf::as_path)
+            .collect::<Vec<_>>(),
+    )?;
+    if cose {
+        write_file(&files[3], &encode_map(pub_cose)?)?;
+        write_secret(&files[2], &Zeroizing::new(encode_map(priv_cose)?))?;
+    }
+    write_file(&pub_path, pub_pem.as_bytes())?;
+    write_secret(&priv_path, priv_pem.as_bytes())?;
     Ok(GeneratedKey { files })
 }
 

@@ -96,13 +96,27 @@ pub enum AuthorError {
         /// What went wrong.
         what: String,
     },
+    /// `verify --process` applied the update on the simulated device, but it uses algorithms
+    /// the TA's default build does not enable, so such a device refuses it.
+    #[error(
+        "REFUSED by the default TA build: the update uses {}; the simulated device applied it, \
+         a TA without the feature refuses it (pass --ta-features {} if the target TA has it)",
+        .algorithms.join(" and "),
+        .features.join(",")
+    )]
+    NotOnDefaultTa {
+        /// The `--ta-features` names needed.
+        features: Vec<&'static str>,
+        /// The algorithms, in words.
+        algorithms: Vec<&'static str>,
+    },
 }
 
 impl AuthorError {
     /// The process exit status for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            AuthorError::Refused(_) => EXIT_REFUSED,
+            AuthorError::Refused(_) | AuthorError::NotOnDefaultTa { .. } => EXIT_REFUSED,
             _ => EXIT_USAGE,
         }
     }
@@ -166,6 +180,48 @@ pub fn read_cbor_file(path: &Path) -> Result<Vec<u8>> {
 /// not written through.
 pub fn write_file(path: &Path, data: &[u8]) -> Result<()> {
     files::write_output(path, data).map_err(|e| AuthorError::io(path, e))
+}
+
+/// Checks, before a command that writes several files writes any, that none of `paths` is
+/// certain to fail: a directory, socket or block device where the file goes, or a parent
+/// that exists and is not a directory. With the primary file (envelope, encryption info,
+/// private key) written last, a failure then leaves it as it was. `/dev/stdout` and the
+/// like are the process's own streams ([`files::write_output`]).
+pub fn check_writable(paths: &[&Path]) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt as _;
+    for path in paths {
+        if files::is_standard_output(path) {
+            continue;
+        }
+        let refuse = |what: &str| {
+            Err(AuthorError::io(
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{what}; nothing was written"),
+                ),
+            ))
+        };
+        if let Ok(m) = std::fs::symlink_metadata(path) {
+            let t = m.file_type();
+            if t.is_dir() {
+                return refuse("is a directory");
+            }
+            if t.is_socket() || t.is_block_device() {
+                return refuse("is not a regular file, character device or FIFO");
+            }
+        }
+        // The nearest existing ancestor must be a directory (missing ones are created).
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            match std::fs::metadata(d) {
+                Ok(m) if m.is_dir() => break,
+                Ok(_) => return refuse(&format!("{} is not a directory", d.display())),
+                Err(_) => dir = d.parent(),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes a secret (private key, the TPA's device model) owner-only (0600, whatever the umask

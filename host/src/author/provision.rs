@@ -6,7 +6,7 @@
 //! ```json
 //! { "counter": 1,
 //!   "device-key": "identity.pub.pem",
-//!   "provisioning-key": "provisioning.pub.pem",
+//!   "key-statement": "key-statement.cbor",
 //!   "ops": [
 //!     {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author",
 //!                     "components": [["app"]], "vendor-ids": ["<uuid>"], "class-ids": []}},
@@ -15,7 +15,8 @@
 //!     {"remove-anchor": 2},
 //!     {"set-rules": [{"prefix": ["app"], "require-roles": ["author", "operator"], "require-anchors": []}]},
 //!     {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}},
-//!     {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [2]}},
+//!     {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [2],
+//!                  "anchor-keys": {"2": {"hmac-key": "operator.key"}}}},
 //!     {"remove-kek": "kek-1"}
 //!   ] }
 //! ```
@@ -25,17 +26,25 @@
 //! device's counter of the signer: the TPA root's messages and those of delegated TPA anchors
 //! (anchors of role `tpa`, signing with their own key) are counted separately (`suit-agent
 //! anchors` shows both; one counter is shared by all delegates). Only the root may add,
-//! remove or re-scope an anchor of role `tpa`. `[[]]` as components grants every component. Secrets (`hmac-key` anchors, KEKs) are
-//! encrypted to `provisioning-key` (the device's provisioning public key; required when the
-//! message carries a secret); a symmetric key cannot hold the TPA role.
+//! remove or re-scope an anchor of role `tpa`. `[[]]` as components grants every component.
+//! Secrets (`hmac-key` anchors, KEKs) are encrypted to the device's provisioning key, taken
+//! only from `key-statement` (the device's key statement, verified against `device-key`;
+//! required when the message carries a secret): a bare provisioning key PEM is refused, as it
+//! could be any key the REE handed over. A symmetric key cannot hold the TPA role.
+//!
+//! A KEK's wrap names the key each of its anchors holds (the device refuses it if an anchor id
+//! was re-bound to another key in between): the tool takes that key from an `add-anchor`
+//! earlier in the same description, else from the TPA's model of the device (`--state`,
+//! `--state-dir`), else from the KEK's `anchor-keys` (`{"ID": {"key": PUB} | {"hmac-key":
+//! KEY}}`), and refuses if none gives it or two disagree.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use suit_common::protocol::ByteBuf;
 use suit_common::service::provision::{
-    anchor_wrap_aad, author::seal, author::wrap_secret, kek_wrap_aad, signer_key_digest, Op,
-    ProvisioningBody, WrapBinding,
+    anchor_key_digest, anchor_wrap_aad, author::seal, author::wrap_secret, kek_wrap_aad,
+    signer_key_digest, Op, ProvisioningBody, WrapBinding,
 };
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
 
@@ -51,6 +60,10 @@ use zeroize::Zeroizing;
 struct Description {
     counter: u64,
     device_key: PathBuf,
+    /// The device's key statement: gives the provisioning key, verified against `device_key`.
+    #[serde(default)]
+    key_statement: Option<PathBuf>,
+    /// No longer taken (an unverified PEM): refused with a message naming `key-statement`.
     #[serde(default)]
     provisioning_key: Option<PathBuf>,
     ops: Vec<OpDesc>,
@@ -78,6 +91,19 @@ struct KekDesc {
     kid: Option<String>,
     /// The anchors whose manifests may use the KEK.
     anchors: Vec<u32>,
+    /// The key an anchor holds, for anchors neither the description nor the device model gives.
+    #[serde(default)]
+    anchor_keys: std::collections::BTreeMap<u32, AnchorKeyDesc>,
+}
+
+/// An anchor's key as a file: its public key, or its HMAC key.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct AnchorKeyDesc {
+    #[serde(default)]
+    key: Option<PathBuf>,
+    #[serde(default)]
+    hmac_key: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -216,8 +242,52 @@ pub fn signer_digest(key: &suit_common::cose::SigningKey) -> Result<[u8; 32]> {
     })
 }
 
+/// The key each anchor id holds ([`anchor_key_digest`]), as far as the tool knows it.
+pub type Held = std::collections::BTreeMap<u32, [u8; 32]>;
+
+/// [`anchor_key_digest`] of a COSE_Key.
+fn digest_of(cose_key: &[u8], what: &str) -> Result<[u8; 32]> {
+    let (key, _) = suit_common::cose::VerificationKey::from_cose_key(cose_key)
+        .map_err(|e| AuthorError::Create(format!("{what}: {e}")))?;
+    Ok(anchor_key_digest(&key))
+}
+
+/// The keys the anchors of `state` (a device model's) hold.
+pub fn held_of(state: &suit_common::service::state::State) -> Held {
+    state
+        .anchors
+        .iter()
+        .filter_map(|a| Some((a.id, digest_of(&a.cose_key, "").ok()?)))
+        .collect()
+}
+
+/// The key `d` names, as a digest.
+fn named_digest(
+    d: &AnchorKeyDesc,
+    base: &Path,
+    bad: &dyn Fn(String) -> AuthorError,
+) -> Result<[u8; 32]> {
+    match (&d.key, &d.hmac_key) {
+        (Some(k), None) => {
+            let f = load_public(&base.join(k))?;
+            digest_of(&public_cose_key(&f.key, None)?, &k.display().to_string())
+        }
+        (None, Some(k)) => {
+            let s = load_symmetric(&base.join(k), &[32, 48, 64], "HMAC key")?;
+            digest_of(
+                &symmetric_cose_key(&s.secret, None)?,
+                &k.display().to_string(),
+            )
+        }
+        _ => Err(bad(
+            "anchor-keys: give exactly one of \"key\" and \"hmac-key\"".into(),
+        )),
+    }
+}
+
 /// Builds the operation `d` describes; its secrets are encrypted to `prov` and bound to
-/// `binding` (the message's signer and device) and to the operation's own fields.
+/// `binding` (the message's signer and device) and to the operation's own fields. `held` is
+/// the key each anchor holds before `d` (a KEK's wrap names them), updated by `d`.
 fn op(
     d: &OpDesc,
     base: &Path,
@@ -225,6 +295,7 @@ fn op(
     prov: Option<&ProvisioningKey>,
     binding: &WrapBinding<'_>,
     secrets: &mut Secrets,
+    held: &mut Held,
 ) -> Result<Op> {
     let bad = |what: String| AuthorError::Description {
         path: path.to_path_buf(),
@@ -233,7 +304,7 @@ fn op(
     let mut wrap = |what: &str, secret: &[u8], aad: Vec<u8>| -> Result<ByteBuf> {
         let (key, kid) = prov.ok_or_else(|| {
             bad(format!(
-                "{what} is a secret: it is encrypted to the device's \"provisioning-key\", which the description must give"
+                "{what} is a secret: it is encrypted to the device's provisioning key, which the description's \"key-statement\" must give (suit-agent device-key --out-dir writes key-statement.cbor)"
             ))
         })?;
         let wrapped = wrap_secret(secret, key, kid, &aad, &mut super::os_rng())
@@ -249,6 +320,7 @@ fn op(
                     let f = load_public(&base.join(k))?;
                     let cose_key =
                         public_cose_key(&f.key, (!f.kid.is_empty()).then_some(f.kid.as_slice()))?;
+                    held.insert(a.id, digest_of(&cose_key, &k.display().to_string())?);
                     Op::AddAnchor(AnchorRecord {
                         id: a.id,
                         cose_key: ByteBuf::from(cose_key),
@@ -275,6 +347,7 @@ fn op(
                         &cose_key,
                         anchor_wrap_aad(binding, a.id, role(a.role), &scope),
                     )?;
+                    held.insert(a.id, digest_of(&cose_key, &k.display().to_string())?);
                     Op::AddSecretAnchor {
                         id: a.id,
                         role: role(a.role),
@@ -302,10 +375,35 @@ fn op(
                     )))
                 }
             };
+            let mut anchors = Vec::with_capacity(k.anchors.len());
+            for id in &k.anchors {
+                let named = k
+                    .anchor_keys
+                    .get(id)
+                    .map(|n| named_digest(n, base, &bad))
+                    .transpose()?;
+                let key = match (held.get(id), named) {
+                    (Some(known), Some(named)) if *known != named => {
+                        return Err(bad(format!(
+                            "add-kek {}: \"anchor-keys\" names another key for anchor {id} than the one it holds (added earlier in this description, or in the device model)",
+                            k.kek.display()
+                        )))
+                    }
+                    (Some(known), _) => *known,
+                    (None, Some(named)) => named,
+                    (None, None) => {
+                        return Err(bad(format!(
+                            "add-kek {}: which key anchor {id} holds is not known (the KEK's wrap is bound to it): add the anchor earlier in this description, give the TPA's model of the device (--state, or --state-dir with --devices), or name its key in the KEK's \"anchor-keys\": {{\"{id}\": {{\"key\": \"PUB\"}}}}",
+                            k.kek.display()
+                        )))
+                    }
+                };
+                anchors.push((*id, key));
+            }
             let wrapped_key = wrap(
                 &format!("KEK {}", k.kek.display()),
                 &file.secret,
-                kek_wrap_aad(binding, &kid, &k.anchors),
+                kek_wrap_aad(binding, &kid, &anchors),
             )?;
             Op::AddKek {
                 kid: ByteBuf::from(kid),
@@ -316,7 +414,10 @@ fn op(
         OpDesc::RemoveKek(kid) => Op::RemoveKek {
             kid: ByteBuf::from(kek_id(kid).map_err(|e| bad(format!("remove-kek: {e}")))?),
         },
-        OpDesc::RemoveAnchor(id) => Op::RemoveAnchor { id: *id },
+        OpDesc::RemoveAnchor(id) => {
+            held.remove(id);
+            Op::RemoveAnchor { id: *id }
+        }
         OpDesc::Rescope(r) => Op::Rescope {
             id: r.id,
             scope: scope(&r.scope).map_err(|e| bad(format!("rescope {}: {e}", r.id)))?,
@@ -384,10 +485,16 @@ fn kid_of(key: &p256::PublicKey) -> Vec<u8> {
 }
 
 /// Builds and signs the message described by `description` with the TPA key `tpa_key`.
-/// `counter` overrides the description's.
-pub fn provision(description: &Path, tpa_key: &Path, counter: Option<u64>) -> Result<Provisioning> {
+/// `counter` overrides the description's; `model` is the TPA's model of the device
+/// (`--state`; it need not exist yet), which gives the keys the device's anchors hold.
+pub fn provision(
+    description: &Path,
+    tpa_key: &Path,
+    counter: Option<u64>,
+    model: Option<&Path>,
+) -> Result<Provisioning> {
     let signer = tpa_signer(tpa_key)?;
-    provision_device(description, &signer, counter, None)
+    provision_device(description, &signer, counter, None, model)
 }
 
 /// A TPA signing key, its algorithm and key id.
@@ -440,50 +547,75 @@ pub fn description_inputs(description: &Path) -> Result<Vec<PathBuf>> {
     let desc = read_description(description)?;
     let base = description.parent().unwrap_or(Path::new("."));
     let mut files = vec![description.to_path_buf(), base.join(&desc.device_key)];
-    files.extend(desc.provisioning_key.iter().map(|p| base.join(p)));
+    files.extend(desc.key_statement.iter().map(|p| base.join(p)));
     for o in &desc.ops {
         match o {
             OpDesc::AddAnchor(a) => {
                 files.extend(a.key.iter().chain(&a.hmac_key).map(|k| base.join(k)))
             }
-            OpDesc::AddKek(k) => files.push(base.join(&k.kek)),
+            OpDesc::AddKek(k) => {
+                files.push(base.join(&k.kek));
+                for n in k.anchor_keys.values() {
+                    files.extend(n.key.iter().chain(&n.hmac_key).map(|f| base.join(f)));
+                }
+            }
             _ => {}
         }
     }
     Ok(files)
 }
 
+/// The provisioning key `statement` states, verified against the enrolled `identity`.
+fn stated_provisioning_key(
+    statement: &Path,
+    identity: &p256::PublicKey,
+) -> Result<p256::PublicKey> {
+    use p256::elliptic_curve::sec1::ToSec1Point as _;
+    let bytes = super::read_cbor_file(statement)?;
+    let sec1 = identity.to_sec1_point(false).as_bytes().to_vec();
+    let stated = suit_common::service::statement::verify(&bytes, &sec1)
+        .map_err(|e| AuthorError::Refused(format!("{}: {e} (device-key)", statement.display())))?;
+    let k = stated
+        .keys
+        .iter()
+        .find(|k| k.purpose == "provisioning" && k.anchor.is_none())
+        .ok_or_else(|| AuthorError::input(statement, "states no provisioning key"))?;
+    p256::PublicKey::from_sec1_bytes(&k.key)
+        .map_err(|_| AuthorError::input(statement, "the provisioning key is not a P-256 point"))
+}
+
 /// The message of `description` for `device` (or, when `None`, for the description's own
-/// `device-key` / `provisioning-key`), signed by `signer`.
+/// `device-key` / `key-statement`), signed by `signer`. `model`: the TPA's model of the device
+/// (it need not exist yet), which gives the keys its anchors hold.
 pub fn provision_device(
     description: &Path,
     signer: &TpaSigner,
     counter: Option<u64>,
     device: Option<&FleetDevice>,
+    model: Option<&Path>,
 ) -> Result<Provisioning> {
     let desc = read_description(description)?;
     let base = description.parent().unwrap_or(Path::new("."));
+    if desc.provisioning_key.is_some() {
+        return Err(AuthorError::Description {
+            path: description.to_path_buf(),
+            what: "\"provisioning-key\" is no longer taken (a bare PEM could be any key): give \"key-statement\", the device's key statement (suit-agent device-key --out-dir writes key-statement.cbor), which is verified against \"device-key\" and gives the provisioning key".into(),
+        });
+    }
     let identity = match device {
         Some(d) => d.identity,
         None => p256_of(&base.join(&desc.device_key), "device-key", description)?,
     };
     let device_kid = kid_of(&identity);
-    let prov_key = match (device, &desc.provisioning_key) {
+    let prov_key = match (device, &desc.key_statement) {
         (Some(d), _) => d.provisioning,
-        (None, Some(p)) => Some(p256_of(&base.join(p), "provisioning-key", description)?),
+        (None, Some(st)) => Some(stated_provisioning_key(&base.join(st), &identity)?),
         (None, None) => None,
     };
-    let prov = match prov_key {
-        Some(k) => {
-            if k == identity {
-                return Err(AuthorError::Description {
-                    path: description.to_path_buf(),
-                    what: "provisioning-key and device-key are the same key: give the device's provisioning key".into(),
-                });
-            }
-            Some((k, kid_of(&k)))
-        }
-        None => None,
+    let prov = prov_key.map(|k| (k, kid_of(&k)));
+    let mut held = match model {
+        Some(m) if m.exists() => held_of(&DeviceModel::load(m)?.state),
+        _ => Held::new(),
     };
     let (key, alg, kid) = signer;
     let binding = WrapBinding {
@@ -494,7 +626,17 @@ pub fn provision_device(
     let ops = desc
         .ops
         .iter()
-        .map(|o| op(o, base, description, prov.as_ref(), &binding, &mut secrets))
+        .map(|o| {
+            op(
+                o,
+                base,
+                description,
+                prov.as_ref(),
+                &binding,
+                &mut secrets,
+                &mut held,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     let counter = counter.unwrap_or(desc.counter);
     let body = ProvisioningBody {
@@ -692,6 +834,8 @@ fn cose_key_of(key: &suit_common::cose::VerificationKey) -> Result<Option<Vec<u8
 pub struct DeviceOps {
     pub ops: Vec<Op>,
     pub keks: Vec<(Vec<u8>, Zeroizing<Vec<u8>>)>,
+    /// The key each anchor holds after the operations.
+    pub held: Held,
 }
 
 /// The operations of `description` for a device whose provisioning key is `provisioning`,
@@ -707,24 +851,33 @@ pub fn device_ops(
     let prov: ProvisioningKey = (*provisioning, provisioning_kid.to_vec());
     let mut ops = Vec::new();
     let mut keks = Vec::new();
+    let mut held = Held::new();
     for d in &desc.ops {
         let mut secrets = Vec::new();
-        let o = op(d, base, description, Some(&prov), binding, &mut secrets)?;
+        let o = op(
+            d,
+            base,
+            description,
+            Some(&prov),
+            binding,
+            &mut secrets,
+            &mut held,
+        )?;
         if let (Op::AddKek { kid, .. }, Some((_, secret))) = (&o, secrets.pop()) {
             keks.push((kid.to_vec(), secret));
         }
         ops.push(o);
     }
-    Ok(DeviceOps { ops, keks })
+    Ok(DeviceOps { ops, keks, held })
 }
 
 /// An `AddKek` for a simulated device: `file` (raw 16/32 bytes, COSE_Key or JWK) under its
-/// own kid or `fallback_kid`, usable by `anchors`, encrypted to the device's provisioning key
-/// and bound to `binding` (the message's signer and device).
+/// own kid or `fallback_kid`, usable by `anchors` (each with the key it holds), encrypted to
+/// the device's provisioning key and bound to `binding` (the message's signer and device).
 pub fn device_kek(
     file: &Path,
     fallback_kid: &[u8],
-    anchors: Vec<u32>,
+    anchors: Vec<(u32, [u8; 32])>,
     provisioning: &p256::PublicKey,
     provisioning_kid: &[u8],
     binding: &WrapBinding<'_>,
@@ -746,7 +899,7 @@ pub fn device_kek(
     Ok((
         Op::AddKek {
             kid: ByteBuf::from(kid.clone()),
-            anchors,
+            anchors: anchors.iter().map(|(id, _)| *id).collect(),
             wrapped_key: ByteBuf::from(wrapped),
         },
         kid,
@@ -844,4 +997,12 @@ pub fn read_fleet(list: &Path) -> Result<Vec<FleetDevice>> {
 /// The file a fleet device's message is written to: its device id (identity key id), hex.
 pub fn fleet_file_name(device: &FleetDevice) -> String {
     format!("{}.cbor", hex::encode(kid_of(&device.identity)))
+}
+
+/// The TPA's model of a fleet device in `dir` (`--state-dir`): `<device id>.model.cbor`.
+pub fn fleet_model_path(dir: &Path, device: &FleetDevice) -> PathBuf {
+    dir.join(format!(
+        "{}.model.cbor",
+        hex::encode(kid_of(&device.identity))
+    ))
 }

@@ -3,7 +3,8 @@
 //! sequence number), success or the precise failure, and the records.
 //!
 //! Exit status: 0 only if the signature verifies with the given key (whatever the report says
-//! about the install); 1 if it does not; 2 for unusable files.
+//! about the install) and, with `--nonce`, the report is signed over that nonce; 1 if not; 2
+//! for unusable files.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -25,6 +26,9 @@ pub struct VerifyReportOptions {
     pub device_key: PathBuf,
     /// Print JSON instead of text.
     pub json: bool,
+    /// The nonce the status tracker asked the device to sign (freshness): without it a
+    /// replayed old report verifies too.
+    pub nonce: Option<Vec<u8>>,
 }
 
 /// Verifies the report and prints it; `Err(Refused)` if the signature does not verify.
@@ -55,14 +59,45 @@ pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Re
         }
         other => AuthorError::input(&opts.report, other.to_string()),
     })?;
+    if let Some(expected) = &opts.nonce {
+        // Refused before anything is shown: an authentic old report is still not an answer.
+        match &report.nonce {
+            Some(n) if n == expected => {}
+            Some(n) => {
+                return Err(AuthorError::Refused(format!(
+                    "{}: the report was signed for nonce {}, not {} (--nonce): a replayed or \
+                     another request's report",
+                    opts.report.display(),
+                    hex::encode(n),
+                    hex::encode(expected)
+                )))
+            }
+            None => {
+                return Err(AuthorError::Refused(format!(
+                    "{}: the report carries no nonce, --nonce {} expects one: it does not answer \
+                     that request",
+                    opts.report.display(),
+                    hex::encode(expected)
+                )))
+            }
+        }
+    }
     let text = if opts.json {
         let mut j = to_json(&report);
         j["signature"] = json!("verified");
+        if opts.nonce.is_some() {
+            j["nonce-checked"] = json!(true);
+        }
         serde_json::to_string_pretty(&j).map_err(|e| AuthorError::Create(e.to_string()))? + "\n"
     } else {
         format!(
-            "REPORT SIGNATURE VERIFIED with {}\n{}",
+            "REPORT SIGNATURE VERIFIED with {}{}\n{}",
             opts.device_key.display(),
+            if opts.nonce.is_some() {
+                "; its nonce is the expected one (--nonce)"
+            } else {
+                ""
+            },
             render_text(&report)
         )
     };
@@ -78,6 +113,12 @@ const MAX_REPORTS_IN_DIR: usize = 10_000;
 /// does not verify (the others are still checked and printed).
 pub fn verify_report_dir(opts: &VerifyReportOptions, out: &mut dyn Write) -> Result<()> {
     let dir = &opts.report;
+    if opts.nonce.is_some() {
+        return Err(AuthorError::Usage(
+            "--nonce checks one report file: each report of a collection answers its own nonce"
+                .into(),
+        ));
+    }
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| AuthorError::input(dir, e.to_string()))? {
         let entry = entry.map_err(|e| AuthorError::input(dir, e.to_string()))?;

@@ -23,6 +23,27 @@ pub fn sign_envelope(envelope: &[u8], sign: &SignOptions) -> Result<Vec<u8>> {
 
 /// [`sign_envelope`], and one line per HSS-LMS key that signed (its state now on disk).
 pub fn sign_envelope_noted(envelope: &[u8], sign: &SignOptions) -> Result<(Vec<u8>, Vec<String>)> {
+    sign_envelope_counted(envelope, sign).map(|s| (s.envelope, s.notes))
+}
+
+/// What [`sign_envelope_counted`] made.
+pub struct Signed {
+    /// The envelope with the new blocks.
+    pub envelope: Vec<u8>,
+    /// One line per HSS-LMS key that signed (its state now on disk).
+    pub notes: Vec<String>,
+    /// How many authentication blocks were added (one COSE_Sign holds every signature with
+    /// `--cose-sign`).
+    pub added: usize,
+}
+
+/// [`sign_envelope_noted`], with the number of blocks added.
+pub fn sign_envelope_counted(envelope: &[u8], sign: &SignOptions) -> Result<Signed> {
+    if sign.sign_keys.is_empty() && sign.hmac_keys.is_empty() {
+        return Err(AuthorError::Usage(
+            "sign needs at least one --sign-key or --hmac-key".into(),
+        ));
+    }
     let refused = |what: &str| AuthorError::Refused(format!("cannot sign: {what}"));
     let mut members =
         Members::decode(envelope).map_err(|e| refused(&super::explain::not_an_envelope(&e)))?;
@@ -61,7 +82,20 @@ pub fn sign_envelope_noted(envelope: &[u8], sign: &SignOptions) -> Result<(Vec<u
         ));
     }
     let signers = load_signers(sign)?;
-    if blocks.len() + signers.keys.len() > MAX_BLOCKS {
+    // Counted before signing (a stateful key's signature is spent once made): COSE_Sign puts
+    // every signature into one block, MACs keep a COSE_Mac0 each.
+    let macs = signers
+        .keys
+        .iter()
+        .filter(|(_, alg, _)| alg.is_mac())
+        .count();
+    let signatures = signers.keys.len() - macs;
+    let adding = if sign.cose_sign {
+        macs + usize::from(signatures > 0)
+    } else {
+        signers.keys.len()
+    };
+    if blocks.len() + adding > MAX_BLOCKS {
         return Err(AuthorError::Usage(format!(
             "an envelope carries at most {MAX_BLOCKS} authentication blocks"
         )));
@@ -93,5 +127,9 @@ pub fn sign_envelope_noted(envelope: &[u8], sign: &SignOptions) -> Result<(Vec<u
             "self-check failed: not every new block verifies".into(),
         ));
     }
-    Ok((out, signers.notes()))
+    Ok(Signed {
+        envelope: out,
+        notes: signers.notes(),
+        added: new_blocks.len(),
+    })
 }

@@ -44,6 +44,105 @@ pub struct VerifyOptions {
     pub provisioning: Option<PathBuf>,
     /// Print every condition and directive the engine ran.
     pub trace: bool,
+    /// Algorithm features the target TA has beyond its default build (`--ta-features`).
+    pub ta_features: Vec<TaFeature>,
+}
+
+/// An algorithm feature the TA's default build does not have (ta/Cargo.toml, CONFORMANCE.md
+/// "Algorithm features"). The simulated device has them all (the host's `suit-common` is built
+/// with them), so `--process` names each one a run needs: without it, "update applied" would
+/// be the simulator's verdict, not the default TA's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaFeature {
+    /// Ed25519 / EdDSA signatures (COSE -19 / -8): TA feature `ed25519`, off by default.
+    Ed25519,
+    /// ChaCha20/Poly1305 payload decryption (COSE 24): never in this repository's TA.
+    Chacha20,
+}
+
+impl TaFeature {
+    /// The name `--ta-features` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaFeature::Ed25519 => "ed25519",
+            TaFeature::Chacha20 => "chacha20",
+        }
+    }
+
+    /// The feature of `name` (`--ta-features`).
+    pub fn parse(name: &str) -> Option<Self> {
+        [TaFeature::Ed25519, TaFeature::Chacha20]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+
+    fn algorithm(self) -> &'static str {
+        match self {
+            TaFeature::Ed25519 => {
+                "Ed25519 signatures (EdDSA, COSE -19/-8; TA feature ed25519, off by default)"
+            }
+            TaFeature::Chacha20 => {
+                "ChaCha20/Poly1305 payload encryption (COSE 24; the TA never decrypts it)"
+            }
+        }
+    }
+}
+
+/// What the simulated device used that the default TA build does not enable: an Ed25519
+/// trust anchor (a TA without the feature refuses to hold one, so it verifies no signature
+/// with it) and ChaCha20/Poly1305 encryption info anywhere in the envelope (also in
+/// integrated dependencies).
+fn features_needed(opts: &VerifyOptions, envelope: &[u8]) -> Result<Vec<TaFeature>> {
+    let mut needed = Vec::new();
+    for path in &opts.trust_anchors {
+        if matches!(keys::load_public(path)?.key, keys::PublicKey::Ed25519(_)) {
+            needed.push(TaFeature::Ed25519);
+            break;
+        }
+    }
+    if inspect::decode_one(envelope).is_ok_and(|v| uses_content_alg(&v, 24, 0)) {
+        needed.push(TaFeature::Chacha20);
+    }
+    Ok(needed)
+}
+
+/// Whether `v` holds a COSE_Encrypt / COSE_Encrypt0 (tag 96 / 16) whose protected `alg` is
+/// `alg`, looking into byte strings that hold CBOR (SUIT's wrapped structures), bounded in
+/// depth as inspect is.
+fn uses_content_alg(v: &ciborium::value::Value, alg: i64, depth: usize) -> bool {
+    use ciborium::value::Value;
+    if depth > 64 {
+        return false;
+    }
+    match v {
+        Value::Tag(96 | 16, inner) => {
+            let header_alg = match inner.as_ref() {
+                Value::Array(a) => match a.first() {
+                    Some(Value::Bytes(p)) => inspect::decode_one(p).ok().and_then(|h| match h {
+                        Value::Map(m) => m.iter().find_map(|(k, v)| match (k, v) {
+                            (Value::Integer(k), Value::Integer(v)) if i128::from(*k) == 1 => {
+                                Some(i128::from(*v))
+                            }
+                            _ => None,
+                        }),
+                        _ => None,
+                    }),
+                    _ => None,
+                },
+                _ => None,
+            };
+            header_alg == Some(i128::from(alg)) || uses_content_alg(inner, alg, depth + 1)
+        }
+        Value::Tag(_, inner) => uses_content_alg(inner, alg, depth + 1),
+        Value::Array(a) => a.iter().any(|x| uses_content_alg(x, alg, depth + 1)),
+        Value::Map(m) => m.iter().any(|(k, x)| {
+            uses_content_alg(k, alg, depth + 1) || uses_content_alg(x, alg, depth + 1)
+        }),
+        Value::Bytes(b) if b.len() > 1 && matches!(b[0] >> 5, 4..=6) => {
+            inspect::decode_one(b).is_ok_and(|inner| uses_content_alg(&inner, alg, depth + 1))
+        }
+        _ => false,
+    }
 }
 
 struct Anchor {
@@ -179,6 +278,10 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
 
     // --process: the TA's own service on a simulated device, provisioned with these anchors.
     let setup = device_setup(opts)?;
+    let needed = features_needed(opts, &bytes)?;
+    let (granted, missing): (Vec<TaFeature>, Vec<TaFeature>) = needed
+        .into_iter()
+        .partition(|f| opts.ta_features.contains(f));
     let mut names: Vec<(suit_common::suit::ComponentId, String)> = auth
         .manifest
         .common
@@ -226,6 +329,23 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
                     p.clone().map(|p| (p, what))
                 })
                 .collect();
+            if !missing.is_empty() {
+                // Before any component is written: the default TA would install nothing.
+                return Err(AuthorError::NotOnDefaultTa {
+                    features: missing.iter().map(|f| f.name()).collect(),
+                    algorithms: missing.iter().map(|f| f.algorithm()).collect(),
+                });
+            }
+            for f in &granted {
+                w(
+                    out,
+                    format!(
+                        "note: uses {}; accepted as --ta-features {} says the target TA has it",
+                        f.algorithm(),
+                        f.name()
+                    ),
+                );
+            }
             if !outputs.is_empty() {
                 super::check_outputs(&outputs, &verify_inputs(opts, &run.fetched)?)?;
             }

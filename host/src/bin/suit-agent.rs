@@ -12,6 +12,7 @@ use suit_host::ree;
 use suit_host::sim::{self, Simulator};
 use suit_host::tee::{AgentError, Transport};
 use suit_host::transport::{self, log};
+use suit_host::{errln, outln, outp};
 
 #[derive(Parser)]
 #[command(
@@ -329,7 +330,7 @@ struct InstallArgs {
 fn connect(cli: &Cli) -> Result<Box<dyn Transport>, AgentError> {
     match cli.tee {
         TeeKind::Sim => {
-            eprintln!("{}", sim::WARNING);
+            errln!("{}", sim::WARNING);
             let root = match &cli.sim_tpa_root {
                 Some(p) => Some(read_text(p)?),
                 None => None,
@@ -400,9 +401,11 @@ fn progress_bar(p: Progress<'_>) {
     }
     let pct = sent * 100 / total.max(1);
     let bar = "#".repeat((pct / 4) as usize);
-    eprint!("\r  {what}: [{bar:<25}] {pct:>3}% ({sent}/{total} bytes)");
+    suit_host::stdio::err(format_args!(
+        "\r  {what}: [{bar:<25}] {pct:>3}% ({sent}/{total} bytes)"
+    ));
     if sent == total {
-        eprintln!();
+        errln!();
     }
     let _ = std::io::stderr().flush();
 }
@@ -546,7 +549,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             (cli.sim_tpa_root.is_some(), "--sim-tpa-root"),
         ] {
             if set {
-                eprintln!("suit-agent: warning: {flag} is ignored without --tee sim");
+                errln!("suit-agent: warning: {flag} is ignored without --tee sim");
             }
         }
     }
@@ -554,6 +557,24 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         Command::Poll(args) => return run_poll(&cli, args),
         Command::Session(cmd) => cmd,
     };
+    // A binary output on standard output keeps every other line off it.
+    let outputs: Vec<&Path> = match cmd {
+        Cmd::Report { out, .. } => out.iter().map(PathBuf::as_path).collect(),
+        Cmd::Provision { receipt_out, .. } => receipt_out.iter().map(PathBuf::as_path).collect(),
+        Cmd::DeviceKey(a) => a
+            .out
+            .iter()
+            .chain(&a.statement)
+            .map(PathBuf::as_path)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if outputs
+        .iter()
+        .any(|p| suit_host::files::is_standard_output(p))
+    {
+        suit_host::stdio::status_to_stderr();
+    }
     let _lock = take_lock(&cli)?;
     let started = std::time::Instant::now();
     let mut tee = connect(&cli)?;
@@ -587,14 +608,14 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         Cmd::RefusedBegin { envelope } => {
             let (refused, done) = client::install_past_a_refused_begin(tee, &read_file(envelope)?)?;
             match refused {
-                Some(e) => println!("second begin refused: {e}"),
-                None => println!("second begin accepted"),
+                Some(e) => outln!("second begin refused: {e}"),
+                None => outln!("second begin accepted"),
             }
-            println!("installed: {}", joined(&done.components, ", "));
+            outln!("installed: {}", joined(&done.components, ", "));
             Ok(())
         }
         Cmd::CryptoBench { request } => {
-            print!("{}", client::crypto_bench(tee, &read_file(request)?)?);
+            outp!("{}", client::crypto_bench(tee, &read_file(request)?)?);
             Ok(())
         }
     }
@@ -645,14 +666,14 @@ fn heap_scan(tee: &mut dyn Transport, files: &[PathBuf]) -> Result<(), AgentErro
     let counts = client::heap_scan(tee, &control, &needles)?;
     let mut counts = counts.into_iter();
     if let Some((heap, stack)) = counts.next() {
-        println!("control: heap {heap}, dead stack {stack}");
+        outln!("control: heap {heap}, dead stack {stack}");
     }
     // Its heap count says nothing: the earlier scan's request copy was freed unwiped.
     if let Some((_, stack)) = counts.next() {
-        println!("earlier control: dead stack {stack}");
+        outln!("earlier control: dead stack {stack}");
     }
     for (name, (heap, stack)) in names.iter().zip(counts) {
-        println!("{name}: {}", heap.saturating_add(stack));
+        outln!("{name}: {}", heap.saturating_add(stack));
     }
     Ok(())
 }
@@ -661,28 +682,28 @@ fn heap_scan(tee: &mut dyn Transport, files: &[PathBuf]) -> Result<(), AgentErro
 fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
     let s = with_agent_checks(client::status(tee)?);
     if json {
-        println!("{}", to_json(&s));
+        outln!("{}", to_json(&s));
         return Ok(());
     }
     let level = |l: Option<u32>| l.map_or("unknown".to_string(), |l| l.to_string());
     let p = &s.platform;
     let v = &s.service;
-    println!("SUIT TA status");
-    println!("  backend:             {}", s.backend);
-    println!("  protocol version:    {}", s.protocol_version);
-    println!("  TA version:          {}", s.ta_version);
-    println!(
+    outln!("SUIT TA status");
+    outln!("  backend:             {}", s.backend);
+    outln!("  protocol version:    {}", s.protocol_version);
+    outln!("  TA version:          {}", s.ta_version);
+    outln!(
         "  TEE version:         {}",
         p.tee_version
             .as_ref()
             .map_or("unknown".into(), |v| v.to_string())
     );
-    println!("  anti-rollback level: {}", level(p.anti_rollback_level));
-    println!(
+    outln!("  anti-rollback level: {}", level(p.anti_rollback_level));
+    outln!(
         "  rollback detection:  {}",
         level(p.rollback_detection_level)
     );
-    println!(
+    outln!(
         "  attestation PTA:     {}",
         match p.attestation_pta {
             Some(true) => "present",
@@ -690,7 +711,7 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
             None => "not applicable",
         }
     );
-    println!(
+    outln!(
         "  TPA root kid:        {}{}",
         show(&v.tpa_root_kid),
         if v.tpa_root_is_test_key {
@@ -700,28 +721,28 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
         }
     );
     match v.delegate_counter {
-        Some(d) => println!(
+        Some(d) => outln!(
             "  provisioning count:  {} (TPA root), {d} (delegated TPA anchors)",
             v.provisioning_counter
         ),
-        None => println!(
+        None => outln!(
             "  provisioning count:  {} (one counter for the TPA root and its delegates)",
             v.provisioning_counter
         ),
     }
-    println!("  trust anchors:       {}", v.anchors);
-    println!(
+    outln!("  trust anchors:       {}", v.anchors);
+    outln!(
         "  installed:           {} component(s)",
         v.installed_components
     );
-    println!(
+    outln!(
         "  device key kid:      {}",
         v.device_key_kid
             .as_ref()
             .map_or("not created yet".into(), |k| show(k))
     );
     for c in &v.components {
-        println!(
+        outln!(
             "    {}: sequence number {}, {} bytes, sha-256 {}{}",
             c.id,
             c.sequence_number,
@@ -733,24 +754,24 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
         );
     }
     for u in &v.unconfirmed_tas {
-        println!(
+        outln!(
             "  UNCONFIRMED TA:      {u}: OP-TEE did not confirm its last install; its personalization data is withheld until an update that installs it succeeds"
         );
     }
     if let Some(e) = &v.state_error {
-        println!("  STATE ERROR:         {}", suit_common::fault::render(e));
+        outln!("  STATE ERROR:         {}", suit_common::fault::render(e));
     }
     for w in &p.warnings {
-        println!("  warning: {w}");
+        outln!("  warning: {w}");
     }
-    println!("  production prerequisites:");
+    outln!("  production prerequisites:");
     for r in &p.prerequisites {
         let state = match r.met {
             Some(true) => "met",
             Some(false) => "MISSING",
             None => "unknown",
         };
-        println!("    {:<28} {state:<8} {}", r.name, r.evidence);
+        outln!("    {:<28} {state:<8} {}", r.name, r.evidence);
     }
     Ok(())
 }
@@ -802,7 +823,7 @@ fn device_key(tee: &mut dyn Transport, args: &DeviceKeyArgs) -> Result<(), Agent
     if let Some(path) = out {
         let (point, kid) = pick(which)?;
         write(path, &format_key(point, kid, *format)?)?;
-        eprintln!(
+        errln!(
             "wrote the {} key (kid {}) to {}",
             which.name(),
             show(kid),
@@ -830,7 +851,7 @@ fn device_key(tee: &mut dyn Transport, args: &DeviceKeyArgs) -> Result<(), Agent
             write(&dir.join(name), &format_key(point, kid, KeyFormat::Pem)?)?;
         }
         write(&dir.join(&statement_name), &k.statement)?;
-        eprintln!(
+        errln!(
             "wrote the device's public keys and its signed key statement to {}",
             dir.display()
         );
@@ -851,14 +872,15 @@ fn device_key(tee: &mut dyn Transport, args: &DeviceKeyArgs) -> Result<(), Agent
                 "hpke": key(&a.hpke_key, &a.hpke_kid),
             });
         }
-        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
         return Ok(());
     }
     if out.is_none() && out_dir.is_none() {
         let (point, kid) = pick(which)?;
-        std::io::stdout()
-            .write_all(&format_key(point, kid, *format)?)
-            .map_err(|e| AgentError::File(e.to_string()))?;
+        // Standard error when standard output carries the statement (`--statement
+        // /dev/stdout`); a closed stream is not a failure.
+        let key = format_key(point, kid, *format)?;
+        let _ = suit_host::stdio::Status.write_all(&key);
     }
     Ok(())
 }
@@ -889,7 +911,7 @@ fn provision(
         if let Err(e) = &kept {
             failed_after_commit(&mut j, e);
         }
-        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
         return kept;
     }
     let signer = if r.signer == 0 {
@@ -902,14 +924,14 @@ fn provision(
     } else {
         "the delegates' counter"
     };
-    println!(
+    outln!(
         "provisioning message {} ({counter}) accepted (signed by {signer}):",
         r.counter
     );
     for line in &r.applied {
-        println!("  {line}");
+        outln!("  {line}");
     }
-    println!(
+    outln!(
         "receipt (signed by the device identity key): {}",
         show(&r.receipt)
     );
@@ -920,30 +942,30 @@ fn provision(
 fn anchors(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
     let a = client::anchors(tee)?;
     if json {
-        println!("{}", to_json(&a));
+        outln!("{}", to_json(&a));
         return Ok(());
     }
     // The next message of each signer kind must carry its counter + 1.
     match a.delegate_counter {
-        Some(d) => println!(
+        Some(d) => outln!(
             "provisioning counter: {} (TPA root); delegated TPA anchors: {d}",
             a.provisioning_counter
         ),
-        None => println!(
+        None => outln!(
             "provisioning counter: {} (one counter for the TPA root and its delegates)",
             a.provisioning_counter
         ),
     }
     let id =
         |v: &Option<suit_common::protocol::ByteBuf>| v.as_ref().map_or("unset".into(), |b| show(b));
-    println!(
+    outln!(
         "identity: vendor {} class {} device {}",
         id(&a.identity.vendor_id),
         id(&a.identity.class_id),
         id(&a.identity.device_id)
     );
     for x in &a.anchors {
-        println!(
+        outln!(
             "anchor {} ({}, {}, kid {}): components {}",
             x.id,
             x.role.name(),
@@ -953,7 +975,7 @@ fn anchors(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
         );
     }
     for r in &a.rules {
-        println!(
+        outln!(
             "rule {}: requires {}",
             r.prefix,
             joined(&r.required, " AND ")
@@ -985,10 +1007,10 @@ fn report(
                     "out": path.display().to_string(),
                     "size": signed.len(),
                 });
-                println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
                 return Ok(());
             }
-            println!(
+            outln!(
                 "wrote the signed report ({} bytes) to {}",
                 signed.len(),
                 path.display()
@@ -996,15 +1018,15 @@ fn report(
         }
         None => {
             // The agent cannot vouch for it; it only shows what the TA signed.
-            let r = suit_common::report::Report::decode(&signed_payload(&signed)?)
+            let r = suit_common::report::Report::decode(&client::signed_report_payload(&signed)?)
                 .map_err(|_| AgentError::BadResponse("report does not decode"))?;
             if json {
                 let mut j = suit_host::human::to_json(&r);
                 j["signature"] = "not verified (use suit-author verify-report)".into();
-                println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
             } else {
-                println!("SUIT report (signed by the device report key; NOT VERIFIED here: use suit-author verify-report)");
-                print!("{}", suit_host::human::render_text(&r));
+                outln!("SUIT report (signed by the device report key; NOT VERIFIED here: use suit-author verify-report)");
+                outp!("{}", suit_host::human::render_text(&r));
             }
         }
     }
@@ -1015,13 +1037,13 @@ fn report(
 fn perso_get(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
     let data = client::personalization(tee)?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"ok": true, "released-bytes": data.len()})
         );
         return Ok(());
     }
-    println!("the TA released {} bytes to the normal world", data.len());
+    outln!("the TA released {} bytes to the normal world", data.len());
     Ok(())
 }
 
@@ -1041,10 +1063,10 @@ fn export(
             "size": data.len(),
             "sha-256": show(&digest),
         });
-        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
         return Ok(());
     }
-    println!(
+    outln!(
         "wrote {} ({} bytes, sha-256 {})",
         dest.display(),
         data.len(),
@@ -1137,10 +1159,10 @@ fn install(
         if let Some(e) = &failed {
             failed_after_commit(&mut j, e);
         }
-        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
         return failed.map_or(Ok(()), Err);
     }
-    println!(
+    outln!(
         "installed {} (sequence number {}, signed by anchor(s) {})",
         envelope,
         done.sequence_number,
@@ -1151,31 +1173,31 @@ fn install(
             .join(", ")
     );
     for uri in &prepared.needed_uris {
-        println!("  fetched {}", suit_host::human::printable(uri));
+        outln!("  fetched {}", suit_host::human::printable(uri));
     }
     for c in &done.components {
-        println!("  component {c}");
+        outln!("  component {c}");
     }
-    println!("  manifest digest {}", show(&done.manifest_digest));
+    outln!("  manifest digest {}", show(&done.manifest_digest));
     if client::updated_the_update_ta(&done) {
-        println!(
+        outln!(
             "  the update TA itself was updated: OP-TEE keeps the running version until the next reboot; reboot to run the new one"
         );
     }
     let Some(root) = ree_root else {
         if !done.ree_paths.is_empty() {
-            println!(
+            outln!(
                 "  approved REE files (write them with `suit-agent export PATH --ree-root DIR`):"
             );
             for p in &done.ree_paths {
-                println!("    {p}");
+                outln!("    {p}");
             }
         }
         return Ok(());
     };
     let (written, failed) = client::write_approved_files(tee, root, &done.ree_paths);
     for w in &written {
-        println!("  wrote approved REE file {}", w.display());
+        outln!("  wrote approved REE file {}", w.display());
     }
     failed.map_or(Ok(()), Err)
 }
@@ -1193,31 +1215,14 @@ fn main() -> ExitCode {
             let code = exit_code(&e);
             // After a commit the command has printed its own document, the failure in it.
             if json && !matches!(e, AgentError::AfterCommit(_)) {
-                println!("{}", error_json(&e, code));
+                outln!("{}", error_json(&e, code));
             }
-            eprintln!(
+            errln!(
                 "suit-agent: error: {}",
                 suit_host::human::printable(&e.to_string())
             );
             ExitCode::from(code)
         }
-    }
-}
-
-/// The payload of a COSE_Sign1 (the SUIT report inside a signed report), unverified.
-fn signed_payload(signed: &[u8]) -> Result<Vec<u8>, AgentError> {
-    let value: ciborium::Value = ciborium::de::from_reader(signed)
-        .map_err(|_| AgentError::BadResponse("report is not CBOR"))?;
-    let inner = match value {
-        ciborium::Value::Tag(18, v) => *v,
-        v => v,
-    };
-    match inner {
-        ciborium::Value::Array(items) => match items.get(2) {
-            Some(ciborium::Value::Bytes(b)) => Ok(b.clone()),
-            _ => Err(AgentError::BadResponse("report has no payload")),
-        },
-        _ => Err(AgentError::BadResponse("report is not a COSE_Sign1")),
     }
 }
 

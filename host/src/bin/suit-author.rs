@@ -15,8 +15,9 @@ use suit_host::author::encrypt::{
 };
 use suit_host::author::identity::DeviceIdentity;
 use suit_host::author::keys::{keygen_checked, KeyType};
-use suit_host::author::verify::{verify, VerifyOptions};
+use suit_host::author::verify::{verify, TaFeature, VerifyOptions};
 use suit_host::author::{inspect, read_cbor_file, AuthorError, Result};
+use suit_host::{errln, outln};
 
 const CREATE_HELP: &str = r#"DESCRIPTION FILE (JSON; relative paths are relative to the file):
   {
@@ -108,7 +109,8 @@ enum Cmd {
         /// Directory receiving each installed component as component-N.bin.
         #[arg(long = "out", value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Device P-256 private key (PKCS#8 / SEC1 PEM, COSE_Key or JWK) for decryption. Repeatable.
+        /// Device P-256 private key (PKCS#8 / SEC1 PEM, COSE_Key or JWK) for decryption; at
+        /// most one (a device holds one decryption key).
         #[arg(long = "device-key", value_name = "KEY")]
         device_keys: Vec<PathBuf>,
         /// Device key-encryption key (16/32 raw bytes, COSE_Key or JWK) for A128KW/A256KW,
@@ -122,6 +124,16 @@ enum Cmd {
         /// Print every condition and directive the engine ran.
         #[arg(long)]
         trace: bool,
+        /// Algorithm features the target TA has beyond its default build: ed25519 (Ed25519
+        /// signatures), chacha20 (ChaCha20/Poly1305 payloads; no build of this TA has it).
+        /// Without them an update that needs one is refused (exit 1) after the simulated run,
+        /// as the default TA refuses it.
+        #[arg(
+            long = "ta-features",
+            value_name = "FEATURE[,FEATURE]",
+            value_delimiter = ','
+        )]
+        ta_features: Vec<String>,
         /// Print the outcome as JSON (kebab-case; failures too).
         #[arg(long)]
         json: bool,
@@ -308,9 +320,14 @@ enum Cmd {
         /// The device's identity public key as enrolled at the factory (PEM, COSE_Key, JWK).
         #[arg(long = "identity-key", value_name = "PUB")]
         identity_key: PathBuf,
-        /// Require this anchor's ECDH-ES and HPKE keys to be in the statement.
-        #[arg(long)]
+        /// Require this anchor's ECDH-ES and HPKE keys to be in the statement (with
+        /// --anchor-key).
+        #[arg(long, requires = "anchor_key")]
         anchor: Option<u32>,
+        /// The key the anchor must hold (the author's signing key or its public key; an HMAC
+        /// key): per-anchor keys are written only for the anchor that holds it.
+        #[arg(long = "anchor-key", value_name = "KEY")]
+        anchor_key: Option<PathBuf>,
         /// Write the verified public keys here (identity/report/provisioning.pub.pem,
         /// anchor-N.ecdh.pub.pem for ECDH-ES recipients, anchor-N.hpke.pub.pem for HPKE).
         #[arg(long)]
@@ -327,6 +344,11 @@ enum Cmd {
         /// The device's report public key (PEM, COSE_Key or JWK; P-256).
         #[arg(long = "device-key", value_name = "PUB")]
         device_key: PathBuf,
+        /// The nonce the report was requested with (`suit-agent report --nonce`): refused
+        /// (exit 1) unless the signed report carries exactly it, so an old report replayed
+        /// does not pass. One report file only.
+        #[arg(long, value_name = "HEX")]
+        nonce: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -410,8 +432,19 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             keks,
             provisioning,
             trace,
+            ta_features,
             json: _,
         } => {
+            let ta_features = ta_features
+                .iter()
+                .map(|n| {
+                    TaFeature::parse(n.trim()).ok_or_else(|| {
+                        AuthorError::Usage(format!(
+                            "--ta-features {n}: expected ed25519 or chacha20"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
             let vendor = id_or_name("--vendor-id", &vendor_id, None)?;
             let class = id_or_name("--class-id", &class_id, Some(("--vendor-id", vendor)))?;
             let device = id_or_name("--device-id", &device_id, Some(("--class-id", class)))?;
@@ -430,6 +463,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 (identity.class_id.is_some(), "--class-id"),
                 (identity.device_id.is_some(), "--device-id"),
                 (trace, "--trace"),
+                (!ta_features.is_empty(), "--ta-features"),
             ];
             if !process {
                 if let Some((_, flag)) = process_only.iter().find(|(set, _)| *set) {
@@ -449,6 +483,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     keks,
                     provisioning,
                     trace,
+                    ta_features,
                 },
                 &mut out,
             )
@@ -584,7 +619,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                         )
                 })
             {
-                eprintln!("suit-author: warning: --alg applies to P-256 signing keys; none is given, so it is ignored");
+                errln!("suit-author: warning: --alg applies to P-256 signing keys; none is given, so it is ignored");
             }
             let created = create(&CreateOptions {
                 description,
@@ -654,7 +689,12 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 &[(output.clone(), "the provisioning message".into())],
                 &inputs,
             )?;
-            let p = suit_host::author::provision::provision(&description, &tpa_key, counter)?;
+            let p = suit_host::author::provision::provision(
+                &description,
+                &tpa_key,
+                counter,
+                state.as_deref(),
+            )?;
             // A message the model refuses is refused before anything is written; the
             // message is written before the model is advanced (`write_message`).
             let model = state
@@ -757,6 +797,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             statement,
             identity_key,
             anchor,
+            anchor_key,
             out_dir,
             json: _,
         } => suit_host::author::key_statement::verify_statement_file(
@@ -764,6 +805,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 statement,
                 identity_key,
                 anchor,
+                anchor_key,
                 out_dir,
             },
             &mut out,
@@ -771,12 +813,22 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         Cmd::VerifyReport {
             report,
             device_key,
+            nonce,
             json,
         } => {
+            let nonce = nonce
+                .map(|n| match hex::decode(n.trim()) {
+                    Ok(b) if !b.is_empty() => Ok(b),
+                    _ => Err(AuthorError::Usage(format!(
+                        "--nonce \"{n}\": expected the nonce as hex digits"
+                    ))),
+                })
+                .transpose()?;
             let opts = suit_host::author::report::VerifyReportOptions {
                 report,
                 device_key,
                 json,
+                nonce,
             };
             if opts.report.is_dir() {
                 suit_host::author::report::verify_report_dir(&opts, &mut out)
@@ -803,7 +855,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     .cloned()
                     .collect::<Vec<_>>(),
             )?;
-            let (signed, notes) = suit_host::author::sign::sign_envelope_noted(
+            let suit_host::author::sign::Signed {
+                envelope: signed,
+                notes,
+                added,
+            } = suit_host::author::sign::sign_envelope_counted(
                 &bytes,
                 &SignOptions {
                     sign_keys: sign_keys.clone(),
@@ -819,7 +875,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 "wrote {} ({} bytes, {} new authentication block(s))",
                 output.display(),
                 signed.len(),
-                sign_keys.len() + hmac_keys.len()
+                added
             );
             for n in &notes {
                 let _ = writeln!(out, "  {n}");
@@ -855,14 +911,20 @@ fn provision_fleet(
     let signer = p::tpa_signer(tpa_key)?;
     let mut made = Vec::new();
     for d in &fleet {
-        let m =
-            p::provision_device(description, &signer, counter, Some(d)).map_err(|e| match e {
-                AuthorError::Description { path, what } => AuthorError::Description {
-                    path,
-                    what: format!("{} ({})", what, d.source),
-                },
-                other => other,
-            })?;
+        let m = p::provision_device(
+            description,
+            &signer,
+            counter,
+            Some(d),
+            state_dir.map(|sd| p::fleet_model_path(sd, d)).as_deref(),
+        )
+        .map_err(|e| match e {
+            AuthorError::Description { path, what } => AuthorError::Description {
+                path,
+                what: format!("{} ({})", what, d.source),
+            },
+            other => other,
+        })?;
         made.push((dir.join(p::fleet_file_name(d)), m));
     }
     let mut outputs: Vec<(PathBuf, String)> = made
@@ -951,14 +1013,21 @@ fn sever_cmd(
         ));
     }
     suit_host::author::check_outputs(&outputs, std::slice::from_ref(&envelope))?;
+    suit_host::author::check_writable(
+        &outputs.iter().map(|(p, _)| p.as_path()).collect::<Vec<_>>(),
+    )?;
     std::fs::create_dir_all(&members_out).map_err(|source| AuthorError::Io {
         path: members_out.clone(),
         source,
     })?;
+    // The members first, the severed envelope last: a failure leaves the old envelope, which
+    // still carries every member.
+    for (m, (path, _)) in removed.iter().zip(outputs.iter().skip(1)) {
+        suit_host::author::write_file(path, &m.content)?;
+    }
     suit_host::author::write_file(&output, &rest)?;
     let _ = writeln!(out, "wrote {} ({} bytes)", output.display(), rest.len());
     for (m, (path, _)) in removed.iter().zip(outputs.iter().skip(1)) {
-        suit_host::author::write_file(path, &m.content)?;
         let _ = writeln!(
             out,
             "severed suit-{}: {} ({} bytes)",
@@ -1007,13 +1076,20 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let json = wants_json(&cli.command);
+    // An output on standard output (`-o /dev/stdout`) keeps every other line off it.
+    if file_outputs(&cli.command)
+        .iter()
+        .any(|p| suit_host::files::is_standard_output(p))
+    {
+        suit_host::stdio::status_to_stderr();
+    }
     // Commands without a JSON view of their own report their messages inside one document.
     let wrap = json && !matches!(cli.command, Cmd::Inspect { .. } | Cmd::VerifyReport { .. });
     let mut buffer = Vec::new();
     let result = if wrap {
         run(cli, &mut buffer)
     } else {
-        run(cli, &mut std::io::stdout().lock())
+        run(cli, &mut suit_host::stdio::Status)
     };
     match result {
         Ok(()) if wrap => {
@@ -1023,17 +1099,34 @@ fn main() -> ExitCode {
                 "exit-code": 0,
                 "messages": text.lines().collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
             ExitCode::SUCCESS
         }
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if json {
-                println!("{}", error_json(&e));
+                outln!("{}", error_json(&e));
             }
-            eprintln!("suit-author: {e}");
+            errln!("suit-author: {e}");
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
         }
+    }
+}
+
+/// The files a command writes (not directories).
+fn file_outputs(cmd: &Cmd) -> Vec<&std::path::Path> {
+    match cmd {
+        Cmd::Create { output, .. }
+        | Cmd::Sign { output, .. }
+        | Cmd::Sever { output, .. }
+        | Cmd::Unsever { output, .. } => vec![output.as_path()],
+        Cmd::Provision { output, .. } => output.iter().map(PathBuf::as_path).collect(),
+        Cmd::Encrypt {
+            info_out,
+            ciphertext_out,
+            ..
+        } => vec![info_out.as_path(), ciphertext_out.as_path()],
+        _ => Vec::new(),
     }
 }
 
@@ -1056,12 +1149,20 @@ fn wants_json(cmd: &Cmd) -> bool {
 
 /// A failure as one JSON document on standard output (kebab-case keys), for `--json` callers.
 fn error_json(e: &AuthorError) -> String {
-    let j = serde_json::json!({
+    let mut j = serde_json::json!({
         "ok": false,
         "exit-code": e.exit_code(),
-        "refused": matches!(e, AuthorError::Refused(_)),
+        "refused": matches!(e, AuthorError::Refused(_) | AuthorError::NotOnDefaultTa { .. }),
         "error": e.to_string(),
     });
+    if let AuthorError::NotOnDefaultTa {
+        features,
+        algorithms,
+    } = e
+    {
+        j["not-in-default-ta"] =
+            serde_json::json!({"features": features, "algorithms": algorithms});
+    }
     serde_json::to_string_pretty(&j).unwrap_or_default()
 }
 

@@ -31,7 +31,7 @@ pub fn log(level: Level, message: &str) {
             Level::Info => "info",
             Level::Debug => "debug",
         };
-        eprintln!("suit-agent: {name}: {}", crate::human::printable(message));
+        crate::errln!("suit-agent: {name}: {}", crate::human::printable(message));
     }
 }
 
