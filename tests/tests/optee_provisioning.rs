@@ -34,11 +34,18 @@
 //! With the earlier `external_aad` (operation and kid only) the message applies (the same
 //! replay in common/tests/review_s17_kekbind.rs is accepted by main).
 //!
+//! Review s27, same boot: the REE applies the delegate's re-binding of id 7 (its author) to
+//! another key before the root's message 4, which grants a KEK to author 7 by the key the root
+//! knows: the wrap binds that key, so it does not open inside the TA and the message is
+//! refused whole; the root's message 4 without the grant (the revocation) then applies. With
+//! the wrap naming anchors by id only, the grant applied and the KEK went to the delegate's
+//! key (the reviewer's simulator test of the same order, on the code before the fix).
+//!
 //! One key, one holder (session 18, s18-keyowner), same boot, root message 7: an anchor
 //! holding the TPA root's own key and a KEK with kek-1's bytes under another id are refused
 //! inside the TA, the anchors and counters unchanged, and the root's message 7 still applies
 //! after them. The report the TA signs then carries both counters in its device state (root
-//! 7, delegates 1, from d1).
+//! 7, delegates 2, from d2-rebind).
 
 use suit_common::cose::Algorithm;
 use suit_common::protocol::ByteBuf;
@@ -160,6 +167,24 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     by_delegate(
         "d2",
         r#"{"counter": 2, "device-key": "identity.pub.pem", "ops": [{"remove-anchor": 7}]}"#,
+    );
+    // Review s27: the REE orders the delegate's re-binding of id 7 to a key of its own before
+    // the root's grant of a KEK to author 7 (p6-kek, the root's message 4 with the
+    // revocation): the grant's wrap names author 7's key, so it does not open, and p6 (the
+    // same number, without the KEK) applies after it.
+    by_delegate(
+        "d2-rebind",
+        r#"{"counter": 2, "device-key": "identity.pub.pem", "ops": [{"remove-anchor": 7},
+            {"add-anchor": {"id": 7, "key": "delegate8.pub.pem", "role": "author", "components": [["ree"]]}}]}"#,
+    );
+    std::fs::write(d.join("kek3.bin"), b"qemu-kek-three16").unwrap();
+    provision(
+        "p6-kek",
+        r#"{"counter": 4, "device-key": "identity.pub.pem", "key-statement": "key-statement.cbor",
+            "ops": [{"add-kek": {"kek": "kek3.bin", "kid": "kek-3", "anchors": [7],
+                                 "anchor-keys": {"7": {"key": "author7.pub.pem"}}}},
+                    {"remove-anchor": 5}]}"#,
+        false,
     );
     // Review s17 S2: the delegate re-grants the root's KEK to its own author 7 by replaying
     // the wrapped bytes of message 1 (the REE relayed it: messages are not confidential).
@@ -307,6 +332,8 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         "d2-remove.cbor",
         "d2-rescope.cbor",
         "d2-replay.cbor",
+        "d2-rebind.cbor",
+        "p6-kek.cbor",
         "d2.cbor",
         "p7.cbor",
         "p8.cbor",
@@ -361,18 +388,21 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
             "d2-replay.cbor",
             "operation 1: the wrapped key does not open",
         ),
+        // 19..: review s27 (the root's KEK grant after the delegate re-bound the id).
+        "suit-agent provision /up/d2-rebind.cbor".to_string(),
+        refused("p6-kek.cbor", "operation 0: the wrapped key does not open"),
         "suit-agent provision /up/p6.cbor".to_string(),
         "suit-agent anchors --json".to_string(),
         refused("d2.cbor", "not signed by the TPA root or a TPA anchor"),
         "suit-agent anchors --json".to_string(),
-        // 23..: review s16 R1 and R3.
+        // 25..: review s16 R1 and R3.
         "suit-agent provision /up/p7.cbor".to_string(),
         "suit-agent install /up/r1-both.suit --payload-dir /up/r".to_string(),
         "! suit-agent install /up/r3-co.suit --payload-dir /up/r 2>&1".to_string(),
         "suit-agent provision /up/p8.cbor".to_string(),
         "! suit-agent install /up/r1-alone.suit --payload-dir /up/r 2>&1".to_string(),
         "suit-agent status".to_string(),
-        // 29..: one key, one holder; the report's device state.
+        // 31..: one key, one holder; the report's device state.
         "suit-agent anchors --json".to_string(),
         refused("rootkey.cbor", "anchor 11: its key is already the TPA root"),
         refused(
@@ -417,9 +447,9 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     // its TPA-anchor operations were refused, and the root's revocation (its message 4)
     // applied after all that; the revoked delegate's next message is refused.
     // (S2: the delegate's replay of the root's wrapped KEK was refused too: counter 1.)
-    let r2: serde_json::Value = serde_json::from_str(&run.command(20).output).unwrap();
+    let r2: serde_json::Value = serde_json::from_str(&run.command(22).output).unwrap();
     assert_eq!(r2["provisioning-counter"], 4, "{r2}");
-    assert_eq!(r2["delegate-counter"], 1, "{r2}");
+    assert_eq!(r2["delegate-counter"], 2, "{r2}");
     let ids: Vec<&serde_json::Value> = r2["anchors"]
         .as_array()
         .unwrap()
@@ -427,24 +457,24 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         .map(|a| &a["id"])
         .collect();
     assert_eq!(ids, [7], "{r2}");
-    let last: serde_json::Value = serde_json::from_str(&run.command(22).output).unwrap();
+    let last: serde_json::Value = serde_json::from_str(&run.command(24).output).unwrap();
     assert_eq!(last, r2, "a revoked delegate's message changed the state");
     // R3: an author whose scope does not cover ['r3'] does not meet its author rule.
-    run.says(25, "a required signer is missing");
-    // R1: after anchor 9's removal its rule still stands: author 10 alone is refused.
     run.says(27, "a required signer is missing");
-    run.says(28, "['r1']: sequence number 1,");
+    // R1: after anchor 9's removal its rule still stands: author 10 alone is refused.
+    run.says(29, "a required signer is missing");
+    run.says(30, "['r1']: sequence number 1,");
     assert!(
-        !run.command(28).output.contains("['r3']"),
+        !run.command(30).output.contains("['r3']"),
         "{}",
-        run.command(28).output
+        run.command(30).output
     );
     // One key, one holder: both refused with nothing changed; message 7 still applies.
-    let before: serde_json::Value = serde_json::from_str(&run.command(29).output).unwrap();
+    let before: serde_json::Value = serde_json::from_str(&run.command(31).output).unwrap();
     assert_eq!(before["provisioning-counter"], 6, "{before}");
-    let after: serde_json::Value = serde_json::from_str(&run.command(32).output).unwrap();
+    let after: serde_json::Value = serde_json::from_str(&run.command(34).output).unwrap();
     assert_eq!(after, before, "a refused key changed the state");
-    run.says(33, "provisioning message 7 (the root's counter) accepted");
+    run.says(35, "provisioning message 7 (the root's counter) accepted");
     let all_output: String = (0..cmds.len())
         .map(|i| run.command(i).output.clone())
         .collect();
@@ -493,17 +523,17 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         ],
     );
     assert!(out.contains("applied provisioning message 7"), "{out}");
-    // The signed report's device state: the root's counter 7 and the delegates' 1 (d1).
+    // The signed report's device state: the root's counter 7 and the delegates' 2 (d2-rebind).
     write_text(
         d,
         "report.pub.pem",
-        &suit_tests::pem_from(&run.command(34).output),
+        &suit_tests::pem_from(&run.command(36).output),
     );
     let report = suit_tests::verified_report(d, &ree.path().join("ree"), "state.cbor");
     let state = &report["device-state"];
     assert_eq!(
         (&state["provisioning-counter"], &state["delegate-counter"]),
-        (&serde_json::json!(7), &serde_json::json!(1)),
+        (&serde_json::json!(7), &serde_json::json!(2)),
         "{report}"
     );
 
