@@ -663,10 +663,14 @@ mod tests {
             kind_of(&[0xa1, 0x61, b'b', 0xf6]),
             CborErrorKind::MissingField { name: "a" }
         );
-        // "a" twice, the second in a longer head: equal by name, not by encoding.
+        // "a" twice, and "a" once more in a longer head (one encoding per key).
+        assert_eq!(
+            kind_of(&[0xa2, 0x61, b'a', 0x01, 0x61, b'a', 0x02]),
+            CborErrorKind::DuplicateKey
+        );
         assert_eq!(
             kind_of(&[0xa2, 0x61, b'a', 0x01, 0x78, 0x01, b'a', 0x02]),
-            CborErrorKind::DuplicateKey
+            CborErrorKind::NonPreferredKey
         );
         // Unknown keys, text or not, are skipped.
         assert_eq!(

@@ -174,28 +174,50 @@ fn sort_deterministic_orders_by_encoded_key_and_keeps_equal_keys_in_place() {
     suit_cbor::sort_deterministic(&mut none, |(k, _)| *k);
 }
 
-/// RFC 8949 §5.6: a map whose keys repeat a value is invalid, whatever head encodes each
-/// copy. Keys are compared by value (major type and decoded content), so a longer-than-needed
-/// head does not make a second key; equal bytes under another major type are another key.
+/// A map key has one encoding per value: a key written with a longer head than it needs
+/// (itself or an item nested in it) is refused, so a repeated key is always byte-equal to its
+/// first copy and found at memory-compare speed. Values keep any head length.
 #[test]
-fn duplicate_keys_are_found_by_value_whatever_their_head() {
-    for dup in [
-        &[0xa2, 0x01, 0x00, 0x18, 0x01, 0x00][..], // 1, 1 in a two-byte head
-        &[0xa2, 0x20, 0x00, 0x38, 0x00, 0x00],     // -1, -1 in a two-byte head
-        &[0xa2, 0x61, b'a', 0x00, 0x78, 0x01, b'a', 0x00], // "a", "a" with a longer length
-        &[0xa2, 0x41, 0x00, 0x00, 0x59, 0x00, 0x01, 0x00, 0x00], // h'00' twice
-        &[0xa2, 0x81, 0x01, 0x00, 0x98, 0x01, 0x18, 0x01, 0x00], // [1] twice
-        &[0xa2, 0xc1, 0x00, 0x00, 0xd8, 0x01, 0x00, 0x00], // 1(0) twice
-        &[0xa2, 0xf4, 0x00, 0xf4, 0x01],           // false twice
-    ] {
-        assert_eq!(
-            check_well_formed(dup).unwrap_err().kind,
+fn map_keys_have_one_encoding_so_duplicates_are_found_by_their_bytes() {
+    for (map, kind) in [
+        (
+            &[0xa2, 0x01, 0x00, 0x01, 0x00][..],
             CborErrorKind::DuplicateKey,
-            "{dup:02x?}"
-        );
+        ),
+        (&[0xa2, 0xf4, 0x00, 0xf4, 0x01], CborErrorKind::DuplicateKey), // false twice
+        (
+            &[0xa2, 0x01, 0x00, 0x18, 0x01, 0x00],
+            CborErrorKind::NonPreferredKey,
+        ), // 1 in two bytes
+        (
+            &[0xa2, 0x20, 0x00, 0x38, 0x00, 0x00],
+            CborErrorKind::NonPreferredKey,
+        ), // -1
+        (
+            &[0xa2, 0x61, b'a', 0x00, 0x78, 0x01, b'a', 0x00],
+            CborErrorKind::NonPreferredKey,
+        ),
+        (
+            &[0xa2, 0x41, 0x00, 0x00, 0x59, 0x00, 0x01, 0x00, 0x00],
+            CborErrorKind::NonPreferredKey,
+        ),
+        (
+            &[0xa2, 0x81, 0x01, 0x00, 0x81, 0x18, 0x01, 0x00],
+            CborErrorKind::NonPreferredKey,
+        ), // [1]
+        (
+            &[0xa2, 0xc1, 0x00, 0x00, 0xd8, 0x01, 0x00, 0x00],
+            CborErrorKind::NonPreferredKey,
+        ), // 1(0)
+        (
+            &[0xa1, 0x19, 0x00, 0x18, 0x00],
+            CborErrorKind::NonPreferredKey,
+        ), // one key, no twin
+    ] {
+        assert_eq!(check_well_formed(map).unwrap_err().kind, kind, "{map:02x?}");
     }
-    // The same value nested deeper is found too.
-    let nested = [0x81, 0xa2, 0x01, 0x00, 0x1a, 0x00, 0x00, 0x00, 0x01, 0x00];
+    // Nested deeper, found too.
+    let nested = [0x81, 0xa2, 0x01, 0x00, 0x01, 0x01];
     assert_eq!(
         check_well_formed(&nested).unwrap_err().kind,
         CborErrorKind::DuplicateKey
@@ -206,6 +228,8 @@ fn duplicate_keys_are_found_by_value_whatever_their_head() {
         &[0xa2, 0x81, 0x01, 0x00, 0x82, 0x01, 0x01, 0x00], // [1] and [1, 1]
         &[0xa2, 0xc1, 0x00, 0x00, 0xc2, 0x00, 0x00], // 1(0) and 2(0)
         &[0xa2, 0x18, 0x18, 0x00, 0x19, 0x01, 0x00, 0x00], // 24 and 256
+        &[0xa1, 0x01, 0x18, 0x01],           // a value in a longer head
+        &[0xa1, 0x1a, 0x00, 0x01, 0x00, 0x00, 0x00], // 65536 in four bytes: shortest
     ] {
         check_well_formed(distinct).unwrap_or_else(|e| panic!("{distinct:02x?}: {e:?}"));
     }

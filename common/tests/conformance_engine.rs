@@ -972,11 +972,12 @@ fn unlink_of_a_dependency_is_ignored() {
 // ---------------------------------------------------------------------------------------
 // Interop review (round 3): inputs a peer may send.
 
-/// RFC 8949 §5.6: a map with a repeated key is invalid, also where the key repeats in a
-/// longer head than needed (0x01 and 0x18 0x01). Maps the engine reads only for
-/// well-formedness (suit-text, custom parameter values) are refused like the ones it reads.
+/// RFC 8949 §5.6: a map with a repeated key is invalid. A key in a longer head than needed
+/// (0x18 0x01 for 1) is refused as such (one encoding per key value, so repeats are found by
+/// their bytes). Maps the engine reads only for well-formedness (suit-text, custom parameter
+/// values) are refused like the ones it reads.
 #[test]
-fn a_key_repeated_in_a_longer_head_is_a_duplicate_in_maps_read_as_opaque() {
+fn repeated_keys_and_keys_in_longer_heads_are_refused_in_maps_read_as_opaque() {
     let base = manifest(&[&[FW]], vec![int(20), map(vec![(14, int(1))])]);
     // SUIT_Text_Map {"en": {1: "A", 1: "B"}}, the second 1 as 0x18 0x01.
     let text = |second_key: &[u8]| {
@@ -989,12 +990,14 @@ fn a_key_repeated_in_a_longer_head_is_a_duplicate_in_maps_read_as_opaque() {
     };
     let with_text = |t: &[u8]| seal(&with_manifest_member(&base, 23, bytes(t)), &[]);
     authenticate(&with_text(&text(&[0x02]))).unwrap();
-    let dup = |r: Result<(), Error>| {
-        matches!(r, Err(Error::Decode { error, .. })
-            if error.kind == suit_common::cbor::CborErrorKind::DuplicateKey)
-    };
-    let r = authenticate(&with_text(&text(&[0x18, 0x01])));
+    let refused = |r: Result<(), Error>, kind: suit_common::cbor::CborErrorKind| matches!(r, Err(Error::Decode { error, .. }) if error.kind == kind);
+    let dup = |r: Result<(), Error>| refused(r, suit_common::cbor::CborErrorKind::DuplicateKey);
+    let longer =
+        |r: Result<(), Error>| refused(r, suit_common::cbor::CborErrorKind::NonPreferredKey);
+    let r = authenticate(&with_text(&text(&[0x01])));
     assert!(dup(r.clone()), "{r:?}");
+    let r = authenticate(&with_text(&text(&[0x18, 0x01])));
+    assert!(longer(r.clone()), "{r:?}");
     // Language tags: "en" twice, the second with a one-byte length head.
     let tags = [
         &[0xa2, 0x62, b'e', b'n', 0xa1, 0x01, 0x61, b'A'][..],
@@ -1002,7 +1005,7 @@ fn a_key_repeated_in_a_longer_head_is_a_duplicate_in_maps_read_as_opaque() {
     ]
     .concat();
     let r = authenticate(&with_text(&tags));
-    assert!(dup(r.clone()), "{r:?}");
+    assert!(longer(r.clone()), "{r:?}");
 
     // A custom parameter's value {1: 1, 2: 300}, then {1: 1, 1: 44} of the same length.
     let custom = manifest(
@@ -1018,6 +1021,9 @@ fn a_key_repeated_in_a_longer_head_is_a_duplicate_in_maps_read_as_opaque() {
     let from = [0xa2, 0x01, 0x01, 0x02, 0x19, 0x01, 0x2c];
     authenticate(&seal(&custom, &[])).unwrap();
     let bad = patch(&custom, &from, &[0xa2, 0x01, 0x01, 0x18, 0x01, 0x18, 0x2c]);
+    let r = authenticate(&seal(&bad, &[]));
+    assert!(longer(r.clone()), "{r:?}");
+    let bad = patch(&custom, &from, &[0xa2, 0x01, 0x01, 0x01, 0x19, 0x01, 0x2c]);
     let r = authenticate(&seal(&bad, &[]));
     assert!(dup(r.clone()), "{r:?}");
 }

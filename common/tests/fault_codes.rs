@@ -62,6 +62,13 @@ fn samples() -> Vec<Fault> {
                 offset: 0,
             },
         },
+        Error::Decode {
+            at: Words::SuitManifest,
+            error: suit_common::cbor::CborError {
+                kind: CborErrorKind::NonPreferredKey,
+                offset: 3,
+            },
+        },
         Error::Invalid {
             at: Words::Rfc4122Uuid,
             reason: Words::MustBe16Bytes,
