@@ -496,6 +496,74 @@ fn a_statement_names_the_key_each_exported_anchor_holds() {
     );
 }
 
+/// Review s27 follow-up: an HMAC anchor's key is a secret, so its statement names it by a
+/// keyed, per-device check value (`statement::anchor_key_check`), never by the unkeyed
+/// `anchor_key_digest` (SHA-256 of `[4, key]`, the same on every device holding the
+/// operator's key: devices linkable, one guess tested against the fleet). Two devices given
+/// the same operator key state different values; each is what the key's holder computes from
+/// the statement's device id and key scope, and no other key gives it.
+#[test]
+fn an_hmac_anchor_is_stated_by_a_per_device_keyed_check_value() {
+    use suit_common::service::provision::anchor_key_digest;
+    use suit_test_support::service::{backend, secret_anchor_op, secrets_to, service};
+    let secret = b"operator-hmac-key-shared-by-all!";
+    let cose = suit_test_support::symmetric_cose_key(b"op-hmac", secret);
+    let (key, _) = suit_common::cose::VerificationKey::from_cose_key(&cose).unwrap();
+    let other = suit_common::cose::VerificationKey::from_cose_key(
+        &suit_test_support::symmetric_cose_key(b"op-hmac", b"another-operator-hmac-key-here!!"),
+    )
+    .unwrap()
+    .0;
+    let mut stated = Vec::new();
+    for seed in [3, 4] {
+        let mut s = service(backend(seed));
+        let to = secrets_to(&mut s);
+        let op = secret_anchor_op(
+            &to,
+            suit_test_support::TPA_PRIV,
+            2,
+            RoleRecord::Operator,
+            scope(&[&[b"app"]], false),
+            &cose,
+        );
+        provision(&mut s, 1, vec![op]);
+        let k = anchor_keys(&mut s, 2);
+        let st = statement::verify(&k.statement, &k.identity_key).unwrap();
+        for k in st.keys.iter().filter(|k| k.anchor.is_some()) {
+            assert_eq!(k.anchor, Some(2));
+            let value = k.anchor_key.as_ref().unwrap().as_slice();
+            let scope = k.key_scope.unwrap();
+            assert_ne!(
+                value,
+                anchor_key_digest(&key),
+                "{}: the unkeyed digest",
+                k.purpose
+            );
+            assert_eq!(
+                value,
+                statement::anchor_key_check(&key, &st.device, scope).unwrap(),
+                "{}",
+                k.purpose
+            );
+            assert_ne!(
+                value,
+                statement::anchor_key_check(&other, &st.device, scope).unwrap()
+            );
+            stated.push(value.to_vec());
+        }
+        // Nowhere in the signed statement either.
+        assert!(!k
+            .statement
+            .windows(32)
+            .any(|w| w == anchor_key_digest(&key)));
+    }
+    assert_eq!(stated.len(), 4);
+    assert_ne!(
+        stated[0], stated[2],
+        "the same key states alike on two devices"
+    );
+}
+
 /// A v1 statement (anchors by id only) is refused by name, and a v2 one whose per-anchor key
 /// lacks its anchor's key is malformed.
 #[test]

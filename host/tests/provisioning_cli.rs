@@ -542,3 +542,137 @@ fn an_anchors_stated_keys_are_taken_only_for_the_callers_own_key() {
         assert!(d.join(&dir).join("anchor-1.ecdh.pub.pem").is_file());
     }
 }
+
+/// Review s27 follow-up: a statement names an HMAC anchor by a keyed check value for that
+/// device and key scope, never by SHA-256 of `[4, key]` (public, the same on every device
+/// holding the operator's key). `verify-key-statement --anchor-key` computes it from the key
+/// file and takes the anchor's keys for the operator's key only; two devices given the same
+/// key state different values.
+#[test]
+fn an_hmac_anchor_is_stated_by_a_per_device_check_value_only_its_key_gives() {
+    use p256::elliptic_curve::sec1::ToSec1Point as _;
+    use p256::pkcs8::DecodePublicKey as _;
+    use sha2::Digest as _;
+    let tmp = tempfile::tempdir().unwrap();
+    // SHA-256 of the deterministic CBOR [4, key]: the unkeyed digest the wrap AADs use.
+    let unkeyed = sha2::Sha256::digest([&[0x82, 0x04, 0x58, 0x20][..], HMAC_KEY].concat());
+    let mut stated = Vec::new();
+    for device in ["a", "b"] {
+        let d = &tmp.path().join(device);
+        std::fs::create_dir(d).unwrap();
+        export_keys(d);
+        std::fs::write(d.join("operator.key"), HMAC_KEY).unwrap();
+        std::fs::write(d.join("other.key"), b"cli-test-another-hmac-key-32byte").unwrap();
+        provision(
+            d,
+            r#"{"counter": 1, "device-key": "identity.pub.pem", "key-statement": "key-statement.cbor",
+                "ops": [{"add-anchor": {"id": 2, "hmac-key": "operator.key", "role": "author", "components": [["mac"]]}}]}"#,
+            "p1.cbor",
+        );
+        ok(agent(d, &["provision", "p1.cbor"]));
+        ok(agent(
+            d,
+            &["device-key", "--anchor", "2", "--statement", "a2.cbor"],
+        ));
+        let bytes = std::fs::read(d.join("a2.cbor")).unwrap();
+        assert!(
+            !bytes.windows(32).any(|w| w == unkeyed.as_slice()),
+            "the statement carries SHA-256 of the HMAC key"
+        );
+        let verify = |key: &str, dir: &str| {
+            author(
+                d,
+                &[
+                    "verify-key-statement",
+                    "a2.cbor",
+                    "--identity-key",
+                    "identity.pub.pem",
+                    "--anchor",
+                    "2",
+                    "--anchor-key",
+                    key,
+                    "--out-dir",
+                    dir,
+                ],
+            )
+        };
+        fails(verify("other.key", "x"), 1, "anchor 2 holds another key");
+        assert!(!d.join("x").join("anchor-2.hpke.pub.pem").exists());
+        ok(verify("operator.key", "z"));
+        assert!(d.join("z").join("anchor-2.hpke.pub.pem").is_file());
+        assert!(d.join("z").join("anchor-2.ecdh.pub.pem").is_file());
+        let pem = std::fs::read_to_string(d.join("identity.pub.pem")).unwrap();
+        let identity = p256::PublicKey::from_public_key_pem(&pem).unwrap();
+        let st = suit_common::service::statement::verify(
+            &bytes,
+            identity.to_sec1_point(false).as_bytes(),
+        )
+        .unwrap();
+        let hpke = st.keys.iter().find(|k| k.purpose == "hpke").unwrap();
+        stated.push(hpke.anchor_key.clone().unwrap());
+    }
+    assert_ne!(
+        stated[0], stated[1],
+        "the same key states alike on two devices"
+    );
+}
+
+/// Runs the agent on the simulator (state `state` in `d`) with standard output on /dev/full:
+/// every write fails with ENOSPC. Returns the exit code and standard error.
+fn agent_to_full(d: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_suit-agent"))
+        .current_dir(d)
+        .args(suit_test_support::cli::sim_args("state", args))
+        .stdin(std::process::Stdio::null())
+        .stdout(full)
+        .output()
+        .unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into())
+}
+
+/// Review s27 (host tools 2), finding 1: printing to a full disk was dropped with exit 0; a
+/// message applied without `--receipt-out` lost its receipt silently.
+#[test]
+fn a_receipt_or_key_that_cannot_be_printed_fails_the_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (code, err) = agent_to_full(d, &["device-key"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("standard output: No space left"), "{err}");
+    assert_eq!(agent_to_full(d, &["device-key", "--json"]).0, Some(2));
+    assert_eq!(agent_to_full(d, &["status"]).0, Some(2));
+    export_keys(d);
+    let message = |counter: u32, out: &str| {
+        provision(
+            d,
+            &format!(
+                r#"{{"counter": {counter}, "device-key": "identity.pub.pem", "ops": [
+                {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "b{counter}"}}}}}}]}}"#
+            ),
+            out,
+        );
+    };
+    message(1, "p1.cbor");
+    // Applied, the receipt only printed, the print failed: after the commit (exit 5).
+    let (code, err) = agent_to_full(d, &["provision", "p1.cbor"]);
+    assert_eq!(code, Some(5), "{err}");
+    assert!(err.contains("printing its receipt failed"), "{err}");
+    let anchors = ok(agent(d, &["anchors"]));
+    assert!(anchors.contains("provisioning counter: 1"), "{anchors}");
+    // With --receipt-out the receipt is kept, and the lost status lines still fail it.
+    message(2, "p2.cbor");
+    let (code, err) = agent_to_full(
+        d,
+        &["provision", "p2.cbor", "--receipt-out", "r2.cose", "--json"],
+    );
+    assert_eq!(code, Some(5), "{err}");
+    assert!(err.contains("the TA committed"), "{err}");
+    ok(author(
+        d,
+        &words("verify-receipt r2.cose --identity-key identity.pub.pem --message p2.cbor"),
+    ));
+}

@@ -448,7 +448,12 @@ impl<B: Backend> Service<B> {
                 let owner = statement::StatedAnchor {
                     id,
                     key_scope: a.key_scope,
-                    key: provision::anchor_key_digest(&held),
+                    key: statement::anchor_key_check(&held, &i.kid, a.key_scope).map_err(|_| {
+                        Refuse::new(
+                            RefusalKind::DeviceKey,
+                            Fault::Internal(fault::Internal::SignStatement),
+                        )
+                    })?,
                 };
                 stated.push(StatedKey::new("ecdh-es", Some(&owner), &e));
                 stated.push(StatedKey::new("hpke", Some(&owner), &h));

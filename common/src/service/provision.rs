@@ -159,10 +159,12 @@ pub fn signer_key_digest(key: &VerificationKey) -> Option<[u8; 32]> {
     }
 }
 
-/// Which key an anchor holds, as a KEK's wrap and a key statement name it: an asymmetric key's
+/// Which key an anchor holds, as a KEK's wrap names it: an asymmetric key's
 /// [`signer_key_digest`]; an HMAC key's SHA-256 of the deterministic CBOR `[4, key bytes]`
 /// (COSE kty 4, Symmetric, keeps it apart from every public key's digest). Binding the key, not
-/// the id, keeps a KEK (or an exported payload key) from following an id that was re-bound.
+/// the id, keeps a KEK from following an id that was re-bound. An HMAC key's digest stays in
+/// the TA (the wrap's AAD is never sent); a key statement names that anchor by a keyed,
+/// per-device value instead ([`anchor_key_check`](super::statement::anchor_key_check)).
 pub fn anchor_key_digest(key: &VerificationKey) -> [u8; 32] {
     let mut e = Encoder::new();
     e.array(2);
@@ -1236,7 +1238,8 @@ pub fn state_digest(state: &State, keks: &[Kek]) -> Result<[u8; 32], protocol::C
     // The layout the earlier serde structures gave it (an author tool checks receipts against
     // it): {identity, anchors: [{id, role, scope, public_key, kid}], rules, keks: [[kid,
     // anchors]]}, with `public_key` an array of byte values and empty for a symmetric key:
-    // nothing derived from a secret key leaves the TA, not even a hash.
+    // no hash of a secret key leaves the TA (a key statement's keyed, per-device check value,
+    // `statement::anchor_key_check`, is the one value computed with it that does).
     let mut e = Encoder::new();
     e.map(4).text("identity");
     state.identity.put(&mut e);

@@ -3,10 +3,9 @@
 //! A statement is a COSE_Sign1 (tag 18, ESP256, attached payload, protected content type
 //! [`CONTENT_TYPE`]) made with the device *identity* key over a CBOR [`KeyStatement`] that
 //! names every exported key with its purpose and, for payload-decryption keys, the anchor
-//! whose manifests they decrypt: its id, key scope and the key it holds
-//! ([`anchor_key_digest`](super::provision::anchor_key_digest)), so an author encrypting to
-//! "anchor 1" can check that anchor 1 is still its own key (ids are re-bound by removing and
-//! adding; review s27). Whoever holds the identity key's public
+//! whose manifests they decrypt: its id, key scope and the key it holds ([`anchor_key_check`]),
+//! so an author encrypting to "anchor 1" can check that anchor 1 is still its own key (ids are
+//! re-bound by removing and adding; review s27). Whoever holds the identity key's public
 //! half from a trusted source (factory enrolment, see SECURITY.md) can check that exported
 //! keys really are the TA's, instead of trusting whatever the normal world hands over.
 
@@ -15,8 +14,8 @@ use alloc::vec::Vec;
 
 use crate::protocol::ByteBuf;
 
-use crate::cbor::{self, Decoder, Item};
-use crate::cose::{wire, Algorithm, Prepared, VerificationKey};
+use crate::cbor::{self, Decoder, Encoder, Item};
+use crate::cose::{wire, Algorithm, KeyMaterial, Prepared, VerificationKey};
 
 use super::keys::{key_id, PublicKeyInfo};
 
@@ -49,8 +48,8 @@ pub struct StatedKey {
     pub anchor: Option<u32>,
     /// For `ecdh-es` / `hpke`: that anchor's key scope (changes if the anchor is re-added).
     pub key_scope: Option<u64>,
-    /// For `ecdh-es` / `hpke`: [`anchor_key_digest`](super::provision::anchor_key_digest) of
-    /// the key that anchor holds (absent from v1 statements, which are refused).
+    /// For `ecdh-es` / `hpke`: [`anchor_key_check`] of the key that anchor holds (absent
+    /// from v1 statements, which are refused).
     pub anchor_key: Option<ByteBuf>,
     /// Uncompressed SEC1 P-256 point.
     pub key: ByteBuf,
@@ -76,8 +75,46 @@ crate::cbor::struct_codec!(StatedKey {
 pub struct StatedAnchor {
     pub id: u32,
     pub key_scope: u64,
-    /// [`anchor_key_digest`](super::provision::anchor_key_digest) of its key.
+    /// [`anchor_key_check`] of its key.
     pub key: [u8; 32],
+}
+
+/// Label of an HMAC anchor's key check value (see [`anchor_key_check`]).
+const KEY_CHECK_LABEL: &str = "suit-ta anchor key check";
+
+/// How a statement names the key an anchor holds, for a statement of device `device` (the
+/// identity key id) and the anchor's `key_scope`.
+///
+/// A public key: its [`anchor_key_digest`](super::provision::anchor_key_digest) (public keys
+/// are not secret; the author tool and the KEK wraps name them the same way). An HMAC key: a
+/// key check value, HMAC-SHA256 under the key itself over the deterministic CBOR
+/// `["suit-ta anchor key check", device: bstr, key_scope: uint]`, never an unkeyed hash of it:
+/// the statement leaves the TA, and a plain digest would be the same on every device holding
+/// an operator's key (devices linkable, one guess tested against the whole fleet). Keyed and
+/// per device and binding, it tells only the key's holder (who computes the same from the
+/// statement's `device` and `key_scope`) that the anchor holds its key. The input is a
+/// 3-array starting with this label, so it is never a COSE `MAC_structure` (a 4-array
+/// starting with "MAC0" or "MAC"): the TA computing it makes no tag a manifest could carry.
+/// [`StatementError::SigningFailed`] only if the HMAC crate refused the key (it takes any
+/// length).
+pub fn anchor_key_check(
+    key: &VerificationKey,
+    device: &[u8],
+    key_scope: u64,
+) -> Result<[u8; 32], StatementError> {
+    let KeyMaterial::Hmac256(secret) = key.material() else {
+        return Ok(super::provision::anchor_key_digest(key));
+    };
+    use hmac::{KeyInit, Mac};
+    let mut e = Encoder::new();
+    e.array(3)
+        .text(KEY_CHECK_LABEL)
+        .bytes(device)
+        .uint(key_scope);
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret)
+        .map_err(|_| StatementError::SigningFailed)?;
+    mac.update(&e.into_bytes());
+    Ok(mac.finalize().into_bytes().into())
 }
 
 impl StatedKey {

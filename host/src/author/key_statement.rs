@@ -7,7 +7,8 @@
 //!
 //! A per-anchor key (ECDH-ES, HPKE) is for whichever key holds that anchor id on the device
 //! now, and ids can be re-bound (removed and added with another key). The statement names the
-//! key the anchor holds; its keys are written out only for the anchor holding `--anchor-key`
+//! key the anchor holds (an HMAC key by a keyed check value for this device and key scope, see
+//! [`anchor_key_check`]); its keys are written out only for the anchor holding `--anchor-key`
 //! (the author's own key), so an author never encrypts to a re-bound id's new holder.
 //!
 //! Exit status: 0 verified; 1 not signed by that identity key (or the asked-for anchor is not
@@ -17,7 +18,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use p256::elliptic_curve::sec1::ToSec1Point as _;
-use suit_common::service::statement::{verify, KeyStatement, StatementError};
+use suit_common::cose::VerificationKey;
+use suit_common::service::statement::{
+    anchor_key_check, verify, KeyStatement, StatedKey, StatementError,
+};
+use zeroize::Zeroizing;
 
 use super::keys::{load_public, load_symmetric, public_cose_key, symmetric_cose_key, PublicKey};
 use super::{hex_str, read_cbor_file, write_file, AuthorError, Result};
@@ -55,19 +60,19 @@ fn file_name(purpose: &str, anchor: Option<u32>) -> Option<String> {
     }
 }
 
-/// [`anchor_key_digest`](suit_common::service::provision::anchor_key_digest) of the key in
-/// `path`: a public key (or the private key of one), else an HMAC key.
-fn anchor_digest(path: &Path) -> Result<[u8; 32]> {
+/// The key in `path`, as the device would hold it in an anchor: a public key (or the private
+/// key of one), else an HMAC key.
+fn anchor_key(path: &Path) -> Result<VerificationKey> {
     let cose_key = match load_public(path) {
-        Ok(f) => public_cose_key(&f.key, None)?.to_vec(),
+        Ok(f) => Zeroizing::new(public_cose_key(&f.key, None)?),
         Err(public) => match load_symmetric(path, &[32, 48, 64], "HMAC key") {
-            Ok(s) => symmetric_cose_key(&s.secret, None)?.to_vec(),
+            Ok(s) => symmetric_cose_key(&s.secret, None)?,
             Err(_) => return Err(public),
         },
     };
-    let (key, _) = suit_common::cose::VerificationKey::from_cose_key(&cose_key)
+    let (key, _) = VerificationKey::from_cose_key(&cose_key)
         .map_err(|e| AuthorError::key(path, e.to_string()))?;
-    Ok(suit_common::service::provision::anchor_key_digest(&key))
+    Ok(key)
 }
 
 /// Verifies the statement; on success prints the keys and writes them to `out_dir`.
@@ -91,10 +96,13 @@ pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write)
         }
         other => AuthorError::input(&opts.statement, other.to_string()),
     })?;
-    let own = opts.anchor_key.as_deref().map(anchor_digest).transpose()?;
-    // Whether a stated per-anchor key belongs to the anchor holding `--anchor-key`.
-    let holds_own = |k: &suit_common::service::statement::StatedKey| {
-        own.is_some_and(|d| k.anchor_key.as_ref().is_some_and(|s| s.as_slice() == d))
+    let own = opts.anchor_key.as_deref().map(anchor_key).transpose()?;
+    // Whether a stated per-anchor key belongs to the anchor holding `--anchor-key`: the
+    // statement names it as the TA does, for this device and that anchor's key scope.
+    let holds_own = |k: &StatedKey| match (&own, k.key_scope, &k.anchor_key) {
+        (Some(key), Some(scope), Some(stated)) => anchor_key_check(key, &st.device, scope)
+            .is_ok_and(|c| c.as_slice() == stated.as_slice()),
+        _ => false,
     };
     if let Some(a) = opts.anchor {
         let Some(key_path) = &opts.anchor_key else {
