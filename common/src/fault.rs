@@ -129,6 +129,9 @@ pub enum ServiceFault {
     NoReport(bool),
     /// The stored report is not one kept for the current state.
     ReportNotCurrent,
+    /// A report nonce longer than [`crate::report::MAX_NONCE_LEN`] (device policy: the
+    /// report draft bounds none).
+    NonceTooLong,
 }
 
 numbered_enum_codec!(ServiceFault {
@@ -146,6 +149,7 @@ numbered_enum_codec!(ServiceFault {
     11 => NoAnchor(id),
     12 => NoReport(pre_auth),
     13 => ReportNotCurrent,
+    14 => NonceTooLong,
 });
 
 impl Fault {
@@ -306,6 +310,11 @@ impl core::fmt::Display for ServiceFault {
             S::ReportNotCurrent => {
                 f.write_str("the stored report is not one kept for the current state")
             }
+            S::NonceTooLong => write!(
+                f,
+                "a report nonce of at most {} bytes is signed",
+                crate::report::MAX_NONCE_LEN
+            ),
         }
     }
 }

@@ -342,6 +342,7 @@ fn samples() -> Vec<Fault> {
         },
         CommitRefusal::StateWriteUncertain,
         CommitRefusal::CommitPending { uuid: uuid.clone() },
+        CommitRefusal::UnlistedPayload("https://example.com/d0.bin".into()),
     ];
     faults.extend(commit.map(|c| Fault::Install(InstallError::Commit(c))));
     faults.extend(
@@ -414,6 +415,7 @@ fn samples() -> Vec<Fault> {
             ServiceFault::NoReport(true),
             ServiceFault::NoReport(false),
             ServiceFault::ReportNotCurrent,
+            ServiceFault::NonceTooLong,
         ]
         .map(Fault::Service),
     );

@@ -642,10 +642,40 @@ fn sample_state(delegate_counter: u64) -> suit_common::report::DeviceState {
         components: vec![suit_common::report::InstalledComponent {
             component: cid(&[b"fw"]),
             sequence_number: 7,
-            digest: [5; 32],
+            digest: Some([5; 32]),
             size: 1234,
         }],
     }
+}
+
+/// A component whose digest the device withholds is still listed in the signed device state,
+/// with nil for its digest (review s27: it was left out, unlike status).
+#[test]
+fn a_withheld_digest_is_nil_in_the_device_state() {
+    let mut state = sample_state(0);
+    state
+        .components
+        .push(suit_common::report::InstalledComponent {
+            component: cid(&[b"secret"]),
+            sequence_number: 2,
+            digest: None,
+            size: 48,
+        });
+    let mut r = sample_report();
+    r.device_state = Some(state.clone());
+    let bytes = r.encode().unwrap();
+    // [[h'736563726574'], 2, null, 48]
+    let entry = [
+        0x84, 0x81, 0x46, b's', b'e', b'c', b'r', b'e', b't', 0x02, 0xf6, 0x18, 0x30,
+    ];
+    assert!(
+        bytes.windows(entry.len()).any(|w| w == entry),
+        "{}",
+        hex::encode(&bytes)
+    );
+    let key = device_key(6);
+    let back = verify_report(&r.sign(&key).unwrap(), &public(&key)).unwrap();
+    assert_eq!(back.device_state, Some(state));
 }
 
 /// The Report command signs the stored report with the nonce and device state put in by

@@ -965,4 +965,29 @@ fn every_install_attempt_leaves_a_signed_report_over_a_fresh_nonce() {
     assert!(!report.is_success());
     assert_eq!(report.nonce.as_deref(), Some(&b"nonce-2"[..]));
     assert_eq!(report.sequence_number, Some(1));
+
+    // A nonce at the device's bound is signed; a longer one is the caller's error, typed, not
+    // a failure to sign (review s27).
+    let bound = suit_common::report::MAX_NONCE_LEN;
+    let report = verify_report(&get(&mut s, &vec![7; bound]), &report_key).unwrap();
+    assert_eq!(report.nonce.map(|n| n.len()), Some(bound));
+    let long = refusal(call::<_, ReportResponse>(
+        &mut s,
+        Command::Report,
+        &ReportRequest {
+            nonce: Some(ByteBuf::from(vec![7; bound + 1])),
+            pre_auth: false,
+        },
+    ));
+    assert_eq!(
+        (long.kind, long.fault),
+        (
+            RefusalKind::TooLarge,
+            Some(suit_common::fault::Fault::Service(
+                suit_common::fault::ServiceFault::NonceTooLong
+            ))
+        ),
+        "{}",
+        long.reason
+    );
 }

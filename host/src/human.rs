@@ -157,11 +157,15 @@ pub fn render_text(r: &DecodedReport) -> String {
             state.components.len()
         );
         for c in &state.components {
+            let digest = match &c.digest {
+                Some(d) => format!("sha256:{}", hex_str(d)),
+                None => "digest withheld".to_string(),
+            };
             s += &format!(
-                "  - {} sequence {} sha256:{} size {}\n",
+                "  - {} sequence {} {} size {}\n",
                 component_str(&c.component),
                 c.sequence_number,
-                hex_str(&c.digest),
+                digest,
                 c.size
             );
         }
@@ -237,7 +241,7 @@ pub fn to_json(r: &DecodedReport) -> Json {
             "components": st.components.iter().map(|c| json!({
                 "component": c.component.segments().iter().map(|s| hex_str(s)).collect::<Vec<_>>(),
                 "sequence-number": c.sequence_number,
-                "digest": hex_str(&c.digest),
+                "digest": c.digest.as_ref().map(|d| hex_str(d)),
                 "size": c.size,
             })).collect::<Vec<_>>(),
         })

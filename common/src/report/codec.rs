@@ -158,7 +158,10 @@ fn encode_state(e: &mut Encoder, s: &DeviceState) -> Result<(), ReportError> {
         e.array(4);
         c.component.encode_to(e);
         e.uint(c.sequence_number);
-        e.bytes(&crate::suit::Digest(c.digest).encode());
+        match c.digest {
+            Some(digest) => e.bytes(&crate::suit::Digest(digest).encode()),
+            None => e.null(),
+        };
         e.uint(c.size);
     }
     if delegates {
@@ -194,13 +197,19 @@ fn decode_state(d: &mut Decoder<'_>) -> Result<DeviceState, ReportError> {
                         segs.push(d.bytes().map_err(m(AT))?);
                     }
                     let sequence_number = d.uint().map_err(m(AT))?;
-                    let digest = crate::suit::Digest::decode_all(d.bytes().map_err(m(AT))?)
-                        .map_err(|_| ReportError::Malformed(AT))?;
+                    let digest = if d.null().map_err(m(AT))? {
+                        None
+                    } else {
+                        let b = d.bytes().map_err(m(AT))?;
+                        let digest = crate::suit::Digest::decode_all(b)
+                            .map_err(|_| ReportError::Malformed(AT))?;
+                        Some(digest.0)
+                    };
                     let size = d.uint().map_err(m(AT))?;
                     state.components.push(InstalledComponent {
                         component: ComponentId::new(&segs),
                         sequence_number,
-                        digest: digest.0,
+                        digest,
                         size,
                     });
                 }

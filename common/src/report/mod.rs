@@ -443,8 +443,9 @@ pub struct InstalledComponent {
     /// Sequence number of the manifest that installed it.
     pub sequence_number: u64,
     /// SHA-256 of the installed image (the manifest's image digest: installs are committed
-    /// only after it matched).
-    pub digest: [u8; 32],
+    /// only after it matched); `None` (nil) when the device withholds it (content only its
+    /// AEAD tag authenticated: SECURITY.md), so the component is still listed.
+    pub digest: Option<[u8; 32]>,
     /// Size in bytes.
     pub size: u64,
 }

@@ -677,6 +677,15 @@ impl<B: Backend> Service<B> {
 
     #[inline(never)]
     fn report(&mut self, r: ReportRequest) -> Result<ReportResponse, Refuse> {
+        if r.nonce
+            .as_ref()
+            .is_some_and(|n| n.len() > crate::report::MAX_NONCE_LEN)
+        {
+            return Err(Refuse::service(
+                RefusalKind::TooLarge,
+                ServiceFault::NonceTooLong,
+            ));
+        }
         let object = if r.pre_auth {
             PRE_AUTH_REPORT_OBJECT
         } else {
@@ -1068,13 +1077,11 @@ fn device_state(state: &State) -> crate::report::DeviceState {
             .components
             .iter()
             .take(crate::report::MAX_STATE_COMPONENTS)
-            .filter_map(|c| {
-                Some(crate::report::InstalledComponent {
-                    component: component_from(&c.id),
-                    sequence_number: c.sequence_number,
-                    digest: <[u8; 32]>::try_from(c.public_digest()?).ok()?,
-                    size: c.size,
-                })
+            .map(|c| crate::report::InstalledComponent {
+                component: component_from(&c.id),
+                sequence_number: c.sequence_number,
+                digest: c.public_digest().and_then(|d| <[u8; 32]>::try_from(d).ok()),
+                size: c.size,
             })
             .collect(),
     }
