@@ -1,13 +1,21 @@
 //! The tools' standard output and error. `println!` panics when the stream is closed
-//! (`suit-author ... --json | head -1`); these never do: what cannot be written is dropped and
-//! the command carries on to its own exit status (an agent must not stop between the TA's
-//! commit and the files it writes after it). And when a command writes an output file to its
+//! (`suit-author ... --json | head -1`); these never do. A closed stream (a reader that went
+//! away: `BrokenPipe`) is ignored: the command carries on to its own exit status (an agent
+//! must not stop between the TA's commit and the files it writes after it). Any other write
+//! error (a full disk, an I/O error) is recorded, the command carries on, and the tool's
+//! `main` exits non-zero after it ([`finish`]): output that was lost is never a success.
+//! Commands whose output *is* standard output (a key, a receipt, an inspection) use
+//! [`try_out`] / [`Status`] and fail at once. And when a command writes an output file to its
 //! own standard output (`-o /dev/stdout`), [`status_to_stderr`] keeps its human lines off it.
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 static STATUS_TO_STDERR: AtomicBool = AtomicBool::new(false);
+
+/// The first write error other than a closed stream, as "writing standard output failed: why".
+static FAILED: OnceLock<String> = OnceLock::new();
 
 /// From now on, what the tool prints for people goes to standard error: standard output
 /// carries an output file.
@@ -20,39 +28,78 @@ pub fn stdout_is_taken() -> bool {
     STATUS_TO_STDERR.load(Ordering::Relaxed)
 }
 
-/// Writes to standard output (standard error after [`status_to_stderr`]); a closed stream is
-/// ignored.
-pub fn out(args: std::fmt::Arguments<'_>) {
+/// The stream [`out`] writes to, in words (for an error [`try_out`] returned).
+pub fn out_name() -> &'static str {
     if stdout_is_taken() {
-        return err(args);
+        "standard error"
+    } else {
+        "standard output"
     }
-    let mut o = std::io::stdout().lock();
-    let _ = o.write_fmt(args).and_then(|()| o.flush());
 }
 
-/// Writes to standard error; a closed stream is ignored.
+/// `r`, a write to `stream`: a closed stream (the reader went away) is success; another
+/// failure is remembered for [`finish`] (the first one) and returned.
+fn noted(stream: &str, r: std::io::Result<()>) -> std::io::Result<()> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => {
+            let _ = FAILED.set(format!("writing {stream} failed: {e}"));
+            Err(e)
+        }
+        Ok(()) => Ok(()),
+    }
+}
+
+fn write_out(buf: &[u8]) -> std::io::Result<()> {
+    let r = if stdout_is_taken() {
+        std::io::stderr().lock().write_all(buf)
+    } else {
+        let mut o = std::io::stdout().lock();
+        o.write_all(buf).and_then(|()| o.flush())
+    };
+    noted(out_name(), r)
+}
+
+/// Writes to standard output (standard error after [`status_to_stderr`]) and returns a
+/// write error other than a closed stream, for what the command exists to print.
+pub fn try_out(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    write_out(std::fmt::format(args).as_bytes())
+}
+
+/// Writes to standard output (standard error after [`status_to_stderr`]); a closed stream is
+/// ignored, another failure remembered for [`finish`].
+pub fn out(args: std::fmt::Arguments<'_>) {
+    let _ = try_out(args);
+}
+
+/// Writes to standard error; a closed stream is ignored, another failure remembered for
+/// [`finish`].
 pub fn err(args: std::fmt::Arguments<'_>) {
-    let _ = std::io::stderr().lock().write_fmt(args);
+    let _ = noted("standard error", std::io::stderr().lock().write_fmt(args));
 }
 
-/// [`out`] as a [`std::io::Write`], for code that prints into a writer.
+/// Flushes standard output and returns the first write failure other than a closed stream
+/// (`writing standard output failed: why`), if any: the tool then exits non-zero.
+pub fn finish() -> Option<&'static str> {
+    let _ = noted("standard output", std::io::stdout().lock().flush());
+    FAILED.get().map(String::as_str)
+}
+
+/// [`out`] as a [`std::io::Write`], for code that prints into a writer. A closed stream is
+/// ignored; another failure is remembered for [`finish`] and returned, so a command that
+/// propagates it fails at once.
 pub struct Status;
 
 impl std::io::Write for Status {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let r = if stdout_is_taken() {
-            std::io::stderr().lock().write_all(buf)
-        } else {
-            std::io::stdout().lock().write_all(buf)
-        };
-        // A closed stream is not the command's failure.
-        let _ = r;
-        Ok(buf.len())
+        write_out(buf).map(|()| buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        let _ = std::io::stdout().lock().flush();
-        Ok(())
+        if stdout_is_taken() {
+            return Ok(());
+        }
+        noted("standard output", std::io::stdout().lock().flush())
     }
 }
 

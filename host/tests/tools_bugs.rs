@@ -521,3 +521,59 @@ fn raw_symmetric_keys_starting_with_a_map_header_are_raw_keys() {
         &words("encrypt --payload fw.bin --kek k.cose --info-out i.cbor --ciphertext-out c.bin"),
     ));
 }
+
+/// Runs `exe` in `dir` with standard output on /dev/full (every write fails with ENOSPC).
+/// Returns the exit code and standard error.
+fn run_to_full(exe: &str, dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = std::process::Command::new(exe)
+        .current_dir(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(full)
+        .output()
+        .unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into())
+}
+
+// Review s27 (host tools 2), finding 1: every write error was dropped, not only a closed
+// pipe: `inspect x > /dev/full` and keygen exited 0 with their output lost.
+#[test]
+fn an_output_lost_to_a_full_disk_fails_the_command() {
+    let t = signer_and_device();
+    let d = t.path();
+    std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
+    std::fs::write(
+        d.join("m.json"),
+        suit_test_support::cli::app_description("b"),
+    )
+    .unwrap();
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key signer.priv.pem"),
+    ));
+    let a = env!("CARGO_BIN_EXE_suit-author");
+    for args in [
+        "inspect m.suit",
+        "inspect m.suit --json",
+        "inspect m.suit --diag",
+        "verify m.suit --trust-anchor signer.pub.pem",
+        "verify m.suit --trust-anchor signer.pub.pem --json",
+        "keygen --type p256 -o fresh",
+    ] {
+        let (code, err) = run_to_full(a, d, &words(args));
+        assert_eq!(code, Some(2), "{args}: {err}");
+        assert!(
+            err.contains("standard output") && err.contains("No space left"),
+            "{args}: {err}"
+        );
+    }
+    // keygen wrote its files; only the lines naming them were lost.
+    assert!(d.join("fresh.priv.pem").exists() && d.join("fresh.pub.pem").exists());
+    // A refusal keeps its own status.
+    let (code, _) = run_to_full(a, d, &words("verify m.suit --trust-anchor device.pub.pem"));
+    assert_eq!(code, Some(1));
+}

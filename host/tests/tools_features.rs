@@ -189,3 +189,51 @@ fn sign_counts_the_blocks_it_added() {
     assert_eq!(r.code, 2);
     says(&r.stderr, "sign needs at least one --sign-key");
 }
+
+/// Review s27 (host tools 2), finding 2: with `--provisioning` the device gets the
+/// description's anchors, not `--trust-anchor`: an Ed25519 anchor there makes the default TA
+/// refuse the whole provisioning message, though the update is signed with P-256.
+#[test]
+fn verify_process_sees_an_ed25519_anchor_of_the_provisioning_description() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    for (kind, name) in [("ed25519", "ed"), ("p256", "author"), ("p256", "other")] {
+        ok(author(d, &["keygen", "--type", kind, "-o", name]));
+    }
+    ok(agent(d, &["device-key", "--out-dir", "dev"]));
+    std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
+    write(d, "m.json", app_description("b"));
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key author.priv.pem"),
+    ));
+    let description = |second: &str| {
+        format!(
+            r#"{{"counter": 1, "device-key": "dev/identity.pub.pem", "ops": [
+            {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [[]]}}}},
+            {{"add-anchor": {{"id": 2, "key": "{second}", "role": "operator", "components": [[]]}}}},
+            {{"set-identity": {{"vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "b"}}}}}}]}}"#
+        )
+    };
+    write(d, "ed.json", description("ed.pub.pem"));
+    write(d, "p.json", description("other.pub.pem"));
+    let line = "verify m.suit --trust-anchor author.pub.pem --process --provisioning";
+    let r = author(d, &words(&format!("{line} ed.json")));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    says(&r.stderr, "--ta-features ed25519");
+    says(
+        &ok(author(
+            d,
+            &words(&format!("{line} ed.json --ta-features ed25519")),
+        ))
+        .stdout,
+        "OK: update applied",
+    );
+    // Only P-256 anchors: nothing to name (and an Ed25519 --trust-anchor the device never
+    // gets is not named either).
+    let r = ok(author(
+        d,
+        &words(&format!("{line} p.json --trust-anchor ed.pub.pem")),
+    ));
+    assert!(!r.stdout.contains("--ta-features"), "{}", r.stdout);
+}

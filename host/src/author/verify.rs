@@ -88,27 +88,86 @@ impl TaFeature {
     }
 }
 
-/// What the simulated device used that the default TA build does not enable: an Ed25519
-/// trust anchor (a TA without the feature refuses to hold one, so it verifies no signature
-/// with it) and ChaCha20/Poly1305 encryption info anywhere in the envelope (also in
-/// integrated dependencies).
-fn features_needed(opts: &VerifyOptions, envelope: &[u8]) -> Result<Vec<TaFeature>> {
+/// What the simulated device was given and read that the default TA build does not enable:
+/// an Ed25519 trust anchor (a TA without the feature refuses the whole provisioning message
+/// that adds one), from `--trust-anchor` or, with `--provisioning`, from the description's
+/// operations (the device gets those instead); and ChaCha20/Poly1305 encryption info (alg 24
+/// in either header bucket, as the engine takes it) in the envelope or in any file the run
+/// fetched (dependency envelopes from `--payload-dir`). Encryption info in a branch the run
+/// did not take still counts: the engine reports no algorithm, so this errs towards refusing.
+fn features_needed(
+    opts: &VerifyOptions,
+    envelope: &[u8],
+    fetched: &[PathBuf],
+) -> Result<Vec<TaFeature>> {
     let mut needed = Vec::new();
-    for path in &opts.trust_anchors {
-        if matches!(keys::load_public(path)?.key, keys::PublicKey::Ed25519(_)) {
-            needed.push(TaFeature::Ed25519);
+    let ed25519 = match &opts.provisioning {
+        Some(description) => provisioned_ed25519(description)?,
+        None => {
+            let mut any = false;
+            for path in &opts.trust_anchors {
+                any |= matches!(keys::load_public(path)?.key, keys::PublicKey::Ed25519(_));
+            }
+            any
+        }
+    };
+    if ed25519 {
+        needed.push(TaFeature::Ed25519);
+    }
+    let mut chacha = uses_chacha20(envelope);
+    for path in fetched {
+        if chacha {
             break;
         }
+        chacha = uses_chacha20(&crate::files::read_file(path)?);
     }
-    if inspect::decode_one(envelope).is_ok_and(|v| uses_content_alg(&v, 24, 0)) {
+    if chacha {
         needed.push(TaFeature::Chacha20);
     }
     Ok(needed)
 }
 
-/// Whether `v` holds a COSE_Encrypt / COSE_Encrypt0 (tag 96 / 16) whose protected `alg` is
-/// `alg`, looking into byte strings that hold CBOR (SUIT's wrapped structures), bounded in
-/// depth as inspect is.
+/// Whether the operations `description` makes for a device add an Ed25519 anchor: the same
+/// operations the simulated device applied ([`super::provision::device_ops`]; the secrets are
+/// wrapped to a throw-away key here and discarded).
+fn provisioned_ed25519(description: &std::path::Path) -> Result<bool> {
+    use suit_common::cose::{KeyMaterial, VerificationKey};
+    use suit_common::service::provision::Op;
+    let throwaway = <p256::SecretKey as p256::elliptic_curve::Generate>::generate_from_rng(
+        &mut super::os_rng(),
+    );
+    let binding = suit_common::service::provision::WrapBinding {
+        signer: [0; 32],
+        device: b"",
+    };
+    let ops = super::provision::device_ops(description, &throwaway.public_key(), b"", &binding)?;
+    Ok(ops.ops.iter().any(|op| match op {
+        Op::AddAnchor(a) => VerificationKey::from_cose_key(&a.cose_key)
+            .is_ok_and(|(k, _)| matches!(k.material(), KeyMaterial::Ed25519(_))),
+        _ => false,
+    }))
+}
+
+/// Whether `bytes` (one CBOR item) holds ChaCha20/Poly1305 encryption info (COSE 24).
+fn uses_chacha20(bytes: &[u8]) -> bool {
+    inspect::decode_one(bytes).is_ok_and(|v| uses_content_alg(&v, 24, 0))
+}
+
+/// The integer `alg` (label 1) of a COSE header map.
+fn header_alg(h: &ciborium::value::Value) -> Option<i128> {
+    use ciborium::value::Value;
+    match h {
+        Value::Map(m) => m.iter().find_map(|(k, v)| match (k, v) {
+            (Value::Integer(k), Value::Integer(v)) if i128::from(*k) == 1 => Some(i128::from(*v)),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// Whether `v` holds a COSE_Encrypt / COSE_Encrypt0 (tag 96 / 16) whose `alg`, protected or
+/// unprotected, is `alg`, looking into byte strings that hold CBOR (SUIT's wrapped
+/// structures), bounded in depth as inspect is.
 fn uses_content_alg(v: &ciborium::value::Value, alg: i64, depth: usize) -> bool {
     use ciborium::value::Value;
     if depth > 64 {
@@ -116,22 +175,20 @@ fn uses_content_alg(v: &ciborium::value::Value, alg: i64, depth: usize) -> bool 
     }
     match v {
         Value::Tag(96 | 16, inner) => {
-            let header_alg = match inner.as_ref() {
-                Value::Array(a) => match a.first() {
-                    Some(Value::Bytes(p)) => inspect::decode_one(p).ok().and_then(|h| match h {
-                        Value::Map(m) => m.iter().find_map(|(k, v)| match (k, v) {
-                            (Value::Integer(k), Value::Integer(v)) if i128::from(*k) == 1 => {
-                                Some(i128::from(*v))
-                            }
-                            _ => None,
-                        }),
+            let (protected, unprotected) = match inner.as_ref() {
+                Value::Array(a) => (
+                    match a.first() {
+                        Some(Value::Bytes(p)) => {
+                            inspect::decode_one(p).ok().and_then(|h| header_alg(&h))
+                        }
                         _ => None,
-                    }),
-                    _ => None,
-                },
-                _ => None,
+                    },
+                    a.get(1).and_then(header_alg),
+                ),
+                _ => (None, None),
             };
-            header_alg == Some(i128::from(alg)) || uses_content_alg(inner, alg, depth + 1)
+            let wanted = Some(i128::from(alg));
+            protected == wanted || unprotected == wanted || uses_content_alg(inner, alg, depth + 1)
         }
         Value::Tag(_, inner) => uses_content_alg(inner, alg, depth + 1),
         Value::Array(a) => a.iter().any(|x| uses_content_alg(x, alg, depth + 1)),
@@ -278,10 +335,6 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
 
     // --process: the TA's own service on a simulated device, provisioned with these anchors.
     let setup = device_setup(opts)?;
-    let needed = features_needed(opts, &bytes)?;
-    let (granted, missing): (Vec<TaFeature>, Vec<TaFeature>) = needed
-        .into_iter()
-        .partition(|f| opts.ta_features.contains(f));
     let mut names: Vec<(suit_common::suit::ComponentId, String)> = auth
         .manifest
         .common
@@ -292,6 +345,10 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
         .collect();
     names.extend(dependency_names);
     let run = device::run(&setup, &bytes)?;
+    let (granted, missing): (Vec<TaFeature>, Vec<TaFeature>) =
+        features_needed(opts, &bytes, &run.fetched)?
+            .into_iter()
+            .partition(|f| opts.ta_features.contains(f));
     if opts.trace {
         w(
             out,
@@ -556,4 +613,61 @@ fn check_dependencies(
         check_dependencies(&dep, policy, anchors, depth + 1, out, names)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ciborium::value::Value;
+
+    fn cbor(v: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        ciborium::ser::into_writer(v, &mut out).unwrap();
+        out
+    }
+
+    /// A manifest-like map holding, bstr-wrapped, a COSE_Encrypt (tag 96) whose `alg` is in
+    /// the unprotected bucket only (the engine takes it from there too).
+    fn unprotected_alg(alg: i64) -> Vec<u8> {
+        let info = Value::Tag(
+            96,
+            Box::new(Value::Array(vec![
+                Value::Bytes(Vec::new()),
+                Value::Map(vec![
+                    (Value::Integer(1.into()), Value::Integer(alg.into())),
+                    (Value::Integer(5.into()), Value::Bytes(vec![0; 12])),
+                ]),
+                Value::Null,
+                Value::Array(Vec::new()),
+            ])),
+        );
+        cbor(&Value::Map(vec![(
+            Value::Integer(19.into()),
+            Value::Bytes(cbor(&info)),
+        )]))
+    }
+
+    // Review s27 (host tools 2), finding 2: alg 24 was looked for in the protected bucket only.
+    #[test]
+    fn chacha20_in_the_unprotected_bucket_is_seen() {
+        assert!(uses_chacha20(&unprotected_alg(24)));
+        // The same structure with A128GCM (1) is not ChaCha20.
+        assert!(!uses_chacha20(&unprotected_alg(1)));
+    }
+
+    // Review s27 (host tools 2), finding 2: a dependency envelope fetched from --payload-dir
+    // was not scanned.
+    #[test]
+    fn files_the_run_fetched_are_scanned() {
+        let dir = tempfile::tempdir().unwrap();
+        let dep = dir.path().join("dep.suit");
+        std::fs::write(&dep, unprotected_alg(24)).unwrap();
+        let opts = VerifyOptions::default();
+        let root = cbor(&Value::Map(Vec::new()));
+        assert!(features_needed(&opts, &root, &[]).unwrap().is_empty());
+        assert_eq!(
+            features_needed(&opts, &root, &[dep]).unwrap(),
+            vec![TaFeature::Chacha20]
+        );
+    }
 }

@@ -4,6 +4,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use suit_host::client::{self, Progress};
@@ -491,6 +492,7 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         match &o.round {
             transport::poll::Round::UpToDate => log::info("up to date"),
             transport::poll::Round::Installed { components } => {
+                COMMITTED.store(true, Ordering::Relaxed);
                 log::info(&format!("installed: {}", components.join(", ")))
             }
             transport::poll::Round::Refused(e) => log::warn(&format!("{e}")),
@@ -607,6 +609,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         Cmd::HeapScan { files } => heap_scan(tee, files),
         Cmd::RefusedBegin { envelope } => {
             let (refused, done) = client::install_past_a_refused_begin(tee, &read_file(envelope)?)?;
+            COMMITTED.store(true, Ordering::Relaxed);
             match refused {
                 Some(e) => outln!("second begin refused: {e}"),
                 None => outln!("second begin accepted"),
@@ -872,15 +875,19 @@ fn device_key(tee: &mut dyn Transport, args: &DeviceKeyArgs) -> Result<(), Agent
                 "hpke": key(&a.hpke_key, &a.hpke_kid),
             });
         }
-        outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
-        return Ok(());
+        // The keys are this output (the identity key's export for factory enrolment).
+        return suit_host::stdio::try_out(format_args!(
+            "{}\n",
+            serde_json::to_string_pretty(&j).unwrap_or_default()
+        ))
+        .map_err(printing);
     }
     if out.is_none() && out_dir.is_none() {
         let (point, kid) = pick(which)?;
         // Standard error when standard output carries the statement (`--statement
-        // /dev/stdout`); a closed stream is not a failure.
+        // /dev/stdout`); a closed stream is not a failure, a full disk is.
         let key = format_key(point, kid, *format)?;
-        let _ = suit_host::stdio::Status.write_all(&key);
+        suit_host::stdio::Status.write_all(&key).map_err(printing)?;
     }
     Ok(())
 }
@@ -893,8 +900,17 @@ fn provision(
     json: bool,
 ) -> Result<(), AgentError> {
     let r = client::provision(tee, &read_envelope(message)?)?;
+    COMMITTED.store(true, Ordering::Relaxed);
     // The TA has applied the message: its receipt is shown (text: hex; JSON: `receipt`)
-    // whether or not the file can be written, so it is never lost.
+    // whether or not the file can be written, so it is never lost silently: without the
+    // file, a failure to print it is the command's (exit 5).
+    let printed = |r: std::io::Result<()>| match (r, receipt_out) {
+        (Err(e), None) => Err(AgentError::AfterCommit(format!(
+            "the TA applied the message, but printing its receipt failed: {}",
+            printing(e)
+        ))),
+        _ => Ok(()),
+    };
     let kept = match receipt_out {
         Some(path) => suit_host::files::write_output(path, &r.receipt).map_err(|e| {
             AgentError::AfterCommit(format!(
@@ -911,8 +927,11 @@ fn provision(
         if let Err(e) = &kept {
             failed_after_commit(&mut j, e);
         }
-        outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
-        return kept;
+        let shown = suit_host::stdio::try_out(format_args!(
+            "{}\n",
+            serde_json::to_string_pretty(&j).unwrap_or_default()
+        ));
+        return kept.and(printed(shown));
     }
     let signer = if r.signer == 0 {
         "the TPA root".to_string()
@@ -931,11 +950,11 @@ fn provision(
     for line in &r.applied {
         outln!("  {line}");
     }
-    outln!(
-        "receipt (signed by the device identity key): {}",
+    let shown = suit_host::stdio::try_out(format_args!(
+        "receipt (signed by the device identity key): {}\n",
         show(&r.receipt)
-    );
-    kept
+    ));
+    kept.and(printed(shown))
 }
 
 /// `anchors`: trust anchors, rules and identity.
@@ -1020,14 +1039,22 @@ fn report(
             // The agent cannot vouch for it; it only shows what the TA signed.
             let r = suit_common::report::Report::decode(&client::signed_report_payload(&signed)?)
                 .map_err(|_| AgentError::BadResponse("report does not decode"))?;
-            if json {
+            // The report is this output.
+            let shown = if json {
                 let mut j = suit_host::human::to_json(&r);
                 j["signature"] = "not verified (use suit-author verify-report)".into();
-                outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+                suit_host::stdio::try_out(format_args!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&j).unwrap_or_default()
+                ))
             } else {
-                outln!("SUIT report (signed by the device report key; NOT VERIFIED here: use suit-author verify-report)");
-                outp!("{}", suit_host::human::render_text(&r));
-            }
+                suit_host::stdio::try_out(format_args!(
+                    "SUIT report (signed by the device report key; NOT VERIFIED here: use \
+                     suit-author verify-report)\n{}",
+                    suit_host::human::render_text(&r)
+                ))
+            };
+            shown.map_err(printing)?;
         }
     }
     Ok(())
@@ -1149,6 +1176,7 @@ fn install(
     let mut authenticated = false;
     let (prepared, done) =
         client::install_streamed(tee, &bytes, &mut fetch, &mut progress, &mut authenticated)?;
+    COMMITTED.store(true, Ordering::Relaxed);
     // Committed: from here on a failure is the agent's own and the install stands.
     if *json {
         let failed = match ree_root {
@@ -1209,8 +1237,30 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let json = wants_json(&cli.command);
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = run(cli);
+    // What could not be printed (a full disk; not a closed pipe) fails the command, after
+    // its post-commit work: exit 5 if the TA committed, else 2 as an unwritable output file.
+    let lost = suit_host::stdio::finish();
+    match result {
+        Ok(()) => match lost {
+            None => ExitCode::SUCCESS,
+            Some(why) => {
+                let committed = COMMITTED.load(Ordering::Relaxed);
+                errln!(
+                    "suit-agent: error: {why}{}",
+                    if committed {
+                        " (the TA committed: the output is incomplete)"
+                    } else {
+                        ""
+                    }
+                );
+                ExitCode::from(if committed {
+                    EXIT_AFTER_COMMIT
+                } else {
+                    EXIT_USAGE
+                })
+            }
+        },
         Err(e) => {
             let code = exit_code(&e);
             // After a commit the command has printed its own document, the failure in it.
@@ -1274,10 +1324,21 @@ fn with_agent_checks(
     s
 }
 
+/// A failure to print what a command exists to print (a key, a report), as an unwritable
+/// output file is (exit 2).
+fn printing(e: std::io::Error) -> AgentError {
+    AgentError::File(format!("{}: {e}", suit_host::stdio::out_name()))
+}
+
+/// Set once the TA committed (installed, applied a provisioning message): an output lost
+/// after it exits [`EXIT_AFTER_COMMIT`].
+static COMMITTED: AtomicBool = AtomicBool::new(false);
+
 /// Exit status 1: the TA's verdict on what it was given ([`AgentError::is_verdict`]: not
 /// authentic, policy, rollback, ...). Documented in host/README.md.
 const EXIT_REFUSED: u8 = 1;
-/// Exit status 2: unusable input or arguments (missing/empty/malformed file, bad option).
+/// Exit status 2: unusable input or arguments (missing/empty/malformed file, bad option), or
+/// an output that cannot be written (also standard output: [`suit_host::stdio::finish`]).
 const EXIT_USAGE: u8 = 2;
 /// Exit status 3: the TEE could not be reached, answered out of protocol, or refused for
 /// its own trouble (storage, key store, internal: the same request may succeed later).
@@ -1285,7 +1346,7 @@ const EXIT_TEE: u8 = 3;
 /// Exit status 4: a network transfer failed (after its retries).
 const EXIT_NETWORK: u8 = 4;
 /// Exit status 5: the TA committed, but the agent's work after it failed (an approved REE
-/// file, a receipt file): [`AgentError::AfterCommit`]; or the TA's own after OP-TEE took
+/// file, a receipt file, printing): [`AgentError::AfterCommit`]; or the TA's own after OP-TEE took
 /// the update's TA (recording the new state), which it completes before its next command:
 /// [`AgentError::is_commit_pending`].
 const EXIT_AFTER_COMMIT: u8 = 5;

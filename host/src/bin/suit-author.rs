@@ -498,49 +498,53 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 path: envelope.clone(),
                 what,
             };
+            // What inspect prints is its output: a failure to print it is the command's.
+            let printed = |r: std::io::Result<()>| {
+                r.map_err(|source| AuthorError::Io {
+                    path: suit_host::stdio::out_name().into(),
+                    source,
+                })
+            };
             if diag {
                 let text = inspect::diag(&bytes).map_err(bad)?;
-                let _ = out.write_all(text.as_bytes());
-                return Ok(());
+                return printed(out.write_all(text.as_bytes()));
             }
             if let Some(kind) = inspect::identify(&bytes) {
                 // Another of the tool's formats: say what it is, show its structure.
                 let text = inspect::diag(&bytes).map_err(bad)?;
-                if json {
+                return printed(if json {
                     let j = serde_json::json!({
                         "verified": false,
                         "format": kind,
                         "diag": text.trim_end(),
                     });
-                    let _ = writeln!(
+                    writeln!(
                         out,
                         "{}",
                         serde_json::to_string_pretty(&j).unwrap_or_default()
-                    );
+                    )
                 } else {
-                    let _ = writeln!(
+                    writeln!(
                         out,
                         "{}: {kind}, not an envelope (NOT VERIFIED)",
                         envelope.display()
-                    );
-                    let _ = out.write_all(text.as_bytes());
-                }
-                return Ok(());
+                    )
+                    .and_then(|()| out.write_all(text.as_bytes()))
+                });
             }
             let model = inspect::model(&bytes).map_err(bad)?;
-            if json {
+            printed(if json {
                 let text = serde_json::to_string_pretty(&model)
                     .map_err(|e| AuthorError::Create(e.to_string()))?;
-                let _ = writeln!(out, "{text}");
+                writeln!(out, "{text}")
             } else {
-                let _ = writeln!(
+                writeln!(
                     out,
                     "{} (NOT VERIFIED: use `suit-author verify` to authenticate)",
                     envelope.display()
-                );
-                let _ = write!(out, "{}", inspect::render_text(&model));
-            }
-            Ok(())
+                )
+                .and_then(|()| write!(out, "{}", inspect::render_text(&model)))
+            })
         }
         Cmd::Encrypt {
             payload,
@@ -1091,18 +1095,25 @@ fn main() -> ExitCode {
     } else {
         run(cli, &mut suit_host::stdio::Status)
     };
+    if let (Ok(()), true) = (&result, wrap) {
+        let text = String::from_utf8_lossy(&buffer);
+        let j = serde_json::json!({
+            "ok": true,
+            "exit-code": 0,
+            "messages": text.lines().collect::<Vec<_>>(),
+        });
+        outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+    }
     match result {
-        Ok(()) if wrap => {
-            let text = String::from_utf8_lossy(&buffer);
-            let j = serde_json::json!({
-                "ok": true,
-                "exit-code": 0,
-                "messages": text.lines().collect::<Vec<_>>(),
-            });
-            outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
-            ExitCode::SUCCESS
-        }
-        Ok(()) => ExitCode::SUCCESS,
+        // What could not be printed (a full disk; not a closed pipe) fails the command
+        // after it has written its files, as an unwritable output file does.
+        Ok(()) => match suit_host::stdio::finish() {
+            None => ExitCode::SUCCESS,
+            Some(why) => {
+                errln!("suit-author: {why}");
+                ExitCode::from(u8::try_from(suit_host::author::EXIT_USAGE).unwrap_or(2))
+            }
+        },
         Err(e) => {
             if json {
                 outln!("{}", error_json(&e));
