@@ -830,3 +830,269 @@ fn a_failed_option_that_restaged_an_earlier_staging_aborts() {
     assert!(r.unwrap().is_empty());
     assert_eq!(installed_a(&dev), None);
 }
+
+/// Trust domains' templates check a dependency's integrity in dependency-resolution and only
+/// process it in later sections: a nested dependent keeps the check for the run as the root
+/// does (review r5).
+mod integrity_kept_for_the_run {
+    use super::*;
+
+    /// A manifest of `components` declaring the one at index 1 (if any) a dependency.
+    fn manifest(components: &[&[u8]], sections: Vec<(i64, Vec<Value>)>, id: &[u8]) -> Vec<u8> {
+        let mut common = vec![];
+        if components.len() > 1 {
+            common.push((1, map(vec![(1, map(vec![]))])));
+        }
+        let ids = components
+            .iter()
+            .map(|c| Value::Array(vec![bytes(c)]))
+            .collect();
+        common.push((2, Value::Array(ids)));
+        common.push((4, seq(spec_id_checks())));
+        let mut m = vec![
+            (1, int(1)),
+            (2, int(1)),
+            (3, bytes(&cbor(&map(common)))),
+            (5, Value::Array(vec![bytes(id)])),
+        ];
+        m.extend(sections.into_iter().map(|(k, s)| (k, seq(s))));
+        cbor(&map(m))
+    }
+
+    fn digest_of(manifest: &[u8]) -> Vec<u8> {
+        suit_common::suit::Digest::sha256(&cbor(&bytes(manifest))).encode()
+    }
+
+    fn fetch(digest: &[u8], uri: &str) -> Vec<Value> {
+        let p = map(vec![(3, bytes(digest)), (21, text(uri))]);
+        vec![int(12), int(1), int(20), p, int(21), int(15)]
+    }
+
+    fn integrity() -> Vec<Value> {
+        vec![int(12), int(1), int(7), int(15)]
+    }
+
+    fn process_dep() -> Vec<Value> {
+        vec![int(12), int(1), int(11), int(15)]
+    }
+
+    /// The leaf: its install writes its one component.
+    fn leaf() -> Vec<u8> {
+        let install = vec![
+            int(12),
+            int(0),
+            int(20),
+            map(vec![(18, bytes(b"hello"))]),
+            int(18),
+            int(15),
+        ];
+        manifest(&[b"c0"], vec![(20, install)], b"leaf")
+    }
+
+    /// A dependent of `dep` (integrated as `uri`) in the template's form: fetch, integrity and
+    /// process in dependency-resolution, `install` in install.
+    fn dependent(name: &[u8], dep: &[u8], uri: &str, install: Vec<Value>) -> Vec<u8> {
+        let resolution = [fetch(&digest_of(dep), uri), integrity(), process_dep()].concat();
+        manifest(&[name, b"dep"], vec![(15, resolution), (20, install)], name)
+    }
+
+    fn seal(m: &[u8], integrated: &[(&str, &[u8])]) -> Vec<u8> {
+        seal_one(m, &author_key(), Algorithm::Esp256, &[], integrated)
+    }
+
+    fn run(envelope: &[u8]) -> Result<suit_common::suit::Outcome, Error> {
+        spec_process(
+            envelope,
+            Procedure::Update,
+            &mut RecordingPlatform::spec_device(),
+        )
+    }
+
+    /// The innermost command error kind, through the dependencies it was forwarded from.
+    fn innermost(e: &Error) -> &CommandErrorKind {
+        match e {
+            Error::Command(c) => match &c.kind {
+                CommandErrorKind::Dependency(inner) => innermost(inner),
+                k => k,
+            },
+            other => panic!("not a command error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_template_installs_at_depth_one_and_two() {
+        let c = leaf();
+        let c_env = seal(&c, &[]);
+        let r = dependent(b"root", &c, "#c", process_dep());
+        let out = run(&seal(&r, &[("#c", &c_env)])).unwrap();
+        assert_eq!(out.committed.len(), 1);
+
+        let b = dependent(b"mid", &c, "#c", process_dep());
+        let b_env = seal(&b, &[("#c", &c_env)]);
+        let r = dependent(b"root", &b, "#b", process_dep());
+        let out = run(&seal(&r, &[("#b", &b_env)])).unwrap();
+        assert_eq!(out.committed.len(), 1);
+    }
+
+    #[test]
+    fn a_re_fetch_clears_the_check_of_its_place_and_of_the_places_under_it() {
+        let c = leaf();
+        let c_env = seal(&c, &[]);
+        // The root re-fetches its dependency in install and processes it unchecked.
+        let again = [fetch(&digest_of(&c), "#c"), process_dep()].concat();
+        let r = dependent(b"root", &c, "#c", again);
+        let e = run(&seal(&r, &[("#c", &c_env)])).unwrap_err();
+        assert_eq!(innermost(&e), &CommandErrorKind::DependencyNotVerified);
+
+        // The middle manifest is fetched anew: what it checked under it goes too.
+        let b = dependent(b"mid", &c, "#c", process_dep());
+        let b_env = seal(&b, &[("#c", &c_env)]);
+        let check_process = [integrity(), process_dep()].concat();
+        let again = [fetch(&digest_of(&b), "#b"), check_process].concat();
+        let r = dependent(b"root", &b, "#b", again);
+        let e = run(&seal(&r, &[("#b", &b_env)])).unwrap_err();
+        assert_eq!(innermost(&e), &CommandErrorKind::DependencyNotVerified);
+    }
+
+    #[test]
+    fn a_check_in_a_failed_try_each_option_does_not_count() {
+        let c = leaf();
+        let c_env = seal(&c, &[]);
+        // Resolution fetches and processes; the check is in an option that then fails.
+        let failing = [integrity(), vec![int(14), int(15)]].concat();
+        let try_each = vec![int(15), Value::Array(vec![seq(failing), seq(vec![])])];
+        let resolution = [fetch(&digest_of(&c), "#c"), try_each].concat();
+        let r = manifest(
+            &[b"root", b"dep"],
+            vec![(15, resolution), (20, process_dep())],
+            b"root",
+        );
+        let e = run(&seal(&r, &[("#c", &c_env)])).unwrap_err();
+        assert_eq!(innermost(&e), &CommandErrorKind::DependencyNotVerified);
+    }
+}
+
+/// Staged content that is not authenticated yet (AES-CTR plaintext no digest speaks for) is
+/// neither invoked nor moved by swap; a swap moves what was staged with the content (review r5).
+mod unauthenticated_content_neither_runs_nor_moves {
+    use super::*;
+    use suit_common::encryption::algorithms::ContentAlgorithm;
+    use suit_common::encryption::{encrypt_payload, CoseOptions, MemoryKeys, Recipient};
+    use suit_common::suit::ComponentId;
+
+    const KEK: [u8; 16] = *b"0123456789abcdef";
+
+    fn ids(names: &[&[u8]]) -> Vec<Value> {
+        names.iter().map(|n| Value::Array(vec![bytes(n)])).collect()
+    }
+
+    /// Fetches AES-CTR ciphertext (no digest) into `buf` (1) and decrypts it by copy into
+    /// `fw` (0), then runs `then`; component 2 is `other`.
+    fn run(then: Vec<Value>) -> (Result<suit_common::suit::Outcome, Error>, RecordingPlatform) {
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        let to = Recipient::AesKw {
+            kid: Some(b"kek"),
+            kek: &KEK,
+        };
+        let e = encrypt_payload(
+            b"plaintext",
+            ContentAlgorithm::A128Ctr,
+            &[to],
+            &CoseOptions::SUIT,
+            &mut rng,
+        )
+        .unwrap();
+        let install = [
+            vec![int(12), int(1), int(20), map(vec![(21, text("#ct"))])],
+            vec![int(21), int(15)],
+            vec![int(12), int(0), int(20)],
+            vec![map(vec![(19, bytes(&e.encryption_info)), (22, int(1))])],
+            vec![int(22), int(15)],
+            then,
+        ]
+        .concat();
+        let shared = Value::Array(spec_id_checks());
+        let m = suit_manifest(
+            1,
+            ids(&[b"fw", b"buf", b"other"]),
+            &shared,
+            &Value::Array(install),
+        );
+        let env = seal_one(
+            &m,
+            &author_key(),
+            Algorithm::Esp256,
+            &[],
+            &[("#ct", &e.ciphertext)],
+        );
+        let mut keys = MemoryKeys::new();
+        keys.add_kek(Some(b"kek"), &KEK).unwrap();
+        let mut dev = RecordingPlatform::spec_device();
+        dev.invocable = true;
+        let r = process(&env, Procedure::Update, &spec_policy(), &keys, &mut dev);
+        (r, dev)
+    }
+
+    fn kind(r: Result<suit_common::suit::Outcome, Error>) -> CommandErrorKind {
+        match r {
+            Err(Error::Command(c)) => c.kind,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn invoke_of_unauthenticated_plaintext_is_refused() {
+        let (r, dev) = run(vec![int(12), int(0), int(23), int(15)]);
+        assert_eq!(kind(r), CommandErrorKind::UnauthenticatedContent);
+        assert!(!dev.log.iter().any(|e| matches!(e, Effect::Invoke(_))));
+    }
+
+    #[test]
+    fn swap_of_unauthenticated_plaintext_is_refused_either_way() {
+        for (index, source) in [(2, 0), (0, 2)] {
+            let swap = vec![
+                int(12),
+                int(index),
+                int(20),
+                map(vec![(22, int(source))]),
+                int(31),
+                int(15),
+            ];
+            let (r, dev) = run(swap);
+            assert_eq!(kind(r), CommandErrorKind::UnauthenticatedContent);
+            assert!(!dev.log.iter().any(|e| matches!(e, Effect::Swap(..))));
+        }
+    }
+
+    #[test]
+    fn a_swap_moves_the_staged_record_with_the_content() {
+        // `a` written, then swapped with `b`: what commits is `b`'s.
+        let install = vec![
+            int(12),
+            int(0),
+            int(20),
+            map(vec![(18, bytes(b"hello"))]),
+            int(18),
+            int(15),
+            int(12),
+            int(1),
+            int(20),
+            map(vec![(22, int(0))]),
+            int(31),
+            int(15),
+        ];
+        let out = spec_process(
+            &seal_one(
+                &manifest(install),
+                &author_key(),
+                Algorithm::Esp256,
+                &[],
+                &[],
+            ),
+            Procedure::Update,
+            &mut RecordingPlatform::spec_device(),
+        )
+        .unwrap();
+        assert_eq!(out.committed, vec![ComponentId::new(&[&b"b"[..]])]);
+    }
+}

@@ -991,3 +991,233 @@ fn every_install_attempt_leaves_a_signed_report_over_a_fresh_nonce() {
         long.reason
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// A dependency's own detached payloads: trust domains' templates, where the root fetches and
+// processes a dependency whose install fetches its image by its own URI.
+
+mod dependency_payloads {
+    use super::*;
+    use ciborium::Value;
+    use suit_common::fault::Fault;
+    use suit_common::service::install::{CommitRefusal, InstallError};
+    use suit_test_support::service as svc;
+    use suit_test_support::{bytes, cbor, int, map, seal_one, spec_id_checks, suit_digest, text};
+
+    fn key(pem: &str) -> suit_common::cose::SigningKey {
+        p256_private_from_pem(pem)
+    }
+
+    /// A manifest of `components` (the first checked for vendor and class), declaring the
+    /// components at `deps` dependencies, with manifest-component-id `id` and `sections`.
+    fn manifest(
+        components: &[&[&[u8]]],
+        deps: &[i64],
+        id: &[&[u8]],
+        sections: Vec<(i64, Vec<Value>)>,
+    ) -> Vec<u8> {
+        let mut common = vec![];
+        if !deps.is_empty() {
+            common.push((1, map(deps.iter().map(|d| (*d, map(vec![]))).collect())));
+        }
+        let ids = components
+            .iter()
+            .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
+            .collect();
+        common.push((2, Value::Array(ids)));
+        common.push((4, bytes(&cbor(&Value::Array(spec_id_checks())))));
+        let mut m = vec![
+            (1, int(1)),
+            (2, int(1)),
+            (3, bytes(&cbor(&map(common)))),
+            (5, Value::Array(id.iter().map(|s| bytes(s)).collect())),
+        ];
+        for (k, s) in sections {
+            m.push((k, bytes(&cbor(&Value::Array(s)))));
+        }
+        cbor(&map(m))
+    }
+
+    /// The digest trust domains name a dependency by: of its manifest's bstr.
+    fn digest_of(manifest: &[u8]) -> Vec<u8> {
+        let mut bstr = Vec::new();
+        ciborium::into_writer(&Value::Bytes(manifest.to_vec()), &mut bstr).unwrap();
+        suit_common::suit::Digest::sha256(&bstr).encode()
+    }
+
+    /// Fetch dependency `idx` from `uri`, check its integrity, process it.
+    fn fetch_check_process(idx: i64, digest: &[u8], uri: &str) -> Vec<Value> {
+        vec![
+            int(12),
+            int(idx),
+            int(20),
+            map(vec![(3, bytes(digest)), (21, text(uri))]),
+            int(21),
+            int(15),
+            int(7),
+            int(15),
+            int(11),
+            int(15),
+        ]
+    }
+
+    /// A leaf manifest (id `name`) whose install fetches `image` from `uri` into `["app",
+    /// name]` and checks its digest.
+    fn leaf(name: &[u8], image: &[u8], uri: &str) -> Vec<u8> {
+        let install = vec![
+            int(12),
+            int(0),
+            int(20),
+            map(vec![
+                (3, bytes(&suit_digest(image))),
+                (14, int(image.len() as i64)),
+                (21, text(uri)),
+            ]),
+            int(21),
+            int(15),
+            int(3),
+            int(15),
+        ];
+        manifest(
+            &[&[b"app", name]],
+            &[],
+            &[b"app", name],
+            vec![(20, install)],
+        )
+    }
+
+    /// A manifest (id `name`) that fetches its dependency `dep` (a manifest) from `uri` and
+    /// processes it, all in install.
+    fn dependent(name: &[u8], dep: &[u8], uri: &str) -> Vec<u8> {
+        manifest(
+            &[&[b"app", name], &[b"app", name, b"dep"]],
+            &[1],
+            &[b"app", name],
+            vec![(20, fetch_check_process(1, &digest_of(dep), uri))],
+        )
+    }
+
+    const IMAGE: &[u8] = b"the image a dependency fetches itself";
+    const URI: &str = "https://example.com/d0.bin";
+
+    #[test]
+    fn an_integrated_dependency_gets_its_detached_payload_listed_and_installed() {
+        let d = leaf(b"d0", IMAGE, URI);
+        let d_env = seal_one(&d, &key(AUTHOR_PRIV), Algorithm::Esp256, &[], &[]);
+        let r = dependent(b"root", &d, "#dep");
+        let env = seal_one(
+            &r,
+            &key(AUTHOR_PRIV),
+            Algorithm::Esp256,
+            &[],
+            &[("#dep", &d_env)],
+        );
+        let mut s = svc::provisioned(&[b"app"]);
+        let prepared = svc::prepare(&mut s, &env).unwrap();
+        assert_eq!(prepared.needed_uris, vec![URI.to_string()]);
+        // The dependency checks the bytes against its digest before installing them.
+        let done = install(&mut s, &env, &[(URI, IMAGE)], 1000).unwrap();
+        assert_eq!(crate::texts(&done.components), ["['app', 'd0']"]);
+    }
+
+    #[test]
+    fn a_nested_integrated_dependency_gets_its_detached_payload_listed() {
+        // root -> b -> c, each envelope integrated in its dependent's; c fetches its image.
+        let c = leaf(b"c", IMAGE, URI);
+        let c_env = seal_one(&c, &key(AUTHOR_PRIV), Algorithm::Esp256, &[], &[]);
+        let b = dependent(b"b", &c, "#c");
+        let b_env = seal_one(
+            &b,
+            &key(AUTHOR_PRIV),
+            Algorithm::Esp256,
+            &[],
+            &[("#c", &c_env)],
+        );
+        let r = dependent(b"root", &b, "#b");
+        let env = seal_one(
+            &r,
+            &key(AUTHOR_PRIV),
+            Algorithm::Esp256,
+            &[],
+            &[("#b", &b_env)],
+        );
+        let mut s = svc::provisioned(&[b"app"]);
+        let prepared = svc::prepare(&mut s, &env).unwrap();
+        assert_eq!(prepared.needed_uris, vec![URI.to_string()]);
+        let done = install(&mut s, &env, &[(URI, IMAGE)], 1000).unwrap();
+        assert_eq!(crate::texts(&done.components), ["['app', 'c']"]);
+    }
+
+    #[test]
+    fn a_dependency_no_anchor_signed_gets_nothing_listed() {
+        // Its URIs are unauthenticated bytes: the REE is not asked for them (and the engine
+        // refuses the dependency).
+        let d = leaf(b"d0", IMAGE, URI);
+        let d_env = seal_one(&d, &key(OPERATOR_PRIV), Algorithm::Esp256, &[], &[]);
+        let r = dependent(b"root", &d, "#dep");
+        let env = seal_one(
+            &r,
+            &key(AUTHOR_PRIV),
+            Algorithm::Esp256,
+            &[],
+            &[("#dep", &d_env)],
+        );
+        let mut s = svc::provisioned(&[b"app"]);
+        let prepared = svc::prepare(&mut s, &env).unwrap();
+        assert!(
+            prepared.needed_uris.is_empty(),
+            "{:?}",
+            prepared.needed_uris
+        );
+        // Nor one the policy would refuse as a dependency (a component outside its scope).
+        let d = manifest(
+            &[&[b"other", b"d0"]],
+            &[],
+            &[b"app", b"d0"],
+            vec![(
+                20,
+                vec![int(20), map(vec![(21, text(URI))]), int(21), int(15)],
+            )],
+        );
+        let d_env = seal_one(&d, &key(AUTHOR_PRIV), Algorithm::Esp256, &[], &[]);
+        let r = dependent(b"root", &d, "#dep");
+        let env = seal_one(
+            &r,
+            &key(AUTHOR_PRIV),
+            Algorithm::Esp256,
+            &[],
+            &[("#dep", &d_env)],
+        );
+        let prepared = svc::prepare(&mut s, &env).unwrap();
+        assert!(
+            prepared.needed_uris.is_empty(),
+            "{:?}",
+            prepared.needed_uris
+        );
+    }
+
+    #[test]
+    fn a_dependency_the_ree_delivers_is_refused_naming_its_unlisted_payload() {
+        // prepare cannot read a dependency that arrives as a payload: the fetch of the URI it
+        // names is refused as such, not as a missing resource.
+        let dep_uri = "https://example.com/d0.suit";
+        let d = leaf(b"d0", IMAGE, URI);
+        let d_env = seal_one(&d, &key(AUTHOR_PRIV), Algorithm::Esp256, &[], &[]);
+        let r = dependent(b"root", &d, dep_uri);
+        let env = seal_one(&r, &key(AUTHOR_PRIV), Algorithm::Esp256, &[], &[]);
+        let mut s = svc::provisioned(&[b"app"]);
+        let prepared = svc::prepare(&mut s, &env).unwrap();
+        assert_eq!(prepared.needed_uris, vec![dep_uri.to_string()]);
+        let r = refusal(install(&mut s, &env, &[(dep_uri, &d_env)], 1000));
+        assert_eq!(r.kind, RefusalKind::Manifest);
+        assert_eq!(
+            r.fault,
+            Some(Fault::Install(InstallError::Commit(
+                CommitRefusal::UnlistedPayload(URI.into())
+            ))),
+            "{}",
+            r.reason
+        );
+        says(&r.reason, URI);
+    }
+}

@@ -13,6 +13,7 @@ use alloc::vec::Vec;
 use super::authenticate::{AuthenticatedManifest, DecodeError};
 use super::envelope::Envelope;
 use super::error::{Error, PolicyError};
+use super::interpreter::{MAX_DEPENDENCY_DEPTH, MAX_HELD_DEPENDENCIES};
 use super::platform::PlatformError;
 use super::policy::{self, Policy};
 use super::{fetch_bound, update_management, Procedure};
@@ -135,17 +136,21 @@ impl Checked<'_> {
     /// envelope carries a payload for excluded), each once, in order of first appearance.
     pub fn payload_uris(&self) -> Vec<String> {
         let mut uris: Vec<String> = Vec::new();
-        for seq in self.auth.manifest.sequences() {
-            seq.for_each_parameters(&mut |p| {
-                if let Some(uri) = &p.uri {
-                    let integrated = uri.starts_with('#')
-                        || self.auth.integrated.iter().any(|i| *i.key == **uri);
-                    if !integrated && !uris.iter().any(|u| **u == **uri) {
-                        uris.push(String::from(&**uri));
-                    }
-                }
-            });
-        }
+        detached_uris(&self.auth, &mut uris);
+        uris
+    }
+
+    /// [`Self::payload_uris`] and those of the dependency envelopes the envelope integrates,
+    /// nested ones too, within the engine's limits ([`MAX_DEPENDENCY_DEPTH`] deep,
+    /// [`MAX_HELD_DEPENDENCIES`] envelopes): a dependency fetches its detached payloads through
+    /// the same platform, so the REE must deliver them too. Only an envelope that
+    /// authenticates against `policy`'s anchors and that the policy accepts as a dependency is
+    /// read, as the engine reads it; any other integrated payload is skipped. A dependency the
+    /// REE delivers is not available yet: its URIs cannot be listed (see CONFORMANCE.md).
+    pub fn payload_uris_with_dependencies(&self, policy: &Policy) -> Vec<String> {
+        let mut uris = self.payload_uris();
+        let mut budget = MAX_HELD_DEPENDENCIES;
+        dependency_uris(&self.auth, policy, 1, &mut budget, &mut uris);
         uris
     }
 
@@ -153,5 +158,56 @@ impl Checked<'_> {
     /// demand, as only a caller that hands the REE a download list needs it.
     pub fn fetch_bounds(&self, uris: &[String]) -> Vec<Option<u64>> {
         fetch_bound::fetch_bounds(&self.auth.manifest, uris)
+    }
+}
+
+/// Adds the detached payload URIs `auth`'s parameters name to `uris` (`#` references and URIs
+/// its own envelope carries a payload for excluded), each once.
+fn detached_uris(auth: &AuthenticatedManifest<'_>, uris: &mut Vec<String>) {
+    for seq in auth.manifest.sequences() {
+        seq.for_each_parameters(&mut |p| {
+            if let Some(uri) = &p.uri {
+                let integrated =
+                    uri.starts_with('#') || auth.integrated.iter().any(|i| *i.key == **uri);
+                if !integrated && !uris.iter().any(|u| **u == **uri) {
+                    uris.push(String::from(&**uri));
+                }
+            }
+        });
+    }
+}
+
+/// Adds the detached URIs of the dependency envelopes `dependent` integrates (at `depth`,
+/// and deeper) to `uris`; `budget` counts the envelopes decoded, of at most
+/// [`MAX_HELD_DEPENDENCIES`] in all.
+fn dependency_uris(
+    dependent: &AuthenticatedManifest<'_>,
+    policy: &Policy,
+    depth: u8,
+    budget: &mut usize,
+    uris: &mut Vec<String>,
+) {
+    // A manifest without dependencies processes none of its payloads as one.
+    if depth > MAX_DEPENDENCY_DEPTH || dependent.manifest.common.dependencies.is_empty() {
+        return;
+    }
+    for i in dependent.integrated_payloads() {
+        if *budget == 0 {
+            return;
+        }
+        let Ok(envelope) = Envelope::decode(i.bytes) else {
+            continue;
+        };
+        *budget -= 1;
+        let Ok(Ok(auth)) = envelope.verify(&policy.anchors).map(|v| v.decode()) else {
+            continue;
+        };
+        if policy
+            .check_dependency(&auth.manifest, &auth.signers)
+            .is_ok()
+        {
+            detached_uris(&auth, uris);
+            dependency_uris(&auth, policy, depth + 1, budget, uris);
+        }
     }
 }

@@ -351,8 +351,6 @@ struct Frame<'m, 'e> {
     own_signers: Arc<[AnchorId]>,
     depth: u8,
     section: Section,
-    /// Dependency indices that passed dependency-integrity in this manifest's context.
-    verified_dependencies: Vec<usize>,
     /// Dependency indices processed (process-dependency succeeded) in the current section.
     processed_dependencies: Vec<usize>,
     /// suit-record-manifest-id of this manifest: dependency component indices from the root.
@@ -444,6 +442,11 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     dependencies: Vec<Held>,
     /// Length of `dependencies` when the innermost live snapshot was taken.
     dependency_floor: usize,
+    /// Places (see `dependency_place`) whose held envelope passed dependency-integrity: for
+    /// the whole run, as the root's frame keeps them across sections, so a nested dependent
+    /// processes a dependency in a later section as the root does. A re-fetch of a place
+    /// clears it and the places under it; at most one per held envelope.
+    verified_dependencies: Vec<Vec<u64>>,
     /// What is left of [`MAX_STEPS`].
     steps_left: u64,
     /// Bytes charged since the last whole [`CHUNK_LEN`] (see `charge_bytes`).
@@ -484,6 +487,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             staged: Vec::new(),
             dependencies: Vec::new(),
             dependency_floor: 0,
+            verified_dependencies: Vec::new(),
             steps_left: MAX_STEPS,
             byte_carry: 0,
             sequence_updates: Vec::new(),
@@ -548,7 +552,6 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             own_signers: Arc::from(signers),
             depth: 0,
             section: Section::Shared,
-            verified_dependencies: Vec::new(),
             processed_dependencies: Vec::new(),
             walk: Vec::new(),
             offset: None,
@@ -964,7 +967,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         let source = match action {
             Action::Copy | Action::Swap => self
                 .source_component(frame, idx, &self.params_of(&id).values)
-                .ok(),
+                .ok()
+                .map(|(_, c)| c),
             _ => None,
         };
         let mut a = Unordered::default();
@@ -1053,7 +1057,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
 
     fn snapshot(&mut self, frame: &Frame<'_, '_>) -> Snapshot {
         let snap = Snapshot {
-            verified_dependencies: frame.verified_dependencies.clone(),
+            verified_dependencies: self.verified_dependencies.clone(),
             processed_dependencies: frame.processed_dependencies.clone(),
             params: self.params.clone(),
             staged: self.staged.clone(),
@@ -1094,7 +1098,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         self.params = snap.params;
         // A dependency verified or processed inside the failed sequence is not, once its
         // effects are undone (its envelope and number go below).
-        frame.verified_dependencies = snap.verified_dependencies;
+        self.verified_dependencies = snap.verified_dependencies;
         frame.processed_dependencies = snap.processed_dependencies;
         let newly: Vec<ComponentId> = self.staged[..]
             .iter()
@@ -1302,7 +1306,10 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 if !auth.digest.ct_eq(&want) {
                     return Err(Failure::Hard(K::DependencyDigestMismatch));
                 }
-                push_once(&mut frame.verified_dependencies, idx);
+                push_once(
+                    &mut self.verified_dependencies,
+                    dependency_place(frame, idx),
+                );
                 Ok(())
             }
             ConditionKind::Abort => failed,
@@ -1517,7 +1524,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     if held.saturating_add(bytes.len()) > MAX_HELD_DEPENDENCY_BYTES {
                         return Err(K::Limit(Words::DependencyEnvelopesHeld));
                     }
-                    frame.verified_dependencies.retain(|d| *d != idx);
+                    self.verified_dependencies
+                        .retain(|d| !d.starts_with(&place));
                     let entry = Held {
                         place,
                         bytes: Arc::new(bytes),
@@ -1549,7 +1557,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 )
             }
             Action::Copy => {
-                let src = self.source_component(frame, idx, p)?;
+                let (_, src) = self.source_component(frame, idx, p)?;
                 let src_decrypted = self
                     .staged
                     .iter()
@@ -1562,10 +1570,36 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 self.stage(&id, &held, Source::Component(src), &frame.own_signers, idx)
             }
             Action::Swap => {
-                let src = self.source_component(frame, idx, p)?;
-                self.platform.swap(&id, &src).map_err(K::Platform)
+                // Both components change: the source meets the destination's rules (checked
+                // above), and staged content that is not authenticated moves nowhere.
+                let (src_idx, src) = self.source_component(frame, idx, p)?;
+                if frame.manifest.dependency(src_idx).is_some() {
+                    return Err(K::DependencyOverwrite);
+                }
+                self.policy
+                    .check_required_signers(&src, src_idx, &frame.signers)
+                    .map_err(K::Policy)?;
+                self.check_component_rollback(frame, src_idx, &src)?;
+                if self.unauthenticated(&id) || self.unauthenticated(&src) {
+                    return Err(K::UnauthenticatedContent);
+                }
+                self.platform.swap(&id, &src).map_err(K::Platform)?;
+                // What was staged for one is now the other's.
+                for s in &mut self.staged {
+                    if s.component == id {
+                        s.component = src.clone();
+                    } else if s.component == src {
+                        s.component = id.clone();
+                    }
+                }
+                Ok(())
             }
             Action::Invoke => {
+                // What runs is what commit would accept: never content staged in this run
+                // that is not authenticated yet.
+                if self.unauthenticated(&id) {
+                    return Err(K::UnauthenticatedContent);
+                }
                 self.platform
                     .invoke(&id, p.invoke_args.as_deref())
                     .map_err(K::Platform)?;
@@ -1596,7 +1630,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         frame: &Frame<'_, '_>,
         idx: usize,
         p: &Parameters,
-    ) -> Result<ComponentId, CommandErrorKind> {
+    ) -> Result<(usize, ComponentId), CommandErrorKind> {
         use CommandErrorKind as K;
         let src = p
             .source_component
@@ -1606,7 +1640,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         if src_idx == idx {
             return Err(K::SourceIsDestination);
         }
-        component_id(frame, src_idx)
+        Ok((src_idx, component_id(frame, src_idx)?))
     }
 
     fn read_fetch_to_vec(&mut self) -> Result<Vec<u8>, CommandErrorKind> {
@@ -1898,7 +1932,10 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         if frame.manifest.dependency(idx).is_none() {
             return Err(K::NotADependency);
         }
-        if !frame.verified_dependencies.contains(&idx) {
+        if !self
+            .verified_dependencies
+            .contains(&dependency_place(frame, idx))
+        {
             return Err(K::DependencyNotVerified);
         }
         if frame.depth >= MAX_DEPENDENCY_DEPTH {
@@ -1944,7 +1981,6 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             own_signers: Arc::from(auth.signers.as_slice()),
             depth: frame.depth + 1,
             section: frame.section,
-            verified_dependencies: Vec::new(),
             processed_dependencies: Vec::new(),
         };
         let section = frame.section;
@@ -1984,7 +2020,7 @@ struct Held {
 }
 
 struct Snapshot {
-    verified_dependencies: Vec<usize>,
+    verified_dependencies: Vec<Vec<u64>>,
     processed_dependencies: Vec<usize>,
     params: Vec<(ComponentId, Arc<ComponentParams>)>,
     staged: Vec<Staged>,

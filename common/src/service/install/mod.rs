@@ -166,6 +166,11 @@ pub enum CommitRefusal {
     /// OP-TEE installed the TA but the state write after it failed: the journal holds the
     /// commit, which [`reconcile`] completes before the next command (the update is applied).
     CommitPending { uuid: crate::protocol::ByteBuf },
+    /// A fetch of a URI `prepare` did not list, so the REE was never asked for it: a
+    /// dependency the REE delivers names payloads of its own that `prepare` could not read
+    /// (see CONFORMANCE.md). Not a fault of the envelope's signer alone: the same envelope
+    /// with the dependency integrated installs.
+    UnlistedPayload(String),
 }
 
 crate::cbor::numbered_enum_codec!(CommitRefusal {
@@ -185,6 +190,7 @@ crate::cbor::numbered_enum_codec!(CommitRefusal {
     13 => InstallNotConfirmed { uuid, code },
     14 => StateWriteUncertain,
     15 => CommitPending { uuid },
+    16 => UnlistedPayload(uri),
 });
 
 #[cfg(feature = "explain")]
@@ -262,6 +268,10 @@ impl core::fmt::Display for CommitRefusal {
                 f,
                 "OP-TEE installed TA {}, but secure storage failed to record the new state: the update is applied, and the TA completes its commit before its next command (`status` then shows it)",
                 Uuid(uuid)
+            ),
+            C::UnlistedPayload(uri) => write!(
+                f,
+                "a dependency fetches {uri}, which the TA could not ask the normal world for: it lists a dependency's payloads only when the dependency's envelope is integrated in the envelope it installs"
             ),
         }
     }
@@ -593,7 +603,8 @@ impl InstallSession {
             }
         };
         let claims = ManifestClaims::of(&checked.auth);
-        let uris = checked.payload_uris();
+        // A dependency's own detached payloads too, for those whose envelope is here.
+        let uris = checked.payload_uris_with_dependencies(&policy);
         // Only payloads the REE delivers stream (an integrated one is in the envelope).
         let mut plans = suit::streaming::stream_plans(&checked.auth.manifest);
         plans.retain(|p| uris.contains(&p.uri));

@@ -432,11 +432,11 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
     fn fetch_open(&mut self, uri: &str, _fetch_args: Option<&[u8]>) -> Result<(), PlatformError> {
         self.fetch = None;
         self.streamed_open = None;
-        let i = self
-            .payloads
-            .iter()
-            .position(|d| d.uri == uri)
-            .ok_or(PlatformError::NotFound)?;
+        // `prepare` lists every URI of the root and of the dependencies it could read: any
+        // other one is a payload of a dependency the REE delivered, named as such.
+        let Some(i) = self.payloads.iter().position(|d| d.uri == uri) else {
+            return Err(self.refuse(CommitRefusal::UnlistedPayload(String::from(uri))));
+        };
         match self.payloads.get(i) {
             Some(Delivered {
                 object: Some(object),
