@@ -2,6 +2,8 @@
 //! payload URI to a file name: one copy for the agent and the author tool, outside the
 //! author code (the agent is built without it).
 
+use std::io::Write as _;
+use std::os::fd::AsFd as _;
 use std::path::{Path, PathBuf};
 
 /// Why an input file could not be read.
@@ -185,22 +187,17 @@ pub fn temporary_name(name: &std::ffi::OsStr) -> std::ffi::OsString {
     tmp
 }
 
-/// Replaces `name` in the directory `dir` with `data`, so that a crash leaves the old file or
-/// the new one: a temporary file ([`temporary_name`]) created exclusively (a leftover or a
-/// link at that name is removed first, never written through) with exactly `mode` (not
-/// narrowed by the umask either), fsync, a rename over `name` (a link there is replaced, not
-/// followed), and a directory fsync. A failed write leaves no temporary file behind.
-pub fn replace_in_dir(
-    dir: impl std::os::fd::AsFd,
-    name: &std::ffi::OsStr,
+/// Writes `data` to the temporary name `tmp` in `dir`, fsync'd, with exactly `mode` (not
+/// narrowed by the umask either): created exclusively, after removing a leftover there (a
+/// link at that name is removed, never written through; a directory there is an error). A
+/// failed write removes the temporary file.
+fn write_temporary(
+    dir: std::os::fd::BorrowedFd<'_>,
+    tmp: &std::ffi::OsStr,
     data: &[u8],
     mode: u32,
 ) -> std::io::Result<()> {
     use rustix::fs::{AtFlags, Mode, OFlags};
-    use std::io::Write as _;
-    let dir = dir.as_fd();
-    let tmp = temporary_name(name);
-    let tmp = tmp.as_os_str();
     match rustix::fs::unlinkat(dir, tmp, AtFlags::empty()) {
         Ok(()) | Err(rustix::io::Errno::NOENT) => {}
         Err(e) => return Err(e.into()),
@@ -216,30 +213,55 @@ pub fn replace_in_dir(
         let mut f = std::fs::File::from(fd);
         f.write_all(data)?;
         f.sync_all()?;
-        drop(f);
-        rustix::fs::renameat(dir, tmp, dir, name)?;
         Ok(())
     })();
-    if let Err(e) = written {
+    if written.is_err() {
         let _ = rustix::fs::unlinkat(dir, tmp, AtFlags::empty());
-        return Err(e);
     }
+    written
+}
+
+/// Renames the temporary file `tmp` over `name` in `dir` (a link at `name` is replaced, not
+/// followed); on failure the temporary file is removed.
+fn rename_temporary(
+    dir: std::os::fd::BorrowedFd<'_>,
+    tmp: &std::ffi::OsStr,
+    name: &std::ffi::OsStr,
+) -> std::io::Result<()> {
+    let renamed = rustix::fs::renameat(dir, tmp, dir, name);
+    if renamed.is_err() {
+        let _ = rustix::fs::unlinkat(dir, tmp, rustix::fs::AtFlags::empty());
+    }
+    Ok(renamed?)
+}
+
+/// Replaces `name` in the directory `dir` with `data`, so that a crash leaves the old file or
+/// the new one: a temporary file ([`temporary_name`]) created exclusively (a leftover or a
+/// link at that name is removed first, never written through) with exactly `mode` (not
+/// narrowed by the umask either), fsync, a rename over `name` (a link there is replaced, not
+/// followed), and a directory fsync. A failed write leaves no temporary file behind.
+pub fn replace_in_dir(
+    dir: impl std::os::fd::AsFd,
+    name: &std::ffi::OsStr,
+    data: &[u8],
+    mode: u32,
+) -> std::io::Result<()> {
+    let dir = dir.as_fd();
+    let tmp = temporary_name(name);
+    write_temporary(dir, &tmp, data, mode)?;
+    rename_temporary(dir, &tmp, name)?;
     Ok(rustix::fs::fsync(dir)?)
 }
 
 /// [`replace_in_dir`] for a path (its parent directory, created if missing, is followed as
-/// given).
+/// given); a directory, socket or block device at `path` is refused.
 pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
-    let dir = open_dir(rustix::fs::CWD, parent, true)?;
-    replace_in_dir(&dir, name, data, mode)
+    write_outputs(&[Output {
+        path,
+        data,
+        mode: Some(mode),
+    }])
+    .map_err(|e| e.source)
 }
 
 /// Writes an output file (not a secret) whole or not at all, as [`replace_file`]: a
@@ -254,48 +276,203 @@ pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
 ///   is refused, not written);
 /// - a socket, a directory or a block device is refused.
 pub fn write_output(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    write_outputs(&[Output {
+        path,
+        data,
+        mode: None,
+    }])
+    .map_err(|e| e.source)
+}
+
+/// One file of [`write_outputs`].
+pub struct Output<'a> {
+    /// Where it goes.
+    pub path: &'a Path,
+    /// Its bytes.
+    pub data: &'a [u8],
+    /// `Some(mode)`: a secret or state file, always a regular file with exactly this mode
+    /// ([`replace_file`]: its parent followed, a device or stream name replaced like any
+    /// file); `None`: an ordinary output under [`write_output`]'s rules.
+    pub mode: Option<u32>,
+}
+
+/// Why [`write_outputs`] failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", .path.display())]
+pub struct OutputError {
+    /// The output that failed.
+    pub path: PathBuf,
+    /// The OS error.
+    pub source: std::io::Error,
+    /// The outputs already in place when it failed, in order: empty if every file is as it
+    /// was.
+    pub written: Vec<PathBuf>,
+}
+
+/// Where an output goes once [`write_outputs`] has prepared it.
+enum Target {
+    /// A regular file written to its temporary name in `dir`, not renamed yet.
+    Staged {
+        dir: std::os::fd::OwnedFd,
+        name: std::ffi::OsString,
+        tmp: std::ffi::OsString,
+    },
+    /// A character device or FIFO, opened and checked.
+    Device(std::fs::File),
+    /// The process's own standard output or error.
+    Stream(StandardStream),
+}
+
+/// Writes several outputs of one command, all or nothing as far as POSIX allows:
+/// 1. every regular file is written to its temporary name ([`temporary_name`]) in its own
+///    directory (created if missing), fsync'd, with its final mode, and every character
+///    device or FIFO is opened and checked (as [`write_output`]); any failure here removes
+///    every temporary file, and no old file has changed;
+/// 2. the temporary files are renamed into place in `outputs`' order, the last regular file
+///    (the command's primary: envelope, encryption info, private key) only after the others
+///    are renamed and their directories fsync'd, then its own directory: its rename is the
+///    commit point. A failure (or a crash) part-way can leave some earlier files new and the
+///    later ones, the primary always among them, old; never a new primary beside an old
+///    companion;
+/// 3. then devices and standard streams are written, in order (they cannot be renamed into
+///    place, so they come after the commit).
+///
+/// The error names the output that failed and the outputs already in place.
+pub fn write_outputs(outputs: &[Output<'_>]) -> std::result::Result<(), OutputError> {
+    let fail = |path: &Path, source: std::io::Error, written: Vec<PathBuf>| OutputError {
+        path: path.to_path_buf(),
+        source,
+        written,
+    };
+    let discard = |targets: &[Target]| {
+        for t in targets {
+            if let Target::Staged { dir, tmp, .. } = t {
+                let _ = rustix::fs::unlinkat(dir, tmp, rustix::fs::AtFlags::empty());
+            }
+        }
+    };
+    let mut targets = Vec::with_capacity(outputs.len());
+    for o in outputs {
+        match prepare(o) {
+            Ok(t) => targets.push(t),
+            Err(e) => {
+                discard(&targets);
+                return Err(fail(o.path, e, Vec::new()));
+            }
+        }
+    }
+    let staged: Vec<usize> = (0..targets.len())
+        .filter(|&i| matches!(targets[i], Target::Staged { .. }))
+        .collect();
+    let mut written = Vec::new();
+    let mut synced: Vec<(u64, u64)> = Vec::new();
+    for (n, &i) in staged.iter().enumerate() {
+        let Target::Staged { dir, name, tmp } = &targets[i] else {
+            continue;
+        };
+        let primary = n + 1 == staged.len();
+        if primary {
+            // The companions' renames durable before the primary's.
+            for &j in &staged[..n] {
+                if let Err(e) = sync_once(&targets[j], &mut synced) {
+                    discard(&targets[i..=i]);
+                    return Err(fail(outputs[j].path, e, written));
+                }
+            }
+        }
+        if let Err(e) = rename_temporary(dir.as_fd(), tmp, name) {
+            for &j in &staged[n + 1..] {
+                discard(&targets[j..=j]);
+            }
+            return Err(fail(outputs[i].path, e, written));
+        }
+        written.push(outputs[i].path.to_path_buf());
+        if primary {
+            if let Err(e) = rustix::fs::fsync(dir) {
+                return Err(fail(outputs[i].path, e.into(), written));
+            }
+        }
+    }
+    for (t, o) in targets.iter_mut().zip(outputs) {
+        let done = match t {
+            Target::Staged { .. } => continue,
+            Target::Device(f) => f.write_all(o.data),
+            Target::Stream(StandardStream::Out) => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(o.data).and_then(|()| out.flush())
+            }
+            Target::Stream(StandardStream::Err) => {
+                let mut err = std::io::stderr().lock();
+                err.write_all(o.data).and_then(|()| err.flush())
+            }
+        };
+        if let Err(e) = done {
+            return Err(fail(o.path, e, written));
+        }
+        written.push(o.path.to_path_buf());
+    }
+    Ok(())
+}
+
+/// Fsyncs a staged output's directory unless one with the same device and inode was.
+fn sync_once(target: &Target, synced: &mut Vec<(u64, u64)>) -> std::io::Result<()> {
+    let Target::Staged { dir, .. } = target else {
+        return Ok(());
+    };
+    let st = rustix::fs::fstat(dir)?;
+    let id = (st.st_dev as u64, st.st_ino as u64);
+    if !synced.contains(&id) {
+        rustix::fs::fsync(dir)?;
+        synced.push(id);
+    }
+    Ok(())
+}
+
+/// Step 1 of [`write_outputs`] for one output: the look at what is at its path (without
+/// following a final link), then its temporary file, or its device opened.
+fn prepare(o: &Output<'_>) -> std::io::Result<Target> {
     use rustix::fs::{FileType, Mode, OFlags};
-    use std::io::Write as _;
     use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+    let path = o.path;
+    if o.mode.is_none() {
+        if let Some(s) = standard_stream(path) {
+            return Ok(Target::Stream(s));
+        }
+    }
     let refuse = |what: &str| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!("{} is {what}", path.display()),
         )
     };
-    match standard_stream(path) {
-        Some(StandardStream::Out) => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(data)?;
-            return out.flush();
-        }
-        Some(StandardStream::Err) => {
-            let mut err = std::io::stderr().lock();
-            err.write_all(data)?;
-            return err.flush();
-        }
-        None => {}
-    }
-    let mode = match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0o666 & !umask(),
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
-        Ok(m) if m.is_file() => m.permissions().mode() & 0o777,
-        Ok(m) if m.is_symlink() => 0o666 & !umask(),
-        Ok(m) => {
-            let t = m.file_type();
-            if t.is_dir() {
-                return Err(refuse("a directory"));
-            }
-            if t.is_socket() {
-                return Err(refuse("a socket (an output cannot be written to one)"));
-            }
-            if !(t.is_char_device() || t.is_fifo()) {
-                return Err(refuse("not a regular file, character device or FIFO"));
-            }
-            // Opened neither following a final link nor creating, truncating or becoming a
-            // controlling terminal, then checked on the descriptor: what is written to is what
-            // was opened, whatever replaced the node after the look above (a regular file
-            // opened here is left as it was: the open neither truncates nor writes).
+        Ok(m) => Some(m),
+    };
+    if let Some(m) = &meta {
+        let t = m.file_type();
+        if t.is_dir() {
+            return Err(refuse("a directory"));
+        }
+        if t.is_socket() {
+            return Err(refuse("a socket (an output cannot be written to one)"));
+        }
+        if t.is_block_device() {
+            return Err(refuse("not a regular file, character device or FIFO"));
+        }
+    }
+    let mode = match (o.mode, &meta) {
+        (Some(mode), _) => mode,
+        (None, None) => 0o666 & !umask(),
+        (None, Some(m)) if m.is_file() => m.permissions().mode() & 0o777,
+        (None, Some(m)) if m.is_symlink() => 0o666 & !umask(),
+        (None, Some(_)) => {
+            // A character device or FIFO (the others are refused above). Opened neither
+            // following a final link nor creating, truncating or becoming a controlling
+            // terminal, then checked on the descriptor: what is written to is what was opened,
+            // whatever replaced the node after the look above (a regular file opened here is
+            // left as it was: the open neither truncates nor writes).
             let fd = rustix::fs::open(
                 path,
                 OFlags::WRONLY | OFlags::NOCTTY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
@@ -307,10 +484,25 @@ pub fn write_output(path: &Path, data: &[u8]) -> std::io::Result<()> {
                     "no longer a character device or FIFO (replaced while being opened)",
                 ));
             }
-            return std::fs::File::from(fd).write_all(data);
+            return Ok(Target::Device(std::fs::File::from(fd)));
         }
     };
-    replace_file(path, data, mode)
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
+    let dir = open_dir(rustix::fs::CWD, parent, true)?;
+    let tmp = temporary_name(name);
+    write_temporary(dir.as_fd(), &tmp, o.data, mode)?;
+    Ok(Target::Staged {
+        dir,
+        name: name.to_owned(),
+        tmp,
+    })
 }
 
 /// Whether `path` names the process's own standard output (`/dev/stdout` and the other
@@ -376,5 +568,47 @@ mod tests {
         f.set_len(MAX_TEXT_FILE_LEN + 1).unwrap();
         let e = read_text_file(&path).unwrap_err().to_string();
         assert!(e.contains(&format!("limit {MAX_TEXT_FILE_LEN}")), "{e}");
+    }
+
+    #[test]
+    fn write_outputs_renames_nothing_until_every_output_is_written() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("sub/b"));
+        let out = |data: &'static [u8]| {
+            [
+                Output {
+                    path: &a,
+                    data,
+                    mode: None,
+                },
+                Output {
+                    path: Path::new("/dev/null"),
+                    data,
+                    mode: None,
+                },
+                Output {
+                    path: &b,
+                    data,
+                    mode: Some(0o600),
+                },
+            ]
+        };
+        write_outputs(&out(b"old")).unwrap();
+        let mode = std::fs::metadata(&b).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // The primary's temporary file cannot be made: nothing is renamed.
+        let blocker = dir.path().join("sub").join(temporary_name("b".as_ref()));
+        std::fs::create_dir(&blocker).unwrap();
+        let e = write_outputs(&out(b"new")).unwrap_err();
+        assert_eq!(e.path, b);
+        assert!(e.written.is_empty(), "{:?}", e.written);
+        assert_eq!(std::fs::read(&a).unwrap(), b"old");
+        assert_eq!(std::fs::read(&b).unwrap(), b"old");
+        assert!(!dir.path().join(temporary_name("a".as_ref())).exists());
+        std::fs::remove_dir(&blocker).unwrap();
+        write_outputs(&out(b"new")).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), b"new");
+        assert_eq!(std::fs::read(&b).unwrap(), b"new");
     }
 }

@@ -458,8 +458,8 @@ fn an_output_on_standard_output_is_not_mixed_with_status_lines() {
     assert!(said.contains("COSE_Sign1"), "{said}");
 }
 
-/// A command writing several files checks every target first and writes its primary file
-/// last: a failure (a directory where a file goes) leaves the old envelope, private key or
+/// A command writing several files writes every one to its temporary file before renaming
+/// any: a directory where a companion goes leaves the old envelope, private key or
 /// encryption info as it was.
 #[test]
 fn multi_file_outputs_never_replace_the_primary_before_a_companion_fails() {
@@ -521,4 +521,142 @@ fn multi_file_outputs_never_replace_the_primary_before_a_companion_fails() {
         "c.bin",
     );
     assert_eq!(read(d, "i.cbor"), info, "the encryption info was replaced");
+}
+
+/// Every name under `d` (recursively) that is a temporary file of the tool.
+fn temporaries(d: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .contains("suit-tmp")
+        {
+            found.push(p.clone());
+        }
+        if p.is_dir() && !p.is_symlink() {
+            found.extend(temporaries(&p));
+        }
+    }
+    found
+}
+
+/// Runs `line` with a directory at the temporary name of `primary`
+/// (`files::temporary_name`), so that writing the primary's temporary file fails while every
+/// companion's succeeds, and checks that the command fails naming the primary and saying
+/// nothing was written, that every one of `files` is byte for byte as it was, and that no
+/// temporary file is left. Then, the obstacle gone, the same line succeeds and replaces every
+/// one of `files` (so the check above could see a change).
+fn primary_fails_and_nothing_changes(d: &Path, line: &str, primary: &str, files: &[&str]) {
+    let before: Vec<Vec<u8>> = files.iter().map(|f| read(d, f)).collect();
+    let p = Path::new(primary);
+    let blocker = d
+        .join(p.parent().unwrap())
+        .join(suit_host::files::temporary_name(p.file_name().unwrap()));
+    std::fs::create_dir(&blocker).unwrap();
+    let said = fails(author(d, &words(line)), 2, primary);
+    for (f, old) in files.iter().zip(&before) {
+        assert_eq!(&read(d, f), old, "{line}: {f} was replaced");
+    }
+    assert!(said.contains("nothing was written"), "{line}: {said}");
+    std::fs::remove_dir(&blocker).unwrap();
+    assert_eq!(temporaries(d), Vec::<std::path::PathBuf>::new(), "{line}");
+    ok(author(d, &words(line)));
+    for (f, old) in files.iter().zip(&before) {
+        assert_ne!(&read(d, f), old, "{line}: {f} was not replaced");
+    }
+}
+
+// A command writing several files writes them all to temporary files before it renames
+// any: when the primary's (envelope, encryption info, private key) cannot be written, every
+// old file stays, the companions (detached payloads, ciphertext, public keys, severed
+// members) included. One test per command.
+
+/// create: the detached payload stays with the envelope naming it.
+#[test]
+fn create_changes_no_payload_when_the_envelope_cannot_be_written() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "author");
+    write(d, "fw.bin", b"firmware 1");
+    write(
+        d,
+        "app.json",
+        format!(
+            r#"{{"sequence-number": 1, "vendor-id": "{VENDOR}", "class-id": "{CLASS}",
+            "components": [{{"id": ["app"], "file": "fw.bin", "uri": "https://h/app.bin"}}]}}"#
+        ),
+    );
+    let create = "create app.json -o out/keep.suit --sign-key author.priv.pem --payload-out pd";
+    ok(author(d, &words(create)));
+    write(d, "fw.bin", b"firmware 2");
+    primary_fails_and_nothing_changes(d, create, "out/keep.suit", &["out/keep.suit", "pd/app.bin"]);
+}
+
+/// encrypt: the ciphertext stays with its encryption info.
+#[test]
+fn encrypt_changes_no_ciphertext_when_the_info_cannot_be_written() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "device");
+    write(d, "fw.bin", b"firmware");
+    let encrypt =
+        "encrypt --payload fw.bin --recipient device.pub.pem --info-out i.cbor --ciphertext-out c/c.bin";
+    ok(author(d, &words(encrypt)));
+    primary_fails_and_nothing_changes(d, encrypt, "i.cbor", &["i.cbor", "c/c.bin"]);
+}
+
+/// keygen --force: the old key pair stays whole, PEM and COSE, and so does an HSS-LMS one.
+#[test]
+fn keygen_force_changes_no_public_key_when_the_private_key_cannot_be_written() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let keygen = "keygen --type p256 -o k --cose --force";
+    ok(author(d, &words(keygen)));
+    let pair = ["k.priv.pem", "k.pub.pem", "k.priv.cose", "k.pub.cose"];
+    primary_fails_and_nothing_changes(d, keygen, "k.priv.pem", &pair);
+    let keygen = "keygen --type ed25519 -o e --force";
+    ok(author(d, &words(keygen)));
+    primary_fails_and_nothing_changes(d, keygen, "e.priv.pem", &["e.priv.pem", "e.pub.pem"]);
+}
+
+/// keygen --type hss-lms --force: the old public key stays with its stateful private key.
+#[test]
+fn hss_keygen_force_changes_no_public_key_when_the_private_key_cannot_be_written() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let hss = "keygen --type hss-lms -o lms --levels 1 --height 5 --force";
+    ok(author(d, &words(hss)));
+    primary_fails_and_nothing_changes(d, hss, "lms.priv.pem", &["lms.priv.pem", "lms.pub.cose"]);
+}
+
+/// sever: the members stay with the severed envelope they were taken from.
+#[test]
+fn sever_changes_no_member_when_the_envelope_cannot_be_written() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "author");
+    write(d, "fw.bin", b"firmware 1");
+    let description = |text: &str| {
+        format!(
+            r#"{{"sequence-number": 1, "vendor-id": "{VENDOR}", "class-id": "{CLASS}",
+            "text": {{"manifest-description": "{text}"}},
+            "components": [{{"id": ["app"], "file": "fw.bin"}}]}}"#
+        )
+    };
+    write(d, "text.json", description("first"));
+    let full = "create text.json -o full.suit --sign-key author.priv.pem --severable";
+    ok(author(d, &words(full)));
+    let sever = "sever full.suit -o severed.suit --members-out m --member text";
+    ok(author(d, &words(sever)));
+    write(d, "fw.bin", b"firmware 2");
+    write(d, "text.json", description("second"));
+    ok(author(d, &words(full)));
+    primary_fails_and_nothing_changes(
+        d,
+        sever,
+        "severed.suit",
+        &["severed.suit", "m/suit-text.cbor"],
+    );
 }

@@ -44,7 +44,7 @@ use suit_common::suit::{Digest, Envelope};
 
 use super::encrypt::{encrypt_for, parse_content_alg, Mode, RecipientSpec, CONTENT_ALG_NAMES};
 use super::keys;
-use super::{read_file, write_file, AuthorError, Result};
+use super::{read_file, AuthorError, Result};
 use crate::files::payload_file_name;
 
 /// Most components one generated manifest may hold (the engine's bound).
@@ -546,20 +546,20 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             AuthorError::Create(format!("self-check failed: {}", super::explain::error(&e)))
         })?;
 
-    // Every target checked, the detached payloads written, the envelope last: a failure
-    // leaves the old envelope (never one naming payloads that were not written).
-    super::check_writable(&outputs.iter().map(|(p, _)| p.as_path()).collect::<Vec<_>>())?;
-    let mut detached = Vec::new();
+    // Every file written to its temporary name before any is renamed, the envelope renamed
+    // last (`write_files`): a failure before that leaves the old envelope and the old
+    // payloads; one between the renames leaves the old envelope beside some new payloads,
+    // never a new envelope naming payloads that were not written.
     let mut summary = Vec::new();
-    let mut detached_paths = outputs.into_iter().skip(1).map(|(p, _)| p);
-    for c in &components {
-        if c.detached {
-            let p = detached_paths.next().unwrap_or_default();
-            write_file(&p, &c.delivered)?;
-            detached.push(p);
-        }
-    }
-    write_file(&opts.output, &envelope)?;
+    let detached: Vec<PathBuf> = outputs.into_iter().skip(1).map(|(p, _)| p).collect();
+    let mut files: Vec<_> = components
+        .iter()
+        .filter(|c| c.detached)
+        .zip(&detached)
+        .map(|(c, p)| super::output(p, &c.delivered))
+        .collect();
+    files.push(super::output(&opts.output, &envelope));
+    super::write_files(&files)?;
     for (i, c) in components.iter().enumerate() {
         summary.push(format!(
             "component {i} {:?}: {} bytes, sha-256 {}, {}{}",

@@ -14,7 +14,7 @@ use suit_common::encryption::{
 };
 
 use super::keys::{self, PublicKey};
-use super::{read_file, write_file, AuthorError, Result};
+use super::{read_file, AuthorError, Result};
 
 /// How a public-key recipient receives the content key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -187,11 +187,14 @@ pub fn encrypt_file(
     )?;
     let plaintext = Zeroizing::new(read_file(payload)?);
     let e = encrypt_for(&plaintext, content, recipients)?;
-    // The ciphertext first, the encryption info last: a failure never leaves new info next to
-    // an old ciphertext.
-    super::check_writable(&[info_out, ciphertext_out])?;
-    write_file(ciphertext_out, &e.ciphertext)?;
-    write_file(info_out, &e.encryption_info)?;
+    // Both written before either is renamed, the encryption info renamed last
+    // (`write_files`): a failure before that leaves both old files; one between the renames
+    // leaves the old info beside the new ciphertext (which it does not decrypt), never new
+    // info beside an old ciphertext.
+    super::write_files(&[
+        super::output(ciphertext_out, &e.ciphertext),
+        super::output(info_out, &e.encryption_info),
+    ])?;
     Ok(e)
 }
 

@@ -356,11 +356,14 @@ pub fn keygen(
         kid: kid.map(<[u8]>::to_vec).unwrap_or_default(),
         private: Some(private),
     };
-    // The public key first, the private key file last (see `keys::keygen`).
-    super::check_writable(&[&priv_path, &pub_path])?;
-    super::write_file(&pub_path, &public_cose_key(&file.public_key(), kid)?)?;
-    crate::files::replace_file(&priv_path, file.encode().as_bytes(), 0o600)
-        .map_err(|e| AuthorError::io(&priv_path, e))?;
+    // Both written before either is renamed, the private key file renamed last (see
+    // `keys::keygen`).
+    let public = public_cose_key(&file.public_key(), kid)?;
+    let private = file.encode();
+    super::write_files(&[
+        super::output(&pub_path, &public),
+        super::secret_output(&priv_path, private.as_bytes()),
+    ])?;
     Ok((
         GeneratedKey {
             files: vec![priv_path, pub_path],

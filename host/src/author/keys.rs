@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use suit_common::cose::{Algorithm, SigningKey, VerificationKey};
 use suit_common::registry::CoseAlg;
 
-use super::{read_file, write_file, write_secret, AuthorError, Result};
+use super::{read_file, AuthorError, Result};
 pub use crate::cose_key::PublicKey;
 use crate::cose_key::{label as cose_key, public_cose_entries};
 
@@ -640,21 +640,28 @@ pub fn keygen(
     if cose {
         files.extend([name(".priv.cose"), name(".pub.cose")]);
     }
-    // Every target checked, the private key (PEM) written last: a failure part-way never
-    // leaves a new private key whose public half was not written (with --force: the old
-    // private key stays).
-    super::check_writable(
-        &files
-            .iter()
-            .map(std::path::PathBuf::as_path)
-            .collect::<Vec<_>>(),
-    )?;
+    // Every file written before any is renamed, the private key (PEM) renamed last
+    // (`write_files`): a failure before that leaves every old file (with --force: the old
+    // key pair); one between the renames can leave new public (and COSE) files beside the
+    // old private key, never a new private key without its public half.
+    let pub_cose = if cose {
+        encode_map(pub_cose)?
+    } else {
+        Vec::new()
+    };
+    let priv_cose = Zeroizing::new(if cose {
+        encode_map(priv_cose)?
+    } else {
+        Vec::new()
+    });
+    let mut outputs = Vec::new();
     if cose {
-        write_file(&files[3], &encode_map(pub_cose)?)?;
-        write_secret(&files[2], &Zeroizing::new(encode_map(priv_cose)?))?;
+        outputs.push(super::output(&files[3], &pub_cose));
+        outputs.push(super::secret_output(&files[2], &priv_cose));
     }
-    write_file(&pub_path, pub_pem.as_bytes())?;
-    write_secret(&priv_path, priv_pem.as_bytes())?;
+    outputs.push(super::output(&pub_path, pub_pem.as_bytes()));
+    outputs.push(super::secret_output(&priv_path, priv_pem.as_bytes()));
+    super::write_files(&outputs)?;
     Ok(GeneratedKey { files })
 }
 

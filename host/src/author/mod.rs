@@ -182,46 +182,46 @@ pub fn write_file(path: &Path, data: &[u8]) -> Result<()> {
     files::write_output(path, data).map_err(|e| AuthorError::io(path, e))
 }
 
-/// Checks, before a command that writes several files writes any, that none of `paths` is
-/// certain to fail: a directory, socket or block device where the file goes, or a parent
-/// that exists and is not a directory. With the primary file (envelope, encryption info,
-/// private key) written last, a failure then leaves it as it was. `/dev/stdout` and the
-/// like are the process's own streams ([`files::write_output`]).
-pub fn check_writable(paths: &[&Path]) -> Result<()> {
-    use std::os::unix::fs::FileTypeExt as _;
-    for path in paths {
-        if files::is_standard_output(path) {
-            continue;
-        }
-        let refuse = |what: &str| {
-            Err(AuthorError::io(
-                path,
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("{what}; nothing was written"),
-                ),
-            ))
-        };
-        if let Ok(m) = std::fs::symlink_metadata(path) {
-            let t = m.file_type();
-            if t.is_dir() {
-                return refuse("is a directory");
-            }
-            if t.is_socket() || t.is_block_device() {
-                return refuse("is not a regular file, character device or FIFO");
-            }
-        }
-        // The nearest existing ancestor must be a directory (missing ones are created).
-        let mut dir = path.parent();
-        while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
-            match std::fs::metadata(d) {
-                Ok(m) if m.is_dir() => break,
-                Ok(_) => return refuse(&format!("{} is not a directory", d.display())),
-                Err(_) => dir = d.parent(),
-            }
-        }
+/// One output of a command writing several files ([`write_files`]): an ordinary file.
+pub fn output<'a>(path: &'a Path, data: &'a [u8]) -> files::Output<'a> {
+    files::Output {
+        path,
+        data,
+        mode: None,
     }
-    Ok(())
+}
+
+/// One output of a command writing several files ([`write_files`]): a secret, owner-only
+/// (0600) as [`write_secret`].
+pub fn secret_output<'a>(path: &'a Path, data: &'a [u8]) -> files::Output<'a> {
+    files::Output {
+        path,
+        data,
+        mode: Some(0o600),
+    }
+}
+
+/// Writes the files of one command together ([`files::write_outputs`]): each to a temporary
+/// file first, and only once every one is written (and every target checked: a directory,
+/// socket or block device where a file goes, or a parent that is not a directory, fails
+/// here) renamed into place in order, the primary (envelope, encryption info, private key)
+/// last. A failure before the renames changes no file ("nothing was written"); one between
+/// them (or a crash) can leave companions new and the primary old, never the reverse; the
+/// error then names what was written. Character devices, FIFOs and `/dev/stdout` are written
+/// after the renames.
+pub fn write_files(outputs: &[files::Output<'_>]) -> Result<()> {
+    files::write_outputs(outputs).map_err(|e| {
+        let note = if outputs.len() < 2 {
+            String::new()
+        } else if e.written.is_empty() {
+            "; nothing was written".to_string()
+        } else {
+            let written: Vec<String> = e.written.iter().map(|p| p.display().to_string()).collect();
+            format!("; already written: {}", written.join(", "))
+        };
+        let source = std::io::Error::new(e.source.kind(), format!("{}{note}", e.source));
+        AuthorError::io(&e.path, source)
+    })
 }
 
 /// Writes a secret (private key, the TPA's device model) owner-only (0600, whatever the umask

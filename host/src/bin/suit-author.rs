@@ -1017,19 +1017,16 @@ fn sever_cmd(
         ));
     }
     suit_host::author::check_outputs(&outputs, std::slice::from_ref(&envelope))?;
-    suit_host::author::check_writable(
-        &outputs.iter().map(|(p, _)| p.as_path()).collect::<Vec<_>>(),
-    )?;
-    std::fs::create_dir_all(&members_out).map_err(|source| AuthorError::Io {
-        path: members_out.clone(),
-        source,
-    })?;
-    // The members first, the severed envelope last: a failure leaves the old envelope, which
+    // Every file written (`--members-out` created if missing) before any is renamed, the
+    // severed envelope renamed last (`write_files`): a failure leaves the old envelope, which
     // still carries every member.
-    for (m, (path, _)) in removed.iter().zip(outputs.iter().skip(1)) {
-        suit_host::author::write_file(path, &m.content)?;
-    }
-    suit_host::author::write_file(&output, &rest)?;
+    let mut files: Vec<_> = removed
+        .iter()
+        .zip(outputs.iter().skip(1))
+        .map(|(m, (path, _))| suit_host::author::output(path, &m.content))
+        .collect();
+    files.push(suit_host::author::output(&output, &rest));
+    suit_host::author::write_files(&files)?;
     let _ = writeln!(out, "wrote {} ({} bytes)", output.display(), rest.len());
     for (m, (path, _)) in removed.iter().zip(outputs.iter().skip(1)) {
         let _ = writeln!(
