@@ -549,6 +549,21 @@ fn an_hmac_anchor_is_stated_by_a_per_device_keyed_check_value() {
                 value,
                 statement::anchor_key_check(&other, &st.device, scope).unwrap()
             );
+            // Not a MAC under the anchor key itself, which keys manifest MACs only.
+            let mut e = suit_common::cbor::Encoder::new();
+            e.array(3)
+                .text("suit-ta anchor key check")
+                .bytes(&st.device)
+                .uint(scope);
+            let mut direct =
+                <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(secret).unwrap();
+            hmac::Mac::update(&mut direct, &e.into_bytes());
+            let direct: [u8; 32] = hmac::Mac::finalize(direct).into_bytes().into();
+            assert_ne!(
+                value, direct,
+                "{}: keyed by the anchor key itself",
+                k.purpose
+            );
             stated.push(value.to_vec());
         }
         // Nowhere in the signed statement either.

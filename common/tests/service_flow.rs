@@ -1196,6 +1196,44 @@ mod dependency_payloads {
         );
     }
 
+    /// Integrated payloads no manifest names are bytes nothing authenticates (anyone relaying
+    /// the envelope can add them): they neither spend the walk's envelope budget (decoys
+    /// signed by no anchor starved a nested dependency of its listing) nor add URIs (signed
+    /// but unreferenced envelopes made prepare refuse too many URIs). Review s27.
+    #[test]
+    fn integrated_payloads_no_manifest_names_change_nothing_prepare_lists() {
+        let (author, stranger) = (key(AUTHOR_PRIV), key(OPERATOR_PRIV));
+        let c = leaf(b"c", IMAGE, URI);
+        let c_env = seal_one(&c, &author, Algorithm::Esp256, &[], &[]);
+        let b = dependent(b"b", &c, "#c");
+        let b_env = seal_one(&b, &author, Algorithm::Esp256, &[], &[("#c", &c_env)]);
+        let r = dependent(b"root", &b, "#b");
+        let decoy = |k: &suit_common::cose::SigningKey, i: usize| {
+            let uri = format!("https://other.example/{i}");
+            seal_one(
+                &leaf(format!("x{i}").as_bytes(), IMAGE, &uri),
+                k,
+                Algorithm::Esp256,
+                &[],
+                &[],
+            )
+        };
+        for signer in [&stranger, &author] {
+            let extra: Vec<(String, Vec<u8>)> = (0..7)
+                .map(|i| (format!("#a{i}"), decoy(signer, i)))
+                .collect();
+            let mut integrated: Vec<(&str, &[u8])> = extra
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_slice()))
+                .collect();
+            integrated.push(("#b", &b_env));
+            let env = seal_one(&r, &author, Algorithm::Esp256, &[], &integrated);
+            let mut s = svc::provisioned(&[b"app"]);
+            let prepared = svc::prepare(&mut s, &env).unwrap();
+            assert_eq!(prepared.needed_uris, vec![URI.to_string()]);
+        }
+    }
+
     #[test]
     fn a_dependency_the_ree_delivers_is_refused_naming_its_unlisted_payload() {
         // prepare cannot read a dependency that arrives as a payload: the fetch of the URI it

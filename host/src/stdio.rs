@@ -1,9 +1,11 @@
 //! The tools' standard output and error. `println!` panics when the stream is closed
 //! (`suit-author ... --json | head -1`); these never do. A closed stream (a reader that went
 //! away: `BrokenPipe`) is ignored: the command carries on to its own exit status (an agent
-//! must not stop between the TA's commit and the files it writes after it). Any other write
-//! error (a full disk, an I/O error) is recorded, the command carries on, and the tool's
-//! `main` exits non-zero after it ([`finish`]): output that was lost is never a success.
+//! must not stop between the TA's commit and the files it writes after it). Any other error
+//! writing standard output (a full disk, an I/O error) is recorded, the command carries on,
+//! and the tool's `main` exits non-zero after it ([`finish`]): output that was lost is never a
+//! success. Lost diagnostics on standard error do not fail a command whose output was
+//! written (its `--json` answer already said how it went).
 //! Commands whose output *is* standard output (a key, a receipt, an inspection) use
 //! [`try_out`] / [`Status`] and fail at once. And when a command writes an output file to its
 //! own standard output (`-o /dev/stdout`), [`status_to_stderr`] keeps its human lines off it.
@@ -33,22 +35,27 @@ pub fn out_name() -> &'static str {
     if stdout_is_taken() {
         "standard error"
     } else {
-        "standard output"
+        STDOUT
     }
 }
 
 /// `r`, a write to `stream`: a closed stream (the reader went away) is success; another
-/// failure is remembered for [`finish`] (the first one) and returned.
+/// failure is returned, and remembered for [`finish`] (the first one) if `stream` is standard
+/// output.
 fn noted(stream: &str, r: std::io::Result<()>) -> std::io::Result<()> {
     match r {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => {
-            let _ = FAILED.set(format!("writing {stream} failed: {e}"));
+            if stream == STDOUT {
+                let _ = FAILED.set(format!("writing {stream} failed: {e}"));
+            }
             Err(e)
         }
         Ok(()) => Ok(()),
     }
 }
+
+const STDOUT: &str = "standard output";
 
 fn write_out(buf: &[u8]) -> std::io::Result<()> {
     let r = if stdout_is_taken() {
@@ -72,8 +79,7 @@ pub fn out(args: std::fmt::Arguments<'_>) {
     let _ = try_out(args);
 }
 
-/// Writes to standard error; a closed stream is ignored, another failure remembered for
-/// [`finish`].
+/// Writes to standard error (diagnostics); a failure is ignored.
 pub fn err(args: std::fmt::Arguments<'_>) {
     let _ = noted("standard error", std::io::stderr().lock().write_fmt(args));
 }
@@ -81,7 +87,7 @@ pub fn err(args: std::fmt::Arguments<'_>) {
 /// Flushes standard output and returns the first write failure other than a closed stream
 /// (`writing standard output failed: why`), if any: the tool then exits non-zero.
 pub fn finish() -> Option<&'static str> {
-    let _ = noted("standard output", std::io::stdout().lock().flush());
+    let _ = noted(STDOUT, std::io::stdout().lock().flush());
     FAILED.get().map(String::as_str)
 }
 
@@ -99,7 +105,7 @@ impl std::io::Write for Status {
         if stdout_is_taken() {
             return Ok(());
         }
-        noted("standard output", std::io::stdout().lock().flush())
+        noted(STDOUT, std::io::stdout().lock().flush())
     }
 }
 

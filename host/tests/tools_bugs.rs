@@ -576,4 +576,26 @@ fn an_output_lost_to_a_full_disk_fails_the_command() {
     // A refusal keeps its own status.
     let (code, _) = run_to_full(a, d, &words("verify m.suit --trust-anchor device.pub.pem"));
     assert_eq!(code, Some(1));
+    // Lost diagnostics do not fail a command whose output was written (re-review s27): with
+    // the envelope on standard output and standard error on /dev/full (where its status lines
+    // go then), create succeeds and the envelope is whole.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = std::process::Command::new(a)
+        .current_dir(d)
+        .args(words(
+            "create m.json -o /dev/stdout --sign-key signer.priv.pem",
+        ))
+        .stdin(std::process::Stdio::null())
+        .stderr(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    std::fs::write(d.join("piped.suit"), &o.stdout).unwrap();
+    ok(author(
+        d,
+        &words("verify piped.suit --trust-anchor signer.pub.pem"),
+    ));
 }

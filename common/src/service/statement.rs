@@ -87,8 +87,9 @@ const KEY_CHECK_LABEL: &str = "suit-ta anchor key check";
 ///
 /// A public key: its [`anchor_key_digest`](super::provision::anchor_key_digest) (public keys
 /// are not secret; the author tool and the KEK wraps name them the same way). An HMAC key: a
-/// key check value, HMAC-SHA256 under the key itself over the deterministic CBOR
-/// `["suit-ta anchor key check", device: bstr, key_scope: uint]`, never an unkeyed hash of it:
+/// key check value, HMAC-SHA256 over the deterministic CBOR `["suit-ta anchor key check",
+/// device: bstr, key_scope: uint]` under a key derived from it (HKDF-SHA256, info the label:
+/// the anchor key itself keys only manifest MACs, one purpose), never an unkeyed hash of it:
 /// the statement leaves the TA, and a plain digest would be the same on every device holding
 /// an operator's key (devices linkable, one guess tested against the whole fleet). Keyed and
 /// per device and binding, it tells only the key's holder (who computes the same from the
@@ -111,7 +112,11 @@ pub fn anchor_key_check(
         .text(KEY_CHECK_LABEL)
         .bytes(device)
         .uint(key_scope);
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret)
+    let mut check_key = zeroize::Zeroizing::new([0u8; 32]);
+    hkdf::Hkdf::<sha2::Sha256>::new(None, secret)
+        .expand(KEY_CHECK_LABEL.as_bytes(), &mut *check_key)
+        .map_err(|_| StatementError::SigningFailed)?;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&*check_key)
         .map_err(|_| StatementError::SigningFailed)?;
     mac.update(&e.into_bytes());
     Ok(mac.finalize().into_bytes().into())

@@ -177,9 +177,24 @@ fn detached_uris(auth: &AuthenticatedManifest<'_>, uris: &mut Vec<String>) {
     }
 }
 
+/// Whether `dependent`'s authenticated manifest sets `key` as a URI: an integrated payload
+/// it may fetch. No signature covers the integrated payloads, so any other one is bytes
+/// whoever relayed the envelope may have added.
+fn names_uri(dependent: &AuthenticatedManifest<'_>, key: &str) -> bool {
+    let mut named = false;
+    for seq in dependent.manifest.sequences() {
+        seq.for_each_parameters(&mut |p| {
+            named |= p.uri.as_ref().is_some_and(|u| **u == *key);
+        });
+    }
+    named
+}
+
 /// Adds the detached URIs of the dependency envelopes `dependent` integrates (at `depth`,
 /// and deeper) to `uris`; `budget` counts the envelopes decoded, of at most
-/// [`MAX_HELD_DEPENDENCIES`] in all.
+/// [`MAX_HELD_DEPENDENCIES`] in all. Only payloads the dependent's manifest names by URI are
+/// read: unnamed ones (which nothing authenticates) must neither spend the budget nor add
+/// URIs, or the list that leaves the TA would depend on them.
 fn dependency_uris(
     dependent: &AuthenticatedManifest<'_>,
     policy: &Policy,
@@ -192,6 +207,9 @@ fn dependency_uris(
         return;
     }
     for i in dependent.integrated_payloads() {
+        if !names_uri(dependent, &i.key) {
+            continue;
+        }
         if *budget == 0 {
             return;
         }
