@@ -207,7 +207,7 @@ fn dependency_uris(
         return;
     }
     for i in dependent.integrated_payloads() {
-        if !names_uri(dependent, &i.key) {
+        if !names_uri(dependent, i.key) {
             continue;
         }
         if *budget == 0 {
