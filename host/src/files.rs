@@ -450,8 +450,20 @@ fn prepare(o: &Output<'_>) -> std::io::Result<Target> {
         Err(e) => return Err(e),
         Ok(m) => Some(m),
     };
+    // A secret goes to a file only: never a standard stream, device or FIFO, and their nodes
+    // are never replaced by one (as root, renaming over `/dev/stdout` or `/dev/null` would).
+    if o.mode.is_some() && standard_stream(path).is_some() {
+        return Err(refuse(
+            "a standard stream (a secret is written to a file only)",
+        ));
+    }
     if let Some(m) = &meta {
         let t = m.file_type();
+        if o.mode.is_some() && (t.is_char_device() || t.is_fifo()) {
+            return Err(refuse(
+                "a device or FIFO (a secret is written to a file only)",
+            ));
+        }
         if t.is_dir() {
             return Err(refuse("a directory"));
         }
@@ -568,6 +580,50 @@ mod tests {
         f.set_len(MAX_TEXT_FILE_LEN + 1).unwrap();
         let e = read_text_file(&path).unwrap_err().to_string();
         assert!(e.contains(&format!("limit {MAX_TEXT_FILE_LEN}")), "{e}");
+    }
+
+    /// A secret (mode given) is never written to a standard stream, device or FIFO, nor are
+    /// their nodes replaced by it: as root, the rename would have replaced `/dev/stdout` (a
+    /// link) or a FIFO with a regular file holding the secret (review s27).
+    #[test]
+    fn a_secret_is_written_to_a_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        for path in [
+            fifo.as_path(),
+            Path::new("/dev/stdout"),
+            Path::new("/dev/null"),
+        ] {
+            let e = write_outputs(&[Output {
+                path,
+                data: b"secret",
+                mode: Some(0o600),
+            }])
+            .unwrap_err();
+            assert!(
+                e.source
+                    .to_string()
+                    .contains("a secret is written to a file only"),
+                "{}: {}",
+                path.display(),
+                e.source
+            );
+        }
+        use std::os::unix::fs::FileTypeExt as _;
+        assert!(std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo());
+        // Nothing was replaced.
+        assert!(std::fs::symlink_metadata("/dev/stdout")
+            .unwrap()
+            .file_type()
+            .is_symlink());
     }
 
     #[test]
