@@ -226,7 +226,8 @@ enum Cmd {
     /// authenticated, with the device's current state (for a status tracker; verify it with
     /// `suit-author verify-report`).
     Report {
-        /// Hex nonce from the status tracker, bound into the signature (freshness).
+        /// Hex nonce from the status tracker, bound into the signature (freshness): at most 64
+        /// bytes; a longer one is refused (too-large, exit 1).
         #[arg(long)]
         nonce: Option<String>,
         /// Write the COSE_Sign1 report here (otherwise: a summary on standard output).

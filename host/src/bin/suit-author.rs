@@ -54,7 +54,7 @@ looks up."#;
     name = "suit-author",
     version,
     about = "Create, sign, encrypt, verify and inspect SUIT envelopes",
-    after_help = "Exit status: 0 ok, 1 refused (not authentic / does not apply), 2 bad input or arguments."
+    after_help = "Exit status: 0 ok, 1 refused (not authentic / does not apply), 2 bad input or arguments, or an output (standard output too) that cannot be written."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -235,8 +235,8 @@ enum Cmd {
         output: Option<PathBuf>,
         /// A fleet: one message per listed device (`IDENTITY-KEY [KEY-STATEMENT]` per line;
         /// the statement, verified against the identity key, gives the provisioning key),
-        /// written to --out-dir as <device id>.cbor. The description's device and
-        /// provisioning keys are not used.
+        /// written to --out-dir as <device id>.cbor. The description's `device-key` and
+        /// `key-statement` are not used.
         #[arg(long, value_name = "LIST", requires = "out_dir", conflicts_with_all = ["output", "state"])]
         devices: Option<PathBuf>,
         /// Directory for the fleet's messages (with --devices).
@@ -251,7 +251,8 @@ enum Cmd {
         counter: Option<u64>,
         /// The TPA's model of the device (CBOR, created when missing, owner-only: holds the
         /// provisioned secrets): the message is applied to it (saved only after the message is
-        /// written) and the state digest the device's receipt must carry is printed.
+        /// written) and the state digest the device's receipt must carry is printed. It also
+        /// gives the keys an `add-kek` binds its anchors to.
         #[arg(long, value_name = "FILE")]
         state: Option<PathBuf>,
         /// Print the outcome as JSON (kebab-case; failures too).
