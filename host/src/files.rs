@@ -254,7 +254,8 @@ pub fn replace_in_dir(
 }
 
 /// [`replace_in_dir`] for a path (its parent directory, created if missing, is followed as
-/// given); a directory, socket or block device at `path` is refused.
+/// given); a directory, socket, block device, character device, FIFO or standard stream at
+/// `path` is refused (a secret or state file goes to a regular file only).
 pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
     write_outputs(&[Output {
         path,
@@ -291,8 +292,8 @@ pub struct Output<'a> {
     /// Its bytes.
     pub data: &'a [u8],
     /// `Some(mode)`: a secret or state file, always a regular file with exactly this mode
-    /// ([`replace_file`]: its parent followed, a device or stream name replaced like any
-    /// file); `None`: an ordinary output under [`write_output`]'s rules.
+    /// ([`replace_file`]: its parent followed; a device, FIFO or standard stream refused);
+    /// `None`: an ordinary output under [`write_output`]'s rules.
     pub mode: Option<u32>,
 }
 
