@@ -568,10 +568,8 @@ fn ree_scope() -> suit_common::service::state::Scope {
     wide
 }
 
-#[test]
-fn a_roots_kek_for_an_anchor_does_not_follow_its_id_to_a_delegates_key() {
-    // The root makes anchor 1 tenant A's author and anchor 2 a delegate, then signs message 2:
-    // a KEK for anchor 1. The REE applies the delegate's re-binding of id 1 first.
+/// A device whose root message 1 made anchor 1 tenant A's author and anchor 2 a delegate.
+fn tenant_and_delegate() -> (Service<Mem>, SecretsTo) {
     let (mut s, to) = fresh();
     send(
         &mut s,
@@ -582,6 +580,14 @@ fn a_roots_kek_for_an_anchor_does_not_follow_its_id_to_a_delegates_key() {
             tpa_anchor(2, OPERATOR_PUB),
         ],
     );
+    (s, to)
+}
+
+#[test]
+fn a_roots_kek_for_an_anchor_does_not_follow_its_id_to_a_delegates_key() {
+    // The root makes anchor 1 tenant A's author and anchor 2 a delegate, then signs message 2:
+    // a KEK for anchor 1. The REE applies the delegate's re-binding of id 1 first.
+    let (mut s, to) = tenant_and_delegate();
     let roots_kek = kek_op(&to, TPA_PRIV, b"kek-a", &[(1, &author_key())], KEK);
     let root_msg_2 = provision_message_by(&mut s, TPA_PRIV, 2, vec![roots_kek.clone()]);
     let rebind = Op::AddAnchor(AnchorRecord {
@@ -608,16 +614,7 @@ fn a_roots_kek_for_an_anchor_does_not_follow_its_id_to_a_delegates_key() {
 
     // Applied in the order the root meant, the same message is accepted, and a later
     // re-binding of id 1 takes the KEK away from it (as before).
-    let (mut s, to) = fresh();
-    send(
-        &mut s,
-        TPA_PRIV,
-        1,
-        vec![
-            author_anchor(1, &[b"tenant-a"]),
-            tpa_anchor(2, OPERATOR_PUB),
-        ],
-    );
+    let (mut s, to) = tenant_and_delegate();
     let roots_kek = kek_op(&to, TPA_PRIV, b"kek-a", &[(1, &author_key())], KEK);
     send(&mut s, TPA_PRIV, 2, vec![roots_kek]);
     assert_eq!(keks(&s), vec![(b"kek-a".to_vec(), vec![1])]);

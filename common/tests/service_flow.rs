@@ -1004,8 +1004,15 @@ mod dependency_payloads {
     use suit_test_support::service as svc;
     use suit_test_support::{bytes, cbor, int, map, seal_one, spec_id_checks, suit_digest, text};
 
-    fn key(pem: &str) -> suit_common::cose::SigningKey {
-        p256_private_from_pem(pem)
+    /// `manifest` signed (ESP256) with the P-256 key in `pem`, with `integrated` payloads.
+    fn sealed(manifest: &[u8], pem: &str, integrated: &[(&str, &[u8])]) -> Vec<u8> {
+        seal_one(
+            manifest,
+            &p256_private_from_pem(pem),
+            Algorithm::Esp256,
+            &[],
+            integrated,
+        )
     }
 
     /// A manifest of `components` (the first checked for vendor and class), declaring the
@@ -1103,15 +1110,9 @@ mod dependency_payloads {
     #[test]
     fn an_integrated_dependency_gets_its_detached_payload_listed_and_installed() {
         let d = leaf(b"d0", IMAGE, URI);
-        let d_env = seal_one(&d, &key(AUTHOR_PRIV), Algorithm::Esp256, &[], &[]);
+        let d_env = sealed(&d, AUTHOR_PRIV, &[]);
         let r = dependent(b"root", &d, "#dep");
-        let env = seal_one(
-            &r,
-            &key(AUTHOR_PRIV),
-            Algorithm::Esp256,
-            &[],
-            &[("#dep", &d_env)],
-        );
+        let env = sealed(&r, AUTHOR_PRIV, &[("#dep", &d_env)]);
         let mut s = svc::provisioned(&[b"app"]);
         let prepared = svc::prepare(&mut s, &env).unwrap();
         assert_eq!(prepared.needed_uris, vec![URI.to_string()]);
@@ -1124,23 +1125,11 @@ mod dependency_payloads {
     fn a_nested_integrated_dependency_gets_its_detached_payload_listed() {
         // root -> b -> c, each envelope integrated in its dependent's; c fetches its image.
         let c = leaf(b"c", IMAGE, URI);
-        let c_env = seal_one(&c, &key(AUTHOR_PRIV), Algorithm::Esp256, &[], &[]);
+        let c_env = sealed(&c, AUTHOR_PRIV, &[]);
         let b = dependent(b"b", &c, "#c");
-        let b_env = seal_one(
-            &b,
-            &key(AUTHOR_PRIV),
-            Algorithm::Esp256,
-            &[],
-            &[("#c", &c_env)],
-        );
+        let b_env = sealed(&b, AUTHOR_PRIV, &[("#c", &c_env)]);
         let r = dependent(b"root", &b, "#b");
-        let env = seal_one(
-            &r,
-            &key(AUTHOR_PRIV),
-            Algorithm::Esp256,
-            &[],
-            &[("#b", &b_env)],
-        );
+        let env = sealed(&r, AUTHOR_PRIV, &[("#b", &b_env)]);
         let mut s = svc::provisioned(&[b"app"]);
         let prepared = svc::prepare(&mut s, &env).unwrap();
         assert_eq!(prepared.needed_uris, vec![URI.to_string()]);
@@ -1153,15 +1142,9 @@ mod dependency_payloads {
         // Its URIs are unauthenticated bytes: the REE is not asked for them (and the engine
         // refuses the dependency).
         let d = leaf(b"d0", IMAGE, URI);
-        let d_env = seal_one(&d, &key(OPERATOR_PRIV), Algorithm::Esp256, &[], &[]);
+        let d_env = sealed(&d, OPERATOR_PRIV, &[]);
         let r = dependent(b"root", &d, "#dep");
-        let env = seal_one(
-            &r,
-            &key(AUTHOR_PRIV),
-            Algorithm::Esp256,
-            &[],
-            &[("#dep", &d_env)],
-        );
+        let env = sealed(&r, AUTHOR_PRIV, &[("#dep", &d_env)]);
         let mut s = svc::provisioned(&[b"app"]);
         let prepared = svc::prepare(&mut s, &env).unwrap();
         assert!(
@@ -1179,15 +1162,9 @@ mod dependency_payloads {
                 vec![int(20), map(vec![(21, text(URI))]), int(21), int(15)],
             )],
         );
-        let d_env = seal_one(&d, &key(AUTHOR_PRIV), Algorithm::Esp256, &[], &[]);
+        let d_env = sealed(&d, AUTHOR_PRIV, &[]);
         let r = dependent(b"root", &d, "#dep");
-        let env = seal_one(
-            &r,
-            &key(AUTHOR_PRIV),
-            Algorithm::Esp256,
-            &[],
-            &[("#dep", &d_env)],
-        );
+        let env = sealed(&r, AUTHOR_PRIV, &[("#dep", &d_env)]);
         let prepared = svc::prepare(&mut s, &env).unwrap();
         assert!(
             prepared.needed_uris.is_empty(),
@@ -1202,23 +1179,17 @@ mod dependency_payloads {
     /// but unreferenced envelopes made prepare refuse too many URIs). Review s27.
     #[test]
     fn integrated_payloads_no_manifest_names_change_nothing_prepare_lists() {
-        let (author, stranger) = (key(AUTHOR_PRIV), key(OPERATOR_PRIV));
         let c = leaf(b"c", IMAGE, URI);
-        let c_env = seal_one(&c, &author, Algorithm::Esp256, &[], &[]);
+        let c_env = sealed(&c, AUTHOR_PRIV, &[]);
         let b = dependent(b"b", &c, "#c");
-        let b_env = seal_one(&b, &author, Algorithm::Esp256, &[], &[("#c", &c_env)]);
+        let b_env = sealed(&b, AUTHOR_PRIV, &[("#c", &c_env)]);
         let r = dependent(b"root", &b, "#b");
-        let decoy = |k: &suit_common::cose::SigningKey, i: usize| {
+        let decoy = |pem: &str, i: usize| {
             let uri = format!("https://other.example/{i}");
-            seal_one(
-                &leaf(format!("x{i}").as_bytes(), IMAGE, &uri),
-                k,
-                Algorithm::Esp256,
-                &[],
-                &[],
-            )
+            sealed(&leaf(format!("x{i}").as_bytes(), IMAGE, &uri), pem, &[])
         };
-        for signer in [&stranger, &author] {
+        // Signed by no anchor of the device (the operator key is none here), then by the author.
+        for signer in [OPERATOR_PRIV, AUTHOR_PRIV] {
             let extra: Vec<(String, Vec<u8>)> = (0..7)
                 .map(|i| (format!("#a{i}"), decoy(signer, i)))
                 .collect();
@@ -1227,7 +1198,7 @@ mod dependency_payloads {
                 .map(|(k, v)| (k.as_str(), v.as_slice()))
                 .collect();
             integrated.push(("#b", &b_env));
-            let env = seal_one(&r, &author, Algorithm::Esp256, &[], &integrated);
+            let env = sealed(&r, AUTHOR_PRIV, &integrated);
             let mut s = svc::provisioned(&[b"app"]);
             let prepared = svc::prepare(&mut s, &env).unwrap();
             assert_eq!(prepared.needed_uris, vec![URI.to_string()]);
@@ -1240,9 +1211,9 @@ mod dependency_payloads {
         // names is refused as such, not as a missing resource.
         let dep_uri = "https://example.com/d0.suit";
         let d = leaf(b"d0", IMAGE, URI);
-        let d_env = seal_one(&d, &key(AUTHOR_PRIV), Algorithm::Esp256, &[], &[]);
+        let d_env = sealed(&d, AUTHOR_PRIV, &[]);
         let r = dependent(b"root", &d, dep_uri);
-        let env = seal_one(&r, &key(AUTHOR_PRIV), Algorithm::Esp256, &[], &[]);
+        let env = sealed(&r, AUTHOR_PRIV, &[]);
         let mut s = svc::provisioned(&[b"app"]);
         let prepared = svc::prepare(&mut s, &env).unwrap();
         assert_eq!(prepared.needed_uris, vec![dep_uri.to_string()]);

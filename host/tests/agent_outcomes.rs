@@ -29,6 +29,24 @@ fn publish(server: &support::http::Server, d: &Path, name: &str, file: &str) {
     );
 }
 
+/// `forged.suit`: v1's manifest (payload `v1.bin` from `uri`) signed by a key no anchor holds,
+/// so it claims the manifest digest of `v1.suit`.
+fn forged_envelope(d: &Path, uri: &str) {
+    support::device::unsigned_envelope(d, "v1u", 1, "v1.bin", uri);
+    author(d, &["keygen", "--type", "p256", "--out", "stranger"]);
+    author(
+        d,
+        &[
+            "sign",
+            "v1u.suit",
+            "-o",
+            "forged.suit",
+            "--sign-key",
+            "stranger.priv.pem",
+        ],
+    );
+}
+
 /// The simulator's file for a secure-storage object.
 fn object(d: &Path, name: &str) -> std::path::PathBuf {
     d.join("state").join(hex::encode(name))
@@ -826,19 +844,7 @@ fn a_forged_envelope_gets_the_pre_authentication_report_posted() {
     std::fs::write(d.join("v1.bin"), payload(50_000, 1)).unwrap();
     let uri = format!("{base}/p/v1.bin");
     envelope(d, "v1", 1, "v1.bin", &uri, false);
-    support::device::unsigned_envelope(d, "v1u", 1, "v1.bin", &uri);
-    author(d, &["keygen", "--type", "p256", "--out", "stranger"]);
-    author(
-        d,
-        &[
-            "sign",
-            "v1u.suit",
-            "-o",
-            "forged.suit",
-            "--sign-key",
-            "stranger.priv.pem",
-        ],
-    );
+    forged_envelope(d, &uri);
     let read = |f: &str| std::fs::read(d.join(f)).unwrap();
     let claimed = |f: &str| {
         suit_common::suit::envelope::Envelope::decode(&read(f))
@@ -875,19 +881,7 @@ fn a_refusal_before_the_authentication_check_posts_no_report() {
     let uri = format!("{base}/p/v1.bin");
     envelope(d, "v1", 1, "v1.bin", &uri, false);
     // A forged envelope first, so the TA holds a pre-authentication report.
-    support::device::unsigned_envelope(d, "v1u", 1, "v1.bin", &uri);
-    author(d, &["keygen", "--type", "p256", "--out", "stranger"]);
-    author(
-        d,
-        &[
-            "sign",
-            "v1u.suit",
-            "-o",
-            "forged.suit",
-            "--sign-key",
-            "stranger.priv.pem",
-        ],
-    );
+    forged_envelope(d, &uri);
     publish(&server, d, "v1", "v1.bin");
     server.route("/status/reports", Behaviour::Collect);
     let poll_once = || poll(d, &base, &[]);

@@ -25,6 +25,23 @@ fn signer_and_device() -> tempfile::TempDir {
     t
 }
 
+/// [`signer_and_device`] with `m.suit`, an envelope of `fw.bin` signed by the signer.
+fn signed_envelope() -> tempfile::TempDir {
+    let t = signer_and_device();
+    let d = t.path();
+    std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
+    std::fs::write(
+        d.join("m.json"),
+        suit_test_support::cli::app_description("b"),
+    )
+    .unwrap();
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key signer.priv.pem"),
+    ));
+    t
+}
+
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
 }
@@ -442,18 +459,8 @@ fn run_with_closed(exe: &str, dir: &Path, args: &[&str], out: bool) -> Option<i3
 // 134). A closed stream is not the command's failure: it exits with its own status.
 #[test]
 fn a_closed_standard_output_or_error_does_not_panic() {
-    let t = signer_and_device();
+    let t = signed_envelope();
     let d = t.path();
-    std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
-    std::fs::write(
-        d.join("m.json"),
-        suit_test_support::cli::app_description("b"),
-    )
-    .unwrap();
-    ok(author(
-        d,
-        &words("create m.json -o m.suit --sign-key signer.priv.pem"),
-    ));
     let a = env!("CARGO_BIN_EXE_suit-author");
     let g = env!("CARGO_BIN_EXE_suit-agent");
     for (exe, args, code) in [
@@ -543,18 +550,8 @@ fn run_to_full(exe: &str, dir: &Path, args: &[&str]) -> (Option<i32>, String) {
 // pipe: `inspect x > /dev/full` and keygen exited 0 with their output lost.
 #[test]
 fn an_output_lost_to_a_full_disk_fails_the_command() {
-    let t = signer_and_device();
+    let t = signed_envelope();
     let d = t.path();
-    std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
-    std::fs::write(
-        d.join("m.json"),
-        suit_test_support::cli::app_description("b"),
-    )
-    .unwrap();
-    ok(author(
-        d,
-        &words("create m.json -o m.suit --sign-key signer.priv.pem"),
-    ));
     let a = env!("CARGO_BIN_EXE_suit-author");
     for args in [
         "inspect m.suit",
