@@ -15,14 +15,14 @@ use suit_common::registry::EnvelopeKey;
 use suit_common::service::provision::Op;
 use suit_common::service::state::{AnchorRecord, RoleRecord};
 use suit_common::service::Service;
-use suit_common::suit::author::{bstr, Members};
+use suit_common::suit::author::Members;
 use suit_common::suit::error::{AuthError, Error};
-use suit_common::suit::{Digest, Envelope};
+use suit_common::suit::Envelope;
 use suit_test_support::service::{
     call, install_with, manifest, part, provision, provision_message, provisioned, refusal, scope,
     Mem,
 };
-use suit_test_support::{anchor, bytes, cbor, int, policy_of};
+use suit_test_support::{anchor, bytes, cbor, int, manifest_digest, policy_of};
 
 /// The encoded SUIT_Digest a SUIT signature covers (the detached COSE payload).
 const PAYLOAD: &[u8] = b"\x82\x2f\x58\x20abcdefghijklmnopqrstuvwxyz012345";
@@ -527,11 +527,6 @@ fn envelope_with_block(manifest: &[u8], block: &[u8], integrated: &[(&str, &[u8]
     ]));
     members.set_bstr(EnvelopeKey::AuthenticationWrapper, &wrapper);
     members.encode()
-}
-
-/// The encoded SUIT_Digest of `manifest` (over its bstr wrapping), which its signatures cover.
-fn manifest_digest(manifest: &[u8]) -> Vec<u8> {
-    Digest::sha256(&bstr(manifest)).encode()
 }
 
 /// A device whose author anchor 1 (P-256) and HSS-LMS anchor 2 (`public`, author) are

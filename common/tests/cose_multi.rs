@@ -72,15 +72,9 @@ fn two_signers<'k>(a: &'k SigningKey, o: &'k SigningKey) -> Vec<Signer<'k>> {
 }
 
 /// The encoded SUIT_Digest of a manifest (what every block signs).
-fn digest_of(manifest: &[u8]) -> Vec<u8> {
-    let mut bstr = Vec::new();
-    ciborium::into_writer(&ciborium::Value::Bytes(manifest.to_vec()), &mut bstr).unwrap();
-    Digest::sha256(&bstr).encode()
-}
-
 /// An envelope of `manifest` whose wrapper holds exactly `blocks`.
 fn envelope_with(manifest: &[u8], blocks: Vec<Vec<u8>>) -> Vec<u8> {
-    let mut items = vec![ciborium::Value::Bytes(digest_of(manifest))];
+    let mut items = vec![ciborium::Value::Bytes(manifest_digest(manifest))];
     items.extend(blocks.into_iter().map(ciborium::Value::Bytes));
     let mut auth = Vec::new();
     ciborium::into_writer(&ciborium::Value::Array(items), &mut auth).unwrap();
@@ -145,7 +139,7 @@ fn cose_sign_signers_count_for_required_signer_rules() {
     assert_eq!(run(&signed_by_both).unwrap(), vec![cid(&[&[0]])]);
 
     // The operator's signature inside the COSE_Sign is broken: only the author signed.
-    let d = digest_of(&manifest);
+    let d = manifest_digest(&manifest);
     let block = &authentication_blocks(AuthForm::CoseSign, &two_signers(&a, &o), &d).unwrap()[0];
     let mut sign = coset::CoseSign::from_tagged_slice(block).unwrap();
     sign.signatures[1].signature[0] ^= 1;
@@ -196,7 +190,7 @@ fn too_many_signatures_are_refused_before_any_verification() {
             kid: b"",
         })
         .collect();
-    let d = digest_of(&manifest);
+    let d = manifest_digest(&manifest);
     let one = authentication_blocks(AuthForm::CoseSign, &signers, &d).unwrap();
     assert_eq!(one.len(), 1);
     let env = envelope_with(
@@ -224,7 +218,7 @@ fn too_many_signatures_are_refused_before_any_verification() {
 fn kid_is_a_hint_not_a_filter() {
     let (manifest, _) = example1();
     let o = operator_key();
-    let d = digest_of(&manifest);
+    let d = manifest_digest(&manifest);
     // The block names a kid the operator's anchor does not carry: still tried, and verified.
     let block = create_auth_block(&o, Algorithm::EdDsa, b"renamed", &d).unwrap();
     let env = envelope_with(&manifest, vec![block]);
@@ -238,7 +232,7 @@ fn kid_is_a_hint_not_a_filter() {
 #[test]
 fn cose_mac_with_a_direct_recipient_authenticates_with_the_hmac_anchor() {
     let (manifest, _) = example1();
-    let d = digest_of(&manifest);
+    let d = manifest_digest(&manifest);
     let block = create_cose_mac(&hmac_key(), Algorithm::Hmac256, b"mac-key", &d).unwrap();
     assert_eq!(block[..2], [0xd8, 97]);
     let env = envelope_with(&manifest, vec![block.clone()]);
@@ -262,7 +256,7 @@ fn cose_mac_with_a_direct_recipient_authenticates_with_the_hmac_anchor() {
 fn cose_mac_direct_recipient_with_protected_parameters_is_refused() {
     use ciborium::Value;
     let (manifest, _) = example1();
-    let d = digest_of(&manifest);
+    let d = manifest_digest(&manifest);
     let block = create_cose_mac(&hmac_key(), Algorithm::Hmac256, b"mac-key", &d).unwrap();
     // Recipient 0 of the COSE_Mac changed by `edit` ([protected, unprotected, ciphertext]).
     let with = |edit: &dyn Fn(&mut Vec<Value>)| {
@@ -364,7 +358,7 @@ fn author_and_rewritten(manifest: &[u8], second: impl FnOnce(&mut coset::Header)
             kid: b"other",
         },
     ];
-    let d = digest_of(manifest);
+    let d = manifest_digest(manifest);
     let block = authentication_blocks(AuthForm::CoseSign, &signers, &d).unwrap();
     let mut s = coset::CoseSign::from_tagged_slice(&block[0]).unwrap();
     second(&mut s.signatures[1].protected.header);

@@ -859,10 +859,6 @@ mod integrity_kept_for_the_run {
         cbor(&map(m))
     }
 
-    fn digest_of(manifest: &[u8]) -> Vec<u8> {
-        suit_common::suit::Digest::sha256(&cbor(&bytes(manifest))).encode()
-    }
-
     fn fetch(digest: &[u8], uri: &str) -> Vec<Value> {
         let p = map(vec![(3, bytes(digest)), (21, text(uri))]);
         vec![int(12), int(1), int(20), p, int(21), int(15)]
@@ -892,7 +888,12 @@ mod integrity_kept_for_the_run {
     /// A dependent of `dep` (integrated as `uri`) in the template's form: fetch, integrity and
     /// process in dependency-resolution, `install` in install.
     fn dependent(name: &[u8], dep: &[u8], uri: &str, install: Vec<Value>) -> Vec<u8> {
-        let resolution = [fetch(&digest_of(dep), uri), integrity(), process_dep()].concat();
+        let resolution = [
+            fetch(&manifest_digest(dep), uri),
+            integrity(),
+            process_dep(),
+        ]
+        .concat();
         manifest(&[name, b"dep"], vec![(15, resolution), (20, install)], name)
     }
 
@@ -939,7 +940,7 @@ mod integrity_kept_for_the_run {
         let c = leaf();
         let c_env = seal(&c, &[]);
         // The root re-fetches its dependency in install and processes it unchecked.
-        let again = [fetch(&digest_of(&c), "#c"), process_dep()].concat();
+        let again = [fetch(&manifest_digest(&c), "#c"), process_dep()].concat();
         let r = dependent(b"root", &c, "#c", again);
         let e = run(&seal(&r, &[("#c", &c_env)])).unwrap_err();
         assert_eq!(innermost(&e), &CommandErrorKind::DependencyNotVerified);
@@ -948,7 +949,7 @@ mod integrity_kept_for_the_run {
         let b = dependent(b"mid", &c, "#c", process_dep());
         let b_env = seal(&b, &[("#c", &c_env)]);
         let check_process = [integrity(), process_dep()].concat();
-        let again = [fetch(&digest_of(&b), "#b"), check_process].concat();
+        let again = [fetch(&manifest_digest(&b), "#b"), check_process].concat();
         let r = dependent(b"root", &b, "#b", again);
         let e = run(&seal(&r, &[("#b", &b_env)])).unwrap_err();
         assert_eq!(innermost(&e), &CommandErrorKind::DependencyNotVerified);
@@ -961,7 +962,7 @@ mod integrity_kept_for_the_run {
         // Resolution fetches and processes; the check is in an option that then fails.
         let failing = [integrity(), vec![int(14), int(15)]].concat();
         let try_each = vec![int(15), Value::Array(vec![seq(failing), seq(vec![])])];
-        let resolution = [fetch(&digest_of(&c), "#c"), try_each].concat();
+        let resolution = [fetch(&manifest_digest(&c), "#c"), try_each].concat();
         let r = manifest(
             &[b"root", b"dep"],
             vec![(15, resolution), (20, process_dep())],

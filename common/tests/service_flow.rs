@@ -1002,7 +1002,9 @@ mod dependency_payloads {
     use suit_common::fault::Fault;
     use suit_common::service::install::{CommitRefusal, InstallError};
     use suit_test_support::service as svc;
-    use suit_test_support::{bytes, cbor, int, map, seal_one, spec_id_checks, suit_digest, text};
+    use suit_test_support::{
+        bytes, cbor, int, manifest_digest, map, seal_one, spec_id_checks, suit_digest, text,
+    };
 
     /// `manifest` signed (ESP256) with the P-256 key in `pem`, with `integrated` payloads.
     fn sealed(manifest: &[u8], pem: &str, integrated: &[(&str, &[u8])]) -> Vec<u8> {
@@ -1043,13 +1045,6 @@ mod dependency_payloads {
             m.push((k, bytes(&cbor(&Value::Array(s)))));
         }
         cbor(&map(m))
-    }
-
-    /// The digest trust domains name a dependency by: of its manifest's bstr.
-    fn digest_of(manifest: &[u8]) -> Vec<u8> {
-        let mut bstr = Vec::new();
-        ciborium::into_writer(&Value::Bytes(manifest.to_vec()), &mut bstr).unwrap();
-        suit_common::suit::Digest::sha256(&bstr).encode()
     }
 
     /// Fetch dependency `idx` from `uri`, check its integrity, process it.
@@ -1100,7 +1095,7 @@ mod dependency_payloads {
             &[&[b"app", name], &[b"app", name, b"dep"]],
             &[1],
             &[b"app", name],
-            vec![(20, fetch_check_process(1, &digest_of(dep), uri))],
+            vec![(20, fetch_check_process(1, &manifest_digest(dep), uri))],
         )
     }
 

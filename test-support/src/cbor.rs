@@ -140,6 +140,12 @@ pub fn suit_digest(data: &[u8]) -> Vec<u8> {
     ]))
 }
 
+/// The encoded SUIT_Digest of `manifest`'s bstr: the authentication wrapper's digest, and
+/// the one trust domains name a dependency by.
+pub fn manifest_digest(manifest: &[u8]) -> Vec<u8> {
+    suit_digest(&cbor(&bytes(manifest)))
+}
+
 /// The shared sequence of a one-image manifest: on component 0, the manifest-spec examples'
 /// vendor and class ids, the image digest and size of `image`, then both ids checked, every
 /// command reporting with `policy`.
