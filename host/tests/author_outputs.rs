@@ -185,6 +185,27 @@ fn verify_key_statement_never_writes_over_the_identity_key() {
     );
 }
 
+#[test]
+fn verify_key_statement_writes_all_its_key_files_or_none() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(agent(d, &["device-key", "--out-dir", "dev"]));
+    // The last key file's place is taken by a directory: the write fails there.
+    std::fs::create_dir_all(d.join("verified/provisioning.pub.pem")).unwrap();
+    let r = author(
+        d,
+        &words("verify-key-statement dev/key-statement.cbor --identity-key dev/identity.pub.pem --out-dir verified"),
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("provisioning.pub.pem"), "{}", r.stderr);
+    let mut left: Vec<String> = std::fs::read_dir(d.join("verified"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["provisioning.pub.pem"], "{}", r.stderr);
+}
+
 /// `suit-author ARGS` in `d` with the file size limit `blocks` (the shell's unit, 512 or
 /// 1024 bytes) and SIGXFSZ ignored: a write past it fails with EFBIG, as on a full disk.
 fn author_with_size_limit(d: &Path, blocks: u32, args: &str) -> suit_test_support::cli::Out {

@@ -25,7 +25,7 @@ use suit_common::service::statement::{
 use zeroize::Zeroizing;
 
 use super::keys::{load_public, load_symmetric, public_cose_key, symmetric_cose_key, PublicKey};
-use super::{hex_str, read_cbor_file, write_file, AuthorError, Result};
+use super::{hex_str, read_cbor_file, AuthorError, Result};
 
 /// What `verify-key-statement` was asked to do.
 #[derive(Debug, Clone)]
@@ -165,14 +165,20 @@ pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write)
     let mut inputs = vec![opts.statement.clone(), opts.identity_key.clone()];
     inputs.extend(opts.anchor_key.iter().cloned());
     super::check_outputs(&outputs, &inputs)?;
+    // All or none: a failure part-way leaves no mix of this statement's keys and older files.
+    let written: Vec<crate::files::Output<'_>> = files
+        .iter()
+        .flatten()
+        .map(|(path, text)| super::output(path, text.as_bytes()))
+        .collect();
+    super::write_files(&written)?;
     for (k, f) in st.keys.iter().zip(&files) {
         let owner = match (k.anchor, k.key_scope) {
             (Some(a), Some(s)) => format!(" anchor {a} (key scope {s})"),
             _ => String::new(),
         };
         let _ = writeln!(out, "  {:<13}{owner} kid {}", k.purpose, hex_str(&k.kid));
-        if let Some((path, text)) = f {
-            write_file(path, text.as_bytes())?;
+        if let Some((path, _)) = f {
             let _ = writeln!(out, "    wrote {}", path.display());
         } else if k.anchor.is_some() && opts.out_dir.is_some() {
             let _ = writeln!(
