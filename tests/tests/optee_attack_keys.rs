@@ -11,7 +11,8 @@
 //! Withheld digests (session 14 review F1): A installs an AES-GCM secret no manifest names by
 //! digest (its tag alone authenticates it), so status and reports withhold its SHA-256; an
 //! A/B copy of it into a second component is withheld too, while a copy whose manifest names
-//! the digest is listed with it (the control).
+//! the digest is listed with it (the control). The signed device state (-70005) lists the vault
+//! all the same, with a nil digest and its size (review s27: it left it out, unlike status).
 //!
 //! A co-signer's ree-plaintext (review s16 R4, s16-q2): tenant C (anchor 3, no
 //! ree-plaintext, scope ['app-c']) installs a secret through `suit-author create`; a copy of
@@ -462,6 +463,9 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
             "! test -e /data/ree/c-copy.bin",
             "suit-agent install /up/c-backup.suit",
             "suit-agent status",
+            // 23..: the signed device state lists the vault (review s27).
+            "suit-agent device-key --which report",
+            "mkdir -p /data/reports && suit-agent report --nonce 5e --out /data/reports/state.cbor",
         ],
     );
     run.assert_ok();
@@ -517,4 +521,43 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
         !all.contains(&hex::encode(C_SECRET)),
         "anchor 3's secret shown"
     );
+
+    // The report the TA signed lists every component status lists (review s27: it left out
+    // the vault, whose digest is withheld): the vault with a nil digest and its size, its
+    // backup (since the copy naming its digest) with that digest.
+    suit_tests::write_text(
+        d,
+        "report.pub.pem",
+        &suit_tests::pem_from(&run.command(23).output),
+    );
+    let reports = copy_out_of_disk(&disk, "/reports");
+    let report = suit_tests::verified_report(d, &reports.path().join("reports"), "state.cbor");
+    assert_eq!(report["nonce"], "5e", "{report}");
+    let components = report["device-state"]["components"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no device state: {report}"));
+    run.says(
+        22,
+        &format!("installed:           {} component(s)", components.len()),
+    );
+    let listed = |segments: [&[u8]; 2]| {
+        let id: Vec<String> = segments.iter().map(hex::encode).collect();
+        components
+            .iter()
+            .find(|c| c["component"] == serde_json::json!(id))
+            .unwrap_or_else(|| panic!("{segments:?} is not in the signed device state: {report}"))
+    };
+    let vault = listed([b"app-a", b"vault"]);
+    assert_eq!(
+        (&vault["digest"], &vault["size"], &vault["sequence-number"]),
+        (
+            &serde_json::Value::Null,
+            &serde_json::json!(VAULT.len()),
+            &serde_json::json!(1)
+        ),
+        "{vault}"
+    );
+    let backup = listed([b"app-a", b"backup"]);
+    assert_eq!(backup["digest"], sha, "{backup}");
+    assert_eq!(backup["size"], VAULT.len(), "{backup}");
 }

@@ -17,10 +17,14 @@
 //!   authentication, so the last authenticated report stays the success before it. Without
 //!   `DecodeError::Envelope` the TA reports both as authenticated failures of the manifest
 //!   (checked: the report after them is the second one's, `success` false).
+//! * A report nonce one byte over `MAX_NONCE_LEN` (review s27) is refused as too large in the
+//!   TA's words (before: an internal failure to sign, exit 3), and the report over a nonce at
+//!   the bound is the last one but for its nonce.
 
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::Algorithm;
+use suit_common::report::MAX_NONCE_LEN;
 use suit_test_support::cbor::{bomb_block, bytes, cbor, int, suit_digest, with_manifest_member};
 use suit_test_support::seal_one;
 use suit_tests::{
@@ -246,6 +250,17 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
         cmds.push(format!("! suit-agent install /up/{name}.suit 2>&1"));
     }
     cmds.push("suit-agent report --nonce 0f --out /data/reports/after-severed.cbor".into());
+    // A nonce one byte over the device's bound reaches the TA (the agent passes it on) and is
+    // the caller's typed error, exit 1; one at the bound is still signed.
+    let long_nonce = cmds.len();
+    cmds.push(format!(
+        "suit-agent report --nonce {} 2>&1; test $? -eq 1",
+        hex::encode([0xab; MAX_NONCE_LEN + 1])
+    ));
+    let bound_nonce = hex::encode([0xcd; MAX_NONCE_LEN]);
+    cmds.push(format!(
+        "suit-agent report --nonce {bound_nonce} --out /data/reports/nonce-at-bound.cbor"
+    ));
     let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let run = boot(
         Boot {
@@ -302,7 +317,7 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         suit_test_support::cddl::report_cases(&name, &signed, &mut cases);
     }
-    assert_eq!(cases.len(), 4 * (VARIANTS.len() * CUTS.len() + 4));
+    assert_eq!(cases.len(), 4 * (VARIANTS.len() * CUTS.len() + 5));
     suit_test_support::cddl::expect(&cases);
 
     // Finding 6: every hostile envelope was refused and status answered after each (the
@@ -347,4 +362,18 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
     assert_eq!(after["authenticated"], true, "{after}");
     assert_eq!(after["result"]["success"], true, "{after}");
     assert_eq!(after["manifest-digest"], last["manifest-digest"], "{after}");
+
+    // Review s27: a nonce over the bound is refused as too large (ServiceFault::NonceTooLong,
+    // in the agent's words), not as a failure to sign, and changes nothing: the report over a
+    // nonce at the bound is the one before it, but for its nonce.
+    run.says(
+        long_nonce,
+        &format!(
+            "refused by the TA (too-large): a report nonce of at most {MAX_NONCE_LEN} bytes is signed"
+        ),
+    );
+    let at_bound = suit_tests::verified_report(d, &reports, "nonce-at-bound.cbor");
+    let mut expected = after.clone();
+    expected["nonce"] = bound_nonce.into();
+    assert_eq!(at_bound, expected);
 }

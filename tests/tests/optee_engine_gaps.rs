@@ -34,6 +34,10 @@
 //!   finishes (`suit-agent refused-begin`, a test-only path; the agent begins once per
 //!   session otherwise). With the begin clearing the session before its checks, the finish is
 //!   refused.
+//! * Review s27 (dependencies' own payloads): a root integrating a dependency envelope whose
+//!   manifest fetches its image by URI; prepare lists that URI, the agent fetches it, and
+//!   `['app', 'fd']` installs (before session 27 prepare did not list it: the install failed).
+//!   The same dependency delivered by the REE is refused as `UnlistedPayload`, nothing changed.
 //!
 //! A second boot, the device policy on content inside the TEE (session 26): personalization
 //! data `[uuid, 'perso']` fetched in clear without image-match is refused as
@@ -41,6 +45,7 @@
 //! digest and image-match installs.
 
 use ciborium::Value;
+use sha2::{Digest as _, Sha256};
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::suit::author::{seal_envelope, seal_envelope_as, AuthForm, Signer};
 use suit_test_support::cbor::{
@@ -56,6 +61,11 @@ const AUTHOR: &str = "vectors/suit-manifest-spec/private_key.pem";
 const OPERATOR: &str = "vectors/suit-firmware-encryption/dependent_manifest_signer_es256_priv.pem";
 /// A TA the device does not hold (its removal is refused whatever it holds).
 const SOME_TA: [u8; 16] = [0x5e; 16];
+/// The image a dependency fetches itself, and where from.
+const FD_IMAGE: &[u8] = b"fetched by a dependency, not by its root";
+const FD_URI: &str = "https://vendor.example/fd.bin";
+/// Where the REE delivers that dependency from when its root does not integrate it.
+const FD_DEP_URI: &str = "https://vendor.example/fd-dep.suit";
 
 fn uuid(s: &str) -> Vec<u8> {
     hex::decode(s.replace('-', "")).unwrap()
@@ -369,6 +379,32 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     let f5: &[&[u8]] = &[b"app", b"f5"];
     let f5 = release_of(1, &vendor, &class, f5, b"past a refused begin", None);
     put(&mut files, "f5.suit", &signed_by(&f5, &both_keys, &[]));
+    // Review s27: a dependency fetching its own image by URI, integrated in its root's
+    // envelope, then delivered by the REE.
+    let fd = fetch_manifest(
+        1,
+        &[b"app", b"fd"],
+        FD_IMAGE,
+        FD_URI,
+        (&vendor, &class),
+        true,
+    );
+    let fd_envelope = signed_by(&fd, &both_keys, &[]);
+    let fd_root = release_of(1, &vendor, &class, &[b"app", b"fd-root"], b"", Some(&fd));
+    let integrated = [("#dep", fd_envelope.as_slice())];
+    put(
+        &mut files,
+        "fd-root.suit",
+        &signed_by(&fd_root, &both_keys, &integrated),
+    );
+    put(&mut files, "fd-dep.suit", &fd_envelope);
+    put(&mut files, "fd.bin", FD_IMAGE);
+    let by_ree = fetching_dependency_from(&fd_root, FD_DEP_URI);
+    put(
+        &mut files,
+        "fd-by-ree.suit",
+        &signed_by(&by_ree, &both_keys, &[]),
+    );
 
     let puts: Vec<String> = files
         .iter()
@@ -428,6 +464,19 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     let hss_dependency = at(&mut cmds, "suit-agent install /up/hss-root.suit".into());
     let refused_begin = at(&mut cmds, "suit-agent refused-begin /up/f5.suit".into());
     let last = at(&mut cmds, "suit-agent status".into());
+    let fd_before = at(&mut cmds, "suit-agent status --json".into());
+    let fd_by_ree = at(
+        &mut cmds,
+        format!(
+            "! suit-agent install /up/fd-by-ree.suit --payload {FD_DEP_URI}=/up/fd-dep.suit 2>&1"
+        ),
+    );
+    let fd_after_refusal = at(&mut cmds, "suit-agent status --json".into());
+    let fd_installed = at(
+        &mut cmds,
+        format!("suit-agent install /up/fd-root.suit --payload {FD_URI}=/up/fd.bin"),
+    );
+    let fd_last = at(&mut cmds, "suit-agent status".into());
 
     let run = boot(
         Boot {
@@ -532,6 +581,58 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     run.says(refused_begin, "installed: ['app', 'f5']");
     run.says(last, "installed:           4 component(s)");
     run.says(last, "['hss', 'dep']: sequence number 1");
+
+    // A dependency the REE delivers: prepare cannot read it, so its own image was never asked
+    // for; its fetch is refused as such (CommitRefusal::UnlistedPayload) and changes nothing.
+    run.says(
+        fd_by_ree,
+        &format!("a dependency fetches {FD_URI}, which the TA could not ask the normal world for"),
+    );
+    assert_eq!(
+        service(fd_after_refusal),
+        service(fd_before),
+        "the refused dependency changed the device"
+    );
+    // Integrated: prepare listed the dependency's URI (the agent fetched it), the dependency
+    // checked the image's digest and installed it.
+    run.says(fd_installed, &format!("  fetched {FD_URI}\n"));
+    run.says(fd_installed, "  component ['app', 'fd']\n");
+    run.says(fd_last, "installed:           5 component(s)");
+    run.says(
+        fd_last,
+        &format!(
+            "['app', 'fd']: sequence number 1, {} bytes, sha-256 {}",
+            FD_IMAGE.len(),
+            hex::encode(Sha256::digest(FD_IMAGE))
+        ),
+    );
+}
+
+/// `manifest` (a [`release_of`] with a dependency) fetching its dependency from `uri`, a
+/// payload the REE delivers, instead of the integrated `#dep`.
+fn fetching_dependency_from(manifest: &[u8], uri: &str) -> Vec<u8> {
+    let Value::Map(mut members) = ciborium::from_reader(manifest).unwrap() else {
+        panic!("a manifest is a map")
+    };
+    let (_, Value::Bytes(install)) = members.iter_mut().find(|(k, _)| *k == int(20)).unwrap()
+    else {
+        panic!("no install sequence")
+    };
+    let Value::Array(mut commands) = ciborium::from_reader(&install[..]).unwrap() else {
+        panic!("a command sequence is an array")
+    };
+    let mut replaced = 0;
+    for c in &mut commands {
+        if let Value::Map(params) = c {
+            for (_, v) in params.iter_mut().filter(|(k, _)| *k == int(21)) {
+                *v = Value::Text(uri.into());
+                replaced += 1;
+            }
+        }
+    }
+    assert_eq!(replaced, 1, "one dependency URI");
+    *install = cbor(&Value::Array(commands));
+    cbor(&Value::Map(members))
 }
 
 /// A manifest (sequence 1, signed by the author) fetching `data` from `uri` into
