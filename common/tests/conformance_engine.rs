@@ -536,6 +536,26 @@ fn manifest_before_authentication_wrapper_is_refused() {
     ));
 }
 
+/// An envelope with no authentication wrapper is refused as missing one, not as a manifest
+/// out of order (kentakayama/suit-manifest-generator diag/suit_manifest_raw.diag).
+#[test]
+fn envelope_without_authentication_wrapper_is_refused_as_missing_it() {
+    // 107({3: <<{1: 1, 2: 0, 3: <<{2: [[h'00']]}>>}>>})
+    let env = hex::decode("d86ba1034da3010102000346a10281814100").unwrap();
+    assert!(matches!(
+        Envelope::decode(&env),
+        Err(Error::Invalid { reason, .. }) if reason.text() == "missing suit-authentication-wrapper"
+    ));
+    // The same with a severed member after the manifest: still no wrapper follows.
+    let mut more = env.clone();
+    more[2] = 0xa2;
+    more.extend(hex::decode("0e41a0").unwrap());
+    assert!(matches!(
+        Envelope::decode(&more),
+        Err(Error::Invalid { reason, .. }) if reason.text() == "missing suit-authentication-wrapper"
+    ));
+}
+
 #[test]
 fn manifest_members_out_of_canonical_order_are_refused() {
     let common = map(vec![(2, Value::Array(vec![Value::Array(vec![bytes(FW)])]))]);

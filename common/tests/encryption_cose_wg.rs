@@ -1,4 +1,4 @@
-//! cose-wg/Examples: A128KW unwrap, ECDH-ES+A128KW/A256KW with P-256 (plain RFC 9053 KDF
+//! cose-wg/Examples: A128KW and A256KW unwrap, ECDH-ES+A128KW/A256KW with P-256 (plain RFC 9053 KDF
 //! context), and the AES-GCM content layer.
 
 use ciborium::value::Value;
@@ -38,11 +38,14 @@ fn cose_array(j: &serde_json::Value) -> Vec<Value> {
     }
 }
 
-#[test]
-fn aes_wrap_128_unwraps_the_cek() {
+/// aes-wrap-`bits`-01..05: each recipient's CEK unwraps (and not with a KEK one bit off);
+/// 04 (A128GCM content) decrypts end to end, 05 (A192GCM) is refused as unsupported.
+fn aes_wrap_unwraps_the_cek(bits: u32) {
     for n in 1..=5 {
-        let j = load(&format!("aes-wrap-examples/aes-wrap-128-0{n}"));
+        let name = format!("aes-wrap-{bits}-0{n}");
+        let j = load(&format!("aes-wrap-examples/{name}"));
         let kek = b64(&body(&j)["recipients"][0]["key"]["k"]);
+        assert_eq!(kek.len() * 8, bits as usize, "{name}");
         let arr = cose_array(&j);
         // COSE_Mac has recipients at index 4, COSE_Encrypt at index 3.
         let recipients = arr.last().unwrap().as_array().unwrap();
@@ -51,7 +54,7 @@ fn aes_wrap_128_unwraps_the_cek() {
         assert_eq!(
             cek.as_bytes(),
             hexf(&j["intermediates"]["CEK_hex"]),
-            "aes-wrap-128-0{n}"
+            "{name}"
         );
         let mut wrong = kek.clone();
         wrong[0] ^= 1;
@@ -60,8 +63,8 @@ fn aes_wrap_128_unwraps_the_cek() {
             aes_kw::UnwrapError::Integrity
         );
     }
-    // 04 is a full COSE_Encrypt (A128GCM + A128KW): decrypt it end to end.
-    let j = load("aes-wrap-examples/aes-wrap-128-04");
+    // 04 is a full COSE_Encrypt (A128GCM + A128KW / A256KW): decrypt it end to end.
+    let j = load(&format!("aes-wrap-examples/aes-wrap-{bits}-04"));
     let r = &body(&j)["recipients"][0];
     let mut keys = MemoryKeys::new();
     keys.add_kek(
@@ -75,11 +78,21 @@ fn aes_wrap_128_unwraps_the_cek() {
         j["input"]["plaintext"].as_str().unwrap().as_bytes()
     );
     // 05 uses A192GCM, which is not supported.
-    let j = load("aes-wrap-examples/aes-wrap-128-05");
+    let j = load(&format!("aes-wrap-examples/aes-wrap-{bits}-05"));
     assert_eq!(
         decrypt(&output(&j), None, &keys, &CoseOptions::COSE).unwrap_err(),
         DecryptError::UnsupportedContentAlgorithm(2)
     );
+}
+
+#[test]
+fn aes_wrap_128_unwraps_the_cek() {
+    aes_wrap_unwraps_the_cek(128);
+}
+
+#[test]
+fn aes_wrap_256_unwraps_the_cek() {
+    aes_wrap_unwraps_the_cek(256);
 }
 
 #[test]

@@ -62,6 +62,7 @@ mod service_unlink;
 mod storage_ops;
 mod store_segments;
 mod suit_check;
+mod trust_domains_vectors;
 mod update_management;
 mod vouched_content;
 

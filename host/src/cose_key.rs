@@ -10,6 +10,7 @@ pub mod label {
     pub const KTY: i64 = 1;
     pub const KID: i64 = 2;
     pub const ALG: i64 = 3;
+    pub const KEY_OPS: i64 = 4;
     pub const CRV: i64 = -1;
     pub const X: i64 = -2;
     pub const Y: i64 = -3;

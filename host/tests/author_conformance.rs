@@ -310,3 +310,327 @@ fn keys_are_refused_for_an_algorithm_other_than_the_declared_one() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     says(&r.stderr, "not an algorithm this tool knows");
 }
+
+/// The device key of `setup()` as a JWK private key with `extra` members (alg, key_ops).
+fn device_private_jwk(d: &Dir, extra: serde_json::Value) -> serde_json::Value {
+    let k = suit_host::author::keys::load_private(&d.path("device.priv.pem")).unwrap();
+    let suit_host::author::keys::PrivateKey::P256(sk) = &k.key else {
+        panic!()
+    };
+    use base64::Engine as _;
+    let mut jwk = device_jwk(d, "");
+    let m = jwk.as_object_mut().unwrap();
+    m.remove("alg");
+    m.insert(
+        "d".into(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sk.to_bytes())
+            .into(),
+    );
+    for (k, v) in extra.as_object().unwrap() {
+        m.insert(k.clone(), v.clone());
+    }
+    jwk
+}
+
+/// RFC 9052 §7.1 ("the application MUST verify that this algorithm matches the algorithm for
+/// which the key is being used") and COSE-HPKE ("If the 'key_ops' field is present, it MUST
+/// include only 'derive bits' for the private key"): `verify --process --device-key` gives
+/// the simulated device the key for what its file allows only.
+#[test]
+fn a_device_key_decrypts_only_what_its_alg_and_key_ops_allow() {
+    let d = setup();
+    std::fs::write(d.path("fw.bin"), b"firmware").unwrap();
+    let mut envelopes = Vec::new();
+    for mode in ["ecdh-es", "hpke"] {
+        let desc = description(
+            &d,
+            mode,
+            serde_json::json!([{"id": ["fw"], "file": "fw.bin", "encryption":
+                {"recipients": [{"key": "device.pub.pem", "mode": mode}]}}]),
+        );
+        let (r, env) = create(&d, &desc, &[]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let kept = d.path(&format!("{mode}.suit"));
+        std::fs::rename(env, &kept).unwrap();
+        envelopes.push((mode, kept));
+    }
+    // (key file members, installs the ECDH-ES envelope, installs the HPKE one)
+    let cases = [
+        (serde_json::json!({}), true, true),
+        (serde_json::json!({"alg": "ECDH-ES+A128KW"}), true, false),
+        (serde_json::json!({"alg": "ECDH-ES+A256KW"}), true, false),
+        (serde_json::json!({"alg": "HPKE-0-KE"}), false, true),
+        (serde_json::json!({"alg": "HPKE-0"}), false, true),
+        (
+            serde_json::json!({"alg": "HPKE-0-KE", "key_ops": ["deriveBits"]}),
+            false,
+            true,
+        ),
+        (serde_json::json!({"key_ops": ["deriveKey"]}), true, false),
+        (serde_json::json!({"key_ops": ["deriveBits"]}), true, true),
+    ];
+    for (i, (members, ecdh, hpke)) in cases.iter().enumerate() {
+        let key = write_json(
+            &d,
+            &format!("k{i}.jwk"),
+            device_private_jwk(&d, members.clone()),
+        );
+        for (mode, env) in &envelopes {
+            let r = run(&[
+                args!["verify", "--trust-anchor", d.path("signer.pub.pem"), env],
+                spec_device(),
+                args!["--device-key", &key],
+            ]
+            .concat());
+            let installs = if *mode == "hpke" { *hpke } else { *ecdh };
+            if installs {
+                assert_eq!(r.code, 0, "{members} {mode}: {}", r.stderr);
+            } else {
+                assert_eq!(r.code, 1, "{members} {mode}: {}", r.stderr);
+                says(&r.stderr, "update refused");
+            }
+        }
+    }
+    // A key whose alg or key_ops allow no decryption at all is refused before the run.
+    for (members, says_what) in [
+        (
+            serde_json::json!({"alg": "A128KW"}),
+            "declared for A128KW, not for decryption",
+        ),
+        (
+            serde_json::json!({"alg": "ESP256"}),
+            "declared for ESP256, not for decryption",
+        ),
+        (
+            serde_json::json!({"alg": "HPKE-0-KE", "key_ops": ["deriveKey"]}),
+            "key_ops [derive key] do not allow",
+        ),
+        (
+            serde_json::json!({"alg": "ECDH-ES+A128KW", "key_ops": ["sign"]}),
+            "key_ops [sign] do not allow",
+        ),
+        (
+            serde_json::json!({"key_ops": []}),
+            "key_ops [] do not allow",
+        ),
+    ] {
+        let key = write_json(&d, "bad.jwk", device_private_jwk(&d, members.clone()));
+        let r = run(&[
+            args![
+                "verify",
+                "--trust-anchor",
+                d.path("signer.pub.pem"),
+                &envelopes[0].1
+            ],
+            spec_device(),
+            args!["--device-key", &key],
+        ]
+        .concat());
+        assert_eq!(r.code, 2, "{members}: {}", r.stderr);
+        says(&r.stderr, says_what);
+    }
+    // The same rules for a COSE_Key: the COSE-HPKE draft's private key form (alg HPKE-0-KE,
+    // key_ops [derive bits]) opens the HPKE envelope, not the ECDH-ES one.
+    let k = suit_host::author::keys::load_private(&d.path("device.priv.pem")).unwrap();
+    let suit_host::author::keys::PrivateKey::P256(sk) = &k.key else {
+        panic!()
+    };
+    let point = suit_host::author::keys::PublicKey::P256(sk.public_key()).to_bytes();
+    use ciborium::Value;
+    let cose_key = |ops: Vec<Value>| {
+        let m = Value::Map(vec![
+            (Value::from(1), Value::from(2)),
+            (Value::from(3), Value::from(46)),
+            (Value::from(4), Value::Array(ops)),
+            (Value::from(-1), Value::from(1)),
+            (Value::from(-2), Value::Bytes(point[1..33].to_vec())),
+            (Value::from(-3), Value::Bytes(point[33..].to_vec())),
+            (Value::from(-4), Value::Bytes(sk.to_bytes().to_vec())),
+        ]);
+        let mut out = Vec::new();
+        ciborium::into_writer(&m, &mut out).unwrap();
+        out
+    };
+    std::fs::write(d.path("hpke.cose"), cose_key(vec![Value::from(8)])).unwrap();
+    std::fs::write(d.path("hpke-kw.cose"), cose_key(vec![Value::from(6)])).unwrap();
+    for (mode, env) in &envelopes {
+        let r = run(&[
+            args!["verify", "--trust-anchor", d.path("signer.pub.pem"), env],
+            spec_device(),
+            args!["--device-key", d.path("hpke.cose")],
+        ]
+        .concat());
+        assert_eq!(
+            r.code,
+            if *mode == "hpke" { 0 } else { 1 },
+            "{mode}: {}",
+            r.stderr
+        );
+    }
+    let r = run(&[
+        args![
+            "verify",
+            "--trust-anchor",
+            d.path("signer.pub.pem"),
+            &envelopes[1].1
+        ],
+        spec_device(),
+        args!["--device-key", d.path("hpke-kw.cose")],
+    ]
+    .concat());
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    says(&r.stderr, "key_ops [unwrap key] do not allow");
+}
+
+/// A private key file whose public part (COSE_Key / JWK x, y; PKCS#8 v2 publicKey) is not
+/// its d's is refused: it would show one key and sign or decrypt with another.
+#[test]
+fn a_private_key_whose_public_part_is_another_key_is_refused() {
+    use base64::Engine as _;
+    use ciborium::Value;
+    use p256::elliptic_curve::sec1::ToSec1Point as _;
+    let d = setup();
+    std::fs::write(d.path("fw.bin"), b"firmware").unwrap();
+    let desc = description(
+        &d,
+        "plain",
+        serde_json::json!([{"id": ["fw"], "file": "fw.bin"}]),
+    );
+    let p256_of = |name: &str| {
+        let k = suit_host::author::keys::load_private(&d.path(name)).unwrap();
+        let suit_host::author::keys::PrivateKey::P256(sk) = k.key else {
+            panic!()
+        };
+        sk
+    };
+    let signer = p256_of("signer.priv.pem");
+    let other = p256_of("device.priv.pem");
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let sign_with = |file: &Path| create(&d, &desc, &args!["--sign-key", file]).0;
+    let cose = |entries: Vec<(i64, Value)>| {
+        let m = Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (Value::from(k), v))
+                .collect(),
+        );
+        let mut out = Vec::new();
+        ciborium::into_writer(&m, &mut out).unwrap();
+        out
+    };
+    let p256_cose = |d_of: &p256::SecretKey, xy_of: &p256::SecretKey| {
+        let pt = xy_of.public_key().to_sec1_point(false);
+        cose(vec![
+            (1, Value::from(2)),
+            (-1, Value::from(1)),
+            (-2, Value::Bytes(pt.as_bytes()[1..33].to_vec())),
+            (-3, Value::Bytes(pt.as_bytes()[33..].to_vec())),
+            (-4, Value::Bytes(d_of.to_bytes().to_vec())),
+        ])
+    };
+    let p256_jwk = |d_of: &p256::SecretKey, xy_of: &p256::SecretKey| {
+        let pt = xy_of.public_key().to_sec1_point(false);
+        serde_json::json!({"kty": "EC", "crv": "P-256", "x": b64(&pt.as_bytes()[1..33]),
+            "y": b64(&pt.as_bytes()[33..]), "d": b64(&d_of.to_bytes())})
+    };
+    // P-256: consistent files sign; x/y of another key are refused.
+    std::fs::write(d.path("ok.cose"), p256_cose(&signer, &signer)).unwrap();
+    assert_eq!(sign_with(&d.path("ok.cose")).code, 0);
+    write_json(&d, "ok.jwk", p256_jwk(&signer, &signer));
+    assert_eq!(sign_with(&d.path("ok.jwk")).code, 0);
+    std::fs::write(d.path("mixed.cose"), p256_cose(&signer, &other)).unwrap();
+    let r = sign_with(&d.path("mixed.cose"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    says(
+        &r.stderr,
+        "COSE_Key: x/y (-2/-3): not the public key of this file's private key d",
+    );
+    write_json(&d, "mixed.jwk", p256_jwk(&signer, &other));
+    let r = sign_with(&d.path("mixed.jwk"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    says(
+        &r.stderr,
+        "JWK: \"x\"/\"y\": not the public key of this file's private key d",
+    );
+    // Only one coordinate of another key is caught too, and the compressed form's sign bit.
+    let pt = other.public_key().to_sec1_point(false);
+    let own = signer.public_key().to_sec1_point(false);
+    let half = cose(vec![
+        (1, Value::from(2)),
+        (-1, Value::from(1)),
+        (-2, Value::Bytes(own.as_bytes()[1..33].to_vec())),
+        (-3, Value::Bytes(pt.as_bytes()[33..].to_vec())),
+        (-4, Value::Bytes(signer.to_bytes().to_vec())),
+    ]);
+    std::fs::write(d.path("half.cose"), half).unwrap();
+    assert_eq!(sign_with(&d.path("half.cose")).code, 2);
+    let odd = own.as_bytes()[64] & 1 == 1;
+    for (sign, code) in [(odd, 0), (!odd, 2)] {
+        let compressed = cose(vec![
+            (1, Value::from(2)),
+            (-1, Value::from(1)),
+            (-2, Value::Bytes(own.as_bytes()[1..33].to_vec())),
+            (-3, Value::Bool(sign)),
+            (-4, Value::Bytes(signer.to_bytes().to_vec())),
+        ]);
+        std::fs::write(d.path("compressed.cose"), compressed).unwrap();
+        let r = sign_with(&d.path("compressed.cose"));
+        assert_eq!(r.code, code, "sign bit {sign}: {}", r.stderr);
+    }
+
+    // Ed25519: x of another key beside d.
+    let seed = [5u8; 32];
+    let other_x = ed25519_dalek::SigningKey::from_bytes(&[6u8; 32])
+        .verifying_key()
+        .to_bytes();
+    let own_x = ed25519_dalek::SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .to_bytes();
+    for (x, code) in [(own_x, 0), (other_x, 2)] {
+        let okp = cose(vec![
+            (1, Value::from(1)),
+            (-1, Value::from(6)),
+            (-2, Value::Bytes(x.to_vec())),
+            (-4, Value::Bytes(seed.to_vec())),
+        ]);
+        std::fs::write(d.path("ed.cose"), okp).unwrap();
+        let r = sign_with(&d.path("ed.cose"));
+        assert_eq!(r.code, code, "{}", r.stderr);
+        write_json(
+            &d,
+            "ed.jwk",
+            serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&x), "d": b64(&seed)}),
+        );
+        let r = sign_with(&d.path("ed.jwk"));
+        assert_eq!(r.code, code, "{}", r.stderr);
+    }
+
+    // PKCS#8 v2 (RFC 5958) with a publicKey of another key beside a consistent SEC1 key.
+    use p256::pkcs8::der::{asn1::BitStringRef, Encode as _};
+    use p256::pkcs8::EncodePrivateKey as _;
+    let v1 = signer.to_pkcs8_der().unwrap();
+    let info = p256::pkcs8::PrivateKeyInfoRef::try_from(v1.as_bytes()).unwrap();
+    for (public, code) in [(&signer, 0), (&other, 2)] {
+        let pt = public.public_key().to_sec1_point(false);
+        let v2 = p256::pkcs8::PrivateKeyInfoRef {
+            public_key: Some(BitStringRef::from_bytes(pt.as_bytes()).unwrap()),
+            ..info.clone()
+        };
+        let pem = p256::pkcs8::der::pem::encode_string(
+            "PRIVATE KEY",
+            p256::pkcs8::LineEnding::LF,
+            &v2.to_der().unwrap(),
+        )
+        .unwrap();
+        std::fs::write(d.path("v2.pem"), pem).unwrap();
+        let r = sign_with(&d.path("v2.pem"));
+        assert_eq!(r.code, code, "{}", r.stderr);
+        if code == 2 {
+            says(
+                &r.stderr,
+                "publicKey is not the public key of its private key",
+            );
+        }
+    }
+}

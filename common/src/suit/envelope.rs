@@ -93,17 +93,19 @@ impl<'a> Envelope<'a> {
                     let label = i64::try_from(l).unwrap_or(i64::MAX);
                     match EnvelopeKey::from_value(label) {
                         Some(EnvelopeKey::AuthenticationWrapper) => {
-                            seen.insert(label, off).at(AT)?;
-                            wrapper = Some(dec.bytes().at(AT)?);
-                        }
-                        Some(EnvelopeKey::Manifest) => {
                             // "SUIT_Authentication MUST come before the suit-manifest element."
-                            if wrapper.is_none() {
+                            // Named here, where a wrapper follows the manifest: an envelope
+                            // with no wrapper at all is refused below as missing one.
+                            if manifest.is_some() {
                                 return Err(Error::Invalid {
                                     at: AT,
                                     reason: Words::ManifestBeforeAuthentication,
                                 });
                             }
+                            seen.insert(label, off).at(AT)?;
+                            wrapper = Some(dec.bytes().at(AT)?);
+                        }
+                        Some(EnvelopeKey::Manifest) => {
                             seen.insert(label, off).at(AT)?;
                             manifest = Some(dec.bytes_with_encoding().at(AT)?);
                         }

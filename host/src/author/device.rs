@@ -45,8 +45,8 @@ pub struct DeviceSetup {
     pub anchors: Vec<AnchorKey>,
     /// Identity for vendor/class/device conditions.
     pub identity: DeviceIdentity,
-    /// The device's decryption key (P-256 scalar); `None`: the device makes its own.
-    pub device_key: Option<zeroize::Zeroizing<Vec<u8>>>,
+    /// The device's decryption key; `None`: the device makes its own.
+    pub device_key: Option<DeviceKey>,
     /// Where detached payloads are looked up (last URI segment).
     pub payload_dir: Option<PathBuf>,
     /// Key-encryption keys (`--kek`), provisioned with `AddKek` for every anchor.
@@ -55,6 +55,14 @@ pub struct DeviceSetup {
     /// provisioned with its operations (anchors, scopes, rules, identity, KEKs) instead of
     /// `anchors`, each secret encrypted to this device like a real message.
     pub provisioning: Option<PathBuf>,
+}
+
+/// A device decryption key given on the command line.
+pub struct DeviceKey {
+    /// The P-256 scalar.
+    pub d: zeroize::Zeroizing<Vec<u8>>,
+    /// What its file allows it for (declared `alg`, `key_ops`): it is registered for that only.
+    pub usable: super::keys::DeviceKeyUse,
 }
 
 /// An installed component, as the device holds it.
@@ -118,13 +126,18 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
     let backend = MemoryBackend::new(0);
     let service = Service::new(backend, config);
     let mut simulated_keys: Option<suit_common::encryption::MemoryKeys> = None;
-    if let Some(d) = &setup.device_key {
-        // A simulated device that decrypts with the caller's key, whoever signed.
+    if let Some(k) = &setup.device_key {
+        // A simulated device that decrypts with the caller's key, whoever signed, for what
+        // its file allows only (RFC 9052 §7.1).
         let mut keys = suit_common::encryption::MemoryKeys::new();
-        keys.add_ecdh_p256(None, d)
-            .map_err(|_| internal("device key"))?;
-        keys.add_hpke_p256(None, d)
-            .map_err(|_| internal("device key"))?;
+        if k.usable.ecdh {
+            keys.add_ecdh_p256(None, &k.d)
+                .map_err(|_| internal("device key"))?;
+        }
+        if k.usable.hpke {
+            keys.add_hpke_p256(None, &k.d)
+                .map_err(|_| internal("device key"))?;
+        }
         simulated_keys = Some(keys);
     }
     let mut tee = InProcess(service);

@@ -102,7 +102,27 @@ pub struct PrivateKeyFile {
     pub kid: Vec<u8>,
     /// COSE `alg` the key is restricted to (COSE_Key label 3 / JWK "alg").
     pub alg: Option<i64>,
+    /// COSE `key_ops` (label 4; JWK "key_ops" names mapped to them) if declared: RFC 9052
+    /// §7.1 values, [`UNKNOWN_KEY_OP`] for one the tool does not know.
+    pub key_ops: Option<Vec<i64>>,
 }
+
+/// A `key_ops` entry that is not one of RFC 9052 Table 5's (a text value, an unknown name).
+pub const UNKNOWN_KEY_OP: i64 = 0;
+/// RFC 9052 Table 5 `key_ops` values a decryption key may carry.
+const KEY_OP_DERIVE_KEY: i64 = 7;
+const KEY_OP_DERIVE_BITS: i64 = 8;
+/// RFC 9052 Table 5 `key_ops` values by their JWK (RFC 7517 §4.3) names.
+const JWK_KEY_OPS: [(&str, i64); 8] = [
+    ("sign", 1),
+    ("verify", 2),
+    ("encrypt", 3),
+    ("decrypt", 4),
+    ("wrapKey", 5),
+    ("unwrapKey", 6),
+    ("deriveKey", KEY_OP_DERIVE_KEY),
+    ("deriveBits", KEY_OP_DERIVE_BITS),
+];
 
 /// A symmetric key (KEK or HMAC key), wiped on drop.
 pub struct SymmetricKeyFile {
@@ -291,6 +311,13 @@ fn parse_pem(path: &Path, text: &str) -> Result<Parsed> {
     }
     if let Some(block) = pem_block(text, "PRIVATE KEY") {
         if let Ok(k) = p256::SecretKey::from_pkcs8_pem(block) {
+            // p256 checks the public key inside the SEC1 structure, not PKCS#8 v2's own.
+            if !pkcs8_public_key_matches(block, &k) {
+                return Err(AuthorError::key(
+                    path,
+                    "PKCS#8 private key: its publicKey is not the public key of its private key",
+                ));
+            }
             return Ok(private(PrivateKey::P256(k)));
         }
         if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(block) {
@@ -318,7 +345,57 @@ fn private(key: PrivateKey) -> Parsed {
         key,
         kid: Vec::new(),
         alg: None,
+        key_ops: None,
     })
+}
+
+/// Whether a PKCS#8 P-256 key's optional publicKey (v2, RFC 5958) is absent or that of `sk`.
+fn pkcs8_public_key_matches(block: &str, sk: &p256::SecretKey) -> bool {
+    use p256::pkcs8::der::pem;
+    let Ok((_, der)) = pem::decode_vec(block.as_bytes()) else {
+        return false;
+    };
+    let der = Zeroizing::new(der);
+    match p256::pkcs8::PrivateKeyInfoRef::try_from(der.as_slice()) {
+        Ok(info) => info.public_key.is_none_or(|pk| {
+            pk.as_bytes()
+                .and_then(|b| p256::PublicKey::from_sec1_bytes(b).ok())
+                .is_some_and(|pk| pk == sk.public_key())
+        }),
+        Err(_) => false,
+    }
+}
+
+/// Refuses a private key file whose public part is not its private key's (a file assembled
+/// from two keys would sign or decrypt with a key other than the one it shows).
+fn check_public_part(
+    path: &Path,
+    key: &PrivateKey,
+    x: Option<&[u8]>,
+    y: Option<&[u8]>,
+    what: &str,
+) -> Result<()> {
+    let public = key.public().to_bytes();
+    let (px, py) = match key {
+        PrivateKey::P256(_) => (&public[1..33], Some(&public[33..])),
+        PrivateKey::Ed25519(_) => (&public[..], None),
+    };
+    let x_ok = x.is_none_or(|x| x == px);
+    let y_ok = match (y, py) {
+        (None, _) => true,
+        (Some(y), Some(py)) => y == py,
+        (Some(_), None) => false,
+    };
+    if x_ok && y_ok {
+        Ok(())
+    } else {
+        Err(AuthorError::key(
+            path,
+            format!(
+                "{what}: not the public key of this file's private key d (the file mixes two keys)"
+            ),
+        ))
+    }
 }
 
 fn parse_cose_key(path: &Path, entries: &[(Value, Value)]) -> Result<Parsed> {
@@ -343,6 +420,18 @@ fn parse_cose_key(path: &Path, entries: &[(Value, Value)]) -> Result<Parsed> {
     let bad = |what: &str| AuthorError::key(path, format!("COSE_Key: {what}"));
     let kid = bytes(cose_key::KID).map(<[u8]>::to_vec).unwrap_or_default();
     let alg = int(cose_key::ALG);
+    let key_ops = match get(cose_key::KEY_OPS) {
+        None => None,
+        Some(Value::Array(ops)) => Some(
+            ops.iter()
+                .map(|op| match op {
+                    Value::Integer(i) => i64::try_from(*i).unwrap_or(UNKNOWN_KEY_OP),
+                    _ => UNKNOWN_KEY_OP,
+                })
+                .collect(),
+        ),
+        Some(_) => return Err(bad("key_ops (4) is not an array")),
+    };
     let kty = int(cose_key::KTY).ok_or_else(|| bad("missing or non-integer kty (1)"))?;
     match kty {
         cose_key::KTY_EC2 => {
@@ -352,10 +441,25 @@ fn parse_cose_key(path: &Path, entries: &[(Value, Value)]) -> Result<Parsed> {
             if let Some(d) = bytes(cose_key::D) {
                 let sk = p256::SecretKey::from_slice(d)
                     .map_err(|_| bad("d (-4) is not a valid P-256 scalar"))?;
+                let public = sk.public_key().to_sec1_point(false);
+                let key = PrivateKey::P256(sk);
+                // y is the coordinate, or its sign bit for a compressed point (RFC 9053 §7.1.1).
+                let y = match get(cose_key::Y) {
+                    Some(Value::Bool(sign)) => {
+                        let odd = public.as_bytes().last().is_some_and(|b| b & 1 == 1);
+                        if *sign != odd {
+                            return Err(bad("y (-3) is not the sign of the public key of d (-4)"));
+                        }
+                        None
+                    }
+                    _ => bytes(cose_key::Y),
+                };
+                check_public_part(path, &key, bytes(cose_key::X), y, "COSE_Key: x/y (-2/-3)")?;
                 return Ok(Parsed::Private(PrivateKeyFile {
-                    key: PrivateKey::P256(sk),
+                    key,
                     kid,
                     alg,
+                    key_ops,
                 }));
             }
             let x = bytes(cose_key::X).ok_or_else(|| bad("missing x (-2)"))?;
@@ -374,10 +478,13 @@ fn parse_cose_key(path: &Path, entries: &[(Value, Value)]) -> Result<Parsed> {
             }
             if let Some(d) = bytes(cose_key::D) {
                 let seed: &[u8; 32] = d.try_into().map_err(|_| bad("d (-4) must be 32 bytes"))?;
+                let key = PrivateKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(seed));
+                check_public_part(path, &key, bytes(cose_key::X), None, "COSE_Key: x (-2)")?;
                 return Ok(Parsed::Private(PrivateKeyFile {
-                    key: PrivateKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(seed)),
+                    key,
                     kid,
                     alg,
+                    key_ops,
                 }));
             }
             let x = bytes(cose_key::X).ok_or_else(|| bad("missing x (-2)"))?;
@@ -446,6 +553,20 @@ fn parse_jwk(path: &Path, map: &serde_json::Map<String, serde_json::Value>) -> R
         }
     };
     let kid = s("kid").map(|k| k.as_bytes().to_vec()).unwrap_or_default();
+    let key_ops = match map.get("key_ops") {
+        None => None,
+        Some(serde_json::Value::Array(ops)) => Some(
+            ops.iter()
+                .map(|op| {
+                    JWK_KEY_OPS
+                        .iter()
+                        .find(|(name, _)| op.as_str() == Some(name))
+                        .map_or(UNKNOWN_KEY_OP, |(_, v)| *v)
+                })
+                .collect(),
+        ),
+        Some(_) => return Err(bad("\"key_ops\" is not an array")),
+    };
     let alg = match s("alg") {
         None => None,
         Some(name) => Some(jwk_alg(name).ok_or_else(|| {
@@ -462,10 +583,20 @@ fn parse_jwk(path: &Path, map: &serde_json::Map<String, serde_json::Value>) -> R
             if let Some(d) = b64("d")? {
                 let sk = p256::SecretKey::from_slice(&d)
                     .map_err(|_| bad("\"d\" is not a valid P-256 scalar"))?;
+                let key = PrivateKey::P256(sk);
+                let (x, y) = (b64("x")?, b64("y")?);
+                check_public_part(
+                    path,
+                    &key,
+                    x.as_deref().map(|v| v.as_slice()),
+                    y.as_deref().map(|v| v.as_slice()),
+                    "JWK: \"x\"/\"y\"",
+                )?;
                 return Ok(Parsed::Private(PrivateKeyFile {
-                    key: PrivateKey::P256(sk),
+                    key,
                     kid,
                     alg,
+                    key_ops,
                 }));
             }
             let x = b64("x")?.ok_or_else(|| bad("missing \"x\""))?;
@@ -486,10 +617,20 @@ fn parse_jwk(path: &Path, map: &serde_json::Map<String, serde_json::Value>) -> R
                     .as_slice()
                     .try_into()
                     .map_err(|_| bad("\"d\" must be 32 bytes"))?;
+                let key = PrivateKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(seed));
+                let x = b64("x")?;
+                check_public_part(
+                    path,
+                    &key,
+                    x.as_deref().map(|v| v.as_slice()),
+                    None,
+                    "JWK: \"x\"",
+                )?;
                 return Ok(Parsed::Private(PrivateKeyFile {
-                    key: PrivateKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(seed)),
+                    key,
                     kid,
                     alg,
+                    key_ops,
                 }));
             }
             let x = b64("x")?.ok_or_else(|| bad("missing \"x\""))?;
@@ -570,6 +711,91 @@ pub fn check_declared_alg(path: &Path, declared: Option<i64>, wanted: i64) -> Re
         )),
         _ => Ok(()),
     }
+}
+
+/// What a device's P-256 private key decrypts in `verify --process`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceKeyUse {
+    /// ECDH-ES+AES-KW recipients.
+    pub ecdh: bool,
+    /// COSE-HPKE (key encryption and integrated).
+    pub hpke: bool,
+}
+
+/// The decryption a device private key may be used for: the family of its declared `alg`
+/// (RFC 9052 §7.1, mapped by the engine's `RecipientAlgorithm` as `encrypt` does), both
+/// without one; narrowed by `key_ops` (COSE-HPKE: "MUST include only 'derive bits' for the
+/// private key"; ECDH-ES derives a key-encryption key, so derive key or derive bits).
+pub fn device_key_use(path: &Path, key: &PrivateKeyFile) -> Result<DeviceKeyUse> {
+    use suit_common::encryption::algorithms::{HpkeSuite, RecipientAlgorithm};
+    let mut usable = match key.alg {
+        None => DeviceKeyUse {
+            ecdh: true,
+            hpke: true,
+        },
+        Some(alg) => match RecipientAlgorithm::from_id(alg) {
+            Some(RecipientAlgorithm::EcdhEs(_)) => DeviceKeyUse {
+                ecdh: true,
+                hpke: false,
+            },
+            Some(RecipientAlgorithm::Hpke(_)) => DeviceKeyUse {
+                ecdh: false,
+                hpke: true,
+            },
+            _ if HpkeSuite::from_integrated_id(alg).is_some() => DeviceKeyUse {
+                ecdh: false,
+                hpke: true,
+            },
+            _ => {
+                return Err(AuthorError::key(
+                    path,
+                    format!(
+                        "the key is declared for {}, not for decryption with ECDH-ES or COSE-HPKE; \
+                         use a device key declared for one of them (or one without \"alg\")",
+                        alg_name(alg)
+                    ),
+                ))
+            }
+        },
+    };
+    if let Some(ops) = &key.key_ops {
+        let only = |allowed: &[i64]| !ops.is_empty() && ops.iter().all(|op| allowed.contains(op));
+        usable.ecdh &= only(&[KEY_OP_DERIVE_KEY, KEY_OP_DERIVE_BITS]);
+        usable.hpke &= only(&[KEY_OP_DERIVE_BITS]);
+        if !usable.ecdh && !usable.hpke {
+            // RFC 9052 Table 5's names, values 1 to 10.
+            const NAMES: [&str; 10] = [
+                "sign",
+                "verify",
+                "encrypt",
+                "decrypt",
+                "wrap key",
+                "unwrap key",
+                "derive key",
+                "derive bits",
+                "MAC create",
+                "MAC verify",
+            ];
+            let names: Vec<&str> = ops
+                .iter()
+                .map(|op| {
+                    op.checked_sub(1)
+                        .and_then(|i| usize::try_from(i).ok())
+                        .and_then(|i| NAMES.get(i))
+                        .map_or("an operation this tool does not know", |n| *n)
+                })
+                .collect();
+            return Err(AuthorError::key(
+                path,
+                format!(
+                    "the key's key_ops [{}] do not allow its use as a device decryption key \
+                     (COSE-HPKE: derive bits only; ECDH-ES: derive key or derive bits)",
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(usable)
 }
 
 /// Key types `keygen` creates.

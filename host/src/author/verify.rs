@@ -499,7 +499,10 @@ fn device_setup(opts: &VerifyOptions) -> Result<device::DeviceSetup> {
                     "device keys must be P-256 (ECDH-ES / COSE-HPKE); this is an Ed25519 key",
                 ));
             };
-            Some(zeroize::Zeroizing::new(sk.to_bytes().to_vec()))
+            Some(device::DeviceKey {
+                d: zeroize::Zeroizing::new(sk.to_bytes().to_vec()),
+                usable: keys::device_key_use(path, &k)?,
+            })
         }
     };
     Ok(device::DeviceSetup {
