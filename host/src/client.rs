@@ -498,6 +498,22 @@ pub fn install_streamed(
     progress: &mut dyn FnMut(Progress<'_>),
     authenticated: &mut bool,
 ) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
+    install_streamed_marked(tee, envelope, fetch, progress, authenticated, &mut |_| {
+        Ok(())
+    })
+}
+
+/// As [`install_streamed`], calling `before_finish` with what the TA prepared once every
+/// payload is in and just before InstallFinish (the step that commits): `poll` saves its
+/// in-flight mark there. Its error is returned without asking the TA to finish.
+pub fn install_streamed_marked(
+    tee: &mut dyn Transport,
+    envelope: &[u8],
+    fetch: &mut PayloadFetcher<'_>,
+    progress: &mut dyn FnMut(Progress<'_>),
+    authenticated: &mut bool,
+    before_finish: &mut dyn FnMut(&InstallPrepareResponse) -> Result<(), AgentError>,
+) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
     *authenticated = false;
     let prepared = send_envelope(tee, envelope, progress)?;
     *authenticated = true;
@@ -508,6 +524,7 @@ pub fn install_streamed(
         let mut sink = TaPayloadSink::new(tee, uri, progress)?;
         fetch(uri, bound, &mut sink)?;
     }
+    before_finish(&prepared)?;
     let finished: InstallFinishResponse = call(tee, Command::InstallFinish, &Empty {})?;
     Ok((prepared, finished))
 }

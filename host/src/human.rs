@@ -94,7 +94,8 @@ fn component_str(c: &suit_common::suit::ComponentId) -> String {
     format!("[{}]", segs.join(", "))
 }
 
-/// The report as text.
+/// The report as text, what it quotes from the manifest (URI, a fault's REE path) escaped
+/// ([`printable`]): a signer must not write on the operator's terminal.
 pub fn render_text(r: &DecodedReport) -> String {
     let mut s = String::new();
     if r.authenticated == Some(false) {
@@ -102,7 +103,7 @@ pub fn render_text(r: &DecodedReport) -> String {
     }
     s += &format!("manifest: {}\n", digest_str(&r.manifest_digest));
     if let Some(uri) = &r.manifest_uri {
-        s += &format!("manifest uri: {uri}\n");
+        s += &format!("manifest uri: {}\n", printable(uri));
     }
     if let Some(n) = r.sequence_number {
         s += &format!("sequence number: {n}\n");
@@ -120,7 +121,8 @@ pub fn render_text(r: &DecodedReport) -> String {
                 f.code
             );
             if let Some(d) = &f.detail {
-                s += &format!("  detail: {d}\n");
+                // A fault may quote the manifest (an REE path, a URI).
+                s += &format!("  detail: {}\n", printable(&d.to_string()));
             }
             s += &format!("  at: {}\n", record_str(&f.record));
         }
@@ -277,6 +279,46 @@ mod printable_tests {
         assert_eq!(
             printable("http://x/a\n\x1b[31mred\r\t\u{202e}"),
             "http://x/a\\n\\u{1b}[31mred\\r\\t\\u{202e}"
+        );
+    }
+
+    /// The report's text quotes the manifest's URI and a fault naming an REE path (a
+    /// signer's choice) escaped: one line each, no terminal control.
+    #[test]
+    fn report_text_escapes_what_it_quotes_from_the_manifest() {
+        use suit_common::fault::{Fault, ServiceFault};
+        use suit_common::report::{Failure, Reason, Report, ReportResult};
+        let hostile = "x\u{1b}]0;title\u{7}\r\nresult: SUCCESS\u{9b}2J\u{202e}";
+        let report = Report {
+            manifest_uri: Some(format!("https://x/{hostile}")),
+            manifest_digest: None,
+            nonce: None,
+            entries: Vec::new(),
+            result: ReportResult::Failure(Failure::new(
+                Reason::Unknown(99),
+                1,
+                Fault::Service(ServiceFault::NoReeComponent(hostile.into())),
+            )),
+            sequence_number: Some(1),
+            dropped_records: 0,
+            has_capability_report: false,
+            authenticated: Some(true),
+            device_state: None,
+        };
+        let text = super::render_text(&report);
+        let escaped = hostile.escape_debug().to_string();
+        assert!(
+            text.contains(&format!("manifest uri: https://x/{escaped}\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("  detail: no approved REE component {escaped}\n")),
+            "{text}"
+        );
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("result: SUCCESS")),
+            "{text}"
         );
     }
 }

@@ -79,6 +79,15 @@ pub enum AgentError {
         announced: Option<u64>,
         limit: u64,
     },
+    /// A URI the TA named that the agent does not fetch: not http(s), not a URL it parses
+    /// unambiguously, or under none of the allowed prefixes (`transport::allow`). A verdict
+    /// on the envelope that names it ([`AgentError::is_verdict`]): nothing was fetched from
+    /// it, and the TA was not asked to finish, so it keeps no report of the attempt.
+    #[error("payload {}: {why}; not fetched, the update was not finished", crate::human::printable(.uri))]
+    UriRefused {
+        uri: String,
+        why: crate::transport::allow::UriRefusal,
+    },
     /// The TA committed (an update installed, a provisioning message applied), but the
     /// agent's own work after it failed (writing an approved REE file, a receipt). The
     /// command has already printed what the TA did (with `--json`: its one document); the
@@ -91,7 +100,8 @@ impl AgentError {
     /// Whether this is the TA's verdict on what it was given, which the same request will
     /// always get again: the envelope is not authentic, not acceptable to the policy, a
     /// rollback, too large (also an envelope the agent refuses for its size before the TA
-    /// sees it, [`AgentError::EnvelopeTooLarge`]), or its payloads are not the ones it names
+    /// sees it, [`AgentError::EnvelopeTooLarge`]), names a URI the agent does not fetch
+    /// ([`AgentError::UriRefused`]), or its payloads are not the ones it names
     /// (exit 1; `poll` records it and does not hand the same envelope over again, except a
     /// refusal of the fetched payload bytes, [`AgentError::is_about_fetched_payload`]). A refusal
     /// that is the device's own trouble (storage, the key store, an internal failure, an
@@ -121,6 +131,8 @@ impl AgentError {
             AgentError::Status(Status::Refused) => true,
             // What the TA would answer (`too-large`) for these bytes, every time.
             AgentError::EnvelopeTooLarge { .. } => true,
+            // The same URI, named by the same authenticated manifest, every time.
+            AgentError::UriRefused { .. } => true,
             _ => false,
         }
     }
@@ -133,8 +145,9 @@ impl AgentError {
     /// time: `poll` posts the report but does not record the envelope as decided, so a later
     /// round hands it over again (the TA's rollback check keeps a retry harmless). The fault
     /// does not say where the bytes came from (an image match may have read installed
-    /// content, a tag an integrated payload), so `poll` bounds these retries
-    /// ([`crate::transport::poll::MAX_PAYLOAD_ATTEMPTS`]). A check-content failure never
+    /// content, a tag an integrated payload), so `poll` spaces these retries out, never
+    /// recording them as a verdict ([`crate::transport::poll::MAX_PAYLOAD_SKIP_ROUNDS`]).
+    /// A check-content failure never
     /// reads fetched bytes (it compares installed content) and is not counted here.
     pub fn is_about_fetched_payload(&self) -> bool {
         use suit_common::encryption::DecryptError;

@@ -141,14 +141,19 @@ fn a_device_fault_is_retried_and_only_a_verdict_is_recorded() {
     let poll_once = || poll(d, &base, &[]);
     let t = fails(poll_once(), 3);
     assert!(t.contains("device-key"), "{t}");
-    let state = std::fs::read_to_string(d.join("poll.json")).unwrap_or_default();
-    assert!(!state.contains("envelope-sha256\": \""), "{state}");
+    let state = poll_state(d);
+    assert_eq!(state["envelope-sha256"], serde_json::Value::Null, "{state}");
+    // Refused at InstallFinish (which needs the keys): its in-flight mark stays until the
+    // TA says what became of the attempt.
+    assert_eq!(state["in-flight"]["sequence-number"], 1, "{state}");
     assert!(server.requests_to("/status/reports").is_empty());
     assert_eq!(installed_components(d), 0);
 
-    // Repaired: the next round hands the same envelope over again, and it installs.
+    // Repaired: the TA did not commit it, so the next round hands the same envelope over
+    // again, and it installs.
     std::fs::write(&keys, good).unwrap();
     let t = ok(poll_once());
+    assert!(t.contains("the TA did not commit it"), "{t}");
     assert!(t.contains("installed: "), "{t}");
     assert_eq!(installed_components(d), 1);
     assert_eq!(server.requests_to("/status/reports").len(), 1);
@@ -203,12 +208,18 @@ fn a_refused_payload_download_is_retried_in_the_next_round() {
     assert_eq!(j["verified"], 4, "{t}");
 }
 
+/// The poll state as JSON.
+fn poll_state(d: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(d.join("poll.json")).unwrap()).unwrap()
+}
+
 /// A server that always serves wrong payload bytes does not make `poll` hand the envelope
-/// over every round forever: attempts come with back-off (rounds 1, 2 and 4 here) and the
-/// third refusal is recorded as the verdict on the envelope (each run is one round, from the
-/// saved state).
+/// over every round, nor does it become a verdict on the authentic manifest: attempts come
+/// with a growing back-off (rounds 1, 2, 4 and 8 here; each run is one round, from the saved
+/// state), capped at one attempt per 64 rounds, and once the right bytes are served the
+/// update installs.
 #[test]
-fn a_payload_refused_every_time_is_recorded_after_three_attempts() {
+fn a_payload_refused_every_time_is_retried_with_a_capped_back_off() {
     let (tmp, server, base) = device_and_server();
     let d = tmp.path();
     std::fs::write(d.join("v1.bin"), payload(120_000, 1)).unwrap();
@@ -222,8 +233,8 @@ fn a_payload_refused_every_time_is_recorded_after_three_attempts() {
     server.route("/status/reports", Behaviour::Collect);
     let poll_once = || poll(d, &base, &[]);
     let handed_over = || server.requests_to("/p/v1.bin").len();
-    let (mut attempts, mut recorded) = (Vec::new(), None);
-    for round in 1..=8 {
+    let mut attempts = Vec::new();
+    for round in 1..=9 {
         let before = handed_over();
         let o = poll_once();
         let t = if o.status.code() == Some(0) {
@@ -233,20 +244,43 @@ fn a_payload_refused_every_time_is_recorded_after_three_attempts() {
         };
         if handed_over() > before {
             attempts.push(round);
-        }
-        if t.contains("recorded as its verdict") {
-            recorded = Some(round);
+            assert!(t.contains("hands the envelope over again"), "{t}");
         }
     }
-    assert_eq!(attempts, [1, 2, 4]);
-    assert_eq!(recorded, Some(4));
-    assert_eq!(server.requests_to("/status/reports").len(), 3);
+    assert_eq!(attempts, [1, 2, 4, 8]);
+    assert_eq!(server.requests_to("/status/reports").len(), 4);
     assert_eq!(installed_components(d), 0);
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("poll.json")).unwrap()).unwrap();
-    let kept = state["payload-refusals"].as_array().unwrap();
+    let state = poll_state(d);
+    assert_eq!(state["envelope-sha256"], serde_json::Value::Null, "{state}");
+    let kept = state["payload-retries"].as_array().unwrap();
     assert_eq!(kept.len(), 1, "{state}");
-    assert_eq!(kept[0]["attempts"], 3, "{state}");
+    assert_eq!(kept[0]["attempts"], 4, "{state}");
+
+    // However many refusals, the wait stays at its cap.
+    let mut state = state;
+    state["payload-retries"][0]["attempts"] = 40.into();
+    state["payload-retries"][0]["skip-rounds"] = 0.into();
+    std::fs::write(d.join("poll.json"), state.to_string()).unwrap();
+    fails(poll_once(), 1);
+    let state = poll_state(d);
+    assert_eq!(state["payload-retries"][0]["attempts"], 41, "{state}");
+    assert_eq!(state["payload-retries"][0]["skip-rounds"], 63, "{state}");
+
+    // The right bytes now; one round left to wait (as after 62 skipped), then installed.
+    let mut state = state;
+    state["payload-retries"][0]["skip-rounds"] = 1.into();
+    std::fs::write(d.join("poll.json"), state.to_string()).unwrap();
+    server.route(
+        "/p/v1.bin",
+        serve(std::fs::read(d.join("payloads/v1.bin")).unwrap(), "\"p1\""),
+    );
+    let before = handed_over();
+    ok(poll_once());
+    assert_eq!(handed_over(), before);
+    let t = ok(poll_once());
+    assert!(t.contains("installed: "), "{t}");
+    assert_eq!(installed_components(d), 1);
+    assert!(poll_state(d).get("payload-retries").is_none());
 }
 
 /// `envelope` with a text label `"x": value` added to the unprotected header of its first
@@ -300,10 +334,10 @@ fn with_unprotected_label(envelope: &[u8], value: &str) -> Vec<u8> {
 
 /// The payload-refusal count follows the manifest, not the envelope's bytes: a server
 /// alternating two encodings of one authentic envelope (another unprotected header) with
-/// wrong payload bytes gets it handed to the TA 3 times in all (rounds 1, 2 and 4, both
-/// encodings among them), then neither encoding again.
+/// wrong payload bytes gets it handed to the TA on one back-off schedule (rounds 1, 2, 4
+/// and 8, both encodings among them), not each encoding on its own.
 #[test]
-fn a_payload_refused_in_alternating_encodings_is_handed_over_three_times_in_all() {
+fn a_payload_refused_in_alternating_encodings_backs_off_as_one() {
     let (tmp, server, base) = device_and_server();
     let d = tmp.path();
     std::fs::write(d.join("v1.bin"), payload(120_000, 1)).unwrap();
@@ -342,8 +376,8 @@ fn a_payload_refused_in_alternating_encodings_is_handed_over_three_times_in_all(
             attempts.push(round);
         }
     }
-    assert_eq!(attempts, [1, 2, 4]);
-    assert_eq!(server.requests_to("/status/reports").len(), 3);
+    assert_eq!(attempts, [1, 2, 4, 8]);
+    assert_eq!(server.requests_to("/status/reports").len(), 4);
     assert_eq!(installed_components(d), 0);
 }
 
@@ -451,6 +485,183 @@ fn poll_retries_an_approved_ree_file_it_could_not_write() {
             .map(|p| p.body.as_slice()),
     );
     assert_eq!(j["reports"][0]["report"]["sequence-number"], 1, "{t}");
+}
+
+/// Writes the poll state a round killed inside InstallFinish leaves for envelope `NAME.suit`
+/// (sequence number `seq`, served with `etag`): nothing decided yet, the in-flight mark saved.
+fn killed_in_finish(d: &Path, base: &str, name: &str, seq: u64, etag: &str) {
+    use sha2::Digest as _;
+    let bytes = std::fs::read(d.join(format!("{name}.suit"))).unwrap();
+    let claimed = suit_common::suit::envelope::Envelope::decode(&bytes)
+        .unwrap()
+        .claimed_digest()
+        .0;
+    let state = serde_json::json!({
+        "url": format!("{base}{}", envelope_path(d)),
+        "etag": null,
+        "envelope-sha256": null,
+        "in-flight": {
+            "manifest-digest": hex::encode(claimed),
+            "sequence-number": seq,
+            "envelope-sha256": hex::encode(sha2::Sha256::digest(&bytes)),
+            "etag": etag,
+        },
+    });
+    std::fs::write(d.join("poll.json"), state.to_string()).unwrap();
+}
+
+/// A round killed inside InstallFinish after the TA committed (emulated: the TA installs the
+/// envelope through `install`, and the poll state is the one such a round leaves, the
+/// in-flight mark saved): the next round asks the TA, not the server, what became of it, and
+/// records it as that round would have: decided, its approved REE file written, the TA's
+/// report of that install posted. Not handed over again, which the TA would refuse as a
+/// rollback, a verdict that would have lost both.
+#[test]
+fn an_install_committed_while_the_agent_was_killed_is_recorded_from_the_ta() {
+    use sha2::Digest as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let server = support::http::Server::default();
+    let base = server.start_http();
+    device_with_ree(d);
+    envelope_with_ree_file(d, "m1", 1, &format!("{base}/p/fw.bin"));
+    publish(&server, d, "m1", "fw.bin");
+    server.route("/status/reports", Behaviour::Collect);
+    ok(agent(
+        d,
+        &["install", "m1.suit", "--payload-dir", "payloads"],
+    ));
+    killed_in_finish(d, &base, "m1", 1, "\"e1\"");
+
+    let poll_once = || poll(d, &base, &["--ree-root", "ree"]);
+    let t = ok(poll_once());
+    assert!(t.contains("the TA committed it"), "{t}");
+    assert!(!t.contains("Rollback"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("ree/etc/app.conf")).unwrap(),
+        "release=1\n"
+    );
+    let state = poll_state(d);
+    assert!(state.get("in-flight").is_none(), "{state}");
+    let sha = hex::encode(sha2::Sha256::digest(
+        std::fs::read(d.join("m1.suit")).unwrap(),
+    ));
+    assert_eq!(state["envelope-sha256"], sha.as_str(), "{state}");
+    assert_eq!(state["etag"], "\"e1\"", "{state}");
+    // Up to date from here on: the ETag recorded is sent, nothing is posted again.
+    let t = ok(poll_once());
+    assert!(t.contains("not modified"), "{t}");
+
+    let posts = server.requests_to("/status/reports");
+    assert_eq!(posts.len(), 1);
+    let (t, j) = verify_collected(d, posts.iter().map(|p| p.body.as_slice()));
+    assert_eq!(j["verified"], 1, "{t}");
+    let report = &j["reports"][0]["report"];
+    assert_eq!(report["sequence-number"], 1, "{t}");
+    assert_eq!(report["result"]["success"], true, "{t}");
+}
+
+/// A mark the TA does not confirm is not an install: with `m2` in flight but only `m1`
+/// installed (a round killed before the TA committed `m2`), the next round hands `m2` over as
+/// usual and the TA installs it; the mark saved before its InstallFinish is cleared after it.
+#[test]
+fn an_install_the_ta_did_not_commit_is_handed_over_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let server = support::http::Server::default();
+    let base = server.start_http();
+    device_with_ree(d);
+    envelope_with_ree_file(d, "m1", 1, &format!("{base}/p/fw.bin"));
+    ok(agent(
+        d,
+        &["install", "m1.suit", "--payload-dir", "payloads"],
+    ));
+    envelope_with_ree_file(d, "m2", 2, &format!("{base}/p/fw.bin"));
+    publish(&server, d, "m2", "fw.bin");
+    server.route("/status/reports", Behaviour::Collect);
+    killed_in_finish(d, &base, "m2", 2, "\"e1\"");
+
+    let t = ok(poll(d, &base, &["--ree-root", "ree"]));
+    assert!(t.contains("the TA did not commit it"), "{t}");
+    assert!(t.contains("installed: "), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("ree/etc/app.conf")).unwrap(),
+        "release=2\n"
+    );
+    assert!(poll_state(d).get("in-flight").is_none());
+    let posts = server.requests_to("/status/reports");
+    let (t, j) = verify_collected(d, posts.iter().map(|p| p.body.as_slice()));
+    assert_eq!(j["verified"], 1, "{t}");
+    assert_eq!(j["reports"][0]["report"]["sequence-number"], 2, "{t}");
+}
+
+/// A round killed after the TA committed but before it stored its report (emulated: the
+/// report object of an earlier install put back, which the TA no longer signs as current):
+/// the approved REE file of the components the TA lists at the mark's sequence number is
+/// written, but nothing is recorded or posted on the agent's word; the envelope goes to the
+/// TA as usual, whose rollback refusal is then its own, signed, verdict.
+#[test]
+fn an_install_committed_without_its_report_still_gets_its_ree_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let server = support::http::Server::default();
+    let base = server.start_http();
+    device_with_ree(d);
+    let install = |name: &str| {
+        ok(agent(
+            d,
+            &[
+                "install",
+                &format!("{name}.suit"),
+                "--payload-dir",
+                "payloads",
+            ],
+        ))
+    };
+    envelope_with_ree_file(d, "m1", 1, &format!("{base}/p/fw.bin"));
+    install("m1");
+    let stale = std::fs::read(object(d, "suit/report")).unwrap();
+    envelope_with_ree_file(d, "m2", 2, &format!("{base}/p/fw.bin"));
+    install("m2");
+    std::fs::write(object(d, "suit/report"), stale).unwrap();
+    publish(&server, d, "m2", "fw.bin");
+    server.route("/status/reports", Behaviour::Collect);
+    killed_in_finish(d, &base, "m2", 2, "\"e1\"");
+
+    let t = fails(poll(d, &base, &["--ree-root", "ree"]), 1);
+    assert!(t.contains("holds no report"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("ree/etc/app.conf")).unwrap(),
+        "release=2\n"
+    );
+    assert!(poll_state(d).get("in-flight").is_none());
+    let posts = server.requests_to("/status/reports");
+    let (t, j) = verify_collected(d, posts.iter().map(|p| p.body.as_slice()));
+    assert_eq!(j["verified"], 1, "{t}");
+    assert_eq!(j["reports"][0]["report"]["result"]["success"], false, "{t}");
+}
+
+/// The in-flight mark is saved before the TA is asked to finish, or the TA is not asked: a
+/// poll state that cannot be written (a directory at its path) ends the round before
+/// InstallFinish (exit 2), after the payload was fetched, and nothing is installed.
+#[test]
+fn no_install_is_finished_unless_its_in_flight_mark_is_saved() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    std::fs::write(d.join("v1.bin"), payload(50_000, 1)).unwrap();
+    envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
+    publish(&server, d, "v1", "v1.bin");
+    server.route("/status/reports", Behaviour::Collect);
+    std::fs::create_dir(d.join("poll.json")).unwrap();
+    let t = fails(poll(d, &base, &[]), 2);
+    assert!(t.contains("poll.json"), "{t}");
+    assert_eq!(server.requests_to("/p/v1.bin").len(), 1, "{t}");
+    assert_eq!(installed_components(d), 0);
+
+    std::fs::remove_dir(d.join("poll.json")).unwrap();
+    let t = ok(poll(d, &base, &[]));
+    assert!(t.contains("installed: "), "{t}");
+    assert!(poll_state(d).get("in-flight").is_none());
 }
 
 /// A poll state written before REE files were remembered (no `ree-pending`) still loads: its

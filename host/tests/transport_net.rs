@@ -62,7 +62,15 @@ fn a_dropped_download_resumes_with_range_and_if_range() {
     );
     let t = ok(agent(
         d,
-        &["install", "m.suit", "--net", "--backoff-ms", "50"],
+        &[
+            "install",
+            "m.suit",
+            "--net",
+            "--allow-url-prefix",
+            &base,
+            "--backoff-ms",
+            "50",
+        ],
     ));
     assert!(t.contains("resuming at byte"), "{t}");
     let reqs = server.requests_to("/fw.bin");
@@ -98,7 +106,9 @@ fn oversize_downloads_are_stopped_and_leave_the_ta_unchanged() {
     let t = fails(
         agent(
             d,
-            &words("install m.suit --net --max-payload-bytes 1000000"),
+            &words(&format!(
+                "install m.suit --net --allow-url-prefix {base} --max-payload-bytes 1000000"
+            )),
         ),
         4,
     );
@@ -119,7 +129,12 @@ fn oversize_downloads_are_stopped_and_leave_the_ta_unchanged() {
         },
     );
     let t = fails(
-        agent(d, &words("install m.suit --net --max-payload-bytes 100000")),
+        agent(
+            d,
+            &words(&format!(
+                "install m.suit --net --allow-url-prefix {base} --max-payload-bytes 100000"
+            )),
+        ),
         4,
     );
     assert!(t.contains("sent more than 4096 bytes"), "{t}");
@@ -127,7 +142,10 @@ fn oversize_downloads_are_stopped_and_leave_the_ta_unchanged() {
 
     // The TA is not stuck: the right bytes install afterwards.
     server.route("/fw.bin", serve(payload(4096, 3), "\"ok\""));
-    ok(agent(d, &["install", "m.suit", "--net"]));
+    ok(agent(
+        d,
+        &["install", "m.suit", "--net", "--allow-url-prefix", &base],
+    ));
     assert_eq!(installed_components(d), 1);
 }
 
@@ -148,7 +166,7 @@ fn a_stalled_server_times_out_with_a_clear_error() {
     let t = fails(
         agent(
             d,
-            &words("install m.suit --net --stall-timeout 1 --retries 1 --backoff-ms 100"),
+            &words(&format!("install m.suit --net --allow-url-prefix {base} --stall-timeout 1 --retries 1 --backoff-ms 100")),
         ),
         4,
     );
@@ -166,7 +184,7 @@ fn a_stalled_server_times_out_with_a_clear_error() {
     let t = fails(
         agent(
             d,
-            &words("install m.suit --net --stall-timeout 1 --retries 100 --backoff-ms 500 --transfer-timeout 4"),
+            &words(&format!("install m.suit --net --allow-url-prefix {base} --stall-timeout 1 --retries 100 --backoff-ms 500 --transfer-timeout 4")),
         ),
         4,
     );
@@ -215,7 +233,8 @@ fn a_slow_server_is_cut_off_at_the_transfer_timeout() {
             every,
         },
     );
-    let opts = "--stall-timeout 3 --transfer-timeout 1 --retries 0";
+    let opts =
+        format!("--allow-url-prefix {base} --stall-timeout 3 --transfer-timeout 1 --retries 0");
     let start = Instant::now();
     let t = fails(agent(d, &words(&format!("install m.suit --net {opts}"))), 4);
     assert!(t.contains("not finished in time"), "{t}");
@@ -291,7 +310,13 @@ fn wrong_bytes_are_refused_by_the_ta_and_change_nothing() {
     envelope(d, "m", 1, "fw.bin", &format!("{base}/fw.bin"), false);
     // Same length, other content: only the TA can tell.
     server.route("/fw.bin", serve(payload(300_000, 6), "\"evil\""));
-    let t = fails(agent(d, &["install", "m.suit", "--net"]), 1);
+    let t = fails(
+        agent(
+            d,
+            &["install", "m.suit", "--net", "--allow-url-prefix", &base],
+        ),
+        1,
+    );
     assert!(t.contains("refused by the TA"), "{t}");
     assert_eq!(installed_components(d), 0);
 }
@@ -316,7 +341,7 @@ fn https_trusts_the_ca_file_and_refuses_other_roots() {
     let t = fails(
         agent_env(
             d,
-            &["install", "m.suit", "--net"],
+            &["install", "m.suit", "--net", "--allow-url-prefix", &base],
             &[("SSL_CERT_FILE", "other-ca.pem")],
         ),
         4,
@@ -327,7 +352,15 @@ fn https_trusts_the_ca_file_and_refuses_other_roots() {
 
     let t = ok(agent(
         d,
-        &["install", "m.suit", "--net", "--ca-file", "ca.pem"],
+        &[
+            "install",
+            "m.suit",
+            "--net",
+            "--allow-url-prefix",
+            &base,
+            "--ca-file",
+            "ca.pem",
+        ],
     ));
     assert!(!t.contains("plain HTTP"), "{t}");
     assert_eq!(installed_components(d), 1);

@@ -93,35 +93,45 @@ fn without_image_size(d: &Path, from: &str, to: &str) {
     );
 }
 
-fn install(d: &Path, name: &str, cap: Option<&str>) -> Output {
+/// `install NAME --net`, fetching from the test server at `base` (`--allow-url-prefix`).
+fn install(d: &Path, base: &str, name: &str, cap: Option<&str>) -> Output {
     // No retry: the refusals under test are not transient (and must not be retried).
-    let mut args = vec!["install", name, "--net", "--retries", "0"];
+    let mut args = vec![
+        "install",
+        name,
+        "--net",
+        "--allow-url-prefix",
+        base,
+        "--retries",
+        "0",
+    ];
     if let Some(c) = cap {
         args.extend_from_slice(&["--max-payload-bytes", c]);
     }
     agent(d, &args)
 }
 
-/// A device and a server, and the envelope `m.suit` (sequence 1) for `image` (encrypted or
-/// not) fetched from the server's `/fw.bin`.
-fn served_envelope(image: &[u8], encrypted: bool) -> (tempfile::TempDir, Server) {
+/// A device and a server (and its base URL), and the envelope `m.suit` (sequence 1) for
+/// `image` (encrypted or not) fetched from the server's `/fw.bin`.
+fn served_envelope(image: &[u8], encrypted: bool) -> (tempfile::TempDir, Server, String) {
     let (tmp, server, base) = device_and_server();
     let d = tmp.path();
     std::fs::write(d.join("fw.bin"), image).unwrap();
     envelope(d, "m", 1, "fw.bin", &format!("{base}/fw.bin"), encrypted);
-    (tmp, server)
+    (tmp, server, base)
 }
 
 /// Installing `name` (with `cap`) is stopped by the agent (exit 4) saying `expected`, and the
 /// TA state is still `before`; returns what the agent said.
 fn stopped(
     d: &Path,
+    base: &str,
     name: &str,
     cap: Option<&str>,
     before: &serde_json::Value,
     expected: &str,
 ) -> String {
-    let t = fails(install(d, name, cap), 4);
+    let t = fails(install(d, base, name, cap), 4);
     assert!(t.contains(expected), "{t}");
     assert_eq!(status(d), *before, "the TA state changed");
     t
@@ -131,26 +141,26 @@ fn stopped(
 
 #[test]
 fn a_download_beyond_the_authenticated_size_is_stopped_there() {
-    let (tmp, server) = served_envelope(&[7u8; 4096], false);
+    let (tmp, server, base) = served_envelope(&[7u8; 4096], false);
     let d = tmp.path();
     let before = status(d);
 
     // Announced one byte more than the manifest's image size; the cap (default 64 MiB, and
     // 1 MB here) would allow it. Refused before a byte reaches the TA.
     answer(&server, Some(4097), 4097);
-    let t = stopped(d, "m.suit", Some("1000000"), &before, "announces 4097 bytes, more than the 4096 allowed (the manifest's authenticated image size); nothing was sent to the TA");
+    let t = stopped(d, &base, "m.suit", Some("1000000"), &before, "announces 4097 bytes, more than the 4096 allowed (the manifest's authenticated image size); nothing was sent to the TA");
     assert_eq!(server.requests_to("/fw.bin").len(), 1, "not retried: {t}");
 
     // Not announced (chunked) and longer: stopped at the authenticated size.
     answer(&server, None, 300_000);
     let expected =
         "sent more than 4096 bytes (the manifest's authenticated image size); transfer stopped";
-    stopped(d, "m.suit", None, &before, expected);
+    stopped(d, &base, "m.suit", None, &before, expected);
 }
 
 #[test]
 fn the_encrypted_form_is_bounded_by_the_fetched_ciphertext_size() {
-    let (tmp, server) = served_envelope(&[9u8; 3000], true);
+    let (tmp, server, base) = served_envelope(&[9u8; 3000], true);
     let d = tmp.path();
     // The fetched buffer component's image-size is that of the ciphertext (the detached
     // payload), not of the plaintext.
@@ -167,7 +177,7 @@ fn the_encrypted_form_is_bounded_by_the_fetched_ciphertext_size() {
         "announces {} bytes, more than the {ct} allowed (the manifest's authenticated image size)",
         ct + 1
     );
-    stopped(d, "m.suit", None, &before, &expected);
+    stopped(d, &base, "m.suit", None, &before, &expected);
 }
 
 #[test]
@@ -182,12 +192,12 @@ fn without_an_image_size_the_configured_cap_bounds_the_download() {
     // Above the cap: refused, naming the cap.
     answer(&server, Some(10_000), 0);
     let expected = "announces 10000 bytes, more than the 8000 allowed (the configured cap, --max-payload-bytes)";
-    stopped(d, "n.suit", Some("8000"), &before, expected);
+    stopped(d, &base, "n.suit", Some("8000"), &before, expected);
 
     // Below the cap but not the manifest's bytes: the agent has no size to hold it to and
     // streams it in; the TA refuses it (digest), changing nothing.
     answer(&server, Some(6000), 6000);
-    let t = fails(install(d, "n.suit", Some("8000")), 1);
+    let t = fails(install(d, &base, "n.suit", Some("8000")), 1);
     assert!(t.contains("refused by the TA"), "{t}");
     assert!(!t.contains("allowed"), "{t}");
     assert_eq!(installed_components(d), 0);

@@ -16,6 +16,8 @@ use suit_common::registry::{
 };
 use suit_common::suit::Digest;
 
+use crate::human::printable;
+
 /// Deepest nesting of embedded envelopes / sequences the views descend into.
 const MAX_NESTING: usize = 8;
 
@@ -752,7 +754,8 @@ pub fn encryption_info_model(b: &[u8]) -> Json {
     Json::Object(out)
 }
 
-/// The readable text view of a model.
+/// The readable text view of a model; its text (URIs, integrated payload keys: anyone's
+/// envelope) escaped ([`printable`]), while JSON keeps it exact.
 pub fn render_text(model: &Json) -> String {
     let mut out = String::new();
     render(&mut out, model, 0);
@@ -764,7 +767,7 @@ fn scalar(v: &Json) -> Option<String> {
         Json::Null => Some("-".into()),
         Json::Bool(b) => Some(b.to_string()),
         Json::Number(n) => Some(n.to_string()),
-        Json::String(s) => Some(s.clone()),
+        Json::String(s) => Some(printable(s).into_owned()),
         Json::Array(a)
             if a.iter()
                 .all(|x| matches!(x, Json::String(_) | Json::Number(_))) =>
@@ -821,6 +824,7 @@ fn render(out: &mut String, v: &Json, indent: usize) {
             let mut entries: Vec<(&String, &Json)> = o.iter().collect();
             entries.sort_by_key(|(k, _)| key_rank(k));
             for (k, v) in entries {
+                let k = printable(k);
                 match scalar(v) {
                     Some(s) => out.push_str(&format!("{pad}{k}: {s}\n")),
                     None => {
@@ -837,6 +841,7 @@ fn render(out: &mut String, v: &Json, indent: usize) {
                         let mut line = format!("{pad}- {}", o["command"].as_str().unwrap_or("?"));
                         let mut nested = Vec::new();
                         for (k, v) in o.iter().filter(|(k, _)| k.as_str() != "command") {
+                            let k = printable(k);
                             match scalar(v) {
                                 Some(s) => line.push_str(&format!(" {k}={s}")),
                                 None => nested.push((k, v)),

@@ -26,6 +26,7 @@ use zeroize::Zeroizing;
 
 use super::keys::{load_public, load_symmetric, public_cose_key, symmetric_cose_key, PublicKey};
 use super::{hex_str, read_cbor_file, AuthorError, Result};
+use crate::human::printable;
 
 /// What `verify-key-statement` was asked to do.
 #[derive(Debug, Clone)]
@@ -119,7 +120,7 @@ pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write)
                 "{}: anchor {a} holds another key than {} (its {} key is not for you: the id was re-bound)",
                 opts.statement.display(),
                 key_path.display(),
-                k.purpose
+                printable(&k.purpose)
             )));
         }
         for purpose in ["ecdh-es", "hpke"] {
@@ -177,7 +178,9 @@ pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write)
             (Some(a), Some(s)) => format!(" anchor {a} (key scope {s})"),
             _ => String::new(),
         };
-        let _ = writeln!(out, "  {:<13}{owner} kid {}", k.purpose, hex_str(&k.kid));
+        // The statement's own text (any purpose decodes): shown escaped.
+        let purpose = printable(&k.purpose);
+        let _ = writeln!(out, "  {purpose:<13}{owner} kid {}", hex_str(&k.kid));
         if let Some((path, _)) = f {
             let _ = writeln!(out, "    wrote {}", path.display());
         } else if k.anchor.is_some() && opts.out_dir.is_some() {

@@ -14,6 +14,7 @@ use suit_common::report::{verify_report, ReportError};
 
 use super::keys::{load_public, PublicKey};
 use super::{read_cbor_file, AuthorError, Result};
+use crate::human::printable;
 /// How a report reads (shared with the agent's `report`).
 pub use crate::human::{component_text, render_text, to_json};
 
@@ -152,14 +153,19 @@ pub fn verify_report_dir(opts: &VerifyReportOptions, out: &mut dyn Write) -> Res
                 "report": serde_json::from_slice::<serde_json::Value>(&buffer).unwrap_or_default(),
             })),
             Ok(()) => {
-                let _ = writeln!(out, "== {name}");
+                let _ = writeln!(out, "== {}", printable(&name));
                 let _ = out.write_all(&buffer);
             }
             Err(e) => {
                 if opts.json {
                     docs.push(json!({"file": name, "ok": false, "error": e.to_string()}));
                 } else {
-                    let _ = writeln!(out, "== {name}\nNOT VERIFIED: {e}");
+                    let _ = writeln!(
+                        out,
+                        "== {}\nNOT VERIFIED: {}",
+                        printable(&name),
+                        printable(&e.to_string())
+                    );
                 }
                 failed.push(name);
             }
@@ -185,7 +191,11 @@ pub fn verify_report_dir(opts: &VerifyReportOptions, out: &mut dyn Write) -> Res
             "{} report(s) in {} do not verify: {}",
             failed.len(),
             dir.display(),
-            failed.join(", ")
+            failed
+                .iter()
+                .map(|n| printable(n))
+                .collect::<Vec<_>>()
+                .join(", ")
         )))
     }
 }

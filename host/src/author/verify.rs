@@ -14,6 +14,7 @@ use super::identity::DeviceIdentity;
 use super::inspect;
 use super::keys::{self, PrivateKey};
 use super::{read_cbor_file, AuthorError, Result};
+use crate::human::printable;
 
 /// Deepest chain of integrated dependency envelopes checked without `--process`.
 const MAX_DEPENDENCY_DEPTH: usize = 4;
@@ -363,7 +364,7 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
     match run.result {
         Ok(sequence_number) => {
             for n in &run.notes {
-                w(out, format!("  {n}"));
+                w(out, format!("  {}", printable(n)));
             }
             let mut files = Vec::new();
             for c in &run.installed {
@@ -415,7 +416,7 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
                     format!(
                         "installed {} as {}: {} bytes{}",
                         super::report::component_text(&c.component),
-                        c.kind,
+                        printable(&c.kind),
                         c.data.len(),
                         path.as_ref()
                             .map(|p| format!(" -> {}", p.display()))
@@ -433,9 +434,14 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
             Ok(())
         }
         Err(reason) => {
-            let mut msg = format!("{}: update refused: {reason}", opts.envelope.display());
+            // The refusal and the notes may quote the manifest (a URI, an REE path).
+            let mut msg = format!(
+                "{}: update refused: {}",
+                opts.envelope.display(),
+                printable(&reason)
+            );
             for n in &run.notes {
-                msg.push_str(&format!("\n  {n}"));
+                msg.push_str(&format!("\n  {}", printable(n)));
             }
             msg.push_str("\n  nothing was installed");
             Err(AuthorError::Refused(msg))
@@ -575,26 +581,25 @@ fn check_dependencies(
         if !p.bytes.starts_with(&[0xd8, 107]) {
             continue;
         }
+        // The envelope's own text: shown escaped.
+        let key = printable(p.key);
         if depth > MAX_DEPENDENCY_DEPTH {
             return Err(AuthorError::Refused(format!(
-                "integrated dependency {}: nested deeper than {MAX_DEPENDENCY_DEPTH}",
-                p.key
+                "integrated dependency {key}: nested deeper than {MAX_DEPENDENCY_DEPTH}"
             )));
         }
         let dep = Envelope::decode(p.bytes)
             .and_then(|e| e.authenticate(&policy.anchors))
             .map_err(|e| {
                 AuthorError::Refused(format!(
-                    "integrated dependency {}: {}",
-                    p.key,
+                    "integrated dependency {key}: {}",
                     explain::error(&e)
                 ))
             })?;
         let _ = writeln!(
             out,
-            "{}dependency envelope {}: authentic, sequence number {}, signed by {}",
+            "{}dependency envelope {key}: authentic, sequence number {}, signed by {}",
             "  ".repeat(depth),
-            p.key,
             dep.manifest.sequence_number,
             signer_names(&dep, anchors)
         );

@@ -93,9 +93,24 @@ struct NetArgs {
     /// First wait between attempts (milliseconds; doubles each time, at most 60 s).
     #[arg(long, default_value_t = 1000)]
     backoff_ms: u64,
+    /// Also fetch payload URIs a manifest names under this URL prefix (repeatable; compared
+    /// on the parsed URL: scheme, host, port, then whole path segments). Allowed without it:
+    /// the origin of the poll base URL or of the envelope URL; with an envelope file, nothing.
+    #[arg(long, value_name = "PREFIX")]
+    allow_url_prefix: Vec<String>,
 }
 
 impl NetArgs {
+    /// Where a manifest's payload URIs may be fetched from: the origins of `operator_urls`
+    /// (the URLs the operator gave) and `--allow-url-prefix`.
+    fn allowed(
+        &self,
+        operator_urls: &[&str],
+    ) -> Result<suit_host::transport::allow::UrlPolicy, AgentError> {
+        suit_host::transport::allow::UrlPolicy::new(operator_urls, &self.allow_url_prefix)
+            .map_err(AgentError::File)
+    }
+
     fn net(&self) -> Result<suit_host::transport::Net, AgentError> {
         use std::time::Duration;
         suit_host::transport::Net::new(suit_host::transport::NetConfig {
@@ -455,6 +470,7 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         net_args,
     } = args;
     let net = net_args.net()?;
+    let allowed = net_args.allowed(&[url])?;
     let state_file = poll_state.clone().unwrap_or_else(|| match cli.tee {
         TeeKind::Sim => cli
             .state
@@ -473,6 +489,7 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         nonce_url: nonce_url.clone(),
         state_file,
         ree_root: ree_root.clone(),
+        allowed,
     };
     let show = show_progress(cli);
     let round = || -> Result<transport::poll::Outcome, AgentError> {
@@ -612,7 +629,10 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             let (refused, done) = client::install_past_a_refused_begin(tee, &read_file(envelope)?)?;
             COMMITTED.store(true, Ordering::Relaxed);
             match refused {
-                Some(e) => outln!("second begin refused: {e}"),
+                Some(e) => outln!(
+                    "second begin refused: {}",
+                    suit_host::human::printable(&e.to_string())
+                ),
                 None => outln!("second begin accepted"),
             }
             outln!("installed: {}", joined(&done.components, ", "));
@@ -1096,7 +1116,7 @@ fn export(
     }
     outln!(
         "wrote {} ({} bytes, sha-256 {})",
-        dest.display(),
+        suit_host::human::printable(&dest.display().to_string()),
         data.len(),
         show(&digest)
     );
@@ -1121,12 +1141,14 @@ fn install(
     let location = transport::Location::parse(envelope);
     let is_url = matches!(location, transport::Location::Http(_));
     let network = if *net || is_url {
-        Some(net_args.net()?)
+        // Payload URIs under the envelope URL's origin (none for a file) or a prefix given.
+        let origins: &[&str] = if is_url { &[envelope.as_str()] } else { &[] };
+        Some((net_args.net()?, net_args.allowed(origins)?))
     } else {
         None
     };
     let bytes = match (&location, &network) {
-        (transport::Location::Http(url), Some(n)) => match n.get(
+        (transport::Location::Http(url), Some((n, _))) => match n.get(
             url,
             transport::poll::MAX_ENVELOPE_DOWNLOAD,
             transport::ENVELOPE_MEDIA_TYPE,
@@ -1158,8 +1180,8 @@ fn install(
             return Ok(true);
         }
         match (&network, transport::Location::parse(uri)) {
-            (Some(n), transport::Location::Http(_)) => {
-                transport::poll::fetch_uri(n, uri, bound, sink)
+            (Some((n, allowed)), transport::Location::Http(_)) => {
+                transport::poll::fetch_uri(n, allowed, uri, bound, sink)
             }
             _ => Err(AgentError::Payload {
                 uri: uri.to_string(),
@@ -1218,15 +1240,19 @@ fn install(
             outln!(
                 "  approved REE files (write them with `suit-agent export PATH --ree-root DIR`):"
             );
+            // The manifest's signer chose them: ESC, BEL and newline are valid segments.
             for p in &done.ree_paths {
-                outln!("    {p}");
+                outln!("    {}", suit_host::human::printable(p));
             }
         }
         return Ok(());
     };
     let (written, failed) = client::write_approved_files(tee, root, &done.ree_paths);
     for w in &written {
-        outln!("  wrote approved REE file {}", w.display());
+        outln!(
+            "  wrote approved REE file {}",
+            suit_host::human::printable(&w.display().to_string())
+        );
     }
     failed.map_or(Ok(()), Err)
 }

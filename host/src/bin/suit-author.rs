@@ -1116,7 +1116,11 @@ fn main() -> ExitCode {
             if json {
                 outln!("{}", error_json(&e));
             }
-            errln!("suit-author: {e}");
+            // Line by line: a message may quote an artifact (the quoted parts escape its
+            // newlines where they are made), the message's own lines stay lines.
+            let text = e.to_string();
+            let lines: Vec<_> = text.split('\n').map(suit_host::human::printable).collect();
+            errln!("suit-author: {}", lines.join("\n"));
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
         }
     }

@@ -3,10 +3,12 @@
 //! limits; small bounded GETs (envelopes, nonces) and one POST per report.
 //!
 //! The agent decides nothing here either: it fetches the URLs it is given on the command line
-//! and the URIs the TA returns after authenticating a manifest, and hands the bytes over. Wrong
+//! and the URIs the TA returns after authenticating a manifest (those only under the
+//! operator's prefixes: [`allow`]), and hands the bytes over. Wrong
 //! bytes are the TA's to refuse (digests are checked inside it); this module only refuses what
 //! it can see without trusting anything: more bytes than allowed, inconsistent ranges, stalls.
 
+pub mod allow;
 pub mod local;
 pub mod lock;
 pub mod log;
@@ -402,9 +404,14 @@ impl Net {
     fn status_failure(url: &str, code: u16) -> Failure {
         match code {
             408 | 429 | 500..=599 => Failure::Transient(format!("server answered HTTP {code}")),
-            301..=308 => Failure::Fatal(net_error(
+            // 304 (asked without a validator), 305 and 306 are not redirects.
+            301 | 302 | 303 | 307 | 308 => Failure::Fatal(net_error(
                 url,
                 format!("server redirects (HTTP {code}); the agent does not follow redirects: give the final URL"),
+            )),
+            304 => Failure::Fatal(net_error(
+                url,
+                "server answered HTTP 304 (not modified) to a request that was not conditional",
             )),
             _ => Failure::Fatal(net_error(url, format!("server answered HTTP {code}"))),
         }

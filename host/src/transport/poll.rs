@@ -9,6 +9,10 @@
 //! Status tracker: one `POST` of the COSE_Sign1 report (`application/suit-report+cose`) per
 //! attempt to the report URL; optionally `GET` of a nonce (1..64 raw bytes, or hex text) from
 //! the nonce URL first, which the TA binds into the report's signature.
+//!
+//! Payload URIs are fetched only under the allowed prefixes ([`super::allow`]; by default the
+//! base URL's origin). Just before InstallFinish an in-flight mark is saved ([`InFlight`]), so
+//! an agent killed while the TA commits learns the outcome from the TA in its next round.
 
 use std::path::{Path, PathBuf};
 
@@ -25,11 +29,26 @@ use crate::tee::{AgentError, Transport};
 /// ([`AgentError::EnvelopeTooLarge`]).
 pub const MAX_ENVELOPE_DOWNLOAD: u64 = suit_common::suit::envelope::MAX_ENVELOPE_LEN as u64;
 
-/// How many times one envelope is handed to the TA when each attempt is refused for its
-/// fetched payload ([`AgentError::is_about_fetched_payload`]): the last refusal is recorded
-/// as the verdict on it. The fault cannot tell fetched bytes from the envelope's own or
-/// installed content, so an unbounded retry could re-download and re-submit forever.
-pub const MAX_PAYLOAD_ATTEMPTS: u32 = 3;
+/// Most rounds skipped between two attempts at a manifest whose fetched payload the TA
+/// refused ([`AgentError::is_about_fetched_payload`]). Such a refusal is never recorded as
+/// the verdict on the manifest (the bytes came from a URL, not from the envelope: a stale
+/// CDN object or a MITM on plain HTTP must not disable an authentic update for good), but
+/// the fault cannot tell fetched bytes from the envelope's own or installed content, so the
+/// attempts back off: after attempt n, 2^(n-1) - 1 rounds are skipped, at most this many, so
+/// at least one attempt in 64 rounds once the back-off is at its cap.
+pub const MAX_PAYLOAD_SKIP_ROUNDS: u32 = 63;
+
+/// Attempts after which the release before this one recorded a payload refusal as the verdict
+/// on its manifest (state files it wrote are migrated by [`PollState::load`]).
+const LEGACY_FINAL_ATTEMPTS: u32 = 3;
+
+/// Rounds to skip after `attempts` payload refusals ([`MAX_PAYLOAD_SKIP_ROUNDS`]).
+fn skip_rounds_after(attempts: u32) -> u32 {
+    1u32.checked_shl(attempts.saturating_sub(1))
+        .map_or(MAX_PAYLOAD_SKIP_ROUNDS, |n| {
+            (n - 1).min(MAX_PAYLOAD_SKIP_ROUNDS)
+        })
+}
 
 /// How many manifests' payload refusals [`PollState::payload_refusals`] keeps (the latest):
 /// enough for a server alternating a few envelopes, bounded whatever it serves.
@@ -44,12 +63,28 @@ pub struct PayloadRefusals {
     /// one; keyed by it rather than by the envelope's bytes, another encoding of the same
     /// envelope (an unprotected header a server adds) does not start a new count.
     pub manifest_digest: String,
-    /// Attempts refused so far; [`MAX_PAYLOAD_ATTEMPTS`] once recorded as the verdict (an
-    /// envelope claiming this digest is then not handed over again).
+    /// Attempts refused so far (saturating; never a verdict).
     pub attempts: u32,
-    /// Rounds still to skip before the next attempt: after attempt n, 2^(n-1) - 1, so
-    /// attempt n + 1 comes 2^(n-1) rounds later.
+    /// Rounds still to skip before the next attempt: after attempt n, 2^(n-1) - 1, at most
+    /// [`MAX_PAYLOAD_SKIP_ROUNDS`], so attempt n + 1 comes 2^(n-1) rounds later, at most 64.
     pub skip_rounds: u32,
+}
+
+/// What `poll` saves just before it asks the TA to finish (commit) an install, and clears
+/// once it has recorded the TA's answer. Found at the start of a round, it says an earlier
+/// round was ended (killed, a power cut) while the TA committed or not: that round's outcome
+/// is then asked of the TA ([`PollState::in_flight`]), never taken from the server.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct InFlight {
+    /// SHA-256 (hex) of the manifest, as the TA authenticated it at InstallPrepare.
+    pub manifest_digest: String,
+    /// Its sequence number, as the TA gave it at InstallPrepare.
+    pub sequence_number: u64,
+    /// SHA-256 (hex) of the envelope handed over, and the server's entity tag of it: what is
+    /// recorded as decided if the TA committed it.
+    pub envelope_sha256: String,
+    pub etag: Option<String>,
 }
 
 /// What a poll remembers between rounds (a JSON file).
@@ -66,11 +101,24 @@ pub struct PollState {
     /// for it, [`AgentError::is_about_fetched_payload`], which a later round retries).
     pub envelope_sha256: Option<String>,
     /// Manifests whose attempts were refused for their fetched payload, the latest last (at
-    /// most [`MAX_PAYLOAD_REFUSALS_KEPT`]): retried with back-off, and recorded as decided
-    /// after [`MAX_PAYLOAD_ATTEMPTS`]. Absent from older state files (which load as none; the
-    /// single `payload-refused` record of one release is ignored, its count restarting).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// most [`MAX_PAYLOAD_REFUSALS_KEPT`]): retried with back-off ([`MAX_PAYLOAD_SKIP_ROUNDS`]),
+    /// never recorded as decided. Saved as `payload-retries`: absent from older state files
+    /// (which load as none; their `payload-refusals` are migrated by [`PollState::load`], the
+    /// single `payload-refused` record of an earlier release is ignored, its count restarting).
+    #[serde(
+        default,
+        rename = "payload-retries",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub payload_refusals: Vec<PayloadRefusals>,
+    /// The previous release's list, in which [`LEGACY_FINAL_ATTEMPTS`] refusals were a
+    /// verdict: read only, to migrate ([`PollState::load`]).
+    #[serde(default, rename = "payload-refusals", skip_serializing)]
+    legacy_payload_refusals: Vec<PayloadRefusals>,
+    /// An install handed to InstallFinish whose outcome this agent has not recorded yet
+    /// ([`InFlight`]). Absent from older state files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight: Option<InFlight>,
     /// The report of that decision is still to be posted (the tracker could not be reached):
     /// each round tries again, until it is posted or another envelope is decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,6 +166,28 @@ impl PollState {
             }
             PollState::default()
         });
+        let legacy = std::mem::take(&mut state.legacy_payload_refusals);
+        if legacy.iter().any(|r| r.attempts >= LEGACY_FINAL_ATTEMPTS) {
+            // That release saved the envelope with a third payload refusal as decided (its
+            // digest and ETag): no longer a verdict, so they are forgotten. If the envelope
+            // last decided was another one, the TA gives its verdict on it again.
+            log::info(&format!(
+                "{}: a payload refusal recorded as a verdict by an earlier release; \
+                 the envelope is fetched and handed over again",
+                path.display()
+            ));
+            state.etag = None;
+            state.envelope_sha256 = None;
+        }
+        if state.payload_refusals.is_empty() {
+            state.payload_refusals = legacy
+                .into_iter()
+                .map(|r| PayloadRefusals {
+                    skip_rounds: r.skip_rounds.min(MAX_PAYLOAD_SKIP_ROUNDS),
+                    ..r
+                })
+                .collect();
+        }
         let excess = state
             .payload_refusals
             .len()
@@ -163,6 +233,8 @@ pub struct PollOptions {
     pub nonce_url: Option<String>,
     pub state_file: PathBuf,
     pub ree_root: Option<PathBuf>,
+    /// Where payload URIs may be fetched from (by default the origin of `base`).
+    pub allowed: super::allow::UrlPolicy,
 }
 
 /// What one round did.
@@ -204,26 +276,37 @@ pub fn envelope_url(tee: &mut dyn Transport, base: &str) -> Result<String, Agent
     ))
 }
 
-/// Fetches a payload URI the TA named over the network. `poll` reads no local files: an
-/// envelope from a server names network resources only (`install` resolves files itself).
+/// Fetches a payload URI the TA named over the network, if `allowed` lets it (checked
+/// before connecting). `poll` reads no local files: an envelope from a server names network
+/// resources only (`install` resolves files itself). A URI that is not http(s), does not
+/// parse, or is not allowed is [`AgentError::UriRefused`], a verdict on the envelope.
 /// `authenticated`: the TA's size bound for this URI (the manifest's image size), if any.
 pub fn fetch_uri(
     net: &Net,
+    allowed: &super::allow::UrlPolicy,
     uri: &str,
     authenticated: Option<u64>,
     sink: &mut dyn Sink,
 ) -> Result<bool, AgentError> {
+    allowed.check(uri).map_err(|why| AgentError::UriRefused {
+        uri: uri.to_string(),
+        why,
+    })?;
     let limit = Limit::new(net.config().max_payload, authenticated);
     match Location::parse(uri) {
         Location::Http(url) => {
             let n = net.stream(&url, limit, sink)?;
-            log::info(&format!("fetched {url} ({n} bytes)"));
+            log::info(&format!(
+                "fetched {} ({n} bytes)",
+                crate::human::printable(&url)
+            ));
             Ok(true)
         }
-        Location::File(_) => Err(AgentError::File(format!(
-            "the manifest fetches {}: poll fetches only http(s) URIs (use install for files)",
-            crate::human::printable(uri)
-        ))),
+        // `check` passes http(s) URIs only.
+        Location::File(_) => Err(AgentError::UriRefused {
+            uri: uri.to_string(),
+            why: super::allow::UriRefusal::NotHttp,
+        }),
     }
 }
 
@@ -357,6 +440,119 @@ fn write_pending_ree(
     }
 }
 
+/// What the TA says became of an install an earlier round handed to InstallFinish.
+enum Settled {
+    /// Its latest authenticated report is this manifest's success: committed.
+    Committed,
+    /// It holds no report to sign for the current state (a commit whose report was not
+    /// stored, such as a power cut between the two): the manifest's REE components, which
+    /// `status` lists at its sequence number, are approved, but no report of it can be posted.
+    Unreported,
+    /// Anything else: not committed by that round, as far as the TA can tell.
+    NotCommitted,
+}
+
+/// Asks the TA what became of `mark`: its latest authenticated report (read, not verified:
+/// it comes from the TA over the TEE channel, as InstallFinish's answer would have).
+fn settled(tee: &mut dyn Transport, mark: &InFlight) -> Result<Settled, AgentError> {
+    use suit_common::fault::{Fault, ServiceFault};
+    let signed = match client::report_of(tee, None, false) {
+        Ok(signed) => signed,
+        Err(AgentError::Refused { fault, .. })
+            if matches!(
+                Fault::decode(&fault),
+                Some(Fault::Service(ServiceFault::ReportNotCurrent))
+            ) =>
+        {
+            return Ok(Settled::Unreported)
+        }
+        Err(e) if e.is_verdict() => return Ok(Settled::NotCommitted),
+        Err(e) => return Err(e),
+    };
+    let report = suit_common::report::Report::decode(&client::signed_report_payload(&signed)?)
+        .map_err(|_| AgentError::BadResponse("report does not decode"))?;
+    let this = report.authenticated != Some(false)
+        && report.manifest_digest.map(hex::encode).as_deref() == Some(&*mark.manifest_digest)
+        && report.sequence_number == Some(mark.sequence_number);
+    Ok(if this && report.is_success() {
+        Settled::Committed
+    } else {
+        Settled::NotCommitted
+    })
+}
+
+/// The approved REE files (their TA paths) of the components `status` lists at `sequence`.
+fn ree_paths_at(tee: &mut dyn Transport, sequence: u64) -> Result<Vec<String>, AgentError> {
+    use suit_common::service::components::{classify, Kind};
+    use suit_common::suit::component::ComponentId;
+    let status = client::status(tee)?;
+    Ok(status
+        .service
+        .components
+        .iter()
+        .filter(|c| c.sequence_number == sequence)
+        .filter_map(|c| {
+            let segments: Vec<&[u8]> = c.id.0.iter().map(|s| s.as_slice()).collect();
+            match classify(&ComponentId::new(&segments)) {
+                Ok(Kind::Ree { path }) => Some(path),
+                _ => None,
+            }
+        })
+        .collect())
+}
+
+/// Settles an install an earlier round handed to InstallFinish without recording the TA's
+/// answer ([`PollState::in_flight`]), from what the TA says: committed, it is recorded as
+/// that round would have (decided, its REE files pending, its report to post); committed
+/// without a report, its REE files are pending; else nothing is recorded and this round
+/// goes on as usual (the TA gives its verdict on the envelope, or installs it). The TA not
+/// answering keeps the mark and ends the round.
+fn settle_in_flight(
+    tee: &mut dyn Transport,
+    opts: &PollOptions,
+    state: &mut PollState,
+) -> Result<(), AgentError> {
+    let Some(mark) = state.in_flight.clone() else {
+        return Ok(());
+    };
+    let settled = settled(tee, &mark)?;
+    let ree = match (&settled, &opts.ree_root) {
+        (Settled::NotCommitted, _) | (_, None) => Vec::new(),
+        (_, Some(_)) => ree_paths_at(tee, mark.sequence_number)?,
+    };
+    let what = format!(
+        "an earlier round ended while the TA finished manifest {} (sequence number {})",
+        mark.manifest_digest, mark.sequence_number
+    );
+    match settled {
+        Settled::Committed => {
+            log::info(&format!("{what}: the TA committed it; recorded now"));
+            state.etag = mark.etag;
+            state.envelope_sha256 = Some(mark.envelope_sha256);
+            if let Some(i) = state.payload_refusals_of(&mark.manifest_digest) {
+                state.payload_refusals.remove(i);
+            }
+            state.report_pending = opts.report_url.as_ref().map(|_| PendingReport {
+                authenticated: true,
+            });
+        }
+        Settled::Unreported => log::warn(&format!(
+            "{what}: the TA committed an update but holds no report of it; its approved REE \
+             files at that sequence number are written, and the envelope is handed over again"
+        )),
+        Settled::NotCommitted => log::info(&format!(
+            "{what}: the TA did not commit it; the envelope is handed over again"
+        )),
+    }
+    for path in ree {
+        if !state.ree_pending.contains(&path) {
+            state.ree_pending.push(path);
+        }
+    }
+    state.in_flight = None;
+    state.save(&opts.state_file)
+}
+
 /// One poll round. The caller holds the agent lock and the TA session.
 pub fn poll_once(
     tee: &mut dyn Transport,
@@ -366,6 +562,8 @@ pub fn poll_once(
 ) -> Result<Outcome, AgentError> {
     let url = envelope_url(tee, &opts.base)?;
     let mut state = PollState::load(&opts.state_file);
+    // First what the TA made of an install the last round did not see finish.
+    settle_in_flight(tee, opts, &mut state)?;
     if state.url != url {
         // Another envelope URL: what was learnt about the old one is void; the device's
         // approved REE files still to write are not.
@@ -436,27 +634,15 @@ pub fn poll_once(
     let earlier = state
         .payload_refusals_of(&manifest_digest)
         .map(|i| state.payload_refusals[i].clone());
-    if let Some(mut r) = earlier
-        .clone()
-        .filter(|r| r.skip_rounds > 0 || r.attempts >= MAX_PAYLOAD_ATTEMPTS)
-    {
-        if r.attempts >= MAX_PAYLOAD_ATTEMPTS {
-            log::info(&format!(
-                "{url}: envelope sha-256 {digest} claims manifest {manifest_digest}, whose \
-                 payload was refused {} times (recorded as its verdict); not handed over",
-                r.attempts
-            ));
-            state.etag = etag;
-        } else {
-            r.skip_rounds -= 1;
-            log::info(&format!(
-                "{url}: envelope sha-256 {digest} (manifest {manifest_digest}) refused for \
-                 its payload {} time(s); handing it over again in {} round(s)",
-                r.attempts,
-                r.skip_rounds + 1
-            ));
-            state.keep_payload_refusals(r);
-        }
+    if let Some(mut r) = earlier.clone().filter(|r| r.skip_rounds > 0) {
+        r.skip_rounds -= 1;
+        log::info(&format!(
+            "{url}: envelope sha-256 {digest} (manifest {manifest_digest}) refused for its \
+             payload {} time(s); handing it over again in {} round(s)",
+            r.attempts,
+            r.skip_rounds + 1
+        ));
+        state.keep_payload_refusals(r);
         state.save(&opts.state_file)?;
         return Ok(Outcome {
             round: Round::UpToDate,
@@ -468,12 +654,22 @@ pub fn poll_once(
         envelope.len()
     ));
     let mut authenticated = false;
-    let outcome = client::install_streamed(
+    let outcome = client::install_streamed_marked(
         tee,
         &envelope,
-        &mut |uri, bound, sink| fetch_uri(net, uri, bound, sink),
+        &mut |uri, bound, sink| fetch_uri(net, &opts.allowed, uri, bound, sink),
         progress,
         &mut authenticated,
+        // Saved durably before the TA may commit; no InstallFinish without it.
+        &mut |prepared| {
+            state.in_flight = Some(InFlight {
+                manifest_digest: manifest_digest.clone(),
+                sequence_number: prepared.sequence_number,
+                envelope_sha256: digest.clone(),
+                etag: etag.clone(),
+            });
+            state.save(&opts.state_file)
+        },
     );
     // A refusal of the fetched payload bytes (not part of the envelope, and they may be right
     // next time) is reported but not recorded as a decision about the envelope.
@@ -503,33 +699,28 @@ pub fn poll_once(
                 || (e.is_refusal_after_authentication()
                     && suit_common::suit::envelope::Envelope::decode(&envelope).is_ok());
             if e.is_about_fetched_payload() {
+                decided = false;
                 let attempts = earlier.map_or(0, |r| r.attempts).saturating_add(1);
-                let skip_rounds = if attempts >= MAX_PAYLOAD_ATTEMPTS {
-                    log::warn(&format!(
-                        "{url}: the TA refused the payload fetched for this envelope \
-                         {attempts} times ({e}); recorded as its verdict: manifest \
-                         {manifest_digest} is not handed over again, in any encoding"
-                    ));
-                    0
-                } else {
-                    decided = false;
-                    let skip_rounds = (1u32 << (attempts - 1)) - 1;
-                    let when = match skip_rounds {
-                        0 => "the next round".to_string(),
-                        n => format!("the round after {n} skipped"),
-                    };
-                    log::warn(&format!(
-                        "{url}: the TA refused the payload fetched for this envelope ({e}); \
-                         attempt {attempts} of {MAX_PAYLOAD_ATTEMPTS}: {when} hands the \
-                         envelope over again"
-                    ));
-                    skip_rounds
+                let skip_rounds = skip_rounds_after(attempts);
+                let when = match skip_rounds {
+                    0 => "the next round".to_string(),
+                    n => format!("the round after {n} skipped"),
                 };
+                log::warn(&format!(
+                    "{url}: the TA refused the payload fetched for this envelope ({e}); \
+                     attempt {attempts}: {when} hands the envelope over again"
+                ));
                 state.keep_payload_refusals(PayloadRefusals {
                     manifest_digest: manifest_digest.clone(),
                     attempts,
                     skip_rounds,
                 });
+            } else if let Some(i) = state.payload_refusals_of(&manifest_digest) {
+                // A verdict on the manifest itself (authenticated: its digest is the one the
+                // count is kept for) ends its count, as an install does.
+                if authenticated {
+                    state.payload_refusals.remove(i);
+                }
             }
             (Round::Refused(e), None)
         }
@@ -548,6 +739,7 @@ pub fn poll_once(
             }
         }
     }
+    state.in_flight = None;
     if decided {
         state.etag = etag;
         state.envelope_sha256 = Some(digest);
@@ -568,6 +760,51 @@ pub fn poll_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The back-off doubles and stops at its cap, for any count (no overflow).
+    #[test]
+    fn payload_retries_back_off_to_a_cap() {
+        let skips: Vec<u32> = (1..=8).map(skip_rounds_after).collect();
+        assert_eq!(skips, [0, 1, 3, 7, 15, 31, 63, 63]);
+        for n in [32, 33, 1000, u32::MAX] {
+            assert_eq!(skip_rounds_after(n), MAX_PAYLOAD_SKIP_ROUNDS);
+        }
+    }
+
+    /// A state file of the release that recorded a third payload refusal as the verdict on
+    /// the envelope (its digest and ETag saved, `payload-refusals`) loads with that verdict
+    /// undone: digest and ETag forgotten, the count kept (saved as `payload-retries`).
+    #[test]
+    fn a_payload_verdict_of_the_previous_release_is_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("poll.json");
+        let old = serde_json::json!({"url": "u", "etag": "\"e\"", "envelope-sha256": "ab",
+            "payload-refusals": [{"manifest-digest": "m", "attempts": 3, "skip-rounds": 0}]});
+        std::fs::write(&path, old.to_string()).unwrap();
+        let s = PollState::load(&path);
+        assert_eq!(
+            (s.etag.as_deref(), s.envelope_sha256.as_deref()),
+            (None, None)
+        );
+        assert_eq!(s.payload_refusals.len(), 1);
+        assert_eq!(s.payload_refusals[0].attempts, 3);
+        s.save(&path).unwrap();
+        let saved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert!(saved.get("payload-refusals").is_none(), "{saved}");
+        assert_eq!(
+            saved["payload-retries"][0]["manifest-digest"], "m",
+            "{saved}"
+        );
+
+        // Counts short of that release's verdict leave the decision alone.
+        let old = serde_json::json!({"url": "u", "etag": "\"e\"", "envelope-sha256": "ab",
+            "payload-refusals": [{"manifest-digest": "m", "attempts": 2, "skip-rounds": 1}]});
+        std::fs::write(&path, old.to_string()).unwrap();
+        let s = PollState::load(&path);
+        assert_eq!(s.envelope_sha256.as_deref(), Some("ab"));
+        assert_eq!(s.payload_refusals[0].skip_rounds, 1);
+    }
 
     /// A state file of the release that kept one `payload-refused` record loads (the record
     /// ignored); more payload refusals than are kept load as the latest ones.
@@ -592,7 +829,7 @@ mod tests {
             })
             .collect();
         let state = serde_json::json!({"url": "u", "etag": null, "envelope-sha256": null,
-            "payload-refusals": many});
+            "payload-retries": many});
         std::fs::write(&path, state.to_string()).unwrap();
         let mut s = PollState::load(&path);
         let kept: Vec<_> = s

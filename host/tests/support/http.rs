@@ -32,6 +32,8 @@ pub enum Behaviour {
     Stall { total: usize, first: usize },
     /// Records the POST body under this path.
     Collect,
+    /// An empty answer with this status line (`"302 Found"`) and a `Location` of `/moved`.
+    Status(String),
     /// 200 announcing the whole body, then `chunk` bytes of it every `every` (a server that
     /// never stalls but is slow), until the body is sent or the client goes away.
     Trickle {
@@ -165,6 +167,7 @@ impl Server {
         let out: Vec<u8> = match behaviour {
             None => head("404 Not Found", "", Some(0)),
             Some(Behaviour::Collect) => head("201 Created", "", Some(0)),
+            Some(Behaviour::Status(status)) => head(&status, "Location: /moved\r\n", Some(0)),
             Some(Behaviour::Serve {
                 body,
                 etag,
