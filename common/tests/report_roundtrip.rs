@@ -904,3 +904,35 @@ fn every_map_of_a_report_is_in_deterministic_order() {
         }
     }
 }
+
+/// A repeated map key is well-formed CBOR that no SUIT_Report may hold (RFC 8949 §5.6): the
+/// refusal says so rather than calling the bytes malformed.
+#[test]
+fn a_repeated_key_is_named_as_such() {
+    let good = sample_report().encode().unwrap();
+    // The first member again at the end of the top-level map.
+    assert_eq!(good[0] & 0xe0, 0xa0);
+    let count = usize::from(good[0] & 0x1f);
+    assert!(count < 23);
+    let first = {
+        let mut d = suit_common::cbor::Decoder::new(&good[1..]);
+        d.skip().unwrap();
+        d.skip().unwrap();
+        1 + d.position()
+    };
+    let mut repeated = vec![0xa0 | u8::try_from(count + 1).unwrap()];
+    repeated.extend_from_slice(&good[1..]);
+    repeated.extend_from_slice(&good[1..first]);
+    assert_eq!(
+        Report::decode(&repeated),
+        Err(ReportError::Malformed("SUIT_Report repeats a map key"))
+    );
+    let mut truncated = good.clone();
+    truncated.pop();
+    assert_eq!(
+        Report::decode(&truncated),
+        Err(ReportError::Malformed(
+            "SUIT_Report is not well-formed CBOR"
+        ))
+    );
+}

@@ -443,7 +443,13 @@ pub(super) fn decode_report(bytes: &[u8]) -> Result<Report, ReportError> {
     if bytes.len() > MAX_REPORT_LEN {
         return Err(ReportError::TooLarge("report"));
     }
-    cbor::check_well_formed(bytes).map_err(m("SUIT_Report is not well-formed CBOR"))?;
+    cbor::check_well_formed(bytes).map_err(|e| {
+        // Well-formed but invalid (RFC 8949 §5.6) is not malformed: say which.
+        ReportError::Malformed(match e.kind {
+            cbor::CborErrorKind::DuplicateKey => "SUIT_Report repeats a map key",
+            _ => "SUIT_Report is not well-formed CBOR",
+        })
+    })?;
     let mut d = Decoder::new(bytes);
     match d.peek() {
         // SUIT_Report_COSE_Encrypt0 (tagged or a 3-element array).
