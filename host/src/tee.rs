@@ -82,7 +82,9 @@ pub enum AgentError {
     /// A URI the TA named that the agent does not fetch: not http(s), not a URL it parses
     /// unambiguously, or under none of the allowed prefixes (`transport::allow`). A verdict
     /// on the envelope that names it ([`AgentError::is_verdict`]): nothing was fetched from
-    /// it, and the TA was not asked to finish, so it keeps no report of the attempt.
+    /// it, and the TA was not asked to finish, so it keeps no report of the attempt. One
+    /// outside the allowed prefixes is a verdict under these prefixes only (the operator's
+    /// flags): `poll` records it with the allow-list, and drops it when that changes.
     #[error("payload {}: {why}; not fetched, the update was not finished", crate::human::printable(.uri))]
     UriRefused {
         uri: String,
@@ -108,8 +110,10 @@ impl AgentError {
     /// interrupted or unconfirmed commit, steps out of order, a kind this build does not know)
     /// is not: the next attempt may succeed (exit 3, and `poll` retries it). An update the TA
     /// applied and completes before its next command ([`AgentError::is_commit_pending`]) is
-    /// decided too: the same envelope would now be refused as a rollback, so `poll` records it
-    /// and posts its report (exit 5 all the same: applied, with work left to the TA).
+    /// decided too: the same envelope would now be refused as a rollback, so `poll` keeps its
+    /// in-flight mark until the TA says it completed the commit, then records it, writes its
+    /// approved REE files and posts the TA's report of it (exit 5 all the same: applied, with
+    /// work left to the TA).
     pub fn is_verdict(&self) -> bool {
         match self {
             AgentError::Refused { kind, fault, .. } => match kind {
@@ -131,7 +135,8 @@ impl AgentError {
             AgentError::Status(Status::Refused) => true,
             // What the TA would answer (`too-large`) for these bytes, every time.
             AgentError::EnvelopeTooLarge { .. } => true,
-            // The same URI, named by the same authenticated manifest, every time.
+            // The same URI, named by the same authenticated manifest, every time (refused
+            // for the allow-list: under the same allow-list, which `poll` records with it).
             AgentError::UriRefused { .. } => true,
             _ => false,
         }
@@ -195,6 +200,29 @@ impl AgentError {
             }
             _ => false,
         }
+    }
+
+    /// Whether this refusal is decided by the authenticated manifest alone (with the device's
+    /// anchors and stored sequence numbers), whatever else the envelope carries and whatever
+    /// bytes were fetched for it: the engine's policy check before any command runs (signers
+    /// and their scopes, identifiers, the manifest's rollback number, update-management
+    /// rules; `Error::Policy`, fault `Install(Refused(Policy))`). Not a severed member the
+    /// envelope lacks or carries altered, an integrated payload or dependency, a decode or
+    /// command failure (a try-each may reach it only after fetched bytes failed a check),
+    /// nor a commit refusal (which components a run stages may depend on those bytes too):
+    /// `poll` ends a manifest's payload back-off on a success or on this only, so re-encoding
+    /// the envelope around the same manifest cannot reset it.
+    pub fn is_decided_by_the_manifest(&self) -> bool {
+        use suit_common::fault::Fault;
+        use suit_common::service::install::InstallError;
+        use suit_common::suit::error::Error;
+        let AgentError::Refused { fault, .. } = self else {
+            return false;
+        };
+        matches!(
+            Fault::decode(fault),
+            Some(Fault::Install(InstallError::Refused(e))) if matches!(*e, Error::Policy(_))
+        )
     }
 
     /// Whether the TA's fault places this refusal after it authenticated the manifest (so the
@@ -524,5 +552,56 @@ mod tests {
             assert!(e.is_verdict() && !e.is_about_fetched_payload(), "{e:?}");
         }
         assert!(!refused(RefusalKind::TooLarge, envelope).is_about_fetched_payload());
+    }
+
+    /// Only the policy check on the authenticated manifest (before any command) ends a
+    /// payload back-off; what the rest of the envelope or a run decides does not.
+    #[test]
+    fn only_policy_refusals_are_decided_by_the_manifest() {
+        use suit_common::suit::error::PolicyError;
+        use suit_common::suit::words::Words;
+        let policy = |p| refused(RefusalKind::Manifest, engine(Error::Policy(p)));
+        assert!(policy(PolicyError::Rollback {
+            stored: 2,
+            offered: 2
+        })
+        .is_decided_by_the_manifest());
+        assert!(policy(PolicyError::IdentifierNotPermitted).is_decided_by_the_manifest());
+        let in_install = |kind| {
+            engine(Error::Command(CommandError {
+                location: Location {
+                    manifest_depth: 0,
+                    section: Section::Install,
+                    path: vec![0],
+                    component: Some(0),
+                    offset: None,
+                },
+                kind,
+            }))
+        };
+        let commit_rollback = Some(InstallError::Commit(CommitRefusal::Rollback {
+            component: ComponentId::new(&[b"app"]),
+            offered: 1,
+            installed: 2,
+        }));
+        for f in [
+            engine(Error::SeveredSectionMissing(Section::Install)),
+            engine(Error::Auth(AuthError::SeveredMemberDigestMismatch {
+                member: 20,
+            })),
+            engine(Error::Invalid {
+                at: Words::Envelope,
+                reason: Words::Envelope,
+            }),
+            in_install(CommandErrorKind::MissingIntegratedPayload),
+            in_install(CommandErrorKind::Policy(
+                PolicyError::PlaintextNotPermitted { component: 0 },
+            )),
+            commit_rollback,
+            None,
+        ] {
+            let e = refused(RefusalKind::Manifest, f);
+            assert!(!e.is_decided_by_the_manifest(), "{e:?}");
+        }
     }
 }

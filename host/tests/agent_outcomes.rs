@@ -381,6 +381,84 @@ fn a_payload_refused_in_alternating_encodings_backs_off_as_one() {
     assert_eq!(installed_components(d), 0);
 }
 
+/// A severed copy of the manifest (suit-install left out of the envelope: refused, "the
+/// envelope does not carry it") is a verdict on that envelope, not on the manifest: it does
+/// not end the manifest's payload back-off, which goes on where it was when the full envelope
+/// comes back (re-encoding the same manifest so must not make `poll` hammer).
+#[test]
+fn a_severed_copy_of_the_manifest_does_not_reset_the_payload_back_off() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    std::fs::write(d.join("v1.bin"), payload(60_000, 1)).unwrap();
+    write(
+        d,
+        "v1.json",
+        format!(
+            r#"{{"sequence-number": 1, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}},
+            "components": [{{"id": ["app"], "file": "v1.bin", "uri": "{base}/p/v1.bin"}}]}}"#
+        ),
+    );
+    author(
+        d,
+        &[
+            "create",
+            "v1.json",
+            "-o",
+            "v1.suit",
+            "--payload-out",
+            "payloads",
+            "--sign-key",
+            "author.priv.pem",
+            "--severable",
+        ],
+    );
+    author(
+        d,
+        &[
+            "sever",
+            "v1.suit",
+            "-o",
+            "v1s.suit",
+            "--members-out",
+            "severed",
+            "--member",
+            "install",
+        ],
+    );
+    server.route("/p/v1.bin", serve(payload(60_000, 9), "\"bad\""));
+    server.route("/status/reports", Behaviour::Collect);
+    let env_path = envelope_path(d);
+    let mut seen = Vec::new();
+    for (round, name) in ["v1", "v1", "v1", "v1s", "v1", "v1"].iter().enumerate() {
+        let bytes = std::fs::read(d.join(format!("{name}.suit"))).unwrap();
+        server.route(&env_path, serve_envelope(bytes, &format!("\"{name}\"")));
+        let o = poll(d, &base, &[]);
+        let t = if o.status.code() == Some(0) {
+            ok(o)
+        } else {
+            fails(o, 1)
+        };
+        if round == 3 {
+            assert!(t.contains("severed"), "{t}");
+        }
+        let r = &poll_state(d)["payload-retries"][0];
+        seen.push((r["attempts"].as_u64(), r["skip-rounds"].as_u64()));
+    }
+    let counted = |a, s| (Some(a), Some(s));
+    assert_eq!(
+        seen,
+        [
+            counted(1, 0),
+            counted(2, 1),
+            counted(2, 0),
+            counted(2, 0),
+            counted(3, 3),
+            counted(3, 2)
+        ]
+    );
+    assert_eq!(installed_components(d), 0);
+}
+
 /// An approved REE file that cannot be written after the TA committed: `install` says what
 /// was installed and how to write the file (exit 5, not 2 as for bad input), with `--json`
 /// in its one document.

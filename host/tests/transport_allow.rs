@@ -2,8 +2,9 @@
 //! authenticated manifest names is fetched only under the origin of the URL the operator gave
 //! (the poll base URL, an envelope URL) or an `--allow-url-prefix`; one it will not fetch (not
 //! http(s), unparseable, not allowed) is a verdict on the envelope: `poll` records it and
-//! posts no report (the TA, not asked to finish, keeps none of that attempt), exit 1. The real
-//! `suit-agent --tee sim` against the test server of support/http.rs.
+//! posts no report (the TA, not asked to finish, keeps none of that attempt), exit 1; one not
+//! allowed is recorded for the allowed prefixes of that round only. The real `suit-agent
+//! --tee sim` against the test server of support/http.rs.
 
 mod support;
 
@@ -22,6 +23,10 @@ fn decided(d: &Path) -> serde_json::Value {
     state["envelope-sha256"].clone()
 }
 
+fn poll_state(d: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(d.join("poll.json")).unwrap()).unwrap()
+}
+
 fn sha256_of(d: &Path, file: &str) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(std::fs::read(d.join(file)).unwrap()))
@@ -29,8 +34,10 @@ fn sha256_of(d: &Path, file: &str) -> String {
 
 /// Envelopes naming a URI poll cannot fetch (another scheme, a port out of range) or may not
 /// (another origin: a second server, which sees no request): each round exits 1 saying why,
-/// posts nothing, and records the envelope, so the next round leaves it alone (up to date).
-/// The same URI under an `--allow-url-prefix` is fetched and installs.
+/// posts nothing, and records the envelope, so the next round leaves it alone (up to date),
+/// also under other allowed prefixes for the first two. The one not allowed is recorded for
+/// the prefixes of its round only: a later round given an `--allow-url-prefix` covering its
+/// URI hands it over again, and it installs (the poll state untouched by the test).
 #[test]
 fn a_uri_poll_will_not_fetch_is_a_verdict_on_the_envelope() {
     let (tmp, server, base) = device_and_server();
@@ -65,16 +72,28 @@ fn a_uri_poll_will_not_fetch_is_a_verdict_on_the_envelope() {
         assert_eq!(decided(d), sha256_of(d, &format!("{name}.suit")), "{t}");
         let t = ok(poll(d, &base, &[]));
         assert!(t.contains("not modified"), "{t}");
+        if i < 2 {
+            // Not a URI any prefix allows: still decided under other prefixes.
+            let wider = format!("{other_base}/p");
+            let t = ok(poll(d, &base, &["--allow-url-prefix", &wider]));
+            assert!(t.contains("not modified"), "{t}");
+        }
     }
     assert!(other.seen().is_empty(), "{:?}", other.seen());
     assert!(server.requests_to("/status/reports").is_empty());
     assert_eq!(installed_components(d), 0);
 
-    // Allowed by prefix (whole path segments): fetched, installed, reported.
-    std::fs::remove_file(d.join("poll.json")).unwrap();
+    // Allowed by prefix (whole path segments) in a later round: handed over again, fetched,
+    // installed, reported.
     let prefix = format!("{other_base}/p");
     let t = ok(poll(d, &base, &["--allow-url-prefix", &prefix]));
+    assert!(t.contains("allowed URL prefixes changed"), "{t}");
     assert!(t.contains("installed: "), "{t}");
+    assert_eq!(decided(d), sha256_of(d, "v2.suit"), "{t}");
+    assert!(
+        poll_state(d).get("refused-under-allow-list").is_none(),
+        "{t}"
+    );
     assert_eq!(other.requests_to("/p/v.bin").len(), 1);
     assert_eq!(server.requests_to("/status/reports").len(), 1);
 }

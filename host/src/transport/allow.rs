@@ -252,6 +252,31 @@ impl UrlPolicy {
             allowed: self.prefixes.iter().map(|p| p.shown.clone()).collect(),
         })
     }
+
+    /// SHA-256 (hex) of the prefixes as compared (scheme, host, port, path segments; their
+    /// order, repeats and spelling aside). A [`UriRefusal::NotAllowed`] verdict depends on
+    /// them as much as on the envelope: `poll` records it with this and forgets it when the
+    /// operator allows other URLs.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let mut keys: Vec<(bool, String, u16, &[String])> = self
+            .prefixes
+            .iter()
+            .map(|p| {
+                let host = match &p.origin.host {
+                    Host::Name(n) => format!("name {n}"),
+                    Host::V4(a) => format!("v4 {a}"),
+                    Host::V6(a) => format!("v6 {a}"),
+                };
+                (p.origin.https, host, p.origin.port, p.segments.as_slice())
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        // JSON: an unambiguous encoding of the list (a segment may hold any character).
+        let text = serde_json::to_vec(&keys).unwrap_or_default();
+        hex::encode(sha2::Sha256::digest(&text))
+    }
 }
 
 /// `scheme://host:port` of a parsed URL, for messages.
@@ -384,6 +409,50 @@ mod tests {
             refused.to_string().contains("--allow-url-prefix"),
             "{refused}"
         );
+    }
+
+    /// The fingerprint follows what is allowed, not how the prefixes were written.
+    #[test]
+    fn the_fingerprint_changes_with_what_is_allowed_only() {
+        let base = policy(
+            &["http://127.0.0.1:8080/fw"],
+            &["https://cdn.example.com/p"],
+        );
+        let same = policy(
+            &["HTTP://127.0.0.1:8080/other"],
+            &[
+                "https://CDN.example.com:443/p/",
+                "https://cdn.example.com/p",
+            ],
+        );
+        assert_eq!(base.fingerprint(), same.fingerprint());
+        let reordered = UrlPolicy::new(
+            &[],
+            &[
+                "https://cdn.example.com/p".to_string(),
+                "http://127.0.0.1:8080".to_string(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(base.fingerprint(), reordered.fingerprint());
+        for other in [
+            policy(&["http://127.0.0.1:8080/fw"], &[]),
+            policy(
+                &["http://127.0.0.1:8080/fw"],
+                &["https://cdn.example.com/p/a"],
+            ),
+            policy(&["http://127.0.0.1:8080/fw"], &["http://cdn.example.com/p"]),
+            policy(
+                &["http://127.0.0.1:8081/fw"],
+                &["https://cdn.example.com/p"],
+            ),
+            policy(
+                &["http://127.0.0.1:8080/fw"],
+                &["https://cdn.example.com/p", "http://localhost:8080/p"],
+            ),
+        ] {
+            assert_ne!(base.fingerprint(), other.fingerprint(), "{other:?}");
+        }
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!
 //! Payload URIs are fetched only under the allowed prefixes ([`super::allow`]; by default the
 //! base URL's origin). Just before InstallFinish an in-flight mark is saved ([`InFlight`]), so
-//! an agent killed while the TA commits learns the outcome from the TA in its next round.
+//! an agent killed while the TA commits learns the outcome from the TA in its next round (and
+//! a `CommitPending` answer, in the same round once the TA has completed the commit).
 
 use std::path::{Path, PathBuf};
 
@@ -115,6 +116,16 @@ pub struct PollState {
     /// verdict: read only, to migrate ([`PollState::load`]).
     #[serde(default, rename = "payload-refusals", skip_serializing)]
     legacy_payload_refusals: Vec<PayloadRefusals>,
+    /// Set when the envelope last decided about was refused for a payload URI outside the
+    /// allowed prefixes ([`UriRefusal::NotAllowed`]): those prefixes' fingerprint
+    /// ([`UrlPolicy::fingerprint`]). That verdict is the operator's flags' as much as the
+    /// envelope's, so a round under other prefixes forgets it (digest, ETag) and hands the
+    /// envelope over again. Absent from older state files.
+    ///
+    /// [`UriRefusal::NotAllowed`]: super::allow::UriRefusal::NotAllowed
+    /// [`UrlPolicy::fingerprint`]: super::allow::UrlPolicy::fingerprint
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_under_allow_list: Option<String>,
     /// An install handed to InstallFinish whose outcome this agent has not recorded yet
     /// ([`InFlight`]). Absent from older state files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -442,20 +453,26 @@ fn write_pending_ree(
 
 /// What the TA says became of an install an earlier round handed to InstallFinish.
 enum Settled {
-    /// Its latest authenticated report is this manifest's success: committed.
+    /// Its latest authenticated report is this manifest's success, or its `CommitPending`
+    /// refusal of a commit the TA has since completed: committed.
     Committed,
     /// It holds no report to sign for the current state (a commit whose report was not
-    /// stored, such as a power cut between the two): the manifest's REE components, which
-    /// `status` lists at its sequence number, are approved, but no report of it can be posted.
+    /// stored, such as a power cut between the two): its REE components are approved, but
+    /// no report of it can be posted.
     Unreported,
     /// Anything else: not committed by that round, as far as the TA can tell.
     NotCommitted,
 }
 
 /// Asks the TA what became of `mark`: its latest authenticated report (read, not verified:
-/// it comes from the TA over the TEE channel, as InstallFinish's answer would have).
+/// it comes from the TA over the TEE channel, as InstallFinish's answer would have). That
+/// command is also the first the TA answers after a `CommitPending` refusal, so the TA has
+/// completed that commit (`reconcile`) before it answers, or refuses (the device's trouble:
+/// the mark stays).
 fn settled(tee: &mut dyn Transport, mark: &InFlight) -> Result<Settled, AgentError> {
     use suit_common::fault::{Fault, ServiceFault};
+    use suit_common::report::ReportResult;
+    use suit_common::service::install::{CommitRefusal, InstallError};
     let signed = match client::report_of(tee, None, false) {
         Ok(signed) => signed,
         Err(AgentError::Refused { fault, .. })
@@ -474,15 +491,41 @@ fn settled(tee: &mut dyn Transport, mark: &InFlight) -> Result<Settled, AgentErr
     let this = report.authenticated != Some(false)
         && report.manifest_digest.map(hex::encode).as_deref() == Some(&*mark.manifest_digest)
         && report.sequence_number == Some(mark.sequence_number);
-    Ok(if this && report.is_success() {
-        Settled::Committed
-    } else {
-        Settled::NotCommitted
-    })
+    if !this {
+        return Ok(Settled::NotCommitted);
+    }
+    let pending = match &report.result {
+        ReportResult::Success => return Ok(Settled::Committed),
+        ReportResult::Failure(f) => match &f.detail {
+            Some(Fault::Install(InstallError::Commit(CommitRefusal::CommitPending { uuid }))) => {
+                uuid.clone()
+            }
+            _ => return Ok(Settled::NotCommitted),
+        },
+    };
+    // Completed, unless OP-TEE refused the kept TA image when the TA tried again: then the
+    // old state holds, with that TA marked unconfirmed.
+    let status = client::status(tee)?;
+    Ok(
+        if status
+            .service
+            .unconfirmed_tas
+            .iter()
+            .any(|u| u.0.as_slice() == pending.as_slice())
+        {
+            Settled::NotCommitted
+        } else {
+            Settled::Committed
+        },
+    )
 }
 
-/// The approved REE files (their TA paths) of the components `status` lists at `sequence`.
-fn ree_paths_at(tee: &mut dyn Transport, sequence: u64) -> Result<Vec<String>, AgentError> {
+/// The approved REE files (their TA paths) of every component `status` lists: all of the
+/// device's approved normal-world content. Not only those at the settled manifest's sequence
+/// number: a dependency's components carry the dependency's number, and another manifest's
+/// may carry the same one. Writing one again that is already in place is harmless: the same
+/// bytes (exported and checked against the TA's digest), replaced atomically.
+fn ree_paths(tee: &mut dyn Transport) -> Result<Vec<String>, AgentError> {
     use suit_common::service::components::{classify, Kind};
     use suit_common::suit::component::ComponentId;
     let status = client::status(tee)?;
@@ -490,7 +533,6 @@ fn ree_paths_at(tee: &mut dyn Transport, sequence: u64) -> Result<Vec<String>, A
         .service
         .components
         .iter()
-        .filter(|c| c.sequence_number == sequence)
         .filter_map(|c| {
             let segments: Vec<&[u8]> = c.id.0.iter().map(|s| s.as_slice()).collect();
             match classify(&ComponentId::new(&segments)) {
@@ -501,16 +543,18 @@ fn ree_paths_at(tee: &mut dyn Transport, sequence: u64) -> Result<Vec<String>, A
         .collect())
 }
 
-/// Settles an install an earlier round handed to InstallFinish without recording the TA's
-/// answer ([`PollState::in_flight`]), from what the TA says: committed, it is recorded as
-/// that round would have (decided, its REE files pending, its report to post); committed
-/// without a report, its REE files are pending; else nothing is recorded and this round
-/// goes on as usual (the TA gives its verdict on the envelope, or installs it). The TA not
-/// answering keeps the mark and ends the round.
+/// Settles an install handed to InstallFinish without the TA's answer recorded
+/// ([`PollState::in_flight`]: an earlier round was ended, or this one got `CommitPending`),
+/// from what the TA says: committed, it is recorded as that round would have (decided, the
+/// approved REE files pending, the TA's report to post); committed without a report, the
+/// approved REE files are pending; else nothing is recorded and the round goes on as usual
+/// (the TA gives its verdict on the envelope, or installs it). The TA not answering keeps
+/// the mark and ends the round.
 fn settle_in_flight(
     tee: &mut dyn Transport,
     opts: &PollOptions,
     state: &mut PollState,
+    this_round: bool,
 ) -> Result<(), AgentError> {
     let Some(mark) = state.in_flight.clone() else {
         return Ok(());
@@ -518,17 +562,24 @@ fn settle_in_flight(
     let settled = settled(tee, &mark)?;
     let ree = match (&settled, &opts.ree_root) {
         (Settled::NotCommitted, _) | (_, None) => Vec::new(),
-        (_, Some(_)) => ree_paths_at(tee, mark.sequence_number)?,
+        (_, Some(_)) => ree_paths(tee)?,
     };
     let what = format!(
-        "an earlier round ended while the TA finished manifest {} (sequence number {})",
-        mark.manifest_digest, mark.sequence_number
+        "{} manifest {} (sequence number {})",
+        if this_round {
+            "the TA left pending the commit of"
+        } else {
+            "an earlier round ended while the TA finished"
+        },
+        mark.manifest_digest,
+        mark.sequence_number
     );
     match settled {
         Settled::Committed => {
             log::info(&format!("{what}: the TA committed it; recorded now"));
             state.etag = mark.etag;
             state.envelope_sha256 = Some(mark.envelope_sha256);
+            state.refused_under_allow_list = None;
             if let Some(i) = state.payload_refusals_of(&mark.manifest_digest) {
                 state.payload_refusals.remove(i);
             }
@@ -537,8 +588,8 @@ fn settle_in_flight(
             });
         }
         Settled::Unreported => log::warn(&format!(
-            "{what}: the TA committed an update but holds no report of it; its approved REE \
-             files at that sequence number are written, and the envelope is handed over again"
+            "{what}: the TA committed an update but holds no report of it; the approved REE \
+             files are written, and the envelope is handed over again"
         )),
         Settled::NotCommitted => log::info(&format!(
             "{what}: the TA did not commit it; the envelope is handed over again"
@@ -563,7 +614,7 @@ pub fn poll_once(
     let url = envelope_url(tee, &opts.base)?;
     let mut state = PollState::load(&opts.state_file);
     // First what the TA made of an install the last round did not see finish.
-    settle_in_flight(tee, opts, &mut state)?;
+    settle_in_flight(tee, opts, &mut state, false)?;
     if state.url != url {
         // Another envelope URL: what was learnt about the old one is void; the device's
         // approved REE files still to write are not.
@@ -572,6 +623,17 @@ pub fn poll_once(
             ree_pending: std::mem::take(&mut state.ree_pending),
             ..PollState::default()
         };
+    }
+    if let Some(then) = &state.refused_under_allow_list {
+        if *then != opts.allowed.fingerprint() {
+            log::info(
+                "the allowed URL prefixes changed since the envelope was refused for a payload \
+                 URI outside them; it is fetched and handed over again",
+            );
+            state.etag = None;
+            state.envelope_sha256 = None;
+            state.refused_under_allow_list = None;
+        }
     }
     let mut afterwards = Vec::new();
     // A report an earlier round could not post goes first: it describes an older attempt.
@@ -691,6 +753,25 @@ pub fn poll_once(
                 Some(done),
             )
         }
+        // OP-TEE took the update's TA but the TA's state write after it failed: the TA
+        // completes the commit before its next command. Not recorded on this answer (its
+        // REE files are not in it, and the TA may still find the commit unapplied): the
+        // in-flight mark stays and is settled from the TA now, as after a killed round.
+        Err(e) if e.is_commit_pending() => {
+            if let Err(err) = settle_in_flight(tee, opts, &mut state, true) {
+                log::warn(&format!(
+                    "the TA did not say whether it completed the commit ({err}); the next \
+                     round asks again"
+                ));
+                afterwards.push(err);
+            }
+            post_pending(tee, net, opts, &mut state, &mut afterwards);
+            write_pending_ree(tee, opts, &mut state, &mut afterwards);
+            return Ok(Outcome {
+                round: Round::Refused(e),
+                afterwards,
+            });
+        }
         Err(e) if e.is_verdict() => {
             reported = e.has_attempt_report();
             // Refused at prepare: after authentication by its fault, unless the envelope does
@@ -716,9 +797,11 @@ pub fn poll_once(
                     skip_rounds,
                 });
             } else if let Some(i) = state.payload_refusals_of(&manifest_digest) {
-                // A verdict on the manifest itself (authenticated: its digest is the one the
-                // count is kept for) ends its count, as an install does.
-                if authenticated {
+                // A verdict the authenticated manifest alone decides ends its count, as an
+                // install does; not one about the envelope's other parts (a severed member
+                // left out, an integrated payload), which another encoding of the same
+                // manifest could give at will to reset the back-off.
+                if authenticated && e.is_decided_by_the_manifest() {
                     state.payload_refusals.remove(i);
                 }
             }
@@ -741,6 +824,14 @@ pub fn poll_once(
     }
     state.in_flight = None;
     if decided {
+        // A URI outside the allowed prefixes is a verdict under these prefixes only.
+        state.refused_under_allow_list = match &round {
+            Round::Refused(AgentError::UriRefused {
+                why: super::allow::UriRefusal::NotAllowed { .. },
+                ..
+            }) => Some(opts.allowed.fingerprint()),
+            _ => None,
+        };
         state.etag = etag;
         state.envelope_sha256 = Some(digest);
     }
