@@ -320,15 +320,43 @@ pub fn after_commit_error(
         .iter()
         .map(|(path, e)| format!("writing {path} failed: {e}"))
         .collect();
+    let root = root.display().to_string();
     let how: Vec<String> = failed
         .iter()
-        .map(|(path, _)| format!("`suit-agent export {path} --ree-root {}`", root.display()))
+        .map(|(path, _)| format!("`{}`", export_command(path, &shell_word(&root))))
         .collect();
     Some(AgentError::AfterCommit(format!(
         "installed, but {}; run {} to write it{also}",
         why.join("; "),
         how.join(", ")
     )))
+}
+
+/// The `suit-agent export` that writes the approved REE file `path` under `root` (already a
+/// shell word, or a placeholder): the path is the manifest signer's text, so it is quoted
+/// ([`shell_word`]) and, when it starts with `-`, put after `--` (never read as an option).
+pub fn export_command(path: &str, root: &str) -> String {
+    if path.starts_with('-') {
+        format!(
+            "suit-agent export --ree-root {root} -- {}",
+            shell_word(path)
+        )
+    } else {
+        format!("suit-agent export {} --ree-root {root}", shell_word(path))
+    }
+}
+
+/// `s` as one POSIX shell word: as it is when every character is one no shell treats
+/// specially (letters, digits, `_ - . / , : @ % + =`), else in single quotes with each `'` as
+/// `'\''`, so text someone else chose (an approved path: any anchor's signer) suggested as a
+/// command runs nothing. Control characters stay as they are: the caller escapes what it
+/// shows ([`crate::human::printable`]).
+pub fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./,:@%+=".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// PersonalizationGet as the normal world (refused by design; see `suit-agent perso-get`).
@@ -750,5 +778,23 @@ mod tests {
         assert!(!updated_the_update_ta(&done(&other)));
         let perso = ComponentId::new(&[uuid.as_bytes().as_slice(), b"perso"]);
         assert!(!updated_the_update_ta(&done(&perso)));
+    }
+
+    /// A suggested export takes the signer's path as one shell word, never as an option.
+    #[test]
+    fn an_export_command_quotes_the_path() {
+        assert_eq!(
+            export_command("etc/app.conf", "ree"),
+            "suit-agent export etc/app.conf --ree-root ree"
+        );
+        assert_eq!(
+            export_command("a b'$(x)", "'r d'"),
+            r"suit-agent export 'a b'\''$(x)' --ree-root 'r d'"
+        );
+        assert_eq!(
+            export_command("-rf", "ree"),
+            "suit-agent export --ree-root ree -- -rf"
+        );
+        assert_eq!(shell_word(""), "''");
     }
 }

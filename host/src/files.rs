@@ -273,8 +273,9 @@ pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
 /// - `/dev/stdout`, `/dev/stderr` (or `/dev/fd/1|2`, `/proc/self/fd/1|2`) write to the
 ///   process's own standard output / error, opening nothing;
 /// - a character device or FIFO is written through (replacing it would turn the node into a
-///   regular file), checked again on the opened descriptor (one swapped in after the look
-///   is refused, not written);
+///   regular file), opened non-blocking (a FIFO nobody has open for reading is refused at
+///   once, never waited for) and checked again on the opened descriptor (one swapped in
+///   after the look is refused, not written);
 /// - a socket, a directory or a block device is refused.
 pub fn write_output(path: &Path, data: &[u8]) -> std::io::Result<()> {
     write_outputs(&[Output {
@@ -310,6 +311,36 @@ pub struct OutputError {
     pub written: Vec<PathBuf>,
 }
 
+/// An output's destination, opened before its bytes exist ([`open_output`]).
+enum Opened {
+    /// A regular file (or nothing yet, or a link to replace): written under a temporary name
+    /// in `dir`, then renamed to `name`, with exactly `mode`.
+    File {
+        dir: std::os::fd::OwnedFd,
+        name: std::ffi::OsString,
+        mode: u32,
+    },
+    /// A character device or FIFO, opened and checked.
+    Device(std::fs::File),
+    /// The process's own standard output or error.
+    Stream(StandardStream),
+}
+
+/// An output whose destination is already opened and checked ([`open_output`]), so a
+/// command can refuse an unusable output before it asks the TA anything (before it takes
+/// the lock), and write it afterwards with [`write_opened`].
+pub struct OpenedOutput {
+    path: PathBuf,
+    to: Opened,
+}
+
+impl OpenedOutput {
+    /// The path it was opened under.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// Where an output goes once [`write_outputs`] has prepared it.
 enum Target {
     /// A regular file written to its temporary name in `dir`, not renamed yet.
@@ -325,10 +356,11 @@ enum Target {
 }
 
 /// Writes several outputs of one command, all or nothing as far as POSIX allows:
-/// 1. every regular file is written to its temporary name ([`temporary_name`]) in its own
-///    directory (created if missing), fsync'd, with its final mode, and every character
-///    device or FIFO is opened and checked (as [`write_output`]); any failure here removes
-///    every temporary file, and no old file has changed;
+/// 1. every output is opened ([`open_output`]: what is at its path looked at, a character
+///    device or FIFO opened and checked, a regular file's directory created if missing and
+///    opened); then every regular file is written to its temporary name ([`temporary_name`])
+///    in its directory, fsync'd, with its final mode; any failure here removes every
+///    temporary file, and no old file has changed;
 /// 2. the temporary files are renamed into place in `outputs`' order, the last regular file
 ///    (the command's primary: envelope, encryption info, private key) only after the others
 ///    are renamed and their directories fsync'd, then its own directory: its rename is the
@@ -340,6 +372,42 @@ enum Target {
 ///
 /// The error names the output that failed and the outputs already in place.
 pub fn write_outputs(outputs: &[Output<'_>]) -> std::result::Result<(), OutputError> {
+    let mut opened = Vec::with_capacity(outputs.len());
+    for o in outputs {
+        match open_target(o.path, o.mode) {
+            Ok(to) => opened.push((
+                OpenedOutput {
+                    path: o.path.to_path_buf(),
+                    to,
+                },
+                o.data,
+            )),
+            Err(source) => {
+                return Err(OutputError {
+                    path: o.path.to_path_buf(),
+                    source,
+                    written: Vec::new(),
+                })
+            }
+        }
+    }
+    write_opened(opened)
+}
+
+/// Opens an ordinary output (not a secret) as [`write_output`] would write it, without
+/// writing anything: a refusal (a directory, a socket, a FIFO nobody reads) comes now. A
+/// regular file's directory is created if missing; the file itself is not touched until
+/// [`write_opened`]. A FIFO or device stays open until then.
+pub fn open_output(path: &Path) -> std::io::Result<OpenedOutput> {
+    Ok(OpenedOutput {
+        path: path.to_path_buf(),
+        to: open_target(path, None)?,
+    })
+}
+
+/// Steps 1 (the temporary files) to 3 of [`write_outputs`] for outputs opened with
+/// [`open_output`], each with its bytes.
+pub fn write_opened(outputs: Vec<(OpenedOutput, &[u8])>) -> std::result::Result<(), OutputError> {
     let fail = |path: &Path, source: std::io::Error, written: Vec<PathBuf>| OutputError {
         path: path.to_path_buf(),
         source,
@@ -353,14 +421,30 @@ pub fn write_outputs(outputs: &[Output<'_>]) -> std::result::Result<(), OutputEr
         }
     };
     let mut targets = Vec::with_capacity(outputs.len());
-    for o in outputs {
-        match prepare(o) {
+    let mut paths = Vec::with_capacity(outputs.len());
+    let mut data = Vec::with_capacity(outputs.len());
+    for (o, bytes) in outputs {
+        let staged = match o.to {
+            Opened::File { dir, name, mode } => {
+                let tmp = temporary_name(&name);
+                write_temporary(dir.as_fd(), &tmp, bytes, mode).map(|()| Target::Staged {
+                    dir,
+                    name,
+                    tmp,
+                })
+            }
+            Opened::Device(f) => Ok(Target::Device(f)),
+            Opened::Stream(s) => Ok(Target::Stream(s)),
+        };
+        match staged {
             Ok(t) => targets.push(t),
             Err(e) => {
                 discard(&targets);
-                return Err(fail(o.path, e, Vec::new()));
+                return Err(fail(&o.path, e, Vec::new()));
             }
         }
+        paths.push(o.path);
+        data.push(bytes);
     }
     let staged: Vec<usize> = (0..targets.len())
         .filter(|&i| matches!(targets[i], Target::Staged { .. }))
@@ -377,7 +461,7 @@ pub fn write_outputs(outputs: &[Output<'_>]) -> std::result::Result<(), OutputEr
             for &j in &staged[..n] {
                 if let Err(e) = sync_once(&targets[j], &mut synced) {
                     discard(&targets[i..=i]);
-                    return Err(fail(outputs[j].path, e, written));
+                    return Err(fail(&paths[j], e, written));
                 }
             }
         }
@@ -385,32 +469,32 @@ pub fn write_outputs(outputs: &[Output<'_>]) -> std::result::Result<(), OutputEr
             for &j in &staged[n + 1..] {
                 discard(&targets[j..=j]);
             }
-            return Err(fail(outputs[i].path, e, written));
+            return Err(fail(&paths[i], e, written));
         }
-        written.push(outputs[i].path.to_path_buf());
+        written.push(paths[i].clone());
         if primary {
             if let Err(e) = rustix::fs::fsync(dir) {
-                return Err(fail(outputs[i].path, e.into(), written));
+                return Err(fail(&paths[i], e.into(), written));
             }
         }
     }
-    for (t, o) in targets.iter_mut().zip(outputs) {
+    for ((t, path), bytes) in targets.iter_mut().zip(&paths).zip(&data) {
         let done = match t {
             Target::Staged { .. } => continue,
-            Target::Device(f) => f.write_all(o.data),
+            Target::Device(f) => f.write_all(bytes),
             Target::Stream(StandardStream::Out) => {
                 let mut out = std::io::stdout().lock();
-                out.write_all(o.data).and_then(|()| out.flush())
+                out.write_all(bytes).and_then(|()| out.flush())
             }
             Target::Stream(StandardStream::Err) => {
                 let mut err = std::io::stderr().lock();
-                err.write_all(o.data).and_then(|()| err.flush())
+                err.write_all(bytes).and_then(|()| err.flush())
             }
         };
         if let Err(e) = done {
-            return Err(fail(o.path, e, written));
+            return Err(fail(path, e, written));
         }
-        written.push(o.path.to_path_buf());
+        written.push(path.clone());
     }
     Ok(())
 }
@@ -429,15 +513,15 @@ fn sync_once(target: &Target, synced: &mut Vec<(u64, u64)>) -> std::io::Result<(
     Ok(())
 }
 
-/// Step 1 of [`write_outputs`] for one output: the look at what is at its path (without
-/// following a final link), then its temporary file, or its device opened.
-fn prepare(o: &Output<'_>) -> std::io::Result<Target> {
+/// The opening of one output of [`write_outputs`] (`mode`: as [`Output::mode`]): the look at
+/// what is at its path (without following a final link), then its device opened or its
+/// directory.
+fn open_target(path: &Path, mode: Option<u32>) -> std::io::Result<Opened> {
     use rustix::fs::{FileType, Mode, OFlags};
     use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
-    let path = o.path;
-    if o.mode.is_none() {
+    if mode.is_none() {
         if let Some(s) = standard_stream(path) {
-            return Ok(Target::Stream(s));
+            return Ok(Opened::Stream(s));
         }
     }
     let refuse = |what: &str| {
@@ -453,14 +537,14 @@ fn prepare(o: &Output<'_>) -> std::io::Result<Target> {
     };
     // A secret goes to a file only: never a standard stream, device or FIFO, and their nodes
     // are never replaced by one (as root, renaming over `/dev/stdout` or `/dev/null` would).
-    if o.mode.is_some() && standard_stream(path).is_some() {
+    if mode.is_some() && standard_stream(path).is_some() {
         return Err(refuse(
             "a standard stream (a secret is written to a file only)",
         ));
     }
     if let Some(m) = &meta {
         let t = m.file_type();
-        if o.mode.is_some() && (t.is_char_device() || t.is_fifo()) {
+        if mode.is_some() && (t.is_char_device() || t.is_fifo()) {
             return Err(refuse(
                 "a device or FIFO (a secret is written to a file only)",
             ));
@@ -475,7 +559,7 @@ fn prepare(o: &Output<'_>) -> std::io::Result<Target> {
             return Err(refuse("not a regular file, character device or FIFO"));
         }
     }
-    let mode = match (o.mode, &meta) {
+    let mode = match (mode, &meta) {
         (Some(mode), _) => mode,
         (None, None) => 0o666 & !umask(),
         (None, Some(m)) if m.is_file() => m.permissions().mode() & 0o777,
@@ -483,21 +567,36 @@ fn prepare(o: &Output<'_>) -> std::io::Result<Target> {
         (None, Some(_)) => {
             // A character device or FIFO (the others are refused above). Opened neither
             // following a final link nor creating, truncating or becoming a controlling
-            // terminal, then checked on the descriptor: what is written to is what was opened,
-            // whatever replaced the node after the look above (a regular file opened here is
-            // left as it was: the open neither truncates nor writes).
+            // terminal, and non-blocking: a FIFO nobody reads (or a device that would wait)
+            // is refused now instead of blocking the agent, which may hold the lock and the
+            // TA session. Then checked on the descriptor: what is written to is what was
+            // opened, whatever replaced the node after the look above (a regular file opened
+            // here is left as it was: the open neither truncates nor writes). The write
+            // itself blocks as a plain one would (`O_NONBLOCK` cleared).
             let fd = rustix::fs::open(
                 path,
-                OFlags::WRONLY | OFlags::NOCTTY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                OFlags::WRONLY
+                    | OFlags::NOCTTY
+                    | OFlags::NOFOLLOW
+                    | OFlags::CLOEXEC
+                    | OFlags::NONBLOCK,
                 Mode::empty(),
-            )?;
+            )
+            .map_err(|e| match e {
+                rustix::io::Errno::NXIO => refuse(
+                    "a FIFO no process has open for reading (or a device with nothing behind                      it); start the reader first",
+                ),
+                e => e.into(),
+            })?;
             let opened = FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode);
             if !matches!(opened, FileType::CharacterDevice | FileType::Fifo) {
                 return Err(refuse(
                     "no longer a character device or FIFO (replaced while being opened)",
                 ));
             }
-            return Ok(Target::Device(std::fs::File::from(fd)));
+            let flags = rustix::fs::fcntl_getfl(&fd)?;
+            rustix::fs::fcntl_setfl(&fd, flags.difference(OFlags::NONBLOCK))?;
+            return Ok(Opened::Device(std::fs::File::from(fd)));
         }
     };
     let parent = path
@@ -509,12 +608,10 @@ fn prepare(o: &Output<'_>) -> std::io::Result<Target> {
         .file_name()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
     let dir = open_dir(rustix::fs::CWD, parent, true)?;
-    let tmp = temporary_name(name);
-    write_temporary(dir.as_fd(), &tmp, o.data, mode)?;
-    Ok(Target::Staged {
+    Ok(Opened::File {
         dir,
         name: name.to_owned(),
-        tmp,
+        mode,
     })
 }
 
@@ -625,6 +722,41 @@ mod tests {
             .unwrap()
             .file_type()
             .is_symlink());
+    }
+
+    /// A FIFO output is opened non-blocking: with no reader it is refused at once (ENXIO,
+    /// in words), never waited for; with one, the write goes through a blocking descriptor.
+    #[test]
+    fn a_fifo_output_is_never_waited_for() {
+        use rustix::fs::{Mode, OFlags};
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let e = open_output(&fifo).err().unwrap();
+        assert!(
+            e.to_string().contains("no process has open for reading"),
+            "{e}"
+        );
+        let reader =
+            rustix::fs::open(&fifo, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty()).unwrap();
+        let opened = open_output(&fifo).unwrap();
+        let Opened::Device(f) = &opened.to else {
+            panic!("a FIFO is written through")
+        };
+        assert!(!rustix::fs::fcntl_getfl(f)
+            .unwrap()
+            .contains(OFlags::NONBLOCK));
+        write_opened(vec![(opened, b"report".as_slice())]).unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(rustix::io::read(&reader, &mut buf).unwrap(), 6);
+        assert_eq!(&buf[..6], b"report");
     }
 
     #[test]

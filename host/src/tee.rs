@@ -52,7 +52,7 @@ pub enum AgentError {
     },
     #[error("malformed response from the TA: {0}")]
     BadResponse(&'static str),
-    #[error("this agent was built without OP-TEE support (feature `optee`); use --tee sim")]
+    #[error("this agent was built without OP-TEE support: rebuild it with `--features optee` to reach the TA (`--tee sim` is a simulator for development only: it protects nothing)")]
     NoOpteeSupport,
     #[error("simulator state: {0}")]
     SimState(String),
@@ -96,6 +96,11 @@ pub enum AgentError {
     /// text names what to run to finish.
     #[error("{0}")]
     AfterCommit(String),
+    /// `poll`: the TA answered `CommitPending` to InstallFinish, then did not complete that
+    /// commit (OP-TEE refused the kept TA image) or did not say so. Not known to be applied:
+    /// the device's trouble (exit 3), which the next round settles from the TA.
+    #[error("{0}")]
+    CommitNotCompleted(String),
 }
 
 impl AgentError {
@@ -203,15 +208,16 @@ impl AgentError {
     }
 
     /// Whether this refusal is decided by the authenticated manifest alone (with the device's
-    /// anchors and stored sequence numbers), whatever else the envelope carries and whatever
-    /// bytes were fetched for it: the engine's policy check before any command runs (signers
-    /// and their scopes, identifiers, the manifest's rollback number, update-management
-    /// rules; `Error::Policy`, fault `Install(Refused(Policy))`). Not a severed member the
-    /// envelope lacks or carries altered, an integrated payload or dependency, a decode or
-    /// command failure (a try-each may reach it only after fetched bytes failed a check),
-    /// nor a commit refusal (which components a run stages may depend on those bytes too):
-    /// `poll` ends a manifest's payload back-off on a success or on this only, so re-encoding
-    /// the envelope around the same manifest cannot reset it.
+    /// stored sequence numbers, which only grow), whatever else the envelope carries, which
+    /// signatures its wrapper holds and whatever bytes were fetched for it: the policy
+    /// check's rollback refusal before any command runs (`Error::Policy`, fault
+    /// `Install(Refused(Policy))`; [`policy_refusal_is_final`]). Not a refusal that a server
+    /// can give by re-encoding the same manifest: a signer's scope (a co-signer's signature
+    /// stripped), a severed member the envelope lacks or carries altered, an integrated
+    /// payload or dependency, a decode or command failure (a try-each may reach it only
+    /// after fetched bytes failed a check), nor a commit refusal (which components a run
+    /// stages may depend on those bytes too): `poll` ends a manifest's payload back-off on a
+    /// success or on this only, so re-encoding cannot reset it.
     pub fn is_decided_by_the_manifest(&self) -> bool {
         use suit_common::fault::Fault;
         use suit_common::service::install::InstallError;
@@ -221,7 +227,8 @@ impl AgentError {
         };
         matches!(
             Fault::decode(fault),
-            Some(Fault::Install(InstallError::Refused(e))) if matches!(*e, Error::Policy(_))
+            Some(Fault::Install(InstallError::Refused(e)))
+                if matches!(&*e, Error::Policy(p) if policy_refusal_is_final(p))
         )
     }
 
@@ -279,6 +286,29 @@ impl AgentError {
                 Some(Fault::Install(InstallError::Commit(CommitRefusal::CommitPending { .. })))
             )
         )
+    }
+}
+
+/// Whether the policy check's refusal stays whatever signatures the envelope's wrapper
+/// carries and whichever of its severable members it includes: a rollback (the manifest's
+/// sequence number, or a component's installed one, not exceeded; stored numbers only grow).
+/// Every other is the wrapper's choice as much as the manifest's: the signers' scopes (a
+/// co-signer's signature stripped gives `ComponentNotPermitted`, `MissingRequiredSigner`,
+/// `IdentifierNotPermitted`, `SequenceKeyNotPermitted`, `PlaintextNotPermitted`), and
+/// `UpdateManagement` (a severed sequence left out hides its update-authorized condition;
+/// the others are the device's time, battery or the TPA's policy). A variant this build
+/// does not know is not final (the enum is `non_exhaustive`): the back-off goes on.
+fn policy_refusal_is_final(p: &suit_common::suit::error::PolicyError) -> bool {
+    use suit_common::suit::error::PolicyError as P;
+    match p {
+        P::Rollback { .. } | P::ComponentRollback { .. } => true,
+        P::ComponentNotPermitted { .. }
+        | P::MissingRequiredSigner { .. }
+        | P::IdentifierNotPermitted
+        | P::SequenceKeyNotPermitted
+        | P::PlaintextNotPermitted { .. }
+        | P::UpdateManagement(_) => false,
+        _ => false,
     }
 }
 
@@ -554,19 +584,44 @@ mod tests {
         assert!(!refused(RefusalKind::TooLarge, envelope).is_about_fetched_payload());
     }
 
-    /// Only the policy check on the authenticated manifest (before any command) ends a
-    /// payload back-off; what the rest of the envelope or a run decides does not.
+    /// Only a rollback refusal of the policy check on the authenticated manifest (before any
+    /// command) ends a payload back-off: every other policy refusal depends on which
+    /// signatures the wrapper carries or which severed sequences it includes (a server
+    /// re-encoding the same manifest could give it at will), and what the rest of the
+    /// envelope or a run decides does not either. Every variant the fault encodes is listed.
     #[test]
-    fn only_policy_refusals_are_decided_by_the_manifest() {
+    fn only_rollback_refusals_are_decided_by_the_manifest() {
         use suit_common::suit::error::PolicyError;
+        use suit_common::suit::policy::Requirement;
+        use suit_common::suit::update_management::UmError;
         use suit_common::suit::words::Words;
         let policy = |p| refused(RefusalKind::Manifest, engine(Error::Policy(p)));
-        assert!(policy(PolicyError::Rollback {
-            stored: 2,
-            offered: 2
-        })
-        .is_decided_by_the_manifest());
-        assert!(policy(PolicyError::IdentifierNotPermitted).is_decided_by_the_manifest());
+        for p in [
+            PolicyError::Rollback {
+                stored: 2,
+                offered: 2,
+            },
+            PolicyError::ComponentRollback {
+                component: 0,
+                installed: 3,
+                offered: 2,
+            },
+        ] {
+            assert!(policy(p.clone()).is_decided_by_the_manifest(), "{p:?}");
+        }
+        for p in [
+            PolicyError::ComponentNotPermitted { component: 0 },
+            PolicyError::MissingRequiredSigner {
+                component: 0,
+                required: Requirement::Anchor(2),
+            },
+            PolicyError::IdentifierNotPermitted,
+            PolicyError::SequenceKeyNotPermitted,
+            PolicyError::PlaintextNotPermitted { component: 0 },
+            PolicyError::UpdateManagement(UmError::AuthorizationRequired),
+        ] {
+            assert!(!policy(p.clone()).is_decided_by_the_manifest(), "{p:?}");
+        }
         let in_install = |kind| {
             engine(Error::Command(CommandError {
                 location: Location {

@@ -149,11 +149,11 @@ fn a_device_fault_is_retried_and_only_a_verdict_is_recorded() {
     assert!(server.requests_to("/status/reports").is_empty());
     assert_eq!(installed_components(d), 0);
 
-    // Repaired: the TA did not commit it, so the next round hands the same envelope over
-    // again, and it installs.
+    // Repaired: the TA holds no report (none of an attempt it committed), so the next
+    // round hands the same envelope over again, and it installs.
     std::fs::write(&keys, good).unwrap();
     let t = ok(poll_once());
-    assert!(t.contains("the TA did not commit it"), "{t}");
+    assert!(t.contains("holds no report"), "{t}");
     assert!(t.contains("installed: "), "{t}");
     assert_eq!(installed_components(d), 1);
     assert_eq!(server.requests_to("/status/reports").len(), 1);
@@ -719,6 +719,75 @@ fn an_install_committed_without_its_report_still_gets_its_ree_files() {
     assert_eq!(j["reports"][0]["report"]["result"]["success"], false, "{t}");
 }
 
+/// A round killed inside InstallFinish after the TA committed `m1`, then, before the next
+/// round, the operator's own `suit-agent install m1.suit` (refused as a rollback: the TA's
+/// latest report is now that refusal, of the same manifest and sequence number): the next
+/// round cannot tell from the report that its install committed, but still writes the
+/// approved REE file the TA lists (it would otherwise never be written: the envelope is now
+/// decided), and records the TA's rollback verdict.
+#[test]
+fn an_install_between_rounds_does_not_lose_the_committed_ree_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let server = support::http::Server::default();
+    let base = server.start_http();
+    device_with_ree(d);
+    envelope_with_ree_file(d, "m1", 1, &format!("{base}/p/fw.bin"));
+    publish(&server, d, "m1", "fw.bin");
+    server.route("/status/reports", Behaviour::Collect);
+    let install = || agent(d, &["install", "m1.suit", "--payload-dir", "payloads"]);
+    ok(install());
+    killed_in_finish(d, &base, "m1", 1, "\"e1\"");
+    let t = fails(install(), 1);
+    assert!(t.contains("Rollback"), "{t}");
+
+    let t = fails(poll(d, &base, &["--ree-root", "ree"]), 1);
+    assert!(t.contains("as far as its latest report tells"), "{t}");
+    assert!(t.contains("Rollback"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("ree/etc/app.conf")).unwrap(),
+        "release=1\n"
+    );
+    let state = poll_state(d);
+    assert!(state.get("in-flight").is_none(), "{state}");
+    assert!(state.get("ree-pending").is_none(), "{state}");
+}
+
+/// A round killed inside InstallFinish after the TA committed `m1`, and the TA's report
+/// object deleted before the next round (the REE can delete any secure-storage file): the TA
+/// holds no report at all (`not-found`), which says nothing about the commit. Not taken as
+/// "not committed" but as unreported: the approved REE file is written, nothing is posted
+/// on the agent's word, and the envelope goes to the TA, whose rollback refusal is its own.
+#[test]
+fn a_deleted_report_does_not_lose_the_committed_ree_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let server = support::http::Server::default();
+    let base = server.start_http();
+    device_with_ree(d);
+    envelope_with_ree_file(d, "m1", 1, &format!("{base}/p/fw.bin"));
+    publish(&server, d, "m1", "fw.bin");
+    server.route("/status/reports", Behaviour::Collect);
+    ok(agent(
+        d,
+        &["install", "m1.suit", "--payload-dir", "payloads"],
+    ));
+    killed_in_finish(d, &base, "m1", 1, "\"e1\"");
+    std::fs::remove_file(object(d, "suit/report")).unwrap();
+
+    let t = fails(poll(d, &base, &["--ree-root", "ree"]), 1);
+    assert!(t.contains("holds no report"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("ree/etc/app.conf")).unwrap(),
+        "release=1\n"
+    );
+    assert!(poll_state(d).get("in-flight").is_none());
+    let posts = server.requests_to("/status/reports");
+    let (t, j) = verify_collected(d, posts.iter().map(|p| p.body.as_slice()));
+    assert_eq!(j["verified"], 1, "{t}");
+    assert_eq!(j["reports"][0]["report"]["result"]["success"], false, "{t}");
+}
+
 /// The in-flight mark is saved before the TA is asked to finish, or the TA is not asked: a
 /// poll state that cannot be written (a directory at its path) ends the round before
 /// InstallFinish (exit 2), after the payload was fetched, and nothing is installed.
@@ -882,8 +951,10 @@ fn a_report_the_tracker_missed_is_posted_in_a_later_round() {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
 }
 
-/// A receipt file that cannot be written after the TA applied the message: the receipt is
-/// still shown (text: hex; `--json`: `receipt`, hex) and verifies, and the exit status is 5.
+/// A receipt file that cannot be written after the TA applied the message (here a full
+/// device): the receipt is still shown (text: hex, before the file is written; `--json`:
+/// `receipt`, hex) and verifies, and the exit status is 5. One that cannot even be opened is
+/// refused before the message is sent (exit 2, nothing applied).
 #[test]
 fn provision_keeps_the_receipt_when_its_file_cannot_be_written() {
     let tmp = tempfile::tempdir().unwrap();
@@ -920,13 +991,24 @@ fn provision_keeps_the_receipt_when_its_file_cannot_be_written() {
         )
     };
 
+    let t = fails(
+        agent(
+            d,
+            &["provision", "p1.cbor", "--receipt-out", "blocked/r.cose"],
+        ),
+        2,
+    );
+    assert!(
+        t.contains("blocked/r.cose") && !t.contains("accepted"),
+        "{t}"
+    );
     let o = agent(
         d,
         &[
             "provision",
             "p1.cbor",
             "--receipt-out",
-            "blocked/r.cose",
+            "/dev/full",
             "--json",
         ],
     );
@@ -937,17 +1019,15 @@ fn provision_keeps_the_receipt_when_its_file_cannot_be_written() {
         (Some(false), Some(5)),
         "{t}"
     );
-    assert!(
-        j["error"].as_str().unwrap().contains("blocked/r.cose"),
-        "{t}"
-    );
+    assert!(j["error"].as_str().unwrap().contains("/dev/full"), "{t}");
     verify(j["receipt"].as_str().unwrap(), "p1.cbor");
 
-    let o = agent(
-        d,
-        &["provision", "p2.cbor", "--receipt-out", "blocked/r.cose"],
-    );
+    let o = agent(d, &["provision", "p2.cbor", "--receipt-out", "/dev/full"]);
     let t = fails(o.clone(), 5);
+    assert!(
+        t.contains("the receipt is in this output (hex, above)"),
+        "{t}"
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
     let receipt = stdout
         .lines()

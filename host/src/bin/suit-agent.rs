@@ -514,17 +514,19 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
                 log::info(&format!("installed: {}", components.join(", ")))
             }
             transport::poll::Round::Refused(e) => log::warn(&format!("{e}")),
+            transport::poll::Round::Unsettled(e) => log::error(&format!("{e}")),
         }
         for e in &o.afterwards {
             log::error(&format!("{e}"));
         }
     };
-    // A round's exit status: a refusal's, else that of the first failure after the TA's
-    // decision (a report left pending: 4; an approved REE file not written, kept pending for
-    // the next round: 5).
+    // A round's exit status: a refusal's (5 for a commit the TA left pending and completed),
+    // a commit left pending and not completed (3), else that of the first failure after the
+    // TA's decision (a report left pending: 4; an approved REE file not written, kept pending
+    // for the next round: 5).
     let status = |r: Result<transport::poll::Outcome, AgentError>| match r? {
         transport::poll::Outcome {
-            round: transport::poll::Round::Refused(e),
+            round: transport::poll::Round::Refused(e) | transport::poll::Round::Unsettled(e),
             ..
         } => Err(e),
         transport::poll::Outcome { afterwards, .. } => {
@@ -595,6 +597,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
     {
         suit_host::stdio::status_to_stderr();
     }
+    let opened = open_outputs(cmd)?;
     let _lock = take_lock(&cli)?;
     let started = std::time::Instant::now();
     let mut tee = connect(&cli)?;
@@ -604,19 +607,15 @@ fn run(cli: Cli) -> Result<(), AgentError> {
     let tee = tee.as_mut();
     match cmd {
         Cmd::Status { json } => status(tee, *json),
-        Cmd::DeviceKey(args) => device_key(tee, args),
-        Cmd::Provision {
-            message,
-            receipt_out,
-            json,
-        } => provision(tee, message, receipt_out.as_deref(), *json),
+        Cmd::DeviceKey(args) => device_key(tee, args, opened),
+        Cmd::Provision { message, json, .. } => provision(tee, message, opened.out, *json),
         Cmd::Anchors { json } => anchors(tee, *json),
         Cmd::Report {
             nonce,
-            out,
             pre_auth,
             json,
-        } => report(tee, nonce.as_deref(), out.as_deref(), *pre_auth, *json),
+            ..
+        } => report(tee, nonce.as_deref(), opened.out, *pre_auth, *json),
         Cmd::PersoGet { json } => perso_get(tee, *json),
         Cmd::Export {
             path,
@@ -643,6 +642,96 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             Ok(())
         }
     }
+}
+
+/// The files a command writes, opened before the lock is taken and the TA asked anything
+/// ([`suit_host::files::open_output`]): an output that cannot be written (a directory, a
+/// socket, a FIFO nobody reads, a directory that cannot be made) is refused first, so no
+/// provisioning message is applied and no lock held for an output that would fail.
+#[derive(Default)]
+struct OpenedOutputs {
+    /// `report -o`, `provision --receipt-out`, `device-key --out`.
+    out: Option<suit_host::files::OpenedOutput>,
+    /// `device-key --statement`.
+    statement: Option<suit_host::files::OpenedOutput>,
+    /// `device-key --out-dir`: [`out_dir_files`] in order.
+    dir: Vec<suit_host::files::OpenedOutput>,
+}
+
+/// `device-key --out-dir`'s files: each key's (PEM) and the statement's name.
+fn out_dir_files(anchor: Option<u32>) -> (Vec<(WhichKey, String)>, String) {
+    let mut files = vec![
+        (WhichKey::Identity, "identity.pub.pem".to_string()),
+        (WhichKey::Report, "report.pub.pem".to_string()),
+        (WhichKey::Provisioning, "provisioning.pub.pem".to_string()),
+    ];
+    let statement = match anchor {
+        Some(id) => {
+            files.push((WhichKey::EcdhEs, format!("anchor-{id}.ecdh.pub.pem")));
+            files.push((WhichKey::Hpke, format!("anchor-{id}.hpke.pub.pem")));
+            format!("anchor-{id}.statement.cbor")
+        }
+        None => "key-statement.cbor".to_string(),
+    };
+    (files, statement)
+}
+
+fn open_outputs(cmd: &Cmd) -> Result<OpenedOutputs, AgentError> {
+    let (out, statement, dir): (Option<&PathBuf>, Option<&PathBuf>, Vec<PathBuf>) = match cmd {
+        Cmd::Report { out, .. } => (out.as_ref(), None, Vec::new()),
+        Cmd::Provision { receipt_out, .. } => (receipt_out.as_ref(), None, Vec::new()),
+        Cmd::DeviceKey(a) => {
+            let dir = a.out_dir.as_ref().map_or_else(Vec::new, |d| {
+                let (keys, statement) = out_dir_files(a.anchor);
+                keys.into_iter()
+                    .map(|(_, name)| name)
+                    .chain([statement])
+                    .map(|name| d.join(name))
+                    .collect()
+            });
+            (a.out.as_ref(), a.statement.as_ref(), dir)
+        }
+        _ => return Ok(OpenedOutputs::default()),
+    };
+    let all: Vec<&PathBuf> = out.into_iter().chain(statement).chain(&dir).collect();
+    for (i, p) in all.iter().enumerate() {
+        // Staged under one temporary name, the two would clobber each other.
+        if all[..i].contains(p) {
+            return Err(AgentError::File(format!(
+                "{}: named as two outputs of one command",
+                p.display()
+            )));
+        }
+    }
+    let open = |p: &PathBuf| {
+        suit_host::files::open_output(p)
+            .map_err(|e| AgentError::File(format!("{}: {e}", p.display())))
+    };
+    Ok(OpenedOutputs {
+        out: out.map(open).transpose()?,
+        statement: statement.map(open).transpose()?,
+        dir: dir.iter().map(open).collect::<Result<_, _>>()?,
+    })
+}
+
+/// Writes a command's outputs all or none ([`suit_host::files::write_opened`]).
+fn write_opened(outputs: Vec<(suit_host::files::OpenedOutput, &[u8])>) -> Result<(), AgentError> {
+    suit_host::files::write_opened(outputs).map_err(|e| {
+        let mut text = e.to_string();
+        if !e.written.is_empty() {
+            text.push_str(&format!(
+                " (already written: {})",
+                joined(
+                    &e.written
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>(),
+                    ", "
+                )
+            ));
+        }
+        AgentError::File(text)
+    })
 }
 
 /// `heap-scan`: `control: heap N, dead stack M`, `earlier control: dead stack K`, then one
@@ -800,15 +889,20 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
     Ok(())
 }
 
-/// `device-key`: public device keys and the signed key statement, to files or stdout.
-fn device_key(tee: &mut dyn Transport, args: &DeviceKeyArgs) -> Result<(), AgentError> {
+/// `device-key`: public device keys and the signed key statement, to files (all or none) or
+/// stdout.
+fn device_key(
+    tee: &mut dyn Transport,
+    args: &DeviceKeyArgs,
+    opened: OpenedOutputs,
+) -> Result<(), AgentError> {
     let DeviceKeyArgs {
         format,
         which,
         anchor,
         out,
         out_dir,
-        statement,
+        statement: _,
         json,
     } = args;
     let k = client::device_key(tee, *anchor)?;
@@ -837,16 +931,27 @@ fn device_key(tee: &mut dyn Transport, args: &DeviceKeyArgs) -> Result<(), Agent
             WhichKey::Hpke => (&a()?.hpke_key, &a()?.hpke_kid),
         })
     };
-    let write = |path: &Path, bytes: &[u8]| {
-        suit_host::files::write_output(path, bytes)
-            .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))
-    };
-    if let Some(path) = statement {
-        write(path, &k.statement)?;
-    }
-    if let Some(path) = out {
+    // Every file's bytes first (a key this TA did not export refuses the command before any
+    // file changes), then all written or none.
+    let mut outputs = Vec::new();
+    if let Some(o) = opened.out {
         let (point, kid) = pick(which)?;
-        write(path, &format_key(point, kid, *format)?)?;
+        outputs.push((o, format_key(point, kid, *format)?));
+    }
+    let (files, _) = out_dir_files(*anchor);
+    let mut dir = opened.dir.into_iter();
+    for ((w, _), o) in files.into_iter().zip(dir.by_ref()) {
+        let (point, kid) = pick(w)?;
+        outputs.push((o, format_key(point, kid, KeyFormat::Pem)?));
+    }
+    // The statements last: the primary, whose rename commits the set.
+    for o in dir.chain(opened.statement) {
+        outputs.push((o, k.statement.to_vec()));
+    }
+    let (to, data): (Vec<_>, Vec<_>) = outputs.into_iter().unzip();
+    write_opened(to.into_iter().zip(data.iter().map(Vec::as_slice)).collect())?;
+    if let Some(path) = out {
+        let (_, kid) = pick(which)?;
         errln!(
             "wrote the {} key (kid {}) to {}",
             which.name(),
@@ -855,26 +960,6 @@ fn device_key(tee: &mut dyn Transport, args: &DeviceKeyArgs) -> Result<(), Agent
         );
     }
     if let Some(dir) = out_dir {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| AgentError::File(format!("{}: {e}", dir.display())))?;
-        let mut files = vec![
-            (WhichKey::Identity, "identity.pub.pem".to_string()),
-            (WhichKey::Report, "report.pub.pem".to_string()),
-            (WhichKey::Provisioning, "provisioning.pub.pem".to_string()),
-        ];
-        let statement_name = match anchor {
-            Some(id) => {
-                files.push((WhichKey::EcdhEs, format!("anchor-{id}.ecdh.pub.pem")));
-                files.push((WhichKey::Hpke, format!("anchor-{id}.hpke.pub.pem")));
-                format!("anchor-{id}.statement.cbor")
-            }
-            None => "key-statement.cbor".to_string(),
-        };
-        for (w, name) in files {
-            let (point, kid) = pick(w)?;
-            write(&dir.join(name), &format_key(point, kid, KeyFormat::Pem)?)?;
-        }
-        write(&dir.join(&statement_name), &k.statement)?;
         errln!(
             "wrote the device's public keys and its signed key statement to {}",
             dir.display()
@@ -913,37 +998,47 @@ fn device_key(tee: &mut dyn Transport, args: &DeviceKeyArgs) -> Result<(), Agent
     Ok(())
 }
 
-/// `provision`: relays a TPA message and keeps the TA's receipt.
+/// `provision`: relays a TPA message and keeps the TA's receipt. The receipt file was opened
+/// before the TA was asked ([`open_outputs`]): one that cannot be written refuses the command
+/// before the message is applied.
 fn provision(
     tee: &mut dyn Transport,
     message: &Path,
-    receipt_out: Option<&Path>,
+    receipt_out: Option<suit_host::files::OpenedOutput>,
     json: bool,
 ) -> Result<(), AgentError> {
     let r = client::provision(tee, &read_envelope(message)?)?;
     COMMITTED.store(true, Ordering::Relaxed);
-    // The TA has applied the message: its receipt is shown (text: hex; JSON: `receipt`)
-    // whether or not the file can be written, so it is never lost silently: without the
-    // file, a failure to print it is the command's (exit 5).
-    let printed = |r: std::io::Result<()>| match (r, receipt_out) {
-        (Err(e), None) => Err(AgentError::AfterCommit(format!(
+    // The TA has applied the message and keeps no receipt to fetch again: it is shown (text:
+    // hex, before the file is written; JSON: `receipt`) whether or not the file can be
+    // written, so it is never lost silently: without the file, a failure to print it is the
+    // command's (exit 5).
+    let to_file = receipt_out.is_some();
+    let printed = |r: std::io::Result<()>| match r {
+        Err(e) if !to_file => Err(AgentError::AfterCommit(format!(
             "the TA applied the message, but printing its receipt failed: {}",
             printing(e)
         ))),
         _ => Ok(()),
     };
-    let kept = match receipt_out {
-        Some(path) => suit_host::files::write_output(path, &r.receipt).map_err(|e| {
-            AgentError::AfterCommit(format!(
-                "the TA applied the message, but writing its receipt to {} failed: {e}; \
-                 the receipt is in this output ({})",
-                path.display(),
-                if json { "`receipt`, hex" } else { "hex, above" }
-            ))
-        }),
+    let keep = |receipt_out: Option<suit_host::files::OpenedOutput>| match receipt_out {
+        Some(o) => {
+            let shown = o.path().display().to_string();
+            suit_host::files::write_opened(vec![(o, r.receipt.as_slice())]).map_err(|e| {
+                AgentError::AfterCommit(format!(
+                    "the TA applied the message, but writing its receipt to {shown} failed: {}; \
+                     the receipt is in this output ({})",
+                    e.source,
+                    if json { "`receipt`, hex" } else { "hex, above" }
+                ))
+            })
+        }
         None => Ok(()),
     };
     if json {
+        // The one document says whether the file was written: a small write to a file or
+        // device opened already.
+        let kept = keep(receipt_out);
         let mut j = json_value(&r);
         if let Err(e) = &kept {
             failed_after_commit(&mut j, e);
@@ -975,7 +1070,7 @@ fn provision(
         "receipt (signed by the device identity key): {}\n",
         show(&r.receipt)
     ));
-    kept.and(printed(shown))
+    keep(receipt_out).and(printed(shown))
 }
 
 /// `anchors`: trust anchors, rules and identity.
@@ -1028,7 +1123,7 @@ fn anchors(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
 fn report(
     tee: &mut dyn Transport,
     nonce: Option<&str>,
-    out: Option<&Path>,
+    out: Option<suit_host::files::OpenedOutput>,
     pre_auth: bool,
     json: bool,
 ) -> Result<(), AgentError> {
@@ -1038,9 +1133,9 @@ fn report(
         .map_err(|e| AgentError::File(format!("--nonce: not hex: {e}")))?;
     let signed = client::report_of(tee, nonce.as_deref(), pre_auth)?;
     match out {
-        Some(path) => {
-            suit_host::files::write_output(path, &signed)
-                .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))?;
+        Some(o) => {
+            let path = o.path().to_path_buf();
+            write_opened(vec![(o, signed.as_slice())])?;
             if json {
                 let j = serde_json::json!({
                     "ok": true,
@@ -1172,23 +1267,32 @@ fn install(
     let max = net_args.max_payload_bytes;
     // Only files the operator offered; a URI from the manifest never names a local path.
     let sources = transport::local::PayloadSources::new(payloads, payload_dir.as_deref())?;
+    // The TA lists every URI the manifest may fetch; a try-each may never reach one
+    // (manifest-37: an option whose condition fails is skipped). One nobody offered is not
+    // sent, and the TA decides: it refuses the update only if the manifest really fetches
+    // it, and that refusal is then reported as the missing payload (`missing_payload`).
+    let mut sent: Vec<String> = Vec::new();
+    let mut not_offered: Vec<String> = Vec::new();
     let mut fetch = |uri: &str, bound: Option<u64>, sink: &mut dyn transport::Sink| {
         if let Some(file) = sources.open(uri)? {
             // A local file is not a download: the cap only (a wrong size is the
             // TA's to refuse, with its report).
             transport::feed_open(file, transport::Limit::new(max, None), sink)?;
+            sent.push(uri.to_string());
             return Ok(true);
         }
         match (&network, transport::Location::parse(uri)) {
             (Some((n, allowed)), transport::Location::Http(_)) => {
-                transport::poll::fetch_uri(n, allowed, uri, bound, sink)
+                let fetched = transport::poll::fetch_uri(n, allowed, uri, bound, sink)?;
+                if fetched {
+                    sent.push(uri.to_string());
+                }
+                Ok(fetched)
             }
-            _ => Err(AgentError::Payload {
-                uri: uri.to_string(),
-                error: transport::local::PayloadSourceError::NotOffered {
-                    file_uri: transport::local::is_file_uri(uri),
-                },
-            }),
+            _ => {
+                not_offered.push(uri.to_string());
+                Ok(false)
+            }
         }
     };
     let mut progress = |p: Progress<'_>| {
@@ -1197,8 +1301,9 @@ fn install(
         }
     };
     let mut authenticated = false;
-    let (prepared, done) =
-        client::install_streamed(tee, &bytes, &mut fetch, &mut progress, &mut authenticated)?;
+    let installed =
+        client::install_streamed(tee, &bytes, &mut fetch, &mut progress, &mut authenticated);
+    let (_, done) = installed.map_err(|e| missing_payload(e, &not_offered))?;
     COMMITTED.store(true, Ordering::Relaxed);
     // Committed: from here on a failure is the agent's own and the install stands.
     if *json {
@@ -1223,8 +1328,14 @@ fn install(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    for uri in &prepared.needed_uris {
+    for uri in &sent {
         outln!("  fetched {}", suit_host::human::printable(uri));
+    }
+    for uri in &not_offered {
+        outln!(
+            "  not offered, not needed: {} (the manifest did not fetch it)",
+            suit_host::human::printable(uri)
+        );
     }
     for c in &done.components {
         outln!("  component {c}");
@@ -1237,12 +1348,14 @@ fn install(
     }
     let Some(root) = ree_root else {
         if !done.ree_paths.is_empty() {
-            outln!(
-                "  approved REE files (write them with `suit-agent export PATH --ree-root DIR`):"
-            );
-            // The manifest's signer chose them: ESC, BEL and newline are valid segments.
+            outln!("  approved REE files (write each with the command shown, DIR your choice):");
+            // The manifest's signer chose them: quoted for a shell (`$(...)` is a valid
+            // segment), and ESC, BEL and newline shown escaped.
             for p in &done.ree_paths {
-                outln!("    {}", suit_host::human::printable(p));
+                outln!(
+                    "    {}",
+                    suit_host::human::printable(&client::export_command(p, "DIR"))
+                );
             }
         }
         return Ok(());
@@ -1255,6 +1368,66 @@ fn install(
         );
     }
     failed.map_or(Ok(()), Err)
+}
+
+/// An install the TA refused after payloads nobody offered were left out: if the refusal is
+/// the one a fetch of an undelivered URI gets (the platform has no such payload), it names
+/// that URI as [`AgentError::Payload`] (exit 2, as when the agent refused it itself: the
+/// operator's files are missing); any other refusal is the TA's own.
+fn missing_payload(e: AgentError, not_offered: &[String]) -> AgentError {
+    use suit_common::fault::Fault;
+    use suit_common::service::install::InstallError;
+    use suit_common::suit::platform::PlatformError;
+    if not_offered.is_empty() {
+        return e;
+    }
+    let AgentError::Refused { fault, .. } = &e else {
+        return e;
+    };
+    let Some(Fault::Install(InstallError::Refused(cause))) = Fault::decode(fault) else {
+        return e;
+    };
+    let not_found =
+        std::iter::successors(Some(&*cause as &(dyn std::error::Error + 'static)), |e| {
+            e.source()
+        })
+        .any(|e| e.downcast_ref::<PlatformError>() == Some(&PlatformError::NotFound));
+    if !not_found {
+        return e;
+    }
+    let error = |uri: &str| transport::local::PayloadSourceError::NotOffered {
+        file_uri: transport::local::is_file_uri(uri),
+    };
+    match not_offered {
+        [uri] => AgentError::Payload {
+            uri: uri.clone(),
+            error: error(uri),
+        },
+        // The fault does not say which of them the manifest fetched: all are named.
+        _ => AgentError::File(format!(
+            "the TA refused the update: the manifest fetches one of these payloads, which \
+             nothing offered provides: {}",
+            not_offered
+                .iter()
+                .map(|u| format!("{} ({})", suit_host::human::printable(u), error(u)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+    }
+}
+
+/// Exit status 6: this agent cannot work with this TA or platform at all (a protocol
+/// version mismatch; a build without OP-TEE support): no retry changes it, so `poll` stops
+/// with it and the systemd unit does not restart on it (`RestartPreventExitStatus=`).
+/// Documented in host/README.md.
+const EXIT_INCOMPATIBLE: u8 = 6;
+
+/// The process's exit status for `e`: [`EXIT_INCOMPATIBLE`], else [`exit_code`].
+fn exit_status(e: &AgentError) -> u8 {
+    match e {
+        AgentError::VersionMismatch { .. } | AgentError::NoOpteeSupport => EXIT_INCOMPATIBLE,
+        e => exit_code(e),
+    }
 }
 
 fn main() -> ExitCode {
@@ -1289,7 +1462,7 @@ fn main() -> ExitCode {
             }
         },
         Err(e) => {
-            let code = exit_code(&e);
+            let code = exit_status(&e);
             // After a commit the command has printed its own document, the failure in it.
             if json && !matches!(e, AgentError::AfterCommit(_)) {
                 outln!("{}", error_json(&e, code));
@@ -1375,7 +1548,8 @@ const EXIT_NETWORK: u8 = 4;
 /// Exit status 5: the TA committed, but the agent's work after it failed (an approved REE
 /// file, a receipt file, printing): [`AgentError::AfterCommit`]; or the TA's own after OP-TEE took
 /// the update's TA (recording the new state), which it completes before its next command:
-/// [`AgentError::is_commit_pending`].
+/// [`AgentError::is_commit_pending`] (`poll`: once the TA says it completed it, else
+/// [`AgentError::CommitNotCompleted`], exit 3).
 const EXIT_AFTER_COMMIT: u8 = 5;
 
 fn exit_code(e: &AgentError) -> u8 {

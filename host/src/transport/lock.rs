@@ -99,6 +99,8 @@ fn open_lock(path: &Path) -> Result<File, AgentError> {
 
 impl AgentLock {
     /// Takes the lock at `path`, waiting at most `wait` (polling; a waiting agent logs once).
+    /// Still held by another agent after `wait`: [`AgentError::OpenSession`] (exit 3, try
+    /// again later); a lock file or directory that is unusable: [`AgentError::File`] (exit 2).
     pub fn acquire(path: &Path, wait: Duration) -> Result<AgentLock, AgentError> {
         let file = open_lock(path)?;
         let start = Instant::now();
@@ -113,8 +115,10 @@ impl AgentLock {
                 }
                 Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
                     if start.elapsed() >= wait {
-                        return Err(AgentError::File(format!(
-                            "another suit-agent holds {} (waited {} s)",
+                        // The TA is busy with another agent, not a fault of this command's
+                        // input: transient (exit 3), as a TA that cannot be reached.
+                        return Err(AgentError::OpenSession(format!(
+                            "another suit-agent holds {} (waited {} s, --lock-wait); retry later",
                             path.display(),
                             wait.as_secs()
                         )));

@@ -13,7 +13,8 @@
 //! Payload URIs are fetched only under the allowed prefixes ([`super::allow`]; by default the
 //! base URL's origin). Just before InstallFinish an in-flight mark is saved ([`InFlight`]), so
 //! an agent killed while the TA commits learns the outcome from the TA in its next round (and
-//! a `CommitPending` answer, in the same round once the TA has completed the commit).
+//! a `CommitPending` answer, in the same round once the TA has completed the commit; an
+//! `InstallPending` one, in the next round).
 
 use std::path::{Path, PathBuf};
 
@@ -255,8 +256,12 @@ pub enum Round {
     UpToDate,
     /// Installed; components committed.
     Installed { components: Vec<String> },
-    /// The TA refused the envelope as a verdict on it ([`AgentError::is_verdict`]).
+    /// The TA refused the envelope as a verdict on it ([`AgentError::is_verdict`]), or
+    /// answered `CommitPending` and then completed that commit (the update applied).
     Refused(AgentError),
+    /// The TA answered `CommitPending` and then did not complete that commit, or did not say
+    /// ([`AgentError::CommitNotCompleted`]): nothing recorded, the next round goes on.
+    Unsettled(AgentError),
 }
 
 /// A round's result, and what failed after the TA's decision was recorded (posting a
@@ -452,33 +457,39 @@ fn write_pending_ree(
 }
 
 /// What the TA says became of an install an earlier round handed to InstallFinish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Settled {
-    /// Its latest authenticated report is this manifest's success, or its `CommitPending`
-    /// refusal of a commit the TA has since completed: committed.
+    /// Its latest authenticated report is this manifest's success, or its `CommitPending` or
+    /// `InstallPending` refusal of a commit the TA has since completed: committed.
     Committed,
     /// It holds no report to sign for the current state (a commit whose report was not
-    /// stored, such as a power cut between the two): its REE components are approved, but
-    /// no report of it can be posted.
+    /// stored, such as a power cut between the two; or none at all, the REE having deleted
+    /// it): whether that round committed is unknown, and no report of it can be posted.
     Unreported,
-    /// Anything else: not committed by that round, as far as the TA can tell.
+    /// Its latest report is another attempt's, or this one's refusal: not committed by that
+    /// round as far as the report tells (another attempt since, an operator's `install` of
+    /// the same envelope refused as a rollback, may hide that it was).
     NotCommitted,
 }
 
 /// Asks the TA what became of `mark`: its latest authenticated report (read, not verified:
 /// it comes from the TA over the TEE channel, as InstallFinish's answer would have). That
-/// command is also the first the TA answers after a `CommitPending` refusal, so the TA has
-/// completed that commit (`reconcile`) before it answers, or refuses (the device's trouble:
-/// the mark stays).
+/// command is also the first the TA answers after a `CommitPending` or `InstallPending`
+/// refusal (both leave the commit journaled), so the TA has completed that commit
+/// (`reconcile`) before it answers, or refuses (the device's trouble: the mark stays).
 fn settled(tee: &mut dyn Transport, mark: &InFlight) -> Result<Settled, AgentError> {
     use suit_common::fault::{Fault, ServiceFault};
     use suit_common::report::ReportResult;
     use suit_common::service::install::{CommitRefusal, InstallError};
     let signed = match client::report_of(tee, None, false) {
         Ok(signed) => signed,
+        // No report for the current state, or none at all (`not-found`, else a verdict).
         Err(AgentError::Refused { fault, .. })
             if matches!(
                 Fault::decode(&fault),
-                Some(Fault::Service(ServiceFault::ReportNotCurrent))
+                Some(Fault::Service(
+                    ServiceFault::ReportNotCurrent | ServiceFault::NoReport(_)
+                ))
             ) =>
         {
             return Ok(Settled::Unreported)
@@ -497,9 +508,12 @@ fn settled(tee: &mut dyn Transport, mark: &InFlight) -> Result<Settled, AgentErr
     let pending = match &report.result {
         ReportResult::Success => return Ok(Settled::Committed),
         ReportResult::Failure(f) => match &f.detail {
-            Some(Fault::Install(InstallError::Commit(CommitRefusal::CommitPending { uuid }))) => {
-                uuid.clone()
-            }
+            // OP-TEE's TA store answered an error (which does not prove it stored nothing),
+            // or the state write after it failed: journaled either way, and `reconcile`
+            // rolled it forward before this command, or marked the TA unconfirmed.
+            Some(Fault::Install(InstallError::Commit(
+                CommitRefusal::CommitPending { uuid } | CommitRefusal::InstallPending { uuid, .. },
+            ))) => uuid.clone(),
             _ => return Ok(Settled::NotCommitted),
         },
     };
@@ -524,7 +538,8 @@ fn settled(tee: &mut dyn Transport, mark: &InFlight) -> Result<Settled, AgentErr
 /// device's approved normal-world content. Not only those at the settled manifest's sequence
 /// number: a dependency's components carry the dependency's number, and another manifest's
 /// may carry the same one. Writing one again that is already in place is harmless: the same
-/// bytes (exported and checked against the TA's digest), replaced atomically.
+/// bytes (exported and checked against the TA's digest), replaced atomically (mode 0600: a
+/// local edit of the file is reverted).
 fn ree_paths(tee: &mut dyn Transport) -> Result<Vec<String>, AgentError> {
     use suit_common::service::components::{classify, Kind};
     use suit_common::suit::component::ComponentId;
@@ -546,23 +561,25 @@ fn ree_paths(tee: &mut dyn Transport) -> Result<Vec<String>, AgentError> {
 /// Settles an install handed to InstallFinish without the TA's answer recorded
 /// ([`PollState::in_flight`]: an earlier round was ended, or this one got `CommitPending`),
 /// from what the TA says: committed, it is recorded as that round would have (decided, the
-/// approved REE files pending, the TA's report to post); committed without a report, the
-/// approved REE files are pending; else nothing is recorded and the round goes on as usual
-/// (the TA gives its verdict on the envelope, or installs it). The TA not answering keeps
-/// the mark and ends the round.
+/// TA's report to post); else nothing is recorded and the round goes on as usual (the TA
+/// gives its verdict on the envelope, or installs it). Every settlement queues the approved
+/// REE files: the latest report alone cannot prove a commit did not happen (a later attempt,
+/// an operator's `install`, a deleted report hide it), and writing an approved one again is
+/// harmless ([`ree_paths`]). The TA not answering keeps the mark and ends the round. `None`:
+/// no mark.
 fn settle_in_flight(
     tee: &mut dyn Transport,
     opts: &PollOptions,
     state: &mut PollState,
     this_round: bool,
-) -> Result<(), AgentError> {
+) -> Result<Option<Settled>, AgentError> {
     let Some(mark) = state.in_flight.clone() else {
-        return Ok(());
+        return Ok(None);
     };
     let settled = settled(tee, &mark)?;
-    let ree = match (&settled, &opts.ree_root) {
-        (Settled::NotCommitted, _) | (_, None) => Vec::new(),
-        (_, Some(_)) => ree_paths(tee)?,
+    let ree = match &opts.ree_root {
+        None => Vec::new(),
+        Some(_) => ree_paths(tee)?,
     };
     let what = format!(
         "{} manifest {} (sequence number {})",
@@ -588,11 +605,12 @@ fn settle_in_flight(
             });
         }
         Settled::Unreported => log::warn(&format!(
-            "{what}: the TA committed an update but holds no report of it; the approved REE \
-             files are written, and the envelope is handed over again"
+            "{what}: the TA holds no report for its current state; the approved REE files \
+             are written, and the envelope is handed over again"
         )),
         Settled::NotCommitted => log::info(&format!(
-            "{what}: the TA did not commit it; the envelope is handed over again"
+            "{what}: the TA did not commit it, as far as its latest report tells; the \
+             approved REE files are written, and the envelope is handed over again"
         )),
     }
     for path in ree {
@@ -601,7 +619,8 @@ fn settle_in_flight(
         }
     }
     state.in_flight = None;
-    state.save(&opts.state_file)
+    state.save(&opts.state_file)?;
+    Ok(Some(settled))
 }
 
 /// One poll round. The caller holds the agent lock and the TA session.
@@ -757,20 +776,38 @@ pub fn poll_once(
         // completes the commit before its next command. Not recorded on this answer (its
         // REE files are not in it, and the TA may still find the commit unapplied): the
         // in-flight mark stays and is settled from the TA now, as after a killed round.
+        // Applied (exit 5) only if the TA says it completed it; else the device's trouble.
         Err(e) if e.is_commit_pending() => {
-            if let Err(err) = settle_in_flight(tee, opts, &mut state, true) {
-                log::warn(&format!(
-                    "the TA did not say whether it completed the commit ({err}); the next \
-                     round asks again"
-                ));
-                afterwards.push(err);
+            let why = match settle_in_flight(tee, opts, &mut state, true) {
+                Ok(Some(Settled::Committed)) => None,
+                Ok(Some(Settled::NotCommitted)) => Some(
+                    "then did not complete it (OP-TEE refused the kept TA image: the TA is \
+                     marked unconfirmed); not applied, the next round hands the envelope \
+                     over again"
+                        .to_string(),
+                ),
+                Ok(_) => Some(
+                    "and holds no report that says it completed it; the next round hands \
+                     the envelope over again"
+                        .to_string(),
+                ),
+                // Not asked further this round: the mark and anything pending stay.
+                Err(err) => Some(format!(
+                    "and did not say whether it completed it ({err}); the next round asks \
+                     again"
+                )),
+            };
+            if state.in_flight.is_none() {
+                post_pending(tee, net, opts, &mut state, &mut afterwards);
+                write_pending_ree(tee, opts, &mut state, &mut afterwards);
             }
-            post_pending(tee, net, opts, &mut state, &mut afterwards);
-            write_pending_ree(tee, opts, &mut state, &mut afterwards);
-            return Ok(Outcome {
-                round: Round::Refused(e),
-                afterwards,
-            });
+            let round = match why {
+                None => Round::Refused(e),
+                Some(why) => Round::Unsettled(AgentError::CommitNotCompleted(format!(
+                    "the TA left the commit of manifest {manifest_digest} pending {why}"
+                ))),
+            };
+            return Ok(Outcome { round, afterwards });
         }
         Err(e) if e.is_verdict() => {
             reported = e.has_attempt_report();

@@ -1,0 +1,492 @@
+//! The agent's local commands (review s28, local commands): outputs opened before the TA is
+//! asked (a FIFO nobody reads refused at once, never waited for; a receipt never lost to an
+//! unusable file), `device-key` files all or none, a payload URI nobody offered left to the
+//! TA (a try-each may not fetch it), an export suggested for a signer's path shell-quoted,
+//! a lock held too long transient (exit 3), a build that cannot reach any TA its own status
+//! (exit 6), which the example systemd unit does not restart on.
+
+mod support;
+
+use std::os::unix::fs::FileTypeExt as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ciborium::Value;
+use suit_test_support::cbor::{bytes, cbor, int, map, text};
+use suit_test_support::cli::write;
+use support::device::{agent, author, device, fails, installed_components, ok, status};
+
+/// `suit-agent --tee sim --state state ARGS`, killed (and the test failed) if it has not
+/// finished within 30 s: an output that blocks the agent must fail the test, not hang it.
+fn agent_within(d: &Path, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_suit-agent"))
+        .args(["--tee", "sim", "--state", "state"])
+        .args(args)
+        .current_dir(d)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("suit-agent {args:?} blocked for 30 s (killed)");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+}
+
+fn is_fifo(path: &Path) -> bool {
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .file_type()
+        .is_fifo()
+}
+
+fn provisioning_counter(d: &Path) -> u64 {
+    let o = agent(d, &["anchors", "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    j["provisioning-counter"].as_u64().unwrap()
+}
+
+/// The review's reproduction: `report -o FIFO` with no reader blocked for ever in open(2),
+/// holding the lock and the TA session; `provision --receipt-out FIFO` did so after the TA had
+/// applied the message, and the receipt (which the TA cannot give again) was lost. Now the
+/// FIFO is refused at once (exit 2, nothing written, the FIFO left as it is), before the TA
+/// is asked: the message is not applied, and the same message goes through afterwards.
+#[test]
+fn an_output_fifo_nobody_reads_is_refused_before_the_ta_is_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // A refused attempt, so that there is a report to write.
+    std::fs::write(d.join("junk.suit"), [0xd8, 0x6b, 0xa0]).unwrap();
+    fails(agent(d, &["install", "junk.suit"]), 1);
+    let fifo = d.join("out.fifo");
+    mkfifo(&fifo);
+    let nobody_reads = "no process has open for reading";
+    for args in [
+        &["report", "--pre-auth", "-o", "out.fifo"][..],
+        &["device-key", "--out", "out.fifo"],
+        &["device-key", "--statement", "out.fifo"],
+    ] {
+        let t = fails(agent_within(d, args), 2);
+        assert!(t.contains(nobody_reads), "{args:?}: {t}");
+        assert!(is_fifo(&fifo));
+    }
+
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    write(
+        d,
+        "p.json",
+        suit_test_support::cli::app_provisioning("board"),
+    );
+    author(
+        d,
+        &suit_test_support::cli::provision_args("p.json", "p.cbor", &[]),
+    );
+    let t = fails(
+        agent_within(d, &["provision", "p.cbor", "--receipt-out", "out.fifo"]),
+        2,
+    );
+    assert!(t.contains(nobody_reads), "{t}");
+    assert!(!t.contains("accepted"), "{t}");
+    assert_eq!(provisioning_counter(d), 0, "the message was applied: {t}");
+    // A FIFO someone reads is written through (the receipt arrives there).
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    // The reader is in open(2) (it counts as a reader from then on) well before the agent
+    // starts; if not, the agent refuses and the assertion below says so.
+    std::thread::sleep(Duration::from_millis(200));
+    let t = ok(agent_within(
+        d,
+        &["provision", "p.cbor", "--receipt-out", "out.fifo"],
+    ));
+    assert_eq!(provisioning_counter(d), 1);
+    let receipt = reader.join().unwrap();
+    assert!(
+        t.contains(&format!(
+            "receipt (signed by the device identity key): {}",
+            hex::encode(&receipt)
+        )),
+        "{t}"
+    );
+}
+
+/// `device-key --out-dir` and `--out` with `--statement` write their files all or none: one
+/// that cannot be written leaves every other as it was (before, the files before it were
+/// written one at a time). The same file named twice is refused.
+#[test]
+fn device_key_writes_its_files_all_or_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::create_dir_all(d.join("keys/report.pub.pem")).unwrap();
+    let t = fails(agent(d, &["device-key", "--out-dir", "keys"]), 2);
+    assert!(t.contains("report.pub.pem is a directory"), "{t}");
+    let left: Vec<_> = std::fs::read_dir(d.join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["report.pub.pem"], "{t}");
+
+    std::fs::create_dir(d.join("k.pem")).unwrap();
+    let t = fails(
+        agent(
+            d,
+            &["device-key", "--statement", "s.cbor", "--out", "k.pem"],
+        ),
+        2,
+    );
+    assert!(t.contains("k.pem is a directory"), "{t}");
+    assert!(!d.join("s.cbor").exists(), "{t}");
+
+    let t = fails(
+        agent(d, &["device-key", "--statement", "same", "--out", "same"]),
+        2,
+    );
+    assert!(t.contains("named as two outputs"), "{t}");
+
+    std::fs::remove_dir(d.join("keys/report.pub.pem")).unwrap();
+    ok(agent(d, &["device-key", "--out-dir", "keys"]));
+    for f in [
+        "identity.pub.pem",
+        "report.pub.pem",
+        "provisioning.pub.pem",
+        "key-statement.cbor",
+    ] {
+        assert!(
+            std::fs::metadata(d.join("keys").join(f)).unwrap().len() > 0,
+            "{f}"
+        );
+    }
+}
+
+/// `set-component-index 0`, then `override-parameters` with `params`, then `directives`.
+fn on_app(params: Vec<(i64, Value)>, directives: &[i64]) -> Vec<Value> {
+    let mut v = vec![int(12), int(0), int(20), map(params)];
+    for &d in directives {
+        v.extend([int(d), int(15)]);
+    }
+    v
+}
+
+/// An envelope (sequence `seq`, signed by the author) installing `app` through a try-each:
+/// option 1 fetches `delta.bin`, only if `app` holds some older image when `guarded`
+/// (condition-image-match on a digest nothing has, which fails on a fresh device), option 2
+/// fetches `full.bin` (the content of `full`). The review's reproduction
+/// (/tmp/s28/r-agent/mk_tryeach.py).
+fn try_each_envelope(d: &Path, name: &str, seq: i64, full: &[u8], guarded: bool) {
+    let digest = |data: &[u8]| bytes(&suit_test_support::cbor::suit_digest(data));
+    let full_digest = digest(full);
+    // The identifiers `{"name": "example.com"}`, `{"name": "board"}` give (UUIDv5).
+    let vendor = hex::decode("cfbff0d193755685968c48ce8b15ae17").unwrap();
+    let class = hex::decode("d9c03f90568d5553b0aa28b24df90fcc").unwrap();
+    let shared = Value::Array(vec![
+        int(12),
+        int(0),
+        int(20),
+        map(vec![(1, bytes(&vendor)), (2, bytes(&class))]),
+        int(1),
+        int(15),
+        int(2),
+        int(15),
+    ]);
+    let mut delta = Vec::new();
+    if guarded {
+        delta = on_app(vec![(3, digest(b"an older image")), (14, int(14))], &[3]);
+    }
+    delta.extend(on_app(
+        vec![(21, text("https://x.example/p/delta.bin"))],
+        &[21, 3],
+    ));
+    let whole = on_app(
+        vec![
+            (3, full_digest.clone()),
+            (14, int(full.len() as i64)),
+            (21, text("https://x.example/p/full.bin")),
+        ],
+        &[21, 3],
+    );
+    let install = Value::Array(vec![
+        int(12),
+        int(0),
+        int(15),
+        Value::Array(vec![
+            bytes(&cbor(&Value::Array(delta))),
+            bytes(&cbor(&Value::Array(whole))),
+        ]),
+    ]);
+    let validate = Value::Array(on_app(
+        vec![(3, full_digest), (14, int(full.len() as i64))],
+        &[3],
+    ));
+    let common = map(vec![
+        (2, Value::Array(vec![Value::Array(vec![bytes(b"app")])])),
+        (4, bytes(&cbor(&shared))),
+    ]);
+    let manifest = cbor(&map(vec![
+        (1, int(1)),
+        (2, int(seq)),
+        (3, bytes(&cbor(&common))),
+        (7, bytes(&cbor(&validate))),
+        (20, bytes(&cbor(&install))),
+    ]));
+    let auth = Value::Array(vec![bytes(&suit_test_support::cbor::manifest_digest(
+        &manifest,
+    ))]);
+    let envelope = Value::Tag(
+        107,
+        Box::new(map(vec![(2, bytes(&cbor(&auth))), (3, bytes(&manifest))])),
+    );
+    let unsigned = format!("{name}.unsigned.suit");
+    std::fs::write(d.join(&unsigned), cbor(&envelope)).unwrap();
+    let signed = format!("{name}.suit");
+    author(
+        d,
+        &[
+            "sign",
+            &unsigned,
+            "-o",
+            &signed,
+            "--sign-key",
+            "author.priv.pem",
+        ],
+    );
+}
+
+/// The TA lists every URI a manifest may fetch; a try-each option whose condition fails never
+/// fetches its own (manifest-37: the next option is started). A URI nobody offered is left
+/// to the TA: the update installs when the manifest did not need it (before, the agent
+/// refused it, exit 2, though `suit-author verify --process` applied it), and when the
+/// manifest does fetch it the TA refuses and the agent names that URI (exit 2, nothing
+/// installed).
+#[test]
+fn a_payload_nobody_offered_is_left_to_the_ta() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    device(d);
+    let full: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::create_dir(d.join("offered")).unwrap();
+    std::fs::write(d.join("offered/full.bin"), &full).unwrap();
+
+    try_each_envelope(d, "v1", 1, &full, true);
+    let t = ok(agent(
+        d,
+        &["install", "v1.suit", "--payload-dir", "offered"],
+    ));
+    assert!(t.contains("installed v1.suit (sequence number 1"), "{t}");
+    assert!(t.contains("fetched https://x.example/p/full.bin"), "{t}");
+    assert!(
+        t.contains("not offered, not needed: https://x.example/p/delta.bin"),
+        "{t}"
+    );
+    assert_eq!(installed_components(d), 1);
+
+    // Option 1 unguarded: the manifest fetches delta.bin, which nothing provides.
+    try_each_envelope(d, "v2", 2, &full, false);
+    for json in [false, true] {
+        let mut args = vec!["install", "v2.suit", "--payload-dir", "offered"];
+        if json {
+            args.push("--json");
+        }
+        let o = agent(d, &args);
+        let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+        let t = fails(o, 2);
+        assert!(
+            t.contains(
+                "payload https://x.example/p/delta.bin: no --payload or --payload-dir file provides it"
+            ),
+            "{t}"
+        );
+        if json {
+            let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            assert_eq!(j["exit-code"], 2, "{t}");
+        }
+    }
+    let components = &status(d)["service"]["components"];
+    assert_eq!(components[0]["sequence-number"], 1, "{components}");
+}
+
+/// An approved REE path is the manifest signer's text: the `suit-agent export` the agent
+/// suggests for it (listed without `--ree-root`, named in the error when it cannot be
+/// written) quotes it, so a shell given the suggestion gets that path as one word and runs
+/// nothing in it.
+#[test]
+fn an_export_suggested_for_a_signers_path_runs_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    write(
+        d,
+        "provision.json",
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"], ["ree"]]}},
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    );
+    author(
+        d,
+        &suit_test_support::cli::provision_args("provision.json", "provision.cbor", &[]),
+    );
+    ok(agent(d, &["provision", "provision.cbor"]));
+    let hostile = "x$(touch PWNED)'`touch PWNED2`";
+    let envelope = |name: &str, seq: u64| {
+        std::fs::write(d.join("conf.bin"), format!("release={seq}\n")).unwrap();
+        let description = serde_json::json!({
+            "sequence-number": seq,
+            "vendor-id": {"name": "example.com"},
+            "class-id": {"name": "board"},
+            "components": [{"id": ["ree", "etc", hostile], "file": "conf.bin"}],
+        });
+        write(d, &format!("{name}.json"), description.to_string());
+        author(
+            d,
+            &[
+                "create",
+                &format!("{name}.json"),
+                "-o",
+                &format!("{name}.suit"),
+                "--sign-key",
+                "author.priv.pem",
+            ],
+        );
+    };
+    // What a shell makes of a suggested command: its words (`printf` in place of the agent).
+    let words_of = |command: &str| -> Vec<String> {
+        let command = command
+            .strip_prefix("suit-agent ")
+            .unwrap_or_else(|| panic!("not a suit-agent command: {command}"));
+        let o = Command::new("sh")
+            .args(["-c", &format!("printf '%s\\n' {command}")])
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    let path = format!("etc/{hostile}");
+
+    envelope("v1", 1);
+    let t = ok(agent(d, &["install", "v1.suit"]));
+    let listed = t
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("suit-agent export").map(|_| l.trim()))
+        .unwrap_or_else(|| panic!("no export listed: {t}"));
+    assert_eq!(
+        words_of(listed),
+        ["export", path.as_str(), "--ree-root", "DIR"],
+        "{t}"
+    );
+
+    envelope("v2", 2);
+    write(d, "ree", "not a directory");
+    let t = fails(agent(d, &["install", "v2.suit", "--ree-root", "ree"]), 5);
+    // The path has backquotes of its own: the suggestion ends where the sentence goes on.
+    let suggested = t
+        .split_once("run `")
+        .and_then(|(_, rest)| rest.split_once("` to write it"))
+        .map(|(command, _)| command)
+        .unwrap_or_else(|| panic!("no export suggested: {t}"));
+    let words = words_of(suggested);
+    assert_eq!(words, ["export", path.as_str(), "--ree-root", "ree"], "{t}");
+    assert!(!d.join("PWNED").exists() && !d.join("PWNED2").exists());
+    // Those words write the file.
+    let mut args: Vec<&str> = words.iter().map(String::as_str).collect();
+    args[3] = "ree2";
+    ok(agent(d, &args));
+    assert_eq!(
+        std::fs::read_to_string(d.join("ree2").join(&path)).unwrap(),
+        "release=2\n"
+    );
+}
+
+/// Another agent holding the lock for the whole `--lock-wait` is transient, as a TEE that
+/// cannot be reached (exit 3), not unusable input (it was 2, which the systemd unit does not
+/// restart on).
+#[test]
+fn a_lock_held_for_the_whole_wait_is_transient() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let held = suit_host::transport::lock::AgentLock::acquire(
+        &d.join("agent.lock"),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let t = fails(
+        agent(d, &["--lock", "agent.lock", "--lock-wait", "0", "status"]),
+        3,
+    );
+    assert!(t.contains("another suit-agent holds"), "{t}");
+    drop(held);
+}
+
+/// A build without OP-TEE support cannot reach any TA: it says to rebuild with the feature
+/// (`--tee sim` is for development only), and exits 6, also from `poll --interval`, which
+/// stops on it; the example systemd unit does not restart on 6 (nor 2), and says so.
+#[test]
+fn an_agent_that_cannot_reach_any_ta_stops_with_its_own_status() {
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/suit-agent-poll.service"),
+    )
+    .unwrap();
+    let prevent: Vec<&str> = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("RestartPreventExitStatus="))
+        .unwrap_or_else(|| panic!("no RestartPreventExitStatus=:\n{unit}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(prevent, ["2", "6"]);
+    assert!(!unit.contains("SupplementaryGroups="), "{unit}");
+    assert!(unit.contains("\nCapabilityBoundingSet=\n"), "{unit}");
+    if cfg!(feature = "optee") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--lock", "agent.lock"];
+        all.extend_from_slice(args);
+        support::device::run(env!("CARGO_BIN_EXE_suit-agent"), d, &all, &[])
+    };
+    let t = fails(run(&["status"]), 6);
+    assert!(
+        t.contains("rebuild it with `--features optee`") && t.contains("development only"),
+        "{t}"
+    );
+    let start = Instant::now();
+    let t = fails(
+        run(&[
+            "poll",
+            "http://127.0.0.1:9/fw",
+            "--interval",
+            "60",
+            "--rounds",
+            "3",
+        ]),
+        6,
+    );
+    assert!(t.contains("stopping"), "{t}");
+    assert!(start.elapsed() < Duration::from_secs(30), "{t}");
+}
