@@ -505,17 +505,30 @@ pub fn create_envelope_signed(
 /// Tests treat this first export as the factory enrolment: it binds provisioning messages to
 /// the device and checks the key statements of [`provision_and_export_anchor_keys`].
 pub fn export_device_key(disk: &Path, dir: &Path) {
+    export_device_key_between(disk, dir, &[], &[]);
+}
+
+/// [`export_device_key`] with guest commands `before` and `after` the export in the same
+/// boot (numbered from 0 and from `before.len() + 4`); returns that boot.
+pub fn export_device_key_between(
+    disk: &Path,
+    dir: &Path,
+    before: &[&str],
+    after: &[&str],
+) -> GuestRun {
+    let export = [
+        "suit-agent device-key",
+        "suit-agent device-key --which identity",
+        "suit-agent device-key --which provisioning",
+        "suit-agent device-key --out-dir /data/enrol",
+    ];
+    let cmds: Vec<&str> = before.iter().chain(&export).chain(after).copied().collect();
     let run = boot(
         Boot {
             disk: Some(disk),
             ..Default::default()
         },
-        &[
-            "suit-agent device-key",
-            "suit-agent device-key --which identity",
-            "suit-agent device-key --which provisioning",
-            "suit-agent device-key --out-dir /data/enrol",
-        ],
+        &cmds,
     );
     run.assert_ok();
     let enrol = copy_out_of_disk(disk, "/enrol");
@@ -524,13 +537,19 @@ pub fn export_device_key(disk: &Path, dir: &Path) {
         dir.join("key-statement.cbor"),
     )
     .expect("the device's key statement");
-    write_text(dir, "device.pub.pem", &pem_from(&run.command(0).output));
-    write_text(dir, "identity.pub.pem", &pem_from(&run.command(1).output));
+    let n = before.len();
+    write_text(dir, "device.pub.pem", &pem_from(&run.command(n).output));
+    write_text(
+        dir,
+        "identity.pub.pem",
+        &pem_from(&run.command(n + 1).output),
+    );
     write_text(
         dir,
         "provisioning.pub.pem",
-        &pem_from(&run.command(2).output),
+        &pem_from(&run.command(n + 2).output),
     );
+    run
 }
 
 /// Writes `provision.json` in `dir` and signs it with the repository's test TPA key into
