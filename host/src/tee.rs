@@ -90,6 +90,15 @@ pub enum AgentError {
         uri: String,
         why: crate::transport::allow::UriRefusal,
     },
+    /// Payload URIs the TA named that the server said it does not have (HTTP 404 or 410) were
+    /// not sent, and the TA then refused the update as one whose manifest fetches a payload
+    /// it was not given ([`AgentError::is_refusal_for_a_payload_not_given`]). Not a verdict:
+    /// the server may not have published it yet (exit 4, as a network failure; `poll` hands
+    /// the envelope over again under its payload back-off). Nothing was installed.
+    #[error("{}", not_on_server_words(.absent))]
+    PayloadNotOnServer {
+        absent: Vec<crate::transport::NotOnServer>,
+    },
     /// The TA committed (an update installed, a provisioning message applied), but the
     /// agent's own work after it failed (writing an approved REE file, a receipt). The
     /// command has already printed what the TA did (with `--json`: its one document); the
@@ -273,6 +282,25 @@ impl AgentError {
             )
     }
 
+    /// Whether this is the TA's refusal of an update whose manifest fetched a payload URI the
+    /// agent did not send: the platform has no payload for it (`PlatformError::NotFound`
+    /// under an install refusal). Meaningful only when the agent left a URI out: the agent
+    /// then names that URI rather than the TA's words.
+    pub fn is_refusal_for_a_payload_not_given(&self) -> bool {
+        use suit_common::fault::Fault;
+        use suit_common::service::install::InstallError;
+        use suit_common::suit::platform::PlatformError;
+        let AgentError::Refused { fault, .. } = self else {
+            return false;
+        };
+        let Some(Fault::Install(InstallError::Refused(cause))) = Fault::decode(fault) else {
+            return false;
+        };
+        let not_found = causes(&*cause)
+            .any(|e| e.downcast_ref::<PlatformError>() == Some(&PlatformError::NotFound));
+        not_found
+    }
+
     /// Whether the TA applied the update (OP-TEE installed its TA) but could not record it,
     /// and completes the commit before its next command: a failure after a commit (exit 5),
     /// not one to retry.
@@ -318,6 +346,23 @@ fn causes<'e>(
     e: &'e (dyn std::error::Error + 'static),
 ) -> impl Iterator<Item = &'e (dyn std::error::Error + 'static)> {
     std::iter::successors(Some(e), |e| e.source())
+}
+
+/// [`AgentError::PayloadNotOnServer`] in words: each URI with the server's answer.
+fn not_on_server_words(absent: &[crate::transport::NotOnServer]) -> String {
+    let listed = absent
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let (noun, which) = match absent {
+        [_] => ("payload", "it"),
+        _ => ("payloads", "one of them"),
+    };
+    format!(
+        "{noun} {listed}: the manifest fetches {which}, so the TA refused the update; nothing \
+         was installed (the server may not have published it yet)"
+    )
 }
 
 /// How an oversized envelope showed itself: announced, or sent past the limit.

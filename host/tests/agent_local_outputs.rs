@@ -12,10 +12,15 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use ciborium::Value;
-use suit_test_support::cbor::{bytes, cbor, int, map, text};
 use suit_test_support::cli::write;
 use support::device::{agent, author, device, fails, installed_components, ok, status};
+use support::tryeach::{try_each_envelope, Uris};
+
+/// The try-each envelope's URIs: never fetched here (no `--net`), only offered as files.
+const URIS: Uris = (
+    "https://x.example/p/delta.bin",
+    "https://x.example/p/full.bin",
+);
 
 /// `suit-agent --tee sim --state state ARGS`, killed (and the test failed) if it has not
 /// finished within 30 s: an output that blocks the agent must fail the test, not hang it.
@@ -179,99 +184,6 @@ fn device_key_writes_its_files_all_or_none() {
     }
 }
 
-/// `set-component-index 0`, then `override-parameters` with `params`, then `directives`.
-fn on_app(params: Vec<(i64, Value)>, directives: &[i64]) -> Vec<Value> {
-    let mut v = vec![int(12), int(0), int(20), map(params)];
-    for &d in directives {
-        v.extend([int(d), int(15)]);
-    }
-    v
-}
-
-/// An envelope (sequence `seq`, signed by the author) installing `app` through a try-each:
-/// option 1 fetches `delta.bin`, only if `app` holds some older image when `guarded`
-/// (condition-image-match on a digest nothing has, which fails on a fresh device), option 2
-/// fetches `full.bin` (the content of `full`). The review's reproduction
-/// (/tmp/s28/r-agent/mk_tryeach.py).
-fn try_each_envelope(d: &Path, name: &str, seq: i64, full: &[u8], guarded: bool) {
-    let digest = |data: &[u8]| bytes(&suit_test_support::cbor::suit_digest(data));
-    let full_digest = digest(full);
-    // The identifiers `{"name": "example.com"}`, `{"name": "board"}` give (UUIDv5).
-    let vendor = hex::decode("cfbff0d193755685968c48ce8b15ae17").unwrap();
-    let class = hex::decode("d9c03f90568d5553b0aa28b24df90fcc").unwrap();
-    let shared = Value::Array(vec![
-        int(12),
-        int(0),
-        int(20),
-        map(vec![(1, bytes(&vendor)), (2, bytes(&class))]),
-        int(1),
-        int(15),
-        int(2),
-        int(15),
-    ]);
-    let mut delta = Vec::new();
-    if guarded {
-        delta = on_app(vec![(3, digest(b"an older image")), (14, int(14))], &[3]);
-    }
-    delta.extend(on_app(
-        vec![(21, text("https://x.example/p/delta.bin"))],
-        &[21, 3],
-    ));
-    let whole = on_app(
-        vec![
-            (3, full_digest.clone()),
-            (14, int(full.len() as i64)),
-            (21, text("https://x.example/p/full.bin")),
-        ],
-        &[21, 3],
-    );
-    let install = Value::Array(vec![
-        int(12),
-        int(0),
-        int(15),
-        Value::Array(vec![
-            bytes(&cbor(&Value::Array(delta))),
-            bytes(&cbor(&Value::Array(whole))),
-        ]),
-    ]);
-    let validate = Value::Array(on_app(
-        vec![(3, full_digest), (14, int(full.len() as i64))],
-        &[3],
-    ));
-    let common = map(vec![
-        (2, Value::Array(vec![Value::Array(vec![bytes(b"app")])])),
-        (4, bytes(&cbor(&shared))),
-    ]);
-    let manifest = cbor(&map(vec![
-        (1, int(1)),
-        (2, int(seq)),
-        (3, bytes(&cbor(&common))),
-        (7, bytes(&cbor(&validate))),
-        (20, bytes(&cbor(&install))),
-    ]));
-    let auth = Value::Array(vec![bytes(&suit_test_support::cbor::manifest_digest(
-        &manifest,
-    ))]);
-    let envelope = Value::Tag(
-        107,
-        Box::new(map(vec![(2, bytes(&cbor(&auth))), (3, bytes(&manifest))])),
-    );
-    let unsigned = format!("{name}.unsigned.suit");
-    std::fs::write(d.join(&unsigned), cbor(&envelope)).unwrap();
-    let signed = format!("{name}.suit");
-    author(
-        d,
-        &[
-            "sign",
-            &unsigned,
-            "-o",
-            &signed,
-            "--sign-key",
-            "author.priv.pem",
-        ],
-    );
-}
-
 /// The TA lists every URI a manifest may fetch; a try-each option whose condition fails never
 /// fetches its own (manifest-37: the next option is started). A URI nobody offered is left
 /// to the TA: the update installs when the manifest did not need it (before, the agent
@@ -287,7 +199,7 @@ fn a_payload_nobody_offered_is_left_to_the_ta() {
     std::fs::create_dir(d.join("offered")).unwrap();
     std::fs::write(d.join("offered/full.bin"), &full).unwrap();
 
-    try_each_envelope(d, "v1", 1, &full, true);
+    try_each_envelope(d, "v1", 1, &full, true, URIS);
     let t = ok(agent(
         d,
         &["install", "v1.suit", "--payload-dir", "offered"],
@@ -301,7 +213,7 @@ fn a_payload_nobody_offered_is_left_to_the_ta() {
     assert_eq!(installed_components(d), 1);
 
     // Option 1 unguarded: the manifest fetches delta.bin, which nothing provides.
-    try_each_envelope(d, "v2", 2, &full, false);
+    try_each_envelope(d, "v2", 2, &full, false, URIS);
     for json in [false, true] {
         let mut args = vec!["install", "v2.suit", "--payload-dir", "offered"];
         if json {

@@ -13,6 +13,7 @@ use support::device::{
     installed_components, ok, payload, run, text, verify_collected,
 };
 use support::http::{serve, serve_envelope, tls_server, Behaviour, Server};
+use support::tryeach::try_each_envelope;
 
 // ---------------------------------------------------------------- tests
 
@@ -526,4 +527,222 @@ fn a_second_agent_waits_for_the_lock() {
         d,
         &["--lock", "agent.lock", "--lock-wait", "1", "status"],
     ));
+}
+
+// ------------------------------------ payload URIs the server does not have (404, 410)
+
+/// The try-each envelope `name.suit` (support/tryeach.rs) with its options' URIs on the test
+/// server, `/p/delta.bin` and `/p/full.bin`, the latter served: (full's content, delta's URI,
+/// full's URI). With `guarded`, option 1 (the delta) fails its condition on a fresh device
+/// and never fetches its URI.
+fn try_each_on_server(
+    d: &std::path::Path,
+    server: &Server,
+    base: &str,
+    name: &str,
+    seq: i64,
+    guarded: bool,
+) -> (Vec<u8>, String, String) {
+    let full = payload(5000, 11);
+    let (delta_uri, full_uri) = (format!("{base}/p/delta.bin"), format!("{base}/p/full.bin"));
+    try_each_envelope(d, name, seq, &full, guarded, (&delta_uri, &full_uri));
+    server.route("/p/full.bin", serve(full.clone(), "\"full\""));
+    (full, delta_uri, full_uri)
+}
+
+fn poll_state(d: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(d.join("poll.json")).unwrap()).unwrap()
+}
+
+/// The TA lists every URI a manifest may fetch; a try-each option whose condition fails never
+/// fetches its own (manifest-37). A 404 for that option's URI is the server saying it does
+/// not have it: not sent, and the update installs from the other option (before, the 404
+/// failed the whole install, exit 4, and blocked the update for good).
+#[test]
+fn a_skipped_option_the_server_does_not_have_installs() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    let (_, delta_uri, full_uri) = try_each_on_server(d, &server, &base, "v1", 1, true);
+    let t = ok(agent(
+        d,
+        &["install", "v1.suit", "--net", "--allow-url-prefix", &base],
+    ));
+    assert!(t.contains("installed v1.suit (sequence number 1"), "{t}");
+    assert!(t.contains(&format!("fetched {full_uri}")), "{t}");
+    assert!(
+        t.contains(&format!(
+            "not on the server, not needed: {delta_uri} (HTTP 404; the manifest did not fetch it)"
+        )),
+        "{t}"
+    );
+    // The log line names the URI and the server's answer when it is left out.
+    assert!(
+        t.contains(&format!(
+            "payload {delta_uri} (the server answered HTTP 404 not found): not sent"
+        )),
+        "{t}"
+    );
+    assert_eq!(installed_components(d), 1);
+    // A definitive answer is not retried.
+    assert_eq!(server.requests_to("/p/delta.bin").len(), 1);
+}
+
+/// When the manifest does fetch the URI the server has no resource for, the TA refuses the
+/// update and the agent names that URI and the server's answer: a network failure (exit 4:
+/// it may not be published yet), nothing installed; from a file with `--net` and from an
+/// envelope URL alike.
+#[test]
+fn a_needed_payload_the_server_does_not_have_is_named_with_exit_4() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    let (_, delta_uri, _) = try_each_on_server(d, &server, &base, "v1", 1, false);
+    server.route(
+        "/v1.suit",
+        serve_envelope(std::fs::read(d.join("v1.suit")).unwrap(), "\"v1\""),
+    );
+    let named = format!(
+        "payload {delta_uri} (the server answered HTTP 404 not found): the manifest fetches \
+         it, so the TA refused the update; nothing was installed"
+    );
+    let o = agent(
+        d,
+        &["install", "v1.suit", "--net", "--allow-url-prefix", &base],
+    );
+    let t = fails(o, 4);
+    assert!(t.contains(&named), "{t}");
+
+    let o = agent(d, &["install", &format!("{base}/v1.suit"), "--json"]);
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    let t = fails(o, 4);
+    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(j["exit-code"], 4, "{t}");
+    assert!(j["error"].as_str().unwrap().contains(&named), "{t}");
+    assert_eq!(installed_components(d), 0);
+}
+
+/// `poll`: the TA refusing an envelope for a payload the server does not have yet is no
+/// verdict on it (never saved as decided): it goes under the payload back-off (rounds 1, 2,
+/// then 4), and once the server publishes the payload a later round installs. Each refused
+/// round names the URI and exits 4; its report is posted.
+#[test]
+fn poll_retries_a_payload_the_server_has_not_published_yet() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    std::fs::write(d.join("v1.bin"), payload(60_000, 5)).unwrap();
+    let uri = format!("{base}/p/v1.bin");
+    envelope(d, "v1", 1, "v1.bin", &uri, false);
+    server.route(
+        &envelope_path(d),
+        serve_envelope(std::fs::read(d.join("v1.suit")).unwrap(), "\"e1\""),
+    );
+    server.route("/status/reports", Behaviour::Collect);
+    // 404 for the first two requests, then published.
+    server.publish_after(
+        "/p/v1.bin",
+        2,
+        serve(std::fs::read(d.join("payloads/v1.bin")).unwrap(), "\"p1\""),
+    );
+    let asked = || server.requests_to("/p/v1.bin").len();
+    for attempt in 1..=2u64 {
+        let t = fails(support::device::poll(d, &base, &[]), 4);
+        assert!(
+            t.contains(&format!(
+                "payload {uri} (the server answered HTTP 404 not found): the manifest fetches it"
+            )),
+            "{t}"
+        );
+        assert!(t.contains("hands the envelope over again"), "{t}");
+        let state = poll_state(d);
+        assert_eq!(state["envelope-sha256"], serde_json::Value::Null, "{state}");
+        assert_eq!(state["etag"], serde_json::Value::Null, "{state}");
+        assert_eq!(state["payload-retries"][0]["attempts"], attempt, "{state}");
+        assert_eq!(asked() as u64, attempt);
+        assert_eq!(server.requests_to("/status/reports").len() as u64, attempt);
+    }
+    // Round 3 waits (the back-off), round 4 hands it over again: published now, installed.
+    let t = ok(support::device::poll(d, &base, &[]));
+    assert!(t.contains("handing it over again in 1 round"), "{t}");
+    assert_eq!(asked(), 2);
+    assert_eq!(installed_components(d), 0);
+    let t = ok(support::device::poll(d, &base, &[]));
+    assert!(t.contains("installed: "), "{t}");
+    assert_eq!(installed_components(d), 1);
+    let state = poll_state(d);
+    assert!(state.get("payload-retries").is_none(), "{state}");
+    assert!(state["envelope-sha256"].is_string(), "{state}");
+}
+
+/// Only 404 and 410 say the server does not have a payload. A 5xx (retried), another 4xx, a
+/// connection failure still fail the install and the poll round as before (exit 4, nothing
+/// installed, nothing recorded), even for an option the manifest would skip; a 410 for it
+/// installs as a 404 does.
+#[test]
+fn only_404_and_410_leave_a_payload_to_the_ta() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    let (_, delta_uri, _) = try_each_on_server(d, &server, &base, "v1", 1, true);
+    let install = || {
+        agent(
+            d,
+            &words(&format!(
+                "install v1.suit --net --allow-url-prefix {base} --retries 1 --backoff-ms 10"
+            )),
+        )
+    };
+    server.route(
+        "/p/delta.bin",
+        Behaviour::Status("500 Internal Server Error".into()),
+    );
+    let t = fails(install(), 4);
+    assert!(
+        t.contains(&format!("network: {delta_uri}: server answered HTTP 500")),
+        "{t}"
+    );
+    assert_eq!(server.requests_to("/p/delta.bin").len(), 2, "retried once");
+
+    // Polled: the round fails, nothing is recorded (no verdict, no back-off).
+    server.route(
+        &envelope_path(d),
+        serve_envelope(std::fs::read(d.join("v1.suit")).unwrap(), "\"e1\""),
+    );
+    let t = fails(
+        support::device::poll(d, &base, &words("--retries 0 --backoff-ms 10")),
+        4,
+    );
+    assert!(t.contains("server answered HTTP 500"), "{t}");
+    if d.join("poll.json").exists() {
+        let state = poll_state(d);
+        assert!(state.get("payload-retries").is_none(), "{state}");
+        assert_eq!(state["envelope-sha256"], serde_json::Value::Null, "{state}");
+    }
+
+    server.route("/p/delta.bin", Behaviour::Status("403 Forbidden".into()));
+    let t = fails(install(), 4);
+    assert!(t.contains("server answered HTTP 403"), "{t}");
+    // Nothing listening: a connection failure.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let (_, dead_delta, _) = try_each_on_server(d, &server, &dead, "v2", 1, true);
+    let t = fails(
+        agent(
+            d,
+            &words(&format!(
+                "install v2.suit --net --allow-url-prefix {dead} --retries 0"
+            )),
+        ),
+        4,
+    );
+    assert!(t.contains(&format!("network: {dead_delta}")), "{t}");
+    assert_eq!(installed_components(d), 0);
+
+    server.route("/p/delta.bin", Behaviour::Status("410 Gone".into()));
+    let t = ok(install());
+    assert!(
+        t.contains(&format!(
+            "not on the server, not needed: {delta_uri} (HTTP 410"
+        )),
+        "{t}"
+    );
+    assert_eq!(installed_components(d), 1);
 }

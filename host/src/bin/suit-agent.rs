@@ -1268,11 +1268,13 @@ fn install(
     // Only files the operator offered; a URI from the manifest never names a local path.
     let sources = transport::local::PayloadSources::new(payloads, payload_dir.as_deref())?;
     // The TA lists every URI the manifest may fetch; a try-each may never reach one
-    // (manifest-37: an option whose condition fails is skipped). One nobody offered is not
-    // sent, and the TA decides: it refuses the update only if the manifest really fetches
-    // it, and that refusal is then reported as the missing payload (`missing_payload`).
+    // (manifest-37: an option whose condition fails is skipped). One nobody offered, or one
+    // the server says it does not have (404, 410), is not sent, and the TA decides: it
+    // refuses the update only if the manifest really fetches it, and that refusal is then
+    // reported as the missing payload (`missing_payload`).
     let mut sent: Vec<String> = Vec::new();
     let mut not_offered: Vec<String> = Vec::new();
+    let mut absent: Vec<transport::NotOnServer> = Vec::new();
     let mut fetch = |uri: &str, bound: Option<u64>, sink: &mut dyn transport::Sink| {
         if let Some(file) = sources.open(uri)? {
             // A local file is not a download: the cap only (a wrong size is the
@@ -1283,7 +1285,8 @@ fn install(
         }
         match (&network, transport::Location::parse(uri)) {
             (Some((n, allowed)), transport::Location::Http(_)) => {
-                let fetched = transport::poll::fetch_uri(n, allowed, uri, bound, sink)?;
+                let fetched =
+                    transport::poll::fetch_uri(n, allowed, uri, bound, sink, &mut absent)?;
                 if fetched {
                     sent.push(uri.to_string());
                 }
@@ -1303,7 +1306,7 @@ fn install(
     let mut authenticated = false;
     let installed =
         client::install_streamed(tee, &bytes, &mut fetch, &mut progress, &mut authenticated);
-    let (_, done) = installed.map_err(|e| missing_payload(e, &not_offered))?;
+    let (_, done) = installed.map_err(|e| missing_payload(e, &not_offered, &absent))?;
     COMMITTED.store(true, Ordering::Relaxed);
     // Committed: from here on a failure is the agent's own and the install stands.
     if *json {
@@ -1335,6 +1338,13 @@ fn install(
         outln!(
             "  not offered, not needed: {} (the manifest did not fetch it)",
             suit_host::human::printable(uri)
+        );
+    }
+    for a in &absent {
+        outln!(
+            "  not on the server, not needed: {} (HTTP {}; the manifest did not fetch it)",
+            suit_host::human::printable(&a.uri),
+            a.status
         );
     }
     for c in &done.components {
@@ -1370,46 +1380,40 @@ fn install(
     failed.map_or(Ok(()), Err)
 }
 
-/// An install the TA refused after payloads nobody offered were left out: if the refusal is
-/// the one a fetch of an undelivered URI gets (the platform has no such payload), it names
-/// that URI as [`AgentError::Payload`] (exit 2, as when the agent refused it itself: the
-/// operator's files are missing); any other refusal is the TA's own.
-fn missing_payload(e: AgentError, not_offered: &[String]) -> AgentError {
-    use suit_common::fault::Fault;
-    use suit_common::service::install::InstallError;
-    use suit_common::suit::platform::PlatformError;
+/// An install the TA refused after payload URIs were left out (nobody offered them, or the
+/// server answered 404 or 410): if the refusal is the one a fetch of an undelivered URI gets
+/// ([`AgentError::is_refusal_for_a_payload_not_given`]), it names those URIs: only ones
+/// nobody offered as [`AgentError::Payload`] (exit 2, as when the agent refused it itself:
+/// the operator's files are missing), only ones the server does not have as
+/// [`AgentError::PayloadNotOnServer`] (exit 4, a network failure: it may not be published
+/// yet). Any other refusal is the TA's own.
+fn missing_payload(
+    e: AgentError,
+    not_offered: &[String],
+    absent: &[transport::NotOnServer],
+) -> AgentError {
     if not_offered.is_empty() {
-        return e;
+        return transport::poll::not_on_server(&e, absent).unwrap_or(e);
     }
-    let AgentError::Refused { fault, .. } = &e else {
-        return e;
-    };
-    let Some(Fault::Install(InstallError::Refused(cause))) = Fault::decode(fault) else {
-        return e;
-    };
-    let not_found =
-        std::iter::successors(Some(&*cause as &(dyn std::error::Error + 'static)), |e| {
-            e.source()
-        })
-        .any(|e| e.downcast_ref::<PlatformError>() == Some(&PlatformError::NotFound));
-    if !not_found {
+    if !e.is_refusal_for_a_payload_not_given() {
         return e;
     }
     let error = |uri: &str| transport::local::PayloadSourceError::NotOffered {
         file_uri: transport::local::is_file_uri(uri),
     };
-    match not_offered {
-        [uri] => AgentError::Payload {
+    match (not_offered, absent) {
+        ([uri], []) => AgentError::Payload {
             uri: uri.clone(),
             error: error(uri),
         },
         // The fault does not say which of them the manifest fetched: all are named.
         _ => AgentError::File(format!(
             "the TA refused the update: the manifest fetches one of these payloads, which \
-             nothing offered provides: {}",
+             nothing provides: {}",
             not_offered
                 .iter()
                 .map(|u| format!("{} ({})", suit_host::human::printable(u), error(u)))
+                .chain(absent.iter().map(ToString::to_string))
                 .collect::<Vec<_>>()
                 .join("; ")
         )),
@@ -1543,7 +1547,8 @@ const EXIT_USAGE: u8 = 2;
 /// Exit status 3: the TEE could not be reached, answered out of protocol, or refused for
 /// its own trouble (storage, key store, internal: the same request may succeed later).
 const EXIT_TEE: u8 = 3;
-/// Exit status 4: a network transfer failed (after its retries).
+/// Exit status 4: a network transfer failed (after its retries), or the TA refused an update
+/// for a payload the server said it does not have (404, 410: perhaps not published yet).
 const EXIT_NETWORK: u8 = 4;
 /// Exit status 5: the TA committed, but the agent's work after it failed (an approved REE
 /// file, a receipt file, printing): [`AgentError::AfterCommit`]; or the TA's own after OP-TEE took
@@ -1557,7 +1562,7 @@ fn exit_code(e: &AgentError) -> u8 {
         e if e.is_commit_pending() => EXIT_AFTER_COMMIT,
         e if e.is_verdict() => EXIT_REFUSED,
         AgentError::File(_) | AgentError::Payload { .. } => EXIT_USAGE,
-        AgentError::Network(_) => EXIT_NETWORK,
+        AgentError::Network(_) | AgentError::PayloadNotOnServer { .. } => EXIT_NETWORK,
         AgentError::AfterCommit(_) => EXIT_AFTER_COMMIT,
         _ => EXIT_TEE,
     }

@@ -206,6 +206,42 @@ impl Sink for VecSink {
     }
 }
 
+/// Outcome of [`Net::stream`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streamed {
+    /// The whole resource went into the sink: this many bytes.
+    Bytes(u64),
+    /// The server answered this status, 404 or 410: it does not have the resource (not
+    /// retried; a 5xx, a timeout or a TLS failure is an error instead, as is any other 4xx).
+    NotThere(u16),
+}
+
+/// A payload URI the TA named that was not sent because the server answered that it does not
+/// have it ([`Streamed::NotThere`]): the TA refuses the update only if the manifest fetches it
+/// (a try-each option whose condition fails never does, manifest-37).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotOnServer {
+    pub uri: String,
+    /// The server's answer, 404 or 410.
+    pub status: u16,
+}
+
+impl std::fmt::Display for NotOnServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let words = if self.status == 410 {
+            "gone"
+        } else {
+            "not found"
+        };
+        write!(
+            f,
+            "{} (the server answered HTTP {} {words})",
+            crate::human::printable(&self.uri),
+            self.status
+        )
+    }
+}
+
 /// Outcome of a conditional GET.
 pub enum Conditional {
     /// 304: what the device has is current.
@@ -419,8 +455,14 @@ impl Net {
 
     /// Streams `url` into `sink`: at most `max` bytes; a dropped connection or stall resumes
     /// with `Range` (guarded by `If-Range` when the server gave a validator); a server that
-    /// ignores the range restarts the transfer from offset 0. Returns the byte count.
-    pub fn stream(&self, url: &str, limit: Limit, sink: &mut dyn Sink) -> Result<u64, AgentError> {
+    /// ignores the range restarts the transfer from offset 0. Returns the byte count, or
+    /// [`Streamed::NotThere`] when the first answer is 404 or 410 (nothing reached `sink`).
+    pub fn stream(
+        &self,
+        url: &str,
+        limit: Limit,
+        sink: &mut dyn Sink,
+    ) -> Result<Streamed, AgentError> {
         Self::note_plain(url);
         let max = limit.bytes;
         let why = limit.why();
@@ -452,6 +494,10 @@ impl Net {
                     .map(str::to_string)
             };
             match code {
+                // The server's definitive answer that it has no such resource, before any
+                // byte was handed on: the caller decides what an absent payload means. One
+                // that vanishes mid-transfer stays a failure (the sink holds part of it).
+                404 | 410 if !begun => return Ok(Streamed::NotThere(code)),
                 200 => {
                     let len = header("content-length")
                         .map(|v| v.trim().parse::<u64>())
@@ -542,7 +588,7 @@ impl Net {
                 }
             }
             sink.finish().map_err(Failure::Fatal)?;
-            Ok(got)
+            Ok(Streamed::Bytes(got))
         })
     }
 

@@ -21,7 +21,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use super::{log, Conditional, Limit, Location, Net, Sink, ENVELOPE_MEDIA_TYPE, MAX_NONCE};
+use super::{
+    log, Conditional, Limit, Location, Net, NotOnServer, Sink, Streamed, ENVELOPE_MEDIA_TYPE,
+    MAX_NONCE,
+};
 use crate::client::{self, Progress};
 use crate::files::{FileError, MAX_TEXT_FILE_LEN};
 use crate::tee::{AgentError, Transport};
@@ -256,8 +259,10 @@ pub enum Round {
     UpToDate,
     /// Installed; components committed.
     Installed { components: Vec<String> },
-    /// The TA refused the envelope as a verdict on it ([`AgentError::is_verdict`]), or
-    /// answered `CommitPending` and then completed that commit (the update applied).
+    /// The TA refused the envelope as a verdict on it ([`AgentError::is_verdict`]; a refusal
+    /// of its fetched payload, or of one the server does not have,
+    /// [`AgentError::PayloadNotOnServer`], is retried later), or answered `CommitPending` and
+    /// then completed that commit (the update applied).
     Refused(AgentError),
     /// The TA answered `CommitPending` and then did not complete that commit, or did not say
     /// ([`AgentError::CommitNotCompleted`]): nothing recorded, the next round goes on.
@@ -297,12 +302,19 @@ pub fn envelope_url(tee: &mut dyn Transport, base: &str) -> Result<String, Agent
 /// resources only (`install` resolves files itself). A URI that is not http(s), does not
 /// parse, or is not allowed is [`AgentError::UriRefused`], a verdict on the envelope.
 /// `authenticated`: the TA's size bound for this URI (the manifest's image size), if any.
+///
+/// A URI the server answers 404 or 410 for is not sent (`Ok(false)`) and is added to
+/// `absent`: the TA lists every URI the manifest may fetch, and a try-each option whose
+/// condition fails never fetches its own (manifest-37), so only the TA can tell whether the
+/// update needs it ([`not_on_server`] names it if it did). Any other failure (5xx, timeout,
+/// TLS, another 4xx) fails the install as before.
 pub fn fetch_uri(
     net: &Net,
     allowed: &super::allow::UrlPolicy,
     uri: &str,
     authenticated: Option<u64>,
     sink: &mut dyn Sink,
+    absent: &mut Vec<NotOnServer>,
 ) -> Result<bool, AgentError> {
     allowed.check(uri).map_err(|why| AgentError::UriRefused {
         uri: uri.to_string(),
@@ -310,20 +322,45 @@ pub fn fetch_uri(
     })?;
     let limit = Limit::new(net.config().max_payload, authenticated);
     match Location::parse(uri) {
-        Location::Http(url) => {
-            let n = net.stream(&url, limit, sink)?;
-            log::info(&format!(
-                "fetched {} ({n} bytes)",
-                crate::human::printable(&url)
-            ));
-            Ok(true)
-        }
+        Location::Http(url) => match net.stream(&url, limit, sink)? {
+            Streamed::Bytes(n) => {
+                log::info(&format!(
+                    "fetched {} ({n} bytes)",
+                    crate::human::printable(&url)
+                ));
+                Ok(true)
+            }
+            Streamed::NotThere(status) => {
+                let missing = NotOnServer {
+                    uri: uri.to_string(),
+                    status,
+                };
+                log::warn(&format!(
+                    "payload {missing}: not sent; the TA refuses the update only if the \
+                     manifest fetches it"
+                ));
+                absent.push(missing);
+                Ok(false)
+            }
+        },
         // `check` passes http(s) URIs only.
         Location::File(_) => Err(AgentError::UriRefused {
             uri: uri.to_string(),
             why: super::allow::UriRefusal::NotHttp,
         }),
     }
+}
+
+/// The TA's refusal `e` named as [`AgentError::PayloadNotOnServer`] when [`fetch_uri`] left
+/// URIs out for the server's 404 or 410 (`absent`) and the TA refused for a payload it was
+/// not given ([`AgentError::is_refusal_for_a_payload_not_given`]); else `None`, `e` being
+/// the TA's own.
+pub fn not_on_server(e: &AgentError, absent: &[NotOnServer]) -> Option<AgentError> {
+    (!absent.is_empty() && e.is_refusal_for_a_payload_not_given()).then(|| {
+        AgentError::PayloadNotOnServer {
+            absent: absent.to_vec(),
+        }
+    })
 }
 
 /// The nonce for the report: the tracker's, or 16 fresh random bytes.
@@ -735,10 +772,11 @@ pub fn poll_once(
         envelope.len()
     ));
     let mut authenticated = false;
+    let mut absent = Vec::new();
     let outcome = client::install_streamed_marked(
         tee,
         &envelope,
-        &mut |uri, bound, sink| fetch_uri(net, &opts.allowed, uri, bound, sink),
+        &mut |uri, bound, sink| fetch_uri(net, &opts.allowed, uri, bound, sink, &mut absent),
         progress,
         &mut authenticated,
         // Saved durably before the TA may commit; no InstallFinish without it.
@@ -752,6 +790,12 @@ pub fn poll_once(
             state.save(&opts.state_file)
         },
     );
+    // A payload the server said it does not have (404, 410), which the manifest then fetched:
+    // perhaps not published yet, so never a verdict; retried as a payload refusal is.
+    let not_published = outcome
+        .as_ref()
+        .err()
+        .and_then(|e| not_on_server(e, &absent));
     // A refusal of the fetched payload bytes (not part of the envelope, and they may be right
     // next time) is reported but not recorded as a decision about the envelope.
     let mut decided = true;
@@ -809,14 +853,14 @@ pub fn poll_once(
             };
             return Ok(Outcome { round, afterwards });
         }
-        Err(e) if e.is_verdict() => {
+        Err(e) if e.is_verdict() || not_published.is_some() => {
             reported = e.has_attempt_report();
             // Refused at prepare: after authentication by its fault, unless the envelope does
             // not even decode (then the TA's decode error came before authentication).
             authenticated = authenticated
                 || (e.is_refusal_after_authentication()
                     && suit_common::suit::envelope::Envelope::decode(&envelope).is_ok());
-            if e.is_about_fetched_payload() {
+            if not_published.is_some() || e.is_about_fetched_payload() {
                 decided = false;
                 let attempts = earlier.map_or(0, |r| r.attempts).saturating_add(1);
                 let skip_rounds = skip_rounds_after(attempts);
@@ -824,9 +868,20 @@ pub fn poll_once(
                     0 => "the next round".to_string(),
                     n => format!("the round after {n} skipped"),
                 };
+                let what = match &not_published {
+                    Some(_) => format!(
+                        "the envelope for a payload the server does not have: {}",
+                        absent
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                    None => format!("the payload fetched for this envelope ({e})"),
+                };
                 log::warn(&format!(
-                    "{url}: the TA refused the payload fetched for this envelope ({e}); \
-                     attempt {attempts}: {when} hands the envelope over again"
+                    "{url}: the TA refused {what}; attempt {attempts}: {when} hands the \
+                     envelope over again"
                 ));
                 state.keep_payload_refusals(PayloadRefusals {
                     manifest_digest: manifest_digest.clone(),
@@ -842,7 +897,7 @@ pub fn poll_once(
                     state.payload_refusals.remove(i);
                 }
             }
-            (Round::Refused(e), None)
+            (Round::Refused(not_published.unwrap_or(e)), None)
         }
         // Transport failures, a dead TA, or the device's own trouble (storage, key store):
         // nothing recorded, the next round tries again.
