@@ -79,25 +79,30 @@ pub enum AgentError {
         announced: Option<u64>,
         limit: u64,
     },
-    /// A URI the TA named that the agent does not fetch: not http(s), not a URL it parses
-    /// unambiguously, or under none of the allowed prefixes (`transport::allow`). A verdict
-    /// on the envelope that names it ([`AgentError::is_verdict`]): nothing was fetched from
-    /// it, and the TA was not asked to finish, so it keeps no report of the attempt. One
-    /// outside the allowed prefixes is a verdict under these prefixes only (the operator's
-    /// flags): `poll` records it with the allow-list, and drops it when that changes.
-    #[error("payload {}: {why}; not fetched, the update was not finished", crate::human::printable(.uri))]
+    /// Payload URIs the TA named that the agent does not fetch (not http(s), not a URL it
+    /// parses unambiguously, or under none of the allowed prefixes: `transport::allow`; at
+    /// least one) were not sent, nothing contacted, and the TA then refused the update as one
+    /// whose manifest fetches a payload it was not given
+    /// ([`AgentError::is_refusal_for_a_payload_not_given`]; the fault does not say which, so
+    /// all are named). A verdict on the envelope ([`AgentError::is_verdict`]); if any is
+    /// outside the allowed prefixes, under these prefixes only (the operator's flags, and it
+    /// may be the one needed): `poll` records it with the allow-list and drops it when that
+    /// changes ([`AgentError::is_refused_under_allow_list`]).
+    #[error("{}", uri_refused_words(.refused))]
     UriRefused {
-        uri: String,
-        why: crate::transport::allow::UriRefusal,
+        refused: Vec<crate::transport::allow::RefusedUri>,
     },
     /// Payload URIs the TA named that the server said it does not have (HTTP 404 or 410) were
-    /// not sent, and the TA then refused the update as one whose manifest fetches a payload
-    /// it was not given ([`AgentError::is_refusal_for_a_payload_not_given`]). Not a verdict:
-    /// the server may not have published it yet (exit 4, as a network failure; `poll` hands
-    /// the envelope over again under its payload back-off). Nothing was installed.
-    #[error("{}", not_on_server_words(.absent))]
+    /// not sent (with any the agent does not fetch, `refused`), and the TA then refused the
+    /// update as one whose manifest fetches a payload it was not given
+    /// ([`AgentError::is_refusal_for_a_payload_not_given`]). Not a verdict, whatever else was
+    /// left out (the needed one may be a 404): the server may not have published it yet
+    /// (exit 4, as a network failure; `poll` hands the envelope over again under its payload
+    /// back-off). Nothing was installed.
+    #[error("{}", not_on_server_words(.absent, .refused))]
     PayloadNotOnServer {
         absent: Vec<crate::transport::NotOnServer>,
+        refused: Vec<crate::transport::allow::RefusedUri>,
     },
     /// The TA committed (an update installed, a provisioning message applied), but the
     /// agent's own work after it failed (writing an approved REE file, a receipt). The
@@ -116,8 +121,8 @@ impl AgentError {
     /// Whether this is the TA's verdict on what it was given, which the same request will
     /// always get again: the envelope is not authentic, not acceptable to the policy, a
     /// rollback, too large (also an envelope the agent refuses for its size before the TA
-    /// sees it, [`AgentError::EnvelopeTooLarge`]), names a URI the agent does not fetch
-    /// ([`AgentError::UriRefused`]), or its payloads are not the ones it names
+    /// sees it, [`AgentError::EnvelopeTooLarge`]), fetches a payload from a URI the agent does
+    /// not fetch ([`AgentError::UriRefused`]), or its payloads are not the ones it names
     /// (exit 1; `poll` records it and does not hand the same envelope over again, except a
     /// refusal of the fetched payload bytes, [`AgentError::is_about_fetched_payload`]). A refusal
     /// that is the device's own trouble (storage, the key store, an internal failure, an
@@ -149,7 +154,7 @@ impl AgentError {
             AgentError::Status(Status::Refused) => true,
             // What the TA would answer (`too-large`) for these bytes, every time.
             AgentError::EnvelopeTooLarge { .. } => true,
-            // The same URI, named by the same authenticated manifest, every time (refused
+            // The same URIs, named by the same authenticated manifest, every time (refused
             // for the allow-list: under the same allow-list, which `poll` records with it).
             AgentError::UriRefused { .. } => true,
             _ => false,
@@ -301,6 +306,14 @@ impl AgentError {
         not_found
     }
 
+    /// Whether this is [`AgentError::UriRefused`] with a URI outside the allowed prefixes
+    /// among those left out: a verdict under these prefixes only.
+    pub fn is_refused_under_allow_list(&self) -> bool {
+        use crate::transport::allow::UriRefusal;
+        matches!(self, AgentError::UriRefused { refused }
+            if refused.iter().any(|r| matches!(r.why, UriRefusal::NotAllowed { .. })))
+    }
+
     /// Whether the TA applied the update (OP-TEE installed its TA) but could not record it,
     /// and completes the commit before its next command: a failure after a commit (exit 5),
     /// not one to retry.
@@ -348,21 +361,47 @@ fn causes<'e>(
     std::iter::successors(Some(e), |e| e.source())
 }
 
-/// [`AgentError::PayloadNotOnServer`] in words: each URI with the server's answer.
-fn not_on_server_words(absent: &[crate::transport::NotOnServer]) -> String {
+/// [`AgentError::PayloadNotOnServer`] in words: each URI with the server's answer, then each
+/// URI the agent did not fetch with why.
+fn not_on_server_words(
+    absent: &[crate::transport::NotOnServer],
+    refused: &[crate::transport::allow::RefusedUri],
+) -> String {
     let listed = absent
         .iter()
         .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ");
-    let (noun, which) = match absent {
-        [_] => ("payload", "it"),
+        .chain(refused.iter().map(ToString::to_string))
+        .collect::<Vec<_>>();
+    let (noun, which) = match listed.len() {
+        1 => ("payload", "it"),
         _ => ("payloads", "one of them"),
     };
     format!(
-        "{noun} {listed}: the manifest fetches {which}, so the TA refused the update; nothing \
-         was installed (the server may not have published it yet)"
+        "{noun} {}: the manifest fetches {which}, so the TA refused the update; nothing \
+         was installed (the server may not have published it yet)",
+        listed.join("; ")
     )
+}
+
+/// [`AgentError::UriRefused`] in words: each URI with why the agent did not fetch it.
+fn uri_refused_words(refused: &[crate::transport::allow::RefusedUri]) -> String {
+    match refused {
+        [r] => format!(
+            "payload {}: {}; not fetched, and the manifest fetches it, so the TA refused the \
+             update; nothing was installed",
+            crate::human::printable(&r.uri),
+            r.why
+        ),
+        _ => format!(
+            "payloads {}: not fetched, and the manifest fetches one of them, so the TA \
+             refused the update; nothing was installed",
+            refused
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    }
 }
 
 /// How an oversized envelope showed itself: announced, or sent past the limit.

@@ -1,10 +1,11 @@
 //! Which payload URIs the agent fetches (host/README.md, "Allowed URLs"): a URI an
 //! authenticated manifest names is fetched only under the origin of the URL the operator gave
 //! (the poll base URL, an envelope URL) or an `--allow-url-prefix`; one it will not fetch (not
-//! http(s), unparseable, not allowed) is a verdict on the envelope: `poll` records it and
-//! posts no report (the TA, not asked to finish, keeps none of that attempt), exit 1; one not
-//! allowed is recorded for the allowed prefixes of that round only. The real `suit-agent
-//! --tee sim` against the test server of support/http.rs.
+//! http(s), unparseable, not allowed) is not contacted and is left to the TA: a try-each
+//! option that does not fetch it installs; if the manifest does fetch it, the TA's refusal is
+//! a verdict on the envelope named as that URI (exit 1): `poll` records it and posts the TA's
+//! report of the attempt; one not allowed is recorded for the allowed prefixes of that round
+//! only. The real `suit-agent --tee sim` against the test server of support/http.rs.
 
 mod support;
 
@@ -15,6 +16,7 @@ use support::device::{
     poll,
 };
 use support::http::{serve, serve_envelope, Behaviour, Server};
+use support::tryeach::try_each_envelope;
 
 /// The poll state's record of the envelope last decided about.
 fn decided(d: &Path) -> serde_json::Value {
@@ -32,12 +34,14 @@ fn sha256_of(d: &Path, file: &str) -> String {
     hex::encode(sha2::Sha256::digest(std::fs::read(d.join(file)).unwrap()))
 }
 
-/// Envelopes naming a URI poll cannot fetch (another scheme, a port out of range) or may not
-/// (another origin: a second server, which sees no request): each round exits 1 saying why,
-/// posts nothing, and records the envelope, so the next round leaves it alone (up to date),
-/// also under other allowed prefixes for the first two. The one not allowed is recorded for
-/// the prefixes of its round only: a later round given an `--allow-url-prefix` covering its
-/// URI hands it over again, and it installs (the poll state untouched by the test).
+/// Envelopes whose manifest fetches a URI poll cannot fetch (another scheme, a port out of
+/// range) or may not (another origin: a second server, which sees no request): each round
+/// exits 1 saying why, posts the TA's report of the attempt (it finished, refusing the
+/// payload it was not given), and records the envelope, so the next round leaves it alone
+/// (up to date), also under other allowed prefixes for the first two. The one not allowed is
+/// recorded for the prefixes of its round only (their fingerprint): a later round given an
+/// `--allow-url-prefix` covering its URI hands it over again, and it installs (the poll
+/// state untouched by the test).
 #[test]
 fn a_uri_poll_will_not_fetch_is_a_verdict_on_the_envelope() {
     let (tmp, server, base) = device_and_server();
@@ -69,7 +73,15 @@ fn a_uri_poll_will_not_fetch_is_a_verdict_on_the_envelope() {
         other.route("/p/v.bin", serve(payload(40_000, 4), "\"v\""));
         let t = fails(poll(d, &base, &[]), 1);
         assert!(t.contains(why) && t.contains("not fetched"), "{t}");
+        assert!(
+            t.contains(&format!("payload {uri}: ")) && t.contains("the TA refused the update"),
+            "{t}"
+        );
         assert_eq!(decided(d), sha256_of(d, &format!("{name}.suit")), "{t}");
+        // Only the one not allowed is recorded with the prefixes' fingerprint.
+        let fingerprint = poll_state(d).get("refused-under-allow-list").cloned();
+        assert_eq!(fingerprint.is_some(), i == 2, "{t}");
+        assert_eq!(server.requests_to("/status/reports").len(), i + 1, "{t}");
         let t = ok(poll(d, &base, &[]));
         assert!(t.contains("not modified"), "{t}");
         if i < 2 {
@@ -80,7 +92,6 @@ fn a_uri_poll_will_not_fetch_is_a_verdict_on_the_envelope() {
         }
     }
     assert!(other.seen().is_empty(), "{:?}", other.seen());
-    assert!(server.requests_to("/status/reports").is_empty());
     assert_eq!(installed_components(d), 0);
 
     // Allowed by prefix (whole path segments) in a later round: handed over again, fetched,
@@ -95,7 +106,7 @@ fn a_uri_poll_will_not_fetch_is_a_verdict_on_the_envelope() {
         "{t}"
     );
     assert_eq!(other.requests_to("/p/v.bin").len(), 1);
-    assert_eq!(server.requests_to("/status/reports").len(), 1);
+    assert_eq!(server.requests_to("/status/reports").len(), cases.len() + 1);
 }
 
 /// `install` holds manifest URIs to the same rule: an envelope URL allows its own origin
@@ -154,4 +165,193 @@ fn install_fetches_only_allowed_uris() {
         &["install", &url, "--allow-url-prefix", &other_base],
     ));
     assert_eq!(installed_components(d), 1);
+}
+
+// ------------------------------- payload URIs not fetched, left to the TA (try-each options)
+
+/// The try-each envelope `name.suit` (support/tryeach.rs): option 1 (a delta; skipped on a
+/// fresh device when `guarded`) fetches `delta_uri`, option 2 fetches `full_uri`, whose
+/// content `server` serves at `/p/full.bin`.
+fn try_each(d: &Path, server: &Server, name: &str, seq: i64, guarded: bool, uris: (&str, &str)) {
+    let full = payload(5000, 11);
+    try_each_envelope(d, name, seq, &full, guarded, uris);
+    server.route("/p/full.bin", serve(full, "\"full\""));
+}
+
+/// Hands `name.suit` to the next poll round.
+fn publish(d: &Path, server: &Server, name: &str) {
+    let bytes = std::fs::read(d.join(format!("{name}.suit"))).unwrap();
+    server.route(
+        &envelope_path(d),
+        serve_envelope(bytes, &format!("\"{name}\"")),
+    );
+}
+
+/// The TA lists every URI a manifest may fetch; a try-each option whose condition fails never
+/// fetches its own (manifest-37). One outside the allowed prefixes is not contacted (the
+/// other server sees no request) and is left to the TA: the update installs from the other
+/// option, by `install` and by `poll` alike, and the output names the URI and why it was not
+/// fetched (before, the URI failed the install, exit 1, and `poll` recorded that as the
+/// verdict on an authentic update).
+#[test]
+fn a_skipped_option_outside_the_allow_list_installs() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    let other = Server::default();
+    let other_base = other.start_http();
+    other.route("/p/delta.bin", serve(payload(100, 1), "\"d\""));
+    let delta = format!("{other_base}/p/delta.bin");
+    let full = format!("{base}/p/full.bin");
+    try_each(d, &server, "v1", 1, true, (&delta, &full));
+    let t = ok(agent(
+        d,
+        &["install", "v1.suit", "--net", "--allow-url-prefix", &base],
+    ));
+    assert!(t.contains("installed v1.suit (sequence number 1"), "{t}");
+    assert!(t.contains(&format!("fetched {full}")), "{t}");
+    assert!(
+        t.contains(&format!(
+            "not fetched, not needed: {delta} (not under an allowed prefix"
+        )),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("payload {delta} (not under an allowed prefix"))
+            && t.contains("not fetched, nothing contacted"),
+        "{t}"
+    );
+    assert_eq!(installed_components(d), 1);
+
+    // The same under poll (the guard still fails: the installed image is not the older one).
+    try_each(d, &server, "v2", 2, true, (&delta, &full));
+    publish(d, &server, "v2");
+    server.route("/status/reports", Behaviour::Collect);
+    let t = ok(poll(d, &base, &[]));
+    assert!(t.contains("installed: "), "{t}");
+    assert!(
+        t.contains(&format!("payload {delta} (not under an allowed prefix")),
+        "{t}"
+    );
+    assert_eq!(decided(d), sha256_of(d, "v2.suit"), "{t}");
+    assert!(
+        poll_state(d).get("refused-under-allow-list").is_none(),
+        "{t}"
+    );
+    assert_eq!(server.requests_to("/status/reports").len(), 1);
+    assert!(other.seen().is_empty(), "{:?}", other.seen());
+    assert_eq!(server.requests_to("/p/full.bin").len(), 2);
+}
+
+/// A `coap://` URI, or one that does not parse, for a skipped option: left to the TA, the
+/// update installs. The manifest fetching one: the TA refuses, named as that URI, a plain
+/// verdict (exit 1, recorded, no allow-list fingerprint), and its report is posted.
+#[test]
+fn a_uri_that_is_not_fetchable_is_left_to_the_ta() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    server.route("/status/reports", Behaviour::Collect);
+    let full = format!("{base}/p/full.bin");
+    let skipped = [
+        ("coap://fw.example.com/delta.bin", "not an http(s) URI"),
+        ("http://127.0.0.1:99999/p/delta.bin", "port out of range"),
+    ];
+    for (i, (delta, why)) in skipped.iter().enumerate() {
+        let name = format!("v{}", i + 1);
+        try_each(d, &server, &name, i as i64 + 1, true, (delta, &full));
+        publish(d, &server, &name);
+        let t = ok(poll(d, &base, &[]));
+        assert!(t.contains("installed: "), "{t}");
+        assert!(
+            t.contains(&format!("payload {delta} (")) && t.contains(why),
+            "{t}"
+        );
+        assert_eq!(decided(d), sha256_of(d, &format!("{name}.suit")), "{t}");
+    }
+    assert_eq!(installed_components(d), 1);
+
+    // Needed (option 1 unguarded): refused, a verdict.
+    let delta = skipped[0].0;
+    try_each(d, &server, "v3", 3, false, (delta, &full));
+    publish(d, &server, "v3");
+    let t = fails(poll(d, &base, &[]), 1);
+    assert!(
+        t.contains(&format!("payload {delta}: not an http(s) URI"))
+            && t.contains("not fetched, and the manifest fetches it"),
+        "{t}"
+    );
+    assert_eq!(decided(d), sha256_of(d, "v3.suit"), "{t}");
+    assert!(
+        poll_state(d).get("refused-under-allow-list").is_none(),
+        "{t}"
+    );
+    assert_eq!(server.requests_to("/status/reports").len(), 3);
+    let t = ok(poll(
+        d,
+        &base,
+        &["--allow-url-prefix", "http://127.0.0.1:1/"],
+    ));
+    assert!(t.contains("not modified"), "{t}");
+}
+
+/// Several URIs left out for different reasons, one of them needed: the TA's fault does not
+/// say which, so all are named with their reasons, and the outcome is the most cautious: a
+/// 404 among them is never a verdict (exit 4, the payload back-off, nothing decided); else
+/// one outside the allowed prefixes makes it a verdict under those prefixes only (recorded
+/// with their fingerprint: a round with the prefix added hands the envelope over again).
+#[test]
+fn uris_left_out_for_different_reasons_are_all_named_and_the_cautious_outcome_wins() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    server.route("/status/reports", Behaviour::Collect);
+    let other = Server::default();
+    let other_base = other.start_http();
+
+    // The delta (needed) is not on the server; the full image is outside the allowed prefixes.
+    let (absent, outside) = (
+        format!("{base}/p/delta.bin"),
+        format!("{other_base}/p/full.bin"),
+    );
+    try_each(d, &server, "v1", 1, false, (&absent, &outside));
+    publish(d, &server, "v1");
+    let t = fails(poll(d, &base, &[]), 4);
+    assert!(
+        t.contains(&format!(
+            "payloads {absent} (the server answered HTTP 404 not found); {outside} (not under \
+             an allowed prefix"
+        )) && t.contains("the manifest fetches one of them"),
+        "{t}"
+    );
+    let state = poll_state(d);
+    assert_eq!(state["envelope-sha256"], serde_json::Value::Null, "{state}");
+    assert_eq!(state["payload-retries"][0]["attempts"], 1, "{state}");
+    assert!(state.get("refused-under-allow-list").is_none(), "{state}");
+    assert_eq!(server.requests_to("/status/reports").len(), 1);
+
+    // Outside the prefixes (needed) and not http(s): a verdict under these prefixes.
+    let (outside, coap) = (
+        format!("{other_base}/p/delta.bin"),
+        "coap://fw.example.com/full.bin".to_string(),
+    );
+    try_each(d, &server, "v2", 2, false, (&outside, &coap));
+    publish(d, &server, "v2");
+    let t = fails(poll(d, &base, &[]), 1);
+    assert!(
+        t.contains(&format!("payloads {outside} (not under an allowed prefix"))
+            && t.contains(&format!("{coap} (not an http(s) URI"))
+            && t.contains("not fetched, and the manifest fetches one of them"),
+        "{t}"
+    );
+    assert_eq!(decided(d), sha256_of(d, "v2.suit"), "{t}");
+    assert!(poll_state(d)["refused-under-allow-list"].is_string(), "{t}");
+    assert_eq!(server.requests_to("/status/reports").len(), 2);
+    assert!(other.seen().is_empty(), "{:?}", other.seen());
+    let t = ok(poll(d, &base, &[]));
+    assert!(t.contains("not modified"), "{t}");
+
+    // The prefix added: handed over again, the delta asked for (the other server has none:
+    // 404, so now not a verdict).
+    let t = fails(poll(d, &base, &["--allow-url-prefix", &other_base]), 4);
+    assert!(t.contains("allowed URL prefixes changed"), "{t}");
+    assert_eq!(other.requests_to("/p/delta.bin").len(), 1, "{t}");
+    assert_eq!(installed_components(d), 0);
 }

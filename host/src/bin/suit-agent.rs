@@ -1268,13 +1268,14 @@ fn install(
     // Only files the operator offered; a URI from the manifest never names a local path.
     let sources = transport::local::PayloadSources::new(payloads, payload_dir.as_deref())?;
     // The TA lists every URI the manifest may fetch; a try-each may never reach one
-    // (manifest-37: an option whose condition fails is skipped). One nobody offered, or one
-    // the server says it does not have (404, 410), is not sent, and the TA decides: it
-    // refuses the update only if the manifest really fetches it, and that refusal is then
-    // reported as the missing payload (`missing_payload`).
+    // (manifest-37: an option whose condition fails is skipped). One nobody offered, one the
+    // agent does not fetch (not allowed, unparseable), or one the server says it does not
+    // have (404, 410), is not sent, and the TA decides: it refuses the update only if the
+    // manifest really fetches it, and that refusal is then reported as the missing payload
+    // (`missing_payload`).
     let mut sent: Vec<String> = Vec::new();
     let mut not_offered: Vec<String> = Vec::new();
-    let mut absent: Vec<transport::NotOnServer> = Vec::new();
+    let mut left_out = transport::poll::LeftOut::default();
     let mut fetch = |uri: &str, bound: Option<u64>, sink: &mut dyn transport::Sink| {
         if let Some(file) = sources.open(uri)? {
             // A local file is not a download: the cap only (a wrong size is the
@@ -1286,7 +1287,7 @@ fn install(
         match (&network, transport::Location::parse(uri)) {
             (Some((n, allowed)), transport::Location::Http(_)) => {
                 let fetched =
-                    transport::poll::fetch_uri(n, allowed, uri, bound, sink, &mut absent)?;
+                    transport::poll::fetch_uri(n, allowed, uri, bound, sink, &mut left_out)?;
                 if fetched {
                     sent.push(uri.to_string());
                 }
@@ -1306,7 +1307,7 @@ fn install(
     let mut authenticated = false;
     let installed =
         client::install_streamed(tee, &bytes, &mut fetch, &mut progress, &mut authenticated);
-    let (_, done) = installed.map_err(|e| missing_payload(e, &not_offered, &absent))?;
+    let (_, done) = installed.map_err(|e| missing_payload(e, &not_offered, &left_out))?;
     COMMITTED.store(true, Ordering::Relaxed);
     // Committed: from here on a failure is the agent's own and the install stands.
     if *json {
@@ -1340,11 +1341,18 @@ fn install(
             suit_host::human::printable(uri)
         );
     }
-    for a in &absent {
+    for a in &left_out.absent {
         outln!(
             "  not on the server, not needed: {} (HTTP {}; the manifest did not fetch it)",
             suit_host::human::printable(&a.uri),
             a.status
+        );
+    }
+    for r in &left_out.refused {
+        outln!(
+            "  not fetched, not needed: {} ({}; the manifest did not fetch it)",
+            suit_host::human::printable(&r.uri),
+            r.why
         );
     }
     for c in &done.components {
@@ -1380,20 +1388,21 @@ fn install(
     failed.map_or(Ok(()), Err)
 }
 
-/// An install the TA refused after payload URIs were left out (nobody offered them, or the
-/// server answered 404 or 410): if the refusal is the one a fetch of an undelivered URI gets
-/// ([`AgentError::is_refusal_for_a_payload_not_given`]), it names those URIs: only ones
-/// nobody offered as [`AgentError::Payload`] (exit 2, as when the agent refused it itself:
-/// the operator's files are missing), only ones the server does not have as
-/// [`AgentError::PayloadNotOnServer`] (exit 4, a network failure: it may not be published
-/// yet). Any other refusal is the TA's own.
+/// An install the TA refused after payload URIs were left out (nobody offered them, the agent
+/// does not fetch them, or the server answered 404 or 410): if the refusal is the one a fetch
+/// of an undelivered URI gets ([`AgentError::is_refusal_for_a_payload_not_given`]), it names
+/// those URIs: only ones nobody offered as [`AgentError::Payload`] (exit 2, as when the agent
+/// refused it itself: the operator's files are missing), only network ones as
+/// `LeftOut::named` does (exit 4 if any is a 404/410, else exit 1), a mixture as a usage
+/// error naming each (exit 2: offering a file may be all it takes). Any other refusal is the
+/// TA's own.
 fn missing_payload(
     e: AgentError,
     not_offered: &[String],
-    absent: &[transport::NotOnServer],
+    left_out: &transport::poll::LeftOut,
 ) -> AgentError {
     if not_offered.is_empty() {
-        return transport::poll::not_on_server(&e, absent).unwrap_or(e);
+        return left_out.named(&e).unwrap_or(e);
     }
     if !e.is_refusal_for_a_payload_not_given() {
         return e;
@@ -1401,8 +1410,8 @@ fn missing_payload(
     let error = |uri: &str| transport::local::PayloadSourceError::NotOffered {
         file_uri: transport::local::is_file_uri(uri),
     };
-    match (not_offered, absent) {
-        ([uri], []) => AgentError::Payload {
+    match not_offered {
+        [uri] if left_out.is_empty() => AgentError::Payload {
             uri: uri.clone(),
             error: error(uri),
         },
@@ -1413,7 +1422,8 @@ fn missing_payload(
             not_offered
                 .iter()
                 .map(|u| format!("{} ({})", suit_host::human::printable(u), error(u)))
-                .chain(absent.iter().map(ToString::to_string))
+                .chain(left_out.absent.iter().map(ToString::to_string))
+                .chain(left_out.refused.iter().map(ToString::to_string))
                 .collect::<Vec<_>>()
                 .join("; ")
         )),

@@ -20,7 +20,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// Longest `--allow-url-prefix` list: the operator's, but bounded like every other input.
 pub const MAX_PREFIXES: usize = 64;
 
-/// Why a URI the TA named is not fetched: a verdict on the envelope that names it
+/// Why a URI the TA named is not fetched. Nothing is contacted and the URI is left to the TA
+/// ([`RefusedUri`]): a verdict on the envelope only if the manifest then fetches it
 /// ([`crate::tee::AgentError::UriRefused`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -49,6 +50,20 @@ impl fmt::Display for UriRefusal {
                 allowed.join(", ")
             ),
         }
+    }
+}
+
+/// A payload URI the TA named that the agent did not fetch, and why: not sent, so the TA
+/// decides (a try-each option whose condition fails never fetches its own, manifest-37).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedUri {
+    pub uri: String,
+    pub why: UriRefusal,
+}
+
+impl fmt::Display for RefusedUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", crate::human::printable(&self.uri), self.why)
     }
 }
 

@@ -120,11 +120,12 @@ pub struct PollState {
     /// verdict: read only, to migrate ([`PollState::load`]).
     #[serde(default, rename = "payload-refusals", skip_serializing)]
     legacy_payload_refusals: Vec<PayloadRefusals>,
-    /// Set when the envelope last decided about was refused for a payload URI outside the
-    /// allowed prefixes ([`UriRefusal::NotAllowed`]): those prefixes' fingerprint
-    /// ([`UrlPolicy::fingerprint`]). That verdict is the operator's flags' as much as the
-    /// envelope's, so a round under other prefixes forgets it (digest, ETag) and hands the
-    /// envelope over again. Absent from older state files.
+    /// Set when the envelope last decided about was refused for payload URIs not fetched, one
+    /// of them outside the allowed prefixes ([`UriRefusal::NotAllowed`]): those prefixes'
+    /// fingerprint ([`UrlPolicy::fingerprint`]). That verdict is the operator's flags' as much
+    /// as the envelope's (the one outside may be the one the manifest fetched), so a round
+    /// under other prefixes forgets it (digest, ETag) and hands the envelope over again.
+    /// Absent from older state files.
     ///
     /// [`UriRefusal::NotAllowed`]: super::allow::UriRefusal::NotAllowed
     /// [`UrlPolicy::fingerprint`]: super::allow::UrlPolicy::fingerprint
@@ -297,70 +298,108 @@ pub fn envelope_url(tee: &mut dyn Transport, base: &str) -> Result<String, Agent
     ))
 }
 
+/// Payload URIs the TA named that [`fetch_uri`] did not send: the TA lists every URI the
+/// manifest may fetch, and a try-each option whose condition fails never fetches its own
+/// (manifest-37), so only the TA can tell whether the update needs one ([`LeftOut::named`]
+/// names them if it did). Bounded by the TA's count of payload URIs.
+#[derive(Debug, Default)]
+pub struct LeftOut {
+    /// Not fetched: not http(s), unparseable, or outside the allowed prefixes.
+    pub refused: Vec<super::allow::RefusedUri>,
+    /// Answered 404 or 410 by the server.
+    pub absent: Vec<NotOnServer>,
+}
+
+impl LeftOut {
+    pub fn is_empty(&self) -> bool {
+        self.refused.is_empty() && self.absent.is_empty()
+    }
+
+    /// The TA's refusal `e` named as the URIs left out, when it is the one for a payload the
+    /// TA was not given ([`AgentError::is_refusal_for_a_payload_not_given`]); else `None`,
+    /// `e` being the TA's own. The fault does not say which URI the manifest fetched, so all
+    /// are named and the outcome is the most cautious of them: any 404/410 makes it
+    /// [`AgentError::PayloadNotOnServer`] (never a verdict: it may be the one needed, and
+    /// not published yet); else [`AgentError::UriRefused`] (exit 1, which `poll` records
+    /// under the allowed prefixes if any is outside them, so allowing it lets the update in).
+    pub fn named(&self, e: &AgentError) -> Option<AgentError> {
+        if self.is_empty() || !e.is_refusal_for_a_payload_not_given() {
+            return None;
+        }
+        Some(if self.absent.is_empty() {
+            AgentError::UriRefused {
+                refused: self.refused.clone(),
+            }
+        } else {
+            AgentError::PayloadNotOnServer {
+                absent: self.absent.clone(),
+                refused: self.refused.clone(),
+            }
+        })
+    }
+}
+
 /// Fetches a payload URI the TA named over the network, if `allowed` lets it (checked
 /// before connecting). `poll` reads no local files: an envelope from a server names network
-/// resources only (`install` resolves files itself). A URI that is not http(s), does not
-/// parse, or is not allowed is [`AgentError::UriRefused`], a verdict on the envelope.
-/// `authenticated`: the TA's size bound for this URI (the manifest's image size), if any.
+/// resources only (`install` resolves files itself). `authenticated`: the TA's size bound
+/// for this URI (the manifest's image size), if any.
 ///
-/// A URI the server answers 404 or 410 for is not sent (`Ok(false)`) and is added to
-/// `absent`: the TA lists every URI the manifest may fetch, and a try-each option whose
-/// condition fails never fetches its own (manifest-37), so only the TA can tell whether the
-/// update needs it ([`not_on_server`] names it if it did). Any other failure (5xx, timeout,
-/// TLS, another 4xx) fails the install as before.
+/// Not sent (`Ok(false)`, logged, added to `left_out`): a URI that is not http(s), does not
+/// parse, or is not allowed (nothing is contacted), and one the server answers 404 or 410
+/// for. The TA decides whether the update needed it ([`LeftOut`]). Any other failure (5xx,
+/// timeout, TLS, another 4xx) fails the install as before.
 pub fn fetch_uri(
     net: &Net,
     allowed: &super::allow::UrlPolicy,
     uri: &str,
     authenticated: Option<u64>,
     sink: &mut dyn Sink,
-    absent: &mut Vec<NotOnServer>,
+    left_out: &mut LeftOut,
 ) -> Result<bool, AgentError> {
-    allowed.check(uri).map_err(|why| AgentError::UriRefused {
-        uri: uri.to_string(),
-        why,
-    })?;
-    let limit = Limit::new(net.config().max_payload, authenticated);
-    match Location::parse(uri) {
-        Location::Http(url) => match net.stream(&url, limit, sink)? {
-            Streamed::Bytes(n) => {
-                log::info(&format!(
-                    "fetched {} ({n} bytes)",
-                    crate::human::printable(&url)
-                ));
-                Ok(true)
-            }
-            Streamed::NotThere(status) => {
-                let missing = NotOnServer {
-                    uri: uri.to_string(),
-                    status,
-                };
-                log::warn(&format!(
-                    "payload {missing}: not sent; the TA refuses the update only if the \
-                     manifest fetches it"
-                ));
-                absent.push(missing);
-                Ok(false)
-            }
-        },
-        // `check` passes http(s) URIs only.
-        Location::File(_) => Err(AgentError::UriRefused {
-            uri: uri.to_string(),
-            why: super::allow::UriRefusal::NotHttp,
-        }),
-    }
-}
-
-/// The TA's refusal `e` named as [`AgentError::PayloadNotOnServer`] when [`fetch_uri`] left
-/// URIs out for the server's 404 or 410 (`absent`) and the TA refused for a payload it was
-/// not given ([`AgentError::is_refusal_for_a_payload_not_given`]); else `None`, `e` being
-/// the TA's own.
-pub fn not_on_server(e: &AgentError, absent: &[NotOnServer]) -> Option<AgentError> {
-    (!absent.is_empty() && e.is_refusal_for_a_payload_not_given()).then(|| {
-        AgentError::PayloadNotOnServer {
-            absent: absent.to_vec(),
+    let checked = allowed
+        .check(uri)
+        .and_then(|()| match Location::parse(uri) {
+            Location::Http(url) => Ok(url),
+            // `check` passes http(s) URIs only.
+            Location::File(_) => Err(super::allow::UriRefusal::NotHttp),
+        });
+    let url = match checked {
+        Ok(url) => url,
+        Err(why) => {
+            let refused = super::allow::RefusedUri {
+                uri: uri.to_string(),
+                why,
+            };
+            log::warn(&format!(
+                "payload {refused}: not fetched, nothing contacted; the TA refuses the update \
+                 only if the manifest fetches it"
+            ));
+            left_out.refused.push(refused);
+            return Ok(false);
         }
-    })
+    };
+    let limit = Limit::new(net.config().max_payload, authenticated);
+    match net.stream(&url, limit, sink)? {
+        Streamed::Bytes(n) => {
+            log::info(&format!(
+                "fetched {} ({n} bytes)",
+                crate::human::printable(&url)
+            ));
+            Ok(true)
+        }
+        Streamed::NotThere(status) => {
+            let missing = NotOnServer {
+                uri: uri.to_string(),
+                status,
+            };
+            log::warn(&format!(
+                "payload {missing}: not sent; the TA refuses the update only if the \
+                 manifest fetches it"
+            ));
+            left_out.absent.push(missing);
+            Ok(false)
+        }
+    }
 }
 
 /// The nonce for the report: the tracker's, or 16 fresh random bytes.
@@ -772,11 +811,11 @@ pub fn poll_once(
         envelope.len()
     ));
     let mut authenticated = false;
-    let mut absent = Vec::new();
+    let mut left_out = LeftOut::default();
     let outcome = client::install_streamed_marked(
         tee,
         &envelope,
-        &mut |uri, bound, sink| fetch_uri(net, &opts.allowed, uri, bound, sink, &mut absent),
+        &mut |uri, bound, sink| fetch_uri(net, &opts.allowed, uri, bound, sink, &mut left_out),
         progress,
         &mut authenticated,
         // Saved durably before the TA may commit; no InstallFinish without it.
@@ -790,12 +829,11 @@ pub fn poll_once(
             state.save(&opts.state_file)
         },
     );
-    // A payload the server said it does not have (404, 410), which the manifest then fetched:
-    // perhaps not published yet, so never a verdict; retried as a payload refusal is.
-    let not_published = outcome
-        .as_ref()
-        .err()
-        .and_then(|e| not_on_server(e, &absent));
+    // The TA refused for a payload URI left out ([`LeftOut::named`]): one the server said it
+    // does not have (404, 410) may not be published yet, so never a verdict, retried as a
+    // payload refusal is; one the agent does not fetch is a verdict (under these prefixes
+    // if it is outside them). Either way the TA finished and keeps its report of the attempt.
+    let not_given = outcome.as_ref().err().and_then(|e| left_out.named(e));
     // A refusal of the fetched payload bytes (not part of the envelope, and they may be right
     // next time) is reported but not recorded as a decision about the envelope.
     let mut decided = true;
@@ -853,14 +891,18 @@ pub fn poll_once(
             };
             return Ok(Outcome { round, afterwards });
         }
-        Err(e) if e.is_verdict() || not_published.is_some() => {
+        Err(e) if e.is_verdict() || not_given.is_some() => {
             reported = e.has_attempt_report();
             // Refused at prepare: after authentication by its fault, unless the envelope does
             // not even decode (then the TA's decode error came before authentication).
             authenticated = authenticated
                 || (e.is_refusal_after_authentication()
                     && suit_common::suit::envelope::Envelope::decode(&envelope).is_ok());
-            if not_published.is_some() || e.is_about_fetched_payload() {
+            let retried = match &not_given {
+                Some(named) => !named.is_verdict(),
+                None => e.is_about_fetched_payload(),
+            };
+            if retried {
                 decided = false;
                 let attempts = earlier.map_or(0, |r| r.attempts).saturating_add(1);
                 let skip_rounds = skip_rounds_after(attempts);
@@ -868,15 +910,8 @@ pub fn poll_once(
                     0 => "the next round".to_string(),
                     n => format!("the round after {n} skipped"),
                 };
-                let what = match &not_published {
-                    Some(_) => format!(
-                        "the envelope for a payload the server does not have: {}",
-                        absent
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    ),
+                let what = match &not_given {
+                    Some(named) => format!("the envelope for a payload not sent ({named})"),
                     None => format!("the payload fetched for this envelope ({e})"),
                 };
                 log::warn(&format!(
@@ -897,7 +932,7 @@ pub fn poll_once(
                     state.payload_refusals.remove(i);
                 }
             }
-            (Round::Refused(not_published.unwrap_or(e)), None)
+            (Round::Refused(not_given.unwrap_or(e)), None)
         }
         // Transport failures, a dead TA, or the device's own trouble (storage, key store):
         // nothing recorded, the next round tries again.
@@ -918,10 +953,9 @@ pub fn poll_once(
     if decided {
         // A URI outside the allowed prefixes is a verdict under these prefixes only.
         state.refused_under_allow_list = match &round {
-            Round::Refused(AgentError::UriRefused {
-                why: super::allow::UriRefusal::NotAllowed { .. },
-                ..
-            }) => Some(opts.allowed.fingerprint()),
+            Round::Refused(e) if e.is_refused_under_allow_list() => {
+                Some(opts.allowed.fingerprint())
+            }
             _ => None,
         };
         state.etag = etag;
