@@ -275,7 +275,10 @@ fn partial_installs_are_refused_and_leave_nothing_behind() {
         refusal(finish(s))
     });
     assert_eq!(r.kind, RefusalKind::Manifest);
-    says(&r.reason, "not found");
+    says(
+        &r.reason,
+        &format!("the manifest fetches {uri}, which the normal world did not deliver"),
+    );
 
     // Control: the complete install of the same release still goes through.
     install(&mut s, &r2).unwrap();

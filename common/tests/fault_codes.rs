@@ -343,6 +343,7 @@ fn samples() -> Vec<Fault> {
         CommitRefusal::StateWriteUncertain,
         CommitRefusal::CommitPending { uuid: uuid.clone() },
         CommitRefusal::UnlistedPayload("https://example.com/d0.bin".into()),
+        CommitRefusal::PayloadNotDelivered("https://example.com/delta.bin".into()),
     ];
     faults.extend(commit.map(|c| Fault::Install(InstallError::Commit(c))));
     faults.extend(

@@ -1224,4 +1224,116 @@ mod dependency_payloads {
         );
         says(&r.reason, URI);
     }
+
+    /// install of `[app, name]`: a try-each whose first option fetches `delta` only if the
+    /// component holds an older image (it fails on a fresh device: `delta` is never fetched),
+    /// the second fetches `image` from `uri`; then a copy into it from `[app, name, spare]`,
+    /// which no device has.
+    fn try_each_then_copy(name: &[u8], image: &[u8], uri: &str, delta: &str) -> Vec<u8> {
+        let older = vec![
+            int(20),
+            map(vec![
+                (3, bytes(&suit_digest(b"an older image"))),
+                (14, int(14)),
+            ]),
+            int(3),
+            int(15),
+            int(20),
+            map(vec![(21, text(delta))]),
+            int(21),
+            int(15),
+        ];
+        let whole = vec![
+            int(20),
+            map(vec![
+                (3, bytes(&suit_digest(image))),
+                (14, int(image.len() as i64)),
+                (21, text(uri)),
+            ]),
+            int(21),
+            int(15),
+            int(3),
+            int(15),
+        ];
+        let install = vec![
+            int(12),
+            int(0),
+            int(15),
+            Value::Array(vec![
+                bytes(&cbor(&Value::Array(older))),
+                bytes(&cbor(&Value::Array(whole))),
+            ]),
+            int(12),
+            int(0),
+            int(20),
+            map(vec![(22, int(1))]),
+            int(22),
+            int(15),
+        ];
+        manifest(
+            &[&[b"app", name], &[b"app", name, b"spare"]],
+            &[],
+            &[b"app", name],
+            vec![(20, install)],
+        )
+    }
+
+    /// A fetch of a URI prepare listed and the REE did not send is refused naming that URI
+    /// (the agent then knows which URI it left out was needed), in the root and in a
+    /// dependency; a `NotFound` for anything else (a copy from a component the device lacks,
+    /// after a try-each skipped the option whose URI the REE left out) stays the engine's
+    /// refusal and names no URI. Nothing is installed either way. Review s28 (rr3).
+    #[test]
+    fn only_a_listed_payload_the_ree_did_not_send_is_refused_as_not_delivered() {
+        const DELTA: &str = "https://example.com/delta.bin";
+        let not_delivered = |uri: &str| {
+            Some(Fault::Install(InstallError::Commit(
+                CommitRefusal::PayloadNotDelivered(uri.into()),
+            )))
+        };
+        let leaf_env = sealed(&leaf(b"d0", IMAGE, URI), AUTHOR_PRIV, &[]);
+        let with_dependency = {
+            let r = dependent(b"root", &leaf(b"d0", IMAGE, URI), "#dep");
+            sealed(&r, AUTHOR_PRIV, &[("#dep", &leaf_env)])
+        };
+        for env in [&leaf_env, &with_dependency] {
+            let mut s = svc::provisioned(&[b"app"]);
+            let prepared = svc::prepare(&mut s, env).unwrap();
+            assert_eq!(prepared.needed_uris, vec![URI.to_string()]);
+            let r = refusal(finish(&mut s));
+            assert_eq!(r.kind, RefusalKind::Manifest);
+            assert_eq!(r.fault, not_delivered(URI), "{}", r.reason);
+            says(
+                &r.reason,
+                &format!("the manifest fetches {URI}, which the normal world did not deliver"),
+            );
+            assert!(svc::state(&s).components.is_empty());
+        }
+
+        let copy = try_each_then_copy(b"d0", IMAGE, URI, DELTA);
+        let copy_env = sealed(&copy, AUTHOR_PRIV, &[]);
+        let in_dependency = {
+            let r = dependent(b"root", &copy, "#dep");
+            sealed(&r, AUTHOR_PRIV, &[("#dep", &copy_env)])
+        };
+        for env in [&copy_env, &in_dependency] {
+            let mut s = svc::provisioned(&[b"app"]);
+            let prepared = svc::prepare(&mut s, env).unwrap();
+            let mut listed = prepared.needed_uris.clone();
+            listed.sort();
+            assert_eq!(listed, [URI, DELTA]);
+            // The image sent, the skipped option's delta left out, as the agent does.
+            svc::send_payload(&mut s, URI, IMAGE.len() as u64, IMAGE).unwrap();
+            let r = refusal(finish(&mut s));
+            assert_eq!(r.kind, RefusalKind::Manifest);
+            assert!(
+                matches!(r.fault, Some(Fault::Install(InstallError::Refused(_)))),
+                "{:?}",
+                r.fault
+            );
+            says(&r.reason, "not found");
+            assert!(!r.reason.contains(DELTA), "{}", r.reason);
+            assert!(svc::state(&s).components.is_empty());
+        }
+    }
 }

@@ -584,7 +584,8 @@ fn open_target(path: &Path, mode: Option<u32>) -> std::io::Result<Opened> {
             )
             .map_err(|e| match e {
                 rustix::io::Errno::NXIO => refuse(
-                    "a FIFO no process has open for reading (or a device with nothing behind                      it); start the reader first",
+                    "a FIFO no process has open for reading (or a device with nothing behind \
+                     it); start the reader first",
                 ),
                 e => e.into(),
             })?;

@@ -79,30 +79,25 @@ pub enum AgentError {
         announced: Option<u64>,
         limit: u64,
     },
-    /// Payload URIs the TA named that the agent does not fetch (not http(s), not a URL it
-    /// parses unambiguously, or under none of the allowed prefixes: `transport::allow`; at
-    /// least one) were not sent, nothing contacted, and the TA then refused the update as one
-    /// whose manifest fetches a payload it was not given
-    /// ([`AgentError::is_refusal_for_a_payload_not_given`]; the fault does not say which, so
-    /// all are named). A verdict on the envelope ([`AgentError::is_verdict`]); if any is
-    /// outside the allowed prefixes, under these prefixes only (the operator's flags, and it
-    /// may be the one needed): `poll` records it with the allow-list and drops it when that
-    /// changes ([`AgentError::is_refused_under_allow_list`]).
+    /// A payload URI the TA named that the agent does not fetch (not http(s), not a URL it
+    /// parses unambiguously, or under none of the allowed prefixes: `transport::allow`) was
+    /// not sent, nothing contacted, and the TA then refused the update because the manifest
+    /// fetches it ([`AgentError::payload_not_given`] names it). A verdict on the envelope
+    /// ([`AgentError::is_verdict`]); if outside the allowed prefixes, under these prefixes
+    /// only (the operator's flags): `poll` records it with the allow-list and drops it when
+    /// that changes ([`AgentError::is_refused_under_allow_list`]).
     #[error("{}", uri_refused_words(.refused))]
     UriRefused {
-        refused: Vec<crate::transport::allow::RefusedUri>,
+        refused: crate::transport::allow::RefusedUri,
     },
-    /// Payload URIs the TA named that the server said it does not have (HTTP 404 or 410) were
-    /// not sent (with any the agent does not fetch, `refused`), and the TA then refused the
-    /// update as one whose manifest fetches a payload it was not given
-    /// ([`AgentError::is_refusal_for_a_payload_not_given`]). Not a verdict, whatever else was
-    /// left out (the needed one may be a 404): the server may not have published it yet
-    /// (exit 4, as a network failure; `poll` hands the envelope over again under its payload
-    /// back-off). Nothing was installed.
-    #[error("{}", not_on_server_words(.absent, .refused))]
+    /// A payload URI the TA named that the server said it does not have (HTTP 404 or 410)
+    /// was not sent, and the TA then refused the update because the manifest fetches it
+    /// ([`AgentError::payload_not_given`] names it). Not a verdict: the server may not have
+    /// published it yet (exit 4, as a network failure; `poll` hands the envelope over again
+    /// under its payload back-off). Nothing was installed.
+    #[error("payload {absent}: the manifest fetches it, so the TA refused the update; nothing was installed (the server may not have published it yet)")]
     PayloadNotOnServer {
-        absent: Vec<crate::transport::NotOnServer>,
-        refused: Vec<crate::transport::allow::RefusedUri>,
+        absent: crate::transport::NotOnServer,
     },
     /// The TA committed (an update installed, a provisioning message applied), but the
     /// agent's own work after it failed (writing an approved REE file, a receipt). The
@@ -287,31 +282,31 @@ impl AgentError {
             )
     }
 
-    /// Whether this is the TA's refusal of an update whose manifest fetched a payload URI the
-    /// agent did not send: the platform has no payload for it (`PlatformError::NotFound`
-    /// under an install refusal). Meaningful only when the agent left a URI out: the agent
-    /// then names that URI rather than the TA's words.
-    pub fn is_refusal_for_a_payload_not_given(&self) -> bool {
+    /// The URI of the payload the TA refused the update for because the manifest fetches it
+    /// and the agent did not send it (`CommitRefusal::PayloadNotDelivered`, which names it):
+    /// the agent then names that URI with its own reason for leaving it out. Any other
+    /// refusal (a platform `NotFound` too: a copy from a component the device lacks) is the
+    /// TA's own.
+    pub fn payload_not_given(&self) -> Option<String> {
         use suit_common::fault::Fault;
-        use suit_common::service::install::InstallError;
-        use suit_common::suit::platform::PlatformError;
+        use suit_common::service::install::{CommitRefusal, InstallError};
         let AgentError::Refused { fault, .. } = self else {
-            return false;
+            return None;
         };
-        let Some(Fault::Install(InstallError::Refused(cause))) = Fault::decode(fault) else {
-            return false;
-        };
-        let not_found = causes(&*cause)
-            .any(|e| e.downcast_ref::<PlatformError>() == Some(&PlatformError::NotFound));
-        not_found
+        match Fault::decode(fault) {
+            Some(Fault::Install(InstallError::Commit(CommitRefusal::PayloadNotDelivered(uri)))) => {
+                Some(uri)
+            }
+            _ => None,
+        }
     }
 
-    /// Whether this is [`AgentError::UriRefused`] with a URI outside the allowed prefixes
-    /// among those left out: a verdict under these prefixes only.
+    /// Whether this is [`AgentError::UriRefused`] for a URI outside the allowed prefixes: a
+    /// verdict under these prefixes only.
     pub fn is_refused_under_allow_list(&self) -> bool {
         use crate::transport::allow::UriRefusal;
         matches!(self, AgentError::UriRefused { refused }
-            if refused.iter().any(|r| matches!(r.why, UriRefusal::NotAllowed { .. })))
+            if matches!(refused.why, UriRefusal::NotAllowed { .. }))
     }
 
     /// Whether the TA applied the update (OP-TEE installed its TA) but could not record it,
@@ -353,55 +348,22 @@ fn policy_refusal_is_final(p: &suit_common::suit::error::PolicyError) -> bool {
     }
 }
 
+/// [`AgentError::UriRefused`] in words: the URI with why the agent did not fetch it.
+fn uri_refused_words(r: &crate::transport::allow::RefusedUri) -> String {
+    format!(
+        "payload {}: {}; not fetched, and the manifest fetches it, so the TA refused the \
+         update; nothing was installed",
+        crate::human::printable(&r.uri),
+        r.why
+    )
+}
+
 /// An engine error and its sources, outermost first: where a refusal's fault says what it was
 /// about.
 fn causes<'e>(
     e: &'e (dyn std::error::Error + 'static),
 ) -> impl Iterator<Item = &'e (dyn std::error::Error + 'static)> {
     std::iter::successors(Some(e), |e| e.source())
-}
-
-/// [`AgentError::PayloadNotOnServer`] in words: each URI with the server's answer, then each
-/// URI the agent did not fetch with why.
-fn not_on_server_words(
-    absent: &[crate::transport::NotOnServer],
-    refused: &[crate::transport::allow::RefusedUri],
-) -> String {
-    let listed = absent
-        .iter()
-        .map(ToString::to_string)
-        .chain(refused.iter().map(ToString::to_string))
-        .collect::<Vec<_>>();
-    let (noun, which) = match listed.len() {
-        1 => ("payload", "it"),
-        _ => ("payloads", "one of them"),
-    };
-    format!(
-        "{noun} {}: the manifest fetches {which}, so the TA refused the update; nothing \
-         was installed (the server may not have published it yet)",
-        listed.join("; ")
-    )
-}
-
-/// [`AgentError::UriRefused`] in words: each URI with why the agent did not fetch it.
-fn uri_refused_words(refused: &[crate::transport::allow::RefusedUri]) -> String {
-    match refused {
-        [r] => format!(
-            "payload {}: {}; not fetched, and the manifest fetches it, so the TA refused the \
-             update; nothing was installed",
-            crate::human::printable(&r.uri),
-            r.why
-        ),
-        _ => format!(
-            "payloads {}: not fetched, and the manifest fetches one of them, so the TA \
-             refused the update; nothing was installed",
-            refused
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-    }
 }
 
 /// How an oversized envelope showed itself: announced, or sent past the limit.
@@ -415,7 +377,9 @@ fn too_large_words(announced: Option<u64>, limit: u64) -> String {
 /// Whether a `Manifest` refusal's fault is the platform failing under the engine (storage
 /// I/O, a TEE error, content read back wrong) or a commit OP-TEE did not complete, rather
 /// than a verdict on the envelope. (A commit OP-TEE completed and the TA finishes,
-/// `CommitPending`, is not: the envelope is applied.)
+/// `CommitPending`, is not: the envelope is applied.) A payload not delivered that the agent
+/// did not leave out (it names those it did, [`AgentError::payload_not_given`]) is not a
+/// verdict either: the agent and the TA disagree on what was sent, and a retry may not.
 fn device_fault(fault: &[u8]) -> bool {
     use suit_common::fault::Fault;
     use suit_common::service::install::{CommitRefusal, InstallError};
@@ -438,6 +402,7 @@ fn device_fault(fault: &[u8]) -> bool {
                 | CommitRefusal::InstallNotConfirmed { .. }
                 | CommitRefusal::StateWriteUncertain
                 | CommitRefusal::TooManyUnconfirmed(_)
+                | CommitRefusal::PayloadNotDelivered(_)
         ),
         _ => false,
     }

@@ -84,7 +84,9 @@ fn an_output_fifo_nobody_reads_is_refused_before_the_ta_is_asked() {
     fails(agent(d, &["install", "junk.suit"]), 1);
     let fifo = d.join("out.fifo");
     mkfifo(&fifo);
-    let nobody_reads = "no process has open for reading";
+    let nobody_reads =
+        "a FIFO no process has open for reading (or a device with nothing behind it); start \
+         the reader first";
     for args in [
         &["report", "--pre-auth", "-o", "out.fifo"][..],
         &["device-key", "--out", "out.fifo"],
@@ -113,20 +115,23 @@ fn an_output_fifo_nobody_reads_is_refused_before_the_ta_is_asked() {
     assert!(t.contains(nobody_reads), "{t}");
     assert!(!t.contains("accepted"), "{t}");
     assert_eq!(provisioning_counter(d), 0, "the message was applied: {t}");
-    // A FIFO someone reads is written through (the receipt arrives there).
-    let reader = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || std::fs::read(fifo).unwrap())
-    };
-    // The reader is in open(2) (it counts as a reader from then on) well before the agent
-    // starts; if not, the agent refuses and the assertion below says so.
-    std::thread::sleep(Duration::from_millis(200));
+    // A FIFO someone reads is written through (the receipt arrives there). The reader end
+    // is open before the agent starts (non-blocking: no writer yet) and read once it exited:
+    // the receipt fits in the pipe's buffer, and EOF follows it.
+    let reader = rustix::fs::open(
+        &fifo,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap();
     let t = ok(agent_within(
         d,
         &["provision", "p.cbor", "--receipt-out", "out.fifo"],
     ));
     assert_eq!(provisioning_counter(d), 1);
-    let receipt = reader.join().unwrap();
+    let mut receipt = Vec::new();
+    std::io::Read::read_to_end(&mut std::fs::File::from(reader), &mut receipt).unwrap();
+    assert!(!receipt.is_empty(), "{t}");
     assert!(
         t.contains(&format!(
             "receipt (signed by the device identity key): {}",

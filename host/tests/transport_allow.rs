@@ -293,13 +293,21 @@ fn a_uri_that_is_not_fetchable_is_left_to_the_ta() {
     assert!(t.contains("not modified"), "{t}");
 }
 
-/// Several URIs left out for different reasons, one of them needed: the TA's fault does not
-/// say which, so all are named with their reasons, and the outcome is the most cautious: a
-/// 404 among them is never a verdict (exit 4, the payload back-off, nothing decided); else
-/// one outside the allowed prefixes makes it a verdict under those prefixes only (recorded
-/// with their fingerprint: a round with the prefix added hands the envelope over again).
+/// Whether the agent's output names `uri` as the payload the TA refused the update for.
+fn names_as_fetched(t: &str, uri: &str) -> bool {
+    t.lines()
+        .any(|l| l.contains("so the TA refused the update") && l.contains(uri))
+}
+
+/// Several URIs left out for different reasons, one of them needed: the TA names the one the
+/// manifest fetched, and that URI's reason alone decides (before, all were named and the most
+/// cautious outcome won, a 404 among them making a plain verdict a retry): a 404 is never a
+/// verdict (exit 4, the payload back-off, nothing decided); one outside the allowed prefixes
+/// is a verdict under those prefixes only (recorded with their fingerprint: a round with the
+/// prefix added hands the envelope over again); one not http(s) is a verdict, whatever else
+/// was a 404.
 #[test]
-fn uris_left_out_for_different_reasons_are_all_named_and_the_cautious_outcome_wins() {
+fn uris_left_out_for_different_reasons_only_the_needed_one_is_named() {
     let (tmp, server, base) = device_and_server();
     let d = tmp.path();
     server.route("/status/reports", Behaviour::Collect);
@@ -316,11 +324,11 @@ fn uris_left_out_for_different_reasons_are_all_named_and_the_cautious_outcome_wi
     let t = fails(poll(d, &base, &[]), 4);
     assert!(
         t.contains(&format!(
-            "payloads {absent} (the server answered HTTP 404 not found); {outside} (not under \
-             an allowed prefix"
-        )) && t.contains("the manifest fetches one of them"),
+            "payload {absent} (the server answered HTTP 404 not found): the manifest fetches it"
+        )),
         "{t}"
     );
+    assert!(!names_as_fetched(&t, &outside), "{t}");
     let state = poll_state(d);
     assert_eq!(state["envelope-sha256"], serde_json::Value::Null, "{state}");
     assert_eq!(state["payload-retries"][0]["attempts"], 1, "{state}");
@@ -336,11 +344,11 @@ fn uris_left_out_for_different_reasons_are_all_named_and_the_cautious_outcome_wi
     publish(d, &server, "v2");
     let t = fails(poll(d, &base, &[]), 1);
     assert!(
-        t.contains(&format!("payloads {outside} (not under an allowed prefix"))
-            && t.contains(&format!("{coap} (not an http(s) URI"))
-            && t.contains("not fetched, and the manifest fetches one of them"),
+        t.contains(&format!("payload {outside}: not under an allowed prefix"))
+            && t.contains("not fetched, and the manifest fetches it"),
         "{t}"
     );
+    assert!(!names_as_fetched(&t, &coap), "{t}");
     assert_eq!(decided(d), sha256_of(d, "v2.suit"), "{t}");
     assert!(poll_state(d)["refused-under-allow-list"].is_string(), "{t}");
     assert_eq!(server.requests_to("/status/reports").len(), 2);
@@ -353,5 +361,22 @@ fn uris_left_out_for_different_reasons_are_all_named_and_the_cautious_outcome_wi
     let t = fails(poll(d, &base, &["--allow-url-prefix", &other_base]), 4);
     assert!(t.contains("allowed URL prefixes changed"), "{t}");
     assert_eq!(other.requests_to("/p/delta.bin").len(), 1, "{t}");
+
+    // Not http(s) (needed) while the other option's URI is a 404: a plain verdict, recorded.
+    let missing = format!("{base}/p/missing.bin");
+    try_each(d, &server, "v3", 3, false, (&coap, &missing));
+    publish(d, &server, "v3");
+    let t = fails(poll(d, &base, &[]), 1);
+    assert!(
+        t.contains(&format!("payload {coap}: not an http(s) URI"))
+            && t.contains("not fetched, and the manifest fetches it"),
+        "{t}"
+    );
+    assert_eq!(server.requests_to("/p/missing.bin").len(), 1, "{t}");
+    assert_eq!(decided(d), sha256_of(d, "v3.suit"), "{t}");
+    assert!(
+        poll_state(d).get("refused-under-allow-list").is_none(),
+        "{t}"
+    );
     assert_eq!(installed_components(d), 0);
 }

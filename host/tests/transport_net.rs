@@ -13,7 +13,7 @@ use support::device::{
     installed_components, ok, payload, run, text, verify_collected,
 };
 use support::http::{serve, serve_envelope, tls_server, Behaviour, Server};
-use support::tryeach::try_each_envelope;
+use support::tryeach::{try_each_envelope, try_each_then_copy_envelope};
 
 // ---------------------------------------------------------------- tests
 
@@ -620,6 +620,62 @@ fn a_needed_payload_the_server_does_not_have_is_named_with_exit_4() {
     assert_eq!(installed_components(d), 0);
 }
 
+/// The TA names the payload it refuses an update for as not delivered: a refusal for anything
+/// else is its verdict, whatever the agent left out. Here a try-each skips the option whose
+/// delta URI is a 404, then a copy from a component the device lacks fails (a platform
+/// `NotFound`): the same verdict as when the delta is served (exit 1; `poll` records it and
+/// posts the TA's report, no payload back-off), never the 404'd delta named as the payload
+/// the manifest fetches (before, exit 4 and the back-off for good). Review s28 (rr3).
+#[test]
+fn a_refusal_for_anything_else_is_the_tas_verdict_whatever_was_left_out() {
+    use sha2::Digest as _;
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    server.route("/status/reports", Behaviour::Collect);
+    let full = payload(5000, 11);
+    let (delta_uri, full_uri) = (format!("{base}/p/delta.bin"), format!("{base}/p/full.bin"));
+    server.route("/p/full.bin", serve(full.clone(), "\"full\""));
+    let mut verdicts = Vec::new();
+    for (seq, served) in [(1, true), (2, false)] {
+        let name = format!("v{seq}");
+        try_each_then_copy_envelope(d, &name, seq, &full, true, (&delta_uri, &full_uri));
+        server.route(
+            "/p/delta.bin",
+            if served {
+                serve(payload(14, 1), "\"delta\"")
+            } else {
+                Behaviour::Status("404 Not Found".into())
+            },
+        );
+        let install = format!("install {name}.suit --net --allow-url-prefix {base}");
+        let t = fails(agent(d, &words(&install)), 1);
+        assert!(!t.contains("so the TA refused the update"), "{t}");
+        let verdict = t
+            .lines()
+            .find(|l| l.contains("refused by the TA"))
+            .unwrap_or_else(|| panic!("no refusal: {t}"))
+            .to_string();
+        let envelope = std::fs::read(d.join(format!("{name}.suit"))).unwrap();
+        server.route(
+            &envelope_path(d),
+            serve_envelope(envelope.clone(), &format!("\"{name}\"")),
+        );
+        let t = fails(support::device::poll(d, &base, &[]), 1);
+        assert!(t.contains(&verdict), "{verdict}\n{t}");
+        let state = poll_state(d);
+        assert_eq!(
+            state["envelope-sha256"],
+            hex::encode(sha2::Sha256::digest(&envelope)),
+            "{t}"
+        );
+        assert!(state.get("payload-retries").is_none(), "{state}");
+        verdicts.push(verdict);
+    }
+    assert_eq!(verdicts[0], verdicts[1]);
+    assert_eq!(server.requests_to("/status/reports").len(), 2);
+    assert_eq!(installed_components(d), 0);
+}
+
 /// `poll`: the TA refusing an envelope for a payload the server does not have yet is no
 /// verdict on it (never saved as decided): it goes under the payload back-off (rounds 1, 2,
 /// then 4), and once the server publishes the payload a later round installs. Each refused
@@ -719,10 +775,20 @@ fn only_404_and_410_leave_a_payload_to_the_ta() {
     server.route("/p/delta.bin", Behaviour::Status("403 Forbidden".into()));
     let t = fails(install(), 4);
     assert!(t.contains("server answered HTTP 403"), "{t}");
-    // Nothing listening: a connection failure.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    // A connection failure: a listener (kept bound, so no parallel test can take its port)
+    // that closes each connection before any answer.
+    let dropping = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", dropping.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let accepted = accepted.clone();
+        std::thread::spawn(move || {
+            for c in dropping.incoming() {
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(c);
+            }
+        });
+    }
     let (_, dead_delta, _) = try_each_on_server(d, &server, &dead, "v2", 1, true);
     let t = fails(
         agent(
@@ -733,7 +799,15 @@ fn only_404_and_410_leave_a_payload_to_the_ta() {
         ),
         4,
     );
-    assert!(t.contains(&format!("network: {dead_delta}")), "{t}");
+    assert!(
+        t.contains(&format!("network: {dead_delta}: connection")),
+        "{t}"
+    );
+    assert!(!t.contains("server answered"), "{t}");
+    assert!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "{t}"
+    );
     assert_eq!(installed_components(d), 0);
 
     server.route("/p/delta.bin", Behaviour::Status("410 Gone".into()));

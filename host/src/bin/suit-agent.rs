@@ -1271,8 +1271,8 @@ fn install(
     // (manifest-37: an option whose condition fails is skipped). One nobody offered, one the
     // agent does not fetch (not allowed, unparseable), or one the server says it does not
     // have (404, 410), is not sent, and the TA decides: it refuses the update only if the
-    // manifest really fetches it, and that refusal is then reported as the missing payload
-    // (`missing_payload`).
+    // manifest really fetches it, naming it, and the agent then reports that payload with why
+    // it was left out (`missing_payload`).
     let mut sent: Vec<String> = Vec::new();
     let mut not_offered: Vec<String> = Vec::new();
     let mut left_out = transport::poll::LeftOut::default();
@@ -1389,44 +1389,28 @@ fn install(
 }
 
 /// An install the TA refused after payload URIs were left out (nobody offered them, the agent
-/// does not fetch them, or the server answered 404 or 410): if the refusal is the one a fetch
-/// of an undelivered URI gets ([`AgentError::is_refusal_for_a_payload_not_given`]), it names
-/// those URIs: only ones nobody offered as [`AgentError::Payload`] (exit 2, as when the agent
-/// refused it itself: the operator's files are missing), only network ones as
-/// `LeftOut::named` does (exit 4 if any is a 404/410, else exit 1), a mixture as a usage
-/// error naming each (exit 2: offering a file may be all it takes). Any other refusal is the
-/// TA's own.
+/// does not fetch them, or the server answered 404 or 410): if the refusal names one of them
+/// as the payload not delivered ([`AgentError::payload_not_given`]), that URI is named with
+/// why it was left out: nobody offered it as [`AgentError::Payload`] (exit 2, as when the
+/// agent refused it itself: the operator's files are missing), a network one as
+/// `LeftOut::named` does (exit 4 for a 404/410, else exit 1). Any other refusal is the TA's
+/// own.
 fn missing_payload(
     e: AgentError,
     not_offered: &[String],
     left_out: &transport::poll::LeftOut,
 ) -> AgentError {
-    if not_offered.is_empty() {
-        return left_out.named(&e).unwrap_or(e);
+    if let Some(named) = left_out.named(&e) {
+        return named;
     }
-    if !e.is_refusal_for_a_payload_not_given() {
-        return e;
-    }
-    let error = |uri: &str| transport::local::PayloadSourceError::NotOffered {
-        file_uri: transport::local::is_file_uri(uri),
-    };
-    match not_offered {
-        [uri] if left_out.is_empty() => AgentError::Payload {
-            uri: uri.clone(),
-            error: error(uri),
+    match e.payload_not_given() {
+        Some(uri) if not_offered.contains(&uri) => AgentError::Payload {
+            error: transport::local::PayloadSourceError::NotOffered {
+                file_uri: transport::local::is_file_uri(&uri),
+            },
+            uri,
         },
-        // The fault does not say which of them the manifest fetched: all are named.
-        _ => AgentError::File(format!(
-            "the TA refused the update: the manifest fetches one of these payloads, which \
-             nothing provides: {}",
-            not_offered
-                .iter()
-                .map(|u| format!("{} ({})", suit_host::human::printable(u), error(u)))
-                .chain(left_out.absent.iter().map(ToString::to_string))
-                .chain(left_out.refused.iter().map(ToString::to_string))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )),
+        _ => e,
     }
 }
 

@@ -301,7 +301,7 @@ pub fn envelope_url(tee: &mut dyn Transport, base: &str) -> Result<String, Agent
 /// Payload URIs the TA named that [`fetch_uri`] did not send: the TA lists every URI the
 /// manifest may fetch, and a try-each option whose condition fails never fetches its own
 /// (manifest-37), so only the TA can tell whether the update needs one ([`LeftOut::named`]
-/// names them if it did). Bounded by the TA's count of payload URIs.
+/// names it if it did). Bounded by the TA's count of payload URIs.
 #[derive(Debug, Default)]
 pub struct LeftOut {
     /// Not fetched: not http(s), unparseable, or outside the allowed prefixes.
@@ -315,26 +315,22 @@ impl LeftOut {
         self.refused.is_empty() && self.absent.is_empty()
     }
 
-    /// The TA's refusal `e` named as the URIs left out, when it is the one for a payload the
-    /// TA was not given ([`AgentError::is_refusal_for_a_payload_not_given`]); else `None`,
-    /// `e` being the TA's own. The fault does not say which URI the manifest fetched, so all
-    /// are named and the outcome is the most cautious of them: any 404/410 makes it
-    /// [`AgentError::PayloadNotOnServer`] (never a verdict: it may be the one needed, and
-    /// not published yet); else [`AgentError::UriRefused`] (exit 1, which `poll` records
-    /// under the allowed prefixes if any is outside them, so allowing it lets the update in).
+    /// The TA's refusal `e` named as the URI left out, when it is the refusal for a payload
+    /// not delivered and names one of these ([`AgentError::payload_not_given`]); else
+    /// `None`, `e` being the TA's own. A 404/410 is [`AgentError::PayloadNotOnServer`] (never
+    /// a verdict: not published yet, perhaps); one not fetched is [`AgentError::UriRefused`]
+    /// (exit 1, which `poll` records under the allowed prefixes if it is outside them, so
+    /// allowing it lets the update in).
     pub fn named(&self, e: &AgentError) -> Option<AgentError> {
-        if self.is_empty() || !e.is_refusal_for_a_payload_not_given() {
-            return None;
+        let uri = e.payload_not_given()?;
+        if let Some(absent) = self.absent.iter().find(|a| a.uri == uri) {
+            return Some(AgentError::PayloadNotOnServer {
+                absent: absent.clone(),
+            });
         }
-        Some(if self.absent.is_empty() {
-            AgentError::UriRefused {
-                refused: self.refused.clone(),
-            }
-        } else {
-            AgentError::PayloadNotOnServer {
-                absent: self.absent.clone(),
-                refused: self.refused.clone(),
-            }
+        let refused = self.refused.iter().find(|r| r.uri == uri)?;
+        Some(AgentError::UriRefused {
+            refused: refused.clone(),
         })
     }
 }
@@ -829,10 +825,11 @@ pub fn poll_once(
             state.save(&opts.state_file)
         },
     );
-    // The TA refused for a payload URI left out ([`LeftOut::named`]): one the server said it
-    // does not have (404, 410) may not be published yet, so never a verdict, retried as a
-    // payload refusal is; one the agent does not fetch is a verdict (under these prefixes
-    // if it is outside them). Either way the TA finished and keeps its report of the attempt.
+    // The TA refused for the payload URI it names, one left out ([`LeftOut::named`]): one
+    // the server said it does not have (404, 410) may not be published yet, so never a
+    // verdict, retried as a payload refusal is; one the agent does not fetch is a verdict
+    // (under these prefixes if it is outside them). Either way the TA finished and keeps its
+    // report of the attempt.
     let not_given = outcome.as_ref().err().and_then(|e| left_out.named(e));
     // A refusal of the fetched payload bytes (not part of the envelope, and they may be right
     // next time) is reported but not recorded as a decision about the envelope.

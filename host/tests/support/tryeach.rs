@@ -27,6 +27,32 @@ fn on_app(params: Vec<(i64, Value)>, directives: &[i64]) -> Vec<Value> {
 /// option 2 fetches `uris.1` (the content of `full`). The review's reproduction
 /// (/tmp/s28/r-agent/mk_tryeach.py).
 pub fn try_each_envelope(d: &Path, name: &str, seq: i64, full: &[u8], guarded: bool, uris: Uris) {
+    build(d, name, seq, full, guarded, uris, false);
+}
+
+/// [`try_each_envelope`], then a copy into `app` from `[app, spare]`, a component no device
+/// has: the TA refuses every install of it for a platform `NotFound` that is no payload's,
+/// whichever URIs were left out (review s28, rr3).
+pub fn try_each_then_copy_envelope(
+    d: &Path,
+    name: &str,
+    seq: i64,
+    full: &[u8],
+    guarded: bool,
+    uris: Uris,
+) {
+    build(d, name, seq, full, guarded, uris, true);
+}
+
+fn build(
+    d: &Path,
+    name: &str,
+    seq: i64,
+    full: &[u8],
+    guarded: bool,
+    uris: Uris,
+    copy_from_absent: bool,
+) {
     let digest = |data: &[u8]| bytes(&suit_test_support::cbor::suit_digest(data));
     let full_digest = digest(full);
     // The identifiers `{"name": "example.com"}`, `{"name": "board"}` give (UUIDv5).
@@ -55,7 +81,7 @@ pub fn try_each_envelope(d: &Path, name: &str, seq: i64, full: &[u8], guarded: b
         ],
         &[21, 3],
     );
-    let install = Value::Array(vec![
+    let mut install = vec![
         int(12),
         int(0),
         int(15),
@@ -63,13 +89,20 @@ pub fn try_each_envelope(d: &Path, name: &str, seq: i64, full: &[u8], guarded: b
             bytes(&cbor(&Value::Array(delta))),
             bytes(&cbor(&Value::Array(whole))),
         ]),
-    ]);
+    ];
+    let mut components = vec![Value::Array(vec![bytes(b"app")])];
+    if copy_from_absent {
+        // source-component 1, then directive-copy.
+        install.extend(on_app(vec![(22, int(1))], &[22]));
+        components.push(Value::Array(vec![bytes(b"app"), bytes(b"spare")]));
+    }
+    let install = Value::Array(install);
     let validate = Value::Array(on_app(
         vec![(3, full_digest), (14, int(full.len() as i64))],
         &[3],
     ));
     let common = map(vec![
-        (2, Value::Array(vec![Value::Array(vec![bytes(b"app")])])),
+        (2, Value::Array(components)),
         (4, bytes(&cbor(&shared))),
     ]);
     let manifest = cbor(&map(vec![

@@ -171,6 +171,10 @@ pub enum CommitRefusal {
     /// (see CONFORMANCE.md). Not a fault of the envelope's signer alone: the same envelope
     /// with the dependency integrated installs.
     UnlistedPayload(String),
+    /// A fetch of a URI `prepare` listed that the REE did not send: it left the URI out (a
+    /// try-each option whose condition fails never fetches it). The URI is the
+    /// authenticated manifest's, so the agent can tell which of those it left out was needed.
+    PayloadNotDelivered(String),
 }
 
 crate::cbor::numbered_enum_codec!(CommitRefusal {
@@ -191,6 +195,7 @@ crate::cbor::numbered_enum_codec!(CommitRefusal {
     14 => StateWriteUncertain,
     15 => CommitPending { uuid },
     16 => UnlistedPayload(uri),
+    17 => PayloadNotDelivered(uri),
 });
 
 #[cfg(feature = "explain")]
@@ -272,6 +277,10 @@ impl core::fmt::Display for CommitRefusal {
             C::UnlistedPayload(uri) => write!(
                 f,
                 "a dependency fetches {uri}, which the TA could not ask the normal world for: it lists a dependency's payloads only when the dependency's envelope is integrated in the envelope it installs"
+            ),
+            C::PayloadNotDelivered(uri) => write!(
+                f,
+                "the manifest fetches {uri}, which the normal world did not deliver"
             ),
         }
     }
@@ -858,11 +867,13 @@ impl InstallSession {
                     uri: p.uri,
                     object: None,
                     stream: stream.finished(planned.plan, &p.object),
+                    sent: true,
                 },
                 _ => Delivered {
                     object: p.expected.map(|_| p.object.clone()),
                     uri: p.uri,
                     stream: None,
+                    sent: p.expected.is_some(),
                 },
             })
             .collect();

@@ -28,6 +28,9 @@ pub(super) struct Delivered {
     pub uri: String,
     pub object: Option<String>,
     pub stream: Option<Finished>,
+    /// Whether the REE sent any of it: a stream that never ended was sent, and its fetch is
+    /// the manifest's failure, not a payload left out.
+    pub sent: bool,
 }
 
 struct Staged {
@@ -451,6 +454,12 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             }) => {
                 self.streamed_open = Some(i);
                 Ok(())
+            }
+            // Left out by the REE (see `CommitRefusal::PayloadNotDelivered`): named, so that a
+            // `NotFound` from anything else (a copy from a component the device lacks) is
+            // never taken for it.
+            Some(Delivered { sent: false, .. }) => {
+                Err(self.refuse(CommitRefusal::PayloadNotDelivered(String::from(uri))))
             }
             _ => Err(PlatformError::NotFound),
         }

@@ -329,6 +329,7 @@ mod tests {
             uri: "https://u/p".into(),
             object: None,
             stream: Some(finished),
+            sent: true,
         }];
         let mut p = StorePlatform::new(
             &mut store,
