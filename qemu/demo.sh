@@ -133,7 +133,7 @@ if [ "$NET" = 1 ]; then
     step "host: publish the envelope and the encrypted TA on a firmware server (loopback only)"
     # host/README.md's layout: BASE/<vendor-id hex>/<class-id hex>/envelope.suit.
     uuid_of() { "$AUTHOR" inspect "$W/update.suit" --json | grep -m1 -o "\"$1\": *\"[0-9a-f-]\{36\}\"" | grep -o '[0-9a-f-]\{36\}' | tr -d -; }
-    VENDOR="$(uuid_of vendor-id)"; CLASS="$(uuid_of class-id)"
+    VENDOR="$(uuid_of vendor-identifier)"; CLASS="$(uuid_of class-identifier)"
     [ -n "$VENDOR" ] && [ -n "$CLASS" ] || die "no vendor/class identifier in update.suit"
     mkdir -p "$W/www/fw/$VENDOR/$CLASS" "$W/www/payloads" "$W/reports"
     cp "$W/update.suit" "$W/www/fw/$VENDOR/$CLASS/envelope.suit"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test: host-native checks and tests, then the end-to-end tests inside OP-TEE on QEMU.
+# Every test: host-native checks and tests, the end-to-end tests inside OP-TEE on QEMU, then the
+# main job (qemu/demo.sh) and its networked variant.
 # Run as root on Debian bookworm x86_64 (it installs what it needs). Stops at the first failure.
 #
 #   bash tests/run.sh
@@ -82,6 +83,11 @@ bash qemu/run.sh --timeout 240 'xtest 1001' 'suit-agent status'
 
 lap "end-to-end tests inside OP-TEE on QEMU"
 "${CARGO[@]}" test --locked -p suit-tests -- --test-threads=2
+
+lap "the main job and its networked variant (qemu/demo.sh, qemu/demo.sh --net)"
+# The README's main job, run as a user would; no other step covers its scripts.
+bash qemu/demo.sh
+bash qemu/demo.sh --net
 
 lap "all tests passed"
 # Every step above stops the script on failure, so reaching here means nothing failed.
