@@ -9,7 +9,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
-use suit_common::protocol::{Command, PlatformInfo, PROTOCOL_VERSION};
+use suit_common::protocol::{Command, PlatformInfo};
 use suit_common::service::keys::Rng;
 use suit_common::service::store::{check_name, SecureStore, StoreError};
 use suit_common::service::{Backend, Client, Config, Service, TaStore};
@@ -218,16 +218,11 @@ impl Simulator {
 
 impl Transport for Simulator {
     fn invoke(&mut self, command: Command, request: &[u8]) -> Result<RawReply, AgentError> {
-        // A copy of its own, as the TA makes (the service decrypts payload chunks in it).
-        let mut copy = zeroize::Zeroizing::new(request.to_vec());
-        let mut reply = self
-            .service
-            .invoke(command as u32, PROTOCOL_VERSION, &mut copy);
-        Ok(RawReply {
-            status: reply.status as u32,
-            detail: reply.detail,
-            body: core::mem::take(&mut reply.body),
-        })
+        Ok(crate::tee::invoke_in_process(
+            &mut self.service,
+            command,
+            request,
+        ))
     }
 }
 

@@ -16,6 +16,27 @@ pub trait Transport {
     fn invoke(&mut self, command: Command, request: &[u8]) -> Result<RawReply, AgentError>;
 }
 
+/// One command to the TA's service running in this process (the simulator, `verify
+/// --process`, tests), on a copy of the request of its own, as the TA makes (the service
+/// decrypts payload chunks in it).
+pub fn invoke_in_process<B: suit_common::service::Backend>(
+    service: &mut suit_common::service::Service<B>,
+    command: Command,
+    request: &[u8],
+) -> RawReply {
+    let mut copy = zeroize::Zeroizing::new(request.to_vec());
+    let mut reply = service.invoke(
+        command as u32,
+        suit_common::protocol::PROTOCOL_VERSION,
+        &mut copy,
+    );
+    RawReply {
+        status: reply.status as u32,
+        detail: reply.detail,
+        body: core::mem::take(&mut reply.body),
+    }
+}
+
 /// Everything that can go wrong between the agent and the TA, in words an operator can act on.
 #[derive(Debug, Error)]
 #[non_exhaustive]

@@ -13,7 +13,7 @@ mod support;
 use std::path::Path;
 
 use sha2::Digest as _;
-use suit_common::protocol::{Command, PROTOCOL_VERSION};
+use suit_common::protocol::Command;
 use suit_common::service::Service;
 use suit_host::client;
 use suit_host::tee::{AgentError, RawReply, Transport};
@@ -31,13 +31,11 @@ struct Device(Service<Mem>);
 
 impl Transport for Device {
     fn invoke(&mut self, command: Command, request: &[u8]) -> Result<RawReply, AgentError> {
-        let mut copy = request.to_vec();
-        let mut reply = self.0.invoke(command as u32, PROTOCOL_VERSION, &mut copy);
-        Ok(RawReply {
-            status: reply.status as u32,
-            detail: reply.detail,
-            body: std::mem::take(&mut reply.body),
-        })
+        Ok(suit_host::tee::invoke_in_process(
+            &mut self.0,
+            command,
+            request,
+        ))
     }
 }
 

@@ -12,7 +12,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use suit_common::cose::{Algorithm, SigningKey};
-use suit_common::protocol::{Command, PROTOCOL_VERSION};
+use suit_common::protocol::Command;
 use suit_common::report::Report;
 use suit_common::service::memory::MemoryBackend;
 use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
@@ -97,14 +97,7 @@ impl Transport for InProcess {
         command: Command,
         request: &[u8],
     ) -> std::result::Result<RawReply, AgentError> {
-        // A copy of its own, as the TA makes (the service decrypts payload chunks in it).
-        let mut copy = zeroize::Zeroizing::new(request.to_vec());
-        let mut reply = self.0.invoke(command as u32, PROTOCOL_VERSION, &mut copy);
-        Ok(RawReply {
-            status: reply.status as u32,
-            detail: reply.detail,
-            body: core::mem::take(&mut reply.body),
-        })
+        Ok(crate::tee::invoke_in_process(&mut self.0, command, request))
     }
 }
 

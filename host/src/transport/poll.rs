@@ -311,10 +311,6 @@ pub struct LeftOut {
 }
 
 impl LeftOut {
-    pub fn is_empty(&self) -> bool {
-        self.refused.is_empty() && self.absent.is_empty()
-    }
-
     /// The TA's refusal `e` named as the URI left out, when it is the refusal for a payload
     /// not delivered and names one of these ([`AgentError::payload_not_given`]); else
     /// `None`, `e` being the TA's own. A 404/410 is [`AgentError::PayloadNotOnServer`] (never
