@@ -13,7 +13,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use suit_test_support::cli::write;
-use support::device::{agent, author, device, fails, installed_components, ok, status};
+use support::device::{
+    agent, author, device, device_with_ree, fails, installed_components, ok, status,
+};
 use support::tryeach::{try_each_envelope, Uris};
 
 /// The try-each envelope's URIs: never fetched here (no `--net`), only offered as files.
@@ -250,20 +252,7 @@ fn a_payload_nobody_offered_is_left_to_the_ta() {
 fn an_export_suggested_for_a_signers_path_runs_nothing_else() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
-    author(d, &["keygen", "--type", "p256", "--out", "author"]);
-    write(
-        d,
-        "provision.json",
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
-        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"], ["ree"]]}},
-        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
-    );
-    author(
-        d,
-        &suit_test_support::cli::provision_args("provision.json", "provision.cbor", &[]),
-    );
-    ok(agent(d, &["provision", "provision.cbor"]));
+    device_with_ree(d);
     let hostile = "x$(touch PWNED)'`touch PWNED2`";
     let envelope = |name: &str, seq: u64| {
         std::fs::write(d.join("conf.bin"), format!("release={seq}\n")).unwrap();

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use suit_test_support::cli::{provision_args, write};
 use support::device::{
-    agent, author, device_and_server, envelope, envelope_path, fails, installed_components, ok,
-    payload, poll, verify_collected,
+    agent, author, device_and_server, device_with_ree, envelope, envelope_path, fails,
+    installed_components, ok, payload, poll, verify_collected,
 };
 use support::http::{serve, serve_envelope, Behaviour};
 
@@ -59,25 +59,6 @@ fn json(stdout: &[u8]) -> serde_json::Value {
             String::from_utf8_lossy(stdout)
         )
     })
-}
-
-/// A simulated device whose author anchor may also install normal-world files (`["ree"]`).
-fn device_with_ree(d: &Path) {
-    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
-    ok(agent(
-        d,
-        &["device-key", "--which", "report", "--out", "report.pub.pem"],
-    ));
-    author(d, &["keygen", "--type", "p256", "--out", "author"]);
-    write(
-        d,
-        "provision.json",
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
-        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"], ["ree"]]}},
-        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
-    );
-    author(d, &provision_args("provision.json", "provision.cbor", &[]));
-    ok(agent(d, &["provision", "provision.cbor"]));
 }
 
 /// `name.suit`: `app` from `uri` (detached, into `payloads/`) and the approved normal-world

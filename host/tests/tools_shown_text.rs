@@ -7,32 +7,13 @@ mod support;
 
 use std::path::Path;
 
-use suit_test_support::cli::{provision_args, write};
-use support::device::{agent, author, fails, ok, run, text};
+use suit_test_support::cli::write;
+use support::device::{agent, author, device_with_ree, fails, ok, run, text};
 use support::http::{Behaviour, Server};
 
 /// ESC (a colour, a title ended by BEL), CR LF and a forged result line, the C1 CSI (0x9b)
 /// and a right-to-left override: all in a valid `['ree', ...]` segment and URI.
 const HOSTILE: &str = "x\u{1b}[31mRED\u{1b}]0;TITLE\u{7}\r\nresult: SUCCESS \u{9b}2J\u{202e}txt";
-
-/// A device whose author anchor may also install normal-world files (`["ree"]`).
-fn device_with_ree(d: &Path) {
-    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
-    ok(agent(
-        d,
-        &["device-key", "--which", "report", "--out", "report.pub.pem"],
-    ));
-    author(d, &["keygen", "--type", "p256", "--out", "author"]);
-    write(
-        d,
-        "provision.json",
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
-        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"], ["ree"]]}},
-        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
-    );
-    author(d, &provision_args("provision.json", "provision.cbor", &[]));
-    ok(agent(d, &["provision", "provision.cbor"]));
-}
 
 /// `name.suit`, signed: [`HOSTILE`] in its reference URI, its detached payload's URI and
 /// its approved normal-world file's path.

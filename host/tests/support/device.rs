@@ -105,6 +105,25 @@ pub fn device(d: &Path) {
     ok(agent(d, &["provision", "provision.cbor"]));
 }
 
+/// A simulated device whose author anchor may also install normal-world files (`["ree"]`).
+pub fn device_with_ree(d: &Path) {
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
+    ok(agent(
+        d,
+        &["device-key", "--which", "report", "--out", "report.pub.pem"],
+    ));
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    write(
+        d,
+        "provision.json",
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"], ["ree"]]}},
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    );
+    author(d, &provision_args("provision.json", "provision.cbor", &[]));
+    ok(agent(d, &["provision", "provision.cbor"]));
+}
+
 /// Creates `name.suit` (signed by the author) installing `file` as `app` from `uri`,
 /// optionally HPKE-encrypted to anchor 1's device key; the detached payload goes to
 /// `payloads/`.
