@@ -540,6 +540,20 @@ mod tests {
         Some(InstallError::Refused(Arc::new(e)))
     }
 
+    /// The engine's refusal at command `path` of the root's suit-install, component 0.
+    fn in_install(path: u16, kind: CommandErrorKind) -> Option<InstallError> {
+        engine(Error::Command(CommandError {
+            location: Location {
+                manifest_depth: 0,
+                section: Section::Install,
+                path: vec![path],
+                component: Some(0),
+                offset: None,
+            },
+            kind,
+        }))
+    }
+
     /// A verdict on the envelope is what the same envelope always gets again; the device's own
     /// trouble is not, even when the engine reports it under the `manifest` kind.
     #[test]
@@ -552,16 +566,7 @@ mod tests {
             installed: 2,
         });
         assert!(refused(RefusalKind::Manifest, Some(rollback)).is_verdict());
-        let mismatch = engine(Error::Command(CommandError {
-            location: Location {
-                manifest_depth: 0,
-                section: Section::Install,
-                path: vec![3],
-                component: Some(0),
-                offset: None,
-            },
-            kind: CommandErrorKind::ImageDigestMismatch,
-        }));
+        let mismatch = in_install(3, CommandErrorKind::ImageDigestMismatch);
         assert!(refused(RefusalKind::Manifest, mismatch).is_verdict());
         for kind in [RefusalKind::Payload, RefusalKind::TooLarge] {
             assert!(refused(kind, None).is_verdict(), "{kind}");
@@ -612,24 +617,12 @@ mod tests {
     fn payload_refusals_are_about_the_fetched_bytes() {
         use suit_common::encryption::DecryptError;
         use suit_common::suit::words::Words;
-        let in_install = |kind| {
-            engine(Error::Command(CommandError {
-                location: Location {
-                    manifest_depth: 0,
-                    section: Section::Install,
-                    path: vec![3],
-                    component: Some(0),
-                    offset: None,
-                },
-                kind,
-            }))
-        };
         for kind in [
             CommandErrorKind::ImageDigestMismatch,
             CommandErrorKind::ImageSizeMismatch,
             CommandErrorKind::Decrypt(DecryptError::TagMismatch),
         ] {
-            let e = refused(RefusalKind::Manifest, in_install(kind));
+            let e = refused(RefusalKind::Manifest, in_install(3, kind));
             assert!(e.is_verdict() && e.is_about_fetched_payload(), "{e:?}");
         }
         let over = Some(InstallError::TooLarge(Words::PayloadOverImageSize));
@@ -643,10 +636,16 @@ mod tests {
             installed: 2,
         }));
         let envelope = Some(InstallError::TooLarge(Words::Envelope));
-        let no_key = in_install(CommandErrorKind::Decrypt(DecryptError::NoRecipientForKeys));
-        let check_content = in_install(CommandErrorKind::ConditionFailed(
-            suit_common::suit::error::ConditionKind::CheckContent,
-        ));
+        let no_key = in_install(
+            3,
+            CommandErrorKind::Decrypt(DecryptError::NoRecipientForKeys),
+        );
+        let check_content = in_install(
+            3,
+            CommandErrorKind::ConditionFailed(
+                suit_common::suit::error::ConditionKind::CheckContent,
+            ),
+        );
         for f in [auth, rollback, no_key, check_content] {
             let e = refused(RefusalKind::Manifest, f);
             assert!(e.is_verdict() && !e.is_about_fetched_payload(), "{e:?}");
@@ -692,18 +691,6 @@ mod tests {
         ] {
             assert!(!policy(p.clone()).is_decided_by_the_manifest(), "{p:?}");
         }
-        let in_install = |kind| {
-            engine(Error::Command(CommandError {
-                location: Location {
-                    manifest_depth: 0,
-                    section: Section::Install,
-                    path: vec![0],
-                    component: Some(0),
-                    offset: None,
-                },
-                kind,
-            }))
-        };
         let commit_rollback = Some(InstallError::Commit(CommitRefusal::Rollback {
             component: ComponentId::new(&[b"app"]),
             offered: 1,
@@ -718,10 +705,11 @@ mod tests {
                 at: Words::Envelope,
                 reason: Words::Envelope,
             }),
-            in_install(CommandErrorKind::MissingIntegratedPayload),
-            in_install(CommandErrorKind::Policy(
-                PolicyError::PlaintextNotPermitted { component: 0 },
-            )),
+            in_install(0, CommandErrorKind::MissingIntegratedPayload),
+            in_install(
+                0,
+                CommandErrorKind::Policy(PolicyError::PlaintextNotPermitted { component: 0 }),
+            ),
             commit_rollback,
             None,
         ] {
