@@ -1063,12 +1063,10 @@ mod dependency_payloads {
         ]
     }
 
-    /// A leaf manifest (id `name`) whose install fetches `image` from `uri` into `["app",
-    /// name]` and checks its digest.
-    fn leaf(name: &[u8], image: &[u8], uri: &str) -> Vec<u8> {
-        let install = vec![
-            int(12),
-            int(0),
+    /// Commands that fetch `image` from `uri` into the current component, with its digest
+    /// and size set, and check the digest.
+    fn fetch_checked(image: &[u8], uri: &str) -> Vec<Value> {
+        vec![
             int(20),
             map(vec![
                 (3, bytes(&suit_digest(image))),
@@ -1079,7 +1077,14 @@ mod dependency_payloads {
             int(15),
             int(3),
             int(15),
-        ];
+        ]
+    }
+
+    /// A leaf manifest (id `name`) whose install fetches `image` from `uri` into `["app",
+    /// name]` and checks its digest.
+    fn leaf(name: &[u8], image: &[u8], uri: &str) -> Vec<u8> {
+        let mut install = vec![int(12), int(0)];
+        install.extend(fetch_checked(image, uri));
         manifest(
             &[&[b"app", name]],
             &[],
@@ -1243,18 +1248,7 @@ mod dependency_payloads {
             int(21),
             int(15),
         ];
-        let whole = vec![
-            int(20),
-            map(vec![
-                (3, bytes(&suit_digest(image))),
-                (14, int(image.len() as i64)),
-                (21, text(uri)),
-            ]),
-            int(21),
-            int(15),
-            int(3),
-            int(15),
-        ];
+        let whole = fetch_checked(image, uri);
         let install = vec![
             int(12),
             int(0),
