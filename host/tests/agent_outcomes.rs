@@ -569,17 +569,10 @@ fn killed_in_finish(d: &Path, base: &str, name: &str, seq: u64, etag: &str) {
     std::fs::write(d.join("poll.json"), state.to_string()).unwrap();
 }
 
-/// A round killed inside InstallFinish after the TA committed (emulated: the TA installs the
-/// envelope through `install`, and the poll state is the one such a round leaves, the
-/// in-flight mark saved): the next round asks the TA, not the server, what became of it, and
-/// records it as that round would have: decided, its approved REE file written, the TA's
-/// report of that install posted. Not handed over again, which the TA would refuse as a
-/// rollback, a verdict that would have lost both.
-#[test]
-fn an_install_committed_while_the_agent_was_killed_is_recorded_from_the_ta() {
-    use sha2::Digest as _;
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path();
+/// A device with an `['ree', ...]` anchor that installed `m1` (sequence 1, served as `"e1"`
+/// by the returned server, reports collected) while a poll round was killed inside its
+/// InstallFinish: the poll state that round leaves ([`killed_in_finish`]).
+fn committed_then_killed(d: &Path) -> (support::http::Server, String) {
     let server = support::http::Server::default();
     let base = server.start_http();
     device_with_ree(d);
@@ -591,6 +584,21 @@ fn an_install_committed_while_the_agent_was_killed_is_recorded_from_the_ta() {
         &["install", "m1.suit", "--payload-dir", "payloads"],
     ));
     killed_in_finish(d, &base, "m1", 1, "\"e1\"");
+    (server, base)
+}
+
+/// A round killed inside InstallFinish after the TA committed (emulated: the TA installs the
+/// envelope through `install`, and the poll state is the one such a round leaves, the
+/// in-flight mark saved): the next round asks the TA, not the server, what became of it, and
+/// records it as that round would have: decided, its approved REE file written, the TA's
+/// report of that install posted. Not handed over again, which the TA would refuse as a
+/// rollback, a verdict that would have lost both.
+#[test]
+fn an_install_committed_while_the_agent_was_killed_is_recorded_from_the_ta() {
+    use sha2::Digest as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (server, base) = committed_then_killed(d);
 
     let poll_once = || poll(d, &base, &["--ree-root", "ree"]);
     let t = ok(poll_once());
@@ -710,15 +718,8 @@ fn an_install_committed_without_its_report_still_gets_its_ree_files() {
 fn an_install_between_rounds_does_not_lose_the_committed_ree_files() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let server = support::http::Server::default();
-    let base = server.start_http();
-    device_with_ree(d);
-    envelope_with_ree_file(d, "m1", 1, &format!("{base}/p/fw.bin"));
-    publish(&server, d, "m1", "fw.bin");
-    server.route("/status/reports", Behaviour::Collect);
+    let (_server, base) = committed_then_killed(d);
     let install = || agent(d, &["install", "m1.suit", "--payload-dir", "payloads"]);
-    ok(install());
-    killed_in_finish(d, &base, "m1", 1, "\"e1\"");
     let t = fails(install(), 1);
     assert!(t.contains("Rollback"), "{t}");
 
@@ -743,17 +744,7 @@ fn an_install_between_rounds_does_not_lose_the_committed_ree_files() {
 fn a_deleted_report_does_not_lose_the_committed_ree_files() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let server = support::http::Server::default();
-    let base = server.start_http();
-    device_with_ree(d);
-    envelope_with_ree_file(d, "m1", 1, &format!("{base}/p/fw.bin"));
-    publish(&server, d, "m1", "fw.bin");
-    server.route("/status/reports", Behaviour::Collect);
-    ok(agent(
-        d,
-        &["install", "m1.suit", "--payload-dir", "payloads"],
-    ));
-    killed_in_finish(d, &base, "m1", 1, "\"e1\"");
+    let (server, base) = committed_then_killed(d);
     std::fs::remove_file(object(d, "suit/report")).unwrap();
 
     let t = fails(poll(d, &base, &["--ree-root", "ree"]), 1);
