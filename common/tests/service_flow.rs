@@ -1017,9 +1017,11 @@ mod dependency_payloads {
         )
     }
 
-    /// A manifest of `components` (the first checked for vendor and class), declaring the
-    /// components at `deps` dependencies, with manifest-component-id `id` and `sections`.
-    fn manifest(
+    /// A manifest numbered `seq` of `components` (the first checked for vendor and class),
+    /// declaring the components at `deps` dependencies, with manifest-component-id `id` and
+    /// `sections`.
+    pub(crate) fn manifest(
+        seq: i64,
         components: &[&[&[u8]]],
         deps: &[i64],
         id: &[&[u8]],
@@ -1037,7 +1039,7 @@ mod dependency_payloads {
         common.push((4, bytes(&cbor(&Value::Array(spec_id_checks())))));
         let mut m = vec![
             (1, int(1)),
-            (2, int(1)),
+            (2, int(seq)),
             (3, bytes(&cbor(&map(common)))),
             (5, Value::Array(id.iter().map(|s| bytes(s)).collect())),
         ];
@@ -1080,12 +1082,13 @@ mod dependency_payloads {
         ]
     }
 
-    /// A leaf manifest (id `name`) whose install fetches `image` from `uri` into `["app",
+    /// A leaf manifest numbered `seq` (id `name`) whose install fetches `image` from `uri` into `["app",
     /// name]` and checks its digest.
-    fn leaf(name: &[u8], image: &[u8], uri: &str) -> Vec<u8> {
+    fn leaf(seq: i64, name: &[u8], image: &[u8], uri: &str) -> Vec<u8> {
         let mut install = vec![int(12), int(0)];
         install.extend(fetch_checked(image, uri));
         manifest(
+            seq,
             &[&[b"app", name]],
             &[],
             &[b"app", name],
@@ -1093,10 +1096,11 @@ mod dependency_payloads {
         )
     }
 
-    /// A manifest (id `name`) that fetches its dependency `dep` (a manifest) from `uri` and
-    /// processes it, all in install.
-    fn dependent(name: &[u8], dep: &[u8], uri: &str) -> Vec<u8> {
+    /// A manifest numbered `seq` (id `name`) that fetches its dependency `dep` (a manifest)
+    /// from `uri` and processes it, all in install.
+    fn dependent(seq: i64, name: &[u8], dep: &[u8], uri: &str) -> Vec<u8> {
         manifest(
+            seq,
             &[&[b"app", name], &[b"app", name, b"dep"]],
             &[1],
             &[b"app", name],
@@ -1109,9 +1113,9 @@ mod dependency_payloads {
 
     #[test]
     fn an_integrated_dependency_gets_its_detached_payload_listed_and_installed() {
-        let d = leaf(b"d0", IMAGE, URI);
+        let d = leaf(1, b"d0", IMAGE, URI);
         let d_env = sealed(&d, AUTHOR_PRIV, &[]);
-        let r = dependent(b"root", &d, "#dep");
+        let r = dependent(1, b"root", &d, "#dep");
         let env = sealed(&r, AUTHOR_PRIV, &[("#dep", &d_env)]);
         let mut s = svc::provisioned(&[b"app"]);
         let prepared = svc::prepare(&mut s, &env).unwrap();
@@ -1124,11 +1128,11 @@ mod dependency_payloads {
     #[test]
     fn a_nested_integrated_dependency_gets_its_detached_payload_listed() {
         // root -> b -> c, each envelope integrated in its dependent's; c fetches its image.
-        let c = leaf(b"c", IMAGE, URI);
+        let c = leaf(1, b"c", IMAGE, URI);
         let c_env = sealed(&c, AUTHOR_PRIV, &[]);
-        let b = dependent(b"b", &c, "#c");
+        let b = dependent(1, b"b", &c, "#c");
         let b_env = sealed(&b, AUTHOR_PRIV, &[("#c", &c_env)]);
-        let r = dependent(b"root", &b, "#b");
+        let r = dependent(1, b"root", &b, "#b");
         let env = sealed(&r, AUTHOR_PRIV, &[("#b", &b_env)]);
         let mut s = svc::provisioned(&[b"app"]);
         let prepared = svc::prepare(&mut s, &env).unwrap();
@@ -1141,9 +1145,9 @@ mod dependency_payloads {
     fn a_dependency_no_anchor_signed_gets_nothing_listed() {
         // Its URIs are unauthenticated bytes: the REE is not asked for them (and the engine
         // refuses the dependency).
-        let d = leaf(b"d0", IMAGE, URI);
+        let d = leaf(1, b"d0", IMAGE, URI);
         let d_env = sealed(&d, OPERATOR_PRIV, &[]);
-        let r = dependent(b"root", &d, "#dep");
+        let r = dependent(1, b"root", &d, "#dep");
         let env = sealed(&r, AUTHOR_PRIV, &[("#dep", &d_env)]);
         let mut s = svc::provisioned(&[b"app"]);
         let prepared = svc::prepare(&mut s, &env).unwrap();
@@ -1154,6 +1158,7 @@ mod dependency_payloads {
         );
         // Nor one the policy would refuse as a dependency (a component outside its scope).
         let d = manifest(
+            1,
             &[&[b"other", b"d0"]],
             &[],
             &[b"app", b"d0"],
@@ -1163,7 +1168,7 @@ mod dependency_payloads {
             )],
         );
         let d_env = sealed(&d, AUTHOR_PRIV, &[]);
-        let r = dependent(b"root", &d, "#dep");
+        let r = dependent(1, b"root", &d, "#dep");
         let env = sealed(&r, AUTHOR_PRIV, &[("#dep", &d_env)]);
         let prepared = svc::prepare(&mut s, &env).unwrap();
         assert!(
@@ -1179,14 +1184,14 @@ mod dependency_payloads {
     /// but unreferenced envelopes made prepare refuse too many URIs). Review s27.
     #[test]
     fn integrated_payloads_no_manifest_names_change_nothing_prepare_lists() {
-        let c = leaf(b"c", IMAGE, URI);
+        let c = leaf(1, b"c", IMAGE, URI);
         let c_env = sealed(&c, AUTHOR_PRIV, &[]);
-        let b = dependent(b"b", &c, "#c");
+        let b = dependent(1, b"b", &c, "#c");
         let b_env = sealed(&b, AUTHOR_PRIV, &[("#c", &c_env)]);
-        let r = dependent(b"root", &b, "#b");
+        let r = dependent(1, b"root", &b, "#b");
         let decoy = |pem: &str, i: usize| {
             let uri = format!("https://other.example/{i}");
-            sealed(&leaf(format!("x{i}").as_bytes(), IMAGE, &uri), pem, &[])
+            sealed(&leaf(1, format!("x{i}").as_bytes(), IMAGE, &uri), pem, &[])
         };
         // Signed by no anchor of the device (the operator key is none here), then by the author.
         for signer in [OPERATOR_PRIV, AUTHOR_PRIV] {
@@ -1210,9 +1215,9 @@ mod dependency_payloads {
         // prepare cannot read a dependency that arrives as a payload: the fetch of the URI it
         // names is refused as such, not as a missing resource.
         let dep_uri = "https://example.com/d0.suit";
-        let d = leaf(b"d0", IMAGE, URI);
+        let d = leaf(1, b"d0", IMAGE, URI);
         let d_env = sealed(&d, AUTHOR_PRIV, &[]);
-        let r = dependent(b"root", &d, dep_uri);
+        let r = dependent(1, b"root", &d, dep_uri);
         let env = sealed(&r, AUTHOR_PRIV, &[]);
         let mut s = svc::provisioned(&[b"app"]);
         let prepared = svc::prepare(&mut s, &env).unwrap();
@@ -1265,6 +1270,7 @@ mod dependency_payloads {
             int(15),
         ];
         manifest(
+            1,
             &[&[b"app", name], &[b"app", name, b"spare"]],
             &[],
             &[b"app", name],
@@ -1285,9 +1291,9 @@ mod dependency_payloads {
                 CommitRefusal::PayloadNotDelivered(uri.into()),
             )))
         };
-        let leaf_env = sealed(&leaf(b"d0", IMAGE, URI), AUTHOR_PRIV, &[]);
+        let leaf_env = sealed(&leaf(1, b"d0", IMAGE, URI), AUTHOR_PRIV, &[]);
         let with_dependency = {
-            let r = dependent(b"root", &leaf(b"d0", IMAGE, URI), "#dep");
+            let r = dependent(1, b"root", &leaf(1, b"d0", IMAGE, URI), "#dep");
             sealed(&r, AUTHOR_PRIV, &[("#dep", &leaf_env)])
         };
         for env in [&leaf_env, &with_dependency] {
@@ -1307,7 +1313,7 @@ mod dependency_payloads {
         let copy = try_each_then_copy(b"d0", IMAGE, URI, DELTA);
         let copy_env = sealed(&copy, AUTHOR_PRIV, &[]);
         let in_dependency = {
-            let r = dependent(b"root", &copy, "#dep");
+            let r = dependent(1, b"root", &copy, "#dep");
             sealed(&r, AUTHOR_PRIV, &[("#dep", &copy_env)])
         };
         for env in [&copy_env, &in_dependency] {
@@ -1329,5 +1335,145 @@ mod dependency_payloads {
             assert!(!r.reason.contains(DELTA), "{}", r.reason);
             assert!(svc::state(&s).components.is_empty());
         }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // What a dependency does to a component is recorded under the dependency's own number,
+    // never its dependent's or the run's highest (review s29).
+
+    /// Manifest `seq` (id `id`) removing its one component `id` (suit-directive-unlink).
+    fn removal(seq: i64, id: &[&[u8]]) -> Vec<u8> {
+        let install = vec![int(12), int(0), int(33), int(15)];
+        manifest(seq, &[id], &[], id, vec![(20, install)])
+    }
+
+    /// Root `root` processing dependency `dep`, both signed by the author, installed on `s`.
+    fn run_dependency(s: &mut Service<Mem>, root: i64, dep: &[u8]) -> Result<(), Refused> {
+        let dep_env = sealed(dep, AUTHOR_PRIV, &[]);
+        let r = dependent(root, b"root", dep, "#dep");
+        let env = sealed(&r, AUTHOR_PRIV, &[("#dep", &dep_env)]);
+        install(s, &env, &[(URI, IMAGE)], 1000)
+            .map(drop)
+            .map_err(|(_, r)| r)
+    }
+
+    /// The number `id`'s record holds, if it is installed.
+    fn installed_by(s: &Service<Mem>, id: &[&[u8]]) -> Option<u64> {
+        let id = suit_common::suit::ComponentId::new(id);
+        svc::state(s).component(&id).map(|c| c.sequence_number)
+    }
+
+    /// A removal a dependency (number 3) made under root 100 floors the component at 3: the
+    /// author's release 3 of it is refused as removed, release 4 installs it (the floor was
+    /// the run's highest number, 100, which held the author's own releases off).
+    #[test]
+    fn a_removal_by_a_dependency_floors_the_component_at_the_dependencys_number() {
+        let mut s = svc::provisioned(&[b"app"]);
+        let x: &[&[u8]] = &[b"app", b"x"];
+        run_dependency(&mut s, 1, &leaf(2, b"x", IMAGE, URI)).unwrap();
+        run_dependency(&mut s, 100, &removal(3, x)).unwrap();
+        assert_eq!(installed_by(&s, x), None);
+        assert_floor(&mut s, 101, x, 3);
+    }
+
+    /// `run_dependency` refuses the author's release `floor` of `id` as removed by a manifest
+    /// numbered `floor`, and installs release `floor + 1` (root numbers from `root`).
+    fn assert_floor(s: &mut Service<Mem>, root: i64, id: &[&[u8]], floor: i64) {
+        let name = id[1];
+        let r = run_dependency(s, root, &leaf(floor, name, IMAGE, URI)).unwrap_err();
+        let removed = CommitRefusal::Removed {
+            component: suit_common::suit::ComponentId::new(id),
+            floor: floor as u64,
+        };
+        assert_eq!(
+            r.fault,
+            Some(Fault::Install(InstallError::Commit(removed))),
+            "{}",
+            r.reason
+        );
+        run_dependency(s, root, &leaf(floor + 1, name, IMAGE, URI)).unwrap();
+        assert_eq!(installed_by(s, id), Some(floor as u64 + 1));
+    }
+
+    /// Two dependencies of root 100 remove `x`: A (number 5) inside a try-each option, B
+    /// (number 3) plainly. The floor is the higher number of the removals that stand: 5, or
+    /// B's 3 when A's option fails and its removal is cancelled.
+    #[test]
+    fn the_floor_of_a_removal_is_the_highest_number_of_the_removals_that_stand() {
+        let x: &[&[u8]] = &[b"app", b"x"];
+        for (cancelled, floor) in [(false, 5), (true, 3)] {
+            let mut s = svc::provisioned(&[b"app"]);
+            run_dependency(&mut s, 1, &leaf(2, b"x", IMAGE, URI)).unwrap();
+            let mut unlink = vec![int(33), int(15)];
+            if cancelled {
+                // suit-condition-abort
+                unlink.extend([int(14), int(15)]);
+            }
+            let vendor = vec![int(1), int(15)];
+            let options = [unlink, vendor].map(|o| bytes(&cbor(&Value::Array(o))));
+            let try_each = vec![int(12), int(0), int(15), Value::Array(options.to_vec())];
+            // Each with a component list of its own (a dependency's rollback key), so that
+            // neither holds `leaf`'s releases of `x` back.
+            let a = manifest(5, &[x, &[b"app", b"a"]], &[], x, vec![(20, try_each)]);
+            let remove = vec![int(12), int(0), int(33), int(15)];
+            let b = manifest(3, &[x, &[b"app", b"b"]], &[], x, vec![(20, remove)]);
+            let mut both = fetch_check_process(1, &manifest_digest(&a), "#a");
+            both.extend(fetch_check_process(2, &manifest_digest(&b), "#b"));
+            let root = manifest(
+                100,
+                &[
+                    &[b"app", b"root"],
+                    &[b"app", b"root", b"a"],
+                    &[b"app", b"root", b"b"],
+                ],
+                &[1, 2],
+                &[b"app", b"root"],
+                vec![(20, both)],
+            );
+            let (a, b) = (sealed(&a, AUTHOR_PRIV, &[]), sealed(&b, AUTHOR_PRIV, &[]));
+            let env = sealed(&root, AUTHOR_PRIV, &[("#a", &a), ("#b", &b)]);
+            install(&mut s, &env, &[], 1000).unwrap();
+            assert_eq!(installed_by(&s, x), None);
+            assert_floor(&mut s, 101, x, floor);
+        }
+    }
+
+    /// Tenant B's signed removal of its component, processed by tenant A's root numbered
+    /// 2^62, floors the component at the removal's number: B's next release installs it
+    /// again (A's number held B off its own component for good).
+    #[test]
+    fn a_tenant_processing_another_tenants_removal_sets_no_floor_of_its_own() {
+        let mut s = device();
+        let tenants = vec![
+            app_anchor(1, AUTHOR_PUB, RoleRecord::Author, b"app-a"),
+            app_anchor(2, OPERATOR_PUB, RoleRecord::Author, b"app-b"),
+            identity(VENDOR_ID),
+        ];
+        provision(&mut s, TPA_PRIV, 1, None, tenants).unwrap();
+        let x: &[&[u8]] = &[b"app-b", b"x"];
+        let release = |seq| {
+            let mut install = vec![int(12), int(0)];
+            install.extend(fetch_checked(IMAGE, "#x"));
+            let m = manifest(seq, &[x], &[], x, vec![(20, install)]);
+            sealed(&m, OPERATOR_PRIV, &[("#x", IMAGE)])
+        };
+        install(&mut s, &release(1), &[], 1000).unwrap();
+        let unlink = removal(2, x);
+        let root = manifest(
+            1 << 62,
+            &[&[b"app-a", b"r"], &[b"app-a", b"r", b"dep"]],
+            &[1],
+            &[b"app-a", b"r"],
+            vec![(
+                20,
+                fetch_check_process(1, &manifest_digest(&unlink), "#dep"),
+            )],
+        );
+        let unlink_env = sealed(&unlink, OPERATOR_PRIV, &[]);
+        let env = sealed(&root, AUTHOR_PRIV, &[("#dep", &unlink_env)]);
+        install(&mut s, &env, &[], 1000).unwrap();
+        assert_eq!(installed_by(&s, x), None);
+        install(&mut s, &release(3), &[], 1000).unwrap();
+        assert_eq!(installed_by(&s, x), Some(3));
     }
 }

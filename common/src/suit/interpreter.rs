@@ -462,8 +462,10 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     /// The last process-dependency failed on a condition inside the dependency (forwarded as
     /// a condition failure, not an abort).
     dependency_condition_failed: bool,
-    /// Components whose removal (suit-directive-unlink) is staged.
-    unlinked: Vec<ComponentId>,
+    /// Components whose removal (suit-directive-unlink) is staged, each with the highest
+    /// number of the manifests whose directive removed it: its floor once removed (see
+    /// [`Platform::stage_component_sequence_number`]), never a dependent's number.
+    pub(crate) unlinked: Vec<(ComponentId, u64)>,
     /// Seconds suit-directive-wait may still block in this run (update-management policy).
     wait_budget: u64,
 }
@@ -1121,8 +1123,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         let cancelled: Vec<ComponentId> = self
             .unlinked
             .iter()
-            .filter(|c| !snap.unlinked.contains(c))
-            .cloned()
+            .filter(|(c, _)| !snap.unlinked.iter().any(|(o, _)| o == c))
+            .map(|(c, _)| c.clone())
             .collect();
         for c in &cancelled {
             if snap.staged.iter().any(|o| &o.component == c) {
@@ -1131,7 +1133,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             self.platform.stage_discard(c);
         }
         // Removals staged before the snapshot stand again (a write since may have cancelled one).
-        for c in &snap.unlinked {
+        for (c, _) in &snap.unlinked {
             if self.platform.unlink(c).is_err() {
                 return Err(Fail::Abort(cause));
             }
@@ -1619,7 +1621,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 self.staged.retain(|s| s.component != id);
                 self.platform.stage_discard(&id);
                 self.platform.unlink(&id).map_err(K::Platform)?;
-                push_once(&mut self.unlinked, id);
+                let by = frame.manifest.sequence_number;
+                match self.unlinked.iter_mut().find(|(c, _)| *c == id) {
+                    Some((_, floor)) => *floor = (*floor).max(by),
+                    None => self.unlinked.push((id, by)),
+                }
                 Ok(())
             }
         }
@@ -1750,7 +1756,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         };
         self.staged.retain(|s| &s.component != id);
         // New content cancels a staged removal (the platform's stage_open does the same).
-        self.unlinked.retain(|u| u != id);
+        self.unlinked.retain(|(u, _)| u != id);
         self.staged.push(Staged {
             component: id.clone(),
             digest: None,
@@ -2027,7 +2033,7 @@ struct Snapshot {
     dependencies: usize,
     dependency_floor: usize,
     sequence_updates: usize,
-    unlinked: Vec<ComponentId>,
+    unlinked: Vec<(ComponentId, u64)>,
 }
 
 struct Sink {

@@ -172,6 +172,7 @@ fn run<P: Platform + ?Sized>(
     let invoked = core::mem::take(&mut machine.invoked);
     let steps = machine.steps();
     let updates = core::mem::take(&mut machine.sequence_updates);
+    let unlinked = core::mem::take(&mut machine.unlinked);
     let platform = machine.platform();
     if procedure == Procedure::Update {
         platform
@@ -182,7 +183,9 @@ fn run<P: Platform + ?Sized>(
                 .stage_sequence_number(k, *v)
                 .map_err(platform_error)?;
         }
-        for (c, v) in committed.iter().zip(&staged_by) {
+        // Content and removals alike, under the number of the manifest that acted on each.
+        let acted_on = committed.iter().zip(&staged_by);
+        for (c, v) in acted_on.chain(unlinked.iter().map(|(c, v)| (c, v))) {
             platform
                 .stage_component_sequence_number(c, *v)
                 .map_err(platform_error)?;

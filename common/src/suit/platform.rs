@@ -221,8 +221,11 @@ pub trait Platform {
         false
     }
 
-    /// Stages the sequence number of the manifest whose directive staged `component`, to be
-    /// stored with the component by `commit`.
+    /// Stages the sequence number of the manifest whose directive staged `component`'s
+    /// content or its removal ([`Self::unlink`]; the highest, if several removed it), to be
+    /// stored by `commit` with the component or as its removal floor. It is that manifest's
+    /// own number, never its dependent's: whoever may process a dependency must not raise
+    /// the floor of a component it may not touch.
     fn stage_component_sequence_number(
         &mut self,
         _component: &ComponentId,

@@ -773,7 +773,11 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 if !old.object.is_empty() {
                     replaced.push((old.object, Some(old.size)));
                 }
-                next.set_sequence_number(&unlinked_key(c), old.sequence_number.max(sequence));
+                // The removing manifest's own number (the engine stages it, see
+                // `Platform::stage_component_sequence_number`), not the run's highest: a
+                // dependent's number must not floor a component it may not touch.
+                let floor = self.staged_by_sequence(c, sequence);
+                next.set_sequence_number(&unlinked_key(c), old.sequence_number.max(floor));
             }
         }
         if next.components.len() > super::state::MAX_COMPONENTS {
