@@ -185,13 +185,13 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             let (component, len) = (staged.component.clone(), staged.len);
             // Per-component rollback, again at the last moment: only a newer manifest, or the
             // same one re-run as a dependency with identical content, may replace content.
+            let by = self.staged_by_sequence(&component)?;
             if let Some(floor) = next.sequence_number(&unlinked_key(&component)) {
-                if self.staged_by_sequence(&component, floor) <= floor {
+                if by <= floor {
                     return Err(self.refuse(CommitRefusal::Removed { component, floor }));
                 }
             }
             if let Some(current) = next.component(&component) {
-                let by = self.staged_by_sequence(&component, current.sequence_number);
                 let staged = self.staged.get(i).ok_or(PlatformError::NotFound)?;
                 // A stack copy: cloning the box and finishing it by value would free the
                 // clone's block with plaintext in its buffer.
@@ -398,12 +398,15 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         noted.map_err(|e| self.store_error(e))
     }
 
-    /// The sequence number of the manifest that staged `component` (`fallback` if unknown).
-    fn staged_by_sequence(&self, component: &ComponentId, fallback: u64) -> u64 {
+    /// The sequence number of the manifest that staged `component`'s content or removal. None
+    /// staged is an error: any other number (the run's highest, say a dependent's) would
+    /// record a number no manifest acting on the component carried.
+    fn staged_by_sequence(&self, component: &ComponentId) -> Result<u64, PlatformError> {
         self.staged_by
             .iter()
             .find(|(c, _)| c == component)
-            .map_or(fallback, |(_, v)| *v)
+            .map(|(_, v)| *v)
+            .ok_or(PlatformError::NotFound)
     }
 
     fn io(e: StoreError) -> PlatformError {
@@ -699,12 +702,6 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
     fn commit(&mut self) -> Result<(), PlatformError> {
         let mut next = self.state.clone();
         next.generation += 1;
-        let sequence = self
-            .staged_sequence
-            .iter()
-            .map(|(_, v)| *v)
-            .max()
-            .unwrap_or(0);
         for (k, v) in &self.staged_sequence {
             next.set_sequence_number(k, *v);
         }
@@ -740,7 +737,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 } else {
                     s.stored().unwrap_or_default().into()
                 },
-                sequence_number: self.staged_by_sequence(&s.component, sequence),
+                sequence_number: self.staged_by_sequence(&s.component)?,
                 ta_version,
                 digest_withheld: self.withheld.contains(&s.component),
             };
@@ -776,7 +773,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 // The removing manifest's own number (the engine stages it, see
                 // `Platform::stage_component_sequence_number`), not the run's highest: a
                 // dependent's number must not floor a component it may not touch.
-                let floor = self.staged_by_sequence(c, sequence);
+                let floor = self.staged_by_sequence(c)?;
                 next.set_sequence_number(&unlinked_key(c), old.sequence_number.max(floor));
             }
         }
@@ -1003,5 +1000,50 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             size: stream.plain_len,
             finish: stream.end,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::memory::MemoryBackend;
+
+    /// Content or a removal no manifest's number was staged for is never committed under
+    /// another number (the run's highest, say a dependent's): the commit fails, and nothing
+    /// is stored.
+    #[test]
+    fn nothing_is_committed_without_the_number_of_the_manifest_that_acted() {
+        let x = ComponentId::new(&[&b"app"[..], b"x"]);
+        let mut installed = State::new();
+        installed.components.push(ComponentRecord {
+            id: segments_of(&x),
+            digest: crate::protocol::ByteBuf::from(Sha256::digest(b"x").to_vec()),
+            size: 1,
+            object: "suit/c/0/0".into(),
+            sequence_number: 2,
+            ta_version: None,
+            digest_withheld: false,
+        });
+        let y = ComponentId::new(&[&b"app"[..], b"y"]);
+        type Act = fn(&mut StorePlatform<'_, MemoryBackend>, &ComponentId, &ComponentId);
+        let stage: Act = |p, _, y| {
+            p.stage_open(y).unwrap();
+            p.stage_write(y, b"content").unwrap();
+        };
+        let remove: Act = |p, x, _| p.unlink(x).unwrap();
+        for act in [stage, remove] {
+            let mut backend = MemoryBackend::new(0);
+            let mut state = installed.clone();
+            let mut journal = Journal::default();
+            let report = ReportBuilder::new();
+            let mut p =
+                StorePlatform::new(&mut backend, &mut state, Vec::new(), report, &mut journal);
+            p.stage_sequence_number(b"root", 100).unwrap();
+            act(&mut p, &x, &y);
+            assert_eq!(p.commit(), Err(PlatformError::NotFound));
+            drop(p);
+            assert_eq!(state, installed);
+            assert_eq!(State::load(backend.store()).unwrap(), State::new());
+        }
     }
 }
