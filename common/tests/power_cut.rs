@@ -172,13 +172,19 @@ fn scenario_of(with_ta: bool) -> Scenario {
         2,
         &parts(leak(ta2), b"perso two, longer", leak(blob2))[skip..],
     );
-    let mut s = device();
-    install(&mut s, &v1).unwrap();
-    let old = observe(&s);
+    let sc = installed_then(&v1, v2);
     if segment_len().is_some() {
-        let names = s.backend().store().names();
+        let names = sc.base.names();
         assert!(names.iter().any(|n| n.ends_with("~1")), "{names:?}");
     }
+    sc
+}
+
+/// A device with `v1` installed, and `v2` with the state it leads to (another one).
+fn installed_then(v1: &Release, v2: Release) -> Scenario {
+    let mut s = device();
+    install(&mut s, v1).unwrap();
+    let old = observe(&s);
     let (base, base_tas) = (
         s.backend().store().clone(),
         s.backend().installed_tas.clone(),
@@ -211,6 +217,23 @@ fn a_power_cut_at_any_write_of_an_install_leaves_the_old_or_the_new_state() {
 fn a_power_cut_at_any_write_of_an_install_without_a_ta_leaves_the_old_or_the_new_state() {
     let rolled_forward = power_cuts(&scenario_of(false), 8);
     assert_eq!(rolled_forward, 0, "no pending commit without a TA");
+}
+
+/// A newer root re-running an unchanged dependency that installs a TA, its data and a secure
+/// component (`service_flow::dependency_payloads::ta_dependent`): its commit keeps their
+/// records, leaves the TA store alone (no pending commit, nothing to roll forward) and drops
+/// what it staged again; no cut may leave a mix or an orphan (review s29).
+#[test]
+fn a_power_cut_at_any_write_of_a_newer_dependent_reusing_an_unchanged_ta_leaves_the_old_or_the_new_state(
+) {
+    use crate::service_flow::dependency_payloads::ta_dependent;
+    let sc = installed_then(&ta_dependent(1), ta_dependent(2));
+    assert_eq!(sc.new.ta, sc.old.ta);
+    let rolled_forward = power_cuts(&sc, 12);
+    assert_eq!(
+        rolled_forward, 0,
+        "no pending commit: the TA is not installed again"
+    );
 }
 
 /// Cuts power at every write of `sc`'s install (at least `writes` of them); returns how many
@@ -570,6 +593,35 @@ fn an_unconfirmed_ta_install_leaves_the_old_state_and_withholds_its_data() {
     }
 }
 
+/// A TA OP-TEE left unconfirmed is not unchanged when a newer dependent re-runs the
+/// dependency that installed it (OP-TEE's store may hold another image): it goes the
+/// ordinary way, refused as not newer than the recorded version, and nothing changes.
+#[test]
+fn an_unconfirmed_ta_re_run_by_a_newer_dependent_is_refused_as_not_newer() {
+    use crate::service_flow::dependency_payloads::ta_dependent;
+    let mut s = device();
+    install(&mut s, &ta_dependent(1)).unwrap();
+    fail_ta_store(&mut s, false, 0xffff_0005);
+    let v2 = ta_image(TA, 2);
+    let r = refusal(install(&mut s, &release(2, &[part(&[&TA], &v2, "#ta")])));
+    assert!(r.reason.contains("did not confirm"), "{r:?}");
+    assert!(state(&s).is_unconfirmed(&TA));
+    s.backend_mut().refuse_tas = None;
+    let before = observe(&s);
+    let r = refusal(install(&mut s, &ta_dependent(2)));
+    let not_newer = CommitRefusal::TaNotNewer {
+        offered: 1,
+        installed: 1,
+    };
+    assert_eq!(
+        r.fault,
+        Some(Fault::Install(InstallError::Commit(not_newer))),
+        "{}",
+        r.reason
+    );
+    assert_eq!(observe(&s), before);
+}
+
 /// A TA-store failure that may pass (here the REE failing storage after the image landed)
 /// keeps the commit pending: every command but status is refused while it fails, so no
 /// personalization data is served, and the first command after it passes rolls forward.
@@ -898,6 +950,14 @@ pub(crate) mod segmented {
         with_segments(
             SEG,
             super::a_power_cut_at_any_write_of_an_install_without_a_ta_leaves_the_old_or_the_new_state,
+        );
+    }
+
+    #[test]
+    fn a_power_cut_at_any_write_of_a_newer_dependent_reusing_an_unchanged_ta() {
+        with_segments(
+            SEG,
+            super::a_power_cut_at_any_write_of_a_newer_dependent_reusing_an_unchanged_ta_leaves_the_old_or_the_new_state,
         );
     }
 

@@ -996,7 +996,7 @@ fn every_install_attempt_leaves_a_signed_report_over_a_fresh_nonce() {
 // A dependency's own detached payloads: trust domains' templates, where the root fetches and
 // processes a dependency whose install fetches its image by its own URI.
 
-mod dependency_payloads {
+pub(crate) mod dependency_payloads {
     use super::*;
     use ciborium::Value;
     use suit_common::fault::Fault;
@@ -1475,5 +1475,71 @@ mod dependency_payloads {
         assert_eq!(installed_by(&s, x), None);
         install(&mut s, &release(3), &[], 1000).unwrap();
         assert_eq!(installed_by(&s, x), Some(3));
+    }
+
+    // -----------------------------------------------------------------------------------
+    // A dependency re-run unchanged by a newer dependent (review s29).
+
+    /// Release `seq` of root `['app', 'root']`: it installs its own component (new content
+    /// each release) and processes one unchanged dependency (number 1) that installs TA `TA`
+    /// (version 1), its personalization data and a secure component.
+    pub(crate) fn ta_dependent(seq: i64) -> svc::Release {
+        let ta = svc::ta_image(TA, 1);
+        let ids: [&[&[u8]]; 3] = [&[&TA], &[&TA, b"perso"], &[&TA, b"blob"]];
+        let parts = [
+            svc::part(ids[0], &ta, "#ta"),
+            svc::part(ids[1], b"personalization data", "#perso"),
+            svc::part(ids[2], b"a secure component", "#blob"),
+        ];
+        let mut install = vec![];
+        for (i, p) in parts.iter().enumerate() {
+            install.extend([int(12), int(i as i64)]);
+            install.extend(fetch_checked(p.image, p.uri));
+        }
+        let dep = manifest(1, &ids, &[], &[&TA], vec![(20, install)]);
+        let integrated: Vec<(&str, &[u8])> = parts.iter().map(|p| (p.uri, p.image)).collect();
+        let dep_env = sealed(&dep, AUTHOR_PRIV, &integrated);
+        let own = format!("root release {seq}").into_bytes();
+        let mut install = fetch_check_process(1, &manifest_digest(&dep), "#dep");
+        install.extend([int(12), int(0)]);
+        install.extend(fetch_checked(&own, "#own"));
+        let root = manifest(
+            seq,
+            &[&[b"app", b"root"], &[b"app", b"root", b"dep"]],
+            &[1],
+            &[b"app", b"root"],
+            vec![(20, install)],
+        );
+        let envelope = sealed(&root, AUTHOR_PRIV, &[("#dep", &dep_env), ("#own", &own)]);
+        svc::Release {
+            envelope,
+            payloads: vec![],
+        }
+    }
+
+    /// The dependency's unchanged TA (version 1, not newer than itself), its data and its
+    /// secure component, re-run by the root's release 2: accepted (the TA was refused as not
+    /// newer, and the envelope taken as decided), OP-TEE not asked to install the TA again,
+    /// every record of the dependency's kept as it was (object included), nothing left over.
+    #[test]
+    fn a_newer_dependent_reuses_an_unchanged_dependency_that_installs_a_ta() {
+        let mut s = svc::device();
+        svc::install(&mut s, &ta_dependent(1)).unwrap();
+        let dependency = |s: &Service<Mem>| {
+            let mut st = svc::state(s);
+            st.components.retain(|c| c.id[0].as_slice() == TA);
+            st.components
+        };
+        let before = dependency(&s);
+        assert_eq!(before.len(), 3);
+        svc::install(&mut s, &ta_dependent(2)).unwrap();
+        assert_eq!(s.backend().installed_tas.len(), 1, "the TA installed once");
+        assert_eq!(dependency(&s), before);
+        assert_eq!(installed_by(&s, &[b"app", b"root"]), Some(2));
+        crate::power_cut::assert_no_orphans(&mut s, "after release 2");
+        assert_eq!(
+            svc::personalization(&mut s).as_deref(),
+            Some(&b"personalization data"[..])
+        );
     }
 }

@@ -52,6 +52,9 @@ struct Staged {
     /// The whole content in TA memory (a TA image decrypted as it arrived), while nothing
     /// but the streamed copy wrote it: `read_staged` then takes it instead of reading back.
     image: Option<zeroize::Zeroizing<Vec<u8>>>,
+    /// Set by `check_kinds`: the installed content, staged again by the manifest that
+    /// installed it (see there). Its record stays as it is; this staging is dropped.
+    unchanged: bool,
 }
 
 impl Staged {
@@ -191,6 +194,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                     return Err(self.refuse(CommitRefusal::Removed { component, floor }));
                 }
             }
+            let mut unchanged = false;
             if let Some(current) = next.component(&component) {
                 let staged = self.staged.get(i).ok_or(PlatformError::NotFound)?;
                 // A stack copy: cloning the box and finishing it by value would free the
@@ -207,9 +211,24 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                         installed,
                     }));
                 }
+                // Identical content under its own number: the dependency that installed it,
+                // re-run by a newer dependent. Nothing changes, and a TA is neither installed
+                // again nor refused as not newer than itself; unless OP-TEE left the TA's
+                // last install unconfirmed (its store may hold another image): that one goes
+                // the ordinary way.
+                unchanged = by == current.sequence_number;
             }
-            match components::classify(&component) {
+            let kind = components::classify(&component);
+            if let Ok(Kind::TrustedApp { uuid }) = &kind {
+                unchanged &= !next.is_unconfirmed(uuid);
+            }
+            self.staged
+                .get_mut(i)
+                .ok_or(PlatformError::NotFound)?
+                .unchanged = unchanged;
+            match kind {
                 Err(_) => return Err(self.refuse(CommitRefusal::NotReePath(component))),
+                Ok(Kind::TrustedApp { .. }) if unchanged => {}
                 Ok(Kind::TrustedApp { uuid }) => {
                     if len > MAX_TA_IMAGE {
                         return Err(self.refuse(CommitRefusal::TaTooLarge(len)));
@@ -519,6 +538,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             mirror: None,
             buffer: false,
             image: None,
+            unchanged: false,
         });
         Ok(())
     }
@@ -725,6 +745,15 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 .iter()
                 .find(|(j, _, _)| *j == i)
                 .map(|(_, h, _)| h.ta_version);
+            // No record names a TA's staged image, nor content staged again unchanged.
+            if ta_version.is_some() || s.unchanged {
+                if let Some(object) = s.stored() {
+                    replaced.push((object.into(), None));
+                }
+            }
+            if s.unchanged {
+                continue;
+            }
             let record = ComponentRecord {
                 id: segments_of(&s.component),
                 digest: crate::protocol::ByteBuf::from(
@@ -741,9 +770,6 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 ta_version,
                 digest_withheld: self.withheld.contains(&s.component),
             };
-            if let (Some(_), Some(object)) = (ta_version, s.stored()) {
-                replaced.push((object.into(), None));
-            }
             match next
                 .components
                 .iter_mut()
