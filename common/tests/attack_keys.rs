@@ -987,3 +987,287 @@ fn content_whose_owners_all_allow_it_still_reaches_the_ree_under_several_signers
     install(&mut s, &sign_all(&copy, &[A_PRIV, B_PRIV]), &[]).unwrap();
     assert_eq!(exported(&mut s, "copy.bin"), SECRET);
 }
+
+// ---------------------------------------------------------------------------------------
+// Review s29 F1: a secret whose digest is withheld (AES-GCM content no signed digest names)
+// is kept from the REE's guesses; the REE reads every outcome, so an anchor that co-owns the
+// component by scope must not get an answer about it either, by a condition or a copy.
+
+/// Tenant A's low-entropy secret, and a wrong guess of it.
+const PIN: &[u8] = b"PIN=4711";
+const WRONG_PIN: &[u8] = b"PIN=4710";
+
+/// Anchor 1 (tenant A) owns ['app'], and installed [`PIN`] into ['app', 'pin'] with AES-GCM
+/// and no plaintext digest, so its digest is withheld; anchor 2 (tenant B, the attacker)
+/// covers ['app'] too, and ['b']. Neither has `ree_plaintext`.
+fn a_withheld_pin_and_a_co_owner() -> Service<Mem> {
+    let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
+    let mut s = Service::new(MemoryBackend::new(3), config);
+    provision(
+        &mut s,
+        1,
+        vec![
+            add_anchor(1, A_PUB, scope(&[&[b"app"]], false)),
+            add_anchor(2, B_PUB, scope(&[&[b"app"], &[b"b"]], false)),
+            Op::SetIdentity(Identity {
+                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
+                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
+                device_id: None,
+            }),
+        ],
+    );
+    let a = encrypt_for(&mut s, 1, Mode::Hpke, PIN);
+    let uri = "https://a.example/pin.bin";
+    let m = probe_manifest(
+        1,
+        &[&[b"app", b"pin"], &[b"app", b"pin", b"encrypted"]],
+        vec![],
+        fetch_and_decrypt(uri, &a.encryption_info, 15),
+    );
+    install(&mut s, &sign(&m, A_PRIV), &[(uri, &a.ciphertext)]).unwrap();
+    s
+}
+
+/// A manifest over `components` whose shared sequence checks the identity on component 0 and
+/// sets `params` on it, and whose install sequence is `install`.
+fn probe_manifest(
+    seq: u64,
+    components: &[Segments<'_>],
+    params: Vec<(i64, Value)>,
+    install: Vec<Value>,
+) -> Vec<u8> {
+    let shared = Value::Array(suit_test_support::check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        params,
+        15,
+    ));
+    suit_manifest(
+        seq as i64,
+        components.iter().map(|c| segs(c)).collect(),
+        &shared,
+        &Value::Array(install),
+    )
+}
+
+/// The parameters a probe sets from its guess.
+type Guessed = fn(&[u8]) -> Vec<(i64, Value)>;
+
+/// `suit-parameter-content` set to `guess`.
+fn content_of(guess: &[u8]) -> Vec<(i64, Value)> {
+    vec![(18, bytes(guess))]
+}
+
+/// `image-digest` (and image-size) set to those of `guess`.
+fn digest_of(guess: &[u8]) -> Vec<(i64, Value)> {
+    vec![
+        (3, bytes(&suit_test_support::suit_digest(guess))),
+        (14, int(guess.len() as i64)),
+    ]
+}
+
+/// A command sequence as try-each takes it (a bstr-wrapped array).
+fn sequence(commands: Vec<Value>) -> Value {
+    bytes(&suit_test_support::cbor(&Value::Array(commands)))
+}
+
+/// The install's outcome as the REE sees it.
+fn answer(r: Result<InstallFinishResponse, (Status, Refused)>) -> Result<(), Refused> {
+    r.map(|_| ()).map_err(|(_, r)| r)
+}
+
+/// What status says of each installed component's content.
+fn inventory(s: &mut Service<Mem>) -> Vec<(u64, Vec<u8>)> {
+    let st: StatusResponse = call(s, Command::Status, &Empty {}).unwrap();
+    st.service
+        .components
+        .iter()
+        .map(|c| (c.size, c.digest.to_vec()))
+        .collect()
+}
+
+/// Tenant B tests a guess of tenant A's withheld PIN by image-match, image-not-match,
+/// check-content, and image-match inside a try-each whose options leave different marks.
+/// Every probe is refused the same way for the right guess and a wrong one, before any
+/// content is read (try-each cannot absorb it), and nothing changes.
+#[test]
+fn a_co_owner_cannot_test_guesses_of_a_withheld_secret_by_a_condition() {
+    let mut s = a_withheld_pin_and_a_co_owner();
+    let before = snapshot(&s);
+    let pin: Segments<'_> = &[b"app", b"pin"];
+    let write = |what: &[u8]| {
+        vec![
+            int(12),
+            int(1),
+            int(20),
+            map_of(18, bytes(what)),
+            int(18),
+            int(15),
+        ]
+    };
+    let probes: [(&str, Guessed, Vec<Value>); 4] = [
+        ("image-match", digest_of, vec![int(3), int(15)]),
+        ("image-not-match", digest_of, vec![int(25), int(15)]),
+        ("check-content", content_of, vec![int(6), int(15)]),
+        (
+            "image-match in try-each",
+            digest_of,
+            vec![
+                int(15),
+                Value::Array(vec![
+                    sequence([vec![int(12), int(0), int(3), int(15)], write(b"hit")].concat()),
+                    sequence(write(b"miss")),
+                ]),
+            ],
+        ),
+    ];
+    for (name, params, install_seq) in probes {
+        let answers: Vec<_> = [WRONG_PIN, PIN]
+            .into_iter()
+            .map(|guess| {
+                let m = probe_manifest(
+                    1,
+                    &[pin, &[b"b", b"marker"]],
+                    params(guess),
+                    [vec![int(12), int(0)], install_seq.clone()].concat(),
+                );
+                let a = answer(install(&mut s, &sign(&m, B_PRIV), &[]));
+                assert!(snapshot(&s) == before, "{name}: state changed");
+                a
+            })
+            .collect();
+        assert_eq!(
+            answers[0], answers[1],
+            "{name}: the outcome tells the PIN from a guess"
+        );
+        let r = answers[1].clone().unwrap_err();
+        says(
+            &r.reason,
+            "not every anchor that owns the content allows it",
+        );
+    }
+}
+
+/// A map with one integer key.
+fn map_of(key: i64, value: Value) -> Value {
+    Value::Map(vec![(int(key), value)])
+}
+
+/// Tenant B copies tenant A's withheld PIN into another component both own, naming a
+/// guessed digest: the copy installs either way, stays withheld, and status (or the outcome)
+/// does not tell the right guess from a wrong one.
+#[test]
+fn a_co_owners_copy_does_not_tell_whether_it_named_the_withheld_secrets_digest() {
+    let mut s = a_withheld_pin_and_a_co_owner();
+    let mut seen = Vec::new();
+    for (seq, guess) in (1..).zip([WRONG_PIN, PIN]) {
+        let copy = probe_manifest(
+            seq,
+            &[&[b"app", b"pin"], &[b"app", b"copy"]],
+            vec![],
+            [
+                vec![int(12), int(1), int(20)],
+                vec![Value::Map(
+                    [digest_of(guess), vec![(22, int(0))]]
+                        .concat()
+                        .into_iter()
+                        .map(|(k, v)| (int(k), v))
+                        .collect(),
+                )],
+                vec![int(22), int(15)],
+            ]
+            .concat(),
+        );
+        let a = answer(install(&mut s, &sign(&copy, B_PRIV), &[]));
+        seen.push((a, inventory(&mut s)));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "the outcome or status tells the PIN from a guess"
+    );
+    let sha = Sha256::digest(PIN);
+    assert!(
+        seen[1]
+            .1
+            .iter()
+            .all(|(_, d)| d.as_slice() != sha.as_slice()),
+        "status shows the PIN's SHA-256: {:02x?}",
+        seen[1].1
+    );
+}
+
+/// Controls: the owners of the withheld PIN still use it. Tenant A alone installs another
+/// secret under its own digest check (shown in status) and backs the PIN up (withheld);
+/// tenants A and B together compare the PIN and copy it under its digest, which status then
+/// shows. Tenant A alone may not compare it: B owns it too, and ownership is by scope.
+#[test]
+fn the_owners_of_a_withheld_secret_still_check_and_copy_it() {
+    let mut s = a_withheld_pin_and_a_co_owner();
+    let second = b"tenant A's second secret";
+    let a = encrypt_for(&mut s, 1, Mode::Hpke, second);
+    let uri = "https://a.example/second.bin";
+    let m = probe_manifest(
+        2,
+        &[&[b"app", b"second"], &[b"app", b"second", b"encrypted"]],
+        digest_of(second),
+        [
+            fetch_and_decrypt(uri, &a.encryption_info, 15),
+            vec![int(3), int(15)],
+        ]
+        .concat(),
+    );
+    install(&mut s, &sign(&m, A_PRIV), &[(uri, &a.ciphertext)]).unwrap();
+    let shown = |s: &mut Service<Mem>, secret: &[u8]| {
+        let sha = Sha256::digest(secret);
+        inventory(s)
+            .iter()
+            .any(|(_, d)| d.as_slice() == sha.as_slice())
+    };
+    assert!(shown(&mut s, second), "a digest its owner checked is shown");
+
+    let copy = |seq, to: &[u8], digest: Vec<(i64, Value)>| {
+        let mut params: Vec<(Value, Value)> =
+            digest.into_iter().map(|(k, v)| (int(k), v)).collect();
+        params.push((int(22), int(0)));
+        probe_manifest(
+            seq,
+            &[&[b"app", b"pin"], &[b"app", to]],
+            vec![],
+            vec![
+                int(12),
+                int(1),
+                int(20),
+                Value::Map(params),
+                int(22),
+                int(15),
+            ],
+        )
+    };
+    install(&mut s, &sign(&copy(3, b"backup", vec![]), A_PRIV), &[]).unwrap();
+    assert!(!shown(&mut s, PIN));
+
+    let check = |seq, guess: &[u8]| {
+        probe_manifest(
+            seq,
+            &[&[b"app", b"pin"]],
+            digest_of(guess),
+            vec![int(12), int(0), int(3), int(15)],
+        )
+    };
+    let both = |m: &[u8]| sign_all(m, &[A_PRIV, B_PRIV]);
+    install(&mut s, &both(&check(4, PIN)), &[]).unwrap();
+    let r = refusal(install(&mut s, &both(&check(5, WRONG_PIN)), &[]));
+    says(&r.reason, "image digest does not match");
+    let r = refusal(install(&mut s, &sign(&check(5, PIN), A_PRIV), &[]));
+    says(
+        &r.reason,
+        "not every anchor that owns the content allows it",
+    );
+
+    install(&mut s, &both(&copy(6, b"named", digest_of(PIN))), &[]).unwrap();
+    assert!(
+        shown(&mut s, PIN),
+        "a copy all its owners named by digest is shown"
+    );
+}

@@ -460,15 +460,19 @@ impl<'a> AnchorKeySource<'a> {
             .any(|s| self.anchor(*s).is_some_and(|a| a.scope.ree_plaintext))
     }
 
+    /// The anchors that own the content of secure component `c`: those whose scope covers it.
+    fn covering<'s>(
+        &'s self,
+        c: &'s crate::suit::ComponentId,
+    ) -> impl Iterator<Item = &'s super::state::AnchorRecord> + 's {
+        self.anchors.iter().filter(move |a| covers(&a.scope, c))
+    }
+
     /// Whether the content of secure component `c` may leave the TEE: every anchor that owns
     /// it (whose scope covers it) has `ree_plaintext`. Content no anchor covers any more (its
     /// anchors were removed or re-scoped) has no owner to allow it, so it stays.
     fn exportable(&self, c: &crate::suit::ComponentId) -> bool {
-        let mut owners = self
-            .anchors
-            .iter()
-            .filter(|a| covers(&a.scope, c))
-            .peekable();
+        let mut owners = self.covering(c).peekable();
         owners.peek().is_some() && owners.all(|a| a.scope.ree_plaintext)
     }
 }
@@ -554,6 +558,16 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
             return Err(crate::suit::decrypt::PlaintextRefused);
         }
         Ok(())
+    }
+
+    /// Owners by scope, as for `may_copy`: none for an REE file (the REE reads it) or for
+    /// content its owners all let out. A component no anchor covers has no owners, and no
+    /// manifest can name it (a signer's scope must cover each of its components).
+    fn owners(&self, component: &crate::suit::ComponentId) -> Option<alloc::sync::Arc<[u32]>> {
+        if is_ree(component) || self.exportable(component) {
+            return None;
+        }
+        Some(self.covering(component).map(|a| a.id).collect())
     }
 }
 

@@ -10,6 +10,8 @@
 //! writes the payload, so a manifest signed by one tenant cannot open another tenant's
 //! ciphertext (it has no key for it). The SUIT and COSE formats are unchanged.
 
+use alloc::sync::Arc;
+
 use crate::suit::component::ComponentId;
 use crate::suit::policy::AnchorId;
 
@@ -58,6 +60,14 @@ pub trait KeySource {
         _source_decrypted: bool,
     ) -> Result<(), PlaintextRefused> {
         Ok(())
+    }
+
+    /// The anchors that own `component`'s content when its digest is withheld (confidential
+    /// content no signed digest names), all of whom must have signed before the REE learns
+    /// anything of it: whether it matches a value, where it may be copied. `None`: no one
+    /// need, the content may reach the REE anyway (or this source knows no owners).
+    fn owners(&self, _component: &ComponentId) -> Option<Arc<[AnchorId]>> {
+        None
     }
 }
 

@@ -145,7 +145,9 @@ pub enum PolicyError {
     /// nor a component.
     SequenceKeyNotPermitted,
     /// Local key policy: decrypted (or secure) content may not go to this component for
-    /// these signers (e.g. a normal-world file without the anchor's permission).
+    /// these signers (e.g. a normal-world file without the anchor's permission), or its
+    /// content, whose digest is withheld, may not be compared with a value not all the
+    /// anchors owning it set.
     PlaintextNotPermitted {
         /// Index into the manifest's component list.
         component: usize,
@@ -195,7 +197,7 @@ impl fmt::Display for PolicyError {
             ),
             PolicyError::PlaintextNotPermitted { component } => write!(
                 f,
-                "component {component}: no signer's anchor may put decrypted or secure content there, or not every anchor that owns the content allows it"
+                "component {component}: no signer's anchor may put decrypted or secure content there, or not every anchor that owns the content allows it (content whose digest is withheld is compared with a value only if all its owners signed it)"
             ),
             PolicyError::ComponentRollback {
                 component,

@@ -160,9 +160,12 @@ pub(crate) struct Staged {
     pub verified: bool,
     /// Own signers of the manifest that set the matched digest (see [`Staged::matched`]).
     verified_by: Option<Arc<[AnchorId]>>,
-    /// Own signers of the manifest whose keys decrypted this content (a copy of decrypted
-    /// content keeps its source's); `None` if never decrypted in this run.
-    decrypted_by: Option<Arc<[AnchorId]>>,
+    /// Who alone speaks for this content: the own signers of the manifest whose keys
+    /// decrypted it in this run, or for a copy of installed content whose digest is withheld,
+    /// that content's owners ([`KeySource::owners`]); a copy of staged content keeps its
+    /// source's. Only a digest all of them signed vouches for it, and while its digest is
+    /// withheld only a value all of them set is compared with it (`confided`). `None`: anyone.
+    owned_by: Option<Arc<[AnchorId]>>,
     /// Read as the source of a decrypting copy: a ciphertext download buffer, dropped at
     /// commit instead of installed (see [`crate::suit::process`]).
     pub consumed: bool,
@@ -180,14 +183,14 @@ impl Staged {
             }
     }
 
-    /// Matched an image digest that speaks for this content: any digest for content not
-    /// decrypted in this run; for decrypted content only one set by a manifest that all its
-    /// decrypting signers signed. A digest another party chose would let that party choose
+    /// Matched an image digest that speaks for this content: any digest for content no one
+    /// owns (`owned_by`); for decrypted or confidential content only one set by a manifest
+    /// all its owners signed. A digest another party chose would let that party choose
     /// what those keys install (AES-CTR is malleable), or learn the plaintext it names.
     fn digest_vouches(&self) -> bool {
         self.verified
             && self
-                .decrypted_by
+                .owned_by
                 .as_ref()
                 .is_none_or(|s| set_by_all_of(self.verified_by.as_ref(), s))
     }
@@ -201,11 +204,11 @@ impl Staged {
     }
 
     /// Records a match of an image digest set by `by`. A setter already recorded is kept if
-    /// it speaks for the decrypting signers (decrypted content) or signed all `by` did: a
+    /// it speaks for the owners (decrypted or confidential content) or signed all `by` did: a
     /// later match never takes away what an earlier one vouched for.
     fn matched(&mut self, by: Option<&Arc<[AnchorId]>>) {
         self.verified = true;
-        let keep = match (&self.decrypted_by, &self.verified_by) {
+        let keep = match (&self.owned_by, &self.verified_by) {
             (_, None) => false,
             (Some(s), old) => set_by_all_of(old.as_ref(), s),
             (None, Some(old)) => !set_by_all_of(by, old),
@@ -948,6 +951,43 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             .any(|s| &s.component == id && !s.authenticated())
     }
 
+    /// Who must all have signed before the REE learns anything of `id`'s current content
+    /// (whether it matches a value): its owners while its digest is withheld (staged in this
+    /// run and not describable, or installed so), `None` otherwise.
+    /// The REE reads every outcome, so a comparison is a disclosure: without this an anchor
+    /// sharing the scope could test guesses of another's low-entropy secret, one per install.
+    fn confided(&self, id: &ComponentId) -> Option<Arc<[AnchorId]>> {
+        match self.staged.iter().find(|s| &s.component == id) {
+            Some(s) if s.disclosure() == Disclosure::Withheld => {
+                // Its owners (by scope) let it out: content gets into such a component only
+                // from where it could be let out too (`KeySource::may_copy`).
+                self.keys.owners(id)?;
+                s.owned_by.clone()
+            }
+            Some(_) => None,
+            None if self.platform.installed_digest_withheld(id) => self.keys.owners(id),
+            None => None,
+        }
+    }
+
+    /// Refuses, before any content is read, to compare `id`'s content with a value set by a
+    /// manifest whose own signers are `by` unless they include all its owners (`confided`):
+    /// the refusal aborts, whatever the content, so neither try-each nor soft-failure turns it
+    /// into an answer.
+    fn may_compare(
+        &self,
+        idx: usize,
+        id: &ComponentId,
+        by: Option<&Arc<[AnchorId]>>,
+    ) -> Result<(), Failure> {
+        match self.confided(id) {
+            Some(owners) if !set_by_all_of(by, &owners) => Err(Failure::Hard(
+                CommandErrorKind::Policy(PolicyError::PlaintextNotPermitted { component: idx }),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The components a condition runs on; with no index set it runs once without one
     /// (abort needs none; any other condition then fails for lack of a component).
     fn condition_targets(st: &SeqState) -> Vec<Option<usize>> {
@@ -1236,7 +1276,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 let want = p.image_digest.ok_or(Failure::Soft(K::MissingParameter(
                     ParameterKind::ImageDigest,
                 )))?;
-                let have = self.digest_of(frame, idx, &id)?;
+                let have = self.digest_of(frame, idx, &id, held.image_digest_by.as_ref())?;
                 if want.ct_eq(&have) {
                     // The one check allowed to look at unauthenticated plaintext: it is what
                     // authenticates AES-CTR content, and says nothing beyond match / no match.
@@ -1259,6 +1299,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 if self.unauthenticated(&id) {
                     return Err(Failure::Hard(K::UnauthenticatedContent));
                 }
+                self.may_compare(idx, &id, held.content_by.as_ref())?;
                 // One byte past the value tells "longer"; never more, so `have` is never
                 // reallocated (a grown Vec frees its old block unwiped). The rest is read
                 // too, unkept: the platform checks stored content when a read reaches its end
@@ -1323,7 +1364,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 if self.unauthenticated(&id) {
                     return Err(Failure::Hard(K::UnauthenticatedContent));
                 }
-                match self.digest_of(frame, idx, &id) {
+                match self.digest_of(frame, idx, &id, held.image_digest_by.as_ref()) {
                     Ok(have) if want.ct_eq(&have) => Err(Failure::Soft(K::UpdateManagement(
                         alloc::boxed::Box::new(UmError::ImageMatches),
                     ))),
@@ -1346,13 +1387,15 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         }
     }
 
-    /// The digest image-match compares: of the staged bytes if this run staged the component,
-    /// of the dependency's manifest for a dependency, else of the platform's current content.
+    /// The digest image-match compares with one set by `by`: of the staged bytes if this run
+    /// staged the component, of the dependency's manifest for a dependency, else of the
+    /// platform's current content.
     fn digest_of(
         &mut self,
         frame: &Frame<'_, '_>,
         idx: usize,
         id: &ComponentId,
+        by: Option<&Arc<[AnchorId]>>,
     ) -> Result<Digest, Failure> {
         use CommandErrorKind as K;
         if frame.manifest.dependency(idx).is_some() {
@@ -1364,6 +1407,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 Envelope::decode(&bytes).map_err(|e| Failure::Hard(K::Dependency(Box::new(e))))?;
             return Ok(Digest::sha256(env.manifest_encoded));
         }
+        self.may_compare(idx, id, by)?;
         if let Some(s) = self.staged.iter().find(|s| &s.component == id) {
             // Incomplete staging never matches.
             return s
@@ -1745,13 +1789,12 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 },
             },
         };
-        let decrypted_by = match (&decryptor, &src) {
+        let owned_by = match (&decryptor, &src) {
             (Some(_), _) => Some(Arc::clone(signers)),
-            (None, Source::Component(c)) => self
-                .staged
-                .iter()
-                .find(|s| &s.component == c)
-                .and_then(|s| s.decrypted_by.clone()),
+            (None, Source::Component(c)) => match self.staged.iter().find(|s| &s.component == c) {
+                Some(s) => s.owned_by.clone(),
+                None => self.confided(c),
+            },
             (None, _) => None,
         };
         self.staged.retain(|s| &s.component != id);
@@ -1765,7 +1808,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             origin,
             verified: false,
             verified_by: None,
-            decrypted_by,
+            owned_by,
             consumed: false,
             sequence_number: self.staging_sequence,
         });
