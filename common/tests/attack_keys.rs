@@ -112,6 +112,17 @@ fn encrypt_for(
     mode: Mode,
     plaintext: &[u8],
 ) -> EncryptedPayload {
+    encrypt_as(s, anchor, mode, ContentAlgorithm::A128Gcm, plaintext)
+}
+
+/// [`encrypt_for`] with the content algorithm `content`.
+fn encrypt_as(
+    s: &mut Service<Mem>,
+    anchor: u32,
+    mode: Mode,
+    content: ContentAlgorithm,
+    plaintext: &[u8],
+) -> EncryptedPayload {
     let k = anchor_keys(s, anchor).anchor.unwrap();
     let (ecdh, hpke) = (point(&k.ecdh_es_key), point(&k.hpke_key));
     let r = match mode {
@@ -128,14 +139,7 @@ fn encrypt_for(
         },
     };
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    encrypt_payload(
-        plaintext,
-        ContentAlgorithm::A128Gcm,
-        &[r],
-        &CoseOptions::SUIT,
-        &mut rng,
-    )
-    .unwrap()
+    encrypt_payload(plaintext, content, &[r], &CoseOptions::SUIT, &mut rng).unwrap()
 }
 
 fn segs(c: &[&[u8]]) -> Value {
@@ -1269,5 +1273,66 @@ fn the_owners_of_a_withheld_secret_still_check_and_copy_it() {
     assert!(
         shown(&mut s, PIN),
         "a copy all its owners named by digest is shown"
+    );
+}
+
+/// Tenant B moves tenant A's withheld PIN where B may compare it: by a plain copy into
+/// ['b', 'x'], which B alone owns, or by decrypting it, into a component both own, with an
+/// AES-CTR key of its own (whose keystream it knows: the result is B's to check). Both
+/// refused before anything is read, alike for the right guess and a wrong one; nothing
+/// changes.
+#[test]
+fn a_withheld_secret_does_not_move_where_a_co_owner_alone_could_test_it() {
+    let mut s = a_withheld_pin_and_a_co_owner();
+    let before = snapshot(&s);
+    let copy = |seq, to: Segments<'_>, params: Vec<(i64, Value)>, check: bool| {
+        let mut params: Vec<(Value, Value)> =
+            params.into_iter().map(|(k, v)| (int(k), v)).collect();
+        params.push((int(22), int(0)));
+        let mut install_seq = vec![
+            int(12),
+            int(1),
+            int(20),
+            Value::Map(params),
+            int(22),
+            int(15),
+        ];
+        if check {
+            install_seq.extend([int(3), int(15)]);
+        }
+        probe_manifest(seq, &[&[b"app", b"pin"], to], vec![], install_seq)
+    };
+    let parked = copy(1, &[b"b", b"x"], vec![], false);
+    let r = refusal(install(&mut s, &sign(&parked, B_PRIV), &[]));
+    says(
+        &r.reason,
+        "not every anchor that owns the content allows it",
+    );
+    assert!(snapshot(&s) == before, "state changed");
+
+    let keystream = encrypt_as(&mut s, 2, Mode::EcdhEs, ContentAlgorithm::A128Ctr, &[0; 8]);
+    let answers = [WRONG_PIN, PIN].map(|guess| {
+        let decrypted: Vec<u8> = guess
+            .iter()
+            .zip(&keystream.ciphertext)
+            .map(|(g, k)| g ^ k)
+            .collect();
+        let params = [
+            digest_of(&decrypted),
+            vec![(19, bytes(&keystream.encryption_info))],
+        ]
+        .concat();
+        let decrypting = copy(2, &[b"app", b"x"], params, true);
+        let a = answer(install(&mut s, &sign(&decrypting, B_PRIV), &[]));
+        assert!(snapshot(&s) == before, "state changed");
+        a
+    });
+    assert_eq!(
+        answers[0], answers[1],
+        "the outcome tells the PIN from a guess"
+    );
+    says(
+        &answers[1].clone().unwrap_err().reason,
+        "not every anchor that owns the content allows it",
     );
 }

@@ -952,8 +952,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     }
 
     /// Who must all have signed before the REE learns anything of `id`'s current content
-    /// (whether it matches a value): its owners while its digest is withheld (staged in this
-    /// run and not describable, or installed so), `None` otherwise.
+    /// (whether it matches a value, or where a copy of it goes): its owners while its digest
+    /// is withheld (staged in this run and not describable, or installed so), `None`
+    /// otherwise.
     /// The REE reads every outcome, so a comparison is a disclosure: without this an anchor
     /// sharing the scope could test guesses of another's low-entropy secret, one per install.
     fn confided(&self, id: &ComponentId) -> Option<Arc<[AnchorId]>> {
@@ -986,6 +987,42 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// Whether a manifest whose own signers are `signers` may move `src`'s content into
+    /// `dest` (a copy, decrypting if `decrypting`), checked before anything is read: the key
+    /// source's ownership rule ([`KeySource::may_copy`]), and for content whose digest is
+    /// withheld, all its owners (`confided`) signed, or own `dest` too (a plain copy) so that
+    /// no anchor may compare it there that could not where it is. Decrypting it makes content
+    /// whose comparison says what it was: that takes the owners' signatures.
+    fn may_move(
+        &self,
+        signers: &Arc<[AnchorId]>,
+        dest: &ComponentId,
+        src: &ComponentId,
+        idx: usize,
+        decrypting: bool,
+    ) -> Result<(), CommandErrorKind> {
+        let refused =
+            CommandErrorKind::Policy(PolicyError::PlaintextNotPermitted { component: idx });
+        let src_decrypted = self
+            .staged
+            .iter()
+            .any(|s| &s.component == src && s.plaintext != Plaintext::Clear);
+        if self
+            .keys
+            .may_copy(signers, dest, src, src_decrypted)
+            .is_err()
+        {
+            return Err(refused);
+        }
+        if let Some(owners) = self.confided(src) {
+            let kept = !decrypting && set_by_all_of(self.keys.owners(dest).as_ref(), &owners);
+            if !kept && !set_by_all_of(Some(signers), &owners) {
+                return Err(refused);
+            }
+        }
+        Ok(())
     }
 
     /// The components a condition runs on; with no index set it runs once without one
@@ -1604,15 +1641,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             }
             Action::Copy => {
                 let (_, src) = self.source_component(frame, idx, p)?;
-                let src_decrypted = self
-                    .staged
-                    .iter()
-                    .any(|s| s.component == src && s.plaintext != Plaintext::Clear);
-                self.keys
-                    .may_copy(&frame.own_signers, &id, &src, src_decrypted)
-                    .map_err(|_| {
-                        K::Policy(PolicyError::PlaintextNotPermitted { component: idx })
-                    })?;
+                let decrypting = p.encryption_info.is_some();
+                self.may_move(&frame.own_signers, &id, &src, idx, decrypting)?;
                 self.stage(&id, &held, Source::Component(src), &frame.own_signers, idx)
             }
             Action::Swap => {
