@@ -19,7 +19,7 @@ use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
 use suit_common::service::statement::{self, StatementError};
 use suit_common::service::{Config, Service};
 use suit_test_support::{
-    digest_shared, fetch_and_check, fetch_and_decrypt, seal_one, suit_manifest,
+    digest_shared, fetch_and_check, fetch_and_decrypt, release_of, seal_one, suit_manifest,
 };
 
 use suit_test_support::service::{
@@ -1335,4 +1335,37 @@ fn a_withheld_secret_does_not_move_where_a_co_owner_alone_could_test_it() {
         &answers[1].clone().unwrap_err().reason,
         "not every anchor that owns the content allows it",
     );
+}
+
+/// Tenant B writes a guess over tenant A's withheld PIN from a dependency manifest with the
+/// sequence number that installed the PIN: a dependency may repeat its number, and the
+/// platform then commits the content only if it is the same, so the outcome would tell. The
+/// rewrite is refused before anything is staged, alike for both guesses. Signed by both
+/// tenants, the platform's own rule answers (a wrong guess is a rollback).
+#[test]
+fn a_co_owner_cannot_test_a_guess_by_rewriting_a_withheld_secret_at_its_sequence_number() {
+    let mut s = a_withheld_pin_and_a_co_owner();
+    let before = snapshot(&s);
+    let rewrite = |guess: &[u8], keys: &[&str]| {
+        let dep = release_of(1, &VENDOR_ID, &CLASS_ID, &[b"app", b"pin"], guess, None);
+        let root = release_of(1, &VENDOR_ID, &CLASS_ID, &[b"b", b"root"], b"", Some(&dep));
+        let dep_envelope = suit_test_support::seal_esp256(&dep, keys, &[]);
+        suit_test_support::seal_esp256(&root, keys, &[("#dep", &dep_envelope)])
+    };
+    let answers = [WRONG_PIN, PIN].map(|guess| {
+        let a = answer(install(&mut s, &rewrite(guess, &[B_PRIV]), &[]));
+        assert!(snapshot(&s) == before, "state changed");
+        a
+    });
+    assert_eq!(
+        answers[0], answers[1],
+        "the outcome tells the PIN from a guess"
+    );
+    says(
+        &answers[1].clone().unwrap_err().reason,
+        "not every anchor that owns the content allows it",
+    );
+    let r = refusal(install(&mut s, &rewrite(WRONG_PIN, &[A_PRIV, B_PRIV]), &[]));
+    says(&r.reason, "Rollback");
+    assert_eq!(snapshot(&s), before);
 }

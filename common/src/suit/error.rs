@@ -147,7 +147,8 @@ pub enum PolicyError {
     /// Local key policy: decrypted (or secure) content may not go to this component for
     /// these signers (e.g. a normal-world file without the anchor's permission), or its
     /// content, whose digest is withheld, may not be compared with a value not all the
-    /// anchors owning it set, nor moved where others own it without their signatures.
+    /// anchors owning it set, nor moved where others own it or rewritten at its sequence
+    /// number without their signatures.
     PlaintextNotPermitted {
         /// Index into the manifest's component list.
         component: usize,
@@ -197,7 +198,7 @@ impl fmt::Display for PolicyError {
             ),
             PolicyError::PlaintextNotPermitted { component } => write!(
                 f,
-                "component {component}: no signer's anchor may put decrypted or secure content there, or not every anchor that owns the content allows it (content whose digest is withheld is compared with a value, or moved where others own it, only if all its owners signed)"
+                "component {component}: no signer's anchor may put decrypted or secure content there, or not every anchor that owns the content allows it (content whose digest is withheld is compared with a value, moved where others own it or rewritten at its sequence number only if all its owners signed)"
             ),
             PolicyError::ComponentRollback {
                 component,

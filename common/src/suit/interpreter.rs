@@ -1537,6 +1537,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 .check_required_signers(&id, idx, &frame.signers)
                 .map_err(K::Policy)?;
             self.check_component_rollback(frame, idx, &id)?;
+            if action != Action::Unlink {
+                self.may_replace_at_its_number(frame, idx, &id)?;
+            }
             self.staging_sequence = frame.manifest.sequence_number;
         }
         if matches!(action, Action::Fetch | Action::Copy | Action::Write) && !is_dependency {
@@ -1656,6 +1659,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     .check_required_signers(&src, src_idx, &frame.signers)
                     .map_err(K::Policy)?;
                 self.check_component_rollback(frame, src_idx, &src)?;
+                self.may_replace_at_its_number(frame, src_idx, &src)?;
                 if self.unauthenticated(&id) || self.unauthenticated(&src) {
                     return Err(K::UnauthenticatedContent);
                 }
@@ -1995,6 +1999,34 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             ));
         }
         Ok(())
+    }
+
+    /// Content staged by a manifest with the sequence number that installed `id`'s content
+    /// (a dependency, or an invocation, may repeat it) is committed only if it is the same
+    /// (the platform's per-component rollback rule), so the outcome compares the two. Where
+    /// the installed content's digest is withheld, that takes all its owners among the
+    /// manifest's own signers ([`KeySource::owners`]), decided before anything is staged.
+    fn may_replace_at_its_number(
+        &self,
+        frame: &Frame<'_, '_>,
+        idx: usize,
+        id: &ComponentId,
+    ) -> Result<(), CommandErrorKind> {
+        let installed = self
+            .platform
+            .component_sequence_number(id)
+            .map_err(CommandErrorKind::Platform)?;
+        if installed != Some(frame.manifest.sequence_number)
+            || !self.platform.installed_digest_withheld(id)
+        {
+            return Ok(());
+        }
+        match self.keys.owners(id) {
+            Some(owners) if !set_by_all_of(Some(&frame.own_signers), &owners) => Err(
+                CommandErrorKind::Policy(PolicyError::PlaintextNotPermitted { component: idx }),
+            ),
+            _ => Ok(()),
+        }
     }
 
     fn process_dependency(
