@@ -974,11 +974,15 @@ mod integrity_kept_for_the_run {
 }
 
 /// Staged content that is not authenticated yet (AES-CTR plaintext no digest speaks for) is
-/// neither invoked nor moved by swap; a swap moves what was staged with the content (review r5).
+/// neither invoked nor moved by swap; a swap moves what was staged with the content (review r5),
+/// and only where the key policy lets a copy take it (review s29 L1).
 mod unauthenticated_content_neither_runs_nor_moves {
     use super::*;
     use suit_common::encryption::algorithms::ContentAlgorithm;
     use suit_common::encryption::{encrypt_payload, CoseOptions, MemoryKeys, Recipient};
+    use suit_common::suit::decrypt::{KeySource, PlaintextRefused, SelectedKeys};
+    use suit_common::suit::error::PolicyError;
+    use suit_common::suit::policy::AnchorId;
     use suit_common::suit::ComponentId;
 
     const KEK: [u8; 16] = *b"0123456789abcdef";
@@ -1095,5 +1099,78 @@ mod unauthenticated_content_neither_runs_nor_moves {
         )
         .unwrap();
         assert_eq!(out.committed, vec![ComponentId::new(&[&b"b"[..]])]);
+    }
+
+    /// A device key policy that lets nothing be copied into one component (the service's
+    /// says so of a normal-world file, or of confidential content its owners keep in).
+    struct NoCopyInto(ComponentId);
+
+    impl KeySource for NoCopyInto {
+        fn keys_for(
+            &self,
+            _signers: &[AnchorId],
+            _component: &ComponentId,
+        ) -> Result<SelectedKeys<'_>, PlaintextRefused> {
+            Err(PlaintextRefused)
+        }
+
+        fn may_copy(
+            &self,
+            _signers: &[AnchorId],
+            component: &ComponentId,
+            _source: &ComponentId,
+            _source_decrypted: bool,
+        ) -> Result<(), PlaintextRefused> {
+            if *component == self.0 {
+                return Err(PlaintextRefused);
+            }
+            Ok(())
+        }
+    }
+
+    /// Review s29 L1: a swap moves each component's content into the other, so the key
+    /// policy's copy rule holds both ways; refused before the platform swaps anything.
+    #[test]
+    fn a_swap_moves_content_only_where_a_copy_may_take_it_either_way() {
+        // `a` written, then swapped with `b` (index `b`, source `a`).
+        let install = vec![
+            int(12),
+            int(0),
+            int(20),
+            map(vec![(18, bytes(b"hello"))]),
+            int(18),
+            int(15),
+            int(12),
+            int(1),
+            int(20),
+            map(vec![(22, int(0))]),
+            int(31),
+            int(15),
+        ];
+        let env = seal_one(
+            &manifest(install),
+            &author_key(),
+            Algorithm::Esp256,
+            &[],
+            &[],
+        );
+        let swap = |keys: &NoCopyInto| {
+            let mut dev = RecordingPlatform::spec_device();
+            let r = process(&env, Procedure::Update, &spec_policy(), keys, &mut dev);
+            (r, dev)
+        };
+        for kept in [&b"a"[..], b"b"] {
+            let (r, dev) = swap(&NoCopyInto(ComponentId::new(&[kept])));
+            assert_eq!(
+                kind(r),
+                CommandErrorKind::Policy(PolicyError::PlaintextNotPermitted { component: 1 }),
+                "nothing may be copied into {kept:?}"
+            );
+            assert!(!dev.log.iter().any(|e| matches!(e, Effect::Swap(..))));
+            assert!(!dev.committed());
+        }
+        let (r, dev) = swap(&NoCopyInto(ComponentId::new(&[&b"c"[..]])));
+        assert_eq!(r.unwrap().committed, vec![ComponentId::new(&[&b"b"[..]])]);
+        assert!(dev.log.iter().any(|e| matches!(e, Effect::Swap(..))));
     }
 }

@@ -990,11 +990,12 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     }
 
     /// Whether a manifest whose own signers are `signers` may move `src`'s content into
-    /// `dest` (a copy, decrypting if `decrypting`), checked before anything is read: the key
-    /// source's ownership rule ([`KeySource::may_copy`]), and for content whose digest is
-    /// withheld, all its owners (`confided`) signed, or own `dest` too (a plain copy) so that
-    /// no anchor may compare it there that could not where it is. Decrypting it makes content
-    /// whose comparison says what it was: that takes the owners' signatures.
+    /// `dest` (a copy, decrypting if `decrypting`, or one side of a swap), checked before
+    /// anything is read: the key source's ownership rule ([`KeySource::may_copy`]), and for
+    /// content whose digest is withheld, all its owners (`confided`) signed, or own `dest`
+    /// too (a plain copy) so that no anchor may compare it there that could not where it is.
+    /// Decrypting it makes content whose comparison says what it was: that takes the owners'
+    /// signatures.
     fn may_move(
         &self,
         signers: &Arc<[AnchorId]>,
@@ -1663,6 +1664,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 if self.unauthenticated(&id) || self.unauthenticated(&src) {
                     return Err(K::UnauthenticatedContent);
                 }
+                // Each content moves into the other component: a copy's rules, both ways.
+                self.may_move(&frame.own_signers, &id, &src, idx, false)?;
+                self.may_move(&frame.own_signers, &src, &id, idx, false)?;
                 self.platform.swap(&id, &src).map_err(K::Platform)?;
                 // What was staged for one is now the other's.
                 for s in &mut self.staged {
