@@ -923,7 +923,11 @@ impl<B: Backend> Service<B> {
             ));
         }
         // Nor other bytes of that size: the REE-backed store may answer with another file.
-        if <sha2::Sha256 as sha2::Digest>::digest(&*data).as_slice() != record.digest.as_slice() {
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(&*data);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            digest.as_slice(),
+            record.digest.as_slice(),
+        )) {
             return Err(Refuse::service(
                 RefusalKind::Storage,
                 ServiceFault::PersonalizationDigest,
