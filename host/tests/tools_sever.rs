@@ -113,3 +113,78 @@ fn sever_and_unsever_round_trip_and_refuse_a_tampered_member() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     says(&r.stderr, "already carries suit-install");
 }
+
+/// suit-coswid (14) is severable (update-management CDDL: `$$SUIT_severable-members-extensions
+/// //= (suit-coswid => bstr .cbor concise-swid-tag)`): the tools sever and restore it like
+/// the manifest-37 members, by default and by name.
+#[test]
+fn a_severed_coswid_severs_and_unsevers() {
+    use suit_test_support::cbor::{bytes, cbor, int, map, suit_digest, text};
+    use suit_test_support::keys::{p256_private_from_pem, seal_one, AUTHOR_PRIV, AUTHOR_PUB};
+    use suit_test_support::vectors::vector_path;
+
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let coswid = cbor(&map(vec![
+        (0, text("tag-id")),
+        (1, text("example")),
+        (12, int(0)),
+    ]));
+    let common = map(vec![(
+        2,
+        ciborium::Value::Array(vec![ciborium::Value::Array(vec![bytes(b"app")])]),
+    )]);
+    let manifest = cbor(&map(vec![
+        (1, int(1)),
+        (2, int(1)),
+        (3, bytes(&cbor(&common))),
+        (
+            14,
+            ciborium::from_reader(&suit_digest(&cbor(&bytes(&coswid)))[..]).unwrap(),
+        ),
+    ]));
+    let key = p256_private_from_pem(AUTHOR_PRIV);
+    let full = seal_one(
+        &manifest,
+        &key,
+        suit_common::cose::Algorithm::Es256,
+        &[(14, &coswid)],
+        &[],
+    );
+    std::fs::write(d.join("full.suit"), &full).unwrap();
+    let anchor = vector_path(AUTHOR_PUB);
+    let verify = |file: &str| ok(author(d, &["verify", file, "--trust-anchor", &anchor]));
+    verify("full.suit");
+
+    let r = ok(author(
+        d,
+        &words("sever full.suit -o bare.suit --members-out m"),
+    ));
+    says(&r.stdout, "severed suit-coswid");
+    assert_eq!(std::fs::read(d.join("m/suit-coswid.cbor")).unwrap(), coswid);
+    let bare = std::fs::read(d.join("bare.suit")).unwrap();
+    assert!(bare.len() < full.len());
+    verify("bare.suit");
+
+    // By name, the same envelope.
+    ok(author(
+        d,
+        &words("sever full.suit -o named.suit --members-out m2 --member coswid"),
+    ));
+    assert_eq!(std::fs::read(d.join("named.suit")).unwrap(), bare);
+
+    let r = ok(author(
+        d,
+        &words("unsever bare.suit -o again.suit --member m/suit-coswid.cbor"),
+    ));
+    says(&r.stdout, "restored suit-coswid");
+    assert_eq!(std::fs::read(d.join("again.suit")).unwrap(), full);
+
+    // The usage message names it among the members.
+    let r = author(
+        d,
+        &words("sever full.suit -o x.suit --members-out m3 --member nope"),
+    );
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    says(&r.stderr, "coswid");
+}

@@ -1,6 +1,6 @@
-//! `suit-author sever` / `unsever` (suit-tool's terms): severable members (draft-ietf-suit-
-//! manifest-37 §8.4.5: dependency resolution, payload fetch, candidate verification, install,
-//! text) whose digests the manifest holds can leave the envelope and come back. Neither touches
+//! `suit-author sever` / `unsever` (suit-tool's terms): severable members (manifest-37 §8.4.5,
+//! trust domains, update management's CoSWID: those [`EnvelopeKey::is_severable`] names)
+//! whose digests the manifest holds can leave the envelope and come back. Neither touches
 //! the manifest, so every signature stays valid; `unsever` puts a member back only if its
 //! digest is the one the manifest holds, so a tampered file is refused by the author tool
 //! before a device would refuse it.
@@ -12,36 +12,47 @@ use suit_common::suit::Digest;
 
 use super::{AuthorError, Result};
 
-/// The severable members: label and name (the member's name in the draft without `suit-`).
-pub const SEVERABLE: [(u8, &str); 5] = [
-    entry(EnvelopeKey::DependencyResolution),
-    entry(EnvelopeKey::PayloadFetch),
-    entry(EnvelopeKey::CandidateVerification),
-    entry(EnvelopeKey::Install),
-    entry(EnvelopeKey::Text),
-];
+/// The severable members, as the registry marks them (so the tool cannot fall behind the
+/// engine, which accepts exactly these in an envelope).
+fn severable_keys() -> impl Iterator<Item = EnvelopeKey> {
+    EnvelopeKey::ALL
+        .iter()
+        .copied()
+        .filter(|k| k.is_severable())
+}
 
-/// A member's label and its registry name without `suit-`.
-const fn entry(key: EnvelopeKey) -> (u8, &'static str) {
-    let (_, short) = key.name().split_at("suit-".len());
-    (key.value() as u8, short)
+/// Every severable member's name without `suit-`, for the help and usage messages.
+pub fn names() -> String {
+    severable_keys()
+        .map(EnvelopeKey::short_name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `--member`'s help: the names come from the registry, not from a list written here.
+pub fn member_help() -> String {
+    format!(
+        "Member to sever: {}. Repeatable; default: every one the envelope carries",
+        names()
+    )
+}
+
+/// The severable member under `label`.
+fn key_of(label: u8) -> Option<EnvelopeKey> {
+    EnvelopeKey::from_value(i64::from(label)).filter(|k| k.is_severable())
 }
 
 /// A member's name from its label.
 pub fn name_of(label: u8) -> &'static str {
-    SEVERABLE
-        .iter()
-        .find(|(l, _)| *l == label)
-        .map_or("unknown", |(_, n)| n)
+    key_of(label).map_or("unknown", EnvelopeKey::short_name)
 }
 
 /// A member's label from its name (`install`, `suit-install`) or number.
 pub fn label_of(name: &str) -> Option<u8> {
     let n = name.strip_prefix("suit-").unwrap_or(name);
-    SEVERABLE
-        .iter()
-        .find(|(l, s)| *s == n || l.to_string() == n)
-        .map(|(l, _)| *l)
+    severable_keys()
+        .find(|k| k.short_name() == n || k.value().to_string() == n)
+        .and_then(|k| u8::try_from(k.value()).ok())
 }
 
 /// One severed member: its label and its content (the CBOR inside the envelope's bstr).
@@ -60,7 +71,7 @@ struct Parsed {
 /// A member's label if it is a severable one.
 fn severable(key: &[u8]) -> Option<u8> {
     let label = Members::label_of(key).and_then(|l| u8::try_from(l).ok())?;
-    SEVERABLE.iter().any(|(l, _)| *l == label).then_some(label)
+    key_of(label).map(|_| label)
 }
 
 fn parse(envelope: &[u8]) -> Result<Parsed> {

@@ -303,12 +303,9 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
             ),
         );
     }
-    for s in [
-        suit_common::suit::error::Section::DependencyResolution,
-        suit_common::suit::error::Section::PayloadFetch,
-        suit_common::suit::error::Section::CandidateVerification,
-        suit_common::suit::error::Section::Install,
-    ] {
+    // Every section an update runs (the engine's list): `section` errs only for one that is
+    // severed and not in this envelope.
+    for &s in suit_common::suit::Procedure::Update.sections() {
         if auth.manifest.section(s).is_err() {
             w(
                 out,

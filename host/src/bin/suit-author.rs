@@ -391,9 +391,8 @@ enum Cmd {
         /// Directory receiving each member as suit-<name>.cbor.
         #[arg(long = "members-out", value_name = "DIR")]
         members_out: PathBuf,
-        /// Member to sever: install, text, payload-fetch, dependency-resolution,
-        /// candidate-verification. Repeatable; default: every one the envelope carries.
-        #[arg(long = "member", value_name = "NAME")]
+        // Help from the registry's severable members, not a list written here.
+        #[arg(long = "member", value_name = "NAME", help = suit_host::author::sever::member_help())]
         members: Vec<String>,
         /// Print the outcome as JSON (kebab-case; failures too).
         #[arg(long)]
@@ -1001,10 +1000,7 @@ fn sever_cmd(
         .iter()
         .map(|n| {
             sever::label_of(n).ok_or_else(|| {
-                AuthorError::Usage(format!(
-                    "--member {n}: expected one of {}",
-                    sever::SEVERABLE.map(|(_, n)| n).join(", ")
-                ))
+                AuthorError::Usage(format!("--member {n}: expected one of {}", sever::names()))
             })
         })
         .collect::<Result<Vec<u8>>>()?;
