@@ -313,6 +313,84 @@ fn chacha20_poly1305_installs_with_the_feature_and_is_refused_without_it() {
     }
 }
 
+/// `info` (a COSE_Encrypt, tag 96) with its array's items edited by `edit`.
+fn edit_info(info: &[u8], edit: impl FnOnce(&mut Vec<Value>)) -> Value {
+    let Value::Tag(96, inner) = ciborium::from_reader(info).unwrap() else {
+        panic!("a COSE_Encrypt")
+    };
+    let Value::Array(mut items) = *inner else {
+        panic!("an array")
+    };
+    edit(&mut items);
+    Value::Tag(96, Box::new(Value::Array(items)))
+}
+
+/// The draft's copy form with `info` refused by the decryptor as `why`, reported as `reason`,
+/// nothing installed.
+fn refused_info(info: &[u8], why: DecryptError, reason: suit_common::report::Reason) {
+    let plaintext = b"never installed".to_vec();
+    let (_, ct) = encrypted(&plaintext, ContentAlgorithm::A128Gcm);
+    let env = seal(&draft_form(&plaintext, info, &ct), &[("#ct", &ct)]);
+    let (r, dev) = run_policy(&env, false);
+    let err = r.unwrap_err();
+    assert!(
+        matches!(&err, Error::Command(c) if c.kind == CommandErrorKind::Decrypt(why)),
+        "{why:?}: {err:?}"
+    );
+    let failure = suit_common::report::Failure::from_error(&err, Some(&env));
+    assert_eq!(failure.reason, reason, "{why:?}");
+    assert!(!dev.committed() && dev.installed.is_empty(), "{why:?}");
+}
+
+/// Report draft §4.2: "suit-report-reason-cose-unsupported: an unsupported COSE structure or
+/// header was encountered". An encryption info's COSE this device does not process is reported
+/// so, as authentication reports its COSE: an unknown `crit` label, attached ciphertext
+/// (device policy: SUIT detaches it, and write/copy give an attached one no meaning), a
+/// COSE_Encrypt0 where SUIT_Encryption_Info is a COSE_Encrypt, nested recipients.
+#[test]
+fn encryption_info_cose_the_device_does_not_process_is_reported_cose_unsupported() {
+    use suit_common::encryption::{Location, Problem};
+    use suit_common::report::Reason;
+    let (info, ct) = encrypted(FW, ContentAlgorithm::A128Gcm);
+    // Protected {1: 1 (A128GCM), 2: [99]}: crit names a label the content layer lacks.
+    let crit = edit_info(&info, |i| {
+        i[0] = bytes(&cbor(&map(vec![
+            (1, int(1)),
+            (2, Value::Array(vec![int(99)])),
+        ])))
+    });
+    let attached = edit_info(&info, |i| i[2] = bytes(&ct));
+    let nested = edit_info(&info, |i| {
+        let Value::Array(recipients) = &mut i[3] else {
+            panic!("recipients")
+        };
+        let Value::Array(r) = &mut recipients[0] else {
+            panic!("a recipient")
+        };
+        let inner = r.clone();
+        r.push(Value::Array(vec![Value::Array(inner)]));
+    });
+    let Value::Tag(_, inner) = edit_info(&info, |i| {
+        i.pop();
+    }) else {
+        unreachable!()
+    };
+    let encrypt0 = Value::Tag(16, inner);
+    let unsupported = |at, label| DecryptError::Unsupported { at, label };
+    let malformed = |at, problem| DecryptError::Malformed { at, problem };
+    for (info, why) in [
+        (crit, unsupported(Location::Protected, Some(99))),
+        (
+            attached,
+            malformed(Location::Ciphertext, Problem::CiphertextPlacement),
+        ),
+        (encrypt0, malformed(Location::Structure, Problem::Tag)),
+        (nested, unsupported(Location::Recipient(0), None)),
+    ] {
+        refused_info(&cbor(&info), why, Reason::CoseUnsupported);
+    }
+}
+
 #[test]
 fn ctr_ciphertext_inside_the_signed_manifest_needs_no_digest() {
     // suit-parameter-content is covered by the manifest's signature (decision tree Q1).

@@ -148,6 +148,13 @@ fn command_reason(kind: &CommandErrorKind) -> Reason {
             DecryptError::UnsupportedContentAlgorithm(_)
             | DecryptError::UnsupportedRecipientAlgorithm(_),
         ) => Reason::AlgUnsupported,
+        // An encryption info's COSE structure or header this device does not process ("an
+        // unsupported COSE structure or header", report draft §4.2): as authentication reports
+        // a malformed block or an unknown `crit`. Not-well-formed CBOR never gets here: the
+        // manifest decoder refuses it first (cbor-parse).
+        CommandErrorKind::Decrypt(
+            DecryptError::Unsupported { .. } | DecryptError::Malformed { .. },
+        ) => Reason::CoseUnsupported,
         // A failed update-management condition (version, use-before, battery, authorization,
         // image-not-match) is a failed condition; a wait or metadata failure an operation.
         CommandErrorKind::UpdateManagement(e) if e.is_condition() => Reason::ConditionFailed,
