@@ -391,6 +391,30 @@ fn encryption_info_cose_the_device_does_not_process_is_reported_cose_unsupported
     }
 }
 
+/// A128CBC, A192CBC, A256CBC (RFC 9459: -65531..=-65529) and A192CTR (-65533) are not
+/// implemented: a copy decrypting with one is refused as `UnsupportedContentAlgorithm`,
+/// reported alg-unsupported, nothing installed.
+#[test]
+fn aes_cbc_and_a192ctr_are_refused_as_unsupported_content_algorithms() {
+    use suit_common::report::Reason;
+    let (info, _) = encrypted(FW, ContentAlgorithm::A128Gcm);
+    // Their `alg` goes unprotected (RFC 9459: not AEAD, no header to protect).
+    for alg in [-65531, -65530, -65529, -65533] {
+        let info = edit_info(&info, |i| {
+            i[0] = bytes(b"");
+            let Value::Map(unprotected) = &mut i[1] else {
+                panic!("unprotected")
+            };
+            unprotected.insert(0, (int(1), int(alg)));
+        });
+        refused_info(
+            &cbor(&info),
+            DecryptError::UnsupportedContentAlgorithm(alg),
+            Reason::AlgUnsupported,
+        );
+    }
+}
+
 #[test]
 fn ctr_ciphertext_inside_the_signed_manifest_needs_no_digest() {
     // suit-parameter-content is covered by the manifest's signature (decision tree Q1).
