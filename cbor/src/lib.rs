@@ -7,14 +7,22 @@
 //! depth, duplicate map keys, invalid UTF-8 and trailing bytes. No input makes it panic.
 //!
 //! [`Decoder::skip`] and [`check_well_formed`] also refuse `undefined`, the unassigned simple
-//! values and floating-point numbers: no SUIT, COSE or report structure this crate reads has
-//! them in its CDDL, and `undefined` passed for `nil` would let two parsers disagree.
+//! values and floating-point numbers: no SUIT or report structure this crate reads has them in
+//! its CDDL, and `undefined` passed for `nil` would let two parsers disagree. Where a CDDL
+//! says `any` (RFC 9052's `header_map` values, COSE_Key parameters), a float is data the
+//! reader skips: [`Decoder::skip_any`] and [`check_well_formed_any`] accept one there,
+//! of any width (as integers outside map keys, floats are not checked for preferred
+//! serialization), and never inside a map key. The typed readers still refuse a float
+//! wherever their structure's CDDL has a type. `undefined` and unassigned simple values stay
+//! refused in `any` too (device policy: one rule, so `undefined` never stands for `nil`).
+//!
 //! [`SeenKeys`] additionally enforces the canonical key order the manifest draft requires for
 //! every SUIT map (§"Encoding Considerations"): either of RFC 8949's, §4.2.1 bytewise or
 //! §4.2.3 length-first, one per map.
 //!
-//! [`check_well_formed`] applies the same rules to a whole opaque item (e.g. a COSE structure
-//! that is then handed to `coset`), so nothing reaches a more permissive parser unchecked.
+//! [`check_well_formed`] applies the same rules to a whole opaque item (suit-text, a CoSWID
+//! tag), [`check_well_formed_any`] to a whole COSE structure before its reader (or `coset`)
+//! sees it, so nothing reaches a more permissive parser unchecked.
 //!
 //! [`Encoder`] is the one writer: definite lengths, shortest-form headers, into a buffer that
 //! wipes every allocation it outgrows (messages and records can carry secrets).
@@ -505,12 +513,22 @@ impl<'a> Decoder<'a> {
     /// Skips one complete item (with everything nested in it) and returns its encoding.
     /// Applies the same rules as [`check_well_formed`].
     pub fn skip(&mut self) -> Result<&'a [u8], CborError> {
+        self.skip_with(Floats::Refused)
+    }
+
+    /// [`skip`](Self::skip) of an item its CDDL types `any` (a COSE header value or COSE_Key
+    /// parameter the reader does not process): a float is accepted, outside map keys.
+    pub fn skip_any(&mut self) -> Result<&'a [u8], CborError> {
+        self.skip_with(Floats::Allowed)
+    }
+
+    fn skip_with(&mut self, floats: Floats) -> Result<&'a [u8], CborError> {
         let start = self.pos;
-        self.skip_at_depth(0)?;
+        self.skip_at_depth(0, floats)?;
         Ok(self.input.get(start..self.pos).unwrap_or(&[]))
     }
 
-    fn skip_at_depth(&mut self, depth: usize) -> Result<(), CborError> {
+    fn skip_at_depth(&mut self, depth: usize, floats: Floats) -> Result<(), CborError> {
         if depth > MAX_DEPTH {
             return Err(self.err(CborErrorKind::TooDeep));
         }
@@ -518,14 +536,16 @@ impl<'a> Decoder<'a> {
         match self.item()? {
             Item::Array(n) => {
                 for _ in 0..n {
-                    self.skip_at_depth(depth + 1)?;
+                    self.skip_at_depth(depth + 1, floats)?;
                 }
             }
             Item::Map(n) => {
                 let mut keys: Vec<&'a [u8]> = Vec::new();
                 for _ in 0..n {
                     let key_start = self.pos;
-                    self.skip_at_depth(depth + 1)?;
+                    // Never a float in a key: one value has a half, single and double
+                    // encoding, which the byte comparison below would take for three keys.
+                    self.skip_at_depth(depth + 1, Floats::Refused)?;
                     let key = self.input.get(key_start..self.pos).unwrap_or(&[]);
                     if !preferred(key) {
                         return Err(CborError {
@@ -540,10 +560,11 @@ impl<'a> Decoder<'a> {
                         });
                     }
                     keys.push(key);
-                    self.skip_at_depth(depth + 1)?;
+                    self.skip_at_depth(depth + 1, floats)?;
                 }
             }
-            Item::Tag(_) => self.skip_at_depth(depth + 1)?,
+            Item::Tag(_) => self.skip_at_depth(depth + 1, floats)?,
+            Item::Float(_) if floats == Floats::Allowed => {}
             Item::Simple(_) | Item::Float(_) => {
                 return Err(CborError {
                     kind: CborErrorKind::UnexpectedSimple,
@@ -566,6 +587,13 @@ impl<'a> Decoder<'a> {
         })?;
         Ok(Decoder::new(inner))
     }
+}
+
+/// Whether a skipped item may hold floats: only where its CDDL says `any`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Floats {
+    Refused,
+    Allowed,
 }
 
 /// Whether every head of `key` (one whole well-formed item) is as short as its argument
@@ -625,9 +653,18 @@ pub fn check_well_formed(bytes: &[u8]) -> Result<(), CborError> {
 
 /// [`check_well_formed`] with at most `max_container` entries per array or map.
 pub fn check_well_formed_with(bytes: &[u8], max_container: usize) -> Result<(), CborError> {
+    check(bytes, max_container, Floats::Refused)
+}
+
+fn check(bytes: &[u8], max_container: usize, floats: Floats) -> Result<(), CborError> {
     let mut dec = Decoder::with_max_container(bytes, max_container);
-    dec.skip()?;
+    dec.skip_with(floats)?;
     dec.finish()
+}
+
+/// [`check_well_formed`] of a COSE structure (see [`check_well_formed_any_within`]).
+pub fn check_well_formed_any(bytes: &[u8]) -> Result<(), CborError> {
+    check(bytes, MAX_CONTAINER_LEN, Floats::Allowed)
 }
 
 /// [`check_well_formed`], and at most `max_items` data items in all (nested ones and tags
@@ -635,7 +672,18 @@ pub fn check_well_formed_with(bytes: &[u8], max_container: usize) -> Result<(), 
 /// before it is authenticated: what such a parser allocates then stays proportional to
 /// `max_items` and the input's length, not to the structure an attacker chose.
 pub fn check_well_formed_within(bytes: &[u8], max_items: usize) -> Result<(), CborError> {
-    check_well_formed(bytes)?;
+    within(bytes, max_items, Floats::Refused)
+}
+
+/// [`check_well_formed_within`] of a COSE structure, whose items its reader does not type are
+/// `any` in RFC 9052's CDDL (header values, COSE_Key parameters): floats are accepted outside
+/// map keys, as [`Decoder::skip_any`] does; the reader refuses one wherever it expects a type.
+pub fn check_well_formed_any_within(bytes: &[u8], max_items: usize) -> Result<(), CborError> {
+    within(bytes, max_items, Floats::Allowed)
+}
+
+fn within(bytes: &[u8], max_items: usize, floats: Floats) -> Result<(), CborError> {
+    check(bytes, MAX_CONTAINER_LEN, floats)?;
     let mut dec = Decoder::new(bytes);
     let mut left = max_items;
     count_items(&mut dec, &mut left)

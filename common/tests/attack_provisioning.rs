@@ -428,6 +428,23 @@ fn the_receipt_names_the_applied_message_and_state_and_tampering_fails() {
     assert!(verify_receipt(&r.receipt, &other.identity_public().sec1).is_err());
 }
 
+/// A receipt is a COSE_Sign1, whose header values are `any` (RFC 9052): a float under a
+/// private-use label in the unprotected bucket is skipped and the receipt verifies.
+#[test]
+fn a_float_in_a_private_header_of_a_receipt_is_skipped() {
+    use coset::TaggedCborSerializable;
+    let (mut s, k) = fresh();
+    let r = apply(&mut s, &k, 1, vec![identity_op()]);
+    let receipt = verify_receipt(&r.receipt, &k.identity_sec1).unwrap();
+    let mut sign1 = coset::CoseSign1::from_tagged_slice(&r.receipt).unwrap();
+    sign1
+        .unprotected
+        .rest
+        .push((coset::Label::Int(-65_537), Value::Float(1.5)));
+    let floated = sign1.to_tagged_vec().unwrap();
+    assert_eq!(verify_receipt(&floated, &k.identity_sec1), Ok(receipt));
+}
+
 // ---------------------------------------------------------------------------------------
 // KEKs.
 

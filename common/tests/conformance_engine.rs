@@ -879,6 +879,189 @@ fn undefined_and_floats_are_refused_where_the_cddl_has_none() {
     suit_common::cbor::check_well_formed(&d).unwrap();
 }
 
+/// A private-use header label (RFC 9052 §3: `* label => values`, `values = any`).
+const PRIVATE_LABEL: i64 = -65_537;
+
+/// `block` (a tagged COSE structure of type `T`) with `edit` applied and re-encoded by coset.
+fn with_coset<T: coset::TaggedCborSerializable>(
+    block: &[u8],
+    edit: impl FnOnce(&mut T),
+) -> Vec<u8> {
+    let mut t = T::from_tagged_slice(block).unwrap();
+    edit(&mut t);
+    t.to_tagged_vec().unwrap()
+}
+
+/// `h` with a float under the private-use label: `any` to RFC 9052, data to skip here.
+fn float_header(h: &mut coset::Header) {
+    h.rest
+        .push((coset::Label::Int(PRIVATE_LABEL), Value::Float(1.5)));
+}
+
+/// RFC 9052 `header_map` values are `any`: a float under a label this engine does not read
+/// is skipped, in a COSE_Sign1's unprotected header and in its protected one. Where a header's
+/// CDDL has a type (`alg`, `kid`) a float is still refused.
+#[test]
+fn a_float_in_a_private_header_of_a_cose_sign1_is_skipped() {
+    use coset::{
+        iana::EnumI64, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable,
+    };
+    use p256::ecdsa::signature::Signer as _;
+    const SCALAR: [u8; 32] = [0x11; 32];
+    let raw = p256::ecdsa::SigningKey::from_slice(&SCALAR).unwrap();
+    let key = SigningKey::p256(&SCALAR).unwrap();
+    let anchors = vec![anchor(
+        1,
+        key.verification_key(),
+        suit_common::suit::policy::Role::Author,
+    )];
+    let m = manifest(&[&[FW]], vec![int(20), map(vec![(14, int(1))])]);
+    let digest = manifest_digest(&m);
+    let esp256 = coset::iana::Algorithm::from_i64(Algorithm::Esp256.cose_id()).unwrap();
+    let sign1 = |protected: HeaderBuilder, unprotected: HeaderBuilder| {
+        CoseSign1Builder::new()
+            .protected(protected.algorithm(esp256).build())
+            .unprotected(unprotected.build())
+            .create_detached_signature(&digest, &[], |tbs| {
+                let sig: p256::ecdsa::Signature = raw.sign(tbs);
+                sig.to_bytes().to_vec()
+            })
+            .build()
+            .to_tagged_vec()
+            .unwrap()
+    };
+    let float = |h: HeaderBuilder| h.value(PRIVATE_LABEL, Value::Float(1.5));
+    let blocks = [
+        sign1(HeaderBuilder::new(), HeaderBuilder::new()),
+        sign1(HeaderBuilder::new(), float(HeaderBuilder::new())),
+        sign1(float(HeaderBuilder::new()), HeaderBuilder::new()),
+    ];
+    for block in &blocks {
+        assert_eq!(
+            suit_common::cose::AuthBlock::parse(block).map(|_| ()),
+            Ok(())
+        );
+        let env = envelope_with_blocks(&m, vec![block.clone()]);
+        let signers = Envelope::decode(&env)
+            .unwrap()
+            .authenticate(&anchors)
+            .unwrap()
+            .signers;
+        assert_eq!(signers, vec![1]);
+    }
+    // `kid` (bstr) and `alg` (int / tstr) as floats: malformed.
+    for label in [4, 1] {
+        let block = with_coset(&blocks[0], |s: &mut CoseSign1| {
+            s.unprotected
+                .rest
+                .push((coset::Label::Int(label), Value::Float(1.5)));
+        });
+        assert_eq!(
+            suit_common::cose::AuthBlock::parse(&block).map(|_| ()),
+            Err(CoseError::Malformed),
+            "label {label}"
+        );
+    }
+}
+
+/// A COSE_Sign whose second signature carries a float in a private-use header: the block is
+/// read, and each signature judged on its own (manifest-37 §8.3). Unprotected, the signature
+/// still verifies (both signers); protected (and so no longer matching its signature), it
+/// fails alone and the other signature authenticates.
+#[test]
+fn a_float_in_one_signatures_header_does_not_void_a_cose_sign() {
+    use coset::CoseSign;
+    let m = manifest(&[&[FW]], vec![int(20), map(vec![(14, int(1))])]);
+    let (a, o) = (author_key(), p256_private_from_pem(ANCHOR_PRIV));
+    let signers = [(&a, &b"author"[..]), (&o, &b"operator"[..])].map(|(key, kid)| {
+        suit_common::suit::author::Signer {
+            key,
+            alg: Algorithm::Esp256,
+            kid,
+        }
+    });
+    let blocks = suit_common::suit::author::authentication_blocks(
+        suit_common::suit::author::AuthForm::CoseSign,
+        &signers,
+        &manifest_digest(&m),
+    )
+    .unwrap();
+    let mut policy = spec_policy();
+    policy.anchors.push(anchor(
+        2,
+        o.verification_key(),
+        suit_common::suit::policy::Role::Operator,
+    ));
+    let signers_of = |block: Vec<u8>| {
+        Envelope::decode(&envelope_with_blocks(&m, vec![block]))
+            .unwrap()
+            .authenticate(&policy.anchors)
+            .map(|a| a.signers)
+    };
+    let unprotected = with_coset(&blocks[0], |s: &mut CoseSign| {
+        float_header(&mut s.signatures[1].unprotected)
+    });
+    assert_eq!(signers_of(unprotected), Ok(vec![1, 2]));
+    let protected = with_coset(&blocks[0], |s: &mut CoseSign| {
+        float_header(&mut s.signatures[1].protected.header);
+        s.signatures[1].protected.original_data = None;
+    });
+    assert_eq!(signers_of(protected), Ok(vec![1]));
+}
+
+/// An envelope of `manifest` whose authentication wrapper holds exactly `blocks`.
+fn envelope_with_blocks(manifest: &[u8], blocks: Vec<Vec<u8>>) -> Vec<u8> {
+    let mut items = vec![bytes(&manifest_digest(manifest))];
+    items.extend(blocks.iter().map(|b| bytes(b)));
+    let auth = cbor(&Value::Array(items));
+    let envelope = Value::Map(vec![(int(2), bytes(&auth)), (int(3), bytes(manifest))]);
+    cbor(&Value::Tag(107, Box::new(envelope)))
+}
+
+/// An encryption info's header values are `any` too: a float under a private-use label, in
+/// the content layer's unprotected header and in the recipient's, is skipped and the payload
+/// installs; an IV (bstr) given as a float is still refused.
+#[test]
+fn a_float_in_a_private_header_of_an_encryption_info_is_skipped() {
+    let plaintext = b"firmware with a float in its encryption info".to_vec();
+    let fw = cid(&[FW]);
+    let (info, ct) = encrypted(&plaintext, ContentAlgorithm::A128Gcm);
+    let private = || (int(PRIVATE_LABEL), Value::Float(1.5));
+    let floated = edit_info(&info, |i| {
+        let Value::Map(unprotected) = &mut i[1] else {
+            panic!("unprotected")
+        };
+        unprotected.push(private());
+        let Value::Array(recipients) = &mut i[3] else {
+            panic!("recipients")
+        };
+        let Value::Array(r) = &mut recipients[0] else {
+            panic!("a recipient")
+        };
+        let Value::Map(unprotected) = &mut r[1] else {
+            panic!("recipient unprotected")
+        };
+        unprotected.push(private());
+    });
+    let env = seal(
+        &draft_form(&plaintext, &cbor(&floated), &ct),
+        &[("#ct", &ct)],
+    );
+    let (r, dev) = run_policy(&env, false);
+    assert_eq!(r.unwrap().committed, vec![fw.clone()]);
+    assert_eq!(dev.installed.get(&fw), Some(&plaintext));
+
+    let float_iv = edit_info(&info, |i| i[1] = map(vec![(5, Value::Float(1.5))]));
+    refused_info(
+        &cbor(&float_iv),
+        DecryptError::Malformed {
+            at: suit_common::encryption::Location::Unprotected,
+            problem: suit_common::encryption::Problem::HeaderType(5),
+        },
+        suit_common::report::Reason::CoseUnsupported,
+    );
+}
+
 /// manifest-37: `SUIT_Component_Identifier = [* bstr]` sets no bound; this device's are device
 /// policy, as CONFORMANCE.md (engine limits) gives them: 16 segments of at most 255 bytes,
 /// 512 bytes in all. A component named by a long path installs and is listed under its name;

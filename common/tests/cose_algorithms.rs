@@ -269,6 +269,43 @@ fn p256_cose_key(sk: &SigningKey) -> Vec<u8> {
     .unwrap()
 }
 
+/// RFC 9052 §7: `COSE_Key = { ... * label => values }`, `values = any`: a float under a
+/// parameter this engine does not read (private-use or text label) is skipped and the key
+/// imports; as a parameter it reads (`crv`, `x`) a float is refused.
+#[test]
+fn a_float_in_a_cose_key_parameter_it_does_not_read_is_skipped() {
+    let p256 = SigningKey::p256(&[0x42; 32]).unwrap();
+    let with = |label: ciborium::Value| {
+        let mut key = coset::CoseKey::from_slice(&p256_cose_key(&p256)).unwrap();
+        let label = match label {
+            ciborium::Value::Text(t) => coset::Label::Text(t),
+            l => coset::Label::Int(l.as_integer().unwrap().try_into().unwrap()),
+        };
+        key.params.retain(|(l, _)| *l != label);
+        key.params.push((label, ciborium::Value::Float(1.5)));
+        key.to_vec().unwrap()
+    };
+    for label in [
+        ciborium::Value::from(-65_537),
+        ciborium::Value::from("note"),
+    ] {
+        let (key, _) = VerificationKey::from_cose_key(&with(label.clone())).unwrap();
+        let block = create_auth_block(&p256, Algorithm::Esp256, b"", PAYLOAD).unwrap();
+        assert_eq!(
+            verify_auth_block(&block, PAYLOAD, &key),
+            Ok(Algorithm::Esp256),
+            "{label:?}"
+        );
+    }
+    for label in [-1, -2] {
+        assert_eq!(
+            VerificationKey::from_cose_key(&with(label.into())).map(|_| ()),
+            Err(CoseError::Malformed),
+            "{label}"
+        );
+    }
+}
+
 /// RFC 9052 §7.1: a COSE_Key's `alg` restricts the key; the algorithm it is used for must
 /// match, not merely fit the key type (ES256 and ESP256 both fit a P-256 key, EdDSA and
 /// Ed25519 an Ed25519 key).

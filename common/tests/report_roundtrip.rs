@@ -569,6 +569,21 @@ fn every_engine_error_kind_maps_to_a_reason() {
     assert_eq!(f.record.component_index, 2);
 }
 
+/// A signed report is a COSE_Sign1, whose header values are `any` (RFC 9052): a float under a
+/// private-use label in the unprotected bucket is skipped and the report verifies.
+#[test]
+fn a_float_in_a_private_header_of_a_signed_report_is_skipped() {
+    use coset::TaggedCborSerializable;
+    let key = device_key(1);
+    let r = sample_report();
+    let mut s = coset::CoseSign1::from_tagged_slice(&r.sign(&key).unwrap()).unwrap();
+    s.unprotected
+        .rest
+        .push((coset::Label::Int(-65_537), ciborium::Value::Float(1.5)));
+    let signed = s.to_tagged_vec().unwrap();
+    assert_eq!(verify_report(&signed, &public(&key)).unwrap(), r);
+}
+
 /// draft-ietf-suit-report §4.2: "suit-report-reason-alg-unsupported: an unsupported COSE
 /// algorithm was encountered": a signature algorithm this engine lacks or this build leaves
 /// out, a COSE_Mac recipient's, an encryption info's content or recipient algorithm. A key

@@ -188,7 +188,8 @@ impl VerificationKey {
     /// Returns the key, restricted to the COSE_Key's `alg` if it has one, and its `kid`
     /// (empty if absent).
     pub fn from_cose_key(bytes: &[u8]) -> Result<(Self, Vec<u8>), CoseError> {
-        crate::cbor::check_well_formed(bytes).map_err(|_| CoseError::Malformed)?;
+        // RFC 9052 §7: `* label => values`, `any` for the parameters this code does not read.
+        crate::cbor::check_well_formed_any(bytes).map_err(|_| CoseError::Malformed)?;
         let key = CoseKey::read(bytes)?;
         let int_param = |i: usize| match key.params.get(i).copied().flatten() {
             Some(Item::Uint(u)) => i64::try_from(u).ok(),
@@ -371,7 +372,7 @@ impl<'a> CoseKey<'a> {
                 Item::Uint(u) => i64::try_from(u).unwrap_or(i64::MAX),
                 Item::Nint(u) => i64::try_from(u).map_or(i64::MIN, |u| -1 - u),
                 Item::Text(_) => {
-                    d.skip().map_err(bad)?;
+                    d.skip_any().map_err(bad)?;
                     continue;
                 }
                 _ => return Err(CoseError::Malformed),
@@ -425,7 +426,7 @@ impl<'a> CoseKey<'a> {
                     }
                 }
                 _ => {
-                    d.skip().map_err(bad)?;
+                    d.skip_any().map_err(bad)?;
                 }
             }
         }

@@ -48,7 +48,7 @@ impl<'a> AuthBlock<'a> {
     /// Runs before authentication: the block and its protected header are first checked to
     /// hold at most [`MAX_AUTH_BLOCK_ITEMS`] items each.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, CoseError> {
-        cbor::check_well_formed_within(bytes, MAX_AUTH_BLOCK_ITEMS)
+        cbor::check_well_formed_any_within(bytes, MAX_AUTH_BLOCK_ITEMS)
             .map_err(|_| CoseError::Malformed)?;
         let (tag, context) = match wire::leading_tag(bytes) {
             Some(TAG_SIGN1) => (TAG_SIGN1, Context::Signature1),
@@ -100,7 +100,7 @@ impl<'a> AuthBlock<'a> {
         if tag != TAG_SIGN && tag != TAG_MAC {
             return Self::parse(bytes).map(|b| alloc::vec![Ok(b)]);
         }
-        cbor::check_well_formed_within(bytes, MAX_AUTH_BLOCK_ITEMS)
+        cbor::check_well_formed_any_within(bytes, MAX_AUTH_BLOCK_ITEMS)
             .map_err(|_| CoseError::Malformed)?;
         if tag == TAG_SIGN {
             let s = wire::sign(bytes, MAX_COSE_SIGNERS)?;

@@ -4,9 +4,11 @@
 //! Reading borrows from the input and builds no tree: each layer is the protected header's
 //! bytes exactly as received (they are what is signed), the parameters this engine reads from
 //! both buckets, and the labels seen (for the "not in both buckets" rule). The caller first
-//! runs `check_well_formed_within` over the whole structure, so duplicate map keys,
+//! runs `check_well_formed_any_within` over the whole structure, so duplicate map keys,
 //! indefinite lengths, depth and item counts are already refused; the protected header's
-//! bytes are checked the same way here before they are parsed.
+//! bytes are checked the same way here before they are parsed. Header values this engine
+//! does not read are `any` (RFC 9052 `header_map`), so they are skipped with `skip_any`: a
+//! float there is data, while every parameter read here is typed and refuses one.
 //!
 //! `coset` stays the independent cross-check in `common/tests/cose_codec_coset.rs`.
 
@@ -91,7 +93,7 @@ impl<'a> Header<'a> {
             }
             h.labels.push(label);
             let Label::Int(l) = label else {
-                d.skip().map_err(malformed)?;
+                d.skip_any().map_err(malformed)?;
                 continue;
             };
             match i64::try_from(l).unwrap_or(i64::MIN) {
@@ -128,7 +130,7 @@ impl<'a> Header<'a> {
                     d.bytes().map_err(malformed)?;
                 }
                 _ => {
-                    d.skip().map_err(malformed)?;
+                    d.skip_any().map_err(malformed)?;
                 }
             }
         }
@@ -140,7 +142,7 @@ impl<'a> Header<'a> {
         if bytes.is_empty() {
             return Ok(Header::default());
         }
-        cbor::check_well_formed_within(bytes, MAX_HEADER_ITEMS).map_err(malformed)?;
+        cbor::check_well_formed_any_within(bytes, MAX_HEADER_ITEMS).map_err(malformed)?;
         let mut d = Decoder::new(bytes);
         let h = Header::read(&mut d)?;
         d.finish().map_err(malformed)?;
@@ -330,8 +332,8 @@ pub(crate) fn sign(bytes: &[u8], max: usize) -> Result<Sign<'_>, CoseError> {
         // Read from a copy; the block's own cursor steps over both buckets whatever the
         // headers hold (the block was checked well-formed and bounded before).
         let headers = Headers::read(&mut d.clone());
-        d.skip().map_err(malformed)?;
-        d.skip().map_err(malformed)?;
+        d.skip_any().map_err(malformed)?;
+        d.skip_any().map_err(malformed)?;
         let signature = d.bytes().map_err(malformed)?;
         signatures.push(Signature { headers, signature });
     }
@@ -367,7 +369,7 @@ pub(crate) fn mac(bytes: &[u8], max: usize) -> Result<Mac<'_>, CoseError> {
         let nested = len == 4;
         if nested {
             // `[+ COSE_recipient]`: refused by the caller, skipped here.
-            d.skip().map_err(malformed)?;
+            d.skip_any().map_err(malformed)?;
         }
         recipients.push(Recipient {
             headers,

@@ -38,7 +38,8 @@ fn decode(bytes: &[u8], limit: usize, at: Location) -> Result<Decoder<'_>, Decry
         return Err(malformed(at, Problem::Cbor));
     }
     // The strict reader: no `undefined` for `nil`, indefinite lengths or duplicate map keys.
-    crate::cbor::check_well_formed(bytes).map_err(|e| {
+    // COSE: header values and COSE_Key parameters are `any`, floats included.
+    crate::cbor::check_well_formed_any(bytes).map_err(|e| {
         malformed(
             at,
             if e.kind == crate::cbor::CborErrorKind::TrailingBytes {
@@ -155,11 +156,11 @@ impl HeaderMap {
             }
             map.labels.push(label);
             let Some(l) = int(k).and_then(|l| i64::try_from(l).ok()) else {
-                d.skip().map_err(cbor_err(at))?;
+                d.skip_any().map_err(cbor_err(at))?;
                 continue;
             };
             let v = d.peek().map_err(cbor_err(at))?;
-            let raw = d.skip().map_err(cbor_err(at))?;
+            let raw = d.skip_any().map_err(cbor_err(at))?;
             let bytes = |v: Item<'_>| match v {
                 Item::Bytes(b) => Ok(b.to_vec()),
                 _ => Err(malformed(at, Problem::HeaderType(l))),
@@ -403,7 +404,7 @@ impl CoseEncrypt {
             // device's, so its problem is kept for the key search and `d` moves past it.
             let inner = d.clone();
             for _ in 0..len {
-                d.skip().map_err(cbor_err(at))?;
+                d.skip_any().map_err(cbor_err(at))?;
             }
             recipients.push(Recipient::decode(inner, i, len));
         }
@@ -456,7 +457,7 @@ pub(crate) fn ec2_p256_coordinates(
     for _ in 0..n {
         let k = d.item().map_err(cbor_err(at))?;
         let v = d.peek().map_err(cbor_err(at))?;
-        d.skip().map_err(cbor_err(at))?;
+        d.skip_any().map_err(cbor_err(at))?;
         let Some(l) = int(k).and_then(|l| i64::try_from(l).ok()) else {
             continue;
         };

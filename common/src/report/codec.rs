@@ -309,7 +309,8 @@ pub fn verify_report(bytes: &[u8], key: &VerificationKey) -> Result<DecodedRepor
     if bytes.len() > MAX_SIGNED_REPORT_LEN {
         return Err(ReportError::TooLarge("signed report"));
     }
-    cbor::check_well_formed(bytes).map_err(|_| ReportError::Cose(CoseError::Malformed))?;
+    // The COSE_Sign1 (header values `any`); the report in its payload is read strictly.
+    cbor::check_well_formed_any(bytes).map_err(|_| ReportError::Cose(CoseError::Malformed))?;
     let sign1 = match Decoder::new(bytes).item() {
         Ok(Item::Tag(wire::TAG_SIGN1)) | Ok(Item::Array(4)) => {
             wire::single(bytes, wire::TAG_SIGN1, false)

@@ -1329,7 +1329,7 @@ pub fn verify_receipt(bytes: &[u8], identity_sec1: &[u8]) -> Result<Receipt, Rec
     if bytes.len() > MAX_RECEIPT {
         return Err(ReceiptError::TooLarge);
     }
-    crate::cbor::check_well_formed_within(bytes, crate::cose::MAX_AUTH_BLOCK_ITEMS)
+    crate::cbor::check_well_formed_any_within(bytes, crate::cose::MAX_AUTH_BLOCK_ITEMS)
         .map_err(|_| ReceiptError::Malformed("not CBOR"))?;
     let sign1 = wire::single(bytes, wire::TAG_SIGN1, false)
         .map_err(|_| ReceiptError::Malformed("not a COSE_Sign1"))?;

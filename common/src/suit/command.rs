@@ -288,7 +288,8 @@ impl Parameters {
                 Some(P::Content) => p.content = Some(dec.bytes().at(AT)?.into()),
                 Some(P::EncryptionInfo) => {
                     let inner = dec.bytes().at(AT)?;
-                    crate::cbor::check_well_formed(inner).at(Words::SuitEncryptionInfo)?;
+                    // A COSE_Encrypt: its header values are `any`, floats included.
+                    crate::cbor::check_well_formed_any(inner).at(Words::SuitEncryptionInfo)?;
                     p.encryption_info = Some(inner.into());
                 }
                 Some(P::Uri) => {
