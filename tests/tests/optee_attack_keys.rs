@@ -13,6 +13,10 @@
 //! A/B copy of it into a second component is withheld too, while a copy whose manifest names
 //! the digest is listed with it (the control). The signed device state (-70005) lists the vault
 //! all the same, with a nil digest and its size (review s27: it left it out, unlike status).
+//! Guesses by a co-owner (review s29 F1): tenant D (anchor 4) shares B's scope `['app-b']`;
+//! B installs a PIN there with its digest withheld; D's image-match of the right PIN and of a
+//! wrong one are refused alike ("not every anchor that owns the content allows it") and
+//! change nothing; the same probe signed by B and D installs (the control).
 //!
 //! A co-signer's ree-plaintext (review s16 R4, s16-q2): tenant C (anchor 3, no
 //! ree-plaintext, scope ['app-c']) installs a secret through `suit-author create`; a copy of
@@ -43,6 +47,8 @@ const SECRET: &[u8] = b"tenant A only: api-token=7c1e5a90d2b34f68";
 const VAULT: &[u8] = b"tenant A's vault key: 0c6f1d2e9b8a7354";
 /// Tenant C's (anchor 3, no ree-plaintext) secret in its secure component `['app-c']`.
 const C_SECRET: &[u8] = b"tenant C only: db-password=5d0a7e61c4f2";
+/// Tenant B's low-entropy secret in `['app-b', 'pin']`, its digest withheld.
+const PIN: &[u8] = b"PIN=4711";
 
 fn signer(path: &Path) -> SigningKey {
     let text = std::fs::read_to_string(path).unwrap();
@@ -104,15 +110,35 @@ fn identity() -> Value {
     identity_shared(vendor.as_bytes(), class.as_bytes())
 }
 
-/// `['app-a', 'vault']` decrypted with `info` from `uri` (through `['app-a', 'vault',
-/// 'encrypted']`), no manifest naming its digest: the AES-GCM tag alone authenticates it.
-fn vault_manifest(uri: &str, info: &[u8]) -> Vec<u8> {
+/// `[tenant, name]` decrypted with `info` from `uri` (through `[tenant, name, 'encrypted']`),
+/// no manifest naming its digest: the AES-GCM tag alone authenticates it.
+fn withheld_manifest(tenant: &[u8], name: &[u8], uri: &str, info: &[u8]) -> Vec<u8> {
     let components = vec![
-        Value::Array(vec![bytes(b"app-a"), bytes(b"vault")]),
-        Value::Array(vec![bytes(b"app-a"), bytes(b"vault"), bytes(b"encrypted")]),
+        Value::Array(vec![bytes(tenant), bytes(name)]),
+        Value::Array(vec![bytes(tenant), bytes(name), bytes(b"encrypted")]),
     ];
     let install = Value::Array(fetch_and_decrypt(uri, info, 15));
     suit_manifest(1, components, &identity(), &install)
+}
+
+/// Image-match of the installed `['app-b', 'pin']` against `guess`'s digest and size: a
+/// guess the manifest's signers test, one per install.
+fn pin_probe(guess: &[u8]) -> Vec<u8> {
+    let int = |i: i64| Value::Integer(i.into());
+    let digest = cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(guess))]));
+    let install = Value::Array(vec![
+        int(12),
+        int(0),
+        int(20),
+        Value::Map(vec![
+            (int(3), bytes(&digest)),
+            (int(14), int(guess.len() as i64)),
+        ]),
+        int(3),
+        int(15),
+    ]);
+    let pin = Value::Array(vec![bytes(b"app-b"), bytes(b"pin")]);
+    suit_manifest(2, vec![pin], &identity(), &install)
 }
 
 /// An A/B copy of the installed `['app-a', 'vault']` into `['app-a', 'backup']`; with
@@ -243,12 +269,14 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
     author(d, &["keygen", "--type", "p256", "--out", "tenant-a"]);
     author(d, &["keygen", "--type", "p256", "--out", "tenant-b"]);
     author(d, &["keygen", "--type", "p256", "--out", "tenant-c"]);
+    author(d, &["keygen", "--type", "p256", "--out", "tenant-d"]);
     sign_provisioning(
         d,
         r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
         {"add-anchor": {"id": 1, "key": "tenant-a.pub.pem", "role": "author", "components": [["app-a"], ["ree"]], "ree-plaintext": true}},
         {"add-anchor": {"id": 2, "key": "tenant-b.pub.pem", "role": "author", "components": [["app-b"], ["ree"]], "ree-plaintext": true}},
         {"add-anchor": {"id": 3, "key": "tenant-c.pub.pem", "role": "author", "components": [["app-c"]]}},
+        {"add-anchor": {"id": 4, "key": "tenant-d.pub.pem", "role": "author", "components": [["app-b"]]}},
         {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
     );
     // Boot 2: provision; export both anchors' keys; statements verified on the host.
@@ -359,7 +387,7 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
             "p/vault.ct",
         ],
     );
-    let m = vault_manifest("https://a.example/vault.ct", &info("vault"));
+    let m = withheld_manifest(b"app-a", b"vault", "https://a.example/vault.ct", &info("vault"));
     sign(d, &m, "tenant-a.priv.pem", "vault.suit");
     sign(
         d,
@@ -412,7 +440,44 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
         "c-backup.suit",
     );
 
+    // Review s29 F1: B's PIN with its digest withheld; D (anchor 4) shares B's scope and
+    // tests guesses of it by image-match. Control: B and D together may compare it.
+    std::fs::write(d.join("pin.bin"), PIN).unwrap();
+    author(
+        d,
+        &[
+            "encrypt",
+            "--payload",
+            "pin.bin",
+            "--recipient",
+            "anchor-2.hpke.pub.pem",
+            "--mode",
+            "hpke",
+            "--content-alg",
+            "A128GCM",
+            "--info-out",
+            "pin.info",
+            "--ciphertext-out",
+            "p/pin.ct",
+        ],
+    );
+    let m = withheld_manifest(b"app-b", b"pin", "https://b.example/pin.ct", &info("pin"));
+    sign(d, &m, "tenant-b.priv.pem", "pin.suit");
+    sign(d, &pin_probe(PIN), "tenant-d.priv.pem", "probe-right.suit");
+    sign(d, &pin_probe(b"PIN=4712"), "tenant-d.priv.pem", "probe-wrong.suit");
+    sign_all(
+        d,
+        &pin_probe(PIN),
+        &["tenant-b.priv.pem", "tenant-d.priv.pem"],
+        "probe-owners.suit",
+    );
+
     let puts: Vec<String> = [
+        "pin.suit",
+        "probe-right.suit",
+        "probe-wrong.suit",
+        "probe-owners.suit",
+        "p/pin.ct",
         "c.suit",
         "c/c.bin",
         "c-out.suit",
@@ -466,6 +531,13 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
             // 23..: the signed device state lists the vault (review s27).
             "suit-agent device-key --which report",
             "mkdir -p /data/reports && suit-agent report --nonce 5e --out /data/reports/state.cbor",
+            // 25..: review s29 F1.
+            "suit-agent install /up/pin.suit --payload-dir /up/p",
+            "suit-agent status",
+            "! suit-agent install /up/probe-right.suit 2>&1",
+            "! suit-agent install /up/probe-wrong.suit 2>&1",
+            "suit-agent status",
+            "suit-agent install /up/probe-owners.suit",
         ],
     );
     run.assert_ok();
@@ -560,4 +632,17 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
     let backup = listed([b"app-a", b"backup"]);
     assert_eq!(backup["digest"], sha, "{backup}");
     assert_eq!(backup["size"], VAULT.len(), "{backup}");
+
+    // Review s29 F1: the co-owner's right and wrong guesses get the same refusal, decided
+    // before the content is read, and change nothing; the owners together may compare.
+    run.says(26, "['app-b', 'pin']: sequence number 1, 8 bytes, sha-256 \n");
+    let (right, wrong) = (&run.command(27).output, &run.command(28).output);
+    assert_eq!(
+        right.replace("probe-right", "probe"),
+        wrong.replace("probe-wrong", "probe"),
+        "the outcome tells the PIN from a guess"
+    );
+    run.says(27, "not every anchor that owns the content allows it");
+    assert_eq!(run.command(26).output, run.command(29).output);
+    assert!(!run.command(29).output.contains(&hex::encode(Sha256::digest(PIN))));
 }
