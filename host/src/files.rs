@@ -157,6 +157,136 @@ pub fn payload_file_name(uri: &str) -> Option<&str> {
     Some(last)
 }
 
+/// The file `path` names, as a path that is the same for every spelling of one file, also
+/// before it or its directories exist (so two outputs, or an output and an input, that would
+/// be one file are caught before anything is written): made absolute and resolved component
+/// by component as the kernel will once the missing directories are made (`create_dir_all`).
+/// An existing prefix is canonicalised (links followed: `..` after a linked directory leaves
+/// its target, not the link); `.` is dropped; below the first missing component, which will
+/// be a new directory (never a link), `..` removes the component before it. A component that
+/// cannot be looked at counts as missing, so there is always an answer.
+pub fn path_identity(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut at = std::fs::canonicalize(".").unwrap_or_else(|_| PathBuf::from("."));
+    // How many trailing components of `at` do not exist (each to be a new directory).
+    let mut missing = 0usize;
+    for c in path.components() {
+        match c {
+            Component::Prefix(_) | Component::RootDir => {
+                at = PathBuf::from(c.as_os_str());
+                missing = 0;
+            }
+            Component::CurDir => {}
+            Component::ParentDir => {
+                at.pop();
+                missing = missing.saturating_sub(1);
+            }
+            Component::Normal(name) => {
+                at.push(name);
+                if missing == 0 {
+                    match std::fs::canonicalize(&at) {
+                        Ok(real) => at = real,
+                        Err(_) => missing = 1,
+                    }
+                } else {
+                    missing += 1;
+                }
+            }
+        }
+    }
+    at
+}
+
+/// Whether `a` and `b` are one file: the same [`path_identity`], or (both existing) the same
+/// device and inode (hard links, bind mounts).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    fn inode(p: &Path) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+    }
+    path_identity(a) == path_identity(b) || inode(a).is_some_and(|i| inode(b) == Some(i))
+}
+
+/// Whether two outputs write one file. An output replaces a symbolic link at its name
+/// instead of writing through it, so the name counts, not where a link there leads: the
+/// [`path_identity`] of the directory and the name, or (both existing) the same device and
+/// inode, not following a final link (hard links).
+fn same_output(a: &Path, b: &Path) -> bool {
+    fn named(p: &Path) -> PathBuf {
+        match (p.parent(), p.file_name()) {
+            (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => path_identity(dir).join(name),
+            (Some(_), Some(name)) => path_identity(Path::new(".")).join(name),
+            _ => path_identity(p),
+        }
+    }
+    fn inode(p: &Path) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::symlink_metadata(p)
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    }
+    named(a) == named(b) || inode(a).is_some_and(|i| inode(b) == Some(i))
+}
+
+/// Why [`check_outputs`] refuses a command's outputs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutputClash {
+    /// An output is one of the command's inputs.
+    #[error(
+        "refusing to write {what} to {}: that file is an input ({}); nothing was written \
+         (choose another output directory or name)",
+        .output.display(),
+        .input.display()
+    )]
+    Input {
+        /// The output, as given.
+        output: PathBuf,
+        /// What it is.
+        what: String,
+        /// The input it is, as given.
+        input: PathBuf,
+    },
+    /// Two outputs are one file.
+    #[error("refusing to write {what} and {other} to the same file {}; nothing was written", .path.display())]
+    Outputs {
+        /// The earlier output's path, as given.
+        path: PathBuf,
+        /// What the later output is.
+        what: String,
+        /// What the earlier one is.
+        other: String,
+    },
+}
+
+/// Refuses a command's `outputs` (each with what it is, in words) if one would be written
+/// over one of its `inputs` ([`same_file`], a link followed) or over another output
+/// ([`same_output`]): no tool destroys a file it reads (a plaintext payload where its
+/// ciphertext would go), and no output silently replaces another. Checked before anything is
+/// made or written; both tools' one rule.
+pub fn check_outputs(
+    outputs: &[(PathBuf, String)],
+    inputs: &[PathBuf],
+) -> std::result::Result<(), OutputClash> {
+    for (i, (out, what)) in outputs.iter().enumerate() {
+        if let Some(input) = inputs.iter().find(|input| same_file(out, input)) {
+            return Err(OutputClash::Input {
+                output: out.clone(),
+                what: what.clone(),
+                input: input.clone(),
+            });
+        }
+        if let Some((other, other_what)) = outputs[..i].iter().find(|(o, _)| same_output(out, o)) {
+            return Err(OutputClash::Outputs {
+                path: other.clone(),
+                what: what.clone(),
+                other: other_what.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Opens the directory `name` relative to `at` (`rustix::fs::CWD` for a path as given);
 /// without `follow`, a symbolic link there is refused (`ELOOP`), as is anything not a
 /// directory (`ENOTDIR`).
@@ -420,6 +550,9 @@ pub fn write_opened(outputs: Vec<(OpenedOutput, &[u8])>) -> std::result::Result<
             }
         }
     };
+    if let Err((path, e)) = distinct_files(&outputs) {
+        return Err(fail(path, e, Vec::new()));
+    }
     let mut targets = Vec::with_capacity(outputs.len());
     let mut paths = Vec::with_capacity(outputs.len());
     let mut data = Vec::with_capacity(outputs.len());
@@ -495,6 +628,37 @@ pub fn write_opened(outputs: Vec<(OpenedOutput, &[u8])>) -> std::result::Result<
             return Err(fail(path, e, written));
         }
         written.push(path.clone());
+    }
+    Ok(())
+}
+
+/// Refuses two regular-file outputs with one name in one directory (by its device and inode,
+/// however the paths spell it): the later rename would replace the earlier file, so the
+/// command would report two outputs and leave one. A backstop to [`check_outputs`], which
+/// the commands run before they make anything.
+fn distinct_files<'a>(
+    outputs: &'a [(OpenedOutput, &[u8])],
+) -> std::result::Result<(), (&'a Path, std::io::Error)> {
+    let mut seen: Vec<((u64, u64), &std::ffi::OsStr, &Path)> = Vec::new();
+    for (o, _) in outputs {
+        let Opened::File { dir, name, .. } = &o.to else {
+            continue;
+        };
+        let st = rustix::fs::fstat(dir).map_err(|e| (o.path.as_path(), e.into()))?;
+        let id = (st.st_dev as u64, st.st_ino as u64);
+        if let Some((_, _, first)) = seen.iter().find(|(d, n, _)| *d == id && *n == name) {
+            return Err((
+                o.path.as_path(),
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "the same file as {}, another output of this command; nothing was written",
+                        first.display()
+                    ),
+                ),
+            ));
+        }
+        seen.push((id, name, &o.path));
     }
     Ok(())
 }
@@ -679,6 +843,77 @@ mod tests {
         f.set_len(MAX_TEXT_FILE_LEN + 1).unwrap();
         let e = read_text_file(&path).unwrap_err().to_string();
         assert!(e.contains(&format!("limit {MAX_TEXT_FILE_LEN}")), "{e}");
+    }
+
+    /// Spellings of one file are one identity also where its directories do not exist yet
+    /// (review s29: a missing directory made the check see no file at all), and `..` after a
+    /// linked directory leaves the link's target, as the kernel resolves it.
+    #[test]
+    fn one_file_has_one_identity_before_its_directory_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = std::fs::canonicalize(dir.path()).unwrap();
+        let id = |p: &str| path_identity(&d.join(p));
+        let want = d.join("nd/out.cbor");
+        for p in [
+            "nd/out.cbor",
+            "nd/./out.cbor",
+            "./nd//out.cbor",
+            "nd/sub/../out.cbor",
+            "nd/a/b/../../out.cbor",
+            "other/../nd/out.cbor",
+        ] {
+            assert_eq!(id(p), want, "{p}");
+        }
+        assert_ne!(id("nd/out.cbor"), id("nd2/out.cbor"));
+        assert!(same_file(
+            &d.join("nd/out.cbor"),
+            &d.join("nd/x/../out.cbor")
+        ));
+        // `..` after a link to a directory is the target's parent, not the link's.
+        std::fs::create_dir_all(d.join("real/deep")).unwrap();
+        std::os::unix::fs::symlink(d.join("real/deep"), d.join("link")).unwrap();
+        assert_eq!(id("link/../x"), d.join("real/x"));
+        assert_eq!(id("link/new/../y"), d.join("real/deep/y"));
+        assert_eq!(id("link/nd/../nd/z"), d.join("real/deep/nd/z"));
+        assert!(same_file(&d.join("link/nd/f"), &d.join("real/deep/nd/f")));
+        // Two links to one file are two outputs (each replaces its link); one name is one.
+        std::os::unix::fs::symlink(d.join("real/x"), d.join("l1")).unwrap();
+        std::os::unix::fs::symlink(d.join("real/x"), d.join("l2")).unwrap();
+        assert!(!same_output(&d.join("l1"), &d.join("l2")));
+        assert!(same_output(&d.join("l1"), &d.join("link/../../l1")));
+        assert!(same_output(&d.join("nd/o"), &d.join("nd/./o")));
+    }
+
+    /// Two outputs of one call naming one file (here through `.` and a missing directory's
+    /// `..`) are refused before anything is written; staged, the later rename replaced the
+    /// earlier file (review s29).
+    #[test]
+    fn two_outputs_naming_one_file_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("nd/f"), dir.path().join("nd/./x/../f"));
+        std::fs::create_dir_all(dir.path().join("nd/x")).unwrap();
+        let e = write_outputs(&[
+            Output {
+                path: &a,
+                data: b"one",
+                mode: None,
+            },
+            Output {
+                path: &b,
+                data: b"two",
+                mode: Some(0o600),
+            },
+        ])
+        .unwrap_err();
+        assert_eq!(e.path, b);
+        assert!(e.written.is_empty(), "{:?}", e.written);
+        assert!(
+            e.source.to_string().contains("the same file as"),
+            "{}",
+            e.source
+        );
+        assert!(!a.exists());
+        assert_eq!(std::fs::read_dir(dir.path().join("nd")).unwrap().count(), 1);
     }
 
     /// A secret (mode given) is never written to a standard stream, device or FIFO, nor are

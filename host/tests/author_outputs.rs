@@ -125,6 +125,77 @@ fn provision_never_writes_over_its_key_a_named_file_or_its_model() {
     );
 }
 
+/// Two outputs naming one file are refused also when its directory does not exist yet
+/// (review s29: the check saw no file there, so `provision -o nd/out.cbor --state
+/// nd/out.cbor` wrote the device model, secrets in clear, as "the message"; `create` left one
+/// detached payload and no envelope; `encrypt` and `sever` clobbered one output with the
+/// other). Nothing is written, no directory made.
+#[test]
+fn two_outputs_in_a_missing_directory_naming_one_file_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    for k in ["tpa", "device", "author"] {
+        keygen(d, k);
+    }
+    write(
+        d,
+        "p.json",
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
+    );
+    write(d, "fw.bin", b"firmware");
+    write(
+        d,
+        "two.json",
+        format!(
+            r#"{{"sequence-number": 1, "vendor-id": "{VENDOR}", "class-id": "{CLASS}",
+            "components": [
+              {{"id": ["a"], "file": "fw.bin", "uri": "https://h/a/fw.bin"}},
+              {{"id": ["b"], "file": "fw.bin", "uri": "https://h/b/fw.bin"}}]}}"#
+        ),
+    );
+    keygen(d, "dev");
+    manifest(d, "");
+    ok(author(
+        d,
+        &words("create m.json -o full.suit --sign-key author.priv.pem --severable"),
+    ));
+    let provision = "provision p.json --tpa-key tpa.priv.pem";
+    for (line, dir) in [
+        (
+            format!("{provision} -o nd/out.cbor --state nd/out.cbor"),
+            "nd",
+        ),
+        (
+            format!("{provision} -o nd3/out.cbor --state ./nd3/out.cbor"),
+            "nd3",
+        ),
+        (
+            format!("{provision} -o nd4/x/../out.cbor --state nd4/out.cbor"),
+            "nd4",
+        ),
+        (
+            "create two.json -o newdir/x.suit --sign-key author.priv.pem".into(),
+            "newdir",
+        ),
+        (
+            "encrypt --payload fw.bin --recipient dev.pub.pem --info-out ne/same.bin \
+             --ciphertext-out ne/./same.bin"
+                .into(),
+            "ne",
+        ),
+        (
+            "sever full.suit -o sv/suit-install.cbor --members-out sv --member install".into(),
+            "sv",
+        ),
+    ] {
+        // provision: the model is read too, so the message is refused as over an input.
+        let said = fails(author(d, &words(&line)), 2, "refusing to write");
+        assert!(said.contains("nothing was written"), "{line}: {said}");
+        assert!(!d.join(dir).exists(), "{line}: {dir} was made");
+    }
+}
+
 #[test]
 fn encrypt_and_create_never_write_over_a_recipient_list_or_its_keys() {
     let t = tempfile::tempdir().unwrap();

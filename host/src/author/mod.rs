@@ -237,49 +237,8 @@ pub fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
 
 pub use crate::human::{hex_str, kid_str};
 
-/// Refuses to write any of `outputs` over one of `inputs` (or over another output): the tool
-/// never destroys a file it reads, e.g. a plaintext payload sitting where its ciphertext would
-/// go. Checked before anything is written; same file = same path after resolving links, or
-/// (Unix) the same device and inode.
+/// Refuses to write any of `outputs` over one of `inputs` (or over another output), before
+/// anything is written ([`files::check_outputs`], the rule both tools share): a usage error.
 pub fn check_outputs(outputs: &[(PathBuf, String)], inputs: &[PathBuf]) -> Result<()> {
-    fn identity(p: &Path) -> Option<PathBuf> {
-        if let Ok(c) = std::fs::canonicalize(p) {
-            return Some(c);
-        }
-        // Not there yet: its directory resolved, plus the name.
-        let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
-        let dir = std::fs::canonicalize(parent.unwrap_or(Path::new("."))).ok()?;
-        Some(dir.join(p.file_name()?))
-    }
-    #[cfg(unix)]
-    fn inode(p: &Path) -> Option<(u64, u64)> {
-        use std::os::unix::fs::MetadataExt as _;
-        std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
-    }
-    #[cfg(not(unix))]
-    fn inode(_: &Path) -> Option<(u64, u64)> {
-        None
-    }
-    let same = |a: &Path, b: &Path| {
-        (identity(a).is_some() && identity(a) == identity(b))
-            || (inode(a).is_some() && inode(a) == inode(b))
-    };
-    for (i, (out, what)) in outputs.iter().enumerate() {
-        if let Some(input) = inputs.iter().find(|input| same(out, input)) {
-            return Err(AuthorError::Usage(format!(
-                "refusing to write {what} to {}: that file is an input ({}); nothing was written \
-                 (choose another output directory or name)",
-                out.display(),
-                input.display()
-            )));
-        }
-        if let Some((other, other_what)) = outputs[..i].iter().find(|(o, _)| same(out, o)) {
-            return Err(AuthorError::Usage(format!(
-                "refusing to write {what} and {other_what} to the same file {}; nothing was \
-                 written",
-                other.display()
-            )));
-        }
-    }
-    Ok(())
+    files::check_outputs(outputs, inputs).map_err(|e| AuthorError::Usage(e.to_string()))
 }
