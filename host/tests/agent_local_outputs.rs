@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use suit_test_support::cli::write;
+use suit_test_support::cli::{provision_args, write};
 use support::device::{
     agent, author, device, device_with_ree, fails, installed_components, ok, status,
 };
@@ -174,7 +174,7 @@ fn device_key_writes_its_files_all_or_none() {
         agent(d, &["device-key", "--statement", "same", "--out", "same"]),
         2,
     );
-    assert!(t.contains("named as two outputs"), "{t}");
+    assert!(t.contains("to the same file"), "{t}");
 
     std::fs::remove_dir(d.join("keys/report.pub.pem")).unwrap();
     ok(agent(d, &["device-key", "--out-dir", "keys"]));
@@ -189,6 +189,51 @@ fn device_key_writes_its_files_all_or_none() {
             "{f}"
         );
     }
+}
+
+/// The agent's outputs are one file however their paths spell it, by the author tool's
+/// rule (`files::check_outputs`): `device-key --out ./k.pem --statement k.pem` compared the
+/// strings, wrote the key, then failed on the statement's staged name and left k.pem holding
+/// the statement (review s29). Refused now before anything is written, in a directory not
+/// made yet too; a receipt is never written over the message it answers, which the TA then
+/// does not apply.
+#[test]
+fn agent_outputs_naming_one_file_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::os::unix::fs::symlink(".", d.join("here")).unwrap();
+    for args in [
+        ["--out", "./k.pem", "--statement", "k.pem"],
+        ["--out", "nd/k.pem", "--statement", "nd/x/../k.pem"],
+        ["--out", "here/k.pem", "--statement", "k.pem"],
+        ["--out-dir", "kd", "--statement", "kd/./key-statement.cbor"],
+    ] {
+        let mut all = vec!["device-key"];
+        all.extend(args);
+        let t = fails(agent(d, &all), 2);
+        assert!(t.contains("to the same file"), "{args:?}: {t}");
+        assert!(t.contains("nothing was written"), "{args:?}: {t}");
+        for f in ["k.pem", "nd", "kd"] {
+            assert!(!d.join(f).exists(), "{args:?}: {f} was written");
+        }
+    }
+    device(d);
+    let before = provisioning_counter(d);
+    author(
+        d,
+        &provision_args("provision.json", "again.cbor", &["--counter", "2"]),
+    );
+    let message = std::fs::read(d.join("again.cbor")).unwrap();
+    let t = fails(
+        agent(
+            d,
+            &["provision", "again.cbor", "--receipt-out", "./again.cbor"],
+        ),
+        2,
+    );
+    assert!(t.contains("that file is an input"), "{t}");
+    assert_eq!(std::fs::read(d.join("again.cbor")).unwrap(), message);
+    assert_eq!(provisioning_counter(d), before);
 }
 
 /// The TA lists every URI a manifest may fetch; a try-each option whose condition fails never

@@ -693,16 +693,21 @@ fn open_outputs(cmd: &Cmd) -> Result<OpenedOutputs, AgentError> {
         }
         _ => return Ok(OpenedOutputs::default()),
     };
-    let all: Vec<&PathBuf> = out.into_iter().chain(statement).chain(&dir).collect();
-    for (i, p) in all.iter().enumerate() {
-        // Staged under one temporary name, the two would clobber each other.
-        if all[..i].contains(p) {
-            return Err(AgentError::File(format!(
-                "{}: named as two outputs of one command",
-                p.display()
-            )));
-        }
-    }
+    // One file named twice (`--out ./k.pem --statement k.pem`), or the message `provision`
+    // relays, is refused as the author tool refuses it, before anything is opened.
+    let named = |p: &PathBuf, what: &str| (p.clone(), what.to_string());
+    let outputs: Vec<(PathBuf, String)> = out
+        .map(|p| named(p, "the output (-o/--out/--receipt-out)"))
+        .into_iter()
+        .chain(statement.map(|p| named(p, "the key statement (--statement)")))
+        .chain(dir.iter().map(|p| named(p, "a file of --out-dir")))
+        .collect();
+    let inputs = match cmd {
+        Cmd::Provision { message, .. } => vec![message.clone()],
+        _ => Vec::new(),
+    };
+    suit_host::files::check_outputs(&outputs, &inputs)
+        .map_err(|e| AgentError::File(e.to_string()))?;
     let open = |p: &PathBuf| {
         suit_host::files::open_output(p)
             .map_err(|e| AgentError::File(format!("{}: {e}", p.display())))
