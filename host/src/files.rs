@@ -303,13 +303,13 @@ pub fn open_dir(
     rustix::fs::openat(at, name, flags, Mode::empty())
 }
 
-/// The temporary name [`replace_in_dir`] writes `name` under: `.suit-tmp\` and 32 hex digits
-/// of the SHA-256 of `name` (42 bytes whatever the name's length, so a name up to NAME_MAX can
-/// be written; distinct names in one directory get distinct temporary names). The backslash
-/// keeps it apart from every name the TA approves for the normal world (it refuses a path
-/// segment with one: `suit_common::service::components::classify`), so removing a leftover
-/// there never deletes an approved file.
-pub fn temporary_name(name: &std::ffi::OsStr) -> std::ffi::OsString {
+/// The start of every temporary name `name` is written under ([`Temporary`]): `.suit-tmp\`
+/// and 32 hex digits of the SHA-256 of `name` (42 bytes whatever the name's length, so a name
+/// up to NAME_MAX can be written; distinct names in one directory get distinct prefixes). The
+/// backslash keeps every temporary name apart from every name the TA approves for the normal
+/// world (it refuses a path segment with one: `suit_common::service::components::classify`),
+/// so removing a leftover never deletes an approved file.
+pub fn temporary_prefix(name: &std::ffi::OsStr) -> std::ffi::OsString {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(name.as_encoded_bytes());
     let mut tmp = std::ffi::OsString::from(".suit-tmp\\");
@@ -317,59 +317,153 @@ pub fn temporary_name(name: &std::ffi::OsStr) -> std::ffi::OsString {
     tmp
 }
 
-/// Writes `data` to the temporary name `tmp` in `dir`, fsync'd, with exactly `mode` (not
-/// narrowed by the umask either): created exclusively, after removing a leftover there (a
-/// link at that name is removed, never written through; a directory there is an error). A
-/// failed write removes the temporary file.
-fn write_temporary(
-    dir: std::os::fd::BorrowedFd<'_>,
-    tmp: &std::ffi::OsStr,
-    data: &[u8],
-    mode: u32,
-) -> std::io::Result<()> {
-    use rustix::fs::{AtFlags, Mode, OFlags};
-    match rustix::fs::unlinkat(dir, tmp, AtFlags::empty()) {
-        Ok(()) | Err(rustix::io::Errno::NOENT) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let written = (|| -> std::io::Result<()> {
-        let fd = rustix::fs::openat(
-            dir,
-            tmp,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(mode),
-        )?;
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
-        let mut f = std::fs::File::from(fd);
-        f.write_all(data)?;
-        f.sync_all()?;
-        Ok(())
-    })();
-    if written.is_err() {
-        let _ = rustix::fs::unlinkat(dir, tmp, AtFlags::empty());
-    }
-    written
+/// One writer's temporary file: named [`temporary_prefix`], `.`, the process id, `.` and 16
+/// random hex digits, so concurrent writers of one file (two runs, two threads) never share
+/// one; created exclusively and held under an exclusive `flock` until it is renamed or
+/// removed, which is how a later writer tells a crashed run's leftover (removed) from a live
+/// one (left alone): [`remove_leftovers`].
+struct Temporary {
+    file: std::fs::File,
+    name: std::ffi::OsString,
 }
 
-/// Renames the temporary file `tmp` over `name` in `dir` (a link at `name` is replaced, not
-/// followed); on failure the temporary file is removed.
-fn rename_temporary(
-    dir: std::os::fd::BorrowedFd<'_>,
-    tmp: &std::ffi::OsStr,
-    name: &std::ffi::OsStr,
-) -> std::io::Result<()> {
-    let renamed = rustix::fs::renameat(dir, tmp, dir, name);
-    if renamed.is_err() {
-        let _ = rustix::fs::unlinkat(dir, tmp, rustix::fs::AtFlags::empty());
+impl Temporary {
+    /// Writes `data` to a new temporary file for `name` in `dir`, fsync'd, with exactly `mode`
+    /// (not narrowed by the umask either), after removing the leftovers of `name` there. A
+    /// failed write removes the temporary file.
+    fn write(
+        dir: std::os::fd::BorrowedFd<'_>,
+        name: &std::ffi::OsStr,
+        data: &[u8],
+        mode: u32,
+    ) -> std::io::Result<Self> {
+        use rustix::fs::{FlockOperation, Mode, OFlags};
+        let prefix = temporary_prefix(name);
+        remove_leftovers(dir, &prefix)?;
+        // A cleaner may take a file created here for a leftover in the moment before it is
+        // locked (and unlink it): then another name is tried.
+        for _ in 0..8 {
+            let mut random = [0u8; 8];
+            getrandom::fill(&mut random).map_err(std::io::Error::other)?;
+            let mut tmp = prefix.clone();
+            tmp.push(format!(".{}.{}", std::process::id(), hex::encode(random)));
+            let fd = match rustix::fs::openat(
+                dir,
+                &tmp,
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(mode),
+            ) {
+                Err(rustix::io::Errno::EXIST) => continue,
+                r => r?,
+            };
+            // Where flock is not supported, no cleaner can lock the file either (it then
+            // leaves it).
+            let _ = rustix::fs::flock(&fd, FlockOperation::LockExclusive);
+            if rustix::fs::fstat(&fd)?.st_nlink == 0 {
+                continue;
+            }
+            let t = Temporary {
+                file: std::fs::File::from(fd),
+                name: tmp,
+            };
+            let written = (|| -> std::io::Result<()> {
+                rustix::fs::fchmod(&t.file, Mode::from_raw_mode(mode))?;
+                (&t.file).write_all(data)?;
+                t.file.sync_all()
+            })();
+            if written.is_err() {
+                t.remove(dir);
+            }
+            return written.map(|()| t);
+        }
+        Err(std::io::Error::other(
+            "no temporary file could be created (each was removed at once)",
+        ))
     }
-    Ok(renamed?)
+
+    /// Removes the temporary file (its lock goes when it is dropped).
+    fn remove(&self, dir: std::os::fd::BorrowedFd<'_>) {
+        let _ = rustix::fs::unlinkat(dir, &self.name, rustix::fs::AtFlags::empty());
+    }
+
+    /// Renames the temporary file over `name` in `dir` (a link at `name` is replaced, not
+    /// followed); on failure the temporary file is removed.
+    fn rename(
+        &self,
+        dir: std::os::fd::BorrowedFd<'_>,
+        name: &std::ffi::OsStr,
+    ) -> std::io::Result<()> {
+        let renamed = rustix::fs::renameat(dir, &self.name, dir, name);
+        if renamed.is_err() {
+            self.remove(dir);
+        }
+        Ok(renamed?)
+    }
+}
+
+/// Removes what a crashed writer left in `dir` under a temporary name starting with `prefix`
+/// ([`temporary_prefix`], also the name earlier versions used): a regular file nobody holds
+/// the lock of ([`Temporary`]; one whose lock cannot be tried is left), and a symbolic link or
+/// other node, which no writer makes (removed, never followed). A live writer's file is never
+/// touched. A directory there, which no writer makes either, is not this tool's to remove: an
+/// error.
+fn remove_leftovers(
+    dir: std::os::fd::BorrowedFd<'_>,
+    prefix: &std::ffi::OsStr,
+) -> std::io::Result<()> {
+    use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
+    let prefix = prefix.as_encoded_bytes();
+    for entry in rustix::fs::Dir::read_from(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if !name.to_bytes().starts_with(prefix) {
+            continue;
+        }
+        let st = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Err(rustix::io::Errno::NOENT) => continue,
+            r => r?,
+        };
+        // Held (with its lock) until the name is removed.
+        let _locked = match FileType::from_raw_mode(st.st_mode) {
+            FileType::Directory => {
+                return Err(std::io::Error::other(format!(
+                    "a directory is in the way of the temporary file ({})",
+                    name.to_string_lossy()
+                )))
+            }
+            FileType::RegularFile => {
+                let Ok(fd) = rustix::fs::openat(
+                    dir,
+                    name,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+                    Mode::empty(),
+                ) else {
+                    continue;
+                };
+                let same = rustix::fs::fstat(&fd)
+                    .is_ok_and(|now| (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino));
+                if !same
+                    || rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err()
+                {
+                    continue;
+                }
+                Some(fd)
+            }
+            _ => None,
+        };
+        match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Replaces `name` in the directory `dir` with `data`, so that a crash leaves the old file or
-/// the new one: a temporary file ([`temporary_name`]) created exclusively (a leftover or a
-/// link at that name is removed first, never written through) with exactly `mode` (not
-/// narrowed by the umask either), fsync, a rename over `name` (a link there is replaced, not
-/// followed), and a directory fsync. A failed write leaves no temporary file behind.
+/// the new one: a temporary file of this writer ([`Temporary`]: a crashed writer's leftover
+/// removed first, a live one's left alone; a link never written through) with exactly `mode`
+/// (not narrowed by the umask either), fsync, a rename over `name` (a link there is replaced,
+/// not followed), and a directory fsync. A failed write leaves no temporary file behind.
 pub fn replace_in_dir(
     dir: impl std::os::fd::AsFd,
     name: &std::ffi::OsStr,
@@ -377,9 +471,8 @@ pub fn replace_in_dir(
     mode: u32,
 ) -> std::io::Result<()> {
     let dir = dir.as_fd();
-    let tmp = temporary_name(name);
-    write_temporary(dir, &tmp, data, mode)?;
-    rename_temporary(dir, &tmp, name)?;
+    let tmp = Temporary::write(dir, name, data, mode)?;
+    tmp.rename(dir, name)?;
     Ok(rustix::fs::fsync(dir)?)
 }
 
@@ -477,7 +570,7 @@ enum Target {
     Staged {
         dir: std::os::fd::OwnedFd,
         name: std::ffi::OsString,
-        tmp: std::ffi::OsString,
+        tmp: Temporary,
     },
     /// A character device or FIFO, opened and checked.
     Device(std::fs::File),
@@ -488,7 +581,7 @@ enum Target {
 /// Writes several outputs of one command, all or nothing as far as POSIX allows:
 /// 1. every output is opened ([`open_output`]: what is at its path looked at, a character
 ///    device or FIFO opened and checked, a regular file's directory created if missing and
-///    opened); then every regular file is written to its temporary name ([`temporary_name`])
+///    opened); then every regular file is written to a temporary file of its own ([`Temporary`])
 ///    in its directory, fsync'd, with its final mode; any failure here removes every
 ///    temporary file, and no old file has changed;
 /// 2. the temporary files are renamed into place in `outputs`' order, the last regular file
@@ -546,7 +639,7 @@ pub fn write_opened(outputs: Vec<(OpenedOutput, &[u8])>) -> std::result::Result<
     let discard = |targets: &[Target]| {
         for t in targets {
             if let Target::Staged { dir, tmp, .. } = t {
-                let _ = rustix::fs::unlinkat(dir, tmp, rustix::fs::AtFlags::empty());
+                tmp.remove(dir.as_fd());
             }
         }
     };
@@ -558,14 +651,8 @@ pub fn write_opened(outputs: Vec<(OpenedOutput, &[u8])>) -> std::result::Result<
     let mut data = Vec::with_capacity(outputs.len());
     for (o, bytes) in outputs {
         let staged = match o.to {
-            Opened::File { dir, name, mode } => {
-                let tmp = temporary_name(&name);
-                write_temporary(dir.as_fd(), &tmp, bytes, mode).map(|()| Target::Staged {
-                    dir,
-                    name,
-                    tmp,
-                })
-            }
+            Opened::File { dir, name, mode } => Temporary::write(dir.as_fd(), &name, bytes, mode)
+                .map(|tmp| Target::Staged { dir, name, tmp }),
             Opened::Device(f) => Ok(Target::Device(f)),
             Opened::Stream(s) => Ok(Target::Stream(s)),
         };
@@ -598,7 +685,7 @@ pub fn write_opened(outputs: Vec<(OpenedOutput, &[u8])>) -> std::result::Result<
                 }
             }
         }
-        if let Err(e) = rename_temporary(dir.as_fd(), tmp, name) {
+        if let Err(e) = tmp.rename(dir.as_fd(), name) {
             for &j in &staged[n + 1..] {
                 discard(&targets[j..=j]);
             }
@@ -916,6 +1003,61 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path().join("nd")).unwrap().count(), 1);
     }
 
+    /// Concurrent writers of one file never touch each other's temporary file: each write
+    /// succeeds and the file ends whole, as one of them wrote it. With one temporary name per
+    /// file, a writer unlinked another's in-flight file, which then failed its rename (or
+    /// renamed the other's bytes), review s29.
+    #[test]
+    fn concurrent_writers_of_one_file_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let datas: Vec<Vec<u8>> = (0..6u8).map(|i| vec![i; 64 * 1024]).collect();
+        std::thread::scope(|s| {
+            for data in &datas {
+                let path = &path;
+                s.spawn(move || {
+                    for n in 0..25 {
+                        write_output(path, data).unwrap_or_else(|e| panic!("write {n}: {e}"));
+                    }
+                });
+            }
+        });
+        assert!(datas.contains(&std::fs::read(&path).unwrap()));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A crashed writer's temporary file (nobody holds its lock), a link, and the name earlier
+    /// versions used are removed by the next write of that file; a live writer's (locked) is
+    /// left alone; another file's temporaries are not looked at.
+    #[test]
+    fn only_a_dead_writers_temporary_file_is_removed() {
+        use rustix::fs::{flock, FlockOperation};
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str, suffix: &str| {
+            let mut n = temporary_prefix(name.as_ref());
+            n.push(suffix);
+            dir.path().join(n)
+        };
+        let (dead, old, link) = (at("f", ".1.00"), at("f", ""), at("f", ".2.00"));
+        let (live, other) = (at("f", ".3.00"), at("g", ".4.00"));
+        for p in [&dead, &old, &live, &other] {
+            std::fs::write(p, "left").unwrap();
+        }
+        std::os::unix::fs::symlink(dir.path().join("victim"), &link).unwrap();
+        let held = std::fs::File::open(&live).unwrap();
+        flock(&held, FlockOperation::LockExclusive).unwrap();
+        write_output(&dir.path().join("f"), b"new").unwrap();
+        for p in [&dead, &old, &link] {
+            assert!(std::fs::symlink_metadata(p).is_err(), "{}", p.display());
+        }
+        assert!(live.exists() && other.exists());
+        assert!(!dir.path().join("victim").exists());
+        drop(held);
+        write_output(&dir.path().join("f"), b"newer").unwrap();
+        assert!(!live.exists());
+        assert!(other.exists());
+    }
+
     /// A secret (mode given) is never written to a standard stream, device or FIFO, nor are
     /// their nodes replaced by it: as root, the rename would have replaced `/dev/stdout` (a
     /// link) or a FIFO with a regular file holding the secret (review s27).
@@ -1023,14 +1165,24 @@ mod tests {
         let mode = std::fs::metadata(&b).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         // The primary's temporary file cannot be made: nothing is renamed.
-        let blocker = dir.path().join("sub").join(temporary_name("b".as_ref()));
+        let blocker = dir.path().join("sub").join(temporary_prefix("b".as_ref()));
         std::fs::create_dir(&blocker).unwrap();
         let e = write_outputs(&out(b"new")).unwrap_err();
         assert_eq!(e.path, b);
         assert!(e.written.is_empty(), "{:?}", e.written);
         assert_eq!(std::fs::read(&a).unwrap(), b"old");
         assert_eq!(std::fs::read(&b).unwrap(), b"old");
-        assert!(!dir.path().join(temporary_name("a".as_ref())).exists());
+        let left = |d: &Path| {
+            std::fs::read_dir(d)
+                .unwrap()
+                .filter(|e| {
+                    let name = e.as_ref().unwrap().file_name();
+                    name.to_string_lossy().starts_with(".suit-tmp")
+                })
+                .count()
+        };
+        assert_eq!(left(dir.path()), 0);
+        assert_eq!(left(&dir.path().join("sub")), 1, "the blocker only");
         std::fs::remove_dir(&blocker).unwrap();
         write_outputs(&out(b"new")).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), b"new");

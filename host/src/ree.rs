@@ -178,7 +178,7 @@ mod tests {
             b"another approved file"
         );
         assert_eq!(fs::read(dir.path().join("app.conf")).unwrap(), b"approved");
-        let tmp = crate::files::temporary_name(OsStr::new("app.conf"));
+        let tmp = crate::files::temporary_prefix(OsStr::new("app.conf"));
         let id = suit_common::suit::ComponentId::new(&[b"ree".as_slice(), tmp.as_encoded_bytes()]);
         assert!(suit_common::service::components::classify(&id).is_err());
     }
@@ -205,7 +205,7 @@ mod tests {
         fs::write(&victim, "untouched").unwrap();
         let tmp = dir
             .path()
-            .join(crate::files::temporary_name(OsStr::new("app.conf")));
+            .join(crate::files::temporary_prefix(OsStr::new("app.conf")));
         std::os::unix::fs::symlink(&victim, &tmp).unwrap();
         let data = b"approved".to_vec();
         let digest = Sha256::digest(&data).to_vec();

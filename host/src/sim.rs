@@ -280,7 +280,7 @@ mod file_tests {
         let victim = tmp.path().join("victim");
         fs::write(&victim, "untouched").unwrap();
         let path = b.path("suit/x").unwrap();
-        let tmp = state.join(crate::files::temporary_name(path.file_name().unwrap()));
+        let tmp = state.join(crate::files::temporary_prefix(path.file_name().unwrap()));
         std::os::unix::fs::symlink(&victim, tmp).unwrap();
         b.put("suit/x", b"secret").unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");

@@ -372,9 +372,11 @@ fn a_key_whose_state_cannot_be_saved_signs_nothing() {
     assert_eq!(std::fs::read(&key).unwrap(), original);
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
 
-    // The state cannot be written (its temporary file's name is taken by a directory): the
+    // The state cannot be written (a directory at a temporary name of it is in the way): the
     // signature made is dropped, nothing is written, the state on disk is unchanged.
-    let blocker = d.join(suit_host::files::temporary_name("author.priv.pem".as_ref()));
+    let blocker = d.join(suit_host::files::temporary_prefix(
+        "author.priv.pem".as_ref(),
+    ));
     std::fs::create_dir_all(blocker.join("x")).unwrap();
     let said = fails(sign("blocked.suit"), 2, "could not be written");
     says(&said, "nothing was signed");

@@ -634,9 +634,9 @@ fn temporaries(d: &Path) -> Vec<std::path::PathBuf> {
     found
 }
 
-/// Runs `line` with a directory at the temporary name of `primary`
-/// (`files::temporary_name`), so that writing the primary's temporary file fails while every
-/// companion's succeeds, and checks that the command fails naming the primary and saying
+/// Runs `line` with a directory at a temporary name of `primary` (`files::temporary_prefix`:
+/// no writer makes one, so it is in the way), so that writing the primary's temporary file
+/// fails while every companion's succeeds, and checks that the command fails naming the primary and saying
 /// nothing was written, that every one of `files` is byte for byte as it was, and that no
 /// temporary file is left. Then, the obstacle gone, the same line succeeds and replaces every
 /// one of `files` (so the check above could see a change).
@@ -645,7 +645,7 @@ fn primary_fails_and_nothing_changes(d: &Path, line: &str, primary: &str, files:
     let p = Path::new(primary);
     let blocker = d
         .join(p.parent().unwrap())
-        .join(suit_host::files::temporary_name(p.file_name().unwrap()));
+        .join(suit_host::files::temporary_prefix(p.file_name().unwrap()));
     std::fs::create_dir(&blocker).unwrap();
     let said = fails(author(d, &words(line)), 2, primary);
     for (f, old) in files.iter().zip(&before) {
