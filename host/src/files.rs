@@ -386,17 +386,36 @@ impl Temporary {
         let _ = rustix::fs::unlinkat(dir, &self.name, rustix::fs::AtFlags::empty());
     }
 
-    /// Renames the temporary file over `name` in `dir` (a link at `name` is replaced, not
-    /// followed); on failure the temporary file is removed.
+    /// Renames the temporary file to `name` in `dir`: with `replace`, over what is there (a
+    /// link at `name` is replaced, not followed); without, only if nothing is, atomically
+    /// (`RENAME_NOREPLACE`, or a hard link where the file system lacks it), so a file another
+    /// process makes there in the meantime is never replaced (`AlreadyExists`). On failure
+    /// the temporary file is removed.
     fn rename(
         &self,
         dir: std::os::fd::BorrowedFd<'_>,
         name: &std::ffi::OsStr,
+        replace: bool,
     ) -> std::io::Result<()> {
-        let renamed = rustix::fs::renameat(dir, &self.name, dir, name);
-        if renamed.is_err() {
-            self.remove(dir);
-        }
+        use rustix::io::Errno;
+        let renamed = if replace {
+            rustix::fs::renameat(dir, &self.name, dir, name)
+        } else {
+            match rustix::fs::renameat_with(
+                dir,
+                &self.name,
+                dir,
+                name,
+                rustix::fs::RenameFlags::NOREPLACE,
+            ) {
+                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                    rustix::fs::linkat(dir, &self.name, dir, name, rustix::fs::AtFlags::empty())
+                }
+                r => r,
+            }
+        };
+        // After a hard link (or a failure) the temporary name is still there.
+        self.remove(dir);
         Ok(renamed?)
     }
 }
@@ -472,7 +491,7 @@ pub fn replace_in_dir(
 ) -> std::io::Result<()> {
     let dir = dir.as_fd();
     let tmp = Temporary::write(dir, name, data, mode)?;
-    tmp.rename(dir, name)?;
+    tmp.rename(dir, name, true)?;
     Ok(rustix::fs::fsync(dir)?)
 }
 
@@ -595,9 +614,23 @@ enum Target {
 ///
 /// The error names the output that failed and the outputs already in place.
 pub fn write_outputs(outputs: &[Output<'_>]) -> std::result::Result<(), OutputError> {
+    open_and_commit(outputs, true)
+}
+
+/// [`write_outputs`] for files that must not exist yet (a new key pair): one that exists is
+/// refused (`AlreadyExists`), also one another process makes while this call runs (the
+/// renames never replace a file), and the files this call had put in place by then are
+/// removed again (each only while it still is the one it renamed there). So of two runs
+/// making the same new files at once, one fails and leaves the other's files as they are.
+pub fn create_outputs(outputs: &[Output<'_>]) -> std::result::Result<(), OutputError> {
+    open_and_commit(outputs, false)
+}
+
+/// [`write_outputs`] (`replace`) or [`create_outputs`].
+fn open_and_commit(outputs: &[Output<'_>], replace: bool) -> std::result::Result<(), OutputError> {
     let mut opened = Vec::with_capacity(outputs.len());
     for o in outputs {
-        match open_target(o.path, o.mode) {
+        match open_target(o.path, o.mode, replace) {
             Ok(to) => opened.push((
                 OpenedOutput {
                     path: o.path.to_path_buf(),
@@ -614,7 +647,7 @@ pub fn write_outputs(outputs: &[Output<'_>]) -> std::result::Result<(), OutputEr
             }
         }
     }
-    write_opened(opened)
+    commit(opened, replace)
 }
 
 /// Opens an ordinary output (not a secret) as [`write_output`] would write it, without
@@ -624,13 +657,21 @@ pub fn write_outputs(outputs: &[Output<'_>]) -> std::result::Result<(), OutputEr
 pub fn open_output(path: &Path) -> std::io::Result<OpenedOutput> {
     Ok(OpenedOutput {
         path: path.to_path_buf(),
-        to: open_target(path, None)?,
+        to: open_target(path, None, true)?,
     })
 }
 
 /// Steps 1 (the temporary files) to 3 of [`write_outputs`] for outputs opened with
 /// [`open_output`], each with its bytes.
 pub fn write_opened(outputs: Vec<(OpenedOutput, &[u8])>) -> std::result::Result<(), OutputError> {
+    commit(outputs, true)
+}
+
+/// [`write_opened`]; without `replace`, as [`create_outputs`].
+fn commit(
+    outputs: Vec<(OpenedOutput, &[u8])>,
+    replace: bool,
+) -> std::result::Result<(), OutputError> {
     let fail = |path: &Path, source: std::io::Error, written: Vec<PathBuf>| OutputError {
         path: path.to_path_buf(),
         source,
@@ -669,6 +710,12 @@ pub fn write_opened(outputs: Vec<(OpenedOutput, &[u8])>) -> std::result::Result<
     let staged: Vec<usize> = (0..targets.len())
         .filter(|&i| matches!(targets[i], Target::Staged { .. }))
         .collect();
+    if staged.len() > 1 {
+        if let Err((i, e)) = lock_dirs(&targets) {
+            discard(&targets);
+            return Err(fail(&paths[i], e, Vec::new()));
+        }
+    }
     let mut written = Vec::new();
     let mut synced: Vec<(u64, u64)> = Vec::new();
     for (n, &i) in staged.iter().enumerate() {
@@ -685,9 +732,12 @@ pub fn write_opened(outputs: Vec<(OpenedOutput, &[u8])>) -> std::result::Result<
                 }
             }
         }
-        if let Err(e) = tmp.rename(dir.as_fd(), name) {
+        if let Err(e) = tmp.rename(dir.as_fd(), name, replace) {
             for &j in &staged[n + 1..] {
                 discard(&targets[j..=j]);
+            }
+            if !replace {
+                written = remove_renamed(&targets, &staged[..n], &paths);
             }
             return Err(fail(&paths[i], e, written));
         }
@@ -717,6 +767,73 @@ pub fn write_opened(outputs: Vec<(OpenedOutput, &[u8])>) -> std::result::Result<
         written.push(path.clone());
     }
     Ok(())
+}
+
+/// Locks (`flock`, exclusive) each directory a staged output goes to, in the order of their
+/// device and inode numbers (two runs never wait for each other in a cycle), until their
+/// descriptors close when the call returns: the renames of two runs writing the same set of
+/// files (`keygen --force` twice) do not interleave, so the set in place is one run's, never
+/// a private key of one beside the public key of the other. A file system without `flock`
+/// is written unlocked; a lock another process holds for over 10 s fails the call (the index
+/// of an output in that directory), as nothing is renamed yet.
+fn lock_dirs(targets: &[Target]) -> std::result::Result<(), (usize, std::io::Error)> {
+    use rustix::fs::FlockOperation;
+    let mut dirs = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        if let Target::Staged { dir, .. } = t {
+            let st = rustix::fs::fstat(dir).map_err(|e| (i, e.into()))?;
+            dirs.push(((st.st_dev as u64, st.st_ino as u64), i, dir));
+        }
+    }
+    dirs.sort_by_key(|(id, ..)| *id);
+    dirs.dedup_by_key(|(id, ..)| *id);
+    for (_, i, dir) in dirs {
+        let start = std::time::Instant::now();
+        loop {
+            match rustix::fs::flock(dir, FlockOperation::NonBlockingLockExclusive) {
+                Err(rustix::io::Errno::WOULDBLOCK)
+                    if start.elapsed() < std::time::Duration::from_secs(10) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(rustix::io::Errno::WOULDBLOCK) => {
+                    return Err((
+                        i,
+                        std::io::Error::new(
+                            std::io::ErrorKind::WouldBlock,
+                            "another process has held a lock on its directory for 10 s; \
+                             nothing was written",
+                        ),
+                    ))
+                }
+                _ => break,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After a failed [`create_outputs`]: removes the files of `renamed` (indices into `targets`)
+/// it put in place, each only while its name still leads to the file renamed there (one
+/// another process put there since is left). The paths still holding this call's file.
+fn remove_renamed(targets: &[Target], renamed: &[usize], paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut left = Vec::new();
+    for &i in renamed {
+        let Target::Staged { dir, name, tmp } = &targets[i] else {
+            continue;
+        };
+        let ours = match (
+            rustix::fs::fstat(&tmp.file),
+            rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW),
+        ) {
+            (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+            _ => false,
+        };
+        if ours && rustix::fs::unlinkat(dir, name, rustix::fs::AtFlags::empty()).is_err() {
+            left.push(paths[i].clone());
+        }
+    }
+    left
 }
 
 /// Refuses two regular-file outputs with one name in one directory (by its device and inode,
@@ -767,7 +884,7 @@ fn sync_once(target: &Target, synced: &mut Vec<(u64, u64)>) -> std::io::Result<(
 /// The opening of one output of [`write_outputs`] (`mode`: as [`Output::mode`]): the look at
 /// what is at its path (without following a final link), then its device opened or its
 /// directory.
-fn open_target(path: &Path, mode: Option<u32>) -> std::io::Result<Opened> {
+fn open_target(path: &Path, mode: Option<u32>, replace: bool) -> std::io::Result<Opened> {
     use rustix::fs::{FileType, Mode, OFlags};
     use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
     if mode.is_none() {
@@ -786,6 +903,12 @@ fn open_target(path: &Path, mode: Option<u32>) -> std::io::Result<Opened> {
         Err(e) => return Err(e),
         Ok(m) => Some(m),
     };
+    if !replace && meta.is_some() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} exists", path.display()),
+        ));
+    }
     // A secret goes to a file only: never a standard stream, device or FIFO, and their nodes
     // are never replaced by one (as root, renaming over `/dev/stdout` or `/dev/null` would).
     if mode.is_some() && standard_stream(path).is_some() {

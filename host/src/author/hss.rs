@@ -333,17 +333,7 @@ pub fn keygen(
     force: bool,
 ) -> Result<(GeneratedKey, HssKeyState)> {
     let [priv_path, pub_path] = keygen_files(prefix);
-    if !force {
-        for path in [&priv_path, &pub_path] {
-            if std::fs::symlink_metadata(path).is_ok() {
-                return Err(AuthorError::Usage(format!(
-                    "{} exists: keygen does not replace keys (use --force to overwrite; \
-                     nothing was written)",
-                    path.display()
-                )));
-            }
-        }
-    }
+    super::keys::refuse_existing_keys(&[priv_path.clone(), pub_path.clone()], force)?;
     let mut seed = Zeroizing::new([0u8; 32]);
     rand_core::Rng::fill_bytes(&mut super::os_rng(), seed.as_mut());
     let (private, public) = hss_lms_keygen(levels, &seed).map_err(|e| {
@@ -360,10 +350,13 @@ pub fn keygen(
     // `keys::keygen`).
     let public = public_cose_key(&file.public_key(), kid)?;
     let private = file.encode();
-    super::write_files(&[
-        super::output(&pub_path, &public),
-        super::secret_output(&priv_path, private.as_bytes()),
-    ])?;
+    super::keys::write_key_files(
+        &[
+            super::output(&pub_path, &public),
+            super::secret_output(&priv_path, private.as_bytes()),
+        ],
+        force,
+    )?;
     Ok((
         GeneratedKey {
             files: vec![priv_path, pub_path],

@@ -816,11 +816,13 @@ pub struct GeneratedKey {
 
 /// Generates a key pair and writes `PREFIX.priv.pem` (PKCS#8) and `PREFIX.pub.pem` (SPKI);
 /// with `cose`, also `PREFIX.priv.cose` and `PREFIX.pub.cose` (COSE_Key, with `kid` if given).
-pub fn keygen(
+/// Existing files are replaced only with `force` ([`write_key_files`]).
+fn keygen(
     kind: KeyType,
     prefix: &Path,
     cose: bool,
     kid: Option<&[u8]>,
+    force: bool,
 ) -> Result<GeneratedKey> {
     use p256::pkcs8::LineEnding;
     let name = |suffix: &str| {
@@ -887,8 +889,45 @@ pub fn keygen(
     }
     outputs.push(super::output(&pub_path, pub_pem.as_bytes()));
     outputs.push(super::secret_output(&priv_path, priv_pem.as_bytes()));
-    super::write_files(&outputs)?;
+    write_key_files(&outputs, force)?;
     Ok(GeneratedKey { files })
+}
+
+/// Refuses (usage error) to make a key whose files (any of `paths`) exist, unless `force`:
+/// a private key in use is never lost to a repeated command. Checked before the key is made;
+/// [`write_key_files`] makes it hold against a concurrent run.
+pub(crate) fn refuse_existing_keys(paths: &[std::path::PathBuf], force: bool) -> Result<()> {
+    match paths
+        .iter()
+        .find(|p| !force && std::fs::symlink_metadata(p).is_ok())
+    {
+        Some(path) => Err(key_exists(path)),
+        None => Ok(()),
+    }
+}
+
+fn key_exists(path: &Path) -> AuthorError {
+    AuthorError::Usage(format!(
+        "{} exists: keygen does not replace keys (use --force to overwrite; nothing was \
+         written)",
+        path.display()
+    ))
+}
+
+/// Writes a new key's files, the private key last ([`super::write_files`]). Without `force`
+/// as new files only ([`super::create_files`]): of two runs making one key at once, the one
+/// that finds a file made by the other fails (as [`refuse_existing_keys`]) and leaves the
+/// other's pair whole.
+pub(crate) fn write_key_files(outputs: &[crate::files::Output<'_>], force: bool) -> Result<()> {
+    if force {
+        return super::write_files(outputs);
+    }
+    super::create_files(outputs).map_err(|e| match e {
+        AuthorError::Io { path, source } if source.kind() == std::io::ErrorKind::AlreadyExists => {
+            key_exists(&path)
+        }
+        e => e,
+    })
 }
 
 /// Encodes a public key as a COSE_Key (EC2 P-256 or OKP Ed25519), with `kid` if given.
@@ -921,24 +960,86 @@ pub fn keygen_checked(
     kid: Option<&[u8]>,
     force: bool,
 ) -> Result<GeneratedKey> {
-    if !force {
-        let suffixes: &[&str] = if cose {
-            &[".priv.pem", ".pub.pem", ".priv.cose", ".pub.cose"]
-        } else {
-            &[".priv.pem", ".pub.pem"]
-        };
-        for suffix in suffixes {
+    let suffixes: &[&str] = if cose {
+        &[".priv.pem", ".pub.pem", ".priv.cose", ".pub.cose"]
+    } else {
+        &[".priv.pem", ".pub.pem"]
+    };
+    let paths: Vec<_> = suffixes
+        .iter()
+        .map(|suffix| {
             let mut s = prefix.as_os_str().to_owned();
             s.push(suffix);
-            let path = std::path::PathBuf::from(s);
-            if std::fs::symlink_metadata(&path).is_ok() {
-                return Err(AuthorError::Usage(format!(
-                    "{} exists: keygen does not replace keys (use --force to overwrite; \
-                     nothing was written)",
-                    path.display()
-                )));
+            std::path::PathBuf::from(s)
+        })
+        .collect();
+    refuse_existing_keys(&paths, force)?;
+    keygen(kind, prefix, cose, kid, force)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether `prefix`'s four files are one key pair.
+    fn one_pair(prefix: &Path) -> bool {
+        let file = |suffix: &str| {
+            let mut s = prefix.as_os_str().to_owned();
+            s.push(suffix);
+            std::fs::read(s).unwrap()
+        };
+        let sk = p256::SecretKey::from_pkcs8_pem(std::str::from_utf8(&file(".priv.pem")).unwrap())
+            .unwrap();
+        let pk =
+            p256::PublicKey::from_public_key_pem(std::str::from_utf8(&file(".pub.pem")).unwrap())
+                .unwrap();
+        sk.public_key() == pk
+            && file(".pub.cose") == public_cose_key(&PublicKey::P256(pk), None).unwrap()
+    }
+
+    /// Concurrent `keygen` runs for one prefix (review s29: 7 of 40 racing pairs exited 0
+    /// with a private and a public key of different pairs; both non-`--force` runs succeeded):
+    /// without `--force` exactly one succeeds and the others fail as for an existing key,
+    /// leaving its files one pair; with `--force` every run succeeds and the files in place
+    /// are one run's pair.
+    #[test]
+    fn racing_keygen_runs_leave_one_pair() {
+        let dir = tempfile::tempdir().unwrap();
+        let threads = 4;
+        for round in 0..10 {
+            let prefix = dir.path().join(format!("k{round}"));
+            for force in [false, true] {
+                let barrier = std::sync::Barrier::new(threads);
+                let results: Vec<Result<GeneratedKey>> = std::thread::scope(|s| {
+                    let runs: Vec<_> = (0..threads)
+                        .map(|_| {
+                            s.spawn(|| {
+                                barrier.wait();
+                                keygen_checked(KeyType::P256, &prefix, true, None, force)
+                            })
+                        })
+                        .collect();
+                    runs.into_iter().map(|r| r.join().unwrap()).collect()
+                });
+                let won = results.iter().filter(|r| r.is_ok()).count();
+                if force {
+                    assert_eq!(won, threads, "round {round}");
+                } else {
+                    assert_eq!(won, 1, "round {round}");
+                    for r in &results {
+                        if let Err(e) = r {
+                            assert!(e.to_string().contains("keygen does not replace"), "{e}");
+                        }
+                    }
+                }
+                assert!(one_pair(&prefix), "round {round}, force {force}");
             }
         }
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("suit-tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
-    keygen(kind, prefix, cose, kid)
 }

@@ -210,18 +210,28 @@ pub fn secret_output<'a>(path: &'a Path, data: &'a [u8]) -> files::Output<'a> {
 /// error then names what was written. Character devices, FIFOs and `/dev/stdout` are written
 /// after the renames.
 pub fn write_files(outputs: &[files::Output<'_>]) -> Result<()> {
-    files::write_outputs(outputs).map_err(|e| {
-        let note = if outputs.len() < 2 {
-            String::new()
-        } else if e.written.is_empty() {
-            "; nothing was written".to_string()
-        } else {
-            let written: Vec<String> = e.written.iter().map(|p| p.display().to_string()).collect();
-            format!("; already written: {}", written.join(", "))
-        };
-        let source = std::io::Error::new(e.source.kind(), format!("{}{note}", e.source));
-        AuthorError::io(&e.path, source)
-    })
+    files::write_outputs(outputs).map_err(|e| files_error(outputs.len(), e))
+}
+
+/// [`write_files`] for files that must not exist yet ([`files::create_outputs`]): one that
+/// exists, also one made by another run meanwhile, fails the command (an I/O error of kind
+/// `AlreadyExists`) and none of its files stays.
+pub fn create_files(outputs: &[files::Output<'_>]) -> Result<()> {
+    files::create_outputs(outputs).map_err(|e| files_error(outputs.len(), e))
+}
+
+/// A failure of a command's `count` outputs: the file and what was (not) written.
+fn files_error(count: usize, e: files::OutputError) -> AuthorError {
+    let note = if count < 2 {
+        String::new()
+    } else if e.written.is_empty() {
+        "; nothing was written".to_string()
+    } else {
+        let written: Vec<String> = e.written.iter().map(|p| p.display().to_string()).collect();
+        format!("; already written: {}", written.join(", "))
+    };
+    let source = std::io::Error::new(e.source.kind(), format!("{}{note}", e.source));
+    AuthorError::io(&e.path, source)
 }
 
 /// Writes a secret (private key, the TPA's device model) owner-only (0600, whatever the umask
