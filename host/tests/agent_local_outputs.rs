@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use suit_test_support::cli::{provision_args, write};
 use support::device::{
-    agent, author, device, device_with_ree, fails, installed_components, ok, status,
+    agent, author, device, device_with_ree, fails, installed_components, ok, run, status,
 };
 use support::tryeach::{try_each_envelope, Uris};
 
@@ -391,6 +391,32 @@ fn a_lock_held_for_the_whole_wait_is_transient() {
     );
     assert!(t.contains("another suit-agent holds"), "{t}");
     drop(held);
+}
+
+/// The simulator's lock is one file for one state directory however `--state` spells it:
+/// `--state st/` locked `st/.lock` and `--state st` `st.lock`, so two agents on one state ran
+/// at once (review s29).
+#[test]
+fn one_state_directory_has_one_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::create_dir(d.join("st")).unwrap();
+    std::os::unix::fs::symlink("st", d.join("alias")).unwrap();
+    let held =
+        suit_host::transport::lock::AgentLock::acquire(&d.join("st.lock"), Duration::from_secs(1))
+            .unwrap();
+    let sim = |state: &str, more: &[&str]| {
+        let mut args = vec!["--tee", "sim", "--state", state];
+        args.extend(more);
+        run(env!("CARGO_BIN_EXE_suit-agent"), d, &args, &[])
+    };
+    for state in ["st/", "./st", "st/.", "alias", "alias/"] {
+        let t = fails(sim(state, &["--lock-wait", "0", "status"]), 3);
+        assert!(t.contains("another suit-agent holds"), "{state}: {t}");
+    }
+    drop(held);
+    ok(sim("alias/", &["status"]));
+    assert!(!d.join("st/.lock").exists() && !d.join("alias.lock").exists());
 }
 
 /// A build without OP-TEE support cannot reach any TA: it says to rebuild with the feature

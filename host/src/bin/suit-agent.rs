@@ -427,17 +427,18 @@ fn progress_bar(p: Progress<'_>) {
     let _ = std::io::stderr().flush();
 }
 
-/// The lock file: `--lock`, else next to the simulator's state, else in the agent user's own
-/// directory (`transport::lock::default_path`).
+/// The lock file: `--lock`, else next to the simulator's state (`STATE.lock` beside the
+/// state directory's resolved path, [`suit_host::files::path_identity`], so `st`, `st/`,
+/// `./st` and a link to it share one lock), else in the agent user's own directory
+/// (`transport::lock::default_path`).
 fn lock_path(cli: &Cli) -> Result<PathBuf, AgentError> {
     if let Some(p) = &cli.lock {
         return Ok(p.clone());
     }
     if matches!(cli.tee, TeeKind::Sim) {
-        let state = cli
-            .state
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("suit-sim-state"));
+        let state = suit_host::files::path_identity(
+            cli.state.as_deref().unwrap_or(Path::new("suit-sim-state")),
+        );
         let mut name = state.into_os_string();
         name.push(".lock");
         return Ok(PathBuf::from(name));
