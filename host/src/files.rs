@@ -269,7 +269,9 @@ pub fn check_outputs(
     inputs: &[PathBuf],
 ) -> std::result::Result<(), OutputClash> {
     for (i, (out, what)) in outputs.iter().enumerate() {
-        if let Some(input) = inputs.iter().find(|input| same_file(out, input)) {
+        // A standard stream (`-` too) is no file an input could be.
+        let stream = standard_stream(out).is_some();
+        if let Some(input) = inputs.iter().find(|input| !stream && same_file(out, input)) {
             return Err(OutputClash::Input {
                 output: out.clone(),
                 what: what.clone(),
@@ -512,8 +514,8 @@ pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
 /// looked at without following a final symbolic link, so a link there (to anything: a file,
 /// a device, nothing) is always replaced, never written through. The mode is what a plain
 /// write gives: the replaced regular file's, else 0666 less the umask. Otherwise:
-/// - `/dev/stdout`, `/dev/stderr` (or `/dev/fd/1|2`, `/proc/self/fd/1|2`) write to the
-///   process's own standard output / error, opening nothing;
+/// - `-` and `/dev/stdout`, `/dev/stderr` (or `/dev/fd/1|2`, `/proc/self/fd/1|2`) write to
+///   the process's own standard output / error, opening nothing;
 /// - a character device or FIFO is written through (replacing it would turn the node into a
 ///   regular file), opened non-blocking (a FIFO nobody has open for reading is refused at
 ///   once, never waited for) and checked again on the opened descriptor (one swapped in
@@ -990,7 +992,28 @@ fn open_target(path: &Path, mode: Option<u32>, replace: bool) -> std::io::Result
     })
 }
 
-/// Whether `path` names the process's own standard output (`/dev/stdout` and the other
+/// Refuses standard output or error (`-`, `/dev/stdout`, ...) for an output option that
+/// cannot be a stream (`option`, and `why` in words): a directory or name prefix of several
+/// files, a secret, state or lock file, or a file the command may have to remove again.
+/// `-` would otherwise make a file or directory named `-`. Both tools' one rule.
+pub fn refuse_standard_stream(
+    path: &Path,
+    option: &str,
+    why: &str,
+) -> std::result::Result<(), FileError> {
+    if standard_stream(path).is_some() {
+        return Err(FileError::input(
+            path,
+            format!(
+                "{option} cannot be standard output or error ({why}); give a path (./- for a \
+                 file named -)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `path` names the process's own standard output (`-`, `/dev/stdout` and the other
 /// spellings [`write_output`] writes there): a command writing an output there prints its
 /// human lines to standard error instead (`crate::stdio::status_to_stderr`).
 pub fn is_standard_output(path: &Path) -> bool {
@@ -1003,11 +1026,12 @@ enum StandardStream {
     Err,
 }
 
-/// `/dev/stdout`, `/dev/stderr` and their `/dev/fd/N`, `/proc/self/fd/N` spellings: links a
-/// shell user means as the stream itself, which [`write_output`] would otherwise replace.
+/// `-` (standard output, as `-` is standard input where an envelope is read), `/dev/stdout`,
+/// `/dev/stderr` and their `/dev/fd/N`, `/proc/self/fd/N` spellings: links a shell user means
+/// as the stream itself, which [`write_output`] would otherwise replace.
 fn standard_stream(path: &Path) -> Option<StandardStream> {
     match path.as_os_str().as_encoded_bytes() {
-        b"/dev/stdout" | b"/dev/fd/1" | b"/proc/self/fd/1" => Some(StandardStream::Out),
+        b"-" | b"/dev/stdout" | b"/dev/fd/1" | b"/proc/self/fd/1" => Some(StandardStream::Out),
         b"/dev/stderr" | b"/dev/fd/2" | b"/proc/self/fd/2" => Some(StandardStream::Err),
         _ => None,
     }

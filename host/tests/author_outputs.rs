@@ -615,6 +615,109 @@ fn multi_file_outputs_never_replace_the_primary_before_a_companion_fails() {
     assert_eq!(read(d, "i.cbor"), info, "the encryption info was replaced");
 }
 
+/// `-` as an output is standard output where one file goes there (review s29: `create`,
+/// `sign`, `report -o`, `device-key --out` wrote a file named `-`; `report -o` opens its
+/// output as `device-key` does), in both tools, and is
+/// refused, before anything is made, where it would name a directory, a key prefix, a secret
+/// or a file the command may remove; `./-` still names a file.
+#[test]
+fn dash_is_standard_output_or_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    for k in ["author", "tpa", "device"] {
+        keygen(d, k);
+    }
+    write(d, "fw.bin", b"firmware");
+    manifest(d, "");
+    let run = |exe: &str, line: &str| {
+        std::process::Command::new(exe)
+            .current_dir(d)
+            .args(words(line))
+            .output()
+            .unwrap()
+    };
+    let author_exe = env!("CARGO_BIN_EXE_suit-author");
+    let agent_exe = env!("CARGO_BIN_EXE_suit-agent");
+    ok(author(
+        d,
+        &words("create m.json -o unsigned.suit --unsigned"),
+    ));
+    for (exe, line, first) in [
+        (
+            author_exe,
+            "create m.json -o - --sign-key author.priv.pem",
+            0xd8,
+        ),
+        (
+            author_exe,
+            "sign unsigned.suit -o - --sign-key author.priv.pem",
+            0xd8,
+        ),
+        (
+            agent_exe,
+            "--tee sim --state st device-key --statement -",
+            0xd2,
+        ),
+        (agent_exe, "--tee sim --state st device-key --out -", b'-'),
+    ] {
+        let r = run(exe, line);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(r.status.success(), "{line}: {err}");
+        assert_eq!(r.stdout.first(), Some(&first), "{line}: {err}");
+        assert!(!d.join("-").exists(), "{line} wrote a file named -");
+    }
+    let r = run(
+        author_exe,
+        "sign unsigned.suit -o - --sign-key author.priv.pem",
+    );
+    std::fs::write(d.join("piped.suit"), &r.stdout).unwrap();
+    ok(author(
+        d,
+        &words("verify piped.suit --trust-anchor author.pub.pem"),
+    ));
+    write(
+        d,
+        "p.json",
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
+    );
+    let provision = "provision p.json --tpa-key tpa.priv.pem";
+    for line in [
+        "keygen --type p256 -o -".to_string(),
+        "keygen --type p256 -o /dev/stdout".into(),
+        format!("{provision} -o - --state model.cbor"),
+        format!("{provision} -o m.cbor --state -"),
+        "sever piped.suit -o s.suit --members-out - --member install".into(),
+        "verify-key-statement st.cbor --identity-key device.pub.pem --out-dir -".into(),
+    ] {
+        let said = fails(author(d, &words(&line)), 2, "cannot be standard output");
+        assert!(said.contains("./-"), "{line}: {said}");
+    }
+    for line in [
+        "--tee sim --state st device-key --out-dir -",
+        "--tee sim --state - status",
+        "--tee sim --state st device-key --out - --statement -",
+    ] {
+        let r = run(agent_exe, line);
+        assert_eq!(r.status.code(), Some(2), "{line}");
+    }
+    for f in [
+        "-",
+        "-.priv.pem",
+        "-.pub.pem",
+        "model.cbor",
+        "s.suit",
+        "m.cbor",
+    ] {
+        assert!(!d.join(f).exists(), "{f}");
+    }
+    // Without --state, the message alone goes to standard output; ./- is a file.
+    let r = run(author_exe, &format!("{provision} -o -"));
+    assert!(r.status.success() && !r.stdout.is_empty());
+    ok(author(d, &words("keygen --type p256 -o ./-")));
+    assert!(d.join("-.priv.pem").exists());
+}
+
 /// Every name under `d` (recursively) that is a temporary file of the tool.
 fn temporaries(d: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();

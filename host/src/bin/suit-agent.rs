@@ -576,6 +576,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             }
         }
     }
+    refuse_streams(&cli)?;
     let cmd = match &cli.command {
         Command::Poll(args) => return run_poll(&cli, args),
         Command::Session(cmd) => cmd,
@@ -643,6 +644,44 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             Ok(())
         }
     }
+}
+
+/// Refuses `-` (and `/dev/stdout`, ...) where a path the agent writes cannot be a stream
+/// ([`suit_host::files::refuse_standard_stream`]); a file output takes it as standard output.
+fn refuse_streams(cli: &Cli) -> Result<(), AgentError> {
+    const DIR: &str = "it names a directory";
+    let mut checks: Vec<(&Path, &str, &str)> = Vec::new();
+    checks.extend(cli.state.as_deref().map(|p| (p, "--state", DIR)));
+    checks.extend(
+        cli.lock
+            .as_deref()
+            .map(|p| (p, "--lock", "it names the lock file")),
+    );
+    match &cli.command {
+        Command::Poll(a) => {
+            checks.extend(a.ree_root.as_deref().map(|p| (p, "--ree-root", DIR)));
+            checks.extend(
+                a.poll_state
+                    .as_deref()
+                    .map(|p| (p, "--poll-state", "it names the poll state file")),
+            );
+        }
+        Command::Session(Cmd::Install(a)) => {
+            checks.extend(a.ree_root.as_deref().map(|p| (p, "--ree-root", DIR)))
+        }
+        Command::Session(Cmd::Export { ree_root, .. }) => {
+            checks.push((ree_root, "--ree-root", DIR))
+        }
+        Command::Session(Cmd::DeviceKey(a)) => {
+            checks.extend(a.out_dir.as_deref().map(|p| (p, "--out-dir", DIR)))
+        }
+        _ => {}
+    }
+    for (path, option, why) in checks {
+        suit_host::files::refuse_standard_stream(path, option, why)
+            .map_err(|e| AgentError::File(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// The files a command writes, opened before the lock is taken and the TA asked anything

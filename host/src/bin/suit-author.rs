@@ -417,6 +417,7 @@ enum Cmd {
 
 fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
     let mut out = out;
+    refuse_streams(&cli.command)?;
     match cli.command {
         Cmd::Verify {
             envelope,
@@ -1120,6 +1121,54 @@ fn main() -> ExitCode {
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
         }
     }
+}
+
+/// Refuses `-` (and `/dev/stdout`, ...) where an output cannot be a stream
+/// ([`suit_host::files::refuse_standard_stream`]); a file output takes it as standard output.
+fn refuse_streams(cmd: &Cmd) -> Result<()> {
+    const DIR: &str = "it names a directory";
+    let mut checks: Vec<(&std::path::Path, &str, &str)> = Vec::new();
+    match cmd {
+        Cmd::Verify { out: Some(d), .. } => checks.push((d, "--out", DIR)),
+        Cmd::Create {
+            payload_out: Some(d),
+            ..
+        } => checks.push((d, "--payload-out", DIR)),
+        Cmd::Provision {
+            output,
+            out_dir,
+            state_dir,
+            state,
+            ..
+        } => {
+            checks.extend(out_dir.as_deref().map(|d| (d, "--out-dir", DIR)));
+            checks.extend(state_dir.as_deref().map(|d| (d, "--state-dir", DIR)));
+            if let Some(m) = state {
+                checks.push((m, "--state", "the device model holds the device's secrets"));
+                checks.extend(output.as_deref().map(|o| {
+                    (
+                        o,
+                        "-o with --state",
+                        "the message is removed again if the model cannot be saved",
+                    )
+                }));
+            }
+        }
+        Cmd::Keygen { out, .. } => checks.push((
+            out,
+            "--out",
+            "it is the name prefix of the key pair's files",
+        )),
+        Cmd::VerifyKeyStatement {
+            out_dir: Some(d), ..
+        } => checks.push((d, "--out-dir", DIR)),
+        Cmd::Sever { members_out, .. } => checks.push((members_out, "--members-out", DIR)),
+        _ => {}
+    }
+    for (path, option, why) in checks {
+        suit_host::files::refuse_standard_stream(path, option, why)?;
+    }
+    Ok(())
 }
 
 /// The files a command writes (not directories).
