@@ -9,12 +9,11 @@
 //! [`Decoder::skip`] and [`check_well_formed`] also refuse `undefined`, the unassigned simple
 //! values and floating-point numbers: no SUIT or report structure this crate reads has them in
 //! its CDDL, and `undefined` passed for `nil` would let two parsers disagree. Where a CDDL
-//! says `any` (RFC 9052's `header_map` values, COSE_Key parameters), a float is data the
-//! reader skips: [`Decoder::skip_any`] and [`check_well_formed_any`] accept one there,
-//! of any width (as integers outside map keys, floats are not checked for preferred
-//! serialization), and never inside a map key. The typed readers still refuse a float
-//! wherever their structure's CDDL has a type. `undefined` and unassigned simple values stay
-//! refused in `any` too (device policy: one rule, so `undefined` never stands for `nil`).
+//! says `any` (RFC 9052's `header_map` values, COSE_Key parameters), such an item is data the
+//! reader skips and never interprets: [`Decoder::skip_any`] and [`check_well_formed_any`]
+//! accept floats of any width (as integers outside map keys, floats are not checked for
+//! preferred serialization), `undefined` and the unassigned simple values there, never inside
+//! a map key. The typed readers still refuse them wherever their structure's CDDL has a type.
 //!
 //! [`SeenKeys`] additionally enforces the canonical key order the manifest draft requires for
 //! every SUIT map (§"Encoding Considerations"): either of RFC 8949's, §4.2.1 bytewise or
@@ -517,7 +516,8 @@ impl<'a> Decoder<'a> {
     }
 
     /// [`skip`](Self::skip) of an item its CDDL types `any` (a COSE header value or COSE_Key
-    /// parameter the reader does not process): a float is accepted, outside map keys.
+    /// parameter the reader does not process): floats and simple values are accepted, outside
+    /// map keys.
     pub fn skip_any(&mut self) -> Result<&'a [u8], CborError> {
         self.skip_with(Floats::Allowed)
     }
@@ -544,7 +544,8 @@ impl<'a> Decoder<'a> {
                 for _ in 0..n {
                     let key_start = self.pos;
                     // Never a float in a key: one value has a half, single and double
-                    // encoding, which the byte comparison below would take for three keys.
+                    // encoding, which the byte comparison below would take for three keys
+                    // (and no COSE label is a float or simple value).
                     self.skip_at_depth(depth + 1, Floats::Refused)?;
                     let key = self.input.get(key_start..self.pos).unwrap_or(&[]);
                     if !preferred(key) {
@@ -564,7 +565,7 @@ impl<'a> Decoder<'a> {
                 }
             }
             Item::Tag(_) => self.skip_at_depth(depth + 1, floats)?,
-            Item::Float(_) if floats == Floats::Allowed => {}
+            Item::Float(_) | Item::Simple(_) if floats == Floats::Allowed => {}
             Item::Simple(_) | Item::Float(_) => {
                 return Err(CborError {
                     kind: CborErrorKind::UnexpectedSimple,
@@ -589,7 +590,7 @@ impl<'a> Decoder<'a> {
     }
 }
 
-/// Whether a skipped item may hold floats: only where its CDDL says `any`.
+/// Whether a skipped item may hold floats and simple values: only where its CDDL says `any`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Floats {
     Refused,

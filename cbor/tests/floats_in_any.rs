@@ -67,15 +67,26 @@ fn a_float_in_a_map_key_is_refused_even_as_any() {
     }
 }
 
+/// RFC 9052's `values = any` takes every well-formed item: `undefined` and unassigned simple
+/// values are skipped there like floats (nothing reads them, so none can stand for `nil`);
+/// the strict reading still refuses them, and a map key never holds one.
 #[test]
-fn undefined_and_other_simple_values_stay_refused_as_any() {
-    for bytes in [&[0xf7][..], &[0xf0], &[0xf8, 0x20], &[0x81, 0xf7]] {
+fn undefined_and_other_simple_values_are_skipped_as_any() {
+    for bytes in [&[0xf7][..], &[0xf0], &[0xf8, 0x20], &[0xf8, 0xff], &[0x81, 0xf7]] {
+        assert_eq!(check_well_formed_any(bytes).map_err(|e| e.kind), Ok(()), "{bytes:02x?}");
         assert_eq!(
-            check_well_formed_any(bytes).map_err(|e| e.kind),
+            check_well_formed(bytes).map_err(|e| e.kind),
             Err(CborErrorKind::UnexpectedSimple),
             "{bytes:02x?}"
         );
     }
+    // A simple value below 32 in the two-byte form is not well-formed (RFC 8949 §3.3).
+    assert!(check_well_formed_any(&[0xf8, 0x10]).is_err());
+    // Not as a map key.
+    assert_eq!(
+        check_well_formed_any(&[0xa1, 0xf7, 0x00]).map_err(|e| e.kind),
+        Err(CborErrorKind::UnexpectedSimple)
+    );
     // A truncated float is not well-formed in either reading.
     assert_eq!(
         check_well_formed_any(&SINGLE[..3]).map_err(|e| e.kind),

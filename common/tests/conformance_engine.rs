@@ -949,6 +949,18 @@ fn a_float_in_a_private_header_of_a_cose_sign1_is_skipped() {
             .signers;
         assert_eq!(signers, vec![1]);
     }
+    // `undefined` under the same private label (unprotected: outside what is signed) is
+    // `any` too: skipped alike.
+    let float_header = [0x3a, 0x00, 0x01, 0x00, 0x00, 0xf9, 0x3e, 0x00];
+    let at = blocks[1]
+        .windows(float_header.len())
+        .position(|w| w == float_header)
+        .unwrap();
+    let mut undefined = blocks[1].clone();
+    undefined.splice(at + 5..at + 8, [0xf7]);
+    let env = envelope_with_blocks(&m, vec![undefined]);
+    let auth = Envelope::decode(&env).unwrap().authenticate(&anchors);
+    assert_eq!(auth.unwrap().signers, vec![1]);
     // `kid` (bstr) and `alg` (int / tstr) as floats: malformed.
     for label in [4, 1] {
         let block = with_coset(&blocks[0], |s: &mut CoseSign1| {

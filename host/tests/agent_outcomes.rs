@@ -1101,14 +1101,20 @@ fn agent_outputs_write_through_a_fifo_and_refuse_a_directory() {
         .status()
         .unwrap();
     assert!(made.success());
-    let reader = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || std::fs::read(fifo).unwrap())
-    };
+    // Opened for reading before the agent runs (its non-blocking open needs a reader; a
+    // reader thread might not be there yet), read once it is done: a report fits the pipe.
+    let reader = rustix::fs::open(
+        &fifo,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap();
     ok(agent(d, &["report", "--pre-auth", "-o", "fifo"]));
     let meta = std::fs::symlink_metadata(&fifo).unwrap();
     assert!(meta.file_type().is_fifo(), "{meta:?}");
-    assert_eq!(reader.join().unwrap(), expected);
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut std::fs::File::from(reader), &mut got).unwrap();
+    assert_eq!(got, expected);
 
     std::fs::create_dir(d.join("out")).unwrap();
     let t = fails(agent(d, &["report", "--pre-auth", "-o", "out"]), 2);
