@@ -158,6 +158,16 @@ impl ContentAlgorithm {
         matches!(self, Self::A128Gcm | Self::A256Gcm | Self::ChaCha20Poly1305)
     }
 
+    /// How many bytes longer than its plaintext a ciphertext is: the authentication tag an
+    /// AEAD appends (16 bytes for AES-GCM and ChaCha20/Poly1305), none for AES-CTR.
+    pub fn tag_len(self) -> usize {
+        if self.is_aead() {
+            crate::encryption::content::GCM_TAG_LEN
+        } else {
+            0
+        }
+    }
+
     /// IV length the author side generates (GCM and ChaCha20/Poly1305: 96 bits as RFC 9053
     /// asks; CTR: a full 128-bit initial counter block as RFC 9459 asks).
     pub fn iv_len(self) -> usize {

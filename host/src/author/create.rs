@@ -360,16 +360,21 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         let id = component_id(c).map_err(cbad)?;
         let file = base.join(&c.file);
         let plaintext = Zeroizing::new(read_file(&file)?);
+        let content_alg = c
+            .encryption
+            .as_ref()
+            .map(|e| match &e.content_alg {
+                None => Ok(ContentAlgorithm::A128Gcm),
+                Some(s) => parse_content_alg(s).ok_or_else(|| {
+                    cbad(format!("unknown content-alg \"{s}\" ({CONTENT_ALG_NAMES})"))
+                }),
+            })
+            .transpose()?;
+        super::encrypt::check_deliverable(&file, plaintext.len(), content_alg)?;
         let digest = Digest::sha256(&plaintext);
-        let (encryption_info, delivered) = match &c.encryption {
+        let (encryption_info, delivered) = match c.encryption.as_ref().zip(content_alg) {
             None => (None, plaintext.to_vec()),
-            Some(e) => {
-                let alg: ContentAlgorithm = match &e.content_alg {
-                    None => ContentAlgorithm::A128Gcm,
-                    Some(s) => parse_content_alg(s).ok_or_else(|| {
-                        cbad(format!("unknown content-alg \"{s}\" ({CONTENT_ALG_NAMES})"))
-                    })?,
-                };
+            Some((e, alg)) => {
                 let mut recipients = Vec::new();
                 for (j, r) in e.recipients.iter().enumerate() {
                     if let Some(list) = &r.key_list {

@@ -164,6 +164,40 @@ pub fn encrypt_for(
     .map_err(|e| AuthorError::Create(format!("encryption failed: {e}")))
 }
 
+/// Refuses a payload no device takes, before it is encrypted: what a device receives of
+/// `file` (its plaintext of `plaintext_len` bytes, or encrypted with `content` the ciphertext,
+/// longer by the AEAD tag) must fit the engine's one payload limit
+/// ([`MAX_PAYLOAD_LEN`](suit_common::suit::interpreter::MAX_PAYLOAD_LEN)), or `verify
+/// --process` and every device refuse the update. Every command that emits a payload checks
+/// here (`create`, integrated or detached; `encrypt`).
+pub fn check_deliverable(
+    file: &Path,
+    plaintext_len: usize,
+    content: Option<ContentAlgorithm>,
+) -> Result<()> {
+    use suit_common::suit::interpreter::MAX_PAYLOAD_LEN;
+    let tag = content.map_or(0, ContentAlgorithm::tag_len);
+    let delivered = (plaintext_len as u64).saturating_add(tag as u64);
+    if delivered <= MAX_PAYLOAD_LEN {
+        return Ok(());
+    }
+    let what = if tag == 0 {
+        format!("{delivered} bytes")
+    } else {
+        format!(
+            "its ciphertext would be {delivered} bytes ({plaintext_len} of plaintext and a \
+             {tag}-byte tag)"
+        )
+    };
+    Err(AuthorError::input(
+        file,
+        format!(
+            "{what}, more than the {MAX_PAYLOAD_LEN} bytes a device takes as one payload; \
+             nothing was written"
+        ),
+    ))
+}
+
 /// `suit-author encrypt`: encrypts a file and writes the encryption info and ciphertext.
 /// `key_list`: the `--recipient-list` file the recipients came from (an input too).
 pub fn encrypt_file(
@@ -186,6 +220,7 @@ pub fn encrypt_file(
         &inputs,
     )?;
     let plaintext = Zeroizing::new(read_file(payload)?);
+    check_deliverable(payload, plaintext.len(), Some(content))?;
     let e = encrypt_for(&plaintext, content, recipients)?;
     // Both written before either is renamed, the encryption info renamed last
     // (`write_files`): a failure before that leaves both old files; one between the renames
@@ -223,4 +258,54 @@ pub fn read_key_list(list: &std::path::Path) -> Result<Vec<std::path::PathBuf>> 
         )));
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use suit_common::suit::interpreter::MAX_PAYLOAD_LEN;
+
+    const ALGS: [ContentAlgorithm; 5] = [
+        ContentAlgorithm::A128Gcm,
+        ContentAlgorithm::A256Gcm,
+        ContentAlgorithm::A128Ctr,
+        ContentAlgorithm::A256Ctr,
+        ContentAlgorithm::ChaCha20Poly1305,
+    ];
+
+    /// [`check_deliverable`] judges the ciphertext before it exists: its length must be the
+    /// plaintext's plus [`ContentAlgorithm::tag_len`] for every content algorithm.
+    #[test]
+    fn a_ciphertext_is_its_plaintext_plus_the_tag() {
+        let dir = tempfile::tempdir().unwrap();
+        let kek = dir.path().join("kek.bin");
+        std::fs::write(&kek, [7u8; 16]).unwrap();
+        let to = [RecipientSpec::Kek {
+            path: kek,
+            kid: None,
+        }];
+        for alg in ALGS {
+            let e = encrypt_for(b"seventeen bytes!!", alg, &to).unwrap();
+            assert_eq!(e.ciphertext.len(), 17 + alg.tag_len(), "{alg:?}");
+        }
+    }
+
+    /// The limit is the device's, to the byte: plaintext up to it, a ciphertext up to it.
+    #[test]
+    fn a_payload_fits_up_to_the_device_limit() {
+        let file = Path::new("fw.bin");
+        let max = usize::try_from(MAX_PAYLOAD_LEN).unwrap();
+        assert!(check_deliverable(file, max, None).is_ok());
+        assert!(check_deliverable(file, max + 1, None).is_err());
+        for alg in ALGS {
+            let fits = max - alg.tag_len();
+            assert!(check_deliverable(file, fits, Some(alg)).is_ok(), "{alg:?}");
+            let e = check_deliverable(file, fits + 1, Some(alg)).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains(&format!("{} bytes", MAX_PAYLOAD_LEN + 1)),
+                "{alg:?}: {e}"
+            );
+        }
+    }
 }
