@@ -1,7 +1,10 @@
 //! A new user's review of limits, JSON and help (session 29), one test per finding, run
 //! against the built binaries (the agent with `--tee sim`).
 
-use suit_test_support::cli::{encrypted_app_description, fails, ok, words, write};
+use std::collections::{BTreeMap, BTreeSet};
+use suit_test_support::cli::{
+    app_description, encrypted_app_description, fails, ok, provision_args, words, write,
+};
 use suit_test_support::says;
 
 suit_test_support::cli_tools!();
@@ -52,4 +55,97 @@ fn a_payload_no_device_takes_is_refused_when_it_is_made() {
     for f in ["i.cbor", "c.bin", "m.suit"] {
         assert!(!d.join(f).exists(), "{f} written");
     }
+}
+
+/// Every field's JSON types in `v` by path (`anchors[].vendor-ids[]`), null left out (an
+/// absent optional value).
+fn field_types(
+    v: &serde_json::Value,
+    path: &str,
+    into: &mut BTreeMap<String, BTreeSet<&'static str>>,
+) {
+    use serde_json::Value as J;
+    let kind = match v {
+        J::Null => return,
+        J::Bool(_) => "bool",
+        J::Number(_) => "number",
+        J::String(_) => "string",
+        J::Array(items) => {
+            for x in items {
+                field_types(x, &format!("{path}[]"), into);
+            }
+            "array"
+        }
+        J::Object(m) => {
+            for (k, x) in m {
+                field_types(x, &format!("{path}.{k}"), into);
+            }
+            "object"
+        }
+    };
+    into.entry(path.to_string()).or_default().insert(kind);
+}
+
+/// The agent's `--json` documents keep one type per field whether a list is empty or not: an
+/// anchor's `vendor-ids` without any is `[]`, not `""` (the byte conversion took an empty
+/// list for empty bytes), and so for every other field of status, anchors, provision and
+/// install, on a fresh device and on one with anchors, rules and a component.
+#[test]
+fn json_fields_keep_their_type_when_empty() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let r = ok(agent(d, &all));
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", r.stdout))
+    };
+    let mut docs: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::new();
+    for cmd in ["status", "anchors"] {
+        docs.entry(cmd).or_default().push(json(&[cmd]));
+    }
+    ok(agent(d, &words("device-key --out device.pub.pem")));
+    ok(author(d, &words("keygen --type p256 -o author")));
+    ok(author(d, &words("keygen --type p256 -o operator")));
+    write(
+        d,
+        "p.json",
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
+        {"add-anchor": {"id": 2, "key": "operator.pub.pem", "role": "operator", "components": [["app"]],
+          "vendor-ids": [{"name": "example.com"}], "class-ids": ["1492af14-2569-5e48-bf42-9b2d51f2ab45"]}},
+        {"set-rules": [{"prefix": ["app"], "require-roles": ["author"]}]},
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    );
+    ok(author(d, &provision_args("p.json", "p.cbor", &[])));
+    docs.entry("provision")
+        .or_default()
+        .push(json(&["provision", "p.cbor"]));
+    std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();
+    write(d, "m.json", app_description("board"));
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key author.priv.pem"),
+    ));
+    docs.entry("install")
+        .or_default()
+        .push(json(&["install", "m.suit"]));
+    for cmd in ["status", "anchors"] {
+        docs.entry(cmd).or_default().push(json(&[cmd]));
+    }
+    for (cmd, docs) in &docs {
+        let mut types = BTreeMap::new();
+        for doc in docs {
+            field_types(doc, "", &mut types);
+        }
+        for (path, kinds) in &types {
+            assert_eq!(kinds.len(), 1, "{cmd} --json: {path} is {kinds:?}");
+        }
+    }
+    let anchors = &docs["anchors"][1]["anchors"];
+    assert_eq!(anchors[0]["vendor-ids"], serde_json::json!([]), "{anchors}");
+    assert_eq!(
+        anchors[1]["class-ids"][0], "1492af1425695e48bf429b2d51f2ab45",
+        "{anchors}"
+    );
 }

@@ -168,7 +168,7 @@ suit_cbor::numbered_enum_codec!(Applied {
     6 => RemovedKek { kid },
 });
 
-/// Owned bytes of a message field (encoded as a CBOR byte string; as bytes in JSON too).
+/// Owned bytes of a message field (encoded as a CBOR byte string; hex in JSON).
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ByteBuf(Vec<u8>);
 
@@ -237,10 +237,16 @@ impl Field for ByteBuf {
     }
 }
 
+/// Lower-case hex in human-readable formats (the tools' JSON: every byte field one string,
+/// so a list of them is a list of strings, `[]` when empty), bytes in binary ones.
 #[cfg(feature = "serde")]
 impl serde::Serialize for ByteBuf {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
+        if s.is_human_readable() {
+            s.serialize_str(&crate::text::hex(&self.0))
+        } else {
+            s.serialize_bytes(&self.0)
+        }
     }
 }
 

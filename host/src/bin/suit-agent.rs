@@ -1651,21 +1651,6 @@ fn read_envelope(path: &Path) -> Result<Vec<u8>, AgentError> {
     suit_host::files::read_cbor_file(path).map_err(|e| AgentError::File(e.to_string()))
 }
 
-/// Protocol fields that hold bytes: shown as hex in JSON.
-const BYTE_FIELDS: &[&str] = &[
-    "tpa_root_kid",
-    "device_key_kid",
-    "kid",
-    "vendor_id",
-    "class_id",
-    "device_id",
-    "vendor_ids",
-    "class_ids",
-    "manifest_digest",
-    "digest",
-    "receipt",
-];
-
 /// Protocol fields that hold a TA fault: shown in words (`fault::render`) in JSON.
 const FAULT_FIELDS: &[&str] = &["state_error", "fault"];
 
@@ -1674,31 +1659,16 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(&json_value(value)).unwrap_or_default()
 }
 
-/// A protocol response as JSON in the tools' one convention: kebab-case keys, hex for bytes,
-/// faults in words.
+/// A protocol response as JSON in the tools' one convention: kebab-case keys, hex for bytes
+/// (every `ByteBuf` serializes so, each element of a list of them too), faults in words.
 fn json_value<T: serde::Serialize>(value: &T) -> serde_json::Value {
-    /// The bytes of a JSON array of byte values (what serde makes of a `ByteBuf`).
-    fn bytes_of(items: &[serde_json::Value]) -> Vec<u8> {
-        items
-            .iter()
-            .filter_map(|x| x.as_u64().and_then(|n| u8::try_from(n).ok()))
-            .collect()
-    }
-    fn words_of(v: &serde_json::Value) -> serde_json::Value {
+    fn words_of(v: serde_json::Value) -> serde_json::Value {
         match v {
-            serde_json::Value::Array(items) => {
-                serde_json::Value::String(suit_common::fault::render(&bytes_of(items)))
-            }
-            other => other.clone(),
-        }
-    }
-    fn hex_of(v: &serde_json::Value) -> serde_json::Value {
-        match v {
-            serde_json::Value::Array(items) if items.iter().all(|x| x.is_u64()) => {
-                serde_json::Value::String(hex::encode(bytes_of(items)))
-            }
-            serde_json::Value::Array(items) => items.iter().map(hex_of).collect(),
-            other => other.clone(),
+            serde_json::Value::String(hex) => match hex::decode(&hex) {
+                Ok(fault) => suit_common::fault::render(&fault).into(),
+                Err(_) => hex.into(),
+            },
+            other => other,
         }
     }
     fn convert(v: serde_json::Value) -> serde_json::Value {
@@ -1706,10 +1676,8 @@ fn json_value<T: serde::Serialize>(value: &T) -> serde_json::Value {
             serde_json::Value::Object(map) => map
                 .into_iter()
                 .map(|(k, v)| {
-                    let v = if BYTE_FIELDS.contains(&k.as_str()) {
-                        hex_of(&v)
-                    } else if FAULT_FIELDS.contains(&k.as_str()) {
-                        words_of(&v)
+                    let v = if FAULT_FIELDS.contains(&k.as_str()) {
+                        words_of(v)
                     } else {
                         convert(v)
                     };
@@ -1720,8 +1688,7 @@ fn json_value<T: serde::Serialize>(value: &T) -> serde_json::Value {
             other => other,
         }
     }
-    let v = serde_json::to_value(value).unwrap_or_default();
-    convert(v)
+    convert(serde_json::to_value(value).unwrap_or_default())
 }
 
 /// The items' display forms with `sep` between them.
