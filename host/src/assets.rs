@@ -16,6 +16,31 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
+/// The "Exit status:" paragraph of a tool's `--help` and man page, one entry per code, from
+/// the exit-code definitions the tool itself returns (so the two cannot differ). Wrapped at
+/// 80 columns here: neither clap nor a no-fill man page section wraps it.
+pub fn exit_status_help<C: std::fmt::Display>(codes: &[(C, &str)]) -> String {
+    const WIDTH: usize = 80;
+    const INDENT: &str = "     ";
+    let mut text = String::from("Exit status:");
+    for (code, meaning) in codes {
+        let mut line = format!("  {code}  ");
+        for (i, word) in meaning.split_whitespace().enumerate() {
+            if i > 0 && line.len() + 1 + word.len() > WIDTH {
+                text.push('\n');
+                text.push_str(line.trim_end());
+                line = INDENT.to_string();
+            } else if i > 0 {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        text.push('\n');
+        text.push_str(&line);
+    }
+    text
+}
+
 /// The hidden first argument that asks for the assets.
 pub const ARG: &str = "generate-assets";
 

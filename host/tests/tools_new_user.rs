@@ -149,3 +149,38 @@ fn json_fields_keep_their_type_when_empty() {
         "{anchors}"
     );
 }
+
+const TOOLS: [(&str, &str, u8); 2] = [
+    ("suit-author", env!("CARGO_BIN_EXE_suit-author"), 2),
+    ("suit-agent", env!("CARGO_BIN_EXE_suit-agent"), 6),
+];
+
+/// Both tools' `--help` and top man page list their exit statuses, one line per code the
+/// tool gives (the agent's listed none).
+#[test]
+fn help_and_man_page_list_every_exit_status() {
+    let t = tempfile::tempdir().unwrap();
+    for (name, exe, highest) in TOOLS {
+        let help = ok(suit_test_support::cli::run(
+            exe,
+            t.path(),
+            &["--help"],
+            None,
+        ))
+        .stdout;
+        ok(suit_test_support::cli::run(
+            exe,
+            t.path(),
+            &["generate-assets", "assets"],
+            None,
+        ));
+        let man =
+            std::fs::read_to_string(t.path().join(format!("assets/man/man1/{name}.1"))).unwrap();
+        for text in [&help, &man] {
+            says(text, "Exit status:");
+            for code in 0..=highest {
+                says(text, &format!("\n  {code}  "));
+            }
+        }
+    }
+}

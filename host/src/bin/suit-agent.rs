@@ -19,7 +19,8 @@ use suit_host::{errln, outln, outp};
 #[command(
     name = "suit-agent",
     version,
-    about = "REE agent for the SUIT update TA"
+    about = "REE agent for the SUIT update TA",
+    after_help = suit_host::assets::exit_status_help(&EXIT_STATUSES)
 )]
 struct Cli {
     /// Which TEE to talk to.
@@ -1595,6 +1596,42 @@ const EXIT_NETWORK: u8 = 4;
 /// [`AgentError::is_commit_pending`] (`poll`: once the TA says it completed it, else
 /// [`AgentError::CommitNotCompleted`], exit 3).
 const EXIT_AFTER_COMMIT: u8 = 5;
+
+/// Every exit status the agent gives, with what it means (`--help`, suit-agent(1);
+/// host/README.md has the details).
+const EXIT_STATUSES: [(u8, &str); 7] = [
+    (0, "success"),
+    (
+        EXIT_REFUSED,
+        "refused by the TA as its verdict on what it was given (not authentic, policy, \
+         rollback, a check of the update, too large)",
+    ),
+    (
+        EXIT_USAGE,
+        "unusable input or arguments, or an output (standard output too) that cannot be \
+         written",
+    ),
+    (
+        EXIT_TEE,
+        "the TEE could not be reached (or another agent held the lock), answered out of \
+         protocol, or refused for its own trouble: the same request may succeed later",
+    ),
+    (
+        EXIT_NETWORK,
+        "a network transfer failed after its retries, or the server does not have a payload \
+         the update fetches (404, 410)",
+    ),
+    (
+        EXIT_AFTER_COMMIT,
+        "the TA committed, but the agent's work after it failed (an approved REE file, a \
+         receipt file, printing)",
+    ),
+    (
+        EXIT_INCOMPATIBLE,
+        "this agent cannot work with this TA or platform at all (protocol version; a build \
+         without OP-TEE support)",
+    ),
+];
 
 fn exit_code(e: &AgentError) -> u8 {
     match e {

@@ -1,7 +1,6 @@
 //! suit-author: create, sign, encrypt, verify and inspect SUIT envelopes.
 //!
-//! Exit status: 0 success; 1 the envelope was refused (not authentic, not well-formed, does
-//! not apply); 2 unusable input or arguments (missing files, malformed keys, bad options).
+//! Exit status: `EXIT_STATUSES` (shown by `--help`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -49,12 +48,25 @@ Detached payloads (ciphertext if encrypted) are written to --payload-out DIR (de
 output's directory) under the URI's last path segment, which is what verify --payload-dir
 looks up."#;
 
+/// Every exit status the tool gives, with what it means (`--help`, suit-author(1)).
+const EXIT_STATUSES: [(i32, &str); 3] = [
+    (0, "success"),
+    (
+        suit_host::author::EXIT_REFUSED,
+        "refused (not authentic, not well-formed, does not apply)",
+    ),
+    (
+        suit_host::author::EXIT_USAGE,
+        "unusable input or arguments, or an output (standard output too) that cannot be written",
+    ),
+];
+
 #[derive(Parser)]
 #[command(
     name = "suit-author",
     version,
     about = "Create, sign, encrypt, verify and inspect SUIT envelopes",
-    after_help = "Exit status: 0 ok, 1 refused (not authentic / does not apply), 2 bad input or arguments, or an output (standard output too) that cannot be written."
+    after_help = suit_host::assets::exit_status_help(&EXIT_STATUSES)
 )]
 struct Cli {
     #[command(subcommand)]
