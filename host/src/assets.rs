@@ -41,6 +41,34 @@ pub fn exit_status_help<C: std::fmt::Display>(codes: &[(C, &str)]) -> String {
     text
 }
 
+/// Every argument and subcommand in `cmd`'s tree (hidden ones too) without help text, as
+/// `tool sub --arg`: each tool's tests require none, so `--help`, man pages and completions
+/// say what every one is for.
+pub fn undocumented(cmd: &clap::Command) -> Vec<String> {
+    fn walk(cmd: &clap::Command, path: &str, found: &mut Vec<String>) {
+        for a in cmd.get_arguments() {
+            if a.get_help().is_none() && a.get_long_help().is_none() {
+                let name = match (a.get_long(), a.get_short()) {
+                    (Some(long), _) => format!("--{long}"),
+                    (None, Some(short)) => format!("-{short}"),
+                    (None, None) => format!("<{}>", a.get_id()),
+                };
+                found.push(format!("{path} {name}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            let sub_path = format!("{path} {}", sub.get_name());
+            if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                found.push(sub_path.clone());
+            }
+            walk(sub, &sub_path, found);
+        }
+    }
+    let mut found = Vec::new();
+    walk(cmd, cmd.get_name(), &mut found);
+    found
+}
+
 /// The hidden first argument that asks for the assets.
 pub const ARG: &str = "generate-assets";
 

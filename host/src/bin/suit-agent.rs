@@ -216,6 +216,7 @@ struct PollArgs {
 enum Cmd {
     /// Show versions, the platform's protections and the TA's public state.
     Status {
+        /// Print the status as JSON (failures too).
         #[arg(long)]
         json: bool,
     },
@@ -224,15 +225,19 @@ enum Cmd {
     DeviceKey(DeviceKeyArgs),
     /// Relay a TPA-signed provisioning message to the TA.
     Provision {
+        /// The TPA-signed message (`suit-author provision`): CBOR, hex text, or `-` for
+        /// standard input.
         message: PathBuf,
         /// Write the TA's signed receipt here (for the TPA: `suit-author verify-receipt`).
         #[arg(long = "receipt-out", value_name = "FILE")]
         receipt_out: Option<PathBuf>,
+        /// Print what the TA applied and its receipt (hex) as JSON (failures too).
         #[arg(long)]
         json: bool,
     },
     /// List trust anchors, component rules and the device identity.
     Anchors {
+        /// Print the anchors, rules and identity as JSON (failures too).
         #[arg(long)]
         json: bool,
     },
@@ -268,6 +273,7 @@ enum Cmd {
     Export {
         /// The approved path (as `install` printed it).
         path: String,
+        /// The directory the approved path is written under (as `install --ree-root`).
         #[arg(long)]
         ree_root: PathBuf,
         /// Print the outcome as JSON (failures too).
@@ -278,23 +284,33 @@ enum Cmd {
     /// OP-TEE's GP TEE API) on the request file (format: suit_common::crypto::bench) and print
     /// the TA's text reply. Used by qemu/bench.sh and the QEMU tests.
     #[command(hide = true)]
-    CryptoBench { request: PathBuf },
+    CryptoBench {
+        /// The request file.
+        request: PathBuf,
+    },
     /// Test builds only: how often pieces of each FILE (its first, middle and last 32 bytes,
     /// or all of it if shorter) occur in the TA's heap, freed blocks included, and in the dead
     /// part of its stack, after a control the request and the TA put in both (which must be
     /// found), and whether a control an earlier scan left on the stack outlived its command
     /// (it must not). Used by the QEMU tests to show that no plaintext outlives its command.
     #[command(hide = true)]
-    HeapScan { files: Vec<PathBuf> },
+    HeapScan {
+        /// The files whose pieces are searched for.
+        files: Vec<PathBuf>,
+    },
     /// Tests only: install ENVELOPE (payloads integrated) with a second InstallBegin, which
     /// the TA must refuse, between its InstallPrepare and InstallFinish in one TA session (the
     /// refused begin must leave the install under way intact). Used by the QEMU tests.
     #[command(hide = true)]
-    RefusedBegin { envelope: PathBuf },
+    RefusedBegin {
+        /// The envelope (payloads integrated).
+        envelope: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
 struct DeviceKeyArgs {
+    /// Format of the key printed or written with --out.
     #[arg(long, value_enum, default_value_t = KeyFormat::Pem)]
     format: KeyFormat,
     /// Which key to print (default: identity; with --anchor: hpke).
@@ -335,6 +351,8 @@ struct InstallArgs {
     /// Write the normal-world files the manifest approved under this directory.
     #[arg(long)]
     ree_root: Option<PathBuf>,
+    /// Print the outcome (installed components, manifest digest, approved REE paths) as JSON
+    /// (failures too).
     #[arg(long)]
     json: bool,
     /// Fetch http(s) payload URIs the TA names over the network (implied when the
@@ -1764,6 +1782,17 @@ mod tests {
                 installed: 2
             })),
             1
+        );
+    }
+
+    /// `--help`, the man pages and completions say what every argument and subcommand is
+    /// for: none is without help text.
+    #[test]
+    fn every_argument_and_subcommand_has_help() {
+        use clap::CommandFactory as _;
+        assert_eq!(
+            suit_host::assets::undocumented(&Cli::command()),
+            Vec::<String>::new()
         );
     }
 }

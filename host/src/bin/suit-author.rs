@@ -1264,3 +1264,19 @@ fn id_or_name(
         *uuid::Uuid::new_v5(&namespace, v.as_bytes()).as_bytes(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--help`, the man pages and completions say what every argument and subcommand is
+    /// for: none is without help text.
+    #[test]
+    fn every_argument_and_subcommand_has_help() {
+        use clap::CommandFactory as _;
+        assert_eq!(
+            suit_host::assets::undocumented(&Cli::command()),
+            Vec::<String>::new()
+        );
+    }
+}
