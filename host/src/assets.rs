@@ -106,20 +106,38 @@ pub fn write<C: CommandFactory>(name: &'static str, dir: &Path) -> std::io::Resu
         let mut buf = Vec::new();
         clap_mangen::Man::new(c.clone()).render(&mut buf)?;
         let p = man.join(file);
-        crate::files::write_output(&p, &buf)?;
+        crate::files::write_output(&p, keep_after_help_lines(&buf).as_bytes())?;
         written.push(p);
         Ok(())
     };
+    // No page for clap's `help` subcommand, so none listed either.
+    let mut cmd = C::command()
+        .name(name)
+        .bin_name(name)
+        .disable_help_subcommand(true);
+    cmd.build();
     page(&cmd, format!("{name}.1"))?;
-    for sub in cmd
-        .get_subcommands()
-        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
-    {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         // clap names are 'static; this one-shot command leaks a few bytes per page.
         let full: &'static str = Box::leak(format!("{name}-{}", sub.get_name()).into_boxed_str());
         page(&sub.clone().name(full), format!("{full}.1"))?;
     }
     Ok(written)
+}
+
+/// A man page with its after-help section (clap_mangen's `EXTRA`: a description file's
+/// layout, the exit statuses) in no-fill mode: roff would otherwise join its lines into
+/// paragraphs, as it did `}` and the `Names:` line after it.
+fn keep_after_help_lines(page: &[u8]) -> String {
+    let page = String::from_utf8_lossy(page);
+    let Some((before, extra)) = page.split_once("\n.SH EXTRA\n") else {
+        return page.into_owned();
+    };
+    let (lines, after) = match extra.split_once("\n.SH ") {
+        Some((lines, after)) => (lines, format!("\n.SH {after}")),
+        None => (extra.trim_end_matches('\n'), "\n".to_string()),
+    };
+    format!("{before}\n.SH EXTRA\n.nf\n{lines}\n.fi{after}")
 }
 
 /// Runs the hidden command if the process was started with it as its first argument (each

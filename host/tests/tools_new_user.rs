@@ -184,3 +184,51 @@ fn help_and_man_page_list_every_exit_status() {
         }
     }
 }
+
+/// The man pages list only pages that exist (suit-author(1) listed a suit-author-help(1)
+/// never generated), and keep the lines of their after-help text (roff joined the create
+/// page's description layout into paragraphs: `} Names: ...` on one line).
+#[test]
+fn man_pages_list_only_pages_that_exist_and_keep_their_lines() {
+    let t = tempfile::tempdir().unwrap();
+    for (name, exe, _) in TOOLS {
+        ok(suit_test_support::cli::run(
+            exe,
+            t.path(),
+            &["generate-assets", "assets"],
+            None,
+        ));
+        let dir = t.path().join("assets/man/man1");
+        let roff_name = name.replace('-', "\\-");
+        for page in std::fs::read_dir(&dir).unwrap() {
+            let page = page.unwrap().path();
+            let text = std::fs::read_to_string(&page).unwrap();
+            for (i, _) in text.match_indices(&format!("{roff_name}\\-")) {
+                let listed = &text[i..];
+                let end = listed
+                    .find(|c: char| !(c.is_ascii_lowercase() || c == '\\' || c == '-'))
+                    .unwrap_or(listed.len());
+                if !listed[end..].starts_with("(1)") {
+                    continue;
+                }
+                let file = format!("{}.1", listed[..end].replace("\\-", "-"));
+                assert!(
+                    dir.join(&file).exists(),
+                    "{} lists {file}, which is not generated",
+                    page.display()
+                );
+            }
+            if let Some((_, extra)) = text.split_once("\n.SH EXTRA\n") {
+                let section = extra.split("\n.SH ").next().unwrap();
+                assert!(
+                    section.starts_with(".nf\n") && section.trim_end().ends_with("\n.fi"),
+                    "{}: its after-help lines are filled into paragraphs:\n{section}",
+                    page.display()
+                );
+            }
+        }
+    }
+    let create =
+        std::fs::read_to_string(t.path().join("assets/man/man1/suit-author-create.1")).unwrap();
+    says(&create, "\n  }\nNames: ");
+}
