@@ -232,3 +232,42 @@ fn man_pages_list_only_pages_that_exist_and_keep_their_lines() {
         std::fs::read_to_string(t.path().join("assets/man/man1/suit-author-create.1")).unwrap();
     says(&create, "\n  }\nNames: ");
 }
+
+/// `device-key` checks its arguments before it renders, alike with `--json`: an anchor's key
+/// without `--anchor` is refused (exit 2) in both modes (JSON exited 0), and `--which` or
+/// `--format` where no single key is output (`--json`, `--out-dir`) are named as ignored.
+#[test]
+fn device_key_checks_its_arguments_alike_with_json() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    for which in ["ecdh-es", "hpke"] {
+        let text = fails(
+            agent(d, &["device-key", "--which", which]),
+            2,
+            "give --anchor",
+        );
+        let json = agent(d, &["device-key", "--which", which, "--json"]);
+        assert_eq!(json.code, 2, "{}{}", json.stdout, json.stderr);
+        let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        assert_eq!(doc["exit-code"], 2, "{doc}");
+        let error = doc["error"].as_str().unwrap();
+        says(error, "give --anchor");
+        says(&text, error);
+    }
+    let r = ok(agent(
+        d,
+        &words("device-key --json --which report --format hex"),
+    ));
+    says(&r.stderr, "--which is ignored");
+    says(&r.stderr, "--format is ignored");
+    let r = ok(agent(d, &words("device-key --out-dir keys --format hex")));
+    says(&r.stderr, "--format is ignored");
+    // Where they choose the key, nothing is said.
+    let r = ok(agent(
+        d,
+        &words("device-key --json --which report --format hex --out r.hex"),
+    ));
+    assert!(!r.stderr.contains("ignored"), "{}", r.stderr);
+    // The report key's SEC1 point, hex (65 bytes) and a newline.
+    assert_eq!(std::fs::read_to_string(d.join("r.hex")).unwrap().len(), 131);
+}

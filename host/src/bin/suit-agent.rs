@@ -310,9 +310,9 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct DeviceKeyArgs {
-    /// Format of the key printed or written with --out.
-    #[arg(long, value_enum, default_value_t = KeyFormat::Pem)]
-    format: KeyFormat,
+    /// Format of the key printed or written with --out (default: pem).
+    #[arg(long, value_enum)]
+    format: Option<KeyFormat>,
     /// Which key to print (default: identity; with --anchor: hpke).
     #[arg(long, value_enum)]
     which: Option<WhichKey>,
@@ -334,6 +334,41 @@ struct DeviceKeyArgs {
     /// (failures too), after writing any files asked for.
     #[arg(long)]
     json: bool,
+}
+
+impl DeviceKeyArgs {
+    /// The one key `--out` gets (without files: the one printed) and its format, checked
+    /// before any output is opened or the TA asked, and alike with or without `--json`: an
+    /// anchor's key needs `--anchor`.
+    fn chosen(&self) -> Result<(WhichKey, KeyFormat), AgentError> {
+        let which = self.which.unwrap_or(if self.anchor.is_some() {
+            WhichKey::Hpke
+        } else {
+            WhichKey::Identity
+        });
+        if matches!(which, WhichKey::EcdhEs | WhichKey::Hpke) && self.anchor.is_none() {
+            return Err(AgentError::File(format!(
+                "--which {}: ecdh-es and hpke keys belong to a trust anchor: give --anchor ID",
+                which.name()
+            )));
+        }
+        Ok((which, self.format.unwrap_or(KeyFormat::Pem)))
+    }
+
+    /// `--which`/`--format` given where they choose nothing: no single key is output when
+    /// `--json` or `--out-dir` (every key) comes without `--out`.
+    fn ignored(&self) -> Vec<&'static str> {
+        if self.out.is_some() || (!self.json && self.out_dir.is_none()) {
+            return Vec::new();
+        }
+        [
+            (self.which.is_some(), "--which"),
+            (self.format.is_some(), "--format"),
+        ]
+        .into_iter()
+        .filter_map(|(set, flag)| set.then_some(flag))
+        .collect()
+    }
 }
 
 #[derive(clap::Args)]
@@ -600,6 +635,15 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         Command::Poll(args) => return run_poll(&cli, args),
         Command::Session(cmd) => cmd,
     };
+    if let Cmd::DeviceKey(a) = cmd {
+        a.chosen()?;
+        for flag in a.ignored() {
+            errln!(
+                "suit-agent: warning: {flag} is ignored: it chooses the key of --out (or the one \
+                 printed), and --json and --out-dir give every key"
+            );
+        }
+    }
     // A binary output on standard output keeps every other line off it.
     let outputs: Vec<&Path> = match cmd {
         Cmd::Report { out, .. } => out.iter().map(PathBuf::as_path).collect(),
@@ -960,21 +1004,15 @@ fn device_key(
     args: &DeviceKeyArgs,
     opened: OpenedOutputs,
 ) -> Result<(), AgentError> {
+    let (which, format) = args.chosen()?;
     let DeviceKeyArgs {
-        format,
-        which,
         anchor,
         out,
         out_dir,
-        statement: _,
         json,
+        ..
     } = args;
     let k = client::device_key(tee, *anchor)?;
-    let which = which.unwrap_or(if anchor.is_some() {
-        WhichKey::Hpke
-    } else {
-        WhichKey::Identity
-    });
     let pick = |w: WhichKey| -> Result<
         (
             &suit_common::protocol::ByteBuf,
@@ -982,10 +1020,11 @@ fn device_key(
         ),
         AgentError,
     > {
+        // `chosen` asked for --anchor: a TA that sends no anchor keys then is out of protocol.
         let a = || {
-            k.anchor.as_ref().ok_or(AgentError::File(
-                "ecdh-es and hpke keys belong to a trust anchor: give --anchor ID".into(),
-            ))
+            k.anchor
+                .as_ref()
+                .ok_or(AgentError::BadResponse("no keys of the anchor asked for"))
         };
         Ok(match w {
             WhichKey::Identity => (&k.identity_key, &k.identity_kid),
@@ -1000,7 +1039,7 @@ fn device_key(
     let mut outputs = Vec::new();
     if let Some(o) = opened.out {
         let (point, kid) = pick(which)?;
-        outputs.push((o, format_key(point, kid, *format)?));
+        outputs.push((o, format_key(point, kid, format)?));
     }
     let (files, _) = out_dir_files(*anchor);
     let mut dir = opened.dir.into_iter();
@@ -1056,7 +1095,7 @@ fn device_key(
         let (point, kid) = pick(which)?;
         // Standard error when standard output carries the statement (`--statement
         // /dev/stdout`); a closed stream is not a failure, a full disk is.
-        let key = format_key(point, kid, *format)?;
+        let key = format_key(point, kid, format)?;
         suit_host::stdio::Status.write_all(&key).map_err(printing)?;
     }
     Ok(())
