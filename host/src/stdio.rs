@@ -109,6 +109,38 @@ impl std::io::Write for Status {
     }
 }
 
+/// Parses the tool's command line. A usage error prints clap's message on standard error
+/// and, when `--json` is among the arguments, first `failure(message)` on standard output,
+/// the tool's JSON failure document: a `--json` caller gets one document whatever failed.
+/// `Err` holds the exit status (2; 0 for `--help` and `--version`, printed as usual).
+pub fn parse_args<C: clap::Parser>(
+    failure: impl FnOnce(&str) -> String,
+) -> Result<C, std::process::ExitCode> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let e = match C::try_parse_from(&args) {
+        Ok(cli) => return Ok(cli),
+        Err(e) => e,
+    };
+    let json = args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
+    if json && e.use_stderr() {
+        // clap's text without styling: "error: WHAT\n\nUsage: ...": WHAT is the message.
+        let rendered = e.render().to_string();
+        let what = rendered.split("\n\n").next().unwrap_or_default();
+        out(format_args!(
+            "{}\n",
+            failure(what.strip_prefix("error: ").unwrap_or(what))
+        ));
+    }
+    let _ = e.print();
+    Err(std::process::ExitCode::from(
+        u8::try_from(e.exit_code()).unwrap_or(2),
+    ))
+}
+
 /// `println!` through [`out`].
 #[macro_export]
 macro_rules! outln {

@@ -271,3 +271,32 @@ fn device_key_checks_its_arguments_alike_with_json() {
     // The report key's SEC1 point, hex (65 bytes) and a newline.
     assert_eq!(std::fs::read_to_string(d.join("r.hex")).unwrap().len(), 131);
 }
+
+/// An argument error with `--json` is one JSON failure document on standard output too
+/// (exit 2), as README says every `--json` failure is; clap's message still goes to standard
+/// error, and without `--json` standard output stays empty.
+#[test]
+fn an_argument_error_with_json_is_one_json_document() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    for (r, missing) in [
+        (author(d, &["verify", "--json"]), "<ENVELOPE>"),
+        (agent(d, &["install", "--json"]), "<ENVELOPE>"),
+        (
+            author(d, &["keygen", "--json", "--type", "rsa", "-o", "k"]),
+            "rsa",
+        ),
+    ] {
+        assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+        let doc: serde_json::Value = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", r.stdout, r.stderr));
+        assert_eq!(doc["ok"], false, "{doc}");
+        assert_eq!(doc["exit-code"], 2, "{doc}");
+        says(doc["error"].as_str().unwrap(), missing);
+        says(&r.stderr, "error: ");
+    }
+    let r = author(d, &["verify"]);
+    assert_eq!((r.code, r.stdout.as_str()), (2, ""), "{}", r.stderr);
+    let r = ok(author(d, &["verify", "--help"]));
+    says(&r.stdout, "Usage:");
+}

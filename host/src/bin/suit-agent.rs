@@ -1536,7 +1536,12 @@ fn main() -> ExitCode {
     if let Some(code) = suit_host::assets::serve::<Cli>("suit-agent") {
         return code;
     }
-    let cli = Cli::parse();
+    let cli = match suit_host::stdio::parse_args::<Cli>(|what| {
+        error_json(&AgentError::File(what.to_string()), EXIT_USAGE)
+    }) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let json = wants_json(&cli.command);
     let result = run(cli);
     // What could not be printed (a full disk; not a closed pipe) fails the command, after

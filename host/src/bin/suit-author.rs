@@ -1085,7 +1085,12 @@ fn main() -> ExitCode {
     if let Some(code) = suit_host::assets::serve::<Cli>("suit-author") {
         return code;
     }
-    let cli = Cli::parse();
+    let cli = match suit_host::stdio::parse_args::<Cli>(|what| {
+        error_json(&AuthorError::Usage(what.to_string()))
+    }) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let json = wants_json(&cli.command);
     // An output on standard output (`-o /dev/stdout`) keeps every other line off it.
     if file_outputs(&cli.command)
