@@ -36,6 +36,24 @@ pub fn target(root: &Path, path: &str) -> Result<PathBuf, AgentError> {
     Ok(root.join(rel))
 }
 
+/// `--ree-root` as the operator gave it: a directory, or nothing yet (made by the first
+/// write). The agent checks it before an install or export asks the TA anything, so a file
+/// there is refused at once as what it is, not after the commit as "File exists".
+pub fn check_root(root: &Path) -> Result<(), AgentError> {
+    let refuse = |why: String| {
+        Err(AgentError::File(format!(
+            "--ree-root {}: {why}",
+            root.display()
+        )))
+    };
+    match fs::metadata(root) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => refuse("not a directory".into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => refuse(e.to_string()),
+    }
+}
+
 /// Writes `data` to `root/path` atomically after checking it hashes to `digest`.
 pub fn write_approved(
     root: &Path,
@@ -55,6 +73,7 @@ pub fn write_approved(
         return Err(AgentError::File(format!("refusing REE path {path:?}")));
     };
     // The root is the operator's own path (followed as given).
+    check_root(root)?;
     fs::create_dir_all(root).map_err(fail)?;
     let mut dir = open_dir(CWD, root, true).map_err(|e| fail(e.into()))?;
     for part in parts {
@@ -144,6 +163,21 @@ mod tests {
         write_approved(dir.path(), "opt/conf", &data, &digest).unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
         assert_eq!(fs::read(dir.path().join("opt/conf")).unwrap(), data);
+    }
+
+    #[test]
+    fn a_root_that_is_a_file_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("afile");
+        fs::write(&file, "not a directory").unwrap();
+        let data = b"approved".to_vec();
+        let digest = Sha256::digest(&data).to_vec();
+        for root in [file.clone(), file.join("below")] {
+            let e = write_approved(&root, "etc/app.conf", &data, &digest).unwrap_err();
+            assert!(e.to_string().contains("--ree-root"), "{e}");
+            assert!(e.to_string().contains("ot a directory"), "{e}");
+        }
+        assert!(check_root(&dir.path().join("missing")).is_ok());
     }
 
     #[test]

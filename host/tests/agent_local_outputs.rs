@@ -352,7 +352,9 @@ fn an_export_suggested_for_a_signers_path_runs_nothing_else() {
     );
 
     envelope("v2", 2);
-    write(d, "ree", "not a directory");
+    // Under the REE root, `etc` is a regular file: the approved file cannot be written.
+    std::fs::create_dir(d.join("ree")).unwrap();
+    write(d, "ree/etc", "not a directory");
     let t = fails(agent(d, &["install", "v2.suit", "--ree-root", "ree"]), 5);
     // The path has backquotes of its own: the suggestion ends where the sentence goes on.
     let suggested = t

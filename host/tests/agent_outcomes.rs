@@ -449,8 +449,10 @@ fn install_reports_the_commit_when_an_approved_file_cannot_be_written() {
     let d = tmp.path();
     device_with_ree(d);
     envelope_with_ree_file(d, "m1", 1, "https://example.com/fw.bin");
-    // The REE root is a regular file: nothing can be written under it.
-    write(d, "ree", "not a directory");
+    // Under the REE root, `etc` is a regular file: nothing can be written below it (a
+    // root that is a file is refused before the TA is asked).
+    std::fs::create_dir(d.join("ree")).unwrap();
+    write(d, "ree/etc", "not a directory");
     let args = ["--payload-dir", "payloads", "--ree-root", "ree"];
     let o = agent(d, &[&["install", "m1.suit"][..], &args].concat());
     let t = fails(o.clone(), 5);
@@ -497,8 +499,10 @@ fn poll_retries_an_approved_ree_file_it_could_not_write() {
     envelope_with_ree_file(d, "m1", 1, &format!("{base}/p/fw.bin"));
     publish(&server, d, "m1", "fw.bin");
     server.route("/status/reports", Behaviour::Collect);
-    // The REE root is a regular file: nothing can be written under it.
-    write(d, "ree", "not a directory");
+    // Under the REE root, `etc` is a regular file: nothing can be written below it (a
+    // root that is a file is refused before the TA is asked).
+    std::fs::create_dir(d.join("ree")).unwrap();
+    write(d, "ree/etc", "not a directory");
     let poll_once = || poll(d, &base, &["--ree-root", "ree"]);
     let pending = || {
         let state: serde_json::Value =
@@ -523,7 +527,7 @@ fn poll_retries_an_approved_ree_file_it_could_not_write() {
     assert_eq!(pending(), serde_json::json!(["etc/app.conf"]));
 
     // Writable now: written, and no longer pending.
-    std::fs::remove_file(d.join("ree")).unwrap();
+    std::fs::remove_file(d.join("ree/etc")).unwrap();
     let t = ok(poll_once());
     assert!(t.contains("not modified"), "{t}");
     assert!(t.contains("wrote approved REE file"), "{t}");

@@ -300,3 +300,43 @@ fn an_argument_error_with_json_is_one_json_document() {
     let r = ok(author(d, &["verify", "--help"]));
     says(&r.stdout, "Usage:");
 }
+
+/// A `--ree-root` that is a regular file is refused before the TA is asked anything, said
+/// as "not a directory" (it failed after the install committed, as "afile/etc/app.conf:
+/// File exists"): nothing installed, exit 2.
+#[test]
+fn a_ree_root_that_is_a_file_is_refused_up_front() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(agent(d, &words("device-key --out device.pub.pem")));
+    ok(author(d, &words("keygen --type p256 -o author")));
+    write(
+        d,
+        "p.json",
+        suit_test_support::cli::app_provisioning("board"),
+    );
+    ok(author(d, &provision_args("p.json", "p.cbor", &[])));
+    ok(agent(d, &words("provision p.cbor")));
+    std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();
+    write(d, "m.json", app_description("board"));
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key author.priv.pem"),
+    ));
+    write(d, "afile", "a regular file");
+    for args in [
+        "install m.suit --ree-root afile",
+        "export etc/app.conf --ree-root afile",
+        "poll http://127.0.0.1:9/ --ree-root afile",
+    ] {
+        fails(
+            agent(d, &words(args)),
+            2,
+            "--ree-root afile: not a directory",
+        );
+    }
+    says(
+        &ok(agent(d, &["status"])).stdout,
+        "installed:           0 component(s)",
+    );
+}

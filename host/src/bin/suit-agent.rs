@@ -524,6 +524,9 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         ree_root,
         net_args,
     } = args;
+    if let Some(root) = ree_root {
+        ree::check_root(root)?;
+    }
     let net = net_args.net()?;
     let allowed = net_args.allowed(&[url])?;
     let state_file = poll_state.clone().unwrap_or_else(|| match cli.tee {
@@ -661,6 +664,15 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         .any(|p| suit_host::files::is_standard_output(p))
     {
         suit_host::stdio::status_to_stderr();
+    }
+    // Before the lock and the TA: a file at --ree-root would fail only after a commit.
+    match cmd {
+        Cmd::Install(InstallArgs {
+            ree_root: Some(root),
+            ..
+        })
+        | Cmd::Export { ree_root: root, .. } => ree::check_root(root)?,
+        _ => {}
     }
     let opened = open_outputs(cmd)?;
     let _lock = take_lock(&cli)?;
