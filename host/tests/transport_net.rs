@@ -408,6 +408,31 @@ fn poll_installs_posts_reports_and_uses_etags() {
     let t = ok(poll(&[]));
     assert!(t.contains("installed: "), "{t}");
     assert_eq!(installed_components(d), 1);
+    // Each plain-HTTP warning says what its URL carries: nothing of envelopes and digests
+    // for the nonce and the report.
+    let warning = |url: &str| {
+        let shown = format!("{url}: plain HTTP");
+        t.lines()
+            .find(|l| l.contains(&shown))
+            .unwrap_or_else(|| panic!("no warning for {url}: {t}"))
+            .to_string()
+    };
+    assert!(
+        warning(&format!("{base}{env_path}")).contains("envelope"),
+        "{t}"
+    );
+    assert!(
+        warning(&format!("{base}/payloads/v1.bin")).contains("payload"),
+        "{t}"
+    );
+    for (url, carries) in [
+        (nonce.clone(), "nonce"),
+        (format!("{base}/status/reports"), "report"),
+    ] {
+        let w = warning(&url);
+        assert!(w.contains(carries), "{w}");
+        assert!(!w.contains("envelope") && !w.contains("digest"), "{w}");
+    }
     let env_reqs = server.requests_to(&env_path);
     assert_eq!(
         env_reqs[0].headers["accept"],

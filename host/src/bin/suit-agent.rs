@@ -1362,6 +1362,7 @@ fn install(
             url,
             transport::poll::MAX_ENVELOPE_DOWNLOAD,
             transport::ENVELOPE_MEDIA_TYPE,
+            transport::Carries::Envelope,
             None,
         )? {
             transport::Conditional::Body { data, .. } => data,

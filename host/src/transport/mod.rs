@@ -86,6 +86,44 @@ impl Location {
     }
 }
 
+/// What a request carries, for the warning on a plain-HTTP URL: what plain HTTP gives up
+/// (and what still protects it) differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Carries {
+    /// An envelope: the TA authenticates it.
+    Envelope,
+    /// A payload a manifest names: the TA checks it against the manifest.
+    Payload,
+    /// The status tracker's nonce for a report.
+    Nonce,
+    /// A signed report posted to the status tracker.
+    Report,
+}
+
+impl Carries {
+    /// The warning for a plain-HTTP `url` carrying this.
+    fn plain_http_warning(self, url: &str) -> String {
+        let what = match self {
+            Carries::Envelope => {
+                "anyone on the path sees which update is fetched; the TA authenticates the envelope"
+            }
+            Carries::Payload => {
+                "anyone on the path sees the payload as sent (the ciphertext, if encrypted); the \
+                 TA checks it against the manifest's digest"
+            }
+            Carries::Nonce => {
+                "anyone on the path can read or replace the nonce; a replaced one makes the \
+                 tracker refuse the report"
+            }
+            Carries::Report => {
+                "anyone on the path can read the report (the device's state, what it \
+                 installed); its signature shows any change"
+            }
+        };
+        format!("{url}: plain HTTP (not encrypted, server not authenticated): {what}")
+    }
+}
+
 fn is_plain_http(url: &str) -> bool {
     url.get(..7)
         .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
@@ -335,12 +373,9 @@ impl Net {
         &self.cfg
     }
 
-    fn note_plain(url: &str) {
+    fn note_plain(url: &str, carries: Carries) {
         if is_plain_http(url) {
-            log::warn(&format!(
-                "{url}: plain HTTP (not encrypted, server not authenticated; the TA \
-                 authenticates the envelope and checks every payload's digest)"
-            ));
+            log::warn(&carries.plain_http_warning(url));
         }
     }
 
@@ -463,7 +498,7 @@ impl Net {
         limit: Limit,
         sink: &mut dyn Sink,
     ) -> Result<Streamed, AgentError> {
-        Self::note_plain(url);
+        Self::note_plain(url, Carries::Payload);
         let max = limit.bytes;
         let why = limit.why();
         let mut total: Option<u64> = None;
@@ -592,17 +627,18 @@ impl Net {
         })
     }
 
-    /// A bounded GET into memory (envelopes, nonces), conditional on `etag` when given. A
-    /// body of more than `max` bytes is [`Conditional::TooLarge`], refused from its announced
-    /// length before it is read, else after `max + 1` bytes; never retried.
+    /// A bounded GET into memory (envelopes, nonces: `carries`), conditional on `etag` when
+    /// given. A body of more than `max` bytes is [`Conditional::TooLarge`], refused from its
+    /// announced length before it is read, else after `max + 1` bytes; never retried.
     pub fn get(
         &self,
         url: &str,
         max: u64,
         accept: &str,
+        carries: Carries,
         etag: Option<&str>,
     ) -> Result<Conditional, AgentError> {
-        Self::note_plain(url);
+        Self::note_plain(url, carries);
         self.with_retries(url, |_, request| {
             let mut req = request
                 .bound(self.agent.get(url))
@@ -648,7 +684,7 @@ impl Net {
 
     /// POSTs `body`; success is any 2xx. Retried like downloads.
     pub fn post(&self, url: &str, content_type: &str, body: &[u8]) -> Result<u16, AgentError> {
-        Self::note_plain(url);
+        Self::note_plain(url, Carries::Report);
         self.with_retries(url, |_, request| {
             let resp = request
                 .bound(self.agent.post(url))

@@ -402,7 +402,7 @@ fn nonce(net: &Net, url: Option<&str>) -> Result<Vec<u8>, AgentError> {
         return Ok(n);
     };
     let max = 2 * MAX_NONCE as u64 + 2;
-    let data = match net.get(url, max, "*/*", None)? {
+    let data = match net.get(url, max, "*/*", super::Carries::Nonce, None)? {
         Conditional::Body { data, .. } => data,
         Conditional::NotModified => {
             return Err(AgentError::Network(format!("{url}: no nonce")));
@@ -732,6 +732,7 @@ pub fn poll_once(
         &url,
         MAX_ENVELOPE_DOWNLOAD,
         ENVELOPE_MEDIA_TYPE,
+        super::Carries::Envelope,
         state.etag.as_deref(),
     )? {
         Conditional::NotModified => {
