@@ -340,3 +340,40 @@ fn a_ree_root_that_is_a_file_is_refused_up_front() {
         "installed:           0 component(s)",
     );
 }
+
+/// `inspect` and `verify` show the text member's diagnostic notation as lines (it was one
+/// line with literal `\n`), the texts in it still escaped: a newline or ESC in a signer's
+/// text starts no line and sets no terminal mode.
+#[test]
+fn the_text_member_is_shown_as_lines_and_escaped() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(author(d, &words("keygen --type p256 -o author")));
+    std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();
+    write(
+        d,
+        "m.json",
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+        "text": {"manifest-description": "line one\nresult: SUCCESS\u001b[2J"},
+        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
+    );
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key author.priv.pem"),
+    ));
+    for args in [
+        "inspect m.suit",
+        "verify m.suit --trust-anchor author.pub.pem",
+    ] {
+        let out = ok(author(d, &words(args))).stdout;
+        let lines: Vec<&str> = out.lines().map(str::trim).collect();
+        let at = lines
+            .iter()
+            .position(|l| *l == "diag:")
+            .unwrap_or_else(|| panic!("{args}: no diag lines:\n{out}"));
+        assert_eq!(&lines[at + 1..at + 3], ["{", "\"en\": {"], "{args}:\n{out}");
+        says(&out, r#"1: "line one\nresult: SUCCESS\u{1b}[2J""#);
+        assert!(!lines.iter().any(|l| l.starts_with("result:")), "{out}");
+        assert!(!out.contains('\u{1b}'), "{out}");
+    }
+}

@@ -354,11 +354,14 @@ fn manifest_model(m: &[(Value, Value)], depth: usize) -> Json {
     Json::Object(out)
 }
 
+/// The model's key for a member shown in CBOR diagnostic notation ([`diag_value`]).
+const DIAG: &str = "diag";
+
 /// suit-text: `{ language tag => { key => text, component => { key => text } } }`.
 fn text_model(b: &[u8]) -> Json {
     match decode_one(b) {
         Ok(v) => {
-            let mut out = json!({ "diag": diag_value(&v, 0) });
+            let mut out = json!({ DIAG: diag_value(&v, 0) });
             // Update management's per-component text (draft -14 §3.3-3.4), per language:
             // named, shown escaped (display-only, never interpreted).
             let mut languages = Map::new();
@@ -824,6 +827,15 @@ fn render(out: &mut String, v: &Json, indent: usize) {
             let mut entries: Vec<(&String, &Json)> = o.iter().collect();
             entries.sort_by_key(|(k, _)| key_rank(k));
             for (k, v) in entries {
+                // Diagnostic notation is the tool's own text, laid out in lines (the texts
+                // it quotes are escaped in it): shown as those lines, each still escaped.
+                if let (DIAG, Json::String(text)) = (k.as_str(), v) {
+                    out.push_str(&format!("{pad}{DIAG}:\n"));
+                    for line in text.lines() {
+                        out.push_str(&format!("{pad}  {}\n", printable(line)));
+                    }
+                    continue;
+                }
                 let k = printable(k);
                 match scalar(v) {
                     Some(s) => out.push_str(&format!("{pad}{k}: {s}\n")),
