@@ -377,3 +377,18 @@ fn the_text_member_is_shown_as_lines_and_escaped() {
         assert!(!out.contains('\u{1b}'), "{out}");
     }
 }
+
+/// `status` on the simulator lists its warning with one prefix (it said "warning: WARNING:
+/// simulator backend"); the agent still says it loudly on standard error.
+#[test]
+fn the_simulator_warning_has_one_prefix() {
+    let t = tempfile::tempdir().unwrap();
+    let r = ok(agent(t.path(), &["status"]));
+    says(&r.stdout, "  warning: simulator backend: no TEE");
+    assert!(
+        !r.stdout.to_lowercase().contains("warning: warning"),
+        "{}",
+        r.stdout
+    );
+    says(&r.stderr, "WARNING: simulator backend: no TEE");
+}

@@ -813,9 +813,11 @@ impl PlatformInfo {
     }
 }
 
-/// The simulator's warning, wherever it is used, so nobody mistakes it for a TEE.
+/// The simulator's warning, wherever it is used, so nobody mistakes it for a TEE; without a
+/// "warning" prefix of its own, which each place that shows it gives (status lists it under
+/// "warning:").
 pub const SIMULATOR_WARNING: &str =
-    "WARNING: simulator backend: no TEE, no isolation; keys and state are plain files";
+    "simulator backend: no TEE, no isolation; keys and state are plain files";
 
 impl StatusResponse {
     /// The host's judgement of the facts the TA reported: the production prerequisites and

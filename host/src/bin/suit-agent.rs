@@ -401,7 +401,7 @@ struct InstallArgs {
 fn connect(cli: &Cli) -> Result<Box<dyn Transport>, AgentError> {
     match cli.tee {
         TeeKind::Sim => {
-            errln!("{}", sim::WARNING);
+            errln!("WARNING: {}", sim::WARNING);
             let root = match &cli.sim_tpa_root {
                 Some(p) => Some(read_text(p)?),
                 None => None,
