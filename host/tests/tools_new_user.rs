@@ -392,3 +392,42 @@ fn the_simulator_warning_has_one_prefix() {
     );
     says(&r.stderr, "WARNING: simulator backend: no TEE");
 }
+
+/// `poll` says a round's failure once (the round's log line and `main`'s error line said it
+/// twice): a network error, one round and the last of `--rounds`.
+#[test]
+fn poll_says_a_failure_once() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(agent(d, &words("device-key --out device.pub.pem")));
+    ok(author(d, &words("keygen --type p256 -o author")));
+    write(
+        d,
+        "p.json",
+        suit_test_support::cli::app_provisioning("board"),
+    );
+    ok(author(d, &provision_args("p.json", "p.cbor", &[])));
+    ok(agent(d, &words("provision p.cbor")));
+    // Nothing listens on the discard port of the loopback.
+    let base = "poll http://127.0.0.1:9/fw --retries 0 --poll-state poll.json";
+    for extra in ["", " --interval 1 --rounds 2"] {
+        let r = agent(d, &words(&format!("{base}{extra}")));
+        assert_eq!(r.code, 4, "{}", r.stderr);
+        let said: Vec<&str> = r
+            .stderr
+            .lines()
+            .filter(|l| l.contains("network:"))
+            .collect();
+        assert_eq!(
+            said.len(),
+            1 + usize::from(!extra.is_empty()),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            said.iter().all(|l| l.contains("127.0.0.1:9")),
+            "{}",
+            r.stderr
+        );
+    }
+}

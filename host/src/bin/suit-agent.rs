@@ -560,57 +560,58 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         };
         transport::poll::poll_once(tee.as_mut(), &net, &opts, &mut progress)
     };
-    let report = |r: &Result<transport::poll::Outcome, AgentError>| {
-        let o = match r {
-            Ok(o) => o,
-            Err(e) => return log::error(&format!("{e}")),
-        };
-        match &o.round {
-            transport::poll::Round::UpToDate => log::info("up to date"),
-            transport::poll::Round::Installed { components } => {
-                COMMITTED.store(true, Ordering::Relaxed);
-                log::info(&format!("installed: {}", components.join(", ")))
+    // Logs a round's outcome and gives its exit status: a refusal's (5 for a commit the TA
+    // left pending and completed), a commit left pending and not completed (3), else that of
+    // the first failure after the TA's decision (a report left pending: 4; an approved REE
+    // file not written, kept pending for the next round: 5). The failure the command ends
+    // with (`last`) is left to `main`, which prints it: logged here too, it showed twice.
+    let settle = |r: Result<transport::poll::Outcome, AgentError>, last: bool| {
+        let mut failures = Vec::new();
+        match r {
+            Err(e) => failures.push((log::Level::Error, e)),
+            Ok(o) => {
+                match o.round {
+                    transport::poll::Round::UpToDate => log::info("up to date"),
+                    transport::poll::Round::Installed { components } => {
+                        COMMITTED.store(true, Ordering::Relaxed);
+                        log::info(&format!("installed: {}", components.join(", ")))
+                    }
+                    transport::poll::Round::Refused(e) => failures.push((log::Level::Warn, e)),
+                    transport::poll::Round::Unsettled(e) => failures.push((log::Level::Error, e)),
+                }
+                failures.extend(o.afterwards.into_iter().map(|e| (log::Level::Error, e)));
             }
-            transport::poll::Round::Refused(e) => log::warn(&format!("{e}")),
-            transport::poll::Round::Unsettled(e) => log::error(&format!("{e}")),
         }
-        for e in &o.afterwards {
-            log::error(&format!("{e}"));
+        let mut failures = failures.into_iter();
+        let first = failures.next();
+        for (level, e) in first.iter().filter(|_| !last).chain(failures.as_slice()) {
+            log::log(*level, &e.to_string());
         }
-    };
-    // A round's exit status: a refusal's (5 for a commit the TA left pending and completed),
-    // a commit left pending and not completed (3), else that of the first failure after the
-    // TA's decision (a report left pending: 4; an approved REE file not written, kept pending
-    // for the next round: 5).
-    let status = |r: Result<transport::poll::Outcome, AgentError>| match r? {
-        transport::poll::Outcome {
-            round: transport::poll::Round::Refused(e) | transport::poll::Round::Unsettled(e),
-            ..
-        } => Err(e),
-        transport::poll::Outcome { afterwards, .. } => {
-            afterwards.into_iter().next().map_or(Ok(()), Err)
-        }
+        first.map_or(Ok(()), |(_, e)| Err(e))
     };
     let Some(every) = interval else {
-        let r = round();
-        report(&r);
-        return status(r);
+        return settle(round(), true);
     };
     let every = std::time::Duration::from_secs((*every).max(1));
     log::info(&format!("polling {url} every {} s", every.as_secs()));
     let mut done = 0u64;
     loop {
         let r = round();
-        report(&r);
-        if let Err(AgentError::VersionMismatch { .. } | AgentError::NoOpteeSupport) = &r {
-            // Nothing a later round could change: stop with that error (and its exit code).
-            log::info("stopping: a later round cannot change this");
-            return r.map(|_| ());
-        }
         done += 1;
-        if rounds.is_some_and(|n| done >= n) {
+        // Nothing a later round could change: stop with that error (and its exit code).
+        let incompatible = matches!(
+            r,
+            Err(AgentError::VersionMismatch { .. } | AgentError::NoOpteeSupport)
+        );
+        let last = incompatible || rounds.is_some_and(|n| done >= n);
+        let status = settle(r, last);
+        if incompatible {
+            log::info("stopping: a later round cannot change this");
+            return status;
+        }
+        if last {
             log::info(&format!("stopping after {done} rounds (--rounds)"));
-            return status(r);
+            return status;
         }
         std::thread::sleep(every);
     }
