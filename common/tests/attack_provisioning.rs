@@ -456,7 +456,7 @@ fn keks_are_added_removed_and_never_shown() {
         add_kek(&k, b"kek-1", KEK),
     ];
     let (r, seen) = relay(&mut s, &message(1, &k.to.identity_kid, ops));
-    assert_eq!(r.unwrap().applied[1].to_string(), "added KEK 6b656b2d31");
+    assert_eq!(r.unwrap().applied[1].to_string(), "added KEK 'kek-1'");
     assert!(!contains(&seen, KEK));
     let stored = provision::load_keks(s.backend(), &State::load(s.backend()).unwrap()).unwrap();
     assert_eq!(
@@ -590,7 +590,7 @@ fn one_key_is_never_two_anchors() {
         m.insert(1, (int(2), Value::Bytes(b"other".to_vec())));
     }
     let again = public(2, cbor(&with_kid));
-    refuse(&mut s, &k, 2, vec![again], "already anchor 1's");
+    refuse(&mut s, &k, 2, vec![again], "already held by anchor 1");
     // A shared secret under two ids likewise.
     apply(
         &mut s,
@@ -599,14 +599,14 @@ fn one_key_is_never_two_anchors() {
         vec![secret_anchor(&k, 3, RoleRecord::Author, HMAC_SECRET)],
     );
     let twin = secret_anchor(&k, 4, RoleRecord::Author, HMAC_SECRET);
-    refuse(&mut s, &k, 3, vec![twin], "already anchor 3's");
+    refuse(&mut s, &k, 3, vec![twin], "already held by anchor 3");
     // HMAC pads a key with zeros to its 64-byte block: `K || 00` and `K` padded to 64 bytes
     // are the same key in other bytes.
     for len in [HMAC_SECRET.len() + 1, 64] {
         let mut padded = HMAC_SECRET.to_vec();
         padded.resize(len, 0);
         let twin = secret_anchor(&k, 4, RoleRecord::Author, &padded);
-        refuse(&mut s, &k, 3, vec![twin], "already anchor 3's");
+        refuse(&mut s, &k, 3, vec![twin], "already held by anchor 3");
     }
     // A key that differs in its last byte is another key.
     let mut other = HMAC_SECRET.to_vec();
@@ -636,7 +636,7 @@ fn the_tpa_roots_key_is_never_an_anchor() {
     // role and scope at once, and removing the anchor would not take those rights away.
     let (mut s, k) = fresh();
     let root = cose_key(TPA_PUB).to_vec();
-    let root_held = "operation 0: anchor 2: its key is already the TPA root's";
+    let root_held = "operation 0: anchor 2: its key is already held by the TPA root";
     for role in [RoleRecord::Author, RoleRecord::Operator, RoleRecord::Tpa] {
         refuse(
             &mut s,
@@ -659,7 +659,7 @@ fn the_tpa_roots_key_is_never_an_anchor() {
             identity_op(),
             public_anchor(2, RoleRecord::Author, cbor(&with_kid)),
         ],
-        "operation 1: anchor 2: its key is already the TPA root's",
+        "operation 1: anchor 2: its key is already held by the TPA root",
     );
     // Nothing was consumed: the same number applies another key.
     let r = apply(
@@ -697,7 +697,7 @@ fn a_secret_is_one_anchors_or_one_keks_never_two() {
         &k,
         2,
         vec![add_kek(&k, b"kek-2", KEK)],
-        "operation 0: KEK 6b656b2d32: its key is already KEK 6b656b2d31's",
+        "operation 0: KEK 'kek-2': its key is already held by KEK 'kek-1'",
     );
     // An HMAC anchor's key as a KEK.
     refuse(
@@ -705,7 +705,7 @@ fn a_secret_is_one_anchors_or_one_keks_never_two() {
         &k,
         2,
         vec![add_kek(&k, b"kek-2", HMAC_SECRET)],
-        "KEK 6b656b2d32: its key is already anchor 2's",
+        "KEK 'kek-2': its key is already held by anchor 2",
     );
     // A KEK's bytes as an HMAC anchor's key, also zero-padded (HMAC pads keys to its block:
     // `K || 00` is the same HMAC key as `K`), also within one message.
@@ -715,7 +715,7 @@ fn a_secret_is_one_anchors_or_one_keks_never_two() {
         &k,
         3,
         vec![secret_anchor(&k, 3, RoleRecord::Author, &[0x33; 32])],
-        "anchor 3: its key is already KEK 6b656b2d33's",
+        "anchor 3: its key is already held by KEK 'kek-3'",
     );
     let mut padded = KEK.to_vec();
     padded.resize(32, 0);
@@ -724,7 +724,7 @@ fn a_secret_is_one_anchors_or_one_keks_never_two() {
         &k,
         3,
         vec![secret_anchor(&k, 3, RoleRecord::Operator, &padded)],
-        "anchor 3: its key is already KEK 6b656b2d31's",
+        "anchor 3: its key is already held by KEK 'kek-1'",
     );
     refuse(
         &mut s,
@@ -734,7 +734,7 @@ fn a_secret_is_one_anchors_or_one_keks_never_two() {
             add_kek(&k, b"kek-4", &[0x44; 32]),
             secret_anchor(&k, 3, RoleRecord::Author, &[0x44; 32]),
         ],
-        "operation 1: anchor 3: its key is already KEK 6b656b2d34's",
+        "operation 1: anchor 3: its key is already held by KEK 'kek-4'",
     );
     // The refusal names holders, never key bytes.
     let (r, _) = relay(

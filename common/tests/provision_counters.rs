@@ -602,7 +602,7 @@ fn the_model_and_the_device_refuse_the_roots_key_as_an_anchor_whoever_adds_it() 
     );
     // The device: the same refusals, nothing stored, neither counter consumed.
     let mut s = service(suit_test_support::service::backend(0));
-    let root_held = "anchor 4: its key is already the TPA root's";
+    let root_held = "anchor 4: its key is already held by the TPA root";
     refused(
         &mut s,
         TPA_PRIV,

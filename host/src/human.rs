@@ -31,14 +31,10 @@ pub fn hex_str(b: &[u8]) -> String {
     hex::encode(b)
 }
 
-/// Formats a key id for humans: text if printable, else hex.
+/// A key id for people: `'text'` if it prints as text, else `h'hex'`, the one rule of both
+/// tools ([`suit_common::text::kid`]).
 pub fn kid_str(kid: &[u8]) -> String {
-    match std::str::from_utf8(kid) {
-        Ok(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic() || c == ' ') => {
-            format!("'{t}'")
-        }
-        _ => format!("h'{}'", hex::encode(kid)),
-    }
+    suit_common::text::kid(kid)
 }
 
 fn digest_str(d: &Option<[u8; 32]>) -> String {

@@ -504,7 +504,8 @@ macro_rules! serialize_as_text {
 serialize_as_text!(ComponentPath, TaUuid, KeyType, Requirement, PropertyText);
 
 /// One operation a provisioning message applied, as data: the agent words it (`Display`,
-/// the same lines older TAs sent as text), so the TA links no text for it.
+/// the lines older TAs sent as text, a KEK's id shown by [`text::kid`]), so the TA links no
+/// text for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Applied {
@@ -519,7 +520,7 @@ pub enum Applied {
 
 impl core::fmt::Display for Applied {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let hex = |f: &mut core::fmt::Formatter<'_>, kid: &ByteBuf| f.write_str(&text::hex(kid));
+        let shown = |f: &mut core::fmt::Formatter<'_>, kid: &ByteBuf| f.write_str(&text::kid(kid));
         match self {
             Applied::AddedAnchor { id, role } => write!(f, "added anchor {id} ({role:?})"),
             Applied::RemovedAnchor { id } => write!(f, "removed anchor {id}"),
@@ -528,11 +529,11 @@ impl core::fmt::Display for Applied {
             Applied::SetIdentity => f.write_str("set device identity"),
             Applied::AddedKek { kid } => {
                 f.write_str("added KEK ")?;
-                hex(f, kid)
+                shown(f, kid)
             }
             Applied::RemovedKek { kid } => {
                 f.write_str("removed KEK ")?;
-                hex(f, kid)
+                shown(f, kid)
             }
         }
     }

@@ -29,6 +29,28 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// A key id (or another identifier of bytes) for people, one rule wherever the tools show
+/// one: `'text'` when it is UTF-8 whose every character shows as itself (no control,
+/// invisible or quoting character), else `h'hex'`, as in CBOR diagnostic notation (`kek-1`
+/// shows as `'kek-1'`, a SHA-256 key id as `h'…'`).
+pub fn kid(bytes: &[u8]) -> String {
+    match core::str::from_utf8(bytes) {
+        Ok(t) if !t.is_empty() && t.chars().all(|c| c.escape_debug().len() == 1) => {
+            let mut out = String::with_capacity(t.len() + 2);
+            out.push('\'');
+            out.push_str(t);
+            out.push('\'');
+            out
+        }
+        _ => {
+            let mut out = String::from("h'");
+            push_hex(&mut out, bytes);
+            out.push('\'');
+            out
+        }
+    }
+}
+
 /// `prefix`, then each of `numbers` in decimal after a `/`: secure-storage object names.
 pub fn path(prefix: &str, numbers: &[u64]) -> String {
     let mut out = String::from(prefix);

@@ -597,13 +597,10 @@ fn applied_samples() -> Vec<(Applied, &'static str)> {
         (Applied::RescopedAnchor { id: 2 }, "re-scoped anchor 2"),
         (Applied::SetRules { count: 2 }, "set 2 component rule(s)"),
         (Applied::SetIdentity, "set device identity"),
-        (
-            Applied::AddedKek { kid: b(b"kek-1") },
-            "added KEK 6b656b2d31",
-        ),
+        (Applied::AddedKek { kid: b(b"kek-1") }, "added KEK 'kek-1'"),
         (
             Applied::RemovedKek { kid: b(&[0, 0xff]) },
-            "removed KEK 00ff",
+            "removed KEK h'00ff'",
         ),
     ]
 }
@@ -674,4 +671,20 @@ fn status_and_anchor_values_read_as_before() {
     e.bytes(&[1; 15]);
     let bytes = e.into_bytes();
     assert!(<TaUuid as Field>::take(&mut suit_protocol::cbor::Decoder::new(&bytes)).is_err());
+}
+
+/// Key ids are shown one way by both tools (`text::kid`): text, quoted, only when every
+/// character shows as itself; anything else (binary, a control or quote character, empty)
+/// as hex.
+#[test]
+fn a_kid_shows_as_text_only_when_it_prints_as_itself() {
+    use suit_protocol::text::kid;
+    assert_eq!(kid(b"kek-1"), "'kek-1'");
+    assert_eq!(kid("clé 2".as_bytes()), "'clé 2'");
+    for shown_as_hex in [&b""[..], b"\x00\xff", b"a\nb", b"it's", b"\x1b[2J", b"\xff"] {
+        assert_eq!(
+            kid(shown_as_hex),
+            format!("h'{}'", suit_protocol::text::hex(shown_as_hex))
+        );
+    }
 }

@@ -545,7 +545,7 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
 
     // One key, one anchor: the whole message refused, nothing changed (the same counter then
     // adds anchor 3).
-    run.says(twin_refused, "already anchor 2's");
+    run.says(twin_refused, "already held by anchor 2");
     let anchors = json_of(&run, anchors_before);
     assert_eq!(anchors["provisioning-counter"], 1, "{anchors}");
     assert_eq!(

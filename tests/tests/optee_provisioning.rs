@@ -357,7 +357,7 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         refused("p1.cbor", "replayed or older"),
         "suit-agent anchors --json".to_string(),
         "suit-agent install /up/m.suit --payload-dir /up/m".to_string(),
-        refused("twin.cbor", "is already anchor 2"),
+        refused("twin.cbor", "is already held by anchor 2"),
         "suit-agent anchors --json".to_string(),
         "suit-agent provision /up/p2.cbor --receipt-out /data/ree/r2.cose".to_string(),
         refused("p2.cbor", "replayed or older"),
@@ -404,10 +404,13 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         "suit-agent status".to_string(),
         // 31..: one key, one holder; the report's device state.
         "suit-agent anchors --json".to_string(),
-        refused("rootkey.cbor", "anchor 11: its key is already the TPA root"),
+        refused(
+            "rootkey.cbor",
+            "anchor 11: its key is already held by the TPA root",
+        ),
         refused(
             "kektwin.cbor",
-            "KEK 6b656b2d32: its key is already KEK 6b656b2d31",
+            "KEK 'kek-2': its key is already held by KEK 'kek-1'",
         ),
         "suit-agent anchors --json".to_string(),
         "suit-agent provision /up/p9.cbor --receipt-out /data/ree/r9.cose".to_string(),

@@ -553,7 +553,7 @@ impl core::fmt::Display for ProvisionError {
                 holder,
             } => write!(
                 f,
-                "operation {index}: {adding}: its key is already {holder}'s (one key, one holder)"
+                "operation {index}: {adding}: its key is already held by {holder} (one key, one holder)"
             ),
             ProvisionError::WrongDevice => write!(f, "message is bound to another device"),
             ProvisionError::TooManyOps => write!(f, "more than {MAX_OPS} operations"),
@@ -603,10 +603,10 @@ impl core::fmt::Display for OpError {
             O::IdentifierLength => f.write_str("identifiers must be 1..64 bytes"),
             O::KekAnchorCount => f.write_str("a KEK must name 1..32 anchors that may use it"),
             O::KekUnknownAnchor(id) => write!(f, "KEK names unknown anchor {id}"),
-            O::KekExists(kid) => write!(f, "KEK {} already exists (remove it first)", crate::text::hex(kid)),
+            O::KekExists(kid) => write!(f, "KEK {} already exists (remove it first)", crate::text::kid(kid)),
             O::TooManyKeks => write!(f, "the device keeps at most {MAX_KEKS} KEKs"),
             O::KekLength => f.write_str("a KEK must be 16 (A128KW) or 32 (A256KW) bytes"),
-            O::NoKek(kid) => write!(f, "no KEK {}", crate::text::hex(kid)),
+            O::NoKek(kid) => write!(f, "no KEK {}", crate::text::kid(kid)),
         }
     }
 }
@@ -628,7 +628,7 @@ impl core::fmt::Display for KeyHolder {
         match self {
             KeyHolder::Root => f.write_str("the TPA root"),
             KeyHolder::Anchor(id) => write!(f, "anchor {id}"),
-            KeyHolder::Kek(kid) => write!(f, "KEK {}", crate::text::hex(kid)),
+            KeyHolder::Kek(kid) => write!(f, "KEK {}", crate::text::kid(kid)),
         }
     }
 }

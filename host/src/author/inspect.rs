@@ -65,14 +65,6 @@ fn err(msg: impl Into<String>) -> Json {
     json!({ "error": msg.into() })
 }
 
-/// `'text'` for printable text, else `h'hex'` (as in CBOR diagnostic notation).
-pub fn bytes_label(b: &[u8]) -> String {
-    match std::str::from_utf8(b) {
-        Ok(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic()) => format!("'{t}'"),
-        _ => format!("h'{}'", hex::encode(b)),
-    }
-}
-
 fn uuid_or_hex(b: &[u8]) -> Json {
     match <[u8; 16]>::try_from(b) {
         Ok(u) => Json::String(uuid::Uuid::from_bytes(u).to_string()),
@@ -255,7 +247,7 @@ fn auth_model(bytes: &[u8]) -> Json {
                             "structure": structure,
                             "algorithm": alg.map(alg_name),
                             "algorithm-id": alg.map(|a| a as i64),
-                            "kid": kid.map(|k| bytes_label(&k)),
+                            "kid": kid.map(|k| super::kid_str(&k)),
                             "payload-detached": matches!(a[2], Value::Null),
                         })
                     }
@@ -275,7 +267,7 @@ fn component_model(v: &Value) -> Json {
         Value::Array(segs) => Json::Array(
             segs.iter()
                 .map(|s| match s {
-                    Value::Bytes(b) => json!(bytes_label(b)),
+                    Value::Bytes(b) => json!(super::kid_str(b)),
                     _ => json!("?not a bstr"),
                 })
                 .collect(),
@@ -691,7 +683,7 @@ fn parameters_model(v: &Value, depth: usize) -> Json {
             }
             (Some(P::EncryptionInfo), Value::Bytes(b)) => encryption_info_model(b),
             (Some(P::Uri), Value::Text(t)) => json!(t),
-            (Some(P::InvokeArgs | P::FetchArguments), Value::Bytes(b)) => json!(bytes_label(b)),
+            (Some(P::InvokeArgs | P::FetchArguments), Value::Bytes(b)) => json!(super::kid_str(b)),
             (Some(P::Version), Value::Bytes(b)) => decode_one(b)
                 .map(|m| json!(version_match_text(&m)))
                 .unwrap_or_else(err),
@@ -747,7 +739,7 @@ pub fn encryption_info_model(b: &[u8]) -> Json {
             .map(|r| match r {
                 Value::Array(ra) if ra.len() >= 3 => {
                     let (alg, kid) = headers(&ra[0], &ra[1]);
-                    json!({ "algorithm": alg.map(alg_name), "kid": kid.map(|k| bytes_label(&k)) })
+                    json!({ "algorithm": alg.map(alg_name), "kid": kid.map(|k| super::kid_str(&k)) })
                 }
                 _ => err("malformed recipient"),
             })

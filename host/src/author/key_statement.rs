@@ -25,7 +25,7 @@ use suit_common::service::statement::{
 use zeroize::Zeroizing;
 
 use super::keys::{load_public, load_symmetric, public_cose_key, symmetric_cose_key, PublicKey};
-use super::{hex_str, read_cbor_file, AuthorError, Result};
+use super::{hex_str, kid_str, read_cbor_file, AuthorError, Result};
 use crate::human::printable;
 
 /// What `verify-key-statement` was asked to do.
@@ -180,7 +180,7 @@ pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write)
         };
         // The statement's own text (any purpose decodes): shown escaped.
         let purpose = printable(&k.purpose);
-        let _ = writeln!(out, "  {purpose:<13}{owner} kid {}", hex_str(&k.kid));
+        let _ = writeln!(out, "  {purpose:<13}{owner} kid {}", kid_str(&k.kid));
         if let Some((path, _)) = f {
             let _ = writeln!(out, "    wrote {}", path.display());
         } else if k.anchor.is_some() && opts.out_dir.is_some() {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::{Parser, Subcommand, ValueEnum};
 use suit_host::client::{self, Progress};
 use suit_host::cose_key::{public_cose_key, PublicKey};
+use suit_host::human::kid_str;
 use suit_host::ree;
 use suit_host::sim::{self, Simulator};
 use suit_host::tee::{AgentError, Transport};
@@ -947,7 +948,7 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
     );
     outln!(
         "  TPA root kid:        {}{}",
-        show(&v.tpa_root_kid),
+        kid_str(&v.tpa_root_kid),
         if v.tpa_root_is_test_key {
             " (public TEST key)"
         } else {
@@ -973,7 +974,7 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
         "  device key kid:      {}",
         v.device_key_kid
             .as_ref()
-            .map_or("not created yet".into(), |k| show(k))
+            .map_or("not created yet".into(), |k| kid_str(k))
     );
     for c in &v.components {
         outln!(
@@ -1071,7 +1072,7 @@ fn device_key(
         errln!(
             "wrote the {} key (kid {}) to {}",
             which.name(),
-            show(kid),
+            kid_str(kid),
             path.display()
         );
     }
@@ -1221,7 +1222,7 @@ fn anchors(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
             x.id,
             x.role.name(),
             x.key_type,
-            show(&x.kid),
+            kid_str(&x.kid),
             joined(&x.component_prefixes, ", ")
         );
     }
