@@ -72,8 +72,18 @@ fn a_float_in_a_map_key_is_refused_even_as_any() {
 /// the strict reading still refuses them, and a map key never holds one.
 #[test]
 fn undefined_and_other_simple_values_are_skipped_as_any() {
-    for bytes in [&[0xf7][..], &[0xf0], &[0xf8, 0x20], &[0xf8, 0xff], &[0x81, 0xf7]] {
-        assert_eq!(check_well_formed_any(bytes).map_err(|e| e.kind), Ok(()), "{bytes:02x?}");
+    for bytes in [
+        &[0xf7][..],
+        &[0xf0],
+        &[0xf8, 0x20],
+        &[0xf8, 0xff],
+        &[0x81, 0xf7],
+    ] {
+        assert_eq!(
+            check_well_formed_any(bytes).map_err(|e| e.kind),
+            Ok(()),
+            "{bytes:02x?}"
+        );
         assert_eq!(
             check_well_formed(bytes).map_err(|e| e.kind),
             Err(CborErrorKind::UnexpectedSimple),

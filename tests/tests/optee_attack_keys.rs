@@ -387,7 +387,12 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
             "p/vault.ct",
         ],
     );
-    let m = withheld_manifest(b"app-a", b"vault", "https://a.example/vault.ct", &info("vault"));
+    let m = withheld_manifest(
+        b"app-a",
+        b"vault",
+        "https://a.example/vault.ct",
+        &info("vault"),
+    );
     sign(d, &m, "tenant-a.priv.pem", "vault.suit");
     sign(
         d,
@@ -464,7 +469,12 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
     let m = withheld_manifest(b"app-b", b"pin", "https://b.example/pin.ct", &info("pin"));
     sign(d, &m, "tenant-b.priv.pem", "pin.suit");
     sign(d, &pin_probe(PIN), "tenant-d.priv.pem", "probe-right.suit");
-    sign(d, &pin_probe(b"PIN=4712"), "tenant-d.priv.pem", "probe-wrong.suit");
+    sign(
+        d,
+        &pin_probe(b"PIN=4712"),
+        "tenant-d.priv.pem",
+        "probe-wrong.suit",
+    );
     sign_all(
         d,
         &pin_probe(PIN),
@@ -635,7 +645,10 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
 
     // Review s29 F1: the co-owner's right and wrong guesses get the same refusal, decided
     // before the content is read, and change nothing; the owners together may compare.
-    run.says(26, "['app-b', 'pin']: sequence number 1, 8 bytes, sha-256 \n");
+    run.says(
+        26,
+        "['app-b', 'pin']: sequence number 1, 8 bytes, sha-256 \n",
+    );
     let (right, wrong) = (&run.command(27).output, &run.command(28).output);
     assert_eq!(
         right.replace("probe-right", "probe"),
@@ -644,5 +657,8 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
     );
     run.says(27, "not every anchor that owns the content allows it");
     assert_eq!(run.command(26).output, run.command(29).output);
-    assert!(!run.command(29).output.contains(&hex::encode(Sha256::digest(PIN))));
+    assert!(!run
+        .command(29)
+        .output
+        .contains(&hex::encode(Sha256::digest(PIN))));
 }
