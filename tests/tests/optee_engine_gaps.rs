@@ -42,7 +42,9 @@
 //! A second boot, the device policy on content inside the TEE (session 26): personalization
 //! data `[uuid, 'perso']` fetched in clear without image-match is refused as
 //! `UnvouchedContent` (report code 604) and changes nothing; the same envelope with the image
-//! digest and image-match installs.
+//! digest and image-match installs. Then (review s29 F2) a dependency installing the
+//! consumer TA, processed by root 1 and again, unchanged, by root 2: both install, and the
+//! TA's record stays the dependency's (refused as not newer than itself before the fix).
 
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
@@ -53,7 +55,10 @@ use suit_test_support::cbor::{
     fetch_manifest, int, release_of, suit_manifest,
 };
 use suit_tests::keys::p256_signer;
-use suit_tests::{author, boot, enrolled_device, sign_provisioning, write_text, Boot};
+use suit_tests::{
+    author, boot, consumer_tas, consumer_uuids, enrolled_device, sign_provisioning, write_text,
+    Boot,
+};
 
 const VENDOR: &str = "fa6b4a53-d5ad-5fdf-be9d-e663e4d41ffe";
 const CLASS: &str = "1492af14-2569-5e48-bf42-9b2d51f2ab45";
@@ -656,18 +661,34 @@ fn perso_fetched_without_image_match_is_refused_in_the_ta() {
         d,
         &format!(
             r#"{{"counter": 1, "device-key": "identity.pub.pem", "ops": [
-            {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["hex:{ta}"]]}}}},
+            {{"add-anchor": {{"id": 1, "key": "author.pub.pem", "role": "author", "components": [["hex:{ta}"], ["hex:{consumer}"], ["app"]]}}}},
             {{"set-identity": {{"vendor-id": "{VENDOR}", "class-id": "{CLASS}"}}}}]}}"#,
-            ta = hex::encode(SOME_TA)
+            ta = hex::encode(SOME_TA),
+            consumer = consumer_uuids().0.replace('-', ""),
         ),
     );
     let perso: &[&[u8]] = &[&SOME_TA, b"perso"];
     let uri = "https://vendor.example/perso.bin";
     let data = b"PIN=1234: personalization the REE must not choose";
+    // Review s29 F2: a dependency installing the consumer TA, processed by root 1 and again,
+    // unchanged, by root 2 (before the fix refused as a TA not newer than itself).
+    let (vendor, class) = (uuid(VENDOR), uuid(CLASS));
+    let consumer = uuid(&consumer_uuids().0);
+    let ta = std::fs::read(consumer_tas().0).unwrap();
+    let ta_uri = "https://vendor.example/consumer.ta";
+    let dep = fetch_manifest(1, &[&consumer], &ta, ta_uri, (&vendor, &class), true);
+    let dep_envelope = signed_by(&dep, &[AUTHOR], &[]);
+    let root = |seq| {
+        let m = release_of(seq, &vendor, &class, &[b"app", b"r"], b"", Some(&dep));
+        signed_by(&m, &[AUTHOR], &[("#dep", &dep_envelope)])
+    };
     let files = [
         ("perso.bin", data.to_vec()),
         ("clear.suit", fetch_envelope(perso, data, uri, false)),
         ("matched.suit", fetch_envelope(perso, data, uri, true)),
+        ("consumer.ta", ta.clone()),
+        ("r1.suit", root(1)),
+        ("r2.suit", root(2)),
     ];
     let mut puts = vec![format!(
         "{}=/up/provision.cbor",
@@ -689,6 +710,10 @@ fn perso_fetched_without_image_match_is_refused_in_the_ta() {
         "suit-agent report --nonce 01 --out /data/reports/clear.cbor".into(),
         install("matched.suit"),
         "suit-agent status --json".into(),
+        format!("suit-agent install /up/r1.suit --payload {ta_uri}=/up/consumer.ta"),
+        "suit-agent status".into(),
+        format!("suit-agent install /up/r2.suit --payload {ta_uri}=/up/consumer.ta"),
+        "suit-agent status".into(),
     ];
     let run = boot(
         Boot {
@@ -719,4 +744,14 @@ fn perso_fetched_without_image_match_is_refused_in_the_ta() {
     assert_eq!(j["result"]["code"], 604, "UnvouchedContent: {j}");
     run.says(7, "signed by anchor(s) 1");
     assert_eq!(service(8)["installed-components"], 1);
+    // Root 2 re-runs the dependency that installed the TA: it installs, and the TA's record
+    // (the dependency's number, its digest) stays as root 1 left it.
+    let record = format!(
+        ": sequence number 1, {} bytes, sha-256 {}, TA version 1\n",
+        ta.len(),
+        hex::encode(Sha256::digest(&ta))
+    );
+    run.says(10, &record);
+    run.says(12, &record);
+    run.says(12, "installed:           2 component(s)");
 }
