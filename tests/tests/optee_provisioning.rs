@@ -348,8 +348,12 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     .iter()
     .map(|f| format!("{}=/up/{f}", d.join(f).display()))
     .collect();
+    // `text` single-quoted for the guest's shell (key ids are shown quoted: 'kek-1').
     let refused = |file: &str, text: &str| {
-        format!("! suit-agent provision /up/{file} 2>/tmp/e; cat /tmp/e; grep -q '{text}' /tmp/e")
+        let quoted = text.replace('\'', "'\\''");
+        format!(
+            "! suit-agent provision /up/{file} 2>/tmp/e; cat /tmp/e; grep -qF '{quoted}' /tmp/e"
+        )
     };
     let cmds = [
         "suit-agent provision /up/p1.cbor --receipt-out /data/ree/r1.cose".to_string(),
