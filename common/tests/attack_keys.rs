@@ -1369,3 +1369,100 @@ fn a_co_owner_cannot_test_a_guess_by_rewriting_a_withheld_secret_at_its_sequence
     says(&r.reason, "Rollback");
     assert_eq!(snapshot(&s), before);
 }
+
+/// Tenant B copies A's withheld PIN into `['app', 'copy']` (both own it), then inside a
+/// try-each option writes a guess over that staged copy and fails the option: restoring
+/// the staging must not depend on whether the guess equals the PIN (it compared digests, so
+/// a right guess let the next option install and a wrong one aborted). Both now abort alike.
+#[test]
+fn a_try_each_restore_does_not_tell_a_guess_from_a_staged_withheld_secret() {
+    let mut s = a_withheld_pin_and_a_co_owner();
+    let before = snapshot(&s);
+    let probe = |guess: &[u8]| {
+        probe_manifest(
+            1,
+            &[&[b"app", b"pin"], &[b"app", b"copy"]],
+            vec![],
+            vec![
+                int(12),
+                int(1),
+                int(20),
+                map_of(22, int(0)),
+                int(22),
+                int(15),
+                int(15),
+                Value::Array(vec![
+                    sequence(vec![
+                        int(20),
+                        map_of(18, bytes(guess)),
+                        int(18),
+                        int(15),
+                        int(14),
+                        int(15),
+                    ]),
+                    sequence(vec![int(20), map_of(18, bytes(b"other")), int(18), int(15)]),
+                ]),
+            ],
+        )
+    };
+    let answers = [WRONG_PIN, PIN].map(|guess| {
+        let a = answer(install(&mut s, &sign(&probe(guess), B_PRIV), &[]));
+        assert!(snapshot(&s) == before, "state changed");
+        a
+    });
+    assert_eq!(
+        answers[0], answers[1],
+        "the outcome tells the PIN from a guess"
+    );
+    assert!(answers[1].is_err());
+}
+
+/// Tenant B plants a guess in `['app', 'copy']` from a dependency numbered 1, then copies A's
+/// withheld PIN over it from another dependency numbered 1: the platform commits a repeat of
+/// a number only if the content is the same, so the outcome would compare the PIN with the
+/// guess. The copy is refused before anything is staged, alike for both guesses.
+#[test]
+fn a_co_owner_cannot_test_a_guess_by_copying_a_withheld_secret_over_it_at_its_number() {
+    let answers = [WRONG_PIN, PIN].map(|guess| {
+        let mut s = a_withheld_pin_and_a_co_owner();
+        let with_dep = |root_seq: i64, dep: &[u8]| {
+            let root = release_of(
+                root_seq,
+                &VENDOR_ID,
+                &CLASS_ID,
+                &[b"b", b"root"],
+                b"",
+                Some(dep),
+            );
+            let dep_envelope = suit_test_support::seal_esp256(dep, &[B_PRIV], &[]);
+            suit_test_support::seal_esp256(&root, &[B_PRIV], &[("#dep", &dep_envelope)])
+        };
+        let plant = release_of(1, &VENDOR_ID, &CLASS_ID, &[b"app", b"copy"], guess, None);
+        install(&mut s, &with_dep(1, &plant), &[]).unwrap();
+        let before = snapshot(&s);
+        let copy = probe_manifest(
+            1,
+            &[&[b"app", b"pin"], &[b"app", b"copy"]],
+            vec![],
+            vec![
+                int(12),
+                int(1),
+                int(20),
+                map_of(22, int(0)),
+                int(22),
+                int(15),
+            ],
+        );
+        let a = answer(install(&mut s, &with_dep(2, &copy), &[]));
+        assert!(snapshot(&s) == before, "state changed");
+        a.map_err(|r| r.reason)
+    });
+    assert_eq!(
+        answers[0], answers[1],
+        "the outcome tells the PIN from a guess"
+    );
+    says(
+        answers[1].as_ref().unwrap_err(),
+        "not every anchor that owns the content allows it",
+    );
+}

@@ -171,6 +171,10 @@ pub(crate) struct Staged {
     pub consumed: bool,
     /// Sequence number of the manifest (root or dependency) whose directive staged it.
     pub sequence_number: u64,
+    /// Which staging of the run this is: a try-each restore tells content staged again from
+    /// content left alone by this, never by comparing digests (that would answer whether the
+    /// new bytes equal the old, which may be a secret's).
+    serial: u64,
 }
 
 impl Staged {
@@ -471,6 +475,8 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     pub(crate) unlinked: Vec<(ComponentId, u64)>,
     /// Seconds suit-directive-wait may still block in this run (update-management policy).
     wait_budget: u64,
+    /// Stagings so far in this run (each [`Staged`]'s serial).
+    stagings: u64,
 }
 
 /// Where payload bytes come from.
@@ -502,6 +508,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             dependency_condition_failed: false,
             unlinked: Vec::new(),
             wait_budget: policy.update_management.max_wait_seconds,
+            stagings: 0,
         }
     }
 
@@ -1180,13 +1187,15 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         // effects are undone (its envelope and number go below).
         self.verified_dependencies = snap.verified_dependencies;
         frame.processed_dependencies = snap.processed_dependencies;
+        // Staged since the snapshot: by staging, not by content (re-staging the same bytes
+        // must abort like any other, or the outcome would tell whether they were the same).
         let newly: Vec<ComponentId> = self.staged[..]
             .iter()
             .filter(|s| {
                 !snap
                     .staged
                     .iter()
-                    .any(|o| o.component == s.component && o.digest == s.digest)
+                    .any(|o| o.component == s.component && o.serial == s.serial)
             })
             .map(|s| s.component.clone())
             .collect();
@@ -1647,6 +1656,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 let (_, src) = self.source_component(frame, idx, p)?;
                 let decrypting = p.encryption_info.is_some();
                 self.may_move(&frame.own_signers, &id, &src, idx, decrypting)?;
+                self.may_copy_at_its_number(frame, idx, &id, &src)?;
                 self.stage(&id, &held, Source::Component(src), &frame.own_signers, idx)
             }
             Action::Swap => {
@@ -1667,6 +1677,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 // Each content moves into the other component: a copy's rules, both ways.
                 self.may_move(&frame.own_signers, &id, &src, idx, false)?;
                 self.may_move(&frame.own_signers, &src, &id, idx, false)?;
+                self.may_copy_at_its_number(frame, idx, &id, &src)?;
+                self.may_copy_at_its_number(frame, src_idx, &src, &id)?;
                 self.platform.swap(&id, &src).map_err(K::Platform)?;
                 // What was staged for one is now the other's.
                 for s in &mut self.staged {
@@ -1849,7 +1861,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             owned_by,
             consumed: false,
             sequence_number: self.staging_sequence,
+            serial: self.stagings,
         });
+        self.stagings = self.stagings.saturating_add(1);
         self.platform.stage_open(id).map_err(K::Platform)?;
         // image-size is what a fetch or copy must deliver. A write stages bytes the
         // authenticated manifest holds, and manifest-37 gives write no size rule: a component's
@@ -2026,6 +2040,33 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             return Ok(());
         }
         match self.keys.owners(id) {
+            Some(owners) if !set_by_all_of(Some(&frame.own_signers), &owners) => Err(
+                CommandErrorKind::Policy(PolicyError::PlaintextNotPermitted { component: idx }),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// The mirror of [`Self::may_replace_at_its_number`] for the content moved in: a copy into
+    /// `dest` under the number that installed `dest`'s content commits only if the two are the
+    /// same, so when `src`'s digest is withheld the outcome would say whether it equals what
+    /// `dest` holds (content the copier may have chosen): that takes all `src`'s owners'
+    /// signatures.
+    fn may_copy_at_its_number(
+        &self,
+        frame: &Frame<'_, '_>,
+        idx: usize,
+        dest: &ComponentId,
+        src: &ComponentId,
+    ) -> Result<(), CommandErrorKind> {
+        let installed = self
+            .platform
+            .component_sequence_number(dest)
+            .map_err(CommandErrorKind::Platform)?;
+        if installed != Some(frame.manifest.sequence_number) {
+            return Ok(());
+        }
+        match self.confided(src) {
             Some(owners) if !set_by_all_of(Some(&frame.own_signers), &owners) => Err(
                 CommandErrorKind::Policy(PolicyError::PlaintextNotPermitted { component: idx }),
             ),
