@@ -329,21 +329,38 @@ struct Temporary {
     name: std::ffi::OsString,
 }
 
+/// What a test runs in [`Temporary::write`] between creating a temporary file and locking it.
+#[cfg(test)]
+type BeforeLock = Box<dyn FnMut(&std::ffi::OsStr)>;
+
+#[cfg(test)]
+thread_local! {
+    /// Run by [`Temporary::write`] on this thread with each temporary name it creates, before
+    /// locking the file: a test's way in to that moment.
+    static BEFORE_LOCK: std::cell::RefCell<Option<BeforeLock>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 impl Temporary {
     /// Writes `data` to a new temporary file for `name` in `dir`, fsync'd, with exactly `mode`
     /// (not narrowed by the umask either), after removing the leftovers of `name` there. A
     /// failed write removes the temporary file.
+    ///
+    /// The file is created with mode 0 and given `mode` only once locked, and the lock is
+    /// never waited for: a file another user could open before it is locked could be locked
+    /// by them first, which would stall this write (and the agent's lock held around it)
+    /// for as long as they like.
     fn write(
         dir: std::os::fd::BorrowedFd<'_>,
         name: &std::ffi::OsStr,
         data: &[u8],
         mode: u32,
     ) -> std::io::Result<Self> {
-        use rustix::fs::{FlockOperation, Mode, OFlags};
+        use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
         let prefix = temporary_prefix(name);
         remove_leftovers(dir, &prefix)?;
         // A cleaner may take a file created here for a leftover in the moment before it is
-        // locked (and unlink it): then another name is tried.
+        // locked (and unlink it, or still hold it): then another name is tried.
         for _ in 0..8 {
             let mut random = [0u8; 8];
             getrandom::fill(&mut random).map_err(std::io::Error::other)?;
@@ -353,14 +370,31 @@ impl Temporary {
                 dir,
                 &tmp,
                 OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::from_raw_mode(mode),
+                Mode::empty(),
             ) {
                 Err(rustix::io::Errno::EXIST) => continue,
                 r => r?,
             };
+            #[cfg(test)]
+            BEFORE_LOCK.with_borrow_mut(|hook| {
+                if let Some(hook) = hook {
+                    hook(&tmp);
+                }
+            });
             // Where flock is not supported, no cleaner can lock the file either (it then
             // leaves it).
-            let _ = rustix::fs::flock(&fd, FlockOperation::LockExclusive);
+            if let Err(rustix::io::Errno::WOULDBLOCK) =
+                rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive)
+            {
+                // Created here exclusively: the name is ours to remove while it is this file.
+                let ours = rustix::fs::fstat(&fd)?;
+                if rustix::fs::statat(dir, &tmp, AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| (st.st_dev, st.st_ino) == (ours.st_dev, ours.st_ino))
+                {
+                    let _ = rustix::fs::unlinkat(dir, &tmp, AtFlags::empty());
+                }
+                continue;
+            }
             if rustix::fs::fstat(&fd)?.st_nlink == 0 {
                 continue;
             }
@@ -379,7 +413,8 @@ impl Temporary {
             return written.map(|()| t);
         }
         Err(std::io::Error::other(
-            "no temporary file could be created (each was removed at once)",
+            "no temporary file could be created: each was removed or locked by another \
+             process at once",
         ))
     }
 
@@ -1170,6 +1205,51 @@ mod tests {
             }
         });
         assert!(datas.contains(&std::fs::read(&path).unwrap()));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A temporary file locked by someone else before its writer locks it is given up (its
+    /// name removed) for another, never waited for nor written through; and nobody else can
+    /// open it before then (mode 0, as root only here). A blocking lock let another local
+    /// user who opened the 0666 & !umask file first stall the write forever (review s29 F1).
+    #[test]
+    fn a_temporary_file_locked_by_another_is_not_waited_for() {
+        use rustix::fs::{flock, FlockOperation};
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (done, finished) = std::sync::mpsc::channel();
+        let (path2, held2, root) = (path.clone(), held.clone(), dir.path().to_path_buf());
+        std::thread::spawn(move || {
+            BEFORE_LOCK.with_borrow_mut(|hook| {
+                *hook = Some(Box::new(move |tmp: &std::ffi::OsStr| {
+                    let mut held = held2.lock().unwrap();
+                    if !held.is_empty() {
+                        return;
+                    }
+                    let f = std::fs::File::open(root.join(tmp)).unwrap();
+                    let mode = f.metadata().unwrap().permissions().mode();
+                    flock(&f, FlockOperation::LockExclusive).unwrap();
+                    held.push((f, mode));
+                }));
+            });
+            let _ = done.send(write_output(&path2, b"data").map_err(|e| e.to_string()));
+        });
+        let written = finished
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the write waited for a lock another process holds");
+        written.unwrap();
+        let held = held.lock().unwrap();
+        let (f, mode) = &held[0];
+        assert_eq!(
+            mode & 0o7777,
+            0,
+            "the temporary file could be opened before its lock"
+        );
+        let st = f.metadata().unwrap();
+        assert_eq!((st.nlink(), st.len()), (0, 0));
+        assert_eq!(std::fs::read(&path).unwrap(), b"data");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
