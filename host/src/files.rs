@@ -812,7 +812,8 @@ fn commit(
 /// files (`keygen --force` twice) do not interleave, so the set in place is one run's, never
 /// a private key of one beside the public key of the other. A file system without `flock`
 /// is written unlocked; a lock another process holds for over 10 s fails the call (the index
-/// of an output in that directory), as nothing is renamed yet.
+/// of an output in that directory), as nothing is renamed yet (the caller says so, once).
+/// Anyone who can open the directory can take its lock, so the wait is bounded.
 fn lock_dirs(targets: &[Target]) -> std::result::Result<(), (usize, std::io::Error)> {
     use rustix::fs::FlockOperation;
     let mut dirs = Vec::new();
@@ -838,8 +839,7 @@ fn lock_dirs(targets: &[Target]) -> std::result::Result<(), (usize, std::io::Err
                         i,
                         std::io::Error::new(
                             std::io::ErrorKind::WouldBlock,
-                            "another process has held a lock on its directory for 10 s; \
-                             nothing was written",
+                            "another process has held a lock on its directory for 10 s",
                         ),
                     ))
                 }
@@ -893,7 +893,7 @@ fn distinct_files<'a>(
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     format!(
-                        "the same file as {}, another output of this command; nothing was written",
+                        "the same file as {}, another output of this command",
                         first.display()
                     ),
                 ),

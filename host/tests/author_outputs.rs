@@ -855,3 +855,25 @@ fn sever_changes_no_member_when_the_envelope_cannot_be_written() {
         &["severed.suit", "m/suit-text.cbor"],
     );
 }
+
+/// A directory lock another process holds (any user who can read the directory can take it)
+/// is waited for 10 s, then the command refuses, writes nothing and says so once: the files
+/// layer and the tool both said "nothing was written" (re-review s29 F2).
+#[test]
+fn a_held_directory_lock_refuses_once_and_writes_nothing() {
+    use rustix::fs::{flock, FlockOperation};
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    keygen(d, "k");
+    let before = read(d, "k.priv.pem");
+    let held = std::fs::File::open(d).unwrap();
+    flock(&held, FlockOperation::LockExclusive).unwrap();
+    let said = fails(
+        author(d, &words("keygen --type p256 --out k --force")),
+        2,
+        "held a lock on its directory for 10 s",
+    );
+    assert_eq!(said.matches("nothing was written").count(), 1, "{said}");
+    assert_eq!(read(d, "k.priv.pem"), before);
+    assert!(temporaries(d).is_empty(), "{:?}", temporaries(d));
+}

@@ -838,9 +838,12 @@ fn open_outputs(cmd: &Cmd) -> Result<OpenedOutputs, AgentError> {
 
 /// Writes a command's outputs all or none ([`suit_host::files::write_opened`]).
 fn write_opened(outputs: Vec<(suit_host::files::OpenedOutput, &[u8])>) -> Result<(), AgentError> {
+    let count = outputs.len();
     suit_host::files::write_opened(outputs).map_err(|e| {
         let mut text = e.to_string();
-        if !e.written.is_empty() {
+        if e.written.is_empty() && count > 1 {
+            text.push_str("; nothing was written");
+        } else if !e.written.is_empty() {
             text.push_str(&format!(
                 " (already written: {})",
                 joined(
