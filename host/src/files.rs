@@ -1048,6 +1048,31 @@ pub fn refuse_standard_stream(
     Ok(())
 }
 
+/// Refuses a character device, block device, FIFO or socket at `path` (a link there is not
+/// followed: a write replaces it) for an output option (`option`, and `why` in words) the
+/// command may have to remove again: removing would delete that node, not a file written.
+pub fn refuse_special_file(
+    path: &Path,
+    option: &str,
+    why: &str,
+) -> std::result::Result<(), FileError> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let Ok(st) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    let t = st.file_type();
+    if t.is_char_device() || t.is_block_device() || t.is_fifo() || t.is_socket() {
+        return Err(FileError::input(
+            path,
+            format!(
+                "{option} cannot be a character device, block device, FIFO or socket ({why}); \
+                 give a regular file's path"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `path` names the process's own standard output (`-`, `/dev/stdout` and the other
 /// spellings [`write_output`] writes there): a command writing an output there prints its
 /// human lines to standard error instead (`crate::stdio::status_to_stderr`).

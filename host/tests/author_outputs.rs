@@ -418,6 +418,39 @@ fn provision_advances_the_model_only_with_a_written_message() {
     assert!(r.stderr.contains("removed again"), "{}", r.stderr);
     assert!(!d.join("p1b.cbor").exists());
 
+    // A FIFO at -o with --state (a reader there, so the message could be written through) is
+    // refused up front: the model failing next removed the message again, deleting the FIFO
+    // (re-review s29 F3).
+    use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+    let fifo = d.join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(&fifo)
+        .unwrap();
+    let r = author(
+        d,
+        &words("provision p1.json --tpa-key tpa.priv.pem -o fifo --state a-file/model.cbor"),
+    );
+    assert_eq!(r.code, 2, "{}", r.text());
+    assert!(
+        r.stderr.contains("-o with --state cannot be"),
+        "{}",
+        r.stderr
+    );
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    let mut got = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut reader, &mut got);
+    assert!(got.is_empty(), "the message went to the FIFO");
+
     // The model was not advanced: message 2 applies to it.
     let next = ok(author(
         d,

@@ -796,15 +796,31 @@ pub struct ModelUpdate {
 /// it never reached), which every later message would inherit as a wrong expected state
 /// digest, and which no message could repair. A model that cannot be saved (the message was
 /// written) removes the message again, so what remains is consistent: the error says so.
+/// Only the regular file written is removed: not a node written through (a FIFO), nor what
+/// another process put at `out` since.
 pub fn write_message(out: &Path, p: &Provisioning, model: Option<&ModelUpdate>) -> Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let file = |out: &Path| {
+        std::fs::symlink_metadata(out)
+            .ok()
+            .filter(|st| st.file_type().is_file())
+            .map(|st| (st.dev(), st.ino()))
+    };
     super::write_file(out, &p.message)?;
     let Some(m) = model else {
         return Ok(());
     };
+    let written = file(out);
     super::write_secret(&m.path, &m.bytes).map_err(|e| {
-        let removed = match std::fs::remove_file(out) {
-            Ok(()) => "it was removed again".to_string(),
-            Err(r) => format!("removing it failed too ({r}): do not send it"),
+        let removed = if written.is_none() || file(out) != written {
+            "what is there is not the file written (a FIFO or device, or replaced since), so it \
+             was left: do not send the message"
+                .to_string()
+        } else {
+            match std::fs::remove_file(out) {
+                Ok(()) => "it was removed again".to_string(),
+                Err(r) => format!("removing it failed too ({r}): do not send it"),
+            }
         };
         AuthorError::Create(format!(
             "{e}; the device model was not advanced, so the message {} is not kept: {removed} \

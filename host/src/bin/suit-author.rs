@@ -1142,8 +1142,11 @@ fn main() -> ExitCode {
 
 /// Refuses `-` (and `/dev/stdout`, ...) where an output cannot be a stream
 /// ([`suit_host::files::refuse_standard_stream`]); a file output takes it as standard output.
+/// `provision -o` with `--state` may be removed again, so it must not be a device, FIFO or
+/// socket either ([`suit_host::files::refuse_special_file`]).
 fn refuse_streams(cmd: &Cmd) -> Result<()> {
     const DIR: &str = "it names a directory";
+    const REMOVED: &str = "the message is removed again if the model cannot be saved";
     let mut checks: Vec<(&std::path::Path, &str, &str)> = Vec::new();
     match cmd {
         Cmd::Verify { out: Some(d), .. } => checks.push((d, "--out", DIR)),
@@ -1162,13 +1165,10 @@ fn refuse_streams(cmd: &Cmd) -> Result<()> {
             checks.extend(state_dir.as_deref().map(|d| (d, "--state-dir", DIR)));
             if let Some(m) = state {
                 checks.push((m, "--state", "the device model holds the device's secrets"));
-                checks.extend(output.as_deref().map(|o| {
-                    (
-                        o,
-                        "-o with --state",
-                        "the message is removed again if the model cannot be saved",
-                    )
-                }));
+                if let Some(o) = output {
+                    suit_host::files::refuse_special_file(o, "-o with --state", REMOVED)?;
+                    checks.push((o, "-o with --state", REMOVED));
+                }
             }
         }
         Cmd::Keygen { out, .. } => checks.push((
