@@ -186,6 +186,24 @@ pub fn p256_point_from_pem(pem: &str) -> Result<Vec<u8>, String> {
     Ok(key.to_sec1_point(false).as_bytes().to_vec())
 }
 
+/// Creates the simulator's state directory (0700) if it is missing.
+fn create_state_dir(state: &Path) -> Result<(), AgentError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(state)
+        .map_err(|e| AgentError::SimState(format!("{}: {e}", state.display())))
+}
+
+/// The agent's lock for the state directory `state` (created if missing): `.agent.lock`
+/// inside it, so every spelling of the directory (`st`, `st/`, `.`, a link) reaches one lock,
+/// and the lock needs no write access beside the directory. The name is no component's
+/// (those are hex).
+pub fn state_lock_path(state: &Path) -> Result<std::path::PathBuf, AgentError> {
+    create_state_dir(state)?;
+    Ok(state.join(".agent.lock"))
+}
+
 pub struct Simulator {
     service: Service<SimBackend>,
 }
@@ -194,11 +212,7 @@ impl Simulator {
     /// Opens (creating) the state directory. `tpa_root_pem`: the TPA root this simulated TA
     /// was "built" with; `None` means the repository's public test key.
     pub fn open(state: &Path, tpa_root_pem: Option<&str>) -> Result<Self, AgentError> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(state)
-            .map_err(|e| AgentError::SimState(format!("{}: {e}", state.display())))?;
+        create_state_dir(state)?;
         let pem = remembered_tpa_root(state, tpa_root_pem)?;
         let pem = pem.as_str();
         let point = p256_point_from_pem(pem).map_err(AgentError::SimState)?;

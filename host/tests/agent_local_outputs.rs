@@ -397,28 +397,65 @@ fn a_lock_held_for_the_whole_wait_is_transient() {
 
 /// The simulator's lock is one file for one state directory however `--state` spells it:
 /// `--state st/` locked `st/.lock` and `--state st` `st.lock`, so two agents on one state ran
-/// at once (review s29).
+/// at once (review s29). It is inside the directory: `--state .` put it in the parent, which
+/// a user who may write only the state directory could not create (re-review s29 F4).
 #[test]
 fn one_state_directory_has_one_lock() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     std::fs::create_dir(d.join("st")).unwrap();
     std::os::unix::fs::symlink("st", d.join("alias")).unwrap();
-    let held =
-        suit_host::transport::lock::AgentLock::acquire(&d.join("st.lock"), Duration::from_secs(1))
-            .unwrap();
-    let sim = |state: &str, more: &[&str]| {
+    let held = suit_host::transport::lock::AgentLock::acquire(
+        &d.join("st/.agent.lock"),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let sim = |at: &Path, state: &str, more: &[&str]| {
         let mut args = vec!["--tee", "sim", "--state", state];
         args.extend(more);
-        run(env!("CARGO_BIN_EXE_suit-agent"), d, &args, &[])
+        run(env!("CARGO_BIN_EXE_suit-agent"), at, &args, &[])
     };
-    for state in ["st/", "./st", "st/.", "alias", "alias/"] {
-        let t = fails(sim(state, &["--lock-wait", "0", "status"]), 3);
+    for state in ["st", "st/", "./st", "st/.", "alias", "alias/"] {
+        let t = fails(sim(d, state, &["--lock-wait", "0", "status"]), 3);
         assert!(t.contains("another suit-agent holds"), "{state}: {t}");
     }
+    let t = fails(sim(&d.join("st"), ".", &["--lock-wait", "0", "status"]), 3);
+    assert!(t.contains("another suit-agent holds"), ".: {t}");
     drop(held);
-    ok(sim("alias/", &["status"]));
-    assert!(!d.join("st/.lock").exists() && !d.join("alias.lock").exists());
+    ok(sim(d, "alias/", &["status"]));
+    let names: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "a lock beside the state directory: {names:?}"
+    );
+}
+
+/// `--state .` keeps the lock inside the state directory: it was `../NAME.lock`, which a
+/// user who cannot write the parent could not create ("Permission denied", re-review s29
+/// F4). The parent is made read-only, which stops only a run that is not root; as root the
+/// test checks that nothing is made beside the state directory.
+#[test]
+fn the_state_directory_itself_holds_its_lock() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let parent = tmp.path().join("parent");
+    let st = parent.join("st");
+    std::fs::create_dir_all(&st).unwrap();
+    std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let r = run(
+        env!("CARGO_BIN_EXE_suit-agent"),
+        &st,
+        &["--tee", "sim", "--state", ".", "status"],
+        &[],
+    );
+    std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    ok(r);
+    assert!(st.join(".agent.lock").is_file());
+    assert_eq!(std::fs::read_dir(&parent).unwrap().count(), 1);
 }
 
 /// A build without OP-TEE support cannot reach any TA: it says to rebuild with the feature

@@ -45,7 +45,7 @@ struct Cli {
     log_level: LogLevel,
     /// Lock file held while the agent talks to the TA, so two agents never interleave
     /// (default: /run/suit-agent/agent.lock for root, else under $XDG_RUNTIME_DIR or
-    /// /tmp/suit-agent-UID; STATE.lock with --tee sim). Never a link, always this user's file.
+    /// /tmp/suit-agent-UID; STATE/.agent.lock with --tee sim). Never a link, always this user's file.
     #[arg(long, global = true)]
     lock: Option<PathBuf>,
     /// How long to wait for another agent's lock (seconds).
@@ -482,21 +482,17 @@ fn progress_bar(p: Progress<'_>) {
     let _ = std::io::stderr().flush();
 }
 
-/// The lock file: `--lock`, else next to the simulator's state (`STATE.lock` beside the
-/// state directory's resolved path, [`suit_host::files::path_identity`], so `st`, `st/`,
-/// `./st` and a link to it share one lock), else in the agent user's own directory
+/// The lock file: `--lock`, else inside the simulator's state directory
+/// ([`suit_host::sim::state_lock_path`]), else in the agent user's own directory
 /// (`transport::lock::default_path`).
 fn lock_path(cli: &Cli) -> Result<PathBuf, AgentError> {
     if let Some(p) = &cli.lock {
         return Ok(p.clone());
     }
     if matches!(cli.tee, TeeKind::Sim) {
-        let state = suit_host::files::path_identity(
+        return suit_host::sim::state_lock_path(
             cli.state.as_deref().unwrap_or(Path::new("suit-sim-state")),
         );
-        let mut name = state.into_os_string();
-        name.push(".lock");
-        return Ok(PathBuf::from(name));
     }
     transport::lock::default_path()
 }
