@@ -1081,6 +1081,26 @@ fn answer(r: Result<InstallFinishResponse, (Status, Refused)>) -> Result<(), Ref
     r.map(|_| ()).map_err(|(_, r)| r)
 }
 
+/// Installs into `s` the envelope `envelope_for` makes of a wrong guess and of the PIN:
+/// neither changes the device, and both get one answer (`what` names the probe), returned.
+fn one_answer_for_both_guesses(
+    s: &mut Service<Mem>,
+    what: &str,
+    envelope_for: impl Fn(&[u8]) -> Vec<u8>,
+) -> Result<(), Refused> {
+    let before = snapshot(s);
+    let [wrong, right] = [WRONG_PIN, PIN].map(|guess| {
+        let a = answer(install(s, &envelope_for(guess), &[]));
+        assert!(snapshot(s) == before, "{what}: state changed");
+        a
+    });
+    assert_eq!(
+        wrong, right,
+        "{what}: the outcome tells the PIN from a guess"
+    );
+    right
+}
+
 /// What status says of each installed component's content.
 fn inventory(s: &mut Service<Mem>) -> Vec<(u64, Vec<u8>)> {
     let st: StatusResponse = call(s, Command::Status, &Empty {}).unwrap();
@@ -1127,25 +1147,17 @@ fn a_co_owner_cannot_test_guesses_of_a_withheld_secret_by_a_condition() {
         ),
     ];
     for (name, params, install_seq) in probes {
-        let answers: Vec<_> = [WRONG_PIN, PIN]
-            .into_iter()
-            .map(|guess| {
-                let m = probe_manifest(
-                    1,
-                    &[pin, &[b"b", b"marker"]],
-                    params(guess),
-                    [vec![int(12), int(0)], install_seq.clone()].concat(),
-                );
-                let a = answer(install(&mut s, &sign(&m, B_PRIV), &[]));
-                assert!(snapshot(&s) == before, "{name}: state changed");
-                a
-            })
-            .collect();
-        assert_eq!(
-            answers[0], answers[1],
-            "{name}: the outcome tells the PIN from a guess"
-        );
-        let r = answers[1].clone().unwrap_err();
+        let answer = one_answer_for_both_guesses(&mut s, name, |guess| {
+            let m = probe_manifest(
+                1,
+                &[pin, &[b"b", b"marker"]],
+                params(guess),
+                [vec![int(12), int(0)], install_seq.clone()].concat(),
+            );
+            sign(&m, B_PRIV)
+        });
+        assert!(snapshot(&s) == before, "{name}: state changed");
+        let r = answer.unwrap_err();
         says(
             &r.reason,
             "not every anchor that owns the content allows it",
@@ -1311,7 +1323,7 @@ fn a_withheld_secret_does_not_move_where_a_co_owner_alone_could_test_it() {
     assert!(snapshot(&s) == before, "state changed");
 
     let keystream = encrypt_as(&mut s, 2, Mode::EcdhEs, ContentAlgorithm::A128Ctr, &[0; 8]);
-    let answers = [WRONG_PIN, PIN].map(|guess| {
+    let answer = one_answer_for_both_guesses(&mut s, "decrypting copy", |guess| {
         let decrypted: Vec<u8> = guess
             .iter()
             .zip(&keystream.ciphertext)
@@ -1322,17 +1334,11 @@ fn a_withheld_secret_does_not_move_where_a_co_owner_alone_could_test_it() {
             vec![(19, bytes(&keystream.encryption_info))],
         ]
         .concat();
-        let decrypting = copy(2, &[b"app", b"x"], params, true);
-        let a = answer(install(&mut s, &sign(&decrypting, B_PRIV), &[]));
-        assert!(snapshot(&s) == before, "state changed");
-        a
+        sign(&copy(2, &[b"app", b"x"], params, true), B_PRIV)
     });
-    assert_eq!(
-        answers[0], answers[1],
-        "the outcome tells the PIN from a guess"
-    );
+    assert!(snapshot(&s) == before, "state changed");
     says(
-        &answers[1].clone().unwrap_err().reason,
+        &answer.unwrap_err().reason,
         "not every anchor that owns the content allows it",
     );
 }
@@ -1352,17 +1358,9 @@ fn a_co_owner_cannot_test_a_guess_by_rewriting_a_withheld_secret_at_its_sequence
         let dep_envelope = suit_test_support::seal_esp256(&dep, keys, &[]);
         suit_test_support::seal_esp256(&root, keys, &[("#dep", &dep_envelope)])
     };
-    let answers = [WRONG_PIN, PIN].map(|guess| {
-        let a = answer(install(&mut s, &rewrite(guess, &[B_PRIV]), &[]));
-        assert!(snapshot(&s) == before, "state changed");
-        a
-    });
-    assert_eq!(
-        answers[0], answers[1],
-        "the outcome tells the PIN from a guess"
-    );
+    let answer = one_answer_for_both_guesses(&mut s, "rewrite", |guess| rewrite(guess, &[B_PRIV]));
     says(
-        &answers[1].clone().unwrap_err().reason,
+        &answer.unwrap_err().reason,
         "not every anchor that owns the content allows it",
     );
     let r = refusal(install(&mut s, &rewrite(WRONG_PIN, &[A_PRIV, B_PRIV]), &[]));
@@ -1405,16 +1403,11 @@ fn a_try_each_restore_does_not_tell_a_guess_from_a_staged_withheld_secret() {
             ],
         )
     };
-    let answers = [WRONG_PIN, PIN].map(|guess| {
-        let a = answer(install(&mut s, &sign(&probe(guess), B_PRIV), &[]));
-        assert!(snapshot(&s) == before, "state changed");
-        a
+    let answer = one_answer_for_both_guesses(&mut s, "try-each restore", |guess| {
+        sign(&probe(guess), B_PRIV)
     });
-    assert_eq!(
-        answers[0], answers[1],
-        "the outcome tells the PIN from a guess"
-    );
-    assert!(answers[1].is_err());
+    assert!(snapshot(&s) == before, "state changed");
+    assert!(answer.is_err());
 }
 
 /// Tenant B plants a guess in `['app', 'copy']` from a dependency numbered 1, then copies A's
