@@ -49,19 +49,23 @@ fn manifest(d: &Path, recipients: &str) {
     );
 }
 
+/// A TPA message (counter 1) adding `author.pub.pem` as anchor 1 for `['app']`.
+const ADD_AUTHOR_ANCHOR: &str = r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}]}"#;
+
+/// The key pairs `tpa`, `device` and `author` in `d`.
+fn tpa_device_and_author_keys(d: &Path) {
+    for k in ["tpa", "device", "author"] {
+        keygen(d, k);
+    }
+}
+
 #[test]
 fn provision_never_writes_over_its_key_a_named_file_or_its_model() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    for k in ["tpa", "device", "author"] {
-        keygen(d, k);
-    }
-    write(
-        d,
-        "p.json",
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
-        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
-    );
+    tpa_device_and_author_keys(d);
+    write(d, "p.json", ADD_AUTHOR_ANCHOR);
     let base = "provision p.json --tpa-key tpa.priv.pem";
     refused_over_input(d, &format!("{base} -o tpa.priv.pem"), "tpa.priv.pem");
     refused_over_input(d, &format!("{base} -o author.pub.pem"), "author.pub.pem");
@@ -134,15 +138,8 @@ fn provision_never_writes_over_its_key_a_named_file_or_its_model() {
 fn two_outputs_in_a_missing_directory_naming_one_file_are_refused() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    for k in ["tpa", "device", "author"] {
-        keygen(d, k);
-    }
-    write(
-        d,
-        "p.json",
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
-        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
-    );
+    tpa_device_and_author_keys(d);
+    write(d, "p.json", ADD_AUTHOR_ANCHOR);
     write(d, "fw.bin", b"firmware");
     write(
         d,
@@ -369,15 +366,8 @@ fn an_in_place_sign_that_fails_part_way_keeps_the_envelope() {
 fn provision_advances_the_model_only_with_a_written_message() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    for k in ["tpa", "device", "author"] {
-        keygen(d, k);
-    }
-    write(
-        d,
-        "p1.json",
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
-        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
-    );
+    tpa_device_and_author_keys(d);
+    write(d, "p1.json", ADD_AUTHOR_ANCHOR);
     write(
         d,
         "p2.json",
@@ -498,12 +488,9 @@ fn provision_advances_the_model_only_with_a_written_message() {
 fn provision_refuses_an_oversized_description_or_fleet_list() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    for k in ["tpa", "device", "author"] {
-        keygen(d, k);
-    }
+    tpa_device_and_author_keys(d);
     let bound = suit_host::files::MAX_TEXT_FILE_LEN;
-    let valid = r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
-        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}]}"#;
+    let valid = ADD_AUTHOR_ANCHOR;
     // Valid JSON, padded with white space past the bound.
     let mut big = valid.as_bytes().to_vec();
     big.resize(bound as usize + 1, b' ');
@@ -708,12 +695,7 @@ fn dash_is_standard_output_or_refused() {
         d,
         &words("verify piped.suit --trust-anchor author.pub.pem"),
     ));
-    write(
-        d,
-        "p.json",
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
-        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
-    );
+    write(d, "p.json", ADD_AUTHOR_ANCHOR);
     let provision = "provision p.json --tpa-key tpa.priv.pem";
     for line in [
         "keygen --type p256 -o -".to_string(),
