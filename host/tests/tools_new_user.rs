@@ -9,6 +9,19 @@ use suit_test_support::says;
 
 suit_test_support::cli_tools!();
 
+/// A simulated device in `d` provisioned with the author anchor for `app` (`author.*.pem`).
+fn provisioned(d: &std::path::Path) {
+    ok(agent(d, &words("device-key --out device.pub.pem")));
+    ok(author(d, &words("keygen --type p256 -o author")));
+    write(
+        d,
+        "p.json",
+        suit_test_support::cli::app_provisioning("board"),
+    );
+    ok(author(d, &provision_args("p.json", "p.cbor", &[])));
+    ok(agent(d, &words("provision p.cbor")));
+}
+
 /// A payload whose ciphertext no device takes (64 MiB + 1 of plaintext: the tag takes it past
 /// the engine's one payload limit) is refused by `encrypt` and `create` before anything is
 /// encrypted or written, naming both sizes, not left for `verify --process` and the device.
@@ -308,15 +321,7 @@ fn an_argument_error_with_json_is_one_json_document() {
 fn a_ree_root_that_is_a_file_is_refused_up_front() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    ok(agent(d, &words("device-key --out device.pub.pem")));
-    ok(author(d, &words("keygen --type p256 -o author")));
-    write(
-        d,
-        "p.json",
-        suit_test_support::cli::app_provisioning("board"),
-    );
-    ok(author(d, &provision_args("p.json", "p.cbor", &[])));
-    ok(agent(d, &words("provision p.cbor")));
+    provisioned(d);
     std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();
     write(d, "m.json", app_description("board"));
     ok(author(
@@ -399,15 +404,7 @@ fn the_simulator_warning_has_one_prefix() {
 fn poll_says_a_failure_once() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    ok(agent(d, &words("device-key --out device.pub.pem")));
-    ok(author(d, &words("keygen --type p256 -o author")));
-    write(
-        d,
-        "p.json",
-        suit_test_support::cli::app_provisioning("board"),
-    );
-    ok(author(d, &provision_args("p.json", "p.cbor", &[])));
-    ok(agent(d, &words("provision p.cbor")));
+    provisioned(d);
     // Nothing listens on the discard port of the loopback.
     let base = "poll http://127.0.0.1:9/fw --retries 0 --poll-state poll.json";
     for extra in ["", " --interval 1 --rounds 2"] {
