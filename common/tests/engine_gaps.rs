@@ -1069,10 +1069,9 @@ mod unauthenticated_content_neither_runs_nor_moves {
         }
     }
 
-    #[test]
-    fn a_swap_moves_the_staged_record_with_the_content() {
-        // `a` written, then swapped with `b`: what commits is `b`'s.
-        let install = vec![
+    /// Install commands: "hello" written into `a` (index 0), then `b` (index 1) swapped with it.
+    fn write_a_then_swap_with_b() -> Vec<Value> {
+        vec![
             int(12),
             int(0),
             int(20),
@@ -1085,7 +1084,13 @@ mod unauthenticated_content_neither_runs_nor_moves {
             map(vec![(22, int(0))]),
             int(31),
             int(15),
-        ];
+        ]
+    }
+
+    #[test]
+    fn a_swap_moves_the_staged_record_with_the_content() {
+        // `a` written, then swapped with `b`: what commits is `b`'s.
+        let install = write_a_then_swap_with_b();
         let out = spec_process(
             &seal_one(
                 &manifest(install),
@@ -1133,20 +1138,7 @@ mod unauthenticated_content_neither_runs_nor_moves {
     #[test]
     fn a_swap_moves_content_only_where_a_copy_may_take_it_either_way() {
         // `a` written, then swapped with `b` (index `b`, source `a`).
-        let install = vec![
-            int(12),
-            int(0),
-            int(20),
-            map(vec![(18, bytes(b"hello"))]),
-            int(18),
-            int(15),
-            int(12),
-            int(1),
-            int(20),
-            map(vec![(22, int(0))]),
-            int(31),
-            int(15),
-        ];
+        let install = write_a_then_swap_with_b();
         let env = seal_one(
             &manifest(install),
             &author_key(),
