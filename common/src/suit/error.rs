@@ -154,7 +154,8 @@ pub enum PolicyError {
         component: usize,
     },
     /// The component's current content was installed by a manifest with a sequence number
-    /// this one does not exceed (checked per component, whatever component list carries it).
+    /// this one does not exceed (the root being installed) or is below (a dependency, which
+    /// may repeat it); checked per component, whatever component list carries it.
     ComponentRollback {
         /// Index into the manifest's component list.
         component: usize,

@@ -346,6 +346,21 @@ fn set_by_all_of(setter: Option<&Arc<[AnchorId]>>, signers: &[AnchorId]) -> bool
     setter.is_some_and(|by| signers.iter().all(|s| by.contains(s)))
 }
 
+/// Refuses `idx`'s command unless the manifest's own signers include all of `owners` (none:
+/// nothing is withheld, nothing to refuse).
+fn own_signers_include(
+    frame: &Frame<'_, '_>,
+    idx: usize,
+    owners: Option<Arc<[AnchorId]>>,
+) -> Result<(), CommandErrorKind> {
+    match owners {
+        Some(owners) if !set_by_all_of(Some(&frame.own_signers), &owners) => Err(
+            CommandErrorKind::Policy(PolicyError::PlaintextNotPermitted { component: idx }),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// One manifest being executed (the root, or a dependency).
 struct Frame<'m, 'e> {
     manifest: &'m Manifest,
@@ -2030,21 +2045,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         idx: usize,
         id: &ComponentId,
     ) -> Result<(), CommandErrorKind> {
-        let installed = self
-            .platform
-            .component_sequence_number(id)
-            .map_err(CommandErrorKind::Platform)?;
-        if installed != Some(frame.manifest.sequence_number)
-            || !self.platform.installed_digest_withheld(id)
+        if !self.installed_at_its_number(frame, id)? || !self.platform.installed_digest_withheld(id)
         {
             return Ok(());
         }
-        match self.keys.owners(id) {
-            Some(owners) if !set_by_all_of(Some(&frame.own_signers), &owners) => Err(
-                CommandErrorKind::Policy(PolicyError::PlaintextNotPermitted { component: idx }),
-            ),
-            _ => Ok(()),
-        }
+        own_signers_include(frame, idx, self.keys.owners(id))
     }
 
     /// The mirror of [`Self::may_replace_at_its_number`] for the content moved in: a copy into
@@ -2059,19 +2064,24 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         dest: &ComponentId,
         src: &ComponentId,
     ) -> Result<(), CommandErrorKind> {
-        let installed = self
-            .platform
-            .component_sequence_number(dest)
-            .map_err(CommandErrorKind::Platform)?;
-        if installed != Some(frame.manifest.sequence_number) {
+        if !self.installed_at_its_number(frame, dest)? {
             return Ok(());
         }
-        match self.confided(src) {
-            Some(owners) if !set_by_all_of(Some(&frame.own_signers), &owners) => Err(
-                CommandErrorKind::Policy(PolicyError::PlaintextNotPermitted { component: idx }),
-            ),
-            _ => Ok(()),
-        }
+        own_signers_include(frame, idx, self.confided(src))
+    }
+
+    /// Whether `id`'s installed content carries this manifest's sequence number, so that
+    /// content staged there now commits only if it is the same.
+    fn installed_at_its_number(
+        &self,
+        frame: &Frame<'_, '_>,
+        id: &ComponentId,
+    ) -> Result<bool, CommandErrorKind> {
+        let installed = self
+            .platform
+            .component_sequence_number(id)
+            .map_err(CommandErrorKind::Platform)?;
+        Ok(installed == Some(frame.manifest.sequence_number))
     }
 
     fn process_dependency(
