@@ -1459,3 +1459,117 @@ fn a_co_owner_cannot_test_a_guess_by_copying_a_withheld_secret_over_it_at_its_nu
         "not every anchor that owns the content allows it",
     );
 }
+
+/// A TA's UUID: components under it are the TA ([U]) and its personalization data.
+const TA_U: &[u8] = &[0x5a; 16];
+
+/// Anchor 1 (tenant A) installed `secret` withheld (AES-GCM, no plaintext digest) as the
+/// personalization data of TA [`TA_U`]; anchor 2 (tenant B) covers [`TA_U`] too.
+fn a_withheld_secret_under_a_shared_ta(secret: &[u8]) -> Service<Mem> {
+    let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
+    let mut s = Service::new(MemoryBackend::new(3), config);
+    provision(
+        &mut s,
+        1,
+        vec![
+            add_anchor(1, A_PUB, scope(&[&[TA_U]], false)),
+            add_anchor(2, B_PUB, scope(&[&[TA_U], &[b"b"]], false)),
+            Op::SetIdentity(Identity {
+                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
+                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
+                device_id: None,
+            }),
+        ],
+    );
+    let a = encrypt_for(&mut s, 1, Mode::Hpke, secret);
+    let uri = "https://a.example/perso.bin";
+    let m = probe_manifest(
+        1,
+        &[&[TA_U, b"perso"], &[TA_U, b"perso", b"encrypted"]],
+        vec![],
+        fetch_and_decrypt(uri, &a.encryption_info, 15),
+    );
+    install(&mut s, &sign(&m, A_PRIV), &[(uri, &a.ciphertext)]).unwrap();
+    assert!(inventory(&mut s).iter().all(|(_, d)| d.is_empty()));
+    s
+}
+
+/// OP-TEE's signed header for a bootstrap image with no hash or signature (`image_type` 1
+/// makes it well formed), then the TA's UUID and version: the fields a header check reads.
+fn ta_header(image_type: u32, uuid: &[u8], version: u32) -> Vec<u8> {
+    let mut h = b"HSTO".to_vec();
+    h.extend(image_type.to_le_bytes());
+    h.extend([0u8; 12]); // image size 0, algorithm, hash and signature lengths 0
+    h.extend(uuid);
+    h.extend(version.to_le_bytes());
+    h
+}
+
+/// Tenant B's manifest copying component 0 (tenant A's secret) into component 1 (the TA).
+fn copy_the_secret_into_the_ta() -> Vec<u8> {
+    let m = probe_manifest(
+        1,
+        &[&[TA_U, b"perso"], &[TA_U]],
+        vec![],
+        vec![
+            int(12),
+            int(1),
+            int(20),
+            map_of(22, int(0)),
+            int(22),
+            int(15),
+        ],
+    );
+    sign(&m, B_PRIV)
+}
+
+/// Tenant B copies tenant A's withheld secret into the TA component they share, which the
+/// commit reads as a signed TA header. Whatever the secret's bytes (a PIN, or bytes shaped
+/// like OP-TEE's header with an image type, UUID or version to read back), the refusal is
+/// the same and names none of them, and nothing changes.
+#[test]
+fn a_co_owner_reads_nothing_of_a_withheld_secret_through_the_ta_header_check() {
+    assert!(ta_header(1, TA_U, 9).len() == 40, "a well-formed header");
+    let secrets = [
+        PIN.to_vec(),
+        ta_header(7, TA_U, 1),
+        ta_header(1, &[0x11; 16], 9),
+        [ta_header(1, TA_U, 9), b"x".to_vec()].concat(),
+    ];
+    let answers: Vec<Refused> = secrets
+        .iter()
+        .map(|secret| {
+            let mut s = a_withheld_secret_under_a_shared_ta(secret);
+            let before = snapshot(&s);
+            let r = refusal(install(&mut s, &copy_the_secret_into_the_ta(), &[]));
+            assert!(
+                snapshot(&s) == before,
+                "the refused copy changed the device"
+            );
+            r
+        })
+        .collect();
+    for r in &answers {
+        assert_eq!(
+            r.fault, answers[0].fault,
+            "the refusal depends on the secret"
+        );
+        says(&r.reason, "whose digest is withheld");
+    }
+}
+
+/// The same copy of a secret that is a well-formed header of the TA reaches OP-TEE, whose
+/// refusal (its result code says why: signature, format) is reported without its code.
+#[test]
+fn op_tees_verdict_on_a_withheld_image_is_reported_without_its_code() {
+    let code = |tee_result: u32| {
+        let mut s = a_withheld_secret_under_a_shared_ta(&ta_header(1, TA_U, 9));
+        s.backend_mut().refuse_tas = Some(tee_result);
+        let r = refusal(install(&mut s, &copy_the_secret_into_the_ta(), &[]));
+        says(&r.reason, "OP-TEE did not confirm the install");
+        r.fault
+    };
+    // TEE_ERROR_SECURITY, TEE_ERROR_BAD_FORMAT
+    let (security, format) = (code(0xffff_000f), code(0xffff_0005));
+    assert_eq!(security, format, "the verdict's code left the TA");
+}

@@ -133,7 +133,7 @@ fn every_kind_of_unusable_recipient_first_is_skipped() {
         Location::RecipientProtected(0),
         Location::RecipientUnprotected(0),
     );
-    let unusable: [(&str, CoseRecipient, DecryptError); 7] = [
+    let unusable: [(&str, CoseRecipient, DecryptError); 9] = [
         (
             "no ephemeral key",
             foreign(|r| {
@@ -195,6 +195,28 @@ fn every_kind_of_unusable_recipient_first_is_skipped() {
             DecryptError::Unsupported {
                 at: protected,
                 label: Some(1),
+            },
+        ),
+        (
+            // RFC 9052's `ciphertext: bstr / nil`; Nordic's tools write a direct (-6)
+            // recipient this way. Refused by its algorithm, not its shape.
+            "a direct recipient with a nil ciphertext",
+            foreign(|r| {
+                r.protected.header.alg = Some(coset::RegisteredLabelWithPrivate::Assigned(
+                    coset::iana::Algorithm::Direct,
+                ));
+                r.protected.original_data = None;
+                r.unprotected.rest.clear();
+                r.ciphertext = None;
+            }),
+            DecryptError::UnsupportedRecipientAlgorithm(-6),
+        ),
+        (
+            "this device's algorithm with a nil ciphertext",
+            foreign(|r| r.ciphertext = None),
+            DecryptError::Malformed {
+                at: Location::Recipient(0),
+                problem: Problem::Shape,
             },
         ),
         (

@@ -317,9 +317,10 @@ fn samples() -> Vec<Fault> {
             error: TaImageError::ImageType(9),
         },
         CommitRefusal::NotTaImage {
-            component: id,
+            component: id.clone(),
             error: TaImageError::BadMagic,
         },
+        CommitRefusal::WithheldNotInstallable(id),
         CommitRefusal::WrongTa {
             image: uuid.clone(),
             manifest: ByteBuf::from(vec![0x11; 16]),

@@ -312,7 +312,9 @@ impl Headers {
 /// COSE_recipient (only the single-layer form; nested recipients are refused).
 pub(crate) struct Recipient {
     pub headers: Headers,
-    pub ciphertext: Vec<u8>,
+    /// RFC 9052's `bstr / nil`: no recipient algorithm this device supports takes nil, so
+    /// one that does is refused by its algorithm first (e.g. Nordic's `direct` recipients).
+    pub ciphertext: Option<Vec<u8>>,
 }
 
 impl Recipient {
@@ -328,13 +330,18 @@ impl Recipient {
             Location::RecipientUnprotected(i),
             RECIPIENT_LABELS,
         )?;
-        let Ok(Item::Bytes(ciphertext)) = d.item() else {
-            return Err(malformed(at, Problem::Shape));
-        };
+        let ciphertext = ciphertext(&mut d, at)?;
         Ok(Self {
             headers,
-            ciphertext: ciphertext.to_vec(),
+            ciphertext,
         })
+    }
+
+    /// The wrapped or encapsulated CEK of recipient `i` (every supported algorithm has one).
+    pub fn wrapped(&self, i: usize) -> Result<&[u8], DecryptError> {
+        self.ciphertext
+            .as_deref()
+            .ok_or(malformed(Location::Recipient(i), Problem::Shape))
     }
 }
 

@@ -220,7 +220,8 @@ fn aes_kw_recipient(
             Problem::ProtectedNotEmpty,
         ));
     }
-    Ok(unwrap_cek(r, &[KeyKind::AesKw(wrap)], keys))
+    let wrapped = r.wrapped(i)?;
+    Ok(unwrap_cek(r, wrapped, &[KeyKind::AesKw(wrap)], keys))
 }
 
 /// Whether a recipient without `alg` is taken for AES-KW (draft-ietf-suit-firmware-encryption
@@ -235,7 +236,9 @@ fn unlabelled_aes_kw(r: &Recipient) -> bool {
         && h.ephemeral_key().is_none()
         && h.unprotected.ek.is_none()
         && h.unprotected.psk_id.is_none()
-        && matches!(r.ciphertext.len(), 24 | 40)
+        && r.ciphertext
+            .as_ref()
+            .is_some_and(|c| matches!(c.len(), 24 | 40))
 }
 
 /// An AES-KW recipient without `alg`: the device's KEKs of both sizes are the candidates
@@ -245,6 +248,7 @@ fn unlabelled_aes_kw(r: &Recipient) -> bool {
 fn unlabelled_aes_kw_recipient(r: &Recipient, keys: &dyn DeviceKeys) -> Attempt {
     unwrap_cek(
         r,
+        r.ciphertext.as_deref().unwrap_or_default(),
         &[
             KeyKind::AesKw(KeyWrap::A128Kw),
             KeyKind::AesKw(KeyWrap::A256Kw),
@@ -253,14 +257,14 @@ fn unlabelled_aes_kw_recipient(r: &Recipient, keys: &dyn DeviceKeys) -> Attempt 
     )
 }
 
-/// Unwraps the recipient's ciphertext with the candidate KEKs of `kinds`.
-fn unwrap_cek(r: &Recipient, kinds: &[KeyKind], keys: &dyn DeviceKeys) -> Attempt {
+/// Unwraps the recipient's ciphertext `wrapped` with the candidate KEKs of `kinds`.
+fn unwrap_cek(r: &Recipient, wrapped: &[u8], kinds: &[KeyKind], keys: &dyn DeviceKeys) -> Attempt {
     first_open(keys, kinds, r.headers.kid(), |key, kind| {
         let KeyKind::AesKw(wrap) = kind else {
             return Attempt::Failed(DecryptError::DeviceKey(KeyError::WrongKeyType));
         };
         match keys.kek(key) {
-            Ok(kek) => unwrap_with(&kek, wrap, &r.ciphertext),
+            Ok(kek) => unwrap_with(&kek, wrap, wrapped),
             Err(e) => Attempt::Failed(DecryptError::DeviceKey(e)),
         }
     })
@@ -274,6 +278,7 @@ fn ecdh_recipient(
     opts: &CoseOptions<'_>,
 ) -> Result<Attempt, DecryptError> {
     let h = &r.headers;
+    let wrapped = r.wrapped(i)?;
     let epk = h.ephemeral_key().ok_or(malformed(
         Location::RecipientUnprotected(i),
         Problem::MissingHeader(header::EPHEMERAL_KEY),
@@ -304,7 +309,7 @@ fn ecdh_recipient(
         |key, _| match keys.ecdh_p256(key, &peer) {
             Ok(z) => {
                 let kek = ecdh_es::derive_kek(&z, h.salt(), &context, wrap);
-                unwrap_with(&kek, wrap, &r.ciphertext)
+                unwrap_with(&kek, wrap, wrapped)
             }
             Err(e) => Attempt::Failed(key_error(i, e)),
         },
@@ -345,7 +350,7 @@ fn hpke_recipient(
         enc,
         info: &info,
         aad: opts.hpke_aad,
-        ciphertext: &r.ciphertext,
+        ciphertext: r.wrapped(i)?,
         psk_id: h.protected.psk_id.as_deref(),
     };
     Ok(open_hpke(i, &op, h.kid(), keys))

@@ -136,6 +136,10 @@ pub enum CommitRefusal {
         component: ComponentId,
         error: components::TaImageError,
     },
+    /// Content whose digest is withheld is not an image of the TA the manifest installs,
+    /// newer than the installed one: which check failed is not said (it would describe the
+    /// content).
+    WithheldNotInstallable(ComponentId),
     /// The image's UUID is not the one the manifest installs.
     WrongTa {
         image: crate::protocol::ByteBuf,
@@ -196,6 +200,7 @@ crate::cbor::numbered_enum_codec!(CommitRefusal {
     15 => CommitPending { uuid },
     16 => UnlistedPayload(uri),
     17 => PayloadNotDelivered(uri),
+    18 => WithheldNotInstallable(component),
 });
 
 #[cfg(feature = "explain")]
@@ -226,6 +231,10 @@ impl core::fmt::Display for CommitRefusal {
             C::NotTaImage { component, error } => {
                 write!(f, "payload for {component} is not a signed TA image: {error}")
             }
+            C::WithheldNotInstallable(component) => write!(
+                f,
+                "the content for {component}, whose digest is withheld, is not a signed image of the TA the manifest installs newer than the installed one (which check failed is not said: it would describe the content)"
+            ),
             C::WrongTa { image, manifest } => write!(
                 f,
                 "the image is TA {} but the manifest installs TA {}",

@@ -238,30 +238,39 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
                         return Err(self.refuse(CommitRefusal::OneTaPerUpdate));
                     }
                     let image = self.read_staged(i)?;
-                    let header = match components::parse_ta_header(&image) {
-                        Ok(h) => h,
-                        Err(e) => {
-                            return Err(self.refuse(CommitRefusal::NotTaImage {
-                                component,
-                                error: e,
-                            }))
-                        }
-                    };
-                    if header.uuid != uuid {
-                        return Err(self.refuse(CommitRefusal::WrongTa {
-                            image: crate::fault::uuid(&header.uuid),
+                    let installed = next.component(&component).and_then(|c| c.ta_version);
+                    let refusal = match components::parse_ta_header(&image) {
+                        Err(error) => Some(CommitRefusal::NotTaImage {
+                            component: component.clone(),
+                            error,
+                        }),
+                        Ok(h) if h.uuid != uuid => Some(CommitRefusal::WrongTa {
+                            image: crate::fault::uuid(&h.uuid),
                             manifest: crate::fault::uuid(&uuid),
+                        }),
+                        Ok(h) => match installed {
+                            Some(installed) if h.ta_version <= installed => {
+                                Some(CommitRefusal::TaNotNewer {
+                                    offered: h.ta_version,
+                                    installed,
+                                })
+                            }
+                            _ => {
+                                tas.push((i, h, image));
+                                None
+                            }
+                        },
+                    };
+                    if let Some(refusal) = refusal {
+                        // Each refusal names what the header says: of content whose digest is
+                        // withheld, none may leave (a co-owner could copy a secret here to
+                        // read its bytes through them).
+                        return Err(self.refuse(if self.withheld.contains(&component) {
+                            CommitRefusal::WithheldNotInstallable(component)
+                        } else {
+                            refusal
                         }));
                     }
-                    if let Some(installed) = next.component(&component).and_then(|c| c.ta_version) {
-                        if header.ta_version <= installed {
-                            return Err(self.refuse(CommitRefusal::TaNotNewer {
-                                offered: header.ta_version,
-                                installed,
-                            }));
-                        }
-                    }
-                    tas.push((i, header, image));
                 }
                 Ok(Kind::Personalization { .. }) if len > MAX_PERSONALIZATION => {
                     return Err(self.refuse(CommitRefusal::PersonalizationTooLarge(len)));
@@ -883,9 +892,15 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 if self.journal.save(self.store).is_err() {
                     self.journal.pending = pending;
                 }
+                // OP-TEE's verdict on content whose digest is withheld says what it is (a
+                // bad signature or format): only that it was refused leaves the TA.
+                let withheld = self
+                    .staged
+                    .get(*i)
+                    .is_some_and(|s| self.withheld.contains(&s.component));
                 return Err(self.refuse(CommitRefusal::InstallNotConfirmed {
                     uuid: crate::fault::uuid(&header.uuid),
-                    code,
+                    code: if withheld { 0xffff_0000 } else { code }, // TEE_ERROR_GENERIC
                 }));
             }
             // The TA is in OP-TEE's store and the journal holds the commit: if the state write
