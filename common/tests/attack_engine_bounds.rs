@@ -518,3 +518,38 @@ fn a_held_dependency_has_its_signatures_verified_once_per_fetch() {
     let again = steps(8, 2, 1);
     assert!(again - eight >= 8 * SIGNATURE_STEPS, "{eight} {again}");
 }
+
+/// Try-each snapshots what the run has set and staged, and a failed option restores and
+/// compares it: each option costs steps by that size, not one. (At one step, 16^3 runs of
+/// seven such try-each over sixteen staged components, 229,376 snapshots, fit the budget:
+/// seconds of copying on the host, minutes under QEMU.)
+#[test]
+fn try_each_snapshots_cost_what_they_copy() {
+    let steps = |options: usize| {
+        let failing = seq(vec![int(8), int(15)]); // is-dependency on a component: soft
+        let mut install = vec![
+            int(12),
+            list(0..16),
+            int(20),
+            map(vec![(18, bytes(b"content"))]),
+            int(18),
+            int(15),
+            int(12),
+            int(0),
+        ];
+        if options > 0 {
+            let mut all = vec![failing; options - 1];
+            all.push(seq(vec![]));
+            install.extend([int(15), Value::Array(all)]);
+        }
+        let mut dev = RecordingPlatform::spec_device();
+        run(&sixteen(), &[], install, &[], &mut dev)
+            .0
+            .unwrap()
+            .steps
+    };
+    // Sixteen parameter sets and sixteen staged components copied per option, besides the
+    // option's own commands.
+    let cost = steps(8) - steps(0);
+    assert!(cost >= 8 * (16 + 16), "{cost}");
+}

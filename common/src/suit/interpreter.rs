@@ -71,7 +71,9 @@ pub const MAX_DEPENDENCY_DEPTH: u8 = 3;
 /// component it starts on (at least one); reading, hashing, decrypting or staging bytes takes
 /// one per [`CHUNK_LEN`] chunk; decoding a dependency envelope one plus one per chunk of it,
 /// and each signature verification tried on it [`SIGNATURE_STEPS`] (its signatures are
-/// verified once per fetch, see `Held`). Without it, nested try-each / run-sequence over
+/// verified once per fetch, see `Held`); a try-each option one per parameter set, staged
+/// component, removal and dependency its snapshot copies, and a failed one the comparisons
+/// its restore makes. Without it, nested try-each / run-sequence over
 /// component lists multiply: four levels over 16 components run an inner sequence 65,536
 /// times, and each of its image-matches may hash a stored component of up to 64 MiB.
 ///
@@ -1130,6 +1132,16 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         path: &mut Vec<u16>,
     ) -> Result<Unordered, Fail> {
         for (n, option) in options.iter().enumerate() {
+            // A snapshot copies, and a restore compares, what the run has set and staged so
+            // far: charged by its size, or options that fail at once would make an install
+            // take minutes within its step budget.
+            let copies = self.params.len()
+                + self.staged.len()
+                + self.unlinked.len()
+                + self.verified_dependencies.len()
+                + frame.processed_dependencies.len();
+            self.charge(1 + copies as u64)
+                .map_err(|k| Fail::Abort(Self::err(frame, path, None, k)))?;
             let snapshot = self.snapshot(frame);
             let mut inner = SeqState::new(Some(vec![idx]), true, true);
             path.push(u16::try_from(n).unwrap_or(u16::MAX));
@@ -1141,6 +1153,10 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     return Ok(inner.accessed);
                 }
                 Err(Fail::Condition(e)) if inner.soft_failure => {
+                    let compares = self.staged.len() * snapshot.staged.len()
+                        + self.unlinked.len() * snapshot.unlinked.len();
+                    self.charge(compares as u64)
+                        .map_err(|k| Fail::Abort(Self::err(frame, path, None, k)))?;
                     self.restore(frame, snapshot, e)?
                 }
                 Err(f) => return Err(f),
