@@ -129,7 +129,7 @@ const ENTRY_FRAMES: usize = 8 * 1024;
 const SCRUB_MARGIN: usize = 4 * 1024;
 
 /// What [`scrub_stack`] wipes: the stack OP-TEE maps below the entry frames, less
-/// [`SCRUB_MARGIN`] (84 KiB; the deepest path takes 72 KiB in all, ta/build.rs). A stack too
+/// [`SCRUB_MARGIN`] (100 KiB; the deepest path takes 80-88 KiB in all, ta/build.rs). A stack too
 /// small for it is a compile-time overflow error, never a wrapped size.
 const SCRUB_LEN: usize = crate::TA_STACK_SIZE as usize - ENTRY_FRAMES - SCRUB_MARGIN;
 

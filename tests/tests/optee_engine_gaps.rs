@@ -29,6 +29,9 @@
 //!   operator sign: each signature is verified while the manifest above it runs, the last
 //!   under three levels of interpreter frames, and the last one's `['hss', 'dep']` installs.
 //!   The TA panics on it with a 68 KiB stack (passes with 72; one dependency alone needs 60).
+//!   The same chain again (sequence 2) with every install nested in try-each
+//!   `MAX_SEQUENCE_DEPTH` deep installs too: the TA's deepest path, which panics it with an
+//!   80 KiB stack and passes with 88 (review s30; the stack is 112 KiB).
 //! * Review F5: in one TA session, a second InstallBegin (an empty envelope, refused) between
 //!   an install's InstallPrepare and InstallFinish leaves that install under way: it
 //!   finishes (`suit-agent refused-begin`, a test-only path; the agent begins once per
@@ -370,17 +373,33 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
         author(d, &sign);
         std::fs::read(d.join(signed)).unwrap()
     };
-    let mut dep = release_of(1, &vendor, &class, &[b"hss", b"dep"], b"HSS-LMS dep", None);
-    let mut dep_envelope = hss_signed("hss-dep3", &dep, &[]);
-    for level in ["2", "1"] {
-        let component: &[&[u8]] = &[b"hss", level.as_bytes()];
-        let m = release_of(1, &vendor, &class, component, b"", Some(&dep));
-        dep_envelope = hss_signed(&format!("hss-dep{level}"), &m, &[("#dep", &dep_envelope)]);
-        dep = m;
-    }
-    let root = release_of(1, &vendor, &class, &[b"app", b"hd"], b"", Some(&dep));
-    let root = signed_by(&root, &both_keys, &[("#dep", &dep_envelope)]);
-    put(&mut files, "hss-root.suit", &root);
+    // Then the same chain again (sequence 2) with every manifest's install sequence nested
+    // in try-each as deep as the engine allows (`MAX_SEQUENCE_DEPTH`), so the last signature
+    // is verified under twelve more interpreter frames (review s30: ~20 KB more on the host).
+    let mut hss_chain = |seq: i64, nested: usize, name: &str| {
+        let release = |component: &[&[u8]], payload: &[u8], dep: Option<&[u8]>| {
+            let m = release_of(seq, &vendor, &class, component, payload, dep);
+            install_nested_in_try_each(&m, nested)
+        };
+        let mut dep = release(&[b"hss", b"dep"], b"HSS-LMS dep", None);
+        let mut dep_envelope = hss_signed(&format!("{name}-dep3"), &dep, &[]);
+        for level in ["2", "1"] {
+            let component: &[&[u8]] = &[b"hss", level.as_bytes()];
+            let m = release(component, b"", Some(&dep));
+            let integrated = [("#dep", dep_envelope.as_slice())];
+            dep_envelope = hss_signed(&format!("{name}-dep{level}"), &m, &integrated);
+            dep = m;
+        }
+        let root = release(&[b"app", b"hd"], b"", Some(&dep));
+        let root = signed_by(&root, &both_keys, &[("#dep", &dep_envelope)]);
+        put(&mut files, &format!("{name}.suit"), &root);
+    };
+    hss_chain(1, 0, "hss-root");
+    hss_chain(
+        2,
+        suit_common::suit::command::MAX_SEQUENCE_DEPTH,
+        "hss-nested",
+    );
     let f5: &[&[u8]] = &[b"app", b"f5"];
     let f5 = release_of(1, &vendor, &class, f5, b"past a refused begin", None);
     put(&mut files, "f5.suit", &signed_by(&f5, &both_keys, &[]));
@@ -467,6 +486,7 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     }
     let hss_genuine = at(&mut cmds, "suit-agent install /up/hss-good.suit".into());
     let hss_dependency = at(&mut cmds, "suit-agent install /up/hss-root.suit".into());
+    let hss_nested = at(&mut cmds, "suit-agent install /up/hss-nested.suit".into());
     let refused_begin = at(&mut cmds, "suit-agent refused-begin /up/f5.suit".into());
     let last = at(&mut cmds, "suit-agent status".into());
     let fd_before = at(&mut cmds, "suit-agent status --json".into());
@@ -581,11 +601,16 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     run.says(hss_genuine, "signed by anchor(s) 3");
     // The HSS-LMS dependency was verified inside the root's processing: it installed.
     run.says(hss_dependency, "signed by anchor(s) 1, 2");
+    run.says(
+        hss_nested,
+        "installed /up/hss-nested.suit (sequence number 2",
+    );
+    run.says(hss_nested, "component ['hss', 'dep']");
     // The refused second begin left the install under way: it finished.
     run.says(refused_begin, "second begin refused: ");
     run.says(refused_begin, "installed: ['app', 'f5']");
     run.says(last, "installed:           4 component(s)");
-    run.says(last, "['hss', 'dep']: sequence number 1");
+    run.says(last, "['hss', 'dep']: sequence number 2");
 
     // A dependency the REE delivers: prepare cannot read it, so its own image was never asked
     // for; its fetch is refused as such (CommitRefusal::UnlistedPayload) and changes nothing.
@@ -754,4 +779,26 @@ fn perso_fetched_without_image_match_is_refused_in_the_ta() {
     run.says(10, &record);
     run.says(12, &record);
     run.says(12, "installed:           2 component(s)");
+}
+
+/// `manifest` with its install sequence run `levels` deep in try-each (one option each, after
+/// set-component-index 0).
+fn install_nested_in_try_each(manifest: &[u8], levels: usize) -> Vec<u8> {
+    let Value::Map(mut entries) = ciborium::from_reader(manifest).unwrap() else {
+        panic!("a manifest is a map")
+    };
+    for (key, value) in entries.iter_mut() {
+        if *key == int(20) {
+            let Value::Bytes(install) = value else {
+                panic!("a sequence is a bstr")
+            };
+            let mut install = install.clone();
+            for _ in 0..levels {
+                let option = Value::Array(vec![bytes(&install)]);
+                install = cbor(&Value::Array(vec![int(12), int(0), int(15), option]));
+            }
+            *value = bytes(&install);
+        }
+    }
+    cbor(&Value::Map(entries))
 }
