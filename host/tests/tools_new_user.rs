@@ -428,3 +428,48 @@ fn poll_says_a_failure_once() {
         );
     }
 }
+
+/// `verify --process --out DIR` writes the installed components all or none: one that cannot
+/// be written (a directory in its place) leaves none of the others behind, old or new.
+#[test]
+fn verify_process_writes_its_components_all_or_none() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(author(d, &words("keygen --type p256 -o author")));
+    std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
+    std::fs::write(d.join("data.bin"), b"data").unwrap();
+    write(
+        d,
+        "m.json",
+        app_description("b").replace(
+            r#"{"id": ["app"], "file": "fw.bin"}"#,
+            r#"{"id": ["app"], "file": "fw.bin"}, {"id": ["data"], "file": "data.bin"}"#,
+        ),
+    );
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key author.priv.pem"),
+    ));
+    let process = "verify m.suit --trust-anchor author.pub.pem --process --vendor-id example.com --class-id b --out out";
+    ok(author(d, &words(process)));
+    let names: Vec<_> = std::fs::read_dir(d.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    for blocked in &names {
+        std::fs::remove_dir_all(d.join("out")).unwrap();
+        std::fs::create_dir_all(d.join("out").join(blocked)).unwrap();
+        let r = author(d, &words(process));
+        assert_ne!(r.code, 0, "{}", r.stdout);
+        let left: Vec<_> = std::fs::read_dir(d.join("out"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            left,
+            vec![blocked.clone()],
+            "written beside a failed output"
+        );
+    }
+}

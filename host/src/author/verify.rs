@@ -404,10 +404,14 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
             if !outputs.is_empty() {
                 super::check_outputs(&outputs, &verify_inputs(opts, &run.fetched)?)?;
             }
+            // All or none (the plaintext of each, owner-only): a refusal part-way must not
+            // leave some components new beside others old or missing.
+            let written: Vec<_> = files
+                .iter()
+                .filter_map(|(p, c)| p.as_deref().map(|p| super::secret_output(p, &c.data)))
+                .collect();
+            super::write_files(&written)?;
             for (path, c) in &files {
-                if let Some(p) = path {
-                    device::write_atomically(p, &c.data)?;
-                }
                 w(
                     out,
                     format!(
