@@ -732,3 +732,24 @@ fn a_full_kek_set_at_every_bound_can_still_be_changed() {
     assert_eq!(left.len(), provision::MAX_KEKS - 1);
     assert!(left.iter().all(|(_, a)| a.len() == MAX_ANCHORS - 1));
 }
+
+/// A revoked KEK does not stay at rest: once the record names the set without it, the KEK
+/// object no longer keeps the old set beside the new one (review s30).
+#[test]
+fn a_revoked_kek_does_not_stay_in_the_kek_object() {
+    let (mut s, to) = fresh();
+    let add = kek_op(&to, TPA_PRIV, b"kek-1", &[(1, &author_key())], KEK);
+    send(&mut s, TPA_PRIV, 1, vec![author_anchor(1, &[b"app"]), add]);
+    send(&mut s, TPA_PRIV, 2, vec![remove_kek(b"kek-1")]);
+    assert!(keks(&s).is_empty(), "revoked and committed");
+    let at_rest = kek_object(&s).windows(KEK.len()).any(|w| w == KEK);
+    assert!(
+        !at_rest,
+        "the revoked KEK's bytes are still in the KEK object"
+    );
+    // The set in force still loads, and the next change of it works.
+    send(&mut s, TPA_PRIV, 3, vec![identity()]);
+    let add = kek_op(&to, TPA_PRIV, b"kek-2", &[(1, &author_key())], &[0x22; 32]);
+    send(&mut s, TPA_PRIV, 4, vec![add]);
+    assert_eq!(keks(&s), vec![(b"kek-2".to_vec(), vec![1])]);
+}

@@ -548,15 +548,21 @@ impl<B: Backend> Service<B> {
         // (`State::kek_set`), so a cut between the two writes leaves the old one, and an older
         // KEK object put back later is refused. Written when the set changed, and once for a
         // device whose record does not name its set yet (stored before the ids existed).
-        if applied.keks_changed
+        let keks_written = applied.keks_changed
             || (state.kek_set.is_none()
-                && self.backend.len(keys::KEKS_OBJECT).ok().flatten().is_some())
-        {
+                && self.backend.len(keys::KEKS_OBJECT).ok().flatten().is_some());
+        if keks_written {
             let mut random = [0u8; 16];
             self.backend.fill(&mut random);
             provision::save_keks(&mut self.backend, &mut state, &old_keks, &keks, &random)?;
         }
         state.save(&mut self.backend)?;
+        // The record names the new set now: the old one, kept beside it only until then, goes
+        // (a revoked KEK must not stay at rest). Best effort: a cut or failure here leaves an
+        // object the record still accepts, and the next change of the set drops it.
+        if keks_written && !old_keks.is_empty() {
+            let _ = provision::drop_previous_keks(&mut self.backend, &state, &keks);
+        }
         Ok(ProvisionResponse {
             counter: applied.counter,
             signer: applied.signer,

@@ -1529,6 +1529,29 @@ pub fn save_keks(
     Ok(())
 }
 
+/// Rewrites the KEK object with `current` alone, once `state` (saved) names its set: the
+/// previous set, kept so that a cut before the state write left it in force, is not needed
+/// any more.
+pub fn drop_previous_keks(
+    store: &mut dyn super::store::SecureStore,
+    state: &State,
+    current: &[Kek],
+) -> Result<(), super::state::StateError> {
+    let stored = StoredKeks {
+        counter: state.root_counter(),
+        current: current.to_vec(),
+        previous: Vec::new(),
+        delegate_counter: state.delegate_counter(),
+        current_id: state.kek_set.clone(),
+        previous_id: None,
+    };
+    let bytes = Zeroizing::new(
+        super::record::encode(&stored).map_err(|_| super::state::StateError::Corrupt)?,
+    );
+    store.put_record(super::keys::KEKS_OBJECT, &bytes)?;
+    Ok(())
+}
+
 /// The KEKs as the engine's key source takes them (each with the anchors that may use it).
 pub fn shared_keks(keks: &[Kek]) -> Vec<super::keys::SharedKek> {
     keks.iter()
