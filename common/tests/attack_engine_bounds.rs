@@ -70,8 +70,13 @@ fn kind(r: Result<Outcome, Error>) -> CommandErrorKind {
 
 /// `[12, [0..16], 32, bstr(body)]` wrapped four deep around `inner`: `inner` runs 16^4 times.
 fn loops_over_sixteen(inner: Vec<Value>) -> Vec<Value> {
+    loops_over_sixteen_deep(inner, 4)
+}
+
+/// [`loops_over_sixteen`] `levels` deep: `inner` runs 16^levels times.
+fn loops_over_sixteen_deep(inner: Vec<Value>, levels: usize) -> Vec<Value> {
     let mut body = inner;
-    for _ in 0..4 {
+    for _ in 0..levels {
         body = vec![int(12), list(0..16), int(32), seq(body)];
     }
     body
@@ -104,15 +109,22 @@ fn a_component_index_list_naming_a_component_twice_is_refused() {
 
 #[test]
 fn nested_loops_over_every_component_stop_at_the_step_budget() {
-    // One command innermost: 16^4 runs of it, about 140,000 steps in all, within the budget.
+    // One command innermost, three levels: 16^3 runs of it, each iteration copying the
+    // sixteen components' parameters (its snapshot), within the budget.
     let mut dev = RecordingPlatform::spec_device();
     let inner = vec![int(20), map(vec![])];
-    let (r, ..) = run(&sixteen(), &[], loops_over_sixteen(inner), &[], &mut dev);
+    let (r, ..) = run(
+        &sixteen(),
+        &[],
+        loops_over_sixteen_deep(inner, 3),
+        &[],
+        &mut dev,
+    );
     let steps = r.unwrap().steps;
-    assert!((65_536..MAX_STEPS).contains(&steps), "{steps}");
-    // Four: 262,144 runs of a command, more than the budget allows.
+    assert!((4096 * 16..MAX_STEPS).contains(&steps), "{steps}");
+    // Four levels: 65,536 iterations of sixteen copies each, more than the budget allows.
     let mut dev = RecordingPlatform::spec_device();
-    let inner = (0..4).flat_map(|_| [int(20), map(vec![])]).collect();
+    let inner = vec![int(20), map(vec![])];
     let (r, ..) = run(&sixteen(), &[], loops_over_sixteen(inner), &[], &mut dev);
     assert_eq!(kind(r), CommandErrorKind::Limit(Words::ExecutedSteps));
     assert!(!dev.committed() && dev.discarded());
@@ -429,8 +441,9 @@ fn process_dependency_in_nested_loops_keeps_the_processed_list_per_dependency() 
 
 #[test]
 fn swaps_and_invocations_in_nested_loops_keep_per_component_lists() {
-    // 16^4 runs of a swap and an invocation: the components each sequence accessed (checked
-    // for strict-order false) and the components invoked grew by entries per command run.
+    // 16^3 runs of a swap and an invocation (16^4 iterations, each copying sixteen parameter
+    // sets, exceed the budget): the components each sequence accessed (checked for
+    // strict-order false) and the components invoked grew by entries per command run.
     // Every component swaps with component 0, component 0 with component 1.
     let mut install = vec![
         int(12),
@@ -442,12 +455,13 @@ fn swaps_and_invocations_in_nested_loops_keep_per_component_lists() {
         int(20),
         map(vec![(22, int(1))]),
     ];
-    install.extend(loops_over_sixteen(vec![int(31), int(15), int(23), int(15)]));
+    let body = vec![int(31), int(15), int(23), int(15)];
+    install.extend(loops_over_sixteen_deep(body, 3));
     let mut dev = RecordingPlatform::spec_device();
     dev.log_limit = Some(0);
     let (r, peak, env) = run(&sixteen(), &[], install, &[], &mut dev);
     let out = r.unwrap();
-    assert!(out.steps > 2 * 65_536, "{}", out.steps);
+    assert!(out.steps > 2 * 4096, "{}", out.steps);
     let all: Vec<ComponentId> = sixteen().iter().map(|c| ComponentId::new(&[c])).collect();
     assert_eq!(out.invoked, all);
     assert!(
@@ -519,14 +533,14 @@ fn a_held_dependency_has_its_signatures_verified_once_per_fetch() {
     assert!(again - eight >= 8 * SIGNATURE_STEPS, "{eight} {again}");
 }
 
-/// Try-each snapshots what the run has set and staged, and a failed option restores and
-/// compares it: each option costs steps by that size, not one. (At one step, 16^3 runs of
-/// seven such try-each over sixteen staged components, 229,376 snapshots, fit the budget:
-/// seconds of copying on the host, minutes under QEMU.)
+/// Try-each and run-sequence snapshot what the run has set and staged, and a failed option
+/// or iteration restores and compares it: each costs steps by that size, not one. (At one
+/// step, 16^3 runs of seven try-each of eight options over sixteen staged components,
+/// 229,376 snapshots, fit the budget: seconds of copying on the host, minutes under QEMU;
+/// run-sequence loops alike, review s30.)
 #[test]
-fn try_each_snapshots_cost_what_they_copy() {
-    let steps = |options: usize| {
-        let failing = seq(vec![int(8), int(15)]); // is-dependency on a component: soft
+fn snapshots_cost_what_they_copy() {
+    let steps = |then: Vec<Value>| {
         let mut install = vec![
             int(12),
             list(0..16),
@@ -537,19 +551,23 @@ fn try_each_snapshots_cost_what_they_copy() {
             int(12),
             int(0),
         ];
-        if options > 0 {
-            let mut all = vec![failing; options - 1];
-            all.push(seq(vec![]));
-            install.extend([int(15), Value::Array(all)]);
-        }
+        install.extend(then);
         let mut dev = RecordingPlatform::spec_device();
         run(&sixteen(), &[], install, &[], &mut dev)
             .0
             .unwrap()
             .steps
     };
+    let before = steps(vec![]);
     // Sixteen parameter sets and sixteen staged components copied per option, besides the
     // option's own commands.
-    let cost = steps(8) - steps(0);
-    assert!(cost >= 8 * (16 + 16), "{cost}");
+    let failing = seq(vec![int(8), int(15)]); // is-dependency on a component: soft
+    let mut options = vec![failing; 7];
+    options.push(seq(vec![]));
+    let cost = steps(vec![int(15), Value::Array(options)]) - before;
+    assert!(cost >= 8 * (16 + 16), "try-each: {cost}");
+    // Eight run-sequence iterations, each of an empty sequence.
+    let eight: Vec<Value> = (0..8).flat_map(|_| [int(32), seq(vec![])]).collect();
+    let cost = steps(eight) - before;
+    assert!(cost >= 8 * (16 + 16), "run-sequence: {cost}");
 }

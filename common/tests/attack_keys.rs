@@ -1505,10 +1505,11 @@ fn ta_header(image_type: u32, uuid: &[u8], version: u32) -> Vec<u8> {
     h
 }
 
-/// Tenant B's manifest copying component 0 (tenant A's secret) into component 1 (the TA).
-fn copy_the_secret_into_the_ta() -> Vec<u8> {
+/// A manifest (sequence number `seq`) copying component 0 (tenant A's secret) into component
+/// 1 (the TA), signed by `signers`.
+fn copy_the_secret_into_the_ta(seq: u64, signers: &[&str]) -> Vec<u8> {
     let m = probe_manifest(
-        1,
+        seq,
         &[&[TA_U, b"perso"], &[TA_U]],
         vec![],
         vec![
@@ -1520,28 +1521,34 @@ fn copy_the_secret_into_the_ta() -> Vec<u8> {
             int(15),
         ],
     );
-    sign(&m, B_PRIV)
+    sign_all(&m, signers)
 }
 
-/// Tenant B copies tenant A's withheld secret into the TA component they share, which the
-/// commit reads as a signed TA header. Whatever the secret's bytes (a PIN, or bytes shaped
-/// like OP-TEE's header with an image type, UUID or version to read back), the refusal is
-/// the same and names none of them, and nothing changes.
-#[test]
-fn a_co_owner_reads_nothing_of_a_withheld_secret_through_the_ta_header_check() {
+/// Secrets the TA's header check would read differently: a PIN, and bytes shaped like
+/// OP-TEE's header with an image type, a UUID or a version to read back.
+fn secrets_shaped_like_ta_headers() -> [Vec<u8>; 4] {
     assert!(ta_header(1, TA_U, 9).len() == 40, "a well-formed header");
-    let secrets = [
+    [
         PIN.to_vec(),
         ta_header(7, TA_U, 1),
         ta_header(1, &[0x11; 16], 9),
         [ta_header(1, TA_U, 9), b"x".to_vec()].concat(),
-    ];
-    let answers: Vec<Refused> = secrets
+    ]
+}
+
+/// Installs the copy signed by `signers` into a device holding each secret, and returns the
+/// refusals, checked to be one and the same and to change nothing.
+fn one_refusal_for_every_secret(signers: &[&str]) -> Refused {
+    let answers: Vec<Refused> = secrets_shaped_like_ta_headers()
         .iter()
         .map(|secret| {
             let mut s = a_withheld_secret_under_a_shared_ta(secret);
             let before = snapshot(&s);
-            let r = refusal(install(&mut s, &copy_the_secret_into_the_ta(), &[]));
+            let r = refusal(install(
+                &mut s,
+                &copy_the_secret_into_the_ta(1, signers),
+                &[],
+            ));
             assert!(
                 snapshot(&s) == before,
                 "the refused copy changed the device"
@@ -1554,22 +1561,90 @@ fn a_co_owner_reads_nothing_of_a_withheld_secret_through_the_ta_header_check() {
             r.fault, answers[0].fault,
             "the refusal depends on the secret"
         );
-        says(&r.reason, "whose digest is withheld");
     }
+    answers[0].clone()
 }
 
-/// The same copy of a secret that is a well-formed header of the TA reaches OP-TEE, whose
-/// refusal (its result code says why: signature, format) is reported without its code.
+/// Tenant B copies tenant A's withheld secret into the TA component they share: the commit
+/// would read it as a signed TA header and hand it to OP-TEE, whose outcome says something of
+/// it even when no refusal names a field (pass or fail, against a version B chose). So the
+/// copy takes A's signature, refused before anything is read; signed by both, the header
+/// check's refusal names none of the secret's fields.
+#[test]
+fn a_co_owner_reads_nothing_of_a_withheld_secret_through_the_ta_header_check() {
+    let alone = one_refusal_for_every_secret(&[B_PRIV]);
+    says(
+        &alone.reason,
+        "not every anchor that owns the content allows it",
+    );
+    let with_the_owner = one_refusal_for_every_secret(&[A_PRIV, B_PRIV]);
+    says(&with_the_owner.reason, "whose digest is withheld");
+}
+
+/// Tenant B installs its own image of the TA at version `v`, then copies A's secret (a
+/// well-formed header at version 9) over it: the answer must not tell 8 from 9.
+#[test]
+fn a_co_owner_cannot_search_a_withheld_secrets_version_field() {
+    let answer = |v: u32| {
+        let mut s = a_withheld_secret_under_a_shared_ta(&ta_header(1, TA_U, 9));
+        let own = probe_manifest(
+            1,
+            &[&[TA_U, b"perso"], &[TA_U]],
+            vec![],
+            vec![
+                int(12),
+                int(1),
+                int(20),
+                map_of(18, bytes(&ta_header(1, TA_U, v))),
+                int(18),
+                int(15),
+            ],
+        );
+        install(&mut s, &sign(&own, B_PRIV), &[]).unwrap();
+        s.backend_mut().refuse_tas = Some(0xffff_000f);
+        refusal(install(
+            &mut s,
+            &copy_the_secret_into_the_ta(2, &[B_PRIV]),
+            &[],
+        ))
+        .fault
+    };
+    assert_eq!(
+        answer(8),
+        answer(9),
+        "the answer depends on the secret's version"
+    );
+}
+
+/// The copy signed by both owners of a secret that is a well-formed header of the TA reaches
+/// OP-TEE, whose refusal (its result code says why: signature, format) is reported without
+/// its code, whether the TA marks the install unconfirmed or cannot write that mark (the
+/// REE fails the write: the commit stays pending).
 #[test]
 fn op_tees_verdict_on_a_withheld_image_is_reported_without_its_code() {
-    let code = |tee_result: u32| {
+    let code = |tee_result: u32, fail_at: Option<usize>| {
         let mut s = a_withheld_secret_under_a_shared_ta(&ta_header(1, TA_U, 9));
         s.backend_mut().refuse_tas = Some(tee_result);
-        let r = refusal(install(&mut s, &copy_the_secret_into_the_ta(), &[]));
-        says(&r.reason, "OP-TEE did not confirm the install");
-        r.fault
+        s.backend_mut().store_mut().fail_once_at = fail_at;
+        let r = refusal(install(
+            &mut s,
+            &copy_the_secret_into_the_ta(1, &[A_PRIV, B_PRIV]),
+            &[],
+        ));
+        (r.reason, r.fault)
     };
     // TEE_ERROR_SECURITY, TEE_ERROR_BAD_FORMAT
-    let (security, format) = (code(0xffff_000f), code(0xffff_0005));
-    assert_eq!(security, format, "the verdict's code left the TA");
+    let (security, format) = (code(0xffff_000f, None), code(0xffff_0005, None));
+    says(&security.0, "OP-TEE did not confirm the install");
+    assert_eq!(security.1, format.1, "the verdict's code left the TA");
+    let pending = (0..100)
+        .map(|n| (n, code(0xffff_000f, Some(n))))
+        .find(|(_, (reason, _))| reason.contains("the update is pending"))
+        .map(|(n, _)| n)
+        .expect("a failed write leaves the commit pending");
+    let (security, format) = (
+        code(0xffff_000f, Some(pending)),
+        code(0xffff_0005, Some(pending)),
+    );
+    assert_eq!(security.1, format.1, "the verdict's code left the TA");
 }

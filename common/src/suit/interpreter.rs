@@ -71,7 +71,7 @@ pub const MAX_DEPENDENCY_DEPTH: u8 = 3;
 /// component it starts on (at least one); reading, hashing, decrypting or staging bytes takes
 /// one per [`CHUNK_LEN`] chunk; decoding a dependency envelope one plus one per chunk of it,
 /// and each signature verification tried on it [`SIGNATURE_STEPS`] (its signatures are
-/// verified once per fetch, see `Held`); a try-each option one per parameter set, staged
+/// verified once per fetch, see `Held`); a try-each option or run-sequence iteration one per parameter set, staged
 /// component, removal and dependency its snapshot copies, and a failed one the comparisons
 /// its restore makes. Without it, nested try-each / run-sequence over
 /// component lists multiply: four levels over 16 components run an inner sequence 65,536
@@ -845,7 +845,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     }
                 }
                 for idx in Self::current(frame, st, path)? {
-                    let snapshot = self.snapshot(frame);
+                    let snapshot = self.snapshot(frame, path)?;
                     // Each iteration runs with strict-order true (manifest-37 §6.7).
                     let mut inner = SeqState::new(Some(vec![idx]), false, true);
                     match self.exec(frame, seq, &mut inner, path) {
@@ -855,7 +855,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         }
                         // Soft failure: the sequence halts with no side effects.
                         Err(Fail::Condition(e)) if inner.soft_failure => {
-                            self.restore(frame, snapshot, e)?
+                            self.restore(frame, snapshot, e, path)?
                         }
                         Err(f) => return Err(f),
                     }
@@ -1017,7 +1017,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     /// `dest` (a copy, decrypting if `decrypting`, or one side of a swap), checked before
     /// anything is read: the key source's ownership rule ([`KeySource::may_copy`]), and for
     /// content whose digest is withheld, all its owners (`confided`) signed, or own `dest`
-    /// too (a plain copy) so that no anchor may compare it there that could not where it is.
+    /// too (a plain copy into a component whose commit does not read it) so that no anchor
+    /// may compare it there that could not where it is.
     /// Decrypting it makes content whose comparison says what it was: that takes the owners'
     /// signatures.
     fn may_move(
@@ -1042,7 +1043,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             return Err(refused);
         }
         if let Some(owners) = self.confided(src) {
-            let kept = !decrypting && set_by_all_of(self.keys.owners(dest).as_ref(), &owners);
+            let kept = !decrypting
+                && !self.platform.interprets_content(dest)
+                && set_by_all_of(self.keys.owners(dest).as_ref(), &owners);
             if !kept && !set_by_all_of(Some(signers), &owners) {
                 return Err(refused);
             }
@@ -1132,17 +1135,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         path: &mut Vec<u16>,
     ) -> Result<Unordered, Fail> {
         for (n, option) in options.iter().enumerate() {
-            // A snapshot copies, and a restore compares, what the run has set and staged so
-            // far: charged by its size, or options that fail at once would make an install
-            // take minutes within its step budget.
-            let copies = self.params.len()
-                + self.staged.len()
-                + self.unlinked.len()
-                + self.verified_dependencies.len()
-                + frame.processed_dependencies.len();
-            self.charge(1 + copies as u64)
+            self.charge(1)
                 .map_err(|k| Fail::Abort(Self::err(frame, path, None, k)))?;
-            let snapshot = self.snapshot(frame);
+            let snapshot = self.snapshot(frame, path)?;
             let mut inner = SeqState::new(Some(vec![idx]), true, true);
             path.push(u16::try_from(n).unwrap_or(u16::MAX));
             let r = self.exec(frame, option, &mut inner, path);
@@ -1153,11 +1148,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     return Ok(inner.accessed);
                 }
                 Err(Fail::Condition(e)) if inner.soft_failure => {
-                    let compares = self.staged.len() * snapshot.staged.len()
-                        + self.unlinked.len() * snapshot.unlinked.len();
-                    self.charge(compares as u64)
-                        .map_err(|k| Fail::Abort(Self::err(frame, path, None, k)))?;
-                    self.restore(frame, snapshot, e)?
+                    self.restore(frame, snapshot, e, path)?
                 }
                 Err(f) => return Err(f),
             }
@@ -1173,7 +1164,18 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         )))
     }
 
-    fn snapshot(&mut self, frame: &Frame<'_, '_>) -> Snapshot {
+    /// What a try-each option or run-sequence iteration returns to if it fails softly. It
+    /// copies what the run has set and staged so far, so it is charged a step per item
+    /// copied: at one step each, options that fail at once would make an install take minutes
+    /// within its budget.
+    fn snapshot(&mut self, frame: &Frame<'_, '_>, path: &[u16]) -> Result<Snapshot, Fail> {
+        let copies = self.params.len()
+            + self.staged.len()
+            + self.unlinked.len()
+            + self.verified_dependencies.len()
+            + frame.processed_dependencies.len();
+        self.charge(copies as u64)
+            .map_err(|k| Fail::Abort(Self::err(frame, path, None, k)))?;
         let snap = Snapshot {
             verified_dependencies: self.verified_dependencies.clone(),
             processed_dependencies: frame.processed_dependencies.clone(),
@@ -1186,7 +1188,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         };
         // The envelopes held now are what a restore returns to: a re-fetch adds, not replaces.
         self.dependency_floor = snap.dependencies;
-        snap
+        Ok(snap)
     }
 
     /// The sequence run under `snap` succeeded: its effects stand, and a dependency envelope
@@ -1207,12 +1209,18 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     /// Undoes a failed (soft) sequence: parameters and staging return to the snapshot.
     /// A component staged before the snapshot and re-staged since cannot be restored by the
     /// platform, so that case is escalated to an abort rather than silently kept.
+    /// Charged a step per comparison of what was staged or removed since with the snapshot.
     fn restore(
         &mut self,
         frame: &mut Frame<'_, '_>,
         snap: Snapshot,
         cause: Error,
+        path: &[u16],
     ) -> Result<(), Fail> {
+        let compares =
+            self.staged.len() * snap.staged.len() + self.unlinked.len() * snap.unlinked.len();
+        self.charge(compares as u64)
+            .map_err(|k| Fail::Abort(Self::err(frame, path, None, k)))?;
         self.params = snap.params;
         // A dependency verified or processed inside the failed sequence is not, once its
         // effects are undone (its envelope and number go below).

@@ -207,6 +207,14 @@ pub trait Platform {
         false
     }
 
+    /// Whether committing content to `component` reads and checks it (an OP-TEE TA image's
+    /// header, UUID and version), so that its outcome says something of the content: a copy
+    /// of content whose digest is withheld then takes its owners' signatures even where they
+    /// own the destination too.
+    fn interprets_content(&self, _component: &ComponentId) -> bool {
+        false
+    }
+
     /// Device policy: whether content committed to `component` must be vouched for by the
     /// signed manifest, not only by whoever served it (the REE): it matched an image digest,
     /// was decrypted with a verified AEAD tag or from verified ciphertext, is the manifest's

@@ -691,6 +691,11 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             .is_some_and(|c| c.digest_withheld)
     }
 
+    /// A TA's image is parsed (header, UUID, version) and handed to OP-TEE at commit.
+    fn interprets_content(&self, component: &ComponentId) -> bool {
+        matches!(components::classify(component), Ok(Kind::TrustedApp { .. }))
+    }
+
     /// Everything but a normal-world file lives inside the TEE: a TA, its personalization
     /// data, a secure component. Its content is committed only on the signed manifest's word,
     /// never on the REE's (an `['ree', ...]` file is REE data whatever was committed).
@@ -860,7 +865,15 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 return Err(self.store_error(e));
             }
             // The image checked above, not re-read: what OP-TEE gets is what was checked.
+            // OP-TEE's verdict on content whose digest is withheld says what it is (a bad
+            // signature or format): only that it was refused leaves the TA, by any path.
+            let withheld = self.withheld.contains(&staged.component);
             if let Err(code) = self.store.install_ta(image) {
+                let shown = if withheld && !super::journal::RETRIED.contains(&code) {
+                    0xffff_0000 // TEE_ERROR_GENERIC
+                } else {
+                    code
+                };
                 // An error does not prove that OP-TEE stored nothing (the REE answers the TA
                 // store's RPCs, and may fail one after the image landed). A failure to store
                 // keeps the commit pending: `reconcile` tries again before the next command.
@@ -882,7 +895,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 let Some(marked) = marked else {
                     return Err(self.refuse(CommitRefusal::InstallPending {
                         uuid: crate::fault::uuid(&header.uuid),
-                        code,
+                        code: shown,
                     }));
                 };
                 *self.state = marked;
@@ -892,15 +905,9 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 if self.journal.save(self.store).is_err() {
                     self.journal.pending = pending;
                 }
-                // OP-TEE's verdict on content whose digest is withheld says what it is (a
-                // bad signature or format): only that it was refused leaves the TA.
-                let withheld = self
-                    .staged
-                    .get(*i)
-                    .is_some_and(|s| self.withheld.contains(&s.component));
                 return Err(self.refuse(CommitRefusal::InstallNotConfirmed {
                     uuid: crate::fault::uuid(&header.uuid),
-                    code: if withheld { 0xffff_0000 } else { code }, // TEE_ERROR_GENERIC
+                    code: shown,
                 }));
             }
             // The TA is in OP-TEE's store and the journal holds the commit: if the state write
