@@ -410,6 +410,23 @@ fn every_envelope_form_suit_author_creates_is_valid() {
         "SUIT_Envelope_Tagged",
         full_sev,
     ));
+    // "plaintext-digest": false: the encrypted component has no image-digest, and without a
+    // component that has one the manifest has no suit-validate.
+    for (name, plain_too) in [("withheld", false), ("withheld-beside-plain", true)] {
+        let mut components = vec![json!({
+            "id": ["fw", "secret"], "file": "fw.bin", "plaintext-digest": false,
+            "encryption": {"content-alg": "A256GCM", "recipients": [{"key": "device.pub.pem"}]}
+        })];
+        if plain_too {
+            components.push(json!({"id": ["fw", "second"], "file": "second.bin"}));
+        }
+        let desc = json!({
+            "sequence-number": 1, "vendor-id": VENDOR, "class-id": CLASS,
+            "components": components,
+        });
+        let env = create(d, name, &desc, &["--sign-key", "signer.priv.pem"]);
+        cases.push(case(name, "envelope", "SUIT_Envelope_Tagged", env));
+    }
     // sever: the envelope without its members, and each member as its own CDDL rule.
     ok(author(
         d,

@@ -13,13 +13,18 @@
 //!   directive-fetch; condition-image-match; then set-component-index N;
 //!   override-parameters {encryption-info, source-component B}; directive-copy (decrypts);
 //!   condition-image-match (the plaintext digest from the shared sequence)
-//! * validate, per component N: set-component-index N; condition-image-match
+//! * the same with `"plaintext-digest": false` (AEAD only), but no image-digest for N in the
+//!   shared sequence and no image-match after the copy: the tag authenticates the plaintext,
+//!   and the device withholds the digest of content no signed digest names
+//! * validate, per component N with a plaintext digest: set-component-index N;
+//!   condition-image-match (no validate at all if none has one)
 //!
 //! The ciphertext buffer B is listed after the described components, with the identifier of
 //! its plaintext component plus a last segment `'encrypted'` (so it falls under the same
 //! anchor scope and component rules). Devices running this engine drop a buffer consumed by a
 //! decrypting copy instead of installing it. Image digest and size in the shared sequence are
-//! those of the *plaintext*; decrypting fetches are never emitted (the draft decrypts only on
+//! those of the *plaintext* (the size also without the digest: it is the ciphertext's less
+//! the 16-byte tag, public anyway, and binds the copy to an exact length); decrypting fetches are never emitted (the draft decrypts only on
 //! copy and write). Integrated payloads use the URI `#component-N`. The description format is
 //! documented in host/README.md and in `suit-author create --help`.
 
@@ -141,6 +146,12 @@ pub struct ComponentSpec {
     /// Optional payload encryption.
     #[serde(default)]
     pub encryption: Option<EncryptionDesc>,
+    /// `false`: no digest of the plaintext anywhere in the envelope, so the device keeps the
+    /// installed content's digest from the REE (a low-entropy secret's public digest could be
+    /// tested against guesses offline). Only with an AEAD `content-alg`, whose tag then
+    /// authenticates the plaintext. Absent: `true`.
+    #[serde(default)]
+    pub plaintext_digest: Option<bool>,
     /// Update management: install only if the installed version compares so,
     /// `{"compare": ">=", "value": [1,2]}` (suit-parameter-version + suit-condition-version).
     #[serde(default)]
@@ -296,7 +307,9 @@ pub const BUFFER_SEGMENT: &[u8] = b"encrypted";
 
 struct Component {
     id: Vec<Vec<u8>>,
-    digest: Digest,
+    /// The plaintext's digest; `None` when the description's `plaintext-digest` is `false`
+    /// (the manifest then names only the ciphertext's).
+    digest: Option<Digest>,
     size: u64,
     uri: String,
     encryption_info: Option<Vec<u8>>,
@@ -370,8 +383,24 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                 }),
             })
             .transpose()?;
+        let withhold = c.plaintext_digest == Some(false);
+        match c.encryption.as_ref().zip(content_alg) {
+            Some((e, alg)) if withhold && !alg.is_aead() => {
+                return Err(cbad(format!(
+                    "\"plaintext-digest\": false needs an AEAD content-alg (A128GCM, A256GCM or ChaCha20/Poly1305), not {}: with neither a tag nor a digest nothing would authenticate the decrypted payload",
+                    e.content_alg.as_deref().unwrap_or_default()
+                )));
+            }
+            None if withhold => {
+                return Err(cbad(
+                    "\"plaintext-digest\": false applies to encrypted components only (a plaintext payload's digest is its content's, public anyway)"
+                        .into(),
+                ));
+            }
+            _ => {}
+        }
         super::encrypt::check_deliverable(&file, plaintext.len(), content_alg)?;
-        let digest = Digest::sha256(&plaintext);
+        let digest = (!withhold).then(|| Digest::sha256(&plaintext));
         let (encryption_info, delivered) = match c.encryption.as_ref().zip(content_alg) {
             None => (None, plaintext.to_vec()),
             Some((e, alg)) => {
@@ -567,10 +596,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     super::write_files(&files)?;
     for (i, c) in components.iter().enumerate() {
         summary.push(format!(
-            "component {i} {:?}: {} bytes, sha-256 {}, {}{}",
+            "component {i} {:?}: {} bytes, {}, {}{}",
             suit_common::suit::ComponentId::new(&c.id),
             c.size,
-            hex::encode(c.digest.0),
+            c.digest.map_or_else(
+                || "no plaintext digest (withheld)".to_string(),
+                |d| format!("sha-256 {}", hex::encode(d.0))
+            ),
             if c.detached {
                 format!("detached ({})", c.uri)
             } else {
@@ -866,7 +898,7 @@ fn encode_manifest(
             Parameters {
                 vendor_id: Some(VendorId::Uuid(*vendor)),
                 class_id: Some(*class),
-                image_digest: Some(c.digest),
+                image_digest: c.digest,
                 image_size: Some(c.size),
                 device_id: device.copied(),
                 ..Parameters::default()
@@ -908,17 +940,23 @@ fn encode_manifest(
                         ..Parameters::default()
                     },
                 ));
-                install.extend([action(Action::Copy), condition(ConditionKind::ImageMatch)]);
+                install.push(action(Action::Copy));
+                // Without a plaintext digest the AEAD tag the copy checked authenticates it.
+                if c.digest.is_some() {
+                    install.push(condition(ConditionKind::ImageMatch));
+                }
             }
             _ => {
                 install.extend(select(i, uri));
                 install.extend([action(Action::Fetch), condition(ConditionKind::ImageMatch)]);
             }
         }
-        validate.extend([
-            Command::SetComponentIndex(IndexArg::One(i as u64)),
-            condition(ConditionKind::ImageMatch),
-        ]);
+        if c.digest.is_some() {
+            validate.extend([
+                Command::SetComponentIndex(IndexArg::One(i as u64)),
+                condition(ConditionKind::ImageMatch),
+            ]);
+        }
     }
     let shared = CommandSequence::from_commands(shared).encode();
     let mut common = Encoder::new();
@@ -964,7 +1002,10 @@ fn encode_manifest(
     });
 
     let mut m = Encoder::new();
-    let n = 5
+    // suit-validate is optional and its sequence may not be empty: left out when no
+    // component has a plaintext digest to match.
+    let n = 4
+        + usize::from(!validate.is_empty())
         + usize::from(reference_uri.is_some())
         + usize::from(manifest_component_id.is_some())
         + usize::from(set_version.is_some())
@@ -988,8 +1029,10 @@ fn encode_manifest(
         }
         m.int(M::SetVersion.value()).bytes(&version.into_bytes());
     }
-    m.int(M::Validate.value())
-        .bytes(&CommandSequence::from_commands(validate).encode());
+    if !validate.is_empty() {
+        m.int(M::Validate.value())
+            .bytes(&CommandSequence::from_commands(validate).encode());
+    }
     let mut severed = Vec::new();
     let mut member = |key: M, content: Vec<u8>, m: &mut Encoder| -> Result<()> {
         let label = u8::try_from(key.value())

@@ -38,7 +38,9 @@ const CREATE_HELP: &str = r#"DESCRIPTION FILE (JSON; relative paths are relative
             {"key": "device.pub.pem", "mode": "ecdh-es" | "hpke", "kid": "optional"},
             {"kek": "kek.bin", "kid": "optional"}
           ]
-        }
+        },
+        "plaintext-digest": false         (optional, AEAD encryption only: no digest of the
+                                           plaintext in the envelope; the device withholds it)
       }
     ]
   }
