@@ -113,6 +113,7 @@ fn a_secret_without_a_plaintext_digest_installs_and_its_digest_stays_in_the_ta()
         assert_eq!(c["digest"], "", "{alg}: {c}");
         assert_eq!(c["size"], SECRET.len(), "{alg}: {c}");
         let r = ok(agent(d, &words("status")));
+        says(&r.stdout, "digest withheld");
         assert!(!r.stdout.contains(&shown), "{alg}: {}", r.stdout);
         let r = ok(agent(d, &words("report --nonce 00")));
         says(&r.stdout, "digest withheld");

@@ -976,12 +976,17 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
             .map_or("not created yet".into(), |k| kid_str(k))
     );
     for c in &v.components {
+        // No digest: content the TA keeps it of (decrypted, no signed digest names it).
+        let digest = if c.digest.is_empty() {
+            "digest withheld".to_string()
+        } else {
+            format!("sha-256 {}", show(&c.digest))
+        };
         outln!(
-            "    {}: sequence number {}, {} bytes, sha-256 {}{}",
+            "    {}: sequence number {}, {} bytes, {digest}{}",
             c.id,
             c.sequence_number,
             c.size,
-            show(&c.digest),
             c.ta_version
                 .map(|t| format!(", TA version {t}"))
                 .unwrap_or_default()
