@@ -176,3 +176,70 @@ fn a_fleet_is_provisioned_per_device_and_gets_one_broadcast_update() {
     says(&r.stderr, "mixed.txt line 1");
     assert!(!d.join("msgs2").exists());
 }
+
+/// With `--devices` the list gives each device's keys, so a description may leave out
+/// `device-key` (as --help says); without it `device-key` is required. An error in the
+/// description does not name a list line; one that depends on the device (no key statement
+/// for a secret) does (review s30).
+#[test]
+fn a_fleet_description_needs_no_device_key_and_its_errors_blame_the_right_file() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(agent_state(d, "dev1", &["device-key", "--out-dir", "dev1"]));
+    ok(author(d, &["keygen", "--type", "p256", "-o", "author"]));
+    std::fs::write(d.join("fleet.txt"), "dev1/identity.pub.pem\n").unwrap();
+    std::fs::write(
+        d.join("p.json"),
+        r#"{"counter": 1, "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}}]}"#,
+    )
+    .unwrap();
+    let fleet = |desc: &'static str, out_dir: &'static str| {
+        author(
+            d,
+            &[
+                "provision",
+                desc,
+                "--tpa-key",
+                TPA_PRIV,
+                "--devices",
+                "fleet.txt",
+                "--out-dir",
+                out_dir,
+                "--state-dir",
+                "models",
+            ],
+        )
+    };
+    let r = ok(fleet("p.json", "msgs"));
+    says(&r.stdout, "1 device(s)");
+    // One device: required, with a sentence that says where the key comes from.
+    let r = author(
+        d,
+        &suit_test_support::cli::provision_args("p.json", "one.cbor", &[]),
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    says(&r.stderr, "p.json: \"device-key\" is missing");
+    assert!(!d.join("one.cbor").exists());
+    // A description error is the description's, not the list's.
+    std::fs::write(
+        d.join("bad.json"),
+        r#"{"counter": 1, "ops": [{"add-anchor": {"id": 1, "role": "author"}}]}"#,
+    )
+    .unwrap();
+    let r = fleet("bad.json", "msgs2");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    says(&r.stderr, "bad.json: anchor 1: give exactly one of");
+    assert!(!r.stderr.contains("fleet.txt"), "{}", r.stderr);
+    // A secret for a device listed without its key statement: the line is named.
+    std::fs::write(d.join("kek.bin"), [7u8; 16]).unwrap();
+    std::fs::write(
+        d.join("kek.json"),
+        r#"{"counter": 2, "ops": [{"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [1]}}]}"#,
+    )
+    .unwrap();
+    let r = fleet("kek.json", "msgs3");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    says(&r.stderr, "which fleet.txt line 1 does not give");
+    assert!(!d.join("msgs2").exists() && !d.join("msgs3").exists());
+}

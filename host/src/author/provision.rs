@@ -21,8 +21,10 @@
 //!   ] }
 //! ```
 //!
-//! `device-key` (required) is the device's identity public key: the message is bound to it
-//! and the device's receipt is signed by it. `counter` must be exactly one more than the
+//! `device-key` is the device's identity public key: the message is bound to it and the
+//! device's receipt is signed by it. It is required for one device (`-o`); with `--devices`
+//! the fleet list gives each device's identity key and key statement instead, and
+//! `verify --process --provisioning` uses the simulated device's, so both may be left out. `counter` must be exactly one more than the
 //! device's counter of the signer: the TPA root's messages and those of delegated TPA anchors
 //! (anchors of role `tpa`, signing with their own key) are counted separately (`suit-agent
 //! anchors` shows both; one counter is shared by all delegates). Only the root may add,
@@ -59,7 +61,9 @@ use zeroize::Zeroizing;
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct Description {
     counter: u64,
-    device_key: PathBuf,
+    /// The device's identity key; not used with a fleet list or by a simulated device.
+    #[serde(default)]
+    device_key: Option<PathBuf>,
     /// The device's key statement: gives the provisioning key, verified against `device_key`.
     #[serde(default)]
     key_statement: Option<PathBuf>,
@@ -287,12 +291,16 @@ fn named_digest(
 
 /// Builds the operation `d` describes; its secrets are encrypted to `prov` and bound to
 /// `binding` (the message's signer and device) and to the operation's own fields. `held` is
-/// the key each anchor holds before `d` (a KEK's wrap names them), updated by `d`.
+/// the key each anchor holds before `d` (a KEK's wrap names them), updated by `d`. `fleet`:
+/// the fleet list line the device came from, named only in the errors that depend on the
+/// device (its key statement, its model), not in those about the description itself.
+#[allow(clippy::too_many_arguments)]
 fn op(
     d: &OpDesc,
     base: &Path,
     path: &Path,
     prov: Option<&ProvisioningKey>,
+    fleet: Option<&str>,
     binding: &WrapBinding<'_>,
     secrets: &mut Secrets,
     held: &mut Held,
@@ -302,10 +310,13 @@ fn op(
         what,
     };
     let mut wrap = |what: &str, secret: &[u8], aad: Vec<u8>| -> Result<ByteBuf> {
-        let (key, kid) = prov.ok_or_else(|| {
-            bad(format!(
+        let (key, kid) = prov.ok_or_else(|| match fleet {
+            None => bad(format!(
                 "{what} is a secret: it is encrypted to the device's provisioning key, which the description's \"key-statement\" must give (suit-agent device-key --out-dir writes key-statement.cbor)"
-            ))
+            )),
+            Some(line) => bad(format!(
+                "{what} is a secret: it is encrypted to the device's provisioning key, which {line} does not give: list the device's key statement after its identity key (suit-agent device-key --out-dir writes key-statement.cbor)"
+            )),
         })?;
         let wrapped = wrap_secret(secret, key, kid, &aad, &mut super::os_rng())
             .map_err(|e| AuthorError::Create(format!("encrypting {what}: {e}")))?;
@@ -385,16 +396,18 @@ fn op(
                 let key = match (held.get(id), named) {
                     (Some(known), Some(named)) if *known != named => {
                         return Err(bad(format!(
-                            "add-kek {}: \"anchor-keys\" names another key for anchor {id} than the one it holds (added earlier in this description, or in the device model)",
-                            k.kek.display()
+                            "add-kek {}: \"anchor-keys\" names another key for anchor {id} than the one it holds (added earlier in this description, or in the device model{})",
+                            k.kek.display(),
+                            fleet.map(|l| format!(" of the device of {l}")).unwrap_or_default()
                         )))
                     }
                     (Some(known), _) => *known,
                     (None, Some(named)) => named,
                     (None, None) => {
                         return Err(bad(format!(
-                            "add-kek {}: which key anchor {id} holds is not known (the KEK's wrap is bound to it): add the anchor earlier in this description, give the TPA's model of the device (--state, or --state-dir with --devices), or name its key in the KEK's \"anchor-keys\": {{\"{id}\": {{\"key\": \"PUB\"}}}}",
-                            k.kek.display()
+                            "add-kek {}: which key anchor {id} holds is not known{} (the KEK's wrap is bound to it): add the anchor earlier in this description, give the TPA's model of the device (--state, or --state-dir with --devices), or name its key in the KEK's \"anchor-keys\": {{\"{id}\": {{\"key\": \"PUB\"}}}}",
+                            k.kek.display(),
+                            fleet.map(|l| format!(" for the device of {l}")).unwrap_or_default()
                         )))
                     }
                 };
@@ -546,7 +559,8 @@ fn read_description(description: &Path) -> Result<Description> {
 pub fn description_inputs(description: &Path) -> Result<Vec<PathBuf>> {
     let desc = read_description(description)?;
     let base = description.parent().unwrap_or(Path::new("."));
-    let mut files = vec![description.to_path_buf(), base.join(&desc.device_key)];
+    let mut files = vec![description.to_path_buf()];
+    files.extend(desc.device_key.iter().map(|p| base.join(p)));
     files.extend(desc.key_statement.iter().map(|p| base.join(p)));
     for o in &desc.ops {
         match o {
@@ -602,9 +616,15 @@ pub fn provision_device(
             what: "\"provisioning-key\" is no longer taken (a bare PEM could be any key): give \"key-statement\", the device's key statement (suit-agent device-key --out-dir writes key-statement.cbor), which is verified against \"device-key\" and gives the provisioning key".into(),
         });
     }
-    let identity = match device {
-        Some(d) => d.identity,
-        None => p256_of(&base.join(&desc.device_key), "device-key", description)?,
+    let identity = match (device, &desc.device_key) {
+        (Some(d), _) => d.identity,
+        (None, Some(k)) => p256_of(&base.join(k), "device-key", description)?,
+        (None, None) => {
+            return Err(AuthorError::Description {
+                path: description.to_path_buf(),
+                what: "\"device-key\" is missing: the device's identity public key, which the message is bound to (suit-agent device-key --out-dir writes identity.pub.pem); with --devices the fleet list gives it instead".into(),
+            })
+        }
     };
     let device_kid = kid_of(&identity);
     let prov_key = match (device, &desc.key_statement) {
@@ -632,6 +652,7 @@ pub fn provision_device(
                 base,
                 description,
                 prov.as_ref(),
+                device.map(|d| d.source.as_str()),
                 &binding,
                 &mut secrets,
                 &mut held,
@@ -875,6 +896,7 @@ pub fn device_ops(
             base,
             description,
             Some(&prov),
+            None,
             binding,
             &mut secrets,
             &mut held,

@@ -250,7 +250,7 @@ enum Cmd {
         /// A fleet: one message per listed device (`IDENTITY-KEY [KEY-STATEMENT]` per line;
         /// the statement, verified against the identity key, gives the provisioning key),
         /// written to --out-dir as <device id>.cbor. The description's `device-key` and
-        /// `key-statement` are not used.
+        /// `key-statement` are not used (and may be left out).
         #[arg(long, value_name = "LIST", requires = "out_dir", conflicts_with_all = ["output", "state"])]
         devices: Option<PathBuf>,
         /// Directory for the fleet's messages (with --devices).
@@ -930,20 +930,14 @@ fn provision_fleet(
     let signer = p::tpa_signer(tpa_key)?;
     let mut made = Vec::new();
     for d in &fleet {
+        // The errors that depend on the device name its list line themselves.
         let m = p::provision_device(
             description,
             &signer,
             counter,
             Some(d),
             state_dir.map(|sd| p::fleet_model_path(sd, d)).as_deref(),
-        )
-        .map_err(|e| match e {
-            AuthorError::Description { path, what } => AuthorError::Description {
-                path,
-                what: format!("{} ({})", what, d.source),
-            },
-            other => other,
-        })?;
+        )?;
         made.push((dir.join(p::fleet_file_name(d)), m));
     }
     let mut outputs: Vec<(PathBuf, String)> = made
