@@ -1,5 +1,5 @@
-//! A new user's review of limits, JSON and help (session 29), one test per finding, run
-//! against the built binaries (the agent with `--tee sim`).
+//! A new user's reviews of limits, JSON, help and friction (sessions 29 and 30), one test per
+//! finding, run against the built binaries (the agent with `--tee sim`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use suit_test_support::cli::{
@@ -472,4 +472,51 @@ fn verify_process_writes_its_components_all_or_none() {
             "written beside a failed output"
         );
     }
+}
+
+/// `device-key --out-dir` over another device's enrolment (`identity.pub.pem`, the key the TPA
+/// binds messages to) is refused naming both kids, nothing written; the same device again
+/// rewrites the same files; `--force` replaces it (review s30).
+#[test]
+fn device_key_does_not_replace_another_devices_enrolment() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let kid = |state: &str| {
+        let r = ok(agent_state(d, state, &words("device-key --format json")));
+        let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        j["kid"].as_str().unwrap().to_string()
+    };
+    let (a, b) = (kid("a"), kid("b"));
+    let files = |dir: &str| {
+        let mut all = BTreeMap::new();
+        for e in std::fs::read_dir(d.join(dir)).unwrap() {
+            let e = e.unwrap();
+            all.insert(e.file_name(), std::fs::read(e.path()).unwrap());
+        }
+        all
+    };
+    ok(agent_state(d, "a", &words("device-key --out-dir enrolled")));
+    let before = files("enrolled");
+    ok(agent_state(d, "a", &words("device-key --out-dir enrolled")));
+    assert_eq!(files("enrolled"), before);
+    let r = agent_state(d, "b", &words("device-key --out-dir enrolled"));
+    let all = fails(r, 2, "another device's identity key");
+    assert!(all.contains(&a) && all.contains(&b), "{all}");
+    says(&all, "--force");
+    assert_eq!(files("enrolled"), before, "nothing is written");
+    // Not a key at all: refused the same way.
+    std::fs::create_dir(d.join("other")).unwrap();
+    write(d, "other/identity.pub.pem", "notes\n");
+    fails(
+        agent_state(d, "b", &words("device-key --out-dir other")),
+        2,
+        "holds no P-256 public key",
+    );
+    ok(agent_state(
+        d,
+        "b",
+        &words("device-key --out-dir enrolled --force"),
+    ));
+    assert_ne!(files("enrolled"), before);
+    ok(agent_state(d, "b", &words("device-key --out-dir enrolled")));
 }

@@ -328,6 +328,10 @@ struct DeviceKeyArgs {
     /// key-statement.cbor (anchor-N.statement.cbor with --anchor).
     #[arg(long)]
     out_dir: Option<PathBuf>,
+    /// Replace an identity.pub.pem in --out-dir that holds another key (another device's
+    /// enrolment); without it that is refused and nothing is written.
+    #[arg(long, requires = "out_dir")]
+    force: bool,
     /// Write the signed key statement (COSE_Sign1, CBOR) to this file.
     #[arg(long)]
     statement: Option<PathBuf>,
@@ -771,10 +775,52 @@ struct OpenedOutputs {
     dir: Vec<suit_host::files::OpenedOutput>,
 }
 
+/// `device-key --out-dir`'s identity key file: the enrolment record the TPA binds its
+/// messages to ([`keep_enrolment`]).
+const ENROLLED_IDENTITY: &str = "identity.pub.pem";
+
+/// Refuses (exit 2) to replace `path`, an enrolment's identity key file, unless it holds
+/// `identity` (a SEC1 point) already: writing another device's key over it would silently
+/// re-bind the TPA's messages to that device, so only `--force` does that. Re-running for the
+/// same device rewrites the same key. Only a regular file is such a record: a link there is
+/// replaced, not written through, as by every output, so what it leads to never changes.
+fn keep_enrolment(path: &Path, identity: &[u8]) -> Result<(), AgentError> {
+    use p256::elliptic_curve::sec1::ToSec1Point as _;
+    use p256::pkcs8::DecodePublicKey as _;
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return Ok(());
+    }
+    let refuse = |held: &str| {
+        AgentError::File(format!(
+            "{}: holds {held}, not this device's (kid {}): it is an enrolment record the TPA \
+             binds messages to, so it is not replaced; nothing was written (another --out-dir, \
+             or --force to replace it)",
+            path.display(),
+            kid_str(&suit_common::cose::key_id(identity))
+        ))
+    };
+    let text =
+        suit_host::files::read_text_file(path).map_err(|e| AgentError::File(e.to_string()))?;
+    match p256::PublicKey::from_public_key_pem(&text) {
+        Ok(k) => {
+            let held = k.to_sec1_point(false);
+            if held.as_bytes() == identity {
+                Ok(())
+            } else {
+                Err(refuse(&format!(
+                    "another device's identity key (kid {})",
+                    kid_str(&suit_common::cose::key_id(held.as_bytes()))
+                )))
+            }
+        }
+        Err(_) => Err(refuse("no P-256 public key (PEM)")),
+    }
+}
+
 /// `device-key --out-dir`'s files: each key's (PEM) and the statement's name.
 fn out_dir_files(anchor: Option<u32>) -> (Vec<(WhichKey, String)>, String) {
     let mut files = vec![
-        (WhichKey::Identity, "identity.pub.pem".to_string()),
+        (WhichKey::Identity, ENROLLED_IDENTITY.to_string()),
         (WhichKey::Report, "report.pub.pem".to_string()),
         (WhichKey::Provisioning, "provisioning.pub.pem".to_string()),
     ];
@@ -1027,10 +1073,14 @@ fn device_key(
         anchor,
         out,
         out_dir,
+        force,
         json,
         ..
     } = args;
     let k = client::device_key(tee, *anchor)?;
+    if let (Some(dir), false) = (out_dir, force) {
+        keep_enrolment(&dir.join(ENROLLED_IDENTITY), &k.identity_key)?;
+    }
     let pick = |w: WhichKey| -> Result<
         (
             &suit_common::protocol::ByteBuf,
