@@ -237,6 +237,35 @@ impl AgentError {
         }
     }
 
+    /// Whether the TA refused a payload it could not decrypt with any key it holds: no
+    /// recipient for its keys, or every AES-KW unwrap / HPKE open failed. The keys it was
+    /// given, rather than the envelope, may be what is wrong (`suit-author verify --process`
+    /// then names the options that give the simulated device a key).
+    pub fn is_missing_decryption_key(&self) -> bool {
+        use suit_common::encryption::{DecryptError as D, KeyError};
+        let AgentError::Refused { fault, .. } = self else {
+            return false;
+        };
+        let Some(suit_common::fault::Fault::Install(
+            suit_common::service::install::InstallError::Refused(e),
+        )) = suit_common::fault::Fault::decode(fault)
+        else {
+            return false;
+        };
+        let no_key = causes(&*e).any(|e| {
+            matches!(
+                e.downcast_ref::<D>(),
+                Some(
+                    D::NoRecipientForKeys
+                        | D::KeyUnwrapFailed
+                        | D::HpkeOpenFailed
+                        | D::DeviceKey(KeyError::UnknownKey | KeyError::OperationFailed)
+                )
+            )
+        });
+        no_key
+    }
+
     /// Whether this refusal is decided by the authenticated manifest alone (with the device's
     /// stored sequence numbers, which only grow), whatever else the envelope carries, which
     /// signatures its wrapper holds and whatever bytes were fetched for it: the policy

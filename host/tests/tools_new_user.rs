@@ -520,3 +520,42 @@ fn device_key_does_not_replace_another_devices_enrolment() {
     assert_ne!(files("enrolled"), before);
     ok(agent_state(d, "b", &words("device-key --out-dir enrolled")));
 }
+
+/// `verify --process` of an encrypted envelope without `--device-key`/`--kek`: the simulated
+/// device's own keys cannot decrypt it, and the refusal says which options give it one; with
+/// the key it installs, and another refusal gets no such hint (review s30).
+#[test]
+fn verify_process_names_the_key_options_when_the_device_has_no_key() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(author(d, &words("keygen --type p256 -o author")));
+    ok(author(d, &words("keygen --type p256 -o dev")));
+    std::fs::write(d.join("fw.bin"), b"secret firmware").unwrap();
+    write(
+        d,
+        "m.json",
+        encrypted_app_description(r#"[{"key": "dev.pub.pem", "mode": "hpke"}]"#),
+    );
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key author.priv.pem"),
+    ));
+    let verify = "verify m.suit --trust-anchor author.pub.pem --process --vendor-id example.com --class-id board";
+    let all = fails(author(d, &words(verify)), 1, "HPKE open failed");
+    says(&all, "hint: without --device-key");
+    says(&all, "--kek (A128KW, A256KW)");
+    ok(author(
+        d,
+        &words(&format!("{verify} --device-key dev.priv.pem")),
+    ));
+    // A refusal that is not about keys: no hint.
+    let all = fails(
+        author(
+            d,
+            &words("verify m.suit --trust-anchor author.pub.pem --process --vendor-id example.com --class-id other"),
+        ),
+        1,
+        "class identifier",
+    );
+    assert!(!all.contains("hint"), "{all}");
+}

@@ -87,6 +87,9 @@ pub struct Run {
     pub fetched: Vec<PathBuf>,
     /// The device's SUIT report of the attempt (unsigned), if it made one.
     pub report: Option<Report>,
+    /// The refusal is a payload the device had no key for
+    /// ([`AgentError::is_missing_decryption_key`]).
+    pub no_key: bool,
 }
 
 struct InProcess(Service<MemoryBackend>);
@@ -295,6 +298,9 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         .flatten()
         // The stored report is followed by the TA's tag over it.
         .and_then(|b| Report::decode(b.get(..b.len().checked_sub(STORED_REPORT_TAG_LEN)?)?).ok());
+    let no_key = outcome
+        .as_ref()
+        .is_err_and(AgentError::is_missing_decryption_key);
     let result = match outcome {
         Ok((_, done)) => Ok(done.sequence_number),
         Err(AgentError::Refused { reason, .. }) => Err(reason),
@@ -313,6 +319,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         notes,
         fetched,
         report,
+        no_key,
     })
 }
 

@@ -444,6 +444,14 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
             for n in &run.notes {
                 msg.push_str(&format!("\n  {}", printable(n)));
             }
+            if run.no_key && opts.device_keys.is_empty() && opts.keks.is_empty() {
+                msg.push_str(
+                    "\n  hint: without --device-key the simulated device decrypts with keys it \
+                     made itself, which no envelope is encrypted to: give the recipient's \
+                     private key with --device-key (ECDH-ES, HPKE), or the KEK with --kek \
+                     (A128KW, A256KW)",
+                );
+            }
             msg.push_str("\n  nothing was installed");
             Err(AuthorError::Refused(msg))
         }
