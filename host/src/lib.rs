@@ -10,6 +10,7 @@ pub mod assets;
 pub mod author;
 pub mod client;
 pub mod cose_key;
+pub mod detect;
 pub mod files;
 pub mod human;
 pub mod ree;

@@ -559,3 +559,129 @@ fn verify_process_names_the_key_options_when_the_device_has_no_key() {
     );
     assert!(!all.contains("hint"), "{all}");
 }
+
+/// A file of another of the tools' formats given to a verify command or the agent is named,
+/// with the command that takes it, before any signature check, as a usage error (exit 2):
+/// not "the signature does not verify", "malformed report" or "receipt exceeds 1024 bytes"
+/// (review s30).
+#[test]
+fn a_file_of_another_format_is_named_with_its_command() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    provisioned(d);
+    ok(agent(
+        d,
+        &words("device-key --out-dir keys --statement statement.cbor"),
+    ));
+    write(
+        d,
+        "p2.json",
+        r#"{"counter": 2, "device-key": "device.pub.pem", "ops": [{"rescope": {"id": 1, "components": [["app"]]}}]}"#,
+    );
+    ok(author(d, &provision_args("p2.json", "p2.cbor", &[])));
+    ok(agent(
+        d,
+        &words("provision p2.cbor --receipt-out receipt.cose"),
+    ));
+    std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();
+    write(d, "m.json", app_description("board"));
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key author.priv.pem"),
+    ));
+    ok(agent(d, &words("install m.suit")));
+    ok(agent(d, &words("report -o report.cose")));
+    let cases: [(&str, &str, &str); 9] = [
+        (
+            "verify-report receipt.cose --device-key keys/report.pub.pem",
+            "this is a provisioning receipt, not a signed SUIT report",
+            "suit-author verify-receipt",
+        ),
+        (
+            "verify-report m.suit --device-key keys/report.pub.pem",
+            "this is a SUIT envelope",
+            "suit-author verify`",
+        ),
+        (
+            "verify-receipt m.suit --identity-key device.pub.pem",
+            "this is a SUIT envelope, not a provisioning receipt",
+            "suit-author verify`",
+        ),
+        (
+            "verify-receipt report.cose --identity-key device.pub.pem",
+            "this is a signed SUIT report",
+            "suit-author verify-report",
+        ),
+        (
+            "verify-key-statement receipt.cose --identity-key device.pub.pem",
+            "this is a provisioning receipt, not a key statement",
+            "suit-author verify-receipt",
+        ),
+        (
+            "verify-receipt statement.cbor --identity-key device.pub.pem",
+            "this is a key statement",
+            "suit-author verify-key-statement",
+        ),
+        (
+            "verify p2.cbor --trust-anchor author.pub.pem",
+            "this is a TPA-signed provisioning message, not a SUIT envelope",
+            "suit-agent provision",
+        ),
+        (
+            "verify-report statement.cbor --device-key keys/report.pub.pem",
+            "this is a key statement",
+            "suit-author verify-key-statement",
+        ),
+        (
+            "verify-key-statement report.cose --identity-key device.pub.pem",
+            "this is a signed SUIT report",
+            "suit-author verify-report",
+        ),
+    ];
+    for (line, what, command) in cases {
+        let all = fails(author(d, &words(line)), 2, what);
+        assert!(all.contains(command), "{line}: {all}");
+    }
+    // The agent: named before anything is sent to the device, which is unchanged.
+    let before = ok(agent(d, &words("status --json"))).stdout;
+    let all = fails(
+        agent(d, &words("install p2.cbor")),
+        2,
+        "this is a TPA-signed provisioning message, not a SUIT envelope",
+    );
+    says(&all, "suit-agent provision");
+    let all = fails(
+        agent(d, &words("provision m.suit")),
+        2,
+        "this is a SUIT envelope, not a TPA-signed provisioning message",
+    );
+    says(&all, "suit-agent install");
+    fails(
+        agent(d, &words("install receipt.cose")),
+        2,
+        "suit-author verify-receipt",
+    );
+    assert_eq!(ok(agent(d, &words("status --json"))).stdout, before);
+    // inspect names them by the same rules.
+    says(
+        &ok(author(d, &words("inspect receipt.cose"))).stdout,
+        "a provisioning receipt",
+    );
+    says(
+        &ok(author(d, &words("inspect statement.cbor"))).stdout,
+        "a key statement",
+    );
+    // The right files still verify.
+    ok(author(
+        d,
+        &words("verify-report report.cose --device-key keys/report.pub.pem"),
+    ));
+    ok(author(
+        d,
+        &words("verify-receipt receipt.cose --identity-key device.pub.pem"),
+    ));
+    ok(author(
+        d,
+        &words("verify-key-statement statement.cbor --identity-key device.pub.pem"),
+    ));
+}

@@ -16,36 +16,13 @@ use suit_common::registry::{
 };
 use suit_common::suit::Digest;
 
+use crate::detect::{detect, Format};
 use crate::human::printable;
 
 /// Deepest nesting of embedded envelopes / sequences the views descend into.
 const MAX_NESTING: usize = 8;
 
-/// Decodes exactly one CBOR item occupying all of `bytes`.
-pub fn decode_one(bytes: &[u8]) -> Result<Value, String> {
-    let mut cursor = std::io::Cursor::new(bytes);
-    let v: Value = ciborium::de::from_reader(&mut cursor).map_err(|e| match e {
-        ciborium::de::Error::Io(_) => {
-            "the data ends in the middle of a CBOR item (truncated file?)".to_string()
-        }
-        ciborium::de::Error::Syntax(at) => format!("not CBOR: invalid CBOR at byte {at}"),
-        ciborium::de::Error::Semantic(at, what) => match at {
-            Some(at) => format!("not CBOR: {what} at byte {at}"),
-            None => format!("not CBOR: {what}"),
-        },
-        ciborium::de::Error::RecursionLimitExceeded => {
-            "not usable: CBOR nested too deeply".to_string()
-        }
-    })?;
-    let used = usize::try_from(cursor.position()).unwrap_or(usize::MAX);
-    if used != bytes.len() {
-        return Err(format!(
-            "{} trailing bytes after the CBOR item",
-            bytes.len().saturating_sub(used)
-        ));
-    }
-    Ok(v)
-}
+pub use crate::detect::decode_one;
 
 fn get(map: &[(Value, Value)], key: i64) -> Option<&Value> {
     map.iter().find_map(|(k, v)| match k {
@@ -979,21 +956,22 @@ pub fn identify(bytes: &[u8]) -> Option<&'static str> {
         Value::Tag(1070, _) => Some("a bare SUIT_Manifest (tag 1070): no authentication wrapper"),
         Value::Tag(96, _) => Some("a COSE_Encrypt (SUIT_Encryption_Info, tag 96)"),
         Value::Tag(16, _) => Some("a COSE_Encrypt0 (tag 16)"),
-        Value::Tag(18, inner) => match inner.as_ref() {
-            Value::Array(a) if a.len() == 4 => match a.get(2) {
-                Some(Value::Bytes(p)) if suit_common::report::Report::decode(p).is_ok() => {
-                    Some("a signed SUIT report (COSE_Sign1 over a SUIT_Report)")
-                }
-                _ => Some("a COSE_Sign1 (tag 18)"),
-            },
-            _ => None,
-        },
-        Value::Array(a) if a.len() == 2 => match (&a[0], &a[1]) {
-            (Value::Bytes(_), Value::Tag(18, _)) => {
-                Some("a TPA-signed provisioning message (body, COSE_Sign1)")
+        Value::Tag(18, inner) => match (detect(bytes), inner.as_ref()) {
+            (Some(Format::SignedReport), _) => {
+                Some("a signed SUIT report (COSE_Sign1 over a SUIT_Report)")
             }
+            (Some(Format::KeyStatement), _) => {
+                Some("a key statement (COSE_Sign1; suit-author verify-key-statement)")
+            }
+            (Some(Format::ProvisioningReceipt), _) => {
+                Some("a provisioning receipt (COSE_Sign1; suit-author verify-receipt)")
+            }
+            (_, Value::Array(a)) if a.len() == 4 => Some("a COSE_Sign1 (tag 18)"),
             _ => None,
         },
+        Value::Array(_) if detect(bytes) == Some(Format::ProvisioningMessage) => {
+            Some("a TPA-signed provisioning message (body, COSE_Sign1)")
+        }
         Value::Array(a)
             if a.len() == 4 && matches!(a.get(2), Some(Value::Bytes(_) | Value::Null)) =>
         {

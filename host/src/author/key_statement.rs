@@ -25,7 +25,7 @@ use suit_common::service::statement::{
 use zeroize::Zeroizing;
 
 use super::keys::{load_public, load_symmetric, public_cose_key, symmetric_cose_key, PublicKey};
-use super::{hex_str, kid_str, read_cbor_file, AuthorError, Result};
+use super::{hex_str, kid_str, AuthorError, Result};
 use crate::human::printable;
 
 /// What `verify-key-statement` was asked to do.
@@ -86,7 +86,7 @@ pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write)
         ));
     };
     let sec1 = pk.to_sec1_point(false).as_bytes().to_vec();
-    let bytes = read_cbor_file(&opts.statement)?;
+    let bytes = super::read_cbor_as(&opts.statement, crate::detect::Format::KeyStatement)?;
     let st: KeyStatement = verify(&bytes, &sec1).map_err(|e| match e {
         StatementError::BadSignature | StatementError::IdentityMismatch => {
             AuthorError::Refused(format!(

@@ -173,6 +173,17 @@ pub fn read_cbor_file(path: &Path) -> Result<Vec<u8>> {
     Ok(files::read_cbor_file(path)?)
 }
 
+/// [`read_cbor_file`] for a command taking `expected`: another of the tools' formats is
+/// refused (exit 2) naming what it is and the command that takes it, before any signature
+/// check ([`crate::detect::other_format`]).
+pub fn read_cbor_as(path: &Path, expected: crate::detect::Format) -> Result<Vec<u8>> {
+    let bytes = read_cbor_file(path)?;
+    match crate::detect::other_format(&bytes, expected, crate::detect::Tool::Author) {
+        Some(what) => Err(AuthorError::input(path, what)),
+        None => Ok(bytes),
+    }
+}
+
 /// Writes a file whole or not at all ([`files::write_output`]: a temporary file in its
 /// directory, created if missing, fsync, rename, directory fsync): a failure part-way leaves
 /// the old file, so an in-place `sign` never loses the only envelope. The mode is what a plain

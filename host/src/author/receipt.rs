@@ -13,7 +13,7 @@ use suit_common::service::provision::{verify_receipt, Receipt};
 
 use super::keys::{load_public, PublicKey};
 use super::provision::DeviceModel;
-use super::{hex_str, read_cbor_file, read_file, AuthorError, Result};
+use super::{hex_str, read_file, AuthorError, Result};
 
 /// What `verify-receipt` was asked to check.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ pub fn verify_receipt_file(opts: &VerifyReceiptOptions, out: &mut dyn Write) -> 
             "device identity keys are P-256",
         ));
     };
-    let bytes = read_cbor_file(&opts.receipt)?;
+    let bytes = super::read_cbor_as(&opts.receipt, crate::detect::Format::ProvisioningReceipt)?;
     let receipt = verify_receipt(&bytes, &key.key.to_bytes())
         .map_err(|e| AuthorError::Refused(format!("{}: {e}", opts.receipt.display())))?;
     let refuse = |what: String| AuthorError::Refused(format!("{}: {what}", opts.receipt.display()));

@@ -13,7 +13,7 @@ use serde_json::json;
 use suit_common::report::{verify_report, ReportError};
 
 use super::keys::{load_public, PublicKey};
-use super::{read_cbor_file, AuthorError, Result};
+use super::{AuthorError, Result};
 use crate::human::printable;
 /// How a report reads (shared with the agent's `report`).
 pub use crate::human::{component_text, render_text, to_json};
@@ -45,7 +45,7 @@ pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Re
         ));
     }
     let vk = key.key.verification_key()?;
-    let bytes = read_cbor_file(&opts.report)?;
+    let bytes = super::read_cbor_as(&opts.report, crate::detect::Format::SignedReport)?;
     let report = verify_report(&bytes, &vk).map_err(|e| match e {
         ReportError::BadSignature => AuthorError::Refused(format!(
             "{}: the signature does not verify with {}",

@@ -13,7 +13,7 @@ use super::explain;
 use super::identity::DeviceIdentity;
 use super::inspect;
 use super::keys::{self, PrivateKey};
-use super::{read_cbor_file, AuthorError, Result};
+use super::{AuthorError, Result};
 use crate::human::printable;
 
 /// Deepest chain of integrated dependency envelopes checked without `--process`.
@@ -217,7 +217,7 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
         ));
     }
     let (policy, anchors) = build_policy(opts)?;
-    let bytes = read_cbor_file(&opts.envelope)?;
+    let bytes = super::read_cbor_as(&opts.envelope, crate::detect::Format::Envelope)?;
     let w = |out: &mut dyn Write, s: String| {
         let _ = writeln!(out, "{s}");
     };

@@ -1178,7 +1178,10 @@ fn provision(
     receipt_out: Option<suit_host::files::OpenedOutput>,
     json: bool,
 ) -> Result<(), AgentError> {
-    let r = client::provision(tee, &read_envelope(message)?)?;
+    let r = client::provision(
+        tee,
+        &read_as(message, suit_host::detect::Format::ProvisioningMessage)?,
+    )?;
     COMMITTED.store(true, Ordering::Relaxed);
     // The TA has applied the message and keeps no receipt to fetch again: it is shown (text:
     // hex, before the file is written; JSON: `receipt`) whether or not the file can be
@@ -1433,8 +1436,10 @@ fn install(
                 })
             }
         },
-        (transport::Location::File(p), _) if envelope.starts_with("file://") => read_envelope(p)?,
-        _ => read_envelope(Path::new(envelope))?,
+        (transport::Location::File(p), _) if envelope.starts_with("file://") => {
+            read_as(p, suit_host::detect::Format::Envelope)?
+        }
+        _ => read_as(Path::new(envelope), suit_host::detect::Format::Envelope)?,
     };
     let max = net_args.max_payload_bytes;
     // Only files the operator offered; a URI from the manifest never names a local path.
@@ -1813,10 +1818,18 @@ fn error_json(e: &AgentError, code: u8) -> String {
     serde_json::to_string_pretty(&j).unwrap_or_default()
 }
 
-/// Reads an envelope the way `suit-author` does: binary CBOR or hex text, `-` for standard
-/// input; an empty input is named as such (not as a size limit).
-fn read_envelope(path: &Path) -> Result<Vec<u8>, AgentError> {
-    suit_host::files::read_cbor_file(path).map_err(|e| AgentError::File(e.to_string()))
+/// Reads an envelope (or provisioning message) the way `suit-author` does: binary CBOR or
+/// hex text, `-` for standard input; an empty input is named as such (not as a size limit).
+/// Another of the tools' formats than `expected` (a provisioning message to `install`) is
+/// refused (exit 2) naming it and the command that takes it
+/// ([`suit_host::detect::other_format`]); anything else goes to the TA, which decides.
+fn read_as(path: &Path, expected: suit_host::detect::Format) -> Result<Vec<u8>, AgentError> {
+    let bytes =
+        suit_host::files::read_cbor_file(path).map_err(|e| AgentError::File(e.to_string()))?;
+    match suit_host::detect::other_format(&bytes, expected, suit_host::detect::Tool::Agent) {
+        Some(what) => Err(AgentError::File(format!("{}: {what}", path.display()))),
+        None => Ok(bytes),
+    }
 }
 
 /// Protocol fields that hold a TA fault: shown in words (`fault::render`) in JSON.
