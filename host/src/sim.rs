@@ -245,16 +245,23 @@ pub const TPA_ROOT_FILE: &str = "tpa-root.pub.pem";
 
 /// The state's TPA root: the one recorded at creation (a TA's root is fixed at build time, so
 /// the state remembers it); `given` must match it. A new state records `given` or the test key.
+/// A `given` root that is no key, or another than the state's, is the arguments' fault (exit
+/// 2, [`AgentError::File`]): no retry with them succeeds.
 fn remembered_tpa_root(state: &Path, given: Option<&str>) -> Result<String, AgentError> {
     let file = state.join(TPA_ROOT_FILE);
     let point = |pem: &str| p256_point_from_pem(pem).map_err(AgentError::SimState);
+    let given_point = given
+        .map(|g| {
+            p256_point_from_pem(g).map_err(|e| AgentError::File(format!("--sim-tpa-root: {e}")))
+        })
+        .transpose()?;
     match crate::files::read_text_file(&file) {
         Ok(stored) => {
-            if let Some(g) = given {
-                if point(g)? != point(&stored)? {
-                    return Err(AgentError::SimState(format!(
+            if let Some(g) = given_point {
+                if g != point(&stored)? {
+                    return Err(AgentError::File(format!(
                         "{} was created with another TPA root ({}); a TA's root cannot change: \
-                         use a new --state directory",
+                         use a new --state directory, or leave out --sim-tpa-root",
                         state.display(),
                         file.display()
                     )));

@@ -120,8 +120,14 @@ fn the_simulator_remembers_its_tpa_root() {
         d,
         &["--sim-tpa-root", test_root.to_str().unwrap(), "status"],
     );
-    assert_eq!(r.code, 3, "{}", r.stderr);
+    // The arguments' fault, which no retry mends: exit 2, not 3 (review s30).
+    assert_eq!(r.code, 2, "{}", r.stderr);
     says(&r.stderr, "was created with another TPA root");
+    // So is a root that is no key.
+    std::fs::write(d.join("junk.pem"), "not a key\n").unwrap();
+    let r = agent(d, &["--sim-tpa-root", "junk.pem", "status"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    says(&r.stderr, "--sim-tpa-root: not a P-256 public key PEM");
 }
 
 #[test]
