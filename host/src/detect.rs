@@ -115,6 +115,53 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     }
 }
 
+/// The component ids of the root manifest in `envelope`, in index order, read without
+/// verifying anything: for putting a TA refusal that names a component by index into words
+/// ([`crate::tee::AgentError::explained_with`]), never for deciding anything.
+pub fn envelope_components(envelope: &[u8]) -> Option<Vec<suit_common::suit::ComponentId>> {
+    use suit_common::registry::{CommonKey, EnvelopeKey, ManifestKey};
+    let member = |m: &Value, label: i64| match m {
+        Value::Map(m) => m.iter().find_map(|(k, v)| match (k, v) {
+            (Value::Integer(i), Value::Bytes(b)) if i128::from(*i) == i128::from(label) => {
+                decode_one(b).ok()
+            }
+            _ => None,
+        }),
+        _ => None,
+    };
+    let envelope = match decode_one(envelope).ok()? {
+        Value::Tag(107, inner) => *inner,
+        other => other,
+    };
+    let manifest = member(&envelope, EnvelopeKey::Manifest.value())?;
+    let common = member(&manifest, ManifestKey::Common.value())?;
+    let Value::Map(common) = common else {
+        return None;
+    };
+    let components = common.iter().find_map(|(k, v)| match (k, v) {
+        (Value::Integer(i), Value::Array(a))
+            if i128::from(*i) == i128::from(CommonKey::Components.value()) =>
+        {
+            Some(a)
+        }
+        _ => None,
+    })?;
+    components
+        .iter()
+        .map(|c| match c {
+            Value::Array(segments) => segments
+                .iter()
+                .map(|s| match s {
+                    Value::Bytes(b) => Some(b.as_slice()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<&[u8]>>>()
+                .map(|s| suit_common::suit::ComponentId::new(&s)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Whether map `m` has a byte string under integer label `label`.
 fn bytes_member(m: &[(Value, Value)], label: i128) -> bool {
     m.iter().any(

@@ -266,6 +266,61 @@ impl AgentError {
         no_key
     }
 
+    /// This refusal with what the host knows of `envelope`, the envelope it sent, added to
+    /// its words: the id of a root-manifest component the TA names by index, and for a
+    /// severed section the command that puts it back. Rendering only: the kind and the fault
+    /// stay the TA's, and so does every decision.
+    pub fn explained_with(self, envelope: &[u8]) -> Self {
+        use suit_common::suit::error::{Error, PolicyError as P};
+        let AgentError::Refused {
+            kind,
+            mut reason,
+            fault,
+        } = self
+        else {
+            return self;
+        };
+        let Some(suit_common::fault::Fault::Install(
+            suit_common::service::install::InstallError::Refused(e),
+        )) = suit_common::fault::Fault::decode(&fault)
+        else {
+            return AgentError::Refused {
+                kind,
+                reason,
+                fault,
+            };
+        };
+        let component = match &*e {
+            Error::Policy(
+                P::ComponentNotPermitted { component }
+                | P::MissingRequiredSigner { component, .. }
+                | P::PlaintextNotPermitted { component }
+                | P::ComponentRollback { component, .. },
+            ) => Some(*component),
+            // A dependency's index is into its own component list, which is not at hand.
+            Error::Command(c) if c.location.manifest_depth == 0 => c.location.component,
+            _ => None,
+        };
+        if let Some(id) = component.and_then(|i| {
+            crate::detect::envelope_components(envelope)?
+                .get(i)
+                .map(|id| (i, crate::human::component_text(id)))
+        }) {
+            reason.push_str(&format!(" (component {} is {})", id.0, id.1));
+        }
+        if matches!(&*e, Error::SeveredSectionMissing(_)) {
+            reason.push_str(
+                "; `suit-author unsever ENVELOPE -o FULL --member FILE...` puts the severed \
+                 members (from `suit-author sever --members-out`) back",
+            );
+        }
+        AgentError::Refused {
+            kind,
+            reason,
+            fault,
+        }
+    }
+
     /// Whether this refusal is decided by the authenticated manifest alone (with the device's
     /// stored sequence numbers, which only grow), whatever else the envelope carries, which
     /// signatures its wrapper holds and whatever bytes were fetched for it: the policy

@@ -685,3 +685,57 @@ fn a_file_of_another_format_is_named_with_its_command() {
         &words("verify-key-statement statement.cbor --identity-key device.pub.pem"),
     ));
 }
+
+/// A refusal the TA words by component index names the component's id from the envelope the
+/// host sent, and one for a severed section names `suit-author unsever`, in the agent and in
+/// `verify --process` alike (review s30).
+#[test]
+fn refusals_name_the_component_id_and_unsever() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    provisioned(d);
+    std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();
+    // The author anchor may write ["app"] only.
+    write(
+        d,
+        "other.json",
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+        "components": [{"id": ["other"], "file": "fw.bin"}]}"#,
+    );
+    ok(author(
+        d,
+        &words("create other.json -o other.suit --sign-key author.priv.pem"),
+    ));
+    let all = fails(
+        agent(d, &words("install other.suit")),
+        1,
+        "component 0 is not permitted",
+    );
+    says(&all, "(component 0 is ['other'])");
+    // Severed suit-install: the command that puts it back.
+    write(d, "m.json", app_description("board"));
+    ok(author(
+        d,
+        &words("create m.json -o full.suit --sign-key author.priv.pem --severable"),
+    ));
+    ok(author(
+        d,
+        &words("sever full.suit -o bare.suit --members-out members"),
+    ));
+    let all = fails(
+        agent(d, &words("install bare.suit")),
+        1,
+        "suit-install was severed",
+    );
+    says(&all, "suit-author unsever");
+    let all = fails(
+        author(
+            d,
+            &words("verify bare.suit --trust-anchor author.pub.pem --process --vendor-id example.com --class-id board"),
+        ),
+        1,
+        "suit-install was severed",
+    );
+    says(&all, "suit-author unsever");
+    ok(agent(d, &words("install full.suit")));
+}

@@ -288,7 +288,8 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
             .map_err(|e| AgentError::File(format!("{}: {e}", local.path.display())))?;
         Ok(Some(data))
     };
-    let outcome = client::install_available(&mut tee, envelope, &mut resolve, &mut |_| {});
+    let outcome = client::install_available(&mut tee, envelope, &mut resolve, &mut |_| {})
+        .map_err(|e| e.explained_with(envelope));
     let report = tee
         .0
         .backend()

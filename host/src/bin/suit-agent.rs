@@ -1484,7 +1484,8 @@ fn install(
     let mut authenticated = false;
     let installed =
         client::install_streamed(tee, &bytes, &mut fetch, &mut progress, &mut authenticated);
-    let (_, done) = installed.map_err(|e| missing_payload(e, &not_offered, &left_out))?;
+    let (_, done) = installed
+        .map_err(|e| missing_payload(e.explained_with(&bytes), &not_offered, &left_out))?;
     COMMITTED.store(true, Ordering::Relaxed);
     // Committed: from here on a failure is the agent's own and the install stands.
     if *json {
