@@ -572,11 +572,11 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
     // status or in the report of the copy; the copy whose manifest names it shows it.
     let sha = hex::encode(Sha256::digest(VAULT));
     run.says(12, "installed:           4 component(s)");
-    // Both listed, each with its digest withheld (nothing after "sha-256 ").
+    // Both listed, each with its digest withheld.
     for c in ["vault", "backup"] {
         run.says(
             12,
-            &format!("['app-a', '{c}']: sequence number 1, 38 bytes, sha-256 \n"),
+            &format!("['app-a', '{c}']: sequence number 1, 38 bytes, digest withheld\n"),
         );
     }
     for n in [12, 13] {
@@ -647,7 +647,7 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
     // before the content is read, and change nothing; the owners together may compare.
     run.says(
         26,
-        "['app-b', 'pin']: sequence number 1, 8 bytes, sha-256 \n",
+        "['app-b', 'pin']: sequence number 1, 8 bytes, digest withheld\n",
     );
     let (right, wrong) = (&run.command(27).output, &run.command(28).output);
     assert_eq!(
