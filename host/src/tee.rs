@@ -271,7 +271,7 @@ impl AgentError {
     /// severed section the command that puts it back. Rendering only: the kind and the fault
     /// stay the TA's, and so does every decision.
     pub fn explained_with(self, envelope: &[u8]) -> Self {
-        use suit_common::suit::error::{Error, PolicyError as P};
+        use suit_common::suit::error::{CommandErrorKind, Error, PolicyError as P};
         let AgentError::Refused {
             kind,
             mut reason,
@@ -290,15 +290,23 @@ impl AgentError {
                 fault,
             };
         };
+        // The component a policy error names (a swap's source is checked under its own
+        // index), else the one the command ran on.
+        let named = |p: &P| match p {
+            P::ComponentNotPermitted { component }
+            | P::MissingRequiredSigner { component, .. }
+            | P::PlaintextNotPermitted { component }
+            | P::ComponentRollback { component, .. } => Some(*component),
+            _ => None,
+        };
         let component = match &*e {
-            Error::Policy(
-                P::ComponentNotPermitted { component }
-                | P::MissingRequiredSigner { component, .. }
-                | P::PlaintextNotPermitted { component }
-                | P::ComponentRollback { component, .. },
-            ) => Some(*component),
+            Error::Policy(p) => named(p),
             // A dependency's index is into its own component list, which is not at hand.
-            Error::Command(c) if c.location.manifest_depth == 0 => c.location.component,
+            Error::Command(c) if c.location.manifest_depth == 0 => match &c.kind {
+                CommandErrorKind::Policy(p) => named(p).or(c.location.component),
+                CommandErrorKind::Dependency(_) => None,
+                _ => c.location.component,
+            },
             _ => None,
         };
         if let Some(id) = component.and_then(|i| {
@@ -636,6 +644,57 @@ mod tests {
             },
             kind,
         }))
+    }
+
+    /// An envelope (unsigned: only its component list is read) over `['app']` and `['other']`.
+    fn two_components() -> Vec<u8> {
+        use ciborium::Value;
+        let ids = Value::Array(
+            [b"app".as_slice(), b"other"]
+                .iter()
+                .map(|s| Value::Array(vec![Value::Bytes(s.to_vec())]))
+                .collect(),
+        );
+        let common = suit_test_support::cbor(&Value::Map(vec![(2.into(), ids)]));
+        let manifest = suit_test_support::cbor(&Value::Map(vec![
+            (1.into(), 1.into()),
+            (2.into(), 1.into()),
+            (3.into(), Value::Bytes(common)),
+        ]));
+        suit_common::suit::author::seal_envelope(&manifest, &[], &[], &[]).unwrap()
+    }
+
+    /// The component a refusal's note names is the one its words are about: a policy error's
+    /// own index (a swap's source is checked under its index, not the command's), never a
+    /// dependency's index read against the root's list.
+    #[test]
+    fn the_note_names_the_component_the_refusal_is_about() {
+        use suit_common::suit::error::PolicyError;
+        let note = |e: Option<InstallError>| match refused(RefusalKind::Manifest, e)
+            .explained_with(&two_components())
+        {
+            AgentError::Refused { reason, .. } => reason,
+            other => panic!("{other:?}"),
+        };
+        let rollback = PolicyError::ComponentRollback {
+            component: 1,
+            installed: 5,
+            offered: 3,
+        };
+        let swap_source = note(in_install(3, CommandErrorKind::Policy(rollback)));
+        assert_eq!(swap_source, " (component 1 is ['other'])");
+        let dependency = note(in_install(
+            3,
+            CommandErrorKind::Dependency(Box::new(Error::Policy(
+                PolicyError::ComponentNotPermitted { component: 1 },
+            ))),
+        ));
+        assert_eq!(
+            dependency, "",
+            "a dependency's index named from the root's list"
+        );
+        let on_the_command = note(in_install(3, CommandErrorKind::ImageDigestMismatch));
+        assert_eq!(on_the_command, " (component 0 is ['app'])");
     }
 
     /// A verdict on the envelope is what the same envelope always gets again; the device's own
