@@ -146,8 +146,18 @@ fn without_a_tag_or_encryption_plaintext_digest_false_is_refused_at_creation() {
             r#", "plaintext-digest": false"#.to_string(),
             "\"plaintext-digest\": false applies to encrypted components only",
         ),
+        (
+            "a normal-world file",
+            format!(r#"{}, "plaintext-digest": false"#, encryption("A128GCM")),
+            "does not apply to a normal-world file",
+        ),
     ] {
-        write(d, "m.json", description(&extra));
+        let m = description(&extra);
+        let m = match what {
+            "a normal-world file" => m.replace(r#""id": ["app"]"#, r#""id": ["ree", "etc", "x"]"#),
+            _ => m,
+        };
+        write(d, "m.json", m);
         let r = fails(
             author(
                 d,

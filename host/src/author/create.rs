@@ -399,6 +399,18 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             }
             _ => {}
         }
+        if withhold
+            && matches!(
+                suit_common::service::components::classify(&suit_common::suit::ComponentId::new(
+                    &id
+                )),
+                Ok(suit_common::service::components::Kind::Ree { .. })
+            )
+        {
+            return Err(cbad(
+                "\"plaintext-digest\": false does not apply to a normal-world file (['ree', ...]): the REE gets its bytes, and so their digest".into(),
+            ));
+        }
         super::encrypt::check_deliverable(&file, plaintext.len(), content_alg)?;
         let digest = (!withhold).then(|| Digest::sha256(&plaintext));
         let (encryption_info, delivered) = match c.encryption.as_ref().zip(content_alg) {
