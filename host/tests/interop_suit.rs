@@ -126,6 +126,13 @@ fn independent_reader_accepts_every_mode_suit_author_creates() {
             json!({"content-alg": "A256GCM", "recipients": [{"key": "device.pub.pem", "mode": "hpke"}]}),
             "",
         ),
+        // `"plaintext-digest": false` (the name's "withheld"): no plaintext digest anywhere,
+        // the AEAD tag alone authenticates the decrypted payload.
+        (
+            "hpke-a256gcm-withheld",
+            json!({"content-alg": "A256GCM", "recipients": [{"key": "device.pub.pem", "mode": "hpke"}]}),
+            "",
+        ),
         // With the eddsa signer: the MTI profile suit-sha256-ed25519-ecdh-chacha-poly.
         (
             "ecdh-es-chacha-poly",
@@ -151,6 +158,9 @@ fn independent_reader_accepts_every_mode_suit_author_creates() {
                 }
                 if !enc.is_null() {
                     c0["encryption"] = enc.clone();
+                }
+                if ename.ends_with("withheld") {
+                    c0["plaintext-digest"] = json!(false);
                 }
                 let desc = json!({
                     "sequence-number": 1, "vendor-id": VENDOR, "class-id": CLASS,
