@@ -519,6 +519,38 @@ fn device_key_does_not_replace_another_devices_enrolment() {
     ));
     assert_ne!(files("enrolled"), before);
     ok(agent_state(d, "b", &words("device-key --out-dir enrolled")));
+    // `--out` of the identity key, in any format it writes: another device's key there is
+    // not replaced either; any other file is (it is the user's choice of name), and so is a
+    // key of the same device.
+    for format in ["pem", "cose", "hex", "json"] {
+        let line = format!("device-key --format {format} --out id.{format}");
+        ok(agent_state(d, "a", &words(&line)));
+        let before = std::fs::read(d.join(format!("id.{format}"))).unwrap();
+        ok(agent_state(d, "a", &words(&line)));
+        let all = fails(
+            agent_state(d, "b", &words(&line)),
+            2,
+            "another device's identity key",
+        );
+        assert!(all.contains(&a) && all.contains(&b), "{all}");
+        assert_eq!(
+            std::fs::read(d.join(format!("id.{format}"))).unwrap(),
+            before
+        );
+        ok(agent_state(d, "b", &words(&format!("{line} --force"))));
+        assert_ne!(
+            std::fs::read(d.join(format!("id.{format}"))).unwrap(),
+            before
+        );
+    }
+    write(d, "notes.txt", "notes\n");
+    ok(agent_state(d, "b", &words("device-key --out notes.txt")));
+    // The report key is no enrolment record.
+    ok(agent_state(
+        d,
+        "a",
+        &words("device-key --which report --out id.pem"),
+    ));
 }
 
 /// `verify --process` of an encrypted envelope without `--device-key`/`--kek`: the simulated

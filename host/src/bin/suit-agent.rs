@@ -328,9 +328,10 @@ struct DeviceKeyArgs {
     /// key-statement.cbor (anchor-N.statement.cbor with --anchor).
     #[arg(long)]
     out_dir: Option<PathBuf>,
-    /// Replace an identity.pub.pem in --out-dir that holds another key (another device's
-    /// enrolment); without it that is refused and nothing is written.
-    #[arg(long, requires = "out_dir")]
+    /// Replace another device's identity key (an enrolment record): the identity key file
+    /// --out names, or an identity.pub.pem in --out-dir that holds another key; without it
+    /// that is refused and nothing is written.
+    #[arg(long)]
     force: bool,
     /// Write the signed key statement (COSE_Sign1, CBOR) to this file.
     #[arg(long)]
@@ -784,7 +785,10 @@ const ENROLLED_IDENTITY: &str = "identity.pub.pem";
 /// re-bind the TPA's messages to that device, so only `--force` does that. Re-running for the
 /// same device rewrites the same key. Only a regular file is such a record: a link there is
 /// replaced, not written through, as by every output, so what it leads to never changes.
-fn keep_enrolment(path: &Path, identity: &[u8]) -> Result<(), AgentError> {
+/// `strict` (`--out-dir`, whose `identity.pub.pem` is always one): a file holding no P-256
+/// public key (PEM) is refused too; otherwise (`--out` of the identity key, a file of the
+/// user's choosing) only one holding another P-256 key (PEM or DER) is.
+fn keep_enrolment(path: &Path, identity: &[u8], strict: bool) -> Result<(), AgentError> {
     use p256::elliptic_curve::sec1::ToSec1Point as _;
     use p256::pkcs8::DecodePublicKey as _;
     if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
@@ -793,15 +797,25 @@ fn keep_enrolment(path: &Path, identity: &[u8]) -> Result<(), AgentError> {
     let refuse = |held: &str| {
         AgentError::File(format!(
             "{}: holds {held}, not this device's (kid {}): it is an enrolment record the TPA \
-             binds messages to, so it is not replaced; nothing was written (another --out-dir, \
+             binds messages to, so it is not replaced; nothing was written (another --out or --out-dir, \
              or --force to replace it)",
             path.display(),
             kid_str(&suit_common::cose::key_id(identity))
         ))
     };
-    let text =
-        suit_host::files::read_text_file(path).map_err(|e| AgentError::File(e.to_string()))?;
-    match p256::PublicKey::from_public_key_pem(&text) {
+    let held = if strict {
+        let text =
+            suit_host::files::read_text_file(path).map_err(|e| AgentError::File(e.to_string()))?;
+        p256::PublicKey::from_public_key_pem(&text).ok()
+    } else {
+        // Bounded: a key file is small; anything larger is no key.
+        let bytes = suit_host::files::read_file_max(path, 4096).ok();
+        bytes.as_deref().and_then(p256_key_in)
+    };
+    if held.is_none() && !strict {
+        return Ok(());
+    }
+    match held.ok_or(()) {
         Ok(k) => {
             let held = k.to_sec1_point(false);
             if held.as_bytes() == identity {
@@ -815,6 +829,32 @@ fn keep_enrolment(path: &Path, identity: &[u8]) -> Result<(), AgentError> {
         }
         Err(_) => Err(refuse("no P-256 public key (PEM)")),
     }
+}
+
+/// The P-256 public key a file `device-key` wrote holds, in any of its formats (PEM, COSE_Key,
+/// hex, JSON).
+fn p256_key_in(bytes: &[u8]) -> Option<p256::PublicKey> {
+    use p256::pkcs8::DecodePublicKey as _;
+    use suit_common::cose::{KeyMaterial, VerificationKey};
+    let from_hex = |h: &str| {
+        hex::decode(h.trim())
+            .ok()
+            .and_then(|p| p256::PublicKey::from_sec1_bytes(&p).ok())
+    };
+    if let Ok((key, _)) = VerificationKey::from_cose_key(bytes) {
+        return match key.material() {
+            KeyMaterial::P256(k) => Some(p256::PublicKey::from(k)),
+            _ => None,
+        };
+    }
+    let text = core::str::from_utf8(bytes).ok()?;
+    p256::PublicKey::from_public_key_pem(text)
+        .ok()
+        .or_else(|| from_hex(text))
+        .or_else(|| {
+            let j: serde_json::Value = serde_json::from_str(text).ok()?;
+            from_hex(j.get("key")?.as_str()?)
+        })
 }
 
 /// `device-key --out-dir`'s files: each key's (PEM) and the statement's name.
@@ -1079,7 +1119,10 @@ fn device_key(
     } = args;
     let k = client::device_key(tee, *anchor)?;
     if let (Some(dir), false) = (out_dir, force) {
-        keep_enrolment(&dir.join(ENROLLED_IDENTITY), &k.identity_key)?;
+        keep_enrolment(&dir.join(ENROLLED_IDENTITY), &k.identity_key, true)?;
+    }
+    if let (Some(file), WhichKey::Identity, false) = (out, which, force) {
+        keep_enrolment(file, &k.identity_key, false)?;
     }
     let pick = |w: WhichKey| -> Result<
         (
