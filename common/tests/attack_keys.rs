@@ -1005,14 +1005,21 @@ const WRONG_PIN: &[u8] = b"PIN=4710";
 /// and no plaintext digest, so its digest is withheld; anchor 2 (tenant B, the attacker)
 /// covers ['app'] too, and ['b']. Neither has `ree_plaintext`.
 fn a_withheld_pin_and_a_co_owner() -> Service<Mem> {
+    a_withheld_secret_and_a_co_owner(b"app", b"pin", PIN)
+}
+
+/// Anchor 1 (tenant A) owns `[root]`, and installed `secret` into `[root, leaf]` with AES-GCM
+/// and no plaintext digest, so its digest is withheld; anchor 2 (tenant B, the attacker)
+/// covers `[root]` too, and ['b']. Neither has `ree_plaintext`.
+fn a_withheld_secret_and_a_co_owner(root: &[u8], leaf: &[u8], secret: &[u8]) -> Service<Mem> {
     let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
     let mut s = Service::new(MemoryBackend::new(3), config);
     provision(
         &mut s,
         1,
         vec![
-            add_anchor(1, A_PUB, scope(&[&[b"app"]], false)),
-            add_anchor(2, B_PUB, scope(&[&[b"app"], &[b"b"]], false)),
+            add_anchor(1, A_PUB, scope(&[&[root]], false)),
+            add_anchor(2, B_PUB, scope(&[&[root], &[b"b"]], false)),
             Op::SetIdentity(Identity {
                 vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
                 class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
@@ -1020,15 +1027,16 @@ fn a_withheld_pin_and_a_co_owner() -> Service<Mem> {
             }),
         ],
     );
-    let a = encrypt_for(&mut s, 1, Mode::Hpke, PIN);
-    let uri = "https://a.example/pin.bin";
+    let a = encrypt_for(&mut s, 1, Mode::Hpke, secret);
+    let uri = format!("https://a.example/{}.bin", String::from_utf8_lossy(leaf));
     let m = probe_manifest(
         1,
-        &[&[b"app", b"pin"], &[b"app", b"pin", b"encrypted"]],
+        &[&[root, leaf], &[root, leaf, b"encrypted"]],
         vec![],
-        fetch_and_decrypt(uri, &a.encryption_info, 15),
+        fetch_and_decrypt(&uri, &a.encryption_info, 15),
     );
-    install(&mut s, &sign(&m, A_PRIV), &[(uri, &a.ciphertext)]).unwrap();
+    install(&mut s, &sign(&m, A_PRIV), &[(&uri, &a.ciphertext)]).unwrap();
+    assert!(inventory(&mut s).iter().all(|(_, d)| d.is_empty()));
     s
 }
 
@@ -1466,32 +1474,7 @@ const TA_U: &[u8] = &[0x5a; 16];
 /// Anchor 1 (tenant A) installed `secret` withheld (AES-GCM, no plaintext digest) as the
 /// personalization data of TA [`TA_U`]; anchor 2 (tenant B) covers [`TA_U`] too.
 fn a_withheld_secret_under_a_shared_ta(secret: &[u8]) -> Service<Mem> {
-    let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
-    let mut s = Service::new(MemoryBackend::new(3), config);
-    provision(
-        &mut s,
-        1,
-        vec![
-            add_anchor(1, A_PUB, scope(&[&[TA_U]], false)),
-            add_anchor(2, B_PUB, scope(&[&[TA_U], &[b"b"]], false)),
-            Op::SetIdentity(Identity {
-                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
-                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
-                device_id: None,
-            }),
-        ],
-    );
-    let a = encrypt_for(&mut s, 1, Mode::Hpke, secret);
-    let uri = "https://a.example/perso.bin";
-    let m = probe_manifest(
-        1,
-        &[&[TA_U, b"perso"], &[TA_U, b"perso", b"encrypted"]],
-        vec![],
-        fetch_and_decrypt(uri, &a.encryption_info, 15),
-    );
-    install(&mut s, &sign(&m, A_PRIV), &[(uri, &a.ciphertext)]).unwrap();
-    assert!(inventory(&mut s).iter().all(|(_, d)| d.is_empty()));
-    s
+    a_withheld_secret_and_a_co_owner(TA_U, b"perso", secret)
 }
 
 /// OP-TEE's signed header for a bootstrap image with no hash or signature (`image_type` 1

@@ -1517,15 +1517,24 @@ pub fn save_keks(
         current_id: Some(id.clone()),
         previous_id: state.kek_set.clone(),
     };
+    put_keks(store, &stored)?;
+    state.kek_set = Some(id);
+    Ok(())
+}
+
+/// Writes `stored` as the KEK object.
+fn put_keks(
+    store: &mut dyn super::store::SecureStore,
+    stored: &StoredKeks,
+) -> Result<(), super::state::StateError> {
     let bytes = Zeroizing::new(
-        super::record::encode(&stored).map_err(|_| super::state::StateError::Corrupt)?,
+        super::record::encode(stored).map_err(|_| super::state::StateError::Corrupt)?,
     );
     // A record `load_keks` would refuse must not replace one it accepts.
     if bytes.len() > MAX_KEK_OBJECT {
         return Err(super::store::StoreError::NoSpace.into());
     }
     store.put_record(super::keys::KEKS_OBJECT, &bytes)?;
-    state.kek_set = Some(id);
     Ok(())
 }
 
@@ -1545,11 +1554,7 @@ pub fn drop_previous_keks(
         current_id: state.kek_set.clone(),
         previous_id: None,
     };
-    let bytes = Zeroizing::new(
-        super::record::encode(&stored).map_err(|_| super::state::StateError::Corrupt)?,
-    );
-    store.put_record(super::keys::KEKS_OBJECT, &bytes)?;
-    Ok(())
+    put_keks(store, &stored)
 }
 
 /// The KEKs as the engine's key source takes them (each with the anchors that may use it).

@@ -71,9 +71,9 @@ pub const MAX_DEPENDENCY_DEPTH: u8 = 3;
 /// component it starts on (at least one); reading, hashing, decrypting or staging bytes takes
 /// one per [`CHUNK_LEN`] chunk; decoding a dependency envelope one plus one per chunk of it,
 /// and each signature verification tried on it [`SIGNATURE_STEPS`] (its signatures are
-/// verified once per fetch, see `Held`); a try-each option or run-sequence iteration one per parameter set, staged
-/// component, removal and dependency its snapshot copies, and a failed one the comparisons
-/// its restore makes. Without it, nested try-each / run-sequence over
+/// verified once per fetch, see `Held`); a try-each option or run-sequence iteration one per
+/// parameter set, staged component, removal and dependency its snapshot copies, and a failed
+/// one the comparisons its restore makes. Without it, nested try-each / run-sequence over
 /// component lists multiply: four levels over 16 components run an inner sequence 65,536
 /// times, and each of its image-matches may hash a stored component of up to 64 MiB.
 ///
