@@ -126,6 +126,21 @@ pub fn read_cbor_file(path: &Path) -> Result<Vec<u8>> {
     Ok(raw)
 }
 
+/// [`read_cbor_file`] for a command of `tool` taking `expected`: another of the tools'
+/// formats is refused naming what it is and the command that takes it
+/// ([`crate::detect::other_format`]), before any signature check or TA call.
+pub fn read_cbor_as(
+    path: &Path,
+    expected: crate::detect::Format,
+    tool: crate::detect::Tool,
+) -> Result<Vec<u8>> {
+    let bytes = read_cbor_file(path)?;
+    match crate::detect::other_format(&bytes, expected, tool) {
+        Some(what) => Err(FileError::input(path, what)),
+        None => Ok(bytes),
+    }
+}
+
 /// Standard input, refusing more than [`MAX_FILE_LEN`] bytes.
 fn read_stdin() -> Result<Vec<u8>> {
     use std::io::Read as _;

@@ -243,27 +243,32 @@ impl AgentError {
     /// then names the options that give the simulated device a key).
     pub fn is_missing_decryption_key(&self) -> bool {
         use suit_common::encryption::{DecryptError as D, KeyError};
-        let AgentError::Refused { fault, .. } = self else {
-            return false;
-        };
-        let Some(suit_common::fault::Fault::Install(
-            suit_common::service::install::InstallError::Refused(e),
-        )) = suit_common::fault::Fault::decode(fault)
-        else {
-            return false;
-        };
-        let no_key = causes(&*e).any(|e| {
-            matches!(
-                e.downcast_ref::<D>(),
-                Some(
-                    D::NoRecipientForKeys
-                        | D::KeyUnwrapFailed
-                        | D::HpkeOpenFailed
-                        | D::DeviceKey(KeyError::UnknownKey | KeyError::OperationFailed)
+        self.engine_refusal().is_some_and(|e| {
+            causes(&*e).any(|e| {
+                matches!(
+                    e.downcast_ref::<D>(),
+                    Some(
+                        D::NoRecipientForKeys
+                            | D::KeyUnwrapFailed
+                            | D::HpkeOpenFailed
+                            | D::DeviceKey(KeyError::UnknownKey | KeyError::OperationFailed)
+                    )
                 )
-            )
-        });
-        no_key
+            })
+        })
+    }
+
+    /// The engine's error this refusal's fault carries (`Install(Refused(e))`), if it does.
+    fn engine_refusal(&self) -> Option<std::sync::Arc<suit_common::suit::Error>> {
+        use suit_common::fault::Fault;
+        use suit_common::service::install::InstallError;
+        let AgentError::Refused { fault, .. } = self else {
+            return None;
+        };
+        match Fault::decode(fault) {
+            Some(Fault::Install(InstallError::Refused(e))) => Some(e),
+            _ => None,
+        }
     }
 
     /// This refusal with what the host knows of `envelope`, the envelope it sent, added to
@@ -272,6 +277,9 @@ impl AgentError {
     /// stay the TA's, and so does every decision.
     pub fn explained_with(self, envelope: &[u8]) -> Self {
         use suit_common::suit::error::{CommandErrorKind, Error, PolicyError as P};
+        let Some(e) = self.engine_refusal() else {
+            return self;
+        };
         let AgentError::Refused {
             kind,
             mut reason,
@@ -279,16 +287,6 @@ impl AgentError {
         } = self
         else {
             return self;
-        };
-        let Some(suit_common::fault::Fault::Install(
-            suit_common::service::install::InstallError::Refused(e),
-        )) = suit_common::fault::Fault::decode(&fault)
-        else {
-            return AgentError::Refused {
-                kind,
-                reason,
-                fault,
-            };
         };
         // The component a policy error names (a swap's source is checked under its own
         // index), else the one the command ran on.
@@ -341,17 +339,9 @@ impl AgentError {
     /// stages may depend on those bytes too): `poll` ends a manifest's payload back-off on a
     /// success or on this only, so re-encoding cannot reset it.
     pub fn is_decided_by_the_manifest(&self) -> bool {
-        use suit_common::fault::Fault;
-        use suit_common::service::install::InstallError;
         use suit_common::suit::error::Error;
-        let AgentError::Refused { fault, .. } = self else {
-            return false;
-        };
-        matches!(
-            Fault::decode(fault),
-            Some(Fault::Install(InstallError::Refused(e)))
-                if matches!(&*e, Error::Policy(p) if policy_refusal_is_final(p))
-        )
+        self.engine_refusal()
+            .is_some_and(|e| matches!(&*e, Error::Policy(p) if policy_refusal_is_final(p)))
     }
 
     /// Whether the TA's fault places this refusal after it authenticated the manifest (so the

@@ -4,7 +4,7 @@
 //! against the built binaries (the agent with `--tee sim`).
 
 use sha2::Digest as _;
-use suit_test_support::cli::{app_provisioning, fails, ok, provision_args, words, write};
+use suit_test_support::cli::{fails, ok, words, write};
 use suit_test_support::says;
 
 suit_test_support::cli_tools!();
@@ -16,12 +16,8 @@ const SECRET: &[u8] = b"PIN=4711";
 /// A simulated device in `d` provisioned with the author anchor for `app`, anchor 1's payload
 /// keys in `keys/`, and a P-256 key pair `dev.*.pem` for `verify --process`.
 fn provisioned(d: &std::path::Path) {
-    ok(agent(d, &words("device-key --out device.pub.pem")));
-    ok(author(d, &words("keygen --type p256 -o author")));
+    provisioned_app_device(d);
     ok(author(d, &words("keygen --type p256 -o dev")));
-    write(d, "p.json", app_provisioning("board"));
-    ok(author(d, &provision_args("p.json", "p.cbor", &[])));
-    ok(agent(d, &words("provision p.cbor")));
     ok(agent(d, &words("device-key --anchor 1 --out-dir keys")));
 }
 

@@ -3,9 +3,7 @@
 //! that remembers its TPA root.
 
 use std::path::Path;
-use suit_test_support::cli::{
-    app_description, app_provisioning, ok, provision_args, words, write, Out,
-};
+use suit_test_support::cli::{app_description, ok, provision_args, words, write, Out};
 use suit_test_support::says;
 
 suit_test_support::cli_tools!();
@@ -25,11 +23,7 @@ fn provisioned() -> tempfile::TempDir {
 
 /// A provisioned simulator (anchor `author`, identity by names) and an envelope for it.
 fn setup(d: &Path) {
-    ok(author(d, &["keygen", "--type", "p256", "-o", "author"]));
-    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
-    write(d, "p.json", app_provisioning("board"));
-    ok(author(d, &provision_args("p.json", "p.cbor", &[])));
-    ok(agent(d, &["provision", "p.cbor"]));
+    provisioned_app_device(d);
     std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();
     write(d, "m.json", app_description("board"));
     ok(author(

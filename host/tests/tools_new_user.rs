@@ -9,19 +9,6 @@ use suit_test_support::says;
 
 suit_test_support::cli_tools!();
 
-/// A simulated device in `d` provisioned with the author anchor for `app` (`author.*.pem`).
-fn provisioned(d: &std::path::Path) {
-    ok(agent(d, &words("device-key --out device.pub.pem")));
-    ok(author(d, &words("keygen --type p256 -o author")));
-    write(
-        d,
-        "p.json",
-        suit_test_support::cli::app_provisioning("board"),
-    );
-    ok(author(d, &provision_args("p.json", "p.cbor", &[])));
-    ok(agent(d, &words("provision p.cbor")));
-}
-
 /// A payload whose ciphertext no device takes (64 MiB + 1 of plaintext: the tag takes it past
 /// the engine's one payload limit) is refused by `encrypt` and `create` before anything is
 /// encrypted or written, naming both sizes, not left for `verify --process` and the device.
@@ -321,7 +308,7 @@ fn an_argument_error_with_json_is_one_json_document() {
 fn a_ree_root_that_is_a_file_is_refused_up_front() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    provisioned(d);
+    provisioned_app_device(d);
     std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();
     write(d, "m.json", app_description("board"));
     ok(author(
@@ -404,7 +391,7 @@ fn the_simulator_warning_has_one_prefix() {
 fn poll_says_a_failure_once() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    provisioned(d);
+    provisioned_app_device(d);
     // Nothing listens on the discard port of the loopback.
     let base = "poll http://127.0.0.1:9/fw --retries 0 --poll-state poll.json";
     for extra in ["", " --interval 1 --rounds 2"] {
@@ -600,7 +587,7 @@ fn verify_process_names_the_key_options_when_the_device_has_no_key() {
 fn a_file_of_another_format_is_named_with_its_command() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    provisioned(d);
+    provisioned_app_device(d);
     ok(agent(
         d,
         &words("device-key --out-dir keys --statement statement.cbor"),
@@ -725,7 +712,7 @@ fn a_file_of_another_format_is_named_with_its_command() {
 fn refusals_name_the_component_id_and_unsever() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    provisioned(d);
+    provisioned_app_device(d);
     std::fs::write(d.join("fw.bin"), b"firmware v1").unwrap();
     // The author anchor may write ["app"] only.
     write(

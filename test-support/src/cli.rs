@@ -115,6 +115,19 @@ macro_rules! cli_tools {
         fn agent(dir: &::std::path::Path, args: &[&str]) -> $crate::cli::Out {
             agent_in(dir, args, None)
         }
+        /// A simulated device in `dir` provisioned with the author anchor for `app`
+        /// (`author.*.pem`, the device's identity key in `device.pub.pem`, class `board`).
+        #[allow(dead_code)]
+        fn provisioned_app_device(dir: &::std::path::Path) {
+            $crate::cli::ok(agent(dir, &["device-key", "--out", "device.pub.pem"]));
+            $crate::cli::ok(author(dir, &["keygen", "--type", "p256", "-o", "author"]));
+            $crate::cli::write(dir, "p.json", $crate::cli::app_provisioning("board"));
+            $crate::cli::ok(author(
+                dir,
+                &$crate::cli::provision_args("p.json", "p.cbor", &[]),
+            ));
+            $crate::cli::ok(agent(dir, &["provision", "p.cbor"]));
+        }
     };
 }
 

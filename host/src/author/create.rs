@@ -19,14 +19,15 @@
 //! * validate, per component N with a plaintext digest: set-component-index N;
 //!   condition-image-match (no validate at all if none has one)
 //!
-//! The ciphertext buffer B is listed after the described components, with the identifier of
-//! its plaintext component plus a last segment `'encrypted'` (so it falls under the same
-//! anchor scope and component rules). Devices running this engine drop a buffer consumed by a
+//! The ciphertext buffer B is listed after the described components, with the identifier of its
+//! plaintext component plus a last segment `'encrypted'` (so it falls under the same anchor
+//! scope and component rules). Devices running this engine drop a buffer consumed by a
 //! decrypting copy instead of installing it. Image digest and size in the shared sequence are
-//! those of the *plaintext* (the size also without the digest: it is the ciphertext's less
-//! the 16-byte tag, public anyway, and binds the copy to an exact length); decrypting fetches are never emitted (the draft decrypts only on
-//! copy and write). Integrated payloads use the URI `#component-N`. The description format is
-//! documented in host/README.md and in `suit-author create --help`.
+//! those of the *plaintext* (the size also without the digest: it is the ciphertext's less the
+//! 16-byte tag, public anyway, and binds the copy to an exact length); decrypting fetches are
+//! never emitted (the draft decrypts only on copy and write). Integrated payloads use the URI
+//! `#component-N`. The description format is documented in host/README.md and in `suit-author
+//! create --help`.
 
 use std::path::{Path, PathBuf};
 

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::protocol::Command;
@@ -365,10 +365,4 @@ fn installed(backend: &MemoryBackend) -> Result<Vec<Installed>> {
         });
     }
     Ok(out)
-}
-
-/// Writes `data` (an installed component: decrypted plaintext) to `path` owner-only (0600),
-/// atomically ([`crate::files::replace_in_dir`]).
-pub fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
-    crate::files::replace_file(path, data, 0o600).map_err(|e| AuthorError::io(path, e))
 }

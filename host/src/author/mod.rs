@@ -177,11 +177,11 @@ pub fn read_cbor_file(path: &Path) -> Result<Vec<u8>> {
 /// refused (exit 2) naming what it is and the command that takes it, before any signature
 /// check ([`crate::detect::other_format`]).
 pub fn read_cbor_as(path: &Path, expected: crate::detect::Format) -> Result<Vec<u8>> {
-    let bytes = read_cbor_file(path)?;
-    match crate::detect::other_format(&bytes, expected, crate::detect::Tool::Author) {
-        Some(what) => Err(AuthorError::input(path, what)),
-        None => Ok(bytes),
-    }
+    Ok(files::read_cbor_as(
+        path,
+        expected,
+        crate::detect::Tool::Author,
+    )?)
 }
 
 /// Writes a file whole or not at all ([`files::write_output`]: a temporary file in its

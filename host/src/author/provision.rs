@@ -21,18 +21,18 @@
 //!   ] }
 //! ```
 //!
-//! `device-key` is the device's identity public key: the message is bound to it and the
-//! device's receipt is signed by it. It is required for one device (`-o`); with `--devices`
-//! the fleet list gives each device's identity key and key statement instead, and
-//! `verify --process --provisioning` uses the simulated device's, so both may be left out. `counter` must be exactly one more than the
-//! device's counter of the signer: the TPA root's messages and those of delegated TPA anchors
-//! (anchors of role `tpa`, signing with their own key) are counted separately (`suit-agent
-//! anchors` shows both; one counter is shared by all delegates). Only the root may add,
-//! remove or re-scope an anchor of role `tpa`. `[[]]` as components grants every component.
-//! Secrets (`hmac-key` anchors, KEKs) are encrypted to the device's provisioning key, taken
-//! only from `key-statement` (the device's key statement, verified against `device-key`;
-//! required when the message carries a secret): a bare provisioning key PEM is refused, as it
-//! could be any key the REE handed over. A symmetric key cannot hold the TPA role.
+//! `device-key` is the device's identity public key: the message is bound to it and the device's
+//! receipt is signed by it. It is required for one device (`-o`); with `--devices` the fleet list
+//! gives each device's identity key and key statement instead, and `verify --process
+//! --provisioning` uses the simulated device's, so both may be left out. `counter` must be exactly
+//! one more than the device's counter of the signer: the TPA root's messages and those of delegated
+//! TPA anchors (anchors of role `tpa`, signing with their own key) are counted separately
+//! (`suit-agent anchors` shows both; one counter is shared by all delegates). Only the root may
+//! add, remove or re-scope an anchor of role `tpa`. `[[]]` as components grants every component.
+//! Secrets (`hmac-key` anchors, KEKs) are encrypted to the device's provisioning key, taken only
+//! from `key-statement` (the device's key statement, verified against `device-key`; required when
+//! the message carries a secret): a bare provisioning key PEM is refused, as it could be any key
+//! the REE handed over. A symmetric key cannot hold the TPA role.
 //!
 //! A KEK's wrap names the key each of its anchors holds (the device refuses it if an anchor id
 //! was re-bound to another key in between): the tool takes that key from an `add-anchor`

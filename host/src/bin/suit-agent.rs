@@ -787,7 +787,7 @@ const ENROLLED_IDENTITY: &str = "identity.pub.pem";
 /// replaced, not written through, as by every output, so what it leads to never changes.
 /// `strict` (`--out-dir`, whose `identity.pub.pem` is always one): a file holding no P-256
 /// public key (PEM) is refused too; otherwise (`--out` of the identity key, a file of the
-/// user's choosing) only one holding another P-256 key (PEM or DER) is.
+/// user's choosing) only one holding another P-256 key ([`p256_key_in`]) is.
 fn keep_enrolment(path: &Path, identity: &[u8], strict: bool) -> Result<(), AgentError> {
     use p256::elliptic_curve::sec1::ToSec1Point as _;
     use p256::pkcs8::DecodePublicKey as _;
@@ -797,8 +797,8 @@ fn keep_enrolment(path: &Path, identity: &[u8], strict: bool) -> Result<(), Agen
     let refuse = |held: &str| {
         AgentError::File(format!(
             "{}: holds {held}, not this device's (kid {}): it is an enrolment record the TPA \
-             binds messages to, so it is not replaced; nothing was written (another --out or --out-dir, \
-             or --force to replace it)",
+             binds messages to, so it is not replaced; nothing was written (another --out or \
+             --out-dir, or --force to replace it)",
             path.display(),
             kid_str(&suit_common::cose::key_id(identity))
         ))
@@ -812,23 +812,21 @@ fn keep_enrolment(path: &Path, identity: &[u8], strict: bool) -> Result<(), Agen
         let bytes = suit_host::files::read_file_max(path, 4096).ok();
         bytes.as_deref().and_then(p256_key_in)
     };
-    if held.is_none() && !strict {
+    let Some(held) = held else {
+        return if strict {
+            Err(refuse("no P-256 public key (PEM)"))
+        } else {
+            Ok(())
+        };
+    };
+    let held = held.to_sec1_point(false);
+    if held.as_bytes() == identity {
         return Ok(());
     }
-    match held.ok_or(()) {
-        Ok(k) => {
-            let held = k.to_sec1_point(false);
-            if held.as_bytes() == identity {
-                Ok(())
-            } else {
-                Err(refuse(&format!(
-                    "another device's identity key (kid {})",
-                    kid_str(&suit_common::cose::key_id(held.as_bytes()))
-                )))
-            }
-        }
-        Err(_) => Err(refuse("no P-256 public key (PEM)")),
-    }
+    Err(refuse(&format!(
+        "another device's identity key (kid {})",
+        kid_str(&suit_common::cose::key_id(held.as_bytes()))
+    )))
 }
 
 /// The P-256 public key a file `device-key` wrote holds, in any of its formats (PEM, COSE_Key,
@@ -1868,12 +1866,8 @@ fn error_json(e: &AgentError, code: u8) -> String {
 /// refused (exit 2) naming it and the command that takes it
 /// ([`suit_host::detect::other_format`]); anything else goes to the TA, which decides.
 fn read_as(path: &Path, expected: suit_host::detect::Format) -> Result<Vec<u8>, AgentError> {
-    let bytes =
-        suit_host::files::read_cbor_file(path).map_err(|e| AgentError::File(e.to_string()))?;
-    match suit_host::detect::other_format(&bytes, expected, suit_host::detect::Tool::Agent) {
-        Some(what) => Err(AgentError::File(format!("{}: {what}", path.display()))),
-        None => Ok(bytes),
-    }
+    suit_host::files::read_cbor_as(path, expected, suit_host::detect::Tool::Agent)
+        .map_err(|e| AgentError::File(e.to_string()))
 }
 
 /// Protocol fields that hold a TA fault: shown in words (`fault::render`) in JSON.
