@@ -133,7 +133,7 @@ fn every_kind_of_unusable_recipient_first_is_skipped() {
         Location::RecipientProtected(0),
         Location::RecipientUnprotected(0),
     );
-    let unusable: [(&str, CoseRecipient, DecryptError); 9] = [
+    let unusable: [(&str, CoseRecipient, DecryptError); 10] = [
         (
             "no ephemeral key",
             foreign(|r| {
@@ -245,6 +245,28 @@ fn every_kind_of_unusable_recipient_first_is_skipped() {
             DecryptError::Malformed {
                 at: protected,
                 problem: Problem::WrongBucket(-4),
+            },
+        ),
+        (
+            // COSE-HPKE: "If the 'alg' header parameter is present, it MUST be a protected
+            // header parameter."
+            "HPKE with its alg in the unprotected bucket",
+            foreign(|r| {
+                r.protected.header.alg = None;
+                r.protected.original_data = None;
+                r.unprotected
+                    .rest
+                    .retain(|(l, _)| *l != Label::Int(EPHEMERAL_KEY));
+                r.unprotected
+                    .rest
+                    .push((Label::Int(1), id::HPKE_0_KE.into()));
+                r.unprotected
+                    .rest
+                    .push((Label::Int(-4), Value::Bytes(vec![4; 65])));
+            }),
+            DecryptError::Malformed {
+                at: Location::RecipientUnprotected(0),
+                problem: Problem::WrongBucket(1),
             },
         ),
     ];

@@ -426,6 +426,20 @@ fn malformed_info_is_refused_precisely_and_never_panics() {
             problem: Problem::ProtectedNotEmpty
         }
     );
+    // CTR's IV may be agreed out of band (the draft: "for example ... zero"); this device
+    // agrees none, so an info without its IV header is refused (CONFORMANCE.md, device policy).
+    // The unprotected map {1: -65534, 5: iv}: one entry fewer, without the IV.
+    let map_at = find(&ctr, &hex::decode("A20139FFFD0550").unwrap());
+    let mut no_iv = ctr.clone();
+    no_iv.splice(map_at + 5..map_at + 7 + 16, []);
+    no_iv[map_at] = 0xA1;
+    assert_eq!(
+        PayloadDecryptor::new(&no_iv, &keys).unwrap_err(),
+        DecryptError::Malformed {
+            at: Location::Unprotected,
+            problem: Problem::MissingHeader(5)
+        }
+    );
     // SUIT_Encryption_Info has detached ciphertext; an attached one is refused by the
     // streaming decryptor and by the one-shot helper when a detached one is also given.
     let gcm = info(&CASES[0]);

@@ -552,6 +552,19 @@ fn every_engine_error_kind_maps_to_a_reason() {
             Error::SeveredSectionMissing(Section::Install),
             Reason::SeveringUnsupported,
         ),
+        // Reason 4 is for signatures and MACs only (session 31): a required update-management
+        // condition the manifest lacks failed as a condition, content no digest vouches for
+        // failed its command.
+        (
+            Error::Policy(PolicyError::UpdateManagement(
+                suit_common::suit::update_management::UmError::AuthorizationRequired,
+            )),
+            Reason::ConditionFailed,
+        ),
+        (
+            Error::UnvouchedContent(suit_common::suit::component::ComponentId::default()),
+            Reason::OperationFailed,
+        ),
     ];
     for (e, reason) in cases {
         let f = Failure::from_error(&e, None);

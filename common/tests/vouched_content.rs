@@ -121,7 +121,7 @@ fn perso_fetched_in_clear_without_image_match_is_refused_and_changes_nothing() {
     };
     assert_eq!(
         (f.code, f.reason),
-        (code::UNVOUCHED_CONTENT, Reason::Unauthorised)
+        (code::UNVOUCHED_CONTENT, Reason::OperationFailed)
     );
     assert_eq!(report.authenticated, Some(true));
     // The same fetch with the image digest and image-match installs it.

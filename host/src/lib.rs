@@ -11,6 +11,7 @@ pub mod author;
 pub mod client;
 pub mod cose_key;
 pub mod detect;
+pub mod enrolment;
 pub mod files;
 pub mod human;
 pub mod ree;

@@ -343,6 +343,19 @@ fn create_refuses_what_the_draft_does_not_allow() {
             serde_json::json!({ "version": { "compare": ">", "value": [] } }),
             "1 to 8",
         ),
+        // The draft defines three pre-release classes, one indicator, after 1 to 3 integers.
+        (
+            serde_json::json!({ "version": { "compare": ">=", "value": [1, 2, -4] } }),
+            "only -1 (RC), -2 (beta) and -3 (alpha)",
+        ),
+        (
+            serde_json::json!({ "version": { "compare": ">=", "value": [1, 2, 3, -1, -3] } }),
+            "at most one pre-release indicator",
+        ),
+        (
+            serde_json::json!({ "version": { "compare": ">=", "value": [1, 2, 3, 4, -1] } }),
+            "release of 1 to 3 integers",
+        ),
         (
             serde_json::json!({ "wait": { "tomorrow": 1 } }),
             "unknown event",
@@ -361,5 +374,17 @@ fn create_refuses_what_the_draft_does_not_allow() {
         let (r, _) = create(&d, &desc);
         assert_ne!(r.code, 0, "{fields}");
         assert!(r.stderr.contains(needle), "{fields}: {}", r.stderr);
+    }
+    // The draft's own examples, and another numbering scheme's integers (no indicator).
+    for value in [
+        serde_json::json!([1, 2, -1, 3]),
+        serde_json::json!([1, 2, 3, -3, 4]),
+        serde_json::json!([2025, 12, 6]),
+        serde_json::json!([1, 2, 3, 4, 5]),
+    ] {
+        let fields = serde_json::json!({ "version": { "compare": ">=", "value": value } });
+        let desc = describe(&d, fields.clone(), serde_json::json!({}));
+        let (r, _) = create(&d, &desc);
+        assert_eq!(r.code, 0, "{fields}: {}", r.stderr);
     }
 }

@@ -265,6 +265,11 @@ fn a_delegate_counts_on_its_own_counter_and_the_model_follows() {
         anchors.contains("provisioning counter: 1 (TPA root); delegated TPA anchors: 1"),
         "{anchors}"
     );
+    // A PEM key carries no kid: the listing says so instead of showing empty bytes.
+    assert!(
+        anchors.contains("anchor 5 (tpa, P-256, no kid)"),
+        "{anchors}"
+    );
     let j: serde_json::Value =
         serde_json::from_str(&suit_test_support::cli::ok(agent(d, &["anchors", "--json"])).stdout)
             .unwrap();

@@ -540,6 +540,47 @@ fn device_key_does_not_replace_another_devices_enrolment() {
     ));
 }
 
+/// `verify-key-statement --out-dir` guards the identity key file as `device-key --out-dir`
+/// does: another device's there is not replaced (exit 2, nothing written), the same device's
+/// is, and `--force` replaces it (session 31).
+#[test]
+fn verify_key_statement_does_not_replace_another_devices_enrolment() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    for state in ["a", "b"] {
+        ok(agent_state(
+            d,
+            state,
+            &words(&format!("device-key --out-dir {state}")),
+        ));
+    }
+    let verify = |state: &str, extra: &str| {
+        author(
+            d,
+            &words(&format!(
+                "verify-key-statement {state}/key-statement.cbor --identity-key {state}/identity.pub.pem --out-dir enrolled{extra}"
+            )),
+        )
+    };
+    let read = |name: &str| std::fs::read(d.join("enrolled").join(name)).unwrap();
+    ok(verify("a", ""));
+    let (identity, report) = (read("identity.pub.pem"), read("report.pub.pem"));
+    ok(verify("a", ""));
+    let all = fails(verify("b", ""), 2, "another device's identity key");
+    says(&all, "--force");
+    assert_eq!(
+        (read("identity.pub.pem"), read("report.pub.pem")),
+        (identity.clone(), report),
+        "nothing is written"
+    );
+    ok(verify("b", " --force"));
+    assert_eq!(
+        read("identity.pub.pem"),
+        std::fs::read(d.join("b/identity.pub.pem")).unwrap()
+    );
+    assert_ne!(read("identity.pub.pem"), identity);
+}
+
 /// `verify --process` of an encrypted envelope without `--device-key`/`--kek`: the simulated
 /// device's own keys cannot decrypt it, and the refusal says which options give it one; with
 /// the key it installs, and another refusal gets no such hint (review s30).
@@ -610,7 +651,12 @@ fn a_file_of_another_format_is_named_with_its_command() {
     ));
     ok(agent(d, &words("install m.suit")));
     ok(agent(d, &words("report -o report.cose")));
-    let cases: [(&str, &str, &str); 9] = [
+    let cases: [(&str, &str, &str); 10] = [
+        (
+            "verify-receipt receipt.cose --identity-key device.pub.pem --message receipt.cose",
+            "this is a provisioning receipt, not a TPA-signed provisioning message",
+            "suit-author verify-receipt",
+        ),
         (
             "verify-report receipt.cose --device-key keys/report.pub.pem",
             "this is a provisioning receipt, not a signed SUIT report",

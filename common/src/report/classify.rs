@@ -100,8 +100,9 @@ pub(super) fn classify(error: &Error) -> (Reason, i64) {
             kind => (command_reason(kind), command_error_code(kind)),
         },
         Error::UnverifiedPlaintext(_) => (Reason::OperationFailed, code::UNVERIFIED_PLAINTEXT),
-        // Authentic manifest, content it does not vouch for: no authority for that component.
-        Error::UnvouchedContent(_) => (Reason::Unauthorised, code::UNVOUCHED_CONTENT),
+        // Authentic manifest, content it does not vouch for: the command that would install
+        // it fails; no signature failed (reason 4 is "Signature / MAC verification failed").
+        Error::UnvouchedContent(_) => (Reason::OperationFailed, code::UNVOUCHED_CONTENT),
         Error::SeveredSectionMissing(_) => (Reason::SeveringUnsupported, code::SEVERED_MISSING),
         Error::Platform(_) => (Reason::OperationFailed, code::PLATFORM),
         Error::Limit(_) => (Reason::OperationFailed, code::LIMIT),
@@ -129,7 +130,11 @@ fn classify_policy(p: &PolicyError) -> (Reason, i64) {
         PolicyError::PlaintextNotPermitted { .. } => {
             (Reason::ComponentUnauthorised, code::POLICY_PLAINTEXT)
         }
-        PolicyError::UpdateManagement(_) => (Reason::Unauthorised, code::POLICY_UPDATE_MANAGEMENT),
+        // A required update-management condition (update-authorized) the manifest lacks: a
+        // precondition that failed, not a signature.
+        PolicyError::UpdateManagement(_) => {
+            (Reason::ConditionFailed, code::POLICY_UPDATE_MANAGEMENT)
+        }
     }
 }
 

@@ -41,6 +41,8 @@ pub struct VerifyStatementOptions {
     pub anchor_key: Option<PathBuf>,
     /// Write the verified keys here as PEM.
     pub out_dir: Option<PathBuf>,
+    /// Replace an identity key file in `out_dir` holding another device's key.
+    pub force: bool,
 }
 
 fn pem(sec1: &[u8], path: &Path) -> Result<String> {
@@ -163,6 +165,10 @@ pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write)
             Some((path.clone(), format!("the stated {} key", k.purpose)))
         })
         .collect();
+    if let (Some(dir), false) = (&opts.out_dir, opts.force) {
+        crate::enrolment::keep(&dir.join(crate::enrolment::IDENTITY_FILE), &sec1, true)
+            .map_err(AuthorError::Usage)?;
+    }
     let mut inputs = vec![opts.statement.clone(), opts.identity_key.clone()];
     inputs.extend(opts.anchor_key.iter().cloned());
     super::check_outputs(&outputs, &inputs)?;

@@ -13,7 +13,7 @@ use suit_common::service::provision::{verify_receipt, Receipt};
 
 use super::keys::{load_public, PublicKey};
 use super::provision::DeviceModel;
-use super::{hex_str, read_file, AuthorError, Result};
+use super::{hex_str, AuthorError, Result};
 
 /// What `verify-receipt` was asked to check.
 #[derive(Debug, Clone)]
@@ -42,7 +42,12 @@ pub fn verify_receipt_file(opts: &VerifyReceiptOptions, out: &mut dyn Write) -> 
         .map_err(|e| AuthorError::Refused(format!("{}: {e}", opts.receipt.display())))?;
     let refuse = |what: String| AuthorError::Refused(format!("{}: {what}", opts.receipt.display()));
     if let Some(m) = &opts.message {
-        let digest = Sha256::digest(read_file(m)?);
+        // Read as the agent's `provision` reads it, so the digest is over the same bytes, and
+        // another of the tools' files is named as such rather than as "another message".
+        let digest = Sha256::digest(super::read_cbor_as(
+            m,
+            crate::detect::Format::ProvisioningMessage,
+        )?);
         if receipt.message_digest.as_slice() != digest.as_slice() {
             return Err(refuse(format!(
                 "the device applied another message than {}",

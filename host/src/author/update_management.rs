@@ -37,8 +37,25 @@ pub(crate) fn check_version(v: &[i64]) -> std::result::Result<(), String> {
     if v.is_empty() || v.len() > MAX_VERSION_INTS {
         return Err(format!("a version has 1 to {MAX_VERSION_INTS} integers"));
     }
-    if v[0] < 0 {
-        return Err("a pre-release indicator (negative) may not come first".into());
+    // A release of 1 to 3 integers, then at most one pre-release indicator (-1 RC, -2 beta,
+    // -3 alpha) and its non-negative integers. Without an indicator, more integers are
+    // another numbering scheme's, which the draft allows when they keep release order.
+    let mut indicators = v.iter().enumerate().filter(|(_, n)| **n < 0);
+    if let Some((at, &n)) = indicators.next() {
+        if at == 0 {
+            return Err("a pre-release indicator (negative) may not come first".into());
+        }
+        if at > 3 {
+            return Err("a pre-release indicator follows a release of 1 to 3 integers".into());
+        }
+        if !(-3..=-1).contains(&n) {
+            return Err(format!(
+                "pre-release indicator {n}: only -1 (RC), -2 (beta) and -3 (alpha) are defined"
+            ));
+        }
+        if indicators.next().is_some() {
+            return Err("a version has at most one pre-release indicator (negative)".into());
+        }
     }
     Ok(())
 }

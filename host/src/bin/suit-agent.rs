@@ -776,89 +776,18 @@ struct OpenedOutputs {
     dir: Vec<suit_host::files::OpenedOutput>,
 }
 
-/// `device-key --out-dir`'s identity key file: the enrolment record the TPA binds its
-/// messages to ([`keep_enrolment`]).
-const ENROLLED_IDENTITY: &str = "identity.pub.pem";
-
-/// Refuses (exit 2) to replace `path`, an enrolment's identity key file, unless it holds
-/// `identity` (a SEC1 point) already: writing another device's key over it would silently
-/// re-bind the TPA's messages to that device, so only `--force` does that. Re-running for the
-/// same device rewrites the same key. Only a regular file is such a record: a link there is
-/// replaced, not written through, as by every output, so what it leads to never changes.
-/// `strict` (`--out-dir`, whose `identity.pub.pem` is always one): a file holding no P-256
-/// public key (PEM) is refused too; otherwise (`--out` of the identity key, a file of the
-/// user's choosing) only one holding another P-256 key ([`p256_key_in`]) is.
+/// [`suit_host::enrolment::keep`], refused as a file error (exit 2).
 fn keep_enrolment(path: &Path, identity: &[u8], strict: bool) -> Result<(), AgentError> {
-    use p256::elliptic_curve::sec1::ToSec1Point as _;
-    use p256::pkcs8::DecodePublicKey as _;
-    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
-        return Ok(());
-    }
-    let refuse = |held: &str| {
-        AgentError::File(format!(
-            "{}: holds {held}, not this device's (kid {}): it is an enrolment record the TPA \
-             binds messages to, so it is not replaced; nothing was written (another --out or \
-             --out-dir, or --force to replace it)",
-            path.display(),
-            kid_str(&suit_common::cose::key_id(identity))
-        ))
-    };
-    let held = if strict {
-        let text =
-            suit_host::files::read_text_file(path).map_err(|e| AgentError::File(e.to_string()))?;
-        p256::PublicKey::from_public_key_pem(&text).ok()
-    } else {
-        // Bounded: a key file is small; anything larger is no key.
-        let bytes = suit_host::files::read_file_max(path, 4096).ok();
-        bytes.as_deref().and_then(p256_key_in)
-    };
-    let Some(held) = held else {
-        return if strict {
-            Err(refuse("no P-256 public key (PEM)"))
-        } else {
-            Ok(())
-        };
-    };
-    let held = held.to_sec1_point(false);
-    if held.as_bytes() == identity {
-        return Ok(());
-    }
-    Err(refuse(&format!(
-        "another device's identity key (kid {})",
-        kid_str(&suit_common::cose::key_id(held.as_bytes()))
-    )))
-}
-
-/// The P-256 public key a file `device-key` wrote holds, in any of its formats (PEM, COSE_Key,
-/// hex, JSON).
-fn p256_key_in(bytes: &[u8]) -> Option<p256::PublicKey> {
-    use p256::pkcs8::DecodePublicKey as _;
-    use suit_common::cose::{KeyMaterial, VerificationKey};
-    let from_hex = |h: &str| {
-        hex::decode(h.trim())
-            .ok()
-            .and_then(|p| p256::PublicKey::from_sec1_bytes(&p).ok())
-    };
-    if let Ok((key, _)) = VerificationKey::from_cose_key(bytes) {
-        return match key.material() {
-            KeyMaterial::P256(k) => Some(p256::PublicKey::from(k)),
-            _ => None,
-        };
-    }
-    let text = core::str::from_utf8(bytes).ok()?;
-    p256::PublicKey::from_public_key_pem(text)
-        .ok()
-        .or_else(|| from_hex(text))
-        .or_else(|| {
-            let j: serde_json::Value = serde_json::from_str(text).ok()?;
-            from_hex(j.get("key")?.as_str()?)
-        })
+    suit_host::enrolment::keep(path, identity, strict).map_err(AgentError::File)
 }
 
 /// `device-key --out-dir`'s files: each key's (PEM) and the statement's name.
 fn out_dir_files(anchor: Option<u32>) -> (Vec<(WhichKey, String)>, String) {
     let mut files = vec![
-        (WhichKey::Identity, ENROLLED_IDENTITY.to_string()),
+        (
+            WhichKey::Identity,
+            suit_host::enrolment::IDENTITY_FILE.to_string(),
+        ),
         (WhichKey::Report, "report.pub.pem".to_string()),
         (WhichKey::Provisioning, "provisioning.pub.pem".to_string()),
     ];
@@ -1117,7 +1046,11 @@ fn device_key(
     } = args;
     let k = client::device_key(tee, *anchor)?;
     if let (Some(dir), false) = (out_dir, force) {
-        keep_enrolment(&dir.join(ENROLLED_IDENTITY), &k.identity_key, true)?;
+        keep_enrolment(
+            &dir.join(suit_host::enrolment::IDENTITY_FILE),
+            &k.identity_key,
+            true,
+        )?;
     }
     if let (Some(file), WhichKey::Identity, false) = (out, which, force) {
         keep_enrolment(file, &k.identity_key, false)?;
@@ -1316,11 +1249,16 @@ fn anchors(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
     );
     for x in &a.anchors {
         outln!(
-            "anchor {} ({}, {}, kid {}): components {}",
+            "anchor {} ({}, {}, {}): components {}",
             x.id,
             x.role.name(),
             x.key_type,
-            kid_str(&x.kid),
+            // An anchor provisioned without a kid matches by its key alone.
+            if x.kid.is_empty() {
+                "no kid".to_string()
+            } else {
+                format!("kid {}", kid_str(&x.kid))
+            },
             joined(&x.component_prefixes, ", ")
         );
     }

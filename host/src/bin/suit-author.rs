@@ -347,6 +347,10 @@ enum Cmd {
         /// anchor-N.ecdh.pub.pem for ECDH-ES recipients, anchor-N.hpke.pub.pem for HPKE).
         #[arg(long)]
         out_dir: Option<PathBuf>,
+        /// Replace an identity.pub.pem in --out-dir that holds another device's key (an
+        /// enrolment record); without it that is refused and nothing is written.
+        #[arg(long, requires = "out_dir")]
+        force: bool,
         /// Print the outcome as JSON (kebab-case; failures too).
         #[arg(long)]
         json: bool,
@@ -818,6 +822,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             anchor,
             anchor_key,
             out_dir,
+            force,
             json: _,
         } => suit_host::author::key_statement::verify_statement_file(
             &suit_host::author::key_statement::VerifyStatementOptions {
@@ -826,6 +831,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 anchor,
                 anchor_key,
                 out_dir,
+                force,
             },
             &mut out,
         ),
