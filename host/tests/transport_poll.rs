@@ -95,3 +95,45 @@ fn rounds_needs_an_interval() {
     );
     assert!(t.contains("--interval"), "{t}");
 }
+
+/// Review s31 (robustness): one envelope transfer cut short (a close-delimited body, which
+/// plain HTTP cannot tell from a whole one) is refused by the TA before authentication, and
+/// poll records the server's ETag of the *whole* resource as decided: every later round
+/// asks `If-None-Match` with it, is answered 304, and the authentic envelope is never
+/// handed to the TA until the server publishes another.
+#[test]
+fn a_truncated_envelope_transfer_does_not_lose_the_update() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    let env_path = envelope_path(d);
+    std::fs::write(d.join("v1.bin"), payload(3_000, 1)).unwrap();
+    envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
+    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
+    server.route("/p/v1.bin", serve(read("payloads/v1.bin"), "\"p1\""));
+    let env = read("v1.suit");
+    let cut = env.len() / 2;
+    server.route(
+        &env_path,
+        Behaviour::CloseDelimitedFirst {
+            body: env,
+            etag: "\"e1\"".into(),
+            cut,
+        },
+    );
+    // Round 1 gets half the envelope: the TA refuses it (a verdict on those bytes).
+    let first = poll(d, &base, &[]);
+    eprintln!("round 1: {}", support::device::text(&first));
+    // Rounds 2 and 3: the server now serves the whole envelope.
+    let _ = poll(d, &base, &[]);
+    let t = support::device::text(&poll(d, &base, &[]));
+    assert_eq!(
+        installed_components(d),
+        1,
+        "the authentic envelope was never installed: {t}\nseen: {:?}",
+        server
+            .requests_to(&env_path)
+            .iter()
+            .map(|s| s.headers.get("if-none-match").cloned())
+            .collect::<Vec<_>>()
+    );
+}

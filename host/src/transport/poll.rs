@@ -768,7 +768,10 @@ pub fn poll_once(
         log::info(&format!(
             "{url}: same envelope as last time (sha-256 {digest})"
         ));
-        state.etag = etag;
+        // Only a decision that kept an ETag (the TA authenticated those bytes) takes the new one.
+        if state.etag.is_some() {
+            state.etag = etag;
+        }
         state.save(&opts.state_file)?;
         return Ok(Outcome {
             round: Round::UpToDate,
@@ -954,7 +957,10 @@ pub fn poll_once(
             }
             _ => None,
         };
-        state.etag = etag;
+        // The ETag names the server's whole resource, which only bytes the TA authenticated
+        // are known to be: a refusal before authentication (bytes cut short, say) is a
+        // verdict on these bytes (their digest), not on what the ETag names.
+        state.etag = if authenticated { etag } else { None };
         state.envelope_sha256 = Some(digest);
     }
     state.report_pending = opts

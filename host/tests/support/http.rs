@@ -32,6 +32,14 @@ pub enum Behaviour {
     Stall { total: usize, first: usize },
     /// Records the POST body under this path.
     Collect,
+    /// The first answer: 200 with this ETag, no Content-Length and no chunking (the body
+    /// ends where the connection closes, RFC 9112 6.3), closed after `cut` bytes; later
+    /// answers are `Serve` of the whole body (304 to `If-None-Match` of the same ETag).
+    CloseDelimitedFirst {
+        body: Vec<u8>,
+        etag: String,
+        cut: usize,
+    },
     /// An empty answer with this status line (`"302 Found"`) and a `Location` of `/moved`.
     Status(String),
     /// 200 announcing the whole body, then `chunk` bytes of it every `every` (a server that
@@ -207,6 +215,17 @@ impl Server {
                     return; // connection dropped mid-body
                 }
                 serve_range(&headers, &body, &etag, "application/octet-stream")
+            }
+            Some(Behaviour::CloseDelimitedFirst { body, etag, cut }) => {
+                self.route(&path, serve_envelope(body.clone(), &etag));
+                let mut o = format!(
+                    "HTTP/1.1 200 OK\r\nETag: {etag}\r\nContent-Type: application/suit-envelope+cose\r\nConnection: close\r\n\r\n"
+                )
+                .into_bytes();
+                o.extend_from_slice(&body[..cut]);
+                let _ = w.write_all(&o);
+                let _ = w.flush();
+                return; // the close ends the body
             }
             Some(Behaviour::Oversize { announce, send }) => {
                 let mut o = head("200 OK", "", announce);
