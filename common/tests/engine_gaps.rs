@@ -1166,3 +1166,60 @@ mod unauthenticated_content_neither_runs_nor_moves {
         assert!(dev.log.iter().any(|e| matches!(e, Effect::Swap(..))));
     }
 }
+
+/// The trust-domains draft's templates for operating on several components at once (index
+/// `true` and a try-each that tells dependencies from other components): a dependency is
+/// fetched, checked and processed in the option that matches it, every other component takes
+/// the other option (review s31: neither template had a test).
+#[test]
+fn the_drafts_multiple_component_templates_process_the_dependency_once() {
+    let (dep, digest) = dependency(false);
+    // Fetch, check and process in one option; nothing for other components.
+    let mut install = device_id(&DEVICE);
+    install.extend([
+        int(20),
+        map(vec![(3, bytes(&digest)), (21, text("#dep"))]),
+        int(12),
+        Value::Bool(true),
+        int(15),
+        Value::Array(vec![
+            seq(vec![
+                int(8),
+                int(15),
+                int(21),
+                int(15),
+                int(7),
+                int(15),
+                int(11),
+                int(15),
+            ]),
+            Value::Null,
+        ]),
+    ]);
+    assert_eq!(
+        run_dependent(vec![], install, &dep).unwrap(),
+        vec![cid(&[b"x"])]
+    );
+    // The dependency fetched and checked first; then process it, or write the others.
+    let mut install = device_id(&DEVICE);
+    install.extend(fetch_dependency(&digest));
+    install.extend([
+        int(12),
+        Value::Bool(true),
+        int(15),
+        Value::Array(vec![
+            seq(vec![int(8), int(15), int(11), int(15)]),
+            seq(vec![
+                int(20),
+                map(vec![(18, bytes(b"from the dependent"))]),
+                int(18),
+                int(15),
+            ]),
+        ]),
+    ]);
+    // Component 0 (`x`) is written by the dependent's option, then again by the dependency.
+    assert_eq!(
+        run_dependent(vec![], install, &dep).unwrap(),
+        vec![cid(&[b"x"])]
+    );
+}
