@@ -1631,3 +1631,130 @@ fn op_tees_verdict_on_a_withheld_image_is_reported_without_its_code() {
     );
     assert_eq!(security.1, format.1, "the verdict's code left the TA");
 }
+
+const TA_B: &[u8] = &[0xb0; 16];
+
+/// What TA `uuid` gets when it asks for its personalization data.
+fn perso_of(s: &mut Service<Mem>, uuid: &[u8]) -> Option<Vec<u8>> {
+    let caller = s.backend().client;
+    s.backend_mut().client = suit_common::service::Client::TrustedApp(uuid.try_into().unwrap());
+    let r: Result<PersonalizationResponse, _> = call(s, Command::PersonalizationGet, &Empty {});
+    s.backend_mut().client = caller;
+    r.ok().map(|p| p.data.to_vec())
+}
+
+/// Anchor 1 (tenant A) owns ['app-a'] and installed [`SECRET`] there (HPKE, digest public);
+/// anchor 2 (tenant B) covers ['app-a'] too, TA [`TA_B`] and ['b']. Neither has
+/// `ree_plaintext`.
+fn a_secret_and_a_co_owner_with_a_ta() -> (Service<Mem>, Vec<u8>) {
+    let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
+    let mut s = Service::new(MemoryBackend::new(3), config);
+    provision(
+        &mut s,
+        1,
+        vec![
+            add_anchor(1, A_PUB, scope(&[&[b"app-a"]], false)),
+            add_anchor(2, B_PUB, scope(&[&[b"app-a"], &[TA_B], &[b"b"]], false)),
+            Op::SetIdentity(Identity {
+                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
+                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
+                device_id: None,
+            }),
+        ],
+    );
+    let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
+    let digest = Sha256::digest(SECRET).to_vec();
+    let m = fetch_manifest(
+        1,
+        &[b"app-a"],
+        "https://a.example/perso.bin",
+        Some(&a.encryption_info),
+        &digest,
+        SECRET.len(),
+    );
+    install(
+        &mut s,
+        &sign(&m, A_PRIV),
+        &[("https://a.example/perso.bin", &a.ciphertext)],
+    )
+    .unwrap();
+    (s, digest)
+}
+
+/// Attack (review s31, high): tenant B shares ['app-a'] with tenant A and owns a TA. It copies
+/// A's secret into its TA's personalization data (or, in two steps, through a component only
+/// it covers), where its own TA's code reads it. Refused without A's signature, changing
+/// nothing; with it the copy installs (A lets its content go there).
+#[test]
+fn a_co_owner_does_not_move_anothers_secret_to_where_its_own_ta_reads_it() {
+    let (mut s, digest) = a_secret_and_a_co_owner_with_a_ta();
+    let n = SECRET.len();
+    let into_perso = copy_manifest(2, &[b"app-a"], &[TA_B, b"perso"], &digest, n);
+    let into_ta = copy_manifest(2, &[b"app-a"], &[TA_B], &digest, n);
+    let into_own = copy_manifest(2, &[b"app-a"], &[b"b", b"x"], &digest, n);
+    for m in [&into_perso, &into_ta, &into_own] {
+        let before = snapshot(&s);
+        let r = refusal(install(&mut s, &sign(m, B_PRIV), &[]));
+        says(
+            &r.reason,
+            "not every anchor that owns the content allows it",
+        );
+        assert_eq!(snapshot(&s), before, "a refused copy changes nothing");
+    }
+    assert_eq!(perso_of(&mut s, TA_B), None);
+    // Both owners signing: A lets its secret go to B's TA.
+    install(&mut s, &sign_all(&into_perso, &[A_PRIV, B_PRIV]), &[]).unwrap();
+    assert_eq!(perso_of(&mut s, TA_B).as_deref(), Some(SECRET));
+}
+
+/// The same through session 30's `kept` case: A's withheld PIN in ['app', 'pin'], A also
+/// supplies the personalization data of B's TA (covers [TA_B, 'perso']), B covers ['app'] and
+/// the TA. Every owner of the PIN owns the destination, but B's TA code reads it there.
+#[test]
+fn a_withheld_secret_does_not_move_into_a_co_owners_tas_personalization() {
+    let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
+    let mut s = Service::new(MemoryBackend::new(3), config);
+    provision(
+        &mut s,
+        1,
+        vec![
+            add_anchor(1, A_PUB, scope(&[&[b"app"], &[TA_B, b"perso"]], false)),
+            add_anchor(2, B_PUB, scope(&[&[b"app"], &[TA_B]], false)),
+            Op::SetIdentity(Identity {
+                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
+                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
+                device_id: None,
+            }),
+        ],
+    );
+    let a = encrypt_for(&mut s, 1, Mode::Hpke, PIN);
+    let uri = "https://a.example/pin.bin";
+    let m = probe_manifest(
+        1,
+        &[&[b"app", b"pin"], &[b"app", b"pin", b"encrypted"]],
+        vec![],
+        fetch_and_decrypt(uri, &a.encryption_info, 15),
+    );
+    install(&mut s, &sign(&m, A_PRIV), &[(uri, &a.ciphertext)]).unwrap();
+    let copy = probe_manifest(
+        2,
+        &[&[b"app", b"pin"], &[TA_B, b"perso"]],
+        vec![],
+        vec![
+            int(12),
+            int(1),
+            int(20),
+            map_of(22, int(0)),
+            int(22),
+            int(15),
+        ],
+    );
+    let before = snapshot(&s);
+    let r = refusal(install(&mut s, &sign(&copy, B_PRIV), &[]));
+    says(
+        &r.reason,
+        "not every anchor that owns the content allows it",
+    );
+    assert_eq!(snapshot(&s), before);
+    assert_eq!(perso_of(&mut s, TA_B), None);
+}

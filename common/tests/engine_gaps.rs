@@ -1124,7 +1124,7 @@ mod unauthenticated_content_neither_runs_nor_moves {
             _signers: &[AnchorId],
             component: &ComponentId,
             _source: &ComponentId,
-            _source_decrypted: bool,
+            _content: suit_common::suit::decrypt::CopiedContent,
         ) -> Result<(), PlaintextRefused> {
             if *component == self.0 {
                 return Err(PlaintextRefused);

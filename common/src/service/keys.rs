@@ -475,6 +475,28 @@ impl<'a> AnchorKeySource<'a> {
         let mut owners = self.covering(c).peekable();
         owners.peek().is_some() && owners.all(|a| a.scope.ree_plaintext)
     }
+
+    /// Whether secure content of `source` copied into secure `dest` by a manifest `signers`
+    /// signed stays with every anchor that owns it (by scope): each signed, or covers `dest`
+    /// where nothing reads it but further copies, which this rule checks again. A TA
+    /// component or a TA's personalization data is read by that TA's code, which every anchor
+    /// covering the TA installs: only the owners' signatures let content go there, else an
+    /// anchor sharing the source's scope would read another's secret through its own TA, in
+    /// one copy or two.
+    fn stays_with_its_owners(
+        &self,
+        signers: &[u32],
+        dest: &crate::suit::ComponentId,
+        source: &crate::suit::ComponentId,
+    ) -> bool {
+        use super::components::Kind;
+        let read_by_code = matches!(
+            super::components::classify(dest),
+            Ok(Kind::TrustedApp { .. } | Kind::Personalization { .. })
+        );
+        self.covering(source)
+            .all(|o| signers.contains(&o.id) || (!read_by_code && covers(&o.scope, dest)))
+    }
 }
 
 /// Whether `scope`'s component prefixes cover `c` (as the engine's policy checks it).
@@ -535,12 +557,13 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
         signers: &[u32],
         component: &crate::suit::ComponentId,
         source: &crate::suit::ComponentId,
-        source_decrypted: bool,
+        content: crate::suit::decrypt::CopiedContent,
     ) -> Result<(), crate::suit::decrypt::PlaintextRefused> {
+        use crate::suit::decrypt::CopiedContent;
         // Secure components (TA data, personalization, secure storage) and anything decrypted
         // in this run are confidential: copying them out is a decryption into the REE.
         let source_ree = is_ree(source);
-        if !source_decrypted && source_ree {
+        if content != CopiedContent::Decrypted && source_ree {
             return Ok(());
         }
         // Who owns it: for a secure source, the anchors covering it (content decrypted into
@@ -555,6 +578,11 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
             // Into a secure component whose own anchors could copy it out later: that would
             // hand the content to owners that allow what its owners do not (a move in two
             // steps, in one run or across runs).
+            return Err(crate::suit::decrypt::PlaintextRefused);
+        } else if !source_ree
+            && content != CopiedContent::Supplied
+            && !self.stays_with_its_owners(signers, component, source)
+        {
             return Err(crate::suit::decrypt::PlaintextRefused);
         }
         Ok(())

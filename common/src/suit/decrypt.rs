@@ -39,6 +39,18 @@ impl SelectedKeys<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlaintextRefused;
 
+/// What a copy (or one side of a swap) reads, as far as who may learn it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopiedContent {
+    /// Staged in this run from what the REE served (a fetch, an integrated payload) or the
+    /// manifest holds: nothing the REE and the signers do not already have.
+    Supplied,
+    /// Decrypted in this run.
+    Decrypted,
+    /// Installed content, or a copy of it staged in this run: its owners' (by scope).
+    Held,
+}
+
 /// Chooses decryption keys by who signed.
 pub trait KeySource {
     /// The keys for decrypting a payload into `component`, for a manifest authenticated by
@@ -49,15 +61,15 @@ pub trait KeySource {
         component: &ComponentId,
     ) -> Result<SelectedKeys<'_>, PlaintextRefused>;
 
-    /// Whether `signers` may copy `source` (decrypted in this run if `source_decrypted`)
-    /// into `component`. Copying is how decrypted or secure content could otherwise reach a
-    /// place decryption into it is refused.
+    /// Whether `signers` may copy `source` (holding `content`) into `component`. Copying is
+    /// how decrypted or secure content could otherwise reach a place decryption into it is
+    /// refused, or a party its owners did not let read it.
     fn may_copy(
         &self,
         _signers: &[AnchorId],
         _component: &ComponentId,
         _source: &ComponentId,
-        _source_decrypted: bool,
+        _content: CopiedContent,
     ) -> Result<(), PlaintextRefused> {
         Ok(())
     }

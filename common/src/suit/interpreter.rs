@@ -45,7 +45,7 @@ use crate::registry::Parameter;
 use crate::suit::authenticate::AuthenticatedManifest;
 use crate::suit::command::{Action, Command, CommandSequence, IndexArg, Parameters};
 use crate::suit::component::ComponentId;
-use crate::suit::decrypt::{KeySource, PayloadDecryptor};
+use crate::suit::decrypt::{CopiedContent, KeySource, PayloadDecryptor};
 use crate::suit::digest::{Digest, DigestStream};
 use crate::suit::envelope::{Envelope, IntegratedPayload, MAX_ENVELOPE_LEN};
 use crate::suit::error::{
@@ -1031,15 +1031,14 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     ) -> Result<(), CommandErrorKind> {
         let refused =
             CommandErrorKind::Policy(PolicyError::PlaintextNotPermitted { component: idx });
-        let src_decrypted = self
-            .staged
-            .iter()
-            .any(|s| &s.component == src && s.plaintext != Plaintext::Clear);
-        if self
-            .keys
-            .may_copy(signers, dest, src, src_decrypted)
-            .is_err()
-        {
+        let content = match self.staged.iter().find(|s| &s.component == src) {
+            Some(s) if s.plaintext != Plaintext::Clear => CopiedContent::Decrypted,
+            Some(s) if matches!(s.origin, Origin::Served | Origin::Manifest) => {
+                CopiedContent::Supplied
+            }
+            _ => CopiedContent::Held,
+        };
+        if self.keys.may_copy(signers, dest, src, content).is_err() {
             return Err(refused);
         }
         if let Some(owners) = self.confided(src) {
