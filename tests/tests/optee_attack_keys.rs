@@ -25,6 +25,10 @@
 //! `suit-agent export` gets nothing; the same two signers copying it into ['app-c', 'backup']
 //! install (the control). Checked without the fix (`may_copy` deciding on the signers' flags
 //! alone): the copy installs and the agent writes the 39-byte secret to the REE file.
+//!
+//! A co-owner's copy (review s31): tenant E (anchor 5) shares C's scope `['app-c']` and owns
+//! `['app-e']`; its copy of C's secret into `['app-e', 'x']`, which C does not cover, is
+//! refused and installs nothing; its copy into `['app-c', 'e-copy']` installs (the control).
 
 use std::path::Path;
 use std::process::Command;
@@ -270,6 +274,7 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
     author(d, &["keygen", "--type", "p256", "--out", "tenant-b"]);
     author(d, &["keygen", "--type", "p256", "--out", "tenant-c"]);
     author(d, &["keygen", "--type", "p256", "--out", "tenant-d"]);
+    author(d, &["keygen", "--type", "p256", "--out", "tenant-e"]);
     sign_provisioning(
         d,
         r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
@@ -277,6 +282,7 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
         {"add-anchor": {"id": 2, "key": "tenant-b.pub.pem", "role": "author", "components": [["app-b"], ["ree"]], "ree-plaintext": true}},
         {"add-anchor": {"id": 3, "key": "tenant-c.pub.pem", "role": "author", "components": [["app-c"]]}},
         {"add-anchor": {"id": 4, "key": "tenant-d.pub.pem", "role": "author", "components": [["app-b"]]}},
+        {"add-anchor": {"id": 5, "key": "tenant-e.pub.pem", "role": "author", "components": [["app-c"], ["app-e"]]}},
         {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
     );
     // Boot 2: provision; export both anchors' keys; statements verified on the host.
@@ -445,6 +451,18 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
         "c-backup.suit",
     );
 
+    // Review s31: E shares ['app-c'] with C and copies C's secret where C does not reach.
+    let e_out = copy_manifest(3, app_c, &[b"app-e", b"x"], Some(C_SECRET), &identity());
+    sign(d, &e_out, "tenant-e.priv.pem", "e-out.suit");
+    let e_within = copy_manifest(
+        3,
+        app_c,
+        &[b"app-c", b"e-copy"],
+        Some(C_SECRET),
+        &identity(),
+    );
+    sign(d, &e_within, "tenant-e.priv.pem", "e-within.suit");
+
     // Review s29 F1: B's PIN with its digest withheld; D (anchor 4) shares B's scope and
     // tests guesses of it by image-match. Control: B and D together may compare it.
     std::fs::write(d.join("pin.bin"), PIN).unwrap();
@@ -483,6 +501,8 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
     );
 
     let puts: Vec<String> = [
+        "e-out.suit",
+        "e-within.suit",
         "pin.suit",
         "probe-right.suit",
         "probe-wrong.suit",
@@ -548,6 +568,10 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
             "! suit-agent install /up/probe-wrong.suit 2>&1",
             "suit-agent status",
             "suit-agent install /up/probe-owners.suit",
+            // 31..: review s31.
+            "! suit-agent install /up/e-out.suit 2>&1",
+            "suit-agent install /up/e-within.suit",
+            "suit-agent status",
         ],
     );
     run.assert_ok();
@@ -661,4 +685,13 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
         .command(29)
         .output
         .contains(&hex::encode(Sha256::digest(PIN))));
+
+    // Review s31: E alone does not take C's secret out of C's reach; within it, it may.
+    run.says(31, "not every anchor that owns the content allows it");
+    run.says(33, "['app-c', 'e-copy']: sequence number 3");
+    assert!(
+        !run.command(33).output.contains("'app-e'"),
+        "E's copy of C's secret was installed: {}",
+        run.command(33).output
+    );
 }
