@@ -50,8 +50,44 @@ pub fn device_key(
     call(tee, Command::DeviceKey, &DeviceKeyRequest { anchor })
 }
 
+/// `e`, the TA's refusal of an install, with what the host can tell of its likely cause
+/// (wording only: the kind and fault stay the TA's).
+pub fn install_hints(tee: &mut dyn Transport, e: AgentError) -> AgentError {
+    if e.is_hpke_open_failure() {
+        return e.with_hint(
+            "was it encrypted to this anchor's HPKE key (anchor-N.hpke.pub.pem from \
+             `suit-author verify-key-statement --out-dir`) and not its ECDH-ES key?",
+        );
+    }
+    if e.is_no_matching_anchor() && status(tee).is_ok_and(|s| s.service.anchors == 0) {
+        return e.with_hint(
+            "this device has no trust anchors yet: provision one with `suit-agent provision`",
+        );
+    }
+    e
+}
+
+/// `e`, the TA's refusal of provisioning `message`, with what the host can tell: for a
+/// message bound to another device, that device's key id and this one's.
+pub fn provision_hints(tee: &mut dyn Transport, message: &[u8], e: AgentError) -> AgentError {
+    if !e.is_wrong_device() {
+        return e;
+    }
+    let theirs = crate::detect::message_body(message).map(|b| b.device);
+    let ours = status(tee).ok().and_then(|s| s.service.device_key_kid);
+    match (theirs, ours) {
+        (Some(theirs), Some(ours)) => e.with_hint(&format!(
+            "the message is for the device whose identity key id is {}, this device's is {}",
+            suit_common::text::kid(&theirs),
+            suit_common::text::kid(&ours)
+        )),
+        _ => e,
+    }
+}
+
 /// Relays a TPA-signed provisioning message.
 pub fn provision(tee: &mut dyn Transport, message: &[u8]) -> Result<ProvisionResponse, AgentError> {
+    tee.screen(crate::tee::Handed::ProvisioningMessage(message))?;
     call(
         tee,
         Command::Provision,
@@ -89,6 +125,7 @@ fn send_envelope(
     envelope: &[u8],
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<InstallPrepareResponse, AgentError> {
+    tee.screen(crate::tee::Handed::Envelope(envelope))?;
     let total = envelope.len() as u64;
     call::<_, Empty>(
         tee,

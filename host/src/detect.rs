@@ -3,6 +3,8 @@
 //! provisioning message to `install`) names what it was given and the command that takes it,
 //! before any signature check, instead of a decoding or signature error. `inspect` names
 //! files by the same rules. Host side only: what the TA is sent it still decides on alone.
+//! Text inputs of the tools (PEM keys, JSON descriptions) are recognised too, so that one
+//! given where CBOR is read is not reported as a byte offset of malformed CBOR.
 
 use ciborium::value::Value;
 
@@ -45,6 +47,14 @@ pub enum Format {
     KeyStatement,
     /// A device's signed SUIT report (`suit-agent report -o`).
     SignedReport,
+    /// The TPA's model of a device (`suit-author provision --state`): a map of the fields of
+    /// `author::provision::DeviceModel` by name (that type is the author tool's; the agent,
+    /// built without it, must still recognise the file).
+    DeviceModel,
+    /// PEM text (`-----BEGIN ...`): a key file.
+    Pem,
+    /// A JSON document: a description for `create` or `provision`, or some tool's output.
+    Json,
 }
 
 /// Which tool a command that refuses a file belongs to: the command named for the file is
@@ -64,25 +74,51 @@ impl Format {
             Format::ProvisioningReceipt => "a provisioning receipt",
             Format::KeyStatement => "a key statement",
             Format::SignedReport => "a signed SUIT report",
+            Format::DeviceModel => "the TPA's device model",
+            Format::Pem => "PEM text (a key file)",
+            Format::Json => "a JSON document",
         }
     }
 
-    /// The command that takes it, for a user of `tool`.
-    pub fn command(self, tool: Tool) -> &'static str {
+    /// What to do with it instead, for a user of `tool`: the command that takes it.
+    pub fn advice(self, tool: Tool) -> &'static str {
         match (self, tool) {
-            (Format::Envelope, Tool::Author) => "suit-author verify",
-            (Format::Envelope, Tool::Agent) => "suit-agent install",
-            (Format::ProvisioningMessage, _) => "suit-agent provision",
-            (Format::ProvisioningReceipt, _) => "suit-author verify-receipt",
-            (Format::KeyStatement, _) => "suit-author verify-key-statement",
-            (Format::SignedReport, _) => "suit-author verify-report",
+            (Format::Envelope, Tool::Author) => "use `suit-author verify`",
+            (Format::Envelope, Tool::Agent) => "use `suit-agent install`",
+            (Format::ProvisioningMessage, _) => "use `suit-agent provision`",
+            (Format::ProvisioningReceipt, _) => "use `suit-author verify-receipt`",
+            (Format::KeyStatement, _) => "use `suit-author verify-key-statement`",
+            (Format::SignedReport, _) => "use `suit-author verify-report`",
+            (Format::DeviceModel, _) => {
+                "it is for `suit-author provision --state`/`verify-receipt --expect-state`"
+            }
+            (Format::Pem, _) => "keys are given with the options that take them",
+            (Format::Json, _) => {
+                "if it is a description, run `suit-author create` (or `provision`) on it first"
+            }
         }
+    }
+
+    /// Whether it is text, never CBOR: `inspect` refuses it rather than showing it.
+    pub fn is_text(self) -> bool {
+        matches!(self, Format::Pem | Format::Json)
     }
 }
 
 /// Which [`Format`] `bytes` is, if any.
 pub fn detect(bytes: &[u8]) -> Option<Format> {
     use suit_common::service::{provision, record, statement};
+    // Text first: no CBOR item of these formats starts with `-`, `{` or `[` (a negative
+    // integer, a text or byte string), and JSON must parse as such.
+    let text = bytes.trim_ascii_start();
+    if text.starts_with(b"-----BEGIN ") {
+        return Some(Format::Pem);
+    }
+    if (text.starts_with(b"{") || text.starts_with(b"["))
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    {
+        return Some(Format::Json);
+    }
     let v = decode_one(bytes).ok()?;
     match &v {
         Value::Tag(107, _) => Some(Format::Envelope),
@@ -92,6 +128,13 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         }
         Value::Array(a) if matches!(a.as_slice(), [Value::Bytes(_), Value::Tag(18, _)]) => {
             Some(Format::ProvisioningMessage)
+        }
+        Value::Map(m)
+            if ["device", "state", "keks"]
+                .iter()
+                .all(|f| text_member(m, f)) =>
+        {
+            Some(Format::DeviceModel)
         }
         Value::Tag(18, inner) => {
             let Value::Array(a) = inner.as_ref() else {
@@ -162,6 +205,20 @@ pub fn envelope_components(envelope: &[u8]) -> Option<Vec<suit_common::suit::Com
         .collect()
 }
 
+/// The body of a provisioning message (`[body, COSE_Sign1]`), read without verifying
+/// anything: for wording a refusal and for the simulator's feature screen, never for deciding
+/// what the device does.
+pub fn message_body(message: &[u8]) -> Option<suit_common::service::provision::ProvisioningBody> {
+    use suit_common::service::provision::MAX_MESSAGE;
+    let Value::Array(a) = decode_one(message).ok()? else {
+        return None;
+    };
+    let Some(Value::Bytes(body)) = a.first() else {
+        return None;
+    };
+    suit_common::service::record::decode(body, MAX_MESSAGE).ok()
+}
+
 /// Whether map `m` has a byte string under integer label `label`.
 fn bytes_member(m: &[(Value, Value)], label: i128) -> bool {
     m.iter().any(
@@ -169,14 +226,20 @@ fn bytes_member(m: &[(Value, Value)], label: i128) -> bool {
     )
 }
 
+/// Whether map `m` has the text key `name` (records serialised with field names).
+pub fn text_member(m: &[(Value, Value)], name: &str) -> bool {
+    m.iter()
+        .any(|(k, _)| matches!(k, Value::Text(n) if n == name))
+}
+
 /// The refusal of `bytes` by a command of `tool` that takes `expected`, when they are another
 /// of the formats: what they are and which command takes them.
 pub fn other_format(bytes: &[u8], expected: Format, tool: Tool) -> Option<String> {
     let found = detect(bytes).filter(|f| *f != expected)?;
     Some(format!(
-        "this is {}, not {}: use `{}`",
+        "this is {}, not {}: {}",
         found.name(),
         expected.name(),
-        found.command(tool)
+        found.advice(tool)
     ))
 }

@@ -17,6 +17,7 @@ pub mod human;
 pub mod ree;
 pub mod sim;
 pub mod stdio;
+pub mod ta_features;
 pub mod ta_signature;
 pub mod tee;
 pub mod timing;

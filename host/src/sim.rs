@@ -16,7 +16,8 @@ use suit_common::service::{Backend, Client, Config, Service, TaStore};
 use zeroize::Zeroizing;
 
 use crate::files::replace_file;
-use crate::tee::{AgentError, RawReply, Transport};
+use crate::ta_features::TaFeature;
+use crate::tee::{AgentError, Handed, RawReply, Transport};
 
 /// Printed whenever the simulator is used, so nobody mistakes it for a TEE.
 pub const WARNING: &str = suit_common::protocol::SIMULATOR_WARNING;
@@ -206,12 +207,20 @@ pub fn state_lock_path(state: &Path) -> Result<std::path::PathBuf, AgentError> {
 
 pub struct Simulator {
     service: Service<SimBackend>,
+    /// What the simulated TA has beyond the default build (`--sim-ta-features`).
+    ta_features: Vec<TaFeature>,
 }
 
 impl Simulator {
     /// Opens (creating) the state directory. `tpa_root_pem`: the TPA root this simulated TA
-    /// was "built" with; `None` means the repository's public test key.
-    pub fn open(state: &Path, tpa_root_pem: Option<&str>) -> Result<Self, AgentError> {
+    /// was "built" with; `None` means the repository's public test key. `ta_features`: the
+    /// algorithm features it has beyond the default TA build (the service has all of them;
+    /// [`Transport::screen`] refuses what needs one not listed).
+    pub fn open(
+        state: &Path,
+        tpa_root_pem: Option<&str>,
+        ta_features: &[TaFeature],
+    ) -> Result<Self, AgentError> {
         create_state_dir(state)?;
         let pem = remembered_tpa_root(state, tpa_root_pem)?;
         let pem = pem.as_str();
@@ -226,6 +235,7 @@ impl Simulator {
                 },
                 config,
             ),
+            ta_features: ta_features.to_vec(),
         })
     }
 }
@@ -237,6 +247,24 @@ impl Transport for Simulator {
             command,
             request,
         ))
+    }
+
+    fn screen(&self, handed: Handed<'_>) -> Result<(), AgentError> {
+        let needed = match handed {
+            Handed::Envelope(b) => crate::ta_features::envelope_needs(b),
+            Handed::ProvisioningMessage(b) => crate::ta_features::message_needs(b),
+        };
+        let missing: Vec<TaFeature> = needed
+            .into_iter()
+            .filter(|f| !self.ta_features.contains(f))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(AgentError::NotOnDefaultTa {
+            features: missing.iter().map(|f| f.name()).collect(),
+            algorithms: missing.iter().map(|f| f.algorithm()).collect(),
+        })
     }
 }
 
@@ -295,7 +323,7 @@ mod file_tests {
     fn state_is_owner_only_and_never_written_through_a_link() {
         let tmp = tempfile::tempdir().unwrap();
         let state = tmp.path().join("state");
-        Simulator::open(&state, None).unwrap();
+        Simulator::open(&state, None, &[]).unwrap();
         assert_eq!(mode(&state) & 0o077, 0, "{:o}", mode(&state));
         let mut b = SimBackend { dir: state.clone() };
         let victim = tmp.path().join("victim");

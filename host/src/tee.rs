@@ -14,6 +14,22 @@ pub struct RawReply {
 /// A way to reach the TA. Implementations move bytes; the protocol lives in `client`.
 pub trait Transport {
     fn invoke(&mut self, command: Command, request: &[u8]) -> Result<RawReply, AgentError>;
+
+    /// Refuses, before any of it is sent, what the TA this transport stands for cannot take
+    /// although the service behind it would: the simulator standing in for the default TA
+    /// build ([`crate::sim::Simulator`]). A real TA decides alone.
+    fn screen(&self, _handed: Handed<'_>) -> Result<(), AgentError> {
+        Ok(())
+    }
+}
+
+/// What the agent is about to hand the TA whole ([`Transport::screen`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Handed<'a> {
+    /// An envelope (install, poll).
+    Envelope(&'a [u8]),
+    /// A provisioning message.
+    ProvisioningMessage(&'a [u8]),
 }
 
 /// One command to the TA's service running in this process (the simulator, `verify
@@ -77,6 +93,20 @@ pub enum AgentError {
     NoOpteeSupport,
     #[error("simulator state: {0}")]
     SimState(String),
+    /// The simulator stands for the default TA build, which lacks an algorithm this needs
+    /// (`--sim-ta-features`): refused before the simulated device is asked anything.
+    #[error(
+        "not sent to the simulated device: it uses {}, which the default TA build refuses \
+         (pass --sim-ta-features {} if the target TA has it)",
+        .algorithms.join(" and "),
+        .features.join(",")
+    )]
+    NotOnDefaultTa {
+        /// The `--sim-ta-features` names needed.
+        features: Vec<&'static str>,
+        /// The algorithms, in words.
+        algorithms: Vec<&'static str>,
+    },
     #[error("{0}")]
     File(String),
     /// A network transfer failed (after its retries); names the URL and why.
@@ -256,6 +286,56 @@ impl AgentError {
                 )
             })
         })
+    }
+
+    /// Whether the TA refused an envelope because none of its trust anchors fits any
+    /// authentication block (the agent then looks whether the device has any anchor at all).
+    pub fn is_no_matching_anchor(&self) -> bool {
+        use suit_common::suit::error::{AuthError, Error};
+        self.engine_refusal()
+            .is_some_and(|e| matches!(&*e, Error::Auth(AuthError::NoMatchingTrustAnchor)))
+    }
+
+    /// Whether an HPKE recipient did not open with the device's key: most often a payload
+    /// encrypted to the anchor's ECDH-ES key with `"mode": "hpke"` (the two keys differ).
+    pub fn is_hpke_open_failure(&self) -> bool {
+        use suit_common::encryption::DecryptError as D;
+        self.engine_refusal().is_some_and(|e| {
+            causes(&*e).any(|e| matches!(e.downcast_ref::<D>(), Some(D::HpkeOpenFailed)))
+        })
+    }
+
+    /// Whether the TA refused a provisioning message made for another device.
+    pub fn is_wrong_device(&self) -> bool {
+        use suit_common::fault::Fault;
+        use suit_common::service::provision::ProvisionError;
+        let AgentError::Refused { fault, .. } = self else {
+            return false;
+        };
+        matches!(
+            Fault::decode(fault),
+            Some(Fault::Provision(ProvisionError::WrongDevice))
+        )
+    }
+
+    /// This refusal with `hint` (what the host can see of its likely cause) added to its
+    /// words; the kind and the fault stay the TA's. Other errors are returned unchanged.
+    pub fn with_hint(self, hint: &str) -> Self {
+        match self {
+            AgentError::Refused {
+                kind,
+                mut reason,
+                fault,
+            } => {
+                reason.push_str(&format!(" (hint: {hint})"));
+                AgentError::Refused {
+                    kind,
+                    reason,
+                    fault,
+                }
+            }
+            other => other,
+        }
     }
 
     /// The engine's error this refusal's fault carries (`Install(Refused(e))`), if it does.

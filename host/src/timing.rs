@@ -55,6 +55,10 @@ impl Transport for Timed {
         }
         reply
     }
+
+    fn screen(&self, handed: crate::tee::Handed<'_>) -> Result<(), AgentError> {
+        self.inner.screen(handed)
+    }
 }
 
 impl Drop for Timed {

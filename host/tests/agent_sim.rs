@@ -165,6 +165,21 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
     );
     assert!(verified.contains("REPORT SIGNATURE VERIFIED"), "{verified}");
     assert!(verified.contains("nonce: 00112233"), "{verified}");
+    // Without --nonce nothing vouches for freshness, and the output says so (review s31).
+    assert!(
+        verified.contains("freshness not checked (no --nonce)"),
+        "{verified}"
+    );
+    let json = author(
+        d,
+        &words("verify-report --device-key report.pub.pem report.cose --json"),
+    );
+    assert!(json.contains("\"nonce-checked\": false"), "{json}");
+    let checked = author(
+        d,
+        &words("verify-report --device-key report.pub.pem report.cose --nonce 00112233"),
+    );
+    assert!(!checked.contains("freshness not checked"), "{checked}");
     let wrong_key = run(
         env!("CARGO_BIN_EXE_suit-author"),
         d,
@@ -172,7 +187,15 @@ fn the_whole_agent_flow_runs_against_the_simulator() {
     );
     assert!(
         wrong_key.code != 0,
-        "the decryption key must not verify reports"
+        "the identity key must not verify reports"
+    );
+    // The hint names the key that does (review s31).
+    assert!(
+        wrong_key
+            .text()
+            .contains("signed with the device's report key, report.pub.pem"),
+        "{}",
+        wrong_key.text()
     );
 
     let status = ok(agent(d, &["status"]));
@@ -201,6 +224,9 @@ fn the_real_tee_is_refused_cleanly_without_optee_support_or_a_device() {
 /// byte for byte. A ciphertext whose tag was altered is refused with nothing installed (here
 /// the ciphertext's image digest catches it first; the tag itself is
 /// conformance_engine::chacha20_poly1305_installs_with_the_feature_and_is_refused_without_it).
+/// The simulator stands for the default TA build unless `--sim-ta-features` says otherwise:
+/// the Ed25519 anchor and the ChaCha20 envelope are refused (exit 2) before the simulated
+/// device is asked, as `verify --process` refuses them (review s31).
 #[test]
 fn chacha_poly_profile_installs_through_the_simulator() {
     let tmp = tempfile::tempdir().unwrap();
@@ -215,7 +241,22 @@ fn chacha_poly_profile_installs_through_the_simulator() {
     )
     .unwrap();
     author(d, &provision_args("provision.json", "provision.cbor", &[]));
-    ok(agent(d, &["provision", "provision.cbor"]));
+    let anchors = |d: &Path| ok(agent(d, &["anchors", "--json"]));
+    let before = anchors(d);
+    let o = agent(d, &["provision", "provision.cbor"]);
+    assert_eq!(o.code, 2, "{}", o.text());
+    for needle in [
+        "Ed25519 signatures",
+        "--sim-ta-features ed25519",
+        "not sent to the simulated device",
+    ] {
+        assert!(o.text().contains(needle), "{needle}: {}", o.text());
+    }
+    assert_eq!(anchors(d), before, "the device changed");
+    ok(agent(
+        d,
+        &words("provision provision.cbor --sim-ta-features ed25519"),
+    ));
     ok(agent(
         d,
         &["device-key", "--anchor", "1", "--out-dir", "keys"],
@@ -253,7 +294,32 @@ fn chacha_poly_profile_installs_through_the_simulator() {
     let mut bad = ct.clone();
     *bad.last_mut().unwrap() ^= 1;
     std::fs::write(d.join("tampered/fw.enc"), &bad).unwrap();
-    let why = refused(agent(d, &words("install m.suit --payload-dir tampered")));
+    // Without the features: named, nothing sent (the device's latest report is unchanged).
+    let report = |d: &Path| agent(d, &["report", "--json"]).stdout;
+    let last = report(d);
+    let o = agent(d, &words("install m.suit --payload-dir payloads"));
+    assert_eq!(o.code, 2, "{}", o.text());
+    assert!(
+        o.text().contains("--sim-ta-features ed25519,chacha20"),
+        "{}",
+        o.text()
+    );
+    assert_eq!(report(d), last);
+    let o = agent(
+        d,
+        &words("install m.suit --payload-dir payloads --sim-ta-features ed25519"),
+    );
+    assert_eq!(o.code, 2, "{}", o.text());
+    assert!(
+        o.text().contains("--sim-ta-features chacha20 "),
+        "{}",
+        o.text()
+    );
+    let features = "--sim-ta-features=ed25519,chacha20";
+    let why = refused(agent(
+        d,
+        &words(&format!("install m.suit --payload-dir tampered {features}")),
+    ));
     let status = |d: &Path| -> serde_json::Value {
         serde_json::from_str(&agent(d, &["status", "--json"]).stdout).unwrap()
     };
@@ -263,7 +329,10 @@ fn chacha_poly_profile_installs_through_the_simulator() {
     );
     assert_eq!(status(d)["service"]["installed-components"], 0, "{why}");
 
-    let installed = ok(agent(d, &words("install m.suit --payload-dir payloads")));
+    let installed = ok(agent(
+        d,
+        &words(&format!("install m.suit --payload-dir payloads {features}")),
+    ));
     assert!(
         installed.contains("installed m.suit (sequence number 1"),
         "{installed}"

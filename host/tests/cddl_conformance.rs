@@ -214,6 +214,16 @@ fn author_dir() -> tempfile::TempDir {
             .collect::<Vec<u8>>(),
     );
     write(d, "second.bin", b"second component, always plain");
+    write(
+        d,
+        "ta.bin",
+        suit_test_support::service::ta_image(
+            *uuid::Uuid::parse_str("8aaaf200-2450-11e4-abe2-0002a5d5c51b")
+                .unwrap()
+                .as_bytes(),
+            1,
+        ),
+    );
     t
 }
 
@@ -256,7 +266,7 @@ fn full_description() -> Json {
                 "version-required-text": ">=1.2", "current-version-text": "1.2.3"
             },
             {
-                "ta-uuid": "8aaaf200-2450-11e4-abe2-0002a5d5c51b", "file": "second.bin",
+                "ta-uuid": "8aaaf200-2450-11e4-abe2-0002a5d5c51b", "file": "ta.bin",
                 "uri": "https://example.com/ta.bin",
                 "encryption": {"recipients": [{"key": "device.pub.pem", "mode": "hpke"}]}
             }

@@ -146,7 +146,8 @@ fn more_recipients_than_devices_accept_are_refused_at_creation() {
 }
 
 // Bug 3 (= issue 10 item 8): `verify --process` accepted a "TA" of random bytes that every
-// device refuses; it now runs the TA's own service, so the verdicts agree.
+// device refuses; it now runs the TA's own service, so the verdicts agree. The component is
+// given by the UUID's bytes as `"id"`: `create` refuses such a file for a `"ta-uuid"`.
 #[test]
 fn verify_process_gives_the_devices_verdict_on_a_ta_of_random_bytes() {
     let t = tempfile::tempdir().unwrap();
@@ -160,7 +161,7 @@ fn verify_process_gives_the_devices_verdict_on_a_ta_of_random_bytes() {
         d.join("m.json"),
         format!(
             r#"{{"sequence-number": 1, "vendor-id": "{VENDOR}", "class-id": "{CLASS}",
-            "components": [{{"ta-uuid": "8aaaf200-2450-11e4-abe2-0002a5d5c51b", "file": "ta.bin"}}]}}"#
+            "components": [{{"id": ["hex:8aaaf200245011e4abe20002a5d5c51b"], "file": "ta.bin"}}]}}"#
         ),
     )
     .unwrap();

@@ -314,6 +314,8 @@ struct Component {
     size: u64,
     uri: String,
     encryption_info: Option<Vec<u8>>,
+    /// A `ta-uuid` component's `ta_version`, from its signed header.
+    ta_version: Option<u32>,
     /// What the device receives (ciphertext or plaintext).
     delivered: Vec<u8>,
     detached: bool,
@@ -374,6 +376,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         let id = component_id(c).map_err(cbad)?;
         let file = base.join(&c.file);
         let plaintext = Zeroizing::new(read_file(&file)?);
+        let ta_version = ta_image_version(c, &id, &plaintext)
+            .map_err(|what| cbad(format!("{}: {what}", file.display())))?;
         let content_alg = c
             .encryption
             .as_ref()
@@ -470,6 +474,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             size: plaintext.len() as u64,
             uri,
             encryption_info,
+            ta_version,
             delivered,
             detached,
             um,
@@ -609,9 +614,11 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     super::write_files(&files)?;
     for (i, c) in components.iter().enumerate() {
         summary.push(format!(
-            "component {i} {:?}: {} bytes, {}, {}{}",
+            "component {i} {:?}: {} bytes{}, {}, {}{}",
             suit_common::suit::ComponentId::new(&c.id),
             c.size,
+            c.ta_version
+                .map_or_else(String::new, |v| format!(", ta_version {v}")),
             c.digest.map_or_else(
                 || "no plaintext digest (withheld)".to_string(),
                 |d| format!("sha-256 {}", hex::encode(d.0))
@@ -696,6 +703,37 @@ fn component_id(c: &ComponentSpec) -> std::result::Result<Vec<Vec<u8>>, String> 
             Ok(vec![u.as_bytes().to_vec()])
         }
     }
+}
+
+/// A `ta-uuid` component's payload is an OP-TEE signed TA image for that UUID, read with the
+/// parser the TA's commit uses (`parse_ta_header`): otherwise the mistake would show only on
+/// the device. Its `ta_version`, shown by `create`, lets the author check it is newer than the
+/// installed one. A component given by `"id"` is not checked (a test can so build an image a
+/// device must refuse).
+fn ta_image_version(
+    c: &ComponentSpec,
+    id: &[Vec<u8>],
+    image: &[u8],
+) -> std::result::Result<Option<u32>, String> {
+    if c.ta_uuid.is_none() {
+        return Ok(None);
+    }
+    let Some(uuid) = id
+        .first()
+        .and_then(|u| <[u8; 16]>::try_from(u.as_slice()).ok())
+    else {
+        return Ok(None);
+    };
+    let header = suit_common::service::components::parse_ta_header(image)
+        .map_err(|e| format!("not an OP-TEE signed TA image ({e}); sign it with the TA dev kit's scripts/sign_encrypt.py"))?;
+    if header.uuid != uuid {
+        return Err(format!(
+            "the image is TA {} but \"ta-uuid\" is {}",
+            suit_common::text::uuid(&header.uuid),
+            suit_common::text::uuid(&uuid)
+        ));
+    }
+    Ok(Some(header.ta_version))
 }
 
 fn recipient_spec(r: &RecipientDesc, base: &Path) -> std::result::Result<RecipientSpec, String> {
@@ -836,7 +874,9 @@ pub fn load_signers(opts: &SignOptions) -> Result<Signers> {
     }
     if out.keys.is_empty() {
         return Err(AuthorError::Usage(
-            "create needs at least one --sign-key or --hmac-key".into(),
+            "create needs at least one --sign-key or --hmac-key (or --unsigned: an envelope \
+             with its digest only, to sign later with `suit-author sign`)"
+                .into(),
         ));
     }
     Ok(out)

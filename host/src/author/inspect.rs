@@ -16,7 +16,7 @@ use suit_common::registry::{
 };
 use suit_common::suit::Digest;
 
-use crate::detect::{detect, Format};
+use crate::detect::{detect, text_member, Format};
 use crate::human::printable;
 
 /// Deepest nesting of embedded envelopes / sequences the views descend into.
@@ -914,7 +914,7 @@ fn diag_value(v: &Value, indent: usize) -> String {
 /// (`{format, master}`) and an HSS-LMS key file's body (`private-key`).
 fn is_secret_entry(map: &[(Value, Value)], key: &Value) -> bool {
     if let Value::Text(t) = key {
-        let has = |name: &str| text_key(map, name);
+        let has = |name: &str| text_member(map, name);
         return match t.as_str() {
             "ImportDeviceKeys" | "private-key" => true,
             "key" => has("kid") && has("anchors"),
@@ -931,12 +931,6 @@ fn is_secret_entry(map: &[(Value, Value)], key: &Value) -> bool {
         4 => label == -1,
         _ => false,
     }
-}
-
-/// Whether `map` has the text key `name` (the records serialised with field names).
-fn text_key(map: &[(Value, Value)], name: &str) -> bool {
-    map.iter()
-        .any(|(k, _)| matches!(k, Value::Text(n) if n == name))
 }
 
 /// What the views show instead of a secret: its shape only.
@@ -979,20 +973,20 @@ pub fn identify(bytes: &[u8]) -> Option<&'static str> {
         }
         // Label 1 (kty) never occurs in an envelope.
         Value::Map(m) if get(m, 1).and_then(int).is_some() => Some("a COSE_Key"),
-        Value::Map(m) if ["device", "state", "keks"].iter().all(|f| text_key(m, f)) => {
+        Value::Map(_) if detect(bytes) == Some(Format::DeviceModel) => {
             Some("the TPA's model of a device (provision --state; its secrets are not shown)")
         }
-        Value::Map(m) if text_key(m, "master") && text_key(m, "format") => {
+        Value::Map(m) if text_member(m, "master") && text_member(m, "format") => {
             Some("the TA's device keys object (the master secret is not shown)")
         }
         Value::Map(m)
             if ["counter", "current", "previous"]
                 .iter()
-                .all(|f| text_key(m, f)) =>
+                .all(|f| text_member(m, f)) =>
         {
             Some("the TA's KEK object (the KEKs are not shown)")
         }
-        Value::Map(m) if text_key(m, "private-key") => {
+        Value::Map(m) if text_member(m, "private-key") => {
             Some("an HSS-LMS private key body (the private key is not shown)")
         }
         Value::Map(_) if suit_common::report::Report::decode(bytes).is_ok() => {

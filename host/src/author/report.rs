@@ -48,7 +48,9 @@ pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Re
     let bytes = super::read_cbor_as(&opts.report, crate::detect::Format::SignedReport)?;
     let report = verify_report(&bytes, &vk).map_err(|e| match e {
         ReportError::BadSignature => AuthorError::Refused(format!(
-            "{}: the signature does not verify with {}",
+            "{}: the signature does not verify with {} (hint: reports are signed with the \
+             device's report key, report.pub.pem of `suit-agent device-key --out-dir`, not its \
+             identity or provisioning key)",
             opts.report.display(),
             opts.device_key.display()
         )),
@@ -86,9 +88,7 @@ pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Re
     let text = if opts.json {
         let mut j = to_json(&report);
         j["signature"] = json!("verified");
-        if opts.nonce.is_some() {
-            j["nonce-checked"] = json!(true);
-        }
+        j["nonce-checked"] = json!(opts.nonce.is_some());
         serde_json::to_string_pretty(&j).map_err(|e| AuthorError::Create(e.to_string()))? + "\n"
     } else {
         format!(
@@ -97,7 +97,7 @@ pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Re
             if opts.nonce.is_some() {
                 "; its nonce is the expected one (--nonce)"
             } else {
-                ""
+                "\nfreshness not checked (no --nonce): a replayed older report verifies too"
             },
             render_text(&report)
         )

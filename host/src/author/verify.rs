@@ -49,45 +49,7 @@ pub struct VerifyOptions {
     pub ta_features: Vec<TaFeature>,
 }
 
-/// An algorithm feature the TA's default build does not have (ta/Cargo.toml, CONFORMANCE.md
-/// "Algorithm features"). The simulated device has them all (the host's `suit-common` is built
-/// with them), so `--process` names each one a run needs: without it, "update applied" would
-/// be the simulator's verdict, not the default TA's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaFeature {
-    /// Ed25519 / EdDSA signatures (COSE -19 / -8): TA feature `ed25519`, off by default.
-    Ed25519,
-    /// ChaCha20/Poly1305 payload decryption (COSE 24): never in this repository's TA.
-    Chacha20,
-}
-
-impl TaFeature {
-    /// The name `--ta-features` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            TaFeature::Ed25519 => "ed25519",
-            TaFeature::Chacha20 => "chacha20",
-        }
-    }
-
-    /// The feature of `name` (`--ta-features`).
-    pub fn parse(name: &str) -> Option<Self> {
-        [TaFeature::Ed25519, TaFeature::Chacha20]
-            .into_iter()
-            .find(|f| f.name() == name)
-    }
-
-    fn algorithm(self) -> &'static str {
-        match self {
-            TaFeature::Ed25519 => {
-                "Ed25519 signatures (EdDSA, COSE -19/-8; TA feature ed25519, off by default)"
-            }
-            TaFeature::Chacha20 => {
-                "ChaCha20/Poly1305 payload encryption (COSE 24; the TA never decrypts it)"
-            }
-        }
-    }
-}
+pub use crate::ta_features::TaFeature;
 
 /// What the simulated device was given and read that the default TA build does not enable:
 /// an Ed25519 trust anchor (a TA without the feature refuses the whole provisioning message
@@ -151,56 +113,7 @@ fn provisioned_ed25519(description: &std::path::Path) -> Result<bool> {
 
 /// Whether `bytes` (one CBOR item) holds ChaCha20/Poly1305 encryption info (COSE 24).
 fn uses_chacha20(bytes: &[u8]) -> bool {
-    inspect::decode_one(bytes).is_ok_and(|v| uses_content_alg(&v, 24, 0))
-}
-
-/// The integer `alg` (label 1) of a COSE header map.
-fn header_alg(h: &ciborium::value::Value) -> Option<i128> {
-    use ciborium::value::Value;
-    match h {
-        Value::Map(m) => m.iter().find_map(|(k, v)| match (k, v) {
-            (Value::Integer(k), Value::Integer(v)) if i128::from(*k) == 1 => Some(i128::from(*v)),
-            _ => None,
-        }),
-        _ => None,
-    }
-}
-
-/// Whether `v` holds a COSE_Encrypt / COSE_Encrypt0 (tag 96 / 16) whose `alg`, protected or
-/// unprotected, is `alg`, looking into byte strings that hold CBOR (SUIT's wrapped
-/// structures), bounded in depth as inspect is.
-fn uses_content_alg(v: &ciborium::value::Value, alg: i64, depth: usize) -> bool {
-    use ciborium::value::Value;
-    if depth > 64 {
-        return false;
-    }
-    match v {
-        Value::Tag(96 | 16, inner) => {
-            let (protected, unprotected) = match inner.as_ref() {
-                Value::Array(a) => (
-                    match a.first() {
-                        Some(Value::Bytes(p)) => {
-                            inspect::decode_one(p).ok().and_then(|h| header_alg(&h))
-                        }
-                        _ => None,
-                    },
-                    a.get(1).and_then(header_alg),
-                ),
-                _ => (None, None),
-            };
-            let wanted = Some(i128::from(alg));
-            protected == wanted || unprotected == wanted || uses_content_alg(inner, alg, depth + 1)
-        }
-        Value::Tag(_, inner) => uses_content_alg(inner, alg, depth + 1),
-        Value::Array(a) => a.iter().any(|x| uses_content_alg(x, alg, depth + 1)),
-        Value::Map(m) => m.iter().any(|(k, x)| {
-            uses_content_alg(k, alg, depth + 1) || uses_content_alg(x, alg, depth + 1)
-        }),
-        Value::Bytes(b) if b.len() > 1 && matches!(b[0] >> 5, 4..=6) => {
-            inspect::decode_one(b).is_ok_and(|inner| uses_content_alg(&inner, alg, depth + 1))
-        }
-        _ => false,
-    }
+    crate::ta_features::envelope_needs(bytes).contains(&TaFeature::Chacha20)
 }
 
 struct Anchor {
@@ -643,34 +556,7 @@ mod tests {
         out
     }
 
-    /// A manifest-like map holding, bstr-wrapped, a COSE_Encrypt (tag 96) whose `alg` is in
-    /// the unprotected bucket only (the engine takes it from there too).
-    fn unprotected_alg(alg: i64) -> Vec<u8> {
-        let info = Value::Tag(
-            96,
-            Box::new(Value::Array(vec![
-                Value::Bytes(Vec::new()),
-                Value::Map(vec![
-                    (Value::Integer(1.into()), Value::Integer(alg.into())),
-                    (Value::Integer(5.into()), Value::Bytes(vec![0; 12])),
-                ]),
-                Value::Null,
-                Value::Array(Vec::new()),
-            ])),
-        );
-        cbor(&Value::Map(vec![(
-            Value::Integer(19.into()),
-            Value::Bytes(cbor(&info)),
-        )]))
-    }
-
-    // Review s27 (host tools 2), finding 2: alg 24 was looked for in the protected bucket only.
-    #[test]
-    fn chacha20_in_the_unprotected_bucket_is_seen() {
-        assert!(uses_chacha20(&unprotected_alg(24)));
-        // The same structure with A128GCM (1) is not ChaCha20.
-        assert!(!uses_chacha20(&unprotected_alg(1)));
-    }
+    use crate::ta_features::tests::unprotected_alg;
 
     // Review s27 (host tools 2), finding 2: a dependency envelope fetched from --payload-dir
     // was not scanned.

@@ -34,6 +34,18 @@ struct Cli {
     /// default: the repository's public test key).
     #[arg(long, global = true)]
     sim_tpa_root: Option<PathBuf>,
+    /// Algorithm features the simulated TA has beyond the default TA build (only with --tee
+    /// sim): ed25519 (Ed25519 signatures and anchors), chacha20 (ChaCha20/Poly1305 payloads;
+    /// no build of this TA has it). Without them an envelope or provisioning message that
+    /// needs one is refused (exit 2) before the simulated device is asked, as the default TA
+    /// refuses it.
+    #[arg(
+        long = "sim-ta-features",
+        global = true,
+        value_name = "FEATURE[,FEATURE]",
+        value_delimiter = ','
+    )]
+    sim_ta_features: Vec<String>,
     /// No progress output (progress is only shown on a terminal anyway).
     #[arg(short, long, global = true)]
     quiet: bool,
@@ -230,6 +242,9 @@ enum Cmd {
         /// standard input.
         message: PathBuf,
         /// Write the TA's signed receipt here (for the TPA: `suit-author verify-receipt`).
+        /// The TA keeps no receipt: to recover a lost one, relay an empty message at the next
+        /// counter (`{"counter": N+1, "device-key": ..., "ops": []}`) with this option and
+        /// check it with `verify-receipt --expect-state`.
         #[arg(long = "receipt-out", value_name = "FILE")]
         receipt_out: Option<PathBuf>,
         /// Print what the TA applied and its receipt (hex) as JSON (failures too).
@@ -416,7 +431,16 @@ fn connect(cli: &Cli) -> Result<Box<dyn Transport>, AgentError> {
                 .state
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("suit-sim-state"));
-            Ok(Box::new(Simulator::open(&state, root.as_deref())?))
+            let features = suit_host::ta_features::TaFeature::parse_list(
+                &cli.sim_ta_features,
+                "--sim-ta-features",
+            )
+            .map_err(AgentError::File)?;
+            Ok(Box::new(Simulator::open(
+                &state,
+                root.as_deref(),
+                &features,
+            )?))
         }
         #[cfg(feature = "optee")]
         TeeKind::Optee => Ok(Box::new(suit_host::tee::optee::Optee::connect(
@@ -630,6 +654,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         for (set, flag) in [
             (cli.state.is_some(), "--state"),
             (cli.sim_tpa_root.is_some(), "--sim-tpa-root"),
+            (!cli.sim_ta_features.is_empty(), "--sim-ta-features"),
         ] {
             if set {
                 errln!("suit-agent: warning: {flag} is ignored without --tee sim");
@@ -1152,10 +1177,9 @@ fn provision(
     receipt_out: Option<suit_host::files::OpenedOutput>,
     json: bool,
 ) -> Result<(), AgentError> {
-    let r = client::provision(
-        tee,
-        &read_as(message, suit_host::detect::Format::ProvisioningMessage)?,
-    )?;
+    let message = read_as(message, suit_host::detect::Format::ProvisioningMessage)?;
+    let r =
+        client::provision(tee, &message).map_err(|e| client::provision_hints(tee, &message, e))?;
     COMMITTED.store(true, Ordering::Relaxed);
     // The TA has applied the message and keeps no receipt to fetch again: it is shown (text:
     // hex, before the file is written; JSON: `receipt`) whether or not the file can be
@@ -1463,8 +1487,10 @@ fn install(
     let mut authenticated = false;
     let installed =
         client::install_streamed(tee, &bytes, &mut fetch, &mut progress, &mut authenticated);
-    let (_, done) = installed
-        .map_err(|e| missing_payload(e.explained_with(&bytes), &not_offered, &left_out))?;
+    let (_, done) = installed.map_err(|e| {
+        let e = client::install_hints(tee, e.explained_with(&bytes));
+        missing_payload(e, &not_offered, &left_out)
+    })?;
     COMMITTED.store(true, Ordering::Relaxed);
     // Committed: from here on a failure is the agent's own and the install stands.
     if *json {
@@ -1753,7 +1779,9 @@ fn exit_code(e: &AgentError) -> u8 {
     match e {
         e if e.is_commit_pending() => EXIT_AFTER_COMMIT,
         e if e.is_verdict() => EXIT_REFUSED,
-        AgentError::File(_) | AgentError::Payload { .. } => EXIT_USAGE,
+        AgentError::File(_) | AgentError::Payload { .. } | AgentError::NotOnDefaultTa { .. } => {
+            EXIT_USAGE
+        }
         AgentError::Network(_) | AgentError::PayloadNotOnServer { .. } => EXIT_NETWORK,
         AgentError::AfterCommit(_) => EXIT_AFTER_COMMIT,
         _ => EXIT_TEE,

@@ -55,11 +55,16 @@ const EXIT_STATUSES: [(i32, &str); 3] = [
     (0, "success"),
     (
         suit_host::author::EXIT_REFUSED,
-        "refused (not authentic, not well-formed, does not apply)",
+        "refused (not authentic, not well-formed, does not apply); an envelope or receipt \
+         that does not decode (verify, sign, sever, unsever, verify-receipt; also a file that \
+         is not CBOR at all) is such a verdict",
     ),
     (
         suit_host::author::EXIT_USAGE,
-        "unusable input or arguments, or an output (standard output too) that cannot be written",
+        "unusable input or arguments (a missing, unreadable or empty file, bad hex text, a \
+         malformed key, description, report or key statement, any file inspect cannot \
+         decode, a file of another of the tools' formats), or an output (standard output \
+         too) that cannot be written",
     ),
 ];
 
@@ -454,16 +459,8 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             ta_features,
             json: _,
         } => {
-            let ta_features = ta_features
-                .iter()
-                .map(|n| {
-                    TaFeature::parse(n.trim()).ok_or_else(|| {
-                        AuthorError::Usage(format!(
-                            "--ta-features {n}: expected ed25519 or chacha20"
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let ta_features =
+                TaFeature::parse_list(&ta_features, "--ta-features").map_err(AuthorError::Usage)?;
             let vendor = id_or_name("--vendor-id", &vendor_id, None)?;
             let class = id_or_name("--class-id", &class_id, Some(("--vendor-id", vendor)))?;
             let device = id_or_name("--device-id", &device_id, Some(("--class-id", class)))?;
@@ -517,6 +514,19 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 path: envelope.clone(),
                 what,
             };
+            // Text (a key, a description) has no CBOR structure to show: named, not "truncated".
+            if let Some(what) = suit_host::detect::detect(&bytes)
+                .filter(|f| f.is_text())
+                .and_then(|_| {
+                    suit_host::detect::other_format(
+                        &bytes,
+                        suit_host::detect::Format::Envelope,
+                        suit_host::detect::Tool::Author,
+                    )
+                })
+            {
+                return Err(bad(what));
+            }
             // What inspect prints is its output: a failure to print it is the command's.
             let printed = |r: std::io::Result<()>| {
                 r.map_err(|source| AuthorError::Io {

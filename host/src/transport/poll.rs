@@ -825,8 +825,8 @@ pub fn poll_once(
             state.save(&opts.state_file)
         },
     )
-    // In the words `install` gives it ([`AgentError::explained_with`]).
-    .map_err(|e| e.explained_with(&envelope));
+    // In the words `install` gives it ([`AgentError::explained_with`], its hints).
+    .map_err(|e| client::install_hints(tee, e.explained_with(&envelope)));
     // The TA refused for the payload URI it names, one left out ([`LeftOut::named`]): one
     // the server said it does not have (404, 410) may not be published yet, so never a
     // verdict, retried as a payload refusal is; one the agent does not fetch is a verdict
