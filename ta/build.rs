@@ -122,8 +122,12 @@ fn write_tpa_root() {
     // The GP crypto provider (src/crypto.rs) is reachable only from the test build's crypto
     // bench, so only that build links libutee's GP operation API; src/random.rs needs to know.
     println!("cargo::rustc-check-cfg=cfg(gp_crypto_api)");
+    // The test build's own commands (crypto bench, heap scan: a search of the TA's memory for
+    // given bytes) exist only in that build's source, not merely behind a constant.
+    println!("cargo::rustc-check-cfg=cfg(test_commands)");
     if is_test {
         println!("cargo:rustc-cfg=gp_crypto_api");
+        println!("cargo:rustc-cfg=test_commands");
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("tpa_root.rs");
     std::fs::write(

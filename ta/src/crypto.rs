@@ -9,6 +9,9 @@
 //!
 //! GP functions panic the TA on invalid input instead of returning an error, so every input
 //! reaches them already checked: key and IV lengths here, curve points by `p256`'s types.
+// `SELECTED` takes no GP operation today (the measurements favour RustCrypto under QEMU), so
+// outside the test build, whose crypto bench compares both, the GP provider is unreferenced.
+#![cfg_attr(not(test_commands), allow(dead_code))]
 
 use alloc::boxed::Box;
 use alloc::vec;
@@ -56,7 +59,7 @@ pub static GP_TEE: CryptoProvider = CryptoProvider {
 /// GP operation object into production (+20,544 B, see `random.rs`). `GP_TEE` stays for the
 /// measurement and for hardware whose TEE core accelerates AES natively: re-measure there and
 /// change this table. Only the test-build bench references it
-/// (main.rs `crypto_bench`, behind the build-time constant `TPA_ROOT_IS_TEST_KEY`), so a
+/// (main.rs `crypto_bench`, compiled only under cfg `test_commands`), so a
 /// production build carries neither it nor `suit_common::crypto::bench` (checked with nm,
 /// BENCHMARKS.md "TA size, session 7").
 pub static SELECTED: CryptoProvider = CryptoProvider {

@@ -73,6 +73,7 @@ pub fn used() -> HeapUse {
 ///
 /// Every byte of `[start, end)` must be mapped and readable for the whole call, and nothing
 /// may write it meanwhile.
+#[cfg(test_commands)]
 #[inline(always)]
 unsafe fn count_in(start: usize, end: usize, needles: &[&[u8]], counts: &mut [u32]) {
     for at in start..end {
@@ -97,6 +98,7 @@ unsafe fn count_in(start: usize, end: usize, needles: &[&[u8]], counts: &mut [u3
 /// How often each needle occurs in the heap arena (`ta_heap`, every byte libutils' malloc
 /// manages: live blocks, freed blocks and never-used space alike). For `Command::HeapScan`,
 /// which main.rs answers only in test builds.
+#[cfg(test_commands)]
 pub fn occurrences(needles: &[&[u8]], counts: &mut [u32]) {
     let start = core::ptr::addr_of!(crate::ta_heap) as usize;
     // SAFETY: the TA's own heap arena (`ta_heap`, TA_DATA_SIZE bytes, alive for the whole
@@ -111,6 +113,7 @@ pub fn occurrences(needles: &[&[u8]], counts: &mut [u32]) {
 /// positive control of the stack search. Deeper than what the scan and its reply call
 /// (malloc, formatting) reach, so that without [`scrub_stack`] it would still lie there for
 /// the next scan.
+#[cfg(test_commands)]
 #[inline(never)]
 pub fn leave_on_stack(control: &[u8]) {
     let mut frame = [0u8; 4096];
@@ -148,6 +151,7 @@ pub fn scrub_stack() {
 /// frame, down to `TA_STACK_SIZE` under `entry_hint` (an address in the command's entry
 /// frame) plus [`ENTRY_FRAMES`], so it stays inside the stack OP-TEE mapped. What deeper calls
 /// of this and earlier commands left there is what a stack copy of a secret would be.
+#[cfg(test_commands)]
 #[inline(never)]
 pub fn dead_stack_occurrences(entry_hint: usize, needles: &[&[u8]], counts: &mut [u32]) {
     let here = 0u8;

@@ -119,10 +119,8 @@ fn handle_command(
             Status::RequestTooLarge,
             u32::try_from(MAX_REQUEST).unwrap_or(u32::MAX),
         )
-    } else if command == Command::CryptoBench as u32 {
-        crypto_bench(&request.read_to_vec())
-    } else if command == Command::HeapScan as u32 {
-        heap_scan(&request.read_to_vec(), entry_hint)
+    } else if let Some(answer) = test_command(command) {
+        answer(&request.read_to_vec(), entry_hint)
     } else {
         // Wiped after use: requests can carry imported device keys or plaintext data. The
         // service decrypts a payload chunk in this copy (issue 14: one copy of a chunk).
@@ -173,13 +171,32 @@ fn handle_command(
     Ok(())
 }
 
+/// The test build's own commands (cfg `test_commands`, set by build.rs with the insecure test
+/// TPA root only); every other build answers them as the service does: unknown.
+#[cfg(test_commands)]
+fn test_command(command: u32) -> Option<TestCommand> {
+    if command == Command::CryptoBench as u32 {
+        Some(|request, _| crypto_bench(request))
+    } else if command == Command::HeapScan as u32 {
+        Some(heap_scan)
+    } else {
+        None
+    }
+}
+
+#[cfg(not(test_commands))]
+fn test_command(_command: u32) -> Option<TestCommand> {
+    None
+}
+
+/// A test command's handler: the request (the TA's copy) and the entry frame's address.
+type TestCommand = fn(&[u8], usize) -> Reply;
+
 /// `Command::CryptoBench`: known-answer checks and timings of RustCrypto and the GP TEE API
 /// on public inputs (`suit_common::crypto::bench`). Only in builds with the insecure test
 /// TPA root: it is a measuring tool, not part of the product's interface.
+#[cfg(test_commands)]
 fn crypto_bench(request: &[u8]) -> Reply {
-    if !build_config::TPA_ROOT_IS_TEST_KEY {
-        return Reply::bare(Status::UnknownCommand, 0);
-    }
     // TEE_GetSystemTime: millisecond resolution; timings repeat each op to stay well above it.
     let mut clock = || {
         let mut t = optee_utee::Time::new();
@@ -204,11 +221,9 @@ fn crypto_bench(request: &[u8]) -> Reply {
 /// needles first, then for the control after leaving it there on purpose). Only in builds
 /// with the insecure test TPA root: in a product it would tell the normal world whether given
 /// bytes are in the TA's memory.
+#[cfg(test_commands)]
 fn heap_scan(request: &[u8], entry_hint: usize) -> Reply {
     use suit_common::protocol::heap_scan::{decode, MASK, MAX_NEEDLE, MAX_NEEDLES};
-    if !build_config::TPA_ROOT_IS_TEST_KEY {
-        return Reply::bare(Status::UnknownCommand, 0);
-    }
     let Some((control, masked)) = decode(request) else {
         return Reply::bare(Status::MalformedRequest, 0);
     };
