@@ -14,7 +14,7 @@ mod math_api;
 mod random;
 
 use optee_utee::prelude::*;
-use optee_utee::{trace_println, ErrorKind, Result};
+use optee_utee::{ErrorKind, Result};
 use suit_common::protocol::{Command, Status, MAX_REQUEST};
 use suit_common::service::{Config, Reply, Service};
 
@@ -210,7 +210,7 @@ fn crypto_bench(request: &[u8]) -> Reply {
             body: text.into_bytes(),
         },
         Err(e) => {
-            trace_println!("[suit-ta] {}", e);
+            optee_utee::trace_println!("[suit-ta] {}", e);
             Reply::bare(Status::MalformedRequest, 0)
         }
     }
