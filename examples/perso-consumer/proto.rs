@@ -28,7 +28,8 @@ pub const CMD_GET_INFO: u32 = 0;
 /// A fixed greeting and the TA version, to show a freshly installed TA runs.
 pub const CMD_HELLO: u32 = 1;
 /// Panics on purpose: proves that the QEMU test runner fails a run when a TA dies and points
-/// at the secure-world log (an example TA only; the update TA has no such command).
+/// at the secure-world log (the example TA's test build only, feature `insecure-test-digest`;
+/// the update TA has no such command).
 pub const CMD_PANIC: u32 = 2;
 
 pub const STATUS_OK: u32 = 0;
