@@ -85,6 +85,8 @@ pub enum Internal {
     EncodeReport,
     /// Signing the report.
     SignReport,
+    /// The heap could not hold the TA's copy of the request (refused, never an abort).
+    CopyRequest,
 }
 
 numbered_enum_codec!(Internal {
@@ -94,6 +96,7 @@ numbered_enum_codec!(Internal {
     3 => SignStatement,
     4 => EncodeReport,
     5 => SignReport,
+    6 => CopyRequest,
 });
 
 /// The service's own refusals. Fields name what the REE asked for (an anchor id, a path) or
@@ -262,6 +265,7 @@ impl core::fmt::Display for Internal {
             Internal::SignStatement => "signing the key statement failed",
             Internal::EncodeReport => "encoding the report failed",
             Internal::SignReport => "signing the report failed",
+            Internal::CopyRequest => "the TA is out of memory for a copy of the request",
         })
     }
 }

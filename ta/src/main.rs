@@ -121,10 +121,10 @@ fn handle_command(
         )
     } else if let Some(answer) = test_command(command) {
         answer(&request.read_to_vec(), entry_hint)
-    } else {
+    } else if let Some(copy) = copy_request(request) {
         // Wiped after use: requests can carry imported device keys or plaintext data. The
-        // service decrypts a payload chunk in this copy (issue 14: one copy of a chunk).
-        let mut copy = zeroize::Zeroizing::new(request.read_to_vec());
+        // service decrypts a payload chunk in this copy (one copy of a chunk).
+        let mut copy = zeroize::Zeroizing::new(copy);
         if command == Command::InstallBegin as u32 {
             service.backend().take_stats();
             heap::reset();
@@ -144,6 +144,8 @@ fn handle_command(
             log::line(&heap::used().line("[suit-ta] heap install"));
         }
         reply
+    } else {
+        Reply::request_not_copied()
     };
     let (status, detail) = if reply.body.len() > response.buffer_len() {
         // Saturating: the length is only reported, and bodies are bounded by MAX_RESPONSE.
@@ -169,6 +171,16 @@ fn handle_command(
     control.set_a(status as u32);
     control.set_b(detail);
     Ok(())
+}
+
+/// The TA's own copy of the request (bounded by the caller), or `None` when the heap cannot
+/// hold it now: a refusal, where the SDK's `read_to_vec` would abort the instance.
+fn copy_request(request: &impl ParameterMemrefRead) -> Option<alloc::vec::Vec<u8>> {
+    let mut copy = alloc::vec::Vec::new();
+    copy.try_reserve_exact(request.buffer_len()).ok()?;
+    copy.resize(request.buffer_len(), 0);
+    let read = request.read_at(0, &mut copy).ok()?;
+    (read == copy.len()).then_some(copy)
 }
 
 /// The test build's own commands (cfg `test_commands`, set by build.rs with the insecure test

@@ -129,6 +129,15 @@ impl Reply {
         }
     }
 
+    /// The TA could not copy the request (its heap cannot hold it now): refused as an
+    /// internal failure, so an allocation failure never ends the TA instance.
+    pub fn request_not_copied() -> Self {
+        Self::refused(
+            RefusalKind::Internal,
+            &Fault::Internal(fault::Internal::CopyRequest),
+        )
+    }
+
     fn refused(kind: RefusalKind, fault: &Fault) -> Self {
         let refusal = Refusal {
             kind,
