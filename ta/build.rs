@@ -61,8 +61,8 @@ const TA_DATA_SIZE: u32 = 3 * 1024 * 1024;
 /// panics the TA with a 48 KiB stack and passes with 52 KiB; one HSS-LMS dependency (checked
 /// under the root's interpreter frames) panics at 56 and passes at 60; the test's chain of
 /// three (the engine's deepest, `MAX_DEPENDENCY_DEPTH`) panics at 68 and passes at 72, and
-/// the same chain with every install nested in try-each `MAX_SEQUENCE_DEPTH` deep (session
-/// 30) panics at 80 and passes at 88. 112 KiB leaves 24 KiB over the deepest path.
+/// the same chain with every install nested in try-each `MAX_SEQUENCE_DEPTH` deep
+/// panics at 80 and passes at 88. 112 KiB leaves 24 KiB over the deepest path.
 const TA_STACK_SIZE: u32 = 112 * 1024;
 
 /// DER prefix of a P-256 SubjectPublicKeyInfo with an uncompressed point.

@@ -6,7 +6,7 @@
 //! in suit-common (opt-level "z"), the AES rounds and the GHASH block loop were split by
 //! LLVM's machine outliner into calls of fragments shared with unrelated code, which under
 //! QEMU's TCG doubled AES-CTR's time and made GCM's depend on where the linker put those
-//! fragments (BENCHMARKS.md, session 24). Every entry point is `#[inline(never)]`, so
+//! fragments (BENCHMARKS.md, "the pipeline's loops compiled for speed (suit-bulk)"). Every entry point is `#[inline(never)]`, so
 //! whole-program LTO does not move a loop back into a size-optimized caller.
 //!
 //! Nothing here is a primitive: the `aes`, `ctr` and `ghash` crates do the cryptography;

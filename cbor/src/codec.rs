@@ -3,9 +3,8 @@
 //!
 //! A struct is a map whose keys are its field names as text, in declaration order, with
 //! `null` for an absent optional value; a unit enum is its variant's name as text; an enum
-//! with data is a one-entry map `{name: content}`. These are the bytes the earlier
-//! serde/ciborium encoding wrote, so records already stored on a device and messages of
-//! older peers still read.
+//! with data is a one-entry map `{name: content}`. This layout is fixed: records
+//! already stored on a device and messages of older peers must still read.
 //!
 //! Reading is strict: [`decode`] bounds the input's length, then [`crate::check_well_formed`]
 //! checks the whole item (definite lengths, nesting at most [`crate::MAX_DEPTH`], at most
@@ -356,7 +355,7 @@ macro_rules! put_fields {
 }
 
 /// `field` as a slice of `names` (the comma-terminated list [`take_map`] reads), so that a
-/// struct's encoder and decoder share one copy of its field names (TA size, issue 14).
+/// struct's encoder and decoder share one copy of its field names (TA size).
 /// Evaluated at compile time; a name not in the list is returned as given.
 #[doc(hidden)]
 pub const fn name_in(names: &'static str, field: &'static str) -> &'static str {
@@ -401,7 +400,7 @@ const fn same_bytes(mut a: &[u8], mut b: &[u8]) -> bool {
 /// most 64) is refused if named before, else `take` reads its value given the key's index;
 /// other keys are skipped. Not generic, so each struct's decoder is only its fields' reads;
 /// one string rather than a table of `&str`, which would cost a relocation per name in the
-/// TA (TA size, issue 14).
+/// TA (TA size).
 #[doc(hidden)]
 pub fn take_map<'a>(
     d: &mut Decoder<'a>,

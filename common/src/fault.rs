@@ -4,7 +4,7 @@
 //!
 //! Each error enum is the array `[code, fields...]` ([`crate::cbor::numbered_enum_codec!`]);
 //! a struct is the array of its fields. The TA encodes and never renders: it is built
-//! without `explain`, so no prose of these errors is linked into it (issue 14, TA size), and
+//! without `explain`, so no prose of these errors is linked into it (TA size), and
 //! the host tools decode and print the same `Display` words the engine uses on the host. The
 //! codes below are the wire contract: a variant keeps its number, a new one takes the next.
 //!

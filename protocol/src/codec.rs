@@ -2,8 +2,8 @@
 //! shared with the service's stored records; no serde in the TA).
 //!
 //! Each message is a CBOR map whose keys are its field names as text, in declaration order,
-//! with `null` for an absent optional value: the very bytes the earlier serde/ciborium
-//! encoding produced, so only [`crate::RefusalKind`] changed the wire (protocol version 2).
+//! with `null` for an absent optional value. This layout is fixed; a change of it is a new
+//! [`crate::PROTOCOL_VERSION`] (as [`crate::RefusalKind`]'s code was, version 2).
 //!
 //! Decoding is strict where it costs nothing to be and tolerant where versions differ (see
 //! [`suit_cbor::codec`]): the whole input is checked first (definite lengths, bounded depth

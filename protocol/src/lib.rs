@@ -683,7 +683,7 @@ pub struct InstallFinishResponse {
 
 /// What the TA can tell about the protections of the platform it runs on: facts only. The
 /// judgement of them (`warnings`, `prerequisites`) is the host's ([`StatusResponse::assess`]),
-/// so the TA carries none of its words (issue 14, TA size); the TA sends both empty.
+/// so the TA carries none of its words (TA size); the TA sends both empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PlatformInfo {

@@ -1,6 +1,6 @@
 //! Object names, identifiers and status text written without `core::fmt`.
 //!
-//! The TA links no formatting machinery (issue 14: its size; `qemu/size.sh` checks), so
+//! The TA links no formatting machinery (its size; `qemu/size.sh` checks), so
 //! everything it spells out goes through these: decimals by `itoa`, hex by `base16ct`
 //! (constant time, which also suits key ids).
 

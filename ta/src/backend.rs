@@ -148,7 +148,7 @@ fn data_len(o: &PersistentObject) -> Result<u64, StoreError> {
 
 /// The `secstor_ta_mgmt` pseudo-TA: installs bootstrap TA images into OP-TEE's
 /// secure-storage TA store after checking their signature and version.
-/// 6e256cba-fc4d-4941-ad09-2ca1860342dd, as fields: no UUID string parser in the TA (issue 14).
+/// 6e256cba-fc4d-4941-ad09-2ca1860342dd, as fields: no UUID string parser in the TA.
 fn secstor_ta_mgmt_uuid() -> Uuid {
     Uuid::new_raw(
         0x6e25_6cba,

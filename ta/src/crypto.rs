@@ -1,7 +1,7 @@
 //! OP-TEE's own crypto (GP TEE Internal Core API: `TEE_Digest*`, `TEE_AE*`, `TEE_Cipher*`,
 //! `TEE_AsymmetricVerifyDigest`, `TEE_DeriveKey`) behind `suit_common::crypto`'s seam, and
 //! the provider the TA installs: per operation, whichever back end measured faster inside
-//! OP-TEE on QEMU (`suit-agent crypto-bench`, BENCHMARKS.md "Crypto providers, session 6").
+//! OP-TEE on QEMU (`suit-agent crypto-bench`, BENCHMARKS.md's "Crypto providers" headings).
 //!
 //! Key material is loaded into transient objects (the TEE core holds it; the objects are
 //! freed, and OP-TEE wipes them, when the operation ends); this module makes no copy of a key
@@ -41,10 +41,10 @@ pub static GP_TEE: CryptoProvider = CryptoProvider {
 
 /// What the TA runs on, chosen per operation from the numbers measured inside OP-TEE on QEMU
 /// (`qemu/bench.sh 1 --crypto`: RustCrypto vs the GP TEE API in the same boot, streams fed in
-/// 64 KiB chunks; BENCHMARKS.md "Crypto providers, session 6", "..., session 7", "...,
-/// session 9" and "session 24"):
+/// 64 KiB chunks; BENCHMARKS.md's "Crypto providers" headings and "the pipeline's loops
+/// compiled for speed (suit-bulk)"):
 ///
-/// | operation | choice | measured reason (session 24, 1 MiB unless stated) |
+/// | operation | choice | measured reason (suit-bulk's loops, 1 MiB unless stated) |
 /// |---|---|---|
 /// | SHA-256 | RustCrypto | 64 B: 87x faster (GP pays a system call per step); 1 MiB: 2.1x faster |
 /// | AES-GCM decrypt | RustCrypto | 2.9x faster (64 vs 189 ms); 4 KiB: 6.5x |
@@ -52,16 +52,16 @@ pub static GP_TEE: CryptoProvider = CryptoProvider {
 /// | ECDSA P-256 verify | RustCrypto | 172x faster |
 /// | ECDH P-256 | RustCrypto | 480x faster |
 ///
-/// Bulk AES was the open choice until session 24 (GP 1.06x faster for GCM and 3.5x for CTR
-/// in session 9): the RustCrypto loops were compiled in suit-common at opt-level "z", where
-/// the machine outliner split them; in `suit_bulk` at "s" they beat OP-TEE's, which runs on
-/// the ARMv8 AES instructions QEMU emulates. Calling GP's AES would also link libutee's whole
+/// Bulk AES was the open choice while the RustCrypto loops were compiled in suit-common at
+/// opt-level "z" (GP 1.06x faster for GCM and 3.5x for CTR: BENCHMARKS.md "the AES family at
+/// opt-level"), where the machine outliner split them; in `suit_bulk` at "s" they beat
+/// OP-TEE's, which runs on the ARMv8 AES instructions QEMU emulates. Calling GP's AES would also link libutee's whole
 /// GP operation object into production (+20,544 B, see `random.rs`). `GP_TEE` stays for the
 /// measurement and for hardware whose TEE core accelerates AES natively: re-measure there and
 /// change this table. Only the test-build bench references it
 /// (main.rs `crypto_bench`, compiled only under cfg `test_commands`), so a
 /// production build carries neither it nor `suit_common::crypto::bench` (checked with nm,
-/// BENCHMARKS.md "TA size, session 7").
+/// BENCHMARKS.md "unwind tables, one SHA-256").
 pub static SELECTED: CryptoProvider = CryptoProvider {
     name: "selected",
     ..RUSTCRYPTO_OPS

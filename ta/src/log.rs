@@ -1,4 +1,4 @@
-//! The TA's secure log without `core::fmt` (issue 14: the TA links no formatting code;
+//! The TA's secure log without `core::fmt` (the TA links no formatting code;
 //! `qemu/size.sh` checks). Counts and names only: never a secret or request content.
 
 use alloc::string::String;

@@ -1,7 +1,7 @@
 //! SHA-256 for HSS-LMS verification from the `sha2` the rest of the crate uses (0.11).
 //!
 //! hbs-lms 0.1 ships its hasher on sha2 0.10 (the previous RustCrypto generation); using it
-//! would link a second SHA-256 into the TA (~8 KB: BENCHMARKS.md "TA size, session 7").
+//! would link a second SHA-256 into the TA (~8 KB: BENCHMARKS.md, "unwind tables, one SHA-256").
 //! hbs-lms takes any [`HashChain`] (its documented seam for other SHA-256 back ends), so this
 //! adapts sha2 0.11 to the digest 0.10 traits that [`HashChain`] requires. Same function
 //! (LMS_SHA256_M32_*, RFC 8554): the crate's HSS-LMS vectors check it.

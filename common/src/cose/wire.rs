@@ -1,5 +1,5 @@
 //! COSE structures (RFC 9052) read and written with `suit-cbor`, so the TA needs neither
-//! `coset` nor `ciborium`'s value tree (issue 14 item 4: TA size).
+//! `coset` nor `ciborium`'s value tree (TA size).
 //!
 //! Reading borrows from the input and builds no tree: each layer is the protected header's
 //! bytes exactly as received (they are what is signed), the parameters this engine reads from

@@ -1,4 +1,4 @@
-//! The crypto-provider seam (issue 14 item 3): the primitives the engine runs on hot paths,
+//! The crypto-provider seam: the primitives the engine runs on hot paths,
 //! behind traits, so a platform can substitute its own implementation per operation.
 //!
 //! Modelled on rustls's `CryptoProvider`: a [`CryptoProvider`] is a plain struct of

@@ -429,7 +429,7 @@ pub struct SharedKek {
 /// an anchor's keys decrypt only into components its scope covers, and confidential content
 /// is copied into a secure component that could itself be copied out (every anchor covering
 /// it has `ree_plaintext`) only from a source that could be copied out as well. A co-signer's
-/// `ree_plaintext` therefore never speaks for content another anchor owns (review s16 R4).
+/// `ree_plaintext` therefore never speaks for content another anchor owns.
 pub struct AnchorKeySource<'a> {
     pair: &'a DeviceKeyPair,
     anchors: &'a [super::state::AnchorRecord],

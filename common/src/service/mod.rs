@@ -165,7 +165,7 @@ impl Reply {
 }
 
 /// A typed refusal inside a handler: becomes [`Status::Refused`] with a [`Refusal`] body,
-/// whose fault the host puts into words (the TA carries no prose, issue 14).
+/// whose fault the host puts into words (the TA carries no prose).
 struct Refuse {
     kind: RefusalKind,
     fault: Fault,
@@ -285,7 +285,7 @@ impl<B: Backend> Service<B> {
 
     /// Handles one command. `request` must already be a TA-owned copy of slot 1, never
     /// shared memory: a payload chunk is decrypted where it lies in it (one copy of a chunk
-    /// in TA memory, issue 14), and the request is wiped after it.
+    /// in TA memory), and the request is wiped after it.
     pub fn invoke(&mut self, command: u32, host_version: u32, request: &mut [u8]) -> Reply {
         if host_version != PROTOCOL_VERSION {
             return Reply::bare(Status::VersionMismatch, PROTOCOL_VERSION);
@@ -348,7 +348,7 @@ impl<B: Backend> Service<B> {
 
     // Inlined into `invoke`, as each copy is only a request decoder around a call; every
     // handler below is kept out of line: inlined into `invoke` (one frame for all commands)
-    // they made the production TA's `.text` 1.5 KB larger (issue 14).
+    // they made the production TA's `.text` 1.5 KB larger.
     fn handle<Q: Codec, R: Codec>(
         &mut self,
         request: &[u8],
@@ -811,7 +811,7 @@ impl<B: Backend> Service<B> {
     }
 
     /// The first chunk of a payload decrypted as it arrives gets the same key source
-    /// `install_finish` gives the engine (issue 14: see `install::stream`).
+    /// `install_finish` gives the engine (see `install::stream`).
     fn payload_chunk(
         &mut self,
         uri: &str,

@@ -22,10 +22,10 @@
 //! operation's other fields. So a wrapped key opens only in the operation its signer wrapped
 //! it for: a delegate that saw the root's message (the REE relays it; messages are not
 //! confidential) cannot replay its wrapped KEK to grant it to its own anchors, nor a wrapped
-//! anchor key under another id or role (review s17 S2). A KEK's wrap also names the key each
+//! anchor key under another id or role. A KEK's wrap also names the key each
 //! of its anchors holds, not only the id: the REE orders the root's and the delegates'
 //! messages, and a delegate that re-binds an id before the root's AddKek applies must not
-//! receive the KEK (review s27; the other operations naming an id grant nothing a delegate
+//! receive the KEK (the other operations naming an id grant nothing a delegate
 //! could not grant itself, see SECURITY.md). A symmetric key in clear is refused,
 //! and a symmetric key never holds the TPA role (anyone who can verify with it could forge
 //! with it).
@@ -36,9 +36,9 @@
 //! SUIT_TA_Provisioning = [ body: bstr .cbor ProvisioningBody,
 //!                          auth: COSE_Sign1_Tagged (payload detached = body) ]
 //!
-//! ; external_aad of a wrapped secret (deterministic encoding; since session 18, s18-kekbind)
+//! ; external_aad of a wrapped secret (deterministic encoding)
 //! KEK_Wrap_AAD    = [ "suit-ta add-kek", signer: bstr .size 32, device: bstr,
-//!                     kid: bstr, anchors: [* [id: uint, key: bstr .size 32]] ]  ; since s27
+//!                     kid: bstr, anchors: [* [id: uint, key: bstr .size 32]] ]
 //! Anchor_Wrap_AAD = [ "suit-ta add-secret-anchor", signer: bstr .size 32, device: bstr,
 //!                     id: uint, role: tstr, scope: Scope ]   ; role, scope as in the body
 //! ; signer = signer_key_digest(key that signed the message), device = identity key id,
@@ -230,7 +230,7 @@ pub fn anchor_wrap_aad(
 /// [`anchor_key_digest`] of the key the anchor holds when the operation applies). A wrap opens
 /// only in an `AddKek` with this kid and these anchors holding these keys, in a message the
 /// same key signed for this device: the REE cannot make a KEK follow an id another TPA
-/// signer re-bound in between (review s27).
+/// signer re-bound in between.
 pub fn kek_wrap_aad(binding: &WrapBinding<'_>, kid: &[u8], anchors: &[(u32, [u8; 32])]) -> Vec<u8> {
     let mut e = Encoder::new();
     e.array(5)
@@ -327,7 +327,7 @@ crate::cbor::struct_codec!(ProvisioningBody {
     ops
 });
 
-/// Each operation as serde's externally tagged enums were written: `{name: content}`.
+/// Each operation as a one-entry map `{name: content}`.
 impl Field for Op {
     fn put(&self, e: &mut Encoder) {
         use crate::cbor::{codec::put_variant, put_fields};
@@ -1235,8 +1235,7 @@ crate::cbor::struct_codec!(Receipt {
 /// fields, in state order) of the identity, anchors (public key bytes; symmetric keys by kid
 /// only), rules and KEKs (id and anchors).
 pub fn state_digest(state: &State, keks: &[Kek]) -> Result<[u8; 32], protocol::CodecError> {
-    // The layout the earlier serde structures gave it (an author tool checks receipts against
-    // it): {identity, anchors: [{id, role, scope, public_key, kid}], rules, keks: [[kid,
+    // A fixed layout (an author tool checks receipts against it): {identity, anchors: [{id, role, scope, public_key, kid}], rules, keks: [[kid,
     // anchors]]}, with `public_key` an array of byte values and empty for a symmetric key:
     // no hash of a secret key leaves the TA (a key statement's keyed, per-device check value,
     // `statement::anchor_key_check`, is the one value computed with it that does).
@@ -1393,7 +1392,7 @@ const MAX_KEK_ENCODED: usize =
 /// The KEK object at its largest: the current and the previous set, each of [`MAX_KEKS`] at
 /// [`MAX_KEK_ENCODED`], and the counters and set ids (under 128 bytes with their names). A
 /// set within every bound must still be replaceable: a smaller bound refused any change to a
-/// full set (review s27).
+/// full set.
 pub const MAX_KEK_OBJECT: usize = 2 * (3 + MAX_KEKS * MAX_KEK_ENCODED) + 128;
 
 /// The KEKs in force for a device whose state record is `state`. The record names the set it

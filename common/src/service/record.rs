@@ -5,9 +5,8 @@
 //! Each record type implements [`Codec`] with `suit-cbor`'s typed codec
 //! ([`crate::cbor::codec`], the same one the wire messages use, no serde): a struct is a map
 //! keyed by field names in declaration order, a unit enum its variant's name, an enum with
-//! data a one-entry map. These are, byte for byte, what the earlier serde/ciborium encoding
-//! wrote (pinned by `tests/records_codec.rs`), so records stored by earlier versions read
-//! without a migration. Decoding is strict and bounded (see [`crate::cbor::codec`]) and its
+//! data a one-entry map. This layout is fixed byte for byte (pinned by
+//! `tests/records_codec.rs`), so records stored by earlier versions read without a migration. Decoding is strict and bounded (see [`crate::cbor::codec`]) and its
 //! errors are typed ([`RecordError`]: the kind says why, the offset where).
 
 use alloc::vec::Vec;

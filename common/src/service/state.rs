@@ -70,8 +70,7 @@ pub struct State {
     /// holding neither (an older object restored: a revoked KEK must not return). All zero
     /// (`provision::NO_KEKS`): the empty set, named while no KEK object existed, so that
     /// installs need not look for one. `None` in a record from before this field, or from
-    /// before `NO_KEKS` while no KEK object was ever written: the counters decide then, as
-    /// they did (review s17 S3).
+    /// before `NO_KEKS` while no KEK object was ever written: the counters decide then.
     pub kek_set: Option<ByteBuf>,
 }
 

@@ -5,7 +5,7 @@
 //! names every exported key with its purpose and, for payload-decryption keys, the anchor
 //! whose manifests they decrypt: its id, key scope and the key it holds ([`anchor_key_check`]),
 //! so an author encrypting to "anchor 1" can check that anchor 1 is still its own key (ids are
-//! re-bound by removing and adding; review s27). Whoever holds the identity key's public
+//! re-bound by removing and adding). Whoever holds the identity key's public
 //! half from a trusted source (factory enrolment, see SECURITY.md) can check that exported
 //! keys really are the TA's, instead of trusting whatever the normal world hands over.
 

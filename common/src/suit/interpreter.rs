@@ -23,7 +23,7 @@
 //! `suit-directive-copy` and `suit-directive-write` only. A copy streams chunk by chunk from
 //! the source component (typically the ciphertext fetched into its own component) through the
 //! decryptor into the destination; no second plaintext image is made. An install session may
-//! have done such a fetch and its decrypting copy as the payload arrived (issue 14): the
+//! have done such a fetch and its decrypting copy as the payload arrived: the
 //! platform then answers [`Platform::streamed_fetch`] / [`Platform::streamed_copy`] with the
 //! counts, digests and decryptor end, and every limit, tag and size check below applies. A *fetch* whose
 //! component has encryption info is refused with [`CommandErrorKind::DecryptingFetch`]: the

@@ -311,7 +311,7 @@ pub trait Platform {
         Err(PlatformError::Unsupported)
     }
 
-    /// Streaming install (issue 14): the open fetch's bytes already arrived and were consumed
+    /// Streaming install: the open fetch's bytes already arrived and were consumed
     /// as they came (see [`crate::suit::streaming`]); if so, the platform attaches them to
     /// `component`'s staging (just opened) and answers what the engine would have counted
     /// and hashed. `None` (the default): the engine reads the fetch as usual.

@@ -1,4 +1,4 @@
-//! Which detached payloads may be decrypted as they arrive (issue 14): the firmware-encryption
+//! Which detached payloads may be decrypted as they arrive: the firmware-encryption
 //! draft's static form, proved on the authenticated manifest before any payload byte is
 //! accepted.
 //!

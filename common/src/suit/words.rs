@@ -1,6 +1,6 @@
 //! The fixed words an error names a structure, rule or bound with. In the TA and on the wire
 //! a number (its place in this list); in words only with the `explain` feature, so none of
-//! them is linked into the TA (issue 14, TA size). Append only: a word keeps its number.
+//! them is linked into the TA (TA size). Append only: a word keeps its number.
 
 /// Declares [`Words`], its numbers and, with `explain`, its text.
 macro_rules! words {

@@ -1,4 +1,4 @@
-//! Decrypting and hashing a detached payload as it arrives (issue 14 item 2).
+//! Decrypting and hashing a detached payload as it arrives.
 //!
 //! When the authenticated manifest fetches a URI into a buffer and then decrypts the buffer
 //! into a TA or a secure-storage component, in the static form [`suit::streaming`] proves,
