@@ -460,7 +460,7 @@ fn keks_are_added_removed_and_never_shown() {
     assert!(!contains(&seen, KEK));
     let stored = provision::load_keks(s.backend(), &State::load(s.backend()).unwrap()).unwrap();
     assert_eq!(
-        (stored[0].kid.as_slice(), stored[0].key.0.as_slice()),
+        (stored[0].kid.as_slice(), stored[0].key().expose()),
         (&b"kek-1"[..], &KEK[..])
     );
     assert_eq!(stored[0].anchors, vec![2]);

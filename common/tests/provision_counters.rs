@@ -308,7 +308,10 @@ fn a_state_stored_with_one_counter_refuses_the_old_messages_of_root_and_delegate
     };
     state.provisioning_counter = 4;
     store_as_before_s16(&mut s, &state);
-    assert_eq!(State::load(s.backend()).unwrap().delegate_counter, Some(4));
+    assert_eq!(
+        State::load(s.backend()).unwrap().stored_delegate_counter(),
+        Some(4)
+    );
     assert_eq!(counters(&mut s), (4, Some(4)));
     // No old message applies again, whoever signed it, whichever counter it would now run on.
     for (signer, counter, message) in &old {
@@ -368,10 +371,11 @@ fn model_apply(
 fn the_tpa_model_of_a_device_counts_like_the_device() {
     // `apply_body` (what `suit-author provision --state` runs) on a model that was written
     // before review s16 (no delegates' counter): both counters start at the old one.
-    let mut model = State {
-        provisioning_counter: 3,
-        delegate_counter: None,
-        ..State::default()
+    let mut model = {
+        let mut s = State::default();
+        s.provisioning_counter = 3;
+        s.set_stored_delegate_counter(None);
+        s
     };
     let mut keks: Vec<Kek> = Vec::new();
     model_apply(
@@ -655,7 +659,7 @@ fn a_stored_anchor_holding_the_roots_key_never_signs_as_a_delegate() {
         key_scope: 1,
     });
     state.provisioning_counter = 3;
-    state.delegate_counter = Some(0);
+    state.set_stored_delegate_counter(Some(0));
     state.save(s.backend_mut()).unwrap();
     // The delegates' next number is a replay of the root's.
     refused(

@@ -52,72 +52,72 @@ fn scope(ree_plaintext: bool) -> Scope {
 /// A state exercising every field: all roles, present and absent options, empty and
 /// non-empty lists, a symmetric and a public anchor key.
 fn state() -> State {
-    State {
-        format: STATE_FORMAT,
-        generation: 7,
-        provisioning_counter: 300,
-        identity: Identity {
-            vendor_id: Some(b(&[0xfa; 16])),
-            class_id: None,
-            device_id: Some(b(b"device-1")),
+    let mut s = State::default();
+    s.format = STATE_FORMAT;
+    s.generation = 7;
+    s.provisioning_counter = 300;
+    s.identity = Identity {
+        vendor_id: Some(b(&[0xfa; 16])),
+        class_id: None,
+        device_id: Some(b(b"device-1")),
+    };
+    s.anchors = vec![
+        AnchorRecord {
+            id: 1,
+            cose_key: cose_key(AUTHOR_PUB),
+            role: RoleRecord::Author,
+            scope: scope(false),
+            key_scope: 1,
         },
-        anchors: vec![
-            AnchorRecord {
-                id: 1,
-                cose_key: cose_key(AUTHOR_PUB),
-                role: RoleRecord::Author,
-                scope: scope(false),
-                key_scope: 1,
-            },
-            AnchorRecord {
-                id: 2,
-                cose_key: ByteBuf::from(symmetric_cose_key(b"hmac-kid", &[0x5a; 32])),
-                role: RoleRecord::Operator,
-                scope: scope(true),
-                key_scope: 70000,
-            },
-            AnchorRecord {
-                id: 3,
-                cose_key: b(b"not a key"),
-                role: RoleRecord::Tpa,
-                scope: Scope::default(),
-                key_scope: 0,
-            },
-        ],
-        rules: vec![RuleRecord {
-            prefix: vec![b(b"ta")],
-            required_roles: vec![RoleRecord::Author, RoleRecord::Operator, RoleRecord::Tpa],
-            required_anchors: vec![1, 2],
-        }],
-        sequence_numbers: vec![SequenceRecord {
-            key: b(b"class"),
-            value: u64::MAX,
-        }],
-        components: vec![
-            ComponentRecord {
-                id: vec![b(b"ta"), b(&[0x5e; 16])],
-                digest: b(&[0xd1; 32]),
-                size: 184_000,
-                object: "suit/c/7/0".into(),
-                sequence_number: 5,
-                ta_version: Some(3),
-                digest_withheld: false,
-            },
-            ComponentRecord {
-                id: vec![b(b"secret")],
-                digest: b(&[0xd2; 32]),
-                size: 0,
-                object: "suit/c/7/1".into(),
-                sequence_number: 1 << 40,
-                ta_version: None,
-                digest_withheld: true,
-            },
-        ],
-        key_scopes: 70000,
-        unconfirmed_tas: vec![b(&[0x5f; 16])],
-        delegate_counter: Some(290),
-        kek_set: Some(b(&[0x4b; 16])),
-    }
+        AnchorRecord {
+            id: 2,
+            cose_key: ByteBuf::from(symmetric_cose_key(b"hmac-kid", &[0x5a; 32])),
+            role: RoleRecord::Operator,
+            scope: scope(true),
+            key_scope: 70000,
+        },
+        AnchorRecord {
+            id: 3,
+            cose_key: b(b"not a key"),
+            role: RoleRecord::Tpa,
+            scope: Scope::default(),
+            key_scope: 0,
+        },
+    ];
+    s.rules = vec![RuleRecord {
+        prefix: vec![b(b"ta")],
+        required_roles: vec![RoleRecord::Author, RoleRecord::Operator, RoleRecord::Tpa],
+        required_anchors: vec![1, 2],
+    }];
+    s.sequence_numbers = vec![SequenceRecord {
+        key: b(b"class"),
+        value: u64::MAX,
+    }];
+    s.components = vec![
+        ComponentRecord {
+            id: vec![b(b"ta"), b(&[0x5e; 16])],
+            digest: b(&[0xd1; 32]),
+            size: 184_000,
+            object: "suit/c/7/0".into(),
+            sequence_number: 5,
+            ta_version: Some(3),
+            digest_withheld: false,
+        },
+        ComponentRecord {
+            id: vec![b(b"secret")],
+            digest: b(&[0xd2; 32]),
+            size: 0,
+            object: "suit/c/7/1".into(),
+            sequence_number: 1 << 40,
+            ta_version: None,
+            digest_withheld: true,
+        },
+    ];
+    s.unconfirmed_tas = vec![b(&[0x5f; 16])];
+    s.kek_set = Some(b(&[0x4b; 16]));
+    s.set_key_scopes(70000);
+    s.set_stored_delegate_counter(Some(290));
+    s
 }
 
 fn journal() -> Journal {
@@ -132,16 +132,8 @@ fn journal() -> Journal {
 
 fn keks() -> Vec<Kek> {
     vec![
-        Kek {
-            kid: b(b"kek-1"),
-            anchors: vec![1],
-            key: Secret(b(&[0x11; 16])),
-        },
-        Kek {
-            kid: b(b"kek-2"),
-            anchors: vec![1, 2],
-            key: Secret(b(&[0x22; 32])),
-        },
+        Kek::new(b(b"kek-1"), vec![1], Secret::new(b(&[0x11; 16]))),
+        Kek::new(b(b"kek-2"), vec![1, 2], Secret::new(b(&[0x22; 32]))),
     ]
 }
 
@@ -311,9 +303,10 @@ fn the_stored_key_and_kek_objects_keep_their_golden_bytes() {
     );
 
     let mut store = MemoryStore::new();
-    let mut committed = State {
-        kek_set: Some(b(&[0x4a; 16])),
-        ..counters(5, 3)
+    let mut committed = {
+        let mut s = counters(5, 3);
+        s.kek_set = Some(b(&[0x4a; 16]));
+        s
     };
     save_keks(
         &mut store,
@@ -354,9 +347,10 @@ fn the_stored_key_and_kek_objects_keep_their_golden_bytes() {
     kek_store.put(KEKS_OBJECT, &unhex(GOLDEN_KEKS)).unwrap();
     // The record names the set in force, whatever the counters say: the new set, the one
     // before it (the state write after the object did not happen), or neither (refused).
-    let naming = |id: &[u8], root: u64, delegate: u64| State {
-        kek_set: Some(b(id)),
-        ..counters(root, delegate)
+    let naming = |id: &[u8], root: u64, delegate: u64| {
+        let mut s = counters(root, delegate);
+        s.kek_set = Some(b(id));
+        s
     };
     assert_eq!(
         load_keks(&kek_store, &naming(&new_id, 5, 3)).unwrap(),
@@ -416,20 +410,18 @@ fn the_stored_key_and_kek_objects_keep_their_golden_bytes() {
 
 /// A state at root counter `root` and delegates' counter `delegate`.
 fn counters(root: u64, delegate: u64) -> State {
-    State {
-        provisioning_counter: root,
-        delegate_counter: Some(delegate),
-        ..State::new()
-    }
+    let mut s = State::new();
+    s.provisioning_counter = root;
+    s.set_stored_delegate_counter(Some(delegate));
+    s
 }
 
 /// A state as stored before review s16: one counter for the root and its delegates.
 fn old_counter(counter: u64) -> State {
-    State {
-        provisioning_counter: counter,
-        delegate_counter: None,
-        ..State::new()
-    }
+    let mut s = State::new();
+    s.provisioning_counter = counter;
+    s.set_stored_delegate_counter(None);
+    s
 }
 
 #[test]
@@ -476,9 +468,10 @@ fn golden_records_decode_to_their_values() {
 
     // Records written before review s17 S3 decode without a KEK set id (the counters then
     // pick the KEK set, as they did).
-    let before_s18 = State {
-        kek_set: None,
-        ..state()
+    let before_s18 = {
+        let mut s = state();
+        s.kek_set = None;
+        s
     };
     assert_eq!(
         record::decode::<State>(&unhex(GOLDEN_STATE_BEFORE_S18), limit).unwrap(),
@@ -504,10 +497,11 @@ fn golden_records_decode_to_their_values() {
     // Records written before review s16 still decode: the state's one counter was the root's
     // and the delegates' alike, so the loader starts both there (no old message of either
     // applies again); a receipt without a signer is the root's.
-    let before = State {
-        delegate_counter: None,
-        kek_set: None,
-        ..state()
+    let before = {
+        let mut s = state();
+        s.kek_set = None;
+        s.set_stored_delegate_counter(None);
+        s
     };
     assert_eq!(
         record::decode::<State>(&unhex(GOLDEN_STATE_BEFORE_S16), limit).unwrap(),
@@ -519,14 +513,15 @@ fn golden_records_decode_to_their_values() {
         .unwrap();
     let loaded = State::load(&store).unwrap();
     assert_eq!(
-        (loaded.root_counter(), loaded.delegate_counter),
+        (loaded.root_counter(), loaded.stored_delegate_counter()),
         (300, Some(300))
     );
     assert_eq!(
         record::decode::<State>(&unhex(GOLDEN_EMPTY_STATE_BEFORE_S16), limit).unwrap(),
-        State {
-            delegate_counter: None,
-            ..State::new()
+        {
+            let mut s = State::new();
+            s.set_stored_delegate_counter(None);
+            s
         }
     );
     let journal_before = record::decode::<Journal>(&unhex(GOLDEN_JOURNAL_BEFORE_S16), limit)
@@ -763,9 +758,9 @@ fn fields_added_after_the_first_records_may_be_absent() {
     }
     let old = record::decode::<State>(&cbor(&Value::Map(entries)), LIMIT).unwrap();
     let mut expected = state();
-    expected.key_scopes = 0;
+    expected.set_key_scopes(0);
     expected.unconfirmed_tas.clear();
-    expected.delegate_counter = None;
+    expected.set_stored_delegate_counter(None);
     for a in &mut expected.anchors {
         a.key_scope = 0;
         a.scope.ree_plaintext = false;

@@ -305,9 +305,33 @@ pub enum Op {
     RemoveKek { kid: ByteBuf },
 }
 
-/// A secret inside the TA (a KEK): never printed, wiped on drop.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub ByteBuf);
+/// A secret inside the TA (a KEK): never printed, wiped on drop, compared in constant time
+/// (only its length may show), read only through [`Secret::expose`]. A clone is a secret too
+/// (the service copies its KEK list before changing it): wiped on drop like the original.
+#[derive(Clone)]
+pub struct Secret(ByteBuf);
+
+impl Secret {
+    /// Takes ownership of `bytes` (wiped when the secret is dropped).
+    pub fn new(bytes: ByteBuf) -> Self {
+        Secret(bytes)
+    }
+
+    /// The secret's bytes, for the one operation that needs them: copy them only into storage
+    /// that is wiped too.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
+/// Constant time over the bytes (a length difference is not hidden).
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(subtle::ConstantTimeEq::ct_eq(self.expose(), other.expose()))
+    }
+}
+
+impl Eq for Secret {}
 
 impl core::fmt::Debug for Secret {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -418,7 +442,19 @@ pub struct Kek {
     pub kid: ByteBuf,
     /// The anchors whose manifests may use it.
     pub anchors: Vec<u32>,
-    pub key: Secret,
+    /// Read through [`Kek::key`].
+    key: Secret,
+}
+
+impl Kek {
+    pub fn new(kid: ByteBuf, anchors: Vec<u32>, key: Secret) -> Self {
+        Kek { kid, anchors, key }
+    }
+
+    /// The key itself.
+    pub fn key(&self) -> &Secret {
+        &self.key
+    }
 }
 
 crate::cbor::struct_codec!(Kek { kid, anchors, key });
@@ -935,19 +971,22 @@ fn key_in_use(
 ) -> Option<(KeyHolder, KeyHolder)> {
     let anchor_key = |a: &AnchorRecord| VerificationKey::from_cose_key(&a.cose_key).ok();
     // A KEK's bytes as an HMAC key, for `same_key`'s padded constant-time comparison.
-    let as_hmac =
-        |k: &Kek| VerificationKey::from(KeyMaterial::Hmac256(Zeroizing::new(k.key.0.to_vec())));
+    let as_hmac = |k: &Kek| {
+        VerificationKey::from(KeyMaterial::Hmac256(Zeroizing::new(
+            k.key.expose().to_vec(),
+        )))
+    };
     // `op` succeeded, so what it added is there.
     let id = match op {
         Op::AddAnchor(a) => a.id,
         Op::AddSecretAnchor { id, .. } => *id,
         Op::AddKek { kid, .. } => {
             let added = keks.iter().find(|k| k.kid == *kid)?;
-            let secret = added.key.0.as_slice();
+            let secret = added.key.expose();
             let holder = keks
                 .iter()
                 .filter(|k| k.kid != *kid)
-                .find(|k| bool::from(subtle::ConstantTimeEq::ct_eq(k.key.0.as_slice(), secret)))
+                .find(|k| bool::from(subtle::ConstantTimeEq::ct_eq(k.key.expose(), secret)))
                 .map(|k| KeyHolder::Kek(k.kid.clone()))
                 .or_else(|| {
                     let added = as_hmac(added);
@@ -1188,7 +1227,7 @@ fn apply_op(
             keks.push(Kek {
                 kid: kid.clone(),
                 anchors: anchors.clone(),
-                key: Secret(ByteBuf::from(key.to_vec())),
+                key: Secret::new(ByteBuf::from(key.to_vec())),
             });
             Ok(Applied::AddedKek { kid: kid.clone() })
         }
@@ -1561,7 +1600,7 @@ pub fn shared_keks(keks: &[Kek]) -> Vec<super::keys::SharedKek> {
     keks.iter()
         .map(|k| super::keys::SharedKek {
             kid: k.kid.to_vec(),
-            key: Zeroizing::new(k.key.0.to_vec()),
+            key: Zeroizing::new(k.key.expose().to_vec()),
             anchors: k.anchors.clone(),
         })
         .collect()

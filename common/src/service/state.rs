@@ -49,8 +49,9 @@ pub struct State {
     pub rules: Vec<RuleRecord>,
     pub sequence_numbers: Vec<SequenceRecord>,
     pub components: Vec<ComponentRecord>,
-    /// Last anchor key scope handed out (see [`AnchorRecord::key_scope`]); only increases.
-    pub key_scopes: u64,
+    /// Last anchor key scope handed out (see [`AnchorRecord::key_scope`]); only increases:
+    /// read through [`State::key_scopes`], advanced only by [`State::next_key_scope`].
+    pub(crate) key_scopes: u64,
     /// UUIDs of TAs whose install OP-TEE did not confirm: its TA store may hold the image of
     /// an update this state does not record (an error code from the TA store does not prove
     /// that nothing was stored: the REE answers its RPCs). Their personalization data is
@@ -62,8 +63,8 @@ pub struct State {
     /// removed and added again cannot have its old messages replayed). `None` only in a record
     /// from before this counter existed: [`State::load`] then starts it at the old shared
     /// counter, so that no message applied before (by the root or a delegate) applies again.
-    /// Read it with [`State::delegate_counter`].
-    pub delegate_counter: Option<u64>,
+    /// Read it with [`State::delegate_counter`] (as stored: [`State::stored_delegate_counter`]).
+    pub(crate) delegate_counter: Option<u64>,
     /// Which KEK set this record commits to: the random 16-byte id the KEK object
     /// (`provision::save_keks`) stored it under, as its `current` or (the write of this record
     /// after it did not happen) its `previous` set. `provision::load_keks` refuses an object
@@ -275,6 +276,33 @@ impl State {
     /// again whoever signed it.
     pub fn delegate_counter(&self) -> u64 {
         self.delegate_counter.unwrap_or(self.provisioning_counter)
+    }
+
+    /// The delegates' counter as the record holds it: `None` in a record from before it
+    /// existed. What applies is [`State::delegate_counter`].
+    pub fn stored_delegate_counter(&self) -> Option<u64> {
+        self.delegate_counter
+    }
+
+    /// The last anchor key scope handed out (0: none yet).
+    pub fn key_scopes(&self) -> u64 {
+        self.key_scopes
+    }
+
+    /// Sets the stored delegates' counter, as a record of any version may hold it: for tests
+    /// and for the author tool's models of a device, never for the service.
+    #[cfg(feature = "author")]
+    #[doc(hidden)]
+    pub fn set_stored_delegate_counter(&mut self, counter: Option<u64>) {
+        self.delegate_counter = counter;
+    }
+
+    /// Sets the last key scope handed out, as a record of any version may hold it: for tests
+    /// and for the author tool's models of a device, never for the service.
+    #[cfg(feature = "author")]
+    #[doc(hidden)]
+    pub fn set_key_scopes(&mut self, key_scopes: u64) {
+        self.key_scopes = key_scopes;
     }
 
     /// Loads the record; a device that never stored one starts empty, one whose key object
