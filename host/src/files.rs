@@ -595,6 +595,7 @@ pub struct Output<'a> {
 /// Why [`write_outputs`] failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {source}", .path.display())]
+#[non_exhaustive]
 pub struct OutputError {
     /// The output that failed.
     pub path: PathBuf,

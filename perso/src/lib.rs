@@ -44,6 +44,7 @@ pub const UPDATE_TA_UUID: &str = TA_UUID;
 
 /// Why no personalization data came back.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PersoError {
     /// No session to the update TA: not installed ([`ErrorKind::ItemNotFound`]), busy with
     /// another client ([`ErrorKind::Busy`]), or it refused the session.

@@ -132,6 +132,7 @@ impl TryFrom<u32> for Command {
 /// Outcome codes in slot 0 `a`. Stable numbers: they cross the trust boundary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum Status {
     Ok = 0,
     /// The host speaks another protocol version; `b` carries the TA's.
@@ -173,6 +174,15 @@ impl Status {
         }
     }
 }
+
+/// [`Status::describe`]'s words.
+impl core::fmt::Display for Status {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+impl core::error::Error for Status {}
 
 /// Why the TA refused: a stable machine-readable kind plus the typed fault (suit-common's
 /// `fault::Fault`, CBOR) that the host tools put into words; the TA itself carries no prose.
@@ -722,7 +732,6 @@ pub struct Prerequisite {
     pub evidence: String,
 }
 
-/// Names of the production prerequisites (SECURITY.md, "Production prerequisites").
 /// [`Command::HeapScan`]'s request and reply. The request is a control string as it is,
 /// then each needle as a length byte and its bytes XOR [`heap_scan::MASK`]: the TA's own copy
 /// of the request is in its heap, so the control must be found there (the scan sees the live
@@ -773,6 +782,7 @@ pub mod heap_scan {
     }
 }
 
+/// Names of the production prerequisites (SECURITY.md, "Production prerequisites").
 pub mod prerequisite {
     /// OP-TEE verifies TAs with a key whose private half is secret (not the public dev key).
     pub const TA_SIGNING_KEY: &str = "secret-ta-signing-key";

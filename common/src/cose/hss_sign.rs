@@ -113,6 +113,7 @@ impl HssLevel {
 
 /// Why an HSS-LMS key could not be made or used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HssSignError {
     /// The levels are not a parameter set this implementation signs with (1 to 8 levels of
     /// H5..H25 / W1..W8, heights adding up to at most [`HSS_MAX_TOTAL_HEIGHT`]).
@@ -126,6 +127,21 @@ pub enum HssSignError {
     /// hbs-lms failed (nothing was persisted).
     Failed,
 }
+
+// The module is built only with `author`, which brings `explain`: no prose reaches the TA.
+impl core::fmt::Display for HssSignError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            HssSignError::UnsupportedParameters => "unsupported parameter set",
+            HssSignError::MalformedKey => "malformed private key",
+            HssSignError::Exhausted => "every one-time key is used",
+            HssSignError::NotPersisted => "the advanced state could not be stored",
+            HssSignError::Failed => "hbs-lms failed",
+        })
+    }
+}
+
+impl core::error::Error for HssSignError {}
 
 /// What a private key says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]

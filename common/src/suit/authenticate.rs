@@ -197,6 +197,7 @@ pub struct Verified<'a> {
 
 /// Why [`Verified::decode`] failed, by whose bytes are at fault.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The authentic manifest, or a severed member matching the digest it names, does not
     /// decode: a refusal may name the manifest's digest.
@@ -204,6 +205,27 @@ pub enum DecodeError {
     /// The envelope carries a severed member the manifest does not name, or one whose digest
     /// does not match: bytes no signature covers, so nothing may be said of the manifest.
     Envelope(Error),
+}
+
+#[cfg(feature = "explain")]
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DecodeError::Manifest(e) => {
+                write!(f, "the authenticated manifest does not decode: {e}")
+            }
+            DecodeError::Envelope(e) => write!(f, "the envelope does not match its manifest: {e}"),
+        }
+    }
+}
+
+#[cfg(feature = "explain")]
+impl core::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            DecodeError::Manifest(e) | DecodeError::Envelope(e) => Some(e),
+        }
+    }
 }
 
 impl From<DecodeError> for Error {

@@ -336,11 +336,10 @@ pub fn keygen(
     super::keys::refuse_existing_keys(&[priv_path.clone(), pub_path.clone()], force)?;
     let mut seed = Zeroizing::new([0u8; 32]);
     rand_core::Rng::fill_bytes(&mut super::os_rng(), seed.as_mut());
-    let (private, public) = hss_lms_keygen(levels, &seed).map_err(|e| {
-        AuthorError::Create(format!("HSS-LMS key generation failed: {}", sign_error(e)))
-    })?;
+    let (private, public) = hss_lms_keygen(levels, &seed)
+        .map_err(|e| AuthorError::Create(format!("HSS-LMS key generation failed: {e}")))?;
     let state = hss_lms_key_state(&private)
-        .map_err(|e| AuthorError::Create(format!("HSS-LMS key generation: {}", sign_error(e))))?;
+        .map_err(|e| AuthorError::Create(format!("HSS-LMS key generation: {e}")))?;
     let file = HssKeyFile {
         public,
         kid: kid.map(<[u8]>::to_vec).unwrap_or_default(),
@@ -363,16 +362,6 @@ pub fn keygen(
         },
         state,
     ))
-}
-
-fn sign_error(e: HssSignError) -> &'static str {
-    match e {
-        HssSignError::UnsupportedParameters => "unsupported parameter set",
-        HssSignError::MalformedKey => "malformed private key",
-        HssSignError::Exhausted => "every one-time key is used",
-        HssSignError::NotPersisted => "the advanced state could not be stored",
-        HssSignError::Failed => "hbs-lms failed",
-    }
 }
 
 /// An open, locked HSS-LMS key file and what its last signature left.
@@ -578,7 +567,7 @@ fn sign_with(handle: &HssHandle, message: &[u8]) -> std::result::Result<Vec<u8>,
             return Err(CoseError::SigningFailed);
         }
         Err(e) => {
-            s.failure = Some(AuthorError::key(&path, sign_error(e)));
+            s.failure = Some(AuthorError::key(&path, e.to_string()));
             return Err(CoseError::SigningFailed);
         }
     };
@@ -621,11 +610,9 @@ fn sign_with(handle: &HssHandle, message: &[u8]) -> std::result::Result<Vec<u8>,
             s.failure = Some(match (e, failure) {
                 (_, Some(f)) => f,
                 (HssSignError::Exhausted, None) => AuthorError::KeyExhausted { path },
-                (e, None) => AuthorError::Create(format!(
-                    "{}: HSS-LMS signing failed: {}",
-                    path.display(),
-                    sign_error(e)
-                )),
+                (e, None) => {
+                    AuthorError::Create(format!("{}: HSS-LMS signing failed: {e}", path.display()))
+                }
             });
             Err(CoseError::SigningFailed)
         }

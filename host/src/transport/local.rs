@@ -22,6 +22,7 @@ use crate::tee::AgentError;
 
 /// Why a payload URI has no local file the agent will read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PayloadSourceError {
     /// Nothing the operator offered provides the URI (and the network may not).
     #[error("no --payload or --payload-dir file provides it{}", not_offered_hint(*.file_uri))]
