@@ -489,12 +489,150 @@ fn every_fixed_word_is_its_number_and_reads_back() {
         );
         assert!(n < 0x10000);
     }
-    // Numbers are places in the list: appended words never renumber these.
+    // Appended words never renumber these (every number: `every_word_keeps_its_wire_number`).
     assert_eq!(Words::ALL.first(), Some(&Words::SuitDirectiveCopyParams));
     assert_eq!(
         Fault::Install(InstallError::Sequence(Words::NoInstallInProgress)).encode(),
         [0x82, 0x03, 0x82, 0x00, 0x18, 0x58]
     );
+}
+
+/// Every word's wire number, written out here independently of the declaration: a word
+/// renumbered (or removed) fails this, a word appended must be added.
+#[test]
+fn every_word_keeps_its_wire_number() {
+    let pinned: &[(Words, u16)] = &[
+        (Words::SuitDirectiveCopyParams, 0),
+        (Words::Rfc4122Uuid, 1),
+        (Words::MustBe16Bytes, 2),
+        (Words::CommandSequenceOffset, 3),
+        (Words::CommandSequenceNesting, 4),
+        (Words::CommandsPerSequence, 5),
+        (Words::TryEachOptions, 6),
+        (Words::SuitSharedSequence, 7),
+        (Words::IndexArgShape, 8),
+        (Words::SuitParameters, 9),
+        (Words::SuitCommandSequence, 10),
+        (Words::IndexArg, 11),
+        (Words::SuitEncryptionInfo, 12),
+        (Words::NeedsAlgorithmAndBytes, 13),
+        (Words::Sha256DigestMustBe32Bytes, 14),
+        (Words::SuitDigest, 15),
+        (Words::ComponentIdentifierSegments, 16),
+        (Words::SuitComponentIdentifier, 17),
+        (Words::VersionMatchShape, 18),
+        (Words::ComparisonTypeRange, 19),
+        (Words::VersionNeedsInteger, 20),
+        (Words::IntegersInAVersion, 21),
+        (Words::NeedsAtLeastOneWaitEvent, 22),
+        (Words::WaitEvents, 23),
+        (Words::OtherDeviceVersionShape, 24),
+        (Words::NeedsAtLeastOneVersionMatch, 25),
+        (Words::OtherDeviceVersionMatches, 26),
+        (Words::UnknownWaitEvent, 27),
+        (Words::TextNotDisplayable, 28),
+        (Words::ActorIntegerOutOfRange, 29),
+        (Words::ActorIdType, 30),
+        (Words::ActorIdentifierLength, 31),
+        (Words::NeedsAtLeastOneActor, 32),
+        (Words::ActorsInAPermissionMap, 33),
+        (Words::ActorKeyOrder, 34),
+        (Words::ComponentMetadataMembers, 35),
+        (Words::TimesNeedTag1, 36),
+        (Words::UnknownComponentMetadataMember, 37),
+        (Words::NeedsLabelPerSource, 38),
+        (Words::LabelsInCopyParams, 39),
+        (Words::SuitParameterVersionMatch, 40),
+        (Words::SuitConditionVersionComparisonValue, 41),
+        (Words::SuitWaitEvent, 42),
+        (Words::SuitMetaPermissionMap, 43),
+        (Words::SuitComponentMetadata, 44),
+        (Words::SuitSetVersion, 45),
+        (Words::SuitReferenceUriLength, 46),
+        (Words::MissingSuitManifestVersion, 47),
+        (Words::MissingSuitManifestSequenceNumber, 48),
+        (Words::MissingSuitCommon, 49),
+        (Words::DependencyIndex, 50),
+        (Words::SuitComponentsMustNotBeEmpty, 51),
+        (Words::ComponentsPerManifest, 52),
+        (Words::IndexNotComponentOrDependency, 53),
+        (Words::SuitManifest, 54),
+        (Words::SuitCommon, 55),
+        (Words::ConciseSwidTag, 56),
+        (Words::SuitTextMap, 57),
+        (Words::SuitDependencies, 58),
+        (Words::SuitDependencyMetadata, 59),
+        (Words::EnvelopeSize, 60),
+        (Words::UnexpectedTagExpected107, 61),
+        (Words::IntegratedPayloads, 62),
+        (Words::EnvelopeKeyType, 63),
+        (Words::MissingSuitAuthenticationWrapper, 64),
+        (Words::MissingSuitManifest, 65),
+        (Words::MissingSuitDigest, 66),
+        (Words::AuthenticationBlocks, 67),
+        (Words::SuitEnvelope, 68),
+        (Words::NotWellFormedCbor, 69),
+        (Words::NotAnArray, 70),
+        (Words::BodyIsNotABstr, 71),
+        (Words::Auth, 72),
+        (Words::TrailingBytes, 73),
+        (Words::BodyDoesNotDecode, 74),
+        (Words::Envelope, 75),
+        (Words::EnvelopeIncomplete, 76),
+        (Words::Payload, 77),
+        (Words::PayloadIncomplete, 78),
+        (Words::SoftFailureNotCopyable, 79),
+        (Words::OddCommandElements, 80),
+        (Words::CommandsNestedIncluded, 81),
+        (Words::OnlyConditionsAndControl, 82),
+        (Words::ComponentIdentifierSegmentLength, 83),
+        (Words::OtherDeviceIdentifierLength, 84),
+        (Words::FileTypeRange, 85),
+        (Words::ManifestBeforeAuthentication, 86),
+        (Words::ExpectedBodyAuth, 87),
+        (Words::NoInstallInProgress, 88),
+        (Words::EnvelopeChunkOffset, 89),
+        (Words::EnvelopeExceedsItsAnnouncedLength, 90),
+        (Words::TooManyPayloadUris, 91),
+        (Words::PayloadBeforePrepare, 92),
+        (Words::PayloadOverImageSize, 93),
+        (Words::PayloadChunkOffsetOrLength, 94),
+        (Words::PayloadExceedsItsAnnouncedLength, 95),
+        (Words::FinishBeforePrepare, 96),
+        (Words::SuitAuthentication, 97),
+        (Words::SuitWaitEventArgumentOtherDeviceVersion, 98),
+        (Words::SuitOverrideMultArg, 99),
+        (Words::ComponentsInOverrideMultiple, 100),
+        (Words::NeedsAtLeastOneComponent, 101),
+        (Words::ComponentsInCopyParams, 102),
+        (Words::NeedsAtLeastOneSourceComponent, 103),
+        (Words::SuitDigestSize, 104),
+        (Words::ComponentIdentifierLength, 105),
+        (Words::IndexRepeated, 106),
+        (Words::ExecutedSteps, 107),
+        (Words::DependencyEnvelopesHeld, 108),
+        (Words::CustomParameters, 109),
+        (Words::SuitParameterUriLength, 110),
+        (Words::CustomParameterInShared, 111),
+    ];
+    assert_eq!(
+        pinned.len(),
+        Words::ALL.len(),
+        "a new word must be pinned here"
+    );
+    for &(w, n) in pinned {
+        assert_eq!(w.number(), n, "{w:?}");
+        assert_eq!(Words::from_number(n), Some(w));
+        // On the wire: [3 (install), [0 (sequence), n]].
+        let mut expected = vec![0x82, 0x03, 0x82, 0x00];
+        match n {
+            0..=23 => expected.push(n as u8),
+            24..=255 => expected.extend([0x18, n as u8]),
+            _ => expected.extend([0x19, (n >> 8) as u8, n as u8]),
+        }
+        assert_eq!(Fault::Install(InstallError::Sequence(w)).encode(), expected);
+    }
+    assert_eq!(Words::from_number(pinned.len() as u16), None);
 }
 
 #[test]
