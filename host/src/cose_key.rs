@@ -67,8 +67,15 @@ pub fn public_cose_entries(key: &PublicKey, kid: Option<&[u8]>) -> Vec<(i64, Val
         PublicKey::P256(_) => vec![
             (label::KTY, Value::from(label::KTY_EC2)),
             (label::CRV, Value::from(label::CRV_P256)),
-            (label::X, Value::Bytes(bytes[1..33].to_vec())),
-            (label::Y, Value::Bytes(bytes[33..].to_vec())),
+            // SEC1 uncompressed (0x04, x, y): always 65 bytes.
+            (
+                label::X,
+                Value::Bytes(bytes.get(1..33).unwrap_or_default().to_vec()),
+            ),
+            (
+                label::Y,
+                Value::Bytes(bytes.get(33..).unwrap_or_default().to_vec()),
+            ),
         ],
         PublicKey::Ed25519(_) => vec![
             (label::KTY, Value::from(label::KTY_OKP)),

@@ -293,7 +293,8 @@ pub fn check_outputs(
                 input: input.clone(),
             });
         }
-        if let Some((other, other_what)) = outputs[..i].iter().find(|(o, _)| same_output(out, o)) {
+        if let Some((other, other_what)) = outputs.iter().take(i).find(|(o, _)| same_output(out, o))
+        {
             return Err(OutputClash::Outputs {
                 path: other.clone(),
                 what: what.clone(),
@@ -330,7 +331,7 @@ pub fn temporary_prefix(name: &std::ffi::OsStr) -> std::ffi::OsString {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(name.as_encoded_bytes());
     let mut tmp = std::ffi::OsString::from(".suit-tmp\\");
-    tmp.push(hex::encode(&digest[..16]));
+    tmp.push(hex::encode(digest.get(..16).unwrap_or_default()));
     tmp
 }
 
@@ -721,6 +722,9 @@ pub fn write_opened(outputs: Vec<(OpenedOutput, &[u8])>) -> std::result::Result<
 }
 
 /// [`write_opened`]; without `replace`, as [`create_outputs`].
+// `targets`, `paths` and `staged` are built from `outputs` in one pass: every index into
+// them is one of `outputs`' own (`0..outputs.len()`).
+#[allow(clippy::indexing_slicing)]
 fn commit(
     outputs: Vec<(OpenedOutput, &[u8])>,
     replace: bool,
@@ -869,6 +873,8 @@ fn lock_dirs(targets: &[Target]) -> std::result::Result<(), (usize, std::io::Err
 /// After a failed [`create_outputs`]: removes the files of `renamed` (indices into `targets`)
 /// it put in place, each only while its name still leads to the file renamed there (one
 /// another process put there since is left). The paths still holding this call's file.
+// `renamed` holds indices of `targets`, which is as long as `paths` (see `commit`).
+#[allow(clippy::indexing_slicing)]
 fn remove_renamed(targets: &[Target], renamed: &[usize], paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut left = Vec::new();
     for &i in renamed {

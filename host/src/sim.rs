@@ -104,8 +104,8 @@ impl SecureStore for SimBackend {
         let mut f = File::open(self.path(name)?).map_err(io)?;
         f.seek(SeekFrom::Start(offset)).map_err(io)?;
         let mut n = 0;
-        while n < buf.len() {
-            match f.read(&mut buf[n..]).map_err(io)? {
+        while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
+            match f.read(rest).map_err(io)? {
                 0 => break,
                 k => n += k,
             }
@@ -124,7 +124,10 @@ impl SecureStore for SimBackend {
 
 impl Rng for SimBackend {
     fn fill(&mut self, out: &mut [u8]) {
-        // The OS RNG failing is unrecoverable for key generation; the simulator is a dev tool.
+        // The OS RNG failing is unrecoverable for key generation (`Rng::fill` has no error to
+        // return, and filling with anything else would make predictable keys); the simulator
+        // is a dev tool.
+        #[allow(clippy::expect_used)]
         getrandom::fill(out).expect("the operating system's random number generator failed");
     }
 }

@@ -156,7 +156,7 @@ fn uses_alg(v: &Value, tags: &[u64], alg: i64, depth: usize) -> bool {
         Value::Map(m) => m
             .iter()
             .any(|(k, x)| uses_alg(k, tags, alg, depth + 1) || uses_alg(x, tags, alg, depth + 1)),
-        Value::Bytes(b) if b.len() > 1 && matches!(b[0] >> 5, 4..=6) => {
+        Value::Bytes(b) if b.len() > 1 && b.first().is_some_and(|h| matches!(h >> 5, 4..=6)) => {
             decode_one(b).is_ok_and(|inner| uses_alg(&inner, tags, alg, depth + 1))
         }
         _ => false,

@@ -5,6 +5,10 @@
 //! `status`. The agent's own client code against the TA's service (in memory, with the fault
 //! plans the simulator's files cannot give) and, for `status`, the real `suit-agent`.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 mod support;
 
 use suit_common::protocol::Command;

@@ -5,6 +5,10 @@
 //! a lock held too long transient (exit 3), a build that cannot reach any TA its own status
 //! (exit 6), which the example systemd unit does not restart on.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 mod support;
 
 use std::os::unix::fs::FileTypeExt as _;

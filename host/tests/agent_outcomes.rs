@@ -4,6 +4,10 @@
 //! receipt file) does not hide the commit (exit 5); a report the tracker missed is posted in
 //! a later round. The real `suit-agent --tee sim` against the test server of support/http.rs.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 mod support;
 
 use std::path::Path;

@@ -1,6 +1,10 @@
 //! Every agent flow against the simulator (`--tee sim`): the TA's own service in-process with
 //! file-backed state, driven through the real `suit-agent` and `suit-author` binaries.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use std::path::Path;
 
 use suit_test_support::cli::{provision_args, sim_args, words, Out};

@@ -3,6 +3,9 @@
 //! `verify --process` (the TA's own service) accepts; and slot conditions under
 //! `verify --process` get the TA's refusal.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
 #![allow(clippy::useless_vec)]
 
 use std::path::{Path, PathBuf};

@@ -8,6 +8,10 @@
 //! Keys here use LMS_SHA256_M32_H5 trees (`--height 5`): a debug build computes an H10 tree
 //! in seconds, an H5 one in a fraction of one.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use std::path::Path;
 
 use ciborium::Value;

@@ -3,6 +3,10 @@
 //! ciborium `Value`s. Their output is byte for byte what the ciborium-based tool wrote
 //! (host/tests/golden/one-encoder, written by that tool; its README says how).
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use std::path::Path;
 use suit_test_support::cli::Out;
 use suit_test_support::{vector_path, AUTHOR_PRIV, OPERATOR_PRIV, SPEC_SIGNED, SPEC_UNSIGNED};

@@ -2,6 +2,10 @@
 //! refuses, naming both, and writes nothing), and every output is written whole or not at
 //! all, so a failure part-way leaves the old file (an in-place `sign` keeps its envelope).
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use std::path::Path;
 use suit_test_support::cli::{fails, ok, words};
 

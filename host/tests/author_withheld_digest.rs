@@ -3,6 +3,10 @@
 //! keeps its digest from the REE; refused where nothing else would authenticate it. Run
 //! against the built binaries (the agent with `--tee sim`).
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use sha2::Digest as _;
 use suit_test_support::cli::{fails, ok, words, write};
 use suit_test_support::says;

@@ -7,6 +7,10 @@
 //! manifest in the firmware-encryption draft's form. Run by tests/interop.sh (needs its
 //! pinned virtualenv).
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

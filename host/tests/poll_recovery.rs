@@ -8,6 +8,10 @@
 //! TA's service on memory (the fault plans the simulator's files cannot give) and the test
 //! server of support/http.rs.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 mod support;
 
 use std::path::Path;

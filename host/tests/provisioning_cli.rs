@@ -3,6 +3,10 @@
 //! receipt checked by `suit-author verify-receipt` against the TPA's model of the device, and
 //! a KEK recipient made by `suit-author create` decrypting on the device.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use std::path::Path;
 
 use suit_test_support::cli::{fails, provision_args, words, Out};

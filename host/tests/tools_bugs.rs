@@ -1,6 +1,10 @@
 //! The bugs a new user hit in `suit-author` and `suit-agent` (issue 11), one test each, run
 //! against the built binaries (the agent with `--tee sim`).
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use std::path::{Path, PathBuf};
 use suit_test_support::cli::{ok, words};
 use suit_test_support::says;

@@ -5,6 +5,10 @@
 //! Regenerate docs/CLI.md after changing an option:
 //!     SUIT_REGENERATE_CLI_DOC=1 cargo test -p suit-host --test tools_docs cli_reference
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,5 +1,9 @@
 //! Features users of suit-tool expect (issue 11): a separate `sign` step.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use suit_test_support::cli::{app_description, ok, words, write};
 use suit_test_support::says;
 

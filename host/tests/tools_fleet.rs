@@ -3,6 +3,10 @@
 //! named after the device id; `create`/`encrypt` broadcast one payload to a list of device
 //! keys, bounded by the devices' recipient limit.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use suit_test_support::cli::{encrypted_app_description, ok, words, write};
 use suit_test_support::says;
 use suit_test_support::TPA_PRIV_PATH as TPA_PRIV;

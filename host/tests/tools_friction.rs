@@ -2,6 +2,10 @@
 //! convention, documented exit codes, the same envelope inputs, names for ids, a simulator
 //! that remembers its TPA root.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use std::path::Path;
 use suit_test_support::cli::{app_description, ok, provision_args, words, write, Out};
 use suit_test_support::says;

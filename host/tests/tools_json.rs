@@ -2,6 +2,10 @@
 //! standard output, with kebab-case keys, on success and on failure (`"ok": false` and the
 //! exit code).
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use std::path::Path;
 use std::process::Command;
 use suit_test_support::cli::{provision_args, words};

@@ -3,6 +3,10 @@
 //! included and bound to their anchors, so A128KW recipients are checked as the device checks
 //! them; the device in the agent's simulator, provisioned by the real message, agrees.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use suit_test_support::cli::{encrypted_app_description, ok, provision_args, words, write};
 use suit_test_support::says;
 

@@ -1,6 +1,10 @@
 //! A new user's reviews of limits, JSON, help and friction (sessions 29 and 30), one test per
 //! finding, run against the built binaries (the agent with `--tee sim`).
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use suit_test_support::cli::{
     app_description, encrypted_app_description, fails, ok, provision_args, words, write,

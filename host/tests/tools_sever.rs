@@ -2,6 +2,10 @@
 //! back only with the digest the signed manifest holds; a device installs an envelope without
 //! the members it does not need and refuses one missing a member it needs.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use std::path::Path;
 use suit_test_support::cli::{ok, words, Out};
 use suit_test_support::says;

@@ -3,6 +3,10 @@
 //! `suit_common::suit::explain`, and a representative set of refusals from both tools is
 //! checked end to end.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 use suit_common::cbor::{CborError, CborErrorKind};
 use suit_common::cose::CoseError;
 use suit_common::protocol::CodecError;

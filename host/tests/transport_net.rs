@@ -2,6 +2,10 @@
 //! `--tee sim` against the HTTP/1.1 (and HTTPS) test server of support/http.rs on 127.0.0.1.
 //! Nothing else is contacted: every URL in these tests is a loopback one.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 mod support;
 
 use std::time::{Duration, Instant};

@@ -3,6 +3,10 @@
 //! support/http.rs on 127.0.0.1. The server publishes a newer envelope after the agent's
 //! second request (counted, not timed), so the rounds are deterministic.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 mod support;
 
 use std::time::{Duration, Instant};

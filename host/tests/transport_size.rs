@@ -4,6 +4,10 @@
 //! cap alone when the manifest gives no image size. Host-native: the real `suit-agent` with
 //! `--tee sim` against the test server of support/http.rs on 127.0.0.1.
 
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 mod support;
 
 use std::path::Path;

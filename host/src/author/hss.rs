@@ -274,7 +274,7 @@ pub fn levels_from_options(
     let per_level = |what: &str, v: &[u8], default: u8| -> Result<Vec<u8>> {
         match v.len() {
             0 => Ok(vec![default; levels]),
-            1 => Ok(vec![v[0]; levels]),
+            1 => Ok(v.repeat(levels)),
             n if n == levels => Ok(v.to_vec()),
             n => Err(usage(format!(
                 "{what}: {n} values for {levels} levels (give one for every level, or one per level)"

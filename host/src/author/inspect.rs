@@ -38,6 +38,18 @@ fn int(v: &Value) -> Option<i128> {
     }
 }
 
+/// A CBOR integer (-2^64..2^64) as JSON: a number where it fits `i64` or `u64`, else its
+/// decimal text (never a wrapped value).
+fn int_json(i: i128) -> Json {
+    if let Ok(n) = i64::try_from(i) {
+        json!(n)
+    } else if let Ok(n) = u64::try_from(i) {
+        json!(n)
+    } else {
+        json!(i.to_string())
+    }
+}
+
 fn err(msg: impl Into<String>) -> Json {
     json!({ "error": msg.into() })
 }
@@ -149,8 +161,11 @@ fn is(i: ciborium::value::Integer, label: i64) -> bool {
 fn digest_model(v: &Value) -> Json {
     match v {
         Value::Array(a) if a.len() >= 2 => {
-            let alg = int(&a[0]);
-            let bytes = match &a[1] {
+            let [alg, bytes, ..] = a.as_slice() else {
+                return err("not a SUIT_Digest");
+            };
+            let alg = int(alg);
+            let bytes = match bytes {
                 Value::Bytes(b) => hex::encode(b),
                 _ => return err("digest bytes are not a bstr"),
             };
@@ -219,13 +234,16 @@ fn auth_model(bytes: &[u8]) -> Json {
                 };
                 match *inner {
                     Value::Array(a) if a.len() >= 3 => {
-                        let (alg, kid) = headers(&a[0], &a[1]);
+                        let [protected, unprotected, payload, ..] = a.as_slice() else {
+                            return err(format!("{structure} is not an array"));
+                        };
+                        let (alg, kid) = headers(protected, unprotected);
                         json!({
                             "structure": structure,
                             "algorithm": alg.map(alg_name),
-                            "algorithm-id": alg.map(|a| a as i64),
+                            "algorithm-id": alg.map(int_json),
                             "kid": kid.map(|k| super::kid_str(&k)),
-                            "payload-detached": matches!(a[2], Value::Null),
+                            "payload-detached": matches!(payload, Value::Null),
                         })
                     }
                     _ => err(format!("{structure} is not an array")),
@@ -264,15 +282,11 @@ fn manifest_model(m: &[(Value, Value)], depth: usize) -> Json {
         let (name, value) = match key {
             Some(ManifestKey::Version) => (
                 "version",
-                int(v)
-                    .map(|i| json!(i as i64))
-                    .unwrap_or_else(|| err("not an int")),
+                int(v).map(int_json).unwrap_or_else(|| err("not an int")),
             ),
             Some(ManifestKey::SequenceNumber) => (
                 "sequence-number",
-                int(v)
-                    .map(|i| json!(i as u64))
-                    .unwrap_or_else(|| err("not an int")),
+                int(v).map(int_json).unwrap_or_else(|| err("not an int")),
             ),
             Some(ManifestKey::Common) => ("common", common_model(v, depth)),
             Some(ManifestKey::ReferenceUri) => (
@@ -343,8 +357,8 @@ fn text_model(b: &[u8]) -> Json {
                     languages.insert(language.escape_debug().to_string(), Json::Object(named));
                 }
             }
-            if !languages.is_empty() {
-                out["component-versions"] = Json::Object(languages);
+            if let (false, Some(o)) = (languages.is_empty(), out.as_object_mut()) {
+                o.insert("component-versions".into(), Json::Object(languages));
             }
             out
         }
@@ -402,7 +416,10 @@ fn version_text(v: &Value) -> String {
 fn version_match_text(m: &Value) -> String {
     match m {
         Value::Array(a) if a.len() == 2 => {
-            let op = match int(&a[0]) {
+            let [op, version] = a.as_slice() else {
+                return "malformed".into();
+            };
+            let op = match int(op) {
                 Some(1) => ">",
                 Some(2) => ">=",
                 Some(3) => "=",
@@ -410,7 +427,7 @@ fn version_match_text(m: &Value) -> String {
                 Some(5) => "<",
                 _ => "?",
             };
-            format!("{op} {}", version_text(&a[1]))
+            format!("{op} {}", version_text(version))
         }
         _ => "malformed".into(),
     }
@@ -473,7 +490,7 @@ fn common_model(v: &Value, depth: usize) -> Json {
                                     .map(component_model),
                                 _ => None,
                             };
-                            json!({ "index": int(i).map(|x| x as i64), "prefix": prefix })
+                            json!({ "index": int(i).map(int_json), "prefix": prefix })
                         })
                         .collect(),
                     _ => vec![err("not a map")],
@@ -533,12 +550,14 @@ fn sequence_model(items: &[Value], depth: usize) -> Json {
         return err("odd number of elements in a command sequence");
     }
     let mut cmds = Vec::new();
-    for pair in items.chunks(2) {
-        let Some(label) = int(&pair[0]) else {
+    for pair in items.chunks_exact(2) {
+        let [label, arg] = pair else {
+            continue;
+        };
+        let Some(label) = int(label) else {
             cmds.push(err("command label is not an integer"));
             continue;
         };
-        let arg = &pair[1];
         let mut c = Map::new();
         c.insert("command".into(), json!(command_name(label)));
         match i64::try_from(label).ok().and_then(Command::from_value) {
@@ -546,10 +565,10 @@ fn sequence_model(items: &[Value], depth: usize) -> Json {
                 c.insert(
                     "index".into(),
                     match arg {
-                        Value::Integer(i) => json!(i128::from(*i) as i64),
+                        Value::Integer(i) => int_json(i128::from(*i)),
                         Value::Bool(true) => json!("all"),
                         Value::Array(a) => {
-                            Json::Array(a.iter().map(|x| json!(int(x).map(|i| i as i64))).collect())
+                            Json::Array(a.iter().map(|x| json!(int(x).map(int_json))).collect())
                         }
                         _ => err("bad index argument"),
                     },
@@ -613,14 +632,14 @@ fn sequence_model(items: &[Value], depth: usize) -> Json {
                 );
             }
             None if label < 0 => {
-                c.insert("label".into(), json!(label as i64));
+                c.insert("label".into(), int_json(label));
                 c.insert("argument".into(), json!(diag_value(arg, 0)));
             }
             _ => {
                 c.insert(
                     "reporting-policy".into(),
                     int(arg)
-                        .map(|i| json!(i as i64))
+                        .map(int_json)
                         .unwrap_or_else(|| json!(diag_value(arg, 0))),
                 );
             }
@@ -649,11 +668,11 @@ fn parameters_model(v: &Value, depth: usize) -> Json {
                 decode_one(b).map(|d| digest_model(&d)).unwrap_or_else(err)
             }
             (Some(P::ComponentSlot | P::SourceComponent | P::UpdatePriority), v) => {
-                json!(int(v).map(|i| i as i64))
+                json!(int(v).map(int_json))
             }
             (Some(P::StrictOrder | P::SoftFailure), Value::Bool(b)) => json!(b),
             (Some(P::ImageSize | P::UseBefore | P::MinimumBattery), v) => {
-                json!(int(v).map(|i| i as u64))
+                json!(int(v).map(int_json))
             }
             (Some(P::Content), Value::Bytes(b)) => {
                 json!({ "size": b.len(), "sha256": hex::encode(Digest::sha256(b).0) })
@@ -695,16 +714,16 @@ pub fn encryption_info_model(b: &[u8]) -> Json {
     let Value::Array(a) = inner else {
         return err("COSE structure is not an array");
     };
-    if a.len() < 3 {
+    let [protected, unprotected, ciphertext, ..] = a.as_slice() else {
         return err("COSE structure too short");
-    }
-    let (alg, _) = headers(&a[0], &a[1]);
+    };
+    let (alg, _) = headers(protected, unprotected);
     let mut out = Map::new();
     out.insert("structure".into(), json!(structure));
     out.insert("algorithm".into(), json!(alg.map(alg_name)));
     out.insert(
         "ciphertext".into(),
-        json!(if matches!(a[2], Value::Null) {
+        json!(if matches!(ciphertext, Value::Null) {
             "detached"
         } else {
             "attached"
@@ -715,7 +734,10 @@ pub fn encryption_info_model(b: &[u8]) -> Json {
             .iter()
             .map(|r| match r {
                 Value::Array(ra) if ra.len() >= 3 => {
-                    let (alg, kid) = headers(&ra[0], &ra[1]);
+                    let [protected, unprotected, ..] = ra.as_slice() else {
+                        return err("malformed recipient");
+                    };
+                    let (alg, kid) = headers(protected, unprotected);
                     json!({ "algorithm": alg.map(alg_name), "kid": kid.map(|k| super::kid_str(&k)) })
                 }
                 _ => err("malformed recipient"),
@@ -867,7 +889,9 @@ fn diag_value(v: &Value, indent: usize) -> String {
             // A bstr holding a complete array, map or tagged item is shown expanded: that is
             // how SUIT wraps its structures. Payload bytes rarely parse that way; when they
             // do, the raw bytes are still recoverable from the expansion.
-            let embedded = b.len() > 1 && matches!(b[0] >> 5, 4..=6) && indent < 4 * MAX_NESTING;
+            let embedded = b.len() > 1
+                && b.first().is_some_and(|h| matches!(h >> 5, 4..=6))
+                && indent < 4 * MAX_NESTING;
             match embedded.then(|| decode_one(b).ok()).flatten() {
                 Some(inner) => format!("<< {} >>", diag_value(&inner, indent)),
                 None => format!("h'{}'", hex::encode(b)),

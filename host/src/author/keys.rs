@@ -377,8 +377,9 @@ fn check_public_part(
 ) -> Result<()> {
     let public = key.public().to_bytes();
     let (px, py) = match key {
-        PrivateKey::P256(_) => (&public[1..33], Some(&public[33..])),
-        PrivateKey::Ed25519(_) => (&public[..], None),
+        // SEC1 uncompressed (0x04, x, y): always 65 bytes.
+        PrivateKey::P256(_) => (public.get(1..33).unwrap_or_default(), public.get(33..)),
+        PrivateKey::Ed25519(_) => (public.as_slice(), None),
     };
     let x_ok = x.is_none_or(|x| x == px);
     let y_ok = match (y, py) {
@@ -883,9 +884,9 @@ fn keygen(
         Vec::new()
     });
     let mut outputs = Vec::new();
-    if cose {
-        outputs.push(super::output(&files[3], &pub_cose));
-        outputs.push(super::secret_output(&files[2], &priv_cose));
+    if let [_, _, priv_cose_path, pub_cose_path] = files.as_slice() {
+        outputs.push(super::output(pub_cose_path, &pub_cose));
+        outputs.push(super::secret_output(priv_cose_path, &priv_cose));
     }
     outputs.push(super::output(&pub_path, pub_pem.as_bytes()));
     outputs.push(super::secret_output(&priv_path, priv_pem.as_bytes()));

@@ -56,8 +56,8 @@ fn unescape(v: &str) -> std::result::Result<Vec<u8>, String> {
     let b = v.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
+    while let Some(&c) = b.get(i) {
+        if c == b'%' {
             let h = v
                 .get(i + 1..i + 3)
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
@@ -65,7 +65,7 @@ fn unescape(v: &str) -> std::result::Result<Vec<u8>, String> {
             out.push(h);
             i += 3;
         } else {
-            out.push(b[i]);
+            out.push(c);
             i += 1;
         }
     }

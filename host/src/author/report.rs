@@ -87,8 +87,10 @@ pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Re
     }
     let text = if opts.json {
         let mut j = to_json(&report);
-        j["signature"] = json!("verified");
-        j["nonce-checked"] = json!(opts.nonce.is_some());
+        if let Some(o) = j.as_object_mut() {
+            o.insert("signature".into(), json!("verified"));
+            o.insert("nonce-checked".into(), json!(opts.nonce.is_some()));
+        }
         serde_json::to_string_pretty(&j).map_err(|e| AuthorError::Create(e.to_string()))? + "\n"
     } else {
         format!(

@@ -923,7 +923,7 @@ fn heap_scan(tee: &mut dyn Transport, files: &[PathBuf]) -> Result<(), AgentErro
         offsets.dedup();
         for at in offsets {
             names.push(format!("{}@{at}+{len}", file.display()));
-            needles.push(&data[at..at + len]);
+            needles.extend(data.get(at..at + len));
         }
     }
     // One needle slot is the earlier control's.
@@ -1144,12 +1144,15 @@ fn device_key(
             "provisioning": key(&k.provisioning_key, &k.provisioning_kid),
             "statement": show(&k.statement),
         });
-        if let (Some(a), Some(id)) = (&k.anchor, anchor) {
-            j["anchor"] = serde_json::json!({
-                "id": id,
-                "ecdh-es": key(&a.ecdh_es_key, &a.ecdh_es_kid),
-                "hpke": key(&a.hpke_key, &a.hpke_kid),
-            });
+        if let (Some(a), Some(id), Some(o)) = (&k.anchor, anchor, j.as_object_mut()) {
+            o.insert(
+                "anchor".into(),
+                serde_json::json!({
+                    "id": id,
+                    "ecdh-es": key(&a.ecdh_es_key, &a.ecdh_es_kid),
+                    "hpke": key(&a.hpke_key, &a.hpke_kid),
+                }),
+            );
         }
         // The keys are this output (the identity key's export for factory enrolment).
         return suit_host::stdio::try_out(format_args!(
@@ -1335,7 +1338,12 @@ fn report(
             // The report is this output.
             let shown = if json {
                 let mut j = suit_host::human::to_json(&r);
-                j["signature"] = "not verified (use suit-author verify-report)".into();
+                if let Some(o) = j.as_object_mut() {
+                    o.insert(
+                        "signature".into(),
+                        "not verified (use suit-author verify-report)".into(),
+                    );
+                }
                 suit_host::stdio::try_out(format_args!(
                     "{}\n",
                     serde_json::to_string_pretty(&j).unwrap_or_default()
@@ -1821,7 +1829,12 @@ fn error_json(e: &AgentError, code: u8) -> String {
         "error": e.to_string(),
     });
     if let AgentError::Refused { kind, reason, .. } = e {
-        j["refusal"] = serde_json::json!({ "kind": kind, "reason": reason });
+        if let Some(o) = j.as_object_mut() {
+            o.insert(
+                "refusal".into(),
+                serde_json::json!({ "kind": kind, "reason": reason }),
+            );
+        }
     }
     serde_json::to_string_pretty(&j).unwrap_or_default()
 }

@@ -991,6 +991,8 @@ fn provision_fleet(
     for (i, (f, m)) in made.iter().enumerate() {
         // A message whose model update is refused (counter) is not written; one that is
         // written advances its model right after (`write_message`).
+        // `outputs` holds the messages' files, then (with a state directory) as many models.
+        #[allow(clippy::indexing_slicing)]
         let model = match state_dir {
             Some(_) => Some(p::advance_model(&outputs[made.len() + i].0, m)?),
             None => None,
@@ -1247,8 +1249,12 @@ fn error_json(e: &AuthorError) -> String {
         algorithms,
     } = e
     {
-        j["not-in-default-ta"] =
-            serde_json::json!({"features": features, "algorithms": algorithms});
+        if let Some(o) = j.as_object_mut() {
+            o.insert(
+                "not-in-default-ta".into(),
+                serde_json::json!({"features": features, "algorithms": algorithms}),
+            );
+        }
     }
     serde_json::to_string_pretty(&j).unwrap_or_default()
 }

@@ -605,7 +605,8 @@ impl Net {
                         },
                     )));
                 }
-                sink.write(&buf[..n]).map_err(Failure::Fatal)?;
+                sink.write(buf.get(..n).unwrap_or_default())
+                    .map_err(Failure::Fatal)?;
                 if after > furthest {
                     furthest = after;
                     *progressed = true;
@@ -781,7 +782,7 @@ pub fn feed_open(
         if read > len {
             break;
         }
-        sink.write(&buf[..n])?;
+        sink.write(buf.get(..n).unwrap_or_default())?;
     }
     if read != len {
         return Err(AgentError::File(format!(
@@ -819,6 +820,8 @@ pub fn join(base: &str, path: &str) -> String {
 }
 
 #[cfg(test)]
+// Test data: byte patterns made from small counters.
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

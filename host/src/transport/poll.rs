@@ -786,7 +786,7 @@ pub fn poll_once(
         .map_or_else(|_| digest.clone(), |e| hex::encode(e.claimed_digest().0));
     let earlier = state
         .payload_refusals_of(&manifest_digest)
-        .map(|i| state.payload_refusals[i].clone());
+        .and_then(|i| state.payload_refusals.get(i).cloned());
     if let Some(mut r) = earlier.clone().filter(|r| r.skip_rounds > 0) {
         r.skip_rounds -= 1;
         log::info(&format!(
