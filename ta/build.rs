@@ -84,7 +84,16 @@ fn tpa_root_point(path: &PathBuf) -> Vec<u8> {
             path.display()
         );
     }
-    der[26..].to_vec()
+    let point = der[26..].to_vec();
+    // The prefix only says what the key claims to be: its point must be one of the curve's
+    // (not the identity), or the TA would hold a root no signature verifies against.
+    if let Err(e) = p256::PublicKey::from_sec1_bytes(&point) {
+        panic!(
+            "TPA root {}: the key's point is not on the P-256 curve ({e})",
+            path.display()
+        );
+    }
+    point
 }
 
 fn write_tpa_root() {
