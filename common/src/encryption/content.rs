@@ -246,8 +246,6 @@ const TAG_LEN: usize = 16;
 
 /// SP 800-38D §7: the text under `inc32(J0)`, GHASH keyed with `H = E_K(0^128)`, the tag
 /// masked with `E_K(J0)`.
-// Constant indices into 16-byte blocks (`Block` is 16 bytes by type): cannot panic.
-#[allow(clippy::indexing_slicing)]
 fn aes_gcm(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Composed<Keystream, Ghash>, DecryptError> {
     if !GCM_IV_LEN.contains(&iv.len()) {
         return Err(DecryptError::Malformed {
@@ -261,7 +259,11 @@ fn aes_gcm(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Composed<Keystream, Ghas
     let mut j0 = Zeroizing::new(Block::default());
     if let Some(prefix) = j0.get_mut(..12).filter(|_| iv.len() == 12) {
         prefix.copy_from_slice(iv);
-        j0[15] = 1;
+        // A constant index into a 16-byte block (`Block` is 16 bytes by type): cannot panic.
+        #[allow(clippy::indexing_slicing)]
+        {
+            j0[15] = 1;
+        }
     } else {
         let mut g = Ghash::new(&h);
         g.update_padded(iv);
@@ -276,8 +278,12 @@ fn aes_gcm(key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Composed<Keystream, Ghas
 
     // inc32(J0): the first counter block used for the text.
     let mut counter = j0.clone();
-    let low = u32::from_be_bytes([counter[12], counter[13], counter[14], counter[15]]);
-    counter[12..].copy_from_slice(&low.wrapping_add(1).to_be_bytes());
+    // Constant indices into a 16-byte block (`Block` is 16 bytes by type): cannot panic.
+    #[allow(clippy::indexing_slicing)]
+    {
+        let low = u32::from_be_bytes([counter[12], counter[13], counter[14], counter[15]]);
+        counter[12..].copy_from_slice(&low.wrapping_add(1).to_be_bytes());
+    }
     let keystream = Keystream::new(key, &counter, Counter::Inc32)?;
     counter.zeroize();
 
