@@ -1543,3 +1543,106 @@ pub(crate) mod dependency_payloads {
         );
     }
 }
+
+/// Every CBOR command, asked with its request type (`protocol::Request`, the pairing the
+/// agent's calls use), is answered with that request's response: each answer below decodes
+/// as the response type the protocol pairs with the request, so no handler answers with
+/// another command's message.
+#[test]
+fn every_command_is_answered_with_its_requests_response() {
+    fn ask<Q: Request>(s: &mut Service<Mem>, asked: &mut Vec<u32>, q: &Q) -> Q::Response {
+        asked.push(Q::COMMAND as u32);
+        match suit_test_support::service::ask(s, q) {
+            Ok(r) => r,
+            Err((status, r)) => panic!("{:?}: {status:?} {}", Q::COMMAND, r.reason),
+        }
+    }
+    let mut asked = Vec::new();
+    let a = &mut asked;
+    let mut s = device();
+    let s = &mut s;
+    let st = ask(s, a, &StatusRequest {});
+    assert_eq!(st.protocol_version, PROTOCOL_VERSION);
+    let kid = ask(s, a, &DeviceKeyRequest { anchor: None }).identity_kid;
+    let author = Op::AddAnchor(AnchorRecord {
+        id: 1,
+        cose_key: cose_key(AUTHOR_PUB),
+        role: RoleRecord::Author,
+        scope: Scope {
+            component_prefixes: vec![
+                vec![ByteBuf::from(TA.to_vec())],
+                vec![ByteBuf::from(b"ree".to_vec())],
+            ],
+            vendor_ids: vec![],
+            class_ids: vec![],
+            ree_plaintext: false,
+        },
+        key_scope: 0,
+    });
+    let body = ProvisioningBody {
+        counter: 1,
+        device: kid,
+        ops: vec![author, identity(VENDOR_ID)],
+    };
+    let message = seal(
+        &body,
+        &p256_private_from_pem(TPA_PRIV),
+        Algorithm::Esp256,
+        b"",
+    )
+    .unwrap();
+    let provisioned = ask(
+        s,
+        a,
+        &ProvisionRequest {
+            message: ByteBuf::from(message),
+        },
+    );
+    assert_eq!(provisioned.counter, 1);
+    assert_eq!(ask(s, a, &AnchorsRequest {}).anchors.len(), 1);
+    deliver(s, 1, &[&TA, b"perso"], b"perso data").unwrap();
+
+    // An REE file, its payload detached: every install step asked with its own type.
+    let content = vec![0x3c; 5000];
+    let uri = "https://example.com/app.conf";
+    let m = manifest(2, &[b"ree", b"etc", b"app.conf"], &content, uri, VENDOR_ID);
+    let envelope = sign(&m, &[AUTHOR_PRIV], &[]);
+    let len = envelope.len() as u64;
+    let Empty {} = ask(s, a, &InstallBeginRequest { envelope_len: len });
+    let data = ByteBuf::from(envelope);
+    let Empty {} = ask(s, a, &ChunkRequest { offset: 0, data });
+    let prepared = ask(s, a, &InstallPrepareRequest {});
+    assert_eq!(prepared.needed_uris, [uri]);
+    let chunk = PayloadChunkRequest {
+        uri: uri.into(),
+        total_len: content.len() as u64,
+        offset: 0,
+        data: ByteBuf::from(content.clone()),
+    };
+    let Empty {} = ask(s, a, &chunk);
+    let done = ask(s, a, &InstallFinishRequest {});
+    assert_eq!(done.ree_paths, ["etc/app.conf"]);
+
+    let nonce = Some(ByteBuf::from(vec![9; 16]));
+    let signed = ask(
+        s,
+        a,
+        &ReportRequest {
+            nonce,
+            pre_auth: false,
+        },
+    )
+    .report;
+    assert!(!signed.is_empty());
+    let path = "etc/app.conf".to_string();
+    let exported = ask(s, a, &ReeExportRequest { path, offset: 0 });
+    assert_eq!(exported.data.as_slice(), content);
+    s.backend_mut().client = Client::TrustedApp(TA);
+    let perso = ask(s, a, &PersonalizationRequest {});
+    assert_eq!(perso.data.as_slice(), b"perso data");
+
+    let mut paired: Vec<u32> = REQUESTS.iter().map(|c| *c as u32).collect();
+    paired.sort_unstable();
+    asked.sort_unstable();
+    assert_eq!(asked, paired, "every command with a request type, once");
+}

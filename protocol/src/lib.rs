@@ -56,32 +56,37 @@ pub const MAX_REQUEST: usize = MAX_CHUNK + 4096;
 /// Largest response the TA produces; the host allocates this much for slot 2.
 pub const MAX_RESPONSE: usize = 64 * 1024;
 
-/// Command identifiers (the GP `commandID`).
+/// Command identifiers (the GP `commandID`). Each CBOR command's request type implements
+/// [`Request`], which names the command and the response; [`REQUESTS`] lists the pairs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Command {
-    /// Report protocol and TA versions and the platform's protections: [`StatusResponse`].
+    /// Report protocol and TA versions and the platform's protections:
+    /// [`StatusRequest`] → [`StatusResponse`].
     Status = 1,
     /// Export the public halves of the device keys, with a signed key statement:
     /// [`DeviceKeyRequest`] → [`DeviceKeyResponse`].
     DeviceKey = 2,
     /// Apply a TPA-signed provisioning message: [`ProvisionRequest`] → [`ProvisionResponse`].
     Provision = 3,
-    /// List trust anchors, rules and identity (no secrets): [`AnchorsResponse`].
+    /// List trust anchors, rules and identity (no secrets):
+    /// [`AnchorsRequest`] → [`AnchorsResponse`].
     Anchors = 4,
     /// Start an install: [`InstallBeginRequest`] → [`Empty`].
     InstallBegin = 5,
     /// One envelope chunk: [`ChunkRequest`] → [`Empty`].
     InstallEnvelope = 6,
-    /// Authenticate and check the envelope: [`Empty`] → [`InstallPrepareResponse`].
+    /// Authenticate and check the envelope: [`InstallPrepareRequest`] →
+    /// [`InstallPrepareResponse`].
     InstallPrepare = 7,
     /// One payload chunk: [`PayloadChunkRequest`] → [`Empty`].
     InstallPayload = 8,
-    /// Run the update and commit: [`Empty`] → [`InstallFinishResponse`].
+    /// Run the update and commit: [`InstallFinishRequest`] → [`InstallFinishResponse`].
     InstallFinish = 9,
-    /// Personalization data of the calling TA: [`Empty`] → [`PersonalizationResponse`].
-    /// Only answered on a TA-to-TA session (`TEE_LOGIN_TRUSTED_APP`) whose client UUID is
-    /// the TA the data was installed for; refused for everyone else, the REE included.
+    /// Personalization data of the calling TA: [`PersonalizationRequest`] →
+    /// [`PersonalizationResponse`]. Only answered on a TA-to-TA session
+    /// (`TEE_LOGIN_TRUSTED_APP`) whose client UUID is the TA the data was installed for;
+    /// refused for everyone else, the REE included.
     PersonalizationGet = 10,
     /// A chunk of an approved REE component: [`ReeExportRequest`] → [`ReeExportResponse`].
     ReeExport = 11,
@@ -91,12 +96,13 @@ pub enum Command {
     /// Test builds only (a TA built with the insecure test TPA root; refused as an unknown
     /// command otherwise, and by the simulator): known-answer checks and timings of the TA's
     /// crypto providers on public inputs. Request and reply are text, not CBOR
-    /// (`suit_common::crypto::bench`).
+    /// (`suit_common::crypto::bench`), so it has no [`Request`] type: callers invoke it with
+    /// raw bytes.
     CryptoBench = 13,
     /// Test builds only, as [`Command::CryptoBench`]: how often each needle occurs anywhere in
     /// the TA's heap arena, live or freed blocks alike, and in the dead part of its stack (the
     /// test's evidence, inside OP-TEE, that no plaintext or key outlives the command that
-    /// used it). Request and reply: [`heap_scan`].
+    /// used it). Request and reply: [`heap_scan`] (not CBOR: no [`Request`] type either).
     HeapScan = 14,
 }
 
@@ -288,13 +294,91 @@ impl serde::Serialize for RefusalKind {
     }
 }
 
-/// An empty request or response body.
+/// An empty response body (the install steps that answer nothing but success). Requests
+/// without fields have a type of their own each ([`StatusRequest`], ...), so that the request
+/// names its command ([`Request`]); all of them encode as this does, an empty map.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Empty {}
 
-/// Request of [`Command::Status`].
-pub type StatusRequest = Empty;
+/// A request message and the command it is sent with: the compiler pairs each CBOR command
+/// with its request and response types, for the host's calls and the service's handlers
+/// alike. Implemented once per command, in [`REQUESTS`]'s one list ([`Command::CryptoBench`]
+/// and [`Command::HeapScan`] carry text, not CBOR, and have none).
+pub trait Request: Codec {
+    /// The command this request is sent with.
+    const COMMAND: Command;
+    /// What the TA answers it with on success.
+    type Response: Codec;
+}
+
+/// A [`Request`] without fields: it encodes as [`Empty`] does (an empty map), and reads as
+/// [`Empty`] does too (unknown keys skipped), so the service decodes them all with the one
+/// [`Empty`] decoder (the TA's size: no decoder per command).
+pub trait BareRequest: Request + Default {}
+
+macro_rules! bare_requests {
+    ($($(#[$doc:meta])* $ty:ident,)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+        pub struct $ty {}
+
+        impl BareRequest for $ty {}
+
+        impl Codec for $ty {
+            fn encode_into(&self, e: &mut cbor::Encoder) {
+                Empty {}.encode_into(e)
+            }
+            fn decode_from(d: &mut cbor::Decoder<'_>) -> Result<Self, cbor::CborError> {
+                Empty::decode_from(d).map(|Empty {}| $ty {})
+            }
+        }
+    )*};
+}
+
+bare_requests! {
+    /// Request of [`Command::Status`].
+    StatusRequest,
+    /// Request of [`Command::Anchors`].
+    AnchorsRequest,
+    /// Request of [`Command::InstallPrepare`].
+    InstallPrepareRequest,
+    /// Request of [`Command::InstallFinish`].
+    InstallFinishRequest,
+    /// Request of [`Command::PersonalizationGet`].
+    PersonalizationRequest,
+}
+
+macro_rules! requests {
+    ($($request:ty => $command:ident, $response:ty;)*) => {
+        $(
+            impl Request for $request {
+                const COMMAND: Command = Command::$command;
+                type Response = $response;
+            }
+        )*
+
+        /// Every command with a [`Request`] type, in the order of the impls (one each: a unit
+        /// test checks that no command has two and that only the text commands have none).
+        pub const REQUESTS: &[Command] = &[$(<$request as Request>::COMMAND),*];
+    };
+}
+
+requests! {
+    StatusRequest => Status, StatusResponse;
+    DeviceKeyRequest => DeviceKey, DeviceKeyResponse;
+    ProvisionRequest => Provision, ProvisionResponse;
+    AnchorsRequest => Anchors, AnchorsResponse;
+    InstallBeginRequest => InstallBegin, Empty;
+    ChunkRequest => InstallEnvelope, Empty;
+    InstallPrepareRequest => InstallPrepare, InstallPrepareResponse;
+    PayloadChunkRequest => InstallPayload, Empty;
+    InstallFinishRequest => InstallFinish, InstallFinishResponse;
+    PersonalizationRequest => PersonalizationGet, PersonalizationResponse;
+    ReeExportRequest => ReeExport, ReeExportResponse;
+    ReportRequest => Report, ReportResponse;
+}
 
 /// Response of [`Command::Status`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1073,6 +1157,39 @@ mod tests {
             Err(CodecError::Malformed),
             "nesting beyond the limit must be refused, not recursed into"
         );
+    }
+
+    /// Every CBOR command has exactly one request type; the text commands have none.
+    #[test]
+    fn every_cbor_command_has_one_request_type() {
+        for c in Command::ALL {
+            let n = REQUESTS.iter().filter(|r| **r == c).count();
+            let text = matches!(c, Command::CryptoBench | Command::HeapScan);
+            assert_eq!(n, usize::from(!text), "{c:?}");
+        }
+        assert_eq!(REQUESTS.len(), Command::ALL.len() - 2);
+    }
+
+    /// The field-less requests are on the wire what `Empty` is, both ways (the service reads
+    /// them with `Empty`'s decoder).
+    #[test]
+    fn bare_requests_are_empty_maps() {
+        fn check<Q: BareRequest + core::fmt::Debug + PartialEq>() {
+            assert_eq!(encode(&Q::default()).unwrap(), [0xa0], "{:?}", Q::COMMAND);
+            assert_eq!(encode(&Q::default()).unwrap(), encode(&Empty {}).unwrap());
+            // An unknown key (a newer peer's field) is skipped by both alike.
+            let extra = [0xa1, 0x61, b'x', 0x01];
+            assert_eq!(decode::<Q>(&extra, 64), Ok(Q::default()));
+            assert_eq!(decode::<Empty>(&extra, 64), Ok(Empty {}));
+            for bad in [&[0x80][..], &[0xa0, 0x00], &[0xf6]] {
+                assert!(decode::<Q>(bad, 64).is_err() && decode::<Empty>(bad, 64).is_err());
+            }
+        }
+        check::<StatusRequest>();
+        check::<AnchorsRequest>();
+        check::<InstallPrepareRequest>();
+        check::<InstallFinishRequest>();
+        check::<PersonalizationRequest>();
     }
 
     #[test]

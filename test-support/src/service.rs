@@ -109,6 +109,13 @@ pub fn call<Q: Codec, R: Codec>(
     })
 }
 
+/// [`call`] with the pairing the protocol defines ([`protocol::Request`]): `q` goes out under
+/// its own command and the answer is read as its own response. [`call`] stays for requests
+/// a test sends under another command on purpose.
+pub fn ask<Q: protocol::Request>(s: &mut Service<Mem>, q: &Q) -> Answer<Q::Response> {
+    call(s, Q::COMMAND, q)
+}
+
 pub fn refusal<T: std::fmt::Debug>(r: Result<T, (Status, Refused)>) -> Refused {
     match r {
         Err((Status::Refused, refusal)) => refusal,

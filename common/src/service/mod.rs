@@ -22,17 +22,19 @@ pub mod store;
 
 use alloc::string::ToString;
 use alloc::vec::Vec;
+use core::borrow::Borrow;
 
 use crate::cose::{KeyMaterial, VerificationKey};
 use crate::fault::{self, Fault, ServiceFault};
 use crate::protocol::{
-    self, AnchorInfo, AnchorKeysInfo, AnchorsResponse, ByteBuf, ChunkRequest, Codec, Command,
-    ComponentPath, DeviceKeyRequest, DeviceKeyResponse, Empty, IdentityInfo, InstallBeginRequest,
-    InstallFinishResponse, InstallPrepareResponse, KeyType, PayloadChunkRequest,
-    PersonalizationResponse, PlatformInfo, ProvisionRequest, ProvisionResponse, ReeExportRequest,
-    ReeExportResponse, Refusal, RefusalKind, ReportRequest, ReportResponse, Requirement, RuleInfo,
-    ServiceInfo, Span, Status, StatusResponse, TaUuid, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE,
-    PROTOCOL_VERSION,
+    self, AnchorInfo, AnchorKeysInfo, AnchorsRequest, AnchorsResponse, BareRequest, ByteBuf,
+    ChunkRequest, Codec, Command, ComponentPath, DeviceKeyRequest, DeviceKeyResponse, Empty,
+    IdentityInfo, InstallBeginRequest, InstallFinishRequest, InstallFinishResponse,
+    InstallPrepareRequest, InstallPrepareResponse, KeyType, PayloadChunkRequest,
+    PersonalizationRequest, PersonalizationResponse, PlatformInfo, ProvisionRequest,
+    ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal, RefusalKind, ReportRequest,
+    ReportResponse, Request, Requirement, RuleInfo, ServiceInfo, Span, Status, StatusRequest,
+    StatusResponse, TaUuid, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
 use crate::report::Report;
 use crate::suit::ComponentId;
@@ -310,30 +312,50 @@ impl<B: Backend> Service<B> {
                 Err(e) => return Reply::refused(RefusalKind::Storage, &Fault::Reconcile(e)),
             }
         }
+        // Each handler's request type names its command and response (`Request`); the
+        // command is checked against it in debug builds (`handle`).
         let outcome = match command {
-            Command::Status => self.handle(request, |s, _: Empty| s.status()),
-            Command::DeviceKey => self.handle(request, |s, r: DeviceKeyRequest| s.device_key(r)),
-            Command::Provision => self.provision_request(request),
-            Command::Anchors => self.handle(request, |s, _: Empty| s.anchors()),
-            Command::InstallBegin => {
-                self.handle(request, |s, r: InstallBeginRequest| s.install_begin(&r))
+            Command::Status => self.handle_bare(command, request, |s, _: StatusRequest| s.status()),
+            Command::DeviceKey => {
+                self.handle(command, request, |s, r: DeviceKeyRequest| s.device_key(r))
             }
-            Command::InstallEnvelope => self.handle(request, |s, r: ChunkRequest| {
+            Command::Provision => self.provision_request(request),
+            Command::Anchors => {
+                self.handle_bare(command, request, |s, _: AnchorsRequest| s.anchors())
+            }
+            Command::InstallBegin => self.handle(command, request, |s, r: InstallBeginRequest| {
+                s.install_begin(&r)
+            }),
+            Command::InstallEnvelope => self.handle(command, request, |s, r: ChunkRequest| {
                 check_chunk(&r.data)?;
                 s.install.envelope_chunk(r.offset, &r.data)?;
                 Ok(Empty {})
             }),
-            Command::InstallPrepare => self.handle(request, |s, _: Empty| s.install_prepare()),
+            Command::InstallPrepare => {
+                self.handle_bare(command, request, |s, _: InstallPrepareRequest| {
+                    s.install_prepare()
+                })
+            }
             Command::InstallPayload => {
                 let outcome = self.install_payload(request);
                 // It held plaintext.
                 zeroize::Zeroize::zeroize(request);
                 outcome
             }
-            Command::InstallFinish => self.handle(request, |s, _: Empty| s.install_finish()),
-            Command::PersonalizationGet => self.handle(request, |s, _: Empty| s.personalization()),
-            Command::ReeExport => self.handle(request, |s, r: ReeExportRequest| s.ree_export(&r)),
-            Command::Report => self.handle(request, |s, r: ReportRequest| s.report(r)),
+            Command::InstallFinish => {
+                self.handle_bare(command, request, |s, _: InstallFinishRequest| {
+                    s.install_finish()
+                })
+            }
+            Command::PersonalizationGet => {
+                self.handle_bare(command, request, |s, _: PersonalizationRequest| {
+                    s.personalization()
+                })
+            }
+            Command::ReeExport => {
+                self.handle(command, request, |s, r: ReeExportRequest| s.ree_export(&r))
+            }
+            Command::Report => self.handle(command, request, |s, r: ReportRequest| s.report(r)),
             // Answered by the TA itself (its GP TEE provider lives there), in test builds only.
             Command::CryptoBench | Command::HeapScan => {
                 return Reply::bare(Status::UnknownCommand, 0)
@@ -348,17 +370,46 @@ impl<B: Backend> Service<B> {
 
     // Inlined into `invoke`, as each copy is only a request decoder around a call; every
     // handler below is kept out of line: inlined into `invoke` (one frame for all commands)
-    // they made the production TA's `.text` 1.5 KB larger.
-    fn handle<Q: Codec, R: Codec>(
+    // they made the production TA's `.text` 1.5 KB larger. `f` answers `Q`'s
+    // response (or a wrapper of it, `Wiped`), so a handler cannot answer another command's.
+    fn handle<Q: Request, A: Borrow<Q::Response>>(
         &mut self,
+        command: Command,
         request: &[u8],
-        f: impl FnOnce(&mut Self, Q) -> Result<R, Refuse>,
+        f: impl FnOnce(&mut Self, Q) -> Result<A, Refuse>,
     ) -> Outcome {
+        debug_assert_eq!(
+            command,
+            Q::COMMAND,
+            "a handler for another command's request"
+        );
         let Ok(q) = protocol::decode::<Q>(request, MAX_REQUEST) else {
             return Outcome::Malformed;
         };
         match f(self, q) {
-            Ok(r) => respond(&r),
+            Ok(r) => answer::<Q>(r.borrow()),
+            Err(e) => Outcome::Refused(e),
+        }
+    }
+
+    /// [`Self::handle`] of a request without fields, read with the one `Empty` decoder (as
+    /// the protocol defines them, `BareRequest`) rather than a decoder per request type.
+    fn handle_bare<Q: BareRequest, A: Borrow<Q::Response>>(
+        &mut self,
+        command: Command,
+        request: &[u8],
+        f: impl FnOnce(&mut Self, Q) -> Result<A, Refuse>,
+    ) -> Outcome {
+        debug_assert_eq!(
+            command,
+            Q::COMMAND,
+            "a handler for another command's request"
+        );
+        let Ok(Empty {}) = protocol::decode::<Empty>(request, MAX_REQUEST) else {
+            return Outcome::Malformed;
+        };
+        match f(self, Q::default()) {
+            Ok(r) => answer::<Q>(r.borrow()),
             Err(e) => Outcome::Refused(e),
         }
     }
@@ -512,7 +563,7 @@ impl<B: Backend> Service<B> {
             return Outcome::Malformed;
         };
         match self.provision(message) {
-            Ok(r) => respond(&r),
+            Ok(r) => answer::<ProvisionRequest>(&r),
             Err(e) => Outcome::Refused(e),
         }
     }
@@ -782,7 +833,7 @@ impl<B: Backend> Service<B> {
         match check_chunk(data)
             .and_then(|()| self.payload_chunk(&r.uri, r.total_len, r.offset, data))
         {
-            Ok(()) => respond(&Empty {}),
+            Ok(()) => answer::<PayloadChunkRequest>(&Empty {}),
             Err(e) => {
                 self.refused_after_prepare();
                 Outcome::Refused(e)
@@ -1006,9 +1057,15 @@ impl<B: Backend> Service<B> {
     }
 }
 
-/// A response holding plaintext for its rightful owner: encoded like the inner value, its
-/// bytes wiped when the service is done with it.
+/// A response holding plaintext for its rightful owner: the inner value is encoded (the
+/// handler answers through `Borrow`), its bytes wiped when the service is done with it.
 struct Wiped<T: Codec + WipeBytes>(T);
+
+impl<T: Codec + WipeBytes> Borrow<T> for Wiped<T> {
+    fn borrow(&self) -> &T {
+        &self.0
+    }
+}
 
 trait WipeBytes {
     fn wipe(&mut self);
@@ -1017,15 +1074,6 @@ trait WipeBytes {
 impl WipeBytes for PersonalizationResponse {
     fn wipe(&mut self) {
         zeroize::Zeroize::zeroize(self.data.as_mut_slice());
-    }
-}
-
-impl<T: Codec + WipeBytes> Codec for Wiped<T> {
-    fn encode_into(&self, e: &mut crate::cbor::Encoder) {
-        self.0.encode_into(e)
-    }
-    fn decode_from(d: &mut crate::cbor::Decoder<'_>) -> Result<Self, crate::cbor::CborError> {
-        T::decode_from(d).map(Wiped)
     }
 }
 
@@ -1042,6 +1090,11 @@ fn respond(r: &dyn protocol::Encode) -> Outcome {
         Ok(body) => Outcome::Body(body),
         Err(_) => Outcome::Refused(Refuse::internal(fault::Internal::EncodeResponse)),
     }
+}
+
+/// [`respond`] with `Q`'s response: where a handler's answer is typed by its request.
+fn answer<Q: Request>(r: &Q::Response) -> Outcome {
+    respond(r)
 }
 
 /// A secure-storage read that failed, in one place rather than at each read.
