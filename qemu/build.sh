@@ -109,10 +109,11 @@ printf '%s\n' "PERSO_CONSUMER_UUID_A=$CONSUMER_UUID_A" "PERSO_CONSUMER_UUID_B=$C
 
 step "building suit-agent for $TARGET"
 # No default features: the guest's agent is built without the author tool's creation side
-# (suit-host's `author` feature, which enables suit-common/author).
+# (suit-host's `author` feature, which enables suit-common/author). `test-paths`: the hidden
+# `refused-begin` command the QEMU tests run.
 (cd "$ROOT" && OPTEE_CLIENT_EXPORT="$QB/optee-client-export" \
-    deb_cargo build --locked --release -p suit-host --no-default-features --features optee \
-    --bin suit-agent --target $TARGET)
+    deb_cargo build --locked --release -p suit-host --no-default-features \
+    --features optee,test-paths --bin suit-agent --target $TARGET)
 AGENT="$TDIR/$TARGET/release/suit-agent"
 
 step "building perso-consumer (the example TA's client) for $TARGET"

@@ -2,22 +2,23 @@
 //! The streaming install lives here too: the agent's whole job is moving these bytes.
 
 use suit_common::protocol::{
-    self, AnchorsResponse, ByteBuf, ChunkRequest, Codec, Command, DeviceKeyRequest,
-    DeviceKeyResponse, Empty, InstallBeginRequest, InstallFinishResponse, InstallPrepareResponse,
-    PayloadChunkRequest, ProvisionRequest, ProvisionResponse, ReeExportRequest, ReeExportResponse,
-    ReplyError, StatusResponse, MAX_CHUNK, MAX_REQUEST, PROTOCOL_VERSION,
+    self, AnchorsRequest, AnchorsResponse, ByteBuf, ChunkRequest, Command, DeviceKeyRequest,
+    DeviceKeyResponse, InstallBeginRequest, InstallFinishRequest, InstallFinishResponse,
+    InstallPrepareRequest, InstallPrepareResponse, PayloadChunkRequest, PersonalizationRequest,
+    ProvisionRequest, ProvisionResponse, ReeExportRequest, ReplyError, ReportRequest, Request,
+    StatusRequest, StatusResponse, MAX_CHUNK, MAX_REQUEST, PROTOCOL_VERSION,
 };
 
 use crate::tee::{AgentError, Transport};
 
-fn call<Q: Codec, R: Codec>(
-    tee: &mut dyn Transport,
-    command: Command,
-    request: &Q,
-) -> Result<R, AgentError> {
+/// Sends `request` with its command and reads the answer as its response: the protocol's
+/// [`Request`] pairs the three, so a request cannot go out under another command or its
+/// answer be read as another response. The text commands (heap-scan, crypto-bench) have no
+/// [`Request`]: they go through [`Transport::invoke`] with raw bytes.
+fn call<Q: Request>(tee: &mut dyn Transport, request: &Q) -> Result<Q::Response, AgentError> {
     let bytes =
         protocol::encode(request).map_err(|_| AgentError::BadResponse("request encoding"))?;
-    let reply = tee.invoke(command, &bytes)?;
+    let reply = tee.invoke(Q::COMMAND, &bytes)?;
     protocol::decode_reply(reply.status, reply.detail, &reply.body).map_err(|e| match e {
         ReplyError::VersionMismatch { ta } => AgentError::VersionMismatch {
             agent: PROTOCOL_VERSION,
@@ -38,7 +39,7 @@ fn call<Q: Codec, R: Codec>(
 /// `status`: versions, the platform's protections and the TA's public state, the platform's
 /// facts judged here (`StatusResponse::assess`: the TA sends no words).
 pub fn status(tee: &mut dyn Transport) -> Result<StatusResponse, AgentError> {
-    call(tee, Command::Status, &Empty {}).map(StatusResponse::assess)
+    call(tee, &StatusRequest {}).map(StatusResponse::assess)
 }
 
 /// The device's public keys (created inside the TA on first use), with `anchor`'s payload
@@ -47,7 +48,7 @@ pub fn device_key(
     tee: &mut dyn Transport,
     anchor: Option<u32>,
 ) -> Result<DeviceKeyResponse, AgentError> {
-    call(tee, Command::DeviceKey, &DeviceKeyRequest { anchor })
+    call(tee, &DeviceKeyRequest { anchor })
 }
 
 /// `e`, the TA's refusal of an install, with what the host can tell of its likely cause
@@ -90,7 +91,6 @@ pub fn provision(tee: &mut dyn Transport, message: &[u8]) -> Result<ProvisionRes
     tee.screen(crate::tee::Handed::ProvisioningMessage(message))?;
     call(
         tee,
-        Command::Provision,
         &ProvisionRequest {
             message: ByteBuf::from(message.to_vec()),
         },
@@ -98,7 +98,7 @@ pub fn provision(tee: &mut dyn Transport, message: &[u8]) -> Result<ProvisionRes
 }
 
 pub fn anchors(tee: &mut dyn Transport) -> Result<AnchorsResponse, AgentError> {
-    call(tee, Command::Anchors, &Empty {})
+    call(tee, &AnchorsRequest {})
 }
 
 /// Progress of a streamed install, for a progress bar.
@@ -127,18 +127,16 @@ fn send_envelope(
 ) -> Result<InstallPrepareResponse, AgentError> {
     tee.screen(crate::tee::Handed::Envelope(envelope))?;
     let total = envelope.len() as u64;
-    call::<_, Empty>(
+    call(
         tee,
-        Command::InstallBegin,
         &InstallBeginRequest {
             envelope_len: total,
         },
     )?;
     let mut offset = 0u64;
     for chunk in envelope.chunks(MAX_CHUNK) {
-        call::<_, Empty>(
+        call(
             tee,
-            Command::InstallEnvelope,
             &ChunkRequest {
                 offset,
                 data: ByteBuf::from(chunk.to_vec()),
@@ -150,8 +148,7 @@ fn send_envelope(
             total,
         });
     }
-    let prepared: InstallPrepareResponse = call(tee, Command::InstallPrepare, &Empty {})?;
-    Ok(prepared)
+    call(tee, &InstallPrepareRequest {})
 }
 
 /// The most payload bytes one InstallPayload request for `uri` carries: [`MAX_CHUNK`], less
@@ -193,63 +190,40 @@ pub fn install_available(
 }
 
 /// The rest of an install [`send_envelope`] prepared: the payloads `prepared` names (those
-/// `resolve` has), then InstallFinish.
+/// `resolve` has, each through a [`TaPayloadSink`] as a download of known length), then
+/// InstallFinish.
 fn send_payloads_and_finish(
     tee: &mut dyn Transport,
     prepared: InstallPrepareResponse,
     resolve: &mut OptionalResolver<'_>,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
+    use crate::transport::Sink as _;
     for uri in &prepared.needed_uris {
         let Some(data) = resolve(uri)? else {
             continue;
         };
-        let total = data.len() as u64;
-        let mut offset = 0u64;
-        let mut chunks = data.chunks(payload_chunk_len(uri)?).peekable();
-        if chunks.peek().is_none() {
-            call::<_, Empty>(
-                tee,
-                Command::InstallPayload,
-                &PayloadChunkRequest {
-                    uri: uri.clone(),
-                    total_len: 0,
-                    offset: 0,
-                    data: ByteBuf::new(),
-                },
-            )?;
-        }
-        for chunk in chunks {
-            let req = PayloadChunkRequest {
-                uri: uri.clone(),
-                total_len: total,
-                offset,
-                data: ByteBuf::from(chunk.to_vec()),
-            };
-            call::<_, Empty>(tee, Command::InstallPayload, &req)?;
-            offset += chunk.len() as u64;
-            progress(Progress::Payload {
-                uri,
-                sent: offset,
-                total,
-            });
-        }
+        let mut sink = TaPayloadSink::new(tee, uri, progress)?;
+        sink.begin(Some(data.len() as u64))?;
+        sink.write(&data)?;
+        sink.finish()?;
     }
-    let finished: InstallFinishResponse = call(tee, Command::InstallFinish, &Empty {})?;
+    let finished = call(tee, &InstallFinishRequest {})?;
     Ok((prepared, finished))
 }
 
-/// Test path (review F5): prepares `envelope` (its payloads integrated), sends a second
-/// InstallBegin the TA must refuse (an empty envelope) in the same session, then finishes the
-/// first install. Returns the second begin's refusal (`None`: it was accepted) and the result.
+/// Test path (review F5; `test-paths` feature, for `suit-agent refused-begin` in the QEMU
+/// tests): prepares `envelope` (its payloads integrated), sends a second InstallBegin the TA
+/// must refuse (an empty envelope) in the same session, then finishes the first install.
+/// Returns the second begin's refusal (`None`: it was accepted) and the result.
+#[cfg(feature = "test-paths")]
 pub fn install_past_a_refused_begin(
     tee: &mut dyn Transport,
     envelope: &[u8],
 ) -> Result<(Option<AgentError>, InstallFinishResponse), AgentError> {
-    let prepared = send_envelope(tee, envelope, &mut |_| {})?;
-    let empty = InstallBeginRequest { envelope_len: 0 };
-    let refused = call::<_, Empty>(tee, Command::InstallBegin, &empty).err();
-    let (_, finished) = send_payloads_and_finish(tee, prepared, &mut |_| Ok(None), &mut |_| {})?;
+    send_envelope(tee, envelope, &mut |_| {})?;
+    let refused = call(tee, &InstallBeginRequest { envelope_len: 0 }).err();
+    let finished = call(tee, &InstallFinishRequest {})?;
     Ok((refused, finished))
 }
 
@@ -273,9 +247,8 @@ pub fn ree_export(tee: &mut dyn Transport, path: &str) -> Result<(Vec<u8>, Vec<u
     let mut data = Vec::new();
     let mut digest = Vec::new();
     loop {
-        let r: ReeExportResponse = call(
+        let r = call(
             tee,
-            Command::ReeExport,
             &ReeExportRequest {
                 path: path.to_string(),
                 offset: data.len() as u64,
@@ -398,9 +371,7 @@ pub fn shell_word(s: &str) -> String {
 
 /// PersonalizationGet as the normal world (refused by design; see `suit-agent perso-get`).
 pub fn personalization(tee: &mut dyn Transport) -> Result<Vec<u8>, AgentError> {
-    let r: suit_common::protocol::PersonalizationResponse =
-        call(tee, Command::PersonalizationGet, &Empty {})?;
-    Ok(r.data.into_vec())
+    Ok(call(tee, &PersonalizationRequest {})?.data.into_vec())
 }
 
 /// The TA's signed SUIT report of the latest install attempt, over `nonce`.
@@ -415,11 +386,11 @@ pub fn report_of(
     nonce: Option<&[u8]>,
     pre_auth: bool,
 ) -> Result<Vec<u8>, AgentError> {
-    let request = suit_common::protocol::ReportRequest {
+    let request = ReportRequest {
         nonce: nonce.map(|n| ByteBuf::from(n.to_vec())),
         pre_auth,
     };
-    let r: suit_common::protocol::ReportResponse = call(tee, Command::Report, &request)?;
+    let r = call(tee, &request)?;
     let signed = r.report.into_vec();
     if let Some(asked) = nonce {
         // Not a verification (the tracker verifies the signature): a report over another
@@ -436,28 +407,27 @@ pub fn report_of(
 }
 
 /// The payload (the encoded SUIT_Report) of a signed report, unverified: for showing it
-/// and checking what the TA was asked for.
+/// and checking what the TA was asked for (read with suit-common's COSE reader,
+/// [`suit_common::report::unverified_report_payload`]).
 pub fn signed_report_payload(signed: &[u8]) -> Result<Vec<u8>, AgentError> {
-    let value: ciborium::Value = ciborium::de::from_reader(signed)
-        .map_err(|_| AgentError::BadResponse("report is not CBOR"))?;
-    let inner = match value {
-        ciborium::Value::Tag(18, v) => *v,
-        v => v,
-    };
-    match inner {
-        ciborium::Value::Array(items) => match items.get(2) {
-            Some(ciborium::Value::Bytes(b)) => Ok(b.clone()),
-            _ => Err(AgentError::BadResponse("report has no payload")),
-        },
-        _ => Err(AgentError::BadResponse("report is not a COSE_Sign1")),
-    }
+    use suit_common::report::ReportError;
+    suit_common::report::unverified_report_payload(signed)
+        .map(<[u8]>::to_vec)
+        .map_err(|e| {
+            AgentError::BadResponse(match e {
+                ReportError::Malformed(_) => "report has no payload",
+                ReportError::TooLarge(_) => "report is larger than a signed report may be",
+                _ => "report is not a COSE_Sign1",
+            })
+        })
 }
 
 /// Streams one payload into the TA as a [`crate::transport::Sink`]: bytes are sent in
-/// [`payload_chunk_len`] pieces as they arrive when the length is known up front; a download of unknown
-/// length is held (bounded by the transport's cap) and sent at the end, since the TA needs the
-/// total with the first chunk. `begin` again restarts at offset 0, which the TA treats as
-/// starting the payload over.
+/// [`payload_chunk_len`] pieces as they arrive when the length is known up front; a download
+/// of unknown length is held (bounded by the transport's cap) and sent at the end, since the
+/// TA needs the total with the first chunk. `begin` again restarts at offset 0, which the TA
+/// treats as starting the payload over. The agent's one payload chunker: payloads held whole
+/// ([`install`]) go through it too, as one write of known length.
 pub struct TaPayloadSink<'a> {
     tee: &'a mut dyn Transport,
     uri: &'a str,
@@ -486,24 +456,21 @@ impl<'a> TaPayloadSink<'a> {
         })
     }
 
-    fn send(&mut self, total: u64, upto_full_chunks: bool) -> Result<(), AgentError> {
-        while self.buffer.len() >= self.chunk || (!upto_full_chunks && !self.buffer.is_empty()) {
-            let n = self.buffer.len().min(self.chunk);
-            let req = PayloadChunkRequest {
-                uri: self.uri.to_string(),
-                total_len: total,
-                offset: self.sent,
-                data: ByteBuf::from(self.buffer[..n].to_vec()),
-            };
-            call::<_, Empty>(self.tee, Command::InstallPayload, &req)?;
-            self.buffer.drain(..n);
-            self.sent += n as u64;
-            (self.progress)(Progress::Payload {
-                uri: self.uri,
-                sent: self.sent,
-                total,
-            });
-        }
+    /// Sends `data` (at most one chunk) at the current offset of a payload of `total` bytes.
+    fn send(&mut self, total: u64, data: &[u8]) -> Result<(), AgentError> {
+        let req = PayloadChunkRequest {
+            uri: self.uri.to_string(),
+            total_len: total,
+            offset: self.sent,
+            data: ByteBuf::from(data.to_vec()),
+        };
+        call(self.tee, &req)?;
+        self.sent += data.len() as u64;
+        (self.progress)(Progress::Payload {
+            uri: self.uri,
+            sent: self.sent,
+            total,
+        });
         Ok(())
     }
 }
@@ -516,12 +483,31 @@ impl crate::transport::Sink for TaPayloadSink<'_> {
         Ok(())
     }
 
-    fn write(&mut self, data: &[u8]) -> Result<(), AgentError> {
-        self.buffer.extend_from_slice(data);
-        match self.total {
-            Some(total) => self.send(total, true),
-            None => Ok(()),
+    /// With the length known, whole chunks go out as soon as they are complete: a chunk
+    /// begun by an earlier write is topped up from `data` first, then whole chunks are sent
+    /// straight from `data` (a payload held whole is not copied), and the rest is held.
+    fn write(&mut self, mut data: &[u8]) -> Result<(), AgentError> {
+        let Some(total) = self.total else {
+            self.buffer.extend_from_slice(data);
+            return Ok(());
+        };
+        if !self.buffer.is_empty() {
+            let n = self.chunk.saturating_sub(self.buffer.len()).min(data.len());
+            self.buffer.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.buffer.len() < self.chunk {
+                return Ok(());
+            }
+            let full = core::mem::take(&mut self.buffer);
+            self.send(total, &full)?;
         }
+        while data.len() >= self.chunk {
+            let (piece, rest) = data.split_at(self.chunk);
+            self.send(total, piece)?;
+            data = rest;
+        }
+        self.buffer.extend_from_slice(data);
+        Ok(())
     }
 
     fn position(&self) -> u64 {
@@ -531,9 +517,8 @@ impl crate::transport::Sink for TaPayloadSink<'_> {
     fn finish(&mut self) -> Result<(), AgentError> {
         let total = self.total.unwrap_or(self.position());
         if total == 0 {
-            return call::<_, Empty>(
+            return call(
                 self.tee,
-                Command::InstallPayload,
                 &PayloadChunkRequest {
                     uri: self.uri.to_string(),
                     total_len: 0,
@@ -543,7 +528,11 @@ impl crate::transport::Sink for TaPayloadSink<'_> {
             )
             .map(|_| ());
         }
-        self.send(total, false)
+        let held = core::mem::take(&mut self.buffer);
+        for piece in held.chunks(self.chunk) {
+            self.send(total, piece)?;
+        }
+        Ok(())
     }
 }
 
@@ -590,7 +579,7 @@ pub fn install_streamed_marked(
         fetch(uri, bound, &mut sink)?;
     }
     before_finish(&prepared)?;
-    let finished: InstallFinishResponse = call(tee, Command::InstallFinish, &Empty {})?;
+    let finished = call(tee, &InstallFinishRequest {})?;
     Ok((prepared, finished))
 }
 
@@ -647,6 +636,7 @@ pub fn crypto_bench(tee: &mut dyn Transport, request: &[u8]) -> Result<String, A
 mod tests {
     use super::*;
     use crate::tee::RawReply;
+    use suit_common::protocol::Empty;
     use suit_common::suit::ComponentId;
 
     /// A TA stand-in that holds requests to [`MAX_REQUEST`] as the TA does, names one payload
@@ -655,6 +645,22 @@ mod tests {
         uri: String,
         payload: Vec<u8>,
         largest: usize,
+        /// Each payload chunk's length, in order.
+        sizes: Vec<usize>,
+        /// The payload's length every chunk must carry.
+        expected: u64,
+    }
+
+    impl Receiver {
+        fn new(uri: &str, expected: usize) -> Self {
+            Receiver {
+                uri: uri.to_string(),
+                payload: vec![],
+                largest: 0,
+                sizes: vec![],
+                expected: expected as u64,
+            }
+        }
     }
 
     impl Transport for Receiver {
@@ -674,7 +680,9 @@ mod tests {
                         (r.uri.as_str(), r.offset),
                         (self.uri.as_str(), self.payload.len() as u64)
                     );
+                    assert_eq!(r.total_len, self.expected);
                     self.payload.extend_from_slice(&r.data);
+                    self.sizes.push(r.data.len());
                     protocol::encode(&Empty {})
                 }
                 Command::InstallPrepare => protocol::encode(&InstallPrepareResponse {
@@ -751,17 +759,50 @@ mod tests {
         assert!(report(&mut ta, Some(&asked)).is_ok());
     }
 
+    /// A signed report's payload is read with suit-common's COSE reader: the report itself
+    /// from a valid one (tagged or not), a typed error (never a panic) from anything else.
+    #[test]
+    fn a_signed_reports_payload_is_read_or_refused() {
+        let mut ta = StaleReporter {
+            nonce: Some(vec![1; 8]),
+        };
+        let signed = report(&mut ta, None).unwrap();
+        let payload = signed_report_payload(&signed).unwrap();
+        let decoded = suit_common::report::Report::decode(&payload).unwrap();
+        assert_eq!(decoded.nonce.as_deref(), Some(&[1u8; 8][..]));
+        // Untagged (a bare COSE_Sign1 array): the same payload.
+        assert_eq!(signed[0], 0xd2, "tag 18");
+        assert_eq!(signed_report_payload(&signed[1..]).unwrap(), payload);
+
+        let says = |bytes: &[u8], what: &str| match signed_report_payload(bytes) {
+            Err(AgentError::BadResponse(m)) => assert_eq!(m, what, "{bytes:02x?}"),
+            other => panic!("{bytes:02x?}: {other:?}"),
+        };
+        let not_sign1 = "report is not a COSE_Sign1";
+        says(&[], not_sign1);
+        says(&[0xff], not_sign1);
+        says(&signed[..signed.len() - 1], not_sign1);
+        says(&[&signed[..], &[0x00]].concat(), not_sign1);
+        // Another COSE structure (COSE_Mac0's tag), a three-item array, a map.
+        says(&[&[0xd1], &signed[1..]].concat(), not_sign1);
+        says(&[0x83, 0x40, 0xa0, 0x40], not_sign1);
+        says(&[0xa0], not_sign1);
+        // A detached payload (nil), as a manifest's COSE_Sign1 has.
+        says(
+            &[0xd2, 0x84, 0x40, 0xa0, 0xf6, 0x40],
+            "report has no payload",
+        );
+        let big = vec![0u8; suit_common::report::MAX_SIGNED_REPORT_LEN + 1];
+        says(&big, "report is larger than a signed report may be");
+    }
+
     /// A payload URI of several KiB (more than MAX_REQUEST leaves beside a full chunk) still
     /// streams: every request fits, on both paths (files held whole, downloads as a sink).
     #[test]
     fn payload_chunks_leave_room_for_a_long_uri() {
         let uri = format!("https://example.com/{}", "u".repeat(6000));
         let data: Vec<u8> = (0..3 * MAX_CHUNK + 17).map(|i| (i % 251) as u8).collect();
-        let mut ta = Receiver {
-            uri: uri.clone(),
-            payload: vec![],
-            largest: 0,
-        };
+        let mut ta = Receiver::new(&uri, data.len());
         install(&mut ta, b"envelope", &mut |_| Ok(data.clone()), &mut |_| {}).unwrap();
         assert_eq!(ta.payload, data);
         assert!(
@@ -770,11 +811,7 @@ mod tests {
             ta.largest
         );
 
-        let mut ta = Receiver {
-            uri: uri.clone(),
-            payload: vec![],
-            largest: 0,
-        };
+        let mut ta = Receiver::new(&uri, data.len());
         let mut progress = |_: Progress<'_>| {};
         let mut sink = TaPayloadSink::new(&mut ta, &uri, &mut progress).unwrap();
         use crate::transport::Sink as _;
@@ -793,6 +830,50 @@ mod tests {
             MAX_CHUNK
         );
         assert!(payload_chunk_len(&"u".repeat(MAX_REQUEST)).is_err());
+    }
+
+    /// Both install paths chunk a payload alike (the files held whole go through the sink
+    /// too): full chunks at contiguous offsets, the rest last, however the bytes arrive; an
+    /// empty payload is one empty chunk.
+    #[test]
+    fn payloads_are_chunked_alike_however_they_arrive() {
+        use crate::transport::Sink as _;
+        let uri = "#fw";
+        let n = 2 * MAX_CHUNK + 5;
+        let data: Vec<u8> = (0..n).map(|i| (i % 253) as u8).collect();
+        let full = vec![MAX_CHUNK, MAX_CHUNK, 5];
+        let mut ta = Receiver::new(uri, n);
+        install(&mut ta, b"envelope", &mut |_| Ok(data.clone()), &mut |_| {}).unwrap();
+        assert_eq!((&ta.payload, &ta.sizes), (&data, &full));
+        // Streamed in pieces that straddle chunk boundaries, known length or not.
+        for total in [Some(n as u64), None] {
+            let mut ta = Receiver::new(uri, n);
+            let mut sent = vec![];
+            let mut progress = |p: Progress<'_>| {
+                if let Progress::Payload { sent: s, .. } = p {
+                    sent.push(s)
+                }
+            };
+            let mut sink = TaPayloadSink::new(&mut ta, uri, &mut progress).unwrap();
+            sink.begin(total).unwrap();
+            let mut rest = data.as_slice();
+            for len in [1, MAX_CHUNK - 2, 3, MAX_CHUNK + 7, 0].into_iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (piece, tail) = rest.split_at(len.min(rest.len()));
+                sink.write(piece).unwrap();
+                rest = tail;
+                assert_eq!(sink.position(), (n - rest.len()) as u64);
+            }
+            sink.finish().unwrap();
+            drop(sink);
+            assert_eq!((&ta.payload, &ta.sizes), (&data, &full), "{total:?}");
+            assert_eq!(sent, [MAX_CHUNK, 2 * MAX_CHUNK, n].map(|s| s as u64));
+        }
+        let mut ta = Receiver::new(uri, 0);
+        install(&mut ta, b"envelope", &mut |_| Ok(vec![]), &mut |_| {}).unwrap();
+        assert_eq!(ta.sizes, [0]);
     }
 
     /// The agent's check matches the update TA's own component (its UUID alone), and

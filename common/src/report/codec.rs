@@ -303,22 +303,39 @@ fn sign_encoded(report_bytes: &[u8], key: &p256::SecretKey) -> Result<Vec<u8>, R
     })
 }
 
-/// Verifies a signed report (COSE_Sign1, tagged or not, ESP256 or ES256, attached payload)
-/// with the device's report key and decodes it.
-pub fn verify_report(bytes: &[u8], key: &VerificationKey) -> Result<DecodedReport, ReportError> {
+/// Reads a signed report's COSE_Sign1 (tagged or not, at most [`MAX_SIGNED_REPORT_LEN`]),
+/// verifying nothing.
+fn read_signed_report(bytes: &[u8]) -> Result<wire::Single<'_>, ReportError> {
     if bytes.len() > MAX_SIGNED_REPORT_LEN {
         return Err(ReportError::TooLarge("signed report"));
     }
     // The COSE_Sign1 (header values `any`); the report in its payload is read strictly.
     cbor::check_well_formed_any(bytes).map_err(|_| ReportError::Cose(CoseError::Malformed))?;
-    let sign1 = match Decoder::new(bytes).item() {
+    match Decoder::new(bytes).item() {
         Ok(Item::Tag(wire::TAG_SIGN1)) | Ok(Item::Array(4)) => {
             wire::single(bytes, wire::TAG_SIGN1, false)
         }
         Ok(Item::Tag(t)) => return Err(ReportError::Cose(CoseError::UnsupportedStructure(t))),
         _ => return Err(ReportError::Cose(CoseError::Malformed)),
     }
-    .map_err(|_| ReportError::Cose(CoseError::Malformed))?;
+    .map_err(|_| ReportError::Cose(CoseError::Malformed))
+}
+
+/// The payload (the encoded SUIT_Report) of a signed report, NOT verified: for showing a
+/// report and checking what the device was asked for, where the signature is someone else's
+/// to verify. The COSE_Sign1 is read as [`verify_report`] reads it, so a structure this
+/// refuses no verification would accept; a detached payload is
+/// [`ReportError::Malformed`].
+pub fn unverified_report_payload(bytes: &[u8]) -> Result<&[u8], ReportError> {
+    read_signed_report(bytes)?
+        .payload
+        .ok_or(ReportError::Malformed("COSE_Sign1 payload is detached"))
+}
+
+/// Verifies a signed report (COSE_Sign1, tagged or not, ESP256 or ES256, attached payload)
+/// with the device's report key and decodes it.
+pub fn verify_report(bytes: &[u8], key: &VerificationKey) -> Result<DecodedReport, ReportError> {
+    let sign1 = read_signed_report(bytes)?;
     let h = &sign1.headers;
     if h.protected.crit {
         return Err(ReportError::Cose(CoseError::UnknownCriticalHeader));

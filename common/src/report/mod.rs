@@ -59,7 +59,7 @@ mod codec;
 pub use crate::registry::Reason;
 pub use builder::{ManifestClaims, ReportBuilder};
 pub use classify::{command_error_code, command_offset};
-pub use codec::{sign_report, verify_report};
+pub use codec::{sign_report, unverified_report_payload, verify_report};
 
 /// Most entries (records and system-property claims) one report keeps; later ones are counted
 /// in [`Report::dropped_records`].

@@ -316,7 +316,9 @@ enum Cmd {
     },
     /// Tests only: install ENVELOPE (payloads integrated) with a second InstallBegin, which
     /// the TA must refuse, between its InstallPrepare and InstallFinish in one TA session (the
-    /// refused begin must leave the install under way intact). Used by the QEMU tests.
+    /// refused begin must leave the install under way intact). Used by the QEMU tests; only
+    /// in builds with suit-host's `test-paths` feature.
+    #[cfg(feature = "test-paths")]
     #[command(hide = true)]
     RefusedBegin {
         /// The envelope (payloads integrated).
@@ -729,6 +731,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         } => export(tee, path, ree_root, *json),
         Cmd::Install(args) => install(tee, args, show_progress(&cli)),
         Cmd::HeapScan { files } => heap_scan(tee, files),
+        #[cfg(feature = "test-paths")]
         Cmd::RefusedBegin { envelope } => {
             let (refused, done) = client::install_past_a_refused_begin(tee, &read_file(envelope)?)?;
             COMMITTED.store(true, Ordering::Relaxed);
@@ -1817,7 +1820,9 @@ fn wants_json(cmd: &Command) -> bool {
         | Cmd::DeviceKey(DeviceKeyArgs { json, .. })
         | Cmd::PersoGet { json }
         | Cmd::Export { json, .. } => *json,
-        Cmd::CryptoBench { .. } | Cmd::HeapScan { .. } | Cmd::RefusedBegin { .. } => false,
+        Cmd::CryptoBench { .. } | Cmd::HeapScan { .. } => false,
+        #[cfg(feature = "test-paths")]
+        Cmd::RefusedBegin { .. } => false,
     }
 }
 
