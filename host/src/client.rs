@@ -212,7 +212,7 @@ fn send_payloads_and_finish(
     Ok((prepared, finished))
 }
 
-/// Test path (review F5; `test-paths` feature, for `suit-agent refused-begin` in the QEMU
+/// Test path (`test-paths` feature, for `suit-agent refused-begin` in the QEMU
 /// tests): prepares `envelope` (its payloads integrated), sends a second InstallBegin the TA
 /// must refuse (an empty envelope) in the same session, then finishes the first install.
 /// Returns the second begin's refusal (`None`: it was accepted) and the result.
