@@ -5,26 +5,8 @@
 use ciborium::value::Value;
 use p256::elliptic_curve::sec1::ToSec1Point;
 
-/// COSE key type labels and values (RFC 9052 / 9053).
-pub mod label {
-    pub const KTY: i64 = 1;
-    pub const KID: i64 = 2;
-    pub const ALG: i64 = 3;
-    pub const KEY_OPS: i64 = 4;
-    pub const CRV: i64 = -1;
-    pub const X: i64 = -2;
-    pub const Y: i64 = -3;
-    pub const D: i64 = -4;
-    pub const K: i64 = -1;
-    pub const KTY_OKP: i64 = 1;
-    pub const KTY_EC2: i64 = 2;
-    pub const KTY_SYMMETRIC: i64 = 4;
-    /// HSS-LMS (RFC 8778 §5), whose one parameter is `pub` (-1).
-    pub const KTY_HSS_LMS: i64 = 5;
-    pub const HSS_PUB: i64 = -1;
-    pub const CRV_P256: i64 = 1;
-    pub const CRV_ED25519: i64 = 6;
-}
+/// COSE_Key labels and values, as the engine reads them.
+pub use suit_common::cose::label::key as label;
 
 /// A public key the tool can verify with or encrypt to.
 #[derive(Clone, Debug)]

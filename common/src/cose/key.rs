@@ -333,13 +333,7 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// Key types (RFC 9053 §7, RFC 8778) and curves (RFC 9053 §7.1) this engine reads.
-const KTY_OKP: i64 = 1;
-const KTY_EC2: i64 = 2;
-const KTY_SYMMETRIC: i64 = 4;
-const KTY_HSS_LMS: i64 = 5;
-const CRV_P256: i64 = 1;
-const CRV_ED25519: i64 = 6;
+use super::label::key::{CRV_ED25519, CRV_P256, KTY_EC2, KTY_HSS_LMS, KTY_OKP, KTY_SYMMETRIC};
 
 /// The parts of a COSE_Key (RFC 9052 §7) this engine reads, borrowed from the input, with
 /// the common parameters' types checked.

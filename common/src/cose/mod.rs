@@ -14,6 +14,7 @@ mod hss_shape;
 #[cfg(all(feature = "author", feature = "hss-lms"))]
 mod hss_sign;
 mod key;
+pub mod label;
 #[cfg(feature = "author")]
 mod sign;
 mod verify;

@@ -17,18 +17,11 @@ use alloc::vec::Vec;
 use super::CoseError;
 use crate::cbor::{self, Decoder, Encoder, Item};
 
-pub(crate) const TAG_SIGN1: u64 = 18;
-pub(crate) const TAG_MAC0: u64 = 17;
-pub(crate) const TAG_SIGN: u64 = 98;
-pub(crate) const TAG_MAC: u64 = 97;
-
-/// Common header parameters (RFC 9052 §3.1).
-pub(crate) const ALG: i64 = 1;
-const CRIT: i64 = 2;
-const CONTENT_TYPE: i64 = 3;
-const KID: i64 = 4;
-const IV: i64 = 5;
-const PARTIAL_IV: i64 = 6;
+pub(crate) use super::label::header::ALG;
+use super::label::header::{CONTENT_TYPE, CRIT, IV, KID, PARTIAL_IV};
+pub(crate) use super::label::tag::{
+    COSE_MAC as TAG_MAC, COSE_MAC0 as TAG_MAC0, COSE_SIGN as TAG_SIGN, COSE_SIGN1 as TAG_SIGN1,
+};
 
 /// Most data items in a protected header (as for a whole authentication block).
 const MAX_HEADER_ITEMS: usize = 64;

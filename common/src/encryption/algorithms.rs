@@ -41,63 +41,7 @@ pub mod id {
     pub const HPKE_7_KE: i64 = CoseAlg::Hpke7Ke.value();
 }
 
-/// COSE header parameter labels (RFC 9052, RFC 9053, draft-ietf-cose-hpke).
-pub mod header {
-    /// `alg`.
-    pub const ALG: i64 = 1;
-    /// `crit`.
-    pub const CRIT: i64 = 2;
-    /// `kid`.
-    pub const KID: i64 = 4;
-    /// `IV`.
-    pub const IV: i64 = 5;
-    /// `Partial IV`.
-    pub const PARTIAL_IV: i64 = 6;
-    /// `ephemeral key` (a COSE_Key), ECDH-ES.
-    pub const EPHEMERAL_KEY: i64 = -1;
-    /// `ek`, the HPKE encapsulated key. Provisional.
-    pub const HPKE_EK: i64 = -4;
-    /// `psk_id`, the HPKE pre-shared key identifier. Provisional.
-    pub const HPKE_PSK_ID: i64 = -5;
-    /// `salt` for the ECDH-ES HKDF.
-    pub const SALT: i64 = -20;
-    /// `PartyU identity`.
-    pub const PARTY_U_IDENTITY: i64 = -21;
-    /// `PartyU nonce`.
-    pub const PARTY_U_NONCE: i64 = -22;
-    /// `PartyU other`.
-    pub const PARTY_U_OTHER: i64 = -23;
-    /// `PartyV identity`.
-    pub const PARTY_V_IDENTITY: i64 = -24;
-    /// `PartyV nonce`.
-    pub const PARTY_V_NONCE: i64 = -25;
-    /// `PartyV other`.
-    pub const PARTY_V_OTHER: i64 = -26;
-}
-
-/// COSE_Key labels and values used for the ECDH-ES ephemeral key (RFC 9052, RFC 9053).
-pub mod key {
-    /// `kty`.
-    pub const KTY: i64 = 1;
-    /// `kty` value EC2.
-    pub const KTY_EC2: i64 = 2;
-    /// `crv` (EC2).
-    pub const CRV: i64 = -1;
-    /// `crv` value P-256.
-    pub const CRV_P256: i64 = 1;
-    /// `x` coordinate.
-    pub const X: i64 = -2;
-    /// `y` coordinate (or sign bit for compressed points).
-    pub const Y: i64 = -3;
-}
-
-/// COSE tags.
-pub mod tag {
-    /// COSE_Encrypt.
-    pub const COSE_ENCRYPT: u64 = 96;
-    /// COSE_Encrypt0.
-    pub const COSE_ENCRYPT0: u64 = 16;
-}
+pub use crate::cose::label::{header, key, tag};
 
 /// The `other` member of the COSE_KDF_Context SuppPubInfo that SUIT firmware encryption
 /// mandates for ECDH-ES (draft-ietf-suit-firmware-encryption, "Context Information Structure").
