@@ -150,6 +150,8 @@ fn failure(e: &PersoError) -> (u32, Vec<u8>) {
         PersoError::Status { .. } | PersoError::Malformed(_) => {
             (proto::STATUS_ERROR, format!("{e}").into_bytes())
         }
+        // A kind of failure a later suit-perso adds: an error, in its own words.
+        _ => (proto::STATUS_ERROR, format!("{e}").into_bytes()),
     }
 }
 
