@@ -1758,3 +1758,197 @@ fn a_withheld_secret_does_not_move_into_a_co_owners_tas_personalization() {
     assert_eq!(snapshot(&s), before);
     assert_eq!(perso_of(&mut s, TA_B), None);
 }
+
+const TA_C: &[u8] = &[0xc0; 16];
+const DATA_FOR_C: &[u8] = b"A's personalization data for C's TA";
+
+/// A root signed by `signer` over `[TA_C, 'perso']` and dependency 1 (`dep_env`, whose
+/// manifest is `dep`), which first runs `before` on component 0, then fetches, checks and
+/// processes the dependency.
+fn dependent_of(signer: &str, dep: &[u8], dep_env: &[u8], before: Vec<Value>) -> Vec<u8> {
+    let shared = Value::Array(suit_test_support::check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![],
+        15,
+    ));
+    let common = suit_test_support::cbor(&Value::Map(vec![
+        (
+            int(1),
+            Value::Map(vec![(int(1), map_of(1, segs(&[b"c", b"dep"])))]),
+        ),
+        (int(2), Value::Array(vec![segs(&[TA_C, b"perso"])])),
+        (int(4), bytes(&suit_test_support::cbor(&shared))),
+    ]));
+    let dep_digest = suit_test_support::suit_digest(&suit_test_support::cbor(&bytes(dep)));
+    let mut install = vec![int(12), int(0)];
+    install.extend(before);
+    install.extend([
+        int(12),
+        int(1),
+        int(20),
+        Value::Map(vec![
+            (int(3), bytes(&dep_digest)),
+            (int(21), Value::Text("#dep".into())),
+        ]),
+        int(21),
+        int(15),
+        int(7),
+        int(15),
+        int(11),
+        int(15),
+    ]);
+    let root = suit_test_support::cbor(&Value::Map(vec![
+        (int(1), int(1)),
+        (int(2), int(1)),
+        (int(3), bytes(&common)),
+        (
+            int(20),
+            bytes(&suit_test_support::cbor(&Value::Array(install))),
+        ),
+    ]));
+    let key: SigningKey = p256_private_from_pem(signer);
+    seal_one(&root, &key, Algorithm::Esp256, &[], &[("#dep", dep_env)])
+}
+
+/// Attack (re-review s31, medium): tenant A owns ['app-a'] (its secret) and supplies the
+/// personalization data of tenant C's TA; C covers [TA_C] and ['c'], not ['app-a']. A's
+/// manifest writes its data for C into ['app-a', 'buf'] and copies it into [TA_C, 'perso'],
+/// choosing the source with set-parameters (the first value wins). C's root sets
+/// source-component first, then processes A's manifest as its dependency: the copy A signed
+/// would read A's secret, a source A never chose, and C's TA would read it. Only the signers
+/// that chose the source speak for the move: refused, nothing changed; without the redirect
+/// A's data reaches C's TA.
+#[test]
+fn a_dependent_does_not_aim_a_dependencys_copy_at_another_secret() {
+    let run = |redirect: bool| {
+        let config = Config::new(&sec1_from_pem(TPA_PUB), true).unwrap();
+        let mut s = Service::new(MemoryBackend::new(3), config);
+        provision(
+            &mut s,
+            1,
+            vec![
+                add_anchor(1, A_PUB, scope(&[&[b"app-a"], &[TA_C, b"perso"]], false)),
+                add_anchor(2, B_PUB, scope(&[&[TA_C], &[b"c"]], false)),
+                Op::SetIdentity(Identity {
+                    vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
+                    class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
+                    device_id: None,
+                }),
+            ],
+        );
+        let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
+        let digest = Sha256::digest(SECRET).to_vec();
+        let uri = "https://a.example/s.bin";
+        let m = fetch_manifest(
+            1,
+            &[b"app-a"],
+            uri,
+            Some(&a.encryption_info),
+            &digest,
+            SECRET.len(),
+        );
+        install(&mut s, &sign(&m, A_PRIV), &[(uri, &a.ciphertext)]).unwrap();
+        let dep = probe_manifest(
+            2,
+            &[&[TA_C, b"perso"], &[b"app-a", b"buf"], &[b"app-a"]],
+            vec![],
+            vec![
+                int(12),
+                int(1),
+                int(20),
+                map_of(18, bytes(DATA_FOR_C)),
+                int(18),
+                int(15),
+                int(12),
+                int(0),
+                int(19),
+                map_of(22, int(1)),
+                int(22),
+                int(15),
+            ],
+        );
+        let dep_env = sign(&dep, A_PRIV);
+        let before = if redirect {
+            vec![int(19), map_of(22, int(2))]
+        } else {
+            vec![]
+        };
+        let unchanged = snapshot(&s);
+        let r = install(&mut s, &dependent_of(B_PRIV, &dep, &dep_env, before), &[]);
+        if redirect {
+            says(
+                &refusal(r).reason,
+                "not every anchor that owns the content allows it",
+            );
+            assert_eq!(snapshot(&s), unchanged);
+        } else {
+            r.unwrap();
+        }
+        perso_of(&mut s, TA_C)
+    };
+    assert_eq!(run(false).as_deref(), Some(DATA_FOR_C));
+    assert_eq!(run(true), None);
+}
+
+/// A co-owner stages its own bytes in ['app-a', 'x'] (a write: supplied), copies the other
+/// owner's secret over them, then copies ['app-a', 'x'] into its TA's personalization data:
+/// the staged record follows the second staging, so the last copy is refused.
+#[test]
+fn a_supplied_buffer_overwritten_with_a_secret_is_the_secrets_owners() {
+    let (mut s, _) = a_secret_and_a_co_owner_with_a_ta();
+    let m = probe_manifest(
+        1,
+        &[&[b"app-a"], &[b"app-a", b"x"], &[TA_B, b"perso"]],
+        vec![],
+        vec![
+            int(12),
+            int(1),
+            int(20),
+            map_of(18, bytes(b"junk")),
+            int(18),
+            int(15),
+            int(12),
+            int(1),
+            int(20),
+            map_of(22, int(0)),
+            int(22),
+            int(15),
+            int(12),
+            int(2),
+            int(20),
+            map_of(22, int(1)),
+            int(22),
+            int(15),
+        ],
+    );
+    let before = snapshot(&s);
+    let r = refusal(install(&mut s, &sign(&m, B_PRIV), &[]));
+    says(
+        &r.reason,
+        "not every anchor that owns the content allows it",
+    );
+    assert_eq!(snapshot(&s), before);
+    assert_eq!(perso_of(&mut s, TA_B), None);
+}
+
+/// What the ownership rule must leave alone: the firmware-encryption draft's fetch into a
+/// buffer, then a decrypting copy, by one signer, into its own TA's personalization data,
+/// with the buffer in a component another anchor co-owns (the fetched ciphertext is no one's
+/// secret).
+#[test]
+fn the_drafts_fetch_then_decrypting_copy_into_a_tas_data_installs_in_a_shared_scope() {
+    let (mut s, _) = a_secret_and_a_co_owner_with_a_ta();
+    let data = b"B's own personalization data";
+    let b = encrypt_for(&mut s, 2, Mode::Hpke, data);
+    let uri = "https://b.example/p.bin";
+    let m = probe_manifest(
+        1,
+        &[&[TA_B, b"perso"], &[b"app-a", b"buf"]],
+        vec![],
+        fetch_and_decrypt(uri, &b.encryption_info, 15),
+    );
+    install(&mut s, &sign(&m, B_PRIV), &[(uri, &b.ciphertext)]).unwrap();
+    assert_eq!(perso_of(&mut s, TA_B).as_deref(), Some(&data[..]));
+}

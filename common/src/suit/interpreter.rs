@@ -286,6 +286,9 @@ struct ComponentParams {
     image_digest_by: Option<Arc<[AnchorId]>>,
     /// Own signers of the manifest that set `values.content` (ciphertext a write decrypts).
     content_by: Option<Arc<[AnchorId]>>,
+    /// Own signers of the manifest that set `values.source_component`: a copy moves what
+    /// they chose, so only they speak for where its content goes.
+    source_component_by: Option<Arc<[AnchorId]>>,
 }
 
 impl ComponentParams {
@@ -307,6 +310,10 @@ impl ComponentParams {
             other.image_digest.is_some(),
         );
         let content = writes(self.values.content.is_some(), other.content.is_some());
+        let source = writes(
+            self.values.source_component.is_some(),
+            other.source_component.is_some(),
+        );
         self.values.apply(other, overwrite)?;
         if info {
             self.encryption_info_by = Some(Arc::clone(by));
@@ -316,6 +323,9 @@ impl ComponentParams {
         }
         if content {
             self.content_by = Some(Arc::clone(by));
+        }
+        if source {
+            self.source_component_by = Some(Arc::clone(by));
         }
         Ok(())
     }
@@ -337,6 +347,12 @@ impl ComponentParams {
         if copied(Parameter::Content, src.values.content.is_some()) {
             self.content_by = src.content_by.clone();
         }
+        if copied(
+            Parameter::SourceComponent,
+            src.values.source_component.is_some(),
+        ) {
+            self.source_component_by = src.source_component_by.clone();
+        }
         Ok(())
     }
 }
@@ -346,6 +362,23 @@ impl ComponentParams {
 /// own values, and a co-signed dependent's, do; another party's do not).
 fn set_by_all_of(setter: Option<&Arc<[AnchorId]>>, signers: &[AnchorId]) -> bool {
     setter.is_some_and(|by| signers.iter().all(|s| by.contains(s)))
+}
+
+/// The manifest's own signers that also chose the source of its copy or swap
+/// (`source_component_by`): parameters are shared across the manifest tree, and a dependent
+/// that set source-component first would otherwise aim a dependency's copy, signed by the
+/// source's owner, at content of that owner's it never meant to move.
+fn source_choosers(frame: &Frame<'_, '_>, held: &ComponentParams) -> Arc<[AnchorId]> {
+    frame
+        .own_signers
+        .iter()
+        .copied()
+        .filter(|s| {
+            held.source_component_by
+                .as_ref()
+                .is_some_and(|by| by.contains(s))
+        })
+        .collect()
 }
 
 /// Refuses `idx`'s command unless the manifest's own signers include all of `owners` (none:
@@ -1693,7 +1726,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             Action::Copy => {
                 let (_, src) = self.source_component(frame, idx, p)?;
                 let decrypting = p.encryption_info.is_some();
-                self.may_move(&frame.own_signers, &id, &src, idx, decrypting)?;
+                let movers = source_choosers(frame, &held);
+                self.may_move(&movers, &id, &src, idx, decrypting)?;
                 self.may_copy_at_its_number(frame, idx, &id, &src)?;
                 self.stage(&id, &held, Source::Component(src), &frame.own_signers, idx)
             }
@@ -1713,8 +1747,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     return Err(K::UnauthenticatedContent);
                 }
                 // Each content moves into the other component: a copy's rules, both ways.
-                self.may_move(&frame.own_signers, &id, &src, idx, false)?;
-                self.may_move(&frame.own_signers, &src, &id, idx, false)?;
+                let movers = source_choosers(frame, &held);
+                self.may_move(&movers, &id, &src, idx, false)?;
+                self.may_move(&movers, &src, &id, idx, false)?;
                 self.may_copy_at_its_number(frame, idx, &id, &src)?;
                 self.may_copy_at_its_number(frame, src_idx, &src, &id)?;
                 self.platform.swap(&id, &src).map_err(K::Platform)?;
