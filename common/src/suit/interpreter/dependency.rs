@@ -1,0 +1,184 @@
+//! Dependencies (trust domains): the envelopes held for the run, their authentication, and
+//! process-dependency.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::suit::authenticate::AuthenticatedManifest;
+use crate::suit::envelope::Envelope;
+use crate::suit::error::{CommandErrorKind, Error, Section};
+use crate::suit::platform::Platform;
+
+use super::{component_id, push_once, Fail, Frame, Machine, MAX_DEPENDENCY_DEPTH, SIGNATURE_STEPS};
+
+impl<'x, P: Platform + ?Sized> Machine<'x, P> {
+    /// Trust domains, required checks: at the end of each section of a dependent, the
+    /// corresponding section of each dependency (if it has one) has been executed. A
+    /// dependency not fetched in this run cannot have been processed: that is left to the
+    /// directives that need it. (The other required check, "the dependent populates every
+    /// sequence its dependencies have", is not enforced: the firmware-encryption draft's
+    /// dependency example has a dependency with a validate section under a dependent
+    /// without one.)
+    pub(super) fn check_dependencies_processed(
+        &mut self,
+        frame: &Frame<'_, '_>,
+        section: Section,
+    ) -> Result<(), Error> {
+        for d in &frame.manifest.common.dependencies {
+            if frame.processed_dependencies.contains(&d.index) {
+                continue;
+            }
+            component_id(frame, d.index).map_err(|k| Self::err(frame, &[], Some(d.index), k))?;
+            let Some((slot, bytes)) = self.dependency_held(frame, d.index) else {
+                continue;
+            };
+            let has_section = match self.authenticate_held(slot, &bytes) {
+                Ok(a) => a.manifest.section(section).ok().flatten().is_some(),
+                // Refused when processed; not processing it is the failure to report here.
+                Err(CommandErrorKind::Dependency(_)) => true,
+                Err(k) => return Err(Self::err(frame, &[], Some(d.index), k)),
+            };
+            if has_section {
+                return Err(Self::err(
+                    frame,
+                    &[],
+                    Some(d.index),
+                    CommandErrorKind::DependencyNotProcessed,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The envelope last fetched for dependency `idx` of `frame`'s manifest: its place in
+    /// `dependencies` and its bytes, shared.
+    pub(super) fn dependency_held(
+        &self,
+        frame: &Frame<'_, '_>,
+        idx: usize,
+    ) -> Option<(usize, Arc<Vec<u8>>)> {
+        let place = dependency_place(frame, idx);
+        let slot = self.dependencies.iter().rposition(|h| h.place == place)?;
+        let held = self.dependencies.get(slot)?;
+        Some((slot, Arc::clone(&held.bytes)))
+    }
+
+    /// Decodes and authenticates `bytes`, the envelope held at `slot` of `dependencies`,
+    /// against the device's anchors. Its signatures are verified once, each one tried charged
+    /// [`SIGNATURE_STEPS`]; the digest and signers found are kept with it, and later calls
+    /// only check that its manifest still hashes to that digest. Every call is charged for
+    /// decoding (`charge_envelope`).
+    pub(super) fn authenticate_held<'b>(
+        &mut self,
+        slot: usize,
+        bytes: &'b [u8],
+    ) -> Result<AuthenticatedManifest<'b>, CommandErrorKind> {
+        self.charge_envelope(bytes.len())?;
+        let dep = |e: Error| CommandErrorKind::Dependency(Box::new(e));
+        let envelope = Envelope::decode(bytes).map_err(dep)?;
+        let known = self.dependencies.get(slot).and_then(|h| h.verified.clone());
+        let verified = match known {
+            Some((digest, signers)) => envelope.verified_before(digest, signers).map_err(dep)?,
+            None => {
+                let v = envelope.verify(&self.policy.anchors).map_err(dep)?;
+                self.charge(SIGNATURE_STEPS.saturating_mul(v.attempts))?;
+                if let Some(h) = self.dependencies.get_mut(slot) {
+                    h.verified = Some((v.digest, v.signers.clone()));
+                }
+                v
+            }
+        };
+        verified.decode().map_err(|e| dep(e.into()))
+    }
+
+    pub(super) fn process_dependency(
+        &mut self,
+        frame: &mut Frame<'_, '_>,
+        idx: usize,
+        _path: &mut Vec<u16>,
+    ) -> Result<(), CommandErrorKind> {
+        use CommandErrorKind as K;
+        // Trust domains: never in the shared sequence ("Common metadata").
+        if frame.section == Section::Shared {
+            return Err(K::NotAllowedInShared);
+        }
+        if frame.manifest.dependency(idx).is_none() {
+            return Err(K::NotADependency);
+        }
+        if !self
+            .verified_dependencies
+            .contains(&dependency_place(frame, idx))
+        {
+            return Err(K::DependencyNotVerified);
+        }
+        if frame.depth >= MAX_DEPENDENCY_DEPTH {
+            return Err(K::DependencyTooDeep);
+        }
+        let (slot, bytes) = self
+            .dependency_held(frame, idx)
+            .ok_or(K::DependencyNotVerified)?;
+        let dep = |e: Error| K::Dependency(Box::new(e));
+        // Authenticated against the device's anchors on its own: a dependency signed by a
+        // different party is checked against that party's key and permissions.
+        let auth = self.authenticate_held(slot, &bytes)?;
+        self.policy
+            .check_dependency(&auth.manifest, &auth.signers)
+            .map_err(|e| dep(Error::Policy(e)))?;
+        // A dependency may be re-used by a newer dependent: not older than stored is enough.
+        let key = auth.manifest.dependency_rollback_key();
+        let stored = self.platform.sequence_number(&key).map_err(K::Platform)?;
+        if let Some(s) = stored {
+            if auth.manifest.sequence_number < s {
+                return Err(dep(Error::Policy(
+                    crate::suit::error::PolicyError::Rollback {
+                        stored: s,
+                        offered: auth.manifest.sequence_number,
+                    },
+                )));
+            }
+        }
+        if !self.sequence_updates.iter().any(|(k, _)| *k == key) {
+            self.sequence_updates
+                .push((key, auth.manifest.sequence_number));
+        }
+        let mut signers = frame.signers.clone();
+        for s in &auth.signers {
+            push_once(&mut signers, *s);
+        }
+        let mut sub = Frame {
+            walk: dependency_place(frame, idx),
+            offset: None,
+            manifest: &auth.manifest,
+            integrated: auth.integrated_payloads(),
+            signers,
+            own_signers: Arc::from(auth.signers.as_slice()),
+            depth: frame.depth + 1,
+            section: frame.section,
+            processed_dependencies: Vec::new(),
+        };
+        let section = frame.section;
+        match self.run_section_keep(&mut sub, section) {
+            Ok(()) => {
+                // Once: a loop processing it again must not grow the list (nor every
+                // snapshot's copy of it).
+                push_once(&mut frame.processed_dependencies, idx);
+                Ok(())
+            }
+            Err(f) => {
+                // Trust domains: the dependency's last status is forwarded; an abort in it
+                // aborts the dependent, a failed condition is a failed condition there
+                // (a dependent's try-each / soft-failure may absorb it).
+                self.dependency_condition_failed = matches!(f, Fail::Condition(_));
+                Err(dep(f.into_error()))
+            }
+        }
+    }
+}
+
+/// Where dependency `idx` of `frame`'s manifest sits in the dependency tree: its walk.
+pub(super) fn dependency_place(frame: &Frame<'_, '_>, idx: usize) -> Vec<u64> {
+    let mut at = frame.walk.clone();
+    at.push(idx as u64);
+    at
+}
