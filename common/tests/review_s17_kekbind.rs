@@ -327,7 +327,7 @@ fn a_wrap_for_another_device_with_the_same_provisioning_key_does_not_open() {
 #[test]
 fn the_wrap_aad_is_the_documented_cbor_array() {
     // Encoded here with ciborium, independently of the crate's encoder, from the format in
-    // provision.rs's module documentation (what another TPA implementation would follow).
+    // provision/mod.rs's module documentation (what another TPA implementation would follow).
     use sha2::{Digest as _, Sha256};
     use suit_common::service::provision::{
         anchor_key_digest, anchor_wrap_aad, kek_wrap_aad, signer_key_digest, WrapBinding,
