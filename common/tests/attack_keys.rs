@@ -63,6 +63,15 @@ fn add_anchor(id: u32, key: &str, scope: Scope) -> Op {
     })
 }
 
+/// The vendor and class identifiers every test device takes.
+fn set_identity() -> Op {
+    Op::SetIdentity(Identity {
+        vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
+        class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
+        device_id: None,
+    })
+}
+
 /// Tenant A (anchor 1) owns ['app-a'], tenant B (anchor 2) owns ['app-b']; both may write
 /// REE files and (unless `ree_plaintext` is false) put decrypted payloads there.
 fn two_tenants(ree_plaintext: bool) -> Service<Mem> {
@@ -74,11 +83,7 @@ fn two_tenants(ree_plaintext: bool) -> Service<Mem> {
         vec![
             add_anchor(1, A_PUB, scope(&[&[b"app-a"], &[b"ree"]], ree_plaintext)),
             add_anchor(2, B_PUB, scope(&[&[b"app-b"], &[b"ree"]], ree_plaintext)),
-            Op::SetIdentity(Identity {
-                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
-                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
-                device_id: None,
-            }),
+            set_identity(),
         ],
     );
     s
@@ -1020,11 +1025,7 @@ fn a_withheld_secret_and_a_co_owner(root: &[u8], leaf: &[u8], secret: &[u8]) -> 
         vec![
             add_anchor(1, A_PUB, scope(&[&[root]], false)),
             add_anchor(2, B_PUB, scope(&[&[root], &[b"b"]], false)),
-            Op::SetIdentity(Identity {
-                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
-                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
-                device_id: None,
-            }),
+            set_identity(),
         ],
     );
     let a = encrypt_for(&mut s, 1, Mode::Hpke, secret);
@@ -1643,6 +1644,18 @@ fn perso_of(s: &mut Service<Mem>, uuid: &[u8]) -> Option<Vec<u8>> {
     r.ok().map(|p| p.data.to_vec())
 }
 
+/// Installs `envelope`, which must be refused because the content's owners did not all allow
+/// the move, and change nothing.
+fn refused_by_its_owners(s: &mut Service<Mem>, envelope: &[u8]) {
+    let before = snapshot(s);
+    let r = refusal(install(s, envelope, &[]));
+    says(
+        &r.reason,
+        "not every anchor that owns the content allows it",
+    );
+    assert_eq!(snapshot(s), before, "a refused copy changes nothing");
+}
+
 /// Anchor 1 (tenant A) owns ['app-a'] and installed [`SECRET`] there (HPKE, digest public);
 /// anchor 2 (tenant B) covers ['app-a'] too, TA [`TA_B`] and ['b']. Neither has
 /// `ree_plaintext`.
@@ -1655,11 +1668,7 @@ fn a_secret_and_a_co_owner_with_a_ta() -> (Service<Mem>, Vec<u8>) {
         vec![
             add_anchor(1, A_PUB, scope(&[&[b"app-a"]], false)),
             add_anchor(2, B_PUB, scope(&[&[b"app-a"], &[TA_B], &[b"b"]], false)),
-            Op::SetIdentity(Identity {
-                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
-                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
-                device_id: None,
-            }),
+            set_identity(),
         ],
     );
     let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
@@ -1693,13 +1702,7 @@ fn a_co_owner_does_not_move_anothers_secret_to_where_its_own_ta_reads_it() {
     let into_ta = copy_manifest(2, &[b"app-a"], &[TA_B], &digest, n);
     let into_own = copy_manifest(2, &[b"app-a"], &[b"b", b"x"], &digest, n);
     for m in [&into_perso, &into_ta, &into_own] {
-        let before = snapshot(&s);
-        let r = refusal(install(&mut s, &sign(m, B_PRIV), &[]));
-        says(
-            &r.reason,
-            "not every anchor that owns the content allows it",
-        );
-        assert_eq!(snapshot(&s), before, "a refused copy changes nothing");
+        refused_by_its_owners(&mut s, &sign(m, B_PRIV));
     }
     assert_eq!(perso_of(&mut s, TA_B), None);
     // Both owners signing: A lets its secret go to B's TA.
@@ -1720,11 +1723,7 @@ fn a_withheld_secret_does_not_move_into_a_co_owners_tas_personalization() {
         vec![
             add_anchor(1, A_PUB, scope(&[&[b"app"], &[TA_B, b"perso"]], false)),
             add_anchor(2, B_PUB, scope(&[&[b"app"], &[TA_B]], false)),
-            Op::SetIdentity(Identity {
-                vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
-                class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
-                device_id: None,
-            }),
+            set_identity(),
         ],
     );
     let a = encrypt_for(&mut s, 1, Mode::Hpke, PIN);
@@ -1749,13 +1748,7 @@ fn a_withheld_secret_does_not_move_into_a_co_owners_tas_personalization() {
             int(15),
         ],
     );
-    let before = snapshot(&s);
-    let r = refusal(install(&mut s, &sign(&copy, B_PRIV), &[]));
-    says(
-        &r.reason,
-        "not every anchor that owns the content allows it",
-    );
-    assert_eq!(snapshot(&s), before);
+    refused_by_its_owners(&mut s, &sign(&copy, B_PRIV));
     assert_eq!(perso_of(&mut s, TA_B), None);
 }
 
@@ -1831,11 +1824,7 @@ fn a_dependent_does_not_aim_a_dependencys_copy_at_another_secret() {
             vec![
                 add_anchor(1, A_PUB, scope(&[&[b"app-a"], &[TA_C, b"perso"]], false)),
                 add_anchor(2, B_PUB, scope(&[&[TA_C], &[b"c"]], false)),
-                Op::SetIdentity(Identity {
-                    vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
-                    class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
-                    device_id: None,
-                }),
+                set_identity(),
             ],
         );
         let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
@@ -1923,13 +1912,7 @@ fn a_supplied_buffer_overwritten_with_a_secret_is_the_secrets_owners() {
             int(15),
         ],
     );
-    let before = snapshot(&s);
-    let r = refusal(install(&mut s, &sign(&m, B_PRIV), &[]));
-    says(
-        &r.reason,
-        "not every anchor that owns the content allows it",
-    );
-    assert_eq!(snapshot(&s), before);
+    refused_by_its_owners(&mut s, &sign(&m, B_PRIV));
     assert_eq!(perso_of(&mut s, TA_B), None);
 }
 
