@@ -666,6 +666,55 @@ fn protocol_misuse_is_refused() {
     assert_eq!(reply.status, Status::MalformedRequest);
 }
 
+/// A response slot smaller than `MAX_RESPONSE` is refused before the command runs: a
+/// provisioning message answered into it applied nothing, so it still applies (and its
+/// receipt is given) once the slot is large enough. Run after the commit, the receipt would
+/// be lost and the message refused as a replay.
+#[test]
+fn a_short_response_slot_is_refused_before_anything_is_applied() {
+    let mut s = provisioned();
+    let kid = device_kid(&mut s);
+    let before = snapshot(&s);
+    let message = seal(
+        &ProvisioningBody {
+            counter: 2,
+            device: ByteBuf::from(kid),
+            ops: vec![identity([7; 16])],
+        },
+        &p256_private_from_pem(TPA_PRIV),
+        Algorithm::Esp256,
+        b"",
+    )
+    .unwrap();
+    let request = protocol::encode(&ProvisionRequest {
+        message: ByteBuf::from(message),
+    })
+    .unwrap();
+    for slot in [0, 1, protocol::MAX_RESPONSE - 1] {
+        let reply = s.invoke_for_slot(
+            Command::Provision as u32,
+            PROTOCOL_VERSION,
+            &mut request.clone(),
+            slot,
+        );
+        assert_eq!(
+            (reply.status, reply.detail, reply.body.len()),
+            (Status::ResponseTooLarge, protocol::MAX_RESPONSE as u32, 0)
+        );
+        assert_eq!(snapshot(&s), before, "a {slot}-byte slot changed the state");
+    }
+    let reply = s.invoke_for_slot(
+        Command::Provision as u32,
+        PROTOCOL_VERSION,
+        &mut request.clone(),
+        protocol::MAX_RESPONSE,
+    );
+    let applied: ProvisionResponse =
+        protocol::decode_reply(reply.status as u32, reply.detail, &reply.body).unwrap();
+    assert_eq!(applied.counter, 2);
+    assert!(!applied.receipt.is_empty());
+}
+
 #[test]
 fn a_storage_fault_during_install_commits_nothing() {
     let payload = b"fault injection".to_vec();

@@ -252,9 +252,35 @@ impl Transport for Simulator {
         ))
     }
 
+    #[cfg(feature = "test-paths")]
+    fn invoke_with_slot(
+        &mut self,
+        command: Command,
+        request: &[u8],
+        slot: usize,
+    ) -> Result<RawReply, AgentError> {
+        Ok(crate::tee::invoke_in_process_with_slot(
+            &mut self.service,
+            command,
+            request,
+            slot,
+        ))
+    }
+
     fn screen(&self, handed: Handed<'_>) -> Result<(), AgentError> {
         let needed = match handed {
-            Handed::Envelope(b) => crate::ta_features::envelope_needs(b),
+            Handed::Envelope(b) => {
+                // An unreadable state is the service's to report.
+                let mut needed =
+                    match suit_common::service::state::State::load(self.service.backend()) {
+                        Ok(state) => crate::ta_features::anchors_need(
+                            state.anchors.iter().map(|a| a.cose_key.as_slice()),
+                        ),
+                        Err(_) => Vec::new(),
+                    };
+                needed.extend(crate::ta_features::envelope_needs(b));
+                needed
+            }
             Handed::ProvisioningMessage(b) => crate::ta_features::message_needs(b),
         };
         let missing: Vec<TaFeature> = needed

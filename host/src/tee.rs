@@ -21,6 +21,21 @@ pub trait Transport {
     fn screen(&self, _handed: Handed<'_>) -> Result<(), AgentError> {
         Ok(())
     }
+
+    /// Tests only (`test-paths`): `command` answered into a response slot of `slot` bytes,
+    /// as a client other than this agent may offer one (the agent always offers
+    /// [`suit_common::protocol::MAX_RESPONSE`]).
+    #[cfg(feature = "test-paths")]
+    fn invoke_with_slot(
+        &mut self,
+        _command: Command,
+        _request: &[u8],
+        _slot: usize,
+    ) -> Result<RawReply, AgentError> {
+        Err(AgentError::BadResponse(
+            "this transport offers no response slot but its own",
+        ))
+    }
 }
 
 /// What the agent is about to hand the TA whole ([`Transport::screen`]).
@@ -40,11 +55,28 @@ pub fn invoke_in_process<B: suit_common::service::Backend>(
     command: Command,
     request: &[u8],
 ) -> RawReply {
+    invoke_in_process_with_slot(
+        service,
+        command,
+        request,
+        suit_common::protocol::MAX_RESPONSE,
+    )
+}
+
+/// [`invoke_in_process`] answered into a response slot of `slot` bytes, as the TA is asked
+/// through OP-TEE (`Service::invoke_for_slot`).
+pub fn invoke_in_process_with_slot<B: suit_common::service::Backend>(
+    service: &mut suit_common::service::Service<B>,
+    command: Command,
+    request: &[u8],
+    slot: usize,
+) -> RawReply {
     let mut copy = zeroize::Zeroizing::new(request.to_vec());
-    let mut reply = service.invoke(
+    let mut reply = service.invoke_for_slot(
         command as u32,
         suit_common::protocol::PROTOCOL_VERSION,
         &mut copy,
+        slot,
     );
     RawReply {
         status: reply.status as u32,
@@ -96,7 +128,7 @@ pub enum AgentError {
     /// The simulator stands for the default TA build, which lacks an algorithm this needs
     /// (`--sim-ta-features`): refused before the simulated device is asked anything.
     #[error(
-        "not sent to the simulated device: it uses {}, which the default TA build refuses \
+        "not sent to the simulated device: it or the device's anchors need {}, which the default TA build refuses \
          (pass --sim-ta-features {} if the target TA has it)",
         .algorithms.join(" and "),
         .features.join(",")
@@ -651,9 +683,14 @@ pub mod optee {
         }
     }
 
-    impl Transport for Optee {
-        fn invoke(&mut self, command: Command, request: &[u8]) -> Result<RawReply, AgentError> {
-            let mut response = vec![0u8; MAX_RESPONSE];
+    impl Optee {
+        fn invoke_into(
+            &mut self,
+            command: Command,
+            request: &[u8],
+            slot: usize,
+        ) -> Result<RawReply, AgentError> {
+            let mut response = vec![0u8; slot];
             let p0 = ParamValue::new(PROTOCOL_VERSION, 0, ParamType::ValueInout);
             let p1 = ParamTmpRef::new_input(request);
             let p2 = ParamTmpRef::new_output(&mut response);
@@ -665,13 +702,29 @@ pub mod optee {
                     _ => AgentError::Invoke(e.to_string()),
                 })?;
             let (p0, _, p2, _) = op.parameters();
-            let len = p2.updated_size().min(MAX_RESPONSE);
+            let len = p2.updated_size().min(slot);
             response.truncate(len);
             Ok(RawReply {
                 status: p0.a(),
                 detail: p0.b(),
                 body: response,
             })
+        }
+    }
+
+    impl Transport for Optee {
+        fn invoke(&mut self, command: Command, request: &[u8]) -> Result<RawReply, AgentError> {
+            self.invoke_into(command, request, MAX_RESPONSE)
+        }
+
+        #[cfg(feature = "test-paths")]
+        fn invoke_with_slot(
+            &mut self,
+            command: Command,
+            request: &[u8],
+            slot: usize,
+        ) -> Result<RawReply, AgentError> {
+            self.invoke_into(command, request, slot)
         }
     }
 }

@@ -59,6 +59,16 @@ impl Transport for Timed {
     fn screen(&self, handed: crate::tee::Handed<'_>) -> Result<(), AgentError> {
         self.inner.screen(handed)
     }
+
+    #[cfg(feature = "test-paths")]
+    fn invoke_with_slot(
+        &mut self,
+        command: Command,
+        request: &[u8],
+        slot: usize,
+    ) -> Result<RawReply, AgentError> {
+        self.inner.invoke_with_slot(command, request, slot)
+    }
 }
 
 impl Drop for Timed {

@@ -5,9 +5,9 @@
 //!
 //! | slot | type | direction | meaning |
 //! |---|---|---|---|
-//! | 0 | value | in/out | in: `a` = [`PROTOCOL_VERSION`]; out: `a` = [`Status`] code, `b` = response length (or the length needed, on [`Status::ResponseTooLarge`]) |
+//! | 0 | value | in/out | in: `a` = [`PROTOCOL_VERSION`]; out: `a` = [`Status`] code, `b` = response length (or [`MAX_RESPONSE`], on [`Status::ResponseTooLarge`]) |
 //! | 1 | memref | in | request: one CBOR item (at most [`MAX_REQUEST`] bytes) |
-//! | 2 | memref | out | response: one CBOR item, or a [`Refusal`] when `a` ≠ 0 |
+//! | 2 | memref | out | response: one CBOR item, or a [`Refusal`] when `a` ≠ 0; at least [`MAX_RESPONSE`] bytes, or the command is refused before it runs |
 //! | 3 | none | | |
 //!
 //! Application outcomes travel in slot 0 with `TEE_SUCCESS` as the GP return code, because GP
@@ -146,7 +146,8 @@ pub enum Status {
     UnknownCommand = 2,
     /// The request was not a well-formed CBOR message of the expected shape.
     MalformedRequest = 3,
-    /// The response did not fit slot 2; `b` carries the size needed.
+    /// Slot 2 is smaller than [`MAX_RESPONSE`] (the command did not run), or the response
+    /// would not fit it; `b` carries the size needed.
     ResponseTooLarge = 4,
     /// The request exceeded [`MAX_REQUEST`].
     RequestTooLarge = 5,

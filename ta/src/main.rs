@@ -122,14 +122,15 @@ fn handle_command(
     } else if let Some(answer) = test_command(command) {
         answer(&request.read_to_vec(), entry_hint)
     } else if let Some(copy) = copy_request(request) {
-        // Wiped after use: requests can carry imported device keys or plaintext data. The
-        // service decrypts a payload chunk in this copy (one copy of a chunk).
+        // Wiped after use: the service decrypts a payload chunk in this copy (one copy of a
+        // chunk), so it ends holding plaintext.
         let mut copy = zeroize::Zeroizing::new(copy);
         if command == Command::InstallBegin as u32 {
             service.backend().take_stats();
             heap::reset();
         }
-        let reply = service.invoke(command, host_version, &mut copy);
+        let reply =
+            service.invoke_for_slot(command, host_version, &mut copy, response.buffer_len());
         // Secure-storage counts per install (what tee-supplicant sees anyway) and the heap's
         // high-water mark, for qemu/bench.sh: after Begin, and the whole install after Finish.
         if command == Command::InstallBegin as u32 {

@@ -46,6 +46,12 @@
 //! inside the TA, the anchors and counters unchanged, and the root's message 7 still applies
 //! after them. The report the TA signs then carries both counters in its device state (root
 //! 7, delegates 2, from d2-rebind).
+//!
+//! A response slot shorter than `MAX_RESPONSE` (review s32), same boot: root message 7 relayed
+//! with a 16-byte slot is refused before it runs (`ResponseTooLarge`, `b` 65536) and then
+//! applies with the agent's slot, its receipt given. Before the check the TA ran the command
+//! and only then found the answer did not fit: the message stood applied, its receipt was
+//! lost, and the retry was refused as a replay.
 
 use suit_common::cose::Algorithm;
 use suit_common::protocol::ByteBuf;
@@ -417,6 +423,9 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
             "KEK 'kek-2': its key is already held by KEK 'kek-1'",
         ),
         "suit-agent anchors --json".to_string(),
+        // 35: a response slot too short for any answer (review s32): refused before the
+        // message is applied, so 36 applies it and gives its receipt.
+        "suit-agent short-slot /up/p9.cbor --slot 16".to_string(),
         "suit-agent provision /up/p9.cbor --receipt-out /data/ree/r9.cose".to_string(),
         "suit-agent device-key --which report".to_string(),
         "suit-agent report --nonce 0a --out /data/ree/state.cbor".to_string(),
@@ -481,7 +490,8 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     assert_eq!(before["provisioning-counter"], 6, "{before}");
     let after: serde_json::Value = serde_json::from_str(&run.command(34).output).unwrap();
     assert_eq!(after, before, "a refused key changed the state");
-    run.says(35, "provisioning message 7 (the root's counter) accepted");
+    run.says(35, "status Some(ResponseTooLarge) b 65536 body 0 B");
+    run.says(36, "provisioning message 7 (the root's counter) accepted");
     let all_output: String = (0..cmds.len())
         .map(|i| run.command(i).output.clone())
         .collect();
@@ -534,7 +544,7 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     write_text(
         d,
         "report.pub.pem",
-        &suit_tests::pem_from(&run.command(36).output),
+        &suit_tests::pem_from(&run.command(37).output),
     );
     let report = suit_tests::verified_report(d, &ree.path().join("ree"), "state.cbor");
     let state = &report["device-state"];

@@ -285,6 +285,23 @@ impl<B: Backend> Service<B> {
         &mut self.backend
     }
 
+    /// [`Self::invoke`] for a client whose response slot holds `slot` bytes: one smaller than
+    /// [`MAX_RESPONSE`] is refused before the command runs ([`Status::ResponseTooLarge`],
+    /// `b` = [`MAX_RESPONSE`]), since an answer that did not fit after a commit (a
+    /// provisioning receipt, an install's result) could never be given again.
+    pub fn invoke_for_slot(
+        &mut self,
+        command: u32,
+        host_version: u32,
+        request: &mut [u8],
+        slot: usize,
+    ) -> Reply {
+        if host_version == PROTOCOL_VERSION && slot < MAX_RESPONSE {
+            return Reply::bare(Status::ResponseTooLarge, saturating_u32(MAX_RESPONSE));
+        }
+        self.invoke(command, host_version, request)
+    }
+
     /// Handles one command. `request` must already be a TA-owned copy of slot 1, never
     /// shared memory: a payload chunk is decrypted where it lies in it (one copy of a chunk
     /// in TA memory), and the request is wiped after it.

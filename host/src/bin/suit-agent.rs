@@ -324,6 +324,19 @@ enum Cmd {
         /// The envelope (payloads integrated).
         envelope: PathBuf,
     },
+    /// Tests only: relay provisioning MESSAGE with a response slot of SLOT bytes, as a client
+    /// other than this agent may offer one, and print the TA's status word and `b`. Used by
+    /// the QEMU tests (a short slot is refused before the message is applied); only in builds
+    /// with suit-host's `test-paths` feature.
+    #[cfg(feature = "test-paths")]
+    #[command(hide = true)]
+    ShortSlot {
+        /// The TPA-signed provisioning message.
+        message: PathBuf,
+        /// The response slot's length in bytes.
+        #[arg(long, default_value_t = 16)]
+        slot: usize,
+    },
 }
 
 #[derive(clap::Args)]
@@ -743,6 +756,22 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 None => outln!("second begin accepted"),
             }
             outln!("installed: {}", joined(&done.components, ", "));
+            Ok(())
+        }
+        #[cfg(feature = "test-paths")]
+        Cmd::ShortSlot { message, slot } => {
+            let request = suit_common::protocol::encode(&suit_common::protocol::ProvisionRequest {
+                message: suit_common::protocol::ByteBuf::from(read_file(message)?),
+            })
+            .map_err(|_| AgentError::BadResponse("request encoding"))?;
+            let reply =
+                tee.invoke_with_slot(suit_common::protocol::Command::Provision, &request, *slot)?;
+            let status = suit_common::protocol::Status::from_code(reply.status);
+            outln!(
+                "status {status:?} b {} body {} B",
+                reply.detail,
+                reply.body.len()
+            );
             Ok(())
         }
         Cmd::CryptoBench { request } => {
@@ -1823,6 +1852,8 @@ fn wants_json(cmd: &Command) -> bool {
         Cmd::CryptoBench { .. } | Cmd::HeapScan { .. } => false,
         #[cfg(feature = "test-paths")]
         Cmd::RefusedBegin { .. } => false,
+        #[cfg(feature = "test-paths")]
+        Cmd::ShortSlot { .. } => false,
     }
 }
 
