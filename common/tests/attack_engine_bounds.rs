@@ -571,3 +571,80 @@ fn snapshots_cost_what_they_copy() {
     let cost = steps(eight) - before;
     assert!(cost >= 8 * (16 + 16), "run-sequence: {cost}");
 }
+
+/// Each key agreement a decrypting directive's recipients cost is charged as a signature
+/// verification is ([`SIGNATURE_STEPS`]): one author's recipient list of other devices' keys
+/// (no kid, so each is tried with this device's key) in a copy over every component, looped,
+/// would otherwise keep the TA busy for hours within the budget (review s32: 1,620,000 ECDH
+/// in one run three loop levels deep).
+#[test]
+fn key_agreements_for_recipients_cost_their_steps() {
+    use suit_common::encryption::algorithms::{ContentAlgorithm, KeyWrap};
+    use suit_common::encryption::{encrypt_payload, CoseOptions, MemoryKeys, Metered, Recipient};
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let device = p256::SecretKey::from_slice(&[0x31; 32]).unwrap();
+    let mut keys = MemoryKeys::new();
+    keys.add_ecdh_p256(Some(b"dev"), &device.to_bytes())
+        .unwrap();
+    // Three recipients for other devices, then this device's: four agreements per copy.
+    let others: Vec<p256::PublicKey> = (1..=3u8)
+        .map(|i| p256::SecretKey::from_slice(&[i; 32]).unwrap().public_key())
+        .collect();
+    let own = device.public_key();
+    let to: Vec<Recipient> = others
+        .iter()
+        .chain([&own])
+        .map(|public_key| Recipient::EcdhEs {
+            kid: None,
+            public_key,
+            wrap: KeyWrap::A128Kw,
+        })
+        .collect();
+    let encrypted = encrypt_payload(
+        b"x",
+        ContentAlgorithm::A128Gcm,
+        &to,
+        &CoseOptions::SUIT,
+        &mut rng,
+    )
+    .unwrap();
+    // Component 15 holds the ciphertext (written by the manifest); copied into 0..15.
+    let copies = |info: Option<&[u8]>| {
+        let mut params = vec![(22, int(15))];
+        if let Some(info) = info {
+            params.insert(0, (19, bytes(info)));
+        }
+        let mut install = vec![
+            int(12),
+            int(15),
+            int(20),
+            map(vec![(18, bytes(&encrypted.ciphertext))]),
+            int(18),
+            int(15),
+        ];
+        install.extend([int(12), list(0..15), int(20), map(params), int(22), int(15)]);
+        install
+    };
+    let ids: Vec<Vec<u8>> = sixteen();
+    let ids: Vec<&[u8]> = ids.iter().map(Vec::as_slice).collect();
+    let run_with = |install: Vec<Value>| {
+        let env = seal_one(
+            &manifest(&ids, &[], install, b"root"),
+            &key(),
+            Algorithm::Esp256,
+            &[],
+            &[],
+        );
+        let metered = Metered::new(&keys);
+        let mut dev = RecordingPlatform::spec_device();
+        let outcome =
+            suit_common::suit::process(&env, Procedure::Update, &spec_policy(), &metered, &mut dev)
+                .unwrap();
+        (outcome.steps, metered.operations())
+    };
+    let (plain_steps, none) = run_with(copies(None));
+    assert_eq!(none, 0);
+    let (steps, agreements) = run_with(copies(Some(&encrypted.encryption_info)));
+    assert_eq!(agreements, 15 * 4);
+    assert_eq!(steps, plain_steps + SIGNATURE_STEPS * agreements);
+}

@@ -151,6 +151,52 @@ pub trait DeviceKeys {
     fn hpke_open(&self, key: KeyRef, op: &HpkeOpen<'_>) -> Result<SecretBytes, KeyError>;
 }
 
+/// [`DeviceKeys`] that counts the private-key operations asked of it (P-256 ECDH, HPKE
+/// opens): each costs about a signature verification, and a recipient list can ask for one
+/// per recipient and candidate key, so the engine charges them to its step budget.
+pub struct Metered<'a> {
+    inner: &'a dyn DeviceKeys,
+    operations: core::cell::Cell<u64>,
+}
+
+impl<'a> Metered<'a> {
+    pub fn new(inner: &'a dyn DeviceKeys) -> Self {
+        Metered {
+            inner,
+            operations: core::cell::Cell::new(0),
+        }
+    }
+
+    /// ECDH computations and HPKE opens asked for so far.
+    pub fn operations(&self) -> u64 {
+        self.operations.get()
+    }
+
+    fn count(&self) {
+        self.operations.set(self.operations.get().saturating_add(1));
+    }
+}
+
+impl DeviceKeys for Metered<'_> {
+    fn find(&self, kind: KeyKind, kid: Option<&[u8]>) -> Vec<KeyRef> {
+        self.inner.find(kind, kid)
+    }
+
+    fn kek(&self, key: KeyRef) -> Result<SecretBytes, KeyError> {
+        self.inner.kek(key)
+    }
+
+    fn ecdh_p256(&self, key: KeyRef, peer: &p256::PublicKey) -> Result<EcdhSecret, KeyError> {
+        self.count();
+        self.inner.ecdh_p256(key, peer)
+    }
+
+    fn hpke_open(&self, key: KeyRef, op: &HpkeOpen<'_>) -> Result<SecretBytes, KeyError> {
+        self.count();
+        self.inner.hpke_open(key, op)
+    }
+}
+
 /// HPKE open with a raw P-256 private scalar (and the PSK, if `op.psk_id` is set).
 pub fn hpke_open_p256(
     secret: &p256::SecretKey,

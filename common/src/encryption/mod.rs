@@ -44,7 +44,9 @@ pub use cose::{MAX_DEPTH, MAX_INFO_LEN, MAX_INTEGRATED_LEN, MAX_RECIPIENTS};
 pub use error::EncryptError;
 pub use error::{DecryptError, KeyError, Location, Problem};
 pub use integrated::decrypt_integrated;
-pub use keys::{DeviceKeys, EcdhSecret, HpkeOpen, KeyKind, KeyRef, MemoryKeys, SecretBytes};
+pub use keys::{
+    DeviceKeys, EcdhSecret, HpkeOpen, KeyKind, KeyRef, MemoryKeys, Metered, SecretBytes,
+};
 
 /// Inputs COSE takes from outside the message. [`CoseOptions::SUIT`] (the default) is what
 /// SUIT firmware encryption prescribes; the other fields exist for COSE-HPKE profiles and

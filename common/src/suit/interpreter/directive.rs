@@ -22,6 +22,7 @@ use super::{
     access::set_by_all_of, access::source_choosers, checked_index, component_id,
     dependency::dependency_place, filled, push_once, ComponentParams, Frame, Held, Machine, Origin,
     Plaintext, Staged, MAX_HELD_DEPENDENCIES, MAX_HELD_DEPENDENCY_BYTES, MAX_PAYLOAD_LEN,
+    SIGNATURE_STEPS,
 };
 
 /// Where payload bytes come from.
@@ -309,7 +310,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 let keys = source.keys_for(signers, id).map_err(|_| {
                     K::Policy(PolicyError::PlaintextNotPermitted { component: idx })
                 })?;
-                Some(PayloadDecryptor::new(info, keys.get()).map_err(K::Decrypt)?)
+                // Each recipient tried can cost a key agreement: charged as signatures are.
+                let metered = crate::encryption::Metered::new(keys.get());
+                let built = PayloadDecryptor::new(info, &metered);
+                self.charge(SIGNATURE_STEPS.saturating_mul(metered.operations()))?;
+                Some(built.map_err(K::Decrypt)?)
             }
             None => None,
         };

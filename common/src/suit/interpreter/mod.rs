@@ -73,7 +73,8 @@ pub const MAX_DEPENDENCY_DEPTH: u8 = 3;
 /// component it starts on (at least one); reading, hashing, decrypting or staging bytes takes
 /// one per [`CHUNK_LEN`] chunk; decoding a dependency envelope one plus one per chunk of it,
 /// and each signature verification tried on it [`SIGNATURE_STEPS`] (its signatures are
-/// verified once per fetch, see `Held`); a try-each option or run-sequence iteration one per
+/// verified once per fetch, see `Held`), as each key agreement (P-256 ECDH, HPKE open) a
+/// decrypting directive's recipients cost (up to 32 recipients x 16 candidate keys each); a try-each option or run-sequence iteration one per
 /// parameter set, staged component, removal and dependency its snapshot copies, and a failed
 /// one the comparisons its restore makes. Without it, nested try-each / run-sequence over
 /// component lists multiply: four levels over 16 components run an inner sequence 65,536
@@ -85,11 +86,15 @@ pub const MAX_DEPENDENCY_DEPTH: u8 = 3;
 /// 64 MiB takes 3 × 16 × 1,024 = 49,152. 2^18 leaves room for dependencies of that size. The
 /// worst case is 2^18 commands, each on up to 16 components and a copy of the run's
 /// parameter handles (a try-each option or run-sequence iteration), or 2^18 × 64 KiB =
-/// 16 GiB read and hashed, or 2^18 / [`SIGNATURE_STEPS`] = 16,384 signature verifications.
+/// 16 GiB read and hashed, or 2^18 / [`SIGNATURE_STEPS`] = 16,384 signature verifications
+/// or key agreements (one decrypting directive may exceed what is left by its own, at most
+/// 512).
 pub const MAX_STEPS: u64 = 1 << 18;
-/// Steps one signature verification tried on a dependency envelope takes: as many as hashing
-/// 1 MiB, more than it costs (ECDSA P-256 verify measures 1.4-1.9 ms in the TA), so that
-/// re-fetching a small dependency to have it authenticated again costs its verifications.
+/// Steps one signature verification tried on a dependency envelope, or one key agreement
+/// for a recipient, takes: as many as hashing 1 MiB, more than it costs (ECDSA P-256 verify
+/// measures 1.4-1.9 ms in the TA, P-256 ECDH about as much), so that re-fetching a small
+/// dependency to have it authenticated again costs its verifications, and a recipient list
+/// tried in a loop its key agreements.
 pub const SIGNATURE_STEPS: u64 = 16;
 /// Most dependency envelopes held at once in one run (each at most [`MAX_ENVELOPE_LEN`]).
 pub const MAX_HELD_DEPENDENCIES: usize = 8;
