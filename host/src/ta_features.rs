@@ -2,9 +2,12 @@
 //! features") while the host's in-process service does (its `suit-common` is built with them):
 //! `suit-author verify --process` and the agent's simulator (`--tee sim`) both run that
 //! service, so both name what a run needs from this one list, and accept it only where the
-//! user says the target TA has it (`--ta-features`, `--sim-ta-features`). Read from the
-//! structure only, nothing verified; errs towards naming a feature (encryption info in a
-//! branch a run would not take still counts).
+//! user says the target TA has it (`--ta-features`, `--sim-ta-features`). Ed25519 is screened
+//! by the anchors, never by an envelope's signatures: a TA without it skips such a signature
+//! and accepts the envelope if another verifies (manifest-37 §8.3's algorithm migration), and
+//! it holds no Ed25519 anchor to verify one with. Encryption info is read from the structure
+//! only, nothing verified; errs towards naming the feature (encryption info in a branch a run
+//! would not take still counts).
 
 use ciborium::value::Value;
 
@@ -19,8 +22,6 @@ pub enum TaFeature {
     Chacha20,
 }
 
-/// COSE algorithm ids of Ed25519 signatures: EdDSA (-8) and Ed25519 (-19).
-const ED25519_ALGS: [i64; 2] = [-8, -19];
 /// COSE algorithm id of ChaCha20/Poly1305.
 const CHACHA20_ALG: i64 = 24;
 
@@ -64,24 +65,29 @@ impl TaFeature {
     }
 }
 
-/// What an envelope (or a file a run fetched) needs: an Ed25519 signature (COSE_Sign1 or a
-/// COSE_Sign signature, also of an integrated dependency) or ChaCha20/Poly1305 encryption
-/// info (alg in either header bucket, as the engine takes it).
+/// What an envelope (or a file a run fetched) needs of its own: ChaCha20/Poly1305 encryption
+/// info (alg in either header bucket, as the engine takes it), also an integrated
+/// dependency's. Its Ed25519 signatures need nothing: see [`anchors_need`].
 pub fn envelope_needs(bytes: &[u8]) -> Vec<TaFeature> {
     let Ok(v) = decode_one(bytes) else {
         return Vec::new();
     };
-    let mut needed = Vec::new();
-    if ED25519_ALGS
-        .iter()
-        .any(|alg| uses_alg(&v, &[18, 98], *alg, 0))
-    {
-        needed.push(TaFeature::Ed25519);
-    }
     if uses_alg(&v, &[96, 16], CHACHA20_ALG, 0) {
-        needed.push(TaFeature::Chacha20);
+        vec![TaFeature::Chacha20]
+    } else {
+        Vec::new()
     }
-    needed
+}
+
+/// What a device holding these anchors (COSE_Keys) needs for any install: a TA without
+/// Ed25519 cannot read its stored policy while it holds an Ed25519 anchor, and refuses every
+/// install until the TPA removes it (README "Algorithm features").
+pub fn anchors_need<'a>(cose_keys: impl IntoIterator<Item = &'a [u8]>) -> Vec<TaFeature> {
+    if cose_keys.into_iter().any(is_ed25519_key) {
+        vec![TaFeature::Ed25519]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Whether a provisioning message adds an Ed25519 anchor: a TA without the feature refuses
@@ -131,24 +137,15 @@ fn names_alg(items: &[Value], alg: i64) -> bool {
     protected == wanted || unprotected == wanted
 }
 
-/// Whether `v` holds a COSE structure tagged one of `tags` whose `alg` (or, for a COSE_Sign,
-/// one of its signatures' `alg`) is `alg`, looking into byte strings that hold CBOR (SUIT's
-/// wrapped structures), bounded in depth.
+/// Whether `v` holds a COSE structure tagged one of `tags` whose `alg` is `alg`, looking into
+/// byte strings that hold CBOR (SUIT's wrapped structures), bounded in depth.
 fn uses_alg(v: &Value, tags: &[u64], alg: i64, depth: usize) -> bool {
     if depth > 64 {
         return false;
     }
     match v {
         Value::Tag(t, inner) if tags.contains(t) => {
-            let found = match inner.as_ref() {
-                Value::Array(a) => {
-                    names_alg(a, alg)
-                        || (*t == 98
-                            && matches!(a.get(3), Some(Value::Array(sigs))
-                                if sigs.iter().any(|s| matches!(s, Value::Array(s) if names_alg(s, alg)))))
-                }
-                _ => false,
-            };
+            let found = matches!(inner.as_ref(), Value::Array(a) if names_alg(a, alg));
             found || uses_alg(inner, tags, alg, depth + 1)
         }
         Value::Tag(_, inner) => uses_alg(inner, tags, alg, depth + 1),
@@ -205,9 +202,10 @@ pub(crate) mod tests {
         assert!(envelope_needs(&unprotected_alg(1)).is_empty());
     }
 
-    /// A COSE_Sign's signatures carry their own `alg`: an EdDSA one among them counts.
+    /// An EdDSA signature needs nothing of the envelope's own: a TA without Ed25519 skips it
+    /// and verifies the others (review s32; the anchors are screened instead).
     #[test]
-    fn an_eddsa_signature_of_a_cose_sign_is_seen() {
+    fn an_eddsa_signature_of_a_cose_sign_needs_no_feature() {
         let header = |alg: i64| {
             Value::Bytes(cbor(&Value::Map(vec![(
                 Value::Integer(1.into()),
@@ -236,8 +234,8 @@ pub(crate) mod tests {
                 ])),
             ))
         };
-        assert_eq!(envelope_needs(&sign(-19)), vec![TaFeature::Ed25519]);
-        assert_eq!(envelope_needs(&sign(-8)), vec![TaFeature::Ed25519]);
-        assert!(envelope_needs(&sign(-7)).is_empty());
+        for alg in [-19, -8, -7] {
+            assert!(envelope_needs(&sign(alg)).is_empty(), "{alg}");
+        }
     }
 }

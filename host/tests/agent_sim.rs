@@ -354,6 +354,94 @@ fn chacha_poly_profile_installs_through_the_simulator() {
 /// The agent reads the files it is given bounded, naming the file and the bound: a PEM file
 /// (`--sim-tpa-root`) past the bound for text is refused as unusable input (exit 2) before
 /// it is parsed, and the CA file of the network options likewise.
+/// Manifest-37 §8.3's algorithm migration on the simulated default TA: an envelope signed
+/// with ESP256 and Ed25519 (two COSE_Sign1 blocks, or one COSE_Sign) installs on a device
+/// holding only the P-256 anchor, as on the default TA (it skips the signature it cannot
+/// use) and as `verify --process` says; only an Ed25519 anchor needs the feature.
+#[test]
+fn a_co_signed_ed25519_envelope_installs_on_the_simulated_default_ta() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    author(d, &["keygen", "--type", "ed25519", "--out", "ed"]);
+    std::fs::write(
+        d.join("provision.json"),
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    )
+    .unwrap();
+    author(d, &provision_args("provision.json", "provision.cbor", &[]));
+    ok(agent(d, &["provision", "provision.cbor"]));
+    std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
+    for (seq, form) in [(1, ""), (2, " --cose-sign")] {
+        std::fs::write(
+            d.join("m.json"),
+            format!(
+                r#"{{"sequence-number": {seq}, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}},
+                "components": [{{"id": ["app"], "file": "fw.bin"}}]}}"#
+            ),
+        )
+        .unwrap();
+        author(
+            d,
+            &words(&format!(
+                "create m.json -o m.suit --sign-key author.priv.pem --sign-key ed.priv.pem{form}"
+            )),
+        );
+        author(
+            d,
+            &words("verify m.suit --trust-anchor author.pub.pem --process --vendor-id example.com --class-id board"),
+        );
+        let installed = ok(agent(d, &words("install m.suit")));
+        assert!(
+            installed.contains(&format!("sequence number {seq}")),
+            "{installed}"
+        );
+    }
+}
+
+/// A payload is opaque bytes (manifest-37) (review s32). One that starts with
+/// 0xd8 0x6b (tag 107: e.g. a SUIT envelope for another processor, carried as a component's
+/// image) in a manifest that declares no dependency is no integrated dependency: the device
+/// installs it, and `suit-author verify` (whose `--process` verdict is documented as the
+/// device's) must not refuse it as an unauthenticated "integrated dependency".
+#[test]
+fn an_integrated_payload_that_starts_like_an_envelope_is_not_a_dependency() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    std::fs::write(
+        d.join("provision.json"),
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    )
+    .unwrap();
+    author(d, &provision_args("provision.json", "provision.cbor", &[]));
+    ok(agent(d, &["provision", "provision.cbor"]));
+    let mut image = vec![0xd8, 0x6b];
+    image.extend_from_slice(b"\x00\x01 raw image bytes");
+    std::fs::write(d.join("fw.bin"), &image).unwrap();
+    std::fs::write(
+        d.join("m.json"),
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+        "components": [{"id": ["app"], "file": "fw.bin"}]}"#,
+    )
+    .unwrap();
+    author(
+        d,
+        &words("create m.json -o m.suit --sign-key author.priv.pem"),
+    );
+    ok(agent(d, &["install", "m.suit"]));
+    author(
+        d,
+        &words("verify m.suit --trust-anchor author.pub.pem --process --vendor-id example.com --class-id board"),
+    );
+}
+
 #[test]
 fn the_agent_reads_named_files_bounded() {
     let tmp = tempfile::tempdir().unwrap();

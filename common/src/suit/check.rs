@@ -190,6 +190,14 @@ fn names_uri(dependent: &AuthenticatedManifest<'_>, key: &str) -> bool {
     named
 }
 
+/// Whether the integrated payload `key` may be processed as one of `dependent`'s dependency
+/// envelopes: the manifest declares dependencies and sets `key` as a URI. Any other payload is
+/// opaque bytes (manifest-37), whatever it looks like; the engine and `suit-author verify`
+/// both ask this.
+pub fn may_be_dependency(dependent: &AuthenticatedManifest<'_>, key: &str) -> bool {
+    !dependent.manifest.common.dependencies.is_empty() && names_uri(dependent, key)
+}
+
 /// Adds the detached URIs of the dependency envelopes `dependent` integrates (at `depth`,
 /// and deeper) to `uris`; `budget` counts the envelopes decoded, of at most
 /// [`MAX_HELD_DEPENDENCIES`] in all. Only payloads the dependent's manifest names by URI are
@@ -202,12 +210,11 @@ fn dependency_uris(
     budget: &mut usize,
     uris: &mut Vec<String>,
 ) {
-    // A manifest without dependencies processes none of its payloads as one.
-    if depth > MAX_DEPENDENCY_DEPTH || dependent.manifest.common.dependencies.is_empty() {
+    if depth > MAX_DEPENDENCY_DEPTH {
         return;
     }
     for i in dependent.integrated_payloads() {
-        if !names_uri(dependent, i.key) {
+        if !may_be_dependency(dependent, i.key) {
             continue;
         }
         if *budget == 0 {

@@ -500,7 +500,11 @@ fn check_dependencies(
     names: &mut Vec<(suit_common::suit::ComponentId, String)>,
 ) -> Result<()> {
     for p in auth.integrated_payloads() {
-        if !p.bytes.starts_with(&[0xd8, 107]) {
+        // Only what the device may process as a dependency: any other payload is an image,
+        // however it begins (a SUIT envelope for another processor, say).
+        if !p.bytes.starts_with(&[0xd8, 107])
+            || !suit_common::suit::check::may_be_dependency(auth, p.key)
+        {
             continue;
         }
         // The envelope's own text: shown escaped.
