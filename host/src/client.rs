@@ -178,38 +178,24 @@ pub fn payload_chunk_len(uri: &str) -> Result<usize, AgentError> {
 pub type OptionalResolver<'a> = dyn FnMut(&str) -> Result<Option<Vec<u8>>, AgentError> + 'a;
 
 /// [`install`] where `resolve` may answer `None`: that payload is not sent, and the TA
-/// refuses the update if (and only if) the manifest's commands really fetch it.
+/// refuses the update if (and only if) the manifest's commands really fetch it. Driven by
+/// [`install_streamed`], each payload one write of known length.
 pub fn install_available(
     tee: &mut dyn Transport,
     envelope: &[u8],
     resolve: &mut OptionalResolver<'_>,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
-    let prepared = send_envelope(tee, envelope, progress)?;
-    send_payloads_and_finish(tee, prepared, resolve, progress)
-}
-
-/// The rest of an install [`send_envelope`] prepared: the payloads `prepared` names (those
-/// `resolve` has, each through a [`TaPayloadSink`] as a download of known length), then
-/// InstallFinish.
-fn send_payloads_and_finish(
-    tee: &mut dyn Transport,
-    prepared: InstallPrepareResponse,
-    resolve: &mut OptionalResolver<'_>,
-    progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
-    use crate::transport::Sink as _;
-    for uri in &prepared.needed_uris {
+    let mut fetch = |uri: &str, _bound: Option<u64>, sink: &mut dyn crate::transport::Sink| {
         let Some(data) = resolve(uri)? else {
-            continue;
+            return Ok(false);
         };
-        let mut sink = TaPayloadSink::new(tee, uri, progress)?;
         sink.begin(Some(data.len() as u64))?;
         sink.write(&data)?;
         sink.finish()?;
-    }
-    let finished = call(tee, &InstallFinishRequest {})?;
-    Ok((prepared, finished))
+        Ok(true)
+    };
+    install_streamed(tee, envelope, &mut fetch, progress, &mut false)
 }
 
 /// Test path (`test-paths` feature, for `suit-agent refused-begin` in the QEMU
