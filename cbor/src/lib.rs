@@ -830,9 +830,87 @@ impl SeenKeys {
     }
 }
 
+/// [`SeenKeys`] for maps whose keys are not all integers (suit-text's language tags, its
+/// integer and component-identifier keys): each key's encoding as read, compared whole. Both
+/// canonical orders of RFC 8949 (§4.2.1 bytewise, §4.2.3 length-first) are accepted, not a
+/// switch between them part way; an equal encoding is a duplicate.
+#[derive(Default)]
+pub struct SeenEncodedKeys<'a> {
+    keys: Vec<&'a [u8]>,
+    not_bytewise: bool,
+    not_length_first: bool,
+}
+
+impl<'a> SeenEncodedKeys<'a> {
+    /// Records the key encoded as `key` (read at `offset`).
+    pub fn insert(&mut self, key: &'a [u8], offset: usize) -> Result<(), CborError> {
+        if self.keys.contains(&key) {
+            return Err(CborError {
+                kind: CborErrorKind::DuplicateKey,
+                offset,
+            });
+        }
+        if let Some(prev) = self.keys.last() {
+            self.not_bytewise |= *prev >= key;
+            self.not_length_first |= (prev.len(), *prev) >= (key.len(), key);
+        }
+        if self.not_bytewise && self.not_length_first {
+            return Err(CborError {
+                kind: CborErrorKind::NonCanonicalOrder,
+                offset,
+            });
+        }
+        self.keys.push(key);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_keys_in_either_canonical_order_only() {
+        // 0x18 0x18 (24) and 0x81 0x41 0x61 (["a"]): bytewise, and length-first too.
+        let (int24, id) = ([0x18u8, 0x18], [0x81u8, 0x41, 0x61]);
+        let mut seen = SeenEncodedKeys::default();
+        seen.insert(&int24, 0).unwrap();
+        seen.insert(&id, 2).unwrap();
+        // 24 then -1 (0x20): bytewise only; -1 then 24: length-first only.
+        let minus1 = [0x20u8];
+        let mut seen = SeenEncodedKeys::default();
+        seen.insert(&int24, 0).unwrap();
+        seen.insert(&minus1, 2).unwrap();
+        let mut seen = SeenEncodedKeys::default();
+        seen.insert(&minus1, 0).unwrap();
+        seen.insert(&int24, 1).unwrap();
+        // A switch between the two part way is in neither.
+        assert_eq!(
+            seen.insert(&minus1, 3).unwrap_err().kind,
+            CborErrorKind::DuplicateKey
+        );
+        let mut seen = SeenEncodedKeys::default();
+        seen.insert(&int24, 0).unwrap();
+        seen.insert(&minus1, 2).unwrap();
+        assert_eq!(
+            seen.insert(&[0x18, 0x19], 3).unwrap_err().kind,
+            CborErrorKind::NonCanonicalOrder
+        );
+        let b = [0x61u8, b'b'];
+        // Out of both orders, and a repeat.
+        let mut seen = SeenEncodedKeys::default();
+        seen.insert(&id, 0).unwrap();
+        assert_eq!(
+            seen.insert(&int24, 3).unwrap_err().kind,
+            CborErrorKind::NonCanonicalOrder
+        );
+        let mut seen = SeenEncodedKeys::default();
+        seen.insert(&b, 0).unwrap();
+        assert_eq!(
+            seen.insert(&b, 2).unwrap_err().kind,
+            CborErrorKind::DuplicateKey
+        );
+    }
 
     #[test]
     fn rejects_indefinite_and_trailing() {

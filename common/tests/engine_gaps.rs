@@ -1223,3 +1223,130 @@ fn the_drafts_multiple_component_templates_process_the_dependency_once() {
         vec![cid(&[b"x"])]
     );
 }
+
+/// suit-text as manifest-37 defines it (a map of RFC 9290 language tags to maps of integer =>
+/// text and component identifier => (integer => text), every map in canonical order, every
+/// component one suit-common lists), though nothing here reads it: checked like every other
+/// SUIT map (review s32).
+#[test]
+fn suit_text_is_held_to_its_cddl_and_canonical_order() {
+    use suit_common::cbor::CborErrorKind;
+    use suit_common::suit::words::Words;
+    let text_of = |pairs: Vec<(Value, Value)>| Value::Map(pairs);
+    let t = |s: &str| Value::Text(s.into());
+    let app = || Value::Array(vec![bytes(b"app")]);
+    let process_with = |text: &Value| {
+        let plain = manifest_with(&[b"app"], &[], vec![], vec![], b"root");
+        let Value::Map(mut members) = ciborium::from_reader::<Value, _>(plain.as_slice()).unwrap()
+        else {
+            unreachable!()
+        };
+        members.push((int(23), bytes(&cbor(text))));
+        let env = sealed(&cbor(&Value::Map(members)), &[]);
+        let mut dev = RecordingPlatform::spec_device();
+        spec_process(&env, Procedure::Update, &mut dev).map(|_| ())
+    };
+    let lmap = || {
+        text_of(vec![
+            (int(1), t("an update")),
+            (int(-1), t("application-specific")),
+            (
+                app(),
+                text_of(vec![(int(1), t("vendor")), (int(6), t("1.0"))]),
+            ),
+        ])
+    };
+    // Accepted: one language, two in order (and a subtag), an empty language map.
+    process_with(&text_of(vec![(t("en"), lmap())])).unwrap();
+    process_with(&text_of(vec![
+        (t("de"), lmap()),
+        (t("en"), text_of(vec![])),
+        (t("en-GB"), lmap()),
+    ]))
+    .unwrap();
+    let invalid = |text: Value, at: Words, reason: Words| match process_with(&text) {
+        Err(Error::Invalid { at: a, reason: r }) => assert_eq!((a, r), (at, reason), "{text:?}"),
+        other => panic!("{text:?}: {other:?}"),
+    };
+    let cbor_error = |text: Value, kind: CborErrorKind| match process_with(&text) {
+        Err(Error::Decode { error, .. }) => assert_eq!(error.kind, kind, "{text:?}"),
+        other => panic!("{text:?}: {other:?}"),
+    };
+    invalid(
+        text_of(vec![]),
+        Words::SuitTextMap,
+        Words::NeedsAtLeastOneLanguage,
+    );
+    for tag in [
+        "e n",
+        "",
+        "englishlanguage",
+        "1en",
+        "en-",
+        "en--gb",
+        "en-toolongsubtag",
+    ] {
+        invalid(
+            text_of(vec![(t(tag), lmap())]),
+            Words::SuitTextMap,
+            Words::LanguageTag,
+        );
+    }
+    invalid(
+        text_of(vec![(
+            t("en"),
+            text_of(vec![(
+                Value::Array(vec![bytes(b"other")]),
+                text_of(vec![(int(1), t("x"))]),
+            )]),
+        )]),
+        Words::SuitTextLMap,
+        Words::ComponentNotInCommon,
+    );
+    invalid(
+        text_of(vec![(t("en"), text_of(vec![(t("key"), t("x"))]))]),
+        Words::SuitTextLMap,
+        Words::TextKey,
+    );
+    // Out of canonical order: languages, an LMap's component before its integer, a
+    // component's fields; keys repeated.
+    cbor_error(
+        text_of(vec![(t("en"), lmap()), (t("de"), lmap())]),
+        CborErrorKind::NonCanonicalOrder,
+    );
+    cbor_error(
+        text_of(vec![(
+            t("en"),
+            text_of(vec![(app(), text_of(vec![])), (int(1), t("x"))]),
+        )]),
+        CborErrorKind::NonCanonicalOrder,
+    );
+    cbor_error(
+        text_of(vec![(
+            t("en"),
+            text_of(vec![(
+                app(),
+                text_of(vec![(int(6), t("1.0")), (int(1), t("v"))]),
+            )]),
+        )]),
+        CborErrorKind::NonCanonicalOrder,
+    );
+    cbor_error(
+        text_of(vec![(t("en"), lmap()), (t("en"), lmap())]),
+        CborErrorKind::DuplicateKey,
+    );
+    // Wrong types: an integer language, a byte-string text, a component's text not a map.
+    for text in [
+        text_of(vec![(int(1), lmap())]),
+        text_of(vec![(t("en"), text_of(vec![(int(1), bytes(b"x"))]))]),
+        text_of(vec![(t("en"), text_of(vec![(app(), t("x"))]))]),
+    ] {
+        match process_with(&text) {
+            Err(Error::Decode { error, .. }) => assert!(
+                matches!(error.kind, CborErrorKind::UnexpectedType { .. }),
+                "{text:?}: {error:?}"
+            ),
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+}

@@ -614,6 +614,11 @@ fn every_word_keeps_its_wire_number() {
         (Words::CustomParameters, 109),
         (Words::SuitParameterUriLength, 110),
         (Words::CustomParameterInShared, 111),
+        (Words::SuitTextLMap, 112),
+        (Words::LanguageTag, 113),
+        (Words::ComponentNotInCommon, 114),
+        (Words::NeedsAtLeastOneLanguage, 115),
+        (Words::TextKey, 116),
     ];
     assert_eq!(
         pinned.len(),

@@ -928,12 +928,16 @@ fn set_version_coswid_and_text_versions_are_accepted() {
         (1, text("example")),
         (12, int(0)),
     ]);
+    // In a language's map (manifest-37 SUIT_Text_Map), keyed by a component of suit-common.
     let text_map = Value::Map(vec![(
-        arr(vec![bytes(b"um"), bytes(b"0")]),
-        map(vec![
-            (7, text(">=1.2.5,<2")),
-            (8, text("1.3.0-rc.1+build.5")),
-        ]),
+        text("en"),
+        Value::Map(vec![(
+            arr(vec![bytes(b"um"), bytes(b"0")]),
+            map(vec![
+                (7, text(">=1.2.5,<2")),
+                (8, text("1.3.0-rc.1+build.5")),
+            ]),
+        )]),
     )]);
     let m = manifest_with(vec![
         (6, wrap(&arr(vec![int(1), int(3), int(0), int(-1), int(1)]))),

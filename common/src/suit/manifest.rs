@@ -7,7 +7,7 @@ use crate::suit::words::Words;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::cbor::{Decoder, SeenKeys};
+use crate::cbor::{Decoder, Item, SeenEncodedKeys, SeenKeys};
 use crate::registry::{CommonKey, DependencyMetadataKey, ManifestKey as M};
 use crate::suit::command::CommandSequence;
 use crate::suit::component::ComponentId;
@@ -203,6 +203,9 @@ impl Manifest {
             at: AT,
             reason: Words::MissingSuitCommon,
         })?;
+        if let Severable::Present(text) = &m.text {
+            check_text(text, &m.common.components)?;
+        }
         Ok(m)
     }
 
@@ -219,7 +222,7 @@ impl Manifest {
             }
             Some(M::Install) => self.install = Severable::Present(seq()?),
             Some(M::Text) => {
-                crate::cbor::check_well_formed(content).at(Words::SuitTextMap)?;
+                check_text(content, &self.common.components)?;
                 self.text = Severable::Present(content.to_vec())
             }
             Some(M::Coswid) => {
@@ -351,6 +354,77 @@ fn severable_sequence(dec: &mut Decoder<'_>) -> Result<Severable<CommandSequence
     } else {
         Ok(Severable::Present(sequence(dec)?))
     }
+}
+
+/// suit-text as manifest-37 defines it, though nothing here reads it: a map of language tags
+/// (RFC 9290's tag38-ltag) to maps of integer => text and component identifier => (integer =>
+/// text), each map in canonical order, every component one suit-common lists.
+fn check_text(text: &[u8], components: &[ComponentId]) -> Result<(), Error> {
+    const AT: Words = Words::SuitTextMap;
+    const LMAP: Words = Words::SuitTextLMap;
+    let invalid = |at, reason| Error::Invalid { at, reason };
+    let mut dec = Decoder::new(text);
+    let languages = dec.map().at(AT)?;
+    if languages == 0 {
+        return Err(invalid(AT, Words::NeedsAtLeastOneLanguage));
+    }
+    let mut seen = SeenEncodedKeys::default();
+    for _ in 0..languages {
+        let off = dec.position();
+        let tag = dec.text().at(AT)?;
+        seen.insert(encoded(text, off, &dec), off).at(AT)?;
+        if !is_language_tag(tag) {
+            return Err(invalid(AT, Words::LanguageTag));
+        }
+        let entries = dec.map().at(LMAP)?;
+        let mut seen_entries = SeenEncodedKeys::default();
+        for _ in 0..entries {
+            let off = dec.position();
+            match dec.peek().at(LMAP)? {
+                Item::Uint(_) | Item::Nint(_) => {
+                    dec.int().at(LMAP)?;
+                    seen_entries
+                        .insert(encoded(text, off, &dec), off)
+                        .at(LMAP)?;
+                    dec.text().at(LMAP)?;
+                }
+                Item::Array(_) => {
+                    let id = ComponentId::decode(&mut dec)?;
+                    seen_entries
+                        .insert(encoded(text, off, &dec), off)
+                        .at(LMAP)?;
+                    if !components.contains(&id) {
+                        return Err(invalid(LMAP, Words::ComponentNotInCommon));
+                    }
+                    let fields = dec.map().at(LMAP)?;
+                    let mut seen_fields = SeenKeys::default();
+                    for _ in 0..fields {
+                        let off = dec.position();
+                        seen_fields.insert(dec.int().at(LMAP)?, off).at(LMAP)?;
+                        dec.text().at(LMAP)?;
+                    }
+                }
+                _ => return Err(invalid(LMAP, Words::TextKey)),
+            }
+        }
+    }
+    dec.finish().at(AT)
+}
+
+/// The bytes `dec` read since `from`: a map key as encoded.
+fn encoded<'a>(input: &'a [u8], from: usize, dec: &Decoder<'_>) -> &'a [u8] {
+    input.get(from..dec.position()).unwrap_or_default()
+}
+
+/// RFC 9290's `tag38-ltag`: `[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*`.
+fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let fits =
+        |p: &str, ok: fn(&u8) -> bool| (1..=8).contains(&p.len()) && p.bytes().all(|b| ok(&b));
+    parts
+        .next()
+        .is_some_and(|first| fits(first, u8::is_ascii_alphabetic))
+        && parts.all(|p| fits(p, u8::is_ascii_alphanumeric))
 }
 
 fn decode_common(mut dec: Decoder<'_>) -> Result<Common, Error> {

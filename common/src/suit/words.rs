@@ -158,6 +158,11 @@ words! {
     CustomParameters = 109 => "custom parameters per component",
     SuitParameterUriLength = 110 => "suit-parameter-uri length",
     CustomParameterInShared = 111 => "custom parameters (negative labels) are not allowed",
+    SuitTextLMap = 112 => "SUIT_Text_LMap",
+    LanguageTag = 113 => "a language tag is not RFC 9290's tag38-ltag",
+    ComponentNotInCommon = 114 => "names a component suit-common does not list",
+    NeedsAtLeastOneLanguage = 115 => "needs at least one language",
+    TextKey = 116 => "a key is neither an integer nor a component identifier",
 }
 
 // Numbers rise by one from 0 in declaration order: appending is the only way to add a word.
