@@ -180,7 +180,11 @@ pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, 
                 .state
                 .component(&ComponentId::new(&[&header.uuid[..]]))
                 .ok_or(StateError::Corrupt)?;
-            if Sha256::digest(&*image).as_slice() != recorded.digest.as_slice() {
+            let matches = subtle::ConstantTimeEq::ct_eq(
+                Sha256::digest(&*image).as_slice(),
+                recorded.digest.as_slice(),
+            );
+            if !bool::from(matches) {
                 return Err(StateError::Corrupt);
             }
             match store.install_ta(&image) {
