@@ -351,9 +351,6 @@ fn chacha_poly_profile_installs_through_the_simulator() {
     assert_eq!(c["digest"], hex::encode(sha2::Sha256::digest(&fw)));
 }
 
-/// The agent reads the files it is given bounded, naming the file and the bound: a PEM file
-/// (`--sim-tpa-root`) past the bound for text is refused as unusable input (exit 2) before
-/// it is parsed, and the CA file of the network options likewise.
 /// Manifest-37 §8.3's algorithm migration on the simulated default TA: an envelope signed
 /// with ESP256 and Ed25519 (two COSE_Sign1 blocks, or one COSE_Sign) installs on a device
 /// holding only the P-256 anchor, as on the default TA (it skips the signature it cannot
@@ -442,6 +439,9 @@ fn an_integrated_payload_that_starts_like_an_envelope_is_not_a_dependency() {
     );
 }
 
+/// The agent reads the files it is given bounded, naming the file and the bound: a PEM file
+/// (`--sim-tpa-root`) past the bound for text is refused as unusable input (exit 2) before
+/// it is parsed, and the CA file of the network options likewise.
 #[test]
 fn the_agent_reads_named_files_bounded() {
     let tmp = tempfile::tempdir().unwrap();

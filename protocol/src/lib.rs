@@ -5,7 +5,7 @@
 //!
 //! | slot | type | direction | meaning |
 //! |---|---|---|---|
-//! | 0 | value | in/out | in: `a` = [`PROTOCOL_VERSION`]; out: `a` = [`Status`] code, `b` = response length (or [`MAX_RESPONSE`], on [`Status::ResponseTooLarge`]) |
+//! | 0 | value | in/out | in: `a` = [`PROTOCOL_VERSION`]; out: `a` = [`Status`] code, `b` = response length (on [`Status::ResponseTooLarge`]: the slot needed, [`MAX_RESPONSE`] when a shorter slot was refused before the command ran) |
 //! | 1 | memref | in | request: one CBOR item (at most [`MAX_REQUEST`] bytes) |
 //! | 2 | memref | out | response: one CBOR item, or a [`Refusal`] when `a` ≠ 0; at least [`MAX_RESPONSE`] bytes, or the command is refused before it runs |
 //! | 3 | none | | |

@@ -197,6 +197,9 @@ pub struct AnchorKeys {
     pub key_scope: u64,
     ecdh: p256::SecretKey,
     hpke: p256::SecretKey,
+    /// The keys' ids, computed once: each is a scalar multiplication.
+    ecdh_kid: Vec<u8>,
+    hpke_kid: Vec<u8>,
 }
 
 impl AnchorKeys {
@@ -211,8 +214,8 @@ impl AnchorKeys {
     /// Registers both keys (each for its one purpose, under its own kid) in `keys`.
     pub fn add_to(&self, keys: &mut MemoryKeys) {
         // Handed over as key objects (wiped on drop), never as loose scalar bytes.
-        keys.add_ecdh_p256_key(Some(&self.ecdh_public().kid), self.ecdh.clone());
-        keys.add_hpke_p256_key(Some(&self.hpke_public().kid), self.hpke.clone());
+        keys.add_ecdh_p256_key(Some(&self.ecdh_kid), self.ecdh.clone());
+        keys.add_hpke_p256_key(Some(&self.hpke_kid), self.hpke.clone());
     }
 
     /// A key set holding only this anchor's keys.
@@ -393,10 +396,14 @@ impl DeviceKeyPair {
             return Err(KeyStoreError::NoKeyScope);
         }
         let context = anchor_context(key_scope, anchor_cose_key);
+        let ecdh = derive(&self.master, Purpose::EcdhEs, &context)?;
+        let hpke = derive(&self.master, Purpose::Hpke, &context)?;
         Ok(AnchorKeys {
             key_scope,
-            ecdh: derive(&self.master, Purpose::EcdhEs, &context)?,
-            hpke: derive(&self.master, Purpose::Hpke, &context)?,
+            ecdh_kid: public(&ecdh).kid,
+            hpke_kid: public(&hpke).kid,
+            ecdh,
+            hpke,
         })
     }
 
@@ -434,6 +441,10 @@ pub struct AnchorKeySource<'a> {
     pair: &'a DeviceKeyPair,
     anchors: &'a [super::state::AnchorRecord],
     keks: &'a [SharedKek],
+    /// Each anchor's keys, derived at its first use in the run (`None`: it has none): a
+    /// decrypting directive in a loop asks for them each time, and a derivation costs about
+    /// two key agreements, which the engine's step budget does not charge.
+    derived: core::cell::RefCell<Vec<(u32, Option<AnchorKeys>)>>,
 }
 
 impl<'a> AnchorKeySource<'a> {
@@ -446,6 +457,29 @@ impl<'a> AnchorKeySource<'a> {
             pair,
             anchors,
             keks,
+            derived: core::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Adds anchor `a`'s payload keys to `keys`, deriving them once per source.
+    fn add_keys_of(&self, a: &super::state::AnchorRecord, keys: &mut MemoryKeys) {
+        let Ok(mut derived) = self.derived.try_borrow_mut() else {
+            // Not reached (no call re-enters); deriving again is only slower.
+            if let Ok(k) = self.pair.keys_of(a) {
+                k.add_to(keys);
+            }
+            return;
+        };
+        let entry = match derived.iter().position(|(id, _)| *id == a.id) {
+            Some(i) => derived.get(i),
+            None => {
+                derived.push((a.id, self.pair.keys_of(a).ok()));
+                derived.last()
+            }
+        };
+        // An anchor without a key scope simply has no keys (decryption then fails).
+        if let Some((_, Some(k))) = entry {
+            k.add_to(keys);
         }
     }
 
@@ -538,10 +572,7 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
                 continue;
             }
             allowed = true;
-            // An anchor without a key scope simply has no keys (decryption then fails).
-            if let Ok(k) = self.pair.keys_of(a) {
-                k.add_to(&mut keys);
-            }
+            self.add_keys_of(a, &mut keys);
             for kek in self.keks.iter().filter(|k| k.anchors.contains(id)) {
                 let _ = keys.add_kek(Some(&kek.kid), &kek.key);
             }
@@ -603,6 +634,46 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
 mod tests {
     use super::super::memory::MemoryBackend as TestBackend;
     use super::*;
+
+    /// An anchor's keys are derived once per key source, however often a run asks for them
+    /// (a decrypting directive in a loop asks each time), and stay the same keys.
+    #[test]
+    fn a_key_source_derives_each_anchors_keys_once() {
+        use crate::encryption::KeyKind;
+        use crate::suit::decrypt::KeySource as _;
+        let pair = DeviceKeyPair::load_or_create(&mut TestBackend::new(1)).unwrap();
+        let anchor = |id: u32, key_scope: u64| super::super::state::AnchorRecord {
+            id,
+            cose_key: crate::protocol::ByteBuf::from(alloc::vec![u8::try_from(id).unwrap_or(0); 8]),
+            role: super::super::state::RoleRecord::Author,
+            scope: super::super::state::Scope {
+                component_prefixes: alloc::vec![alloc::vec![crate::protocol::ByteBuf::from(
+                    b"app".to_vec()
+                )]],
+                ..Default::default()
+            },
+            key_scope,
+        };
+        let anchors = [anchor(1, 1), anchor(2, 2), anchor(3, 0)];
+        let source = AnchorKeySource::new(&pair, &anchors, &[]);
+        let app = crate::suit::ComponentId::new(&[b"app"]);
+        let ecdh_kids = |signers: &[u32]| -> usize {
+            let keys = source.keys_for(signers, &app).ok().unwrap();
+            keys.get().find(KeyKind::EcdhEsP256, None).len()
+        };
+        let expected = pair.anchor_keys(1, &anchors[0].cose_key).unwrap();
+        for _ in 0..3 {
+            assert_eq!(ecdh_kids(&[1]), 1);
+            let keys = source.keys_for(&[1], &app).ok().unwrap();
+            let kid = expected.ecdh_public().kid;
+            assert_eq!(keys.get().find(KeyKind::EcdhEsP256, Some(&kid)).len(), 1);
+        }
+        assert_eq!(source.derived.borrow().len(), 1);
+        // Anchor 3 has no key scope: remembered as keyless, derived no more than the others.
+        assert_eq!(ecdh_kids(&[1, 2, 3]), 2);
+        assert_eq!(ecdh_kids(&[3, 2]), 1);
+        assert_eq!(source.derived.borrow().len(), 3);
+    }
 
     #[test]
     fn keys_are_created_once_and_stable() {

@@ -296,7 +296,8 @@ impl<B: Backend> Service<B> {
         request: &mut [u8],
         slot: usize,
     ) -> Reply {
-        if host_version == PROTOCOL_VERSION && slot < MAX_RESPONSE {
+        // After the checks the TA makes first (version, request size), as it does.
+        if host_version == PROTOCOL_VERSION && request.len() <= MAX_REQUEST && slot < MAX_RESPONSE {
             return Reply::bare(Status::ResponseTooLarge, saturating_u32(MAX_RESPONSE));
         }
         self.invoke(command, host_version, request)

@@ -190,11 +190,12 @@ fn names_uri(dependent: &AuthenticatedManifest<'_>, key: &str) -> bool {
     named
 }
 
-/// Whether the integrated payload `key` may be processed as one of `dependent`'s dependency
-/// envelopes: the manifest declares dependencies and sets `key` as a URI. Any other payload is
-/// opaque bytes (manifest-37), whatever it looks like; the engine and `suit-author verify`
-/// both ask this.
-pub fn may_be_dependency(dependent: &AuthenticatedManifest<'_>, key: &str) -> bool {
+/// Whether prepare reads the integrated payload `key` as one of `dependent`'s dependency
+/// envelopes, to list its detached URIs: the manifest declares dependencies and sets `key` as
+/// a URI itself. Parameters are shared across the manifest tree, so a dependency may name
+/// another payload of this envelope that the run then processes; that one's URIs are not
+/// listed (its payloads must be integrated), which costs availability, never a check.
+fn may_be_dependency(dependent: &AuthenticatedManifest<'_>, key: &str) -> bool {
     !dependent.manifest.common.dependencies.is_empty() && names_uri(dependent, key)
 }
 

@@ -500,11 +500,11 @@ fn check_dependencies(
     names: &mut Vec<(suit_common::suit::ComponentId, String)>,
 ) -> Result<()> {
     for p in auth.integrated_payloads() {
-        // Only what the device may process as a dependency: any other payload is an image,
-        // however it begins (a SUIT envelope for another processor, say).
-        if !p.bytes.starts_with(&[0xd8, 107])
-            || !suit_common::suit::check::may_be_dependency(auth, p.key)
-        {
+        // Only in a manifest that declares dependencies may a payload be processed as one (by
+        // a URI this manifest or one of its dependencies sets: parameters are shared across
+        // the tree); elsewhere it is an image, however it begins (a SUIT envelope for another
+        // processor, say).
+        if !p.bytes.starts_with(&[0xd8, 107]) || auth.manifest.common.dependencies.is_empty() {
             continue;
         }
         // The envelope's own text: shown escaped.
