@@ -21,6 +21,7 @@
 //! Derivation only needs the master, so deriving keys is cheap and nothing else is stored.
 
 use crate::protocol::ByteBuf;
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use hkdf::Hkdf;
 use p256::elliptic_curve::sec1::ToSec1Point;
@@ -443,8 +444,10 @@ pub struct AnchorKeySource<'a> {
     keks: &'a [SharedKek],
     /// Each anchor's keys, derived at its first use in the run (`None`: it has none): a
     /// decrypting directive in a loop asks for them each time, and a derivation costs about
-    /// two key agreements, which the engine's step budget does not charge.
-    derived: core::cell::RefCell<Vec<(u32, Option<AnchorKeys>)>>,
+    /// two key agreements, which the engine's step budget does not charge. Boxed, as in
+    /// `MemoryKeys`: keys stored inline would be left unwiped in every block the `Vec`
+    /// outgrows.
+    derived: core::cell::RefCell<Vec<(u32, Option<Box<AnchorKeys>>)>>,
 }
 
 impl<'a> AnchorKeySource<'a> {
@@ -473,7 +476,7 @@ impl<'a> AnchorKeySource<'a> {
         let entry = match derived.iter().position(|(id, _)| *id == a.id) {
             Some(i) => derived.get(i),
             None => {
-                derived.push((a.id, self.pair.keys_of(a).ok()));
+                derived.push((a.id, self.pair.keys_of(a).ok().map(Box::new)));
                 derived.last()
             }
         };
