@@ -401,12 +401,9 @@ impl<B: Backend> Service<B> {
             Q::COMMAND,
             "a handler for another command's request"
         );
-        let Ok(q) = protocol::decode::<Q>(request, MAX_REQUEST) else {
-            return Outcome::Malformed;
-        };
-        match f(self, q) {
-            Ok(r) => answer::<Q>(r.borrow()),
-            Err(e) => Outcome::Refused(e),
+        match protocol::decode::<Q>(request, MAX_REQUEST) {
+            Ok(q) => self.answer_with(q, f),
+            Err(_) => Outcome::Malformed,
         }
     }
 
@@ -423,10 +420,19 @@ impl<B: Backend> Service<B> {
             Q::COMMAND,
             "a handler for another command's request"
         );
-        let Ok(Empty {}) = protocol::decode::<Empty>(request, MAX_REQUEST) else {
-            return Outcome::Malformed;
-        };
-        match f(self, Q::default()) {
+        match protocol::decode::<Empty>(request, MAX_REQUEST) {
+            Ok(Empty {}) => self.answer_with(Q::default(), f),
+            Err(_) => Outcome::Malformed,
+        }
+    }
+
+    /// The handlers' one answering tail: `f`'s response encoded as `Q`'s, or its refusal.
+    fn answer_with<Q: Request, A: Borrow<Q::Response>>(
+        &mut self,
+        q: Q,
+        f: impl FnOnce(&mut Self, Q) -> Result<A, Refuse>,
+    ) -> Outcome {
+        match f(self, q) {
             Ok(r) => answer::<Q>(r.borrow()),
             Err(e) => Outcome::Refused(e),
         }
