@@ -1350,3 +1350,50 @@ fn suit_text_is_held_to_its_cddl_and_canonical_order() {
         }
     }
 }
+
+/// `text` (raw CBOR of a SUIT_Text_Map) inline in the manifest, or severed into the envelope.
+fn run_with_text(text: &[u8], severed: bool) -> Result<(), Error> {
+    let plain = manifest_with(&[b"app"], &[], vec![], vec![], b"root");
+    let Value::Map(mut members) = ciborium::from_reader::<Value, _>(plain.as_slice()).unwrap()
+    else {
+        unreachable!()
+    };
+    let sev: Vec<(u8, &[u8])> = if severed {
+        let d = suit_common::suit::Digest::sha256(&cbor(&bytes(text))).encode();
+        members.push((int(23), ciborium::from_reader(d.as_slice()).unwrap()));
+        vec![(23, text)]
+    } else {
+        members.push((int(23), bytes(text)));
+        vec![]
+    };
+    let env = seal_one(
+        &cbor(&Value::Map(members)),
+        &author_key(),
+        Algorithm::Esp256,
+        &sev,
+        &[],
+    );
+    let mut dev = RecordingPlatform::spec_device();
+    spec_process(&env, Procedure::Update, &mut dev).map(|_| ())
+}
+
+/// A repeated key written once in its shortest head and once in a longer one is one key
+/// repeated (RFC 8949 §5.6): refused in suit-text inline, and severed and restored too (review
+/// s32: only the inline form was checked).
+#[test]
+fn a_restored_suit_text_refuses_keys_repeated_in_a_longer_head() {
+    // {"en": {1: "a", 1 (as 0x18 0x01): "b"}}
+    let dup_int = [
+        0xa1, 0x62, b'e', b'n', 0xa2, 0x01, 0x61, b'a', 0x18, 0x01, 0x61, b'b',
+    ];
+    // {"en": {}, "en" (as 0x78 0x02): {}}
+    let dup_lang = [0xa2, 0x62, b'e', b'n', 0xa0, 0x78, 0x02, b'e', b'n', 0xa0];
+    // Sanity: the same map with its keys in shortest form only is accepted both ways.
+    let ok = [0xa1, 0x62, b'e', b'n', 0xa1, 0x01, 0x61, b'a'];
+    run_with_text(&ok, false).unwrap();
+    run_with_text(&ok, true).unwrap();
+    for text in [&dup_int[..], &dup_lang[..]] {
+        assert!(run_with_text(text, false).is_err(), "inline {text:02x?}");
+        assert!(run_with_text(text, true).is_err(), "severed {text:02x?}");
+    }
+}

@@ -722,3 +722,102 @@ fn verify_checks_a_dependency_another_manifest_names() {
         o.text()
     );
 }
+
+/// The engine processes an untagged SUIT_Envelope as a dependency
+/// (`Envelope::decode` takes tag 107 or none), so `verify` must check one too. Same tree as
+/// `verify_checks_a_dependency_another_manifest_names`, with `#d2` untagged: the device
+/// refuses the update, `verify` passed it as an image (review s32).
+#[test]
+fn verify_checks_an_untagged_dependency_envelope() {
+    use suit_common::cose::Algorithm;
+    use suit_test_support::{
+        bytes, int, map, p256_private_from_pem, seal_one, text, vector_path, AUTHOR_PRIV,
+        OPERATOR_PRIV,
+    };
+    let digest_of = |manifest: &[u8]| {
+        let mut bstr = Vec::new();
+        ciborium::into_writer(&Value::Bytes(manifest.to_vec()), &mut bstr).unwrap();
+        suit_common::suit::Digest::sha256(&bstr).encode()
+    };
+    let d2m = manifest_with_dependencies(
+        &[b"x"],
+        &[],
+        vec![
+            int(12),
+            int(0),
+            int(20),
+            map(vec![(18, bytes(b"from the dependency"))]),
+            int(18),
+            int(15),
+        ],
+    );
+    let d2_tagged = seal_one(
+        &d2m,
+        &p256_private_from_pem(OPERATOR_PRIV),
+        Algorithm::Esp256,
+        &[],
+        &[],
+    );
+    assert_eq!(&d2_tagged[..2], &[0xd8, 107]);
+    let d2 = d2_tagged[2..].to_vec();
+    let signer = p256_private_from_pem(AUTHOR_PRIV);
+    let d1m = manifest_with_dependencies(
+        &[b"dependency2"],
+        &[],
+        vec![
+            int(12),
+            int(0),
+            int(20),
+            map(vec![(3, bytes(&digest_of(&d2m))), (21, text("#d2"))]),
+        ],
+    );
+    let d1 = seal_one(&d1m, &signer, Algorithm::Esp256, &[], &[]);
+    let root = manifest_with_dependencies(
+        &[b"x", b"d1", b"dependency2"],
+        &[1, 2],
+        vec![
+            int(12),
+            int(1),
+            int(20),
+            map(vec![(3, bytes(&digest_of(&d1m))), (21, text("#d1"))]),
+            int(21),
+            int(15),
+            int(7),
+            int(15),
+            int(11),
+            int(15),
+            int(12),
+            int(2),
+            int(21),
+            int(15),
+            int(7),
+            int(15),
+            int(11),
+            int(15),
+        ],
+    );
+    let env = seal_one(
+        &root,
+        &signer,
+        Algorithm::Esp256,
+        &[],
+        &[("#d1", &d1), ("#d2", &d2)],
+    );
+    // The engine (spec device, spec key as its anchor) refuses the update at `#d2`.
+    let mut dev = suit_test_support::RecordingPlatform::spec_device();
+    let r = suit_test_support::spec_process(&env, suit_common::suit::Procedure::Update, &mut dev);
+    assert!(r.is_err(), "the device accepted: {r:?}");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("root.suit"), &env).unwrap();
+    let anchor = vector_path("suit-manifest-spec/public_key.pem");
+    let o = author(
+        tmp.path(),
+        &["verify", "root.suit", "--trust-anchor", &anchor],
+    );
+    assert_ne!(
+        o.code,
+        0,
+        "device refuses, verify passes:\n{}\nengine: {r:?}",
+        o.text()
+    );
+}

@@ -363,6 +363,9 @@ fn check_text(text: &[u8], components: &[ComponentId]) -> Result<(), Error> {
     const AT: Words = Words::SuitTextMap;
     const LMAP: Words = Words::SuitTextLMap;
     let invalid = |at, reason| Error::Invalid { at, reason };
+    // Preferred heads on every key, so a repeat is found by its bytes (a severed member's
+    // content has had no other check).
+    crate::cbor::check_well_formed(text).at(AT)?;
     let mut dec = Decoder::new(text);
     let languages = dec.map().at(AT)?;
     if languages == 0 {

@@ -504,7 +504,12 @@ fn check_dependencies(
         // a URI this manifest or one of its dependencies sets: parameters are shared across
         // the tree); elsewhere it is an image, however it begins (a SUIT envelope for another
         // processor, say).
-        if !p.bytes.starts_with(&[0xd8, 107]) || auth.manifest.common.dependencies.is_empty() {
+        if auth.manifest.common.dependencies.is_empty() {
+            continue;
+        }
+        // What the engine would take as an envelope (`Envelope::decode`: tag 107 or none); a
+        // tagged one that does not decode is refused below, as the device would.
+        if !p.bytes.starts_with(&[0xd8, 107]) && Envelope::decode(p.bytes).is_err() {
             continue;
         }
         // The envelope's own text: shown escaped.
