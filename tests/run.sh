@@ -51,6 +51,9 @@ lap "host-native tests (cbor, protocol, bulk kernels, common, host, the consumer
 lap "algorithm features off (device policy: HSS-LMS keys and blocks, ChaCha20/Poly1305 payloads refused)"
 "${CARGO[@]}" test --locked -p suit-common --no-default-features --features author --test size_algorithm_features
 
+lap "the TA's feature set (hss-lms only): suit-common's unit tests, a stored Ed25519 anchor among them"
+"${CARGO[@]}" test --locked -p suit-common --no-default-features --features hss-lms --lib
+
 lap "COSE interop with Python cwt (tests/interop.sh)"
 bash tests/interop.sh
 

@@ -505,6 +505,57 @@ mod tests {
         assert_eq!(back.provisioning_counter, 7);
     }
 
+    /// A stored Ed25519 anchor on a TA built without `ed25519` (a TA updated to such a build;
+    /// README "Algorithm features"): the policy cannot be read, so every install is refused,
+    /// until the TPA removes the anchor, which applies without reading its key. With the
+    /// feature the policy reads.
+    #[test]
+    fn a_stored_ed25519_anchor_blocks_the_policy_without_the_feature_until_removed() {
+        use crate::service::provision::{apply_ops, Op, Signer, WrapBinding, TPA_ROOT_ID};
+        // {1: 1 (OKP), -1: 6 (Ed25519), -2: RFC 8032 test 1's public key}.
+        let mut cose_key = alloc::vec![0xa3, 0x01, 0x01, 0x20, 0x06, 0x21, 0x58, 0x20];
+        cose_key.extend([
+            0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64,
+            0x07, 0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68,
+            0xf7, 0x07, 0x51, 0x1a,
+        ]);
+        let mut state = State::new();
+        state.anchors.push(AnchorRecord {
+            id: 3,
+            cose_key: ByteBuf::from(cose_key),
+            role: RoleRecord::Author,
+            scope: Scope::default(),
+            key_scope: 1,
+        });
+        if cfg!(feature = "ed25519") {
+            assert!(state.policy().is_ok());
+            return;
+        }
+        assert_eq!(state.policy().err(), Some(StateError::BadAnchorKey(3)));
+        let signer = Signer {
+            id: TPA_ROOT_ID,
+            root: None,
+            binding: WrapBinding {
+                signer: [0; 32],
+                device: b"",
+            },
+        };
+        let mut keks = Vec::new();
+        let mut unwrap =
+            |_: &[u8], _: &[u8]| Err(crate::service::provision::OpError::SecretNotKnown);
+        apply_ops(
+            &mut state,
+            &mut keks,
+            &signer,
+            &[Op::RemoveAnchor { id: 3 }],
+            &mut unwrap,
+        )
+        .map_err(|_| "the removal was refused")
+        .unwrap();
+        assert!(state.anchors.is_empty());
+        assert!(state.policy().is_ok());
+    }
+
     #[test]
     fn corrupt_or_foreign_records_are_refused() {
         let mut store = MemoryStore::new();
