@@ -97,15 +97,10 @@ pub fn message_needs(bytes: &[u8]) -> Vec<TaFeature> {
     let Some(body) = crate::detect::message_body(bytes) else {
         return Vec::new();
     };
-    let ed25519 = body.ops.iter().any(|op| match op {
-        Op::AddAnchor(a) => is_ed25519_key(&a.cose_key),
-        _ => false,
-    });
-    if ed25519 {
-        vec![TaFeature::Ed25519]
-    } else {
-        Vec::new()
-    }
+    anchors_need(body.ops.iter().filter_map(|op| match op {
+        Op::AddAnchor(a) => Some(a.cose_key.as_slice()),
+        _ => None,
+    }))
 }
 
 /// Whether a COSE_Key is an Ed25519 public key.

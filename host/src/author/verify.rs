@@ -94,7 +94,6 @@ fn features_needed(
 /// operations the simulated device applied ([`super::provision::device_ops`]; the secrets are
 /// wrapped to a throw-away key here and discarded).
 fn provisioned_ed25519(description: &std::path::Path) -> Result<bool> {
-    use suit_common::cose::{KeyMaterial, VerificationKey};
     use suit_common::service::provision::Op;
     let throwaway = <p256::SecretKey as p256::elliptic_curve::Generate>::generate_from_rng(
         &mut super::os_rng(),
@@ -105,8 +104,7 @@ fn provisioned_ed25519(description: &std::path::Path) -> Result<bool> {
     };
     let ops = super::provision::device_ops(description, &throwaway.public_key(), b"", &binding)?;
     Ok(ops.ops.iter().any(|op| match op {
-        Op::AddAnchor(a) => VerificationKey::from_cose_key(&a.cose_key)
-            .is_ok_and(|(k, _)| matches!(k.material(), KeyMaterial::Ed25519(_))),
+        Op::AddAnchor(a) => crate::ta_features::is_ed25519_key(&a.cose_key),
         _ => false,
     }))
 }
