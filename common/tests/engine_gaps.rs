@@ -243,41 +243,7 @@ fn unordered_run_sequence_may_set_the_index_only_as_its_first_command() {
 
 const DEVICE: [u8; 16] = *b"device-identity!";
 
-/// A manifest with `components`, dependencies at `deps`, an optional `shared` sequence
-/// (vendor / class checks on component 0 are prepended) and `install`.
-pub(crate) fn manifest_with(
-    components: &[&[u8]],
-    deps: &[i64],
-    shared: Vec<Value>,
-    install: Vec<Value>,
-    component_id: &[u8],
-) -> Vec<u8> {
-    let mut sh = spec_id_checks();
-    sh.extend(shared);
-    let mut common = vec![(
-        2,
-        Value::Array(
-            components
-                .iter()
-                .map(|c| Value::Array(vec![bytes(c)]))
-                .collect(),
-        ),
-    )];
-    if !deps.is_empty() {
-        common.insert(
-            0,
-            (1, map(deps.iter().map(|d| (*d, map(vec![]))).collect())),
-        );
-    }
-    common.push((4, bytes(&cbor(&Value::Array(sh)))));
-    cbor(&map(vec![
-        (1, int(1)),
-        (2, int(1)),
-        (3, bytes(&cbor(&map(common)))),
-        (5, Value::Array(vec![bytes(component_id)])),
-        (20, bytes(&cbor(&Value::Array(install)))),
-    ]))
-}
+pub(crate) use suit_test_support::manifest_with;
 
 fn sealed(manifest: &[u8], integrated: &[(&str, &[u8])]) -> Vec<u8> {
     seal_one(manifest, &author_key(), Algorithm::Esp256, &[], integrated)
@@ -1235,17 +1201,7 @@ fn suit_text_is_held_to_its_cddl_and_canonical_order() {
     let text_of = |pairs: Vec<(Value, Value)>| Value::Map(pairs);
     let t = |s: &str| Value::Text(s.into());
     let app = || Value::Array(vec![bytes(b"app")]);
-    let process_with = |text: &Value| {
-        let plain = manifest_with(&[b"app"], &[], vec![], vec![], b"root");
-        let Value::Map(mut members) = ciborium::from_reader::<Value, _>(plain.as_slice()).unwrap()
-        else {
-            unreachable!()
-        };
-        members.push((int(23), bytes(&cbor(text))));
-        let env = sealed(&cbor(&Value::Map(members)), &[]);
-        let mut dev = RecordingPlatform::spec_device();
-        spec_process(&env, Procedure::Update, &mut dev).map(|_| ())
-    };
+    let process_with = |text: &Value| run_with_text(&cbor(text), false);
     let lmap = || {
         text_of(vec![
             (int(1), t("an update")),
@@ -1354,20 +1310,17 @@ fn suit_text_is_held_to_its_cddl_and_canonical_order() {
 /// `text` (raw CBOR of a SUIT_Text_Map) inline in the manifest, or severed into the envelope.
 fn run_with_text(text: &[u8], severed: bool) -> Result<(), Error> {
     let plain = manifest_with(&[b"app"], &[], vec![], vec![], b"root");
-    let Value::Map(mut members) = ciborium::from_reader::<Value, _>(plain.as_slice()).unwrap()
-    else {
-        unreachable!()
-    };
-    let sev: Vec<(u8, &[u8])> = if severed {
-        let d = suit_common::suit::Digest::sha256(&cbor(&bytes(text))).encode();
-        members.push((int(23), ciborium::from_reader(d.as_slice()).unwrap()));
-        vec![(23, text)]
+    let (member, sev): (Value, Vec<(u8, &[u8])>) = if severed {
+        let digest = suit_digest(&cbor(&bytes(text)));
+        (
+            ciborium::from_reader(digest.as_slice()).unwrap(),
+            vec![(23, text)],
+        )
     } else {
-        members.push((int(23), bytes(text)));
-        vec![]
+        (bytes(text), vec![])
     };
     let env = seal_one(
-        &cbor(&Value::Map(members)),
+        &with_manifest_member(&plain, 23, member),
         &author_key(),
         Algorithm::Esp256,
         &sev,

@@ -36,6 +36,22 @@ fn author(dir: &Path, args: &[&str]) -> String {
     ok(run(env!("CARGO_BIN_EXE_suit-author"), dir, args))
 }
 
+/// A device of the simulator (`d`), an author key of `key_type` (`author.*.pem`) and the
+/// TPA's message (`provision.cbor`, not yet relayed) adding it as anchor 1 for ['app'] with
+/// the example vendor and class.
+fn author_anchor_provisioning(d: &Path, key_type: &str) {
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
+    author(d, &["keygen", "--type", key_type, "--out", "author"]);
+    std::fs::write(
+        d.join("provision.json"),
+        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
+        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
+        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    )
+    .unwrap();
+    author(d, &provision_args("provision.json", "provision.cbor", &[]));
+}
+
 #[test]
 fn the_whole_agent_flow_runs_against_the_simulator() {
     let tmp = tempfile::tempdir().unwrap();
@@ -235,16 +251,7 @@ fn the_real_tee_is_refused_cleanly_without_optee_support_or_a_device() {
 fn chacha_poly_profile_installs_through_the_simulator() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
-    author(d, &["keygen", "--type", "ed25519", "--out", "author"]);
-    std::fs::write(
-        d.join("provision.json"),
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
-        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
-        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
-    )
-    .unwrap();
-    author(d, &provision_args("provision.json", "provision.cbor", &[]));
+    author_anchor_provisioning(d, "ed25519");
     let anchors = |d: &Path| ok(agent(d, &["anchors", "--json"]));
     let before = anchors(d);
     let o = agent(d, &["provision", "provision.cbor"]);
@@ -359,17 +366,8 @@ fn chacha_poly_profile_installs_through_the_simulator() {
 fn a_co_signed_ed25519_envelope_installs_on_the_simulated_default_ta() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
-    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    author_anchor_provisioning(d, "p256");
     author(d, &["keygen", "--type", "ed25519", "--out", "ed"]);
-    std::fs::write(
-        d.join("provision.json"),
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
-        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
-        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
-    )
-    .unwrap();
-    author(d, &provision_args("provision.json", "provision.cbor", &[]));
     ok(agent(d, &["provision", "provision.cbor"]));
     std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
     for (seq, form) in [(1, ""), (2, " --cose-sign")] {
@@ -408,16 +406,7 @@ fn a_co_signed_ed25519_envelope_installs_on_the_simulated_default_ta() {
 fn an_integrated_payload_that_starts_like_an_envelope_is_not_a_dependency() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
-    author(d, &["keygen", "--type", "p256", "--out", "author"]);
-    std::fs::write(
-        d.join("provision.json"),
-        r#"{"counter": 1, "device-key": "device.pub.pem", "ops": [
-        {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]]}},
-        {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
-    )
-    .unwrap();
-    author(d, &provision_args("provision.json", "provision.cbor", &[]));
+    author_anchor_provisioning(d, "p256");
     ok(agent(d, &["provision", "provision.cbor"]));
     let mut image = vec![0xd8, 0x6b];
     image.extend_from_slice(b"\x00\x01 raw image bytes");

@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
 
-use ciborium::Value;
 use std::path::{Path, PathBuf};
 use suit_test_support::cli::{ok, words};
 use suit_test_support::says;
@@ -603,52 +602,21 @@ fn an_output_lost_to_a_full_disk_fails_the_command() {
     ));
 }
 
-/// A manifest with `components`, dependencies at `deps`, the spec's vendor/class checks as its
-/// shared sequence and `install`.
-fn manifest_with_dependencies(components: &[&[u8]], deps: &[i64], install: Vec<Value>) -> Vec<u8> {
-    use suit_test_support::{bytes, cbor, int, map, spec_id_checks};
-    let mut common = vec![];
-    if !deps.is_empty() {
-        common.push((1, map(deps.iter().map(|d| (*d, map(vec![]))).collect())));
-    }
-    common.push((
-        2,
-        Value::Array(
-            components
-                .iter()
-                .map(|c| Value::Array(vec![bytes(c)]))
-                .collect(),
-        ),
-    ));
-    common.push((4, bytes(&cbor(&Value::Array(spec_id_checks())))));
-    cbor(&map(vec![
-        (1, int(1)),
-        (2, int(1)),
-        (3, bytes(&cbor(&map(common)))),
-        (20, bytes(&cbor(&Value::Array(install)))),
-    ]))
-}
-
-/// `verify` checks every integrated payload a manifest that declares dependencies may process
-/// as one, also one whose URI a dependency sets (parameters are shared across the manifest
-/// tree): here `#d2`, signed by a key no anchor holds, named by dependency `#d1` on the root's
-/// second dependency component (review s32 re-review: verify passed it as an image; the
-/// device refuses the update). A manifest without dependencies has only images.
-#[test]
-fn verify_checks_a_dependency_another_manifest_names() {
+/// The dependency tree both verify tests below use: the root declares dependencies `d1` and
+/// `dependency2`, processes `#d1` (signed by the root's signer), which sets the URI `#d2` and
+/// its digest on `dependency2`, and then processes that one; `#d2` is signed by a key no
+/// anchor holds, and integrated untagged if `untagged`.
+fn tree_with_a_foreign_dependency(untagged: bool) -> Vec<u8> {
     use suit_common::cose::Algorithm;
     use suit_test_support::{
-        bytes, int, map, p256_private_from_pem, seal_one, text, vector_path, AUTHOR_PRIV,
-        OPERATOR_PRIV,
+        bytes, cbor, int, manifest_with, map, p256_private_from_pem, seal_one, suit_digest, text,
+        AUTHOR_PRIV, OPERATOR_PRIV,
     };
-    let digest_of = |manifest: &[u8]| {
-        let mut bstr = Vec::new();
-        ciborium::into_writer(&Value::Bytes(manifest.to_vec()), &mut bstr).unwrap();
-        suit_common::suit::Digest::sha256(&bstr).encode()
-    };
-    let d2m = manifest_with_dependencies(
+    let digest_of = |manifest: &[u8]| suit_digest(&cbor(&bytes(manifest)));
+    let d2m = manifest_with(
         &[b"x"],
         &[],
+        vec![],
         vec![
             int(12),
             int(0),
@@ -657,29 +625,39 @@ fn verify_checks_a_dependency_another_manifest_names() {
             int(18),
             int(15),
         ],
+        b"d2",
     );
-    let d2 = seal_one(
+    let d2_tagged = seal_one(
         &d2m,
         &p256_private_from_pem(OPERATOR_PRIV),
         Algorithm::Esp256,
         &[],
         &[],
     );
+    assert_eq!(&d2_tagged[..2], &[0xd8, 107]);
+    let d2 = if untagged {
+        d2_tagged[2..].to_vec()
+    } else {
+        d2_tagged
+    };
     let signer = p256_private_from_pem(AUTHOR_PRIV);
-    let d1m = manifest_with_dependencies(
+    let d1m = manifest_with(
         &[b"dependency2"],
         &[],
+        vec![],
         vec![
             int(12),
             int(0),
             int(20),
             map(vec![(3, bytes(&digest_of(&d2m))), (21, text("#d2"))]),
         ],
+        b"d1",
     );
     let d1 = seal_one(&d1m, &signer, Algorithm::Esp256, &[], &[]);
-    let root = manifest_with_dependencies(
+    let root = manifest_with(
         &[b"x", b"d1", b"dependency2"],
         &[1, 2],
+        vec![],
         vec![
             int(12),
             int(1),
@@ -700,21 +678,36 @@ fn verify_checks_a_dependency_another_manifest_names() {
             int(11),
             int(15),
         ],
+        b"root",
     );
-    let env = seal_one(
+    seal_one(
         &root,
         &signer,
         Algorithm::Esp256,
         &[],
         &[("#d1", &d1), ("#d2", &d2)],
-    );
+    )
+}
+
+/// `suit-author verify ENVELOPE` against the spec's public key, in a fresh directory.
+fn verify_against_the_spec_key(envelope: &[u8]) -> suit_test_support::cli::Out {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("root.suit"), &env).unwrap();
-    let anchor = vector_path("suit-manifest-spec/public_key.pem");
-    let o = author(
+    std::fs::write(tmp.path().join("root.suit"), envelope).unwrap();
+    let anchor = suit_test_support::vector_path("suit-manifest-spec/public_key.pem");
+    author(
         tmp.path(),
         &["verify", "root.suit", "--trust-anchor", &anchor],
-    );
+    )
+}
+
+/// `verify` checks every integrated payload a manifest that declares dependencies may process
+/// as one, also one whose URI a dependency sets (parameters are shared across the manifest
+/// tree): here `#d2`, signed by a key no anchor holds, named by dependency `#d1` on the root's
+/// second dependency component (review s32 re-review: verify passed it as an image; the
+/// device refuses the update). A manifest without dependencies has only images.
+#[test]
+fn verify_checks_a_dependency_another_manifest_names() {
+    let o = verify_against_the_spec_key(&tree_with_a_foreign_dependency(false));
     assert_ne!(o.code, 0, "{}", o.text());
     assert!(
         o.text().contains("integrated dependency #d2"),
@@ -729,91 +722,12 @@ fn verify_checks_a_dependency_another_manifest_names() {
 /// refuses the update, `verify` passed it as an image (review s32).
 #[test]
 fn verify_checks_an_untagged_dependency_envelope() {
-    use suit_common::cose::Algorithm;
-    use suit_test_support::{
-        bytes, int, map, p256_private_from_pem, seal_one, text, vector_path, AUTHOR_PRIV,
-        OPERATOR_PRIV,
-    };
-    let digest_of = |manifest: &[u8]| {
-        let mut bstr = Vec::new();
-        ciborium::into_writer(&Value::Bytes(manifest.to_vec()), &mut bstr).unwrap();
-        suit_common::suit::Digest::sha256(&bstr).encode()
-    };
-    let d2m = manifest_with_dependencies(
-        &[b"x"],
-        &[],
-        vec![
-            int(12),
-            int(0),
-            int(20),
-            map(vec![(18, bytes(b"from the dependency"))]),
-            int(18),
-            int(15),
-        ],
-    );
-    let d2_tagged = seal_one(
-        &d2m,
-        &p256_private_from_pem(OPERATOR_PRIV),
-        Algorithm::Esp256,
-        &[],
-        &[],
-    );
-    assert_eq!(&d2_tagged[..2], &[0xd8, 107]);
-    let d2 = d2_tagged[2..].to_vec();
-    let signer = p256_private_from_pem(AUTHOR_PRIV);
-    let d1m = manifest_with_dependencies(
-        &[b"dependency2"],
-        &[],
-        vec![
-            int(12),
-            int(0),
-            int(20),
-            map(vec![(3, bytes(&digest_of(&d2m))), (21, text("#d2"))]),
-        ],
-    );
-    let d1 = seal_one(&d1m, &signer, Algorithm::Esp256, &[], &[]);
-    let root = manifest_with_dependencies(
-        &[b"x", b"d1", b"dependency2"],
-        &[1, 2],
-        vec![
-            int(12),
-            int(1),
-            int(20),
-            map(vec![(3, bytes(&digest_of(&d1m))), (21, text("#d1"))]),
-            int(21),
-            int(15),
-            int(7),
-            int(15),
-            int(11),
-            int(15),
-            int(12),
-            int(2),
-            int(21),
-            int(15),
-            int(7),
-            int(15),
-            int(11),
-            int(15),
-        ],
-    );
-    let env = seal_one(
-        &root,
-        &signer,
-        Algorithm::Esp256,
-        &[],
-        &[("#d1", &d1), ("#d2", &d2)],
-    );
+    let env = tree_with_a_foreign_dependency(true);
     // The engine (spec device, spec key as its anchor) refuses the update at `#d2`.
     let mut dev = suit_test_support::RecordingPlatform::spec_device();
     let r = suit_test_support::spec_process(&env, suit_common::suit::Procedure::Update, &mut dev);
     assert!(r.is_err(), "the device accepted: {r:?}");
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("root.suit"), &env).unwrap();
-    let anchor = vector_path("suit-manifest-spec/public_key.pem");
-    let o = author(
-        tmp.path(),
-        &["verify", "root.suit", "--trust-anchor", &anchor],
-    );
+    let o = verify_against_the_spec_key(&env);
     assert_ne!(
         o.code,
         0,

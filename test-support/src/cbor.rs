@@ -42,6 +42,43 @@ pub fn suit_manifest(seq: i64, components: Vec<Value>, shared: &Value, install: 
     ]))
 }
 
+/// A manifest with `components`, dependencies at `deps`, an optional `shared` sequence
+/// (vendor / class checks on component 0 are prepended), `install` and the manifest component
+/// id `component_id`.
+pub fn manifest_with(
+    components: &[&[u8]],
+    deps: &[i64],
+    shared: Vec<Value>,
+    install: Vec<Value>,
+    component_id: &[u8],
+) -> Vec<u8> {
+    let mut sh = spec_id_checks();
+    sh.extend(shared);
+    let mut common = vec![(
+        2,
+        Value::Array(
+            components
+                .iter()
+                .map(|c| Value::Array(vec![bytes(c)]))
+                .collect(),
+        ),
+    )];
+    if !deps.is_empty() {
+        common.insert(
+            0,
+            (1, map(deps.iter().map(|d| (*d, map(vec![]))).collect())),
+        );
+    }
+    common.push((4, bytes(&cbor(&Value::Array(sh)))));
+    cbor(&map(vec![
+        (1, int(1)),
+        (2, int(1)),
+        (3, bytes(&cbor(&map(common)))),
+        (5, Value::Array(vec![bytes(component_id)])),
+        (20, bytes(&cbor(&Value::Array(install)))),
+    ]))
+}
+
 /// `manifest` (an encoded SUIT_Manifest) with the member `key` added as `value`, such as a
 /// digest (23: suit-text) naming a severed member.
 pub fn with_manifest_member(manifest: &[u8], key: i64, value: Value) -> Vec<u8> {
