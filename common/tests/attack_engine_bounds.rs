@@ -6,6 +6,7 @@
 
 use ciborium::Value;
 use suit_common::cose::Algorithm;
+use suit_common::encryption::Recipient;
 use suit_common::suit::author::{seal_envelope, Signer};
 use suit_common::suit::command::MAX_CUSTOM_PARAMETERS;
 use suit_common::suit::error::{CommandErrorKind, Error};
@@ -572,38 +573,52 @@ fn snapshots_cost_what_they_copy() {
     assert!(cost >= 8 * (16 + 16), "run-sequence: {cost}");
 }
 
-/// Each key agreement a decrypting directive's recipients cost is charged as a signature
-/// verification is ([`SIGNATURE_STEPS`]): one author's recipient list of other devices' keys
+/// Each key agreement (P-256 ECDH for ECDH-ES, an open for COSE-HPKE) a decrypting
+/// directive's recipients cost is charged as a signature verification is ([`SIGNATURE_STEPS`]): one author's recipient list of other devices' keys
 /// (no kid, so each is tried with this device's key) in a copy over every component, looped,
 /// would otherwise keep the TA busy for hours within the budget (review s32: 1,620,000 ECDH
 /// in one run three loop levels deep).
 #[test]
 fn key_agreements_for_recipients_cost_their_steps() {
-    use suit_common::encryption::algorithms::{ContentAlgorithm, KeyWrap};
-    use suit_common::encryption::{encrypt_payload, CoseOptions, MemoryKeys, Metered, Recipient};
-    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    use suit_common::encryption::algorithms::{HpkeSuite, KeyWrap};
     let device = p256::SecretKey::from_slice(&[0x31; 32]).unwrap();
-    let mut keys = MemoryKeys::new();
-    keys.add_ecdh_p256(Some(b"dev"), &device.to_bytes())
-        .unwrap();
-    // Three recipients for other devices, then this device's: four agreements per copy.
+    // Three recipients for other devices, then this device's: four key agreements per copy.
     let others: Vec<p256::PublicKey> = (1..=3u8)
         .map(|i| p256::SecretKey::from_slice(&[i; 32]).unwrap().public_key())
         .collect();
     let own = device.public_key();
-    let to: Vec<Recipient> = others
-        .iter()
-        .chain([&own])
-        .map(|public_key| Recipient::EcdhEs {
-            kid: None,
-            public_key,
-            wrap: KeyWrap::A128Kw,
-        })
-        .collect();
+    let publics: Vec<&p256::PublicKey> = others.iter().chain([&own]).collect();
+    let ecdh_es = |public_key| Recipient::EcdhEs {
+        kid: None,
+        public_key,
+        wrap: KeyWrap::A128Kw,
+    };
+    let hpke = |public_key| Recipient::Hpke {
+        kid: None,
+        public_key,
+        suite: HpkeSuite::Hpke0,
+        psk: None,
+    };
+    for (name, recipient) in [("ECDH-ES", &ecdh_es as &dyn Fn(_) -> _), ("HPKE", &hpke)] {
+        let to: Vec<Recipient> = publics.iter().map(|p| recipient(*p)).collect();
+        assert_agreements_charged(name, &device, &to);
+    }
+}
+
+fn assert_agreements_charged(name: &str, device: &p256::SecretKey, to: &[Recipient]) {
+    use suit_common::encryption::algorithms::ContentAlgorithm;
+    use suit_common::encryption::{encrypt_payload, CoseOptions, MemoryKeys, Metered};
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let mut keys = MemoryKeys::new();
+    match to[0] {
+        Recipient::Hpke { .. } => keys.add_hpke_p256(Some(b"dev"), &device.to_bytes()),
+        _ => keys.add_ecdh_p256(Some(b"dev"), &device.to_bytes()),
+    }
+    .unwrap();
     let encrypted = encrypt_payload(
         b"x",
         ContentAlgorithm::A128Gcm,
-        &to,
+        to,
         &CoseOptions::SUIT,
         &mut rng,
     )
@@ -643,8 +658,8 @@ fn key_agreements_for_recipients_cost_their_steps() {
         (outcome.steps, metered.operations())
     };
     let (plain_steps, none) = run_with(copies(None));
-    assert_eq!(none, 0);
+    assert_eq!(none, 0, "{name}");
     let (steps, agreements) = run_with(copies(Some(&encrypted.encryption_info)));
-    assert_eq!(agreements, 15 * 4);
-    assert_eq!(steps, plain_steps + SIGNATURE_STEPS * agreements);
+    assert_eq!(agreements, 15 * 4, "{name}");
+    assert_eq!(steps, plain_steps + SIGNATURE_STEPS * agreements, "{name}");
 }
