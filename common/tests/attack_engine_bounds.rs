@@ -576,8 +576,9 @@ fn snapshots_cost_what_they_copy() {
 /// Each key agreement (P-256 ECDH for ECDH-ES, an open for COSE-HPKE) a decrypting
 /// directive's recipients cost is charged as a signature verification is
 /// ([`SIGNATURE_STEPS`]): one author's recipient list of other devices' keys (no kid, so each
-/// is tried with this device's key) in a copy over every component, looped, would otherwise keep the TA busy for hours within the budget (review s32: 1,620,000 ECDH
-/// in one run three loop levels deep).
+/// is tried with this device's key) in a copy over every component, looped, would otherwise
+/// keep the TA busy for hours within the budget (review s32: 1,620,000 ECDH in one run three
+/// loop levels deep).
 #[test]
 fn key_agreements_for_recipients_cost_their_steps() {
     use suit_common::encryption::algorithms::{HpkeSuite, KeyWrap};
