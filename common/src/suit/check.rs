@@ -190,20 +190,14 @@ fn names_uri(dependent: &AuthenticatedManifest<'_>, key: &str) -> bool {
     named
 }
 
-/// Whether prepare reads the integrated payload `key` as one of `dependent`'s dependency
-/// envelopes, to list its detached URIs: the manifest declares dependencies and sets `key` as
-/// a URI itself. Parameters are shared across the manifest tree, so a dependency may name
-/// another payload of this envelope that the run then processes; that one's URIs are not
-/// listed (its payloads must be integrated), which costs availability, never a check.
-fn may_be_dependency(dependent: &AuthenticatedManifest<'_>, key: &str) -> bool {
-    !dependent.manifest.common.dependencies.is_empty() && names_uri(dependent, key)
-}
-
 /// Adds the detached URIs of the dependency envelopes `dependent` integrates (at `depth`,
 /// and deeper) to `uris`; `budget` counts the envelopes decoded, of at most
-/// [`MAX_HELD_DEPENDENCIES`] in all. Only payloads the dependent's manifest names by URI are
-/// read: unnamed ones (which nothing authenticates) must neither spend the budget nor add
-/// URIs, or the list that leaves the TA would depend on them.
+/// [`MAX_HELD_DEPENDENCIES`] in all. Only a manifest that declares dependencies is read, and
+/// only the payloads it names by URI: unnamed ones (which nothing authenticates) must neither
+/// spend the budget nor add URIs, or the list that leaves the TA would depend on them.
+/// Parameters are shared across the manifest tree, so a dependency may name another payload
+/// of this envelope that the run then processes; that one's URIs are not listed (its payloads
+/// must be integrated), which costs availability, never a check.
 fn dependency_uris(
     dependent: &AuthenticatedManifest<'_>,
     policy: &Policy,
@@ -211,11 +205,11 @@ fn dependency_uris(
     budget: &mut usize,
     uris: &mut Vec<String>,
 ) {
-    if depth > MAX_DEPENDENCY_DEPTH {
+    if depth > MAX_DEPENDENCY_DEPTH || dependent.manifest.common.dependencies.is_empty() {
         return;
     }
     for i in dependent.integrated_payloads() {
-        if !may_be_dependency(dependent, i.key) {
+        if !names_uri(dependent, i.key) {
             continue;
         }
         if *budget == 0 {

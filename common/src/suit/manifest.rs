@@ -383,31 +383,30 @@ fn check_text(text: &[u8], components: &[ComponentId]) -> Result<(), Error> {
         let mut seen_entries = SeenEncodedKeys::default();
         for _ in 0..entries {
             let off = dec.position();
-            match dec.peek().at(LMAP)? {
+            let component = match dec.peek().at(LMAP)? {
                 Item::Uint(_) | Item::Nint(_) => {
                     dec.int().at(LMAP)?;
-                    seen_entries
-                        .insert(encoded(text, off, &dec), off)
-                        .at(LMAP)?;
-                    dec.text().at(LMAP)?;
+                    None
                 }
-                Item::Array(_) => {
-                    let id = ComponentId::decode(&mut dec)?;
-                    seen_entries
-                        .insert(encoded(text, off, &dec), off)
-                        .at(LMAP)?;
-                    if !components.contains(&id) {
-                        return Err(invalid(LMAP, Words::ComponentNotInCommon));
-                    }
-                    let fields = dec.map().at(LMAP)?;
-                    let mut seen_fields = SeenKeys::default();
-                    for _ in 0..fields {
-                        let off = dec.position();
-                        seen_fields.insert(dec.int().at(LMAP)?, off).at(LMAP)?;
-                        dec.text().at(LMAP)?;
-                    }
-                }
+                Item::Array(_) => Some(ComponentId::decode(&mut dec)?),
                 _ => return Err(invalid(LMAP, Words::TextKey)),
+            };
+            seen_entries
+                .insert(encoded(text, off, &dec), off)
+                .at(LMAP)?;
+            let Some(id) = component else {
+                dec.text().at(LMAP)?;
+                continue;
+            };
+            if !components.contains(&id) {
+                return Err(invalid(LMAP, Words::ComponentNotInCommon));
+            }
+            let fields = dec.map().at(LMAP)?;
+            let mut seen_fields = SeenKeys::default();
+            for _ in 0..fields {
+                let off = dec.position();
+                seen_fields.insert(dec.int().at(LMAP)?, off).at(LMAP)?;
+                dec.text().at(LMAP)?;
             }
         }
     }
