@@ -53,7 +53,10 @@ fn ta_flags() -> u32 {
 }
 
 /// Heap: the envelope (up to 512 KiB, held while it is processed), one streamed chunk
-/// (256 KiB) and its copy, and the engine's and crypto state.
+/// (256 KiB) and its copy, a TA image kept for the commit (up to 1 MiB, only in runs without
+/// dependencies), the run's dependency bytes (up to 1 MiB held and decoded,
+/// `MAX_DEPENDENCY_BYTES`, dropped before the commit), and the engine's and crypto state.
+/// common/tests/heap_budget.rs measures whole installs at these bounds (peaks 0.8-2.1 MiB).
 const TA_DATA_SIZE: u32 = 3 * 1024 * 1024;
 /// Stack: CBOR decoding scratch (4 KiB) plus bounded recursion and crypto. HSS-LMS
 /// verification is the deepest path: hbs-lms keeps its hash chains on the stack (one frame of
@@ -62,7 +65,9 @@ const TA_DATA_SIZE: u32 = 3 * 1024 * 1024;
 /// under the root's interpreter frames) panics at 56 and passes at 60; the test's chain of
 /// three (the engine's deepest, `MAX_DEPENDENCY_DEPTH`) panics at 68 and passes at 72, and
 /// the same chain with every install nested in try-each `MAX_SEQUENCE_DEPTH` deep
-/// panics at 80 and passes at 88. 112 KiB leaves 24 KiB over the deepest path.
+/// panics at 80 and passes at 88. 112 KiB leaves 24 KiB over the deepest path. A manifest at
+/// that depth may not fetch or integrity-check a dependency of its own (it could never
+/// process it), so no signature is checked deeper than that chain's.
 const TA_STACK_SIZE: u32 = 112 * 1024;
 
 /// DER prefix of a P-256 SubjectPublicKeyInfo with an uncompressed point.

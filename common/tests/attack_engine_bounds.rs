@@ -216,7 +216,8 @@ fn dependency_envelopes_held_at_once_are_capped() {
         kind(r),
         CommandErrorKind::Limit(Words::DependencyEnvelopesHeld)
     );
-    // Three of 400 KB from the network: two fit, the third does not.
+    // Three of 400 KB from the network: two fit the run's dependency bytes, the third does
+    // not.
     let mut dev = RecordingPlatform::spec_device();
     dev.read_chunk = Some(usize::MAX);
     dev.remote.insert("http://x/d".into(), vec![0xa0; 400_000]);
@@ -237,10 +238,7 @@ fn dependency_envelopes_held_at_once_are_capped() {
     let (r, ..) = run(&comps, &[1, 2, 3], install, &[], &mut dev);
     match r {
         Err(Error::Command(c)) => {
-            assert_eq!(
-                c.kind,
-                CommandErrorKind::Limit(Words::DependencyEnvelopesHeld)
-            );
+            assert_eq!(c.kind, CommandErrorKind::Limit(Words::DependencyBytes));
             assert_eq!(c.location.component, Some(3));
         }
         other => panic!("{other:?}"),
@@ -395,9 +393,10 @@ fn custom_parameters_per_component_are_capped() {
 fn process_dependency_in_nested_loops_keeps_the_processed_list_per_dependency() {
     // The dependency: one component, a validate section only, so each process-dependency in
     // the root's install section succeeds at once. Innermost: index 15 (the dependency) and
-    // 60 process-dependency, 16^4 times: the step budget ends the run after ~130,000. Each
-    // used to add an entry to the processed list, copied by every snapshot of the four
-    // levels (about 5 MiB; the TA's heap is 3 MiB).
+    // 60 process-dependency, 16^4 times: the run's dependency bytes (each decode charged,
+    // never refunded) end it after a few thousand. Each used to add an entry to the
+    // processed list, copied by every snapshot of the four levels (about 5 MiB; the TA's
+    // heap is 3 MiB).
     let m = cbor(&map(vec![
         (1, int(1)),
         (2, int(1)),
@@ -433,7 +432,7 @@ fn process_dependency_in_nested_loops_keeps_the_processed_list_per_dependency() 
     let mut dev = RecordingPlatform::spec_device();
     dev.log_limit = Some(0);
     let (r, peak, env) = run(&sixteen(), &[15], install, &[("#d", &dep)], &mut dev);
-    assert_eq!(kind(r), CommandErrorKind::Limit(Words::ExecutedSteps));
+    assert_eq!(kind(r), CommandErrorKind::Limit(Words::DependencyBytes));
     assert!(
         peak < 256 * 1024,
         "peak heap {peak} B for a {env} B envelope"

@@ -94,7 +94,9 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: forwarded unchanged to the system allocator.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            account(new_size as isize - layout.size() as isize);
+            // As OP-TEE's allocator grows a block: a new one, then the old one freed.
+            account(new_size as isize);
+            account(-(layout.size() as isize));
         }
         p
     }

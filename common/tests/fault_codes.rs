@@ -619,6 +619,7 @@ fn every_word_keeps_its_wire_number() {
         (Words::ComponentNotInCommon, 114),
         (Words::NeedsAtLeastOneLanguage, 115),
         (Words::TextKey, 116),
+        (Words::DependencyBytes, 117),
     ];
     assert_eq!(
         pinned.len(),

@@ -42,6 +42,7 @@ mod engine_gaps;
 mod error_display;
 mod fault_codes;
 mod firmware_encryption_vectors;
+mod heap_budget;
 mod hss_signing;
 mod install_phases;
 mod install_streaming;

@@ -173,6 +173,7 @@ fn run<P: Platform + ?Sized>(
     let steps = machine.steps();
     let updates = core::mem::take(&mut machine.sequence_updates);
     let unlinked = core::mem::take(&mut machine.unlinked);
+    machine.release_run_memory();
     let platform = machine.platform();
     if procedure == Procedure::Update {
         platform

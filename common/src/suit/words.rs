@@ -163,6 +163,7 @@ words! {
     ComponentNotInCommon = 114 => "names a component suit-common does not list",
     NeedsAtLeastOneLanguage = 115 => "needs at least one language",
     TextKey = 116 => "a key is neither an integer nor a component identifier",
+    DependencyBytes = 117 => "bytes of dependency envelopes held and decoded in one run",
 }
 
 // Numbers rise by one from 0 in declaration order: appending is the only way to add a word.

@@ -18,7 +18,7 @@ use crate::suit::update_management::{self as um, UmError};
 
 use super::{
     component_id, dependency::dependency_place, filled, push_once, Failure, Frame, Machine,
-    MAX_PAYLOAD_LEN,
+    MAX_DEPENDENCY_DEPTH, MAX_PAYLOAD_LEN,
 };
 
 impl<'x, P: Platform + ?Sized> Machine<'x, P> {
@@ -148,6 +148,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             ConditionKind::DependencyIntegrity => {
                 if frame.manifest.dependency(idx).is_none() {
                     return Err(Failure::Hard(K::NotADependency));
+                }
+                // Never processable from here (see process-dependency): not verified either,
+                // so no signature check runs under one more manifest's frames.
+                if frame.depth >= MAX_DEPENDENCY_DEPTH {
+                    return Err(Failure::Hard(K::DependencyTooDeep));
                 }
                 let want = p.image_digest.ok_or(Failure::Hard(K::MissingParameter(
                     ParameterKind::ImageDigest,

@@ -10,7 +10,12 @@ use crate::suit::envelope::Envelope;
 use crate::suit::error::{CommandErrorKind, Error, Section};
 use crate::suit::platform::Platform;
 
-use super::{component_id, push_once, Fail, Frame, Machine, MAX_DEPENDENCY_DEPTH, SIGNATURE_STEPS};
+use crate::suit::words::Words;
+
+use super::{
+    component_id, push_once, Fail, Frame, Machine, MAX_DEPENDENCY_BYTES, MAX_DEPENDENCY_DEPTH,
+    SIGNATURE_STEPS,
+};
 
 impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     /// Trust domains, required checks: at the end of each section of a dependent, the
@@ -68,7 +73,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     /// against the device's anchors. Its signatures are verified once, each one tried charged
     /// [`SIGNATURE_STEPS`]; the digest and signers found are kept with it, and later calls
     /// only check that its manifest still hashes to that digest. Every call is charged for
-    /// decoding (`charge_envelope`).
+    /// decoding (`charge_envelope`), and what it decodes (all but the integrated payloads) to
+    /// the run's [`MAX_DEPENDENCY_BYTES`], before the manifest is decoded.
     pub(super) fn authenticate_held<'b>(
         &mut self,
         slot: usize,
@@ -77,6 +83,15 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         self.charge_envelope(bytes.len())?;
         let dep = |e: Error| CommandErrorKind::Dependency(Box::new(e));
         let envelope = Envelope::decode(bytes).map_err(dep)?;
+        let decoded = envelope
+            .integrated
+            .iter()
+            .fold(bytes.len(), |n, i| n.saturating_sub(i.bytes.len()));
+        let spent = self.dependency_bytes().saturating_add(decoded);
+        if spent > MAX_DEPENDENCY_BYTES {
+            return Err(CommandErrorKind::Limit(Words::DependencyBytes));
+        }
+        self.dependency_bytes_decoded = self.dependency_bytes_decoded.saturating_add(decoded);
         let known = self.dependencies.get(slot).and_then(|h| h.verified.clone());
         let verified = match known {
             Some((digest, signers)) => envelope.verified_before(digest, signers).map_err(dep)?,

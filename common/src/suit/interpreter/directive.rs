@@ -21,8 +21,8 @@ use crate::suit::words::Words;
 use super::{
     access::set_by_all_of, access::source_choosers, checked_index, component_id,
     dependency::dependency_place, filled, push_once, ComponentParams, Frame, Held, Machine, Origin,
-    Plaintext, Staged, MAX_HELD_DEPENDENCIES, MAX_HELD_DEPENDENCY_BYTES, MAX_PAYLOAD_LEN,
-    SIGNATURE_STEPS,
+    Plaintext, Staged, MAX_DEPENDENCY_BYTES, MAX_DEPENDENCY_DEPTH, MAX_HELD_DEPENDENCIES,
+    MAX_PAYLOAD_LEN, SIGNATURE_STEPS,
 };
 
 /// Where payload bytes come from.
@@ -89,6 +89,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 if p.encryption_info.is_some() {
                     return Err(K::DecryptingFetch);
                 }
+                // A dependency of a manifest at the deepest level is never processed (see
+                // process-dependency), so it is not fetched either.
+                if is_dependency && frame.depth >= MAX_DEPENDENCY_DEPTH {
+                    return Err(K::DependencyTooDeep);
+                }
                 // The envelope's payloads first, under any URI (manifest-37: an intermediary
                 // may add a pre-fetched payload keyed by its URI); a fragment-only reference
                 // can only be one of them.
@@ -120,18 +125,18 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     if replaces.is_none() && self.dependencies.len() >= MAX_HELD_DEPENDENCIES {
                         return Err(K::Limit(Words::DependencyEnvelopesHeld));
                     }
+                    // The one replaced is still held while its successor is read.
+                    let room = MAX_DEPENDENCY_BYTES.saturating_sub(self.dependency_bytes());
                     let bytes = match integrated {
+                        Some(b) if b.len() > room => {
+                            return Err(K::Limit(Words::DependencyBytes));
+                        }
                         Some(b) => {
                             self.charge_envelope(b.len())?;
                             b.to_vec()
                         }
-                        None => self.read_fetch_to_vec()?,
+                        None => self.read_fetch_to_vec(room)?,
                     };
-                    // The one replaced is still held while its successor is read.
-                    let held: usize = self.dependencies.iter().map(|h| h.bytes.len()).sum();
-                    if held.saturating_add(bytes.len()) > MAX_HELD_DEPENDENCY_BYTES {
-                        return Err(K::Limit(Words::DependencyEnvelopesHeld));
-                    }
                     self.verified_dependencies
                         .retain(|d| !d.starts_with(&place));
                     let entry = Held {
@@ -257,7 +262,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         Ok((src_idx, component_id(frame, src_idx)?))
     }
 
-    fn read_fetch_to_vec(&mut self) -> Result<Vec<u8>, CommandErrorKind> {
+    /// Reads the open fetch, a dependency envelope, whole: at most [`MAX_ENVELOPE_LEN`] and
+    /// `room` bytes, held in a buffer of its exact length (what [`MAX_DEPENDENCY_BYTES`]
+    /// counts), allocated fallibly.
+    fn read_fetch_to_vec(&mut self, room: usize) -> Result<Vec<u8>, CommandErrorKind> {
+        use crate::suit::platform::PlatformError;
         let mut out = Vec::new();
         let mut buf = Zeroizing::new(vec![0u8; CHUNK_LEN]);
         loop {
@@ -269,12 +278,18 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 return Ok(out);
             }
             self.charge_bytes(n)?;
-            let chunk = buf.get(..n).ok_or(CommandErrorKind::Platform(
-                crate::suit::platform::PlatformError::Io,
-            ))?;
-            if out.len() + n > MAX_ENVELOPE_LEN {
+            let chunk = buf
+                .get(..n)
+                .ok_or(CommandErrorKind::Platform(PlatformError::Io))?;
+            let len = out.len().saturating_add(n);
+            if len > MAX_ENVELOPE_LEN {
                 return Err(CommandErrorKind::PayloadTooLarge);
             }
+            if len > room {
+                return Err(CommandErrorKind::Limit(Words::DependencyBytes));
+            }
+            out.try_reserve_exact(n)
+                .map_err(|_| CommandErrorKind::Platform(PlatformError::NoSpace))?;
             out.extend_from_slice(chunk);
         }
     }

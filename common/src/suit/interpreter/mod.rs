@@ -98,8 +98,12 @@ pub const MAX_STEPS: u64 = 1 << 18;
 pub const SIGNATURE_STEPS: u64 = 16;
 /// Most dependency envelopes held at once in one run (each at most [`MAX_ENVELOPE_LEN`]).
 pub const MAX_HELD_DEPENDENCIES: usize = 8;
-/// Most bytes of dependency envelopes held at once in one run: two full-size envelopes.
-pub const MAX_HELD_DEPENDENCY_BYTES: usize = 2 * MAX_ENVELOPE_LEN;
+/// Most bytes one run spends on dependencies: the envelopes it holds at once plus what it has
+/// decoded of them (never refunded: a decode copies the manifest's parameter values, which
+/// may live to the end of the run, and the same envelope may be decoded once per section,
+/// condition and re-fetch). Two full-size envelopes; integrated payloads, which a decode
+/// borrows, count only as held bytes.
+pub const MAX_DEPENDENCY_BYTES: usize = 2 * MAX_ENVELOPE_LEN;
 
 /// How a command sequence ended unsuccessfully.
 enum Fail {
@@ -467,6 +471,9 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     dependencies: Vec<Held>,
     /// Length of `dependencies` when the innermost live snapshot was taken.
     dependency_floor: usize,
+    /// Bytes of dependency envelopes decoded in this run, but their integrated payloads (see
+    /// [`MAX_DEPENDENCY_BYTES`]).
+    dependency_bytes_decoded: usize,
     /// Places (see `dependency_place`) whose held envelope passed dependency-integrity: for
     /// the whole run, as the root's frame keeps them across sections, so a nested dependent
     /// processes a dependency in a later section as the root does. A re-fetch of a place
@@ -507,6 +514,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             staged: Vec::new(),
             dependencies: Vec::new(),
             dependency_floor: 0,
+            dependency_bytes_decoded: 0,
             verified_dependencies: Vec::new(),
             steps_left: MAX_STEPS,
             byte_carry: 0,
@@ -551,6 +559,22 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         let chunks = self.byte_carry / CHUNK_LEN;
         self.byte_carry %= CHUNK_LEN;
         self.charge(chunks as u64)
+    }
+
+    /// Bytes of [`MAX_DEPENDENCY_BYTES`] spent: the envelopes held and what was decoded.
+    fn dependency_bytes(&self) -> usize {
+        self.dependencies
+            .iter()
+            .fold(self.dependency_bytes_decoded, |n, h| {
+                n.saturating_add(h.bytes.len())
+            })
+    }
+
+    /// Drops what only the run's commands needed (the dependency envelopes, every
+    /// component's parameters), so the commit does not hold them too.
+    pub(crate) fn release_run_memory(&mut self) {
+        self.dependencies = Vec::new();
+        self.params = Vec::new();
     }
 
     /// The charge for decoding and authenticating a dependency envelope of `len` bytes.

@@ -1,0 +1,412 @@
+//! Whole installs against the update TA's heap (`TA_DATA_SIZE`, 3 MiB): an allocation that
+//! fails there panics the TA. The service runs on a store that keeps its objects in files, as
+//! the TA's are in secure storage, so the heap counted (by the test binary's allocator, see
+//! `attack_oracles`) is the service's own. Review s33: an authorized author's dependencies
+//! left their decoded parameters in the run's memory (7 re-fetches of a 300 KiB dependency
+//! into one slot peaked at 3239 KiB), and the REE could pad a legitimate update's dependency
+//! envelopes until the commit ran out.
+
+use std::path::PathBuf;
+
+use ciborium::Value;
+use suit_common::cose::Algorithm;
+use suit_common::protocol::{self, *};
+use suit_common::service::keys::{DeviceKeyPair, Rng};
+use suit_common::service::store::{SecureStore, StoreError};
+use suit_common::service::{Backend, Client, Config, Service, TaStore};
+use suit_test_support::service::{author_anchor, identity, ta_image_with_body, tpa_message, TA};
+use suit_test_support::{
+    bytes, cbor, int, manifest_digest, map, p256_private_from_pem, seal_one, sec1_from_pem,
+    spec_id_checks, suit_digest, text, AUTHOR_PRIV, TPA_PUB,
+};
+use zeroize::Zeroizing;
+
+use crate::attack_oracles::peak_heap;
+
+const KIB: usize = 1024;
+const ROOT: &[&[u8]] = &[b"app", b"root"];
+/// ta/build.rs's `TA_DATA_SIZE`.
+const TA_HEAP: usize = 3 * 1024 * KIB;
+
+/// Objects in a directory of their own; a deterministic RNG.
+struct Files {
+    dir: PathBuf,
+    rng: u64,
+}
+
+impl Files {
+    fn new(tag: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("suit-heap-budget-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Files {
+            dir,
+            rng: 0x9e37_79b9_7f4a_7c15,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(hex::encode(name))
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl SecureStore for Files {
+    fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        Ok(std::fs::read(self.path(name)).ok().map(Zeroizing::new))
+    }
+    fn put(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        std::fs::write(self.path(name), data).map_err(|_| StoreError::Io(1))
+    }
+    fn remove(&mut self, name: &str) -> Result<(), StoreError> {
+        let _ = std::fs::remove_file(self.path(name));
+        Ok(())
+    }
+    fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path(name))
+            .map_err(|_| StoreError::Io(2))?;
+        f.write_all(data).map_err(|_| StoreError::Io(3))?;
+        Ok(f.metadata().map_err(|_| StoreError::Io(4))?.len())
+    }
+    fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open(self.path(name)).map_err(|_| StoreError::Io(5))?;
+        f.seek(SeekFrom::Start(offset))
+            .map_err(|_| StoreError::Io(6))?;
+        let mut n = 0;
+        while n < buf.len() {
+            match f.read(&mut buf[n..]).map_err(|_| StoreError::Io(7))? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        Ok(n)
+    }
+    fn len(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        Ok(std::fs::metadata(self.path(name)).ok().map(|m| m.len()))
+    }
+}
+
+impl Rng for Files {
+    fn fill(&mut self, out: &mut [u8]) {
+        for b in out {
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            *b = self.rng as u8;
+        }
+    }
+}
+
+impl TaStore for Files {
+    fn install_ta(&mut self, _image: &[u8]) -> Result<(), u32> {
+        Ok(())
+    }
+}
+
+impl Backend for Files {
+    fn name(&self) -> &'static str {
+        "files"
+    }
+    fn platform_info(&self) -> PlatformInfo {
+        PlatformInfo::default()
+    }
+    fn client(&self) -> Client {
+        Client::Ree
+    }
+}
+
+type Dev = Service<Files>;
+
+fn enc<Q: Codec>(q: &Q) -> Vec<u8> {
+    protocol::encode(q).unwrap()
+}
+
+/// One command as the TA runs it: on the TA's own copy of the request.
+fn invoke(s: &mut Dev, cmd: Command, req: &[u8]) -> (Status, Vec<u8>) {
+    let mut copy = req.to_vec();
+    let r = s.invoke(cmd as u32, PROTOCOL_VERSION, &mut copy);
+    (r.status, r.body.clone())
+}
+
+/// "ok", or the refusal in words.
+fn outcome(status: Status, body: &[u8]) -> String {
+    match protocol::decode_reply::<Empty>(status as u32, body.len() as u32, body) {
+        Ok(_) => "ok".into(),
+        Err(protocol::ReplyError::Refused(r)) => suit_common::fault::render(&r.fault),
+        Err(e) => format!("{e}"),
+    }
+}
+
+/// A device whose author anchor 1 may install under `TA` and `app`.
+fn device(tag: &str) -> Dev {
+    let mut s = Service::new(
+        Files::new(tag),
+        Config::new(&sec1_from_pem(TPA_PUB), true).unwrap(),
+    );
+    let kid = DeviceKeyPair::load_or_create(s.backend_mut())
+        .unwrap()
+        .identity_public()
+        .kid;
+    let m = tpa_message(1, &kid, vec![author_anchor(1, &[&TA, b"app"]), identity()]);
+    let req = enc(&ProvisionRequest {
+        message: ByteBuf::from(m),
+    });
+    let (st, body) = invoke(&mut s, Command::Provision, &req);
+    assert_eq!(outcome(st, &body), "ok");
+    s
+}
+
+fn sealed(manifest: &[u8], integrated: &[(&str, &[u8])]) -> Vec<u8> {
+    seal_one(
+        manifest,
+        &p256_private_from_pem(AUTHOR_PRIV),
+        Algorithm::Esp256,
+        &[],
+        integrated,
+    )
+}
+
+/// Manifest `id` (suit-manifest-component-id) with `components`, dependencies at `deps` and
+/// `install` as its install sequence.
+fn manifest(id: &[&[u8]], components: &[&[&[u8]]], deps: &[i64], install: Vec<Value>) -> Vec<u8> {
+    let mut common = vec![];
+    if !deps.is_empty() {
+        common.push((1, map(deps.iter().map(|d| (*d, map(vec![]))).collect())));
+    }
+    let ids = components
+        .iter()
+        .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
+        .collect();
+    common.push((2, Value::Array(ids)));
+    common.push((4, bytes(&cbor(&Value::Array(spec_id_checks())))));
+    cbor(&map(vec![
+        (1, int(1)),
+        (2, int(2)),
+        (3, bytes(&cbor(&map(common)))),
+        (5, Value::Array(id.iter().map(|s| bytes(s)).collect())),
+        (20, bytes(&cbor(&Value::Array(install)))),
+    ]))
+}
+
+fn filler(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 + 7) as u8).collect()
+}
+
+/// A dependency on component `["app", name]` whose install sets a `content`-byte
+/// suit-parameter-content on it (nothing else), and its manifest digest.
+fn dependency(name: &[u8], content: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut install = vec![int(12), int(0)];
+    if content > 0 {
+        install.extend([int(20), map(vec![(18, bytes(&filler(content)))])]);
+    }
+    let m = manifest(&[b"app", name], &[&[b"app", name]], &[], install);
+    let digest = manifest_digest(&m);
+    (m, digest)
+}
+
+/// The root's commands for dependency `idx`: fetch it from `uri`, check its integrity,
+/// process it.
+fn fetch_check_process(idx: i64, digest: &[u8], uri: &str) -> [Value; 10] {
+    [
+        int(12),
+        int(idx),
+        int(20),
+        map(vec![(3, bytes(digest)), (21, text(uri))]),
+        int(21),
+        int(15),
+        int(7),
+        int(15),
+        int(11),
+        int(15),
+    ]
+}
+
+/// Every request of one install.
+fn requests(envelope: &[u8], payloads: &[(&str, &[u8])]) -> Vec<(Command, Vec<u8>)> {
+    let mut reqs = vec![(
+        Command::InstallBegin,
+        enc(&InstallBeginRequest {
+            envelope_len: envelope.len() as u64,
+        }),
+    )];
+    for (i, c) in envelope.chunks(MAX_CHUNK).enumerate() {
+        let req = ChunkRequest {
+            offset: (i * MAX_CHUNK) as u64,
+            data: ByteBuf::from(c.to_vec()),
+        };
+        reqs.push((Command::InstallEnvelope, enc(&req)));
+    }
+    reqs.push((Command::InstallPrepare, enc(&Empty {})));
+    for (uri, data) in payloads {
+        for (i, c) in data.chunks(MAX_CHUNK).enumerate() {
+            let req = PayloadChunkRequest {
+                uri: uri.to_string(),
+                total_len: data.len() as u64,
+                offset: (i * MAX_CHUNK) as u64,
+                data: ByteBuf::from(c.to_vec()),
+            };
+            reqs.push((Command::InstallPayload, enc(&req)));
+        }
+    }
+    reqs.push((Command::InstallFinish, enc(&Empty {})));
+    reqs
+}
+
+/// Runs the install's requests (prepared beforehand, as the REE's are) until one is refused:
+/// the last command and its outcome, and the most heap the service held at once.
+fn install(s: &mut Dev, reqs: &[(Command, Vec<u8>)]) -> ((Command, String), usize) {
+    peak_heap(|| {
+        let mut last = (Command::InstallBegin, String::new());
+        for (cmd, req) in reqs {
+            let (st, body) = invoke(s, *cmd, req);
+            last = (*cmd, outcome(st, &body));
+            if st != Status::Ok {
+                break;
+            }
+        }
+        last
+    })
+}
+
+/// An author scoped to `app` fetches seven of its 300 KiB dependencies, one after the other,
+/// into one dependency slot, each checked and processed: the held envelope is replaced each
+/// time, but what each decode copied stays, so the run's dependency bytes are bounded as a
+/// whole (`MAX_DEPENDENCY_BYTES`).
+#[test]
+fn dependencies_refetched_into_one_slot_are_bounded() {
+    let mut s = device("refetch");
+    let deps: Vec<_> = (0..7)
+        .map(|i| dependency(format!("x{i}").as_bytes(), 300 * KIB))
+        .collect();
+    let envs: Vec<Vec<u8>> = deps.iter().map(|(m, _)| sealed(m, &[])).collect();
+    let uris: Vec<String> = (0..7).map(|i| format!("https://x/d{i}")).collect();
+    let commands = deps
+        .iter()
+        .zip(&uris)
+        .flat_map(|((_, digest), uri)| fetch_check_process(1, digest, uri))
+        .collect();
+    let root = manifest(ROOT, &[ROOT, &[b"app", b"d"]], &[1], commands);
+    let payloads: Vec<(&str, &[u8])> = uris
+        .iter()
+        .map(String::as_str)
+        .zip(envs.iter().map(Vec::as_slice))
+        .collect();
+    let ((cmd, last), peak) = install(&mut s, &requests(&sealed(&root, &[]), &payloads));
+    assert!(peak <= TA_HEAP, "peak {} KiB ({cmd:?}: {last})", peak / KIB);
+    assert_eq!(cmd, Command::InstallFinish);
+    assert!(
+        last.contains("bytes of dependency envelopes held and decoded in one run"),
+        "{last}"
+    );
+}
+
+/// Two dependencies near the envelope limit, each setting a 500 KiB content, one checked
+/// again after both were processed (decoded once more): refused within the heap.
+#[test]
+fn large_dependencies_decoded_again_are_bounded() {
+    let mut s = device("large");
+    let (d0, g0) = dependency(b"d0", 500 * KIB);
+    let (d1, g1) = dependency(b"d1", 500 * KIB);
+    let mut commands = vec![
+        int(12),
+        int(0),
+        int(20),
+        map(vec![(18, bytes(&filler(500 * KIB)))]),
+    ];
+    commands.extend(fetch_check_process(1, &g0, "https://x/d0"));
+    commands.extend(fetch_check_process(2, &g1, "https://x/d1"));
+    commands.extend([int(12), int(1), int(7), int(15)]);
+    let root = manifest(
+        ROOT,
+        &[ROOT, &[b"app", b"d0"], &[b"app", b"d1"]],
+        &[1, 2],
+        commands,
+    );
+    let payloads = [
+        ("https://x/d0", &sealed(&d0, &[])[..]),
+        ("https://x/d1", &sealed(&d1, &[])[..]),
+    ];
+    let ((cmd, last), peak) = install(&mut s, &requests(&sealed(&root, &[]), &payloads));
+    assert!(peak <= TA_HEAP, "peak {} KiB ({cmd:?}: {last})", peak / KIB);
+    assert!(
+        last.contains("bytes of dependency envelopes held and decoded in one run"),
+        "{last}"
+    );
+}
+
+/// A legitimate update: a 1 MiB TA (fetched, digest-checked) and three small dependencies,
+/// each fetched, checked and processed. The REE pads the root envelope to ~500 KiB and each
+/// dependency envelope to ~257 KiB with integrated payloads no signature covers: still
+/// installed, within the heap (the dependencies and parameters are dropped before the
+/// commit, a fetched envelope is held in a buffer of its length).
+#[test]
+fn a_legitimate_update_padded_by_the_ree_installs_within_the_heap() {
+    for (root_pad, dep_pad) in [(0, 0), (500 * KIB, 257 * KIB)] {
+        let mut s = device(&format!("padded-{root_pad}"));
+        let image = ta_image_with_body(TA, 2, &filler(1024 * KIB - 76));
+        assert!(image.len() <= 1024 * KIB);
+        let pad = filler(root_pad.max(dep_pad));
+        let padding = |n: usize| -> Vec<(&str, &[u8])> {
+            match n {
+                0 => vec![],
+                n => vec![("#pad", &pad[..n])],
+            }
+        };
+        let deps: Vec<_> = (0..3)
+            .map(|i| dependency(format!("d{i}").as_bytes(), 0))
+            .collect();
+        let envs: Vec<Vec<u8>> = deps
+            .iter()
+            .map(|(m, _)| sealed(m, &padding(dep_pad)))
+            .collect();
+        let uris = ["https://x/d0", "https://x/d1", "https://x/d2"];
+        let mut commands: Vec<Value> = (0..3)
+            .flat_map(|i| fetch_check_process(i as i64 + 1, &deps[i].1, uris[i]))
+            .collect();
+        commands.extend([
+            int(12),
+            int(0),
+            int(20),
+            map(vec![
+                (3, bytes(&suit_digest(&image))),
+                (14, int(image.len() as i64)),
+                (21, text("https://x/ta")),
+            ]),
+            int(21),
+            int(15),
+            int(3),
+            int(15),
+        ]);
+        let root = manifest(
+            ROOT,
+            &[&[&TA], &[b"app", b"d0"], &[b"app", b"d1"], &[b"app", b"d2"]],
+            &[1, 2, 3],
+            commands,
+        );
+        let mut payloads: Vec<(&str, &[u8])> = uris
+            .iter()
+            .copied()
+            .zip(envs.iter().map(Vec::as_slice))
+            .collect();
+        payloads.push(("https://x/ta", &image));
+        let envelope = sealed(&root, &padding(root_pad));
+        let ((cmd, last), peak) = install(&mut s, &requests(&envelope, &payloads));
+        assert_eq!((cmd, last.as_str()), (Command::InstallFinish, "ok"));
+        assert!(
+            peak <= TA_HEAP,
+            "padding {root_pad}: peak {} KiB",
+            peak / KIB
+        );
+    }
+}
