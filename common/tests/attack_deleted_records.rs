@@ -266,3 +266,38 @@ fn a_reset_by_deletion_starts_with_a_new_identity_and_no_old_keks() {
     // The old owner's message names the old identity: refused.
     assert!(provision(&mut s, &m1).is_err());
 }
+
+/// Review s33: a failure forged after each write of a fresh device's first key creation
+/// landed: the same session and a restarted one see a clean device whose identity, once
+/// answered, never changes.
+#[test]
+fn first_use_forged_at_any_write_leaves_a_device_that_starts_over() {
+    for segmented in [false, true] {
+        let run = || {
+            for n in 0..16 {
+                let mut s = service(backend(0));
+                s.backend_mut().store_mut().forge_failure_at = Some(n);
+                let first = device_key(&mut s);
+                if s.backend().store().forge_failure_at.is_some() {
+                    first.unwrap();
+                    return;
+                }
+                let mut after = restart(&s.backend().store().after_reboot(), &[]);
+                for (s, when) in [(&mut s, "same session"), (&mut after, "restarted")] {
+                    let when = format!("forged at write {n}, {when}");
+                    let st = status(s);
+                    assert_eq!(state_fault(&st), None, "{when}");
+                    let a = device_key(s).unwrap_or_else(|e| panic!("{when}: {e:?}"));
+                    let b = device_key(s).unwrap();
+                    assert_eq!(a.identity_kid, b.identity_kid, "{when}");
+                }
+            }
+            panic!("first use never completed");
+        };
+        if segmented {
+            with_segments(crate::power_cut::segmented::SEG, run);
+        } else {
+            run();
+        }
+    }
+}

@@ -765,3 +765,95 @@ fn a_secret_is_one_anchors_or_one_keks_never_two() {
     );
     assert_eq!(r.applied.len(), 2);
 }
+
+/// Review s33: the KEK swap (KEK object, then state record, then the KEK object again
+/// without the previous set) with a real restart after each power cut, and with a failure
+/// forged after each write landed (same session and restarted).
+mod kek_swap_cuts {
+    use super::*;
+    use crate::power_cut::restart;
+
+    fn check(s: &mut Service<Mem>, msg: &[u8], when: &str) {
+        let _: StatusResponse = call(s, Command::Status, &Empty {}).0.unwrap();
+        let state = State::load(s.backend()).unwrap();
+        let keks = provision::load_keks(s.backend(), &state)
+            .unwrap_or_else(|e| panic!("{when}: KEKs do not load: {e:?}"));
+        let ids: Vec<&[u8]> = keks.iter().map(|k| k.kid.as_slice()).collect();
+        match state.provisioning_counter {
+            1 => {
+                assert_eq!(ids, vec![&b"old"[..]], "{when}");
+                assert!(state.identity.vendor_id.is_none(), "{when}");
+                relay(s, msg).0.unwrap_or_else(|e| panic!("{when}: {e:?}"));
+            }
+            2 => {
+                assert_eq!(ids, vec![&b"new"[..]], "{when}");
+                assert!(state.identity.vendor_id.is_some(), "{when}");
+                assert!(relay(s, msg).0.is_err(), "{when}: replayed");
+            }
+            c => panic!("{when}: counter {c}"),
+        }
+        let state = State::load(s.backend()).unwrap();
+        let keks = provision::load_keks(s.backend(), &state).unwrap();
+        assert_eq!(state.provisioning_counter, 2, "{when}");
+        assert_eq!(keks.len(), 1, "{when}");
+        assert_eq!(keks[0].kid.as_slice(), b"new", "{when}");
+    }
+
+    #[test]
+    fn kek_swap_cut_or_forged_at_every_write_restarted() {
+        let (mut s, k) = fresh();
+        let ops = vec![
+            secret_anchor(&k, 2, RoleRecord::Author, HMAC_SECRET),
+            add_kek(&k, b"old", KEK),
+        ];
+        apply(&mut s, &k, 1, ops);
+        let base = s.backend().store().clone();
+        let msg = message(
+            2,
+            &k.to.identity_kid,
+            vec![
+                remove_kek(b"old"),
+                add_kek(&k, b"new", &[7; 32]),
+                identity_op(),
+            ],
+        );
+        let (mut cuts, mut forged) = (0, 0);
+        for n in 0.. {
+            let mut s = restart(&base, &[]);
+            s.backend_mut().store_mut().power_cut_after = Some(n);
+            let r = relay(&mut s, &msg).0;
+            if !s.backend().store().powered_off {
+                r.unwrap();
+                break;
+            }
+            cuts += 1;
+            check(
+                &mut restart(s.backend().store(), &[]),
+                &msg,
+                &format!("cut {n}"),
+            );
+        }
+        for n in 0.. {
+            let mut s = restart(&base, &[]);
+            s.backend_mut().store_mut().forge_failure_at = Some(n);
+            let r = relay(&mut s, &msg).0;
+            if s.backend().store().forge_failure_at.is_some() {
+                r.unwrap();
+                break;
+            }
+            forged += 1;
+            let mut after = restart(s.backend().store(), &[]);
+            check(&mut s, &msg, &format!("forged {n}, same session"));
+            check(&mut after, &msg, &format!("forged {n}, restarted"));
+        }
+        assert!(cuts >= 3 && forged >= 3);
+    }
+
+    #[test]
+    fn kek_swap_segmented() {
+        suit_test_support::service::with_segments(
+            crate::power_cut::segmented::SEG,
+            kek_swap_cut_or_forged_at_every_write_restarted,
+        );
+    }
+}

@@ -1001,3 +1001,338 @@ pub(crate) mod segmented {
         );
     }
 }
+
+/// Review s33 (atomicity): cuts and faults inside `reconcile` and inside the cleanup of the
+/// next `begin`, which the loops above never interrupt (they run both fault-free).
+pub(crate) mod reconcile_and_cleanup_cuts {
+    use super::*;
+
+    /// Every store a power cut inside the install of `sc` leaves, after the restart's
+    /// reconcile ran fault-free or not at all: (cut index, store, TA store, pending?).
+    fn cut_stores(sc: &Scenario) -> Vec<(usize, MemoryStore, Vec<Vec<u8>>, bool)> {
+        let mut out = Vec::new();
+        for n in 0.. {
+            let mut s = restart(&sc.base, &sc.base_tas);
+            s.backend_mut().store_mut().power_cut_after = Some(n);
+            let r = install(&mut s, &sc.v2);
+            if !s.backend().store().powered_off {
+                r.unwrap();
+                break;
+            }
+            let s = restart(s.backend().store(), &s.backend().installed_tas);
+            let p = pending(&s);
+            out.push((
+                n,
+                s.backend().store().clone(),
+                s.backend().installed_tas.clone(),
+                p,
+            ));
+        }
+        out
+    }
+
+    /// After whatever happened: a fault-free status, old or new, no pending commit, no
+    /// orphan at the next begin, and the update then installs once (old) or is a rollback.
+    fn recovers(mut s: Service<Mem>, sc: &Scenario, when: &str) {
+        let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+        assert!(!pending(&s), "{when}: still pending");
+        let is_new = old_or_new(&s, &sc.old, &sc.new, when);
+        assert_no_orphans(&mut s, when);
+        if is_new {
+            assert!(
+                refusal(install(&mut s, &sc.v2)).reason.contains("Rollback"),
+                "{when}"
+            );
+        } else {
+            install(&mut s, &sc.v2).unwrap_or_else(|e| panic!("{when}: {e:?}"));
+            assert_eq!(observe(&s), sc.new, "{when}: the retried install");
+        }
+    }
+
+    /// A second cut at every write of `reconcile` (OP-TEE's TA store, the state record, the
+    /// journal), from every first cut that left a commit pending.
+    #[test]
+    fn a_power_cut_at_any_write_of_reconcile_leaves_the_old_or_the_new_state() {
+        let sc = scenario();
+        let (mut pendings, mut inner) = (0, 0);
+        for (n, store, tas, was_pending) in cut_stores(&sc) {
+            if !was_pending {
+                continue;
+            }
+            pendings += 1;
+            for m in 0.. {
+                let mut s = restart(&store, &tas);
+                s.backend_mut().store_mut().power_cut_after = Some(m);
+                let _ = call::<_, StatusResponse>(&mut s, Command::Status, &Empty {});
+                let cut = s.backend().store().powered_off;
+                let when = format!("install cut at {n}, reconcile cut at {m}");
+                recovers(
+                    restart(s.backend().store(), &s.backend().installed_tas),
+                    &sc,
+                    &when,
+                );
+                if !cut {
+                    break;
+                }
+                inner += 1;
+            }
+        }
+        assert!(pendings >= 1 && inner >= 3, "{pendings} {inner}");
+    }
+
+    /// A failure forged after each write of `reconcile` landed: same session, and restarted.
+    #[test]
+    fn a_failure_forged_at_any_write_of_reconcile_leaves_the_old_or_the_new_state() {
+        let sc = scenario();
+        let mut forged = 0;
+        for (n, store, tas, was_pending) in cut_stores(&sc) {
+            if !was_pending {
+                continue;
+            }
+            for m in 0.. {
+                let mut s = restart(&store, &tas);
+                s.backend_mut().store_mut().forge_failure_at = Some(m);
+                let _ = call::<_, StatusResponse>(&mut s, Command::Status, &Empty {});
+                if s.backend().store().forge_failure_at.is_some() {
+                    break;
+                }
+                forged += 1;
+                let when = format!("install cut at {n}, reconcile write {m} forged");
+                let after = restart(s.backend().store(), &s.backend().installed_tas);
+                s.backend_mut().store_mut().forge_failure_at = None;
+                recovers(s, &sc, &format!("{when}, same session"));
+                recovers(after, &sc, &format!("{when}, restarted"));
+            }
+        }
+        assert!(forged >= 2, "{forged}");
+    }
+
+    /// A second cut at every write of the next `begin`'s cleanup, from every first cut.
+    fn cleanup_cuts(sc: &Scenario) {
+        let mut inner = 0;
+        for (n, store, tas, _) in cut_stores(sc) {
+            // The restart's first command settles any pending commit, fault-free.
+            let mut s = restart(&store, &tas);
+            let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+            let (store, tas) = (
+                s.backend().store().clone(),
+                s.backend().installed_tas.clone(),
+            );
+            for m in 0.. {
+                let mut s = restart(&store, &tas);
+                s.backend_mut().store_mut().power_cut_after = Some(m);
+                let _ = begin(&mut s, 1);
+                let cut = s.backend().store().powered_off;
+                let when = format!("install cut at {n}, cleanup cut at {m}");
+                recovers(
+                    restart(s.backend().store(), &s.backend().installed_tas),
+                    sc,
+                    &when,
+                );
+                if !cut {
+                    break;
+                }
+                inner += 1;
+            }
+        }
+        assert!(inner >= 3, "{inner}");
+    }
+
+    #[test]
+    fn a_power_cut_at_any_write_of_cleanup_leaves_the_old_or_the_new_state() {
+        cleanup_cuts(&scenario());
+        cleanup_cuts(&scenario_of(false));
+    }
+
+    #[test]
+    fn segmented_reconcile_cuts() {
+        with_segments(
+            segmented::SEG,
+            a_power_cut_at_any_write_of_reconcile_leaves_the_old_or_the_new_state,
+        );
+    }
+
+    #[test]
+    fn segmented_reconcile_forged() {
+        with_segments(
+            segmented::SEG,
+            a_failure_forged_at_any_write_of_reconcile_leaves_the_old_or_the_new_state,
+        );
+    }
+
+    #[test]
+    fn segmented_cleanup_cuts() {
+        with_segments(
+            segmented::SEG,
+            a_power_cut_at_any_write_of_cleanup_leaves_the_old_or_the_new_state,
+        );
+    }
+
+    /// The journal write that records a TA commit as pending fails, but landed (the REE
+    /// answers REE-FS writes). Whatever the TA answers must be true of what the next command
+    /// settles: an answer that the update failed (the agent retries: exit 3, then a
+    /// rollback verdict) needs the old state; and the attempt's report must be signable for
+    /// the state it is settled at.
+    #[test]
+    fn a_landed_pending_journal_write_reported_failed_is_answered_truthfully() {
+        let sc = scenario();
+        // The pending record's write: the first whose landing (a cut just after it) leaves
+        // a pending commit on store.
+        let n = (0..200)
+            .find(|&n| {
+                let mut s = restart(&sc.base, &sc.base_tas);
+                s.backend_mut().store_mut().power_cut_after = Some(n + 1);
+                let _ = install(&mut s, &sc.v2);
+                pending(&restart(s.backend().store(), &s.backend().installed_tas))
+            })
+            .expect("no pending journal write");
+        // The write after it (the pending record taken back) succeeds, or fails too.
+        for take_back_fails in [false, true] {
+            let mut s = restart(&sc.base, &sc.base_tas);
+            s.backend_mut().store_mut().forge_failure_at = Some(n);
+            if take_back_fails {
+                s.backend_mut().store_mut().fail_once_at = Some(n + 1);
+            }
+            let r = install(&mut s, &sc.v2);
+            assert!(s.backend().store().forge_failure_at.is_none());
+            assert_eq!(s.backend().installed_tas, sc.base_tas, "TA handed over");
+            let r = refusal(r);
+            let uncertain = matches!(
+                &r.fault,
+                Some(Fault::Install(InstallError::Commit(
+                    CommitRefusal::InstallPending { .. }
+                        | CommitRefusal::CommitPending { .. }
+                        | CommitRefusal::StateWriteUncertain
+                )))
+            );
+            let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+            let is_new = old_or_new(&s, &sc.old, &sc.new, "after the forged journal write");
+            let report: Result<suit_common::protocol::ReportResponse, _> = call(
+                &mut s,
+                Command::Report,
+                &suit_common::protocol::ReportRequest {
+                    nonce: Some(vec![7; 8].into()),
+                    pre_auth: false,
+                },
+            );
+            assert!(
+                (uncertain || !is_new) && report.is_ok(),
+                "take-back fails: {take_back_fails}; answered {:?}; settled {}; the attempt's \
+                 report {}",
+                r.fault,
+                if is_new { "applied" } else { "not applied" },
+                if report.is_ok() { "signed" } else { "refused" }
+            );
+        }
+    }
+}
+
+/// Review s33: a refused finish (the last payload's digest does not match, after the TA and
+/// its data were staged) cut or failed at every write of its discard and cleanup.
+mod refused_install_cuts {
+    use super::*;
+
+    #[test]
+    fn a_refused_install_cut_or_forged_at_every_write_leaves_the_old_state() {
+        for with_ta in [true, false] {
+            let sc = scenario_of(with_ta);
+            let mut bad = Release {
+                envelope: sc.v2.envelope.clone(),
+                payloads: sc.v2.payloads.clone(),
+            };
+            for (_, data) in &mut bad.payloads {
+                let last = data.len() - 1;
+                data[last] ^= 1;
+            }
+            let mut s = restart(&sc.base, &sc.base_tas);
+            refusal(install(&mut s, &bad));
+            let (mut cuts, mut forged) = (0, 0);
+            for mode in ["cut", "forged"] {
+                for n in 0.. {
+                    let mut s = restart(&sc.base, &sc.base_tas);
+                    let st = s.backend_mut().store_mut();
+                    match mode {
+                        "cut" => st.power_cut_after = Some(n),
+                        _ => st.forge_failure_at = Some(n),
+                    }
+                    let r = install(&mut s, &bad);
+                    assert!(r.is_err());
+                    let hit = match mode {
+                        "cut" => s.backend().store().powered_off,
+                        _ => s.backend().store().forge_failure_at.is_none(),
+                    };
+                    if !hit {
+                        break;
+                    }
+                    let when = format!("{mode} at write {n} (TA: {with_ta})");
+                    let mut sessions =
+                        vec![restart(s.backend().store(), &s.backend().installed_tas)];
+                    if mode == "forged" {
+                        forged += 1;
+                        sessions.push(s);
+                    } else {
+                        cuts += 1;
+                    }
+                    for mut s in sessions {
+                        let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+                        assert_eq!(observe(&s), sc.old, "{when}");
+                        assert_no_orphans(&mut s, &when);
+                        install(&mut s, &sc.v2).unwrap_or_else(|e| panic!("{when}: {e:?}"));
+                        assert_eq!(observe(&s), sc.new, "{when}: then the good one");
+                    }
+                }
+            }
+            assert!(cuts > 5 && forged > 5);
+        }
+    }
+
+    #[test]
+    fn segmented() {
+        with_segments(
+            segmented::SEG,
+            a_refused_install_cut_or_forged_at_every_write_leaves_the_old_state,
+        );
+    }
+}
+
+/// Review s33: a session closed mid-install (payloads staged), cut at every write of the
+/// abandon's removals.
+mod close_cuts {
+    use super::*;
+
+    #[test]
+    fn a_close_cut_at_every_write_leaves_the_old_state_and_no_orphan() {
+        let sc = scenario();
+        let mut cuts = 0;
+        for n in 0.. {
+            let mut s = restart(&sc.base, &sc.base_tas);
+            let prepared = prepare(&mut s, &sc.v2.envelope).unwrap();
+            for uri in &prepared.needed_uris {
+                let (_, data) = sc.v2.payloads.iter().find(|(u, _)| u == uri).unwrap();
+                send_payload(&mut s, uri, data.len() as u64, data).unwrap();
+            }
+            s.backend_mut().store_mut().power_cut_after = Some(n);
+            s.close();
+            if !s.backend().store().powered_off {
+                break;
+            }
+            cuts += 1;
+            let when = format!("close cut at {n}");
+            let mut s = restart(s.backend().store(), &s.backend().installed_tas);
+            let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+            assert_eq!(observe(&s), sc.old, "{when}");
+            assert_no_orphans(&mut s, &when);
+            install(&mut s, &sc.v2).unwrap_or_else(|e| panic!("{when}: {e:?}"));
+            assert_eq!(observe(&s), sc.new, "{when}");
+        }
+        assert!(cuts >= 1);
+    }
+
+    #[test]
+    fn segmented() {
+        with_segments(
+            segmented::SEG,
+            a_close_cut_at_every_write_leaves_the_old_state_and_no_orphan,
+        );
+    }
+}

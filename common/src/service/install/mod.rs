@@ -940,7 +940,9 @@ impl InstallSession {
         // settled at its generation.
         self.pending_generation = match &result {
             Err(InstallError::Commit(
-                CommitRefusal::InstallPending { .. } | CommitRefusal::CommitPending { .. },
+                CommitRefusal::InstallPending { .. }
+                | CommitRefusal::CommitPending { .. }
+                | CommitRefusal::StateWriteUncertain,
             )) => self.journal.pending.as_ref().map(|p| p.state.generation),
             _ => None,
         };

@@ -859,10 +859,16 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 tas,
             });
             if let Err(e) = self.journal.save(self.store) {
-                // The write may have landed all the same (the REE answers REE-FS RPCs): the
-                // commit stays pending here too, so nothing it needs is deleted, and
+                // The write may have landed all the same (the REE answers REE-FS RPCs). OP-TEE
+                // has not been asked yet: take the record back, so that "not applied" is true.
+                let pending = self.journal.pending.take();
+                if self.journal.save(self.store).is_ok() {
+                    return Err(self.store_error(e));
+                }
+                // Unknown: the commit stays pending, so nothing it needs is deleted, and
                 // `reconcile` settles it before the next command from what is stored.
-                return Err(self.store_error(e));
+                self.journal.pending = pending;
+                return Err(self.refuse(CommitRefusal::StateWriteUncertain));
             }
             // The image checked above, not re-read: what OP-TEE gets is what was checked.
             // OP-TEE's verdict on content whose digest is withheld says what it is (a bad
