@@ -600,7 +600,7 @@ fn key_agreements_for_recipients_cost_their_steps() {
         psk: None,
     };
     for (name, recipient) in [("ECDH-ES", &ecdh_es as &dyn Fn(_) -> _), ("HPKE", &hpke)] {
-        let to: Vec<Recipient> = publics.iter().map(|p| recipient(*p)).collect();
+        let to: Vec<Recipient> = publics.iter().map(|p| recipient(p)).collect();
         assert_agreements_charged(name, &device, &to);
     }
 }
