@@ -663,3 +663,80 @@ fn assert_agreements_charged(name: &str, device: &p256::SecretKey, to: &[Recipie
     assert_eq!(agreements, 15 * 4, "{name}");
     assert_eq!(steps, plain_steps + SIGNATURE_STEPS * agreements, "{name}");
 }
+
+/// A manifest at the deepest level ([`MAX_DEPENDENCY_DEPTH`]) may never process a dependency
+/// of its own, so it may not fetch one or check its integrity either: that would verify a
+/// signature under one more level of interpreter frames than the TA's stack was measured for
+/// (review s33). One level up, the same commands pass.
+#[test]
+fn the_deepest_manifest_may_not_fetch_or_check_a_dependency_of_its_own() {
+    use suit_common::suit::interpreter::MAX_DEPENDENCY_DEPTH;
+    let seal = |m: &[u8], integrated: &[(&str, &[u8])]| {
+        seal_one(m, &key(), Algorithm::Esp256, &[], integrated)
+    };
+    let digest = |m: &[u8]| {
+        let mut bstr = Vec::new();
+        ciborium::into_writer(&Value::Bytes(m.to_vec()), &mut bstr).unwrap();
+        Digest::sha256(&bstr).encode()
+    };
+    // The dependency's fetch and integrity check, then `then`.
+    let fetch_and_check = |m: &[u8], uri: &str, then: &[Value]| {
+        let mut c = vec![
+            int(12),
+            int(1),
+            int(20),
+            map(vec![(3, bytes(&digest(m))), (21, text(uri))]),
+            int(21),
+            int(15),
+            int(7),
+            int(15),
+        ];
+        c.extend_from_slice(then);
+        c
+    };
+    // A chain of `levels` manifests below the root; the last one only fetches and checks a
+    // dependency of its own (no install section, so it need not be processed).
+    let chain = |levels: u8| {
+        let Value::Map(mut members) =
+            ciborium::from_reader(&manifest(&[b"leaf"], &[], vec![], b"leaf")[..]).unwrap()
+        else {
+            panic!("a manifest is a map")
+        };
+        members.retain(|(k, _)| *k != int(20));
+        let leaf = cbor(&Value::Map(members));
+        let (mut m, mut env, mut uri) = (leaf.clone(), seal(&leaf, &[]), "#leaf".to_string());
+        let mut checks_only = true;
+        for level in (1..=levels).rev() {
+            let then: &[Value] = if checks_only {
+                &[]
+            } else {
+                &[int(11), int(15)]
+            };
+            checks_only = false;
+            let name = format!("d{level}");
+            let install = fetch_and_check(&m, &uri, then);
+            m = manifest(&[name.as_bytes(), b"slot"], &[1], install, name.as_bytes());
+            env = seal(&m, &[(&uri, &env)]);
+            uri = format!("#{name}");
+        }
+        let install = fetch_and_check(&m, &uri, &[int(11), int(15)]);
+        let mut dev = RecordingPlatform::spec_device();
+        let comps = [b"root".to_vec(), b"slot".to_vec()];
+        run(&comps, &[1], install, &[(&uri, &env)], &mut dev).0
+    };
+    let innermost = |r: Result<Outcome, Error>| {
+        let mut k = kind(r);
+        while let CommandErrorKind::Dependency(e) = k {
+            k = match *e {
+                Error::Command(c) => c.kind,
+                other => panic!("{other:?}"),
+            };
+        }
+        k
+    };
+    chain(MAX_DEPENDENCY_DEPTH - 1).unwrap();
+    assert_eq!(
+        innermost(chain(MAX_DEPENDENCY_DEPTH)),
+        CommandErrorKind::DependencyTooDeep
+    );
+}
