@@ -167,11 +167,11 @@ fn every_command() -> CommandSequence {
     let inner = |c: Command| CommandSequence::from_commands(vec![c]);
     CommandSequence::from_commands(vec![
         Command::SetComponentIndex(IndexArg::One(0)),
-        Command::OverrideParameters(every_parameter()),
-        Command::SetParameters(Parameters {
+        Command::OverrideParameters(Box::new(every_parameter())),
+        Command::SetParameters(Box::new(Parameters {
             vendor_id: Some(VendorId::Uuid([0x11; 16])),
             ..Parameters::default()
-        }),
+        })),
         Command::Condition(ConditionKind::VendorIdentifier, 15),
         Command::Condition(ConditionKind::Version, 0),
         Command::TryEach {

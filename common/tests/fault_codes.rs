@@ -620,6 +620,7 @@ fn every_word_keeps_its_wire_number() {
         (Words::NeedsAtLeastOneLanguage, 115),
         (Words::TextKey, 116),
         (Words::DependencyBytes, 117),
+        (Words::ComponentsInRun, 118),
     ];
     assert_eq!(
         pinned.len(),

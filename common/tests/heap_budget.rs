@@ -281,8 +281,9 @@ fn install(s: &mut Dev, reqs: &[(Command, Vec<u8>)]) -> ((Command, String), usiz
 
 /// An author scoped to `app` fetches seven of its 300 KiB dependencies, one after the other,
 /// into one dependency slot, each checked and processed: the held envelope is replaced each
-/// time, but what each decode copied stays, so the run's dependency bytes are bounded as a
-/// whole (`MAX_DEPENDENCY_BYTES`).
+/// time, but what each decode copied stays (3239 KiB before), so the run's dependency bytes
+/// are bounded as a whole (`MAX_DEPENDENCY_BYTES`): the first one held and decoded twice
+/// (integrity, process) leaves no room for the second fetch (install command 7).
 #[test]
 fn dependencies_refetched_into_one_slot_are_bounded() {
     let mut s = device("refetch");
@@ -306,13 +307,16 @@ fn dependencies_refetched_into_one_slot_are_bounded() {
     assert!(peak <= TA_HEAP, "peak {} KiB ({cmd:?}: {last})", peak / KIB);
     assert_eq!(cmd, Command::InstallFinish);
     assert!(
-        last.contains("bytes of dependency envelopes held and decoded in one run"),
+        last.contains("at command 7 of suit-install")
+            && last.contains("bytes of dependency envelopes held and decoded in one run"),
         "{last}"
     );
 }
 
-/// Two dependencies near the envelope limit, each setting a 500 KiB content, one checked
-/// again after both were processed (decoded once more): refused within the heap.
+/// Two dependencies near the envelope limit, each setting a 500 KiB content, one to be
+/// checked again after both were processed (3541 KiB before): the first one's process
+/// (install command 6), its third 500 KiB of held and decoded bytes, is refused, before its
+/// manifest is decoded a second time.
 #[test]
 fn large_dependencies_decoded_again_are_bounded() {
     let mut s = device("large");
@@ -340,7 +344,8 @@ fn large_dependencies_decoded_again_are_bounded() {
     let ((cmd, last), peak) = install(&mut s, &requests(&sealed(&root, &[]), &payloads));
     assert!(peak <= TA_HEAP, "peak {} KiB ({cmd:?}: {last})", peak / KIB);
     assert!(
-        last.contains("bytes of dependency envelopes held and decoded in one run"),
+        last.contains("at command 6 of suit-install")
+            && last.contains("bytes of dependency envelopes held and decoded in one run"),
         "{last}"
     );
 }
@@ -409,4 +414,247 @@ fn a_legitimate_update_padded_by_the_ree_installs_within_the_heap() {
             peak / KIB
         );
     }
+}
+
+/// A dependency with 16 components of its own under `app`, setting image-size on each.
+fn leaf(name: &str) -> (Vec<u8>, Vec<u8>) {
+    let ids: Vec<Vec<u8>> = (0..16)
+        .map(|c| format!("{name}c{c}").into_bytes())
+        .collect();
+    let comps: Vec<Vec<&[u8]>> = ids.iter().map(|i| vec![&b"app"[..], &i[..]]).collect();
+    let comps: Vec<&[&[u8]]> = comps.iter().map(|c| &c[..]).collect();
+    let install = vec![int(12), Value::Bool(true), int(20), map(vec![(14, int(1))])];
+    let m = manifest(&[b"app", name.as_bytes()], &comps, &[], install);
+    let digest = manifest_digest(&m);
+    (sealed(&m, &[]), digest)
+}
+
+/// A dependent that fetches each of `children` (integrated under `#kN`) into its dependency
+/// slot, checks and processes it.
+fn node(name: &str, children: &[(Vec<u8>, Vec<u8>)]) -> (Vec<u8>, Vec<u8>) {
+    let keys: Vec<String> = (0..children.len()).map(|k| format!("#k{k}")).collect();
+    let commands: Vec<Value> = children
+        .iter()
+        .zip(&keys)
+        .flat_map(|((_, digest), k)| fetch_check_process(0, digest, k))
+        .collect();
+    let slot = format!("{name}s");
+    let m = manifest(
+        &[b"app", name.as_bytes()],
+        &[&[b"app", slot.as_bytes()]],
+        &[0],
+        commands,
+    );
+    let digest = manifest_digest(&m);
+    let integrated: Vec<(&str, &[u8])> = keys
+        .iter()
+        .map(String::as_str)
+        .zip(children.iter().map(|(e, _)| e.as_slice()))
+        .collect();
+    (sealed(&m, &integrated), digest)
+}
+
+/// 8 x 8 x 8 small dependencies nested in the root envelope (268 KiB), each naming 16
+/// components and setting a parameter on each: ~450 KiB of dependency bytes, but a parameter
+/// entry per component (review s33: 5301 KiB, installed).
+#[test]
+fn many_small_dependencies_naming_many_components_are_bounded() {
+    let mut s = device("many");
+    let fan = 8;
+    let tops: Vec<_> = (0..fan)
+        .map(|t| {
+            let mids: Vec<_> = (0..fan)
+                .map(|m| {
+                    let leaves: Vec<_> = (0..fan).map(|l| leaf(&format!("t{t}m{m}l{l}"))).collect();
+                    node(&format!("t{t}m{m}"), &leaves)
+                })
+                .collect();
+            node(&format!("t{t}"), &mids)
+        })
+        .collect();
+    let (root, _) = node("root", &tops);
+    let ((cmd, last), peak) = install(&mut s, &requests(&root, &[]));
+    assert!(peak <= TA_HEAP, "peak {} KiB ({cmd:?}: {last})", peak / KIB);
+    assert!(
+        last.contains("components one run holds parameters for or removes"),
+        "{last}"
+    );
+}
+
+/// `[12, 0, 32, bstr, 32, bstr]` whose nested sequences hold 62 and 61 - n copies of
+/// `command` (128 commands with `prefix`'s n).
+fn sequence_of(prefix: Vec<Value>, command: &[Value; 2]) -> Vec<u8> {
+    let nested = |k: usize| {
+        let mut c = vec![int(12), int(0)];
+        c.extend((0..k).flat_map(|_| command.clone()));
+        bytes(&cbor(&Value::Array(c)))
+    };
+    let n = prefix.len() / 2;
+    let mut outer = prefix;
+    outer.extend([
+        int(12),
+        int(0),
+        int(32),
+        nested(62),
+        int(32),
+        nested(61 - n),
+    ]);
+    cbor(&Value::Array(outer))
+}
+
+/// Manifest `id` with 16 components, a dependency at 0 if `dependency`, and every sequence
+/// at the decode bounds: 128 commands of `command`, `fetch` first in dependency-resolution.
+fn at_decode_bounds(
+    id: &str,
+    dependency: bool,
+    fetch: Vec<Value>,
+    command: &[Value; 2],
+) -> Vec<u8> {
+    let mut comps = vec![Value::Array(vec![
+        bytes(b"app"),
+        bytes(format!("{id}s").as_bytes()),
+    ])];
+    comps.extend(
+        (0..15).map(|c| Value::Array(vec![bytes(b"app"), bytes(format!("{id}c{c}").as_bytes())])),
+    );
+    let mut common = vec![];
+    if dependency {
+        common.push((1, map(vec![(0, map(vec![]))])));
+    }
+    common.push((2, Value::Array(comps)));
+    common.push((4, bytes(&cbor(&Value::Array(spec_id_checks())))));
+    let mut m = vec![
+        (1, int(1)),
+        (2, int(2)),
+        (3, bytes(&cbor(&map(common)))),
+        (5, Value::Array(vec![bytes(b"app"), bytes(id.as_bytes())])),
+    ];
+    for key in [7i64, 8, 9, 15, 16, 18, 20, 24] {
+        let prefix = if key == 15 { fetch.clone() } else { vec![] };
+        m.push((key, bytes(&sequence_of(prefix, command))));
+    }
+    cbor(&map(m))
+}
+
+/// A chain of `depth` dependencies below the root, every manifest at the decode bounds, the
+/// root padded by the REE with `pad` bytes and each dependency setting `content` bytes.
+fn chain_at_decode_bounds(
+    depth: usize,
+    command: &[Value; 2],
+    content: usize,
+    pad: usize,
+) -> Vec<u8> {
+    let mut child: Option<(Vec<u8>, Vec<u8>)> = None;
+    let padding = filler(pad);
+    for level in (0..=depth).rev() {
+        let mut prefix = vec![];
+        if level > 0 && content > 0 {
+            prefix.extend([
+                int(12),
+                int(1),
+                int(20),
+                map(vec![(18, bytes(&filler(content + level)))]),
+            ]);
+        }
+        if let Some((_, digest)) = &child {
+            prefix.extend(fetch_check_process(0, digest, "#k0"));
+        }
+        let m = at_decode_bounds(&format!("n{level}"), child.is_some(), prefix, command);
+        let digest = manifest_digest(&m);
+        let mut integrated: Vec<(&str, &[u8])> = vec![];
+        if let Some((e, _)) = &child {
+            integrated.push(("#k0", e));
+        }
+        if level == 0 && pad > 0 {
+            integrated.push(("#pad", &padding));
+        }
+        child = Some((sealed(&m, &integrated), digest));
+    }
+    child.map(|(e, _)| e).unwrap_or_default()
+}
+
+/// Decoded commands are far larger than their bytes: a 16-entry override-multiple is ~50
+/// bytes and 16 parameter sets, and an inline parameter set made every command ~370 bytes
+/// (review s33: a 66 KiB root peaked at 6246 KiB; a chain of four manifests of plain
+/// overrides at 1555 KiB from 17 KiB, 2767 KiB with content and the REE's padding).
+#[test]
+fn manifests_at_the_decode_bounds_stay_within_the_heap() {
+    let override_multiple = [
+        int(34),
+        map((0..16).map(|i| (i, map(vec![(14, int(1))]))).collect()),
+    ];
+    let override_one = [int(20), map(vec![(14, int(1))])];
+    for (name, depth, command, content, pad) in [
+        ("override-multiple, root", 0, &override_multiple, 0, 0),
+        (
+            "override-multiple, one dependency",
+            1,
+            &override_multiple,
+            0,
+            0,
+        ),
+        ("overrides, three dependencies", 3, &override_one, 0, 0),
+        (
+            "overrides, three dependencies, content, padding",
+            3,
+            &override_one,
+            80 * KIB,
+            250 * KIB,
+        ),
+    ] {
+        let mut s = device(&format!("bounds-{depth}-{content}"));
+        let envelope = chain_at_decode_bounds(depth, command, content, pad);
+        let ((cmd, last), peak) = install(&mut s, &requests(&envelope, &[]));
+        assert!(
+            peak <= TA_HEAP,
+            "{name}: peak {} KiB ({cmd:?}: {last})",
+            peak / KIB
+        );
+    }
+}
+
+/// The trust-domains flow for one dependency carrying `content` bytes of
+/// suit-parameter-content: fetched and checked in dependency-resolution, processed in install.
+#[test]
+fn a_dependency_with_100_kib_of_content_installs() {
+    let mut s = device("content");
+    let (d, digest) = dependency(b"d0", 100 * KIB);
+    let common = map(vec![
+        (1, map(vec![(1, map(vec![]))])),
+        (
+            2,
+            Value::Array(vec![
+                Value::Array(ROOT.iter().map(|s| bytes(s)).collect()),
+                Value::Array(vec![bytes(b"app"), bytes(b"d0")]),
+            ]),
+        ),
+        (4, bytes(&cbor(&Value::Array(spec_id_checks())))),
+    ]);
+    let resolution = vec![
+        int(12),
+        int(1),
+        int(20),
+        map(vec![(3, bytes(&digest)), (21, text("https://x/d0"))]),
+        int(21),
+        int(15),
+        int(7),
+        int(15),
+    ];
+    let install_seq = vec![int(12), int(1), int(11), int(15)];
+    let root = cbor(&map(vec![
+        (1, int(1)),
+        (2, int(2)),
+        (3, bytes(&cbor(&common))),
+        (5, Value::Array(ROOT.iter().map(|s| bytes(s)).collect())),
+        (15, bytes(&cbor(&Value::Array(resolution)))),
+        (20, bytes(&cbor(&Value::Array(install_seq)))),
+    ]));
+    let payloads = [("https://x/d0", &sealed(&d, &[])[..])];
+    let ((cmd, last), peak) = install(&mut s, &requests(&sealed(&root, &[]), &payloads));
+    assert_eq!(
+        (cmd, last.as_str()),
+        (Command::InstallFinish, "ok"),
+        "peak {} KiB",
+        peak / KIB
+    );
 }

@@ -5,6 +5,7 @@
 //! instead of after half an update has been staged.
 
 use crate::suit::words::Words;
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -364,10 +365,11 @@ pub enum Command {
     Condition(ConditionKind, u64),
     /// suit-directive-set-component-index (12).
     SetComponentIndex(IndexArg),
-    /// suit-directive-override-parameters (20).
-    OverrideParameters(Parameters),
+    /// suit-directive-override-parameters (20). Boxed, as in set-parameters: a parameter set
+    /// is ~360 bytes, and inline it would make every command of a decoded sequence that size.
+    OverrideParameters(Box<Parameters>),
     /// suit-directive-set-parameters (19, trust domains).
-    SetParameters(Parameters),
+    SetParameters(Box<Parameters>),
     /// suit-directive-try-each (15); `empty_fallback` is the trailing `nil`.
     TryEach {
         /// The alternatives, tried in order.
@@ -387,6 +389,15 @@ pub enum Command {
     /// suit-directive-copy-params (35, update management): per source component index, the
     /// parameter labels to copy into the current component(s).
     CopyParams(Vec<(u64, Vec<i64>)>),
+}
+
+/// Takes the component entries of an override-multiple or copy-params beyond its first
+/// (the command itself is already counted) from the sequence's command budget.
+fn take_entries(budget: &mut usize, entries: usize) -> Result<(), Error> {
+    *budget = budget
+        .checked_sub(entries.saturating_sub(1))
+        .ok_or(Error::Limit(Words::CommandsNestedIncluded))?;
+    Ok(())
 }
 
 /// A decoded SUIT_Command_Sequence.
@@ -468,9 +479,11 @@ impl CommandSequence {
             } else {
                 match known {
                     Some(C::SetComponentIndex) => Command::SetComponentIndex(decode_index(dec)?),
-                    Some(C::SetParameters) => Command::SetParameters(Parameters::decode(dec)?),
+                    Some(C::SetParameters) => {
+                        Command::SetParameters(Box::new(Parameters::decode(dec)?))
+                    }
                     Some(C::OverrideParameters) => {
-                        Command::OverrideParameters(Parameters::decode(dec)?)
+                        Command::OverrideParameters(Box::new(Parameters::decode(dec)?))
                     }
                     Some(C::TryEach) => {
                         let m = dec.array().at(AT)?;
@@ -517,10 +530,18 @@ impl CommandSequence {
                     }
                     Some(C::Unlink) => Command::Action(Action::Unlink, dec.uint().at(AT)?),
                     Some(C::Wait) => Command::Action(Action::Wait, dec.uint().at(AT)?),
+                    // Each component entry takes a command of the budget: an entry is a
+                    // parameter set (or label list) made from a few bytes, like a command.
                     Some(C::OverrideMultiple) => {
-                        Command::OverrideMultiple(um::decode_override_multiple(dec)?)
+                        let list = um::decode_override_multiple(dec)?;
+                        take_entries(budget, list.len())?;
+                        Command::OverrideMultiple(list)
                     }
-                    Some(C::CopyParams) => Command::CopyParams(um::decode_copy_params(dec)?),
+                    Some(C::CopyParams) => {
+                        let list = um::decode_copy_params(dec)?;
+                        take_entries(budget, list.len())?;
+                        Command::CopyParams(list)
+                    }
                     None if label < 0 => {
                         let arg = dec.skip().at(AT)?;
                         Command::Custom(label, arg.to_vec())
@@ -545,6 +566,38 @@ impl CommandSequence {
             offsets.push(at);
         }
         Ok(CommandSequence { commands, offsets })
+    }
+
+    /// Heap the decoded sequence holds beyond the values it copied (those are at most its
+    /// encoded length): a few bytes of CBOR decode to a command, a parameter set or a label
+    /// list much larger than themselves.
+    pub(crate) fn decoded_size(&self) -> usize {
+        use core::mem::size_of;
+        let own = self.commands.capacity() * size_of::<Command>()
+            + self.offsets.capacity() * size_of::<u32>();
+        self.commands.iter().fold(own, |n, c| {
+            n.saturating_add(match c {
+                Command::OverrideParameters(p) | Command::SetParameters(p) => {
+                    size_of::<Parameters>() + p.custom.capacity() * size_of::<(i64, Arc<[u8]>)>()
+                }
+                Command::TryEach { options, .. } => options
+                    .iter()
+                    .fold(options.capacity() * size_of::<CommandSequence>(), |n, o| {
+                        n.saturating_add(o.decoded_size())
+                    }),
+                Command::RunSequence(s) => s.decoded_size(),
+                Command::OverrideMultiple(list) => list.iter().fold(
+                    list.capacity() * size_of::<(u64, Parameters)>(),
+                    |n, (_, p)| n + p.custom.capacity() * size_of::<(i64, Arc<[u8]>)>(),
+                ),
+                Command::CopyParams(list) => list.iter().fold(
+                    list.capacity() * size_of::<(u64, Vec<i64>)>(),
+                    |n, (_, labels)| n + labels.capacity() * size_of::<i64>(),
+                ),
+                Command::Custom(_, arg) => arg.capacity(),
+                Command::Condition(..) | Command::SetComponentIndex(_) | Command::Action(..) => 0,
+            })
+        })
     }
 
     /// Calls `f` on every parameter set in this sequence and in nested sequences.

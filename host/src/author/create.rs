@@ -911,7 +911,7 @@ type Severed = Vec<(u8, Vec<u8>)>;
 fn select(index: usize, params: Parameters) -> [Command; 2] {
     [
         Command::SetComponentIndex(IndexArg::One(index as u64)),
-        Command::OverrideParameters(params),
+        Command::OverrideParameters(Box::new(params)),
     ]
 }
 

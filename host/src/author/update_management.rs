@@ -215,7 +215,7 @@ impl ComponentUm {
         }
         let mut out = vec![
             Command::SetComponentIndex(IndexArg::One(index)),
-            Command::OverrideParameters(self.params.clone()),
+            Command::OverrideParameters(Box::new(self.params.clone())),
         ];
         // Conditions in label order, the wait last.
         let mut commands = self.commands.clone();

@@ -73,8 +73,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     /// against the device's anchors. Its signatures are verified once, each one tried charged
     /// [`SIGNATURE_STEPS`]; the digest and signers found are kept with it, and later calls
     /// only check that its manifest still hashes to that digest. Every call is charged for
-    /// decoding (`charge_envelope`), and what it decodes (all but the integrated payloads) to
-    /// the run's [`MAX_DEPENDENCY_BYTES`], before the manifest is decoded.
+    /// decoding (`charge_envelope`), and what it decodes to the run's
+    /// [`MAX_DEPENDENCY_BYTES`]: its bytes but the integrated payloads before the manifest is
+    /// decoded, the decoded structures' size after.
     pub(super) fn authenticate_held<'b>(
         &mut self,
         slot: usize,
@@ -104,7 +105,18 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 v
             }
         };
-        verified.decode().map_err(|e| dep(e.into()))
+        let auth = verified.decode().map_err(|e| dep(e.into()))?;
+        // The decoded commands and parameter sets too: small in bytes, not in heap. Known only
+        // once decoded; one manifest's decode is bounded by the sequences' command budgets.
+        let structures = auth
+            .manifest
+            .sequences()
+            .fold(0usize, |n, s| n.saturating_add(s.decoded_size()));
+        self.dependency_bytes_decoded = self.dependency_bytes_decoded.saturating_add(structures);
+        if self.dependency_bytes() > MAX_DEPENDENCY_BYTES {
+            return Err(CommandErrorKind::Limit(Words::DependencyBytes));
+        }
+        Ok(auth)
     }
 
     pub(super) fn process_dependency(

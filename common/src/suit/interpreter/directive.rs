@@ -22,7 +22,7 @@ use super::{
     access::set_by_all_of, access::source_choosers, checked_index, component_id,
     dependency::dependency_place, filled, push_once, ComponentParams, Frame, Held, Machine, Origin,
     Plaintext, Staged, MAX_DEPENDENCY_BYTES, MAX_DEPENDENCY_DEPTH, MAX_HELD_DEPENDENCIES,
-    MAX_PAYLOAD_LEN, SIGNATURE_STEPS,
+    MAX_PAYLOAD_LEN, MAX_RUN_COMPONENTS, SIGNATURE_STEPS,
 };
 
 /// Where payload bytes come from.
@@ -228,6 +228,11 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 // drop, so the directive is ignored (trust domains: "MAY choose to ignore").
                 if is_dependency {
                     return Ok(());
+                }
+                if self.unlinked.len() >= MAX_RUN_COMPONENTS
+                    && !self.unlinked.iter().any(|(c, _)| *c == id)
+                {
+                    return Err(K::Limit(Words::ComponentsInRun));
                 }
                 // Content staged for it in this run goes; the removal itself is staged by the
                 // platform and happens at commit (same signer and rollback rules as a write).

@@ -43,7 +43,7 @@ use crate::suit::decrypt::KeySource;
 use crate::suit::digest::Digest;
 use crate::suit::envelope::{IntegratedPayload, MAX_ENVELOPE_LEN};
 use crate::suit::error::{CommandError, CommandErrorKind, Error, Location, Section};
-use crate::suit::manifest::Manifest;
+use crate::suit::manifest::{Manifest, MAX_COMPONENTS};
 use crate::suit::platform::{Disclosure, Platform, PlatformError, CHUNK_LEN};
 use crate::suit::policy::{AnchorId, Policy};
 use crate::suit::words::Words;
@@ -96,13 +96,19 @@ pub const MAX_STEPS: u64 = 1 << 18;
 /// dependency to have it authenticated again costs its verifications, and a recipient list
 /// tried in a loop its key agreements.
 pub const SIGNATURE_STEPS: u64 = 16;
+/// Most components one run holds parameters for, or removes: each manifest of a tree of
+/// [`MAX_HELD_DEPENDENCIES`] dependencies naming [`MAX_COMPONENTS`] of its own. An entry is a
+/// parameter set (~0.5 KB) a dependency makes from a few bytes, and every live snapshot
+/// copies the list.
+pub const MAX_RUN_COMPONENTS: usize = MAX_COMPONENTS * (1 + MAX_HELD_DEPENDENCIES);
 /// Most dependency envelopes held at once in one run (each at most [`MAX_ENVELOPE_LEN`]).
 pub const MAX_HELD_DEPENDENCIES: usize = 8;
 /// Most bytes one run spends on dependencies: the envelopes it holds at once plus what it has
 /// decoded of them (never refunded: a decode copies the manifest's parameter values, which
 /// may live to the end of the run, and the same envelope may be decoded once per section,
-/// condition and re-fetch). Two full-size envelopes; integrated payloads, which a decode
-/// borrows, count only as held bytes.
+/// condition and re-fetch), the decoded commands' and parameter sets' size included. Two
+/// full-size envelopes; integrated payloads, which a decode borrows, count only as held
+/// bytes.
 pub const MAX_DEPENDENCY_BYTES: usize = 2 * MAX_ENVELOPE_LEN;
 
 /// How a command sequence ended unsuccessfully.
@@ -642,9 +648,12 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     }
 
     /// The parameters of `id`, to change: copied first if a snapshot or reader shares them.
-    fn params_mut(&mut self, id: &ComponentId) -> &mut ComponentParams {
+    fn params_mut(&mut self, id: &ComponentId) -> Result<&mut ComponentParams, CommandErrorKind> {
         let pos = match self.params.iter().position(|(c, _)| c == id) {
             Some(p) => p,
+            None if self.params.len() >= MAX_RUN_COMPONENTS => {
+                return Err(CommandErrorKind::Limit(Words::ComponentsInRun));
+            }
             None => {
                 self.params.push((id.clone(), Arc::default()));
                 self.params.len() - 1
@@ -652,7 +661,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         };
         // In bounds: a position just found, or the index of the entry just pushed.
         #[allow(clippy::indexing_slicing)]
-        Arc::make_mut(&mut self.params[pos].1)
+        Ok(Arc::make_mut(&mut self.params[pos].1))
     }
 
     /// The parameters of `id` with who set them, shared (no copy).

@@ -35,7 +35,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             Self::set_processor_parameters(frame, st, path, p, true)?;
             let id = Self::component_at(frame, path, idx)?;
             self.params_mut(&id)
-                .apply(p, true, &frame.own_signers)
+                .and_then(|c| c.apply(p, true, &frame.own_signers))
                 .map_err(|k| Fail::Abort(Self::err(frame, path, Some(idx), k)))?;
             st.current = Some(vec![idx]);
             st.single_index = true;
@@ -68,7 +68,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             for idx in &targets {
                 let id = Self::component_at(frame, path, *idx)?;
                 self.params_mut(&id)
-                    .copy_from(&from, labels)
+                    .and_then(|c| c.copy_from(&from, labels))
                     .map_err(|k| Fail::Abort(Self::err(frame, path, Some(*idx), k)))?;
             }
         }

@@ -169,7 +169,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 for idx in Self::current(frame, st, path)? {
                     let id = Self::component_at(frame, path, idx)?;
                     self.params_mut(&id)
-                        .apply(p, overwrite, &frame.own_signers)
+                        .and_then(|c| c.apply(p, overwrite, &frame.own_signers))
                         .map_err(|k| Fail::Abort(Self::err(frame, path, Some(idx), k)))?;
                 }
                 Ok(())
