@@ -53,13 +53,14 @@ fn ta_flags() -> u32 {
 }
 
 /// Heap: the envelope (up to 512 KiB, held while it is processed) and its decoded manifest
-/// (at most 9 x 128 commands and parameter sets, ~0.4 MiB), one streamed chunk (256 KiB)
+/// (the bytes it copies plus at most 9 x 32 KiB of structures, `MAX_SEQUENCE_HEAP`), one
+/// streamed chunk (256 KiB)
 /// and its copy, a TA image kept for the commit (up to 1 MiB, only in runs without
 /// dependencies; with dependencies it is read back at the commit), the run's dependency
 /// bytes (up to 1 MiB held and decoded, `MAX_DEPENDENCY_BYTES`, dropped before the commit),
 /// and the engine's and crypto state. common/tests/heap_budget.rs measures whole installs
-/// at these bounds (peaks 0.2-2.3 MiB, counted in requested bytes: OP-TEE's allocator adds
-/// its block headers).
+/// at these bounds (peaks 0.05-2.1 MiB, counted in requested bytes: OP-TEE's allocator adds
+/// its block headers; optee_attack_oracles installs the largest inside OP-TEE).
 const TA_DATA_SIZE: u32 = 3 * 1024 * 1024;
 /// Stack: CBOR decoding scratch (4 KiB) plus bounded recursion and crypto. HSS-LMS
 /// verification is the deepest path: hbs-lms keeps its hash chains on the stack (one frame of

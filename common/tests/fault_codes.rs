@@ -621,6 +621,7 @@ fn every_word_keeps_its_wire_number() {
         (Words::TextKey, 116),
         (Words::DependencyBytes, 117),
         (Words::ComponentsInRun, 118),
+        (Words::DecodedSequenceHeap, 119),
     ];
     assert_eq!(
         pinned.len(),

@@ -14,6 +14,9 @@ use suit_common::protocol::{self, *};
 use suit_common::service::keys::{DeviceKeyPair, Rng};
 use suit_common::service::store::{SecureStore, StoreError};
 use suit_common::service::{Backend, Client, Config, Service, TaStore};
+use suit_test_support::bounds::{
+    chain_at_decode_bounds, fetch_check_process, filler, override_multiple, override_one, Author,
+};
 use suit_test_support::service::{author_anchor, identity, ta_image_with_body, tpa_message, TA};
 use suit_test_support::{
     bytes, cbor, int, manifest_digest, map, p256_private_from_pem, seal_one, sec1_from_pem,
@@ -199,10 +202,6 @@ fn manifest(id: &[&[u8]], components: &[&[&[u8]]], deps: &[i64], install: Vec<Va
     ]))
 }
 
-fn filler(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 + 7) as u8).collect()
-}
-
 /// A dependency on component `["app", name]` whose install sets a `content`-byte
 /// suit-parameter-content on it (nothing else), and its manifest digest.
 fn dependency(name: &[u8], content: usize) -> (Vec<u8>, Vec<u8>) {
@@ -213,23 +212,6 @@ fn dependency(name: &[u8], content: usize) -> (Vec<u8>, Vec<u8>) {
     let m = manifest(&[b"app", name], &[&[b"app", name]], &[], install);
     let digest = manifest_digest(&m);
     (m, digest)
-}
-
-/// The root's commands for dependency `idx`: fetch it from `uri`, check its integrity,
-/// process it.
-fn fetch_check_process(idx: i64, digest: &[u8], uri: &str) -> [Value; 10] {
-    [
-        int(12),
-        int(idx),
-        int(20),
-        map(vec![(3, bytes(digest)), (21, text(uri))]),
-        int(21),
-        int(15),
-        int(7),
-        int(15),
-        int(11),
-        int(15),
-    ]
 }
 
 /// Every request of one install.
@@ -481,129 +463,39 @@ fn many_small_dependencies_naming_many_components_are_bounded() {
     );
 }
 
-/// `[12, 0, 32, bstr, 32, bstr]` whose nested sequences hold 62 and 61 - n copies of
-/// `command` (128 commands with `prefix`'s n).
-fn sequence_of(prefix: Vec<Value>, command: &[Value; 2]) -> Vec<u8> {
-    let nested = |k: usize| {
-        let mut c = vec![int(12), int(0)];
-        c.extend((0..k).flat_map(|_| command.clone()));
-        bytes(&cbor(&Value::Array(c)))
-    };
-    let n = prefix.len() / 2;
-    let mut outer = prefix;
-    outer.extend([
-        int(12),
-        int(0),
-        int(32),
-        nested(62),
-        int(32),
-        nested(61 - n),
-    ]);
-    cbor(&Value::Array(outer))
-}
-
-/// Manifest `id` with 16 components, a dependency at 0 if `dependency`, and every sequence
-/// at the decode bounds: 128 commands of `command`, `fetch` first in dependency-resolution.
-fn at_decode_bounds(
-    id: &str,
-    dependency: bool,
-    fetch: Vec<Value>,
-    command: &[Value; 2],
-) -> Vec<u8> {
-    let mut comps = vec![Value::Array(vec![
-        bytes(b"app"),
-        bytes(format!("{id}s").as_bytes()),
-    ])];
-    comps.extend(
-        (0..15).map(|c| Value::Array(vec![bytes(b"app"), bytes(format!("{id}c{c}").as_bytes())])),
-    );
-    let mut common = vec![];
-    if dependency {
-        common.push((1, map(vec![(0, map(vec![]))])));
-    }
-    common.push((2, Value::Array(comps)));
-    common.push((4, bytes(&cbor(&Value::Array(spec_id_checks())))));
-    let mut m = vec![
-        (1, int(1)),
-        (2, int(2)),
-        (3, bytes(&cbor(&map(common)))),
-        (5, Value::Array(vec![bytes(b"app"), bytes(id.as_bytes())])),
-    ];
-    for key in [7i64, 8, 9, 15, 16, 18, 20, 24] {
-        let prefix = if key == 15 { fetch.clone() } else { vec![] };
-        m.push((key, bytes(&sequence_of(prefix, command))));
-    }
-    cbor(&map(m))
-}
-
-/// A chain of `depth` dependencies below the root, every manifest at the decode bounds, the
-/// root padded by the REE with `pad` bytes and each dependency setting `content` bytes.
-fn chain_at_decode_bounds(
-    depth: usize,
-    command: &[Value; 2],
-    content: usize,
-    pad: usize,
-) -> Vec<u8> {
-    let mut child: Option<(Vec<u8>, Vec<u8>)> = None;
-    let padding = filler(pad);
-    for level in (0..=depth).rev() {
-        let mut prefix = vec![];
-        if level > 0 && content > 0 {
-            prefix.extend([
-                int(12),
-                int(1),
-                int(20),
-                map(vec![(18, bytes(&filler(content + level)))]),
-            ]);
-        }
-        if let Some((_, digest)) = &child {
-            prefix.extend(fetch_check_process(0, digest, "#k0"));
-        }
-        let m = at_decode_bounds(&format!("n{level}"), child.is_some(), prefix, command);
-        let digest = manifest_digest(&m);
-        let mut integrated: Vec<(&str, &[u8])> = vec![];
-        if let Some((e, _)) = &child {
-            integrated.push(("#k0", e));
-        }
-        if level == 0 && pad > 0 {
-            integrated.push(("#pad", &padding));
-        }
-        child = Some((sealed(&m, &integrated), digest));
-    }
-    child.map(|(e, _)| e).unwrap_or_default()
-}
-
 /// Decoded commands are far larger than their bytes: a 16-entry override-multiple is ~50
 /// bytes and 16 parameter sets, and an inline parameter set made every command ~370 bytes
 /// (review s33: a 66 KiB root peaked at 6246 KiB; a chain of four manifests of plain
 /// overrides at 1555 KiB from 17 KiB, 2767 KiB with content and the REE's padding).
 #[test]
 fn manifests_at_the_decode_bounds_stay_within_the_heap() {
-    let override_multiple = [
-        int(34),
-        map((0..16).map(|i| (i, map(vec![(14, int(1))]))).collect()),
-    ];
-    let override_one = [int(20), map(vec![(14, int(1))])];
+    let author = Author {
+        id_checks: spec_id_checks(),
+        seal: &sealed,
+    };
+    let (many, one) = (override_multiple(), override_one());
+    // 64 override-parameters per sequence: within MAX_SEQUENCE_HEAP.
     for (name, depth, command, content, pad) in [
-        ("override-multiple, root", 0, &override_multiple, 0, 0),
+        ("override-multiple, root", 0, (&many, 123), 0, 0),
+        ("override-multiple, one dependency", 1, (&many, 123), 0, 0),
+        ("overrides, three dependencies", 3, (&one, 123), 0, 0),
         (
-            "override-multiple, one dependency",
-            1,
-            &override_multiple,
+            "overrides within the heap bound, three dependencies",
+            3,
+            (&one, 64),
             0,
             0,
         ),
-        ("overrides, three dependencies", 3, &override_one, 0, 0),
         (
-            "overrides, three dependencies, content, padding",
+            "overrides within the heap bound, three dependencies, content, padding",
             3,
-            &override_one,
+            (&one, 64),
             80 * KIB,
             250 * KIB,
         ),
     ] {
         let mut s = device(&format!("bounds-{depth}-{content}"));
-        let envelope = chain_at_decode_bounds(depth, command, content, pad);
+        let envelope = chain_at_decode_bounds(&author, depth, command, content, pad);
         let ((cmd, last), peak) = install(&mut s, &requests(&envelope, &[]));
         assert!(
             peak <= TA_HEAP,
@@ -657,4 +549,144 @@ fn a_dependency_with_100_kib_of_content_installs() {
         "peak {} KiB",
         peak / KIB
     );
+}
+
+/// One parameter set of 254 bytes that decodes to ~4 KiB: every shared value, a version,
+/// a wait-info with all nine events, component-metadata with 16 actors in each permission
+/// map, 16 custom labels.
+fn fat_parameters() -> Value {
+    let list = |a: Vec<Value>| Value::Array(a);
+    let version = || list(vec![int(1), list((0..8).map(|_| int(0)).collect())]);
+    let wait = map(vec![
+        (1, int(0)),
+        (2, int(0)),
+        (3, int(0)),
+        (
+            4,
+            list(vec![
+                bytes(b"\0"),
+                list((0..4).map(|_| version()).collect()),
+            ]),
+        ),
+        (5, int(0)),
+        (6, int(0)),
+        (7, int(0)),
+        (8, int(0)),
+        (9, int(0)),
+    ]);
+    let permissions = || map((0..16).map(|a| (a, int(0))).collect());
+    let metadata = map(vec![
+        (1, int(0)),
+        (2, permissions()),
+        (3, permissions()),
+        (4, permissions()),
+        (5, int(1)),
+        (6, Value::Tag(1, Box::new(int(0)))),
+        (7, Value::Tag(1, Box::new(int(0)))),
+        (8, bytes(b"\0")),
+    ]);
+    let mut entries = vec![
+        (1, Value::Tag(112, Box::new(bytes(b"")))),
+        (18, bytes(b"")),
+        (19, bytes(&[0])),
+        (21, text("")),
+        (23, bytes(b"")),
+        (25, bytes(b"")),
+        (28, bytes(&cbor(&version()))),
+        (29, bytes(&cbor(&wait))),
+        (30, bytes(&cbor(&metadata))),
+    ];
+    entries.extend((1..=16).map(|k| (-k, int(0))));
+    map(entries)
+}
+
+/// Parameter sets that expand ~16x when decoded, at the decode bounds in the root and in one
+/// dependency under a plain root (second re-review s33: 4359 and 4597 KiB, the root's
+/// installed; a dependency's was charged only after its whole decode).
+#[test]
+fn fat_parameter_sets_are_bounded_as_they_are_decoded() {
+    let author = Author {
+        id_checks: spec_id_checks(),
+        seal: &sealed,
+    };
+    let command = [int(20), fat_parameters()];
+    let root = chain_at_decode_bounds(&author, 0, (&command, 123), 0, 0);
+    let mut s = device("fat-root");
+    let ((cmd, last), peak) = install(&mut s, &requests(&root, &[]));
+    assert!(
+        peak <= TA_HEAP,
+        "root: peak {} KiB ({cmd:?}: {last})",
+        peak / KIB
+    );
+    assert!(
+        last.contains("memory one decoded command sequence holds"),
+        "{last}"
+    );
+    // The dependency alone at the bounds, fetched by a small root.
+    let dependency = chain_at_decode_bounds(&author, 0, (&command, 123), 0, 0);
+    let digest = {
+        let Value::Tag(_, envelope) = ciborium::from_reader(&dependency[..]).unwrap() else {
+            panic!("a tagged envelope")
+        };
+        let Value::Map(members) = *envelope else {
+            panic!("an envelope is a map")
+        };
+        let manifest = members
+            .into_iter()
+            .find(|(k, _)| *k == int(3))
+            .and_then(|(_, m)| m.into_bytes().ok())
+            .unwrap();
+        manifest_digest(&manifest)
+    };
+    let root = manifest(
+        ROOT,
+        &[ROOT, &[b"app", b"n0"]],
+        &[1],
+        fetch_check_process(1, &digest, "#k0").to_vec(),
+    );
+    let mut s = device("fat-dependency");
+    let envelope = sealed(&root, &[("#k0", &dependency)]);
+    let ((cmd, last), peak) = install(&mut s, &requests(&envelope, &[]));
+    assert!(
+        peak <= TA_HEAP,
+        "dependency: peak {} KiB ({cmd:?}: {last})",
+        peak / KIB
+    );
+    assert!(
+        last.contains("memory one decoded command sequence holds"),
+        "{last}"
+    );
+}
+
+/// A legitimate manifest: override-multiple over 16 components (digest and size each) in the
+/// shared sequence and four others, within every decode bound.
+#[test]
+fn override_multiple_over_sixteen_components_in_every_sequence_is_accepted() {
+    let entry = map(vec![(3, bytes(&suit_digest(b"x"))), (14, int(1))]);
+    let om = [int(34), map((0..16).map(|i| (i, entry.clone())).collect())];
+    let names: Vec<String> = (0..16).map(|i| format!("m{i}")).collect();
+    let comps: Vec<Vec<&[u8]>> = names
+        .iter()
+        .map(|n| vec![&b"app"[..], n.as_bytes()])
+        .collect();
+    let comps: Vec<&[&[u8]]> = comps.iter().map(|c| &c[..]).collect();
+    let m = manifest(&[b"app", b"om"], &comps, &[], om.to_vec());
+    let Value::Map(mut members) = ciborium::from_reader(&m[..]).unwrap() else {
+        panic!("a manifest is a map")
+    };
+    for key in [7i64, 9, 16] {
+        let mut seq = om.to_vec();
+        seq.extend([int(12), Value::Bool(true), int(3), int(15)]);
+        members.push((int(key), bytes(&cbor(&Value::Array(seq)))));
+    }
+    members.sort_by_key(|(k, _)| k.as_integer().map(i128::from));
+    let m = cbor(&Value::Map(members));
+    let mut s = device("om");
+    let reqs = requests(&sealed(&m, &[]), &[]);
+    let prepare = reqs
+        .iter()
+        .position(|(c, _)| *c == Command::InstallPrepare)
+        .unwrap();
+    let ((cmd, last), _) = install(&mut s, &reqs[..=prepare]);
+    assert_eq!((cmd, last.as_str()), (Command::InstallPrepare, "ok"));
 }

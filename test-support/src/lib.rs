@@ -3,6 +3,7 @@
 //! platform, the service on the in-memory backend, and runners for the command-line tools.
 //! One copy each, so a fix to a helper reaches every test.
 
+pub mod bounds;
 pub mod cbor;
 pub mod cddl;
 pub mod check;

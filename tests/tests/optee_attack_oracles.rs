@@ -25,7 +25,10 @@ use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::Algorithm;
 use suit_common::report::MAX_NONCE_LEN;
-use suit_test_support::cbor::{bomb_block, bytes, cbor, int, suit_digest, with_manifest_member};
+use suit_test_support::bounds::{chain_at_decode_bounds, override_multiple, override_one, Author};
+use suit_test_support::cbor::{
+    bomb_block, bytes, cbor, check_vendor_class, int, suit_digest, with_manifest_member,
+};
 use suit_test_support::seal_one;
 use suit_tests::{
     author, boot, copy_out_of_disk, create_envelope, enrolled_device, files_below, keys,
@@ -165,6 +168,27 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
         }
     }
     // Hostile envelopes.
+    let vendor = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"example.com");
+    let class = uuid::Uuid::new_v5(&vendor, b"board");
+    let seal = |m: &[u8], integrated: &[(&str, &[u8])]| {
+        seal_one(
+            m,
+            &keys::p256_signer(REPO_AUTHOR_PRIV),
+            Algorithm::Esp256,
+            &[],
+            integrated,
+        )
+    };
+    let board = Author {
+        id_checks: check_vendor_class(
+            vec![int(12), int(0)],
+            bytes(vendor.as_bytes()),
+            bytes(class.as_bytes()),
+            vec![],
+            15,
+        ),
+        seal: &seal,
+    };
     let nested = manifest(nested_try_each(4));
     let small = manifest(Value::Array(vec![int(14), int(0)]));
     let hostile = [
@@ -187,6 +211,20 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
             "h-signed-nested",
             signed(&nested, REPO_AUTHOR_PRIV),
             "commands per sequence",
+        ),
+        // Review s33: signed manifests at the decode bounds (a 66 KiB root of 16-entry
+        // override-multiples decoded to ~6 MiB), and a chain of three dependencies at them
+        // with content and the REE's padding (2.3 MiB on the host, without OP-TEE's block
+        // headers): refused in words, the TA alive.
+        (
+            "h-decode-bounds-root",
+            chain_at_decode_bounds(&board, 0, (&override_multiple(), 123), 0, 0),
+            "commands per sequence, nested ones included",
+        ),
+        (
+            "h-decode-bounds-chain",
+            chain_at_decode_bounds(&board, 3, (&override_one(), 64), 80 * 1024, 250 * 1024),
+            "bytes of dependency envelopes held and decoded in one run",
         ),
     ];
     // An authentic manifest with a suit-text member no digest of it vouches for: one it does

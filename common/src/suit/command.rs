@@ -29,6 +29,15 @@ pub const MAX_SEQUENCE_COMMANDS: usize = 128;
 /// holds (device policy). Each is kept per component and merged by label, so without a bound
 /// many labels set on every component would cost labels × components in heap and time.
 pub const MAX_CUSTOM_PARAMETERS: usize = 16;
+/// Most heap one decoded top-level sequence (nested ones included) may hold beyond the bytes
+/// it copies (those are at most its encoded length), as [`CommandSequence::decode`]
+/// estimates it, every block with its allocator header. A parameter set decodes to ~0.4-4
+/// KiB from a few to a few hundred bytes of CBOR (wait-info, component-metadata and version
+/// lists expand), so the command count alone bounded 1,152 of them per manifest at ~4.6 MiB
+/// (review s33). 9 sequences make at most 288 KiB a manifest.
+pub const MAX_SEQUENCE_HEAP: usize = 32 * 1024;
+/// What the heap estimate adds per allocation: OP-TEE's block header and rounding.
+const BLOCK: usize = 32;
 /// Longest suit-parameter-uri accepted (device policy, as suit-reference-uri's bound): the
 /// install session hands the REE every URI to fetch in one response
 /// (`InstallPrepareResponse`, up to 8 URIs within 64 KiB) and the REE names one in each
@@ -118,6 +127,71 @@ pub struct Parameters {
 }
 
 impl Parameters {
+    /// Heap this parameter set holds beyond its own size and the bytes it copied (at most
+    /// their encoded length, bounded with the envelope): an upper estimate, [`BLOCK`] per
+    /// allocation, of what grows faster than the CBOR (shared values' headers, custom
+    /// labels, version, wait-info and metadata lists).
+    pub(crate) fn heap_size(&self) -> usize {
+        use core::mem::size_of;
+        let shared = |_len: usize| BLOCK + 2 * size_of::<usize>();
+        let version = |v: &VersionMatch| BLOCK + v.value.capacity() * size_of::<i64>();
+        let actor = |a: &um::ActorId| match a {
+            um::ActorId::Uuid(_) | um::ActorId::Bytes(_) | um::ActorId::Text(_) => BLOCK,
+            um::ActorId::Int(_) => 0,
+        };
+        let mut n = [
+            self.content.as_deref(),
+            self.encryption_info.as_deref(),
+            self.invoke_args.as_deref(),
+            self.fetch_args.as_deref(),
+            match &self.vendor_id {
+                Some(VendorId::Pen(p)) => Some(&p[..]),
+                _ => None,
+            },
+        ]
+        .into_iter()
+        .flatten()
+        .fold(0usize, |n, v| n.saturating_add(shared(v.len())));
+        n = n.saturating_add(self.uri.as_deref().map_or(0, |u| shared(u.len())));
+        if self.custom.capacity() > 0 {
+            n = self.custom.iter().fold(
+                n.saturating_add(BLOCK + self.custom.capacity() * size_of::<(i64, Arc<[u8]>)>()),
+                |n, (_, v)| n.saturating_add(shared(v.len())),
+            );
+        }
+        n = n.saturating_add(self.version.as_ref().map_or(0, version));
+        if let Some(w) = &self.wait_info {
+            n = n.saturating_add(BLOCK + w.events.capacity() * size_of::<um::WaitEvent>());
+            for e in &w.events {
+                if let um::WaitEvent::OtherDeviceVersion { device, versions } = e {
+                    n = versions.iter().fold(
+                        n.saturating_add(
+                            BLOCK
+                                + usize::from(device.capacity() > 0) * BLOCK
+                                + versions.capacity() * size_of::<VersionMatch>(),
+                        ),
+                        |n, v| n.saturating_add(version(v)),
+                    );
+                }
+            }
+        }
+        if let Some(m) = &self.component_metadata {
+            n = n.saturating_add(shared(size_of::<um::ComponentMetadata>()));
+            for list in [
+                &m.user_permissions,
+                &m.group_permissions,
+                &m.role_permissions,
+            ] {
+                n = list.iter().fold(
+                    n.saturating_add(BLOCK + list.capacity() * size_of::<(um::ActorId, u64)>()),
+                    |n, (a, _)| n.saturating_add(actor(a)),
+                );
+            }
+            n = n.saturating_add(m.creator.as_ref().map_or(0, actor));
+        }
+        n
+    }
+
     /// Applies `other` on top of `self`: with `overwrite`, every parameter in `other` replaces
     /// the current value (override-parameters); without, only unset ones are filled
     /// (set-parameters, trust domains).
@@ -391,13 +465,67 @@ pub enum Command {
     CopyParams(Vec<(u64, Vec<i64>)>),
 }
 
-/// Takes the component entries of an override-multiple or copy-params beyond its first
-/// (the command itself is already counted) from the sequence's command budget.
-fn take_entries(budget: &mut usize, entries: usize) -> Result<(), Error> {
-    *budget = budget
-        .checked_sub(entries.saturating_sub(1))
-        .ok_or(Error::Limit(Words::CommandsNestedIncluded))?;
-    Ok(())
+/// What a top-level sequence's decode may still make: commands ([`MAX_SEQUENCE_COMMANDS`])
+/// and heap ([`MAX_SEQUENCE_HEAP`]), nested sequences included.
+struct Budget {
+    commands: usize,
+    heap: usize,
+}
+
+impl Budget {
+    /// Takes the component entries of an override-multiple or copy-params beyond its first
+    /// (the command itself is already counted).
+    fn take_entries(&mut self, entries: usize) -> Result<(), Error> {
+        self.commands = self
+            .commands
+            .checked_sub(entries.saturating_sub(1))
+            .ok_or(Error::Limit(Words::CommandsNestedIncluded))?;
+        Ok(())
+    }
+
+    /// Takes `bytes` of decoded heap: at most one command's past the bound before it is
+    /// refused.
+    fn take_heap(&mut self, bytes: usize) -> Result<(), Error> {
+        self.heap = self
+            .heap
+            .checked_sub(bytes)
+            .ok_or(Error::Limit(Words::DecodedSequenceHeap))?;
+        Ok(())
+    }
+}
+
+/// Heap of a `Vec` of `capacity` `T`s.
+fn vec_heap<T>(capacity: usize) -> usize {
+    if capacity == 0 {
+        0
+    } else {
+        BLOCK + capacity * core::mem::size_of::<T>()
+    }
+}
+
+/// Heap one decoded command holds itself, nested sequences not included.
+fn own_heap(c: &Command) -> usize {
+    use core::mem::size_of;
+    match c {
+        Command::OverrideParameters(p) | Command::SetParameters(p) => {
+            BLOCK + size_of::<Parameters>() + p.heap_size()
+        }
+        Command::OverrideMultiple(list) => list.iter().fold(
+            vec_heap::<(u64, Parameters)>(list.capacity()),
+            |n, (_, p)| n.saturating_add(p.heap_size()),
+        ),
+        Command::CopyParams(list) => list.iter().fold(
+            vec_heap::<(u64, Vec<i64>)>(list.capacity()),
+            |n, (_, labels)| n.saturating_add(vec_heap::<i64>(labels.capacity())),
+        ),
+        Command::SetComponentIndex(IndexArg::List(v)) => vec_heap::<u64>(v.capacity()),
+        Command::Custom(_, arg) => usize::from(arg.capacity() > 0) * BLOCK,
+        Command::TryEach { options, .. } => vec_heap::<CommandSequence>(options.capacity()),
+        Command::Condition(..)
+        | Command::SetComponentIndex(_)
+        | Command::Action(..)
+        | Command::RunSequence(_) => 0,
+    }
 }
 
 /// A decoded SUIT_Command_Sequence.
@@ -415,7 +543,10 @@ impl CommandSequence {
     /// shared sequence: only conditions and parameter / control-flow commands, so it can have
     /// no side effect outside parameters.
     pub(crate) fn decode(bytes: &[u8], shared: bool) -> Result<Self, Error> {
-        let mut budget = MAX_SEQUENCE_COMMANDS;
+        let mut budget = Budget {
+            commands: MAX_SEQUENCE_COMMANDS,
+            heap: MAX_SEQUENCE_HEAP,
+        };
         Self::decode_nested(bytes, shared, 0, &mut budget, 0)
     }
 
@@ -423,7 +554,7 @@ impl CommandSequence {
         bytes: &[u8],
         shared: bool,
         depth: usize,
-        budget: &mut usize,
+        budget: &mut Budget,
         base: u32,
     ) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
@@ -436,7 +567,7 @@ impl CommandSequence {
         dec: &mut Decoder<'_>,
         shared: bool,
         depth: usize,
-        budget: &mut usize,
+        budget: &mut Budget,
         base: u32,
     ) -> Result<Self, Error> {
         // Where a nested sequence's bytes start, relative to the top-level sequence.
@@ -462,9 +593,11 @@ impl CommandSequence {
             return Err(Error::Limit(Words::CommandsPerSequence));
         }
         // Reserve the whole budget share up front: a declared count is not yet proven.
-        *budget = budget
+        budget.commands = budget
+            .commands
             .checked_sub(n / 2)
             .ok_or(Error::Limit(Words::CommandsNestedIncluded))?;
+        budget.take_heap(vec_heap::<Command>(n / 2) + vec_heap::<u32>(n / 2))?;
         let mut commands = Vec::with_capacity(n / 2);
         let mut offsets = Vec::with_capacity(n / 2);
         for _ in 0..n / 2 {
@@ -534,12 +667,12 @@ impl CommandSequence {
                     // parameter set (or label list) made from a few bytes, like a command.
                     Some(C::OverrideMultiple) => {
                         let list = um::decode_override_multiple(dec)?;
-                        take_entries(budget, list.len())?;
+                        budget.take_entries(list.len())?;
                         Command::OverrideMultiple(list)
                     }
                     Some(C::CopyParams) => {
                         let list = um::decode_copy_params(dec)?;
-                        take_entries(budget, list.len())?;
+                        budget.take_entries(list.len())?;
                         Command::CopyParams(list)
                     }
                     None if label < 0 => {
@@ -562,42 +695,30 @@ impl CommandSequence {
                     reason: Words::CustomParameterInShared,
                 });
             }
+            budget.take_heap(own_heap(&cmd))?;
             commands.push(cmd);
             offsets.push(at);
         }
         Ok(CommandSequence { commands, offsets })
     }
 
-    /// Heap the decoded sequence holds beyond the values it copied (those are at most its
-    /// encoded length): a few bytes of CBOR decode to a command, a parameter set or a label
-    /// list much larger than themselves.
+    /// Heap the decoded sequence holds beyond the bytes it copied, nested sequences included
+    /// (the estimate [`MAX_SEQUENCE_HEAP`] bounds).
     pub(crate) fn decoded_size(&self) -> usize {
-        use core::mem::size_of;
-        let own = self.commands.capacity() * size_of::<Command>()
-            + self.offsets.capacity() * size_of::<u32>();
-        self.commands.iter().fold(own, |n, c| {
-            n.saturating_add(match c {
-                Command::OverrideParameters(p) | Command::SetParameters(p) => {
-                    size_of::<Parameters>() + p.custom.capacity() * size_of::<(i64, Arc<[u8]>)>()
-                }
-                Command::TryEach { options, .. } => options
-                    .iter()
-                    .fold(options.capacity() * size_of::<CommandSequence>(), |n, o| {
-                        n.saturating_add(o.decoded_size())
-                    }),
-                Command::RunSequence(s) => s.decoded_size(),
-                Command::OverrideMultiple(list) => list.iter().fold(
-                    list.capacity() * size_of::<(u64, Parameters)>(),
-                    |n, (_, p)| n + p.custom.capacity() * size_of::<(i64, Arc<[u8]>)>(),
-                ),
-                Command::CopyParams(list) => list.iter().fold(
-                    list.capacity() * size_of::<(u64, Vec<i64>)>(),
-                    |n, (_, labels)| n + labels.capacity() * size_of::<i64>(),
-                ),
-                Command::Custom(_, arg) => arg.capacity(),
-                Command::Condition(..) | Command::SetComponentIndex(_) | Command::Action(..) => 0,
-            })
-        })
+        self.commands.iter().fold(
+            vec_heap::<Command>(self.commands.capacity())
+                + vec_heap::<u32>(self.offsets.capacity()),
+            |n, c| {
+                let nested = match c {
+                    Command::TryEach { options, .. } => options
+                        .iter()
+                        .fold(0usize, |n, o| n.saturating_add(o.decoded_size())),
+                    Command::RunSequence(s) => s.decoded_size(),
+                    _ => 0,
+                };
+                n.saturating_add(own_heap(c)).saturating_add(nested)
+            },
+        )
     }
 
     /// Calls `f` on every parameter set in this sequence and in nested sequences.

@@ -165,6 +165,7 @@ words! {
     TextKey = 116 => "a key is neither an integer nor a component identifier",
     DependencyBytes = 117 => "bytes of dependency envelopes held and decoded in one run",
     ComponentsInRun = 118 => "components one run holds parameters for or removes",
+    DecodedSequenceHeap = 119 => "memory one decoded command sequence holds",
 }
 
 // Numbers rise by one from 0 in declaration order: appending is the only way to add a word.
