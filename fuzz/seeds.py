@@ -63,6 +63,102 @@ def envelope_members(b):
     return out
 
 
+def inline_severed(manifest, members):
+    """`manifest` (a map) with each member the envelope carries severed (an integer key
+    in 16..24 whose manifest value is a SUIT_Digest array) replaced by bstr(member)."""
+    major, arg, i = head(manifest, 0)
+    out = bytearray(manifest[:i])
+    for _ in range(arg):
+        kend = skip(manifest, i)
+        km, ka, _ = head(manifest, i)
+        vend = skip(manifest, kend)
+        vm = manifest[kend] >> 5
+        out += manifest[i:kend]
+        if km == 0 and 16 <= ka <= 24 and vm == 4 and ka in members:
+            out += cbor_item(members[ka])
+        else:
+            out += manifest[kend:vend]
+        i = vend
+    return bytes(out)
+
+
+class Tag:
+    def __init__(self, n, v):
+        self.n, self.v = n, v
+
+
+def dec(b, i=0):
+    """(value, offset after it) of the definite-length CBOR item at i."""
+    major, arg, j = head(b, i)
+    if major in (0, 1):
+        return (arg if major == 0 else -1 - arg), j
+    if major in (2, 3):
+        v = b[j:j + arg]
+        return (v if major == 2 else v.decode()), j + arg
+    if major == 4:
+        out = []
+        for _ in range(arg):
+            v, j = dec(b, j)
+            out.append(v)
+        return out, j
+    if major == 5:
+        out = []
+        for _ in range(arg):
+            k, j = dec(b, j)
+            v, j = dec(b, j)
+            out.append((k, v))
+        return ("map", out), j
+    if major == 6:
+        v, j = dec(b, j)
+        return Tag(arg, v), j
+    return {20: False, 21: True, 22: None}[arg], j
+
+
+def enc(v):
+    if isinstance(v, bool):
+        return b"\xf5" if v else b"\xf4"
+    if v is None:
+        return b"\xf6"
+    if isinstance(v, int) and v < 0:
+        return cbor_head(1, -1 - v)
+    if isinstance(v, list):
+        return cbor_head(4, len(v)) + b"".join(enc(x) for x in v)
+    if isinstance(v, tuple):
+        return cbor_head(5, len(v[1])) + b"".join(enc(k) + enc(x) for k, x in v[1])
+    if isinstance(v, Tag):
+        return cbor_head(6, v.n) + enc(v.v)
+    return cbor_item(v)
+
+
+def two_recipients(v):
+    """`v` with every COSE_Encrypt (tag 96) found in it, or in CBOR nested in its byte
+    strings, given a decoy first recipient: the real one with its wrapped key's last byte
+    flipped, so the device tries (and, for ECDH-ES or HPKE, pays a key agreement for) the
+    decoy before the real one."""
+    if isinstance(v, Tag):
+        if v.n == 96 and isinstance(v.v, list) and len(v.v) == 4 and len(v.v[3]) == 1:
+            real = v.v[3][0]
+            decoy = list(real)
+            if isinstance(decoy[2], bytes) and decoy[2]:
+                decoy[2] = decoy[2][:-1] + bytes([decoy[2][-1] ^ 1])
+                return Tag(96, v.v[:3] + [[decoy, real]])
+        return Tag(v.n, two_recipients(v.v))
+    if isinstance(v, list):
+        return [two_recipients(x) for x in v]
+    if isinstance(v, tuple):
+        return ("map", [(k, two_recipients(x)) for k, x in v[1]])
+    if isinstance(v, bytes) and v:
+        try:
+            inner, end = dec(v)
+        except (KeyError, IndexError, UnicodeDecodeError):
+            return v
+        if end == len(v):
+            new = enc(two_recipients(inner))
+            if new != v and enc(inner) == v:
+                return new
+    return v
+
+
 def write(out, target, data):
     d = out / target
     d.mkdir(parents=True, exist_ok=True)
@@ -77,6 +173,9 @@ def main():
     out = pathlib.Path(sys.argv[1])
     envelopes = [hexfile(p) for p in sorted(VEC.glob("suit-manifest-spec/*.hex"))]
     envelopes += [hexfile(p) for p in sorted(VEC.glob("suit-firmware-encryption/*.hex.signed"))]
+    # Peer and trust-domains corpora: dependencies, integrated payloads, inline suit-text.
+    envelopes += [hexfile(p) for p in sorted(VEC.glob("suit-trust-domains/*.hex"))]
+    envelopes += [p.read_bytes() for p in sorted(VEC.glob("libcsuit/*.suit"))]
     for env in envelopes:
         write(out, "envelope", env)
         write(out, "process", env)
@@ -84,6 +183,19 @@ def main():
         manifest = members[3]
         for flags in (0, 1):
             write(out, "process_resigned", framed(flags, manifest))
+        # The manifest with its severed members put back inline (suit-text's checks, the
+        # severable sequences), since the target seals no severed members.
+        several = enc(two_recipients(dec(manifest)[0]))
+        if several != manifest:
+            write(out, "process_resigned", framed(0, several))
+        inlined = inline_severed(manifest, members)
+        if inlined != manifest:
+            write(out, "process_resigned", framed(0, inlined))
+        for key, payload in members.items():
+            if isinstance(key, str) and key != "#dependency-manifest":
+                flags = {"#firmware": 4, "#payload": 6}.get(key)
+                if flags is not None:
+                    write(out, "process_resigned", framed(flags, manifest, payload))
         if "#dependency-manifest" in members:
             for flags in (2, 3):
                 write(out, "process_resigned",
@@ -119,6 +231,25 @@ def main():
             session += rec(6, cbor_map({"offset": 400, "data": env[400:]}))
         session += rec(7, empty) + rec(8, cbor_map({"uri": "#x", "total_len": 1, "offset": 0, "data": b"x"}))
         session += rec(9, empty) + rec(1, empty)
+        write(out, "protocol", session)
+    # The same after the harness's provisioning record (PROVISION = 0xf0: anchor 1 is the
+    # spec examples' signer), so prepare authenticates and the engine runs at finish; one
+    # closes the session mid-install (CLOSE = 0xf1) and installs again, one asks with a
+    # short response slot (flags bit 1).
+    payload = b"fuzz payload"
+    signed = [hexfile(p) for p in sorted(VEC.glob("suit-manifest-spec/*.signed*.hex"))]
+    signed += [hexfile(p) for p in sorted(VEC.glob("suit-firmware-encryption/*.hex.signed"))]
+    for i, env in enumerate(signed):
+        begin = rec(5, cbor_map({"envelope_len": len(env)}))
+        begin += b"".join(rec(6, cbor_map({"offset": o, "data": env[o:o + 400]}))
+                          for o in range(0, len(env), 400))
+        begin += rec(7, empty)
+        chunk = rec(8, cbor_map({"uri": "http://example.com/file.bin",
+                                 "total_len": len(payload), "offset": 0, "data": payload}))
+        tail = rec(9, empty) + rec(12, cbor_map({"nonce": b"n" * 16})) + rec(1, empty)
+        session = rec(0xf0, b"") + begin + chunk + tail
+        if i == 0:
+            session = rec(0xf0, b"") + begin + rec(0xf1, b"") + begin + chunk + rec(9, empty, 2) + tail
         write(out, "protocol", session)
 
 

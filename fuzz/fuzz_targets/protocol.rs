@@ -7,7 +7,11 @@
 //! Input: a sequence of records `command (1) | flags (1) | length (2, big endian) | request`.
 //! flags ≥ 0xf0: that byte is sent as the protocol version (a mismatch); otherwise the
 //! current version. flags bit 0: the command comes from a trusted application (client UUID
-//! `[flags; 16]`) instead of the REE. The last record takes what is left.
+//! `[flags; 16]`) instead of the REE; bit 1: the REE's response slot is one byte short of
+//! `MAX_RESPONSE` (the TA's `invoke_for_slot` must refuse before anything changes). The last
+//! record takes what is left. Two commands are the harness's own: `PROVISION` sends the TPA's
+//! fixed provisioning message (the fuzzer cannot forge its signature; without it no install
+//! authenticates), `CLOSE` ends the session (`Service::close`, an install abandoned).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,11 +21,52 @@ use suit_common::protocol::{
     StatusResponse, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
 use suit_common::service::memory::MemoryBackend;
-use suit_common::service::{Client, Config, Service};
+use suit_common::service::provision::Op;
+use suit_common::protocol::{ByteBuf, ProvisionRequest};
+use suit_common::service::state::{AnchorRecord, RoleRecord, Scope};
+use suit_common::service::{Client, Service};
+use suit_test_support::keys::{cose_key, AUTHOR_PUB};
+use suit_test_support::service::{identity, provision_message};
 
-/// The TPA root compiled into the fuzzed TA (the manifest-spec examples' ES256 key).
-const TPA_ROOT: &str = "048496811aae0baaabd26157189eecda26beaa8bf11b6f3fe6e2b5659c85dbc0ad\
-                        3b1f2a4b6c098131c0a36dacd1d78bd381dcdfb09c052db33991db7338b4a896";
+/// Harness records (see the input layout).
+const PROVISION: u8 = 0xf0;
+const CLOSE: u8 = 0xf1;
+
+/// The request of [`PROVISION`]: counter 1 from test-support's TPA root (the fuzzed TA's
+/// root): author anchor 1, the manifest-spec examples' ES256 key (which signs the spec and
+/// firmware-encryption envelopes) for every component, and those examples' vendor and class.
+/// Signed once: the device (its identity key) is the same in every run, as long as nothing
+/// draws from the RNG before the identity key is made.
+fn provisioning() -> &'static [u8] {
+    static REQUEST: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    REQUEST.get_or_init(|| {
+        let mut s = suit_test_support::service::service(MemoryBackend::new(1));
+        let author = Op::AddAnchor(AnchorRecord {
+            id: 1,
+            cose_key: cose_key(AUTHOR_PUB),
+            role: RoleRecord::Author,
+            key_scope: 0,
+            scope: Scope {
+                // The empty prefix: every component.
+                component_prefixes: vec![vec![]],
+                vendor_ids: vec![],
+                class_ids: vec![],
+                ree_plaintext: false,
+            },
+        });
+        let message = provision_message(&mut s, 1, vec![author, identity()]);
+        protocol::encode(&ProvisionRequest {
+            message: ByteBuf::from(message),
+        })
+        .unwrap()
+    })
+}
+
+/// Every stored object, by name.
+fn stored(s: &Service<MemoryBackend>) -> Vec<(String, Option<Vec<u8>>)> {
+    let st = s.backend().store();
+    st.names().into_iter().map(|n| (n.clone(), st.raw(&n))).collect()
+}
 
 fn round_trip<T>(bytes: &[u8])
 where
@@ -54,11 +99,10 @@ fn in_place_agrees(bytes: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     let _heap = suit_fuzz::heap::arm();
-    let config = Config::new(&suit_fuzz::hex(TPA_ROOT), true).unwrap();
     // Deterministic in-memory backend; level 100 so status takes its warning path too.
     let mut backend = MemoryBackend::new(1);
     backend.anti_rollback_level = Some(100);
-    let mut service = Service::new(backend, config);
+    let mut service = suit_test_support::service::service(backend);
     let mut rest = data;
     while rest.len() >= 4 {
         let (cmd, flags) = (rest[0], rest[1]);
@@ -66,6 +110,15 @@ fuzz_target!(|data: &[u8]| {
         let body = &rest[4..];
         let (request, next) = body.split_at(len.min(body.len()));
         rest = next;
+        if cmd == CLOSE {
+            service.close();
+            continue;
+        }
+        let (cmd, request) = if cmd == PROVISION {
+            (3, provisioning())
+        } else {
+            (cmd, request)
+        };
 
         round_trip::<StatusResponse>(request);
         round_trip::<Refusal>(request);
@@ -101,8 +154,15 @@ fuzz_target!(|data: &[u8]| {
         } else {
             PROTOCOL_VERSION
         };
-        // The TA's own copy of the request, which the service may decrypt in.
-        let reply = service.invoke(u32::from(cmd), version, &mut request.to_vec());
+        // The TA's own copy of the request, which the service may decrypt in; the REE's
+        // response slot as the TA sees it.
+        let short_slot = flags & 2 == 2;
+        let slot = MAX_RESPONSE - usize::from(short_slot);
+        let before = short_slot.then(|| stored(&service));
+        let reply = service.invoke_for_slot(u32::from(cmd), version, &mut request.to_vec(), slot);
+        if reply.status == Status::ResponseTooLarge && short_slot {
+            assert_eq!(Some(stored(&service)), before, "a refused short slot changed the store");
+        }
         assert!(reply.body.len() <= MAX_RESPONSE);
         match reply.status {
             Status::Ok | Status::Refused => {
