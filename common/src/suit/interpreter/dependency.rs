@@ -84,15 +84,12 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         self.charge_envelope(bytes.len())?;
         let dep = |e: Error| CommandErrorKind::Dependency(Box::new(e));
         let envelope = Envelope::decode(bytes).map_err(dep)?;
-        let decoded = envelope
-            .integrated
-            .iter()
-            .fold(bytes.len(), |n, i| n.saturating_sub(i.bytes.len()));
-        let spent = self.dependency_bytes().saturating_add(decoded);
-        if spent > MAX_DEPENDENCY_BYTES {
-            return Err(CommandErrorKind::Limit(Words::DependencyBytes));
-        }
-        self.dependency_bytes_decoded = self.dependency_bytes_decoded.saturating_add(decoded);
+        self.spend_dependency_bytes(
+            envelope
+                .integrated
+                .iter()
+                .fold(bytes.len(), |n, i| n.saturating_sub(i.bytes.len())),
+        )?;
         let known = self.dependencies.get(slot).and_then(|h| h.verified.clone());
         let verified = match known {
             Some((digest, signers)) => envelope.verified_before(digest, signers).map_err(dep)?,
@@ -107,16 +104,23 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         };
         let auth = verified.decode().map_err(|e| dep(e.into()))?;
         // The decoded commands and parameter sets too: small in bytes, not in heap. Known only
-        // once decoded; one manifest's decode is bounded by the sequences' command budgets.
-        let structures = auth
-            .manifest
-            .sequences()
-            .fold(0usize, |n, s| n.saturating_add(s.decoded_size()));
-        self.dependency_bytes_decoded = self.dependency_bytes_decoded.saturating_add(structures);
-        if self.dependency_bytes() > MAX_DEPENDENCY_BYTES {
+        // once decoded; one manifest's decode is bounded by `MAX_SEQUENCE_HEAP` per sequence.
+        self.spend_dependency_bytes(
+            auth.manifest
+                .sequences()
+                .fold(0usize, |n, s| n.saturating_add(s.decoded_size())),
+        )?;
+        Ok(auth)
+    }
+
+    /// Adds `n` decoded bytes to the run's [`MAX_DEPENDENCY_BYTES`], refused if it would pass
+    /// the bound.
+    fn spend_dependency_bytes(&mut self, n: usize) -> Result<(), CommandErrorKind> {
+        if self.dependency_bytes().saturating_add(n) > MAX_DEPENDENCY_BYTES {
             return Err(CommandErrorKind::Limit(Words::DependencyBytes));
         }
-        Ok(auth)
+        self.dependency_bytes_decoded = self.dependency_bytes_decoded.saturating_add(n);
+        Ok(())
     }
 
     pub(super) fn process_dependency(
