@@ -133,18 +133,7 @@ fn dependent(
     for (index, params) in sets {
         install.extend([int(12), int(index), int(19), map(params)]);
     }
-    install.extend([
-        int(12),
-        int(3),
-        int(20),
-        map(vec![(3, bytes(&dep.1)), (21, text("#dep"))]),
-        int(21),
-        int(15),
-        int(7),
-        int(15),
-        int(11),
-        int(15),
-    ]);
+    install.extend(fetch_check_process(3, &dep.1, "#dep"));
     let m = manifest(
         &[b"fw", b"buf", b"spare", b"dependency.suit"],
         &[3],

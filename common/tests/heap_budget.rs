@@ -15,12 +15,12 @@ use suit_common::service::keys::{DeviceKeyPair, Rng};
 use suit_common::service::store::{SecureStore, StoreError};
 use suit_common::service::{Backend, Client, Config, Service, TaStore};
 use suit_test_support::bounds::{
-    chain_at_decode_bounds, fetch_check_process, filler, override_multiple, override_one, Author,
+    chain_at_decode_bounds, filler, override_multiple, override_one, Author,
 };
 use suit_test_support::service::{author_anchor, identity, ta_image_with_body, tpa_message, TA};
 use suit_test_support::{
-    bytes, cbor, int, manifest_digest, map, p256_private_from_pem, seal_one, sec1_from_pem,
-    spec_id_checks, suit_digest, text, AUTHOR_PRIV, TPA_PUB,
+    bytes, cbor, fetch_check_process, int, manifest_digest, map, p256_private_from_pem, seal_one,
+    sec1_from_pem, spec_id_checks, suit_digest, text, tree_manifest, AUTHOR_PRIV, TPA_PUB,
 };
 use zeroize::Zeroizing;
 
@@ -183,23 +183,7 @@ fn sealed(manifest: &[u8], integrated: &[(&str, &[u8])]) -> Vec<u8> {
 /// Manifest `id` (suit-manifest-component-id) with `components`, dependencies at `deps` and
 /// `install` as its install sequence.
 fn manifest(id: &[&[u8]], components: &[&[&[u8]]], deps: &[i64], install: Vec<Value>) -> Vec<u8> {
-    let mut common = vec![];
-    if !deps.is_empty() {
-        common.push((1, map(deps.iter().map(|d| (*d, map(vec![]))).collect())));
-    }
-    let ids = components
-        .iter()
-        .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
-        .collect();
-    common.push((2, Value::Array(ids)));
-    common.push((4, bytes(&cbor(&Value::Array(spec_id_checks())))));
-    cbor(&map(vec![
-        (1, int(1)),
-        (2, int(2)),
-        (3, bytes(&cbor(&map(common)))),
-        (5, Value::Array(id.iter().map(|s| bytes(s)).collect())),
-        (20, bytes(&cbor(&Value::Array(install)))),
-    ]))
+    tree_manifest(2, components, deps, id, vec![(20, install)])
 }
 
 /// A dependency on component `["app", name]` whose install sets a `content`-byte

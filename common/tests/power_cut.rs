@@ -265,22 +265,27 @@ fn power_cuts(sc: &Scenario, writes: usize) -> usize {
             olds += 1;
         }
         assert_no_orphans(&mut s, &when);
-        // And the device goes on: the new release installs once, and only once.
-        if is_new {
-            assert!(
-                refusal(install(&mut s, &sc.v2)).reason.contains("Rollback"),
-                "{when}"
-            );
-        } else {
-            install(&mut s, &sc.v2).unwrap_or_else(|e| panic!("{when}: {e:?}"));
-            assert_eq!(observe(&s), sc.new, "{when}: the retried install");
-        }
+        goes_on(&mut s, sc, is_new, &when);
     }
     assert!(
         olds > writes / 2 && news >= 1,
         "cuts: {olds} old, {news} new"
     );
     rolled_forward
+}
+
+/// The device goes on from the old state (`is_new` false) or the new one: the new release
+/// installs once, and only once.
+fn goes_on(s: &mut Service<Mem>, sc: &Scenario, is_new: bool, when: &str) {
+    if is_new {
+        assert!(
+            refusal(install(s, &sc.v2)).reason.contains("Rollback"),
+            "{when}"
+        );
+    } else {
+        install(s, &sc.v2).unwrap_or_else(|e| panic!("{when}: {e:?}"));
+        assert_eq!(observe(s), sc.new, "{when}: the retried install");
+    }
 }
 
 /// After a fault in an install: the next command sees the old or the new state (the new one
@@ -1038,15 +1043,7 @@ pub(crate) mod reconcile_and_cleanup_cuts {
         assert!(!pending(&s), "{when}: still pending");
         let is_new = old_or_new(&s, &sc.old, &sc.new, when);
         assert_no_orphans(&mut s, when);
-        if is_new {
-            assert!(
-                refusal(install(&mut s, &sc.v2)).reason.contains("Rollback"),
-                "{when}"
-            );
-        } else {
-            install(&mut s, &sc.v2).unwrap_or_else(|e| panic!("{when}: {e:?}"));
-            assert_eq!(observe(&s), sc.new, "{when}: the retried install");
-        }
+        goes_on(&mut s, sc, is_new, when);
     }
 
     /// A second cut at every write of `reconcile` (OP-TEE's TA store, the state record, the
@@ -1277,8 +1274,7 @@ mod refused_install_cuts {
                         let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
                         assert_eq!(observe(&s), sc.old, "{when}");
                         assert_no_orphans(&mut s, &when);
-                        install(&mut s, &sc.v2).unwrap_or_else(|e| panic!("{when}: {e:?}"));
-                        assert_eq!(observe(&s), sc.new, "{when}: then the good one");
+                        goes_on(&mut s, &sc, false, &when);
                     }
                 }
             }
@@ -1322,8 +1318,7 @@ mod close_cuts {
             let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
             assert_eq!(observe(&s), sc.old, "{when}");
             assert_no_orphans(&mut s, &when);
-            install(&mut s, &sc.v2).unwrap_or_else(|e| panic!("{when}: {e:?}"));
-            assert_eq!(observe(&s), sc.new, "{when}");
+            goes_on(&mut s, &sc, false, &when);
         }
         assert!(cuts >= 1);
     }

@@ -1052,7 +1052,8 @@ pub(crate) mod dependency_payloads {
     use suit_common::service::install::{CommitRefusal, InstallError};
     use suit_test_support::service as svc;
     use suit_test_support::{
-        bytes, cbor, int, manifest_digest, map, seal_one, spec_id_checks, suit_digest, text,
+        bytes, cbor, fetch_check_process, int, manifest_digest, map, seal_one, suit_digest, text,
+        tree_manifest as manifest,
     };
 
     /// `manifest` signed (ESP256) with the P-256 key in `pem`, with `integrated` payloads.
@@ -1064,54 +1065,6 @@ pub(crate) mod dependency_payloads {
             &[],
             integrated,
         )
-    }
-
-    /// A manifest numbered `seq` of `components` (the first checked for vendor and class),
-    /// declaring the components at `deps` dependencies, with manifest-component-id `id` and
-    /// `sections`.
-    pub(crate) fn manifest(
-        seq: i64,
-        components: &[&[&[u8]]],
-        deps: &[i64],
-        id: &[&[u8]],
-        sections: Vec<(i64, Vec<Value>)>,
-    ) -> Vec<u8> {
-        let mut common = vec![];
-        if !deps.is_empty() {
-            common.push((1, map(deps.iter().map(|d| (*d, map(vec![]))).collect())));
-        }
-        let ids = components
-            .iter()
-            .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
-            .collect();
-        common.push((2, Value::Array(ids)));
-        common.push((4, bytes(&cbor(&Value::Array(spec_id_checks())))));
-        let mut m = vec![
-            (1, int(1)),
-            (2, int(seq)),
-            (3, bytes(&cbor(&map(common)))),
-            (5, Value::Array(id.iter().map(|s| bytes(s)).collect())),
-        ];
-        for (k, s) in sections {
-            m.push((k, bytes(&cbor(&Value::Array(s)))));
-        }
-        cbor(&map(m))
-    }
-
-    /// Fetch dependency `idx` from `uri`, check its integrity, process it.
-    fn fetch_check_process(idx: i64, digest: &[u8], uri: &str) -> Vec<Value> {
-        vec![
-            int(12),
-            int(idx),
-            int(20),
-            map(vec![(3, bytes(digest)), (21, text(uri))]),
-            int(21),
-            int(15),
-            int(7),
-            int(15),
-            int(11),
-            int(15),
-        ]
     }
 
     /// Commands that fetch `image` from `uri` into the current component, with its digest
@@ -1153,7 +1106,10 @@ pub(crate) mod dependency_payloads {
             &[&[b"app", name], &[b"app", name, b"dep"]],
             &[1],
             &[b"app", name],
-            vec![(20, fetch_check_process(1, &manifest_digest(dep), uri))],
+            vec![(
+                20,
+                fetch_check_process(1, &manifest_digest(dep), uri).to_vec(),
+            )],
         )
     }
 
@@ -1466,7 +1422,7 @@ pub(crate) mod dependency_payloads {
             let a = manifest(5, &[x, &[b"app", b"a"]], &[], x, vec![(20, try_each)]);
             let remove = vec![int(12), int(0), int(33), int(15)];
             let b = manifest(3, &[x, &[b"app", b"b"]], &[], x, vec![(20, remove)]);
-            let mut both = fetch_check_process(1, &manifest_digest(&a), "#a");
+            let mut both = fetch_check_process(1, &manifest_digest(&a), "#a").to_vec();
             both.extend(fetch_check_process(2, &manifest_digest(&b), "#b"));
             let root = manifest(
                 100,
@@ -1515,7 +1471,7 @@ pub(crate) mod dependency_payloads {
             &[b"app-a", b"r"],
             vec![(
                 20,
-                fetch_check_process(1, &manifest_digest(&unlink), "#dep"),
+                fetch_check_process(1, &manifest_digest(&unlink), "#dep").to_vec(),
             )],
         );
         let unlink_env = sealed(&unlink, OPERATOR_PRIV, &[]);
@@ -1549,7 +1505,7 @@ pub(crate) mod dependency_payloads {
         let integrated: Vec<(&str, &[u8])> = parts.iter().map(|p| (p.uri, p.image)).collect();
         let dep_env = sealed(&dep, AUTHOR_PRIV, &integrated);
         let own = format!("root release {seq}").into_bytes();
-        let mut install = fetch_check_process(1, &manifest_digest(&dep), "#dep");
+        let mut install = fetch_check_process(1, &manifest_digest(&dep), "#dep").to_vec();
         install.extend([int(12), int(0)]);
         install.extend(fetch_checked(&own, "#own"));
         let root = manifest(

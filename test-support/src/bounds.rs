@@ -5,7 +5,7 @@
 
 use ciborium::Value;
 
-use crate::cbor::{bytes, cbor, int, manifest_digest, map, text};
+use crate::cbor::{bytes, cbor, fetch_check_process, int, manifest_digest, map};
 
 /// Seals a manifest into an envelope with the given integrated payloads (key, bytes).
 pub type Seal<'a> = &'a dyn Fn(&[u8], &[(&str, &[u8])]) -> Vec<u8>;
@@ -21,23 +21,6 @@ pub struct Author<'a> {
 /// `len` bytes of a fixed pattern.
 pub fn filler(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + 7) as u8).collect()
-}
-
-/// The dependent's commands for dependency `idx`: fetch it from `uri`, check its integrity
-/// against `digest`, process it.
-pub fn fetch_check_process(idx: i64, digest: &[u8], uri: &str) -> [Value; 10] {
-    [
-        int(12),
-        int(idx),
-        int(20),
-        map(vec![(3, bytes(digest)), (21, text(uri))]),
-        int(21),
-        int(15),
-        int(7),
-        int(15),
-        int(11),
-        int(15),
-    ]
 }
 
 /// override-multiple over components 0..16, each image-size 1: ~50 bytes, 16 parameter sets.

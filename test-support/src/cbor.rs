@@ -79,6 +79,55 @@ pub fn manifest_with(
     ]))
 }
 
+/// The dependent's commands for dependency `idx`: fetch it from `uri`, check its integrity
+/// against `digest`, process it.
+pub fn fetch_check_process(idx: i64, digest: &[u8], uri: &str) -> [Value; 10] {
+    [
+        int(12),
+        int(idx),
+        int(20),
+        map(vec![(3, bytes(digest)), (21, text(uri))]),
+        int(21),
+        int(15),
+        int(7),
+        int(15),
+        int(11),
+        int(15),
+    ]
+}
+
+/// A manifest numbered `seq` of `components` (the first checked for the examples' vendor and
+/// class), declaring the components at `deps` dependencies, with manifest-component-id `id`
+/// and `sections` (key, commands), in the order given.
+pub fn tree_manifest(
+    seq: i64,
+    components: &[&[&[u8]]],
+    deps: &[i64],
+    id: &[&[u8]],
+    sections: Vec<(i64, Vec<Value>)>,
+) -> Vec<u8> {
+    let mut common = vec![];
+    if !deps.is_empty() {
+        common.push((1, map(deps.iter().map(|d| (*d, map(vec![]))).collect())));
+    }
+    let ids = components
+        .iter()
+        .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
+        .collect();
+    common.push((2, Value::Array(ids)));
+    common.push((4, bytes(&cbor(&Value::Array(spec_id_checks())))));
+    let mut m = vec![
+        (1, int(1)),
+        (2, int(seq)),
+        (3, bytes(&cbor(&map(common)))),
+        (5, Value::Array(id.iter().map(|s| bytes(s)).collect())),
+    ];
+    for (k, s) in sections {
+        m.push((k, bytes(&cbor(&Value::Array(s)))));
+    }
+    cbor(&map(m))
+}
+
 /// `manifest` (an encoded SUIT_Manifest) with the member `key` added as `value`, such as a
 /// digest (23: suit-text) naming a severed member.
 pub fn with_manifest_member(manifest: &[u8], key: i64, value: Value) -> Vec<u8> {
