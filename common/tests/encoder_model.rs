@@ -132,11 +132,11 @@ fn every_parameter() -> Parameters {
         use_before: Some(1_900_000_000),
         minimum_battery: Some(500),
         update_priority: Some(-3),
-        version: Some(VersionMatch {
+        version: Some(std::sync::Arc::new(VersionMatch {
             comparison: Comparison::GreaterEqual,
             value: vec![1, 2, -1],
-        }),
-        wait_info: Some(WaitInfo {
+        })),
+        wait_info: Some(std::sync::Arc::new(WaitInfo {
             events: vec![
                 WaitEvent::Authorization(2),
                 WaitEvent::OtherDeviceVersion {
@@ -148,7 +148,7 @@ fn every_parameter() -> Parameters {
                 },
                 WaitEvent::TimeOfDayUtc(3600),
             ],
-        }),
+        })),
         component_metadata: Some(std::sync::Arc::new(ComponentMetadata {
             default_permissions: Some(0o644),
             // In deterministic order of their encodings, as a decoder returns them.

@@ -622,6 +622,7 @@ fn every_word_keeps_its_wire_number() {
         (Words::DependencyBytes, 117),
         (Words::ComponentsInRun, 118),
         (Words::DecodedSequenceHeap, 119),
+        (Words::LiveParameterSets, 120),
     ];
     assert_eq!(
         pinned.len(),

@@ -15,7 +15,8 @@ use suit_common::service::keys::{DeviceKeyPair, Rng};
 use suit_common::service::store::{SecureStore, StoreError};
 use suit_common::service::{Backend, Client, Config, Service, TaStore};
 use suit_test_support::bounds::{
-    chain_at_decode_bounds, filler, override_multiple, override_one, Author,
+    chain_at_decode_bounds, filler, long_identifier_snapshots, override_multiple, override_one,
+    parameter_copies, Author,
 };
 use suit_test_support::service::{author_anchor, identity, ta_image_with_body, tpa_message, TA};
 use suit_test_support::{
@@ -673,4 +674,70 @@ fn override_multiple_over_sixteen_components_in_every_sequence_is_accepted() {
         .unwrap();
     let ((cmd, last), _) = install(&mut s, &reqs[..=prepare]);
     assert_eq!((cmd, last.as_str()), (Command::InstallPrepare, "ok"));
+}
+
+/// Parameters that are copied whole when changed: 16 custom labels, a version of 8 integers,
+/// a wait-info whose other-device-version event holds 4 versions of 8 integers.
+fn copied_parameters() -> Value {
+    let list = |a: Vec<Value>| Value::Array(a);
+    let version = || list(vec![int(1), list((0..8).map(|_| int(0)).collect())]);
+    let wait = map(vec![(
+        4,
+        list(vec![
+            bytes(b"\0"),
+            list((0..4).map(|_| version()).collect()),
+        ]),
+    )]);
+    let mut entries = vec![(28, bytes(&cbor(&version()))), (29, bytes(&cbor(&wait)))];
+    entries.extend((1..=16).map(|k| (-k, int(0))));
+    map(entries)
+}
+
+/// The author of `heap_budget`'s envelopes.
+fn author() -> Author<'static> {
+    Author {
+        id_checks: spec_id_checks(),
+        seal: &sealed,
+    }
+}
+
+/// Installs `envelope` on a fresh device: the last command's outcome and the peak heap.
+fn install_fresh(tag: &str, envelope: &[u8]) -> (String, usize) {
+    let mut s = device(tag);
+    let ((cmd, last), peak) = install(&mut s, &requests(envelope, &[]));
+    (format!("{cmd:?}: {last}"), peak)
+}
+
+/// Review s33: 1.4 MiB from a 7 KiB envelope, installed. Copies four levels deep (8 x 16
+/// sets at each) exceed the run's live sets, small or large (before: 372 and 941 KiB,
+/// installed); two levels of large ones install (580 KiB before, 376 KiB with shared lists
+/// and identifiers).
+#[test]
+fn parameter_sets_copied_under_nested_snapshots_are_bounded() {
+    let (small, large) = (map(vec![(14, int(1))]), copied_parameters());
+    let a = author();
+    let runs = [
+        install_fresh("copies-small", &parameter_copies(&a, &small, 4)),
+        install_fresh("copies-large", &parameter_copies(&a, &large, 4)),
+        install_fresh("copies-large-2", &parameter_copies(&a, &large, 2)),
+    ];
+    for (last, peak) in &runs {
+        assert!(*peak <= 640 * KIB, "peak {} KiB ({last})", peak / KIB);
+    }
+    for (last, _) in &runs[..2] {
+        assert!(
+            last.contains("component parameter sets one run holds at once"),
+            "{last}"
+        );
+    }
+    assert!(runs[2].0.ends_with("InstallFinish: ok"), "{}", runs[2].0);
+}
+
+/// 16 live snapshots over 144 components with 453-byte identifiers (review s34: each
+/// snapshot copied every identifier; 2505 KiB before, installed; 573 KiB shared).
+#[test]
+fn snapshots_of_many_long_component_identifiers_are_bounded() {
+    let (last, peak) = install_fresh("long-ids", &long_identifier_snapshots(&author(), vec![]));
+    assert!(peak <= 640 * KIB, "peak {} KiB ({last})", peak / KIB);
+    assert!(last.ends_with("InstallFinish: ok"), "{last}");
 }

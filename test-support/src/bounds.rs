@@ -133,3 +133,171 @@ pub fn chain_at_decode_bounds(
     }
     child.map(|(e, _)| e).unwrap_or_default()
 }
+
+/// Manifest `["app", id]` over `comps`, dependencies at `deps`, the author's identity checks
+/// in the shared sequence, and `sections` (key, commands) in key order.
+fn app_manifest(
+    author: &Author<'_>,
+    id: &str,
+    comps: &[Vec<Vec<u8>>],
+    deps: &[i64],
+    sections: Vec<(i64, Vec<Value>)>,
+) -> Vec<u8> {
+    let mut common = vec![];
+    if !deps.is_empty() {
+        common.push((1, map(deps.iter().map(|d| (*d, map(vec![]))).collect())));
+    }
+    let ids = comps
+        .iter()
+        .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
+        .collect();
+    common.push((2, Value::Array(ids)));
+    common.push((4, bytes(&cbor(&Value::Array(author.id_checks.clone())))));
+    let mut m = vec![
+        (1, int(1)),
+        (2, int(2)),
+        (3, bytes(&cbor(&map(common)))),
+        (5, Value::Array(vec![bytes(b"app"), bytes(id.as_bytes())])),
+    ];
+    for (k, s) in sections {
+        m.push((k, bytes(&cbor(&Value::Array(s)))));
+    }
+    cbor(&map(m))
+}
+
+/// `["app", name]`.
+fn app_id(name: &str) -> Vec<Vec<u8>> {
+    vec![b"app".to_vec(), name.as_bytes().to_vec()]
+}
+
+/// A 453-byte identifier in 16 segments: `app`, then 15 of 30 bytes.
+fn long_id(name: &str) -> Vec<Vec<u8>> {
+    let mut id = vec![b"app".to_vec()];
+    id.extend((0..15).map(|s| {
+        let mut seg = format!("{name}-{s:02}-").into_bytes();
+        seg.resize(30, b'x');
+        seg
+    }));
+    id
+}
+
+/// Try-each nested `depth` deep, on component 0, each option running `each` before the next
+/// level and `inner` at the deepest.
+fn nested_options(depth: usize, each: &[Value], inner: Vec<Value>) -> Vec<Value> {
+    (0..depth).fold(inner, |seq, _| {
+        let option = [each.to_vec(), seq].concat();
+        vec![
+            int(12),
+            int(0),
+            int(15),
+            Value::Array(vec![bytes(&cbor(&Value::Array(option)))]),
+        ]
+    })
+}
+
+/// Sealed dependencies `(envelope, manifest digest)`, fetched, checked and processed by the
+/// returned commands into the dependent's components 0.., the envelopes integrated under
+/// `#kN`.
+fn fetch_all(deps: &[(Vec<u8>, Vec<u8>)]) -> Vec<Value> {
+    deps.iter()
+        .enumerate()
+        .flat_map(|(i, (_, digest))| fetch_check_process(i as i64, digest, &format!("#k{i}")))
+        .collect()
+}
+
+/// `deps` as integrated payloads under `#kN`.
+fn integrated(deps: &[(Vec<u8>, Vec<u8>)]) -> Vec<(String, &[u8])> {
+    deps.iter()
+        .enumerate()
+        .map(|(i, (e, _))| (format!("#k{i}"), e.as_slice()))
+        .collect()
+}
+
+/// Seals `m` with `deps` integrated: the envelope and `m`'s digest.
+fn seal_with(author: &Author<'_>, m: &[u8], deps: &[(Vec<u8>, Vec<u8>)]) -> (Vec<u8>, Vec<u8>) {
+    let named = integrated(deps);
+    let refs: Vec<(&str, &[u8])> = named.iter().map(|(k, e)| (k.as_str(), *e)).collect();
+    ((author.seal)(m, &refs), manifest_digest(m))
+}
+
+/// A root that fetches, checks and processes eight dependencies of 16 components, each
+/// overriding `parameters` on all of them, then processes them again inside try-each nested
+/// `depth` deep: each live snapshot holds its own copy of every parameter set changed under
+/// it (review s33: 1.4 MiB from a 7 KiB envelope).
+pub fn parameter_copies(author: &Author<'_>, parameters: &Value, depth: usize) -> Vec<u8> {
+    let deps: Vec<_> = (0..8)
+        .map(|k| {
+            let comps: Vec<_> = (0..16).map(|c| app_id(&format!("d{k}c{c}"))).collect();
+            let install = vec![int(12), Value::Bool(true), int(20), parameters.clone()];
+            let m = app_manifest(author, &format!("d{k}"), &comps, &[], vec![(20, install)]);
+            seal_with(author, &m, &[])
+        })
+        .collect();
+    let slots: Vec<_> = (0..8).map(|k| app_id(&format!("s{k}"))).collect();
+    let mut install = fetch_all(&deps);
+    // Every dependency processed at each level (the next try-each is on component 0 again:
+    // under `true` it would run once per dependency).
+    let each = [int(12), Value::Bool(true), int(11), int(15)];
+    install.extend(nested_options(depth, &each, vec![]));
+    let deps_at: Vec<i64> = (0..8).collect();
+    let m = app_manifest(author, "copies", &slots, &deps_at, vec![(20, install)]);
+    seal_with(author, &m, &deps).0
+}
+
+/// 144 components with 453-byte identifiers and parameters (the root's 16, five dependencies'
+/// 16 each and a chain of three more dependencies' 16 each); each chain manifest nests
+/// try-each four deep in its install around processing the next (fetched and checked in
+/// dependency-resolution), under the root's own four: 16 live snapshots of every component's
+/// entry (review s34: an identifier was copied whole into each, 1681 KiB from 99 of them).
+/// The root's install ends with `tail`.
+pub fn long_identifier_snapshots(author: &Author<'_>, tail: Vec<Value>) -> Vec<u8> {
+    let size = || map(vec![(14, int(1))]);
+    let wide: Vec<_> = (1..6)
+        .map(|k| {
+            let comps: Vec<_> = (0..16).map(|c| long_id(&format!("w{k}c{c}"))).collect();
+            let install = vec![int(12), Value::Bool(true), int(20), size()];
+            let m = app_manifest(author, &format!("w{k}"), &comps, &[], vec![(20, install)]);
+            seal_with(author, &m, &[])
+        })
+        .collect();
+    // Components 1..16 of a manifest whose component 0 is its dependency slot.
+    let own = || Value::Array((1..16).map(int).collect());
+    let mut chain: Vec<(Vec<u8>, Vec<u8>)> = vec![];
+    for level in (1..=3).rev() {
+        let comps: Vec<_> = (0..16).map(|c| long_id(&format!("c{level}n{c}"))).collect();
+        let mut resolution = vec![int(12), own(), int(20), size()];
+        let (deps, install) = if chain.is_empty() {
+            (
+                vec![],
+                nested_options(4, &[], vec![int(12), own(), int(20), size()]),
+            )
+        } else {
+            resolution.extend(fetch_all(&chain));
+            (
+                vec![0],
+                nested_options(4, &[], vec![int(12), int(0), int(11), int(15)]),
+            )
+        };
+        let sections = vec![(15, resolution), (20, install)];
+        let m = app_manifest(author, &format!("c{level}"), &comps, &deps, sections);
+        chain = vec![seal_with(author, &m, &chain)];
+    }
+    let mut deps = chain;
+    deps.extend(wide);
+    let comps: Vec<_> = (0..16).map(|c| long_id(&format!("r{c}"))).collect();
+    let theirs = Value::Array((6..16).map(int).collect());
+    let mut install = vec![int(12), theirs, int(20), size()];
+    // Every dependency processed (the wide ones set their parameters), then the chain again
+    // under the root's own nesting.
+    install.extend([int(12), Value::Bool(true), int(11), int(15)]);
+    install.extend(nested_options(
+        4,
+        &[],
+        vec![int(12), int(0), int(11), int(15)],
+    ));
+    install.extend(tail);
+    let deps_at: Vec<i64> = (0..6).collect();
+    let sections = vec![(15, fetch_all(&deps)), (20, install)];
+    let m = app_manifest(author, "long-ids", &comps, &deps_at, sections);
+    seal_with(author, &m, &deps).0
+}

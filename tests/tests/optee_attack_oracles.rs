@@ -25,9 +25,12 @@ use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::Algorithm;
 use suit_common::report::MAX_NONCE_LEN;
-use suit_test_support::bounds::{chain_at_decode_bounds, override_multiple, override_one, Author};
+use suit_test_support::bounds::{
+    chain_at_decode_bounds, long_identifier_snapshots, override_multiple, override_one,
+    parameter_copies, Author,
+};
 use suit_test_support::cbor::{
-    bomb_block, bytes, cbor, check_vendor_class, int, suit_digest, with_manifest_member,
+    bomb_block, bytes, cbor, check_vendor_class, int, map, suit_digest, with_manifest_member,
 };
 use suit_test_support::seal_one;
 use suit_tests::{
@@ -225,6 +228,20 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
             "h-decode-bounds-chain",
             chain_at_decode_bounds(&board, 3, (&override_one(), 64), 80 * 1024, 250 * 1024),
             "bytes of dependency envelopes held and decoded in one run",
+        ),
+        // Try-each snapshots: parameter sets copied under four levels over 128 components
+        // (review s33: 1.4 MiB on the host), refused by the run's live sets; 16 live
+        // snapshots of 144 components with 453-byte identifiers (review s34: 2.5 MiB on the
+        // host, each identifier in 17 blocks per copy), run to the end, then aborted.
+        (
+            "h-parameter-copies",
+            parameter_copies(&board, &map(vec![(14, int(1))]), 4),
+            "component parameter sets one run holds at once",
+        ),
+        (
+            "h-long-identifiers",
+            long_identifier_snapshots(&board, vec![int(14), int(15)]),
+            "suit-condition-abort failed",
         ),
     ];
     // An authentic manifest with a suit-text member no digest of it vouches for: one it does

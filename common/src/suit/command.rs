@@ -116,10 +116,12 @@ pub struct Parameters {
     pub minimum_battery: Option<u64>,
     /// suit-parameter-update-priority (27, update management): smaller = more urgent.
     pub update_priority: Option<i64>,
-    /// suit-parameter-version (28, update management).
-    pub version: Option<VersionMatch>,
+    /// suit-parameter-version (28, update management); shared, as the lists below are, so
+    /// that a component's parameter set is copied without its lists (a try-each snapshot
+    /// keeps the set it replaces).
+    pub version: Option<Arc<VersionMatch>>,
     /// suit-parameter-wait-info (29, update management).
-    pub wait_info: Option<WaitInfo>,
+    pub wait_info: Option<Arc<WaitInfo>>,
     /// suit-parameter-component-metadata (30, update management); behind a pointer so that
     /// commands (and the budget of decoded commands) stay small when it is absent, shared as
     /// the other values of unbounded size are.
@@ -135,6 +137,7 @@ impl Parameters {
         use core::mem::size_of;
         let shared = |_len: usize| BLOCK + 2 * size_of::<usize>();
         let version = |v: &VersionMatch| BLOCK + v.value.capacity() * size_of::<i64>();
+        let arc = |inner: usize| BLOCK + 2 * size_of::<usize>() + inner;
         let actor = |a: &um::ActorId| match a {
             um::ActorId::Uuid(_) | um::ActorId::Bytes(_) | um::ActorId::Text(_) => BLOCK,
             um::ActorId::Int(_) => 0,
@@ -159,9 +162,17 @@ impl Parameters {
                 |n, (_, v)| n.saturating_add(shared(v.len())),
             );
         }
-        n = n.saturating_add(self.version.as_ref().map_or(0, version));
+        n = n.saturating_add(
+            self.version
+                .as_ref()
+                .map_or(0, |v| arc(size_of::<VersionMatch>()) + version(v)),
+        );
         if let Some(w) = &self.wait_info {
-            n = n.saturating_add(BLOCK + w.events.capacity() * size_of::<um::WaitEvent>());
+            n = n.saturating_add(
+                arc(size_of::<WaitInfo>())
+                    + BLOCK
+                    + w.events.capacity() * size_of::<um::WaitEvent>(),
+            );
             for e in &w.events {
                 if let um::WaitEvent::OtherDeviceVersion { device, versions } = e {
                     n = versions.iter().fold(
@@ -382,9 +393,11 @@ impl Parameters {
                 Some(P::MinimumBattery) => p.minimum_battery = Some(dec.uint().at(AT)?),
                 Some(P::UpdatePriority) => p.update_priority = Some(dec.int().at(AT)?),
                 Some(P::Version) => {
-                    p.version = Some(VersionMatch::decode_all(dec.bytes().at(AT)?)?)
+                    p.version = Some(Arc::new(VersionMatch::decode_all(dec.bytes().at(AT)?)?))
                 }
-                Some(P::WaitInfo) => p.wait_info = Some(WaitInfo::decode_all(dec.bytes().at(AT)?)?),
+                Some(P::WaitInfo) => {
+                    p.wait_info = Some(Arc::new(WaitInfo::decode_all(dec.bytes().at(AT)?)?))
+                }
                 Some(P::ComponentMetadata) => {
                     p.component_metadata = Some(Arc::new(ComponentMetadata::decode_all(
                         dec.bytes().at(AT)?,

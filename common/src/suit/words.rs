@@ -166,6 +166,7 @@ words! {
     DependencyBytes = 117 => "bytes of dependency envelopes held and decoded in one run",
     ComponentsInRun = 118 => "components one run holds parameters for or removes",
     DecodedSequenceHeap = 119 => "memory one decoded command sequence holds",
+    LiveParameterSets = 120 => "component parameter sets one run holds at once",
 }
 
 // Numbers rise by one from 0 in declaration order: appending is the only way to add a word.

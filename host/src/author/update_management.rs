@@ -172,10 +172,10 @@ pub(crate) fn component(c: &ComponentSpec) -> std::result::Result<ComponentUm, S
             )
         })?;
         check_version(&v.value).map_err(|e| format!("version: {e}"))?;
-        um.params.version = Some(VersionMatch {
+        um.params.version = Some(Arc::new(VersionMatch {
             comparison,
             value: v.value.clone(),
-        });
+        }));
         um.commands.push(condition(ConditionKind::Version));
     }
     if let Some(w) = &c.wait {
@@ -187,7 +187,7 @@ pub(crate) fn component(c: &ComponentSpec) -> std::result::Result<ComponentUm, S
             .map(|(name, v)| wait_event(name, *v))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         events.sort_by_key(|e| e.kind().value());
-        um.params.wait_info = Some(WaitInfo { events });
+        um.params.wait_info = Some(Arc::new(WaitInfo { events }));
         um.commands.push(Command::Action(Action::Wait, REPORT_ALL));
     }
     if let Some(m) = &c.metadata {

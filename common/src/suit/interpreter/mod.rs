@@ -35,6 +35,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::registry::Parameter;
 use crate::suit::command::Parameters;
@@ -101,6 +102,13 @@ pub const SIGNATURE_STEPS: u64 = 16;
 /// parameter set (~0.5 KB) a dependency makes from a few bytes, and every live snapshot
 /// copies the list.
 pub const MAX_RUN_COMPONENTS: usize = MAX_COMPONENTS * (1 + MAX_HELD_DEPENDENCIES);
+/// Most component parameter sets alive at once in one run, the copies live try-each options
+/// and run-sequence iterations hold included: a snapshot shares the sets, and a change after
+/// it copies the set it changes (at most ~0.9 KiB: the set, its custom labels; values and
+/// lists are shared), once per live snapshot. Nested try-each in a dependency tree would
+/// otherwise hold up to 16 levels x [`MAX_RUN_COMPONENTS`] copies (review s33: 1.4 MiB from a
+/// 7 KiB envelope); this keeps them under ~0.5 MiB.
+pub const MAX_LIVE_PARAMETER_SETS: usize = 4 * MAX_RUN_COMPONENTS;
 /// Most dependency envelopes held at once in one run (each at most [`MAX_ENVELOPE_LEN`]).
 pub const MAX_HELD_DEPENDENCIES: usize = 8;
 /// Most bytes one run spends on dependencies: the envelopes it holds at once plus what it has
@@ -297,6 +305,9 @@ impl Staged {
 #[derive(Debug, Clone, Default)]
 struct ComponentParams {
     values: Parameters,
+    /// Counts this set among the run's live ones ([`MAX_LIVE_PARAMETER_SETS`]); a set made
+    /// for a component that has none, to read, is not counted (it lives only while read).
+    _tally: Option<Tally>,
     /// Own signers of the manifest that set `values.encryption_info`.
     encryption_info_by: Option<Arc<[AnchorId]>>,
     /// Own signers of the manifest that set `values.image_digest`.
@@ -371,6 +382,29 @@ impl ComponentParams {
             self.source_component_by = src.source_component_by.clone();
         }
         Ok(())
+    }
+}
+
+/// One live parameter set of a run: counted while it exists, a copy included.
+#[derive(Debug)]
+struct Tally(Arc<AtomicUsize>);
+
+impl Tally {
+    fn new(live: &Arc<AtomicUsize>) -> Self {
+        live.fetch_add(1, Ordering::Relaxed);
+        Tally(Arc::clone(live))
+    }
+}
+
+impl Clone for Tally {
+    fn clone(&self) -> Self {
+        Tally::new(&self.0)
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -468,6 +502,8 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     keys: &'x dyn KeySource,
     /// Per component; shared with snapshots and readers, copied only when changed.
     params: Vec<(ComponentId, Arc<ComponentParams>)>,
+    /// Parameter sets alive in `params` and every live snapshot.
+    live_parameter_sets: Arc<AtomicUsize>,
     pub(crate) staged: Vec<Staged>,
     /// Dependency envelopes fetched in this run, by their place in the dependency tree (the
     /// dependent's walk and the index): not by identifier, which two dependencies (or a
@@ -517,6 +553,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             policy,
             keys,
             params: Vec::new(),
+            live_parameter_sets: Arc::new(AtomicUsize::new(0)),
             staged: Vec::new(),
             dependencies: Vec::new(),
             dependency_floor: 0,
@@ -649,19 +686,29 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
 
     /// The parameters of `id`, to change: copied first if a snapshot or reader shares them.
     fn params_mut(&mut self, id: &ComponentId) -> Result<&mut ComponentParams, CommandErrorKind> {
+        let room = self.live_parameter_sets.load(Ordering::Relaxed) < MAX_LIVE_PARAMETER_SETS;
         let pos = match self.params.iter().position(|(c, _)| c == id) {
             Some(p) => p,
             None if self.params.len() >= MAX_RUN_COMPONENTS => {
                 return Err(CommandErrorKind::Limit(Words::ComponentsInRun));
             }
+            None if !room => return Err(CommandErrorKind::Limit(Words::LiveParameterSets)),
             None => {
-                self.params.push((id.clone(), Arc::default()));
+                let set = ComponentParams {
+                    _tally: Some(Tally::new(&self.live_parameter_sets)),
+                    ..ComponentParams::default()
+                };
+                self.params.push((id.clone(), Arc::new(set)));
                 self.params.len() - 1
             }
         };
         // In bounds: a position just found, or the index of the entry just pushed.
         #[allow(clippy::indexing_slicing)]
-        Ok(Arc::make_mut(&mut self.params[pos].1))
+        let set = &mut self.params[pos].1;
+        if Arc::get_mut(set).is_none() && !room {
+            return Err(CommandErrorKind::Limit(Words::LiveParameterSets));
+        }
+        Ok(Arc::make_mut(set))
     }
 
     /// The parameters of `id` with who set them, shared (no copy).
