@@ -5,7 +5,9 @@
 #   FUZZ_SECONDS=600 bash tests/fuzz.sh process_resigned   # one target, longer
 #
 # Installs the pinned cargo-fuzz if it is missing, builds every target, writes the seed
-# corpora from tests/vectors (fuzz/seeds.py), then runs each target for a bounded time.
+# corpora from tests/vectors (fuzz/seeds.py) and the generated ones (payloads encrypted to the
+# harnesses' device keys: fuzz/src/seeds.rs, after its tests show each seed still delivers its
+# plaintext), then runs each target for a bounded time.
 # Fails on a build error or on any crash, leak, timeout or out-of-memory (libFuzzer exits
 # non-zero and leaves the input under fuzz/artifacts/<target>/). See fuzz/README.md.
 set -euo pipefail
@@ -49,6 +51,13 @@ cargo fuzz build "${FUZZ_FLAGS[@]}" || die "cargo fuzz build"
 WORK="$ROOT/build/fuzz"
 rm -rf "$WORK/seeds"
 "$PYTHON" fuzz/seeds.py "$WORK/seeds" || die "seed generation"
+# The generated seeds: a plain (unsanitized) build of the fuzz crate's library, in the same
+# target dir (cargo-fuzz's artefacts are under its target triple, these under debug/).
+echo "fuzz.sh: generated seeds (fuzz/src/seeds.rs): tests, then the seeds"
+cargo test --locked --manifest-path fuzz/Cargo.toml --target-dir "$TARGET_DIR" --lib \
+    || die "the generated seeds' tests"
+cargo run --locked --quiet --manifest-path fuzz/Cargo.toml --target-dir "$TARGET_DIR" \
+    --example seeds -- "$WORK/seeds" || die "generated seeds"
 
 declare -a SUMMARY
 for t in "${TARGETS[@]}"; do

@@ -1,13 +1,18 @@
 //! Fixtures shared by the fuzz targets: fixed trust anchors and device keys (the public test
 //! keys of the vectors under tests/vectors, compiled in so a fuzz run reads no files), a fixed
 //! policy, and the suit-test-support in-memory platform, with checks of the engine's
-//! commit/discard contract on top.
+//! commit/discard contract on top; the entries of the `process_resigned`, `encryption` and
+//! (in `session`) `protocol` targets, so the generated seeds (`seeds`) are tested through the
+//! code the targets run.
 
 pub mod heap;
+pub mod seeds;
+pub mod session;
 
 use suit_common::cose::{SigningKey, VerificationKey};
 use suit_common::encryption::MemoryKeys;
 use suit_common::suit::policy::{Policy, Role, TrustAnchor};
+use suit_common::suit::{Outcome, Procedure};
 use suit_test_support::RecordingPlatform;
 
 /// ES256 key of the manifest-spec examples and of the firmware-encryption vectors' author
@@ -33,11 +38,12 @@ pub const FUZZ_HMAC: &[u8; 32] = b"suit-fuzz fixed HMAC-SHA256 key!";
 
 /// Device keys: A128KW KEK "kid-1" and the P-256 ECDH key "kid-2" of the firmware-encryption
 /// vectors; the HPKE-0-KE and HPKE-0 recipient keys of the COSE-HPKE draft examples; and the
-/// draft's HPKE PSK.
+/// draft's HPKE PSK. Public: `seeds.rs` encrypts to them.
 const ECDH_KID2_D: &str = "60fe6dd6d85d5740a5349b6f91267eeac5ba81b8cb53ee249e4b4eb102c476b3";
-const HPKE_KE_BOB_D: &str = "b1162c568efcba91c8e4e82f66e36b45aa10bc55228cf65ecd3bb29cfb09f989";
-const HPKE_INT_BOB_D: &str = "eca39300147c91a2a65d17e00ea278b57a14178245bf5686d9a404cca1816b8e";
-const HPKE_PSK: &str = "0247fd33b913760fa1fa51e1892d9f307fbe65eb171e8132c2af18555a738b82";
+pub const HPKE_KE_BOB_D: &str = "b1162c568efcba91c8e4e82f66e36b45aa10bc55228cf65ecd3bb29cfb09f989";
+pub const HPKE_INT_BOB_D: &str = "eca39300147c91a2a65d17e00ea278b57a14178245bf5686d9a404cca1816b8e";
+pub const HPKE_PSK: &str = "0247fd33b913760fa1fa51e1892d9f307fbe65eb171e8132c2af18555a738b82";
+pub const HPKE_PSK_ID: &[u8] = b"Ennyn Durin aran Moria";
 
 /// Splits a fuzz input laid out as `first byte | length (2, big endian) | part | rest`: the
 /// first byte (the target's selector or flags), the part (its length capped at what is
@@ -48,6 +54,17 @@ pub fn split_input(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let len = usize::from(u16::from_be_bytes(*len)).min(rest.len());
     let (part, rest) = rest.split_at(len);
     Some((first, part, rest))
+}
+
+/// The input [`split_input`] splits into `first`, `part` and `rest` (`part` at most 65535
+/// bytes).
+pub fn frame(first: u8, part: &[u8], rest: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(part.len()).expect("a framed part fits its 2-byte length");
+    let mut out = vec![first];
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(part);
+    out.extend_from_slice(rest);
+    out
 }
 
 /// Decodes a hex constant (fixtures only).
@@ -64,7 +81,7 @@ pub fn device_keys() -> MemoryKeys {
     k.add_ecdh_p256(Some(b"kid-2"), &hex(ECDH_KID2_D)).unwrap();
     k.add_hpke_p256(Some(b"bob"), &hex(HPKE_KE_BOB_D)).unwrap();
     k.add_hpke_p256(None, &hex(HPKE_INT_BOB_D)).unwrap();
-    k.add_psk(b"Ennyn Durin aran Moria", &hex(HPKE_PSK));
+    k.add_psk(HPKE_PSK_ID, &hex(HPKE_PSK));
     k
 }
 
@@ -144,8 +161,25 @@ pub fn fuzz_platform(read_chunk: usize) -> RecordingPlatform {
 /// installed unless `commit` ran, a failed run always ends in `discard` with nothing staged,
 /// and (the platform refuses it with `Io`) staging is only written after it was opened.
 /// Returns whether the envelope got past decoding and authentication.
-pub fn run_process(envelope: &[u8], procedure: suit_common::suit::Procedure, chunk: usize) -> bool {
+pub fn run_process(envelope: &[u8], procedure: Procedure, chunk: usize) -> bool {
     use suit_common::suit::Error;
+    matches!(
+        process_checked(envelope, procedure, chunk).0,
+        Ok(_)
+            | Err(Error::Policy(_))
+            | Err(Error::Command(_))
+            | Err(Error::UnverifiedPlaintext(_))
+            | Err(Error::SeveredSectionMissing(_))
+            | Err(Error::Platform(_))
+    )
+}
+
+/// [`run_process`]'s run and checks, returning the result and the platform as it left it.
+pub fn process_checked(
+    envelope: &[u8],
+    procedure: Procedure,
+    chunk: usize,
+) -> (Result<Outcome, suit_common::suit::Error>, RecordingPlatform) {
     let policy = policy();
     let keys = device_keys();
     let mut dev = fuzz_platform(chunk);
@@ -163,13 +197,107 @@ pub fn run_process(envelope: &[u8], procedure: suit_common::suit::Procedure, chu
             assert!(dev.staged.is_empty(), "a failed run left staged data");
         }
     }
-    matches!(
-        result,
-        Ok(_)
-            | Err(Error::Policy(_))
-            | Err(Error::Command(_))
-            | Err(Error::UnverifiedPlaintext(_))
-            | Err(Error::SeveredSectionMissing(_))
-            | Err(Error::Platform(_))
-    )
+    (result, dev)
+}
+
+/// The `process_resigned` target: the input carries an *unsigned* manifest, which is sealed
+/// into an envelope with [`FUZZ_HMAC`] (anchor 4), then run as [`process_checked`] does.
+///
+/// Input layout: `flags (1) | manifest length (2, big endian) | manifest | integrated payload`.
+/// flags bit 0: Invoke instead of Update; bits 1-2: the integrated payload's key (none,
+/// "#dependency-manifest", "#firmware", "#payload"); bits 3-7: fetch chunk size
+/// (1 + 37 n bytes). `None` when the input does not frame or seal.
+pub fn run_resigned(
+    data: &[u8],
+) -> Option<(Result<Outcome, suit_common::suit::Error>, RecordingPlatform)> {
+    use suit_common::cose::Algorithm;
+    use suit_common::suit::author::{seal_envelope, Signer};
+    let (flags, manifest, payload) = split_input(data)?;
+    let key = fuzz_signing_key();
+    let signer = Signer {
+        key: &key,
+        alg: Algorithm::Hmac256,
+        kid: b"",
+    };
+    let integrated: Vec<(&str, &[u8])> = match (flags >> 1) & 3 {
+        0 => Vec::new(),
+        1 => vec![("#dependency-manifest", payload)],
+        2 => vec![("#firmware", payload)],
+        _ => vec![("#payload", payload)],
+    };
+    let envelope = seal_envelope(manifest, &[signer], &[], &integrated).ok()?;
+    let procedure = if flags & 1 == 0 {
+        Procedure::Update
+    } else {
+        Procedure::Invoke
+    };
+    let chunk = 1 + usize::from(flags >> 3) * 37;
+    Some(process_checked(&envelope, procedure, chunk))
+}
+
+/// The `encryption` target: SUIT_Encryption_Info / COSE_Encrypt / COSE_Encrypt0 decoding and
+/// decryption with [`device_keys`]. Returns the plaintext when a decryption succeeded.
+///
+/// Input layout: `sel (1) | message length (2, big endian) | message | ciphertext`.
+/// sel bits 0-1: 0 streaming `PayloadDecryptor` over a detached ciphertext (and, when it
+/// succeeds, the one-shot `decrypt` must return the same plaintext), 1 `decrypt` with attached
+/// ciphertext, 2 `decrypt` with detached ciphertext, 3 `decrypt_integrated` (detached when the
+/// ciphertext is not empty); bit 2: plain COSE options instead of the SUIT profile; bits 3-7:
+/// streaming chunk size (1 + 5 n bytes).
+pub fn run_encryption(data: &[u8]) -> Option<Vec<u8>> {
+    use suit_common::encryption::{decrypt, decrypt_integrated, CoseOptions, PayloadDecryptor};
+    let (sel, message, ciphertext) = split_input(data)?;
+    let keys = device_keys();
+    let options = if sel & 4 == 0 {
+        CoseOptions::SUIT
+    } else {
+        CoseOptions::COSE
+    };
+    match sel & 3 {
+        0 => {
+            let mut d = PayloadDecryptor::with_options(message, &keys, &options).ok()?;
+            let _ = d.algorithm();
+            let chunk = 1 + usize::from(sel >> 3) * 5;
+            let mut plaintext = Vec::new();
+            for c in ciphertext.chunks(chunk) {
+                match d.update(c) {
+                    Ok(p) => plaintext.extend_from_slice(&p),
+                    Err(_) => {
+                        // Poisoned: every later call fails too.
+                        assert!(d.update(b"x").is_err(), "update after an error succeeded");
+                        return None;
+                    }
+                }
+            }
+            assert!(plaintext.len() <= ciphertext.len());
+            let tail = d.finish().ok()?;
+            plaintext.extend_from_slice(&tail);
+            let one_shot = decrypt(message, Some(ciphertext), &keys, &options);
+            // The one-shot path re-wraps the CEK; only compare when it recovers it too
+            // (ECDH/HPKE are deterministic on the receiving side, so it must).
+            let one_shot = one_shot.expect("streaming succeeded but one-shot failed");
+            assert_eq!(
+                &one_shot[..],
+                &plaintext[..],
+                "streaming and one-shot differ"
+            );
+            Some(plaintext)
+        }
+        1 => decrypt(message, None, &keys, &options)
+            .ok()
+            .map(|p| p.to_vec()),
+        2 => decrypt(message, Some(ciphertext), &keys, &options)
+            .ok()
+            .map(|p| p.to_vec()),
+        _ => {
+            let detached = if ciphertext.is_empty() {
+                None
+            } else {
+                Some(ciphertext)
+            };
+            decrypt_integrated(message, detached, &keys, &options)
+                .ok()
+                .map(|p| p.to_vec())
+        }
+    }
 }

@@ -285,6 +285,44 @@ pub fn fetch_and_decrypt(uri: &str, info: &[u8], policy: i64) -> Vec<Value> {
     ]
 }
 
+/// A manifest (sequence `seq`) installing a payload encrypted with the SUIT_Encryption_Info
+/// `info` in the firmware-encryption draft's static form: component 0 is `target` (checked for
+/// the manifest-spec examples' vendor and class, with `plaintext`'s digest and size), component
+/// 1 the buffer `target ++ ['encrypted']`; install fetches `uri` into the buffer, copies it into
+/// the target decrypting ([`fetch_and_decrypt`]) and checks the image digest, every command
+/// reporting with policy 15. With `in_run_sequence` the install commands run inside a
+/// run-sequence on component 0: the same effect, but beyond the service's static analysis, so
+/// it stores the payload as received and decrypts it at finish.
+pub fn encrypted_manifest(
+    seq: i64,
+    target: &[&[u8]],
+    plaintext: &[u8],
+    info: &[u8],
+    uri: &str,
+    in_run_sequence: bool,
+) -> Vec<u8> {
+    let commands = [fetch_and_decrypt(uri, info, 15), vec![int(3), int(15)]].concat();
+    let install = if in_run_sequence {
+        Value::Array(vec![
+            int(12),
+            int(0),
+            int(32),
+            bytes(&cbor(&Value::Array(commands))),
+        ])
+    } else {
+        Value::Array(commands)
+    };
+    let mut buffer: Vec<Value> = target.iter().map(|c| bytes(c)).collect();
+    let component = Value::Array(buffer.clone());
+    buffer.push(bytes(b"encrypted"));
+    suit_manifest(
+        seq,
+        vec![component, Value::Array(buffer)],
+        &image_shared(plaintext, 15),
+        &install,
+    )
+}
+
 /// Commands that set `uri`, fetch it (reporting with `fetch_policy`) and check the image
 /// digest (reporting with `check_policy`).
 pub fn fetch_and_check(uri: &str, fetch_policy: i64, check_policy: i64) -> Vec<Value> {

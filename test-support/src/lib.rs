@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod keys;
 pub mod platform;
+pub mod rng;
 pub mod service;
 pub mod vectors;
 
@@ -17,6 +18,7 @@ pub use cbor::*;
 pub use check::*;
 pub use keys::*;
 pub use platform::*;
+pub use rng::FixedRng;
 pub use vectors::*;
 
 /// For the macros, which expand in the tests' crates.

@@ -575,6 +575,22 @@ pub enum Cipher {
 
 /// `plaintext` encrypted to anchor 1's keys of `s`: (encryption info, ciphertext).
 pub fn encrypt(s: &mut Service<Mem>, cipher: Cipher, plaintext: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    encrypt_with(
+        s,
+        cipher,
+        plaintext,
+        &mut rand_core::UnwrapErr(getrandom::SysRng),
+    )
+}
+
+/// [`encrypt`] with the ephemeral key, CEK and IV drawn from `rng` (a [`crate::FixedRng`]:
+/// the same bytes on every run).
+pub fn encrypt_with(
+    s: &mut Service<Mem>,
+    cipher: Cipher,
+    plaintext: &[u8],
+    rng: &mut impl rand_core::CryptoRng,
+) -> (Vec<u8>, Vec<u8>) {
     use suit_common::encryption::algorithms::{ContentAlgorithm, HpkeSuite, KeyWrap};
     use suit_common::encryption::{encrypt_payload, CoseOptions, Recipient};
     let r: DeviceKeyResponse =
@@ -603,15 +619,7 @@ pub fn encrypt(s: &mut Service<Mem>, cipher: Cipher, plaintext: &[u8]) -> (Vec<u
             },
         ),
     };
-    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let e = encrypt_payload(
-        plaintext,
-        content,
-        &[recipient],
-        &CoseOptions::SUIT,
-        &mut rng,
-    )
-    .unwrap();
+    let e = encrypt_payload(plaintext, content, &[recipient], &CoseOptions::SUIT, rng).unwrap();
     (e.encryption_info, e.ciphertext)
 }
 
