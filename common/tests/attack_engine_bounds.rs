@@ -393,8 +393,8 @@ fn custom_parameters_per_component_are_capped() {
 fn process_dependency_in_nested_loops_keeps_the_processed_list_per_dependency() {
     // The dependency: one component, a validate section only, so each process-dependency in
     // the root's install section succeeds at once. Innermost: index 15 (the dependency) and
-    // 60 process-dependency, 16^4 times: the run's dependency bytes (each decode charged,
-    // never refunded) end it after a few thousand. Each used to add an entry to the
+    // 60 process-dependency, 16^4 times: the run's step budget ends it (the dependency is
+    // decoded once, each use charged for decoding its envelope). Each used to add an entry to the
     // processed list, copied by every snapshot of the four levels (about 5 MiB; the TA's
     // heap is 3 MiB).
     let m = cbor(&map(vec![
@@ -432,7 +432,7 @@ fn process_dependency_in_nested_loops_keeps_the_processed_list_per_dependency() 
     let mut dev = RecordingPlatform::spec_device();
     dev.log_limit = Some(0);
     let (r, peak, env) = run(&sixteen(), &[15], install, &[("#d", &dep)], &mut dev);
-    assert_eq!(kind(r), CommandErrorKind::Limit(Words::DependencyBytes));
+    assert_eq!(kind(r), CommandErrorKind::Limit(Words::ExecutedSteps));
     assert!(
         peak < 256 * 1024,
         "peak heap {peak} B for a {env} B envelope"

@@ -249,8 +249,8 @@ fn install(s: &mut Dev, reqs: &[(Command, Vec<u8>)]) -> ((Command, String), usiz
 /// An author scoped to `app` fetches seven of its 300 KiB dependencies, one after the other,
 /// into one dependency slot, each checked and processed: the held envelope is replaced each
 /// time, but what each decode copied stays (3239 KiB before), so the run's dependency bytes
-/// are bounded as a whole (`MAX_DEPENDENCY_BYTES`): the first one held and decoded twice
-/// (integrity, process) leaves no room for the second fetch (install command 7).
+/// are bounded as a whole (`MAX_DEPENDENCY_BYTES`): two held and decoded (once each: integrity
+/// and process share the decode) leave no room for the third fetch (install command 12).
 #[test]
 fn dependencies_refetched_into_one_slot_are_bounded() {
     let mut s = device("refetch");
@@ -274,16 +274,15 @@ fn dependencies_refetched_into_one_slot_are_bounded() {
     assert!(peak <= TA_HEAP, "peak {} KiB ({cmd:?}: {last})", peak / KIB);
     assert_eq!(cmd, Command::InstallFinish);
     assert!(
-        last.contains("at command 7 of suit-install")
+        last.contains("at command 12 of suit-install")
             && last.contains("bytes of dependency envelopes held and decoded in one run"),
         "{last}"
     );
 }
 
 /// Two dependencies near the envelope limit, each setting a 500 KiB content, one to be
-/// checked again after both were processed (3541 KiB before): the first one's process
-/// (install command 6), its third 500 KiB of held and decoded bytes, is refused, before its
-/// manifest is decoded a second time.
+/// checked again after both were processed (3541 KiB before): the first one held and decoded
+/// leaves no room for the second's fetch (install command 9).
 #[test]
 fn large_dependencies_decoded_again_are_bounded() {
     let mut s = device("large");
@@ -311,7 +310,7 @@ fn large_dependencies_decoded_again_are_bounded() {
     let ((cmd, last), peak) = install(&mut s, &requests(&sealed(&root, &[]), &payloads));
     assert!(peak <= TA_HEAP, "peak {} KiB ({cmd:?}: {last})", peak / KIB);
     assert!(
-        last.contains("at command 6 of suit-install")
+        last.contains("at command 9 of suit-install")
             && last.contains("bytes of dependency envelopes held and decoded in one run"),
         "{last}"
     );
@@ -490,12 +489,14 @@ fn manifests_at_the_decode_bounds_stay_within_the_heap() {
     }
 }
 
-/// The trust-domains flow for one dependency carrying `content` bytes of
-/// suit-parameter-content: fetched and checked in dependency-resolution, processed in install.
+/// The trust-domains flow for one dependency carrying 400 KiB of suit-parameter-content:
+/// fetched and checked in dependency-resolution, processed in install, and checked at the end
+/// of both sections: decoded once (each use was charged its decode before: 150 KiB did not
+/// install).
 #[test]
-fn a_dependency_with_100_kib_of_content_installs() {
+fn a_dependency_with_400_kib_of_content_installs() {
     let mut s = device("content");
-    let (d, digest) = dependency(b"d0", 100 * KIB);
+    let (d, digest) = dependency(b"d0", 400 * KIB);
     let common = map(vec![
         (1, map(vec![(1, map(vec![]))])),
         (

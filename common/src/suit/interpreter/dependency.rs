@@ -5,10 +5,12 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::suit::authenticate::AuthenticatedManifest;
-use crate::suit::envelope::Envelope;
+use crate::suit::digest::Digest;
+use crate::suit::envelope::{Envelope, IntegratedPayload};
 use crate::suit::error::{CommandErrorKind, Error, Section};
+use crate::suit::manifest::Manifest;
 use crate::suit::platform::Platform;
+use crate::suit::policy::AnchorId;
 
 use crate::suit::words::Words;
 
@@ -71,19 +73,30 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
 
     /// Decodes and authenticates `bytes`, the envelope held at `slot` of `dependencies`,
     /// against the device's anchors. Its signatures are verified once, each one tried charged
-    /// [`SIGNATURE_STEPS`]; the digest and signers found are kept with it, and later calls
-    /// only check that its manifest still hashes to that digest. Every call is charged for
-    /// decoding (`charge_envelope`), and what it decodes to the run's
-    /// [`MAX_DEPENDENCY_BYTES`]: its bytes but the integrated payloads before the manifest is
-    /// decoded, the decoded structures' size after.
+    /// [`SIGNATURE_STEPS`], and its manifest decoded once: both are kept with it (`Held`),
+    /// and later calls only decode the envelope again for its integrated payloads. Every
+    /// call is charged for decoding (`charge_envelope`); the first decode of the manifest to
+    /// the run's [`MAX_DEPENDENCY_BYTES`]: its bytes but the integrated payloads before the
+    /// manifest is decoded, the decoded structures' size after.
     pub(super) fn authenticate_held<'b>(
         &mut self,
         slot: usize,
         bytes: &'b [u8],
-    ) -> Result<AuthenticatedManifest<'b>, CommandErrorKind> {
+    ) -> Result<HeldManifest<'b>, CommandErrorKind> {
         self.charge_envelope(bytes.len())?;
         let dep = |e: Error| CommandErrorKind::Dependency(Box::new(e));
         let envelope = Envelope::decode(bytes).map_err(dep)?;
+        // The bytes a held entry keeps never change (a re-fetch replaces the entry).
+        if let Some(h) = self.dependencies.get(slot) {
+            if let (Some((digest, signers)), Some(manifest)) = (&h.verified, &h.decoded) {
+                return Ok(HeldManifest {
+                    manifest: Arc::clone(manifest),
+                    signers: signers.clone(),
+                    digest: *digest,
+                    integrated: envelope.integrated,
+                });
+            }
+        }
         self.spend_dependency_bytes(
             envelope
                 .integrated
@@ -110,7 +123,16 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 .sequences()
                 .fold(0usize, |n, s| n.saturating_add(s.decoded_size())),
         )?;
-        Ok(auth)
+        let manifest = Arc::new(auth.manifest);
+        if let Some(h) = self.dependencies.get_mut(slot) {
+            h.decoded = Some(Arc::clone(&manifest));
+        }
+        Ok(HeldManifest {
+            manifest,
+            signers: auth.signers,
+            digest: auth.digest,
+            integrated: auth.integrated,
+        })
     }
 
     /// Adds `n` decoded bytes to the run's [`MAX_DEPENDENCY_BYTES`], refused if it would pass
@@ -181,7 +203,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             walk: dependency_place(frame, idx),
             offset: None,
             manifest: &auth.manifest,
-            integrated: auth.integrated_payloads(),
+            integrated: &auth.integrated,
             signers,
             own_signers: Arc::from(auth.signers.as_slice()),
             depth: frame.depth + 1,
@@ -205,6 +227,16 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             }
         }
     }
+}
+
+/// A held dependency's authenticated manifest, shared with its `Held` entry.
+pub(super) struct HeldManifest<'b> {
+    pub(super) manifest: Arc<Manifest>,
+    /// Anchors whose block verified.
+    pub(super) signers: Vec<AnchorId>,
+    pub(super) digest: Digest,
+    /// The envelope's integrated payloads (spans of its bytes).
+    pub(super) integrated: Vec<IntegratedPayload<'b>>,
 }
 
 /// Where dependency `idx` of `frame`'s manifest sits in the dependency tree: its walk.

@@ -108,8 +108,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                     }
                 };
                 if is_dependency {
-                    // Dependency envelopes stay in engine memory, decoded again on use (their
-                    // signatures verified once, see `Held`).
+                    // Dependency envelopes stay in engine memory, verified and decoded on first
+                    // use (see `Held`).
                     // Their size is not compared with image-size: trust domains identify a
                     // dependency by its manifest digest alone, because countersigning or
                     // severing changes the envelope around it (MAX_ENVELOPE_LEN bounds it).
@@ -143,6 +143,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         place,
                         bytes: Arc::new(bytes),
                         verified: None,
+                        decoded: None,
                     };
                     match replaces.and_then(|p| self.dependencies.get_mut(p)) {
                         Some(slot) => *slot = entry,

@@ -112,9 +112,9 @@ pub const MAX_LIVE_PARAMETER_SETS: usize = 4 * MAX_RUN_COMPONENTS;
 /// Most dependency envelopes held at once in one run (each at most [`MAX_ENVELOPE_LEN`]).
 pub const MAX_HELD_DEPENDENCIES: usize = 8;
 /// Most bytes one run spends on dependencies: the envelopes it holds at once plus what it has
-/// decoded of them (never refunded: a decode copies the manifest's parameter values, which
-/// may live to the end of the run, and the same envelope may be decoded once per section,
-/// condition and re-fetch), the decoded commands' and parameter sets' size included. Two
+/// decoded of them, once per fetch (kept with the envelope, see `Held`; never refunded: a
+/// decode's parameter values may live to the end of the run in the parameters it set, and a
+/// re-fetch decodes again), the decoded commands' and parameter sets' size included. Two
 /// full-size envelopes; integrated payloads, which a decode borrows, count only as held
 /// bytes.
 pub const MAX_DEPENDENCY_BYTES: usize = 2 * MAX_ENVELOPE_LEN;
@@ -736,6 +736,10 @@ struct Held {
     /// dependency-integrity or process-dependency would otherwise verify up to 8 signatures,
     /// each against several anchors, per step). A re-fetch replaces bytes and result together.
     verified: Option<(Digest, Vec<AnchorId>)>,
+    /// Its manifest as first decoded after that authentication: every later check and
+    /// process-dependency of this fetch uses it, so a dependency is decoded, and charged to
+    /// [`MAX_DEPENDENCY_BYTES`], once per fetch however often it is used.
+    decoded: Option<Arc<Manifest>>,
 }
 
 /// Adds `item` to `to` unless it is there already: the run's lists hold each entry once.
