@@ -38,3 +38,24 @@ fn a_raised_bound_admits_long_arrays_but_not_long_maps() {
     let e = check_well_formed_with(&array(over), MAX_CONTAINER_LEN).unwrap_err();
     assert_eq!(e.kind, CborErrorKind::TooLarge);
 }
+
+/// Mutation review s34: the nesting bound is exact. Items at depth 0..=MAX_DEPTH (MAX_DEPTH
+/// arrays around one integer) pass; one level more is `TooDeep`.
+#[test]
+fn nesting_is_bounded_exactly_at_max_depth() {
+    let nested = |levels: usize| {
+        let mut v = vec![0x81u8; levels];
+        v.push(0x00);
+        v
+    };
+    assert_eq!(
+        suit_cbor::check_well_formed(&nested(suit_cbor::MAX_DEPTH)),
+        Ok(())
+    );
+    assert_eq!(
+        suit_cbor::check_well_formed(&nested(suit_cbor::MAX_DEPTH + 1))
+            .unwrap_err()
+            .kind,
+        CborErrorKind::TooDeep
+    );
+}

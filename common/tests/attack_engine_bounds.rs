@@ -667,7 +667,9 @@ fn assert_agreements_charged(name: &str, device: &p256::SecretKey, to: &[Recipie
 /// A manifest at the deepest level ([`MAX_DEPENDENCY_DEPTH`]) may never process a dependency
 /// of its own, so it may not fetch one or check its integrity either: that would verify a
 /// signature under one more level of interpreter frames than the TA's stack was measured for
-/// (review s33). One level up, the same commands pass.
+/// (review s33). One level up, the same commands pass. The deepest manifest is tried with a
+/// fetch alone too: each gate answers on its own (mutation review s34: the fetch gate could
+/// be loosened unnoticed, the integrity check's gate answering in its place).
 #[test]
 fn the_deepest_manifest_may_not_fetch_or_check_a_dependency_of_its_own() {
     use suit_common::suit::interpreter::MAX_DEPENDENCY_DEPTH;
@@ -679,8 +681,8 @@ fn the_deepest_manifest_may_not_fetch_or_check_a_dependency_of_its_own() {
         ciborium::into_writer(&Value::Bytes(m.to_vec()), &mut bstr).unwrap();
         Digest::sha256(&bstr).encode()
     };
-    // The dependency's fetch and integrity check, then `then`.
-    let fetch_and_check = |m: &[u8], uri: &str, then: &[Value]| {
+    // The dependency's fetch, its integrity check if `check`, then `then`.
+    let fetch_and_check = |m: &[u8], uri: &str, check: bool, then: &[Value]| {
         let mut c = vec![
             int(12),
             int(1),
@@ -688,15 +690,16 @@ fn the_deepest_manifest_may_not_fetch_or_check_a_dependency_of_its_own() {
             map(vec![(3, bytes(&digest(m))), (21, text(uri))]),
             int(21),
             int(15),
-            int(7),
-            int(15),
         ];
+        if check {
+            c.extend([int(7), int(15)]);
+        }
         c.extend_from_slice(then);
         c
     };
-    // A chain of `levels` manifests below the root; the last one only fetches and checks a
-    // dependency of its own (no install section, so it need not be processed).
-    let chain = |levels: u8| {
+    // A chain of `levels` manifests below the root; the last one only fetches (and checks if
+    // `check`) a dependency of its own (no install section, so it need not be processed).
+    let chain = |levels: u8, check: bool| {
         let Value::Map(mut members) =
             ciborium::from_reader(&manifest(&[b"leaf"], &[], vec![], b"leaf")[..]).unwrap()
         else {
@@ -705,21 +708,20 @@ fn the_deepest_manifest_may_not_fetch_or_check_a_dependency_of_its_own() {
         members.retain(|(k, _)| *k != int(20));
         let leaf = cbor(&Value::Map(members));
         let (mut m, mut env, mut uri) = (leaf.clone(), seal(&leaf, &[]), "#leaf".to_string());
-        let mut checks_only = true;
+        let mut deepest = true;
         for level in (1..=levels).rev() {
-            let then: &[Value] = if checks_only {
-                &[]
+            let install = if deepest {
+                fetch_and_check(&m, &uri, check, &[])
             } else {
-                &[int(11), int(15)]
+                fetch_and_check(&m, &uri, true, &[int(11), int(15)])
             };
-            checks_only = false;
+            deepest = false;
             let name = format!("d{level}");
-            let install = fetch_and_check(&m, &uri, then);
             m = manifest(&[name.as_bytes(), b"slot"], &[1], install, name.as_bytes());
             env = seal(&m, &[(&uri, &env)]);
             uri = format!("#{name}");
         }
-        let install = fetch_and_check(&m, &uri, &[int(11), int(15)]);
+        let install = fetch_and_check(&m, &uri, true, &[int(11), int(15)]);
         let mut dev = RecordingPlatform::spec_device();
         let comps = [b"root".to_vec(), b"slot".to_vec()];
         run(&comps, &[1], install, &[(&uri, &env)], &mut dev).0
@@ -734,9 +736,12 @@ fn the_deepest_manifest_may_not_fetch_or_check_a_dependency_of_its_own() {
         }
         k
     };
-    chain(MAX_DEPENDENCY_DEPTH - 1).unwrap();
-    assert_eq!(
-        innermost(chain(MAX_DEPENDENCY_DEPTH)),
-        CommandErrorKind::DependencyTooDeep
-    );
+    for check in [true, false] {
+        chain(MAX_DEPENDENCY_DEPTH - 1, check).unwrap();
+        assert_eq!(
+            innermost(chain(MAX_DEPENDENCY_DEPTH, check)),
+            CommandErrorKind::DependencyTooDeep,
+            "check {check}"
+        );
+    }
 }

@@ -23,15 +23,15 @@ use suit_test_support::{
 };
 
 use suit_test_support::service::{
-    bytes, call, cose_key, install_with as install, int, provision_message, refusal, sec1_from_pem,
-    snapshot, Mem,
+    bytes, call, cose_key, install_with as install, int, kek_op, provision_message, refusal,
+    sec1_from_pem, secrets_to, snapshot, Mem,
 };
 use suit_test_support::{p256_private_from_pem, CLASS_ID, VENDOR_ID};
 // Tenant A signs with the manifest-spec key, tenant B with the firmware-encryption draft's.
 use suit_test_support::says;
 use suit_test_support::{
     AUTHOR_PRIV as A_PRIV, AUTHOR_PUB as A_PUB, OPERATOR_PRIV as B_PRIV, OPERATOR_PUB as B_PUB,
-    TPA_PUB,
+    TPA_PRIV, TPA_PUB,
 };
 
 fn provision(s: &mut Service<Mem>, counter: u64, ops: Vec<Op>) {
@@ -108,6 +108,19 @@ fn point(sec1: &[u8]) -> p256::PublicKey {
 enum Mode {
     EcdhEs,
     Hpke,
+    /// AES-KW with the TPA's KEK `kek-a`, granted to the anchor given (see [`grant_kek`]).
+    Kek,
+}
+
+/// The KEK the TPA shares with one anchor.
+const KEK_A: &[u8; 16] = b"tenant-a-kek-16b";
+
+/// Provisions `KEK_A` (kid `kek-a`) for anchor 1, tenant A, alone (message `counter`).
+fn grant_kek(s: &mut Service<Mem>, counter: u64) {
+    let to = secrets_to(s);
+    let a = cose_key(A_PUB);
+    let op = kek_op(&to, TPA_PRIV, b"kek-a", &[(1, &a)], KEK_A);
+    provision(s, counter, vec![op]);
 }
 
 /// Encrypts `plaintext` to `anchor`'s exported key for `mode`, as tenant A's author does.
@@ -131,6 +144,10 @@ fn encrypt_as(
     let k = anchor_keys(s, anchor).anchor.unwrap();
     let (ecdh, hpke) = (point(&k.ecdh_es_key), point(&k.hpke_key));
     let r = match mode {
+        Mode::Kek => Recipient::AesKw {
+            kid: Some(b"kek-a"),
+            kek: KEK_A,
+        },
         Mode::EcdhEs => Recipient::EcdhEs {
             kid: Some(&k.ecdh_es_kid),
             public_key: &ecdh,
@@ -226,10 +243,15 @@ const SECRET: &[u8] = b"tenant A's confidential personalization: key=0x5ec7e7";
 /// REE file or its own secure component. Refused for lack of a key (B's anchor may even put
 /// plaintext into the REE); nothing stored, nothing exported. The same manifest signed by A
 /// installs and exports the plaintext, so the refusal is the signer's, not the manifest's.
+/// With a KEK the TPA granted to A alone, the same (mutation review s34: offering every KEK
+/// to every signer was caught only by a host CLI test).
 #[test]
 fn a_tenant_cannot_decrypt_another_tenants_payload_by_referencing_it() {
-    for mode in [Mode::EcdhEs, Mode::Hpke] {
+    for mode in [Mode::EcdhEs, Mode::Hpke, Mode::Kek] {
         let mut s = two_tenants(true);
+        if let Mode::Kek = mode {
+            grant_kek(&mut s, 2);
+        }
         let a = encrypt_for(&mut s, 1, mode, SECRET);
         let digest = Sha256::digest(SECRET);
         let payloads: &[(&str, &[u8])] = &[("https://a.example/perso.bin", &a.ciphertext)];

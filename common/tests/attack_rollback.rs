@@ -638,3 +638,29 @@ mod sequence_keys {
         );
     }
 }
+
+/// Mutation review s34: at the root, per-component rollback refuses an equal number too
+/// (another component list, so the manifest's own number is not the guard).
+#[test]
+fn an_equal_number_under_another_list_does_not_touch_an_installed_component() {
+    let mut s = device();
+    let perso = b"perso: token 5555".to_vec();
+    install(
+        &mut s,
+        &release(5, &[part(&[&TA, b"perso"], &perso, "#perso")]),
+    )
+    .unwrap();
+    let wider = release(
+        5,
+        &[
+            part(&[&TA, b"perso"], &perso, "#perso"),
+            part(&[&TA, b"cfg"], b"cfg", "#cfg"),
+        ],
+    );
+    let r = refused_and_unchanged(&mut s, |s| refusal(install(s, &wider)));
+    assert!(
+        r.reason.contains("sequence number 5 is not greater than 5"),
+        "{}",
+        r.reason
+    );
+}

@@ -480,3 +480,42 @@ fn a_cose_sign_without_a_usable_signature_is_refused_with_the_reason() {
         })
     );
 }
+
+/// The protected bucket's bound is exact (mutation review s34: only 480 KiB headers were
+/// tried): a signature whose protected header is `MAX_PROTECTED_LEN` bytes is read, one byte
+/// more is `HeaderTooLarge`.
+#[test]
+fn the_protected_header_bound_is_exact() {
+    use suit_common::cose::MAX_PROTECTED_LEN;
+    let (manifest, _) = example1();
+    // The second signature's protected bucket padded by a private parameter to `len` bytes.
+    let block_of = |len: usize| {
+        let with = |pad: usize| {
+            author_and_rewritten(&manifest, |h| {
+                h.rest.push((
+                    coset::Label::Int(-65537),
+                    ciborium::Value::Bytes(vec![0; pad]),
+                ))
+            })
+        };
+        let protected = |block: &[u8]| {
+            let s = coset::CoseSign::from_tagged_slice(block).unwrap();
+            s.signatures[1]
+                .protected
+                .original_data
+                .clone()
+                .unwrap()
+                .len()
+        };
+        let pad = len - (protected(&with(300)) - 300);
+        let block = with(pad);
+        assert_eq!(protected(&block), len);
+        block
+    };
+    let at = block_of(MAX_PROTECTED_LEN);
+    let entries = AuthBlock::parse_signers(&at).unwrap();
+    assert!(entries[1].is_ok(), "{:?}", entries[1]);
+    let over = block_of(MAX_PROTECTED_LEN + 1);
+    let entries = AuthBlock::parse_signers(&over).unwrap();
+    assert_eq!(entries[1].clone().unwrap_err(), CoseError::HeaderTooLarge);
+}

@@ -378,3 +378,26 @@ fn dependency_rollback_is_refused() {
     assert_eq!(err, rollback(1, 1));
     assert_eq!(dev.log.last(), Some(&Effect::Discard));
 }
+
+/// Mutation review s34: a dependency's own stored sequence number is a floor (an older
+/// dependency is refused even under a root the device has never seen), checked exactly.
+#[test]
+fn a_dependency_one_older_than_its_stored_number_is_refused() {
+    let policy = two_party_policy();
+    let (r, done) = update(ES_ECDH_DEPENDENCY, &policy);
+    r.unwrap();
+    assert_eq!(done.sequence.len(), 2, "{:?}", done.sequence);
+    // One stored number at a time, one above what the vector carries: the root's is a
+    // rollback of the root, the dependency's a rollback inside the dependency.
+    for (key, offered) in &done.sequence {
+        let mut dev = RecordingPlatform::default();
+        dev.sequence.insert(key.clone(), offered + 1);
+        let r = update_on(ES_ECDH_DEPENDENCY, &policy, &device_keys(), &mut dev);
+        assert!(
+            r.is_err(),
+            "stored {} for {key:02x?} accepted {offered}",
+            offered + 1
+        );
+        assert_eq!(dev.commits, 0);
+    }
+}
