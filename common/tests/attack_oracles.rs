@@ -57,6 +57,19 @@ thread_local! {
     static LIVE: Cell<isize> = const { Cell::new(0) };
     static PEAK: Cell<isize> = const { Cell::new(0) };
     static LARGEST: Cell<usize> = const { Cell::new(0) };
+    /// Count blocks as OP-TEE's allocator (bget, LP64) takes them: rounded up to 16 bytes,
+    /// with a 16-byte header each (see [`peak_ta_heap`]).
+    static AS_BGET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// `size` bytes as the thread counts them.
+fn counted(size: usize) -> isize {
+    let bget = AS_BGET.try_with(Cell::get).unwrap_or(false);
+    (if bget {
+        size.div_ceil(16) * 16 + 16
+    } else {
+        size
+    }) as isize
 }
 
 fn account(delta: isize) {
@@ -76,7 +89,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: forwarded unchanged to the system allocator.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            account(layout.size() as isize);
+            account(counted(layout.size()));
             let _ = TRACK.try_with(|t| {
                 if t.get() {
                     let _ = LARGEST.try_with(|l| l.set(l.get().max(layout.size())));
@@ -86,7 +99,7 @@ unsafe impl GlobalAlloc for Counting {
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        account(-(layout.size() as isize));
+        account(-counted(layout.size()));
         // SAFETY: `ptr` came from `alloc` above with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -95,8 +108,8 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             // As OP-TEE's allocator grows a block: a new one, then the old one freed.
-            account(new_size as isize);
-            account(-(layout.size() as isize));
+            account(counted(new_size));
+            account(-counted(layout.size()));
         }
         p
     }
@@ -114,6 +127,16 @@ pub(crate) fn peak_heap<R>(f: impl FnOnce() -> R) -> (R, usize) {
     let r = f();
     TRACK.with(|t| t.set(false));
     (r, PEAK.with(|p| p.get()).max(0) as usize)
+}
+
+/// [`peak_heap`] with every block counted as OP-TEE's allocator holds it (bget on LP64:
+/// `SizeQuant` 16, a 16-byte block header), for comparisons with the TA's `TA_DATA_SIZE`.
+/// Fragmentation is not modelled (review s34).
+pub(crate) fn peak_ta_heap<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    AS_BGET.with(|b| b.set(true));
+    let r = peak_heap(f);
+    AS_BGET.with(|b| b.set(false));
+    r
 }
 
 /// Runs `f` and returns its result and the largest buffer it allocated afresh (a buffer that

@@ -25,7 +25,7 @@ use suit_test_support::{
 };
 use zeroize::Zeroizing;
 
-use crate::attack_oracles::peak_heap;
+use crate::attack_oracles::peak_ta_heap;
 
 const KIB: usize = 1024;
 const ROOT: &[&[u8]] = &[b"app", b"root"];
@@ -231,9 +231,10 @@ fn requests(envelope: &[u8], payloads: &[(&str, &[u8])]) -> Vec<(Command, Vec<u8
 }
 
 /// Runs the install's requests (prepared beforehand, as the REE's are) until one is refused:
-/// the last command and its outcome, and the most heap the service held at once.
+/// the last command and its outcome, and the most heap the service held at once, counted as
+/// OP-TEE's allocator holds it.
 fn install(s: &mut Dev, reqs: &[(Command, Vec<u8>)]) -> ((Command, String), usize) {
-    peak_heap(|| {
+    peak_ta_heap(|| {
         let mut last = (Command::InstallBegin, String::new());
         for (cmd, req) in reqs {
             let (st, body) = invoke(s, *cmd, req);
@@ -740,5 +741,223 @@ fn parameter_sets_copied_under_nested_snapshots_are_bounded() {
 fn snapshots_of_many_long_component_identifiers_are_bounded() {
     let (last, peak) = install_fresh("long-ids", &long_identifier_snapshots(&author(), vec![]));
     assert!(peak <= 640 * KIB, "peak {} KiB ({last})", peak / KIB);
+    assert!(last.ends_with("InstallFinish: ok"), "{last}");
+}
+
+/// [`fat_parameters`] without its URI (prepare would list it for the REE to fetch).
+fn fat_without_uri() -> Value {
+    let Value::Map(f) = fat_parameters() else {
+        unreachable!("a map")
+    };
+    Value::Map(f.into_iter().filter(|(k, _)| *k != int(21)).collect())
+}
+
+/// `["app", k, c, 0 x 13]`: 16 segments, 15 of one byte (~56 bytes of heap each for 2
+/// encoded).
+fn short_segment_id(k: usize, c: usize) -> Value {
+    let mut segs = vec![bytes(b"app"), bytes(&[k as u8]), bytes(&[c as u8])];
+    segs.extend((0..13).map(|_| bytes(&[0])));
+    Value::Array(segs)
+}
+
+/// Try-each on component 0 nested `depth` deep, each option running `each` first.
+fn nest_on_first(depth: usize, each: &[Value]) -> Vec<Value> {
+    (0..depth).fold(vec![], |seq, _| {
+        let option = [each.to_vec(), seq].concat();
+        vec![
+            int(12),
+            int(0),
+            int(15),
+            Value::Array(vec![bytes(&cbor(&Value::Array(option)))]),
+        ]
+    })
+}
+
+/// Dependency `k` (the REE delivers it): 16 components with short-segment identifiers, 15 of
+/// them declared dependencies with such a prefix (never fetched), its manifest id likewise;
+/// its install sets 16 custom labels, a version and a wait-info on every component and
+/// `content` bytes of content, then nests four empty try-each.
+fn heavy_dependency(k: usize, content: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut install = vec![int(12), Value::Bool(true), int(20), copied_parameters()];
+    install.extend([int(20), map(vec![(18, bytes(&filler(content)))])]);
+    install.extend(nest_on_first(4, &[]));
+    let deps = (1..16)
+        .map(|d| (d, map(vec![(1, short_segment_id(k, 100 + d as usize))])))
+        .collect();
+    let common = map(vec![
+        (1, map(deps)),
+        (
+            2,
+            Value::Array((0..16).map(|c| short_segment_id(k, c)).collect()),
+        ),
+        (4, bytes(&cbor(&Value::Array(spec_id_checks())))),
+    ]);
+    let m = cbor(&map(vec![
+        (1, int(1)),
+        (2, int(2)),
+        (3, bytes(&cbor(&common))),
+        (5, short_segment_id(k, 200)),
+        (20, bytes(&cbor(&Value::Array(install)))),
+    ]));
+    let digest = manifest_digest(&m);
+    (sealed(&m, &[]), digest)
+}
+
+/// Every bound at once (re-review s34: 3096 KiB counted as OP-TEE's allocator holds it, over
+/// the TA's 3 MiB, with 4 x 144 live parameter sets and dependency identifiers uncharged):
+/// 64 components installed before (453-byte identifiers), then a root envelope of 512 KiB
+/// (495 KiB of its own content, the REE's padding) whose sequences hold ~24-32 KiB of decoded
+/// structures each, fetching 8 heavy dependencies with `content` bytes each and processing
+/// them again under `depth` nested try-each that change every component at each level, then
+/// aborting. The last command's outcome and the peak heap.
+fn every_bound(content: usize, depth: usize) -> (String, usize) {
+    let mut s = device(&format!("everything-{content}-{depth}"));
+    for i in 0..4 {
+        let names: Vec<Vec<Vec<u8>>> = (0..16)
+            .map(|c| {
+                let mut id = vec![b"app".to_vec()];
+                id.extend((0..15).map(|s| {
+                    let mut seg = format!("p{i}c{c}s{s}-").into_bytes();
+                    seg.resize(30, b'x');
+                    seg
+                }));
+                id
+            })
+            .collect();
+        let comps: Vec<Vec<&[u8]>> = names
+            .iter()
+            .map(|n| n.iter().map(|s| &s[..]).collect())
+            .collect();
+        let comps: Vec<&[&[u8]]> = comps.iter().map(|c| &c[..]).collect();
+        let write = vec![
+            int(12),
+            Value::Bool(true),
+            int(20),
+            map(vec![(18, bytes(b"x"))]),
+            int(18),
+            int(15),
+        ];
+        let m = manifest(&[b"app", format!("pre{i}").as_bytes()], &comps, &[], write);
+        let ((cmd, last), _) = install(&mut s, &requests(&sealed(&m, &[]), &[]));
+        assert_eq!((cmd, last.as_str()), (Command::InstallFinish, "ok"));
+    }
+    let deps: Vec<_> = (0..8).map(|k| heavy_dependency(k, content)).collect();
+    let names: Vec<String> = (0..8)
+        .map(|k| format!("s{k}"))
+        .chain((0..8).map(|k| format!("r{k}")))
+        .collect();
+    let comps: Vec<Vec<&[u8]>> = names
+        .iter()
+        .map(|n| vec![&b"app"[..], n.as_bytes()])
+        .collect();
+    let comps: Vec<&[&[u8]]> = comps.iter().map(|c| &c[..]).collect();
+    let Value::Map(mut own) = copied_parameters() else {
+        unreachable!("a map")
+    };
+    own.insert(0, (int(18), bytes(&filler(495 * KIB))));
+    let mut install_seq = vec![
+        int(12),
+        Value::Array((8..16).map(int).collect()),
+        int(20),
+        Value::Map(own),
+    ];
+    for _ in 0..4 {
+        install_seq.extend([int(12), int(8), int(20), fat_without_uri()]);
+    }
+    for (k, (_, digest)) in deps.iter().enumerate() {
+        install_seq.extend(fetch_check_process(
+            k as i64,
+            digest,
+            &format!("https://x/d{k}"),
+        ));
+    }
+    let each = [
+        int(12),
+        Value::Bool(true),
+        int(11),
+        int(15),
+        int(12),
+        Value::Bool(true),
+        int(20),
+        map(vec![(14, int(1))]),
+    ];
+    install_seq.extend(nest_on_first(depth, &each));
+    install_seq.extend([int(14), int(15)]);
+    let m = manifest(ROOT, &comps, &(0..8).collect::<Vec<i64>>(), install_seq);
+    let Value::Map(mut members) = ciborium::from_reader(&m[..]).unwrap() else {
+        unreachable!("a map")
+    };
+    for key in [7i64, 8, 9, 15, 16, 18, 24] {
+        let mut seq = vec![int(12), int(8)];
+        (0..6).for_each(|_| seq.extend([int(20), fat_without_uri()]));
+        members.push((int(key), bytes(&cbor(&Value::Array(seq)))));
+    }
+    members.sort_by_key(|(k, _)| k.as_integer().map(i128::from));
+    let m = cbor(&Value::Map(members));
+    let pad = (512 * KIB).saturating_sub(sealed(&m, &[]).len() + 64);
+    let envelope = sealed(&m, &[("#pad", &filler(pad))]);
+    let uris: Vec<String> = (0..8).map(|k| format!("https://x/d{k}")).collect();
+    let payloads: Vec<(&str, &[u8])> = uris
+        .iter()
+        .map(String::as_str)
+        .zip(deps.iter().map(|(e, _)| &e[..]))
+        .collect();
+    let ((cmd, last), peak) = install(&mut s, &requests(&envelope, &payloads));
+    (format!("{cmd:?}: {last}"), peak)
+}
+
+/// [`every_bound`] tuned to each bound in turn: within the heap whichever ends the run.
+#[test]
+fn every_bound_at_once_fits_the_heap() {
+    for (content, depth, ends) in [
+        (
+            60 * KIB,
+            3,
+            "bytes of dependency envelopes held and decoded in one run",
+        ),
+        (
+            40 * KIB,
+            3,
+            "component parameter sets one run holds at once",
+        ),
+        (40 * KIB, 2, "suit-condition-abort failed"),
+    ] {
+        let (last, peak) = every_bound(content, depth);
+        assert!(peak <= TA_HEAP, "peak {} KiB ({last})", peak / KIB);
+        assert!(last.contains(ends), "{content} {depth}: {last}");
+    }
+}
+
+/// The live parameter sets are counted while they live, not as they are made: twenty
+/// try-each, each trying an option that changes all 16 components and fails (restored) and
+/// then one that changes them again (kept), copy 640 sets one after the other, at most 48 at
+/// once, and install (re-review s34: only a step-budget test noticed sets never uncounted).
+#[test]
+fn copies_dropped_by_keep_and_restore_are_no_longer_counted() {
+    let names: Vec<String> = (0..16).map(|i| format!("k{i}")).collect();
+    let comps: Vec<Vec<&[u8]>> = names
+        .iter()
+        .map(|n| vec![&b"app"[..], n.as_bytes()])
+        .collect();
+    let comps: Vec<&[&[u8]]> = comps.iter().map(|c| &c[..]).collect();
+    let option = |size: i64, tail: &[Value]| {
+        let mut o = vec![
+            int(12),
+            Value::Bool(true),
+            int(20),
+            map(vec![(14, int(size))]),
+        ];
+        o.extend_from_slice(tail);
+        bytes(&cbor(&Value::Array(o)))
+    };
+    let mut install_seq = vec![int(12), int(0)];
+    for _ in 0..20 {
+        install_seq.extend([
+            int(15),
+            Value::Array(vec![option(2, &[int(14), int(15)]), option(1, &[])]),
+        ]);
+    }
+    let m = manifest(&[b"app", b"loops"], &comps, &[], install_seq);
+    let (last, _) = install_fresh("loops", &sealed(&m, &[]));
     assert!(last.ends_with("InstallFinish: ok"), "{last}");
 }

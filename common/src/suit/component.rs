@@ -66,6 +66,17 @@ impl ComponentId {
         Ok(ComponentId(segs.into()))
     }
 
+    /// Heap this identifier holds, an upper estimate at 32 bytes per block header: the shared
+    /// list of segment vectors and each non-empty segment's bytes.
+    pub(crate) fn heap_size(&self) -> usize {
+        use core::mem::size_of;
+        const BLOCK: usize = 32;
+        let list = BLOCK + 2 * size_of::<usize>() + self.0.len() * size_of::<Vec<u8>>();
+        self.0.iter().fold(list, |n, s| {
+            n.saturating_add(if s.is_empty() { 0 } else { BLOCK + s.len() })
+        })
+    }
+
     /// Deterministic CBOR encoding (array of bstr), used as a storage key.
     pub fn encode(&self) -> Vec<u8> {
         let mut e = Encoder::new();

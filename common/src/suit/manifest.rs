@@ -321,6 +321,28 @@ impl Manifest {
         e.into_bytes()
     }
 
+    /// Heap the decoded manifest holds beyond the bytes its values copied: its command
+    /// sequences' structures and its component identifiers (the components, dependency
+    /// prefixes and manifest id: a one-byte segment is ~56 bytes of heap for 2 encoded), an
+    /// upper estimate. A held dependency keeps its decode for the run (re-review s34).
+    pub(crate) fn decoded_size(&self) -> usize {
+        let ids = self
+            .common
+            .components
+            .iter()
+            .chain(
+                self.common
+                    .dependencies
+                    .iter()
+                    .filter_map(|d| d.prefix.as_ref()),
+            )
+            .chain(self.manifest_component_id.as_ref());
+        self.sequences()
+            .map(CommandSequence::decoded_size)
+            .chain(ids.map(ComponentId::heap_size))
+            .fold(0usize, usize::saturating_add)
+    }
+
     /// All command sequences present (shared first), for static policy checks.
     pub(crate) fn sequences(&self) -> impl Iterator<Item = &CommandSequence> {
         [

@@ -118,11 +118,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         let auth = verified.decode().map_err(|e| dep(e.into()))?;
         // The decoded commands and parameter sets too: small in bytes, not in heap. Known only
         // once decoded; one manifest's decode is bounded by `MAX_SEQUENCE_HEAP` per sequence.
-        self.spend_dependency_bytes(
-            auth.manifest
-                .sequences()
-                .fold(0usize, |n, s| n.saturating_add(s.decoded_size())),
-        )?;
+        self.spend_dependency_bytes(auth.manifest.decoded_size())?;
         let manifest = Arc::new(auth.manifest);
         if let Some(h) = self.dependencies.get_mut(slot) {
             h.decoded = Some(Arc::clone(&manifest));

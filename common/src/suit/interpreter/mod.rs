@@ -107,8 +107,10 @@ pub const MAX_RUN_COMPONENTS: usize = MAX_COMPONENTS * (1 + MAX_HELD_DEPENDENCIE
 /// it copies the set it changes (at most ~0.9 KiB: the set, its custom labels; values and
 /// lists are shared), once per live snapshot. Nested try-each in a dependency tree would
 /// otherwise hold up to 16 levels x [`MAX_RUN_COMPONENTS`] copies (review s33: 1.4 MiB from a
-/// 7 KiB envelope); this keeps them under ~0.5 MiB.
-pub const MAX_LIVE_PARAMETER_SETS: usize = 4 * MAX_RUN_COMPONENTS;
+/// 7 KiB envelope); this keeps them under ~0.4 MiB, sized with every other bound at once
+/// (`heap_budget::every_bound_at_once_fits_the_heap`: 2.6 MiB counted as OP-TEE's allocator
+/// holds it; 4 x 144 sets and uncharged identifiers reached 3.0 MiB).
+pub const MAX_LIVE_PARAMETER_SETS: usize = 3 * MAX_RUN_COMPONENTS;
 /// Most dependency envelopes held at once in one run (each at most [`MAX_ENVELOPE_LEN`]).
 pub const MAX_HELD_DEPENDENCIES: usize = 8;
 /// Most bytes one run spends on dependencies: the envelopes it holds at once plus what it has
