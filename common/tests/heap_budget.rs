@@ -15,8 +15,8 @@ use suit_common::service::keys::{DeviceKeyPair, Rng};
 use suit_common::service::store::{SecureStore, StoreError};
 use suit_common::service::{Backend, Client, Config, Service, TaStore};
 use suit_test_support::bounds::{
-    chain_at_decode_bounds, filler, long_identifier_snapshots, override_multiple, override_one,
-    parameter_copies, Author,
+    chain_at_decode_bounds, copied_parameters, every_bound, fat_parameters, filler,
+    long_identifier_snapshots, override_multiple, override_one, parameter_copies, Author,
 };
 use suit_test_support::service::{author_anchor, identity, ta_image_with_body, tpa_message, TA};
 use suit_test_support::{
@@ -538,55 +538,6 @@ fn a_dependency_with_400_kib_of_content_installs() {
     );
 }
 
-/// One parameter set of 254 bytes that decodes to ~4 KiB: every shared value, a version,
-/// a wait-info with all nine events, component-metadata with 16 actors in each permission
-/// map, 16 custom labels.
-fn fat_parameters() -> Value {
-    let list = |a: Vec<Value>| Value::Array(a);
-    let version = || list(vec![int(1), list((0..8).map(|_| int(0)).collect())]);
-    let wait = map(vec![
-        (1, int(0)),
-        (2, int(0)),
-        (3, int(0)),
-        (
-            4,
-            list(vec![
-                bytes(b"\0"),
-                list((0..4).map(|_| version()).collect()),
-            ]),
-        ),
-        (5, int(0)),
-        (6, int(0)),
-        (7, int(0)),
-        (8, int(0)),
-        (9, int(0)),
-    ]);
-    let permissions = || map((0..16).map(|a| (a, int(0))).collect());
-    let metadata = map(vec![
-        (1, int(0)),
-        (2, permissions()),
-        (3, permissions()),
-        (4, permissions()),
-        (5, int(1)),
-        (6, Value::Tag(1, Box::new(int(0)))),
-        (7, Value::Tag(1, Box::new(int(0)))),
-        (8, bytes(b"\0")),
-    ]);
-    let mut entries = vec![
-        (1, Value::Tag(112, Box::new(bytes(b"")))),
-        (18, bytes(b"")),
-        (19, bytes(&[0])),
-        (21, text("")),
-        (23, bytes(b"")),
-        (25, bytes(b"")),
-        (28, bytes(&cbor(&version()))),
-        (29, bytes(&cbor(&wait))),
-        (30, bytes(&cbor(&metadata))),
-    ];
-    entries.extend((1..=16).map(|k| (-k, int(0))));
-    map(entries)
-}
-
 /// Parameter sets that expand ~16x when decoded, at the decode bounds in the root and in one
 /// dependency under a plain root (second re-review s33: 4359 and 4597 KiB, the root's
 /// installed; a dependency's was charged only after its whole decode).
@@ -678,23 +629,6 @@ fn override_multiple_over_sixteen_components_in_every_sequence_is_accepted() {
     assert_eq!((cmd, last.as_str()), (Command::InstallPrepare, "ok"));
 }
 
-/// Parameters that are copied whole when changed: 16 custom labels, a version of 8 integers,
-/// a wait-info whose other-device-version event holds 4 versions of 8 integers.
-fn copied_parameters() -> Value {
-    let list = |a: Vec<Value>| Value::Array(a);
-    let version = || list(vec![int(1), list((0..8).map(|_| int(0)).collect())]);
-    let wait = map(vec![(
-        4,
-        list(vec![
-            bytes(b"\0"),
-            list((0..4).map(|_| version()).collect()),
-        ]),
-    )]);
-    let mut entries = vec![(28, bytes(&cbor(&version()))), (29, bytes(&cbor(&wait)))];
-    entries.extend((1..=16).map(|k| (-k, int(0))));
-    map(entries)
-}
-
 /// The author of `heap_budget`'s envelopes.
 fn author() -> Author<'static> {
     Author {
@@ -744,169 +678,27 @@ fn snapshots_of_many_long_component_identifiers_are_bounded() {
     assert!(last.ends_with("InstallFinish: ok"), "{last}");
 }
 
-/// [`fat_parameters`] without its URI (prepare would list it for the REE to fetch).
-fn fat_without_uri() -> Value {
-    let Value::Map(f) = fat_parameters() else {
-        unreachable!("a map")
-    };
-    Value::Map(f.into_iter().filter(|(k, _)| *k != int(21)).collect())
-}
-
-/// `["app", k, c, 0 x 13]`: 16 segments, 15 of one byte (~56 bytes of heap each for 2
-/// encoded).
-fn short_segment_id(k: usize, c: usize) -> Value {
-    let mut segs = vec![bytes(b"app"), bytes(&[k as u8]), bytes(&[c as u8])];
-    segs.extend((0..13).map(|_| bytes(&[0])));
-    Value::Array(segs)
-}
-
-/// Try-each on component 0 nested `depth` deep, each option running `each` first.
-fn nest_on_first(depth: usize, each: &[Value]) -> Vec<Value> {
-    (0..depth).fold(vec![], |seq, _| {
-        let option = [each.to_vec(), seq].concat();
-        vec![
-            int(12),
-            int(0),
-            int(15),
-            Value::Array(vec![bytes(&cbor(&Value::Array(option)))]),
-        ]
-    })
-}
-
-/// Dependency `k` (the REE delivers it): 16 components with short-segment identifiers, 15 of
-/// them declared dependencies with such a prefix (never fetched), its manifest id likewise;
-/// its install sets 16 custom labels, a version and a wait-info on every component and
-/// `content` bytes of content, then nests four empty try-each.
-fn heavy_dependency(k: usize, content: usize) -> (Vec<u8>, Vec<u8>) {
-    let mut install = vec![int(12), Value::Bool(true), int(20), copied_parameters()];
-    install.extend([int(20), map(vec![(18, bytes(&filler(content)))])]);
-    install.extend(nest_on_first(4, &[]));
-    let deps = (1..16)
-        .map(|d| (d, map(vec![(1, short_segment_id(k, 100 + d as usize))])))
-        .collect();
-    let common = map(vec![
-        (1, map(deps)),
-        (
-            2,
-            Value::Array((0..16).map(|c| short_segment_id(k, c)).collect()),
-        ),
-        (4, bytes(&cbor(&Value::Array(spec_id_checks())))),
-    ]);
-    let m = cbor(&map(vec![
-        (1, int(1)),
-        (2, int(2)),
-        (3, bytes(&cbor(&common))),
-        (5, short_segment_id(k, 200)),
-        (20, bytes(&cbor(&Value::Array(install)))),
-    ]));
-    let digest = manifest_digest(&m);
-    (sealed(&m, &[]), digest)
-}
-
-/// Every bound at once (re-review s34: 3096 KiB counted as OP-TEE's allocator holds it, over
-/// the TA's 3 MiB, with 4 x 144 live parameter sets and dependency identifiers uncharged):
-/// 64 components installed before (453-byte identifiers), then a root envelope of 512 KiB
-/// (495 KiB of its own content, the REE's padding) whose sequences hold ~24-32 KiB of decoded
-/// structures each, fetching 8 heavy dependencies with `content` bytes each and processing
-/// them again under `depth` nested try-each that change every component at each level, then
-/// aborting. The last command's outcome and the peak heap.
-fn every_bound(content: usize, depth: usize) -> (String, usize) {
+/// [`every_bound`]'s envelopes on a fresh device: the last command's outcome and the peak
+/// heap of the last install.
+fn install_every_bound(content: usize, depth: usize) -> (String, usize) {
     let mut s = device(&format!("everything-{content}-{depth}"));
-    for i in 0..4 {
-        let names: Vec<Vec<Vec<u8>>> = (0..16)
-            .map(|c| {
-                let mut id = vec![b"app".to_vec()];
-                id.extend((0..15).map(|s| {
-                    let mut seg = format!("p{i}c{c}s{s}-").into_bytes();
-                    seg.resize(30, b'x');
-                    seg
-                }));
-                id
-            })
-            .collect();
-        let comps: Vec<Vec<&[u8]>> = names
-            .iter()
-            .map(|n| n.iter().map(|s| &s[..]).collect())
-            .collect();
-        let comps: Vec<&[&[u8]]> = comps.iter().map(|c| &c[..]).collect();
-        let write = vec![
-            int(12),
-            Value::Bool(true),
-            int(20),
-            map(vec![(18, bytes(b"x"))]),
-            int(18),
-            int(15),
-        ];
-        let m = manifest(&[b"app", format!("pre{i}").as_bytes()], &comps, &[], write);
-        let ((cmd, last), _) = install(&mut s, &requests(&sealed(&m, &[]), &[]));
+    let e = every_bound(&author(), content, depth, 4);
+    for before in &e.before {
+        let ((cmd, last), _) = install(&mut s, &requests(before, &[]));
         assert_eq!((cmd, last.as_str()), (Command::InstallFinish, "ok"));
     }
-    let deps: Vec<_> = (0..8).map(|k| heavy_dependency(k, content)).collect();
-    let names: Vec<String> = (0..8)
-        .map(|k| format!("s{k}"))
-        .chain((0..8).map(|k| format!("r{k}")))
-        .collect();
-    let comps: Vec<Vec<&[u8]>> = names
+    let payloads: Vec<(&str, &[u8])> = e
+        .payloads
         .iter()
-        .map(|n| vec![&b"app"[..], n.as_bytes()])
+        .map(|(uri, p)| (uri.as_str(), p.as_slice()))
         .collect();
-    let comps: Vec<&[&[u8]]> = comps.iter().map(|c| &c[..]).collect();
-    let Value::Map(mut own) = copied_parameters() else {
-        unreachable!("a map")
-    };
-    own.insert(0, (int(18), bytes(&filler(495 * KIB))));
-    let mut install_seq = vec![
-        int(12),
-        Value::Array((8..16).map(int).collect()),
-        int(20),
-        Value::Map(own),
-    ];
-    for _ in 0..4 {
-        install_seq.extend([int(12), int(8), int(20), fat_without_uri()]);
-    }
-    for (k, (_, digest)) in deps.iter().enumerate() {
-        install_seq.extend(fetch_check_process(
-            k as i64,
-            digest,
-            &format!("https://x/d{k}"),
-        ));
-    }
-    let each = [
-        int(12),
-        Value::Bool(true),
-        int(11),
-        int(15),
-        int(12),
-        Value::Bool(true),
-        int(20),
-        map(vec![(14, int(1))]),
-    ];
-    install_seq.extend(nest_on_first(depth, &each));
-    install_seq.extend([int(14), int(15)]);
-    let m = manifest(ROOT, &comps, &(0..8).collect::<Vec<i64>>(), install_seq);
-    let Value::Map(mut members) = ciborium::from_reader(&m[..]).unwrap() else {
-        unreachable!("a map")
-    };
-    for key in [7i64, 8, 9, 15, 16, 18, 24] {
-        let mut seq = vec![int(12), int(8)];
-        (0..6).for_each(|_| seq.extend([int(20), fat_without_uri()]));
-        members.push((int(key), bytes(&cbor(&Value::Array(seq)))));
-    }
-    members.sort_by_key(|(k, _)| k.as_integer().map(i128::from));
-    let m = cbor(&Value::Map(members));
-    let pad = (512 * KIB).saturating_sub(sealed(&m, &[]).len() + 64);
-    let envelope = sealed(&m, &[("#pad", &filler(pad))]);
-    let uris: Vec<String> = (0..8).map(|k| format!("https://x/d{k}")).collect();
-    let payloads: Vec<(&str, &[u8])> = uris
-        .iter()
-        .map(String::as_str)
-        .zip(deps.iter().map(|(e, _)| &e[..]))
-        .collect();
-    let ((cmd, last), peak) = install(&mut s, &requests(&envelope, &payloads));
+    let ((cmd, last), peak) = install(&mut s, &requests(&e.root, &payloads));
     (format!("{cmd:?}: {last}"), peak)
 }
 
-/// [`every_bound`] tuned to each bound in turn: within the heap whichever ends the run.
+/// Every bound at once (re-review s34: 3096 KiB counted as OP-TEE's allocator holds it, over
+/// the TA's 3 MiB, with 4 x 144 live parameter sets and dependency identifiers uncharged),
+/// tuned to end on each bound in turn: within the heap whichever ends the run (2.5-2.6 MiB).
 #[test]
 fn every_bound_at_once_fits_the_heap() {
     for (content, depth, ends) in [
@@ -922,7 +714,7 @@ fn every_bound_at_once_fits_the_heap() {
         ),
         (40 * KIB, 2, "suit-condition-abort failed"),
     ] {
-        let (last, peak) = every_bound(content, depth);
+        let (last, peak) = install_every_bound(content, depth);
         assert!(peak <= TA_HEAP, "peak {} KiB ({last})", peak / KIB);
         assert!(last.contains(ends), "{content} {depth}: {last}");
     }

@@ -5,7 +5,7 @@
 
 use ciborium::Value;
 
-use crate::cbor::{bytes, cbor, fetch_check_process, int, manifest_digest, map};
+use crate::cbor::{bytes, cbor, fetch_check_process, int, manifest_digest, map, text};
 
 /// Seals a manifest into an envelope with the given integrated payloads (key, bytes).
 pub type Seal<'a> = &'a dyn Fn(&[u8], &[(&str, &[u8])]) -> Vec<u8>;
@@ -300,4 +300,212 @@ pub fn long_identifier_snapshots(author: &Author<'_>, tail: Vec<Value>) -> Vec<u
     let sections = vec![(15, fetch_all(&deps)), (20, install)];
     let m = app_manifest(author, "long-ids", &comps, &deps_at, sections);
     seal_with(author, &m, &deps).0
+}
+
+/// One parameter set of 254 bytes that decodes to ~4 KiB: every shared value, a version,
+/// a wait-info with all nine events, component-metadata with 16 actors in each permission
+/// map, 16 custom labels.
+pub fn fat_parameters() -> Value {
+    let list = |a: Vec<Value>| Value::Array(a);
+    let version = || list(vec![int(1), list((0..8).map(|_| int(0)).collect())]);
+    let wait = map(vec![
+        (1, int(0)),
+        (2, int(0)),
+        (3, int(0)),
+        (
+            4,
+            list(vec![
+                bytes(b"\0"),
+                list((0..4).map(|_| version()).collect()),
+            ]),
+        ),
+        (5, int(0)),
+        (6, int(0)),
+        (7, int(0)),
+        (8, int(0)),
+        (9, int(0)),
+    ]);
+    let permissions = || map((0..16).map(|a| (a, int(0))).collect());
+    let metadata = map(vec![
+        (1, int(0)),
+        (2, permissions()),
+        (3, permissions()),
+        (4, permissions()),
+        (5, int(1)),
+        (6, Value::Tag(1, Box::new(int(0)))),
+        (7, Value::Tag(1, Box::new(int(0)))),
+        (8, bytes(b"\0")),
+    ]);
+    let mut entries = vec![
+        (1, Value::Tag(112, Box::new(bytes(b"")))),
+        (18, bytes(b"")),
+        (19, bytes(&[0])),
+        (21, text("")),
+        (23, bytes(b"")),
+        (25, bytes(b"")),
+        (28, bytes(&cbor(&version()))),
+        (29, bytes(&cbor(&wait))),
+        (30, bytes(&cbor(&metadata))),
+    ];
+    entries.extend((1..=16).map(|k| (-k, int(0))));
+    map(entries)
+}
+
+/// Parameters that are copied whole when changed: 16 custom labels, a version of 8 integers,
+/// a wait-info whose other-device-version event holds 4 versions of 8 integers.
+pub fn copied_parameters() -> Value {
+    let list = |a: Vec<Value>| Value::Array(a);
+    let version = || list(vec![int(1), list((0..8).map(|_| int(0)).collect())]);
+    let wait = map(vec![(
+        4,
+        list(vec![
+            bytes(b"\0"),
+            list((0..4).map(|_| version()).collect()),
+        ]),
+    )]);
+    let mut entries = vec![(28, bytes(&cbor(&version()))), (29, bytes(&cbor(&wait)))];
+    entries.extend((1..=16).map(|k| (-k, int(0))));
+    map(entries)
+}
+
+/// [`fat_parameters`] without its URI (prepare would list it for the REE to fetch).
+fn fat_without_uri() -> Value {
+    let Value::Map(f) = fat_parameters() else {
+        unreachable!("a map")
+    };
+    Value::Map(f.into_iter().filter(|(k, _)| *k != int(21)).collect())
+}
+
+/// `["app", k, c, 0 x 13]`: 16 segments, 15 of one byte (~56 bytes of heap each for 2
+/// encoded).
+fn short_segment_id(k: usize, c: usize) -> Value {
+    let mut segs = vec![bytes(b"app"), bytes(&[k as u8]), bytes(&[c as u8])];
+    segs.extend((0..13).map(|_| bytes(&[0])));
+    Value::Array(segs)
+}
+
+/// Dependency `k` (the REE delivers it): 16 components with short-segment identifiers, 15 of
+/// them declared dependencies with such a prefix (never fetched), its manifest id likewise;
+/// its install sets 16 custom labels, a version and a wait-info on every component and
+/// `content` bytes of content, then nests four empty try-each.
+fn heavy_dependency(author: &Author<'_>, k: usize, content: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut install = vec![int(12), Value::Bool(true), int(20), copied_parameters()];
+    install.extend([int(20), map(vec![(18, bytes(&filler(content)))])]);
+    install.extend(nested_options(4, &[], vec![]));
+    let deps = (1..16)
+        .map(|d| (d, map(vec![(1, short_segment_id(k, 100 + d as usize))])))
+        .collect();
+    let common = map(vec![
+        (1, map(deps)),
+        (
+            2,
+            Value::Array((0..16).map(|c| short_segment_id(k, c)).collect()),
+        ),
+        (4, bytes(&cbor(&Value::Array(author.id_checks.clone())))),
+    ]);
+    let m = cbor(&map(vec![
+        (1, int(1)),
+        (2, int(2)),
+        (3, bytes(&cbor(&common))),
+        (5, short_segment_id(k, 200)),
+        (20, bytes(&cbor(&Value::Array(install)))),
+    ]));
+    seal_with(author, &m, &[])
+}
+
+/// What [`every_bound`] installs.
+pub struct EveryBound {
+    /// Installed first, each on its own: 16 components with 453-byte identifiers each.
+    pub before: Vec<Vec<u8>>,
+    /// The 512 KiB root envelope.
+    pub root: Vec<u8>,
+    /// The dependencies the REE delivers: (URI, envelope).
+    pub payloads: Vec<(String, Vec<u8>)>,
+}
+
+/// Every heap bound at once (re-review s34): `before` installs (16 components with 453-byte
+/// identifiers each), then a root envelope of 512 KiB (495 KiB of its own content, the REE's
+/// padding) whose sequences hold ~24-32 KiB of decoded structures each, fetching 8 heavy
+/// dependencies with `content` bytes each (up to 1 MiB of dependency bytes) and processing
+/// them again under `depth` nested try-each that change every component at each level, then
+/// aborting.
+pub fn every_bound(author: &Author<'_>, content: usize, depth: usize, before: usize) -> EveryBound {
+    let before = (0..before)
+        .map(|i| {
+            let comps: Vec<_> = (0..16).map(|c| long_id(&format!("p{i}c{c}"))).collect();
+            let write = vec![
+                int(12),
+                Value::Bool(true),
+                int(20),
+                map(vec![(18, bytes(b"x"))]),
+                int(18),
+                int(15),
+            ];
+            let m = app_manifest(author, &format!("pre{i}"), &comps, &[], vec![(20, write)]);
+            seal_with(author, &m, &[]).0
+        })
+        .collect();
+    let deps: Vec<_> = (0..8)
+        .map(|k| heavy_dependency(author, k, content))
+        .collect();
+    let comps: Vec<_> = (0..8)
+        .map(|k| app_id(&format!("s{k}")))
+        .chain((0..8).map(|k| app_id(&format!("r{k}"))))
+        .collect();
+    let Value::Map(mut own) = copied_parameters() else {
+        unreachable!("a map")
+    };
+    own.insert(0, (int(18), bytes(&filler(495 * 1024))));
+    let mut install = vec![
+        int(12),
+        Value::Array((8..16).map(int).collect()),
+        int(20),
+        Value::Map(own),
+    ];
+    for _ in 0..4 {
+        install.extend([int(12), int(8), int(20), fat_without_uri()]);
+    }
+    let uris: Vec<String> = (0..8).map(|k| format!("https://x/d{k}")).collect();
+    for (k, ((_, digest), uri)) in deps.iter().zip(&uris).enumerate() {
+        install.extend(fetch_check_process(k as i64, digest, uri));
+    }
+    let each = [
+        int(12),
+        Value::Bool(true),
+        int(11),
+        int(15),
+        int(12),
+        Value::Bool(true),
+        int(20),
+        map(vec![(14, int(1))]),
+    ];
+    install.extend(nested_options(depth, &each, vec![]));
+    install.extend([int(14), int(15)]);
+    let mut sections: Vec<(i64, Vec<Value>)> = [7i64, 8, 9, 15, 16, 18, 24]
+        .into_iter()
+        .map(|key| {
+            let mut seq = vec![int(12), int(8)];
+            (0..6).for_each(|_| seq.extend([int(20), fat_without_uri()]));
+            (key, seq)
+        })
+        .collect();
+    sections.push((20, install));
+    sections.sort_by_key(|(k, _)| *k);
+    let m = app_manifest(
+        author,
+        "root",
+        &comps,
+        &(0..8).collect::<Vec<i64>>(),
+        sections,
+    );
+    let pad = (512 * 1024usize).saturating_sub((author.seal)(&m, &[]).len() + 64);
+    let root = (author.seal)(&m, &[("#pad", &filler(pad))]);
+    EveryBound {
+        before,
+        root,
+        payloads: uris
+            .into_iter()
+            .zip(deps.into_iter().map(|(e, _)| e))
+            .collect(),
+    }
 }

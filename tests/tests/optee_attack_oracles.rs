@@ -26,8 +26,8 @@ use sha2::{Digest as _, Sha256};
 use suit_common::cose::Algorithm;
 use suit_common::report::MAX_NONCE_LEN;
 use suit_test_support::bounds::{
-    chain_at_decode_bounds, long_identifier_snapshots, override_multiple, override_one,
-    parameter_copies, Author,
+    chain_at_decode_bounds, every_bound, long_identifier_snapshots, override_multiple,
+    override_one, parameter_copies, Author,
 };
 use suit_test_support::cbor::{
     bomb_block, bytes, cbor, check_vendor_class, int, map, suit_digest, with_manifest_member,
@@ -269,6 +269,30 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
         ));
     }
 
+    // Every heap bound at once (re-review s34: 3.0 MiB as OP-TEE's allocator holds blocks,
+    // modelled on the host, before the live-set bound was lowered and identifiers charged):
+    // 48 components with long identifiers installed first (the device holds one already),
+    // then a 512 KiB root, eight REE dependencies and two nested try-each over 144
+    // components, run to its final abort inside OP-TEE, the TA alive after it.
+    let heavy = every_bound(&board, 40 * 1024, 2, 3);
+    for (i, before) in heavy.before.iter().enumerate() {
+        let file = d.join(format!("eb-pre{i}.suit"));
+        std::fs::write(&file, before).unwrap();
+        puts.push(format!("{}=/up/eb-pre{i}.suit", file.display()));
+    }
+    std::fs::write(d.join("eb-root.suit"), &heavy.root).unwrap();
+    puts.push(format!(
+        "{}=/up/eb-root.suit",
+        d.join("eb-root.suit").display()
+    ));
+    std::fs::create_dir_all(d.join("eb")).unwrap();
+    for (uri, envelope) in &heavy.payloads {
+        let name = uri.rsplit('/').next().unwrap();
+        let file = d.join("eb").join(name);
+        std::fs::write(&file, envelope).unwrap();
+        puts.push(format!("{}=/up/eb/{name}", file.display()));
+    }
+
     // Boot 3: everything the REE tries, in one boot (command 0 keeps the numbering).
     let mut cmds = vec![
         "suit-agent status >/dev/null".to_string(),
@@ -316,6 +340,15 @@ fn the_ree_learns_nothing_from_reports_and_hostile_envelopes_do_not_stop_the_ta(
     cmds.push(format!(
         "suit-agent report --nonce {bound_nonce} --out /data/reports/nonce-at-bound.cbor"
     ));
+    for i in 0..heavy.before.len() {
+        cmds.push(format!("suit-agent install /up/eb-pre{i}.suit >/dev/null"));
+    }
+    cmds.push(
+        "! suit-agent install /up/eb-root.suit --payload-dir /up/eb 2>/tmp/e; cat /tmp/e; \
+         grep -q 'suit-condition-abort failed' /tmp/e"
+            .into(),
+    );
+    cmds.push("suit-agent status >/dev/null".into());
     let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let run = boot(
         Boot {
