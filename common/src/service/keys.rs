@@ -678,6 +678,45 @@ mod tests {
         assert_eq!(source.derived.borrow().len(), 3);
     }
 
+    /// A copy into an REE file needs every owner's consent and a signer allowed to put
+    /// plaintext there, each on its own; content no anchor owns stays (mutation review s34:
+    /// dropping either check survived every service test, where the policy's scope rule
+    /// answers first).
+    #[test]
+    fn a_copy_into_the_ree_needs_its_owners_and_a_signer_that_may_export() {
+        use crate::suit::decrypt::{CopiedContent, KeySource as _};
+        let pair = DeviceKeyPair::load_or_create(&mut TestBackend::new(1)).unwrap();
+        let anchor =
+            |id: u32, prefix: &[u8], ree_plaintext: bool| super::super::state::AnchorRecord {
+                id,
+                cose_key: crate::protocol::ByteBuf::from(
+                    alloc::vec![u8::try_from(id).unwrap_or(0); 8],
+                ),
+                role: super::super::state::RoleRecord::Author,
+                scope: super::super::state::Scope {
+                    component_prefixes: alloc::vec![alloc::vec![crate::protocol::ByteBuf::from(
+                        prefix.to_vec()
+                    )]],
+                    ree_plaintext,
+                    ..Default::default()
+                },
+                key_scope: u64::from(id),
+            };
+        let anchors = [anchor(1, b"app", true), anchor(2, b"ree", false)];
+        let source = AnchorKeySource::new(&pair, &anchors, &[]);
+        let id = |segments: &[&[u8]]| crate::suit::ComponentId::new(segments);
+        let (app, orphan, file) = (id(&[b"app"]), id(&[b"orphan"]), id(&[b"ree", b"f"]));
+        assert!(source
+            .may_copy(&[1], &file, &app, CopiedContent::Held)
+            .is_ok());
+        assert!(source
+            .may_copy(&[2], &file, &app, CopiedContent::Held)
+            .is_err());
+        assert!(source
+            .may_copy(&[1], &file, &orphan, CopiedContent::Held)
+            .is_err());
+    }
+
     #[test]
     fn keys_are_created_once_and_stable() {
         let mut env = TestBackend::new(1);
