@@ -459,17 +459,47 @@ fn manifests_at_the_decode_bounds_stay_within_the_heap() {
         seal: &sealed,
     };
     let (many, one) = (override_multiple(), override_one());
+    // Each case pinned to where it ends: the chain processes its dependencies in
+    // dependency-resolution only, so one that gets through every manifest of it ends at the
+    // end of payload-fetch, where its dependencies were not processed (re-review s34: the
+    // peak alone was asserted).
+    let not_processed = "the section ended without process-dependency";
     // 64 override-parameters per sequence: within MAX_SEQUENCE_HEAP.
-    for (name, depth, command, content, pad) in [
-        ("override-multiple, root", 0, (&many, 123), 0, 0),
-        ("override-multiple, one dependency", 1, (&many, 123), 0, 0),
-        ("overrides, three dependencies", 3, (&one, 123), 0, 0),
+    for (name, depth, command, content, pad, ends) in [
+        (
+            "override-multiple, root",
+            0,
+            (&many, 123),
+            0,
+            0,
+            (Command::InstallPrepare, "commands per sequence"),
+        ),
+        (
+            "override-multiple, one dependency",
+            1,
+            (&many, 123),
+            0,
+            0,
+            (Command::InstallPrepare, "commands per sequence"),
+        ),
+        (
+            "overrides, three dependencies",
+            3,
+            (&one, 123),
+            0,
+            0,
+            (
+                Command::InstallPrepare,
+                "memory one decoded command sequence holds",
+            ),
+        ),
         (
             "overrides within the heap bound, three dependencies",
             3,
             (&one, 64),
             0,
             0,
+            (Command::InstallFinish, not_processed),
         ),
         (
             "overrides within the heap bound, three dependencies, content, padding",
@@ -477,6 +507,10 @@ fn manifests_at_the_decode_bounds_stay_within_the_heap() {
             (&one, 64),
             80 * KIB,
             250 * KIB,
+            (
+                Command::InstallFinish,
+                "bytes of dependency envelopes held and decoded in one run",
+            ),
         ),
     ] {
         let mut s = device(&format!("bounds-{depth}-{content}"));
@@ -486,6 +520,10 @@ fn manifests_at_the_decode_bounds_stay_within_the_heap() {
             peak <= TA_HEAP,
             "{name}: peak {} KiB ({cmd:?}: {last})",
             peak / KIB
+        );
+        assert!(
+            cmd == ends.0 && last.contains(ends.1),
+            "{name}: {cmd:?}: {last}"
         );
     }
 }
