@@ -1799,21 +1799,11 @@ fn dependent_of(signer: &str, dep: &[u8], dep_env: &[u8], before: Vec<Value>) ->
     let dep_digest = suit_test_support::suit_digest(&suit_test_support::cbor(&bytes(dep)));
     let mut install = vec![int(12), int(0)];
     install.extend(before);
-    install.extend([
-        int(12),
-        int(1),
-        int(20),
-        Value::Map(vec![
-            (int(3), bytes(&dep_digest)),
-            (int(21), Value::Text("#dep".into())),
-        ]),
-        int(21),
-        int(15),
-        int(7),
-        int(15),
-        int(11),
-        int(15),
-    ]);
+    install.extend(suit_test_support::fetch_check_process(
+        1,
+        &dep_digest,
+        "#dep",
+    ));
     let root = suit_test_support::cbor(&Value::Map(vec![
         (int(1), int(1)),
         (int(2), int(1)),

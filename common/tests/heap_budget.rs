@@ -454,10 +454,7 @@ fn many_small_dependencies_naming_many_components_are_bounded() {
 /// overrides at 1555 KiB from 17 KiB, 2767 KiB with content and the REE's padding).
 #[test]
 fn manifests_at_the_decode_bounds_stay_within_the_heap() {
-    let author = Author {
-        id_checks: spec_id_checks(),
-        seal: &sealed,
-    };
+    let author = author();
     let (many, one) = (override_multiple(), override_one());
     // Each case pinned to where it ends: the chain processes its dependencies in
     // dependency-resolution only, so one that gets through every manifest of it ends at the
@@ -536,17 +533,6 @@ fn manifests_at_the_decode_bounds_stay_within_the_heap() {
 fn a_dependency_with_400_kib_of_content_installs() {
     let mut s = device("content");
     let (d, digest) = dependency(b"d0", 400 * KIB);
-    let common = map(vec![
-        (1, map(vec![(1, map(vec![]))])),
-        (
-            2,
-            Value::Array(vec![
-                Value::Array(ROOT.iter().map(|s| bytes(s)).collect()),
-                Value::Array(vec![bytes(b"app"), bytes(b"d0")]),
-            ]),
-        ),
-        (4, bytes(&cbor(&Value::Array(spec_id_checks())))),
-    ]);
     let resolution = vec![
         int(12),
         int(1),
@@ -558,14 +544,13 @@ fn a_dependency_with_400_kib_of_content_installs() {
         int(15),
     ];
     let install_seq = vec![int(12), int(1), int(11), int(15)];
-    let root = cbor(&map(vec![
-        (1, int(1)),
-        (2, int(2)),
-        (3, bytes(&cbor(&common))),
-        (5, Value::Array(ROOT.iter().map(|s| bytes(s)).collect())),
-        (15, bytes(&cbor(&Value::Array(resolution)))),
-        (20, bytes(&cbor(&Value::Array(install_seq)))),
-    ]));
+    let root = tree_manifest(
+        2,
+        &[ROOT, &[b"app", b"d0"]],
+        &[1],
+        ROOT,
+        vec![(15, resolution), (20, install_seq)],
+    );
     let payloads = [("https://x/d0", &sealed(&d, &[])[..])];
     let ((cmd, last), peak) = install(&mut s, &requests(&sealed(&root, &[]), &payloads));
     assert_eq!(
@@ -581,10 +566,7 @@ fn a_dependency_with_400_kib_of_content_installs() {
 /// installed; a dependency's was charged only after its whole decode).
 #[test]
 fn fat_parameter_sets_are_bounded_as_they_are_decoded() {
-    let author = Author {
-        id_checks: spec_id_checks(),
-        seal: &sealed,
-    };
+    let author = author();
     let command = [int(20), fat_parameters()];
     let root = chain_at_decode_bounds(&author, 0, (&command, 123), 0, 0);
     let mut s = device("fat-root");

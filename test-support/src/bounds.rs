@@ -5,7 +5,9 @@
 
 use ciborium::Value;
 
-use crate::cbor::{bytes, cbor, fetch_check_process, int, manifest_digest, map, text};
+use crate::cbor::{
+    bytes, cbor, fetch_check_process, int, manifest_digest, map, text, tree_manifest_checked,
+};
 
 /// Seals a manifest into an envelope with the given integrated payloads (key, bytes).
 pub type Seal<'a> = &'a dyn Fn(&[u8], &[(&str, &[u8])]) -> Vec<u8>;
@@ -143,26 +145,9 @@ fn app_manifest(
     deps: &[i64],
     sections: Vec<(i64, Vec<Value>)>,
 ) -> Vec<u8> {
-    let mut common = vec![];
-    if !deps.is_empty() {
-        common.push((1, map(deps.iter().map(|d| (*d, map(vec![]))).collect())));
-    }
-    let ids = comps
-        .iter()
-        .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
-        .collect();
-    common.push((2, Value::Array(ids)));
-    common.push((4, bytes(&cbor(&Value::Array(author.id_checks.clone())))));
-    let mut m = vec![
-        (1, int(1)),
-        (2, int(2)),
-        (3, bytes(&cbor(&map(common)))),
-        (5, Value::Array(vec![bytes(b"app"), bytes(id.as_bytes())])),
-    ];
-    for (k, s) in sections {
-        m.push((k, bytes(&cbor(&Value::Array(s)))));
-    }
-    cbor(&map(m))
+    let comps: Vec<&[Vec<u8>]> = comps.iter().map(Vec::as_slice).collect();
+    let id: &[&[u8]] = &[b"app", id.as_bytes()];
+    tree_manifest_checked(&author.id_checks, 2, &comps, deps, id, sections)
 }
 
 /// `["app", name]`.

@@ -106,16 +106,28 @@ pub fn tree_manifest(
     id: &[&[u8]],
     sections: Vec<(i64, Vec<Value>)>,
 ) -> Vec<u8> {
+    tree_manifest_checked(&spec_id_checks(), seq, components, deps, id, sections)
+}
+
+/// [`tree_manifest`] with `id_checks` as its shared sequence.
+pub fn tree_manifest_checked<S: AsRef<[u8]>>(
+    id_checks: &[Value],
+    seq: i64,
+    components: &[&[S]],
+    deps: &[i64],
+    id: &[&[u8]],
+    sections: Vec<(i64, Vec<Value>)>,
+) -> Vec<u8> {
     let mut common = vec![];
     if !deps.is_empty() {
         common.push((1, map(deps.iter().map(|d| (*d, map(vec![]))).collect())));
     }
     let ids = components
         .iter()
-        .map(|c| Value::Array(c.iter().map(|s| bytes(s)).collect()))
+        .map(|c| Value::Array(c.iter().map(|s| bytes(s.as_ref())).collect()))
         .collect();
     common.push((2, Value::Array(ids)));
-    common.push((4, bytes(&cbor(&Value::Array(spec_id_checks())))));
+    common.push((4, bytes(&cbor(&Value::Array(id_checks.to_vec())))));
     let mut m = vec![
         (1, int(1)),
         (2, int(seq)),
@@ -479,21 +491,7 @@ pub fn release_of(
         Some(d) => {
             let prefix = Value::Array(segments().chain([bytes(b"dep")]).collect());
             common.insert(0, (1, map(vec![(1, map(vec![(1, prefix)]))])));
-            vec![
-                int(12),
-                int(1),
-                int(20),
-                map(vec![
-                    (3, bytes(&suit_digest(&cbor(&bytes(d))))),
-                    (21, text("#dep")),
-                ]),
-                int(21),
-                int(15),
-                int(7),
-                int(15),
-                int(11),
-                int(15),
-            ]
+            fetch_check_process(1, &suit_digest(&cbor(&bytes(d))), "#dep").to_vec()
         }
         None => content_into_component_zero("write", payload, 0),
     };
