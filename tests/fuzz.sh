@@ -17,7 +17,7 @@ cd "$ROOT"
 
 CARGO_FUZZ_VERSION="0.13.2"
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-30}"
-ALL_TARGETS=(envelope process process_resigned encryption protocol)
+ALL_TARGETS=(envelope process process_resigned encryption protocol framing)
 TARGETS=("$@")
 [ "${#TARGETS[@]}" -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 
@@ -62,11 +62,14 @@ cargo run --locked --quiet --manifest-path fuzz/Cargo.toml --target-dir "$TARGET
 declare -a SUMMARY
 for t in "${TARGETS[@]}"; do
     corpus="$WORK/corpus/$t"
+    # `framing` reads the same records as `protocol`: it starts from the same seeds.
+    seeds="$WORK/seeds/$t"
+    [ "$t" != framing ] || seeds="$WORK/seeds/protocol"
     mkdir -p "$corpus" "$ROOT/fuzz/artifacts/$t"
     log="$WORK/$t.log"
     echo "fuzz.sh: $t for ${SECONDS_PER_TARGET}s"
     # -timeout: one input may take at most 10 s; -rss_limit_mb: ASan's quarantine included.
-    if ! cargo fuzz run "${FUZZ_FLAGS[@]}" "$t" "$corpus" "$WORK/seeds/$t" -- \
+    if ! cargo fuzz run "${FUZZ_FLAGS[@]}" "$t" "$corpus" "$seeds" -- \
         -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2560 \
         -print_final_stats=1 >"$log" 2>&1; then
         tail -n 60 "$log" >&2

@@ -119,18 +119,55 @@ fn in_place_agrees(bytes: &[u8]) {
     }
 }
 
+/// The records of a session input (see the input layout): command, flags, the length the
+/// header declared and the request (the last record takes what is left).
+pub fn records(data: &[u8]) -> impl Iterator<Item = (u8, u8, usize, &[u8])> {
+    let mut rest = data;
+    core::iter::from_fn(move || {
+        let (&[cmd, flags, l0, l1], body) = rest.split_first_chunk::<4>()?;
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let (request, next) = body.split_at(len.min(body.len()));
+        rest = next;
+        Some((cmd, flags, len, request))
+    })
+}
+
+/// The framing checks of one record, without a device (the `framing` target runs only these,
+/// at the decoders' speed; `run_session` runs them before each command): every message type's
+/// decode → encode → decode round trip, the in-place chunk reading, a forged fault's reading
+/// and the reply reader.
+pub fn check_framing(cmd: u8, flags: u8, len: usize, request: &[u8]) {
+    round_trip::<StatusResponse>(request);
+    round_trip::<Refusal>(request);
+    // A fault as the host reads one the REE forged: words or "cannot read", never a
+    // panic; one that reads re-encodes to what reads back the same.
+    let _ = suit_common::fault::render(request);
+    if let Some(f) = suit_common::fault::Fault::decode(request) {
+        assert_eq!(suit_common::fault::Fault::decode(&f.encode()), Some(f));
+    }
+    round_trip::<InstallBeginRequest>(request);
+    round_trip::<ChunkRequest>(request);
+    round_trip::<PayloadChunkRequest>(request);
+    in_place_agrees(request);
+    round_trip::<ReportRequest>(request);
+    round_trip::<Empty>(request);
+    round_trip::<DeviceKeyResponse>(request);
+    round_trip::<AnchorsResponse>(request);
+    round_trip::<InstallPrepareResponse>(request);
+    // The one reply reader: slot 0 from the record header, never a panic.
+    let _ = protocol::decode_reply::<StatusResponse>(
+        u32::from(cmd) % 8,
+        u32::from(flags).wrapping_mul(len as u32),
+        request,
+    );
+}
+
 /// Runs the records of `data` on a fresh [`device`], checking every invariant, and hands each
 /// command the service answered to `seen` (the command byte as sent and the reply). Returns
 /// the device as the session left it.
 pub fn run_session(data: &[u8], mut seen: impl FnMut(u8, &Reply)) -> Service<MemoryBackend> {
     let mut service = device();
-    let mut rest = data;
-    while rest.len() >= 4 {
-        let (cmd, flags) = (rest[0], rest[1]);
-        let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
-        let body = &rest[4..];
-        let (request, next) = body.split_at(len.min(body.len()));
-        rest = next;
+    for (cmd, flags, len, request) in records(data) {
         if cmd == CLOSE {
             service.close();
             continue;
@@ -141,29 +178,7 @@ pub fn run_session(data: &[u8], mut seen: impl FnMut(u8, &Reply)) -> Service<Mem
             (cmd, request)
         };
 
-        round_trip::<StatusResponse>(request);
-        round_trip::<Refusal>(request);
-        // A fault as the host reads one the REE forged: words or "cannot read", never a
-        // panic; one that reads re-encodes to what reads back the same.
-        let _ = suit_common::fault::render(request);
-        if let Some(f) = suit_common::fault::Fault::decode(request) {
-            assert_eq!(suit_common::fault::Fault::decode(&f.encode()), Some(f));
-        }
-        round_trip::<InstallBeginRequest>(request);
-        round_trip::<ChunkRequest>(request);
-        round_trip::<PayloadChunkRequest>(request);
-        in_place_agrees(request);
-        round_trip::<ReportRequest>(request);
-        round_trip::<Empty>(request);
-        round_trip::<DeviceKeyResponse>(request);
-        round_trip::<AnchorsResponse>(request);
-        round_trip::<InstallPrepareResponse>(request);
-        // The one reply reader: slot 0 from the record header, never a panic.
-        let _ = protocol::decode_reply::<StatusResponse>(
-            u32::from(cmd) % 8,
-            u32::from(flags).wrapping_mul(len as u32),
-            request,
-        );
+        check_framing(cmd, flags, len, request);
 
         service.backend_mut().client = if flags & 1 == 1 {
             Client::TrustedApp([flags; 16])
