@@ -229,6 +229,51 @@ fn kid_is_a_hint_not_a_filter() {
     assert_eq!(authenticate(&env, &policy(b"operator")).unwrap(), vec![2]);
 }
 
+/// However many anchors of the algorithm the device holds, each with its own kid, a
+/// signature labelled with the signer's own name (another tool's kid) still reaches the one
+/// anchor that verifies it, the last of them (review s35: only four were tried).
+#[test]
+fn a_wrong_kid_reaches_the_verifying_anchor_among_all_the_device_holds() {
+    let (manifest, _) = example1();
+    let d = manifest_digest(&manifest);
+    let n = suit_common::service::state::MAX_ANCHORS;
+    let keys: Vec<SigningKey> = (1..=n)
+        .map(|i| SigningKey::ed25519(&[u8::try_from(i).unwrap(); 32]).unwrap())
+        .collect();
+    let policy = policy_of(
+        keys.iter()
+            .zip(1u32..)
+            .map(|(k, id)| {
+                let mut a = anchor(id, k.verification_key(), Role::Author);
+                a.kid = format!("anchor-{id}").into_bytes();
+                a
+            })
+            .collect(),
+    );
+    let signer = keys.last().unwrap();
+    let last = u32::try_from(n).unwrap();
+    for kid in [
+        &b""[..],
+        format!("anchor-{last}").as_bytes(),
+        b"signers-own-label",
+    ] {
+        let block = create_auth_block(signer, Algorithm::EdDsa, kid, &d).unwrap();
+        let env = envelope_with(&manifest, vec![block]);
+        assert_eq!(
+            authenticate(&env, &policy).unwrap(),
+            vec![last],
+            "Sign1, kid {kid:?}"
+        );
+        let block = create_cose_sign(&[(signer, Algorithm::EdDsa, kid)], &d).unwrap();
+        let env = envelope_with(&manifest, vec![block]);
+        assert_eq!(
+            authenticate(&env, &policy).unwrap(),
+            vec![last],
+            "COSE_Sign, kid {kid:?}"
+        );
+    }
+}
+
 #[test]
 fn cose_mac_with_a_direct_recipient_authenticates_with_the_hmac_anchor() {
     let (manifest, _) = example1();

@@ -382,7 +382,7 @@ fn reported_full(s: &Service<Mem>) -> bool {
     let Some(stored) = s.backend().store().raw(REPORT_OBJECT) else {
         return false;
     };
-    let bytes = &stored[..stored.len() - suit_common::service::STORED_REPORT_TAG_LEN];
+    let bytes = &stored[..stored.len() - suit_common::service::STORED_REPORT_TRAILER_LEN];
     matches!(
         Report::decode(bytes).map(|r| r.result),
         Ok(ReportResult::Failure(f))
@@ -1165,11 +1165,74 @@ pub(crate) mod reconcile_and_cleanup_cuts {
         );
     }
 
-    /// The journal write that records a TA commit as pending fails, but landed (the REE
-    /// answers REE-FS writes). Whatever the TA answers must be true of what the next command
-    /// settles: an answer that the update failed (the agent retries: exit 3, then a
-    /// rollback verdict) needs the old state; and the attempt's report must be signable for
-    /// the state it is settled at.
+    /// How a test fails the write it aims at.
+    #[derive(Debug, Clone, Copy)]
+    enum WriteFault {
+        /// It lands, and is reported failed (the REE answers REE-FS writes).
+        Landed,
+        /// It lands and is reported failed, and the write after it fails.
+        LandedNextFails,
+        /// It fails without landing.
+        Lost,
+        /// It fails without landing, and so does the write after it.
+        LostNextFails,
+    }
+
+    /// Installs `sc.v2` with `fault` at the `n`th write; then, as the next command settles
+    /// the commit, checks what the TA answered and that the attempt's report is signed.
+    fn answered_truthfully(sc: &Scenario, n: usize, fault: WriteFault) {
+        let mut s = restart(&sc.base, &sc.base_tas);
+        let st = s.backend_mut().store_mut();
+        match fault {
+            WriteFault::Landed => st.forge_failure_at = Some(n),
+            WriteFault::LandedNextFails => {
+                st.forge_failure_at = Some(n);
+                st.fail_once_at = Some(n + 1);
+            }
+            WriteFault::Lost => st.fail_once_at = Some(n),
+            WriteFault::LostNextFails => {
+                st.fail_once_at = Some(n);
+                st.fail_next_too = true;
+            }
+        }
+        let r = refusal(install(&mut s, &sc.v2));
+        let st = s.backend().store();
+        assert!(st.forge_failure_at.is_none() && st.fail_once_at.is_none());
+        if matches!(fault, WriteFault::Lost | WriteFault::LostNextFails) {
+            assert_eq!(s.backend().installed_tas, sc.base_tas, "TA handed over");
+        }
+        let uncertain = matches!(
+            &r.fault,
+            Some(Fault::Install(InstallError::Commit(
+                CommitRefusal::InstallPending { .. }
+                    | CommitRefusal::CommitPending { .. }
+                    | CommitRefusal::StateWriteUncertain
+            )))
+        );
+        let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+        let is_new = old_or_new(&s, &sc.old, &sc.new, "after the failed write");
+        let report: Result<suit_common::protocol::ReportResponse, _> = call(
+            &mut s,
+            Command::Report,
+            &suit_common::protocol::ReportRequest {
+                nonce: Some(vec![7; 8].into()),
+                pre_auth: false,
+            },
+        );
+        assert!(
+            (uncertain || !is_new) && report.is_ok(),
+            "{fault:?} at write {n}; answered {:?}; settled {}; the attempt's report {}",
+            r.fault,
+            if is_new { "applied" } else { "not applied" },
+            if report.is_ok() { "signed" } else { "refused" }
+        );
+    }
+
+    /// The journal write that records a TA commit as pending fails: it landed or not, and
+    /// the write that takes it back fails or not. Whatever the TA answers must be true of
+    /// what the next command settles: an answer that the update failed (the agent retries:
+    /// exit 3, then a rollback verdict) needs the old state; and the attempt's report must be
+    /// signable for the state it is settled at, whichever that is.
     #[test]
     fn a_landed_pending_journal_write_reported_failed_is_answered_truthfully() {
         let sc = scenario();
@@ -1183,43 +1246,33 @@ pub(crate) mod reconcile_and_cleanup_cuts {
                 pending(&restart(s.backend().store(), &s.backend().installed_tas))
             })
             .expect("no pending journal write");
-        // The write after it (the pending record taken back) succeeds, or fails too.
-        for take_back_fails in [false, true] {
-            let mut s = restart(&sc.base, &sc.base_tas);
-            s.backend_mut().store_mut().forge_failure_at = Some(n);
-            if take_back_fails {
-                s.backend_mut().store_mut().fail_once_at = Some(n + 1);
-            }
-            let r = install(&mut s, &sc.v2);
-            assert!(s.backend().store().forge_failure_at.is_none());
-            assert_eq!(s.backend().installed_tas, sc.base_tas, "TA handed over");
-            let r = refusal(r);
-            let uncertain = matches!(
-                &r.fault,
-                Some(Fault::Install(InstallError::Commit(
-                    CommitRefusal::InstallPending { .. }
-                        | CommitRefusal::CommitPending { .. }
-                        | CommitRefusal::StateWriteUncertain
-                )))
-            );
-            let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
-            let is_new = old_or_new(&s, &sc.old, &sc.new, "after the forged journal write");
-            let report: Result<suit_common::protocol::ReportResponse, _> = call(
-                &mut s,
-                Command::Report,
-                &suit_common::protocol::ReportRequest {
-                    nonce: Some(vec![7; 8].into()),
-                    pre_auth: false,
-                },
-            );
-            assert!(
-                (uncertain || !is_new) && report.is_ok(),
-                "take-back fails: {take_back_fails}; answered {:?}; settled {}; the attempt's \
-                 report {}",
-                r.fault,
-                if is_new { "applied" } else { "not applied" },
-                if report.is_ok() { "signed" } else { "refused" }
-            );
+        for fault in [
+            WriteFault::Landed,
+            WriteFault::LandedNextFails,
+            WriteFault::LostNextFails,
+        ] {
+            answered_truthfully(&sc, n, fault);
+        }
+    }
+
+    /// The same for the state write of a commit without a TA (its single atomic step), which
+    /// the REE may fail after it landed or before: the report is signed either way.
+    #[test]
+    fn an_uncertain_state_write_keeps_the_attempts_report_for_either_state() {
+        let sc = scenario_of(false);
+        // The state write: the first whose landing leaves the new state.
+        let n = (0..200)
+            .find(|&n| {
+                let mut s = restart(&sc.base, &sc.base_tas);
+                s.backend_mut().store_mut().power_cut_after = Some(n + 1);
+                let _ = install(&mut s, &sc.v2);
+                let mut s = restart(s.backend().store(), &s.backend().installed_tas);
+                let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+                old_or_new(&s, &sc.old, &sc.new, "finding the state write")
+            })
+            .expect("no state write");
+        for fault in [WriteFault::Landed, WriteFault::Lost] {
+            answered_truthfully(&sc, n, fault);
         }
     }
 }

@@ -47,9 +47,13 @@ pub const REPORT_OBJECT: &str = "suit/report";
 /// refusal, cannot make it the report a status tracker gets by default.
 pub const PRE_AUTH_REPORT_OBJECT: &str = "suit/report-pre-auth";
 
-/// Length of the tag stored after a report's bytes in [`REPORT_OBJECT`] and
-/// [`PRE_AUTH_REPORT_OBJECT`] ([`keys::DeviceKeyPair::stored_report_tag`]).
+/// Length of one tag of a report stored in [`REPORT_OBJECT`] or [`PRE_AUTH_REPORT_OBJECT`]
+/// ([`keys::DeviceKeyPair::stored_report_tag`]).
 pub const STORED_REPORT_TAG_LEN: usize = 32;
+/// What follows a stored report's bytes: two tags, one per state generation the attempt may
+/// be settled at ([`install::InstallSession::report_generations`]; the same one twice when
+/// the outcome is certain).
+pub const STORED_REPORT_TRAILER_LEN: usize = 2 * STORED_REPORT_TAG_LEN;
 
 use install::{InstallError, InstallSession};
 use keys::{DeviceKeyPair, KeyStoreError, Rng};
@@ -710,12 +714,16 @@ impl<B: Backend> Service<B> {
     }
 
     /// Stores the report of the install step that just ran (unsigned: it is signed when
-    /// asked for, over the asker's nonce), followed by its tag ([`report_bound`]) for the
-    /// state of `generation`, the one the step left (`keys`: the device keys if loaded). One
-    /// that cannot be stored removes the object's earlier report: no earlier attempt's is
-    /// signed as this one's.
+    /// asked for, over the asker's nonce), followed by its tags ([`report_bound`]) for the
+    /// states of `generations`, those the step may have left (`keys`: the device keys if
+    /// loaded). One that cannot be stored removes the object's earlier report: no earlier
+    /// attempt's is signed as this one's.
     #[inline(never)]
-    fn keep_report(&mut self, generation: u64, keys: Option<&DeviceKeyPair>) -> Result<(), Refuse> {
+    fn keep_report(
+        &mut self,
+        generations: [u64; 2],
+        keys: Option<&DeviceKeyPair>,
+    ) -> Result<(), Refuse> {
         let Some(report) = self.install.take_report() else {
             return Ok(());
         };
@@ -724,7 +732,7 @@ impl<B: Backend> Service<B> {
         } else {
             REPORT_OBJECT
         };
-        let kept = self.store_report(&report, object, generation, keys);
+        let kept = self.store_report(&report, object, generations, keys);
         if kept.is_err() {
             let _ = self.backend.remove(object);
         }
@@ -735,7 +743,7 @@ impl<B: Backend> Service<B> {
         &mut self,
         report: &Report,
         object: &str,
-        generation: u64,
+        generations: [u64; 2],
         keys: Option<&DeviceKeyPair>,
     ) -> Result<(), Refuse> {
         // The tag is derived from the device's master secret: the buffer that carries it
@@ -754,12 +762,14 @@ impl<B: Backend> Service<B> {
                 &loaded
             }
         };
-        let tag = zeroize::Zeroizing::new(keys.stored_report_tag(
-            object,
-            report_bound(object, generation),
-            &bytes,
-        )?);
-        bytes.extend_from_slice(&tag[..]);
+        let [older, newer] = generations;
+        let tag_for = |generation| {
+            keys.stored_report_tag(object, report_bound(object, generation), &bytes)
+                .map(zeroize::Zeroizing::new)
+        };
+        let (first, second) = (tag_for(older)?, tag_for(newer)?);
+        bytes.extend_from_slice(&first[..]);
+        bytes.extend_from_slice(&second[..]);
         self.backend
             .put_record(object, &bytes)
             .map_err(|e| Refuse::new(RefusalKind::Storage, Fault::ReportStore(e)))
@@ -792,12 +802,17 @@ impl<B: Backend> Service<B> {
         let keys = self.keys()?;
         // Only a report this TA stored under this name, for the state now (see
         // `report_bound`), is signed: not another object, nor one from an older state.
-        let (bytes, tag) = stored
-            .split_at_checked(stored.len().saturating_sub(STORED_REPORT_TAG_LEN))
+        let (bytes, tags) = stored
+            .split_at_checked(stored.len().saturating_sub(STORED_REPORT_TRAILER_LEN))
+            .unwrap_or_default();
+        let (first, second) = tags
+            .split_at_checked(STORED_REPORT_TAG_LEN)
             .unwrap_or_default();
         let want =
             keys.stored_report_tag(object, report_bound(object, current.generation), bytes)?;
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(tag, want.as_slice())) {
+        let current_tag = subtle::ConstantTimeEq::ct_eq(first, want.as_slice())
+            | subtle::ConstantTimeEq::ct_eq(second, want.as_slice());
+        if !bool::from(current_tag) {
             return Err(Refuse::service(
                 RefusalKind::Storage,
                 ServiceFault::ReportNotCurrent,
@@ -834,7 +849,7 @@ impl<B: Backend> Service<B> {
     fn install_prepare(&mut self) -> Result<InstallPrepareResponse, Refuse> {
         let state = State::load(&self.backend)?;
         let p = self.install.prepare(&state);
-        self.keep_report(state.generation, None)?;
+        self.keep_report([state.generation; 2], None)?;
         let p = p?;
         Ok(InstallPrepareResponse {
             needed_uris: p.needed_uris,
@@ -875,7 +890,7 @@ impl<B: Backend> Service<B> {
         }
         let kept = match State::load(&self.backend) {
             Ok(state) if self.install.has_report() => {
-                self.keep_report(state.generation, None).is_ok()
+                self.keep_report([state.generation; 2], None).is_ok()
             }
             _ => false,
         };
@@ -956,9 +971,10 @@ impl<B: Backend> Service<B> {
         self.reconciled = done.is_ok();
         // The answer tells what happened to the state: a report that cannot be stored after a
         // commit does not turn it into a refusal (nor is a stale one left as the latest one).
-        // A commit left pending is bound to the generation `reconcile` settles it at.
-        let generation = self.install.report_generation(&state);
-        let _ = self.keep_report(generation, Some(&keys));
+        // A commit left pending is bound to the generation `reconcile` settles it at; one
+        // whose state write is uncertain to both it may be settled at.
+        let generations = self.install.report_generations(&state);
+        let _ = self.keep_report(generations, Some(&keys));
         let done = done?;
         Ok(InstallFinishResponse {
             sequence_number: done.sequence_number,

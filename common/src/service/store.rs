@@ -415,6 +415,9 @@ pub struct MemoryStore {
     pub fail_after: Option<usize>,
     /// When set, only the n-th mutating operation from now fails (a transient fault).
     pub fail_once_at: Option<usize>,
+    /// With `fail_once_at`: the operation after it fails as well (a write and the one that
+    /// would take it back).
+    pub fail_next_too: bool,
     /// What `fail_after` and `fail_once_at` fail with (unset: `Io`), e.g.
     /// [`StoreError::NoSpace`] for a full storage.
     pub fail_with: Option<StoreError>,
@@ -529,7 +532,7 @@ impl MemoryStore {
         }
         match self.fail_once_at {
             Some(0) => {
-                self.fail_once_at = None;
+                self.fail_once_at = core::mem::take(&mut self.fail_next_too).then_some(0);
                 return Err(failure);
             }
             Some(n) => self.fail_once_at = Some(n - 1),

@@ -33,10 +33,6 @@ impl<'a> AuthenticatedManifest<'a> {
     }
 }
 
-/// Most trust anchors tried against one signature beyond those its `kid` names: `kid` is
-/// only a hint, so anchors with another kid are tried too, but no more than this many.
-pub const MAX_KEY_TRIES: usize = 4;
-
 /// Most signatures (and MACs) in one authentication wrapper, all blocks together, counted
 /// before any cryptography; as many as the wrapper may hold Sign1 blocks.
 pub const MAX_SIGNATURES: usize = crate::suit::envelope::MAX_AUTH_BLOCKS;
@@ -106,19 +102,20 @@ impl<'a> Envelope<'a> {
                     }
                 };
                 // `kid` is a hint (RFC 9052 §3.1): the anchors it names (or that have no kid,
-                // or every anchor when the signature names none) first, as before; then at
-                // most MAX_KEY_TRIES anchors of the algorithm whose kid differs.
+                // or every anchor when the signature names none) first; then every other
+                // anchor of the algorithm. Not capped: a signature naming no kid is tried
+                // against all of them anyway, so a cap would bound nothing, and would refuse
+                // a signer whose tool labels its key differently once the device holds more
+                // anchors of the algorithm than the cap.
                 let fits = |a: &&TrustAnchor| a.key.supports(block.algorithm());
                 let named = |a: &&TrustAnchor| {
                     a.kid.is_empty() || block.key_id().is_empty() || a.kid == block.key_id()
                 };
-                let candidates = anchors.iter().filter(fits).filter(named).chain(
-                    anchors
-                        .iter()
-                        .filter(fits)
-                        .filter(|a| !named(a))
-                        .take(MAX_KEY_TRIES),
-                );
+                let candidates = anchors
+                    .iter()
+                    .filter(fits)
+                    .filter(named)
+                    .chain(anchors.iter().filter(fits).filter(|a| !named(a)));
                 // The signing input is prepared once, at the first candidate.
                 let mut verifier = None;
                 let mut tried = false;

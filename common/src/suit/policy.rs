@@ -75,8 +75,8 @@ impl Permissions {
 pub struct TrustAnchor {
     /// Identifier reported back when this anchor authenticates a manifest.
     pub id: AnchorId,
-    /// COSE key id. A signature's kid is a hint: anchors it names are tried first, the
-    /// others after them (bounded by `authenticate::MAX_KEY_TRIES`).
+    /// COSE key id. A signature's kid is a hint: anchors it names are tried first, every
+    /// other anchor of the signature's algorithm after them.
     pub kid: Vec<u8>,
     /// The verification key.
     pub key: VerificationKey,

@@ -20,7 +20,7 @@ use suit_common::service::state::{
     component_from, AnchorRecord, Identity, RoleRecord, Scope, State,
 };
 use suit_common::service::store::SecureStore as _;
-use suit_common::service::{components, Config, Service, REPORT_OBJECT, STORED_REPORT_TAG_LEN};
+use suit_common::service::{components, Config, Service, REPORT_OBJECT, STORED_REPORT_TRAILER_LEN};
 use suit_common::suit::ComponentId;
 
 use crate::client;
@@ -297,8 +297,10 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         .get(REPORT_OBJECT)
         .ok()
         .flatten()
-        // The stored report is followed by the TA's tag over it.
-        .and_then(|b| Report::decode(b.get(..b.len().checked_sub(STORED_REPORT_TAG_LEN)?)?).ok());
+        // The stored report is followed by the TA's tags over it.
+        .and_then(|b| {
+            Report::decode(b.get(..b.len().checked_sub(STORED_REPORT_TRAILER_LEN)?)?).ok()
+        });
     let no_key = outcome
         .as_ref()
         .is_err_and(AgentError::is_missing_decryption_key);

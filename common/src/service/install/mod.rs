@@ -376,10 +376,9 @@ pub struct InstallSession {
     phase: Phase,
     /// The SUIT report of the last prepare/finish, for the service to keep.
     report: Option<Report>,
-    /// The generation of the commit the last `finish` left pending in the journal, if any:
-    /// `reconcile` settles it at that generation (rolled forward, or unapplied at the same
-    /// one), so that is the state its report describes ([`Self::report_generation`]).
-    pending_generation: Option<u64>,
+    /// The generations the last `finish`'s commit may be settled at, if it was left pending
+    /// or uncertain ([`Self::report_generations`]).
+    settles_at: Option<[u64; 2]>,
     /// What this install created so far (mirrors the stored journal).
     journal: Journal,
     /// The objects the state used at `prepare`: named with the first payload object (see
@@ -571,12 +570,14 @@ impl InstallSession {
         self.report.is_some()
     }
 
-    /// The state generation the last `finish`'s report is bound to: that of `state` (the
-    /// stored one), or of the commit it left pending, which `reconcile` stores before any
-    /// command can read the report.
-    pub fn report_generation(&self, state: &State) -> u64 {
-        self.pending_generation
-            .map_or(state.generation, |g| g.max(state.generation))
+    /// The state generations the last `finish`'s report is bound to: that of `state` (the
+    /// stored one); that of a commit it left pending, which `reconcile` stores (rolled
+    /// forward, or unapplied at the same generation) before any command can read the report;
+    /// or, when a write's landing is unknown, both the old and the new one.
+    pub fn report_generations(&self, state: &State) -> [u64; 2] {
+        self.settles_at.map_or([state.generation; 2], |g| {
+            g.map(|g| g.max(state.generation))
+        })
     }
 
     /// Runs the engine's checks ([`suit::check()`]: authentication, policy, rollback) on the
@@ -827,7 +828,7 @@ impl InstallSession {
         state: &mut State,
         keys: &dyn KeySource,
     ) -> Result<Installed, InstallError> {
-        self.pending_generation = None;
+        self.settles_at = None;
         let (envelope, claims, payloads) = match core::mem::take(&mut self.phase) {
             Phase::Prepared {
                 envelope,
@@ -936,14 +937,18 @@ impl InstallSession {
         // Payload objects are left to `cleanup`: a committed (or pending) state may use one as
         // a component's content. The session is idle again (taken above).
         self.report = Some(report);
-        // Only a commit whose pending record was stored (the TA store reached) is known to be
-        // settled at its generation.
-        self.pending_generation = match &result {
+        // A commit whose pending record was stored (the TA store reached) is settled at its
+        // generation; one whose pending record or state write may or may not have landed,
+        // at the old generation or the new one.
+        let pending = self.journal.pending.as_ref().map(|p| p.state.generation);
+        self.settles_at = match &result {
             Err(InstallError::Commit(
-                CommitRefusal::InstallPending { .. }
-                | CommitRefusal::CommitPending { .. }
-                | CommitRefusal::StateWriteUncertain,
-            )) => self.journal.pending.as_ref().map(|p| p.state.generation),
+                CommitRefusal::InstallPending { .. } | CommitRefusal::CommitPending { .. },
+            )) => pending.map(|g| [g; 2]),
+            Err(InstallError::Commit(CommitRefusal::StateWriteUncertain)) => Some([
+                state.generation,
+                pending.unwrap_or(state.generation.saturating_add(1)),
+            ]),
             _ => None,
         };
         // Success or not, drop what the journal lists and the (new or old) state does not use.
