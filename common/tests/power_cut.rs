@@ -851,6 +851,90 @@ fn a_kept_image_that_changed_is_never_installed() {
     assert!(pending(&s));
 }
 
+/// Review s35: the kept image's name held another TA's image before (install objects are
+/// emptied and taken again), and the REE answers the roll-forward's read with that old
+/// content. Another installed TA's image has the digest its own record holds, in the pending
+/// state as in the old one: `reconcile` must not take it for the commit's TA (it chose the
+/// record by the unchecked header's UUID, re-installed TA B and recorded TA A's v2 installed,
+/// serving v2's data to A's v1). It is refused, nothing is handed to OP-TEE, and with the
+/// right image served again the commit is rolled forward.
+#[test]
+fn a_kept_image_of_another_installed_ta_is_never_installed() {
+    use suit_common::service::store::SecureStore;
+    const TB: [u8; 16] = [0x6b; 16];
+    let mut s = provisioned(&[&TA, &TB, b"app"]);
+    let (a1, b1, a2) = (ta_image(TA, 1), ta_image(TB, 1), ta_image(TA, 2));
+    install(&mut s, &release(1, &[part(&[&TA], &a1, "#ta")])).unwrap();
+    install(&mut s, &release(2, &[part(&[&TB], &b1, "#tb")])).unwrap();
+    let v3 = release(
+        3,
+        &[
+            part(&[&TA], &a2, "#ta"),
+            part(&[&TA, b"perso"], b"data for TA v2 only", "#perso"),
+        ],
+    );
+    let before = s.backend().store().clone();
+    // A retryable answer of OP-TEE's TA store (the REE can give it): the commit stays pending.
+    s.backend_mut().refuse_tas = Some(0xf010_0003);
+    refusal(install(&mut s, &v3));
+    let object = Journal::load(s.backend().store())
+        .unwrap()
+        .unwrap()
+        .pending
+        .unwrap()
+        .tas[0]
+        .clone();
+    assert!(
+        is_emptied_install_object(&before, &object),
+        "the kept image's name held nothing before: the test does not test the reuse"
+    );
+    let tas = s.backend().installed_tas.clone();
+    let mut store = s.backend().store().clone();
+    let kept = store.raw(&object).unwrap();
+    assert_eq!(sha256(&kept), sha256(&a2));
+    store.put(&object, &b1).unwrap();
+    let mut s = restart(&store, &tas);
+    let r = refusal(call::<_, suit_common::protocol::AnchorsResponse>(
+        &mut s,
+        Command::Anchors,
+        &Empty {},
+    ));
+    assert_eq!(r.kind, RefusalKind::Storage, "{r:?}");
+    assert_eq!(s.backend().installed_tas, tas, "an image was installed");
+    assert!(pending(&s));
+    let a = state(&s)
+        .components
+        .into_iter()
+        .find(|c| c.id.len() == 1 && c.id[0].as_slice() == TA)
+        .unwrap();
+    assert_eq!(a.ta_version, Some(1));
+    assert_ne!(
+        personalization(&mut s).as_deref(),
+        Some(&b"data for TA v2 only"[..])
+    );
+    // The kept image served again: rolled forward.
+    let mut store = s.backend().store().clone();
+    store.put(&object, &kept).unwrap();
+    let mut s = restart(&store, &tas);
+    let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+    assert!(!pending(&s));
+    let a = state(&s)
+        .components
+        .into_iter()
+        .find(|c| c.id.len() == 1 && c.id[0].as_slice() == TA)
+        .unwrap();
+    assert_eq!(a.ta_version, Some(2));
+    assert!(s
+        .backend()
+        .installed_tas
+        .iter()
+        .any(|t| sha256(t) == sha256(&a2)));
+    assert_eq!(
+        personalization(&mut s).as_deref(),
+        Some(&b"data for TA v2 only"[..])
+    );
+}
+
 /// The TA store answers `code`: refusing the image (`forged` false), or keeping it and then
 /// failing (`forged`: the REE failing an RPC after the image landed).
 fn fail_ta_store(s: &mut Service<Mem>, forged: bool, code: u32) {

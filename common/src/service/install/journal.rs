@@ -16,7 +16,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::suit::ComponentId;
 
-use super::super::state::{State, StateError};
+use super::super::state::{component_from, State, StateError};
 use super::super::store::{SecureStore, StoreError};
 use super::super::TaStore;
 use super::{MAX_PAYLOADS, MAX_SERIAL, MAX_STAGED, MAX_TA_IMAGE};
@@ -169,23 +169,31 @@ pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, 
         let mut uuids = Vec::new();
         for object in &pending.tas {
             let image = read_object(store, object, MAX_TA_IMAGE)?;
+            // Nothing of the image is read before it is known to be the one the commit
+            // checked: a TA whose record this commit changes, with that record's digest (not
+            // the image of another installed TA, which the REE may serve under the kept
+            // name); then its header must name that record.
+            let digest = Sha256::digest(&*image);
+            let recorded = pending
+                .state
+                .components
+                .iter()
+                .filter(|c| state.component(&component_from(&c.id)) != Some(*c))
+                .find(|c| {
+                    bool::from(subtle::ConstantTimeEq::ct_eq(
+                        digest.as_slice(),
+                        c.digest.as_slice(),
+                    ))
+                })
+                .ok_or(StateError::Corrupt)?;
             let header = super::super::components::parse_ta_header(&image)
                 .map_err(|_| StateError::Corrupt)?;
+            if component_from(&recorded.id) != ComponentId::new(&[&header.uuid[..]]) {
+                return Err(StateError::Corrupt);
+            }
             uuids.push(header.uuid);
             if let Reconciled::Unconfirmed(_) = outcome {
                 continue;
-            }
-            // The image the commit checked and recorded, or nothing is installed from it.
-            let recorded = pending
-                .state
-                .component(&ComponentId::new(&[&header.uuid[..]]))
-                .ok_or(StateError::Corrupt)?;
-            let matches = subtle::ConstantTimeEq::ct_eq(
-                Sha256::digest(&*image).as_slice(),
-                recorded.digest.as_slice(),
-            );
-            if !bool::from(matches) {
-                return Err(StateError::Corrupt);
             }
             match store.install_ta(&image) {
                 Ok(()) => {}
