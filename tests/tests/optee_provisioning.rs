@@ -429,6 +429,15 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         "suit-agent provision /up/p9.cbor --receipt-out /data/ree/r9.cose".to_string(),
         "suit-agent device-key --which report".to_string(),
         "suit-agent report --nonce 0a --out /data/ree/state.cbor".to_string(),
+        // 39..: requests the TA bounds before it copies them (review s35): one byte over
+        // MAX_REQUEST, and one larger than the TA's whole heap (3 MiB), which without the
+        // bound would be refused as an allocation failure, not as too large.
+        format!(
+            "suit-agent oversized-request --len {}",
+            suit_common::protocol::MAX_REQUEST + 1
+        ),
+        "suit-agent oversized-request --len 4194305".to_string(),
+        "suit-agent anchors --json".to_string(),
     ];
     let cmd_refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let run = boot(
@@ -492,6 +501,17 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
     assert_eq!(after, before, "a refused key changed the state");
     run.says(35, "status Some(ResponseTooLarge) b 65536 body 0 B");
     run.says(36, "provisioning message 7 (the root's counter) accepted");
+    let too_large = format!(
+        "status Some(RequestTooLarge) b {} body 0 B",
+        suit_common::protocol::MAX_REQUEST
+    );
+    run.says(39, &too_large);
+    run.says(40, &too_large);
+    let last: serde_json::Value = serde_json::from_str(&run.command(41).output).unwrap();
+    assert_eq!(
+        last["provisioning-counter"], 7,
+        "after the oversized requests: {last}"
+    );
     let all_output: String = (0..cmds.len())
         .map(|i| run.command(i).output.clone())
         .collect();

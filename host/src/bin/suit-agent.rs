@@ -337,6 +337,18 @@ enum Cmd {
         #[arg(long, default_value_t = 16)]
         slot: usize,
     },
+    /// Tests only: send a provisioning request of LEN zero bytes, as a client other than this
+    /// agent may, and print the TA's status word and `b`. Used by the QEMU tests (the TA
+    /// bounds a request before it copies it: one larger than its heap is refused as too
+    /// large, not as an allocation failure); only in builds with suit-host's `test-paths`
+    /// feature.
+    #[cfg(feature = "test-paths")]
+    #[command(hide = true)]
+    OversizedRequest {
+        /// The request's length in bytes.
+        #[arg(long)]
+        len: usize,
+    },
 }
 
 #[derive(clap::Args)]
@@ -766,6 +778,21 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             .map_err(|_| AgentError::BadResponse("request encoding"))?;
             let reply =
                 tee.invoke_with_slot(suit_common::protocol::Command::Provision, &request, *slot)?;
+            let status = suit_common::protocol::Status::from_code(reply.status);
+            outln!(
+                "status {status:?} b {} body {} B",
+                reply.detail,
+                reply.body.len()
+            );
+            Ok(())
+        }
+        #[cfg(feature = "test-paths")]
+        Cmd::OversizedRequest { len } => {
+            let reply = tee.invoke_with_slot(
+                suit_common::protocol::Command::Provision,
+                &vec![0; *len],
+                suit_common::protocol::MAX_RESPONSE,
+            )?;
             let status = suit_common::protocol::Status::from_code(reply.status);
             outln!(
                 "status {status:?} b {} body {} B",
@@ -1853,7 +1880,7 @@ fn wants_json(cmd: &Command) -> bool {
         #[cfg(feature = "test-paths")]
         Cmd::RefusedBegin { .. } => false,
         #[cfg(feature = "test-paths")]
-        Cmd::ShortSlot { .. } => false,
+        Cmd::ShortSlot { .. } | Cmd::OversizedRequest { .. } => false,
     }
 }
 
