@@ -935,6 +935,39 @@ fn a_kept_image_of_another_installed_ta_is_never_installed() {
     );
 }
 
+/// Review s35 (re-review): the commit also keeps the TA's image bytes in another component,
+/// whose record comes first: the kept image matches both changed records' digests, and is
+/// rolled forward as the TA's.
+#[test]
+fn a_kept_image_whose_bytes_another_changed_record_also_holds_rolls_forward() {
+    let mut s = provisioned(&[&TA, b"app"]);
+    let (a1, a2) = (ta_image(TA, 1), ta_image(TA, 2));
+    let both = |seq, image| {
+        release(
+            seq,
+            &[
+                part(&[b"app", b"ta-copy"], image, "#copy"),
+                part(&[&TA], image, "#ta"),
+            ],
+        )
+    };
+    install(&mut s, &both(1, &a1)).unwrap();
+    s.backend_mut().refuse_tas = Some(0xf010_0003);
+    refusal(install(&mut s, &both(2, &a2)));
+    assert!(pending(&s));
+    let tas = s.backend().installed_tas.clone();
+    let mut s = restart(s.backend().store(), &tas);
+    let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+    let r: Result<suit_common::protocol::AnchorsResponse, _> =
+        call(&mut s, Command::Anchors, &Empty {});
+    assert!(!pending(&s), "still pending: {:?}", r.err());
+    assert!(s
+        .backend()
+        .installed_tas
+        .iter()
+        .any(|t| sha256(t) == sha256(&a2)));
+}
+
 /// The TA store answers `code`: refusing the image (`forged` false), or keeping it and then
 /// failing (`forged`: the REE failing an RPC after the image landed).
 fn fail_ta_store(s: &mut Service<Mem>, forged: bool, code: u32) {
@@ -1357,6 +1390,70 @@ pub(crate) mod reconcile_and_cleanup_cuts {
             .expect("no state write");
         for fault in [WriteFault::Landed, WriteFault::Lost] {
             answered_truthfully(&sc, n, fault);
+        }
+    }
+
+    /// The pending record's write (TA commits), or the state write (without a TA).
+    fn deciding_write(sc: &Scenario, with_ta: bool) -> usize {
+        (0..200)
+            .find(|&n| {
+                let mut s = restart(&sc.base, &sc.base_tas);
+                s.backend_mut().store_mut().power_cut_after = Some(n + 1);
+                let _ = install(&mut s, &sc.v2);
+                let mut s = restart(s.backend().store(), &s.backend().installed_tas);
+                if with_ta {
+                    return pending(&s);
+                }
+                let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+                old_or_new(&s, &sc.old, &sc.new, "finding the state write")
+            })
+            .expect("no deciding write")
+    }
+
+    /// Review s35 (re-review): an attempt whose last write was lost but may have landed has
+    /// its report tagged for the state that write would have made; a later commit of another
+    /// update reaches the same generation with another state, and the REE answering the
+    /// report's read with the earlier attempt's bytes must not get them signed as the latest.
+    #[test]
+    fn an_uncertain_attempts_report_is_not_signed_for_a_later_commits_state() {
+        for with_ta in [false, true] {
+            let sc = scenario_of(with_ta);
+            let n = deciding_write(&sc, with_ta);
+            let mut s = restart(&sc.base, &sc.base_tas);
+            let st = s.backend_mut().store_mut();
+            st.fail_once_at = Some(n);
+            st.fail_next_too = with_ta;
+            let r = refusal(install(&mut s, &sc.v2));
+            assert_eq!(
+                r.fault,
+                Some(Fault::Install(InstallError::Commit(
+                    CommitRefusal::StateWriteUncertain
+                ))),
+                "with a TA: {with_ta}"
+            );
+            let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
+            assert!(!old_or_new(&s, &sc.old, &sc.new, "after the lost write"));
+            let g = state(&s).generation;
+            let earlier = s.backend().store().raw(REPORT_OBJECT).unwrap();
+            let other = release(3, &[part(&[&TA, b"perso"], b"perso three", "#perso")]);
+            install(&mut s, &other).unwrap();
+            assert_eq!(state(&s).generation, g + 1);
+            let ask = |s: &mut Service<Mem>| -> Result<suit_common::protocol::ReportResponse, _> {
+                call(
+                    s,
+                    Command::Report,
+                    &suit_common::protocol::ReportRequest {
+                        nonce: Some(vec![7; 8].into()),
+                        pre_auth: false,
+                    },
+                )
+            };
+            assert!(ask(&mut s).is_ok(), "the later commit's own report");
+            s.backend_mut().store_mut().substitute = Some((REPORT_OBJECT.into(), earlier));
+            assert!(
+                ask(&mut s).is_err(),
+                "with a TA: {with_ta}: the earlier attempt's report signed as the latest"
+            );
         }
     }
 }

@@ -361,24 +361,28 @@ impl DeviceKeyPair {
     }
 
     /// The tag the TA stores with a report it keeps (purpose `stored-report`), over the
-    /// object's name, `bound` (the state generation the report belongs to, or 0) and the
-    /// report's SHA-256: HKDF-Expand(PRK, label ‖ 0x00 ‖ object ‖ 0x00 ‖ bound ‖ digest), a
-    /// PRF only the TA can compute. A report read back is signed only if its tag verifies, so
-    /// another object under the report's name, or a report from another state, is refused.
+    /// object's name, `bound` (the state generation the report belongs to, or 0), `state`
+    /// (empty, or the SHA-256 of the one state of that generation it belongs to) and the
+    /// report's SHA-256: HKDF-Expand(PRK, label ‖ 0x00 ‖ object ‖ 0x00 ‖ bound ‖ digest ‖
+    /// state), a PRF only the TA can compute. A report read back is signed only if its tag
+    /// verifies, so another object under the report's name, or a report from another state,
+    /// is refused.
     pub fn stored_report_tag(
         &self,
         object: &str,
         bound: u64,
+        state: &[u8],
         report: &[u8],
     ) -> Result<[u8; 32], KeyStoreError> {
         let hk = Hkdf::<sha2::Sha256>::new(Some(HKDF_SALT), self.master.as_slice());
-        let info: [&[u8]; 6] = [
+        let info: [&[u8]; 7] = [
             Purpose::StoredReport.label().as_bytes(),
             &[0],
             object.as_bytes(),
             &[0],
             &bound.to_be_bytes(),
             &Sha256::digest(report),
+            state,
         ];
         let mut tag = [0u8; 32];
         hk.expand_multi_info(&info, &mut tag)

@@ -50,12 +50,12 @@ pub const PRE_AUTH_REPORT_OBJECT: &str = "suit/report-pre-auth";
 /// Length of one tag of a report stored in [`REPORT_OBJECT`] or [`PRE_AUTH_REPORT_OBJECT`]
 /// ([`keys::DeviceKeyPair::stored_report_tag`]).
 pub const STORED_REPORT_TAG_LEN: usize = 32;
-/// What follows a stored report's bytes: two tags, one per state generation the attempt may
-/// be settled at ([`install::InstallSession::report_generations`]; the same one twice when
-/// the outcome is certain).
+/// What follows a stored report's bytes: two tags, one for the state generation the attempt
+/// is settled at and one for the state an uncertain last write would have made
+/// ([`install::InstallSession::report_states`]; the first again when there is none).
 pub const STORED_REPORT_TRAILER_LEN: usize = 2 * STORED_REPORT_TAG_LEN;
 
-use install::{InstallError, InstallSession};
+use install::{InstallError, InstallSession, ReportStates};
 use keys::{DeviceKeyPair, KeyStoreError, Rng};
 use state::{component_from, State, StateError};
 use store::SecureStore;
@@ -715,13 +715,13 @@ impl<B: Backend> Service<B> {
 
     /// Stores the report of the install step that just ran (unsigned: it is signed when
     /// asked for, over the asker's nonce), followed by its tags ([`report_bound`]) for the
-    /// states of `generations`, those the step may have left (`keys`: the device keys if
-    /// loaded). One that cannot be stored removes the object's earlier report: no earlier
-    /// attempt's is signed as this one's.
+    /// `states` the step may have left (`keys`: the device keys if loaded). One that cannot
+    /// be stored removes the object's earlier report: no earlier attempt's is signed as this
+    /// one's.
     #[inline(never)]
     fn keep_report(
         &mut self,
-        generations: [u64; 2],
+        states: ReportStates,
         keys: Option<&DeviceKeyPair>,
     ) -> Result<(), Refuse> {
         let Some(report) = self.install.take_report() else {
@@ -732,7 +732,7 @@ impl<B: Backend> Service<B> {
         } else {
             REPORT_OBJECT
         };
-        let kept = self.store_report(&report, object, generations, keys);
+        let kept = self.store_report(&report, object, states, keys);
         if kept.is_err() {
             let _ = self.backend.remove(object);
         }
@@ -743,7 +743,7 @@ impl<B: Backend> Service<B> {
         &mut self,
         report: &Report,
         object: &str,
-        generations: [u64; 2],
+        states: ReportStates,
         keys: Option<&DeviceKeyPair>,
     ) -> Result<(), Refuse> {
         // The tag is derived from the device's master secret: the buffer that carries it
@@ -762,12 +762,15 @@ impl<B: Backend> Service<B> {
                 &loaded
             }
         };
-        let [older, newer] = generations;
-        let tag_for = |generation| {
-            keys.stored_report_tag(object, report_bound(object, generation), &bytes)
+        let tag_for = |generation, state: &[u8]| {
+            keys.stored_report_tag(object, report_bound(object, generation), state, &bytes)
                 .map(zeroize::Zeroizing::new)
         };
-        let (first, second) = (tag_for(older)?, tag_for(newer)?);
+        let first = tag_for(states.generation, &[])?;
+        let second = match states.or_next {
+            Some((generation, state)) => tag_for(generation, &state)?,
+            None => first.clone(),
+        };
         bytes.extend_from_slice(&first[..]);
         bytes.extend_from_slice(&second[..]);
         self.backend
@@ -801,17 +804,22 @@ impl<B: Backend> Service<B> {
         let current = State::load(&self.backend)?;
         let keys = self.keys()?;
         // Only a report this TA stored under this name, for the state now (see
-        // `report_bound`), is signed: not another object, nor one from an older state.
+        // `report_bound`), is signed: not another object, nor one from an older state, nor
+        // one tagged for what an uncertain write would have made once another commit
+        // reached that generation (the second tag names the state by its digest).
         let (bytes, tags) = stored
             .split_at_checked(stored.len().saturating_sub(STORED_REPORT_TRAILER_LEN))
             .unwrap_or_default();
         let (first, second) = tags
             .split_at_checked(STORED_REPORT_TAG_LEN)
             .unwrap_or_default();
-        let want =
-            keys.stored_report_tag(object, report_bound(object, current.generation), bytes)?;
+        let bound = report_bound(object, current.generation);
+        let want = keys.stored_report_tag(object, bound, &[], bytes)?;
+        let digest = current.digest()?;
+        let want_next = keys.stored_report_tag(object, bound, &digest, bytes)?;
         let current_tag = subtle::ConstantTimeEq::ct_eq(first, want.as_slice())
-            | subtle::ConstantTimeEq::ct_eq(second, want.as_slice());
+            | subtle::ConstantTimeEq::ct_eq(second, want.as_slice())
+            | subtle::ConstantTimeEq::ct_eq(second, want_next.as_slice());
         if !bool::from(current_tag) {
             return Err(Refuse::service(
                 RefusalKind::Storage,
@@ -849,7 +857,7 @@ impl<B: Backend> Service<B> {
     fn install_prepare(&mut self) -> Result<InstallPrepareResponse, Refuse> {
         let state = State::load(&self.backend)?;
         let p = self.install.prepare(&state);
-        self.keep_report([state.generation; 2], None)?;
+        self.keep_report(ReportStates::of(&state), None)?;
         let p = p?;
         Ok(InstallPrepareResponse {
             needed_uris: p.needed_uris,
@@ -890,7 +898,7 @@ impl<B: Backend> Service<B> {
         }
         let kept = match State::load(&self.backend) {
             Ok(state) if self.install.has_report() => {
-                self.keep_report([state.generation; 2], None).is_ok()
+                self.keep_report(ReportStates::of(&state), None).is_ok()
             }
             _ => false,
         };
@@ -973,8 +981,8 @@ impl<B: Backend> Service<B> {
         // commit does not turn it into a refusal (nor is a stale one left as the latest one).
         // A commit left pending is bound to the generation `reconcile` settles it at; one
         // whose state write is uncertain to both it may be settled at.
-        let generations = self.install.report_generations(&state);
-        let _ = self.keep_report(generations, Some(&keys));
+        let states = self.install.report_states(&state);
+        let _ = self.keep_report(states, Some(&keys));
         let done = done?;
         Ok(InstallFinishResponse {
             sequence_number: done.sequence_number,

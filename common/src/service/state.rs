@@ -383,6 +383,14 @@ impl State {
         Ok(())
     }
 
+    /// SHA-256 of the record this state is stored as: names one state, where a generation
+    /// may be reached by different commits (a report's tag for a write whose landing is
+    /// unknown).
+    pub fn digest(&self) -> Result<[u8; 32], StateError> {
+        use sha2::Digest as _;
+        Ok(sha2::Sha256::digest(&*self.encode()?).into())
+    }
+
     /// The record, refused if `load` would refuse it (it must not replace one `load`
     /// accepts); wiped after use: symmetric anchor keys are in it.
     fn encode(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, StateError> {

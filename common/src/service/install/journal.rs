@@ -14,8 +14,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use sha2::{Digest as _, Sha256};
 
-use crate::suit::ComponentId;
-
+use super::super::components::{classify, Kind};
 use super::super::state::{component_from, State, StateError};
 use super::super::store::{SecureStore, StoreError};
 use super::super::TaStore;
@@ -170,25 +169,31 @@ pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, 
         for object in &pending.tas {
             let image = read_object(store, object, MAX_TA_IMAGE)?;
             // Nothing of the image is read before it is known to be the one the commit
-            // checked: a TA whose record this commit changes, with that record's digest (not
-            // the image of another installed TA, which the REE may serve under the kept
-            // name); then its header must name that record.
+            // checked: that of the TA whose record this commit changes (one per update), with
+            // that record's digest (not the image of another installed TA, which the REE may
+            // serve under the kept name; other components may hold the same bytes); then its
+            // header must name that TA.
             let digest = Sha256::digest(&*image);
-            let recorded = pending
+            let uuid = pending
                 .state
                 .components
                 .iter()
                 .filter(|c| state.component(&component_from(&c.id)) != Some(*c))
-                .find(|c| {
-                    bool::from(subtle::ConstantTimeEq::ct_eq(
-                        digest.as_slice(),
-                        c.digest.as_slice(),
-                    ))
+                .find_map(|c| match classify(&component_from(&c.id)) {
+                    Ok(Kind::TrustedApp { uuid })
+                        if bool::from(subtle::ConstantTimeEq::ct_eq(
+                            digest.as_slice(),
+                            c.digest.as_slice(),
+                        )) =>
+                    {
+                        Some(uuid)
+                    }
+                    _ => None,
                 })
                 .ok_or(StateError::Corrupt)?;
             let header = super::super::components::parse_ta_header(&image)
                 .map_err(|_| StateError::Corrupt)?;
-            if component_from(&recorded.id) != ComponentId::new(&[&header.uuid[..]]) {
+            if header.uuid != uuid {
                 return Err(StateError::Corrupt);
             }
             uuids.push(header.uuid);

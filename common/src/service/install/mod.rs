@@ -370,15 +370,35 @@ enum Phase {
     },
 }
 
+/// The states an install step's report is tagged for ([`InstallSession::report_states`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportStates {
+    /// The generation the report describes when nothing uncertain landed.
+    pub generation: u64,
+    /// The state an uncertain last write would have made: its generation and digest
+    /// ([`State::digest`]).
+    pub or_next: Option<(u64, [u8; 32])>,
+}
+
+impl ReportStates {
+    /// Only `state`.
+    pub fn of(state: &State) -> Self {
+        Self {
+            generation: state.generation,
+            or_next: None,
+        }
+    }
+}
+
 /// The REE-fed staging area of one install.
 #[derive(Default)]
 pub struct InstallSession {
     phase: Phase,
     /// The SUIT report of the last prepare/finish, for the service to keep.
     report: Option<Report>,
-    /// The generations the last `finish`'s commit may be settled at, if it was left pending
-    /// or uncertain ([`Self::report_generations`]).
-    settles_at: Option<[u64; 2]>,
+    /// The states the last `finish`'s commit may be settled at, if it was left pending or
+    /// uncertain ([`Self::report_states`]).
+    settles_at: Option<ReportStates>,
     /// What this install created so far (mirrors the stored journal).
     journal: Journal,
     /// The objects the state used at `prepare`: named with the first payload object (see
@@ -570,14 +590,17 @@ impl InstallSession {
         self.report.is_some()
     }
 
-    /// The state generations the last `finish`'s report is bound to: that of `state` (the
-    /// stored one); that of a commit it left pending, which `reconcile` stores (rolled
-    /// forward, or unapplied at the same generation) before any command can read the report;
-    /// or, when a write's landing is unknown, both the old and the new one.
-    pub fn report_generations(&self, state: &State) -> [u64; 2] {
-        self.settles_at.map_or([state.generation; 2], |g| {
-            g.map(|g| g.max(state.generation))
-        })
+    /// The states the last `finish`'s report is bound to: that of `state` (the stored one);
+    /// that of a commit it left pending, which `reconcile` stores (rolled forward, or
+    /// unapplied at the same generation) before any command can read the report; or, when
+    /// the last write's landing is unknown, the old state and the one that write would have
+    /// made.
+    pub fn report_states(&self, state: &State) -> ReportStates {
+        self.settles_at
+            .map_or(ReportStates::of(state), |s| ReportStates {
+                generation: s.generation.max(state.generation),
+                ..s
+            })
     }
 
     /// Runs the engine's checks ([`suit::check()`]: authentication, policy, rollback) on the
@@ -888,6 +911,7 @@ impl InstallSession {
             })
             .collect();
         let unsettled;
+        let uncertain_next;
         let not_committed;
         let storage_full;
         let replaced;
@@ -898,6 +922,7 @@ impl InstallSession {
             let r = suit::process(&envelope, Procedure::Update, &policy, keys, &mut platform);
             let builder = core::mem::take(&mut platform.report);
             unsettled = platform.unsettled;
+            uncertain_next = platform.uncertain_next;
             not_committed = platform.not_committed.get();
             storage_full = platform.storage_full.get();
             replaced = core::mem::take(&mut platform.replaced);
@@ -939,16 +964,19 @@ impl InstallSession {
         self.report = Some(report);
         // A commit whose pending record was stored (the TA store reached) is settled at its
         // generation; one whose pending record or state write may or may not have landed,
-        // at the old generation or the new one.
-        let pending = self.journal.pending.as_ref().map(|p| p.state.generation);
+        // at the old state or the one that write would have made (by its digest: a later
+        // commit of another update reaches the same generation).
         self.settles_at = match &result {
             Err(InstallError::Commit(
                 CommitRefusal::InstallPending { .. } | CommitRefusal::CommitPending { .. },
-            )) => pending.map(|g| [g; 2]),
-            Err(InstallError::Commit(CommitRefusal::StateWriteUncertain)) => Some([
-                state.generation,
-                pending.unwrap_or(state.generation.saturating_add(1)),
-            ]),
+            )) => self.journal.pending.as_ref().map(|p| ReportStates {
+                generation: p.state.generation,
+                or_next: None,
+            }),
+            Err(InstallError::Commit(CommitRefusal::StateWriteUncertain)) => Some(ReportStates {
+                generation: state.generation,
+                or_next: uncertain_next,
+            }),
             _ => None,
         };
         // Success or not, drop what the journal lists and the (new or old) state does not use.

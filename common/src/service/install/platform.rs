@@ -114,6 +114,9 @@ pub(super) struct StorePlatform<'a, D: SecureStore + TaStore> {
     /// answers REE-FS writes): nothing staged may be deleted now. The stored journal lists
     /// it all, and the next `begin` cleans against whichever state is then stored.
     pub(super) unsettled: bool,
+    /// The state a write whose landing is unknown would have made (`StateWriteUncertain`):
+    /// its generation and digest, for the attempt's report.
+    pub(super) uncertain_next: Option<(u64, [u8; 32])>,
     /// The pass [`Platform::read`] is making over stored content (see `read_checked`).
     checked: core::cell::Cell<Option<Verified>>,
     /// Stored content read back was not what the TA wrote ([`StoreError::NotCommitted`]): the
@@ -162,6 +165,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             report,
             unlinked: Vec::new(),
             unsettled: false,
+            uncertain_next: None,
             checked: core::cell::Cell::new(None),
             not_committed: core::cell::Cell::new(false),
             storage_full: core::cell::Cell::new(false),
@@ -868,6 +872,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 // Unknown: the commit stays pending, so nothing it needs is deleted, and
                 // `reconcile` settles it before the next command from what is stored.
                 self.journal.pending = pending;
+                self.uncertain_next = next.digest().ok().map(|d| (next.generation, d));
                 return Err(self.refuse(CommitRefusal::StateWriteUncertain));
             }
             // The image checked above, not re-read: what OP-TEE gets is what was checked.
@@ -935,6 +940,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             // The single atomic step: before it the old state holds, after it the new one.
             if next.save(self.store).is_err() {
                 self.unsettled = true;
+                self.uncertain_next = next.digest().ok().map(|d| (next.generation, d));
                 self.refusal = Some(CommitRefusal::StateWriteUncertain);
                 return Err(PlatformError::Io);
             }
