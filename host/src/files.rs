@@ -339,39 +339,38 @@ pub fn temporary_prefix(name: &std::ffi::OsStr) -> std::ffi::OsString {
 /// random hex digits, so concurrent writers of one file (two runs, two threads) never share
 /// one; created exclusively and held under an exclusive `flock` until it is renamed or
 /// removed, which is how a later writer tells a crashed run's leftover (removed) from a live
-/// one (left alone): [`remove_leftovers`].
+/// one (left alone): [`remove_leftovers`]. Removed when dropped unless renamed (an output
+/// opened but never written, [`OpenedOutput`], leaves nothing behind).
 struct Temporary {
+    /// The directory it is in (its own descriptor).
+    dir: std::os::fd::OwnedFd,
     file: std::fs::File,
     name: std::ffi::OsString,
 }
 
-/// What a test runs in [`Temporary::write`] between creating a temporary file and locking it.
+/// What a test runs in [`Temporary::create`] between creating a temporary file and locking it.
 #[cfg(test)]
 type BeforeLock = Box<dyn FnMut(&std::ffi::OsStr)>;
 
 #[cfg(test)]
 thread_local! {
-    /// Run by [`Temporary::write`] on this thread with each temporary name it creates, before
+    /// Run by [`Temporary::create`] on this thread with each temporary name it creates, before
     /// locking the file: a test's way in to that moment.
     static BEFORE_LOCK: std::cell::RefCell<Option<BeforeLock>> =
         const { std::cell::RefCell::new(None) };
 }
 
 impl Temporary {
-    /// Writes `data` to a new temporary file for `name` in `dir`, fsync'd, with exactly `mode`
-    /// (not narrowed by the umask either), after removing the leftovers of `name` there. A
-    /// failed write removes the temporary file.
+    /// Creates a new, empty temporary file for `name` in `dir` (mode 0, locked), after
+    /// removing the leftovers of `name` there: what an output needs from its directory
+    /// (write access, a free name, room for an inode) is tried here, before its bytes exist,
+    /// so a command can refuse an unwritable output before it does anything irreversible.
     ///
-    /// The file is created with mode 0 and given `mode` only once locked, and the lock is
-    /// never waited for: a file another user could open before it is locked could be locked
-    /// by them first, which would stall this write (and the agent's lock held around it)
-    /// for as long as they like.
-    fn write(
-        dir: std::os::fd::BorrowedFd<'_>,
-        name: &std::ffi::OsStr,
-        data: &[u8],
-        mode: u32,
-    ) -> std::io::Result<Self> {
+    /// The file is created with mode 0 and given its mode only once locked and written
+    /// ([`Temporary::fill`]), and the lock is never waited for: a file another user could
+    /// open before it is locked could be locked by them first, which would stall this write
+    /// (and the agent's lock held around it) for as long as they like.
+    fn create(dir: std::os::fd::BorrowedFd<'_>, name: &std::ffi::OsStr) -> std::io::Result<Self> {
         use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
         let prefix = temporary_prefix(name);
         remove_leftovers(dir, &prefix)?;
@@ -414,19 +413,18 @@ impl Temporary {
             if rustix::fs::fstat(&fd)?.st_nlink == 0 {
                 continue;
             }
-            let t = Temporary {
+            let dir = match dir.try_clone_to_owned() {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = rustix::fs::unlinkat(dir, &tmp, AtFlags::empty());
+                    return Err(e);
+                }
+            };
+            return Ok(Temporary {
+                dir,
                 file: std::fs::File::from(fd),
                 name: tmp,
-            };
-            let written = (|| -> std::io::Result<()> {
-                rustix::fs::fchmod(&t.file, Mode::from_raw_mode(mode))?;
-                (&t.file).write_all(data)?;
-                t.file.sync_all()
-            })();
-            if written.is_err() {
-                t.remove(dir);
-            }
-            return written.map(|()| t);
+            });
         }
         Err(std::io::Error::other(
             "no temporary file could be created: each was removed or locked by another \
@@ -434,9 +432,35 @@ impl Temporary {
         ))
     }
 
+    /// Gives the temporary file exactly `mode` (not narrowed by the umask either) and writes
+    /// `data` to it, fsync'd. A failed write removes it.
+    fn fill(&self, data: &[u8], mode: u32) -> std::io::Result<()> {
+        let written = (|| -> std::io::Result<()> {
+            rustix::fs::fchmod(&self.file, rustix::fs::Mode::from_raw_mode(mode))?;
+            (&self.file).write_all(data)?;
+            self.file.sync_all()
+        })();
+        if written.is_err() {
+            self.remove();
+        }
+        written
+    }
+
+    /// [`Temporary::create`] and [`Temporary::fill`].
+    fn write(
+        dir: std::os::fd::BorrowedFd<'_>,
+        name: &std::ffi::OsStr,
+        data: &[u8],
+        mode: u32,
+    ) -> std::io::Result<Self> {
+        let t = Self::create(dir, name)?;
+        t.fill(data, mode)?;
+        Ok(t)
+    }
+
     /// Removes the temporary file (its lock goes when it is dropped).
-    fn remove(&self, dir: std::os::fd::BorrowedFd<'_>) {
-        let _ = rustix::fs::unlinkat(dir, &self.name, rustix::fs::AtFlags::empty());
+    fn remove(&self) {
+        let _ = rustix::fs::unlinkat(&self.dir, &self.name, rustix::fs::AtFlags::empty());
     }
 
     /// Renames the temporary file to `name` in `dir`: with `replace`, over what is there (a
@@ -444,13 +468,9 @@ impl Temporary {
     /// (`RENAME_NOREPLACE`, or a hard link where the file system lacks it), so a file another
     /// process makes there in the meantime is never replaced (`AlreadyExists`). On failure
     /// the temporary file is removed.
-    fn rename(
-        &self,
-        dir: std::os::fd::BorrowedFd<'_>,
-        name: &std::ffi::OsStr,
-        replace: bool,
-    ) -> std::io::Result<()> {
+    fn rename(&self, name: &std::ffi::OsStr, replace: bool) -> std::io::Result<()> {
         use rustix::io::Errno;
+        let dir = &self.dir;
         let renamed = if replace {
             rustix::fs::renameat(dir, &self.name, dir, name)
         } else {
@@ -468,8 +488,15 @@ impl Temporary {
             }
         };
         // After a hard link (or a failure) the temporary name is still there.
-        self.remove(dir);
+        self.remove();
         Ok(renamed?)
+    }
+}
+
+impl Drop for Temporary {
+    /// An unrenamed temporary file is removed (after a rename its name is gone already).
+    fn drop(&mut self) {
+        self.remove();
     }
 }
 
@@ -544,7 +571,7 @@ pub fn replace_in_dir(
 ) -> std::io::Result<()> {
     let dir = dir.as_fd();
     let tmp = Temporary::write(dir, name, data, mode)?;
-    tmp.rename(dir, name, true)?;
+    tmp.rename(name, true)?;
     Ok(rustix::fs::fsync(dir)?)
 }
 
@@ -558,6 +585,15 @@ pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
         mode: Some(mode),
     }])
     .map_err(|e| e.source)
+}
+
+/// Whether a state file could be written at `path` as [`replace_file`] writes it, without
+/// writing it: a directory, socket, device, FIFO or standard stream there is refused, the
+/// parent directory is created if missing, and a temporary file is created in it and removed
+/// again. A command whose state must be saved between irreversible steps (`poll`) checks
+/// this before the first of them.
+pub fn check_replaceable(path: &Path) -> std::io::Result<()> {
+    open_target(path, Some(0o600), true).map(drop)
 }
 
 /// Writes an output file (not a secret) whole or not at all, as [`replace_file`]: a
@@ -609,12 +645,14 @@ pub struct OutputError {
 
 /// An output's destination, opened before its bytes exist ([`open_output`]).
 enum Opened {
-    /// A regular file (or nothing yet, or a link to replace): written under a temporary name
-    /// in `dir`, then renamed to `name`, with exactly `mode`.
+    /// A regular file (or nothing yet, or a link to replace): its temporary file `tmp`
+    /// already created (empty, mode 0) in `dir`, to be written with exactly `mode` and
+    /// renamed to `name`; removed if the output is dropped unwritten.
     File {
         dir: std::os::fd::OwnedFd,
         name: std::ffi::OsString,
         mode: u32,
+        tmp: Temporary,
     },
     /// A character device or FIFO, opened and checked.
     Device(std::fs::File),
@@ -654,9 +692,9 @@ enum Target {
 /// Writes several outputs of one command, all or nothing as far as POSIX allows:
 /// 1. every output is opened ([`open_output`]: what is at its path looked at, a character
 ///    device or FIFO opened and checked, a regular file's directory created if missing and
-///    opened); then every regular file is written to a temporary file of its own ([`Temporary`])
-///    in its directory, fsync'd, with its final mode; any failure here removes every
-///    temporary file, and no old file has changed;
+///    opened and its temporary file of its own ([`Temporary`]) created there); then every
+///    regular file is written to its temporary file, fsync'd, with its final mode; any
+///    failure here removes every temporary file, and no old file has changed;
 /// 2. the temporary files are renamed into place in `outputs`' order, the last regular file
 ///    (the command's primary: envelope, encryption info, private key) only after the others
 ///    are renamed and their directories fsync'd, then its own directory: its rename is the
@@ -705,14 +743,34 @@ fn open_and_commit(outputs: &[Output<'_>], replace: bool) -> std::result::Result
 }
 
 /// Opens an ordinary output (not a secret) as [`write_output`] would write it, without
-/// writing anything: a refusal (a directory, a socket, a FIFO nobody reads) comes now. A
-/// regular file's directory is created if missing; the file itself is not touched until
-/// [`write_opened`]. A FIFO or device stays open until then.
+/// writing anything: a refusal (a directory, a socket, a FIFO nobody reads, a directory the
+/// caller cannot create a file in) comes now. A regular file's directory is created if
+/// missing and its temporary file created there (empty, mode 0, removed again if the output
+/// is dropped unwritten); the file itself is not touched until [`write_opened`]. A FIFO or
+/// device stays open until then.
 pub fn open_output(path: &Path) -> std::io::Result<OpenedOutput> {
     Ok(OpenedOutput {
         path: path.to_path_buf(),
         to: open_target(path, None, true)?,
     })
+}
+
+/// Opens several ordinary outputs of one command ([`open_output`] each, in order), before
+/// their bytes exist: for a command with an irreversible step before its writes (a
+/// stateful signature), so an output that cannot be written refuses it first. The error
+/// names the output that failed; the ones opened before it are dropped (their temporary
+/// files removed).
+pub fn open_outputs(paths: &[&Path]) -> std::result::Result<Vec<OpenedOutput>, OutputError> {
+    paths
+        .iter()
+        .map(|p| {
+            open_output(p).map_err(|source| OutputError {
+                path: p.to_path_buf(),
+                source,
+                written: Vec::new(),
+            })
+        })
+        .collect()
 }
 
 /// Steps 1 (the temporary files) to 3 of [`write_outputs`] for outputs opened with
@@ -736,8 +794,8 @@ fn commit(
     };
     let discard = |targets: &[Target]| {
         for t in targets {
-            if let Target::Staged { dir, tmp, .. } = t {
-                tmp.remove(dir.as_fd());
+            if let Target::Staged { tmp, .. } = t {
+                tmp.remove();
             }
         }
     };
@@ -749,8 +807,14 @@ fn commit(
     let mut data = Vec::with_capacity(outputs.len());
     for (o, bytes) in outputs {
         let staged = match o.to {
-            Opened::File { dir, name, mode } => Temporary::write(dir.as_fd(), &name, bytes, mode)
-                .map(|tmp| Target::Staged { dir, name, tmp }),
+            Opened::File {
+                dir,
+                name,
+                mode,
+                tmp,
+            } => tmp
+                .fill(bytes, mode)
+                .map(|()| Target::Staged { dir, name, tmp }),
             Opened::Device(f) => Ok(Target::Device(f)),
             Opened::Stream(s) => Ok(Target::Stream(s)),
         };
@@ -789,7 +853,7 @@ fn commit(
                 }
             }
         }
-        if let Err(e) = tmp.rename(dir.as_fd(), name, replace) {
+        if let Err(e) = tmp.rename(name, replace) {
             for &j in &staged[n + 1..] {
                 discard(&targets[j..=j]);
             }
@@ -1042,10 +1106,15 @@ fn open_target(path: &Path, mode: Option<u32>, replace: bool) -> std::io::Result
         .file_name()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
     let dir = open_dir(rustix::fs::CWD, parent, true)?;
+    // The temporary file now, not once the bytes exist: a directory the caller cannot write
+    // (read-only, a read-only mount, no room) refuses the output before the command does
+    // anything irreversible (a provisioning message applied, a stateful signature spent).
+    let tmp = Temporary::create(dir.as_fd(), name)?;
     Ok(Opened::File {
         dir,
         name: name.to_owned(),
         mode,
+        tmp,
     })
 }
 

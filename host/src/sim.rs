@@ -190,8 +190,32 @@ pub fn p256_point_from_pem(pem: &str) -> Result<Vec<u8>, String> {
     Ok(key.to_sec1_point(false).as_bytes().to_vec())
 }
 
+/// Refuses a `--state` that cannot be the simulator's state directory: a file there (or
+/// where one of its parents should be) is the arguments' fault, named as what it is (exit 2,
+/// [`AgentError::File`]), before anything is created or locked. A missing directory is
+/// fine (made on first use).
+pub fn check_state_dir(state: &Path) -> Result<(), AgentError> {
+    let not_dir = |what: &str| {
+        Err(AgentError::File(format!(
+            "--state {}: {what}; the simulator keeps its state in a directory (give the path of \
+             a directory, made if missing)",
+            state.display()
+        )))
+    };
+    match fs::metadata(state) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => not_dir("not a directory"),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
+            not_dir("a component of the path is not a directory")
+        }
+        // Missing (made on first use), or not looked at (the creation names why).
+        Err(_) => Ok(()),
+    }
+}
+
 /// Creates the simulator's state directory (0700) if it is missing.
 fn create_state_dir(state: &Path) -> Result<(), AgentError> {
+    check_state_dir(state)?;
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)

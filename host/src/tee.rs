@@ -141,6 +141,12 @@ pub enum AgentError {
     },
     #[error("{0}")]
     File(String),
+    /// `poll`'s state file (`--poll-state`) cannot be written: a directory there, a directory
+    /// the agent cannot create a file in. Checked before the first round; a round that cannot
+    /// save it stops `poll --interval` (exit 2): the next rounds would download and stage the
+    /// same update again and fail the same way.
+    #[error("{0}")]
+    PollState(String),
     /// A network transfer failed (after its retries); names the URL and why.
     #[error("network: {0}")]
     Network(String),

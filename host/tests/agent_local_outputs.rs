@@ -510,3 +510,125 @@ fn an_agent_that_cannot_reach_any_ta_stops_with_its_own_status() {
     assert!(t.contains("stopping"), "{t}");
     assert!(start.elapsed() < Duration::from_secs(30), "{t}");
 }
+
+/// `.suit-tmp` names left in `dir`: an output opened and never written leaves none.
+fn temporaries_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".suit-tmp"))
+        .collect()
+}
+
+/// Review s35 (user) 1: an output in a directory the agent cannot create a file in
+/// (`/sys`: no file can be made there, root or not) was opened as its directory only, and its
+/// temporary file made after the TA answered: `provision --receipt-out` applied the message
+/// (its counter spent, the receipt lost) and exited 5. The temporary file is made when the
+/// output is opened, before the lock and the TA: refused (exit 2), nothing applied; `report
+/// -o` and `device-key` outputs the same. An output opened for a command the TA then refuses
+/// leaves no temporary file behind.
+#[test]
+fn s35_a_receipt_out_in_an_unwritable_directory_is_refused_before_the_message_applies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    write(
+        d,
+        "p.json",
+        suit_test_support::cli::app_provisioning("board"),
+    );
+    author(
+        d,
+        &suit_test_support::cli::provision_args("p.json", "p.cbor", &[]),
+    );
+    let o = agent_within(
+        d,
+        &["provision", "p.cbor", "--receipt-out", "/sys/receipt.cbor"],
+    );
+    let t = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        provisioning_counter(d),
+        0,
+        "applied (exit {:?}): {t}",
+        o.status.code()
+    );
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("/sys/receipt.cbor"), "{t}");
+    assert!(!t.contains("accepted"), "{t}");
+
+    // The other outputs of the agent the same (a refused attempt gives `report` one to sign).
+    std::fs::write(d.join("junk.suit"), [0xd8, 0x6b, 0xa0]).unwrap();
+    fails(agent(d, &["install", "junk.suit"]), 1);
+    for args in [
+        &["report", "--pre-auth", "-o", "/sys/report.cose"][..],
+        &["device-key", "--out", "/sys/k.pem"],
+        &["device-key", "--out", "k.pem", "--statement", "/sys/s.cbor"],
+    ] {
+        let t = fails(agent_within(d, args), 2);
+        assert!(t.contains("/sys/"), "{args:?}: {t}");
+    }
+    assert!(!d.join("k.pem").exists());
+
+    // Writable: the message applies and its receipt is written.
+    ok(agent_within(
+        d,
+        &["provision", "p.cbor", "--receipt-out", "r.cbor"],
+    ));
+    assert_eq!(provisioning_counter(d), 1);
+    assert!(std::fs::metadata(d.join("r.cbor")).unwrap().len() > 0);
+    assert_eq!(temporaries_in(d), Vec::<String>::new());
+    // The same message again, which the TA refuses (replayed counter): the receipt's
+    // temporary file, made at the open, is removed again.
+    fails(
+        agent_within(d, &["provision", "p.cbor", "--receipt-out", "r2.cbor"]),
+        1,
+    );
+    assert!(!d.join("r2.cbor").exists());
+    assert_eq!(temporaries_in(d), Vec::<String>::new());
+}
+
+/// Review s35 (user) 7: `--state` naming a regular file said "simulator state: fw.bin: File
+/// exists (os error 17)", exit 3 (a TEE trouble that may pass); it is the arguments' fault:
+/// "not a directory", exit 2, for every command and `poll`. A `--sim-tpa-root` that cannot
+/// be read left a new state directory holding only `.agent.lock` (the lock was taken first):
+/// refused before the lock now, no directory made.
+#[test]
+fn s35_a_state_that_is_a_file_is_not_a_directory_and_a_failed_open_leaves_no_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("fw.bin"), b"firmware").unwrap();
+    let sim = |state: &str, args: &[&str]| {
+        let mut all = vec!["--tee", "sim", "--state", state];
+        all.extend_from_slice(args);
+        support::device::run(env!("CARGO_BIN_EXE_suit-agent"), d, &all, &[])
+    };
+    for state in ["fw.bin", "fw.bin/sub"] {
+        for args in [
+            &["status"][..],
+            &["device-key"],
+            &["poll", "http://127.0.0.1:9/fw"],
+        ] {
+            let t = fails(sim(state, args), 2);
+            assert!(t.contains("not a directory"), "{state} {args:?}: {t}");
+            assert!(!t.contains("File exists"), "{t}");
+        }
+    }
+    assert_eq!(std::fs::read(d.join("fw.bin")).unwrap(), b"firmware");
+
+    for root in ["missing.pem", "fw.bin"] {
+        let mut args = vec!["--tee", "sim", "--state", "fresh", "--sim-tpa-root", root];
+        args.push("status");
+        let o = support::device::run(env!("CARGO_BIN_EXE_suit-agent"), d, &args, &[]);
+        let t = fails(o, 2);
+        assert!(t.contains(root) || t.contains("--sim-tpa-root"), "{t}");
+        assert!(
+            !d.join("fresh").exists(),
+            "{root}: a state directory was left: {t}"
+        );
+    }
+}

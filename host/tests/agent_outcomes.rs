@@ -770,19 +770,54 @@ fn a_deleted_report_does_not_lose_the_committed_ree_files() {
 
 /// The in-flight mark is saved before the TA is asked to finish, or the TA is not asked: a
 /// poll state that cannot be written (a directory at its path) ends the round before
-/// InstallFinish (exit 2), after the payload was fetched, and nothing is installed.
+/// InstallFinish (exit 2), after the payload was fetched, and nothing is installed. Since
+/// review s35 (user) 2 such a state is refused before the first round, so here it becomes
+/// unwritable after that check: made while the agent waits for the lock the test holds.
+/// With `--interval` the failed save also stops polling (exit 2): every later round would
+/// have downloaded and staged the update again and failed the same way, for ever.
 #[test]
 fn no_install_is_finished_unless_its_in_flight_mark_is_saved() {
+    use std::io::BufRead as _;
     let (tmp, server, base) = device_and_server();
     let d = tmp.path();
     std::fs::write(d.join("v1.bin"), payload(50_000, 1)).unwrap();
     envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
     publish(&server, d, "v1", "v1.bin");
     server.route("/status/reports", Behaviour::Collect);
+
+    let lock = std::fs::File::open(d.join("state/.agent.lock")).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let fw = format!("{base}/fw");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_suit-agent"))
+        .args(["--tee", "sim", "--state", "state", "poll", &fw])
+        .args([
+            "--poll-state",
+            "poll.json",
+            "--interval",
+            "1",
+            "--rounds",
+            "3",
+        ])
+        .current_dir(d)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    // The state was checked before the lock: the agent now waits for it.
+    while !said.contains("waiting for another suit-agent") {
+        assert_ne!(stderr.read_line(&mut said).unwrap(), 0, "{said}");
+    }
     std::fs::create_dir(d.join("poll.json")).unwrap();
-    let t = fails(poll(d, &base, &[]), 2);
-    assert!(t.contains("poll.json"), "{t}");
-    assert_eq!(server.requests_to("/p/v1.bin").len(), 1, "{t}");
+    drop(lock);
+    std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "{said}");
+    assert!(said.contains("poll.json"), "{said}");
+    assert!(said.contains("stopping"), "{said}");
+    assert_eq!(server.requests_to("/p/v1.bin").len(), 1, "{said}");
     assert_eq!(installed_components(d), 0);
 
     std::fs::remove_dir(d.join("poll.json")).unwrap();

@@ -570,3 +570,38 @@ fn keygen_options_and_misuse_are_refused_by_name() {
     );
     assert_eq!(used(d, "k.priv.pem"), Some(0));
 }
+
+/// Review s35 (user) 1, the class in the author tool: an output that cannot be written
+/// (`/sys`, where no file can be made; a directory in the way of its temporary file) was
+/// found only at the write, after the HSS-LMS signature had been made and the key's state
+/// advanced: a one-time signature spent on nothing. The outputs are opened (their temporary
+/// files made) before signing now: exit 2, the key file as it was, no file left.
+#[test]
+fn s35_an_output_that_cannot_be_written_spends_no_signature() {
+    let t = signing_dir("--levels 1");
+    let d = t.path();
+    let key = d.join("author.priv.pem");
+    let original = std::fs::read(&key).unwrap();
+    std::fs::create_dir(d.join("out")).unwrap();
+    let blocker = d
+        .join("out")
+        .join(suit_host::files::temporary_prefix("blocked.suit".as_ref()));
+    std::fs::create_dir(&blocker).unwrap();
+    for out in ["/sys/signed.suit", "out/blocked.suit"] {
+        fails(sign_via(d, "author.priv.pem", out), 2, out);
+        let create = [
+            "create",
+            "m.json",
+            "-o",
+            out,
+            "--sign-key",
+            "author.priv.pem",
+        ];
+        fails(author(d, &create), 2, out);
+        assert_eq!(std::fs::read(&key).unwrap(), original, "{out}");
+    }
+    assert!(!d.join("out/blocked.suit").exists());
+    assert_eq!(std::fs::read_dir(d.join("out")).unwrap().count(), 1);
+    ok(sign_via(d, "author.priv.pem", "signed.suit"));
+    assert_eq!(used(d, "author.priv.pem"), Some(1));
+}

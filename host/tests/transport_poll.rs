@@ -141,3 +141,96 @@ fn a_truncated_envelope_transfer_does_not_lose_the_update() {
             .collect::<Vec<_>>()
     );
 }
+
+/// Review s35 (user) 2: a `--poll-state` that cannot be saved (a directory there, a
+/// directory no file can be made in) was found only after a round had downloaded the
+/// envelope and the whole payload and staged them in the TA, at the in-flight mark; with
+/// `--interval` every round did it again, for ever (exit 2 never reached the service
+/// manager). Now checked before the first round: exit 2, nothing fetched.
+#[test]
+fn s35_a_poll_state_that_cannot_be_saved_is_refused_before_the_first_round() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    let env_path = envelope_path(d);
+    std::fs::write(d.join("v1.bin"), payload(3_000, 1)).unwrap();
+    envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
+    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
+    server.route("/p/v1.bin", serve(read("payloads/v1.bin"), "\"p1\""));
+    server.route(&env_path, serve_envelope(read("v1.suit"), "\"e1\""));
+    std::fs::create_dir(d.join("psdir")).unwrap();
+    let fw = format!("{base}/fw");
+    for state in ["psdir", "/sys/suit-poll.json"] {
+        let args = [
+            "poll",
+            &fw,
+            "--poll-state",
+            state,
+            "--interval",
+            "1",
+            "--rounds",
+            "3",
+        ];
+        let t = fails(agent(d, &args), 2);
+        assert!(
+            t.contains("poll state") && t.contains(state),
+            "{state}: {t}"
+        );
+        assert!(!t.contains("starting afresh"), "{t}");
+        assert!(server.seen().is_empty(), "{state}: fetched: {t}");
+    }
+    assert!(d.join("psdir").is_dir());
+    assert_eq!(installed_components(d), 0);
+    // A state file that can be saved: the same round installs.
+    server.route("/status/reports", Behaviour::Collect);
+    ok(poll(d, &base, &[]));
+    assert_eq!(installed_components(d), 1);
+}
+
+/// Review s35 (user) 3: `poll BASE_URL` was never checked: a fragment or query swallowed the
+/// device's path (`BASE#` fetched BASE itself as the envelope), `ftp://` failed every round
+/// as a network error (exit 4), and user information was dropped from the allowed origins
+/// (the payload then refused for the wrong reason) and shown in the log. Checked as an
+/// `--allow-url-prefix` is now (exit 2, nothing contacted); user information is refused in
+/// every URL the operator gives (`--report-url`, `--nonce-url`, an `install` URL too) and
+/// never printed.
+#[test]
+fn s35_a_base_url_is_checked_like_a_prefix_and_credentials_are_never_shown() {
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    let with_user = base.replacen("http://", "http://user:s3cret@", 1);
+    let reports = format!("{base}/status/reports");
+    for (url, why) in [
+        (format!("{base}/p/app90.bin#"), "no query or fragment"),
+        (format!("{base}/fw?q=1"), "no query or fragment"),
+        ("ftp://x/".to_string(), "not an http(s) URI"),
+        (format!("{with_user}/fw"), "user information"),
+        (format!("{base}/a/../fw"), "'.' or '..' segments"),
+    ] {
+        let args = ["poll", &url, "--interval", "1", "--rounds", "2"];
+        let t = fails(agent(d, &args), 2);
+        assert!(t.contains("BASE_URL") && t.contains(why), "{url}: {t}");
+        assert!(!t.contains("s3cret"), "{t}");
+    }
+    let fw = format!("{base}/fw");
+    let with_user_reports = format!("{with_user}/status/reports");
+    for args in [
+        &["poll", &fw, "--report-url", &with_user_reports][..],
+        &[
+            "poll",
+            &fw,
+            "--report-url",
+            &reports,
+            "--nonce-url",
+            &with_user_reports,
+        ],
+        &["poll", &fw, "--allow-url-prefix", &with_user_reports],
+    ] {
+        let t = fails(agent(d, args), 2);
+        assert!(t.contains("user information"), "{args:?}: {t}");
+        assert!(!t.contains("s3cret"), "{t}");
+    }
+    let t = fails(agent(d, &["install", &format!("{with_user}/e.suit")]), 2);
+    assert!(t.contains("user information"), "{t}");
+    assert!(!t.contains("s3cret"), "{t}");
+    assert!(server.seen().is_empty());
+}

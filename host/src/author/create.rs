@@ -564,6 +564,15 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         }
     }
     super::check_outputs(&outputs, &create_inputs(opts, &desc, &base)?)?;
+    // Opened before signing (each directory made, a temporary file created in it): one that
+    // cannot be written refuses the command before a stateful key's signature is spent.
+    // The envelope, the primary, last.
+    let detached: Vec<PathBuf> = outputs.iter().skip(1).map(|(p, _)| p.clone()).collect();
+    let opened = {
+        let mut order: Vec<&Path> = detached.iter().map(PathBuf::as_path).collect();
+        order.push(opts.output.as_path());
+        super::open_files(&order)?
+    };
     let signer_refs = signer_refs(&signers.keys);
     let integrated: Vec<(&str, &[u8])> = components
         .iter()
@@ -603,15 +612,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     // payloads; one between the renames leaves the old envelope beside some new payloads,
     // never a new envelope naming payloads that were not written.
     let mut summary = Vec::new();
-    let detached: Vec<PathBuf> = outputs.into_iter().skip(1).map(|(p, _)| p).collect();
-    let mut files: Vec<_> = components
+    let data: Vec<&[u8]> = components
         .iter()
         .filter(|c| c.detached)
-        .zip(&detached)
-        .map(|(c, p)| super::output(p, &c.delivered))
+        .map(|c| c.delivered.as_slice())
+        .chain([envelope.as_slice()])
         .collect();
-    files.push(super::output(&opts.output, &envelope));
-    super::write_files(&files)?;
+    super::write_opened_files(opened.into_iter().zip(data).collect())?;
     for (i, c) in components.iter().enumerate() {
         summary.push(format!(
             "component {i} {:?}: {} bytes{}, {}, {}{}",

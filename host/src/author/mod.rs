@@ -224,6 +224,20 @@ pub fn write_files(outputs: &[files::Output<'_>]) -> Result<()> {
     files::write_outputs(outputs).map_err(|e| files_error(outputs.len(), e))
 }
 
+/// Opens a command's ordinary outputs before it signs ([`files::open_outputs`]: each one's
+/// directory made if missing and its temporary file created there): one that cannot be
+/// written refuses the command before a stateful (HSS-LMS) key's signature is spent. Written
+/// with [`write_opened_files`], as [`write_files`] writes.
+pub fn open_files(paths: &[&Path]) -> Result<Vec<files::OpenedOutput>> {
+    files::open_outputs(paths).map_err(|e| files_error(paths.len(), e))
+}
+
+/// Writes outputs opened with [`open_files`], each with its bytes, as [`write_files`].
+pub fn write_opened_files(outputs: Vec<(files::OpenedOutput, &[u8])>) -> Result<()> {
+    let count = outputs.len();
+    files::write_opened(outputs).map_err(|e| files_error(count, e))
+}
+
 /// [`write_files`] for files that must not exist yet ([`files::create_outputs`]): one that
 /// exists, also one made by another run meanwhile, fails the command (an I/O error of kind
 /// `AlreadyExists`) and none of its files stays.

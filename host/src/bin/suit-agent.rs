@@ -478,6 +478,25 @@ fn connect(cli: &Cli) -> Result<Box<dyn Transport>, AgentError> {
     }
 }
 
+/// With `--tee sim`, what [`connect`] would refuse in the arguments, refused before the lock
+/// is taken (which creates the state directory, `STATE/.agent.lock`): a `--state` that is no
+/// directory, a `--sim-tpa-root` that cannot be read or is no P-256 key, an unknown
+/// `--sim-ta-features` name (exit 2). A failed command then leaves no new state directory
+/// holding only a lock file.
+fn check_sim_args(cli: &Cli) -> Result<(), AgentError> {
+    if !matches!(cli.tee, TeeKind::Sim) {
+        return Ok(());
+    }
+    sim::check_state_dir(cli.state.as_deref().unwrap_or(Path::new("suit-sim-state")))?;
+    if let Some(p) = &cli.sim_tpa_root {
+        sim::p256_point_from_pem(&read_text(p)?)
+            .map_err(|e| AgentError::File(format!("--sim-tpa-root: {e}")))?;
+    }
+    suit_host::ta_features::TaFeature::parse_list(&cli.sim_ta_features, "--sim-ta-features")
+        .map_err(AgentError::File)?;
+    Ok(())
+}
+
 /// A file the operator named, bounded ([`suit_host::files::read_file`]).
 fn read_file(path: &Path) -> Result<Vec<u8>, AgentError> {
     suit_host::files::read_file(path).map_err(|e| AgentError::File(e.to_string()))
@@ -577,6 +596,14 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         ree_root,
         net_args,
     } = args;
+    // The URLs first: nothing is contacted (nor logged: no credentials) for one that cannot
+    // be fetched as given.
+    transport::allow::check_base_url(url).map_err(AgentError::File)?;
+    for (what, u) in [("--report-url", report_url), ("--nonce-url", nonce_url)] {
+        if let Some(u) = u {
+            transport::allow::check_operator_url(what, u).map_err(AgentError::File)?;
+        }
+    }
     if let Some(root) = ree_root {
         ree::check_root(root)?;
     }
@@ -590,10 +617,9 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
             .join("poll.json"),
         TeeKind::Optee => PathBuf::from("/var/lib/suit-agent/poll.json"),
     });
-    if let Some(dir) = state_file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| AgentError::File(format!("{}: {e}", dir.display())))?;
-    }
+    // Before the first round: a state that cannot be saved fails a round only after it has
+    // downloaded and staged the whole update.
+    transport::poll::check_state_file(&state_file)?;
     let opts = transport::poll::PollOptions {
         base: url.clone(),
         report_url: report_url.clone(),
@@ -651,11 +677,16 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
     loop {
         let r = round();
         done += 1;
-        // Nothing a later round could change: stop with that error (and its exit code).
-        let incompatible = matches!(
-            r,
-            Err(AgentError::VersionMismatch { .. } | AgentError::NoOpteeSupport)
-        );
+        // Nothing a later round could change: stop with that error (and its exit code). A
+        // poll state that cannot be saved (checked before the first round, made unwritable
+        // since) would have every later round download and stage the update again for
+        // nothing.
+        let unsaved = |e: &AgentError| matches!(e, AgentError::PollState(_));
+        let incompatible = match &r {
+            Err(AgentError::VersionMismatch { .. } | AgentError::NoOpteeSupport) => true,
+            Err(e) => unsaved(e),
+            Ok(o) => o.afterwards.iter().any(unsaved),
+        };
         let last = incompatible || rounds.is_some_and(|n| done >= n);
         let status = settle(r, last);
         if incompatible {
@@ -689,6 +720,7 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         }
     }
     refuse_streams(&cli)?;
+    check_sim_args(&cli)?;
     let cmd = match &cli.command {
         Command::Poll(args) => return run_poll(&cli, args),
         Command::Session(cmd) => cmd,
@@ -1846,9 +1878,10 @@ fn exit_code(e: &AgentError) -> u8 {
     match e {
         e if e.is_commit_pending() => EXIT_AFTER_COMMIT,
         e if e.is_verdict() => EXIT_REFUSED,
-        AgentError::File(_) | AgentError::Payload { .. } | AgentError::NotOnDefaultTa { .. } => {
-            EXIT_USAGE
-        }
+        AgentError::File(_)
+        | AgentError::PollState(_)
+        | AgentError::Payload { .. }
+        | AgentError::NotOnDefaultTa { .. } => EXIT_USAGE,
         AgentError::Network(_) | AgentError::PayloadNotOnServer { .. } => EXIT_NETWORK,
         AgentError::AfterCommit(_) => EXIT_AFTER_COMMIT,
         _ => EXIT_TEE,

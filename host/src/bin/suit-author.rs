@@ -890,6 +890,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     .cloned()
                     .collect::<Vec<_>>(),
             )?;
+            // Opened before signing too (its directory made, a temporary file created in
+            // it): an output that cannot be written does not spend that signature.
+            let opened = suit_host::author::open_files(&[output.as_path()])?;
             let suit_host::author::sign::Signed {
                 envelope: signed,
                 notes,
@@ -904,7 +907,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     cose_sign,
                 },
             )?;
-            suit_host::author::write_file(&output, &signed)?;
+            suit_host::author::write_opened_files(
+                opened.into_iter().map(|o| (o, signed.as_slice())).collect(),
+            )?;
             let _ = writeln!(
                 out,
                 "wrote {} ({} bytes, {} new authentication block(s))",

@@ -83,9 +83,67 @@ struct Parsed {
     path: String,
 }
 
-fn parse(text: &str) -> Result<Parsed, UriRefusal> {
+/// Whether `text` starts with `http://` or `https://` (any case): a URL the agent would
+/// fetch, not a file path.
+fn looks_http(text: &str) -> bool {
     let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// `url` for a message or a log line ([`crate::human::printable`]), its user information
+/// (`user:password@`), if any, shown as `***@`: a URL the agent refuses for carrying
+/// credentials never prints them.
+pub fn redacted(url: &str) -> String {
+    let shown = match url.find("://") {
+        Some(at) => {
+            let (scheme, rest) = url.split_at(at + 3);
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(authority_end);
+            match authority.rfind('@') {
+                Some(user_end) => {
+                    let host = authority.get(user_end + 1..).unwrap_or("");
+                    format!("{scheme}***@{host}{tail}")
+                }
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    };
+    crate::human::printable(&shown).into_owned()
+}
+
+/// Checks a URL the operator gave the agent to contact (`poll`'s `--report-url`,
+/// `--nonce-url`; `what` names it): an http(s) URL the agent parses unambiguously, without
+/// user information (never sent, and it would show in the log). The error names it (its
+/// user information redacted) and why.
+pub fn check_operator_url(what: &str, url: &str) -> Result<(), String> {
+    parse(url)
+        .map(drop)
+        .map_err(|e| format!("{what} {}: {e}", redacted(url)))
+}
+
+/// Checks `poll`'s `BASE_URL` as an `--allow-url-prefix` is checked: an http(s) URL, without
+/// user information, a query or a fragment (the device's path is appended to it: after a `?`
+/// or `#` it would not be the path fetched), its path without dot segments, backslashes or
+/// encoded separators. The error names it (user information redacted) and why.
+pub fn check_base_url(url: &str) -> Result<(), String> {
+    let bad = |why: &str| format!("poll BASE_URL {}: {why}", redacted(url));
+    if looks_http(url) && url.contains(['?', '#']) {
+        return Err(bad(
+            "a base URL has no query or fragment (the device's path is appended to it)",
+        ));
+    }
+    let parsed = parse(url).map_err(|e| bad(&e.to_string()))?;
+    if path_is_ambiguous(&parsed.path) {
+        return Err(bad(
+            "a base URL's path has no '.' or '..' segments, backslashes or encoded separators",
+        ));
+    }
+    Ok(())
+}
+
+fn parse(text: &str) -> Result<Parsed, UriRefusal> {
+    if !looks_http(text) {
         return Err(UriRefusal::NotHttp);
     }
     let uri: ureq::http::Uri = text
@@ -208,7 +266,9 @@ impl UrlPolicy {
     /// The origins of `origins_of` (URLs the operator gave: the poll base URL, an envelope
     /// URL; a file path among them gives none) and the `--allow-url-prefix` entries
     /// `prefixes`. A prefix that is not an http(s) URL, has user information, a query or a
-    /// fragment, or a path with dot segments, is refused (exit 2).
+    /// fragment, or a path with dot segments, is refused (exit 2); so is an operator URL
+    /// starting `http://` or `https://` that the agent cannot take apart (user information,
+    /// a bad port, ...), which was silently no origin at all.
     pub fn new(origins_of: &[&str], prefixes: &[String]) -> Result<UrlPolicy, String> {
         if prefixes.len() > MAX_PREFIXES {
             return Err(format!(
@@ -218,20 +278,25 @@ impl UrlPolicy {
         }
         let mut policy = UrlPolicy::default();
         for url in origins_of {
-            if let Ok(origin) = parse(url) {
-                let shown = origin_text(&origin);
-                policy.prefixes.push(Prefix {
-                    origin: Parsed {
-                        path: "/".into(),
-                        ..origin
-                    },
-                    segments: Vec::new(),
-                    shown,
-                });
+            // A file path gives no origin; an http(s) URL the agent would fetch but cannot
+            // take apart is the operator's mistake, not a narrower allow-list.
+            if !looks_http(url) {
+                continue;
             }
+            let origin = parse(url).map_err(|e| format!("{}: {e}", redacted(url)))?;
+            let shown = origin_text(&origin);
+            policy.prefixes.push(Prefix {
+                origin: Parsed {
+                    path: "/".into(),
+                    ..origin
+                },
+                segments: Vec::new(),
+                shown,
+            });
         }
         for p in prefixes {
-            let shown = crate::human::printable(p).into_owned();
+            // Never the password of a URL given with one (refused below).
+            let shown = redacted(p);
             let bad = |why: &str| format!("--allow-url-prefix {shown}: {why}");
             let origin = parse(p).map_err(|e| bad(&e.to_string()))?;
             if p.contains(['?', '#']) {

@@ -235,11 +235,30 @@ impl PollState {
 
     /// Written whole and durably ([`crate::files::replace_file`]: a temporary file, fsync,
     /// rename, directory fsync): a crash leaves the old state or the new one.
+    /// A failure is [`AgentError::PollState`].
     pub fn save(&self, path: &Path) -> Result<(), AgentError> {
         let text = serde_json::to_vec_pretty(self).map_err(|e| AgentError::File(e.to_string()))?;
-        crate::files::replace_file(path, &text, 0o600)
-            .map_err(|e| AgentError::File(format!("{}: {e}", path.display())))
+        crate::files::replace_file(path, &text, 0o600).map_err(|e| state_error(path, &e))
     }
+}
+
+/// The poll state file at `path` cannot be written (`e`), in words naming what to do.
+fn state_error(path: &Path, e: &std::io::Error) -> AgentError {
+    AgentError::PollState(format!(
+        "poll state {}: cannot be written: {e}; give --poll-state a file path in a directory \
+         the agent can write",
+        path.display()
+    ))
+}
+
+/// Checks, before the first round, that the poll state can be saved at `path`
+/// ([`crate::files::check_replaceable`]: not a directory, device, FIFO or socket; its
+/// directory made if missing and able to take a temporary file): a round saves it between
+/// the TA's decision and the report, and just before a commit, after downloading and staging
+/// the whole update, so a state that cannot be saved is refused now
+/// ([`AgentError::PollState`], exit 2), not once per round after that work.
+pub fn check_state_file(path: &Path) -> Result<(), AgentError> {
+    crate::files::check_replaceable(path).map_err(|e| state_error(path, &e))
 }
 
 pub struct PollOptions {
