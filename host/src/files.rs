@@ -103,13 +103,29 @@ pub fn read_file_max(path: &Path, max: u64) -> Result<Vec<u8>> {
 /// with a tag or map byte, never with an ASCII hex digit, so the two cannot be confused.
 /// `-` reads standard input (bounded like a file).
 pub fn read_cbor_file(path: &Path) -> Result<Vec<u8>> {
+    read_cbor_expecting(path, None)
+}
+
+/// [`read_cbor_file`] of a file that should be `expected`, which an empty one is named as
+/// not being ("empty file (not a signed SUIT report)").
+pub fn read_cbor_of(path: &Path, expected: crate::detect::Format) -> Result<Vec<u8>> {
+    read_cbor_expecting(path, Some(expected))
+}
+
+fn read_cbor_expecting(path: &Path, expected: Option<crate::detect::Format>) -> Result<Vec<u8>> {
     let raw = if path == Path::new("-") {
         read_stdin()?
     } else {
         read_file(path)?
     };
     if raw.is_empty() {
-        return Err(FileError::input(path, "empty file (not an envelope)"));
+        return Err(FileError::input(
+            path,
+            match expected {
+                Some(f) => format!("empty file (not {})", f.name()),
+                None => "empty file".to_string(),
+            },
+        ));
     }
     let looks_hex = raw
         .iter()
@@ -134,7 +150,7 @@ pub fn read_cbor_as(
     expected: crate::detect::Format,
     tool: crate::detect::Tool,
 ) -> Result<Vec<u8>> {
-    let bytes = read_cbor_file(path)?;
+    let bytes = read_cbor_of(path, expected)?;
     match crate::detect::other_format(&bytes, expected, tool) {
         Some(what) => Err(FileError::input(path, what)),
         None => Ok(bytes),

@@ -201,6 +201,13 @@ pub enum AgentError {
     CommitNotCompleted(String),
 }
 
+/// Added to a refusal of decrypted or secure content for an `['ree', ...]` component: the
+/// provisioning description's anchor flag that allows it.
+pub const REE_PLAINTEXT_HINT: &str = "a decrypted payload (or a copy of secure content) goes to \
+an ['ree', ...] component only under an anchor whose scope has \"ree-plaintext\": true (in the \
+TPA's `suit-author provision` description, add-anchor or rescope; off by default), and a copy \
+of secure content needs it from every anchor that owns the source";
+
 impl AgentError {
     /// Whether this is the TA's verdict on what it was given, which the same request will
     /// always get again: the envelope is not authentic, not acceptable to the policy, a
@@ -425,12 +432,32 @@ impl AgentError {
             },
             _ => None,
         };
-        if let Some(id) = component.and_then(|i| {
-            crate::detect::envelope_components(envelope)?
-                .get(i)
-                .map(|id| (i, crate::human::component_text(id)))
-        }) {
-            reason.push_str(&format!(" (component {} is {})", id.0, id.1));
+        let components = crate::detect::envelope_components(envelope);
+        let named_id = component.and_then(|i| components.as_ref()?.get(i).map(|id| (i, id)));
+        if let Some((i, id)) = named_id {
+            reason.push_str(&format!(
+                " (component {i} is {})",
+                crate::human::component_text(id)
+            ));
+        }
+        // Decrypted or secure content refused for a normal-world file: the anchor flag that
+        // allows it is named, since `anchors` does not show it.
+        let plaintext_refused = |p: &P| matches!(p, P::PlaintextNotPermitted { .. });
+        let refused_plaintext = match &*e {
+            Error::Policy(p) => plaintext_refused(p),
+            Error::Command(c) => {
+                matches!(&c.kind, CommandErrorKind::Policy(p) if plaintext_refused(p))
+            }
+            _ => false,
+        };
+        let to_ree = named_id.is_some_and(|(_, id)| {
+            matches!(
+                suit_common::service::components::classify(id),
+                Ok(suit_common::service::components::Kind::Ree { .. })
+            )
+        });
+        if refused_plaintext && to_ree {
+            reason.push_str(&format!("; {REE_PLAINTEXT_HINT}"));
         }
         if matches!(&*e, Error::SeveredSectionMissing(_)) {
             reason.push_str(

@@ -773,7 +773,7 @@ fn multi_component_ta_uuid_hmac_and_ed25519_signers() {
     assert_eq!(j["authentication"]["blocks"][1]["structure"], "COSE_Mac0");
     assert_eq!(
         j["manifest"]["common"]["components"][0][0],
-        "h'8aaaf200245011e4abe20002a5d5c51b'"
+        "8aaaf200245011e4abe20002a5d5c51b"
     );
     let r = ok(&refs(&args!["inspect", "--diag", &env]));
     assert!(r.stdout.starts_with("107("), "{}", r.stdout);

@@ -113,7 +113,7 @@ fn a_secret_without_a_plaintext_digest_installs_and_its_digest_stays_in_the_ta()
             &words("install m.suit --sim-ta-features chacha20"),
         ));
         let c = status_component(d);
-        assert_eq!(c["id"], "['app']", "{alg}: {c}");
+        assert_eq!(c["id"], serde_json::json!(["617070"]), "{alg}: {c}");
         assert_eq!(c["digest"], "", "{alg}: {c}");
         assert_eq!(c["size"], SECRET.len(), "{alg}: {c}");
         let r = ok(agent(d, &words("status")));

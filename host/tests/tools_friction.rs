@@ -205,7 +205,7 @@ fn status_lists_the_inventory() {
     let r = ok(agent(d, &["status", "--json"]));
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let c = &j["service"]["components"][0];
-    assert_eq!(c["id"], "['app']", "{j}");
+    assert_eq!(c["id"], serde_json::json!(["617070"]), "{j}");
     assert_eq!(c["sequence-number"], 1);
     assert_eq!(c["size"], 11);
     assert_eq!(

@@ -510,7 +510,8 @@ impl serde::Serialize for RoleRecord {
 }
 
 /// A SUIT component identifier's segments (an array of bstr, as in the manifest), shown in
-/// CBOR diagnostic notation (`['app', h'00']`, [`text::component`]).
+/// CBOR diagnostic notation (`['app', h'00']`, [`text::component`]); in JSON a list of hex
+/// strings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ComponentPath(pub Vec<ByteBuf>);
 
@@ -596,7 +597,16 @@ macro_rules! serialize_as_text {
         }
     )*};
 }
-serialize_as_text!(ComponentPath, TaUuid, KeyType, Requirement, PropertyText);
+serialize_as_text!(TaUuid, KeyType, Requirement, PropertyText);
+
+/// JSON shows a component identifier as the tools' one convention has it: a list of its
+/// segments, each as lower-case hex (`["617070"]` for `['app']`), as reports show it.
+#[cfg(feature = "serde")]
+impl serde::Serialize for ComponentPath {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
 
 /// One operation a provisioning message applied, as data: the agent words it (`Display`,
 /// the lines older TAs sent as text, a KEK's id shown by [`text::kid`]), so the TA links no

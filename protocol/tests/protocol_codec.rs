@@ -635,10 +635,19 @@ fn status_and_anchor_values_read_as_before() {
         let mut d = suit_protocol::cbor::Decoder::new(&bytes);
         assert_eq!(<T as Field>::take(&mut d).unwrap(), v);
     }
-    same(
-        path(&[b"app", b"", &[0, 0xff], b"a b"]),
-        "['app', h'', h'00ff', h'612062']",
+    // A component id shows in diagnostic notation, and in JSON as the tools' one convention
+    // has it: a list of hex strings, as a report's components.
+    let id = path(&[b"app", b"", &[0, 0xff], b"a b"]);
+    assert_eq!(id.to_string(), "['app', h'', h'00ff', h'612062']");
+    assert_eq!(
+        serde_json::to_string(&id).unwrap(),
+        r#"["617070","","00ff","612062"]"#
     );
+    let mut e = suit_protocol::cbor::Encoder::new();
+    id.put(&mut e);
+    let bytes = e.into_bytes();
+    let mut d = suit_protocol::cbor::Decoder::new(&bytes);
+    assert_eq!(<ComponentPath as Field>::take(&mut d).unwrap(), id);
     same(
         TaUuid([
             0x8a, 0xaa, 0xf2, 0, 0x24, 0x50, 0x11, 0xe4, 0xab, 0xe2, 0, 2, 0xa5, 0xd5, 0xc5, 0x1b,

@@ -140,7 +140,10 @@ fn device_keys_and_provisioning_persist_and_bad_messages_are_refused() {
     run.says(0, "added anchor 1");
     let anchors: serde_json::Value = serde_json::from_str(&run.command(5).output).unwrap();
     assert_eq!(anchors["provisioning-counter"], 2);
-    assert_eq!(anchors["anchors"][0]["component-prefixes"][0], "['apps']");
+    assert_eq!(
+        anchors["anchors"][0]["component-prefixes"][0],
+        serde_json::json!(["61707073"])
+    );
     assert_eq!(anchors["anchors"][1]["key-type"], "symmetric");
     suit_tests::assert_heap_scan_clean(&run.command(6).output, 1);
 

@@ -359,6 +359,36 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         .map(|d| resolve_id(d, &class))
         .transpose()
         .map_err(|e| bad(format!("device-id: {e}")))?;
+    // Every component's own identifier, before any file is read or key used: two components
+    // with one id (or one whose id is another's ciphertext buffer's) would make a manifest
+    // the device refuses only at install, for a digest that matches neither.
+    let mut ids: Vec<(usize, Vec<Vec<u8>>, bool)> = Vec::new();
+    for (i, c) in desc.components.iter().enumerate() {
+        let id = component_id(c).map_err(|what| bad(format!("components[{i}]: {what}")))?;
+        ids.push((i, id, c.encryption.is_some()));
+    }
+    for (j, id, _) in &ids {
+        if let Some((i, _, _)) = ids.iter().find(|(i, other, _)| i < j && other == id) {
+            return Err(bad(format!(
+                "components[{i}] and components[{j}] have the same \"id\" {}: each component needs its own identifier",
+                suit_common::text::component(id)
+            )));
+        }
+        let buffer_of = ids.iter().find(|(i, other, encrypted)| {
+            *encrypted && i != j && {
+                let mut b = other.clone();
+                b.push(BUFFER_SEGMENT.to_vec());
+                b == *id
+            }
+        });
+        if let Some((i, _, _)) = buffer_of {
+            return Err(bad(format!(
+                "components[{j}]'s \"id\" {} is the ciphertext buffer of components[{i}] (its id plus \"{}\"): each component needs its own identifier",
+                suit_common::text::component(id),
+                String::from_utf8_lossy(BUFFER_SEGMENT)
+            )));
+        }
+    }
     let signers = if opts.sign.unsigned {
         if !opts.sign.sign_keys.is_empty() || !opts.sign.hmac_keys.is_empty() {
             return Err(AuthorError::Usage(
@@ -367,6 +397,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         }
         Signers::default()
     } else {
+        // Counted before any key is opened, as `sign` counts them.
+        super::sign::check_block_count(0, &opts.sign)?;
         load_signers(&opts.sign)?
     };
 
@@ -450,6 +482,11 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                         recipient_spec(r, &base)
                             .map_err(|w| cbad(format!("recipients[{j}]: {w}")))?,
                     );
+                }
+                if recipients.is_empty() {
+                    return Err(cbad(
+                        "\"encryption\" has no recipient: give at least one (\"key\", \"kek\" or \"key-list\") in \"recipients\"".into(),
+                    ));
                 }
                 let enc = encrypt_for(&plaintext, alg, &recipients)?;
                 (Some(enc.encryption_info), enc.ciphertext)

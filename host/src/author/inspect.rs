@@ -257,12 +257,14 @@ fn auth_model(bytes: &[u8]) -> Json {
     json!({ "digest": digest, "blocks": blocks })
 }
 
+/// A component identifier as every JSON output of the tools shows one: a list of its
+/// segments in lower-case hex.
 fn component_model(v: &Value) -> Json {
     match v {
         Value::Array(segs) => Json::Array(
             segs.iter()
                 .map(|s| match s {
-                    Value::Bytes(b) => json!(super::kid_str(b)),
+                    Value::Bytes(b) => json!(hex::encode(b)),
                     _ => json!("?not a bstr"),
                 })
                 .collect(),

@@ -188,6 +188,24 @@ pub fn load_private(path: &Path) -> Result<PrivateKeyFile> {
     }
 }
 
+/// The allowed key lengths in words: a run of consecutive lengths as a range ("32 to 64"),
+/// else each ("16 or 32").
+fn lengths_text(lengths: &[usize]) -> String {
+    let consecutive = lengths
+        .windows(2)
+        .all(|w| matches!(w, [a, b] if *b == *a + 1));
+    match (lengths.first(), lengths.last()) {
+        (Some(first), Some(last)) if consecutive && lengths.len() > 2 => {
+            format!("{first} to {last}")
+        }
+        _ => lengths
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(" or "),
+    }
+}
+
 /// Loads a symmetric key: a COSE_Key of kty Symmetric, a JWK of kty "oct", or else the raw
 /// file content, whose length must be one of `lengths`.
 pub fn load_symmetric(path: &Path, lengths: &[usize], what: &str) -> Result<SymmetricKeyFile> {
@@ -211,11 +229,7 @@ pub fn load_symmetric(path: &Path, lengths: &[usize], what: &str) -> Result<Symm
             path,
             format!(
                 "{what} must be {} bytes long, the file holds {}",
-                lengths
-                    .iter()
-                    .map(usize::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" or "),
+                lengths_text(lengths),
                 key.secret.len()
             ),
         ));

@@ -173,6 +173,12 @@ pub fn read_cbor_file(path: &Path) -> Result<Vec<u8>> {
     Ok(files::read_cbor_file(path)?)
 }
 
+/// [`read_cbor_file`] of a file that should be `expected` ([`files::read_cbor_of`]: an empty
+/// one is named as not being it), without looking at what else it may be.
+pub fn read_cbor_of(path: &Path, expected: crate::detect::Format) -> Result<Vec<u8>> {
+    Ok(files::read_cbor_of(path, expected)?)
+}
+
 /// [`read_cbor_file`] for a command taking `expected`: another of the tools' formats is
 /// refused (exit 2) naming what it is and the command that takes it, before any signature
 /// check ([`crate::detect::other_format`]).

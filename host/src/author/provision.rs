@@ -585,7 +585,7 @@ fn stated_provisioning_key(
     identity: &p256::PublicKey,
 ) -> Result<p256::PublicKey> {
     use p256::elliptic_curve::sec1::ToSec1Point as _;
-    let bytes = super::read_cbor_file(statement)?;
+    let bytes = super::read_cbor_of(statement, crate::detect::Format::KeyStatement)?;
     let sec1 = identity.to_sec1_point(false).as_bytes().to_vec();
     let stated = suit_common::service::statement::verify(&bytes, &sec1)
         .map_err(|e| AuthorError::Refused(format!("{}: {e} (device-key)", statement.display())))?;
@@ -987,7 +987,7 @@ pub fn read_fleet(list: &Path) -> Result<Vec<FleetDevice>> {
         let provisioning = match &statement {
             None => None,
             Some(st) => {
-                let bytes = super::read_cbor_file(st)?;
+                let bytes = super::read_cbor_of(st, crate::detect::Format::KeyStatement)?;
                 let sec1 = identity.to_sec1_point(false).as_bytes().to_vec();
                 let stated =
                     suit_common::service::statement::verify(&bytes, &sec1).map_err(|e| {

@@ -186,6 +186,18 @@ pub fn unsever(envelope: &[u8], members: &[(String, Vec<u8>)]) -> Result<(Vec<u8
             )));
         };
         let label = *label;
+        // The same member given twice (under one name or two): named so, not as a member
+        // the envelope carried.
+        if let Some((first, _)) = members
+            .iter()
+            .zip(&restored)
+            .find_map(|((n, _), l)| (*l == label).then_some((n, l)))
+        {
+            return Err(AuthorError::Usage(format!(
+                "{name}: suit-{} is given twice (also as {first}); give each member once",
+                name_of(label)
+            )));
+        }
         if p.envelope.get(i64::from(label)).is_some() {
             return Err(AuthorError::Refused(format!(
                 "the envelope already carries suit-{}",

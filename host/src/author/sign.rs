@@ -16,6 +16,37 @@ use super::{AuthorError, Result};
 /// Most authentication blocks an envelope may carry after signing.
 pub const MAX_BLOCKS: usize = 8;
 
+/// Refuses (before any key is opened: a stateful key's signature is spent once made) keys
+/// that would give an envelope with `existing` blocks more than [`MAX_BLOCKS`]: COSE_Sign
+/// puts every signature into one block, MACs keep a COSE_Mac0 each. `create` and `sign`
+/// count alike.
+pub fn check_block_count(existing: usize, sign: &SignOptions) -> Result<()> {
+    let (signatures, macs) = (sign.sign_keys.len(), sign.hmac_keys.len());
+    let adding = if sign.cose_sign {
+        macs + usize::from(signatures > 0)
+    } else {
+        signatures + macs
+    };
+    if existing + adding > MAX_BLOCKS {
+        return Err(AuthorError::Usage(format!(
+            "an envelope carries at most {MAX_BLOCKS} authentication blocks ({} asked: {signatures} \
+             --sign-key, {macs} --hmac-key{}{})",
+            existing + adding,
+            if sign.cose_sign {
+                ", the signatures in one COSE_Sign"
+            } else {
+                ""
+            },
+            if existing > 0 {
+                format!(", {existing} already there")
+            } else {
+                String::new()
+            }
+        )));
+    }
+    Ok(())
+}
+
 /// Returns `envelope` with one more authentication block per key in `sign`.
 pub fn sign_envelope(envelope: &[u8], sign: &SignOptions) -> Result<Vec<u8>> {
     sign_envelope_noted(envelope, sign).map(|(signed, _)| signed)
@@ -81,25 +112,8 @@ pub fn sign_envelope_counted(envelope: &[u8], sign: &SignOptions) -> Result<Sign
             "the manifest does not match the digest in the authentication wrapper",
         ));
     }
+    check_block_count(blocks.len(), sign)?;
     let signers = load_signers(sign)?;
-    // Counted before signing (a stateful key's signature is spent once made): COSE_Sign puts
-    // every signature into one block, MACs keep a COSE_Mac0 each.
-    let macs = signers
-        .keys
-        .iter()
-        .filter(|(_, alg, _)| alg.is_mac())
-        .count();
-    let signatures = signers.keys.len() - macs;
-    let adding = if sign.cose_sign {
-        macs + usize::from(signatures > 0)
-    } else {
-        signers.keys.len()
-    };
-    if blocks.len() + adding > MAX_BLOCKS {
-        return Err(AuthorError::Usage(format!(
-            "an envelope carries at most {MAX_BLOCKS} authentication blocks"
-        )));
-    }
     let new_blocks = authentication_blocks(auth_form(sign), &signer_refs(&signers.keys), &digest)
         .map_err(|e| signers.signing_failed(e))?;
     let mut wrapper = Encoder::new();

@@ -93,20 +93,21 @@ struct NetArgs {
     /// Largest payload accepted from a server or file (bytes).
     #[arg(long, default_value_t = suit_host::transport::DEFAULT_MAX_PAYLOAD)]
     max_payload_bytes: u64,
-    /// A server silent this long (seconds; connect or read) counts as stalled.
-    #[arg(long, default_value_t = 30)]
-    stall_timeout: u64,
+    /// A server silent this long (seconds; connect or read) counts as stalled (default 30).
+    #[arg(long, value_name = "S")]
+    stall_timeout: Option<u64>,
     /// Time limit for one transfer, retries included (seconds): a request still receiving
-    /// (however slowly) is ended then.
-    #[arg(long, default_value_t = 600)]
-    transfer_timeout: u64,
+    /// (however slowly) is ended then (default 600).
+    #[arg(long, value_name = "S")]
+    transfer_timeout: Option<u64>,
     /// Further attempts after a dropped connection, stall or server error (attempts that
-    /// move a download forward do not count).
-    #[arg(long, default_value_t = 4)]
-    retries: u32,
-    /// First wait between attempts (milliseconds; doubles each time, at most 60 s).
-    #[arg(long, default_value_t = 1000)]
-    backoff_ms: u64,
+    /// move a download forward do not count; default 4).
+    #[arg(long, value_name = "N")]
+    retries: Option<u32>,
+    /// First wait between attempts (milliseconds; doubles each time, at most 60 s; default
+    /// 1000).
+    #[arg(long, value_name = "MS")]
+    backoff_ms: Option<u64>,
     /// Also fetch payload URIs a manifest names under this URL prefix (repeatable; compared
     /// on the parsed URL: scheme, host, port, then whole path segments). Allowed without it:
     /// the origin of the poll base URL or of the envelope URL; with an envelope file, nothing.
@@ -130,11 +131,27 @@ impl NetArgs {
         suit_host::transport::Net::new(suit_host::transport::NetConfig {
             ca_file: self.ca_file.clone(),
             max_payload: self.max_payload_bytes,
-            stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
-            deadline: Duration::from_secs(self.transfer_timeout.max(1)),
-            retries: self.retries,
-            backoff: Duration::from_millis(self.backoff_ms),
+            stall_timeout: Duration::from_secs(self.stall_timeout.unwrap_or(30).max(1)),
+            deadline: Duration::from_secs(self.transfer_timeout.unwrap_or(600).max(1)),
+            retries: self.retries.unwrap_or(4),
+            backoff: Duration::from_millis(self.backoff_ms.unwrap_or(1000)),
         })
+    }
+
+    /// The options given that only a network transfer uses (`--max-payload-bytes` also caps
+    /// local payload files): named when nothing is fetched.
+    fn network_only(&self) -> Vec<&'static str> {
+        [
+            (self.ca_file.is_some(), "--ca-file"),
+            (self.stall_timeout.is_some(), "--stall-timeout"),
+            (self.transfer_timeout.is_some(), "--transfer-timeout"),
+            (self.retries.is_some(), "--retries"),
+            (self.backoff_ms.is_some(), "--backoff-ms"),
+            (!self.allow_url_prefix.is_empty(), "--allow-url-prefix"),
+        ]
+        .into_iter()
+        .filter_map(|(set, flag)| set.then_some(flag))
+        .collect()
     }
 }
 
@@ -199,8 +216,8 @@ enum Command {
 struct PollArgs {
     /// Firmware server base URL (`BASE/<vendor-id>/<class-id>/envelope.suit`).
     url: String,
-    /// Poll again every S seconds (run as a daemon); without it: one round.
-    #[arg(long, value_name = "S")]
+    /// Poll again every S seconds (at least 1; run as a daemon); without it: one round.
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
     interval: Option<u64>,
     /// Stop after N rounds (with --interval; for tests and supervised runs). The exit status
     /// is that of the last round.
@@ -421,12 +438,14 @@ impl DeviceKeyArgs {
 
 #[derive(clap::Args)]
 struct InstallArgs {
-    /// The envelope: a file, `-`, a file:// URI, or an http(s):// URL.
-    envelope: String,
-    /// Payload for a URI: `URI=FILE` (repeatable; the exact URI the manifest names). Split
-    /// at the last `=`: the URI may contain `=` (a query string), FILE may not.
+    /// The envelope: a file (any name, UTF-8 or not), `-`, a file:// URI, or an http(s)://
+    /// URL.
+    envelope: std::ffi::OsString,
+    /// Payload for a URI: `URI=FILE` (repeatable; the exact URI the manifest names; FILE any
+    /// name, UTF-8 or not). Split at the last `=`: the URI may contain `=` (a query string),
+    /// FILE may not. One for a URI the manifest does not list is named in a warning.
     #[arg(long = "payload", value_name = "URI=FILE")]
-    payloads: Vec<String>,
+    payloads: Vec<std::ffi::OsString>,
     /// Look payloads up here by the URI's last path segment, `file://` URIs included (a
     /// regular file directly in DIR; symbolic links are refused).
     #[arg(long)]
@@ -671,7 +690,7 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
     let Some(every) = interval else {
         return settle(round(), true);
     };
-    let every = std::time::Duration::from_secs((*every).max(1));
+    let every = std::time::Duration::from_secs(*every);
     log::info(&format!("polling {url} every {} s", every.as_secs()));
     let mut done = 0u64;
     loop {
@@ -1083,7 +1102,15 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
             ""
         }
     );
+    // A TA that cannot read its state says why and sends no counts (zeros, and no delegates'
+    // counter, which every TA reading its state sends): they are unknown, not a fresh device.
+    let unreadable = v.state_error.is_some() && v.delegate_counter.is_none();
+    if let Some(e) = &v.state_error {
+        outln!("  STATE ERROR:         {}", suit_common::fault::render(e));
+    }
+    const UNKNOWN: &str = "unknown (the TA cannot read its state: STATE ERROR above)";
     match v.delegate_counter {
+        _ if unreadable => outln!("  provisioning count:  {UNKNOWN}"),
         Some(d) => outln!(
             "  provisioning count:  {} (TPA root), {d} (delegated TPA anchors)",
             v.provisioning_counter
@@ -1093,11 +1120,16 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
             v.provisioning_counter
         ),
     }
-    outln!("  trust anchors:       {}", v.anchors);
-    outln!(
-        "  installed:           {} component(s)",
-        v.installed_components
-    );
+    if unreadable {
+        outln!("  trust anchors:       {UNKNOWN}");
+        outln!("  installed:           {UNKNOWN}");
+    } else {
+        outln!("  trust anchors:       {}", v.anchors);
+        outln!(
+            "  installed:           {} component(s)",
+            v.installed_components
+        );
+    }
     outln!(
         "  device key kid:      {}",
         v.device_key_kid
@@ -1125,9 +1157,6 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
         outln!(
             "  UNCONFIRMED TA:      {u}: OP-TEE did not confirm its last install; its personalization data is withheld until an update that installs it succeeds"
         );
-    }
-    if let Some(e) = &v.state_error {
-        outln!("  STATE ERROR:         {}", suit_common::fault::render(e));
     }
     for w in &p.warnings {
         outln!("  warning: {w}");
@@ -1509,13 +1538,23 @@ fn install(
         net,
         net_args,
     } = args;
-    let location = transport::Location::parse(envelope);
-    let is_url = matches!(location, transport::Location::Http(_));
-    let network = if *net || is_url {
+    let location = transport::Location::parse_os(envelope);
+    let url = match &location {
+        transport::Location::Http(url) => Some(url.as_str()),
+        transport::Location::File(_) => None,
+    };
+    let network = if *net || url.is_some() {
         // Payload URIs under the envelope URL's origin (none for a file) or a prefix given.
-        let origins: &[&str] = if is_url { &[envelope.as_str()] } else { &[] };
-        Some((net_args.net()?, net_args.allowed(origins)?))
+        let origins: Vec<&str> = url.into_iter().collect();
+        Some((net_args.net()?, net_args.allowed(&origins)?))
     } else {
+        // Named, as host/README promises for flags that would be ignored.
+        for flag in net_args.network_only() {
+            errln!(
+                "suit-agent: warning: {flag} is ignored: nothing is fetched over the network \
+                 without --net or an http(s) envelope URL"
+            );
+        }
         None
     };
     let bytes = match (&location, &network) {
@@ -1538,10 +1577,12 @@ fn install(
                 })
             }
         },
-        (transport::Location::File(p), _) if envelope.starts_with("file://") => {
-            read_as(p, suit_host::detect::Format::Envelope)?
+        (transport::Location::File(p), _) => read_as(p, suit_host::detect::Format::Envelope)?,
+        (transport::Location::Http(url), None) => {
+            return Err(AgentError::File(format!(
+                "{url}: an envelope URL is fetched over the network"
+            )))
         }
-        _ => read_as(Path::new(envelope), suit_host::detect::Format::Envelope)?,
     };
     let max = net_args.max_payload_bytes;
     // Only files the operator offered; a URI from the manifest never names a local path.
@@ -1554,8 +1595,11 @@ fn install(
     // it was left out (`missing_payload`).
     let mut sent: Vec<String> = Vec::new();
     let mut not_offered: Vec<String> = Vec::new();
+    // Every URI the TA listed: a `--payload` for another is named afterwards.
+    let mut listed: Vec<String> = Vec::new();
     let mut left_out = transport::poll::LeftOut::default();
     let mut fetch = |uri: &str, bound: Option<u64>, sink: &mut dyn transport::Sink| {
+        listed.push(uri.to_string());
         if let Some(file) = sources.open(uri)? {
             // A local file is not a download: the cap only (a wrong size is the
             // TA's to refuse, with its report).
@@ -1586,6 +1630,17 @@ fn install(
     let mut authenticated = false;
     let installed =
         client::install_streamed(tee, &bytes, &mut fetch, &mut progress, &mut authenticated);
+    // Once the TA listed the manifest's URIs (it authenticated it), a `--payload` for none of
+    // them did nothing: named, whatever the outcome.
+    if authenticated {
+        for uri in sources.unlisted(&listed) {
+            errln!(
+                "suit-agent: warning: --payload {}=...: the manifest lists no such URI, so the \
+                 file was not used",
+                suit_host::human::printable(uri)
+            );
+        }
+    }
     let (_, done) = installed.map_err(|e| {
         let e = client::install_hints(tee, e.explained_with(&bytes));
         missing_payload(e, &not_offered, &left_out)
@@ -1606,7 +1661,7 @@ fn install(
     }
     outln!(
         "installed {} (sequence number {}, signed by anchor(s) {})",
-        envelope,
+        suit_host::human::printable(&envelope.to_string_lossy()),
         done.sequence_number,
         done.signers
             .iter()

@@ -880,7 +880,8 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             cose_sign,
             json: _,
         } => {
-            let bytes = read_cbor_file(&envelope)?;
+            let bytes =
+                suit_host::author::read_cbor_of(&envelope, suit_host::detect::Format::Envelope)?;
             // Checked before signing: a stateful (HSS-LMS) key's signature is spent once made.
             suit_host::author::check_outputs(
                 &[(output.clone(), "the signed envelope".into())],
@@ -1036,7 +1037,7 @@ fn sever_cmd(
             })
         })
         .collect::<Result<Vec<u8>>>()?;
-    let bytes = read_cbor_file(&envelope)?;
+    let bytes = suit_host::author::read_cbor_of(&envelope, suit_host::detect::Format::Envelope)?;
     let (rest, removed) = sever::sever(&bytes, &which)?;
     let mut outputs = vec![(output.clone(), "the severed envelope".to_string())];
     for m in &removed {
@@ -1076,7 +1077,7 @@ fn unsever_cmd(
     out: &mut dyn Write,
 ) -> Result<()> {
     use suit_host::author::sever;
-    let bytes = read_cbor_file(&envelope)?;
+    let bytes = suit_host::author::read_cbor_of(&envelope, suit_host::detect::Format::Envelope)?;
     let contents = members
         .iter()
         .map(|p| Ok((p.display().to_string(), suit_host::author::read_file(p)?)))

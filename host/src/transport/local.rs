@@ -76,19 +76,76 @@ impl PayloadSources {
     /// From `--payload URI=FILE` options and `--payload-dir`; a malformed option is refused
     /// here, before anything reaches the TA. The option splits at its last `=`: a URI may
     /// carry `=` (a query string, `?a=b`), the local FILE may not.
-    pub fn new(payloads: &[String], dir: Option<&Path>) -> Result<PayloadSources, AgentError> {
+    ///
+    /// FILE may be any name, UTF-8 or not (the URI must be text: the manifest's URIs are). A
+    /// `--payload-dir` that does not exist or is not a directory is refused too: nothing in it
+    /// could be offered.
+    pub fn new(
+        payloads: &[std::ffi::OsString],
+        dir: Option<&Path>,
+    ) -> Result<PayloadSources, AgentError> {
+        use std::os::unix::ffi::OsStrExt as _;
         let offered = payloads
             .iter()
             .map(|p| {
-                p.rsplit_once('=')
-                    .map(|(u, f)| (u.to_string(), PathBuf::from(f)))
-                    .ok_or_else(|| AgentError::File(format!("--payload {p}: expected URI=FILE")))
+                let shown = p.to_string_lossy();
+                let bytes = p.as_bytes();
+                let at = bytes.iter().rposition(|b| *b == b'=').ok_or_else(|| {
+                    AgentError::File(format!("--payload {shown}: expected URI=FILE"))
+                })?;
+                let (uri, rest) = bytes.split_at(at);
+                let file = rest.get(1..).unwrap_or_default();
+                let uri = std::str::from_utf8(uri).map_err(|_| {
+                    AgentError::File(format!(
+                        "--payload {shown}: the URI is not UTF-8 text (a manifest's URIs are)"
+                    ))
+                })?;
+                if file.is_empty() {
+                    return Err(AgentError::File(format!(
+                        "--payload {shown}: no FILE after the last '=' (expected URI=FILE)"
+                    )));
+                }
+                Ok((
+                    uri.to_string(),
+                    PathBuf::from(std::ffi::OsStr::from_bytes(file)),
+                ))
             })
             .collect::<Result<_, _>>()?;
+        if let Some(d) = dir {
+            match std::fs::metadata(d) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(AgentError::File(format!(
+                        "--payload-dir {}: not a directory",
+                        d.display()
+                    )))
+                }
+                Err(e) => {
+                    return Err(AgentError::File(format!(
+                        "--payload-dir {}: {}",
+                        d.display(),
+                        if e.kind() == std::io::ErrorKind::NotFound {
+                            "no such directory".to_string()
+                        } else {
+                            e.to_string()
+                        }
+                    )))
+                }
+            }
+        }
         Ok(PayloadSources {
             offered,
             dir: dir.map(Path::to_path_buf),
         })
+    }
+
+    /// The `--payload` URIs none of `listed` (the URIs the TA listed for the manifest) is:
+    /// files offered for nothing, which the agent names.
+    pub fn unlisted<'a>(&'a self, listed: &'a [String]) -> impl Iterator<Item = &'a str> + 'a {
+        self.offered
+            .iter()
+            .map(|(u, _)| u.as_str())
+            .filter(move |u| !listed.iter().any(|l| l == u))
     }
 
     /// The operator's file for `uri`, opened. `Ok(None)`: none was offered (a missing
@@ -291,13 +348,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("fw.bin");
         std::fs::write(&f, "fw").unwrap();
-        let s = PayloadSources::new(&[format!("https://x/fw.bin={}", f.display())], None).unwrap();
+        let s = PayloadSources::new(&[format!("https://x/fw.bin={}", f.display()).into()], None)
+            .unwrap();
         assert_eq!(content(s.open("https://x/fw.bin").unwrap()), "fw");
         assert!(s.open("https://x/other.bin").unwrap().is_none());
         assert!(PayloadSources::new(&["no-equals".into()], None).is_err());
         // A URI with a query string: the option splits at its last `=`.
         let uri = "https://x/get?name=fw.bin&v=2";
-        let q = PayloadSources::new(&[format!("{uri}={}", f.display())], None).unwrap();
+        let q = PayloadSources::new(&[format!("{uri}={}", f.display()).into()], None).unwrap();
         assert_eq!(content(q.open(uri).unwrap()), "fw");
         // An absent offered file is an error, not a fall-back to the network.
         let gone = PayloadSources::new(&["u=/nonexistent/fw.bin".into()], None).unwrap();
@@ -353,7 +411,7 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("fw.bin"), dir.path().join("link")).unwrap();
         for target in ["fw.bin", "link"] {
             let arg = format!("u={}", dir.path().join(target).display());
-            let s = PayloadSources::new(&[arg], None).unwrap();
+            let s = PayloadSources::new(&[arg.into()], None).unwrap();
             let e = refusal(open_within(s, "u"));
             assert!(
                 matches!(e, PayloadSourceError::NotRegular { kind: "a FIFO", .. }),
@@ -366,15 +424,48 @@ mod tests {
     }
 
     #[test]
-    fn an_absent_payload_dir_offers_nothing_and_a_file_is_not_a_dir() {
-        let s = PayloadSources::new(&[], Some(Path::new("/nonexistent/payloads"))).unwrap();
-        assert!(s.open("https://x/fw.bin").unwrap().is_none());
+    fn an_absent_payload_dir_or_a_file_there_is_refused_naming_it() {
+        let absent = PayloadSources::new(&[], Some(Path::new("/nonexistent/payloads")));
+        let e = absent.unwrap_err().to_string();
+        assert!(
+            e.contains("--payload-dir /nonexistent/payloads: no such directory"),
+            "{e}"
+        );
         let f = tempfile::NamedTempFile::new().unwrap();
-        let s = PayloadSources::new(&[], Some(f.path())).unwrap();
-        assert!(matches!(
-            refusal(s.open("https://x/fw.bin")),
-            PayloadSourceError::Unreadable { .. }
-        ));
+        let e = PayloadSources::new(&[], Some(f.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a directory"), "{e}");
+        // Removed after the check: it offers nothing, as before.
+        let dir = tempfile::tempdir().unwrap();
+        let s = PayloadSources::new(&[], Some(dir.path())).unwrap();
+        drop(dir);
+        assert!(s.open("https://x/fw.bin").unwrap().is_none());
+    }
+
+    /// FILE may be any name (not UTF-8 too); the URI must be text.
+    #[test]
+    fn a_payload_file_name_need_not_be_utf8() {
+        use std::os::unix::ffi::OsStrExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join(std::ffi::OsStr::from_bytes(b"fw\xfe.bin"));
+        std::fs::write(&f, "fw").unwrap();
+        let mut arg = std::ffi::OsString::from("https://x/fw.bin=");
+        arg.push(&f);
+        let s = PayloadSources::new(&[arg], None).unwrap();
+        assert_eq!(content(s.open("https://x/fw.bin").unwrap()), "fw");
+        let bad_uri = std::ffi::OsStr::from_bytes(b"https://x/\xfe=fw.bin").to_os_string();
+        let e = PayloadSources::new(&[bad_uri], None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the URI is not UTF-8"), "{e}");
+        assert_eq!(
+            PayloadSources::new(&[format!("https://x/a={}", f.display()).into()], None)
+                .unwrap()
+                .unlisted(&["https://x/b".to_string()])
+                .collect::<Vec<_>>(),
+            ["https://x/a"]
+        );
     }
 
     #[test]

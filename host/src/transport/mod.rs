@@ -84,6 +84,21 @@ impl Location {
             Location::File(PathBuf::from(text))
         }
     }
+
+    /// [`Location::parse`] of a command-line argument, which need not be UTF-8: a URL only
+    /// when it is UTF-8 and starts with `http://` or `https://`; any other bytes name a file
+    /// (`file://` stripped), as the author tool reads its paths.
+    pub fn parse_os(arg: &std::ffi::OsStr) -> Location {
+        use std::os::unix::ffi::OsStrExt as _;
+        match arg.to_str() {
+            Some(text) => Location::parse(text),
+            None => {
+                let bytes = arg.as_bytes();
+                let path = bytes.strip_prefix(b"file://").unwrap_or(bytes);
+                Location::File(PathBuf::from(std::ffi::OsStr::from_bytes(path)))
+            }
+        }
+    }
 }
 
 /// What a request carries, for the warning on a plain-HTTP URL: what plain HTTP gives up
