@@ -543,6 +543,27 @@ pub fn install_streamed(
     })
 }
 
+/// [`install_streamed`], `listed` set to every URI the TA listed once it authenticated the
+/// manifest (all of them, also when fetching one of them fails), before any is fetched.
+pub fn install_streamed_listed(
+    tee: &mut dyn Transport,
+    envelope: &[u8],
+    fetch: &mut PayloadFetcher<'_>,
+    progress: &mut dyn FnMut(Progress<'_>),
+    authenticated: &mut bool,
+    listed: &mut Vec<String>,
+) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
+    install_core(
+        tee,
+        envelope,
+        fetch,
+        progress,
+        authenticated,
+        listed,
+        &mut |_| Ok(()),
+    )
+}
+
 /// As [`install_streamed`], calling `before_finish` with what the TA prepared once every
 /// payload is in and just before InstallFinish (the step that commits): `poll` saves its
 /// in-flight mark there. Its error is returned without asking the TA to finish.
@@ -554,9 +575,32 @@ pub fn install_streamed_marked(
     authenticated: &mut bool,
     before_finish: &mut dyn FnMut(&InstallPrepareResponse) -> Result<(), AgentError>,
 ) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
+    install_core(
+        tee,
+        envelope,
+        fetch,
+        progress,
+        authenticated,
+        &mut Vec::new(),
+        before_finish,
+    )
+}
+
+/// [`install_streamed_marked`] and [`install_streamed_listed`].
+fn install_core(
+    tee: &mut dyn Transport,
+    envelope: &[u8],
+    fetch: &mut PayloadFetcher<'_>,
+    progress: &mut dyn FnMut(Progress<'_>),
+    authenticated: &mut bool,
+    listed: &mut Vec<String>,
+    before_finish: &mut dyn FnMut(&InstallPrepareResponse) -> Result<(), AgentError>,
+) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
     *authenticated = false;
+    listed.clear();
     let prepared = send_envelope(tee, envelope, progress)?;
     *authenticated = true;
+    listed.clone_from(&prepared.needed_uris);
     // Only the URIs the TA named after authenticating the manifest are fetched.
     for (i, uri) in prepared.needed_uris.iter().enumerate() {
         // An older TA sends no bounds: then none applies but the caller's cap.

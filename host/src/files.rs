@@ -380,7 +380,8 @@ impl Temporary {
     /// Creates a new, empty temporary file for `name` in `dir` (mode 0, locked), after
     /// removing the leftovers of `name` there: what an output needs from its directory
     /// (write access, a free name, room for an inode) is tried here, before its bytes exist,
-    /// so a command can refuse an unwritable output before it does anything irreversible.
+    /// so a command can refuse an unwritable output before it does anything irreversible
+    /// (a probe: [`open_target`] creates one and drops it at once).
     ///
     /// The file is created with mode 0 and given its mode only once locked and written
     /// ([`Temporary::fill`]), and the lock is never waited for: a file another user could
@@ -661,14 +662,13 @@ pub struct OutputError {
 
 /// An output's destination, opened before its bytes exist ([`open_output`]).
 enum Opened {
-    /// A regular file (or nothing yet, or a link to replace): its temporary file `tmp`
-    /// already created (empty, mode 0) in `dir`, to be written with exactly `mode` and
-    /// renamed to `name`; removed if the output is dropped unwritten.
+    /// A regular file (or nothing yet, or a link to replace): `dir` was shown to take a
+    /// temporary file (one created and removed again); at the commit one is written with
+    /// exactly `mode` and renamed to `name`.
     File {
         dir: std::os::fd::OwnedFd,
         name: std::ffi::OsString,
         mode: u32,
-        tmp: Temporary,
     },
     /// A character device or FIFO, opened and checked.
     Device(std::fs::File),
@@ -707,9 +707,10 @@ enum Target {
 
 /// Writes several outputs of one command, all or nothing as far as POSIX allows:
 /// 1. every output is opened ([`open_output`]: what is at its path looked at, a character
-///    device or FIFO opened and checked, a regular file's directory created if missing and
-///    opened and its temporary file of its own ([`Temporary`]) created there); then every
-///    regular file is written to its temporary file, fsync'd, with its final mode; any
+///    device or FIFO opened and checked, a regular file's directory created if missing,
+///    opened and shown to take a temporary file (one created and removed again)); then every
+///    regular file is written to a temporary file of its own ([`Temporary`]) in its
+///    directory, fsync'd, with its final mode; any
 ///    failure here removes every temporary file, and no old file has changed;
 /// 2. the temporary files are renamed into place in `outputs`' order, the last regular file
 ///    (the command's primary: envelope, encryption info, private key) only after the others
@@ -761,9 +762,9 @@ fn open_and_commit(outputs: &[Output<'_>], replace: bool) -> std::result::Result
 /// Opens an ordinary output (not a secret) as [`write_output`] would write it, without
 /// writing anything: a refusal (a directory, a socket, a FIFO nobody reads, a directory the
 /// caller cannot create a file in) comes now. A regular file's directory is created if
-/// missing and its temporary file created there (empty, mode 0, removed again if the output
-/// is dropped unwritten); the file itself is not touched until [`write_opened`]. A FIFO or
-/// device stays open until then.
+/// missing and a temporary file created there and removed again (a probe: nothing stays
+/// behind if the command is stopped before it writes); the file itself is not touched until
+/// [`write_opened`]. A FIFO or device stays open until then.
 pub fn open_output(path: &Path) -> std::io::Result<OpenedOutput> {
     Ok(OpenedOutput {
         path: path.to_path_buf(),
@@ -774,8 +775,7 @@ pub fn open_output(path: &Path) -> std::io::Result<OpenedOutput> {
 /// Opens several ordinary outputs of one command ([`open_output`] each, in order), before
 /// their bytes exist: for a command with an irreversible step before its writes (a
 /// stateful signature), so an output that cannot be written refuses it first. The error
-/// names the output that failed; the ones opened before it are dropped (their temporary
-/// files removed).
+/// names the output that failed; the ones opened before it are dropped.
 pub fn open_outputs(paths: &[&Path]) -> std::result::Result<Vec<OpenedOutput>, OutputError> {
     paths
         .iter()
@@ -823,14 +823,8 @@ fn commit(
     let mut data = Vec::with_capacity(outputs.len());
     for (o, bytes) in outputs {
         let staged = match o.to {
-            Opened::File {
-                dir,
-                name,
-                mode,
-                tmp,
-            } => tmp
-                .fill(bytes, mode)
-                .map(|()| Target::Staged { dir, name, tmp }),
+            Opened::File { dir, name, mode } => Temporary::write(dir.as_fd(), &name, bytes, mode)
+                .map(|tmp| Target::Staged { dir, name, tmp }),
             Opened::Device(f) => Ok(Target::Device(f)),
             Opened::Stream(s) => Ok(Target::Stream(s)),
         };
@@ -1122,15 +1116,17 @@ fn open_target(path: &Path, mode: Option<u32>, replace: bool) -> std::io::Result
         .file_name()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
     let dir = open_dir(rustix::fs::CWD, parent, true)?;
-    // The temporary file now, not once the bytes exist: a directory the caller cannot write
-    // (read-only, a read-only mount, no room) refuses the output before the command does
+    // A probe now, not once the bytes exist: a directory the caller cannot write (read-only,
+    // a read-only mount, no room for an inode) refuses the output before the command does
     // anything irreversible (a provisioning message applied, a stateful signature spent).
-    let tmp = Temporary::create(dir.as_fd(), name)?;
+    // The probe is removed at once: a run stopped later (while it waits for the agent's
+    // lock, by SIGINT or SIGTERM) leaves no temporary file behind; the real one is created
+    // when the bytes are written.
+    drop(Temporary::create(dir.as_fd(), name)?);
     Ok(Opened::File {
         dir,
         name: name.to_owned(),
         mode,
-        tmp,
     })
 }
 

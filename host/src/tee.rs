@@ -141,12 +141,15 @@ pub enum AgentError {
     },
     #[error("{0}")]
     File(String),
-    /// `poll`'s state file (`--poll-state`) cannot be written: a directory there, a directory
-    /// the agent cannot create a file in. Checked before the first round; a round that cannot
-    /// save it stops `poll --interval` (exit 2): the next rounds would download and stage the
-    /// same update again and fail the same way.
-    #[error("{0}")]
-    PollState(String),
+    /// `poll`'s state file (`--poll-state`) cannot be written. `lasting`: for a reason no
+    /// later round changes (a directory, device or FIFO at the path, a path through a file,
+    /// no permission on the directory): checked before the first round, and a round that
+    /// cannot save it stops `poll --interval` (exit 2), since the next rounds would download
+    /// and stage the same update again and fail the same way. Otherwise the file system's
+    /// trouble that may pass (full, an I/O error, remounted read-only): exit 3, and polling
+    /// goes on.
+    #[error("{message}")]
+    PollState { message: String, lasting: bool },
     /// A network transfer failed (after its retries); names the URL and why.
     #[error("network: {0}")]
     Network(String),
@@ -161,7 +164,7 @@ pub enum AgentError {
     /// the agent as the TA would refuse it, without downloading it whole or handing it over:
     /// a verdict on the envelope ([`AgentError::is_verdict`]). There is no report of it (the
     /// TA never saw it).
-    #[error("{}: {}; the TA accepts at most {limit} bytes; not downloaded further, nothing was sent to the TA", crate::human::printable(.url), too_large_words(*.announced, *.limit))]
+    #[error("{}: {}; the TA accepts at most {limit} bytes; not downloaded further, nothing was sent to the TA", crate::transport::allow::redacted(.url), too_large_words(*.announced, *.limit))]
     EnvelopeTooLarge {
         url: String,
         /// The length the server announced (`Content-Length`), if it announced one.

@@ -266,11 +266,12 @@ fn s35_10_messages_name_what_is_wrong() {
     );
     assert!(!all.contains("already carries"), "{all}");
 
-    // A --payload-dir that does not exist is named, before the TA is asked.
+    // A --payload-dir that is a file is named, before the TA is asked (one that does not
+    // exist: rrh_4_... below).
     let all = fails(
-        agent(d, &words("install m.suit --payload-dir nonexistent")),
+        agent(d, &words("install m.suit --payload-dir fw.bin")),
         2,
-        "--payload-dir nonexistent: no such directory",
+        "--payload-dir fw.bin: not a directory",
     );
     assert!(!all.contains("no --payload or --payload-dir file"), "{all}");
 
@@ -359,4 +360,174 @@ fn s35_11_ignored_options_are_named() {
         "--interval",
     );
     says(&all, "0");
+}
+
+/// Re-review of session 35, finding 3: the warning for a `--payload` whose URI the manifest
+/// does not list was built from the URIs fetched so far, so when an earlier payload failed
+/// a later, listed one was named as "no such URI". It compares with every URI the TA listed.
+#[test]
+fn rrh_3_an_unlisted_payload_warning_names_only_unlisted_uris() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    provisioned_app_device(d);
+    write(d, "a.bin", "A\n");
+    write(d, "b.bin", "B\n");
+    write(
+        d,
+        "m.json",
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+        "components": [{"id": ["app", "a"], "file": "a.bin", "uri": "https://x.example/a.bin"},
+                       {"id": ["app", "b"], "file": "b.bin", "uri": "https://x.example/b.bin"}]}"#,
+    );
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key author.priv.pem --payload-out made"),
+    ));
+    // The first payload's file is missing: the install fails there (exit 2).
+    let all = fails(
+        agent(
+            d,
+            &words(
+                "install m.suit --payload https://x.example/a.bin=missing.bin \
+                 --payload https://x.example/b.bin=made/b.bin \
+                 --payload https://x.example/c.bin=made/b.bin",
+            ),
+        ),
+        2,
+        "missing.bin",
+    );
+    assert!(
+        !all.contains("b.bin=...: the manifest lists no such URI"),
+        "a listed URI named as unlisted: {all}"
+    );
+    says(
+        &all,
+        "warning: --payload https://x.example/c.bin=...: the manifest lists no such URI",
+    );
+    // With the file there, the same install succeeds, and names only c.bin.
+    let r = ok(agent(
+        d,
+        &words(
+            "install m.suit --payload https://x.example/a.bin=made/a.bin \
+             --payload https://x.example/b.bin=made/b.bin \
+             --payload https://x.example/c.bin=made/b.bin",
+        ),
+    ));
+    says(&r.stderr, "https://x.example/c.bin=...");
+    assert!(!r.stderr.contains("b.bin=..."), "{}", r.stderr);
+    assert!(!r.stderr.contains("a.bin=..."), "{}", r.stderr);
+}
+
+/// Re-review of session 35, finding 4: a `--payload-dir` that does not exist was refused
+/// (exit 2) even for an install that reads nothing from it (integrated payloads; qemu's
+/// demo passes one always). It is accepted again with a warning naming it, and named in the
+/// error for a payload nothing provides.
+#[test]
+fn rrh_4_a_missing_payload_dir_is_named_not_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    device_and_envelope(d);
+    // Integrated payload: nothing needed from the directory.
+    let r = ok(agent(
+        d,
+        &words("install m.suit --payload-dir /nonexistent/payloads"),
+    ));
+    says(
+        &r.stderr,
+        "warning: --payload-dir /nonexistent/payloads: no such directory",
+    );
+    says(&r.stdout, "installed m.suit");
+    // A payload the manifest fetches, which the directory would have provided: the error
+    // says the directory does not exist.
+    write(
+        d,
+        "u.json",
+        r#"{"sequence-number": 2, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+        "components": [{"id": ["app"], "file": "fw.bin", "uri": "https://x.example/fw.bin"}]}"#,
+    );
+    ok(author(
+        d,
+        &words("create u.json -o u.suit --sign-key author.priv.pem --payload-out made"),
+    ));
+    let all = fails(
+        agent(
+            d,
+            &words("install u.suit --payload-dir /nonexistent/payloads"),
+        ),
+        2,
+        "no --payload or --payload-dir file provides it (--payload-dir /nonexistent/payloads \
+         does not exist)",
+    );
+    says(&all, "https://x.example/fw.bin");
+    // Every payload given by --payload: the missing directory does not matter.
+    let r = ok(agent(
+        d,
+        &words(
+            "install u.suit --payload-dir /nonexistent/payloads \
+             --payload https://x.example/fw.bin=made/fw.bin",
+        ),
+    ));
+    says(&r.stdout, "installed u.suit");
+    // A file is still no directory: refused before the TA is asked.
+    fails(
+        agent(d, &words("install u.suit --payload-dir fw.bin")),
+        2,
+        "--payload-dir fw.bin: not a directory",
+    );
+}
+
+/// Re-review of session 35, finding 5: an output's temporary file was created when the
+/// output was opened, before the agent's lock: a run stopped while it waits for the lock
+/// (Ctrl-C, `systemctl stop`) left an empty mode-0 temporary file behind. Opening only
+/// probes the directory now (a temporary created and removed at once).
+#[test]
+fn rrh_5_a_run_stopped_while_it_waits_leaves_no_temporary_file() {
+    use std::io::BufRead as _;
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    device_and_envelope(d);
+    ok(agent(d, &words("install m.suit")));
+    std::fs::create_dir(d.join("out")).unwrap();
+    let lock = std::fs::File::open(d.join("state/.agent.lock")).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_suit-agent"))
+        .args([
+            "--tee",
+            "sim",
+            "--state",
+            "state",
+            "report",
+            "-o",
+            "out/r.cose",
+        ])
+        .current_dir(d)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("waiting for another suit-agent") {
+        assert_ne!(stderr.read_line(&mut said).unwrap(), 0, "{said}");
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    child.wait().unwrap();
+    let left: Vec<_> = std::fs::read_dir(d.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}\n{said}");
+    // The lock free again, the same command writes its output, and only it.
+    drop(lock);
+    ok(agent(d, &words("report -o out/r.cose")));
+    let left: Vec<_> = std::fs::read_dir(d.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, [OsString::from("r.cose")]);
 }

@@ -615,12 +615,23 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         ree_root,
         net_args,
     } = args;
-    // The URLs first: nothing is contacted (nor logged: no credentials) for one that cannot
-    // be fetched as given.
+    // The URLs first: nothing is contacted for one that cannot be fetched as given. User
+    // information in them is sent as HTTP Basic credentials (never shown: `***@`), named in
+    // a warning over plain http.
     transport::allow::check_base_url(url).map_err(AgentError::File)?;
     for (what, u) in [("--report-url", report_url), ("--nonce-url", nonce_url)] {
         if let Some(u) = u {
             transport::allow::check_operator_url(what, u).map_err(AgentError::File)?;
+        }
+    }
+    let operator_urls = [
+        ("poll BASE_URL", Some(url)),
+        ("--report-url", report_url.as_ref()),
+        ("--nonce-url", nonce_url.as_ref()),
+    ];
+    for (what, u) in operator_urls {
+        if let Some(w) = u.and_then(|u| transport::allow::credentials_warning(what, u)) {
+            log::warn(&w);
         }
     }
     if let Some(root) = ree_root {
@@ -691,16 +702,20 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         return settle(round(), true);
     };
     let every = std::time::Duration::from_secs(*every);
-    log::info(&format!("polling {url} every {} s", every.as_secs()));
+    log::info(&format!(
+        "polling {} every {} s",
+        transport::allow::redacted(url),
+        every.as_secs()
+    ));
     let mut done = 0u64;
     loop {
         let r = round();
         done += 1;
         // Nothing a later round could change: stop with that error (and its exit code). A
-        // poll state that cannot be saved (checked before the first round, made unwritable
-        // since) would have every later round download and stage the update again for
-        // nothing.
-        let unsaved = |e: &AgentError| matches!(e, AgentError::PollState(_));
+        // poll state that cannot be saved for a lasting reason (checked before the first
+        // round, made unwritable since) would have every later round download and stage the
+        // update again for nothing; a full disk or an I/O error may pass: polling goes on.
+        let unsaved = |e: &AgentError| matches!(e, AgentError::PollState { lasting: true, .. });
         let incompatible = match &r {
             Err(AgentError::VersionMismatch { .. } | AgentError::NoOpteeSupport) => true,
             Err(e) => unsaved(e),
@@ -1543,6 +1558,9 @@ fn install(
         transport::Location::Http(url) => Some(url.as_str()),
         transport::Location::File(_) => None,
     };
+    if let Some(w) = url.and_then(|u| transport::allow::credentials_warning("envelope URL", u)) {
+        errln!("suit-agent: warning: {w}");
+    }
     let network = if *net || url.is_some() {
         // Payload URIs under the envelope URL's origin (none for a file) or a prefix given.
         let origins: Vec<&str> = url.into_iter().collect();
@@ -1567,7 +1585,10 @@ fn install(
         )? {
             transport::Conditional::Body { data, .. } => data,
             transport::Conditional::NotModified => {
-                return Err(AgentError::Network(format!("{url}: no envelope")))
+                return Err(AgentError::Network(format!(
+                    "{}: no envelope",
+                    transport::allow::redacted(url)
+                )))
             }
             transport::Conditional::TooLarge { announced, .. } => {
                 return Err(AgentError::EnvelopeTooLarge {
@@ -1580,13 +1601,22 @@ fn install(
         (transport::Location::File(p), _) => read_as(p, suit_host::detect::Format::Envelope)?,
         (transport::Location::Http(url), None) => {
             return Err(AgentError::File(format!(
-                "{url}: an envelope URL is fetched over the network"
+                "{}: an envelope URL is fetched over the network",
+                transport::allow::redacted(url)
             )))
         }
     };
     let max = net_args.max_payload_bytes;
     // Only files the operator offered; a URI from the manifest never names a local path.
     let sources = transport::local::PayloadSources::new(payloads, payload_dir.as_deref())?;
+    if let Some(dir) = sources.missing_dir() {
+        errln!(
+            "suit-agent: warning: --payload-dir {}: no such directory; it provides no payload \
+             (the install needs none from it if every payload is integrated, given by \
+             --payload or fetched)",
+            suit_host::human::printable(&dir.display().to_string())
+        );
+    }
     // The TA lists every URI the manifest may fetch; a try-each may never reach one
     // (manifest-37: an option whose condition fails is skipped). One nobody offered, one the
     // agent does not fetch (not allowed, unparseable), or one the server says it does not
@@ -1595,11 +1625,11 @@ fn install(
     // it was left out (`missing_payload`).
     let mut sent: Vec<String> = Vec::new();
     let mut not_offered: Vec<String> = Vec::new();
-    // Every URI the TA listed: a `--payload` for another is named afterwards.
+    // Every URI the TA listed (all of them, whatever became of fetching one): a `--payload`
+    // for another is named afterwards.
     let mut listed: Vec<String> = Vec::new();
     let mut left_out = transport::poll::LeftOut::default();
     let mut fetch = |uri: &str, bound: Option<u64>, sink: &mut dyn transport::Sink| {
-        listed.push(uri.to_string());
         if let Some(file) = sources.open(uri)? {
             // A local file is not a download: the cap only (a wrong size is the
             // TA's to refuse, with its report).
@@ -1628,8 +1658,14 @@ fn install(
         }
     };
     let mut authenticated = false;
-    let installed =
-        client::install_streamed(tee, &bytes, &mut fetch, &mut progress, &mut authenticated);
+    let installed = client::install_streamed_listed(
+        tee,
+        &bytes,
+        &mut fetch,
+        &mut progress,
+        &mut authenticated,
+        &mut listed,
+    );
     // Once the TA listed the manifest's URIs (it authenticated it), a `--payload` for none of
     // them did nothing: named, whatever the outcome.
     if authenticated {
@@ -1643,7 +1679,7 @@ fn install(
     }
     let (_, done) = installed.map_err(|e| {
         let e = client::install_hints(tee, e.explained_with(&bytes));
-        missing_payload(e, &not_offered, &left_out)
+        missing_payload(e, &not_offered, &left_out, sources.missing_dir())
     })?;
     COMMITTED.store(true, Ordering::Relaxed);
     // Committed: from here on a failure is the agent's own and the install stands.
@@ -1661,7 +1697,11 @@ fn install(
     }
     outln!(
         "installed {} (sequence number {}, signed by anchor(s) {})",
-        suit_host::human::printable(&envelope.to_string_lossy()),
+        // A URL's user information never shown.
+        url.map_or_else(
+            || suit_host::human::printable(&envelope.to_string_lossy()).into_owned(),
+            transport::allow::redacted
+        ),
         done.sequence_number,
         done.signers
             .iter()
@@ -1736,6 +1776,7 @@ fn missing_payload(
     e: AgentError,
     not_offered: &[String],
     left_out: &transport::poll::LeftOut,
+    missing_dir: Option<&Path>,
 ) -> AgentError {
     if let Some(named) = left_out.named(&e) {
         return named;
@@ -1744,6 +1785,7 @@ fn missing_payload(
         Some(uri) if not_offered.contains(&uri) => AgentError::Payload {
             error: transport::local::PayloadSourceError::NotOffered {
                 file_uri: transport::local::is_file_uri(&uri),
+                missing_dir: missing_dir.map(Path::to_path_buf),
             },
             uri,
         },
@@ -1934,7 +1976,7 @@ fn exit_code(e: &AgentError) -> u8 {
         e if e.is_commit_pending() => EXIT_AFTER_COMMIT,
         e if e.is_verdict() => EXIT_REFUSED,
         AgentError::File(_)
-        | AgentError::PollState(_)
+        | AgentError::PollState { lasting: true, .. }
         | AgentError::Payload { .. }
         | AgentError::NotOnDefaultTa { .. } => EXIT_USAGE,
         AgentError::Network(_) | AgentError::PayloadNotOnServer { .. } => EXIT_NETWORK,

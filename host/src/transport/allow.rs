@@ -90,42 +90,72 @@ fn looks_http(text: &str) -> bool {
     lower.starts_with("http://") || lower.starts_with("https://")
 }
 
+/// `url` split where its user information (`user:password@`, up to the last `@` of the
+/// authority, as the HTTP client's parser reads it) is: (scheme and `://`, the user
+/// information without its `@`, the host and the rest). `None`: it has none.
+fn split_user_info(url: &str) -> Option<(&str, &str, &str)> {
+    let at = url.find("://")?;
+    let (scheme, rest) = url.split_at(at + 3);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let user_end = rest.get(..authority_end)?.rfind('@')?;
+    Some((
+        scheme,
+        rest.get(..user_end)?,
+        rest.get(user_end + 1..).unwrap_or(""),
+    ))
+}
+
+/// Whether `url` carries user information (`user:password@`).
+pub fn has_user_info(url: &str) -> bool {
+    split_user_info(url).is_some()
+}
+
+/// `url` without its user information: what an operator URL is compared and checked as
+/// (its origin; the credentials are not part of it).
+pub fn without_user_info(url: &str) -> std::borrow::Cow<'_, str> {
+    match split_user_info(url) {
+        Some((scheme, _, host)) => format!("{scheme}{host}").into(),
+        None => url.into(),
+    }
+}
+
 /// `url` for a message or a log line ([`crate::human::printable`]), its user information
-/// (`user:password@`), if any, shown as `***@`: a URL the agent refuses for carrying
-/// credentials never prints them.
+/// (`user:password@`), if any, shown as `***@`: the credentials of an operator URL are never
+/// printed.
 pub fn redacted(url: &str) -> String {
-    let shown = match url.find("://") {
-        Some(at) => {
-            let (scheme, rest) = url.split_at(at + 3);
-            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(authority_end);
-            match authority.rfind('@') {
-                Some(user_end) => {
-                    let host = authority.get(user_end + 1..).unwrap_or("");
-                    format!("{scheme}***@{host}{tail}")
-                }
-                None => url.to_string(),
-            }
-        }
+    let shown = match split_user_info(url) {
+        Some((scheme, _, host)) => format!("{scheme}***@{host}"),
         None => url.to_string(),
     };
     crate::human::printable(&shown).into_owned()
 }
 
+/// `text` (a message that may quote `url`, say an HTTP client's error) with `url`'s user
+/// information, wherever it occurs, shown as `***`; then [`crate::human::printable`].
+pub fn redacted_in(text: &str, url: &str) -> String {
+    let text = match split_user_info(url) {
+        Some((_, user, _)) if !user.is_empty() => text.replace(&format!("{user}@"), "***@"),
+        _ => text.to_string(),
+    };
+    crate::human::printable(&text).into_owned()
+}
+
 /// Checks a URL the operator gave the agent to contact (`poll`'s `--report-url`,
-/// `--nonce-url`; `what` names it): an http(s) URL the agent parses unambiguously, without
-/// user information (never sent, and it would show in the log). The error names it (its
-/// user information redacted) and why.
+/// `--nonce-url`; `what` names it): an http(s) URL the agent parses unambiguously. User
+/// information (`user:password@`) is allowed: the HTTP client sends it as HTTP Basic
+/// credentials, and no message shows it ([`redacted`]; [`credentials_warning`] for plain
+/// http). The error names the URL (its user information redacted) and why.
 pub fn check_operator_url(what: &str, url: &str) -> Result<(), String> {
-    parse(url)
+    parse(&without_user_info(url))
         .map(drop)
         .map_err(|e| format!("{what} {}: {e}", redacted(url)))
 }
 
-/// Checks `poll`'s `BASE_URL` as an `--allow-url-prefix` is checked: an http(s) URL, without
-/// user information, a query or a fragment (the device's path is appended to it: after a `?`
-/// or `#` it would not be the path fetched), its path without dot segments, backslashes or
-/// encoded separators. The error names it (user information redacted) and why.
+/// Checks `poll`'s `BASE_URL` as an `--allow-url-prefix` is checked, but for user
+/// information ([`check_operator_url`]): an http(s) URL without a query or a fragment (the
+/// device's path is appended to it: after a `?` or `#` it would not be the path fetched), its
+/// path without dot segments, backslashes or encoded separators. The error names it (user
+/// information redacted) and why.
 pub fn check_base_url(url: &str) -> Result<(), String> {
     let bad = |why: &str| format!("poll BASE_URL {}: {why}", redacted(url));
     if looks_http(url) && url.contains(['?', '#']) {
@@ -133,13 +163,29 @@ pub fn check_base_url(url: &str) -> Result<(), String> {
             "a base URL has no query or fragment (the device's path is appended to it)",
         ));
     }
-    let parsed = parse(url).map_err(|e| bad(&e.to_string()))?;
+    let parsed = parse(&without_user_info(url)).map_err(|e| bad(&e.to_string()))?;
     if path_is_ambiguous(&parsed.path) {
         return Err(bad(
             "a base URL's path has no '.' or '..' segments, backslashes or encoded separators",
         ));
     }
     Ok(())
+}
+
+/// The warning for an operator URL (`what` names it) whose user information goes over plain
+/// http: the HTTP client sends it as HTTP Basic credentials, which anyone on the path can
+/// read. `None` for https or a URL without user information.
+pub fn credentials_warning(what: &str, url: &str) -> Option<String> {
+    let plain = url
+        .get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+    (plain && has_user_info(url)).then(|| {
+        format!(
+            "{what} {}: its user information is sent as HTTP Basic credentials, in clear over \
+             plain http (anyone on the path can read them); use https",
+            redacted(url)
+        )
+    })
 }
 
 fn parse(text: &str) -> Result<Parsed, UriRefusal> {
@@ -267,8 +313,9 @@ impl UrlPolicy {
     /// URL; a file path among them gives none) and the `--allow-url-prefix` entries
     /// `prefixes`. A prefix that is not an http(s) URL, has user information, a query or a
     /// fragment, or a path with dot segments, is refused (exit 2); so is an operator URL
-    /// starting `http://` or `https://` that the agent cannot take apart (user information,
-    /// a bad port, ...), which was silently no origin at all.
+    /// starting `http://` or `https://` that the agent cannot take apart (a bad port, ...),
+    /// which was silently no origin at all. An operator URL's user information is no part of
+    /// its origin ([`without_user_info`]).
     pub fn new(origins_of: &[&str], prefixes: &[String]) -> Result<UrlPolicy, String> {
         if prefixes.len() > MAX_PREFIXES {
             return Err(format!(
@@ -283,7 +330,10 @@ impl UrlPolicy {
             if !looks_http(url) {
                 continue;
             }
-            let origin = parse(url).map_err(|e| format!("{}: {e}", redacted(url)))?;
+            // Its credentials are no part of its origin (a payload URI with user information
+            // is refused below, whatever the operator's URL carries).
+            let origin =
+                parse(&without_user_info(url)).map_err(|e| format!("{}: {e}", redacted(url)))?;
             let shown = origin_text(&origin);
             policy.prefixes.push(Prefix {
                 origin: Parsed {

@@ -25,10 +25,12 @@ use crate::tee::AgentError;
 #[non_exhaustive]
 pub enum PayloadSourceError {
     /// Nothing the operator offered provides the URI (and the network may not).
-    #[error("no --payload or --payload-dir file provides it{}", not_offered_hint(*.file_uri))]
+    #[error("no --payload or --payload-dir file provides it{}{}", missing_dir_words(.missing_dir.as_deref()), not_offered_hint(*.file_uri))]
     NotOffered {
         /// The URI is `file://`: its path is never opened.
         file_uri: bool,
+        /// The `--payload-dir` given, when it did not exist ([`PayloadSources::missing_dir`]).
+        missing_dir: Option<PathBuf>,
     },
     /// A `--payload-dir` entry that is a symbolic link.
     #[error("{}: a symbolic link in --payload-dir; only regular files directly in the directory are read", .path.display())]
@@ -39,6 +41,15 @@ pub enum PayloadSourceError {
     /// The file or directory could not be opened or examined.
     #[error("{}: {reason}", .path.display())]
     Unreadable { path: PathBuf, reason: String },
+}
+
+fn missing_dir_words(dir: Option<&Path>) -> String {
+    dir.map_or_else(String::new, |d| {
+        format!(
+            " (--payload-dir {} does not exist)",
+            crate::human::printable(&d.display().to_string())
+        )
+    })
 }
 
 fn not_offered_hint(file_uri: bool) -> &'static str {
@@ -70,6 +81,8 @@ pub struct LocalPayload {
 pub struct PayloadSources {
     offered: Vec<(String, PathBuf)>,
     dir: Option<PathBuf>,
+    /// `dir` did not exist when the install started.
+    dir_missing: bool,
 }
 
 impl PayloadSources {
@@ -78,8 +91,9 @@ impl PayloadSources {
     /// carry `=` (a query string, `?a=b`), the local FILE may not.
     ///
     /// FILE may be any name, UTF-8 or not (the URI must be text: the manifest's URIs are). A
-    /// `--payload-dir` that does not exist or is not a directory is refused too: nothing in it
-    /// could be offered.
+    /// `--payload-dir` that is not a directory (or cannot be examined) is refused too; one
+    /// that does not exist offers nothing, which an install that needs nothing from it does
+    /// not mind ([`PayloadSources::missing_dir`]: the caller names it in a warning).
     pub fn new(
         payloads: &[std::ffi::OsString],
         dir: Option<&Path>,
@@ -111,9 +125,11 @@ impl PayloadSources {
                 ))
             })
             .collect::<Result<_, _>>()?;
+        let mut dir_missing = false;
         if let Some(d) = dir {
             match std::fs::metadata(d) {
                 Ok(m) if m.is_dir() => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => dir_missing = true,
                 Ok(_) => {
                     return Err(AgentError::File(format!(
                         "--payload-dir {}: not a directory",
@@ -122,13 +138,8 @@ impl PayloadSources {
                 }
                 Err(e) => {
                     return Err(AgentError::File(format!(
-                        "--payload-dir {}: {}",
-                        d.display(),
-                        if e.kind() == std::io::ErrorKind::NotFound {
-                            "no such directory".to_string()
-                        } else {
-                            e.to_string()
-                        }
+                        "--payload-dir {}: {e}",
+                        d.display()
                     )))
                 }
             }
@@ -136,7 +147,14 @@ impl PayloadSources {
         Ok(PayloadSources {
             offered,
             dir: dir.map(Path::to_path_buf),
+            dir_missing,
         })
+    }
+
+    /// The `--payload-dir` given, if it did not exist when the install started: it offers
+    /// nothing (named in a warning, and in the error for a payload nothing provides).
+    pub fn missing_dir(&self) -> Option<&Path> {
+        self.dir.as_deref().filter(|_| self.dir_missing)
     }
 
     /// The `--payload` URIs none of `listed` (the URIs the TA listed for the manifest) is:
@@ -424,13 +442,13 @@ mod tests {
     }
 
     #[test]
-    fn an_absent_payload_dir_or_a_file_there_is_refused_naming_it() {
-        let absent = PayloadSources::new(&[], Some(Path::new("/nonexistent/payloads")));
-        let e = absent.unwrap_err().to_string();
-        assert!(
-            e.contains("--payload-dir /nonexistent/payloads: no such directory"),
-            "{e}"
+    fn an_absent_payload_dir_offers_nothing_and_a_file_there_is_refused_naming_it() {
+        let absent = PayloadSources::new(&[], Some(Path::new("/nonexistent/payloads"))).unwrap();
+        assert_eq!(
+            absent.missing_dir(),
+            Some(Path::new("/nonexistent/payloads"))
         );
+        assert!(absent.open("https://x/fw.bin").unwrap().is_none());
         let f = tempfile::NamedTempFile::new().unwrap();
         let e = PayloadSources::new(&[], Some(f.path()))
             .unwrap_err()

@@ -135,7 +135,15 @@ impl Carries {
                  installed); its signature shows any change"
             }
         };
-        format!("{url}: plain HTTP (not encrypted, server not authenticated): {what}")
+        let credentials = if allow::has_user_info(url) {
+            "; and its user information, sent as HTTP Basic credentials, can be read"
+        } else {
+            ""
+        };
+        format!(
+            "{}: plain HTTP (not encrypted, server not authenticated): {what}{credentials}",
+            allow::redacted(url)
+        )
     }
 }
 
@@ -336,13 +344,14 @@ enum Failure {
 }
 
 /// A network error naming the URL and why, both escaped for the terminal
-/// ([`crate::human::printable`]: a URL comes from a manifest, `what` may quote the server).
+/// ([`crate::human::printable`]: a URL comes from a manifest, `what` may quote the server),
+/// the user information of an operator's URL shown as `***@` in both ([`allow::redacted`]).
 fn net_error(url: &str, what: impl std::fmt::Display) -> AgentError {
     let what = what.to_string();
     AgentError::Network(format!(
         "{}: {}",
-        crate::human::printable(url),
-        crate::human::printable(&what)
+        allow::redacted(url),
+        allow::redacted_in(&what, url)
     ))
 }
 
@@ -451,7 +460,9 @@ impl Net {
                         ));
                     }
                     log::warn(&format!(
-                        "{url}: {why}; retrying in {} ms",
+                        "{}: {}; retrying in {} ms",
+                        allow::redacted(url),
+                        allow::redacted_in(&why, url),
                         wait.as_millis()
                     ));
                     std::thread::sleep(wait);
@@ -565,7 +576,8 @@ impl Net {
                     }
                     if resume {
                         log::info(&format!(
-                            "{url}: server sent the whole resource again (range not honoured or resource changed); restarting"
+                            "{}: server sent the whole resource again (range not honoured or resource changed); restarting",
+                            allow::redacted(url)
                         ));
                     }
                     total = len;
@@ -587,7 +599,7 @@ impl Net {
                             ),
                         )));
                     }
-                    log::info(&format!("{url}: resuming at byte {pos}"));
+                    log::info(&format!("{}: resuming at byte {pos}", allow::redacted(url)));
                 }
                 other => return Err(Self::status_failure(url, other)),
             }

@@ -235,20 +235,54 @@ impl PollState {
 
     /// Written whole and durably ([`crate::files::replace_file`]: a temporary file, fsync,
     /// rename, directory fsync): a crash leaves the old state or the new one.
-    /// A failure is [`AgentError::PollState`].
+    /// A failure is [`AgentError::PollState`] ([`state_error`]).
     pub fn save(&self, path: &Path) -> Result<(), AgentError> {
         let text = serde_json::to_vec_pretty(self).map_err(|e| AgentError::File(e.to_string()))?;
         crate::files::replace_file(path, &text, 0o600).map_err(|e| state_error(path, &e))
     }
 }
 
-/// The poll state file at `path` cannot be written (`e`), in words naming what to do.
+/// The poll state file at `path` cannot be written (`e`), in words naming what to do:
+/// [`AgentError::PollState`], lasting ([`lasting_write_error`]) or not.
 fn state_error(path: &Path, e: &std::io::Error) -> AgentError {
-    AgentError::PollState(format!(
-        "poll state {}: cannot be written: {e}; give --poll-state a file path in a directory \
-         the agent can write",
-        path.display()
-    ))
+    let lasting = lasting_write_error(e);
+    let message = if lasting {
+        format!(
+            "poll state {}: cannot be written: {e}; give --poll-state a file path in a \
+             directory the agent can write",
+            path.display()
+        )
+    } else {
+        format!(
+            "poll state {}: not saved for now: {e} (its file system's trouble, which may \
+             pass: free space, check the disk; the next round tries again)",
+            path.display()
+        )
+    };
+    AgentError::PollState { message, lasting }
+}
+
+/// Whether writing a file failed with `e` for a reason no retry changes: something other
+/// than a regular file at the path (a directory, device, FIFO, socket: refused as
+/// `InvalidInput`), a path through a file (`ENOTDIR`), a link loop, a name too long, no
+/// permission on the directory (`EACCES`, `EPERM`). Anything else (`ENOSPC`, `EDQUOT`,
+/// `EIO`, `EROFS` after a file system error, ...) may pass.
+pub fn lasting_write_error(e: &std::io::Error) -> bool {
+    use rustix::io::Errno;
+    if e.kind() == std::io::ErrorKind::InvalidInput && e.raw_os_error().is_none() {
+        return true;
+    }
+    matches!(
+        e.raw_os_error().map(Errno::from_raw_os_error),
+        Some(
+            Errno::ISDIR
+                | Errno::NOTDIR
+                | Errno::ACCESS
+                | Errno::PERM
+                | Errno::LOOP
+                | Errno::NAMETOOLONG
+        )
+    )
 }
 
 /// Checks, before the first round, that the poll state can be saved at `path`
@@ -256,7 +290,8 @@ fn state_error(path: &Path, e: &std::io::Error) -> AgentError {
 /// directory made if missing and able to take a temporary file): a round saves it between
 /// the TA's decision and the report, and just before a commit, after downloading and staging
 /// the whole update, so a state that cannot be saved is refused now
-/// ([`AgentError::PollState`], exit 2), not once per round after that work.
+/// ([`AgentError::PollState`]: exit 2 if lasting, else 3), not once per round after that
+/// work.
 pub fn check_state_file(path: &Path) -> Result<(), AgentError> {
     crate::files::check_replaceable(path).map_err(|e| state_error(path, &e))
 }
@@ -421,14 +456,15 @@ fn nonce(net: &Net, url: Option<&str>) -> Result<Vec<u8>, AgentError> {
         return Ok(n);
     };
     let max = 2 * MAX_NONCE as u64 + 2;
+    let shown = super::allow::redacted(url);
     let data = match net.get(url, max, "*/*", super::Carries::Nonce, None)? {
         Conditional::Body { data, .. } => data,
         Conditional::NotModified => {
-            return Err(AgentError::Network(format!("{url}: no nonce")));
+            return Err(AgentError::Network(format!("{shown}: no nonce")));
         }
         Conditional::TooLarge { .. } => {
             return Err(AgentError::Network(format!(
-                "{url}: more than the {max} bytes a nonce may take"
+                "{shown}: more than the {max} bytes a nonce may take"
             )));
         }
     };
@@ -439,7 +475,7 @@ fn nonce(net: &Net, url: Option<&str>) -> Result<Vec<u8>, AgentError> {
     };
     if n.is_empty() || n.len() > MAX_NONCE {
         return Err(AgentError::Network(format!(
-            "{url}: a nonce must be 1..{MAX_NONCE} bytes, got {}",
+            "{shown}: a nonce must be 1..{MAX_NONCE} bytes, got {}",
             n.len()
         )));
     }
@@ -461,9 +497,10 @@ fn post_report(
     let report = client::report_of(tee, Some(&nonce), !pending.authenticated)?;
     let code = net.post(url, super::REPORT_MEDIA_TYPE, &report)?;
     log::info(&format!(
-        "posted the signed report ({} bytes, nonce {}) to {url}: HTTP {code}",
+        "posted the signed report ({} bytes, nonce {}) to {}: HTTP {code}",
         report.len(),
-        hex::encode(&nonce)
+        hex::encode(&nonce),
+        super::allow::redacted(url)
     ));
     Ok(())
 }
@@ -718,18 +755,24 @@ pub fn poll_once(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Outcome, AgentError> {
     let url = envelope_url(tee, &opts.base)?;
+    // The URL as every message shows it: the base URL's user information redacted.
+    let shown = super::allow::redacted(&url);
     let mut state = PollState::load(&opts.state_file);
     // First what the TA made of an install the last round did not see finish.
     settle_in_flight(tee, opts, &mut state, false)?;
-    if state.url != url {
+    // Saved without the base URL's user information (credentials, not a part of what is
+    // fetched: new ones keep what was learnt); a state saved with it still matches.
+    let saved_url = super::allow::without_user_info(&url).into_owned();
+    if state.url != saved_url && state.url != url {
         // Another envelope URL: what was learnt about the old one is void; the device's
         // approved REE files still to write are not.
         state = PollState {
-            url: url.clone(),
+            url: saved_url.clone(),
             ree_pending: std::mem::take(&mut state.ree_pending),
             ..PollState::default()
         };
     }
+    state.url = saved_url;
     if let Some(then) = &state.refused_under_allow_list {
         if *then != opts.allowed.fingerprint() {
             log::info(
@@ -746,7 +789,7 @@ pub fn poll_once(
     post_pending(tee, net, opts, &mut state, &mut afterwards);
     // So do approved REE files an earlier install could not write.
     write_pending_ree(tee, opts, &mut state, &mut afterwards);
-    log::debug(&format!("polling {url}"));
+    log::debug(&format!("polling {shown}"));
     let (envelope, etag) = match net.get(
         &url,
         MAX_ENVELOPE_DOWNLOAD,
@@ -755,7 +798,7 @@ pub fn poll_once(
         state.etag.as_deref(),
     )? {
         Conditional::NotModified => {
-            log::info(&format!("{url}: not modified"));
+            log::info(&format!("{shown}: not modified"));
             return Ok(Outcome {
                 round: Round::UpToDate,
                 afterwards,
@@ -785,7 +828,7 @@ pub fn poll_once(
     let digest = hex::encode(sha2::Sha256::digest(&envelope));
     if state.envelope_sha256.as_deref() == Some(digest.as_str()) {
         log::info(&format!(
-            "{url}: same envelope as last time (sha-256 {digest})"
+            "{shown}: same envelope as last time (sha-256 {digest})"
         ));
         // Only a decision that kept an ETag (the TA authenticated those bytes) takes the new one.
         if state.etag.is_some() {
@@ -809,7 +852,7 @@ pub fn poll_once(
     if let Some(mut r) = earlier.clone().filter(|r| r.skip_rounds > 0) {
         r.skip_rounds -= 1;
         log::info(&format!(
-            "{url}: envelope sha-256 {digest} (manifest {manifest_digest}) refused for its \
+            "{shown}: envelope sha-256 {digest} (manifest {manifest_digest}) refused for its \
              payload {} time(s); handing it over again in {} round(s)",
             r.attempts,
             r.skip_rounds + 1
@@ -822,7 +865,7 @@ pub fn poll_once(
         });
     }
     log::info(&format!(
-        "{url}: new envelope ({} bytes, sha-256 {digest}); handing it to the TA",
+        "{shown}: new envelope ({} bytes, sha-256 {digest}); handing it to the TA",
         envelope.len()
     ));
     let mut authenticated = false;
@@ -933,7 +976,7 @@ pub fn poll_once(
                     None => format!("the payload fetched for this envelope ({e})"),
                 };
                 log::warn(&format!(
-                    "{url}: the TA refused {what}; attempt {attempts}: {when} hands the \
+                    "{shown}: the TA refused {what}; attempt {attempts}: {when} hands the \
                      envelope over again"
                 ));
                 state.keep_payload_refusals(PayloadRefusals {
@@ -998,6 +1041,45 @@ pub fn poll_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A failure no retry changes stops `poll --interval`; one that may pass does not.
+    #[test]
+    fn only_lasting_write_errors_stop_polling() {
+        use std::io::{Error, ErrorKind};
+        let os = |e: rustix::io::Errno| Error::from_raw_os_error(e.raw_os_error());
+        for e in [
+            rustix::io::Errno::ISDIR,
+            rustix::io::Errno::NOTDIR,
+            rustix::io::Errno::ACCESS,
+            rustix::io::Errno::PERM,
+        ] {
+            assert!(lasting_write_error(&os(e)), "{e:?}");
+        }
+        assert!(lasting_write_error(&Error::new(
+            ErrorKind::InvalidInput,
+            "x is a directory"
+        )));
+        for e in [
+            rustix::io::Errno::NOSPC,
+            rustix::io::Errno::DQUOT,
+            rustix::io::Errno::IO,
+            rustix::io::Errno::ROFS,
+        ] {
+            assert!(!lasting_write_error(&os(e)), "{e:?}");
+        }
+        let path = Path::new("/var/lib/suit-agent/poll.json");
+        let full = state_error(path, &os(rustix::io::Errno::NOSPC));
+        assert!(
+            matches!(full, AgentError::PollState { lasting: false, .. }),
+            "{full:?}"
+        );
+        assert!(full.to_string().contains("not saved for now"), "{full}");
+        let denied = state_error(path, &os(rustix::io::Errno::ACCESS));
+        assert!(matches!(
+            denied,
+            AgentError::PollState { lasting: true, .. }
+        ));
+    }
 
     /// The back-off doubles and stops at its cap, for any count (no overflow).
     #[test]
