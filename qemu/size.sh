@@ -2,8 +2,8 @@
 # Size of the production update TA (issue 14): built as a product would be, with a TPA root
 # that is not test material (a fresh P-256 key made here) and the default features, then
 # stripped and signed as qemu/build.sh does. Prints the signed size and the ELF's sections;
-# fails if formatting code (`core::fmt`) is linked in, or if the payload pipeline's loops call
-# machine-outlined code (qemu/hot_path.py).
+# fails if formatting code (`core::fmt`) is linked in, if the test build's own commands are, or
+# if the payload pipeline's loops call machine-outlined code (qemu/hot_path.py).
 # Leaves the test build in $QB/out alone (its own target dir, $QB/size).
 #
 # Usage: bash qemu/size.sh      (after qemu/setup.sh; SUIT_TA_FEATURES as for qemu/build.sh)
@@ -38,6 +38,13 @@ TARGET=aarch64-unknown-linux-gnu
 fmt_linked="$(aarch64-linux-gnu-nm -C "$OUT/target/$TARGET/release/suit-ta" | grep -E 'core::fmt::|alloc::fmt::' | head -5 || true)"
 [ -z "$fmt_linked" ] || die "core::fmt is linked into the production update TA (use suit_common::text):
 $fmt_linked"
+# The test build's own commands (a search of the TA's memory, the crypto bench) and the GP
+# operation API they alone use exist only in a build whose TPA root is test material
+# (ta/build.rs, cfg `test_commands` and `gp_crypto_api`): none of it in the product.
+test_linked="$(aarch64-linux-gnu-nm -C "$OUT/target/$TARGET/release/suit-ta" \
+    | grep -E 'suit_ta::(heap_scan|crypto_bench)|TEE_AllocateOperation|heap::occurrences|leave_on_stack' | head -5 || true)"
+[ -z "$test_linked" ] || die "the test build's own commands are linked into the production update TA:
+$test_linked"
 # The payload pipeline's loops compiled for speed: no machine-outlined code on their path.
 /usr/bin/python3 "$ROOT/qemu/hot_path.py" aarch64-linux-gnu-objdump "$OUT/target/$TARGET/release/suit-ta" \
     || die "machine-outlined code on the payload pipeline's path (see bulk/src/lib.rs)"
