@@ -125,9 +125,23 @@ pub fn without_user_info(url: &str) -> std::borrow::Cow<'_, str> {
 pub fn redacted(url: &str) -> String {
     let shown = match split_user_info(url) {
         Some((scheme, _, host)) => format!("{scheme}***@{host}"),
-        None => url.to_string(),
+        None => match loose_user_info(url) {
+            Some((scheme, rest)) => format!("{scheme}***@{rest}"),
+            None => url.to_string(),
+        },
     };
     crate::human::printable(&shown).into_owned()
+}
+
+/// A URL whose would-be password holds an unencoded `/`, `?` or `#` has no user
+/// information as RFC 3986 reads it (the authority ends there), yet everything up to its
+/// last `@` may be a secret: (scheme and `://`, what follows that `@`). Messages hide it all,
+/// over-redacting rather than printing a password.
+fn loose_user_info(url: &str) -> Option<(&str, &str)> {
+    let at = url.find("://")?;
+    let (scheme, rest) = url.split_at(at + 3);
+    let last = rest.rfind('@')?;
+    Some((scheme, rest.get(last + 1..).unwrap_or("")))
 }
 
 /// `text` (a message that may quote `url`, say an HTTP client's error) with `url`'s user
@@ -135,7 +149,13 @@ pub fn redacted(url: &str) -> String {
 pub fn redacted_in(text: &str, url: &str) -> String {
     let text = match split_user_info(url) {
         Some((_, user, _)) if !user.is_empty() => text.replace(&format!("{user}@"), "***@"),
-        _ => text.to_string(),
+        _ => match loose_user_info(url) {
+            Some((scheme, rest)) => {
+                let hidden = url.get(scheme.len()..url.len() - rest.len()).unwrap_or("");
+                text.replace(hidden, "***@")
+            }
+            None => text.to_string(),
+        },
     };
     crate::human::printable(&text).into_owned()
 }
@@ -426,6 +446,31 @@ mod tests {
     fn policy(origins: &[&str], prefixes: &[&str]) -> UrlPolicy {
         let prefixes: Vec<String> = prefixes.iter().map(|s| s.to_string()).collect();
         UrlPolicy::new(origins, &prefixes).unwrap()
+    }
+
+    /// Review s35: a password with an unencoded `/`, `?` or `#` ends the authority early
+    /// (RFC 3986), so the URL has no user information as parsed; messages still hide
+    /// everything up to its last `@`.
+    #[test]
+    fn a_password_with_unencoded_delimiters_is_never_shown() {
+        for (url, shown) in [
+            ("https://admin:Pa#ss1@host:9/fw", "https://***@host:9/fw"),
+            ("https://admin:Pa/ss1@host:9/r", "https://***@host:9/r"),
+            (
+                "https://admin:Pa?ss1@host:9/e.suit",
+                "https://***@host:9/e.suit",
+            ),
+            ("https://admin:Pa%23ss1@host:9/fw", "https://***@host:9/fw"),
+            ("https://host:9/fw", "https://host:9/fw"),
+        ] {
+            assert_eq!(redacted(url), shown);
+            let quoted = redacted_in(&format!("{url}: not a port number"), url);
+            assert!(!quoted.contains("ss1"), "{quoted}");
+        }
+        let b = check_base_url("https://admin:Pa#ss1@host:9/fw").unwrap_err();
+        assert!(!b.contains("ss1"), "{b}");
+        let r = check_operator_url("--report-url", "https://admin:Pa/ss1@host:9/r").unwrap_err();
+        assert!(!r.contains("ss1"), "{r}");
     }
 
     #[test]

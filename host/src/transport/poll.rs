@@ -238,14 +238,14 @@ impl PollState {
     /// A failure is [`AgentError::PollState`] ([`state_error`]).
     pub fn save(&self, path: &Path) -> Result<(), AgentError> {
         let text = serde_json::to_vec_pretty(self).map_err(|e| AgentError::File(e.to_string()))?;
-        crate::files::replace_file(path, &text, 0o600).map_err(|e| state_error(path, &e))
+        crate::files::replace_file(path, &text, 0o600).map_err(|e| state_error(path, &e, false))
     }
 }
 
 /// The poll state file at `path` cannot be written (`e`), in words naming what to do:
 /// [`AgentError::PollState`], lasting ([`lasting_write_error`]) or not.
-fn state_error(path: &Path, e: &std::io::Error) -> AgentError {
-    let lasting = lasting_write_error(e);
+fn state_error(path: &Path, e: &std::io::Error, at_start: bool) -> AgentError {
+    let lasting = lasting_write_error(e, at_start);
     let message = if lasting {
         format!(
             "poll state {}: cannot be written: {e}; give --poll-state a file path in a \
@@ -255,34 +255,44 @@ fn state_error(path: &Path, e: &std::io::Error) -> AgentError {
     } else {
         format!(
             "poll state {}: not saved for now: {e} (its file system's trouble, which may \
-             pass: free space, check the disk; the next round tries again)",
+             pass: free space, check the disk; tried again at the next round, or when the \
+             service manager starts the agent again)",
             path.display()
         )
     };
     AgentError::PollState { message, lasting }
 }
 
-/// Whether writing a file failed with `e` for a reason no retry changes: something other
-/// than a regular file at the path (a directory, device, FIFO, socket: refused as
-/// `InvalidInput`), a path through a file (`ENOTDIR`), a link loop, a name too long, no
-/// permission on the directory (`EACCES`, `EPERM`). Anything else (`ENOSPC`, `EDQUOT`,
-/// `EIO`, `EROFS` after a file system error, ...) may pass.
-pub fn lasting_write_error(e: &std::io::Error) -> bool {
+/// Whether writing a file failed with `e` for a reason no retry changes. Only what may
+/// pass is listed: a full file system or quota (`ENOSPC`, `EDQUOT`), an I/O error, memory,
+/// an interruption or time-out, a stale handle, a held lock (`EAGAIN`/`WouldBlock`), and a
+/// read-only file system found during a run (a remount after an error; `at_start`: the
+/// check before the first round, where it is configuration, e.g. a unit's
+/// `ProtectSystem=strict`). Everything else (a directory or other non-file at the path, a
+/// path through a file or a dangling link, no permission, a busy bind-mounted file, ...)
+/// lasts.
+pub fn lasting_write_error(e: &std::io::Error, at_start: bool) -> bool {
     use rustix::io::Errno;
-    if e.kind() == std::io::ErrorKind::InvalidInput && e.raw_os_error().is_none() {
-        return true;
-    }
-    matches!(
-        e.raw_os_error().map(Errno::from_raw_os_error),
+    use std::io::ErrorKind;
+    let may_pass = match e.raw_os_error().map(Errno::from_raw_os_error) {
         Some(
-            Errno::ISDIR
-                | Errno::NOTDIR
-                | Errno::ACCESS
-                | Errno::PERM
-                | Errno::LOOP
-                | Errno::NAMETOOLONG
-        )
-    )
+            Errno::NOSPC
+            | Errno::DQUOT
+            | Errno::IO
+            | Errno::NOMEM
+            | Errno::INTR
+            | Errno::TIMEDOUT
+            | Errno::STALE
+            | Errno::AGAIN,
+        ) => true,
+        Some(Errno::ROFS) => !at_start,
+        Some(_) => false,
+        None => matches!(
+            e.kind(),
+            ErrorKind::WouldBlock | ErrorKind::Interrupted | ErrorKind::TimedOut
+        ),
+    };
+    !may_pass
 }
 
 /// Checks, before the first round, that the poll state can be saved at `path`
@@ -293,7 +303,7 @@ pub fn lasting_write_error(e: &std::io::Error) -> bool {
 /// ([`AgentError::PollState`]: exit 2 if lasting, else 3), not once per round after that
 /// work.
 pub fn check_state_file(path: &Path) -> Result<(), AgentError> {
-    crate::files::check_replaceable(path).map_err(|e| state_error(path, &e))
+    crate::files::check_replaceable(path).map_err(|e| state_error(path, &e, true))
 }
 
 pub struct PollOptions {
@@ -1053,28 +1063,42 @@ mod tests {
             rustix::io::Errno::ACCESS,
             rustix::io::Errno::PERM,
         ] {
-            assert!(lasting_write_error(&os(e)), "{e:?}");
+            assert!(lasting_write_error(&os(e), false), "{e:?}");
         }
-        assert!(lasting_write_error(&Error::new(
-            ErrorKind::InvalidInput,
-            "x is a directory"
-        )));
+        // A dangling link on the way (create_dir_all: EEXIST), a bind-mounted file (rename:
+        // EBUSY), a read-only file system at start: configuration (review s35).
+        for e in [rustix::io::Errno::EXIST, rustix::io::Errno::BUSY] {
+            assert!(lasting_write_error(&os(e), false), "{e:?}");
+        }
+        assert!(lasting_write_error(&os(rustix::io::Errno::ROFS), true));
+        assert!(lasting_write_error(
+            &Error::new(ErrorKind::InvalidInput, "x is a directory"),
+            false
+        ));
+        assert!(lasting_write_error(
+            &Error::other("a directory is in the way of the temporary file"),
+            false
+        ));
+        assert!(!lasting_write_error(
+            &Error::new(ErrorKind::WouldBlock, "held"),
+            false
+        ));
         for e in [
             rustix::io::Errno::NOSPC,
             rustix::io::Errno::DQUOT,
             rustix::io::Errno::IO,
             rustix::io::Errno::ROFS,
         ] {
-            assert!(!lasting_write_error(&os(e)), "{e:?}");
+            assert!(!lasting_write_error(&os(e), false), "{e:?}");
         }
         let path = Path::new("/var/lib/suit-agent/poll.json");
-        let full = state_error(path, &os(rustix::io::Errno::NOSPC));
+        let full = state_error(path, &os(rustix::io::Errno::NOSPC), false);
         assert!(
             matches!(full, AgentError::PollState { lasting: false, .. }),
             "{full:?}"
         );
         assert!(full.to_string().contains("not saved for now"), "{full}");
-        let denied = state_error(path, &os(rustix::io::Errno::ACCESS));
+        let denied = state_error(path, &os(rustix::io::Errno::ACCESS), false);
         assert!(matches!(
             denied,
             AgentError::PollState { lasting: true, .. }
