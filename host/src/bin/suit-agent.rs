@@ -842,30 +842,11 @@ fn run(cli: Cli) -> Result<(), AgentError> {
                 message: suit_common::protocol::ByteBuf::from(read_file(message)?),
             })
             .map_err(|_| AgentError::BadResponse("request encoding"))?;
-            let reply =
-                tee.invoke_with_slot(suit_common::protocol::Command::Provision, &request, *slot)?;
-            let status = suit_common::protocol::Status::from_code(reply.status);
-            outln!(
-                "status {status:?} b {} body {} B",
-                reply.detail,
-                reply.body.len()
-            );
-            Ok(())
+            raw_provision(tee, &request, *slot)
         }
         #[cfg(feature = "test-paths")]
         Cmd::OversizedRequest { len } => {
-            let reply = tee.invoke_with_slot(
-                suit_common::protocol::Command::Provision,
-                &vec![0; *len],
-                suit_common::protocol::MAX_RESPONSE,
-            )?;
-            let status = suit_common::protocol::Status::from_code(reply.status);
-            outln!(
-                "status {status:?} b {} body {} B",
-                reply.detail,
-                reply.body.len()
-            );
-            Ok(())
+            raw_provision(tee, &vec![0; *len], suit_common::protocol::MAX_RESPONSE)
         }
         Cmd::CryptoBench { request } => {
             outp!("{}", client::crypto_bench(tee, &read_file(request)?)?);
@@ -2012,6 +1993,20 @@ fn wants_json(cmd: &Command) -> bool {
         #[cfg(feature = "test-paths")]
         Cmd::ShortSlot { .. } | Cmd::OversizedRequest { .. } => false,
     }
+}
+
+/// Test paths: `request` sent as a provisioning request into a response slot of `slot`
+/// bytes, as another client may send it; prints the TA's status word, `b` and body length.
+#[cfg(feature = "test-paths")]
+fn raw_provision(tee: &mut dyn Transport, request: &[u8], slot: usize) -> Result<(), AgentError> {
+    let reply = tee.invoke_with_slot(suit_common::protocol::Command::Provision, request, slot)?;
+    let status = suit_common::protocol::Status::from_code(reply.status);
+    outln!(
+        "status {status:?} b {} body {} B",
+        reply.detail,
+        reply.body.len()
+    );
+    Ok(())
 }
 
 /// A failure as JSON (kebab-case), so `--json` callers always get one document on stdout.
