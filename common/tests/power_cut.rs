@@ -823,6 +823,27 @@ fn a_full_unconfirmed_list_refuses_another_ta_before_its_commit_starts() {
     assert_eq!(state(&s).unconfirmed_tas.len(), MAX_UNCONFIRMED_TAS - 1);
 }
 
+/// The object the pending commit keeps its TA image in.
+fn kept_image_object(store: &MemoryStore) -> String {
+    Journal::load(store).unwrap().unwrap().pending.unwrap().tas[0].clone()
+}
+
+/// After a restart on `store` (OP-TEE's TA store holding `tas`), `reconcile` refuses the
+/// pending commit's kept image: the first command is refused as a storage failure, nothing
+/// is handed to OP-TEE, and the commit stays pending.
+fn refused_by_reconcile(store: &MemoryStore, tas: &[Vec<u8>]) -> Service<Mem> {
+    let mut s = restart(store, tas);
+    let r = refusal(call::<_, suit_common::protocol::AnchorsResponse>(
+        &mut s,
+        Command::Anchors,
+        &Empty {},
+    ));
+    assert_eq!(r.kind, RefusalKind::Storage, "{r:?}");
+    assert_eq!(s.backend().installed_tas, tas, "a kept image was installed");
+    assert!(pending(&s));
+    s
+}
+
 /// `reconcile` installs only the image the commit recorded: a kept image whose bytes no
 /// longer match the pending state's digest is not handed to OP-TEE.
 #[test]
@@ -830,25 +851,12 @@ fn a_kept_image_that_changed_is_never_installed() {
     use suit_common::service::store::SecureStore;
     let sc = scenario();
     let (mut store, tas) = cut_before_the_ta_install(&sc);
-    let journal = Journal::load(&store).unwrap().unwrap();
-    let object = journal.pending.unwrap().tas[0].clone();
+    let object = kept_image_object(&store);
     let mut image = store.raw(&object).unwrap().to_vec();
     let last = image.len() - 1;
     image[last] ^= 1;
     store.put(&object, &image).unwrap();
-    let mut s = restart(&store, &tas);
-    let r = refusal(call::<_, suit_common::protocol::AnchorsResponse>(
-        &mut s,
-        Command::Anchors,
-        &Empty {},
-    ));
-    assert_eq!(r.kind, RefusalKind::Storage, "{r:?}");
-    assert_eq!(
-        s.backend().installed_tas,
-        tas,
-        "a changed image was installed"
-    );
-    assert!(pending(&s));
+    refused_by_reconcile(&store, &tas);
 }
 
 /// Review s35: the kept image's name held another TA's image before (install objects are
@@ -877,13 +885,7 @@ fn a_kept_image_of_another_installed_ta_is_never_installed() {
     // A retryable answer of OP-TEE's TA store (the REE can give it): the commit stays pending.
     s.backend_mut().refuse_tas = Some(0xf010_0003);
     refusal(install(&mut s, &v3));
-    let object = Journal::load(s.backend().store())
-        .unwrap()
-        .unwrap()
-        .pending
-        .unwrap()
-        .tas[0]
-        .clone();
+    let object = kept_image_object(s.backend().store());
     assert!(
         is_emptied_install_object(&before, &object),
         "the kept image's name held nothing before: the test does not test the reuse"
@@ -893,21 +895,16 @@ fn a_kept_image_of_another_installed_ta_is_never_installed() {
     let kept = store.raw(&object).unwrap();
     assert_eq!(sha256(&kept), sha256(&a2));
     store.put(&object, &b1).unwrap();
-    let mut s = restart(&store, &tas);
-    let r = refusal(call::<_, suit_common::protocol::AnchorsResponse>(
-        &mut s,
-        Command::Anchors,
-        &Empty {},
-    ));
-    assert_eq!(r.kind, RefusalKind::Storage, "{r:?}");
-    assert_eq!(s.backend().installed_tas, tas, "an image was installed");
-    assert!(pending(&s));
-    let a = state(&s)
-        .components
-        .into_iter()
-        .find(|c| c.id.len() == 1 && c.id[0].as_slice() == TA)
-        .unwrap();
-    assert_eq!(a.ta_version, Some(1));
+    let mut s = refused_by_reconcile(&store, &tas);
+    let ta_version = |s: &Service<Mem>| {
+        state(s)
+            .components
+            .into_iter()
+            .find(|c| c.id.len() == 1 && c.id[0].as_slice() == TA)
+            .unwrap()
+            .ta_version
+    };
+    assert_eq!(ta_version(&s), Some(1));
     assert_ne!(
         personalization(&mut s).as_deref(),
         Some(&b"data for TA v2 only"[..])
@@ -918,12 +915,7 @@ fn a_kept_image_of_another_installed_ta_is_never_installed() {
     let mut s = restart(&store, &tas);
     let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
     assert!(!pending(&s));
-    let a = state(&s)
-        .components
-        .into_iter()
-        .find(|c| c.id.len() == 1 && c.id[0].as_slice() == TA)
-        .unwrap();
-    assert_eq!(a.ta_version, Some(2));
+    assert_eq!(ta_version(&s), Some(2));
     assert!(s
         .backend()
         .installed_tas
