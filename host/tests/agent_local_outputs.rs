@@ -70,6 +70,22 @@ fn is_fifo(path: &Path) -> bool {
         .is_fifo()
 }
 
+/// `p.cbor`: the TPA's first message to the simulated device in `d` (its key exported to
+/// `device.pub.pem`), adding `author`'s key (made here) for `app`.
+fn provisioning_message(d: &Path) {
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
+    author(d, &["keygen", "--type", "p256", "--out", "author"]);
+    write(
+        d,
+        "p.json",
+        suit_test_support::cli::app_provisioning("board"),
+    );
+    author(
+        d,
+        &suit_test_support::cli::provision_args("p.json", "p.cbor", &[]),
+    );
+}
+
 fn provisioning_counter(d: &Path) -> u64 {
     let o = agent(d, &["anchors", "--json"]);
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -103,17 +119,7 @@ fn an_output_fifo_nobody_reads_is_refused_before_the_ta_is_asked() {
         assert!(is_fifo(&fifo));
     }
 
-    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
-    author(d, &["keygen", "--type", "p256", "--out", "author"]);
-    write(
-        d,
-        "p.json",
-        suit_test_support::cli::app_provisioning("board"),
-    );
-    author(
-        d,
-        &suit_test_support::cli::provision_args("p.json", "p.cbor", &[]),
-    );
+    provisioning_message(d);
     let t = fails(
         agent_within(d, &["provision", "p.cbor", "--receipt-out", "out.fifo"]),
         2,
@@ -531,17 +537,7 @@ fn temporaries_in(dir: &Path) -> Vec<String> {
 fn s35_a_receipt_out_in_an_unwritable_directory_is_refused_before_the_message_applies() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
-    author(d, &["keygen", "--type", "p256", "--out", "author"]);
-    write(
-        d,
-        "p.json",
-        suit_test_support::cli::app_provisioning("board"),
-    );
-    author(
-        d,
-        &suit_test_support::cli::provision_args("p.json", "p.cbor", &[]),
-    );
+    provisioning_message(d);
     let o = agent_within(
         d,
         &["provision", "p.cbor", "--receipt-out", "/sys/receipt.cbor"],

@@ -14,25 +14,14 @@ use std::path::Path;
 
 use suit_test_support::cli::{provision_args, write};
 use support::device::{
-    agent, author, device_and_server, device_with_ree, envelope, envelope_path, fails,
-    installed_components, ok, payload, poll, verify_collected,
+    agent, agent_waiting_for_the_lock, author, device_and_server, device_with_ree, envelope,
+    envelope_path, fails, installed_components, ok, payload, poll, publish, verify_collected,
+    WaitingAgent,
 };
 use support::http::{serve, serve_envelope, Behaviour};
 
 /// Serves `NAME.suit` at the device's envelope path and its detached payload `payloads/FILE`
 /// at `/p/FILE`.
-fn publish(server: &support::http::Server, d: &Path, name: &str, file: &str) {
-    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
-    server.route(
-        &format!("/p/{file}"),
-        serve(read(&format!("payloads/{file}")), "\"p1\""),
-    );
-    server.route(
-        &envelope_path(d),
-        serve_envelope(read(&format!("{name}.suit")), "\"e1\""),
-    );
-}
-
 /// `forged.suit`: v1's manifest (payload `v1.bin` from `uri`) signed by a key no anchor holds,
 /// so it claims the manifest digest of `v1.suit`.
 fn forged_envelope(d: &Path, uri: &str) {
@@ -777,7 +766,6 @@ fn a_deleted_report_does_not_lose_the_committed_ree_files() {
 /// have downloaded and staged the update again and failed the same way, for ever.
 #[test]
 fn no_install_is_finished_unless_its_in_flight_mark_is_saved() {
-    use std::io::BufRead as _;
     let (tmp, server, base) = device_and_server();
     let d = tmp.path();
     std::fs::write(d.join("v1.bin"), payload(50_000, 1)).unwrap();
@@ -785,31 +773,27 @@ fn no_install_is_finished_unless_its_in_flight_mark_is_saved() {
     publish(&server, d, "v1", "v1.bin");
     server.route("/status/reports", Behaviour::Collect);
 
-    let lock = std::fs::File::open(d.join("state/.agent.lock")).unwrap();
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
     let fw = format!("{base}/fw");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_suit-agent"))
-        .args(["--tee", "sim", "--state", "state", "poll", &fw])
-        .args([
+    // The state is checked before the lock: once the agent waits for it, the state is made
+    // unwritable.
+    let WaitingAgent {
+        mut child,
+        mut stderr,
+        mut said,
+        lock,
+    } = agent_waiting_for_the_lock(
+        d,
+        &[
+            "poll",
+            &fw,
             "--poll-state",
             "poll.json",
             "--interval",
             "1",
             "--rounds",
             "3",
-        ])
-        .current_dir(d)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut said = String::new();
-    // The state was checked before the lock: the agent now waits for it.
-    while !said.contains("waiting for another suit-agent") {
-        assert_ne!(stderr.read_line(&mut said).unwrap(), 0, "{said}");
-    }
+        ],
+    );
     std::fs::create_dir(d.join("poll.json")).unwrap();
     drop(lock);
     std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();

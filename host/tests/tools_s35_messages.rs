@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
 
+mod support;
+
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
@@ -482,35 +484,17 @@ fn rrh_4_a_missing_payload_dir_is_named_not_refused() {
 /// probes the directory now (a temporary created and removed at once).
 #[test]
 fn rrh_5_a_run_stopped_while_it_waits_leaves_no_temporary_file() {
-    use std::io::BufRead as _;
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
     device_and_envelope(d);
     ok(agent(d, &words("install m.suit")));
     std::fs::create_dir(d.join("out")).unwrap();
-    let lock = std::fs::File::open(d.join("state/.agent.lock")).unwrap();
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_suit-agent"))
-        .args([
-            "--tee",
-            "sim",
-            "--state",
-            "state",
-            "report",
-            "-o",
-            "out/r.cose",
-        ])
-        .current_dir(d)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut said = String::new();
-    while !said.contains("waiting for another suit-agent") {
-        assert_ne!(stderr.read_line(&mut said).unwrap(), 0, "{said}");
-    }
+    let support::device::WaitingAgent {
+        mut child,
+        said,
+        lock,
+        stderr: _stderr,
+    } = support::device::agent_waiting_for_the_lock(d, &words("report -o out/r.cose"));
     let killed = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use support::device::{
     agent, device_and_server, envelope, envelope_path, fails, installed_components, ok, payload,
-    poll, verify_collected,
+    poll, publish, verify_collected,
 };
 use support::http::{serve, serve_envelope, Behaviour};
 
@@ -151,12 +151,9 @@ fn a_truncated_envelope_transfer_does_not_lose_the_update() {
 fn s35_a_poll_state_that_cannot_be_saved_is_refused_before_the_first_round() {
     let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let env_path = envelope_path(d);
     std::fs::write(d.join("v1.bin"), payload(3_000, 1)).unwrap();
     envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
-    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
-    server.route("/p/v1.bin", serve(read("payloads/v1.bin"), "\"p1\""));
-    server.route(&env_path, serve_envelope(read("v1.suit"), "\"e1\""));
+    publish(&server, d, "v1", "v1.bin");
     std::fs::create_dir(d.join("psdir")).unwrap();
     let fw = format!("{base}/fw");
     for state in ["psdir", "/sys/suit-poll.json"] {
@@ -238,13 +235,10 @@ fn s35_a_base_url_is_checked_like_a_prefix_and_credentials_are_never_shown() {
 fn rrh_2_user_information_is_sent_as_credentials_and_never_shown() {
     let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let env_path = envelope_path(d);
     std::fs::write(d.join("v1.bin"), payload(3_000, 1)).unwrap();
     // The manifest's payload URI carries no credentials: allowed under the base URL's origin.
     envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
-    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
-    server.route("/p/v1.bin", serve(read("payloads/v1.bin"), "\"p1\""));
-    server.route(&env_path, serve_envelope(read("v1.suit"), "\"e1\""));
+    publish(&server, d, "v1", "v1.bin");
     server.route("/status/reports", Behaviour::Collect);
     server.route("/status/nonce", serve(b"00112233".to_vec(), "\"n\""));
     let with_user = base.replacen("http://", "http://user:s3cret@", 1);
@@ -309,6 +303,7 @@ fn rrh_2_user_information_is_sent_as_credentials_and_never_shown() {
     // An install URL: the same.
     std::fs::write(d.join("v2.bin"), payload(3_000, 2)).unwrap();
     envelope(d, "v2", 2, "v2.bin", &format!("{base}/p/v2.bin"), false);
+    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
     server.route("/p/v2.bin", serve(read("payloads/v2.bin"), "\"p2\""));
     server.route("/e2.suit", serve_envelope(read("v2.suit"), "\"e2\""));
     let t = ok(agent(d, &["install", &format!("{with_user}/e2.suit")]));
@@ -340,12 +335,9 @@ fn rrh_1_a_full_disk_under_the_poll_state_fails_rounds_and_polling_goes_on() {
     }
     let (tmp, server, base) = device_and_server();
     let d = tmp.path();
-    let env_path = envelope_path(d);
     std::fs::write(d.join("v1.bin"), payload(3_000, 1)).unwrap();
     envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
-    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
-    server.route("/p/v1.bin", serve(read("payloads/v1.bin"), "\"p1\""));
-    server.route(&env_path, serve_envelope(read("v1.suit"), "\"e1\""));
+    publish(&server, d, "v1", "v1.bin");
     server.route("/status/reports", Behaviour::Collect);
     let mnt = d.join("small");
     std::fs::create_dir(&mnt).unwrap();

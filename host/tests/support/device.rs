@@ -41,6 +41,56 @@ pub fn agent_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     run(env!("CARGO_BIN_EXE_suit-agent"), dir, &all, env)
 }
 
+/// A simulated-device agent started (with `args`) while the test holds its lock, returned
+/// once it says it waits for the lock: what it said so far, the rest of its standard error
+/// to read, and the lock (dropping it lets the agent go on).
+pub struct WaitingAgent {
+    pub child: std::process::Child,
+    pub stderr: std::io::BufReader<std::process::ChildStderr>,
+    pub said: String,
+    pub lock: std::fs::File,
+}
+
+pub fn agent_waiting_for_the_lock(dir: &Path, args: &[&str]) -> WaitingAgent {
+    use std::io::BufRead as _;
+    let lock = std::fs::File::open(dir.join("state/.agent.lock")).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_suit-agent"))
+        .args(["--tee", "sim", "--state", "state"])
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("waiting for another suit-agent") {
+        assert_ne!(stderr.read_line(&mut said).unwrap(), 0, "{said}");
+    }
+    WaitingAgent {
+        child,
+        stderr,
+        said,
+        lock,
+    }
+}
+
+/// Serves `name.suit` at [`envelope_path`] (ETag `"e1"`) and its payload `payloads/FILE` at
+/// `/p/FILE` (ETag `"p1"`).
+pub fn publish(server: &super::http::Server, d: &Path, name: &str, file: &str) {
+    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
+    server.route(
+        &format!("/p/{file}"),
+        super::http::serve(read(&format!("payloads/{file}")), "\"p1\""),
+    );
+    server.route(
+        &envelope_path(d),
+        super::http::serve_envelope(read(&format!("{name}.suit")), "\"e1\""),
+    );
+}
+
 /// One `suit-agent poll` round against [`device_and_server`]'s layout: envelopes at
 /// `BASE/fw`, reports to `BASE/status/reports`, state in `poll.json`, then `extra`.
 pub fn poll(dir: &Path, base: &str, extra: &[&str]) -> Output {
