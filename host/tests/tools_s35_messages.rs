@@ -111,7 +111,8 @@ fn s35_5_component_ids_are_lists_of_hex_in_every_json_output() {
 }
 
 /// F6: a decrypted payload refused for an `['ree', ...]` component names the anchor flag
-/// that allows it (`"ree-plaintext": true` in the provisioning description).
+/// that allows it (`"ree-plaintext": true` in the provisioning description), and `anchors`
+/// shows whether an anchor has it.
 #[test]
 fn s35_6_a_plaintext_refusal_for_an_ree_file_names_ree_plaintext() {
     let t = tempfile::tempdir().unwrap();
@@ -158,7 +159,18 @@ fn s35_6_a_plaintext_refusal_for_an_ree_file_names_ree_plaintext() {
         "no signer's anchor may put",
     );
     assert!(all.contains("\"ree-plaintext\": true"), "{all}");
+    // `anchors` shows the flag (session 36; the TA did not send it before).
+    let flag = |d: &std::path::Path| {
+        let text = ok(agent(d, &["anchors"])).stdout;
+        let listed = json(&ok(agent(d, &words("anchors --json"))).stdout);
+        (
+            text.contains("components ['ree']; ree-plaintext"),
+            listed["anchors"][0]["ree-plaintext"].clone(),
+        )
+    };
+    assert_eq!(flag(d), (false, serde_json::json!(false)));
     provision(2, "rescope", r#", "ree-plaintext": true"#);
+    assert_eq!(flag(d), (true, serde_json::json!(true)));
     ok(agent(d, &words("install m.suit")));
 }
 

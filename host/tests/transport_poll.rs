@@ -392,3 +392,69 @@ fn rrh_1_a_full_disk_under_the_poll_state_fails_rounds_and_polling_goes_on() {
     assert!(t.contains("installed: "), "{t}");
     assert_eq!(installed_components(d), 1);
 }
+
+/// Session 35's leftover: a bind-mounted poll state file passed the check before the first
+/// round (a temporary file can be made beside it; the rename over it fails with EBUSY), so
+/// the first round downloaded and staged the update before stopping. The check now saves an
+/// existing state again, unchanged: refused at once (exit 2), nothing fetched, the state's
+/// bytes as they were. Needs root (it bind-mounts); skipped, saying so, otherwise.
+#[test]
+fn s36_a_bind_mounted_poll_state_is_refused_before_the_first_round() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!(
+            "SKIPPED s36_a_bind_mounted_poll_state_is_refused_before_the_first_round: not \
+             root, so nothing can be bind-mounted; run the tests as root to run it"
+        );
+        return;
+    }
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    std::fs::write(d.join("v1.bin"), payload(3_000, 1)).unwrap();
+    envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
+    publish(&server, d, "v1", "v1.bin");
+    let fw = format!("{base}/fw");
+    // A first poll makes the state file; it is then bind-mounted over itself from a copy.
+    let state = d.join("poll.json");
+    let state_arg = state.to_str().unwrap();
+    ok(agent(d, &["poll", &fw, "--poll-state", state_arg]));
+    assert_eq!(server.requests_to("/p/v1.bin").len(), 1);
+    let before = std::fs::read(&state).unwrap();
+    std::fs::write(d.join("source.json"), &before).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .arg("--bind")
+        .arg(d.join("source.json"))
+        .arg(&state)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "root, but a bind mount failed");
+    struct Unmount<'a>(&'a std::path::Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&state);
+    std::fs::write(d.join("v2.bin"), payload(3_000, 2)).unwrap();
+    envelope(d, "v2", 2, "v2.bin", &format!("{base}/p/v2.bin"), false);
+    publish(&server, d, "v2", "v2.bin");
+    let t = fails(
+        agent(
+            d,
+            &[
+                "poll",
+                &fw,
+                "--poll-state",
+                state_arg,
+                "--interval",
+                "1",
+                "--rounds",
+                "2",
+            ],
+        ),
+        2,
+    );
+    assert!(t.contains("cannot be written"), "{t}");
+    assert_eq!(server.requests_to("/p/v2.bin").len(), 0, "{t}");
+    assert_eq!(std::fs::read(&state).unwrap(), before);
+    assert_eq!(installed_components(d), 1);
+}

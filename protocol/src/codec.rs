@@ -338,6 +338,7 @@ message!(AnchorInfo {
     component_prefixes,
     vendor_ids,
     class_ids,
+    ree_plaintext = default,
 });
 message!(RuleInfo { prefix, required });
 message!(InstallBeginRequest { envelope_len });

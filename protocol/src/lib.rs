@@ -680,6 +680,9 @@ pub struct AnchorInfo {
     pub component_prefixes: Vec<ComponentPath>,
     pub vendor_ids: Vec<ByteBuf>,
     pub class_ids: Vec<ByteBuf>,
+    /// Whether content this anchor owns may be written to `['ree', ...]` components (only if
+    /// every owner allows it). Absent from older TAs: unknown, not "no".
+    pub ree_plaintext: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

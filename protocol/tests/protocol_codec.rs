@@ -184,6 +184,7 @@ impl Samples {
                     component_prefixes: vec![path(&[b"app"])],
                     vendor_ids: vec![b(&[19; 16]), b(&[])],
                     class_ids: vec![],
+                    ree_plaintext: Some(true),
                 }],
                 rules: vec![RuleInfo {
                     prefix: path(&[b"ta"]),

@@ -572,9 +572,21 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
             "! suit-agent install /up/e-out.suit 2>&1",
             "suit-agent install /up/e-within.suit",
             "suit-agent status",
+            // 34: the TA says which anchors have ree-plaintext (session 36).
+            "suit-agent anchors",
         ],
     );
     run.assert_ok();
+    for (anchor, flag) in [(1, true), (2, true), (3, false), (4, false), (5, false)] {
+        let line = run
+            .command(34)
+            .output
+            .lines()
+            .find(|l| l.starts_with(&format!("anchor {anchor} (")))
+            .unwrap_or_else(|| panic!("anchor {anchor} not listed: {}", run.command(34).output))
+            .to_string();
+        assert_eq!(line.ends_with("; ree-plaintext"), flag, "{line}");
+    }
     for i in [0, 1] {
         let out = &run.command(i).output;
         assert!(

@@ -683,6 +683,7 @@ impl<B: Backend> Service<B> {
                         .collect(),
                     vendor_ids: a.scope.vendor_ids.clone(),
                     class_ids: a.scope.class_ids.clone(),
+                    ree_plaintext: Some(a.scope.ree_plaintext),
                 }
             })
             .collect();

@@ -1391,8 +1391,23 @@ fn anchors(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
         id(&a.identity.device_id)
     );
     for x in &a.anchors {
+        let hexes = |ids: &[suit_common::protocol::ByteBuf]| {
+            ids.iter().map(|b| show(b)).collect::<Vec<_>>().join(", ")
+        };
+        let mut limits = String::new();
+        if !x.vendor_ids.is_empty() {
+            limits.push_str(&format!("; vendor ids {}", hexes(&x.vendor_ids)));
+        }
+        if !x.class_ids.is_empty() {
+            limits.push_str(&format!("; class ids {}", hexes(&x.class_ids)));
+        }
+        limits.push_str(match x.ree_plaintext {
+            Some(true) => "; ree-plaintext",
+            Some(false) => "",
+            None => "; ree-plaintext unknown (the TA does not say)",
+        });
         outln!(
-            "anchor {} ({}, {}, {}): components {}",
+            "anchor {} ({}, {}, {}): components {}{}",
             x.id,
             x.role.name(),
             x.key_type,
@@ -1402,7 +1417,8 @@ fn anchors(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
             } else {
                 format!("kid {}", kid_str(&x.kid))
             },
-            joined(&x.component_prefixes, ", ")
+            joined(&x.component_prefixes, ", "),
+            limits
         );
     }
     for r in &a.rules {

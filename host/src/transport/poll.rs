@@ -297,13 +297,23 @@ pub fn lasting_write_error(e: &std::io::Error, at_start: bool) -> bool {
 
 /// Checks, before the first round, that the poll state can be saved at `path`
 /// ([`crate::files::check_replaceable`]: not a directory, device, FIFO or socket; its
-/// directory made if missing and able to take a temporary file): a round saves it between
+/// directory made if missing and able to take a temporary file; an existing state saved
+/// again, unchanged, as a round saves it): a round saves it between
 /// the TA's decision and the report, and just before a commit, after downloading and staging
 /// the whole update, so a state that cannot be saved is refused now
 /// ([`AgentError::PollState`]: exit 2 if lasting, else 3), not once per round after that
 /// work.
 pub fn check_state_file(path: &Path) -> Result<(), AgentError> {
-    crate::files::check_replaceable(path).map_err(|e| state_error(path, &e, true))
+    crate::files::check_replaceable(path).map_err(|e| state_error(path, &e, true))?;
+    // A save renames a temporary over the file, which fails where making one does not (a
+    // bind-mounted state file: EBUSY). So an existing state is saved now, with its own
+    // bytes; one that cannot be read is left to the round's load, which says why.
+    match crate::files::read_file_max(path, MAX_TEXT_FILE_LEN) {
+        Ok(bytes) => {
+            crate::files::replace_file(path, &bytes, 0o600).map_err(|e| state_error(path, &e, true))
+        }
+        Err(_) => Ok(()),
+    }
 }
 
 pub struct PollOptions {
