@@ -44,6 +44,7 @@ mod fault_codes;
 mod firmware_encryption_vectors;
 mod heap_budget;
 mod hss_signing;
+mod independent_vectors;
 mod install_phases;
 mod install_streaming;
 mod interop_cwt;

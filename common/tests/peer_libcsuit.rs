@@ -540,3 +540,67 @@ fn expd_personalization_data_decrypts_with_the_device_key() {
         Some(read("libcsuit/config.json"))
     );
 }
+
+/// libcsuit's own encryption tool's outputs (examples/encrypt: suit_manifest_encrypt_aes /
+/// _esdh, the inputs of its decryption check), which no envelope of the corpus uses: A128KW
+/// and ECDH-ES+A128KW recipients over A128GCM content, for raw_image.bin and config.json.
+/// Each opens with libcsuit's device keys, whole and through the device's streaming
+/// decryptor in chunks. The A128KW recipients name the KEK by a 32-byte kid, not `kid-1`:
+/// a hint (CONFORMANCE "`kid` in recipients"), so the device's KEK is still tried.
+#[test]
+fn libcsuits_encryption_infos_decrypt_with_its_device_keys() {
+    use suit_common::encryption::{decrypt, CoseOptions};
+    let keys = device_keys();
+    for (info, ciphertext, plaintext) in [
+        (
+            "encryption_info_aes.cose",
+            "encrypted_image_aes.bin",
+            "raw_image.bin",
+        ),
+        (
+            "encryption_info_esdh.cose",
+            "encrypted_image_esdh.bin",
+            "raw_image.bin",
+        ),
+        (
+            "encryption_info_config_aes.cose",
+            "encrypted_config_aes.bin",
+            "config.json",
+        ),
+        (
+            "encryption_info_config_esdh.cose",
+            "encrypted_config_esdh.bin",
+            "config.json",
+        ),
+    ] {
+        let info_bytes = read(&format!("libcsuit/{info}"));
+        let ct = read(&format!("libcsuit/{ciphertext}"));
+        let expected = read(&format!("libcsuit/{plaintext}"));
+        // A128GCM: the ciphertext is the plaintext and a 16-byte tag.
+        assert_eq!(ct.len(), expected.len() + 16, "{info}");
+        let plain = decrypt(&info_bytes, Some(&ct), &keys, &CoseOptions::SUIT)
+            .unwrap_or_else(|e| panic!("{info}: {e:?}"));
+        assert_eq!(&plain[..], &expected[..], "{info}");
+        for chunk in [1, 16, 4096] {
+            let streamed = decrypt_in_chunks(&info_bytes, &keys, &ct, chunk)
+                .unwrap_or_else(|e| panic!("{info} in {chunk}-byte chunks: {e:?}"));
+            assert_eq!(streamed, expected, "{info} in {chunk}-byte chunks");
+        }
+        // Neither opens without its key: the other kind of device key alone is not enough.
+        let mut other = MemoryKeys::new();
+        if info.contains("aes") {
+            other
+                .add_ecdh_p256(Some(b"kid-2"), &hex_key("device_esdh_p256_d.hex"))
+                .unwrap();
+        } else {
+            other
+                .add_kek(Some(b"kid-1"), &hex_key("kek_a128kw_kid-1.hex"))
+                .unwrap();
+        }
+        assert_eq!(
+            decrypt(&info_bytes, Some(&ct), &other, &CoseOptions::SUIT).unwrap_err(),
+            suit_common::encryption::DecryptError::NoRecipientForKeys,
+            "{info}"
+        );
+    }
+}
