@@ -56,8 +56,9 @@ pub fn device_key(
 pub fn install_hints(tee: &mut dyn Transport, e: AgentError) -> AgentError {
     if e.is_hpke_open_failure() {
         return e.with_hint(
-            "was it encrypted to this anchor's HPKE key (anchor-N.hpke.pub.pem from \
-             `suit-author verify-key-statement --out-dir`) and not its ECDH-ES key?",
+            "encrypt to anchor-N.hpke.pub.pem of the anchor that signs the manifest (from \
+             `suit-author verify-key-statement --out-dir`); no other key (its ECDH-ES key, the \
+             identity key, another device's) opens it",
         );
     }
     if e.is_no_matching_anchor() && status(tee).is_ok_and(|s| s.service.anchors == 0) {
@@ -66,6 +67,76 @@ pub fn install_hints(tee: &mut dyn Transport, e: AgentError) -> AgentError {
         );
     }
     e
+}
+
+/// `e`, the TA's refusal of `device-key --anchor`, with where the anchors are seen: no
+/// such anchor is one no provisioning message added (or one removed since).
+pub fn device_key_hints(tee: &mut dyn Transport, e: AgentError) -> AgentError {
+    use suit_common::fault::ServiceFault;
+    if !matches!(e.service_fault(), Some(ServiceFault::NoAnchor(_))) {
+        return e;
+    }
+    if status(tee).is_ok_and(|s| s.service.anchors == 0) {
+        return e.with_hint(
+            "this device has no trust anchors yet: provision one with `suit-agent provision`, \
+             then export its keys with `suit-agent device-key --anchor N --out-dir DIR`",
+        );
+    }
+    e.with_hint("`suit-agent anchors` lists this device's anchors")
+}
+
+/// How many approved paths a refused `export` lists.
+const EXPORT_LISTED: usize = 5;
+
+/// `e`, the TA's refusal to export `path` (to `root`), with the approved REE files (the
+/// installed components the TA classifies as such, from `status`): a path given with the
+/// component id's leading `ree/` is named as that, else the first few approved paths are
+/// listed.
+pub fn export_hints(
+    tee: &mut dyn Transport,
+    path: &str,
+    root: &std::path::Path,
+    e: AgentError,
+) -> AgentError {
+    use suit_common::fault::ServiceFault;
+    use suit_common::service::components::{classify, Kind};
+    if !matches!(e.service_fault(), Some(ServiceFault::NoReeComponent(_))) {
+        return e;
+    }
+    let Ok(s) = status(tee) else {
+        return e;
+    };
+    let approved: Vec<String> = s
+        .service
+        .components
+        .iter()
+        .filter_map(
+            |c| match classify(&suit_common::suit::ComponentId::new(&c.id.0)) {
+                Ok(Kind::Ree { path }) => Some(path),
+                _ => None,
+            },
+        )
+        .collect();
+    if let Some(rest) = path.strip_prefix("ree/") {
+        if approved.iter().any(|a| a == rest) {
+            return e.with_hint(&format!(
+                "give the path without the leading 'ree/': `{}`",
+                export_command(rest, &shell_word(&root.display().to_string()))
+            ));
+        }
+    }
+    if approved.is_empty() {
+        return e.with_hint("no REE file is approved on this device");
+    }
+    let mut listed: Vec<String> = approved
+        .iter()
+        .take(EXPORT_LISTED)
+        .map(|a| shell_word(a))
+        .collect();
+    if approved.len() > EXPORT_LISTED {
+        listed.push(format!("and {} more", approved.len() - EXPORT_LISTED));
+    }
+    e.with_hint(&format!("the approved paths: {}", listed.join(", ")))
 }
 
 /// `e`, the TA's refusal of provisioning `message`, with what the host can tell: for a

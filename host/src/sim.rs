@@ -223,19 +223,24 @@ fn create_state_dir(state: &Path) -> Result<(), AgentError> {
         .map_err(|e| AgentError::SimState(format!("{}: {e}", state.display())))
 }
 
+/// The agent's lock in the state directory ([`state_lock_path`]).
+const LOCK_FILE: &str = ".agent.lock";
+
 /// The agent's lock for the state directory `state` (created if missing): `.agent.lock`
 /// inside it, so every spelling of the directory (`st`, `st/`, `.`, a link) reaches one lock,
 /// and the lock needs no write access beside the directory. The name is no component's
 /// (those are hex).
 pub fn state_lock_path(state: &Path) -> Result<std::path::PathBuf, AgentError> {
     create_state_dir(state)?;
-    Ok(state.join(".agent.lock"))
+    Ok(state.join(LOCK_FILE))
 }
 
 pub struct Simulator {
     service: Service<SimBackend>,
     /// What the simulated TA has beyond the default build (`--sim-ta-features`).
     ta_features: Vec<TaFeature>,
+    /// Its directory held no device yet ([`Simulator::is_new_device`]).
+    new_device: bool,
 }
 
 impl Simulator {
@@ -249,7 +254,7 @@ impl Simulator {
         ta_features: &[TaFeature],
     ) -> Result<Self, AgentError> {
         create_state_dir(state)?;
-        let pem = remembered_tpa_root(state, tpa_root_pem)?;
+        let (pem, new_device) = remembered_tpa_root(state, tpa_root_pem)?;
         let pem = pem.as_str();
         let point = p256_point_from_pem(pem).map_err(AgentError::SimState)?;
         let test_point = p256_point_from_pem(TEST_TPA_ROOT_PEM).map_err(AgentError::SimState)?;
@@ -263,7 +268,15 @@ impl Simulator {
                 config,
             ),
             ta_features: ta_features.to_vec(),
+            new_device,
         })
+    }
+
+    /// Whether [`Simulator::open`] found no simulated device in its directory and began a
+    /// new one (no keys, no anchors, nothing installed): the agent says so, as a mistyped
+    /// `--state` otherwise looks like a device that lost everything.
+    pub fn is_new_device(&self) -> bool {
+        self.new_device
     }
 }
 
@@ -328,7 +341,7 @@ pub const TPA_ROOT_FILE: &str = "tpa-root.pub.pem";
 /// the state remembers it); `given` must match it. A new state records `given` or the test key.
 /// A `given` root that is no key, or another than the state's, is the arguments' fault (exit
 /// 2, [`AgentError::File`]): no retry with them succeeds.
-fn remembered_tpa_root(state: &Path, given: Option<&str>) -> Result<String, AgentError> {
+fn remembered_tpa_root(state: &Path, given: Option<&str>) -> Result<(String, bool), AgentError> {
     let file = state.join(TPA_ROOT_FILE);
     let point = |pem: &str| p256_point_from_pem(pem).map_err(AgentError::SimState);
     let given_point = given
@@ -348,16 +361,21 @@ fn remembered_tpa_root(state: &Path, given: Option<&str>) -> Result<String, Agen
                     )));
                 }
             }
-            Ok(stored)
+            Ok((stored, false))
         }
         Err(crate::files::FileError::Io { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound =>
         {
             let pem = given.unwrap_or(TEST_TPA_ROOT_PEM).to_string();
             point(&pem)?;
+            // A new device: nothing there but the agent's lock (a state from before the
+            // root was remembered is not new).
+            let new = fs::read_dir(state).is_ok_and(|mut d| {
+                d.all(|e| e.is_ok_and(|e| e.file_name() == std::ffi::OsStr::new(LOCK_FILE)))
+            });
             replace_file(&file, pem.as_bytes(), 0o600)
                 .map_err(|e| AgentError::SimState(format!("{}: {e}", file.display())))?;
-            Ok(pem)
+            Ok((pem, new))
         }
         Err(e) => Err(AgentError::SimState(e.to_string())),
     }

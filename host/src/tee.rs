@@ -336,6 +336,27 @@ impl AgentError {
         })
     }
 
+    /// Whether the TA refused because a payload's bytes are not the ones the manifest names:
+    /// an image digest, size or image-match check, or an AEAD tag (or truncated ciphertext)
+    /// that does not verify. The fault does not say which bytes (fetched, integrated or
+    /// installed content): the agent names what it gave, never which was wrong.
+    pub fn is_payload_mismatch(&self) -> bool {
+        use suit_common::encryption::DecryptError as D;
+        use suit_common::suit::error::{CommandErrorKind as K, ConditionKind};
+        self.engine_refusal().is_some_and(|e| {
+            causes(&*e).any(|e| {
+                matches!(
+                    e.downcast_ref::<K>(),
+                    Some(
+                        K::ImageDigestMismatch
+                            | K::ImageSizeMismatch
+                            | K::ConditionFailed(ConditionKind::ImageMatch)
+                    )
+                ) || matches!(e.downcast_ref::<D>(), Some(D::TagMismatch | D::Truncated))
+            })
+        })
+    }
+
     /// Whether the TA refused an envelope because none of its trust anchors fits any
     /// authentication block (the agent then looks whether the device has any anchor at all).
     pub fn is_no_matching_anchor(&self) -> bool {
@@ -351,6 +372,18 @@ impl AgentError {
         self.engine_refusal().is_some_and(|e| {
             causes(&*e).any(|e| matches!(e.downcast_ref::<D>(), Some(D::HpkeOpenFailed)))
         })
+    }
+
+    /// The service's own refusal this is, if it is one (no such anchor, no such REE file).
+    pub fn service_fault(&self) -> Option<suit_common::fault::ServiceFault> {
+        use suit_common::fault::Fault;
+        let AgentError::Refused { fault, .. } = self else {
+            return None;
+        };
+        match Fault::decode(fault) {
+            Some(Fault::Service(s)) => Some(s),
+            _ => None,
+        }
     }
 
     /// Whether the TA refused a provisioning message made for another device.

@@ -659,7 +659,8 @@ fn a_file_of_another_format_is_named_with_its_command() {
         (
             "verify-receipt receipt.cose --identity-key device.pub.pem --message receipt.cose",
             "this is a provisioning receipt, not a TPA-signed provisioning message",
-            "suit-author verify-receipt",
+            // The file this option needs, not the command that takes the one given (s36).
+            "--message needs the file `suit-author provision -o` wrote",
         ),
         (
             "verify-report receipt.cose --device-key keys/report.pub.pem",

@@ -234,7 +234,10 @@ fn refusals_hint_at_their_likely_cause() {
     ));
     let all = fails(agent(d, &words("install e.suit")), 1, "HPKE open failed");
     says(&all, "anchor-N.hpke.pub.pem");
-    says(&all, "not its ECDH-ES key?");
+    says(
+        &all,
+        "no other key (its ECDH-ES key, the identity key, another device's) opens it",
+    );
     // The anchor's HPKE key opens it.
     write(
         d,

@@ -780,6 +780,21 @@ fn scalar(v: &Json) -> Option<String> {
     }
 }
 
+/// A component identifier of the model (a list of hex segments, [`component_model`]) as the
+/// text outputs show one, in diagnostic notation: `['ree', 'etc']`.
+fn component_text(v: &Json) -> Option<String> {
+    let segments = v
+        .as_array()?
+        .iter()
+        .map(|s| hex::decode(s.as_str()?).ok())
+        .collect::<Option<Vec<_>>>()?;
+    Some(suit_common::text::component(&segments))
+}
+
+/// Members of the model holding one component identifier, and the one holding a list of them.
+const COMPONENT_ID_KEYS: [&str; 2] = ["manifest-component-id", "prefix"];
+const COMPONENT_LIST_KEY: &str = "components";
+
 /// Display order of well-known keys (JSON objects are sorted by name; humans read the
 /// manifest in its own order).
 fn key_rank(k: &str) -> usize {
@@ -826,6 +841,30 @@ fn render(out: &mut String, v: &Json, indent: usize) {
                     out.push_str(&format!("{pad}{DIAG}:\n"));
                     for line in text.lines() {
                         out.push_str(&format!("{pad}  {}\n", printable(line)));
+                    }
+                    continue;
+                }
+                // Component identifiers in the notation of every other text output.
+                if let Some(id) = COMPONENT_ID_KEYS
+                    .contains(&k.as_str())
+                    .then(|| component_text(v))
+                    .flatten()
+                {
+                    out.push_str(&format!("{pad}{k}: {id}\n"));
+                    continue;
+                }
+                let ids = (k == COMPONENT_LIST_KEY)
+                    .then(|| {
+                        v.as_array()?
+                            .iter()
+                            .map(component_text)
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .flatten();
+                if let Some(ids) = ids {
+                    out.push_str(&format!("{pad}{k}:\n"));
+                    for id in ids {
+                        out.push_str(&format!("{pad}  - {id}\n"));
                     }
                     continue;
                 }

@@ -119,7 +119,8 @@ pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write)
             .find(|k| k.anchor == Some(a) && !holds_own(k))
         {
             return Err(AuthorError::Refused(format!(
-                "{}: anchor {a} holds another key than {} (its {} key is not for you: the id was re-bound)",
+                "{}: anchor {a} holds another key than {} (a wrong --anchor-key, or the id was \
+                 re-bound to another key): its {} key is not for you",
                 opts.statement.display(),
                 key_path.display(),
                 printable(&k.purpose)
@@ -132,7 +133,9 @@ pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write)
                 .any(|k| k.purpose == purpose && k.anchor == Some(a))
             {
                 return Err(AuthorError::Refused(format!(
-                    "{}: the statement names no {purpose} key for anchor {a}",
+                    "{}: the statement names no {purpose} key for anchor {a} (export an \
+                     anchor's keys after provisioning it: `suit-agent device-key --anchor {a} \
+                     --out-dir DIR`; `suit-agent anchors` lists the anchors)",
                     opts.statement.display()
                 )));
             }

@@ -96,6 +96,15 @@ pub enum AuthorError {
         /// What went wrong.
         what: String,
     },
+    /// A failure about the file given with a command-line option, named with the option
+    /// (`--sign-key x.pem: No such file or directory`).
+    #[error("{option} {source}")]
+    OptionFile {
+        /// The option, as typed (`--sign-key`).
+        option: &'static str,
+        /// The failure, which names the file.
+        source: Box<AuthorError>,
+    },
     /// `verify --process` applied the update on the simulated device, but it uses algorithms
     /// the TA's default build does not enable, so such a device refuses it.
     #[error(
@@ -117,7 +126,32 @@ impl AuthorError {
     pub fn exit_code(&self) -> i32 {
         match self {
             AuthorError::Refused(_) | AuthorError::NotOnDefaultTa { .. } => EXIT_REFUSED,
+            AuthorError::OptionFile { source, .. } => source.exit_code(),
             _ => EXIT_USAGE,
+        }
+    }
+
+    /// This failure named with the option that gave its file: `options` are a command's
+    /// input files and the options that gave them (`""` for an argument without one). Only a
+    /// failure to read or use one option's file (no other option or argument gave the same
+    /// path) is named; others are returned unchanged.
+    pub fn with_option(self, options: &[(&'static str, PathBuf)]) -> Self {
+        let path = match &self {
+            AuthorError::Io { path, .. }
+            | AuthorError::Key { path, .. }
+            | AuthorError::Input { path, .. }
+            | AuthorError::Description { path, .. } => path,
+            _ => return self,
+        };
+        let mut named = options.iter().filter(|(_, p)| p == path).map(|(o, _)| *o);
+        match named.next() {
+            Some(option) if !option.is_empty() && named.all(|o| o == option) => {
+                AuthorError::OptionFile {
+                    option,
+                    source: Box::new(self),
+                }
+            }
+            _ => self,
         }
     }
 

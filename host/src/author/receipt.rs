@@ -43,11 +43,23 @@ pub fn verify_receipt_file(opts: &VerifyReceiptOptions, out: &mut dyn Write) -> 
     let refuse = |what: String| AuthorError::Refused(format!("{}: {what}", opts.receipt.display()));
     if let Some(m) = &opts.message {
         // Read as the agent's `provision` reads it, so the digest is over the same bytes, and
-        // another of the tools' files is named as such rather than as "another message".
-        let digest = Sha256::digest(super::read_cbor_as(
-            m,
-            crate::detect::Format::ProvisioningMessage,
-        )?);
+        // another of the tools' files is named as such rather than as "another message" (and
+        // this option's file named, not the command that takes the one given).
+        use crate::detect::Format;
+        let bytes = super::read_cbor_of(m, Format::ProvisioningMessage)?;
+        if let Some(found) =
+            crate::detect::detect(&bytes).filter(|f| *f != Format::ProvisioningMessage)
+        {
+            return Err(AuthorError::input(
+                m,
+                format!(
+                    "this is {}, not {}: --message needs the file `suit-author provision -o` wrote",
+                    found.name(),
+                    Format::ProvisioningMessage.name()
+                ),
+            ));
+        }
+        let digest = Sha256::digest(&bytes);
         if receipt.message_digest.as_slice() != digest.as_slice() {
             return Err(refuse(format!(
                 "the device applied another message than {}",

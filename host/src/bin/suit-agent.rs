@@ -482,11 +482,15 @@ fn connect(cli: &Cli) -> Result<Box<dyn Transport>, AgentError> {
                 "--sim-ta-features",
             )
             .map_err(AgentError::File)?;
-            Ok(Box::new(Simulator::open(
-                &state,
-                root.as_deref(),
-                &features,
-            )?))
+            let sim = Simulator::open(&state, root.as_deref(), &features)?;
+            if sim.is_new_device() {
+                errln!(
+                    "suit-agent: note: the simulator state {} held no device: began a new, \
+                     empty one",
+                    suit_host::human::printable(&state.display().to_string())
+                );
+            }
+            Ok(Box::new(sim))
         }
         #[cfg(feature = "optee")]
         TeeKind::Optee => Ok(Box::new(suit_host::tee::optee::Optee::connect(
@@ -1185,7 +1189,7 @@ fn device_key(
         json,
         ..
     } = args;
-    let k = client::device_key(tee, *anchor)?;
+    let k = client::device_key(tee, *anchor).map_err(|e| client::device_key_hints(tee, e))?;
     if let (Some(dir), false) = (out_dir, force) {
         keep_enrolment(
             &dir.join(suit_host::enrolment::IDENTITY_FILE),
@@ -1514,7 +1518,8 @@ fn export(
     ree_root: &Path,
     json: bool,
 ) -> Result<(), AgentError> {
-    let (data, digest) = client::ree_export(tee, path)?;
+    let (data, digest) =
+        client::ree_export(tee, path).map_err(|e| client::export_hints(tee, path, ree_root, e))?;
     let dest = ree::write_approved(ree_root, path, &data, &digest)?;
     if json {
         let j = serde_json::json!({
@@ -1626,8 +1631,11 @@ fn install(
     // for another is named afterwards.
     let mut listed: Vec<String> = Vec::new();
     let mut left_out = transport::poll::LeftOut::default();
+    // The local files given, by URI: named if the TA finds a payload not the manifest's.
+    let mut given: Vec<(String, PathBuf)> = Vec::new();
     let mut fetch = |uri: &str, bound: Option<u64>, sink: &mut dyn transport::Sink| {
         if let Some(file) = sources.open(uri)? {
+            given.push((uri.to_string(), file.path.clone()));
             // A local file is not a download: the cap only (a wrong size is the
             // TA's to refuse, with its report).
             transport::feed_open(file, transport::Limit::new(max, None), sink)?;
@@ -1676,6 +1684,7 @@ fn install(
     }
     let (_, done) = installed.map_err(|e| {
         let e = client::install_hints(tee, e.explained_with(&bytes));
+        let e = stale_payload(e, &given, &sources);
         missing_payload(e, &not_offered, &left_out, sources.missing_dir())
     })?;
     COMMITTED.store(true, Ordering::Relaxed);
@@ -1760,6 +1769,40 @@ fn install(
         );
     }
     failed.map_or(Ok(()), Err)
+}
+
+/// How many local payload files a refusal names.
+const GIVEN_LISTED: usize = 3;
+
+/// `e` with the local files given for the manifest's URIs (`given`), when the TA found a
+/// payload's bytes not the ones the manifest names: the fault does not say which payload's
+/// bytes, so the files are named as given, not as the wrong ones.
+fn stale_payload(
+    e: AgentError,
+    given: &[(String, PathBuf)],
+    sources: &transport::local::PayloadSources,
+) -> AgentError {
+    if given.is_empty() || !e.is_payload_mismatch() {
+        return e;
+    }
+    let mut files: Vec<String> = given
+        .iter()
+        .take(GIVEN_LISTED)
+        .map(|(uri, path)| format!("{} for {uri}", path.display()))
+        .collect();
+    if given.len() > GIVEN_LISTED {
+        files.push(format!("and {} more", given.len() - GIVEN_LISTED));
+    }
+    let option = if given.iter().all(|(uri, _)| sources.is_offered(uri)) {
+        "--payload file"
+    } else {
+        "--payload-dir"
+    };
+    e.with_hint(&format!(
+        "the agent gave local file(s) {}: not the payload this envelope was created with? a \
+         stale {option}",
+        files.join(", ")
+    ))
 }
 
 /// An install the TA refused after payload URIs were left out (nobody offered them, the agent

@@ -1112,6 +1112,7 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let json = wants_json(&cli.command);
+    let options = input_options(&cli.command);
     // An output on standard output (`-o /dev/stdout`) keeps every other line off it.
     if file_outputs(&cli.command)
         .iter()
@@ -1126,7 +1127,8 @@ fn main() -> ExitCode {
         run(cli, &mut buffer)
     } else {
         run(cli, &mut suit_host::stdio::Status)
-    };
+    }
+    .map_err(|e| e.with_option(&options));
     if let (Ok(()), true) = (&result, wrap) {
         let text = String::from_utf8_lossy(&buffer);
         let j = serde_json::json!({
@@ -1223,6 +1225,98 @@ fn file_outputs(cmd: &Cmd) -> Vec<&std::path::Path> {
         } => vec![info_out.as_path(), ciphertext_out.as_path()],
         _ => Vec::new(),
     }
+}
+
+/// The files a command reads that options name (keys, lists, the message and model a
+/// receipt is checked against), with their options, and its file arguments (option `""`): a
+/// failure to read or use one option's file names the option
+/// ([`AuthorError::with_option`]).
+fn input_options(cmd: &Cmd) -> Vec<(&'static str, PathBuf)> {
+    let mut v = Vec::new();
+    let mut add = |option: &'static str, paths: &mut dyn Iterator<Item = &PathBuf>| {
+        v.extend(paths.map(|p| (option, p.clone())));
+    };
+    let argument = match cmd {
+        Cmd::Verify { envelope: a, .. }
+        | Cmd::Sign { envelope: a, .. }
+        | Cmd::Create { description: a, .. }
+        | Cmd::Provision { description: a, .. }
+        | Cmd::VerifyReceipt { receipt: a, .. }
+        | Cmd::VerifyKeyStatement { statement: a, .. }
+        | Cmd::VerifyReport { report: a, .. } => Some(a),
+        _ => None,
+    };
+    add("", &mut argument.into_iter());
+    match cmd {
+        Cmd::Verify {
+            trust_anchors,
+            hmac_keys,
+            device_keys,
+            keks,
+            provisioning,
+            ..
+        } => {
+            add("--trust-anchor", &mut trust_anchors.iter());
+            add("--hmac-key", &mut hmac_keys.iter());
+            add("--device-key", &mut device_keys.iter());
+            add("--kek", &mut keks.iter());
+            add("--provisioning", &mut provisioning.iter());
+        }
+        Cmd::Encrypt {
+            payload,
+            recipients,
+            recipient_list,
+            keks,
+            ..
+        } => {
+            add("--payload", &mut std::iter::once(payload));
+            add("--recipient", &mut recipients.iter());
+            add("--recipient-list", &mut recipient_list.iter());
+            add("--kek", &mut keks.iter());
+        }
+        Cmd::Create {
+            sign_keys,
+            hmac_keys,
+            ..
+        }
+        | Cmd::Sign {
+            sign_keys,
+            hmac_keys,
+            ..
+        } => {
+            add("--sign-key", &mut sign_keys.iter());
+            add("--hmac-key", &mut hmac_keys.iter());
+        }
+        Cmd::Provision {
+            tpa_key, devices, ..
+        } => {
+            add("--tpa-key", &mut std::iter::once(tpa_key));
+            add("--devices", &mut devices.iter());
+        }
+        Cmd::VerifyReceipt {
+            identity_key,
+            message,
+            expect_state,
+            ..
+        } => {
+            add("--identity-key", &mut std::iter::once(identity_key));
+            add("--message", &mut message.iter());
+            add("--expect-state", &mut expect_state.iter());
+        }
+        Cmd::VerifyKeyStatement {
+            identity_key,
+            anchor_key,
+            ..
+        } => {
+            add("--identity-key", &mut std::iter::once(identity_key));
+            add("--anchor-key", &mut anchor_key.iter());
+        }
+        Cmd::VerifyReport { device_key, .. } => {
+            add("--device-key", &mut std::iter::once(device_key));
+        }
+        Cmd::Inspect { .. } | Cmd::Keygen { .. } | Cmd::Sever { .. } | Cmd::Unsever { .. } => {}
+    }
+    v
 }
 
 fn wants_json(cmd: &Cmd) -> bool {

@@ -166,6 +166,12 @@ impl PayloadSources {
             .filter(move |u| !listed.iter().any(|l| l == u))
     }
 
+    /// Whether `uri`'s file was named with `--payload` (else it can only come from
+    /// `--payload-dir`).
+    pub fn is_offered(&self, uri: &str) -> bool {
+        self.offered.iter().any(|(u, _)| u == uri)
+    }
+
     /// The operator's file for `uri`, opened. `Ok(None)`: none was offered (a missing
     /// `--payload-dir` entry included); the caller decides whether the network may provide it.
     /// A file that was offered but is not a regular file (in the directory: also a symbolic
