@@ -430,6 +430,39 @@ pub struct SharedKek {
     pub anchors: Vec<u32>,
 }
 
+/// INSECURE, the author tool's simulated device only (`author` feature, which the TA never
+/// enables): a P-256 key the caller holds standing in for every anchor's own payload keys
+/// (`suit-author verify --process --device-key`), for the purposes its file allows. Only the
+/// keys are replaced: which signers' keys a payload gets, the KEKs by anchor, ownership and
+/// `ree_plaintext` stay [`AnchorKeySource`]'s, so the simulated verdict is the device's.
+#[cfg(feature = "author")]
+pub struct StandInKeys {
+    /// For ECDH-ES+AES-KW recipients (`None`: the key is not for that).
+    pub ecdh: Option<p256::SecretKey>,
+    /// For COSE-HPKE recipients (`None`: the key is not for that).
+    pub hpke: Option<p256::SecretKey>,
+}
+
+#[cfg(feature = "author")]
+impl StandInKeys {
+    /// Registers the keys (no kid: they stand in under every anchor's) in `keys`, once.
+    fn add_once_to(&self, keys: &mut MemoryKeys) {
+        use crate::encryption::{DeviceKeys as _, KeyKind};
+        // Stand-in keys are the only P-256 keys a stand-in source hands out.
+        if !keys.find(KeyKind::EcdhEsP256, None).is_empty()
+            || !keys.find(KeyKind::HpkeP256, None).is_empty()
+        {
+            return;
+        }
+        if let Some(k) = &self.ecdh {
+            keys.add_ecdh_p256_key(None, k.clone());
+        }
+        if let Some(k) = &self.hpke {
+            keys.add_hpke_p256_key(None, k.clone());
+        }
+    }
+}
+
 /// The service's [`KeySource`](crate::suit::decrypt::KeySource): each signer's own anchor
 /// keys (plus KEKs provisioned for it), never another anchor's; and decrypted or secure
 /// content into `['ree', ...]` components only if every anchor that owns it has
@@ -452,6 +485,9 @@ pub struct AnchorKeySource<'a> {
     /// `MemoryKeys`: keys stored inline would be left unwiped in every block the `Vec`
     /// outgrows.
     derived: core::cell::RefCell<Vec<(u32, Option<Box<AnchorKeys>>)>>,
+    /// The author tool's simulated device: keys standing in for each anchor's own.
+    #[cfg(feature = "author")]
+    stand_in: Option<&'a StandInKeys>,
 }
 
 impl<'a> AnchorKeySource<'a> {
@@ -465,11 +501,30 @@ impl<'a> AnchorKeySource<'a> {
             anchors,
             keks,
             derived: core::cell::RefCell::new(Vec::new()),
+            #[cfg(feature = "author")]
+            stand_in: None,
+        }
+    }
+
+    /// INSECURE, simulation only: `keys` stand in for each anchor's own payload keys (an
+    /// anchor without keys of its own, key scope 0, still has none); every rule stays.
+    #[cfg(feature = "author")]
+    pub fn with_stand_in(self, keys: Option<&'a StandInKeys>) -> Self {
+        AnchorKeySource {
+            stand_in: keys,
+            ..self
         }
     }
 
     /// Adds anchor `a`'s payload keys to `keys`, deriving them once per source.
     fn add_keys_of(&self, a: &super::state::AnchorRecord, keys: &mut MemoryKeys) {
+        #[cfg(feature = "author")]
+        if let Some(stand_in) = self.stand_in {
+            if a.key_scope != 0 {
+                stand_in.add_once_to(keys);
+            }
+            return;
+        }
         let Ok(mut derived) = self.derived.try_borrow_mut() else {
             // Not reached (no call re-enters); deriving again is only slower.
             if let Ok(k) = self.pair.keys_of(a) {

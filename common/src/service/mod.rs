@@ -237,10 +237,10 @@ pub struct Service<B: Backend> {
     unreconciled: Option<StateError>,
     /// The session's pass over the REE component it exports (see `ree_export`).
     export: Option<store::VerifiedChunks>,
-    /// The author tool's simulated device only (`author` feature, never in the TA): every
-    /// manifest decrypts with these keys instead of the per-anchor keys.
+    /// The author tool's simulated device only (`author` feature, never in the TA): keys
+    /// standing in for each anchor's own payload keys, under the same rules.
     #[cfg(feature = "author")]
-    simulated_keys: Option<crate::encryption::MemoryKeys>,
+    simulated_keys: Option<keys::StandInKeys>,
 }
 
 impl<B: Backend> Service<B> {
@@ -257,11 +257,13 @@ impl<B: Backend> Service<B> {
         }
     }
 
-    /// INSECURE, simulation only (`author` feature, which the TA never enables): makes every
-    /// manifest decrypt with `keys`, as `suit-author verify --process --device-key` needs for
-    /// envelopes encrypted to a key the caller holds. A real device derives its keys per anchor.
+    /// INSECURE, simulation only (`author` feature, which the TA never enables): `keys` stand
+    /// in for each anchor's own payload keys, as `suit-author verify --process --device-key`
+    /// needs for envelopes encrypted to a key the caller holds. A real device derives its keys
+    /// per anchor. Which signers' keys a payload gets, KEKs by anchor, ownership and
+    /// `ree_plaintext` are the device's rules all the same ([`keys::AnchorKeySource`]).
     #[cfg(feature = "author")]
-    pub fn insecure_simulated_decryption_keys(&mut self, keys: crate::encryption::MemoryKeys) {
+    pub fn insecure_simulated_decryption_keys(&mut self, keys: keys::StandInKeys) {
         self.simulated_keys = Some(keys);
     }
 
@@ -939,8 +941,7 @@ impl<B: Backend> Service<B> {
         let shared = provision::shared_keks(&keks);
         let decryption = keys::AnchorKeySource::new(&keys, &state.anchors, &shared);
         #[cfg(feature = "author")]
-        let source = key_source(&self.simulated_keys, &decryption);
-        #[cfg(not(feature = "author"))]
+        let decryption = decryption.with_stand_in(self.simulated_keys.as_ref());
         let source: &dyn crate::suit::decrypt::KeySource = &decryption;
         Ok(self
             .install
@@ -972,8 +973,7 @@ impl<B: Backend> Service<B> {
         let anchors = state.anchors.clone();
         let decryption = keys::AnchorKeySource::new(&keys, &anchors, &shared);
         #[cfg(feature = "author")]
-        let source = key_source(&self.simulated_keys, &decryption);
-        #[cfg(not(feature = "author"))]
+        let decryption = decryption.with_stand_in(self.simulated_keys.as_ref());
         let source: &dyn crate::suit::decrypt::KeySource = &decryption;
         let done = self.install.finish(&mut self.backend, &mut state, source);
         // A commit whose state write failed after its TA reached OP-TEE is finished next time.
@@ -1205,18 +1205,5 @@ fn device_state(state: &State) -> crate::report::DeviceState {
                 size: c.size,
             })
             .collect(),
-    }
-}
-
-/// The key source the engine decrypts with: the anchors' own keys or, on the author tool's
-/// simulated device only, the injected ones.
-#[cfg(feature = "author")]
-fn key_source<'a>(
-    simulated: &'a Option<crate::encryption::MemoryKeys>,
-    decryption: &'a keys::AnchorKeySource<'a>,
-) -> &'a dyn crate::suit::decrypt::KeySource {
-    match simulated {
-        Some(k) => k,
-        None => decryption,
     }
 }

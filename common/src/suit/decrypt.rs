@@ -83,7 +83,9 @@ pub trait KeySource {
     }
 }
 
-/// One key set for everyone: the author tool's simulated device, tests, fuzzing.
+/// One key set for everyone, with no rule on who signed or where content goes: tests and
+/// fuzzing. (The author tool's simulated device keeps the service's rules: its keys stand in
+/// for the anchors' own, `service::keys::StandInKeys`.)
 impl<T: DeviceKeys> KeySource for T {
     fn keys_for(
         &self,

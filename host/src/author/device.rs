@@ -1,8 +1,9 @@
 //! The device `verify --process` runs on: the TA's own [`Service`] over the in-memory
 //! backend, provisioned with a TPA-signed message and fed through the same protocol calls
 //! the agent makes. Every check the TA makes (authentication, policy, rollback, TA headers,
-//! personalization size, REE paths, decryption with the device key) is made by the same code,
-//! so the author tool's verdict is the device's.
+//! personalization size, REE paths, which anchors' keys decrypt what and where, with a given
+//! device key standing in for the anchors' own) is made by the same code, so the author tool's
+//! verdict is the device's.
 //!
 //! The simulated device's TPA root is a fresh key made for the run; the anchors, identity and
 //! device key come from the command line. It protects nothing.
@@ -41,11 +42,13 @@ pub struct AnchorKey {
 
 /// What the simulated device is given before the update.
 pub struct DeviceSetup {
-    /// Trust anchors (role author, every component).
+    /// Trust anchors (role author, unrestricted: every component, `ree-plaintext`).
     pub anchors: Vec<AnchorKey>,
     /// Identity for vendor/class/device conditions.
     pub identity: DeviceIdentity,
-    /// The device's decryption key; `None`: the device makes its own.
+    /// A decryption key standing in for each anchor's own payload keys (the device's rules
+    /// on whose keys decrypt what, and where, unchanged); `None`: each anchor's own keys, which
+    /// the device derives.
     pub device_key: Option<DeviceKey>,
     /// Where detached payloads are looked up (last URI segment).
     pub payload_dir: Option<PathBuf>,
@@ -120,21 +123,16 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
     };
     let config = Config::new(&tpa_point, false).map_err(|_| internal("TPA root"))?;
     let backend = MemoryBackend::new(0);
-    let service = Service::new(backend, config);
-    let mut simulated_keys: Option<suit_common::encryption::MemoryKeys> = None;
+    let mut service = Service::new(backend, config);
     if let Some(k) = &setup.device_key {
-        // A simulated device that decrypts with the caller's key, whoever signed, for what
-        // its file allows only (RFC 9052 §7.1).
-        let mut keys = suit_common::encryption::MemoryKeys::new();
-        if k.usable.ecdh {
-            keys.add_ecdh_p256(None, &k.d)
-                .map_err(|_| internal("device key"))?;
-        }
-        if k.usable.hpke {
-            keys.add_hpke_p256(None, &k.d)
-                .map_err(|_| internal("device key"))?;
-        }
-        simulated_keys = Some(keys);
+        // The caller's key stands in for each anchor's own payload keys, for what its file
+        // allows only (RFC 9052 §7.1); which signers' keys a payload gets, the KEKs by anchor,
+        // ownership and ree-plaintext stay the device's rules.
+        let scalar = || p256::SecretKey::from_slice(&k.d).map_err(|_| internal("device key"));
+        service.insecure_simulated_decryption_keys(suit_common::service::keys::StandInKeys {
+            ecdh: k.usable.ecdh.then(scalar).transpose()?,
+            hpke: k.usable.hpke.then(scalar).transpose()?,
+        });
     }
     let mut tee = InProcess(service);
 
@@ -156,14 +154,12 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         device: &keys.identity_kid,
     };
     let mut ops: Vec<Op> = Vec::new();
-    let mut clear_keks = Vec::new();
     // The key each anchor holds: a KEK's wrap names them.
     let mut held = super::provision::Held::new();
     if let Some(desc) = &setup.provisioning {
         let d =
             super::provision::device_ops(desc, &provisioning, &keys.provisioning_kid, &binding)?;
         ops = d.ops;
-        clear_keks = d.keks;
         held = d.held;
     }
     for a in setup
@@ -208,7 +204,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
     }
     let anchors: Vec<(u32, [u8; 32])> = held.into_iter().collect();
     for (i, path) in setup.keks.iter().enumerate() {
-        let (op, kid, secret) = super::provision::device_kek(
+        let op = super::provision::device_kek(
             path,
             format!("kek-{}", i + 1).as_bytes(),
             anchors.clone(),
@@ -217,14 +213,6 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
             &binding,
         )?;
         ops.push(op);
-        clear_keks.push((kid, secret));
-    }
-    if let Some(mut k) = simulated_keys {
-        // The caller's keys replace the per-anchor ones; the KEKs join them.
-        for (kid, secret) in &clear_keks {
-            k.add_kek(Some(kid), secret).map_err(|_| internal("KEK"))?;
-        }
-        tee.0.insecure_simulated_decryption_keys(k);
     }
     let identity_given = setup.identity.vendor_id.is_some()
         || setup.identity.class_id.is_some()

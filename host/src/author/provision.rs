@@ -866,11 +866,9 @@ fn cose_key_of(key: &suit_common::cose::VerificationKey) -> Result<Option<Vec<u8
 /// What a provisioning description gives a simulated device (`verify --process
 /// --provisioning`): its operations with every secret encrypted to *that* device's
 /// provisioning key (the description's device and provisioning keys and counter are the real
-/// device's and are not used), and the KEKs in clear (id, key) for a simulation that
-/// decrypts with caller-given keys.
+/// device's and are not used).
 pub struct DeviceOps {
     pub ops: Vec<Op>,
-    pub keks: Vec<(Vec<u8>, Zeroizing<Vec<u8>>)>,
     /// The key each anchor holds after the operations.
     pub held: Held,
 }
@@ -887,7 +885,6 @@ pub fn device_ops(
     let base = description.parent().unwrap_or(Path::new("."));
     let prov: ProvisioningKey = (*provisioning, provisioning_kid.to_vec());
     let mut ops = Vec::new();
-    let mut keks = Vec::new();
     let mut held = Held::new();
     for d in &desc.ops {
         let mut secrets = Vec::new();
@@ -901,12 +898,9 @@ pub fn device_ops(
             &mut secrets,
             &mut held,
         )?;
-        if let (Op::AddKek { kid, .. }, Some((_, secret))) = (&o, secrets.pop()) {
-            keks.push((kid.to_vec(), secret));
-        }
         ops.push(o);
     }
-    Ok(DeviceOps { ops, keks, held })
+    Ok(DeviceOps { ops, held })
 }
 
 /// An `AddKek` for a simulated device: `file` (raw 16/32 bytes, COSE_Key or JWK) under its
@@ -919,7 +913,7 @@ pub fn device_kek(
     provisioning: &p256::PublicKey,
     provisioning_kid: &[u8],
     binding: &WrapBinding<'_>,
-) -> Result<(Op, Vec<u8>, Zeroizing<Vec<u8>>)> {
+) -> Result<Op> {
     let k = load_symmetric(file, &[16, 32], "KEK")?;
     let kid = if k.kid.is_empty() {
         fallback_kid.to_vec()
@@ -934,15 +928,11 @@ pub fn device_kek(
         &mut super::os_rng(),
     )
     .map_err(|e| AuthorError::Create(format!("encrypting KEK {}: {e}", file.display())))?;
-    Ok((
-        Op::AddKek {
-            kid: ByteBuf::from(kid.clone()),
-            anchors: anchors.iter().map(|(id, _)| *id).collect(),
-            wrapped_key: ByteBuf::from(wrapped),
-        },
-        kid,
-        Zeroizing::new(k.secret.to_vec()),
-    ))
+    Ok(Op::AddKek {
+        kid: ByteBuf::from(kid),
+        anchors: anchors.iter().map(|(id, _)| *id).collect(),
+        wrapped_key: ByteBuf::from(wrapped),
+    })
 }
 
 /// Reads a fleet list: one device per line, `IDENTITY-KEY [KEY-STATEMENT]` (paths relative to

@@ -114,6 +114,21 @@ fn uses_chacha20(bytes: &[u8]) -> bool {
     crate::ta_features::envelope_needs(bytes).contains(&TaFeature::Chacha20)
 }
 
+/// Shown when an update installed an `['ree', ...]` component on the default simulated
+/// device, whose anchors allow what a device's may not.
+pub const DEFAULT_ANCHORS_NOTE: &str = "note: without --provisioning the simulated device's \
+anchors are unrestricted: every component, and \"ree-plaintext\" (decrypted or secure content may \
+go to ['ree', ...] components); a device whose anchor lacks it refuses that: give --provisioning \
+DESCRIPTION.json to check against the device's own anchors";
+
+/// Whether `c` is an `['ree', ...]` component (a file the REE reads).
+fn is_ree(c: &suit_common::suit::ComponentId) -> bool {
+    matches!(
+        suit_common::service::components::classify(c),
+        Ok(suit_common::service::components::Kind::Ree { .. })
+    )
+}
+
 struct Anchor {
     id: u32,
     label: String,
@@ -335,6 +350,9 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
                             .unwrap_or_default()
                     ),
                 );
+            }
+            if opts.provisioning.is_none() && run.installed.iter().any(|c| is_ree(&c.component)) {
+                w(out, DEFAULT_ANCHORS_NOTE.into());
             }
             w(
                 out,

@@ -129,7 +129,8 @@ enum Cmd {
         #[arg(long = "out", value_name = "DIR")]
         out: Option<PathBuf>,
         /// Device P-256 private key (PKCS#8 / SEC1 PEM, COSE_Key or JWK) for decryption; at
-        /// most one (a device holds one decryption key).
+        /// most one. It stands in for each anchor's own payload keys: the device's rules on
+        /// whose keys decrypt what, and where ("ree-plaintext"), still apply.
         #[arg(long = "device-key", value_name = "KEY")]
         device_keys: Vec<PathBuf>,
         /// Device key-encryption key (16/32 raw bytes, COSE_Key or JWK) for A128KW/A256KW,
