@@ -246,23 +246,62 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         }
     }
 
-    // Boot 3: after a reboot the sequence number still blocks the old manifest.
-    let (puts, mut opts) = on_disk(vec![
-        format!("{}=/up/v1.suit", d.join("v1.suit").display()),
-        format!(
-            "{}=/up/v1/firmware.bin",
-            d.join("v1/firmware.bin").display()
-        ),
-    ]);
+    // Boot 4: after a reboot the sequence number still blocks the old manifest. Then the REE
+    // file system under secure storage fills up (another writer took the disk): an update
+    // is refused as the device's trouble (exit 3) with nothing changed, whether no object can
+    // be made at all or the payload stops half-way; once there is room it installs.
+    let mut puts = create_envelope(
+        d,
+        "v5",
+        &manifest(5, "example.com", "anchor-1.hpke.pub.pem"),
+    );
+    puts.push(format!("{}=/up/v1.suit", d.join("v1.suit").display()));
+    puts.push(format!(
+        "{}=/up/v1/firmware.bin",
+        d.join("v1/firmware.bin").display()
+    ));
+    let (puts, mut opts) = on_disk(puts);
     opts.puts = puts.iter().map(String::as_str).collect();
+    let install_v5 = "suit-agent install /up/v5.suit --payload-dir /up/v5 2>&1; echo \"exit=$?\"";
+    let status = "suit-agent status | grep -E 'installed|sequence number'";
     let run = boot(
         opts,
         &[
             &refused("v1", "Rollback"),
-            "suit-agent status | grep installed",
+            status,
+            // 2: the disk full, root's reserve included (fallocate all but 8 MiB, then 4 KiB
+            // blocks until none is left).
+            "set -- $(stat -f -c '%f %S' /data); fallocate -l $(( $1 * $2 - 8388608 )) /data/filler && \
+             { dd if=/dev/zero of=/data/filler2 bs=4k 2>/dev/null; sync; stat -f -c 'free blocks %f' /data; }",
+            install_v5,
+            status,
+            // 5: room for ~400 KiB of the 1 MB payload.
+            "truncate -s $(( $(stat -c %s /data/filler) - 409600 )) /data/filler; sync; df -k /data | tail -1",
+            install_v5,
+            status,
+            // 8: room again.
+            "rm -f /data/filler /data/filler2; sync; df -k /data | tail -1",
+            install_v5,
+            status,
         ],
     );
     run.assert_ok();
     // v1, the two-signature cfg component and the large one.
     run.says(1, "3 component(s)");
+    for (n, what) in [(3, "no room at all"), (6, "room for part of the payload")] {
+        let out = &run.command(n).output;
+        assert!(
+            out.contains("exit=3"),
+            "{what}: not the device's trouble: {out}"
+        );
+        assert!(!out.contains("installed /up/v5.suit"), "{what}: {out}");
+        assert_eq!(
+            run.command(n + 1).output,
+            run.command(1).output,
+            "{what}: the state changed"
+        );
+    }
+    run.says(9, "installed /up/v5.suit (sequence number 5")
+        .says(9, "exit=0");
+    run.says(10, "3 component(s)");
 }
