@@ -58,7 +58,9 @@ pub fn install_hints(tee: &mut dyn Transport, e: AgentError) -> AgentError {
         return e.with_hint(
             "encrypt to anchor-N.hpke.pub.pem of the anchor that signs the manifest (from \
              `suit-author verify-key-statement --out-dir`); no other key (its ECDH-ES key, the \
-             identity key, another device's) opens it",
+             identity key, another device's) opens it. Only a signing anchor allowed to \
+             decrypt into the component has its keys tried: its scope covers the component, \
+             and for an ['ree', ...] one it has ree-plaintext (`suit-agent anchors`)",
         );
     }
     if e.is_no_matching_anchor() && status(tee).is_ok_and(|s| s.service.anchors == 0) {

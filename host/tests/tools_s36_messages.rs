@@ -144,7 +144,9 @@ fn s36_5_hpke_open_failure_hint_covers_any_wrong_key() {
         &all,
         "(hint: encrypt to anchor-N.hpke.pub.pem of the anchor that signs the manifest (from \
          `suit-author verify-key-statement --out-dir`); no other key (its ECDH-ES key, the \
-         identity key, another device's) opens it)",
+         identity key, another device's) opens it. Only a signing anchor allowed to decrypt \
+         into the component has its keys tried: its scope covers the component, and for an \
+         ['ree', ...] one it has ree-plaintext (`suit-agent anchors`))",
     );
     assert!(!all.contains("not its ECDH-ES key?"), "{all}");
 }

@@ -20,6 +20,9 @@ suit_test_support::cli_tools!();
 /// What `verify` prints after a default-device install into an `['ree', ...]` component.
 const DEFAULT_NOTE: &str = "without --provisioning the simulated device's anchors are unrestricted";
 
+/// What `verify` prints after a co-signed run with `--device-key`.
+const COSIGNED_NOTE: &str = "--device-key stands in for the payload keys of every signing anchor";
+
 /// A description adding anchor 1 (`author`) for `['ree']`, with `flag` after its components,
 /// then `more` operations.
 fn description(flag: &str, more: &str) -> String {
@@ -105,6 +108,7 @@ fn the_device_key_stands_in_for_anchor_keys_under_the_devices_rules() {
     ));
     says(&r.stdout, "OK: update applied");
     assert!(!r.stdout.contains(DEFAULT_NOTE), "{}", r.stdout);
+    assert!(!r.stdout.contains(COSIGNED_NOTE), "{}", r.stdout);
     assert_eq!(
         std::fs::read(d.join("out/component-0.bin")).unwrap(),
         b"endpoint=x\n"
@@ -153,6 +157,30 @@ fn the_device_key_stands_in_for_anchor_keys_under_the_devices_rules() {
         .stdout,
         "OK: update applied",
     );
+
+    // Co-signed by anchor 1 (no flag) and anchor 2 (flag): the one key stands in for both, so
+    // the run cannot tell whose key the payload was encrypted to (a device refuses it if it
+    // was anchor 1's), and says so (re-review s36).
+    ok(author(
+        d,
+        &words("create dk.json -o co.suit --sign-key author.priv.pem --sign-key other.priv.pem"),
+    ));
+    write(
+        d,
+        "co.json",
+        description(
+            "",
+            r#",
+        {"add-anchor": {"id": 2, "key": "other.pub.pem", "role": "author", "components": [["ree"]], "ree-plaintext": true}}"#,
+        ),
+    );
+    let r = ok(verify(
+        d,
+        "co.suit",
+        "--trust-anchor other.pub.pem --provisioning co.json --device-key dk.priv.pem",
+    ));
+    says(&r.stdout, "OK: update applied");
+    says(&r.stdout, COSIGNED_NOTE);
 
     // The device (the agent's simulator) provisioned from the same description refuses the
     // same content encrypted to its anchor's own key, and takes it once the anchor has the flag.

@@ -458,3 +458,34 @@ fn s36_a_bind_mounted_poll_state_is_refused_before_the_first_round() {
     assert_eq!(std::fs::read(&state).unwrap(), before);
     assert_eq!(installed_components(d), 1);
 }
+
+/// Re-review of session 36: the check before the first round saves an existing state again,
+/// and did so before taking the agents' lock, so a second agent starting while another's round
+/// held the lock could put back bytes that round had just replaced. It now waits for the lock
+/// as a round does: with `--lock-wait 0` and the lock held it gives up (exit 3) and the state
+/// file is the same file with the same bytes.
+#[test]
+fn s36_the_start_check_saves_the_state_only_under_the_lock() {
+    use std::os::unix::fs::MetadataExt as _;
+    let (tmp, server, base) = device_and_server();
+    let d = tmp.path();
+    std::fs::write(d.join("v1.bin"), payload(3_000, 1)).unwrap();
+    envelope(d, "v1", 1, "v1.bin", &format!("{base}/p/v1.bin"), false);
+    publish(&server, d, "v1", "v1.bin");
+    let state = d.join("state").join("poll.json");
+    std::fs::write(&state, b"{\"etag\": \"mine\"}").unwrap();
+    let inode = std::fs::metadata(&state).unwrap().ino();
+    let lock = std::fs::File::open(d.join("state/.agent.lock")).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let t = fails(
+        agent(d, &["--lock-wait", "0", "poll", &format!("{base}/fw")]),
+        3,
+    );
+    assert!(t.contains("another suit-agent"), "{t}");
+    assert_eq!(std::fs::metadata(&state).unwrap().ino(), inode, "{t}");
+    assert_eq!(std::fs::read(&state).unwrap(), b"{\"etag\": \"mine\"}");
+    drop(lock);
+    // With the lock free the check runs and the round installs.
+    ok(agent(d, &["poll", &format!("{base}/fw")]));
+    assert_eq!(installed_components(d), 1);
+}

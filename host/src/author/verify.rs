@@ -121,6 +121,14 @@ anchors are unrestricted: every component, and \"ree-plaintext\" (decrypted or s
 go to ['ree', ...] components); a device whose anchor lacks it refuses that: give --provisioning \
 DESCRIPTION.json to check against the device's own anchors";
 
+/// Shown when `--device-key` simulated a manifest with several signers: the one key stands in
+/// for every signing anchor's own, so the run cannot tell which anchor a payload was
+/// encrypted to, and accepts where any signer may decrypt into the component.
+pub const COSIGNED_STAND_IN_NOTE: &str = "note: --device-key stands in for the payload keys of \
+every signing anchor; a device opens a payload only with the keys of the anchor it was \
+encrypted to, and only if that anchor may decrypt into the component (its scope, and \
+\"ree-plaintext\" for ['ree', ...] components)";
+
 /// Whether `c` is an `['ree', ...]` component (a file the REE reads).
 fn is_ree(c: &suit_common::suit::ComponentId) -> bool {
     matches!(
@@ -353,6 +361,9 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
             }
             if opts.provisioning.is_none() && run.installed.iter().any(|c| is_ree(&c.component)) {
                 w(out, DEFAULT_ANCHORS_NOTE.into());
+            }
+            if !opts.device_keys.is_empty() && auth.signers.len() > 1 {
+                w(out, COSIGNED_STAND_IN_NOTE.into());
             }
             w(
                 out,

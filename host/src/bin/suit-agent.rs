@@ -652,8 +652,13 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         TeeKind::Optee => PathBuf::from("/var/lib/suit-agent/poll.json"),
     });
     // Before the first round: a state that cannot be saved fails a round only after it has
-    // downloaded and staged the whole update.
-    transport::poll::check_state_file(&state_file)?;
+    // downloaded and staged the whole update. Under the lock a round takes: the check saves
+    // an existing state again, which outside it could put back bytes another agent's round
+    // has just replaced.
+    {
+        let _lock = take_lock(cli)?;
+        transport::poll::check_state_file(&state_file)?;
+    }
     let opts = transport::poll::PollOptions {
         base: url.clone(),
         report_url: report_url.clone(),
