@@ -14,9 +14,8 @@ use std::path::Path;
 
 use suit_test_support::cli::{provision_args, write};
 use support::device::{
-    agent, agent_waiting_for_the_lock, author, device_and_server, device_with_ree, envelope,
-    envelope_path, fails, installed_components, ok, payload, poll, publish, verify_collected,
-    WaitingAgent,
+    agent, author, device_and_server, device_with_ree, envelope, envelope_path, fails,
+    installed_components, ok, payload, poll, publish, verify_collected,
 };
 use support::http::{serve, serve_envelope, Behaviour};
 
@@ -761,7 +760,9 @@ fn a_deleted_report_does_not_lose_the_committed_ree_files() {
 /// poll state that cannot be written (a directory at its path) ends the round before
 /// InstallFinish (exit 2), after the payload was fetched, and nothing is installed. Since
 /// review s35 (user) 2 such a state is refused before the first round, so here it becomes
-/// unwritable after that check: made while the agent waits for the lock the test holds.
+/// unwritable after that check: made while the agent fetches the (slowly served) payload.
+/// (Until session 36 it was made while the agent waited for the lock; the check now runs
+/// under the lock.)
 /// With `--interval` the failed save also stops polling (exit 2): every later round would
 /// have downloaded and staged the update again and failed the same way, for ever.
 #[test]
@@ -774,30 +775,45 @@ fn no_install_is_finished_unless_its_in_flight_mark_is_saved() {
     server.route("/status/reports", Behaviour::Collect);
 
     let fw = format!("{base}/fw");
-    // The state is checked before the lock: once the agent waits for it, the state is made
-    // unwritable.
-    let WaitingAgent {
-        mut child,
-        mut stderr,
-        mut said,
-        lock,
-    } = agent_waiting_for_the_lock(
-        d,
-        &[
-            "poll",
-            &fw,
+    // The payload arrives over ~2 s; once the agent asks for it (after the check before the
+    // first round), the state is made unwritable.
+    let payload_bytes = std::fs::read(d.join("payloads/v1.bin")).unwrap();
+    server.route(
+        "/p/v1.bin",
+        Behaviour::Trickle {
+            body: payload_bytes,
+            chunk: 2_500,
+            every: std::time::Duration::from_millis(100),
+        },
+    );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_suit-agent"))
+        .args(["--tee", "sim", "--state", "state", "poll", &fw])
+        .args([
             "--poll-state",
             "poll.json",
             "--interval",
             "1",
             "--rounds",
             "3",
-        ],
-    );
+        ])
+        .current_dir(d)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let asked = std::time::Instant::now();
+    while server.requests_to("/p/v1.bin").is_empty() {
+        assert!(
+            asked.elapsed().as_secs() < 60,
+            "the payload was never asked for"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     std::fs::create_dir(d.join("poll.json")).unwrap();
-    drop(lock);
-    std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
-    let status = child.wait().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    let status = out.status;
     assert_eq!(status.code(), Some(2), "{said}");
     assert!(said.contains("poll.json"), "{said}");
     assert!(said.contains("stopping"), "{said}");
