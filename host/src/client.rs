@@ -130,15 +130,11 @@ pub fn export_hints(
     if approved.is_empty() {
         return e.with_hint("no REE file is approved on this device");
     }
-    let mut listed: Vec<String> = approved
-        .iter()
-        .take(EXPORT_LISTED)
-        .map(|a| shell_word(a))
-        .collect();
-    if approved.len() > EXPORT_LISTED {
-        listed.push(format!("and {} more", approved.len() - EXPORT_LISTED));
-    }
-    e.with_hint(&format!("the approved paths: {}", listed.join(", ")))
+    let quoted: Vec<String> = approved.iter().map(|a| shell_word(a)).collect();
+    e.with_hint(&format!(
+        "the approved paths: {}",
+        crate::human::first_few(&quoted, EXPORT_LISTED)
+    ))
 }
 
 /// `e`, the TA's refusal of provisioning `message`, with what the host can tell: for a

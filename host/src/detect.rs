@@ -235,11 +235,21 @@ pub fn text_member(m: &[(Value, Value)], name: &str) -> bool {
 /// The refusal of `bytes` by a command of `tool` that takes `expected`, when they are another
 /// of the formats: what they are and which command takes them.
 pub fn other_format(bytes: &[u8], expected: Format, tool: Tool) -> Option<String> {
+    other_format_advising(bytes, expected, |found| found.advice(tool).to_string())
+}
+
+/// [`other_format`] with the advice `advice` gives for the format found (an option that
+/// needs one particular file says which).
+pub fn other_format_advising(
+    bytes: &[u8],
+    expected: Format,
+    advice: impl FnOnce(Format) -> String,
+) -> Option<String> {
     let found = detect(bytes).filter(|f| *f != expected)?;
     Some(format!(
         "this is {}, not {}: {}",
         found.name(),
         expected.name(),
-        found.advice(tool)
+        advice(found)
     ))
 }

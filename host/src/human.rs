@@ -26,6 +26,18 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(shown)
 }
 
+/// The first `n` of `items`, comma-separated, then how many more there are (`a, b, and 3
+/// more`): a hint that lists what it found without growing with it.
+pub fn first_few(items: &[String], n: usize) -> String {
+    let mut shown: Vec<&str> = items.iter().take(n).map(String::as_str).collect();
+    let more = items.len().saturating_sub(n);
+    let tail = format!("and {more} more");
+    if more > 0 {
+        shown.push(&tail);
+    }
+    shown.join(", ")
+}
+
 /// Formats bytes as lower-case hex.
 pub fn hex_str(b: &[u8]) -> String {
     hex::encode(b)

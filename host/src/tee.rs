@@ -374,14 +374,18 @@ impl AgentError {
         })
     }
 
-    /// The service's own refusal this is, if it is one (no such anchor, no such REE file).
-    pub fn service_fault(&self) -> Option<suit_common::fault::ServiceFault> {
-        use suit_common::fault::Fault;
+    /// The TA's typed reason for this refusal, if it is one and the fault decodes.
+    fn fault(&self) -> Option<suit_common::fault::Fault> {
         let AgentError::Refused { fault, .. } = self else {
             return None;
         };
-        match Fault::decode(fault) {
-            Some(Fault::Service(s)) => Some(s),
+        suit_common::fault::Fault::decode(fault)
+    }
+
+    /// The service's own refusal this is, if it is one (no such anchor, no such REE file).
+    pub fn service_fault(&self) -> Option<suit_common::fault::ServiceFault> {
+        match self.fault()? {
+            suit_common::fault::Fault::Service(s) => Some(s),
             _ => None,
         }
     }
@@ -390,11 +394,8 @@ impl AgentError {
     pub fn is_wrong_device(&self) -> bool {
         use suit_common::fault::Fault;
         use suit_common::service::provision::ProvisionError;
-        let AgentError::Refused { fault, .. } = self else {
-            return false;
-        };
         matches!(
-            Fault::decode(fault),
+            self.fault(),
             Some(Fault::Provision(ProvisionError::WrongDevice))
         )
     }
@@ -423,11 +424,8 @@ impl AgentError {
     fn engine_refusal(&self) -> Option<std::sync::Arc<suit_common::suit::Error>> {
         use suit_common::fault::Fault;
         use suit_common::service::install::InstallError;
-        let AgentError::Refused { fault, .. } = self else {
-            return None;
-        };
-        match Fault::decode(fault) {
-            Some(Fault::Install(InstallError::Refused(e))) => Some(e),
+        match self.fault()? {
+            Fault::Install(InstallError::Refused(e)) => Some(e),
             _ => None,
         }
     }

@@ -318,6 +318,39 @@ fn rrh_2_user_information_is_sent_as_credentials_and_never_shown() {
     assert_eq!(server.requests_to("/p/v2.bin").len(), 1);
 }
 
+/// Whether the test runs as root (it mounts); if not, says that `test` is skipped and why
+/// (`cannot`: what needs root).
+fn root_or_skipped(test: &str, cannot: &str) -> bool {
+    let root = rustix::process::geteuid().is_root();
+    if !root {
+        eprintln!("SKIPPED {test}: not root, so {cannot}; run the tests as root to run it");
+    }
+    root
+}
+
+/// `mount ARGS... AT` (root only), unmounted when the guard is dropped, however the test ends.
+fn mounted<'a>(args: &[&str], at: &'a std::path::Path) -> Unmount<'a> {
+    let status = std::process::Command::new("mount")
+        .args(args)
+        .arg(at)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "root, but mount {args:?} {} failed",
+        at.display()
+    );
+    Unmount(at)
+}
+
+struct Unmount<'a>(&'a std::path::Path);
+
+impl Drop for Unmount<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(self.0).status();
+    }
+}
+
 /// Re-review of session 35, finding 1: every failure to save the poll state stopped `poll
 /// --interval` with exit 2 ("a later round cannot change this"), which the shipped unit
 /// (`RestartPreventExitStatus=2`) never restarts: a moment's full disk stopped the device
@@ -326,11 +359,10 @@ fn rrh_2_user_information_is_sent_as_credentials_and_never_shown() {
 /// Needs root (it mounts the tmpfs); skipped, saying so, otherwise.
 #[test]
 fn rrh_1_a_full_disk_under_the_poll_state_fails_rounds_and_polling_goes_on() {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!(
-            "SKIPPED rrh_1_a_full_disk_under_the_poll_state_fails_rounds_and_polling_goes_on: \
-             not root, so no tmpfs can be mounted to fill; run the tests as root to run it"
-        );
+    if !root_or_skipped(
+        "rrh_1_a_full_disk_under_the_poll_state_fails_rounds_and_polling_goes_on",
+        "no tmpfs can be mounted to fill",
+    ) {
         return;
     }
     let (tmp, server, base) = device_and_server();
@@ -341,20 +373,7 @@ fn rrh_1_a_full_disk_under_the_poll_state_fails_rounds_and_polling_goes_on() {
     server.route("/status/reports", Behaviour::Collect);
     let mnt = d.join("small");
     std::fs::create_dir(&mnt).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .unwrap();
-    assert!(mounted.success(), "root, but mounting a tmpfs failed");
-    // Unmounted however the test ends.
-    struct Unmount<'a>(&'a std::path::Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _unmount = Unmount(&mnt);
+    let _unmount = mounted(&["-t", "tmpfs", "-o", "size=16k", "tmpfs"], &mnt);
     // The disk is full for a while (a log burst, another writer).
     let filler = mnt.join("filler");
     let _ = std::fs::write(&filler, vec![0u8; 64 * 1024]);
@@ -400,11 +419,10 @@ fn rrh_1_a_full_disk_under_the_poll_state_fails_rounds_and_polling_goes_on() {
 /// bytes as they were. Needs root (it bind-mounts); skipped, saying so, otherwise.
 #[test]
 fn s36_a_bind_mounted_poll_state_is_refused_before_the_first_round() {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!(
-            "SKIPPED s36_a_bind_mounted_poll_state_is_refused_before_the_first_round: not \
-             root, so nothing can be bind-mounted; run the tests as root to run it"
-        );
+    if !root_or_skipped(
+        "s36_a_bind_mounted_poll_state_is_refused_before_the_first_round",
+        "nothing can be bind-mounted",
+    ) {
         return;
     }
     let (tmp, server, base) = device_and_server();
@@ -420,20 +438,8 @@ fn s36_a_bind_mounted_poll_state_is_refused_before_the_first_round() {
     assert_eq!(server.requests_to("/p/v1.bin").len(), 1);
     let before = std::fs::read(&state).unwrap();
     std::fs::write(d.join("source.json"), &before).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .arg("--bind")
-        .arg(d.join("source.json"))
-        .arg(&state)
-        .status()
-        .unwrap();
-    assert!(mounted.success(), "root, but a bind mount failed");
-    struct Unmount<'a>(&'a std::path::Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _unmount = Unmount(&state);
+    let source = d.join("source.json");
+    let _unmount = mounted(&["--bind", source.to_str().unwrap()], &state);
     std::fs::write(d.join("v2.bin"), payload(3_000, 2)).unwrap();
     envelope(d, "v2", 2, "v2.bin", &format!("{base}/p/v2.bin"), false);
     publish(&server, d, "v2", "v2.bin");

@@ -47,17 +47,12 @@ pub fn verify_receipt_file(opts: &VerifyReceiptOptions, out: &mut dyn Write) -> 
         // this option's file named, not the command that takes the one given).
         use crate::detect::Format;
         let bytes = super::read_cbor_of(m, Format::ProvisioningMessage)?;
-        if let Some(found) =
-            crate::detect::detect(&bytes).filter(|f| *f != Format::ProvisioningMessage)
+        if let Some(what) =
+            crate::detect::other_format_advising(&bytes, Format::ProvisioningMessage, |_| {
+                "--message needs the file `suit-author provision -o` wrote".into()
+            })
         {
-            return Err(AuthorError::input(
-                m,
-                format!(
-                    "this is {}, not {}: --message needs the file `suit-author provision -o` wrote",
-                    found.name(),
-                    Format::ProvisioningMessage.name()
-                ),
-            ));
+            return Err(AuthorError::input(m, what));
         }
         let digest = Sha256::digest(&bytes);
         if receipt.message_digest.as_slice() != digest.as_slice() {

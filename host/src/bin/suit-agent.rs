@@ -1790,14 +1790,10 @@ fn stale_payload(
     if given.is_empty() || !e.is_payload_mismatch() {
         return e;
     }
-    let mut files: Vec<String> = given
+    let files: Vec<String> = given
         .iter()
-        .take(GIVEN_LISTED)
         .map(|(uri, path)| format!("{} for {uri}", path.display()))
         .collect();
-    if given.len() > GIVEN_LISTED {
-        files.push(format!("and {} more", given.len() - GIVEN_LISTED));
-    }
     let option = if given.iter().all(|(uri, _)| sources.is_offered(uri)) {
         "--payload file"
     } else {
@@ -1806,7 +1802,7 @@ fn stale_payload(
     e.with_hint(&format!(
         "the agent gave local file(s) {}: not the payload this envelope was created with? a \
          stale {option}",
-        files.join(", ")
+        suit_host::human::first_few(&files, GIVEN_LISTED)
     ))
 }
 
