@@ -114,6 +114,28 @@ fn the_device_key_stands_in_for_anchor_keys_under_the_devices_rules() {
         b"endpoint=x\n"
     );
 
+    // The same for ECDH-ES+A128KW: the rule is the key source's, not one algorithm's.
+    envelope(d, "dk-es", r#"[{"key": "dk.pub.pem", "mode": "ecdh-es"}]"#);
+    let all = fails(
+        verify(
+            d,
+            "dk-es.suit",
+            "--provisioning plain.json --device-key dk.priv.pem",
+        ),
+        1,
+        "no signer's anchor may put",
+    );
+    assert!(all.contains("\"ree-plaintext\": true"), "{all}");
+    says(
+        &ok(verify(
+            d,
+            "dk-es.suit",
+            "--provisioning flag.json --device-key dk.priv.pem",
+        ))
+        .stdout,
+        "OK: update applied",
+    );
+
     // Without --provisioning the anchors are unrestricted, ree-plaintext included: applied,
     // and the output says what a device's anchor may not allow.
     let r = ok(verify(d, "dk.suit", "--device-key dk.priv.pem"));
