@@ -5,6 +5,12 @@
 //! anchors it was provisioned for. Before, the given key decrypted for every signer into any
 //! component and the KEKs joined it, so `verify` said "OK: update applied" for updates the
 //! device refuses.
+//!
+//! `--device-key ID=FILE` (session 37): each key stands in for the anchor it names only, so a
+//! co-signed run opens a payload with the key of a signer that may decrypt into the component,
+//! not with a co-signer's, as a device does (the plain form, one key for every signer, cannot
+//! tell them apart and says so in a note); an ID the simulated device has no anchor for, or
+//! one given twice, is refused naming the option.
 
 // Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -220,4 +226,218 @@ fn the_device_key_stands_in_for_anchor_keys_under_the_devices_rules() {
         "no signer's anchor may put",
     );
     assert!(all.contains("\"ree-plaintext\": true"), "{all}");
+}
+
+/// Anchors 1 (`author`, `"ree-plaintext"`) and 2 (`other`, no flag) for `['ree']` in
+/// `co-dev.json`, keys `a` and `b` standing for their own, and the device's identity.
+fn co_signers(d: &Path) {
+    ok(author(d, &words("keygen --type p256 -o author")));
+    ok(author(d, &words("keygen --type p256 -o other")));
+    ok(author(d, &words("keygen --type p256 -o a")));
+    ok(author(d, &words("keygen --type p256 -o b")));
+    ok(agent(d, &words("device-key --out-dir dev")));
+    write(d, "c.conf", "endpoint=x\n");
+    write(
+        d,
+        "co-dev.json",
+        description(
+            r#", "ree-plaintext": true"#,
+            r#",
+        {"add-anchor": {"id": 2, "key": "other.pub.pem", "role": "author", "components": [["ree"]]}}"#,
+        ),
+    );
+}
+
+/// `co.suit`: `c.conf` into `['ree', 'etc', 'c.conf']` encrypted (HPKE) to `recipient`,
+/// signed by anchors 1 and 2.
+fn co_signed_to(d: &Path, recipient: &str) {
+    envelope(
+        d,
+        "co",
+        &format!(r#"[{{"key": "{recipient}", "mode": "hpke"}}]"#),
+    );
+    ok(author(
+        d,
+        &words("create co.json -o co.suit --sign-key author.priv.pem --sign-key other.priv.pem"),
+    ));
+}
+
+/// `verify --process` of `co.suit` on the device `co-dev.json` describes, with `keys`.
+fn verify_co(d: &Path, keys: &str) -> suit_test_support::cli::Out {
+    verify(
+        d,
+        "co.suit",
+        &format!("--trust-anchor other.pub.pem --provisioning co-dev.json {keys} --out out"),
+    )
+}
+
+#[test]
+fn keys_bound_to_co_signers_open_a_payload_only_as_the_device_does() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    co_signers(d);
+    // Encrypted to anchor 2's key; only anchor 1 may decrypt into an ['ree', ...] component.
+    co_signed_to(d, "b.pub.pem");
+
+    // Each key for its own anchor: anchor 1's key does not open it and anchor 2 may not
+    // decrypt there, so refused (a device does not try anchor 2's keys for this component),
+    // nothing written.
+    let all = fails(
+        verify_co(d, "--device-key 1=a.priv.pem --device-key 2=b.priv.pem"),
+        1,
+        "nothing was installed",
+    );
+    assert!(!all.contains("OK: update applied"), "{all}");
+    says(&all, REFUSAL);
+    says(
+        &all,
+        "each --device-key ID=FILE stands in only for the anchor it names (1, 2); other \
+         anchors have no key",
+    );
+    assert!(!d.join("out").exists());
+
+    // The plain form as documented: the one key stands in for both signers, so anchor 1's
+    // place opens it; applied, with the note that a device may refuse it.
+    let r = ok(verify_co(d, "--device-key b.priv.pem"));
+    says(&r.stdout, "OK: update applied");
+    says(&r.stdout, COSIGNED_NOTE);
+    std::fs::remove_dir_all(d.join("out")).unwrap();
+
+    // A plain key beside a bound one stands in for the other anchors only: anchor 1 has
+    // `a`, so `b` is anchor 2's alone and opens nothing here.
+    fails(
+        verify_co(d, "--device-key b.priv.pem --device-key 1=a.priv.pem"),
+        1,
+        "nothing was installed",
+    );
+    assert!(!d.join("out").exists());
+
+    // The device (the agent's simulator) provisioned from the same description refuses the
+    // envelope encrypted to anchor 2's own key as the keyed run did.
+    ok(author(d, &provision_args("co-dev.json", "co.cbor", &[])));
+    ok(agent(d, &words("provision co.cbor")));
+    ok(agent(d, &words("device-key --anchor 2 --out-dir keys")));
+    co_signed_to(d, "keys/anchor-2.hpke.pub.pem");
+    let device = fails(
+        agent(d, &words("install co.suit --ree-root ree")),
+        1,
+        REFUSAL,
+    );
+    assert!(!d.join("ree/etc/c.conf").exists(), "{device}");
+}
+
+/// The device's refusal of `co.suit` encrypted to anchor 2 (which may not decrypt into the
+/// component) when anchor 1's key is the only one tried.
+const REFUSAL: &str = "the manifest failed at command 6 of suit-install on component 0: payload \
+decryption failed: HPKE open failed (component 0 is ['ree', 'etc', 'c.conf'])";
+
+#[test]
+fn keys_bound_to_co_signers_apply_what_the_device_applies_without_the_co_signed_note() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    co_signers(d);
+    // Encrypted to anchor 1's key, which may decrypt into the component.
+    co_signed_to(d, "a.pub.pem");
+
+    // Every signer's own key: applied, and no note, since the run is exact.
+    let r = ok(verify_co(
+        d,
+        "--device-key 1=a.priv.pem --device-key 2=b.priv.pem",
+    ));
+    says(&r.stdout, "OK: update applied");
+    assert!(!r.stdout.contains(COSIGNED_NOTE), "{}", r.stdout);
+    assert_eq!(
+        std::fs::read(d.join("out/component-0.bin")).unwrap(),
+        b"endpoint=x\n"
+    );
+    std::fs::remove_dir_all(d.join("out")).unwrap();
+
+    // A plain key standing in for one signer only (anchor 2's is bound) is exact too.
+    let r = ok(verify_co(
+        d,
+        "--device-key a.priv.pem --device-key 2=b.priv.pem",
+    ));
+    says(&r.stdout, "OK: update applied");
+    assert!(!r.stdout.contains(COSIGNED_NOTE), "{}", r.stdout);
+    std::fs::remove_dir_all(d.join("out")).unwrap();
+
+    // The plain key alone stands in for both signers: the note, as before.
+    let r = ok(verify_co(d, "--device-key a.priv.pem"));
+    says(&r.stdout, "OK: update applied");
+    says(&r.stdout, COSIGNED_NOTE);
+
+    // The device applies the envelope encrypted to anchor 1's own key.
+    ok(author(d, &provision_args("co-dev.json", "co.cbor", &[])));
+    ok(agent(d, &words("provision co.cbor")));
+    ok(agent(d, &words("device-key --anchor 1 --out-dir keys")));
+    co_signed_to(d, "keys/anchor-1.hpke.pub.pem");
+    ok(agent(d, &words("install co.suit --ree-root ree")));
+    assert_eq!(
+        std::fs::read(d.join("ree/etc/c.conf")).unwrap(),
+        b"endpoint=x\n"
+    );
+}
+
+#[test]
+fn a_device_key_for_no_anchor_or_for_one_twice_is_refused_naming_the_option() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    co_signers(d);
+    co_signed_to(d, "a.pub.pem");
+
+    // An id the simulated device has no anchor for: with --provisioning, the description's.
+    let all = fails(
+        verify_co(d, "--device-key 1=a.priv.pem --device-key 3=b.priv.pem"),
+        2,
+        "--device-key 3=b.priv.pem: the simulated device has no anchor 3 (its anchors: 1, 2;",
+    );
+    assert!(!all.contains("OK: update applied"), "{all}");
+    assert!(!d.join("out").exists());
+    // Without it, the anchors are the --trust-anchor files, numbered from 1 (both
+    // unrestricted here: anchor 2's key opens it).
+    says(
+        &ok(verify(
+            d,
+            "co.suit",
+            "--trust-anchor other.pub.pem --device-key 2=a.priv.pem",
+        ))
+        .stdout,
+        "OK: update applied",
+    );
+    fails(
+        verify(d, "co.suit", "--device-key 2=a.priv.pem"),
+        2,
+        "--device-key 2=a.priv.pem: the simulated device has no anchor 2 (its anchors: 1;",
+    );
+    // 0 is the TPA root's id, never an anchor that signs updates.
+    fails(
+        verify_co(d, "--device-key 0=a.priv.pem"),
+        2,
+        "--device-key 0=a.priv.pem: the simulated device has no anchor 0 (its anchors: 1, 2;",
+    );
+
+    // The same anchor twice, the same key file or not.
+    fails(
+        verify_co(d, "--device-key 1=a.priv.pem --device-key 1=b.priv.pem"),
+        2,
+        "--device-key 1=b.priv.pem: anchor 1 has a key already (--device-key 1=a.priv.pem)",
+    );
+    fails(
+        verify_co(d, "--device-key 2=b.priv.pem --device-key 2=b.priv.pem"),
+        2,
+        "--device-key 2=b.priv.pem: anchor 2 has a key already (--device-key 2=b.priv.pem)",
+    );
+    // Two plain keys, as before.
+    fails(
+        verify_co(d, "--device-key a.priv.pem --device-key b.priv.pem"),
+        2,
+        "give at most one --device-key FILE",
+    );
+    // An ID=FILE is parsed as such: an id out of range or no file is the option's error.
+    fails(
+        verify_co(d, "--device-key 4294967296=a.priv.pem"),
+        2,
+        "anchor id 4294967296 is out of range",
+    );
+    assert!(!d.join("out").exists());
 }

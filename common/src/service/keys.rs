@@ -431,12 +431,25 @@ pub struct SharedKek {
 }
 
 /// INSECURE, the author tool's simulated device only (`author` feature, which the TA never
-/// enables): a P-256 key the caller holds standing in for every anchor's own payload keys
-/// (`suit-author verify --process --device-key`), for the purposes its file allows. Only the
-/// keys are replaced: which signers' keys a payload gets, the KEKs by anchor, ownership and
-/// `ree_plaintext` stay [`AnchorKeySource`]'s, so the simulated verdict is the device's.
+/// enables): P-256 keys the caller holds standing in for anchors' own payload keys
+/// (`suit-author verify --process --device-key [ID=]FILE`), for the purposes each file allows.
+/// Only the keys are replaced: which signers' keys a payload gets, the KEKs by anchor,
+/// ownership and `ree_plaintext` stay [`AnchorKeySource`]'s, so the simulated verdict is the
+/// device's. A key bound to an anchor stands in for that anchor only, so a co-signed run
+/// opens a payload only with the key of an anchor that may decrypt into the component, as a
+/// device does; the unbound key stands in for every anchor no bound key names.
 #[cfg(feature = "author")]
+#[derive(Default)]
 pub struct StandInKeys {
+    /// For every anchor that `by_anchor` does not name (`None`: those anchors have no keys).
+    pub unbound: Option<StandInKey>,
+    /// Each for the anchor with that id only (at most one per id: the first is used).
+    pub by_anchor: alloc::vec::Vec<(u32, StandInKey)>,
+}
+
+/// One stand-in key, by the purposes its file allows (RFC 9052 §7.1).
+#[cfg(feature = "author")]
+pub struct StandInKey {
     /// For ECDH-ES+AES-KW recipients (`None`: the key is not for that).
     pub ecdh: Option<p256::SecretKey>,
     /// For COSE-HPKE recipients (`None`: the key is not for that).
@@ -445,19 +458,29 @@ pub struct StandInKeys {
 
 #[cfg(feature = "author")]
 impl StandInKeys {
-    /// Registers the keys (no kid: they stand in under every anchor's) in `keys`, once.
-    fn add_once_to(&self, keys: &mut MemoryKeys) {
-        use crate::encryption::{DeviceKeys as _, KeyKind};
-        // Stand-in keys are the only P-256 keys a stand-in source hands out.
-        if !keys.find(KeyKind::EcdhEsP256, None).is_empty()
-            || !keys.find(KeyKind::HpkeP256, None).is_empty()
-        {
+    /// The key standing in for anchor `id`, and which one it is (the index in `by_anchor`,
+    /// `None` for the unbound key).
+    fn for_anchor(&self, id: u32) -> Option<(Option<usize>, &StandInKey)> {
+        match self.by_anchor.iter().position(|(a, _)| *a == id) {
+            Some(i) => self.by_anchor.get(i).map(|(_, k)| (Some(i), k)),
+            None => self.unbound.as_ref().map(|k| (None, k)),
+        }
+    }
+
+    /// Registers the key standing in for anchor `id` (no kid: it stands in under the
+    /// anchor's) in `keys`, unless `added` says it is there already; notes it in `added`.
+    fn add_for(&self, id: u32, keys: &mut MemoryKeys, added: &mut alloc::vec::Vec<Option<usize>>) {
+        let Some((which, k)) = self.for_anchor(id) else {
+            return;
+        };
+        if added.contains(&which) {
             return;
         }
-        if let Some(k) = &self.ecdh {
+        added.push(which);
+        if let Some(k) = &k.ecdh {
             keys.add_ecdh_p256_key(None, k.clone());
         }
-        if let Some(k) = &self.hpke {
+        if let Some(k) = &k.hpke {
             keys.add_hpke_p256_key(None, k.clone());
         }
     }
@@ -506,8 +529,10 @@ impl<'a> AnchorKeySource<'a> {
         }
     }
 
-    /// INSECURE, simulation only: `keys` stand in for each anchor's own payload keys (an
-    /// anchor without keys of its own, key scope 0, still has none); every rule stays.
+    /// INSECURE, simulation only: `keys` stand in for anchors' own payload keys, each for
+    /// the anchor it is bound to or, unbound, for every other anchor (an anchor without keys
+    /// of its own, key scope 0, still has none; one no key stands in for has none either);
+    /// every rule stays.
     #[cfg(feature = "author")]
     pub fn with_stand_in(self, keys: Option<&'a StandInKeys>) -> Self {
         AnchorKeySource {
@@ -518,13 +543,6 @@ impl<'a> AnchorKeySource<'a> {
 
     /// Adds anchor `a`'s payload keys to `keys`, deriving them once per source.
     fn add_keys_of(&self, a: &super::state::AnchorRecord, keys: &mut MemoryKeys) {
-        #[cfg(feature = "author")]
-        if let Some(stand_in) = self.stand_in {
-            if a.key_scope != 0 {
-                stand_in.add_once_to(keys);
-            }
-            return;
-        }
         let Ok(mut derived) = self.derived.try_borrow_mut() else {
             // Not reached (no call re-enters); deriving again is only slower.
             if let Ok(k) = self.pair.keys_of(a) {
@@ -625,6 +643,9 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
         let ree = is_ree(component);
         let mut keys = MemoryKeys::new();
         let mut allowed = false;
+        // The stand-in keys registered so far (each once, however many anchors it is for).
+        #[cfg(feature = "author")]
+        let mut stand_ins_added = alloc::vec::Vec::new();
         for id in signers {
             let Some(a) = self.anchor(*id) else { continue };
             // Into the REE: only anchors that let their plaintext leave the TEE. Into a
@@ -634,7 +655,22 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
                 continue;
             }
             allowed = true;
-            self.add_keys_of(a, &mut keys);
+            // The simulated device: the key standing in for this anchor's own, if any (an
+            // anchor without keys of its own, key scope 0, has none to stand in for).
+            #[cfg(feature = "author")]
+            let simulated = self
+                .stand_in
+                .map(|s| {
+                    if a.key_scope != 0 {
+                        s.add_for(a.id, &mut keys, &mut stand_ins_added);
+                    }
+                })
+                .is_some();
+            #[cfg(not(feature = "author"))]
+            let simulated = false;
+            if !simulated {
+                self.add_keys_of(a, &mut keys);
+            }
             for kek in self.keks.iter().filter(|k| k.anchors.contains(id)) {
                 let _ = keys.add_kek(Some(&kek.kid), &kek.key);
             }

@@ -238,7 +238,7 @@ pub struct Service<B: Backend> {
     /// The session's pass over the REE component it exports (see `ree_export`).
     export: Option<store::VerifiedChunks>,
     /// The author tool's simulated device only (`author` feature, never in the TA): keys
-    /// standing in for each anchor's own payload keys, under the same rules.
+    /// standing in for anchors' own payload keys, under the same rules.
     #[cfg(feature = "author")]
     simulated_keys: Option<keys::StandInKeys>,
 }
@@ -258,9 +258,9 @@ impl<B: Backend> Service<B> {
     }
 
     /// INSECURE, simulation only (`author` feature, which the TA never enables): `keys` stand
-    /// in for each anchor's own payload keys, as `suit-author verify --process --device-key`
-    /// needs for envelopes encrypted to a key the caller holds. A real device derives its keys
-    /// per anchor. Which signers' keys a payload gets, KEKs by anchor, ownership and
+    /// in for anchors' own payload keys (each bound key for its anchor, the unbound one for
+    /// every other), as `suit-author verify --process --device-key` needs for envelopes
+    /// encrypted to keys the caller holds. A real device derives its keys per anchor. Which signers' keys a payload gets, KEKs by anchor, ownership and
     /// `ree_plaintext` are the device's rules all the same ([`keys::AnchorKeySource`]).
     #[cfg(feature = "author")]
     pub fn insecure_simulated_decryption_keys(&mut self, keys: keys::StandInKeys) {

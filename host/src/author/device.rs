@@ -1,12 +1,12 @@
 //! The device `verify --process` runs on: the TA's own [`Service`] over the in-memory
 //! backend, provisioned with a TPA-signed message and fed through the same protocol calls
 //! the agent makes. Every check the TA makes (authentication, policy, rollback, TA headers,
-//! personalization size, REE paths, which anchors' keys decrypt what and where, with a given
-//! device key standing in for the anchors' own) is made by the same code, so the author tool's
+//! personalization size, REE paths, which anchors' keys decrypt what and where, with given
+//! device keys standing in for the anchors' own) is made by the same code, so the author tool's
 //! verdict is the device's.
 //!
 //! The simulated device's TPA root is a fresh key made for the run; the anchors, identity and
-//! device key come from the command line. It protects nothing.
+//! device keys come from the command line. It protects nothing.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -46,10 +46,11 @@ pub struct DeviceSetup {
     pub anchors: Vec<AnchorKey>,
     /// Identity for vendor/class/device conditions.
     pub identity: DeviceIdentity,
-    /// A decryption key standing in for each anchor's own payload keys (the device's rules
-    /// on whose keys decrypt what, and where, unchanged); `None`: each anchor's own keys, which
-    /// the device derives.
-    pub device_key: Option<DeviceKey>,
+    /// Decryption keys standing in for the anchors' own payload keys (the device's rules on
+    /// whose keys decrypt what, and where, unchanged): each bound one for its anchor, an
+    /// unbound one (at most one) for every anchor no bound key names. Empty: each anchor's
+    /// own keys, which the device derives.
+    pub device_keys: Vec<DeviceKey>,
     /// Where detached payloads are looked up (last URI segment).
     pub payload_dir: Option<PathBuf>,
     /// Key-encryption keys (`--kek`), provisioned with `AddKek` for every anchor.
@@ -62,6 +63,11 @@ pub struct DeviceSetup {
 
 /// A device decryption key given on the command line.
 pub struct DeviceKey {
+    /// The anchor it stands in for (`--device-key ID=FILE`); `None`: every anchor no other
+    /// key is bound to (`--device-key FILE`).
+    pub anchor: Option<u32>,
+    /// The option as given, for messages (`--device-key 2=b.priv.pem`).
+    pub given: String,
     /// The P-256 scalar.
     pub d: zeroize::Zeroizing<Vec<u8>>,
     /// What its file allows it for (declared `alg`, `key_ops`): it is registered for that only.
@@ -93,6 +99,8 @@ pub struct Run {
     /// The refusal is a payload the device had no key for
     /// ([`AgentError::is_missing_decryption_key`]).
     pub no_key: bool,
+    /// The anchors (the device's ids) that signed the root manifest, when it was applied.
+    pub signers: Vec<u32>,
 }
 
 struct InProcess(Service<MemoryBackend>);
@@ -123,17 +131,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
     };
     let config = Config::new(&tpa_point, false).map_err(|_| internal("TPA root"))?;
     let backend = MemoryBackend::new(0);
-    let mut service = Service::new(backend, config);
-    if let Some(k) = &setup.device_key {
-        // The caller's key stands in for each anchor's own payload keys, for what its file
-        // allows only (RFC 9052 §7.1); which signers' keys a payload gets, the KEKs by anchor,
-        // ownership and ree-plaintext stay the device's rules.
-        let scalar = || p256::SecretKey::from_slice(&k.d).map_err(|_| internal("device key"));
-        service.insecure_simulated_decryption_keys(suit_common::service::keys::StandInKeys {
-            ecdh: k.usable.ecdh.then(scalar).transpose()?,
-            hpke: k.usable.hpke.then(scalar).transpose()?,
-        });
-    }
+    let service = Service::new(backend, config);
     let mut tee = InProcess(service);
 
     // The device's identity (binding) and provisioning key (HMAC anchors travel encrypted).
@@ -238,6 +236,10 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         }
         other => internal(&other.to_string()),
     })?;
+    if !setup.device_keys.is_empty() {
+        let stand_in = stand_in_keys(&setup.device_keys, tee.0.backend())?;
+        tee.0.insecure_simulated_decryption_keys(stand_in);
+    }
 
     let mut notes = Vec::new();
     let mut fetched = Vec::new();
@@ -292,6 +294,10 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
     let no_key = outcome
         .as_ref()
         .is_err_and(AgentError::is_missing_decryption_key);
+    let signers = match &outcome {
+        Ok((prepared, _)) => prepared.signers.clone(),
+        Err(_) => Vec::new(),
+    };
     let result = match outcome {
         Ok((_, done)) => Ok(done.sequence_number),
         Err(AgentError::Refused { reason, .. }) => Err(reason),
@@ -311,7 +317,52 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         fetched,
         report,
         no_key,
+        signers,
     })
+}
+
+/// The keys standing in for the provisioned anchors' own: each bound key for the anchor its
+/// id names, which must be one of the device's (else the option is refused, naming it), the
+/// unbound one for every other anchor.
+fn stand_in_keys(
+    given: &[DeviceKey],
+    backend: &MemoryBackend,
+) -> Result<suit_common::service::keys::StandInKeys> {
+    use suit_common::service::keys::{StandInKey, StandInKeys};
+    let state = State::load(backend.store()).map_err(|_| internal("state"))?;
+    let mut keys = StandInKeys::default();
+    for k in given {
+        // The caller's key stands in for anchors' own payload keys, for what its file allows
+        // only (RFC 9052 §7.1); which signers' keys a payload gets, the KEKs by anchor,
+        // ownership and ree-plaintext stay the device's rules.
+        let scalar = || p256::SecretKey::from_slice(&k.d).map_err(|_| internal("device key"));
+        let key = StandInKey {
+            ecdh: k.usable.ecdh.then(scalar).transpose()?,
+            hpke: k.usable.hpke.then(scalar).transpose()?,
+        };
+        match k.anchor {
+            None => keys.unbound = Some(key),
+            Some(id) if state.anchors.iter().any(|a| a.id == id) => {
+                keys.by_anchor.push((id, key));
+            }
+            Some(id) => {
+                let ids: Vec<String> = state.anchors.iter().map(|a| a.id.to_string()).collect();
+                return Err(AuthorError::Usage(format!(
+                    "{}: the simulated device has no anchor {id} (its anchors: {}; an ID is the \
+                     device's anchor id, as `suit-agent anchors` shows it: the description's \
+                     \"id\" with --provisioning, else the position of the --trust-anchor or \
+                     --hmac-key, counting from 1, trust anchors first)",
+                    k.given,
+                    if ids.is_empty() {
+                        "none".to_string()
+                    } else {
+                        ids.join(", ")
+                    }
+                )));
+            }
+        }
+    }
+    Ok(keys)
 }
 
 /// Every component the device now holds, with its bytes.

@@ -36,8 +36,9 @@ pub struct VerifyOptions {
     pub payload_dir: Option<PathBuf>,
     /// Where committed components are written (`component-N.bin`).
     pub out_dir: Option<PathBuf>,
-    /// P-256 device private keys (ECDH-ES and COSE-HPKE recipients).
-    pub device_keys: Vec<PathBuf>,
+    /// P-256 device private keys (ECDH-ES and COSE-HPKE recipients), each standing in for
+    /// one anchor's own payload keys or (at most one) for every other anchor's.
+    pub device_keys: Vec<DeviceKeyArg>,
     /// AES key-encryption keys, provisioned (`AddKek`) for every anchor of the simulated device.
     pub keks: Vec<PathBuf>,
     /// Provision the simulated device from this `provision` description instead of the
@@ -50,6 +51,65 @@ pub struct VerifyOptions {
 }
 
 pub use crate::ta_features::TaFeature;
+
+/// One `--device-key`: `ID=FILE`, the key standing in for the payload keys of the anchor with
+/// that id (the device's anchor id, as `suit-agent anchors`, `device-key --anchor ID` and a
+/// description's `"id"` name it), or a plain `FILE`, standing in for every anchor no `ID=FILE`
+/// names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceKeyArg {
+    /// The anchor id (`None`: the plain form).
+    pub anchor: Option<u32>,
+    /// The key file.
+    pub path: PathBuf,
+}
+
+impl DeviceKeyArg {
+    /// `ID=FILE` when what comes before the first `=` is a decimal number, else a plain FILE
+    /// (`./1=k.pem` names a file called `1=k.pem`). An ID that is no `u32`, or nothing after
+    /// the `=`, is refused.
+    pub fn parse(arg: std::ffi::OsString) -> std::result::Result<Self, String> {
+        use std::os::unix::ffi::OsStrExt as _;
+        let bytes = arg.as_bytes();
+        let Some(eq) = bytes.iter().position(|b| *b == b'=') else {
+            return Ok(DeviceKeyArg {
+                anchor: None,
+                path: arg.into(),
+            });
+        };
+        let (id, rest) = (bytes.get(..eq).unwrap_or_default(), bytes.get(eq + 1..));
+        if id.is_empty() || !id.iter().all(u8::is_ascii_digit) {
+            return Ok(DeviceKeyArg {
+                anchor: None,
+                path: arg.into(),
+            });
+        }
+        let text = String::from_utf8_lossy(id);
+        let anchor = text.parse::<u32>().map_err(|_| {
+            format!(
+                "anchor id {text} is out of range (an anchor id is at most {})",
+                u32::MAX
+            )
+        })?;
+        match rest {
+            Some(file) if !file.is_empty() => Ok(DeviceKeyArg {
+                anchor: Some(anchor),
+                path: std::ffi::OsStr::from_bytes(file).into(),
+            }),
+            _ => Err(format!(
+                "{text}= names anchor {text} but no key file: give ID=FILE"
+            )),
+        }
+    }
+
+    /// The option as given, for messages.
+    pub fn given(&self) -> String {
+        match self.anchor {
+            Some(id) => format!("--device-key {id}={}", self.path.display()),
+            None => format!("--device-key {}", self.path.display()),
+        }
+    }
+}
 
 /// What the simulated device was given and read that the default TA build does not enable:
 /// an Ed25519 trust anchor (a TA without the feature refuses the whole provisioning message
@@ -121,13 +181,16 @@ anchors are unrestricted: every component, and \"ree-plaintext\" (decrypted or s
 go to ['ree', ...] components); a device whose anchor lacks it refuses that: give --provisioning \
 DESCRIPTION.json to check against the device's own anchors";
 
-/// Shown when `--device-key` simulated a manifest with several signers: the one key stands in
-/// for every signing anchor's own, so the run cannot tell which anchor a payload was
-/// encrypted to, and accepts where any signer may decrypt into the component.
+/// Shown when a plain `--device-key FILE` stood in for the keys of two or more of the
+/// manifest's signers: the one key stands in for each, so the run cannot tell which of them a
+/// payload was encrypted to, and accepts where any of them may decrypt into the component.
+/// Not shown when `ID=FILE` keys leave the plain one at most one signer: then each signer's
+/// key is its own, and the run opens a payload only as a device does.
 pub const COSIGNED_STAND_IN_NOTE: &str = "note: --device-key stands in for the payload keys of \
-every signing anchor; a device opens a payload only with the keys of the anchor it was \
-encrypted to, and only if that anchor may decrypt into the component (its scope, and \
-\"ree-plaintext\" for ['ree', ...] components)";
+every signing anchor no --device-key ID=FILE names; a device opens a payload only with the \
+keys of the anchor it was encrypted to, and only if that anchor may decrypt into the \
+component (its scope, and \"ree-plaintext\" for ['ree', ...] components): give each signer's \
+key as --device-key ID=FILE (the anchor's id) for the device's verdict";
 
 /// Whether `c` is an `['ree', ...]` component (a file the REE reads).
 fn is_ree(c: &suit_common::suit::ComponentId) -> bool {
@@ -362,7 +425,7 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
             if opts.provisioning.is_none() && run.installed.iter().any(|c| is_ree(&c.component)) {
                 w(out, DEFAULT_ANCHORS_NOTE.into());
             }
-            if !opts.device_keys.is_empty() && auth.signers.len() > 1 {
+            if shares_the_plain_key(&opts.device_keys, &run.signers) {
                 w(out, COSIGNED_STAND_IN_NOTE.into());
             }
             w(
@@ -384,6 +447,25 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
             for n in &run.notes {
                 msg.push_str(&format!("\n  {}", printable(n)));
             }
+            // A key the run did not try may be one a co-signer holds: name the binding.
+            if run.no_key && opts.device_keys.iter().any(|k| k.anchor.is_some()) {
+                let named: Vec<String> = opts
+                    .device_keys
+                    .iter()
+                    .filter_map(|k| k.anchor.map(|a| a.to_string()))
+                    .collect();
+                msg.push_str(&format!(
+                    "\n  note: each --device-key ID=FILE stands in only for the anchor it names \
+                     ({}){}: a payload opens only with the key of a signer that may decrypt \
+                     into the component, as on a device",
+                    named.join(", "),
+                    if opts.device_keys.iter().any(|k| k.anchor.is_none()) {
+                        ", the plain --device-key for every other anchor"
+                    } else {
+                        "; other anchors have no key"
+                    }
+                ));
+            }
             if run.no_key && opts.device_keys.is_empty() && opts.keks.is_empty() {
                 msg.push_str(
                     "\n  hint: without --device-key the simulated device decrypts with keys it \
@@ -401,14 +483,10 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
 /// Every file `verify` read: an installed component is never written over one.
 fn verify_inputs(opts: &VerifyOptions, fetched: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut inputs = vec![opts.envelope.clone()];
-    for files in [
-        &opts.trust_anchors,
-        &opts.hmac_keys,
-        &opts.device_keys,
-        &opts.keks,
-    ] {
+    for files in [&opts.trust_anchors, &opts.hmac_keys, &opts.keks] {
         inputs.extend(files.iter().cloned());
     }
+    inputs.extend(opts.device_keys.iter().map(|k| k.path.clone()));
     if let Some(d) = &opts.provisioning {
         inputs.extend(super::provision::description_inputs(d)?);
     }
@@ -418,11 +496,34 @@ fn verify_inputs(opts: &VerifyOptions, fetched: &[PathBuf]) -> Result<Vec<PathBu
 
 /// The simulated device of `--process`: the anchors, identity and device key given.
 fn device_setup(opts: &VerifyOptions) -> Result<device::DeviceSetup> {
-    if opts.device_keys.len() > 1 {
+    if opts
+        .device_keys
+        .iter()
+        .filter(|k| k.anchor.is_none())
+        .count()
+        > 1
+    {
         return Err(AuthorError::Usage(
-            "a device holds one decryption key: give at most one --device-key with --process"
+            "a device holds one decryption key per anchor: give at most one --device-key FILE \
+             with --process, and the others as --device-key ID=FILE, each for the anchor with \
+             that id"
                 .into(),
         ));
+    }
+    for (i, k) in opts.device_keys.iter().enumerate() {
+        let Some(id) = k.anchor else { continue };
+        if let Some(first) = opts
+            .device_keys
+            .get(..i)
+            .and_then(|before| before.iter().find(|b| b.anchor == Some(id)))
+        {
+            return Err(AuthorError::Usage(format!(
+                "{}: anchor {id} has a key already ({}); a device holds one decryption key per \
+                 anchor",
+                k.given(),
+                first.given()
+            )));
+        }
     }
     let mut anchors = Vec::new();
     let mut id = 0u32;
@@ -444,30 +545,42 @@ fn device_setup(opts: &VerifyOptions) -> Result<device::DeviceSetup> {
             cose_key: keys::symmetric_cose_key(&k.secret, kid)?.to_vec(),
         });
     }
-    let device_key = match opts.device_keys.first() {
-        None => None,
-        Some(path) => {
-            let k = keys::load_private(path)?;
-            let PrivateKey::P256(sk) = &k.key else {
-                return Err(AuthorError::key(
-                    path,
-                    "device keys must be P-256 (ECDH-ES / COSE-HPKE); this is an Ed25519 key",
-                ));
-            };
-            Some(device::DeviceKey {
-                d: zeroize::Zeroizing::new(sk.to_bytes().to_vec()),
-                usable: keys::device_key_use(path, &k)?,
-            })
-        }
-    };
+    let mut device_keys = Vec::new();
+    for arg in &opts.device_keys {
+        let path = &arg.path;
+        let k = keys::load_private(path)?;
+        let PrivateKey::P256(sk) = &k.key else {
+            return Err(AuthorError::key(
+                path,
+                "device keys must be P-256 (ECDH-ES / COSE-HPKE); this is an Ed25519 key",
+            ));
+        };
+        device_keys.push(device::DeviceKey {
+            anchor: arg.anchor,
+            given: arg.given(),
+            d: zeroize::Zeroizing::new(sk.to_bytes().to_vec()),
+            usable: keys::device_key_use(path, &k)?,
+        });
+    }
     Ok(device::DeviceSetup {
         anchors,
         identity: opts.identity.clone(),
-        device_key,
+        device_keys,
         payload_dir: opts.payload_dir.clone(),
         keks: opts.keks.clone(),
         provisioning: opts.provisioning.clone(),
     })
+}
+
+/// Whether a plain `--device-key FILE` stood in for two or more of `signers` (the device's
+/// anchor ids): then the run cannot tell which of them a payload was encrypted to.
+fn shares_the_plain_key(keys: &[DeviceKeyArg], signers: &[u32]) -> bool {
+    keys.iter().any(|k| k.anchor.is_none())
+        && signers
+            .iter()
+            .filter(|s| !keys.iter().any(|k| k.anchor == Some(**s)))
+            .count()
+            > 1
 }
 
 fn build_policy(opts: &VerifyOptions) -> Result<(Policy, Vec<Anchor>)> {

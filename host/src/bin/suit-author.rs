@@ -14,7 +14,7 @@ use suit_host::author::encrypt::{
 };
 use suit_host::author::identity::DeviceIdentity;
 use suit_host::author::keys::{keygen_checked, KeyType};
-use suit_host::author::verify::{verify, TaFeature, VerifyOptions};
+use suit_host::author::verify::{verify, DeviceKeyArg, TaFeature, VerifyOptions};
 use suit_host::author::{inspect, read_cbor_file, AuthorError, Result};
 use suit_host::{errln, outln};
 
@@ -128,11 +128,22 @@ enum Cmd {
         /// Directory receiving each installed component as component-N.bin.
         #[arg(long = "out", value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Device P-256 private key (PKCS#8 / SEC1 PEM, COSE_Key or JWK) for decryption; at
-        /// most one. It stands in for each anchor's own payload keys: the device's rules on
-        /// whose keys decrypt what, and where ("ree-plaintext"), still apply.
-        #[arg(long = "device-key", value_name = "KEY")]
-        device_keys: Vec<PathBuf>,
+        /// Device P-256 private key (PKCS#8 / SEC1 PEM, COSE_Key or JWK) for decryption,
+        /// standing in for anchors' own payload keys: ID=KEY for the anchor with that id only
+        /// (the device's anchor id, as `suit-agent anchors` shows it: a description's "id"
+        /// with --provisioning, else the --trust-anchor/--hmac-key position from 1), one per
+        /// anchor, repeatable; a plain KEY (at most one) for every anchor no ID=KEY names.
+        /// The device's rules on whose keys decrypt what, and where ("ree-plaintext"), apply:
+        /// with one key per signer the run opens a payload only as a device does.
+        #[arg(
+            long = "device-key",
+            value_name = "[ID=]KEY",
+            value_parser = clap::builder::TypedValueParser::try_map(
+                clap::builder::OsStringValueParser::new(),
+                DeviceKeyArg::parse
+            )
+        )]
+        device_keys: Vec<DeviceKeyArg>,
         /// Device key-encryption key (16/32 raw bytes, COSE_Key or JWK) for A128KW/A256KW,
         /// provisioned to the simulated device for every anchor. Repeatable.
         #[arg(long = "kek", value_name = "KEY")]
@@ -1259,7 +1270,7 @@ fn input_options(cmd: &Cmd) -> Vec<(&'static str, PathBuf)> {
         } => {
             add("--trust-anchor", &mut trust_anchors.iter());
             add("--hmac-key", &mut hmac_keys.iter());
-            add("--device-key", &mut device_keys.iter());
+            add("--device-key", &mut device_keys.iter().map(|k| &k.path));
             add("--kek", &mut keks.iter());
             add("--provisioning", &mut provisioning.iter());
         }
