@@ -268,51 +268,45 @@ impl AgentError {
     /// A check-content failure never
     /// reads fetched bytes (it compares installed content) and is not counted here.
     pub fn is_about_fetched_payload(&self) -> bool {
-        use suit_common::encryption::DecryptError;
+        use suit_common::encryption::DecryptError as D;
         use suit_common::fault::Fault;
         use suit_common::service::install::InstallError;
-        use suit_common::suit::error::{CommandErrorKind as K, ConditionKind};
+        use suit_common::suit::error::CommandErrorKind as K;
         use suit_common::suit::words::Words;
-        let AgentError::Refused { kind, fault, .. } = self else {
+        let AgentError::Refused { kind, .. } = self else {
             return false;
         };
         if *kind == RefusalKind::Payload {
             return true;
         }
-        match Fault::decode(fault) {
-            Some(Fault::Install(InstallError::TooLarge(w))) => matches!(
+        if let Some(Fault::Install(InstallError::TooLarge(w))) = self.fault() {
+            return matches!(
                 w,
                 Words::Payload
                     | Words::PayloadOverImageSize
                     | Words::PayloadExceedsItsAnnouncedLength
-            ),
-            Some(Fault::Install(InstallError::Refused(e))) => {
-                for e in causes(&*e) {
-                    if let Some(k) = e.downcast_ref::<K>() {
-                        if matches!(
-                            k,
-                            K::ImageDigestMismatch
-                                | K::ImageSizeMismatch
-                                | K::PayloadTooLarge
-                                | K::DependencyDigestMismatch
-                                | K::ConditionFailed(ConditionKind::ImageMatch)
-                        ) {
-                            return true;
-                        }
-                    }
-                    if let Some(d) = e.downcast_ref::<DecryptError>() {
-                        return matches!(
-                            d,
-                            DecryptError::TagMismatch
-                                | DecryptError::Truncated
-                                | DecryptError::PayloadTooLong
-                        );
-                    }
-                }
-                false
-            }
-            _ => false,
+            );
         }
+        let Some(e) = self.engine_refusal() else {
+            return false;
+        };
+        for e in causes(&*e) {
+            if names_wrong_payload_bytes(e)
+                || matches!(
+                    e.downcast_ref::<K>(),
+                    Some(K::PayloadTooLarge | K::DependencyDigestMismatch)
+                )
+                || matches!(e.downcast_ref::<D>(), Some(D::PayloadTooLong))
+            {
+                return true;
+            }
+            // Below the first decryption error are its own causes (a key, a recipient):
+            // not about the payload's bytes.
+            if e.is::<D>() {
+                return false;
+            }
+        }
+        false
     }
 
     /// Whether the TA refused a payload it could not decrypt with any key it holds: no
@@ -341,20 +335,8 @@ impl AgentError {
     /// that does not verify. The fault does not say which bytes (fetched, integrated or
     /// installed content): the agent names what it gave, never which was wrong.
     pub fn is_payload_mismatch(&self) -> bool {
-        use suit_common::encryption::DecryptError as D;
-        use suit_common::suit::error::{CommandErrorKind as K, ConditionKind};
-        self.engine_refusal().is_some_and(|e| {
-            causes(&*e).any(|e| {
-                matches!(
-                    e.downcast_ref::<K>(),
-                    Some(
-                        K::ImageDigestMismatch
-                            | K::ImageSizeMismatch
-                            | K::ConditionFailed(ConditionKind::ImageMatch)
-                    )
-                ) || matches!(e.downcast_ref::<D>(), Some(D::TagMismatch | D::Truncated))
-            })
-        })
+        self.engine_refusal()
+            .is_some_and(|e| causes(&*e).any(names_wrong_payload_bytes))
     }
 
     /// Whether the TA refused an envelope because none of its trust anchors fits any
@@ -642,6 +624,21 @@ fn uri_refused_words(r: &crate::transport::allow::RefusedUri) -> String {
 
 /// An engine error and its sources, outermost first: where a refusal's fault says what it was
 /// about.
+/// Whether `e` says a payload's bytes are not the ones the manifest names: an image digest,
+/// size or image-match check, or an AEAD tag (or truncated ciphertext) that does not verify.
+fn names_wrong_payload_bytes(e: &(dyn std::error::Error + 'static)) -> bool {
+    use suit_common::encryption::DecryptError as D;
+    use suit_common::suit::error::{CommandErrorKind as K, ConditionKind};
+    matches!(
+        e.downcast_ref::<K>(),
+        Some(
+            K::ImageDigestMismatch
+                | K::ImageSizeMismatch
+                | K::ConditionFailed(ConditionKind::ImageMatch)
+        )
+    ) || matches!(e.downcast_ref::<D>(), Some(D::TagMismatch | D::Truncated))
+}
+
 fn causes<'e>(
     e: &'e (dyn std::error::Error + 'static),
 ) -> impl Iterator<Item = &'e (dyn std::error::Error + 'static)> {
