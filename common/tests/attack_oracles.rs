@@ -84,6 +84,8 @@ fn account(delta: isize) {
     });
 }
 
+// SAFETY: every call is forwarded to `System` with the same arguments; only thread-local
+// counters change.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded unchanged to the system allocator.

@@ -346,3 +346,245 @@ fn the_anchor_key_source_frees_no_anchor_key() {
     });
     assert_eq!(hits, 0, "freed blocks holding anchor 1's private keys");
 }
+
+// Every secret class through whole commands, not only plaintext and P-256 scalars (review s37).
+
+/// The HMAC anchor's secret (anchor 2) and the KEK for anchor 1 in the tests below.
+const HMAC_SECRET: &[u8; 32] = b"\xc3HMAC-ANCHOR-SECRET-s37-review!\x3c";
+const KEK: &[u8; 16] = b"\x96KEK-s37-review!";
+
+/// The device's master secret, as stored in `suit/device-keys`.
+fn stored_master_secret(s: &Service<Mem>) -> Vec<u8> {
+    let raw = s
+        .backend()
+        .store()
+        .raw(suit_common::service::keys::KEYS_OBJECT)
+        .unwrap();
+    let v: Value = ciborium::from_reader(&raw[..]).unwrap();
+    fn find(v: &Value) -> Option<Vec<u8>> {
+        match v {
+            Value::Bytes(b) if b.len() == 32 => Some(b.clone()),
+            Value::Map(m) => m.iter().find_map(|(_, v)| find(v)),
+            Value::Array(a) => a.iter().find_map(find),
+            _ => None,
+        }
+    }
+    find(&v).expect("a 32-byte master secret in the key object")
+}
+
+/// A device with anchor 1 (author, TA and app), HMAC anchor 2 (app/mac) and KEK `k1` for
+/// anchor 1.
+fn device_with_hmac_anchor_and_kek() -> Service<Mem> {
+    use suit_common::service::state::RoleRecord;
+    use suit_test_support::symmetric_cose_key;
+    let mut s = device();
+    let to = secrets_to(&mut s);
+    let mac = symmetric_cose_key(b"mac-2", HMAC_SECRET);
+    let ops = vec![
+        secret_anchor_op(&to, TPA_PRIV, 2, RoleRecord::Author, scope(&[b"mac"]), &mac),
+        kek_op(&to, TPA_PRIV, b"k1", &[(1, &author_key())], KEK),
+    ];
+    let message = provision_message(&mut s, 2, ops);
+    provision(&mut s, &message).unwrap();
+    s
+}
+
+/// Runs one command with frees searched for `needles`; (status, body, freed blocks holding
+/// one).
+fn run_scanned(
+    s: &mut Service<Mem>,
+    needles: &[Vec<u8>],
+    command: Command,
+    request: &[u8],
+) -> (u32, Vec<u8>, usize) {
+    let (reply, hits) = scan_for(needles.to_vec(), || {
+        let mut copy = request.to_vec();
+        s.invoke(command as u32, PROTOCOL_VERSION, &mut copy)
+    });
+    (reply.status as u32, reply.body.clone(), hits)
+}
+
+/// Every 8-byte-aligned 16-byte window of `v`'s in-memory bytes that is not all zero.
+fn nonzero_windows(raw: &[u8]) -> Vec<Vec<u8>> {
+    (0..raw.len().saturating_sub(15))
+        .step_by(8)
+        .map(|i| raw[i..i + 16].to_vec())
+        .filter(|w| w.iter().filter(|b| **b != 0).count() > 4)
+        .collect()
+}
+
+#[test]
+fn no_master_secret_hmac_secret_or_kek_in_freed_heap_or_replies() {
+    let mut s = device_with_hmac_anchor_and_kek();
+    let master = stored_master_secret(&s);
+    // The key types keep their scalars inline: their in-memory bytes, as the tests above.
+    let pair = suit_common::service::keys::DeviceKeyPair::load_or_create(s.backend_mut()).unwrap();
+    let mut needles = vec![master.clone(), HMAC_SECRET.to_vec(), KEK.to_vec()];
+    needles.extend(nonzero_windows(&bytes_of(pair.identity_secret())));
+    needles.extend(nonzero_windows(&bytes_of(pair.provisioning_secret())));
+    needles.extend(nonzero_windows(&bytes_of(pair.report_secret())));
+    drop(pair);
+    let empty = protocol::encode(&protocol::Empty {}).unwrap();
+    let mut hits = Vec::new();
+    let run = |s: &mut Service<Mem>,
+               hits: &mut Vec<(String, u32, usize)>,
+               name: &str,
+               c: Command,
+               r: &[u8]| {
+        let (status, body, n) = run_scanned(s, &needles, c, r);
+        // No output carries a secret either.
+        for (i, x) in needles.iter().enumerate() {
+            assert!(
+                !body.windows(x.len()).any(|w| w == &x[..]),
+                "{name}: needle {i} in the reply"
+            );
+        }
+        // Every command succeeds, so each secret is really used on the way.
+        assert_eq!(status, 0, "{name}: {}", refusal_words(&body));
+        hits.push((name.to_string(), status, n));
+    };
+    run(&mut s, &mut hits, "status", Command::Status, &empty);
+    run(&mut s, &mut hits, "anchors", Command::Anchors, &empty);
+    for a in [None, Some(1), Some(2)] {
+        let r = protocol::encode(&protocol::DeviceKeyRequest { anchor: a }).unwrap();
+        run(
+            &mut s,
+            &mut hits,
+            &format!("device-key {a:?}"),
+            Command::DeviceKey,
+            &r,
+        );
+    }
+    // A KEK-wrapped GCM payload for anchor 1 into app/blob, delivered and installed.
+    use suit_common::encryption::algorithms::ContentAlgorithm;
+    use suit_common::encryption::{encrypt_payload, CoseOptions, Recipient};
+    let plaintext = secret(3000);
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let e = encrypt_payload(
+        &plaintext,
+        ContentAlgorithm::A128Gcm,
+        &[Recipient::AesKw {
+            kid: Some(b"k1"),
+            kek: KEK,
+        }],
+        &CoseOptions::SUIT,
+        &mut rng,
+    )
+    .unwrap();
+    let install = Value::Array(
+        [
+            fetch_and_decrypt(URI, &e.encryption_info, 15),
+            vec![int(3), int(15)],
+        ]
+        .concat(),
+    );
+    let components = [
+        vec![&b"app"[..], b"blob"],
+        vec![&b"app"[..], b"blob", b"encrypted"],
+    ]
+    .iter()
+    .map(|id| Value::Array(id.iter().map(|s| bytes(s)).collect()))
+    .collect();
+    let m = suit_manifest(5, components, &image_shared(&plaintext, 15), &install);
+    let envelope = seal_one(
+        &m,
+        &p256_private_from_pem(AUTHOR_PRIV),
+        Algorithm::Esp256,
+        &[],
+        &[],
+    );
+    send_envelope(&mut s, &envelope, 4096).unwrap();
+    run(
+        &mut s,
+        &mut hits,
+        "prepare",
+        Command::InstallPrepare,
+        &empty,
+    );
+    let request = protocol::encode(&protocol::PayloadChunkRequest {
+        uri: URI.to_string(),
+        offset: 0,
+        total_len: e.ciphertext.len() as u64,
+        data: protocol::ByteBuf::from(e.ciphertext.clone()),
+    })
+    .unwrap();
+    run(
+        &mut s,
+        &mut hits,
+        "payload",
+        Command::InstallPayload,
+        &request,
+    );
+    run(&mut s, &mut hits, "finish", Command::InstallFinish, &empty);
+    let r = protocol::encode(&protocol::ReportRequest {
+        nonce: Some(protocol::ByteBuf::from(vec![1; 8])),
+        pre_auth: false,
+    })
+    .unwrap();
+    run(&mut s, &mut hits, "report", Command::Report, &r);
+    // A second provisioning message (counter 3): a KEK for anchor 2 too, then removed.
+    let to = secrets_to(&mut s);
+    let mac = suit_test_support::symmetric_cose_key(b"mac-2", HMAC_SECRET);
+    let message = provision_message(
+        &mut s,
+        3,
+        vec![kek_op(
+            &to,
+            TPA_PRIV,
+            b"k2",
+            &[(2, &mac)],
+            b"\x11another-kek-16b",
+        )],
+    );
+    let r = protocol::encode(&protocol::ProvisionRequest {
+        message: protocol::ByteBuf::from(message),
+    })
+    .unwrap();
+    run(&mut s, &mut hits, "provision", Command::Provision, &r);
+    // A manifest MAC'd by HMAC anchor 2, installing clear bytes into mac/x.
+    {
+        let image = b"mac'd content".to_vec();
+        let install = Value::Array(
+            [
+                vec![int(12), int(0)],
+                suit_test_support::fetch_and_check("#img", 2, 15),
+            ]
+            .concat(),
+        );
+        let m = suit_manifest(
+            7,
+            vec![Value::Array(vec![bytes(b"mac"), bytes(b"x")])],
+            &image_shared(&image, 15),
+            &install,
+        );
+        let key = suit_common::cose::SigningKey::hmac256(HMAC_SECRET).unwrap();
+        let envelope = seal_one(&m, &key, Algorithm::Hmac256, &[], &[("#img", &image[..])]);
+        let (reply, n) = scan_for(needles.clone(), || send_envelope(&mut s, &envelope, 4096));
+        assert!(reply.is_ok(), "mac envelope: {reply:?}");
+        hits.push(("mac envelope".into(), 0, n));
+        let (status, body, n) = run_scanned(&mut s, &needles, Command::InstallPrepare, &empty);
+        assert_eq!(status, 0, "mac prepare: {}", refusal_words(&body));
+        hits.push(("mac prepare".into(), status, n));
+        let (status, body, n) = run_scanned(&mut s, &needles, Command::InstallFinish, &empty);
+        assert_eq!(status, 0, "mac finish: {}", refusal_words(&body));
+        hits.push(("mac finish".into(), status, n));
+    }
+    s.close();
+    // The scan works: a plain Vec holding the master, freed.
+    let ((), n) = scan_for(needles.clone(), || {
+        drop(std::hint::black_box(master.clone()))
+    });
+    assert_eq!(n, 1);
+    let bad: Vec<_> = hits.iter().filter(|(_, _, n)| *n > 0).collect();
+    assert!(
+        bad.is_empty(),
+        "freed blocks holding a secret: {bad:?} (all: {hits:?})"
+    );
+}
+
+/// The words of a refusal's fault, for a failed assertion.
+fn refusal_words(body: &[u8]) -> String {
+    protocol::decode::<protocol::Refusal>(body, 1 << 20)
+        .map(|r| suit_common::fault::render(&r.fault))
+        .unwrap_or_default()
+}

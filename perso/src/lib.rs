@@ -23,6 +23,7 @@
 //! vector (zeroized on drop; the decoder copies the data straight into it). All of it is this
 //! TA's own memory.
 #![no_std]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

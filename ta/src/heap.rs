@@ -100,12 +100,19 @@ unsafe fn count_in(start: usize, end: usize, needles: &[&[u8]], counts: &mut [u3
 /// which main.rs answers only in test builds.
 #[cfg(test_commands)]
 pub fn occurrences(needles: &[&[u8]], counts: &mut [u32]) {
-    let start = core::ptr::addr_of!(crate::ta_heap) as usize;
+    let start = core::ptr::addr_of!(crate::ta_header::ta_heap) as usize;
     // SAFETY: the TA's own heap arena (`ta_heap`, TA_DATA_SIZE bytes, alive for the whole
     // instance). The C allocator writes it behind Rust's back, which is why it is read
     // volatile through addresses, never through a reference; the TA is single-threaded and
     // the search allocates nothing, so nothing writes it meanwhile.
-    unsafe { count_in(start, start + crate::TA_DATA_SIZE as usize, needles, counts) }
+    unsafe {
+        count_in(
+            start,
+            start + crate::ta_header::DATA_SIZE as usize,
+            needles,
+            counts,
+        )
+    }
 }
 
 /// Leaves `control` deep in the stack (the far end of a 4 KiB frame, below where
@@ -134,7 +141,7 @@ const SCRUB_MARGIN: usize = 4 * 1024;
 /// What [`scrub_stack`] wipes: the stack OP-TEE maps below the entry frames, less
 /// [`SCRUB_MARGIN`] (100 KiB; the deepest path takes 80-88 KiB in all, ta/build.rs). A stack too
 /// small for it is a compile-time overflow error, never a wrapped size.
-const SCRUB_LEN: usize = crate::TA_STACK_SIZE as usize - ENTRY_FRAMES - SCRUB_MARGIN;
+const SCRUB_LEN: usize = crate::ta_header::STACK_SIZE as usize - ENTRY_FRAMES - SCRUB_MARGIN;
 
 /// Zeroes the [`SCRUB_LEN`] bytes right below the caller's frame (`zeroize::zeroize_stack`:
 /// a zeroed array on a never-inlined frame, behind an optimization barrier). The TA instance
@@ -156,7 +163,7 @@ pub fn scrub_stack() {
 pub fn dead_stack_occurrences(entry_hint: usize, needles: &[&[u8]], counts: &mut [u32]) {
     let here = 0u8;
     let below_frame = (core::ptr::addr_of!(here) as usize).saturating_sub(256);
-    let start = (entry_hint + ENTRY_FRAMES).saturating_sub(crate::TA_STACK_SIZE as usize);
+    let start = (entry_hint + ENTRY_FRAMES).saturating_sub(crate::ta_header::STACK_SIZE as usize);
     // SAFETY: `[start, below_frame)` is inside the TA's stack (or empty), between its lowest
     // mapped byte (OP-TEE maps at least TA_STACK_SIZE below the entry frames, and `start` is
     // that far below `entry_hint` plus ENTRY_FRAMES) and this function's frame; `count_in` is

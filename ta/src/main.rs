@@ -286,4 +286,14 @@ fn heap_scan(request: &[u8], entry_hint: usize) -> Reply {
     }
 }
 
-include!(concat!(env!("OUT_DIR"), "/user_ta_header.rs"));
+/// The TA's header and properties as `optee-utee-build` generates them. Its code, not ours:
+/// the one `unsafe` block in it (reading its own trace level) carries no SAFETY comment.
+#[allow(clippy::undocumented_unsafe_blocks)]
+mod ta_header {
+    include!(concat!(env!("OUT_DIR"), "/user_ta_header.rs"));
+    /// The heap arena's size (ta/build.rs), for the test build's heap search.
+    #[cfg(test_commands)]
+    pub(crate) const DATA_SIZE: u32 = TA_DATA_SIZE;
+    /// The stack's size (ta/build.rs), for the stack wipe after each entry point.
+    pub(crate) const STACK_SIZE: u32 = TA_STACK_SIZE;
+}

@@ -1,6 +1,8 @@
 //! `suit-agent`: the normal-world agent. It carries bytes to and from the SUIT TA and keeps
 //! files; every decision is the TA's.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -2,6 +2,8 @@
 //!
 //! Exit status: `EXIT_STATUSES` (shown by `--help`).
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

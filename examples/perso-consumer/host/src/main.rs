@@ -11,6 +11,8 @@
 //! Exit status: 0 success, 1 other failure, 2 usage, 3 the update TA refused, 4 the consumer TA
 //! is not installed, 5 the update TA could not be reached.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::process::ExitCode;
 
