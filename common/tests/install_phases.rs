@@ -41,7 +41,7 @@ fn prepare_now(s: &mut Service<Mem>) -> Answer<InstallPrepareResponse> {
     call(s, Command::InstallPrepare, &Empty {})
 }
 
-fn payload(s: &mut Service<Mem>, offset: u64, data: &[u8]) -> Answer<Empty> {
+fn payload(s: &mut Service<Mem>, offset: u64, data: &[u8]) -> Answer<PayloadChunkResponse> {
     payload_chunk(s, URI, IMAGE.len() as u64, offset, data)
 }
 

@@ -1215,29 +1215,277 @@ pub(crate) mod dependency_payloads {
         }
     }
 
+    // -----------------------------------------------------------------------------------
+    // A dependency the REE delivers (the root fetches it by URI): prepare cannot read it, so
+    // the chunk that completes it answers with the detached payloads it fetches, once it
+    // authenticated as a dependency (the TA's `delivered_dependency`, one walk with prepare's).
+
+    const DEP_URI: &str = "https://example.com/d0.suit";
+
+    /// Sends `data` for `uri` in `chunk`-byte pieces, returning each chunk's answer.
+    fn answers(
+        s: &mut Service<Mem>,
+        uri: &str,
+        data: &[u8],
+        chunk: usize,
+    ) -> Vec<PayloadChunkResponse> {
+        data.chunks(chunk)
+            .enumerate()
+            .map(|(i, c)| {
+                svc::payload_chunk(s, uri, data.len() as u64, (i * chunk) as u64, c).unwrap()
+            })
+            .collect()
+    }
+
+    /// The answer of a chunk that adds `uris` (no size bound: the analysis does not follow
+    /// dependencies).
+    fn adds(uris: &[&str]) -> PayloadChunkResponse {
+        PayloadChunkResponse {
+            needed_uris: uris.iter().map(|u| u.to_string()).collect(),
+            needed_sizes: vec![None; uris.len()],
+        }
+    }
+
+    /// Root -fetches-> dependency -fetches-> image (trust domains' layout): the dependency's
+    /// last chunk lists the image's URI, the earlier ones nothing, and the install commits
+    /// the dependency's component. Review s37 (it was refused `UnlistedPayload`).
     #[test]
-    fn a_dependency_the_ree_delivers_is_refused_naming_its_unlisted_payload() {
-        // prepare cannot read a dependency that arrives as a payload: the fetch of the URI it
-        // names is refused as such, not as a missing resource.
-        let dep_uri = "https://example.com/d0.suit";
+    fn a_dependency_the_ree_delivers_gets_its_detached_payload_listed_and_installed() {
         let d = leaf(1, b"d0", IMAGE, URI);
         let d_env = sealed(&d, AUTHOR_PRIV, &[]);
-        let r = dependent(1, b"root", &d, dep_uri);
+        let r = dependent(1, b"root", &d, DEP_URI);
         let env = sealed(&r, AUTHOR_PRIV, &[]);
         let mut s = svc::provisioned(&[b"app"]);
         let prepared = svc::prepare(&mut s, &env).unwrap();
-        assert_eq!(prepared.needed_uris, vec![dep_uri.to_string()]);
-        let r = refusal(install(&mut s, &env, &[(dep_uri, &d_env)], 1000));
+        assert_eq!(prepared.needed_uris, vec![DEP_URI.to_string()]);
+        let got = answers(&mut s, DEP_URI, &d_env, 100);
+        assert!(got.len() > 1, "{}", d_env.len());
+        let (last, earlier) = got.split_last().unwrap();
+        assert!(earlier
+            .iter()
+            .all(|a| *a == PayloadChunkResponse::default()));
+        assert_eq!(*last, adds(&[URI]));
+        // Sent again whole: nothing new (it is listed already).
+        assert_eq!(
+            answers(&mut s, DEP_URI, &d_env, 1 << 16),
+            [PayloadChunkResponse::default()]
+        );
+        assert_eq!(
+            svc::payload_chunk(&mut s, URI, IMAGE.len() as u64, 0, IMAGE).unwrap(),
+            PayloadChunkResponse::default()
+        );
+        let done = finish(&mut s).unwrap();
+        assert_eq!(crate::texts(&done.components), ["['app', 'd0']"]);
+        // Root 2 integrating the same dependency installs it again (as the QEMU test does).
+        let r2 = sealed(
+            &dependent(2, b"root", &d, "#dep"),
+            AUTHOR_PRIV,
+            &[("#dep", &d_env)],
+        );
+        let done = install(&mut s, &r2, &[(URI, IMAGE)], 1000).unwrap();
+        assert_eq!(crate::texts(&done.components), ["['app', 'd0']"]);
+        // The work list of the test client (as the agent's) does the same from the start.
+        let mut s = svc::provisioned(&[b"app"]);
+        let done = install(&mut s, &env, &[(DEP_URI, &d_env), (URI, IMAGE)], 1000).unwrap();
+        assert_eq!(crate::texts(&done.components), ["['app', 'd0']"]);
+    }
+
+    /// root -fetches-> b -fetches-> c -fetches-> image: each delivered dependency lists the
+    /// next URI as it completes.
+    #[test]
+    fn a_chain_of_delivered_dependencies_lists_each_next_uri() {
+        const C_URI: &str = "https://example.com/c.suit";
+        let c = leaf(1, b"c", IMAGE, URI);
+        let c_env = sealed(&c, AUTHOR_PRIV, &[]);
+        let b = dependent(1, b"b", &c, C_URI);
+        let b_env = sealed(&b, AUTHOR_PRIV, &[]);
+        let r = dependent(1, b"root", &b, DEP_URI);
+        let env = sealed(&r, AUTHOR_PRIV, &[]);
+        let mut s = svc::provisioned(&[b"app"]);
+        let prepared = svc::prepare(&mut s, &env).unwrap();
+        assert_eq!(prepared.needed_uris, vec![DEP_URI.to_string()]);
+        assert_eq!(answers(&mut s, DEP_URI, &b_env, 1 << 16), [adds(&[C_URI])]);
+        assert_eq!(answers(&mut s, C_URI, &c_env, 1 << 16), [adds(&[URI])]);
+        assert_eq!(
+            answers(&mut s, URI, IMAGE, 1 << 16),
+            [PayloadChunkResponse::default()]
+        );
+        let done = finish(&mut s).unwrap();
+        assert_eq!(crate::texts(&done.components), ["['app', 'c']"]);
+    }
+
+    /// A delivered dependency no anchor signed, or one the policy refuses as a dependency
+    /// (a component outside its signer's scope), adds nothing: its answer is that of any
+    /// other payload, and the engine refuses it at finish (nothing installed).
+    #[test]
+    fn a_delivered_dependency_that_does_not_authenticate_adds_nothing() {
+        let out_of_scope = manifest(
+            1,
+            &[&[b"other", b"d0"]],
+            &[],
+            &[b"app", b"d0"],
+            vec![(
+                20,
+                vec![int(20), map(vec![(21, text(URI))]), int(21), int(15)],
+            )],
+        );
+        for (d, pem) in [
+            (leaf(1, b"d0", IMAGE, URI), OPERATOR_PRIV),
+            (out_of_scope, AUTHOR_PRIV),
+        ] {
+            let d_env = sealed(&d, pem, &[]);
+            let env = sealed(&dependent(1, b"root", &d, DEP_URI), AUTHOR_PRIV, &[]);
+            let mut s = svc::provisioned(&[b"app"]);
+            svc::prepare(&mut s, &env).unwrap();
+            assert_eq!(
+                answers(&mut s, DEP_URI, &d_env, 1 << 16),
+                [PayloadChunkResponse::default()]
+            );
+            let r = refusal(finish(&mut s));
+            assert!(
+                matches!(r.fault, Some(Fault::Install(InstallError::Refused(_)))),
+                "{:?}",
+                r.fault
+            );
+            assert!(svc::state(&s).components.is_empty());
+        }
+    }
+
+    /// The TA listed the delivered dependency's URI and the REE did not send it: refused as
+    /// not delivered, naming it. A dependency the REE never sent at all leaves its payload
+    /// unlisted: that fetch is never reached (the dependency's own fetch is refused first).
+    #[test]
+    fn a_uri_a_delivered_dependency_added_and_the_ree_left_out_is_not_delivered() {
+        let d = leaf(1, b"d0", IMAGE, URI);
+        let d_env = sealed(&d, AUTHOR_PRIV, &[]);
+        let env = sealed(&dependent(1, b"root", &d, DEP_URI), AUTHOR_PRIV, &[]);
+        let mut s = svc::provisioned(&[b"app"]);
+        svc::prepare(&mut s, &env).unwrap();
+        assert_eq!(answers(&mut s, DEP_URI, &d_env, 1 << 16), [adds(&[URI])]);
+        let r = refusal(finish(&mut s));
         assert_eq!(r.kind, RefusalKind::Manifest);
         assert_eq!(
             r.fault,
             Some(Fault::Install(InstallError::Commit(
-                CommitRefusal::UnlistedPayload(URI.into())
+                CommitRefusal::PayloadNotDelivered(URI.into())
             ))),
             "{}",
             r.reason
         );
         says(&r.reason, URI);
+        let mut s = svc::provisioned(&[b"app"]);
+        svc::prepare(&mut s, &env).unwrap();
+        let r = refusal(finish(&mut s));
+        assert_eq!(
+            r.fault,
+            Some(Fault::Install(InstallError::Commit(
+                CommitRefusal::PayloadNotDelivered(DEP_URI.into())
+            ))),
+            "{}",
+            r.reason
+        );
+    }
+
+    /// Beyond the TA's limits nothing is added, and the fetch of what stays unlisted is
+    /// refused `UnlistedPayload`: a delivered dependency whose URIs would take the install past
+    /// `MAX_PAYLOADS` (8), and one deeper than `MAX_DEPENDENCY_DEPTH` (root -> d1 -> d2 -> d3
+    /// -> d4: d4 is never read, as the engine never fetches it).
+    #[test]
+    fn a_delivered_dependency_beyond_the_limits_adds_nothing() {
+        use suit_common::service::install::MAX_PAYLOADS;
+        // Eight URIs set in turn, the last fetched: with the dependency's own, nine.
+        let many: Vec<String> = (0..MAX_PAYLOADS)
+            .map(|i| format!("https://example.com/p{i}.bin"))
+            .collect();
+        let mut install_seq = vec![int(12), int(0)];
+        for u in &many {
+            install_seq.extend([int(20), map(vec![(21, text(u))])]);
+        }
+        install_seq.extend([int(21), int(15)]);
+        let d = manifest(
+            1,
+            &[&[b"app", b"d0"]],
+            &[],
+            &[b"app", b"d0"],
+            vec![(20, install_seq)],
+        );
+        let d_env = sealed(&d, AUTHOR_PRIV, &[]);
+        let env = sealed(&dependent(1, b"root", &d, DEP_URI), AUTHOR_PRIV, &[]);
+        let mut s = svc::provisioned(&[b"app"]);
+        svc::prepare(&mut s, &env).unwrap();
+        assert_eq!(
+            answers(&mut s, DEP_URI, &d_env, 1 << 16),
+            [PayloadChunkResponse::default()]
+        );
+        let last = many.last().unwrap();
+        let r = refusal(finish(&mut s));
+        assert_eq!(
+            r.fault,
+            Some(Fault::Install(InstallError::Commit(
+                CommitRefusal::UnlistedPayload(last.clone())
+            ))),
+            "{}",
+            r.reason
+        );
+        says(&r.reason, last);
+        // One fewer fits, and is listed.
+        let mut install_seq = vec![int(12), int(0)];
+        for u in &many[1..] {
+            install_seq.extend([int(20), map(vec![(21, text(u))])]);
+        }
+        install_seq.extend([int(21), int(15)]);
+        let d = manifest(
+            1,
+            &[&[b"app", b"d0"]],
+            &[],
+            &[b"app", b"d0"],
+            vec![(20, install_seq)],
+        );
+        let d_env = sealed(&d, AUTHOR_PRIV, &[]);
+        let env = sealed(&dependent(1, b"root", &d, DEP_URI), AUTHOR_PRIV, &[]);
+        let mut s = svc::provisioned(&[b"app"]);
+        svc::prepare(&mut s, &env).unwrap();
+        let fit: Vec<&str> = many[1..].iter().map(String::as_str).collect();
+        assert_eq!(answers(&mut s, DEP_URI, &d_env, 1 << 16), [adds(&fit)]);
+
+        // Depth: d1..d3 each list the next dependency's URI; d4 (depth 4) lists nothing.
+        let uris = [
+            "https://example.com/1.suit",
+            "https://example.com/2.suit",
+            "https://example.com/3.suit",
+            "https://example.com/4.suit",
+        ];
+        let mut chain = vec![leaf(1, b"d4", IMAGE, URI)];
+        for (i, u) in uris[1..].iter().enumerate().rev() {
+            let next = chain.last().unwrap().clone();
+            chain.push(dependent(1, format!("d{}", i + 1).as_bytes(), &next, u));
+        }
+        // chain: d4, d3, d2, d1
+        let root = dependent(1, b"root", chain.last().unwrap(), uris[0]);
+        let env = sealed(&root, AUTHOR_PRIV, &[]);
+        let mut s = svc::provisioned(&[b"app"]);
+        let prepared = svc::prepare(&mut s, &env).unwrap();
+        assert_eq!(prepared.needed_uris, vec![uris[0].to_string()]);
+        for (k, m) in chain.iter().rev().enumerate() {
+            let m_env = sealed(m, AUTHOR_PRIV, &[]);
+            let expected = match uris.get(k + 1) {
+                Some(next) => adds(&[next]),
+                None => PayloadChunkResponse::default(),
+            };
+            assert_eq!(
+                answers(&mut s, uris[k], &m_env, 1 << 16),
+                [expected],
+                "d{}",
+                k + 1
+            );
+        }
+        let r = refusal(finish(&mut s));
+        assert!(
+            matches!(r.fault, Some(Fault::Install(InstallError::Refused(_)))),
+            "{:?}",
+            r.fault
+        );
+        assert!(svc::state(&s).components.is_empty());
     }
 
     /// install of `[app, name]`: a try-each whose first option fetches `delta` only if the
@@ -1624,7 +1872,7 @@ fn every_command_is_answered_with_its_requests_response() {
         offset: 0,
         data: ByteBuf::from(content.clone()),
     };
-    let Empty {} = ask(s, a, &chunk);
+    assert_eq!(ask(s, a, &chunk), PayloadChunkResponse::default());
     let done = ask(s, a, &InstallFinishRequest {});
     assert_eq!(done.ree_paths, ["etc/app.conf"]);
 

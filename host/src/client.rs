@@ -492,6 +492,9 @@ pub struct TaPayloadSink<'a> {
     /// Payload bytes per request ([`payload_chunk_len`] of `uri`).
     chunk: usize,
     progress: &'a mut dyn FnMut(Progress<'_>),
+    /// The URIs (and size bounds) the TA's answers added to the install: a dependency
+    /// envelope this payload completed lists its own detached payloads.
+    added: Vec<(String, Option<u64>)>,
 }
 
 impl<'a> TaPayloadSink<'a> {
@@ -508,7 +511,24 @@ impl<'a> TaPayloadSink<'a> {
             buffer: Vec::new(),
             chunk: payload_chunk_len(uri)?,
             progress,
+            added: Vec::new(),
         })
+    }
+
+    /// What the TA added to the install while this payload went in (see
+    /// [`protocol::PayloadChunkResponse`]), each URI with its size bound.
+    pub fn added(&self) -> &[(String, Option<u64>)] {
+        &self.added
+    }
+
+    /// Keeps what a chunk's answer added.
+    fn note(&mut self, r: protocol::PayloadChunkResponse) {
+        for (i, uri) in r.needed_uris.into_iter().enumerate() {
+            let bound = r.needed_sizes.get(i).copied().flatten();
+            if !self.added.iter().any(|(u, _)| *u == uri) {
+                self.added.push((uri, bound));
+            }
+        }
     }
 
     /// Sends `data` (at most one chunk) at the current offset of a payload of `total` bytes.
@@ -519,7 +539,8 @@ impl<'a> TaPayloadSink<'a> {
             offset: self.sent,
             data: ByteBuf::from(data.to_vec()),
         };
-        call(self.tee, &req)?;
+        let answer = call(self.tee, &req)?;
+        self.note(answer);
         self.sent += data.len() as u64;
         (self.progress)(Progress::Payload {
             uri: self.uri,
@@ -572,7 +593,7 @@ impl crate::transport::Sink for TaPayloadSink<'_> {
     fn finish(&mut self) -> Result<(), AgentError> {
         let total = self.total.unwrap_or(self.position());
         if total == 0 {
-            return call(
+            let answer = call(
                 self.tee,
                 &PayloadChunkRequest {
                     uri: self.uri.to_string(),
@@ -580,8 +601,9 @@ impl crate::transport::Sink for TaPayloadSink<'_> {
                     offset: 0,
                     data: ByteBuf::new(),
                 },
-            )
-            .map(|_| ());
+            )?;
+            self.note(answer);
+            return Ok(());
         }
         let held = core::mem::take(&mut self.buffer);
         for piece in held.chunks(self.chunk) {
@@ -613,7 +635,8 @@ pub fn install_streamed(
 }
 
 /// [`install_streamed`], `listed` set to every URI the TA listed once it authenticated the
-/// manifest (all of them, also when fetching one of them fails), before any is fetched.
+/// manifest (all of them, also when fetching one of them fails), before any is fetched, and
+/// extended by those a delivered dependency envelope added.
 pub fn install_streamed_listed(
     tee: &mut dyn Transport,
     envelope: &[u8],
@@ -669,13 +692,30 @@ fn install_core(
     listed.clear();
     let prepared = send_envelope(tee, envelope, progress)?;
     *authenticated = true;
+    let mut prepared = prepared;
     listed.clone_from(&prepared.needed_uris);
-    // Only the URIs the TA named after authenticating the manifest are fetched.
-    for (i, uri) in prepared.needed_uris.iter().enumerate() {
-        // An older TA sends no bounds: then none applies but the caller's cap.
-        let bound = prepared.needed_sizes.get(i).copied().flatten();
-        let mut sink = TaPayloadSink::new(tee, uri, progress)?;
-        fetch(uri, bound, &mut sink)?;
+    // An older TA sends no bounds: then none applies but the caller's cap.
+    prepared
+        .needed_sizes
+        .resize(prepared.needed_uris.len(), None);
+    // Only the URIs the TA named after authenticating the manifest are fetched: those prepare
+    // listed, then those a dependency envelope among them added once it arrived (the TA
+    // authenticated it first), a work list until nothing new comes; each fetched as the
+    // prepared ones are, by `fetch`, under the same rules. The response returned lists them
+    // all.
+    let mut next = 0;
+    while let Some(uri) = prepared.needed_uris.get(next).cloned() {
+        let bound = prepared.needed_sizes.get(next).copied().flatten();
+        next += 1;
+        let mut sink = TaPayloadSink::new(tee, &uri, progress)?;
+        fetch(&uri, bound, &mut sink)?;
+        for (added, bound) in sink.added() {
+            if !prepared.needed_uris.contains(added) {
+                prepared.needed_uris.push(added.clone());
+                prepared.needed_sizes.push(*bound);
+                listed.push(added.clone());
+            }
+        }
     }
     before_finish(&prepared)?;
     let finished = call(tee, &InstallFinishRequest {})?;

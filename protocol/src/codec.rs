@@ -373,6 +373,10 @@ impl<D: Take> Take for PayloadChunkRequest<D> {
     }
 }
 
+message!(PayloadChunkResponse {
+    needed_uris = default,
+    needed_sizes = default,
+});
 message!(PersonalizationResponse { data });
 message!(ReeExportRequest { path, offset });
 message!(ReeExportResponse {

@@ -45,7 +45,9 @@ pub const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
 /// 5: status, anchors and a finished install are data the agent words: component ids as
 /// [`ComponentPath`], unconfirmed TAs as [`TaUuid`], an anchor's role and [`KeyType`], a
 /// rule's [`Requirement`]s, and the OS version as [`PropertyText`].
-pub const PROTOCOL_VERSION: u32 = 5;
+/// 6: [`Command::InstallPayload`] answers [`PayloadChunkResponse`]: the URIs a dependency
+/// envelope the chunk completed adds to the install (the REE delivers them too).
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Largest data chunk of a streamed transfer (envelope or payload).
 pub const MAX_CHUNK: usize = 256 * 1024;
@@ -79,7 +81,7 @@ pub enum Command {
     /// Authenticate and check the envelope: [`InstallPrepareRequest`] →
     /// [`InstallPrepareResponse`].
     InstallPrepare = 7,
-    /// One payload chunk: [`PayloadChunkRequest`] → [`Empty`].
+    /// One payload chunk: [`PayloadChunkRequest`] → [`PayloadChunkResponse`].
     InstallPayload = 8,
     /// Run the update and commit: [`InstallFinishRequest`] → [`InstallFinishResponse`].
     InstallFinish = 9,
@@ -374,7 +376,7 @@ requests! {
     InstallBeginRequest => InstallBegin, Empty;
     ChunkRequest => InstallEnvelope, Empty;
     InstallPrepareRequest => InstallPrepare, InstallPrepareResponse;
-    PayloadChunkRequest => InstallPayload, Empty;
+    PayloadChunkRequest => InstallPayload, PayloadChunkResponse;
     InstallFinishRequest => InstallFinish, InstallFinishResponse;
     PersonalizationRequest => PersonalizationGet, PersonalizationResponse;
     ReeExportRequest => ReeExport, ReeExportResponse;
@@ -727,6 +729,22 @@ pub struct PayloadChunkRequest<D = ByteBuf> {
     pub total_len: u64,
     pub offset: u64,
     pub data: D,
+}
+
+/// Response of [`Command::InstallPayload`]. Empty but for the chunk that completes a payload
+/// the authenticated manifest tree names as a dependency's, when that payload authenticates
+/// as a dependency envelope (against the anchors, accepted by the policy) whose manifest
+/// fetches detached payloads not listed yet: those are added to the install, for the REE to
+/// deliver as it does [`InstallPrepareResponse::needed_uris`]. Read as empty where absent (a
+/// TA before version 6 answered an empty map).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PayloadChunkResponse {
+    /// The detached payloads added to the install.
+    pub needed_uris: Vec<String>,
+    /// Per entry of `needed_uris`: its authenticated size bound, as
+    /// [`InstallPrepareResponse::needed_sizes`].
+    pub needed_sizes: Vec<Option<u64>>,
 }
 
 /// Response of [`Command::PersonalizationGet`]: the caller's data, exactly as installed.

@@ -503,6 +503,33 @@ pub fn release_of(
     ]))
 }
 
+/// `manifest` (a [`release_of`] with a dependency) fetching its dependency from `uri`, a
+/// payload the REE delivers, instead of the integrated `#dep`.
+pub fn fetching_dependency_from(manifest: &[u8], uri: &str) -> Vec<u8> {
+    let Value::Map(mut members) = ciborium::from_reader(manifest).unwrap() else {
+        panic!("a manifest is a map")
+    };
+    let (_, Value::Bytes(install)) = members.iter_mut().find(|(k, _)| *k == int(20)).unwrap()
+    else {
+        panic!("no install sequence")
+    };
+    let Value::Array(mut commands) = ciborium::from_reader(&install[..]).unwrap() else {
+        panic!("a command sequence is an array")
+    };
+    let mut replaced = 0;
+    for c in &mut commands {
+        if let Value::Map(params) = c {
+            for (_, v) in params.iter_mut().filter(|(k, _)| *k == int(21)) {
+                *v = Value::Text(uri.into());
+                replaced += 1;
+            }
+        }
+    }
+    assert_eq!(replaced, 1, "one dependency URI");
+    *install = cbor(&Value::Array(commands));
+    cbor(&Value::Map(members))
+}
+
 /// Checks that every map in the one CBOR item `bytes` (nested ones included, not inside byte
 /// strings) has its keys in RFC 8949 §4.2.1 deterministic order: each key's encoding bytewise
 /// greater than the previous one's. This is the definition itself, on the encoded bytes, so it

@@ -489,13 +489,26 @@ pub fn send_payload_chunked(
     data: &[u8],
     chunk: usize,
 ) -> Result<(), (Status, Refused)> {
+    send_payload_listing(s, uri, total, data, chunk).map(drop)
+}
+
+/// `send_payload_chunked`, returning the URIs the TA's answers added to the install (a
+/// dependency envelope the payload completed lists its own detached payloads).
+pub fn send_payload_listing(
+    s: &mut Service<Mem>,
+    uri: &str,
+    total: u64,
+    data: &[u8],
+    chunk: usize,
+) -> Result<Vec<String>, (Status, Refused)> {
+    let mut added = Vec::new();
     if data.is_empty() {
-        payload_chunk(s, uri, total, 0, &[])?;
+        added.extend(payload_chunk(s, uri, total, 0, &[])?.needed_uris);
     }
     for (i, c) in data.chunks(chunk).enumerate() {
-        payload_chunk(s, uri, total, (i * chunk) as u64, c)?;
+        added.extend(payload_chunk(s, uri, total, (i * chunk) as u64, c)?.needed_uris);
     }
-    Ok(())
+    Ok(added)
 }
 
 /// One `InstallPayload` call: `data` at `offset` of the payload for `uri`, announced as
@@ -506,7 +519,7 @@ pub fn payload_chunk(
     total: u64,
     offset: u64,
     data: &[u8],
-) -> Answer<Empty> {
+) -> Answer<PayloadChunkResponse> {
     call(
         s,
         Command::InstallPayload,
@@ -553,13 +566,21 @@ pub fn install_chunked(
     chunk: usize,
 ) -> Result<InstallFinishResponse, (Status, Refused)> {
     let prepared = prepare_chunked(s, envelope, chunk)?;
-    for uri in &prepared.needed_uris {
+    // A work list, as the agent keeps: a dependency envelope may add URIs as it arrives.
+    let mut listed = prepared.needed_uris.clone();
+    let mut next = 0;
+    while let Some(uri) = listed.get(next).cloned() {
+        next += 1;
         let data = payloads
             .iter()
-            .find(|(u, _)| u == uri)
+            .find(|(u, _)| *u == uri)
             .unwrap_or_else(|| panic!("no payload for {uri}"))
             .1;
-        send_payload_chunked(s, uri, data.len() as u64, data, chunk)?;
+        for added in send_payload_listing(s, &uri, data.len() as u64, data, chunk)? {
+            if !listed.contains(&added) {
+                listed.push(added);
+            }
+        }
     }
     finish(s)
 }

@@ -37,10 +37,16 @@
 //!   finishes (`suit-agent refused-begin`, a test-only path; the agent begins once per
 //!   session otherwise). With the begin clearing the session before its checks, the finish is
 //!   refused.
-//! * Review s27 (dependencies' own payloads): a root integrating a dependency envelope whose
-//!   manifest fetches its image by URI; prepare lists that URI, the agent fetches it, and
-//!   `['app', 'fd']` installs (before session 27 prepare did not list it: the install failed).
-//!   The same dependency delivered by the REE is refused as `UnlistedPayload`, nothing changed.
+//! * Review s27 and s37 (dependencies' own payloads): a root (sequence 1) fetching a
+//!   dependency envelope by URI whose manifest fetches its image by URI (trust domains'
+//!   layout): prepare lists the dependency's URI; the payload chunk that completes it answers
+//!   with the image's URI (the TA authenticated the dependency), the agent fetches that too,
+//!   and `['app', 'fd']` installs (before session 37 its fetch was refused as
+//!   `UnlistedPayload`). Given the dependency but not its image, the agent is asked for the
+//!   image, has no file for it, and the install is refused naming it (`PayloadNotDelivered`),
+//!   nothing changed.
+//!   Root 2 integrating the same dependency: prepare lists its URI, and it installs again
+//!   (before session 27 prepare did not list it: the install failed).
 //!
 //! A second boot, the device policy on content inside the TEE (session 26): personalization
 //! data `[uuid, 'perso']` fetched in clear without image-match is refused as
@@ -55,7 +61,7 @@ use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::suit::author::{seal_envelope, seal_envelope_as, AuthForm, Signer};
 use suit_test_support::cbor::{
     bytes, cbor, check_vendor_class, content_into_component_zero, dependency_as_target,
-    fetch_manifest, int, release_of, suit_manifest,
+    fetch_manifest, fetching_dependency_from, int, release_of, suit_manifest,
 };
 use suit_tests::keys::p256_signer;
 use suit_tests::{
@@ -403,8 +409,8 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     let f5: &[&[u8]] = &[b"app", b"f5"];
     let f5 = release_of(1, &vendor, &class, f5, b"past a refused begin", None);
     put(&mut files, "f5.suit", &signed_by(&f5, &both_keys, &[]));
-    // Review s27: a dependency fetching its own image by URI, integrated in its root's
-    // envelope, then delivered by the REE.
+    // Review s27, s37: a dependency fetching its own image by URI, delivered by the REE
+    // (root 1), then integrated in its root's envelope (root 2).
     let fd = fetch_manifest(
         1,
         &[b"app", b"fd"],
@@ -414,16 +420,16 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
         true,
     );
     let fd_envelope = signed_by(&fd, &both_keys, &[]);
-    let fd_root = release_of(1, &vendor, &class, &[b"app", b"fd-root"], b"", Some(&fd));
+    let fd_root = |seq| release_of(seq, &vendor, &class, &[b"app", b"fd-root"], b"", Some(&fd));
     let integrated = [("#dep", fd_envelope.as_slice())];
     put(
         &mut files,
         "fd-root.suit",
-        &signed_by(&fd_root, &both_keys, &integrated),
+        &signed_by(&fd_root(2), &both_keys, &integrated),
     );
     put(&mut files, "fd-dep.suit", &fd_envelope);
     put(&mut files, "fd.bin", FD_IMAGE);
-    let by_ree = fetching_dependency_from(&fd_root, FD_DEP_URI);
+    let by_ree = fetching_dependency_from(&fd_root(1), FD_DEP_URI);
     put(
         &mut files,
         "fd-by-ree.suit",
@@ -490,13 +496,19 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     let refused_begin = at(&mut cmds, "suit-agent refused-begin /up/f5.suit".into());
     let last = at(&mut cmds, "suit-agent status".into());
     let fd_before = at(&mut cmds, "suit-agent status --json".into());
-    let fd_by_ree = at(
+    let fd_image_left_out = at(
         &mut cmds,
         format!(
             "! suit-agent install /up/fd-by-ree.suit --payload {FD_DEP_URI}=/up/fd-dep.suit 2>&1"
         ),
     );
     let fd_after_refusal = at(&mut cmds, "suit-agent status --json".into());
+    let fd_by_ree = at(
+        &mut cmds,
+        format!(
+            "suit-agent install /up/fd-by-ree.suit --payload {FD_DEP_URI}=/up/fd-dep.suit --payload {FD_URI}=/up/fd.bin"
+        ),
+    );
     let fd_installed = at(
         &mut cmds,
         format!("suit-agent install /up/fd-root.suit --payload {FD_URI}=/up/fd.bin"),
@@ -612,19 +624,28 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
     run.says(last, "installed:           4 component(s)");
     run.says(last, "['hss', 'dep']: sequence number 2");
 
-    // A dependency the REE delivers: prepare cannot read it, so its own image was never asked
-    // for; its fetch is refused as such (CommitRefusal::UnlistedPayload) and changes nothing.
+    // A dependency the REE delivers: once it arrived and authenticated, the TA listed its
+    // image; the agent had no file for it, left it out, and the dependency's fetch of it is
+    // refused naming it (CommitRefusal::PayloadNotDelivered, which the agent words as the
+    // payload nothing provides): nothing changed.
     run.says(
-        fd_by_ree,
-        &format!("a dependency fetches {FD_URI}, which the TA could not ask the normal world for"),
+        fd_image_left_out,
+        &format!("payload {FD_URI}: no --payload or --payload-dir file provides it"),
     );
     assert_eq!(
         service(fd_after_refusal),
         service(fd_before),
         "the refused dependency changed the device"
     );
-    // Integrated: prepare listed the dependency's URI (the agent fetched it), the dependency
-    // checked the image's digest and installed it.
+    // Given both, the agent fetched the dependency, then the image its answer listed, and the
+    // dependency checked the image's digest and installed it.
+    run.says(
+        fd_by_ree,
+        &format!("  fetched {FD_DEP_URI}\n  fetched {FD_URI}\n"),
+    );
+    run.says(fd_by_ree, "  component ['app', 'fd']\n");
+    // Integrated: prepare listed the dependency's URI (the agent fetched it), and the
+    // unchanged dependency installed again under root 2.
     run.says(fd_installed, &format!("  fetched {FD_URI}\n"));
     run.says(fd_installed, "  component ['app', 'fd']\n");
     run.says(fd_last, "installed:           5 component(s)");
@@ -636,33 +657,6 @@ fn cose_sign_signers_and_unlink_in_the_ta() {
             hex::encode(Sha256::digest(FD_IMAGE))
         ),
     );
-}
-
-/// `manifest` (a [`release_of`] with a dependency) fetching its dependency from `uri`, a
-/// payload the REE delivers, instead of the integrated `#dep`.
-fn fetching_dependency_from(manifest: &[u8], uri: &str) -> Vec<u8> {
-    let Value::Map(mut members) = ciborium::from_reader(manifest).unwrap() else {
-        panic!("a manifest is a map")
-    };
-    let (_, Value::Bytes(install)) = members.iter_mut().find(|(k, _)| *k == int(20)).unwrap()
-    else {
-        panic!("no install sequence")
-    };
-    let Value::Array(mut commands) = ciborium::from_reader(&install[..]).unwrap() else {
-        panic!("a command sequence is an array")
-    };
-    let mut replaced = 0;
-    for c in &mut commands {
-        if let Value::Map(params) = c {
-            for (_, v) in params.iter_mut().filter(|(k, _)| *k == int(21)) {
-                *v = Value::Text(uri.into());
-                replaced += 1;
-            }
-        }
-    }
-    assert_eq!(replaced, 1, "one dependency URI");
-    *install = cbor(&Value::Array(commands));
-    cbor(&Value::Map(members))
 }
 
 /// A manifest (sequence 1, signed by the author) fetching `data` from `uri` into

@@ -31,10 +31,10 @@ use crate::protocol::{
     ChunkRequest, Codec, Command, ComponentPath, DeviceKeyRequest, DeviceKeyResponse, Empty,
     IdentityInfo, InstallBeginRequest, InstallFinishRequest, InstallFinishResponse,
     InstallPrepareRequest, InstallPrepareResponse, KeyType, PayloadChunkRequest,
-    PersonalizationRequest, PersonalizationResponse, PlatformInfo, ProvisionRequest,
-    ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal, RefusalKind, ReportRequest,
-    ReportResponse, Request, Requirement, RuleInfo, ServiceInfo, Span, Status, StatusRequest,
-    StatusResponse, TaUuid, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
+    PayloadChunkResponse, PersonalizationRequest, PersonalizationResponse, PlatformInfo,
+    ProvisionRequest, ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal, RefusalKind,
+    ReportRequest, ReportResponse, Request, Requirement, RuleInfo, ServiceInfo, Span, Status,
+    StatusRequest, StatusResponse, TaUuid, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
 use crate::report::Report;
 use crate::suit::ComponentId;
@@ -880,10 +880,25 @@ impl<B: Backend> Service<B> {
         let Some(data) = r.data.of_mut(request) else {
             return Outcome::Malformed;
         };
-        match check_chunk(data)
-            .and_then(|()| self.payload_chunk(&r.uri, r.total_len, r.offset, data))
-        {
-            Ok(()) => answer::<PayloadChunkRequest>(&Empty {}),
+        // The chunk that completes a payload a manifest declaring dependencies names may
+        // bring a dependency envelope: its own detached payloads are then listed too. The
+        // state is loaded before the chunk goes in, so that a failure changes nothing.
+        let completes =
+            self.install
+                .completes_dependency(&r.uri, r.total_len, r.offset, data.len());
+        let outcome = check_chunk(data).and_then(|()| {
+            let state = completes.then(|| State::load(&self.backend)).transpose()?;
+            self.payload_chunk(&r.uri, r.total_len, r.offset, data)?;
+            let added = state
+                .map(|state| self.install.delivered_dependency(&self.backend, &state))
+                .unwrap_or_default();
+            Ok(PayloadChunkResponse {
+                needed_uris: added.uris,
+                needed_sizes: added.sizes,
+            })
+        });
+        match outcome {
+            Ok(response) => answer::<PayloadChunkRequest>(&response),
             Err(e) => {
                 self.refused_after_prepare();
                 Outcome::Refused(e)

@@ -12,8 +12,9 @@ use alloc::vec::Vec;
 
 use super::authenticate::{AuthenticatedManifest, DecodeError};
 use super::envelope::Envelope;
+use super::envelope::MAX_ENVELOPE_LEN;
 use super::error::{Error, PolicyError};
-use super::interpreter::{MAX_DEPENDENCY_DEPTH, MAX_HELD_DEPENDENCIES};
+use super::interpreter::{MAX_DEPENDENCY_BYTES, MAX_DEPENDENCY_DEPTH, MAX_HELD_DEPENDENCIES};
 use super::platform::PlatformError;
 use super::policy::{self, Policy};
 use super::{fetch_bound, update_management, Procedure};
@@ -140,17 +141,26 @@ impl Checked<'_> {
         uris
     }
 
-    /// [`Self::payload_uris`] and those of the dependency envelopes the envelope integrates,
+    /// [`Self::payload_uris`] and those of the dependency envelopes the manifest tree reads,
     /// nested ones too, within the engine's limits ([`MAX_DEPENDENCY_DEPTH`] deep,
-    /// [`MAX_HELD_DEPENDENCIES`] envelopes): a dependency fetches its detached payloads through
-    /// the same platform, so the REE must deliver them too. Only an envelope that
-    /// authenticates against `policy`'s anchors and that the policy accepts as a dependency is
-    /// read, as the engine reads it; any other integrated payload is skipped. A dependency the
-    /// REE delivers is not available yet: its URIs cannot be listed (see CONFORMANCE.md).
-    pub fn payload_uris_with_dependencies(&self, policy: &Policy) -> Vec<String> {
+    /// [`MAX_HELD_DEPENDENCIES`] envelopes, [`MAX_DEPENDENCY_BYTES`] of delivered ones held at
+    /// once): a dependency fetches its detached payloads through the same platform, so the REE
+    /// must deliver them too. A dependency envelope is one the envelope integrates, or one
+    /// `delivered` holds for a URI a dependent names (the REE delivers it as a payload: none
+    /// before any payload arrives, see [`Delivered`]). Only an envelope that authenticates
+    /// against `policy`'s anchors and that the policy accepts as a dependency is read, as the
+    /// engine reads it; any other payload is skipped and adds nothing.
+    pub fn payload_uris_with_dependencies(
+        &self,
+        policy: &Policy,
+        delivered: &mut dyn Delivered,
+    ) -> Vec<String> {
         let mut uris = self.payload_uris();
-        let mut budget = MAX_HELD_DEPENDENCIES;
-        dependency_uris(&self.auth, policy, 1, &mut budget, &mut uris);
+        let mut budget = Budget {
+            envelopes: MAX_HELD_DEPENDENCIES,
+            bytes: MAX_DEPENDENCY_BYTES,
+        };
+        dependency_uris(&self.auth, policy, 1, &mut budget, delivered, &mut uris);
         uris
     }
 
@@ -190,19 +200,44 @@ fn names_uri(dependent: &AuthenticatedManifest<'_>, key: &str) -> bool {
     named
 }
 
-/// Adds the detached URIs of the dependency envelopes `dependent` integrates (at `depth`,
-/// and deeper) to `uris`; `budget` counts the envelopes decoded, of at most
-/// [`MAX_HELD_DEPENDENCIES`] in all. Only a manifest that declares dependencies is read, and
-/// only the payloads it names by URI: unnamed ones (which nothing authenticates) must neither
-/// spend the budget nor add URIs, or the list that leaves the TA would depend on them.
-/// Parameters are shared across the manifest tree, so a dependency may name another payload
-/// of this envelope that the run then processes; that one's URIs are not listed (its payloads
-/// must be integrated), which costs availability, never a check.
+/// Where [`Checked::payload_uris_with_dependencies`] finds a dependency envelope that a
+/// dependent fetches by URI: among the payloads the REE delivered.
+pub trait Delivered {
+    /// The complete payload delivered for `uri` as the engine would fetch it, if it is at
+    /// most `room` bytes long (and at most [`MAX_ENVELOPE_LEN`]): nothing is read or
+    /// allocated for a longer one. Asked only for a URI an authenticated dependent names.
+    fn envelope(&mut self, uri: &str, room: usize) -> Option<Vec<u8>>;
+}
+
+/// Nothing delivered yet (the REE sends payloads only once prepare has listed them).
+impl Delivered for () {
+    fn envelope(&mut self, _: &str, _: usize) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// What the dependency walk may still spend: envelopes decoded (as the engine holds at most
+/// [`MAX_HELD_DEPENDENCIES`]) and bytes of delivered envelopes held at once (as the engine
+/// holds at most [`MAX_DEPENDENCY_BYTES`]; integrated ones are borrowed from the envelope).
+struct Budget {
+    envelopes: usize,
+    bytes: usize,
+}
+
+/// Adds the detached URIs of the dependency envelopes `dependent` reads (at `depth`, and
+/// deeper) to `uris`: those it integrates first, then those `delivered` holds. Only a
+/// manifest that declares dependencies is read, and only the payloads it names by URI:
+/// unnamed integrated ones (which nothing authenticates) must neither spend the budget nor
+/// add URIs, or the list that leaves the TA would depend on them. Parameters are shared
+/// across the manifest tree, so a dependency may name another payload of this envelope that
+/// the run then processes; that one's URIs are not listed (its payloads must be integrated),
+/// which costs availability, never a check.
 fn dependency_uris(
     dependent: &AuthenticatedManifest<'_>,
     policy: &Policy,
     depth: u8,
-    budget: &mut usize,
+    budget: &mut Budget,
+    delivered: &mut dyn Delivered,
     uris: &mut Vec<String>,
 ) {
     if depth > MAX_DEPENDENCY_DEPTH || dependent.manifest.common.dependencies.is_empty() {
@@ -212,22 +247,55 @@ fn dependency_uris(
         if !names_uri(dependent, i.key) {
             continue;
         }
-        if *budget == 0 {
+        if budget.envelopes == 0 {
             return;
         }
-        let Ok(envelope) = Envelope::decode(i.bytes) else {
-            continue;
-        };
-        *budget -= 1;
-        let Ok(Ok(auth)) = envelope.verify(&policy.anchors).map(|v| v.decode()) else {
-            continue;
-        };
-        if policy
-            .check_dependency(&auth.manifest, &auth.signers)
-            .is_ok()
-        {
-            detached_uris(&auth, uris);
-            dependency_uris(&auth, policy, depth + 1, budget, uris);
+        dependency(i.bytes, policy, depth, budget, delivered, uris);
+    }
+    // Fetched by URI: the REE's, read once it delivered them. The names come from the
+    // authenticated manifest, so this list is bounded by what was authenticated.
+    let mut named = Vec::new();
+    detached_uris(dependent, &mut named);
+    for uri in named {
+        if budget.envelopes == 0 {
+            return;
         }
+        let Some(bytes) = delivered.envelope(&uri, budget.bytes.min(MAX_ENVELOPE_LEN)) else {
+            continue;
+        };
+        let Some(left) = budget.bytes.checked_sub(bytes.len()) else {
+            continue;
+        };
+        budget.bytes = left;
+        dependency(&bytes, policy, depth, budget, delivered, uris);
+        // Dropped: the room it held is free again.
+        budget.bytes = budget.bytes.saturating_add(bytes.len());
+    }
+}
+
+/// Reads `bytes` as a dependency envelope at `depth`: if it decodes it spends one envelope of
+/// the budget; if it also authenticates and the policy accepts it as a dependency, its
+/// detached URIs, and its own dependencies', are added to `uris`.
+fn dependency(
+    bytes: &[u8],
+    policy: &Policy,
+    depth: u8,
+    budget: &mut Budget,
+    delivered: &mut dyn Delivered,
+    uris: &mut Vec<String>,
+) {
+    let Ok(envelope) = Envelope::decode(bytes) else {
+        return;
+    };
+    budget.envelopes = budget.envelopes.saturating_sub(1);
+    let Ok(Ok(auth)) = envelope.verify(&policy.anchors).map(|v| v.decode()) else {
+        return;
+    };
+    if policy
+        .check_dependency(&auth.manifest, &auth.signers)
+        .is_ok()
+    {
+        detached_uris(&auth, uris);
+        dependency_uris(&auth, policy, depth + 1, budget, delivered, uris);
     }
 }

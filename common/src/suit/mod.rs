@@ -34,7 +34,7 @@ pub mod words;
 use alloc::vec::Vec;
 
 pub use authenticate::AuthenticatedManifest;
-pub use check::{check, Checked, Refusal};
+pub use check::{check, Checked, Delivered, Refusal};
 pub use component::ComponentId;
 pub use digest::Digest;
 pub use envelope::Envelope;

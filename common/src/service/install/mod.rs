@@ -170,10 +170,11 @@ pub enum CommitRefusal {
     /// OP-TEE installed the TA but the state write after it failed: the journal holds the
     /// commit, which [`reconcile`] completes before the next command (the update is applied).
     CommitPending { uuid: crate::protocol::ByteBuf },
-    /// A fetch of a URI `prepare` did not list, so the REE was never asked for it: a
-    /// dependency the REE delivers names payloads of its own that `prepare` could not read
-    /// (see CONFORMANCE.md). Not a fault of the envelope's signer alone: the same envelope
-    /// with the dependency integrated installs.
+    /// A fetch of a URI the install never listed, so the REE was never asked for it: a
+    /// payload of a dependency whose envelope the TA could not read before the fetch (the REE
+    /// delivered no such envelope, or one its limits kept it from reading: beyond
+    /// [`MAX_PAYLOADS`] URIs, or deeper than the engine processes; see
+    /// [`InstallSession::delivered_dependency`] and CONFORMANCE.md).
     UnlistedPayload(String),
     /// A fetch of a URI `prepare` listed that the REE did not send: it left the URI out (a
     /// try-each option whose condition fails never fetches it). The URI is the
@@ -285,7 +286,7 @@ impl core::fmt::Display for CommitRefusal {
             ),
             C::UnlistedPayload(uri) => write!(
                 f,
-                "a dependency fetches {uri}, which the TA could not ask the normal world for: it lists a dependency's payloads only when the dependency's envelope is integrated in the envelope it installs"
+                "a dependency fetches {uri}, which the TA could not ask the normal world for: it lists a dependency's payloads once it has read the dependency's envelope (integrated, or delivered as a payload), within its limits"
             ),
             C::PayloadNotDelivered(uri) => write!(
                 f,
@@ -343,6 +344,10 @@ struct Payload {
     /// The object holds this attempt's bytes: the first write of an attempt creates it
     /// with its data, replacing what an earlier attempt left.
     created: bool,
+    /// An authenticated manifest that declares dependencies names this URI: once delivered,
+    /// it may be a dependency envelope whose own detached payloads are to be listed too
+    /// ([`InstallSession::delivered_dependency`]).
+    dependency: bool,
 }
 
 /// Where an install session is. Each step matches the phases it belongs to and refuses the
@@ -367,6 +372,8 @@ enum Phase {
         /// What `prepare` authenticated: the only source of the finish report's claims.
         claims: ManifestClaims,
         payloads: Vec<Payload>,
+        /// The slot of the install's payload objects (see [`free_slot`]).
+        slot: u64,
     },
 }
 
@@ -425,6 +432,58 @@ pub struct Prepared {
     pub needed_sizes: Vec<Option<u64>>,
     pub sequence_number: u64,
     pub signers: Vec<u32>,
+}
+
+/// What a delivered dependency envelope added ([`InstallSession::delivered_dependency`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Added {
+    pub uris: Vec<String>,
+    /// Authenticated size bound of each added URI, as [`Prepared::needed_sizes`].
+    pub sizes: Vec<Option<u64>>,
+}
+
+/// The URIs the dependency walk asked for as possible dependency envelopes; none delivered.
+#[derive(Default)]
+struct Asked(Vec<String>);
+
+impl suit::Delivered for Asked {
+    fn envelope(&mut self, uri: &str, _: usize) -> Option<Vec<u8>> {
+        if !self.0.iter().any(|u| u == uri) {
+            self.0.push(String::from(uri));
+        }
+        None
+    }
+}
+
+/// The payloads the REE delivered, read back from their objects as `finish`'s fetch would
+/// read them (complete, as stored: not one decrypted as it arrived, whose object holds no
+/// fetched bytes), for the dependency walk; what it asks for is recorded.
+struct StoredEnvelopes<'a> {
+    store: &'a dyn SecureStore,
+    payloads: &'a [Payload],
+    asked: Asked,
+}
+
+impl suit::Delivered for StoredEnvelopes<'_> {
+    fn envelope(&mut self, uri: &str, room: usize) -> Option<Vec<u8>> {
+        let _ = self.asked.envelope(uri, room);
+        let p = self.payloads.iter().find(|p| p.uri == uri)?;
+        let complete = p.expected == Some(p.received) && !p.poisoned && p.stream.is_none();
+        let len = usize::try_from(p.received)
+            .ok()
+            .filter(|l| complete && *l <= room)?;
+        let mut bytes = Vec::new();
+        bytes.try_reserve_exact(len).ok()?;
+        bytes.resize(len, 0);
+        let mut at = 0;
+        while let Some(rest) = bytes.get_mut(at..).filter(|r| !r.is_empty()) {
+            match self.store.read_at(&p.object, at as u64, rest) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => at += n,
+            }
+        }
+        Some(bytes)
+    }
 }
 
 /// What `finish` did.
@@ -645,8 +704,10 @@ impl InstallSession {
             }
         };
         let claims = ManifestClaims::of(&checked.auth);
-        // A dependency's own detached payloads too, for those whose envelope is here.
-        let uris = checked.payload_uris_with_dependencies(&policy);
+        // A dependency's own detached payloads too, for those whose envelope is here; those
+        // of one the REE delivers once it is there (`delivered_dependency`).
+        let mut asked = Asked::default();
+        let uris = checked.payload_uris_with_dependencies(&policy, &mut asked);
         // Only payloads the REE delivers stream (an integrated one is in the envelope).
         let mut plans = suit::streaming::stream_plans(&checked.auth.manifest);
         plans.retain(|p| uris.contains(&p.uri));
@@ -689,6 +750,7 @@ impl InstallSession {
                 stream: None,
                 poisoned: false,
                 created: false,
+                dependency: asked.0.contains(uri),
             })
             .collect();
         self.in_use = state
@@ -704,9 +766,85 @@ impl InstallSession {
                 envelope,
                 claims,
                 payloads,
+                slot,
             };
         }
         Ok(prepared)
+    }
+
+    /// Whether a chunk of `len` bytes at `offset` of `uri`, announced as `total_len` bytes,
+    /// ends a payload that an authenticated manifest declaring dependencies names: the
+    /// service then loads the state (before the chunk, so that a failure changes nothing)
+    /// and calls [`Self::delivered_dependency`] once the chunk is in.
+    pub fn completes_dependency(&self, uri: &str, total_len: u64, offset: u64, len: usize) -> bool {
+        let Phase::Prepared { payloads, .. } = &self.phase else {
+            return false;
+        };
+        offset.saturating_add(len as u64) == total_len
+            && payloads.iter().any(|p| p.uri == uri && p.dependency)
+    }
+
+    /// The detached payloads the dependency envelopes the REE delivered add to this install,
+    /// listed from now on, each with its authenticated size bound: the envelope is checked
+    /// again (`prepare`'s checks) and its dependency tree read as `prepare` reads it
+    /// ([`suit::Checked::payload_uris_with_dependencies`], one walk for both), the delivered
+    /// payloads now among the envelopes it may read. A delivered envelope that does not
+    /// authenticate against the anchors, or that the policy refuses as a dependency, adds
+    /// nothing, so the answer is then that of any other payload (nothing); so is one whose
+    /// URIs would take the install beyond [`MAX_PAYLOADS`] (`finish` then refuses the fetch
+    /// of one as [`CommitRefusal::UnlistedPayload`]). What is read is bounded as the engine
+    /// bounds it (depth, envelopes, bytes held at once: a payload longer than the room left
+    /// is not read at all), never by what the REE sends.
+    pub fn delivered_dependency(&mut self, store: &dyn SecureStore, state: &State) -> Added {
+        let Phase::Prepared {
+            envelope,
+            payloads,
+            slot,
+            ..
+        } = &mut self.phase
+        else {
+            return Added::default();
+        };
+        let Ok(policy) = state.policy() else {
+            return Added::default();
+        };
+        let stored = |key: &[u8]| Ok(state.sequence_number(key));
+        let Ok(checked) = suit::check(envelope, Procedure::Update, &policy, stored) else {
+            return Added::default();
+        };
+        let mut source = StoredEnvelopes {
+            store,
+            payloads,
+            asked: Asked::default(),
+        };
+        let uris = checked.payload_uris_with_dependencies(&policy, &mut source);
+        let asked = source.asked.0;
+        for p in payloads.iter_mut() {
+            p.dependency |= asked.contains(&p.uri);
+        }
+        let new: Vec<String> = uris
+            .into_iter()
+            .filter(|u| !payloads.iter().any(|p| p.uri == *u))
+            .collect();
+        if new.is_empty() || payloads.len().saturating_add(new.len()) > MAX_PAYLOADS {
+            return Added::default();
+        }
+        let sizes = checked.fetch_bounds(&new);
+        for (uri, bound) in new.iter().zip(&sizes) {
+            payloads.push(Payload {
+                uri: uri.clone(),
+                object: object_name(PAYLOAD_PREFIX, *slot, payloads.len()),
+                bound: *bound,
+                expected: None,
+                received: 0,
+                planned: None,
+                stream: None,
+                poisoned: false,
+                created: false,
+                dependency: asked.contains(uri),
+            });
+        }
+        Added { uris: new, sizes }
     }
 
     /// Whether the chunk at `offset` of `uri` needs the key source: the first chunk of a
@@ -852,12 +990,13 @@ impl InstallSession {
         keys: &dyn KeySource,
     ) -> Result<Installed, InstallError> {
         self.settles_at = None;
-        let (envelope, claims, payloads) = match core::mem::take(&mut self.phase) {
+        let (envelope, claims, payloads, slot) = match core::mem::take(&mut self.phase) {
             Phase::Prepared {
                 envelope,
                 claims,
                 payloads,
-            } => (envelope, claims, payloads),
+                slot,
+            } => (envelope, claims, payloads, slot),
             other => {
                 self.phase = other;
                 return Err(InstallError::Sequence(Words::FinishBeforePrepare));
@@ -887,6 +1026,7 @@ impl InstallSession {
                     envelope,
                     claims,
                     payloads,
+                    slot,
                 };
                 return Err(e);
             }

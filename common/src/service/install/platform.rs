@@ -470,8 +470,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
     fn fetch_open(&mut self, uri: &str, _fetch_args: Option<&[u8]>) -> Result<(), PlatformError> {
         self.fetch = None;
         self.streamed_open = None;
-        // `prepare` lists every URI of the root and of the dependencies it could read: any
-        // other one is a payload of a dependency the REE delivered, named as such.
+        // `prepare` lists every URI of the root and of the dependencies it could read, and a
+        // delivered dependency envelope adds its own (`delivered_dependency`): any other one
+        // is a payload of a dependency that was never listed (the REE did not send it, or it
+        // took the install beyond its limits), named as such.
         let Some(i) = self.payloads.iter().position(|d| d.uri == uri) else {
             return Err(self.refuse(CommitRefusal::UnlistedPayload(String::from(uri))));
         };
