@@ -383,6 +383,60 @@ fn a_legitimate_update_padded_by_the_ree_installs_within_the_heap() {
     }
 }
 
+/// Session 37: a dependency the REE delivers is read back when its last chunk arrives, its
+/// own delivered dependency with it (the walk holds the chain): root -> d1 -> d2 -> image,
+/// each envelope padded by the REE to ~480 KiB. The walk at d2's last chunk holds the root,
+/// the request's copy, d1 and d2 (within `MAX_DEPENDENCY_BYTES`): within the heap, d2's image
+/// is listed, and the whole chain installs.
+#[test]
+fn a_chain_of_delivered_dependencies_is_read_within_the_heap() {
+    let mut s = device("delivered-chain");
+    let pad = filler(480 * KIB);
+    let padded = [("#pad", &pad[..])];
+    let image = filler(1000);
+    let (d2, g2) = {
+        let install = vec![
+            int(12),
+            int(0),
+            int(20),
+            map(vec![
+                (3, bytes(&suit_digest(&image))),
+                (14, int(image.len() as i64)),
+                (21, text("https://x/img")),
+            ]),
+            int(21),
+            int(15),
+            int(3),
+            int(15),
+        ];
+        let m = manifest(&[b"app", b"d2"], &[&[b"app", b"d2"]], &[], install);
+        let digest = manifest_digest(&m);
+        (m, digest)
+    };
+    let d1 = manifest(
+        &[b"app", b"d1"],
+        &[&[b"app", b"d1"], &[b"app", b"d2"]],
+        &[1],
+        fetch_check_process(1, &g2, "https://x/d2").to_vec(),
+    );
+    let root = manifest(
+        ROOT,
+        &[ROOT, &[b"app", b"d1"]],
+        &[1],
+        fetch_check_process(1, &manifest_digest(&d1), "https://x/d1").to_vec(),
+    );
+    let (d1_env, d2_env) = (sealed(&d1, &padded), sealed(&d2, &padded));
+    let payloads = [
+        ("https://x/d1", &d1_env[..]),
+        ("https://x/d2", &d2_env[..]),
+        ("https://x/img", &image[..]),
+    ];
+    let ((cmd, last), peak) = install(&mut s, &requests(&sealed(&root, &padded), &payloads));
+    eprintln!("delivered chain: peak {} KiB", peak / KIB);
+    assert!(peak <= TA_HEAP, "peak {} KiB ({cmd:?}: {last})", peak / KIB);
+    assert_eq!((cmd, last.as_str()), (Command::InstallFinish, "ok"));
+}
+
 /// A dependency with 16 components of its own under `app`, setting image-size on each.
 fn leaf(name: &str) -> (Vec<u8>, Vec<u8>) {
     let ids: Vec<Vec<u8>> = (0..16)
