@@ -227,6 +227,20 @@ impl Samples {
             },
             true,
         );
+        // Protocol 6: the URIs a delivered dependency envelope adds.
+        check(
+            "PayloadChunkResponse",
+            PayloadChunkResponse {
+                needed_uris: vec!["https://h/r".into()],
+                needed_sizes: vec![None],
+            },
+            true,
+        );
+        check(
+            "PayloadChunkResponse default",
+            PayloadChunkResponse::default(),
+            true,
+        );
         check(
             "PersonalizationResponse",
             PersonalizationResponse { data: b(b"secret") },
@@ -373,6 +387,9 @@ fn unknown_keys_are_skipped_and_optional_fields_may_be_absent() {
     ];
     let p: InstallPrepareResponse = decode(&old, MAX_RESPONSE).unwrap();
     assert!(p.needed_sizes.is_empty());
+    // A TA before protocol 6 answered a payload chunk with an empty map: nothing added.
+    let c: PayloadChunkResponse = decode(&[0xa0], MAX_RESPONSE).unwrap();
+    assert_eq!(c, PayloadChunkResponse::default());
 }
 
 /// The TA reads a payload chunk in place: the same fields as the copying decoder, its data as
