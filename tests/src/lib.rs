@@ -21,7 +21,8 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn qemu_build_dir() -> PathBuf {
+/// The QEMU build directory: `$SUIT_QEMU_BUILD`, else `build/qemu` (as qemu/lib.sh).
+pub fn qemu_build_dir() -> PathBuf {
     std::env::var_os("SUIT_QEMU_BUILD")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("build/qemu"))
@@ -361,7 +362,7 @@ pub fn author(dir: &Path, args: &[&str]) -> String {
 
 /// The example consumer TA A's images as qemu/build.sh signed them: version 1 and version 2.
 pub fn consumer_tas() -> (PathBuf, PathBuf) {
-    let out = repo_root().join("build/qemu/out");
+    let out = qemu_build_dir().join("out");
     (
         out.join("perso-consumer-A.ta"),
         out.join("perso-consumer-A-v2.ta"),
@@ -370,7 +371,7 @@ pub fn consumer_tas() -> (PathBuf, PathBuf) {
 
 /// The OP-TEE dev kit qemu/build.sh unpacked (signing script and the default TA key).
 pub fn devkit_dir() -> PathBuf {
-    repo_root().join("build/qemu/pkgs/optee-os-dev/usr/lib/optee-os-dev/vexpress-qemu_armv8a")
+    qemu_build_dir().join("pkgs/optee-os-dev/usr/lib/optee-os-dev/vexpress-qemu_armv8a")
 }
 
 /// Signs the stripped TA ELF `elf` as `ta_version` of `uuid` into `out`, as qemu/build.sh

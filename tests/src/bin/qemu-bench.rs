@@ -69,7 +69,7 @@ fn main() {
         return crypto_bench(boots, ta);
     }
     let (uuid_a, _) = consumer_uuids();
-    let out = repo_root().join("build/qemu/out");
+    let out = suit_tests::qemu_build_dir().join("out");
     let update_ta = out.join(format!("{}.ta", suit_common::protocol::TA_UUID));
     let (ta_v1, ta_v2) = (
         out.join("perso-consumer-A.ta"),
@@ -593,8 +593,8 @@ fn crypto_bench(boots: usize, ta: Option<std::path::PathBuf>) {
     let put = format!("{}=/up/bench.txt", req.display());
     let uuid = suit_common::protocol::TA_UUID;
     let update_ta = ta.unwrap_or_else(|| {
-        repo_root()
-            .join("build/qemu/out")
+        suit_tests::qemu_build_dir()
+            .join("out")
             .join(format!("{uuid}.ta"))
     });
     let put_ta = format!("{}=/usr/lib/optee_armtz/{uuid}.ta", update_ta.display());
