@@ -926,6 +926,53 @@ fn personalization_data_goes_only_to_its_ta() {
     says(&r.reason, "exceeds");
 }
 
+/// A consumer TA is built and installed apart from the update TA: one built against an older
+/// protocol version whose personalization exchange is this one's still gets its data, while
+/// every other command, and versions before that exchange, are refused as a version mismatch.
+#[test]
+fn consumer_tas_of_older_protocol_versions_still_get_their_data() {
+    use suit_common::protocol::{PERSONALIZATION_SINCE, PROTOCOL_VERSION};
+    let mut s = ta_device();
+    deliver(&mut s, 1, &[&TA, b"perso"], b"per-device secret").unwrap();
+    s.backend_mut().client = Client::TrustedApp(TA);
+    let ask = |s: &mut Service<Mem>, command: Command, version: u32| {
+        let reply = s.invoke(
+            command as u32,
+            version,
+            &mut protocol::encode(&Empty {}).unwrap(),
+        );
+        let answer = protocol::decode_reply::<PersonalizationResponse>(
+            reply.status as u32,
+            reply.detail,
+            &reply.body,
+        );
+        (reply.status, answer.ok().map(|r| r.data.into_vec()))
+    };
+    assert_eq!(PERSONALIZATION_SINCE, 3);
+    for version in PERSONALIZATION_SINCE..=PROTOCOL_VERSION {
+        assert_eq!(
+            ask(&mut s, Command::PersonalizationGet, version),
+            (Status::Ok, Some(b"per-device secret".to_vec())),
+            "version {version}"
+        );
+    }
+    for version in [0, 1, PERSONALIZATION_SINCE - 1, PROTOCOL_VERSION + 1] {
+        assert_eq!(
+            ask(&mut s, Command::PersonalizationGet, version),
+            (Status::VersionMismatch, None),
+            "version {version}"
+        );
+    }
+    s.backend_mut().client = Client::Ree;
+    for command in [Command::Status, Command::InstallBegin, Command::Report] {
+        assert_eq!(
+            ask(&mut s, command, PROTOCOL_VERSION - 1).0,
+            Status::VersionMismatch,
+            "{command:?}"
+        );
+    }
+}
+
 #[test]
 fn ree_files_are_approved_then_exported_exactly() {
     let mut s = ta_device();

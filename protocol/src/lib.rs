@@ -5,7 +5,7 @@
 //!
 //! | slot | type | direction | meaning |
 //! |---|---|---|---|
-//! | 0 | value | in/out | in: `a` = [`PROTOCOL_VERSION`]; out: `a` = [`Status`] code, `b` = response length (on [`Status::ResponseTooLarge`]: the slot needed, [`MAX_RESPONSE`] when a shorter slot was refused before the command ran) |
+//! | 0 | value | in/out | in: `a` = [`PROTOCOL_VERSION`] (see [`speaks`]); out: `a` = [`Status`] code, `b` = response length (on [`Status::ResponseTooLarge`]: the slot needed, [`MAX_RESPONSE`] when a shorter slot was refused before the command ran) |
 //! | 1 | memref | in | request: one CBOR item (at most [`MAX_REQUEST`] bytes) |
 //! | 2 | memref | out | response: one CBOR item, or a [`Refusal`] when `a` ≠ 0; at least [`MAX_RESPONSE`] bytes, or the command is refused before it runs |
 //! | 3 | none | | |
@@ -48,6 +48,21 @@ pub const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
 /// 6: [`Command::InstallPayload`] answers [`PayloadChunkResponse`]: the URIs a dependency
 /// envelope the chunk completed adds to the install (the REE delivers them too).
 pub const PROTOCOL_VERSION: u32 = 6;
+
+/// The oldest version whose [`Command::PersonalizationGet`] exchange (an empty request, a
+/// [`PersonalizationResponse`], refusals as typed faults) is this one's: consumer TAs are
+/// built and installed apart from the update TA, so they must keep getting their data when
+/// it is updated. Raise it only with a change to that exchange.
+pub const PERSONALIZATION_SINCE: u32 = 3;
+
+/// Whether a client speaking `version` is served `command` (a raw command code): every
+/// command needs [`PROTOCOL_VERSION`] but [`Command::PersonalizationGet`], which a consumer
+/// TA may ask in any version from [`PERSONALIZATION_SINCE`] on.
+pub fn speaks(command: u32, version: u32) -> bool {
+    version == PROTOCOL_VERSION
+        || (command == Command::PersonalizationGet as u32
+            && (PERSONALIZATION_SINCE..PROTOCOL_VERSION).contains(&version))
+}
 
 /// Largest data chunk of a streamed transfer (envelope or payload).
 pub const MAX_CHUNK: usize = 256 * 1024;

@@ -303,7 +303,10 @@ impl<B: Backend> Service<B> {
         slot: usize,
     ) -> Reply {
         // After the checks the TA makes first (version, request size), as it does.
-        if host_version == PROTOCOL_VERSION && request.len() <= MAX_REQUEST && slot < MAX_RESPONSE {
+        if crate::protocol::speaks(command, host_version)
+            && request.len() <= MAX_REQUEST
+            && slot < MAX_RESPONSE
+        {
             return Reply::bare(Status::ResponseTooLarge, saturating_u32(MAX_RESPONSE));
         }
         self.invoke(command, host_version, request)
@@ -313,7 +316,7 @@ impl<B: Backend> Service<B> {
     /// shared memory: a payload chunk is decrypted where it lies in it (one copy of a chunk
     /// in TA memory), and the request is wiped after it.
     pub fn invoke(&mut self, command: u32, host_version: u32, request: &mut [u8]) -> Reply {
-        if host_version != PROTOCOL_VERSION {
+        if !crate::protocol::speaks(command, host_version) {
             return Reply::bare(Status::VersionMismatch, PROTOCOL_VERSION);
         }
         if request.len() > MAX_REQUEST {
