@@ -1,16 +1,65 @@
 //! Encrypted delivery into the TA inside OP-TEE on QEMU, driven exactly as users do it: the
 //! device exports its key, the TPA provisions an author, the author encrypts a payload for
 //! the device and signs the manifest with `suit-author`, the agent streams it into the TA.
+//!
+//! Then the device's storage trouble (boot 4): the REE file system under secure storage fills
+//! up, and the REE fails the TA's storage requests (`FREEZE_SH`: OP-TEE's files made
+//! immutable at a chosen tee-supplicant write, during a payload upload and around the
+//! commit). Each time the state is the old one or the new one, never a mix, and the update
+//! installs afterwards.
 
 use suit_tests::{
     author, boot, contains, copy_out_of_disk, create_envelope, create_envelope_signed,
     export_device_key, files_below, provision_and_envelopes, provision_and_export_anchor_keys,
-    sign_provisioning, Boot,
+    sign_provisioning, write_text, Boot,
 };
 
 /// Bytes of the large payload: 64 MiB, the largest image the TA takes (its A128GCM ciphertext
 /// is 16 bytes longer), over twenty times the TA's 3 MiB heap.
 const BIG_PAYLOAD: u32 = 64 << 20;
+
+/// `freeze.sh NAME MODE COMMAND...`: runs COMMAND while counting tee-supplicant's write system
+/// calls (the REE-FS requests that write secure storage; `/proc/PID/io`). MODE `measure`:
+/// saves how many the command made in `/data/NAME.writes`. MODE `FRACTION/COUNT`: once
+/// FRACTION of COUNT writes have landed, makes OP-TEE's files and their directory immutable
+/// (`chattr +i`), so that tee-supplicant answers every later REE-FS write with an error (the
+/// REE failing the TA's storage requests), waits for the command to end, lifts that, and
+/// prints the writes that had landed, whether the command ended and its exit status.
+/// (Killing tee-supplicant instead fails nothing: the TA's request waits for ever, and
+/// tee-supplicant cannot be started again, as the kernel keeps its context while OP-TEE
+/// holds its shared memory; found in session 37.)
+const FREEZE_SH: &str = r#"#!/bin/sh
+name=$1; mode=$2; shift 2
+sup=$(pidof tee-supplicant) || { echo "FREEZE: tee-supplicant is not running"; exit 1; }
+writes() { while read -r k v; do [ "$k" = syscw: ] && { w=$v; return 0; }; done </proc/$sup/io; return 1; }
+writes || { echo "FREEZE: no /proc/$sup/io"; exit 1; }
+w0=$w; at=0; n=0
+case "$mode" in
+    measure) ;;
+    */?*) at=$(awk -v n="${mode#*/}" -v f="${mode%/*}" 'BEGIN { k = int(n * f + 0.5); print (k < 1 ? 1 : k) }') ;;
+    *) echo "FREEZE: mode $mode?"; exit 1 ;;
+esac
+rm -f /tmp/$name.rc
+( "$@" >/tmp/$name.out 2>&1; echo $? >/tmp/$name.rc ) &
+while [ ! -e /tmp/$name.rc ]; do
+    writes; [ $((w - w0)) -gt $n ] || continue
+    n=$((w - w0))
+    if [ "$at" -gt 0 ] && [ "$n" -ge "$at" ]; then
+        chattr +i /data/tee/* /data/tee || { echo "FREEZE: chattr failed"; exit 1; }
+        i=0; while [ ! -e /tmp/$name.rc ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+        [ -e /tmp/$name.rc ] && ended=yes || ended=no
+        chattr -i /data/tee/* /data/tee
+        wait
+        cat /tmp/$name.out
+        echo "FREEZE: $name froze storage after $n of its writes (at $at); ended while frozen: $ended; exit $(cat /tmp/$name.rc)"
+        exit 0
+    fi
+done
+wait; writes; n=$((w - w0))
+cat /tmp/$name.out
+[ "$mode" = measure ] && echo "$n" >/data/$name.writes
+echo "FREEZE: $name ended before the freeze (exit $(cat /tmp/$name.rc), storage writes: $n)"
+"#;
 
 fn manifest(seq: u64, vendor: &str, recipient: &str) -> String {
     format!(
@@ -255,6 +304,15 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         "v5",
         &manifest(5, "example.com", "anchor-1.hpke.pub.pem"),
     );
+    for seq in [6, 7] {
+        puts.extend(create_envelope(
+            d,
+            &format!("v{seq}"),
+            &manifest(seq, "example.com", "anchor-1.hpke.pub.pem"),
+        ));
+    }
+    write_text(d, "freeze.sh", FREEZE_SH);
+    puts.push(format!("{}=/up/freeze.sh", d.join("freeze.sh").display()));
     puts.push(format!("{}=/up/v1.suit", d.join("v1.suit").display()));
     puts.push(format!(
         "{}=/up/v1/firmware.bin",
@@ -283,9 +341,32 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
             "rm -f /data/filler /data/filler2; sync; df -k /data | tail -1",
             install_v5,
             status,
+            // 11: the REE fails the TA's storage requests (FREEZE_SH). v6 counts an install's
+            // writes; v7 is failed during its payload upload (30% of them), then around its
+            // commit (97%: in a trial the state record was written between 95% and 98.5%); then v7
+            // installs, or is a replay if the failure came after its commit.
+            "sh /up/freeze.sh v6 measure suit-agent install /up/v6.suit --payload-dir /up/v6",
+            status,
+            "sh /up/freeze.sh v7a 0.3/$(cat /data/v6.writes) suit-agent install /up/v7.suit --payload-dir /up/v7",
+            status,
+            "sh /up/freeze.sh v7b 0.97/$(cat /data/v6.writes) suit-agent install /up/v7.suit --payload-dir /up/v7",
+            status,
+            "suit-agent install /up/v7.suit --payload-dir /up/v7 2>&1; echo \"exit=$?\"",
+            status,
         ],
     );
-    run.assert_ok();
+    // FINDING (session 37): an REE-FS request the REE fails with an error (tee-supplicant
+    // answers TEE_ERROR_GENERIC) panics the TA inside libutee (its storage functions panic on
+    // any result outside their short list), so the command ends with the TA dead (exit 3,
+    // TEE_ERROR_TARGET_DEAD) rather than a typed storage refusal; the next command loads a
+    // new instance. Nothing half-done is used either way (checked below). qemu/run.sh reports
+    // the panics (status 126); these must be the only failures, one per failed install.
+    // When the TA calls the storage system calls itself, this becomes a typed refusal.
+    for i in 0..run.commands.len() {
+        assert_eq!(run.command(i).status, 0, "{}", run.command(i).output);
+    }
+    assert_eq!(run.commands.len(), 19, "{}", run.normal_log);
+
     // v1, the two-signature cfg component and the large one.
     run.says(1, "3 component(s)");
     for (n, what) in [(3, "no room at all"), (6, "room for part of the payload")] {
@@ -304,4 +385,65 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
     run.says(9, "installed /up/v5.suit (sequence number 5")
         .says(9, "exit=0");
     run.says(10, "3 component(s)");
+
+    run.says(11, "installed /up/v6.suit (sequence number 6")
+        .says(12, "sequence number 6");
+    for (n, frac) in [(13, "0.3"), (15, "0.97")] {
+        let out = &run.command(n).output;
+        assert!(
+            out.contains("ended while frozen: yes; exit 3")
+                && out.contains("the TA died during the command")
+                && out.contains("0xffff3024"),
+            "storage failed at {frac} of the writes: {out}"
+        );
+    }
+    // During the upload: the old state, unchanged.
+    assert_eq!(
+        run.command(14).output,
+        run.command(12).output,
+        "the state changed after a storage failure during the upload"
+    );
+    // Around the commit: the old state or the new one, and the same update then installs
+    // (old) or is a replay (new).
+    let after = &run.command(16).output;
+    let again = &run.command(17).output;
+    if *after == run.command(12).output {
+        assert!(
+            again.contains("installed /up/v7.suit (sequence number 7") && again.contains("exit=0"),
+            "{again}"
+        );
+    } else {
+        assert!(
+            after.contains("sequence number 7"),
+            "a mixed state: {after}"
+        );
+        assert!(after.contains("3 component(s)"), "{after}");
+        assert!(
+            again.contains("Rollback") && again.contains("exit=1"),
+            "{again}"
+        );
+        eprintln!("the storage failure at 97% came after the commit");
+    }
+    run.says(18, "sequence number 7").says(18, "3 component(s)");
+    // What qemu/run.sh counts as a secure-world panic (its pattern): exactly the two deaths.
+    let panics: Vec<&str> = run
+        .secure_log
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| {
+            ["TA panicked", "Panic", "panicked at", "abort", "Abort"]
+                .iter()
+                .any(|p| l.contains(p))
+        })
+        .filter(|l| l.starts_with("E/"))
+        .collect();
+    assert!(
+        panics.len() == 2
+            && panics
+                .iter()
+                .all(|l| l.ends_with("TA panicked with code 0xffff0000")),
+        "{panics:?}\n{}",
+        run.secure_log
+    );
+    assert_eq!(run.status, 126, "{}", run.normal_log);
 }
