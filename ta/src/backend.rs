@@ -11,10 +11,11 @@ use optee_utee::property::{
     PropertyKey, TeeDeviceId, TeeTrustedStorageAntiRollbackProtectionLevel,
     TeeTrustedStorageRollbackDetectionProtectionLevel,
 };
-use optee_utee::{
-    DataFlag, ErrorKind, GenericObject, LoginType, ObjectEnumHandle, ObjectStorageConstants,
-    ParamIndex, PersistentObject, TaSessionBuilder, TeeParams, Uuid, Whence,
+use optee_utee::raw::{
+    TEE_ERROR_CORRUPT_OBJECT, TEE_ERROR_CORRUPT_OBJECT_2, TEE_ERROR_ITEM_NOT_FOUND,
+    TEE_ERROR_STORAGE_NO_SPACE,
 };
+use optee_utee::{LoginType, ParamIndex, TaSessionBuilder, TeeParams, Uuid};
 use suit_common::protocol::{ByteBuf, PlatformInfo, PropertyText};
 use suit_common::service::install::handle_to_close;
 use suit_common::service::keys::Rng;
@@ -22,6 +23,8 @@ use suit_common::service::segments::Segmented;
 use suit_common::service::store::{check_name, zeroed, SecureStore, StoreError};
 use suit_common::service::{Backend, Client, TaStore};
 use zeroize::Zeroizing;
+
+use crate::objects::Object;
 
 /// The GP backend: secure storage as segmented objects ([`Segmented`]) over [`GpObjects`].
 pub struct Optee {
@@ -78,7 +81,7 @@ const UNKNOWN_POSITION: u64 = u64::MAX;
 
 struct Cached {
     name: String,
-    object: PersistentObject,
+    object: Object,
     /// Current data position, to skip redundant seeks.
     position: u64,
 }
@@ -130,20 +133,18 @@ fn uuid_bytes(uuid: &optee_utee::Uuid) -> [u8; 16] {
     out
 }
 
-fn store_error(e: optee_utee::Error) -> StoreError {
-    match e.kind() {
-        ErrorKind::StorageNoSpace => StoreError::NoSpace,
-        ErrorKind::CorruptObject | ErrorKind::CorruptObject2 => StoreError::Corrupt,
-        _ => StoreError::Io(e.raw_code()),
+/// A storage system call's result as the store's error: whatever the REE answered OP-TEE's
+/// REE-FS requests with arrives here (`crate::objects`), never as a panic.
+fn store_error(code: u32) -> StoreError {
+    match code {
+        TEE_ERROR_STORAGE_NO_SPACE => StoreError::NoSpace,
+        TEE_ERROR_CORRUPT_OBJECT | TEE_ERROR_CORRUPT_OBJECT_2 => StoreError::Corrupt,
+        other => StoreError::Io(other),
     }
 }
 
-fn all_access() -> DataFlag {
-    DataFlag::ACCESS_READ | DataFlag::ACCESS_WRITE | DataFlag::ACCESS_WRITE_META
-}
-
-fn data_len(o: &PersistentObject) -> Result<u64, StoreError> {
-    Ok(o.info().map_err(store_error)?.data_size() as u64)
+fn data_len(o: &Object) -> Result<u64, StoreError> {
+    o.data_len().map_err(store_error)
 }
 
 /// The `secstor_ta_mgmt` pseudo-TA: installs bootstrap TA images into OP-TEE's
@@ -218,14 +219,7 @@ pub fn hold_directory() {
     if DIRECTORY_HELD.load(Ordering::Relaxed) {
         return;
     }
-    let Ok(mut objects) = ObjectEnumHandle::allocate() else {
-        return;
-    };
-    if objects
-        .start(ObjectStorageConstants::Private as u32)
-        .is_ok()
-    {
-        core::mem::forget(objects);
+    if crate::objects::hold_enumeration().is_ok() {
         DIRECTORY_HELD.store(true, Ordering::Relaxed);
     }
 }
@@ -294,7 +288,7 @@ impl GpObjects {
         &self,
         name: &str,
         create: bool,
-        f: impl FnOnce(&mut PersistentObject, &mut u64) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut Object, &mut u64) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
         check_name(name)?;
         let mut open = self.open.borrow_mut();
@@ -302,24 +296,13 @@ impl GpObjects {
             Some(i) => open.remove(i),
             None => {
                 self.count(|s| s.opens += 1);
-                let object = match PersistentObject::open(
-                    ObjectStorageConstants::Private,
-                    name.as_bytes(),
-                    all_access(),
-                ) {
+                let object = match Object::open(name.as_bytes()) {
                     Ok(o) => o,
-                    Err(e) if e.kind() == ErrorKind::ItemNotFound && create => {
+                    Err(TEE_ERROR_ITEM_NOT_FOUND) if create => {
                         self.count(|s| s.creates += 1);
-                        PersistentObject::create(
-                            ObjectStorageConstants::Private,
-                            name.as_bytes(),
-                            all_access(),
-                            None,
-                            &[],
-                        )
-                        .map_err(store_error)?
+                        Object::create(name.as_bytes(), &[], false).map_err(store_error)?
                     }
-                    Err(e) if e.kind() == ErrorKind::ItemNotFound => return Ok(None),
+                    Err(TEE_ERROR_ITEM_NOT_FOUND) => return Ok(None),
                     Err(e) => return Err(store_error(e)),
                 };
                 Cached {
@@ -348,7 +331,7 @@ impl GpObjects {
         open.push(cached);
     }
 
-    fn forget(&self, name: &str) -> Option<PersistentObject> {
+    fn forget(&self, name: &str) -> Option<Object> {
         let mut open = self.open.borrow_mut();
         let i = open.iter().position(|c| c.name == name)?;
         Some(open.remove(i).object)
@@ -399,8 +382,8 @@ impl SecureStore for GpObjects {
         self.with_object(name, false, |o, pos| {
             let len = usize::try_from(data_len(o)?).map_err(|_| StoreError::Corrupt)?;
             let mut buf = zeroed(len)?;
-            o.seek(0, Whence::DataSeekSet).map_err(store_error)?;
-            let n = o.read(&mut buf).map_err(store_error)? as usize;
+            o.seek_to(0).map_err(store_error)?;
+            let n = o.read(&mut buf).map_err(store_error)?;
             *pos = n as u64;
             if n != len {
                 return Err(StoreError::Corrupt);
@@ -425,9 +408,7 @@ impl SecureStore for GpObjects {
                 let written = if data.is_empty() {
                     object.truncate(0)
                 } else {
-                    object
-                        .seek(0, Whence::DataSeekSet)
-                        .and_then(|()| object.write(data))
+                    object.seek_to(0).and_then(|()| object.write(data))
                 };
                 // An error closes the handle; the object is as before or as after.
                 written.map_err(store_error)?;
@@ -452,14 +433,7 @@ impl SecureStore for GpObjects {
             }
         }
         // OVERWRITE: GP guarantees readers see either the old object or the new one.
-        let object = PersistentObject::create(
-            ObjectStorageConstants::Private,
-            name.as_bytes(),
-            all_access() | DataFlag::OVERWRITE,
-            None,
-            data,
-        )
-        .map_err(store_error)?;
+        let object = Object::create(name.as_bytes(), data, true).map_err(store_error)?;
         self.count(|s| {
             s.creates += 1;
             s.writes += 1;
@@ -484,26 +458,22 @@ impl SecureStore for GpObjects {
             Some(o) => o,
             None => {
                 self.count(|s| s.opens += 1);
-                match PersistentObject::open(
-                    ObjectStorageConstants::Private,
-                    name.as_bytes(),
-                    all_access(),
-                ) {
+                match Object::open(name.as_bytes()) {
                     Ok(o) => o,
-                    Err(e) if e.kind() == ErrorKind::ItemNotFound => return Ok(()),
+                    Err(TEE_ERROR_ITEM_NOT_FOUND) => return Ok(()),
                     Err(e) => return Err(store_error(e)),
                 }
             }
         };
         self.count(|s| s.deletes += 1);
-        object.close_and_delete().map_err(store_error)
+        object.delete().map_err(store_error)
     }
 
     fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, StoreError> {
         self.with_object(name, true, |o, pos| {
             let len = data_len(o)?;
             if *pos != len {
-                o.seek(0, Whence::DataSeekEnd).map_err(store_error)?;
+                o.seek_to_end().map_err(store_error)?;
             }
             o.write(data).map_err(store_error)?;
             self.count(|s| {
@@ -513,16 +483,16 @@ impl SecureStore for GpObjects {
             *pos = len + data.len() as u64;
             Ok(*pos)
         })?
-        .ok_or(StoreError::Io(optee_utee::raw::TEE_ERROR_ITEM_NOT_FOUND))
+        .ok_or(StoreError::Io(TEE_ERROR_ITEM_NOT_FOUND))
     }
 
     fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
         self.with_object(name, false, |o, pos| {
             if *pos != offset {
                 let to = i32::try_from(offset).map_err(|_| StoreError::BadName)?;
-                o.seek(to, Whence::DataSeekSet).map_err(store_error)?;
+                o.seek_to(to).map_err(store_error)?;
             }
-            let n = o.read(buf).map_err(store_error)? as usize;
+            let n = o.read(buf).map_err(store_error)?;
             self.count(|s| {
                 s.reads += 1;
                 s.bytes_read += n as u64;
@@ -530,7 +500,7 @@ impl SecureStore for GpObjects {
             *pos = offset + n as u64;
             Ok(n)
         })?
-        .ok_or(StoreError::Io(optee_utee::raw::TEE_ERROR_ITEM_NOT_FOUND))
+        .ok_or(StoreError::Io(TEE_ERROR_ITEM_NOT_FOUND))
     }
 
     fn len(&self, name: &str) -> Result<Option<u64>, StoreError> {
@@ -560,12 +530,24 @@ impl TaStore for Optee {
         timed(&self.ta_store_ms, || bootstrap_ta(image))
     }
 
-    /// OP-TEE's REE time (TEE_GetREETime): the normal world sets it, so it is marked not
-    /// trusted and a use-before check against it is no security guarantee (SECURITY.md).
+    /// OP-TEE's REE time: the normal world sets it, so it is marked not trusted and a
+    /// use-before check against it is no security guarantee (SECURITY.md). The normal world
+    /// answers OP-TEE's request for it and may fail it: no time then (`TimeUnknown`), where
+    /// libutee's `TEE_GetREETime` would panic the TA.
     fn wall_clock(&self) -> Option<suit_common::suit::update_management::WallClock> {
-        let mut t = optee_utee::Time::new();
-        t.ree_time();
-        Some(suit_common::suit::update_management::WallClock {
+        use optee_utee::raw::{_utee_get_time, utee_time_category, TEE_Time, TEE_SUCCESS};
+        let mut t = TEE_Time {
+            seconds: 0,
+            millis: 0,
+        };
+        // SAFETY: `t` is a valid `TEE_Time` the call fills and does not keep.
+        let res = unsafe {
+            _utee_get_time(
+                utee_time_category::UTEE_TIME_CAT_REE as core::ffi::c_ulong,
+                &mut t,
+            )
+        };
+        (res == TEE_SUCCESS).then(|| suit_common::suit::update_management::WallClock {
             seconds: u64::from(t.seconds),
             trusted: false,
         })

@@ -11,6 +11,7 @@ mod heap;
 mod libc_shim;
 mod log;
 mod math_api;
+mod objects;
 mod random;
 
 use optee_utee::prelude::*;
