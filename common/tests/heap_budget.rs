@@ -346,20 +346,7 @@ fn a_legitimate_update_padded_by_the_ree_installs_within_the_heap() {
         let mut commands: Vec<Value> = (0..3)
             .flat_map(|i| fetch_check_process(i as i64 + 1, &deps[i].1, uris[i]))
             .collect();
-        commands.extend([
-            int(12),
-            int(0),
-            int(20),
-            map(vec![
-                (3, bytes(&suit_digest(&image))),
-                (14, int(image.len() as i64)),
-                (21, text("https://x/ta")),
-            ]),
-            int(21),
-            int(15),
-            int(3),
-            int(15),
-        ]);
+        commands.extend(fetch_and_check_image(0, &image, "https://x/ta"));
         let root = manifest(
             ROOT,
             &[&[&TA], &[b"app", b"d0"], &[b"app", b"d1"], &[b"app", b"d2"]],
@@ -395,20 +382,7 @@ fn a_chain_of_delivered_dependencies_is_read_within_the_heap() {
     let padded = [("#pad", &pad[..])];
     let image = filler(1000);
     let (d2, g2) = {
-        let install = vec![
-            int(12),
-            int(0),
-            int(20),
-            map(vec![
-                (3, bytes(&suit_digest(&image))),
-                (14, int(image.len() as i64)),
-                (21, text("https://x/img")),
-            ]),
-            int(21),
-            int(15),
-            int(3),
-            int(15),
-        ];
+        let install = fetch_and_check_image(0, &image, "https://x/img");
         let m = manifest(&[b"app", b"d2"], &[&[b"app", b"d2"]], &[], install);
         let digest = manifest_digest(&m);
         (m, digest)
@@ -435,6 +409,24 @@ fn a_chain_of_delivered_dependencies_is_read_within_the_heap() {
     eprintln!("delivered chain: peak {} KiB", peak / KIB);
     assert!(peak <= TA_HEAP, "peak {} KiB ({cmd:?}: {last})", peak / KIB);
     assert_eq!((cmd, last.as_str()), (Command::InstallFinish, "ok"));
+}
+
+/// Component `index`'s commands: set its image digest, size and `uri`, fetch, check the image.
+fn fetch_and_check_image(index: i64, image: &[u8], uri: &str) -> Vec<Value> {
+    vec![
+        int(12),
+        int(index),
+        int(20),
+        map(vec![
+            (3, bytes(&suit_digest(image))),
+            (14, int(image.len() as i64)),
+            (21, text(uri)),
+        ]),
+        int(21),
+        int(15),
+        int(3),
+        int(15),
+    ]
 }
 
 /// A dependency with 16 components of its own under `app`, setting image-size on each.

@@ -1444,22 +1444,27 @@ pub(crate) mod dependency_payloads {
         let many: Vec<String> = (0..MAX_PAYLOADS)
             .map(|i| format!("https://example.com/p{i}.bin"))
             .collect();
-        let mut install_seq = vec![int(12), int(0)];
-        for u in &many {
-            install_seq.extend([int(20), map(vec![(21, text(u))])]);
-        }
-        install_seq.extend([int(21), int(15)]);
-        let d = manifest(
-            1,
-            &[&[b"app", b"d0"]],
-            &[],
-            &[b"app", b"d0"],
-            vec![(20, install_seq)],
-        );
-        let d_env = sealed(&d, AUTHOR_PRIV, &[]);
-        let env = sealed(&dependent(1, b"root", &d, DEP_URI), AUTHOR_PRIV, &[]);
-        let mut s = svc::provisioned(&[b"app"]);
-        svc::prepare(&mut s, &env).unwrap();
+        // A device prepared with a root whose delivered dependency sets `uris` in turn and
+        // fetches the last; the dependency's envelope.
+        let prepared = |uris: &[String]| {
+            let mut install_seq = vec![int(12), int(0)];
+            for u in uris {
+                install_seq.extend([int(20), map(vec![(21, text(u))])]);
+            }
+            install_seq.extend([int(21), int(15)]);
+            let d = manifest(
+                1,
+                &[&[b"app", b"d0"]],
+                &[],
+                &[b"app", b"d0"],
+                vec![(20, install_seq)],
+            );
+            let env = sealed(&dependent(1, b"root", &d, DEP_URI), AUTHOR_PRIV, &[]);
+            let mut s = svc::provisioned(&[b"app"]);
+            svc::prepare(&mut s, &env).unwrap();
+            (s, sealed(&d, AUTHOR_PRIV, &[]))
+        };
+        let (mut s, d_env) = prepared(&many);
         assert_eq!(
             answers(&mut s, DEP_URI, &d_env, 1 << 16),
             [PayloadChunkResponse::default()]
@@ -1476,22 +1481,7 @@ pub(crate) mod dependency_payloads {
         );
         says(&r.reason, last);
         // One fewer fits, and is listed.
-        let mut install_seq = vec![int(12), int(0)];
-        for u in &many[1..] {
-            install_seq.extend([int(20), map(vec![(21, text(u))])]);
-        }
-        install_seq.extend([int(21), int(15)]);
-        let d = manifest(
-            1,
-            &[&[b"app", b"d0"]],
-            &[],
-            &[b"app", b"d0"],
-            vec![(20, install_seq)],
-        );
-        let d_env = sealed(&d, AUTHOR_PRIV, &[]);
-        let env = sealed(&dependent(1, b"root", &d, DEP_URI), AUTHOR_PRIV, &[]);
-        let mut s = svc::provisioned(&[b"app"]);
-        svc::prepare(&mut s, &env).unwrap();
+        let (mut s, d_env) = prepared(&many[1..]);
         let fit: Vec<&str> = many[1..].iter().map(String::as_str).collect();
         assert_eq!(answers(&mut s, DEP_URI, &d_env, 1 << 16), [adds(&fit)]);
 

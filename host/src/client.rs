@@ -690,9 +690,8 @@ fn install_core(
 ) -> Result<(InstallPrepareResponse, InstallFinishResponse), AgentError> {
     *authenticated = false;
     listed.clear();
-    let prepared = send_envelope(tee, envelope, progress)?;
+    let mut prepared = send_envelope(tee, envelope, progress)?;
     *authenticated = true;
-    let mut prepared = prepared;
     listed.clone_from(&prepared.needed_uris);
     // An older TA sends no bounds: then none applies but the caller's cap.
     prepared
