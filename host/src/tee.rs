@@ -622,8 +622,6 @@ fn uri_refused_words(r: &crate::transport::allow::RefusedUri) -> String {
     )
 }
 
-/// An engine error and its sources, outermost first: where a refusal's fault says what it was
-/// about.
 /// Whether `e` says a payload's bytes are not the ones the manifest names: an image digest,
 /// size or image-match check, or an AEAD tag (or truncated ciphertext) that does not verify.
 fn names_wrong_payload_bytes(e: &(dyn std::error::Error + 'static)) -> bool {
@@ -639,6 +637,8 @@ fn names_wrong_payload_bytes(e: &(dyn std::error::Error + 'static)) -> bool {
     ) || matches!(e.downcast_ref::<D>(), Some(D::TagMismatch | D::Truncated))
 }
 
+/// An engine error and its sources, outermost first: where a refusal's fault says what it was
+/// about.
 fn causes<'e>(
     e: &'e (dyn std::error::Error + 'static),
 ) -> impl Iterator<Item = &'e (dyn std::error::Error + 'static)> {

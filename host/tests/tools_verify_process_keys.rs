@@ -427,6 +427,19 @@ fn a_device_key_for_no_anchor_or_for_one_twice_is_refused_naming_the_option() {
         2,
         "--device-key 2=b.priv.pem: anchor 2 has a key already (--device-key 2=b.priv.pem)",
     );
+    // One key for two anchors, bound twice or bound and plain: a device's anchors never
+    // share a payload key, and the run would open what a device refuses.
+    fails(
+        verify_co(d, "--device-key 1=a.priv.pem --device-key 2=a.priv.pem"),
+        2,
+        "--device-key 2=a.priv.pem: the same key as --device-key 1=a.priv.pem; a device's \
+         anchors never share a payload key",
+    );
+    fails(
+        verify_co(d, "--device-key 1=a.priv.pem --device-key a.priv.pem"),
+        2,
+        "--device-key a.priv.pem: the same key as --device-key 1=a.priv.pem;",
+    );
     // Two plain keys, as before.
     fails(
         verify_co(d, "--device-key a.priv.pem --device-key b.priv.pem"),

@@ -169,7 +169,8 @@ pub fn load_public(path: &Path) -> Result<PublicKeyFile> {
 
 /// Loads a private key (PKCS#8 / SEC1 PEM, COSE_Key with `d`, JWK with `d`).
 pub fn load_private(path: &Path) -> Result<PrivateKeyFile> {
-    match parse(path, &read_file(path)?, false)? {
+    // The file holds the private scalar: wiped when dropped, as `load_symmetric` does.
+    match parse(path, &zeroize::Zeroizing::new(read_file(path)?), false)? {
         Some(Parsed::Private(p)) => Ok(p),
         Some(Parsed::Public(_)) => Err(AuthorError::key(
             path,

@@ -545,7 +545,7 @@ fn device_setup(opts: &VerifyOptions) -> Result<device::DeviceSetup> {
             cose_key: keys::symmetric_cose_key(&k.secret, kid)?.to_vec(),
         });
     }
-    let mut device_keys = Vec::new();
+    let mut device_keys: Vec<device::DeviceKey> = Vec::new();
     for arg in &opts.device_keys {
         let path = &arg.path;
         let k = keys::load_private(path)?;
@@ -555,10 +555,22 @@ fn device_setup(opts: &VerifyOptions) -> Result<device::DeviceSetup> {
                 "device keys must be P-256 (ECDH-ES / COSE-HPKE); this is an Ed25519 key",
             ));
         };
+        let d = zeroize::Zeroizing::new(sk.to_bytes().to_vec());
+        // A device derives each anchor's payload keys for that anchor alone: one key standing
+        // in for two of them (or bound and plain at once) would open, for a signer that may
+        // decrypt, what a device only opens with a co-signer's key.
+        if let Some(same) = device_keys.iter().find(|k| k.d == d) {
+            return Err(AuthorError::Usage(format!(
+                "{}: the same key as {}; a device's anchors never share a payload key, so \
+                 give each anchor its own",
+                arg.given(),
+                same.given
+            )));
+        }
         device_keys.push(device::DeviceKey {
             anchor: arg.anchor,
             given: arg.given(),
-            d: zeroize::Zeroizing::new(sk.to_bytes().to_vec()),
+            d,
             usable: keys::device_key_use(path, &k)?,
         });
     }

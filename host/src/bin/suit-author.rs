@@ -135,6 +135,7 @@ enum Cmd {
         /// (the device's anchor id, as `suit-agent anchors` shows it: a description's "id"
         /// with --provisioning, else the --trust-anchor/--hmac-key position from 1), one per
         /// anchor, repeatable; a plain KEY (at most one) for every anchor no ID=KEY names.
+        /// Each a different key, as a device's anchors never share one.
         /// The device's rules on whose keys decrypt what, and where ("ree-plaintext"), apply:
         /// with one key per signer the run opens a payload only as a device does.
         #[arg(
