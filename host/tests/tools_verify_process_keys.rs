@@ -11,6 +11,10 @@
 //! not with a co-signer's, as a device does (the plain form, one key for every signer, cannot
 //! tell them apart and says so in a note); an ID the simulated device has no anchor for, or
 //! one given twice, is refused naming the option.
+//!
+//! Session 38: one key for two anchors is refused (a device's anchors never share a payload
+//! key), and the co-signed note follows the manifest that decrypts (a dependency's signers
+//! too), not the root's signers.
 
 // Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -453,4 +457,82 @@ fn a_device_key_for_no_anchor_or_for_one_twice_is_refused_naming_the_option() {
         "anchor id 4294967296 is out of range",
     );
     assert!(!d.join("out").exists());
+}
+
+/// The draft's dependency example (operator's root, author's dependency decrypting with
+/// ECDH-ES), its dependency re-signed by both anchors: the plain key stands in for both
+/// signers of the manifest that decrypts, so the run says it cannot tell whose key the
+/// payload was encrypted to, though the root has one signer (session 37 looked at the root's
+/// signers only). Re-signing keeps the root valid: it names the dependency by its manifest's
+/// digest, and integrated payloads are outside its signature.
+#[test]
+fn a_co_signed_dependency_under_the_plain_key_gets_the_co_signed_note() {
+    use ciborium::Value;
+    use suit_common::suit::author::{seal_envelope, Signer};
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let fe =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/suit-firmware-encryption");
+    let hex =
+        std::fs::read_to_string(fe.join("suit-manifest-es-ecdh-dependency.hex.signed")).unwrap();
+    let hex: String = hex.split_whitespace().collect();
+    let root: Value = ciborium::from_reader(&hex::decode(hex).unwrap()[..]).unwrap();
+    let member = |v: &Value, key: Value| -> Vec<u8> {
+        let v = match v {
+            Value::Tag(_, inner) => inner.as_ref(),
+            v => v,
+        };
+        v.as_map()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, v)| v.as_bytes().cloned())
+            .unwrap()
+    };
+    let dep_name = "#dependency-manifest";
+    let dep_envelope = member(&root, Value::Text(dep_name.into()));
+    let dep: Value = ciborium::from_reader(&dep_envelope[..]).unwrap();
+    let key = |name: &str| suit_test_support::keys::p256_private_from_pem_file(&fe.join(name));
+    let (author_key, operator_key) = (
+        key("signer_es256_priv.pem"),
+        key("dependent_manifest_signer_es256_priv.pem"),
+    );
+    let signer = |key| Signer {
+        key,
+        alg: suit_common::cose::Algorithm::Esp256,
+        kid: b"",
+    };
+    let co_signed = seal_envelope(
+        &member(&dep, Value::Integer(3.into())),
+        &[signer(&author_key), signer(&operator_key)],
+        &[],
+        &[],
+    )
+    .unwrap();
+    let envelope = seal_envelope(
+        &member(&root, Value::Integer(3.into())),
+        &[signer(&operator_key)],
+        &[],
+        &[(dep_name, &co_signed)],
+    )
+    .unwrap();
+    std::fs::write(d.join("co-dep.suit"), envelope).unwrap();
+    let run = |keys: &str| {
+        let line = format!(
+            "verify co-dep.suit --trust-anchor {} --trust-anchor {} --process --out out {keys}",
+            fe.join("signer_es256_pub.pem").display(),
+            fe.join("dependent_manifest_signer_es256_pub.pem").display(),
+        );
+        author(d, &words(&line))
+    };
+    let receiver = fe.join("receiver_p256_ecdh_kid-2_private.jwk.json");
+    let r = ok(run(&format!("--device-key {}", receiver.display())));
+    says(&r.stdout, "OK: update applied");
+    says(&r.stdout, COSIGNED_NOTE);
+    std::fs::remove_dir_all(d.join("out")).unwrap();
+
+    // Bound to the dependency's author (anchor 1), the key stands in for it alone: exact.
+    let r = ok(run(&format!("--device-key 1={}", receiver.display())));
+    says(&r.stdout, "OK: update applied");
+    assert!(!r.stdout.contains(COSIGNED_NOTE), "{}", r.stdout);
 }

@@ -445,6 +445,10 @@ pub struct StandInKeys {
     pub unbound: Option<StandInKey>,
     /// Each for the anchor with that id only (at most one per id: the first is used).
     pub by_anchor: alloc::vec::Vec<(u32, StandInKey)>,
+    /// Set when a decryption was asked for a manifest (the root or a dependency) with two or
+    /// more signers the unbound key stands in for: the run cannot tell which of them a
+    /// payload was encrypted to (see [`Self::unbound_shared`]).
+    shared: core::cell::Cell<bool>,
 }
 
 /// One stand-in key, by the purposes its file allows (RFC 9052 §7.1).
@@ -458,6 +462,13 @@ pub struct StandInKey {
 
 #[cfg(feature = "author")]
 impl StandInKeys {
+    /// Whether the unbound key stood in for two or more signers of one manifest that asked
+    /// for decryption keys: a device opens such a payload only with the key of the anchor it
+    /// was encrypted to, which the run cannot tell.
+    pub fn unbound_shared(&self) -> bool {
+        self.shared.get()
+    }
+
     /// The key standing in for anchor `id`, and which one it is (the index in `by_anchor`,
     /// `None` for the unbound key).
     fn for_anchor(&self, id: u32) -> Option<(Option<usize>, &StandInKey)> {
@@ -646,6 +657,17 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
         // The stand-in keys registered so far (each once, however many anchors it is for).
         #[cfg(feature = "author")]
         let mut stand_ins_added = alloc::vec::Vec::new();
+        #[cfg(feature = "author")]
+        if let Some(s) = self.stand_in.filter(|s| s.unbound.is_some()) {
+            let unbound = signers
+                .iter()
+                .filter_map(|id| self.anchor(*id))
+                .filter(|a| a.key_scope != 0 && !s.by_anchor.iter().any(|(b, _)| *b == a.id))
+                .count();
+            if unbound > 1 {
+                s.shared.set(true);
+            }
+        }
         for id in signers {
             let Some(a) = self.anchor(*id) else { continue };
             // Into the REE: only anchors that let their plaintext leave the TEE. Into a

@@ -267,6 +267,12 @@ impl<B: Backend> Service<B> {
         self.simulated_keys = Some(keys);
     }
 
+    /// The keys [`Self::insecure_simulated_decryption_keys`] gave, for what the run noted.
+    #[cfg(feature = "author")]
+    pub fn simulated_decryption_keys(&self) -> Option<&keys::StandInKeys> {
+        self.simulated_keys.as_ref()
+    }
+
     /// Tests and tools (`author` feature): store every detached payload as it comes and let
     /// the engine decrypt at `finish` (the path taken by manifests not in the streaming form),
     /// to compare the two paths on the same manifest.

@@ -99,8 +99,10 @@ pub struct Run {
     /// The refusal is a payload the device had no key for
     /// ([`AgentError::is_missing_decryption_key`]).
     pub no_key: bool,
-    /// The anchors (the device's ids) that signed the root manifest, when it was applied.
-    pub signers: Vec<u32>,
+    /// The plain `--device-key` stood in for two or more signers of a manifest (the root or
+    /// a dependency) that decrypted: the run cannot tell which of them a payload was
+    /// encrypted to (`StandInKeys::unbound_shared`).
+    pub shared_plain_key: bool,
 }
 
 struct InProcess(Service<MemoryBackend>);
@@ -294,10 +296,10 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
     let no_key = outcome
         .as_ref()
         .is_err_and(AgentError::is_missing_decryption_key);
-    let signers = match &outcome {
-        Ok((prepared, _)) => prepared.signers.clone(),
-        Err(_) => Vec::new(),
-    };
+    let shared_plain_key = tee
+        .0
+        .simulated_decryption_keys()
+        .is_some_and(|k| k.unbound_shared());
     let result = match outcome {
         Ok((_, done)) => Ok(done.sequence_number),
         Err(AgentError::Refused { reason, .. }) => Err(reason),
@@ -317,7 +319,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         fetched,
         report,
         no_key,
-        signers,
+        shared_plain_key,
     })
 }
 

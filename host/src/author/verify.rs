@@ -181,9 +181,10 @@ anchors are unrestricted: every component, and \"ree-plaintext\" (decrypted or s
 go to ['ree', ...] components); a device whose anchor lacks it refuses that: give --provisioning \
 DESCRIPTION.json to check against the device's own anchors";
 
-/// Shown when a plain `--device-key FILE` stood in for the keys of two or more of the
-/// manifest's signers: the one key stands in for each, so the run cannot tell which of them a
-/// payload was encrypted to, and accepts where any of them may decrypt into the component.
+/// Shown when a plain `--device-key FILE` stood in for the keys of two or more signers of a
+/// manifest that decrypted (the root or a dependency): the one key stands in for each, so the
+/// run cannot tell which of them a payload was encrypted to, and accepts where any of them
+/// may decrypt into the component.
 /// Not shown when `ID=FILE` keys leave the plain one at most one signer: then each signer's
 /// key is its own, and the run opens a payload only as a device does.
 pub const COSIGNED_STAND_IN_NOTE: &str = "note: --device-key stands in for the payload keys of \
@@ -425,7 +426,7 @@ pub fn verify(opts: &VerifyOptions, out: &mut dyn Write) -> Result<()> {
             if opts.provisioning.is_none() && run.installed.iter().any(|c| is_ree(&c.component)) {
                 w(out, DEFAULT_ANCHORS_NOTE.into());
             }
-            if shares_the_plain_key(&opts.device_keys, &run.signers) {
+            if run.shared_plain_key {
                 w(out, COSIGNED_STAND_IN_NOTE.into());
             }
             w(
@@ -582,17 +583,6 @@ fn device_setup(opts: &VerifyOptions) -> Result<device::DeviceSetup> {
         keks: opts.keks.clone(),
         provisioning: opts.provisioning.clone(),
     })
-}
-
-/// Whether a plain `--device-key FILE` stood in for two or more of `signers` (the device's
-/// anchor ids): then the run cannot tell which of them a payload was encrypted to.
-fn shares_the_plain_key(keys: &[DeviceKeyArg], signers: &[u32]) -> bool {
-    keys.iter().any(|k| k.anchor.is_none())
-        && signers
-            .iter()
-            .filter(|s| !keys.iter().any(|k| k.anchor == Some(**s)))
-            .count()
-            > 1
 }
 
 fn build_policy(opts: &VerifyOptions) -> Result<(Policy, Vec<Anchor>)> {
