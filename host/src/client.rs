@@ -6,7 +6,7 @@ use suit_common::protocol::{
     DeviceKeyResponse, InstallBeginRequest, InstallFinishRequest, InstallFinishResponse,
     InstallPrepareRequest, InstallPrepareResponse, PayloadChunkRequest, PersonalizationRequest,
     ProvisionRequest, ProvisionResponse, ReeExportRequest, ReplyError, ReportRequest, Request,
-    StatusRequest, StatusResponse, MAX_CHUNK, MAX_REQUEST, PROTOCOL_VERSION,
+    StatusRequest, StatusResponse, MAX_CHUNK, MAX_PAYLOADS, MAX_REQUEST, PROTOCOL_VERSION,
 };
 
 use crate::tee::{AgentError, Transport};
@@ -521,14 +521,19 @@ impl<'a> TaPayloadSink<'a> {
         &self.added
     }
 
-    /// Keeps what a chunk's answer added.
-    fn note(&mut self, r: protocol::PayloadChunkResponse) {
+    /// Keeps what a chunk's answer added: at most [`MAX_PAYLOADS`] URIs, as the TA lists no
+    /// more in one install.
+    fn note(&mut self, r: protocol::PayloadChunkResponse) -> Result<(), AgentError> {
         for (i, uri) in r.needed_uris.into_iter().enumerate() {
             let bound = r.needed_sizes.get(i).copied().flatten();
             if !self.added.iter().any(|(u, _)| *u == uri) {
+                if self.added.len() >= MAX_PAYLOADS {
+                    return Err(TOO_MANY_PAYLOADS);
+                }
                 self.added.push((uri, bound));
             }
         }
+        Ok(())
     }
 
     /// Sends `data` (at most one chunk) at the current offset of a payload of `total` bytes.
@@ -540,7 +545,7 @@ impl<'a> TaPayloadSink<'a> {
             data: ByteBuf::from(data.to_vec()),
         };
         let answer = call(self.tee, &req)?;
-        self.note(answer);
+        self.note(answer)?;
         self.sent += data.len() as u64;
         (self.progress)(Progress::Payload {
             uri: self.uri,
@@ -602,7 +607,7 @@ impl crate::transport::Sink for TaPayloadSink<'_> {
                     data: ByteBuf::new(),
                 },
             )?;
-            self.note(answer);
+            self.note(answer)?;
             return Ok(());
         }
         let held = core::mem::take(&mut self.buffer);
@@ -612,6 +617,11 @@ impl crate::transport::Sink for TaPayloadSink<'_> {
         Ok(())
     }
 }
+
+/// The TA listed more payloads than one install has ([`MAX_PAYLOADS`]): a TA that keeps
+/// adding URIs would otherwise have the agent fetch for ever.
+const TOO_MANY_PAYLOADS: AgentError =
+    AgentError::BadResponse("the TA listed more payloads than one install has");
 
 /// Fetches one payload URI into the sink, given the TA's authenticated size bound for it (the
 /// manifest's image size; `None`: the manifest gives none); `Ok(false)`: not available here
@@ -692,6 +702,9 @@ fn install_core(
     listed.clear();
     let mut prepared = send_envelope(tee, envelope, progress)?;
     *authenticated = true;
+    if prepared.needed_uris.len() > MAX_PAYLOADS {
+        return Err(TOO_MANY_PAYLOADS);
+    }
     listed.clone_from(&prepared.needed_uris);
     // An older TA sends no bounds: then none applies but the caller's cap.
     prepared
@@ -699,9 +712,9 @@ fn install_core(
         .resize(prepared.needed_uris.len(), None);
     // Only the URIs the TA named after authenticating the manifest are fetched: those prepare
     // listed, then those a dependency envelope among them added once it arrived (the TA
-    // authenticated it first), a work list until nothing new comes; each fetched as the
-    // prepared ones are, by `fetch`, under the same rules. The response returned lists them
-    // all.
+    // authenticated it first), a work list until nothing new comes (at most MAX_PAYLOADS in
+    // all, as the TA lists no more); each fetched as the prepared ones are, by `fetch`, under
+    // the same rules. The response returned lists them all.
     let mut next = 0;
     while let Some(uri) = prepared.needed_uris.get(next).cloned() {
         let bound = prepared.needed_sizes.get(next).copied().flatten();
@@ -710,6 +723,9 @@ fn install_core(
         fetch(&uri, bound, &mut sink)?;
         for (added, bound) in sink.added() {
             if !prepared.needed_uris.contains(added) {
+                if prepared.needed_uris.len() >= MAX_PAYLOADS {
+                    return Err(TOO_MANY_PAYLOADS);
+                }
                 prepared.needed_uris.push(added.clone());
                 prepared.needed_sizes.push(*bound);
                 listed.push(added.clone());
@@ -845,6 +861,100 @@ mod tests {
                 body,
             })
         }
+    }
+
+    /// A TA stand-in that lists `prepared` URIs at prepare and answers each payload chunk
+    /// with `per_chunk` URIs it never named before, as a buggy or hostile TA might: without a
+    /// cap the agent's work list never ends (it stops after `limit` URIs, so a test fails
+    /// rather than hangs).
+    struct Lister {
+        prepared: usize,
+        per_chunk: usize,
+        named: usize,
+        limit: usize,
+        fetched: Vec<String>,
+    }
+
+    impl Lister {
+        fn new(prepared: usize, per_chunk: usize) -> Self {
+            Lister {
+                prepared,
+                per_chunk,
+                named: 0,
+                limit: 64,
+                fetched: vec![],
+            }
+        }
+
+        fn name(&mut self, n: usize) -> Vec<String> {
+            let first = self.named;
+            self.named = (first + n).min(self.limit);
+            (first..self.named)
+                .map(|i| format!("https://x/{i}"))
+                .collect()
+        }
+    }
+
+    impl Transport for Lister {
+        fn invoke(&mut self, command: Command, request: &[u8]) -> Result<RawReply, AgentError> {
+            let body = match command {
+                Command::InstallPrepare => {
+                    let uris = self.name(self.prepared);
+                    protocol::encode(&InstallPrepareResponse {
+                        needed_sizes: vec![None; uris.len()],
+                        needed_uris: uris,
+                        sequence_number: 1,
+                        signers: vec![1],
+                    })
+                }
+                Command::InstallPayload => {
+                    let r: PayloadChunkRequest = protocol::decode(request, MAX_REQUEST).unwrap();
+                    self.fetched.push(r.uri);
+                    let uris = self.name(self.per_chunk);
+                    protocol::encode(&protocol::PayloadChunkResponse {
+                        needed_sizes: vec![None; uris.len()],
+                        needed_uris: uris,
+                    })
+                }
+                Command::InstallFinish => protocol::encode(&InstallFinishResponse {
+                    sequence_number: 1,
+                    signers: vec![1],
+                    components: vec![],
+                    manifest_digest: Default::default(),
+                    ree_paths: vec![],
+                }),
+                _ => protocol::encode(&Empty {}),
+            }
+            .unwrap();
+            Ok(RawReply {
+                status: protocol::Status::Ok as u32,
+                detail: body.len() as u32,
+                body,
+            })
+        }
+    }
+
+    /// Review s38: the agent fetched every URI a payload chunk's answer added, with no end:
+    /// a TA adding a new one per chunk kept it fetching for ever. One install lists at most
+    /// `MAX_PAYLOADS` (the protocol's, which the TA holds to): a TA listing more, at prepare,
+    /// over several answers or in one, is a malformed response, and nothing beyond the cap
+    /// is fetched. At the cap the install goes through.
+    #[test]
+    fn a_ta_listing_more_payloads_than_an_install_has_is_refused() {
+        let many = AgentError::BadResponse("the TA listed more payloads than one install has");
+        for (prepared, per_chunk) in [(1, 1), (MAX_PAYLOADS + 1, 0), (1, MAX_PAYLOADS)] {
+            let mut ta = Lister::new(prepared, per_chunk);
+            let r = install(&mut ta, b"envelope", &mut |_| Ok(vec![1]), &mut |_| {});
+            let e = r.err().map(|e| e.to_string());
+            assert_eq!(e, Some(many.to_string()), "{prepared} {per_chunk}");
+            assert!(ta.fetched.len() <= MAX_PAYLOADS, "{:?}", ta.fetched);
+        }
+        let mut ta = Lister::new(1, 1);
+        ta.limit = MAX_PAYLOADS;
+        let (prepared, _) =
+            install(&mut ta, b"envelope", &mut |_| Ok(vec![1]), &mut |_| {}).unwrap();
+        assert_eq!(prepared.needed_uris.len(), MAX_PAYLOADS);
+        assert_eq!(ta.fetched, prepared.needed_uris);
     }
 
     /// A TA stand-in whose report is signed over `nonce`, whatever it is asked for.

@@ -73,6 +73,10 @@ pub const MAX_REQUEST: usize = MAX_CHUNK + 4096;
 /// Largest response the TA produces; the host allocates this much for slot 2.
 pub const MAX_RESPONSE: usize = 64 * 1024;
 
+/// Most detached payloads one install lists, those [`PayloadChunkResponse`]s add included:
+/// the TA lists no more, and the agent takes no more from it.
+pub const MAX_PAYLOADS: usize = 8;
+
 /// Command identifiers (the GP `commandID`). Each CBOR command's request type implements
 /// [`Request`], which names the command and the response; [`REQUESTS`] lists the pairs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
