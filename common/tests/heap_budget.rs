@@ -15,8 +15,9 @@ use suit_common::service::keys::{DeviceKeyPair, Rng};
 use suit_common::service::store::{SecureStore, StoreError};
 use suit_common::service::{Backend, Client, Config, Service, TaStore};
 use suit_test_support::bounds::{
-    chain_at_decode_bounds, copied_parameters, every_bound, fat_parameters, filler,
-    long_identifier_snapshots, override_multiple, override_one, parameter_copies, Author,
+    chain_at_decode_bounds, copied_parameters, delivered_chain_at_decode_bounds, every_bound,
+    fat_parameters, filler, long_identifier_snapshots, override_multiple, override_one,
+    parameter_copies, Author,
 };
 use suit_test_support::service::{author_anchor, identity, ta_image_with_body, tpa_message, TA};
 use suit_test_support::{
@@ -216,14 +217,22 @@ fn requests(envelope: &[u8], payloads: &[(&str, &[u8])]) -> Vec<(Command, Vec<u8
     }
     reqs.push((Command::InstallPrepare, enc(&Empty {})));
     for (uri, data) in payloads {
-        for (i, c) in data.chunks(MAX_CHUNK).enumerate() {
+        // The first chunk takes the remainder: the last one, which a dependency's walk runs
+        // beside, is as large as the protocol allows.
+        let mut offset = 0;
+        while offset < data.len() {
+            let len = match (data.len() - offset) % MAX_CHUNK {
+                0 => MAX_CHUNK,
+                rest => rest,
+            };
             let req = PayloadChunkRequest {
                 uri: uri.to_string(),
                 total_len: data.len() as u64,
-                offset: (i * MAX_CHUNK) as u64,
-                data: ByteBuf::from(c.to_vec()),
+                offset: offset as u64,
+                data: ByteBuf::from(data[offset..offset + len].to_vec()),
             };
             reqs.push((Command::InstallPayload, enc(&req)));
+            offset += len;
         }
     }
     reqs.push((Command::InstallFinish, enc(&Empty {})));
@@ -409,6 +418,35 @@ fn a_chain_of_delivered_dependencies_is_read_within_the_heap() {
     eprintln!("delivered chain: peak {} KiB", peak / KIB);
     assert!(peak <= TA_HEAP, "peak {} KiB ({cmd:?}: {last})", peak / KIB);
     assert_eq!((cmd, last.as_str()), (Command::InstallFinish, "ok"));
+}
+
+/// Review s38: the walk of delivered dependencies charged the envelopes it held, not their
+/// decodes. Root -> d1 -> d2 -> d3, each fetched by URI and at the decode bounds (64
+/// override-parameters per sequence), the dependencies with 200 KiB of
+/// suit-parameter-content; the REE pads the root to 510 KiB and each dependency to 340 KiB,
+/// and sends each payload's last chunk whole (256 KiB): 3198 KiB at d3's last chunk before
+/// (the engine would refuse the chain at finish, but the walk runs first). Each decode now
+/// charged as the engine charges it, d1 held and decoded leave no room to read d2, so d3 is
+/// never listed and its first chunk is refused.
+#[test]
+fn a_delivered_chain_at_the_decode_bounds_is_walked_within_the_heap() {
+    let mut s = device("delivered-bounds");
+    let (root, payloads) = delivered_chain_at_decode_bounds(
+        &author(),
+        3,
+        (&override_one(), 64),
+        200 * KIB,
+        (510 * KIB, 340 * KIB),
+    );
+    let payloads: Vec<(&str, &[u8])> = payloads
+        .iter()
+        .map(|(uri, e)| (uri.as_str(), e.as_slice()))
+        .collect();
+    let ((cmd, last), peak) = install(&mut s, &requests(&root, &payloads));
+    eprintln!("delivered chain at the bounds: peak {} KiB", peak / KIB);
+    assert!(peak <= TA_HEAP, "peak {} KiB ({cmd:?}: {last})", peak / KIB);
+    assert_eq!(cmd, Command::InstallPayload, "{last}");
+    assert!(last.contains("not referenced"), "{last}");
 }
 
 /// Component `index`'s commands: set its image digest, size and `uri`, fetch, check the image.

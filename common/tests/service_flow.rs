@@ -1525,6 +1525,117 @@ pub(crate) mod dependency_payloads {
         assert!(svc::state(&s).components.is_empty());
     }
 
+    /// Review s38: the walk read whatever envelope the REE delivered (or the envelope
+    /// integrated) for a dependency's URI, so any other envelope an accepted author signed
+    /// got its URIs listed (uploads accepted for them, `MAX_PAYLOADS` spent). Now only one
+    /// whose manifest digest the authenticated dependent sets is read: another one adds
+    /// nothing, delivered or integrated, and the right one still does.
+    #[test]
+    fn an_envelope_whose_manifest_the_dependent_names_no_digest_of_adds_nothing() {
+        const OTHER: &str = "https://example.com/other.bin";
+        let d = leaf(1, b"d0", IMAGE, URI);
+        let d_env = sealed(&d, AUTHOR_PRIV, &[]);
+        let other_env = sealed(&leaf(1, b"d0", IMAGE, OTHER), AUTHOR_PRIV, &[]);
+        let env = sealed(&dependent(1, b"root", &d, DEP_URI), AUTHOR_PRIV, &[]);
+        let mut s = svc::provisioned(&[b"app"]);
+        svc::prepare(&mut s, &env).unwrap();
+        assert_eq!(
+            answers(&mut s, DEP_URI, &other_env, 1 << 16),
+            [PayloadChunkResponse::default()]
+        );
+        assert_eq!(answers(&mut s, DEP_URI, &d_env, 1 << 16), [adds(&[URI])]);
+        // Integrated under the name the root fetches, in place of the one it names.
+        let r = dependent(1, b"root", &d, "#dep");
+        let env = sealed(&r, AUTHOR_PRIV, &[("#dep", &other_env)]);
+        let mut s = svc::provisioned(&[b"app"]);
+        let prepared = svc::prepare(&mut s, &env).unwrap();
+        assert!(
+            prepared.needed_uris.is_empty(),
+            "{:?}",
+            prepared.needed_uris
+        );
+        let env = sealed(&r, AUTHOR_PRIV, &[("#dep", &d_env)]);
+        let prepared = svc::prepare(&mut s, &env).unwrap();
+        assert_eq!(prepared.needed_uris, [URI]);
+    }
+
+    /// Review s38: the walk spent an envelope of its budget on every delivered payload that
+    /// decoded as an envelope, authenticated or not, so what the REE sent for other URIs
+    /// decided how deep a real dependency was read. Root -fetches-> d1 (integrating d2,
+    /// integrating d3, which fetches the image), the root also naming six other URIs: the
+    /// image is listed when d1 arrives whether the REE sent garbage for the six or envelopes
+    /// no anchor signed (the latter took six of the eight envelopes, and d3 went unread).
+    #[test]
+    fn what_the_ree_sends_for_other_uris_changes_nothing_a_dependency_lists() {
+        let d3 = leaf(1, b"d3", IMAGE, URI);
+        let d2 = dependent(1, b"d2", &d3, "#d3");
+        let d2_env = sealed(&d2, AUTHOR_PRIV, &[("#d3", &sealed(&d3, AUTHOR_PRIV, &[]))]);
+        let d1 = dependent(1, b"d1", &d2, "#d2");
+        let d1_env = sealed(&d1, AUTHOR_PRIV, &[("#d2", &d2_env)]);
+        let others: Vec<String> = (0..6)
+            .map(|i| format!("https://example.com/o{i}.bin"))
+            .collect();
+        let mut install_seq = vec![int(12), int(0)];
+        for o in &others {
+            install_seq.extend([int(20), map(vec![(21, text(o))])]);
+        }
+        install_seq.extend(fetch_check_process(1, &manifest_digest(&d1), DEP_URI));
+        let root = manifest(
+            1,
+            &[&[b"app", b"root"], &[b"app", b"d1"]],
+            &[1],
+            &[b"app", b"root"],
+            vec![(20, install_seq)],
+        );
+        let env = sealed(&root, AUTHOR_PRIV, &[]);
+        let garbage = vec![0xd8; 300];
+        let unsigned = sealed(&leaf(1, b"x", IMAGE, URI), OPERATOR_PRIV, &[]);
+        for decoy in [&garbage, &unsigned] {
+            let mut s = svc::provisioned(&[b"app"]);
+            let prepared = svc::prepare(&mut s, &env).unwrap();
+            assert_eq!(prepared.needed_uris.len(), 7);
+            for o in &others {
+                assert_eq!(
+                    answers(&mut s, o, decoy, 1 << 16),
+                    [PayloadChunkResponse::default()]
+                );
+            }
+            assert_eq!(answers(&mut s, DEP_URI, &d1_env, 1 << 16), [adds(&[URI])]);
+        }
+    }
+
+    /// Review s38: an empty chunk at the end of a complete dependency payload passed the
+    /// chunk checks unchanged and had the service run the whole walk again (the state
+    /// loaded, the root's signature checked, every delivered envelope read back), as often
+    /// as the REE sent it. Only the chunk that brings the last bytes runs it: the repeats
+    /// read nothing from storage.
+    #[test]
+    fn an_empty_chunk_after_a_complete_dependency_reads_nothing() {
+        let d = leaf(1, b"d0", IMAGE, URI);
+        let d_env = sealed(&d, AUTHOR_PRIV, &[]);
+        let env = sealed(&dependent(1, b"root", &d, DEP_URI), AUTHOR_PRIV, &[]);
+        let mut s = svc::provisioned(&[b"app"]);
+        svc::prepare(&mut s, &env).unwrap();
+        let reads = |s: &Service<Mem>| s.backend().store().ops.get().reads;
+        let before = reads(&s);
+        assert_eq!(answers(&mut s, DEP_URI, &d_env, 1 << 16), [adds(&[URI])]);
+        assert!(reads(&s) > before, "the completing chunk reads the state");
+        let total = d_env.len() as u64;
+        for _ in 0..3 {
+            let before = reads(&s);
+            let answer = svc::payload_chunk(&mut s, DEP_URI, total, total, &[]).unwrap();
+            assert_eq!(answer, PayloadChunkResponse::default());
+            assert_eq!(reads(&s), before);
+        }
+        // The install is as it was: the image still goes in and the dependency installs.
+        assert_eq!(
+            answers(&mut s, URI, IMAGE, 1 << 16),
+            [PayloadChunkResponse::default()]
+        );
+        let done = finish(&mut s).unwrap();
+        assert_eq!(crate::texts(&done.components), ["['app', 'd0']"]);
+    }
+
     /// install of `[app, name]`: a try-each whose first option fetches `delta` only if the
     /// component holds an older image (it fails on a fresh device: `delta` is never fetched),
     /// the second fetches `image` from `uri`; then a copy into it from `[app, name, spare]`,

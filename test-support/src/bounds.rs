@@ -101,8 +101,69 @@ pub fn chain_at_decode_bounds(
     content: usize,
     pad: usize,
 ) -> Vec<u8> {
-    let mut child: Option<(Vec<u8>, Vec<u8>)> = None;
     let padding = filler(pad);
+    let mut envelope: Option<Vec<u8>> = None;
+    let manifests = chain_manifests(author, depth, command, content, &|_| "#k0".into());
+    for (level, m) in manifests.iter().enumerate().rev() {
+        let mut integrated: Vec<(&str, &[u8])> = vec![];
+        if let Some(e) = &envelope {
+            integrated.push(("#k0", e));
+        }
+        if level == 0 && pad > 0 {
+            integrated.push(("#pad", &padding));
+        }
+        let sealed = (author.seal)(m, &integrated);
+        envelope = Some(sealed);
+    }
+    envelope.unwrap_or_default()
+}
+
+/// [`chain_at_decode_bounds`]'s chain with each dependency fetched by URI (level N from
+/// `https://x/dN`) instead, as the REE delivers it: the root's envelope and each
+/// dependency's URI and envelope, the shallowest first. The REE pads the root's envelope to
+/// about `root_len` bytes and each dependency's to about `dependency_len`.
+pub fn delivered_chain_at_decode_bounds(
+    author: &Author<'_>,
+    depth: usize,
+    command: (&[Value; 2], usize),
+    content: usize,
+    (root_len, dependency_len): (usize, usize),
+) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
+    let uri = |level: usize| format!("https://x/d{level}");
+    let manifests = chain_manifests(author, depth, command, content, &uri);
+    let padded = |m: &[u8], len: usize| {
+        let base = (author.seal)(m, &[]);
+        // The padding's key and header take fewer than 64 bytes.
+        match len.checked_sub(base.len() + 64) {
+            Some(pad) if pad > 0 => (author.seal)(m, &[("#pad", &filler(pad))]),
+            _ => base,
+        }
+    };
+    let mut envelopes = manifests.iter().enumerate().map(|(level, m)| match level {
+        0 => padded(m, root_len),
+        _ => padded(m, dependency_len),
+    });
+    let root = envelopes.next().unwrap_or_default();
+    (
+        root,
+        envelopes
+            .enumerate()
+            .map(|(i, e)| (uri(i + 1), e))
+            .collect(),
+    )
+}
+
+/// The manifests of a root and a chain of `depth` dependencies below it, the root first: at
+/// the decode bounds (see [`chain_at_decode_bounds`]), each dependent fetching, checking and
+/// processing the next from `uri(level)`.
+fn chain_manifests(
+    author: &Author<'_>,
+    depth: usize,
+    command: (&[Value; 2], usize),
+    content: usize,
+    uri: &dyn Fn(usize) -> String,
+) -> Vec<Vec<u8>> {
+    let mut manifests: Vec<Vec<u8>> = vec![];
     for level in (0..=depth).rev() {
         let mut prefix = vec![];
         if level > 0 && content > 0 {
@@ -113,8 +174,13 @@ pub fn chain_at_decode_bounds(
                 map(vec![(18, bytes(&filler(content + level)))]),
             ]);
         }
-        if let Some((_, digest)) = &child {
-            prefix.extend(fetch_check_process(0, digest, "#k0"));
+        let child = manifests.last();
+        if let Some(child) = child {
+            prefix.extend(fetch_check_process(
+                0,
+                &manifest_digest(child),
+                &uri(level + 1),
+            ));
         }
         let m = at_decode_bounds(
             author,
@@ -123,17 +189,10 @@ pub fn chain_at_decode_bounds(
             prefix,
             command,
         );
-        let digest = manifest_digest(&m);
-        let mut integrated: Vec<(&str, &[u8])> = vec![];
-        if let Some((e, _)) = &child {
-            integrated.push(("#k0", e));
-        }
-        if level == 0 && pad > 0 {
-            integrated.push(("#pad", &padding));
-        }
-        child = Some(((author.seal)(&m, &integrated), digest));
+        manifests.push(m);
     }
-    child.map(|(e, _)| e).unwrap_or_default()
+    manifests.reverse();
+    manifests
 }
 
 /// Manifest `["app", id]` over `comps`, dependencies at `deps`, the author's identity checks

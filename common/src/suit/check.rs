@@ -11,10 +11,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::authenticate::{AuthenticatedManifest, DecodeError};
+use super::digest::Digest;
 use super::envelope::Envelope;
 use super::envelope::MAX_ENVELOPE_LEN;
+use super::error::CommandErrorKind;
 use super::error::{Error, PolicyError};
-use super::interpreter::{MAX_DEPENDENCY_BYTES, MAX_DEPENDENCY_DEPTH, MAX_HELD_DEPENDENCIES};
+use super::interpreter::{DependencyBytes, MAX_DEPENDENCY_DEPTH, MAX_HELD_DEPENDENCIES};
 use super::platform::PlatformError;
 use super::policy::{self, Policy};
 use super::{fetch_bound, update_management, Procedure};
@@ -143,25 +145,30 @@ impl Checked<'_> {
 
     /// [`Self::payload_uris`] and those of the dependency envelopes the manifest tree reads,
     /// nested ones too, within the engine's limits ([`MAX_DEPENDENCY_DEPTH`] deep,
-    /// [`MAX_HELD_DEPENDENCIES`] envelopes, [`MAX_DEPENDENCY_BYTES`] of delivered ones held at
-    /// once): a dependency fetches its detached payloads through the same platform, so the REE
-    /// must deliver them too. A dependency envelope is one the envelope integrates, or one
-    /// `delivered` holds for a URI a dependent names (the REE delivers it as a payload: none
-    /// before any payload arrives, see [`Delivered`]). Only an envelope that authenticates
-    /// against `policy`'s anchors and that the policy accepts as a dependency is read, as the
-    /// engine reads it; any other payload is skipped and adds nothing.
+    /// [`MAX_HELD_DEPENDENCIES`] envelopes, and the run's dependency bytes charged as the
+    /// engine charges them, `DependencyBytes`: the delivered envelopes held and each decode,
+    /// while its manifest is read): a dependency fetches its detached payloads through the
+    /// same platform, so the REE must deliver them too. A dependency envelope is one the
+    /// envelope integrates, or one `delivered` holds for a URI a dependent names (the REE
+    /// delivers it as a payload: none before any payload arrives, see [`Delivered`]). Only
+    /// an envelope whose manifest digest its authenticated dependent sets as an image digest
+    /// is read (any other bytes change nothing in the answer, not even what the walk may
+    /// still spend), and only one that then authenticates against `policy`'s anchors and
+    /// that the policy accepts as a dependency adds URIs, as the engine reads it.
     pub fn payload_uris_with_dependencies(
         &self,
         policy: &Policy,
         delivered: &mut dyn Delivered,
     ) -> Vec<String> {
-        let mut uris = self.payload_uris();
-        let mut budget = Budget {
+        let mut walk = Walk {
+            policy,
+            delivered,
             envelopes: MAX_HELD_DEPENDENCIES,
-            bytes: MAX_DEPENDENCY_BYTES,
+            bytes: DependencyBytes::default(),
+            uris: self.payload_uris(),
         };
-        dependency_uris(&self.auth, policy, 1, &mut budget, delivered, &mut uris);
-        uris
+        walk.dependencies_of(&self.auth, 1);
+        walk.uris
     }
 
     /// The authenticated size bound of each of `uris` (see [`fetch_bound`]); computed on
@@ -216,86 +223,112 @@ impl Delivered for () {
     }
 }
 
-/// What the dependency walk may still spend: envelopes decoded (as the engine holds at most
-/// [`MAX_HELD_DEPENDENCIES`]) and bytes of delivered envelopes held at once (as the engine
-/// holds at most [`MAX_DEPENDENCY_BYTES`]; integrated ones are borrowed from the envelope).
-struct Budget {
+/// The dependency walk of [`Checked::payload_uris_with_dependencies`]: what it may still
+/// spend and what it found.
+struct Walk<'p> {
+    policy: &'p Policy,
+    delivered: &'p mut dyn Delivered,
+    /// Envelopes it may still read (as the engine holds at most [`MAX_HELD_DEPENDENCIES`]).
     envelopes: usize,
-    bytes: usize,
+    /// The delivered envelopes it holds and the decodes of the manifests it is reading
+    /// (integrated envelopes are borrowed from the envelope): given back as each is done.
+    bytes: DependencyBytes,
+    uris: Vec<String>,
 }
 
-/// Adds the detached URIs of the dependency envelopes `dependent` reads (at `depth`, and
-/// deeper) to `uris`: those it integrates first, then those `delivered` holds. Only a
-/// manifest that declares dependencies is read, and only the payloads it names by URI:
-/// unnamed integrated ones (which nothing authenticates) must neither spend the budget nor
-/// add URIs, or the list that leaves the TA would depend on them. Parameters are shared
-/// across the manifest tree, so a dependency may name another payload of this envelope that
-/// the run then processes; that one's URIs are not listed (its payloads must be integrated),
-/// which costs availability, never a check.
-fn dependency_uris(
-    dependent: &AuthenticatedManifest<'_>,
-    policy: &Policy,
-    depth: u8,
-    budget: &mut Budget,
-    delivered: &mut dyn Delivered,
-    uris: &mut Vec<String>,
-) {
-    if depth > MAX_DEPENDENCY_DEPTH || dependent.manifest.common.dependencies.is_empty() {
-        return;
-    }
-    for i in dependent.integrated_payloads() {
-        if !names_uri(dependent, i.key) {
-            continue;
-        }
-        if budget.envelopes == 0 {
+impl Walk<'_> {
+    /// Adds the detached URIs of the dependency envelopes `dependent` reads (at `depth`, and
+    /// deeper): those it integrates first, then those `delivered` holds. Only a manifest that
+    /// declares dependencies is read, and only the payloads it names by URI: unnamed
+    /// integrated ones (which nothing authenticates) must neither spend the budget nor add
+    /// URIs, or the list that leaves the TA would depend on them. Parameters are shared
+    /// across the manifest tree, so a dependency may name another payload of this envelope
+    /// that the run then processes; that one's URIs are not listed (its payloads must be
+    /// integrated), which costs availability, never a check.
+    fn dependencies_of(&mut self, dependent: &AuthenticatedManifest<'_>, depth: u8) {
+        if depth > MAX_DEPENDENCY_DEPTH || dependent.manifest.common.dependencies.is_empty() {
             return;
         }
-        dependency(i.bytes, policy, depth, budget, delivered, uris);
+        let digests = image_digests(dependent);
+        for i in dependent.integrated_payloads() {
+            if !names_uri(dependent, i.key) {
+                continue;
+            }
+            if self.envelopes == 0 {
+                return;
+            }
+            self.dependency(i.bytes, &digests, depth);
+        }
+        // Fetched by URI: the REE's, read once it delivered them. The names come from the
+        // authenticated manifest, so this list is bounded by what was authenticated.
+        let mut named = Vec::new();
+        detached_uris(dependent, &mut named);
+        for uri in named {
+            if self.envelopes == 0 {
+                return;
+            }
+            let room = self.bytes.room().min(MAX_ENVELOPE_LEN);
+            let Some(bytes) = self.delivered.envelope(&uri, room) else {
+                continue;
+            };
+            if bytes.len() > room {
+                continue;
+            }
+            let before = self.bytes;
+            self.bytes.held = self.bytes.held.saturating_add(bytes.len());
+            self.dependency(&bytes, &digests, depth);
+            // Dropped: the room it held is free again.
+            self.bytes = before;
+        }
     }
-    // Fetched by URI: the REE's, read once it delivered them. The names come from the
-    // authenticated manifest, so this list is bounded by what was authenticated.
-    let mut named = Vec::new();
-    detached_uris(dependent, &mut named);
-    for uri in named {
-        if budget.envelopes == 0 {
+
+    /// Reads `bytes` as a dependency envelope at `depth` if its manifest is one of `digests`
+    /// (checked first: bytes no digest names spend nothing): it spends one envelope of the
+    /// budget and its decode is charged while it is read; if it authenticates and the policy
+    /// accepts it as a dependency, its detached URIs, and its own dependencies', are added.
+    fn dependency(&mut self, bytes: &[u8], digests: &[Digest], depth: u8) {
+        let Ok(envelope) = Envelope::decode(bytes) else {
+            return;
+        };
+        let digest = Digest::sha256(envelope.manifest_encoded);
+        if !digests.iter().any(|d| d.ct_eq(&digest)) {
             return;
         }
-        let Some(bytes) = delivered.envelope(&uri, budget.bytes.min(MAX_ENVELOPE_LEN)) else {
-            continue;
-        };
-        let Some(left) = budget.bytes.checked_sub(bytes.len()) else {
-            continue;
-        };
-        budget.bytes = left;
-        dependency(&bytes, policy, depth, budget, delivered, uris);
-        // Dropped: the room it held is free again.
-        budget.bytes = budget.bytes.saturating_add(bytes.len());
+        self.envelopes = self.envelopes.saturating_sub(1);
+        let before = self.bytes;
+        let anchors = &self.policy.anchors;
+        let decoded = self.bytes.decode(envelope, bytes.len(), |e| {
+            e.verify(anchors)
+                .map_err(|e| CommandErrorKind::Dependency(Box::new(e)))
+        });
+        if let Ok(auth) = decoded {
+            if self
+                .policy
+                .check_dependency(&auth.manifest, &auth.signers)
+                .is_ok()
+            {
+                detached_uris(&auth, &mut self.uris);
+                self.dependencies_of(&auth, depth + 1);
+            }
+        }
+        // Done with its manifest: its decode is given back.
+        self.bytes = before;
     }
 }
 
-/// Reads `bytes` as a dependency envelope at `depth`: if it decodes it spends one envelope of
-/// the budget; if it also authenticates and the policy accepts it as a dependency, its
-/// detached URIs, and its own dependencies', are added to `uris`.
-fn dependency(
-    bytes: &[u8],
-    policy: &Policy,
-    depth: u8,
-    budget: &mut Budget,
-    delivered: &mut dyn Delivered,
-    uris: &mut Vec<String>,
-) {
-    let Ok(envelope) = Envelope::decode(bytes) else {
-        return;
-    };
-    budget.envelopes = budget.envelopes.saturating_sub(1);
-    let Ok(Ok(auth)) = envelope.verify(&policy.anchors).map(|v| v.decode()) else {
-        return;
-    };
-    if policy
-        .check_dependency(&auth.manifest, &auth.signers)
-        .is_ok()
-    {
-        detached_uris(&auth, uris);
-        dependency_uris(&auth, policy, depth + 1, budget, delivered, uris);
+/// Every image digest `dependent`'s authenticated manifest sets: the manifests its
+/// dependencies may be (suit-condition-dependency-integrity compares a dependency's manifest
+/// digest with the image digest set for its component). Which component a digest is set
+/// for is a matter of execution order, so any of them admits an envelope: every one is a
+/// manifest its signers named.
+fn image_digests(dependent: &AuthenticatedManifest<'_>) -> Vec<Digest> {
+    let mut digests = Vec::new();
+    for seq in dependent.manifest.sequences() {
+        seq.for_each_parameters(&mut |p| {
+            if let Some(d) = p.image_digest.filter(|d| !digests.contains(d)) {
+                digests.push(d);
+            }
+        });
     }
+    digests
 }

@@ -59,8 +59,9 @@ use stream::{Planned, Stream};
 pub const MAX_ENVELOPE: usize = suit::envelope::MAX_ENVELOPE_LEN;
 /// Largest detached payload staged in secure storage (the engine's payload limit).
 pub const MAX_PAYLOAD: u64 = suit::interpreter::MAX_PAYLOAD_LEN;
-/// Most detached payloads one envelope may fetch.
-pub const MAX_PAYLOADS: usize = 8;
+/// Most detached payloads one envelope may fetch (the protocol's, which the agent holds the
+/// TA to).
+pub const MAX_PAYLOADS: usize = crate::protocol::MAX_PAYLOADS;
 // The prepare response lists every URI to fetch (each at most the engine's bound, as text
 // with a 3-byte header), their size bounds (9 bytes each), the signers (an anchor id is at
 // most 5) and its framing; a payload chunk request names one URI beside its data. Both fit
@@ -775,12 +776,15 @@ impl InstallSession {
     /// Whether a chunk of `len` bytes at `offset` of `uri`, announced as `total_len` bytes,
     /// ends a payload that an authenticated manifest declaring dependencies names: the
     /// service then loads the state (before the chunk, so that a failure changes nothing)
-    /// and calls [`Self::delivered_dependency`] once the chunk is in.
+    /// and calls [`Self::delivered_dependency`] once the chunk is in. Only a chunk with data
+    /// completes one: an empty chunk at the end changes nothing (repeated, it would have the
+    /// REE run the walk at will), and an empty payload is no envelope.
     pub fn completes_dependency(&self, uri: &str, total_len: u64, offset: u64, len: usize) -> bool {
         let Phase::Prepared { payloads, .. } = &self.phase else {
             return false;
         };
-        offset.saturating_add(len as u64) == total_len
+        len > 0
+            && offset.saturating_add(len as u64) == total_len
             && payloads.iter().any(|p| p.uri == uri && p.dependency)
     }
 
@@ -788,13 +792,14 @@ impl InstallSession {
     /// listed from now on, each with its authenticated size bound: the envelope is checked
     /// again (`prepare`'s checks) and its dependency tree read as `prepare` reads it
     /// ([`suit::Checked::payload_uris_with_dependencies`], one walk for both), the delivered
-    /// payloads now among the envelopes it may read. A delivered envelope that does not
+    /// payloads now among the envelopes it may read. A delivered envelope whose manifest
+    /// digest its authenticated dependent does not set as an image digest, that does not
     /// authenticate against the anchors, or that the policy refuses as a dependency, adds
     /// nothing, so the answer is then that of any other payload (nothing); so is one whose
     /// URIs would take the install beyond [`MAX_PAYLOADS`] (`finish` then refuses the fetch
     /// of one as [`CommitRefusal::UnlistedPayload`]). What is read is bounded as the engine
-    /// bounds it (depth, envelopes, bytes held at once: a payload longer than the room left
-    /// is not read at all), never by what the REE sends.
+    /// bounds it (depth, envelopes, bytes held and decoded: a payload longer than the room
+    /// left is not read at all), never by what the REE sends.
     pub fn delivered_dependency(&mut self, store: &dyn SecureStore, state: &State) -> Added {
         let Phase::Prepared {
             envelope,

@@ -5,6 +5,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use crate::suit::authenticate::{AuthenticatedManifest, Verified};
 use crate::suit::digest::Digest;
 use crate::suit::envelope::{Envelope, IntegratedPayload};
 use crate::suit::error::{CommandErrorKind, Error, Section};
@@ -76,8 +77,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     /// [`SIGNATURE_STEPS`], and its manifest decoded once: both are kept with it (`Held`),
     /// and later calls only decode the envelope again for its integrated payloads. Every
     /// call is charged for decoding (`charge_envelope`); the first decode of the manifest to
-    /// the run's [`MAX_DEPENDENCY_BYTES`]: its bytes but the integrated payloads before the
-    /// manifest is decoded, the decoded structures' size after.
+    /// the run's [`MAX_DEPENDENCY_BYTES`] ([`DependencyBytes::decode`]).
     pub(super) fn authenticate_held<'b>(
         &mut self,
         slot: usize,
@@ -97,28 +97,22 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 });
             }
         }
-        self.spend_dependency_bytes(
-            envelope
-                .integrated
-                .iter()
-                .fold(bytes.len(), |n, i| n.saturating_sub(i.bytes.len())),
-        )?;
         let known = self.dependencies.get(slot).and_then(|h| h.verified.clone());
-        let verified = match known {
-            Some((digest, signers)) => envelope.verified_before(digest, signers).map_err(dep)?,
+        let mut spent = self.dependency_bytes();
+        let decoded = spent.decode(envelope, bytes.len(), |envelope| match known {
+            Some((digest, signers)) => envelope.verified_before(digest, signers).map_err(dep),
             None => {
                 let v = envelope.verify(&self.policy.anchors).map_err(dep)?;
                 self.charge(SIGNATURE_STEPS.saturating_mul(v.attempts))?;
                 if let Some(h) = self.dependencies.get_mut(slot) {
                     h.verified = Some((v.digest, v.signers.clone()));
                 }
-                v
+                Ok(v)
             }
-        };
-        let auth = verified.decode().map_err(|e| dep(e.into()))?;
-        // The decoded commands and parameter sets too: small in bytes, not in heap. Known only
-        // once decoded; one manifest's decode is bounded by `MAX_SEQUENCE_HEAP` per sequence.
-        self.spend_dependency_bytes(auth.manifest.decoded_size())?;
+        });
+        // Never refunded, a failed decode's charge included (see MAX_DEPENDENCY_BYTES).
+        self.dependency_bytes_decoded = spent.decoded;
+        let auth = decoded?;
         let manifest = Arc::new(auth.manifest);
         if let Some(h) = self.dependencies.get_mut(slot) {
             h.decoded = Some(Arc::clone(&manifest));
@@ -129,16 +123,6 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             digest: auth.digest,
             integrated: auth.integrated,
         })
-    }
-
-    /// Adds `n` decoded bytes to the run's [`MAX_DEPENDENCY_BYTES`], refused if it would pass
-    /// the bound.
-    fn spend_dependency_bytes(&mut self, n: usize) -> Result<(), CommandErrorKind> {
-        if self.dependency_bytes().saturating_add(n) > MAX_DEPENDENCY_BYTES {
-            return Err(CommandErrorKind::Limit(Words::DependencyBytes));
-        }
-        self.dependency_bytes_decoded = self.dependency_bytes_decoded.saturating_add(n);
-        Ok(())
     }
 
     pub(super) fn process_dependency(
@@ -240,4 +224,57 @@ pub(super) fn dependency_place(frame: &Frame<'_, '_>, idx: usize) -> Vec<u64> {
     let mut at = frame.walk.clone();
     at.push(idx as u64);
     at
+}
+
+/// What a run spends of [`MAX_DEPENDENCY_BYTES`]: the dependency envelopes it holds and what
+/// decoding them made. The install session's walk of a dependency tree
+/// ([`crate::suit::Checked::payload_uris_with_dependencies`]) charges its decodes here too, so
+/// that the walk, which runs before the engine, holds no more than the engine would.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DependencyBytes {
+    /// Bytes of the dependency envelopes held.
+    pub(crate) held: usize,
+    /// Bytes charged for decoding them ([`Self::decode`]).
+    pub(crate) decoded: usize,
+}
+
+impl DependencyBytes {
+    /// Bytes left of [`MAX_DEPENDENCY_BYTES`]: the longest envelope that may still be held.
+    pub(crate) fn room(&self) -> usize {
+        MAX_DEPENDENCY_BYTES.saturating_sub(self.held.saturating_add(self.decoded))
+    }
+
+    /// Charges `n` decoded bytes, refused if it would pass the bound.
+    fn spend(&mut self, n: usize) -> Result<(), CommandErrorKind> {
+        if n > self.room() {
+            return Err(CommandErrorKind::Limit(Words::DependencyBytes));
+        }
+        self.decoded = self.decoded.saturating_add(n);
+        Ok(())
+    }
+
+    /// Authenticates `envelope`, a dependency envelope of `len` bytes, with `verify`, and
+    /// decodes its manifest, charging the decode: the envelope's bytes but its integrated
+    /// payloads (which a decode borrows) before it is verified, the decoded commands' and
+    /// parameter sets' size (small in bytes, not in heap; known only once decoded, and one
+    /// sequence's decode is bounded by `MAX_SEQUENCE_HEAP`) after. What was charged stays
+    /// charged when a later step fails.
+    pub(crate) fn decode<'b>(
+        &mut self,
+        envelope: Envelope<'b>,
+        len: usize,
+        verify: impl FnOnce(Envelope<'b>) -> Result<Verified<'b>, CommandErrorKind>,
+    ) -> Result<AuthenticatedManifest<'b>, CommandErrorKind> {
+        self.spend(
+            envelope
+                .integrated
+                .iter()
+                .fold(len, |n, i| n.saturating_sub(i.bytes.len())),
+        )?;
+        let auth = verify(envelope)?
+            .decode()
+            .map_err(|e| CommandErrorKind::Dependency(Box::new(e.into())))?;
+        self.spend(auth.manifest.decoded_size())?;
+        Ok(auth)
+    }
 }

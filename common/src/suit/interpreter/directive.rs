@@ -21,8 +21,8 @@ use crate::suit::words::Words;
 use super::{
     access::set_by_all_of, access::source_choosers, checked_index, component_id,
     dependency::dependency_place, filled, push_once, ComponentParams, Frame, Held, Machine, Origin,
-    Plaintext, Staged, MAX_DEPENDENCY_BYTES, MAX_DEPENDENCY_DEPTH, MAX_HELD_DEPENDENCIES,
-    MAX_PAYLOAD_LEN, MAX_RUN_COMPONENTS, SIGNATURE_STEPS,
+    Plaintext, Staged, MAX_DEPENDENCY_DEPTH, MAX_HELD_DEPENDENCIES, MAX_PAYLOAD_LEN,
+    MAX_RUN_COMPONENTS, SIGNATURE_STEPS,
 };
 
 /// Where payload bytes come from.
@@ -126,7 +126,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                         return Err(K::Limit(Words::DependencyEnvelopesHeld));
                     }
                     // The one replaced is still held while its successor is read.
-                    let room = MAX_DEPENDENCY_BYTES.saturating_sub(self.dependency_bytes());
+                    let room = self.dependency_bytes().room();
                     let bytes = match integrated {
                         Some(b) if b.len() > room => {
                             return Err(K::Limit(Words::DependencyBytes));
@@ -269,7 +269,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
     }
 
     /// Reads the open fetch, a dependency envelope, whole: at most [`MAX_ENVELOPE_LEN`] and
-    /// `room` bytes, held in a buffer of its exact length (what [`MAX_DEPENDENCY_BYTES`]
+    /// `room` bytes, held in a buffer of its exact length (what [`MAX_DEPENDENCY_BYTES`](super::MAX_DEPENDENCY_BYTES)
     /// counts), allocated fallibly.
     fn read_fetch_to_vec(&mut self, room: usize) -> Result<Vec<u8>, CommandErrorKind> {
         use crate::suit::platform::PlatformError;

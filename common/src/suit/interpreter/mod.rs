@@ -62,6 +62,7 @@ mod sequence;
 mod try_each;
 
 use access::set_by_all_of;
+pub(crate) use dependency::DependencyBytes;
 
 /// Largest payload (per component) the engine moves, ciphertext or plaintext: 64 MiB plus 16
 /// bytes, room for the AEAD tag of a 64 MiB image's ciphertext. The one payload limit: the
@@ -606,13 +607,16 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
         self.charge(chunks as u64)
     }
 
-    /// Bytes of [`MAX_DEPENDENCY_BYTES`] spent: the envelopes held and what was decoded.
-    fn dependency_bytes(&self) -> usize {
-        self.dependencies
-            .iter()
-            .fold(self.dependency_bytes_decoded, |n, h| {
-                n.saturating_add(h.bytes.len())
-            })
+    /// What the run spent of [`MAX_DEPENDENCY_BYTES`]: the envelopes held and what was
+    /// decoded.
+    fn dependency_bytes(&self) -> DependencyBytes {
+        DependencyBytes {
+            held: self
+                .dependencies
+                .iter()
+                .fold(0, |n, h| n.saturating_add(h.bytes.len())),
+            decoded: self.dependency_bytes_decoded,
+        }
     }
 
     /// Drops what only the run's commands needed (the dependency envelopes, every
