@@ -1636,6 +1636,146 @@ pub(crate) mod dependency_payloads {
         assert_eq!(crate::texts(&done.components), ["['app', 'd0']"]);
     }
 
+    /// Review s38 (re-review): a restart of one byte completes the dependency payload again
+    /// (its total is whatever the REE announces), and each completion ran the whole walk (the
+    /// root's signature, every other delivered envelope read back). One prepared install
+    /// walks at most twice per payload it may have; later completions read nothing.
+    #[test]
+    fn one_byte_restarts_of_a_dependency_walk_a_bounded_number_of_times() {
+        let d = leaf(1, b"d0", IMAGE, URI);
+        let d_env = sealed(&d, AUTHOR_PRIV, &[]);
+        let env = sealed(&dependent(1, b"root", &d, DEP_URI), AUTHOR_PRIV, &[]);
+        let mut s = svc::provisioned(&[b"app"]);
+        svc::prepare(&mut s, &env).unwrap();
+        assert_eq!(answers(&mut s, DEP_URI, &d_env, 1 << 16), [adds(&[URI])]);
+        let reads = |s: &Service<Mem>| s.backend().store().ops.get().reads;
+        let walks = (0..40)
+            .filter(|_| {
+                let before = reads(&s);
+                let answer = svc::payload_chunk(&mut s, DEP_URI, 1, 0, &[0]).unwrap();
+                assert_eq!(answer, PayloadChunkResponse::default());
+                reads(&s) > before
+            })
+            .count();
+        // The first delivery walked once.
+        assert_eq!(walks, 2 * suit_common::protocol::MAX_PAYLOADS - 1);
+    }
+
+    /// Parameters are shared across the manifest tree, so the root may set the image digest
+    /// of a dependency that its own dependency names by URI only: the engine accepts the
+    /// tree, and the walk admits the delivered envelope by the digests of every
+    /// authenticated ancestor, not only of the manifest naming it (re-review s38: session
+    /// 38's digest rule left it unlisted, `finish` then refused `UnlistedPayload`).
+    #[test]
+    fn a_dependency_whose_digest_an_ancestor_sets_is_walked() {
+        const D1_URI: &str = "https://example.com/d1.suit";
+        const D2_URI: &str = "https://example.com/d2.suit";
+        let d2 = leaf(1, b"d2", IMAGE, URI);
+        // d1 names d2 by URI only, on component [app, d1, dep].
+        let d1 = manifest(
+            1,
+            &[&[b"app", b"d1"], &[b"app", b"d1", b"dep"]],
+            &[1],
+            &[b"app", b"d1"],
+            vec![(
+                20,
+                vec![
+                    int(12),
+                    int(1),
+                    int(20),
+                    map(vec![(21, text(D2_URI))]),
+                    int(21),
+                    int(15),
+                    int(7),
+                    int(15),
+                    int(11),
+                    int(15),
+                ],
+            )],
+        );
+        // The root sets d2's digest on that component, then fetches and processes d1.
+        let mut install = vec![
+            int(12),
+            int(2),
+            int(20),
+            map(vec![(3, bytes(&manifest_digest(&d2)))]),
+        ];
+        install.extend(fetch_check_process(1, &manifest_digest(&d1), D1_URI));
+        let root = manifest(
+            1,
+            &[
+                &[b"app", b"root"],
+                &[b"app", b"root", b"dep"],
+                &[b"app", b"d1", b"dep"],
+            ],
+            &[1],
+            &[b"app", b"root"],
+            vec![(20, install)],
+        );
+        let env = sealed(&root, AUTHOR_PRIV, &[]);
+        let mut s = svc::provisioned(&[b"app"]);
+        svc::prepare(&mut s, &env).unwrap();
+        let d1_env = sealed(&d1, AUTHOR_PRIV, &[]);
+        assert_eq!(answers(&mut s, D1_URI, &d1_env, 1 << 16), [adds(&[D2_URI])]);
+        let d2_env = sealed(&d2, AUTHOR_PRIV, &[]);
+        assert_eq!(answers(&mut s, D2_URI, &d2_env, 1 << 16), [adds(&[URI])]);
+        assert_eq!(
+            answers(&mut s, URI, IMAGE, 1 << 16),
+            [PayloadChunkResponse::default()]
+        );
+        let done = finish(&mut s).unwrap();
+        assert_eq!(crate::texts(&done.components), ["['app', 'd2']"]);
+    }
+
+    /// Review s38 (re-review): the walk kept every URI a dependency names (copies of up to
+    /// 2 KiB each, in its answer and in the names it looked up), uncharged, however many
+    /// siblings named hundreds: the TA's heap could run out before `finish`. It stops at one
+    /// more than an install takes, which both callers refuse.
+    #[test]
+    fn the_walk_lists_at_most_one_uri_more_than_an_install_takes() {
+        use suit_common::suit::{check, Delivered, Procedure};
+        let cap = suit_common::protocol::MAX_PAYLOADS + 1;
+        // Twelve: more than an install takes, within the engine's decode bounds.
+        let mut install = vec![int(12), int(0)];
+        for k in 0..12 {
+            install.extend(fetch_checked(
+                IMAGE,
+                &format!("https://example.com/p{k}.bin"),
+            ));
+        }
+        let d = manifest(
+            1,
+            &[&[b"app", b"d0"]],
+            &[],
+            &[b"app", b"d0"],
+            vec![(20, install)],
+        );
+        let d_env = sealed(&d, AUTHOR_PRIV, &[]);
+        let env = sealed(&dependent(1, b"root", &d, DEP_URI), AUTHOR_PRIV, &[]);
+        struct One(Vec<u8>);
+        impl Delivered for One {
+            fn envelope(&mut self, uri: &str, room: usize) -> Option<Vec<u8>> {
+                (uri == DEP_URI && self.0.len() <= room).then(|| self.0.clone())
+            }
+        }
+        let policy = suit_test_support::keys::policy_of(vec![suit_test_support::keys::anchor(
+            1,
+            suit_test_support::keys::p256_public_from_pem(AUTHOR_PUB),
+            suit_common::suit::policy::Role::Author,
+        )]);
+        let checked = check(&env, Procedure::Update, &policy, |_| Ok(None)).unwrap();
+        let uris = checked.payload_uris_with_dependencies(&policy, &mut One(d_env));
+        assert_eq!(uris.len(), cap, "{uris:?}");
+        assert_eq!(uris[0], DEP_URI);
+        // The service answers it as too many: nothing added.
+        let mut s = svc::provisioned(&[b"app"]);
+        svc::prepare(&mut s, &env).unwrap();
+        let d_env = sealed(&d, AUTHOR_PRIV, &[]);
+        assert!(answers(&mut s, DEP_URI, &d_env, 1 << 16)
+            .iter()
+            .all(|a| *a == PayloadChunkResponse::default()));
+    }
+
     /// install of `[app, name]`: a try-each whose first option fetches `delta` only if the
     /// component holds an older image (it fails on a fresh device: `delta` is never fetched),
     /// the second fetches `image` from `uri`; then a copy into it from `[app, name, spare]`,

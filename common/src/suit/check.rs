@@ -8,6 +8,7 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::authenticate::{AuthenticatedManifest, DecodeError};
@@ -138,9 +139,9 @@ impl Checked<'_> {
     /// The detached payload URIs the manifest's parameters name (`#` references and URIs the
     /// envelope carries a payload for excluded), each once, in order of first appearance.
     pub fn payload_uris(&self) -> Vec<String> {
-        let mut uris: Vec<String> = Vec::new();
-        detached_uris(&self.auth, &mut uris);
-        uris
+        let mut uris = Vec::new();
+        detached_uris(&self.auth, &mut uris, usize::MAX);
+        uris.iter().map(|u| String::from(&**u)).collect()
     }
 
     /// [`Self::payload_uris`] and those of the dependency envelopes the manifest tree reads,
@@ -165,10 +166,11 @@ impl Checked<'_> {
             delivered,
             envelopes: MAX_HELD_DEPENDENCIES,
             bytes: DependencyBytes::default(),
-            uris: self.payload_uris(),
+            uris: Vec::new(),
         };
-        walk.dependencies_of(&self.auth, 1);
-        walk.uris
+        detached_uris(&self.auth, &mut walk.uris, WALK_URIS);
+        walk.dependencies_of(&self.auth, 1, &[]);
+        walk.uris.iter().map(|u| String::from(&**u)).collect()
     }
 
     /// The authenticated size bound of each of `uris` (see [`fetch_bound`]); computed on
@@ -179,15 +181,15 @@ impl Checked<'_> {
 }
 
 /// Adds the detached payload URIs `auth`'s parameters name to `uris` (`#` references and URIs
-/// its own envelope carries a payload for excluded), each once.
-fn detached_uris(auth: &AuthenticatedManifest<'_>, uris: &mut Vec<String>) {
+/// its own envelope carries a payload for excluded), each once, until it holds `cap`.
+fn detached_uris(auth: &AuthenticatedManifest<'_>, uris: &mut Vec<Arc<str>>, cap: usize) {
     for seq in auth.manifest.sequences() {
         seq.for_each_parameters(&mut |p| {
-            if let Some(uri) = &p.uri {
+            if let Some(uri) = p.uri.as_ref().filter(|_| uris.len() < cap) {
                 let integrated =
                     uri.starts_with('#') || auth.integrated.iter().any(|i| *i.key == **uri);
                 if !integrated && !uris.iter().any(|u| **u == **uri) {
-                    uris.push(String::from(&**uri));
+                    uris.push(Arc::clone(uri));
                 }
             }
         });
@@ -223,6 +225,12 @@ impl Delivered for () {
     }
 }
 
+/// The most URIs the dependency walk lists: one more than an install takes, which both
+/// callers refuse (prepare as too many, a delivered dependency as adding nothing), so the
+/// walk stops there. What it keeps of the manifests it reads (URIs, names to look up) stays
+/// this small whatever they name; nothing else of theirs outlives their reading.
+const WALK_URIS: usize = crate::protocol::MAX_PAYLOADS + 1;
+
 /// The dependency walk of [`Checked::payload_uris_with_dependencies`]: what it may still
 /// spend and what it found.
 struct Walk<'p> {
@@ -233,7 +241,8 @@ struct Walk<'p> {
     /// The delivered envelopes it holds and the decodes of the manifests it is reading
     /// (integrated envelopes are borrowed from the envelope): given back as each is done.
     bytes: DependencyBytes,
-    uris: Vec<String>,
+    /// At most [`WALK_URIS`]: shared with the decoded manifests, so no URI is copied.
+    uris: Vec<Arc<str>>,
 }
 
 impl Walk<'_> {
@@ -244,27 +253,36 @@ impl Walk<'_> {
     /// URIs, or the list that leaves the TA would depend on them. Parameters are shared
     /// across the manifest tree, so a dependency may name another payload of this envelope
     /// that the run then processes; that one's URIs are not listed (its payloads must be
-    /// integrated), which costs availability, never a check.
-    fn dependencies_of(&mut self, dependent: &AuthenticatedManifest<'_>, depth: u8) {
+    /// integrated), which costs availability, never a check. `inherited`: the image digests
+    /// `dependent`'s authenticated ancestors set (parameters are shared across the tree, so
+    /// an ancestor may set the digest of a dependency its dependent names).
+    fn dependencies_of(
+        &mut self,
+        dependent: &AuthenticatedManifest<'_>,
+        depth: u8,
+        inherited: &[Digest],
+    ) {
         if depth > MAX_DEPENDENCY_DEPTH || dependent.manifest.common.dependencies.is_empty() {
             return;
         }
-        let digests = image_digests(dependent);
+        let mut digests = inherited.to_vec();
+        image_digests(dependent, &mut digests);
         for i in dependent.integrated_payloads() {
             if !names_uri(dependent, i.key) {
                 continue;
             }
-            if self.envelopes == 0 {
+            if self.done() {
                 return;
             }
             self.dependency(i.bytes, &digests, depth);
         }
         // Fetched by URI: the REE's, read once it delivered them. The names come from the
-        // authenticated manifest, so this list is bounded by what was authenticated.
+        // authenticated manifest, so this list is bounded by what was authenticated, and by
+        // the walk's own bound: past it the answer is refused anyway.
         let mut named = Vec::new();
-        detached_uris(dependent, &mut named);
+        detached_uris(dependent, &mut named, WALK_URIS);
         for uri in named {
-            if self.envelopes == 0 {
+            if self.done() {
                 return;
             }
             let room = self.bytes.room().min(MAX_ENVELOPE_LEN);
@@ -280,6 +298,11 @@ impl Walk<'_> {
             // Dropped: the room it held is free again.
             self.bytes = before;
         }
+    }
+
+    /// Nothing more to read: no envelope left to spend, or more URIs than an install takes.
+    fn done(&self) -> bool {
+        self.envelopes == 0 || self.uris.len() >= WALK_URIS
     }
 
     /// Reads `bytes` as a dependency envelope at `depth` if its manifest is one of `digests`
@@ -307,8 +330,8 @@ impl Walk<'_> {
                 .check_dependency(&auth.manifest, &auth.signers)
                 .is_ok()
             {
-                detached_uris(&auth, &mut self.uris);
-                self.dependencies_of(&auth, depth + 1);
+                detached_uris(&auth, &mut self.uris, WALK_URIS);
+                self.dependencies_of(&auth, depth + 1, digests);
             }
         }
         // Done with its manifest: its decode is given back.
@@ -316,13 +339,12 @@ impl Walk<'_> {
     }
 }
 
-/// Every image digest `dependent`'s authenticated manifest sets: the manifests its
-/// dependencies may be (suit-condition-dependency-integrity compares a dependency's manifest
-/// digest with the image digest set for its component). Which component a digest is set
-/// for is a matter of execution order, so any of them admits an envelope: every one is a
-/// manifest its signers named.
-fn image_digests(dependent: &AuthenticatedManifest<'_>) -> Vec<Digest> {
-    let mut digests = Vec::new();
+/// Adds every image digest `dependent`'s authenticated manifest sets to `digests`: the
+/// manifests its dependencies may be (suit-condition-dependency-integrity compares a
+/// dependency's manifest digest with the image digest set for its component). Which
+/// component a digest is set for is a matter of execution order, so any of them admits an
+/// envelope: every one is a manifest its signers named.
+fn image_digests(dependent: &AuthenticatedManifest<'_>, digests: &mut Vec<Digest>) {
     for seq in dependent.manifest.sequences() {
         seq.for_each_parameters(&mut |p| {
             if let Some(d) = p.image_digest.filter(|d| !digests.contains(d)) {
@@ -330,5 +352,4 @@ fn image_digests(dependent: &AuthenticatedManifest<'_>) -> Vec<Digest> {
             }
         });
     }
-    digests
 }

@@ -62,6 +62,12 @@ pub const MAX_PAYLOAD: u64 = suit::interpreter::MAX_PAYLOAD_LEN;
 /// Most detached payloads one envelope may fetch (the protocol's, which the agent holds the
 /// TA to).
 pub const MAX_PAYLOADS: usize = crate::protocol::MAX_PAYLOADS;
+
+/// Dependency walks ([`InstallSession::delivered_dependency`]) one prepared install runs at
+/// most: each re-checks the root and reads back the delivered envelopes, and the REE can
+/// complete a dependency payload again at will (a restart of one byte), so an honest
+/// delivery's one walk per dependency payload, twice over for retries, and no more.
+const MAX_WALKS: usize = 2 * MAX_PAYLOADS;
 // The prepare response lists every URI to fetch (each at most the engine's bound, as text
 // with a 3-byte header), their size bounds (9 bytes each), the signers (an anchor id is at
 // most 5) and its framing; a payload chunk request names one URI beside its data. Both fit
@@ -375,6 +381,8 @@ enum Phase {
         payloads: Vec<Payload>,
         /// The slot of the install's payload objects (see [`free_slot`]).
         slot: u64,
+        /// Dependency walks run since `prepare` (at most [`MAX_WALKS`]).
+        walks: usize,
     },
 }
 
@@ -444,6 +452,7 @@ pub struct Added {
 }
 
 /// The URIs the dependency walk asked for as possible dependency envelopes; none delivered.
+/// It asks only for names it has listed, so these are at most the walk's own few URIs.
 #[derive(Default)]
 struct Asked(Vec<String>);
 
@@ -768,6 +777,7 @@ impl InstallSession {
                 claims,
                 payloads,
                 slot,
+                walks: 0,
             };
         }
         Ok(prepared)
@@ -780,10 +790,14 @@ impl InstallSession {
     /// completes one: an empty chunk at the end changes nothing (repeated, it would have the
     /// REE run the walk at will), and an empty payload is no envelope.
     pub fn completes_dependency(&self, uri: &str, total_len: u64, offset: u64, len: usize) -> bool {
-        let Phase::Prepared { payloads, .. } = &self.phase else {
+        let Phase::Prepared {
+            payloads, walks, ..
+        } = &self.phase
+        else {
             return false;
         };
         len > 0
+            && *walks < MAX_WALKS
             && offset.saturating_add(len as u64) == total_len
             && payloads.iter().any(|p| p.uri == uri && p.dependency)
     }
@@ -799,17 +813,23 @@ impl InstallSession {
     /// URIs would take the install beyond [`MAX_PAYLOADS`] (`finish` then refuses the fetch
     /// of one as [`CommitRefusal::UnlistedPayload`]). What is read is bounded as the engine
     /// bounds it (depth, envelopes, bytes held and decoded: a payload longer than the room
-    /// left is not read at all), never by what the REE sends.
+    /// left is not read at all), never by what the REE sends; at most [`MAX_WALKS`] times
+    /// per prepare, then nothing is read and nothing added.
     pub fn delivered_dependency(&mut self, store: &dyn SecureStore, state: &State) -> Added {
         let Phase::Prepared {
             envelope,
             payloads,
             slot,
+            walks,
             ..
         } = &mut self.phase
         else {
             return Added::default();
         };
+        if *walks >= MAX_WALKS {
+            return Added::default();
+        }
+        *walks += 1;
         let Ok(policy) = state.policy() else {
             return Added::default();
         };
@@ -995,13 +1015,14 @@ impl InstallSession {
         keys: &dyn KeySource,
     ) -> Result<Installed, InstallError> {
         self.settles_at = None;
-        let (envelope, claims, payloads, slot) = match core::mem::take(&mut self.phase) {
+        let (envelope, claims, payloads, slot, walks) = match core::mem::take(&mut self.phase) {
             Phase::Prepared {
                 envelope,
                 claims,
                 payloads,
                 slot,
-            } => (envelope, claims, payloads, slot),
+                walks,
+            } => (envelope, claims, payloads, slot, walks),
             other => {
                 self.phase = other;
                 return Err(InstallError::Sequence(Words::FinishBeforePrepare));
@@ -1032,6 +1053,7 @@ impl InstallSession {
                     claims,
                     payloads,
                     slot,
+                    walks,
                 };
                 return Err(e);
             }
