@@ -24,3 +24,17 @@ pub fn counters(prefix: &str, pairs: &[(&str, u64)]) -> String {
     }
     out
 }
+
+/// Writes `text`, ` code=0x` and `code` in hex, and a newline, allocating nothing (for a
+/// `Drop`, which may run when the heap is short).
+pub fn code(text: &str, code: u32) {
+    let mut tail = *b" code=0x00000000\n";
+    for (i, digit) in tail.iter_mut().skip(8).take(8).enumerate() {
+        let nibble = usize::try_from((code >> (28 - 4 * i)) & 0xf).unwrap_or(0);
+        *digit = b"0123456789abcdef".get(nibble).copied().unwrap_or(b'0');
+    }
+    for part in [text.as_bytes(), &tail] {
+        // SAFETY: as in `line`: `part` is valid for `part.len()` bytes and not kept.
+        unsafe { optee_utee_sys::_utee_log(part.as_ptr().cast(), part.len()) }
+    }
+}

@@ -169,7 +169,10 @@ impl Drop for Object {
     fn drop(&mut self) {
         // SAFETY: `self.id` is an open handle this value owns; it is not used again. A
         // failure to close leaves nothing the TA can do (libutee panics there).
-        let _ = unsafe { _utee_cryp_obj_close(self.id.into()) };
+        let res = unsafe { _utee_cryp_obj_close(self.id.into()) };
+        if res != TEE_SUCCESS {
+            crate::log::code("[suit-ta] storage handle close failed", res);
+        }
     }
 }
 

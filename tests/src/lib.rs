@@ -70,6 +70,24 @@ impl GuestRun {
         );
         self
     }
+
+    /// Panics unless the secure log is free of what `qemu/run.sh` counts as a secure-world
+    /// panic (its pattern, on error lines): a TA or the TEE core panicking or aborting.
+    pub fn assert_no_secure_panic(&self) -> &Self {
+        let panics: Vec<&str> = self
+            .secure_log
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| {
+                ["TA panicked", "Panic", "panicked at", "abort", "Abort"]
+                    .iter()
+                    .any(|p| l.contains(p))
+            })
+            .filter(|l| l.starts_with("E/"))
+            .collect();
+        assert!(panics.is_empty(), "{panics:?}\n{}", self.secure_log);
+        self
+    }
 }
 
 fn tail(s: &str, lines: usize) -> String {

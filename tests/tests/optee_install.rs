@@ -439,18 +439,6 @@ fn encrypted_payload_installs_once_and_wrong_device_vendor_or_rollback_change_no
         eprintln!("the storage failure at 97% came after the commit");
     }
     run.says(18, "sequence number 7").says(18, "3 component(s)");
-    // What qemu/run.sh counts as a secure-world panic (its pattern): none.
-    let panics: Vec<&str> = run
-        .secure_log
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| {
-            ["TA panicked", "Panic", "panicked at", "abort", "Abort"]
-                .iter()
-                .any(|p| l.contains(p))
-        })
-        .filter(|l| l.starts_with("E/"))
-        .collect();
-    assert!(panics.is_empty(), "{panics:?}\n{}", run.secure_log);
+    run.assert_no_secure_panic();
     assert_eq!(run.status, 0, "{}", run.normal_log);
 }

@@ -1,12 +1,13 @@
 //! The TA's own state inside OP-TEE on QEMU: device keys and TPA provisioning survive
-//! reboots, bad provisioning is refused, and nothing secret is visible in the REE's copy of
-//! secure storage.
+//! reboots, bad provisioning is refused, nothing secret is visible in the REE's copy of
+//! secure storage, and a state record the REE deletes or corrupts is reported, not read as a
+//! new device's.
 
 use sha2::{Digest as _, Sha256};
 use suit_common::cose::Algorithm;
 use suit_common::protocol::ByteBuf;
 use suit_common::service::provision::{author::seal, Op, ProvisioningBody};
-use suit_common::service::state::{AnchorRecord, Identity, RoleRecord};
+use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
 use suit_test_support::service::{scope, secret_anchor_op, SecretsTo};
 use suit_tests::keys::{p256_cose_key, p256_signer, symmetric_cose_key};
 use suit_tests::{boot, contains, copy_out_of_disk, files_below, Boot};
@@ -229,5 +230,119 @@ fn a_deleted_state_record_is_reported_not_read_as_a_new_device() {
         run.command(7).output,
         run.command(2).output,
         "the device keys are not remade"
+    );
+}
+
+/// The REE corrupts a data block of the state record that OP-TEE checks only when it is read
+/// (review s38). OP-TEE's REE FS verifies a file's headers and hash-tree nodes at the open and
+/// the object's first data block (it holds OP-TEE's object header, read at the open too); a
+/// later block is decrypted and its tag checked only when read. An anchor with a scope of
+/// 16 x 6 x 64 bytes makes the state record ~6.5 KiB (data blocks 0 and 1), the only object of
+/// the device with more than one data block: the only REE-FS file longer than 16 KiB (file
+/// blocks 0 and 1 hold the headers and nodes, data block n is file block 2n+2 or 2n+3, one per
+/// version). Both versions of data block 1 are overwritten. The secure log shows the failure
+/// came from `syscall_storage_obj_read` and not from the open; OP-TEE then deletes the object
+/// and closes the handle itself, so the TA must not close it again (ta/src/objects.rs: a
+/// failed close is logged). Then: a typed storage refusal, no panic, and the next command
+/// finds the record gone and says so, as for a deleted one; the device keys stay.
+#[test]
+fn a_state_record_corrupt_past_its_first_block_is_refused_at_the_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("data.img");
+    let on_disk = || Boot {
+        disk: Some(&disk),
+        ..Default::default()
+    };
+    let run = boot(on_disk(), &["suit-agent device-key --format hex"]);
+    run.assert_ok();
+    let key = run.command(0).output.clone();
+    let kid = Sha256::digest(hex::decode(key.trim()).expect("hex point"))[..16].to_vec();
+
+    let wide = Scope {
+        component_prefixes: (0..16u8)
+            .map(|i| {
+                (0..6u8)
+                    .map(|j| ByteBuf::from(vec![b'a' + i + j; 64]))
+                    .collect()
+            })
+            .collect(),
+        ..scope(&[b"app"])
+    };
+    let add = message(
+        TPA_PRIV,
+        1,
+        &kid,
+        vec![Op::AddAnchor(AnchorRecord {
+            id: 1,
+            cose_key: ByteBuf::from(p256_cose_key(AUTHOR_PUB)),
+            role: RoleRecord::Author,
+            scope: wide,
+            key_scope: 0,
+        })],
+    );
+    let msg = dir.path().join("add.cbor");
+    std::fs::write(&msg, &add).unwrap();
+    let put = format!("{}=/msg/add.cbor", msg.display());
+    // The numbered REE-FS files longer than 16 KiB; exactly one, or the command fails.
+    let long = "for f in /data/tee/*; do case ${f##*/} in *[!0-9]*) ;; \
+                *) [ $(stat -c %s $f) -gt 16384 ] && echo $f;; esac; done";
+    let tamper = format!(
+        "f=$({long}); echo \"$f $(stat -c %s $f)\"; [ $(echo $f | wc -w) -eq 1 ] || exit 1; \
+         for b in 4 5; do at=$((b * 4096 + 512)); [ $(stat -c %s $f) -gt $at ] && \
+         dd if=/dev/urandom of=$f bs=16 count=1 seek=$((at / 16)) conv=notrunc 2>/dev/null; \
+         done; sync; echo $f > /tmp/corrupted"
+    );
+    let mut opts = on_disk();
+    opts.puts = vec![&put];
+    let run = boot(
+        opts,
+        &[
+            "suit-agent provision /msg/add.cbor",
+            "suit-agent anchors --json | head -c 200; echo",
+            &tamper,
+            // 3: the first read of the record after the tampering.
+            "suit-agent anchors --json 2>&1; echo \"exit=$?\"",
+            // 4: OP-TEE removed the corrupt object at that read.
+            "! test -e $(cat /tmp/corrupted)",
+            "suit-agent status 2>&1; echo \"exit=$?\"",
+            "suit-agent device-key --format hex",
+        ],
+    );
+    run.assert_ok().assert_no_secure_panic();
+    run.says(0, "added anchor 1");
+    let refused = &run.command(3).output;
+    assert!(
+        refused.contains("refused by the TA (storage)")
+            && refused.contains("a stored object is corrupt")
+            && refused.contains("exit=3"),
+        "{refused}"
+    );
+    let status = &run.command(5).output;
+    assert!(
+        status.contains("STATE ERROR") && status.contains("was deleted"),
+        "{status}"
+    );
+    assert_eq!(run.command(6).output, key, "the device keys are not remade");
+
+    let log = |what: &[&str]| {
+        run.secure_log
+            .lines()
+            .filter(|l| what.iter().all(|w| l.contains(w)))
+            .count()
+    };
+    assert_eq!(
+        log(&["syscall_storage_obj_read", "Object corrupt"]),
+        1,
+        "not found corrupt at a read:\n{}",
+        run.secure_log
+    );
+    // Nothing else was found corrupt: not at an open (`syscall_storage_obj_open`, "Head
+    // corrupt", `ree_fs_open_primitive`).
+    assert_eq!(log(&["orrupt"]), 1, "{}", run.secure_log);
+    assert_eq!(
+        log(&["storage handle close failed"]),
+        0,
+        "the TA closed a handle OP-TEE had closed:\n{}",
+        run.secure_log
     );
 }
