@@ -40,6 +40,14 @@ const TA_FLAG_SINGLE_INSTANCE: u32 = 1 << 2;
 /// short of TA memory.
 const TA_FLAG_INSTANCE_KEEP_ALIVE: u32 = 1 << 4;
 
+/// Not set: `TA_FLAG_DONT_CLOSE_HANDLE_ON_CORRUPT_OBJECT` (bit 11). With it OP-TEE (4.10)
+/// keeps a handle open after a read, write or truncation finds its object corrupt, but also
+/// after an open does, and that handle never reaches the TA: it holds the object's name with
+/// write-meta access, so every later open or create of the name fails
+/// (`TEE_ERROR_ACCESS_CONFLICT`) until the instance ends, with `TA_FLAG_INSTANCE_KEEP_ALIVE` at
+/// the next reboot (`optee_state`'s deleted state record: "the storage failed (code
+/// 0xffff0003)" instead of "was deleted"). Without it OP-TEE closes the handle itself at such a
+/// read, write or truncation, and ta/src/objects.rs stops using it there.
 fn ta_flags() -> u32 {
     println!("cargo:rerun-if-env-changed=SUIT_TA_KEEP_ALIVE");
     match std::env::var("SUIT_TA_KEEP_ALIVE").as_deref() {

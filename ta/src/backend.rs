@@ -13,14 +13,14 @@ use optee_utee::property::{
 };
 use optee_utee::raw::{
     TEE_ERROR_CORRUPT_OBJECT, TEE_ERROR_CORRUPT_OBJECT_2, TEE_ERROR_ITEM_NOT_FOUND,
-    TEE_ERROR_STORAGE_NO_SPACE,
+    TEE_ERROR_OUT_OF_MEMORY, TEE_ERROR_OVERFLOW, TEE_ERROR_STORAGE_NO_SPACE,
 };
 use optee_utee::{LoginType, ParamIndex, TaSessionBuilder, TeeParams, Uuid};
 use suit_common::protocol::{ByteBuf, PlatformInfo, PropertyText};
 use suit_common::service::install::handle_to_close;
 use suit_common::service::keys::Rng;
 use suit_common::service::segments::Segmented;
-use suit_common::service::store::{check_name, zeroed, SecureStore, StoreError};
+use suit_common::service::store::{check_name, tee_result, zeroed, SecureStore, StoreError};
 use suit_common::service::{Backend, Client, TaStore};
 use zeroize::Zeroizing;
 
@@ -136,12 +136,15 @@ fn uuid_bytes(uuid: &optee_utee::Uuid) -> [u8; 16] {
 /// A storage system call's result as the store's error: whatever the REE answered OP-TEE's
 /// REE-FS requests with arrives here (`crate::objects`), never as a panic.
 fn store_error(code: u32) -> StoreError {
-    match code {
-        TEE_ERROR_STORAGE_NO_SPACE => StoreError::NoSpace,
-        TEE_ERROR_CORRUPT_OBJECT | TEE_ERROR_CORRUPT_OBJECT_2 => StoreError::Corrupt,
-        other => StoreError::Io(other),
-    }
+    StoreError::from_tee_result(code)
 }
+// The values `from_tee_result` knows are this binding's.
+const _: () = assert!(
+    tee_result::OUT_OF_MEMORY == TEE_ERROR_OUT_OF_MEMORY
+        && tee_result::STORAGE_NO_SPACE == TEE_ERROR_STORAGE_NO_SPACE
+        && tee_result::CORRUPT_OBJECT == TEE_ERROR_CORRUPT_OBJECT
+        && tee_result::CORRUPT_OBJECT_2 == TEE_ERROR_CORRUPT_OBJECT_2
+);
 
 fn data_len(o: &Object) -> Result<u64, StoreError> {
     o.data_len().map_err(store_error)
@@ -489,7 +492,9 @@ impl SecureStore for GpObjects {
     fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
         self.with_object(name, false, |o, pos| {
             if *pos != offset {
-                let to = i32::try_from(offset).map_err(|_| StoreError::BadName)?;
+                // Past what the seek call takes (unreachable: no object here nears 2 GiB):
+                // GP's result for a data position out of range.
+                let to = i32::try_from(offset).map_err(|_| StoreError::Io(TEE_ERROR_OVERFLOW))?;
                 o.seek_to(to).map_err(store_error)?;
             }
             let n = o.read(buf).map_err(store_error)?;

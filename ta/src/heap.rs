@@ -138,9 +138,10 @@ const ENTRY_FRAMES: usize = 8 * 1024;
 /// function's frame and the scrub's own frame around its array.
 const SCRUB_MARGIN: usize = 4 * 1024;
 
-/// What [`scrub_stack`] wipes: the stack OP-TEE maps below the entry frames, less
-/// [`SCRUB_MARGIN`] (100 KiB; the deepest path takes 80-88 KiB in all, ta/build.rs). A stack too
-/// small for it is a compile-time overflow error, never a wrapped size.
+/// What [`scrub_stack`] wipes: the stack OP-TEE maps (TA_STACK_SIZE, the entry frames at its
+/// top) less [`ENTRY_FRAMES`] and [`SCRUB_MARGIN`] (100 KiB; the deepest path takes 80-88 KiB
+/// in all, ta/build.rs). A stack too small for it is a compile-time overflow error, never a
+/// wrapped size.
 const SCRUB_LEN: usize = crate::ta_header::STACK_SIZE as usize - ENTRY_FRAMES - SCRUB_MARGIN;
 
 /// Zeroes the [`SCRUB_LEN`] bytes right below the caller's frame (`zeroize::zeroize_stack`:
@@ -165,8 +166,10 @@ pub fn dead_stack_occurrences(entry_hint: usize, needles: &[&[u8]], counts: &mut
     let below_frame = (core::ptr::addr_of!(here) as usize).saturating_sub(256);
     let start = (entry_hint + ENTRY_FRAMES).saturating_sub(crate::ta_header::STACK_SIZE as usize);
     // SAFETY: `[start, below_frame)` is inside the TA's stack (or empty), between its lowest
-    // mapped byte (OP-TEE maps at least TA_STACK_SIZE below the entry frames, and `start` is
-    // that far below `entry_hint` plus ENTRY_FRAMES) and this function's frame; `count_in` is
-    // inlined and keeps no copy, so nothing writes that region meanwhile.
+    // mapped byte and this function's frame: ldelf maps exactly TA_STACK_SIZE bytes ending at
+    // the initial stack pointer, the entry frames are the top of that, and those above
+    // `entry_hint` take less than ENTRY_FRAMES, so `start` (TA_STACK_SIZE below `entry_hint`
+    // plus ENTRY_FRAMES) is above the lowest byte. `count_in` is inlined and keeps no copy,
+    // so nothing writes that region meanwhile.
     unsafe { count_in(start, below_frame, needles, counts) }
 }

@@ -297,4 +297,7 @@ mod ta_header {
     pub(crate) const DATA_SIZE: u32 = TA_DATA_SIZE;
     /// The stack's size (ta/build.rs), for the stack wipe after each entry point.
     pub(crate) const STACK_SIZE: u32 = TA_STACK_SIZE;
+    /// Whether the header sets `TA_FLAG_DONT_CLOSE_HANDLE_ON_CORRUPT_OBJECT` (ta/build.rs
+    /// does not), for the storage handles' bookkeeping (`objects`).
+    pub(crate) const KEEPS_HANDLE_ON_CORRUPT_OBJECT: bool = DONT_CLOSE_HANDLE_ON_CORRUPT_OBJECT;
 }

@@ -14,8 +14,8 @@ use optee_utee::raw::{
     _utee_storage_obj_open, _utee_storage_obj_read, _utee_storage_obj_seek,
     _utee_storage_obj_trunc, _utee_storage_obj_write, _utee_storage_start_enum, utee_object_info,
     TEE_DATA_FLAG_ACCESS_READ, TEE_DATA_FLAG_ACCESS_WRITE, TEE_DATA_FLAG_ACCESS_WRITE_META,
-    TEE_DATA_FLAG_OVERWRITE, TEE_DATA_SEEK_END, TEE_DATA_SEEK_SET, TEE_STORAGE_PRIVATE,
-    TEE_SUCCESS,
+    TEE_DATA_FLAG_OVERWRITE, TEE_DATA_SEEK_END, TEE_DATA_SEEK_SET, TEE_ERROR_BAD_STATE,
+    TEE_ERROR_CORRUPT_OBJECT, TEE_STORAGE_PRIVATE, TEE_SUCCESS,
 };
 
 /// A system call's result other than success.
@@ -38,6 +38,11 @@ struct ObjectInfo {
     data_pos: u32,
     handle_flags: u32,
 }
+const _: () = assert!(
+    core::mem::size_of::<ObjectInfo>() == 28
+        && core::mem::size_of::<ObjectInfo>() == core::mem::size_of::<utee_object_info>()
+        && core::mem::align_of::<ObjectInfo>() == core::mem::align_of::<utee_object_info>()
+);
 
 fn checked(res: u32) -> Result<(), Code> {
     match res {
@@ -46,9 +51,12 @@ fn checked(res: u32) -> Result<(), Code> {
     }
 }
 
-/// An open handle on a TA-private persistent object; closed when dropped.
+/// A handle on a TA-private persistent object, closed when dropped unless OP-TEE closed it.
 pub struct Object {
-    id: u32,
+    /// `None` once OP-TEE closed the handle itself ([`Object::settle`]): from then on no
+    /// system call is made with it, so none can reach another object that OP-TEE gave the
+    /// freed id.
+    id: Option<u32>,
 }
 
 impl Object {
@@ -66,7 +74,7 @@ impl Object {
                 &mut id,
             )
         })?;
-        Ok(Object { id })
+        Ok(Object { id: Some(id) })
     }
 
     /// Creates `name` holding `data`, replacing an existing object atomically when
@@ -92,86 +100,126 @@ impl Object {
                 &mut id,
             )
         })?;
-        Ok(Object { id })
+        Ok(Object { id: Some(id) })
+    }
+
+    /// The open handle; `TEE_ERROR_BAD_STATE` once OP-TEE closed it.
+    fn id(&self) -> Result<u32, Code> {
+        self.id.ok_or(TEE_ERROR_BAD_STATE)
+    }
+
+    /// The result of a read, write or truncation. One that finds the object corrupt (a data
+    /// block failing its check: the REE changed the file) makes OP-TEE delete the object
+    /// and, unless the TA header sets `TA_FLAG_DONT_CLOSE_HANDLE_ON_CORRUPT_OBJECT`, close
+    /// the handle too (`remove_corrupt_obj`, OP-TEE 4.10): it is then no longer this value's
+    /// to use or close. The flag is not set (ta/build.rs says why).
+    fn settle(&mut self, res: u32) -> Result<(), Code> {
+        if res == TEE_ERROR_CORRUPT_OBJECT && !crate::ta_header::KEEPS_HANDLE_ON_CORRUPT_OBJECT {
+            self.id = None;
+        }
+        checked(res)
     }
 
     /// The object's data length.
     pub fn data_len(&self) -> Result<u64, Code> {
-        let mut info = ObjectInfo::default();
-        // SAFETY: `info` has the layout of `struct utee_object_info`, which the call fills
-        // and does not keep; `self.id` is an open handle.
-        checked(unsafe {
-            _utee_cryp_obj_get_info(
-                self.id.into(),
-                (&mut info as *mut ObjectInfo).cast::<utee_object_info>(),
-            )
-        })?;
-        Ok(info.data_size.into())
+        Ok(info(self.id()?)?.data_size.into())
     }
 
     /// Moves the data position to `offset` from the start.
     pub fn seek_to(&mut self, offset: i32) -> Result<(), Code> {
+        let id = self.id()?;
         // SAFETY: plain values on an open handle.
-        checked(unsafe { _utee_storage_obj_seek(self.id.into(), offset, TEE_DATA_SEEK_SET.into()) })
+        checked(unsafe { _utee_storage_obj_seek(id.into(), offset, TEE_DATA_SEEK_SET.into()) })
     }
 
     /// Moves the data position to the end of the data.
     pub fn seek_to_end(&mut self) -> Result<(), Code> {
+        let id = self.id()?;
         // SAFETY: plain values on an open handle.
-        checked(unsafe { _utee_storage_obj_seek(self.id.into(), 0, TEE_DATA_SEEK_END.into()) })
+        checked(unsafe { _utee_storage_obj_seek(id.into(), 0, TEE_DATA_SEEK_END.into()) })
     }
 
     /// Reads from the data position into `buf`; the number of bytes read (fewer at the end).
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
+        let id = self.id()?;
         let mut count = 0u64;
         // SAFETY: `buf` is valid for writes of `buf.len()` bytes and `count` for the count,
-        // both borrowed exclusively for the call and not kept after it.
-        checked(unsafe {
-            _utee_storage_obj_read(
-                self.id.into(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                &mut count,
-            )
-        })?;
+        // both borrowed exclusively for the call and not kept after it; `id` is open.
+        let res = unsafe {
+            _utee_storage_obj_read(id.into(), buf.as_mut_ptr().cast(), buf.len(), &mut count)
+        };
+        self.settle(res)?;
         usize::try_from(count)
             .ok()
             .filter(|n| *n <= buf.len())
-            .ok_or(optee_utee::raw::TEE_ERROR_BAD_STATE)
+            .ok_or(TEE_ERROR_BAD_STATE)
     }
 
     /// Writes `data` at the data position.
     pub fn write(&mut self, data: &[u8]) -> Result<(), Code> {
-        // SAFETY: `data` is valid for `data.len()` bytes for the call and not kept after it.
-        checked(unsafe {
-            _utee_storage_obj_write(self.id.into(), data.as_ptr().cast(), data.len())
-        })
+        let id = self.id()?;
+        // SAFETY: `data` is valid for `data.len()` bytes for the call and not kept after it;
+        // `id` is open.
+        let res = unsafe { _utee_storage_obj_write(id.into(), data.as_ptr().cast(), data.len()) };
+        self.settle(res)
     }
 
     /// Cuts (or extends with zeros) the data to `len` bytes.
     pub fn truncate(&mut self, len: usize) -> Result<(), Code> {
+        let id = self.id()?;
         // SAFETY: plain values on an open handle.
-        checked(unsafe { _utee_storage_obj_trunc(self.id.into(), len) })
+        let res = unsafe { _utee_storage_obj_trunc(id.into(), len) };
+        self.settle(res)
     }
 
     /// Deletes the object and closes its handle.
-    pub fn delete(self) -> Result<(), Code> {
-        let id = self.id;
-        // The system call closes the handle whatever its result (OP-TEE's
-        // `syscall_storage_obj_del`, reached with write-meta access): not closed again.
-        core::mem::forget(self);
-        // SAFETY: `id` is an open handle with write-meta access, owned here and not used again.
-        checked(unsafe { _utee_storage_obj_del(id.into()) })
+    pub fn delete(mut self) -> Result<(), Code> {
+        // Taken: whatever happens below, dropping `self` closes nothing.
+        let id = self.id.take().ok_or(TEE_ERROR_BAD_STATE)?;
+        // SAFETY: `id` is an open handle with write-meta access, owned here.
+        let res = unsafe { _utee_storage_obj_del(id.into()) };
+        // OP-TEE closes the handle once it gets to removing the object, whether that works
+        // or not (`syscall_storage_obj_del`), but returns before then on some failures (with
+        // CFG_NXP_SE05X, a failed `crypto_storage_obj_del`): a handle it still knows (its
+        // info answers) is open, and closed here. The id cannot meanwhile name another
+        // object: this single-threaded TA makes no other system call in between.
+        if res != TEE_SUCCESS && info(id).is_ok() {
+            close(id);
+        }
+        checked(res)
+    }
+}
+
+/// The object information of handle `id`; an error for an id that names no handle of this
+/// TA OP-TEE has open.
+fn info(id: u32) -> Result<ObjectInfo, Code> {
+    let mut info = ObjectInfo::default();
+    // SAFETY: `info` has the layout of `struct utee_object_info` (checked above), which the
+    // call fills and does not keep; a handle OP-TEE does not know is refused, not used.
+    checked(unsafe {
+        _utee_cryp_obj_get_info(
+            id.into(),
+            (&mut info as *mut ObjectInfo).cast::<utee_object_info>(),
+        )
+    })?;
+    Ok(info)
+}
+
+/// Closes the open handle `id`. A failure leaves nothing the TA can do (libutee panics
+/// there) but means its bookkeeping of handles is wrong: logged.
+fn close(id: u32) {
+    // SAFETY: a plain value; the caller owns the handle and does not use it again.
+    let res = unsafe { _utee_cryp_obj_close(id.into()) };
+    if res != TEE_SUCCESS {
+        crate::log::code("[suit-ta] storage handle close failed", res);
     }
 }
 
 impl Drop for Object {
     fn drop(&mut self) {
-        // SAFETY: `self.id` is an open handle this value owns; it is not used again. A
-        // failure to close leaves nothing the TA can do (libutee panics there).
-        let res = unsafe { _utee_cryp_obj_close(self.id.into()) };
-        if res != TEE_SUCCESS {
-            crate::log::code("[suit-ta] storage handle close failed", res);
+        // `None`: OP-TEE closed it (`settle`) or `delete` took it.
+        if let Some(id) = self.id {
+            close(id);
         }
     }
 }

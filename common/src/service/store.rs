@@ -25,7 +25,8 @@ pub enum StoreError {
     Corrupt,
     /// A name longer than [`MAX_OBJECT_ID`] or otherwise invalid.
     BadName,
-    /// The TA could not allocate a buffer for the object (an error, never a panic).
+    /// The TA could not allocate a buffer for the object (an error, never a panic), or the
+    /// TEE core had no memory for the storage call.
     OutOfMemory,
     /// Content the TA wrote and hashed, read back, is not what it committed: the REE-backed
     /// store answered with other bytes (an older version, another object's) ([`Verified`],
@@ -35,6 +36,29 @@ pub enum StoreError {
     /// one ended): [`Verified`] and [`VerifiedChunks`] check what they read in one pass from
     /// the start.
     Unordered,
+}
+
+/// GP TEE Internal API results (`tee_api_defines.h`) a storage system call may return that
+/// [`StoreError::from_tee_result`] gives a meaning of their own. The TA checks its binding has
+/// the same values.
+pub mod tee_result {
+    pub const OUT_OF_MEMORY: u32 = 0xffff_000c;
+    pub const STORAGE_NO_SPACE: u32 = 0xffff_3041;
+    pub const CORRUPT_OBJECT: u32 = 0xf010_0001;
+    pub const CORRUPT_OBJECT_2: u32 = 0xf010_0002;
+}
+
+impl StoreError {
+    /// A GP storage system call's result other than success: whatever the REE answered the
+    /// TEE's storage requests with arrives here as some result.
+    pub fn from_tee_result(code: u32) -> StoreError {
+        match code {
+            tee_result::STORAGE_NO_SPACE => StoreError::NoSpace,
+            tee_result::CORRUPT_OBJECT | tee_result::CORRUPT_OBJECT_2 => StoreError::Corrupt,
+            tee_result::OUT_OF_MEMORY => StoreError::OutOfMemory,
+            other => StoreError::Io(other),
+        }
+    }
 }
 
 /// Named objects in secure storage.
@@ -701,5 +725,26 @@ impl SecureStore for MemoryStore {
             self.count(|o| o.misses += 1);
         }
         Ok(len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The TEE core's out-of-memory is the store's, not an I/O failure (review s38).
+    #[test]
+    fn tee_results_of_storage_calls_are_typed() {
+        let cases = [
+            (0xffff_000c, StoreError::OutOfMemory),
+            (0xffff_3041, StoreError::NoSpace),
+            (0xf010_0001, StoreError::Corrupt),
+            (0xf010_0002, StoreError::Corrupt),
+            (0xffff_0000, StoreError::Io(0xffff_0000)),
+            (0xffff_0003, StoreError::Io(0xffff_0003)),
+        ];
+        for (code, error) in cases {
+            assert_eq!(StoreError::from_tee_result(code), error, "{code:#x}");
+        }
     }
 }

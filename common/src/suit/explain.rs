@@ -296,7 +296,7 @@ pub fn store(e: &crate::service::store::StoreError) -> String {
     match e {
         S::Io(code) => format!("the storage failed (code {code:#x})"),
         S::NoSpace => "the storage is full".into(),
-        S::OutOfMemory => "the TA is out of memory for this object".into(),
+        S::OutOfMemory => "out of memory for this object (the TA or the TEE)".into(),
         S::Corrupt => "a stored object is corrupt (secure storage tampered with?)".into(),
         S::BadName => "an object name is invalid".into(),
         S::NotCommitted => NOT_COMMITTED.into(),
