@@ -253,20 +253,22 @@ impl Walk<'_> {
     /// URIs, or the list that leaves the TA would depend on them. Parameters are shared
     /// across the manifest tree, so a dependency may name another payload of this envelope
     /// that the run then processes; that one's URIs are not listed (its payloads must be
-    /// integrated), which costs availability, never a check. `inherited`: the image digests
-    /// `dependent`'s authenticated ancestors set (parameters are shared across the tree, so
-    /// an ancestor may set the digest of a dependency its dependent names).
-    fn dependencies_of(
+    /// integrated), which costs availability, never a check. `ancestors`: `dependent`'s
+    /// authenticated ancestors (parameters are shared across the tree, so an ancestor may set
+    /// the digest of a dependency its dependent names).
+    fn dependencies_of<'m>(
         &mut self,
-        dependent: &AuthenticatedManifest<'_>,
+        dependent: &AuthenticatedManifest<'m>,
         depth: u8,
-        inherited: &[Digest],
+        ancestors: &[&AuthenticatedManifest<'m>],
     ) {
         if depth > MAX_DEPENDENCY_DEPTH || dependent.manifest.common.dependencies.is_empty() {
             return;
         }
-        let mut digests = inherited.to_vec();
-        image_digests(dependent, &mut digests);
+        // At most MAX_DEPENDENCY_DEPTH + 1 references: the digests stay in the manifests.
+        let mut chain = Vec::with_capacity(ancestors.len().saturating_add(1));
+        chain.extend_from_slice(ancestors);
+        chain.push(dependent);
         for i in dependent.integrated_payloads() {
             if !names_uri(dependent, i.key) {
                 continue;
@@ -274,7 +276,7 @@ impl Walk<'_> {
             if self.done() {
                 return;
             }
-            self.dependency(i.bytes, &digests, depth);
+            self.dependency(i.bytes, &chain, depth);
         }
         // Fetched by URI: the REE's, read once it delivered them. The names come from the
         // authenticated manifest, so this list is bounded by what was authenticated, and by
@@ -294,7 +296,7 @@ impl Walk<'_> {
             }
             let before = self.bytes;
             self.bytes.held = self.bytes.held.saturating_add(bytes.len());
-            self.dependency(&bytes, &digests, depth);
+            self.dependency(&bytes, &chain, depth);
             // Dropped: the room it held is free again.
             self.bytes = before;
         }
@@ -305,16 +307,17 @@ impl Walk<'_> {
         self.envelopes == 0 || self.uris.len() >= WALK_URIS
     }
 
-    /// Reads `bytes` as a dependency envelope at `depth` if its manifest is one of `digests`
+    /// Reads `bytes` as a dependency envelope at `depth` if its manifest digest is an image
+    /// digest a manifest of `chain` sets ([`sets_image_digest`])
     /// (checked first: bytes no digest names spend nothing): it spends one envelope of the
     /// budget and its decode is charged while it is read; if it authenticates and the policy
     /// accepts it as a dependency, its detached URIs, and its own dependencies', are added.
-    fn dependency(&mut self, bytes: &[u8], digests: &[Digest], depth: u8) {
+    fn dependency(&mut self, bytes: &[u8], chain: &[&AuthenticatedManifest<'_>], depth: u8) {
         let Ok(envelope) = Envelope::decode(bytes) else {
             return;
         };
         let digest = Digest::sha256(envelope.manifest_encoded);
-        if !digests.iter().any(|d| d.ct_eq(&digest)) {
+        if !chain.iter().any(|m| sets_image_digest(m, &digest)) {
             return;
         }
         self.envelopes = self.envelopes.saturating_sub(1);
@@ -331,7 +334,7 @@ impl Walk<'_> {
                 .is_ok()
             {
                 detached_uris(&auth, &mut self.uris, WALK_URIS);
-                self.dependencies_of(&auth, depth + 1, digests);
+                self.dependencies_of(&auth, depth + 1, chain);
             }
         }
         // Done with its manifest: its decode is given back.
@@ -339,17 +342,17 @@ impl Walk<'_> {
     }
 }
 
-/// Adds every image digest `dependent`'s authenticated manifest sets to `digests`: the
-/// manifests its dependencies may be (suit-condition-dependency-integrity compares a
-/// dependency's manifest digest with the image digest set for its component). Which
-/// component a digest is set for is a matter of execution order, so any of them admits an
-/// envelope: every one is a manifest its signers named.
-fn image_digests(dependent: &AuthenticatedManifest<'_>, digests: &mut Vec<Digest>) {
-    for seq in dependent.manifest.sequences() {
+/// Whether `manifest` (authenticated) sets `digest` as an image digest in any parameter set
+/// of any sequence: the manifests its dependencies may be (suit-condition-dependency-integrity
+/// compares a dependency's manifest digest with the image digest set for its component).
+/// Which component a digest is set for is a matter of execution order, so any of them admits
+/// an envelope: every one is a manifest its signers named. Read in place, nothing copied.
+fn sets_image_digest(manifest: &AuthenticatedManifest<'_>, digest: &Digest) -> bool {
+    let mut found = false;
+    for seq in manifest.manifest.sequences() {
         seq.for_each_parameters(&mut |p| {
-            if let Some(d) = p.image_digest.filter(|d| !digests.contains(d)) {
-                digests.push(d);
-            }
+            found |= p.image_digest.as_ref().is_some_and(|d| d.ct_eq(digest));
         });
     }
+    found
 }
