@@ -451,20 +451,9 @@ fn a_delivered_chain_at_the_decode_bounds_is_walked_within_the_heap() {
 
 /// Component `index`'s commands: set its image digest, size and `uri`, fetch, check the image.
 fn fetch_and_check_image(index: i64, image: &[u8], uri: &str) -> Vec<Value> {
-    vec![
-        int(12),
-        int(index),
-        int(20),
-        map(vec![
-            (3, bytes(&suit_digest(image))),
-            (14, int(image.len() as i64)),
-            (21, text(uri)),
-        ]),
-        int(21),
-        int(15),
-        int(3),
-        int(15),
-    ]
+    let mut commands = vec![int(12), int(index)];
+    commands.extend(suit_test_support::fetch_checked(image, uri));
+    commands
 }
 
 /// A dependency with 16 components of its own under `app`, setting image-size on each.

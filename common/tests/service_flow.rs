@@ -1099,8 +1099,8 @@ pub(crate) mod dependency_payloads {
     use suit_common::service::install::{CommitRefusal, InstallError};
     use suit_test_support::service as svc;
     use suit_test_support::{
-        bytes, cbor, fetch_check_process, int, manifest_digest, map, seal_one, suit_digest, text,
-        tree_manifest as manifest,
+        bytes, cbor, fetch_check_process, fetch_check_process_with, fetch_checked, int,
+        manifest_digest, map, seal_one, suit_digest, text, tree_manifest as manifest,
     };
 
     /// `manifest` signed (ESP256) with the P-256 key in `pem`, with `integrated` payloads.
@@ -1112,23 +1112,6 @@ pub(crate) mod dependency_payloads {
             &[],
             integrated,
         )
-    }
-
-    /// Commands that fetch `image` from `uri` into the current component, with its digest
-    /// and size set, and check the digest.
-    fn fetch_checked(image: &[u8], uri: &str) -> Vec<Value> {
-        vec![
-            int(20),
-            map(vec![
-                (3, bytes(&suit_digest(image))),
-                (14, int(image.len() as i64)),
-                (21, text(uri)),
-            ]),
-            int(21),
-            int(15),
-            int(3),
-            int(15),
-        ]
     }
 
     /// A leaf manifest numbered `seq` (id `name`) whose install fetches `image` from `uri` into `["app",
@@ -1284,6 +1267,16 @@ pub(crate) mod dependency_payloads {
             .collect()
     }
 
+    /// Sends the image the dependencies fetch (its answer adds nothing), finishes, and gives
+    /// the installed components' names.
+    fn image_then_finish(s: &mut Service<Mem>) -> Vec<String> {
+        assert_eq!(
+            answers(s, URI, IMAGE, 1 << 16),
+            [PayloadChunkResponse::default()]
+        );
+        crate::texts(&finish(s).unwrap().components)
+    }
+
     /// The answer of a chunk that adds `uris` (no size bound: the analysis does not follow
     /// dependencies).
     fn adds(uris: &[&str]) -> PayloadChunkResponse {
@@ -1353,12 +1346,7 @@ pub(crate) mod dependency_payloads {
         assert_eq!(prepared.needed_uris, vec![DEP_URI.to_string()]);
         assert_eq!(answers(&mut s, DEP_URI, &b_env, 1 << 16), [adds(&[C_URI])]);
         assert_eq!(answers(&mut s, C_URI, &c_env, 1 << 16), [adds(&[URI])]);
-        assert_eq!(
-            answers(&mut s, URI, IMAGE, 1 << 16),
-            [PayloadChunkResponse::default()]
-        );
-        let done = finish(&mut s).unwrap();
-        assert_eq!(crate::texts(&done.components), ["['app', 'c']"]);
+        assert_eq!(image_then_finish(&mut s), ["['app', 'c']"]);
     }
 
     /// A delivered dependency no anchor signed, or one the policy refuses as a dependency
@@ -1628,12 +1616,7 @@ pub(crate) mod dependency_payloads {
             assert_eq!(reads(&s), before);
         }
         // The install is as it was: the image still goes in and the dependency installs.
-        assert_eq!(
-            answers(&mut s, URI, IMAGE, 1 << 16),
-            [PayloadChunkResponse::default()]
-        );
-        let done = finish(&mut s).unwrap();
-        assert_eq!(crate::texts(&done.components), ["['app', 'd0']"]);
+        assert_eq!(image_then_finish(&mut s), ["['app', 'd0']"]);
     }
 
     /// Review s38 (re-review): a restart of one byte completes the dependency payload again
@@ -1679,18 +1662,7 @@ pub(crate) mod dependency_payloads {
             &[b"app", b"d1"],
             vec![(
                 20,
-                vec![
-                    int(12),
-                    int(1),
-                    int(20),
-                    map(vec![(21, text(D2_URI))]),
-                    int(21),
-                    int(15),
-                    int(7),
-                    int(15),
-                    int(11),
-                    int(15),
-                ],
+                fetch_check_process_with(1, vec![(21, text(D2_URI))]).to_vec(),
             )],
         );
         // The root sets d2's digest on that component, then fetches and processes d1.
@@ -1719,12 +1691,7 @@ pub(crate) mod dependency_payloads {
         assert_eq!(answers(&mut s, D1_URI, &d1_env, 1 << 16), [adds(&[D2_URI])]);
         let d2_env = sealed(&d2, AUTHOR_PRIV, &[]);
         assert_eq!(answers(&mut s, D2_URI, &d2_env, 1 << 16), [adds(&[URI])]);
-        assert_eq!(
-            answers(&mut s, URI, IMAGE, 1 << 16),
-            [PayloadChunkResponse::default()]
-        );
-        let done = finish(&mut s).unwrap();
-        assert_eq!(crate::texts(&done.components), ["['app', 'd2']"]);
+        assert_eq!(image_then_finish(&mut s), ["['app', 'd2']"]);
     }
 
     /// Review s38 (re-review): the walk kept every URI a dependency names (copies of up to

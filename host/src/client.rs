@@ -845,21 +845,31 @@ mod tests {
                     signers: vec![1],
                     needed_sizes: vec![None],
                 }),
-                Command::InstallFinish => protocol::encode(&InstallFinishResponse {
-                    sequence_number: 1,
-                    signers: vec![1],
-                    components: vec![],
-                    manifest_digest: Default::default(),
-                    ree_paths: vec![],
-                }),
+                Command::InstallFinish => protocol::encode(&finished()),
                 _ => protocol::encode(&Empty {}),
             }
             .unwrap();
-            Ok(RawReply {
-                status: protocol::Status::Ok as u32,
-                detail: body.len() as u32,
-                body,
-            })
+            Ok(ok_reply(body))
+        }
+    }
+
+    /// The stand-ins' answer of status Ok carrying `body`.
+    fn ok_reply(body: Vec<u8>) -> RawReply {
+        RawReply {
+            status: protocol::Status::Ok as u32,
+            detail: body.len() as u32,
+            body,
+        }
+    }
+
+    /// The stand-ins' finish: sequence number 1 by anchor 1, nothing installed.
+    fn finished() -> InstallFinishResponse {
+        InstallFinishResponse {
+            sequence_number: 1,
+            signers: vec![1],
+            components: vec![],
+            manifest_digest: Default::default(),
+            ree_paths: vec![],
         }
     }
 
@@ -916,21 +926,11 @@ mod tests {
                         needed_uris: uris,
                     })
                 }
-                Command::InstallFinish => protocol::encode(&InstallFinishResponse {
-                    sequence_number: 1,
-                    signers: vec![1],
-                    components: vec![],
-                    manifest_digest: Default::default(),
-                    ree_paths: vec![],
-                }),
+                Command::InstallFinish => protocol::encode(&finished()),
                 _ => protocol::encode(&Empty {}),
             }
             .unwrap();
-            Ok(RawReply {
-                status: protocol::Status::Ok as u32,
-                detail: body.len() as u32,
-                body,
-            })
+            Ok(ok_reply(body))
         }
     }
 
@@ -982,11 +982,7 @@ mod tests {
                 report: ByteBuf::from(report.sign(&key).unwrap()),
             })
             .unwrap();
-            Ok(RawReply {
-                status: protocol::Status::Ok as u32,
-                detail: body.len() as u32,
-                body,
-            })
+            Ok(ok_reply(body))
         }
     }
 

@@ -82,16 +82,39 @@ pub fn manifest_with(
 /// The dependent's commands for dependency `idx`: fetch it from `uri`, check its integrity
 /// against `digest`, process it.
 pub fn fetch_check_process(idx: i64, digest: &[u8], uri: &str) -> [Value; 10] {
+    fetch_check_process_with(idx, vec![(3, bytes(digest)), (21, text(uri))])
+}
+
+/// [`fetch_check_process`] with `params` as the dependency's override-parameters (a tree
+/// whose digest another manifest sets gives the URI alone).
+pub fn fetch_check_process_with(idx: i64, params: Vec<(i64, Value)>) -> [Value; 10] {
     [
         int(12),
         int(idx),
         int(20),
-        map(vec![(3, bytes(digest)), (21, text(uri))]),
+        map(params),
         int(21),
         int(15),
         int(7),
         int(15),
         int(11),
+        int(15),
+    ]
+}
+
+/// Commands that fetch `image` from `uri` into the current component, with its digest and
+/// size set, and check the digest.
+pub fn fetch_checked(image: &[u8], uri: &str) -> Vec<Value> {
+    vec![
+        int(20),
+        map(vec![
+            (3, bytes(&suit_digest(image))),
+            (14, int(image.len() as i64)),
+            (21, text(uri)),
+        ]),
+        int(21),
+        int(15),
+        int(3),
         int(15),
     ]
 }
