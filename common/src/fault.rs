@@ -135,6 +135,11 @@ pub enum ServiceFault {
     /// A report nonce longer than [`crate::report::MAX_NONCE_LEN`] (device policy: the
     /// report draft bounds none).
     NonceTooLong,
+    /// A commit interrupted after it handed OP-TEE a TA image it kept in memory only awaits
+    /// the same envelope (its SHA-256) to finish, or its abandonment: nothing else runs.
+    AwaitingEnvelope(ByteBuf),
+    /// An abandon that names no commit awaiting its envelope (none awaits, or another).
+    NotAwaited,
 }
 
 numbered_enum_codec!(ServiceFault {
@@ -153,6 +158,8 @@ numbered_enum_codec!(ServiceFault {
     12 => NoReport(pre_auth),
     13 => ReportNotCurrent,
     14 => NonceTooLong,
+    15 => AwaitingEnvelope(digest),
+    16 => NotAwaited,
 });
 
 impl Fault {
@@ -319,6 +326,12 @@ impl core::fmt::Display for ServiceFault {
                 "a report nonce of at most {} bytes is signed",
                 crate::report::MAX_NONCE_LEN
             ),
+            S::AwaitingEnvelope(digest) => write!(
+                f,
+                "an update was interrupted while OP-TEE installed its TA: send the same envelope again (SHA-256 {}) to finish it, or abandon it; nothing else runs until then",
+                crate::text::hex(digest)
+            ),
+            S::NotAwaited => f.write_str("no interrupted update awaits that envelope"),
         }
     }
 }

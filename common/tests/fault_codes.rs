@@ -418,6 +418,8 @@ fn samples() -> Vec<Fault> {
             ServiceFault::NoReport(false),
             ServiceFault::ReportNotCurrent,
             ServiceFault::NonceTooLong,
+            ServiceFault::AwaitingEnvelope(ByteBuf::from(vec![0xab; 32])),
+            ServiceFault::NotAwaited,
         ]
         .map(Fault::Service),
     );

@@ -274,7 +274,9 @@ message!(ServiceInfo {
     components = default,
     unconfirmed_tas = default,
     delegate_counter = default,
+    awaiting_envelope = default,
 });
+message!(InstallAbandonRequest { envelope });
 message!(DeviceKeyRequest { anchor });
 message!(DeviceKeyResponse {
     identity_key,

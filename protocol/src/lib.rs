@@ -47,7 +47,10 @@ pub const TA_UUID: &str = "9d5bbaf6-bb0a-4eff-9ae3-b19cb9de8665";
 /// rule's [`Requirement`]s, and the OS version as [`PropertyText`].
 /// 6: [`Command::InstallPayload`] answers [`PayloadChunkResponse`]: the URIs a dependency
 /// envelope the chunk completed adds to the install (the REE delivers them too).
-pub const PROTOCOL_VERSION: u32 = 6;
+/// 7: a commit interrupted while its TA image (kept only in TA memory) was on its way to
+/// OP-TEE awaits the same envelope again ([`ServiceInfo::awaiting_envelope`]), or its
+/// abandonment ([`Command::InstallAbandon`]).
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// The oldest version whose [`Command::PersonalizationGet`] exchange (an empty request, a
 /// [`PersonalizationResponse`], refusals as typed faults) is this one's: consumer TAs are
@@ -125,10 +128,16 @@ pub enum Command {
     /// test's evidence, inside OP-TEE, that no plaintext or key outlives the command that
     /// used it). Request and reply: [`heap_scan`] (not CBOR: no [`Request`] type either).
     HeapScan = 14,
+    /// End a commit that awaits its envelope again ([`ServiceInfo::awaiting_envelope`])
+    /// without applying it, for an envelope that cannot be sent again:
+    /// [`InstallAbandonRequest`] → [`Empty`]. The state stays the old one, with the TA the
+    /// commit changes marked unconfirmed (its personalization data withheld until an update
+    /// installs it), as when OP-TEE refuses an install.
+    InstallAbandon = 15,
 }
 
 impl Command {
-    pub const ALL: [Command; 14] = [
+    pub const ALL: [Command; 15] = [
         Command::Status,
         Command::DeviceKey,
         Command::Provision,
@@ -143,6 +152,7 @@ impl Command {
         Command::Report,
         Command::CryptoBench,
         Command::HeapScan,
+        Command::InstallAbandon,
     ];
 }
 
@@ -400,6 +410,7 @@ requests! {
     PersonalizationRequest => PersonalizationGet, PersonalizationResponse;
     ReeExportRequest => ReeExport, ReeExportResponse;
     ReportRequest => Report, ReportResponse;
+    InstallAbandonRequest => InstallAbandon, Empty;
 }
 
 /// Response of [`Command::Status`].
@@ -440,6 +451,21 @@ pub struct ServiceInfo {
     /// Counter of the last provisioning message a delegated TPA anchor signed (one counter
     /// for all delegates; absent from older TAs, whose one counter is `provisioning_counter`).
     pub delegate_counter: Option<u64>,
+    /// SHA-256 of the envelope whose commit a power cut (or a failed storage write)
+    /// interrupted after its TA image was handed to OP-TEE, an image the TA kept in memory
+    /// only: OP-TEE's TA store may hold either version, so until the same envelope is
+    /// installed again (which finishes the commit) or abandoned ([`Command::InstallAbandon`])
+    /// every command but status, report and those two is refused
+    /// (`ServiceFault::AwaitingEnvelope`).
+    pub awaiting_envelope: Option<ByteBuf>,
+}
+
+/// Request of [`Command::InstallAbandon`]: the awaited envelope's SHA-256, as
+/// [`ServiceInfo::awaiting_envelope`] gives it (an abandon names what it gives up).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct InstallAbandonRequest {
+    pub envelope: ByteBuf,
 }
 
 /// Request of [`Command::DeviceKey`]; an empty map asks for the device-wide keys only.

@@ -29,12 +29,13 @@ use crate::fault::{self, Fault, ServiceFault};
 use crate::protocol::{
     self, AnchorInfo, AnchorKeysInfo, AnchorsRequest, AnchorsResponse, BareRequest, ByteBuf,
     ChunkRequest, Codec, Command, ComponentPath, DeviceKeyRequest, DeviceKeyResponse, Empty,
-    IdentityInfo, InstallBeginRequest, InstallFinishRequest, InstallFinishResponse,
-    InstallPrepareRequest, InstallPrepareResponse, KeyType, PayloadChunkRequest,
-    PayloadChunkResponse, PersonalizationRequest, PersonalizationResponse, PlatformInfo,
-    ProvisionRequest, ProvisionResponse, ReeExportRequest, ReeExportResponse, Refusal, RefusalKind,
-    ReportRequest, ReportResponse, Request, Requirement, RuleInfo, ServiceInfo, Span, Status,
-    StatusRequest, StatusResponse, TaUuid, MAX_CHUNK, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
+    IdentityInfo, InstallAbandonRequest, InstallBeginRequest, InstallFinishRequest,
+    InstallFinishResponse, InstallPrepareRequest, InstallPrepareResponse, KeyType,
+    PayloadChunkRequest, PayloadChunkResponse, PersonalizationRequest, PersonalizationResponse,
+    PlatformInfo, ProvisionRequest, ProvisionResponse, ReeExportRequest, ReeExportResponse,
+    Refusal, RefusalKind, ReportRequest, ReportResponse, Request, Requirement, RuleInfo,
+    ServiceInfo, Span, Status, StatusRequest, StatusResponse, TaUuid, MAX_CHUNK, MAX_REQUEST,
+    MAX_RESPONSE, PROTOCOL_VERSION,
 };
 use crate::report::Report;
 use crate::suit::ComponentId;
@@ -235,6 +236,10 @@ pub struct Service<B: Backend> {
     /// Why the last `reconcile` could not finish an interrupted commit: every command but
     /// status is refused with it, and status reports it (the old state still loads).
     unreconciled: Option<StateError>,
+    /// The envelope (its SHA-256) an interrupted commit awaits (`Reconciled::Awaiting`):
+    /// until it is installed again or abandoned, only status, report, those install steps
+    /// and the abandon run.
+    awaiting: Option<[u8; 32]>,
     /// The session's pass over the REE component it exports (see `ree_export`).
     export: Option<store::VerifiedChunks>,
     /// The author tool's simulated device only (`author` feature, never in the TA): keys
@@ -251,6 +256,7 @@ impl<B: Backend> Service<B> {
             install: InstallSession::default(),
             reconciled: false,
             unreconciled: None,
+            awaiting: None,
             export: None,
             #[cfg(feature = "author")]
             simulated_keys: None,
@@ -338,11 +344,38 @@ impl<B: Backend> Service<B> {
                 Ok(r) => {
                     self.reconciled = true;
                     self.unreconciled = None;
+                    self.awaiting = match r {
+                        install::Reconciled::Awaiting(envelope) => Some(envelope),
+                        _ => None,
+                    };
                     self.install.reconciled(r != install::Reconciled::NoJournal);
                 }
                 // Status still answers, and says what is wrong.
                 Err(e) if command == Command::Status => self.unreconciled = Some(e),
                 Err(e) => return Reply::refused(RefusalKind::Storage, &Fault::Reconcile(e)),
+            }
+        }
+        // OP-TEE's TA store may hold either image of a commit awaiting its envelope: nothing
+        // that reads or changes the state runs until that envelope or an abandon ends it.
+        if let Some(envelope) = self.awaiting {
+            let admitted = match command {
+                Command::Status
+                | Command::Report
+                | Command::InstallBegin
+                | Command::InstallEnvelope
+                | Command::InstallAbandon => true,
+                // Only that envelope is prepared; the later steps need a prepared install.
+                Command::InstallPrepare => self.install.envelope_is(&envelope),
+                Command::InstallPayload | Command::InstallFinish => self.install.is_prepared(),
+                _ => false,
+            };
+            if !admitted {
+                return Reply::refused(
+                    RefusalKind::Storage,
+                    &Fault::Service(ServiceFault::AwaitingEnvelope(ByteBuf::from(
+                        envelope.to_vec(),
+                    ))),
+                );
             }
         }
         // Each handler's request type names its command and response (`Request`); the
@@ -389,6 +422,11 @@ impl<B: Backend> Service<B> {
                 self.handle(command, request, |s, r: ReeExportRequest| s.ree_export(&r))
             }
             Command::Report => self.handle(command, request, |s, r: ReportRequest| s.report(r)),
+            Command::InstallAbandon => {
+                self.handle(command, request, |s, r: InstallAbandonRequest| {
+                    s.install_abandon(&r)
+                })
+            }
             // Answered by the TA itself (its GP TEE provider lives there), in test builds only.
             Command::CryptoBench | Command::HeapScan => {
                 return Reply::bare(Status::UnknownCommand, 0)
@@ -494,6 +532,7 @@ impl<B: Backend> Service<B> {
         if let (None, Err(e)) = (&service.state_error, install::Journal::load(&self.backend)) {
             service.state_error = Some(ByteBuf::from(Fault::State(e).encode()));
         }
+        service.awaiting_envelope = self.awaiting.map(|d| ByteBuf::from(d.to_vec()));
         // So does a commit `reconcile` cannot finish, though the state it would replace loads:
         // the device is not simply on the release that state describes.
         if let (None, Some(e)) = (&service.state_error, self.unreconciled) {
@@ -865,6 +904,32 @@ impl<B: Backend> Service<B> {
         Ok(Empty {})
     }
 
+    /// Ends the commit awaiting envelope `r.envelope` unapplied ([`install::abandon`]).
+    #[inline(never)]
+    fn install_abandon(&mut self, r: &InstallAbandonRequest) -> Result<Empty, Refuse> {
+        let named = self.awaiting.is_some_and(|a| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(&a[..], r.envelope.as_slice()))
+        });
+        if !named {
+            return Err(Refuse::service(
+                RefusalKind::NotFound,
+                ServiceFault::NotAwaited,
+            ));
+        }
+        // Whatever it answers, the next command looks at the journal again.
+        self.reconciled = false;
+        self.awaiting = None;
+        self.install.abandon(&mut self.backend);
+        match install::abandon(&mut self.backend, r.envelope.as_slice()) {
+            Ok(true) => Ok(Empty {}),
+            Ok(false) => Err(Refuse::service(
+                RefusalKind::NotFound,
+                ServiceFault::NotAwaited,
+            )),
+            Err(e) => Err(Refuse::new(RefusalKind::Storage, Fault::Reconcile(e))),
+        }
+    }
+
     #[inline(never)]
     fn install_prepare(&mut self) -> Result<InstallPrepareResponse, Refuse> {
         let state = State::load(&self.backend)?;
@@ -1000,8 +1065,12 @@ impl<B: Backend> Service<B> {
         let decryption = decryption.with_stand_in(self.simulated_keys.as_ref());
         let source: &dyn crate::suit::decrypt::KeySource = &decryption;
         let done = self.install.finish(&mut self.backend, &mut state, source);
-        // A commit whose state write failed after its TA reached OP-TEE is finished next time.
+        // A commit whose state write failed after its TA reached OP-TEE is finished next time,
+        // or awaits its envelope again: the next command looks at the journal.
         self.reconciled = done.is_ok();
+        if done.is_ok() {
+            self.awaiting = None;
+        }
         // The answer tells what happened to the state: a report that cannot be stored after a
         // commit does not turn it into a refusal (nor is a stale one left as the latest one).
         // A commit left pending is bound to the generation `reconcile` settles it at; one

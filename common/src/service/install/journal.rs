@@ -38,16 +38,35 @@ pub struct Journal {
     pub pending: Option<PendingCommit>,
 }
 
-/// The state a commit switches to, and the staged TA images (kept as plaintext objects in
-/// secure storage until installed) that OP-TEE must hold before it does.
+/// The state a commit switches to, and how the TA image OP-TEE must hold before it does is
+/// found again: kept as a plaintext object in secure storage until installed (`tas`), or,
+/// for an image the TA held in memory only, the envelope that brings it (`envelope`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingCommit {
     pub state: State,
     pub tas: Vec<String>,
+    /// SHA-256 of the envelope whose install this commit finishes, when `tas` is empty: the
+    /// image is in no object, so only that envelope, installed again over the same state,
+    /// ends the commit (or an abandonment, see [`abandon`]).
+    pub envelope: Option<crate::protocol::ByteBuf>,
 }
 
 crate::cbor::struct_codec!(Journal { objects, pending });
-crate::cbor::struct_codec!(PendingCommit { state, tas });
+crate::cbor::struct_codec!(PendingCommit {
+    state,
+    tas,
+    envelope = default
+});
+
+impl PendingCommit {
+    /// The envelope this commit awaits, if it kept no image object.
+    pub fn awaited(&self) -> Option<[u8; 32]> {
+        match self.tas.is_empty() {
+            true => <[u8; 32]>::try_from(self.envelope.as_ref()?.as_slice()).ok(),
+            false => None,
+        }
+    }
+}
 
 impl Journal {
     /// The stored journal, if any (none: nothing to recover). Missing while the device keys
@@ -68,6 +87,14 @@ impl Journal {
             super::record::decode_stored(&bytes, MAX_JOURNAL).map_err(|_| StateError::Corrupt)?;
         let tas = journal.pending.as_ref().map_or(0, |p| p.tas.len());
         if journal.objects.len() > MAX_JOURNAL_OBJECTS || tas > MAX_STAGED {
+            return Err(StateError::Corrupt);
+        }
+        // A pending commit names where its image is found again: an object, or the envelope.
+        if journal
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.tas.is_empty() && p.awaited().is_none())
+        {
             return Err(StateError::Corrupt);
         }
         Ok(Some(journal))
@@ -125,6 +152,10 @@ pub enum Reconciled {
     Nothing,
     /// An interrupted commit was finished: its TA images are installed, its state is current.
     RolledForward,
+    /// An interrupted commit whose TA image was kept in TA memory only: the same envelope
+    /// (this SHA-256) installed again finishes it, over the same state; until then, or its
+    /// [`abandon`], nothing else may run (OP-TEE's store may hold either image).
+    Awaiting([u8; 32]),
     /// OP-TEE answered the re-install of an interrupted commit's image with a result that
     /// will not pass by retrying ([`RETRIED`] aside: a refusal of the image, signature,
     /// format, version, or a missing TA-store service). The REE can forge that answer, so it
@@ -164,6 +195,9 @@ pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, 
     let state = State::load(store)?;
     let mut outcome = Reconciled::RolledForward;
     if pending.state.generation > state.generation {
+        if let Some(envelope) = pending.awaited() {
+            return Ok(Reconciled::Awaiting(envelope));
+        }
         // Every TA of the commit is marked if one is refused: any may be in OP-TEE's store.
         let mut uuids = Vec::new();
         for object in &pending.tas {
@@ -234,9 +268,9 @@ pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, 
 /// see the module's note). Only staging and payload names are ever touched, and nothing
 /// while a commit is pending (its kept TA images are listed among the objects too, as the
 /// objects it replaced).
-pub fn cleanup(store: &mut dyn SecureStore, state: &State) -> Result<(), StateError> {
+pub fn cleanup(store: &mut dyn SecureStore, state: &State) -> Result<Journal, StateError> {
     let Some(journal) = Journal::load(store)? else {
-        return Ok(());
+        return Ok(Journal::default());
     };
     cleanup_listed(store, state, &journal, &[])
 }
@@ -244,23 +278,26 @@ pub fn cleanup(store: &mut dyn SecureStore, state: &State) -> Result<(), StateEr
 /// [`cleanup`] with the journal the session kept in memory: the one it last stored (each
 /// save updates both, a failed one neither), so it is not read back. An empty one lists
 /// nothing to delete and costs nothing. `sized`: objects whose length the caller knows from
-/// the state record that named them (the components its commit replaced).
+/// the state record that named them (the components its commit replaced). Returns the
+/// journal now stored: empty, or still holding a commit that is pending.
 pub(super) fn cleanup_listed(
     store: &mut dyn SecureStore,
     state: &State,
     journal: &Journal,
     sized: &[(String, u64)],
-) -> Result<(), StateError> {
+) -> Result<Journal, StateError> {
     if journal.is_empty() {
-        return Ok(());
+        return Ok(Journal::default());
     }
-    // A pending commit not yet in the state is `reconcile`'s; one already in it is done.
-    if journal
+    // A pending commit not yet in the state is `reconcile`'s; one already in it is done. One
+    // that awaits its envelope stays (only that envelope's commit, or an abandonment, ends
+    // it), but nothing it staged is used again: that commit stages everything anew.
+    let awaiting = journal
         .pending
         .as_ref()
-        .is_some_and(|p| p.state.generation > state.generation)
-    {
-        return Ok(());
+        .filter(|p| p.state.generation > state.generation);
+    if awaiting.is_some_and(|p| p.awaited().is_none()) {
+        return Ok(journal.clone());
     }
     for name in &journal.objects {
         if !super::is_install_object(name) || state.components.iter().any(|c| &c.object == name) {
@@ -275,8 +312,57 @@ pub(super) fn cleanup_listed(
             store.remove(name)?;
         }
     }
-    Journal::default().save(store)?;
-    Ok(())
+    let left = Journal {
+        objects: Vec::new(),
+        pending: awaiting.cloned(),
+    };
+    left.save(store)?;
+    Ok(left)
+}
+
+/// Ends a commit that awaits the envelope `envelope` without applying it: the old state
+/// stays, with the TA the commit changes marked unconfirmed in the same atomic write (its
+/// personalization data withheld until an update installs it), as when OP-TEE refuses the
+/// install; then what the commit staged is cleaned. The REE reaches the same end by failing
+/// OP-TEE's TA-store install, so this gives it nothing new; an honest power cut never ends
+/// here unless the envelope cannot be sent again. `false`: no commit awaits that envelope.
+pub fn abandon(store: &mut dyn SecureStore, envelope: &[u8]) -> Result<bool, StateError> {
+    let Some(journal) = Journal::load(store)? else {
+        return Ok(false);
+    };
+    let state = State::load(store)?;
+    let Some(pending) = journal
+        .pending
+        .as_ref()
+        .filter(|p| p.state.generation > state.generation)
+    else {
+        return Ok(false);
+    };
+    let awaited = pending.awaited();
+    if !awaited.is_some_and(|a| bool::from(subtle::ConstantTimeEq::ct_eq(&a[..], envelope))) {
+        return Ok(false);
+    }
+    // The commit's TA: the one TA component its state changes (one per update).
+    let uuids: Vec<[u8; 16]> = pending
+        .state
+        .components
+        .iter()
+        .filter(|c| state.component(&component_from(&c.id)) != Some(*c))
+        .filter_map(|c| match classify(&component_from(&c.id)) {
+            Ok(Kind::TrustedApp { uuid }) => Some(uuid),
+            _ => None,
+        })
+        .collect();
+    if uuids.is_empty() {
+        return Err(StateError::Corrupt);
+    }
+    let marked = state
+        .unapplied_commit(pending.state.generation, &uuids)
+        .ok_or(StateError::Store(StoreError::NoSpace))?;
+    marked.save(store)?;
+    // Not pending any more (its generation is the state's): the cleanup removes the rest.
+    cleanup_listed(store, &marked, &journal, &[])?;
+    Ok(true)
 }
 
 fn read_object<S: SecureStore + ?Sized>(

@@ -50,7 +50,9 @@ mod platform;
 mod stream;
 
 use journal::cleanup_listed;
-pub use journal::{cleanup, reconcile, Journal, PendingCommit, Reconciled, JOURNAL_OBJECT};
+pub use journal::{
+    abandon, cleanup, reconcile, Journal, PendingCommit, Reconciled, JOURNAL_OBJECT,
+};
 use platform::{Delivered, StorePlatform};
 use stream::{Planned, Stream};
 
@@ -187,6 +189,14 @@ pub enum CommitRefusal {
     /// try-each option whose condition fails never fetches it). The URI is the
     /// authenticated manifest's, so the agent can tell which of those it left out was needed.
     PayloadNotDelivered(String),
+    /// OP-TEE's install of the TA, whose image the TA kept in memory only, did not finish
+    /// (`code`: its TEE result), or finished but the new state could not be recorded (`code`
+    /// 0): the update is pending until the same envelope is installed again, which finishes
+    /// it, or abandoned; nothing else runs until then.
+    AwaitingEnvelope {
+        uuid: crate::protocol::ByteBuf,
+        code: u32,
+    },
 }
 
 crate::cbor::numbered_enum_codec!(CommitRefusal {
@@ -209,6 +219,7 @@ crate::cbor::numbered_enum_codec!(CommitRefusal {
     16 => UnlistedPayload(uri),
     17 => PayloadNotDelivered(uri),
     18 => WithheldNotInstallable(component),
+    19 => AwaitingEnvelope { uuid, code },
 });
 
 #[cfg(feature = "explain")]
@@ -298,6 +309,16 @@ impl core::fmt::Display for CommitRefusal {
             C::PayloadNotDelivered(uri) => write!(
                 f,
                 "the manifest fetches {uri}, which the normal world did not deliver"
+            ),
+            C::AwaitingEnvelope { uuid, code: 0 } => write!(
+                f,
+                "OP-TEE installed TA {}, but secure storage failed to record the new state: the update is pending until this envelope is installed again (which finishes it) or abandoned; nothing else runs until then",
+                Uuid(uuid)
+            ),
+            C::AwaitingEnvelope { uuid, code } => write!(
+                f,
+                "OP-TEE could not install TA {} (TEE result {code:#010x}): the update is pending until this envelope is installed again (which finishes it) or abandoned; nothing else runs until then",
+                Uuid(uuid)
             ),
         }
     }
@@ -610,13 +631,15 @@ impl InstallSession {
             return Err(InstallError::TooLarge(Words::Envelope));
         }
         self.clear(store);
-        if !core::mem::take(&mut self.no_journal) {
-            cleanup(store, state).map_err(|e| match e {
+        // What is stored now: empty, or a commit awaiting its envelope again, which stays
+        // until this install (if it is that envelope's) replaces it.
+        self.journal = match core::mem::take(&mut self.no_journal) {
+            true => Journal::default(),
+            false => cleanup(store, state).map_err(|e| match e {
                 StateError::Store(e) => InstallError::Store(e),
                 _ => InstallError::Store(StoreError::Corrupt),
-            })?;
-        }
-        self.journal = Journal::default();
+            })?,
+        };
         self.written.clear();
         let mut envelope = Vec::new();
         envelope
@@ -883,6 +906,22 @@ impl InstallSession {
             && payloads.iter().any(|p| p.uri == uri && p.planned.is_some())
     }
 
+    /// Whether the envelope received whole so far (before `prepare`, or after it) has the
+    /// SHA-256 `digest`: the one envelope a commit awaiting it admits.
+    pub fn envelope_is(&self, digest: &[u8; 32]) -> bool {
+        use sha2::Digest as _;
+        let envelope = match &self.phase {
+            Phase::ReceivingEnvelope {
+                expected_len,
+                envelope,
+            } if envelope.len() == *expected_len => envelope,
+            Phase::Prepared { envelope, .. } => envelope,
+            _ => return false,
+        };
+        let ours: [u8; 32] = sha2::Sha256::digest(envelope).into();
+        bool::from(subtle::ConstantTimeEq::ct_eq(&ours[..], &digest[..]))
+    }
+
     /// Whether `prepare` authenticated the envelope under way: a refusal of a later step is
     /// this attempt's outcome, so the report it leaves is this attempt's (or none).
     pub fn is_prepared(&self) -> bool {
@@ -945,8 +984,12 @@ impl InstallSession {
         if start_over {
             // One journal write names every payload object of this install and the objects
             // the state uses (which the commit may replace: it then writes no journal of its
-            // own), before the first of them is created.
-            let names = payloads.iter().map(|p| p.object.as_str());
+            // own), before the first of them is created. A TA image kept in memory only is
+            // written to no object: its name is listed only if it takes the ordinary path.
+            let names = payloads
+                .iter()
+                .filter(|p| !p.planned.as_ref().is_some_and(|planned| planned.keep))
+                .map(|p| p.object.as_str());
             let used = self.in_use.iter().map(String::as_str);
             self.journal
                 .note_all(store, names.chain(used))
@@ -963,6 +1006,11 @@ impl InstallSession {
                 .as_ref()
                 .zip(keys)
                 .and_then(|(planned, keys)| Stream::start(planned, keys));
+            if p.stream.as_ref().is_none_or(|s| !s.image_only()) {
+                self.journal
+                    .note_all(store, [p.object.as_str()])
+                    .map_err(InstallError::Store)?;
+            }
             // Not written yet: the attempt's first write creates (or replaces) the object.
             p.created = false;
             p.expected = Some(total_len);
@@ -980,7 +1028,7 @@ impl InstallSession {
         match (p.stream.as_mut(), p.planned.as_ref()) {
             (Some(stream), Some(planned)) if !data.is_empty() || last => {
                 let mut r = stream.chunk(&mut out, planned.limit, data, last);
-                if r.is_ok() && last {
+                if r.is_ok() && last && !stream.image_only() {
                     // Exists once complete, even if nothing was released into it.
                     r = out.write(&[]).map(|_| ());
                 }
@@ -1036,8 +1084,8 @@ impl InstallSession {
         {
             // Finish ends the session either way: nothing half-sent stays in storage.
             remove_payloads(store, &payloads);
-            if cleanup_listed(store, state, &self.journal, &[]).is_ok() {
-                self.journal = Journal::default();
+            if let Ok(left) = cleanup_listed(store, state, &self.journal, &[]) {
+                self.journal = left;
             }
             let e = InstallError::Sequence(Words::PayloadIncomplete);
             self.report = Some(refusal_report(&claims, &e));
@@ -1082,10 +1130,15 @@ impl InstallSession {
         let not_committed;
         let storage_full;
         let replaced;
+        // Names this envelope should its commit await it again (see `PendingCommit`).
+        let digest: [u8; 32] = {
+            use sha2::Digest as _;
+            sha2::Sha256::digest(&envelope).into()
+        };
         let (result, report) = {
             let builder = ReportBuilder::for_manifest(&claims);
             let mut platform =
-                StorePlatform::new(store, state, payloads, builder, &mut self.journal);
+                StorePlatform::new(store, state, payloads, builder, &mut self.journal, digest);
             let r = suit::process(&envelope, Procedure::Update, &policy, keys, &mut platform);
             let builder = core::mem::take(&mut platform.report);
             unsettled = platform.unsettled;
@@ -1135,7 +1188,9 @@ impl InstallSession {
         // commit of another update reaches the same generation).
         self.settles_at = match &result {
             Err(InstallError::Commit(
-                CommitRefusal::InstallPending { .. } | CommitRefusal::CommitPending { .. },
+                CommitRefusal::InstallPending { .. }
+                | CommitRefusal::CommitPending { .. }
+                | CommitRefusal::AwaitingEnvelope { .. },
             )) => self.journal.pending.as_ref().map(|p| ReportStates {
                 generation: p.state.generation,
                 or_next: None,
@@ -1150,8 +1205,10 @@ impl InstallSession {
         // A failure here leaves the journal for the next `begin`; it never undoes a commit.
         // The journal is the one in memory, as stored: not read back. After a state write
         // that may have landed, `state` may not be the stored one: the next `begin` cleans.
-        if !unsettled && cleanup_listed(store, state, &self.journal, &replaced).is_ok() {
-            self.journal = Journal::default();
+        if !unsettled {
+            if let Ok(left) = cleanup_listed(store, state, &self.journal, &replaced) {
+                self.journal = left;
+            }
         }
         let (outcome, ree_paths) = result.map_err(|refused| {
             if not_committed {

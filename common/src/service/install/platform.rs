@@ -51,6 +51,7 @@ struct Staged {
     buffer: bool,
     /// The whole content in TA memory (a TA image decrypted as it arrived), while nothing
     /// but the streamed copy wrote it: `read_staged` then takes it instead of reading back.
+    /// With neither `mirror` nor `created`, it is the only copy ([`Staged::in_memory`]).
     image: Option<zeroize::Zeroizing<Vec<u8>>>,
     /// Set by `check_kinds`: the installed content, staged again by the manifest that
     /// installed it (see there). Its record stays as it is; this staging is dropped.
@@ -64,6 +65,15 @@ impl Staged {
             Some(m) => Some(m),
             None if self.created => Some(&self.object),
             None => None,
+        }
+    }
+
+    /// The content, when it is in TA memory only (a TA image decrypted as it arrived, which
+    /// no object holds): reads are served from it, and a write first gives it an object.
+    fn in_memory(&self) -> Option<&[u8]> {
+        match self.stored() {
+            None => self.image.as_deref().map(|i| i.as_slice()),
+            Some(_) => None,
         }
     }
 }
@@ -117,6 +127,9 @@ pub(super) struct StorePlatform<'a, D: SecureStore + TaStore> {
     /// The state a write whose landing is unknown would have made (`StateWriteUncertain`):
     /// its generation and digest, for the attempt's report.
     pub(super) uncertain_next: Option<(u64, [u8; 32])>,
+    /// SHA-256 of the envelope being installed: a commit whose TA image is in no object
+    /// journals it, as the one envelope that can finish that commit ([`PendingCommit`]).
+    pub(super) envelope: [u8; 32],
     /// The pass [`Platform::read`] is making over stored content (see `read_checked`).
     checked: core::cell::Cell<Option<Verified>>,
     /// Stored content read back was not what the TA wrote ([`StoreError::NotCommitted`]): the
@@ -143,6 +156,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         payloads: Vec<Delivered>,
         report: ReportBuilder,
         journal: &'a mut Journal,
+        envelope: [u8; 32],
     ) -> Self {
         let slot = super::free_slot(state);
         StorePlatform {
@@ -166,6 +180,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             unlinked: Vec::new(),
             unsettled: false,
             uncertain_next: None,
+            envelope,
             checked: core::cell::Cell::new(None),
             not_committed: core::cell::Cell::new(false),
             storage_full: core::cell::Cell::new(false),
@@ -355,6 +370,9 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         // What the mirrored bytes hashed to as they were staged: the copy is checked against it.
         let digest = Sha256::clone(&staged.hasher).finalize();
         let copies = mirror.is_some();
+        if staged.in_memory().is_some() {
+            return self.materialize_image(i);
+        }
         self.note(&object)?;
         // From here the object may exist (`discard` deletes it) and holds the content.
         let staged = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
@@ -416,6 +434,26 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             staged.len = taken as u64;
         }
         Ok(taken)
+    }
+
+    /// Gives staged component `i`, whose content is in TA memory only, its own object holding
+    /// that content (named in the journal first): before the content changes, or is read by
+    /// what needs it stored. Takes none of the caller's bytes.
+    fn materialize_image(&mut self, i: usize) -> Result<usize, PlatformError> {
+        let staged = self.staged.get(i).ok_or(PlatformError::NotFound)?;
+        let object = staged.object.clone();
+        self.note(&object)?;
+        let staged = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
+        let image = staged.image.take().unwrap_or_default();
+        // From here the object may exist (`discard` deletes it) and holds the content.
+        staged.created = true;
+        let (first, rest) = image.split_at(image.len().min(super::MAX_CREATE_WITH_DATA));
+        let mut written = self.store.create(&object, first);
+        if written.is_ok() && !rest.is_empty() {
+            written = self.store.append(&object, rest).map(drop);
+        }
+        written.map_err(|e| self.store_error(e))?;
+        Ok(0)
     }
 
     /// Names `object` in the journal before it is created, with every object the current
@@ -569,6 +607,10 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             l.fresh = false;
             f
         });
+        // Content in TA memory only is stored first: the write changes it.
+        if self.staged.get(i).is_some_and(|s| s.in_memory().is_some()) {
+            self.materialize_image(i)?;
+        }
         let s = self.staged.get_mut(i).ok_or(PlatformError::NotFound)?;
         // The content changes: a kept image no longer is all of it.
         s.image = None;
@@ -625,6 +667,19 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         if let Some(s) = self.staged.iter().find(|s| s.component == *component) {
             if s.buffer {
                 return Err(PlatformError::NotFound);
+            }
+            if let Some(image) = s.in_memory() {
+                let rest = usize::try_from(offset)
+                    .ok()
+                    .and_then(|at| image.get(at..))
+                    .unwrap_or_default();
+                let n = rest.len().min(buf.len());
+                let (to, from) = buf
+                    .get_mut(..n)
+                    .zip(rest.get(..n))
+                    .ok_or(PlatformError::Io)?;
+                to.copy_from_slice(from);
+                return Ok(n);
             }
             // Checked against the digest taken as it was staged, as installed content is
             // against its record's.
@@ -751,8 +806,17 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             return Err(PlatformError::Refused);
         }
         // Every component needs an object to name in the state; empty ones get theirs now.
+        // A TA image in TA memory only needs none: it goes to OP-TEE's TA store from there.
         for i in 0..self.staged.len() {
-            if self.staged.get(i).is_some_and(|s| s.stored().is_none()) {
+            let needs = self.staged.get(i).is_some_and(|s| {
+                s.stored().is_none()
+                    && (s.in_memory().is_none()
+                        || !matches!(
+                            components::classify(&s.component),
+                            Ok(Kind::TrustedApp { .. })
+                        ))
+            });
+            if needs {
                 self.materialize(i, &[])?;
             }
         }
@@ -854,20 +918,40 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         next.fits().map_err(|_| PlatformError::NoSpace)?;
         if let Some((i, header, image)) = tas.first() {
             // OP-TEE's TA store is outside our state and cannot be undone: record the whole
-            // next state and the staged image (kept until installed) before touching it, so
-            // a power cut from here on is rolled forward by `reconcile` (an image decrypted
-            // as it arrived is kept in its payload object for this).
+            // next state before touching it, and where the image is found again: its staged
+            // object (kept until installed), which `reconcile` installs again after a power
+            // cut; or, for an image decrypted as it arrived and kept in TA memory only, this
+            // envelope, which must then be installed again (the same manifest over the same
+            // state: this commit) before anything else runs. It replaces the commit an
+            // earlier install of this envelope left awaiting it.
             let staged = self.staged.get(*i).ok_or(PlatformError::NotFound)?;
-            let object = staged.stored().ok_or(PlatformError::NotFound)?;
-            let tas = alloc::vec![String::from(object)];
-            self.journal.pending = Some(PendingCommit {
+            let (tas, envelope) = match staged.stored() {
+                Some(object) => (alloc::vec![String::from(object)], None),
+                None => (Vec::new(), Some(self.envelope.to_vec().into())),
+            };
+            let awaits = envelope.is_some();
+            let earlier = self.journal.pending.replace(PendingCommit {
                 state: next.clone(),
                 tas,
+                envelope,
             });
+            // An install that did not finish is pending: retried from the kept object before
+            // the next command, or awaiting this envelope again.
+            let pending = |code| match awaits {
+                true => CommitRefusal::AwaitingEnvelope {
+                    uuid: crate::fault::uuid(&header.uuid),
+                    code,
+                },
+                false => CommitRefusal::InstallPending {
+                    uuid: crate::fault::uuid(&header.uuid),
+                    code,
+                },
+            };
             if let Err(e) = self.journal.save(self.store) {
                 // The write may have landed all the same (the REE answers REE-FS RPCs). OP-TEE
-                // has not been asked yet: take the record back, so that "not applied" is true.
-                let pending = self.journal.pending.take();
+                // has not been asked yet: take the record back, so that "not applied" is true
+                // (an earlier commit awaiting this envelope stays as it was).
+                let pending = core::mem::replace(&mut self.journal.pending, earlier);
                 if self.journal.save(self.store).is_ok() {
                     return Err(self.store_error(e));
                 }
@@ -891,10 +975,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 // store's RPCs, and may fail one after the image landed). A failure to store
                 // keeps the commit pending: `reconcile` tries again before the next command.
                 if super::journal::RETRIED.contains(&code) {
-                    return Err(self.refuse(CommitRefusal::InstallPending {
-                        uuid: crate::fault::uuid(&header.uuid),
-                        code,
-                    }));
+                    return Err(self.refuse(pending(code)));
                 }
                 // A refusal of the image, or a failure that will not pass: the update is not
                 // applied, and the state says so of this TA in the same atomic write that ends
@@ -906,10 +987,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 // Not written: still pending, and `reconcile` tries the install again (and marks
                 // the TA if OP-TEE refuses it again).
                 let Some(marked) = marked else {
-                    return Err(self.refuse(CommitRefusal::InstallPending {
-                        uuid: crate::fault::uuid(&header.uuid),
-                        code: shown,
-                    }));
+                    return Err(self.refuse(pending(shown)));
                 };
                 *self.state = marked;
                 // The pending commit is over (its generation is the state's): cleaning it
@@ -928,8 +1006,11 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             // again), so the update is applied either way; the answer says so, and that the
             // same envelope is not to be sent again.
             if next.save(self.store).is_err() {
-                return Err(self.refuse(CommitRefusal::CommitPending {
-                    uuid: crate::fault::uuid(&header.uuid),
+                return Err(self.refuse(match awaits {
+                    true => pending(0),
+                    false => CommitRefusal::CommitPending {
+                        uuid: crate::fault::uuid(&header.uuid),
+                    },
                 }));
             }
             self.journal.pending = None;
@@ -1045,18 +1126,29 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 finish: Err(crate::encryption::DecryptError::PayloadTooLong),
             });
         }
+        let image = stream
+            .image
+            .take()
+            .filter(|image| image.len() as u64 == stream.plain_len);
+        if stream.image_only && image.is_none() {
+            // Not every released byte is in the image, and no object holds any: nothing of
+            // it becomes the target's content (the image is reserved whole, so this does not
+            // happen; it is refused as a decryption that did not end).
+            return Some(StreamedCopy {
+                digest: crate::suit::Digest(Sha256::clone(&stream.plain).finalize().into()),
+                size: stream.plain_len,
+                finish: Err(crate::encryption::DecryptError::Poisoned),
+            });
+        }
         let staged = self.staged.iter_mut().find(|s| s.component == *target)?;
         stream.copied = true;
         staged.len = stream.plain_len;
         staged.hasher.clone_from(&stream.plain);
         // The payload object holds the plaintext: the component's content, as for a fetch
         // without change (journaled at its creation; `cleanup` removes it unless the
-        // committed state names it).
-        staged.mirror = Some(stream.object.clone());
-        staged.image = stream
-            .image
-            .take()
-            .filter(|image| image.len() as u64 == stream.plain_len);
+        // committed state names it). A TA image kept in TA memory only is in no object.
+        staged.mirror = (!stream.image_only).then(|| stream.object.clone());
+        staged.image = image;
         Some(StreamedCopy {
             digest: crate::suit::Digest(Sha256::clone(&stream.plain).finalize().into()),
             size: stream.plain_len,
@@ -1098,8 +1190,14 @@ mod tests {
             let mut state = installed.clone();
             let mut journal = Journal::default();
             let report = ReportBuilder::new();
-            let mut p =
-                StorePlatform::new(&mut backend, &mut state, Vec::new(), report, &mut journal);
+            let mut p = StorePlatform::new(
+                &mut backend,
+                &mut state,
+                Vec::new(),
+                report,
+                &mut journal,
+                [0; 32],
+            );
             p.stage_sequence_number(b"root", 100).unwrap();
             act(&mut p, &x, &y);
             assert_eq!(p.commit(), Err(PlatformError::NotFound));

@@ -4,10 +4,11 @@
 //! into a TA or a secure-storage component, in the static form [`suit::streaming`] proves,
 //! each payload chunk is decrypted on arrival with the key the engine would choose (where it
 //! lies: in the request's own buffer, or in a TA image's reserved room), hashed, and written
-//! once into the payload object (journaled before it exists, like every object
-//! an install creates; a TA image too, so that `reconcile` can install it again after a
-//! power cut inside OP-TEE's TA-store install). The ciphertext is
-//! hashed (the engine's fetch digest) and never stored. At `finish` the engine runs the
+//! once into the payload object (journaled before it exists, like every object an install
+//! creates), or, for a TA image, kept in TA memory only: OP-TEE's TA store is where it is
+//! written, and a power cut inside that install leaves the commit awaiting the same envelope
+//! again (`journal::reconcile`). The ciphertext is hashed (the engine's fetch digest) and
+//! never stored. At `finish` the engine runs the
 //! whole manifest as before; its fetch and decrypting copy find the work done through
 //! [`suit::Platform::streamed_fetch`] and [`suit::Platform::streamed_copy`], and every check
 //! it makes (limits, the tag, size, digests, policy, kinds) applies to the result in the same
@@ -40,8 +41,8 @@ pub(super) struct Planned {
     pub signers: Vec<AnchorId>,
     /// The engine's plaintext limit for the copy.
     pub limit: u64,
-    /// Keep the plaintext in TA memory as well (a TA image: `finish` hands it to OP-TEE
-    /// without reading the payload object back). `limit` bounds it.
+    /// Keep the plaintext in TA memory only, never in the payload object (a TA image:
+    /// `finish` hands it to OP-TEE from there). `limit` bounds it.
     pub keep: bool,
 }
 
@@ -63,6 +64,8 @@ pub(super) struct Stream {
     /// authenticated size bound and a GCM tag's slack), so it never reallocates and leaves
     /// no unwiped copy; chunks are decrypted in its spare room.
     image: Option<Zeroizing<Vec<u8>>>,
+    /// [`Planned::keep`]: nothing is written to the payload object (it is never created).
+    image_only: bool,
 }
 
 /// Why a chunk could not be taken.
@@ -91,6 +94,8 @@ pub(super) struct Finished {
     pub key_check: [u8; 32],
     /// Every staged plaintext byte, if kept in memory (see [`Planned::keep`]).
     pub image: Option<Zeroizing<Vec<u8>>>,
+    /// The plaintext is in `image` only, in no object ([`Planned::keep`]).
+    pub image_only: bool,
     /// The engine's fetch took it (into `plan.buffer`), and its copy (into `plan.target`).
     pub fetched: bool,
     pub copied: bool,
@@ -126,8 +131,14 @@ impl Stream {
             plain_len: 0,
             over: false,
             end: None,
+            image_only: image.is_some(),
             image,
         })
+    }
+
+    /// Whether the plaintext stays in TA memory only: the payload object is never written.
+    pub(super) fn image_only(&self) -> bool {
+        self.image_only
     }
 
     /// Takes the next ciphertext chunk; `last` when it completes the announced length. The
@@ -195,9 +206,8 @@ impl Stream {
                         }
                         let plain = image.get(from..).unwrap_or_default();
                         self.plain.update(plain);
-                        let written = out.write(plain);
                         self.image = Some(image);
-                        written.map(|_| ()).map_err(Failed::Store)
+                        Ok(())
                     }
                     Ok(Released::Separate(plain)) => {
                         image.truncate(from);
@@ -243,7 +253,9 @@ impl Stream {
             return Ok(());
         }
         self.plain.update(plain);
-        out.write(plain)?;
+        if !self.image_only {
+            out.write(plain)?;
+        }
         if let Some(image) = self.image.as_mut() {
             // Within the reservation: never reallocated.
             if image.capacity() - image.len() >= plain.len() {
@@ -269,6 +281,7 @@ impl Stream {
             end,
             key_check: self.key_check,
             image: self.image,
+            image_only: self.image_only,
             fetched: false,
             copied: false,
         })
@@ -304,6 +317,7 @@ mod tests {
             over: false,
             end: Some(Ok(())),
             image: None,
+            image_only: false,
         };
         let (mut created, mut written) = (false, Vec::new());
         let mut out = Writer {
@@ -337,6 +351,7 @@ mod tests {
             delivered,
             ReportBuilder::new(),
             &mut journal,
+            [0; 32],
         );
         p.stage_open(&target).unwrap();
         let answer = p.streamed_copy(&buffer, &info, &key_check, &target);
