@@ -2149,6 +2149,19 @@ fn every_command_is_answered_with_its_requests_response() {
     let perso = ask(s, a, &PersonalizationRequest {});
     assert_eq!(perso.data.as_slice(), b"perso data");
 
+    // Nothing awaits its envelope: the abandon names none and is refused, but answered.
+    asked.push(Command::InstallAbandon as u32);
+    let abandon = suit_test_support::service::ask(
+        s,
+        &InstallAbandonRequest {
+            envelope: ByteBuf::from(vec![0; 32]),
+        },
+    );
+    assert!(
+        matches!(&abandon, Err((_, r)) if matches!(r.fault, Some(suit_common::fault::Fault::Service(suit_common::fault::ServiceFault::NotAwaited)))),
+        "{abandon:?}"
+    );
+
     let mut paired: Vec<u32> = REQUESTS.iter().map(|c| *c as u32).collect();
     paired.sort_unstable();
     asked.sort_unstable();

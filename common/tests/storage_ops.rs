@@ -525,7 +525,12 @@ fn the_benchs_installs_cost_the_fewest_operations() {
     // Session 25: the state record and the journal are stored with the device's first keys
     // (before them, so that a deleted one is detected), so the first install on a provisioned
     // device neither misses nor creates the journal: 3 creates -> 2, a failed open -> none.
-    assert_eq!(small_ta, gp(3, 0, 2, 2, 7, 2, 0));
+    // Session 39: a streamed TA image is kept in TA memory only, never written to its
+    // payload object (a cut inside OP-TEE's install leaves the commit awaiting the same
+    // envelope): the small TA's payload create and its writes go, and so does the journal's
+    // first write (it has nothing to name), creates 2 -> 1, writes 7 -> 4 (the journal's
+    // pending record, the state, the journal emptied, the report).
+    assert_eq!(small_ta, gp(3, 0, 1, 1, 4, 2, 0));
     assert_eq!(manifest_only, gp(3, 0, 2, 1, 5, 2, 0));
     // Writes: 256 KiB chunks less the 16 bytes A128GCM holds back, split at the 512 KiB
     // segment boundaries.
@@ -539,7 +544,9 @@ fn the_benchs_installs_cost_the_fewest_operations() {
     assert_eq!(big_replace, gp(5, 1, 7, 5, 19, 2, 1));
     assert_eq!(long_replace, gp(7, 0, 4, 1, 11, 2, 4));
     assert_eq!(note_replace, gp(4, 0, 2, 1, 6, 2, 0));
-    assert_eq!(small_ta_again, gp(3, 0, 2, 0, 7, 2, 0));
+    // Session 39: its image is in no object either (the journal still names the objects
+    // the state uses first): creates 2 -> 1, writes 7 -> 5.
+    assert_eq!(small_ta_again, gp(3, 0, 1, 0, 5, 2, 0));
 }
 
 /// Install objects take the lowest slot no installed component's object is in, and names

@@ -410,4 +410,35 @@ mod tests {
         listing.save(&mut store).unwrap();
         assert_eq!(Journal::load(&store).unwrap(), Some(listing));
     }
+
+    /// A pending commit says where its image is found again: a kept object, or the envelope
+    /// it awaits (32 bytes); one with neither, or a digest of another length, is refused as
+    /// corrupt rather than rolled forward without its image or awaited for ever.
+    #[test]
+    fn a_pending_commit_names_its_image_or_its_envelope() {
+        let mut store = MemoryStore::new();
+        let with = |tas: Vec<String>, envelope: Option<Vec<u8>>| Journal {
+            objects: Vec::new(),
+            pending: Some(PendingCommit {
+                state: State::new(),
+                tas,
+                envelope: envelope.map(Into::into),
+            }),
+        };
+        for (journal, ok) in [
+            (with(alloc::vec!["suit/c/0/0".into()], None), true),
+            (with(Vec::new(), Some(alloc::vec![7; 32])), true),
+            (with(Vec::new(), None), false),
+            (with(Vec::new(), Some(alloc::vec![7; 31])), false),
+        ] {
+            let bytes = crate::service::record::encode(&journal).unwrap();
+            store.put_record(JOURNAL_OBJECT, &bytes).unwrap();
+            let loaded = Journal::load(&store);
+            assert_eq!(loaded.is_ok(), ok, "{journal:?}: {loaded:?}");
+            if ok {
+                let awaited = journal.pending.as_ref().and_then(PendingCommit::awaited);
+                assert_eq!(awaited.is_some(), journal.pending.unwrap().tas.is_empty());
+            }
+        }
+    }
 }

@@ -1014,6 +1014,12 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 }));
             }
             self.journal.pending = None;
+            // The stored journal still holds the commit: the cleanup after it writes the
+            // journal if it lists objects, else this does (a failure leaves a commit the
+            // state has reached, which `reconcile` drops).
+            if self.journal.objects.is_empty() {
+                let _ = self.journal.save(self.store);
+            }
         } else {
             if unlisted {
                 if let Err(e) = self.journal.save(self.store) {
