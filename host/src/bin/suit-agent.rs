@@ -777,7 +777,13 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         // update again for nothing; a full disk or an I/O error may pass: polling goes on.
         let unsaved = |e: &AgentError| matches!(e, AgentError::PollState { lasting: true, .. });
         let incompatible = match &r {
-            Err(AgentError::VersionMismatch { .. } | AgentError::NoOpteeSupport) => true,
+            // Also an awaited envelope poll has no copy of: every round is refused alike
+            // until an operator installs it again or abandons it.
+            Err(
+                AgentError::VersionMismatch { .. }
+                | AgentError::NoOpteeSupport
+                | AgentError::AwaitedEnvelopeUnknown(_),
+            ) => true,
             Err(e) => unsaved(e),
             Ok(o) => o.afterwards.iter().any(unsaved),
         };
