@@ -3,10 +3,11 @@
 
 use suit_common::protocol::{
     self, AnchorsRequest, AnchorsResponse, ByteBuf, ChunkRequest, Command, DeviceKeyRequest,
-    DeviceKeyResponse, InstallAbandonRequest, InstallBeginRequest, InstallFinishRequest, InstallFinishResponse,
-    InstallPrepareRequest, InstallPrepareResponse, PayloadChunkRequest, PersonalizationRequest,
-    ProvisionRequest, ProvisionResponse, ReeExportRequest, ReplyError, ReportRequest, Request,
-    StatusRequest, StatusResponse, MAX_CHUNK, MAX_PAYLOADS, MAX_REQUEST, PROTOCOL_VERSION,
+    DeviceKeyResponse, InstallAbandonRequest, InstallBeginRequest, InstallFinishRequest,
+    InstallFinishResponse, InstallPrepareRequest, InstallPrepareResponse, PayloadChunkRequest,
+    PersonalizationRequest, ProvisionRequest, ProvisionResponse, ReeExportRequest, ReplyError,
+    ReportRequest, Request, StatusRequest, StatusResponse, MAX_CHUNK, MAX_PAYLOADS, MAX_REQUEST,
+    PROTOCOL_VERSION,
 };
 
 use crate::tee::{AgentError, Transport};
@@ -95,8 +96,8 @@ pub const MAX_RESENDS: u32 = 2;
 /// Runs `attempt` (one whole install of an envelope: begin, envelope, prepare, payloads,
 /// finish) and runs it again, at most [`MAX_RESENDS`] more times, while the TA answers that
 /// the commit awaits that same envelope ([`AgentError::awaiting_commit`]): sent again, it
-/// finishes the commit. `again` is told each such answer and the attempt about to follow
-/// (1-based). The last answer is returned, whatever it is.
+/// finishes the commit. `again` is told each such answer and the number of the sending
+/// about to follow (1 to [`MAX_RESENDS`]). The last answer is returned, whatever it is.
 pub fn resending<T>(
     mut attempt: impl FnMut() -> Result<T, AgentError>,
     again: &mut dyn FnMut(&AgentError, u32),

@@ -152,7 +152,10 @@ mod tests {
         assert_eq!(InstallRecord::load(&path).unwrap(), Some((r, envelope)));
         std::fs::write(copy_path(&path), b"other").unwrap();
         let e = InstallRecord::load(&path).unwrap_err();
-        assert!(e.contains("not the envelope the install record names"), "{e}");
+        assert!(
+            e.contains("not the envelope the install record names"),
+            "{e}"
+        );
         InstallRecord::remove(&path).unwrap();
         assert!(!path.exists() && !copy_path(&path).exists());
         assert_eq!(InstallRecord::load(&path).unwrap(), None);

@@ -589,9 +589,10 @@ impl AgentError {
         use suit_common::fault::Fault;
         use suit_common::service::install::{CommitRefusal, InstallError};
         match self.fault()? {
-            Fault::Install(InstallError::Commit(CommitRefusal::AwaitingEnvelope { uuid, code })) => {
-                Some((uuid.into_vec(), code))
-            }
+            Fault::Install(InstallError::Commit(CommitRefusal::AwaitingEnvelope {
+                uuid,
+                code,
+            })) => Some((uuid.into_vec(), code)),
             _ => None,
         }
     }

@@ -25,9 +25,7 @@ use suit_host::tee::{AgentError, RawReply, Transport};
 use suit_host::transport::allow::UrlPolicy;
 use suit_host::transport::poll::{in_flight_copy, poll_once, PollOptions, Round};
 use suit_host::transport::{Net, NetConfig};
-use suit_test_support::service::{
-    device, encrypt, int, ta_image_with_body, Cipher, Mem, TA,
-};
+use suit_test_support::service::{device, encrypt, int, ta_image_with_body, Cipher, Mem, TA};
 use suit_test_support::vectors::{CLASS_ID, VENDOR_ID};
 use suit_test_support::{fetch_and_decrypt, image_shared, p256_private_from_pem, suit_manifest};
 use support::http::{serve, serve_envelope, Behaviour, Server};
@@ -105,14 +103,11 @@ fn install_resending(
     payload: &[u8],
 ) -> (Result<(), AgentError>, u32) {
     let mut awaited = 0;
-    let r = client::resending(
-        || install(d, envelope, payload),
-        &mut |e, n| {
-            assert!(e.awaiting_commit().is_some(), "{e}");
-            awaited += 1;
-            assert_eq!(n, awaited);
-        },
-    );
+    let r = client::resending(|| install(d, envelope, payload), &mut |e, n| {
+        assert!(e.awaiting_commit().is_some(), "{e}");
+        awaited += 1;
+        assert_eq!(n, awaited);
+    });
     (r, awaited)
 }
 
@@ -176,7 +171,10 @@ fn an_install_whose_commit_awaits_its_envelope_is_sent_again() {
         let status = client::status(&mut r).unwrap();
         assert_eq!(status.service.awaiting_envelope, None, "write {n}");
     }
-    assert!(resent >= 1, "no write left the commit awaiting its envelope");
+    assert!(
+        resent >= 1,
+        "no write left the commit awaiting its envelope"
+    );
 }
 
 /// OP-TEE's TA store failing every time: the agent sends the envelope three times in all,
@@ -288,7 +286,11 @@ fn poll_hands_its_envelope_in_flight_over_again() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("poll.json")).unwrap()).unwrap();
     let hex2 = hex::encode(sha256(&v2));
-    assert_eq!(state["in-flight"]["envelope-sha256"], hex2.as_str(), "{state}");
+    assert_eq!(
+        state["in-flight"]["envelope-sha256"],
+        hex2.as_str(),
+        "{state}"
+    );
     let copy = in_flight_copy(&opts.state_file);
     assert_eq!(std::fs::read(&copy).unwrap(), v2);
 
@@ -317,7 +319,10 @@ fn poll_without_the_awaited_envelope_says_what_to_do() {
     let uri = format!("{base}/p/ta.enc");
     let (mut d, (v2, c2)) = scenario(&uri);
     d.0.backend_mut().forge_ta_failure = Some(TEE_ERROR_BUSY);
-    assert!(install(&mut d, &v2, &c2).unwrap_err().awaiting_commit().is_some());
+    assert!(install(&mut d, &v2, &c2)
+        .unwrap_err()
+        .awaiting_commit()
+        .is_some());
     d.0.backend_mut().forge_ta_failure = None;
     let dir = tempfile::tempdir().unwrap();
     let e = poll_once(&mut d, &net(), &options(dir.path(), &base), &mut |_| {}).unwrap_err();

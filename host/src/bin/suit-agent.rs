@@ -1783,9 +1783,8 @@ fn install_record(
             Ok(format!("{uri}={}", file.display()))
         })
         .collect::<Result<Vec<String>, String>>()?;
-    let optional = |p: &Option<PathBuf>, what: &str| {
-        p.as_deref().map(|p| absolute(p, what)).transpose()
-    };
+    let optional =
+        |p: &Option<PathBuf>, what: &str| p.as_deref().map(|p| absolute(p, what)).transpose();
     Ok(suit_host::inflight::InstallRecord {
         envelope_sha256: hex::encode(sha2::Sha256::digest(bytes)),
         shown: shown.to_string(),
@@ -2159,11 +2158,7 @@ fn resume(
 }
 
 /// `abandon`: ends the commit awaiting the envelope of SHA-256 `digest` (hex) unapplied.
-fn abandon(
-    tee: &mut dyn Transport,
-    digest: &str,
-    record_path: &Path,
-) -> Result<(), AgentError> {
+fn abandon(tee: &mut dyn Transport, digest: &str, record_path: &Path) -> Result<(), AgentError> {
     let bytes = hex::decode(digest.trim())
         .ok()
         .filter(|d| d.len() == 32)
@@ -2483,9 +2478,7 @@ fn wants_json(cmd: &Command) -> bool {
         | Cmd::DeviceKey(DeviceKeyArgs { json, .. })
         | Cmd::PersoGet { json }
         | Cmd::Export { json, .. } => *json,
-        Cmd::CryptoBench { .. } | Cmd::HeapScan { .. } | Cmd::Resume | Cmd::Abandon { .. } => {
-            false
-        }
+        Cmd::CryptoBench { .. } | Cmd::HeapScan { .. } | Cmd::Resume | Cmd::Abandon { .. } => false,
         #[cfg(feature = "test-paths")]
         Cmd::RefusedBegin { .. } => false,
         #[cfg(feature = "test-paths")]
@@ -2605,6 +2598,17 @@ mod tests {
             5
         );
         assert_eq!(exit_code(&refused(CommitRefusal::StateWriteUncertain)), 3);
+        // Applied only once the same envelope is sent again: the device's trouble, retried.
+        let awaiting = refused(CommitRefusal::AwaitingEnvelope {
+            uuid: vec![0x5e; 16].into(),
+            code: 0,
+        });
+        assert!(!awaiting.is_commit_pending() && awaiting.leaves_commit_pending());
+        assert_eq!(exit_code(&awaiting), 3);
+        assert_eq!(
+            exit_code(&AgentError::AwaitedEnvelopeUnknown(String::new())),
+            3
+        );
         assert_eq!(
             exit_code(&refused(CommitRefusal::TaNotNewer {
                 offered: 2,

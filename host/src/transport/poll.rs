@@ -280,8 +280,7 @@ fn unknown_awaited(awaited: &str, why: &str) -> String {
     )
 }
 
-impl PollState {
-}
+impl PollState {}
 
 /// The poll state file at `path` cannot be written (`e`), in words naming what to do:
 /// [`AgentError::PollState`], lasting ([`lasting_write_error`]) or not.
@@ -837,7 +836,10 @@ fn resume_awaited(
     if awaited != mark.envelope_sha256 {
         return Err(AgentError::AwaitedEnvelopeUnknown(unknown_awaited(
             &awaited,
-            &format!("this poll's envelope in flight is another (SHA-256 {})", mark.envelope_sha256),
+            &format!(
+                "this poll's envelope in flight is another (SHA-256 {})",
+                mark.envelope_sha256
+            ),
         )));
     }
     let copy = in_flight_copy(&opts.state_file);
@@ -896,9 +898,8 @@ pub fn poll_once(
         Resumed::NotAwaited(state) => state,
     };
     let mut state = state;
-    let url = envelope_url(tee, &opts.base).map_err(|e| {
-        awaited_without_copy(e, "this poll has no envelope in flight")
-    })?;
+    let url = envelope_url(tee, &opts.base)
+        .map_err(|e| awaited_without_copy(e, "this poll has no envelope in flight"))?;
     // The URL as every message shows it: the base URL's user information redacted.
     let shown = super::allow::redacted(&url);
     // Then what the TA made of an install the last round did not see finish.
