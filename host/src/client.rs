@@ -3,10 +3,11 @@
 
 use suit_common::protocol::{
     self, AnchorsRequest, AnchorsResponse, ByteBuf, ChunkRequest, Command, DeviceKeyRequest,
-    DeviceKeyResponse, InstallBeginRequest, InstallFinishRequest, InstallFinishResponse,
-    InstallPrepareRequest, InstallPrepareResponse, PayloadChunkRequest, PersonalizationRequest,
-    ProvisionRequest, ProvisionResponse, ReeExportRequest, ReplyError, ReportRequest, Request,
-    StatusRequest, StatusResponse, MAX_CHUNK, MAX_PAYLOADS, MAX_REQUEST, PROTOCOL_VERSION,
+    DeviceKeyResponse, InstallAbandonRequest, InstallBeginRequest, InstallFinishRequest,
+    InstallFinishResponse, InstallPrepareRequest, InstallPrepareResponse, PayloadChunkRequest,
+    PersonalizationRequest, ProvisionRequest, ProvisionResponse, ReeExportRequest, ReplyError,
+    ReportRequest, Request, StatusRequest, StatusResponse, MAX_CHUNK, MAX_PAYLOADS, MAX_REQUEST,
+    PROTOCOL_VERSION,
 };
 
 use crate::tee::{AgentError, Transport};
@@ -54,6 +55,9 @@ pub fn device_key(
 /// `e`, the TA's refusal of an install, with what the host can tell of its likely cause
 /// (wording only: the kind and fault stay the TA's).
 pub fn install_hints(tee: &mut dyn Transport, e: AgentError) -> AgentError {
+    if e.awaited_envelope().is_some() {
+        return awaiting_hints(e);
+    }
     if e.is_hpke_open_failure() {
         return e.with_hint(
             "encrypt to anchor-N.hpke.pub.pem of the anchor that signs the manifest (from \
@@ -69,6 +73,57 @@ pub fn install_hints(tee: &mut dyn Transport, e: AgentError) -> AgentError {
         );
     }
     e
+}
+
+/// `e`, a refusal because an interrupted commit awaits its envelope
+/// ([`AgentError::awaited_envelope`]), with the ways to end it: the agent's record of the
+/// install (`suit-agent resume`), that envelope installed again, or its abandonment. Other
+/// errors are returned unchanged.
+pub fn awaiting_hints(e: AgentError) -> AgentError {
+    let Some(digest) = e.awaited_envelope() else {
+        return e;
+    };
+    let digest = hex::encode(digest);
+    e.with_hint(&format!(
+        "the TA awaits envelope SHA-256 {digest}: run `suit-agent resume` (which re-installs          it if this agent recorded its install), or `suit-agent install` that envelope again,          or give the update up with `suit-agent abandon {digest}` (its TA is then marked          unconfirmed until an update installs it)"
+    ))
+}
+
+/// How many times an install whose InstallFinish the TA answered with
+/// `CommitRefusal::AwaitingEnvelope` is sent again, whole, by [`resending`].
+pub const MAX_RESENDS: u32 = 2;
+
+/// Runs `attempt` (one whole install of an envelope: begin, envelope, prepare, payloads,
+/// finish) and runs it again, at most [`MAX_RESENDS`] more times, while the TA answers that
+/// the commit awaits that same envelope ([`AgentError::awaiting_commit`]): sent again, it
+/// finishes the commit. `again` is told each such answer and the number of the sending
+/// about to follow (1 to [`MAX_RESENDS`]). The last answer is returned, whatever it is.
+pub fn resending<T>(
+    mut attempt: impl FnMut() -> Result<T, AgentError>,
+    again: &mut dyn FnMut(&AgentError, u32),
+) -> Result<T, AgentError> {
+    let mut sent = 0;
+    loop {
+        match attempt() {
+            Err(e) if e.awaiting_commit().is_some() && sent < MAX_RESENDS => {
+                sent += 1;
+                again(&e, sent);
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Ends the commit awaiting the envelope of SHA-256 `digest` without applying it
+/// (InstallAbandon): the old state stays, the commit's TA marked unconfirmed.
+pub fn abandon(tee: &mut dyn Transport, digest: &[u8]) -> Result<(), AgentError> {
+    call(
+        tee,
+        &InstallAbandonRequest {
+            envelope: ByteBuf::from(digest.to_vec()),
+        },
+    )
+    .map(drop)
 }
 
 /// `e`, the TA's refusal of `device-key --anchor`, with where the anchors are seen: no
@@ -688,8 +743,9 @@ pub fn install_streamed_marked(
     )
 }
 
-/// [`install_streamed_marked`] and [`install_streamed_listed`].
-fn install_core(
+/// [`install_streamed_marked`] and [`install_streamed_listed`] in one: `listed` as the
+/// latter sets it, `before_finish` called as the former calls it.
+pub fn install_core(
     tee: &mut dyn Transport,
     envelope: &[u8],
     fetch: &mut PayloadFetcher<'_>,

@@ -17,6 +17,7 @@ pub mod detect;
 pub mod enrolment;
 pub mod files;
 pub mod human;
+pub mod inflight;
 pub mod ree;
 pub mod sim;
 pub mod stdio;

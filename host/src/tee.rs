@@ -202,6 +202,13 @@ pub enum AgentError {
     /// the device's trouble (exit 3), which the next round settles from the TA.
     #[error("{0}")]
     CommitNotCompleted(String),
+    /// The TA awaits an envelope (an update interrupted while OP-TEE installed its TA, whose
+    /// image the TA kept in memory only) that this agent holds no copy of: `suit-agent
+    /// resume` has no record of it, or `poll` no in-flight copy. Only that envelope, sent
+    /// again, or an abandonment ends it (exit 3; `poll --interval` stops: every round would
+    /// be refused alike).
+    #[error("{0}")]
+    AwaitedEnvelopeUnknown(String),
 }
 
 /// Added to a refusal of decrypted or secure content for an `['ree', ...]` component: the
@@ -573,6 +580,49 @@ impl AgentError {
             if matches!(refused.why, UriRefusal::NotAllowed { .. }))
     }
 
+    /// The TA's answer to InstallFinish that the commit now awaits the same envelope again
+    /// (`CommitRefusal::AwaitingEnvelope`: OP-TEE's install of a TA image the TA kept in
+    /// memory only did not finish, `code` its TEE result, or finished and the state write
+    /// after it failed, `code` 0): the update is applied once that envelope is installed
+    /// again, and nothing else runs until then. The TA's uuid and `code`.
+    pub fn awaiting_commit(&self) -> Option<(Vec<u8>, u32)> {
+        use suit_common::fault::Fault;
+        use suit_common::service::install::{CommitRefusal, InstallError};
+        match self.fault()? {
+            Fault::Install(InstallError::Commit(CommitRefusal::AwaitingEnvelope {
+                uuid,
+                code,
+            })) => Some((uuid.into_vec(), code)),
+            _ => None,
+        }
+    }
+
+    /// The envelope (its SHA-256) an interrupted commit awaits, when the TA refused this
+    /// command for it (`ServiceFault::AwaitingEnvelope`): every command but status, report,
+    /// the install of that envelope and the abandon is refused so until then.
+    pub fn awaited_envelope(&self) -> Option<Vec<u8>> {
+        match self.service_fault()? {
+            suit_common::fault::ServiceFault::AwaitingEnvelope(d) => Some(d.into_vec()),
+            _ => None,
+        }
+    }
+
+    /// Whether the TA answered InstallFinish with a commit it left pending (`InstallPending`,
+    /// `CommitPending`, [`AgentError::awaiting_commit`]): not yet the definitive answer, which
+    /// the TA gives once it has finished the commit or the same envelope was sent again.
+    pub fn leaves_commit_pending(&self) -> bool {
+        use suit_common::fault::Fault;
+        use suit_common::service::install::{CommitRefusal, InstallError};
+        matches!(
+            self.fault(),
+            Some(Fault::Install(InstallError::Commit(
+                CommitRefusal::InstallPending { .. }
+                    | CommitRefusal::CommitPending { .. }
+                    | CommitRefusal::AwaitingEnvelope { .. }
+            )))
+        )
+    }
+
     /// Whether the TA applied the update (OP-TEE installed its TA) but could not record it,
     /// and completes the commit before its next command: a failure after a commit (exit 5),
     /// not one to retry.
@@ -678,6 +728,7 @@ fn device_fault(fault: &[u8]) -> bool {
         Some(Fault::Install(InstallError::Commit(c))) => matches!(
             c,
             CommitRefusal::InstallPending { .. }
+                | CommitRefusal::AwaitingEnvelope { .. }
                 | CommitRefusal::InstallNotConfirmed { .. }
                 | CommitRefusal::StateWriteUncertain
                 | CommitRefusal::TooManyUnconfirmed(_)

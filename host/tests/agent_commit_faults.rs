@@ -166,6 +166,7 @@ fn status_shows_a_commit_the_ta_cannot_complete() {
         pending: Some(PendingCommit {
             state: next,
             tas: vec!["suit/c/0/0".into()],
+            envelope: None,
         }),
     };
     std::fs::write(object("suit/journal"), record::encode(&journal).unwrap()).unwrap();

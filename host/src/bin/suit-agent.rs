@@ -62,6 +62,12 @@ struct Cli {
     /// /tmp/suit-agent-UID; STATE/.agent.lock with --tee sim). Never a link, always this user's file.
     #[arg(long, global = true)]
     lock: Option<PathBuf>,
+    /// Record of an `install` handed to the TA's commit, kept until the TA answers it (a copy
+    /// of the envelope beside it, FILE.envelope), for `suit-agent resume` after a power cut
+    /// (default: $SUIT_AGENT_INSTALL_RECORD, else /var/lib/suit-agent/install-in-flight.json,
+    /// or STATE/install-in-flight.json with --tee sim).
+    #[arg(long, global = true, value_name = "FILE")]
+    install_record: Option<PathBuf>,
     /// How long to wait for another agent's lock (seconds).
     #[arg(long, global = true, default_value_t = 600)]
     lock_wait: u64,
@@ -276,8 +282,30 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Stream an envelope and the payloads it fetches into the TA and install it.
+    /// Stream an envelope and the payloads it fetches into the TA and install it. Should the
+    /// TA answer that the commit awaits this envelope again (OP-TEE's install of its TA did
+    /// not finish), it is sent again, at most twice more; the install is recorded (see
+    /// --install-record) until the TA answers it, for `resume`.
     Install(InstallArgs),
+    /// Finish an update a power cut (or a storage failure) interrupted while OP-TEE installed
+    /// its TA: if the TA awaits that envelope and the install record (--install-record) holds
+    /// it, install it again with the recorded options; if nothing is awaited, say so and
+    /// remove a stale record. A boot script should run `suit-agent resume` before any other
+    /// agent command: until the awaited envelope is installed again (or abandoned), the TA
+    /// refuses everything but status, report and that install.
+    Resume,
+    /// Give up an update that awaits its envelope again (status: AWAITING ENVELOPE), for an
+    /// envelope that cannot be sent again: it is not applied, the device keeps its earlier
+    /// state, and the update's TA is marked unconfirmed until an update installs it.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["sha256", "envelope"])))]
+    Abandon {
+        /// The awaited envelope's SHA-256 (hex), as `status` shows it.
+        sha256: Option<String>,
+        /// The awaited envelope's file, whose SHA-256 is computed (CBOR, as `install` reads
+        /// it: hex text is decoded first).
+        #[arg(long, value_name = "FILE")]
+        envelope: Option<PathBuf>,
+    },
     /// Fetch the TA's signed SUIT report of the latest install attempt whose manifest was
     /// authenticated, with the device's current state (for a status tracker; verify it with
     /// `suit-author verify-report`).
@@ -597,6 +625,27 @@ fn lock_path(cli: &Cli) -> Result<PathBuf, AgentError> {
     transport::lock::default_path()
 }
 
+/// The install record ([`suit_host::inflight`]): `--install-record`, else
+/// $SUIT_AGENT_INSTALL_RECORD, else in the agent's state directory (the simulator's with
+/// `--tee sim`), as `poll`'s state file.
+fn record_path(cli: &Cli) -> PathBuf {
+    use suit_host::inflight::{RECORD_ENV, RECORD_NAME};
+    if let Some(p) = &cli.install_record {
+        return p.clone();
+    }
+    if let Some(p) = std::env::var_os(RECORD_ENV).filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    match cli.tee {
+        TeeKind::Sim => cli
+            .state
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("suit-sim-state"))
+            .join(RECORD_NAME),
+        TeeKind::Optee => Path::new("/var/lib/suit-agent").join(RECORD_NAME),
+    }
+}
+
 fn take_lock(cli: &Cli) -> Result<transport::lock::AgentLock, AgentError> {
     transport::lock::AgentLock::acquire(
         &lock_path(cli)?,
@@ -728,7 +777,13 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
         // update again for nothing; a full disk or an I/O error may pass: polling goes on.
         let unsaved = |e: &AgentError| matches!(e, AgentError::PollState { lasting: true, .. });
         let incompatible = match &r {
-            Err(AgentError::VersionMismatch { .. } | AgentError::NoOpteeSupport) => true,
+            // Also an awaited envelope poll has no copy of: every round is refused alike
+            // until an operator installs it again or abandons it.
+            Err(
+                AgentError::VersionMismatch { .. }
+                | AgentError::NoOpteeSupport
+                | AgentError::AwaitedEnvelopeUnknown(_),
+            ) => true,
             Err(e) => unsaved(e),
             Ok(o) => o.afterwards.iter().any(unsaved),
         };
@@ -814,6 +869,22 @@ fn run(cli: Cli) -> Result<(), AgentError> {
         tee = Box::new(suit_host::timing::Timed::new(tee, started.elapsed()));
     }
     let tee = tee.as_mut();
+    let result = run_session(&cli, cmd, tee, opened);
+    // Refused while an interrupted update awaits its envelope: the ways out named (`install`
+    // names them itself).
+    match cmd {
+        Cmd::Install(_) => result,
+        _ => result.map_err(client::awaiting_hints),
+    }
+}
+
+/// Runs session command `cmd` on `tee` (the lock held, the session open).
+fn run_session(
+    cli: &Cli,
+    cmd: &Cmd,
+    tee: &mut dyn Transport,
+    opened: OpenedOutputs,
+) -> Result<(), AgentError> {
     match cmd {
         Cmd::Status { json } => status(tee, *json),
         Cmd::DeviceKey(args) => device_key(tee, args, opened),
@@ -831,7 +902,20 @@ fn run(cli: Cli) -> Result<(), AgentError> {
             ree_root,
             json,
         } => export(tee, path, ree_root, *json),
-        Cmd::Install(args) => install(tee, args, show_progress(&cli)),
+        Cmd::Install(args) => install(tee, args, record_path(cli), show_progress(cli)),
+        Cmd::Resume => resume(tee, record_path(cli), show_progress(cli)),
+        Cmd::Abandon { sha256, envelope } => {
+            // Clap requires one of the two.
+            let digest = match envelope {
+                Some(file) => {
+                    use sha2::Digest as _;
+                    let bytes = read_as(file, suit_host::detect::Format::Envelope)?;
+                    hex::encode(sha2::Sha256::digest(&bytes))
+                }
+                None => sha256.clone().unwrap_or_default(),
+            };
+            abandon(tee, &digest, &record_path(cli))
+        }
         Cmd::HeapScan { files } => heap_scan(tee, files),
         #[cfg(feature = "test-paths")]
         Cmd::RefusedBegin { envelope } => {
@@ -1114,6 +1198,15 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
     let unreadable = v.state_error.is_some() && v.delegate_counter.is_none();
     if let Some(e) = &v.state_error {
         outln!("  STATE ERROR:         {}", suit_common::fault::render(e));
+    }
+    if let Some(d) = &v.awaiting_envelope {
+        let d = show(d);
+        outln!(
+            "  AWAITING ENVELOPE:   an interrupted update awaits envelope SHA-256 {d}, to be \
+             installed again (`suit-agent resume`, or `suit-agent install` that envelope) or \
+             abandoned (`suit-agent abandon {d}`); until then the TA refuses everything but \
+             status, report and that install"
+        );
     }
     const UNKNOWN: &str = "unknown (the TA cannot read its state: STATE ERROR above)";
     match v.delegate_counter {
@@ -1547,10 +1640,30 @@ fn export(
     Ok(())
 }
 
-/// `install`: streams the envelope and its payloads into the TA, then exports approved files.
+/// What one install runs with: `install`'s arguments, or the record `resume` re-runs.
+struct InstallPlan {
+    /// The envelope's bytes, as handed to the TA.
+    bytes: Vec<u8>,
+    /// How the envelope is named in what is printed (a URL's user information redacted).
+    shown: String,
+    payloads: Vec<std::ffi::OsString>,
+    payload_dir: Option<PathBuf>,
+    ree_root: Option<PathBuf>,
+    json: bool,
+    /// The network and where payload URIs may be fetched from, if they are fetched.
+    network: Option<(transport::Net, transport::allow::UrlPolicy)>,
+    /// `--max-payload-bytes`.
+    max: u64,
+    /// Where the install is recorded before InstallFinish, and the record (`None`: it could
+    /// not be made, the reason given, which is warned about before the commit).
+    record: (PathBuf, Result<suit_host::inflight::InstallRecord, String>),
+}
+
+/// `install`: fetches or reads the envelope, then installs it ([`run_install`]).
 fn install(
     tee: &mut dyn Transport,
     args: &InstallArgs,
+    record_path: PathBuf,
     with_progress: bool,
 ) -> Result<(), AgentError> {
     let InstallArgs {
@@ -1615,9 +1728,117 @@ fn install(
             )))
         }
     };
-    let max = net_args.max_payload_bytes;
+    // A URL's user information never shown.
+    let shown = url.map_or_else(
+        || suit_host::human::printable(&envelope.to_string_lossy()).into_owned(),
+        transport::allow::redacted,
+    );
+    let record = install_record(args, &bytes, url, &shown, network.is_some());
+    run_install(
+        tee,
+        InstallPlan {
+            bytes,
+            shown,
+            payloads: payloads.clone(),
+            payload_dir: payload_dir.clone(),
+            ree_root: ree_root.clone(),
+            json: *json,
+            network,
+            max: net_args.max_payload_bytes,
+            record: (record_path, record),
+        },
+        with_progress,
+    )
+}
+
+/// The record `resume` re-runs this install from: the options made absolute (a boot script
+/// runs from another directory). `Err`: why it cannot be made (a path that is not UTF-8).
+fn install_record(
+    args: &InstallArgs,
+    bytes: &[u8],
+    url: Option<&str>,
+    shown: &str,
+    net: bool,
+) -> Result<suit_host::inflight::InstallRecord, String> {
+    use sha2::Digest as _;
+    let absolute = |p: &Path, what: &str| -> Result<PathBuf, String> {
+        let abs = suit_host::inflight::absolute(p).map_err(|e| format!("{what}: {e}"))?;
+        match abs.to_str() {
+            Some(_) => Ok(abs),
+            None => Err(format!("{what} {}: not UTF-8", abs.display())),
+        }
+    };
+    let payloads = args
+        .payloads
+        .iter()
+        .map(|p| {
+            let text = p
+                .to_str()
+                .ok_or_else(|| format!("--payload {}: not UTF-8", p.to_string_lossy()))?;
+            // Checked by `PayloadSources::new` before the TA was asked anything.
+            let (uri, file) = text
+                .rsplit_once('=')
+                .ok_or_else(|| format!("--payload {text}: expected URI=FILE"))?;
+            let file = absolute(Path::new(file), "--payload")?;
+            Ok(format!("{uri}={}", file.display()))
+        })
+        .collect::<Result<Vec<String>, String>>()?;
+    let optional =
+        |p: &Option<PathBuf>, what: &str| p.as_deref().map(|p| absolute(p, what)).transpose();
+    Ok(suit_host::inflight::InstallRecord {
+        envelope_sha256: hex::encode(sha2::Sha256::digest(bytes)),
+        shown: shown.to_string(),
+        payloads,
+        payload_dir: optional(&args.payload_dir, "--payload-dir")?,
+        ree_root: optional(&args.ree_root, "--ree-root")?,
+        net,
+        origins: url
+            .map(|u| transport::allow::without_user_info(u).into_owned())
+            .into_iter()
+            .collect(),
+        allow_url_prefix: args.net_args.allow_url_prefix.clone(),
+        ca_file: optional(&args.net_args.ca_file, "--ca-file")?,
+        max_payload_bytes: args.net_args.max_payload_bytes,
+    })
+}
+
+/// What one attempt at an install saw besides the TA's answer.
+#[derive(Default)]
+struct Attempt {
+    /// The payload URIs sent.
+    sent: Vec<String>,
+    /// URIs the TA listed that nobody offered (not sent).
+    not_offered: Vec<String>,
+    /// Every URI the TA listed (all of them, whatever became of fetching one): a `--payload`
+    /// for another is named afterwards.
+    listed: Vec<String>,
+    left_out: transport::poll::LeftOut,
+    /// The local files given, by URI: named if the TA finds a payload not the manifest's.
+    given: Vec<(String, PathBuf)>,
+    authenticated: bool,
+}
+
+/// Streams the envelope and its payloads into the TA (again, while the TA answers that the
+/// commit awaits this very envelope: [`client::resending`]), recording the install just
+/// before each InstallFinish until the TA answers it; then exports approved files.
+fn run_install(
+    tee: &mut dyn Transport,
+    plan: InstallPlan,
+    with_progress: bool,
+) -> Result<(), AgentError> {
+    let InstallPlan {
+        bytes,
+        shown,
+        payloads,
+        payload_dir,
+        ree_root,
+        json,
+        network,
+        max,
+        record: (record_path, record),
+    } = plan;
     // Only files the operator offered; a URI from the manifest never names a local path.
-    let sources = transport::local::PayloadSources::new(payloads, payload_dir.as_deref())?;
+    let sources = transport::local::PayloadSources::new(&payloads, payload_dir.as_deref())?;
     if let Some(dir) = sources.missing_dir() {
         errln!(
             "suit-agent: warning: --payload-dir {}: no such directory; it provides no payload \
@@ -1626,58 +1847,113 @@ fn install(
             suit_host::human::printable(&dir.display().to_string())
         );
     }
-    // The TA lists every URI the manifest may fetch; a try-each may never reach one
-    // (manifest-37: an option whose condition fails is skipped). One nobody offered, one the
-    // agent does not fetch (not allowed, unparseable), or one the server says it does not
-    // have (404, 410), is not sent, and the TA decides: it refuses the update only if the
-    // manifest really fetches it, naming it, and the agent then reports that payload with why
-    // it was left out (`missing_payload`).
-    let mut sent: Vec<String> = Vec::new();
-    let mut not_offered: Vec<String> = Vec::new();
-    // Every URI the TA listed (all of them, whatever became of fetching one): a `--payload`
-    // for another is named afterwards.
-    let mut listed: Vec<String> = Vec::new();
-    let mut left_out = transport::poll::LeftOut::default();
-    // The local files given, by URI: named if the TA finds a payload not the manifest's.
-    let mut given: Vec<(String, PathBuf)> = Vec::new();
-    let mut fetch = |uri: &str, bound: Option<u64>, sink: &mut dyn transport::Sink| {
-        if let Some(file) = sources.open(uri)? {
-            given.push((uri.to_string(), file.path.clone()));
-            // A local file is not a download: the cap only (a wrong size is the
-            // TA's to refuse, with its report).
-            transport::feed_open(file, transport::Limit::new(max, None), sink)?;
-            sent.push(uri.to_string());
-            return Ok(true);
-        }
-        match (&network, transport::Location::parse(uri)) {
-            (Some((n, allowed)), transport::Location::Http(_)) => {
-                let fetched =
-                    transport::poll::fetch_uri(n, allowed, uri, bound, sink, &mut left_out)?;
-                if fetched {
-                    sent.push(uri.to_string());
-                }
-                Ok(fetched)
-            }
-            _ => {
-                not_offered.push(uri.to_string());
-                Ok(false)
-            }
-        }
-    };
     let mut progress = |p: Progress<'_>| {
         if with_progress {
             progress_bar(p)
         }
     };
-    let mut authenticated = false;
-    let installed = client::install_streamed_listed(
-        tee,
-        &bytes,
-        &mut fetch,
-        &mut progress,
-        &mut authenticated,
-        &mut listed,
+    // Written before each InstallFinish; `true` once written (or warned about, once).
+    let mut recorded = false;
+    let mut record_before_finish = || {
+        if recorded {
+            return;
+        }
+        recorded = true;
+        let saved = record
+            .as_ref()
+            .map_err(String::clone)
+            .and_then(|r| r.save(&record_path, &bytes));
+        if let Err(why) = saved {
+            errln!(
+                "suit-agent: warning: the install is not recorded ({why}): should a power cut \
+                 interrupt its commit, `suit-agent resume` cannot re-run it; install the same \
+                 envelope again instead"
+            );
+        }
+    };
+    let mut attempt = Attempt::default();
+    let installed = client::resending(
+        || {
+            attempt = Attempt::default();
+            let Attempt {
+                sent,
+                not_offered,
+                listed,
+                left_out,
+                given,
+                authenticated,
+            } = &mut attempt;
+            // The TA lists every URI the manifest may fetch; a try-each may never reach one
+            // (manifest-37: an option whose condition fails is skipped). One nobody offered,
+            // one the agent does not fetch (not allowed, unparseable), or one the server says
+            // it does not have (404, 410), is not sent, and the TA decides: it refuses the
+            // update only if the manifest really fetches it, naming it, and the agent then
+            // reports that payload with why it was left out (`missing_payload`).
+            let mut fetch = |uri: &str, bound: Option<u64>, sink: &mut dyn transport::Sink| {
+                if let Some(file) = sources.open(uri)? {
+                    given.push((uri.to_string(), file.path.clone()));
+                    // A local file is not a download: the cap only (a wrong size is the
+                    // TA's to refuse, with its report).
+                    transport::feed_open(file, transport::Limit::new(max, None), sink)?;
+                    sent.push(uri.to_string());
+                    return Ok(true);
+                }
+                match (&network, transport::Location::parse(uri)) {
+                    (Some((n, allowed)), transport::Location::Http(_)) => {
+                        let fetched =
+                            transport::poll::fetch_uri(n, allowed, uri, bound, sink, left_out)?;
+                        if fetched {
+                            sent.push(uri.to_string());
+                        }
+                        Ok(fetched)
+                    }
+                    _ => {
+                        not_offered.push(uri.to_string());
+                        Ok(false)
+                    }
+                }
+            };
+            client::install_core(
+                tee,
+                &bytes,
+                &mut fetch,
+                &mut progress,
+                authenticated,
+                listed,
+                &mut |_| {
+                    record_before_finish();
+                    Ok(())
+                },
+            )
+        },
+        &mut |e, n| {
+            errln!(
+                "suit-agent: {}; sending the same envelope again ({n} of {})",
+                suit_host::human::printable(&e.to_string()),
+                client::MAX_RESENDS
+            )
+        },
     );
+    // The TA's definitive answer ends the record; a commit it left pending keeps it, and so
+    // does an answer never received (the TA may have committed).
+    let definitive = match &installed {
+        Ok(_) => true,
+        Err(e @ AgentError::Refused { .. }) => !e.leaves_commit_pending(),
+        Err(_) => false,
+    };
+    if recorded && definitive {
+        if let Err(why) = suit_host::inflight::InstallRecord::remove(&record_path) {
+            errln!("suit-agent: warning: the install record is not removed: {why}");
+        }
+    }
+    let Attempt {
+        sent,
+        not_offered,
+        listed,
+        left_out,
+        given,
+        authenticated,
+    } = attempt;
     // Once the TA listed the manifest's URIs (it authenticated it), a `--payload` for none of
     // them did nothing: named, whatever the outcome.
     if authenticated {
@@ -1690,14 +1966,31 @@ fn install(
         }
     }
     let (_, done) = installed.map_err(|e| {
+        let awaiting = e.awaiting_commit().is_some();
         let e = client::install_hints(tee, e.explained_with(&bytes));
         let e = stale_payload(e, &given, &sources);
-        missing_payload(e, &not_offered, &left_out, sources.missing_dir())
+        let e = missing_payload(e, &not_offered, &left_out, sources.missing_dir());
+        match (awaiting, recorded) {
+            (true, true) => e.with_hint(&format!(
+                "sent {} times; `suit-agent resume` sends it again from the install record {}, \
+                 or `suit-agent abandon {}` gives the update up",
+                client::MAX_RESENDS + 1,
+                record_path.display(),
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
+            )),
+            (true, false) => e.with_hint(&format!(
+                "sent {} times; `suit-agent install` it again, or `suit-agent abandon {}` gives \
+                 the update up",
+                client::MAX_RESENDS + 1,
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
+            )),
+            _ => e,
+        }
     })?;
     COMMITTED.store(true, Ordering::Relaxed);
     // Committed: from here on a failure is the agent's own and the install stands.
-    if *json {
-        let failed = match ree_root {
+    if json {
+        let failed = match &ree_root {
             Some(root) => client::write_approved_files(tee, root, &done.ree_paths).1,
             None => None,
         };
@@ -1709,12 +2002,7 @@ fn install(
         return failed.map_or(Ok(()), Err);
     }
     outln!(
-        "installed {} (sequence number {}, signed by anchor(s) {})",
-        // A URL's user information never shown.
-        url.map_or_else(
-            || suit_host::human::printable(&envelope.to_string_lossy()).into_owned(),
-            transport::allow::redacted
-        ),
+        "installed {shown} (sequence number {}, signed by anchor(s) {})",
         done.sequence_number,
         done.signers
             .iter()
@@ -1768,7 +2056,7 @@ fn install(
         }
         return Ok(());
     };
-    let (written, failed) = client::write_approved_files(tee, root, &done.ree_paths);
+    let (written, failed) = client::write_approved_files(tee, &root, &done.ree_paths);
     for w in &written {
         outln!(
             "  wrote approved REE file {}",
@@ -1776,6 +2064,147 @@ fn install(
         );
     }
     failed.map_or(Ok(()), Err)
+}
+
+/// `resume`: re-runs the recorded install of the envelope the TA awaits
+/// ([`suit_host::inflight`]); nothing awaited, says so and removes a stale record.
+fn resume(
+    tee: &mut dyn Transport,
+    record_path: PathBuf,
+    with_progress: bool,
+) -> Result<(), AgentError> {
+    use suit_host::inflight::InstallRecord;
+    let status = client::status(tee)?;
+    let loaded = InstallRecord::load(&record_path);
+    let Some(awaited) = status.service.awaiting_envelope else {
+        outln!("no interrupted update awaits its envelope: nothing to resume");
+        let stale = match &loaded {
+            Ok(None) => None,
+            Ok(Some((r, _))) => Some(format!(
+                "the install of {} (SHA-256 {})",
+                r.shown, r.envelope_sha256
+            )),
+            Err(why) => Some(format!("an unusable one ({why})")),
+        };
+        if let Some(stale) = stale {
+            InstallRecord::remove(&record_path).map_err(AgentError::File)?;
+            outln!(
+                "removed the stale install record {}: {stale}",
+                record_path.display()
+            );
+        }
+        return Ok(());
+    };
+    let awaited = hex::encode(awaited);
+    let held = match loaded {
+        Ok(Some((r, envelope))) if r.envelope_sha256 == awaited => (r, envelope),
+        other => {
+            let record = match other {
+                Ok(None) => format!("the install record {} holds none", record_path.display()),
+                Ok(Some((r, _))) => format!(
+                    "the install record {} holds another ({}, SHA-256 {})",
+                    record_path.display(),
+                    r.shown,
+                    r.envelope_sha256
+                ),
+                Err(why) => format!("the install record cannot be used: {why}"),
+            };
+            return Err(AgentError::AwaitedEnvelopeUnknown(format!(
+                "the TA awaits envelope SHA-256 {awaited} (an update interrupted while OP-TEE \
+                 installed its TA), and {record}: install that envelope again (`suit-agent \
+                 install FILE` with its payloads), or give the update up (`suit-agent abandon \
+                 {awaited}`)"
+            )));
+        }
+    };
+    let (r, bytes) = held;
+    errln!(
+        "suit-agent: the TA awaits envelope SHA-256 {awaited}: installing {} again as recorded",
+        r.shown
+    );
+    let net_args = NetArgs {
+        ca_file: r.ca_file.clone(),
+        max_payload_bytes: r.max_payload_bytes,
+        stall_timeout: None,
+        transfer_timeout: None,
+        retries: None,
+        backoff_ms: None,
+        allow_url_prefix: r.allow_url_prefix.clone(),
+    };
+    let network = if r.net {
+        let origins: Vec<&str> = r.origins.iter().map(String::as_str).collect();
+        Some((net_args.net()?, net_args.allowed(&origins)?))
+    } else {
+        None
+    };
+    if let Some(root) = &r.ree_root {
+        ree::check_root(root)?;
+    }
+    run_install(
+        tee,
+        InstallPlan {
+            bytes,
+            shown: r.shown.clone(),
+            payloads: r.payloads.iter().map(std::ffi::OsString::from).collect(),
+            payload_dir: r.payload_dir.clone(),
+            ree_root: r.ree_root.clone(),
+            json: false,
+            network,
+            max: r.max_payload_bytes,
+            record: (record_path, Ok(r)),
+        },
+        with_progress,
+    )
+}
+
+/// `abandon`: ends the commit awaiting the envelope of SHA-256 `digest` (hex) unapplied.
+fn abandon(tee: &mut dyn Transport, digest: &str, record_path: &Path) -> Result<(), AgentError> {
+    let bytes = hex::decode(digest.trim())
+        .ok()
+        .filter(|d| d.len() == 32)
+        .ok_or_else(|| {
+            AgentError::File(format!(
+                "{digest}: not a SHA-256 in hex (64 hex digits, as `suit-agent status` shows \
+                 the awaited envelope's)"
+            ))
+        })?;
+    let digest = hex::encode(&bytes);
+    if let Err(e) = client::abandon(tee, &bytes) {
+        let not_awaited = matches!(
+            e.service_fault(),
+            Some(suit_common::fault::ServiceFault::NotAwaited)
+        );
+        if !not_awaited {
+            return Err(e);
+        }
+        let awaited = client::status(tee)
+            .ok()
+            .and_then(|s| s.service.awaiting_envelope);
+        return Err(e.with_hint(&match awaited {
+            Some(d) => format!(
+                "the TA awaits envelope SHA-256 {}, not {digest}; nothing was changed",
+                hex::encode(d)
+            ),
+            None => "no interrupted update awaits an envelope; nothing was changed".to_string(),
+        }));
+    }
+    outln!(
+        "abandoned the interrupted update of envelope SHA-256 {digest}: the update was not \
+         applied (the device keeps its earlier state)"
+    );
+    let status = client::status(tee)?;
+    for u in &status.service.unconfirmed_tas {
+        outln!(
+            "  TA {u} is marked unconfirmed until an update installs it (its personalization \
+             data is withheld until then)"
+        );
+    }
+    if let Ok(Some((r, _))) = suit_host::inflight::InstallRecord::load(record_path) {
+        if r.envelope_sha256 == digest {
+            suit_host::inflight::InstallRecord::remove(record_path).map_err(AgentError::File)?;
+        }
+    }
+    Ok(())
 }
 
 /// How many local payload files a refusal names.
@@ -2049,7 +2478,7 @@ fn wants_json(cmd: &Command) -> bool {
         | Cmd::DeviceKey(DeviceKeyArgs { json, .. })
         | Cmd::PersoGet { json }
         | Cmd::Export { json, .. } => *json,
-        Cmd::CryptoBench { .. } | Cmd::HeapScan { .. } => false,
+        Cmd::CryptoBench { .. } | Cmd::HeapScan { .. } | Cmd::Resume | Cmd::Abandon { .. } => false,
         #[cfg(feature = "test-paths")]
         Cmd::RefusedBegin { .. } => false,
         #[cfg(feature = "test-paths")]
@@ -2169,6 +2598,17 @@ mod tests {
             5
         );
         assert_eq!(exit_code(&refused(CommitRefusal::StateWriteUncertain)), 3);
+        // Applied only once the same envelope is sent again: the device's trouble, retried.
+        let awaiting = refused(CommitRefusal::AwaitingEnvelope {
+            uuid: vec![0x5e; 16].into(),
+            code: 0,
+        });
+        assert!(!awaiting.is_commit_pending() && awaiting.leaves_commit_pending());
+        assert_eq!(exit_code(&awaiting), 3);
+        assert_eq!(
+            exit_code(&AgentError::AwaitedEnvelopeUnknown(String::new())),
+            3
+        );
         assert_eq!(
             exit_code(&refused(CommitRefusal::TaNotNewer {
                 offered: 2,

@@ -236,11 +236,51 @@ impl PollState {
     /// Written whole and durably ([`crate::files::replace_file`]: a temporary file, fsync,
     /// rename, directory fsync): a crash leaves the old state or the new one.
     /// A failure is [`AgentError::PollState`] ([`state_error`]).
+    /// Without an in-flight mark, the envelope copy kept with one ([`in_flight_copy`]) is
+    /// removed once the state is saved.
     pub fn save(&self, path: &Path) -> Result<(), AgentError> {
         let text = serde_json::to_vec_pretty(self).map_err(|e| AgentError::File(e.to_string()))?;
-        crate::files::replace_file(path, &text, 0o600).map_err(|e| state_error(path, &e, false))
+        crate::files::replace_file(path, &text, 0o600).map_err(|e| state_error(path, &e, false))?;
+        if self.in_flight.is_none() {
+            // Left behind, it is never read without a mark naming its digest.
+            let _ = std::fs::remove_file(in_flight_copy(path));
+        }
+        Ok(())
     }
 }
+
+/// Where the copy of the in-flight envelope is kept beside the poll state file `state_file`
+/// (`.in-flight.suit` appended to its name): a commit the TA left awaiting that envelope is
+/// finished only by the same bytes, which the server may no longer serve. At most
+/// [`MAX_ENVELOPE_DOWNLOAD`] bytes (it was fetched under that bound).
+pub fn in_flight_copy(state_file: &Path) -> PathBuf {
+    let mut name = state_file.as_os_str().to_os_string();
+    name.push(".in-flight.suit");
+    PathBuf::from(name)
+}
+
+/// What the TA's refusal `e` of a round's first command means when the TA awaits an envelope
+/// (`ServiceFault::AwaitingEnvelope`) that no in-flight mark of this poll names: poll holds no
+/// copy of it, so no round can go on ([`AgentError::AwaitedEnvelopeUnknown`]). Any other
+/// error is returned as it is.
+fn awaited_without_copy(e: AgentError, why: &str) -> AgentError {
+    let Some(d) = e.awaited_envelope() else {
+        return e;
+    };
+    AgentError::AwaitedEnvelopeUnknown(unknown_awaited(&hex::encode(d), why))
+}
+
+/// The words of [`AgentError::AwaitedEnvelopeUnknown`] for `poll`.
+fn unknown_awaited(awaited: &str, why: &str) -> String {
+    format!(
+        "the TA awaits envelope SHA-256 {awaited} (an update interrupted while OP-TEE installed \
+         its TA; it refuses everything else until then), and {why}: install that envelope \
+         again (`suit-agent install FILE`, or `suit-agent resume` if `install` recorded it), \
+         or give the update up (`suit-agent abandon {awaited}`), then poll again"
+    )
+}
+
+impl PollState {}
 
 /// The poll state file at `path` cannot be written (`e`), in words naming what to do:
 /// [`AgentError::PollState`], lasting ([`lasting_write_error`]) or not.
@@ -767,6 +807,82 @@ fn settle_in_flight(
     Ok(Some(settled))
 }
 
+/// What [`resume_awaited`] did.
+enum Resumed {
+    /// The TA awaits no envelope (or there is no in-flight mark): the round goes on.
+    NotAwaited(PollState),
+    /// It awaited the one in flight, handed over again: the round's outcome.
+    Round(Outcome),
+}
+
+/// With an in-flight mark, asks the TA whether a commit awaits an envelope
+/// (`ServiceInfo::awaiting_envelope`): the one in flight, whose copy is kept, is handed over
+/// again (its payloads fetched as usual), and that is the round; another one, or one whose
+/// copy is missing, ends the round with [`AgentError::AwaitedEnvelopeUnknown`].
+fn resume_awaited(
+    tee: &mut dyn Transport,
+    net: &Net,
+    opts: &PollOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+    state: PollState,
+) -> Result<Resumed, AgentError> {
+    let Some(mark) = state.in_flight.clone() else {
+        return Ok(Resumed::NotAwaited(state));
+    };
+    let Some(awaited) = client::status(tee)?.service.awaiting_envelope else {
+        return Ok(Resumed::NotAwaited(state));
+    };
+    let awaited = hex::encode(awaited);
+    if awaited != mark.envelope_sha256 {
+        return Err(AgentError::AwaitedEnvelopeUnknown(unknown_awaited(
+            &awaited,
+            &format!(
+                "this poll's envelope in flight is another (SHA-256 {})",
+                mark.envelope_sha256
+            ),
+        )));
+    }
+    let copy = in_flight_copy(&opts.state_file);
+    let envelope = crate::files::read_file_max(&copy, MAX_ENVELOPE_DOWNLOAD)
+        .map_err(|e| e.to_string())
+        .and_then(|b| match hex::encode(sha2::Sha256::digest(&b)) == awaited {
+            true => Ok(b),
+            false => Err(format!("{} is not that envelope", copy.display())),
+        })
+        .map_err(|why| {
+            AgentError::AwaitedEnvelopeUnknown(unknown_awaited(
+                &awaited,
+                &format!("this poll's copy of it cannot be used ({why})"),
+            ))
+        })?;
+    let shown = format!("envelope in flight {}", copy.display());
+    log::info(&format!(
+        "the TA awaits the envelope in flight (sha-256 {awaited}, manifest {}) to finish its \
+         commit: handing it over again",
+        mark.manifest_digest
+    ));
+    let earlier = state
+        .payload_refusals_of(&mark.manifest_digest)
+        .and_then(|i| state.payload_refusals.get(i).cloned());
+    hand_over(
+        tee,
+        net,
+        opts,
+        progress,
+        state,
+        Vec::new(),
+        Handed {
+            shown: &shown,
+            envelope: &envelope,
+            etag: mark.etag,
+            digest: awaited,
+            manifest_digest: mark.manifest_digest,
+            earlier,
+        },
+    )
+    .map(Resumed::Round)
+}
+
 /// One poll round. The caller holds the agent lock and the TA session.
 pub fn poll_once(
     tee: &mut dyn Transport,
@@ -774,11 +890,19 @@ pub fn poll_once(
     opts: &PollOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Outcome, AgentError> {
-    let url = envelope_url(tee, &opts.base)?;
+    let state = PollState::load(&opts.state_file);
+    // First a commit the TA left awaiting the envelope in flight: nothing else runs until it
+    // is handed over again.
+    let state = match resume_awaited(tee, net, opts, progress, state)? {
+        Resumed::Round(outcome) => return Ok(outcome),
+        Resumed::NotAwaited(state) => state,
+    };
+    let mut state = state;
+    let url = envelope_url(tee, &opts.base)
+        .map_err(|e| awaited_without_copy(e, "this poll has no envelope in flight"))?;
     // The URL as every message shows it: the base URL's user information redacted.
     let shown = super::allow::redacted(&url);
-    let mut state = PollState::load(&opts.state_file);
-    // First what the TA made of an install the last round did not see finish.
+    // Then what the TA made of an install the last round did not see finish.
     settle_in_flight(tee, opts, &mut state, false)?;
     // Saved without the base URL's user information (credentials, not a part of what is
     // fetched: new ones keep what was learnt); a state saved with it still matches.
@@ -888,27 +1012,97 @@ pub fn poll_once(
         "{shown}: new envelope ({} bytes, sha-256 {digest}); handing it to the TA",
         envelope.len()
     ));
+    hand_over(
+        tee,
+        net,
+        opts,
+        progress,
+        state,
+        afterwards,
+        Handed {
+            shown: &shown,
+            envelope: &envelope,
+            etag,
+            digest,
+            manifest_digest,
+            earlier,
+        },
+    )
+}
+
+/// The envelope a round hands to the TA, with what the round knows of it.
+struct Handed<'a> {
+    /// The envelope URL as messages show it.
+    shown: &'a str,
+    envelope: &'a [u8],
+    /// The server's entity tag of it.
+    etag: Option<String>,
+    /// SHA-256 (hex) of the envelope, and of its manifest as the wrapper claims it.
+    digest: String,
+    manifest_digest: String,
+    /// The manifest's earlier payload refusals.
+    earlier: Option<PayloadRefusals>,
+}
+
+/// Hands `handed` to the TA (sent again while the TA answers that its commit awaits it:
+/// [`client::resending`]), the in-flight mark and a copy of the envelope saved before each
+/// InstallFinish, and records the TA's decision.
+fn hand_over(
+    tee: &mut dyn Transport,
+    net: &Net,
+    opts: &PollOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+    mut state: PollState,
+    mut afterwards: Vec<AgentError>,
+    handed: Handed<'_>,
+) -> Result<Outcome, AgentError> {
+    let Handed {
+        shown,
+        envelope,
+        etag,
+        digest,
+        manifest_digest,
+        earlier,
+    } = handed;
     let mut authenticated = false;
     let mut left_out = LeftOut::default();
-    let outcome = client::install_streamed_marked(
-        tee,
-        &envelope,
-        &mut |uri, bound, sink| fetch_uri(net, &opts.allowed, uri, bound, sink, &mut left_out),
-        progress,
-        &mut authenticated,
-        // Saved durably before the TA may commit; no InstallFinish without it.
-        &mut |prepared| {
-            state.in_flight = Some(InFlight {
-                manifest_digest: manifest_digest.clone(),
-                sequence_number: prepared.sequence_number,
-                envelope_sha256: digest.clone(),
-                etag: etag.clone(),
-            });
-            state.save(&opts.state_file)
+    let outcome = client::resending(
+        || {
+            left_out = LeftOut::default();
+            client::install_streamed_marked(
+                tee,
+                envelope,
+                &mut |uri, bound, sink| {
+                    fetch_uri(net, &opts.allowed, uri, bound, sink, &mut left_out)
+                },
+                progress,
+                &mut authenticated,
+                // Saved durably before the TA may commit, with a copy of the envelope (the
+                // one thing that finishes a commit left awaiting it); no InstallFinish
+                // without them.
+                &mut |prepared| {
+                    let copy = in_flight_copy(&opts.state_file);
+                    crate::files::replace_file(&copy, envelope, 0o600)
+                        .map_err(|e| state_error(&copy, &e, false))?;
+                    state.in_flight = Some(InFlight {
+                        manifest_digest: manifest_digest.clone(),
+                        sequence_number: prepared.sequence_number,
+                        envelope_sha256: digest.clone(),
+                        etag: etag.clone(),
+                    });
+                    state.save(&opts.state_file)
+                },
+            )
+        },
+        &mut |e, n| {
+            log::warn(&format!(
+                "{shown}: {e}; handing the same envelope over again ({n} of {})",
+                client::MAX_RESENDS
+            ))
         },
     )
     // In the words `install` gives it ([`AgentError::explained_with`], its hints).
-    .map_err(|e| client::install_hints(tee, e.explained_with(&envelope)));
+    .map_err(|e| client::install_hints(tee, e.explained_with(envelope)));
     // The TA refused for the payload URI it names, one left out ([`LeftOut::named`]): one
     // the server said it does not have (404, 410) may not be published yet, so never a
     // verdict, retried as a payload refusal is; one the agent does not fetch is a verdict
@@ -978,7 +1172,7 @@ pub fn poll_once(
             // not even decode (then the TA's decode error came before authentication).
             authenticated = authenticated
                 || (e.is_refusal_after_authentication()
-                    && suit_common::suit::envelope::Envelope::decode(&envelope).is_ok());
+                    && suit_common::suit::envelope::Envelope::decode(envelope).is_ok());
             let retried = match &not_given {
                 Some(named) => !named.is_verdict(),
                 None => e.is_about_fetched_payload(),

@@ -1,0 +1,251 @@
+//! `suit-agent resume`, `abandon` and `status` on a simulated device whose commit awaits its
+//! envelope again: the journal a power cut leaves when it interrupts OP-TEE's install of a
+//! TA image kept in TA memory only (a pending commit naming the envelope's SHA-256, no image
+//! object), written into the simulator's state as the TA stores it. `resume` re-runs the
+//! install the agent recorded, says so and removes a stale record when nothing is awaited,
+//! and fails naming the ways out when the record does not hold the awaited envelope;
+//! `abandon` ends the commit unapplied.
+
+// Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
+mod support;
+
+use std::path::Path;
+
+use sha2::Digest as _;
+use suit_common::protocol::ByteBuf;
+use suit_common::service::install::{Journal, PendingCommit};
+use suit_common::service::record;
+use suit_common::service::state::{ComponentRecord, State};
+use suit_host::inflight::{copy_path, InstallRecord, RECORD_NAME};
+use support::device::{agent, device, envelope, fails, installed_components, ok, status};
+
+/// A TA's uuid for the commit `abandon` gives up.
+const TA: [u8; 16] = [0x5e; 16];
+
+fn object(d: &Path, name: &str) -> std::path::PathBuf {
+    d.join("state").join(hex::encode(name))
+}
+
+/// Leaves the simulated device as a power cut inside OP-TEE's install of a kept TA image
+/// does: a pending commit one generation on (which installs TA [`TA`]), awaiting the
+/// envelope of SHA-256 `digest`.
+fn awaiting(d: &Path, digest: &[u8]) {
+    let state: State =
+        record::decode_stored(&std::fs::read(object(d, "suit/state")).unwrap(), 1 << 20).unwrap();
+    let mut next = state.clone();
+    next.generation += 1;
+    next.components.push(ComponentRecord {
+        id: vec![ByteBuf::from(TA.to_vec())],
+        digest: ByteBuf::from(vec![7; 32]),
+        size: 1,
+        object: String::new(),
+        sequence_number: 9,
+        ta_version: Some(2),
+        digest_withheld: false,
+    });
+    let journal = Journal {
+        objects: vec![],
+        pending: Some(PendingCommit {
+            state: next,
+            tas: vec![],
+            envelope: Some(ByteBuf::from(digest.to_vec())),
+        }),
+    };
+    std::fs::write(object(d, "suit/journal"), record::encode(&journal).unwrap()).unwrap();
+}
+
+/// A simulated device with envelope `v1.suit` (installing `app`, its payload in `payloads/`)
+/// not installed yet: the directory and the envelope's SHA-256.
+fn scenario() -> (tempfile::TempDir, Vec<u8>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    device(d);
+    std::fs::write(d.join("fw.bin"), support::device::payload(5000, 1)).unwrap();
+    envelope(d, "v1", 1, "fw.bin", "https://example.com/fw.bin", false);
+    let digest = sha2::Sha256::digest(std::fs::read(d.join("v1.suit")).unwrap()).to_vec();
+    (tmp, digest)
+}
+
+/// The install record `suit-agent install v1.suit --payload-dir payloads` writes before
+/// InstallFinish, at the simulator's default place.
+fn record_install(d: &Path, digest: &[u8]) {
+    let r = InstallRecord {
+        envelope_sha256: hex::encode(digest),
+        shown: "v1.suit".into(),
+        payloads: vec![],
+        payload_dir: Some(d.join("payloads")),
+        ree_root: None,
+        net: false,
+        origins: vec![],
+        allow_url_prefix: vec![],
+        ca_file: None,
+        max_payload_bytes: 1 << 20,
+    };
+    let bytes = std::fs::read(d.join("v1.suit")).unwrap();
+    r.save(&d.join("state").join(RECORD_NAME), &bytes).unwrap();
+}
+
+/// `status` shows the awaited envelope, every other command is refused with the ways out,
+/// `resume` without a record of it fails naming them, and with the record installs it.
+#[test]
+fn resume_reinstalls_the_recorded_envelope() {
+    let (tmp, digest) = scenario();
+    let d = tmp.path();
+    let hex = hex::encode(&digest);
+    awaiting(d, &digest);
+
+    let shown = ok(agent(d, &["status"]));
+    assert!(
+        shown.contains(&format!(
+            "AWAITING ENVELOPE:   an interrupted update awaits envelope SHA-256 {hex}"
+        )) && shown.contains(&format!("`suit-agent abandon {hex}`")),
+        "{shown}"
+    );
+    assert_eq!(status(d)["service"]["awaiting-envelope"], hex.as_str());
+    let refused = fails(agent(d, &["anchors"]), 3);
+    assert!(
+        refused.contains("suit-agent resume") && refused.contains(&format!("abandon {hex}")),
+        "{refused}"
+    );
+
+    let unknown = fails(agent(d, &["resume"]), 3);
+    assert!(
+        unknown.contains(&format!("the TA awaits envelope SHA-256 {hex}"))
+            && unknown.contains("holds none")
+            && unknown.contains(&format!("`suit-agent abandon {hex}`")),
+        "{unknown}"
+    );
+
+    record_install(d, &digest);
+    let record = d.join("state").join(RECORD_NAME);
+    // From another directory, as a boot script runs it.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let state = d.join("state");
+    let resumed = ok(support::device::run(
+        env!("CARGO_BIN_EXE_suit-agent"),
+        elsewhere.path(),
+        &["--tee", "sim", "--state", state.to_str().unwrap(), "resume"],
+        &[],
+    ));
+    assert!(
+        resumed.contains(&format!(
+            "the TA awaits envelope SHA-256 {hex}: installing v1.suit"
+        )) && resumed.contains("installed v1.suit (sequence number 1"),
+        "{resumed}"
+    );
+    assert_eq!(
+        status(d)["service"]["awaiting-envelope"],
+        serde_json::Value::Null
+    );
+    assert_eq!(installed_components(d), 1);
+    assert!(!record.exists() && !copy_path(&record).exists());
+    let nothing = ok(agent(d, &["resume"]));
+    assert!(nothing.contains("nothing to resume"), "{nothing}");
+}
+
+/// Nothing awaited: `resume` says so, removes a stale record (the install it names ended
+/// before the agent could remove it) and succeeds.
+#[test]
+fn resume_with_nothing_awaited_removes_a_stale_record() {
+    let (tmp, digest) = scenario();
+    let d = tmp.path();
+    record_install(d, &digest);
+    let record = d.join("state").join(RECORD_NAME);
+    assert!(record.exists());
+    let said = ok(agent(d, &["resume"]));
+    assert!(
+        said.contains("no interrupted update awaits its envelope: nothing to resume")
+            && said.contains("removed the stale install record"),
+        "{said}"
+    );
+    assert!(!record.exists() && !copy_path(&record).exists());
+    assert_eq!(installed_components(d), 0);
+}
+
+/// `abandon` of another digest changes nothing (exit 1, naming the awaited one), a malformed
+/// one is a usage error, the awaited one ends the update unapplied with its TA unconfirmed,
+/// and the same abandon again says nothing awaits.
+#[test]
+fn abandon_ends_the_awaited_update_unapplied() {
+    let (tmp, digest) = scenario();
+    let d = tmp.path();
+    let hex = hex::encode(&digest);
+    awaiting(d, &digest);
+    record_install(d, &digest);
+    let other = hex::encode([0xab; 32]);
+    let refused = fails(agent(d, &["abandon", &other]), 1);
+    assert!(
+        refused.contains("no interrupted update awaits that envelope")
+            && refused.contains(&format!(
+                "the TA awaits envelope SHA-256 {hex}, not {other}"
+            )),
+        "{refused}"
+    );
+    fails(agent(d, &["abandon", "12ab"]), 2);
+
+    let done = ok(agent(d, &["abandon", "--envelope", "v1.suit"]));
+    assert!(
+        done.contains(&format!(
+            "abandoned the interrupted update of envelope SHA-256 {hex}: the update was not applied"
+        )) && done.contains(&format!(
+            "TA {} is marked unconfirmed until an update installs it",
+            suit_common::text::uuid(&TA)
+        )),
+        "{done}"
+    );
+    let shown = ok(agent(d, &["status"]));
+    assert!(
+        !shown.contains("AWAITING ENVELOPE") && shown.contains("UNCONFIRMED TA"),
+        "{shown}"
+    );
+    let record = d.join("state").join(RECORD_NAME);
+    assert!(
+        !record.exists(),
+        "the record of the abandoned install stays"
+    );
+    let again = fails(agent(d, &["abandon", &hex]), 1);
+    assert!(
+        again.contains("no interrupted update awaits an envelope; nothing was changed"),
+        "{again}"
+    );
+}
+
+/// `install` records the install before it commits, and removes the record once the TA
+/// answered; a record that cannot be written is named in a warning, not a failure.
+#[test]
+fn install_records_its_commit_until_the_ta_answers() {
+    let (tmp, _) = scenario();
+    let d = tmp.path();
+    std::fs::write(d.join("not-a-dir"), b"").unwrap();
+    let said = ok(agent(
+        d,
+        &[
+            "install",
+            "v1.suit",
+            "--payload-dir",
+            "payloads",
+            "--install-record",
+            "not-a-dir/record.json",
+        ],
+    ));
+    assert!(
+        said.contains("warning: the install is not recorded"),
+        "{said}"
+    );
+    envelope(d, "v2", 2, "fw.bin", "https://example.com/fw.bin", false);
+    let said = support::device::text(&support::device::agent_env(
+        d,
+        &["install", "v2.suit", "--payload-dir", "payloads"],
+        &[("SUIT_AGENT_INSTALL_RECORD", "rec/install.json")],
+    ));
+    assert!(
+        said.contains("installed v2.suit") && !said.contains("warning"),
+        "{said}"
+    );
+    // Written (its directory made), then removed with its copy.
+    assert!(d.join("rec").is_dir());
+    assert!(!d.join("rec/install.json").exists() && !d.join("rec/install.json.envelope").exists());
+}
