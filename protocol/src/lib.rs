@@ -1275,7 +1275,7 @@ mod tests {
             assert_eq!(Command::try_from(i as u32 + 1), Ok(*c));
         }
         assert_eq!(Command::try_from(0), Err(Status::UnknownCommand));
-        assert_eq!(Command::try_from(15), Err(Status::UnknownCommand));
+        assert_eq!(Command::try_from(16), Err(Status::UnknownCommand));
         for code in 0..=6 {
             assert_eq!(Status::from_code(code).map(|s| s as u32), Some(code));
         }

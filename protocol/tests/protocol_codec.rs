@@ -54,6 +54,7 @@ fn service() -> ServiceInfo {
         }],
         unconfirmed_tas: vec![TaUuid([0x5e; 16])],
         delegate_counter: Some(u64::MAX - 1),
+        awaiting_envelope: Some(b(&[0xe7; 32])),
     }
 }
 
