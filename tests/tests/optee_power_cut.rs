@@ -29,6 +29,7 @@ use suit_tests::{
 /// for release 1, then prints the marker the host kills QEMU on.
 const CUT_SH: &str = r#"#!/bin/sh
 name=$1; frac=$2
+export SUIT_AGENT_INSTALL_RECORD=/data/agent/install-in-flight.json
 suit-agent --progress install /up/$name.suit --payload-dir /up/$name --ree-root /data/ree >/tmp/$name.out 2>&1 &
 pid=$!
 t0=$(cut -d' ' -f1 /proc/uptime)
@@ -50,11 +51,16 @@ echo "POWER-CUT-NOW after ${t}s of InstallFinish"
 wait $pid; cat /tmp/$name.out; echo "CUT: install ended before the power cut"
 "#;
 
-/// Guest commands that show which release the device is on. The agent opens the update TA
-/// first, as a boot script would: its first command finishes an interrupted commit.
-const CHECKS: usize = 4;
+/// Guest commands that show which release the device is on. The agent runs `resume` first,
+/// as a boot script does: its first command finishes a commit whose kept image the TA
+/// installs again, and `resume` sends again the envelope of one whose image the TA kept in
+/// memory only (cut while OP-TEE installed it), from the record `install` left.
+const CHECKS: usize = 5;
+const RESUME: &str =
+    "SUIT_AGENT_INSTALL_RECORD=/data/agent/install-in-flight.json suit-agent resume 2>&1";
 fn checks(uuid: &str) -> Vec<String> {
     vec![
+        RESUME.to_string(),
         "suit-agent status".to_string(),
         format!("perso-consumer --uuid {uuid} hello --json"),
         format!("perso-consumer --uuid {uuid} info --json"),
@@ -62,10 +68,23 @@ fn checks(uuid: &str) -> Vec<String> {
     ]
 }
 
-/// Which release (1 or 2) the check commands starting at `first` show; panics unless every
-/// observation names the same one.
+/// Whether the `resume` at `first` sent an awaited envelope again.
+fn resumed(run: &GuestRun, first: usize) -> bool {
+    let out = &run.command(first).output;
+    assert_eq!(run.command(first).status, 0, "resume: {out}");
+    let again = out.contains("installing /up/v2.suit again as recorded");
+    if again {
+        assert!(out.contains("installed /up/v2.suit"), "resume: {out}");
+    } else {
+        assert!(out.contains("nothing to resume"), "resume: {out}");
+    }
+    again
+}
+
+/// Which release (1 or 2) the check commands starting at `first` show (after its `resume`);
+/// panics unless every observation names the same one.
 fn release_seen(run: &GuestRun, first: usize, perso: &[Vec<u8>; 2], version: &[Vec<u8>; 2]) -> u32 {
-    let out = |i: usize| run.command(first + i).output.clone();
+    let out = |i: usize| run.command(first + 1 + i).output.clone();
     assert!(
         out(0).contains("4 component(s)") && !out(0).contains("STATE ERROR"),
         "{}",
@@ -114,7 +133,7 @@ fn manifest(seq: u64, uuid: &str, ta: &Path, perso: &str, version: &str, blob: &
     format!(
         r#"{{"sequence-number": {seq}, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "qemu-armv8"}},
             "components": [
-              {{"ta-uuid": "{uuid}", "file": "{}", {}}},
+              {{"ta-uuid": "{uuid}", "file": "{}", "uri": "https://updates.example.com/ta.bin", {}}},
               {{"id": ["hex:{hex_uuid}", "perso"], "file": "{perso}", {}}},
               {{"id": ["ree", "version.txt"], "file": "{version}"}},
               {{"id": ["hex:{hex_uuid}", "blob"], "file": "{blob}", "uri": "https://updates.example.com/blob.bin", {}}}
@@ -648,6 +667,7 @@ fn power_cuts_inside_install_and_provisioning_leave_the_old_or_the_new_state() {
     cmds.push("sh /up/cut.sh v2 0.3".to_string());
     let run = on_disk(&puts, Some("^POWER-CUT-NOW"), &cmds);
     eprintln!("{}", run.command(1).output);
+    assert!(!resumed(&run, 2), "nothing was cut yet");
     assert_eq!(release_seen(&run, 2, &perso, &version), 1);
     assert_eq!(
         run.status, KILLED,
@@ -659,7 +679,9 @@ fn power_cuts_inside_install_and_provisioning_leave_the_old_or_the_new_state() {
     let mut cmds = checks(&uuid);
     cmds.push("sh /up/cut.sh v2 0.85".to_string());
     let run = on_disk(&puts, Some("^POWER-CUT-NOW"), &cmds);
+    let mut resent = usize::from(resumed(&run, 0));
     let r = release_seen(&run, 0, &perso, &version);
+    assert!(resent == 0 || r == 2, "sent again, yet the old release");
     seen.push(r);
     if r == 1 {
         assert_eq!(
@@ -687,7 +709,10 @@ fn power_cuts_inside_install_and_provisioning_leave_the_old_or_the_new_state() {
     for i in 0..first {
         assert_eq!(run.command(i).status, 0, "{}", run.command(i).output);
     }
+    let again = resumed(&run, 0);
+    resent += usize::from(again);
     let r = release_seen(&run, 0, &perso, &version);
+    assert!(!again || r == 2, "sent again, yet the old release");
     seen.push(r);
     let retried = &run.command(CHECKS).output;
     if r == 2 {
@@ -704,7 +729,10 @@ fn power_cuts_inside_install_and_provisioning_leave_the_old_or_the_new_state() {
         "the older manifest with another list: {old_list}"
     );
     assert_eq!(release_seen(&run, 2 * CHECKS + 3, &perso, &version), 2);
-    eprintln!("after the cuts the device was on releases {seen:?}");
+    eprintln!(
+        "after the cuts the device was on releases {seen:?}; {resent} cut(s) left the commit \
+         awaiting its envelope, which `resume` sent again"
+    );
 
     let mut cuts = ProvisionCuts::default();
     provisioning_first_checks(&run, first, &mut cuts);
