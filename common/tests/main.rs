@@ -21,6 +21,7 @@ mod attack_oracles;
 mod attack_provisioning;
 mod attack_rollback;
 mod attack_storage_reads;
+mod awaiting_envelope;
 mod conformance_engine;
 mod cose_algorithms;
 mod cose_codec_coset;

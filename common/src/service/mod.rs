@@ -207,6 +207,10 @@ impl From<KeyStoreError> for Refuse {
 impl From<InstallError> for Refuse {
     fn from(e: InstallError) -> Self {
         let kind = match &e {
+            // The device's trouble, as the same wait is when another command meets it.
+            InstallError::Commit(install::CommitRefusal::AwaitingEnvelope { .. }) => {
+                RefusalKind::Storage
+            }
             InstallError::Refused(_) | InstallError::Commit(_) | InstallError::EmptyEnvelope => {
                 RefusalKind::Manifest
             }
@@ -237,8 +241,8 @@ pub struct Service<B: Backend> {
     /// status is refused with it, and status reports it (the old state still loads).
     unreconciled: Option<StateError>,
     /// The envelope (its SHA-256) an interrupted commit awaits (`Reconciled::Awaiting`):
-    /// until it is installed again or abandoned, only status, report, those install steps
-    /// and the abandon run.
+    /// until it is installed again or abandoned, only status, those install steps and the
+    /// abandon run.
     awaiting: Option<[u8; 32]>,
     /// The session's pass over the REE component it exports (see `ree_export`).
     export: Option<store::VerifiedChunks>,
@@ -358,9 +362,10 @@ impl<B: Backend> Service<B> {
         // OP-TEE's TA store may hold either image of a commit awaiting its envelope: nothing
         // that reads or changes the state runs until that envelope or an abandon ends it.
         if let Some(envelope) = self.awaiting {
+            // Not the report either: it would sign the old state while OP-TEE may run the
+            // new TA.
             let admitted = match command {
                 Command::Status
-                | Command::Report
                 | Command::InstallBegin
                 | Command::InstallEnvelope
                 | Command::InstallAbandon => true,

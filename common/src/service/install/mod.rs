@@ -312,7 +312,7 @@ impl core::fmt::Display for CommitRefusal {
             ),
             C::AwaitingEnvelope { uuid, code: 0 } => write!(
                 f,
-                "OP-TEE installed TA {}, but secure storage failed to record the new state: the update is pending until this envelope is installed again (which finishes it) or abandoned; nothing else runs until then",
+                "OP-TEE installed TA {}, but secure storage reported a failure writing the new state, which may have landed all the same: `status` shows whether the update is applied or awaits this envelope again (which finishes it, or an abandon); nothing else runs while it awaits",
                 Uuid(uuid)
             ),
             C::AwaitingEnvelope { uuid, code } => write!(

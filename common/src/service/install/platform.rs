@@ -1006,6 +1006,9 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             // again), so the update is applied either way; the answer says so, and that the
             // same envelope is not to be sent again.
             if next.save(self.store).is_err() {
+                // The write may have landed all the same: nothing staged may be deleted
+                // against the old state (the next `begin` cleans against whichever is stored).
+                self.unsettled = true;
                 return Err(self.refuse(match awaits {
                     true => pending(0),
                     false => CommitRefusal::CommitPending {
