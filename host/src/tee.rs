@@ -598,8 +598,8 @@ impl AgentError {
     }
 
     /// The envelope (its SHA-256) an interrupted commit awaits, when the TA refused this
-    /// command for it (`ServiceFault::AwaitingEnvelope`): every command but status, report,
-    /// the install of that envelope and the abandon is refused so until then.
+    /// command for it (`ServiceFault::AwaitingEnvelope`): every command but status, the
+    /// install of that envelope and the abandon is refused so until then.
     pub fn awaited_envelope(&self) -> Option<Vec<u8>> {
         match self.service_fault()? {
             suit_common::fault::ServiceFault::AwaitingEnvelope(d) => Some(d.into_vec()),

@@ -455,8 +455,8 @@ pub struct ServiceInfo {
     /// interrupted after its TA image was handed to OP-TEE, an image the TA kept in memory
     /// only: OP-TEE's TA store may hold either version, so until the same envelope is
     /// installed again (which finishes the commit) or abandoned ([`Command::InstallAbandon`])
-    /// every command but status, report and those two is refused
-    /// (`ServiceFault::AwaitingEnvelope`).
+    /// every command but status and those two is refused (`ServiceFault::AwaitingEnvelope`;
+    /// a report too: it would sign the old state while OP-TEE may run the new TA).
     pub awaiting_envelope: Option<ByteBuf>,
 }
 

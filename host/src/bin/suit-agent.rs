@@ -292,7 +292,7 @@ enum Cmd {
     /// it, install it again with the recorded options; if nothing is awaited, say so and
     /// remove a stale record. A boot script should run `suit-agent resume` before any other
     /// agent command: until the awaited envelope is installed again (or abandoned), the TA
-    /// refuses everything but status, report and that install.
+    /// refuses everything but status and that install.
     Resume,
     /// Give up an update that awaits its envelope again (status: AWAITING ENVELOPE), for an
     /// envelope that cannot be sent again: it is not applied, the device keeps its earlier
@@ -1205,7 +1205,7 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
             "  AWAITING ENVELOPE:   an interrupted update awaits envelope SHA-256 {d}, to be \
              installed again (`suit-agent resume`, or `suit-agent install` that envelope) or \
              abandoned (`suit-agent abandon {d}`); until then the TA refuses everything but \
-             status, report and that install"
+             status and that install"
         );
     }
     const UNKNOWN: &str = "unknown (the TA cannot read its state: STATE ERROR above)";
