@@ -329,9 +329,7 @@ fn faults_at_any_write_of_the_resend_or_the_abandon_leave_awaiting_old_or_new() 
         );
     }
     assert!(tally.keys().any(|(o, _, k)| *o == "resend" && *k == "new"));
-    assert!(tally
-        .keys()
-        .any(|(o, _, k)| *o == "abandon" && *k == "old"));
+    assert!(tally.keys().any(|(o, _, k)| *o == "abandon" && *k == "old"));
 }
 
 /// A cut that leaves the commit awaiting with OP-TEE already holding TA v2: the report is
