@@ -3,7 +3,11 @@
 //! to it, an approved REE file written by the agent, downgrades and replays refused, an image
 //! OP-TEE refuses leaving the TA unconfirmed and its data withheld until an update OP-TEE
 //! confirms, a TA asking for its data while the agent holds the update TA waiting for it
-//! (and the agent waiting for the TA), and all of it still there after a reboot.
+//! (and the agent waiting for the TA), and all of it still there after a reboot. Then a TA
+//! update whose install OP-TEE cannot finish (the REE file system full under its TA store,
+//! the image in TA memory only): the commit awaits its envelope, every other command and
+//! envelope is refused, `suit-agent resume` finishes it once there is room; another one is
+//! abandoned (the old state, the TA unconfirmed) and then installed.
 
 use std::path::Path;
 
@@ -51,15 +55,19 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
     write_text(d, "consumer.conf", "log-level=debug\n");
     // Version 3 of the TA signed with a key OP-TEE does not know, and signed right.
     let elf = ta_v1.with_file_name("perso-consumer.stripped.elf");
-    let (ta_v3_bad, ta_v3, ta_v4) = (
+    let (ta_v3_bad, ta_v3, ta_v4, ta_v5, ta_v6) = (
         d.join("v3-unknown-key.ta"),
         d.join("v3.ta"),
         d.join("v4.ta"),
+        d.join("v5.ta"),
+        d.join("v6.ta"),
     );
     rsa_key(&d.join("unknown.pem"));
     sign_ta(&elf, &uuid_a, 3, Some(&d.join("unknown.pem")), &ta_v3_bad);
     sign_ta(&elf, &uuid_a, 3, None, &ta_v3);
     sign_ta(&elf, &uuid_a, 4, None, &ta_v4);
+    sign_ta(&elf, &uuid_a, 5, None, &ta_v5);
+    sign_ta(&elf, &uuid_a, 6, None, &ta_v6);
     // v2 with data, then v1 (a downgrade with a newer sequence number), and v2 again (replay);
     // then v3 that OP-TEE refuses, and v3 that it accepts.
     let cases = [
@@ -68,6 +76,8 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
         ("v3bad", manifest(4, &uuid_a, &ta_v3_bad, true)),
         ("v3", manifest(5, &uuid_a, &ta_v3, true)),
         ("v4", manifest(6, &uuid_a, &ta_v4, true)),
+        ("v5", manifest(7, &uuid_a, &ta_v5, false)),
+        ("v6", manifest(8, &uuid_a, &ta_v6, false)),
     ];
     let mut puts = provision_and_envelopes(d, &cases);
     // The plaintexts, for the heap scan at the end.
@@ -211,17 +221,93 @@ fn encrypted_ta_and_personalization_data_are_delivered_and_guarded() {
         );
     }
 
-    // Reboot: the TA and its data are still there.
+    // Reboot: the TA and its data are still there. Then the REE file system under secure
+    // storage fills up but for 32 KiB: room for the install's records, not for OP-TEE's
+    // copy of the 69 KB TA (its image is in the update TA's memory only, session 39), so
+    // OP-TEE's TA-store install fails (no space: a result that may pass) and the commit awaits
+    // the same envelope. The agent sends it again twice at once, then gives up (exit 3).
+    let fill = "set -- $(stat -f -c '%f %S' /data); fallocate -l $(( $1 * $2 - 32768 )) /data/filler; sync; df -k /data | tail -1";
+    let install = |v: &str| {
+        format!("suit-agent install /up/{v}.suit --payload-dir /up/{v} 2>&1; echo \"exit=$?\"")
+    };
+    let cmds = [
+        consumer(&uuid_a, "info --json"),
+        fill.to_string(),
+        install("v5"),
+        "suit-agent status 2>&1".to_string(),
+        // 4-6: nothing else runs meanwhile: the agent's other commands, a consumer's data,
+        // another envelope (refused at prepare, naming the awaited one).
+        "! suit-agent anchors 2>&1".to_string(),
+        format!("! {} 2>&1", consumer(&uuid_a, "info")),
+        install("v6"),
+        // 7-10: room again; `resume` sends the recorded envelope again and the update is in.
+        "rm -f /data/filler; sync".to_string(),
+        "suit-agent resume 2>&1".to_string(),
+        "suit-agent status 2>&1".to_string(),
+        consumer(&uuid_a, "hello --json"),
+        // 11-16: v6 awaits the same way and is abandoned: the old state (v5), the TA marked
+        // unconfirmed (OP-TEE may hold either image), its data withheld; with room, v6
+        // installs and lifts the mark.
+        fill.to_string(),
+        install("v6"),
+        "suit-agent abandon --envelope /up/v6.suit 2>&1".to_string(),
+        "suit-agent status 2>&1".to_string(),
+        "rm -f /data/filler; sync".to_string(),
+        install("v6"),
+        "suit-agent status 2>&1".to_string(),
+        consumer(&uuid_a, "hello --json"),
+    ];
+    let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     let run = boot(
         Boot {
             disk: Some(&disk),
+            puts: put_refs,
             ..Default::default()
         },
-        &[&consumer(&uuid_a, "info --json")],
+        &refs,
     );
     run.assert_ok();
     let info: serde_json::Value = serde_json::from_str(run.command(0).output.trim()).unwrap();
     assert_eq!(info["length"], secret.len());
+    let awaiting = |i: usize| {
+        run.says(i, "is installed again").says(i, "exit=3");
+    };
+    awaiting(2);
+    run.says(2, "OP-TEE could not install TA")
+        .says(2, "0xffff3041");
+    run.says(3, "AWAITING ENVELOPE");
+    for i in 4..=6 {
+        run.says(i, "an update was interrupted while OP-TEE installed its TA");
+    }
+    run.says(6, "exit=3");
+    run.says(8, "installed /up/v5.suit (sequence number 7");
+    assert!(
+        !run.command(9).output.contains("AWAITING"),
+        "{}",
+        run.command(9).output
+    );
+    // The signed header's version (the consumer's own hello names the version it was built as).
+    run.says(9, "TA version 5")
+        .says(10, "hello from the perso-consumer TA");
+    awaiting(12);
+    run.says(13, "not applied");
+    run.says(14, &format!("UNCONFIRMED TA:      {uuid_a}"))
+        .says(14, "TA version 5");
+    assert!(
+        !run.command(14).output.contains("AWAITING"),
+        "{}",
+        run.command(14).output
+    );
+    run.says(16, "installed /up/v6.suit (sequence number 8")
+        .says(16, "exit=0");
+    assert!(
+        !run.command(17).output.contains("UNCONFIRMED"),
+        "{}",
+        run.command(17).output
+    );
+    run.says(17, "TA version 6")
+        .says(18, "hello from the perso-consumer TA");
+    run.assert_no_secure_panic();
 }
 
 fn sha2_digest(data: &[u8]) -> Vec<u8> {
