@@ -89,6 +89,19 @@ pub fn awaiting_hints(e: AgentError) -> AgentError {
     ))
 }
 
+/// Whether the TA still awaits the envelope of SHA-256 `digest` (an install of it just
+/// failed), as status says: a refusal at any step of a re-send (a payload not delivered, a
+/// state write uncertain) leaves the commit awaiting it, so only status tells whether a copy
+/// of it is still needed. `None` when status cannot say: it fails, or the TA cannot read its
+/// state (its journal, which names the awaited envelope, is then unknown).
+pub fn still_awaits(tee: &mut dyn Transport, digest: &[u8]) -> Option<bool> {
+    let s = status(tee).ok()?.service;
+    if s.awaiting_envelope.as_deref().map(Vec::as_slice) == Some(digest) {
+        return Some(true);
+    }
+    s.state_error.is_none().then_some(false)
+}
+
 /// How many times an install whose InstallFinish the TA answered with
 /// `CommitRefusal::AwaitingEnvelope` is sent again, whole, by [`resending`].
 pub const MAX_RESENDS: u32 = 2;

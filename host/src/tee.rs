@@ -209,6 +209,11 @@ pub enum AgentError {
     /// be refused alike).
     #[error("{0}")]
     AwaitedEnvelopeUnknown(String),
+    /// `suit-agent resume` cannot use its install record now: the TA cannot say whether it
+    /// awaits the envelope (it cannot read its state), or the record is not kept safely. The
+    /// record is left as it is (exit 3).
+    #[error("{0}")]
+    InstallRecordKept(String),
 }
 
 /// Added to a refusal of decrypted or secure content for an `['ree', ...]` component: the

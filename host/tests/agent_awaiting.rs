@@ -335,3 +335,78 @@ fn poll_without_the_awaited_envelope_says_what_to_do() {
         "{words}"
     );
 }
+
+/// A state write the TA reports failed though it landed (`StateWriteUncertain`) can leave the
+/// journal naming the envelope: the refusal is not one that leaves the commit pending, so
+/// only status ([`client::still_awaits`]) tells the agent to keep its install record (review
+/// s39: `install` removed it on the refusal alone).
+#[test]
+fn an_uncertain_state_write_can_leave_the_envelope_awaited() {
+    use suit_common::fault::Fault;
+    use suit_common::service::install::{CommitRefusal, InstallError};
+    let (d, (v2, c2)) = scenario("https://vendor.example/ta.enc");
+    let mut seen = 0;
+    for n in 0..40 {
+        let mut r = restarted(&d, |b| {
+            b.store_mut().forge_failure_at = Some(n);
+            b.store_mut().fail_once_at = Some(n + 1);
+        });
+        let (result, _) = install_resending(&mut r, &v2, &c2);
+        let Err(e) = result else { continue };
+        let uncertain = match &e {
+            AgentError::Refused { fault, .. } => matches!(
+                Fault::decode(fault),
+                Some(Fault::Install(InstallError::Commit(
+                    CommitRefusal::StateWriteUncertain
+                )))
+            ),
+            _ => false,
+        };
+        if !uncertain {
+            continue;
+        }
+        assert!(!e.leaves_commit_pending(), "{e}");
+        let awaited = client::status(&mut r).unwrap().service.awaiting_envelope;
+        let still = client::still_awaits(&mut r, &sha256(&v2));
+        assert_eq!(
+            still,
+            Some(awaited.is_some_and(|a| a.into_vec() == sha256(&v2))),
+            "n={n}: {e}"
+        );
+        seen += usize::from(still == Some(true));
+    }
+    assert!(
+        seen > 0,
+        "no uncertain state write left the envelope awaited"
+    );
+}
+
+/// While the TA awaits v2, a re-send whose payload is left out (a 404 on the CDN, say) is
+/// refused at InstallFinish, and the TA still awaits v2: [`client::still_awaits`] says so,
+/// as `install`/`resume` ask before removing their record (review s39).
+#[test]
+fn a_refused_resend_leaves_the_envelope_awaited() {
+    let (mut d, (v2, c2)) = scenario("https://vendor.example/ta.enc");
+    d.0.backend_mut().forge_ta_failure = Some(TEE_ERROR_BUSY);
+    let (result, _) = install_resending(&mut d, &v2, &c2);
+    assert!(result.unwrap_err().awaiting_commit().is_some());
+    d.0.backend_mut().forge_ta_failure = None;
+    let mut authenticated = false;
+    let mut listed = Vec::new();
+    let e = client::install_core(
+        &mut d,
+        &v2,
+        &mut |_, _, _| Ok(false),
+        &mut |_| {},
+        &mut authenticated,
+        &mut listed,
+        &mut |_| Ok(()),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, AgentError::Refused { .. }) && !e.leaves_commit_pending(),
+        "{e}"
+    );
+    assert_eq!(client::still_awaits(&mut d, &sha256(&v2)), Some(true));
+    assert_eq!(client::still_awaits(&mut d, &[0; 32]), Some(false));
+}

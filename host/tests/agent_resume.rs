@@ -72,11 +72,16 @@ fn scenario() -> (tempfile::TempDir, Vec<u8>) {
 /// The install record `suit-agent install v1.suit --payload-dir payloads` writes before
 /// InstallFinish, at the simulator's default place.
 fn record_install(d: &Path, digest: &[u8]) {
+    record_install_from(d, digest, &d.join("payloads"));
+}
+
+/// [`record_install`] with `--payload-dir payload_dir`.
+fn record_install_from(d: &Path, digest: &[u8], payload_dir: &Path) {
     let r = InstallRecord {
         envelope_sha256: hex::encode(digest),
         shown: "v1.suit".into(),
         payloads: vec![],
-        payload_dir: Some(d.join("payloads")),
+        payload_dir: Some(payload_dir.to_path_buf()),
         ree_root: None,
         net: false,
         origins: vec![],
@@ -248,4 +253,67 @@ fn install_records_its_commit_until_the_ta_answers() {
     // Written (its directory made), then removed with its copy.
     assert!(d.join("rec").is_dir());
     assert!(!d.join("rec/install.json").exists() && !d.join("rec/install.json.envelope").exists());
+}
+
+/// The payloads were under /tmp, cleared by the reboot after the power cut: `resume` sends
+/// the envelope again from its copy, the TA refuses the commit for the payload not delivered
+/// and still awaits the envelope, so the record and its copy stay, and the error names
+/// `resume` and `abandon` (review s39: both were deleted).
+#[test]
+fn resume_keeps_the_record_while_the_ta_still_awaits_after_a_refusal() {
+    let (tmp, digest) = scenario();
+    let d = tmp.path();
+    let hex = hex::encode(&digest);
+    awaiting(d, &digest);
+    record_install_from(d, &digest, &d.join("gone-after-reboot"));
+    let record = d.join("state").join(RECORD_NAME);
+    let out = agent(d, &["resume"]);
+    let said = support::device::text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert_eq!(status(d)["service"]["awaiting-envelope"], hex.as_str());
+    assert!(
+        record.exists() && copy_path(&record).exists(),
+        "the record is deleted while the TA still awaits its envelope:\n{said}"
+    );
+    assert!(
+        said.contains("the TA still awaits this envelope")
+            && said.contains("`suit-agent resume` sends it again")
+            && said.contains(&format!("`suit-agent abandon {hex}`")),
+        "{said}"
+    );
+    // The payloads back: resumed, and the record gone.
+    std::fs::rename(d.join("payloads"), d.join("gone-after-reboot")).unwrap();
+    let resumed = ok(agent(d, &["resume"]));
+    assert!(resumed.contains("installed v1.suit"), "{resumed}");
+    assert!(!record.exists() && !copy_path(&record).exists());
+}
+
+/// The TA cannot read its journal yet (storage not up at boot: its reconcile fails): status
+/// has a state error and no awaited envelope, since the TA cannot tell. `resume` keeps the
+/// record and fails (exit 3) naming the state error; once storage is back it resumes
+/// (review s39: the record was removed as stale).
+#[test]
+fn resume_keeps_the_record_while_the_ta_cannot_read_its_state() {
+    let (tmp, digest) = scenario();
+    let d = tmp.path();
+    awaiting(d, &digest);
+    record_install(d, &digest);
+    let record = d.join("state").join(RECORD_NAME);
+    let journal = object(d, "suit/journal");
+    let kept = std::fs::read(&journal).unwrap();
+    std::fs::remove_file(&journal).unwrap();
+    std::fs::create_dir(&journal).unwrap();
+    let said = fails(agent(d, &["resume"]), 3);
+    assert!(
+        said.contains("cannot read its state")
+            && said.contains("the install record")
+            && said.contains("is kept"),
+        "{said}"
+    );
+    assert!(record.exists() && copy_path(&record).exists(), "{said}");
+    std::fs::remove_dir(&journal).unwrap();
+    std::fs::write(&journal, kept).unwrap();
+    let resumed = ok(agent(d, &["resume"]));
+    assert!(resumed.contains("installed v1.suit"), "{resumed}");
+    assert!(!record.exists());
 }

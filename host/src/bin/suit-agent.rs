@@ -1934,14 +1934,15 @@ fn run_install(
             )
         },
     );
-    // The TA's definitive answer ends the record; a commit it left pending keeps it, and so
-    // does an answer never received (the TA may have committed).
-    let definitive = match &installed {
-        Ok(_) => true,
-        Err(e @ AgentError::Refused { .. }) => !e.leaves_commit_pending(),
-        Err(_) => false,
+    // Success ends the record. After any other answer it is kept while the TA awaits this
+    // envelope (a refused re-send, an uncertain state write, a lost answer all may leave it
+    // so) or cannot say whether it does.
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes).to_vec();
+    let still_awaited = match &installed {
+        Ok(_) => Some(false),
+        Err(_) => client::still_awaits(tee, &digest),
     };
-    if recorded && definitive {
+    if recorded && still_awaited == Some(false) {
         if let Err(why) = suit_host::inflight::InstallRecord::remove(&record_path) {
             errln!("suit-agent: warning: the install record is not removed: {why}");
         }
@@ -1966,25 +1967,37 @@ fn run_install(
         }
     }
     let (_, done) = installed.map_err(|e| {
-        let awaiting = e.awaiting_commit().is_some();
+        let resent = e.awaiting_commit().is_some();
         let e = client::install_hints(tee, e.explained_with(&bytes));
         let e = stale_payload(e, &given, &sources);
         let e = missing_payload(e, &not_offered, &left_out, sources.missing_dir());
-        match (awaiting, recorded) {
-            (true, true) => e.with_hint(&format!(
-                "sent {} times; `suit-agent resume` sends it again from the install record {}, \
-                 or `suit-agent abandon {}` gives the update up",
-                client::MAX_RESENDS + 1,
-                record_path.display(),
-                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
-            )),
-            (true, false) => e.with_hint(&format!(
-                "sent {} times; `suit-agent install` it again, or `suit-agent abandon {}` gives \
-                 the update up",
-                client::MAX_RESENDS + 1,
-                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
-            )),
-            _ => e,
+        let digest = hex::encode(&digest);
+        let how = if resent {
+            format!("sent {} times", client::MAX_RESENDS + 1)
+        } else if still_awaited == Some(true) {
+            "the TA still awaits this envelope to finish its commit".to_string()
+        } else {
+            return e;
+        };
+        let hint = if recorded {
+            format!(
+                "{how}; once the cause is fixed, `suit-agent resume` sends it again from the \
+                 install record {}, or `suit-agent abandon {digest}` gives the update up",
+                suit_host::human::printable(&record_path.display().to_string())
+            )
+        } else {
+            format!(
+                "{how}; `suit-agent install` it again, or `suit-agent abandon {digest}` gives \
+                 the update up"
+            )
+        };
+        // A refusal carries it; the agent's own errors (a payload it could not give) have no
+        // room for one, so it is said before them.
+        if matches!(e, AgentError::Refused { .. }) {
+            e.with_hint(&hint)
+        } else {
+            errln!("suit-agent: {hint}");
+            e
         }
     })?;
     COMMITTED.store(true, Ordering::Relaxed);
@@ -2076,6 +2089,20 @@ fn resume(
     use suit_host::inflight::InstallRecord;
     let status = client::status(tee)?;
     let loaded = InstallRecord::load(&record_path);
+    // A TA that cannot read its state cannot say whether its journal awaits an envelope.
+    if let (None, Some(e), false) = (
+        &status.service.awaiting_envelope,
+        &status.service.state_error,
+        matches!(loaded, Ok(None)),
+    ) {
+        return Err(AgentError::InstallRecordKept(format!(
+            "the TA cannot read its state ({}), so it cannot say whether an interrupted update \
+             awaits its envelope: the install record {} is kept; run `suit-agent resume` again \
+             once `suit-agent status` shows no state error",
+            suit_common::fault::render(e),
+            suit_host::human::printable(&record_path.display().to_string())
+        )));
+    }
     let Some(awaited) = status.service.awaiting_envelope else {
         outln!("no interrupted update awaits its envelope: nothing to resume");
         let stale = match &loaded {
