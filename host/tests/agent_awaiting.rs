@@ -410,3 +410,93 @@ fn a_refused_resend_leaves_the_envelope_awaited() {
     assert_eq!(client::still_awaits(&mut d, &sha256(&v2)), Some(true));
     assert_eq!(client::still_awaits(&mut d, &[0; 32]), Some(false));
 }
+
+/// poll: the TA awaits the envelope in flight, and the re-sending round meets a 404 for the
+/// payload (a CDN hiccup): the TA refuses the commit for the payload not delivered and still
+/// awaits the envelope, so the mark and the copy stay, and once the payload is back the next
+/// round finishes the commit (review s39: both were dropped, and the next round stopped
+/// with `AwaitedEnvelopeUnknown`).
+#[test]
+fn poll_keeps_its_copy_when_a_resend_is_refused() {
+    let server = Server::default();
+    let base = server.start_http();
+    let uri = format!("{base}/p/ta.enc");
+    let (mut d, (v2, c2)) = scenario(&uri);
+    let (v3, _) = release(&mut d.0, 3, &uri);
+    server.route(&envelope_path(), serve_envelope(v2.clone(), "\"v2\""));
+    server.route("/p/ta.enc", serve(c2.clone(), "\"c2\""));
+    server.route("/status/reports", Behaviour::Collect);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path(), &base);
+    d.0.backend_mut().forge_ta_failure = Some(TEE_ERROR_BUSY);
+    let e = poll_once(&mut d, &net(), &opts, &mut |_| {}).unwrap_err();
+    assert!(e.awaiting_commit().is_some(), "{e}");
+    d.0.backend_mut().forge_ta_failure = None;
+    let copy = in_flight_copy(&opts.state_file);
+    assert!(copy.exists());
+
+    server.route("/p/ta.enc", Behaviour::Status("404 Not Found".into()));
+    let o = poll_once(&mut d, &net(), &opts, &mut |_| {}).unwrap();
+    assert!(matches!(o.round, Round::Refused(_)), "{:?}", o.round);
+    let hex2 = hex::encode(sha256(&v2));
+    let awaited = client::status(&mut d).unwrap().service.awaiting_envelope;
+    assert_eq!(awaited.map(hex::encode), Some(hex2.clone()));
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("poll.json")).unwrap()).unwrap();
+    assert_eq!(
+        state["in-flight"]["envelope-sha256"],
+        hex2.as_str(),
+        "{state}"
+    );
+    assert_eq!(std::fs::read(&copy).unwrap(), v2, "the copy is gone");
+
+    // The payload back (and the server on to v3): the copy finishes the commit.
+    server.route("/p/ta.enc", serve(c2.clone(), "\"c2\""));
+    server.route(&envelope_path(), serve_envelope(v3, "\"v3\""));
+    let o = poll_once(&mut d, &net(), &opts, &mut |_| {}).unwrap();
+    assert!(matches!(o.round, Round::Installed { .. }), "{:?}", o.round);
+    assert_eq!(ta_version(&mut d), Some(2));
+    assert!(!copy.exists(), "the copy outlived its mark");
+}
+
+/// poll's copy of the envelope in flight is lost (or it never had one) while the TA awaits
+/// it: the server's current envelope, with exactly that SHA-256, finishes the commit; one
+/// with another digest does not, and the round says what to do.
+#[test]
+fn poll_without_its_copy_uses_the_servers_envelope_of_that_digest() {
+    let server = Server::default();
+    let base = server.start_http();
+    let uri = format!("{base}/p/ta.enc");
+    let (mut d, (v2, c2)) = scenario(&uri);
+    let (v3, _) = release(&mut d.0, 3, &uri);
+    server.route(&envelope_path(), serve_envelope(v2.clone(), "\"v2\""));
+    server.route("/p/ta.enc", serve(c2.clone(), "\"c2\""));
+    server.route("/status/reports", Behaviour::Collect);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path(), &base);
+    d.0.backend_mut().forge_ta_failure = Some(TEE_ERROR_BUSY);
+    let e = poll_once(&mut d, &net(), &opts, &mut |_| {}).unwrap_err();
+    assert!(e.awaiting_commit().is_some(), "{e}");
+    d.0.backend_mut().forge_ta_failure = None;
+    let copy = in_flight_copy(&opts.state_file);
+    std::fs::remove_file(&copy).unwrap();
+
+    // Another envelope on the server: nothing to hand over.
+    server.route(&envelope_path(), serve_envelope(v3, "\"v3\""));
+    let e = poll_once(&mut d, &net(), &opts, &mut |_| {}).unwrap_err();
+    let hex2 = hex::encode(sha256(&v2));
+    assert!(matches!(e, AgentError::AwaitedEnvelopeUnknown(_)), "{e:?}");
+    assert!(
+        e.to_string().contains("serves another") && e.to_string().contains(&hex2),
+        "{e}"
+    );
+
+    server.route(&envelope_path(), serve_envelope(v2.clone(), "\"v2\""));
+    let o = poll_once(&mut d, &net(), &opts, &mut |_| {}).unwrap();
+    assert!(matches!(o.round, Round::Installed { .. }), "{:?}", o.round);
+    assert_eq!(ta_version(&mut d), Some(2));
+    assert_eq!(
+        client::status(&mut d).unwrap().service.awaiting_envelope,
+        None
+    );
+}

@@ -259,17 +259,6 @@ pub fn in_flight_copy(state_file: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// What the TA's refusal `e` of a round's first command means when the TA awaits an envelope
-/// (`ServiceFault::AwaitingEnvelope`) that no in-flight mark of this poll names: poll holds no
-/// copy of it, so no round can go on ([`AgentError::AwaitedEnvelopeUnknown`]). Any other
-/// error is returned as it is.
-fn awaited_without_copy(e: AgentError, why: &str) -> AgentError {
-    let Some(d) = e.awaited_envelope() else {
-        return e;
-    };
-    AgentError::AwaitedEnvelopeUnknown(unknown_awaited(&hex::encode(d), why))
-}
-
 /// The words of [`AgentError::AwaitedEnvelopeUnknown`] for `poll`.
 fn unknown_awaited(awaited: &str, why: &str) -> String {
     format!(
@@ -834,13 +823,11 @@ fn resume_awaited(
     };
     let awaited = hex::encode(awaited);
     if awaited != mark.envelope_sha256 {
-        return Err(AgentError::AwaitedEnvelopeUnknown(unknown_awaited(
-            &awaited,
-            &format!(
-                "this poll's envelope in flight is another (SHA-256 {})",
-                mark.envelope_sha256
-            ),
-        )));
+        let why = format!(
+            "this poll's envelope in flight is another (SHA-256 {})",
+            mark.envelope_sha256
+        );
+        return from_server(tee, net, opts, progress, state, &awaited, &why).map(Resumed::Round);
     }
     let copy = in_flight_copy(&opts.state_file);
     let envelope = crate::files::read_file_max(&copy, MAX_ENVELOPE_DOWNLOAD)
@@ -848,13 +835,15 @@ fn resume_awaited(
         .and_then(|b| match hex::encode(sha2::Sha256::digest(&b)) == awaited {
             true => Ok(b),
             false => Err(format!("{} is not that envelope", copy.display())),
-        })
-        .map_err(|why| {
-            AgentError::AwaitedEnvelopeUnknown(unknown_awaited(
-                &awaited,
-                &format!("this poll's copy of it cannot be used ({why})"),
-            ))
-        })?;
+        });
+    let envelope = match envelope {
+        Ok(b) => b,
+        Err(why) => {
+            let why = format!("this poll's copy of it cannot be used ({why})");
+            return from_server(tee, net, opts, progress, state, &awaited, &why)
+                .map(Resumed::Round);
+        }
+    };
     let shown = format!("envelope in flight {}", copy.display());
     log::info(&format!(
         "the TA awaits the envelope in flight (sha-256 {awaited}, manifest {}) to finish its \
@@ -883,6 +872,79 @@ fn resume_awaited(
     .map(Resumed::Round)
 }
 
+/// The TA awaits the envelope of SHA-256 `awaited` (hex) and this poll holds no usable copy
+/// of it (`why`): the server's current envelope, at the URL the poll state last saved (the
+/// TA refuses the command that would name it), is handed over if it has exactly that digest.
+/// Otherwise [`AgentError::AwaitedEnvelopeUnknown`]; a network failure is returned as it is
+/// (the next round asks again).
+fn from_server(
+    tee: &mut dyn Transport,
+    net: &Net,
+    opts: &PollOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+    state: PollState,
+    awaited: &str,
+    why: &str,
+) -> Result<Outcome, AgentError> {
+    let unknown = |more: &str| {
+        AgentError::AwaitedEnvelopeUnknown(unknown_awaited(awaited, &format!("{why}{more}")))
+    };
+    // Saved without the base URL's user information: given back from the base URL.
+    let bare = super::allow::without_user_info(&opts.base);
+    let Some(rest) = state
+        .url
+        .strip_prefix(bare.as_ref())
+        .filter(|_| !state.url.is_empty())
+    else {
+        return Err(unknown(""));
+    };
+    let url = format!("{}{rest}", opts.base);
+    let shown = super::allow::redacted(&url);
+    let (envelope, etag) = match net.get(
+        &url,
+        MAX_ENVELOPE_DOWNLOAD,
+        ENVELOPE_MEDIA_TYPE,
+        super::Carries::Envelope,
+        None,
+    )? {
+        Conditional::Body { data, etag } => (data, etag),
+        Conditional::NotModified | Conditional::TooLarge { .. } => {
+            return Err(unknown(&format!(", and {shown} does not serve it")))
+        }
+    };
+    let digest = hex::encode(sha2::Sha256::digest(&envelope));
+    if digest != awaited {
+        return Err(unknown(&format!(
+            ", and {shown} serves another (SHA-256 {digest})"
+        )));
+    }
+    let manifest_digest = suit_common::suit::envelope::Envelope::decode(&envelope)
+        .map_or_else(|_| digest.clone(), |e| hex::encode(e.claimed_digest().0));
+    log::info(&format!(
+        "the TA awaits envelope sha-256 {awaited} to finish its commit, and {why}: {shown} \
+         serves it; handing it over again"
+    ));
+    let earlier = state
+        .payload_refusals_of(&manifest_digest)
+        .and_then(|i| state.payload_refusals.get(i).cloned());
+    hand_over(
+        tee,
+        net,
+        opts,
+        progress,
+        state,
+        Vec::new(),
+        Handed {
+            shown: &shown,
+            envelope: &envelope,
+            etag,
+            digest,
+            manifest_digest,
+            earlier,
+        },
+    )
+}
+
 /// One poll round. The caller holds the agent lock and the TA session.
 pub fn poll_once(
     tee: &mut dyn Transport,
@@ -898,8 +960,16 @@ pub fn poll_once(
         Resumed::NotAwaited(state) => state,
     };
     let mut state = state;
-    let url = envelope_url(tee, &opts.base)
-        .map_err(|e| awaited_without_copy(e, "this poll has no envelope in flight"))?;
+    let url = match envelope_url(tee, &opts.base) {
+        Ok(url) => url,
+        Err(e) => {
+            let Some(d) = e.awaited_envelope() else {
+                return Err(e);
+            };
+            let why = "this poll has no envelope in flight";
+            return from_server(tee, net, opts, progress, state, &hex::encode(d), why);
+        }
+    };
     // The URL as every message shows it: the base URL's user information redacted.
     let shown = super::allow::redacted(&url);
     // Then what the TA made of an install the last round did not see finish.
@@ -1224,7 +1294,17 @@ fn hand_over(
             }
         }
     }
-    state.in_flight = None;
+    // A refusal can leave the commit awaiting this very envelope (a payload not delivered
+    // on a re-send): the mark and the copy stay for the next round while the TA says so.
+    let digest_bytes = hex::decode(&digest).unwrap_or_default();
+    if done.is_none() && client::still_awaits(tee, &digest_bytes) == Some(true) {
+        log::warn(&format!(
+            "{shown}: the TA still awaits this envelope (sha-256 {digest}) to finish its \
+             commit: the next round hands it over again"
+        ));
+    } else {
+        state.in_flight = None;
+    }
     if decided {
         // A URI outside the allowed prefixes is a verdict under these prefixes only.
         state.refused_under_allow_list = match &round {
