@@ -317,3 +317,27 @@ fn resume_keeps_the_record_while_the_ta_cannot_read_its_state() {
     assert!(resumed.contains("installed v1.suit"), "{resumed}");
     assert!(!record.exists());
 }
+
+/// A record others could have written (group-writable here) grants nothing: `resume` fails
+/// (exit 3) saying why, and neither uses nor removes it (review s39).
+#[test]
+fn resume_refuses_a_record_not_kept_privately() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (tmp, digest) = scenario();
+    let d = tmp.path();
+    awaiting(d, &digest);
+    record_install(d, &digest);
+    let record = d.join("state").join(RECORD_NAME);
+    std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o660)).unwrap();
+    let said = fails(agent(d, &["resume"]), 3);
+    assert!(
+        said.contains("the install record is not kept safely")
+            && said.contains("not a regular file of this user"),
+        "{said}"
+    );
+    assert!(record.exists() && copy_path(&record).exists());
+    assert_eq!(installed_components(d), 0);
+    std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let resumed = ok(agent(d, &["resume"]));
+    assert!(resumed.contains("installed v1.suit"), "{resumed}");
+}

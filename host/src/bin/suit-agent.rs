@@ -2087,6 +2087,14 @@ fn resume(
     with_progress: bool,
 ) -> Result<(), AgentError> {
     use suit_host::inflight::InstallRecord;
+    // Not used, nor removed, when others could have planted or changed it.
+    if let Err(why) = suit_host::inflight::check_kept_safely(&record_path) {
+        return Err(AgentError::InstallRecordKept(format!(
+            "the install record is not kept safely ({}): it is neither used nor removed; \
+             remove it, or make it and its directory this user's and writable by no one else",
+            suit_host::human::printable(&why)
+        )));
+    }
     let status = client::status(tee)?;
     let loaded = InstallRecord::load(&record_path);
     // A TA that cannot read its state cannot say whether its journal awaits an envelope.
