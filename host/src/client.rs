@@ -85,7 +85,10 @@ pub fn awaiting_hints(e: AgentError) -> AgentError {
     };
     let digest = hex::encode(digest);
     e.with_hint(&format!(
-        "the TA awaits envelope SHA-256 {digest}: run `suit-agent resume` (which re-installs          it if this agent recorded its install), or `suit-agent install` that envelope again,          or give the update up with `suit-agent abandon {digest}` (its TA is then marked          unconfirmed until an update installs it)"
+        "the TA awaits envelope SHA-256 {digest}: run `suit-agent resume` (which re-installs \
+         it if this agent recorded its install), or `suit-agent install` that envelope again, \
+         or give the update up with `suit-agent abandon {digest}` (its TA is then marked \
+         unconfirmed until an update installs it)"
     ))
 }
 

@@ -112,7 +112,10 @@ fn resume_reinstalls_the_recorded_envelope() {
     assert_eq!(status(d)["service"]["awaiting-envelope"], hex.as_str());
     let refused = fails(agent(d, &["anchors"]), 3);
     assert!(
-        refused.contains("suit-agent resume") && refused.contains(&format!("abandon {hex}")),
+        refused.contains(
+            "(which re-installs it if this agent recorded its install), or `suit-agent install` \
+             that envelope again, or give the update up with"
+        ) && refused.contains(&format!("abandon {hex}")),
         "{refused}"
     );
 
@@ -194,11 +197,14 @@ fn abandon_ends_the_awaited_update_unapplied() {
     let done = ok(agent(d, &["abandon", "--envelope", "v1.suit"]));
     assert!(
         done.contains(&format!(
-            "abandoned the interrupted update of envelope SHA-256 {hex}: the update was not applied"
-        )) && done.contains(&format!(
-            "TA {} is marked unconfirmed until an update installs it",
-            suit_common::text::uuid(&TA)
-        )),
+            "abandoned the interrupted update of envelope SHA-256 {hex}: the update was not \
+             applied, and the device's state is the one before it; OP-TEE's TA store may hold \
+             either image of the update's TA"
+        )) && !done.contains("keeps its earlier state")
+            && done.contains(&format!(
+                "TA {} is marked unconfirmed until an update installs it",
+                suit_common::text::uuid(&TA)
+            )),
         "{done}"
     );
     let shown = ok(agent(d, &["status"]));
@@ -340,4 +346,40 @@ fn resume_refuses_a_record_not_kept_privately() {
     std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o600)).unwrap();
     let resumed = ok(agent(d, &["resume"]));
     assert!(resumed.contains("installed v1.suit"), "{resumed}");
+}
+
+/// The record is text from a file: `resume` shows its fields as every agent message shows
+/// outside text, control characters escaped (review s39).
+#[test]
+fn resume_shows_the_records_text_escaped() {
+    let (tmp, digest) = scenario();
+    let d = tmp.path();
+    let record = d.join("state").join(RECORD_NAME);
+    let bytes = std::fs::read(d.join("v1.suit")).unwrap();
+    let r = InstallRecord {
+        envelope_sha256: hex::encode(&digest),
+        shown: "v1\u{1b}[2J.suit".into(),
+        payloads: vec![],
+        payload_dir: Some(d.join("payloads")),
+        ree_root: None,
+        net: false,
+        origins: vec![],
+        allow_url_prefix: vec![],
+        ca_file: None,
+        max_payload_bytes: 1 << 20,
+    };
+    r.save(&record, &bytes).unwrap();
+    awaiting(d, &digest);
+    let said = ok(agent(d, &["resume"]));
+    assert!(
+        !said.contains('\u{1b}') && said.contains("installed v1\\u{1b}[2J.suit"),
+        "{said}"
+    );
+    // The same record, stale now.
+    r.save(&record, &bytes).unwrap();
+    let said = ok(agent(d, &["resume"]));
+    assert!(
+        said.contains("removed the stale install record") && !said.contains('\u{1b}'),
+        "{said}"
+    );
 }

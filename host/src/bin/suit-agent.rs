@@ -295,8 +295,9 @@ enum Cmd {
     /// refuses everything but status and that install.
     Resume,
     /// Give up an update that awaits its envelope again (status: AWAITING ENVELOPE), for an
-    /// envelope that cannot be sent again: it is not applied, the device keeps its earlier
-    /// state, and the update's TA is marked unconfirmed until an update installs it.
+    /// envelope that cannot be sent again: it is not applied, the device's state is the one
+    /// before it, and the update's TA (OP-TEE's TA store may hold either image of it) is
+    /// marked unconfirmed until an update installs it.
     #[command(group(clap::ArgGroup::new("which").required(true).args(["sha256", "envelope"])))]
     Abandon {
         /// The awaited envelope's SHA-256 (hex), as `status` shows it.
@@ -2117,9 +2118,13 @@ fn resume(
             Ok(None) => None,
             Ok(Some((r, _))) => Some(format!(
                 "the install of {} (SHA-256 {})",
-                r.shown, r.envelope_sha256
+                suit_host::human::printable(&r.shown),
+                suit_host::human::printable(&r.envelope_sha256)
             )),
-            Err(why) => Some(format!("an unusable one ({why})")),
+            Err(why) => Some(format!(
+                "an unusable one ({})",
+                suit_host::human::printable(why)
+            )),
         };
         if let Some(stale) = stale {
             InstallRecord::remove(&record_path).map_err(AgentError::File)?;
@@ -2139,10 +2144,13 @@ fn resume(
                 Ok(Some((r, _))) => format!(
                     "the install record {} holds another ({}, SHA-256 {})",
                     record_path.display(),
-                    r.shown,
-                    r.envelope_sha256
+                    suit_host::human::printable(&r.shown),
+                    suit_host::human::printable(&r.envelope_sha256)
                 ),
-                Err(why) => format!("the install record cannot be used: {why}"),
+                Err(why) => format!(
+                    "the install record cannot be used: {}",
+                    suit_host::human::printable(&why)
+                ),
             };
             return Err(AgentError::AwaitedEnvelopeUnknown(format!(
                 "the TA awaits envelope SHA-256 {awaited} (an update interrupted while OP-TEE \
@@ -2153,10 +2161,9 @@ fn resume(
         }
     };
     let (r, bytes) = held;
-    errln!(
-        "suit-agent: the TA awaits envelope SHA-256 {awaited}: installing {} again as recorded",
-        r.shown
-    );
+    // Shown as `install` shows what it was given: the record is text from a file.
+    let shown = suit_host::human::printable(&r.shown).into_owned();
+    errln!("suit-agent: the TA awaits envelope SHA-256 {awaited}: installing {shown} again as recorded");
     let net_args = NetArgs {
         ca_file: r.ca_file.clone(),
         max_payload_bytes: r.max_payload_bytes,
@@ -2179,7 +2186,7 @@ fn resume(
         tee,
         InstallPlan {
             bytes,
-            shown: r.shown.clone(),
+            shown,
             payloads: r.payloads.iter().map(std::ffi::OsString::from).collect(),
             payload_dir: r.payload_dir.clone(),
             ree_root: r.ree_root.clone(),
@@ -2223,9 +2230,17 @@ fn abandon(tee: &mut dyn Transport, digest: &str, record_path: &Path) -> Result<
             None => "no interrupted update awaits an envelope; nothing was changed".to_string(),
         }));
     }
+    // Ended: its record goes first, whatever status says next.
+    if let Ok(Some((r, _))) = suit_host::inflight::InstallRecord::load(record_path) {
+        if r.envelope_sha256 == digest {
+            suit_host::inflight::InstallRecord::remove(record_path).map_err(AgentError::File)?;
+        }
+    }
     outln!(
         "abandoned the interrupted update of envelope SHA-256 {digest}: the update was not \
-         applied (the device keeps its earlier state)"
+         applied, and the device's state is the one before it; OP-TEE's TA store may hold \
+         either image of the update's TA (the earlier one or the update's), which is marked \
+         unconfirmed"
     );
     let status = client::status(tee)?;
     for u in &status.service.unconfirmed_tas {
@@ -2233,11 +2248,6 @@ fn abandon(tee: &mut dyn Transport, digest: &str, record_path: &Path) -> Result<
             "  TA {u} is marked unconfirmed until an update installs it (its personalization \
              data is withheld until then)"
         );
-    }
-    if let Ok(Some((r, _))) = suit_host::inflight::InstallRecord::load(record_path) {
-        if r.envelope_sha256 == digest {
-            suit_host::inflight::InstallRecord::remove(record_path).map_err(AgentError::File)?;
-        }
     }
     Ok(())
 }
