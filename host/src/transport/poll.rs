@@ -219,6 +219,12 @@ impl PollState {
             .position(|r| r.manifest_digest == manifest_digest)
     }
 
+    /// The payload refusals kept for `manifest_digest`, if any.
+    fn payload_refusals_for(&self, manifest_digest: &str) -> Option<PayloadRefusals> {
+        self.payload_refusals_of(manifest_digest)
+            .and_then(|i| self.payload_refusals.get(i).cloned())
+    }
+
     /// Keeps `r` as the latest payload refusals (replacing its manifest's earlier ones,
     /// dropping the oldest beyond [`MAX_PAYLOAD_REFUSALS_KEPT`]).
     fn keep_payload_refusals(&mut self, r: PayloadRefusals) {
@@ -850,9 +856,6 @@ fn resume_awaited(
          commit: handing it over again",
         mark.manifest_digest
     ));
-    let earlier = state
-        .payload_refusals_of(&mark.manifest_digest)
-        .and_then(|i| state.payload_refusals.get(i).cloned());
     hand_over(
         tee,
         net,
@@ -866,7 +869,6 @@ fn resume_awaited(
             etag: mark.etag,
             digest: awaited,
             manifest_digest: mark.manifest_digest,
-            earlier,
         },
     )
     .map(Resumed::Round)
@@ -918,15 +920,11 @@ fn from_server(
             ", and {shown} serves another (SHA-256 {digest})"
         )));
     }
-    let manifest_digest = suit_common::suit::envelope::Envelope::decode(&envelope)
-        .map_or_else(|_| digest.clone(), |e| hex::encode(e.claimed_digest().0));
+    let manifest_digest = manifest_digest_of(&envelope, &digest);
     log::info(&format!(
         "the TA awaits envelope sha-256 {awaited} to finish its commit, and {why}: {shown} \
          serves it; handing it over again"
     ));
-    let earlier = state
-        .payload_refusals_of(&manifest_digest)
-        .and_then(|i| state.payload_refusals.get(i).cloned());
     hand_over(
         tee,
         net,
@@ -940,7 +938,6 @@ fn from_server(
             etag,
             digest,
             manifest_digest,
-            earlier,
         },
     )
 }
@@ -1054,16 +1051,13 @@ pub fn poll_once(
             afterwards,
         });
     }
-    // Payload refusals are counted per manifest (the digest the authentication wrapper
-    // claims; the envelope's own digest if it does not decode, which the TA refuses as a
-    // verdict anyway): another manifest starts its own count, the same one in any encoding
-    // waits out its back-off, or stays decided.
-    let manifest_digest = suit_common::suit::envelope::Envelope::decode(&envelope)
-        .map_or_else(|_| digest.clone(), |e| hex::encode(e.claimed_digest().0));
-    let earlier = state
-        .payload_refusals_of(&manifest_digest)
-        .and_then(|i| state.payload_refusals.get(i).cloned());
-    if let Some(mut r) = earlier.clone().filter(|r| r.skip_rounds > 0) {
+    // Payload refusals are counted per manifest: another manifest starts its own count, the
+    // same one in any encoding waits out its back-off, or stays decided.
+    let manifest_digest = manifest_digest_of(&envelope, &digest);
+    if let Some(mut r) = state
+        .payload_refusals_for(&manifest_digest)
+        .filter(|r| r.skip_rounds > 0)
+    {
         r.skip_rounds -= 1;
         log::info(&format!(
             "{shown}: envelope sha-256 {digest} (manifest {manifest_digest}) refused for its \
@@ -1095,8 +1089,17 @@ pub fn poll_once(
             etag,
             digest,
             manifest_digest,
-            earlier,
         },
+    )
+}
+
+/// The digest (hex) payload refusals are counted by: the manifest's, as the authentication
+/// wrapper claims it; the envelope's own `digest` if it does not decode (which the TA refuses
+/// as a verdict anyway).
+fn manifest_digest_of(envelope: &[u8], digest: &str) -> String {
+    suit_common::suit::envelope::Envelope::decode(envelope).map_or_else(
+        |_| digest.to_string(),
+        |e| hex::encode(e.claimed_digest().0),
     )
 }
 
@@ -1110,8 +1113,6 @@ struct Handed<'a> {
     /// SHA-256 (hex) of the envelope, and of its manifest as the wrapper claims it.
     digest: String,
     manifest_digest: String,
-    /// The manifest's earlier payload refusals.
-    earlier: Option<PayloadRefusals>,
 }
 
 /// Hands `handed` to the TA (sent again while the TA answers that its commit awaits it:
@@ -1132,8 +1133,8 @@ fn hand_over(
         etag,
         digest,
         manifest_digest,
-        earlier,
     } = handed;
+    let earlier = state.payload_refusals_for(&manifest_digest);
     let mut authenticated = false;
     let mut left_out = LeftOut::default();
     let outcome = client::resending(
