@@ -383,3 +383,53 @@ fn resume_shows_the_records_text_escaped() {
         "{said}"
     );
 }
+
+/// `resume --json` and `abandon --json`: one JSON document each, the re-run install's with
+/// `"resumed": true`, the abandon's naming the envelope, the record removed and the TA left
+/// unconfirmed; standard output holds nothing else.
+#[test]
+fn resume_and_abandon_speak_json() {
+    let json = |o: std::process::Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", support::device::text(&o));
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+            panic!("not one JSON document ({e}): {}", support::device::text(&o))
+        })
+    };
+    let (tmp, digest) = scenario();
+    let d = tmp.path();
+    awaiting(d, &digest);
+    record_install(d, &digest);
+    let resumed = json(agent(d, &["resume", "--json"]));
+    assert_ne!(resumed["ok"], false, "{resumed}");
+    assert_eq!(resumed["resumed"], true, "{resumed}");
+    assert_eq!(resumed["sequence-number"], 1, "{resumed}");
+    assert_eq!(installed_components(d), 1);
+
+    // A new device: its envelope (and SHA-256) is another.
+    let (tmp, digest) = scenario();
+    let d = tmp.path();
+    let hex = hex::encode(&digest);
+    awaiting(d, &digest);
+    record_install(d, &digest);
+    let record = d.join("state").join(RECORD_NAME);
+    let abandoned = json(agent(d, &["abandon", &hex, "--json"]));
+    assert_eq!(abandoned["ok"], true, "{abandoned}");
+    assert_eq!(abandoned["abandoned"], hex.as_str(), "{abandoned}");
+    assert_eq!(abandoned["install-record-removed"], true, "{abandoned}");
+    assert_eq!(
+        abandoned["unconfirmed-tas"],
+        serde_json::json!([suit_common::text::uuid(&TA)]),
+        "{abandoned}"
+    );
+    assert!(!record.exists());
+    let nothing = json(agent(d, &["resume", "--json"]));
+    assert_eq!(
+        nothing,
+        serde_json::json!({
+            "ok": true,
+            "resumed": false,
+            "awaiting-envelope": null,
+            "removed-stale-record": null,
+        })
+    );
+}

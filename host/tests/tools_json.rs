@@ -193,6 +193,10 @@ fn every_printing_command_speaks_json_on_success_and_failure() {
     ));
     ok(agent(d, &["install", "m.suit"]));
     fails(agent(d, &["install", "m.suit"]));
+    let nothing = ok(agent(d, &["resume"]));
+    assert_eq!(nothing["resumed"], false, "{nothing}");
+    fails(agent(d, &["abandon", &"ab".repeat(32)]));
+    fails(agent(d, &["abandon", "12ab"]));
     ok(agent(
         d,
         &["report", "--nonce", "0011", "-o", "report.cbor"],

@@ -293,7 +293,12 @@ enum Cmd {
     /// remove a stale record. A boot script should run `suit-agent resume` before any other
     /// agent command: until the awaited envelope is installed again (or abandoned), the TA
     /// refuses everything but status and that install.
-    Resume,
+    Resume {
+        /// Print what was done as JSON (the install's document when it re-ran one; failures
+        /// too).
+        #[arg(long)]
+        json: bool,
+    },
     /// Give up an update that awaits its envelope again (status: AWAITING ENVELOPE), for an
     /// envelope that cannot be sent again: it is not applied, the device's state is the one
     /// before it, and the update's TA (OP-TEE's TA store may hold either image of it) is
@@ -306,6 +311,9 @@ enum Cmd {
         /// it: hex text is decoded first).
         #[arg(long, value_name = "FILE")]
         envelope: Option<PathBuf>,
+        /// Print the outcome as JSON (failures too).
+        #[arg(long)]
+        json: bool,
     },
     /// Fetch the TA's signed SUIT report of the latest install attempt whose manifest was
     /// authenticated, with the device's current state (for a status tracker; verify it with
@@ -904,8 +912,12 @@ fn run_session(
             json,
         } => export(tee, path, ree_root, *json),
         Cmd::Install(args) => install(tee, args, record_path(cli), show_progress(cli)),
-        Cmd::Resume => resume(tee, record_path(cli), show_progress(cli)),
-        Cmd::Abandon { sha256, envelope } => {
+        Cmd::Resume { json } => resume(tee, record_path(cli), show_progress(cli), *json),
+        Cmd::Abandon {
+            sha256,
+            envelope,
+            json,
+        } => {
             // Clap requires one of the two.
             let digest = match envelope {
                 Some(file) => {
@@ -915,7 +927,7 @@ fn run_session(
                 }
                 None => sha256.clone().unwrap_or_default(),
             };
-            abandon(tee, &digest, &record_path(cli))
+            abandon(tee, &digest, &record_path(cli), *json)
         }
         Cmd::HeapScan { files } => heap_scan(tee, files),
         #[cfg(feature = "test-paths")]
@@ -1651,6 +1663,8 @@ struct InstallPlan {
     payload_dir: Option<PathBuf>,
     ree_root: Option<PathBuf>,
     json: bool,
+    /// `resume` re-runs a recorded install: its JSON document says so.
+    resumed: bool,
     /// The network and where payload URIs may be fetched from, if they are fetched.
     network: Option<(transport::Net, transport::allow::UrlPolicy)>,
     /// `--max-payload-bytes`.
@@ -1744,6 +1758,7 @@ fn install(
             payload_dir: payload_dir.clone(),
             ree_root: ree_root.clone(),
             json: *json,
+            resumed: false,
             network,
             max: net_args.max_payload_bytes,
             record: (record_path, record),
@@ -1834,6 +1849,7 @@ fn run_install(
         payload_dir,
         ree_root,
         json,
+        resumed,
         network,
         max,
         record: (record_path, record),
@@ -2009,6 +2025,9 @@ fn run_install(
             None => None,
         };
         let mut j = json_value(&done);
+        if let (true, Some(o)) = (resumed, j.as_object_mut()) {
+            o.insert("resumed".into(), true.into());
+        }
         if let Some(e) = &failed {
             failed_after_commit(&mut j, e);
         }
@@ -2086,6 +2105,7 @@ fn resume(
     tee: &mut dyn Transport,
     record_path: PathBuf,
     with_progress: bool,
+    json: bool,
 ) -> Result<(), AgentError> {
     use suit_host::inflight::InstallRecord;
     // Not used, nor removed, when others could have planted or changed it.
@@ -2113,7 +2133,9 @@ fn resume(
         )));
     }
     let Some(awaited) = status.service.awaiting_envelope else {
-        outln!("no interrupted update awaits its envelope: nothing to resume");
+        if !json {
+            outln!("no interrupted update awaits its envelope: nothing to resume");
+        }
         let stale = match &loaded {
             Ok(None) => None,
             Ok(Some((r, _))) => Some(format!(
@@ -2126,12 +2148,26 @@ fn resume(
                 suit_host::human::printable(why)
             )),
         };
-        if let Some(stale) = stale {
+        if let Some(stale) = &stale {
             InstallRecord::remove(&record_path).map_err(AgentError::File)?;
-            outln!(
-                "removed the stale install record {}: {stale}",
-                record_path.display()
-            );
+            if !json {
+                outln!(
+                    "removed the stale install record {}: {stale}",
+                    record_path.display()
+                );
+            }
+        }
+        if json {
+            let j = serde_json::json!({
+                "ok": true,
+                "resumed": false,
+                "awaiting-envelope": null,
+                "removed-stale-record": stale.map(|what| serde_json::json!({
+                    "path": record_path.display().to_string(),
+                    "held": what,
+                })),
+            });
+            outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
         }
         return Ok(());
     };
@@ -2190,7 +2226,8 @@ fn resume(
             payloads: r.payloads.iter().map(std::ffi::OsString::from).collect(),
             payload_dir: r.payload_dir.clone(),
             ree_root: r.ree_root.clone(),
-            json: false,
+            json,
+            resumed: true,
             network,
             max: r.max_payload_bytes,
             record: (record_path, Ok(r)),
@@ -2200,7 +2237,12 @@ fn resume(
 }
 
 /// `abandon`: ends the commit awaiting the envelope of SHA-256 `digest` (hex) unapplied.
-fn abandon(tee: &mut dyn Transport, digest: &str, record_path: &Path) -> Result<(), AgentError> {
+fn abandon(
+    tee: &mut dyn Transport,
+    digest: &str,
+    record_path: &Path,
+    json: bool,
+) -> Result<(), AgentError> {
     let bytes = hex::decode(digest.trim())
         .ok()
         .filter(|d| d.len() == 32)
@@ -2230,11 +2272,42 @@ fn abandon(tee: &mut dyn Transport, digest: &str, record_path: &Path) -> Result<
             None => "no interrupted update awaits an envelope; nothing was changed".to_string(),
         }));
     }
-    // Ended: its record goes first, whatever status says next.
+    // The TA changed its state: what fails from here on does not undo that.
+    COMMITTED.store(true, Ordering::Relaxed);
+    // Ended: its record goes first, whatever status says next. One left behind is stale
+    // (`resume` removes it, nothing being awaited).
+    let mut record_removed = false;
     if let Ok(Some((r, _))) = suit_host::inflight::InstallRecord::load(record_path) {
         if r.envelope_sha256 == digest {
-            suit_host::inflight::InstallRecord::remove(record_path).map_err(AgentError::File)?;
+            match suit_host::inflight::InstallRecord::remove(record_path) {
+                Ok(()) => record_removed = true,
+                Err(why) => errln!(
+                    "suit-agent: warning: the install record of the abandoned update is not \
+                     removed ({}); `suit-agent resume` removes it as stale",
+                    suit_host::human::printable(&why)
+                ),
+            }
         }
+    }
+    let unconfirmed = client::status(tee)
+        .map(|s| s.service.unconfirmed_tas)
+        .map_err(|e| {
+            errln!(
+                "suit-agent: warning: the update was abandoned, but the TA's status could not be \
+                 read afterwards: {}",
+                suit_host::human::printable(&e.to_string())
+            )
+        })
+        .ok();
+    if json {
+        let j = serde_json::json!({
+            "ok": true,
+            "abandoned": digest,
+            "install-record-removed": record_removed,
+            "unconfirmed-tas": unconfirmed.as_ref().map(json_value),
+        });
+        outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+        return Ok(());
     }
     outln!(
         "abandoned the interrupted update of envelope SHA-256 {digest}: the update was not \
@@ -2242,8 +2315,7 @@ fn abandon(tee: &mut dyn Transport, digest: &str, record_path: &Path) -> Result<
          either image of the update's TA (the earlier one or the update's), which is marked \
          unconfirmed"
     );
-    let status = client::status(tee)?;
-    for u in &status.service.unconfirmed_tas {
+    for u in unconfirmed.iter().flatten() {
         outln!(
             "  TA {u} is marked unconfirmed until an update installs it (its personalization \
              data is withheld until then)"
@@ -2522,8 +2594,10 @@ fn wants_json(cmd: &Command) -> bool {
         | Cmd::Provision { json, .. }
         | Cmd::DeviceKey(DeviceKeyArgs { json, .. })
         | Cmd::PersoGet { json }
-        | Cmd::Export { json, .. } => *json,
-        Cmd::CryptoBench { .. } | Cmd::HeapScan { .. } | Cmd::Resume | Cmd::Abandon { .. } => false,
+        | Cmd::Export { json, .. }
+        | Cmd::Resume { json }
+        | Cmd::Abandon { json, .. } => *json,
+        Cmd::CryptoBench { .. } | Cmd::HeapScan { .. } => false,
         #[cfg(feature = "test-paths")]
         Cmd::RefusedBegin { .. } => false,
         #[cfg(feature = "test-paths")]
