@@ -60,6 +60,7 @@ mod registry;
 mod report_roundtrip;
 mod review_s16;
 mod review_s17_kekbind;
+mod review_s40;
 mod service_flow;
 mod service_unlink;
 mod storage_ops;

@@ -1,0 +1,135 @@
+//! Review s40 (review1): key and plaintext isolation, adversarial. Each test states the
+//! property the project claims; a failing test demonstrates a finding.
+
+use ciborium::Value;
+use suit_common::cose::{Algorithm, SigningKey};
+use suit_common::protocol::*;
+use suit_common::service::{Service, REPORT_OBJECT};
+use suit_common::suit::author::{seal_envelope, Signer};
+use suit_test_support::service::*;
+use suit_test_support::{
+    check_vendor_class, fetch_and_decrypt, p256_private_from_pem, suit_manifest, CLASS_ID,
+    VENDOR_ID,
+};
+
+const URI: &str = "https://vendor.example/ta.bin";
+
+fn sdigest(b: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    cbor(&Value::Array(vec![
+        int(-16),
+        bytes(&sha2::Sha256::digest(b)),
+    ]))
+}
+
+/// A streamed TA (kept in TA memory only) plus its personalization data, as
+/// `awaiting_envelope.rs` builds it.
+fn ta_and_perso(seq: u64, ta: &[u8], info: &[u8], perso: &[u8]) -> Vec<u8> {
+    let mut shared = check_vendor_class(
+        vec![int(12), int(0)],
+        bytes(&VENDOR_ID),
+        bytes(&CLASS_ID),
+        vec![(3, bytes(&sdigest(ta))), (14, int(ta.len() as i64))],
+        15,
+    );
+    shared.extend([
+        int(12),
+        int(2),
+        int(20),
+        Value::Map(vec![
+            (int(3), bytes(&sdigest(perso))),
+            (int(14), int(perso.len() as i64)),
+        ]),
+    ]);
+    let mut install = fetch_and_decrypt(URI, info, 15);
+    install.extend([int(3), int(15)]);
+    install.extend([
+        int(12),
+        int(2),
+        int(20),
+        Value::Map(vec![(int(21), Value::Text("#perso".into()))]),
+        int(21),
+        int(15),
+        int(3),
+        int(15),
+    ]);
+    let comps = vec![
+        Value::Array(vec![bytes(&TA)]),
+        Value::Array(vec![bytes(&TA), bytes(b"encrypted")]),
+        Value::Array(vec![bytes(&TA), bytes(b"perso")]),
+    ];
+    let manifest = suit_manifest(
+        seq as i64,
+        comps,
+        &Value::Array(shared),
+        &Value::Array(install),
+    );
+    let key: SigningKey = p256_private_from_pem(suit_test_support::AUTHOR_PRIV);
+    let signers = [Signer {
+        key: &key,
+        alg: Algorithm::Esp256,
+        kid: b"",
+    }];
+    seal_envelope(&manifest, &signers, &[], &[("#perso", perso)]).unwrap()
+}
+
+fn ta_img(version: u32, len: usize) -> Vec<u8> {
+    let body: Vec<u8> = (0..len as u32).map(|i| (i * 7 + version) as u8).collect();
+    ta_image_with_body(TA, version, &body)
+}
+
+fn report(s: &mut Service<Mem>) -> Answer<ReportResponse> {
+    call(
+        s,
+        Command::Report,
+        &ReportRequest {
+            nonce: Some(ByteBuf::from(b"fresh".to_vec())),
+            pre_auth: false,
+        },
+    )
+}
+
+/// SECURITY.md ("Plaintext oracles ... report claims"): the TA signs a stored report only for
+/// the current state, so the REE cannot have "a report from before the last committed
+/// update signed as the latest" (the model: the REE answers a read of the report object with
+/// bytes that object held earlier, `attack_storage_reads.rs`).
+///
+/// The awaiting path breaks it: the refusal that leaves a commit awaiting its envelope is
+/// stored tagged for the pending commit's generation (g+1, no state digest), and the re-send
+/// that then commits reaches that same generation. So the earlier attempt's refusal report,
+/// stored before the committed update, verifies as current after it and is signed as the
+/// latest: a status tracker is told the update was refused (awaiting) while it is installed.
+#[test]
+fn a_report_stored_before_the_resend_commit_is_not_signed_after_it() {
+    let (p1, p2) = (ta_img(1, 30_000), ta_img(2, 40_000));
+    let mut s = device();
+    let (i1, c1) = encrypt(&mut s, Cipher::Gcm, &p1);
+    let (i2, c2) = encrypt(&mut s, Cipher::Gcm, &p2);
+    let env1 = ta_and_perso(1, &p1, &i1, b"perso one");
+    let env2 = ta_and_perso(2, &p2, &i2, b"perso two");
+    install_with(&mut s, &env1, &[(URI, &c1)]).unwrap();
+    let g = state(&s).generation;
+
+    // OP-TEE's TA store answers "no space" (retried): the commit awaits env2.
+    s.backend_mut().refuse_tas = Some(0xffff_3041);
+    let r = refusal(install_with(&mut s, &env2, &[(URI, &c2)]));
+    assert_eq!(r.kind, RefusalKind::Storage, "{r:?}");
+    let awaiting_report = s.backend().store().raw(REPORT_OBJECT).unwrap();
+    s.backend_mut().refuse_tas = None;
+
+    // The agent re-sends it: committed, one generation on.
+    install_with(&mut s, &env2, &[(URI, &c2)]).unwrap();
+    assert_eq!(personalization(&mut s).as_deref(), Some(&b"perso two"[..]));
+    assert_eq!(state(&s).generation, g + 1);
+    report(&mut s).unwrap();
+
+    // The REE answers with the report object's earlier bytes (the awaiting refusal).
+    s.backend_mut().store_mut().substitute = Some((REPORT_OBJECT.into(), awaiting_report));
+    let r = report(&mut s);
+    assert!(
+        matches!(&r, Err((_, refused)) if refused.kind == RefusalKind::Storage),
+        "the awaiting attempt's refusal, stored before the committed re-send, was signed as \
+         the latest report after it: {:?}",
+        r.map(|r| r.report.len())
+    );
+}
