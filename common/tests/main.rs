@@ -61,6 +61,7 @@ mod report_roundtrip;
 mod review_s16;
 mod review_s17_kekbind;
 mod review_s40;
+mod review_s40_conformance;
 mod service_flow;
 mod service_unlink;
 mod storage_ops;
