@@ -588,3 +588,42 @@ fn refusal_words(body: &[u8]) -> String {
         .map(|r| suit_common::fault::render(&r.fault))
         .unwrap_or_default()
 }
+
+/// The one-shot `encryption::decrypt` (the host tools' and tests') frees no plaintext: the
+/// decryptor's last block was appended to the first part's vector, whose growth freed the
+/// first part unwiped (review s40).
+#[test]
+fn one_shot_decryption_frees_no_plaintext() {
+    use suit_common::encryption::algorithms::ContentAlgorithm;
+    use suit_common::encryption::keys::MemoryKeys;
+    use suit_common::encryption::{decrypt, encrypt_payload, CoseOptions, Recipient};
+    let kek = *b"heap-wipe-kek-16";
+    let mut keys = MemoryKeys::new();
+    keys.add_kek(Some(b"k"), &kek).unwrap();
+    let plaintext = secret(5000);
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    for content in [ContentAlgorithm::A128Gcm, ContentAlgorithm::A128Ctr] {
+        let e = encrypt_payload(
+            &plaintext,
+            content,
+            &[Recipient::AesKw {
+                kid: Some(b"k"),
+                kek: &kek,
+            }],
+            &CoseOptions::SUIT,
+            &mut rng,
+        )
+        .unwrap();
+        let (len, leaks) = scanned(|| {
+            decrypt(
+                &e.encryption_info,
+                Some(&e.ciphertext),
+                &keys,
+                &CoseOptions::SUIT,
+            )
+            .map(|p| p.len())
+        });
+        assert_eq!(len.unwrap(), plaintext.len());
+        assert_eq!(leaks, 0, "{content:?}: freed blocks held plaintext");
+    }
+}

@@ -133,3 +133,49 @@ fn a_report_stored_before_the_resend_commit_is_not_signed_after_it() {
         r.map(|r| r.report.len())
     );
 }
+
+/// The other end of the same refusal: once the awaited update is abandoned, that refusal is
+/// the latest attempt's report and is signed (bound to the abandoned state, which the TA
+/// knows before the abandonment); the REE serving it again after a later commit is refused.
+#[test]
+fn the_awaiting_refusals_report_is_signed_after_an_abandonment() {
+    use sha2::Digest as _;
+    let (p1, p2) = (ta_img(1, 30_000), ta_img(2, 40_000));
+    let mut s = device();
+    let (i1, c1) = encrypt(&mut s, Cipher::Gcm, &p1);
+    let (i2, c2) = encrypt(&mut s, Cipher::Gcm, &p2);
+    let env1 = ta_and_perso(1, &p1, &i1, b"perso one");
+    let env2 = ta_and_perso(2, &p2, &i2, b"perso two");
+    install_with(&mut s, &env1, &[(URI, &c1)]).unwrap();
+    s.backend_mut().refuse_tas = Some(0xffff_3041);
+    refusal(install_with(&mut s, &env2, &[(URI, &c2)]));
+    s.backend_mut().refuse_tas = None;
+    let awaiting_report = s.backend().store().raw(REPORT_OBJECT).unwrap();
+    call::<_, Empty>(
+        &mut s,
+        Command::InstallAbandon,
+        &InstallAbandonRequest {
+            envelope: sha2::Sha256::digest(&env2).to_vec().into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        s.backend().store().raw(REPORT_OBJECT).unwrap(),
+        awaiting_report,
+        "the abandonment wrote a report"
+    );
+    report(&mut s).expect("the awaiting refusal's report after the abandonment");
+
+    // The update installed after all (a new envelope, a new attempt): the abandoned
+    // attempt's report, served again, is not the latest.
+    let env3 = ta_and_perso(3, &p2, &i2, b"perso two");
+    install_with(&mut s, &env3, &[(URI, &c2)]).unwrap();
+    report(&mut s).unwrap();
+    s.backend_mut().store_mut().substitute = Some((REPORT_OBJECT.into(), awaiting_report));
+    let r = report(&mut s);
+    assert!(
+        matches!(&r, Err((_, refused)) if refused.kind == RefusalKind::Storage),
+        "{:?}",
+        r.map(|r| r.report.len())
+    );
+}

@@ -309,8 +309,12 @@ pub fn decrypt(
         }
     };
     let mut d = PayloadDecryptor::from_message(&msg, keys, options)?;
-    let mut out = d.update(ciphertext)?;
-    out.extend_from_slice(&d.finish()?);
+    let first = d.update(ciphertext)?;
+    let last = d.finish()?;
+    // Sized once: growing `first` in place would free its plaintext unwiped.
+    let mut out = Zeroizing::new(Vec::with_capacity(first.len().saturating_add(last.len())));
+    out.extend_from_slice(&first);
+    out.extend_from_slice(&last);
     Ok(out)
 }
 

@@ -342,7 +342,19 @@ pub fn abandon(store: &mut dyn SecureStore, envelope: &[u8]) -> Result<bool, Sta
     if !awaited.is_some_and(|a| bool::from(subtle::ConstantTimeEq::ct_eq(&a[..], envelope))) {
         return Ok(false);
     }
-    // The commit's TA: the one TA component its state changes (one per update).
+    let marked = abandoned_state(&state, pending)?;
+    marked.save(store)?;
+    // Not pending any more (its generation is the state's): the cleanup removes the rest,
+    // or the next `begin` does (a failure here does not undo the abandon).
+    let _ = cleanup_listed(store, &marked, &journal, &[]);
+    Ok(true)
+}
+
+/// The state an abandonment of `pending` stores over `state`: the old one at the commit's
+/// generation, with the TA the commit changes (the one TA component its state changes, one
+/// per update) marked unconfirmed. Known before the abandonment, so that the report of the
+/// refusal that left the commit awaiting can be bound to it (`InstallSession::finish`).
+pub(super) fn abandoned_state(state: &State, pending: &PendingCommit) -> Result<State, StateError> {
     let uuids: Vec<[u8; 16]> = pending
         .state
         .components
@@ -356,14 +368,9 @@ pub fn abandon(store: &mut dyn SecureStore, envelope: &[u8]) -> Result<bool, Sta
     if uuids.is_empty() {
         return Err(StateError::Corrupt);
     }
-    let marked = state
+    state
         .unapplied_commit(pending.state.generation, &uuids)
-        .ok_or(StateError::Store(StoreError::NoSpace))?;
-    marked.save(store)?;
-    // Not pending any more (its generation is the state's): the cleanup removes the rest,
-    // or the next `begin` does (a failure here does not undo the abandon).
-    let _ = cleanup_listed(store, &marked, &journal, &[]);
-    Ok(true)
+        .ok_or(StateError::Store(StoreError::NoSpace))
 }
 
 fn read_object<S: SecureStore + ?Sized>(

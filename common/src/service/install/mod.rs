@@ -49,10 +49,10 @@ mod journal;
 mod platform;
 mod stream;
 
-use journal::cleanup_listed;
 pub use journal::{
     abandon, cleanup, reconcile, Journal, PendingCommit, Reconciled, JOURNAL_OBJECT,
 };
+use journal::{abandoned_state, cleanup_listed};
 use platform::{Delivered, StorePlatform};
 use stream::{Planned, Stream};
 
@@ -1188,13 +1188,24 @@ impl InstallSession {
         // commit of another update reaches the same generation).
         self.settles_at = match &result {
             Err(InstallError::Commit(
-                CommitRefusal::InstallPending { .. }
-                | CommitRefusal::CommitPending { .. }
-                | CommitRefusal::AwaitingEnvelope { .. },
+                CommitRefusal::InstallPending { .. } | CommitRefusal::CommitPending { .. },
             )) => self.journal.pending.as_ref().map(|p| ReportStates {
                 generation: p.state.generation,
                 or_next: None,
             }),
+            // A commit awaiting this envelope ends by the same envelope's commit, which
+            // reaches the same generation with a report of its own, or by an abandonment:
+            // bound to the abandoned state by its digest (not to the generation alone, or the
+            // REE could serve this report's bytes again after the re-sent envelope committed).
+            Err(InstallError::Commit(CommitRefusal::AwaitingEnvelope { .. })) => {
+                self.journal.pending.as_ref().map(|p| ReportStates {
+                    generation: state.generation,
+                    or_next: abandoned_state(state, p)
+                        .and_then(|s| s.digest())
+                        .ok()
+                        .map(|d| (p.state.generation, d)),
+                })
+            }
             Err(InstallError::Commit(CommitRefusal::StateWriteUncertain)) => Some(ReportStates {
                 generation: state.generation,
                 or_next: uncertain_next,
