@@ -10,27 +10,31 @@ use crate::tee::{AgentError, RawReply, Transport};
 /// A transport that adds up the time spent in each command.
 pub struct Timed {
     inner: Box<dyn Transport>,
+    /// Parsing the command line, measured by the caller (the agent's own start-up work
+    /// before anything is read or the TA reached).
+    pub args: Duration,
     /// Opening the context and session (loading the TA), measured by the caller.
     pub connect: Duration,
     totals: Vec<(Command, u32, Duration)>,
 }
 
 impl Timed {
-    pub fn new(inner: Box<dyn Transport>, connect: Duration) -> Self {
+    pub fn new(inner: Box<dyn Transport>, args: Duration, connect: Duration) -> Self {
         Timed {
             inner,
+            args,
             connect,
             totals: Vec::new(),
         }
     }
 
-    /// `timing connect 0.612` then `timing InstallBegin calls=1 seconds=0.050`, in first-use
-    /// order: stable words for scripts.
+    /// `timing args seconds=0.002`, `timing connect seconds=0.612`, then `timing InstallBegin
+    /// calls=1 seconds=0.050` in first-use order: stable words for scripts.
     pub fn lines(&self) -> Vec<String> {
-        let mut out = vec![format!(
-            "timing connect seconds={:.4}",
-            self.connect.as_secs_f64()
-        )];
+        let mut out = vec![
+            format!("timing args seconds={:.4}", self.args.as_secs_f64()),
+            format!("timing connect seconds={:.4}", self.connect.as_secs_f64()),
+        ];
         for (command, calls, time) in &self.totals {
             out.push(format!(
                 "timing {command:?} calls={calls} seconds={:.4}",

@@ -467,3 +467,23 @@ fn the_agent_reads_named_files_bounded() {
     assert_eq!(o.code, 2, "{}", o.text());
     assert!(o.text().contains(&limit), "{}", o.text());
 }
+
+/// `--timings` (qemu/bench.sh's breakdown): the command line's parsing, the session's
+/// opening and each TA command, one line each on standard error, nothing on standard output.
+#[test]
+fn timings_name_the_parse_the_session_and_each_command() {
+    let t = tempfile::tempdir().unwrap();
+    let o = agent(t.path(), &["--timings", "status", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.text());
+    let seconds = |what: &str| -> f64 {
+        let line = o
+            .stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("timing {what} ")))
+            .unwrap_or_else(|| panic!("no `timing {what}` line:\n{}", o.stderr));
+        line.rsplit("seconds=").next().unwrap().parse().unwrap()
+    };
+    assert!(seconds("args") >= 0.0 && seconds("connect") >= 0.0);
+    assert!(seconds("Status") > 0.0);
+    assert!(!o.stdout.contains("timing"), "{}", o.stdout);
+}

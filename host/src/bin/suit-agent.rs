@@ -75,8 +75,9 @@ struct Cli {
     /// such as a TA fetching its personalization data (seconds).
     #[arg(long, global = true, default_value_t = 30)]
     busy_wait: u64,
-    /// Print the time spent opening the session and in each TA command to standard error
-    /// (`timing <Command> calls=N seconds=S` lines, for qemu/bench.sh).
+    /// Print the time spent parsing the command line, opening the session and in each TA
+    /// command to standard error (`timing args|connect seconds=S`, `timing <Command> calls=N
+    /// seconds=S` lines, for qemu/bench.sh).
     #[arg(long, global = true)]
     timings: bool,
     #[command(subcommand)]
@@ -810,7 +811,8 @@ fn run_poll(cli: &Cli, args: &PollArgs) -> Result<(), AgentError> {
     }
 }
 
-fn run(cli: Cli) -> Result<(), AgentError> {
+/// `parsed`: how long the command line took to parse (`--timings`).
+fn run(cli: Cli, parsed: std::time::Duration) -> Result<(), AgentError> {
     log::set_level(match cli.log_level {
         LogLevel::Error => log::Level::Error,
         LogLevel::Warn => log::Level::Warn,
@@ -875,7 +877,11 @@ fn run(cli: Cli) -> Result<(), AgentError> {
     let started = std::time::Instant::now();
     let mut tee = connect(&cli)?;
     if cli.timings {
-        tee = Box::new(suit_host::timing::Timed::new(tee, started.elapsed()));
+        tee = Box::new(suit_host::timing::Timed::new(
+            tee,
+            parsed,
+            started.elapsed(),
+        ));
     }
     let tee = tee.as_mut();
     let result = run_session(&cli, cmd, tee, opened);
@@ -2401,14 +2407,16 @@ fn main() -> ExitCode {
     if let Some(code) = suit_host::assets::serve::<Cli>("suit-agent") {
         return code;
     }
+    let begun = std::time::Instant::now();
     let cli = match suit_host::stdio::parse_args::<Cli>(|what| {
         error_json(&AgentError::File(what.to_string()), EXIT_USAGE)
     }) {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    let parsed = begun.elapsed();
     let json = wants_json(&cli.command);
-    let result = run(cli);
+    let result = run(cli, parsed);
     // What could not be printed (a full disk; not a closed pipe) fails the command, after
     // its post-commit work: exit 5 if the TA committed, else 2 as an unwritable output file.
     let lost = suit_host::stdio::finish();

@@ -326,8 +326,8 @@ fn padded_ta(out: &Path, d: &Path, uuid: &str) -> [std::path::PathBuf; 2] {
     })
 }
 
-/// The install columns (connect to storage ops) of a row that is not an install.
-const NO_INSTALL: &str = "- | - | - | - | - | - | - | - | - | -";
+/// The install columns (agent to storage ops) of a row that is not an install.
+const NO_INSTALL: &str = "- | - | - | - | - | - | - | - | - | - | -";
 
 /// Where a case's plaintext TA for `xtest --install-ta` lies in the guest.
 fn xtest_path(c: &Case) -> String {
@@ -387,6 +387,15 @@ fn xtest_perf(log: &str, tag: &str) -> Option<(f64, f64)> {
     Some((mean, mibs))
 }
 
+/// The agent's `timing args` line of an install's output, in seconds ("-" without one).
+fn t_args(section: &str) -> String {
+    section
+        .lines()
+        .find(|l| l.starts_with("timing args "))
+        .and_then(|l| field(l, "seconds"))
+        .map_or("-".to_string(), |s| format!("{s:.2}"))
+}
+
 fn report(b: usize, run: &GuestRun, cases: &[Case], ta_size: u64) {
     let log = &run.normal_log;
     // The TA's secure-log lines per install: "storage begin" at each InstallBegin opens an
@@ -411,9 +420,9 @@ fn report(b: usize, run: &GuestRun, cases: &[Case], ta_size: u64) {
     }
     println!("## boot {b} (guest status {})\n", run.status);
     println!(
-        "| case | payload | ours (s) | reference | ref (s) | ratio | connect | Begin | Envelope | Prepare | Payload | Finish | REE FS | TA store | peak TA heap | storage ops (install) |"
+        "| case | payload | ours (s) | reference | ref (s) | ratio | agent (args) | connect | Begin | Envelope | Prepare | Payload | Finish | REE FS | TA store | peak TA heap | storage ops (install) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let aes = |m: &str| xtest_perf(log, &format!("AES-{m}"));
     let sha = xtest_perf(log, "SHA256");
     let ecdsa = xtest_perf(log, "ECDSA");
@@ -434,6 +443,18 @@ fn report(b: usize, run: &GuestRun, cases: &[Case], ta_size: u64) {
                 .find(|l| l.starts_with(&format!("timing {cmd} ")))
                 .and_then(|l| field(l, "seconds"))
                 .map_or("-".to_string(), |s| format!("{s:.2}"))
+        };
+        // The agent's own time: the whole command less the session and its TA commands
+        // (process start and exit, parsing, reading files, the install record), and of it
+        // the command line's parsing.
+        let in_tee: Option<f64> = section
+            .lines()
+            .filter(|l| l.starts_with("timing ") && !l.starts_with("timing args "))
+            .map(|l| field(l, "seconds"))
+            .sum();
+        let agent = match (ours, in_tee) {
+            (Some(o), Some(t)) if t > 0.0 => format!("{:.2} ({})", o - t, t_args(section)),
+            _ => "-".to_string(),
         };
         let (reference, ref_s) = match c.name.as_str() {
             _ if c.xtest.is_some() => (
@@ -489,7 +510,7 @@ fn report(b: usize, run: &GuestRun, cases: &[Case], ta_size: u64) {
             field(storage, key).map_or("-".to_string(), |v| format!("{:.2}", v / 1000.0))
         };
         println!(
-            "| {} | {} B | {} | {reference} | {} | {ratio} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} B | {} | {reference} | {} | {ratio} | {agent} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             c.name,
             c.size,
             ours,
