@@ -59,7 +59,10 @@ fn listing_manifest(seq: u64, components: &[Vec<Vec<u8>>], payload: &[u8]) -> Ve
         vec![],
         15,
     );
-    let digest = cbor(&Value::Array(vec![int(-16), bytes(&Sha256::digest(payload))]));
+    let digest = cbor(&Value::Array(vec![
+        int(-16),
+        bytes(&Sha256::digest(payload)),
+    ]));
     shared.extend([
         int(12),
         int(0),
@@ -123,7 +126,11 @@ fn one_author_cannot_fill_the_state_with_rollback_keys_for_every_tenant() {
     // Control: tenant 2 installs its component.
     let other = |seq: u64, component: &[u8]| {
         let payload = format!("tenant 2, release {seq}").into_bytes();
-        let m = listing_manifest(seq, &[vec![b"other".to_vec(), component.to_vec()]], &payload);
+        let m = listing_manifest(
+            seq,
+            &[vec![b"other".to_vec(), component.to_vec()]],
+            &payload,
+        );
         signed(&m, OPERATOR_PRIV, &payload)
     };
     install(&mut s, &other(1, b"first"), &[], 16 * 1024).expect("control: tenant 2 installs");
@@ -153,7 +160,10 @@ fn one_author_cannot_fill_the_state_with_rollback_keys_for_every_tenant() {
             }
         }
     }
-    assert!(accepted > 10, "tenant 1's manifests were refused early ({accepted})");
+    assert!(
+        accepted > 10,
+        "tenant 1's manifests were refused early ({accepted})"
+    );
 
     // Tenant 2's next release adds a component (and so a rollback key and a component
     // record): refused for want of space in the record tenant 1 filled.
@@ -162,5 +172,57 @@ fn one_author_cannot_fill_the_state_with_rollback_keys_for_every_tenant() {
         r.is_ok(),
         "after {accepted} manifests of tenant 1, tenant 2's update is refused: {:?}",
         r.err()
+    );
+}
+
+/// Finding F2 (low). The bounds of what a TPA message may provision do not compose with
+/// the response bound: `check_scope` bounds an anchor's scope (16 prefixes of 8 segments of
+/// 64 bytes), but `SetRules` bounds only the number of rules (32), not a rule's prefix (any
+/// number of segments of any length, up to the 64 KiB message) nor its requirement lists.
+/// A state the TPA (or any delegate) may legally produce is then one whose `Anchors` listing
+/// exceeds `MAX_RESPONSE` (64 KiB): the command fails for good (`ResponseTooLarge`) and the
+/// device's anchors and rules can no longer be read. Breaks "bound every length/count" (a
+/// rule's prefix longer than any component identifier can ever be, `MAX_SEGMENTS` 16,
+/// `MAX_ID_LEN` 512, is accepted and stored). Expected: such a rule refused as a scope
+/// prefix is, and `Anchors` answers for every state the provisioning checks accept. Fails
+/// on b654c6a.
+#[test]
+fn every_provisionable_state_can_still_be_listed() {
+    let mut s = service(suit_test_support::service::backend(0));
+    provision(&mut s, 1, vec![author(1, AUTHOR_PUB, b"app"), identity()]).unwrap();
+    // 32 rules, each a prefix of 210 segments (no component identifier has more than 16).
+    let rules = (0..32u8)
+        .map(|i| suit_common::service::state::RuleRecord {
+            prefix: (0..210u8)
+                .map(|j| ByteBuf::from(vec![i, j, 0, 0, 0, 0, 0, 0]))
+                .collect(),
+            required_roles: vec![],
+            required_anchors: vec![1],
+        })
+        .collect();
+    let r = provision(&mut s, 2, vec![Op::SetRules(rules)]);
+    let accepted = r.is_ok();
+    // And one anchor at its scope's bounds.
+    let full = Scope {
+        component_prefixes: (0..16u8)
+            .map(|i| (0..8u8).map(|j| ByteBuf::from(vec![i ^ j; 64])).collect())
+            .collect(),
+        vendor_ids: (0..16u8).map(|i| ByteBuf::from(vec![i; 64])).collect(),
+        class_ids: (0..16u8).map(|i| ByteBuf::from(vec![i; 16])).collect(),
+        ree_plaintext: false,
+    };
+    provision(
+        &mut s,
+        2 + u64::from(accepted),
+        vec![Op::Rescope { id: 1, scope: full }],
+    )
+    .unwrap();
+    let listed: Result<AnchorsResponse, _> =
+        suit_test_support::service::call(&mut s, Command::Anchors, &AnchorsRequest {});
+    assert!(
+        !accepted || listed.is_ok(),
+        "rules of 210-segment prefixes were accepted, and the anchors can no longer be \
+         listed: {:?}",
+        listed.err()
     );
 }
