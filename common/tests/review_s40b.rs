@@ -211,12 +211,28 @@ fn every_provisionable_state_can_still_be_listed() {
         class_ids: (0..16u8).map(|i| ByteBuf::from(vec![i; 16])).collect(),
         ree_plaintext: false,
     };
-    provision(
+    let before: AnchorsResponse =
+        suit_test_support::service::call(&mut s, Command::Anchors, &AnchorsRequest {}).unwrap();
+    let rescoped = provision(
         &mut s,
         2 + u64::from(accepted),
         vec![Op::Rescope { id: 1, scope: full }],
-    )
-    .unwrap();
+    );
+    // The message whose state could not be listed is refused as such, and changes nothing.
+    if let Err((_, refused)) = &rescoped {
+        assert!(
+            matches!(
+                refused.fault,
+                Some(suit_common::fault::Fault::Provision(
+                    suit_common::service::provision::ProvisionError::ListingTooLarge
+                ))
+            ),
+            "{refused:?}"
+        );
+        let after: AnchorsResponse =
+            suit_test_support::service::call(&mut s, Command::Anchors, &AnchorsRequest {}).unwrap();
+        assert_eq!(before, after);
+    }
     let listed: Result<AnchorsResponse, _> =
         suit_test_support::service::call(&mut s, Command::Anchors, &AnchorsRequest {});
     assert!(
