@@ -659,6 +659,7 @@ numbered_enum_codec!(ProvisionError {
     7 => WrongDevice,
     8 => TooManyOps,
     9 => Op { index, reason },
+    10 => ListingTooLarge,
 });
 
 numbered_enum_codec!(TaImageError {

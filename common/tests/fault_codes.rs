@@ -292,6 +292,7 @@ fn samples() -> Vec<Fault> {
         },
         ProvisionError::WrongDevice,
         ProvisionError::TooManyOps,
+        ProvisionError::ListingTooLarge,
     ];
     provision.extend(
         ops.into_iter()

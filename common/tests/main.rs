@@ -62,6 +62,7 @@ mod review_s16;
 mod review_s17_kekbind;
 mod review_s40;
 mod review_s40_conformance;
+mod review_s40b;
 mod service_flow;
 mod service_unlink;
 mod storage_ops;

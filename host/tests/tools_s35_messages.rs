@@ -493,7 +493,9 @@ fn rrh_4_a_missing_payload_dir_is_named_not_refused() {
 /// Re-review of session 35, finding 5: an output's temporary file was created when the
 /// output was opened, before the agent's lock: a run stopped while it waits for the lock
 /// (Ctrl-C, `systemctl stop`) left an empty mode-0 temporary file behind. Opening only
-/// probes the directory now (a temporary created and removed at once).
+/// probes the directory now (a temporary created and removed at once). Stopped with SIGTERM
+/// (`systemctl stop`): SIGINT is ignored by a process a non-interactive shell started in the
+/// background, and the test must not hang there.
 #[test]
 fn rrh_5_a_run_stopped_while_it_waits_leaves_no_temporary_file() {
     let t = tempfile::tempdir().unwrap();
@@ -508,7 +510,7 @@ fn rrh_5_a_run_stopped_while_it_waits_leaves_no_temporary_file() {
         stderr: _stderr,
     } = support::device::agent_waiting_for_the_lock(d, &words("report -o out/r.cose"));
     let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());

@@ -716,57 +716,7 @@ impl<B: Backend> Service<B> {
 
     #[inline(never)]
     fn anchors(&mut self) -> Result<AnchorsResponse, Refuse> {
-        let state = State::load(&self.backend)?;
-        let anchors = state
-            .anchors
-            .iter()
-            .map(|a| {
-                let (key_type, kid) = match VerificationKey::from_cose_key(&a.cose_key) {
-                    Ok((k, kid)) => (key_type(&k), kid),
-                    Err(_) => (KeyType::Unparseable, Vec::new()),
-                };
-                AnchorInfo {
-                    id: a.id,
-                    role: a.role,
-                    kid: ByteBuf::from(kid),
-                    key_type,
-                    component_prefixes: a
-                        .scope
-                        .component_prefixes
-                        .iter()
-                        .map(|p| ComponentPath(p.clone()))
-                        .collect(),
-                    vendor_ids: a.scope.vendor_ids.clone(),
-                    class_ids: a.scope.class_ids.clone(),
-                    ree_plaintext: Some(a.scope.ree_plaintext),
-                }
-            })
-            .collect();
-        let rules = state
-            .rules
-            .iter()
-            .map(|r| RuleInfo {
-                prefix: ComponentPath(r.prefix.clone()),
-                required: r
-                    .required_roles
-                    .iter()
-                    .map(|x| Requirement::Role(*x))
-                    .chain(r.required_anchors.iter().map(|x| Requirement::Anchor(*x)))
-                    .collect(),
-            })
-            .collect();
-        let id = &state.identity;
-        Ok(AnchorsResponse {
-            provisioning_counter: state.root_counter(),
-            delegate_counter: Some(state.delegate_counter()),
-            identity: IdentityInfo {
-                vendor_id: id.vendor_id.clone(),
-                class_id: id.class_id.clone(),
-                device_id: id.device_id.clone(),
-            },
-            anchors,
-            rules,
-        })
+        Ok(anchors_of(&State::load(&self.backend)?))
     }
 
     /// Stores the report of the install step that just ran (unsigned: it is signed when
@@ -1303,5 +1253,61 @@ fn device_state(state: &State) -> crate::report::DeviceState {
                 size: c.size,
             })
             .collect(),
+    }
+}
+
+/// What `Anchors` answers for `state`: its anchors (keys by type and kid only), rules and
+/// identity. Provisioning refuses a state whose answer would not fit one response
+/// ([`provision::apply_body`]).
+pub(crate) fn anchors_of(state: &State) -> AnchorsResponse {
+    let anchors = state
+        .anchors
+        .iter()
+        .map(|a| {
+            let (key_type, kid) = match VerificationKey::from_cose_key(&a.cose_key) {
+                Ok((k, kid)) => (key_type(&k), kid),
+                Err(_) => (KeyType::Unparseable, Vec::new()),
+            };
+            AnchorInfo {
+                id: a.id,
+                role: a.role,
+                kid: ByteBuf::from(kid),
+                key_type,
+                component_prefixes: a
+                    .scope
+                    .component_prefixes
+                    .iter()
+                    .map(|p| ComponentPath(p.clone()))
+                    .collect(),
+                vendor_ids: a.scope.vendor_ids.clone(),
+                class_ids: a.scope.class_ids.clone(),
+                ree_plaintext: Some(a.scope.ree_plaintext),
+            }
+        })
+        .collect();
+    let rules = state
+        .rules
+        .iter()
+        .map(|r| RuleInfo {
+            prefix: ComponentPath(r.prefix.clone()),
+            required: r
+                .required_roles
+                .iter()
+                .map(|x| Requirement::Role(*x))
+                .chain(r.required_anchors.iter().map(|x| Requirement::Anchor(*x)))
+                .collect(),
+        })
+        .collect();
+    let id = &state.identity;
+    AnchorsResponse {
+        provisioning_counter: state.root_counter(),
+        delegate_counter: Some(state.delegate_counter()),
+        identity: IdentityInfo {
+            vendor_id: id.vendor_id.clone(),
+            class_id: id.class_id.clone(),
+            device_id: id.device_id.clone(),
+        },
+        anchors,
+        rules,
     }
 }

@@ -511,8 +511,10 @@ pub enum ProvisionError {
         index: usize,
         reason: OpError,
     },
+    /// The anchors, rules and identity the message would leave do not fit one answer
+    /// (`protocol::MAX_RESPONSE`): every state provisioning makes can still be listed.
+    ListingTooLarge,
 }
-
 /// Why one provisioning operation is invalid (identifiers and bounds only, never key bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -604,6 +606,11 @@ impl core::fmt::Display for ProvisionError {
             ProvisionError::WrongDevice => write!(f, "message is bound to another device"),
             ProvisionError::TooManyOps => write!(f, "more than {MAX_OPS} operations"),
             ProvisionError::Op { index, reason } => write!(f, "operation {index}: {reason}"),
+            ProvisionError::ListingTooLarge => write!(
+                f,
+                "the anchors, rules and identity it would leave are too large to list in one \
+                 answer (fewer anchors, narrower scopes or shorter rules)"
+            ),
         }
     }
 }
@@ -826,6 +833,12 @@ pub fn apply_body(
         return Err(ProvisionError::TooManyOps);
     }
     let summary = apply_ops(state, keks, signer, ops, unwrap)?;
+    // Every state provisioning leaves can still be listed: each operation's bounds allow more
+    // than one answer holds (32 anchors at their scopes' bounds, 32 rules).
+    let listing = protocol::encode_dyn(&super::anchors_of(state)).map(|b| b.len());
+    if !listing.is_ok_and(|len| len <= protocol::MAX_RESPONSE) {
+        return Err(ProvisionError::ListingTooLarge);
+    }
     kind.set(state, counter);
     Ok(summary)
 }
