@@ -346,6 +346,11 @@ fn samples() -> Vec<Fault> {
         CommitRefusal::CommitPending { uuid: uuid.clone() },
         CommitRefusal::UnlistedPayload("https://example.com/d0.bin".into()),
         CommitRefusal::PayloadNotDelivered("https://example.com/delta.bin".into()),
+        CommitRefusal::RollbackKeyQuota {
+            anchor: 7,
+            limit: 64,
+        },
+        CommitRefusal::TooManyRollbackKeys { limit: 2048 },
     ];
     faults.extend(commit.map(|c| Fault::Install(InstallError::Commit(c))));
     faults.extend(

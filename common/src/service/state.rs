@@ -33,6 +33,21 @@ pub const MAX_COMPONENTS: usize = 64;
 pub const MAX_UNCONFIRMED_TAS: usize = 16;
 /// Length of a KEK set's id ([`State::kek_set`]).
 pub const KEK_SET_ID_LEN: usize = 16;
+/// Longest rollback key a new sequence-number record stores as it is; a longer one (an
+/// encoded manifest-component-id or component list, up to kilobytes) is stored as its
+/// SHA-256 ([`SequenceRecord::key`]), so that every new record has a bounded size.
+pub const MAX_STORED_ROLLBACK_KEY: usize = 32;
+/// Most sequence-number records charged to one anchor ([`SequenceRecord::owner`]): a commit
+/// that would add one more is refused (`CommitRefusal::RollbackKeyQuota`), so that one
+/// tenant's authors cannot fill the state record every tenant's commits need (review s40b
+/// F1). Authors keep one rollback key per manifest-component-id (or component list) they
+/// use: 64 is room for many products, not for a key per release.
+pub const MAX_ROLLBACK_KEYS_PER_ANCHOR: usize = 64;
+/// Most sequence-number records in all, whoever they are charged to (records of keys no
+/// anchor covers, of removed anchors, or written before the quota): a commit that would add
+/// one beyond it is refused like one over an anchor's quota. Every anchor the state can
+/// hold at its quota fits (~65 bytes a record: 133 KB of the record's 256 KiB).
+pub const MAX_ROLLBACK_KEYS: usize = MAX_ANCHORS * MAX_ROLLBACK_KEYS_PER_ANCHOR;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
@@ -133,10 +148,65 @@ pub struct RuleRecord {
     pub required_anchors: Vec<u32>,
 }
 
+/// The highest sequence number accepted under one rollback key (`Manifest::rollback_key`,
+/// `dependency_rollback_key`, or an unlinked component's floor).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SequenceRecord {
+    /// The key as it is if at most [`MAX_STORED_ROLLBACK_KEY`] bytes, else its SHA-256
+    /// ([`stored_rollback_key`]). A record a TA before session 40 wrote may hold a longer
+    /// key in full: lookups match either form, so it is still found and updated in place.
     pub key: ByteBuf,
     pub value: u64,
+    /// The anchor charged for the record ([`State::rollback_key_owner`], fixed when it was
+    /// added): [`MAX_ROLLBACK_KEYS_PER_ANCHOR`] bounds each. `None` for a key no anchor's
+    /// scope covers and for records written before session 40 (only [`MAX_ROLLBACK_KEYS`]
+    /// bounds those).
+    pub owner: Option<u32>,
+}
+
+/// Why a new sequence-number record was refused ([`State::set_sequence_number`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollbackKeyQuota {
+    /// The anchor it is charged to holds [`MAX_ROLLBACK_KEYS_PER_ANCHOR`] records.
+    Anchor(u32),
+    /// The state holds [`MAX_ROLLBACK_KEYS`] records.
+    Device,
+}
+
+/// How a new record stores rollback key `key`: as it is up to [`MAX_STORED_ROLLBACK_KEY`]
+/// bytes, else its SHA-256. (A short key is an encoded identifier or list, an unlinked floor's
+/// `unlinked:` key, never 32 chosen bytes: finding one equal to another key's hash is a
+/// preimage.)
+pub fn stored_rollback_key(key: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    if key.len() <= MAX_STORED_ROLLBACK_KEY {
+        key.to_vec()
+    } else {
+        sha2::Sha256::digest(key).to_vec()
+    }
+}
+
+/// The component identifier rollback key `key` is about, read with the engine's own decoder:
+/// a manifest-component-id (an encoded identifier), a component list (its first component)
+/// or an unlinked component's floor (`unlinked:` and the encoded identifier). `None` for
+/// anything else.
+pub fn rollback_key_component(key: &[u8]) -> Option<ComponentId> {
+    use crate::cbor::Decoder;
+    let body = key.strip_prefix(b"unlinked:").unwrap_or(key);
+    let mut d = Decoder::new(body);
+    if let Ok(id) = ComponentId::decode(&mut d) {
+        if d.is_empty() {
+            return Some(id);
+        }
+    }
+    if body.len() != key.len() {
+        return None;
+    }
+    let mut d = Decoder::new(key);
+    if d.array().ok()? == 0 {
+        return None;
+    }
+    ComponentId::decode(&mut d).ok()
 }
 
 /// An installed component: what was approved and where its bytes are.
@@ -204,7 +274,11 @@ crate::cbor::struct_codec!(RuleRecord {
     required_roles,
     required_anchors
 });
-crate::cbor::struct_codec!(SequenceRecord { key, value });
+crate::cbor::struct_codec!(SequenceRecord {
+    key,
+    value,
+    owner = default,
+});
 crate::cbor::struct_codec!(ComponentRecord {
     id,
     digest,
@@ -456,28 +530,86 @@ impl State {
         })
     }
 
-    pub fn sequence_number(&self, key: &[u8]) -> Option<u64> {
+    /// The record of rollback key `key`: stored as [`stored_rollback_key`] makes it, or in
+    /// full (a long key in a record from before session 40).
+    fn sequence_record(&self, key: &[u8]) -> Option<usize> {
+        let stored = stored_rollback_key(key);
         self.sequence_numbers
             .iter()
-            .find(|s| s.key.as_slice() == key)
+            .position(|s| s.key.as_slice() == key || s.key.as_slice() == stored.as_slice())
+    }
+
+    pub fn sequence_number(&self, key: &[u8]) -> Option<u64> {
+        self.sequence_record(key)
+            .and_then(|i| self.sequence_numbers.get(i))
             .map(|s| s.value)
     }
 
     /// Records `value` under `key`, never lowering what is stored: one update's manifests
     /// (a root and dependencies sharing a rollback key) or an older commit must not reopen
-    /// the door to a number already passed.
-    pub fn set_sequence_number(&mut self, key: &[u8], value: u64) {
-        match self
-            .sequence_numbers
-            .iter_mut()
-            .find(|s| s.key.as_slice() == key)
+    /// the door to a number already passed. A new key gets a record of bounded size
+    /// ([`stored_rollback_key`]) charged to its owner ([`Self::rollback_key_owner`]); it is
+    /// refused, changing nothing, when the owner has [`MAX_ROLLBACK_KEYS_PER_ANCHOR`] records
+    /// already or the state [`MAX_ROLLBACK_KEYS`].
+    pub fn set_sequence_number(&mut self, key: &[u8], value: u64) -> Result<(), RollbackKeyQuota> {
+        if let Some(s) = self
+            .sequence_record(key)
+            .and_then(|i| self.sequence_numbers.get_mut(i))
         {
-            Some(s) => s.value = s.value.max(value),
-            None => self.sequence_numbers.push(SequenceRecord {
-                key: ByteBuf::from(key.to_vec()),
-                value,
-            }),
+            s.value = s.value.max(value);
+            return Ok(());
         }
+        let owner = self.rollback_key_owner(key);
+        if let Some(id) = owner {
+            let held = self
+                .sequence_numbers
+                .iter()
+                .filter(|s| s.owner == Some(id))
+                .count();
+            if held >= MAX_ROLLBACK_KEYS_PER_ANCHOR {
+                return Err(RollbackKeyQuota::Anchor(id));
+            }
+        }
+        if self.sequence_numbers.len() >= MAX_ROLLBACK_KEYS {
+            return Err(RollbackKeyQuota::Device);
+        }
+        self.sequence_numbers.push(SequenceRecord {
+            key: ByteBuf::from(stored_rollback_key(key)),
+            value,
+            owner,
+        });
+        Ok(())
+    }
+
+    /// The anchor a new record of rollback key `key` is charged to: of the anchors whose
+    /// scope covers the key's component ([`rollback_key_component`]), the one with the
+    /// longest such prefix (the most specific grant; the lowest id among equals). `None`
+    /// when no anchor covers it (the policy lets no such key through) or the key is no
+    /// component's.
+    pub fn rollback_key_owner(&self, key: &[u8]) -> Option<u32> {
+        let component = rollback_key_component(key)?;
+        let segments = component.segments();
+        let covers = |prefix: &Vec<ByteBuf>| {
+            prefix.len() <= segments.len()
+                && prefix
+                    .iter()
+                    .zip(segments)
+                    .all(|(p, s)| p.as_slice() == s.as_slice())
+        };
+        self.anchors
+            .iter()
+            .filter_map(|a| {
+                let longest = a
+                    .scope
+                    .component_prefixes
+                    .iter()
+                    .filter(|p| covers(p))
+                    .map(Vec::len)
+                    .max()?;
+                Some((longest, core::cmp::Reverse(a.id)))
+            })
+            .max()
+            .map(|(_, core::cmp::Reverse(id))| id)
     }
 
     /// Hands out the next anchor key scope (`None` once the counter is exhausted: never reuse).
@@ -504,13 +636,58 @@ mod tests {
         let mut s = State::load(&store).unwrap();
         assert_eq!(s, State::new());
         s.provisioning_counter = 7;
-        s.set_sequence_number(b"k", 3);
-        s.set_sequence_number(b"k", 4);
-        s.set_sequence_number(b"k", 2);
+        s.set_sequence_number(b"k", 3).unwrap();
+        s.set_sequence_number(b"k", 4).unwrap();
+        s.set_sequence_number(b"k", 2).unwrap();
         s.save(&mut store).unwrap();
         let back = State::load(&store).unwrap();
         assert_eq!(back.sequence_number(b"k"), Some(4));
         assert_eq!(back.provisioning_counter, 7);
+    }
+
+    /// New rollback keys stop at the owner's quota and at the device's total; keys held
+    /// already still take newer numbers at either.
+    #[test]
+    fn new_rollback_keys_stop_at_the_owners_quota_and_the_devices_total() {
+        let mut s = State::new();
+        s.anchors.push(AnchorRecord {
+            id: 4,
+            cose_key: ByteBuf::from(alloc::vec![]),
+            role: RoleRecord::Author,
+            scope: Scope {
+                component_prefixes: alloc::vec![alloc::vec![ByteBuf::from(b"app".to_vec())]],
+                ..Scope::default()
+            },
+            key_scope: 0,
+        });
+        let owned = |i: usize| ComponentId::new(&[b"app".as_slice(), &i.to_be_bytes()]).encode();
+        for i in 0..MAX_ROLLBACK_KEYS_PER_ANCHOR {
+            s.set_sequence_number(&owned(i), 1).unwrap();
+        }
+        let before = s.clone();
+        assert_eq!(
+            s.set_sequence_number(&owned(MAX_ROLLBACK_KEYS_PER_ANCHOR), 1),
+            Err(RollbackKeyQuota::Anchor(4))
+        );
+        assert_eq!(s, before);
+        s.set_sequence_number(&owned(0), 2).unwrap();
+        assert_eq!(s.sequence_number(&owned(0)), Some(2));
+        // Keys no anchor covers: charged to no one, bounded by the total.
+        let mut i = 0u32;
+        while s.sequence_numbers.len() < MAX_ROLLBACK_KEYS {
+            s.set_sequence_number(&i.to_be_bytes(), 1).unwrap();
+            i += 1;
+        }
+        assert!(s
+            .sequence_numbers
+            .iter()
+            .skip(MAX_ROLLBACK_KEYS_PER_ANCHOR)
+            .all(|r| r.owner.is_none()));
+        assert_eq!(
+            s.set_sequence_number(b"one more", 1),
+            Err(RollbackKeyQuota::Device)
+        );
+        s.set_sequence_number(&0u32.to_be_bytes(), 5).unwrap();
     }
 
     /// A stored Ed25519 anchor on a TA built without `ed25519` (a TA updated to such a build;

@@ -197,6 +197,14 @@ pub enum CommitRefusal {
         uuid: crate::protocol::ByteBuf,
         code: u32,
     },
+    /// The update needs a new rollback key (a sequence-number record), and the anchor it is
+    /// charged to (the one whose scope covers the key's component most closely) already
+    /// holds `limit` ([`super::state::MAX_ROLLBACK_KEYS_PER_ANCHOR`]): device policy, so that
+    /// one tenant cannot fill the state record every tenant's commits need. Nothing changes.
+    RollbackKeyQuota { anchor: u32, limit: u32 },
+    /// The update needs a new rollback key and the device holds `limit` in all
+    /// ([`super::state::MAX_ROLLBACK_KEYS`]), whoever they are charged to. Nothing changes.
+    TooManyRollbackKeys { limit: u32 },
 }
 
 crate::cbor::numbered_enum_codec!(CommitRefusal {
@@ -220,6 +228,8 @@ crate::cbor::numbered_enum_codec!(CommitRefusal {
     17 => PayloadNotDelivered(uri),
     18 => WithheldNotInstallable(component),
     19 => AwaitingEnvelope { uuid, code },
+    20 => RollbackKeyQuota { anchor, limit },
+    21 => TooManyRollbackKeys { limit },
 });
 
 #[cfg(feature = "explain")]
@@ -319,6 +329,14 @@ impl core::fmt::Display for CommitRefusal {
                 f,
                 "OP-TEE could not install TA {} (TEE result {code:#010x}): the update is pending until this envelope is installed again (which finishes it) or abandoned; nothing else runs until then",
                 Uuid(uuid)
+            ),
+            C::RollbackKeyQuota { anchor, limit } => write!(
+                f,
+                "no space for another rollback key: the update needs a new one (a manifest-component-id or component list not used before), and trust anchor {anchor}, whose scope it falls in, already holds its {limit}; an update under a rollback key it used before still installs"
+            ),
+            C::TooManyRollbackKeys { limit } => write!(
+                f,
+                "no space for another rollback key: the update needs a new one (a manifest-component-id or component list not used before), and the device already holds {limit}, the most it keeps; an update under a rollback key used before still installs"
             ),
         }
     }

@@ -149,6 +149,21 @@ fn unlinked_key(component: &ComponentId) -> Vec<u8> {
     k
 }
 
+/// The refusal of a commit whose new rollback key is over quota.
+fn quota_refusal(q: super::state::RollbackKeyQuota) -> CommitRefusal {
+    use super::state::{RollbackKeyQuota as Q, MAX_ROLLBACK_KEYS, MAX_ROLLBACK_KEYS_PER_ANCHOR};
+    let limit = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    match q {
+        Q::Anchor(anchor) => CommitRefusal::RollbackKeyQuota {
+            anchor,
+            limit: limit(MAX_ROLLBACK_KEYS_PER_ANCHOR),
+        },
+        Q::Device => CommitRefusal::TooManyRollbackKeys {
+            limit: limit(MAX_ROLLBACK_KEYS),
+        },
+    }
+}
+
 impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
     pub(super) fn new(
         store: &'a mut D,
@@ -797,8 +812,14 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
     fn commit(&mut self) -> Result<(), PlatformError> {
         let mut next = self.state.clone();
         next.generation += 1;
-        for (k, v) in &self.staged_sequence {
-            next.set_sequence_number(k, *v);
+        // A new rollback key over its owner's quota (or the device's) is refused before
+        // anything is written.
+        let quota = self
+            .staged_sequence
+            .iter()
+            .find_map(|(k, v)| next.set_sequence_number(k, *v).err());
+        if let Some(q) = quota {
+            return Err(self.refuse(quota_refusal(q)));
         }
         self.ree_paths.clear();
         // A streamed download buffer is never committed (the engine drops it once copied).
@@ -870,6 +891,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         }
         // Removals: the record goes, its object becomes garbage after the switch (journaled
         // below like a replaced one), and the rollback floor stays as a sequence number.
+        let mut quota = None;
         for c in &self.unlinked {
             if let Some(pos) = next
                 .components
@@ -884,8 +906,16 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 // `Platform::stage_component_sequence_number`), not the run's highest: a
                 // dependent's number must not floor a component it may not touch.
                 let floor = self.staged_by_sequence(c)?;
-                next.set_sequence_number(&unlinked_key(c), old.sequence_number.max(floor));
+                if let Err(q) =
+                    next.set_sequence_number(&unlinked_key(c), old.sequence_number.max(floor))
+                {
+                    quota = Some(q);
+                    break;
+                }
             }
+        }
+        if let Some(q) = quota {
+            return Err(self.refuse(quota_refusal(q)));
         }
         if next.components.len() > super::state::MAX_COMPONENTS {
             return Err(PlatformError::NoSpace);
