@@ -63,6 +63,7 @@ mod review_s17_kekbind;
 mod review_s40;
 mod review_s40_conformance;
 mod review_s40b;
+mod review_s40c;
 mod rollback_key_quota;
 mod service_flow;
 mod service_unlink;
