@@ -73,8 +73,13 @@ impl Platform for OverReporting {
     fn sequence_number(&self, key: &[u8]) -> Result<Option<u64>, PlatformError> {
         self.inner.sequence_number(key)
     }
-    fn stage_sequence_number(&mut self, key: &[u8], value: u64) -> Result<(), PlatformError> {
-        self.inner.stage_sequence_number(key, value)
+    fn stage_sequence_number(
+        &mut self,
+        key: &[u8],
+        value: u64,
+        signers: &[u32],
+    ) -> Result<(), PlatformError> {
+        self.inner.stage_sequence_number(key, value, signers)
     }
     fn commit(&mut self) -> Result<(), PlatformError> {
         self.inner.commit()

@@ -215,7 +215,12 @@ impl Platform for RecordingPlatform {
         Ok(self.sequence.get(key).copied())
     }
 
-    fn stage_sequence_number(&mut self, key: &[u8], value: u64) -> Result<(), PlatformError> {
+    fn stage_sequence_number(
+        &mut self,
+        key: &[u8],
+        value: u64,
+        _signers: &[u32],
+    ) -> Result<(), PlatformError> {
         self.staged_sequence.insert(key.to_vec(), value);
         Ok(())
     }
@@ -342,8 +347,9 @@ macro_rules! recording_platform_via {
                 &mut self,
                 k: &[u8],
                 v: u64,
+                signers: &[u32],
             ) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
-                self.$field.stage_sequence_number(k, v)
+                self.$field.stage_sequence_number(k, v, signers)
             }
             fn commit(&mut self) -> Result<(), $crate::__suit_common::suit::platform::PlatformError> {
                 self.$field.commit()

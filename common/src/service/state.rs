@@ -552,6 +552,34 @@ impl State {
     /// refused, changing nothing, when the owner has [`MAX_ROLLBACK_KEYS_PER_ANCHOR`] records
     /// already or the state [`MAX_ROLLBACK_KEYS`].
     pub fn set_sequence_number(&mut self, key: &[u8], value: u64) -> Result<(), RollbackKeyQuota> {
+        let owner = self.rollback_key_owner(key);
+        self.set_sequence_number_for(key, value, owner)
+    }
+
+    /// [`Self::set_sequence_number`] for a key a manifest signed by `signers` set: a new record
+    /// is charged to one of them ([`Self::rollback_key_owner_among`]), never to another anchor
+    /// whose scope the key falls in (review s40c: an outer author naming keys under a nested
+    /// tenant's prefix spent that tenant's quota). Without signers, as
+    /// [`Self::set_sequence_number`].
+    pub fn set_sequence_number_by(
+        &mut self,
+        key: &[u8],
+        value: u64,
+        signers: &[u32],
+    ) -> Result<(), RollbackKeyQuota> {
+        let owner = match signers {
+            [] => self.rollback_key_owner(key),
+            _ => self.rollback_key_owner_among(key, signers),
+        };
+        self.set_sequence_number_for(key, value, owner)
+    }
+
+    fn set_sequence_number_for(
+        &mut self,
+        key: &[u8],
+        value: u64,
+        owner: Option<u32>,
+    ) -> Result<(), RollbackKeyQuota> {
         if let Some(s) = self
             .sequence_record(key)
             .and_then(|i| self.sequence_numbers.get_mut(i))
@@ -559,7 +587,6 @@ impl State {
             s.value = s.value.max(value);
             return Ok(());
         }
-        let owner = self.rollback_key_owner(key);
         if let Some(id) = owner {
             let held = self
                 .sequence_numbers
@@ -587,6 +614,27 @@ impl State {
     /// when no anchor covers it (the policy lets no such key through) or the key is no
     /// component's.
     pub fn rollback_key_owner(&self, key: &[u8]) -> Option<u32> {
+        self.covering_owner(key, |_| true)
+    }
+
+    /// The signer of `signers` a new record of `key` is charged to: of those whose scope
+    /// covers the key's component, the one with the longest such prefix (the lowest id
+    /// among equals); if none covers it (a key the policy let through on another signer's
+    /// scope), the lowest signer id that is an anchor of this state.
+    pub fn rollback_key_owner_among(&self, key: &[u8], signers: &[u32]) -> Option<u32> {
+        self.covering_owner(key, |id| signers.contains(&id))
+            .or_else(|| {
+                signers
+                    .iter()
+                    .copied()
+                    .filter(|id| self.anchors.iter().any(|a| a.id == *id))
+                    .min()
+            })
+    }
+
+    /// Of the anchors `eligible` admits, the one whose scope prefix covering `key`'s
+    /// component is longest (the lowest id among equals).
+    fn covering_owner(&self, key: &[u8], eligible: impl Fn(u32) -> bool) -> Option<u32> {
         let component = rollback_key_component(key)?;
         let segments = component.segments();
         let covers = |prefix: &Vec<ByteBuf>| {
@@ -598,6 +646,7 @@ impl State {
         };
         self.anchors
             .iter()
+            .filter(|a| eligible(a.id))
             .filter_map(|a| {
                 let longest = a
                     .scope
@@ -643,6 +692,41 @@ mod tests {
         let back = State::load(&store).unwrap();
         assert_eq!(back.sequence_number(b"k"), Some(4));
         assert_eq!(back.provisioning_counter, 7);
+    }
+
+    /// A key a manifest's signers set is charged to a signer (the most specific of them),
+    /// never to another anchor whose scope the key falls in, nor to a co-owner of equal
+    /// prefix that did not sign (review s40c).
+    #[test]
+    fn a_new_rollback_key_is_charged_to_a_signer() {
+        let anchor = |id: u32, prefix: &[&[u8]]| AnchorRecord {
+            id,
+            cose_key: ByteBuf::from(alloc::vec![]),
+            role: RoleRecord::Author,
+            scope: Scope {
+                component_prefixes: alloc::vec![prefix
+                    .iter()
+                    .map(|p| ByteBuf::from(p.to_vec()))
+                    .collect()],
+                ..Scope::default()
+            },
+            key_scope: 0,
+        };
+        let mut s = State::new();
+        s.anchors.push(anchor(1, &[b"app"]));
+        s.anchors.push(anchor(2, &[b"app", b"b"]));
+        s.anchors.push(anchor(3, &[b"app", b"b"]));
+        let key = ComponentId::new(&[b"app".as_slice(), b"b", b"k"]).encode();
+        assert_eq!(s.rollback_key_owner(&key), Some(2));
+        assert_eq!(s.rollback_key_owner_among(&key, &[1]), Some(1));
+        assert_eq!(s.rollback_key_owner_among(&key, &[3]), Some(3));
+        assert_eq!(s.rollback_key_owner_among(&key, &[1, 3]), Some(3));
+        // A signer whose scope does not cover it (another signer's did): still a signer.
+        let other = ComponentId::new(&[b"fw".as_slice()]).encode();
+        assert_eq!(s.rollback_key_owner_among(&other, &[3, 2]), Some(2));
+        assert_eq!(s.rollback_key_owner_among(&other, &[9]), None);
+        s.set_sequence_number_by(&key, 1, &[1]).unwrap();
+        assert_eq!(s.sequence_numbers.last().and_then(|r| r.owner), Some(1));
     }
 
     /// New rollback keys stop at the owner's quota and at the device's total; keys held

@@ -177,11 +177,11 @@ fn run<P: Platform + ?Sized>(
     let platform = machine.platform();
     if procedure == Procedure::Update {
         platform
-            .stage_sequence_number(&key, manifest.sequence_number)
+            .stage_sequence_number(&key, manifest.sequence_number, &auth.signers)
             .map_err(platform_error)?;
-        for (k, v) in &updates {
+        for (k, v, signers) in &updates {
             platform
-                .stage_sequence_number(k, *v)
+                .stage_sequence_number(k, *v, signers)
                 .map_err(platform_error)?;
         }
         // Content and removals alike, under the number of the manifest that acted on each.

@@ -9,6 +9,7 @@
 use crate::suit::component::ComponentId;
 use crate::suit::digest::Digest;
 use crate::suit::error::{ConditionKind, Section};
+use crate::suit::policy::AnchorId;
 use crate::suit::update_management::{
     Authorization, ComponentMetadata, WaitEvent, WaitOutcome, WallClock,
 };
@@ -184,8 +185,15 @@ pub trait Platform {
     /// The stored sequence number for the manifest identified by `key`, if any.
     fn sequence_number(&self, key: &[u8]) -> Result<Option<u64>, PlatformError>;
 
-    /// Stages a new sequence number for `key` (made durable by `commit`).
-    fn stage_sequence_number(&mut self, key: &[u8], value: u64) -> Result<(), PlatformError>;
+    /// Stages a new sequence number for `key` (made durable by `commit`), from a manifest
+    /// `signers` signed: a platform that bounds rollback keys per anchor charges a new one to
+    /// a signer, never to another anchor whose scope the key falls in.
+    fn stage_sequence_number(
+        &mut self,
+        key: &[u8],
+        value: u64,
+        signers: &[AnchorId],
+    ) -> Result<(), PlatformError>;
 
     /// Sequence number of the manifest that installed `component`'s current content, for
     /// per-component rollback protection (`None`: nothing installed, or not tracked).

@@ -100,7 +100,7 @@ pub(super) struct StorePlatform<'a, D: SecureStore + TaStore> {
     streamed_open: Option<usize>,
     last_fetch: Option<LastFetch>,
     staged: Vec<Staged>,
-    staged_sequence: Vec<(Vec<u8>, u64)>,
+    staged_sequence: Vec<(Vec<u8>, u64, Vec<u32>)>,
     /// Per staged component: the sequence number of the manifest that staged it.
     staged_by: Vec<(ComponentId, u64)>,
     /// Components whose digest stays inside the TA (see `ComponentRecord::digest_withheld`).
@@ -714,15 +714,26 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         Ok(self.state.sequence_number(key))
     }
 
-    /// Keeps the highest number staged for `key` (a root and its dependencies may share one).
-    fn stage_sequence_number(&mut self, key: &[u8], value: u64) -> Result<(), PlatformError> {
-        let highest = self
-            .staged_sequence
-            .iter()
-            .filter(|(k, _)| k == key)
-            .fold(value, |m, (_, v)| m.max(*v));
-        self.staged_sequence.retain(|(k, _)| k != key);
-        self.staged_sequence.push((key.to_vec(), highest));
+    /// Keeps the highest number staged for `key` (a root and its dependencies may share one),
+    /// with every signer of the manifests that staged it.
+    fn stage_sequence_number(
+        &mut self,
+        key: &[u8],
+        value: u64,
+        signers: &[u32],
+    ) -> Result<(), PlatformError> {
+        let mut highest = value;
+        let mut by: Vec<u32> = signers.to_vec();
+        for (_, v, s) in self.staged_sequence.iter().filter(|(k, _, _)| k == key) {
+            highest = highest.max(*v);
+            for id in s {
+                if !by.contains(id) {
+                    by.push(*id);
+                }
+            }
+        }
+        self.staged_sequence.retain(|(k, _, _)| k != key);
+        self.staged_sequence.push((key.to_vec(), highest, by));
         Ok(())
     }
 
@@ -817,7 +828,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         let quota = self
             .staged_sequence
             .iter()
-            .find_map(|(k, v)| next.set_sequence_number(k, *v).err());
+            .find_map(|(k, v, signers)| next.set_sequence_number_by(k, *v, signers).err());
         if let Some(q) = quota {
             return Err(self.refuse(quota_refusal(q)));
         }
@@ -1237,7 +1248,7 @@ mod tests {
                 &mut journal,
                 [0; 32],
             );
-            p.stage_sequence_number(b"root", 100).unwrap();
+            p.stage_sequence_number(b"root", 100, &[]).unwrap();
             act(&mut p, &x, &y);
             assert_eq!(p.commit(), Err(PlatformError::NotFound));
             drop(p);

@@ -171,9 +171,9 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 )));
             }
         }
-        if !self.sequence_updates.iter().any(|(k, _)| *k == key) {
+        if !self.sequence_updates.iter().any(|(k, _, _)| *k == key) {
             self.sequence_updates
-                .push((key, auth.manifest.sequence_number));
+                .push((key, auth.manifest.sequence_number, auth.signers.clone()));
         }
         let mut signers = frame.signers.clone();
         for s in &auth.signers {

@@ -528,8 +528,9 @@ pub(crate) struct Machine<'x, P: Platform + ?Sized> {
     steps_left: u64,
     /// Bytes charged since the last whole [`CHUNK_LEN`] (see `charge_bytes`).
     byte_carry: usize,
-    /// Sequence numbers to store on commit (dependencies).
-    pub(crate) sequence_updates: Vec<(Vec<u8>, u64)>,
+    /// Sequence numbers to store on commit (dependencies), with the signers of the
+    /// dependency that set each.
+    pub(crate) sequence_updates: Vec<(Vec<u8>, u64, Vec<AnchorId>)>,
     pub(crate) invoked: Vec<ComponentId>,
     /// Update procedure: replacing a component needs a greater sequence number than the one
     /// that installed it (an invocation only needs one not lower).
