@@ -18,7 +18,7 @@ use suit_test_support::{
 
 use crate::power_cut::restart;
 
-const URI: &str = "https://vendor.example/ta.bin";
+pub(crate) const URI: &str = "https://vendor.example/ta.bin";
 
 fn sdigest(b: &[u8]) -> Vec<u8> {
     use sha2::Digest as _;
@@ -34,7 +34,7 @@ fn sha256(b: &[u8]) -> Vec<u8> {
 
 /// A streamed TA (static form, components 0 and 1) plus its personalization data
 /// (component 2, integrated "#perso").
-fn ta_and_perso(seq: u64, ta: &[u8], info: &[u8], perso: &[u8]) -> Vec<u8> {
+pub(crate) fn ta_and_perso(seq: u64, ta: &[u8], info: &[u8], perso: &[u8]) -> Vec<u8> {
     let mut shared = check_vendor_class(
         vec![int(12), int(0)],
         bytes(&VENDOR_ID),
@@ -83,7 +83,7 @@ fn ta_and_perso(seq: u64, ta: &[u8], info: &[u8], perso: &[u8]) -> Vec<u8> {
     seal_envelope(&manifest, &signers, &[], &[("#perso", perso)]).unwrap()
 }
 
-fn ta_img(version: u32, len: usize) -> Vec<u8> {
+pub(crate) fn ta_img(version: u32, len: usize) -> Vec<u8> {
     let body: Vec<u8> = (0..len as u32).map(|i| (i * 7 + version) as u8).collect();
     ta_image_with_body(TA, version, &body)
 }

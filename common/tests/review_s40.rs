@@ -1,81 +1,48 @@
 //! Review s40 (review1): key and plaintext isolation, adversarial. Each test states the
 //! property the project claims; a failing test demonstrates a finding.
 
-use ciborium::Value;
-use suit_common::cose::{Algorithm, SigningKey};
 use suit_common::protocol::*;
 use suit_common::service::{Service, REPORT_OBJECT};
-use suit_common::suit::author::{seal_envelope, Signer};
 use suit_test_support::service::*;
-use suit_test_support::{
-    check_vendor_class, fetch_and_decrypt, p256_private_from_pem, suit_manifest, CLASS_ID,
-    VENDOR_ID,
-};
 
-const URI: &str = "https://vendor.example/ta.bin";
+use crate::awaiting_envelope::{ta_and_perso, ta_img, URI};
 
-fn sdigest(b: &[u8]) -> Vec<u8> {
-    use sha2::Digest as _;
-    cbor(&Value::Array(vec![
-        int(-16),
-        bytes(&sha2::Sha256::digest(b)),
-    ]))
+/// A device with TA v1 installed whose install of v2 (`env2`, payload `c2`) OP-TEE's TA store
+/// answered "no space" (retried): the commit awaits `env2`. Also the TA v2 image and its
+/// encryption info, the generation before, and the refusal's stored report bytes.
+struct Awaiting {
+    s: Service<Mem>,
+    p2: Vec<u8>,
+    i2: Vec<u8>,
+    env2: Vec<u8>,
+    c2: Vec<u8>,
+    generation: u64,
+    report: Vec<u8>,
 }
 
-/// A streamed TA (kept in TA memory only) plus its personalization data, as
-/// `awaiting_envelope.rs` builds it.
-fn ta_and_perso(seq: u64, ta: &[u8], info: &[u8], perso: &[u8]) -> Vec<u8> {
-    let mut shared = check_vendor_class(
-        vec![int(12), int(0)],
-        bytes(&VENDOR_ID),
-        bytes(&CLASS_ID),
-        vec![(3, bytes(&sdigest(ta))), (14, int(ta.len() as i64))],
-        15,
-    );
-    shared.extend([
-        int(12),
-        int(2),
-        int(20),
-        Value::Map(vec![
-            (int(3), bytes(&sdigest(perso))),
-            (int(14), int(perso.len() as i64)),
-        ]),
-    ]);
-    let mut install = fetch_and_decrypt(URI, info, 15);
-    install.extend([int(3), int(15)]);
-    install.extend([
-        int(12),
-        int(2),
-        int(20),
-        Value::Map(vec![(int(21), Value::Text("#perso".into()))]),
-        int(21),
-        int(15),
-        int(3),
-        int(15),
-    ]);
-    let comps = vec![
-        Value::Array(vec![bytes(&TA)]),
-        Value::Array(vec![bytes(&TA), bytes(b"encrypted")]),
-        Value::Array(vec![bytes(&TA), bytes(b"perso")]),
-    ];
-    let manifest = suit_manifest(
-        seq as i64,
-        comps,
-        &Value::Array(shared),
-        &Value::Array(install),
-    );
-    let key: SigningKey = p256_private_from_pem(suit_test_support::AUTHOR_PRIV);
-    let signers = [Signer {
-        key: &key,
-        alg: Algorithm::Esp256,
-        kid: b"",
-    }];
-    seal_envelope(&manifest, &signers, &[], &[("#perso", perso)]).unwrap()
-}
-
-fn ta_img(version: u32, len: usize) -> Vec<u8> {
-    let body: Vec<u8> = (0..len as u32).map(|i| (i * 7 + version) as u8).collect();
-    ta_image_with_body(TA, version, &body)
+fn awaiting() -> Awaiting {
+    let (p1, p2) = (ta_img(1, 30_000), ta_img(2, 40_000));
+    let mut s = device();
+    let (i1, c1) = encrypt(&mut s, Cipher::Gcm, &p1);
+    let (i2, c2) = encrypt(&mut s, Cipher::Gcm, &p2);
+    let env1 = ta_and_perso(1, &p1, &i1, b"perso one");
+    let env2 = ta_and_perso(2, &p2, &i2, b"perso two");
+    install_with(&mut s, &env1, &[(URI, &c1)]).unwrap();
+    let generation = state(&s).generation;
+    s.backend_mut().refuse_tas = Some(0xffff_3041);
+    let r = refusal(install_with(&mut s, &env2, &[(URI, &c2)]));
+    assert_eq!(r.kind, RefusalKind::Storage, "{r:?}");
+    s.backend_mut().refuse_tas = None;
+    let report = s.backend().store().raw(REPORT_OBJECT).unwrap();
+    Awaiting {
+        s,
+        p2,
+        i2,
+        env2,
+        c2,
+        generation,
+        report,
+    }
 }
 
 fn report(s: &mut Service<Mem>) -> Answer<ReportResponse> {
@@ -101,21 +68,14 @@ fn report(s: &mut Service<Mem>) -> Answer<ReportResponse> {
 /// latest: a status tracker is told the update was refused (awaiting) while it is installed.
 #[test]
 fn a_report_stored_before_the_resend_commit_is_not_signed_after_it() {
-    let (p1, p2) = (ta_img(1, 30_000), ta_img(2, 40_000));
-    let mut s = device();
-    let (i1, c1) = encrypt(&mut s, Cipher::Gcm, &p1);
-    let (i2, c2) = encrypt(&mut s, Cipher::Gcm, &p2);
-    let env1 = ta_and_perso(1, &p1, &i1, b"perso one");
-    let env2 = ta_and_perso(2, &p2, &i2, b"perso two");
-    install_with(&mut s, &env1, &[(URI, &c1)]).unwrap();
-    let g = state(&s).generation;
-
-    // OP-TEE's TA store answers "no space" (retried): the commit awaits env2.
-    s.backend_mut().refuse_tas = Some(0xffff_3041);
-    let r = refusal(install_with(&mut s, &env2, &[(URI, &c2)]));
-    assert_eq!(r.kind, RefusalKind::Storage, "{r:?}");
-    let awaiting_report = s.backend().store().raw(REPORT_OBJECT).unwrap();
-    s.backend_mut().refuse_tas = None;
+    let Awaiting {
+        mut s,
+        env2,
+        c2,
+        generation: g,
+        report: awaiting_report,
+        ..
+    } = awaiting();
 
     // The agent re-sends it: committed, one generation on.
     install_with(&mut s, &env2, &[(URI, &c2)]).unwrap();
@@ -140,17 +100,15 @@ fn a_report_stored_before_the_resend_commit_is_not_signed_after_it() {
 #[test]
 fn the_awaiting_refusals_report_is_signed_after_an_abandonment() {
     use sha2::Digest as _;
-    let (p1, p2) = (ta_img(1, 30_000), ta_img(2, 40_000));
-    let mut s = device();
-    let (i1, c1) = encrypt(&mut s, Cipher::Gcm, &p1);
-    let (i2, c2) = encrypt(&mut s, Cipher::Gcm, &p2);
-    let env1 = ta_and_perso(1, &p1, &i1, b"perso one");
-    let env2 = ta_and_perso(2, &p2, &i2, b"perso two");
-    install_with(&mut s, &env1, &[(URI, &c1)]).unwrap();
-    s.backend_mut().refuse_tas = Some(0xffff_3041);
-    refusal(install_with(&mut s, &env2, &[(URI, &c2)]));
-    s.backend_mut().refuse_tas = None;
-    let awaiting_report = s.backend().store().raw(REPORT_OBJECT).unwrap();
+    let Awaiting {
+        mut s,
+        p2,
+        i2,
+        env2,
+        c2,
+        report: awaiting_report,
+        ..
+    } = awaiting();
     call::<_, Empty>(
         &mut s,
         Command::InstallAbandon,

@@ -626,14 +626,7 @@ impl<'a> AnchorKeySource<'a> {
 
 /// Whether `scope`'s component prefixes cover `c` (as the engine's policy checks it).
 fn covers(scope: &super::state::Scope, c: &crate::suit::ComponentId) -> bool {
-    let segments = c.segments();
-    scope.component_prefixes.iter().any(|p| {
-        segments.len() >= p.len()
-            && segments
-                .iter()
-                .zip(p.iter())
-                .all(|(s, q)| s.as_slice() == q.as_slice())
-    })
+    scope.longest_cover(c).is_some()
 }
 
 /// Whether content written to `c` leaves the TEE (an unusable REE path counts as one).

@@ -140,6 +140,25 @@ pub struct Scope {
     pub ree_plaintext: bool,
 }
 
+impl Scope {
+    /// The segment count of the longest of this scope's prefixes that `c` starts with (`None`:
+    /// the scope does not cover `c`).
+    pub fn longest_cover(&self, c: &ComponentId) -> Option<usize> {
+        let segments = c.segments();
+        self.component_prefixes
+            .iter()
+            .filter(|p| {
+                segments.len() >= p.len()
+                    && segments
+                        .iter()
+                        .zip(p.iter())
+                        .all(|(s, q)| s.as_slice() == q.as_slice())
+            })
+            .map(Vec::len)
+            .max()
+    }
+}
+
 /// "Changing components under `prefix` needs all of these signers."
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleRecord {
@@ -157,8 +176,8 @@ pub struct SequenceRecord {
     /// key in full: lookups match either form, so it is still found and updated in place.
     pub key: ByteBuf,
     pub value: u64,
-    /// The anchor charged for the record ([`State::rollback_key_owner`], fixed when it was
-    /// added): [`MAX_ROLLBACK_KEYS_PER_ANCHOR`] bounds each. `None` for a key no anchor's
+    /// The anchor charged for the record ([`State::set_sequence_number_by`]: a signer of the
+    /// manifest that set it; fixed when it was added): [`MAX_ROLLBACK_KEYS_PER_ANCHOR`] bounds each. `None` for a key no anchor's
     /// scope covers and for records written before session 40 (only [`MAX_ROLLBACK_KEYS`]
     /// bounds those).
     pub owner: Option<u32>,
@@ -636,25 +655,11 @@ impl State {
     /// component is longest (the lowest id among equals).
     fn covering_owner(&self, key: &[u8], eligible: impl Fn(u32) -> bool) -> Option<u32> {
         let component = rollback_key_component(key)?;
-        let segments = component.segments();
-        let covers = |prefix: &Vec<ByteBuf>| {
-            prefix.len() <= segments.len()
-                && prefix
-                    .iter()
-                    .zip(segments)
-                    .all(|(p, s)| p.as_slice() == s.as_slice())
-        };
         self.anchors
             .iter()
             .filter(|a| eligible(a.id))
             .filter_map(|a| {
-                let longest = a
-                    .scope
-                    .component_prefixes
-                    .iter()
-                    .filter(|p| covers(p))
-                    .map(Vec::len)
-                    .max()?;
+                let longest = a.scope.longest_cover(&component)?;
                 Some((longest, core::cmp::Reverse(a.id)))
             })
             .max()

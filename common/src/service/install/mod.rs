@@ -198,8 +198,8 @@ pub enum CommitRefusal {
         code: u32,
     },
     /// The update needs a new rollback key (a sequence-number record), and the anchor it is
-    /// charged to (the one whose scope covers the key's component most closely) already
-    /// holds `limit` ([`super::state::MAX_ROLLBACK_KEYS_PER_ANCHOR`]): device policy, so that
+    /// charged to (the manifest's signer whose scope covers the key's component most
+    /// closely) already holds `limit` ([`super::state::MAX_ROLLBACK_KEYS_PER_ANCHOR`]): device policy, so that
     /// one tenant cannot fill the state record every tenant's commits need. Nothing changes.
     RollbackKeyQuota { anchor: u32, limit: u32 },
     /// The update needs a new rollback key and the device holds `limit` in all
@@ -332,7 +332,7 @@ impl core::fmt::Display for CommitRefusal {
             ),
             C::RollbackKeyQuota { anchor, limit } => write!(
                 f,
-                "no space for another rollback key: the update needs a new one (a manifest-component-id or component list not used before), and trust anchor {anchor}, whose scope it falls in, already holds its {limit}; an update under a rollback key it used before still installs"
+                "no space for another rollback key: the update needs a new one (a manifest-component-id or component list not used before), and trust anchor {anchor}, the signer it is charged to, already holds its {limit}; an update under a rollback key it used before still installs"
             ),
             C::TooManyRollbackKeys { limit } => write!(
                 f,

@@ -515,6 +515,7 @@ pub enum ProvisionError {
     /// (`protocol::MAX_RESPONSE`): every state provisioning makes can still be listed.
     ListingTooLarge,
 }
+
 /// Why one provisioning operation is invalid (identifiers and bounds only, never key bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
