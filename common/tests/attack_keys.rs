@@ -15,7 +15,7 @@ use suit_common::encryption::{encrypt_payload, CoseOptions, EncryptedPayload, Re
 use suit_common::protocol::*;
 use suit_common::service::memory::MemoryBackend;
 use suit_common::service::provision::Op;
-use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
+use suit_common::service::state::{AnchorRecord, RoleRecord, Scope};
 use suit_common::service::statement::{self, StatementError};
 use suit_common::service::{Config, Service};
 use suit_test_support::{
@@ -23,8 +23,8 @@ use suit_test_support::{
 };
 
 use suit_test_support::service::{
-    bytes, call, cose_key, install_with as install, int, kek_op, provision_message, refusal,
-    sec1_from_pem, secrets_to, snapshot, Mem,
+    bytes, call, cose_key, identity, install_with as install, int, kek_op, provision_message,
+    refusal, scope_of, sec1_from_pem, secrets_to, snapshot, Mem,
 };
 use suit_test_support::{p256_private_from_pem, CLASS_ID, VENDOR_ID};
 // Tenant A signs with the manifest-spec key, tenant B with the firmware-encryption draft's.
@@ -40,18 +40,6 @@ fn provision(s: &mut Service<Mem>, counter: u64, ops: Vec<Op>) {
     suit_test_support::service::provision(s, &message).unwrap();
 }
 
-fn scope(prefixes: &[&[&[u8]]], ree_plaintext: bool) -> Scope {
-    Scope {
-        component_prefixes: prefixes
-            .iter()
-            .map(|p| p.iter().map(|s| ByteBuf::from(s.to_vec())).collect())
-            .collect(),
-        vendor_ids: vec![],
-        class_ids: vec![],
-        ree_plaintext,
-    }
-}
-
 fn add_anchor(id: u32, key: &str, scope: Scope) -> Op {
     Op::AddAnchor(AnchorRecord {
         id,
@@ -60,15 +48,6 @@ fn add_anchor(id: u32, key: &str, scope: Scope) -> Op {
         scope,
         // Whatever a message says here is ignored: the device assigns key scopes.
         key_scope: 7,
-    })
-}
-
-/// The vendor and class identifiers every test device takes.
-fn set_identity() -> Op {
-    Op::SetIdentity(Identity {
-        vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
-        class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
-        device_id: None,
     })
 }
 
@@ -81,9 +60,9 @@ fn two_tenants(ree_plaintext: bool) -> Service<Mem> {
         &mut s,
         1,
         vec![
-            add_anchor(1, A_PUB, scope(&[&[b"app-a"], &[b"ree"]], ree_plaintext)),
-            add_anchor(2, B_PUB, scope(&[&[b"app-b"], &[b"ree"]], ree_plaintext)),
-            set_identity(),
+            add_anchor(1, A_PUB, scope_of(&[&[b"app-a"], &[b"ree"]], ree_plaintext)),
+            add_anchor(2, B_PUB, scope_of(&[&[b"app-b"], &[b"ree"]], ree_plaintext)),
+            identity(),
         ],
     );
     s
@@ -367,7 +346,7 @@ fn decrypted_payloads_reach_ree_components_only_if_the_anchor_allows_it() {
         2,
         vec![Op::Rescope {
             id: 1,
-            scope: scope(&[&[b"app-a"], &[b"ree"]], true),
+            scope: scope_of(&[&[b"app-a"], &[b"ree"]], true),
         }],
     );
     install(&mut s, &sign(&to_ree(3), A_PRIV), payloads).unwrap();
@@ -418,7 +397,11 @@ fn keys_are_distinct_per_purpose_and_anchor_and_a_readded_anchor_gets_new_ones()
     provision(
         &mut s,
         3,
-        vec![add_anchor(1, A_PUB, scope(&[&[b"app-a"], &[b"ree"]], true))],
+        vec![add_anchor(
+            1,
+            A_PUB,
+            scope_of(&[&[b"app-a"], &[b"ree"]], true),
+        )],
     );
     let again = anchor_keys(&mut s, 1).anchor.unwrap();
     assert_eq!(again.key_scope, 3);
@@ -514,7 +497,7 @@ fn a_statement_names_the_key_each_exported_anchor_holds() {
         vec![
             Op::RemoveAnchor { id: 1 },
             Op::RemoveAnchor { id: 2 },
-            add_anchor(1, B_PUB, scope(&[&[b"app-a"]], false)),
+            add_anchor(1, B_PUB, scope_of(&[&[b"app-a"]], false)),
         ],
     );
     let k = anchor_keys(&mut s, 1);
@@ -554,7 +537,7 @@ fn an_hmac_anchor_is_stated_by_a_per_device_keyed_check_value() {
             suit_test_support::TPA_PRIV,
             2,
             RoleRecord::Operator,
-            scope(&[&[b"app"]], false),
+            scope_of(&[&[b"app"]], false),
             &cose,
         );
         provision(&mut s, 1, vec![op]);
@@ -705,7 +688,7 @@ fn a_secret_in_app_a_and_a_flagged_co_signer() -> (Service<Mem>, Vec<u8>) {
         2,
         vec![Op::Rescope {
             id: 2,
-            scope: scope(&[&[b"app-b"], &[b"ree"]], true),
+            scope: scope_of(&[&[b"app-b"], &[b"ree"]], true),
         }],
     );
     let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
@@ -903,7 +886,7 @@ fn content_decrypted_in_the_run_does_not_leave_under_a_co_signers_flag() {
         2,
         vec![Op::Rescope {
             id: 2,
-            scope: scope(&[&[b"app-b"], &[b"ree"]], true),
+            scope: scope_of(&[&[b"app-b"], &[b"ree"]], true),
         }],
     );
     let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
@@ -1001,7 +984,7 @@ fn content_whose_owners_all_allow_it_still_reaches_the_ree_under_several_signers
         2,
         vec![Op::Rescope {
             id: 1,
-            scope: scope(&[&[b"app-a"], &[b"ree"]], true),
+            scope: scope_of(&[&[b"app-a"], &[b"ree"]], true),
         }],
     );
     let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
@@ -1045,9 +1028,9 @@ fn a_withheld_secret_and_a_co_owner(root: &[u8], leaf: &[u8], secret: &[u8]) -> 
         &mut s,
         1,
         vec![
-            add_anchor(1, A_PUB, scope(&[&[root]], false)),
-            add_anchor(2, B_PUB, scope(&[&[root], &[b"b"]], false)),
-            set_identity(),
+            add_anchor(1, A_PUB, scope_of(&[&[root]], false)),
+            add_anchor(2, B_PUB, scope_of(&[&[root], &[b"b"]], false)),
+            identity(),
         ],
     );
     let a = encrypt_for(&mut s, 1, Mode::Hpke, secret);
@@ -1688,9 +1671,9 @@ fn a_secret_and_a_co_owner_with_a_ta() -> (Service<Mem>, Vec<u8>) {
         &mut s,
         1,
         vec![
-            add_anchor(1, A_PUB, scope(&[&[b"app-a"]], false)),
-            add_anchor(2, B_PUB, scope(&[&[b"app-a"], &[TA_B], &[b"b"]], false)),
-            set_identity(),
+            add_anchor(1, A_PUB, scope_of(&[&[b"app-a"]], false)),
+            add_anchor(2, B_PUB, scope_of(&[&[b"app-a"], &[TA_B], &[b"b"]], false)),
+            identity(),
         ],
     );
     let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);
@@ -1743,9 +1726,9 @@ fn a_withheld_secret_does_not_move_into_a_co_owners_tas_personalization() {
         &mut s,
         1,
         vec![
-            add_anchor(1, A_PUB, scope(&[&[b"app"], &[TA_B, b"perso"]], false)),
-            add_anchor(2, B_PUB, scope(&[&[b"app"], &[TA_B]], false)),
-            set_identity(),
+            add_anchor(1, A_PUB, scope_of(&[&[b"app"], &[TA_B, b"perso"]], false)),
+            add_anchor(2, B_PUB, scope_of(&[&[b"app"], &[TA_B]], false)),
+            identity(),
         ],
     );
     let a = encrypt_for(&mut s, 1, Mode::Hpke, PIN);
@@ -1834,9 +1817,9 @@ fn a_dependent_does_not_aim_a_dependencys_copy_at_another_secret() {
             &mut s,
             1,
             vec![
-                add_anchor(1, A_PUB, scope(&[&[b"app-a"], &[TA_C, b"perso"]], false)),
-                add_anchor(2, B_PUB, scope(&[&[TA_C], &[b"c"]], false)),
-                set_identity(),
+                add_anchor(1, A_PUB, scope_of(&[&[b"app-a"], &[TA_C, b"perso"]], false)),
+                add_anchor(2, B_PUB, scope_of(&[&[TA_C], &[b"c"]], false)),
+                identity(),
             ],
         );
         let a = encrypt_for(&mut s, 1, Mode::Hpke, SECRET);

@@ -18,7 +18,9 @@ use suit_common::service::state::{
 use suit_common::service::store::SecureStore;
 use suit_common::service::Service;
 
-use suit_test_support::service::{call, cbor, cose_key, install_chunked as install, service, Mem};
+use suit_test_support::service::{
+    anchor, call, cbor, cose_key, identity, install_chunked as install, service, Mem,
+};
 use suit_test_support::{p256_public_from_pem, CLASS_ID, VENDOR_ID};
 use suit_test_support::{
     ANCHOR_PRIV, ANCHOR_PUB, AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV,
@@ -65,36 +67,11 @@ fn anchors(s: &mut Service<Mem>) -> AnchorsResponse {
 }
 
 fn tpa_anchor(id: u32, public: &str) -> Op {
-    Op::AddAnchor(AnchorRecord {
-        id,
-        cose_key: cose_key(public),
-        role: RoleRecord::Tpa,
-        scope: Scope::default(),
-        key_scope: 0,
-    })
+    anchor(id, public, RoleRecord::Tpa, &[])
 }
 
 fn app_anchor(id: u32, public: &str, role: RoleRecord) -> Op {
-    Op::AddAnchor(AnchorRecord {
-        id,
-        cose_key: cose_key(public),
-        role,
-        scope: Scope {
-            component_prefixes: vec![vec![ByteBuf::from(b"app".to_vec())]],
-            vendor_ids: vec![],
-            class_ids: vec![],
-            ree_plaintext: false,
-        },
-        key_scope: 0,
-    })
-}
-
-fn identity() -> Op {
-    Op::SetIdentity(Identity {
-        vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
-        class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
-        device_id: None,
-    })
+    anchor(id, public, role, &[&[b"app"]])
 }
 
 fn counters(s: &mut Service<Mem>) -> (u64, Option<u64>) {

@@ -8,32 +8,14 @@ use suit_common::service::provision::Op;
 use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
 use suit_common::service::Service;
 
-use suit_test_support::service::{call, cose_key, install_chunked as install, service, Mem};
+use suit_test_support::service::{
+    anchor, call, cose_key, install_chunked as install, provision_ops, service, Mem,
+};
 use suit_test_support::{AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB, TPA_PRIV};
 use suit_test_support::{CLASS_ID, VENDOR_ID};
 
-fn provision(
-    s: &mut Service<Mem>,
-    counter: u64,
-    ops: Vec<Op>,
-) -> Result<ProvisionResponse, (Status, Refused)> {
-    let message = suit_test_support::service::provision_message(s, counter, ops);
-    suit_test_support::service::provision(s, &message)
-}
-
 fn app_anchor(id: u32, public: &str, role: RoleRecord) -> Op {
-    Op::AddAnchor(AnchorRecord {
-        id,
-        cose_key: cose_key(public),
-        role,
-        scope: Scope {
-            component_prefixes: vec![vec![ByteBuf::from(b"app".to_vec())]],
-            vendor_ids: vec![],
-            class_ids: vec![],
-            ree_plaintext: false,
-        },
-        key_scope: 0,
-    })
+    anchor(id, public, role, &[&[b"app"]])
 }
 
 fn manifest(seq: u64, payload: &[u8], uri: &str) -> Vec<u8> {
@@ -55,7 +37,7 @@ fn sign(manifest: &[u8], signers: &[&str], integrated: &[(&str, &[u8])]) -> Vec<
 #[test]
 fn removing_the_only_required_anchor_of_a_rule_does_not_drop_the_rule() {
     let mut s = service(suit_test_support::service::backend(0));
-    provision(
+    provision_ops(
         &mut s,
         1,
         vec![
@@ -68,7 +50,7 @@ fn removing_the_only_required_anchor_of_a_rule_does_not_drop_the_rule() {
         ],
     )
     .unwrap();
-    provision(
+    provision_ops(
         &mut s,
         2,
         vec![
@@ -92,7 +74,7 @@ fn removing_the_only_required_anchor_of_a_rule_does_not_drop_the_rule() {
         "control: the rule needs the operator"
     );
     // Message 3: the operator anchor is retired. Message 4 (its successor) never arrives.
-    provision(&mut s, 3, vec![Op::RemoveAnchor { id: 2 }]).unwrap();
+    provision_ops(&mut s, 3, vec![Op::RemoveAnchor { id: 2 }]).unwrap();
     let payload = b"author alone, after the operator was retired".to_vec();
     let alone = sign(
         &manifest(2, &payload, "#p"),
@@ -125,7 +107,7 @@ fn relay(s: &mut Service<Mem>, message: Vec<u8>) -> Result<ProvisionResponse, (S
 #[test]
 fn a_compromised_tpa_anchor_cannot_lock_the_tpa_root_out() {
     let mut s = service(suit_test_support::service::backend(0));
-    provision(
+    provision_ops(
         &mut s,
         1,
         vec![Op::AddAnchor(AnchorRecord {
@@ -172,18 +154,7 @@ fn a_compromised_tpa_anchor_cannot_lock_the_tpa_root_out() {
 }
 
 fn anchor_for(id: u32, public: &str, role: RoleRecord, prefix: &[u8]) -> Op {
-    Op::AddAnchor(AnchorRecord {
-        id,
-        cose_key: cose_key(public),
-        role,
-        scope: Scope {
-            component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
-            vendor_ids: vec![],
-            class_ids: vec![],
-            ree_plaintext: false,
-        },
-        key_scope: 0,
-    })
+    anchor(id, public, role, &[&[prefix]])
 }
 
 /// Finding R3. ['app'] needs an author and an operator (rule: roles Author + Operator). The
@@ -198,7 +169,7 @@ fn anchor_for(id: u32, public: &str, role: RoleRecord, prefix: &[u8]) -> Op {
 #[test]
 fn an_author_counts_for_a_rule_only_on_components_in_its_scope() {
     let mut s = service(suit_test_support::service::backend(0));
-    provision(
+    provision_ops(
         &mut s,
         1,
         vec![
@@ -248,7 +219,7 @@ fn an_author_counts_for_a_rule_only_on_components_in_its_scope() {
 #[test]
 fn re_adding_an_anchor_under_its_id_leaves_its_rules_empty() {
     let mut s = service(suit_test_support::service::backend(0));
-    provision(
+    provision_ops(
         &mut s,
         1,
         vec![
@@ -267,7 +238,7 @@ fn re_adding_an_anchor_under_its_id_leaves_its_rules_empty() {
         ],
     )
     .unwrap();
-    provision(
+    provision_ops(
         &mut s,
         2,
         vec![

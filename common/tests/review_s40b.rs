@@ -7,45 +7,13 @@ use sha2::{Digest as _, Sha256};
 use suit_common::protocol::ByteBuf;
 use suit_common::protocol::*;
 use suit_common::service::provision::Op;
-use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, Scope};
-use suit_common::service::Service;
-use suit_test_support::service::Refused;
+use suit_common::service::state::{RoleRecord, Scope};
 
-use suit_test_support::service::{cose_key, install_chunked as install, service, Mem};
+use suit_test_support::service::{
+    anchor, identity, install_chunked as install, provision_ops, service,
+};
 use suit_test_support::{bytes, cbor, int, AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB};
 use suit_test_support::{CLASS_ID, VENDOR_ID};
-
-fn provision(
-    s: &mut Service<Mem>,
-    counter: u64,
-    ops: Vec<Op>,
-) -> Result<ProvisionResponse, (Status, Refused)> {
-    let message = suit_test_support::service::provision_message(s, counter, ops);
-    suit_test_support::service::provision(s, &message)
-}
-
-fn author(id: u32, public: &str, prefix: &[u8]) -> Op {
-    Op::AddAnchor(AnchorRecord {
-        id,
-        cose_key: cose_key(public),
-        role: RoleRecord::Author,
-        scope: Scope {
-            component_prefixes: vec![vec![ByteBuf::from(prefix.to_vec())]],
-            vendor_ids: vec![],
-            class_ids: vec![],
-            ree_plaintext: false,
-        },
-        key_scope: 0,
-    })
-}
-
-fn identity() -> Op {
-    Op::SetIdentity(Identity {
-        vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
-        class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
-        device_id: None,
-    })
-}
 
 /// A manifest (sequence number `seq`) whose component list is `components` and which
 /// installs `payload` (integrated as `#p`) into component 0 only, after the vendor and class
@@ -113,12 +81,12 @@ fn signed(manifest: &[u8], signer: &str, payload: &[u8]) -> Vec<u8> {
 #[test]
 fn one_author_cannot_fill_the_state_with_rollback_keys_for_every_tenant() {
     let mut s = service(suit_test_support::service::backend(0));
-    provision(
+    provision_ops(
         &mut s,
         1,
         vec![
-            author(1, AUTHOR_PUB, b"app"),
-            author(2, OPERATOR_PUB, b"other"),
+            anchor(1, AUTHOR_PUB, RoleRecord::Author, &[&[b"app"]]),
+            anchor(2, OPERATOR_PUB, RoleRecord::Author, &[&[b"other"]]),
             identity(),
         ],
     )
@@ -189,7 +157,15 @@ fn one_author_cannot_fill_the_state_with_rollback_keys_for_every_tenant() {
 #[test]
 fn every_provisionable_state_can_still_be_listed() {
     let mut s = service(suit_test_support::service::backend(0));
-    provision(&mut s, 1, vec![author(1, AUTHOR_PUB, b"app"), identity()]).unwrap();
+    provision_ops(
+        &mut s,
+        1,
+        vec![
+            anchor(1, AUTHOR_PUB, RoleRecord::Author, &[&[b"app"]]),
+            identity(),
+        ],
+    )
+    .unwrap();
     // 32 rules, each a prefix of 210 segments (no component identifier has more than 16).
     let rules = (0..32u8)
         .map(|i| suit_common::service::state::RuleRecord {
@@ -200,7 +176,7 @@ fn every_provisionable_state_can_still_be_listed() {
             required_anchors: vec![1],
         })
         .collect();
-    let r = provision(&mut s, 2, vec![Op::SetRules(rules)]);
+    let r = provision_ops(&mut s, 2, vec![Op::SetRules(rules)]);
     let accepted = r.is_ok();
     // And one anchor at its scope's bounds.
     let full = Scope {
@@ -213,7 +189,7 @@ fn every_provisionable_state_can_still_be_listed() {
     };
     let before: AnchorsResponse =
         suit_test_support::service::call(&mut s, Command::Anchors, &AnchorsRequest {}).unwrap();
-    let rescoped = provision(
+    let rescoped = provision_ops(
         &mut s,
         2 + u64::from(accepted),
         vec![Op::Rescope { id: 1, scope: full }],

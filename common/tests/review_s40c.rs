@@ -5,47 +5,14 @@ use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 
 use suit_common::protocol::ByteBuf;
-use suit_common::protocol::*;
 use suit_common::service::provision::Op;
-use suit_common::service::state::{AnchorRecord, Identity, RoleRecord, RuleRecord, Scope};
-use suit_common::service::Service;
-use suit_test_support::service::Refused;
+use suit_common::service::state::{RoleRecord, RuleRecord};
 
-use suit_test_support::service::{cose_key, install_chunked as install, service, Mem};
+use suit_test_support::service::{
+    anchor, identity, install_chunked as install, provision_ops, service,
+};
 use suit_test_support::{bytes, cbor, int, AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB};
 use suit_test_support::{CLASS_ID, VENDOR_ID};
-
-fn provision(
-    s: &mut Service<Mem>,
-    counter: u64,
-    ops: Vec<Op>,
-) -> Result<ProvisionResponse, (Status, Refused)> {
-    let message = suit_test_support::service::provision_message(s, counter, ops);
-    suit_test_support::service::provision(s, &message)
-}
-
-fn author(id: u32, public: &str, prefix: &[&[u8]]) -> Op {
-    Op::AddAnchor(AnchorRecord {
-        id,
-        cose_key: cose_key(public),
-        role: RoleRecord::Author,
-        scope: Scope {
-            component_prefixes: vec![prefix.iter().map(|s| ByteBuf::from(s.to_vec())).collect()],
-            vendor_ids: vec![],
-            class_ids: vec![],
-            ree_plaintext: false,
-        },
-        key_scope: 0,
-    })
-}
-
-fn identity() -> Op {
-    Op::SetIdentity(Identity {
-        vendor_id: Some(ByteBuf::from(VENDOR_ID.to_vec())),
-        class_id: Some(ByteBuf::from(CLASS_ID.to_vec())),
-        device_id: None,
-    })
-}
 
 fn segments(c: &[&[u8]]) -> Value {
     Value::Array(c.iter().map(|s| bytes(s)).collect())
@@ -127,12 +94,12 @@ fn signed(manifest: &[u8], signer: &str, payload: &[u8]) -> Vec<u8> {
 #[test]
 fn an_outer_author_cannot_spend_a_nested_tenants_rollback_key_quota() {
     let mut s = service(suit_test_support::service::backend(0));
-    provision(
+    provision_ops(
         &mut s,
         1,
         vec![
-            author(1, AUTHOR_PUB, &[b"app"]),
-            author(2, OPERATOR_PUB, &[b"app", b"b"]),
+            anchor(1, AUTHOR_PUB, RoleRecord::Author, &[&[b"app"]]),
+            anchor(2, OPERATOR_PUB, RoleRecord::Author, &[&[b"app", b"b"]]),
             identity(),
             Op::SetRules(vec![RuleRecord {
                 prefix: vec![ByteBuf::from(b"app".to_vec()), ByteBuf::from(b"b".to_vec())],

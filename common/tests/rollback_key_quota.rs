@@ -10,13 +10,10 @@ use sha2::{Digest as _, Sha256};
 use suit_common::fault::Fault;
 use suit_common::protocol::ByteBuf;
 use suit_common::service::install::{CommitRefusal, InstallError};
-use suit_common::service::provision::Op;
-use suit_common::service::state::{
-    AnchorRecord, RoleRecord, Scope, State, MAX_ROLLBACK_KEYS_PER_ANCHOR,
-};
+use suit_common::service::state::{AnchorRecord, RoleRecord, State, MAX_ROLLBACK_KEYS_PER_ANCHOR};
 use suit_test_support::service::{
-    author_anchor, cose_key, envelope, identity, install, manifest, objects, part, provision,
-    provision_message, refusal, release, service, state,
+    anchor, author_anchor, cose_key, envelope, identity, install, manifest, objects, part,
+    provision, provision_message, refusal, release, scope_of, service, state,
 };
 use suit_test_support::{seal_esp256, OPERATOR_PRIV, OPERATOR_PUB};
 
@@ -40,18 +37,7 @@ fn list_key(id: &[&[u8]]) -> Vec<u8> {
 /// for ['other'], and the identity.
 fn two_tenants() -> suit_common::service::Service<suit_test_support::service::Mem> {
     let mut s = service(suit_test_support::service::backend(0));
-    let operator = Op::AddAnchor(AnchorRecord {
-        id: 2,
-        cose_key: cose_key(OPERATOR_PUB),
-        role: RoleRecord::Author,
-        scope: Scope {
-            component_prefixes: vec![vec![ByteBuf::from(b"other".to_vec())]],
-            vendor_ids: vec![],
-            class_ids: vec![],
-            ree_plaintext: false,
-        },
-        key_scope: 0,
-    });
+    let operator = anchor(2, OPERATOR_PUB, RoleRecord::Author, &[&[b"other"]]);
     let message = provision_message(
         &mut s,
         1,
@@ -182,12 +168,7 @@ fn a_rollback_key_is_charged_to_the_anchor_with_the_longest_covering_prefix() {
         id,
         cose_key: cose_key(OPERATOR_PUB),
         role: RoleRecord::Author,
-        scope: Scope {
-            component_prefixes: vec![prefix.iter().map(|s| ByteBuf::from(s.to_vec())).collect()],
-            vendor_ids: vec![],
-            class_ids: vec![],
-            ree_plaintext: false,
-        },
+        scope: scope_of(&[prefix], false),
         key_scope: 0,
     };
     st.anchors = vec![

@@ -279,34 +279,58 @@ pub fn provision(
     )
 }
 
+/// Signs `ops` as the TPA root's message `counter` to this device and relays it.
+pub fn provision_ops(
+    s: &mut Service<Mem>,
+    counter: u64,
+    ops: Vec<Op>,
+) -> Result<ProvisionResponse, (Status, Refused)> {
+    let message = provision_message(s, counter, ops);
+    provision(s, &message)
+}
+
+/// Adds anchor `id` of `role` for the public key in `public` (a PEM under the vectors),
+/// scoped to `prefixes` (each a list of segments; none: no components).
+pub fn anchor(id: u32, public: &str, role: RoleRecord, prefixes: &[&[&[u8]]]) -> Op {
+    Op::AddAnchor(AnchorRecord {
+        id,
+        cose_key: cose_key(public),
+        role,
+        // Assigned by the device; whatever a message says is ignored.
+        key_scope: 0,
+        scope: scope_of(prefixes, false),
+    })
+}
+
+/// An anchor scope of component-id prefixes (each a list of segments), any vendor and class.
+pub fn scope_of(prefixes: &[&[&[u8]]], ree_plaintext: bool) -> Scope {
+    Scope {
+        component_prefixes: prefixes
+            .iter()
+            .map(|p| p.iter().map(|s| ByteBuf::from(s.to_vec())).collect())
+            .collect(),
+        vendor_ids: vec![],
+        class_ids: vec![],
+        ree_plaintext,
+    }
+}
+
 /// The COSE_Key [`author_anchor`] gives its anchor (the manifest-spec author key).
 pub fn author_key() -> Vec<u8> {
     cose_key(AUTHOR_PUB).to_vec()
 }
 
 pub fn author_anchor(id: u32, prefixes: &[&[u8]]) -> Op {
-    Op::AddAnchor(AnchorRecord {
-        id,
-        cose_key: cose_key(AUTHOR_PUB),
-        role: RoleRecord::Author,
-        // Assigned by the device; whatever a message says is ignored.
-        key_scope: 0,
-        scope: scope(prefixes),
-    })
+    let prefixes: Vec<&[&[u8]]> = prefixes.iter().map(core::slice::from_ref).collect();
+    anchor(id, AUTHOR_PUB, RoleRecord::Author, &prefixes)
 }
 
 /// An anchor scope of component-id prefixes (one segment each), any vendor and class, no
 /// plaintext to REE components.
 pub fn scope<P: AsRef<[u8]>>(prefixes: &[P]) -> Scope {
-    Scope {
-        component_prefixes: prefixes
-            .iter()
-            .map(|p| vec![ByteBuf::from(p.as_ref().to_vec())])
-            .collect(),
-        vendor_ids: vec![],
-        class_ids: vec![],
-        ree_plaintext: false,
-    }
+    let segments: Vec<&[u8]> = prefixes.iter().map(AsRef::as_ref).collect();
+    let prefixes: Vec<&[&[u8]]> = segments.iter().map(core::slice::from_ref).collect();
+    scope_of(&prefixes, false)
 }
 
 pub fn identity() -> Op {
