@@ -449,11 +449,24 @@ fn exported_keys_come_with_a_statement_signed_by_the_identity_key() {
             Err(StatementError::BadSignature | StatementError::IdentityMismatch)
         ));
     }
-    // Any flipped byte: refused (malformed or bad signature, never accepted).
+    // Any flipped byte: refused (malformed or bad signature), except in the unprotected
+    // bucket `{4: kid}`, which no signature covers and whose kid is only a hint (review s41):
+    // a change there that still parses (another kid, another label) verifies to the very
+    // same statement.
+    let kid_at = k
+        .statement
+        .windows(k.identity_kid.len())
+        .position(|w| w == k.identity_kid.as_slice())
+        .unwrap();
+    let unprotected = kid_at - 3..kid_at + k.identity_kid.len();
+    assert_eq!(k.statement[unprotected.start..kid_at], [0xa1, 0x04, 0x50]);
     for i in 0..k.statement.len() {
         let mut t = k.statement.to_vec();
         t[i] ^= 0x01;
-        assert!(statement::verify(&t, &k.identity_key).is_err(), "byte {i}");
+        match statement::verify(&t, &k.identity_key) {
+            Ok(same) if unprotected.contains(&i) => assert_eq!(same, st, "byte {i}"),
+            r => assert!(r.is_err(), "byte {i}"),
+        }
     }
     // A substituted key inside an otherwise identical statement is refused.
     let mut swapped = k.statement.to_vec();
@@ -464,6 +477,61 @@ fn exported_keys_come_with_a_statement_signed_by_the_identity_key() {
     swapped[at..at + 65].copy_from_slice(&k.report_key);
     assert_eq!(
         statement::verify(&swapped, &k.identity_key),
+        Err(StatementError::BadSignature)
+    );
+}
+
+/// Review s41 (conformance): a statement's kid is a hint (RFC 9052 §3.1), as everywhere
+/// else. The same signed statement with its unprotected kid replaced by another, or removed,
+/// or with an unknown unprotected label beside it, verifies with the identity key to the same
+/// statement (the kid was a filter: `IdentityMismatch` before any signature check). Another
+/// key still refuses it, and a kid naming another key words the refusal as before.
+#[test]
+fn a_statements_kid_is_a_hint() {
+    let mut s = two_tenants(false);
+    let k = anchor_keys(&mut s, 1);
+    let st = statement::verify(&k.statement, &k.identity_key).unwrap();
+    let Value::Tag(18, inner) = ciborium::from_reader::<Value, _>(k.statement.as_slice()).unwrap()
+    else {
+        panic!("a tagged COSE_Sign1")
+    };
+    let Value::Array(parts) = *inner else {
+        panic!("a COSE_Sign1 array")
+    };
+    let with_unprotected = |u: Vec<(Value, Value)>| {
+        let mut p = parts.clone();
+        p[1] = Value::Map(u);
+        let mut out = Vec::new();
+        ciborium::into_writer(&Value::Tag(18, Box::new(Value::Array(p))), &mut out).unwrap();
+        out
+    };
+    let kid = |b: &[u8]| (Value::Integer(4.into()), Value::Bytes(b.to_vec()));
+    for (what, u) in [
+        ("another kid", vec![kid(b"some-other-key-id")]),
+        ("no kid", vec![]),
+        ("an empty kid", vec![kid(b"")]),
+        (
+            "an unknown label beside the kid",
+            vec![
+                kid(&k.identity_kid),
+                (Value::Integer((-65000).into()), Value::Text("x".into())),
+            ],
+        ),
+    ] {
+        let t = with_unprotected(u);
+        assert_eq!(
+            statement::verify(&t, &k.identity_key).as_ref(),
+            Ok(&st),
+            "{what}"
+        );
+    }
+    // Another key: still refused, named as before when the kid names another key.
+    assert_eq!(
+        statement::verify(&k.statement, &k.report_key),
+        Err(StatementError::IdentityMismatch)
+    );
+    assert_eq!(
+        statement::verify(&with_unprotected(vec![]), &k.report_key),
         Err(StatementError::BadSignature)
     );
 }

@@ -64,6 +64,7 @@ mod review_s40;
 mod review_s40_conformance;
 mod review_s40b;
 mod review_s40c;
+mod review_s41_conformance;
 mod rollback_key_quota;
 mod service_flow;
 mod service_unlink;

@@ -216,12 +216,15 @@ pub fn verify(bytes: &[u8], identity_sec1: &[u8]) -> Result<KeyStatement, Statem
             "content type is not a key statement",
         ));
     }
-    // The unprotected header is not signed: accept exactly what `sign` writes, the kid of
-    // the key checked with, and nothing else.
-    let u = &sign1.headers.unprotected;
-    if u.labels.len() != 1 || u.kid != Some(key_id(identity_sec1).as_slice()) {
-        return Err(StatementError::IdentityMismatch);
-    }
+    // The unprotected header is not signed: its kid is a hint (RFC 9052 §3.1), never a
+    // filter. The signature is checked with the given identity key whatever kid the
+    // statement carries, or none, and other unprotected labels are ignored as RFC 9052 asks
+    // of labels that are not critical; the kid only words the refusal when the signature
+    // fails (another device's statement names another key). Review s41.
+    let names_another = [&sign1.headers.protected, &sign1.headers.unprotected]
+        .iter()
+        .filter_map(|h| h.kid)
+        .any(|kid| kid != key_id(identity_sec1).as_slice());
     let payload = sign1
         .payload
         .ok_or(StatementError::Malformed("payload is detached"))?;
@@ -236,7 +239,13 @@ pub fn verify(bytes: &[u8], identity_sec1: &[u8]) -> Result<KeyStatement, Statem
         &Prepared::new(Algorithm::Esp256, tbs),
         sign1.signature,
     )
-    .map_err(|_| StatementError::BadSignature)?;
+    .map_err(|_| {
+        if names_another {
+            StatementError::IdentityMismatch
+        } else {
+            StatementError::BadSignature
+        }
+    })?;
     let st: KeyStatement = super::record::decode(payload, MAX_STATEMENT)
         .map_err(|_| StatementError::Malformed("statement does not decode"))?;
     if st.statement == STATEMENT_KIND_V1 {
