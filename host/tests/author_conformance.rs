@@ -218,6 +218,7 @@ fn keys_are_refused_for_an_algorithm_other_than_the_declared_one() {
     write_json(&d, "dev-ecdh.jwk", device_jwk(&d, "ECDH-ES+A128KW"));
     write_json(&d, "dev-ecdh256.jwk", device_jwk(&d, "ECDH-ES+A256KW"));
     write_json(&d, "dev-hpke.jwk", device_jwk(&d, "HPKE-0-KE"));
+    write_json(&d, "dev-hpke7.jwk", device_jwk(&d, "HPKE-7-KE"));
     let cases: Vec<(serde_json::Value, Option<&str>)> = vec![
         (
             serde_json::json!({"kek": "kek-a192.jwk"}),
@@ -229,9 +230,21 @@ fn keys_are_refused_for_an_algorithm_other_than_the_declared_one() {
             Some("declared for ECDH-ES+A128KW but would be used for HPKE-0-KE"),
         ),
         (serde_json::json!({"key": "dev-ecdh.jwk"}), None),
+        // A key declared for another member of the mode's family is used for that member
+        // (`a_key_declared_for_a_member_of_its_modes_family_is_used_for_it`), one declared
+        // for the other family is refused.
+        (serde_json::json!({"key": "dev-ecdh256.jwk"}), None),
         (
-            serde_json::json!({"key": "dev-ecdh256.jwk"}),
-            Some("declared for ECDH-ES+A256KW but would be used for ECDH-ES+A128KW"),
+            serde_json::json!({"key": "dev-ecdh256.jwk", "mode": "hpke"}),
+            Some("declared for ECDH-ES+A256KW but would be used for HPKE-0-KE"),
+        ),
+        (
+            serde_json::json!({"key": "dev-hpke7.jwk", "mode": "hpke"}),
+            None,
+        ),
+        (
+            serde_json::json!({"key": "dev-hpke7.jwk"}),
+            Some("declared for HPKE-7-KE but would be used for ECDH-ES+A128KW"),
         ),
         (
             serde_json::json!({"key": "dev-hpke.jwk"}),
@@ -312,6 +325,68 @@ fn keys_are_refused_for_an_algorithm_other_than_the_declared_one() {
     let (r, _) = create(&d, &desc, &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     says(&r.stderr, "not an algorithm this tool knows");
+}
+
+/// A recipient key declared for ECDH-ES+A256KW or HPKE-7-KE (RFC 9052 §7.1) is used for
+/// exactly that algorithm, which the device then opens; the mode names the family.
+#[test]
+fn a_key_declared_for_a_member_of_its_modes_family_is_used_for_it() {
+    let d = setup();
+    std::fs::write(d.path("fw.bin"), b"firmware").unwrap();
+    for (alg, mode) in [("ECDH-ES+A256KW", "ecdh-es"), ("HPKE-7-KE", "hpke")] {
+        let key = format!("dev-{alg}.jwk");
+        write_json(&d, &key, device_jwk(&d, alg));
+        let desc = description(
+            &d,
+            mode,
+            serde_json::json!([{"id": ["fw"], "file": "fw.bin", "encryption":
+                {"recipients": [{"key": key, "mode": mode}]}}]),
+        );
+        let (r, env) = create(&d, &desc, &[]);
+        assert_eq!(r.code, 0, "{alg}: {}", r.stderr);
+        let shown = run(&args!["inspect", "--json", &env]);
+        assert_eq!(shown.code, 0, "{}", shown.stderr);
+        let json: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+        assert_eq!(
+            recipient_algorithms(&json),
+            vec![serde_json::json!(alg)],
+            "{}",
+            shown.stdout
+        );
+        let out = d.path(&format!("out-{mode}"));
+        let r = run(&[
+            args!["verify", "--trust-anchor", d.path("signer.pub.pem"), &env],
+            spec_device(),
+            args![
+                "--payload-dir",
+                d.path("payloads"),
+                "--device-key",
+                d.path("device.priv.pem"),
+                "--out",
+                &out
+            ],
+        ]
+        .concat());
+        assert_eq!(r.code, 0, "{alg}: {}", r.stderr);
+        assert_eq!(
+            std::fs::read(out.join("component-0.bin")).unwrap(),
+            b"firmware"
+        );
+    }
+}
+
+/// The `algorithm` of every recipient `inspect --json` shows, in order.
+fn recipient_algorithms(json: &serde_json::Value) -> Vec<serde_json::Value> {
+    match json {
+        serde_json::Value::Object(m) => match m.get("recipients") {
+            Some(serde_json::Value::Array(rs)) => {
+                rs.iter().map(|r| r["algorithm"].clone()).collect()
+            }
+            _ => m.values().flat_map(recipient_algorithms).collect(),
+        },
+        serde_json::Value::Array(a) => a.iter().flat_map(recipient_algorithms).collect(),
+        _ => vec![],
+    }
 }
 
 /// The device key of `setup()` as a JWK private key with `extra` members (alg, key_ops).

@@ -16,14 +16,48 @@ use suit_common::encryption::{
 use super::keys::{self, PublicKey};
 use super::{read_file, AuthorError, Result};
 
-/// How a public-key recipient receives the content key.
+/// How a public-key recipient receives the content key: a family of algorithms. A key
+/// declared for one of the family's members (its `alg`, RFC 9052 §7.1) is used for that
+/// member; a key without `alg` for the family's default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mode {
-    /// ECDH-ES+A128KW (the SUIT firmware-encryption profile).
+    /// ECDH-ES + AES-KW: ECDH-ES+A128KW (the SUIT firmware-encryption profile), or
+    /// ECDH-ES+A256KW for a key declared so.
     #[default]
     EcdhEs,
-    /// COSE-HPKE key encryption, HPKE-0-KE (P-256, HKDF-SHA256, AES-128-GCM).
+    /// COSE-HPKE key encryption: HPKE-0-KE (P-256, HKDF-SHA256, AES-128-GCM), or HPKE-7-KE
+    /// (AES-256-GCM) for a key declared so.
     Hpke,
+}
+
+impl Mode {
+    /// The member of this family a key declared for `declared` is used for: that one if it
+    /// is a member, else the family's default (which [`keys::check_declared_alg`] then
+    /// refuses for a key declared for anything else).
+    fn member(self, declared: Option<i64>) -> Member {
+        match (self, declared.and_then(RecipientAlgorithm::from_id)) {
+            (Mode::EcdhEs, Some(RecipientAlgorithm::EcdhEs(wrap))) => Member::EcdhEs(wrap),
+            (Mode::Hpke, Some(RecipientAlgorithm::Hpke(suite))) => Member::Hpke(suite),
+            (Mode::EcdhEs, _) => Member::EcdhEs(KeyWrap::A128Kw),
+            (Mode::Hpke, _) => Member::Hpke(HpkeSuite::Hpke0),
+        }
+    }
+}
+
+/// The algorithm a public-key recipient is encrypted for.
+#[derive(Clone, Copy)]
+enum Member {
+    EcdhEs(KeyWrap),
+    Hpke(HpkeSuite),
+}
+
+impl Member {
+    fn id(self) -> i64 {
+        match self {
+            Member::EcdhEs(wrap) => RecipientAlgorithm::EcdhEs(wrap).id(),
+            Member::Hpke(suite) => RecipientAlgorithm::Hpke(suite).id(),
+        }
+    }
 }
 
 impl Mode {
@@ -77,7 +111,7 @@ pub enum RecipientSpec {
 }
 
 enum Loaded {
-    Public(p256::PublicKey, Mode, Option<Vec<u8>>),
+    Public(p256::PublicKey, Member, Option<Vec<u8>>),
     Kek(Zeroizing<Vec<u8>>, Option<Vec<u8>>),
 }
 
@@ -89,13 +123,10 @@ fn load(spec: &RecipientSpec) -> Result<Loaded> {
     match spec {
         RecipientSpec::PublicKey { path, mode, kid } => {
             let k = keys::load_public(path)?;
-            let wanted = match mode {
-                Mode::EcdhEs => RecipientAlgorithm::EcdhEs(KeyWrap::A128Kw).id(),
-                Mode::Hpke => RecipientAlgorithm::Hpke(HpkeSuite::Hpke0).id(),
-            };
-            keys::check_declared_alg(path, k.alg, wanted)?;
+            let member = mode.member(k.alg);
+            keys::check_declared_alg(path, k.alg, member.id())?;
             match k.key {
-                PublicKey::P256(pk) => Ok(Loaded::Public(pk, *mode, pick_kid(kid, k.kid))),
+                PublicKey::P256(pk) => Ok(Loaded::Public(pk, member, pick_kid(kid, k.kid))),
                 other => Err(AuthorError::key(
                     path,
                     format!(
@@ -137,15 +168,15 @@ pub fn encrypt_for(
     let list: Vec<Recipient<'_>> = loaded
         .iter()
         .map(|l| match l {
-            Loaded::Public(pk, Mode::EcdhEs, kid) => Recipient::EcdhEs {
+            Loaded::Public(pk, Member::EcdhEs(wrap), kid) => Recipient::EcdhEs {
                 kid: kid.as_deref(),
                 public_key: pk,
-                wrap: KeyWrap::A128Kw,
+                wrap: *wrap,
             },
-            Loaded::Public(pk, Mode::Hpke, kid) => Recipient::Hpke {
+            Loaded::Public(pk, Member::Hpke(suite), kid) => Recipient::Hpke {
                 kid: kid.as_deref(),
                 public_key: pk,
-                suite: HpkeSuite::Hpke0,
+                suite: *suite,
                 psk: None,
             },
             Loaded::Kek(kek, kid) => Recipient::AesKw {

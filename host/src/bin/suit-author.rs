@@ -195,7 +195,8 @@ enum Cmd {
         /// --recipient keys, at most 32 recipients in all).
         #[arg(long = "recipient-list", value_name = "LIST")]
         recipient_list: Option<PathBuf>,
-        /// Key distribution for --recipient keys: ecdh-es (ECDH-ES+A128KW) or hpke (HPKE-0-KE).
+        /// Key distribution for --recipient keys: ecdh-es (ECDH-ES+A128KW, or ECDH-ES+A256KW for a
+        /// key declared so) or hpke (HPKE-0-KE, or HPKE-7-KE for a key declared so).
         #[arg(long, default_value = "ecdh-es")]
         mode: String,
         /// Recipient key-encryption key (16 bytes A128KW / 32 bytes A256KW). Repeatable.
