@@ -909,3 +909,167 @@ fn provisioning_frees_no_secret_it_adds() {
         found.join("\n")
     );
 }
+
+/// Review s41: creating the device's keys (the first command of a new device) and its first
+/// provisioning free no block holding the master secret or a device-wide private key, with
+/// and without the segment layer (whose record cache keeps the key object for the session).
+/// The memory backend's RNG is seeded: a second device of the same seed has the same keys.
+#[test]
+fn creating_the_device_keys_frees_no_secret() {
+    let master = {
+        let mut s = service(backend(0));
+        let _: protocol::DeviceKeyResponse =
+            call(&mut s, Command::DeviceKey, &protocol::Empty {}).unwrap();
+        stored_master_secret(&s)
+    };
+    for segments in [None, Some(96 * 1024u64)] {
+        let run = || {
+            let mut needles = vec![master.clone()];
+            {
+                let mut b = backend(0);
+                let pair =
+                    suit_common::service::keys::DeviceKeyPair::load_or_create(&mut b).unwrap();
+                needles.extend(nonzero_windows(&bytes_of(pair.identity_secret())));
+                needles.extend(nonzero_windows(&bytes_of(pair.provisioning_secret())));
+                needles.extend(nonzero_windows(&bytes_of(pair.report_secret())));
+            }
+            let mut s = service(backend(0));
+            let empty = protocol::encode(&protocol::Empty {}).unwrap();
+            let mut hits = Vec::new();
+            for command in [Command::DeviceKey, Command::Status] {
+                let (status, _, n) = run_scanned(&mut s, &needles, command, &empty);
+                hits.push((format!("{command:?}"), status, n));
+            }
+            let message = provision_message(
+                &mut s,
+                1,
+                vec![author_anchor(1, &[&TA[..], b"app"]), identity()],
+            );
+            let request = protocol::encode(&protocol::ProvisionRequest {
+                message: protocol::ByteBuf::from(message),
+            })
+            .unwrap();
+            let (status, _, n) = run_scanned(&mut s, &needles, Command::Provision, &request);
+            hits.push(("provision".into(), status, n));
+            let ((), n) = scan_for(needles.clone(), || s.close());
+            hits.push(("close".into(), 0, n));
+            assert_eq!(
+                stored_master_secret(&s),
+                master,
+                "the same seed, the same keys"
+            );
+            hits
+        };
+        let hits = match segments {
+            Some(len) => with_segments(len, run),
+            None => run(),
+        };
+        assert!(
+            hits.iter().all(|(_, status, n)| *status == 0 && *n == 0),
+            "segments {segments:?}: {hits:?}"
+        );
+    }
+}
+
+/// Review s41: the content-encryption key of a delivered payload (recovered by the test with
+/// the KEK or the anchor key it was wrapped to) is in no block freed while the install runs,
+/// through the streamed path and the path that stores the ciphertext and decrypts at finish:
+/// AES-KW, ECDH-ES+A128KW and HPKE recipients; A128GCM, A256GCM and A128CTR.
+#[test]
+fn a_deliverys_content_key_is_never_freed_unwiped() {
+    use suit_common::encryption::algorithms::ContentAlgorithm;
+    use suit_common::encryption::{
+        encrypt_payload, unwrap_content_key, CoseOptions, MemoryKeys, Recipient,
+    };
+    let mut bad = Vec::new();
+    let cases = [
+        (Some(ContentAlgorithm::A128Gcm), None),
+        (Some(ContentAlgorithm::A256Gcm), None),
+        (Some(ContentAlgorithm::A128Ctr), None),
+        (None, Some(Cipher::Gcm)),
+        (None, Some(Cipher::Ctr)),
+    ];
+    for (kek_wrapped, to_anchor) in cases {
+        for (len, chunk, streamed) in [(3000usize, 1000usize, true), (3000, 1000, false)] {
+            let mut s = device_with_hmac_anchor_and_kek();
+            s.store_payloads_as_received(!streamed);
+            let plaintext = secret(len);
+            let (info, ciphertext, keys) = match (kek_wrapped, to_anchor) {
+                (Some(alg), _) => {
+                    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+                    let recipient = Recipient::AesKw {
+                        kid: Some(b"k1"),
+                        kek: KEK,
+                    };
+                    let e = encrypt_payload(
+                        &plaintext,
+                        alg,
+                        &[recipient],
+                        &CoseOptions::SUIT,
+                        &mut rng,
+                    )
+                    .unwrap();
+                    let mut keys = MemoryKeys::new();
+                    keys.add_kek(Some(b"k1"), KEK).unwrap();
+                    (e.encryption_info, e.ciphertext, keys)
+                }
+                (None, Some(cipher)) => {
+                    let (info, ciphertext) = encrypt(&mut s, cipher, &plaintext);
+                    let state = suit_common::service::state::State::load(s.backend()).unwrap();
+                    let pair =
+                        suit_common::service::keys::DeviceKeyPair::load_or_create(s.backend_mut())
+                            .unwrap();
+                    let anchor = state.anchors.iter().find(|a| a.id == 1).unwrap();
+                    (
+                        info,
+                        ciphertext,
+                        pair.keys_of(anchor).unwrap().memory_keys(),
+                    )
+                }
+                (None, None) => unreachable!(),
+            };
+            let (_, cek) = unwrap_content_key(&info, &keys, &CoseOptions::SUIT).unwrap();
+            let needles = vec![cek.as_bytes().to_vec()];
+            drop((cek, keys));
+            let install =
+                Value::Array([fetch_and_decrypt(URI, &info, 15), vec![int(3), int(15)]].concat());
+            let components = [
+                vec![&b"app"[..], b"blob"],
+                vec![&b"app"[..], b"blob", b"encrypted"],
+            ]
+            .iter()
+            .map(|id| Value::Array(id.iter().map(|s| bytes(s)).collect()))
+            .collect();
+            let m = suit_manifest(5, components, &image_shared(&plaintext, 15), &install);
+            let key = p256_private_from_pem(AUTHOR_PRIV);
+            let envelope = seal_one(&m, &key, Algorithm::Esp256, &[], &[]);
+            send_envelope(&mut s, &envelope, 4096).unwrap();
+            let empty = protocol::encode(&protocol::Empty {}).unwrap();
+            let mut hits = Vec::new();
+            let (status, _, n) = run_scanned(&mut s, &needles, Command::InstallPrepare, &empty);
+            hits.push(("prepare".to_string(), status, n));
+            for (i, piece) in ciphertext.chunks(chunk).enumerate() {
+                let request = protocol::encode(&protocol::PayloadChunkRequest {
+                    uri: URI.to_string(),
+                    offset: (i * chunk) as u64,
+                    total_len: ciphertext.len() as u64,
+                    data: protocol::ByteBuf::from(piece.to_vec()),
+                })
+                .unwrap();
+                let (status, _, n) =
+                    run_scanned(&mut s, &needles, Command::InstallPayload, &request);
+                hits.push((format!("payload chunk {i}"), status, n));
+            }
+            let (status, _, n) = run_scanned(&mut s, &needles, Command::InstallFinish, &empty);
+            hits.push(("finish".to_string(), status, n));
+            let ((), n) = scan_for(needles.clone(), || s.close());
+            hits.push(("close".into(), 0, n));
+            if hits.iter().any(|(_, status, n)| *status != 0 || *n > 0) {
+                bad.push(format!(
+                    "{kek_wrapped:?} {to_anchor:?}, streamed {streamed}: {hits:?}"
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
