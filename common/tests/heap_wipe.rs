@@ -627,3 +627,449 @@ fn one_shot_decryption_frees_no_plaintext() {
         assert_eq!(leaks, 0, "{content:?}: freed blocks held plaintext");
     }
 }
+
+/// How [`deliver_failing`] makes a delivery fail.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Failing {
+    /// A ciphertext bit flipped in the first chunk (GCM: the tag fails at finish; CTR: the
+    /// plaintext digest does not match).
+    FirstByte,
+    /// A ciphertext bit flipped in the last chunk (GCM: in the tag itself).
+    LastByte,
+    /// The last chunk never sent: finish meets an incomplete payload.
+    Truncated,
+    /// The session closes with the payload half delivered (the install is abandoned).
+    Closed,
+    /// A TA image, authentic, naming another TA's UUID: refused at commit.
+    OtherTa,
+}
+
+/// An encrypted delivery to `kind` that fails as `failing` says, sent in `chunk`-byte
+/// pieces: per command, its status and the freed blocks that held plaintext (every command
+/// runs scanned, the session's close too).
+fn deliver_failing(
+    cipher: Cipher,
+    kind: Target,
+    len: usize,
+    chunk: usize,
+    failing: Failing,
+) -> Vec<(String, u32, usize)> {
+    let mut s = device();
+    let plaintext = match kind {
+        Target::TaImage if failing == Failing::OtherTa => {
+            ta_image_with_body([0x77; 16], 1, &secret(len))
+        }
+        Target::TaImage => ta_image_with_body(TA, 1, &secret(len)),
+        _ => secret(len),
+    };
+    let (info, mut ciphertext) = encrypt(&mut s, cipher, &plaintext);
+    let install = Value::Array([fetch_and_decrypt(URI, &info, 15), vec![int(3), int(15)]].concat());
+    let target: Vec<&[u8]> = match kind {
+        Target::Perso => vec![&TA, b"perso"],
+        Target::Secure => vec![b"app", b"blob"],
+        Target::TaImage => vec![&TA],
+    };
+    let buffer = [&target[..], &[&b"encrypted"[..]]].concat();
+    let components = [target.clone(), buffer]
+        .iter()
+        .map(|id| Value::Array(id.iter().map(|s| bytes(s)).collect()))
+        .collect();
+    let m = suit_manifest(1, components, &image_shared(&plaintext, 15), &install);
+    let key = p256_private_from_pem(AUTHOR_PRIV);
+    let envelope = seal_one(&m, &key, Algorithm::Esp256, &[], &[]);
+    let total = ciphertext.len() as u64;
+    let last = ciphertext.len() - 1;
+    match failing {
+        Failing::FirstByte => ciphertext[0] ^= 1,
+        Failing::LastByte => ciphertext[last] ^= 1,
+        _ => {}
+    }
+    let scanned_invoke = |s: &mut Service<Mem>, command: Command, request: &[u8]| {
+        let (reply, n) = scanned(|| {
+            let mut copy = request.to_vec();
+            s.invoke(command as u32, PROTOCOL_VERSION, &mut copy)
+        });
+        (reply.status as u32, n)
+    };
+    let mut leaks = Vec::new();
+    send_envelope(&mut s, &envelope, 4096).unwrap();
+    let empty = protocol::encode(&protocol::Empty {}).unwrap();
+    let (status, n) = scanned_invoke(&mut s, Command::InstallPrepare, &empty);
+    leaks.push(("prepare".to_string(), status, n));
+    let pieces: Vec<&[u8]> = ciphertext.chunks(chunk).collect();
+    let sent = match failing {
+        Failing::Truncated | Failing::Closed => pieces.len().saturating_sub(1).max(1),
+        _ => pieces.len(),
+    };
+    for (i, piece) in pieces.iter().take(sent).enumerate() {
+        let request = protocol::encode(&protocol::PayloadChunkRequest {
+            uri: URI.to_string(),
+            offset: (i * chunk) as u64,
+            total_len: total,
+            data: protocol::ByteBuf::from(piece.to_vec()),
+        })
+        .unwrap();
+        let (status, n) = scanned_invoke(&mut s, Command::InstallPayload, &request);
+        leaks.push((format!("payload chunk {i}"), status, n));
+    }
+    if failing != Failing::Closed {
+        let (status, n) = scanned_invoke(&mut s, Command::InstallFinish, &empty);
+        assert_ne!(
+            status, 0,
+            "{kind:?}, {cipher:?}, {failing:?}: finish must refuse"
+        );
+        leaks.push(("finish".to_string(), status, n));
+    }
+    let ((), n) = scanned(|| s.close());
+    leaks.push(("close".to_string(), 0, n));
+    leaks
+}
+
+/// Review s41: the deliveries above succeed; these fail (a tampered or truncated ciphertext,
+/// GCM and CTR, the session closed mid-payload, an authentic TA image refused at commit), and
+/// no refusal path, abandonment or close frees a block holding plaintext either.
+#[test]
+fn a_failed_delivery_frees_no_plaintext() {
+    let mut bad = Vec::new();
+    for kind in [Target::Perso, Target::Secure, Target::TaImage] {
+        for cipher in [Cipher::Gcm, Cipher::Ctr] {
+            for failing in [
+                Failing::FirstByte,
+                Failing::LastByte,
+                Failing::Truncated,
+                Failing::Closed,
+                Failing::OtherTa,
+            ] {
+                if failing == Failing::OtherTa && kind != Target::TaImage {
+                    continue;
+                }
+                for (len, chunk) in [(100, 64), (3000, 1000)] {
+                    let leaks = deliver_failing(cipher, kind, len, chunk, failing);
+                    if leaks.iter().any(|(_, _, n)| *n > 0) {
+                        bad.push(format!(
+                            "{kind:?}, {cipher:?}, {failing:?}, {len}/{chunk}: {leaks:?}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "freed plaintext:\n{}", bad.join("\n"));
+}
+
+/// Review s41 (low): the tags the TA stores after a report (a PRF of the device's master
+/// secret, `DeviceKeyPair::stored_report_tag`) were appended to the encoded report one after
+/// the other; when the buffer's spare room held one tag but not two, the second append moved
+/// the buffer and freed the block holding the first tag unwiped. Refused installs whose
+/// reports span a range of lengths store each report twice (a refusal leaves the state, so
+/// the second report and its tags are the first's): the second storing, scanned for both
+/// tags, frees neither.
+#[test]
+fn a_stored_reports_tags_are_never_freed_unwiped() {
+    let mut found = Vec::new();
+    // Component names of 1 to 127 bytes: reports from below to above the encoder's 256-byte
+    // buffer (before the fix, the 16 report lengths from 193 to 224 bytes freed a tag).
+    for pad in 0usize..64 {
+        let name = vec![b'b'; 1 + pad * 2];
+        let mut s = device();
+        let (info, mut ciphertext) = encrypt(&mut s, Cipher::Gcm, &secret(100));
+        // The tag fails at finish: refused, and reported.
+        ciphertext[0] ^= 1;
+        let install =
+            Value::Array([fetch_and_decrypt(URI, &info, 15), vec![int(3), int(15)]].concat());
+        let components = [
+            vec![&b"app"[..], &name[..]],
+            vec![&b"app"[..], &name[..], b"e"],
+        ]
+        .iter()
+        .map(|id| Value::Array(id.iter().map(|s| bytes(s)).collect()))
+        .collect();
+        let m = suit_manifest(1, components, &image_shared(&secret(100), 15), &install);
+        let key = p256_private_from_pem(AUTHOR_PRIV);
+        let envelope = seal_one(&m, &key, Algorithm::Esp256, &[], &[]);
+        let empty = protocol::encode(&protocol::Empty {}).unwrap();
+        let chunk = protocol::encode(&protocol::PayloadChunkRequest {
+            uri: URI.to_string(),
+            offset: 0,
+            total_len: ciphertext.len() as u64,
+            data: protocol::ByteBuf::from(ciphertext),
+        })
+        .unwrap();
+        let attempt = |s: &mut Service<Mem>, needles: &[Vec<u8>]| -> Vec<(Command, usize)> {
+            send_envelope(s, &envelope, 4096).unwrap();
+            let mut hits = Vec::new();
+            for (command, request) in [
+                (Command::InstallPrepare, &empty),
+                (Command::InstallPayload, &chunk),
+                (Command::InstallFinish, &empty),
+            ] {
+                let (_, _, n) = run_scanned(s, needles, command, request);
+                hits.push((command, n));
+            }
+            hits
+        };
+        attempt(&mut s, &[]);
+        let stored = |s: &Service<Mem>| {
+            s.backend()
+                .store()
+                .raw(suit_common::service::REPORT_OBJECT)
+                .unwrap()
+        };
+        let first = stored(&s);
+        let trailer = first.len() - suit_common::service::STORED_REPORT_TRAILER_LEN;
+        let tags = [
+            first[trailer..trailer + 32].to_vec(),
+            first[trailer + 32..].to_vec(),
+        ];
+        let hits = attempt(&mut s, &tags);
+        assert_eq!(stored(&s), first, "the same report and tags, stored again");
+        if hits.iter().any(|(_, n)| *n > 0) {
+            found.push(format!("report of {trailer} B: {hits:?}"));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "freed blocks holding a tag:\n{}",
+        found.join("\n")
+    );
+}
+
+/// Review s41: a provisioning message that adds an HMAC anchor and KEKs (of both sizes, so
+/// the KEK list grows past its first blocks) frees no block holding one of the new secrets,
+/// nor do the commands that load them afterwards (the scan above starts after they were
+/// added, and its second message's KEK is no needle).
+#[test]
+fn provisioning_frees_no_secret_it_adds() {
+    use suit_common::service::state::RoleRecord;
+    use suit_test_support::symmetric_cose_key;
+    let mut found = Vec::new();
+    for count in 0..6usize {
+        let mut s = device();
+        let to = secrets_to(&mut s);
+        let hmac: Vec<u8> = (0..32u8)
+            .map(|i| i.wrapping_mul(7).wrapping_add(0x41 + count as u8))
+            .collect();
+        let keks: Vec<Vec<u8>> = (0..count)
+            .map(|k| {
+                let len = if k % 2 == 0 { 16u8 } else { 32 };
+                let base = 0x90 + (count * 8 + k) as u8;
+                (0..len)
+                    .map(|i| i.wrapping_mul(13).wrapping_add(base))
+                    .collect()
+            })
+            .collect();
+        let mac = symmetric_cose_key(b"mac-2", &hmac);
+        let mut ops = vec![secret_anchor_op(
+            &to,
+            TPA_PRIV,
+            2,
+            RoleRecord::Author,
+            scope(&[b"mac"]),
+            &mac,
+        )];
+        for (k, kek) in keks.iter().enumerate() {
+            let kid = format!("k{k}");
+            ops.push(kek_op(
+                &to,
+                TPA_PRIV,
+                kid.as_bytes(),
+                &[(1, &author_key())],
+                kek,
+            ));
+        }
+        let message = provision_message(&mut s, 2, ops);
+        let request = protocol::encode(&protocol::ProvisionRequest {
+            message: protocol::ByteBuf::from(message),
+        })
+        .unwrap();
+        let mut needles = keks.clone();
+        needles.push(hmac.clone());
+        let empty = protocol::encode(&protocol::Empty {}).unwrap();
+        let key_of_2 = protocol::encode(&protocol::DeviceKeyRequest { anchor: Some(2) }).unwrap();
+        let mut hits = Vec::new();
+        for (command, request) in [
+            (Command::Provision, &request),
+            (Command::Status, &empty),
+            (Command::Anchors, &empty),
+            (Command::DeviceKey, &key_of_2),
+        ] {
+            let (status, body, n) = run_scanned(&mut s, &needles, command, request);
+            assert_eq!(status, 0, "{command:?}: {}", refusal_words(&body));
+            hits.push((format!("{command:?}"), n));
+        }
+        let ((), n) = scan_for(needles.clone(), || s.close());
+        hits.push(("close".into(), n));
+        if hits.iter().any(|(_, n)| *n > 0) {
+            found.push(format!("{count} KEKs: {hits:?}"));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "freed blocks holding a new secret:\n{}",
+        found.join("\n")
+    );
+}
+
+/// Review s41: creating the device's keys (the first command of a new device) and its first
+/// provisioning free no block holding the master secret or a device-wide private key, with
+/// and without the segment layer (whose record cache keeps the key object for the session).
+/// The memory backend's RNG is seeded: a second device of the same seed has the same keys.
+#[test]
+fn creating_the_device_keys_frees_no_secret() {
+    let master = {
+        let mut s = service(backend(0));
+        let _: protocol::DeviceKeyResponse =
+            call(&mut s, Command::DeviceKey, &protocol::Empty {}).unwrap();
+        stored_master_secret(&s)
+    };
+    for segments in [None, Some(96 * 1024u64)] {
+        let run = || {
+            let mut needles = vec![master.clone()];
+            {
+                let mut b = backend(0);
+                let pair =
+                    suit_common::service::keys::DeviceKeyPair::load_or_create(&mut b).unwrap();
+                needles.extend(nonzero_windows(&bytes_of(pair.identity_secret())));
+                needles.extend(nonzero_windows(&bytes_of(pair.provisioning_secret())));
+                needles.extend(nonzero_windows(&bytes_of(pair.report_secret())));
+            }
+            let mut s = service(backend(0));
+            let empty = protocol::encode(&protocol::Empty {}).unwrap();
+            let mut hits = Vec::new();
+            for command in [Command::DeviceKey, Command::Status] {
+                let (status, _, n) = run_scanned(&mut s, &needles, command, &empty);
+                hits.push((format!("{command:?}"), status, n));
+            }
+            let message = provision_message(
+                &mut s,
+                1,
+                vec![author_anchor(1, &[&TA[..], b"app"]), identity()],
+            );
+            let request = protocol::encode(&protocol::ProvisionRequest {
+                message: protocol::ByteBuf::from(message),
+            })
+            .unwrap();
+            let (status, _, n) = run_scanned(&mut s, &needles, Command::Provision, &request);
+            hits.push(("provision".into(), status, n));
+            let ((), n) = scan_for(needles.clone(), || s.close());
+            hits.push(("close".into(), 0, n));
+            assert_eq!(
+                stored_master_secret(&s),
+                master,
+                "the same seed, the same keys"
+            );
+            hits
+        };
+        let hits = match segments {
+            Some(len) => with_segments(len, run),
+            None => run(),
+        };
+        assert!(
+            hits.iter().all(|(_, status, n)| *status == 0 && *n == 0),
+            "segments {segments:?}: {hits:?}"
+        );
+    }
+}
+
+/// Review s41: the content-encryption key of a delivered payload (recovered by the test with
+/// the KEK or the anchor key it was wrapped to) is in no block freed while the install runs,
+/// through the streamed path and the path that stores the ciphertext and decrypts at finish:
+/// AES-KW, ECDH-ES+A128KW and HPKE recipients; A128GCM, A256GCM and A128CTR.
+#[test]
+fn a_deliverys_content_key_is_never_freed_unwiped() {
+    use suit_common::encryption::algorithms::ContentAlgorithm;
+    use suit_common::encryption::{
+        encrypt_payload, unwrap_content_key, CoseOptions, MemoryKeys, Recipient,
+    };
+    let mut bad = Vec::new();
+    let cases = [
+        (Some(ContentAlgorithm::A128Gcm), None),
+        (Some(ContentAlgorithm::A256Gcm), None),
+        (Some(ContentAlgorithm::A128Ctr), None),
+        (None, Some(Cipher::Gcm)),
+        (None, Some(Cipher::Ctr)),
+    ];
+    for (kek_wrapped, to_anchor) in cases {
+        for (len, chunk, streamed) in [(3000usize, 1000usize, true), (3000, 1000, false)] {
+            let mut s = device_with_hmac_anchor_and_kek();
+            s.store_payloads_as_received(!streamed);
+            let plaintext = secret(len);
+            let (info, ciphertext, keys) = match (kek_wrapped, to_anchor) {
+                (Some(alg), _) => {
+                    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+                    let recipient = Recipient::AesKw {
+                        kid: Some(b"k1"),
+                        kek: KEK,
+                    };
+                    let e = encrypt_payload(
+                        &plaintext,
+                        alg,
+                        &[recipient],
+                        &CoseOptions::SUIT,
+                        &mut rng,
+                    )
+                    .unwrap();
+                    let mut keys = MemoryKeys::new();
+                    keys.add_kek(Some(b"k1"), KEK).unwrap();
+                    (e.encryption_info, e.ciphertext, keys)
+                }
+                (None, Some(cipher)) => {
+                    let (info, ciphertext) = encrypt(&mut s, cipher, &plaintext);
+                    let state = suit_common::service::state::State::load(s.backend()).unwrap();
+                    let pair =
+                        suit_common::service::keys::DeviceKeyPair::load_or_create(s.backend_mut())
+                            .unwrap();
+                    let anchor = state.anchors.iter().find(|a| a.id == 1).unwrap();
+                    (
+                        info,
+                        ciphertext,
+                        pair.keys_of(anchor).unwrap().memory_keys(),
+                    )
+                }
+                (None, None) => unreachable!(),
+            };
+            let (_, cek) = unwrap_content_key(&info, &keys, &CoseOptions::SUIT).unwrap();
+            let needles = vec![cek.as_bytes().to_vec()];
+            drop((cek, keys));
+            let install =
+                Value::Array([fetch_and_decrypt(URI, &info, 15), vec![int(3), int(15)]].concat());
+            let components = [
+                vec![&b"app"[..], b"blob"],
+                vec![&b"app"[..], b"blob", b"encrypted"],
+            ]
+            .iter()
+            .map(|id| Value::Array(id.iter().map(|s| bytes(s)).collect()))
+            .collect();
+            let m = suit_manifest(5, components, &image_shared(&plaintext, 15), &install);
+            let key = p256_private_from_pem(AUTHOR_PRIV);
+            let envelope = seal_one(&m, &key, Algorithm::Esp256, &[], &[]);
+            send_envelope(&mut s, &envelope, 4096).unwrap();
+            let empty = protocol::encode(&protocol::Empty {}).unwrap();
+            let mut hits = Vec::new();
+            let (status, _, n) = run_scanned(&mut s, &needles, Command::InstallPrepare, &empty);
+            hits.push(("prepare".to_string(), status, n));
+            for (i, piece) in ciphertext.chunks(chunk).enumerate() {
+                let request = protocol::encode(&protocol::PayloadChunkRequest {
+                    uri: URI.to_string(),
+                    offset: (i * chunk) as u64,
+                    total_len: ciphertext.len() as u64,
+                    data: protocol::ByteBuf::from(piece.to_vec()),
+                })
+                .unwrap();
+                let (status, _, n) =
+                    run_scanned(&mut s, &needles, Command::InstallPayload, &request);
+                hits.push((format!("payload chunk {i}"), status, n));
+            }
+            let (status, _, n) = run_scanned(&mut s, &needles, Command::InstallFinish, &empty);
+            hits.push(("finish".to_string(), status, n));
+            let ((), n) = scan_for(needles.clone(), || s.close());
+            hits.push(("close".into(), 0, n));
+            if hits.iter().any(|(_, status, n)| *status != 0 || *n > 0) {
+                bad.push(format!(
+                    "{kek_wrapped:?} {to_anchor:?}, streamed {streamed}: {hits:?}"
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}

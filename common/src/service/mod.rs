@@ -777,6 +777,10 @@ impl<B: Backend> Service<B> {
             Some((generation, state)) => tag_for(generation, &state)?,
             None => first.clone(),
         };
+        // Room for both tags first: a `Vec` that grew between the two would free a block
+        // holding the first tag unwiped (`Zeroizing` wipes only the last block). What a
+        // growth here frees holds the report alone, which is no secret.
+        bytes.reserve_exact(STORED_REPORT_TRAILER_LEN);
         bytes.extend_from_slice(&first[..]);
         bytes.extend_from_slice(&second[..]);
         self.backend
