@@ -38,6 +38,8 @@ const CREATE_HELP: &str = r#"DESCRIPTION FILE (JSON; relative paths are relative
           "content-alg": "A128GCM" | "A256GCM" | "A128CTR" | "A256CTR" | "ChaCha20/Poly1305",
           "recipients": [
             {"key": "device.pub.pem", "mode": "ecdh-es" | "hpke", "kid": "optional"},
+                  ("mode" optional, default "ecdh-es": a device anchor's anchor-N.ecdh.pub.pem;
+                   "hpke": its anchor-N.hpke.pub.pem, another key)
             {"kek": "kek.bin", "kid": "optional"}
           ]
         },
@@ -1135,23 +1137,38 @@ fn main() -> ExitCode {
     {
         suit_host::stdio::status_to_stderr();
     }
-    // Commands without a JSON view of their own report their messages inside one document.
-    let wrap = json && !matches!(cli.command, Cmd::Inspect { .. } | Cmd::VerifyReport { .. });
+    // Commands without a JSON view of their own report their messages inside one document;
+    // those with one (inspect, verify-report, verify-receipt) print theirs, marked "ok" as
+    // every document is. Either way the one document on standard output is printed here:
+    // a failure after a command's own document (a report collection with a report that does
+    // not verify) becomes that document marked failed, not a second document.
+    let own = matches!(
+        cli.command,
+        Cmd::Inspect { .. } | Cmd::VerifyReport { .. } | Cmd::VerifyReceipt { .. }
+    );
     let mut buffer = Vec::new();
-    let result = if wrap {
+    let result = if json {
         run(cli, &mut buffer)
     } else {
         run(cli, &mut suit_host::stdio::Status)
     }
     .map_err(|e| e.with_option(&options));
-    if let (Ok(()), true) = (&result, wrap) {
-        let text = String::from_utf8_lossy(&buffer);
-        let j = serde_json::json!({
-            "ok": true,
-            "exit-code": 0,
-            "messages": text.lines().collect::<Vec<_>>(),
-        });
-        outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+    if json {
+        let doc = if own {
+            own_json_document(&buffer, result.as_ref().err())
+        } else {
+            let text = String::from_utf8_lossy(&buffer);
+            match &result {
+                Ok(()) => serde_json::to_string_pretty(&serde_json::json!({
+                    "ok": true,
+                    "exit-code": 0,
+                    "messages": text.lines().collect::<Vec<_>>(),
+                }))
+                .unwrap_or_default(),
+                Err(e) => error_json(e),
+            }
+        };
+        outln!("{doc}");
     }
     match result {
         // What could not be printed (a full disk; not a closed pipe) fails the command
@@ -1164,9 +1181,6 @@ fn main() -> ExitCode {
             }
         },
         Err(e) => {
-            if json {
-                outln!("{}", error_json(&e));
-            }
             // Line by line: a message may quote an artifact (the quoted parts escape its
             // newlines where they are made), the message's own lines stay lines.
             let text = e.to_string();
@@ -1353,6 +1367,33 @@ fn wants_json(cmd: &Cmd) -> bool {
 
 /// A failure as one JSON document on standard output (kebab-case keys), for `--json` callers.
 fn error_json(e: &AuthorError) -> String {
+    serde_json::to_string_pretty(&error_value(e)).unwrap_or_default()
+}
+
+/// The document of a command with a JSON view of its own (`buffer`, what it printed): marked
+/// `"ok": true, "exit-code": 0`, or on failure `error`'s fields added to it, so a caller
+/// reads one document either way. A failure before the command printed its document is
+/// [`error_json`] alone.
+fn own_json_document(buffer: &[u8], error: Option<&AuthorError>) -> String {
+    let printed = serde_json::from_slice::<serde_json::Value>(buffer).ok();
+    let mut doc = match (printed, error) {
+        (Some(serde_json::Value::Object(o)), _) => o,
+        (_, Some(e)) => return error_json(e),
+        // Not reached: every own view prints one JSON object.
+        (_, None) => return String::from_utf8_lossy(buffer).trim_end().to_string(),
+    };
+    let status = match error {
+        Some(e) => error_value(e),
+        None => serde_json::json!({"ok": true, "exit-code": 0}),
+    };
+    if let serde_json::Value::Object(fields) = status {
+        doc.extend(fields);
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// [`error_json`]'s fields.
+fn error_value(e: &AuthorError) -> serde_json::Value {
     let mut j = serde_json::json!({
         "ok": false,
         "exit-code": e.exit_code(),
@@ -1371,7 +1412,7 @@ fn error_json(e: &AuthorError) -> String {
             );
         }
     }
-    serde_json::to_string_pretty(&j).unwrap_or_default()
+    j
 }
 
 /// A UUID, or a name turned into one as in description files: vendor = UUIDv5(DNS, name),
