@@ -290,3 +290,108 @@ fn s41_6_key_unwrap_failure_names_the_keys_to_use() {
     ));
     ok(agent(d, &words("install m.suit")));
 }
+
+/// `verify --process` with an Ed25519 trust anchor beside the P-256 one that signed said
+/// "the update uses Ed25519 signatures": the update uses none; the device's anchors need
+/// the feature (the TA refuses the whole provisioning that adds such an anchor).
+#[test]
+fn s41_7_default_ta_refusal_names_the_anchors_not_the_update() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(author(d, &words("keygen --type p256 -o author")));
+    ok(author(d, &words("keygen --type ed25519 -o other")));
+    write(d, "fw.bin", b"firmware");
+    write(d, "m.json", app_description("board"));
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key author.priv.pem"),
+    ));
+    let all = fails(
+        author(
+            d,
+            &words(
+                "verify m.suit --trust-anchor author.pub.pem --trust-anchor other.pub.pem \
+                 --process --vendor-id example.com --class-id board",
+            ),
+        ),
+        1,
+        "REFUSED by the default TA build: the update or the device's trust anchors \
+         (--trust-anchor, --provisioning) need Ed25519 signatures",
+    );
+    assert!(!all.contains("the update uses"), "{all}");
+    ok(author(
+        d,
+        &words(
+            "verify m.suit --trust-anchor author.pub.pem --trust-anchor other.pub.pem \
+             --process --vendor-id example.com --class-id board --ta-features ed25519",
+        ),
+    ));
+}
+
+/// `report --nonce ""` had the TA sign a report over an empty nonce (shown as `nonce: `),
+/// which proves no freshness and which `verify-report --nonce` cannot be asked to check:
+/// refused now (exit 2), as verify-report refuses it; the nonce is read as verify-report
+/// reads it (white space around it ignored).
+#[test]
+fn s41_8_an_empty_report_nonce_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    device_with_receipt(d);
+    write(d, "fw.bin", b"firmware");
+    write(d, "m.json", app_description("board"));
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key author.priv.pem"),
+    ));
+    ok(agent(d, &words("install m.suit")));
+    ok(agent(d, &words("device-key --out-dir keys")));
+    for nonce in ["", "  "] {
+        fails(
+            agent(d, &["report", "--nonce", nonce, "-o", "r.cose"]),
+            2,
+            "--nonce: empty",
+        );
+        assert!(!d.join("r.cose").exists());
+    }
+    ok(agent(d, &["report", "--nonce", " 00aa ", "-o", "r.cose"]));
+    ok(author(
+        d,
+        &words("verify-report r.cose --device-key keys/report.pub.pem --nonce 00aa"),
+    ));
+}
+
+/// `verify --process --out DIR` was the one `--out` naming a directory (every other output
+/// directory is `--out-dir`: `device-key`, `verify-key-statement`, `provision --devices`):
+/// `--out-dir` now, `--out` still taken.
+#[test]
+fn s41_9_verify_names_its_output_directory_out_dir() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(author(d, &words("keygen --type p256 -o author")));
+    write(d, "fw.bin", b"firmware");
+    write(d, "m.json", app_description("board"));
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key author.priv.pem"),
+    ));
+    let process = "verify m.suit --trust-anchor author.pub.pem --process --vendor-id example.com \
+                   --class-id board";
+    ok(author(d, &words(&format!("{process} --out-dir a"))));
+    assert_eq!(
+        std::fs::read(d.join("a/component-0.bin")).unwrap(),
+        b"firmware"
+    );
+    ok(author(d, &words(&format!("{process} --out b"))));
+    assert_eq!(
+        std::fs::read(d.join("b/component-0.bin")).unwrap(),
+        b"firmware"
+    );
+    fails(
+        author(
+            d,
+            &words("verify m.suit --trust-anchor author.pub.pem --out-dir c"),
+        ),
+        2,
+        "--out-dir needs --process",
+    );
+}

@@ -320,8 +320,8 @@ enum Cmd {
     /// authenticated, with the device's current state (for a status tracker; verify it with
     /// `suit-author verify-report`).
     Report {
-        /// Hex nonce from the status tracker, bound into the signature (freshness): at most 64
-        /// bytes; a longer one is refused (too-large, exit 1).
+        /// Hex nonce from the status tracker, bound into the signature (freshness): 1 to 64
+        /// bytes; a longer one is refused (too-large, exit 1), an empty one too (exit 2).
         #[arg(long)]
         nonce: Option<String>,
         /// Write the COSE_Sign1 report here (otherwise: a summary on standard output).
@@ -1576,10 +1576,18 @@ fn report(
     pre_auth: bool,
     json: bool,
 ) -> Result<(), AgentError> {
+    // As `suit-author verify-report --nonce` reads it: an empty nonce proves no freshness
+    // (and that command refuses to check one), so it is refused here too.
     let nonce = nonce
-        .map(hex::decode)
-        .transpose()
-        .map_err(|e| AgentError::File(format!("--nonce: not hex: {e}")))?;
+        .map(|n| match hex::decode(n.trim()) {
+            Ok(b) if b.is_empty() => Err(AgentError::File(
+                "--nonce: empty: give the status tracker's nonce as hex digits (1 to 64 bytes)"
+                    .into(),
+            )),
+            Ok(b) => Ok(b),
+            Err(e) => Err(AgentError::File(format!("--nonce: not hex: {e}"))),
+        })
+        .transpose()?;
     let signed = client::report_of(tee, nonce.as_deref(), pre_auth)?;
     match out {
         Some(o) => {

@@ -129,8 +129,9 @@ enum Cmd {
         /// files directly in it only, never through a symbolic link (as suit-agent's).
         #[arg(long = "payload-dir", value_name = "DIR")]
         payload_dir: Option<PathBuf>,
-        /// Directory receiving each installed component as component-N.bin.
-        #[arg(long = "out", value_name = "DIR")]
+        /// Directory receiving each installed component as component-N.bin (`--out`: its
+        /// older name).
+        #[arg(long = "out-dir", visible_alias = "out", value_name = "DIR")]
         out: Option<PathBuf>,
         /// Device P-256 private key (PKCS#8 / SEC1 PEM, COSE_Key or JWK) for decryption,
         /// standing in for anchors' own payload keys: ID=KEY for the anchor with that id only
@@ -488,7 +489,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             };
             let process_only = [
                 (payload_dir.is_some(), "--payload-dir"),
-                (out_dir.is_some(), "--out"),
+                (out_dir.is_some(), "--out-dir"),
                 (!device_keys.is_empty(), "--device-key"),
                 (!keks.is_empty(), "--kek"),
                 (provisioning.is_some(), "--provisioning"),
@@ -1200,7 +1201,7 @@ fn refuse_streams(cmd: &Cmd) -> Result<()> {
     const REMOVED: &str = "the message is removed again if the model cannot be saved";
     let mut checks: Vec<(&std::path::Path, &str, &str)> = Vec::new();
     match cmd {
-        Cmd::Verify { out: Some(d), .. } => checks.push((d, "--out", DIR)),
+        Cmd::Verify { out: Some(d), .. } => checks.push((d, "--out-dir", DIR)),
         Cmd::Create {
             payload_out: Some(d),
             ..
