@@ -395,3 +395,28 @@ fn s41_9_verify_names_its_output_directory_out_dir() {
         "--out-dir needs --process",
     );
 }
+
+/// `keygen -o keys/` wrote `keys/.priv.pem` and `keys/.pub.pem` (hidden files, shown by no
+/// plain listing), `-o .` wrote `..priv.pem`: a prefix naming a directory is refused.
+#[test]
+fn s41_10_keygen_refuses_a_directory_as_its_prefix() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    std::fs::create_dir(d.join("keys")).unwrap();
+    for (kind, prefix) in [
+        ("p256", "keys/"),
+        ("ed25519", "."),
+        ("p256", ".."),
+        ("hss-lms", "keys/."),
+    ] {
+        fails(
+            author(d, &["keygen", "--type", kind, "-o", prefix]),
+            2,
+            "not a directory: give a name in it, such as",
+        );
+    }
+    assert_eq!(std::fs::read_dir(d.join("keys")).unwrap().count(), 0);
+    assert!(!d.join("..priv.pem").exists());
+    ok(author(d, &words("keygen --type p256 -o keys/author")));
+    assert!(d.join("keys/author.priv.pem").is_file());
+}

@@ -795,6 +795,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             force,
             json: _,
         } => {
+            suit_host::author::keys::check_prefix(&prefix)?;
             let kind = match key_type {
                 KeyTypeArg::P256 => KeyType::P256,
                 KeyTypeArg::Ed25519 => KeyType::Ed25519,
