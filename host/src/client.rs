@@ -67,6 +67,17 @@ pub fn install_hints(tee: &mut dyn Transport, e: AgentError) -> AgentError {
              and for an ['ree', ...] one it has ree-plaintext (`suit-agent anchors`)",
         );
     }
+    if e.is_key_unwrap_failure() {
+        return e.with_hint(
+            "an ECDH-ES recipient opens only with anchor-N.ecdh.pub.pem of the anchor that \
+             signs the manifest (from `suit-author verify-key-statement --out-dir`; a recipient \
+             without \"mode\" is ECDH-ES), no other key (its HPKE key, the identity key, \
+             another device's); an A128KW/A256KW recipient only with a KEK the TPA provisioned \
+             (`add-kek`) for that anchor. Only a signing anchor allowed to decrypt into the \
+             component has its keys tried: its scope covers the component, and for an \
+             ['ree', ...] one it has ree-plaintext (`suit-agent anchors`)",
+        );
+    }
     if e.is_no_matching_anchor() && status(tee).is_ok_and(|s| s.service.anchors == 0) {
         return e.with_hint(
             "this device has no trust anchors yet: provision one with `suit-agent provision`",

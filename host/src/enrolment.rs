@@ -54,6 +54,32 @@ pub fn keep(path: &Path, identity: &[u8], strict: bool) -> Result<(), String> {
     )))
 }
 
+/// `Err(why)` if writing `what` (another output than the identity key: another key, the key
+/// statement) to `path` would replace this device's enrolment record: a regular file holding
+/// `identity`, this device's identity key, in any of `suit-agent device-key`'s formats
+/// (`device-key --which report -o identity.pub.pem` would otherwise re-bind the TPA's
+/// messages to the report key, and the device refuses them as another device's).
+pub fn keep_from_other_output(path: &Path, identity: &[u8], what: &str) -> Result<(), String> {
+    use p256::elliptic_curve::sec1::ToSec1Point as _;
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return Ok(());
+    }
+    let held = crate::files::read_file_max(path, 4096)
+        .ok()
+        .as_deref()
+        .and_then(p256_key_in);
+    match held {
+        Some(k) if k.to_sec1_point(false).as_bytes() == identity => Err(format!(
+            "{}: holds this device's identity key (kid {}), its enrolment record the TPA binds \
+             messages to: not replaced by {what}; nothing was written (another output file, or \
+             --force to replace it)",
+            path.display(),
+            crate::human::kid_str(&suit_common::cose::key_id(identity))
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The P-256 public key in a file `suit-agent device-key` wrote, in any of its formats (PEM,
 /// COSE_Key, hex, JSON).
 fn p256_key_in(bytes: &[u8]) -> Option<p256::PublicKey> {

@@ -368,6 +368,17 @@ impl AgentError {
         })
     }
 
+    /// Whether an AES key unwrap failed (an ECDH-ES+A128KW/A256KW recipient derived another
+    /// key-encryption key, or an A128KW/A256KW recipient's KEK is another): most often a
+    /// payload encrypted to the anchor's HPKE key in ECDH-ES mode (the two keys differ), to
+    /// another device's key, or a KEK this anchor was not given.
+    pub fn is_key_unwrap_failure(&self) -> bool {
+        use suit_common::encryption::DecryptError as D;
+        self.engine_refusal().is_some_and(|e| {
+            causes(&*e).any(|e| matches!(e.downcast_ref::<D>(), Some(D::KeyUnwrapFailed)))
+        })
+    }
+
     /// The TA's typed reason for this refusal, if it is one and the fault decodes.
     fn fault(&self) -> Option<suit_common::fault::Fault> {
         let AgentError::Refused { fault, .. } = self else {

@@ -1113,7 +1113,7 @@ fn garbage_input_is_refused_without_panicking() {
         k.path("o")
     ]);
     assert_eq!(r.code, 2);
-    says(&r.stderr, "--out needs --process");
+    says(&r.stderr, "--out-dir needs --process");
 }
 
 const TA_UUID: [u8; 16] = [

@@ -916,6 +916,33 @@ pub fn load_signers(opts: &SignOptions) -> Result<Signers> {
             .map_err(|e| AuthorError::key(p, format!("HMAC key refused: {e}")))?;
         out.keys.push((key, Algorithm::Hmac256, k.kid.clone()));
     }
+    // One signature per key: the same key given twice (two files, two spellings of a path)
+    // would only add a block that proves nothing more. Refused before anything is signed
+    // (a stateful key's signature is spent once made).
+    let named: Vec<String> = opts
+        .sign_keys
+        .iter()
+        .map(|p| format!("--sign-key {}", p.display()))
+        .chain(
+            opts.hmac_keys
+                .iter()
+                .map(|p| format!("--hmac-key {}", p.display())),
+        )
+        .collect();
+    for (i, (a, _, _)) in out.keys.iter().enumerate() {
+        let a = a.verification_key();
+        for (j, (b, _, _)) in out.keys.iter().enumerate().skip(i + 1) {
+            if a.same_key(&b.verification_key()) {
+                let name = |n: usize| named.get(n).map_or("?", String::as_str);
+                return Err(AuthorError::Usage(format!(
+                    "{} and {} are the same key: one authentication block per key (nothing \
+                     was signed)",
+                    name(i),
+                    name(j)
+                )));
+            }
+        }
+    }
     if out.keys.is_empty() {
         return Err(AuthorError::Usage(
             "create needs at least one --sign-key or --hmac-key (or --unsigned: an envelope \

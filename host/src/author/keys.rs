@@ -966,6 +966,24 @@ fn encode_map(entries: Vec<(i64, Value)>) -> Result<Vec<u8>> {
         .map_err(|e| AuthorError::Create(format!("CBOR encoding failed: {e}")))
 }
 
+/// Refuses a `keygen --out` prefix that names a directory (`keys/`, `.`, `..`, `keys/.`)
+/// rather than the start of a file name: the suffixes would make hidden files
+/// (`keys/.priv.pem`, `..priv.pem`) no listing shows. Usage error, before anything is made.
+pub fn check_prefix(prefix: &Path) -> Result<()> {
+    // The last segment as typed (`Path` drops a trailing `.` and `/`).
+    let text = prefix.as_os_str().as_encoded_bytes();
+    let last = text.rsplit(|b| *b == b'/').next().unwrap_or_default();
+    if matches!(last, b"" | b"." | b"..") {
+        return Err(AuthorError::Usage(format!(
+            "--out {}: a name prefix for the key files (PREFIX.priv.pem, PREFIX.pub.pem, ...), \
+             not a directory: give a name in it, such as {}",
+            prefix.display(),
+            prefix.join("author").display()
+        )));
+    }
+    Ok(())
+}
+
 /// [`keygen`] that never silently replaces a key: without `force`, refuses (usage error) if
 /// any file it would write exists, so a private key in use cannot be lost by a repeated
 /// command.

@@ -105,11 +105,13 @@ pub enum AuthorError {
         /// The failure, which names the file.
         source: Box<AuthorError>,
     },
-    /// `verify --process` applied the update on the simulated device, but it uses algorithms
-    /// the TA's default build does not enable, so such a device refuses it.
+    /// `verify --process` applied the update on the simulated device, but it (a ChaCha20
+    /// payload) or the device's trust anchors (an Ed25519 anchor, whoever signed) need
+    /// algorithms the TA's default build does not enable, so such a device refuses it.
     #[error(
-        "REFUSED by the default TA build: the update uses {}; the simulated device applied it, \
-         a TA without the feature refuses it (pass --ta-features {} if the target TA has it)",
+        "REFUSED by the default TA build: the update or the device's trust anchors \
+         (--trust-anchor, --provisioning) need {}; the simulated device applied it, a TA \
+         without the feature refuses it (pass --ta-features {} if the target TA has it)",
         .algorithms.join(" and "),
         .features.join(",")
     )]

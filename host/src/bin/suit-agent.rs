@@ -320,8 +320,8 @@ enum Cmd {
     /// authenticated, with the device's current state (for a status tracker; verify it with
     /// `suit-author verify-report`).
     Report {
-        /// Hex nonce from the status tracker, bound into the signature (freshness): at most 64
-        /// bytes; a longer one is refused (too-large, exit 1).
+        /// Hex nonce from the status tracker, bound into the signature (freshness): 1 to 64
+        /// bytes; a longer one is refused (too-large, exit 1), an empty one too (exit 2).
         #[arg(long)]
         nonce: Option<String>,
         /// Write the COSE_Sign1 report here (otherwise: a summary on standard output).
@@ -427,8 +427,9 @@ struct DeviceKeyArgs {
     /// key-statement.cbor (anchor-N.statement.cbor with --anchor).
     #[arg(long)]
     out_dir: Option<PathBuf>,
-    /// Replace another device's identity key (an enrolment record): the identity key file
-    /// --out names, or an identity.pub.pem in --out-dir that holds another key; without it
+    /// Replace an enrolment record: another device's identity key in the identity key file
+    /// --out names, or in an identity.pub.pem in --out-dir; or this device's identity key in
+    /// the file --out (another key than the identity key) or --statement names. Without it
     /// that is refused and nothing is written.
     #[arg(long)]
     force: bool,
@@ -1316,8 +1317,21 @@ fn device_key(
             true,
         )?;
     }
-    if let (Some(file), WhichKey::Identity, false) = (out, which, force) {
-        keep_enrolment(file, &k.identity_key, false)?;
+    if let (Some(file), false) = (out, force) {
+        if matches!(which, WhichKey::Identity) {
+            keep_enrolment(file, &k.identity_key, false)?;
+        } else {
+            suit_host::enrolment::keep_from_other_output(
+                file,
+                &k.identity_key,
+                &format!("the {} key", which.name()),
+            )
+            .map_err(AgentError::File)?;
+        }
+    }
+    if let (Some(file), false) = (&args.statement, force) {
+        suit_host::enrolment::keep_from_other_output(file, &k.identity_key, "the key statement")
+            .map_err(AgentError::File)?;
     }
     let pick = |w: WhichKey| -> Result<
         (
@@ -1453,7 +1467,7 @@ fn provision(
         // The one document says whether the file was written: a small write to a file or
         // device opened already.
         let kept = keep(receipt_out);
-        let mut j = json_value(&r);
+        let mut j = succeeded(json_value(&r));
         if let Err(e) = &kept {
             failed_after_commit(&mut j, e);
         }
@@ -1562,10 +1576,18 @@ fn report(
     pre_auth: bool,
     json: bool,
 ) -> Result<(), AgentError> {
+    // As `suit-author verify-report --nonce` reads it: an empty nonce proves no freshness
+    // (and that command refuses to check one), so it is refused here too.
     let nonce = nonce
-        .map(hex::decode)
-        .transpose()
-        .map_err(|e| AgentError::File(format!("--nonce: not hex: {e}")))?;
+        .map(|n| match hex::decode(n.trim()) {
+            Ok(b) if b.is_empty() => Err(AgentError::File(
+                "--nonce: empty: give the status tracker's nonce as hex digits (1 to 64 bytes)"
+                    .into(),
+            )),
+            Ok(b) => Ok(b),
+            Err(e) => Err(AgentError::File(format!("--nonce: not hex: {e}"))),
+        })
+        .transpose()?;
     let signed = client::report_of(tee, nonce.as_deref(), pre_auth)?;
     match out {
         Some(o) => {
@@ -1592,7 +1614,7 @@ fn report(
                 .map_err(|_| AgentError::BadResponse("report does not decode"))?;
             // The report is this output.
             let shown = if json {
-                let mut j = suit_host::human::to_json(&r);
+                let mut j = succeeded(suit_host::human::to_json(&r));
                 if let Some(o) = j.as_object_mut() {
                     o.insert(
                         "signature".into(),
@@ -2030,7 +2052,7 @@ fn run_install(
             Some(root) => client::write_approved_files(tee, root, &done.ree_paths).1,
             None => None,
         };
-        let mut j = json_value(&done);
+        let mut j = succeeded(json_value(&done));
         if let (true, Some(o)) = (resumed, j.as_object_mut()) {
             o.insert("resumed".into(), true.into());
         }
@@ -2658,9 +2680,20 @@ fn read_as(path: &Path, expected: suit_host::detect::Format) -> Result<Vec<u8>, 
 /// Protocol fields that hold a TA fault: shown in words (`fault::render`) in JSON.
 const FAULT_FIELDS: &[&str] = &["state_error", "fault"];
 
-/// A protocol response as JSON text in the tools' one convention ([`json_value`]).
+/// A protocol response as JSON text in the tools' one convention ([`json_value`]), marked
+/// as a success ([`succeeded`]).
 fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(&json_value(value)).unwrap_or_default()
+    serde_json::to_string_pretty(&succeeded(json_value(value))).unwrap_or_default()
+}
+
+/// A command's own JSON document marked as a success (`"ok": true`), as every command's is,
+/// so `.ok` tells success from failure in every document ([`error_json`],
+/// [`failed_after_commit`] set it false).
+fn succeeded(mut j: serde_json::Value) -> serde_json::Value {
+    if let Some(o) = j.as_object_mut() {
+        o.entry("ok").or_insert(true.into());
+    }
+    j
 }
 
 /// A protocol response as JSON in the tools' one convention: kebab-case keys, hex for bytes

@@ -38,6 +38,8 @@ const CREATE_HELP: &str = r#"DESCRIPTION FILE (JSON; relative paths are relative
           "content-alg": "A128GCM" | "A256GCM" | "A128CTR" | "A256CTR" | "ChaCha20/Poly1305",
           "recipients": [
             {"key": "device.pub.pem", "mode": "ecdh-es" | "hpke", "kid": "optional"},
+                  ("mode" optional, default "ecdh-es": a device anchor's anchor-N.ecdh.pub.pem;
+                   "hpke": its anchor-N.hpke.pub.pem, another key)
             {"kek": "kek.bin", "kid": "optional"}
           ]
         },
@@ -127,8 +129,9 @@ enum Cmd {
         /// files directly in it only, never through a symbolic link (as suit-agent's).
         #[arg(long = "payload-dir", value_name = "DIR")]
         payload_dir: Option<PathBuf>,
-        /// Directory receiving each installed component as component-N.bin.
-        #[arg(long = "out", value_name = "DIR")]
+        /// Directory receiving each installed component as component-N.bin (`--out`: its
+        /// older name).
+        #[arg(long = "out-dir", visible_alias = "out", value_name = "DIR")]
         out: Option<PathBuf>,
         /// Device P-256 private key (PKCS#8 / SEC1 PEM, COSE_Key or JWK) for decryption,
         /// standing in for anchors' own payload keys: ID=KEY for the anchor with that id only
@@ -487,7 +490,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             };
             let process_only = [
                 (payload_dir.is_some(), "--payload-dir"),
-                (out_dir.is_some(), "--out"),
+                (out_dir.is_some(), "--out-dir"),
                 (!device_keys.is_empty(), "--device-key"),
                 (!keks.is_empty(), "--kek"),
                 (provisioning.is_some(), "--provisioning"),
@@ -793,6 +796,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             force,
             json: _,
         } => {
+            suit_host::author::keys::check_prefix(&prefix)?;
             let kind = match key_type {
                 KeyTypeArg::P256 => KeyType::P256,
                 KeyTypeArg::Ed25519 => KeyType::Ed25519,
@@ -1136,23 +1140,38 @@ fn main() -> ExitCode {
     {
         suit_host::stdio::status_to_stderr();
     }
-    // Commands without a JSON view of their own report their messages inside one document.
-    let wrap = json && !matches!(cli.command, Cmd::Inspect { .. } | Cmd::VerifyReport { .. });
+    // Commands without a JSON view of their own report their messages inside one document;
+    // those with one (inspect, verify-report, verify-receipt) print theirs, marked "ok" as
+    // every document is. Either way the one document on standard output is printed here:
+    // a failure after a command's own document (a report collection with a report that does
+    // not verify) becomes that document marked failed, not a second document.
+    let own = matches!(
+        cli.command,
+        Cmd::Inspect { .. } | Cmd::VerifyReport { .. } | Cmd::VerifyReceipt { .. }
+    );
     let mut buffer = Vec::new();
-    let result = if wrap {
+    let result = if json {
         run(cli, &mut buffer)
     } else {
         run(cli, &mut suit_host::stdio::Status)
     }
     .map_err(|e| e.with_option(&options));
-    if let (Ok(()), true) = (&result, wrap) {
-        let text = String::from_utf8_lossy(&buffer);
-        let j = serde_json::json!({
-            "ok": true,
-            "exit-code": 0,
-            "messages": text.lines().collect::<Vec<_>>(),
-        });
-        outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+    if json {
+        let doc = if own {
+            own_json_document(&buffer, result.as_ref().err())
+        } else {
+            let text = String::from_utf8_lossy(&buffer);
+            match &result {
+                Ok(()) => serde_json::to_string_pretty(&serde_json::json!({
+                    "ok": true,
+                    "exit-code": 0,
+                    "messages": text.lines().collect::<Vec<_>>(),
+                }))
+                .unwrap_or_default(),
+                Err(e) => error_json(e),
+            }
+        };
+        outln!("{doc}");
     }
     match result {
         // What could not be printed (a full disk; not a closed pipe) fails the command
@@ -1165,9 +1184,6 @@ fn main() -> ExitCode {
             }
         },
         Err(e) => {
-            if json {
-                outln!("{}", error_json(&e));
-            }
             // Line by line: a message may quote an artifact (the quoted parts escape its
             // newlines where they are made), the message's own lines stay lines.
             let text = e.to_string();
@@ -1187,7 +1203,7 @@ fn refuse_streams(cmd: &Cmd) -> Result<()> {
     const REMOVED: &str = "the message is removed again if the model cannot be saved";
     let mut checks: Vec<(&std::path::Path, &str, &str)> = Vec::new();
     match cmd {
-        Cmd::Verify { out: Some(d), .. } => checks.push((d, "--out", DIR)),
+        Cmd::Verify { out: Some(d), .. } => checks.push((d, "--out-dir", DIR)),
         Cmd::Create {
             payload_out: Some(d),
             ..
@@ -1354,6 +1370,33 @@ fn wants_json(cmd: &Cmd) -> bool {
 
 /// A failure as one JSON document on standard output (kebab-case keys), for `--json` callers.
 fn error_json(e: &AuthorError) -> String {
+    serde_json::to_string_pretty(&error_value(e)).unwrap_or_default()
+}
+
+/// The document of a command with a JSON view of its own (`buffer`, what it printed): marked
+/// `"ok": true, "exit-code": 0`, or on failure `error`'s fields added to it, so a caller
+/// reads one document either way. A failure before the command printed its document is
+/// [`error_json`] alone.
+fn own_json_document(buffer: &[u8], error: Option<&AuthorError>) -> String {
+    let printed = serde_json::from_slice::<serde_json::Value>(buffer).ok();
+    let mut doc = match (printed, error) {
+        (Some(serde_json::Value::Object(o)), _) => o,
+        (_, Some(e)) => return error_json(e),
+        // Not reached: every own view prints one JSON object.
+        (_, None) => return String::from_utf8_lossy(buffer).trim_end().to_string(),
+    };
+    let status = match error {
+        Some(e) => error_value(e),
+        None => serde_json::json!({"ok": true, "exit-code": 0}),
+    };
+    if let serde_json::Value::Object(fields) = status {
+        doc.extend(fields);
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// [`error_json`]'s fields.
+fn error_value(e: &AuthorError) -> serde_json::Value {
     let mut j = serde_json::json!({
         "ok": false,
         "exit-code": e.exit_code(),
@@ -1372,7 +1415,7 @@ fn error_json(e: &AuthorError) -> String {
             );
         }
     }
-    serde_json::to_string_pretty(&j).unwrap_or_default()
+    j
 }
 
 /// A UUID, or a name turned into one as in description files: vendor = UUIDv5(DNS, name),
