@@ -13,9 +13,11 @@ use ciborium::value::Value;
 /// however small its encoding (one byte for `0` or `[]`), so without a bound a file of the
 /// size the tools read (64 MiB) held gigabytes before anything looked at it. No file of the
 /// tools' formats comes near: a byte string (an integrated payload, an embedded structure) is
-/// one item, and the largest structure read whole, the TPA's device model at the TA's
-/// record bounds, holds some tens of thousands.
-pub const MAX_CBOR_ITEMS: usize = 1 << 17;
+/// one item, and the largest structure read whole, the TPA's device model, mirrors a state
+/// record of at most 256 KiB (`MAX_STATE` in the TA), so of at most this many items (each
+/// takes a byte at least); real ones hold some tens of thousands. At most some tens of MiB
+/// of values per decode.
+pub const MAX_CBOR_ITEMS: usize = 1 << 18;
 
 /// Refuses `bytes` if they hold more than [`MAX_CBOR_ITEMS`] data items, counted by one pass
 /// over the headers that allocates nothing. Malformed or truncated input ends the count
