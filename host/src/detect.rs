@@ -8,8 +8,69 @@
 
 use ciborium::value::Value;
 
-/// Decodes exactly one CBOR item occupying all of `bytes`.
+/// Most CBOR data items (headers: every integer, string, array, map, tag, simple value)
+/// [`decode_one`] turns into a value tree. Each becomes a `ciborium` value of tens of bytes
+/// however small its encoding (one byte for `0` or `[]`), so without a bound a file of the
+/// size the tools read (64 MiB) held gigabytes before anything looked at it. No file of the
+/// tools' formats comes near: a byte string (an integrated payload, an embedded structure) is
+/// one item, and the largest structure read whole, the TPA's device model, mirrors a state
+/// record of at most 256 KiB (`MAX_STATE` in the TA), so of at most this many items (each
+/// takes a byte at least); real ones hold some tens of thousands. At most some tens of MiB
+/// of values per decode.
+pub const MAX_CBOR_ITEMS: usize = 1 << 18;
+
+/// Refuses `bytes` if they hold more than [`MAX_CBOR_ITEMS`] data items, counted by one pass
+/// over the headers that allocates nothing. Malformed or truncated input ends the count
+/// (the decoder names what is wrong with it).
+pub fn check_item_count(bytes: &[u8]) -> Result<(), String> {
+    let mut at = 0usize;
+    let mut items = 0usize;
+    while let Some(&initial) = bytes.get(at) {
+        at += 1;
+        // A break ends an indefinite-length item; it is no item itself.
+        if initial == 0xff {
+            continue;
+        }
+        let (major, info) = (initial >> 5, initial & 0x1f);
+        let argument_len = match info {
+            0..=23 | 31 => 0,
+            24 => 1,
+            25 => 2,
+            26 => 4,
+            27 => 8,
+            _ => return Ok(()),
+        };
+        let Some(argument) = bytes.get(at..at.saturating_add(argument_len)) else {
+            return Ok(());
+        };
+        at += argument_len;
+        items += 1;
+        if items > MAX_CBOR_ITEMS {
+            return Err(format!(
+                "not usable: more than {MAX_CBOR_ITEMS} CBOR data items (no file of the \
+                 tools' formats holds that many)"
+            ));
+        }
+        // A definite-length byte or text string: its content is no header.
+        if matches!(major, 2 | 3) && info != 31 {
+            let len = if info < 24 {
+                u64::from(info)
+            } else {
+                argument.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b))
+            };
+            match usize::try_from(len).ok().and_then(|l| at.checked_add(l)) {
+                Some(end) if end <= bytes.len() => at = end,
+                _ => return Ok(()),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decodes exactly one CBOR item occupying all of `bytes`, refusing more than
+/// [`MAX_CBOR_ITEMS`] data items before decoding ([`check_item_count`]).
 pub fn decode_one(bytes: &[u8]) -> Result<Value, String> {
+    check_item_count(bytes)?;
     let mut cursor = std::io::Cursor::new(bytes);
     let v: Value = ciborium::de::from_reader(&mut cursor).map_err(|e| match e {
         ciborium::de::Error::Io(_) => {
@@ -252,4 +313,52 @@ pub fn other_format_advising(
         expected.name(),
         advice(found)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The count is of headers: a string's content (definite or in indefinite chunks) is no
+    /// item however it reads, breaks are none, and malformed input is left to the decoder.
+    #[test]
+    fn items_are_counted_by_their_headers() {
+        let limit = u32::try_from(MAX_CBOR_ITEMS).unwrap();
+        let array_of = |n: u32, item: &[u8]| {
+            let mut b = vec![0x9a];
+            b.extend_from_slice(&n.to_be_bytes());
+            for _ in 0..n {
+                b.extend_from_slice(item);
+            }
+            b
+        };
+        // The array's header and its items.
+        assert!(check_item_count(&array_of(limit - 1, &[0x80])).is_ok());
+        assert!(check_item_count(&array_of(limit, &[0x80])).is_err());
+        assert!(decode_one(&array_of(limit, &[0x80]))
+            .unwrap_err()
+            .contains("CBOR data items"));
+        // A byte string of headers' bytes is one item; so is each chunk of an indefinite
+        // one, and a text string.
+        let mut bstr = vec![0x5a];
+        bstr.extend_from_slice(&(4 * limit).to_be_bytes());
+        bstr.resize(bstr.len() + 4 * limit as usize, 0x80);
+        assert!(decode_one(&bstr).is_ok());
+        let mut chunks = vec![0x7f, 0x7a];
+        chunks.extend_from_slice(&(4 * limit).to_be_bytes());
+        chunks.resize(chunks.len() + 4 * limit as usize, b'a');
+        chunks.push(0xff);
+        assert!(decode_one(&chunks).is_ok());
+        // Floats, simple values and tags take their arguments, not items.
+        assert!(check_item_count(&array_of(
+            limit / 2 - 1,
+            &[0xfb, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80]
+        ))
+        .is_ok());
+        assert!(check_item_count(&array_of(limit / 2, &[0xc1, 0x00])).is_err());
+        // Truncated or malformed: the decoder's to name.
+        assert!(check_item_count(&[0x5a, 0xff, 0xff, 0xff, 0xff, 0x00]).is_ok());
+        assert!(check_item_count(&[0x1c]).is_ok());
+        assert!(decode_one(&[0x1c]).unwrap_err().starts_with("not CBOR"));
+    }
 }

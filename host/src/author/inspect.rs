@@ -921,11 +921,30 @@ pub fn diag(bytes: &[u8]) -> Result<String, String> {
     Ok(s)
 }
 
+/// Deepest indentation (in levels) diagnostic notation shows: deeper items are shown at this
+/// one, so the text grows with the items, not with the items times their depth (CBOR may
+/// nest 256 levels deep).
+const MAX_DIAG_INDENT: usize = 32;
+
 fn diag_value(v: &Value, indent: usize) -> String {
-    let pad = "  ".repeat(indent + 1);
-    let end = "  ".repeat(indent);
+    let mut out = String::new();
+    diag_into(&mut out, v, indent);
+    out
+}
+
+/// [`diag_value`] appended to `out`: one buffer for the whole text, so no level copies what
+/// the levels below it wrote.
+fn diag_into(out: &mut String, v: &Value, indent: usize) {
+    use std::fmt::Write as _;
+    let pad = |out: &mut String, levels: usize| {
+        for _ in 0..levels.min(MAX_DIAG_INDENT) {
+            out.push_str("  ");
+        }
+    };
     match v {
-        Value::Integer(i) => i128::from(*i).to_string(),
+        Value::Integer(i) => {
+            let _ = write!(out, "{}", i128::from(*i));
+        }
         Value::Bytes(b) => {
             // A bstr holding a complete array, map or tagged item is shown expanded: that is
             // how SUIT wraps its structures. Payload bytes rarely parse that way; when they
@@ -934,40 +953,74 @@ fn diag_value(v: &Value, indent: usize) -> String {
                 && b.first().is_some_and(|h| matches!(h >> 5, 4..=6))
                 && indent < 4 * MAX_NESTING;
             match embedded.then(|| decode_one(b).ok()).flatten() {
-                Some(inner) => format!("<< {} >>", diag_value(&inner, indent)),
-                None => format!("h'{}'", hex::encode(b)),
+                Some(inner) => {
+                    out.push_str("<< ");
+                    diag_into(out, &inner, indent);
+                    out.push_str(" >>");
+                }
+                None => {
+                    out.push_str("h'");
+                    out.push_str(&hex::encode(b));
+                    out.push('\'');
+                }
             }
         }
-        Value::Float(f) => format!("{f:?}"),
-        Value::Text(t) => format!("{t:?}"),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => "null".into(),
-        Value::Tag(t, inner) => format!("{t}({})", diag_value(inner, indent)),
+        Value::Float(f) => {
+            let _ = write!(out, "{f:?}");
+        }
+        Value::Text(t) => {
+            let _ = write!(out, "{t:?}");
+        }
+        Value::Bool(b) => {
+            let _ = write!(out, "{b}");
+        }
+        Value::Null => out.push_str("null"),
+        Value::Tag(t, inner) => {
+            let _ = write!(out, "{t}(");
+            diag_into(out, inner, indent);
+            out.push(')');
+        }
         Value::Array(a) => {
             if a.is_empty() {
-                return "[]".into();
+                out.push_str("[]");
+                return;
             }
-            let items: Vec<String> = a.iter().map(|x| diag_value(x, indent + 1)).collect();
-            format!("[\n{pad}{}\n{end}]", items.join(&format!(",\n{pad}")))
+            out.push_str("[\n");
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(",\n");
+                }
+                pad(out, indent + 1);
+                diag_into(out, x, indent + 1);
+            }
+            out.push('\n');
+            pad(out, indent);
+            out.push(']');
         }
         Value::Map(m) => {
             if m.is_empty() {
-                return "{}".into();
+                out.push_str("{}");
+                return;
             }
-            let items: Vec<String> = m
-                .iter()
-                .map(|(k, v)| {
-                    let value = if is_secret_entry(m, k) {
-                        redacted(v)
-                    } else {
-                        diag_value(v, indent + 1)
-                    };
-                    format!("{}: {value}", diag_value(k, indent + 1))
-                })
-                .collect();
-            format!("{{\n{pad}{}\n{end}}}", items.join(&format!(",\n{pad}")))
+            out.push_str("{\n");
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(",\n");
+                }
+                pad(out, indent + 1);
+                diag_into(out, k, indent + 1);
+                out.push_str(": ");
+                if is_secret_entry(m, k) {
+                    out.push_str(&redacted(v));
+                } else {
+                    diag_into(out, v, indent + 1);
+                }
+            }
+            out.push('\n');
+            pad(out, indent);
+            out.push('}');
         }
-        _ => "undefined".into(),
+        _ => out.push_str("undefined"),
     }
 }
 

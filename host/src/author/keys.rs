@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use suit_common::cose::{Algorithm, SigningKey, VerificationKey};
 use suit_common::registry::CoseAlg;
 
-use super::{read_file, AuthorError, Result};
+use super::{AuthorError, Result};
 pub use crate::cose_key::PublicKey;
 use crate::cose_key::{label as cose_key, public_cose_entries};
 
@@ -149,9 +149,21 @@ enum Parsed {
     HssPrivate(PublicKeyFile),
 }
 
+/// Largest key file read: a PEM, JWK, COSE_Key or raw symmetric key takes some hundreds of
+/// bytes, an HSS-LMS private key file at most 16 KiB. JSON is parsed into a value tree of
+/// tens of bytes per item however short its text (`0,`), so this bound is what bounds the
+/// memory a key file's parsing takes (some tens of MiB; 1 GB under the 64 MiB bound of
+/// payloads that key files were read with before).
+pub const MAX_KEY_FILE_LEN: u64 = 1024 * 1024;
+
+/// A key file's bytes, at most [`MAX_KEY_FILE_LEN`].
+fn read_key_file(path: &Path) -> Result<Vec<u8>> {
+    Ok(crate::files::read_file_max(path, MAX_KEY_FILE_LEN)?)
+}
+
 /// Loads a public key; a private key file is accepted too (its public half is used).
 pub fn load_public(path: &Path) -> Result<PublicKeyFile> {
-    match parse(path, &read_file(path)?, false)? {
+    match parse(path, &read_key_file(path)?, false)? {
         Some(Parsed::Public(p)) => Ok(p),
         Some(Parsed::Private(p)) => Ok(PublicKeyFile {
             key: p.key.public(),
@@ -170,7 +182,7 @@ pub fn load_public(path: &Path) -> Result<PublicKeyFile> {
 /// Loads a private key (PKCS#8 / SEC1 PEM, COSE_Key with `d`, JWK with `d`).
 pub fn load_private(path: &Path) -> Result<PrivateKeyFile> {
     // The file holds the private scalar: wiped when dropped, as `load_symmetric` does.
-    match parse(path, &zeroize::Zeroizing::new(read_file(path)?), false)? {
+    match parse(path, &zeroize::Zeroizing::new(read_key_file(path)?), false)? {
         Some(Parsed::Private(p)) => Ok(p),
         Some(Parsed::Public(_)) => Err(AuthorError::key(
             path,
@@ -210,7 +222,7 @@ fn lengths_text(lengths: &[usize]) -> String {
 /// Loads a symmetric key: a COSE_Key of kty Symmetric, a JWK of kty "oct", or else the raw
 /// file content, whose length must be one of `lengths`.
 pub fn load_symmetric(path: &Path, lengths: &[usize], what: &str) -> Result<SymmetricKeyFile> {
-    let bytes = Zeroizing::new(read_file(path)?);
+    let bytes = Zeroizing::new(read_key_file(path)?);
     let key = match parse(path, &bytes, true)? {
         Some(Parsed::Symmetric(s)) => s,
         Some(_) => {
@@ -275,6 +287,10 @@ fn parse(path: &Path, bytes: &[u8], symmetric_ok: bool) -> Result<Option<Parsed>
             }
             _ => Ok(None),
         };
+    }
+    // Bounded as every CBOR file the tools decode into values is (`detect::decode_one`).
+    if crate::detect::check_item_count(bytes).is_err() {
+        return Ok(None);
     }
     match ciborium::de::from_reader::<Value, _>(bytes) {
         Ok(Value::Map(entries)) => parse_cose_key(path, &entries).map(Some),

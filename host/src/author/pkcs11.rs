@@ -123,6 +123,21 @@ pub fn parse_uri(s: &str) -> std::result::Result<Uri, String> {
     Ok(u)
 }
 
+/// `uri` with the value of every `pin-value` attribute (path or query) shown as `***`.
+pub fn without_pin_value(uri: &str) -> String {
+    let mut shown = String::with_capacity(uri.len());
+    let mut rest = uri;
+    while let Some(at) = rest.find("pin-value=") {
+        let (before, attribute) = rest.split_at(at + "pin-value=".len());
+        shown.push_str(before);
+        shown.push_str("***");
+        let end = attribute.find([';', '&', '?']).unwrap_or(attribute.len());
+        rest = attribute.get(end..).unwrap_or_default();
+    }
+    shown.push_str(rest);
+    shown
+}
+
 fn p11(what: &str) -> impl Fn(cryptoki::error::Error) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
@@ -131,8 +146,11 @@ fn p11(what: &str) -> impl Fn(cryptoki::error::Error) -> String + '_ {
 /// (CKA_ID, empty if none) for the COSE header.
 pub fn open_signer(arg: &Path) -> Result<(SigningKey, Vec<u8>)> {
     let shown = arg.display().to_string();
+    // A PIN given in the URI is refused, and never repeated in the refusal (or any other
+    // error): the URI is named with its value hidden.
+    let named = std::path::PathBuf::from(without_pin_value(&shown));
     let bad = |what: String| AuthorError::Key {
-        path: arg.to_path_buf(),
+        path: named.clone(),
         what,
     };
     let uri = parse_uri(&shown).map_err(&bad)?;

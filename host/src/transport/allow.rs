@@ -284,12 +284,16 @@ fn parse(text: &str) -> Result<Parsed, UriRefusal> {
 }
 
 /// Whether `path` (of a URL to fetch) could be resolved by a server to a place outside the
-/// segments it spells: dot segments, backslashes, encoded dots or separators.
+/// segments it spells: dot segments (also with path parameters, `..;x`, which servers such
+/// as Tomcat and Jetty resolve as `..`), backslashes, encoded dots or separators.
 fn path_is_ambiguous(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     lower.contains('\\')
         || ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e))
-        || path.split('/').any(|s| s == "." || s == "..")
+        || path.split('/').any(|s| {
+            let bare = s.split(';').next().unwrap_or(s);
+            bare == "." || bare == ".."
+        })
 }
 
 /// One allowed prefix: an origin and the whole path segments under it.
@@ -525,6 +529,12 @@ mod tests {
             "https://cdn.example.com/fw/..%2Fadmin",
             "https://cdn.example.com/fw/../admin",
             "https://cdn.example.com/fw/./x",
+            // A dot segment with path parameters, which servers such as Tomcat and Jetty
+            // resolve as the dot segment (review s41).
+            "https://cdn.example.com/fw/..;/admin",
+            "https://cdn.example.com/fw/..;x=1/admin",
+            "https://cdn.example.com/fw/.;/x",
+            "https://cdn.example.com/fw/%2e%2e;/admin",
             "https://cdn.example.com/fw\\..\\admin",
             "https://cdn.example.com/fwx/app.bin",
             "https://cdn.example.com/app.bin",
