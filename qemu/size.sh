@@ -2,8 +2,9 @@
 # Size of the production update TA (issue 14): built as a product would be, with a TPA root
 # that is not test material (a fresh P-256 key made here) and the default features, then
 # stripped and signed as qemu/build.sh does. Prints the signed size and the ELF's sections;
-# fails if formatting code (`core::fmt`) is linked in, if the test build's own commands are, or
-# if the payload pipeline's loops call machine-outlined code (qemu/hot_path.py).
+# fails if formatting code (`core::fmt`) is linked in, if the test build's own commands are, if
+# libutee's property object is, or if the payload pipeline's loops call machine-outlined code
+# (qemu/hot_path.py).
 # Leaves the test build in $QB/out alone (its own target dir, $QB/size).
 #
 # Usage: bash qemu/size.sh      (after qemu/setup.sh; SUIT_TA_FEATURES as for qemu/build.sh)
@@ -45,6 +46,13 @@ test_linked="$(aarch64-linux-gnu-nm -C "$OUT/target/$TARGET/release/suit-ta" \
     | grep -E 'suit_ta::(heap_scan|crypto_bench)|TEE_AllocateOperation|heap::occurrences|leave_on_stack' | head -5 || true)"
 [ -z "$test_linked" ] || die "the test build's own commands are linked into the production update TA:
 $test_linked"
+# libutee's property object (tee_api_property.o: every `TEE_GetPropertyAs*`, text formatting,
+# base64; ~5 KB) stays out: the TA reads properties with the system calls (ta/src/property.rs,
+# which also defines the one `TEE_GetPropertyAsU32` libutee's entry calls).
+property_linked="$(aarch64-linux-gnu-nm "$OUT/target/$TARGET/release/suit-ta" \
+    | grep -E ' (TEE_GetPropertyAs(String|Bool|UUID|Identity|BinaryBlock)|propget_get_property|base64_enc)$' | head -5 || true)"
+[ -z "$property_linked" ] || die "libutee's property object is linked into the production update TA (see ta/src/property.rs):
+$property_linked"
 # The payload pipeline's loops compiled for speed: no machine-outlined code on their path.
 /usr/bin/python3 "$ROOT/qemu/hot_path.py" aarch64-linux-gnu-objdump "$OUT/target/$TARGET/release/suit-ta" \
     || die "machine-outlined code on the payload pipeline's path (see bulk/src/lib.rs)"

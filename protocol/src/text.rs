@@ -1,14 +1,30 @@
 //! Object names, identifiers and status text written without `core::fmt`.
 //!
 //! The TA links no formatting machinery (its size; `qemu/size.sh` checks), so
-//! everything it spells out goes through these: decimals by `itoa`, hex by `base16ct`
+//! everything it spells out goes through these: decimals by a loop, hex by `base16ct`
 //! (constant time, which also suits key ids).
 
 use alloc::string::String;
 
-/// Appends `n` in decimal.
+/// Appends `n` in decimal: digits from the last, into a buffer that holds `u64::MAX`'s 20
+/// (a plain loop, no digit-pair table: smaller than `itoa` in the TA, whose numbers are
+/// names and log lines).
 pub fn push_decimal(out: &mut String, n: u64) {
-    out.push_str(itoa::Buffer::new().format(n));
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = n;
+    for d in digits.iter_mut().rev() {
+        // `rest % 10` is below 10: it converts, and the sum is a digit.
+        *d = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+        start -= 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for d in digits.get(start..).unwrap_or_default() {
+        out.push(char::from(*d));
+    }
 }
 
 /// Appends `bytes` as lower-case hex.
@@ -143,6 +159,22 @@ mod tests {
             path("suit/in", &[0, 18_446_744_073_709_551_615]),
             "suit/in/0/18446744073709551615"
         );
+        for n in [
+            0,
+            7,
+            9,
+            10,
+            99,
+            100,
+            1_000_000_007,
+            u64::MAX / 10,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut s = String::from("x");
+            push_decimal(&mut s, n);
+            assert_eq!(s, alloc::format!("x{n}"));
+        }
         assert_eq!(hex(&[0x00, 0xab, 0x0f]), "00ab0f");
         assert_eq!(component::<&[u8]>(&[]), "[]");
         assert_eq!(

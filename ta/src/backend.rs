@@ -6,16 +6,11 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use core::sync::atomic::{AtomicBool, Ordering};
-use optee_utee::property::ClientIdentity;
-use optee_utee::property::{
-    PropertyKey, TeeDeviceId, TeeTrustedStorageAntiRollbackProtectionLevel,
-    TeeTrustedStorageRollbackDetectionProtectionLevel,
-};
 use optee_utee::raw::{
     TEE_ERROR_CORRUPT_OBJECT, TEE_ERROR_CORRUPT_OBJECT_2, TEE_ERROR_ITEM_NOT_FOUND,
     TEE_ERROR_OUT_OF_MEMORY, TEE_ERROR_OVERFLOW, TEE_ERROR_STORAGE_NO_SPACE,
 };
-use optee_utee::{LoginType, ParamIndex, TaSessionBuilder, TeeParams, Uuid};
+use optee_utee::{ParamIndex, TaSessionBuilder, TeeParams, Uuid};
 use suit_common::protocol::{ByteBuf, PlatformInfo, PropertyText};
 use suit_common::service::install::handle_to_close;
 use suit_common::service::keys::Rng;
@@ -25,6 +20,7 @@ use suit_common::service::{Backend, Client, TaStore};
 use zeroize::Zeroizing;
 
 use crate::objects::Object;
+use crate::property;
 
 /// The GP backend: secure storage as segmented objects ([`Segmented`]) over [`GpObjects`].
 pub struct Optee {
@@ -114,23 +110,24 @@ fn timed<T>(total: &Cell<u64>, f: impl FnOnce() -> T) -> T {
     result
 }
 
-/// A GP UUID in RFC 4122 byte order (big-endian fields), as the service names TAs.
-fn uuid_bytes(uuid: &optee_utee::Uuid) -> [u8; 16] {
-    // SAFETY: `as_raw_ptr` points at the `TEE_UUID` inside the borrowed `uuid`, valid and
-    // aligned for the whole borrow; it is copied out, not kept.
-    let raw = unsafe { *uuid.as_raw_ptr() };
-    let mut out = [0u8; 16];
-    for (o, b) in out.iter_mut().zip(
-        raw.timeLow
-            .to_be_bytes()
-            .into_iter()
-            .chain(raw.timeMid.to_be_bytes())
-            .chain(raw.timeHiAndVersion.to_be_bytes())
-            .chain(raw.clockSeqAndNode),
-    ) {
-        *o = b;
+/// A GP `TEE_UUID` as OP-TEE's property system call writes it (native-endian `timeLow`,
+/// `timeMid`, `timeHiAndVersion`, then `clockSeqAndNode`), in RFC 4122 byte order
+/// (big-endian fields), as the service names TAs.
+fn uuid_bytes(raw: &[u8; 16]) -> [u8; 16] {
+    let mut out = *raw;
+    if cfg!(target_endian = "little") {
+        for field in [0..4, 4..6, 6..8] {
+            if let Some(f) = out.get_mut(field) {
+                f.reverse();
+            }
+        }
     }
     out
+}
+
+/// A `u32` property of the TEE implementation.
+fn tee_u32(name: &core::ffi::CStr) -> Option<u32> {
+    property::u32_of(optee_utee_sys::TEE_PROPSET_TEE_IMPLEMENTATION, name).ok()
 }
 
 /// A storage system call's result as the store's error: whatever the REE answered OP-TEE's
@@ -174,28 +171,32 @@ fn attestation_pta_uuid() -> Uuid {
     )
 }
 
-/// `gpd.tee.trustedos.implementation.version` as the TEE wrote it: the agent shows it, so the
-/// TA neither checks nor converts its UTF-8 (optee-utee's `String` property does, lossily).
+/// `gpd.tee.trustedos.implementation.version` as the TEE wrote it (up to its NUL): the agent
+/// shows it, so the TA neither checks nor converts its UTF-8.
 fn os_version() -> Option<PropertyText> {
-    const NAME: &core::ffi::CStr = c"gpd.tee.trustedos.implementation.version";
     let mut buf = [0u8; 256];
-    let mut len = buf.len();
-    // SAFETY: `NAME` is NUL-terminated; `buf` is writable for `len` bytes and `len` is a valid
-    // in/out size for the call, which writes at most that many bytes and returns.
-    let res = unsafe {
-        optee_utee_sys::TEE_GetPropertyAsString(
-            optee_utee_sys::TEE_PROPSET_TEE_IMPLEMENTATION,
-            NAME.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    if res != optee_utee_sys::TEE_SUCCESS {
-        return None;
-    }
-    // `len` counts the terminating NUL.
-    let text = buf.get(..len.saturating_sub(1))?;
+    let value = property::get(
+        optee_utee_sys::TEE_PROPSET_TEE_IMPLEMENTATION,
+        c"gpd.tee.trustedos.implementation.version",
+        property::STRING,
+        &mut buf,
+    )
+    .ok()?;
+    let text = value.split(|b| *b == 0).next()?;
     Some(PropertyText(ByteBuf::from(text.to_vec())))
+}
+
+/// `gpd.tee.deviceID`, a `TEE_UUID`.
+fn device_id() -> Option<[u8; 16]> {
+    let mut buf = [0u8; 16];
+    let value = property::get(
+        optee_utee_sys::TEE_PROPSET_TEE_IMPLEMENTATION,
+        c"gpd.tee.deviceID",
+        property::UUID,
+        &mut buf,
+    )
+    .ok()?;
+    <[u8; 16]>::try_from(&*value).ok()
 }
 
 /// Whether the attestation PTA answers a session request.
@@ -275,9 +276,20 @@ impl Optee {
     /// Reads the session's client identity. Only `TEE_LOGIN_TRUSTED_APP` carries a UUID the
     /// TEE vouches for; every other login is the normal world.
     pub fn session_client() -> Client {
-        match ClientIdentity.get() {
-            Ok(id) if id.login_type() == LoginType::TrustedApp => {
-                Client::TrustedApp(uuid_bytes(&id.uuid()))
+        // `TEE_Identity`: the login (native-endian `u32`), then the client's `TEE_UUID`.
+        let mut buf = [0u8; 20];
+        let identity = property::get(
+            optee_utee_sys::TEE_PROPSET_CURRENT_CLIENT,
+            c"gpd.client.identity",
+            property::IDENTITY,
+            &mut buf,
+        );
+        let Some((login, uuid)) = identity.ok().and_then(|id| id.split_first_chunk::<4>()) else {
+            return Client::Ree;
+        };
+        match <&[u8; 16]>::try_from(uuid) {
+            Ok(uuid) if u32::from_ne_bytes(*login) == optee_utee_sys::TEE_LOGIN_TRUSTED_APP => {
+                Client::TrustedApp(uuid_bytes(uuid))
             }
             _ => Client::Ree,
         }
@@ -572,15 +584,14 @@ impl Backend for Optee {
     fn platform_info(&self) -> PlatformInfo {
         PlatformInfo {
             tee_version: os_version(),
-            anti_rollback_level: TeeTrustedStorageAntiRollbackProtectionLevel.get().ok(),
-            rollback_detection_level: TeeTrustedStorageRollbackDetectionProtectionLevel.get().ok(),
+            anti_rollback_level: tee_u32(c"gpd.tee.trustedStorage.antiRollback.protectionLevel"),
+            rollback_detection_level: tee_u32(
+                c"gpd.tee.trustedStorage.rollbackDetection.protectionLevel",
+            ),
             attestation_pta: Some(attestation_pta_present()),
             warnings: Vec::new(),
             prerequisites: Vec::new(),
-            device_id: TeeDeviceId
-                .get()
-                .ok()
-                .map(|id| suit_common::text::uuid(&uuid_bytes(&id))),
+            device_id: device_id().map(|id| suit_common::text::uuid(&uuid_bytes(&id))),
         }
     }
 }

@@ -12,6 +12,7 @@ mod libc_shim;
 mod log;
 mod math_api;
 mod objects;
+mod property;
 mod random;
 
 use optee_utee::prelude::*;
