@@ -309,6 +309,7 @@ fn faults_at_any_write_of_the_resend_or_the_abandon_leave_awaiting_old_or_new() 
                     let mut t = restart(s.backend().store(), &s.backend().installed_tas);
                     let k = check(&mut t, &sc, &p1d, &when);
                     *tally.entry((op, mode, k)).or_insert(0) += 1;
+                    goes_on(t, &sc, k, &when);
                 } else {
                     s.backend_mut().store_mut().fail_once_at = None;
                     let k = check(&mut s, &sc, &p1d, &format!("{when} (same session)"));
@@ -330,6 +331,27 @@ fn faults_at_any_write_of_the_resend_or_the_abandon_leave_awaiting_old_or_new() 
     }
     assert!(tally.keys().any(|(o, _, k)| *o == "resend" && *k == "new"));
     assert!(tally.keys().any(|(o, _, k)| *o == "abandon" && *k == "old"));
+}
+
+/// After a power cut in the re-send or the abandon, the device goes on: awaiting, the
+/// envelope's re-send completes the commit; old (its TA unconfirmed or not), the update then
+/// installs; new, it is a rollback. Then the next begin leaves no orphan (the abandoned or
+/// completed commit's staged objects, the journal's record) and the new data is served.
+fn goes_on(mut t: Service<Mem>, sc: &Sc, k: &str, when: &str) {
+    if k == "new" {
+        let r = refusal(install_with(&mut t, &sc.env2, &[(URI, &sc.c2)]));
+        assert!(r.reason.contains("Rollback"), "{when}: {r:?}");
+    } else {
+        install_with(&mut t, &sc.env2, &[(URI, &sc.c2)])
+            .unwrap_or_else(|e| panic!("{when} ({k}): {e:?}"));
+    }
+    assert!(t.backend().installed_tas.last() == Some(&sc.p2), "{when}");
+    assert_eq!(
+        personalization(&mut t).as_deref(),
+        Some(&b"perso two, longer"[..]),
+        "{when}"
+    );
+    crate::power_cut::assert_no_orphans(&mut t, when);
 }
 
 /// A cut that leaves the commit awaiting with OP-TEE already holding TA v2: the report is

@@ -53,6 +53,7 @@ mod manifest_spec_vectors;
 mod peer_libcsuit;
 mod perf_storage;
 mod power_cut;
+mod power_cut_commands;
 mod provision_counters;
 mod record_limits;
 mod records_codec;

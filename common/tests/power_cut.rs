@@ -18,15 +18,15 @@ use suit_test_support::service::*;
 
 /// What must be all old or all new.
 #[derive(Debug, PartialEq)]
-struct Observed {
-    state: State,
+pub(crate) struct Observed {
+    pub(crate) state: State,
     /// Each component's stored bytes (SHA-256), by object name.
-    bytes: Vec<(String, String)>,
+    pub(crate) bytes: Vec<(String, String)>,
     /// The image OP-TEE would run for `TA` (SHA-256).
-    ta: Option<String>,
+    pub(crate) ta: Option<String>,
 }
 
-fn observe(s: &Service<Mem>) -> Observed {
+pub(crate) fn observe(s: &Service<Mem>) -> Observed {
     let state = state(s);
     let bytes = state
         .components
@@ -91,7 +91,16 @@ pub(crate) fn assert_no_orphans(s: &mut Service<Mem>, when: &str) {
                 k * seg < len
             });
         // An install object kept empty for reuse has no segment past its first.
-        let known = [STATE_OBJECT, KEYS_OBJECT, REPORT_OBJECT, JOURNAL_OBJECT].contains(&object)
+        // The KEK object only while the state commits to a set it holds.
+        let keks = object == suit_common::service::keys::KEKS_OBJECT
+            && st
+                .kek_set
+                .as_ref()
+                .is_some_and(|id| id.as_slice() != suit_common::service::provision::NO_KEKS);
+        let reports = [REPORT_OBJECT, suit_common::service::PRE_AUTH_REPORT_OBJECT];
+        let known = [STATE_OBJECT, KEYS_OBJECT, JOURNAL_OBJECT].contains(&object)
+            || reports.contains(&object)
+            || keks
             || st.components.iter().any(|c| c.object == object)
             || (k == 0 && is_emptied_install_object(b.store(), object));
         assert!(
@@ -110,7 +119,7 @@ pub(crate) fn assert_no_orphans(s: &mut Service<Mem>, when: &str) {
 }
 
 /// Which of `old` / `new` the device is in; panics on anything else.
-fn old_or_new(s: &Service<Mem>, old: &Observed, new: &Observed, when: &str) -> bool {
+pub(crate) fn old_or_new(s: &Service<Mem>, old: &Observed, new: &Observed, when: &str) -> bool {
     let now = observe(s);
     if now == *old {
         false
@@ -127,6 +136,9 @@ struct Scenario {
     v2: Release,
     old: Observed,
     new: Observed,
+    /// The personalization data the TA reads in the old and in the new state.
+    old_perso: Option<Vec<u8>>,
+    new_perso: Option<Vec<u8>>,
 }
 
 /// A device with release 1 installed, and release 2 (TA v2, its personalization data and a
@@ -189,8 +201,10 @@ fn installed_then(v1: &Release, v2: Release) -> Scenario {
         s.backend().store().clone(),
         s.backend().installed_tas.clone(),
     );
+    let old_perso = personalization(&mut s);
     install(&mut s, &v2).unwrap();
     let new = observe(&s);
+    let new_perso = personalization(&mut s);
     assert_ne!(old, new);
     Scenario {
         base,
@@ -198,6 +212,8 @@ fn installed_then(v1: &Release, v2: Release) -> Scenario {
         v2,
         old,
         new,
+        old_perso,
+        new_perso,
     }
 }
 
@@ -256,6 +272,9 @@ fn power_cuts(sc: &Scenario, writes: usize) -> usize {
         // The first command of the new session finishes or drops the interrupted commit.
         let _: StatusResponse = call(&mut s, Command::Status, &Empty {}).unwrap();
         let is_new = old_or_new(&s, &sc.old, &sc.new, &when);
+        // What the cut left staged (the new data among it) is never served in its place.
+        let perso = if is_new { &sc.new_perso } else { &sc.old_perso };
+        assert_eq!(personalization(&mut s), *perso, "{when}: data served");
         if was_pending && is_new {
             rolled_forward += 1;
         }

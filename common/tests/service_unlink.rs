@@ -12,7 +12,7 @@ use suit_test_support::{spec_id_checks, suit_manifest};
 
 /// A signed manifest over `components` (vendor / class checked on the first) whose install
 /// sequence is `install`.
-fn with_install(seq: u64, components: &[&[&[u8]]], install: Vec<Value>) -> Release {
+pub(crate) fn with_install(seq: u64, components: &[&[&[u8]]], install: Vec<Value>) -> Release {
     let shared = spec_id_checks();
     let components = components
         .iter()

@@ -702,8 +702,18 @@ impl<B: Backend> Service<B> {
         state.save(&mut self.backend)?;
         // The record names the new set now: the old one, kept beside it only until then, goes
         // (a revoked KEK must not stay at rest). Best effort: a cut or failure here leaves an
-        // object the record still accepts, and the next change of the set drops it.
+        // object the record still accepts, and the next message drops it (below).
         if keks_written && !old_keks.is_empty() {
+            let _ = provision::drop_previous_keks(&mut self.backend, &state, &keks);
+        } else if !keks_written
+            && matches!(
+                provision::keeps_previous_keks(&self.backend, &state),
+                Ok(true)
+            )
+        {
+            // An earlier message's drop was cut after its record landed: finished here, so a
+            // revoked KEK stays at rest only until the next message, whatever it changes.
+            // Best effort too: this message is applied whatever happens here.
             let _ = provision::drop_previous_keks(&mut self.backend, &state, &keks);
         }
         Ok(ProvisionResponse {

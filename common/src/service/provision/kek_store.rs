@@ -213,6 +213,29 @@ pub fn drop_previous_keks(
     put_keks(store, &stored)
 }
 
+/// Whether the KEK object still keeps a previous set beside the one `state` commits to: a
+/// cut or failure after that record's write stopped [`drop_previous_keks`], which the next
+/// provisioning message then finishes (a revoked KEK is not left at rest until the set
+/// changes again). A record naming no set, or an object it does not commit to, is not
+/// touched (`load_keks` decides about those).
+pub fn keeps_previous_keks(
+    store: &dyn crate::service::store::SecureStore,
+    state: &State,
+) -> Result<bool, crate::service::state::StateError> {
+    let Some(committed) = &state.kek_set else {
+        return Ok(false);
+    };
+    if names_no_keks(state) {
+        return Ok(false);
+    }
+    let Some(bytes) = store.get(crate::service::keys::KEKS_OBJECT)? else {
+        return Ok(false);
+    };
+    let stored: StoredKeks = crate::service::record::decode_stored(&bytes, MAX_KEK_OBJECT)
+        .map_err(|_| crate::service::state::StateError::Corrupt)?;
+    Ok(stored.current_id.as_ref() == Some(committed) && !stored.previous.is_empty())
+}
+
 /// The KEKs as the engine's key source takes them (each with the anchors that may use it).
 pub fn shared_keks(keks: &[Kek]) -> Vec<crate::service::keys::SharedKek> {
     keks.iter()
