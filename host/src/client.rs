@@ -52,6 +52,11 @@ pub fn device_key(
     call(tee, &DeviceKeyRequest { anchor })
 }
 
+/// Which anchors' keys an install tries, for the decryption hints of [`install_hints`].
+const KEYS_TRIED: &str = "Only a signing anchor allowed to decrypt into the component has its \
+    keys tried: its scope covers the component, and for an ['ree', ...] one it has \
+    ree-plaintext (`suit-agent anchors`)";
+
 /// `e`, the TA's refusal of an install, with what the host can tell of its likely cause
 /// (wording only: the kind and fault stay the TA's).
 pub fn install_hints(tee: &mut dyn Transport, e: AgentError) -> AgentError {
@@ -59,24 +64,20 @@ pub fn install_hints(tee: &mut dyn Transport, e: AgentError) -> AgentError {
         return awaiting_hints(e);
     }
     if e.is_hpke_open_failure() {
-        return e.with_hint(
+        return e.with_hint(&format!(
             "encrypt to anchor-N.hpke.pub.pem of the anchor that signs the manifest (from \
              `suit-author verify-key-statement --out-dir`); no other key (its ECDH-ES key, the \
-             identity key, another device's) opens it. Only a signing anchor allowed to \
-             decrypt into the component has its keys tried: its scope covers the component, \
-             and for an ['ree', ...] one it has ree-plaintext (`suit-agent anchors`)",
-        );
+             identity key, another device's) opens it. {KEYS_TRIED}"
+        ));
     }
     if e.is_key_unwrap_failure() {
-        return e.with_hint(
+        return e.with_hint(&format!(
             "an ECDH-ES recipient opens only with anchor-N.ecdh.pub.pem of the anchor that \
              signs the manifest (from `suit-author verify-key-statement --out-dir`; a recipient \
              without \"mode\" is ECDH-ES), no other key (its HPKE key, the identity key, \
              another device's); an A128KW/A256KW recipient only with a KEK the TPA provisioned \
-             (`add-kek`) for that anchor. Only a signing anchor allowed to decrypt into the \
-             component has its keys tried: its scope covers the component, and for an \
-             ['ree', ...] one it has ree-plaintext (`suit-agent anchors`)",
-        );
+             (`add-kek`) for that anchor. {KEYS_TRIED}"
+        ));
     }
     if e.is_no_matching_anchor() && status(tee).is_ok_and(|s| s.service.anchors == 0) {
         return e.with_hint(

@@ -660,7 +660,8 @@ impl<B: Backend> Service<B> {
         // The key itself, not its bytes: `to_bytes` would leave an unwiped scalar copy.
         opener.add_hpke_p256_key(Some(&prov.kid), keys.provisioning_secret().clone());
         let mut state = State::load(&self.backend)?;
-        let old_keks = provision::load_keks_naming_empty(&self.backend, &mut state)?;
+        let (old_keks, previous_kept) =
+            provision::load_keks_naming_empty(&self.backend, &mut state)?;
         let mut keks = old_keks.clone();
         let device = provision::Device {
             identity_kid: &identity.kid,
@@ -705,12 +706,7 @@ impl<B: Backend> Service<B> {
         // object the record still accepts, and the next message drops it (below).
         if keks_written && !old_keks.is_empty() {
             let _ = provision::drop_previous_keks(&mut self.backend, &state, &keks);
-        } else if !keks_written
-            && matches!(
-                provision::keeps_previous_keks(&self.backend, &state),
-                Ok(true)
-            )
-        {
+        } else if !keks_written && previous_kept {
             // An earlier message's drop was cut after its record landed: finished here, so a
             // revoked KEK stays at rest only until the next message, whatever it changes.
             // Best effort too: this message is applied whatever happens here.
@@ -1013,7 +1009,7 @@ impl<B: Backend> Service<B> {
         let keys = self.keys()?;
         let mut state = State::load(&self.backend)?;
         // An empty set named here is committed with the install's state record (`finish`).
-        let keks = provision::load_keks_naming_empty(&self.backend, &mut state)?;
+        let (keks, _) = provision::load_keks_naming_empty(&self.backend, &mut state)?;
         Ok((keys, state, keks))
     }
 

@@ -67,44 +67,49 @@ pub fn load_keks(
     if names_no_keks(state) {
         return Ok(Vec::new());
     }
-    keks_in(store.get(crate::service::keys::KEKS_OBJECT)?, state)
+    keks_in(store.get(crate::service::keys::KEKS_OBJECT)?, state).map(|(keks, _)| keks)
 }
 
 /// [`load_keks`], and names the empty set ([`NO_KEKS`]) in `state` when it names none and no
 /// KEK object exists, so that loading from the records written from `state` needs no look-up
 /// of the object (on OP-TEE a failed open per install, each as dear as a write). A record
-/// from before `kek_set` with an object keeps deciding by counters.
+/// from before `kek_set` with an object keeps deciding by counters. With the set: whether the
+/// object still keeps a previous set beside the committed one (a cut or failure after the
+/// record's write stopped [`drop_previous_keks`], which the next provisioning message then
+/// finishes, so a revoked KEK does not stay at rest until the set changes again).
 pub fn load_keks_naming_empty(
     store: &dyn crate::service::store::SecureStore,
     state: &mut State,
-) -> Result<Vec<Kek>, crate::service::state::StateError> {
+) -> Result<(Vec<Kek>, bool), crate::service::state::StateError> {
     if names_no_keks(state) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
     let bytes = store.get(crate::service::keys::KEKS_OBJECT)?;
     let absent = bytes.is_none();
-    let keks = keks_in(bytes, state)?;
+    let loaded = keks_in(bytes, state)?;
     if absent && state.kek_set.is_none() {
         state.kek_set = Some(ByteBuf::from(NO_KEKS.to_vec()));
     }
-    Ok(keks)
+    Ok(loaded)
 }
 
+/// The committed KEK set in the object `bytes`, and whether a previous set is still kept
+/// beside it (only when the record names the object's current set).
 fn keks_in(
     bytes: Option<Zeroizing<Vec<u8>>>,
     state: &State,
-) -> Result<Vec<Kek>, crate::service::state::StateError> {
+) -> Result<(Vec<Kek>, bool), crate::service::state::StateError> {
     use crate::service::state::StateError;
     let Some(bytes) = bytes else {
         return match state.kek_set {
             Some(_) => Err(StateError::KeksNotCommitted),
-            None => Ok(Vec::new()),
+            None => Ok((Vec::new(), false)),
         };
     };
     let mut stored: StoredKeks = crate::service::record::decode_stored(&bytes, MAX_KEK_OBJECT)
         .map_err(|_| StateError::Corrupt)?;
     let Some(committed) = &state.kek_set else {
-        return Ok(
+        return Ok((
             if stored.counter <= state.root_counter()
                 && stored.delegate_counter <= state.delegate_counter()
             {
@@ -112,12 +117,16 @@ fn keks_in(
             } else {
                 core::mem::take(&mut stored.previous)
             },
-        );
+            false,
+        ));
     };
     if stored.current_id.as_ref() == Some(committed) {
-        Ok(core::mem::take(&mut stored.current))
+        Ok((
+            core::mem::take(&mut stored.current),
+            !stored.previous.is_empty(),
+        ))
     } else if stored.previous_id.as_ref() == Some(committed) {
-        Ok(core::mem::take(&mut stored.previous))
+        Ok((core::mem::take(&mut stored.previous), false))
     } else {
         Err(StateError::KeksNotCommitted)
     }
@@ -211,29 +220,6 @@ pub fn drop_previous_keks(
         previous_id: None,
     };
     put_keks(store, &stored)
-}
-
-/// Whether the KEK object still keeps a previous set beside the one `state` commits to: a
-/// cut or failure after that record's write stopped [`drop_previous_keks`], which the next
-/// provisioning message then finishes (a revoked KEK is not left at rest until the set
-/// changes again). A record naming no set, or an object it does not commit to, is not
-/// touched (`load_keks` decides about those).
-pub fn keeps_previous_keks(
-    store: &dyn crate::service::store::SecureStore,
-    state: &State,
-) -> Result<bool, crate::service::state::StateError> {
-    let Some(committed) = &state.kek_set else {
-        return Ok(false);
-    };
-    if names_no_keks(state) {
-        return Ok(false);
-    }
-    let Some(bytes) = store.get(crate::service::keys::KEKS_OBJECT)? else {
-        return Ok(false);
-    };
-    let stored: StoredKeks = crate::service::record::decode_stored(&bytes, MAX_KEK_OBJECT)
-        .map_err(|_| crate::service::state::StateError::Corrupt)?;
-    Ok(stored.current_id.as_ref() == Some(committed) && !stored.previous.is_empty())
 }
 
 /// The KEKs as the engine's key source takes them (each with the anchors that may use it).

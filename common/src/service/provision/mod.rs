@@ -63,8 +63,8 @@ mod ops;
 mod receipt;
 
 pub use kek_store::{
-    drop_previous_keks, keeps_previous_keks, load_keks, load_keks_naming_empty, save_keks,
-    shared_keks, MAX_KEK_OBJECT, NO_KEKS,
+    drop_previous_keks, load_keks, load_keks_naming_empty, save_keks, shared_keks, MAX_KEK_OBJECT,
+    NO_KEKS,
 };
 pub use ops::apply_ops;
 use ops::parse_key;
