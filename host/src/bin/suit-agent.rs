@@ -92,7 +92,8 @@ enum LogLevel {
     Debug,
 }
 
-/// Network options (install, poll).
+// Network options (install, poll). A plain comment: with the deferred subcommands (`defer`
+// below) a doc comment here would replace the `about` of the subcommand it is flattened into.
 #[derive(clap::Args, Clone)]
 struct NetArgs {
     /// CA certificates (PEM) trusted for HTTPS (default: SSL_CERT_FILE, else the system's
@@ -213,6 +214,9 @@ impl WhichKey {
 /// The subcommands: `poll` runs rounds that each take the lock and open their own TA session;
 /// every other command runs in one session (`Cmd`), so dispatch needs no dead arm.
 #[derive(Subcommand)]
+// `defer`: a subcommand's arguments are built only when it is the one run, not for each of
+// the ~25 at every start (issue 14: the agent's own time per install under QEMU).
+#[command(defer = true)]
 enum Command {
     #[command(flatten)]
     Session(Cmd),
@@ -252,6 +256,7 @@ struct PollArgs {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Cmd {
     /// Show versions, the platform's protections and the TA's public state.
     Status {

@@ -101,6 +101,8 @@ enum SigAlg {
 }
 
 #[derive(Subcommand)]
+// `defer`: a subcommand's arguments are built only when it is the one run (as in suit-agent).
+#[command(defer = true)]
 enum Cmd {
     /// Authenticate an envelope offline (and with --process, apply it on a simulated device).
     Verify {
