@@ -140,6 +140,10 @@ pub enum ServiceFault {
     AwaitingEnvelope(ByteBuf),
     /// An abandon that names no commit awaiting its envelope (none awaits, or another).
     NotAwaited,
+    /// The REE component at this path holds confidential content whose release no anchor
+    /// stands by any more: every anchor whose `ree_plaintext` let it out was removed or lost
+    /// the flag.
+    ReeReleaseRevoked(alloc::string::String),
 }
 
 numbered_enum_codec!(ServiceFault {
@@ -160,6 +164,7 @@ numbered_enum_codec!(ServiceFault {
     14 => NonceTooLong,
     15 => AwaitingEnvelope(digest),
     16 => NotAwaited,
+    17 => ReeReleaseRevoked(path),
 });
 
 impl Fault {
@@ -332,6 +337,10 @@ impl core::fmt::Display for ServiceFault {
                 crate::text::hex(digest)
             ),
             S::NotAwaited => f.write_str("no interrupted update awaits that envelope"),
+            S::ReeReleaseRevoked(path) => write!(
+                f,
+                "REE component {path} holds confidential content, and no anchor that let it out of the TEE has ree_plaintext any more: it is not exported again"
+            ),
         }
     }
 }

@@ -426,6 +426,7 @@ fn samples() -> Vec<Fault> {
             ServiceFault::NonceTooLong,
             ServiceFault::AwaitingEnvelope(ByteBuf::from(vec![0xab; 32])),
             ServiceFault::NotAwaited,
+            ServiceFault::ReeReleaseRevoked("etc/x".into()),
         ]
         .map(Fault::Service),
     );

@@ -45,6 +45,7 @@ fn awaiting(d: &Path, digest: &[u8]) {
         sequence_number: 9,
         ta_version: Some(2),
         digest_withheld: false,
+        released_by: Vec::new(),
     });
     let journal = Journal {
         objects: vec![],

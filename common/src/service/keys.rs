@@ -519,9 +519,47 @@ pub struct AnchorKeySource<'a> {
     /// `MemoryKeys`: keys stored inline would be left unwiped in every block the `Vec`
     /// outgrows.
     derived: core::cell::RefCell<Vec<(u32, Option<Box<AnchorKeys>>)>>,
+    /// The installed components ([`Self::with_installed`]): whose flags released the REE
+    /// content a copy reads ([`super::state::ComponentRecord::released_by`]).
+    installed: &'a [super::state::ComponentRecord],
+    /// Per REE component, the anchors whose `ree_plaintext` let confidential content into it
+    /// in this run (decrypted there, or copied there from secure or released content):
+    /// what its record keeps at commit ([`Releases`]). A superset at worst (a try-each
+    /// alternative given up), which only ties the content to more anchors' flags.
+    released: core::cell::RefCell<Vec<(crate::suit::ComponentId, Vec<super::state::Release>)>>,
     /// The author tool's simulated device: keys standing in for each anchor's own.
     #[cfg(feature = "author")]
     stand_in: Option<&'a StandInKeys>,
+}
+
+/// Who released the confidential content an install put into each REE component: the
+/// platform asks at commit ([`super::state::ComponentRecord::released_by`]).
+pub trait Releases {
+    /// The anchors whose `ree_plaintext` let confidential content into `component` in this
+    /// run; empty for one that received none.
+    fn released_by(&self, component: &crate::suit::ComponentId) -> Vec<super::state::Release>;
+}
+
+/// No releases: for platforms run without the service's key source (tests).
+impl Releases for () {
+    fn released_by(&self, _component: &crate::suit::ComponentId) -> Vec<super::state::Release> {
+        Vec::new()
+    }
+}
+
+impl Releases for AnchorKeySource<'_> {
+    fn released_by(&self, component: &crate::suit::ComponentId) -> Vec<super::state::Release> {
+        // Not reached while borrowed (nothing re-enters the source).
+        self.released
+            .try_borrow()
+            .ok()
+            .and_then(|r| {
+                r.iter()
+                    .find(|(c, _)| c == component)
+                    .map(|(_, r)| r.clone())
+            })
+            .unwrap_or_default()
+    }
 }
 
 impl<'a> AnchorKeySource<'a> {
@@ -535,9 +573,70 @@ impl<'a> AnchorKeySource<'a> {
             anchors,
             keks,
             derived: core::cell::RefCell::new(Vec::new()),
+            installed: &[],
+            released: core::cell::RefCell::new(Vec::new()),
             #[cfg(feature = "author")]
             stand_in: None,
         }
+    }
+
+    /// The components installed now: a copy of an REE component whose content a flag
+    /// released stays tied to that release.
+    pub fn with_installed(self, installed: &'a [super::state::ComponentRecord]) -> Self {
+        AnchorKeySource { installed, ..self }
+    }
+
+    /// Notes that `signers`' anchors with `ree_plaintext` (and `carried`, the releases of
+    /// the content copied) released confidential content into REE component `component`.
+    /// `false` if it could not be noted (not reached: nothing re-enters the source), which
+    /// refuses the content rather than leave it public.
+    #[must_use]
+    fn note_release(
+        &self,
+        signers: &[u32],
+        component: &crate::suit::ComponentId,
+        carried: &[super::state::Release],
+    ) -> bool {
+        use super::state::Release;
+        let Ok(mut released) = self.released.try_borrow_mut() else {
+            return false;
+        };
+        let entry = match released.iter().position(|(c, _)| c == component) {
+            Some(i) => released.get_mut(i),
+            None => {
+                released.push((component.clone(), Vec::new()));
+                released.last_mut()
+            }
+        };
+        let Some((_, list)) = entry else {
+            return false;
+        };
+        let flagged = signers
+            .iter()
+            .filter_map(|id| self.anchor(*id))
+            .filter(|a| a.scope.ree_plaintext)
+            .map(Release::of);
+        for r in flagged.chain(carried.iter().copied()) {
+            // One entry per anchor: at most as many as the state holds anchors.
+            if !list.contains(&r) {
+                list.push(r);
+            }
+        }
+        true
+    }
+
+    /// The releases REE component `c`'s content carries: noted in this run if it was
+    /// staged here, else its installed record's. `None`: public content.
+    fn releases_of(&self, c: &crate::suit::ComponentId) -> Option<Vec<super::state::Release>> {
+        let noted = self.released_by(c);
+        if !noted.is_empty() {
+            return Some(noted);
+        }
+        self.installed
+            .iter()
+            .find(|r| super::state::component_from(&r.id) == *c)
+            .filter(|r| !r.released_by.is_empty())
+            .map(|r| r.released_by.clone())
     }
 
     /// INSECURE, simulation only: `keys` stand in for anchors' own payload keys, each for
@@ -693,6 +792,9 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
         if ree && !allowed {
             return Err(crate::suit::decrypt::PlaintextRefused);
         }
+        if ree && !self.note_release(signers, component, &[]) {
+            return Err(crate::suit::decrypt::PlaintextRefused);
+        }
         Ok(crate::suit::decrypt::SelectedKeys::Own(keys))
     }
 
@@ -708,6 +810,26 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
         // in this run are confidential: copying them out is a decryption into the REE.
         let source_ree = is_ree(source);
         if content != CopiedContent::Decrypted && source_ree {
+            // REE content is public, but for content a flag released (its own record's, or
+            // noted in this run; one served in this run is the REE's own): that is public
+            // only while an anchor that released it holds the flag. So it is copied at all
+            // only then (not into a secure component to be let out again under another
+            // anchor's flag once this one is revoked), and a copy into another REE file,
+            // which the REE reads as its own, takes a signer with the flag too and stays
+            // tied to the same anchors (not laundered into a file no flag speaks for).
+            let carried = match content {
+                CopiedContent::Supplied => Some(self.released_by(source)).filter(|r| !r.is_empty()),
+                _ => self.releases_of(source),
+            };
+            if let Some(releases) = carried {
+                let refused = !releases.iter().any(|r| r.holds(self.anchors))
+                    || (is_ree(component)
+                        && (!self.ree_allowed(signers)
+                            || !self.note_release(&[], component, &releases)));
+                if refused {
+                    return Err(crate::suit::decrypt::PlaintextRefused);
+                }
+            }
             return Ok(());
         }
         // Who owns it: for a secure source, the anchors covering it (content decrypted into
@@ -715,7 +837,10 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
         // into an REE component was decrypted with keys of anchors that have ree_plaintext.
         let owners_allow = source_ree || self.exportable(source);
         if is_ree(component) {
-            if !owners_allow || !self.ree_allowed(signers) {
+            if !owners_allow
+                || !self.ree_allowed(signers)
+                || !self.note_release(signers, component, &[])
+            {
                 return Err(crate::suit::decrypt::PlaintextRefused);
             }
         } else if !owners_allow && self.exportable(component) {

@@ -1025,11 +1025,17 @@ impl<B: Backend> Service<B> {
         let shared = provision::shared_keks(&keks);
         // Keys are chosen inside the engine, per manifest, from its authenticated signers.
         let anchors = state.anchors.clone();
-        let decryption = keys::AnchorKeySource::new(&keys, &anchors, &shared);
+        // The installed components too: a copy of released REE content stays tied to its
+        // release (`state::ComponentRecord::released_by`).
+        let installed = state.components.clone();
+        let decryption =
+            keys::AnchorKeySource::new(&keys, &anchors, &shared).with_installed(&installed);
         #[cfg(feature = "author")]
         let decryption = decryption.with_stand_in(self.simulated_keys.as_ref());
         let source: &dyn crate::suit::decrypt::KeySource = &decryption;
-        let done = self.install.finish(&mut self.backend, &mut state, source);
+        let done = self
+            .install
+            .finish(&mut self.backend, &mut state, source, &decryption);
         // A commit whose state write failed after its TA reached OP-TEE is finished next time,
         // or awaits its envelope again: the next command looks at the journal.
         self.reconciled = done.is_ok();
@@ -1128,6 +1134,16 @@ impl<B: Backend> Service<B> {
                     ServiceFault::NoReeComponent(r.path.clone()),
                 )
             })?;
+        // Confidential content a flag released leaves only while an anchor that released it
+        // holds `ree_plaintext` still: a TPA's revocation (a rescope without it, the anchor's
+        // removal) stops the TA handing it out again (review s42).
+        if !record.still_released(&state.anchors) {
+            self.export = None;
+            return Err(Refuse::service(
+                RefusalKind::Access,
+                ServiceFault::ReeReleaseRevoked(r.path.clone()),
+            ));
+        }
         if r.offset > record.size {
             return Err(Refuse::service(
                 RefusalKind::Sequence,

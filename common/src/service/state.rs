@@ -245,12 +245,53 @@ pub struct ComponentRecord {
     /// authenticated it): its digest stays inside the TA, or the REE could test guesses of a
     /// low-entropy secret against it. Status and reports leave it out.
     pub digest_withheld: bool,
+    /// For an REE component holding confidential content (decrypted, or copied from secure
+    /// or released content): the anchors whose `ree_plaintext` let it out of the TEE, at most
+    /// one entry per anchor. `ReeExport`, and a copy of it into another REE component, need
+    /// one of them to hold the flag still ([`Release::holds`]). Empty: the content was never
+    /// confidential, or was committed before releases were recorded (session 42).
+    pub released_by: Vec<Release>,
 }
 
 impl ComponentRecord {
     /// The digest that may leave the TA, if any.
     pub fn public_digest(&self) -> Option<&[u8]> {
         (!self.digest_withheld).then_some(self.digest.as_slice())
+    }
+
+    /// Whether this REE component's content may leave the TEE now: it was never released
+    /// by a flag (public content), or one of the anchors that released it still holds
+    /// `ree_plaintext` ([`Release::holds`]).
+    pub fn still_released(&self, anchors: &[AnchorRecord]) -> bool {
+        self.released_by.is_empty() || self.released_by.iter().any(|r| r.holds(anchors))
+    }
+}
+
+/// An anchor whose `ree_plaintext` released confidential content into an REE component
+/// ([`ComponentRecord::released_by`]): its id and the key scope the device gave it when it
+/// was added, which no later anchor gets again (an id removed and added again is another
+/// anchor; anchors from before key scopes all have 0, and none is added with it now).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Release {
+    pub anchor: u32,
+    pub key_scope: u64,
+}
+
+impl Release {
+    /// The release of `a`.
+    pub fn of(a: &AnchorRecord) -> Self {
+        Release {
+            anchor: a.id,
+            key_scope: a.key_scope,
+        }
+    }
+
+    /// Whether the anchor that made this release is still present (same id, same key scope)
+    /// and still lets plaintext into the REE.
+    pub fn holds(&self, anchors: &[AnchorRecord]) -> bool {
+        anchors
+            .iter()
+            .any(|a| a.id == self.anchor && a.key_scope == self.key_scope && a.scope.ree_plaintext)
     }
 }
 
@@ -306,7 +347,9 @@ crate::cbor::struct_codec!(ComponentRecord {
     sequence_number,
     ta_version = default,
     digest_withheld = default,
+    released_by = default,
 });
+crate::cbor::struct_codec!(Release { anchor, key_scope });
 
 /// Why the state could not be loaded or saved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

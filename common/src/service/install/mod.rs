@@ -1079,6 +1079,7 @@ impl InstallSession {
         store: &mut D,
         state: &mut State,
         keys: &dyn KeySource,
+        releases: &dyn super::keys::Releases,
     ) -> Result<Installed, InstallError> {
         self.settles_at = None;
         let (envelope, claims, payloads, slot, walks) = match core::mem::take(&mut self.phase) {
@@ -1157,6 +1158,7 @@ impl InstallSession {
             let builder = ReportBuilder::for_manifest(&claims);
             let mut platform =
                 StorePlatform::new(store, state, payloads, builder, &mut self.journal, digest);
+            platform.releases = releases;
             let r = suit::process(&envelope, Procedure::Update, &policy, keys, &mut platform);
             let builder = core::mem::take(&mut platform.report);
             unsettled = platform.unsettled;

@@ -139,6 +139,9 @@ pub(super) struct StorePlatform<'a, D: SecureStore + TaStore> {
     /// `PlatformError::NoSpace` for this and for the TA's own limits (staged components,
     /// the state record) alike: `finish` refuses the first as the device's trouble.
     pub(super) storage_full: core::cell::Cell<bool>,
+    /// Who released the confidential content of each REE component staged
+    /// ([`ComponentRecord::released_by`]): the run's key source; none by default.
+    pub(super) releases: &'a dyn super::super::keys::Releases,
 }
 
 /// Sequence-number key under which an unlinked component keeps its rollback floor: a removed
@@ -199,6 +202,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             checked: core::cell::Cell::new(None),
             not_committed: core::cell::Cell::new(false),
             storage_full: core::cell::Cell::new(false),
+            releases: &(),
         }
     }
 
@@ -885,6 +889,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
                 sequence_number: self.staged_by_sequence(&s.component)?,
                 ta_version,
                 digest_withheld: self.withheld.contains(&s.component),
+                released_by: self.releases.released_by(&s.component),
             };
             match next
                 .components
@@ -1227,6 +1232,7 @@ mod tests {
             sequence_number: 2,
             ta_version: None,
             digest_withheld: false,
+            released_by: Vec::new(),
         });
         let y = ComponentId::new(&[&b"app"[..], b"y"]);
         type Act = fn(&mut StorePlatform<'_, MemoryBackend>, &ComponentId, &ComponentId);
