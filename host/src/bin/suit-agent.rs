@@ -1554,7 +1554,7 @@ fn anchors(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
             } else {
                 format!("kid {}", kid_str(&x.kid))
             },
-            joined(&x.component_prefixes, ", "),
+            scope_text(&x.component_prefixes),
             limits
         );
     }
@@ -2729,6 +2729,26 @@ fn json_value<T: serde::Serialize>(value: &T) -> serde_json::Value {
 }
 
 /// The items' display forms with `sep` between them.
+/// An anchor's component prefixes as `anchors` prints them: the empty prefix `[]` (the
+/// description's `[[]]`) grants every component, which `[]` alone reads as the opposite of;
+/// no prefix at all grants none.
+fn scope_text(prefixes: &[suit_common::protocol::ComponentPath]) -> String {
+    if prefixes.is_empty() {
+        return "none".to_string();
+    }
+    prefixes
+        .iter()
+        .map(|p| {
+            if p.0.is_empty() {
+                format!("{p} (every component)")
+            } else {
+                p.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn joined<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
     items.iter().map(T::to_string).collect::<Vec<_>>().join(sep)
 }

@@ -243,7 +243,8 @@ enum Cmd {
         /// Directory for detached payloads (default: the output's directory).
         #[arg(long = "payload-out", value_name = "DIR")]
         payload_out: Option<PathBuf>,
-        /// Overrides the description's sequence number.
+        /// The manifest's sequence number, overriding the description's (which may then be
+        /// left out).
         #[arg(long = "sequence-number")]
         sequence_number: Option<u64>,
         /// Write the envelope unsigned (digest only), to be signed later with `sign`.
@@ -284,7 +285,7 @@ enum Cmd {
         /// as --state for one device; each expected state digest is printed.
         #[arg(long = "state-dir", value_name = "DIR", requires = "devices")]
         state_dir: Option<PathBuf>,
-        /// Overrides the description's counter.
+        /// The message's counter, overriding the description's (which may then be left out).
         #[arg(long)]
         counter: Option<u64>,
         /// The TPA's model of the device (CBOR, created when missing, owner-only: holds the
@@ -901,7 +902,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             json: _,
         } => {
             let bytes =
-                suit_host::author::read_cbor_of(&envelope, suit_host::detect::Format::Envelope)?;
+                suit_host::author::read_cbor_as(&envelope, suit_host::detect::Format::Envelope)?;
             // Checked before signing: a stateful (HSS-LMS) key's signature is spent once made.
             suit_host::author::check_outputs(
                 &[(output.clone(), "the signed envelope".into())],
@@ -1057,7 +1058,7 @@ fn sever_cmd(
             })
         })
         .collect::<Result<Vec<u8>>>()?;
-    let bytes = suit_host::author::read_cbor_of(&envelope, suit_host::detect::Format::Envelope)?;
+    let bytes = suit_host::author::read_cbor_as(&envelope, suit_host::detect::Format::Envelope)?;
     let (rest, removed) = sever::sever(&bytes, &which)?;
     let mut outputs = vec![(output.clone(), "the severed envelope".to_string())];
     for m in &removed {
@@ -1097,7 +1098,7 @@ fn unsever_cmd(
     out: &mut dyn Write,
 ) -> Result<()> {
     use suit_host::author::sever;
-    let bytes = suit_host::author::read_cbor_of(&envelope, suit_host::detect::Format::Envelope)?;
+    let bytes = suit_host::author::read_cbor_as(&envelope, suit_host::detect::Format::Envelope)?;
     let contents = members
         .iter()
         .map(|p| Ok((p.display().to_string(), suit_host::author::read_file(p)?)))
