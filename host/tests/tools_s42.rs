@@ -442,3 +442,40 @@ fn s42_8_an_ssl_cert_file_without_certificates_is_refused_as_the_option_is() {
     }
     assert!(server.seen().is_empty(), "nothing is fetched");
 }
+
+/// `verify-receipt` takes the device's key by what it is (`--identity-key`), `verify-report`
+/// only as `--device-key`, the name `verify --process` gives a private payload key stand-in:
+/// `verify-report --report-key report.pub.pem` was an argument error. It is an alias now.
+#[test]
+fn s42_9_verify_report_takes_the_report_key_by_its_name() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    provisioned_app_device(d);
+    ok(agent(
+        d,
+        &words("device-key --which report -o report.pub.pem"),
+    ));
+    suit_test_support::cli::write(d, "fw.bin", "firmware");
+    suit_test_support::cli::write(
+        d,
+        "m.json",
+        suit_test_support::cli::app_description("board"),
+    );
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key author.priv.pem"),
+    ));
+    ok(agent(d, &words("install m.suit")));
+    ok(agent(d, &words("report --nonce 0a0b -o r.cose")));
+    let r = ok(author(
+        d,
+        &words("verify-report r.cose --report-key report.pub.pem --nonce 0a0b"),
+    ));
+    assert!(
+        r.stdout.contains("REPORT SIGNATURE VERIFIED"),
+        "{}",
+        r.stdout
+    );
+    let r = ok(author(d, &words("verify-report --help")));
+    assert!(r.stdout.contains("[alias: --report-key]"), "{}", r.stdout);
+}

@@ -385,8 +385,9 @@ enum Cmd {
         /// Signed report (COSE_Sign1; CBOR or hex text), or a directory of them (a status
         /// tracker's collection: every file is verified).
         report: PathBuf,
-        /// The device's report public key (PEM, COSE_Key or JWK; P-256).
-        #[arg(long = "device-key", value_name = "PUB")]
+        /// The device's report public key (PEM, COSE_Key or JWK; P-256): `report.pub.pem` of
+        /// `suit-agent device-key --out-dir`, not its identity key.
+        #[arg(long = "device-key", visible_alias = "report-key", value_name = "PUB")]
         device_key: PathBuf,
         /// The nonce the report was requested with (`suit-agent report --nonce`): refused
         /// (exit 1) unless the signed report carries exactly it, so an old report replayed
