@@ -479,3 +479,62 @@ fn s42_9_verify_report_takes_the_report_key_by_its_name() {
     let r = ok(author(d, &words("verify-report --help")));
     assert!(r.stdout.contains("[alias: --report-key]"), "{}", r.stdout);
 }
+
+/// A KEK or HMAC key kept as hex text (`xxd -p` output, as the repository's libcsuit vectors
+/// keep theirs) was refused as "KEK must be 16 or 32 bytes long, the file holds 33", which
+/// does not say why. Now the refusal says it reads as hex text of a key and how to give it.
+#[test]
+fn s42_10_a_hex_text_key_file_is_named_as_such() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let kek = vectors().join("libcsuit/kek_a128kw_kid-1.hex");
+    let hmac = vectors().join("libcsuit/trust_anchor_hmac256.hex");
+    suit_test_support::cli::write(d, "fw.bin", "firmware");
+    let r = author(
+        d,
+        &[
+            "encrypt",
+            "--payload",
+            "fw.bin",
+            "--kek",
+            kek.to_str().unwrap(),
+            "--info-out",
+            "i.cbor",
+            "--ciphertext-out",
+            "c.bin",
+        ],
+    );
+    fails(
+        r,
+        2,
+        "must be 16 or 32 bytes long, the file holds 33: it reads as hex text of a 16-byte \
+         key; give the raw bytes (`xxd -r -p` makes them) or a COSE_Key or JWK",
+    );
+    let envelope = vectors().join("libcsuit/suit_manifest_expAW.suit");
+    let r = author(
+        d,
+        &[
+            "verify",
+            envelope.to_str().unwrap(),
+            "--hmac-key",
+            hmac.to_str().unwrap(),
+        ],
+    );
+    fails(
+        r,
+        2,
+        "the file holds 65: it reads as hex text of a 32-byte key",
+    );
+    // The raw bytes verify; a raw key of a wrong length that is no hex text gets no hint.
+    let raw = hex::decode(std::fs::read_to_string(&hmac).unwrap().trim()).unwrap();
+    std::fs::write(d.join("hmac.bin"), &raw).unwrap();
+    let e = envelope.to_str().unwrap();
+    ok(author(d, &["verify", e, "--hmac-key", "hmac.bin"]));
+    std::fs::write(d.join("short.bin"), [0xffu8; 20]).unwrap();
+    let all = fails(
+        author(d, &["verify", e, "--hmac-key", "short.bin"]),
+        2,
+        "the file holds 20",
+    );
+    assert!(!all.contains("hex text"), "{all}");
+}
