@@ -538,3 +538,24 @@ fn s42_10_a_hex_text_key_file_is_named_as_such() {
     );
     assert!(!all.contains("hex text"), "{all}");
 }
+
+/// `--stall-timeout 0` and `--transfer-timeout 0` were taken silently as one second (many
+/// tools read 0 as "no limit": a slow server then failed every transfer), where `poll
+/// --interval 0` is refused. Both are refused now (exit 2), before anything is fetched.
+#[test]
+fn s42_11_a_zero_timeout_is_refused_not_taken_as_one_second() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    for opt in ["--stall-timeout", "--transfer-timeout"] {
+        for cmd in [
+            vec!["install", "http://127.0.0.1:9/x.suit", opt, "0"],
+            vec!["poll", "http://127.0.0.1:9/", opt, "0"],
+        ] {
+            let r = agent(d, &cmd);
+            let all = fails(r, 2, "0 is not in 1..");
+            assert!(all.contains(opt), "{all}");
+        }
+        let r = agent(d, &["install", "--help"]);
+        assert!(r.stdout.contains("seconds, at least 1"), "{}", r.stdout);
+    }
+}

@@ -102,12 +102,13 @@ struct NetArgs {
     /// Largest payload accepted from a server or file (bytes).
     #[arg(long, default_value_t = suit_host::transport::DEFAULT_MAX_PAYLOAD)]
     max_payload_bytes: u64,
-    /// A server silent this long (seconds; connect or read) counts as stalled (default 30).
-    #[arg(long, value_name = "S")]
+    /// A server silent this long (seconds, at least 1; connect or read) counts as stalled
+    /// (default 30).
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
     stall_timeout: Option<u64>,
-    /// Time limit for one transfer, retries included (seconds): a request still receiving
-    /// (however slowly) is ended then (default 600).
-    #[arg(long, value_name = "S")]
+    /// Time limit for one transfer, retries included (seconds, at least 1): a request still
+    /// receiving (however slowly) is ended then (default 600).
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
     transfer_timeout: Option<u64>,
     /// Further attempts after a dropped connection, stall or server error (attempts that
     /// move a download forward do not count; default 4).
