@@ -559,3 +559,52 @@ fn s42_11_a_zero_timeout_is_refused_not_taken_as_one_second() {
         assert!(r.stdout.contains("seconds, at least 1"), "{}", r.stdout);
     }
 }
+
+/// `inspect` of an envelope signed with `create --cose-sign` (one COSE_Sign holding every
+/// signature) showed its block as `algorithm: -`, `kid: -`: a COSE_Sign's algorithms and kids
+/// are its signatures', which inspect did not show, so a reviewer could not see who signs
+/// without verifying. Now each signature's algorithm and kid are listed.
+#[test]
+fn s42_12_inspect_lists_the_signatures_of_a_cose_sign() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(author(d, &words("keygen --type p256 -o a --kid author-a")));
+    ok(author(
+        d,
+        &words("keygen --type ed25519 -o b --cose --kid author-b"),
+    ));
+    suit_test_support::cli::write(d, "fw.bin", "firmware");
+    suit_test_support::cli::write(
+        d,
+        "m.json",
+        suit_test_support::cli::app_description("board"),
+    );
+    ok(author(
+        d,
+        &words("create m.json -o m.suit --sign-key a.priv.pem --sign-key b.priv.cose --cose-sign"),
+    ));
+    let r = ok(author(d, &words("inspect m.suit --json")));
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let block = &j["authentication"]["blocks"][0];
+    assert_eq!(block["structure"], "COSE_Sign", "{block}");
+    let sigs = block["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 2, "{block}");
+    assert_eq!(sigs[0]["algorithm"], "ESP256", "{block}");
+    assert_eq!(sigs[0]["algorithm-id"], -9, "{block}");
+    assert_eq!(sigs[1]["algorithm-id"], -19, "{block}");
+    assert_eq!(sigs[1]["kid"], "'author-b'", "{block}");
+    let r = ok(author(d, &words("inspect m.suit")));
+    assert!(r.stdout.contains("signatures:"), "{}", r.stdout);
+    assert!(r.stdout.contains("algorithm-id: -19"), "{}", r.stdout);
+    // A COSE_Sign1 block has no such list.
+    ok(author(
+        d,
+        &words("create m.json -o one.suit --sign-key a.priv.pem"),
+    ));
+    let r = ok(author(d, &words("inspect one.suit --json")));
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(
+        j["authentication"]["blocks"][0].get("signatures").is_none(),
+        "{j}"
+    );
+}
