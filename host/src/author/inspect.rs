@@ -247,8 +247,8 @@ fn auth_model(bytes: &[u8]) -> Json {
                         });
                         // A COSE_Sign's algorithms and kids are its signatures' (RFC 9052
                         // §4.1: COSE_Signature = [protected, unprotected, signature]).
-                        if t == 98 {
-                            block["signatures"] = match a.get(3) {
+                        if let (98, Json::Object(fields)) = (t, &mut block) {
+                            let signatures = match a.get(3) {
                                 Some(Value::Array(sigs)) => Json::Array(
                                     sigs.iter()
                                         .map(|sig| match sig {
@@ -269,6 +269,7 @@ fn auth_model(bytes: &[u8]) -> Json {
                                 ),
                                 _ => err("COSE_Sign has no array of signatures"),
                             };
+                            fields.insert("signatures".into(), signatures);
                         }
                         block
                     }
