@@ -116,6 +116,10 @@ pub enum Format {
     Pem,
     /// A JSON document: a description for `create` or `provision`, or some tool's output.
     Json,
+    /// CBOR diagnostic notation (RFC 8949 §8, RFC 8610 Appendix G): the text form the drafts
+    /// and other implementations publish their examples in (`/ SUIT_Envelope_Tagged /
+    /// 107({...})`), which the tools do not parse. Only text that is no CBOR item whole.
+    Diag,
 }
 
 /// Which tool a command that refuses a file belongs to: the command named for the file is
@@ -138,6 +142,7 @@ impl Format {
             Format::DeviceModel => "the TPA's device model",
             Format::Pem => "PEM text (a key file)",
             Format::Json => "a JSON document",
+            Format::Diag => "CBOR diagnostic notation (text)",
         }
     }
 
@@ -157,12 +162,17 @@ impl Format {
             (Format::Json, _) => {
                 "if it is a description, run `suit-author create` (or `provision`) on it first"
             }
+            (Format::Diag, _) => {
+                "the tools read binary CBOR or hex text, not the diagnostic notation written \
+                 for people: give the binary or hex form (the drafts publish their examples \
+                 in hex too), or convert it with a CBOR diagnostic-notation tool"
+            }
         }
     }
 
     /// Whether it is text, never CBOR: `inspect` refuses it rather than showing it.
     pub fn is_text(self) -> bool {
-        matches!(self, Format::Pem | Format::Json)
+        matches!(self, Format::Pem | Format::Json | Format::Diag)
     }
 }
 
@@ -180,7 +190,9 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     {
         return Some(Format::Json);
     }
-    let v = decode_one(bytes).ok()?;
+    let Ok(v) = decode_one(bytes) else {
+        return is_diagnostic_notation(bytes).then_some(Format::Diag);
+    };
     match &v {
         Value::Tag(107, _) => Some(Format::Envelope),
         // Untagged: the authentication wrapper (label 2) and the manifest (3), byte strings.
@@ -217,6 +229,50 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         }
         _ => None,
     }
+}
+
+/// Whether `bytes`, which are no CBOR item whole, read as CBOR diagnostic notation: text
+/// (UTF-8, no control characters but white space) that starts, after white space, comments
+/// (`/ ... /`) and a Markdown code fence (the drafts' `~~~ cbor-diag`), as a diagnostic
+/// notation item does: a tag (`107(`), a byte string (`h'..'`, `<<`), or a map or array
+/// with a notation only diagnostic notation has (a comment, `h'`, `<<`: a JSON document
+/// with a mistake in it is not taken for one). Every binary format of the tools starts with
+/// a byte above ASCII, so none is taken for it.
+fn is_diagnostic_notation(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    if text
+        .chars()
+        .any(|c| c.is_control() && !c.is_ascii_whitespace())
+    {
+        return false;
+    }
+    let mut rest = text.trim_start();
+    let mut commented = false;
+    // A fence and comments before the item (each step consumes text: the loop ends).
+    loop {
+        if rest.starts_with("~~~") || rest.starts_with("```") {
+            rest = rest
+                .split_once('\n')
+                .map_or("", |(_, after)| after)
+                .trim_start();
+        } else if let Some(comment) = rest.strip_prefix('/') {
+            match comment.split_once('/') {
+                Some((_, after)) => rest = after.trim_start(),
+                None => return false,
+            }
+            commented = true;
+        } else {
+            break;
+        }
+    }
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let tag = digits > 0 && rest.get(digits..).is_some_and(|r| r.starts_with('('));
+    let byte_string = rest.starts_with("h'") || rest.starts_with("<<");
+    let container = rest.starts_with(['{', '['])
+        && (commented || rest.contains("<<") || rest.contains("h'") || rest.contains(" / "));
+    tag || byte_string || container
 }
 
 /// The component ids of the root manifest in `envelope`, in index order, read without

@@ -62,8 +62,9 @@ const REPORT_ALL: u64 = 15;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Description {
-    /// suit-manifest-sequence-number.
-    pub sequence_number: u64,
+    /// suit-manifest-sequence-number; `--sequence-number` may give it instead.
+    #[serde(default)]
+    pub sequence_number: Option<u64>,
     /// Vendor identifier: a UUID string, or `{"name": "example.com"}` for
     /// UUIDv5(DNS namespace, name).
     pub vendor_id: IdSpec,
@@ -344,6 +345,16 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     let desc: Description = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
 
+    let sequence_number = opts
+        .sequence_number
+        .or(desc.sequence_number)
+        .ok_or_else(|| {
+            bad(
+                "\"sequence-number\" is missing: give it in the description or as \
+                 --sequence-number"
+                    .into(),
+            )
+        })?;
     if desc.components.is_empty() {
         return Err(bad("\"components\" is empty".into()));
     }
@@ -565,7 +576,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         .map(|segs| segments(segs))
         .transpose()
         .map_err(|e| bad(format!("manifest-component-id: {e}")))?;
-    let sequence_number = opts.sequence_number.unwrap_or(desc.sequence_number);
     if let Some(v) = &desc.set_version {
         super::update_management::check_version(v).map_err(|e| bad(format!("set-version: {e}")))?;
     }

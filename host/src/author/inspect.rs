@@ -238,13 +238,40 @@ fn auth_model(bytes: &[u8]) -> Json {
                             return err(format!("{structure} is not an array"));
                         };
                         let (alg, kid) = headers(protected, unprotected);
-                        json!({
+                        let mut block = json!({
                             "structure": structure,
                             "algorithm": alg.map(alg_name),
                             "algorithm-id": alg.map(int_json),
                             "kid": kid.map(|k| super::kid_str(&k)),
                             "payload-detached": matches!(payload, Value::Null),
-                        })
+                        });
+                        // A COSE_Sign's algorithms and kids are its signatures' (RFC 9052
+                        // §4.1: COSE_Signature = [protected, unprotected, signature]).
+                        if let (98, Json::Object(fields)) = (t, &mut block) {
+                            let signatures = match a.get(3) {
+                                Some(Value::Array(sigs)) => Json::Array(
+                                    sigs.iter()
+                                        .map(|sig| match sig {
+                                            Value::Array(parts) if parts.len() == 3 => {
+                                                let [p, u, _] = parts.as_slice() else {
+                                                    return err("COSE_Signature is malformed");
+                                                };
+                                                let (alg, kid) = headers(p, u);
+                                                json!({
+                                                    "algorithm": alg.map(alg_name),
+                                                    "algorithm-id": alg.map(int_json),
+                                                    "kid": kid.map(|k| super::kid_str(&k)),
+                                                })
+                                            }
+                                            _ => err("COSE_Signature is not a 3-element array"),
+                                        })
+                                        .collect(),
+                                ),
+                                _ => err("COSE_Sign has no array of signatures"),
+                            };
+                            fields.insert("signatures".into(), signatures);
+                        }
+                        block
                     }
                     _ => err(format!("{structure} is not an array")),
                 }

@@ -241,13 +241,36 @@ pub fn load_symmetric(path: &Path, lengths: &[usize], what: &str) -> Result<Symm
         return Err(AuthorError::key(
             path,
             format!(
-                "{what} must be {} bytes long, the file holds {}",
+                "{what} must be {} bytes long, the file holds {}{}",
                 lengths_text(lengths),
-                key.secret.len()
+                key.secret.len(),
+                hex_text_hint(&key.secret, lengths)
             ),
         ));
     }
     Ok(key)
+}
+
+/// For a raw key file of a wrong length that reads as hex text of a key of an allowed length
+/// (`xxd -p` writes one, with its newline; the repository's vectors keep keys so): says so.
+/// Only a hint: a file of the right length is raw bytes, whatever they look like (libcsuit's
+/// KEK is sixteen `a`s).
+fn hex_text_hint(bytes: &[u8], lengths: &[usize]) -> String {
+    let digits: Vec<u8> = bytes
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let hex = !digits.is_empty() && digits.iter().all(u8::is_ascii_hexdigit);
+    if hex && digits.len().is_multiple_of(2) && lengths.contains(&(digits.len() / 2)) {
+        format!(
+            ": it reads as hex text of a {}-byte key; give the raw bytes (`xxd -r -p` makes \
+             them) or a COSE_Key or JWK",
+            digits.len() / 2
+        )
+    } else {
+        String::new()
+    }
 }
 
 fn not_a_key(path: &Path) -> AuthorError {

@@ -60,7 +60,9 @@ use zeroize::Zeroizing;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct Description {
-    counter: u64,
+    /// The device's next counter for the signer; `--counter` may give it instead.
+    #[serde(default)]
+    counter: Option<u64>,
     /// The device's identity key; not used with a fleet list or by a simulated device.
     #[serde(default)]
     device_key: Option<PathBuf>,
@@ -616,6 +618,15 @@ pub fn provision_device(
             what: "\"provisioning-key\" is no longer taken (a bare PEM could be any key): give \"key-statement\", the device's key statement (suit-agent device-key --out-dir writes key-statement.cbor), which is verified against \"device-key\" and gives the provisioning key".into(),
         });
     }
+    let counter = counter
+        .or(desc.counter)
+        .ok_or_else(|| AuthorError::Description {
+            path: description.to_path_buf(),
+            what: "\"counter\" is missing: the device's next counter for the signing key (one \
+               more than `suit-agent anchors` shows for it), in the description or as \
+               --counter"
+                .into(),
+        })?;
     let identity = match (device, &desc.device_key) {
         (Some(d), _) => d.identity,
         (None, Some(k)) => p256_of(&base.join(k), "device-key", description)?,
@@ -659,7 +670,6 @@ pub fn provision_device(
             )
         })
         .collect::<Result<Vec<_>>>()?;
-    let counter = counter.unwrap_or(desc.counter);
     let body = ProvisioningBody {
         counter,
         device: ByteBuf::from(device_kid.clone()),
@@ -750,9 +760,24 @@ pub fn advance_model(path: &Path, p: &Provisioning) -> Result<ModelUpdate> {
         ),
         None => None,
     };
-    let signer = delegate_signer(&p.message, &model.state, known_root.as_ref())
-        .map_err(|e| refuse(e.to_string()))?
-        .unwrap_or(TPA_ROOT_ID);
+    let delegate = delegate_signer(&p.message, &model.state, known_root.as_ref())
+        .map_err(|e| refuse(e.to_string()))?;
+    // Once the model knows the root, a key that is neither it nor a TPA anchor of the model
+    // (a revoked delegate, the wrong --tpa-key) signs a message the device refuses: taken for
+    // the root's, it advanced the model's counter and replaced its root key, so the model no
+    // longer matched the device and refused the TPA's next real message.
+    if let (None, Some(root)) = (delegate, &known_root) {
+        if !root.same_key(&p.signer) {
+            return Err(refuse(
+                "the signing key (--tpa-key) is neither the TPA root that signed this model's \
+                 earlier messages nor a TPA anchor the model holds (a revoked delegate, or \
+                 another key?): the device refuses the message (not signed by the TPA root or \
+                 a TPA anchor); nothing written"
+                    .into(),
+            ));
+        }
+    }
+    let signer = delegate.unwrap_or(TPA_ROOT_ID);
     let root = if signer == TPA_ROOT_ID {
         model.root = cose_key_of(&p.signer)?.map(ByteBuf::from);
         Some(&p.signer)

@@ -161,9 +161,20 @@ pub fn sever(envelope: &[u8], which: &[u8]) -> Result<(Vec<u8>, Vec<Member>)> {
         }
     }
     if removed.is_empty() {
-        return Err(AuthorError::Refused(
-            "the envelope carries no severable member (create it with --severable)".into(),
-        ));
+        // A manifest holding members' digests was made severable: they are severed already.
+        return Err(AuthorError::Refused(if p.digests.is_empty() {
+            "the envelope carries no severable member (create it with --severable)".into()
+        } else {
+            format!(
+                "the envelope carries no severable member: already severed ({}: the \
+                 manifest holds the digest, the envelope does not carry the member)",
+                p.digests
+                    .iter()
+                    .map(|(l, _)| format!("suit-{}", name_of(*l)))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )
+        }));
     }
     let envelope = Members {
         tagged: p.envelope.tagged,

@@ -103,12 +103,13 @@ struct NetArgs {
     /// Largest payload accepted from a server or file (bytes).
     #[arg(long, default_value_t = suit_host::transport::DEFAULT_MAX_PAYLOAD)]
     max_payload_bytes: u64,
-    /// A server silent this long (seconds; connect or read) counts as stalled (default 30).
-    #[arg(long, value_name = "S")]
+    /// A server silent this long (seconds, at least 1; connect or read) counts as stalled
+    /// (default 30).
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
     stall_timeout: Option<u64>,
-    /// Time limit for one transfer, retries included (seconds): a request still receiving
-    /// (however slowly) is ended then (default 600).
-    #[arg(long, value_name = "S")]
+    /// Time limit for one transfer, retries included (seconds, at least 1): a request still
+    /// receiving (however slowly) is ended then (default 600).
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
     transfer_timeout: Option<u64>,
     /// Further attempts after a dropped connection, stall or server error (attempts that
     /// move a download forward do not count; default 4).
@@ -1559,7 +1560,7 @@ fn anchors(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
             } else {
                 format!("kid {}", kid_str(&x.kid))
             },
-            joined(&x.component_prefixes, ", "),
+            scope_text(&x.component_prefixes),
             limits
         );
     }
@@ -2734,6 +2735,26 @@ fn json_value<T: serde::Serialize>(value: &T) -> serde_json::Value {
 }
 
 /// The items' display forms with `sep` between them.
+/// An anchor's component prefixes as `anchors` prints them: the empty prefix `[]` (the
+/// description's `[[]]`) grants every component, which `[]` alone reads as the opposite of;
+/// no prefix at all grants none.
+fn scope_text(prefixes: &[suit_common::protocol::ComponentPath]) -> String {
+    if prefixes.is_empty() {
+        return "none".to_string();
+    }
+    prefixes
+        .iter()
+        .map(|p| {
+            if p.0.is_empty() {
+                format!("{p} (every component)")
+            } else {
+                p.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn joined<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
     items.iter().map(T::to_string).collect::<Vec<_>>().join(sep)
 }

@@ -245,7 +245,8 @@ enum Cmd {
         /// Directory for detached payloads (default: the output's directory).
         #[arg(long = "payload-out", value_name = "DIR")]
         payload_out: Option<PathBuf>,
-        /// Overrides the description's sequence number.
+        /// The manifest's sequence number, overriding the description's (which may then be
+        /// left out).
         #[arg(long = "sequence-number")]
         sequence_number: Option<u64>,
         /// Write the envelope unsigned (digest only), to be signed later with `sign`.
@@ -286,7 +287,7 @@ enum Cmd {
         /// as --state for one device; each expected state digest is printed.
         #[arg(long = "state-dir", value_name = "DIR", requires = "devices")]
         state_dir: Option<PathBuf>,
-        /// Overrides the description's counter.
+        /// The message's counter, overriding the description's (which may then be left out).
         #[arg(long)]
         counter: Option<u64>,
         /// The TPA's model of the device (CBOR, created when missing, owner-only: holds the
@@ -386,8 +387,9 @@ enum Cmd {
         /// Signed report (COSE_Sign1; CBOR or hex text), or a directory of them (a status
         /// tracker's collection: every file is verified).
         report: PathBuf,
-        /// The device's report public key (PEM, COSE_Key or JWK; P-256).
-        #[arg(long = "device-key", value_name = "PUB")]
+        /// The device's report public key (PEM, COSE_Key or JWK; P-256): `report.pub.pem` of
+        /// `suit-agent device-key --out-dir`, not its identity key.
+        #[arg(long = "device-key", visible_alias = "report-key", value_name = "PUB")]
         device_key: PathBuf,
         /// The nonce the report was requested with (`suit-agent report --nonce`): refused
         /// (exit 1) unless the signed report carries exactly it, so an old report replayed
@@ -903,7 +905,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             json: _,
         } => {
             let bytes =
-                suit_host::author::read_cbor_of(&envelope, suit_host::detect::Format::Envelope)?;
+                suit_host::author::read_cbor_as(&envelope, suit_host::detect::Format::Envelope)?;
             // Checked before signing: a stateful (HSS-LMS) key's signature is spent once made.
             suit_host::author::check_outputs(
                 &[(output.clone(), "the signed envelope".into())],
@@ -1059,7 +1061,7 @@ fn sever_cmd(
             })
         })
         .collect::<Result<Vec<u8>>>()?;
-    let bytes = suit_host::author::read_cbor_of(&envelope, suit_host::detect::Format::Envelope)?;
+    let bytes = suit_host::author::read_cbor_as(&envelope, suit_host::detect::Format::Envelope)?;
     let (rest, removed) = sever::sever(&bytes, &which)?;
     let mut outputs = vec![(output.clone(), "the severed envelope".to_string())];
     for m in &removed {
@@ -1099,7 +1101,7 @@ fn unsever_cmd(
     out: &mut dyn Write,
 ) -> Result<()> {
     use suit_host::author::sever;
-    let bytes = suit_host::author::read_cbor_of(&envelope, suit_host::detect::Format::Envelope)?;
+    let bytes = suit_host::author::read_cbor_as(&envelope, suit_host::detect::Format::Envelope)?;
     let contents = members
         .iter()
         .map(|p| Ok((p.display().to_string(), suit_host::author::read_file(p)?)))

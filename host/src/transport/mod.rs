@@ -220,9 +220,12 @@ fn load_roots(
             }
         }
     }
-    if certs.is_empty() && ca_file.is_some() {
+    // A CA file the operator named (the option, or SSL_CERT_FILE as a missing one is) with no
+    // certificate in it trusts nothing: refused as a missing one is, not found out at the
+    // first HTTPS server as an unknown issuer.
+    if certs.is_empty() && (ca_file.is_some() || env.is_some()) {
         return Err(AgentError::File(format!(
-            "{}: no PEM certificate in the CA file",
+            "{} ({what}): no PEM certificate in the CA file",
             path.display()
         )));
     }

@@ -573,6 +573,15 @@ fn post_pending(
     let Some(pending) = state.report_pending.clone() else {
         return;
     };
+    // A round run without a tracker (an operator's one-off `poll`) posts nothing: the report
+    // stays pending for the next round that has one, as when the tracker is down.
+    if opts.report_url.is_none() {
+        log::info(
+            "the report of an earlier decided attempt is still to be posted; kept for a round \
+             with --report-url",
+        );
+        return;
+    }
     match post_report(tee, net, opts, &pending) {
         Ok(()) => state.report_pending = None,
         Err(e @ AgentError::Network(_)) => {
