@@ -384,7 +384,8 @@ enum Cmd {
         /// Signed report (COSE_Sign1; CBOR or hex text), or a directory of them (a status
         /// tracker's collection: every file is verified).
         report: PathBuf,
-        /// The device's report public key (PEM, COSE_Key or JWK; P-256).
+        /// The device's report public key (PEM, COSE_Key or JWK): P-256 (this project's
+        /// devices); Ed25519 or HSS-LMS for a third party's device signing its reports so.
         #[arg(long = "device-key", value_name = "PUB")]
         device_key: PathBuf,
         /// The nonce the report was requested with (`suit-agent report --nonce`): refused
