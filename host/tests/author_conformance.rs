@@ -937,3 +937,84 @@ fn every_item_create_emits_is_in_deterministic_encoding() {
     walk(&widened, 0, At::Plain, "", &mut bad);
     assert!(!bad.is_empty());
 }
+
+/// `path`'s COSE_Key with `alg` (label 3) added after kty and kid.
+fn with_alg(path: &Path, alg: i64, out: &Path) {
+    let v: ciborium::Value = ciborium::from_reader(&std::fs::read(path).unwrap()[..]).unwrap();
+    let mut entries = v.into_map().unwrap();
+    entries.insert(1, (3.into(), alg.into()));
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&ciborium::Value::Map(entries), &mut bytes).unwrap();
+    std::fs::write(out, bytes).unwrap();
+}
+
+/// A trust-anchor or report key file that declares its `alg` is used for that algorithm only
+/// (RFC 9052 §7.1's MUST), by `verify`, by `verify --process` (the simulated device's anchor
+/// keeps the restriction, as `provision` now gives it to a device) and by `verify-report`;
+/// one declared for an algorithm it cannot verify with is refused, naming the file. Before
+/// review s42 the declaration was dropped: a P-256 key declared for ES256, or even for EdDSA,
+/// verified ESP256 envelopes.
+#[test]
+fn a_key_declared_for_one_algorithm_verifies_that_one_only() {
+    let d = setup();
+    let desc = description(
+        &d,
+        "one",
+        serde_json::json!([{"id": ["conf"], "file": "fw.bin"}]),
+    );
+    std::fs::write(d.path("fw.bin"), b"firmware").unwrap();
+    let (r, env) = create(&d, &desc, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::rename(&env, d.path("esp256.suit")).unwrap();
+    let (r, env) = create(&d, &desc, &args!["--alg", "es256"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::rename(&env, d.path("es256.suit")).unwrap();
+    for (alg, name) in [(-7, "es256"), (-9, "esp256"), (-8, "eddsa")] {
+        with_alg(
+            &d.path("signer.pub.cose"),
+            alg,
+            &d.path(&format!("anchor-{name}.cose")),
+        );
+    }
+    let verify = |envelope: &str, anchor: &str, process: bool| {
+        let mut a = args!["verify", d.path(envelope), "--trust-anchor", d.path(anchor)];
+        if process {
+            a.extend(args![
+                "--process",
+                "--vendor-id",
+                VENDOR,
+                "--class-id",
+                CLASS
+            ]);
+        }
+        run(&a)
+    };
+    for process in [false, true] {
+        for (envelope, anchor, ok) in [
+            ("es256.suit", "anchor-es256.cose", true),
+            ("esp256.suit", "anchor-es256.cose", false),
+            ("esp256.suit", "anchor-esp256.cose", true),
+            ("es256.suit", "anchor-esp256.cose", false),
+            ("esp256.suit", "signer.pub.cose", true),
+            ("es256.suit", "signer.pub.cose", true),
+        ] {
+            let r = verify(envelope, anchor, process);
+            assert_eq!(
+                r.code,
+                if ok { 0 } else { 1 },
+                "{envelope} / {anchor} / {process}: {}\n{}",
+                r.stdout,
+                r.stderr
+            );
+            if !ok {
+                says(&r.stderr, "no trust anchor fits any authentication block");
+            }
+        }
+        let r = verify("esp256.suit", "anchor-eddsa.cose", process);
+        assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+        says(
+            &r.stderr,
+            "anchor-eddsa.cose: the P-256 key is declared for algorithm EdDSA",
+        );
+    }
+}

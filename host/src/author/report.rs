@@ -39,7 +39,8 @@ pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Re
     // (ESP256); a third party's device on another MTI profile signs with its Ed25519 (or
     // HSS-LMS) key, as report-18 asks (the manifest's profile SHOULD be reused).
     let key = load_public(&opts.device_key)?;
-    let vk = key.key.verification_key()?;
+    // Restricted to the file's `alg`, if it declares one (RFC 9052 §7.1).
+    let vk = key.verification_key(&opts.device_key)?;
     let bytes = super::read_cbor_as(&opts.report, crate::detect::Format::SignedReport)?;
     let report = verify_report(&bytes, &vk).map_err(|e| match e {
         ReportError::BadSignature => AuthorError::Refused(format!(
