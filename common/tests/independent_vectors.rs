@@ -578,3 +578,52 @@ fn third_party_reports_refused_for_their_stated_reasons() {
         Err(ReportError::Cose(CoseError::KeyAlgorithmMismatch))
     ));
 }
+
+/// A report signed on the HSS-LMS profile (-46, suit-sha256-hsslms-a256kw-a256ctr) verifies
+/// with the device's HSS-LMS key, as `verify_report` says (review s42): the COSE_Sign1 is
+/// built here with ciborium around the payload of a third party's report.
+#[test]
+fn an_hss_lms_signed_report_verifies() {
+    use ciborium::Value;
+    use suit_common::cose::{hss_lms_keygen, hss_lms_sign, HssLevel};
+    let level = HssLevel {
+        height: 5,
+        winternitz: 8,
+    };
+    let (private, public) = hss_lms_keygen(&[level], &[3u8; 32]).unwrap();
+    let signed = read(&format!("{REPORTS}minimal-no-nonce.cose"));
+    let payload = suit_common::report::unverified_report_payload(&signed)
+        .unwrap()
+        .to_vec();
+    let enc = |v: &Value| {
+        let mut out = Vec::new();
+        ciborium::into_writer(v, &mut out).unwrap();
+        out
+    };
+    let protected = enc(&Value::Map(vec![(1.into(), (-46).into())]));
+    let tbs = enc(&Value::Array(vec![
+        "Signature1".into(),
+        Value::Bytes(protected.clone()),
+        Value::Bytes(vec![]),
+        Value::Bytes(payload.clone()),
+    ]));
+    let signature = hss_lms_sign(&tbs, &private, &mut |_| Ok(())).unwrap();
+    let report = enc(&Value::Tag(
+        18,
+        Box::new(Value::Array(vec![
+            Value::Bytes(protected),
+            Value::Map(vec![]),
+            Value::Bytes(payload),
+            Value::Bytes(signature),
+        ])),
+    ));
+    let key = VerificationKey::hss_lms(&public).unwrap();
+    let r = verify_report(&report, &key).unwrap();
+    assert!(r.manifest_digest.is_some());
+    // Another algorithm's key is no candidate.
+    let (p256, _) = report_keys();
+    assert!(matches!(
+        verify_report(&report, &p256),
+        Err(ReportError::Cose(CoseError::KeyAlgorithmMismatch))
+    ));
+}
