@@ -38,6 +38,7 @@ fn report_encoding_is_pinned() {
         sequence_number: Some(2),
         dropped_records: 0,
         has_capability_report: false,
+        other_manifest_digest: None,
         authenticated: Some(true),
         device_state: None,
     };

@@ -150,6 +150,7 @@ fn unknown_report_reasons_are_kept_not_refused() {
         sequence_number: None,
         dropped_records: 0,
         has_capability_report: false,
+        other_manifest_digest: None,
         authenticated: None,
         device_state: None,
     };

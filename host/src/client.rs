@@ -1058,6 +1058,7 @@ mod tests {
                 sequence_number: Some(1),
                 dropped_records: 0,
                 has_capability_report: false,
+                other_manifest_digest: None,
                 authenticated: Some(true),
                 device_state: None,
             };

@@ -49,6 +49,17 @@ pub fn kid_str(kid: &[u8]) -> String {
     suit_common::text::kid(kid)
 }
 
+/// A SUIT_Digest algorithm other than SHA-256 a third party's report names its manifest by.
+fn other_digest_name(alg: i64) -> String {
+    match alg {
+        -18 => "shake128".into(),
+        -43 => "sha384".into(),
+        -44 => "sha512".into(),
+        -45 => "shake256".into(),
+        a => format!("alg{a}"),
+    }
+}
+
 fn digest_str(d: &Option<[u8; 32]>) -> String {
     match d {
         Some(d) => format!("sha256:{}", hex_str(d)),
@@ -109,7 +120,13 @@ pub fn render_text(r: &DecodedReport) -> String {
     if r.authenticated == Some(false) {
         s += "attempt refused before its manifest was authenticated: the report claims nothing about it\n";
     }
-    s += &format!("manifest: {}\n", digest_str(&r.manifest_digest));
+    s += &format!(
+        "manifest: {}\n",
+        match (&r.manifest_digest, &r.other_manifest_digest) {
+            (None, Some((alg, d))) => format!("{}:{}", other_digest_name(*alg), hex_str(d)),
+            (d, _) => digest_str(d),
+        }
+    );
     if let Some(uri) = &r.manifest_uri {
         s += &format!("manifest uri: {}\n", printable(uri));
     }
@@ -259,7 +276,11 @@ pub fn to_json(r: &DecodedReport) -> Json {
     json!({
         "authenticated": r.authenticated,
         "device-state": state,
-        "manifest-digest": r.manifest_digest.map(|d| hex_str(&d)),
+        "manifest-digest": r.manifest_digest.map(|d| hex_str(&d)).or_else(|| {
+            r.other_manifest_digest
+                .as_ref()
+                .map(|(alg, d)| format!("{}:{}", other_digest_name(*alg), hex_str(d)))
+        }),
         "manifest-uri": r.manifest_uri,
         "sequence-number": r.sequence_number,
         "nonce": r.nonce.as_ref().map(|n| hex_str(n)),
@@ -310,6 +331,7 @@ mod printable_tests {
             sequence_number: Some(1),
             dropped_records: 0,
             has_capability_report: false,
+            other_manifest_digest: None,
             authenticated: Some(true),
             device_state: None,
         };

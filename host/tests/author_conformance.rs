@@ -712,3 +712,309 @@ fn a_private_key_whose_public_part_is_another_key_is_refused() {
         }
     }
 }
+
+// ---- deterministic encoding of everything `create` emits (review s42) --------------------
+
+/// An independent reader of CBOR heads: (major type, argument, head length).
+fn head(b: &[u8], i: usize) -> (u8, u64, usize) {
+    let ib = b[i];
+    let (major, ai) = (ib >> 5, ib & 31);
+    let n = match ai {
+        0..=23 => return (major, u64::from(ai), 1),
+        24 => 1,
+        25 => 2,
+        26 => 4,
+        27 => 8,
+        _ => panic!("indefinite length or reserved head at {i}"),
+    };
+    let mut v = 0u64;
+    for k in 0..n {
+        v = (v << 8) | u64::from(b[i + 1 + k]);
+    }
+    (major, v, 1 + n)
+}
+
+/// Where a bstr holds a bstr-wrapped structure the drafts define (so its bytes are CBOR too).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum At {
+    Plain,
+    Envelope,
+    Authentication,
+    Cose,
+    Manifest,
+    Common,
+    Sequence,
+    /// try-each's argument: every option a bstr-wrapped sequence.
+    Options,
+    Parameters,
+}
+
+/// Walks the item at `i`, returns its end; records every item not in RFC 8949 §4.2.1
+/// deterministic form (shortest heads, definite lengths, map keys in bytewise order), and
+/// descends into each bstr whose position makes it a bstr-wrapped SUIT or COSE structure.
+fn walk(b: &[u8], i: usize, at: At, path: &str, bad: &mut Vec<String>) -> usize {
+    let (major, v, len) = head(b, i);
+    let shortest = match v {
+        0..=23 => 1,
+        24..=0xff => 2,
+        0x100..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    };
+    if major != 7 && len != shortest {
+        bad.push(format!("{path}: head of {len} bytes for {v}"));
+    }
+    let mut j = i + len;
+    match major {
+        2 | 3 => j + v as usize,
+        4 => {
+            let mut label: Option<u64> = None;
+            for n in 0..v as usize {
+                let (item_major, item_value, _) = head(b, j);
+                let inner = match at {
+                    At::Authentication | At::Options => match at {
+                        At::Authentication => At::Cose,
+                        _ => At::Sequence,
+                    },
+                    // Protected headers; COSE_Sign signatures and COSE_Encrypt recipients (an
+                    // array at 3, where COSE_Sign1 has its signature bstr).
+                    At::Cose if n == 0 => At::Cose,
+                    At::Cose if n == 3 && item_major == 4 => At::Cose,
+                    // A command's argument: run-sequence (32) a sequence, try-each (15) a list
+                    // of them, parameter directives (19, 20, 34) parameter maps.
+                    At::Sequence if n % 2 == 1 => match label {
+                        Some(32) => At::Sequence,
+                        Some(15) => At::Options,
+                        Some(19) | Some(20) | Some(34) => At::Parameters,
+                        _ => At::Plain,
+                    },
+                    _ => At::Plain,
+                };
+                label = (item_major == 0).then_some(item_value);
+                j = wrapped_or_walk(b, j, inner, &format!("{path}[{n}]"), bad);
+            }
+            j
+        }
+        5 => {
+            let mut last: Option<Vec<u8>> = None;
+            for _ in 0..v {
+                let k = j;
+                j = walk(b, j, At::Plain, path, bad);
+                let key = b[k..j].to_vec();
+                if last.as_ref().is_some_and(|l| *l >= key) {
+                    bad.push(format!(
+                        "{path}: map key {} out of bytewise order",
+                        hex::encode(&key)
+                    ));
+                }
+                let inner = match (at, key.as_slice()) {
+                    (At::Envelope, [2]) => At::Authentication,
+                    (At::Envelope, [3]) => At::Manifest,
+                    (At::Envelope | At::Manifest, [0x0e..=0x12] | [0x14] | [0x17]) => At::Sequence,
+                    (At::Manifest, [3]) => At::Common,
+                    (At::Manifest, [6..=9] | [0x18, 0x18]) => At::Sequence,
+                    (At::Common, [4]) => At::Sequence,
+                    // image digest, encryption info, version, wait-info, metadata
+                    (At::Parameters, [3] | [0x13] | [0x18, 28..=30]) => At::Cose,
+                    (At::Parameters, _) => At::Parameters,
+                    _ => At::Plain,
+                };
+                last = Some(key);
+                j = wrapped_or_walk(
+                    b,
+                    j,
+                    inner,
+                    &format!("{path}{{{}}}", hex::encode(&b[k..j.min(k + 3)])),
+                    bad,
+                );
+            }
+            j
+        }
+        6 => walk(
+            b,
+            j,
+            if v == 107 { At::Envelope } else { at },
+            &format!("{path}#{v}"),
+            bad,
+        ),
+        _ => j,
+    }
+}
+
+/// How many bstr-wrapped items `wrapped_or_walk` went into (the walk is not vacuous).
+static WRAPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A bstr at a wrapping position is walked inside (it must be exactly one item); anything
+/// else is walked as it is.
+fn wrapped_or_walk(b: &[u8], i: usize, at: At, path: &str, bad: &mut Vec<String>) -> usize {
+    let (major, v, len) = head(b, i);
+    // Parameter maps hold no bstr-wrapped structure but at the labels `walk` names.
+    if major == 2 && !matches!(at, At::Plain | At::Parameters) && v > 0 {
+        WRAPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let inner = &b[i + len..i + len + v as usize];
+        let end = walk(inner, 0, at, &format!("{path}<<>>"), bad);
+        assert_eq!(
+            end,
+            inner.len(),
+            "{path}: a bstr-wrapped item with bytes after it"
+        );
+        return i + len + v as usize;
+    }
+    walk(b, i, at, path, bad)
+}
+
+/// Everything `create` (and `sever`) emits is in deterministic encoding (RFC 8949 §4.2.1, what
+/// manifest-37's "canonical CBOR" and preferred serialization ask), inside every bstr-wrapped
+/// member too: the manifest, its sequences and parameters, each encryption info, the
+/// authentication blocks' protected headers. The CDDL validation (cddl_conformance) checks
+/// shapes, not encodings; this reader is independent of the project's encoder.
+#[test]
+fn every_item_create_emits_is_in_deterministic_encoding() {
+    let d = setup();
+    std::fs::write(d.path("fw.bin"), vec![0x5a; 3000]).unwrap();
+    std::fs::write(d.path("cfg.bin"), vec![0xa5; 100]).unwrap();
+    std::fs::write(d.path("kek.bin"), [7u8; 16]).unwrap();
+    std::fs::write(d.path("hmac.key"), [9u8; 32]).unwrap();
+    let desc = d.path("full.json");
+    let device = d.path("device.pub.pem");
+    let device = device.to_str().unwrap();
+    let full = serde_json::json!({
+        "sequence-number": 70000, "vendor-id": VENDOR, "class-id": CLASS,
+        "device-id": {"name": "serial-0001"},
+        "reference-uri": "https://example.com/full.suit",
+        "manifest-component-id": ["bundle", "hex:00ff"],
+        "set-version": [1, 2, -1, 3, 300],
+        "text": {"language": "de-CH", "manifest-description": "Alles"},
+        "components": [
+            {"id": ["fw", "main"], "file": "fw.bin",
+             "version": {"compare": ">=", "value": [1, 2]},
+             "use-before": 4102444800u64, "minimum-battery": 500, "update-priority": -30,
+             "wait": {"network": 1, "time-of-day-utc": 3600},
+             "metadata": {"default-permissions": 420, "user-permissions": {"root": 7},
+                          "file-type": "regular", "modification-time": 1700000000u64},
+             "encryption": {"recipients": [
+                 {"key": device, "mode": "hpke"}, {"kek": "kek.bin", "kid": "k16"}, {"key": device}]}},
+            {"id": ["ree", "cfg"], "file": "cfg.bin",
+             "encryption": {"content-alg": "A128CTR", "recipients": [{"key": device}]}}
+        ]
+    });
+    std::fs::write(&desc, serde_json::to_vec(&full).unwrap()).unwrap();
+    let signer = d.path("signer.priv.pem");
+    let hmac = d.path("hmac.key");
+    for extra in [
+        args!["--sign-key", &signer, "--hmac-key", &hmac, "--severable"],
+        args![
+            "--sign-key",
+            &signer,
+            "--sign-key",
+            d.path("device.priv.pem"),
+            "--cose-sign"
+        ],
+    ] {
+        let (r, env) = create(&d, &desc, &extra);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let bytes = std::fs::read(&env).unwrap();
+        let mut bad = Vec::new();
+        let before = WRAPPED.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(walk(&bytes, 0, At::Plain, "", &mut bad), bytes.len());
+        assert!(bad.is_empty(), "{extra:?}: {bad:#?}");
+        // The authentication wrapper, its digest and blocks' protected headers, the manifest,
+        // suit-common, the shared and command sequences, image digests, three encryption infos
+        // and their recipients' protected headers, version and wait-info: well over 20.
+        let went_into = WRAPPED.load(std::sync::atomic::Ordering::Relaxed) - before;
+        assert!(went_into > 20, "{went_into}");
+    }
+    // The walker finds what it looks for: a length in a longer head than needed, deep inside.
+    let (_, env) = create(&d, &desc, &args!["--sign-key", &signer]);
+    let bytes = std::fs::read(&env).unwrap();
+    let mut bad = Vec::new();
+    assert_eq!(bytes[..2], [0xd8, 0x6b]);
+    let widened = [
+        &[0xd8u8, 0x6b, 0xb9, 0x00, bytes[2] & 0x1f][..],
+        &bytes[3..],
+    ]
+    .concat();
+    walk(&widened, 0, At::Plain, "", &mut bad);
+    assert!(!bad.is_empty());
+}
+
+/// `path`'s COSE_Key with `alg` (label 3) added after kty and kid.
+fn with_alg(path: &Path, alg: i64, out: &Path) {
+    let v: ciborium::Value = ciborium::from_reader(&std::fs::read(path).unwrap()[..]).unwrap();
+    let mut entries = v.into_map().unwrap();
+    entries.insert(1, (3.into(), alg.into()));
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&ciborium::Value::Map(entries), &mut bytes).unwrap();
+    std::fs::write(out, bytes).unwrap();
+}
+
+/// A trust-anchor or report key file that declares its `alg` is used for that algorithm only
+/// (RFC 9052 §7.1's MUST), by `verify`, by `verify --process` (the simulated device's anchor
+/// keeps the restriction, as `provision` now gives it to a device) and by `verify-report`;
+/// one declared for an algorithm it cannot verify with is refused, naming the file. Before
+/// review s42 the declaration was dropped: a P-256 key declared for ES256, or even for EdDSA,
+/// verified ESP256 envelopes.
+#[test]
+fn a_key_declared_for_one_algorithm_verifies_that_one_only() {
+    let d = setup();
+    let desc = description(
+        &d,
+        "one",
+        serde_json::json!([{"id": ["conf"], "file": "fw.bin"}]),
+    );
+    std::fs::write(d.path("fw.bin"), b"firmware").unwrap();
+    let (r, env) = create(&d, &desc, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::rename(&env, d.path("esp256.suit")).unwrap();
+    let (r, env) = create(&d, &desc, &args!["--alg", "es256"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::rename(&env, d.path("es256.suit")).unwrap();
+    for (alg, name) in [(-7, "es256"), (-9, "esp256"), (-8, "eddsa")] {
+        with_alg(
+            &d.path("signer.pub.cose"),
+            alg,
+            &d.path(&format!("anchor-{name}.cose")),
+        );
+    }
+    let verify = |envelope: &str, anchor: &str, process: bool| {
+        let mut a = args!["verify", d.path(envelope), "--trust-anchor", d.path(anchor)];
+        if process {
+            a.extend(args![
+                "--process",
+                "--vendor-id",
+                VENDOR,
+                "--class-id",
+                CLASS
+            ]);
+        }
+        run(&a)
+    };
+    for process in [false, true] {
+        for (envelope, anchor, ok) in [
+            ("es256.suit", "anchor-es256.cose", true),
+            ("esp256.suit", "anchor-es256.cose", false),
+            ("esp256.suit", "anchor-esp256.cose", true),
+            ("es256.suit", "anchor-esp256.cose", false),
+            ("esp256.suit", "signer.pub.cose", true),
+            ("es256.suit", "signer.pub.cose", true),
+        ] {
+            let r = verify(envelope, anchor, process);
+            assert_eq!(
+                r.code,
+                if ok { 0 } else { 1 },
+                "{envelope} / {anchor} / {process}: {}\n{}",
+                r.stdout,
+                r.stderr
+            );
+            if !ok {
+                says(&r.stderr, "no trust anchor fits any authentication block");
+            }
+        }
+        let r = verify("esp256.suit", "anchor-eddsa.cose", process);
+        assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+        says(
+            &r.stderr,
+            "anchor-eddsa.cose: the P-256 key is declared for algorithm EdDSA",
+        );
+    }
+}

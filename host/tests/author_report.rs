@@ -257,3 +257,39 @@ fn nonce_must_be_the_one_asked_for() {
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     says(&r.stderr, "one report file");
 }
+
+/// Reports a third party's device made (tests/vectors/independent-implementations/reports,
+/// python cbor2 and `cryptography`, review s42) verify with `verify-report`: one signed on an
+/// Ed25519 profile with its Ed25519 key (refused before s42: "device report keys are P-256"),
+/// one naming its manifest by SHA-384 (refused as malformed before), one with a float in an
+/// extension member (refused as not well-formed before).
+#[test]
+fn a_third_partys_reports_verify() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/vectors/independent-implementations/reports");
+    for (report, key, expected) in [
+        ("ed25519.cose", "ed.pub.pem", "manifest: sha256:"),
+        ("eddsa.cose", "ed.pub.pem", "manifest: sha256:"),
+        (
+            "sha384-reference.cose",
+            "anchor.pem",
+            "manifest: sha384:7857a475",
+        ),
+        (
+            "extension-float.cose",
+            "anchor.pem",
+            "REPORT SIGNATURE VERIFIED",
+        ),
+    ] {
+        let r = verify(&dir.join(report), &dir.join(key), false);
+        assert_eq!(r.code, 0, "{report}: {}\n{}", r.stdout, r.stderr);
+        says(&r.stdout, expected);
+    }
+    // A P-256 report with the Ed25519 key: refused as before, naming the mismatch.
+    let r = verify(&dir.join("es256.cose"), &dir.join("ed.pub.pem"), false);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    says(
+        &r.stderr,
+        "signed with an algorithm the device key cannot verify",
+    );
+}

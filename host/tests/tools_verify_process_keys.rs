@@ -536,3 +536,59 @@ fn a_co_signed_dependency_under_the_plain_key_gets_the_co_signed_note() {
     says(&r.stdout, "OK: update applied");
     assert!(!r.stdout.contains(COSIGNED_NOTE), "{}", r.stdout);
 }
+
+/// An anchor key file that declares its `alg` (RFC 9052 §7.1) reaches the device with it:
+/// `provision` puts the restriction into the anchor's COSE_Key, so the device (here the
+/// simulated one, provisioned from the description) verifies that algorithm only. Before
+/// review s42 the declaration was dropped and an anchor declared for ES256 verified ESP256.
+#[test]
+fn a_provisioned_anchor_keeps_the_algorithm_its_key_file_declares() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(author(d, &words("keygen --type p256 --cose -o author")));
+    ok(agent(d, &words("device-key --out-dir dev")));
+    // author.pub.cose declared for ES256 (-7): alg after kty, as a COSE_Key orders it.
+    let key: ciborium::Value =
+        ciborium::from_reader(&std::fs::read(d.join("author.pub.cose")).unwrap()[..]).unwrap();
+    let mut entries = key.into_map().unwrap();
+    entries.insert(1, (3.into(), (-7).into()));
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&ciborium::Value::Map(entries), &mut bytes).unwrap();
+    std::fs::write(d.join("author-es256.cose"), bytes).unwrap();
+    write(
+        d,
+        "es256.json",
+        description("", "").replace("author.pub.pem", "author-es256.cose"),
+    );
+    write(d, "c.conf", "endpoint=x\n");
+    write(
+        d,
+        "c.json",
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+        "components": [{"id": ["ree", "etc", "c.conf"], "file": "c.conf"}]}"#,
+    );
+    ok(author(
+        d,
+        &words("create c.json -o esp256.suit --sign-key author.priv.pem"),
+    ));
+    ok(author(
+        d,
+        &words("create c.json -o es256.suit --sign-key author.priv.pem --alg es256"),
+    ));
+    let run = |envelope: &str| {
+        author(
+            d,
+            &words(&format!(
+                "verify {envelope} --trust-anchor author.pub.pem --process \
+                 --provisioning es256.json"
+            )),
+        )
+    };
+    let r = run("es256.suit");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // The file without `alg` authenticates it; the device, whose anchor has it, does not.
+    let r = run("esp256.suit");
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    says(&r.text(), "authentic: manifest digest");
+    says(&r.text(), "no trust anchor fits any authentication block");
+}

@@ -203,6 +203,7 @@ impl ReportBuilder {
             sequence_number: self.sequence_number,
             dropped_records: self.dropped,
             has_capability_report: false,
+            other_manifest_digest: None,
         }
     }
 

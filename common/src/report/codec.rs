@@ -10,14 +10,19 @@ use p256::elliptic_curve::sec1::ToSec1Point;
 use super::{
     label, DecodedReport, DeviceState, Entry, Failure, InstalledComponent, Reason, Report,
     ReportError, ReportRecord, ReportResult, SystemProperties, Value, MAX_NONCE_LEN,
-    MAX_PROPERTIES, MAX_RECORDS, MAX_REPORT_LEN, MAX_SIGNED_REPORT_LEN, MAX_STATE_COMPONENTS,
-    MAX_URI_LEN, MAX_VALUE_LEN, MAX_WALK,
+    MAX_OTHER_DIGEST_LEN, MAX_PROPERTIES, MAX_RECORDS, MAX_REPORT_LEN, MAX_SIGNED_REPORT_LEN,
+    MAX_STATE_COMPONENTS, MAX_URI_LEN, MAX_VALUE_LEN, MAX_WALK,
 };
 use crate::cbor::{self, Decoder, Encoder, Item};
 use crate::cose::{wire, Algorithm, CoseError, Prepared, VerificationKey};
 use crate::registry::{RecordElement, ReportKey};
 use crate::suit::component::ComponentId;
 use crate::suit::digest::COSE_ALG_SHA256;
+
+/// The SUIT_Digest algorithms manifest-37 lists besides SHA-256 (`suit-cose-hash-algs`:
+/// SHAKE128, SHA-384, SHA-512, SHAKE256), which a third party's report may name its manifest
+/// by ([`Report::other_manifest_digest`]).
+const OTHER_DIGEST_ALGS: [i64; 4] = [-18, -43, -44, -45];
 
 /// Encodes a SUIT_Report (keys in deterministic order): [`Report::encode`].
 pub(super) fn encode_report(r: &Report) -> Result<Vec<u8>, ReportError> {
@@ -122,12 +127,27 @@ impl Member<'_> {
                 }
                 e.text(uri);
                 e.array(2);
-                e.int(COSE_ALG_SHA256);
                 // No authenticated manifest (refused before authentication): an empty digest,
                 // never the one the unauthenticated bytes claim (CONFORMANCE.md, Reports).
-                match &r.manifest_digest {
-                    Some(d) => e.bytes(d),
-                    None => e.bytes(&[]),
+                match (&r.manifest_digest, &r.other_manifest_digest) {
+                    (Some(d), _) => {
+                        e.int(COSE_ALG_SHA256);
+                        e.bytes(d)
+                    }
+                    (None, Some((alg, d))) => {
+                        if !OTHER_DIGEST_ALGS.contains(alg) {
+                            return Err(ReportError::Malformed("suit-report-manifest-digest"));
+                        }
+                        if d.len() > MAX_OTHER_DIGEST_LEN {
+                            return Err(ReportError::TooLarge("suit-report-manifest-digest"));
+                        }
+                        e.int(*alg);
+                        e.bytes(d)
+                    }
+                    (None, None) => {
+                        e.int(COSE_ALG_SHA256);
+                        e.bytes(&[])
+                    }
                 };
             }
             Member::SequenceNumber(s) | Member::DroppedRecords(s) => {
@@ -332,8 +352,9 @@ pub fn unverified_report_payload(bytes: &[u8]) -> Result<&[u8], ReportError> {
         .ok_or(ReportError::Malformed("COSE_Sign1 payload is detached"))
 }
 
-/// Verifies a signed report (COSE_Sign1, tagged or not, ESP256 or ES256, attached payload)
-/// with the device's report key and decodes it.
+/// Verifies a signed report (COSE_Sign1, tagged or not, attached payload) with the device's
+/// report key (ESP256 or ES256 for a P-256 key, EdDSA or Ed25519 for an Ed25519 key, HSS-LMS
+/// where the build has it) and decodes it.
 pub fn verify_report(bytes: &[u8], key: &VerificationKey) -> Result<DecodedReport, ReportError> {
     let sign1 = read_signed_report(bytes)?;
     let h = &sign1.headers;
@@ -341,9 +362,15 @@ pub fn verify_report(bytes: &[u8], key: &VerificationKey) -> Result<DecodedRepor
         return Err(ReportError::Cose(CoseError::UnknownCriticalHeader));
     }
     let alg = match h.protected.alg {
+        // Every signature algorithm of the SUIT_COSE_Profiles a report may be signed with
+        // (report-18: the manifest's profile SHOULD be reused), as far as `key` serves it:
+        // this device signs ESP256, a third party's device on an Ed25519 or HSS-LMS profile
+        // signs with those. A MAC algorithm has no place in a COSE_Sign1.
         Some(wire::IntOrText::Int(id)) => match Algorithm::from_cose_id(id) {
-            Some(a @ (Algorithm::Esp256 | Algorithm::Es256)) => a,
-            _ => return Err(ReportError::Cose(CoseError::UnsupportedAlgorithm(id))),
+            Some(Algorithm::Hmac256) | None => {
+                return Err(ReportError::Cose(CoseError::UnsupportedAlgorithm(id)))
+            }
+            Some(a) => a,
         },
         Some(wire::IntOrText::Text(_)) => {
             return Err(ReportError::Cose(CoseError::UnsupportedAlgorithm(0)))
@@ -461,7 +488,10 @@ pub(super) fn decode_report(bytes: &[u8]) -> Result<Report, ReportError> {
     if bytes.len() > MAX_REPORT_LEN {
         return Err(ReportError::TooLarge("report"));
     }
-    cbor::check_well_formed(bytes).map_err(|e| {
+    // Well-formed, floats and other simple values allowed where the reader skips an item
+    // whose CDDL is open (`$$SUIT_Report_Extensions`, `$$SUIT_Record_Extensions`: a third
+    // party's extension may hold any CBOR); every member read here is read by its type.
+    cbor::check_well_formed_any(bytes).map_err(|e| {
         // Well-formed but invalid (RFC 8949 §5.6) is not malformed: say which.
         ReportError::Malformed(match e.kind {
             cbor::CborErrorKind::DuplicateKey => "SUIT_Report repeats a map key",
@@ -487,6 +517,7 @@ pub(super) fn decode_report(bytes: &[u8]) -> Result<Report, ReportError> {
         sequence_number: None,
         dropped_records: 0,
         has_capability_report: false,
+        other_manifest_digest: None,
         authenticated: None,
         device_state: None,
     };
@@ -538,14 +569,18 @@ pub(super) fn decode_report(bytes: &[u8]) -> Result<Report, ReportError> {
             }
             label::EXT_DEVICE_STATE => report.device_state = Some(decode_state(&mut d)?),
             _ => {
-                d.skip().map_err(m("extension"))?;
+                d.skip_any().map_err(m("extension"))?;
             }
         }
     }
     d.finish().map_err(m("bytes after SUIT_Report"))?;
     let (uri, digest) = reference.ok_or(ReportError::Malformed("suit-reference missing"))?;
     report.manifest_uri = uri;
-    report.manifest_digest = digest;
+    match digest {
+        Digest::None => {}
+        Digest::Sha256(d) => report.manifest_digest = Some(d),
+        Digest::Other(alg, d) => report.other_manifest_digest = Some((alg, d)),
+    }
     report.entries = records.ok_or(ReportError::Malformed("suit-report-records missing"))?;
     report.result = result.ok_or(ReportError::Malformed("suit-report-result missing"))?;
     if let ReportResult::Failure(f) = &mut report.result {
@@ -554,7 +589,16 @@ pub(super) fn decode_report(bytes: &[u8]) -> Result<Report, ReportError> {
     Ok(report)
 }
 
-type Reference = (Option<String>, Option<[u8; 32]>);
+/// suit-report-manifest-digest as read.
+enum Digest {
+    /// Empty: no manifest named.
+    None,
+    Sha256([u8; 32]),
+    /// Another algorithm of `suit-cose-hash-algs`.
+    Other(i64, Vec<u8>),
+}
+
+type Reference = (Option<String>, Digest);
 
 fn decode_reference(d: &mut Decoder<'_>) -> Result<Reference, ReportError> {
     const AT: &str = ReportKey::Reference.name();
@@ -576,11 +620,20 @@ fn decode_reference(d: &mut Decoder<'_>) -> Result<Reference, ReportError> {
         d.skip().map_err(m(DIG))?;
     }
     let digest = match (alg, bytes.len()) {
-        (_, 0) => None,
+        (_, 0) => Digest::None,
         (COSE_ALG_SHA256, 32) => {
             let mut out = [0u8; 32];
             out.copy_from_slice(bytes);
-            Some(out)
+            Digest::Sha256(out)
+        }
+        (COSE_ALG_SHA256, _) => return Err(ReportError::Malformed(DIG)),
+        // A third party's device may hash with any algorithm manifest-37 lists (OPTIONAL to
+        // implement there): its report names the manifest so, and is read as it is.
+        (a, n) if OTHER_DIGEST_ALGS.contains(&a) => {
+            if n > MAX_OTHER_DIGEST_LEN {
+                return Err(ReportError::TooLarge(DIG));
+            }
+            Digest::Other(a, bytes.to_vec())
         }
         _ => return Err(ReportError::Malformed(DIG)),
     };
@@ -635,7 +688,7 @@ fn decode_record(d: &mut Decoder<'_>) -> Result<ReportRecord, ReportError> {
         }
     }
     for _ in 0..extra {
-        d.skip().map_err(m(AT))?;
+        d.skip_any().map_err(m(AT))?;
     }
     Ok(r)
 }

@@ -80,6 +80,9 @@ pub const MAX_URI_LEN: usize = crate::suit::manifest::MAX_REFERENCE_URI_LEN;
 pub const MAX_PROPERTIES: usize = 16;
 /// Longest property value (bytes or text).
 pub const MAX_VALUE_LEN: usize = 256;
+/// Longest suit-report-manifest-digest by another algorithm than SHA-256 a report may carry
+/// ([`Report::other_manifest_digest`]): SHA-512's 64 bytes, and a SHAKE output of up to 128.
+pub const MAX_OTHER_DIGEST_LEN: usize = 128;
 /// Deepest manifest walk (`suit-record-manifest-id`) accepted.
 pub const MAX_WALK: usize = 8;
 
@@ -401,6 +404,11 @@ pub struct Report {
     /// authentication wrapper; `None` if the envelope was too broken to have one (encoded as an
     /// empty digest).
     pub manifest_digest: Option<[u8; 32]>,
+    /// suit-report-manifest-digest by another algorithm manifest-37 lists (SHAKE128 -18,
+    /// SHA-384 -43, SHA-512 -44, SHAKE256 -45): `(algorithm, bytes)`, read from a third
+    /// party's report (this device hashes with SHA-256 only, so it never builds one); at most
+    /// [`MAX_OTHER_DIGEST_LEN`] bytes. Encoded in place of an absent `manifest_digest`.
+    pub other_manifest_digest: Option<(i64, Vec<u8>)>,
     /// suit-report-nonce.
     pub nonce: Option<Vec<u8>>,
     /// suit-report-records.

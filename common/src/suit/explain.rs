@@ -42,19 +42,27 @@ pub fn error(e: &Error) -> String {
 
 /// A failed command: where (manifest, command path, section, component) and what.
 pub fn command_error(c: &CommandError) -> String {
+    // A check at the end of a section (a dependency left unprocessed) has no command path.
+    let at = if c.location.path.is_empty() {
+        "the end".to_string()
+    } else {
+        format!(
+            "command {}",
+            c.location
+                .path
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(".")
+        )
+    };
     let mut s = format!(
-        "{} failed at command {} of {}{}",
+        "{} failed at {at} of {}{}",
         if c.location.manifest_depth == 0 {
             "the manifest".to_string()
         } else {
             format!("dependency manifest (depth {})", c.location.manifest_depth)
         },
-        c.location
-            .path
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join("."),
         section(c.location.section),
         c.location
             .component

@@ -46,6 +46,55 @@ pub struct PublicKeyFile {
     pub alg: Option<i64>,
 }
 
+impl PublicKeyFile {
+    /// The engine's verification key, restricted to the algorithm the file declares, if it
+    /// declares one (RFC 9052 §7.1: the application MUST check that a key with `alg` is used
+    /// for that algorithm only): an anchor or report key declared for ES256 verifies ES256
+    /// signatures, not ESP256 ones. A declared algorithm that is no signature algorithm this
+    /// key type can verify is refused, naming `path` (the file it was read from).
+    pub fn verification_key(&self, path: &Path) -> Result<VerificationKey> {
+        let key = self.key.verification_key()?;
+        let Some(id) = self.alg else {
+            return Ok(key);
+        };
+        let unusable = || {
+            AuthorError::key(
+                path,
+                format!(
+                    "the {} key is declared for algorithm {} (its `alg`), which it cannot \
+                     verify signatures with",
+                    self.key.type_name(),
+                    CoseAlg::from_value(id)
+                        .map_or_else(|| id.to_string(), |a| a.name().to_string())
+                ),
+            )
+        };
+        match Algorithm::from_cose_id(id) {
+            Some(Algorithm::Hmac256) | None => Err(unusable()),
+            Some(alg) => key.restricted_to(alg).map_err(|_| unusable()),
+        }
+    }
+
+    /// The key as the COSE_Key a device anchor holds: its kid, and its `alg` if the file
+    /// declares one, so the device keeps the same restriction ([`Self::verification_key`]).
+    pub fn anchor_cose_key(&self, path: &Path) -> Result<Vec<u8>> {
+        self.verification_key(path)?;
+        let mut entries = public_cose_entries(
+            &self.key,
+            (!self.kid.is_empty()).then_some(self.kid.as_slice()),
+        );
+        if let Some(alg) = self.alg {
+            // After kty (1) and kid (2): the map in deterministic order.
+            let at = entries
+                .iter()
+                .position(|(k, _)| *k != cose_key::KTY && *k != cose_key::KID)
+                .unwrap_or(entries.len());
+            entries.insert(at, (cose_key::ALG, Value::from(alg)));
+        }
+        encode_map(entries)
+    }
+}
+
 /// A private key (signing, or device key for decryption).
 pub enum PrivateKey {
     /// NIST P-256.

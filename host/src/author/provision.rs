@@ -330,9 +330,11 @@ fn op(
             let scope = scope(&a.scope).map_err(|e| bad(format!("anchor {}: {e}", a.id)))?;
             match (&a.key, &a.hmac_key) {
                 (Some(k), None) => {
-                    let f = load_public(&base.join(k))?;
-                    let cose_key =
-                        public_cose_key(&f.key, (!f.kid.is_empty()).then_some(f.kid.as_slice()))?;
+                    let path = base.join(k);
+                    let f = load_public(&path)?;
+                    // With the file's `alg`, if it declares one: the device keeps the
+                    // restriction (RFC 9052 §7.1).
+                    let cose_key = f.anchor_cose_key(&path)?;
                     held.insert(a.id, digest_of(&cose_key, &k.display().to_string())?);
                     Op::AddAnchor(AnchorRecord {
                         id: a.id,

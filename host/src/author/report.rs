@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use serde_json::json;
 use suit_common::report::{verify_report, ReportError};
 
-use super::keys::{load_public, PublicKey};
+use super::keys::load_public;
 use super::{AuthorError, Result};
 use crate::human::printable;
 /// How a report reads (shared with the agent's `report`).
@@ -23,7 +23,8 @@ pub use crate::human::{component_text, render_text, to_json};
 pub struct VerifyReportOptions {
     /// The signed report (COSE_Sign1; raw CBOR or hex text).
     pub report: PathBuf,
-    /// The device's report public key (PEM SPKI, COSE_Key or JWK; P-256).
+    /// The device's report public key (PEM SPKI, COSE_Key or JWK): P-256 for this project's
+    /// devices; Ed25519 or HSS-LMS for a third party's device signing on those profiles.
     pub device_key: PathBuf,
     /// Print JSON instead of text.
     pub json: bool,
@@ -34,17 +35,12 @@ pub struct VerifyReportOptions {
 
 /// Verifies the report and prints it; `Err(Refused)` if the signature does not verify.
 pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Result<()> {
+    // Any signature key: this project's devices sign reports with a P-256 report key
+    // (ESP256); a third party's device on another MTI profile signs with its Ed25519 (or
+    // HSS-LMS) key, as report-18 asks (the manifest's profile SHOULD be reused).
     let key = load_public(&opts.device_key)?;
-    if !matches!(key.key, PublicKey::P256(_)) {
-        return Err(AuthorError::key(
-            &opts.device_key,
-            format!(
-                "a {} key; device report keys are P-256",
-                key.key.type_name()
-            ),
-        ));
-    }
-    let vk = key.key.verification_key()?;
+    // Restricted to the file's `alg`, if it declares one (RFC 9052 §7.1).
+    let vk = key.verification_key(&opts.device_key)?;
     let bytes = super::read_cbor_as(&opts.report, crate::detect::Format::SignedReport)?;
     let report = verify_report(&bytes, &vk).map_err(|e| match e {
         ReportError::BadSignature => AuthorError::Refused(format!(

@@ -531,10 +531,9 @@ fn device_setup(opts: &VerifyOptions) -> Result<device::DeviceSetup> {
     for path in &opts.trust_anchors {
         id += 1;
         let k = keys::load_public(path)?;
-        let kid = (!k.kid.is_empty()).then_some(k.kid.as_slice());
         anchors.push(device::AnchorKey {
             id,
-            cose_key: keys::public_cose_key(&k.key, kid)?,
+            cose_key: k.anchor_cose_key(path)?,
         });
     }
     for path in &opts.hmac_keys {
@@ -596,7 +595,7 @@ fn build_policy(opts: &VerifyOptions) -> Result<(Policy, Vec<Anchor>)> {
             id,
             label: format!("#{id} {} ({})", path.display(), k.key.type_name()),
         });
-        let key = k.key.verification_key()?;
+        let key = k.verification_key(path)?;
         policy.anchors.push(TrustAnchor {
             kid: k.kid,
             ..TrustAnchor::unrestricted(id, key, Role::Author)

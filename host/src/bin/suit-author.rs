@@ -387,8 +387,9 @@ enum Cmd {
         /// Signed report (COSE_Sign1; CBOR or hex text), or a directory of them (a status
         /// tracker's collection: every file is verified).
         report: PathBuf,
-        /// The device's report public key (PEM, COSE_Key or JWK; P-256): `report.pub.pem` of
-        /// `suit-agent device-key --out-dir`, not its identity key.
+        /// The device's report public key (PEM, COSE_Key or JWK): P-256 (this project's
+        /// devices: `report.pub.pem` of `suit-agent device-key --out-dir`, not its identity
+        /// key); Ed25519 or HSS-LMS for a third party's device signing its reports so.
         #[arg(long = "device-key", visible_alias = "report-key", value_name = "PUB")]
         device_key: PathBuf,
         /// The nonce the report was requested with (`suit-agent report --nonce`): refused
