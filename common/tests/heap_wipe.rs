@@ -32,13 +32,22 @@ thread_local! {
 
 struct Scanning;
 
-// SAFETY: every call is forwarded to `System` with the same arguments; `dealloc` reads and
-// zeroes only the block it is handed (valid for `layout.size()` bytes until it is freed)
-// before that.
+// SAFETY: every call is forwarded to `System` with the same arguments; `alloc` fills only the
+// block it returns, `dealloc` reads and zeroes only the block it is handed (each valid for
+// `layout.size()` bytes), before that is freed.
 unsafe impl GlobalAlloc for Scanning {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's contract for `GlobalAlloc::alloc`, passed on.
-        unsafe { System.alloc(layout) }
+        let block = unsafe { System.alloc(layout) };
+        // A new block starts as a pattern no secret contains, so what a free finds was written
+        // by its owner, not left in the memory by whatever the system allocator did with it
+        // before (a release build found marker bytes in the unwritten tail of a new `Vec`'s
+        // block otherwise).
+        if !block.is_null() {
+            // SAFETY: `block` was just allocated with `layout`: valid for `layout.size()` bytes.
+            unsafe { std::ptr::write_bytes(block, 0xee, layout.size()) };
+        }
+        block
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
