@@ -26,8 +26,8 @@ use suit_test_support::service::{
     scope_of, service, snapshot, Mem, Refused,
 };
 use suit_test_support::{
-    digest_shared, fetch_and_check, fetch_and_decrypt, p256_private_from_pem, seal_one,
-    suit_manifest, AUTHOR_PRIV as A_PRIV, AUTHOR_PUB as A_PUB, OPERATOR_PRIV as B_PRIV,
+    cbor, digest_shared, fetch_and_check, fetch_and_decrypt, p256_private_from_pem, seal_esp256,
+    seal_one, suit_manifest, AUTHOR_PRIV as A_PRIV, AUTHOR_PUB as A_PUB, OPERATOR_PRIV as B_PRIV,
     OPERATOR_PUB as B_PUB,
 };
 
@@ -304,4 +304,170 @@ fn public_ree_files_export_whatever_the_flags() {
     let m = fetch_manifest(3, &[b"ree", b"a.conf"], None, conf);
     install(&mut s, &sign(&m, A_PRIV), &[(URI, conf)]).unwrap();
     assert_eq!(export(&mut s, "a.conf").unwrap(), conf);
+}
+
+/// The install sequence of a manifest on components `[ree, a.conf]` (0) and
+/// `[ree, copy.conf]` (1) signed by anchor 2: a try-each whose first option decrypts `info`
+/// (a payload for anchor 2's keys) into component `into` and then fails its image-digest
+/// check, so the option is undone (and the nil option taken); then a.conf is copied into
+/// copy.conf.
+fn abandoned_decryption(into: i64, info: &[u8], ciphertext: &[u8]) -> Value {
+    let other = cbor(&Value::Array(vec![int(-16), bytes(&[0x5a; 32])]));
+    let attempt = Value::Array(vec![
+        int(12),
+        int(into),
+        int(20),
+        Value::Map(vec![
+            (int(3), bytes(&other)),
+            (int(18), bytes(ciphertext)),
+            (int(19), bytes(info)),
+        ]),
+        int(18),
+        int(2),
+        int(3),
+        int(15),
+    ]);
+    Value::Array(vec![
+        int(12),
+        int(0),
+        int(15),
+        Value::Array(vec![bytes(&cbor(&attempt)), Value::Null]),
+        int(12),
+        int(1),
+        int(20),
+        Value::Map(vec![(int(22), int(0))]),
+        int(22),
+        int(2),
+        int(3),
+        int(15),
+    ])
+}
+
+/// Attack (review s42, second look): anchor 1's flag is revoked, so its released file may not
+/// be copied any more. Anchor 2 (with the flag) first decrypts something into that file in a
+/// try-each option that fails and is undone, then copies the file: the abandoned
+/// attempt had noted anchor 2 as a releaser of the file's content, so the copy was allowed
+/// and exported under anchor 2's flag. Refused now (what an undone staging noted is dropped
+/// with it), state unchanged.
+#[test]
+fn an_abandoned_decryption_does_not_make_its_signer_a_releaser() {
+    let mut s = released(true);
+    provision(
+        &mut s,
+        2,
+        vec![
+            Op::Rescope {
+                id: 1,
+                scope: a_scope(false),
+            },
+            Op::Rescope {
+                id: 2,
+                scope: scope_of(&[&[b"app-b"], &[b"ree"]], true),
+            },
+        ],
+    );
+    let e = encrypt_for(&mut s, 2, b"anything");
+    let shared = digest_shared(1, &Sha256::digest(SECRET), SECRET.len(), 15);
+    let install = abandoned_decryption(0, &e.encryption_info, &e.ciphertext);
+    let m = suit_manifest(
+        5,
+        vec![segs(&[b"ree", b"a.conf"]), segs(&[b"ree", b"copy.conf"])],
+        &shared,
+        &install,
+    );
+    let before = snapshot(&s);
+    let r = refusal(install_signed(&mut s, &m, B_PRIV));
+    assert_eq!(r.kind, RefusalKind::Manifest, "{r:?}");
+    assert!(
+        r.reason.contains("decrypted or secure content"),
+        "{}",
+        r.reason
+    );
+    assert_eq!(snapshot(&s), before);
+    assert_eq!(
+        refusal(export(&mut s, "copy.conf")).kind,
+        RefusalKind::NotFound
+    );
+}
+
+/// Attack: while anchor 1 holds the flag, anchor 2 decrypts into copy.conf in a try-each
+/// option that is undone, then copies anchor 1's released file there (allowed: the copy stays
+/// tied to anchor 1). The undone attempt tied the copy to anchor 2 as well, so it still
+/// exported after anchor 1's flag was revoked. Now the copy is tied to anchor 1 only.
+#[test]
+fn an_abandoned_decryption_does_not_tie_a_copy_to_its_signer() {
+    let mut s = released(true);
+    provision(
+        &mut s,
+        2,
+        vec![Op::Rescope {
+            id: 2,
+            scope: scope_of(&[&[b"app-b"], &[b"ree"]], true),
+        }],
+    );
+    let e = encrypt_for(&mut s, 2, b"anything");
+    let shared = digest_shared(1, &Sha256::digest(SECRET), SECRET.len(), 15);
+    let install = abandoned_decryption(1, &e.encryption_info, &e.ciphertext);
+    let m = suit_manifest(
+        5,
+        vec![segs(&[b"ree", b"a.conf"]), segs(&[b"ree", b"copy.conf"])],
+        &shared,
+        &install,
+    );
+    install_signed(&mut s, &m, B_PRIV).unwrap();
+    assert_eq!(export(&mut s, "copy.conf").unwrap(), SECRET);
+    provision(
+        &mut s,
+        3,
+        vec![Op::Rescope {
+            id: 1,
+            scope: a_scope(false),
+        }],
+    );
+    for path in ["a.conf", "copy.conf"] {
+        assert_eq!(
+            refusal(export(&mut s, path)).kind,
+            RefusalKind::Access,
+            "{path} exported after its only releaser lost the flag"
+        );
+    }
+}
+
+fn install_signed(
+    s: &mut Service<Mem>,
+    manifest: &[u8],
+    signer: &str,
+) -> Result<(), (Status, Refused)> {
+    install(s, &sign(manifest, signer), &[]).map(|_| ())
+}
+
+/// The releases of REE component `path` as its record keeps them, by anchor id.
+fn releasers(s: &Service<Mem>, path: &[u8]) -> Vec<u32> {
+    let state = suit_common::service::state::State::load(s.backend().store()).unwrap();
+    let id = suit_common::suit::ComponentId::new(&[b"ree", path]);
+    let record = state.component(&id).expect("installed");
+    record.released_by.iter().map(|r| r.anchor).collect()
+}
+
+/// Bound: a copy is tied only to the releases that still hold when it is made (one whose
+/// anchor was removed never holds again: an id added again gets another key scope), so a
+/// record's list never outgrows the anchors present, however anchors come and go between
+/// copies of copies.
+#[test]
+fn a_copy_keeps_only_the_releases_that_hold() {
+    let mut s = device(true);
+    let e = encrypt_for(&mut s, 1, SECRET);
+    let m = fetch_manifest(1, &[b"ree", b"a.conf"], Some(&e.encryption_info), SECRET);
+    install(
+        &mut s,
+        &seal_esp256(&m, &[A_PRIV, B_PRIV], &[]),
+        &[(URI, &e.ciphertext)],
+    )
+    .unwrap();
+    assert_eq!(releasers(&s, b"a.conf"), [1, 2]);
+    provision(&mut s, 2, vec![Op::RemoveAnchor { id: 2 }]);
+    let copy = copy_manifest(2, &[b"ree", b"a.conf"], &[b"ree", b"copy.conf"], SECRET);
+    install(&mut s, &sign(&copy, A_PRIV), &[]).unwrap();
+    assert_eq!(releasers(&s, b"copy.conf"), [1]);
+    assert_eq!(export(&mut s, "copy.conf").unwrap(), SECRET);
 }

@@ -1018,3 +1018,37 @@ fn a_key_declared_for_one_algorithm_verifies_that_one_only() {
         );
     }
 }
+
+/// A COSE_Key may give its `alg` as text (RFC 9052: `tstr / int`). The tools read the
+/// registered integer ids only, and a text one was silently dropped, so the key was used
+/// unrestricted: a P-256 anchor declared `"ES256"` verified ESP256 envelopes, and `provision`
+/// would hand a device the key without its restriction. Refused now, naming the file (the TA
+/// refuses such an anchor key too), exit 2.
+#[test]
+fn a_key_whose_alg_is_text_is_refused_not_used_unrestricted() {
+    let d = setup();
+    let desc = description(
+        &d,
+        "one",
+        serde_json::json!([{"id": ["conf"], "file": "fw.bin"}]),
+    );
+    std::fs::write(d.path("fw.bin"), b"firmware").unwrap();
+    let (r, env) = create(&d, &desc, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: ciborium::Value =
+        ciborium::from_reader(&std::fs::read(d.path("signer.pub.cose")).unwrap()[..]).unwrap();
+    let mut entries = v.into_map().unwrap();
+    entries.insert(1, (3.into(), "ES256".into()));
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&ciborium::Value::Map(entries), &mut bytes).unwrap();
+    std::fs::write(d.path("anchor-text-alg.cose"), bytes).unwrap();
+    let r = run(&args![
+        "verify",
+        env,
+        "--trust-anchor",
+        d.path("anchor-text-alg.cose")
+    ]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    says(&r.stderr, "anchor-text-alg.cose");
+    says(&r.stderr, "alg (3)");
+}

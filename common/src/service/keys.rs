@@ -522,11 +522,21 @@ pub struct AnchorKeySource<'a> {
     /// The installed components ([`Self::with_installed`]): whose flags released the REE
     /// content a copy reads ([`super::state::ComponentRecord::released_by`]).
     installed: &'a [super::state::ComponentRecord],
-    /// Per REE component, the anchors whose `ree_plaintext` let confidential content into it
-    /// in this run (decrypted there, or copied there from secure or released content):
-    /// what its record keeps at commit ([`Releases`]). A superset at worst (a try-each
-    /// alternative given up), which only ties the content to more anchors' flags.
+    /// Per component staged in this run, the anchors whose `ree_plaintext` let its staged
+    /// content into the REE (decrypted there, or copied there from secure or released
+    /// content; empty: public content): what its record keeps at commit ([`Releases`]).
+    /// Exactly the staged content's: set when the engine stages it
+    /// ([`KeySource::staged`](crate::suit::decrypt::KeySource::staged)), dropped when that is
+    /// undone ([`KeySource::discarded`](crate::suit::decrypt::KeySource::discarded)). A
+    /// release is "any of them": an anchor noted for content an undone try-each option
+    /// staged would keep other content out under its own flag (review s42, second look).
     released: core::cell::RefCell<Vec<(crate::suit::ComponentId, Vec<super::state::Release>)>>,
+    /// What `keys_for` / `may_copy` decided for content about to be staged in a component,
+    /// until the engine stages it (then in `released`) or the run ends.
+    pending: core::cell::RefCell<Vec<(crate::suit::ComponentId, Vec<super::state::Release>)>>,
+    /// A note could not be kept (not reached: nothing re-enters the source): no more content
+    /// is released in this run, and what was staged is committed as released by no one.
+    poisoned: core::cell::Cell<bool>,
     /// The author tool's simulated device: keys standing in for each anchor's own.
     #[cfg(feature = "author")]
     stand_in: Option<&'a StandInKeys>,
@@ -549,15 +559,18 @@ impl Releases for () {
 
 impl Releases for AnchorKeySource<'_> {
     fn released_by(&self, component: &crate::suit::ComponentId) -> Vec<super::state::Release> {
-        // Not reached while borrowed (nothing re-enters the source).
-        self.released
-            .try_borrow()
-            .ok()
-            .and_then(|r| {
-                r.iter()
-                    .find(|(c, _)| c == component)
-                    .map(|(_, r)| r.clone())
-            })
+        // Not reached while borrowed or poisoned (nothing re-enters the source); were it,
+        // the component would be tied to an anchor that never holds, not left public.
+        let Ok(released) = self.released.try_borrow() else {
+            return alloc::vec![super::state::Release::NEVER];
+        };
+        if self.poisoned.get() {
+            return alloc::vec![super::state::Release::NEVER];
+        }
+        released
+            .iter()
+            .find(|(c, _)| c == component)
+            .map(|(_, r)| r.clone())
             .unwrap_or_default()
     }
 }
@@ -575,6 +588,8 @@ impl<'a> AnchorKeySource<'a> {
             derived: core::cell::RefCell::new(Vec::new()),
             installed: &[],
             released: core::cell::RefCell::new(Vec::new()),
+            pending: core::cell::RefCell::new(Vec::new()),
+            poisoned: core::cell::Cell::new(false),
             #[cfg(feature = "author")]
             stand_in: None,
         }
@@ -587,9 +602,11 @@ impl<'a> AnchorKeySource<'a> {
     }
 
     /// Notes that `signers`' anchors with `ree_plaintext` (and `carried`, the releases of
-    /// the content copied) released confidential content into REE component `component`.
-    /// `false` if it could not be noted (not reached: nothing re-enters the source), which
-    /// refuses the content rather than leave it public.
+    /// the content copied) release the confidential content about to be staged in REE
+    /// component `component`. Only releases that hold now are kept (one that does not never
+    /// holds again: its anchor's key scope is not given again), so a list has at most one
+    /// entry per anchor present. `false` if it could not be noted (not reached: nothing
+    /// re-enters the source), which refuses the content rather than leave it public.
     #[must_use]
     fn note_release(
         &self,
@@ -598,7 +615,10 @@ impl<'a> AnchorKeySource<'a> {
         carried: &[super::state::Release],
     ) -> bool {
         use super::state::Release;
-        let Ok(mut released) = self.released.try_borrow_mut() else {
+        if self.poisoned.get() {
+            return false;
+        }
+        let Ok(mut released) = self.pending.try_borrow_mut() else {
             return false;
         };
         let entry = match released.iter().position(|(c, _)| c == component) {
@@ -616,8 +636,8 @@ impl<'a> AnchorKeySource<'a> {
             .filter_map(|id| self.anchor(*id))
             .filter(|a| a.scope.ree_plaintext)
             .map(Release::of);
-        for r in flagged.chain(carried.iter().copied()) {
-            // One entry per anchor: at most as many as the state holds anchors.
+        for r in flagged.chain(carried.iter().copied().filter(|r| r.holds(self.anchors))) {
+            // One entry per anchor present: at most as many as the state holds anchors.
             if !list.contains(&r) {
                 list.push(r);
             }
@@ -625,18 +645,24 @@ impl<'a> AnchorKeySource<'a> {
         true
     }
 
-    /// The releases REE component `c`'s content carries: noted in this run if it was
-    /// staged here, else its installed record's. `None`: public content.
+    /// The releases REE component `c`'s content carries: its staged content's if this run
+    /// staged it, else its installed record's. `None`: public content.
     fn releases_of(&self, c: &crate::suit::ComponentId) -> Option<Vec<super::state::Release>> {
-        let noted = self.released_by(c);
-        if !noted.is_empty() {
-            return Some(noted);
-        }
-        self.installed
-            .iter()
-            .find(|r| super::state::component_from(&r.id) == *c)
-            .filter(|r| !r.released_by.is_empty())
-            .map(|r| r.released_by.clone())
+        let Ok(staged) = self.released.try_borrow() else {
+            // Not reached (nothing re-enters the source): the strictest answer, released
+            // by no anchor that holds.
+            return Some(Vec::new());
+        };
+        let releases = match staged.iter().find(|(s, _)| s == c) {
+            Some((_, r)) => r.clone(),
+            None => self
+                .installed
+                .iter()
+                .find(|r| super::state::component_from(&r.id) == *c)
+                .map(|r| r.released_by.clone())
+                .unwrap_or_default(),
+        };
+        Some(releases).filter(|r| !r.is_empty())
     }
 
     /// INSECURE, simulation only: `keys` stand in for anchors' own payload keys, each for
@@ -817,11 +843,7 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
             // anchor's flag once this one is revoked), and a copy into another REE file,
             // which the REE reads as its own, takes a signer with the flag too and stays
             // tied to the same anchors (not laundered into a file no flag speaks for).
-            let carried = match content {
-                CopiedContent::Supplied => Some(self.released_by(source)).filter(|r| !r.is_empty()),
-                _ => self.releases_of(source),
-            };
-            if let Some(releases) = carried {
+            if let Some(releases) = self.releases_of(source) {
                 let refused = !releases.iter().any(|r| r.holds(self.anchors))
                     || (is_ree(component)
                         && (!self.ree_allowed(signers)
@@ -865,6 +887,38 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
             return None;
         }
         Some(self.covering(component).map(|a| a.id).collect())
+    }
+
+    fn staged(&self, component: &crate::suit::ComponentId) {
+        // Not reached while borrowed (nothing re-enters the source); were it, the notes
+        // would be missing and the commit would be refused below (`Releases`).
+        let (Ok(mut pending), Ok(mut released)) = (
+            self.pending.try_borrow_mut(),
+            self.released.try_borrow_mut(),
+        ) else {
+            self.poisoned.set(true);
+            return;
+        };
+        let now = match pending.iter().position(|(c, _)| c == component) {
+            Some(i) => pending.swap_remove(i).1,
+            None => Vec::new(),
+        };
+        match released.iter_mut().find(|(c, _)| c == component) {
+            Some((_, r)) => *r = now,
+            None => released.push((component.clone(), now)),
+        }
+    }
+
+    fn discarded(&self, component: &crate::suit::ComponentId) {
+        let (Ok(mut pending), Ok(mut released)) = (
+            self.pending.try_borrow_mut(),
+            self.released.try_borrow_mut(),
+        ) else {
+            self.poisoned.set(true);
+            return;
+        };
+        pending.retain(|(c, _)| c != component);
+        released.retain(|(c, _)| c != component);
     }
 }
 

@@ -278,6 +278,13 @@ pub struct Release {
 }
 
 impl Release {
+    /// A release no anchor holds (key scopes are given from 1 upwards and never reach it):
+    /// what a record gets where the key source could not say who released its content.
+    pub const NEVER: Release = Release {
+        anchor: u32::MAX,
+        key_scope: u64::MAX,
+    };
+
     /// The release of `a`.
     pub fn of(a: &AnchorRecord) -> Self {
         Release {

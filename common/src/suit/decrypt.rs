@@ -81,6 +81,15 @@ pub trait KeySource {
     fn owners(&self, _component: &ComponentId) -> Option<Arc<[AnchorId]>> {
         None
     }
+
+    /// New content is now staged for `component`: the one the last [`Self::keys_for`] or
+    /// [`Self::may_copy`] into it answered for, if any (none: content that needed neither).
+    /// It replaces what was staged there before.
+    fn staged(&self, _component: &ComponentId) {}
+
+    /// What this run staged for `component` is gone (an undone try-each option or
+    /// run-sequence, an unlink): its installed content stands again, or none.
+    fn discarded(&self, _component: &ComponentId) {}
 }
 
 /// One key set for everyone, with no rule on who signed or where content goes: tests and

@@ -524,6 +524,14 @@ fn parse_cose_key(path: &Path, entries: &[(Value, Value)]) -> Result<Parsed> {
     let bad = |what: &str| AuthorError::key(path, format!("COSE_Key: {what}"));
     let kid = bytes(cose_key::KID).map(<[u8]>::to_vec).unwrap_or_default();
     let alg = int(cose_key::ALG);
+    if alg.is_none() && get(cose_key::ALG).is_some() {
+        // RFC 9052 allows a text `alg`; these tools (and the TA) read the registered integer
+        // ids only. Dropping it would use the key unrestricted (review s42-rev).
+        return Err(bad(
+            "alg (3) is not an integer COSE algorithm id (a text one is not read here), so \
+             the key's use cannot be checked; give the registered id (ES256 is -7, ESP256 -9)",
+        ));
+    }
     let key_ops = match get(cose_key::KEY_OPS) {
         None => None,
         Some(Value::Array(ops)) => Some(

@@ -239,6 +239,7 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 // platform and happens at commit (same signer and rollback rules as a write).
                 self.staged.retain(|s| s.component != id);
                 self.platform.stage_discard(&id);
+                self.keys.discarded(&id);
                 self.platform.unlink(&id).map_err(K::Platform)?;
                 let by = frame.manifest.sequence_number;
                 match self.unlinked.iter_mut().find(|(c, _)| *c == id) {
@@ -403,6 +404,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
             serial: self.stagings,
         });
         self.stagings = self.stagings.saturating_add(1);
+        // What the key source decided for this content (a release into the REE) now holds.
+        self.keys.staged(id);
         self.platform.stage_open(id).map_err(K::Platform)?;
         // image-size is what a fetch or copy must deliver. A write stages bytes the
         // authenticated manifest holds, and manifest-37 gives write no size rule: a component's

@@ -134,6 +134,8 @@ impl<'x, P: Platform + ?Sized> Machine<'x, P> {
                 return Err(Fail::Abort(cause));
             }
             self.platform.stage_discard(c);
+            // And what the key source noted for it (a release into the REE): undone too.
+            self.keys.discarded(c);
         }
         // Removals staged since are cancelled; one that discarded content staged before the
         // snapshot cannot be undone, so that case aborts (as for re-staged content above).
