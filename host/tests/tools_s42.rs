@@ -608,3 +608,57 @@ fn s42_12_inspect_lists_the_signatures_of_a_cose_sign() {
         "{j}"
     );
 }
+
+/// `verify-receipt` and `verify-key-statement` used an identity key file's key whatever
+/// `alg` it declared (RFC 9052 §7.1: a key with `alg` is for that algorithm only), while
+/// `verify` and `verify-report` honour it: an identity key declared for ES256 verified the
+/// ESP256 receipts and statements. Now refused, naming the file; one declared ESP256 is used.
+#[test]
+fn s42_13_an_identity_key_declared_for_another_algorithm_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(agent(d, &["device-key", "--out", "device.pub.pem"]));
+    ok(agent(
+        d,
+        &["device-key", "--format", "cose", "--out", "id.cose"],
+    ));
+    ok(author(d, &words("keygen --type p256 -o author")));
+    std::fs::write(
+        d.join("p.json"),
+        suit_test_support::cli::app_provisioning("board"),
+    )
+    .unwrap();
+    ok(author(
+        d,
+        &suit_test_support::cli::provision_args("p.json", "p.cbor", &[]),
+    ));
+    ok(agent(d, &words("provision p.cbor --receipt-out r.cbor")));
+    ok(agent(d, &words("device-key --anchor 1 --out-dir keys")));
+    let key: ciborium::Value =
+        ciborium::from_reader(&std::fs::read(d.join("id.cose")).unwrap()[..]).unwrap();
+    for (name, alg) in [("es256.cose", -7), ("esp256.cose", -9)] {
+        let mut entries = key.clone().into_map().unwrap();
+        entries.retain(|(k, _)| k != &ciborium::Value::from(3));
+        entries.push((3.into(), alg.into()));
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&ciborium::Value::Map(entries), &mut bytes).unwrap();
+        std::fs::write(d.join(name), bytes).unwrap();
+    }
+    ok(author(
+        d,
+        &words("verify-receipt r.cbor --identity-key esp256.cose --message p.cbor"),
+    ));
+    ok(author(
+        d,
+        &words("verify-key-statement keys/anchor-1.statement.cbor --identity-key esp256.cose"),
+    ));
+    for cmd in [
+        "verify-receipt r.cbor --identity-key es256.cose --message p.cbor",
+        "verify-key-statement keys/anchor-1.statement.cbor --identity-key es256.cose",
+    ] {
+        let r = author(d, &words(cmd));
+        assert_eq!(r.code, 2, "{cmd}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("es256.cose"), "{cmd}: {}", r.stderr);
+        assert!(r.stderr.contains("ESP256"), "{cmd}: {}", r.stderr);
+    }
+}

@@ -24,7 +24,9 @@ use suit_common::service::statement::{
 };
 use zeroize::Zeroizing;
 
-use super::keys::{load_public, load_symmetric, public_cose_key, symmetric_cose_key, PublicKey};
+use super::keys::{
+    load_identity, load_public, load_symmetric, public_cose_key, symmetric_cose_key,
+};
 use super::{hex_str, kid_str, AuthorError, Result};
 use crate::human::printable;
 
@@ -80,13 +82,7 @@ fn anchor_key(path: &Path) -> Result<VerificationKey> {
 
 /// Verifies the statement; on success prints the keys and writes them to `out_dir`.
 pub fn verify_statement_file(opts: &VerifyStatementOptions, out: &mut dyn Write) -> Result<()> {
-    let id = load_public(&opts.identity_key)?;
-    let PublicKey::P256(pk) = id.key else {
-        return Err(AuthorError::key(
-            &opts.identity_key,
-            "device identity keys are P-256",
-        ));
-    };
+    let pk = load_identity(&opts.identity_key)?;
     let sec1 = pk.to_sec1_point(false).as_bytes().to_vec();
     let bytes = super::read_cbor_as(&opts.statement, crate::detect::Format::KeyStatement)?;
     let st: KeyStatement = verify(&bytes, &sec1).map_err(|e| match e {

@@ -211,6 +211,27 @@ fn read_key_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Loads a public key; a private key file is accepted too (its public half is used).
+/// A device's identity public key from `path`: P-256, and, if the file declares an `alg`, one
+/// that allows ESP256, the algorithm key statements and provisioning receipts are signed with
+/// (RFC 9052 §7.1: a key with `alg` is used for that algorithm only).
+pub fn load_identity(path: &Path) -> Result<p256::PublicKey> {
+    let file = load_public(path)?;
+    let PublicKey::P256(key) = file.key else {
+        return Err(AuthorError::key(path, "device identity keys are P-256"));
+    };
+    if let Some(id) = file.alg.filter(|id| *id != Algorithm::Esp256.cose_id()) {
+        let name = CoseAlg::from_value(id).map_or_else(|| id.to_string(), |a| a.name().to_string());
+        return Err(AuthorError::key(
+            path,
+            format!(
+                "the identity key is declared for algorithm {name} (its `alg`); key statements \
+                 and receipts are signed ESP256"
+            ),
+        ));
+    }
+    Ok(key)
+}
+
 pub fn load_public(path: &Path) -> Result<PublicKeyFile> {
     match parse(path, &read_key_file(path)?, false)? {
         Some(Parsed::Public(p)) => Ok(p),

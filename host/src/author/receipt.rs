@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use sha2::{Digest as _, Sha256};
 use suit_common::service::provision::{verify_receipt, Receipt};
 
-use super::keys::{load_public, PublicKey};
+use super::keys::{load_identity, PublicKey};
 use super::provision::DeviceModel;
 use super::{hex_str, AuthorError, Result};
 
@@ -30,15 +30,9 @@ pub struct VerifyReceiptOptions {
 
 /// Verifies and prints the receipt; `Err(Refused)` if anything does not match.
 pub fn verify_receipt_file(opts: &VerifyReceiptOptions, out: &mut dyn Write) -> Result<Receipt> {
-    let key = load_public(&opts.identity_key)?;
-    let PublicKey::P256(_) = key.key else {
-        return Err(AuthorError::key(
-            &opts.identity_key,
-            "device identity keys are P-256",
-        ));
-    };
+    let key = PublicKey::P256(load_identity(&opts.identity_key)?);
     let bytes = super::read_cbor_as(&opts.receipt, crate::detect::Format::ProvisioningReceipt)?;
-    let receipt = verify_receipt(&bytes, &key.key.to_bytes())
+    let receipt = verify_receipt(&bytes, &key.to_bytes())
         .map_err(|e| AuthorError::Refused(format!("{}: {e}", opts.receipt.display())))?;
     let refuse = |what: String| AuthorError::Refused(format!("{}: {what}", opts.receipt.display()));
     if let Some(m) = &opts.message {
