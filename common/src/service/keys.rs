@@ -497,6 +497,9 @@ impl StandInKeys {
     }
 }
 
+/// Per component, the anchors whose `ree_plaintext` released its content ([`AnchorKeySource`]).
+type ReleaseNotes = Vec<(crate::suit::ComponentId, Vec<super::state::Release>)>;
+
 /// The service's [`KeySource`](crate::suit::decrypt::KeySource): each signer's own anchor
 /// keys (plus KEKs provisioned for it), never another anchor's; and decrypted or secure
 /// content into `['ree', ...]` components only if every anchor that owns it has
@@ -530,10 +533,10 @@ pub struct AnchorKeySource<'a> {
     /// undone ([`KeySource::discarded`](crate::suit::decrypt::KeySource::discarded)). A
     /// release is "any of them": an anchor noted for content an undone try-each option
     /// staged would keep other content out under its own flag (review s42, second look).
-    released: core::cell::RefCell<Vec<(crate::suit::ComponentId, Vec<super::state::Release>)>>,
+    released: core::cell::RefCell<ReleaseNotes>,
     /// What `keys_for` / `may_copy` decided for content about to be staged in a component,
     /// until the engine stages it (then in `released`) or the run ends.
-    pending: core::cell::RefCell<Vec<(crate::suit::ComponentId, Vec<super::state::Release>)>>,
+    pending: core::cell::RefCell<ReleaseNotes>,
     /// A note could not be kept (not reached: nothing re-enters the source): no more content
     /// is released in this run, and what was staged is committed as released by no one.
     poisoned: core::cell::Cell<bool>,
@@ -663,6 +666,27 @@ impl<'a> AnchorKeySource<'a> {
                 .unwrap_or_default(),
         };
         Some(releases).filter(|r| !r.is_empty())
+    }
+
+    /// The pending and staged release notes, for the engine's staging calls. Not reached
+    /// while borrowed (nothing re-enters the source); were it, the source is poisoned: the
+    /// notes would be missing, so the commit refuses (`Releases`).
+    fn notes_mut(
+        &self,
+    ) -> Option<(
+        core::cell::RefMut<'_, ReleaseNotes>,
+        core::cell::RefMut<'_, ReleaseNotes>,
+    )> {
+        match (
+            self.pending.try_borrow_mut(),
+            self.released.try_borrow_mut(),
+        ) {
+            (Ok(pending), Ok(released)) => Some((pending, released)),
+            _ => {
+                self.poisoned.set(true);
+                None
+            }
+        }
     }
 
     /// INSECURE, simulation only: `keys` stand in for anchors' own payload keys, each for
@@ -890,13 +914,7 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
     }
 
     fn staged(&self, component: &crate::suit::ComponentId) {
-        // Not reached while borrowed (nothing re-enters the source); were it, the notes
-        // would be missing and the commit would be refused below (`Releases`).
-        let (Ok(mut pending), Ok(mut released)) = (
-            self.pending.try_borrow_mut(),
-            self.released.try_borrow_mut(),
-        ) else {
-            self.poisoned.set(true);
+        let Some((mut pending, mut released)) = self.notes_mut() else {
             return;
         };
         let now = match pending.iter().position(|(c, _)| c == component) {
@@ -910,11 +928,7 @@ impl crate::suit::decrypt::KeySource for AnchorKeySource<'_> {
     }
 
     fn discarded(&self, component: &crate::suit::ComponentId) {
-        let (Ok(mut pending), Ok(mut released)) = (
-            self.pending.try_borrow_mut(),
-            self.released.try_borrow_mut(),
-        ) else {
-            self.poisoned.set(true);
+        let Some((mut pending, mut released)) = self.notes_mut() else {
             return;
         };
         pending.retain(|(c, _)| c != component);
