@@ -4,7 +4,9 @@
 # HPKE-7-KE recipients (A128GCM / A128CTR / A256GCM content), COSE-HPKE integrated HPKE-0,
 # and COSE_Sign1 ES256 / COSE_Mac0 HMAC-256/256 with a detached payload; then the SUIT
 # envelope matrix (host/tests/interop_suit.rs): every mode suit-author creates, verified,
-# decrypted and read by tests/interop/suit_check.py.
+# decrypted and read by tests/interop/suit_check.py; then the same outputs, and the TPA's
+# provisioning messages and the TA's reports, read by tests/interop/draft_consumer.py, written
+# from the drafts' text without a COSE library (host/tests/interop_drafts.rs).
 #
 #   bash tests/interop.sh
 #
@@ -35,3 +37,11 @@ SUIT_INTEROP_PYTHON="$VENV/bin/python" SUIT_INTEROP_CWT_VERSION="$CWT_VERSION" \
 SUIT_INTEROP_PYTHON="$VENV/bin/python" \
     cargo test -p suit-host --test interop_suit -- --include-ignored --nocapture \
     || die "SUIT envelope interop matrix"
+# Our outputs read by a consumer written from the drafts' text (tests/interop/draft_consumer.py:
+# cbor2 + `cryptography` primitives only; COSE, the SUIT KDF context, HPKE and HSS-LMS built
+# there): every MTI profile and key distribution suit-author emits, severed members, `encrypt`,
+# TPA provisioning messages with their wrapped secrets, and the reports the TA's service signs.
+# Bounded: the consumer's runs take seconds; 15 minutes covers a cold build.
+SUIT_INTEROP_PYTHON="$VENV/bin/python" \
+    timeout 900 cargo test -p suit-host --test interop_drafts -- --include-ignored --nocapture \
+    || die "the drafts' consumer (host/tests/interop_drafts.rs)"
