@@ -4,10 +4,11 @@
 //! the SUIT reading built there, no COSE library and no project code). It verifies and
 //! decrypts, from the keys alone, what `suit-author` emits (every MTI profile, HPKE key
 //! encryption, COSE_Sign, severed members, `encrypt`'s infos, TPA provisioning messages and
-//! their wrapped secrets) and the reports the TA's service signs (simulated device), and checks
-//! each sender-side rule the drafts give (placement of every header parameter, zero-length
-//! protected headers, core deterministic encoding). Calibrated first on the drafts' own
-//! examples, with wrong keys that must fail. Run by tests/interop.sh (its pinned virtualenv).
+//! their wrapped secrets) and what the TA's service signs (reports, the key statement, a
+//! provisioning receipt; simulated device), and checks each sender-side rule the drafts give
+//! (placement of every header parameter, zero-length protected headers, core deterministic
+//! encoding). Calibrated first on the drafts' own examples, with wrong keys that must fail.
+//! Run by tests/interop.sh (its pinned virtualenv).
 
 // Test code: a panic is a failed test, so the workspace's no-panic lints do not apply.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -643,7 +644,10 @@ fn provisioning_messages_and_reports_are_read_by_an_independent_consumer() {
         {"add-kek": {"kek": "kek.bin", "kid": "kek-1", "anchors": [1, 2]}}]}"#,
     );
     ok(author(d, &provision_args("p.json", "p.cbor", &[])));
-    ok(agent(d, &["provision", "p.cbor"]));
+    ok(agent(
+        d,
+        &["provision", "p.cbor", "--receipt-out", "receipt.cbor"],
+    ));
     write(
         d,
         "provisioning.priv.pem",
@@ -722,7 +726,17 @@ fn provisioning_messages_and_reports_are_read_by_an_independent_consumer() {
     };
     let mut pre_auth = report("pre-auth", "04");
     pre_auth["envelope"] = Value::Null;
+    // The TA's other signed outputs (its own payloads, RFC 9052's COSE_Sign1): the key
+    // statement names the report and provisioning keys the agent exported; the receipt.
+    let identity = json!({"p256": [d.join("dev/identity.pub.pem")]});
+    let statement = json!({"kind": "signed", "name": "key statement",
+        "message": d.join("dev/key-statement.cbor"), "key": identity,
+        "keys": [d.join("report.pub.pem"), d.join("dev/provisioning.pub.pem")]});
+    let receipt = json!({"kind": "signed", "name": "receipt",
+        "message": d.join("receipt.cbor"), "key": identity});
     let got = accepted(&json!([
+        statement.clone(),
+        receipt,
         provisioning.clone(),
         report("ok", "00112233"),
         report("rollback", "aabb"),
@@ -757,6 +771,9 @@ fn provisioning_messages_and_reports_are_read_by_an_independent_consumer() {
     let mut wrong = provisioning;
     wrong["device"] = json!({"provisioning": d.join("other.priv.pem")});
     refused(wrong, "InvalidTag");
+    let mut wrong = statement;
+    wrong["key"] = json!({"p256": [d.join("report.pub.pem")]});
+    refused(wrong, "no key verifies");
     let mut wrong = report("ok", "00112233");
     wrong["key"] = json!({"p256": [d.join("author.pub.pem")]});
     refused(wrong, "no key verifies");

@@ -812,7 +812,36 @@ def locate(r, m, env):
     return 1
 
 
-RUN = {"envelope": run_envelope, "info": run_info, "hpke-example": run_hpke_example,
+def run_signed(item):
+    """A COSE_Sign1 with its payload embedded (the device's key statement, a provisioning
+    receipt: the project's payloads, RFC 9052's container), verified with the given key;
+    `keys`: the public keys (PEM) the payload must carry as SEC1 points."""
+    raw = open(item["message"], "rb").read()
+    body = untag(deterministic(raw, item["name"]), 18, "COSE_Sign1_Tagged")
+    prot, unprot, payload, sig = body
+    need(isinstance(payload, bytes), "payload embedded")
+    h = hdr(prot, item["name"])
+    need(1 in h and 1 not in unprot, "alg protected")
+    verify_sig(h[1], cbor2.dumps(["Signature1", prot, b"", payload]), sig, keyring(item["key"]))
+    p = cbor2.loads(payload)
+    points = set()
+
+    def walk(v):
+        if isinstance(v, bytes) and len(v) == 65 and v[0] == 4:
+            points.add(v)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    walk(p)
+    for path in item.get("keys", []):
+        need(_sec1(load_pem_public(path)) in points, f"{path} is in the signed payload")
+    return {"alg": h[1], "protected": sorted(h), "unprotected": sorted(unprot)}
+
+
+RUN = {"signed": run_signed, "envelope": run_envelope, "info": run_info, "hpke-example": run_hpke_example,
        "provisioning": run_provisioning, "report": run_report}
 
 
