@@ -467,20 +467,20 @@ fn a_power_cut_at_any_write_of_a_streamed_install_recovers() {
 
 /// Release 1 installed from a streamed payload into `target`, and release 2's envelope,
 /// ciphertext and the state it leads to.
-struct StreamedScenario {
+pub(crate) struct StreamedScenario {
     base: suit_common::service::store::MemoryStore,
     base_tas: Vec<Vec<u8>>,
     p1: Vec<u8>,
     p2: Vec<u8>,
     env1: Vec<u8>,
     c1: Vec<u8>,
-    env2: Vec<u8>,
-    c2: Vec<u8>,
+    pub(crate) env2: Vec<u8>,
+    pub(crate) c2: Vec<u8>,
     old: Components,
     new: Components,
 }
 
-fn streamed_scenario(target: &[&[u8]]) -> StreamedScenario {
+pub(crate) fn streamed_scenario(target: &[&[u8]]) -> StreamedScenario {
     let is_ta = target.len() == 1;
     // Segmented: payloads spanning several segments, the secure one filling its last exactly.
     let (p1, p2) = match (is_ta, segment_len().map(|seg| seg as usize)) {
@@ -596,7 +596,7 @@ fn assert_refused_while_awaiting(s: &mut Service<Mem>, awaited: &[u8], other: &[
 
 /// The first cut of `sc`'s streamed TA install that leaves its commit awaiting the envelope:
 /// the device restarted after it.
-fn awaiting_device(sc: &StreamedScenario) -> Service<Mem> {
+pub(crate) fn awaiting_device(sc: &StreamedScenario) -> Service<Mem> {
     for n in 0.. {
         let mut s = restart(&sc.base, &sc.base_tas);
         s.backend_mut().store_mut().power_cut_after = Some(n);

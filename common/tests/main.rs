@@ -67,6 +67,7 @@ mod review_s40b;
 mod review_s40c;
 mod review_s41_conformance;
 mod review_s42;
+mod review_s43;
 mod rollback_key_quota;
 mod service_flow;
 mod service_unlink;

@@ -20,7 +20,7 @@ pub mod state;
 pub mod statement;
 pub mod store;
 
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 
@@ -1121,6 +1121,22 @@ impl<B: Backend> Service<B> {
 
     #[inline(never)]
     fn ree_export(&mut self, r: &ReeExportRequest) -> Result<ReeExportResponse, Refuse> {
+        // The refusal names the path asked for, but no more of it than a component identifier
+        // can hold (a longer path names none): the request's path is the REE's, up to
+        // `MAX_REQUEST` long, and a refusal echoing it whole was copied three times and could
+        // not be answered (`ResponseTooLarge`; review s43).
+        let not_found = || {
+            Refuse::service(
+                RefusalKind::NotFound,
+                ServiceFault::NoReeComponent(String::from(text_prefix(
+                    &r.path,
+                    crate::suit::component::MAX_ID_LEN,
+                ))),
+            )
+        };
+        if r.path.len() > crate::suit::component::MAX_ID_LEN {
+            return Err(not_found());
+        }
         let state = State::load(&self.backend)?;
         let record = state
             .components
@@ -1128,12 +1144,7 @@ impl<B: Backend> Service<B> {
             .find(|c| {
                 matches!(components::classify(&component_from(&c.id)), Ok(components::Kind::Ree { path }) if path == r.path)
             })
-            .ok_or_else(|| {
-                Refuse::service(
-                    RefusalKind::NotFound,
-                    ServiceFault::NoReeComponent(r.path.clone()),
-                )
-            })?;
+            .ok_or_else(not_found)?;
         // Confidential content a flag released leaves only while an anchor that released it
         // holds `ree_plaintext` still: a TPA's revocation (a rescope without it, the anchor's
         // removal) stops the TA handing it out again (review s42).
@@ -1233,6 +1244,15 @@ fn check_chunk(data: &[u8]) -> Result<(), Refuse> {
         ));
     }
     Ok(())
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn text_prefix(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end = end.saturating_sub(1);
+    }
+    s.get(..end).unwrap_or_default()
 }
 
 /// A length or count for the wire's u32 fields. Every one reported is bounded far below
