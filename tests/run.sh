@@ -48,6 +48,9 @@ lap "cargo clippy (suit-common and suit-cbor as the TA builds them: no \`explain
 lap "host-native tests (cbor, protocol, bulk kernels, common, host, the consumer example's client, test support)"
 "${CARGO[@]}" test --locked -p suit-cbor -p suit-protocol -p suit-bulk -p suit-common -p suit-host -p perso-consumer-host -p suit-test-support --features suit-common/author
 
+lap "the freed-heap scan again, in the release profile (common/tests/heap_wipe.rs: optimized code reuses stack slots; only this test binary, ~2 min to build)"
+"${CARGO[@]}" test --locked --release -p suit-common --features suit-common/author --test heap_wipe
+
 lap "algorithm features off (device policy: HSS-LMS keys and blocks, ChaCha20/Poly1305 payloads refused)"
 "${CARGO[@]}" test --locked -p suit-common --no-default-features --features author --test size_algorithm_features
 

@@ -1082,3 +1082,79 @@ fn a_deliverys_content_key_is_never_freed_unwiped() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// How often `needle` occurs in the dead stack below the caller's frame (64 KiB of it, less
+/// this function's own frame).
+#[inline(never)]
+fn dead_stack_hits(needle: &[u8]) -> usize {
+    const DEPTH: usize = 64 * 1024;
+    let here = 0u8;
+    let top = (std::ptr::addr_of!(here) as usize).saturating_sub(256);
+    let bytes: Vec<u8> = (top - DEPTH..top)
+        // SAFETY: the thread's stack below this frame: mapped (test threads get 2 MiB and
+        // this runs a few frames deep), not an object of this program any more, and written
+        // by nothing while read (the reads are volatile, the collected copy is on the heap).
+        .map(|a| unsafe { std::ptr::read_volatile(a as *const u8) })
+        .collect();
+    bytes.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+/// Runs `f` 8 KiB below the caller's frame, so that what it leaves lies where
+/// [`dead_stack_hits`], called from there too, looks (not in its own frame).
+#[inline(never)]
+fn deep<T>(f: impl FnOnce() -> T) -> T {
+    let mut pad = [0u8; 8 * 1024];
+    std::hint::black_box(&mut pad);
+    let r = inner(f);
+    std::hint::black_box(&mut pad);
+    return r;
+    #[inline(never)]
+    fn inner<T>(f: impl FnOnce() -> T) -> T {
+        f()
+    }
+}
+
+/// Digests of content taken without leaving a hash state on the stack (session 43).
+/// The release-build failures of the deliveries above: a by-value copy of the stream's hash
+/// state (with up to a block of plaintext in its buffer), taken when the engine's copy
+/// directive took over the streamed TA image, lay dead in the platform's frame, and a `None`
+/// built later in the same stack slot took 16 bytes of it into a `Vec<Staged>` block.
+/// `digests::sha256_so_far` finishes its copy in a frame of its own and wipes that; the
+/// positive control shows the scan sees such a copy when it stays.
+#[test]
+fn digests_of_content_leave_no_hash_state_on_the_stack() {
+    use sha2::{Digest as _, Sha256};
+    use suit_common::service::digests::{sha256, sha256_so_far};
+    #[inline(never)]
+    fn unwiped(h: &Sha256) -> [u8; 32] {
+        Sha256::clone(h).finalize().into()
+    }
+    let content = secret(64 + 40);
+    let mut h = Box::new(Sha256::new());
+    // One block compressed, 40 bytes (two whole markers) kept in the boxed state's buffer.
+    h.update(&content);
+    zeroize::zeroize_stack::<{ 64 * 1024 }>();
+    assert_eq!(dead_stack_hits(MARKER), 0, "a clean start");
+    let control = std::hint::black_box(deep(|| unwiped(&h)));
+    assert!(
+        dead_stack_hits(MARKER) > 0,
+        "the scan sees a copy left unwiped"
+    );
+    zeroize::zeroize_stack::<{ 64 * 1024 }>();
+    let digest = std::hint::black_box(deep(|| sha256_so_far(&h)));
+    assert_eq!(digest, control);
+    assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(&content)));
+    assert_eq!(
+        dead_stack_hits(MARKER),
+        0,
+        "a copy of the state left on the stack"
+    );
+    // The one-call digest of content: its state holds the last partial block.
+    let digest = std::hint::black_box(deep(|| sha256(&content)));
+    assert_eq!(digest, control);
+    assert_eq!(
+        dead_stack_hits(MARKER),
+        0,
+        "sha256 left its state on the stack"
+    );
+}

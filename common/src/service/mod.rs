@@ -10,6 +10,7 @@
 //! (streamed envelopes through the SUIT engine into secure storage).
 
 pub mod components;
+pub mod digests;
 pub mod install;
 pub mod keys;
 pub mod memory;

@@ -174,8 +174,9 @@ impl Verified {
         };
         self.at += n as u64;
         if self.at == self.size {
-            // A stack copy: finishing the box by value would free a block holding content.
-            let digest = sha2::Sha256::clone(&self.hasher).finalize();
+            // Not the box finished by value (it would free a block holding content), nor a
+            // copy in this frame (see `digests`).
+            let digest = super::digests::sha256_so_far(&self.hasher);
             if !bool::from(subtle::ConstantTimeEq::ct_eq(
                 digest.as_slice(),
                 self.digest.as_slice(),
@@ -277,7 +278,9 @@ impl VerifiedChunks {
         sums.try_reserve_exact(count)
             .map_err(|_| StoreError::OutOfMemory)?;
         let mut buf = zeroed(Self::len_at(size, 0, chunk))?;
-        let mut whole = sha2::Sha256::new();
+        // Boxed and finished by `sha256_so_far`, and each chunk's sum taken by `sha256`: no
+        // state holding content lies in this frame (see `digests`).
+        let mut whole = alloc::boxed::Box::new(sha2::Sha256::new());
         let mut at = 0u64;
         while at < size {
             let dest = buf
@@ -285,10 +288,11 @@ impl VerifiedChunks {
                 .ok_or(StoreError::OutOfMemory)?;
             read_exact(store, object, at, dest)?;
             whole.update(&*dest);
-            sums.push(sha2::Sha256::digest(&*dest).into());
+            sums.push(super::digests::sha256(dest));
             at += dest.len() as u64;
         }
-        let matches = subtle::ConstantTimeEq::ct_eq(whole.finalize().as_slice(), digest);
+        let whole = super::digests::sha256_so_far(&whole);
+        let matches = subtle::ConstantTimeEq::ct_eq(whole.as_slice(), digest);
         if !bool::from(matches) {
             return Err(StoreError::NotCommitted);
         }
@@ -307,7 +311,6 @@ impl VerifiedChunks {
         &mut self,
         store: &(impl SecureStore + ?Sized),
     ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
-        use sha2::Digest as _;
         let mut data = zeroed(Self::len_at(self.size, self.next, self.chunk))?;
         if data.is_empty() {
             return Ok(data);
@@ -316,7 +319,7 @@ impl VerifiedChunks {
             usize::try_from(self.next / self.chunk as u64).map_err(|_| StoreError::NotCommitted)?;
         let sum = self.sums.get(index).ok_or(StoreError::NotCommitted)?;
         read_exact(store, &self.object, self.next, &mut data)?;
-        let got = sha2::Sha256::digest(&*data);
+        let got = super::digests::sha256(&data);
         if !bool::from(subtle::ConstantTimeEq::ct_eq(
             got.as_slice(),
             sum.as_slice(),

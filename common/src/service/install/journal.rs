@@ -12,7 +12,6 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use sha2::{Digest as _, Sha256};
 
 use super::super::components::{classify, Kind};
 use super::super::state::{component_from, State, StateError};
@@ -207,7 +206,7 @@ pub fn reconcile<D: SecureStore + TaStore>(store: &mut D) -> Result<Reconciled, 
             // that record's digest (not the image of another installed TA, which the REE may
             // serve under the kept name; other components may hold the same bytes); then its
             // header must name that TA.
-            let digest = Sha256::digest(&*image);
+            let digest = super::super::digests::sha256(&image);
             let uuid = pending
                 .state
                 .components

@@ -14,6 +14,7 @@ use crate::suit::platform::{
 use crate::suit::ComponentId;
 
 use super::super::components::{self, Kind, MAX_PERSONALIZATION, MAX_TA_IMAGE};
+use super::super::digests::sha256_so_far;
 use super::super::state::{component_from, segments_of, ComponentRecord, State};
 use super::super::store::{SecureStore, StoreError, Verified};
 use super::super::TaStore;
@@ -235,9 +236,9 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
             let mut unchanged = false;
             if let Some(current) = next.component(&component) {
                 let staged = self.staged.get(i).ok_or(PlatformError::NotFound)?;
-                // A stack copy: cloning the box and finishing it by value would free the
-                // clone's block with plaintext in its buffer.
-                let digest = Sha256::clone(&staged.hasher).finalize();
+                // Not a heap clone finished by value (it would free the clone's block with
+                // plaintext in its buffer), nor a copy in this frame (see `digests`).
+                let digest = sha256_so_far(&staged.hasher);
                 if by < current.sequence_number
                     || (by == current.sequence_number
                         && current.digest.as_slice() != digest.as_slice())
@@ -362,7 +363,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         }
         // What the engine hashed and matched as it was staged: the REE-backed store must give
         // back exactly that (it may answer a read with an older or another file).
-        let expected = Sha256::clone(&staged.hasher).finalize();
+        let expected = sha256_so_far(&staged.hasher);
         let object = staged.stored().ok_or(PlatformError::NotFound)?;
         let len = usize::try_from(staged.len).map_err(|_| PlatformError::NoSpace)?;
         let mut image = super::store::zeroed(len).map_err(Self::io)?;
@@ -387,7 +388,7 @@ impl<'a, D: SecureStore + TaStore> StorePlatform<'a, D> {
         }
         let (object, mirror, len) = (staged.object.clone(), staged.mirror.clone(), staged.len);
         // What the mirrored bytes hashed to as they were staged: the copy is checked against it.
-        let digest = Sha256::clone(&staged.hasher).finalize();
+        let digest = sha256_so_far(&staged.hasher);
         let copies = mirror.is_some();
         if staged.in_memory().is_some() {
             return self.materialize_image(i);
@@ -702,7 +703,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             }
             // Checked against the digest taken as it was staged, as installed content is
             // against its record's.
-            let digest = Sha256::clone(&s.hasher).finalize();
+            let digest = sha256_so_far(&s.hasher);
             return match s.stored() {
                 Some(object) => self.read_checked((object, s.len, &digest), offset, buf),
                 None => Ok(0),
@@ -876,9 +877,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             }
             let record = ComponentRecord {
                 id: segments_of(&s.component),
-                digest: crate::protocol::ByteBuf::from(
-                    Sha256::clone(&s.hasher).finalize().to_vec(),
-                ),
+                digest: crate::protocol::ByteBuf::from(sha256_so_far(&s.hasher).to_vec()),
                 size: s.len,
                 // An installed TA lives in OP-TEE's TA store; we keep no plaintext copy.
                 object: if ta_version.is_some() {
@@ -1176,7 +1175,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             // engine's limit (equal to the plan's today) `size` alone makes the engine refuse,
             // in the words of its ordinary path; the end refuses in any other case.
             return Some(StreamedCopy {
-                digest: crate::suit::Digest(Sha256::clone(&stream.plain).finalize().into()),
+                digest: crate::suit::Digest(sha256_so_far(&stream.plain)),
                 size: stream.plain_len,
                 finish: Err(crate::encryption::DecryptError::PayloadTooLong),
             });
@@ -1190,7 +1189,7 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
             // it becomes the target's content (the image is reserved whole, so this does not
             // happen; it is refused as a decryption that did not end).
             return Some(StreamedCopy {
-                digest: crate::suit::Digest(Sha256::clone(&stream.plain).finalize().into()),
+                digest: crate::suit::Digest(sha256_so_far(&stream.plain)),
                 size: stream.plain_len,
                 finish: Err(crate::encryption::DecryptError::Poisoned),
             });
@@ -1198,14 +1197,18 @@ impl<D: SecureStore + TaStore> Platform for StorePlatform<'_, D> {
         let staged = self.staged.iter_mut().find(|s| s.component == *target)?;
         stream.copied = true;
         staged.len = stream.plain_len;
-        staged.hasher.clone_from(&stream.plain);
+        // The stream's state itself, not a copy: a by-value clone (`clone_from` is one) left
+        // the state, with plaintext in its buffer, in this frame, where the `None` written to
+        // `mirror` below took 16 bytes of it into the heap (see `digests`). The stream is
+        // copied once, and nothing reads its state after.
+        core::mem::swap(&mut staged.hasher, &mut stream.plain);
         // The payload object holds the plaintext: the component's content, as for a fetch
         // without change (journaled at its creation; `cleanup` removes it unless the
         // committed state names it). A TA image kept in TA memory only is in no object.
         staged.mirror = (!stream.image_only).then(|| stream.object.clone());
         staged.image = image;
         Some(StreamedCopy {
-            digest: crate::suit::Digest(Sha256::clone(&stream.plain).finalize().into()),
+            digest: crate::suit::Digest(sha256_so_far(&staged.hasher)),
             size: stream.plain_len,
             finish: stream.end,
         })
