@@ -83,6 +83,53 @@ pub fn public_cose_key(
     encode_map(public_cose_entries(key, kid))
 }
 
+/// [`encode_map`] of a private key's entries (its `d`): encoded into one block sized before
+/// anything is written (a growing `Vec` frees its outgrown blocks unwiped), wiped when
+/// dropped; the entries' bytes are wiped once encoded.
+pub fn encode_secret_map(
+    entries: Vec<(i64, Value)>,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, ciborium::ser::Error<std::io::Error>> {
+    /// Counts what is written to it.
+    struct Length(usize);
+    impl std::io::Write for Length {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(buf.len());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    fn wipe(v: &mut Value) {
+        use zeroize::Zeroize as _;
+        match v {
+            Value::Bytes(b) => b.zeroize(),
+            Value::Text(t) => t.zeroize(),
+            Value::Array(items) => items.iter_mut().for_each(wipe),
+            Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+                wipe(k);
+                wipe(v);
+            }),
+            Value::Tag(_, inner) => wipe(inner),
+            _ => {}
+        }
+    }
+    let mut v = Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (Value::from(k), v))
+            .collect(),
+    );
+    let mut length = Length(0);
+    let encoded = ciborium::ser::into_writer(&v, &mut length).and_then(|()| {
+        let mut out = zeroize::Zeroizing::new(Vec::with_capacity(length.0));
+        ciborium::ser::into_writer(&v, &mut *out)?;
+        Ok(out)
+    });
+    wipe(&mut v);
+    encoded
+}
+
 /// A CBOR map with integer labels, in the order given.
 pub fn encode_map(
     entries: Vec<(i64, Value)>,

@@ -120,6 +120,14 @@ pub enum Format {
     /// and other implementations publish their examples in (`/ SUIT_Envelope_Tagged /
     /// 107({...})`), which the tools do not parse. Only text that is no CBOR item whole.
     Diag,
+    /// A COSE_Key (`keygen --cose`, `device-key --format cose`, a third party's key file): a
+    /// map with an integer kty (label 1; no envelope member has that label and an integer).
+    CoseKey,
+    /// A SUIT_Encryption_Info (COSE_Encrypt, tag 96: `encrypt --info-out`).
+    EncryptionInfo,
+    /// A SUIT_Command_Sequence as `sever` writes a severed member (suit-install, ...): an
+    /// array of command codes (integers), each followed by its argument.
+    SeveredMember,
 }
 
 /// Which tool a command that refuses a file belongs to: the command named for the file is
@@ -143,6 +151,11 @@ impl Format {
             Format::Pem => "PEM text (a key file)",
             Format::Json => "a JSON document",
             Format::Diag => "CBOR diagnostic notation (text)",
+            Format::CoseKey => "a COSE_Key (a key file)",
+            Format::EncryptionInfo => "a SUIT_Encryption_Info (COSE_Encrypt, `encrypt --info-out`)",
+            Format::SeveredMember => {
+                "a SUIT_Command_Sequence (a member `suit-author sever` moved out of an envelope)"
+            }
         }
     }
 
@@ -158,7 +171,14 @@ impl Format {
             (Format::DeviceModel, _) => {
                 "it is for `suit-author provision --state`/`verify-receipt --expect-state`"
             }
-            (Format::Pem, _) => "keys are given with the options that take them",
+            (Format::Pem | Format::CoseKey, _) => "keys are given with the options that take them",
+            (Format::EncryptionInfo, _) => {
+                "it is what a manifest's encryption-info parameter holds, not an update \
+                 (`suit-author inspect` shows it)"
+            }
+            (Format::SeveredMember, _) => {
+                "`suit-author unsever ENVELOPE --member FILE` puts it back into its envelope"
+            }
             (Format::Json, _) => {
                 "if it is a description, run `suit-author create` (or `provision`) on it first"
             }
@@ -202,6 +222,17 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         Value::Array(a) if matches!(a.as_slice(), [Value::Bytes(_), Value::Tag(18, _)]) => {
             Some(Format::ProvisioningMessage)
         }
+        Value::Array(a) if is_command_sequence(a) => Some(Format::SeveredMember),
+        Value::Tag(96, inner) if matches!(inner.as_ref(), Value::Array(a) if a.len() == 4) => {
+            Some(Format::EncryptionInfo)
+        }
+        Value::Map(m)
+            if m.iter().any(|(k, v)| {
+                matches!((k, v), (Value::Integer(k), Value::Integer(_)) if i128::from(*k) == 1)
+            }) =>
+        {
+            Some(Format::CoseKey)
+        }
         Value::Map(m)
             if ["device", "state", "keks"]
                 .iter()
@@ -229,6 +260,17 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         }
         _ => None,
     }
+}
+
+/// Whether `items` read as a SUIT_Command_Sequence: pairs of a command code (a SUIT command
+/// or directive, an integer manifest-37 and its companions assign: 1 to 40) and its argument.
+fn is_command_sequence(items: &[Value]) -> bool {
+    !items.is_empty()
+        && items.len().is_multiple_of(2)
+        && items.chunks(2).all(|pair| {
+            matches!(pair.first(), Some(Value::Integer(code))
+                if (1..=40).contains(&i128::from(*code)))
+        })
 }
 
 /// Whether `bytes`, which are no CBOR item whole, read as CBOR diagnostic notation: text

@@ -60,9 +60,29 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Reads a whole text file (UTF-8), refusing anything larger than [`MAX_TEXT_FILE_LEN`].
+/// A binary file of another of the tools' formats (an envelope given as a description) is
+/// named ("not text (UTF-8): this is a SUIT envelope").
 pub fn read_text_file(path: &Path) -> Result<String> {
-    String::from_utf8(read_file_max(path, MAX_TEXT_FILE_LEN)?)
-        .map_err(|_| FileError::input(path, "not text (UTF-8)"))
+    String::from_utf8(read_file_max(path, MAX_TEXT_FILE_LEN)?).map_err(|e| {
+        let what = match crate::detect::detect(e.as_bytes()) {
+            Some(found) => format!("not text (UTF-8): this is {}", found.name()),
+            None => "not text (UTF-8)".to_string(),
+        };
+        FileError::input(path, what)
+    })
+}
+
+/// Refuses a list of files (one path per line) that is a key file or a JSON document: its
+/// lines are no paths ("-----BEGIN PUBLIC KEY-----: No such file or directory" otherwise).
+pub fn check_is_list(path: &Path, text: &str, what: &str) -> Result<()> {
+    use crate::detect::Format;
+    match crate::detect::detect(text.as_bytes()) {
+        Some(found @ (Format::Pem | Format::Json)) => Err(FileError::input(
+            path,
+            format!("this is {}, not {what}", found.name()),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Reads a whole regular file, refusing one larger than `max` bytes (the error names the file
@@ -95,6 +115,53 @@ pub fn read_file_max(path: &Path, max: u64) -> Result<Vec<u8>> {
     if data.len() as u64 > max {
         return Err(too_large(&format!("more than {max}")));
     }
+    Ok(data)
+}
+
+/// [`read_file_max`] of a file holding a secret (a private or symmetric key file): read into
+/// one block sized from the file's length before any byte is read, so no outgrown copy of the
+/// secret is freed unwiped (`read_to_end` grows its buffer as it reads), and wiped when
+/// dropped. A file that grows while it is read is refused.
+pub fn read_secret_file_max(path: &Path, max: u64) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    use std::io::Read as _;
+    let too_large =
+        |len: &str| FileError::input(path, format!("file too large ({len} bytes, limit {max})"));
+    let meta = std::fs::metadata(path).map_err(|e| FileError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(FileError::input(path, "not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(too_large(&meta.len().to_string()));
+    }
+    let mut file = std::fs::File::open(path).map_err(|e| FileError::io(path, e))?;
+    let meta = file.metadata().map_err(|e| FileError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(FileError::input(path, "not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(too_large(&meta.len().to_string()));
+    }
+    // One byte more than the file holds: a read that fills it says the file grew.
+    let room = usize::try_from(meta.len())
+        .map_err(|_| too_large(&meta.len().to_string()))?
+        .saturating_add(1);
+    let mut data = zeroize::Zeroizing::new(vec![0u8; room]);
+    let mut filled = 0;
+    while let Some(rest) = data.get_mut(filled..).filter(|r| !r.is_empty()) {
+        match file.read(rest) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(FileError::io(path, e)),
+        }
+    }
+    if filled >= room {
+        return Err(FileError::input(
+            path,
+            "the file grew while it was read (read it again once it is written)",
+        ));
+    }
+    data.truncate(filled);
     Ok(data)
 }
 

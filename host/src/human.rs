@@ -26,6 +26,42 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(shown)
 }
 
+/// Longest error message either tool prints (text or JSON): a message quoting its input (a
+/// description's 3 MB component segment, an unknown name) is cut to this many bytes.
+pub const MAX_MESSAGE_LEN: usize = 4096;
+
+/// An error message bounded to [`MAX_MESSAGE_LEN`] bytes: its start and its end (where the
+/// reason usually is: "... is longer than 255 bytes"), and how much was left out between.
+pub fn bounded_message(text: &str) -> std::borrow::Cow<'_, str> {
+    const TAIL: usize = 512;
+    if text.len() <= MAX_MESSAGE_LEN {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let head_end = floor_char_boundary(text, MAX_MESSAGE_LEN - TAIL - 64);
+    let tail_start = ceil_char_boundary(text, text.len() - TAIL);
+    std::borrow::Cow::Owned(format!(
+        "{}[... {} bytes left out ...]{}",
+        text.get(..head_end).unwrap_or_default(),
+        tail_start - head_end,
+        text.get(tail_start..).unwrap_or_default()
+    ))
+}
+
+/// The largest char boundary of `s` at or below `at`.
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    (0..=at.min(s.len()))
+        .rev()
+        .find(|i| s.is_char_boundary(*i))
+        .unwrap_or(0)
+}
+
+/// The smallest char boundary of `s` at or above `at`.
+fn ceil_char_boundary(s: &str, at: usize) -> usize {
+    (at.min(s.len())..=s.len())
+        .find(|i| s.is_char_boundary(*i))
+        .unwrap_or(s.len())
+}
+
 /// The first `n` of `items`, comma-separated, then how many more there are (`a, b, and 3
 /// more`): a hint that lists what it found without growing with it.
 pub fn first_few(items: &[String], n: usize) -> String {
@@ -49,7 +85,8 @@ pub fn kid_str(kid: &[u8]) -> String {
     suit_common::text::kid(kid)
 }
 
-/// A SUIT_Digest algorithm other than SHA-256 a third party's report names its manifest by.
+/// A SUIT_Digest algorithm other than SHA-256 a third party's report names its manifest by,
+/// as the text shows it (`sha384:...`).
 fn other_digest_name(alg: i64) -> String {
     match alg {
         -18 => "shake128".into(),
@@ -58,6 +95,26 @@ fn other_digest_name(alg: i64) -> String {
         -45 => "shake256".into(),
         a => format!("alg{a}"),
     }
+}
+
+/// The registered COSE name of a SUIT_Digest algorithm manifest-37 lists (SHA-256 -16,
+/// SHAKE128 -18, SHA-384 -43, SHA-512 -44, SHAKE256 -45), as every JSON output of the tools
+/// names a digest's algorithm (`inspect`'s SUIT_Digest, `verify-report`'s
+/// `manifest-digest-algorithm`); `None` for another id.
+pub fn digest_alg_name(alg: i64) -> Option<&'static str> {
+    Some(match alg {
+        -16 => "SHA-256",
+        -18 => "SHAKE128",
+        -43 => "SHA-384",
+        -44 => "SHA-512",
+        -45 => "SHAKE256",
+        _ => return None,
+    })
+}
+
+/// A digest algorithm id as JSON shows it: its registered name, or the id as text.
+fn digest_alg_json(alg: i64) -> String {
+    digest_alg_name(alg).map_or_else(|| alg.to_string(), str::to_string)
 }
 
 fn digest_str(d: &Option<[u8; 32]>) -> String {
@@ -276,10 +333,13 @@ pub fn to_json(r: &DecodedReport) -> Json {
     json!({
         "authenticated": r.authenticated,
         "device-state": state,
+        // One form for every algorithm: the digest's bytes in hex, its algorithm beside
+        // (both null when the report names no authenticated manifest).
         "manifest-digest": r.manifest_digest.map(|d| hex_str(&d)).or_else(|| {
-            r.other_manifest_digest
-                .as_ref()
-                .map(|(alg, d)| format!("{}:{}", other_digest_name(*alg), hex_str(d)))
+            r.other_manifest_digest.as_ref().map(|(_, d)| hex_str(d))
+        }),
+        "manifest-digest-algorithm": r.manifest_digest.map(|_| digest_alg_json(-16)).or_else(|| {
+            r.other_manifest_digest.as_ref().map(|(alg, _)| digest_alg_json(*alg))
         }),
         "manifest-uri": r.manifest_uri,
         "sequence-number": r.sequence_number,

@@ -418,4 +418,6 @@ message!(ComponentInfo {
     size,
     digest,
     ta_version,
+    released_by = default,
 });
+message!(ReleaseInfo { anchor, holds });

@@ -1295,4 +1295,25 @@ pub struct ComponentInfo {
     pub digest: ByteBuf,
     /// For a trusted application: its installed `ta_version`.
     pub ta_version: Option<u32>,
+    /// For an REE component holding confidential content: the anchors whose `ree_plaintext`
+    /// released it, each with whether it still does ([`ReleaseInfo`]). `ReeExport` (and a
+    /// copy of the content) needs one that does. Empty: public content, a component
+    /// committed before releases were recorded, or a TA older than session 43.
+    pub released_by: Vec<ReleaseInfo>,
 }
+
+/// One anchor that released an REE component's confidential content ([`ComponentInfo`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ReleaseInfo {
+    /// The anchor's id when it released the content ([`RELEASE_UNRECORDED`] where the TA
+    /// could not say which anchor it was: no anchor holds such a release).
+    pub anchor: u32,
+    /// Whether that anchor is still present (not removed, nor removed and its id given to
+    /// another) and still has `ree_plaintext`.
+    pub holds: bool,
+}
+
+/// [`ReleaseInfo::anchor`] of a release no anchor holds: the TA could not record who released
+/// the content.
+pub const RELEASE_UNRECORDED: u32 = u32::MAX;

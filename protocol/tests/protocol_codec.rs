@@ -51,6 +51,16 @@ fn service() -> ServiceInfo {
             size: 70_000,
             digest: b(&[3; 32]),
             ta_version: Some(2),
+            released_by: vec![
+                ReleaseInfo {
+                    anchor: 1,
+                    holds: true,
+                },
+                ReleaseInfo {
+                    anchor: RELEASE_UNRECORDED,
+                    holds: false,
+                },
+            ],
         }],
         unconfirmed_tas: vec![TaUuid([0x5e; 16])],
         delegate_counter: Some(u64::MAX - 1),
@@ -391,6 +401,23 @@ fn unknown_keys_are_skipped_and_optional_fields_may_be_absent() {
     // A TA before protocol 6 answered a payload chunk with an empty map: nothing added.
     let c: PayloadChunkResponse = decode(&[0xa0], MAX_RESPONSE).unwrap();
     assert_eq!(c, PayloadChunkResponse::default());
+    // A TA before session 43 listed a component without `released_by`.
+    let mut old = Vec::new();
+    let text = |t: &str| ciborium::Value::Text(t.into());
+    ciborium::ser::into_writer(
+        &ciborium::Value::Map(vec![
+            (text("id"), ciborium::Value::Array(vec![])),
+            (text("sequence_number"), 3.into()),
+            (text("size"), 4.into()),
+            (text("digest"), ciborium::Value::Bytes(vec![5; 32])),
+            (text("ta_version"), ciborium::Value::Null),
+        ]),
+        &mut old,
+    )
+    .unwrap();
+    let c: ComponentInfo = decode(&old, MAX_RESPONSE).unwrap();
+    assert_eq!((c.sequence_number, c.size), (3, 4));
+    assert!(c.released_by.is_empty());
 }
 
 /// The TA reads a payload chunk in place: the same fields as the copying decoder, its data as

@@ -523,6 +523,14 @@ impl<B: Backend> Service<B> {
                         size: c.size,
                         digest: ByteBuf::from(c.public_digest().unwrap_or_default().to_vec()),
                         ta_version: c.ta_version,
+                        released_by: c
+                            .released_by
+                            .iter()
+                            .map(|r| crate::protocol::ReleaseInfo {
+                                anchor: r.anchor,
+                                holds: r.holds(&state.anchors),
+                            })
+                            .collect(),
                     })
                     .collect();
                 service.unconfirmed_tas = state

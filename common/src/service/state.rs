@@ -281,7 +281,7 @@ impl Release {
     /// A release no anchor holds (key scopes are given from 1 upwards and never reach it):
     /// what a record gets where the key source could not say who released its content.
     pub const NEVER: Release = Release {
-        anchor: u32::MAX,
+        anchor: crate::protocol::RELEASE_UNRECORDED,
         key_scope: u64::MAX,
     };
 

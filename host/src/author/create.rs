@@ -883,7 +883,10 @@ pub fn load_signers(opts: &SignOptions) -> Result<Signers> {
     // runs naming the same keys in different orders never wait for each other for ever.
     let mut stateful = Vec::new();
     for (i, p) in opts.sign_keys.iter().enumerate() {
-        if !super::pkcs11::is_uri(p) && super::hss::is_private_key_file(&super::read_file(p)?) {
+        // A key file, read as one (bounded, wiped: it holds a private key).
+        if !super::pkcs11::is_uri(p)
+            && super::hss::is_private_key_file(&super::keys::read_key_file(p)?)
+        {
             stateful.push((std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()), i));
         }
     }

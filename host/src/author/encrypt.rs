@@ -269,6 +269,12 @@ pub fn encrypt_file(
 /// the recipient bound without loading every key.
 pub fn read_key_list(list: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
     let text = super::read_text_file(list)?;
+    crate::files::check_is_list(
+        list,
+        &text,
+        "a list of key files, one per line (a single key is given with --recipient, or as a \
+         recipient's \"key\")",
+    )?;
     let base = list.parent().unwrap_or(std::path::Path::new("."));
     let keys: Vec<std::path::PathBuf> = text
         .lines()

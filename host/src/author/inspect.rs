@@ -170,7 +170,13 @@ fn digest_model(v: &Value) -> Json {
                 _ => return err("digest bytes are not a bstr"),
             };
             json!({
-                "algorithm": match alg { Some(a) => i64::try_from(a).ok().and_then(CoseAlg::from_value).map_or_else(|| a.to_string(), |a| a.name().to_string()), None => "?".into() },
+                "algorithm": match alg {
+                    Some(a) => i64::try_from(a)
+                        .ok()
+                        .and_then(crate::human::digest_alg_name)
+                        .map_or_else(|| a.to_string(), str::to_string),
+                    None => "?".into(),
+                },
                 "bytes": bytes,
             })
         }
@@ -1111,6 +1117,10 @@ pub fn identify(bytes: &[u8]) -> Option<&'static str> {
         Value::Array(_) if detect(bytes) == Some(Format::ProvisioningMessage) => {
             Some("a TPA-signed provisioning message (body, COSE_Sign1)")
         }
+        Value::Array(_) if detect(bytes) == Some(Format::SeveredMember) => Some(
+            "a SUIT_Command_Sequence (a member `suit-author sever` moved out of an envelope; \
+             `unsever --member` puts it back)",
+        ),
         Value::Array(a)
             if a.len() == 4 && matches!(a.get(2), Some(Value::Bytes(_) | Value::Null)) =>
         {

@@ -206,8 +206,10 @@ enum Parsed {
 pub const MAX_KEY_FILE_LEN: u64 = 1024 * 1024;
 
 /// A key file's bytes, at most [`MAX_KEY_FILE_LEN`].
-fn read_key_file(path: &Path) -> Result<Vec<u8>> {
-    Ok(crate::files::read_file_max(path, MAX_KEY_FILE_LEN)?)
+/// Any key file may hold a secret (a public-key loader takes a private key file too): read
+/// into one block and wiped when dropped ([`crate::files::read_secret_file_max`]).
+pub(crate) fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    Ok(crate::files::read_secret_file_max(path, MAX_KEY_FILE_LEN)?)
 }
 
 /// Loads a public key; a private key file is accepted too (its public half is used).
@@ -252,7 +254,7 @@ pub fn load_public(path: &Path) -> Result<PublicKeyFile> {
 /// Loads a private key (PKCS#8 / SEC1 PEM, COSE_Key with `d`, JWK with `d`).
 pub fn load_private(path: &Path) -> Result<PrivateKeyFile> {
     // The file holds the private scalar: wiped when dropped, as `load_symmetric` does.
-    match parse(path, &zeroize::Zeroizing::new(read_key_file(path)?), false)? {
+    match parse(path, &read_key_file(path)?, false)? {
         Some(Parsed::Private(p)) => Ok(p),
         Some(Parsed::Public(_)) => Err(AuthorError::key(
             path,
@@ -292,8 +294,10 @@ fn lengths_text(lengths: &[usize]) -> String {
 /// Loads a symmetric key: a COSE_Key of kty Symmetric, a JWK of kty "oct", or else the raw
 /// file content, whose length must be one of `lengths`.
 pub fn load_symmetric(path: &Path, lengths: &[usize], what: &str) -> Result<SymmetricKeyFile> {
-    let bytes = Zeroizing::new(read_key_file(path)?);
-    let key = match parse(path, &bytes, true)? {
+    let bytes = read_key_file(path)?;
+    let parsed = parse(path, &bytes, true)?;
+    let raw = parsed.is_none();
+    let key = match parsed {
         Some(Parsed::Symmetric(s)) => s,
         Some(_) => {
             return Err(AuthorError::key(
@@ -308,6 +312,12 @@ pub fn load_symmetric(path: &Path, lengths: &[usize], what: &str) -> Result<Symm
         },
     };
     if !lengths.contains(&key.secret.len()) {
+        // Raw key bytes can be anything, so another format is named only for a file that is
+        // no key of an allowed length anyway (and no COSE_Key or JWK, whose secret the look,
+        // a decoding of its own, would not wipe).
+        if let Some(other) = raw.then(|| other_format(&bytes)).flatten() {
+            return Err(AuthorError::key(path, other));
+        }
         return Err(AuthorError::key(
             path,
             format!(
@@ -367,28 +377,98 @@ fn parse(path: &Path, bytes: &[u8], symmetric_ok: bool) -> Result<Option<Parsed>
         return parse_pem(path, t).map(Some);
     }
     if let Some(t) = text.filter(|t| t.trim_start().starts_with('{')) {
-        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(t) {
-            return parse_jwk(path, &map).map(Some);
+        if let Ok(mut json) = serde_json::from_str::<serde_json::Value>(t) {
+            // The parsed text of `d` / `k` is the secret in base64url: wiped once read.
+            let parsed = match &json {
+                serde_json::Value::Object(map) => Some(parse_jwk(path, map).map(Some)),
+                _ => None,
+            };
+            wipe_json(&mut json);
+            if let Some(parsed) = parsed {
+                return parsed;
+            }
         }
     }
     if symmetric_ok {
         // Raw key bytes may start with a CBOR map header (0xa0..0xbf: one key in eight): a
         // COSE_Key only if the whole file is one CBOR map with an integer kty.
-        return match super::inspect::decode_one(bytes) {
-            Ok(Value::Map(entries)) if cose_kty_is_int(&entries) => {
-                parse_cose_key(path, &entries).map(Some)
+        let Ok(mut value) = super::inspect::decode_one(bytes) else {
+            return Ok(None);
+        };
+        let parsed = match &value {
+            Value::Map(entries) if cose_kty_is_int(entries) => {
+                parse_cose_key(path, entries).map(Some)
             }
             _ => Ok(None),
         };
+        wipe_cbor(&mut value);
+        return parsed;
     }
     // Bounded as every CBOR file the tools decode into values is (`detect::decode_one`).
     if crate::detect::check_item_count(bytes).is_err() {
         return Ok(None);
     }
-    match ciborium::de::from_reader::<Value, _>(bytes) {
-        Ok(Value::Map(entries)) => parse_cose_key(path, &entries).map(Some),
-        _ => Ok(None),
+    let Ok(mut value) = ciborium::de::from_reader::<Value, _>(bytes) else {
+        return Ok(None);
+    };
+    let parsed = match &value {
+        Value::Map(entries) if cose_kty_is_int(entries) => parse_cose_key(path, entries).map(Some),
+        // No COSE_Key: another of the tools' formats is named (looked at only here: the
+        // look decodes the file again, and a key's copy would not be wiped).
+        _ => match other_format(bytes) {
+            Some(other) => Err(AuthorError::key(path, other)),
+            None => match &value {
+                Value::Map(entries) => parse_cose_key(path, entries).map(Some),
+                _ => Ok(None),
+            },
+        },
+    };
+    // The decoded `d` / `k` bytes are the secret: wiped once read.
+    wipe_cbor(&mut value);
+    parsed
+}
+
+/// Wipes every byte and text string of a decoded key file (a COSE_Key's `d` or `k`), keys
+/// of maps included. Its depth is bounded by the decoder's (ciborium's recursion limit).
+fn wipe_cbor(v: &mut Value) {
+    use zeroize::Zeroize as _;
+    match v {
+        Value::Bytes(b) => b.zeroize(),
+        Value::Text(t) => t.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe_cbor),
+        Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            wipe_cbor(k);
+            wipe_cbor(v);
+        }),
+        Value::Tag(_, inner) => wipe_cbor(inner),
+        _ => {}
     }
+}
+
+/// Wipes every string of a parsed JWK (`d` or `k` in base64url). Its depth is bounded by
+/// serde_json's recursion limit.
+fn wipe_json(v: &mut serde_json::Value) {
+    use zeroize::Zeroize as _;
+    match v {
+        serde_json::Value::String(s) => s.zeroize(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(wipe_json),
+        serde_json::Value::Object(map) => map.values_mut().for_each(wipe_json),
+        _ => {}
+    }
+}
+
+/// Another of the tools' formats than a key file (an envelope, a report, the TPA's device
+/// model, ...) given as a key: what it is and the command that takes it, as the commands
+/// that read those formats name a key file given to them.
+fn other_format(bytes: &[u8]) -> Option<String> {
+    use crate::detect::{detect, Format, Tool};
+    let found =
+        detect(bytes).filter(|f| !matches!(f, Format::Pem | Format::Json | Format::CoseKey))?;
+    Some(format!(
+        "this is {}, not a key file: {}",
+        found.name(),
+        found.advice(Tool::Author)
+    ))
 }
 
 /// Whether a CBOR map has label 1 (kty) with an integer value, as every COSE_Key the tool
@@ -788,7 +868,10 @@ fn parse_jwk(path: &Path, map: &serde_json::Map<String, serde_json::Value>) -> R
             }))
         }
         Some(other) => Err(bad(&format!("unsupported kty \"{other}\""))),
-        None => Err(bad("missing \"kty\"")),
+        None => Err(bad(
+            "missing \"kty\" (a JSON file given as a key must be a JWK; a description goes to \
+             `suit-author create` or `provision`)",
+        )),
     }
 }
 
@@ -1010,11 +1093,9 @@ fn keygen(
     } else {
         Vec::new()
     };
-    let priv_cose = Zeroizing::new(if cose {
-        encode_map(priv_cose)?
-    } else {
-        Vec::new()
-    });
+    // Encoded (which wipes the entries' copy of the private key) whether written or not.
+    let priv_cose = crate::cose_key::encode_secret_map(priv_cose)
+        .map_err(|e| AuthorError::Create(format!("CBOR encoding failed: {e}")))?;
     let mut outputs = Vec::new();
     if let [_, _, priv_cose_path, pub_cose_path] = files.as_slice() {
         outputs.push(super::output(pub_cose_path, &pub_cose));
@@ -1075,7 +1156,8 @@ pub fn symmetric_cose_key(secret: &[u8], kid: Option<&[u8]>) -> Result<Zeroizing
         m.push((cose_key::KID, Value::Bytes(kid.to_vec())));
     }
     m.push((cose_key::K, Value::Bytes(secret.to_vec())));
-    Ok(Zeroizing::new(encode_map(m)?))
+    crate::cose_key::encode_secret_map(m)
+        .map_err(|e| AuthorError::Create(format!("CBOR encoding failed: {e}")))
 }
 
 fn encode_map(entries: Vec<(i64, Value)>) -> Result<Vec<u8>> {

@@ -721,8 +721,16 @@ const MAX_DEVICE_MODEL: usize = 320 * 1024;
 impl DeviceModel {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = crate::files::read_file_max(path, MAX_DEVICE_MODEL as u64)?;
-        suit_common::service::record::decode_stored(&bytes, MAX_DEVICE_MODEL)
-            .map_err(|e| AuthorError::input(path, format!("not a device model: {e}")))
+        suit_common::service::record::decode_stored(&bytes, MAX_DEVICE_MODEL).map_err(|e| {
+            match crate::detect::detect(&bytes).filter(|f| *f != crate::detect::Format::DeviceModel)
+            {
+                Some(found) => AuthorError::input(
+                    path,
+                    format!("this is {}, not the TPA's device model", found.name()),
+                ),
+                None => AuthorError::input(path, format!("not a device model: {e}")),
+            }
+        })
     }
 
     /// The state digest the device's receipt must carry.
@@ -971,6 +979,11 @@ pub fn read_fleet(list: &Path) -> Result<Vec<FleetDevice>> {
     /// Devices one run provisions (bounds the work one list can ask for).
     const MAX_FLEET: usize = 10_000;
     let text = super::read_text_file(list)?;
+    crate::files::check_is_list(
+        list,
+        &text,
+        "a fleet list (one `IDENTITY-KEY [KEY-STATEMENT]` per line)",
+    )?;
     let base = list.parent().unwrap_or(Path::new("."));
     let bad = |n: usize, what: String| AuthorError::Input {
         path: list.to_path_buf(),

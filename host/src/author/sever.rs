@@ -192,6 +192,17 @@ pub fn unsever(envelope: &[u8], members: &[(String, Vec<u8>)]) -> Result<(Vec<u8
     for (name, content) in members {
         let d = member_digest(content);
         let Some((label, _)) = p.digests.iter().find(|(_, e)| *e == d) else {
+            // Another of the tools' formats (a key, a report, the envelope itself) is a
+            // mistaken argument, named as such (exit 2), not a member that was modified.
+            if let Some(found) = crate::detect::detect(content)
+                .filter(|f| *f != crate::detect::Format::SeveredMember)
+            {
+                return Err(AuthorError::Usage(format!(
+                    "--member {name}: this is {}, not a severed member (`suit-author sever` \
+                     writes them: suit-install.cbor, ...)",
+                    found.name()
+                )));
+            }
             return Err(AuthorError::Refused(format!(
                 "{name}: matches no digest of a severed member in the manifest (modified, or for another manifest)"
             )));

@@ -1270,13 +1270,14 @@ fn status(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
             format!("sha-256 {}", show(&c.digest))
         };
         outln!(
-            "    {}: sequence number {}, {} bytes, {digest}{}",
+            "    {}: sequence number {}, {} bytes, {digest}{}{}",
             c.id,
             c.sequence_number,
             c.size,
             c.ta_version
                 .map(|t| format!(", TA version {t}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            release_text(&c.released_by)
         );
     }
     for u in &v.unconfirmed_tas {
@@ -2476,7 +2477,7 @@ fn main() -> ExitCode {
             }
             errln!(
                 "suit-agent: error: {}",
-                suit_host::human::printable(&e.to_string())
+                suit_host::human::printable(&suit_host::human::bounded_message(&e.to_string()))
             );
             ExitCode::from(code)
         }
@@ -2660,7 +2661,7 @@ fn error_json(e: &AgentError, code: u8) -> String {
     let mut j = serde_json::json!({
         "ok": false,
         "exit-code": code,
-        "error": e.to_string(),
+        "error": suit_host::human::bounded_message(&e.to_string()),
     });
     if let AgentError::Refused { kind, reason, .. } = e {
         if let Some(o) = j.as_object_mut() {
@@ -2732,6 +2733,44 @@ fn json_value<T: serde::Serialize>(value: &T) -> serde_json::Value {
         }
     }
     convert(serde_json::to_value(value).unwrap_or_default())
+}
+
+/// What `status` says of an REE file tied to a release (confidential content an anchor's
+/// `ree_plaintext` let out of the TEE): which anchors released it, and whether `export`
+/// still may write it (one of them still has the flag). Nothing for public content.
+fn release_text(released_by: &[suit_common::protocol::ReleaseInfo]) -> String {
+    if released_by.is_empty() {
+        return String::new();
+    }
+    let anchors: Vec<String> = released_by
+        .iter()
+        .map(|r| {
+            let who = if r.anchor == suit_common::protocol::RELEASE_UNRECORDED {
+                "an unrecorded anchor".to_string()
+            } else {
+                r.anchor.to_string()
+            };
+            if r.holds {
+                who
+            } else {
+                format!("{who} (removed, or without ree-plaintext now)")
+            }
+        })
+        .collect();
+    let noun = if released_by.len() == 1 {
+        "anchor"
+    } else {
+        "anchors"
+    };
+    let list = suit_host::human::first_few(&anchors, 8);
+    if released_by.iter().any(|r| r.holds) {
+        format!(", released by {noun} {list} (ree-plaintext)")
+    } else {
+        format!(
+            ", released by {noun} {list}: RELEASE REVOKED (no releasing anchor has \
+             ree-plaintext now; `export` and copies of it are refused)"
+        )
+    }
 }
 
 /// The items' display forms with `sep` between them.

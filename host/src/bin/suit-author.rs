@@ -106,7 +106,7 @@ enum SigAlg {
 enum Cmd {
     /// Authenticate an envelope offline (and with --process, apply it on a simulated device).
     Verify {
-        /// Envelope file (CBOR, or hex text as the SUIT examples ship).
+        /// Envelope file (CBOR, or hex text as the SUIT examples ship), or - for standard input.
         envelope: PathBuf,
         /// Trusted signer public key: PEM (SPKI, P-256 or Ed25519), COSE_Key (also HSS-LMS) or
         /// JWK. Repeatable.
@@ -179,7 +179,7 @@ enum Cmd {
     },
     /// Show an envelope without verifying it.
     Inspect {
-        /// Envelope file (CBOR or hex text).
+        /// Envelope file (CBOR or hex text), or - for standard input.
         envelope: PathBuf,
         /// CBOR diagnostic notation.
         #[arg(long, conflicts_with = "json")]
@@ -303,7 +303,8 @@ enum Cmd {
     /// Verify a device's provisioning receipt with its identity key (exit 0 only if it
     /// verifies and matches --message / --expect-state).
     VerifyReceipt {
-        /// The receipt (COSE_Sign1; CBOR or hex text), from `suit-agent provision --receipt-out`.
+        /// The receipt (COSE_Sign1; CBOR or hex text, or - for standard input), from `suit-agent
+        /// provision --receipt-out`.
         receipt: PathBuf,
         /// The device's identity public key (PEM, COSE_Key or JWK; P-256), as enrolled.
         #[arg(long = "identity-key", value_name = "PUB")]
@@ -357,7 +358,7 @@ enum Cmd {
     /// Verify the TA's signed key statement (`suit-agent device-key --statement/--out-dir`)
     /// against the device's enrolled identity key and write out the keys it vouches for.
     VerifyKeyStatement {
-        /// Signed key statement (COSE_Sign1; CBOR or hex text).
+        /// Signed key statement (COSE_Sign1; CBOR or hex text, or - for standard input).
         statement: PathBuf,
         /// The device's identity public key as enrolled at the factory (PEM, COSE_Key, JWK).
         #[arg(long = "identity-key", value_name = "PUB")]
@@ -384,8 +385,8 @@ enum Cmd {
     },
     /// Verify a device's signed SUIT report and show it (exit 0 only if the signature verifies).
     VerifyReport {
-        /// Signed report (COSE_Sign1; CBOR or hex text), or a directory of them (a status
-        /// tracker's collection: every file is verified).
+        /// Signed report (COSE_Sign1; CBOR or hex text, or - for standard input), or a
+        /// directory of them (a status tracker's collection: every file is verified).
         report: PathBuf,
         /// The device's report public key (PEM, COSE_Key or JWK): P-256 (this project's
         /// devices: `report.pub.pem` of `suit-agent device-key --out-dir`, not its identity
@@ -435,8 +436,9 @@ enum Cmd {
         /// Where to write the envelope without the members.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         output: PathBuf,
-        /// Directory receiving each member as suit-<name>.cbor.
-        #[arg(long = "members-out", value_name = "DIR")]
+        /// Directory receiving each member as suit-<name>.cbor (`--out-dir`, as every other
+        /// output directory is named, is the same option).
+        #[arg(long = "members-out", visible_alias = "out-dir", value_name = "DIR")]
         members_out: PathBuf,
         // Help from the registry's severable members, not a list written here.
         #[arg(long = "member", value_name = "NAME", help = suit_host::author::sever::member_help())]
@@ -1191,7 +1193,8 @@ fn main() -> ExitCode {
         Err(e) => {
             // Line by line: a message may quote an artifact (the quoted parts escape its
             // newlines where they are made), the message's own lines stay lines.
-            let text = e.to_string();
+            let full = e.to_string();
+            let text = suit_host::human::bounded_message(&full);
             let lines: Vec<_> = text.split('\n').map(suit_host::human::printable).collect();
             errln!("suit-author: {}", lines.join("\n"));
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
@@ -1406,7 +1409,7 @@ fn error_value(e: &AuthorError) -> serde_json::Value {
         "ok": false,
         "exit-code": e.exit_code(),
         "refused": matches!(e, AuthorError::Refused(_) | AuthorError::NotOnDefaultTa { .. }),
-        "error": e.to_string(),
+        "error": suit_host::human::bounded_message(&e.to_string()),
     });
     if let AuthorError::NotOnDefaultTa {
         features,
