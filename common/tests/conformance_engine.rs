@@ -1161,6 +1161,15 @@ fn long_component_identifiers_install_within_the_documented_limits() {
     c.size = u64::MAX;
     c.sequence_number = u64::MAX;
     c.ta_version = Some(u32::MAX);
+    // An REE component's confidential content lists each anchor that released it: at most
+    // one entry per anchor the state can hold.
+    c.released_by = vec![
+        suit_common::protocol::ReleaseInfo {
+            anchor: u32::MAX,
+            holds: true,
+        };
+        suit_common::service::state::MAX_ANCHORS
+    ];
     worst.service.components = vec![c; suit_common::service::state::MAX_COMPONENTS];
     worst.service.unconfirmed_tas = vec![
         suit_common::protocol::TaUuid([0xff; 16]);
