@@ -639,7 +639,10 @@ impl InstallSession {
         state: &State,
         envelope_len: u64,
     ) -> Result<(), InstallError> {
-        // A refused begin changes nothing: an install under way stays as it was.
+        // A refused request changes nothing: an install under way stays as it was. Past
+        // these checks it is dropped first (its staged image may hold the memory the new
+        // envelope needs), so a storage or memory failure below ends it too: no more than
+        // the REE can do with any valid begin.
         let len =
             usize::try_from(envelope_len).map_err(|_| InstallError::TooLarge(Words::Envelope))?;
         if len == 0 {
