@@ -744,17 +744,22 @@ fn every_command_allocates_at_most_one_copy_of_an_oversized_request_field() {
 #[test]
 fn an_export_of_an_overlong_path_is_refused_with_a_bounded_answer() {
     use suit_common::fault::{Fault, ServiceFault};
-    use suit_common::suit::component::MAX_ID_LEN;
+    // The longest path a component names (review s43-rev: not `MAX_ID_LEN`, which leaves out
+    // the `/` between segments).
+    use suit_common::service::components::MAX_REE_PATH_LEN;
     let mut s = device();
     // Multi-byte characters: the prefix ends on a character boundary.
-    for path in ["é".repeat(MAX_REQUEST / 2 - 64), "x/".repeat(MAX_ID_LEN)] {
+    for path in [
+        "é".repeat(MAX_REQUEST / 2 - 64),
+        "x/".repeat(MAX_REE_PATH_LEN),
+    ] {
         let r = refusal(export(&mut s, &path));
         assert_eq!(r.kind, RefusalKind::NotFound, "{r:?}");
         let Some(Fault::Service(ServiceFault::NoReeComponent(named))) = &r.fault else {
             panic!("{r:?}")
         };
-        assert!(named.len() <= MAX_ID_LEN && path.starts_with(named.as_str()));
-        assert!(named.len() + 1 >= MAX_ID_LEN, "{}", named.len());
+        assert!(named.len() <= MAX_REE_PATH_LEN && path.starts_with(named.as_str()));
+        assert!(named.len() + 1 >= MAX_REE_PATH_LEN, "{}", named.len());
     }
     let r = refusal(export(&mut s, "etc/none.conf"));
     assert_eq!(

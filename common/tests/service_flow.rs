@@ -1010,6 +1010,35 @@ fn ree_files_are_approved_then_exported_exactly() {
     says(&r.reason, "not a valid REE path");
 }
 
+/// Review s43-rev: a component identifier bounds its segments' bytes (`MAX_ID_LEN`), not the
+/// `/` between them, so an REE path a valid component names is up to `MAX_ID_LEN + MAX_SEGMENTS`
+/// long. `ReeExport`'s bound on the REE's path (s43) was `MAX_ID_LEN`: such a component was
+/// installed, named in `ree_paths`, and then its export refused `NotFound`.
+#[test]
+fn an_ree_path_longer_than_an_identifier_s_bytes_is_still_exported() {
+    use suit_common::suit::component::MAX_ID_LEN;
+    let mut s = ta_device();
+    // 3 + 255 + 250 + 4 x 1 = 512 bytes of segments: the most an identifier holds.
+    let (long, longer) = (vec![b'a'; 255], vec![b'b'; 250]);
+    let component: &[&[u8]] = &[b"ree", &long, &longer, b"c", b"d", b"e", b"f"];
+    assert_eq!(component.iter().map(|s| s.len()).sum::<usize>(), MAX_ID_LEN);
+    let done = deliver(&mut s, 1, component, b"long path").unwrap();
+    let [path] = done.ree_paths.as_slice() else {
+        panic!("{:?}", done.ree_paths)
+    };
+    assert!(path.len() > MAX_ID_LEN, "{}", path.len());
+    let r: ReeExportResponse = call(
+        &mut s,
+        Command::ReeExport,
+        &ReeExportRequest {
+            path: path.clone(),
+            offset: 0,
+        },
+    )
+    .unwrap();
+    assert_eq!(r.data.as_slice(), b"long path");
+}
+
 // ---------------------------------------------------------------------------------------
 // Reports.
 

@@ -32,34 +32,53 @@ pub const MAX_MESSAGE_LEN: usize = 4096;
 
 /// An error message bounded to [`MAX_MESSAGE_LEN`] bytes: its start and its end (where the
 /// reason usually is: "... is longer than 255 bytes"), and how much was left out between.
+/// Cut on character boundaries. For text as it is printed (after [`printable`]).
 pub fn bounded_message(text: &str) -> std::borrow::Cow<'_, str> {
+    bounded_by(text, char::len_utf8)
+}
+
+/// [`bounded_message`] for a JSON string: [`MAX_MESSAGE_LEN`] bytes as serialized, where a
+/// control character takes up to 6 (`\u0001`; review s43-rev: 4 KiB of them were 24 KiB).
+pub fn bounded_json_message(text: &str) -> std::borrow::Cow<'_, str> {
+    bounded_by(text, |c| match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if u32::from(c) < 0x20 => 6,
+        c => c.len_utf8(),
+    })
+}
+
+/// `text` cut to [`MAX_MESSAGE_LEN`] bytes as `cost` counts each character's.
+fn bounded_by(text: &str, cost: impl Fn(char) -> usize) -> std::borrow::Cow<'_, str> {
     const TAIL: usize = 512;
-    if text.len() <= MAX_MESSAGE_LEN {
+    // Room for the note of what was left out.
+    const HEAD: usize = MAX_MESSAGE_LEN - TAIL - 64;
+    if text.chars().map(&cost).sum::<usize>() <= MAX_MESSAGE_LEN {
         return std::borrow::Cow::Borrowed(text);
     }
-    let head_end = floor_char_boundary(text, MAX_MESSAGE_LEN - TAIL - 64);
-    let tail_start = ceil_char_boundary(text, text.len() - TAIL);
+    let mut used = 0;
+    let head_end = text
+        .char_indices()
+        .find(|(_, c)| {
+            used += cost(*c);
+            used > HEAD
+        })
+        .map_or(text.len(), |(i, _)| i);
+    let mut used = 0;
+    let tail_start = text
+        .char_indices()
+        .rev()
+        .find(|(_, c)| {
+            used += cost(*c);
+            used > TAIL
+        })
+        .map_or(0, |(i, c)| i + c.len_utf8())
+        .max(head_end);
     std::borrow::Cow::Owned(format!(
         "{}[... {} bytes left out ...]{}",
         text.get(..head_end).unwrap_or_default(),
         tail_start - head_end,
         text.get(tail_start..).unwrap_or_default()
     ))
-}
-
-/// The largest char boundary of `s` at or below `at`.
-fn floor_char_boundary(s: &str, at: usize) -> usize {
-    (0..=at.min(s.len()))
-        .rev()
-        .find(|i| s.is_char_boundary(*i))
-        .unwrap_or(0)
-}
-
-/// The smallest char boundary of `s` at or above `at`.
-fn ceil_char_boundary(s: &str, at: usize) -> usize {
-    (at.min(s.len())..=s.len())
-        .find(|i| s.is_char_boundary(*i))
-        .unwrap_or(s.len())
 }
 
 /// The first `n` of `items`, comma-separated, then how many more there are (`a, b, and 3

@@ -620,4 +620,49 @@ fn s43_6_an_error_quoting_a_huge_input_is_bounded() {
     );
     assert_eq!(r.code, 2);
     assert!(r.stderr.len() < 5000, "{} bytes", r.stderr.len());
+    // Review s43-rev: the bound is of what is printed, after characters that do not print
+    // are escaped (`\u{200e}`, 8 bytes for 3): a segment of them printed 11 KB.
+    let hidden = "\u{200e}".repeat(1_000_000);
+    write(
+        d,
+        "h.json",
+        format!(
+            r#"{{"sequence-number": 1, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}},
+            "components": [{{"id": ["{hidden}"], "file": "fw.bin"}}]}}"#
+        ),
+    );
+    let r = author(
+        d,
+        &words("create h.json -o m.suit --sign-key author.priv.pem"),
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.len() <= "suit-author: \n".len() + suit_host::human::MAX_MESSAGE_LEN,
+        "{} bytes",
+        r.stderr.len()
+    );
+    assert!(r.stderr.contains("bytes left out"), "{}", r.stderr);
+    // And as JSON serializes it: a control character is 6 bytes there (`\u0001`).
+    let control = "\\u0001".repeat(100_000);
+    write(
+        d,
+        "c.json",
+        format!(
+            r#"{{"sequence-number": 1, "vendor-id": {{"name": "example.com"}}, "class-id": {{"name": "board"}},
+            "components": [{{"id": ["{control}"], "file": "fw.bin"}}]}}"#
+        ),
+    );
+    let r = author(
+        d,
+        &words("create c.json -o m.suit --sign-key author.priv.pem --json"),
+    );
+    assert_eq!(r.code, 2);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let error = serde_json::to_string(&j["error"]).unwrap();
+    assert!(
+        error.len() <= suit_host::human::MAX_MESSAGE_LEN + 2,
+        "{} bytes",
+        error.len()
+    );
+    assert!(error.ends_with("is longer than 255 bytes\""), "{error}");
 }

@@ -17,6 +17,12 @@ use crate::suit::ComponentId;
 pub const MAX_TA_IMAGE: u64 = 1024 * 1024;
 /// Largest personalization blob (it is returned in one response).
 pub const MAX_PERSONALIZATION: u64 = 60 * 1024;
+/// Longest normal-world path an `['ree', ...]` component names: its segments' bytes are at
+/// most [`MAX_ID_LEN`](crate::suit::component::MAX_ID_LEN), and a `/` joins each two of them
+/// (fewer than [`MAX_SEGMENTS`](crate::suit::component::MAX_SEGMENTS)). A longer path names
+/// no component.
+pub const MAX_REE_PATH_LEN: usize =
+    crate::suit::component::MAX_ID_LEN + crate::suit::component::MAX_SEGMENTS;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {

@@ -1130,20 +1130,21 @@ impl<B: Backend> Service<B> {
 
     #[inline(never)]
     fn ree_export(&mut self, r: &ReeExportRequest) -> Result<ReeExportResponse, Refuse> {
-        // The refusal names the path asked for, but no more of it than a component identifier
-        // can hold (a longer path names none): the request's path is the REE's, up to
+        // The refusal names the path asked for, but no more of it than a component's path
+        // can be (a longer path names none): the request's path is the REE's, up to
         // `MAX_REQUEST` long, and a refusal echoing it whole was copied three times and could
-        // not be answered (`ResponseTooLarge`; review s43).
+        // not be answered (`ResponseTooLarge`; review s43). The bound is the path's, not the
+        // identifier's bytes (`MAX_ID_LEN`): the `/` between segments count too (s43-rev).
         let not_found = || {
             Refuse::service(
                 RefusalKind::NotFound,
                 ServiceFault::NoReeComponent(String::from(text_prefix(
                     &r.path,
-                    crate::suit::component::MAX_ID_LEN,
+                    components::MAX_REE_PATH_LEN,
                 ))),
             )
         };
-        if r.path.len() > crate::suit::component::MAX_ID_LEN {
+        if r.path.len() > components::MAX_REE_PATH_LEN {
             return Err(not_found());
         }
         let state = State::load(&self.backend)?;

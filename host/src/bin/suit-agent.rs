@@ -2477,7 +2477,8 @@ fn main() -> ExitCode {
             }
             errln!(
                 "suit-agent: error: {}",
-                suit_host::human::printable(&suit_host::human::bounded_message(&e.to_string()))
+                // Bounded as printed: the escapes come first (review s43-rev).
+                suit_host::human::bounded_message(&suit_host::human::printable(&e.to_string()))
             );
             ExitCode::from(code)
         }
@@ -2661,7 +2662,7 @@ fn error_json(e: &AgentError, code: u8) -> String {
     let mut j = serde_json::json!({
         "ok": false,
         "exit-code": code,
-        "error": suit_host::human::bounded_message(&e.to_string()),
+        "error": suit_host::human::bounded_json_message(&e.to_string()),
     });
     if let AgentError::Refused { kind, reason, .. } = e {
         if let Some(o) = j.as_object_mut() {

@@ -1193,10 +1193,12 @@ fn main() -> ExitCode {
         Err(e) => {
             // Line by line: a message may quote an artifact (the quoted parts escape its
             // newlines where they are made), the message's own lines stay lines.
+            // Bounded as printed (review s43-rev): escaping what does not print may make a
+            // message longer, so the cut comes after it.
             let full = e.to_string();
-            let text = suit_host::human::bounded_message(&full);
-            let lines: Vec<_> = text.split('\n').map(suit_host::human::printable).collect();
-            errln!("suit-author: {}", lines.join("\n"));
+            let lines: Vec<_> = full.split('\n').map(suit_host::human::printable).collect();
+            let text = lines.join("\n");
+            errln!("suit-author: {}", suit_host::human::bounded_message(&text));
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
         }
     }
@@ -1409,7 +1411,7 @@ fn error_value(e: &AuthorError) -> serde_json::Value {
         "ok": false,
         "exit-code": e.exit_code(),
         "refused": matches!(e, AuthorError::Refused(_) | AuthorError::NotOnDefaultTa { .. }),
-        "error": suit_host::human::bounded_message(&e.to_string()),
+        "error": suit_host::human::bounded_json_message(&e.to_string()),
     });
     if let AuthorError::NotOnDefaultTa {
         features,
