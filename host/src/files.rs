@@ -91,31 +91,39 @@ pub fn check_is_list(path: &Path, text: &str, what: &str) -> Result<()> {
 /// check is refused too, and memory never exceeds the bound.
 pub fn read_file_max(path: &Path, max: u64) -> Result<Vec<u8>> {
     use std::io::Read as _;
-    let too_large =
-        |len: &str| FileError::input(path, format!("file too large ({len} bytes, limit {max})"));
-    let meta = std::fs::metadata(path).map_err(|e| FileError::io(path, e))?;
-    if !meta.is_file() {
-        return Err(FileError::input(path, "not a regular file"));
-    }
-    if meta.len() > max {
-        return Err(too_large(&meta.len().to_string()));
-    }
-    let file = std::fs::File::open(path).map_err(|e| FileError::io(path, e))?;
-    if !file
-        .metadata()
-        .map_err(|e| FileError::io(path, e))?
-        .is_file()
-    {
-        return Err(FileError::input(path, "not a regular file"));
-    }
+    let (file, _) = open_regular_max(path, max)?;
     let mut data = Vec::new();
     file.take(max.saturating_add(1))
         .read_to_end(&mut data)
         .map_err(|e| FileError::io(path, e))?;
     if data.len() as u64 > max {
-        return Err(too_large(&format!("more than {max}")));
+        return Err(too_large(path, &format!("more than {max}"), max));
     }
     Ok(data)
+}
+
+/// The refusal of a file over `max` bytes (`len`: its size as known).
+fn too_large(path: &Path, len: &str, max: u64) -> FileError {
+    FileError::input(path, format!("file too large ({len} bytes, limit {max})"))
+}
+
+/// Opens a regular file of at most `max` bytes for the bounded readers: checked before the
+/// open (a FIFO would block it), then through the opened descriptor (`is_file`), whose
+/// metadata is returned.
+fn open_regular_max(path: &Path, max: u64) -> Result<(std::fs::File, std::fs::Metadata)> {
+    let meta = std::fs::metadata(path).map_err(|e| FileError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(FileError::input(path, "not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(too_large(path, &meta.len().to_string(), max));
+    }
+    let file = std::fs::File::open(path).map_err(|e| FileError::io(path, e))?;
+    let meta = file.metadata().map_err(|e| FileError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(FileError::input(path, "not a regular file"));
+    }
+    Ok((file, meta))
 }
 
 /// [`read_file_max`] of a file holding a secret (a private or symmetric key file): read into
@@ -124,26 +132,13 @@ pub fn read_file_max(path: &Path, max: u64) -> Result<Vec<u8>> {
 /// dropped. A file that grows while it is read is refused.
 pub fn read_secret_file_max(path: &Path, max: u64) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     use std::io::Read as _;
-    let too_large =
-        |len: &str| FileError::input(path, format!("file too large ({len} bytes, limit {max})"));
-    let meta = std::fs::metadata(path).map_err(|e| FileError::io(path, e))?;
-    if !meta.is_file() {
-        return Err(FileError::input(path, "not a regular file"));
-    }
+    let (mut file, meta) = open_regular_max(path, max)?;
     if meta.len() > max {
-        return Err(too_large(&meta.len().to_string()));
-    }
-    let mut file = std::fs::File::open(path).map_err(|e| FileError::io(path, e))?;
-    let meta = file.metadata().map_err(|e| FileError::io(path, e))?;
-    if !meta.is_file() {
-        return Err(FileError::input(path, "not a regular file"));
-    }
-    if meta.len() > max {
-        return Err(too_large(&meta.len().to_string()));
+        return Err(too_large(path, &meta.len().to_string(), max));
     }
     // One byte more than the file holds: a read that fills it says the file grew.
     let room = usize::try_from(meta.len())
-        .map_err(|_| too_large(&meta.len().to_string()))?
+        .map_err(|_| too_large(path, &meta.len().to_string(), max))?
         .saturating_add(1);
     let mut data = zeroize::Zeroizing::new(vec![0u8; room]);
     let mut filled = 0;
