@@ -29,6 +29,11 @@
 //! A co-owner's copy (review s31): tenant E (anchor 5) shares C's scope `['app-c']` and owns
 //! `['app-e']`; its copy of C's secret into `['app-e', 'x']`, which C does not cover, is
 //! refused and installs nothing; its copy into `['app-c', 'e-copy']` installs (the control).
+//!
+//! Status and export of a released REE file (session 43, inside OP-TEE): status names the
+//! anchor whose ree-plaintext released `stolen.bin`; `export` writes it again; an export path
+//! of 100,000 bytes is refused as not found, the answer naming a bounded prefix (the TA once
+//! echoed the whole path: an answer too large to send).
 
 use std::path::Path;
 use std::process::Command;
@@ -574,6 +579,13 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
             "suit-agent status",
             // 34: the TA says which anchors have ree-plaintext (session 36).
             "suit-agent anchors",
+            // 35..: status names the anchor that released an REE file (session 43); export
+            // writes it again; a path longer than any component's is refused with a bounded
+            // answer naming a prefix of it (review s43: the whole path was echoed, an answer
+            // too large to send).
+            "suit-agent status",
+            "mkdir -p /data/ree2 && suit-agent export stolen.bin --ree-root /data/ree2 && cat /data/ree2/stolen.bin; echo",
+            "p=$(head -c 100000 /dev/zero | tr '\\0' x); suit-agent export \"$p\" --ree-root /data/ree2 >/tmp/long.out 2>&1; echo \"exit=$? bytes=$(wc -c </tmp/long.out)\"; head -c 300 /tmp/long.out; echo",
         ],
     );
     run.assert_ok();
@@ -587,6 +599,40 @@ fn a_tenant_cannot_open_another_tenants_payload_in_the_ta_and_key_statements_ver
             .to_string();
         assert_eq!(line.ends_with("; ree-plaintext"), flag, "{line}");
     }
+    // Session 43's status form and ReeExport bound, inside OP-TEE.
+    run.says(35, "['ree', 'stolen.bin']: sequence number 1, ");
+    let stolen = run
+        .command(35)
+        .output
+        .lines()
+        .find(|l| l.contains("['ree', 'stolen.bin']"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        stolen.ends_with(", released by anchor 1 (ree-plaintext)"),
+        "status does not name the releasing anchor: {stolen}"
+    );
+    let secret = String::from_utf8_lossy(SECRET).to_string();
+    assert!(
+        run.command(36).output.ends_with(&format!("{secret}\n")),
+        "export did not write the released file: {}",
+        run.command(36).output
+    );
+    let long = &run.command(37).output;
+    let status = long.lines().next().unwrap_or_default();
+    let bytes: usize = status
+        .rsplit("bytes=")
+        .next()
+        .and_then(|b| b.trim().parse().ok())
+        .unwrap_or(usize::MAX);
+    assert!(
+        status.starts_with("exit=") && !status.starts_with("exit=0") && bytes < 4096,
+        "a 100,000-byte export path: {long}"
+    );
+    assert!(
+        long.contains("no approved REE component xxxx"),
+        "the refusal is not the TA's not-found: {long}"
+    );
     for i in [0, 1] {
         let out = &run.command(i).output;
         assert!(
