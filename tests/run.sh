@@ -51,6 +51,9 @@ lap "host-native tests (cbor, protocol, bulk kernels, common, host, the consumer
 lap "the freed-heap scan again, in the release profile (common/tests/heap_wipe.rs: optimized code reuses stack slots; only this test binary, ~2 min to build)"
 "${CARGO[@]}" test --locked --release -p suit-common --features suit-common/author --test heap_wipe
 
+lap "the host tools' keys in freed heap, in the release profile (host/tests/heap_keys.rs: every key kind and file format; ~4.5 min to build after the line above)"
+"${CARGO[@]}" test --locked --release -p suit-host --features suit-common/author --test heap_keys
+
 lap "algorithm features off (device policy: HSS-LMS keys and blocks, ChaCha20/Poly1305 payloads refused)"
 "${CARGO[@]}" test --locked -p suit-common --no-default-features --features author --test size_algorithm_features
 

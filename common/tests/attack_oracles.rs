@@ -13,9 +13,6 @@
 //!   not displace the report of the last authenticated attempt; every report carries the
 //!   device's state.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use ciborium::Value;
 use sha2::{Digest as _, Sha256};
 use suit_common::protocol::ByteBuf;
@@ -47,109 +44,15 @@ const COMPONENT: [&[u8]; 2] = [b"app", b"secret"];
 const URI: &str = "https://vendor.example/secret.bin";
 
 // ---------------------------------------------------------------------------------------
-// Peak-heap measurement for the calling thread (other test threads are not counted). The
-// allocator is the whole test binary's; it only counts while a thread asks it to.
-
-struct Counting;
-
-thread_local! {
-    static TRACK: Cell<bool> = const { Cell::new(false) };
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-    /// Count blocks as OP-TEE's allocator (bget, LP64) takes them: rounded up to 16 bytes,
-    /// with a 16-byte header each (see [`peak_ta_heap`]).
-    static AS_BGET: Cell<bool> = const { Cell::new(false) };
-}
-
-/// `size` bytes as the thread counts them.
-fn counted(size: usize) -> isize {
-    let bget = AS_BGET.try_with(Cell::get).unwrap_or(false);
-    (if bget {
-        size.div_ceil(16) * 16 + 16
-    } else {
-        size
-    }) as isize
-}
-
-fn account(delta: isize) {
-    let _ = TRACK.try_with(|t| {
-        if t.get() {
-            let _ = LIVE.try_with(|l| {
-                let now = l.get() + delta;
-                l.set(now);
-                let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
-            });
-        }
-    });
-}
-
-// SAFETY: every call is forwarded to `System` with the same arguments; only thread-local
-// counters change.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged to the system allocator.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            account(counted(layout.size()));
-            let _ = TRACK.try_with(|t| {
-                if t.get() {
-                    let _ = LARGEST.try_with(|l| l.set(l.get().max(layout.size())));
-                }
-            });
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        account(-counted(layout.size()));
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded unchanged to the system allocator.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            // As OP-TEE's allocator grows a block: a new one, then the old one freed.
-            account(counted(new_size));
-            account(-counted(layout.size()));
-        }
-        p
-    }
-}
+// Peak-heap measurement for the calling thread (other test threads are not counted): the
+// shared allocator (suit_test_support::heap) in its counting form, the whole test binary's;
+// it only counts while a thread asks it to.
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: suit_test_support::heap::TestAllocator =
+    suit_test_support::heap::TestAllocator::counting();
 
-/// Runs `f` and returns its result and the most heap it held at once beyond what was live
-/// when it started.
-pub(crate) fn peak_heap<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    LIVE.with(|l| l.set(0));
-    PEAK.with(|p| p.set(0));
-    TRACK.with(|t| t.set(true));
-    let r = f();
-    TRACK.with(|t| t.set(false));
-    (r, PEAK.with(|p| p.get()).max(0) as usize)
-}
-
-/// [`peak_heap`] with every block counted as OP-TEE's allocator holds it (bget on LP64:
-/// `SizeQuant` 16, a 16-byte block header), for comparisons with the TA's `TA_DATA_SIZE`.
-/// Fragmentation is not modelled (review s34).
-pub(crate) fn peak_ta_heap<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    AS_BGET.with(|b| b.set(true));
-    let r = peak_heap(f);
-    AS_BGET.with(|b| b.set(false));
-    r
-}
-
-/// Runs `f` and returns its result and the largest buffer it allocated afresh (a buffer that
-/// grows in place, such as an in-memory store's object, is not a fresh allocation).
-pub(crate) fn largest_allocation<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    LARGEST.with(|l| l.set(0));
-    TRACK.with(|t| t.set(true));
-    let r = f();
-    TRACK.with(|t| t.set(false));
-    (r, LARGEST.with(|l| l.get()))
-}
+pub(crate) use suit_test_support::heap::{largest_allocation, peak_heap, peak_ta_heap};
 
 // ---------------------------------------------------------------------------------------
 // Device and wire helpers.

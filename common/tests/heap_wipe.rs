@@ -7,9 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use ciborium::Value;
 use suit_common::cose::Algorithm;
 use suit_common::protocol::{self, Command, PROTOCOL_VERSION};
@@ -23,73 +20,13 @@ use suit_test_support::{
 
 const MARKER: &[u8; 12] = b"\xa5ZEROIZE-ME\x5a";
 
-thread_local! {
-    /// What this thread's frees are searched for while the code under test runs (empty
-    /// otherwise; other test threads' frees are not searched).
-    static NEEDLES: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
-    static HITS: Cell<usize> = const { Cell::new(0) };
-}
-
-struct Scanning;
-
-// SAFETY: every call is forwarded to `System` with the same arguments; `alloc` fills only the
-// block it returns, `dealloc` reads and zeroes only the block it is handed (each valid for
-// `layout.size()` bytes), before that is freed.
-unsafe impl GlobalAlloc for Scanning {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `GlobalAlloc::alloc`, passed on.
-        let block = unsafe { System.alloc(layout) };
-        // A new block starts as a pattern no secret contains, so what a free finds was written
-        // by its owner, not left in the memory by whatever the system allocator did with it
-        // before (a release build found marker bytes in the unwritten tail of a new `Vec`'s
-        // block otherwise).
-        if !block.is_null() {
-            // SAFETY: `block` was just allocated with `layout`: valid for `layout.size()` bytes.
-            unsafe { std::ptr::write_bytes(block, 0xee, layout.size()) };
-        }
-        block
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated with `layout` and is not yet freed.
-        let block = unsafe { std::slice::from_raw_parts_mut(ptr, layout.size()) };
-        count_needles(block);
-        // Every block is zeroed when freed, so what a later owner frees holds only what that
-        // owner wrote (the test's own copies of the secret never reach the code under test).
-        block.fill(0);
-        // SAFETY: the caller's contract for `GlobalAlloc::dealloc`, passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
+// The shared scanning allocator (suit_test_support::heap): this thread's frees are searched
+// while the code under test runs (other test threads' frees are not searched).
 #[global_allocator]
-static ALLOCATOR: Scanning = Scanning;
+static ALLOCATOR: suit_test_support::heap::TestAllocator =
+    suit_test_support::heap::TestAllocator::scanning();
 
-/// Counts a freed block of this thread that holds any of the needles.
-fn count_needles(block: &[u8]) {
-    // `try_with`/`try_borrow`: a thread being torn down, or the needles being replaced
-    // (their own frees), is not searched.
-    let _ = NEEDLES.try_with(|n| {
-        if let Ok(needles) = n.try_borrow() {
-            if needles
-                .iter()
-                .any(|x| block.windows(x.len()).any(|w| w == &x[..]))
-            {
-                HITS.with(|h| h.set(h.get() + 1));
-            }
-        }
-    });
-}
-
-/// Runs `f` with this thread's frees searched for any of `needles`: its result and the
-/// number of freed blocks holding one.
-fn scan_for<T>(needles: Vec<Vec<u8>>, f: impl FnOnce() -> T) -> (T, usize) {
-    HITS.with(|h| h.set(0));
-    NEEDLES.with(|n| *n.borrow_mut() = needles);
-    let r = f();
-    drop(NEEDLES.with(|n| std::mem::take(&mut *n.borrow_mut())));
-    (r, HITS.with(Cell::get))
-}
+use suit_test_support::heap::scan_for;
 
 /// [`scan_for`] the marker.
 fn scanned<T>(f: impl FnOnce() -> T) -> (T, usize) {

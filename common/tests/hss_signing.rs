@@ -171,7 +171,7 @@ fn stateful(levels: &[HssLevel], seed: u8) -> (SigningKey, std::rc::Rc<RefCell<V
     let (private, public) = hss_lms_keygen(levels, &[seed; 32]).unwrap();
     let state = std::rc::Rc::new(RefCell::new(private.to_vec()));
     let inner = state.clone();
-    let key = SigningKey::HssLms(StatefulHssLms {
+    let key = SigningKey::hss_lms(StatefulHssLms {
         public,
         sign: Box::new(move |m| {
             let current = inner.borrow().clone();
@@ -221,7 +221,7 @@ fn hss_lms_blocks_are_what_the_device_verifies() {
     let SigningKey::HssLms(mine) = key else {
         unreachable!()
     };
-    let mismatched = SigningKey::HssLms(StatefulHssLms {
+    let mismatched = SigningKey::hss_lms(StatefulHssLms {
         public: mine.public,
         sign: other.sign,
     });

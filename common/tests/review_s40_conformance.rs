@@ -149,7 +149,7 @@ fn a_peer_made_esdh_recipient_without_alg_is_refused_by_policy() {
 
 fn spec_key() -> p256::ecdsa::SigningKey {
     match p256_private_from_pem("suit-manifest-spec/private_key.pem") {
-        SigningKey::P256(k) => k,
+        SigningKey::P256(k) => *k,
         _ => panic!("the examples' key is P-256"),
     }
 }

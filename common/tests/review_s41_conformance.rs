@@ -16,7 +16,7 @@ fn enc(v: &Value) -> Vec<u8> {
 
 fn spec_key() -> p256::ecdsa::SigningKey {
     match p256_private_from_pem("suit-manifest-spec/private_key.pem") {
-        suit_common::cose::SigningKey::P256(k) => k,
+        suit_common::cose::SigningKey::P256(k) => *k,
         _ => panic!("the examples' key is P-256"),
     }
 }

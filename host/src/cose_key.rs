@@ -100,20 +100,6 @@ pub fn encode_secret_map(
             Ok(())
         }
     }
-    fn wipe(v: &mut Value) {
-        use zeroize::Zeroize as _;
-        match v {
-            Value::Bytes(b) => b.zeroize(),
-            Value::Text(t) => t.zeroize(),
-            Value::Array(items) => items.iter_mut().for_each(wipe),
-            Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
-                wipe(k);
-                wipe(v);
-            }),
-            Value::Tag(_, inner) => wipe(inner),
-            _ => {}
-        }
-    }
     let mut v = Value::Map(
         entries
             .into_iter()
@@ -126,7 +112,7 @@ pub fn encode_secret_map(
         ciborium::ser::into_writer(&v, &mut *out)?;
         Ok(out)
     });
-    wipe(&mut v);
+    crate::detect::wipe(&mut v);
     encoded
 }
 

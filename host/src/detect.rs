@@ -68,11 +68,36 @@ pub fn check_item_count(bytes: &[u8]) -> Result<(), String> {
 }
 
 /// Decodes exactly one CBOR item occupying all of `bytes`, refusing more than
-/// [`MAX_CBOR_ITEMS`] data items before decoding ([`check_item_count`]).
+/// [`MAX_CBOR_ITEMS`] data items before decoding ([`check_item_count`]). The item is walked
+/// first without building values ([`first_item_len`]): values are built only from input that
+/// decodes whole, so a failing decode drops no partial values (which the decoder would free
+/// unwiped: a key file's, or a raw symmetric key's bytes read as CBOR) and a value with
+/// trailing bytes is never built.
 pub fn decode_one(bytes: &[u8]) -> Result<Value, String> {
     check_item_count(bytes)?;
+    let used = first_item_len(bytes)?;
+    if used != bytes.len() {
+        return Err(format!(
+            "{} trailing bytes after the CBOR item",
+            bytes.len().saturating_sub(used)
+        ));
+    }
+    ciborium::de::from_reader(bytes).map_err(describe)
+}
+
+/// The length of the first CBOR item of `bytes`, found by walking it without building
+/// values: a byte or text string of up to 4 KiB is read into the decoder's own stack buffer,
+/// containers are walked in place, so nothing on the heap holds the input's bytes (longer
+/// strings are read into a buffer). The error is [`decode_one`]'s wording.
+pub fn first_item_len(bytes: &[u8]) -> Result<usize, String> {
     let mut cursor = std::io::Cursor::new(bytes);
-    let v: Value = ciborium::de::from_reader(&mut cursor).map_err(|e| match e {
+    ciborium::de::from_reader::<serde::de::IgnoredAny, _>(&mut cursor).map_err(describe)?;
+    Ok(usize::try_from(cursor.position()).unwrap_or(usize::MAX))
+}
+
+/// A decoding error in words.
+fn describe(e: ciborium::de::Error<std::io::Error>) -> String {
+    match e {
         ciborium::de::Error::Io(_) => {
             "the data ends in the middle of a CBOR item (truncated file?)".to_string()
         }
@@ -84,15 +109,7 @@ pub fn decode_one(bytes: &[u8]) -> Result<Value, String> {
         ciborium::de::Error::RecursionLimitExceeded => {
             "not usable: CBOR nested too deeply".to_string()
         }
-    })?;
-    let used = usize::try_from(cursor.position()).unwrap_or(usize::MAX);
-    if used != bytes.len() {
-        return Err(format!(
-            "{} trailing bytes after the CBOR item",
-            bytes.len().saturating_sub(used)
-        ));
     }
-    Ok(v)
 }
 
 /// A format one tool writes and another command reads.
@@ -213,7 +230,10 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     let Ok(v) = decode_one(bytes) else {
         return is_diagnostic_notation(bytes).then_some(Format::Diag);
     };
-    match &v {
+    // What is classified may hold secrets (a COSE_Key's `d` or `k`, the TPA's device model's
+    // KEKs): the decoded copy is wiped once looked at.
+    let v = Wiped(v);
+    match &v.0 {
         Value::Tag(107, _) => Some(Format::Envelope),
         // Untagged: the authentication wrapper (label 2) and the manifest (3), byte strings.
         Value::Map(m) if [2, 3].iter().all(|label| bytes_member(m, *label)) => {
@@ -259,6 +279,33 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
             }
         }
         _ => None,
+    }
+}
+
+/// A decoded value wiped when dropped ([`wipe`]).
+pub struct Wiped(pub Value);
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+/// Wipes every byte and text string of a decoded value (a COSE_Key's `d` or `k`, a device
+/// model's KEKs), keys of maps included. Its depth is bounded by the decoder's (ciborium's
+/// recursion limit).
+pub fn wipe(v: &mut Value) {
+    use zeroize::Zeroize as _;
+    match v {
+        Value::Bytes(b) => b.zeroize(),
+        Value::Text(t) => t.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            wipe(k);
+            wipe(v);
+        }),
+        Value::Tag(_, inner) => wipe(inner),
+        _ => {}
     }
 }
 

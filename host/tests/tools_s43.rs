@@ -12,66 +12,18 @@
 
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 
 use suit_test_support::cli::{fails, ok};
 
 suit_test_support::cli_tools!();
 
-thread_local! {
-    /// What this thread's frees are searched for while the code under test runs.
-    static NEEDLES: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
-    static HITS: Cell<usize> = const { Cell::new(0) };
-}
-
-struct Scanning;
-
-// SAFETY: every call is forwarded to `System` with the same arguments; `dealloc` reads and
-// zeroes only the block it is handed (valid for `layout.size()` bytes) before it is freed.
-unsafe impl GlobalAlloc for Scanning {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `GlobalAlloc::alloc`, passed on.
-        let block = unsafe { System.alloc(layout) };
-        if !block.is_null() {
-            // SAFETY: `block` was just allocated with `layout`: valid for `layout.size()` bytes.
-            unsafe { std::ptr::write_bytes(block, 0xee, layout.size()) };
-        }
-        block
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated with `layout` and is not yet freed.
-        let block = unsafe { std::slice::from_raw_parts_mut(ptr, layout.size()) };
-        let _ = NEEDLES.try_with(|n| {
-            if let Ok(needles) = n.try_borrow() {
-                if needles
-                    .iter()
-                    .any(|x| block.windows(x.len()).any(|w| w == &x[..]))
-                {
-                    HITS.with(|h| h.set(h.get() + 1));
-                }
-            }
-        });
-        block.fill(0);
-        // SAFETY: the caller's contract for `GlobalAlloc::dealloc`, passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
+// The shared scanning allocator (suit_test_support::heap).
 #[global_allocator]
-static ALLOCATOR: Scanning = Scanning;
+static ALLOCATOR: suit_test_support::heap::TestAllocator =
+    suit_test_support::heap::TestAllocator::scanning();
 
-/// Runs `f` with this thread's frees searched for any of `needles`: its result and the
-/// number of freed blocks holding one.
-fn scan_for<T>(needles: Vec<Vec<u8>>, f: impl FnOnce() -> T) -> (T, usize) {
-    HITS.with(|h| h.set(0));
-    NEEDLES.with(|n| *n.borrow_mut() = needles);
-    let r = f();
-    drop(NEEDLES.with(|n| std::mem::take(&mut *n.borrow_mut())));
-    (r, HITS.with(Cell::get))
-}
+use suit_test_support::heap::scan_for;
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")

@@ -1,6 +1,7 @@
 //! Helpers shared by the workspace's tests (dev-dependency only, never in a product):
 //! vectors and the drafts' identifiers, test keys and PEM reading, the one in-memory SUIT
-//! platform, the service on the in-memory backend, and runners for the command-line tools.
+//! platform, the service on the in-memory backend, runners for the command-line tools, and the
+//! test binaries' heap-measuring and freed-heap-scanning allocator.
 //! One copy each, so a fix to a helper reaches every test.
 
 pub mod bounds;
@@ -8,6 +9,7 @@ pub mod cbor;
 pub mod cddl;
 pub mod check;
 pub mod cli;
+pub mod heap;
 pub mod keys;
 pub mod platform;
 pub mod rng;

@@ -1,5 +1,6 @@
 //! Creation of SUIT authentication blocks (author tool and tests only, feature `author`).
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -13,18 +14,31 @@ use zeroize::Zeroizing;
 use super::{Algorithm, CoseError, KeyMaterial, VerificationKey};
 
 /// A key that creates authentication blocks.
+///
+/// Every variant is one box, so the value the tools move around (into a `Vec` that grows, a
+/// tuple, a map) is a tag and a pointer: no private key is ever in it, and no unused bytes
+/// but the tag's padding (7) to carry a stale copy of one. With the keys inline (the enum as
+/// large as its largest variant, 232 bytes), moving a P-256 key into its place carried a
+/// stack copy of the scalar along in the bytes its variant does not use, and every outgrown
+/// block of a `Vec` of keys held it raw, freed unwiped (NOTES sessions 43, 44-45). Each key is
+/// moved once, into its own block, and wiped there when dropped (the key types' own `Drop`,
+/// `Zeroizing`). Build them with the constructors.
 pub enum SigningKey {
     /// P-256 private key (ES256 / ESP256; deterministic ECDSA, RFC 6979).
-    P256(p256::ecdsa::SigningKey),
+    P256(Box<p256::ecdsa::SigningKey>),
     /// Ed25519 private key.
-    Ed25519(ed25519_dalek::SigningKey),
+    Ed25519(Box<ed25519_dalek::SigningKey>),
     /// Shared HMAC-SHA-256 key.
-    Hmac256(Zeroizing<Vec<u8>>),
+    Hmac256(Box<Zeroizing<Vec<u8>>>),
     /// A P-256 key held elsewhere (an HSM through PKCS#11): only its public half is here.
-    P256External(ExternalP256),
+    P256External(Box<ExternalP256>),
     /// An HSS-LMS key whose state the caller keeps (the author tool: a locked key file).
-    HssLms(StatefulHssLms),
+    HssLms(Box<StatefulHssLms>),
 }
+
+// A tag and one pointer (the tag's padding, 7 bytes, is all a move can carry along): a
+// variant that is not a box makes this fail to build.
+const _: () = assert!(core::mem::size_of::<SigningKey>() == 2 * core::mem::size_of::<usize>());
 
 /// Signs with an HSS-LMS key (COSE -46) whose private state lives with the caller: `sign`
 /// gets the COSE ToBeSigned bytes and returns the HSS signature (RFC 8554 §6.2) only after
@@ -35,7 +49,7 @@ pub struct StatefulHssLms {
     pub public: Vec<u8>,
     /// Makes the signature, advancing and storing the state first.
     #[allow(clippy::type_complexity)]
-    pub sign: alloc::boxed::Box<dyn Fn(&[u8]) -> Result<Vec<u8>, CoseError>>,
+    pub sign: Box<dyn Fn(&[u8]) -> Result<Vec<u8>, CoseError>>,
 }
 
 /// Signs with a P-256 key the author tool cannot see: `sign` gets the COSE ToBeSigned bytes
@@ -45,7 +59,7 @@ pub struct ExternalP256 {
     pub public: p256::ecdsa::VerifyingKey,
     /// Makes the signature (e.g. SHA-256 on the host, CKM_ECDSA in the token).
     #[allow(clippy::type_complexity)]
-    pub sign: alloc::boxed::Box<dyn Fn(&[u8]) -> Result<Vec<u8>, CoseError>>,
+    pub sign: Box<dyn Fn(&[u8]) -> Result<Vec<u8>, CoseError>>,
 }
 
 impl fmt::Debug for SigningKey {
@@ -58,15 +72,15 @@ impl SigningKey {
     /// A P-256 private key from its 32-byte scalar.
     pub fn p256(scalar: &[u8]) -> Result<Self, CoseError> {
         p256::ecdsa::SigningKey::from_slice(scalar)
-            .map(SigningKey::P256)
+            .map(|k| SigningKey::P256(Box::new(k)))
             .map_err(|_| CoseError::InvalidKey)
     }
 
     /// An Ed25519 private key from its 32-byte seed.
     pub fn ed25519(seed: &[u8]) -> Result<Self, CoseError> {
         let seed: &[u8; 32] = seed.try_into().map_err(|_| CoseError::InvalidKey)?;
-        Ok(SigningKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(
-            seed,
+        Ok(SigningKey::Ed25519(Box::new(
+            ed25519_dalek::SigningKey::from_bytes(seed),
         )))
     }
 
@@ -74,7 +88,19 @@ impl SigningKey {
     pub fn hmac256(secret: &[u8]) -> Result<Self, CoseError> {
         // Same length rules as verification.
         VerificationKey::hmac256(secret)?;
-        Ok(SigningKey::Hmac256(Zeroizing::new(secret.to_vec())))
+        Ok(SigningKey::Hmac256(Box::new(Zeroizing::new(
+            secret.to_vec(),
+        ))))
+    }
+
+    /// An HSS-LMS key whose state the caller keeps.
+    pub fn hss_lms(key: StatefulHssLms) -> Self {
+        SigningKey::HssLms(Box::new(key))
+    }
+
+    /// A P-256 key held elsewhere.
+    pub fn p256_external(key: ExternalP256) -> Self {
+        SigningKey::P256External(Box::new(key))
     }
 
     /// The key that verifies what this key creates.
@@ -82,7 +108,7 @@ impl SigningKey {
         match self {
             SigningKey::P256(k) => KeyMaterial::P256(*k.verifying_key()),
             SigningKey::Ed25519(k) => KeyMaterial::Ed25519(k.verifying_key()),
-            SigningKey::Hmac256(s) => KeyMaterial::Hmac256(s.clone()),
+            SigningKey::Hmac256(s) => KeyMaterial::Hmac256((**s).clone()),
             SigningKey::P256External(e) => KeyMaterial::P256(e.public),
             SigningKey::HssLms(h) => KeyMaterial::HssLms(h.public.clone()),
         }

@@ -36,8 +36,8 @@ use crate::transport;
 pub struct AnchorKey {
     /// The anchor id the device reports for it.
     pub id: u32,
-    /// COSE_Key bytes.
-    pub cose_key: Vec<u8>,
+    /// COSE_Key bytes: an HMAC anchor's holds its secret (wiped when dropped).
+    pub cose_key: zeroize::Zeroizing<Vec<u8>>,
 }
 
 /// What the simulated device is given before the update.
@@ -195,7 +195,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         } else {
             Op::AddAnchor(AnchorRecord {
                 id: a.id,
-                cose_key: suit_common::protocol::ByteBuf::from(a.cose_key.clone()),
+                cose_key: suit_common::protocol::ByteBuf::from(a.cose_key.to_vec()),
                 role: RoleRecord::Author,
                 key_scope: 0,
                 scope: scope(),

@@ -539,7 +539,7 @@ pub fn open_signer(path: &Path, held: &[FileId]) -> Result<OpenedSigner> {
         signed: 0,
     }));
     let inner = Rc::clone(&handle);
-    let signer = SigningKey::HssLms(StatefulHssLms {
+    let signer = SigningKey::hss_lms(StatefulHssLms {
         public,
         sign: Box::new(move |message| sign_with(&inner, message)),
     });

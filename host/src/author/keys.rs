@@ -96,12 +96,21 @@ impl PublicKeyFile {
 }
 
 /// A private key (signing, or device key for decryption).
+///
+/// Each key in a box of its own, as in [`SigningKey`]: the value that is moved (into a
+/// [`PrivateKeyFile`], a `Vec` of keys) holds no key, and no unused bytes but the tag's
+/// padding to carry a stale stack copy of one into the heap (an inline P-256 key left most
+/// of the Ed25519 variant's: NOTES session 44-45). Built with [`PrivateKey::p256`],
+/// [`PrivateKey::ed25519`].
 pub enum PrivateKey {
     /// NIST P-256.
-    P256(p256::SecretKey),
+    P256(Box<p256::SecretKey>),
     /// Ed25519.
-    Ed25519(ed25519_dalek::SigningKey),
+    Ed25519(Box<ed25519_dalek::SigningKey>),
 }
+
+// A tag and one pointer: a variant that is not a box makes this fail to build.
+const _: () = assert!(std::mem::size_of::<PrivateKey>() == 2 * std::mem::size_of::<usize>());
 
 impl std::fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -113,6 +122,16 @@ impl std::fmt::Debug for PrivateKey {
 }
 
 impl PrivateKey {
+    /// A P-256 key, moved into its box.
+    pub fn p256(key: p256::SecretKey) -> Self {
+        PrivateKey::P256(Box::new(key))
+    }
+
+    /// An Ed25519 key, moved into its box.
+    pub fn ed25519(key: ed25519_dalek::SigningKey) -> Self {
+        PrivateKey::Ed25519(Box::new(key))
+    }
+
     /// The matching public key.
     pub fn public(&self) -> PublicKey {
         match self {
@@ -401,11 +420,16 @@ fn parse(path: &Path, bytes: &[u8], symmetric_ok: bool) -> Result<Option<Parsed>
             }
             _ => Ok(None),
         };
-        wipe_cbor(&mut value);
+        crate::detect::wipe(&mut value);
         return parsed;
     }
     // Bounded as every CBOR file the tools decode into values is (`detect::decode_one`).
     if crate::detect::check_item_count(bytes).is_err() {
+        return Ok(None);
+    }
+    // Walked first (`first_item_len`): values are built only from an item that decodes whole
+    // (a failing decode would free its partial values, a key's bytes among them, unwiped).
+    if crate::detect::first_item_len(bytes).is_err() {
         return Ok(None);
     }
     let Ok(mut value) = ciborium::de::from_reader::<Value, _>(bytes) else {
@@ -424,25 +448,8 @@ fn parse(path: &Path, bytes: &[u8], symmetric_ok: bool) -> Result<Option<Parsed>
         },
     };
     // The decoded `d` / `k` bytes are the secret: wiped once read.
-    wipe_cbor(&mut value);
+    crate::detect::wipe(&mut value);
     parsed
-}
-
-/// Wipes every byte and text string of a decoded key file (a COSE_Key's `d` or `k`), keys
-/// of maps included. Its depth is bounded by the decoder's (ciborium's recursion limit).
-fn wipe_cbor(v: &mut Value) {
-    use zeroize::Zeroize as _;
-    match v {
-        Value::Bytes(b) => b.zeroize(),
-        Value::Text(t) => t.zeroize(),
-        Value::Array(items) => items.iter_mut().for_each(wipe_cbor),
-        Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
-            wipe_cbor(k);
-            wipe_cbor(v);
-        }),
-        Value::Tag(_, inner) => wipe_cbor(inner),
-        _ => {}
-    }
 }
 
 /// Wipes every string of a parsed JWK (`d` or `k` in base64url). Its depth is bounded by
@@ -509,9 +516,14 @@ fn parse_pem(path: &Path, text: &str) -> Result<Parsed> {
         ));
     }
     if let Some(block) = pem_block(text, "EC PRIVATE KEY") {
-        let k = p256::SecretKey::from_sec1_pem(block)
-            .map_err(|_| AuthorError::key(path, "SEC1 EC private key is not a valid P-256 key"))?;
-        return Ok(private(PrivateKey::P256(k)));
+        // Not `from_sec1_pem`: it decodes into a plain `Vec` and frees the DER, the scalar in
+        // it, unwiped (NOTES session 44-45).
+        let k = pem_der(block, "EC PRIVATE KEY")
+            .and_then(|der| p256::SecretKey::from_sec1_der(&der).ok())
+            .ok_or_else(|| {
+                AuthorError::key(path, "SEC1 EC private key is not a valid P-256 key")
+            })?;
+        return Ok(private(PrivateKey::p256(k)));
     }
     if let Some(block) = pem_block(text, "PRIVATE KEY") {
         if let Ok(k) = p256::SecretKey::from_pkcs8_pem(block) {
@@ -522,10 +534,10 @@ fn parse_pem(path: &Path, text: &str) -> Result<Parsed> {
                     "PKCS#8 private key: its publicKey is not the public key of its private key",
                 ));
             }
-            return Ok(private(PrivateKey::P256(k)));
+            return Ok(private(PrivateKey::p256(k)));
         }
         if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(block) {
-            return Ok(private(PrivateKey::Ed25519(k)));
+            return Ok(private(PrivateKey::ed25519(k)));
         }
         return Err(AuthorError::key(
             path,
@@ -553,13 +565,26 @@ fn private(key: PrivateKey) -> Parsed {
     })
 }
 
+/// The DER bytes of PEM `block` (labelled `label`), decoded into a block wiped when dropped
+/// (a private key's DER holds the key), failed decodes included.
+fn pem_der(block: &str, label: &str) -> Option<Zeroizing<Vec<u8>>> {
+    use p256::pkcs8::der::pem;
+    // The base64 text is longer than what it decodes to: one block, never grown.
+    let mut buf = Zeroizing::new(vec![0u8; block.len()]);
+    let (found, der) = pem::decode(block.as_bytes(), &mut buf).ok()?;
+    let len = der.len();
+    if found != label {
+        return None;
+    }
+    buf.truncate(len);
+    Some(buf)
+}
+
 /// Whether a PKCS#8 P-256 key's optional publicKey (v2, RFC 5958) is absent or that of `sk`.
 fn pkcs8_public_key_matches(block: &str, sk: &p256::SecretKey) -> bool {
-    use p256::pkcs8::der::pem;
-    let Ok((_, der)) = pem::decode_vec(block.as_bytes()) else {
+    let Some(der) = pem_der(block, "PRIVATE KEY") else {
         return false;
     };
-    let der = Zeroizing::new(der);
     match p256::pkcs8::PrivateKeyInfoRef::try_from(der.as_slice()) {
         Ok(info) => info.public_key.is_none_or(|pk| {
             pk.as_bytes()
@@ -655,7 +680,7 @@ fn parse_cose_key(path: &Path, entries: &[(Value, Value)]) -> Result<Parsed> {
                 let sk = p256::SecretKey::from_slice(d)
                     .map_err(|_| bad("d (-4) is not a valid P-256 scalar"))?;
                 let public = sk.public_key().to_sec1_point(false);
-                let key = PrivateKey::P256(sk);
+                let key = PrivateKey::p256(sk);
                 // y is the coordinate, or its sign bit for a compressed point (RFC 9053 §7.1.1).
                 let y = match get(cose_key::Y) {
                     Some(Value::Bool(sign)) => {
@@ -691,7 +716,7 @@ fn parse_cose_key(path: &Path, entries: &[(Value, Value)]) -> Result<Parsed> {
             }
             if let Some(d) = bytes(cose_key::D) {
                 let seed: &[u8; 32] = d.try_into().map_err(|_| bad("d (-4) must be 32 bytes"))?;
-                let key = PrivateKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(seed));
+                let key = PrivateKey::ed25519(ed25519_dalek::SigningKey::from_bytes(seed));
                 check_public_part(path, &key, bytes(cose_key::X), None, "COSE_Key: x (-2)")?;
                 return Ok(Parsed::Private(PrivateKeyFile {
                     key,
@@ -796,7 +821,7 @@ fn parse_jwk(path: &Path, map: &serde_json::Map<String, serde_json::Value>) -> R
             if let Some(d) = b64("d")? {
                 let sk = p256::SecretKey::from_slice(&d)
                     .map_err(|_| bad("\"d\" is not a valid P-256 scalar"))?;
-                let key = PrivateKey::P256(sk);
+                let key = PrivateKey::p256(sk);
                 let (x, y) = (b64("x")?, b64("y")?);
                 check_public_part(
                     path,
@@ -830,7 +855,7 @@ fn parse_jwk(path: &Path, map: &serde_json::Map<String, serde_json::Value>) -> R
                     .as_slice()
                     .try_into()
                     .map_err(|_| bad("\"d\" must be 32 bytes"))?;
-                let key = PrivateKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(seed));
+                let key = PrivateKey::ed25519(ed25519_dalek::SigningKey::from_bytes(seed));
                 let x = b64("x")?;
                 check_public_part(
                     path,

@@ -185,7 +185,7 @@ pub fn open_signer(arg: &Path) -> Result<(SigningKey, Vec<u8>)> {
             .map_err(|_| CoseError::SigningFailed)
     };
     Ok((
-        SigningKey::P256External(ExternalP256 {
+        SigningKey::p256_external(ExternalP256 {
             public,
             sign: Box::new(sign),
         }),

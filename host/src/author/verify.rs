@@ -533,7 +533,7 @@ fn device_setup(opts: &VerifyOptions) -> Result<device::DeviceSetup> {
         let k = keys::load_public(path)?;
         anchors.push(device::AnchorKey {
             id,
-            cose_key: k.anchor_cose_key(path)?,
+            cose_key: zeroize::Zeroizing::new(k.anchor_cose_key(path)?),
         });
     }
     for path in &opts.hmac_keys {
@@ -542,7 +542,7 @@ fn device_setup(opts: &VerifyOptions) -> Result<device::DeviceSetup> {
         let kid = (!k.kid.is_empty()).then_some(k.kid.as_slice());
         anchors.push(device::AnchorKey {
             id,
-            cose_key: keys::symmetric_cose_key(&k.secret, kid)?.to_vec(),
+            cose_key: keys::symmetric_cose_key(&k.secret, kid)?,
         });
     }
     let mut device_keys: Vec<device::DeviceKey> = Vec::new();
