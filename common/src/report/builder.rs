@@ -229,6 +229,9 @@ pub struct ManifestClaims {
     pub sequence_number: u64,
     /// The root manifest's components, for record component indices.
     pub components: Vec<ComponentId>,
+    /// The anchors that authenticated the manifest (not a claim of the report: the device
+    /// seals the report to the status tracker key of one of them, if it has one).
+    pub signers: Vec<u32>,
 }
 
 impl ManifestClaims {
@@ -239,6 +242,7 @@ impl ManifestClaims {
             uri: auth.manifest.reference_uri.clone(),
             sequence_number: auth.manifest.sequence_number,
             components: auth.manifest.common.components.clone(),
+            signers: auth.signers.clone(),
         }
     }
 }

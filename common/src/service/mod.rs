@@ -744,16 +744,28 @@ impl<B: Backend> Service<B> {
         &mut self,
         states: ReportStates,
         keys: Option<&DeviceKeyPair>,
+        anchors: &[state::AnchorRecord],
     ) -> Result<(), Refuse> {
-        let Some(report) = self.install.take_report() else {
+        let Some((report, signer_ids)) = self.install.take_report() else {
             return Ok(());
         };
+        // The anchors that authenticated the manifest, by id and key scope: the report is
+        // sealed to a tracker key of theirs when signed (`report`), never to another's.
+        let signers: Vec<crate::report::StoredSigner> = signer_ids
+            .iter()
+            .filter_map(|id| anchors.iter().find(|a| a.id == *id))
+            .take(crate::report::MAX_STORED_SIGNERS)
+            .map(|a| crate::report::StoredSigner {
+                anchor: a.id,
+                key_scope: a.key_scope,
+            })
+            .collect();
         let object = if report.authenticated == Some(false) {
             PRE_AUTH_REPORT_OBJECT
         } else {
             REPORT_OBJECT
         };
-        let kept = self.store_report(&report, object, states, keys);
+        let kept = self.store_report(&report, &signers, object, states, keys);
         if kept.is_err() {
             let _ = self.backend.remove(object);
         }
@@ -763,13 +775,14 @@ impl<B: Backend> Service<B> {
     fn store_report(
         &mut self,
         report: &Report,
+        signers: &[crate::report::StoredSigner],
         object: &str,
         states: ReportStates,
         keys: Option<&DeviceKeyPair>,
     ) -> Result<(), Refuse> {
         // The tag is derived from the device's master secret: the buffer that carries it
         // to storage is wiped when dropped.
-        let mut bytes = zeroize::Zeroizing::new(report.encode().map_err(|_| {
+        let mut bytes = zeroize::Zeroizing::new(report.encode_stored(signers).map_err(|_| {
             Refuse::new(
                 RefusalKind::Report,
                 Fault::Internal(fault::Internal::EncodeReport),
@@ -819,13 +832,15 @@ impl<B: Backend> Service<B> {
         } else {
             REPORT_OBJECT
         };
-        let stored = self
-            .backend
-            .get(object)
-            .map_err(storage_refusal)?
-            .ok_or_else(|| {
-                Refuse::service(RefusalKind::NotFound, ServiceFault::NoReport(r.pre_auth))
-            })?;
+        // The report in clear: wiped when dropped (it may be one sealed to a tracker).
+        let stored = zeroize::Zeroizing::new(
+            self.backend
+                .get(object)
+                .map_err(storage_refusal)?
+                .ok_or_else(|| {
+                    Refuse::service(RefusalKind::NotFound, ServiceFault::NoReport(r.pre_auth))
+                })?,
+        );
         let current = State::load(&self.backend)?;
         let keys = self.keys()?;
         // Only a report this TA stored under this name, for the state now (see
@@ -853,11 +868,26 @@ impl<B: Backend> Service<B> {
         }
         // The device's state now, under the caller's nonce: the truth whatever attempt ran last.
         let state = device_state(&current);
+        // Sealed to the status tracker key of the first anchor that authenticated the
+        // report's manifest and is still present (same id and key scope) with one: the TPA's
+        // setting for that anchor, never a key the REE names.
+        let anchors = &current.anchors;
+        let recipient = |signers: &[crate::report::StoredSigner]| {
+            signers.iter().find_map(|s| {
+                anchors
+                    .iter()
+                    .find(|a| a.id == s.anchor && a.key_scope == s.key_scope)
+                    .and_then(|a| a.scope.tracker_key.as_ref())
+                    .and_then(|k| p256::PublicKey::from_sec1_bytes(k).ok())
+            })
+        };
         let signed = Report::sign_stored(
             bytes,
             r.nonce.as_ref().map(AsRef::as_ref),
             &state,
             keys.report_secret(),
+            recipient,
+            &mut BackendRng(&mut self.backend),
         )
         .map_err(|_| {
             Refuse::new(
@@ -908,7 +938,7 @@ impl<B: Backend> Service<B> {
     fn install_prepare(&mut self) -> Result<InstallPrepareResponse, Refuse> {
         let state = State::load(&self.backend)?;
         let p = self.install.prepare(&state);
-        self.keep_report(ReportStates::of(&state), None)?;
+        self.keep_report(ReportStates::of(&state), None, &state.anchors)?;
         let p = p?;
         Ok(InstallPrepareResponse {
             needed_uris: p.needed_uris,
@@ -963,9 +993,9 @@ impl<B: Backend> Service<B> {
             return;
         }
         let kept = match State::load(&self.backend) {
-            Ok(state) if self.install.has_report() => {
-                self.keep_report(ReportStates::of(&state), None).is_ok()
-            }
+            Ok(state) if self.install.has_report() => self
+                .keep_report(ReportStates::of(&state), None, &state.anchors)
+                .is_ok(),
             _ => false,
         };
         if !kept {
@@ -1056,7 +1086,7 @@ impl<B: Backend> Service<B> {
         // A commit left pending is bound to the generation `reconcile` settles it at; one
         // whose state write is uncertain to both it may be settled at.
         let states = self.install.report_states(&state);
-        let _ = self.keep_report(states, Some(&keys));
+        let _ = self.keep_report(states, Some(&keys), &state.anchors);
         let done = done?;
         Ok(InstallFinishResponse {
             sequence_number: done.sequence_number,
@@ -1281,6 +1311,33 @@ fn key_type(k: &VerificationKey) -> KeyType {
     }
 }
 
+/// The backend's RNG (the TEE's) as the `rand_core` generator HPKE takes: the ephemeral key
+/// of a report sealed to a status tracker.
+struct BackendRng<'a, R: Rng + ?Sized>(&'a mut R);
+
+impl<R: Rng + ?Sized> rand_core::TryRng for BackendRng<'_, R> {
+    type Error = core::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        self.0.fill(&mut b);
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        self.0.fill(&mut b);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        self.0.fill(dst);
+        Ok(())
+    }
+}
+
+impl<R: Rng + ?Sized> rand_core::TryCryptoRng for BackendRng<'_, R> {}
+
 /// What a stored report's tag binds besides its object's name: the authenticated attempts'
 /// report ([`REPORT_OBJECT`]) to the state generation it was stored at, so none stored before
 /// the last committed update is signed as the latest; the pre-authentication one to nothing
@@ -1338,6 +1395,7 @@ pub(crate) fn anchors_of(state: &State) -> AnchorsResponse {
                 vendor_ids: a.scope.vendor_ids.clone(),
                 class_ids: a.scope.class_ids.clone(),
                 ree_plaintext: Some(a.scope.ree_plaintext),
+                tracker_key: a.scope.tracker_key.clone(),
             }
         })
         .collect();
