@@ -314,3 +314,158 @@ fn a_state_record_and_a_message_without_the_tracker_key_still_decode() {
     assert_eq!(scope.tracker_key, None);
     assert!(scope.ree_plaintext);
 }
+
+/// Anchor 1 removed and added again (same key, another key scope, tracker 4's key) between
+/// the prepare of its manifest and the finish: the finish's report is the old anchor's, and
+/// is never sealed to the new anchor's tracker (the signers are taken as they authenticated,
+/// at prepare, not looked up by id when the report is stored).
+#[test]
+fn an_anchor_re_added_during_an_install_does_not_get_its_report() {
+    let mut s = device(None);
+    let key = report_key(&mut s);
+    let id: &[&[u8]] = &[b"app", b"fw"];
+    let parts = [part(id, b"the image of this test", "#image")];
+    let m = manifest(1, &parts);
+    let env = envelope(&m, &parts);
+    prepare_chunked(&mut s, &env, CHUNK).unwrap();
+    let message = provision_message(
+        &mut s,
+        2,
+        vec![
+            Op::RemoveAnchor { id: 1 },
+            add(1, AUTHOR_PUB, scope_with(b"app", Some(sec1(&tracker(4))))),
+        ],
+    );
+    provision(&mut s, &message).unwrap();
+    let _ = finish(&mut s);
+    let signed = signed_report(&mut s);
+    for t in [tracker(1), tracker(4)] {
+        assert!(
+            !matches!(verify_and_open(&signed, &key, Some(&t)), Ok(o) if o.encrypted),
+            "sealed to a tracker of another anchor than the one that authenticated it"
+        );
+    }
+    assert!(verify_report(&signed, &key).is_ok());
+}
+
+/// A tracker key in the state that is not a P-256 point (provisioning refuses one: only a
+/// broken state record could hold it) fails the report, never lets it out in clear.
+#[test]
+fn a_tracker_key_that_does_not_parse_fails_closed() {
+    let mut s = device(None);
+    install_under(&mut s, b"app", 1, false);
+    let key = report_key(&mut s);
+    assert!(verify_and_open(&signed_report(&mut s), &key, Some(&tracker(1))).is_ok());
+    let mut st = state(&s);
+    st.anchors
+        .iter_mut()
+        .find(|a| a.id == 1)
+        .unwrap()
+        .scope
+        .tracker_key = Some(ByteBuf::from(vec![4u8; 65]));
+    st.save(s.backend_mut().store_mut()).unwrap();
+    let r: Result<ReportResponse, _> = call(
+        &mut s,
+        Command::Report,
+        &ReportRequest {
+            nonce: Some(ByteBuf::from(b"tracker nonce".to_vec())),
+            pre_auth: false,
+        },
+    );
+    assert!(r.is_err(), "{r:?}");
+}
+
+/// The signed payload is exactly the report draft's `SUIT_Report_COSE_Encrypt0` as COSE-HPKE
+/// integrated encryption writes it: an untagged COSE_Encrypt0 `[h'A1011823' ({1: 35},
+/// HPKE-0), {-4: ek (an uncompressed P-256 point)}, ciphertext]`, nothing else in either
+/// header (no kid), the ciphertext the encoded SUIT_Report (a map, not a bstr around it) and
+/// the 16-byte AES-GCM tag.
+#[test]
+fn the_sealed_report_is_an_untagged_hpke0_encrypt0_of_the_report() {
+    let mut s = device(None);
+    install_under(&mut s, b"app", 1, false);
+    let signed = signed_report(&mut s);
+    let payload = suit_common::report::unverified_report_payload(&signed).unwrap();
+    let mut d = suit_common::cbor::Decoder::new(payload);
+    assert_eq!(d.array().unwrap(), 3);
+    assert_eq!(d.bytes().unwrap(), &[0xa1, 0x01, 0x18, 0x23]);
+    assert_eq!(d.map().unwrap(), 1);
+    assert_eq!(d.int().unwrap(), -4);
+    let ek = d.bytes().unwrap();
+    assert_eq!(ek.len(), 65);
+    assert!(p256::PublicKey::from_sec1_bytes(ek).is_ok());
+    let ct = d.bytes().unwrap().to_vec();
+    d.finish().unwrap();
+    let plaintext = open_report(payload, &tracker(1)).unwrap();
+    assert_eq!(ct.len(), plaintext.len() + 16);
+    assert_eq!(
+        plaintext[0] >> 5,
+        5,
+        "the plaintext is the SUIT_Report map itself"
+    );
+    assert!(suit_common::report::Report::decode(&plaintext).is_ok());
+}
+
+/// A report near the largest the device signs (`MAX_REPORT_LEN`) sealed to a tracker: the
+/// COSE_Encrypt0 is larger than the report by its headers and tag, and is still read as
+/// one (opened, not refused as a report too large).
+#[test]
+fn a_sealed_report_near_the_size_bound_opens() {
+    use suit_common::report::{Report, MAX_REPORT_LEN};
+    let report = suit_common::report::ReportBuilder::failure(
+        Some([7; 32]),
+        suit_common::report::Failure::new(
+            suit_common::report::Reason::Unknown(9),
+            700,
+            suit_common::fault::Fault::Internal(suit_common::fault::Internal::SignReport),
+        ),
+    )
+    .encode()
+    .unwrap();
+    // The same report with an extension member this reader skips, padded so that the
+    // signed report (nonce and device state added) is a few bytes short of the bound.
+    let mut d = suit_common::cbor::Decoder::new(&report);
+    let n = d.map().unwrap();
+    let members = &report[d.position()..];
+    let stored = |pad: usize| {
+        let mut e = suit_common::cbor::Encoder::new();
+        e.map(n + 1);
+        e.raw(members);
+        e.int(-70050).bytes(&vec![0x5a; pad]);
+        e.into_bytes()
+    };
+    let device = tracker(9);
+    let sign = |stored: &[u8]| {
+        Report::sign_stored(
+            stored,
+            None,
+            &suit_common::report::DeviceState::default(),
+            &device,
+            |_| Ok(Some(tracker(1).public_key())),
+            &mut FixedRng::new(b"near the bound"),
+        )
+    };
+    let probe = stored(MAX_REPORT_LEN / 2);
+    let unsealed = Report::sign_stored(
+        &probe,
+        None,
+        &suit_common::report::DeviceState::default(),
+        &device,
+        |_| Ok(None),
+        &mut FixedRng::new(b"probe"),
+    )
+    .unwrap();
+    let plain_len = suit_common::report::unverified_report_payload(&unsealed)
+        .unwrap()
+        .len();
+    let pad = MAX_REPORT_LEN / 2 + (MAX_REPORT_LEN - plain_len) - 8;
+    let signed = sign(&stored(pad)).unwrap();
+    let payload = suit_common::report::unverified_report_payload(&signed).unwrap();
+    assert!(payload.len() > MAX_REPORT_LEN, "{}", payload.len());
+    let key = VerificationKey::p256_from_sec1(device.public_key().to_sec1_point(false).as_bytes())
+        .unwrap();
+    assert_eq!(verify_report(&signed, &key), Err(ReportError::Encrypted));
+    let opened = verify_and_open(&signed, &key, Some(&tracker(1))).unwrap();
+    assert!(opened.encrypted);
+    assert_eq!(opened.report.sequence_number, None);
+}

@@ -395,7 +395,10 @@ impl Reporting {
             .unwrap();
         Reporting {
             dev: RecordingPlatform::spec_device(),
-            report: ReportBuilder::for_manifest(&suit_common::report::ManifestClaims::of(&auth)),
+            report: ReportBuilder::for_manifest(&suit_common::report::ManifestClaims::of(
+                &auth,
+                &[],
+            )),
         }
     }
 }
@@ -734,7 +737,8 @@ fn a_stored_report_is_signed_as_decoding_and_encoding_it_would() {
                 expected.nonce = nonce.map(<[u8]>::to_vec);
                 expected.device_state = Some(state.clone());
                 let signed =
-                    Report::sign_stored(&bytes, nonce, &state, &key, |_| None, &mut rng()).unwrap();
+                    Report::sign_stored(&bytes, nonce, &state, &key, |_| Ok(None), &mut rng())
+                        .unwrap();
                 assert_eq!(signed, expected.sign(&key).unwrap());
                 assert_eq!(verify_report(&signed, &public(&key)).unwrap(), expected);
             }
@@ -760,7 +764,7 @@ fn a_stored_report_is_signed_as_decoding_and_encoding_it_would() {
         vec![],
     ] {
         assert!(matches!(
-            Report::sign_stored(&stored, None, &state, &key, |_| None, &mut rng()),
+            Report::sign_stored(&stored, None, &state, &key, |_| Ok(None), &mut rng()),
             Err(ReportError::Malformed(_))
         ));
     }
@@ -770,7 +774,7 @@ fn a_stored_report_is_signed_as_decoding_and_encoding_it_would() {
             Some(&[0; 4096]),
             &state,
             &key,
-            |_| None,
+            |_| Ok(None),
             &mut rng(),
         ),
         Err(ReportError::TooLarge(_))
@@ -935,7 +939,7 @@ fn every_map_of_a_report_is_in_deterministic_order() {
                     nonce,
                     &sample_state(2),
                     &key,
-                    |_| None,
+                    |_| Ok(None),
                     &mut rng(),
                 )
                 .unwrap();

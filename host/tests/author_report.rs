@@ -310,7 +310,7 @@ fn an_encrypted_report_opens_with_the_tracker_key_only() {
         None,
         &suit_common::report::DeviceState::default(),
         &device,
-        |_| Some(tracker.public_key()),
+        |_| Ok(Some(tracker.public_key())),
         &mut suit_test_support::FixedRng::new(b"author_report tracker"),
     )
     .unwrap();

@@ -267,7 +267,7 @@ pub(super) fn sign_stored(
     nonce: Option<&[u8]>,
     state: &DeviceState,
     key: &p256::SecretKey,
-    recipient: impl FnOnce(&[StoredSigner]) -> Option<p256::PublicKey>,
+    recipient: impl FnOnce(&[StoredSigner]) -> Result<Option<p256::PublicKey>, ReportError>,
     rng: &mut impl rand_core::CryptoRng,
 ) -> Result<Vec<u8>, ReportError> {
     const AT: &str = "stored report";
@@ -319,14 +319,17 @@ pub(super) fn sign_stored(
     for (_, member) in &parts {
         e.raw(member);
     }
-    if e.len() > MAX_REPORT_LEN {
+    // The report in clear (it may be sealed to a tracker): wiped when dropped, whatever
+    // path leaves here.
+    let mut report = zeroize::Zeroizing::new(e.into_bytes());
+    if report.len() > MAX_REPORT_LEN {
         return Err(ReportError::TooLarge("report"));
     }
-    let report = e.into_bytes();
-    match recipient(&signers) {
+    // A tracker key that cannot be used fails the report: it never goes out in clear instead.
+    match recipient(&signers)? {
         None => sign_encoded(&report, key),
-        // The plaintext is sealed in place (`report` is the ciphertext after it).
-        Some(tracker) => sign_encoded(&seal(report, &tracker, rng)?, key),
+        // The plaintext is sealed in place (the taken buffer is the ciphertext after it).
+        Some(tracker) => sign_encoded(&seal(core::mem::take(&mut *report), &tracker, rng)?, key),
     }
 }
 
@@ -673,7 +676,18 @@ fn m(what: &'static str) -> impl Fn(cbor::CborError) -> ReportError {
 
 pub(super) fn decode_report(bytes: &[u8]) -> Result<Report, ReportError> {
     if bytes.len() > MAX_REPORT_LEN {
-        return Err(ReportError::TooLarge("report"));
+        // A SUIT_Report_COSE_Encrypt0 is larger than the report it seals (its headers, the
+        // encapsulated key and the tag): one of a report near the bound is still one.
+        let sealed = bytes.len() <= MAX_SIGNED_REPORT_LEN
+            && matches!(
+                Decoder::new(bytes).peek(),
+                Ok(Item::Tag(16)) | Ok(Item::Array(3))
+            );
+        return Err(if sealed {
+            ReportError::Encrypted
+        } else {
+            ReportError::TooLarge("report")
+        });
     }
     // Well-formed, floats and other simple values allowed where the reader skips an item
     // whose CDDL is open (`$$SUIT_Report_Extensions`, `$$SUIT_Record_Extensions`: a third

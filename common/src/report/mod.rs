@@ -494,12 +494,13 @@ impl Report {
     /// `recipient` gets the signers the stored report names ([`Report::encode_stored`]) and
     /// answers with the status tracker key to seal the report to, if any: then the signed
     /// payload is the `SUIT_Report_COSE_Encrypt0` of the report ([`seal`]), made with `rng`.
+    /// Its error (a key that cannot be used) fails the report rather than sign it in clear.
     pub fn sign_stored(
         stored: &[u8],
         nonce: Option<&[u8]>,
         state: &DeviceState,
         key: &p256::SecretKey,
-        recipient: impl FnOnce(&[StoredSigner]) -> Option<p256::PublicKey>,
+        recipient: impl FnOnce(&[StoredSigner]) -> Result<Option<p256::PublicKey>, ReportError>,
         rng: &mut impl rand_core::CryptoRng,
     ) -> Result<Vec<u8>, ReportError> {
         codec::sign_stored(stored, nonce, state, key, recipient, rng)

@@ -744,22 +744,13 @@ impl<B: Backend> Service<B> {
         &mut self,
         states: ReportStates,
         keys: Option<&DeviceKeyPair>,
-        anchors: &[state::AnchorRecord],
     ) -> Result<(), Refuse> {
-        let Some((report, signer_ids)) = self.install.take_report() else {
+        // With the anchors that authenticated the manifest, by id and key scope as they were
+        // then (`ManifestClaims::of`): the report is sealed to a tracker key of theirs when
+        // signed (`report`), never to another's.
+        let Some((report, signers)) = self.install.take_report() else {
             return Ok(());
         };
-        // The anchors that authenticated the manifest, by id and key scope: the report is
-        // sealed to a tracker key of theirs when signed (`report`), never to another's.
-        let signers: Vec<crate::report::StoredSigner> = signer_ids
-            .iter()
-            .filter_map(|id| anchors.iter().find(|a| a.id == *id))
-            .take(crate::report::MAX_STORED_SIGNERS)
-            .map(|a| crate::report::StoredSigner {
-                anchor: a.id,
-                key_scope: a.key_scope,
-            })
-            .collect();
         let object = if report.authenticated == Some(false) {
             PRE_AUTH_REPORT_OBJECT
         } else {
@@ -872,14 +863,19 @@ impl<B: Backend> Service<B> {
         // report's manifest and is still present (same id and key scope) with one: the TPA's
         // setting for that anchor, never a key the REE names.
         let anchors = &current.anchors;
+        // A key there that is not a P-256 point (provisioning refuses one) fails the report
+        // instead of letting it out in clear.
         let recipient = |signers: &[crate::report::StoredSigner]| {
-            signers.iter().find_map(|s| {
+            let tracker = signers.iter().find_map(|s| {
                 anchors
                     .iter()
                     .find(|a| a.id == s.anchor && a.key_scope == s.key_scope)
                     .and_then(|a| a.scope.tracker_key.as_ref())
-                    .and_then(|k| p256::PublicKey::from_sec1_bytes(k).ok())
-            })
+            });
+            tracker
+                .map(|k| p256::PublicKey::from_sec1_bytes(k))
+                .transpose()
+                .map_err(|_| crate::report::ReportError::EncryptionFailed)
         };
         let signed = Report::sign_stored(
             bytes,
@@ -938,7 +934,7 @@ impl<B: Backend> Service<B> {
     fn install_prepare(&mut self) -> Result<InstallPrepareResponse, Refuse> {
         let state = State::load(&self.backend)?;
         let p = self.install.prepare(&state);
-        self.keep_report(ReportStates::of(&state), None, &state.anchors)?;
+        self.keep_report(ReportStates::of(&state), None)?;
         let p = p?;
         Ok(InstallPrepareResponse {
             needed_uris: p.needed_uris,
@@ -993,9 +989,9 @@ impl<B: Backend> Service<B> {
             return;
         }
         let kept = match State::load(&self.backend) {
-            Ok(state) if self.install.has_report() => self
-                .keep_report(ReportStates::of(&state), None, &state.anchors)
-                .is_ok(),
+            Ok(state) if self.install.has_report() => {
+                self.keep_report(ReportStates::of(&state), None).is_ok()
+            }
             _ => false,
         };
         if !kept {
@@ -1086,7 +1082,7 @@ impl<B: Backend> Service<B> {
         // A commit left pending is bound to the generation `reconcile` settles it at; one
         // whose state write is uncertain to both it may be settled at.
         let states = self.install.report_states(&state);
-        let _ = self.keep_report(states, Some(&keys), &state.anchors);
+        let _ = self.keep_report(states, Some(&keys));
         let done = done?;
         Ok(InstallFinishResponse {
             sequence_number: done.sequence_number,

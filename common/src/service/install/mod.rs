@@ -450,8 +450,9 @@ impl ReportStates {
 pub struct InstallSession {
     phase: Phase,
     /// The SUIT report of the last prepare/finish, for the service to keep, with the anchors
-    /// that authenticated its manifest (none for one refused before or at authentication).
-    report: Option<(Report, Vec<u32>)>,
+    /// that authenticated its manifest, with their key scopes (none for one refused before or
+    /// at authentication).
+    report: Option<(Report, Vec<crate::report::StoredSigner>)>,
     /// The states the last `finish`'s commit may be settled at, if it was left pending or
     /// uncertain ([`Self::report_states`]).
     settles_at: Option<ReportStates>,
@@ -695,7 +696,7 @@ impl InstallSession {
     }
 
     /// The report of the last `prepare` or `finish`, once.
-    pub fn take_report(&mut self) -> Option<(Report, Vec<u32>)> {
+    pub fn take_report(&mut self) -> Option<(Report, Vec<crate::report::StoredSigner>)> {
         self.report.take()
     }
 
@@ -749,7 +750,7 @@ impl InstallSession {
                         (report, e, Vec::new())
                     }
                     Refusal::Refused(r) => {
-                        let claims = ManifestClaims::of(&r.auth);
+                        let claims = ManifestClaims::of(&r.auth, &state.anchors);
                         let e = Arc::new(r.error);
                         let report = ReportBuilder::for_manifest(&claims)
                             .fail_shared(e.clone(), Some(envelope));
@@ -760,7 +761,7 @@ impl InstallSession {
                 return Err(InstallError::Refused(error));
             }
         };
-        let claims = ManifestClaims::of(&checked.auth);
+        let claims = ManifestClaims::of(&checked.auth, &state.anchors);
         // A dependency's own detached payloads too, for those whose envelope is here; those
         // of one the REE delivers once it is there (`delivered_dependency`).
         let mut asked = Asked::default();
