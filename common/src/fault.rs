@@ -706,6 +706,7 @@ numbered_enum_codec!(OpError {
     24 => TooManyKeks,
     25 => KekLength,
     26 => NoKek(kid),
+    27 => TrackerKey,
 });
 
 numbered_enum_codec!(CounterKind {

@@ -260,6 +260,7 @@ fn samples() -> Vec<Fault> {
         OpError::TooManyKeks,
         OpError::KekLength,
         OpError::NoKek(ByteBuf::from(vec![0xcd])),
+        OpError::TrackerKey,
     ];
     let mut provision = vec![
         ProvisionError::TooLarge,

@@ -58,6 +58,7 @@ mod provision_counters;
 mod record_limits;
 mod records_codec;
 mod registry;
+mod report_encryption;
 mod report_roundtrip;
 mod review_s16;
 mod review_s17_kekbind;

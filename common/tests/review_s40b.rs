@@ -186,6 +186,12 @@ fn every_provisionable_state_can_still_be_listed() {
         vendor_ids: (0..16u8).map(|i| ByteBuf::from(vec![i; 64])).collect(),
         class_ids: (0..16u8).map(|i| ByteBuf::from(vec![i; 16])).collect(),
         ree_plaintext: false,
+        // A status tracker key too (session 44: listed with the anchor, 65 bytes more).
+        tracker_key: Some(ByteBuf::from({
+            use p256::elliptic_curve::sec1::ToSec1Point;
+            let sk = p256::SecretKey::from_slice(&[0x40; 32]).unwrap();
+            sk.public_key().to_sec1_point(false).as_bytes().to_vec()
+        })),
     };
     let before: AnchorsResponse =
         suit_test_support::service::call(&mut s, Command::Anchors, &AnchorsRequest {}).unwrap();

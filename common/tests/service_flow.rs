@@ -74,6 +74,7 @@ fn app_anchor(id: u32, rel_pub: &str, role: RoleRecord, prefix: &[u8]) -> Op {
             vendor_ids: vec![],
             class_ids: vec![],
             ree_plaintext: false,
+            tracker_key: None,
         },
         key_scope: 0,
     })
@@ -226,6 +227,7 @@ fn tpa_adds_rescopes_and_removes_anchors() {
                 vendor_ids: vec![],
                 class_ids: vec![],
                 ree_plaintext: false,
+                tracker_key: None,
             },
         }],
     )
@@ -786,6 +788,7 @@ fn ta_device() -> Service<Mem> {
             vendor_ids: vec![],
             class_ids: vec![],
             ree_plaintext: false,
+            tracker_key: None,
         },
         key_scope: 0,
     });
@@ -2113,6 +2116,7 @@ fn every_command_is_answered_with_its_requests_response() {
             vendor_ids: vec![],
             class_ids: vec![],
             ree_plaintext: false,
+            tracker_key: None,
         },
         key_scope: 0,
     });

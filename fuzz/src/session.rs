@@ -71,6 +71,7 @@ pub fn provisioning() -> &'static [u8] {
                 vendor_ids: vec![],
                 class_ids: vec![],
                 ree_plaintext: false,
+                tracker_key: None,
             },
         });
         let message = provision_message(&mut s, 1, vec![author, identity()]);

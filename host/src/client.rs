@@ -532,9 +532,13 @@ pub fn report_of(
     let signed = r.report.into_vec();
     if let Some(asked) = nonce {
         // Not a verification (the tracker verifies the signature): a report over another
-        // nonce is never shown or posted as the answer to this request.
-        let report = suit_common::report::Report::decode(&signed_report_payload(&signed)?)
-            .map_err(|_| AgentError::BadResponse("report does not decode"))?;
+        // nonce is never shown or posted as the answer to this request. A report sealed to
+        // the status tracker's key (SUIT_Report_COSE_Encrypt0) cannot be read here: the
+        // tracker checks its nonce when it opens it.
+        let report = match suit_common::report::Report::decode(&signed_report_payload(&signed)?) {
+            Err(suit_common::report::ReportError::Encrypted) => return Ok(signed),
+            r => r.map_err(|_| AgentError::BadResponse("report does not decode"))?,
+        };
         if report.nonce.as_deref() != Some(asked) {
             return Err(AgentError::BadResponse(
                 "the TA's report does not carry the nonce it was asked to sign",

@@ -267,7 +267,10 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
             let [_, _, Value::Bytes(p), _] = a.as_slice() else {
                 return None;
             };
-            if suit_common::report::Report::decode(p).is_ok() {
+            if matches!(
+                suit_common::report::Report::decode(p),
+                Ok(_) | Err(suit_common::report::ReportError::Encrypted)
+            ) {
                 Some(Format::SignedReport)
             } else if record::decode::<statement::KeyStatement>(p, statement::MAX_STATEMENT).is_ok()
             {

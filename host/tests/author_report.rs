@@ -293,3 +293,89 @@ fn a_third_partys_reports_verify() {
         "signed with an algorithm the device key cannot verify",
     );
 }
+
+/// A report the device sealed to a status tracker's key (SUIT_Report_COSE_Encrypt0 inside the
+/// signed COSE_Sign1): `--tracker-key` opens it after the signature check; without it, or with
+/// another tracker's key, it is refused (exit 1) saying why.
+#[test]
+fn an_encrypted_report_opens_with_the_tracker_key_only() {
+    use p256::pkcs8::EncodePrivateKey;
+    let dir = tempfile::tempdir().unwrap();
+    let device = key(5);
+    let (tracker, other) = (key(6), key(7));
+    let mut plain = success_report();
+    plain.nonce = None;
+    let signed = Report::sign_stored(
+        &plain.encode().unwrap(),
+        None,
+        &suit_common::report::DeviceState::default(),
+        &device,
+        |_| Ok(Some(tracker.public_key())),
+        &mut suit_test_support::FixedRng::new(b"author_report tracker"),
+    )
+    .unwrap();
+    let path = dir.path().join("sealed.cbor");
+    std::fs::write(&path, &signed).unwrap();
+    let pubkey = write_pub(dir.path(), "report.pub.pem", &device);
+    let write_priv = |name: &str, k: &p256::SecretKey| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, k.to_pkcs8_pem(LineEnding::LF).unwrap().as_bytes()).unwrap();
+        p
+    };
+    let (right, wrong) = (
+        write_priv("tracker.pem", &tracker),
+        write_priv("other.pem", &other),
+    );
+    let with = |t: &Path, json: bool| {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "verify-report".as_ref(),
+            "--device-key".as_ref(),
+            pubkey.as_os_str(),
+            "--tracker-key".as_ref(),
+            t.as_os_str(),
+            path.as_os_str(),
+        ];
+        if json {
+            args.push("--json".as_ref());
+        }
+        run(&args)
+    };
+
+    let r = verify(&path, &pubkey, false);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    says(&r.stderr, "encrypted to a status tracker's key");
+    says(&r.stderr, "--tracker-key");
+    assert!(r.stdout.is_empty());
+
+    let r = with(&wrong, false);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    says(&r.stderr, "does not open");
+    assert!(r.stdout.is_empty());
+
+    let r = with(&right, false);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    says(&r.stdout, "REPORT SIGNATURE VERIFIED");
+    says(&r.stdout, "encrypted to the status tracker key");
+    assert!(r.stdout.contains("https://example.com/app.suit"));
+    let r = with(&right, true);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["encrypted"], true);
+    assert_eq!(j["sequence-number"], 7);
+
+    // A plain report read with --tracker-key: shown, and said to be in clear.
+    let clear = dir.path().join("clear.cbor");
+    std::fs::write(&clear, success_report().sign(&device).unwrap()).unwrap();
+    let r = run(&[
+        "verify-report".as_ref(),
+        "--device-key".as_ref(),
+        pubkey.as_os_str(),
+        "--tracker-key".as_ref(),
+        right.as_os_str(),
+        "--json".as_ref(),
+        clear.as_os_str(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["encrypted"], false);
+}

@@ -795,6 +795,60 @@ fn reports_the_service_signs_are_valid() {
         "{state:?}"
     );
     report_cases("delegates", &delegates, &mut cases);
+
+    // Session 44: the TPA gives anchor 1 a status tracker key; the report of its next update
+    // is the Sign1 around a SUIT_Report_COSE_Encrypt0 (report-18 §8), and the plaintext the
+    // tracker opens is a SUIT_Report.
+    ok(author(d, &["keygen", "--type", "p256", "--out", "tracker"]));
+    write(
+        d,
+        "p.json",
+        r#"{"counter": 3, "device-key": "device.pub.pem", "ops": [
+        {"rescope": {"id": 1, "components": [["app"]], "tracker-key": "tracker.pub.pem"}}]}"#,
+    );
+    ok(author(d, &provision_args("p.json", "p.cbor", &[])));
+    agent_ok(d, &["provision", "p.cbor"]);
+    create(
+        d,
+        "u5",
+        &app(5, json!({})),
+        &["--sign-key", "author.priv.pem"],
+    );
+    agent_ok(d, &["install", "u5.suit"]);
+    let sealed = report(d, "sealed", "ee", false);
+    for ty in [
+        "SUIT_Report_COSE_Sign1_Tagged",
+        "SUIT_COSE_Profiles",
+        "SUIT_Report_Protected",
+    ] {
+        cases.push(case(format!("sealed: {ty}"), "report", ty, sealed.clone()));
+    }
+    let payload = untag(&mut dec(&sealed)).as_array().unwrap()[2]
+        .as_bytes()
+        .unwrap()
+        .clone();
+    for ty in ["SUIT_Report_Unprotected", "SUIT_Report_COSE_Encrypt0"] {
+        cases.push(case(
+            format!("sealed: payload as {ty}"),
+            "report",
+            ty,
+            payload.clone(),
+        ));
+    }
+    let pem = std::fs::read_to_string(d.join("tracker.priv.pem")).unwrap();
+    let tracker = {
+        use p256::pkcs8::DecodePrivateKey;
+        p256::SecretKey::from_pkcs8_pem(&pem)
+            .or_else(|_| p256::SecretKey::from_sec1_pem(&pem))
+            .unwrap()
+    };
+    let plaintext = suit_common::report::open_report(&payload, &tracker).unwrap();
+    cases.push(case(
+        "sealed: plaintext",
+        "report",
+        "SUIT_Report",
+        plaintext.to_vec(),
+    ));
     expect(&cases);
 }
 

@@ -777,4 +777,38 @@ fn provisioning_messages_and_reports_are_read_by_an_independent_consumer() {
     let mut wrong = report("ok", "00112233");
     wrong["key"] = json!({"p256": [d.join("author.pub.pem")]});
     refused(wrong, "no key verifies");
+
+    // Session 44: the TPA gives anchor 1 a status tracker key; the report of its next update
+    // is a SUIT_Report_COSE_Encrypt0 inside the signed COSE_Sign1, which the consumer opens
+    // from the tracker's private key alone (COSE-HPKE integrated, HPKE-0).
+    ok(author(d, &["keygen", "--type", "p256", "-o", "tracker"]));
+    write(
+        d,
+        "p2.json",
+        r#"{"counter": 2, "device-key": "dev/identity.pub.pem", "ops": [
+        {"rescope": {"id": 1, "components": [["app"]], "tracker-key": "tracker.pub.pem"}}]}"#,
+    );
+    ok(author(d, &provision_args("p2.json", "p2.cbor", &[])));
+    ok(agent(d, &["provision", "p2.cbor"]));
+    write(d, "sealed.json", plain(5, ""));
+    ok(author(
+        d,
+        &words("create sealed.json -o sealed.suit --sign-key author.priv.pem"),
+    ));
+    ok(agent(d, &["install", "sealed.suit"]));
+    ok(agent(d, &words("report --nonce 05 --out sealed.cose")));
+    let mut sealed = report_of("sealed", "05", "sealed.suit");
+    sealed["tracker"] = json!(d.join("tracker.priv.pem"));
+    let got = accepted(&json!([sealed.clone()]));
+    assert_eq!(got["sealed"]["result"], json!("true"));
+    assert_eq!(
+        got["sealed"]["encrypted"],
+        json!({"alg": 35, "protected": [1], "unprotected": [-4]})
+    );
+    let mut wrong = sealed.clone();
+    wrong.as_object_mut().unwrap().remove("tracker");
+    refused(wrong, "a tracker key is needed");
+    let mut wrong = sealed;
+    wrong["tracker"] = json!(d.join("other.priv.pem"));
+    refused(wrong, "InvalidTag");
 }

@@ -341,6 +341,7 @@ message!(AnchorInfo {
     vendor_ids,
     class_ids,
     ree_plaintext = default,
+    tracker_key = default,
 });
 message!(RuleInfo { prefix, required });
 message!(InstallBeginRequest { envelope_len });

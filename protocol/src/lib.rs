@@ -730,6 +730,9 @@ pub struct AnchorInfo {
     /// Whether content this anchor owns may be written to `['ree', ...]` components (only if
     /// every owner allows it). Absent from older TAs: unknown, not "no".
     pub ree_plaintext: Option<bool>,
+    /// The status tracker's P-256 public key (uncompressed SEC1) this anchor's reports are
+    /// encrypted to; `None` when it has none (or from a TA older than session 44).
+    pub tracker_key: Option<ByteBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -196,6 +196,7 @@ impl Samples {
                     vendor_ids: vec![b(&[19; 16]), b(&[])],
                     class_ids: vec![],
                     ree_plaintext: Some(true),
+                    tracker_key: Some(b(&[4; 65])),
                 }],
                 rules: vec![RuleInfo {
                     prefix: path(&[b"ta"]),

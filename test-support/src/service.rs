@@ -312,6 +312,7 @@ pub fn scope_of(prefixes: &[&[&[u8]]], ree_plaintext: bool) -> Scope {
         vendor_ids: vec![],
         class_ids: vec![],
         ree_plaintext,
+        tracker_key: None,
     }
 }
 

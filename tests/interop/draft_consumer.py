@@ -20,7 +20,8 @@ documents in /work/shared/spec (and the RFCs they cite):
   payload = the bstr-wrapped SUIT_Digest, severed members' digests over the enclosing bstr;
 * HSS/LMS (RFC 8554) verification, for the MTI profile suit-sha256-hsslms-a256kw-a256ctr;
 * draft-ietf-suit-mti: each profile's algorithms, protected `alg`, tagged COSE;
-* draft-ietf-suit-report: SUIT_Report_COSE_Sign1 with the report as the sole payload, the
+* draft-ietf-suit-report: SUIT_Report_COSE_Sign1 with the report as the sole payload, or a
+  SUIT_Report_COSE_Encrypt0 of it (COSE-HPKE integrated, opened with the tracker's key), the
   SUIT_Reference naming the manifest's URI and its authentication digest;
 * RFC 8949 §4.2.1 core deterministic encoding (checked on every structure a sender emits).
 
@@ -747,6 +748,29 @@ def run_report(item):
     need(1 in h and 1 not in unprot, "report alg protected")
     keys = keyring(item["key"])
     verify_sig(h[1], cbor2.dumps(["Signature1", prot, b"", payload]), sig, keys)
+    # report-18 §8: payload = bstr .cbor SUIT_Report_Unprotected = SUIT_Report /
+    # SUIT_Report_COSE_Encrypt0 (COSE_Encrypt0; its ciphertext encrypts `bstr .cbor SUIT_Report`).
+    inner = deterministic(payload, "SUIT_Report_Unprotected")
+    encrypted = None
+    if isinstance(inner, cbor2.CBORTag) or isinstance(inner, list):
+        need("tracker" in item, "the report is a SUIT_Report_COSE_Encrypt0: a tracker key is needed")
+        e0 = inner.value if isinstance(inner, cbor2.CBORTag) else inner
+        need(not isinstance(inner, cbor2.CBORTag) or inner.tag == 16, "COSE_Encrypt0 tag 16")
+        need(isinstance(e0, list) and len(e0) == 3, "COSE_Encrypt0 has 3 members")
+        eprot, eunprot, ect = e0
+        eh = hdr(eprot, "report encryption")
+        need(eh.get(1) in (35, 45) and 1 not in eunprot, "HPKE alg protected (COSE-HPKE integrated)")
+        need(isinstance(eunprot.get(-4), bytes), "ek unprotected")
+        need(isinstance(ect, bytes), "ciphertext attached")
+        # COSE-HPKE integrated encryption: info defaults to the empty string, aad is the
+        # Enc_structure "Encrypt0" (external_aad empty).
+        plain = hpke_open(eh[1], eunprot[-4], load_pem_private(item["tracker"]), b"",
+                          cbor2.dumps(["Encrypt0", eprot, b""]), ect)
+        # The plaintext: the SUIT_Report's encoding, or (the CDDL read literally) a bstr of it.
+        if plain[:1] and plain[0] >> 5 == 2:
+            plain = cbor2.loads(plain)
+        payload = plain
+        encrypted = {"alg": eh[1], "protected": sorted(eh), "unprotected": sorted(eunprot)}
     rep = deterministic(payload, "SUIT_Report")
     need(isinstance(rep, dict), "SUIT_Report is a map")
     ref = rep[99]
@@ -777,7 +801,8 @@ def run_report(item):
         for r in records:
             located += locate(r, m, env)
     return {"alg": h[1], "result": "true" if result is True else result[7],
-            "protected": sorted(h), "unprotected": sorted(unprot), "located": located}
+            "protected": sorted(h), "unprotected": sorted(unprot), "located": located,
+            "encrypted": encrypted}
 
 
 def command_offsets(seq):

@@ -583,3 +583,103 @@ fn encrypted_secrets_receipts_and_dropped_or_replayed_messages_inside_optee() {
         );
     }
 }
+
+/// Encrypted reports inside OP-TEE (session 44; written, not yet run in QEMU by its author):
+/// the TPA gives author anchor 1 a status tracker's P-256 key (`tracker-key`); the TA signs
+/// the report of that anchor's install as a SUIT_Report_COSE_Encrypt0 sealed to it (HPKE-0,
+/// inside the COSE_Sign1). On the host the signature verifies with the report key, the report
+/// opens with the tracker's private key only (`suit-author verify-report --tracker-key`), and
+/// nothing of it reads in clear; the agent shows it only as encrypted.
+#[test]
+fn an_encrypted_report_opens_with_the_tracker_key() {
+    use suit_tests::{create_envelope, sign_provisioning, suit_author};
+    let (dir, disk) = enrolled_device();
+    let d = dir.path();
+    author(d, &["keygen", "--type", "p256", "-o", "author"]);
+    author(d, &["keygen", "--type", "p256", "-o", "tracker"]);
+    author(d, &["keygen", "--type", "p256", "-o", "other"]);
+    sign_provisioning(
+        d,
+        r#"{"counter": 1, "device-key": "identity.pub.pem", "ops": [
+            {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author", "components": [["app"]],
+                            "tracker-key": "tracker.pub.pem"}},
+            {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}}]}"#,
+    );
+    std::fs::write(d.join("small.bin"), b"sealed-report test image").unwrap();
+    let mut puts = vec![format!(
+        "{}=/up/provision.cbor",
+        d.join("provision.cbor").display()
+    )];
+    puts.extend(create_envelope(
+        d,
+        "app",
+        r#"{"sequence-number": 1, "vendor-id": {"name": "example.com"}, "class-id": {"name": "board"},
+            "reference-uri": "https://updates.example.com/app-1.suit",
+            "components": [{"id": ["app"], "file": "small.bin"}]}"#,
+    ));
+    let run = boot(
+        Boot {
+            disk: Some(&disk),
+            puts: puts.iter().map(String::as_str).collect(),
+            ..Default::default()
+        },
+        &[
+            "suit-agent provision /up/provision.cbor",
+            "suit-agent install /up/app.suit --payload-dir /up/app",
+            "suit-agent device-key --which report",
+            "mkdir -p /data/reports",
+            "suit-agent report --nonce 0a0b --out /data/reports/sealed.cbor",
+            "suit-agent report --nonce 0c",
+        ],
+    );
+    run.assert_ok();
+    run.says(5, "encrypted to the status tracker's key");
+    suit_tests::write_text(
+        d,
+        "report.pub.pem",
+        &suit_tests::pem_from(&run.command(2).output),
+    );
+    let copied = copy_out_of_disk(&disk, "/reports");
+    let sealed = copied.path().join("reports/sealed.cbor");
+    let bytes = std::fs::read(&sealed).unwrap();
+    assert!(
+        !contains(&bytes, b"https://updates.example.com/app-1.suit"),
+        "the manifest's URI reads in clear in the signed report"
+    );
+    let sealed = sealed.to_str().unwrap();
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify-report", sealed, "--device-key", "report.pub.pem"];
+        args.extend_from_slice(extra);
+        std::process::Command::new(suit_author())
+            .args(&args)
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
+    let closed = verify(&[]);
+    assert_eq!(closed.status.code(), Some(1), "{closed:?}");
+    assert!(String::from_utf8_lossy(&closed.stderr).contains("encrypted to a status tracker's key"));
+    let wrong = verify(&["--tracker-key", "other.priv.pem"]);
+    assert_eq!(wrong.status.code(), Some(1), "{wrong:?}");
+    let out = author(
+        d,
+        &[
+            "verify-report",
+            sealed,
+            "--device-key",
+            "report.pub.pem",
+            "--tracker-key",
+            "tracker.priv.pem",
+            "--nonce",
+            "0a0b",
+            "--json",
+        ],
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["encrypted"], true, "{j}");
+    assert_eq!(j["result"]["success"], true, "{j}");
+    assert_eq!(
+        j["manifest-uri"], "https://updates.example.com/app-1.suit",
+        "{j}"
+    );
+}

@@ -77,3 +77,39 @@ pub fn decrypt_integrated(
     };
     Ok(open_integrated(&op, h.kid(), keys)?.into_zeroizing())
 }
+
+/// Seals `plaintext` as a COSE_Encrypt0 in HPKE integrated mode, HPKE-0 (draft-ietf-cose-hpke
+/// §3.1.1): protected `{1: HPKE-0}`, unprotected `{-4: ek}` (a fresh ephemeral key per call),
+/// HPKE `info` empty (the draft's default), HPKE `aad` the Enc_structure `["Encrypt0",
+/// protected, external_aad]`, the ciphertext attached; untagged (`COSE_Encrypt0`, as the
+/// report draft's `SUIT_Report_COSE_Encrypt0` is). The sender side the TA links (its reports,
+/// [`crate::report`]): the plaintext is encrypted in place and never copied.
+pub fn seal_integrated_hpke0(
+    mut plaintext: Vec<u8>,
+    recipient: &p256::PublicKey,
+    external_aad: &[u8],
+    rng: &mut impl rand_core::CryptoRng,
+) -> Result<Vec<u8>, crate::encryption::KeyError> {
+    let mut protected = super::cose::encoder();
+    protected
+        .map(1)
+        .int(header::ALG)
+        .int(HpkeSuite::Hpke0.integrated_id());
+    let protected = protected.into_bytes();
+    let aad = match enc_structure("Encrypt0", &protected, external_aad) {
+        Ok(aad) => aad,
+        Err(_) => {
+            zeroize::Zeroize::zeroize(&mut plaintext);
+            return Err(crate::encryption::KeyError::OperationFailed);
+        }
+    };
+    // `plaintext` is the ciphertext from here on (wiped by the seal if it fails).
+    let enc =
+        super::recipient::hpke::seal_hpke0_in_place(recipient, b"", &aad, &mut plaintext, rng)?;
+    let ciphertext = plaintext;
+    let mut e = crate::cbor::Encoder::with_capacity(ciphertext.len() + protected.len() + 96);
+    e.array(3).bytes(&protected);
+    e.map(1).int(header::HPKE_EK).bytes(&enc);
+    e.bytes(&ciphertext);
+    Ok(e.into_bytes())
+}

@@ -43,7 +43,7 @@ pub use cose::{MAX_DEPTH, MAX_INFO_LEN, MAX_INTEGRATED_LEN, MAX_RECIPIENTS};
 #[cfg(feature = "author")]
 pub use error::EncryptError;
 pub use error::{DecryptError, KeyError, Location, Problem};
-pub use integrated::decrypt_integrated;
+pub use integrated::{decrypt_integrated, seal_integrated_hpke0};
 pub use keys::{
     DeviceKeys, EcdhSecret, HpkeOpen, KeyKind, KeyRef, MemoryKeys, Metered, SecretBytes,
 };

@@ -7,9 +7,10 @@ use alloc::vec::Vec;
 
 use super::{
     command_label, policy, section_label, Entry, Failure, Report, ReportError, ReportRecord,
-    ReportResult, SystemProperties, Value, MAX_NONCE_LEN, MAX_PROPERTIES, MAX_RECORDS, MAX_URI_LEN,
-    MAX_WALK,
+    ReportResult, StoredSigner, SystemProperties, Value, MAX_NONCE_LEN, MAX_PROPERTIES,
+    MAX_RECORDS, MAX_URI_LEN, MAX_WALK,
 };
+use crate::service::state::AnchorRecord;
 use crate::suit::component::ComponentId;
 use crate::suit::error::Error;
 use crate::suit::platform::Record;
@@ -229,16 +230,35 @@ pub struct ManifestClaims {
     pub sequence_number: u64,
     /// The root manifest's components, for record component indices.
     pub components: Vec<ComponentId>,
+    /// The anchors that authenticated the manifest, each with the key scope it had then (not
+    /// a claim of the report: the device seals the report to the status tracker key of one
+    /// of them, if it still has one when the report is signed).
+    pub signers: Vec<StoredSigner>,
 }
 
 impl ManifestClaims {
-    /// The claims of an authenticated manifest.
-    pub fn of(auth: &AuthenticatedManifest<'_>) -> Self {
+    /// The claims of an authenticated manifest; `anchors` are the state's anchors it was
+    /// authenticated with. Each signer is taken with its key scope there and then: an anchor
+    /// removed and added again under the same id before the install's report is stored (a
+    /// provisioning message between prepare and finish) is another anchor, and does not get
+    /// that report.
+    pub fn of(auth: &AuthenticatedManifest<'_>, anchors: &[AnchorRecord]) -> Self {
+        let signers = auth
+            .signers
+            .iter()
+            .filter_map(|id| anchors.iter().find(|a| a.id == *id))
+            .take(super::MAX_STORED_SIGNERS)
+            .map(|a| StoredSigner {
+                anchor: a.id,
+                key_scope: a.key_scope,
+            })
+            .collect();
         ManifestClaims {
             digest: auth.digest.0,
             uri: auth.manifest.reference_uri.clone(),
             sequence_number: auth.manifest.sequence_number,
             components: auth.manifest.common.components.clone(),
+            signers,
         }
     }
 }

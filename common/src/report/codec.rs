@@ -257,11 +257,18 @@ pub fn sign_report(report_bytes: &[u8], key: &p256::SecretKey) -> Result<Vec<u8>
 /// TA. The stored members are kept byte for byte and the two new ones put in their places
 /// (every member sorted as [`encode_report`] sorts them; this also orders a report stored by
 /// an earlier version, which wrote -70006 before -70003).
+///
+/// The stored report may carry the signers of its manifest ([`encode_stored`]): that member
+/// is never signed. `recipient` is asked, with those signers (none for a report stored
+/// without them), for the status tracker key the report is for; with one, the signed payload
+/// is the report sealed to it ([`seal`]) instead of the report.
 pub(super) fn sign_stored(
     stored: &[u8],
     nonce: Option<&[u8]>,
     state: &DeviceState,
     key: &p256::SecretKey,
+    recipient: impl FnOnce(&[StoredSigner]) -> Result<Option<p256::PublicKey>, ReportError>,
+    rng: &mut impl rand_core::CryptoRng,
 ) -> Result<Vec<u8>, ReportError> {
     const AT: &str = "stored report";
     if stored.len() > MAX_REPORT_LEN {
@@ -272,11 +279,19 @@ pub(super) fn sign_stored(
     let members = d.map().map_err(m(AT))?;
     // At most `cbor::MAX_CONTAINER_LEN` members (checked above), two more added.
     let mut parts: Vec<(i64, &[u8])> = Vec::with_capacity(members + 2);
+    let mut signers = Vec::new();
     for _ in 0..members {
         let begin = d.position();
         let key = d.int().map_err(m(AT))?;
         if key == label::NONCE || key == label::EXT_DEVICE_STATE {
             return Err(ReportError::Malformed(AT));
+        }
+        if key == STORED_SIGNERS {
+            if !signers.is_empty() {
+                return Err(ReportError::Malformed(AT));
+            }
+            signers = decode_signers(&mut d)?;
+            continue;
         }
         d.skip().map_err(m(AT))?;
         let member = stored
@@ -291,7 +306,8 @@ pub(super) fn sign_stored(
     }
     let nonce_end = added.len();
     Member::DeviceState(state).write(&mut added)?;
-    let added = added.into_bytes();
+    // Part of the report's plaintext (it may be sealed to a tracker): wiped when dropped.
+    let added = zeroize::Zeroizing::new(added.into_bytes());
     let (nonce_member, state_member) = added.split_at(nonce_end);
     if nonce.is_some() {
         parts.push((label::NONCE, nonce_member));
@@ -303,10 +319,141 @@ pub(super) fn sign_stored(
     for (_, member) in &parts {
         e.raw(member);
     }
-    if e.len() > MAX_REPORT_LEN {
+    // The report in clear (it may be sealed to a tracker): wiped when dropped, whatever
+    // path leaves here.
+    let mut report = zeroize::Zeroizing::new(e.into_bytes());
+    if report.len() > MAX_REPORT_LEN {
         return Err(ReportError::TooLarge("report"));
     }
-    sign_encoded(&e.into_bytes(), key)
+    // A tracker key that cannot be used fails the report: it never goes out in clear instead.
+    match recipient(&signers)? {
+        None => sign_encoded(&report, key),
+        // The plaintext is sealed in place (the taken buffer is the ciphertext after it).
+        Some(tracker) => sign_encoded(&seal(core::mem::take(&mut *report), &tracker, rng)?, key),
+    }
+}
+
+/// The label of the member a stored report keeps its manifest's signers in
+/// ([`encode_stored`]). Never signed: [`sign_stored`] takes it out, and a SUIT_Report read
+/// with it is read as with any unknown extension.
+const STORED_SIGNERS: i64 = -70099;
+
+/// Most signers a stored report names (the state's anchor bound).
+pub const MAX_STORED_SIGNERS: usize = 32;
+
+/// An anchor that authenticated the manifest of a stored report: its id and the key scope
+/// the device gave it when it was added (an anchor removed and added again under the same id
+/// is another anchor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredSigner {
+    /// The anchor's id.
+    pub anchor: u32,
+    /// Its key scope.
+    pub key_scope: u64,
+}
+
+/// A report as the device stores it: [`encode_report`] plus, when `signers` is not empty,
+/// a member naming them (`-70099: [* [id, key scope]]`, taken out again when signed).
+pub(super) fn encode_stored(r: &Report, signers: &[StoredSigner]) -> Result<Vec<u8>, ReportError> {
+    let report = encode_report(r)?;
+    if signers.is_empty() {
+        return Ok(report);
+    }
+    if signers.len() > MAX_STORED_SIGNERS {
+        return Err(ReportError::TooLarge("signers"));
+    }
+    let mut member = Encoder::new();
+    member.int(STORED_SIGNERS).array(signers.len());
+    for s in signers {
+        member.array(2).uint(u64::from(s.anchor)).uint(s.key_scope);
+    }
+    let member = member.into_bytes();
+    let mut d = Decoder::new(&report);
+    let n = d.map().map_err(m("report"))?;
+    let mut parts: Vec<(i64, &[u8])> = Vec::with_capacity(n + 1);
+    for _ in 0..n {
+        let begin = d.position();
+        let key = d.int().map_err(m("report"))?;
+        d.skip().map_err(m("report"))?;
+        let bytes = report
+            .get(begin..d.position())
+            .ok_or(ReportError::Malformed("report"))?;
+        parts.push((key, bytes));
+    }
+    parts.push((STORED_SIGNERS, &member));
+    cbor::sort_deterministic(&mut parts, |(key, _)| *key);
+    let mut e = Encoder::with_capacity(report.len() + member.len() + 8);
+    e.map(parts.len());
+    for (_, bytes) in &parts {
+        e.raw(bytes);
+    }
+    Ok(e.into_bytes())
+}
+
+fn decode_signers(d: &mut Decoder<'_>) -> Result<Vec<StoredSigner>, ReportError> {
+    const AT: &str = "stored signers";
+    let n = d.array().map_err(m(AT))?;
+    if n == 0 || n > MAX_STORED_SIGNERS {
+        return Err(ReportError::Malformed(AT));
+    }
+    let mut signers = Vec::with_capacity(n);
+    for _ in 0..n {
+        if d.array().map_err(m(AT))? != 2 {
+            return Err(ReportError::Malformed(AT));
+        }
+        let anchor =
+            u32::try_from(d.uint().map_err(m(AT))?).map_err(|_| ReportError::Malformed(AT))?;
+        let key_scope = d.uint().map_err(m(AT))?;
+        signers.push(StoredSigner { anchor, key_scope });
+    }
+    Ok(signers)
+}
+
+/// Seals an encoded SUIT_Report to a status tracker's P-256 key: the report draft's
+/// `SUIT_Report_COSE_Encrypt0` (§8), COSE-HPKE integrated encryption with HPKE-0 (the MTI
+/// profile's curve and AES-128-GCM), `ek` unprotected, a fresh ephemeral key per report,
+/// HPKE `info` and `external_aad` empty. The plaintext is the encoded SUIT_Report (the bytes
+/// `bstr .cbor SUIT_Report` wraps; [`open_report`] accepts it bstr-wrapped too), encrypted in
+/// place: `report` is consumed and no copy of it is left.
+pub fn seal(
+    report: Vec<u8>,
+    tracker: &p256::PublicKey,
+    rng: &mut impl rand_core::CryptoRng,
+) -> Result<Vec<u8>, ReportError> {
+    crate::encryption::seal_integrated_hpke0(report, tracker, b"", rng)
+        .map_err(|_| ReportError::EncryptionFailed)
+}
+
+/// Opens a `SUIT_Report_COSE_Encrypt0` (tagged or not) with the status tracker's private key
+/// and returns the encoded SUIT_Report (a plaintext that is a byte string holding it, the
+/// literal reading of the draft's `SUIT_Report_plaintext = bstr .cbor SUIT_Report`, is
+/// unwrapped). A wrong key, a changed byte or anything but HPKE-0/HPKE-7 integrated encryption
+/// is [`ReportError::Undecryptable`].
+pub fn open_report(
+    encrypt0: &[u8],
+    tracker: &p256::SecretKey,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, ReportError> {
+    if encrypt0.len() > MAX_SIGNED_REPORT_LEN {
+        return Err(ReportError::TooLarge("encrypted report"));
+    }
+    let mut keys = crate::encryption::keys::MemoryKeys::new();
+    keys.add_hpke_p256_key(None, tracker.clone());
+    let options = crate::encryption::CoseOptions {
+        external_aad: b"",
+        ecdh_kdf_other: None,
+        hpke_info: b"",
+        hpke_aad: b"",
+    };
+    let plaintext = crate::encryption::decrypt_integrated(encrypt0, None, &keys, &options)
+        .map_err(|_| ReportError::Undecryptable)?;
+    // `bstr .cbor SUIT_Report`, read literally: unwrap one byte string holding the report.
+    let mut d = Decoder::new(&plaintext);
+    if let Ok(inner) = d.bytes() {
+        if d.finish().is_ok() {
+            return Ok(zeroize::Zeroizing::new(inner.to_vec()));
+        }
+    }
+    Ok(plaintext)
 }
 
 fn sign_encoded(report_bytes: &[u8], key: &p256::SecretKey) -> Result<Vec<u8>, ReportError> {
@@ -354,8 +501,51 @@ pub fn unverified_report_payload(bytes: &[u8]) -> Result<&[u8], ReportError> {
 
 /// Verifies a signed report (COSE_Sign1, tagged or not, attached payload) with the device's
 /// report key (ESP256 or ES256 for a P-256 key, EdDSA or Ed25519 for an Ed25519 key, HSS-LMS
-/// where the build has it) and decodes it.
+/// where the build has it) and decodes it. A report whose payload is encrypted is
+/// [`ReportError::Encrypted`] (after its signature verified): [`verify_and_open`] reads it.
 pub fn verify_report(bytes: &[u8], key: &VerificationKey) -> Result<DecodedReport, ReportError> {
+    decode_report(verified_payload(bytes, key)?)
+}
+
+/// A signed report verified and, if its payload is a `SUIT_Report_COSE_Encrypt0`, opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedReport {
+    /// The report.
+    pub report: DecodedReport,
+    /// Whether the signed payload was encrypted (and opened with the tracker key).
+    pub encrypted: bool,
+}
+
+/// [`verify_report`], then, for a report whose signed payload is a
+/// `SUIT_Report_COSE_Encrypt0`, [`open_report`] with `tracker` (the status tracker's private
+/// key): the signature is checked first, over the ciphertext, so nothing is decrypted that the
+/// device did not sign. An encrypted report without `tracker` is [`ReportError::Encrypted`];
+/// a plain one is read as [`verify_report`] reads it (`encrypted: false`).
+pub fn verify_and_open(
+    bytes: &[u8],
+    key: &VerificationKey,
+    tracker: Option<&p256::SecretKey>,
+) -> Result<OpenedReport, ReportError> {
+    let payload = verified_payload(bytes, key)?;
+    match decode_report(payload) {
+        Err(ReportError::Encrypted) => {
+            let tracker = tracker.ok_or(ReportError::Encrypted)?;
+            let plaintext = open_report(payload, tracker)?;
+            let report = decode_report(&plaintext)?;
+            Ok(OpenedReport {
+                report,
+                encrypted: true,
+            })
+        }
+        other => other.map(|report| OpenedReport {
+            report,
+            encrypted: false,
+        }),
+    }
+}
+
+/// The payload of a signed report whose signature verifies with `key`.
+fn verified_payload<'a>(bytes: &'a [u8], key: &VerificationKey) -> Result<&'a [u8], ReportError> {
     let sign1 = read_signed_report(bytes)?;
     let h = &sign1.headers;
     if h.protected.crit {
@@ -391,7 +581,7 @@ pub fn verify_report(bytes: &[u8], key: &VerificationKey) -> Result<DecodedRepor
     };
     key.check(alg, &Prepared::new(alg, tbs), sign1.signature)
         .map_err(|_| ReportError::BadSignature)?;
-    decode_report(payload)
+    Ok(payload)
 }
 // ---------------------------------------------------------------------------------------------
 // Encoding helpers.
@@ -486,7 +676,18 @@ fn m(what: &'static str) -> impl Fn(cbor::CborError) -> ReportError {
 
 pub(super) fn decode_report(bytes: &[u8]) -> Result<Report, ReportError> {
     if bytes.len() > MAX_REPORT_LEN {
-        return Err(ReportError::TooLarge("report"));
+        // A SUIT_Report_COSE_Encrypt0 is larger than the report it seals (its headers, the
+        // encapsulated key and the tag): one of a report near the bound is still one.
+        let sealed = bytes.len() <= MAX_SIGNED_REPORT_LEN
+            && matches!(
+                Decoder::new(bytes).peek(),
+                Ok(Item::Tag(16)) | Ok(Item::Array(3))
+            );
+        return Err(if sealed {
+            ReportError::Encrypted
+        } else {
+            ReportError::TooLarge("report")
+        });
     }
     // Well-formed, floats and other simple values allowed where the reader skips an item
     // whose CDDL is open (`$$SUIT_Report_Extensions`, `$$SUIT_Record_Extensions`: a third

@@ -59,7 +59,10 @@ mod codec;
 pub use crate::registry::Reason;
 pub use builder::{ManifestClaims, ReportBuilder};
 pub use classify::{command_error_code, command_offset};
-pub use codec::{sign_report, unverified_report_payload, verify_report};
+pub use codec::{
+    open_report, seal, sign_report, unverified_report_payload, verify_and_open, verify_report,
+    OpenedReport, StoredSigner, MAX_STORED_SIGNERS,
+};
 
 /// Most entries (records and system-property claims) one report keeps; later ones are counted
 /// in [`Report::dropped_records`].
@@ -487,13 +490,27 @@ impl Report {
 
     /// Signs a report this device stored (its own encoding, without nonce and device state)
     /// with `nonce` and `state` put in, without decoding it: what the Report command signs.
+    ///
+    /// `recipient` gets the signers the stored report names ([`Report::encode_stored`]) and
+    /// answers with the status tracker key to seal the report to, if any: then the signed
+    /// payload is the `SUIT_Report_COSE_Encrypt0` of the report ([`seal`]), made with `rng`.
+    /// Its error (a key that cannot be used) fails the report rather than sign it in clear.
     pub fn sign_stored(
         stored: &[u8],
         nonce: Option<&[u8]>,
         state: &DeviceState,
         key: &p256::SecretKey,
+        recipient: impl FnOnce(&[StoredSigner]) -> Result<Option<p256::PublicKey>, ReportError>,
+        rng: &mut impl rand_core::CryptoRng,
     ) -> Result<Vec<u8>, ReportError> {
-        codec::sign_stored(stored, nonce, state, key)
+        codec::sign_stored(stored, nonce, state, key, recipient, rng)
+    }
+
+    /// Encodes the report as the device stores it: [`Report::encode`] plus the anchors that
+    /// authenticated its manifest (none: exactly [`Report::encode`]), which
+    /// [`Report::sign_stored`] hands to its `recipient` and never signs.
+    pub fn encode_stored(&self, signers: &[StoredSigner]) -> Result<Vec<u8>, ReportError> {
+        codec::encode_stored(self, signers)
     }
 
     /// Encodes and signs the report ([`sign_report`]).
@@ -514,10 +531,16 @@ pub enum ReportError {
     Cose(CoseError),
     /// The signature does not verify with the given key.
     BadSignature,
-    /// The payload is a SUIT_Report_COSE_Encrypt0 (not implemented).
+    /// The payload is a SUIT_Report_COSE_Encrypt0 and no status tracker key was given to
+    /// open it.
     Encrypted,
     /// Signing failed.
     SigningFailed,
+    /// Sealing the report to the status tracker's key failed.
+    EncryptionFailed,
+    /// The SUIT_Report_COSE_Encrypt0 does not open with the given key (another key, a changed
+    /// byte, or not HPKE integrated encryption).
+    Undecryptable,
 }
 
 #[cfg(feature = "explain")]
@@ -528,8 +551,15 @@ impl fmt::Display for ReportError {
             ReportError::TooLarge(what) => write!(f, "report too large: {what}"),
             ReportError::Cose(e) => write!(f, "report signature envelope refused: {e}"),
             ReportError::BadSignature => f.write_str("report signature does not verify"),
-            ReportError::Encrypted => f.write_str("encrypted reports are not supported"),
+            ReportError::Encrypted => f.write_str(
+                "the report is encrypted (SUIT_Report_COSE_Encrypt0): the status tracker's \
+                 private key is needed to read it",
+            ),
             ReportError::SigningFailed => f.write_str("signing the report failed"),
+            ReportError::EncryptionFailed => f.write_str("encrypting the report failed"),
+            ReportError::Undecryptable => {
+                f.write_str("the encrypted report does not open with the given status tracker key")
+            }
         }
     }
 }

@@ -745,7 +745,10 @@ impl<B: Backend> Service<B> {
         states: ReportStates,
         keys: Option<&DeviceKeyPair>,
     ) -> Result<(), Refuse> {
-        let Some(report) = self.install.take_report() else {
+        // With the anchors that authenticated the manifest, by id and key scope as they were
+        // then (`ManifestClaims::of`): the report is sealed to a tracker key of theirs when
+        // signed (`report`), never to another's.
+        let Some((report, signers)) = self.install.take_report() else {
             return Ok(());
         };
         let object = if report.authenticated == Some(false) {
@@ -753,7 +756,7 @@ impl<B: Backend> Service<B> {
         } else {
             REPORT_OBJECT
         };
-        let kept = self.store_report(&report, object, states, keys);
+        let kept = self.store_report(&report, &signers, object, states, keys);
         if kept.is_err() {
             let _ = self.backend.remove(object);
         }
@@ -763,13 +766,14 @@ impl<B: Backend> Service<B> {
     fn store_report(
         &mut self,
         report: &Report,
+        signers: &[crate::report::StoredSigner],
         object: &str,
         states: ReportStates,
         keys: Option<&DeviceKeyPair>,
     ) -> Result<(), Refuse> {
         // The tag is derived from the device's master secret: the buffer that carries it
         // to storage is wiped when dropped.
-        let mut bytes = zeroize::Zeroizing::new(report.encode().map_err(|_| {
+        let mut bytes = zeroize::Zeroizing::new(report.encode_stored(signers).map_err(|_| {
             Refuse::new(
                 RefusalKind::Report,
                 Fault::Internal(fault::Internal::EncodeReport),
@@ -819,13 +823,15 @@ impl<B: Backend> Service<B> {
         } else {
             REPORT_OBJECT
         };
-        let stored = self
-            .backend
-            .get(object)
-            .map_err(storage_refusal)?
-            .ok_or_else(|| {
-                Refuse::service(RefusalKind::NotFound, ServiceFault::NoReport(r.pre_auth))
-            })?;
+        // The report in clear: wiped when dropped (it may be one sealed to a tracker).
+        let stored = zeroize::Zeroizing::new(
+            self.backend
+                .get(object)
+                .map_err(storage_refusal)?
+                .ok_or_else(|| {
+                    Refuse::service(RefusalKind::NotFound, ServiceFault::NoReport(r.pre_auth))
+                })?,
+        );
         let current = State::load(&self.backend)?;
         let keys = self.keys()?;
         // Only a report this TA stored under this name, for the state now (see
@@ -853,11 +859,31 @@ impl<B: Backend> Service<B> {
         }
         // The device's state now, under the caller's nonce: the truth whatever attempt ran last.
         let state = device_state(&current);
+        // Sealed to the status tracker key of the first anchor that authenticated the
+        // report's manifest and is still present (same id and key scope) with one: the TPA's
+        // setting for that anchor, never a key the REE names.
+        let anchors = &current.anchors;
+        // A key there that is not a P-256 point (provisioning refuses one) fails the report
+        // instead of letting it out in clear.
+        let recipient = |signers: &[crate::report::StoredSigner]| {
+            let tracker = signers.iter().find_map(|s| {
+                anchors
+                    .iter()
+                    .find(|a| a.id == s.anchor && a.key_scope == s.key_scope)
+                    .and_then(|a| a.scope.tracker_key.as_ref())
+            });
+            tracker
+                .map(|k| p256::PublicKey::from_sec1_bytes(k))
+                .transpose()
+                .map_err(|_| crate::report::ReportError::EncryptionFailed)
+        };
         let signed = Report::sign_stored(
             bytes,
             r.nonce.as_ref().map(AsRef::as_ref),
             &state,
             keys.report_secret(),
+            recipient,
+            &mut BackendRng(&mut self.backend),
         )
         .map_err(|_| {
             Refuse::new(
@@ -1281,6 +1307,33 @@ fn key_type(k: &VerificationKey) -> KeyType {
     }
 }
 
+/// The backend's RNG (the TEE's) as the `rand_core` generator HPKE takes: the ephemeral key
+/// of a report sealed to a status tracker.
+struct BackendRng<'a, R: Rng + ?Sized>(&'a mut R);
+
+impl<R: Rng + ?Sized> rand_core::TryRng for BackendRng<'_, R> {
+    type Error = core::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        self.0.fill(&mut b);
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        self.0.fill(&mut b);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        self.0.fill(dst);
+        Ok(())
+    }
+}
+
+impl<R: Rng + ?Sized> rand_core::TryCryptoRng for BackendRng<'_, R> {}
+
 /// What a stored report's tag binds besides its object's name: the authenticated attempts'
 /// report ([`REPORT_OBJECT`]) to the state generation it was stored at, so none stored before
 /// the last committed update is signed as the latest; the pre-authentication one to nothing
@@ -1338,6 +1391,7 @@ pub(crate) fn anchors_of(state: &State) -> AnchorsResponse {
                 vendor_ids: a.scope.vendor_ids.clone(),
                 class_ids: a.scope.class_ids.clone(),
                 ree_plaintext: Some(a.scope.ree_plaintext),
+                tracker_key: a.scope.tracker_key.clone(),
             }
         })
         .collect();

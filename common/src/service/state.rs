@@ -138,6 +138,11 @@ pub struct Scope {
     /// component) leaves only if all of them have it; a co-signer's flag does not count
     /// (`keys::AnchorKeySource`).
     pub ree_plaintext: bool,
+    /// The status tracker's P-256 public key (SEC1, uncompressed: 65 bytes) this anchor's
+    /// reports are encrypted to: a report whose manifest this anchor authenticated is signed
+    /// as a `SUIT_Report_COSE_Encrypt0` sealed to it (HPKE-0), so only that tracker reads it.
+    /// Used for nothing else. `None` (records and messages from before it): reports in clear.
+    pub tracker_key: Option<ByteBuf>,
 }
 
 impl Scope {
@@ -335,6 +340,7 @@ crate::cbor::struct_codec!(Scope {
     vendor_ids,
     class_ids,
     ree_plaintext = default,
+    tracker_key = default,
 });
 crate::cbor::struct_codec!(RuleRecord {
     prefix,

@@ -146,6 +146,7 @@ pub fn run(setup: &DeviceSetup, envelope: &[u8]) -> Result<Run> {
         vendor_ids: Vec::new(),
         class_ids: Vec::new(),
         ree_plaintext: true,
+        tracker_key: None,
     };
     let signer = SigningKey::p256(&tpa.to_bytes()).map_err(|_| internal("TPA key"))?;
     // What the secrets' wraps are bound to: this run's TPA key and the device.

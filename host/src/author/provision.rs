@@ -11,7 +11,7 @@
 //!     {"add-anchor": {"id": 1, "key": "author.pub.pem", "role": "author",
 //!                     "components": [["app"]], "vendor-ids": ["<uuid>"], "class-ids": []}},
 //!     {"add-anchor": {"id": 2, "hmac-key": "operator.key", "role": "operator", "components": [[]]}},
-//!     {"rescope": {"id": 1, "components": [["app"], ["hex:00"]]}},
+//!     {"rescope": {"id": 1, "components": [["app"], ["hex:00"]], "tracker-key": "tracker.pub.pem"}},
 //!     {"remove-anchor": 2},
 //!     {"set-rules": [{"prefix": ["app"], "require-roles": ["author", "operator"], "require-anchors": []}]},
 //!     {"set-identity": {"vendor-id": {"name": "example.com"}, "class-id": {"name": "board"}}},
@@ -32,7 +32,10 @@
 //! Secrets (`hmac-key` anchors, KEKs) are encrypted to the device's provisioning key, taken only
 //! from `key-statement` (the device's key statement, verified against `device-key`; required when
 //! the message carries a secret): a bare provisioning key PEM is refused, as it could be any key
-//! the REE handed over. A symmetric key cannot hold the TPA role.
+//! the REE handed over. A symmetric key cannot hold the TPA role. `tracker-key` (in an
+//! `add-anchor` or `rescope`) gives the anchor a status tracker's P-256 public key: the device
+//! then encrypts the reports of manifests that anchor authenticated to it (`verify-report
+//! --tracker-key` opens them); a `rescope` without it removes it.
 //!
 //! A KEK's wrap names the key each of its anchors holds (the device refuses it if an anchor id
 //! was re-bound to another key in between): the tool takes that key from an `add-anchor`
@@ -145,6 +148,10 @@ struct ScopeDesc {
     /// Let payloads decrypted with this anchor's keys go to `['ree', ...]` components.
     #[serde(default)]
     ree_plaintext: bool,
+    /// The status tracker's P-256 public key (PEM, COSE_Key or JWK) this anchor's reports are
+    /// encrypted to.
+    #[serde(default)]
+    tracker_key: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -209,8 +216,24 @@ fn vendor_uuid(spec: &IdSpec) -> std::result::Result<uuid::Uuid, String> {
     resolve_id(spec, &uuid::Uuid::NAMESPACE_DNS)
 }
 
-fn scope(d: &ScopeDesc) -> std::result::Result<Scope, String> {
+fn scope(d: &ScopeDesc, base: &Path) -> std::result::Result<Scope, String> {
+    let tracker_key = match &d.tracker_key {
+        None => None,
+        Some(k) => match load_public(&base.join(k)).map_err(|e| e.to_string())?.key {
+            PublicKey::P256(pk) => {
+                use p256::elliptic_curve::sec1::ToSec1Point;
+                Some(ByteBuf::from(pk.to_sec1_point(false).as_bytes().to_vec()))
+            }
+            _ => {
+                return Err(format!(
+                    "tracker-key {}: a status tracker key is a P-256 public key",
+                    k.display()
+                ))
+            }
+        },
+    };
     Ok(Scope {
+        tracker_key,
         component_prefixes: d
             .components
             .iter()
@@ -327,7 +350,7 @@ fn op(
     };
     Ok(match d {
         OpDesc::AddAnchor(a) => {
-            let scope = scope(&a.scope).map_err(|e| bad(format!("anchor {}: {e}", a.id)))?;
+            let scope = scope(&a.scope, base).map_err(|e| bad(format!("anchor {}: {e}", a.id)))?;
             match (&a.key, &a.hmac_key) {
                 (Some(k), None) => {
                     let path = base.join(k);
@@ -437,7 +460,7 @@ fn op(
         }
         OpDesc::Rescope(r) => Op::Rescope {
             id: r.id,
-            scope: scope(&r.scope).map_err(|e| bad(format!("rescope {}: {e}", r.id)))?,
+            scope: scope(&r.scope, base).map_err(|e| bad(format!("rescope {}: {e}", r.id)))?,
         },
         OpDesc::SetRules(rules) => Op::SetRules(
             rules

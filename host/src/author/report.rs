@@ -2,15 +2,19 @@
 //! against the device's report public key and show what it says: which manifest (digest, URI,
 //! sequence number), success or the precise failure, and the records.
 //!
+//! A report whose signed payload is encrypted (SUIT_Report_COSE_Encrypt0, sealed to the status
+//! tracker key the TPA gave the manifest's anchor) is opened with `--tracker-key`, after its
+//! signature verified; without that option it is refused, saying so.
+//!
 //! Exit status: 0 only if the signature verifies with the given key (whatever the report says
-//! about the install) and, with `--nonce`, the report is signed over that nonce; 1 if not; 2
-//! for unusable files.
+//! about the install), an encrypted report opens with `--tracker-key` and, with `--nonce`, the
+//! report is signed over that nonce; 1 if not; 2 for unusable files.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use serde_json::json;
-use suit_common::report::{verify_report, ReportError};
+use suit_common::report::{verify_and_open, ReportError};
 
 use super::keys::load_public;
 use super::{AuthorError, Result};
@@ -31,6 +35,20 @@ pub struct VerifyReportOptions {
     /// The nonce the status tracker asked the device to sign (freshness): without it a
     /// replayed old report verifies too.
     pub nonce: Option<Vec<u8>>,
+    /// The status tracker's P-256 private key (PEM, COSE_Key or JWK), to open a report sealed
+    /// to it (SUIT_Report_COSE_Encrypt0).
+    pub tracker_key: Option<PathBuf>,
+}
+
+/// The status tracker's private key of `--tracker-key`: P-256 only.
+fn load_tracker_key(path: &std::path::Path) -> Result<p256::SecretKey> {
+    match super::keys::load_private(path)?.key {
+        super::keys::PrivateKey::P256(k) => Ok(k),
+        _ => Err(AuthorError::key(
+            path,
+            "a status tracker key is a P-256 private key (reports are sealed with HPKE-0)",
+        )),
+    }
 }
 
 /// Verifies the report and prints it; `Err(Refused)` if the signature does not verify.
@@ -42,7 +60,25 @@ pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Re
     // Restricted to the file's `alg`, if it declares one (RFC 9052 §7.1).
     let vk = key.verification_key(&opts.device_key)?;
     let bytes = super::read_cbor_as(&opts.report, crate::detect::Format::SignedReport)?;
-    let report = verify_report(&bytes, &vk).map_err(|e| match e {
+    let tracker = opts
+        .tracker_key
+        .as_deref()
+        .map(load_tracker_key)
+        .transpose()?;
+    let opened = verify_and_open(&bytes, &vk, tracker.as_ref()).map_err(|e| match e {
+        ReportError::Encrypted => AuthorError::Refused(format!(
+            "{}: the signature verifies, but the report is encrypted to a status tracker's key \
+             (SUIT_Report_COSE_Encrypt0): give that tracker's private key with --tracker-key",
+            opts.report.display()
+        )),
+        ReportError::Undecryptable => AuthorError::Refused(format!(
+            "{}: the signature verifies, but the encrypted report does not open with {} (another \
+             tracker's key, or the ciphertext was changed)",
+            opts.report.display(),
+            opts.tracker_key
+                .as_deref()
+                .map_or(String::new(), |p| p.display().to_string())
+        )),
         ReportError::BadSignature => AuthorError::Refused(format!(
             "{}: the signature does not verify with {} (hint: reports are signed with the \
              device's report key, report.pub.pem of `suit-agent device-key --out-dir`, not its \
@@ -58,6 +94,7 @@ pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Re
         }
         other => AuthorError::input(&opts.report, other.to_string()),
     })?;
+    let (report, encrypted) = (opened.report, opened.encrypted);
     if let Some(expected) = &opts.nonce {
         // Refused before anything is shown: an authentic old report is still not an answer.
         match &report.nonce {
@@ -85,13 +122,20 @@ pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Re
         let mut j = to_json(&report);
         if let Some(o) = j.as_object_mut() {
             o.insert("signature".into(), json!("verified"));
+            o.insert("encrypted".into(), json!(encrypted));
             o.insert("nonce-checked".into(), json!(opts.nonce.is_some()));
         }
         serde_json::to_string_pretty(&j).map_err(|e| AuthorError::Create(e.to_string()))? + "\n"
     } else {
         format!(
-            "REPORT SIGNATURE VERIFIED with {}{}\n{}",
+            "REPORT SIGNATURE VERIFIED with {}{}{}\n{}",
             opts.device_key.display(),
+            if encrypted {
+                "\nencrypted to the status tracker key (SUIT_Report_COSE_Encrypt0): opened with \
+                 --tracker-key"
+            } else {
+                ""
+            },
             if opts.nonce.is_some() {
                 "; its nonce is the expected one (--nonce)"
             } else {

@@ -1550,6 +1550,9 @@ fn anchors(tee: &mut dyn Transport, json: bool) -> Result<(), AgentError> {
             Some(false) => "",
             None => "; ree-plaintext unknown (the TA does not say)",
         });
+        if x.tracker_key.is_some() {
+            limits.push_str("; reports encrypted to its status tracker key");
+        }
         outln!(
             "anchor {} ({}, {}, {}): components {}{}",
             x.id,
@@ -1617,8 +1620,32 @@ fn report(
         }
         None => {
             // The agent cannot vouch for it; it only shows what the TA signed.
-            let r = suit_common::report::Report::decode(&client::signed_report_payload(&signed)?)
-                .map_err(|_| AgentError::BadResponse("report does not decode"))?;
+            let payload = client::signed_report_payload(&signed)?;
+            let r = match suit_common::report::Report::decode(&payload) {
+                Err(suit_common::report::ReportError::Encrypted) => {
+                    // Sealed to the status tracker's key: nothing of it to show here.
+                    let shown = if json {
+                        let j = succeeded(serde_json::json!({
+                            "encrypted": true,
+                            "size": signed.len(),
+                            "signature": "not verified (use suit-author verify-report)",
+                        }));
+                        suit_host::stdio::try_out(format_args!(
+                            "{}\n",
+                            serde_json::to_string_pretty(&j).unwrap_or_default()
+                        ))
+                    } else {
+                        suit_host::stdio::try_out(format_args!(
+                            "SUIT report ({} bytes), encrypted to the status tracker's key \
+                             (SUIT_Report_COSE_Encrypt0): only that tracker reads it \
+                             (suit-author verify-report --tracker-key)\n",
+                            signed.len()
+                        ))
+                    };
+                    return shown.map_err(printing);
+                }
+                r => r.map_err(|_| AgentError::BadResponse("report does not decode"))?,
+            };
             // The report is this output.
             let shown = if json {
                 let mut j = succeeded(suit_host::human::to_json(&r));

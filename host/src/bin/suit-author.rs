@@ -398,6 +398,12 @@ enum Cmd {
         /// does not pass. One report file only.
         #[arg(long, value_name = "HEX")]
         nonce: Option<String>,
+        /// The status tracker's P-256 private key (PEM, COSE_Key or JWK): opens a report the
+        /// device encrypted to it (SUIT_Report_COSE_Encrypt0, for an anchor the TPA gave that
+        /// tracker's public key), after its signature verified. An encrypted report without
+        /// it is refused (exit 1).
+        #[arg(long = "tracker-key", value_name = "KEY")]
+        tracker_key: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -876,6 +882,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             report,
             device_key,
             nonce,
+            tracker_key,
             json,
         } => {
             let nonce = nonce
@@ -891,6 +898,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 device_key,
                 json,
                 nonce,
+                tracker_key,
             };
             if opts.report.is_dir() {
                 suit_host::author::report::verify_report_dir(&opts, &mut out)
@@ -1353,8 +1361,13 @@ fn input_options(cmd: &Cmd) -> Vec<(&'static str, PathBuf)> {
             add("--identity-key", &mut std::iter::once(identity_key));
             add("--anchor-key", &mut anchor_key.iter());
         }
-        Cmd::VerifyReport { device_key, .. } => {
+        Cmd::VerifyReport {
+            device_key,
+            tracker_key,
+            ..
+        } => {
             add("--device-key", &mut std::iter::once(device_key));
+            add("--tracker-key", &mut tracker_key.iter());
         }
         Cmd::Inspect { .. } | Cmd::Keygen { .. } | Cmd::Sever { .. } | Cmd::Unsever { .. } => {}
     }

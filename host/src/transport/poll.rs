@@ -685,8 +685,13 @@ fn settled(tee: &mut dyn Transport, mark: &InFlight) -> Result<Settled, AgentErr
         Err(e) if e.is_verdict() => return Ok(Settled::NotCommitted),
         Err(e) => return Err(e),
     };
-    let report = suit_common::report::Report::decode(&client::signed_report_payload(&signed)?)
-        .map_err(|_| AgentError::BadResponse("report does not decode"))?;
+    let report = match suit_common::report::Report::decode(&client::signed_report_payload(&signed)?)
+    {
+        // Sealed to the status tracker's key: the agent cannot read it, so it cannot tell;
+        // the envelope is handed over again (committed, the TA refuses it as not newer).
+        Err(suit_common::report::ReportError::Encrypted) => return Ok(Settled::NotCommitted),
+        r => r.map_err(|_| AgentError::BadResponse("report does not decode"))?,
+    };
     let this = report.authenticated != Some(false)
         && report.manifest_digest.map(hex::encode).as_deref() == Some(&*mark.manifest_digest)
         && report.sequence_number == Some(mark.sequence_number);

@@ -134,3 +134,41 @@ fn seal_with<A: Aead>(
     buf.extend_from_slice(&tag.to_bytes());
     Ok((enc.to_bytes().to_vec(), buf))
 }
+
+/// Sender side for the TA (no `author` feature): HPKE-0 (DHKEM(P-256, HKDF-SHA256),
+/// HKDF-SHA256, AES-128-GCM) single-shot seal, Base mode, of `buf` in place (`buf` then holds
+/// the ciphertext followed by the tag). Returns the encapsulated key `enc` (65 bytes). The
+/// ephemeral key pair is made from `rng` inside `hpke` and dropped (wiped) there; on failure
+/// `buf` is wiped, so no plaintext is left behind.
+pub(crate) fn seal_hpke0_in_place(
+    recipient: &p256::PublicKey,
+    info: &[u8],
+    aad: &[u8],
+    buf: &mut Vec<u8>,
+    rng: &mut impl rand_core::CryptoRng,
+) -> Result<Vec<u8>, KeyError> {
+    use hpke::Serializable;
+    use p256::elliptic_curve::sec1::ToSec1Point;
+
+    let point = recipient.to_sec1_point(false);
+    let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(point.as_bytes())
+        .map_err(|_| KeyError::InvalidPeerKey)?;
+    let sealed = hpke::single_shot_seal_inout_detached_with_rng::<AesGcm128, HkdfSha256, Kem>(
+        &hpke::OpModeS::Base,
+        &pk,
+        info,
+        InOutBuf::from(buf.as_mut_slice()),
+        aad,
+        rng,
+    );
+    match sealed {
+        Ok((enc, tag)) => {
+            buf.extend_from_slice(&tag.to_bytes());
+            Ok(enc.to_bytes().to_vec())
+        }
+        Err(_) => {
+            zeroize::Zeroize::zeroize(buf);
+            Err(KeyError::OperationFailed)
+        }
+    }
+}

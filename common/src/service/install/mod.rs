@@ -449,8 +449,10 @@ impl ReportStates {
 #[derive(Default)]
 pub struct InstallSession {
     phase: Phase,
-    /// The SUIT report of the last prepare/finish, for the service to keep.
-    report: Option<Report>,
+    /// The SUIT report of the last prepare/finish, for the service to keep, with the anchors
+    /// that authenticated its manifest, with their key scopes (none for one refused before or
+    /// at authentication).
+    report: Option<(Report, Vec<crate::report::StoredSigner>)>,
     /// The states the last `finish`'s commit may be settled at, if it was left pending or
     /// uncertain ([`Self::report_states`]).
     settles_at: Option<ReportStates>,
@@ -694,7 +696,7 @@ impl InstallSession {
     }
 
     /// The report of the last `prepare` or `finish`, once.
-    pub fn take_report(&mut self) -> Option<Report> {
+    pub fn take_report(&mut self) -> Option<(Report, Vec<crate::report::StoredSigner>)> {
         self.report.take()
     }
 
@@ -736,28 +738,30 @@ impl InstallSession {
                 // Nothing of the envelope is interpreted before authentication, not even for
                 // a report; after it, the report's claims come from the authentic manifest.
                 // The report and the refusal share the one error.
-                let (report, error) = match refusal {
+                let (report, error, signers) = match refusal {
                     Refusal::Unauthenticated(e) => {
                         let e = Arc::new(e);
-                        (ReportBuilder::refused_before_authentication(e.clone()), e)
+                        let report = ReportBuilder::refused_before_authentication(e.clone());
+                        (report, e, Vec::new())
                     }
                     Refusal::Undecodable(u) => {
                         let e = Arc::new(u.error);
-                        (ReportBuilder::refused_undecodable(u.digest.0, e.clone()), e)
+                        let report = ReportBuilder::refused_undecodable(u.digest.0, e.clone());
+                        (report, e, Vec::new())
                     }
                     Refusal::Refused(r) => {
-                        let claims = ManifestClaims::of(&r.auth);
+                        let claims = ManifestClaims::of(&r.auth, &state.anchors);
                         let e = Arc::new(r.error);
                         let report = ReportBuilder::for_manifest(&claims)
                             .fail_shared(e.clone(), Some(envelope));
-                        (report, e)
+                        (report, e, claims.signers)
                     }
                 };
-                self.report = Some(report);
+                self.report = Some((report, signers));
                 return Err(InstallError::Refused(error));
             }
         };
-        let claims = ManifestClaims::of(&checked.auth);
+        let claims = ManifestClaims::of(&checked.auth, &state.anchors);
         // A dependency's own detached payloads too, for those whose envelope is here; those
         // of one the REE delivers once it is there (`delivered_dependency`).
         let mut asked = Asked::default();
@@ -767,7 +771,7 @@ impl InstallSession {
         plans.retain(|p| uris.contains(&p.uri));
         if uris.len() > MAX_PAYLOADS {
             let e = InstallError::TooLarge(Words::TooManyPayloadUris);
-            self.report = Some(refusal_report(&claims, &e));
+            self.report = Some((refusal_report(&claims, &e), claims.signers.clone()));
             return Err(e);
         }
         let prepared = Prepared {
@@ -964,7 +968,7 @@ impl InstallSession {
     ) -> Result<(), InstallError> {
         let r = self.chunk(store, uri, total_len, offset, data, keys);
         if let (Err(e), Phase::Prepared { claims, .. }) = (&r, &self.phase) {
-            self.report = Some(refusal_report(claims, e));
+            self.report = Some((refusal_report(claims, e), claims.signers.clone()));
         }
         r
     }
@@ -1110,14 +1114,14 @@ impl InstallSession {
                 self.journal = left;
             }
             let e = InstallError::Sequence(Words::PayloadIncomplete);
-            self.report = Some(refusal_report(&claims, &e));
+            self.report = Some((refusal_report(&claims, &e), claims.signers.clone()));
             return Err(e);
         }
         let policy = match state.policy() {
             Ok(policy) => policy,
             Err(e) => {
                 let e = InstallError::Policy(e);
-                self.report = Some(refusal_report(&claims, &e));
+                self.report = Some((refusal_report(&claims, &e), claims.signers.clone()));
                 self.phase = Phase::Prepared {
                     envelope,
                     claims,
@@ -1204,7 +1208,7 @@ impl InstallSession {
         };
         // Payload objects are left to `cleanup`: a committed (or pending) state may use one as
         // a component's content. The session is idle again (taken above).
-        self.report = Some(report);
+        self.report = Some((report, claims.signers));
         // A commit whose pending record was stored (the TA store reached) is settled at its
         // generation; one whose pending record or state write may or may not have landed,
         // at the old state or the one that write would have made (by its digest: a later

@@ -558,6 +558,8 @@ pub enum OpError {
     TooManyKeks,
     KekLength,
     NoKek(ByteBuf),
+    /// A status tracker key that is not an uncompressed P-256 point (`Scope::tracker_key`).
+    TrackerKey,
 }
 
 #[cfg(feature = "explain")]
@@ -634,6 +636,9 @@ impl core::fmt::Display for OpError {
             O::ClassIdLength => f.write_str("class ids must be 16-byte UUIDs"),
             O::VendorIdLength => f.write_str("vendor ids must be 1..64 bytes"),
             O::ComponentPrefixTooLong => f.write_str("component prefix too long"),
+            O::TrackerKey => {
+                f.write_str("status tracker key is not an uncompressed P-256 public key")
+            }
             O::ReservedAnchorId => f.write_str("anchor id 0 is reserved for the TPA root"),
             O::AnchorExists(id) => write!(f, "anchor {id} already exists (use Rescope)"),
             O::AnchorStoreFull => f.write_str("anchor store is full"),

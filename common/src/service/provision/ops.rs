@@ -173,6 +173,12 @@ fn check_scope(scope: &Scope) -> Result<(), OpError> {
     {
         return Err(OpError::ComponentPrefixTooLong);
     }
+    if let Some(key) = &scope.tracker_key {
+        // A point on P-256, uncompressed (the form stored and the one HPKE's KEM encodes).
+        if key.len() != 65 || p256::PublicKey::from_sec1_bytes(key).is_err() {
+            return Err(OpError::TrackerKey);
+        }
+    }
     Ok(())
 }
 
