@@ -40,8 +40,9 @@ pub struct VerifyReportOptions {
     pub tracker_key: Option<PathBuf>,
 }
 
-/// The status tracker's private key of `--tracker-key`: P-256 only.
-fn load_tracker_key(path: &std::path::Path) -> Result<p256::SecretKey> {
+/// The status tracker's private key of `--tracker-key`: P-256 only, kept in its own box
+/// (`PrivateKey`'s note: a key moved out of it would leave copies behind).
+fn load_tracker_key(path: &std::path::Path) -> Result<Box<p256::SecretKey>> {
     match super::keys::load_private(path)?.key {
         super::keys::PrivateKey::P256(k) => Ok(k),
         _ => Err(AuthorError::key(
@@ -65,7 +66,7 @@ pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Re
         .as_deref()
         .map(load_tracker_key)
         .transpose()?;
-    let opened = verify_and_open(&bytes, &vk, tracker.as_ref()).map_err(|e| match e {
+    let opened = verify_and_open(&bytes, &vk, tracker.as_deref()).map_err(|e| match e {
         ReportError::Encrypted => AuthorError::Refused(format!(
             "{}: the signature verifies, but the report is encrypted to a status tracker's key \
              (SUIT_Report_COSE_Encrypt0): give that tracker's private key with --tracker-key",
