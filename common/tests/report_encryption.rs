@@ -13,7 +13,8 @@ use suit_common::service::state::{AnchorRecord, RoleRecord, Scope};
 use suit_common::service::Service;
 use suit_test_support::service::*;
 use suit_test_support::{
-    p256_private_from_pem, seal_one, FixedRng, AUTHOR_PUB, OPERATOR_PRIV, OPERATOR_PUB,
+    p256_private_from_pem, seal_esp256, seal_one, FixedRng, AUTHOR_PRIV, AUTHOR_PUB, OPERATOR_PRIV,
+    OPERATOR_PUB,
 };
 
 use p256::elliptic_curve::sec1::ToSec1Point;
@@ -248,7 +249,19 @@ fn a_tracker_key_that_is_not_a_p256_point_is_refused() {
                 scope: scope_with(b"app", Some(ByteBuf::from(bad))),
             }],
         );
-        assert!(provision(&mut s, &m).is_err());
+        let refused = provision(&mut s, &m).unwrap_err().1;
+        assert!(
+            matches!(
+                refused.fault,
+                Some(suit_common::fault::Fault::Provision(
+                    suit_common::service::provision::ProvisionError::Op {
+                        reason: suit_common::service::provision::OpError::TrackerKey,
+                        ..
+                    }
+                ))
+            ),
+            "{refused:?}"
+        );
         assert_eq!(state(&s), before);
     }
 }
@@ -372,7 +385,69 @@ fn a_tracker_key_that_does_not_parse_fails_closed() {
             pre_auth: false,
         },
     );
-    assert!(r.is_err(), "{r:?}");
+    let refused = r.unwrap_err().1;
+    assert!(
+        matches!(
+            refused.fault,
+            Some(suit_common::fault::Fault::Internal(
+                suit_common::fault::Internal::SignReport
+            ))
+        ),
+        "{refused:?}"
+    );
+}
+
+/// A manifest of anchor 1's components, co-signed by anchor 2 (whose scope covers none of
+/// it, and whose tracker key is set), in both orders of the signatures (an order no
+/// signature covers: the REE may change it): the report is sealed to anchor 1's tracker.
+#[test]
+fn a_co_signer_that_covers_none_of_the_manifest_does_not_get_its_report() {
+    for order in [[AUTHOR_PRIV, OPERATOR_PRIV], [OPERATOR_PRIV, AUTHOR_PRIV]] {
+        let mut s = device(Some(sec1(&tracker(2))));
+        let key = report_key(&mut s);
+        let id: &[&[u8]] = &[b"app", b"fw"];
+        let parts = [part(id, b"the image of this test", "#image")];
+        let env = seal_esp256(&manifest(1, &parts), &order, &[("#image", parts[0].image)]);
+        install_with(&mut s, &env, &[]).unwrap();
+        let signed = signed_report(&mut s);
+        assert_eq!(
+            verify_and_open(&signed, &key, Some(&tracker(2))),
+            Err(ReportError::Undecryptable),
+            "signed by {order:?}"
+        );
+        let opened = verify_and_open(&signed, &key, Some(&tracker(1))).unwrap();
+        assert!(opened.encrypted && opened.report.is_success());
+    }
+}
+
+/// Two anchors that each cover the whole manifest, both with tracker keys: the recipient is
+/// the first of them in the device's state, whatever order the envelope lists them in.
+#[test]
+fn of_two_owners_the_first_in_the_state_gets_the_report_in_either_signature_order() {
+    for order in [[AUTHOR_PRIV, OPERATOR_PRIV], [OPERATOR_PRIV, AUTHOR_PRIV]] {
+        let mut s = device(Some(sec1(&tracker(2))));
+        let m = provision_message(
+            &mut s,
+            2,
+            vec![Op::Rescope {
+                id: 2,
+                scope: scope_with(b"app", Some(sec1(&tracker(2)))),
+            }],
+        );
+        provision(&mut s, &m).unwrap();
+        let key = report_key(&mut s);
+        let id: &[&[u8]] = &[b"app", b"fw"];
+        let parts = [part(id, b"the image of this test", "#image")];
+        let env = seal_esp256(&manifest(1, &parts), &order, &[("#image", parts[0].image)]);
+        install_with(&mut s, &env, &[]).unwrap();
+        let signed = signed_report(&mut s);
+        assert_eq!(
+            verify_and_open(&signed, &key, Some(&tracker(2))),
+            Err(ReportError::Undecryptable),
+            "signed by {order:?}"
+        );
+        assert!(verify_and_open(&signed, &key, Some(&tracker(1))).is_ok());
+    }
 }
 
 /// The signed payload is exactly the report draft's `SUIT_Report_COSE_Encrypt0` as COSE-HPKE

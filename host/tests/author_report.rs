@@ -378,4 +378,20 @@ fn an_encrypted_report_opens_with_the_tracker_key_only() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(j["encrypted"], false);
+    // The text form says so too.
+    let r = run(&[
+        "verify-report".as_ref(),
+        "--device-key".as_ref(),
+        pubkey.as_os_str(),
+        "--tracker-key".as_ref(),
+        right.as_os_str(),
+        clear.as_os_str(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("NOT ENCRYPTED: the device signed this report in clear"),
+        "{}",
+        r.stdout
+    );
 }

@@ -230,9 +230,10 @@ pub struct ManifestClaims {
     pub sequence_number: u64,
     /// The root manifest's components, for record component indices.
     pub components: Vec<ComponentId>,
-    /// The anchors that authenticated the manifest, each with the key scope it had then (not
-    /// a claim of the report: the device seals the report to the status tracker key of one
-    /// of them, if it still has one when the report is signed).
+    /// The anchors that authenticated the manifest and own all of it, each with the key
+    /// scope it had then, in the state's anchor order (not a claim of the report: the device
+    /// seals the report to the status tracker key of the first of them that still has one
+    /// when the report is signed).
     pub signers: Vec<StoredSigner>,
 }
 
@@ -242,11 +243,29 @@ impl ManifestClaims {
     /// removed and added again under the same id before the install's report is stored (a
     /// provisioning message between prepare and finish) is another anchor, and does not get
     /// that report.
+    ///
+    /// Only signers whose scope covers every component of the manifest and its
+    /// manifest-component-id are kept: the report speaks of all of them, and a co-signer over
+    /// part of it (or none: a signature over a public digest is easy to add) must not have it
+    /// sealed to its tracker. They are kept in the state's order, never the envelope's: the
+    /// order of signatures in the authentication wrapper is covered by no signature, so the
+    /// REE could otherwise choose the recipient.
     pub fn of(auth: &AuthenticatedManifest<'_>, anchors: &[AnchorRecord]) -> Self {
-        let signers = auth
-            .signers
+        let manifest = &auth.manifest;
+        let owns_all = |a: &AnchorRecord| {
+            let prefixes: Vec<ComponentId> = a
+                .scope
+                .component_prefixes
+                .iter()
+                .map(|p| crate::service::state::component_from(p))
+                .collect();
+            let permits = |c: &ComponentId| prefixes.iter().any(|p| c.starts_with(p));
+            manifest.common.components.iter().all(permits)
+                && manifest.manifest_component_id.as_ref().is_none_or(permits)
+        };
+        let signers = anchors
             .iter()
-            .filter_map(|id| anchors.iter().find(|a| a.id == *id))
+            .filter(|a| auth.signers.contains(&a.id) && owns_all(a))
             .take(super::MAX_STORED_SIGNERS)
             .map(|a| StoredSigner {
                 anchor: a.id,

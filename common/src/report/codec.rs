@@ -355,9 +355,10 @@ pub struct StoredSigner {
 /// A report as the device stores it: [`encode_report`] plus, when `signers` is not empty,
 /// a member naming them (`-70099: [* [id, key scope]]`, taken out again when signed).
 pub(super) fn encode_stored(r: &Report, signers: &[StoredSigner]) -> Result<Vec<u8>, ReportError> {
-    let report = encode_report(r)?;
+    // The report in clear, wiped when dropped: a sealed report's plaintext too.
+    let mut report = zeroize::Zeroizing::new(encode_report(r)?);
     if signers.is_empty() {
-        return Ok(report);
+        return Ok(core::mem::take(&mut *report));
     }
     if signers.len() > MAX_STORED_SIGNERS {
         return Err(ReportError::TooLarge("signers"));

@@ -134,6 +134,11 @@ pub fn verify_report_file(opts: &VerifyReportOptions, out: &mut dyn Write) -> Re
             if encrypted {
                 "\nencrypted to the status tracker key (SUIT_Report_COSE_Encrypt0): opened with \
                  --tracker-key"
+            } else if opts.tracker_key.is_some() {
+                // Said, not passed over: a tracker that expects sealed reports learns that
+                // this one travelled in clear.
+                "\nNOT ENCRYPTED: the device signed this report in clear (--tracker-key was \
+                 not needed)"
             } else {
                 ""
             },

@@ -151,8 +151,10 @@ pub(crate) fn seal_hpke0_in_place(
     use p256::elliptic_curve::sec1::ToSec1Point;
 
     let point = recipient.to_sec1_point(false);
-    let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(point.as_bytes())
-        .map_err(|_| KeyError::InvalidPeerKey)?;
+    let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(point.as_bytes()).map_err(|_| {
+        zeroize::Zeroize::zeroize(buf);
+        KeyError::InvalidPeerKey
+    })?;
     let sealed = hpke::single_shot_seal_inout_detached_with_rng::<AesGcm128, HkdfSha256, Kem>(
         &hpke::OpModeS::Base,
         &pk,
