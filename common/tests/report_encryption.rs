@@ -104,6 +104,15 @@ fn install_under(s: &mut Service<Mem>, prefix: &'static [u8], seq: u64, operator
     install_with(s, &envelope, &[]).unwrap();
 }
 
+/// Installs an integrated image under `app` (sequence number 1) signed by every key in
+/// `keys` (PEM private keys), in that order.
+fn install_co_signed(s: &mut Service<Mem>, keys: &[&str]) {
+    let id: &[&[u8]] = &[b"app", b"fw"];
+    let parts = [part(id, b"the image of this test", "#image")];
+    let env = seal_esp256(&manifest(1, &parts), keys, &[("#image", parts[0].image)]);
+    install_with(s, &env, &[]).unwrap();
+}
+
 fn is_encrypt0(payload: &[u8]) -> bool {
     matches!(payload.first(), Some(0x83) | Some(0xd0))
 }
@@ -405,10 +414,7 @@ fn a_co_signer_that_covers_none_of_the_manifest_does_not_get_its_report() {
     for order in [[AUTHOR_PRIV, OPERATOR_PRIV], [OPERATOR_PRIV, AUTHOR_PRIV]] {
         let mut s = device(Some(sec1(&tracker(2))));
         let key = report_key(&mut s);
-        let id: &[&[u8]] = &[b"app", b"fw"];
-        let parts = [part(id, b"the image of this test", "#image")];
-        let env = seal_esp256(&manifest(1, &parts), &order, &[("#image", parts[0].image)]);
-        install_with(&mut s, &env, &[]).unwrap();
+        install_co_signed(&mut s, &order);
         let signed = signed_report(&mut s);
         assert_eq!(
             verify_and_open(&signed, &key, Some(&tracker(2))),
@@ -436,10 +442,7 @@ fn of_two_owners_the_first_in_the_state_gets_the_report_in_either_signature_orde
         );
         provision(&mut s, &m).unwrap();
         let key = report_key(&mut s);
-        let id: &[&[u8]] = &[b"app", b"fw"];
-        let parts = [part(id, b"the image of this test", "#image")];
-        let env = seal_esp256(&manifest(1, &parts), &order, &[("#image", parts[0].image)]);
-        install_with(&mut s, &env, &[]).unwrap();
+        install_co_signed(&mut s, &order);
         let signed = signed_report(&mut s);
         assert_eq!(
             verify_and_open(&signed, &key, Some(&tracker(2))),
